@@ -1,0 +1,148 @@
+/*
+ * backend.h — the interface between the graph executor and a backend (internal).
+ *
+ * A backend is one struct of function pointers (qn_backend_ops) in one file that registers
+ * itself in engine/registry.c. The executor never knows which backend it talks to: it hands
+ * over resolved nodes (qn_node) whose tensors point at backend memory (qn_mem).
+ */
+#ifndef QUANTA_ENGINE_BACKEND_H
+#define QUANTA_ENGINE_BACKEND_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "quanta.h"
+
+/* Op codes. Keep qn_op_name (engine/ops.c) in step. */
+typedef enum qn_op {
+    QN_OP_MATMUL = 0,
+    QN_OP_ATTENTION,
+    QN_OP_RMS_NORM,
+    QN_OP_ROPE,
+    QN_OP_SILU,
+    QN_OP_GELU,
+    QN_OP_ADD,
+    QN_OP_MUL,
+    QN_OP_SCALE,
+    QN_OP_SOFTMAX,
+    QN_OP_GET_ROWS,
+    QN_OP_PERMUTE,
+    QN_OP_CONVERT,
+    QN_OP_WRITE_ROWS,
+    QN_OP_COUNT
+} qn_op;
+
+const char *qn_op_name(qn_op op);
+
+/* Where a tensor lives on a backend: an allocation made by ops->alloc, plus a byte offset. */
+typedef struct qn_mem {
+    void *handle;
+    size_t offset;
+} qn_mem;
+
+/* Device-memory account of one open backend (quanta_backend_set_memory_limit/_memory_stats). */
+typedef struct qn_mem_stats {
+    uint64_t limit;   /* 0 = none */
+    uint64_t in_use;
+    uint64_t peak;
+} qn_mem_stats;
+/* Books bytes; fails with QUANTA_ERR_OUT_OF_MEMORY (message set) when over the limit. */
+quanta_status qn_mem_reserve(qn_mem_stats *stats, uint64_t bytes, const char *what);
+void qn_mem_release(qn_mem_stats *stats, uint64_t bytes);
+
+/* A resolved tensor as a backend sees it. */
+typedef struct qn_tensor {
+    quanta_tensor_desc desc;
+    qn_mem mem;
+    size_t bytes;      /* interchange size of the tensor */
+    void *aux;         /* backend-prepared form of a weight (ops->prepare_weight), may be NULL */
+    const char *name;  /* may be NULL */
+} qn_tensor;
+
+/* Operation parameters. */
+typedef struct qn_op_params {
+    quanta_attention_params attention;
+    quanta_rope_params rope;
+    float eps;                 /* rms_norm */
+    int32_t weight_plus_one;   /* rms_norm */
+    int32_t approximate;       /* gelu */
+    float scale;               /* scale */
+    int32_t perm[QUANTA_MAX_DIMS]; /* permute */
+} qn_op_params;
+
+#define QN_MAX_SRC 5
+
+/*
+ * One op with resolved tensors. Source slots by op (NULL where optional and absent):
+ *   matmul: x, w                attention: q, k, v, mask, kv_lens
+ *   rms_norm: x, weight         rope: x, positions
+ *   silu/gelu/scale/softmax/permute/convert: x
+ *   add/mul: a, b               get_rows: table, ids
+ *   write_rows: dst, src, start (dst and the node's dst share memory: the write is in place)
+ */
+typedef struct qn_node {
+    qn_op op;
+    qn_op_params params;
+    int nsrc;
+    const qn_tensor *src[QN_MAX_SRC];
+    const qn_tensor *dst;
+} qn_node;
+
+/*
+ * The backend vtable. `self` is the backend's per-open state. All calls return QUANTA_OK or
+ * set the thread-local error (qn_error_set) and return its status. Optional entries may be NULL.
+ */
+typedef struct qn_backend_ops {
+    const char *name; /* "ref", "opencl", "cuda" */
+
+    /* Registry: number of devices (0 when none is usable; not an error) and their info. */
+    quanta_status (*device_count)(int *count);
+    quanta_status (*device_info)(int index, quanta_device_info *info);
+
+    /* stats: the backend's memory account. The engine books every ops->alloc itself; a
+     * backend that allocates scratch memory on its own (e.g. split-KV partials) books it with
+     * qn_mem_reserve / qn_mem_release so limits and peaks cover it too. */
+    quanta_status (*open)(int index, qn_mem_stats *stats, void **self);
+    void (*close)(void *self);
+
+    /* Device memory. alloc must zero-fill (buffers start zeroed). */
+    quanta_status (*alloc)(void *self, size_t bytes, void **handle);
+    void (*free)(void *self, void *handle);
+    quanta_status (*write)(void *self, qn_mem dst, const void *src, size_t bytes);
+    quanta_status (*read)(void *self, qn_mem src, void *dst, size_t bytes);
+
+    /* Optional: repack a weight (a constant or buffer of 2-D matrix form) into the backend's
+     * faster layout, kept in *aux next to the interchange copy; release_weight frees it. */
+    quanta_status (*prepare_weight)(void *self, const qn_tensor *w, void **aux);
+    void (*release_weight)(void *self, void *aux);
+
+    /* Whether this backend runs the node; if not the executor falls back to the reference. */
+    bool (*supports_op)(void *self, const qn_node *node);
+    /* Runs one node (may be asynchronous with respect to the host). */
+    quanta_status (*run)(void *self, const qn_node *node);
+    /* Waits for all queued work. */
+    quanta_status (*synchronize)(void *self);
+
+    /* Optional, for `quanta bench`: the device's copy bandwidth measured with a copy kernel
+     * over `bytes` (bytes read + written per second), and a vendor/peer dense f32 GEMM
+     * y[M,N] = x[M,K]·W[N,K]^T on the device (e.g. CLBlast Sgemm), seconds per call. */
+    quanta_status (*copy_bandwidth)(void *self, size_t bytes, double *bytes_per_second);
+    quanta_status (*peer_gemm)(void *self, int64_t m, int64_t n, int64_t k, double *seconds,
+                               char *peer_name, size_t peer_name_len);
+} qn_backend_ops;
+
+/* Backends compiled into this library, in preference order for "best" (NULL-terminated). */
+extern const qn_backend_ops *const qn_backend_list[];
+
+/* Reference backend entry points (engine/ref/). Also used by the executor for fallback:
+ * host tensors whose mem.handle is a host pointer. */
+extern const qn_backend_ops qn_ref_backend;
+quanta_status qn_ref_run_node(const qn_node *node);
+
+/* Host pointer of a tensor on the reference backend (handle is a malloc'd base pointer). */
+static inline void *qn_host_ptr(const qn_tensor *t) {
+    return (char *)t->mem.handle + t->mem.offset;
+}
+
+#endif

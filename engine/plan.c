@@ -1,0 +1,479 @@
+/*
+ * plan.c — the executor: orders a graph's ops, keeps only what its outputs (and in-place
+ * writes) need, plans intermediate memory with buffer reuse, picks per-op fallback to the
+ * reference backend, and runs the ops.
+ */
+#include "plan.h"
+
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "error.h"
+#include "graph_internal.h"
+
+#define QN_ARENA_ALIGN 256
+#define QN_GUARD_BYTE 0xA5
+#define QN_POISON_BYTE 0xFF
+
+typedef struct plan_tensor {
+    qn_tensor rt;       /* what backends see */
+    void *owned;        /* allocation this plan owns for the tensor (inputs, constants, guards) */
+    size_t owned_bytes;
+    void *owned_aux;    /* prepared form of a constant weight */
+    int input_set;
+    int needed;         /* used by a planned op or an output */
+} plan_tensor;
+
+struct quanta_plan {
+    quanta_graph *graph;
+    quanta_backend *backend;
+    int ntensors;       /* graph tensors when planned: later ones are unknown to the plan */
+    plan_tensor *pt;
+    int *order;         /* node indices in execution order */
+    unsigned char *fallback;
+    int norder;
+    void *arena;
+    size_t arena_bytes;
+    size_t guard_bytes;
+    int executed;
+};
+
+static size_t align_up(size_t v, size_t a) { return (v + a - 1) / a * a; }
+
+static int is_ref(const quanta_plan *p) { return p->backend->ops == &qn_ref_backend; }
+
+/* ---------------------------------------------------------------- memory plan */
+
+typedef struct block {
+    size_t off, size;
+    int tensor;
+} block;
+
+/* First fit among the gaps between live blocks (kept sorted by offset). */
+static quanta_status arena_place(block **live, int *nlive, int *cap, size_t size, int tensor, size_t *off,
+                                 size_t *high) {
+    size = align_up(size ? size : 1, QN_ARENA_ALIGN);
+    size_t at = 0;
+    int pos = 0;
+    for (; pos < *nlive; pos++) {
+        if ((*live)[pos].off >= at + size) break;
+        size_t end = (*live)[pos].off + (*live)[pos].size;
+        if (end > at) at = end;
+    }
+    if (*nlive == *cap) {
+        int ncap = *cap ? *cap * 2 : 16;
+        block *b = realloc(*live, (size_t)ncap * sizeof *b);
+        if (!b) return qn_error_set(QUANTA_ERR_OUT_OF_MEMORY, "quanta_plan_create: out of host memory");
+        *live = b;
+        *cap = ncap;
+    }
+    memmove(&(*live)[pos + 1], &(*live)[pos], (size_t)(*nlive - pos) * sizeof **live);
+    (*live)[pos] = (block){at, size, tensor};
+    (*nlive)++;
+    *off = at;
+    if (at + size > *high) *high = at + size;
+    return QUANTA_OK;
+}
+
+static void arena_release(block *live, int *nlive, int tensor) {
+    for (int i = 0; i < *nlive; i++)
+        if (live[i].tensor == tensor) {
+            memmove(&live[i], &live[i + 1], (size_t)(*nlive - i - 1) * sizeof *live);
+            (*nlive)--;
+            return;
+        }
+}
+
+/* Offsets for every intermediate (op-produced, non-view) tensor; returns the arena size. */
+static quanta_status plan_arena(quanta_plan *p, size_t *offsets, size_t *arena_bytes) {
+    quanta_graph *g = p->graph;
+    int *last = malloc((size_t)p->ntensors * sizeof *last);
+    if (!last) return qn_error_set(QUANTA_ERR_OUT_OF_MEMORY, "quanta_plan_create: out of host memory");
+    for (int i = 0; i < p->ntensors; i++) last[i] = -1;
+    for (int pos = 0; pos < p->norder; pos++) {
+        const qn_graph_node *n = &g->nodes[p->order[pos]];
+        for (int s = 0; s < n->nsrc; s++)
+            if (n->src[s]) last[qn_storage_root(n->src[s])->id] = pos;
+    }
+    for (int i = 0; i < p->ntensors; i++)
+        if (g->tensors[i]->is_output) last[qn_storage_root(g->tensors[i])->id] = INT_MAX;
+
+    block *live = NULL;
+    int nlive = 0, cap = 0;
+    size_t high = 0;
+    quanta_status st = QUANTA_OK;
+    for (int pos = 0; pos < p->norder && st == QUANTA_OK; pos++) {
+        quanta_tensor *dst = g->nodes[p->order[pos]].dst;
+        if (dst->kind == QN_KIND_NODE) {
+            /* A result nobody reads still needs a place to be written; it is freed at once. */
+            st = arena_place(&live, &nlive, &cap, dst->bytes, dst->id, &offsets[dst->id], &high);
+            if (last[dst->id] < pos) last[dst->id] = pos;
+        }
+        for (int i = nlive - 1; i >= 0 && st == QUANTA_OK; i--)
+            if (last[live[i].tensor] == pos) arena_release(live, &nlive, live[i].tensor);
+    }
+    free(live);
+    free(last);
+    *arena_bytes = high;
+    return st;
+}
+
+/* ------------------------------------------------------------------- creation */
+
+static quanta_status own_alloc(quanta_plan *p, plan_tensor *t, size_t bytes) {
+    quanta_status st = qn_backend_alloc(p->backend, bytes, &t->owned);
+    if (st != QUANTA_OK) return st;
+    t->owned_bytes = bytes;
+    return QUANTA_OK;
+}
+
+static void fill_node(const quanta_plan *p, int node_index, qn_node *out) {
+    const qn_graph_node *n = &p->graph->nodes[node_index];
+    memset(out, 0, sizeof *out);
+    out->op = n->op;
+    out->params = n->params;
+    out->nsrc = n->nsrc;
+    for (int s = 0; s < n->nsrc; s++) out->src[s] = n->src[s] ? &p->pt[n->src[s]->id].rt : NULL;
+    out->dst = &p->pt[n->dst->id].rt;
+}
+
+/* Marks the nodes that outputs depend on, plus every write into a buffer (a side effect). */
+static quanta_status select_nodes(quanta_plan *p) {
+    quanta_graph *g = p->graph;
+    unsigned char *need = calloc((size_t)g->nnodes + 1, 1);
+    if (!need) return qn_error_set(QUANTA_ERR_OUT_OF_MEMORY, "quanta_plan_create: out of host memory");
+    for (int i = 0; i < p->ntensors; i++) {
+        quanta_tensor *t = g->tensors[i];
+        if (t->is_output && t->producer >= 0) need[t->producer] = 1;
+    }
+    for (int n = g->nnodes - 1; n >= 0; n--) {
+        if (g->nodes[n].op == QN_OP_WRITE_ROWS) need[n] = 1;
+        if (!need[n]) continue;
+        for (int s = 0; s < g->nodes[n].nsrc; s++) {
+            quanta_tensor *src = g->nodes[n].src[s];
+            if (src && src->producer >= 0) need[src->producer] = 1;
+        }
+    }
+    p->norder = 0;
+    for (int n = 0; n < g->nnodes; n++)
+        if (need[n]) p->order[p->norder++] = n;
+    free(need);
+    for (int pos = 0; pos < p->norder; pos++) {
+        const qn_graph_node *n = &g->nodes[p->order[pos]];
+        for (int s = 0; s < n->nsrc; s++)
+            if (n->src[s]) p->pt[n->src[s]->id].needed = p->pt[qn_storage_root(n->src[s])->id].needed = 1;
+        p->pt[n->dst->id].needed = 1;
+    }
+    return QUANTA_OK;
+}
+
+static quanta_status resolve_leaves(quanta_plan *p) {
+    quanta_graph *g = p->graph;
+    for (int i = 0; i < p->ntensors; i++) {
+        quanta_tensor *t = g->tensors[i];
+        plan_tensor *pt = &p->pt[i];
+        pt->rt.desc = t->desc;
+        pt->rt.bytes = t->bytes;
+        pt->rt.name = t->name;
+        quanta_status st = QUANTA_OK;
+        switch (t->kind) {
+        case QN_KIND_INPUT:
+            st = own_alloc(p, pt, t->bytes);
+            pt->rt.mem = (qn_mem){pt->owned, 0};
+            break;
+        case QN_KIND_CONSTANT:
+            st = own_alloc(p, pt, t->bytes);
+            pt->rt.mem = (qn_mem){pt->owned, 0};
+            if (st == QUANTA_OK) st = p->backend->ops->write(p->backend->self, pt->rt.mem, t->host_data, t->bytes);
+            if (st == QUANTA_OK && t->desc.ndim == 2 && p->backend->ops->prepare_weight) {
+                st = p->backend->ops->prepare_weight(p->backend->self, &pt->rt, &pt->owned_aux);
+                pt->rt.aux = pt->owned_aux;
+            }
+            break;
+        case QN_KIND_BUFFER:
+            if (t->buffer->backend != p->backend)
+                return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT,
+                                    "quanta_plan_create: tensor %d references a buffer of another backend (%s, plan is on %s)",
+                                    i, t->buffer->backend->ops->name, p->backend->ops->name);
+            pt->rt.mem = (qn_mem){t->buffer->handle, 0};
+            pt->rt.aux = t->buffer->aux;
+            break;
+        case QN_KIND_NODE:
+        case QN_KIND_VIEW:
+            break;
+        }
+        if (st != QUANTA_OK) return st;
+    }
+    return QUANTA_OK;
+}
+
+static void resolve_views(quanta_plan *p) {
+    for (int i = 0; i < p->ntensors; i++) {
+        quanta_tensor *t = p->graph->tensors[i];
+        if (t->kind == QN_KIND_VIEW) {
+            p->pt[i].rt.mem = p->pt[t->base->id].rt.mem;
+            p->pt[i].rt.aux = NULL;
+        }
+    }
+}
+
+static void free_plan_memory(quanta_plan *p) {
+    for (int i = 0; i < p->ntensors; i++) {
+        plan_tensor *pt = &p->pt[i];
+        if (pt->owned_aux && p->backend->ops->release_weight) p->backend->ops->release_weight(p->backend->self, pt->owned_aux);
+        pt->owned_aux = NULL;
+        qn_backend_free(p->backend, pt->owned, pt->owned_bytes);
+        pt->owned = NULL;
+    }
+    qn_backend_free(p->backend, p->arena, p->arena_bytes);
+    p->arena = NULL;
+}
+
+void quanta_plan_destroy(quanta_plan *p) {
+    if (!p) return;
+    if (p->pt) free_plan_memory(p);
+    free(p->pt);
+    free(p->order);
+    free(p->fallback);
+    free(p);
+}
+
+quanta_status quanta_plan_create(quanta_graph *g, quanta_backend *backend, quanta_plan **out) {
+    if (out) *out = NULL;
+    if (!g) return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "quanta_plan_create: graph is NULL");
+    if (!backend) return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "quanta_plan_create: backend is NULL");
+    if (!out) return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "quanta_plan_create: out is NULL");
+    quanta_plan *p = calloc(1, sizeof *p);
+    if (!p) return qn_error_set(QUANTA_ERR_OUT_OF_MEMORY, "quanta_plan_create: out of host memory");
+    p->graph = g;
+    p->backend = backend;
+    p->ntensors = g->ntensors;
+    p->pt = calloc((size_t)g->ntensors + 1, sizeof *p->pt);
+    p->order = calloc((size_t)g->nnodes + 1, sizeof *p->order);
+    p->fallback = calloc((size_t)g->nnodes + 1, 1);
+    size_t *offsets = calloc((size_t)g->ntensors + 1, sizeof *offsets);
+    quanta_status st = QUANTA_OK;
+    if (!p->pt || !p->order || !p->fallback || !offsets)
+        st = qn_error_set(QUANTA_ERR_OUT_OF_MEMORY, "quanta_plan_create: out of host memory");
+    if (st == QUANTA_OK) st = select_nodes(p);
+    if (st == QUANTA_OK) st = resolve_leaves(p);
+    if (st == QUANTA_OK) st = plan_arena(p, offsets, &p->arena_bytes);
+    if (st == QUANTA_OK && p->arena_bytes) st = qn_backend_alloc(backend, p->arena_bytes, &p->arena);
+    if (st == QUANTA_OK) {
+        for (int pos = 0; pos < p->norder; pos++) {
+            quanta_tensor *dst = g->nodes[p->order[pos]].dst;
+            if (dst->kind == QN_KIND_NODE) p->pt[dst->id].rt.mem = (qn_mem){p->arena, offsets[dst->id]};
+        }
+        resolve_views(p);
+        for (int pos = 0; pos < p->norder; pos++) {
+            qn_node node;
+            fill_node(p, p->order[pos], &node);
+            p->fallback[pos] = !is_ref(p) && !backend->ops->supports_op(backend->self, &node);
+        }
+    }
+    free(offsets);
+    if (st != QUANTA_OK) {
+        quanta_plan_destroy(p);
+        return st;
+    }
+    *out = p;
+    return QUANTA_OK;
+}
+
+/* ------------------------------------------------------------------ queries */
+
+quanta_status quanta_plan_peak_bytes(const quanta_plan *p, size_t *bytes) {
+    if (!p) return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "quanta_plan_peak_bytes: plan is NULL");
+    if (!bytes) return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "quanta_plan_peak_bytes: bytes is NULL");
+    *bytes = p->arena_bytes;
+    return QUANTA_OK;
+}
+
+int quanta_plan_op_count(const quanta_plan *p) { return p ? p->norder : 0; }
+
+quanta_status quanta_plan_op_info(const quanta_plan *p, int i, const char **op_name, const char **backend_name) {
+    if (!p) return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "quanta_plan_op_info: plan is NULL");
+    if (i < 0 || i >= p->norder)
+        return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "quanta_plan_op_info: i = %d out of range [0, %d)", i, p->norder);
+    if (op_name) *op_name = qn_op_name(p->graph->nodes[p->order[i]].op);
+    if (backend_name) *backend_name = p->fallback[i] ? qn_ref_backend.name : p->backend->ops->name;
+    return QUANTA_OK;
+}
+
+int quanta_plan_fallback_count(const quanta_plan *p) {
+    int n = 0;
+    for (int i = 0; p && i < p->norder; i++) n += p->fallback[i];
+    return n;
+}
+
+/* -------------------------------------------------------------------- guards */
+
+quanta_status qn_plan_set_guard_bytes(quanta_plan *p, size_t bytes) {
+    if (!p) return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "qn_plan_set_guard_bytes: plan is NULL");
+    if (p->executed) return qn_error_set(QUANTA_ERR_STATE, "qn_plan_set_guard_bytes: call it before the first execute");
+    if (bytes == 0 || p->guard_bytes) return bytes == p->guard_bytes ? QUANTA_OK
+                                                                      : qn_error_set(QUANTA_ERR_STATE, "qn_plan_set_guard_bytes: guards are already set");
+    size_t guard = align_up(bytes, 64);
+    const qn_backend_ops *ops = p->backend->ops;
+    /* Each op result moves into its own allocation: [guard | data | guard]. */
+    for (int pos = 0; pos < p->norder; pos++) {
+        quanta_tensor *dst = p->graph->nodes[p->order[pos]].dst;
+        if (dst->kind != QN_KIND_NODE) continue;
+        plan_tensor *pt = &p->pt[dst->id];
+        size_t total;
+        if (!qn_add_size(dst->bytes, 2 * guard, &total))
+            return qn_error_set(QUANTA_ERR_OVERFLOW, "qn_plan_set_guard_bytes: size overflow");
+        quanta_status st = own_alloc(p, pt, total);
+        if (st != QUANTA_OK) return st;
+        unsigned char *pattern = malloc(total);
+        if (!pattern) return qn_error_set(QUANTA_ERR_OUT_OF_MEMORY, "qn_plan_set_guard_bytes: out of host memory");
+        memset(pattern, QN_GUARD_BYTE, total);
+        st = ops->write(p->backend->self, (qn_mem){pt->owned, 0}, pattern, total);
+        free(pattern);
+        if (st != QUANTA_OK) return st;
+        pt->rt.mem = (qn_mem){pt->owned, guard};
+    }
+    qn_backend_free(p->backend, p->arena, p->arena_bytes);
+    p->arena = NULL;
+    resolve_views(p);
+    p->guard_bytes = guard;
+    return QUANTA_OK;
+}
+
+static quanta_status poison(quanta_plan *p, const qn_tensor *t) {
+    unsigned char *buf = malloc(t->bytes ? t->bytes : 1);
+    if (!buf) return qn_error_set(QUANTA_ERR_OUT_OF_MEMORY, "quanta_plan_execute: out of host memory");
+    memset(buf, QN_POISON_BYTE, t->bytes);
+    quanta_status st = p->backend->ops->write(p->backend->self, t->mem, buf, t->bytes);
+    free(buf);
+    return st;
+}
+
+static quanta_status check_guards(quanta_plan *p, const qn_tensor *t, int pos) {
+    size_t g = p->guard_bytes;
+    unsigned char *buf = malloc(g);
+    if (!buf) return qn_error_set(QUANTA_ERR_OUT_OF_MEMORY, "quanta_plan_execute: out of host memory");
+    quanta_status st = QUANTA_OK;
+    const char *where[2] = {"before", "after"};
+    size_t at[2] = {t->mem.offset - g, t->mem.offset + t->bytes};
+    for (int side = 0; side < 2 && st == QUANTA_OK; side++) {
+        st = p->backend->ops->read(p->backend->self, (qn_mem){t->mem.handle, at[side]}, buf, g);
+        for (size_t i = 0; i < g && st == QUANTA_OK; i++)
+            if (buf[i] != QN_GUARD_BYTE)
+                st = qn_error_set(QUANTA_ERR_BACKEND,
+                                  "guard overwritten %s output of op %d (%s) on backend %s, byte %zu of the guard",
+                                  where[side], pos, qn_op_name(p->graph->nodes[p->order[pos]].op),
+                                  p->fallback[pos] ? "ref" : p->backend->ops->name, side ? i : g - 1 - i);
+    }
+    free(buf);
+    return st;
+}
+
+/* ------------------------------------------------------------------ execution */
+
+/* Runs a node the backend lacks on the reference backend through host copies. */
+static quanta_status run_fallback(quanta_plan *p, const qn_node *node) {
+    const qn_backend_ops *ops = p->backend->ops;
+    void *self = p->backend->self;
+    quanta_status st = ops->synchronize(self);
+    qn_tensor host[QN_MAX_SRC + 1];
+    void *mem[QN_MAX_SRC + 1] = {0};
+    qn_node hn = *node;
+    for (int s = 0; s < node->nsrc && st == QUANTA_OK; s++) {
+        if (!node->src[s]) continue;
+        host[s] = *node->src[s];
+        host[s].aux = NULL;
+        mem[s] = malloc(host[s].bytes ? host[s].bytes : 1);
+        if (!mem[s]) {
+            st = qn_error_set(QUANTA_ERR_OUT_OF_MEMORY, "fallback %s: out of host memory", qn_op_name(node->op));
+            break;
+        }
+        host[s].mem = (qn_mem){mem[s], 0};
+        hn.src[s] = &host[s];
+        st = ops->read(self, node->src[s]->mem, mem[s], host[s].bytes);
+    }
+    qn_tensor *hd = &host[QN_MAX_SRC];
+    if (st == QUANTA_OK) {
+        *hd = *node->dst;
+        hd->aux = NULL;
+        if (node->op == QN_OP_WRITE_ROWS) {
+            hd->mem = host[0].mem; /* in place, as on the device */
+        } else {
+            mem[QN_MAX_SRC] = malloc(hd->bytes ? hd->bytes : 1);
+            if (!mem[QN_MAX_SRC])
+                st = qn_error_set(QUANTA_ERR_OUT_OF_MEMORY, "fallback %s: out of host memory", qn_op_name(node->op));
+            hd->mem = (qn_mem){mem[QN_MAX_SRC], 0};
+        }
+        hn.dst = hd;
+    }
+    if (st == QUANTA_OK) st = qn_ref_run_node(&hn);
+    if (st == QUANTA_OK) st = ops->write(self, node->dst->mem, qn_host_ptr(hd), hd->bytes);
+    for (int s = 0; s <= QN_MAX_SRC; s++) free(mem[s]);
+    return st;
+}
+
+quanta_status quanta_plan_execute(quanta_plan *p) {
+    if (!p) return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "quanta_plan_execute: plan is NULL");
+    for (int i = 0; i < p->ntensors; i++) {
+        quanta_tensor *t = p->graph->tensors[i];
+        if (t->kind == QN_KIND_INPUT && p->pt[i].needed && !p->pt[i].input_set)
+            return qn_error_set(QUANTA_ERR_STATE, "quanta_plan_execute: input '%s' (tensor %d) was never set",
+                                t->name ? t->name : "(unnamed)", i);
+    }
+    p->executed = 1;
+    const qn_backend_ops *ops = p->backend->ops;
+    for (int pos = 0; pos < p->norder; pos++) {
+        qn_node node;
+        fill_node(p, p->order[pos], &node);
+        quanta_status st = QUANTA_OK;
+        int guarded = p->guard_bytes && p->graph->nodes[p->order[pos]].dst->kind == QN_KIND_NODE;
+        if (guarded) st = poison(p, node.dst);
+        if (st == QUANTA_OK) st = p->fallback[pos] ? run_fallback(p, &node) : ops->run(p->backend->self, &node);
+        if (st == QUANTA_OK && guarded) st = ops->synchronize(p->backend->self);
+        if (st == QUANTA_OK && guarded) st = check_guards(p, node.dst, pos);
+        if (st != QUANTA_OK) return st;
+    }
+    return ops->synchronize(p->backend->self);
+}
+
+static quanta_status plan_tensor_of(const quanta_plan *p, const quanta_tensor *t, const char *fn) {
+    if (!p) return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "%s: plan is NULL", fn);
+    if (!t) return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "%s: t is NULL", fn);
+    if (t->graph != p->graph || t->id >= p->ntensors)
+        return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "%s: t is not a tensor of the planned graph", fn);
+    return QUANTA_OK;
+}
+
+quanta_status quanta_plan_set_input(quanta_plan *p, quanta_tensor *t, const void *data, size_t bytes) {
+    quanta_status st = plan_tensor_of(p, t, "quanta_plan_set_input");
+    if (st != QUANTA_OK) return st;
+    if (t->kind != QN_KIND_INPUT)
+        return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "quanta_plan_set_input: tensor '%s' is not a graph input",
+                            t->name ? t->name : "(unnamed)");
+    if (!data) return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "quanta_plan_set_input: data is NULL");
+    if (bytes != t->bytes)
+        return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "quanta_plan_set_input: bytes is %zu but input '%s' needs %zu",
+                            bytes, t->name ? t->name : "(unnamed)", t->bytes);
+    st = p->backend->ops->write(p->backend->self, p->pt[t->id].rt.mem, data, bytes);
+    if (st == QUANTA_OK) p->pt[t->id].input_set = 1;
+    return st;
+}
+
+quanta_status quanta_plan_get_output(quanta_plan *p, quanta_tensor *t, void *data, size_t bytes) {
+    quanta_status st = plan_tensor_of(p, t, "quanta_plan_get_output");
+    if (st != QUANTA_OK) return st;
+    qn_tensor_kind root = qn_storage_root(t)->kind;
+    if (!t->is_output && root == QN_KIND_NODE)
+        return qn_error_set(QUANTA_ERR_STATE,
+                            "quanta_plan_get_output: tensor %d was not marked with quanta_graph_output before planning", t->id);
+    if (!data) return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "quanta_plan_get_output: data is NULL");
+    if (bytes != t->bytes)
+        return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "quanta_plan_get_output: bytes is %zu but the tensor holds %zu",
+                            bytes, t->bytes);
+    if (root == QN_KIND_NODE && !p->executed)
+        return qn_error_set(QUANTA_ERR_STATE, "quanta_plan_get_output: the plan has not been executed");
+    st = p->backend->ops->synchronize(p->backend->self);
+    if (st != QUANTA_OK) return st;
+    return p->backend->ops->read(p->backend->self, p->pt[t->id].rt.mem, data, bytes);
+}

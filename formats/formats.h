@@ -1,0 +1,82 @@
+/*
+ * formats.h — quantized weight formats and element conversions (internal API shared by the
+ * reference backend, the other backends' host code, the model runtime and the tests).
+ * The public entry points (quanta_quantize, quanta_dequantize, quanta_tensor_bytes,
+ * quanta_f32_to_f16, ...) are thin wrappers over these. Interchange byte layouts are
+ * documented in include/quanta.h and in full in formats/README.md.
+ */
+#ifndef QUANTA_FORMATS_H
+#define QUANTA_FORMATS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "quanta.h"
+
+/* The 16 NormalFloat-4 values of bitsandbytes, ascending; code i decodes to qn_nf4_book[i]. */
+extern const float qn_nf4_book[16];
+
+#define QN_Q4_DEFAULT_GROUP 64
+#define QN_NF4_BLOCK 64
+#define QN_NF4_DQ_BLOCK 256
+#define QN_FP8_E4M3_MAX 448.0f
+#define QN_FP8_E5M2_MAX 57344.0f
+
+bool qn_dtype_is_quantized(quanta_dtype t);
+bool qn_dtype_is_float(quanta_dtype t);      /* f32, f16, bf16 */
+size_t qn_dtype_elem_size(quanta_dtype t);   /* f32/i32: 4, f16/bf16: 2, u8: 1, quantized: 0 */
+
+/* Byte offsets of the sections of a quantized matrix [rows][cols] (interchange layout). */
+typedef struct qn_quant_layout {
+    int64_t rows, cols;
+    int32_t group;          /* q4 group / nf4 block (resolved default) */
+    int32_t double_quant;
+    size_t codes_offset;    /* always 0 */
+    size_t codes_row_bytes; /* bytes of codes per row */
+    size_t scales_offset;   /* q8/fp8: f32[rows]; q4: f16[rows][cols/g]; nf4: f32 absmax or u8 qabsmax */
+    size_t zeros_offset;    /* q4: u8 nibbles [rows][zero_row_bytes]; nf4 dq: f32 dq_scale[] */
+    size_t zero_row_bytes;  /* q4 only */
+    size_t dq_mean_offset;  /* nf4 double quant: the f32 mean */
+    size_t total_bytes;
+} qn_quant_layout;
+
+/* Validates a descriptor (dims, group, cols multiple of group, ...) and fills the layout.
+ * Errors name the offending field; sizes are overflow-checked. Works for dense dtypes too
+ * (codes only). */
+quanta_status qn_quant_layout_get(const quanta_tensor_desc *desc, qn_quant_layout *out);
+
+/* Validates any descriptor (dense or quantized) and returns its element count/bytes. */
+quanta_status qn_desc_check(const quanta_tensor_desc *desc, const char *what);
+quanta_status qn_desc_elements(const quanta_tensor_desc *desc, size_t *count);
+
+/* Dequantizes row r of a matrix in the interchange layout `base` into out[cols] (f32).
+ * For dense dtypes it converts row r (a row = last dimension). No validation: hot path. */
+void qn_dequant_row(const qn_quant_layout *L, quanta_dtype t, const void *base, int64_t r, float *out);
+/* Effective per-block absmax for nf4 block b of the whole matrix (handles double quant). */
+float qn_nf4_absmax(const qn_quant_layout *L, const void *base, size_t block);
+
+/* Scalar codecs; round half to even. */
+uint16_t qn_f32_to_f16(float x);   /* saturates to Inf beyond 65504 like IEEE; NaN -> quiet NaN */
+float qn_f16_to_f32(uint16_t h);
+uint16_t qn_f32_to_bf16(float x);  /* NaN -> quiet NaN */
+float qn_bf16_to_f32(uint16_t b);
+/* FP8: values beyond the max finite saturate to +-max (E4M3 has no Inf; E5M2 input Inf
+ * stays Inf); NaN maps to the NaN pattern (E4M3: 0x7F/0xFF, E5M2: 0x7E/0xFE... see README). */
+uint8_t qn_f32_to_e4m3(float x);
+float qn_e4m3_to_f32(uint8_t v);
+uint8_t qn_f32_to_e5m2(float x);
+float qn_e5m2_to_f32(uint8_t v);
+
+/* Converts count elements between f32 and a dense float dtype (f32, f16, bf16). */
+void qn_to_f32(quanta_dtype t, const void *src, float *dst, size_t count);
+void qn_from_f32(quanta_dtype t, const float *src, void *dst, size_t count);
+
+/* Quantize/dequantize whole tensors (the public quanta_quantize/dequantize wrap these).
+ * Non-finite input values (NaN/Inf) are rejected with QUANTA_ERR_INVALID_ARGUMENT naming
+ * the row and column. */
+quanta_status qn_quantize(const quanta_tensor_desc *desc, const float *src, void *dst, size_t dst_bytes);
+quanta_status qn_dequantize(const quanta_tensor_desc *desc, const void *src, size_t src_bytes,
+                            float *dst, size_t dst_count);
+
+#endif

@@ -1,0 +1,443 @@
+/*
+ * quanta.h — the one public header of Quanta, a portable compute engine for
+ * large-language-model inference.
+ *
+ * How to use it (see examples/ for a complete program):
+ *   1. open a backend:            quanta_backend_open("ref", &be)   ("opencl", "cuda", "best")
+ *   2. build a graph of ops:      quanta_graph_create, quanta_graph_input, quanta_matmul, ...
+ *   3. mark what you want back:   quanta_graph_output
+ *   4. plan it for the backend:   quanta_plan_create (orders ops, plans memory, picks fallbacks)
+ *   5. run it:                    quanta_plan_set_input, quanta_plan_execute, quanta_plan_get_output
+ *
+ * Errors: every fallible call returns a quanta_status; on failure quanta_last_error()
+ * returns a thread-local message that names the offending argument. Quanta never prints,
+ * aborts or exits on bad input.
+ *
+ * Threads: the backend registry is initialised once, thread-safely, on first use. All other
+ * objects (backends, buffers, graphs, plans, models) are NOT internally synchronised: use one
+ * object from one thread at a time. Objects derived from distinct backend handles share no
+ * state and may be used from different threads at once; open one backend per thread.
+ * quanta_quantize/quanta_dequantize and the conversion helpers are pure and thread-safe.
+ *
+ * Layout: tensors are dense, row-major, the last dimension contiguous, up to 4 dimensions.
+ * Quantized tensors are 2-D weight matrices W[rows, cols] (rows = N outputs, cols = K),
+ * quantized along cols; their byte layout is the interchange layout documented below.
+ */
+#ifndef QUANTA_H
+#define QUANTA_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(_WIN32) && defined(QUANTA_BUILDING_SHARED)
+#define QUANTA_API __declspec(dllexport)
+#elif defined(__GNUC__)
+#define QUANTA_API __attribute__((visibility("default")))
+#else
+#define QUANTA_API
+#endif
+
+#define QUANTA_VERSION_MAJOR 0
+#define QUANTA_VERSION_MINOR 1
+#define QUANTA_VERSION_PATCH 0
+#define QUANTA_VERSION_STRING "0.1.0"
+/* Encoded as major*10000 + minor*100 + patch. */
+#define QUANTA_VERSION_NUMBER (QUANTA_VERSION_MAJOR * 10000 + QUANTA_VERSION_MINOR * 100 + QUANTA_VERSION_PATCH)
+
+#define QUANTA_MAX_DIMS 4
+
+/* ------------------------------------------------------------------ status */
+
+typedef enum quanta_status {
+    QUANTA_OK = 0,
+    QUANTA_ERR_INVALID_ARGUMENT = 1, /* NULL, wrong shape, wrong dtype, bad value */
+    QUANTA_ERR_UNSUPPORTED = 2,      /* valid request this backend/format cannot do */
+    QUANTA_ERR_OUT_OF_MEMORY = 3,    /* host or device allocation failed */
+    QUANTA_ERR_OVERFLOW = 4,         /* a size computation would overflow */
+    QUANTA_ERR_IO = 5,               /* file could not be opened/read/written */
+    QUANTA_ERR_CORRUPT = 6,          /* malformed, truncated or hostile file contents */
+    QUANTA_ERR_NO_DEVICE = 7,        /* backend present but no usable device/driver */
+    QUANTA_ERR_BACKEND = 8,          /* error reported by a device runtime (message has it) */
+    QUANTA_ERR_STATE = 9             /* call not valid in the object's current state */
+} quanta_status;
+
+/* Thread-local description of the last failure on this thread ("" if none). Never NULL. */
+QUANTA_API const char *quanta_last_error(void);
+/* Static name of a status, e.g. "QUANTA_ERR_INVALID_ARGUMENT". Never NULL. */
+QUANTA_API const char *quanta_status_name(quanta_status status);
+/* Runtime version: "MAJOR.MINOR.PATCH"; number as QUANTA_VERSION_NUMBER. */
+QUANTA_API const char *quanta_version(void);
+QUANTA_API int quanta_version_number(void);
+
+/* ------------------------------------------------------- dtypes and formats */
+
+typedef enum quanta_dtype {
+    QUANTA_F32 = 0,
+    QUANTA_F16 = 1,
+    QUANTA_BF16 = 2,
+    QUANTA_I32 = 3,      /* token ids, positions, key lengths */
+    QUANTA_U8 = 4,       /* boolean masks: 0 = masked out, nonzero = visible */
+    /* Quantized weight formats (2-D only). */
+    QUANTA_Q8 = 16,      /* int8 symmetric, one f32 scale per row */
+    QUANTA_Q4 = 17,      /* int4 asymmetric, group-wise along cols: f16 scale + 4-bit zero */
+    QUANTA_NF4 = 18,     /* NormalFloat-4 code book, blocks of 64 along cols, f32 absmax */
+    QUANTA_FP8_E4M3 = 19,/* OCP E4M3 "fn" (max 448, no Inf), one f32 scale per row */
+    QUANTA_FP8_E5M2 = 20 /* OCP E5M2 (IEEE-like, has Inf), one f32 scale per row */
+} quanta_dtype;
+
+/*
+ * A tensor's type and shape. `group` is the q4 group size (32, 64 or 128) or the nf4 block
+ * size (64); 0 means the format's default (q4: 64, nf4: 64) and is ignored by other types.
+ * `double_quant` (nf4 only) stores the absmax values quantized to 8 bits in blocks of 256.
+ */
+typedef struct quanta_tensor_desc {
+    quanta_dtype dtype;
+    int32_t ndim;
+    int64_t dims[QUANTA_MAX_DIMS];
+    int32_t group;
+    int32_t double_quant;
+} quanta_tensor_desc;
+
+/* Name such as "f32", "q4", "fp8_e4m3"; NULL for an unknown value. */
+QUANTA_API const char *quanta_dtype_name(quanta_dtype dtype);
+/* Parses a name as printed by quanta_dtype_name (also "fp8" = fp8_e4m3). */
+QUANTA_API quanta_status quanta_dtype_parse(const char *name, quanta_dtype *out);
+/* Bytes the tensor occupies in the interchange layout (overflow-checked). */
+QUANTA_API quanta_status quanta_tensor_bytes(const quanta_tensor_desc *desc, size_t *bytes);
+
+/*
+ * Interchange byte layouts of quantized matrices W[rows][cols] (little-endian):
+ *   q8:       int8  q[rows][cols]            then f32 scale[rows]
+ *             w = q * scale; scale = max|w_row| / 127; q = clamp(rne(w/scale), -127, 127)
+ *   q4:       u8    packed[rows][cols/2]     (low nibble = even col)
+ *             then f16 scale[rows][cols/g]   then u8 zero[rows][ceil(cols/g/2)] (nibbles, low first)
+ *             w = (q - zero) * scale; q in [0,15]; cols % g == 0
+ *   nf4:      u8    packed[rows][cols/2]     (low nibble = even col, codes into the NF4 book)
+ *             then f32 absmax[rows][cols/64]             (double_quant = 0)
+ *             or   u8 qabsmax[nb] + f32 dq_scale[ceil(nb/256)] + f32 dq_mean   (double_quant = 1)
+ *             w = book[code] * absmax; cols % 64 == 0
+ *   fp8_e4m3, fp8_e5m2: u8 code[rows][cols] then f32 scale[rows]; w = decode(code) * scale
+ * formats/README.md documents rounding and saturation for each in full.
+ */
+
+/* Quantizes f32 src[rows][cols] into dst (dst_bytes >= quanta_tensor_bytes(desc)). */
+QUANTA_API quanta_status quanta_quantize(const quanta_tensor_desc *desc, const float *src,
+                                         void *dst, size_t dst_bytes);
+/* Dequantizes (or converts) a tensor of any dtype into f32 dst (count elements). */
+QUANTA_API quanta_status quanta_dequantize(const quanta_tensor_desc *desc, const void *src,
+                                           size_t src_bytes, float *dst, size_t dst_count);
+
+/* Scalar conversions, round half to even; NaN stays NaN. */
+QUANTA_API uint16_t quanta_f32_to_f16(float x);
+QUANTA_API float quanta_f16_to_f32(uint16_t h);
+QUANTA_API uint16_t quanta_f32_to_bf16(float x);
+QUANTA_API float quanta_bf16_to_f32(uint16_t b);
+
+/* ------------------------------------------------------------------ backends */
+
+typedef struct quanta_backend quanta_backend;
+
+typedef struct quanta_device_info {
+    char backend[16];        /* "ref", "opencl", "cuda" */
+    int32_t index;           /* device index within the backend */
+    char name[128];          /* device name */
+    char vendor[64];
+    char driver[64];         /* driver / runtime version */
+    uint64_t memory_bytes;   /* device memory (0 if unknown) */
+    int32_t compute_units;
+    int32_t has_fp16;        /* native fp16 arithmetic */
+    int32_t has_subgroups;
+    char details[512];       /* free-form capability summary for `quanta info` */
+} quanta_device_info;
+
+/* Number of devices each compiled-in backend offers, summed; the list is built once. */
+QUANTA_API quanta_status quanta_device_count(int *count);
+/* Information on device i of the flattened list (0 <= i < count). */
+QUANTA_API quanta_status quanta_device_get(int i, quanta_device_info *info);
+/* Names of backends compiled into this library, comma separated (e.g. "ref,opencl,cuda"). */
+QUANTA_API const char *quanta_backends_compiled(void);
+
+/*
+ * Opens a backend. spec: "ref", "opencl", "opencl:N", "opencl:NAME-SUBSTRING", "cuda",
+ * "cuda:N", or "best" (cuda, else opencl, else ref). "opencl" honours QUANTA_OPENCL_DEVICE.
+ * Returns QUANTA_ERR_UNSUPPORTED if the backend was not compiled in and
+ * QUANTA_ERR_NO_DEVICE if it was but no device is usable.
+ */
+QUANTA_API quanta_status quanta_backend_open(const char *spec, quanta_backend **out);
+QUANTA_API void quanta_backend_close(quanta_backend *backend);
+QUANTA_API quanta_status quanta_backend_device(const quanta_backend *backend, quanta_device_info *info);
+/* Limits device memory the backend may allocate (0 = no limit); exceeding it fails with
+ * QUANTA_ERR_OUT_OF_MEMORY. Used to prove bounded memory use. */
+QUANTA_API quanta_status quanta_backend_set_memory_limit(quanta_backend *backend, uint64_t bytes);
+/* Bytes currently allocated and the high-water mark since open / last reset. */
+QUANTA_API quanta_status quanta_backend_memory_stats(const quanta_backend *backend,
+                                                    uint64_t *in_use, uint64_t *peak);
+QUANTA_API void quanta_backend_reset_peak(quanta_backend *backend);
+
+/* ------------------------------------------------------------------- buffers */
+
+/*
+ * A buffer is a persistent tensor living on a backend's device: weights uploaded once, a KV
+ * cache that outlives a single graph. Graphs reference buffers through quanta_graph_buffer.
+ * Contents start zeroed. A buffer must outlive every plan that references it.
+ */
+typedef struct quanta_buffer quanta_buffer;
+QUANTA_API quanta_status quanta_buffer_create(quanta_backend *backend, const quanta_tensor_desc *desc,
+                                              quanta_buffer **out);
+QUANTA_API void quanta_buffer_destroy(quanta_buffer *buffer);
+/* Writes/reads the whole tensor in the interchange layout; bytes must equal its size. */
+QUANTA_API quanta_status quanta_buffer_write(quanta_buffer *buffer, const void *data, size_t bytes);
+QUANTA_API quanta_status quanta_buffer_read(const quanta_buffer *buffer, void *data, size_t bytes);
+QUANTA_API quanta_status quanta_buffer_desc(const quanta_buffer *buffer, quanta_tensor_desc *desc);
+
+/* -------------------------------------------------------------------- graphs */
+
+typedef struct quanta_graph quanta_graph;
+/* A node's result; owned by its graph, valid until quanta_graph_destroy. */
+typedef struct quanta_tensor quanta_tensor;
+
+QUANTA_API quanta_status quanta_graph_create(quanta_graph **out);
+QUANTA_API void quanta_graph_destroy(quanta_graph *graph);
+
+/* A tensor whose data is given to each run with quanta_plan_set_input. name may be NULL. */
+QUANTA_API quanta_status quanta_graph_input(quanta_graph *g, const char *name,
+                                            const quanta_tensor_desc *desc, quanta_tensor **out);
+/* A constant: data (interchange layout, exactly quanta_tensor_bytes) is copied now. */
+QUANTA_API quanta_status quanta_graph_constant(quanta_graph *g, const char *name,
+                                               const quanta_tensor_desc *desc, const void *data,
+                                               size_t bytes, quanta_tensor **out);
+/* A persistent device buffer; the graph can only be planned on the buffer's backend. */
+QUANTA_API quanta_status quanta_graph_buffer(quanta_graph *g, quanta_buffer *buffer, quanta_tensor **out);
+/* Marks a tensor as a result to read back after execution. */
+QUANTA_API quanta_status quanta_graph_output(quanta_graph *g, quanta_tensor *t);
+QUANTA_API quanta_status quanta_tensor_get_desc(const quanta_tensor *t, quanta_tensor_desc *desc);
+QUANTA_API int quanta_graph_node_count(const quanta_graph *g);
+
+/* --------------------------------------------------------------------- ops
+ * Activations are f32, f16 or bf16; an op's result has its first input's dtype unless
+ * stated. Every op checks its arguments when added and names the bad one on failure. */
+
+/* y[M,N] = x[M,K] · W[N,K]^T; W in any dtype/format; x may have leading dims (flattened). */
+QUANTA_API quanta_status quanta_matmul(quanta_graph *g, quanta_tensor *x, quanta_tensor *w,
+                                       quanta_tensor **out);
+
+typedef struct quanta_attention_params {
+    float scale;          /* multiplies q·k; 0 means 1/sqrt(D) */
+    int32_t causal;       /* query i of Nq sees keys j <= L - Nq + i (L = key length) */
+    int32_t window;       /* > 0: additionally only keys j > L - Nq + i - window */
+} quanta_attention_params;
+
+/*
+ * out[B,Hq,Nq,D] = softmax(scale · q·kᵀ + masking) · v with q[B,Hq,Nq,D], k,v[B,Hkv,Nk,D],
+ * Hq % Hkv == 0 (query head h uses kv head h / (Hq/Hkv)).
+ * mask (optional, NULL): u8 [Nq,Nk] or [B,Nq,Nk]; 0 hides a key. kv_lens (optional, NULL):
+ * i32 [B], key length L_b <= Nk per sequence (keys >= L_b ignored; L = Nk when NULL).
+ * A query row that sees no key at all yields zeros.
+ */
+QUANTA_API quanta_status quanta_attention(quanta_graph *g, quanta_tensor *q, quanta_tensor *k,
+                                          quanta_tensor *v, quanta_tensor *mask, quanta_tensor *kv_lens,
+                                          const quanta_attention_params *params, quanta_tensor **out);
+
+/* y = x / sqrt(mean(x², last dim) + eps) * (weight or 1 + weight); weight f32 [D] or NULL. */
+QUANTA_API quanta_status quanta_rms_norm(quanta_graph *g, quanta_tensor *x, quanta_tensor *weight,
+                                         float eps, int32_t weight_plus_one, quanta_tensor **out);
+
+typedef enum quanta_rope_mode {
+    QUANTA_ROPE_NORM = 0, /* rotate adjacent pairs (x[2i], x[2i+1]): LLaMA as stored in GGUF */
+    QUANTA_ROPE_NEOX = 1  /* rotate halves (x[i], x[i+D/2]): NeoX, HF LLaMA, Gemma */
+} quanta_rope_mode;
+
+typedef struct quanta_rope_params {
+    quanta_rope_mode mode;
+    float theta_base;     /* e.g. 10000 */
+    float freq_scale;     /* positions are multiplied by this (linear scaling); 0 means 1 */
+    int32_t rot_dims;     /* leading dims of D that rotate; 0 means all of D */
+} quanta_rope_params;
+
+/* x[B,H,N,D], positions i32 [N]: rotates each row by its position. */
+QUANTA_API quanta_status quanta_rope(quanta_graph *g, quanta_tensor *x, quanta_tensor *positions,
+                                     const quanta_rope_params *params, quanta_tensor **out);
+
+QUANTA_API quanta_status quanta_silu(quanta_graph *g, quanta_tensor *x, quanta_tensor **out);
+/* tanh approximation when approximate != 0, else the exact erf form. */
+QUANTA_API quanta_status quanta_gelu(quanta_graph *g, quanta_tensor *x, int32_t approximate,
+                                     quanta_tensor **out);
+/* Element-wise; b may also be a row [last dim of a] broadcast over a's rows. */
+QUANTA_API quanta_status quanta_add(quanta_graph *g, quanta_tensor *a, quanta_tensor *b, quanta_tensor **out);
+QUANTA_API quanta_status quanta_mul(quanta_graph *g, quanta_tensor *a, quanta_tensor *b, quanta_tensor **out);
+/* y = x * s */
+QUANTA_API quanta_status quanta_scale(quanta_graph *g, quanta_tensor *x, float s, quanta_tensor **out);
+/* Softmax over the last dimension. */
+QUANTA_API quanta_status quanta_softmax(quanta_graph *g, quanta_tensor *x, quanta_tensor **out);
+/* out[T,D] (f32) = table[ids[t], :]; table [V,D] of any dtype/format; ids i32 [T]. */
+QUANTA_API quanta_status quanta_get_rows(quanta_graph *g, quanta_tensor *table, quanta_tensor *ids,
+                                         quanta_tensor **out);
+/* Same elements, new shape (element count must match); no copy. */
+QUANTA_API quanta_status quanta_reshape(quanta_graph *g, quanta_tensor *x, int32_t ndim,
+                                        const int64_t *dims, quanta_tensor **out);
+/* out.dims[i] = x.dims[perm[i]] (a copy). */
+QUANTA_API quanta_status quanta_permute(quanta_graph *g, quanta_tensor *x, const int32_t *perm,
+                                        quanta_tensor **out);
+/* Converts between f32, f16 and bf16. */
+QUANTA_API quanta_status quanta_convert(quanta_graph *g, quanta_tensor *x, quanta_dtype dtype,
+                                        quanta_tensor **out);
+/*
+ * Writes src[B,H,T,D] into a buffer tensor dst[B,H,Nmax,D] at rows start[0] .. start[0]+T-1
+ * (start: i32 [1], read at run time), e.g. appending to a KV cache. out is dst after the
+ * write: ops that must see the new rows take out, not dst. Rows past Nmax are an error.
+ */
+QUANTA_API quanta_status quanta_write_rows(quanta_graph *g, quanta_tensor *dst, quanta_tensor *src,
+                                           quanta_tensor *start, quanta_tensor **out);
+
+/* --------------------------------------------------------------------- plans */
+
+typedef struct quanta_plan quanta_plan;
+
+/* Orders the graph's ops, plans intermediate memory, picks per-op fallback to the reference
+ * backend where the backend lacks an op, and uploads constants. The graph must outlive it. */
+QUANTA_API quanta_status quanta_plan_create(quanta_graph *g, quanta_backend *backend, quanta_plan **out);
+QUANTA_API void quanta_plan_destroy(quanta_plan *plan);
+/* Peak bytes of intermediate tensors after buffer reuse (inputs/outputs/constants excluded). */
+QUANTA_API quanta_status quanta_plan_peak_bytes(const quanta_plan *plan, size_t *bytes);
+/* Number of ops in execution order, and, for op i, its name and the backend that runs it. */
+QUANTA_API int quanta_plan_op_count(const quanta_plan *plan);
+QUANTA_API quanta_status quanta_plan_op_info(const quanta_plan *plan, int i, const char **op_name,
+                                             const char **backend_name);
+/* Ops that fall back to the reference backend. */
+QUANTA_API int quanta_plan_fallback_count(const quanta_plan *plan);
+
+QUANTA_API quanta_status quanta_plan_set_input(quanta_plan *plan, quanta_tensor *t, const void *data,
+                                               size_t bytes);
+/* Runs every op; all inputs must have been set (values persist across runs). */
+QUANTA_API quanta_status quanta_plan_execute(quanta_plan *plan);
+/* Copies an output (marked with quanta_graph_output) in its dtype's interchange layout. */
+QUANTA_API quanta_status quanta_plan_get_output(quanta_plan *plan, quanta_tensor *t, void *data,
+                                                size_t bytes);
+
+/* -------------------------------------------------------------------- models
+ * A decoder-only language model (LLaMA 2/3, Mistral, Qwen2, Gemma 3) loaded from a GGUF file
+ * onto a backend, with its tokenizer, per-sequence contexts holding a preallocated KV cache,
+ * and a sampler. Nothing here prints. A minimal program:
+ *
+ *   quanta_model_params mp; quanta_model_default_params(&mp);
+ *   quanta_model_load(path, backend, &mp, &model);
+ *   quanta_model_tokenize(model, text, strlen(text), 1, 0, ids, cap, &n);
+ *   quanta_model_context_create(model, 1024, &ctx);
+ *   quanta_model_eval(ctx, ids, n, logits, n_vocab);            // prefill
+ *   loop: quanta_model_sample(sampler, logits, n_vocab, &tok);
+ *         quanta_model_sampler_accept(sampler, tok);
+ *         quanta_model_eval(ctx, &tok, 1, logits, n_vocab);     // decode
+ */
+
+typedef struct quanta_model quanta_model;
+typedef struct quanta_model_context quanta_model_context;
+typedef struct quanta_model_sampler quanta_model_sampler;
+
+typedef struct quanta_model_params {
+    /* 0: keep the file's float types (f32/f16/bf16); ggml block types (Q4_K, Q8_0, ...) are
+     * dequantized to f32. 1: quantize every 2-D weight matrix to weight_dtype at load time. */
+    int32_t quantize;
+    quanta_dtype weight_dtype;   /* Q8, Q4, NF4, FP8_E4M3, FP8_E5M2, or F32/F16/BF16 */
+    int32_t group;               /* q4 group size (0 = default) */
+    int32_t keep_embeddings;     /* nonzero: the token embedding / output head is not quantized */
+} quanta_model_params;
+
+/* keep (quantize = 0), q4 group default, embeddings quantized along with the rest. */
+QUANTA_API void quanta_model_default_params(quanta_model_params *params);
+
+/* Loads a GGUF model onto backend (which must outlive the model). Weights are uploaded once
+ * into buffers. Errors: QUANTA_ERR_IO, QUANTA_ERR_CORRUPT (names the key or tensor),
+ * QUANTA_ERR_UNSUPPORTED (architecture, tokenizer or tensor type we cannot run). */
+QUANTA_API quanta_status quanta_model_load(const char *path, quanta_backend *backend,
+                                           const quanta_model_params *params, quanta_model **out);
+QUANTA_API void quanta_model_destroy(quanta_model *model);
+
+typedef struct quanta_model_info {
+    char arch[32];               /* "llama", "qwen2", "gemma3", ... (general.architecture) */
+    char name[128];              /* general.name, may be empty */
+    char tokenizer[16];          /* "llama" (SentencePiece) or "gpt2" (byte-level BPE) */
+    int32_t n_vocab, n_embd, n_layer, n_head, n_head_kv, head_dim, n_ff;
+    int32_t context_length;      /* trained context */
+    int32_t sliding_window;      /* 0 if none */
+    int32_t bos, eos, eot;       /* token ids, -1 if none (eot: e.g. <end_of_turn>) */
+    int32_t add_bos;             /* whether prompts start with BOS */
+    uint64_t n_params;           /* parameters counted from the weight shapes */
+    quanta_dtype weight_dtype;   /* dtype of the layer matrices as loaded */
+} quanta_model_info;
+QUANTA_API quanta_status quanta_model_get_info(const quanta_model *model, quanta_model_info *info);
+
+/* Tokenizes len bytes of text. add_bos: prepend BOS when the model wants it. parse_special:
+ * control tokens written in the text ("<start_of_turn>") become their ids. If tokens is NULL
+ * and capacity 0, only *n_tokens is set; a too small capacity fails with
+ * QUANTA_ERR_INVALID_ARGUMENT and *n_tokens set to the needed count. */
+QUANTA_API quanta_status quanta_model_tokenize(const quanta_model *model, const char *text, size_t len,
+                                               int32_t add_bos, int32_t parse_special, int32_t *tokens,
+                                               size_t capacity, size_t *n_tokens);
+/* The bytes of one token (not NUL-terminated; may be part of a UTF-8 sequence). Control
+ * tokens give "" unless special != 0. *len gets the byte count; buf may be NULL when cap = 0. */
+QUANTA_API quanta_status quanta_model_token_to_piece(const quanta_model *model, int32_t token,
+                                                     int32_t special, char *buf, size_t cap, size_t *len);
+/* Concatenated pieces of n tokens, NUL-terminated (needs cap >= *len + 1; a query with
+ * buf NULL and cap 0 sets *len). Control tokens are skipped unless special != 0. */
+QUANTA_API quanta_status quanta_model_detokenize(const quanta_model *model, const int32_t *tokens, size_t n,
+                                                 int32_t special, char *buf, size_t cap, size_t *len);
+/* Whether token ends generation (EOS, end-of-turn). */
+QUANTA_API int quanta_model_token_is_eog(const quanta_model *model, int32_t token);
+
+/* A sequence with its KV cache preallocated for n_ctx positions (0 = min(trained, 4096)). */
+QUANTA_API quanta_status quanta_model_context_create(quanta_model *model, int32_t n_ctx,
+                                                     quanta_model_context **out);
+QUANTA_API void quanta_model_context_destroy(quanta_model_context *ctx);
+/* Forgets all positions (the cache is reused from position 0). */
+QUANTA_API void quanta_model_context_reset(quanta_model_context *ctx);
+/* Positions used so far and the capacity. */
+QUANTA_API int32_t quanta_model_context_position(const quanta_model_context *ctx);
+QUANTA_API int32_t quanta_model_context_size(const quanta_model_context *ctx);
+
+/*
+ * Appends n tokens to the sequence and runs the model over them: n > 1 runs the prefill graph
+ * (causal attention over the whole batch), n == 1 the decode graph (one query against the
+ * cache). logits (may be NULL) receives f32 logits: logits_count == n_vocab gives the last
+ * token's, n * n_vocab every token's (row-major). Exceeding the context is QUANTA_ERR_STATE.
+ */
+QUANTA_API quanta_status quanta_model_eval(quanta_model_context *ctx, const int32_t *tokens, size_t n,
+                                           float *logits, size_t logits_count);
+
+typedef struct quanta_model_memory {
+    uint64_t weights_bytes;      /* weight buffers on the device */
+    uint64_t kv_cache_bytes;     /* this context's K and V buffers */
+    uint64_t scratch_bytes;      /* largest planned intermediate memory of this context's graphs */
+    uint64_t device_in_use;      /* backend account now, and its peak */
+    uint64_t device_peak;
+} quanta_model_memory;
+/* ctx may be NULL (then only weights and the device account are reported). */
+QUANTA_API quanta_status quanta_model_memory_report(const quanta_model *model, const quanta_model_context *ctx,
+                                                    quanta_model_memory *out);
+
+typedef struct quanta_model_sampler_params {
+    float temperature;           /* <= 0: greedy (argmax) */
+    int32_t top_k;               /* <= 0: off */
+    float top_p;                 /* >= 1: off */
+    float repeat_penalty;        /* 1: off; logits of recent tokens: >0 divided, <0 multiplied */
+    int32_t repeat_last_n;       /* how many recent tokens the penalty looks at */
+    uint64_t seed;               /* same seed, same logits: same tokens */
+} quanta_model_sampler_params;
+/* greedy, top_k 40, top_p 0.95, repeat_penalty 1, repeat_last_n 64, seed 0. */
+QUANTA_API void quanta_model_sampler_default_params(quanta_model_sampler_params *params);
+QUANTA_API quanta_status quanta_model_sampler_create(const quanta_model_sampler_params *params,
+                                                     quanta_model_sampler **out);
+QUANTA_API void quanta_model_sampler_destroy(quanta_model_sampler *sampler);
+/* Records a token (prompt or generated) for the repetition penalty. */
+QUANTA_API quanta_status quanta_model_sampler_accept(quanta_model_sampler *sampler, int32_t token);
+/* Picks a token from n_vocab logits (not modified). */
+QUANTA_API quanta_status quanta_model_sample(quanta_model_sampler *sampler, const float *logits,
+                                             size_t n_vocab, int32_t *token);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* QUANTA_H */

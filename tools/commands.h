@@ -1,0 +1,12 @@
+/* commands.h — the `quanta` CLI's sub-commands, one file each (tools/cmd_*.c). Each returns
+ * the process exit status: 0 success, 1 failure, 2 usage error. */
+#ifndef QUANTA_TOOLS_COMMANDS_H
+#define QUANTA_TOOLS_COMMANDS_H
+
+int qn_cmd_info(int argc, char **argv);
+int qn_cmd_conform(int argc, char **argv);
+int qn_cmd_bench(int argc, char **argv);
+int qn_cmd_generate(int argc, char **argv);
+int qn_cmd_quantize(int argc, char **argv);
+
+#endif

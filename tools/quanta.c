@@ -1,0 +1,48 @@
+/* quanta — command-line front end: dispatches to the sub-commands in tools/cmd_*.c. */
+#include <stdio.h>
+#include <string.h>
+
+#include "commands.h"
+#include "quanta.h"
+
+typedef struct command {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *help;
+} command;
+
+static const command commands[] = {
+    {"info", qn_cmd_info, "version, compiled backends and devices with their capabilities"},
+    {"conform", qn_cmd_conform, "conformance suite: every op on each backend against the reference"},
+    {"bench", qn_cmd_bench, "benchmarks: kernels against the device's copy bandwidth and peers"},
+    {"generate", qn_cmd_generate, "generate text with a model (GGUF or safetensors)"},
+    {"quantize", qn_cmd_quantize, "quantize a model checkpoint to q8/q4/nf4/fp8"},
+};
+
+static void usage(FILE *f) {
+    fprintf(f, "quanta %s — portable LLM inference engine\n\nusage: quanta COMMAND [options]\n\n",
+            quanta_version());
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].help);
+    fprintf(f, "\n`quanta COMMAND --help` describes each command's options.\n");
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+        usage(stdout);
+        return 0;
+    }
+    if (!strcmp(argv[1], "--version")) {
+        printf("quanta %s\n", quanta_version());
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (!strcmp(argv[1], commands[i].name)) return commands[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "quanta: unknown command '%s'\n\n", argv[1]);
+    usage(stderr);
+    return 2;
+}
