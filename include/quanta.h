@@ -293,6 +293,29 @@ QUANTA_API quanta_status quanta_convert(quanta_graph *g, quanta_tensor *x, quant
 QUANTA_API quanta_status quanta_write_rows(quanta_graph *g, quanta_tensor *dst, quanta_tensor *src,
                                            quanta_tensor *start, quanta_tensor **out);
 
+/* --------------------------------------------------------- tensor parallelism
+ * Megatron-style sharding of weight matrices for tensor parallelism. Shards are cut straight
+ * from the interchange layout, along whole rows or whole quantization groups, so every shard
+ * dequantizes bit for bit like the matching slice of the unsharded weight (nf4 with double
+ * quantization becomes plain nf4 carrying the exact effective absmax values). */
+
+typedef enum quanta_shard_axis {
+    QUANTA_SHARD_ROWS = 0, /* split W[N,K] along N: column-parallel (q/k/v, gate/up) */
+    QUANTA_SHARD_COLS = 1  /* split W[N,K] along K: row-parallel (o, down); partial sums all-reduced */
+} quanta_shard_axis;
+
+/* Descriptor of shard `rank` of `world`. Rows split as evenly as possible (the first N % world
+ * shards get one more row); cols must split into whole groups: K % (world * group) == 0. */
+QUANTA_API quanta_status quanta_shard_desc(const quanta_tensor_desc *desc, quanta_shard_axis axis, int rank,
+                                           int world, quanta_tensor_desc *out);
+/* First row or column of shard `rank` along the axis. */
+QUANTA_API quanta_status quanta_shard_offset(const quanta_tensor_desc *desc, quanta_shard_axis axis, int rank,
+                                             int world, int64_t *first);
+/* Writes shard `rank` (interchange layout of quanta_shard_desc's result) into out. */
+QUANTA_API quanta_status quanta_shard_weight(const quanta_tensor_desc *desc, const void *data, size_t bytes,
+                                             quanta_shard_axis axis, int rank, int world, void *out,
+                                             size_t out_bytes);
+
 /* --------------------------------------------------------------------- plans */
 
 typedef struct quanta_plan quanta_plan;
