@@ -1,0 +1,64 @@
+/* q4.c — int4 asymmetric, group-wise along cols. Per group: s = (max - min)/15 with
+ * min <= 0 <= max (so 0 is always inside the range), stored as f16; the zero point
+ * z = clamp(rne(-min/s16), 0, 15) is computed from the f16-rounded scale s16, and so are the
+ * codes q = clamp(rne(w/s16) + z, 0, 15), so dequantization (q - z)*s16 matches what the
+ * quantizer aimed at. Codes: two per byte, low nibble = even column; zeros likewise per row. */
+#include "quant_impl.h"
+
+#include "error.h"
+
+quanta_status qn_q4_quantize(const qn_quant_layout *L, const float *src, uint8_t *dst) {
+    size_t cols = (size_t)L->cols, g = (size_t)L->group, ng = cols / g;
+    uint8_t *scales = dst + L->scales_offset, *zeros = dst + L->zeros_offset;
+    memset(zeros, 0, (size_t)L->rows * L->zero_row_bytes); /* the odd trailing nibble stays 0 */
+    for (int64_t r = 0; r < L->rows; r++) {
+        const float *w = src + (size_t)r * cols;
+        uint8_t *q = dst + (size_t)r * L->codes_row_bytes;
+        for (size_t j = 0; j < ng; j++) {
+            const float *wg = w + j * g;
+            float lo = 0.0f, hi = 0.0f;
+            for (size_t c = 0; c < g; c++) {
+                lo = fminf(lo, wg[c]);
+                hi = fmaxf(hi, wg[c]);
+            }
+            uint16_t s16 = qn_f32_to_f16((hi - lo) / 15.0f);
+            float s = qn_f16_to_f32(s16);
+            if (isinf(s))
+                return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT,
+                                    "quanta_quantize: q4 row %lld group %zu: value range [%g, %g] needs a "
+                                    "scale beyond the f16 maximum 65504",
+                                    (long long)r, j, (double)lo, (double)hi);
+            int z = 0;
+            if (s > 0.0f) z = qn_rne_clamp(-(double)lo / s, 0, 15);
+            size_t gi = (size_t)r * ng + j;
+            qn_store_u16(scales + gi * 2, s16);
+            zeros[(size_t)r * L->zero_row_bytes + j / 2] |= (uint8_t)(z << ((j & 1) * 4));
+            for (size_t c = 0; c < g; c += 2) {
+                int q0 = z, q1 = z; /* s == 0: range below the f16 subnormal step, decode to 0 */
+                if (s > 0.0f) {
+                    q0 = qn_rne_clamp(rint((double)wg[c] / s) + z, 0, 15);
+                    q1 = qn_rne_clamp(rint((double)wg[c + 1] / s) + z, 0, 15);
+                }
+                q[(j * g + c) / 2] = (uint8_t)(q0 | (q1 << 4));
+            }
+        }
+    }
+    return QUANTA_OK;
+}
+
+void qn_q4_dequant_row(const qn_quant_layout *L, const uint8_t *base, int64_t r, float *out) {
+    size_t cols = (size_t)L->cols, g = (size_t)L->group, ng = cols / g;
+    const uint8_t *q = base + (size_t)r * L->codes_row_bytes;
+    const uint8_t *scales = base + L->scales_offset + (size_t)r * ng * 2;
+    const uint8_t *zeros = base + L->zeros_offset + (size_t)r * L->zero_row_bytes;
+    for (size_t j = 0; j < ng; j++) {
+        float s = qn_f16_to_f32(qn_load_u16(scales + j * 2));
+        float z = (float)((zeros[j / 2] >> ((j & 1) * 4)) & 0xF);
+        const uint8_t *qg = q + j * g / 2;
+        float *o = out + j * g;
+        for (size_t c = 0; c < g / 2; c++) {
+            o[2 * c] = ((float)(qg[c] & 0xF) - z) * s;
+            o[2 * c + 1] = ((float)(qg[c] >> 4) - z) * s;
+        }
+    }
+}

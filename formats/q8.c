@@ -1,0 +1,27 @@
+/* q8.c — int8 symmetric weights, one f32 scale per row: s = max|w|/127,
+ * q = clamp(rne(w/s), -127, 127), w ~ q*s. -128 is never produced (keeps the range symmetric). */
+#include "quant_impl.h"
+
+void qn_q8_quantize(const qn_quant_layout *L, const float *src, uint8_t *dst) {
+    size_t cols = (size_t)L->cols;
+    for (int64_t r = 0; r < L->rows; r++) {
+        const float *w = src + (size_t)r * cols;
+        int8_t *q = (int8_t *)(dst + (size_t)r * cols);
+        float amax = 0.0f;
+        for (size_t c = 0; c < cols; c++) amax = fmaxf(amax, fabsf(w[c]));
+        float s = amax / 127.0f;
+        qn_store_f32(dst + L->scales_offset + (size_t)r * 4, s);
+        if (s == 0.0f) { /* all-zero row (or amax below 127 * 2^-149): codes 0, exact zeros back */
+            memset(q, 0, cols);
+            continue;
+        }
+        for (size_t c = 0; c < cols; c++) q[c] = (int8_t)qn_rne_clamp((double)w[c] / s, -127, 127);
+    }
+}
+
+void qn_q8_dequant_row(const qn_quant_layout *L, const uint8_t *base, int64_t r, float *out) {
+    size_t cols = (size_t)L->cols;
+    const int8_t *q = (const int8_t *)(base + (size_t)r * cols);
+    float s = qn_load_f32(base + L->scales_offset + (size_t)r * 4);
+    for (size_t c = 0; c < cols; c++) out[c] = (float)q[c] * s;
+}

@@ -1,0 +1,52 @@
+/* quant_impl.h — what quant.c's dispatch needs from the per-format files (q8.c, q4.c, nf4.c,
+ * fp8.c), plus little-endian load/store helpers: the interchange layout is little-endian and
+ * its f32/f16 sections need not be aligned, so every access goes through these. */
+#ifndef QUANTA_FORMATS_QUANT_IMPL_H
+#define QUANTA_FORMATS_QUANT_IMPL_H
+
+#include <math.h>
+#include <string.h>
+
+#include "formats.h"
+
+static inline float qn_load_f32(const uint8_t *p) {
+    uint32_t u = (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
+    float x;
+    memcpy(&x, &u, sizeof x);
+    return x;
+}
+static inline void qn_store_f32(uint8_t *p, float x) {
+    uint32_t u;
+    memcpy(&u, &x, sizeof u);
+    p[0] = (uint8_t)u;
+    p[1] = (uint8_t)(u >> 8);
+    p[2] = (uint8_t)(u >> 16);
+    p[3] = (uint8_t)(u >> 24);
+}
+static inline uint16_t qn_load_u16(const uint8_t *p) { return (uint16_t)(p[0] | (p[1] << 8)); }
+static inline void qn_store_u16(uint8_t *p, uint16_t v) {
+    p[0] = (uint8_t)v;
+    p[1] = (uint8_t)(v >> 8);
+}
+
+/* Round half to even to an integer, clamped to [lo, hi]; x must be finite. Callers pass
+ * quotients computed in double: a quotient of two f32 values is then rounded once, whereas an
+ * f32 quotient can land exactly on .5 and round the wrong way (error just above s/2). */
+static inline int qn_rne_clamp(double x, int lo, int hi) {
+    if (x <= (double)lo) return lo;
+    if (x >= (double)hi) return hi;
+    return (int)lrint(x); /* default rounding mode: to nearest, ties to even */
+}
+
+/* Quantizers: src is the full [rows][cols] f32 matrix, already checked finite; dst has
+ * L->total_bytes. Row dequantizers: see qn_dequant_row. */
+void qn_q8_quantize(const qn_quant_layout *L, const float *src, uint8_t *dst);
+void qn_q8_dequant_row(const qn_quant_layout *L, const uint8_t *base, int64_t r, float *out);
+quanta_status qn_q4_quantize(const qn_quant_layout *L, const float *src, uint8_t *dst);
+void qn_q4_dequant_row(const qn_quant_layout *L, const uint8_t *base, int64_t r, float *out);
+void qn_nf4_quantize(const qn_quant_layout *L, const float *src, uint8_t *dst);
+void qn_nf4_dequant_row(const qn_quant_layout *L, const uint8_t *base, int64_t r, float *out);
+void qn_fp8_quantize(const qn_quant_layout *L, quanta_dtype t, const float *src, uint8_t *dst);
+void qn_fp8_dequant_row(const qn_quant_layout *L, quanta_dtype t, const uint8_t *base, int64_t r, float *out);
+
+#endif
