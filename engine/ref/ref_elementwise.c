@@ -1,0 +1,238 @@
+/*
+ * ref_elementwise.c — row- and element-wise ops: rms_norm, rope, silu, gelu, add, mul, scale,
+ * softmax, convert. Inputs are loaded to f32 first and the result stored last, so an output
+ * that shares memory with an input is still right.
+ */
+#include <math.h>
+#include <stdlib.h>
+
+#include "ref_ops.h"
+
+#define REF_PI 3.14159265358979323846
+
+/* The op's result must have exactly the input's shape (dtype may differ: any float). */
+static quanta_status same_shape(const qn_tensor *x, const qn_tensor *y, const char *op) {
+    if (x->desc.ndim != y->desc.ndim)
+        return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "ref %s: out has %d dims, x has %d", op, (int)y->desc.ndim,
+                            (int)x->desc.ndim);
+    for (int i = 0; i < x->desc.ndim; i++)
+        if (x->desc.dims[i] != y->desc.dims[i])
+            return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "ref %s: out dims[%d] = %lld, x dims[%d] = %lld", op, i,
+                                (long long)y->desc.dims[i], i, (long long)x->desc.dims[i]);
+    return QUANTA_OK;
+}
+
+/* Loads x (float) after checking x and out have the same shape; *n = element count. */
+static quanta_status unary_begin(const qn_node *node, const char *op, float **xf, size_t *n) {
+    const qn_tensor *x = qn_ref_src(node, 0);
+    size_t nx, ny;
+    quanta_status st = qn_ref_float(x, op, "x", &nx);
+    if (st == QUANTA_OK) st = qn_ref_float(node->dst, op, "out", &ny);
+    if (st == QUANTA_OK) st = same_shape(x, node->dst, op);
+    if (st != QUANTA_OK) return st;
+    *xf = qn_ref_load(x, nx);
+    if (!*xf) return qn_ref_oom(op);
+    *n = nx;
+    return QUANTA_OK;
+}
+
+static quanta_status unary_end(const qn_node *node, float *yf, size_t n) {
+    qn_ref_store(node->dst, yf, n);
+    free(yf);
+    return QUANTA_OK;
+}
+
+static int64_t last_dim(const qn_tensor *t) { return t->desc.dims[t->desc.ndim - 1]; }
+
+quanta_status qn_ref_rms_norm(const qn_node *node) {
+    const char *op = "rms_norm";
+    float *xf, *wf = NULL;
+    size_t n, nw;
+    quanta_status st = unary_begin(node, op, &xf, &n);
+    if (st != QUANTA_OK) return st;
+    const int64_t D = last_dim(qn_ref_src(node, 0));
+    const qn_tensor *w = qn_ref_src(node, 1);
+    if (w) {
+        st = qn_ref_float(w, op, "weight", &nw);
+        if (st == QUANTA_OK && nw != (size_t)D)
+            st = qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "ref rms_norm: weight has %zu elements, x's last dim is %lld",
+                              nw, (long long)D);
+        if (st == QUANTA_OK && !(wf = qn_ref_load(w, nw))) st = qn_ref_oom(op);
+        if (st != QUANTA_OK) {
+            free(xf);
+            return st;
+        }
+    }
+    const double eps = (double)node->params.eps;
+    const size_t rows = D ? n / (size_t)D : 0;
+    for (size_t r = 0; r < rows; r++) {
+        float *x = xf + r * (size_t)D;
+        double ss = 0.0;
+        for (int64_t d = 0; d < D; d++) ss += (double)x[d] * (double)x[d];
+        const double inv = 1.0 / sqrt(ss / (double)D + eps);
+        for (int64_t d = 0; d < D; d++) {
+            double g = 1.0;
+            if (wf) g = node->params.weight_plus_one ? 1.0 + (double)wf[d] : (double)wf[d];
+            x[d] = (float)((double)x[d] * inv * g);
+        }
+    }
+    free(wf);
+    return unary_end(node, xf, n);
+}
+
+quanta_status qn_ref_rope(const qn_node *node) {
+    const char *op = "rope";
+    const quanta_rope_params *rp = &node->params.rope;
+    const qn_tensor *x = qn_ref_src(node, 0), *pos = qn_ref_src(node, 1);
+    size_t npos, nx, ny;
+    quanta_status st = qn_ref_float(x, op, "x", &nx);
+    if (st == QUANTA_OK) st = qn_ref_float(node->dst, op, "out", &ny);
+    if (st == QUANTA_OK) st = same_shape(x, node->dst, op);
+    if (st == QUANTA_OK) st = qn_ref_typed(pos, QUANTA_I32, op, "positions", &npos);
+    if (st != QUANTA_OK) return st;
+    if (x->desc.ndim < 2)
+        return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "ref rope: x must be [B,H,N,D] (at least 2-D), got %d-D",
+                            (int)x->desc.ndim);
+    const int64_t D = last_dim(x), N = x->desc.dims[x->desc.ndim - 2];
+    const int64_t rot = rp->rot_dims ? rp->rot_dims : D;
+    if (npos != (size_t)N)
+        return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "ref rope: positions has %zu elements, x has N = %lld rows",
+                            npos, (long long)N);
+    if (rot < 0 || rot > D || rot % 2 != 0)
+        return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "ref rope: rot_dims = %lld must be even and in [0, D = %lld]",
+                            (long long)rot, (long long)D);
+    if (rp->mode != QUANTA_ROPE_NORM && rp->mode != QUANTA_ROPE_NEOX)
+        return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "ref rope: mode %d is neither NORM nor NEOX", (int)rp->mode);
+    if (!(rp->theta_base > 0.0f) || !isfinite(rp->theta_base))
+        return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "ref rope: theta_base = %g must be positive and finite",
+                            (double)rp->theta_base);
+    if (!isfinite(rp->freq_scale))
+        return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "ref rope: freq_scale = %g is not finite",
+                            (double)rp->freq_scale);
+
+    const int32_t *positions = npos ? (const int32_t *)qn_host_ptr(pos) : NULL;
+    const double fs = rp->freq_scale != 0.0f ? (double)rp->freq_scale : 1.0;
+    const int64_t half = rot / 2;
+    float *xf = qn_ref_load(x, nx);
+    if (!xf) return qn_ref_oom(op);
+    const size_t rows = D ? nx / (size_t)D : 0;
+    for (size_t r = 0; r < rows; r++) {
+        float *row = xf + r * (size_t)D;
+        const double p = (double)positions[r % (size_t)N] * fs;
+        for (int64_t i = 0; i < half; i++) {
+            const double theta = p * pow((double)rp->theta_base, -2.0 * (double)i / (double)rot);
+            const double c = cos(theta), s = sin(theta);
+            const int64_t a = rp->mode == QUANTA_ROPE_NORM ? 2 * i : i;
+            const int64_t b = rp->mode == QUANTA_ROPE_NORM ? 2 * i + 1 : i + half;
+            const double x0 = row[a], x1 = row[b];
+            row[a] = (float)(x0 * c - x1 * s);
+            row[b] = (float)(x0 * s + x1 * c);
+        }
+    }
+    return unary_end(node, xf, nx);
+}
+
+quanta_status qn_ref_silu(const qn_node *node) {
+    float *xf;
+    size_t n;
+    quanta_status st = unary_begin(node, "silu", &xf, &n);
+    if (st != QUANTA_OK) return st;
+    for (size_t i = 0; i < n; i++) {
+        const double x = xf[i];
+        xf[i] = (float)(x / (1.0 + exp(-x)));
+    }
+    return unary_end(node, xf, n);
+}
+
+quanta_status qn_ref_gelu(const qn_node *node) {
+    float *xf;
+    size_t n;
+    quanta_status st = unary_begin(node, "gelu", &xf, &n);
+    if (st != QUANTA_OK) return st;
+    const int approx = node->params.approximate != 0;
+    const double k = sqrt(2.0 / REF_PI);
+    /* Written without the cancellation of 1 + erf / 1 + tanh for negative x, so the oracle
+     * stays accurate in the tail: 0.5(1 + erf(x/√2)) = 0.5 erfc(-x/√2) and
+     * 0.5(1 + tanh u) = 1 / (1 + e^(-2u)). */
+    for (size_t i = 0; i < n; i++) {
+        const double x = xf[i];
+        const double y = approx ? x / (1.0 + exp(-2.0 * k * (x + 0.044715 * x * x * x)))
+                                : 0.5 * x * erfc(-x / sqrt(2.0));
+        xf[i] = (float)y;
+    }
+    return unary_end(node, xf, n);
+}
+
+/* add/mul: b has a's shape (same element count) or is one row of a's last-dim size. */
+static quanta_status binary(const qn_node *node, const char *op, int is_mul) {
+    const qn_tensor *a = qn_ref_src(node, 0), *b = qn_ref_src(node, 1);
+    size_t na, nb, ny;
+    quanta_status st = qn_ref_float(a, op, "a", &na);
+    if (st == QUANTA_OK) st = qn_ref_float(b, op, "b", &nb);
+    if (st == QUANTA_OK) st = qn_ref_float(node->dst, op, "out", &ny);
+    if (st == QUANTA_OK) st = same_shape(a, node->dst, op);
+    if (st != QUANTA_OK) return st;
+    const size_t D = (size_t)last_dim(a);
+    if (nb != na && nb != D)
+        return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT,
+                            "ref %s: b has %zu elements, expected a's %zu or one row of a's last dim %zu", op, nb, na,
+                            D);
+    float *af = qn_ref_load(a, na), *bf = qn_ref_load(b, nb);
+    if (!af || !bf) {
+        free(af), free(bf);
+        return qn_ref_oom(op);
+    }
+    for (size_t i = 0; i < na; i++) {
+        const double x = af[i], y = bf[nb == na ? i : i % D];
+        af[i] = (float)(is_mul ? x * y : x + y);
+    }
+    free(bf);
+    return unary_end(node, af, na);
+}
+
+quanta_status qn_ref_add(const qn_node *node) { return binary(node, "add", 0); }
+quanta_status qn_ref_mul(const qn_node *node) { return binary(node, "mul", 1); }
+
+quanta_status qn_ref_scale(const qn_node *node) {
+    float *xf;
+    size_t n;
+    quanta_status st = unary_begin(node, "scale", &xf, &n);
+    if (st != QUANTA_OK) return st;
+    const double s = (double)node->params.scale;
+    for (size_t i = 0; i < n; i++) xf[i] = (float)((double)xf[i] * s);
+    return unary_end(node, xf, n);
+}
+
+quanta_status qn_ref_softmax(const qn_node *node) {
+    float *xf;
+    size_t n;
+    quanta_status st = unary_begin(node, "softmax", &xf, &n);
+    if (st != QUANTA_OK) return st;
+    const size_t D = (size_t)last_dim(qn_ref_src(node, 0));
+    const size_t rows = D ? n / D : 0;
+    double *e = qn_ref_calloc(D, sizeof(double));
+    if (!e) {
+        free(xf);
+        return qn_ref_oom("softmax");
+    }
+    for (size_t r = 0; r < rows; r++) {
+        float *x = xf + r * D;
+        double mx = x[0];
+        for (size_t d = 1; d < D; d++)
+            if (x[d] > mx) mx = x[d];
+        double sum = 0.0;
+        for (size_t d = 0; d < D; d++) sum += (e[d] = exp((double)x[d] - mx));
+        for (size_t d = 0; d < D; d++) x[d] = (float)(e[d] / sum);
+    }
+    free(e);
+    return unary_end(node, xf, n);
+}
+
+quanta_status qn_ref_convert(const qn_node *node) {
+    float *xf;
+    size_t n;
+    /* f32 holds every f16 and bf16 value exactly, so one rounding happens, at the store. */
+    quanta_status st = unary_begin(node, "convert", &xf, &n);
+    if (st != QUANTA_OK) return st;
+    return unary_end(node, xf, n);
+}

@@ -1,0 +1,70 @@
+/*
+ * ref_ops.h — internals of the reference backend (engine/ref/).
+ *
+ * Every op reads its inputs into f32 scratch copies (exact for f32/f16/bf16), computes in
+ * double and stores through qn_from_f32 only after all inputs were read, so an output that
+ * aliases an input is still correct. Speed is not a goal here: obviousness is.
+ */
+#ifndef QUANTA_REF_OPS_H
+#define QUANTA_REF_OPS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "backend.h"
+#include "error.h"
+#include "formats.h"
+
+/* One entry point per op; each checks its node and names the bad argument on failure. */
+quanta_status qn_ref_matmul(const qn_node *node);
+quanta_status qn_ref_attention(const qn_node *node);
+quanta_status qn_ref_rms_norm(const qn_node *node);
+quanta_status qn_ref_rope(const qn_node *node);
+quanta_status qn_ref_silu(const qn_node *node);
+quanta_status qn_ref_gelu(const qn_node *node);
+quanta_status qn_ref_add(const qn_node *node);
+quanta_status qn_ref_mul(const qn_node *node);
+quanta_status qn_ref_scale(const qn_node *node);
+quanta_status qn_ref_softmax(const qn_node *node);
+quanta_status qn_ref_convert(const qn_node *node);
+quanta_status qn_ref_get_rows(const qn_node *node);
+quanta_status qn_ref_permute(const qn_node *node);
+quanta_status qn_ref_write_rows(const qn_node *node);
+
+/* Source slot i of a node, NULL when absent. */
+static inline const qn_tensor *qn_ref_src(const qn_node *node, int i) {
+    return i < node->nsrc ? node->src[i] : NULL;
+}
+
+/* Checks a dense tensor (any non-quantized dtype): present, 1..4 dims, non-negative sizes,
+ * t->bytes large enough, host pointer set. Returns its element count in *count. */
+quanta_status qn_ref_dense(const qn_tensor *t, const char *op, const char *arg, size_t *count);
+/* Same, and the dtype must be f32, f16 or bf16. */
+quanta_status qn_ref_float(const qn_tensor *t, const char *op, const char *arg, size_t *count);
+/* Same, and the dtype must be exactly `dtype`. */
+quanta_status qn_ref_typed(const qn_tensor *t, quanta_dtype dtype, const char *op, const char *arg,
+                           size_t *count);
+
+/* calloc that never asks for 0 bytes and checks n * size; NULL when it fails. */
+void *qn_ref_calloc(size_t n, size_t size);
+/* Sets the out-of-memory message for `op` and returns QUANTA_ERR_OUT_OF_MEMORY. */
+quanta_status qn_ref_oom(const char *op);
+
+/* A float tensor's elements as a fresh f32 array (free() it); NULL on allocation failure. */
+float *qn_ref_load(const qn_tensor *t, size_t count);
+/* Writes count f32 values into a float tensor in its dtype. */
+void qn_ref_store(const qn_tensor *t, const float *src, size_t count);
+
+/* A matrix read row by row: any float dtype (a row = the last dim) or a 2-D quantized one. */
+typedef struct qn_ref_rows {
+    quanta_dtype dtype;
+    int64_t rows, cols;
+    const void *base;
+    bool quantized;
+    qn_quant_layout layout; /* quantized only */
+} qn_ref_rows;
+quanta_status qn_ref_rows_open(const qn_tensor *t, const char *op, const char *arg, qn_ref_rows *out);
+/* Dequantizes/converts row `row` (0 <= row < rows, checked by the caller) into out[cols]. */
+void qn_ref_rows_get(const qn_ref_rows *r, int64_t row, float *out);
+
+#endif

@@ -1,0 +1,153 @@
+/*
+ * ref_rows.c — ops that move rows rather than compute: get_rows (embedding lookup from a
+ * table of any format), permute (a transposing copy) and write_rows (in-place KV append).
+ * Indices are validated before anything is written, so a failing op leaves out untouched.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "ref_ops.h"
+
+quanta_status qn_ref_get_rows(const qn_node *node) {
+    const char *op = "get_rows";
+    const qn_tensor *table = qn_ref_src(node, 0), *ids = qn_ref_src(node, 1), *out = node->dst;
+    size_t nid, no;
+    quanta_status st = qn_ref_typed(ids, QUANTA_I32, op, "ids", &nid);
+    if (st == QUANTA_OK) st = qn_ref_float(out, op, "out", &no);
+    if (st != QUANTA_OK) return st;
+    if (table && table->desc.ndim != 2)
+        return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "ref get_rows: table must be 2-D [V,D], got %d-D",
+                            (int)table->desc.ndim);
+    qn_ref_rows T;
+    if ((st = qn_ref_rows_open(table, op, "table", &T)) != QUANTA_OK) return st;
+    const int64_t V = T.rows, D = T.cols;
+    size_t want;
+    if (!qn_mul_size(nid, (size_t)D, &want) || out->desc.ndim != 2 || out->desc.dims[1] != D || no != want)
+        return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "ref get_rows: out must be [T = %zu, D = %lld]", nid,
+                            (long long)D);
+    const int32_t *id = nid ? (const int32_t *)qn_host_ptr(ids) : NULL;
+    for (size_t t = 0; t < nid; t++)
+        if (id[t] < 0 || id[t] >= V)
+            return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "ref get_rows: ids[%zu] = %d is out of range [0, V = %lld)",
+                                t, (int)id[t], (long long)V);
+    float *of = qn_ref_calloc(no, sizeof(float));
+    if (!of) return qn_ref_oom(op);
+    for (size_t t = 0; t < nid; t++) qn_ref_rows_get(&T, id[t], of + t * (size_t)D);
+    qn_ref_store(out, of, no);
+    free(of);
+    return QUANTA_OK;
+}
+
+quanta_status qn_ref_permute(const qn_node *node) {
+    const char *op = "permute";
+    const qn_tensor *x = qn_ref_src(node, 0), *out = node->dst;
+    size_t nx, no;
+    quanta_status st = qn_ref_dense(x, op, "x", &nx);
+    if (st == QUANTA_OK) st = qn_ref_dense(out, op, "out", &no);
+    if (st != QUANTA_OK) return st;
+    if (out->desc.dtype != x->desc.dtype)
+        return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "ref permute: out dtype %d differs from x dtype %d",
+                            (int)out->desc.dtype, (int)x->desc.dtype);
+    const int nd = x->desc.ndim;
+    if (out->desc.ndim != nd)
+        return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "ref permute: out has %d dims, x has %d", (int)out->desc.ndim,
+                            nd);
+    const int32_t *perm = node->params.perm;
+    int seen[QUANTA_MAX_DIMS] = {0};
+    for (int i = 0; i < nd; i++) {
+        if (perm[i] < 0 || perm[i] >= nd || seen[perm[i]]++)
+            return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "ref permute: perm[%d] = %d does not make a permutation of "
+                                "0..%d", i, (int)perm[i], nd - 1);
+        if (out->desc.dims[i] != x->desc.dims[perm[i]])
+            return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "ref permute: out dims[%d] = %lld, expected x dims[%d] = %lld",
+                                i, (long long)out->desc.dims[i], (int)perm[i], (long long)x->desc.dims[perm[i]]);
+    }
+    if (nx == 0) return QUANTA_OK;
+
+    const size_t es = qn_dtype_elem_size(x->desc.dtype);
+    /* Copy the source aside first: out may share memory with x. */
+    char *src = qn_ref_calloc(nx, es);
+    if (!src) return qn_ref_oom(op);
+    memcpy(src, qn_host_ptr(x), nx * es);
+
+    /* Pad to 4 dims at the front; xs[d] is x's element stride along x dim d. */
+    int64_t xd[QUANTA_MAX_DIMS], od[QUANTA_MAX_DIMS], xs[QUANTA_MAX_DIMS], step[QUANTA_MAX_DIMS];
+    const int pad = QUANTA_MAX_DIMS - nd;
+    for (int i = 0; i < QUANTA_MAX_DIMS; i++) xd[i] = i < pad ? 1 : x->desc.dims[i - pad];
+    xs[QUANTA_MAX_DIMS - 1] = 1;
+    for (int i = QUANTA_MAX_DIMS - 2; i >= 0; i--) xs[i] = xs[i + 1] * xd[i + 1];
+    for (int i = 0; i < QUANTA_MAX_DIMS; i++) {
+        const int from = i < pad ? i : pad + perm[i - pad];
+        od[i] = xd[from];
+        step[i] = xs[from]; /* moving one along out dim i moves this far in x */
+    }
+    char *dst = qn_host_ptr(out);
+    size_t o = 0;
+    for (int64_t a = 0; a < od[0]; a++)
+        for (int64_t b = 0; b < od[1]; b++)
+            for (int64_t c = 0; c < od[2]; c++)
+                for (int64_t d = 0; d < od[3]; d++, o++) {
+                    const size_t xi = (size_t)(a * step[0] + b * step[1] + c * step[2] + d * step[3]);
+                    memcpy(dst + o * es, src + xi * es, es);
+                }
+    free(src);
+    return QUANTA_OK;
+}
+
+quanta_status qn_ref_write_rows(const qn_node *node) {
+    const char *op = "write_rows";
+    const qn_tensor *dst = qn_ref_src(node, 0), *src = qn_ref_src(node, 1), *start = qn_ref_src(node, 2);
+    const qn_tensor *out = node->dst;
+    size_t nd, ns, nstart, no;
+    quanta_status st = qn_ref_dense(dst, op, "dst", &nd);
+    if (st == QUANTA_OK) st = qn_ref_dense(src, op, "src", &ns);
+    if (st == QUANTA_OK) st = qn_ref_typed(start, QUANTA_I32, op, "start", &nstart);
+    if (st == QUANTA_OK) st = qn_ref_dense(out, op, "out", &no);
+    if (st != QUANTA_OK) return st;
+    if (dst->desc.ndim != 4 || src->desc.ndim != 4)
+        return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "ref write_rows: dst and src must be 4-D, got %d-D and %d-D",
+                            (int)dst->desc.ndim, (int)src->desc.ndim);
+    if (out->desc.dtype != dst->desc.dtype || no != nd)
+        return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "ref write_rows: out must match dst's dtype and shape");
+    const int64_t *dd = dst->desc.dims, *sd = src->desc.dims;
+    if (sd[0] != dd[0] || sd[1] != dd[1] || sd[3] != dd[3])
+        return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT,
+                            "ref write_rows: src [%lld,%lld,T,%lld] does not match dst [%lld,%lld,Nmax,%lld]",
+                            (long long)sd[0], (long long)sd[1], (long long)sd[3], (long long)dd[0], (long long)dd[1],
+                            (long long)dd[3]);
+    const int same_type = src->desc.dtype == dst->desc.dtype;
+    if (!same_type && (!qn_dtype_is_float(src->desc.dtype) || !qn_dtype_is_float(dst->desc.dtype)))
+        return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "ref write_rows: src dtype %d cannot be stored into dst dtype %d",
+                            (int)src->desc.dtype, (int)dst->desc.dtype);
+    if (nstart != 1)
+        return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "ref write_rows: start must hold one i32, has %zu", nstart);
+    const int64_t s0 = *(const int32_t *)qn_host_ptr(start), T = sd[2], Nmax = dd[2];
+    if (s0 < 0 || s0 + T > Nmax)
+        return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT,
+                            "ref write_rows: start = %lld with T = %lld rows overflows dst's Nmax = %lld rows",
+                            (long long)s0, (long long)T, (long long)Nmax);
+
+    const size_t des = qn_dtype_elem_size(dst->desc.dtype), D = (size_t)dd[3];
+    char *o = qn_host_ptr(out);
+    /* out normally is dst's memory (in place); if the executor gave it separate memory, carry
+     * dst's other rows over first so out is "dst after the write" either way. */
+    if (nd && o != (const char *)qn_host_ptr(dst)) memmove(o, qn_host_ptr(dst), nd * des);
+    if (ns == 0) return QUANTA_OK;
+    float *tmp = NULL;
+    if (!same_type) {
+        tmp = qn_ref_load(src, ns);
+        if (!tmp) return qn_ref_oom(op);
+    }
+    const char *s = qn_host_ptr(src);
+    const size_t ses = qn_dtype_elem_size(src->desc.dtype), row = D;
+    for (int64_t bh = 0; bh < dd[0] * dd[1]; bh++)
+        for (int64_t t = 0; t < T; t++) {
+            const size_t si = (size_t)(bh * T + t) * row, di = (size_t)(bh * Nmax + s0 + t) * row;
+            if (same_type)
+                memmove(o + di * des, s + si * ses, row * des);
+            else
+                qn_from_f32(dst->desc.dtype, tmp + si, o + di * des, row);
+        }
+    free(tmp);
+    return QUANTA_OK;
+}
