@@ -1,0 +1,292 @@
+/*
+ * bench_run.c — the measurements of `quanta bench` (see bench.h). Everything goes through
+ * the public API (graphs, plans, buffers) except the device's copy bandwidth and the peer
+ * GEMM, which come from the backend's optional vtable hooks; a backend without them simply
+ * reports no ratio.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "bench.h"
+#include "registry.h"
+
+static double qb_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static int qb_fail(quanta_status st, const char *what) {
+    if (st == QUANTA_OK) return 0;
+    fprintf(stderr, "quanta bench: %s: %s: %s\n", what, quanta_status_name(st), quanta_last_error());
+    return -1;
+}
+
+static uint64_t qb_rng = 0x9E3779B97F4A7C15ull;
+static float qb_rand(void) { /* xorshift64*, uniform in [-1, 1) */
+    qb_rng ^= qb_rng >> 12;
+    qb_rng ^= qb_rng << 25;
+    qb_rng ^= qb_rng >> 27;
+    return (float)((qb_rng * 0x2545F4914F6CDD1Dull) >> 40) / 8388608.0f - 1.0f;
+}
+
+static qb_row *qb_add(qb_report *rep, const char *kind, const char *name) {
+    if (rep->nrows >= QB_MAX_ROWS) return NULL;
+    qb_row *r = &rep->rows[rep->nrows++];
+    memset(r, 0, sizeof *r);
+    snprintf(r->kind, sizeof r->kind, "%s", kind);
+    snprintf(r->name, sizeof r->name, "%s", name);
+    return r;
+}
+
+/* Seconds per execute: one warm-up run (kernel compilation, crossover timing), then repeats
+ * until min_seconds have passed (at least 2). */
+static int qb_time_plan(quanta_plan *p, double min_seconds, double *sec) {
+    if (qb_fail(quanta_plan_execute(p), "quanta_plan_execute (warm-up)")) return -1;
+    int reps = 0;
+    double t0 = qb_now(), t = 0;
+    do {
+        if (qb_fail(quanta_plan_execute(p), "quanta_plan_execute")) return -1;
+        reps++;
+        t = qb_now() - t0;
+    } while (reps < 2 || t < min_seconds);
+    *sec = t / reps;
+    return 0;
+}
+
+/* A random weight W[n][k] of dtype as a buffer on be. */
+static int qb_weight(quanta_backend *be, quanta_dtype dtype, int64_t n, int64_t k, quanta_buffer **out,
+                     size_t *bytes) {
+    quanta_tensor_desc d = {.dtype = dtype, .ndim = 2, .dims = {n, k}};
+    if (qb_fail(quanta_tensor_bytes(&d, bytes), "quanta_tensor_bytes")) return -1;
+    float *src = malloc((size_t)(n * k) * sizeof *src);
+    void *q = malloc(*bytes);
+    int rc = -1;
+    if (!src || !q) {
+        fprintf(stderr, "quanta bench: out of host memory for a %lldx%lld weight\n", (long long)n, (long long)k);
+    } else {
+        for (int64_t i = 0; i < n * k; i++) src[i] = 0.02f * qb_rand();
+        if (!qb_fail(quanta_quantize(&d, src, q, *bytes), "quanta_quantize") &&
+            !qb_fail(quanta_buffer_create(be, &d, out), "quanta_buffer_create")) {
+            if (!qb_fail(quanta_buffer_write(*out, q, *bytes), "quanta_buffer_write")) rc = 0;
+            else {
+                quanta_buffer_destroy(*out);
+                *out = NULL;
+            }
+        }
+    }
+    free(src);
+    free(q);
+    return rc;
+}
+
+/* Times y = x·W^T with x f32 [m,k] and W of dtype on be; fills seconds and weight bytes. */
+static int qb_matmul(quanta_backend *be, quanta_dtype dtype, int64_t m, int64_t n, int64_t k, double min_s,
+                     double *sec, size_t *wbytes, int *fallback) {
+    quanta_buffer *w = NULL;
+    quanta_graph *g = NULL;
+    quanta_plan *p = NULL;
+    float *x = malloc((size_t)(m * k) * sizeof *x);
+    int rc = -1;
+    if (!x) return -1;
+    for (int64_t i = 0; i < m * k; i++) x[i] = qb_rand();
+    quanta_tensor *tx, *tw, *ty;
+    quanta_tensor_desc dx = {.dtype = QUANTA_F32, .ndim = 2, .dims = {m, k}};
+    if (qb_weight(be, dtype, n, k, &w, wbytes)) goto done;
+    if (qb_fail(quanta_graph_create(&g), "quanta_graph_create") ||
+        qb_fail(quanta_graph_input(g, "x", &dx, &tx), "quanta_graph_input") ||
+        qb_fail(quanta_graph_buffer(g, w, &tw), "quanta_graph_buffer") ||
+        qb_fail(quanta_matmul(g, tx, tw, &ty), "quanta_matmul") ||
+        qb_fail(quanta_graph_output(g, ty), "quanta_graph_output") ||
+        qb_fail(quanta_plan_create(g, be, &p), "quanta_plan_create") ||
+        qb_fail(quanta_plan_set_input(p, tx, x, (size_t)(m * k) * sizeof *x), "quanta_plan_set_input"))
+        goto done;
+    *fallback = quanta_plan_fallback_count(p);
+    rc = qb_time_plan(p, min_s, sec);
+done:
+    quanta_plan_destroy(p);
+    quanta_graph_destroy(g);
+    quanta_buffer_destroy(w);
+    free(x);
+    return rc;
+}
+
+/* Times attention on be: q [1,hq,nq,d], k/v [1,hkv,nk,d] f16, causal. */
+static int qb_attention(quanta_backend *be, int64_t hq, int64_t hkv, int64_t nq, int64_t nk, int64_t d, double min_s,
+                        int once, double *sec) {
+    quanta_graph *g = NULL;
+    quanta_plan *p = NULL;
+    quanta_tensor_desc dq = {.dtype = QUANTA_F16, .ndim = 4, .dims = {1, hq, nq, d}};
+    quanta_tensor_desc dk = {.dtype = QUANTA_F16, .ndim = 4, .dims = {1, hkv, nk, d}};
+    size_t nqe = (size_t)(hq * nq * d), nke = (size_t)(hkv * nk * d);
+    uint16_t *q = malloc(nqe * 2), *kv = malloc(nke * 2);
+    int rc = -1;
+    quanta_tensor *tq, *tk, *tv, *ty;
+    quanta_attention_params ap = {.scale = 0, .causal = 1, .window = 0};
+    if (!q || !kv) goto done;
+    for (size_t i = 0; i < nqe; i++) q[i] = quanta_f32_to_f16(qb_rand());
+    for (size_t i = 0; i < nke; i++) kv[i] = quanta_f32_to_f16(qb_rand());
+    if (qb_fail(quanta_graph_create(&g), "quanta_graph_create") ||
+        qb_fail(quanta_graph_input(g, "q", &dq, &tq), "quanta_graph_input") ||
+        qb_fail(quanta_graph_input(g, "k", &dk, &tk), "quanta_graph_input") ||
+        qb_fail(quanta_graph_input(g, "v", &dk, &tv), "quanta_graph_input") ||
+        qb_fail(quanta_attention(g, tq, tk, tv, NULL, NULL, &ap, &ty), "quanta_attention") ||
+        qb_fail(quanta_graph_output(g, ty), "quanta_graph_output") ||
+        qb_fail(quanta_plan_create(g, be, &p), "quanta_plan_create") ||
+        qb_fail(quanta_plan_set_input(p, tq, q, nqe * 2), "quanta_plan_set_input") ||
+        qb_fail(quanta_plan_set_input(p, tk, kv, nke * 2), "quanta_plan_set_input") ||
+        qb_fail(quanta_plan_set_input(p, tv, kv, nke * 2), "quanta_plan_set_input"))
+        goto done;
+    if (once) { /* the reference is slow: one run, no warm-up needed */
+        double t0 = qb_now();
+        if (qb_fail(quanta_plan_execute(p), "quanta_plan_execute")) goto done;
+        *sec = qb_now() - t0;
+        rc = 0;
+    } else {
+        rc = qb_time_plan(p, min_s, sec);
+    }
+done:
+    quanta_plan_destroy(p);
+    quanta_graph_destroy(g);
+    free(q);
+    free(kv);
+    return rc;
+}
+
+static const quanta_dtype gemv_formats[] = {QUANTA_Q4, QUANTA_NF4, QUANTA_Q8, QUANTA_FP8_E4M3, QUANTA_FP8_E5M2,
+                                            QUANTA_F16};
+static const quanta_dtype gemm_formats[] = {QUANTA_Q4, QUANTA_NF4, QUANTA_Q8, QUANTA_F32};
+
+int qb_run(const qb_options *opt, qb_report *rep, FILE *log) {
+    memset(rep, 0, sizeof *rep);
+    rep->quick = opt->quick;
+    snprintf(rep->backend, sizeof rep->backend, "%s", opt->backend);
+    quanta_backend *be = NULL;
+    if (qb_fail(quanta_backend_open(opt->backend, &be), "quanta_backend_open")) return -1;
+    quanta_backend_device(be, &rep->device);
+    void *self = NULL;
+    const qn_backend_ops *ops = qn_backend_vtable(be, &self);
+    const bool cpu = strstr(rep->device.details, "CPU") != NULL || !strcmp(rep->device.backend, "ref");
+    const bool is_ref = !strcmp(rep->device.backend, "ref");
+    const double min_s = opt->min_seconds > 0 ? opt->min_seconds : (opt->quick ? 0.1 : 0.4);
+    int rc = 0;
+
+    /* Copy bandwidth: arrays well beyond any last-level cache. */
+    size_t copy_bytes = (size_t)(opt->quick ? 64 : 256) << 20;
+    if (ops && ops->copy_bandwidth) {
+        double bps = 0;
+        if (log) fprintf(log, "copy bandwidth (%zu MiB)...\n", copy_bytes >> 20);
+        if (!qb_fail(ops->copy_bandwidth(self, copy_bytes, &bps), "copy_bandwidth")) {
+            rep->copy_gbps = bps / 1e9;
+            qb_row *r = qb_add(rep, "copy", "copy kernel");
+            if (r) {
+                r->n = (int64_t)copy_bytes;
+                r->seconds = 2.0 * (double)copy_bytes / bps;
+                r->value = rep->copy_gbps;
+                snprintf(r->unit, sizeof r->unit, "GB/s");
+                snprintf(r->note, sizeof r->note, "bytes read + written");
+            }
+        }
+    }
+
+    /* GEMV, M = 1: weight bytes read per second. */
+    const int64_t K = opt->quick ? 2048 : 4096;
+    const int64_t gemv_n[2] = {opt->quick ? 2048 : 4096, 11008};
+    const int nshapes = opt->quick ? 1 : 2;
+    for (size_t f = 0; f < sizeof gemv_formats / sizeof gemv_formats[0]; f++)
+        for (int s = 0; s < nshapes; s++) {
+            const quanta_dtype dt = gemv_formats[f];
+            double sec;
+            size_t wb;
+            int fb = 0;
+            if (log) fprintf(log, "gemv %s %lldx%lld...\n", quanta_dtype_name(dt), (long long)gemv_n[s], (long long)K);
+            if (qb_matmul(be, dt, 1, gemv_n[s], K, min_s, &sec, &wb, &fb)) {
+                rc = -1;
+                continue;
+            }
+            qb_row *r = qb_add(rep, "gemv", quanta_dtype_name(dt));
+            if (!r) continue;
+            r->m = 1, r->n = gemv_n[s], r->k = K;
+            r->seconds = sec;
+            r->value = (double)wb / sec / 1e9;
+            snprintf(r->unit, sizeof r->unit, "GB/s");
+            if (rep->copy_gbps > 0) {
+                r->peer_value = rep->copy_gbps;
+                snprintf(r->peer, sizeof r->peer, "copy bandwidth");
+                r->ratio = r->value / rep->copy_gbps;
+            }
+            snprintf(r->note, sizeof r->note, "%.1f MB of weights%s", (double)wb / 1e6, fb ? "; FELL BACK to ref" : "");
+        }
+
+    /* GEMM, M = 256, against the peer on f32 weights. CPUs get a smaller square. */
+    const int64_t gm = 256, gk = opt->quick ? 1024 : (cpu ? 2048 : 4096), gn = gk;
+    double peer_sec = 0;
+    char peer_name[48] = "";
+    if (ops && ops->peer_gemm && !is_ref) {
+        if (log) fprintf(log, "peer gemm %lldx%lldx%lld...\n", (long long)gm, (long long)gn, (long long)gk);
+        if (ops->peer_gemm(self, gm, gn, gk, &peer_sec, peer_name, sizeof peer_name) != QUANTA_OK) peer_sec = 0;
+    }
+    for (size_t f = 0; f < sizeof gemm_formats / sizeof gemm_formats[0]; f++) {
+        const quanta_dtype dt = gemm_formats[f];
+        double sec;
+        size_t wb;
+        int fb = 0;
+        if (is_ref && !opt->quick) continue; /* hours on the double-precision oracle */
+        if (log) fprintf(log, "gemm %s %lldx%lldx%lld...\n", quanta_dtype_name(dt), (long long)gm, (long long)gn,
+                         (long long)gk);
+        if (qb_matmul(be, dt, gm, gn, gk, min_s, &sec, &wb, &fb)) {
+            rc = -1;
+            continue;
+        }
+        qb_row *r = qb_add(rep, "gemm", quanta_dtype_name(dt));
+        if (!r) continue;
+        r->m = gm, r->n = gn, r->k = gk;
+        r->seconds = sec;
+        r->value = 2.0 * (double)gm * (double)gn * (double)gk / sec / 1e9;
+        snprintf(r->unit, sizeof r->unit, "GFLOP/s");
+        if (peer_sec > 0) {
+            r->peer_value = 2.0 * (double)gm * (double)gn * (double)gk / peer_sec / 1e9;
+            snprintf(r->peer, sizeof r->peer, "%s", peer_name);
+            r->ratio = r->value / r->peer_value;
+        }
+        snprintf(r->note, sizeof r->note, "%s", fb ? "FELL BACK to ref" : "");
+    }
+
+    /* Attention: causal prefill and one-token decode, f16, GQA 4 (32 query heads of 128 on
+     * 8 KV heads in the full run), against the reference backend. */
+    quanta_backend *ref = NULL;
+    if (!opt->no_ref && qb_fail(quanta_backend_open("ref", &ref), "quanta_backend_open(ref)")) ref = NULL;
+    struct {
+        const char *name;
+        int64_t hq, hkv, nq, nk;
+    } att[2] = {{"prefill causal", opt->quick ? 8 : 32, opt->quick ? 2 : 8, opt->quick ? 256 : 512, opt->quick ? 256 : 512},
+                {"decode", opt->quick ? 8 : 32, opt->quick ? 2 : 8, 1, opt->quick ? 1024 : 4096}};
+    for (int i = 0; i < 2; i++) {
+        const int64_t D = 128;
+        double sec, rsec = 0;
+        if (log) fprintf(log, "attention %s...\n", att[i].name);
+        if (qb_attention(be, att[i].hq, att[i].hkv, att[i].nq, att[i].nk, D, min_s, is_ref, &sec)) {
+            rc = -1;
+            continue;
+        }
+        if (ref && !is_ref && qb_attention(ref, att[i].hq, att[i].hkv, att[i].nq, att[i].nk, D, 0, 1, &rsec)) rsec = 0;
+        qb_row *r = qb_add(rep, "attention", att[i].name);
+        if (!r) continue;
+        r->m = att[i].hq, r->n = att[i].nq, r->k = att[i].nk;
+        r->seconds = sec;
+        r->value = (double)att[i].nq / sec;
+        snprintf(r->unit, sizeof r->unit, "tok/s");
+        if (rsec > 0) {
+            r->peer_value = (double)att[i].nq / rsec;
+            snprintf(r->peer, sizeof r->peer, "ref backend");
+            r->ratio = r->value / r->peer_value;
+        }
+        snprintf(r->note, sizeof r->note, "hq=%lld hkv=%lld d=%lld f16", (long long)att[i].hq, (long long)att[i].hkv,
+                 (long long)D);
+    }
+    quanta_backend_close(ref);
+    quanta_backend_close(be);
+    return rc;
+}

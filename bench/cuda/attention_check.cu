@@ -1,0 +1,653 @@
+/*
+ * attention_check.cu — standalone driver for kernels_cuda/attention.cu on a CUDA device.
+ *   attention_check check        every correctness case against a float64 CPU reference
+ *   attention_check small        a few small cases (for compute-sanitizer)
+ *   attention_check bench FILE   times our kernels (default dispatch and tile variants), CSV to FILE
+ * The kernel file is included so that the benchmark can force tile variants; the library itself
+ * exports only the three functions of attention.h.
+ * Build: nvcc -std=c++17 -O2 -gencode arch=compute_90,code=sm_90 -Ikernels_cuda -Iinclude \
+ *        bench/cuda/attention_check.cu -o attention_check
+ */
+#include "../../kernels_cuda/attention.cu"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <string>
+#include <thread>
+#include <vector>
+
+#define CK(x)                                                                                                     \
+    do {                                                                                                          \
+        cudaError_t e_ = (x);                                                                                     \
+        if (e_ != cudaSuccess) {                                                                                  \
+            fprintf(stderr, "%s:%d: %s: %s\n", __FILE__, __LINE__, #x, cudaGetErrorString(e_));                 \
+            exit(2);                                                                                              \
+        }                                                                                                         \
+    } while (0)
+
+static const char *dtname(int dt) { return dt == kF32 ? "f32" : dt == kF16 ? "f16" : "bf16"; }
+
+__device__ __forceinline__ float hash_unit(unsigned long long i, unsigned long long seed)
+{
+    unsigned long long x = i * 0x9E3779B97F4A7C15ull + seed * 0xD1B54A32D192ED03ull + 0x632BE59BD9B4E019ull;
+    x ^= x >> 31;
+    x *= 0xBF58476D1CE4E5B9ull;
+    x ^= x >> 29;
+    x *= 0x94D049BB133111EBull;
+    x ^= x >> 32;
+    return (float)(x & 0xFFFFFF) / 8388608.0f - 1.0f; /* [-1, 1) */
+}
+
+template <typename T> __global__ void fill_kernel(T *x, size_t n, unsigned long long seed, float amp)
+{
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x)
+        x[i] = Ty<T>::from_f(amp * hash_unit(i, seed));
+}
+
+static void fill(int dt, void *p, size_t n, unsigned long long seed, float amp)
+{
+    if (dt == kF32)
+        fill_kernel<float><<<1024, 256>>>((float *)p, n, seed, amp);
+    else if (dt == kF16)
+        fill_kernel<__half><<<1024, 256>>>((__half *)p, n, seed, amp);
+    else
+        fill_kernel<__nv_bfloat16><<<1024, 256>>>((__nv_bfloat16 *)p, n, seed, amp);
+    CK(cudaGetLastError());
+}
+
+static double host_val(int dt, const void *p, size_t i)
+{
+    if (dt == kF32)
+        return ((const float *)p)[i];
+    if (dt == kF16)
+        return (double)__half2float(((const __half *)p)[i]);
+    return (double)__bfloat162float(((const __nv_bfloat16 *)p)[i]);
+}
+
+struct Case {
+    std::string name;
+    int dt;
+    long long B, Hq, Hkv, Nq, Nk, D;
+    int causal, window;
+    int mask;   /* 0 none, 1 [Nq,Nk], 2 [B,Nq,Nk] */
+    int kvlens; /* 0 none, 1 random lengths (some 0, one Nk) */
+    int sample; /* rows checked; 0 = all */
+    float qamp;
+    float scale_mul = 1.0f;
+};
+
+static unsigned long long g_seed = 12345;
+
+struct DevCase {
+    void *q = nullptr, *k = nullptr, *v = nullptr, *out = nullptr, *scratch = nullptr;
+    uint8_t *mask = nullptr;
+    int32_t *kvl = nullptr;
+    std::vector<uint8_t> hmask;
+    std::vector<int32_t> hkvl;
+    size_t scratch_bytes = 0;
+    qn_cuda_attention_args a;
+};
+
+static void setup(const Case &c, DevCase &d, unsigned long long seed)
+{
+    const size_t es = esize(c.dt);
+    const size_t nq = (size_t)(c.B * c.Hq * c.Nq * c.D), nk = (size_t)(c.B * c.Hkv * c.Nk * c.D);
+    CK(cudaMalloc(&d.q, std::max<size_t>(nq * es, 16)));
+    CK(cudaMalloc(&d.out, std::max<size_t>(nq * es, 16)));
+    CK(cudaMalloc(&d.k, std::max<size_t>(nk * es, 16)));
+    CK(cudaMalloc(&d.v, std::max<size_t>(nk * es, 16)));
+    fill(c.dt, d.q, nq, seed * 3 + 1, c.qamp);
+    fill(c.dt, d.k, nk, seed * 3 + 2, 1.0f);
+    fill(c.dt, d.v, nk, seed * 3 + 3, 1.0f);
+    srand((unsigned)seed);
+    if (c.mask) {
+        const size_t nm = (size_t)((c.mask == 2 ? c.B : 1) * c.Nq * c.Nk);
+        d.hmask.resize(nm);
+        for (size_t i = 0; i < nm; ++i)
+            d.hmask[i] = (rand() % 4) != 0;
+        /* some rows fully hidden */
+        for (long long r = 0; r < (c.mask == 2 ? c.B : 1) * c.Nq; r += 7)
+            for (long long j = 0; j < c.Nk; ++j)
+                d.hmask[r * c.Nk + j] = 0;
+        CK(cudaMalloc(&d.mask, std::max<size_t>(nm, 16)));
+        CK(cudaMemcpy(d.mask, d.hmask.data(), nm, cudaMemcpyHostToDevice));
+    }
+    if (c.kvlens) {
+        d.hkvl.resize(c.B);
+        for (long long b = 0; b < c.B; ++b)
+            d.hkvl[b] = (int32_t)(rand() % (c.Nk + 1));
+        d.hkvl[0] = (int32_t)c.Nk;
+        if (c.B > 2)
+            d.hkvl[2] = 0;
+        CK(cudaMalloc(&d.kvl, c.B * 4));
+        CK(cudaMemcpy(d.kvl, d.hkvl.data(), c.B * 4, cudaMemcpyHostToDevice));
+    }
+    memset(&d.a, 0, sizeof(d.a));
+    d.a.dtype = c.dt;
+    d.a.q = d.q;
+    d.a.k = d.k;
+    d.a.v = d.v;
+    d.a.mask = d.mask;
+    d.a.mask_batched = c.mask == 2;
+    d.a.kv_lens = d.kvl;
+    d.a.out = d.out;
+    d.a.B = c.B;
+    d.a.Hq = c.Hq;
+    d.a.Hkv = c.Hkv;
+    d.a.Nq = c.Nq;
+    d.a.Nk = c.Nk;
+    d.a.D = c.D;
+    d.a.scale = (float)(1.0 / sqrt((double)c.D)) * c.scale_mul;
+    d.a.causal = c.causal;
+    d.a.window = c.window;
+    d.scratch_bytes = qn_cuda_attention_scratch_bytes(&d.a);
+    if (d.scratch_bytes) {
+        CK(cudaMalloc(&d.scratch, d.scratch_bytes));
+        d.a.scratch = d.scratch;
+        d.a.scratch_bytes = d.scratch_bytes;
+    }
+    CK(cudaDeviceSynchronize());
+}
+
+static void teardown(DevCase &d)
+{
+    cudaFree(d.q);
+    cudaFree(d.k);
+    cudaFree(d.v);
+    cudaFree(d.out);
+    cudaFree(d.scratch);
+    cudaFree(d.mask);
+    cudaFree(d.kvl);
+    d = DevCase();
+}
+
+/* float64 reference of one output row (natural index b,h,q) */
+static bool ref_row(const Case &c, const DevCase &d, const std::vector<char> &hq, const std::vector<char> &hk,
+                    const std::vector<char> &hv, long long b, long long h, long long qi, std::vector<double> &out)
+{
+    const long long G = c.Hq / c.Hkv, hkv = h / G, D = c.D;
+    long long L = c.Nk;
+    if (c.kvlens)
+        L = std::min<long long>(std::max<long long>(d.hkvl[b], 0), c.Nk);
+    const long long pos = L - c.Nq + qi;
+    const double scale = (double)d.a.scale;
+    const size_t qoff = (size_t)(((b * c.Hq + h) * c.Nq + qi) * D);
+    const size_t kbase = (size_t)((b * c.Hkv + hkv) * c.Nk * D);
+    std::vector<double> qd(D);
+    for (long long x = 0; x < D; ++x)
+        qd[x] = host_val(c.dt, hq.data(), qoff + x);
+    std::vector<double> s;
+    std::vector<long long> keys;
+    for (long long j = 0; j < L; ++j) {
+        if (c.causal && j > pos)
+            continue;
+        if (c.window > 0 && j <= pos - c.window)
+            continue;
+        if (c.mask && !d.hmask[(size_t)((c.mask == 2 ? b * c.Nq * c.Nk : 0) + qi * c.Nk + j)])
+            continue;
+        double acc = 0;
+        for (long long x = 0; x < D; ++x)
+            acc += qd[x] * host_val(c.dt, hk.data(), kbase + j * D + x);
+        s.push_back(acc * scale);
+        keys.push_back(j);
+    }
+    out.assign(D, 0.0);
+    if (s.empty())
+        return false;
+    double mx = *std::max_element(s.begin(), s.end()), sum = 0;
+    for (double &x : s) {
+        x = exp(x - mx);
+        sum += x;
+    }
+    for (size_t i = 0; i < s.size(); ++i)
+        for (long long x = 0; x < D; ++x)
+            out[x] += s[i] * host_val(c.dt, hv.data(), kbase + keys[i] * D + x);
+    for (long long x = 0; x < D; ++x)
+        out[x] /= sum;
+    return true;
+}
+
+static double tolerance(int dt) { return dt == kF32 ? 2e-5 : dt == kF16 ? 2e-3 : 1e-2; }
+
+static int g_fail = 0, g_cases = 0;
+
+static void describe_plan(const qn_cuda_attention_args *a, const KernelInfo *force, char *buf, size_t n)
+{
+    Plan pl;
+    if (make_plan(a, force, true, &pl) != cudaSuccess || pl.path != PATH_KERNEL) {
+        snprintf(buf, n, "path=%d", pl.path);
+        return;
+    }
+    snprintf(buf, n, "rb=%d bn=%d thr=%d splits=%d %s%s", pl.ki.rb, pl.ki.bn, pl.ki.threads, pl.splits,
+             pl.ki.threads == kGenWarps * 32 && pl.ki.bn == kGenBN ? "generic" : "mma",
+             pl.ki.cluster ? " cluster" : "");
+}
+
+static void run_check(const Case &c, const KernelInfo *force = nullptr)
+{
+    DevCase d;
+    const unsigned long long seed = ++g_seed;
+    setup(c, d, seed);
+    const size_t es = esize(c.dt);
+    const size_t nq = (size_t)(c.B * c.Hq * c.Nq * c.D), nk = (size_t)(c.B * c.Hkv * c.Nk * c.D);
+    CK(cudaMemset(d.out, 0xFF, std::max<size_t>(nq * es, 1))); /* NaN poison in every dtype */
+    char err[256];
+    int rc = launch(&d.a, force, err, sizeof err);
+    cudaError_t se = cudaDeviceSynchronize();
+    char plan[160];
+    describe_plan(&d.a, force, plan, sizeof plan);
+    ++g_cases;
+    if (rc != 0 || se != cudaSuccess) {
+        printf("FAIL %-34s launch rc=%d sync=%s %s\n", c.name.c_str(), rc, cudaGetErrorString(se), err);
+        ++g_fail;
+        teardown(d);
+        return;
+    }
+    std::vector<char> hq(nq * es), hk(nk * es), hv(nk * es), ho(nq * es);
+    CK(cudaMemcpy(hq.data(), d.q, nq * es, cudaMemcpyDeviceToHost));
+    CK(cudaMemcpy(hk.data(), d.k, nk * es, cudaMemcpyDeviceToHost));
+    CK(cudaMemcpy(hv.data(), d.v, nk * es, cudaMemcpyDeviceToHost));
+    CK(cudaMemcpy(ho.data(), d.out, nq * es, cudaMemcpyDeviceToHost));
+    size_t nan = 0;
+    for (size_t i = 0; i < nq; ++i)
+        if (!std::isfinite(host_val(c.dt, ho.data(), i)))
+            ++nan;
+    const long long rows = c.B * c.Hq * c.Nq;
+    std::vector<long long> pick;
+    if (c.sample == 0 || c.sample >= rows) {
+        for (long long r = 0; r < rows; ++r)
+            pick.push_back(r);
+    } else {
+        srand((unsigned)seed);
+        pick.push_back(0);
+        pick.push_back(rows - 1);
+        pick.push_back(c.Nq - 1);
+        while ((int)pick.size() < c.sample)
+            pick.push_back(((long long)rand() * 32768 + rand()) % rows);
+    }
+    const int nth = 16;
+    std::vector<double> e2(nth, 0), r2(nth, 0), emax(nth, 0), zbad(nth, 0);
+    std::vector<long long> nzero(nth, 0);
+    std::vector<std::thread> th;
+    for (int t = 0; t < nth; ++t)
+        th.emplace_back([&, t]() {
+            std::vector<double> ref;
+            for (size_t i = t; i < pick.size(); i += nth) {
+                const long long r = pick[i];
+                const long long qi = r % c.Nq, h = (r / c.Nq) % c.Hq, b = r / (c.Nq * c.Hq);
+                const bool any = ref_row(c, d, hq, hk, hv, b, h, qi, ref);
+                for (long long x = 0; x < c.D; ++x) {
+                    const double o = host_val(c.dt, ho.data(), (size_t)(r * c.D + x));
+                    const double df = std::isfinite(o) ? fabs(o - ref[x]) : 1e30;
+                    e2[t] += df * df;
+                    r2[t] += ref[x] * ref[x];
+                    emax[t] = std::max(emax[t], df);
+                    if (!any)
+                        zbad[t] = std::max(zbad[t], df);
+                }
+                if (!any)
+                    ++nzero[t];
+            }
+        });
+    for (auto &x : th)
+        x.join();
+    double E = 0, R = 0, M = 0, Z = 0;
+    long long NZ = 0;
+    for (int t = 0; t < nth; ++t) {
+        E += e2[t];
+        R += r2[t];
+        M = std::max(M, emax[t]);
+        Z = std::max(Z, zbad[t]);
+        NZ += nzero[t];
+    }
+    const double rel = R > 0 ? sqrt(E / R) : sqrt(E);
+    const bool ok = nan == 0 && rel <= tolerance(c.dt) && Z == 0.0 && std::isfinite(rel);
+    if (!ok)
+        ++g_fail;
+    printf("%s %-34s %-4s B=%lld Hq=%lld Hkv=%lld Nq=%lld Nk=%lld D=%lld c=%d w=%d m=%d kvl=%d | rel=%.2e "
+           "maxabs=%.2e nan=%zu emptyrows=%lld(bad %.1e) rows=%zu [%s]\n",
+           ok ? "ok  " : "FAIL", c.name.c_str(), dtname(c.dt), c.B, c.Hq, c.Hkv, c.Nq, c.Nk, c.D, c.causal, c.window,
+           c.mask, c.kvlens, rel, M, nan, NZ, Z, pick.size(), plan);
+    fflush(stdout);
+    teardown(d);
+}
+
+static Case mk(const char *name, int dt, long long B, long long Hq, long long Hkv, long long Nq, long long Nk,
+               long long D, int causal, int window = 0, int mask = 0, int kvl = 0, int sample = 0, float qamp = 1.5f)
+{
+    Case c;
+    c.name = name;
+    c.dt = dt;
+    c.B = B;
+    c.Hq = Hq;
+    c.Hkv = Hkv;
+    c.Nq = Nq;
+    c.Nk = Nk;
+    c.D = D;
+    c.causal = causal;
+    c.window = window;
+    c.mask = mask;
+    c.kvlens = kvl;
+    c.sample = sample;
+    c.qamp = qamp;
+    return c;
+}
+
+/* tile variants the benchmark compares (name, info) */
+struct Variant {
+    const char *name;
+    KernelInfo ki;
+};
+
+template <typename T> static std::vector<Variant> variants(int D)
+{
+    std::vector<Variant> v;
+    if (D == 128) {
+        v.push_back({"w4m2n64", mma_info<T, 128, 4, 2, 64, 2, false, false>()});
+        v.push_back({"w4m2n64c32", mma_info<T, 128, 4, 2, 64, 2, false, false, 32>()});
+        v.push_back({"w4m2n32", mma_info<T, 128, 4, 2, 32, 2, false, false>()});
+        v.push_back({"w4m2n32s3", mma_info<T, 128, 4, 2, 32, 3, false, false>()});
+        v.push_back({"w4m1n64q", mma_info<T, 128, 4, 1, 64, 2, true, false>()});
+        v.push_back({"w8m1n64q", mma_info<T, 128, 8, 1, 64, 2, true, false>()});
+        v.push_back({"w8m2n64c32", mma_info<T, 128, 8, 2, 64, 2, false, false, 32>()});
+    } else if (D == 64) {
+        v.push_back({"w4m2n64q", mma_info<T, 64, 4, 2, 64, 2, true, false>()});
+        v.push_back({"w4m2n128c64q", mma_info<T, 64, 4, 2, 128, 2, true, false, 64>()});
+        v.push_back({"w4m1n64q", mma_info<T, 64, 4, 1, 64, 2, true, false>()});
+        v.push_back({"w8m1n64q", mma_info<T, 64, 8, 1, 64, 2, true, false>()});
+        v.push_back({"w8m2n64q", mma_info<T, 64, 8, 2, 64, 2, true, false>()});
+        v.push_back({"w4m2n64", mma_info<T, 64, 4, 2, 64, 2, false, false>()});
+    }
+    return v;
+}
+template <typename T> static std::vector<Variant> dvariants(int D)
+{
+    std::vector<Variant> v;
+    if (D == 128) {
+        v.push_back({"dec_w4n64s3", mma_info<T, 128, 4, 1, 64, 3, true, true>()});
+        v.push_back({"dec_w4n64s2", mma_info<T, 128, 4, 1, 64, 2, true, true>()});
+        v.push_back({"dec_w4n128s2", mma_info<T, 128, 4, 1, 128, 2, true, true>()});
+        v.push_back({"dec_w4n128s3", mma_info<T, 128, 4, 1, 128, 3, true, true>()});
+        v.push_back({"dec_w8n128s2", mma_info<T, 128, 8, 1, 128, 2, true, true>()});
+        v.push_back({"dec_cl_w4n128s2", mma_info<T, 128, 4, 1, 128, 2, true, true, 0, true>()});
+        v.push_back({"dec_cl_w4n64s3", mma_info<T, 128, 4, 1, 64, 3, true, true, 0, true>()});
+    }
+    return v;
+}
+
+static std::vector<Case> check_cases()
+{
+    std::vector<Case> v;
+    const int BF = kBF16, F16 = kF16, F32 = kF32;
+    /* prefill, tensor cores, sampled rows */
+    for (long long N : {1024LL, 4096LL, 16384LL})
+        for (int cz : {0, 1}) {
+            v.push_back(mk("prefill hd128", BF, 1, 8, 8, N, N, 128, cz, 0, 0, 0, 96));
+            v.push_back(mk("prefill hd64", F16, 1, 8, 8, N, N, 64, cz, 0, 0, 0, 96));
+        }
+    v.push_back(mk("prefill hd128 f16 B2", F16, 2, 4, 4, 2048, 2048, 128, 1, 0, 0, 0, 96));
+    v.push_back(mk("prefill gqa4", BF, 2, 32, 8, 2048, 2048, 128, 1, 0, 0, 0, 128));
+    v.push_back(mk("prefill gqa8", BF, 1, 32, 4, 2048, 2048, 128, 0, 0, 0, 0, 128));
+    v.push_back(mk("prefill gqa8 hd64", F16, 1, 16, 2, 3000, 3000, 64, 1, 0, 0, 0, 128));
+    v.push_back(mk("prefill window causal", BF, 1, 8, 8, 4096, 4096, 128, 1, 1000, 0, 0, 128));
+    v.push_back(mk("prefill window noncausal", F16, 1, 4, 2, 1000, 1000, 64, 0, 300, 0, 0, 0));
+    v.push_back(mk("prefill window=1", BF, 1, 2, 2, 300, 300, 128, 1, 1, 0, 0, 0));
+    v.push_back(mk("prefill hd80", BF, 1, 4, 2, 1000, 1000, 80, 1, 0, 0, 0, 0));
+    v.push_back(mk("prefill hd96", F16, 2, 4, 4, 777, 777, 96, 0, 0, 0, 0, 0));
+    v.push_back(mk("prefill odd N", F16, 1, 3, 3, 333, 333, 64, 1, 0, 0, 0, 0));
+    v.push_back(mk("prefill Nq<Nk causal", BF, 2, 4, 2, 100, 1500, 128, 1, 0, 0, 0, 0));
+    v.push_back(mk("prefill Nq>Nk causal", F16, 1, 2, 2, 100, 40, 64, 1, 0, 0, 0, 0));
+    v.push_back(mk("prefill mask shared", BF, 1, 4, 4, 70, 300, 128, 0, 0, 1, 0, 0));
+    v.push_back(mk("prefill mask batched+kvl", F16, 3, 4, 2, 64, 200, 64, 1, 0, 2, 1, 0));
+    v.push_back(mk("prefill kv_lens", BF, 4, 4, 4, 128, 1000, 128, 1, 0, 0, 1, 0));
+    v.push_back(mk("prefill small splits", BF, 1, 2, 1, 32, 20000, 128, 1, 0, 0, 0, 0));
+    /* generic path */
+    v.push_back(mk("generic hd256", BF, 1, 4, 2, 512, 512, 256, 1, 0, 0, 0, 0));
+    v.push_back(mk("generic hd40", F16, 1, 4, 4, 300, 300, 40, 0, 0, 1, 0, 0));
+    v.push_back(mk("generic hd3 f32", F32, 2, 2, 1, 50, 77, 3, 1, 0, 0, 1, 0));
+    v.push_back(mk("generic hd17 f32", F32, 1, 3, 3, 65, 65, 17, 0, 5, 0, 0, 0));
+    v.push_back(mk("generic f32 hd64", F32, 1, 8, 8, 512, 512, 64, 1, 0, 0, 0, 0));
+    v.push_back(mk("generic f32 hd128 gqa", F32, 1, 8, 2, 300, 300, 128, 0, 0, 2, 0, 0));
+    /* decode */
+    for (long long L : {1024LL, 32768LL}) {
+        v.push_back(mk("decode gqa4", BF, 4, 32, 8, 1, L, 128, 1, 0, 0, 1, 0));
+        v.push_back(mk("decode mha", F16, 2, 32, 32, 1, L, 128, 0, 0, 0, 0, 0));
+    }
+    v.push_back(mk("decode B64", BF, 64, 32, 8, 1, 4096, 128, 1, 0, 0, 1, 0));
+    v.push_back(mk("decode hd64", F16, 3, 8, 1, 1, 5000, 64, 1, 0, 0, 1, 0));
+    v.push_back(mk("decode gqa16", BF, 1, 16, 1, 1, 9000, 128, 1, 0, 0, 0, 0));
+    v.push_back(mk("decode gqa32 (prefill path)", BF, 1, 32, 1, 1, 9000, 128, 1, 0, 0, 0, 0));
+    v.push_back(mk("decode Nq4 gqa4", BF, 2, 8, 2, 4, 3000, 128, 1, 0, 0, 1, 0));
+    v.push_back(mk("decode Nq5 gqa4", F16, 2, 8, 2, 5, 8192, 128, 1, 0, 0, 0, 0));
+    v.push_back(mk("decode Nq2 gqa8 window", BF, 1, 8, 1, 2, 5000, 128, 1, 700, 0, 0, 0));
+    v.push_back(mk("decode mask", BF, 2, 8, 4, 1, 3000, 128, 0, 0, 2, 1, 0));
+    v.push_back(mk("decode mha long", BF, 1, 1, 1, 1, 50000, 128, 0, 0, 0, 0, 0));
+    v.push_back(mk("decode f32", F32, 2, 8, 2, 1, 4000, 128, 1, 0, 0, 1, 0));
+    v.push_back(mk("decode hd80", BF, 2, 8, 2, 1, 2000, 80, 1, 0, 0, 0, 0));
+    {
+        Case c = mk("negative scale (generic)", BF, 1, 4, 2, 1, 3000, 128, 1, 0, 0, 0, 0);
+        c.scale_mul = -1.0f;
+        v.push_back(c);
+    }
+    /* edges */
+    v.push_back(mk("edge Nq=Nk=1", BF, 1, 1, 1, 1, 1, 128, 1));
+    v.push_back(mk("edge Nq=Nk=1 f32", F32, 2, 2, 1, 1, 1, 64, 0));
+    v.push_back(mk("edge Nk=1 Nq=5", F16, 1, 2, 2, 5, 1, 64, 1));
+    v.push_back(mk("edge Nk=0", BF, 1, 2, 2, 5, 0, 64, 0));
+    v.push_back(mk("edge Nq=17 Nk=17 hd16", F16, 1, 2, 2, 17, 17, 16, 1));
+    return v;
+}
+
+static std::vector<Case> small_cases()
+{
+    std::vector<Case> v;
+    v.push_back(mk("s prefill", kBF16, 1, 4, 2, 200, 200, 128, 1, 0, 0, 0, 0));
+    v.push_back(mk("s prefill hd64 mask", kF16, 2, 2, 2, 100, 150, 64, 0, 0, 2, 1, 0));
+    v.push_back(mk("s decode split", kBF16, 2, 8, 2, 1, 3000, 128, 1, 0, 0, 1, 0));
+    v.push_back(mk("s prefill split", kBF16, 1, 2, 1, 20, 3000, 128, 1, 0, 0, 0, 0));
+    v.push_back(mk("s generic", kF32, 1, 2, 1, 40, 70, 40, 1, 9, 0, 0, 0));
+    v.push_back(mk("s generic split", kF16, 1, 2, 2, 1, 5000, 256, 0, 0, 0, 0, 0));
+    v.push_back(mk("s hd80", kBF16, 1, 2, 1, 100, 100, 80, 1, 0, 0, 0, 0));
+    v.push_back(mk("s decode cluster", kBF16, 1, 8, 2, 1, 2000, 128, 1, 0, 0, 0, 0));
+    v.push_back(mk("s decode cluster hd64", kF16, 2, 4, 1, 2, 900, 64, 1, 0, 0, 1, 0));
+    return v;
+}
+
+/* ------------------------------------------------------------------ timing */
+
+static float median(std::vector<float> x)
+{
+    std::sort(x.begin(), x.end());
+    return x[x.size() / 2];
+}
+
+static double visible_pairs(const Case &c)
+{
+    double n = 0;
+    for (long long q = 0; q < c.Nq; ++q) {
+        const long long pos = c.Nk - c.Nq + q;
+        long long lo = 0, hi = c.Nk;
+        if (c.causal)
+            hi = std::min(hi, pos + 1);
+        if (c.window > 0)
+            lo = std::max(lo, pos - c.window + 1);
+        if (hi > lo)
+            n += (double)(hi - lo);
+    }
+    return n;
+}
+
+/* ms per call: prefill with events around single calls; decode as a CUDA graph of back-to-back calls
+ * that rotate over enough copies of K/V that every call reads HBM, not L2. */
+static float time_case(const Case &c, const KernelInfo *force, bool decode)
+{
+    const size_t es = esize(c.dt);
+    const size_t kvbytes = (size_t)(2 * c.B * c.Hkv * c.Nk * c.D) * es;
+    int copies = decode ? (int)std::min<size_t>(64, std::max<size_t>(1, (size_t)(512u << 20) / kvbytes + 1)) : 1;
+    std::vector<DevCase> ds(copies);
+    for (int i = 0; i < copies; ++i)
+        setup(c, ds[i], 1000 + i);
+    cudaStream_t st;
+    CK(cudaStreamCreateWithFlags(&st, cudaStreamNonBlocking));
+    for (auto &d : ds)
+        d.a.stream = st;
+    char err[256];
+    for (int i = 0; i < copies; ++i)
+        if (launch(&ds[i].a, force, err, sizeof err) != 0) {
+            printf("launch failed: %s\n", err);
+            exit(3);
+        }
+    CK(cudaStreamSynchronize(st));
+    cudaEvent_t e0, e1;
+    CK(cudaEventCreate(&e0));
+    CK(cudaEventCreate(&e1));
+    std::vector<float> t;
+    float per = 0;
+    if (!decode) {
+        for (int r = 0; r < 7; ++r) {
+            CK(cudaEventRecord(e0, st));
+            launch(&ds[0].a, force, err, sizeof err);
+            CK(cudaEventRecord(e1, st));
+            CK(cudaEventSynchronize(e1));
+            float ms;
+            CK(cudaEventElapsedTime(&ms, e0, e1));
+            t.push_back(ms);
+        }
+        per = median(t);
+    } else {
+        const int calls = std::max(copies, 32);
+        cudaGraph_t g;
+        cudaGraphExec_t ge;
+        CK(cudaStreamBeginCapture(st, cudaStreamCaptureModeRelaxed));
+        for (int i = 0; i < calls; ++i)
+            launch(&ds[i % copies].a, force, err, sizeof err);
+        CK(cudaStreamEndCapture(st, &g));
+        CK(cudaGraphInstantiate(&ge, g, 0));
+        CK(cudaGraphLaunch(ge, st));
+        CK(cudaStreamSynchronize(st));
+        for (int r = 0; r < 9; ++r) {
+            CK(cudaEventRecord(e0, st));
+            CK(cudaGraphLaunch(ge, st));
+            CK(cudaEventRecord(e1, st));
+            CK(cudaEventSynchronize(e1));
+            float ms;
+            CK(cudaEventElapsedTime(&ms, e0, e1));
+            t.push_back(ms / calls);
+        }
+        per = median(t);
+        cudaGraphExecDestroy(ge);
+        cudaGraphDestroy(g);
+    }
+    CK(cudaGetLastError());
+    cudaEventDestroy(e0);
+    cudaEventDestroy(e1);
+    cudaStreamDestroy(st);
+    for (auto &d : ds)
+        teardown(d);
+    return per;
+}
+
+static void bench(const char *path)
+{
+    FILE *f = fopen(path, "w");
+    if (!f) {
+        perror(path);
+        exit(1);
+    }
+    fprintf(f, "kind,dtype,D,B,Hq,Hkv,Nq,Nk,causal,window,variant,ms,metric\n");
+    auto emit = [&](const char *kind, const Case &c, const char *var, float ms, double metric) {
+        fprintf(f, "%s,%s,%lld,%lld,%lld,%lld,%lld,%lld,%d,%d,%s,%.5f,%.2f\n", kind, dtname(c.dt), c.D, c.B, c.Hq,
+                c.Hkv, c.Nq, c.Nk, c.causal, c.window, var, ms, metric);
+        printf("%-7s %-4s D=%lld B=%lld Hq=%lld Hkv=%lld Nq=%lld Nk=%lld c=%d w=%d %-12s %9.4f ms %8.1f %s\n", kind,
+               dtname(c.dt), c.D, c.B, c.Hq, c.Hkv, c.Nq, c.Nk, c.causal, c.window, var, ms, metric,
+               kind[0] == 'p' ? "TFLOP/s" : "GB/s");
+        fflush(stdout);
+        fflush(f);
+    };
+    std::vector<Case> pre;
+    for (long long D : {128LL, 64LL})
+        for (int cz : {0, 1})
+            for (long long N : {1024LL, 2048LL, 4096LL, 8192LL, 16384LL})
+                pre.push_back(mk("b", kBF16, 16384 / N, 32, 32, N, N, D, cz));
+    pre.push_back(mk("b", kF16, 4, 32, 32, 4096, 4096, 128, 0));
+    pre.push_back(mk("b", kF16, 4, 32, 32, 4096, 4096, 128, 1));
+    pre.push_back(mk("b", kBF16, 4, 32, 8, 4096, 4096, 128, 1));
+    pre.push_back(mk("b", kBF16, 2, 32, 8, 8192, 8192, 128, 1, 1024));
+    for (const Case &c : pre) {
+        const double fl = 4.0 * c.B * c.Hq * visible_pairs(c) * c.D;
+        const float ms = time_case(c, nullptr, false);
+        emit("prefill", c, "default", ms, fl / (ms * 1e-3) / 1e12);
+        if (c.dt == kBF16 && c.Hq == c.Hkv && c.window == 0 && (c.Nq == 4096 || c.Nq == 16384 || c.Nq == 1024)) {
+            for (const Variant &vv : variants<__nv_bfloat16>((int)c.D)) {
+                const float m2 = time_case(c, &vv.ki, false);
+                emit("prefill", c, vv.name, m2, fl / (m2 * 1e-3) / 1e12);
+            }
+        }
+    }
+    for (long long Hkv : {32LL, 8LL})
+        for (long long B : {1LL, 16LL, 64LL})
+            for (long long L : {1024LL, 4096LL, 16384LL, 32768LL}) {
+                if (Hkv == 32 && B == 64 && L == 32768)
+                    continue; /* 34 GB of K/V: skipped to save device time */
+                Case c = mk("d", kBF16, B, 32, Hkv, 1, L, 128, 0);
+                const double bytes = 2.0 * B * Hkv * L * 128 * 2;
+                const float ms = time_case(c, nullptr, true);
+                emit("decode", c, "default", ms, bytes / (ms * 1e-3) / 1e9);
+                for (int mode : {1, 2}) {
+                    g_decode_cluster_mode = mode;
+                    const float m2 = time_case(c, nullptr, true);
+                    emit("decode", c, mode == 1 ? "global" : "cluster", m2, bytes / (m2 * 1e-3) / 1e9);
+                }
+                g_decode_cluster_mode = 0;
+                if ((B == 1 && L == 32768) || (B == 16 && L == 4096) || (B == 64 && L == 16384 && Hkv == 8)) {
+                    for (const Variant &vv : dvariants<__nv_bfloat16>(128)) {
+                        const float m2 = time_case(c, &vv.ki, true);
+                        emit("decode", c, vv.name, m2, bytes / (m2 * 1e-3) / 1e9);
+                    }
+                }
+            }
+    fclose(f);
+}
+
+int main(int argc, char **argv)
+{
+    const std::string mode = argc > 1 ? argv[1] : "check";
+    if (const char *s = getenv("QUANTA_TEST_SEED"))
+        g_seed = strtoull(s, nullptr, 10);
+    printf("seed %llu\n", g_seed);
+    cudaDeviceProp prop;
+    CK(cudaGetDeviceProperties(&prop, 0));
+    printf("device %s, %d SMs, L2 %d MB\n", prop.name, prop.multiProcessorCount, prop.l2CacheSize >> 20);
+    if (mode == "check" || mode == "small") {
+        for (const Case &c : mode == "check" ? check_cases() : small_cases())
+            run_check(c);
+        if (mode == "check") {
+            /* every tile variant once, so that a default switch stays covered */
+            for (const Variant &vv : variants<__nv_bfloat16>(128))
+                run_check(mk(vv.name, kBF16, 1, 8, 2, 1000, 1000, 128, 1, 0, 0, 0, 0), &vv.ki);
+            for (const Variant &vv : variants<__half>(64))
+                run_check(mk(vv.name, kF16, 2, 4, 4, 700, 900, 64, 1, 0, 0, 1, 0), &vv.ki);
+            for (const Variant &vv : dvariants<__nv_bfloat16>(128))
+                run_check(mk(vv.name, kBF16, 3, 8, 2, 1, 5000, 128, 1, 0, 0, 1, 0), &vv.ki);
+            /* both decode merges on the default kernels: global partials + combine, and clusters */
+            for (int mode : {1, 2}) {
+                g_decode_cluster_mode = mode;
+                const char *nm = mode == 1 ? "decode global merge" : "decode cluster merge";
+                run_check(mk(nm, kBF16, 1, 32, 8, 1, 32768, 128, 0, 0, 0, 0, 0));
+                run_check(mk(nm, kF16, 5, 8, 2, 1, 7000, 128, 1, 0, 0, 1, 0));
+                run_check(mk(nm, kBF16, 2, 16, 1, 1, 3000, 64, 1, 100, 2, 1, 0));
+                run_check(mk(nm, kBF16, 1, 4, 4, 3, 20000, 96, 1, 0, 0, 0, 0));
+            }
+            g_decode_cluster_mode = 0;
+        }
+        printf("%s: %d cases, %d failed\n", mode.c_str(), g_cases, g_fail);
+        return g_fail ? 1 : 0;
+    }
+    if (mode == "bench" && argc > 2) {
+        bench(argv[2]);
+        return 0;
+    }
+    fprintf(stderr, "usage: attention_check check|small|bench FILE\n");
+    return 1;
+}

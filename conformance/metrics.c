@@ -1,0 +1,35 @@
+/* metrics.c — NMSE and max-abs-error of a backend's output against the reference, and the
+ * non-finite check: a NaN/Inf where the reference has a finite value fails the case (an
+ * element the backend never wrote keeps the executor's NaN poison). Where the reference
+ * itself is not finite the backend must agree: NaN with NaN, Inf with the same-signed Inf. */
+#include <math.h>
+#include <string.h>
+
+#include "conform.h"
+
+void qc_compare(const float *a, const float *b, size_t n, qc_metrics *m) {
+    memset(m, 0, sizeof *m);
+    m->count = n;
+    double err2 = 0, ref2 = 0;
+    for (size_t i = 0; i < n; i++) {
+        float x = a[i], y = b[i];
+        bool bad;
+        if (isfinite(y)) bad = !isfinite(x);
+        else if (isnan(y)) bad = !isnan(x);
+        else bad = x != y; /* Inf: same sign */
+        if (bad) {
+            if (!m->nonfinite) m->bad_index = i;
+            m->nonfinite = true;
+            if (isnan(x)) m->nan_count++;
+            continue;
+        }
+        if (!isfinite(y)) continue;
+        double d = (double)x - (double)y;
+        err2 += d * d;
+        ref2 += (double)y * (double)y;
+        if (fabs(d) > m->maxerr) m->maxerr = fabs(d);
+        if (fabs((double)y) > m->refmax) m->refmax = fabs((double)y);
+    }
+    /* An all-zero reference: any error at all is infinitely large relative to it. */
+    m->nmse = ref2 > 0 ? err2 / ref2 : (err2 > 0 ? INFINITY : 0.0);
+}

@@ -1,0 +1,281 @@
+/*
+ * cuda_backend.c — the CUDA backend's vtable: device discovery, per-open state, device
+ * memory, weight preparation, synchronisation and the bandwidth probe. Op dispatch lives in
+ * cuda_ops.c, kernels in kernels_cuda/.
+ *
+ * The CUDA runtime is linked statically (cudart_static loads libcuda.so at run time), so a
+ * library built with CUDA starts on machines without an NVIDIA driver: cudaGetDeviceCount
+ * fails there (insufficient driver / no device) and the backend reports zero devices.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cuda_internal.h"
+
+quanta_status qn_cuda_error(cudaError_t e, const char *what) {
+    (void)cudaGetLastError(); /* clear a non-sticky error so the next call starts clean */
+    const quanta_status st = e == cudaErrorMemoryAllocation ? QUANTA_ERR_OUT_OF_MEMORY : QUANTA_ERR_BACKEND;
+    return qn_error_set(st, "cuda %s: %s (%s)", what, cudaGetErrorString(e), cudaGetErrorName(e));
+}
+
+static quanta_status cuda_device_count(int *count) {
+    int n = 0;
+    if (cudaGetDeviceCount(&n) != cudaSuccess) n = 0; /* no driver or no device: not an error */
+    (void)cudaGetLastError();
+    *count = n < 0 ? 0 : n;
+    return QUANTA_OK;
+}
+
+static quanta_status cuda_device_info(int index, quanta_device_info *info) {
+    struct cudaDeviceProp p;
+    cudaError_t e = cudaGetDeviceProperties(&p, index);
+    if (e != cudaSuccess) return qn_cuda_error(e, "device_info: cudaGetDeviceProperties");
+    memset(info, 0, sizeof *info);
+    snprintf(info->backend, sizeof info->backend, "cuda");
+    info->index = index;
+    snprintf(info->name, sizeof info->name, "%.127s", p.name);
+    snprintf(info->vendor, sizeof info->vendor, "NVIDIA");
+    int drv = 0, rt = 0;
+    (void)cudaDriverGetVersion(&drv);
+    (void)cudaRuntimeGetVersion(&rt);
+    snprintf(info->driver, sizeof info->driver, "CUDA driver %d.%d, runtime %d.%d", drv / 1000, (drv % 1000) / 10,
+             rt / 1000, (rt % 1000) / 10);
+    info->memory_bytes = (uint64_t)p.totalGlobalMem;
+    info->compute_units = p.multiProcessorCount;
+    info->has_fp16 = 1;
+    info->has_subgroups = 1;
+    snprintf(info->details, sizeof info->details,
+             "sm_%d%d, %d SMs, L2 %d KiB, shared memory %zu KiB per block (opt-in %zu KiB), warp %d; "
+             "kernels: mma.sync f16 matmul (q8/q4/nf4/fp8/f16/bf16 weights), split-K decode",
+             p.major, p.minor, p.multiProcessorCount, p.l2CacheSize / 1024, p.sharedMemPerBlock / 1024,
+             p.sharedMemPerBlockOptin / 1024, p.warpSize);
+    return QUANTA_OK;
+}
+
+static quanta_status cuda_open(int index, qn_mem_stats *stats, void **self) {
+    int n = 0;
+    cuda_device_count(&n);
+    if (index < 0 || index >= n)
+        return qn_error_set(QUANTA_ERR_NO_DEVICE, "cuda open: device %d does not exist (%d CUDA devices)", index, n);
+    qn_cuda_state *s = calloc(1, sizeof *s);
+    if (!s) return qn_error_set(QUANTA_ERR_OUT_OF_MEMORY, "cuda open: no memory for the backend state");
+    s->device = index;
+    s->stats = stats;
+    cudaError_t e = cudaSetDevice(index);
+    if (e == cudaSuccess) e = cudaDeviceGetAttribute(&s->sms, cudaDevAttrMultiProcessorCount, index);
+    if (e == cudaSuccess) e = cudaStreamCreateWithFlags(&s->stream, cudaStreamNonBlocking);
+    if (e == cudaSuccess) e = cudaMalloc((void **)&s->err_flag, sizeof(int));
+    if (e == cudaSuccess) e = cudaMemset(s->err_flag, 0, sizeof(int));
+    if (e != cudaSuccess) {
+        quanta_status st = qn_cuda_error(e, "open");
+        if (s->err_flag) cudaFree(s->err_flag);
+        if (s->stream) cudaStreamDestroy(s->stream);
+        free(s);
+        return st == QUANTA_ERR_BACKEND ? QUANTA_ERR_NO_DEVICE : st;
+    }
+    *self = s;
+    return QUANTA_OK;
+}
+
+static void cuda_close(void *self) {
+    qn_cuda_state *s = self;
+    if (!s) return;
+    (void)cudaSetDevice(s->device);
+    (void)cudaStreamSynchronize(s->stream);
+    if (s->scratch) {
+        cudaFree(s->scratch);
+        qn_mem_release(s->stats, s->scratch_bytes);
+    }
+    cudaFree(s->err_flag);
+    cudaStreamDestroy(s->stream);
+    (void)cudaGetLastError();
+    free(s);
+}
+
+quanta_status qn_cuda_scratch(qn_cuda_state *s, size_t bytes, void **out) {
+    if (bytes <= s->scratch_bytes && s->scratch) {
+        *out = s->scratch;
+        return QUANTA_OK;
+    }
+    size_t want = bytes < 1024 * 1024 ? 1024 * 1024 : bytes;
+    if (s->scratch) { /* work queued on the stream may still read the old scratch */
+        cudaError_t e = cudaStreamSynchronize(s->stream);
+        if (e != cudaSuccess) return qn_cuda_error(e, "scratch: cudaStreamSynchronize");
+        cudaFree(s->scratch);
+        qn_mem_release(s->stats, s->scratch_bytes);
+        s->scratch = NULL;
+        s->scratch_bytes = 0;
+    }
+    quanta_status st = qn_mem_reserve(s->stats, want, "cuda scratch");
+    if (st != QUANTA_OK) return st;
+    cudaError_t e = cudaMalloc(&s->scratch, want);
+    if (e != cudaSuccess) {
+        qn_mem_release(s->stats, want);
+        s->scratch = NULL;
+        return qn_cuda_error(e, "scratch: cudaMalloc");
+    }
+    s->scratch_bytes = want;
+    *out = s->scratch;
+    return QUANTA_OK;
+}
+
+static quanta_status cuda_alloc(void *self, size_t bytes, void **handle) {
+    qn_cuda_state *s = self;
+    void *p = NULL;
+    cudaError_t e = cudaSetDevice(s->device);
+    if (e == cudaSuccess) e = cudaMalloc(&p, bytes ? bytes : 1);
+    if (e != cudaSuccess) return qn_cuda_error(e, "alloc: cudaMalloc");
+    e = cudaMemsetAsync(p, 0, bytes, s->stream);
+    if (e == cudaSuccess) e = cudaStreamSynchronize(s->stream);
+    if (e != cudaSuccess) {
+        cudaFree(p);
+        return qn_cuda_error(e, "alloc: cudaMemset");
+    }
+    *handle = p;
+    return QUANTA_OK;
+}
+
+static void cuda_free(void *self, void *handle) {
+    qn_cuda_state *s = self;
+    if (!handle) return;
+    (void)cudaSetDevice(s->device);
+    (void)cudaStreamSynchronize(s->stream); /* a queued kernel may still use it */
+    cudaFree(handle);
+    (void)cudaGetLastError();
+}
+
+static quanta_status cuda_write(void *self, qn_mem dst, const void *src, size_t bytes) {
+    qn_cuda_state *s = self;
+    if (!bytes) return QUANTA_OK;
+    cudaError_t e = cudaMemcpyAsync((char *)dst.handle + dst.offset, src, bytes, cudaMemcpyHostToDevice, s->stream);
+    if (e == cudaSuccess) e = cudaStreamSynchronize(s->stream); /* src may be freed on return */
+    return e == cudaSuccess ? QUANTA_OK : qn_cuda_error(e, "write: cudaMemcpyAsync");
+}
+
+static quanta_status cuda_read(void *self, qn_mem src, void *dst, size_t bytes) {
+    qn_cuda_state *s = self;
+    if (!bytes) return QUANTA_OK;
+    cudaError_t e = cudaMemcpyAsync(dst, (const char *)src.handle + src.offset, bytes, cudaMemcpyDeviceToHost, s->stream);
+    if (e == cudaSuccess) e = cudaStreamSynchronize(s->stream);
+    return e == cudaSuccess ? QUANTA_OK : qn_cuda_error(e, "read: cudaMemcpyAsync");
+}
+
+static quanta_status cuda_prepare_weight(void *self, const qn_tensor *w, void **aux) {
+    qn_cuda_state *s = self;
+    *aux = NULL;
+    if (w->desc.ndim != 2 || qn_cuda_weight_format(w->desc.dtype) < 0) return QUANTA_OK; /* used as is */
+    uint8_t *host = malloc(w->bytes ? w->bytes : 1);
+    if (!host) return qn_error_set(QUANTA_ERR_OUT_OF_MEMORY, "cuda prepare_weight: %zu host bytes", w->bytes);
+    quanta_status st = cuda_read(s, w->mem, host, w->bytes);
+    qn_cuda_packed pk;
+    if (st == QUANTA_OK) st = qn_cuda_repack(&w->desc, host, w->bytes, &pk);
+    free(host);
+    if (st != QUANTA_OK) return st;
+    qn_cuda_prepared *pw = calloc(1, sizeof *pw);
+    if (!pw) {
+        free(pk.buf);
+        return qn_error_set(QUANTA_ERR_OUT_OF_MEMORY, "cuda prepare_weight: no memory for the descriptor");
+    }
+    st = qn_mem_reserve(s->stats, pk.bytes, "cuda prepare_weight");
+    if (st != QUANTA_OK) {
+        free(pk.buf), free(pw);
+        return st;
+    }
+    cudaError_t e = cudaMalloc(&pw->dev, pk.bytes);
+    if (e == cudaSuccess) e = cudaMemcpy(pw->dev, pk.buf, pk.bytes, cudaMemcpyHostToDevice);
+    free(pk.buf);
+    if (e != cudaSuccess) {
+        if (pw->dev) cudaFree(pw->dev);
+        qn_mem_release(s->stats, pk.bytes);
+        free(pw);
+        return qn_cuda_error(e, "prepare_weight: upload");
+    }
+    pw->bytes = pk.bytes;
+    pw->w.fmt = pk.fmt;
+    pw->w.N = pk.N, pw->w.K = pk.K, pw->w.Np = pk.Np, pw->w.Kp = pk.Kp;
+    pw->w.group = pk.group;
+    pw->w.codes = (char *)pw->dev + pk.codes_off;
+    pw->w.row_scale = (const float *)(const void *)((char *)pw->dev + pk.row_scale_off);
+    pw->w.meta = (const uint32_t *)(const void *)((char *)pw->dev + pk.meta_off);
+    *aux = pw;
+    return QUANTA_OK;
+}
+
+static void cuda_release_weight(void *self, void *aux) {
+    qn_cuda_state *s = self;
+    qn_cuda_prepared *pw = aux;
+    if (!pw) return;
+    (void)cudaStreamSynchronize(s->stream);
+    cudaFree(pw->dev);
+    qn_mem_release(s->stats, pw->bytes);
+    free(pw);
+}
+
+static quanta_status cuda_synchronize(void *self) {
+    qn_cuda_state *s = self;
+    cudaError_t e = cudaStreamSynchronize(s->stream);
+    if (e != cudaSuccess) return qn_cuda_error(e, "synchronize");
+    int flag = 0;
+    e = cudaMemcpy(&flag, s->err_flag, sizeof flag, cudaMemcpyDeviceToHost);
+    if (e != cudaSuccess) return qn_cuda_error(e, "synchronize: reading the error flag");
+    if (flag) {
+        (void)cudaMemset(s->err_flag, 0, sizeof(int));
+        if (flag == 1)
+            return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "cuda get_rows: an id was out of range [0, V)");
+        return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT,
+                            "cuda write_rows: start + T rows overflowed dst's Nmax rows (or start < 0)");
+    }
+    return QUANTA_OK;
+}
+
+static quanta_status cuda_copy_bandwidth(void *self, size_t bytes, double *bytes_per_second) {
+    qn_cuda_state *s = self;
+    bytes = bytes / 16 * 16;
+    if (bytes == 0) return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "cuda copy_bandwidth: bytes must be >= 16");
+    quanta_status st = qn_mem_reserve(s->stats, 2 * (uint64_t)bytes, "cuda copy_bandwidth");
+    if (st != QUANTA_OK) return st;
+    void *a = NULL, *b = NULL;
+    cudaEvent_t e0 = NULL, e1 = NULL;
+    cudaError_t e = cudaMalloc(&a, bytes);
+    if (e == cudaSuccess) e = cudaMalloc(&b, bytes);
+    if (e == cudaSuccess) e = cudaMemsetAsync(a, 0x5a, bytes, s->stream);
+    if (e == cudaSuccess) e = cudaEventCreate(&e0);
+    if (e == cudaSuccess) e = cudaEventCreate(&e1);
+    const int iters = 20;
+    float ms = 0.0f;
+    for (int i = 0; e == cudaSuccess && i < 3; i++) e = (cudaError_t)qn_cuda_copy(b, a, bytes, s->stream);
+    if (e == cudaSuccess) e = cudaEventRecord(e0, s->stream);
+    for (int i = 0; e == cudaSuccess && i < iters; i++)
+        e = (cudaError_t)qn_cuda_copy(i & 1 ? a : b, i & 1 ? b : a, bytes, s->stream);
+    if (e == cudaSuccess) e = cudaEventRecord(e1, s->stream);
+    if (e == cudaSuccess) e = cudaEventSynchronize(e1);
+    if (e == cudaSuccess) e = cudaEventElapsedTime(&ms, e0, e1);
+    if (e0) cudaEventDestroy(e0);
+    if (e1) cudaEventDestroy(e1);
+    if (a) cudaFree(a);
+    if (b) cudaFree(b);
+    qn_mem_release(s->stats, 2 * (uint64_t)bytes);
+    if (e != cudaSuccess) return qn_cuda_error(e, "copy_bandwidth");
+    *bytes_per_second = ms > 0.0f ? 2.0 * (double)bytes * iters / ((double)ms * 1e-3) : 0.0;
+    return QUANTA_OK;
+}
+
+const qn_backend_ops qn_cuda_backend = {
+    .name = "cuda",
+    .device_count = cuda_device_count,
+    .device_info = cuda_device_info,
+    .open = cuda_open,
+    .close = cuda_close,
+    .alloc = cuda_alloc,
+    .free = cuda_free,
+    .write = cuda_write,
+    .read = cuda_read,
+    .prepare_weight = cuda_prepare_weight,
+    .release_weight = cuda_release_weight,
+    .supports_op = qn_cuda_supports_op,
+    .run = qn_cuda_run,
+    .synchronize = cuda_synchronize,
+    .copy_bandwidth = cuda_copy_bandwidth,
+    .peer_gemm = NULL,
+};

@@ -1,0 +1,57 @@
+/* cuda_internal.h — state shared by the CUDA backend's host files (engine/cuda/). */
+#ifndef QUANTA_ENGINE_CUDA_INTERNAL_H
+#define QUANTA_ENGINE_CUDA_INTERNAL_H
+
+#include <cuda_runtime_api.h>
+
+#include "backend.h"
+#include "error.h"
+#include "formats.h"
+#include "kernels_cuda/cuda_kernels.h"
+
+/* One open CUDA backend: a device, one stream that orders all of its work, and a scratch
+ * allocation reused by consecutive ops (stream order makes the reuse safe). */
+typedef struct qn_cuda_state {
+    int device;
+    int sms;
+    cudaStream_t stream;
+    qn_mem_stats *stats;
+    void *scratch;
+    size_t scratch_bytes;
+    int *err_flag; /* device int: bad ids / start found by a kernel, read at synchronize */
+} qn_cuda_state;
+
+/* A weight prepared for the tensor-core matmul: one device allocation holding the tiled
+ * codes, row scales and group metadata that `w` points into. */
+typedef struct qn_cuda_prepared {
+    qn_cuda_weight w;
+    void *dev;
+    size_t bytes;
+} qn_cuda_prepared;
+
+/* The host-side repacked form (engine/cuda/cuda_repack.c). */
+typedef struct qn_cuda_packed {
+    int fmt;
+    int64_t N, K, Np, Kp;
+    int32_t group;
+    uint8_t *buf; /* malloc'd: codes | row_scale (f32 [Np]) | meta (u32 [Np][meta_cols]) */
+    size_t bytes, codes_off, row_scale_off, meta_off, meta_cols;
+} qn_cuda_packed;
+
+/* Whether the matmul kernels take weights of this dtype (2-D). */
+int qn_cuda_weight_format(quanta_dtype dtype);
+/* Repacks a weight in the interchange layout (src, src_bytes) into *out (free out->buf). */
+quanta_status qn_cuda_repack(const quanta_tensor_desc *desc, const void *src, size_t src_bytes, qn_cuda_packed *out);
+
+/* Maps a CUDA error to a status with its message ("cuda <what>: <error string>"). */
+quanta_status qn_cuda_error(cudaError_t e, const char *what);
+/* Grows the backend's scratch to at least `bytes` (booked in the memory account). */
+quanta_status qn_cuda_scratch(qn_cuda_state *s, size_t bytes, void **out);
+
+static inline void *qn_cuda_ptr(const qn_tensor *t) { return (char *)t->mem.handle + t->mem.offset; }
+
+/* Op support and execution (engine/cuda/cuda_ops.c). */
+bool qn_cuda_supports_op(void *self, const qn_node *node);
+quanta_status qn_cuda_run(void *self, const qn_node *node);
+
+#endif

@@ -1,0 +1,319 @@
+/*
+ * cuda_ops.c — which nodes the CUDA backend runs (supports_op) and their launch (run).
+ * supports_op checks everything a kernel relies on (dtypes, ranks, shapes), so that run can
+ * re-check with the same function and otherwise only launch. Anything else falls back to the
+ * reference backend through the executor.
+ */
+#include <math.h>
+#include <string.h>
+
+#include "cuda_internal.h"
+#ifndef QN_CUDA_NO_ATTENTION
+#include "kernels_cuda/attention.h"
+#endif
+
+static const qn_tensor *src_at(const qn_node *n, int i) { return i < n->nsrc ? n->src[i] : NULL; }
+
+static bool is_float(const qn_tensor *t) { return t && qn_dtype_is_float(t->desc.dtype); }
+
+static int64_t elems(const qn_tensor *t) {
+    int64_t n = 1;
+    for (int i = 0; i < t->desc.ndim; i++) n *= t->desc.dims[i];
+    return n;
+}
+
+static int64_t last_dim(const qn_tensor *t) { return t->desc.ndim > 0 ? t->desc.dims[t->desc.ndim - 1] : 1; }
+
+static bool same_shape(const qn_tensor *a, const qn_tensor *b) {
+    if (a->desc.ndim != b->desc.ndim) return false;
+    for (int i = 0; i < a->desc.ndim; i++)
+        if (a->desc.dims[i] != b->desc.dims[i]) return false;
+    return true;
+}
+
+static bool sane(const qn_tensor *t) {
+    if (!t || t->desc.ndim < 0 || t->desc.ndim > QUANTA_MAX_DIMS) return false;
+    for (int i = 0; i < t->desc.ndim; i++)
+        if (t->desc.dims[i] < 0) return false;
+    return true;
+}
+
+/* ------------------------------------------------------------------ matmul */
+
+static bool matmul_shapes(const qn_node *node, int64_t *M, int64_t *N, int64_t *K) {
+    const qn_tensor *x = src_at(node, 0), *w = src_at(node, 1), *y = node->dst;
+    if (!sane(x) || !sane(w) || !sane(y) || !is_float(x) || !is_float(y) || w->desc.ndim != 2 || x->desc.ndim < 1)
+        return false;
+    *K = last_dim(x);
+    *N = w->desc.dims[0];
+    if (w->desc.dims[1] != *K || last_dim(y) != *N) return false;
+    *M = *K ? elems(x) / *K : 0;
+    if (*K == 0) {
+        *M = 1;
+        for (int i = 0; i < x->desc.ndim - 1; i++) *M *= x->desc.dims[i];
+    }
+    return elems(y) == *M * *N;
+}
+
+static bool matmul_ok(const qn_node *node) {
+    int64_t M, N, K;
+    if (!matmul_shapes(node, &M, &N, &K)) return false;
+    const qn_tensor *w = src_at(node, 1);
+    if (w->aux) return true;
+    return qn_dtype_is_float(w->desc.dtype); /* dense weights without a prepared form */
+}
+
+static quanta_status run_matmul(qn_cuda_state *s, const qn_node *node) {
+    int64_t M, N, K;
+    matmul_shapes(node, &M, &N, &K);
+    const qn_tensor *x = src_at(node, 0), *w = src_at(node, 1), *y = node->dst;
+    int e;
+    if (w->aux) {
+        const qn_cuda_prepared *pw = w->aux;
+        const size_t need = qn_cuda_matmul_q_scratch(&pw->w, M, s->sms);
+        void *scratch = NULL;
+        quanta_status st = qn_cuda_scratch(s, need, &scratch);
+        if (st != QUANTA_OK) return st;
+        e = qn_cuda_matmul_q(&pw->w, x->desc.dtype, qn_cuda_ptr(x), y->desc.dtype, qn_cuda_ptr(y), M, scratch,
+                             s->scratch_bytes, s->sms, s->stream);
+    } else {
+        e = qn_cuda_matmul_dense(x->desc.dtype, qn_cuda_ptr(x), w->desc.dtype, qn_cuda_ptr(w), y->desc.dtype,
+                                 qn_cuda_ptr(y), M, N, K, s->stream);
+    }
+    return e ? qn_cuda_error((cudaError_t)e, "matmul") : QUANTA_OK;
+}
+
+/* ------------------------------------------------------------------ attention */
+
+#ifndef QN_CUDA_NO_ATTENTION
+static bool attention_args(const qn_node *node, qn_cuda_attention_args *a) {
+    const qn_tensor *q = src_at(node, 0), *k = src_at(node, 1), *v = src_at(node, 2);
+    const qn_tensor *mask = src_at(node, 3), *lens = src_at(node, 4), *o = node->dst;
+    if (!sane(q) || !sane(k) || !sane(v) || !sane(o) || !is_float(q)) return false;
+    if (q->desc.ndim != 4 || k->desc.ndim != 4 || v->desc.ndim != 4 || o->desc.ndim != 4) return false;
+    const quanta_dtype dt = q->desc.dtype;
+    if (k->desc.dtype != dt || v->desc.dtype != dt || o->desc.dtype != dt) return false;
+    memset(a, 0, sizeof *a);
+    a->dtype = (int)dt;
+    a->B = q->desc.dims[0], a->Hq = q->desc.dims[1], a->Nq = q->desc.dims[2], a->D = q->desc.dims[3];
+    a->Hkv = k->desc.dims[1], a->Nk = k->desc.dims[2];
+    if (k->desc.dims[0] != a->B || k->desc.dims[3] != a->D || !same_shape(k, v) || a->Hkv < 1 || a->Hq % a->Hkv)
+        return false;
+    if (o->desc.dims[0] != a->B || o->desc.dims[1] != a->Hq || o->desc.dims[2] != a->Nq || o->desc.dims[3] != a->D)
+        return false;
+    if (mask) {
+        if (!sane(mask) || mask->desc.dtype != QUANTA_U8) return false;
+        const int64_t *md = mask->desc.dims;
+        if (mask->desc.ndim == 2 && md[0] == a->Nq && md[1] == a->Nk)
+            a->mask_batched = 0;
+        else if (mask->desc.ndim == 3 && md[0] == a->B && md[1] == a->Nq && md[2] == a->Nk)
+            a->mask_batched = 1;
+        else
+            return false;
+        a->mask = qn_cuda_ptr(mask);
+    }
+    if (lens) {
+        if (!sane(lens) || lens->desc.dtype != QUANTA_I32 || lens->desc.ndim != 1 || lens->desc.dims[0] != a->B)
+            return false;
+        a->kv_lens = qn_cuda_ptr(lens);
+    }
+    a->q = qn_cuda_ptr(q), a->k = qn_cuda_ptr(k), a->v = qn_cuda_ptr(v), a->out = qn_cuda_ptr(o);
+    const quanta_attention_params *p = &node->params.attention;
+    a->scale = p->scale != 0.0f ? p->scale : (a->D > 0 ? (float)(1.0 / sqrt((double)a->D)) : 1.0f);
+    a->causal = p->causal;
+    a->window = p->window;
+    return true;
+}
+
+static quanta_status run_attention(qn_cuda_state *s, const qn_node *node) {
+    qn_cuda_attention_args a;
+    if (!attention_args(node, &a) || !qn_cuda_attention_supported(&a))
+        return qn_error_set(QUANTA_ERR_UNSUPPORTED, "cuda attention: these arguments are not supported");
+    a.stream = s->stream;
+    const size_t need = qn_cuda_attention_scratch_bytes(&a);
+    if (need) {
+        quanta_status st = qn_cuda_scratch(s, need, &a.scratch);
+        if (st != QUANTA_OK) return st;
+        a.scratch_bytes = s->scratch_bytes;
+    }
+    char msg[256] = "";
+    int e = qn_cuda_attention(&a, msg, sizeof msg);
+    if (e) {
+        (void)cudaGetLastError();
+        return qn_error_set(QUANTA_ERR_BACKEND, "cuda attention: %s (%s)", msg[0] ? msg : "launch failed",
+                            cudaGetErrorString((cudaError_t)e));
+    }
+    return QUANTA_OK;
+}
+#endif
+
+/* ------------------------------------------------------------------ others */
+
+static bool rows_table(const qn_tensor *t, qn_cuda_table *out) {
+    if (!sane(t) || t->desc.ndim != 2) return false;
+    qn_quant_layout L;
+    if (qn_quant_layout_get(&t->desc, &L) != QUANTA_OK) return false;
+    if (!qn_dtype_is_float(t->desc.dtype) && !qn_dtype_is_quantized(t->desc.dtype)) return false;
+    memset(out, 0, sizeof *out);
+    out->dtype = (int)t->desc.dtype;
+    out->rows = L.rows, out->cols = L.cols;
+    out->group = L.group, out->double_quant = L.double_quant;
+    out->codes_row_bytes = L.codes_row_bytes, out->scales_offset = L.scales_offset;
+    out->zeros_offset = L.zeros_offset, out->zero_row_bytes = L.zero_row_bytes, out->dq_mean_offset = L.dq_mean_offset;
+    out->base = qn_cuda_ptr(t);
+    return true;
+}
+
+static bool node_ok(const qn_node *node) {
+    const qn_tensor *x = src_at(node, 0), *b = src_at(node, 1), *y = node->dst;
+    if (!sane(y)) return false;
+    switch (node->op) {
+    case QN_OP_MATMUL: return matmul_ok(node);
+    case QN_OP_ATTENTION: {
+#ifdef QN_CUDA_NO_ATTENTION
+        return false;
+#else
+        qn_cuda_attention_args a;
+        return attention_args(node, &a) && qn_cuda_attention_supported(&a);
+#endif
+    }
+    case QN_OP_RMS_NORM:
+        if (!is_float(x) || !is_float(y) || !sane(x) || !same_shape(x, y)) return false;
+        return !b || (is_float(b) && sane(b) && elems(b) == last_dim(x));
+    case QN_OP_ROPE:
+        if (!is_float(x) || !is_float(y) || !sane(x) || !same_shape(x, y) || x->desc.ndim < 2) return false;
+        if (!sane(b) || b->desc.dtype != QUANTA_I32 || elems(b) != x->desc.dims[x->desc.ndim >= 2 ? x->desc.ndim - 2 : 0])
+            return false;
+        {
+            const quanta_rope_params *rp = &node->params.rope;
+            const int64_t D = last_dim(x), rot = rp->rot_dims ? rp->rot_dims : D;
+            return rot >= 0 && rot <= D && rot % 2 == 0 && (rp->mode == QUANTA_ROPE_NORM || rp->mode == QUANTA_ROPE_NEOX) &&
+                   rp->theta_base > 0.0f && isfinite(rp->theta_base) && isfinite(rp->freq_scale);
+        }
+    case QN_OP_SILU: case QN_OP_GELU: case QN_OP_SCALE: case QN_OP_SOFTMAX: case QN_OP_CONVERT:
+        return is_float(x) && is_float(y) && sane(x) && same_shape(x, y);
+    case QN_OP_ADD: case QN_OP_MUL:
+        if (!is_float(x) || !is_float(b) || !is_float(y) || !sane(x) || !sane(b) || !same_shape(x, y)) return false;
+        return elems(b) == elems(x) || elems(b) == last_dim(x);
+    case QN_OP_GET_ROWS: {
+        qn_cuda_table t;
+        if (!rows_table(x, &t) || !sane(b) || b->desc.dtype != QUANTA_I32 || !is_float(y)) return false;
+        return y->desc.ndim == 2 && y->desc.dims[1] == t.cols && y->desc.dims[0] == elems(b);
+    }
+    case QN_OP_PERMUTE: {
+        if (!sane(x) || x->desc.dtype != y->desc.dtype || x->desc.ndim != y->desc.ndim) return false;
+        const size_t es = qn_dtype_elem_size(x->desc.dtype);
+        if (es != 1 && es != 2 && es != 4) return false;
+        int seen[QUANTA_MAX_DIMS] = {0};
+        for (int i = 0; i < x->desc.ndim; i++) {
+            const int p = node->params.perm[i];
+            if (p < 0 || p >= x->desc.ndim || seen[p]++ || y->desc.dims[i] != x->desc.dims[p]) return false;
+        }
+        return true;
+    }
+    case QN_OP_WRITE_ROWS: {
+        const qn_tensor *src = b, *start = src_at(node, 2);
+        if (!sane(x) || !sane(src) || !sane(start) || x->desc.ndim != 4 || src->desc.ndim != 4) return false;
+        if (start->desc.dtype != QUANTA_I32 || elems(start) != 1 || y->desc.dtype != x->desc.dtype) return false;
+        if (!same_shape(x, y)) return false;
+        const int64_t *dd = x->desc.dims, *sd = src->desc.dims;
+        if (sd[0] != dd[0] || sd[1] != dd[1] || sd[3] != dd[3]) return false;
+        if (src->desc.dtype == x->desc.dtype) {
+            const size_t es = qn_dtype_elem_size(x->desc.dtype);
+            return es == 1 || es == 2 || es == 4;
+        }
+        return is_float(src) && is_float(x);
+    }
+    default: return false;
+    }
+}
+
+bool qn_cuda_supports_op(void *self, const qn_node *node) {
+    (void)self;
+    return node && node->dst && node_ok(node);
+}
+
+quanta_status qn_cuda_run(void *self, const qn_node *node) {
+    qn_cuda_state *s = self;
+    if (!node || !node->dst || !node_ok(node))
+        return qn_error_set(QUANTA_ERR_UNSUPPORTED, "cuda run: op %s with these arguments is not supported",
+                            node ? qn_op_name(node->op) : "(null)");
+    cudaError_t se = cudaSetDevice(s->device);
+    if (se != cudaSuccess) return qn_cuda_error(se, "run: cudaSetDevice");
+    const qn_tensor *x = src_at(node, 0), *b = src_at(node, 1), *y = node->dst;
+    const void *xp = x ? qn_cuda_ptr(x) : NULL;
+    void *yp = qn_cuda_ptr(y);
+    const int xd = x ? (int)x->desc.dtype : 0, yd = (int)y->desc.dtype;
+    int e = 0;
+    switch (node->op) {
+    case QN_OP_MATMUL: return run_matmul(s, node);
+    case QN_OP_ATTENTION:
+#ifdef QN_CUDA_NO_ATTENTION
+        return qn_error_set(QUANTA_ERR_UNSUPPORTED, "cuda attention: not built");
+#else
+        return run_attention(s, node);
+#endif
+    case QN_OP_RMS_NORM: {
+        const int64_t D = last_dim(x), rows = D ? elems(x) / D : 0;
+        e = qn_cuda_rms_norm(xd, xp, b ? (int)b->desc.dtype : 0, b ? qn_cuda_ptr(b) : NULL, yd, yp, rows, D,
+                             node->params.eps, node->params.weight_plus_one, s->stream);
+        break;
+    }
+    case QN_OP_ROPE: {
+        const quanta_rope_params *rp = &node->params.rope;
+        const int nd = x->desc.ndim;
+        const int64_t D = last_dim(x), N = nd >= 2 && nd <= QUANTA_MAX_DIMS ? x->desc.dims[nd - 2] : 1;
+        const int64_t rows = D ? elems(x) / D : 0;
+        e = qn_cuda_rope(xd, xp, yd, yp, qn_cuda_ptr(b), rows, N, D, rp->rot_dims ? rp->rot_dims : D, (int)rp->mode,
+                         rp->theta_base, rp->freq_scale, s->stream);
+        break;
+    }
+    case QN_OP_SILU: e = qn_cuda_unary(QN_CU_SILU, xd, xp, yd, yp, elems(x), 0.0f, s->stream); break;
+    case QN_OP_GELU:
+        e = qn_cuda_unary(node->params.approximate ? QN_CU_GELU_TANH : QN_CU_GELU, xd, xp, yd, yp, elems(x), 0.0f,
+                          s->stream);
+        break;
+    case QN_OP_SCALE: e = qn_cuda_unary(QN_CU_SCALE, xd, xp, yd, yp, elems(x), node->params.scale, s->stream); break;
+    case QN_OP_CONVERT: e = qn_cuda_unary(QN_CU_CONVERT, xd, xp, yd, yp, elems(x), 0.0f, s->stream); break;
+    case QN_OP_SOFTMAX: {
+        const int64_t D = last_dim(x), rows = D ? elems(x) / D : 0;
+        e = qn_cuda_softmax(xd, xp, yd, yp, rows, D, s->stream);
+        break;
+    }
+    case QN_OP_ADD: case QN_OP_MUL:
+        e = qn_cuda_binary(node->op == QN_OP_MUL, xd, xp, (int)b->desc.dtype, qn_cuda_ptr(b), elems(b), yd, yp,
+                           elems(x), last_dim(x), s->stream);
+        break;
+    case QN_OP_GET_ROWS: {
+        qn_cuda_table t;
+        rows_table(x, &t);
+        e = qn_cuda_get_rows(&t, qn_cuda_ptr(b), elems(b), yd, yp, s->err_flag, s->stream);
+        break;
+    }
+    case QN_OP_PERMUTE: {
+        int64_t xdims[4];
+        int perm4[4];
+        const int nd = x->desc.ndim, pad = 4 - nd;
+        for (int i = 0; i < 4; i++) {
+            xdims[i] = i < pad ? 1 : x->desc.dims[i - pad];
+            perm4[i] = i < pad ? i : pad + node->params.perm[i - pad];
+        }
+        e = qn_cuda_permute(xp, yp, xdims, perm4, qn_dtype_elem_size(x->desc.dtype), s->stream);
+        break;
+    }
+    case QN_OP_WRITE_ROWS: {
+        const qn_tensor *start = src_at(node, 2);
+        const size_t bytes = (size_t)elems(x) * qn_dtype_elem_size(x->desc.dtype);
+        if (yp != xp && bytes) { /* out is dst after the write, also when it got its own memory */
+            cudaError_t ce = cudaMemcpyAsync(yp, xp, bytes, cudaMemcpyDeviceToDevice, s->stream);
+            if (ce != cudaSuccess) return qn_cuda_error(ce, "write_rows: copying dst");
+        }
+        const int64_t *dd = x->desc.dims;
+        e = qn_cuda_write_rows(yd, yp, (int)b->desc.dtype, qn_cuda_ptr(b), qn_cuda_ptr(start), dd[0] * dd[1],
+                               b->desc.dims[2], dd[2], dd[3], s->err_flag, s->stream);
+        break;
+    }
+    default: return qn_error_set(QUANTA_ERR_UNSUPPORTED, "cuda run: op %d", (int)node->op);
+    }
+    return e ? qn_cuda_error((cudaError_t)e, qn_op_name(node->op)) : QUANTA_OK;
+}

@@ -1,0 +1,142 @@
+/*
+ * cl_attention.c — launches qn_attention (kernels_cl/attention.cl): tile sizes from the
+ * device's local memory, split-KV when too few work-groups would cover the device (decode
+ * against a long cache), and the combine kernel. Extra memory: the split partials only,
+ * B*Hq*Nq*splits*(Dv+1) floats, booked on the memory account — O(N), never O(Nq*Nk).
+ */
+#include <math.h>
+#include <stdlib.h>
+
+#include "cl_internal.h"
+
+#define ATT_WG 64
+#define ATT_MAXD 256
+
+static bool is_float(quanta_dtype t) { return t == QUANTA_F32 || t == QUANTA_F16 || t == QUANTA_BF16; }
+
+/* Tile sizes that fit the device's local memory; false when none does. */
+static bool tiles(const qn_cl *s, int64_t D, int64_t Dv, int *bq, int *bk) {
+    static const int cand[][2] = {{16, 32}, {16, 16}, {8, 16}, {8, 8}};
+    for (size_t i = 0; i < sizeof cand / sizeof cand[0]; i++) {
+        int64_t q = cand[i][0], k = cand[i][1];
+        uint64_t bytes = (uint64_t)(q * D + k * D + k * Dv + q * k + 3 * q) * 4;
+        if (bytes + 1024 <= s->dev.local_mem) {
+            *bq = (int)q;
+            *bk = (int)k;
+            return true;
+        }
+    }
+    return false;
+}
+
+bool qn_cl_attention_supports(qn_cl *s, const qn_node *node) {
+    if (node->nsrc < 3) return false;
+    const qn_tensor *q = node->src[0], *k = node->src[1], *v = node->src[2], *o = node->dst;
+    const qn_tensor *mask = node->nsrc > 3 ? node->src[3] : NULL, *lens = node->nsrc > 4 ? node->src[4] : NULL;
+    if (!q || !k || !v) return false;
+    if (q->desc.ndim != 4 || k->desc.ndim != 4 || v->desc.ndim != 4 || o->desc.ndim != 4) return false;
+    if (!is_float(q->desc.dtype) || !is_float(k->desc.dtype) || !is_float(v->desc.dtype) || !is_float(o->desc.dtype))
+        return false;
+    if (mask && mask->desc.dtype != QUANTA_U8) return false;
+    if (lens && lens->desc.dtype != QUANTA_I32) return false;
+    int64_t D = q->desc.dims[3], Dv = v->desc.dims[3], Hq = q->desc.dims[1], Hkv = k->desc.dims[1];
+    if (D < 1 || Dv < 1 || D > ATT_MAXD || Dv > ATT_MAXD || Hkv < 1 || Hq % Hkv) return false;
+    if (q->desc.dims[2] > INT32_MAX / 2 || k->desc.dims[2] > INT32_MAX / 2 || Hq > 65535) return false;
+    if (s->dev.max_wg < ATT_WG) return false;
+    int bq, bk;
+    return tiles(s, D, Dv, &bq, &bk);
+}
+
+quanta_status qn_cl_attention_run(qn_cl *s, const qn_node *node) {
+    const qn_tensor *q = node->src[0], *k = node->src[1], *v = node->src[2], *o = node->dst;
+    const qn_tensor *mask = node->nsrc > 3 ? node->src[3] : NULL, *lens = node->nsrc > 4 ? node->src[4] : NULL;
+    const quanta_attention_params *pa = &node->params.attention;
+    cl_int B = (cl_int)q->desc.dims[0], Hq = (cl_int)q->desc.dims[1], Nq = (cl_int)q->desc.dims[2];
+    cl_int D = (cl_int)q->desc.dims[3], Hkv = (cl_int)k->desc.dims[1], Nk = (cl_int)k->desc.dims[2];
+    cl_int Dv = (cl_int)v->desc.dims[3];
+    if (B == 0 || Hq == 0 || Nq == 0) return QUANTA_OK;
+    int bq, bk;
+    if (!tiles(s, D, Dv, &bq, &bk))
+        return qn_error_set(QUANTA_ERR_UNSUPPORTED, "opencl attention: head dims %d/%d do not fit local memory", D, Dv);
+    if (lens) { /* the kernel trusts kv_lens: check them here */
+        int32_t *h = malloc((size_t)B * 4);
+        if (!h) return qn_error_set(QUANTA_ERR_OUT_OF_MEMORY, "opencl attention: out of host memory");
+        cl_int err = clEnqueueReadBuffer(s->queue, qn_cl_mem(lens), CL_TRUE, lens->mem.offset, (size_t)B * 4, h, 0,
+                                         NULL, NULL);
+        if (err != CL_SUCCESS) {
+            free(h);
+            return qn_cl_error(err, "attention (reading kv_lens)");
+        }
+        for (int b = 0; b < B; b++)
+            if (h[b] < 0 || h[b] > Nk) {
+                quanta_status st = qn_error_set(QUANTA_ERR_INVALID_ARGUMENT,
+                                                "opencl attention: kv_lens[%d] = %d is outside [0, Nk = %d]", b,
+                                                (int)h[b], (int)Nk);
+                free(h);
+                return st;
+            }
+        free(h);
+    }
+    const int G = Hq / Hkv;
+    const size_t rows = (size_t)G * (size_t)Nq, nblocks = (rows + (size_t)bq - 1) / (size_t)bq;
+    const size_t groups = nblocks * (size_t)B * (size_t)Hkv;
+
+    /* Split the keys when the grid would leave compute units idle. */
+    size_t target = (size_t)(s->dev.info.compute_units > 0 ? s->dev.info.compute_units : 1) * 2;
+    cl_int nsplit = 1, split_len = Nk;
+    if (groups < target && Nk >= 512) {
+        size_t want = (target + groups - 1) / groups, maxs = (size_t)Nk / 256;
+        if (want > maxs) want = maxs;
+        if (want > 64) want = 64;
+        if (want > 1) {
+            split_len = (cl_int)(((size_t)Nk + want - 1) / want);
+            split_len = (split_len + bk - 1) / bk * bk;
+            nsplit = (Nk + split_len - 1) / split_len;
+        }
+    }
+    const char *e = getenv("QUANTA_OPENCL_SPLITKV");
+    if (e && atoi(e) > 0 && Nk > 0) {
+        int want = atoi(e);
+        split_len = (Nk + want - 1) / want;
+        split_len = (split_len + bk - 1) / bk * bk;
+        nsplit = (Nk + split_len - 1) / split_len;
+    }
+    if (split_len < 1) split_len = bk;
+
+    qn_cl_scratch part = {0};
+    quanta_status st;
+    const size_t out_rows = (size_t)B * (size_t)Hq * (size_t)Nq;
+    if (nsplit > 1) {
+        st = qn_cl_scratch_alloc(s, out_rows * (size_t)nsplit * (size_t)(Dv + 1) * 4,
+                                 "opencl attention: split-KV partials", &part);
+        if (st != QUANTA_OK) return st;
+    }
+    cl_mem qm = qn_cl_mem(q), km = qn_cl_mem(k), vm = qn_cl_mem(v), om = qn_cl_mem(o);
+    cl_mem mm = mask ? qn_cl_mem(mask) : qm, lm = lens ? qn_cl_mem(lens) : qm, pm = part.mem ? part.mem : om;
+    cl_ulong qo = q->mem.offset, ko = k->mem.offset, vo = v->mem.offset, oo = o->mem.offset;
+    cl_ulong mo = mask ? mask->mem.offset : 0, lo = lens ? lens->mem.offset : 0, po = 0;
+    cl_int qdt = q->desc.dtype, kdt = k->desc.dtype, vdt = v->desc.dtype, odt = o->desc.dtype;
+    cl_int mmode = mask ? (mask->desc.ndim == 3 ? 2 : 1) : 0, has_lens = lens != NULL;
+    float scale = pa->scale != 0.0f ? pa->scale : 1.0f / sqrtf((float)D);
+    float scale_log2 = scale * 1.4426950408889634f;
+    cl_int causal = pa->causal != 0, window = pa->window > 0 ? pa->window : 0, BQ = bq, BK = bk;
+    qn_cl_arg a[] = {QA(qm), QA(qo), QA(qdt), QA(km), QA(ko), QA(kdt), QA(vm), QA(vo), QA(vdt), QA(mm), QA(mo),
+                     QA(mmode), QA(lm), QA(lo), QA(has_lens), QA(om), QA(oo), QA(odt), QA(pm), QA(po), QA(B), QA(Hq),
+                     QA(Hkv), QA(Nq), QA(Nk), QA(D), QA(Dv), QA(scale_log2), QA(causal), QA(window), QA(BQ), QA(BK),
+                     QA(nsplit), QA(split_len),
+                     QA_LOCAL((size_t)bq * D * 4), QA_LOCAL((size_t)bk * D * 4), QA_LOCAL((size_t)bk * Dv * 4),
+                     QA_LOCAL((size_t)bq * bk * 4), QA_LOCAL((size_t)bq * 4), QA_LOCAL((size_t)bq * 4),
+                     QA_LOCAL((size_t)bq * 4)};
+    st = qn_cl_set_args(s, QK_ATTENTION, a, (int)(sizeof a / sizeof a[0]));
+    size_t g[3] = {nblocks * ATT_WG, (size_t)B * (size_t)Hkv, (size_t)nsplit}, l[3] = {ATT_WG, 1, 1};
+    if (st == QUANTA_OK) st = qn_cl_launch(s, QK_ATTENTION, "attention", 3, g, l);
+    if (st == QUANTA_OK && nsplit > 1) {
+        cl_ulong nr = out_rows;
+        qn_cl_arg c[] = {QA(part.mem), QA(po), QA(om), QA(oo), QA(odt), QA(nr), QA(Dv), QA(nsplit)};
+        st = qn_cl_set_args(s, QK_ATTN_COMBINE, c, 8);
+        size_t gc = out_rows * (size_t)Dv, lc = 64;
+        if (st == QUANTA_OK) st = qn_cl_launch(s, QK_ATTN_COMBINE, "attention (split-KV combine)", 1, &gc, &lc);
+    }
+    qn_cl_scratch_free(s, &part);
+    return st;
+}

@@ -1,0 +1,266 @@
+/*
+ * cl_ops.c — launchers for the element-wise and row ops (kernels_cl/elementwise.cl).
+ * Shapes were validated when the graph was built; these check what the kernels rely on
+ * (dtypes they decode) in supports, and the values only known at run time (ids, start).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cl_internal.h"
+
+#define EW_LWS 64
+
+static bool is_float(quanta_dtype t) { return t == QUANTA_F32 || t == QUANTA_F16 || t == QUANTA_BF16; }
+
+static const qn_tensor *src(const qn_node *n, int i) { return i < n->nsrc ? n->src[i] : NULL; }
+
+bool qn_cl_ops_supports(qn_cl *s, const qn_node *node) {
+    (void)s;
+    const qn_tensor *x = src(node, 0), *y = node->dst;
+    if (!x) return false;
+    switch (node->op) {
+    case QN_OP_SILU: case QN_OP_GELU: case QN_OP_SCALE: case QN_OP_SOFTMAX: case QN_OP_CONVERT:
+        return is_float(x->desc.dtype) && is_float(y->desc.dtype);
+    case QN_OP_RMS_NORM: {
+        const qn_tensor *w = src(node, 1);
+        return is_float(x->desc.dtype) && is_float(y->desc.dtype) && (!w || is_float(w->desc.dtype));
+    }
+    case QN_OP_ADD: case QN_OP_MUL: {
+        const qn_tensor *b = src(node, 1);
+        return b && is_float(x->desc.dtype) && is_float(b->desc.dtype) && is_float(y->desc.dtype);
+    }
+    case QN_OP_ROPE: {
+        const qn_tensor *p = src(node, 1);
+        return p && p->desc.dtype == QUANTA_I32 && is_float(x->desc.dtype) && is_float(y->desc.dtype) &&
+               x->desc.ndim >= 2;
+    }
+    case QN_OP_GET_ROWS: {
+        const qn_tensor *ids = src(node, 1);
+        return ids && ids->desc.dtype == QUANTA_I32 && x->desc.ndim == 2 && is_float(y->desc.dtype) &&
+               (is_float(x->desc.dtype) || qn_dtype_is_quantized(x->desc.dtype));
+    }
+    case QN_OP_PERMUTE:
+        return qn_dtype_elem_size(x->desc.dtype) > 0 && x->desc.dtype == y->desc.dtype;
+    case QN_OP_WRITE_ROWS: {
+        const qn_tensor *sr = src(node, 1), *st = src(node, 2);
+        if (!sr || !st || st->desc.dtype != QUANTA_I32 || x->desc.ndim != 4 || sr->desc.ndim != 4) return false;
+        if (x->desc.dtype == sr->desc.dtype) return qn_dtype_elem_size(x->desc.dtype) > 0;
+        return is_float(x->desc.dtype) && is_float(sr->desc.dtype);
+    }
+    default: return false;
+    }
+}
+
+quanta_status qn_cl_unary_raw(qn_cl *s, cl_mem x, cl_ulong xo, int xdt, cl_mem y, cl_ulong yo, int ydt, size_t n,
+                              int op, float scale) {
+    cl_int xd = xdt, yd = ydt, o = op;
+    cl_ulong nn = n;
+    qn_cl_arg a[] = {QA(x), QA(xo), QA(xd), QA(y), QA(yo), QA(yd), QA(nn), QA(o), QA(scale)};
+    quanta_status st = qn_cl_set_args(s, QK_UNARY, a, 9);
+    size_t l = EW_LWS;
+    return st != QUANTA_OK ? st : qn_cl_launch(s, QK_UNARY, "unary", 1, &n, &l);
+}
+
+static quanta_status run_unary(qn_cl *s, const qn_node *node, int op, float scale) {
+    const qn_tensor *x = src(node, 0), *y = node->dst;
+    return qn_cl_unary_raw(s, qn_cl_mem(x), x->mem.offset, x->desc.dtype, qn_cl_mem(y), y->mem.offset, y->desc.dtype,
+                           qn_cl_elems(x), op, scale);
+}
+
+static quanta_status run_binary(qn_cl *s, const qn_node *node, int op) {
+    const qn_tensor *a = src(node, 0), *b = src(node, 1), *y = node->dst;
+    cl_mem am = qn_cl_mem(a), bm = qn_cl_mem(b), ym = qn_cl_mem(y);
+    cl_ulong ao = a->mem.offset, bo = b->mem.offset, yo = y->mem.offset, n = qn_cl_elems(a), nb = qn_cl_elems(b);
+    cl_int ad = a->desc.dtype, bd = b->desc.dtype, yd = y->desc.dtype, o = op;
+    qn_cl_arg args[] = {QA(am), QA(ao), QA(ad), QA(bm), QA(bo), QA(bd), QA(ym), QA(yo), QA(yd), QA(n), QA(nb), QA(o)};
+    quanta_status st = qn_cl_set_args(s, QK_BINARY, args, 12);
+    size_t g = (size_t)n, l = EW_LWS;
+    return st != QUANTA_OK ? st : qn_cl_launch(s, QK_BINARY, "binary", 1, &g, &l);
+}
+
+static size_t row_lws(qn_cl *s, int64_t D) {
+    size_t l = 1;
+    while (l < 256 && l * 2 <= s->dev.max_wg && (int64_t)l * 2 <= D) l *= 2;
+    return l;
+}
+
+static quanta_status run_rows(qn_cl *s, const qn_node *node) {
+    const qn_tensor *x = src(node, 0), *y = node->dst;
+    cl_mem xm = qn_cl_mem(x), ym = qn_cl_mem(y);
+    cl_ulong xo = x->mem.offset, yo = y->mem.offset, D = (cl_ulong)x->desc.dims[x->desc.ndim - 1];
+    cl_int xd = x->desc.dtype, yd = y->desc.dtype;
+    if (D == 0) return QUANTA_OK;
+    size_t rows = qn_cl_elems(x) / D, l = row_lws(s, (int64_t)D), g = rows * l;
+    quanta_status st;
+    if (node->op == QN_OP_SOFTMAX) {
+        qn_cl_arg a[] = {QA(xm), QA(xo), QA(xd), QA(ym), QA(yo), QA(yd), QA(D), QA_LOCAL(l * sizeof(float))};
+        st = qn_cl_set_args(s, QK_SOFTMAX, a, 8);
+        return st != QUANTA_OK ? st : qn_cl_launch(s, QK_SOFTMAX, "softmax", 1, &g, &l);
+    }
+    const qn_tensor *w = src(node, 1);
+    cl_mem wm = w ? qn_cl_mem(w) : xm;
+    cl_ulong wo = w ? w->mem.offset : 0;
+    cl_int wd = w ? w->desc.dtype : 0, hasw = w != NULL, p1 = node->params.weight_plus_one != 0;
+    float eps = node->params.eps;
+    qn_cl_arg a[] = {QA(xm), QA(xo), QA(xd), QA(wm), QA(wo), QA(wd), QA(hasw), QA(p1), QA(ym), QA(yo), QA(yd), QA(D),
+                     QA(eps), QA_LOCAL(l * sizeof(float))};
+    st = qn_cl_set_args(s, QK_RMS_NORM, a, 14);
+    return st != QUANTA_OK ? st : qn_cl_launch(s, QK_RMS_NORM, "rms_norm", 1, &g, &l);
+}
+
+static quanta_status run_rope(qn_cl *s, const qn_node *node) {
+    const qn_tensor *x = src(node, 0), *p = src(node, 1), *y = node->dst;
+    const quanta_rope_params *rp = &node->params.rope;
+    cl_ulong D = (cl_ulong)x->desc.dims[x->desc.ndim - 1], N = (cl_ulong)x->desc.dims[x->desc.ndim - 2];
+    cl_ulong rot = rp->rot_dims ? (cl_ulong)rp->rot_dims : D;
+    if (rot > D || rot % 2 || (cl_ulong)qn_cl_elems(p) != N)
+        return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "opencl rope: rot_dims = %llu must be even and <= D = %llu",
+                            (unsigned long long)rot, (unsigned long long)D);
+    if (D == 0 || N == 0) return QUANTA_OK;
+    cl_ulong rows = qn_cl_elems(x) / D;
+    cl_mem xm = qn_cl_mem(x), pm = qn_cl_mem(p), ym = qn_cl_mem(y);
+    cl_ulong xo = x->mem.offset, po = p->mem.offset, yo = y->mem.offset;
+    cl_int xd = x->desc.dtype, yd = y->desc.dtype, neox = rp->mode == QUANTA_ROPE_NEOX;
+    float base = rp->theta_base, fs = rp->freq_scale != 0.0f ? rp->freq_scale : 1.0f;
+    qn_cl_arg a[] = {QA(xm), QA(xo), QA(xd), QA(pm), QA(po), QA(ym), QA(yo), QA(yd), QA(rows), QA(N), QA(D), QA(rot),
+                     QA(neox), QA(base), QA(fs)};
+    quanta_status st = qn_cl_set_args(s, QK_ROPE, a, 15);
+    size_t g = (size_t)(rows * (D - rot / 2)), l = EW_LWS;
+    return st != QUANTA_OK ? st : qn_cl_launch(s, QK_ROPE, "rope", 1, &g, &l);
+}
+
+static quanta_status run_get_rows(qn_cl *s, const qn_node *node) {
+    const qn_tensor *t = src(node, 0), *ids = src(node, 1), *y = node->dst;
+    qn_cl_wdesc w;
+    quanta_status st = qn_cl_wdesc_make(t, "get_rows", &w);
+    if (st != QUANTA_OK) return st;
+    size_t T = qn_cl_elems(ids);
+    if (T == 0 || w.cols == 0) return QUANTA_OK;
+    int32_t *host = malloc(T * sizeof *host);
+    if (!host) return qn_error_set(QUANTA_ERR_OUT_OF_MEMORY, "opencl get_rows: out of host memory");
+    cl_int err = clEnqueueReadBuffer(s->queue, qn_cl_mem(ids), CL_TRUE, ids->mem.offset, T * 4, host, 0, NULL, NULL);
+    if (err != CL_SUCCESS) {
+        free(host);
+        return qn_cl_error(err, "get_rows (reading ids)");
+    }
+    for (size_t i = 0; i < T; i++)
+        if (host[i] < 0 || host[i] >= w.rows) {
+            st = qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "opencl get_rows: ids[%zu] = %d is out of range [0, V = %lld)",
+                              i, (int)host[i], (long long)w.rows);
+            free(host);
+            return st;
+        }
+    free(host);
+    cl_mem tm = qn_cl_mem(t), im = qn_cl_mem(ids), ym = qn_cl_mem(y);
+    cl_ulong to = t->mem.offset, io = ids->mem.offset, yo = y->mem.offset, TT = T;
+    cl_int has = 1, yd = y->desc.dtype;
+    qn_cl_arg a[20];
+    int k = 0;
+    a[k++] = QA(tm);
+    a[k++] = QA(to);
+    k += qn_cl_wdesc_args(&w, a + k);
+    a[k++] = QA(im);
+    a[k++] = QA(io);
+    a[k++] = QA(has);
+    a[k++] = QA(ym);
+    a[k++] = QA(yo);
+    a[k++] = QA(yd);
+    a[k++] = QA(TT);
+    st = qn_cl_set_args(s, QK_GET_ROWS, a, k);
+    size_t g = T * (size_t)w.cols, l = EW_LWS;
+    return st != QUANTA_OK ? st : qn_cl_launch(s, QK_GET_ROWS, "get_rows", 1, &g, &l);
+}
+
+static quanta_status run_permute(qn_cl *s, const qn_node *node) {
+    const qn_tensor *x = src(node, 0), *y = node->dst;
+    const int nd = x->desc.ndim, pad = QUANTA_MAX_DIMS - nd;
+    const int32_t *perm = node->params.perm;
+    cl_long xd[4], xs[4], od[4], step[4];
+    for (int i = 0; i < 4; i++) xd[i] = i < pad ? 1 : x->desc.dims[i - pad];
+    xs[3] = 1;
+    for (int i = 2; i >= 0; i--) xs[i] = xs[i + 1] * xd[i + 1];
+    for (int i = 0; i < 4; i++) {
+        int from = i < pad ? i : pad + perm[i - pad];
+        if (from < 0 || from >= 4)
+            return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "opencl permute: perm[%d] = %d is out of range", i - pad,
+                                (int)perm[i - pad]);
+        od[i] = xd[from];
+        step[i] = xs[from];
+    }
+    size_t n = qn_cl_elems(x);
+    cl_int es = (cl_int)qn_dtype_elem_size(x->desc.dtype);
+    if (n == 0) return QUANTA_OK;
+    cl_mem xm = qn_cl_mem(x), ym = qn_cl_mem(y);
+    cl_ulong xo = x->mem.offset, yo = y->mem.offset, nn = n;
+    qn_cl_scratch tmp = {0};
+    quanta_status st;
+    if (xm == ym) { /* out may share memory with x: copy x aside first */
+        if ((st = qn_cl_scratch_alloc(s, n * (size_t)es, "opencl permute: copy of x", &tmp)) != QUANTA_OK) return st;
+        cl_int err = clEnqueueCopyBuffer(s->queue, xm, tmp.mem, xo, 0, n * (size_t)es, 0, NULL, NULL);
+        if (err != CL_SUCCESS) {
+            qn_cl_scratch_free(s, &tmp);
+            return qn_cl_error(err, "permute (clEnqueueCopyBuffer)");
+        }
+        xm = tmp.mem;
+        xo = 0;
+    }
+    cl_long4 odv = {{od[0], od[1], od[2], od[3]}}, stv = {{step[0], step[1], step[2], step[3]}};
+    qn_cl_arg a[] = {QA(xm), QA(xo), QA(ym), QA(yo), QA(es), QA(nn), QA(odv), QA(stv)};
+    st = qn_cl_set_args(s, QK_PERMUTE, a, 8);
+    size_t l = EW_LWS;
+    if (st == QUANTA_OK) st = qn_cl_launch(s, QK_PERMUTE, "permute", 1, &n, &l);
+    qn_cl_scratch_free(s, &tmp);
+    return st;
+}
+
+static quanta_status run_write_rows(qn_cl *s, const qn_node *node) {
+    const qn_tensor *dst = src(node, 0), *sr = src(node, 1), *start = src(node, 2), *out = node->dst;
+    const int64_t *dd = dst->desc.dims, *sd = sr->desc.dims;
+    if (sd[0] != dd[0] || sd[1] != dd[1] || sd[3] != dd[3])
+        return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "opencl write_rows: src [B,H,T,D] does not match dst [B,H,Nmax,D]");
+    int32_t s0 = 0;
+    cl_int err = clEnqueueReadBuffer(s->queue, qn_cl_mem(start), CL_TRUE, start->mem.offset, 4, &s0, 0, NULL, NULL);
+    if (err != CL_SUCCESS) return qn_cl_error(err, "write_rows (reading start)");
+    const int64_t T = sd[2], Nmax = dd[2];
+    if (s0 < 0 || (int64_t)s0 + T > Nmax)
+        return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT,
+                            "opencl write_rows: start = %d with T = %lld rows overflows dst's Nmax = %lld rows", (int)s0,
+                            (long long)T, (long long)Nmax);
+    const size_t des = qn_dtype_elem_size(dst->desc.dtype);
+    if (qn_cl_mem(out) != qn_cl_mem(dst) || out->mem.offset != dst->mem.offset) {
+        size_t nd = qn_cl_elems(dst) * des;
+        if (nd) {
+            err = clEnqueueCopyBuffer(s->queue, qn_cl_mem(dst), qn_cl_mem(out), dst->mem.offset, out->mem.offset, nd, 0,
+                                      NULL, NULL);
+            if (err != CL_SUCCESS) return qn_cl_error(err, "write_rows (clEnqueueCopyBuffer)");
+        }
+    }
+    size_t n = qn_cl_elems(sr);
+    if (n == 0) return QUANTA_OK;
+    cl_mem sm = qn_cl_mem(sr), om = qn_cl_mem(out);
+    cl_ulong so = sr->mem.offset, oo = out->mem.offset, nn = n, TT = (cl_ulong)T, NN = (cl_ulong)Nmax,
+             D = (cl_ulong)dd[3], st0 = (cl_ulong)s0;
+    cl_int sdt = sr->desc.dtype, ddt = out->desc.dtype, es = (cl_int)des;
+    qn_cl_arg a[] = {QA(sm), QA(so), QA(sdt), QA(om), QA(oo), QA(ddt), QA(es), QA(nn), QA(TT), QA(NN), QA(D), QA(st0)};
+    quanta_status st = qn_cl_set_args(s, QK_WRITE_ROWS, a, 12);
+    size_t l = EW_LWS;
+    return st != QUANTA_OK ? st : qn_cl_launch(s, QK_WRITE_ROWS, "write_rows", 1, &n, &l);
+}
+
+quanta_status qn_cl_ops_run(qn_cl *s, const qn_node *node) {
+    switch (node->op) {
+    case QN_OP_SILU: return run_unary(s, node, 1, 0.0f);
+    case QN_OP_GELU: return run_unary(s, node, node->params.approximate ? 3 : 2, 0.0f);
+    case QN_OP_SCALE: return run_unary(s, node, 4, node->params.scale);
+    case QN_OP_CONVERT: return run_unary(s, node, 0, 0.0f);
+    case QN_OP_ADD: return run_binary(s, node, 0);
+    case QN_OP_MUL: return run_binary(s, node, 1);
+    case QN_OP_RMS_NORM: case QN_OP_SOFTMAX: return run_rows(s, node);
+    case QN_OP_ROPE: return run_rope(s, node);
+    case QN_OP_GET_ROWS: return run_get_rows(s, node);
+    case QN_OP_PERMUTE: return run_permute(s, node);
+    case QN_OP_WRITE_ROWS: return run_write_rows(s, node);
+    default:
+        return qn_error_set(QUANTA_ERR_UNSUPPORTED, "opencl: op %s is not implemented", qn_op_name(node->op));
+    }
+}

@@ -1,0 +1,220 @@
+/*
+ * cl_program.c — the kernel program: the .cl sources embedded at build time (kernels_cl/),
+ * one program per device with one set of build options (PoCL compiles for seconds; one
+ * program keeps that to once per device), and an on-disk cache of the device binary.
+ *
+ * Cache entry: <dir>/<fnv64(key)>.clbin with a header (magic, key hash, payload size, payload
+ * checksum). The key is device name + driver version + platform version + source hash + build
+ * options, so a driver update or a kernel edit misses the cache. An entry that fails any
+ * check, or that the driver refuses, is rebuilt from source and rewritten, never trusted.
+ * Directory: QUANTA_CACHE_DIR, else $XDG_CACHE_HOME/quanta, else $HOME/.cache/quanta; with
+ * none usable the program is simply built every time.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cl_internal.h"
+
+/* Generated from the kernels_cl/ sources by kernels_cl/embed_cl.py. */
+extern const char *const qn_cl_sources[];
+extern const int qn_cl_source_count;
+
+static const char *const kernel_names[QK_COUNT] = {
+    [QK_UNARY] = "qn_unary",         [QK_BINARY] = "qn_binary",   [QK_RMS_NORM] = "qn_rms_norm",
+    [QK_SOFTMAX] = "qn_softmax",     [QK_ROPE] = "qn_rope",       [QK_GET_ROWS] = "qn_get_rows",
+    [QK_PERMUTE] = "qn_permute",     [QK_WRITE_ROWS] = "qn_write_rows", [QK_COPY] = "qn_copy",
+    [QK_GEMV] = "qn_gemv",           [QK_GEMV_ROWS] = "qn_gemv_rows", [QK_X_PREP] = "qn_x_prep",
+    [QK_GEMM_ROWS] = "qn_gemm_rows",           [QK_GEMM] = "qn_gemm",       [QK_ATTENTION] = "qn_attention",
+    [QK_ATTN_COMBINE] = "qn_attn_combine",
+};
+
+#define BUILD_OPTIONS "-cl-std=CL1.2"
+#define CACHE_MAGIC "QNCLBIN1"
+
+typedef struct cache_header {
+    char magic[8];
+    uint64_t key_hash;
+    uint64_t payload_bytes;
+    uint64_t payload_hash;
+} cache_header;
+
+static uint64_t fnv64(uint64_t h, const void *data, size_t n) {
+    const unsigned char *p = data;
+    for (size_t i = 0; i < n; i++) {
+        h ^= p[i];
+        h *= 0x100000001b3ull;
+    }
+    return h;
+}
+#define FNV_SEED 0xcbf29ce484222325ull
+
+static uint64_t cache_key(const qn_cl *s) {
+    char pver[256] = "";
+    clGetPlatformInfo(s->dev.platform, CL_PLATFORM_VERSION, sizeof pver, pver, NULL);
+    pver[sizeof pver - 1] = '\0';
+    uint64_t h = FNV_SEED;
+    const char *parts[] = {s->dev.info.name, s->dev.info.driver, pver, BUILD_OPTIONS, QUANTA_VERSION_STRING};
+    for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) h = fnv64(h, parts[i], strlen(parts[i]) + 1);
+    for (int i = 0; i < qn_cl_source_count; i++) h = fnv64(h, qn_cl_sources[i], strlen(qn_cl_sources[i]));
+    return h;
+}
+
+static int mkdirs(const char *path) {
+    char tmp[1024];
+    size_t n = strlen(path);
+    if (n == 0 || n >= sizeof tmp) return -1;
+    memcpy(tmp, path, n + 1);
+    for (size_t i = 1; i <= n; i++) {
+        if (tmp[i] == '/' || tmp[i] == '\0') {
+            char c = tmp[i];
+            tmp[i] = '\0';
+            if (mkdir(tmp, 0755) != 0 && errno != EEXIST) return -1;
+            tmp[i] = c;
+        }
+    }
+    return 0;
+}
+
+static int cache_dir(char *dir, size_t len) {
+    const char *d = getenv("QUANTA_CACHE_DIR");
+    int n;
+    if (d && *d) n = snprintf(dir, len, "%s", d);
+    else if ((d = getenv("XDG_CACHE_HOME")) && *d) n = snprintf(dir, len, "%s/quanta", d);
+    else if ((d = getenv("HOME")) && *d) n = snprintf(dir, len, "%s/.cache/quanta", d);
+    else return -1;
+    return n > 0 && (size_t)n < len ? 0 : -1;
+}
+
+quanta_status qn_cl_cache_path(const qn_cl *s, char *path, size_t len) {
+    char dir[900];
+    if (cache_dir(dir, sizeof dir) != 0)
+        return qn_error_set(QUANTA_ERR_IO, "opencl program cache: no cache directory (set QUANTA_CACHE_DIR)");
+    int n = snprintf(path, len, "%s/%016llx.clbin", dir, (unsigned long long)cache_key(s));
+    if (n < 0 || (size_t)n >= len) return qn_error_set(QUANTA_ERR_IO, "opencl program cache: path too long");
+    return QUANTA_OK;
+}
+
+/* Reads and checks an entry; returns a malloc'd payload or NULL (missing or corrupt). */
+static unsigned char *cache_read(const char *path, uint64_t key, size_t *bytes) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    cache_header h;
+    unsigned char *p = NULL;
+    if (fread(&h, sizeof h, 1, f) == 1 && !memcmp(h.magic, CACHE_MAGIC, 8) && h.key_hash == key &&
+        h.payload_bytes > 0 && h.payload_bytes < ((uint64_t)1 << 31)) {
+        p = malloc((size_t)h.payload_bytes);
+        if (p && (fread(p, 1, (size_t)h.payload_bytes, f) != h.payload_bytes || fgetc(f) != EOF ||
+                  fnv64(FNV_SEED, p, (size_t)h.payload_bytes) != h.payload_hash)) {
+            free(p);
+            p = NULL;
+        }
+    }
+    fclose(f);
+    if (p) *bytes = (size_t)h.payload_bytes;
+    return p;
+}
+
+/* Best effort: a cache that cannot be written only costs a rebuild next time. */
+static void cache_write(const char *path, uint64_t key, const unsigned char *p, size_t bytes) {
+    char dir[1024], tmp[1100];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (slash) {
+        *slash = '\0';
+        if (mkdirs(dir) != 0) return;
+    }
+    snprintf(tmp, sizeof tmp, "%s.%ld.tmp", path, (long)getpid());
+    FILE *f = fopen(tmp, "wb");
+    if (!f) return;
+    cache_header h;
+    memcpy(h.magic, CACHE_MAGIC, 8);
+    h.key_hash = key;
+    h.payload_bytes = bytes;
+    h.payload_hash = fnv64(FNV_SEED, p, bytes);
+    int ok = fwrite(&h, sizeof h, 1, f) == 1 && fwrite(p, 1, bytes, f) == bytes;
+    ok = (fclose(f) == 0) && ok;
+    if (!ok || rename(tmp, path) != 0) remove(tmp);
+}
+
+static quanta_status build_log_error(qn_cl *s, cl_program prog, cl_int err) {
+    char log[700] = "";
+    size_t n = 0;
+    clGetProgramBuildInfo(prog, s->dev.device, CL_PROGRAM_BUILD_LOG, sizeof log - 1, log, &n);
+    log[sizeof log - 1] = '\0';
+    return qn_error_set(QUANTA_ERR_BACKEND, "opencl: building the kernel program for '%s' failed (%s): %s",
+                        s->dev.info.name, qn_cl_errname(err), log);
+}
+
+static quanta_status build_from_source(qn_cl *s, cl_program *out) {
+    cl_int err;
+    cl_program prog = clCreateProgramWithSource(s->ctx, (cl_uint)qn_cl_source_count, (const char **)qn_cl_sources,
+                                                NULL, &err);
+    if (err != CL_SUCCESS) return qn_cl_error(err, "clCreateProgramWithSource");
+    err = clBuildProgram(prog, 1, &s->dev.device, BUILD_OPTIONS, NULL, NULL);
+    if (err != CL_SUCCESS) {
+        quanta_status st = build_log_error(s, prog, err);
+        clReleaseProgram(prog);
+        return st;
+    }
+    *out = prog;
+    return QUANTA_OK;
+}
+
+static cl_program build_from_binary(qn_cl *s, const unsigned char *bin, size_t bytes) {
+    cl_int err, bstat;
+    cl_program prog = clCreateProgramWithBinary(s->ctx, 1, &s->dev.device, &bytes, &bin, &bstat, &err);
+    if (err != CL_SUCCESS || bstat != CL_SUCCESS) {
+        if (prog) clReleaseProgram(prog);
+        return NULL;
+    }
+    if (clBuildProgram(prog, 1, &s->dev.device, BUILD_OPTIONS, NULL, NULL) != CL_SUCCESS) {
+        clReleaseProgram(prog);
+        return NULL;
+    }
+    return prog;
+}
+
+static void store_binary(qn_cl *s, cl_program prog, const char *path, uint64_t key) {
+    size_t bytes = 0;
+    if (clGetProgramInfo(prog, CL_PROGRAM_BINARY_SIZES, sizeof bytes, &bytes, NULL) != CL_SUCCESS || bytes == 0)
+        return;
+    unsigned char *bin = malloc(bytes);
+    if (!bin) return;
+    if (clGetProgramInfo(prog, CL_PROGRAM_BINARIES, sizeof bin, &bin, NULL) == CL_SUCCESS)
+        cache_write(path, key, bin, bytes);
+    free(bin);
+    (void)s;
+}
+
+quanta_status qn_cl_program_load(qn_cl *s) {
+    char path[1024];
+    int have_path = qn_cl_cache_path(s, path, sizeof path) == QUANTA_OK;
+    uint64_t key = cache_key(s);
+    cl_program prog = NULL;
+    if (have_path) {
+        size_t bytes = 0;
+        unsigned char *bin = cache_read(path, key, &bytes);
+        if (bin) {
+            prog = build_from_binary(s, bin, bytes);
+            free(bin);
+        }
+    }
+    if (!prog) {
+        quanta_status st = build_from_source(s, &prog);
+        if (st != QUANTA_OK) return st;
+        if (have_path) store_binary(s, prog, path, key);
+    }
+    s->program = prog;
+    for (int i = 0; i < QK_COUNT; i++) {
+        cl_int err;
+        s->k[i] = clCreateKernel(prog, kernel_names[i], &err);
+        if (err != CL_SUCCESS)
+            return qn_error_set(QUANTA_ERR_BACKEND, "opencl: clCreateKernel(%s) failed: %s", kernel_names[i],
+                                qn_cl_errname(err));
+    }
+    return QUANTA_OK;
+}

@@ -1,0 +1,181 @@
+/*
+ * elementwise.cl — element-wise and row ops: unary (silu, gelu, scale, convert), binary
+ * (add, mul with row broadcast), rms_norm, softmax, rope, get_rows, permute, write_rows,
+ * dequantize, and the copy kernel behind `quanta bench`'s bandwidth figure.
+ * One work-item per element unless a kernel says otherwise; sizes are guarded, so the global
+ * size may be rounded up to the work-group size.
+ */
+
+#define QN_UNARY_COPY 0
+#define QN_UNARY_SILU 1
+#define QN_UNARY_GELU 2
+#define QN_UNARY_GELU_TANH 3
+#define QN_UNARY_SCALE 4
+
+kernel void qn_unary(const global uchar *x, ulong xo, int xdt, global uchar *y, ulong yo, int ydt,
+                     ulong n, int op, float s) {
+    size_t i = get_global_id(0);
+    if (i >= n) return;
+    float v = qn_ld(x + xo, xdt, i), r;
+    switch (op) {
+    case QN_UNARY_SILU: r = v / (1.0f + exp(-v)); break;
+    case QN_UNARY_GELU: r = 0.5f * v * (1.0f + erf(v * 0.70710678118654752f)); break;
+    case QN_UNARY_GELU_TANH:
+        r = 0.5f * v * (1.0f + tanh(0.79788456080286536f * (v + 0.044715f * v * v * v)));
+        break;
+    case QN_UNARY_SCALE: r = v * s; break;
+    default: r = v; break;
+    }
+    qn_st(y + yo, ydt, i, r);
+}
+
+/* op 0: add, 1: mul. b has n elements or nb (one row) broadcast over a's rows. */
+kernel void qn_binary(const global uchar *a, ulong ao, int adt, const global uchar *b, ulong bo, int bdt,
+                      global uchar *y, ulong yo, int ydt, ulong n, ulong nb, int op) {
+    size_t i = get_global_id(0);
+    if (i >= n) return;
+    float u = qn_ld(a + ao, adt, i), v = qn_ld(b + bo, bdt, nb == n ? i : i % nb);
+    qn_st(y + yo, ydt, i, op ? u * v : u + v);
+}
+
+/* Tree reduction over the work-group (size a power of two); returns the total in every item. */
+inline float qn_wg_sum(local float *red, float v) {
+    size_t l = get_local_id(0), n = get_local_size(0);
+    red[l] = v;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (size_t s = n / 2; s > 0; s >>= 1) {
+        if (l < s) red[l] += red[l + s];
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    float r = red[0];
+    barrier(CLK_LOCAL_MEM_FENCE);
+    return r;
+}
+
+inline float qn_wg_max(local float *red, float v) {
+    size_t l = get_local_id(0), n = get_local_size(0);
+    red[l] = v;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (size_t s = n / 2; s > 0; s >>= 1) {
+        if (l < s) red[l] = fmax(red[l], red[l + s]);
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    float r = red[0];
+    barrier(CLK_LOCAL_MEM_FENCE);
+    return r;
+}
+
+/* One work-group per row of D elements. w: f32/f16/bf16 [D] when hasw. */
+kernel void qn_rms_norm(const global uchar *x, ulong xo, int xdt, const global uchar *w, ulong wo, int wdt,
+                        int hasw, int plus_one, global uchar *y, ulong yo, int ydt, ulong D, float eps,
+                        local float *red) {
+    size_t row = get_group_id(0), l = get_local_id(0), ls = get_local_size(0);
+    size_t base = row * D;
+    float ss = 0.0f;
+    for (size_t d = l; d < D; d += ls) {
+        float v = qn_ld(x + xo, xdt, base + d);
+        ss += v * v;
+    }
+    ss = qn_wg_sum(red, ss);
+    float inv = rsqrt(ss / (float)D + eps);
+    for (size_t d = l; d < D; d += ls) {
+        float g = 1.0f;
+        if (hasw) {
+            g = qn_ld(w + wo, wdt, d);
+            if (plus_one) g += 1.0f;
+        }
+        qn_st(y + yo, ydt, base + d, qn_ld(x + xo, xdt, base + d) * inv * g);
+    }
+}
+
+kernel void qn_softmax(const global uchar *x, ulong xo, int xdt, global uchar *y, ulong yo, int ydt, ulong D,
+                       local float *red) {
+    size_t row = get_group_id(0), l = get_local_id(0), ls = get_local_size(0);
+    size_t base = row * D;
+    float mx = -INFINITY;
+    for (size_t d = l; d < D; d += ls) mx = fmax(mx, qn_ld(x + xo, xdt, base + d));
+    mx = qn_wg_max(red, mx);
+    float sum = 0.0f;
+    for (size_t d = l; d < D; d += ls) sum += exp(qn_ld(x + xo, xdt, base + d) - mx);
+    sum = qn_wg_sum(red, sum);
+    float inv = 1.0f / sum;
+    for (size_t d = l; d < D; d += ls) qn_st(y + yo, ydt, base + d, exp(qn_ld(x + xo, xdt, base + d) - mx) * inv);
+}
+
+#ifdef cl_khr_fp64
+#pragma OPENCL EXTENSION cl_khr_fp64 : enable
+#define QN_ANGLE double
+#else
+#define QN_ANGLE float
+#endif
+
+/* One work-item per (row, rotated pair); dims past rot are copied. Angles in double where the
+ * device has it (positions reach tens of thousands; f32 angles lose ~1e-3 rad there). */
+kernel void qn_rope(const global uchar *x, ulong xo, int xdt, const global int *pos, ulong po,
+                    global uchar *y, ulong yo, int ydt, ulong rows, ulong N, ulong D, ulong rot, int neox,
+                    float theta_base, float freq_scale) {
+    size_t gid = get_global_id(0);
+    size_t per_row = D - rot / 2; /* rot/2 pairs + (D - rot) copied dims */
+    if (gid >= rows * per_row) return;
+    size_t r = gid / per_row, i = gid % per_row, base = r * D;
+    size_t half_rot = rot / 2;
+    if (i >= half_rot) {
+        size_t d = rot + (i - half_rot);
+        qn_st(y + yo, ydt, base + d, qn_ld(x + xo, xdt, base + d));
+        return;
+    }
+    const global int *pp = (const global int *)((const global uchar *)pos + po);
+    QN_ANGLE p = (QN_ANGLE)pp[r % N] * (QN_ANGLE)freq_scale;
+    QN_ANGLE th = p * pow((QN_ANGLE)theta_base, -2.0 * (QN_ANGLE)i / (QN_ANGLE)rot);
+    float c = (float)cos(th), s = (float)sin(th);
+    size_t a = neox ? i : 2 * i, b = neox ? i + half_rot : 2 * i + 1;
+    float x0 = qn_ld(x + xo, xdt, base + a), x1 = qn_ld(x + xo, xdt, base + b);
+    qn_st(y + yo, ydt, base + a, x0 * c - x1 * s);
+    qn_st(y + yo, ydt, base + b, x0 * s + x1 * c);
+}
+
+/* out[t, c] = W[ids[t], c] for t < T (ids == 0: row t itself, i.e. a full dequantize). */
+kernel void qn_get_rows(const global uchar *wb, ulong wo, QN_WDESC_ARGS, const global uchar *ids, ulong io,
+                        int has_ids, global uchar *y, ulong yo, int ydt, ulong T) {
+    QN_WDESC_MAKE(w);
+    size_t gid = get_global_id(0);
+    if (gid >= T * (size_t)wcols) return;
+    size_t t = gid / (size_t)wcols, c = gid % (size_t)wcols;
+    long r = has_ids ? ((const global int *)(ids + io))[t] : (long)t;
+    qn_st(y + yo, ydt, gid, qn_w_elem(wb + wo, &w, r, (long)c));
+}
+
+/* out[o] = x[sum_i o_i * step_i]: out dims od (padded to 4 at the front), element size es. */
+kernel void qn_permute(const global uchar *x, ulong xo, global uchar *y, ulong yo, int es, ulong n,
+                       long4 od, long4 step) {
+    size_t o = get_global_id(0);
+    if (o >= n) return;
+    long r = (long)o;
+    long i3 = r % od.w; r /= od.w;
+    long i2 = r % od.z; r /= od.z;
+    long i1 = r % od.y; r /= od.y;
+    long xi = r * step.x + i1 * step.y + i2 * step.z + i3 * step.w;
+    const global uchar *s = x + xo + (size_t)xi * es;
+    global uchar *d = y + yo + o * es;
+    for (int k = 0; k < es; k++) d[k] = s[k];
+}
+
+/* dst[bh, start + t, :] = src[bh, t, :] (float dtypes converted; others copied by bytes). */
+kernel void qn_write_rows(const global uchar *s, ulong so, int sdt, global uchar *d, ulong dof, int ddt,
+                          int es, ulong n, ulong T, ulong Nmax, ulong D, ulong start) {
+    size_t i = get_global_id(0);
+    if (i >= n) return;
+    size_t c = i % D, row = i / D, t = row % T, bh = row / T;
+    size_t di = (bh * Nmax + start + t) * D + c;
+    if (sdt == ddt && (sdt > QN_BF16)) {
+        for (int k = 0; k < es; k++) d[dof + di * es + k] = s[so + i * es + k];
+    } else {
+        qn_st(d + dof, ddt, di, qn_ld(s + so, sdt, i));
+    }
+}
+
+/* Bandwidth probe: one float4 per work-item. */
+kernel void qn_copy(const global float4 *src, global float4 *dst, ulong n4) {
+    size_t i = get_global_id(0);
+    if (i < n4) dst[i] = src[i];
+}

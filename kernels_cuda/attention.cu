@@ -1,0 +1,1186 @@
+/*
+ * attention.cu — CUDA attention for quanta_attention (semantics in include/quanta.h).
+ *
+ * Three kernels and a combine:
+ *  - attn_mma_kernel, prefill form: FlashAttention-2 tiling on mma.sync m16n8k16 (f16/bf16, head dims
+ *    that are multiples of 16 up to 128). Each warp owns 16*MT query rows, K/V tiles stream through
+ *    shared memory with cp.async, the online softmax stays in registers in the log2 domain.
+ *  - attn_mma_kernel, decode form (SPLITN): at most 16 rows (the query heads of one KV head times Nq,
+ *    folded into M so one K/V load serves them all); the warps split each K/V tile among themselves
+ *    and merge their (max, sum, out) through shared memory at the end.
+ *  - attn_generic_kernel: scalar f32 arithmetic, any head dim up to 256, any of the three dtypes.
+ *  - attn_combine_kernel: merges split-KV partials (out/l and log2-sum-exp, f32 in the scratch).
+ * Rows are "folded": row r of a KV head's block stands for query q = r / G of query head
+ * hkv*G + r % G (G = Hq/Hkv), so a tile of rows shares every K/V load.
+ * Visibility (from quanta.h): with L = kv_lens[b] (or Nk) and p = L - Nq + q, key j is seen iff
+ * j < L, (causal -> j <= p), (window > 0 -> j > p - window), (mask -> mask[q][j] != 0);
+ * a row that sees nothing is written as zeros. No N x N buffer exists anywhere.
+ */
+#include <cuda_runtime.h>
+#include <cuda_fp16.h>
+#include <cuda_bf16.h>
+
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <mutex>
+
+#include <cooperative_groups.h>
+
+#include "attention.h"
+
+#if defined(__has_include)
+#if __has_include("../include/quanta.h")
+#include "../include/quanta.h"
+#define QN_ATTN_HAVE_QUANTA_H 1
+#endif
+#endif
+
+namespace {
+
+constexpr int kF32 = 0, kF16 = 1, kBF16 = 2;
+#ifdef QN_ATTN_HAVE_QUANTA_H
+static_assert(kF32 == QUANTA_F32 && kF16 == QUANTA_F16 && kBF16 == QUANTA_BF16, "dtype codes");
+#endif
+
+constexpr int kMaxGenericD = 256;
+constexpr int kMaxSplits = 256;
+
+struct Params {
+    const void *q, *k, *v;
+    const uint8_t *mask;
+    const int32_t *kv_lens;
+    void *out;
+    float *part_o;   /* [B*Hq*Nq][splits][D] */
+    float *part_lse; /* [B*Hq*Nq][splits], log2 domain */
+    long long B, Hq, Hkv, Nq, Nk, D;
+    long long G;         /* Hq / Hkv */
+    long long rows_fold; /* G * Nq rows per KV head */
+    int mask_batched, causal, window, splits;
+    float sl2; /* scale * log2(e) */
+};
+
+/* ------------------------------------------------------------------ device helpers */
+
+__device__ __forceinline__ uint32_t smem_u32(const void *p)
+{
+    return (uint32_t)__cvta_generic_to_shared(p);
+}
+
+/* 16-byte async copy; a row outside the sequence is zero-filled (0 source bytes), so stale or
+ * unwritten cache memory (possibly NaN) never reaches the products. */
+__device__ __forceinline__ void cp_async16(uint32_t dst, const void *src, bool valid)
+{
+    int n = valid ? 16 : 0;
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(dst), "l"(src), "r"(n) : "memory");
+}
+__device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::: "memory"); }
+template <int N> __device__ __forceinline__ void cp_async_wait()
+{
+    asm volatile("cp.async.wait_group %0;\n" ::"n"(N) : "memory");
+}
+
+__device__ __forceinline__ void ldsm_x4(uint32_t addr, uint32_t &r0, uint32_t &r1, uint32_t &r2, uint32_t &r3)
+{
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+                 : "=r"(r0), "=r"(r1), "=r"(r2), "=r"(r3)
+                 : "r"(addr));
+}
+__device__ __forceinline__ void ldsm_x4_t(uint32_t addr, uint32_t &r0, uint32_t &r1, uint32_t &r2, uint32_t &r3)
+{
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+                 : "=r"(r0), "=r"(r1), "=r"(r2), "=r"(r3)
+                 : "r"(addr));
+}
+
+__device__ __forceinline__ float ex2(float x)
+{
+    float y;
+    asm("ex2.approx.ftz.f32 %0, %1;\n" : "=f"(y) : "f"(x));
+    return y;
+}
+
+template <typename T> struct Ty;
+template <> struct Ty<__half> {
+    static __device__ __forceinline__ void mma(float c[4], const uint32_t a[4], uint32_t b0, uint32_t b1)
+    {
+        asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, "
+                     "{%8,%9}, {%0,%1,%2,%3};\n"
+                     : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+                     : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+    }
+    static __device__ __forceinline__ uint32_t pack(float x, float y)
+    {
+        __half2 h = __floats2half2_rn(x, y);
+        uint32_t u;
+        memcpy(&u, &h, 4);
+        return u;
+    }
+    static __device__ __forceinline__ float to_f(__half x) { return __half2float(x); }
+    static __device__ __forceinline__ __half from_f(float x) { return __float2half_rn(x); }
+};
+template <> struct Ty<__nv_bfloat16> {
+    static __device__ __forceinline__ void mma(float c[4], const uint32_t a[4], uint32_t b0, uint32_t b1)
+    {
+        asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, "
+                     "{%8,%9}, {%0,%1,%2,%3};\n"
+                     : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+                     : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+    }
+    static __device__ __forceinline__ uint32_t pack(float x, float y)
+    {
+        __nv_bfloat162 h = __floats2bfloat162_rn(x, y);
+        uint32_t u;
+        memcpy(&u, &h, 4);
+        return u;
+    }
+    static __device__ __forceinline__ float to_f(__nv_bfloat16 x) { return __bfloat162float(x); }
+    static __device__ __forceinline__ __nv_bfloat16 from_f(float x) { return __float2bfloat16_rn(x); }
+};
+template <> struct Ty<float> {
+    static __device__ __forceinline__ float to_f(float x) { return x; }
+    static __device__ __forceinline__ float from_f(float x) { return x; }
+};
+
+/* Where a block's rows start and which key tiles it visits (its share of the split). */
+struct BlockRange {
+    long long L, r0, rend, pmin, pmax;
+    long long t0; /* first tile of this block's split */
+    int n;        /* tiles in it */
+};
+
+__device__ __forceinline__ BlockRange block_range(const Params &p, int rb, int bn)
+{
+    BlockRange br;
+    const int splits = p.splits;
+    const long long split = blockIdx.x % splits;
+    const long long mblocks = gridDim.x / splits;
+    /* the last rows see the most keys under causal masking: start them first */
+    const long long mb = mblocks - 1 - (long long)(blockIdx.x / splits);
+    const long long b = blockIdx.z;
+    long long L = p.Nk;
+    if (p.kv_lens) {
+        long long l = p.kv_lens[b];
+        L = l < 0 ? 0 : (l > p.Nk ? p.Nk : l);
+    }
+    br.L = L;
+    br.r0 = mb * rb;
+    br.rend = br.r0 + rb < p.rows_fold ? br.r0 + rb : p.rows_fold;
+    const long long qmin = br.r0 / p.G, qmax = (br.rend - 1) / p.G;
+    br.pmin = L - p.Nq + qmin;
+    br.pmax = L - p.Nq + qmax;
+    long long lo = 0, hi = L;
+    if (p.causal && hi > br.pmax + 1)
+        hi = br.pmax + 1;
+    if (p.window > 0 && lo < br.pmin - p.window + 1)
+        lo = br.pmin - p.window + 1;
+    const long long tb = lo / bn;
+    const long long te = hi > lo ? (hi + bn - 1) / bn : tb;
+    const long long tps = (te - tb + splits - 1) / splits;
+    long long a = tb + split * tps, e = a + tps;
+    if (e > te)
+        e = te;
+    if (a > e)
+        a = e;
+    br.t0 = a;
+    br.n = (int)(e - a);
+    return br;
+}
+
+/* Positions fit in int (args_ok caps Nq and Nk below 2^30), which keeps the registers few. */
+__device__ __forceinline__ bool key_visible(const Params &p, int key, int L, int pos, const uint8_t *mrow)
+{
+    return key < L && (!p.causal || key <= pos) && (p.window <= 0 || key > pos - p.window) &&
+           (mrow == nullptr || mrow[key] != 0);
+}
+
+/* ------------------------------------------------------------------ tensor-core kernel */
+
+template <typename T, int D, int WARPS, int MT, int BN, int STAGES, bool QREG, bool SPLITN, int BNC = 0,
+          bool CL = false>
+struct MmaCfg {
+    static constexpr int NT = WARPS * 32;
+    static constexpr int SROW = D + 8; /* +16 bytes a row: ldmatrix rows fall in distinct banks */
+    static constexpr int RB = SPLITN ? 16 * MT : WARPS * 16 * MT;
+    static constexpr int BNW = SPLITN ? BN / WARPS : BN;
+    /* keys scored per softmax step (registers hold S for this many keys), a divisor of BNW */
+    static constexpr int CW = (BNC > 0 && BNC < BNW) ? BNC : BNW;
+    static constexpr size_t main_smem = (size_t)(RB + 2 * STAGES * BN) * SROW * sizeof(T);
+    /* decode merge: per-warp outs, (max, sum, scale) per warp and row, 1/l and lse per row; with CL
+     * also the block's merged out, the cluster's lse and weights (cluster of at most 16) */
+    static constexpr size_t comb_smem =
+        SPLITN ? ((size_t)WARPS * 16 * D + (size_t)WARPS * 16 * 3 + 32 + (CL ? 16 * D + 2 * 256 + 16 : 0)) * 4 : 0;
+    static constexpr size_t smem = main_smem > comb_smem ? main_smem : comb_smem;
+};
+
+template <typename T, int D, int WARPS, int MT, int BN, int STAGES, bool QREG, bool SPLITN, int BNC = 0,
+          bool CL = false>
+__global__ void __launch_bounds__(WARPS * 32) attn_mma_kernel(const Params p)
+{
+    using C = MmaCfg<T, D, WARPS, MT, BN, STAGES, QREG, SPLITN, BNC, CL>;
+    static_assert(!CL || SPLITN, "clusters merge decode splits");
+    constexpr int NT = C::NT, SROW = C::SROW, RB = C::RB, BNW = C::BNW, CW = C::CW;
+    constexpr int KT = D / 16, NTS = CW / 8, NTO = D / 8, CH = D / 8;
+    static_assert(D % 16 == 0 && CW % 16 == 0 && BNW % CW == 0 && STAGES >= 2, "tile shape");
+    static_assert(!SPLITN || MT == 1, "decode form has one m16 tile");
+
+    extern __shared__ __align__(16) unsigned char smem[];
+    T *sQ = reinterpret_cast<T *>(smem);
+    T *sK = sQ + RB * SROW;
+    T *sV = sK + STAGES * BN * SROW;
+
+    const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
+    const int g = lane >> 2, c = lane & 3;
+    const BlockRange br = block_range(p, RB, BN);
+    const long long b = blockIdx.z, hkv = blockIdx.y;
+    const long long L = br.L;
+    const int n = br.n;
+
+    const T *Q = static_cast<const T *>(p.q);
+    const T *K = static_cast<const T *>(p.k) + (b * p.Hkv + hkv) * p.Nk * D;
+    const T *V = static_cast<const T *>(p.v) + (b * p.Hkv + hkv) * p.Nk * D;
+
+    for (int i = tid; i < RB * CH; i += NT) {
+        const int rr = i / CH, ch = i % CH;
+        const long long r = br.r0 + rr;
+        const bool ok = r < br.rend;
+        const T *src = Q;
+        if (ok)
+            src = Q + ((b * p.Hq + hkv * p.G + r % p.G) * p.Nq + r / p.G) * D + ch * 8;
+        cp_async16(smem_u32(sQ + rr * SROW + ch * 8), src, ok);
+    }
+    cp_async_commit();
+
+    auto load_tile = [&](long long t, int stage) {
+        const long long k0 = t * BN;
+        T *dk = sK + stage * BN * SROW;
+        T *dv = sV + stage * BN * SROW;
+        for (int i = tid; i < BN * CH; i += NT) {
+            const int rr = i / CH, ch = i % CH;
+            const long long key = k0 + rr;
+            const bool ok = key < L;
+            const long long off = ok ? key * D + ch * 8 : 0;
+            cp_async16(smem_u32(dk + rr * SROW + ch * 8), K + off, ok);
+            cp_async16(smem_u32(dv + rr * SROW + ch * 8), V + off, ok);
+        }
+    };
+
+#pragma unroll
+    for (int s = 0; s < STAGES - 1; ++s) {
+        if (s < n)
+            load_tile(br.t0 + s, s);
+        cp_async_commit();
+    }
+    cp_async_wait<STAGES - 1>(); /* the oldest group, Q, has landed */
+    __syncthreads();
+
+    const int wrow = SPLITN ? 0 : warp * 16 * MT;
+    uint32_t qf[QREG ? MT : 1][QREG ? KT : 1][4];
+    if constexpr (QREG) {
+#pragma unroll
+        for (int mt = 0; mt < MT; ++mt)
+#pragma unroll
+            for (int kk = 0; kk < KT; ++kk)
+                ldsm_x4(smem_u32(sQ + (wrow + mt * 16 + (lane & 15)) * SROW + kk * 16 + (lane >> 4) * 8),
+                        qf[mt][kk][0], qf[mt][kk][1], qf[mt][kk][2], qf[mt][kk][3]);
+    }
+
+    float o[MT][NTO][4];
+    float m[MT][2], ls[MT][2];
+#pragma unroll
+    for (int mt = 0; mt < MT; ++mt) {
+#pragma unroll
+        for (int nt = 0; nt < NTO; ++nt)
+            o[mt][nt][0] = o[mt][nt][1] = o[mt][nt][2] = o[mt][nt][3] = 0.f;
+#pragma unroll
+        for (int h = 0; h < 2; ++h) {
+            m[mt][h] = -INFINITY;
+            ls[mt][h] = 0.f;
+        }
+    }
+    const int kw = SPLITN ? warp * BNW : 0;
+
+    /* One barrier a tile: wait for tile it, barrier (every warp is done with tile it-1), then refill
+     * the stage that tile it-1 used while tile it is computed. */
+    for (int it = 0; it < n; ++it) {
+        cp_async_wait<STAGES - 2>();
+        __syncthreads();
+        {
+            const int nx = it + STAGES - 1;
+            if (nx < n)
+                load_tile(br.t0 + nx, nx % STAGES);
+            cp_async_commit();
+        }
+        const int st = it % STAGES;
+        const T *tk = sK + st * BN * SROW;
+        const T *tv = sV + st * BN * SROW;
+#pragma unroll 1
+        for (int sub = 0; sub < BNW / CW; ++sub) {
+        const int kc = kw + sub * CW;
+        const long long k0 = (br.t0 + it) * BN + kc;
+
+        float s[MT][NTS][4];
+#pragma unroll
+        for (int mt = 0; mt < MT; ++mt)
+#pragma unroll
+            for (int nt = 0; nt < NTS; ++nt)
+                s[mt][nt][0] = s[mt][nt][1] = s[mt][nt][2] = s[mt][nt][3] = 0.f;
+
+#pragma unroll
+        for (int kk = 0; kk < KT; ++kk) {
+            uint32_t a[MT][4];
+#pragma unroll
+            for (int mt = 0; mt < MT; ++mt) {
+                if constexpr (QREG) {
+                    a[mt][0] = qf[mt][kk][0];
+                    a[mt][1] = qf[mt][kk][1];
+                    a[mt][2] = qf[mt][kk][2];
+                    a[mt][3] = qf[mt][kk][3];
+                } else {
+                    ldsm_x4(smem_u32(sQ + (wrow + mt * 16 + (lane & 15)) * SROW + kk * 16 + (lane >> 4) * 8),
+                            a[mt][0], a[mt][1], a[mt][2], a[mt][3]);
+                }
+            }
+#pragma unroll
+            for (int np = 0; np < NTS / 2; ++np) {
+                uint32_t b0, b1, b2, b3;
+                ldsm_x4(smem_u32(tk + (kc + np * 16 + ((lane >> 4) << 3) + (lane & 7)) * SROW + kk * 16 +
+                                 ((lane >> 3) & 1) * 8),
+                        b0, b1, b2, b3);
+#pragma unroll
+                for (int mt = 0; mt < MT; ++mt) {
+                    Ty<T>::mma(s[mt][2 * np], a[mt], b0, b1);
+                    Ty<T>::mma(s[mt][2 * np + 1], a[mt], b2, b3);
+                }
+            }
+        }
+
+        /* masking only on tiles that cross a boundary; row facts are recomputed there, not kept in
+         * registers through the loop */
+        if (p.mask != nullptr || k0 + CW > L || (p.causal && k0 + CW - 1 > br.pmin) ||
+            (p.window > 0 && k0 <= br.pmax - p.window)) {
+#pragma unroll
+            for (int mt = 0; mt < MT; ++mt)
+#pragma unroll
+                for (int h = 0; h < 2; ++h) {
+                    long long r = br.r0 + wrow + mt * 16 + h * 8 + g;
+                    if (r >= br.rend)
+                        r = br.rend - 1;
+                    const long long qq = r / p.G;
+                    const int pos = (int)(L - p.Nq + qq);
+                    const uint8_t *mr =
+                        p.mask ? p.mask + (p.mask_batched ? b * p.Nq * p.Nk : 0) + qq * p.Nk : nullptr;
+#pragma unroll
+                    for (int nt = 0; nt < NTS; ++nt)
+#pragma unroll
+                        for (int e = 0; e < 2; ++e) {
+                            const int key = (int)k0 + nt * 8 + 2 * c + e;
+                            if (!key_visible(p, key, (int)L, pos, mr))
+                                s[mt][nt][2 * h + e] = -INFINITY;
+                        }
+                }
+        }
+#pragma unroll
+        for (int mt = 0; mt < MT; ++mt) {
+#pragma unroll
+            for (int h = 0; h < 2; ++h) {
+                float mx = -INFINITY;
+#pragma unroll
+                for (int nt = 0; nt < NTS; ++nt)
+                    mx = fmaxf(mx, fmaxf(s[mt][nt][2 * h], s[mt][nt][2 * h + 1]));
+                mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
+                mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
+                /* raw scores, scale folded into one FFMA below (the fast path needs scale > 0) */
+                const float mnew = fmaxf(m[mt][h], mx * p.sl2);
+                const float muse = mnew == -INFINITY ? 0.f : mnew;
+                const float alpha = ex2(m[mt][h] - muse);
+                m[mt][h] = mnew;
+                float sum = 0.f;
+#pragma unroll
+                for (int nt = 0; nt < NTS; ++nt) {
+                    s[mt][nt][2 * h] = ex2(fmaf(s[mt][nt][2 * h], p.sl2, -muse));
+                    s[mt][nt][2 * h + 1] = ex2(fmaf(s[mt][nt][2 * h + 1], p.sl2, -muse));
+                    sum += s[mt][nt][2 * h] + s[mt][nt][2 * h + 1];
+                }
+                ls[mt][h] = ls[mt][h] * alpha + sum;
+                /* once the running max settles, most tiles leave it unchanged: skip the rescale */
+                if (__any_sync(0xffffffffu, alpha != 1.f)) {
+#pragma unroll
+                    for (int nt = 0; nt < NTO; ++nt) {
+                        o[mt][nt][2 * h] *= alpha;
+                        o[mt][nt][2 * h + 1] *= alpha;
+                    }
+                }
+            }
+        }
+
+#pragma unroll
+        for (int j = 0; j < CW / 16; ++j) {
+            uint32_t a[MT][4];
+#pragma unroll
+            for (int mt = 0; mt < MT; ++mt) {
+                a[mt][0] = Ty<T>::pack(s[mt][2 * j][0], s[mt][2 * j][1]);
+                a[mt][1] = Ty<T>::pack(s[mt][2 * j][2], s[mt][2 * j][3]);
+                a[mt][2] = Ty<T>::pack(s[mt][2 * j + 1][0], s[mt][2 * j + 1][1]);
+                a[mt][3] = Ty<T>::pack(s[mt][2 * j + 1][2], s[mt][2 * j + 1][3]);
+            }
+#pragma unroll
+            for (int dp = 0; dp < D / 16; ++dp) {
+                uint32_t b0, b1, b2, b3;
+                ldsm_x4_t(smem_u32(tv + (kc + j * 16 + (lane & 15)) * SROW + dp * 16 + (lane >> 4) * 8), b0, b1, b2,
+                          b3);
+#pragma unroll
+                for (int mt = 0; mt < MT; ++mt) {
+                    Ty<T>::mma(o[mt][2 * dp], a[mt], b0, b1);
+                    Ty<T>::mma(o[mt][2 * dp + 1], a[mt], b2, b3);
+                }
+            }
+        }
+        }
+    }
+    cp_async_wait<0>();
+
+    const int split = (int)(blockIdx.x % p.splits);
+    if constexpr (!SPLITN) {
+#pragma unroll
+        for (int mt = 0; mt < MT; ++mt)
+#pragma unroll
+            for (int h = 0; h < 2; ++h) {
+                float l = ls[mt][h];
+                l += __shfl_xor_sync(0xffffffffu, l, 1);
+                l += __shfl_xor_sync(0xffffffffu, l, 2);
+                const long long r = br.r0 + wrow + mt * 16 + h * 8 + g;
+                if (r >= br.rend)
+                    continue;
+                const long long nat = (b * p.Hq + hkv * p.G + r % p.G) * p.Nq + r / p.G;
+                const float inv = l > 0.f ? 1.f / l : 0.f;
+                if (p.splits == 1) {
+                    T *dst = static_cast<T *>(p.out) + nat * D + 2 * c;
+#pragma unroll
+                    for (int nt = 0; nt < NTO; ++nt)
+                        *reinterpret_cast<uint32_t *>(dst + nt * 8) =
+                            Ty<T>::pack(o[mt][nt][2 * h] * inv, o[mt][nt][2 * h + 1] * inv);
+                } else {
+                    float *dst = p.part_o + (nat * p.splits + split) * D + 2 * c;
+#pragma unroll
+                    for (int nt = 0; nt < NTO; ++nt)
+                        *reinterpret_cast<float2 *>(dst + nt * 8) =
+                            make_float2(o[mt][nt][2 * h] * inv, o[mt][nt][2 * h + 1] * inv);
+                    if (c == 0)
+                        p.part_lse[nat * p.splits + split] = l > 0.f ? m[mt][h] + log2f(l) : -INFINITY;
+                }
+            }
+        return;
+    }
+
+    /* decode form: every warp holds a partial (max, sum, out) for the same 16 rows; merge them */
+    __syncthreads();
+    float *cO = reinterpret_cast<float *>(smem); /* [WARPS][16][D] */
+    float *cm = cO + WARPS * 16 * D;              /* [WARPS][16] */
+    float *cl = cm + WARPS * 16;
+    float *csc = cl + WARPS * 16;
+    float *cinv = csc + WARPS * 16; /* [16] */
+    float *clse = cinv + 16;        /* [16] */
+#pragma unroll
+    for (int h = 0; h < 2; ++h) {
+        float l = ls[0][h];
+        l += __shfl_xor_sync(0xffffffffu, l, 1);
+        l += __shfl_xor_sync(0xffffffffu, l, 2);
+        if (c == 0) {
+            cm[warp * 16 + h * 8 + g] = m[0][h];
+            cl[warp * 16 + h * 8 + g] = l;
+        }
+    }
+    __syncthreads();
+    if (tid < 16) {
+        float M = -INFINITY;
+        for (int w = 0; w < WARPS; ++w)
+            M = fmaxf(M, cm[w * 16 + tid]);
+        const float mu = M == -INFINITY ? 0.f : M;
+        float Lt = 0.f;
+        for (int w = 0; w < WARPS; ++w) {
+            const float sc = ex2(cm[w * 16 + tid] - mu);
+            csc[w * 16 + tid] = sc;
+            Lt += cl[w * 16 + tid] * sc;
+        }
+        cinv[tid] = Lt > 0.f ? 1.f / Lt : 0.f;
+        clse[tid] = Lt > 0.f ? M + log2f(Lt) : -INFINITY;
+    }
+    __syncthreads();
+#pragma unroll
+    for (int h = 0; h < 2; ++h) {
+        const int row = h * 8 + g;
+        const float sc = csc[warp * 16 + row];
+        float *dst = cO + (warp * 16 + row) * D + 2 * c;
+#pragma unroll
+        for (int nt = 0; nt < NTO; ++nt)
+            *reinterpret_cast<float2 *>(dst + nt * 8) = make_float2(o[0][nt][2 * h] * sc, o[0][nt][2 * h + 1] * sc);
+    }
+    __syncthreads();
+    for (int e = tid; e < 16 * D; e += NT) {
+        const int row = e / D, d = e % D;
+        const long long r = br.r0 + row;
+        if (r >= br.rend)
+            continue;
+        float acc = 0.f;
+#pragma unroll
+        for (int w = 0; w < WARPS; ++w)
+            acc += cO[(w * 16 + row) * D + d];
+        acc *= cinv[row];
+        if constexpr (CL) {
+            clse[16 + e] = acc; /* cP: this block's merged out, read by the whole cluster */
+            continue;
+        }
+        const long long nat = (b * p.Hq + hkv * p.G + r % p.G) * p.Nq + r / p.G;
+        if (p.splits == 1)
+            static_cast<T *>(p.out)[nat * D + d] = Ty<T>::from_f(acc);
+        else
+            p.part_o[(nat * p.splits + split) * D + d] = acc;
+    }
+    if constexpr (CL) {
+        /* The splits of one (b, KV head) form a thread-block cluster: merge them through distributed
+         * shared memory, no partials in device memory and no second kernel. */
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+        namespace cg = cooperative_groups;
+        cg::cluster_group cluster = cg::this_cluster();
+        const int cs = (int)cluster.num_blocks();
+        const int rank = (int)cluster.block_rank();
+        float *cP = clse + 16;     /* [16][D] */
+        float *rl = cP + 16 * D;   /* [16 ranks][16 rows] */
+        float *rw = rl + 256;      /* weights */
+        float *rinv = rw + 256;    /* [16] */
+        cluster.sync();
+        for (int i = tid; i < cs * 16; i += NT)
+            rl[i] = cluster.map_shared_rank(clse, i >> 4)[i & 15];
+        __syncthreads();
+        if (tid < 16) {
+            float M = -INFINITY;
+            for (int k = 0; k < cs; ++k)
+                M = fmaxf(M, rl[k * 16 + tid]);
+            const float mu = M == -INFINITY ? 0.f : M;
+            float tot = 0.f;
+            for (int k = 0; k < cs; ++k) {
+                const float wt = ex2(rl[k * 16 + tid] - mu);
+                rw[k * 16 + tid] = wt;
+                tot += wt;
+            }
+            rinv[tid] = tot > 0.f ? 1.f / tot : 0.f;
+        }
+        __syncthreads();
+        for (int e = rank * NT + tid; e < 16 * D; e += cs * NT) {
+            const int row = e / D, d = e % D;
+            const long long r = br.r0 + row;
+            if (r >= br.rend)
+                continue;
+            float acc = 0.f;
+            for (int k = 0; k < cs; ++k)
+                acc = fmaf(rw[k * 16 + row], cluster.map_shared_rank(cP, k)[e], acc);
+            const long long nat = (b * p.Hq + hkv * p.G + r % p.G) * p.Nq + r / p.G;
+            static_cast<T *>(p.out)[nat * D + d] = Ty<T>::from_f(acc * rinv[row]);
+        }
+        cluster.sync(); /* keep this block's shared memory alive until every rank has read it */
+#endif
+        return;
+    }
+    if (p.splits > 1 && tid < 16 && br.r0 + tid < br.rend) {
+        const long long r = br.r0 + tid;
+        const long long nat = (b * p.Hq + hkv * p.G + r % p.G) * p.Nq + r / p.G;
+        p.part_lse[nat * p.splits + split] = clse[tid];
+    }
+}
+
+/* ------------------------------------------------------------------ generic kernel */
+
+constexpr int kGenWarps = 8, kGenBN = 32;
+
+/* One warp per folded row, eight rows a block sharing each K/V tile (staged in f32); lane j
+ * scores key j of the tile, then each lane accumulates its own output dims. */
+template <typename T> __global__ void __launch_bounds__(kGenWarps * 32) attn_generic_kernel(const Params p)
+{
+    constexpr int NT = kGenWarps * 32;
+    constexpr int OPL = kMaxGenericD / 32;
+    const int D = (int)p.D;
+    const int KS = D | 1; /* odd stride: lanes reading K[lane][d] hit distinct banks */
+    extern __shared__ __align__(16) unsigned char gsm_raw[];
+    float *sq = reinterpret_cast<float *>(gsm_raw); /* [8][D] */
+    float *sk = sq + kGenWarps * D;                  /* [32][KS] */
+    float *sv = sk + kGenBN * KS;                    /* [32][D] */
+    float *sp = sv + kGenBN * D;                     /* [8][32] */
+
+    const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
+    const BlockRange br = block_range(p, kGenWarps, kGenBN);
+    const long long b = blockIdx.z, hkv = blockIdx.y;
+    const long long L = br.L;
+    const T *Q = static_cast<const T *>(p.q);
+    const T *K = static_cast<const T *>(p.k) + (b * p.Hkv + hkv) * p.Nk * D;
+    const T *V = static_cast<const T *>(p.v) + (b * p.Hkv + hkv) * p.Nk * D;
+
+    for (int i = tid; i < kGenWarps * D; i += NT) {
+        const int rr = i / D, d = i % D;
+        const long long r = br.r0 + rr;
+        float x = 0.f;
+        if (r < br.rend)
+            x = Ty<T>::to_f(Q[((b * p.Hq + hkv * p.G + r % p.G) * p.Nq + r / p.G) * D + d]);
+        sq[i] = x;
+    }
+    const long long r = br.r0 + warp;
+    const bool valid = r < br.rend;
+    const long long qq = (valid ? r : br.rend - 1) / p.G;
+    const long long pos = L - p.Nq + qq;
+    const uint8_t *mrow = p.mask ? p.mask + (p.mask_batched ? b * p.Nq * p.Nk : 0) + qq * p.Nk : nullptr;
+
+    float o[OPL];
+#pragma unroll
+    for (int i = 0; i < OPL; ++i)
+        o[i] = 0.f;
+    float m = -INFINITY, l = 0.f;
+
+    for (int it = 0; it < br.n; ++it) {
+        const long long k0 = (br.t0 + it) * kGenBN;
+        __syncthreads();
+        for (int i = tid; i < kGenBN * D; i += NT) {
+            const int kr = i / D, d = i % D;
+            const long long key = k0 + kr;
+            float kx = 0.f, vx = 0.f;
+            if (key < L) {
+                kx = Ty<T>::to_f(K[key * D + d]);
+                vx = Ty<T>::to_f(V[key * D + d]);
+            }
+            sk[kr * KS + d] = kx;
+            sv[kr * D + d] = vx;
+        }
+        __syncthreads();
+        const float *qr = sq + warp * D;
+        const float *kr = sk + lane * KS;
+        float s = 0.f;
+        for (int d = 0; d < D; ++d)
+            s = fmaf(qr[d], kr[d], s);
+        float x = s * p.sl2;
+        if (!key_visible(p, (int)k0 + lane, (int)L, (int)pos, mrow))
+            x = -INFINITY;
+        float mx = x;
+#pragma unroll
+        for (int off = 16; off > 0; off >>= 1)
+            mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, off));
+        const float mnew = fmaxf(m, mx);
+        const float muse = mnew == -INFINITY ? 0.f : mnew;
+        const float alpha = ex2(m - muse);
+        const float pe = ex2(x - muse);
+        float sum = pe;
+#pragma unroll
+        for (int off = 16; off > 0; off >>= 1)
+            sum += __shfl_xor_sync(0xffffffffu, sum, off);
+        l = l * alpha + sum;
+        m = mnew;
+        sp[warp * 32 + lane] = pe;
+        __syncwarp();
+#pragma unroll
+        for (int i = 0; i < OPL; ++i) {
+            const int d = lane + 32 * i;
+            if (d < D) {
+                float acc = o[i] * alpha;
+                for (int j = 0; j < kGenBN; ++j)
+                    acc = fmaf(sp[warp * 32 + j], sv[j * D + d], acc);
+                o[i] = acc;
+            }
+        }
+        __syncwarp();
+    }
+    if (!valid)
+        return;
+    const long long nat = (b * p.Hq + hkv * p.G + r % p.G) * p.Nq + r / p.G;
+    const float inv = l > 0.f ? 1.f / l : 0.f;
+    const int split = (int)(blockIdx.x % p.splits);
+#pragma unroll
+    for (int i = 0; i < OPL; ++i) {
+        const int d = lane + 32 * i;
+        if (d < D) {
+            if (p.splits == 1)
+                static_cast<T *>(p.out)[nat * D + d] = Ty<T>::from_f(o[i] * inv);
+            else
+                p.part_o[(nat * p.splits + split) * D + d] = o[i] * inv;
+        }
+    }
+    if (p.splits > 1 && lane == 0)
+        p.part_lse[nat * p.splits + split] = l > 0.f ? m + log2f(l) : -INFINITY;
+}
+
+/* ------------------------------------------------------------------ split-KV combine */
+
+/* One warp per output row: out = sum_s 2^(lse_s - M) o_s / sum_s 2^(lse_s - M). */
+template <typename T>
+__global__ void __launch_bounds__(128)
+    attn_combine_kernel(const float *po, const float *plse, T *out, long long rows, int splits, int D)
+{
+    __shared__ float wts[4][kMaxSplits];
+    const int w = threadIdx.x >> 5, lane = threadIdx.x & 31;
+    const long long row = (long long)blockIdx.x * 4 + w;
+    if (row >= rows)
+        return;
+    const float *ls = plse + row * splits;
+    float M = -INFINITY;
+    for (int s = lane; s < splits; s += 32)
+        M = fmaxf(M, ls[s]);
+#pragma unroll
+    for (int off = 16; off > 0; off >>= 1)
+        M = fmaxf(M, __shfl_xor_sync(0xffffffffu, M, off));
+    const float mu = M == -INFINITY ? 0.f : M;
+    float tot = 0.f;
+    for (int s = lane; s < splits; s += 32) {
+        const float wt = ex2(ls[s] - mu);
+        wts[w][s] = wt;
+        tot += wt;
+    }
+#pragma unroll
+    for (int off = 16; off > 0; off >>= 1)
+        tot += __shfl_xor_sync(0xffffffffu, tot, off);
+    __syncwarp();
+    const float inv = tot > 0.f ? 1.f / tot : 0.f;
+    const float *pr = po + row * splits * D;
+    for (int d = lane; d < D; d += 32) {
+        float acc = 0.f;
+        for (int s = 0; s < splits; ++s)
+            acc = fmaf(wts[w][s], pr[(long long)s * D + d], acc);
+        out[row * D + d] = Ty<T>::from_f(acc * inv);
+    }
+}
+
+/* ------------------------------------------------------------------ host side */
+
+struct KernelInfo {
+    const void *fn;
+    int threads;
+    int rb; /* folded rows per block */
+    int bn; /* keys per tile */
+    size_t smem;
+    size_t smem_max; /* the opt-in limit set on fn (the largest smem any launch of fn uses) */
+    bool cluster;    /* decode splits merged inside a thread-block cluster (sm_90) */
+};
+
+template <typename T, int D, int WARPS, int MT, int BN, int STAGES, bool QREG, bool SPLITN, int BNC = 0,
+          bool CL = false>
+KernelInfo mma_info()
+{
+    using C = MmaCfg<T, D, WARPS, MT, BN, STAGES, QREG, SPLITN, BNC, CL>;
+    KernelInfo ki;
+    ki.fn = reinterpret_cast<const void *>(&attn_mma_kernel<T, D, WARPS, MT, BN, STAGES, QREG, SPLITN, BNC, CL>);
+    ki.cluster = CL;
+    ki.threads = WARPS * 32;
+    ki.rb = C::RB;
+    ki.bn = BN;
+    ki.smem = C::smem;
+    ki.smem_max = C::smem;
+    return ki;
+}
+
+size_t generic_smem(int D)
+{
+    return ((size_t)kGenWarps * D + (size_t)kGenBN * (D | 1) + (size_t)kGenBN * D + kGenWarps * 32) * 4;
+}
+
+template <typename T> KernelInfo generic_info(int D)
+{
+    KernelInfo ki;
+    ki.fn = reinterpret_cast<const void *>(&attn_generic_kernel<T>);
+    ki.threads = kGenWarps * 32;
+    ki.rb = kGenWarps;
+    ki.bn = kGenBN;
+    ki.smem = generic_smem(D);
+    ki.smem_max = generic_smem(kMaxGenericD);
+    ki.cluster = false;
+    return ki;
+}
+
+/* The tuned shapes: prefill (each warp owns its rows) and decode (warps split the keys). */
+template <typename T> bool prefill_info(int D, KernelInfo *ki)
+{
+    switch (D) {
+    case 64: *ki = mma_info<T, 64, 4, 2, 128, 2, true, false, 64>(); return true;
+    case 80: *ki = mma_info<T, 80, 4, 1, 64, 2, true, false>(); return true;
+    case 96: *ki = mma_info<T, 96, 4, 1, 64, 2, true, false>(); return true;
+    case 128: *ki = mma_info<T, 128, 4, 2, 64, 2, false, false>(); return true;
+    default: return false;
+    }
+}
+template <typename T> bool decode_cluster_info(int D, KernelInfo *ki)
+{
+    switch (D) {
+    case 64: *ki = mma_info<T, 64, 4, 1, 64, 3, true, true, 0, true>(); return true;
+    case 80: *ki = mma_info<T, 80, 4, 1, 64, 3, true, true, 0, true>(); return true;
+    case 96: *ki = mma_info<T, 96, 4, 1, 64, 3, true, true, 0, true>(); return true;
+    case 128: *ki = mma_info<T, 128, 4, 1, 128, 2, true, true, 0, true>(); return true;
+    default: return false;
+    }
+}
+template <typename T> bool decode_info(int D, KernelInfo *ki)
+{
+    switch (D) {
+    case 64: *ki = mma_info<T, 64, 4, 1, 64, 3, true, true>(); return true;
+    case 80: *ki = mma_info<T, 80, 4, 1, 64, 3, true, true>(); return true;
+    case 96: *ki = mma_info<T, 96, 4, 1, 64, 3, true, true>(); return true;
+    case 128: *ki = mma_info<T, 128, 4, 1, 128, 2, true, true>(); return true;
+    default: return false;
+    }
+}
+
+enum { PATH_NONE = 0, PATH_ZERO, PATH_KERNEL };
+
+struct Plan {
+    int path;
+    KernelInfo ki;
+    long long mblocks;
+    int splits;
+    size_t scratch; /* bytes the chosen splits need */
+};
+
+size_t esize(int dtype) { return dtype == kF32 ? 4 : 2; }
+
+bool aligned16(const void *p) { return ((uintptr_t)p & 15u) == 0; }
+
+bool args_ok(const qn_cuda_attention_args *a)
+{
+    if (!a)
+        return false;
+    if (a->dtype != kF32 && a->dtype != kF16 && a->dtype != kBF16)
+        return false;
+    if (a->B < 1 || a->Hq < 1 || a->Hkv < 1 || a->Nq < 0 || a->Nk < 0 || a->D < 1 || a->D > kMaxGenericD)
+        return false;
+    if (a->Hq % a->Hkv != 0 || a->B > 65535 || a->Hkv > 65535 || a->Nq >= (1LL << 30) || a->Nk >= (1LL << 30))
+        return false;
+    if (a->Nq > 0 && (!a->q || !a->out))
+        return false;
+    if (a->Nq > 0 && a->Nk > 0 && (!a->k || !a->v))
+        return false;
+    if (!(a->scale == a->scale))
+        return false;
+    return true;
+}
+
+/* Per (kernel, device): the shared-memory opt-in done and blocks per SM times SMs. Cached so that a
+ * launch inside stream capture makes no attribute or occupancy calls after the first one. */
+struct ResidentEntry {
+    const void *fn;
+    int dev;
+    size_t smem;
+    long long resident;
+    int max_cluster; /* largest cluster of fn that fits (cluster kernels), else 0 */
+};
+
+/* 0: clusters where the split count is small (auto), 1: never, 2: whenever splits > 1 (benchmarks) */
+int g_decode_cluster_mode = 0;
+std::mutex g_resident_mu;
+ResidentEntry g_resident[256];
+int g_resident_n = 0;
+
+cudaError_t resident_blocks(const KernelInfo &ki, long long *out, int *max_cluster = nullptr)
+{
+    int dev = 0;
+    cudaError_t e = cudaGetDevice(&dev);
+    if (e != cudaSuccess)
+        return e;
+    {
+        std::lock_guard<std::mutex> lk(g_resident_mu);
+        for (int i = 0; i < g_resident_n; ++i)
+            if (g_resident[i].fn == ki.fn && g_resident[i].dev == dev && g_resident[i].smem == ki.smem) {
+                *out = g_resident[i].resident;
+                if (max_cluster)
+                    *max_cluster = g_resident[i].max_cluster;
+                return cudaSuccess;
+            }
+    }
+    int maxc = 0;
+    if (ki.cluster) {
+        int major = 0;
+        e = cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev);
+        if (e != cudaSuccess)
+            return e;
+        if (major >= 9) {
+            e = cudaFuncSetAttribute(ki.fn, cudaFuncAttributeNonPortableClusterSizeAllowed, 1);
+            if (e != cudaSuccess)
+                (void)cudaGetLastError();
+            e = cudaFuncSetAttribute(ki.fn, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)ki.smem_max);
+            if (e != cudaSuccess)
+                return e;
+            for (int cs = 16; cs >= 2 && maxc == 0; cs /= 2) {
+                cudaLaunchConfig_t cfg = {};
+                cudaLaunchAttribute at = {};
+                at.id = cudaLaunchAttributeClusterDimension;
+                at.val.clusterDim.x = (unsigned)cs;
+                at.val.clusterDim.y = 1;
+                at.val.clusterDim.z = 1;
+                cfg.gridDim = dim3((unsigned)cs, 1, 1);
+                cfg.blockDim = dim3((unsigned)ki.threads, 1, 1);
+                cfg.dynamicSmemBytes = ki.smem;
+                cfg.attrs = &at;
+                cfg.numAttrs = 1;
+                int ncl = 0;
+                if (cudaOccupancyMaxActiveClusters(&ncl, ki.fn, &cfg) == cudaSuccess && ncl > 0)
+                    maxc = cs;
+                else
+                    (void)cudaGetLastError();
+            }
+        }
+    }
+    e = cudaFuncSetAttribute(ki.fn, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)ki.smem_max);
+    if (e != cudaSuccess)
+        return e;
+    int occ = 0, sms = 0;
+    e = cudaOccupancyMaxActiveBlocksPerMultiprocessor(&occ, ki.fn, ki.threads, ki.smem);
+    if (e != cudaSuccess)
+        return e;
+    e = cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev);
+    if (e != cudaSuccess)
+        return e;
+    const long long r = (long long)(occ < 1 ? 1 : occ) * (sms < 1 ? 1 : sms);
+    std::lock_guard<std::mutex> lk(g_resident_mu);
+    if (g_resident_n < 256)
+        g_resident[g_resident_n++] = ResidentEntry{ki.fn, dev, ki.smem, r, maxc};
+    *out = r;
+    if (max_cluster)
+        *max_cluster = maxc;
+    return cudaSuccess;
+}
+
+/* Split the keys only when the blocks do not fill one wave of resident blocks: then pick the
+ * fewest-waves count, time ~ ceil(blocks*s / resident) / s plus a cost per split for the partial
+ * round trip; each split keeps at least one key tile. (Splitting a grid that already fills the
+ * machine only adds partial traffic: measured 2026-11-28, prefill lost up to 2x that way.) */
+int choose_splits(long long base, long long resident, long long Nk, int bn)
+{
+    if (resident < 1)
+        resident = 1;
+    if (base >= resident)
+        return 1;
+    long long maxs = (Nk + bn - 1) / bn;
+    if (maxs > kMaxSplits)
+        maxs = kMaxSplits;
+    if (maxs < 1)
+        maxs = 1;
+    int best = 1;
+    double best_cost = 1e300;
+    for (long long s = 1; s <= maxs; ++s) {
+        const double waves = (double)((base * s + resident - 1) / resident);
+        const double cost = waves / (double)s + 0.002 * (double)s;
+        if (cost < best_cost - 1e-12) {
+            best_cost = cost;
+            best = (int)s;
+        }
+    }
+    return best;
+}
+
+/* force: a kernel chosen by the caller (benchmarks); limit_scratch: fit the splits into a->scratch. */
+cudaError_t make_plan(const qn_cuda_attention_args *a, const KernelInfo *force, bool limit_scratch, Plan *pl)
+{
+    memset(pl, 0, sizeof(*pl));
+    if (a->Nq == 0) {
+        pl->path = PATH_NONE;
+        return cudaSuccess;
+    }
+    if (a->Nk == 0) {
+        pl->path = PATH_ZERO;
+        return cudaSuccess;
+    }
+    pl->path = PATH_KERNEL;
+    const long long G = a->Hq / a->Hkv;
+    const long long rows_fold = G * a->Nq;
+    const int D = (int)a->D;
+    const bool fast_ok = (a->dtype == kF16 || a->dtype == kBF16) && a->scale > 0.f && aligned16(a->q) &&
+                         aligned16(a->k) && aligned16(a->v) && aligned16(a->out);
+    bool have = false;
+    if (force) {
+        pl->ki = *force;
+        have = true;
+    } else if (fast_ok) {
+        if (rows_fold <= 16)
+            have = a->dtype == kF16 ? decode_info<__half>(D, &pl->ki) : decode_info<__nv_bfloat16>(D, &pl->ki);
+        else
+            have = a->dtype == kF16 ? prefill_info<__half>(D, &pl->ki) : prefill_info<__nv_bfloat16>(D, &pl->ki);
+    }
+    if (!have) {
+        if (a->dtype == kF32)
+            pl->ki = generic_info<float>(D);
+        else if (a->dtype == kF16)
+            pl->ki = generic_info<__half>(D);
+        else
+            pl->ki = generic_info<__nv_bfloat16>(D);
+    }
+    long long resident = 0;
+    cudaError_t e = resident_blocks(pl->ki, &resident);
+    if (e != cudaSuccess)
+        return e;
+    pl->mblocks = (rows_fold + pl->ki.rb - 1) / pl->ki.rb;
+    const long long base = a->B * a->Hkv * pl->mblocks;
+    int splits = choose_splits(base, resident, a->Nk, pl->ki.bn);
+    /* decode: merge small split counts inside a thread-block cluster instead of through the scratch
+     * and a second kernel (sm_90); measured faster where the fixed cost dominates */
+    KernelInfo cki;
+    const bool want_cluster =
+        force ? force->cluster
+              : (fast_ok && rows_fold <= 16 && splits > 1 && g_decode_cluster_mode != 1 &&
+                 (g_decode_cluster_mode == 2 || splits <= 16) &&
+                 (a->dtype == kF16 ? decode_cluster_info<__half>(D, &cki) : decode_cluster_info<__nv_bfloat16>(D, &cki)));
+    if (want_cluster) {
+        const KernelInfo ck = force ? *force : cki;
+        long long cres = 0;
+        int maxc = 0;
+        e = resident_blocks(ck, &cres, &maxc);
+        if (e != cudaSuccess)
+            return e;
+        if (maxc >= 1) {
+            int cs = choose_splits(base, cres, a->Nk, ck.bn);
+            if (cs > maxc)
+                cs = maxc;
+            pl->ki = ck;
+            pl->splits = cs;
+            pl->scratch = 0;
+            return cudaSuccess;
+        }
+        if (force)
+            return cudaErrorNotSupported;
+    }
+    const size_t per_split = (size_t)(a->B * a->Hq * a->Nq) * (size_t)(a->D + 1) * 4;
+    if (limit_scratch && splits > 1) {
+        const size_t fit = a->scratch ? a->scratch_bytes / per_split : 0;
+        if ((size_t)splits > fit)
+            splits = (int)fit;
+        if (splits < 2)
+            splits = 1;
+    }
+    if (pl->mblocks * splits > 0x7fffffffLL)
+        splits = 1;
+    pl->splits = splits;
+    pl->scratch = splits > 1 ? per_split * (size_t)splits : 0;
+    return cudaSuccess;
+}
+
+void set_err(char *err, size_t len, const char *what, cudaError_t e)
+{
+    if (err && len)
+        snprintf(err, len, "qn_cuda_attention: %s: %s (%d)", what, cudaGetErrorString(e), (int)e);
+}
+
+int launch(const qn_cuda_attention_args *a, const KernelInfo *force, char *err, size_t err_len)
+{
+    if (err && err_len)
+        err[0] = '\0';
+    if (!args_ok(a)) {
+        if (err && err_len)
+            snprintf(err, err_len, "qn_cuda_attention: unsupported or invalid arguments");
+        return (int)cudaErrorInvalidValue;
+    }
+    cudaStream_t stream = static_cast<cudaStream_t>(a->stream);
+    Plan pl;
+    cudaError_t e = make_plan(a, force, true, &pl);
+    if (e != cudaSuccess) {
+        set_err(err, err_len, "planning the launch", e);
+        return (int)e;
+    }
+    if (pl.path == PATH_NONE)
+        return 0;
+    if (pl.path == PATH_ZERO) {
+        /* no keys at all: every row sees nothing, and zero bits are 0.0 in all three dtypes */
+        e = cudaMemsetAsync(a->out, 0, (size_t)(a->B * a->Hq * a->Nq * a->D) * esize(a->dtype), stream);
+        if (e != cudaSuccess)
+            set_err(err, err_len, "zero-filling the output", e);
+        return (int)e;
+    }
+    Params p;
+    memset(&p, 0, sizeof(p));
+    p.q = a->q;
+    p.k = a->k;
+    p.v = a->v;
+    p.mask = a->mask;
+    p.kv_lens = a->kv_lens;
+    p.out = a->out;
+    p.B = a->B;
+    p.Hq = a->Hq;
+    p.Hkv = a->Hkv;
+    p.Nq = a->Nq;
+    p.Nk = a->Nk;
+    p.D = a->D;
+    p.G = a->Hq / a->Hkv;
+    p.rows_fold = p.G * a->Nq;
+    p.mask_batched = a->mask_batched;
+    p.causal = a->causal;
+    p.window = a->window;
+    p.splits = pl.splits;
+    p.sl2 = a->scale * 1.4426950408889634f;
+    const long long rows = a->B * a->Hq * a->Nq;
+    if (pl.splits > 1 && !pl.ki.cluster) {
+        p.part_o = static_cast<float *>(a->scratch);
+        p.part_lse = p.part_o + (size_t)rows * pl.splits * a->D;
+    }
+    dim3 grid((unsigned)(pl.mblocks * pl.splits), (unsigned)a->Hkv, (unsigned)a->B);
+    void *args[] = {&p};
+    if (pl.ki.cluster) {
+        cudaLaunchConfig_t cfg = {};
+        cudaLaunchAttribute at = {};
+        at.id = cudaLaunchAttributeClusterDimension;
+        at.val.clusterDim.x = (unsigned)pl.splits;
+        at.val.clusterDim.y = 1;
+        at.val.clusterDim.z = 1;
+        cfg.gridDim = grid;
+        cfg.blockDim = dim3((unsigned)pl.ki.threads, 1, 1);
+        cfg.dynamicSmemBytes = pl.ki.smem;
+        cfg.stream = stream;
+        cfg.attrs = &at;
+        cfg.numAttrs = 1;
+        e = cudaLaunchKernelExC(&cfg, pl.ki.fn, args);
+    } else {
+        e = cudaLaunchKernel(pl.ki.fn, grid, dim3((unsigned)pl.ki.threads), args, pl.ki.smem, stream);
+    }
+    if (e == cudaSuccess)
+        e = cudaGetLastError();
+    if (e != cudaSuccess) {
+        (void)cudaGetLastError(); /* a launch error is not sticky: leave no stale error behind */
+        set_err(err, err_len, "launching the attention kernel", e);
+        return (int)e;
+    }
+    if (pl.splits > 1 && !pl.ki.cluster) {
+        const unsigned cblocks = (unsigned)((rows + 3) / 4);
+        if (a->dtype == kF32)
+            attn_combine_kernel<float><<<cblocks, 128, 0, stream>>>(p.part_o, p.part_lse, static_cast<float *>(a->out),
+                                                                    rows, pl.splits, (int)a->D);
+        else if (a->dtype == kF16)
+            attn_combine_kernel<__half><<<cblocks, 128, 0, stream>>>(p.part_o, p.part_lse,
+                                                                     static_cast<__half *>(a->out), rows, pl.splits,
+                                                                     (int)a->D);
+        else
+            attn_combine_kernel<__nv_bfloat16><<<cblocks, 128, 0, stream>>>(
+                p.part_o, p.part_lse, static_cast<__nv_bfloat16 *>(a->out), rows, pl.splits, (int)a->D);
+        e = cudaGetLastError();
+        if (e != cudaSuccess) {
+            (void)cudaGetLastError();
+            set_err(err, err_len, "launching the split-KV combine", e);
+            return (int)e;
+        }
+    }
+    return 0;
+}
+
+} // namespace
+
+extern "C" size_t qn_cuda_attention_scratch_bytes(const qn_cuda_attention_args *a)
+{
+    if (!args_ok(a))
+        return 0;
+    Plan pl;
+    if (make_plan(a, nullptr, false, &pl) != cudaSuccess) {
+        (void)cudaGetLastError();
+        return 0;
+    }
+    return pl.path == PATH_KERNEL ? pl.scratch : 0;
+}
+
+extern "C" int qn_cuda_attention_supported(const qn_cuda_attention_args *a)
+{
+    return args_ok(a) ? 1 : 0;
+}
+
+extern "C" int qn_cuda_attention(const qn_cuda_attention_args *a, char *err, size_t err_len)
+{
+    return launch(a, nullptr, err, err_len);
+}

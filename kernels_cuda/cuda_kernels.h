@@ -1,0 +1,142 @@
+/*
+ * cuda_kernels.h — C-callable launchers of the CUDA backend's kernels (the .cu files here),
+ * used by the host code in engine/cuda/. Every launcher is asynchronous on `stream`
+ * (a cudaStream_t), returns 0 or a cudaError_t value, and never aborts. Pointers are device
+ * pointers. dtype arguments are quanta_dtype values (f32, f16, bf16 unless stated).
+ */
+#ifndef QUANTA_KERNELS_CUDA_KERNELS_H
+#define QUANTA_KERNELS_CUDA_KERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---------------------------------------------------------------- weights
+ * Weights prepared for the tensor-core matmul (engine/cuda/cuda_repack.c writes them):
+ * W[N,K] becomes tiles of 16 rows x 64 columns, each tile laid out so that lane l of a warp
+ * reads its mma.sync A-fragments for the tile's four k16 steps with 16-byte loads. Codes are
+ * small integers or fp8 values that convert exactly to f16; what the codes do not carry is a
+ * per-group f16 multiplier (q4, nf4) and a per-row f32 factor applied to the f32 sums. */
+enum {
+    QN_CW_F16 = 0,  /* f16 values (from f16, or bf16 scaled by a power of two per row) */
+    QN_CW_Q8 = 1,   /* int8 codes, per-row scale */
+    QN_CW_E4M3 = 2, /* fp8 e4m3 codes, per-row scale */
+    QN_CW_E5M2 = 3, /* fp8 e5m2 codes, per-row scale */
+    QN_CW_Q4 = 4,   /* 4-bit codes, per-group (f16 scale, zero), per-row power of two */
+    QN_CW_NF4 = 5,  /* NF4 codes, per-block f16 absmax, per-row power of two */
+    QN_CW_COUNT
+};
+
+#define QN_CW_TILE_ROWS 16
+#define QN_CW_TILE_K 64
+
+typedef struct qn_cuda_weight {
+    int fmt;                  /* QN_CW_* */
+    int64_t N, K;             /* logical shape */
+    int64_t Np, Kp;           /* padded to multiples of 16 and 64 */
+    int32_t group;            /* q4 group / nf4 block along K (0 for per-row formats) */
+    const void *codes;        /* tiles [Np/16][Kp/64][32 lanes][tile bytes / 32] */
+    const float *row_scale;   /* [Np] f32 factor per row */
+    const uint32_t *meta;     /* q4/nf4: [Np][Kp/group] u32: low half f16 multiplier, high half f16 (1024 + zero) */
+} qn_cuda_weight;
+
+static inline int qn_cuda_weight_bits(int fmt) {
+    return fmt == QN_CW_F16 ? 16 : (fmt == QN_CW_Q4 || fmt == QN_CW_NF4) ? 4 : 8;
+}
+/* Bytes of the tiled codes of a [Np, Kp] weight in format fmt (caller checks overflow). */
+static inline size_t qn_cuda_weight_code_bytes(int fmt, int64_t Np, int64_t Kp) {
+    return (size_t)Np * (size_t)Kp * (size_t)qn_cuda_weight_bits(fmt) / 8;
+}
+/*
+ * Byte offset inside the tiled codes of element (n, k), and the bit shift of its nibble for
+ * 4-bit formats. Lane l = 4g + t of a warp holds, per k16 step, the eight elements of its
+ * m16n8k16 A-fragment in the order E = (g,2t) (g,2t+1) (g+8,2t) (g+8,2t+1) (g,2t+8)
+ * (g,2t+9) (g+8,2t+8) (g+8,2t+9). 16-bit and 8-bit codes are stored in that order; q4 puts
+ * E[2j] in nibble j and E[2j+1] in nibble 4+j of the step's 32-bit word, so that
+ * (word >> 4j) & 0x000F000F yields the f16x2 register j after an OR with 0x6400 (1024 + q);
+ * nf4 keeps E[2j] / E[2j+1] in the low / high nibble of byte j (a byte -> f16x2 table).
+ */
+static inline size_t qn_cuda_weight_code_offset(int fmt, int64_t Kp, int64_t n, int64_t k, int *shift) {
+    const int bits = qn_cuda_weight_bits(fmt);
+    const size_t tile_bytes = (size_t)(QN_CW_TILE_ROWS * QN_CW_TILE_K * bits / 8), lane_bytes = tile_bytes / 32;
+    const int64_t nt = n / 16, kt = k / 64;
+    const int r = (int)(n % 16), kk = (int)(k % 64);
+    const int ks = kk / 16, kin = kk % 16, g = r % 8, hi_row = r / 8, t = (kin % 8) / 2, hi_k = kin / 8;
+    const int pair = kin % 2, lane = g * 4 + t, e = hi_k * 4 + hi_row * 2 + pair;
+    size_t within;
+    *shift = 0;
+    if (bits == 16) {
+        within = (size_t)(ks * 16 + e * 2);
+    } else if (bits == 8) {
+        within = (size_t)(ks * 8 + e);
+    } else if (fmt == QN_CW_Q4) {
+        const int nib = (e % 2 == 0) ? e / 2 : 4 + e / 2;
+        within = (size_t)(ks * 4 + nib / 2);
+        *shift = (nib % 2) * 4;
+    } else {
+        within = (size_t)(ks * 4 + e / 2);
+        *shift = (e % 2) * 4;
+    }
+    return ((size_t)nt * (size_t)(Kp / 64) + (size_t)kt) * tile_bytes + (size_t)lane * lane_bytes + within;
+}
+
+/* ---------------------------------------------------------------- matmul */
+
+/* Scratch for qn_cuda_matmul_q: activations as f16 in fragment order + split-K partials. */
+size_t qn_cuda_matmul_q_scratch(const qn_cuda_weight *w, int64_t M, int sms);
+/* y[M,N] (y_dtype) = x[M,K] (x_dtype) . W^T with W prepared. */
+int qn_cuda_matmul_q(const qn_cuda_weight *w, int x_dtype, const void *x, int y_dtype, void *y, int64_t M,
+                     void *scratch, size_t scratch_bytes, int sms, void *stream);
+/* Dense fallback: y[M,N] = x[M,K] . w[N,K]^T, any float dtypes, f32 accumulation. */
+int qn_cuda_matmul_dense(int x_dtype, const void *x, int w_dtype, const void *w, int y_dtype, void *y, int64_t M,
+                         int64_t N, int64_t K, void *stream);
+
+/* ---------------------------------------------------------------- element-wise */
+
+enum { QN_CU_SILU = 0, QN_CU_GELU = 1, QN_CU_GELU_TANH = 2, QN_CU_SCALE = 3, QN_CU_CONVERT = 4 };
+/* y[i] = f(x[i]) for n elements (x and y may be the same memory). */
+int qn_cuda_unary(int op, int x_dtype, const void *x, int y_dtype, void *y, int64_t n, float s, void *stream);
+/* y = a + b or a * b; b has n elements or nb = D elements broadcast over rows of D. */
+int qn_cuda_binary(int is_mul, int a_dtype, const void *a, int b_dtype, const void *b, int64_t nb, int y_dtype,
+                   void *y, int64_t n, int64_t D, void *stream);
+/* RMS norm over rows of D; weight (f32 dtype w_dtype) or NULL. */
+int qn_cuda_rms_norm(int x_dtype, const void *x, int w_dtype, const void *w, int y_dtype, void *y, int64_t rows,
+                     int64_t D, float eps, int plus_one, void *stream);
+int qn_cuda_softmax(int x_dtype, const void *x, int y_dtype, void *y, int64_t rows, int64_t D, void *stream);
+/* x[rows, D] where row r has position pos[r % N]. mode 0 = NORM, 1 = NEOX. */
+int qn_cuda_rope(int x_dtype, const void *x, int y_dtype, void *y, const int32_t *pos, int64_t rows, int64_t N,
+                 int64_t D, int64_t rot, int mode, float theta_base, float freq_scale, void *stream);
+
+/* ---------------------------------------------------------------- rows */
+
+/* Layout of a table in the interchange format (formats/formats.h qn_quant_layout). */
+typedef struct qn_cuda_table {
+    int dtype;                /* any float dtype or quantized format */
+    int64_t rows, cols;
+    int32_t group, double_quant;
+    size_t codes_row_bytes, scales_offset, zeros_offset, zero_row_bytes, dq_mean_offset;
+    const void *base;
+} qn_cuda_table;
+/* out[T, D] = table[ids[t]] (out dtype any float). Bad ids set *err_flag (device int) to 1
+ * and leave that row unwritten. */
+int qn_cuda_get_rows(const qn_cuda_table *t, const int32_t *ids, int64_t T, int out_dtype, void *out,
+                     int *err_flag, void *stream);
+/* out.dims[i] = x.dims[perm[i]]; dims padded to 4 at the front; es = element size. */
+int qn_cuda_permute(const void *x, void *out, const int64_t xdims[4], const int perm4[4], size_t es,
+                    void *stream);
+/* dst[B,H,Nmax,D] rows start[0].. = src[B,H,T,D]; a bad start sets *err_flag to 2. */
+int qn_cuda_write_rows(int dst_dtype, void *dst, int src_dtype, const void *src, const int32_t *start,
+                       int64_t BH, int64_t T, int64_t Nmax, int64_t D, int *err_flag, void *stream);
+
+/* ---------------------------------------------------------------- utility */
+
+/* Copies bytes (multiple of 16) with a 16-byte-per-thread kernel (the bandwidth probe). */
+int qn_cuda_copy(void *dst, const void *src, size_t bytes, void *stream);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,415 @@
+/*
+ * matmul_q.cu — y[M,N] = x[M,K] . W[N,K]^T for weights prepared by engine/cuda/cuda_repack.c
+ * (layout in cuda_kernels.h), on tensor cores with mma.sync m16n8k16 (f16 in, f32 sums).
+ *
+ * Roles are swapped (y^T = W . x^T): weights are the A operand, so 16 weight rows fill the
+ * m16 side and a decode batch of 1..8 tokens needs a single n8 column tile. One kernel thus
+ * serves decode (M = 1..16, memory-bound: each lane streams its A-fragments with 16-byte loads
+ * and converts them in registers, no shared memory) and prefill (M >= 32, 8 column tiles
+ * per block reuse each converted fragment).
+ *
+ * Exactness: q8/q4 codes, fp8 values and f16 weights are exact in f16; the q4 (q - zero) is
+ * exact before one f16 multiply by the group scale; per-row factors (q8/fp8 scales, the power
+ * of two that keeps q4/nf4 group scales in f16 range) multiply the f32 sums. Activations are
+ * converted once per call to f16 in fragment order, each row scaled by a power of two so its
+ * largest value sits near 2^14 (no overflow, no subnormals), undone in the epilogue.
+ * Split-K (grid.z) writes f32 partials that a second kernel sums in a fixed order
+ * (deterministic), used when the output tiles alone cannot fill the GPU.
+ */
+#include <cuda_fp8.h>
+
+#include "cuda_common.cuh"
+
+#define QN_MMQ_WARPS 4
+
+/* ------------------------------------------------------------------ activation prep */
+
+/* One block per row m: max |x|, then the f16 copy in fragment order (position t*16 + ks*4 + h
+ * of each 64-chunk holds k = ks*16 + (h < 2 ? 2t + h : 8 + 2t + h - 2)). */
+__global__ void qn_k_prep_x(int xd, const void *x, int64_t K, int64_t Kp, __half *xh, float *xscale) {
+    __shared__ float sh[32];
+    const int64_t m = blockIdx.x;
+    float mx = 0.0f;
+    for (int64_t k = threadIdx.x; k < K; k += blockDim.x) mx = fmaxf(mx, fabsf(qn_ld(xd, x, m * K + k)));
+    mx = qn_block_max(mx, sh);
+    int e = 0;
+    if (mx > 0.0f && isfinite(mx)) {
+        int ex;
+        frexpf(mx, &ex);      /* mx in [2^(ex-1), 2^ex) */
+        e = 14 - ex;          /* scaled max in [2^13, 2^14) */
+        if (e > 100) e = 100; /* keep 2^e finite in f32 */
+    }
+    const float f = ldexpf(1.0f, e);
+    if (threadIdx.x == 0) xscale[m] = ldexpf(1.0f, -e);
+    for (int64_t p = threadIdx.x; p < Kp; p += blockDim.x) {
+        const int64_t c = p / 64;
+        const int w = (int)(p % 64), t = w / 16, ks = (w % 16) / 4, h = w % 4;
+        const int64_t k = c * 64 + ks * 16 + (h < 2 ? 2 * t + h : 8 + 2 * t + h - 2);
+        xh[m * Kp + p] = __float2half_rn(k < K ? qn_ld(xd, x, m * K + k) * f : 0.0f);
+    }
+}
+
+/* ------------------------------------------------------------------ fragments */
+
+__device__ __forceinline__ void qn_mma16816(float c[4], const uint32_t a[4], uint32_t b0, uint32_t b1) {
+    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
+                 "{%0,%1,%2,%3};\n"
+                 : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+}
+
+__device__ __forceinline__ uint32_t qn_h2u(__half2 h) { return *reinterpret_cast<uint32_t *>(&h); }
+__device__ __forceinline__ __half2 qn_u2h(uint32_t u) { return *reinterpret_cast<__half2 *>(&u); }
+
+/* 32-bit words of tile data per lane. */
+template <int FMT> struct qn_fmt_traits {
+    static constexpr int words = FMT == QN_CW_F16 ? 16 : (FMT == QN_CW_Q4 || FMT == QN_CW_NF4) ? 4 : 8;
+    static constexpr bool grouped = FMT == QN_CW_Q4 || FMT == QN_CW_NF4;
+};
+
+/* The four f16x2 A registers of k16 step ks from a lane's raw words. s0/z0 are the group
+ * multiplier and (1024 + zero) of row g, s1/z1 of row g + 8 (q4/nf4 only). */
+template <int FMT>
+__device__ __forceinline__ void qn_dequant(const uint32_t *w, int ks, uint32_t a[4], __half2 s0, __half2 s1,
+                                           __half2 z0, __half2 z1, const uint32_t *lut) {
+    if (FMT == QN_CW_F16) {
+        a[0] = w[ks * 4 + 0], a[1] = w[ks * 4 + 1], a[2] = w[ks * 4 + 2], a[3] = w[ks * 4 + 3];
+    } else if (FMT == QN_CW_Q8) {
+        const uint32_t u0 = w[ks * 2] ^ 0x80808080u, u1 = w[ks * 2 + 1] ^ 0x80808080u;
+        const __half2 off = __half2half2(__ushort_as_half((unsigned short)0x6480)); /* 1152 = 1024 + 128 */
+        a[0] = qn_h2u(__hsub2(qn_u2h(__byte_perm(u0, 0x64646464u, 0x4140)), off));
+        a[1] = qn_h2u(__hsub2(qn_u2h(__byte_perm(u0, 0x64646464u, 0x4342)), off));
+        a[2] = qn_h2u(__hsub2(qn_u2h(__byte_perm(u1, 0x64646464u, 0x4140)), off));
+        a[3] = qn_h2u(__hsub2(qn_u2h(__byte_perm(u1, 0x64646464u, 0x4342)), off));
+    } else if (FMT == QN_CW_E5M2) {
+        const uint32_t u0 = w[ks * 2], u1 = w[ks * 2 + 1];
+        a[0] = __byte_perm(u0, 0, 0x1404), a[1] = __byte_perm(u0, 0, 0x3424);
+        a[2] = __byte_perm(u1, 0, 0x1404), a[3] = __byte_perm(u1, 0, 0x3424);
+    } else if (FMT == QN_CW_E4M3) {
+        const uint32_t u0 = w[ks * 2], u1 = w[ks * 2 + 1];
+        const uint32_t p[4] = {u0 & 0xFFFFu, u0 >> 16, u1 & 0xFFFFu, u1 >> 16};
+#pragma unroll
+        for (int r = 0; r < 4; r++) {
+            __half2_raw h = __nv_cvt_fp8x2_to_halfraw2((__nv_fp8x2_storage_t)p[r], __NV_E4M3);
+            a[r] = (uint32_t)h.x | ((uint32_t)h.y << 16);
+        }
+    } else if (FMT == QN_CW_Q4) {
+        const uint32_t u = w[ks];
+#pragma unroll
+        for (int r = 0; r < 4; r++) {
+            const __half2 q = qn_u2h(((u >> (4 * r)) & 0x000F000Fu) | 0x64006400u);
+            a[r] = qn_h2u(__hmul2(__hsub2(q, (r & 1) ? z1 : z0), (r & 1) ? s1 : s0));
+        }
+    } else { /* NF4 */
+        const uint32_t u = w[ks];
+#pragma unroll
+        for (int r = 0; r < 4; r++) a[r] = qn_h2u(__hmul2(qn_u2h(lut[(u >> (8 * r)) & 0xFF]), (r & 1) ? s1 : s0));
+    }
+}
+
+struct qn_mmq_args {
+    const uint8_t *codes;
+    const float *row_scale;
+    const uint32_t *meta;
+    int64_t N, Np, Kp, M;
+    int32_t group, meta_cols;
+    int32_t kps; /* k tiles per split */
+    const __half *xh;
+    const float *xscale;
+    float *part; /* split-K partials [S][M][N] or NULL */
+    int yd;
+    void *y;
+};
+
+template <int FMT, int WN, int MT>
+__global__ void __launch_bounds__(QN_MMQ_WARPS * 32) qn_k_mmq(qn_mmq_args p) {
+    typedef qn_fmt_traits<FMT> Tr;
+    constexpr int AW = Tr::words;
+    __shared__ uint32_t lut[FMT == QN_CW_NF4 ? 256 : 1];
+    if (FMT == QN_CW_NF4) {
+        const float book[16] = {-1.0f, -0.6961928009986877f, -0.5250730514526367f, -0.39491748809814453f,
+                                -0.28444138169288635f, -0.18477343022823334f, -0.09105003625154495f, 0.0f,
+                                0.07958029955625534f, 0.16093020141124725f, 0.24611230194568634f,
+                                0.33791524171829224f, 0.44070982933044434f, 0.5626170039176941f,
+                                0.7229568362236023f, 1.0f};
+        for (int i = threadIdx.x; i < 256; i += blockDim.x)
+            lut[i] = qn_h2u(__floats2half2_rn(book[i & 15], book[i >> 4]));
+        __syncthreads();
+    }
+    const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
+    const int64_t NT = p.Np / 16, KT = p.Kp / 64;
+    const int64_t nt0 = ((int64_t)blockIdx.x * QN_MMQ_WARPS + warp) * WN;
+    const int64_t m0 = (int64_t)blockIdx.y * 8 * MT;
+    const int64_t kt0 = (int64_t)blockIdx.z * p.kps;
+    const int64_t kt1 = kt0 + p.kps < KT ? kt0 + p.kps : KT;
+    constexpr int tile_bytes = AW * 4 * 32;
+
+    float acc[WN][MT][4];
+#pragma unroll
+    for (int i = 0; i < WN; i++)
+#pragma unroll
+        for (int j = 0; j < MT; j++) acc[i][j][0] = acc[i][j][1] = acc[i][j][2] = acc[i][j][3] = 0.0f;
+
+    bool row_ok[WN];
+#pragma unroll
+    for (int i = 0; i < WN; i++) row_ok[i] = nt0 + i < NT;
+    bool col_ok[MT];
+#pragma unroll
+    for (int j = 0; j < MT; j++) col_ok[j] = m0 + j * 8 + g < p.M;
+
+    uint32_t wa[2][WN][AW];
+    uint32_t mt[2][WN][4]; /* meta: row g first/second half of the tile, row g+8 first/second */
+
+    auto load = [&](int buf, int64_t kt) {
+#pragma unroll
+        for (int i = 0; i < WN; i++) {
+            if (row_ok[i]) {
+                const uint4 *src = reinterpret_cast<const uint4 *>(p.codes + ((nt0 + i) * KT + kt) * tile_bytes) +
+                                   lane * (AW / 4);
+#pragma unroll
+                for (int v = 0; v < AW / 4; v++) {
+                    const uint4 q = __ldg(src + v);
+                    wa[buf][i][v * 4 + 0] = q.x, wa[buf][i][v * 4 + 1] = q.y;
+                    wa[buf][i][v * 4 + 2] = q.z, wa[buf][i][v * 4 + 3] = q.w;
+                }
+                if (Tr::grouped) {
+                    const int64_t r0 = (nt0 + i) * 16 + g;
+                    const int64_t ga = kt * 64 / p.group, gb = (kt * 64 + 32) / p.group;
+                    mt[buf][i][0] = __ldg(p.meta + r0 * p.meta_cols + ga);
+                    mt[buf][i][1] = __ldg(p.meta + r0 * p.meta_cols + gb);
+                    mt[buf][i][2] = __ldg(p.meta + (r0 + 8) * p.meta_cols + ga);
+                    mt[buf][i][3] = __ldg(p.meta + (r0 + 8) * p.meta_cols + gb);
+                }
+            } else {
+#pragma unroll
+                for (int v = 0; v < AW; v++) wa[buf][i][v] = 0;
+                mt[buf][i][0] = mt[buf][i][1] = mt[buf][i][2] = mt[buf][i][3] = 0;
+            }
+        }
+    };
+
+    /* Activation fragments (small, cache-resident) are loaded when used; only the weight
+     * stream is double-buffered in registers. */
+    auto compute = [&](int buf, int64_t kt) {
+        uint32_t xb[MT][8];
+#pragma unroll
+        for (int j = 0; j < MT; j++) {
+            if (col_ok[j]) {
+                const uint4 *src = reinterpret_cast<const uint4 *>(p.xh + (m0 + j * 8 + g) * p.Kp + kt * 64 + t * 16);
+                const uint4 a = __ldg(src), b = __ldg(src + 1);
+                xb[j][0] = a.x, xb[j][1] = a.y, xb[j][2] = a.z, xb[j][3] = a.w;
+                xb[j][4] = b.x, xb[j][5] = b.y, xb[j][6] = b.z, xb[j][7] = b.w;
+            } else {
+#pragma unroll
+                for (int v = 0; v < 8; v++) xb[j][v] = 0;
+            }
+        }
+#pragma unroll
+        for (int ks = 0; ks < 4; ks++) {
+#pragma unroll
+            for (int i = 0; i < WN; i++) {
+                uint32_t a[4];
+                __half2 s0 = __half2half2(__ushort_as_half(0)), s1 = s0, z0 = s0, z1 = s0;
+                if (Tr::grouped) {
+                    const uint32_t m_0 = mt[buf][i][ks >> 1], m_1 = mt[buf][i][2 + (ks >> 1)];
+                    s0 = qn_u2h(__byte_perm(m_0, 0, 0x1010)), z0 = qn_u2h(__byte_perm(m_0, 0, 0x3232));
+                    s1 = qn_u2h(__byte_perm(m_1, 0, 0x1010)), z1 = qn_u2h(__byte_perm(m_1, 0, 0x3232));
+                }
+                qn_dequant<FMT>(wa[buf][i], ks, a, s0, s1, z0, z1, lut);
+#pragma unroll
+                for (int j = 0; j < MT; j++) qn_mma16816(acc[i][j], a, xb[j][ks * 2], xb[j][ks * 2 + 1]);
+            }
+        }
+    };
+
+    if (kt0 < kt1) {
+        load(0, kt0);
+        int64_t kt = kt0;
+        for (; kt + 1 < kt1; kt += 2) {
+            load(1, kt + 1);
+            compute(0, kt);
+            if (kt + 2 < kt1) load(0, kt + 2);
+            compute(1, kt + 1);
+        }
+        if (kt < kt1) compute(0, kt);
+    }
+
+    /* c0,c1: row g, columns 2t, 2t+1; c2,c3: row g+8. */
+#pragma unroll
+    for (int i = 0; i < WN; i++) {
+        if (!row_ok[i]) continue;
+#pragma unroll
+        for (int h = 0; h < 2; h++) {
+            const int64_t n = (nt0 + i) * 16 + g + 8 * h;
+            if (n >= p.N) continue;
+            const float rs = p.row_scale[n];
+#pragma unroll
+            for (int j = 0; j < MT; j++) {
+#pragma unroll
+                for (int c = 0; c < 2; c++) {
+                    const int64_t m = m0 + j * 8 + 2 * t + c;
+                    if (m >= p.M) continue;
+                    const float v = acc[i][j][2 * h + c];
+                    if (p.part)
+                        p.part[((int64_t)blockIdx.z * p.M + m) * p.N + n] = v;
+                    else
+                        qn_st(p.yd, p.y, m * p.N + n, v * rs * p.xscale[m]);
+                }
+            }
+        }
+    }
+}
+
+__global__ void qn_k_splitk_reduce(const float *part, int S, int64_t M, int64_t N, const float *row_scale,
+                                   const float *xscale, int yd, void *y) {
+    const int64_t total = M * N;
+    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < total; i += (int64_t)gridDim.x * blockDim.x) {
+        float s = 0.0f;
+        for (int z = 0; z < S; z++) s += part[(int64_t)z * total + i];
+        const int64_t m = i / N, n = i % N;
+        qn_st(yd, y, i, s * row_scale[n] * xscale[m]);
+    }
+}
+
+/* ------------------------------------------------------------------ planning */
+
+typedef struct qn_mmq_plan {
+    int WN, MT, S, kps;
+    unsigned bx, by;
+} qn_mmq_plan;
+
+static qn_mmq_plan qn_mmq_make_plan(const qn_cuda_weight *w, int64_t M, int sms) {
+    qn_mmq_plan pl;
+    pl.MT = M <= 8 ? 1 : M <= 16 ? 2 : 4;
+    pl.WN = 2;
+    const int64_t NT = w->Np / 16, KT = w->Kp / 64;
+    pl.bx = (unsigned)((NT + QN_MMQ_WARPS * pl.WN - 1) / (QN_MMQ_WARPS * pl.WN));
+    pl.by = (unsigned)((M + 8 * pl.MT - 1) / (8 * pl.MT));
+    const int64_t warps = (int64_t)pl.bx * pl.by * QN_MMQ_WARPS;
+    const int64_t target = (int64_t)(sms > 0 ? sms : 132) * 16;
+    int64_t S = 1;
+    if (warps < target) {
+        S = (target + warps - 1) / warps;
+        const int64_t maxS = KT / 4 > 0 ? KT / 4 : 1; /* at least 4 k tiles per split */
+        if (S > maxS) S = maxS;
+        if (S > 64) S = 64;
+    }
+    int64_t kps = (KT + S - 1) / S;
+    if (kps < 1) kps = 1;
+    S = (KT + kps - 1) / kps;
+    pl.S = (int)S;
+    pl.kps = (int)kps;
+    return pl;
+}
+
+static size_t qn_align256(size_t b) { return (b + 255) & ~(size_t)255; }
+
+extern "C" size_t qn_cuda_matmul_q_scratch(const qn_cuda_weight *w, int64_t M, int sms) {
+    if (M <= 0) return 0;
+    const qn_mmq_plan pl = qn_mmq_make_plan(w, M, sms);
+    size_t b = qn_align256((size_t)M * (size_t)w->Kp * 2) + qn_align256((size_t)M * 4);
+    if (pl.S > 1) b += (size_t)pl.S * (size_t)M * (size_t)w->N * 4;
+    return b;
+}
+
+template <int FMT, int WN>
+static void qn_mmq_launch_mt(int MT, dim3 grid, cudaStream_t s, const qn_mmq_args &a) {
+    switch (MT) {
+    case 1: qn_k_mmq<FMT, WN, 1><<<grid, QN_MMQ_WARPS * 32, 0, s>>>(a); break;
+    case 2: qn_k_mmq<FMT, WN, 2><<<grid, QN_MMQ_WARPS * 32, 0, s>>>(a); break;
+    default: qn_k_mmq<FMT, WN, 4><<<grid, QN_MMQ_WARPS * 32, 0, s>>>(a); break;
+    }
+}
+
+extern "C" int qn_cuda_matmul_q(const qn_cuda_weight *w, int x_dtype, const void *x, int y_dtype, void *y,
+                                int64_t M, void *scratch, size_t scratch_bytes, int sms, void *stream) {
+    if (M <= 0 || w->N <= 0) return 0;
+    if (w->K <= 0) { /* empty sum: zeros */
+        const size_t es = y_dtype == QN_DT_F32 ? 4 : 2;
+        return (int)cudaMemsetAsync(y, 0, (size_t)M * (size_t)w->N * es, (cudaStream_t)stream);
+    }
+    if (M > 0x7fffffff || scratch_bytes < qn_cuda_matmul_q_scratch(w, M, sms)) return (int)cudaErrorInvalidValue;
+    const qn_mmq_plan pl = qn_mmq_make_plan(w, M, sms);
+    cudaStream_t s = (cudaStream_t)stream;
+    uint8_t *sp = (uint8_t *)scratch;
+    __half *xh = (__half *)sp;
+    sp += qn_align256((size_t)M * (size_t)w->Kp * 2);
+    float *xscale = (float *)sp;
+    sp += qn_align256((size_t)M * 4);
+    float *part = pl.S > 1 ? (float *)sp : NULL;
+
+    qn_k_prep_x<<<(unsigned)M, 256, 0, s>>>(x_dtype, x, w->K, w->Kp, xh, xscale);
+    int e = qn_cu_launch_status();
+    if (e) return e;
+
+    qn_mmq_args a;
+    a.codes = (const uint8_t *)w->codes;
+    a.row_scale = w->row_scale;
+    a.meta = w->meta;
+    a.N = w->N, a.Np = w->Np, a.Kp = w->Kp, a.M = M;
+    a.group = w->group > 0 ? w->group : 64;
+    a.meta_cols = (int32_t)((w->Kp + a.group - 1) / a.group);
+    a.kps = pl.kps;
+    a.xh = xh, a.xscale = xscale, a.part = part, a.yd = y_dtype, a.y = y;
+    if (pl.by > 65535u || pl.S > 65535) return (int)cudaErrorInvalidValue;
+    const dim3 grid(pl.bx, pl.by, (unsigned)pl.S);
+    switch (w->fmt) {
+    case QN_CW_F16: qn_mmq_launch_mt<QN_CW_F16, 2>(pl.MT, grid, s, a); break;
+    case QN_CW_Q8: qn_mmq_launch_mt<QN_CW_Q8, 2>(pl.MT, grid, s, a); break;
+    case QN_CW_E4M3: qn_mmq_launch_mt<QN_CW_E4M3, 2>(pl.MT, grid, s, a); break;
+    case QN_CW_E5M2: qn_mmq_launch_mt<QN_CW_E5M2, 2>(pl.MT, grid, s, a); break;
+    case QN_CW_Q4: qn_mmq_launch_mt<QN_CW_Q4, 2>(pl.MT, grid, s, a); break;
+    case QN_CW_NF4: qn_mmq_launch_mt<QN_CW_NF4, 2>(pl.MT, grid, s, a); break;
+    default: return (int)cudaErrorInvalidValue;
+    }
+    e = qn_cu_launch_status();
+    if (e) return e;
+    if (pl.S > 1) {
+        qn_k_splitk_reduce<<<qn_cu_blocks(M * w->N, 256, 132 * 16), 256, 0, s>>>(part, pl.S, M, w->N, w->row_scale,
+                                                                               xscale, y_dtype, y);
+        e = qn_cu_launch_status();
+    }
+    return e;
+}
+
+/* ------------------------------------------------------------------ dense fallback */
+
+/* 32x32 output tile per block of 32x8 threads, f32 sums; any float dtypes. For f32 weights
+ * (exact f32 products) and weights that were not prepared (graph inputs, intermediates). */
+__global__ void qn_k_matmul_dense(int xd, const void *x, int wd, const void *w, int yd, void *y, int64_t M, int64_t N,
+                                  int64_t K) {
+    __shared__ float xs[32][33], ws[32][33];
+    const int tx = threadIdx.x, ty = threadIdx.y;
+    const int64_t m0 = (int64_t)blockIdx.y * 32, n0 = (int64_t)blockIdx.x * 32;
+    float acc[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+    for (int64_t k0 = 0; k0 < K; k0 += 32) {
+        for (int r = ty; r < 32; r += 8) {
+            const int64_t m = m0 + r, n = n0 + r, k = k0 + tx;
+            xs[r][tx] = (m < M && k < K) ? qn_ld(xd, x, m * K + k) : 0.0f;
+            ws[r][tx] = (n < N && k < K) ? qn_ld(wd, w, n * K + k) : 0.0f;
+        }
+        __syncthreads();
+#pragma unroll 8
+        for (int kk = 0; kk < 32; kk++) {
+            const float wv = ws[tx][kk];
+#pragma unroll
+            for (int q = 0; q < 4; q++) acc[q] += xs[ty + 8 * q][kk] * wv;
+        }
+        __syncthreads();
+    }
+#pragma unroll
+    for (int q = 0; q < 4; q++) {
+        const int64_t m = m0 + ty + 8 * q, n = n0 + tx;
+        if (m < M && n < N) qn_st(yd, y, m * N + n, acc[q]);
+    }
+}
+
+extern "C" int qn_cuda_matmul_dense(int x_dtype, const void *x, int w_dtype, const void *w, int y_dtype, void *y,
+                                    int64_t M, int64_t N, int64_t K, void *stream) {
+    if (M <= 0 || N <= 0) return 0;
+    const int64_t gy = (M + 31) / 32, gx = (N + 31) / 32;
+    if (gy > 65535 || gx > 0x7fffffff) return (int)cudaErrorInvalidValue;
+    qn_k_matmul_dense<<<dim3((unsigned)gx, (unsigned)gy), dim3(32, 8), 0, (cudaStream_t)stream>>>(
+        x_dtype, x, w_dtype, w, y_dtype, y, M, N, K);
+    return qn_cu_launch_status();
+}

@@ -1,0 +1,233 @@
+/*
+ * context.c — sequences: the preallocated KV cache, prefill/decode steps, the public model
+ * queries (info, tokenize, detokenize, memory report).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "error.h"
+#include "model_internal.h"
+
+/* Prompts longer than this run as several prefill steps, bounding scratch memory. */
+#define QN_PREFILL_CHUNK 256
+
+quanta_status quanta_model_context_create(quanta_model *m, int32_t n_ctx, quanta_model_context **out) {
+    if (!out) return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "quanta_model_context_create: out is NULL");
+    *out = NULL;
+    if (!m) return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "quanta_model_context_create: model is NULL");
+    if (n_ctx < 0) return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "quanta_model_context_create: n_ctx %d < 0", n_ctx);
+    if (n_ctx == 0) n_ctx = m->cfg.n_ctx_train < 4096 ? m->cfg.n_ctx_train : 4096;
+    if (n_ctx <= 0) n_ctx = 2048;
+    quanta_model_context *c = calloc(1, sizeof *c);
+    if (!c) return qn_error_set(QUANTA_ERR_OUT_OF_MEMORY, "quanta_model_context_create: no memory");
+    c->model = m;
+    c->n_ctx = n_ctx;
+    int L = m->cfg.n_layer;
+    c->k_cache = calloc((size_t)L, sizeof *c->k_cache);
+    c->v_cache = calloc((size_t)L, sizeof *c->v_cache);
+    quanta_status st = QUANTA_OK;
+    if (!c->k_cache || !c->v_cache) st = qn_error_set(QUANTA_ERR_OUT_OF_MEMORY, "quanta_model_context_create: no memory");
+    quanta_tensor_desc d;
+    memset(&d, 0, sizeof d);
+    d.dtype = QUANTA_F32;
+    d.ndim = 4;
+    d.dims[0] = 1;
+    d.dims[1] = m->cfg.n_head_kv;
+    d.dims[2] = n_ctx;
+    d.dims[3] = m->cfg.head_dim;
+    size_t bytes = 0;
+    if (!st) st = quanta_tensor_bytes(&d, &bytes);
+    for (int il = 0; il < L && !st; il++) {
+        st = quanta_buffer_create(m->backend, &d, &c->k_cache[il]);
+        if (!st) st = quanta_buffer_create(m->backend, &d, &c->v_cache[il]);
+        if (!st) c->kv_bytes += 2 * (uint64_t)bytes;
+    }
+    if (st) {
+        quanta_model_context_destroy(c);
+        return qn_error_set(st, "quanta_model_context_create: KV cache for %d positions: %s", n_ctx, quanta_last_error());
+    }
+    *out = c;
+    return QUANTA_OK;
+}
+
+void quanta_model_context_destroy(quanta_model_context *c) {
+    if (!c) return;
+    qn_step_free(&c->decode);
+    qn_step_free(&c->prefill);
+    for (int il = 0; il < c->model->cfg.n_layer; il++) {
+        if (c->k_cache) quanta_buffer_destroy(c->k_cache[il]);
+        if (c->v_cache) quanta_buffer_destroy(c->v_cache[il]);
+    }
+    free(c->k_cache);
+    free(c->v_cache);
+    free(c);
+}
+
+void quanta_model_context_reset(quanta_model_context *c) {
+    if (c) c->n_past = 0;
+}
+int32_t quanta_model_context_position(const quanta_model_context *c) { return c ? c->n_past : 0; }
+int32_t quanta_model_context_size(const quanta_model_context *c) { return c ? c->n_ctx : 0; }
+
+static quanta_status run_step(quanta_model_context *c, const int32_t *tokens, int32_t T, int all, float *logits,
+                              size_t logits_count) {
+    qn_step *s = T == 1 ? &c->decode : &c->prefill;
+    quanta_status st;
+    if (s->plan && (s->n_tokens != T || s->all_logits != all)) qn_step_free(s);
+    if (!s->plan) {
+        if ((st = qn_step_build(c, T, all, s))) return st;
+        size_t peak = 0;
+        if (!quanta_plan_peak_bytes(s->plan, &peak) && peak > c->scratch_bytes) c->scratch_bytes = peak;
+    }
+    int32_t *pos = malloc((size_t)T * sizeof *pos);
+    if (!pos) return qn_error_set(QUANTA_ERR_OUT_OF_MEMORY, "quanta_model_eval: no memory");
+    for (int32_t i = 0; i < T; i++) pos[i] = c->n_past + i;
+    int32_t start = c->n_past, kv_len = c->n_past + T;
+    st = quanta_plan_set_input(s->plan, s->ids, tokens, (size_t)T * sizeof *tokens);
+    if (!st) st = quanta_plan_set_input(s->plan, s->pos, pos, (size_t)T * sizeof *pos);
+    if (!st) st = quanta_plan_set_input(s->plan, s->start, &start, sizeof start);
+    if (!st) st = quanta_plan_set_input(s->plan, s->kv_len, &kv_len, sizeof kv_len);
+    free(pos);
+    if (!st) st = quanta_plan_execute(s->plan);
+    if (!st && logits) st = quanta_plan_get_output(s->plan, s->logits, logits, logits_count * sizeof(float));
+    if (!st) c->n_past += T;
+    return st;
+}
+
+quanta_status quanta_model_eval(quanta_model_context *c, const int32_t *tokens, size_t n, float *logits,
+                                size_t logits_count) {
+    if (!c) return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "quanta_model_eval: ctx is NULL");
+    if (!tokens || n == 0) return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "quanta_model_eval: no tokens");
+    const int32_t V = c->model->cfg.n_vocab;
+    for (size_t i = 0; i < n; i++)
+        if (tokens[i] < 0 || tokens[i] >= V)
+            return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "quanta_model_eval: tokens[%zu] = %d outside [0, %d)", i,
+                                tokens[i], V);
+    if (n > (size_t)(c->n_ctx - c->n_past))
+        return qn_error_set(QUANTA_ERR_STATE, "quanta_model_eval: %zu tokens at position %d exceed the context of %d", n,
+                            c->n_past, c->n_ctx);
+    int all = 0;
+    if (logits) {
+        if (logits_count == (size_t)V) all = n == 1;
+        else if (logits_count / n == (size_t)V && logits_count % n == 0) all = 1;
+        else
+            return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT,
+                                "quanta_model_eval: logits_count %zu is neither n_vocab (%d) nor n * n_vocab", logits_count, V);
+    }
+    for (size_t done = 0; done < n;) {
+        size_t T = n - done < QN_PREFILL_CHUNK ? n - done : QN_PREFILL_CHUNK;
+        int last_chunk = done + T == n;
+        float *dst = NULL;
+        size_t cnt = 0;
+        if (logits && all) {
+            dst = logits + done * (size_t)V;
+            cnt = T * (size_t)V;
+        } else if (logits && last_chunk) {
+            dst = logits;
+            cnt = (size_t)V;
+        }
+        quanta_status st = run_step(c, tokens + done, (int32_t)T, all || T == 1, dst, cnt);
+        if (st) return st;
+        done += T;
+    }
+    return QUANTA_OK;
+}
+
+/* ---------------------------------------------------------------- queries */
+
+quanta_status quanta_model_get_info(const quanta_model *m, quanta_model_info *info) {
+    if (!m || !info) return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "quanta_model_get_info: NULL argument");
+    memset(info, 0, sizeof *info);
+    const qn_model_config *c = &m->cfg;
+    snprintf(info->arch, sizeof info->arch, "%s", c->arch_name);
+    snprintf(info->name, sizeof info->name, "%s", c->name);
+    snprintf(info->tokenizer, sizeof info->tokenizer, "%s", qn_tokenizer_kind(m->tok) == QN_TOK_SPM ? "llama" : "gpt2");
+    info->n_vocab = c->n_vocab;
+    info->n_embd = c->n_embd;
+    info->n_layer = c->n_layer;
+    info->n_head = c->n_head;
+    info->n_head_kv = c->n_head_kv;
+    info->head_dim = c->head_dim;
+    info->n_ff = c->n_ff;
+    info->context_length = c->n_ctx_train;
+    info->sliding_window = c->sliding_window;
+    info->bos = qn_tokenizer_special(m->tok, 0);
+    info->eos = qn_tokenizer_special(m->tok, 1);
+    info->eot = qn_tokenizer_special(m->tok, 2);
+    info->add_bos = qn_tokenizer_add_bos(m->tok);
+    info->n_params = m->n_params;
+    info->weight_dtype = m->weight_dtype;
+    return QUANTA_OK;
+}
+
+quanta_status quanta_model_memory_report(const quanta_model *m, const quanta_model_context *c, quanta_model_memory *out) {
+    if (!m || !out) return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "quanta_model_memory_report: NULL argument");
+    if (c && c->model != m)
+        return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "quanta_model_memory_report: ctx belongs to another model");
+    memset(out, 0, sizeof *out);
+    out->weights_bytes = m->weights_bytes;
+    if (c) {
+        out->kv_cache_bytes = c->kv_bytes;
+        out->scratch_bytes = c->scratch_bytes;
+    }
+    return quanta_backend_memory_stats(m->backend, &out->device_in_use, &out->device_peak);
+}
+
+quanta_status quanta_model_tokenize(const quanta_model *m, const char *text, size_t len, int32_t add_bos,
+                                    int32_t parse_special, int32_t *tokens, size_t capacity, size_t *n_tokens) {
+    if (!m || !n_tokens || (!text && len))
+        return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "quanta_model_tokenize: NULL model, text or n_tokens");
+    if (!tokens && capacity)
+        return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "quanta_model_tokenize: tokens is NULL with capacity %zu", capacity);
+    int32_t *ids;
+    size_t n;
+    quanta_status st = qn_tokenizer_encode(m->tok, text ? text : "", len, add_bos, parse_special, &ids, &n);
+    if (st) return st;
+    *n_tokens = n;
+    if (!tokens) {
+        free(ids);
+        return QUANTA_OK;
+    }
+    if (n > capacity) {
+        free(ids);
+        return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "quanta_model_tokenize: capacity %zu, need %zu tokens", capacity, n);
+    }
+    if (n) memcpy(tokens, ids, n * sizeof *ids);
+    free(ids);
+    return QUANTA_OK;
+}
+
+quanta_status quanta_model_token_to_piece(const quanta_model *m, int32_t token, int32_t special, char *buf, size_t cap,
+                                          size_t *len) {
+    if (!m || !len || (!buf && cap))
+        return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "quanta_model_token_to_piece: NULL model, buf or len");
+    return qn_tokenizer_piece(m->tok, token, special, buf, cap, len);
+}
+
+quanta_status quanta_model_detokenize(const quanta_model *m, const int32_t *tokens, size_t n, int32_t special, char *buf,
+                                      size_t cap, size_t *len) {
+    if (!m || !len || (!tokens && n) || (!buf && cap))
+        return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "quanta_model_detokenize: NULL model, tokens, buf or len");
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t l = 0;
+        char *dst = buf && o < cap ? buf + o : NULL;
+        size_t room = dst ? cap - o : 0;
+        quanta_status st = qn_tokenizer_piece(m->tok, tokens[i], special, dst, room, &l);
+        if (st && st != QUANTA_ERR_INVALID_ARGUMENT) return st;
+        if (tokens[i] < 0 || tokens[i] >= qn_tokenizer_n_vocab(m->tok)) return st;
+        o += l;
+    }
+    *len = o;
+    if (!buf) return QUANTA_OK;
+    if (o + 1 > cap)
+        return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "quanta_model_detokenize: buffer of %zu bytes, need %zu", cap, o + 1);
+    buf[o] = 0;
+    return QUANTA_OK;
+}
+
+int quanta_model_token_is_eog(const quanta_model *m, int32_t token) {
+    if (!m || token < 0) return 0;
+    return token == qn_tokenizer_special(m->tok, 1) || token == qn_tokenizer_special(m->tok, 2);
+}

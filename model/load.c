@@ -1,0 +1,287 @@
+/*
+ * load.c — GGUF model loading: configuration, tokenizer, and every weight converted to its
+ * load-time format and uploaded once into a buffer on the backend. ggml block types are
+ * dequantized exactly to f32 first (qn_gguf_tensor_to_f32), then optionally quantized with
+ * quanta_quantize into the chosen Quanta format.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "error.h"
+#include "formats.h"
+#include "model_internal.h"
+
+void quanta_model_default_params(quanta_model_params *p) {
+    if (!p) return;
+    memset(p, 0, sizeof *p);
+    p->quantize = 0;
+    p->weight_dtype = QUANTA_F32;
+    p->group = 0;
+    p->keep_embeddings = 0;
+}
+
+/* What a 2-D weight becomes. `native` is the file's own Quanta-readable type (f32/f16/bf16 or a
+ * Quanta format written by `quanta quantize`), or NULL for ggml block types. Formats whose
+ * block does not divide the row stay f32. */
+static void target_desc(const quanta_model_params *p, const quanta_tensor_desc *native, int64_t cols, int is_embd,
+                        quanta_tensor_desc *d) {
+    d->group = 0;
+    d->double_quant = 0;
+    if (!p->quantize || (is_embd && p->keep_embeddings)) {
+        if (native) {
+            d->dtype = native->dtype;
+            d->group = native->group;
+            d->double_quant = native->double_quant;
+        } else {
+            d->dtype = QUANTA_F32;
+        }
+        return;
+    }
+    d->dtype = p->weight_dtype;
+    if (d->dtype == QUANTA_Q4) {
+        d->group = p->group ? p->group : QN_Q4_DEFAULT_GROUP;
+        if (cols % d->group) {
+            d->dtype = QUANTA_F32;
+            d->group = 0;
+        }
+    }
+    if (d->dtype == QUANTA_NF4 && cols % QN_NF4_BLOCK) d->dtype = QUANTA_F32;
+}
+
+static int same_format(const quanta_tensor_desc *a, const quanta_tensor_desc *b) {
+    if (a->dtype != b->dtype) return 0;
+    if (a->dtype == QUANTA_Q4) {
+        int32_t ga = a->group ? a->group : QN_Q4_DEFAULT_GROUP, gb = b->group ? b->group : QN_Q4_DEFAULT_GROUP;
+        return ga == gb;
+    }
+    if (a->dtype == QUANTA_NF4) return !a->double_quant == !b->double_quant;
+    return 1;
+}
+
+typedef struct loader {
+    const qn_gguf *g;
+    quanta_model *m;
+    const quanta_model_params *p;
+    float *tmp;       /* f32 staging, grown as needed */
+    size_t tmp_count;
+    void *qbuf;
+    size_t qbuf_bytes;
+} loader;
+
+static quanta_status grow(void **p, size_t *have, size_t want, size_t elem) {
+    if (*have >= want) return QUANTA_OK;
+    size_t bytes;
+    if (!qn_mul_size(want, elem, &bytes)) return qn_error_set(QUANTA_ERR_OVERFLOW, "quanta_model_load: tensor too large");
+    void *n = realloc(*p, bytes);
+    if (!n) return qn_error_set(QUANTA_ERR_OUT_OF_MEMORY, "quanta_model_load: no memory for %zu bytes of staging", bytes);
+    *p = n;
+    *have = want;
+    return QUANTA_OK;
+}
+
+/* Loads tensor `name` of shape [rows, cols] (rows = 0: a vector of cols) into a new buffer.
+ * Absent optional tensors leave *out NULL. */
+static quanta_status load_tensor(loader *L, const char *name, int64_t rows, int64_t cols, int optional, int is_embd,
+                                 quanta_buffer **out) {
+    *out = NULL;
+    const qn_gguf_tensor *t = qn_gguf_find_tensor(L->g, name);
+    if (!t) {
+        if (optional) return QUANTA_OK;
+        return qn_error_set(QUANTA_ERR_CORRUPT, "quanta_model_load: tensor '%s' is missing", name);
+    }
+    int want_nd = rows ? 2 : 1;
+    int64_t d0 = t->ndim >= 1 ? t->dims[0] : 1, d1 = t->ndim >= 2 ? t->dims[1] : 1;
+    for (int i = 2; i < t->ndim; i++)
+        if (t->dims[i] != 1) d1 = -1;
+    if (t->ndim < want_nd || d0 != cols || (rows ? d1 != rows : (t->ndim > 1 && d1 != 1)))
+        return qn_error_set(QUANTA_ERR_CORRUPT,
+                            "quanta_model_load: tensor '%s' has shape [%lld, %lld] (ggml order), expected [%lld, %lld]",
+                            name, (long long)d0, (long long)d1, (long long)cols, (long long)(rows ? rows : 1));
+    size_t count;
+    if (!qn_mul_size((size_t)cols, (size_t)(rows ? rows : 1), &count))
+        return qn_error_set(QUANTA_ERR_OVERFLOW, "quanta_model_load: tensor '%s' too large", name);
+    quanta_tensor_desc native;
+    int have_native = qn_gguf_tensor_desc(t, &native) == QUANTA_OK;
+    quanta_tensor_desc desc;
+    memset(&desc, 0, sizeof desc);
+    desc.ndim = want_nd;
+    if (rows) {
+        desc.dims[0] = rows;
+        desc.dims[1] = cols;
+        target_desc(L->p, have_native ? &native : NULL, cols, is_embd, &desc);
+    } else {
+        desc.dims[0] = cols;
+        desc.dtype = QUANTA_F32;
+    }
+    size_t bytes;
+    quanta_status st = quanta_tensor_bytes(&desc, &bytes);
+    if (st) return st;
+    const void *data = NULL;
+    if (have_native && same_format(&native, &desc)) {
+        if (t->bytes < bytes)
+            return qn_error_set(QUANTA_ERR_CORRUPT, "quanta_model_load: tensor '%s' holds %llu bytes, needs %zu", name,
+                                (unsigned long long)t->bytes, bytes);
+        data = t->data; /* already in its load format: uploaded bit for bit */
+    } else {
+        if ((st = grow((void **)&L->tmp, &L->tmp_count, count, sizeof(float)))) return st;
+        if ((st = qn_gguf_tensor_to_f32(t, L->tmp, count)))
+            return qn_error_set(st, "quanta_model_load: tensor '%s': %s", name, quanta_last_error());
+        if (desc.dtype == QUANTA_F32) {
+            data = L->tmp;
+        } else {
+            if ((st = grow(&L->qbuf, &L->qbuf_bytes, bytes, 1))) return st;
+            if (desc.dtype == QUANTA_F16 || desc.dtype == QUANTA_BF16)
+                qn_from_f32(desc.dtype, L->tmp, L->qbuf, count);
+            else if ((st = quanta_quantize(&desc, L->tmp, L->qbuf, bytes)))
+                return qn_error_set(st, "quanta_model_load: quantizing '%s': %s", name, quanta_last_error());
+            data = L->qbuf;
+        }
+    }
+    quanta_buffer *b;
+    if ((st = quanta_buffer_create(L->m->backend, &desc, &b)))
+        return qn_error_set(st, "quanta_model_load: buffer for '%s': %s", name, quanta_last_error());
+    if ((st = quanta_buffer_write(b, data, bytes))) {
+        quanta_buffer_destroy(b);
+        return qn_error_set(st, "quanta_model_load: uploading '%s': %s", name, quanta_last_error());
+    }
+    L->m->weights_bytes += bytes;
+    L->m->n_params += count;
+    if (rows && !is_embd) L->m->weight_dtype = desc.dtype;
+    *out = b;
+    return QUANTA_OK;
+}
+
+static void destroy_layer(qn_layer_weights *w) {
+    quanta_buffer **all[] = {&w->attn_norm, &w->wq, &w->wk, &w->wv, &w->wo, &w->bq, &w->bk, &w->bv,
+                             &w->q_norm, &w->k_norm, &w->post_attn_norm, &w->ffn_norm, &w->w_gate, &w->w_up,
+                             &w->w_down, &w->post_ffn_norm};
+    for (size_t i = 0; i < sizeof all / sizeof *all; i++) {
+        quanta_buffer_destroy(*all[i]);
+        *all[i] = NULL;
+    }
+}
+
+void quanta_model_destroy(quanta_model *m) {
+    if (!m) return;
+    if (m->layers)
+        for (int i = 0; i < m->cfg.n_layer; i++) destroy_layer(&m->layers[i]);
+    free(m->layers);
+    quanta_buffer_destroy(m->tok_embd);
+    quanta_buffer_destroy(m->output_norm);
+    quanta_buffer_destroy(m->output);
+    qn_tokenizer_destroy(m->tok);
+    free(m);
+}
+
+static quanta_status load_layer(loader *L, int il) {
+    const qn_model_config *c = &L->m->cfg;
+    qn_layer_weights *w = &L->m->layers[il];
+    int64_t E = c->n_embd, F = c->n_ff, Q = (int64_t)c->n_head * c->head_dim, KV = (int64_t)c->n_head_kv * c->head_dim;
+    char name[96];
+    quanta_status st;
+#define LOAD(field, suffix, rows, cols, opt)                                               \
+    do {                                                                                   \
+        snprintf(name, sizeof name, "blk.%d." suffix, il);                                 \
+        if ((st = load_tensor(L, name, rows, cols, opt, 0, &w->field))) return st;         \
+    } while (0)
+    LOAD(attn_norm, "attn_norm.weight", 0, E, 0);
+    LOAD(wq, "attn_q.weight", Q, E, 0);
+    LOAD(wk, "attn_k.weight", KV, E, 0);
+    LOAD(wv, "attn_v.weight", KV, E, 0);
+    LOAD(wo, "attn_output.weight", E, Q, 0);
+    LOAD(bq, "attn_q.bias", 0, Q, !c->qkv_bias);
+    LOAD(bk, "attn_k.bias", 0, KV, !c->qkv_bias);
+    LOAD(bv, "attn_v.bias", 0, KV, !c->qkv_bias);
+    if (c->qk_norm) {
+        LOAD(q_norm, "attn_q_norm.weight", 0, c->head_dim, 0);
+        LOAD(k_norm, "attn_k_norm.weight", 0, c->head_dim, 0);
+    }
+    if (c->post_norms) {
+        LOAD(post_attn_norm, "post_attention_norm.weight", 0, E, 0);
+        LOAD(post_ffn_norm, "post_ffw_norm.weight", 0, E, 0);
+    }
+    LOAD(ffn_norm, "ffn_norm.weight", 0, E, 0);
+    LOAD(w_gate, "ffn_gate.weight", F, E, 0);
+    LOAD(w_up, "ffn_up.weight", F, E, 0);
+    LOAD(w_down, "ffn_down.weight", E, F, 0);
+#undef LOAD
+    return QUANTA_OK;
+}
+
+quanta_status qn_model_from_gguf(const qn_gguf *g, quanta_backend *backend, const quanta_model_params *params,
+                                 quanta_model **out) {
+    *out = NULL;
+    quanta_model_params defaults;
+    if (!params) {
+        quanta_model_default_params(&defaults);
+        params = &defaults;
+    }
+    if (params->quantize) {
+        quanta_dtype d = params->weight_dtype;
+        if (d != QUANTA_Q8 && d != QUANTA_Q4 && d != QUANTA_NF4 && d != QUANTA_FP8_E4M3 && d != QUANTA_FP8_E5M2 &&
+            d != QUANTA_F32 && d != QUANTA_F16 && d != QUANTA_BF16)
+            return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "quanta_model_load: params->weight_dtype %d is not a weight format",
+                                (int)d);
+        if (d == QUANTA_Q4 && params->group && params->group != 32 && params->group != 64 && params->group != 128)
+            return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "quanta_model_load: params->group %d (q4: 32, 64 or 128)",
+                                params->group);
+    }
+    quanta_model *m = calloc(1, sizeof *m);
+    if (!m) return qn_error_set(QUANTA_ERR_OUT_OF_MEMORY, "quanta_model_load: no memory");
+    m->backend = backend;
+    m->weight_dtype = QUANTA_F32;
+    loader L = {g, m, params, NULL, 0, NULL, 0};
+    quanta_status st = qn_model_config_from_gguf(g, &m->cfg);
+    if (!st) st = qn_tokenizer_from_gguf(g, &m->tok);
+    if (st) goto fail;
+    qn_model_config *c = &m->cfg;
+    const qn_gguf_tensor *te = qn_gguf_find_tensor(g, "token_embd.weight");
+    if (!te || te->ndim < 2) {
+        st = qn_error_set(QUANTA_ERR_CORRUPT, "quanta_model_load: tensor 'token_embd.weight' is missing or not 2-D");
+        goto fail;
+    }
+    if (te->dims[1] <= 0 || te->dims[1] > (1 << 24)) {
+        st = qn_error_set(QUANTA_ERR_CORRUPT, "quanta_model_load: 'token_embd.weight' has %lld rows", (long long)te->dims[1]);
+        goto fail;
+    }
+    c->n_vocab = (int32_t)te->dims[1];
+    if (qn_tokenizer_n_vocab(m->tok) > c->n_vocab) {
+        st = qn_error_set(QUANTA_ERR_CORRUPT, "quanta_model_load: tokenizer has %d tokens, embeddings %d rows",
+                          qn_tokenizer_n_vocab(m->tok), c->n_vocab);
+        goto fail;
+    }
+    if ((st = load_tensor(&L, "token_embd.weight", c->n_vocab, c->n_embd, 0, 1, &m->tok_embd))) goto fail;
+    if ((st = load_tensor(&L, "output_norm.weight", 0, c->n_embd, 0, 0, &m->output_norm))) goto fail;
+    if ((st = load_tensor(&L, "output.weight", c->n_vocab, c->n_embd, 1, 1, &m->output))) goto fail;
+    m->layers = calloc((size_t)c->n_layer, sizeof *m->layers);
+    if (!m->layers) {
+        st = qn_error_set(QUANTA_ERR_OUT_OF_MEMORY, "quanta_model_load: no memory");
+        goto fail;
+    }
+    for (int il = 0; il < c->n_layer; il++)
+        if ((st = load_layer(&L, il))) goto fail;
+    free(L.tmp);
+    free(L.qbuf);
+    *out = m;
+    return QUANTA_OK;
+fail:
+    free(L.tmp);
+    free(L.qbuf);
+    quanta_model_destroy(m);
+    return st;
+}
+
+quanta_status quanta_model_load(const char *path, quanta_backend *backend, const quanta_model_params *params,
+                                quanta_model **out) {
+    if (!out) return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "quanta_model_load: out is NULL");
+    *out = NULL;
+    if (!path) return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "quanta_model_load: path is NULL");
+    if (!backend) return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "quanta_model_load: backend is NULL");
+    qn_gguf *g;
+    quanta_status st = qn_gguf_open(path, &g);
+    if (st) return st;
+    st = qn_model_from_gguf(g, backend, params, out);
+    qn_gguf_close(g);
+    return st;
+}

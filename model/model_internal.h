@@ -1,0 +1,136 @@
+/*
+ * model_internal.h — what a loaded model, its tokenizer and its contexts hold (internal to
+ * model/ and its tests). The public side is the "models" section of include/quanta.h.
+ */
+#ifndef QUANTA_MODEL_INTERNAL_H
+#define QUANTA_MODEL_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "gguf.h"
+#include "quanta.h"
+
+/* ---------------------------------------------------------------- config */
+
+typedef enum qn_arch { QN_ARCH_LLAMA = 0, QN_ARCH_QWEN2, QN_ARCH_GEMMA3 } qn_arch;
+
+typedef struct qn_model_config {
+    qn_arch arch;
+    char arch_name[32];
+    char name[128];
+    int32_t n_vocab, n_embd, n_layer, n_head, n_head_kv, head_dim, n_ff;
+    int32_t n_ctx_train;
+    float rms_eps;
+    quanta_rope_mode rope_mode;
+    float rope_base;          /* global layers */
+    float rope_base_local;    /* sliding-window layers (Gemma 3: 10000) */
+    float rope_freq_scale;    /* linear position scaling, 1 = none */
+    int32_t rope_dims;        /* 0 = whole head */
+    int32_t sliding_window;   /* 0 = none */
+    int32_t swa_pattern;      /* layer il is local when swa_pattern > 0 and il % pattern < pattern - 1 */
+    float attn_scale;         /* multiplies q·k */
+    float embd_scale;         /* multiplies token embeddings; 1 = none */
+    int32_t gelu_mlp;         /* GeGLU (tanh GELU) instead of SwiGLU */
+    int32_t qk_norm;          /* RMSNorm on each q and k head */
+    int32_t post_norms;       /* RMSNorm after attention and after the MLP */
+    int32_t norm_plus_one;    /* RMSNorm weights used as (1 + w) */
+    int32_t qkv_bias;
+} qn_model_config;
+
+/* Reads the configuration of the file's architecture from its metadata. */
+quanta_status qn_model_config_from_gguf(const qn_gguf *g, qn_model_config *cfg);
+/* Whether layer il uses sliding-window attention. */
+int qn_model_layer_is_local(const qn_model_config *cfg, int il);
+
+/* ------------------------------------------------------------- tokenizer */
+
+typedef enum qn_tok_kind { QN_TOK_SPM = 0, QN_TOK_BPE = 1 } qn_tok_kind;
+
+/* Token types as stored in tokenizer.ggml.token_type (llama.cpp's values). */
+enum { QN_TT_NORMAL = 1, QN_TT_UNKNOWN = 2, QN_TT_CONTROL = 3, QN_TT_USER_DEFINED = 4,
+       QN_TT_UNUSED = 5, QN_TT_BYTE = 6 };
+
+typedef struct qn_tokenizer qn_tokenizer;
+
+/* Vocabulary description handed to qn_tokenizer_create (arrays are copied). */
+typedef struct qn_vocab_src {
+    qn_tok_kind kind;
+    int32_t n_vocab;
+    const char *const *text;     /* token texts (NUL-free bytes) */
+    const uint32_t *text_len;
+    const float *scores;         /* SPM; NULL = all 0 */
+    const int32_t *types;        /* NULL = all normal */
+    int32_t n_merges;            /* BPE: "left right" strings, rank = index */
+    const char *const *merges;
+    const uint32_t *merge_len;
+    int32_t bos, eos, eot, unk;  /* -1 if none */
+    int32_t add_bos;
+    int32_t add_space_prefix;
+    int32_t pre;                 /* BPE pre-tokenizer: QN_PRE_* */
+} qn_vocab_src;
+
+enum { QN_PRE_GPT2 = 0, QN_PRE_LLAMA3 = 1, QN_PRE_QWEN2 = 2 };
+
+quanta_status qn_tokenizer_create(const qn_vocab_src *src, qn_tokenizer **out);
+/* Reads tokenizer.ggml.* from a GGUF file. */
+quanta_status qn_tokenizer_from_gguf(const qn_gguf *g, qn_tokenizer **out);
+void qn_tokenizer_destroy(qn_tokenizer *t);
+/* Encodes text; *out is malloc'd (caller frees). */
+quanta_status qn_tokenizer_encode(const qn_tokenizer *t, const char *text, size_t len, int add_bos,
+                                  int parse_special, int32_t **out, size_t *n_out);
+/* Bytes of one token; *len bytes at *ptr, or into buf for byte tokens (buf >= 4 bytes). */
+quanta_status qn_tokenizer_piece(const qn_tokenizer *t, int32_t id, int special, char *buf, size_t cap,
+                                 size_t *len);
+int32_t qn_tokenizer_n_vocab(const qn_tokenizer *t);
+int32_t qn_tokenizer_special(const qn_tokenizer *t, int which); /* 0 bos, 1 eos, 2 eot, 3 unk */
+int qn_tokenizer_add_bos(const qn_tokenizer *t);
+qn_tok_kind qn_tokenizer_kind(const qn_tokenizer *t);
+
+/* ----------------------------------------------------------------- model */
+
+typedef struct qn_layer_weights {
+    quanta_buffer *attn_norm, *wq, *wk, *wv, *wo, *bq, *bk, *bv, *q_norm, *k_norm, *post_attn_norm;
+    quanta_buffer *ffn_norm, *w_gate, *w_up, *w_down, *post_ffn_norm;
+} qn_layer_weights;
+
+struct quanta_model {
+    quanta_backend *backend;
+    qn_model_config cfg;
+    qn_tokenizer *tok;
+    quanta_buffer *tok_embd, *output_norm, *output; /* output NULL: tied to tok_embd */
+    qn_layer_weights *layers;
+    uint64_t weights_bytes;
+    uint64_t n_params;
+    quanta_dtype weight_dtype;
+};
+
+/* Builds a model from an opened GGUF (the file may be closed afterwards). */
+quanta_status qn_model_from_gguf(const qn_gguf *g, quanta_backend *backend, const quanta_model_params *params,
+                                 quanta_model **out);
+
+/* One planned step graph with its per-run inputs. */
+typedef struct qn_step {
+    quanta_graph *graph;
+    quanta_plan *plan;
+    quanta_tensor *ids, *pos, *start, *kv_len, *last, *logits;
+    int32_t n_tokens;
+    int32_t all_logits;
+} qn_step;
+
+struct quanta_model_context {
+    quanta_model *model;
+    int32_t n_ctx;
+    int32_t n_past;
+    quanta_buffer **k_cache, **v_cache; /* per layer [1, Hkv, n_ctx, Dh] f32 */
+    uint64_t kv_bytes;
+    uint64_t scratch_bytes;
+    qn_step decode;   /* built on first use, reused for every token */
+    qn_step prefill;  /* the last prefill shape, rebuilt when it changes */
+};
+
+/* Builds and plans the graph for n_tokens new tokens (all_logits: every row, else the last). */
+quanta_status qn_step_build(quanta_model_context *ctx, int32_t n_tokens, int32_t all_logits, qn_step *step);
+void qn_step_free(qn_step *step);
+
+#endif

@@ -1,0 +1,342 @@
+/*
+ * tiny_model.h — a tiny random-weight decoder written as a GGUF image by the tests themselves
+ * (LLaMA, Qwen2 or Gemma 3 flavour), and an independent float64 forward pass of the same
+ * architecture, written here from the published model definitions, to check the runtime against.
+ */
+#ifndef QUANTA_TESTS_TINY_MODEL_H
+#define QUANTA_TESTS_TINY_MODEL_H
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gguf.h"
+#include "quanta.h"
+#include "test_util.h"
+
+typedef struct tiny_spec {
+    const char *arch;      /* "llama", "qwen2", "gemma3" */
+    int n_embd, n_head, n_head_kv, head_dim, n_ff, n_layer, n_vocab;
+    int window;            /* gemma3: sliding window */
+    float rope_base;
+    int f16_tensor;        /* store blk.0.ffn_up as F16 */
+} tiny_spec;
+
+typedef struct tiny_layer {
+    float *attn_norm, *wq, *wk, *wv, *wo, *bq, *bk, *bv, *q_norm, *k_norm, *post_attn_norm;
+    float *ffn_norm, *w_gate, *w_up, *w_down, *post_ffn_norm;
+} tiny_layer;
+
+typedef struct tiny_model {
+    tiny_spec s;
+    float *embd, *out_norm, *output; /* output NULL: tied */
+    tiny_layer *L;
+    void *image;                     /* GGUF bytes */
+    size_t image_size;
+} tiny_model;
+
+/* The tiny SentencePiece vocabulary: specials, 256 byte tokens, pieces, then unused. */
+static const char *const tiny_pieces[] = {"\xe2\x96\x81", "a", "b", "c", "d", "e", "h", "l", "o", "t",
+                                          "th", "he", "\xe2\x96\x81t", "\xe2\x96\x81th", "\xe2\x96\x81the",
+                                          "ll", "lo", "hello", ("\xe2\x96\x81" "a"), "<start_of_turn>"};
+#define TINY_N_PIECES ((int)(sizeof tiny_pieces / sizeof *tiny_pieces))
+#define TINY_FIRST_PIECE 259
+
+static float *tiny_rand(qt_rng *r, size_t n, float sd, float mean) {
+    float *p = malloc(n * sizeof *p);
+    for (size_t i = 0; i < n; i++) p[i] = mean + qt_normal(r, sd);
+    return p;
+}
+
+static int tiny_is_gemma(const tiny_spec *s) { return !strcmp(s->arch, "gemma3"); }
+
+static void tiny_add(qn_gguf_writer *w, const char *name, int64_t rows, int64_t cols, const float *data,
+                     uint32_t type) {
+    int64_t dims[2] = {cols, rows};
+    size_t n = (size_t)cols * (size_t)(rows ? rows : 1);
+    quanta_status st;
+    if (type == 1) {
+        uint16_t *h = malloc(n * 2);
+        for (size_t i = 0; i < n; i++) h[i] = quanta_f32_to_f16(data[i]);
+        st = qn_gguf_writer_add_tensor(w, name, rows ? 2 : 1, dims, 1, h, n * 2);
+        free(h);
+    } else {
+        st = qn_gguf_writer_add_tensor(w, name, rows ? 2 : 1, dims, 0, data, n * 4);
+    }
+    ck_assert_msg(st == QUANTA_OK, "add_tensor %s: %s", name, quanta_last_error());
+}
+
+/* Builds the model; `skip` (may be NULL) names a tensor to leave out and `bad_shape` one to
+ * write with a wrong shape, for the corrupt-file tests. */
+static void tiny_build(tiny_model *m, const tiny_spec *s, uint64_t salt, const char *skip, const char *bad_shape) {
+    memset(m, 0, sizeof *m);
+    m->s = *s;
+    qt_rng r = qt_rng_make(salt);
+    int E = s->n_embd, Q = s->n_head * s->head_dim, KV = s->n_head_kv * s->head_dim, F = s->n_ff, V = s->n_vocab;
+    int gem = tiny_is_gemma(s), qwen = !strcmp(s->arch, "qwen2");
+    m->embd = tiny_rand(&r, (size_t)V * E, gem ? 0.05f : 0.5f, 0);
+    m->out_norm = tiny_rand(&r, (size_t)E, 0.1f, 1.0f);
+    m->output = gem ? NULL : tiny_rand(&r, (size_t)V * E, 0.2f, 0);
+    m->L = calloc((size_t)s->n_layer, sizeof *m->L);
+    for (int l = 0; l < s->n_layer; l++) {
+        tiny_layer *t = &m->L[l];
+        t->attn_norm = tiny_rand(&r, E, 0.1f, 1.0f);
+        t->wq = tiny_rand(&r, (size_t)Q * E, 0.15f, 0);
+        t->wk = tiny_rand(&r, (size_t)KV * E, 0.15f, 0);
+        t->wv = tiny_rand(&r, (size_t)KV * E, 0.15f, 0);
+        t->wo = tiny_rand(&r, (size_t)E * Q, 0.15f, 0);
+        if (qwen) {
+            t->bq = tiny_rand(&r, Q, 0.1f, 0);
+            t->bk = tiny_rand(&r, KV, 0.1f, 0);
+            t->bv = tiny_rand(&r, KV, 0.1f, 0);
+        }
+        if (gem) {
+            t->q_norm = tiny_rand(&r, s->head_dim, 0.1f, 1.0f);
+            t->k_norm = tiny_rand(&r, s->head_dim, 0.1f, 1.0f);
+            t->post_attn_norm = tiny_rand(&r, E, 0.1f, 1.0f);
+            t->post_ffn_norm = tiny_rand(&r, E, 0.1f, 1.0f);
+        }
+        t->ffn_norm = tiny_rand(&r, E, 0.1f, 1.0f);
+        t->w_gate = tiny_rand(&r, (size_t)F * E, 0.15f, 0);
+        t->w_up = tiny_rand(&r, (size_t)F * E, 0.15f, 0);
+        t->w_down = tiny_rand(&r, (size_t)E * F, 0.1f, 0);
+        if (s->f16_tensor && l == 0) /* the reference sees what the file holds */
+            for (int i = 0; i < F * E; i++) t->w_up[i] = quanta_f16_to_f32(quanta_f32_to_f16(t->w_up[i]));
+    }
+
+    qn_gguf_writer *w;
+    ck_assert(qn_gguf_writer_create(&w) == QUANTA_OK);
+    char key[96];
+#define KEY(k) (snprintf(key, sizeof key, "%s.%s", s->arch, k), key)
+    qn_gguf_writer_set_str(w, "general.architecture", s->arch);
+    qn_gguf_writer_set_str(w, "general.name", "tiny test model");
+    qn_gguf_writer_set_u32(w, KEY("context_length"), 256);
+    qn_gguf_writer_set_u32(w, KEY("embedding_length"), (uint32_t)E);
+    qn_gguf_writer_set_u32(w, KEY("block_count"), (uint32_t)s->n_layer);
+    qn_gguf_writer_set_u32(w, KEY("feed_forward_length"), (uint32_t)F);
+    qn_gguf_writer_set_u32(w, KEY("attention.head_count"), (uint32_t)s->n_head);
+    qn_gguf_writer_set_u32(w, KEY("attention.head_count_kv"), (uint32_t)s->n_head_kv);
+    qn_gguf_writer_set_u32(w, KEY("attention.key_length"), (uint32_t)s->head_dim);
+    qn_gguf_writer_set_u32(w, KEY("attention.value_length"), (uint32_t)s->head_dim);
+    qn_gguf_writer_set_f32(w, KEY("attention.layer_norm_rms_epsilon"), 1e-6f);
+    qn_gguf_writer_set_f32(w, KEY("rope.freq_base"), s->rope_base);
+    if (gem) qn_gguf_writer_set_u32(w, KEY("attention.sliding_window"), (uint32_t)s->window);
+#undef KEY
+    /* Vocabulary. */
+    char **text = calloc((size_t)V, sizeof *text);
+    float *scores = calloc((size_t)V, sizeof *scores);
+    int32_t *types = calloc((size_t)V, sizeof *types);
+    const char *sp[3] = {"<unk>", "<s>", "</s>"};
+    for (int i = 0; i < V; i++) {
+        char buf[32];
+        if (i < 3) {
+            snprintf(buf, sizeof buf, "%s", sp[i]);
+            types[i] = i == 0 ? 2 : 3;
+        } else if (i < TINY_FIRST_PIECE) {
+            snprintf(buf, sizeof buf, "<0x%02X>", i - 3);
+            types[i] = 6;
+        } else if (i < TINY_FIRST_PIECE + TINY_N_PIECES) {
+            snprintf(buf, sizeof buf, "%s", tiny_pieces[i - TINY_FIRST_PIECE]);
+            types[i] = strchr(buf, '<') ? 3 : 1;
+            scores[i] = -(float)(i - TINY_FIRST_PIECE) * (strlen(buf) > 2 ? 0.5f : 1.0f);
+        } else {
+            snprintf(buf, sizeof buf, "<unused%d>", i);
+            types[i] = 5;
+            scores[i] = -1000.0f;
+        }
+        text[i] = strdup(buf);
+    }
+    ck_assert(qn_gguf_writer_set_str(w, "tokenizer.ggml.model", "llama") == QUANTA_OK);
+    ck_assert(qn_gguf_writer_set_arr_str(w, "tokenizer.ggml.tokens", (const char *const *)text, (uint64_t)V) == QUANTA_OK);
+    ck_assert(qn_gguf_writer_set_arr_f32(w, "tokenizer.ggml.scores", scores, (uint64_t)V) == QUANTA_OK);
+    ck_assert(qn_gguf_writer_set_arr_i32(w, "tokenizer.ggml.token_type", types, (uint64_t)V) == QUANTA_OK);
+    qn_gguf_writer_set_u32(w, "tokenizer.ggml.bos_token_id", 1);
+    qn_gguf_writer_set_u32(w, "tokenizer.ggml.eos_token_id", 2);
+    qn_gguf_writer_set_u32(w, "tokenizer.ggml.unknown_token_id", 0);
+    qn_gguf_writer_set_bool(w, "tokenizer.ggml.add_bos_token", 1);
+    qn_gguf_writer_set_bool(w, "tokenizer.ggml.add_space_prefix", 0);
+    for (int i = 0; i < V; i++) free(text[i]);
+    free(text);
+    free(scores);
+    free(types);
+    /* Tensors. */
+#define ADD(nm, rows, cols, data, type)                                                          \
+    do {                                                                                         \
+        if ((data) && !(skip && !strcmp(skip, nm)))                                              \
+            tiny_add(w, nm, (bad_shape && !strcmp(bad_shape, nm)) ? (rows) + 1 : (rows), cols, (data), type); \
+    } while (0)
+    float *big = NULL;
+    if (bad_shape) big = calloc((size_t)(V + 1) * (size_t)(E + F + Q), sizeof *big); /* room for a +1 row */
+    ADD("token_embd.weight", V, E, (bad_shape && !strcmp(bad_shape, "token_embd.weight")) ? big : m->embd, 0);
+    ADD("output_norm.weight", 0, E, m->out_norm, 0);
+    ADD("output.weight", V, E, m->output, 0);
+    char nm[64];
+    for (int l = 0; l < s->n_layer; l++) {
+        tiny_layer *t = &m->L[l];
+#define LADD(suffix, rows, cols, data, type)                                                    \
+        do {                                                                                    \
+            snprintf(nm, sizeof nm, "blk.%d." suffix, l);                                       \
+            const float *d_ = (bad_shape && !strcmp(bad_shape, nm)) ? big : (data);             \
+            ADD(nm, rows, cols, d_, type);                                                      \
+        } while (0)
+        LADD("attn_norm.weight", 0, E, t->attn_norm, 0);
+        LADD("attn_q.weight", Q, E, t->wq, 0);
+        LADD("attn_k.weight", KV, E, t->wk, 0);
+        LADD("attn_v.weight", KV, E, t->wv, 0);
+        LADD("attn_output.weight", E, Q, t->wo, 0);
+        LADD("attn_q.bias", 0, Q, t->bq, 0);
+        LADD("attn_k.bias", 0, KV, t->bk, 0);
+        LADD("attn_v.bias", 0, KV, t->bv, 0);
+        LADD("attn_q_norm.weight", 0, s->head_dim, t->q_norm, 0);
+        LADD("attn_k_norm.weight", 0, s->head_dim, t->k_norm, 0);
+        LADD("post_attention_norm.weight", 0, E, t->post_attn_norm, 0);
+        LADD("ffn_norm.weight", 0, E, t->ffn_norm, 0);
+        LADD("ffn_gate.weight", F, E, t->w_gate, 0);
+        LADD("ffn_up.weight", F, E, t->w_up, (s->f16_tensor && l == 0) ? 1 : 0);
+        LADD("ffn_down.weight", E, F, t->w_down, 0);
+        LADD("post_ffw_norm.weight", 0, E, t->post_ffn_norm, 0);
+#undef LADD
+    }
+#undef ADD
+    ck_assert_msg(qn_gguf_writer_write_memory(w, &m->image, &m->image_size) == QUANTA_OK, "%s", quanta_last_error());
+    qn_gguf_writer_destroy(w);
+    free(big);
+}
+
+static void tiny_free(tiny_model *m) {
+    for (int l = 0; l < m->s.n_layer; l++) {
+        tiny_layer *t = &m->L[l];
+        float *all[] = {t->attn_norm, t->wq, t->wk, t->wv, t->wo, t->bq, t->bk, t->bv, t->q_norm, t->k_norm,
+                        t->post_attn_norm, t->ffn_norm, t->w_gate, t->w_up, t->w_down, t->post_ffn_norm};
+        for (size_t i = 0; i < sizeof all / sizeof *all; i++) free(all[i]);
+    }
+    free(m->L);
+    free(m->embd);
+    free(m->out_norm);
+    free(m->output);
+    free(m->image);
+}
+
+/* ------------------------------------------------- independent reference */
+
+typedef struct tiny_ref {
+    const tiny_model *m;
+    int n_ctx, n_past;
+    double *k, *v; /* [layer][pos][kv head][dim] */
+} tiny_ref;
+
+static void ref_init(tiny_ref *r, const tiny_model *m, int n_ctx) {
+    r->m = m;
+    r->n_ctx = n_ctx;
+    r->n_past = 0;
+    size_t n = (size_t)m->s.n_layer * n_ctx * m->s.n_head_kv * m->s.head_dim;
+    r->k = calloc(n, sizeof *r->k);
+    r->v = calloc(n, sizeof *r->v);
+}
+static void ref_free(tiny_ref *r) {
+    free(r->k);
+    free(r->v);
+}
+
+static void ref_rmsnorm(double *y, const double *x, const float *w, int n) {
+    double ss = 0;
+    for (int i = 0; i < n; i++) ss += x[i] * x[i];
+    double inv = 1.0 / sqrt(ss / n + 1e-6);
+    for (int i = 0; i < n; i++) y[i] = x[i] * inv * w[i];
+}
+/* y[rows] = W[rows][cols] x */
+static void ref_matvec(double *y, const float *W, const double *x, int rows, int cols) {
+    for (int i = 0; i < rows; i++) {
+        double acc = 0;
+        for (int j = 0; j < cols; j++) acc += (double)W[(size_t)i * cols + j] * x[j];
+        y[i] = acc;
+    }
+}
+static void ref_rope(double *x, int D, int pos, double base, int neox) {
+    for (int i = 0; i < D / 2; i++) {
+        double th = pos * pow(base, -2.0 * i / D);
+        double c = cos(th), s = sin(th);
+        int a = neox ? i : 2 * i, b = neox ? i + D / 2 : 2 * i + 1;
+        double x0 = x[a], x1 = x[b];
+        x[a] = x0 * c - x1 * s;
+        x[b] = x0 * s + x1 * c;
+    }
+}
+
+/* Runs one token at the next position; logits[n_vocab]. */
+static void ref_step(tiny_ref *r, int tok, double *logits) {
+    const tiny_model *m = r->m;
+    const tiny_spec *s = &m->s;
+    int E = s->n_embd, H = s->n_head, Hk = s->n_head_kv, D = s->head_dim, F = s->n_ff;
+    int gem = tiny_is_gemma(s), pos = r->n_past;
+    double *x = calloc(E, sizeof *x), *h = calloc(E, sizeof *h), *q = calloc((size_t)H * D, sizeof *q);
+    double *k = calloc((size_t)Hk * D, sizeof *k), *v = calloc((size_t)Hk * D, sizeof *v);
+    double *att = calloc((size_t)H * D, sizeof *att), *o = calloc(E, sizeof *o);
+    double *g = calloc(F, sizeof *g), *u = calloc(F, sizeof *u), *sc = calloc(r->n_ctx, sizeof *sc);
+    for (int i = 0; i < E; i++) x[i] = m->embd[(size_t)tok * E + i] * (gem ? sqrt((double)E) : 1.0);
+    for (int l = 0; l < s->n_layer; l++) {
+        const tiny_layer *t = &m->L[l];
+        /* Gemma 3: five sliding-window layers, then one global (rope base 10000 locally). */
+        int local = gem && (l % 6) < 5;
+        double base = gem ? (local ? 10000.0 : s->rope_base) : s->rope_base;
+        ref_rmsnorm(h, x, t->attn_norm, E);
+        ref_matvec(q, t->wq, h, H * D, E);
+        ref_matvec(k, t->wk, h, Hk * D, E);
+        ref_matvec(v, t->wv, h, Hk * D, E);
+        if (t->bq) {
+            for (int i = 0; i < H * D; i++) q[i] += t->bq[i];
+            for (int i = 0; i < Hk * D; i++) k[i] += t->bk[i], v[i] += t->bv[i];
+        }
+        for (int hh = 0; hh < H; hh++) {
+            if (gem) ref_rmsnorm(q + hh * D, q + hh * D, t->q_norm, D);
+            ref_rope(q + hh * D, D, pos, base, strcmp(s->arch, "llama") != 0);
+        }
+        for (int hh = 0; hh < Hk; hh++) {
+            if (gem) ref_rmsnorm(k + hh * D, k + hh * D, t->k_norm, D);
+            ref_rope(k + hh * D, D, pos, base, strcmp(s->arch, "llama") != 0);
+        }
+        size_t lo = (size_t)l * r->n_ctx * Hk * D;
+        memcpy(r->k + lo + (size_t)pos * Hk * D, k, sizeof(double) * Hk * D);
+        memcpy(r->v + lo + (size_t)pos * Hk * D, v, sizeof(double) * Hk * D);
+        int j0 = (local && s->window > 0 && pos - s->window + 1 > 0) ? pos - s->window + 1 : 0;
+        for (int hh = 0; hh < H; hh++) {
+            int kh = hh / (H / Hk);
+            double mx = -INFINITY, sum = 0;
+            for (int j = j0; j <= pos; j++) {
+                const double *kj = r->k + lo + ((size_t)j * Hk + kh) * D;
+                double d = 0;
+                for (int i = 0; i < D; i++) d += q[hh * D + i] * kj[i];
+                sc[j] = d / sqrt((double)D);
+                if (sc[j] > mx) mx = sc[j];
+            }
+            for (int j = j0; j <= pos; j++) sum += (sc[j] = exp(sc[j] - mx));
+            for (int i = 0; i < D; i++) {
+                double a = 0;
+                for (int j = j0; j <= pos; j++) a += sc[j] * r->v[lo + ((size_t)j * Hk + kh) * D + i];
+                att[hh * D + i] = a / sum;
+            }
+        }
+        ref_matvec(o, t->wo, att, E, H * D);
+        if (gem) ref_rmsnorm(o, o, t->post_attn_norm, E);
+        for (int i = 0; i < E; i++) x[i] += o[i];
+        ref_rmsnorm(h, x, t->ffn_norm, E);
+        ref_matvec(g, t->w_gate, h, F, E);
+        ref_matvec(u, t->w_up, h, F, E);
+        for (int i = 0; i < F; i++) {
+            double a = g[i];
+            double act = gem ? 0.5 * a * (1.0 + tanh(0.7978845608028654 * (a + 0.044715 * a * a * a)))
+                             : a / (1.0 + exp(-a));
+            g[i] = act * u[i];
+        }
+        ref_matvec(o, t->w_down, g, E, F);
+        if (gem) ref_rmsnorm(o, o, t->post_ffn_norm, E);
+        for (int i = 0; i < E; i++) x[i] += o[i];
+    }
+    ref_rmsnorm(h, x, m->out_norm, E);
+    ref_matvec(logits, m->output ? m->output : m->embd, h, s->n_vocab, E);
+    r->n_past++;
+    free(x), free(h), free(q), free(k), free(v), free(att), free(o), free(g), free(u), free(sc);
+}
+
+#endif

@@ -1,0 +1,491 @@
+/*
+ * test_opencl_misc.c — the OpenCL backend beyond per-op accuracy: attention memory is O(N)
+ * (32768 keys under a memory limit an N x N score matrix would exceed), the on-disk program
+ * cache (a corrupt or truncated entry is rebuilt, never trusted), and error paths (bad ids,
+ * bad start, bad kv_lens, memory limits, unsupported shapes, bad device specs, bad vtable
+ * calls). Exits 77 (SKIP) when no OpenCL device is present.
+ */
+#include <dirent.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "formats.h"
+#include "registry.h"
+#include "test_util.h"
+
+static quanta_backend *g_cl;
+
+static quanta_tensor_desc desc4(quanta_dtype t, int64_t a, int64_t b, int64_t c, int64_t d) {
+    quanta_tensor_desc x = {.dtype = t, .ndim = 4, .dims = {a, b, c, d}};
+    return x;
+}
+static quanta_tensor_desc desc1(quanta_dtype t, int64_t a) {
+    quanta_tensor_desc x = {.dtype = t, .ndim = 1, .dims = {a}};
+    return x;
+}
+
+/* ------------------------------------------------------------ O(N) attention */
+
+/* Reference for one query row of causal sliding-window attention, in double. */
+static void att_row_ref(const uint16_t *q, const uint16_t *k, const uint16_t *v, int D, int window,
+                        int64_t i, double scale, double *out) {
+    double mx = -INFINITY, sum = 0;
+    int64_t lo = i - window + 1 < 0 ? 0 : i - window + 1;
+    for (int64_t j = lo; j <= i; j++) {
+        double s = 0;
+        for (int d = 0; d < D; d++) s += (double)qn_f16_to_f32(q[i * D + d]) * qn_f16_to_f32(k[j * D + d]);
+        if (s * scale > mx) mx = s * scale;
+    }
+    for (int d = 0; d < D; d++) out[d] = 0;
+    for (int64_t j = lo; j <= i; j++) {
+        double s = 0;
+        for (int d = 0; d < D; d++) s += (double)qn_f16_to_f32(q[i * D + d]) * qn_f16_to_f32(k[j * D + d]);
+        double e = exp(s * scale - mx);
+        sum += e;
+        for (int d = 0; d < D; d++) out[d] += e * qn_f16_to_f32(v[j * D + d]);
+    }
+    for (int d = 0; d < D; d++) out[d] /= sum;
+}
+
+START_TEST(test_attention_memory_is_linear) {
+    const int64_t N = 32768;
+    const int D = 64, window = 128;
+    const size_t n = (size_t)N * D;
+    /* q, k, v and out in f16: 16 MiB. An N x N f32 score matrix would need 4 GiB. */
+    const uint64_t limit = 48ull << 20;
+    qt_rng r = qt_rng_make(101);
+    uint16_t *q = malloc(n * 2), *k = malloc(n * 2), *v = malloc(n * 2), *o = malloc(n * 2);
+    ck_assert(q && k && v && o);
+    for (size_t i = 0; i < n; i++) {
+        q[i] = qn_f32_to_f16(qt_normal(&r, 1.0f));
+        k[i] = qn_f32_to_f16(qt_normal(&r, 1.0f));
+        v[i] = qn_f32_to_f16(qt_normal(&r, 1.0f));
+        o[i] = 0x7E00; /* NaN poison */
+    }
+    ck_assert_int_eq(quanta_backend_set_memory_limit(g_cl, limit), QUANTA_OK);
+    quanta_graph *g;
+    quanta_tensor *tq, *tk, *tv, *ty;
+    quanta_tensor_desc dd = desc4(QUANTA_F16, 1, 1, N, D);
+    ck_assert_int_eq(quanta_graph_create(&g), QUANTA_OK);
+    ck_assert_int_eq(quanta_graph_input(g, "q", &dd, &tq), QUANTA_OK);
+    ck_assert_int_eq(quanta_graph_input(g, "k", &dd, &tk), QUANTA_OK);
+    ck_assert_int_eq(quanta_graph_input(g, "v", &dd, &tv), QUANTA_OK);
+    quanta_attention_params ap = {.scale = 0, .causal = 1, .window = window};
+    ck_assert_int_eq(quanta_attention(g, tq, tk, tv, NULL, NULL, &ap, &ty), QUANTA_OK);
+    ck_assert_int_eq(quanta_graph_output(g, ty), QUANTA_OK);
+    quanta_plan *p;
+    ck_assert_msg(quanta_plan_create(g, g_cl, &p) == QUANTA_OK, "%s", quanta_last_error());
+    ck_assert_int_eq(quanta_plan_fallback_count(p), 0);
+    ck_assert_int_eq(quanta_plan_set_input(p, tq, q, n * 2), QUANTA_OK);
+    ck_assert_int_eq(quanta_plan_set_input(p, tk, k, n * 2), QUANTA_OK);
+    ck_assert_int_eq(quanta_plan_set_input(p, tv, v, n * 2), QUANTA_OK);
+    quanta_backend_reset_peak(g_cl);
+    ck_assert_msg(quanta_plan_execute(p) == QUANTA_OK, "%s", quanta_last_error());
+    ck_assert_int_eq(quanta_plan_get_output(p, ty, o, n * 2), QUANTA_OK);
+    uint64_t in_use, peak;
+    ck_assert_int_eq(quanta_backend_memory_stats(g_cl, &in_use, &peak), QUANTA_OK);
+    printf("attention N=%lld: peak device memory %.1f MiB (limit %.0f MiB; N x N f32 = %.0f MiB)\n", (long long)N,
+           (double)peak / 1048576.0, (double)limit / 1048576.0, (double)N * (double)N * 4 / 1048576.0);
+    ck_assert_uint_le(peak, limit);
+    ck_assert_uint_lt(peak, (uint64_t)N * (uint64_t)N * 4 / 64);
+    /* Spot-check rows, the first and last included, against a double-precision computation. */
+    const int64_t rows[] = {0, 1, 127, 128, 4097, N / 2 + 3, N - 2, N - 1};
+    double ref[64], num = 0, den = 0;
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        att_row_ref(q, k, v, D, window, rows[i], 1.0 / sqrt((double)D), ref);
+        for (int d = 0; d < D; d++) {
+            double got = qn_f16_to_f32(o[rows[i] * D + d]);
+            ck_assert_msg(isfinite(got), "row %lld col %d not finite", (long long)rows[i], d);
+            num += (got - ref[d]) * (got - ref[d]);
+            den += ref[d] * ref[d];
+        }
+    }
+    ck_assert_msg(num / den < 5e-4, "nmse %g", num / den);
+    quanta_plan_destroy(p);
+    quanta_graph_destroy(g);
+    ck_assert_int_eq(quanta_backend_set_memory_limit(g_cl, 0), QUANTA_OK);
+    free(q), free(k), free(v), free(o);
+}
+END_TEST
+
+/* Decode against 32768 keys: split-KV partials are the only scratch, and they are booked. */
+START_TEST(test_attention_decode_long) {
+    const int64_t N = 32768;
+    const int D = 128;
+    qt_rng r = qt_rng_make(102);
+    size_t nk = (size_t)N * D;
+    float *q = malloc(D * 4), *k = malloc(nk * 4), *v = malloc(nk * 4), o[128];
+    ck_assert(q && k && v);
+    qt_fill_normal(&r, q, D, 1.0f);
+    qt_fill_normal(&r, k, nk, 1.0f);
+    qt_fill_normal(&r, v, nk, 1.0f);
+    qt_poison_f32(o, D);
+    quanta_graph *g;
+    quanta_tensor *tq, *tk, *tv, *ty;
+    quanta_tensor_desc dq = desc4(QUANTA_F32, 1, 1, 1, D), dk = desc4(QUANTA_F32, 1, 1, N, D);
+    ck_assert_int_eq(quanta_graph_create(&g), QUANTA_OK);
+    ck_assert_int_eq(quanta_graph_input(g, "q", &dq, &tq), QUANTA_OK);
+    ck_assert_int_eq(quanta_graph_input(g, "k", &dk, &tk), QUANTA_OK);
+    ck_assert_int_eq(quanta_graph_input(g, "v", &dk, &tv), QUANTA_OK);
+    quanta_attention_params ap = {0};
+    ck_assert_int_eq(quanta_attention(g, tq, tk, tv, NULL, NULL, &ap, &ty), QUANTA_OK);
+    ck_assert_int_eq(quanta_graph_output(g, ty), QUANTA_OK);
+    ck_assert_int_eq(quanta_backend_set_memory_limit(g_cl, 40ull << 20), QUANTA_OK);
+    quanta_plan *p;
+    ck_assert_msg(quanta_plan_create(g, g_cl, &p) == QUANTA_OK, "%s", quanta_last_error());
+    ck_assert_int_eq(quanta_plan_set_input(p, tq, q, D * 4), QUANTA_OK);
+    ck_assert_int_eq(quanta_plan_set_input(p, tk, k, nk * 4), QUANTA_OK);
+    ck_assert_int_eq(quanta_plan_set_input(p, tv, v, nk * 4), QUANTA_OK);
+    ck_assert_msg(quanta_plan_execute(p) == QUANTA_OK, "%s", quanta_last_error());
+    ck_assert_int_eq(quanta_plan_get_output(p, ty, o, D * 4), QUANTA_OK);
+    double *s = malloc((size_t)N * sizeof *s), mx = -INFINITY, sum = 0, num = 0, den = 0;
+    ck_assert(s);
+    for (int64_t j = 0; j < N; j++) {
+        double dot = 0;
+        for (int d = 0; d < D; d++) dot += (double)q[d] * k[j * D + d];
+        s[j] = dot / sqrt((double)D);
+        if (s[j] > mx) mx = s[j];
+    }
+    for (int64_t j = 0; j < N; j++) sum += (s[j] = exp(s[j] - mx));
+    for (int d = 0; d < D; d++) {
+        double ref = 0;
+        for (int64_t j = 0; j < N; j++) ref += s[j] * v[j * D + d];
+        ref /= sum;
+        num += (o[d] - ref) * (o[d] - ref);
+        den += ref * ref;
+    }
+    ck_assert_msg(num / den < 5e-4, "nmse %g", num / den);
+    quanta_plan_destroy(p);
+    quanta_graph_destroy(g);
+    ck_assert_int_eq(quanta_backend_set_memory_limit(g_cl, 0), QUANTA_OK);
+    free(s), free(q), free(k), free(v);
+}
+END_TEST
+
+/* -------------------------------------------------------------- program cache */
+
+static int find_entry(const char *dir, char *path, size_t len) {
+    DIR *d = opendir(dir);
+    if (!d) return 0;
+    struct dirent *e;
+    int found = 0;
+    while ((e = readdir(d))) {
+        size_t n = strlen(e->d_name);
+        if (n > 6 && !strcmp(e->d_name + n - 6, ".clbin")) {
+            snprintf(path, len, "%s/%s", dir, e->d_name);
+            found++;
+        }
+    }
+    closedir(d);
+    return found;
+}
+
+static unsigned char *slurp(const char *path, size_t *n) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    fseek(f, 0, SEEK_END);
+    long sz = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    unsigned char *p = malloc(sz > 0 ? (size_t)sz : 1);
+    if (p && fread(p, 1, (size_t)sz, f) != (size_t)sz) {
+        free(p);
+        p = NULL;
+    }
+    fclose(f);
+    *n = (size_t)sz;
+    return p;
+}
+
+static void spit(const char *path, const unsigned char *p, size_t n) {
+    FILE *f = fopen(path, "wb");
+    ck_assert(f);
+    ck_assert_uint_eq(fwrite(p, 1, n, f), n);
+    fclose(f);
+}
+
+/* Opens a fresh backend and checks it computes: scale by 2 of a few values. */
+static void open_and_check(void) {
+    quanta_backend *be;
+    ck_assert_msg(quanta_backend_open("opencl", &be) == QUANTA_OK, "%s", quanta_last_error());
+    quanta_graph *g;
+    quanta_tensor *x, *y;
+    quanta_tensor_desc d = desc1(QUANTA_F32, 5);
+    float in[5] = {1, -2, 3.5f, 0, 1e-3f}, out[5];
+    qt_poison_f32(out, 5);
+    ck_assert_int_eq(quanta_graph_create(&g), QUANTA_OK);
+    ck_assert_int_eq(quanta_graph_input(g, "x", &d, &x), QUANTA_OK);
+    ck_assert_int_eq(quanta_scale(g, x, 2.0f, &y), QUANTA_OK);
+    ck_assert_int_eq(quanta_graph_output(g, y), QUANTA_OK);
+    quanta_plan *p;
+    ck_assert_int_eq(quanta_plan_create(g, be, &p), QUANTA_OK);
+    ck_assert_int_eq(quanta_plan_fallback_count(p), 0);
+    ck_assert_int_eq(quanta_plan_set_input(p, x, in, sizeof in), QUANTA_OK);
+    ck_assert_int_eq(quanta_plan_execute(p), QUANTA_OK);
+    ck_assert_int_eq(quanta_plan_get_output(p, y, out, sizeof out), QUANTA_OK);
+    for (int i = 0; i < 5; i++) ck_assert_float_eq(out[i], 2 * in[i]);
+    quanta_plan_destroy(p);
+    quanta_graph_destroy(g);
+    quanta_backend_close(be);
+}
+
+START_TEST(test_program_cache) {
+    const char *base = getenv("QUANTA_CACHE_DIR");
+    char dir[512], path[800];
+    snprintf(dir, sizeof dir, "%s/cache-test-%ld", base && *base ? base : "/tmp/quanta-cl-test", (long)getpid());
+    setenv("QUANTA_CACHE_DIR", dir, 1);
+    open_and_check(); /* builds from source, writes the entry (directories created) */
+    ck_assert_int_eq(find_entry(dir, path, sizeof path), 1);
+    size_t n0;
+    unsigned char *good = slurp(path, &n0);
+    ck_assert(good && n0 > 64);
+
+    /* A flipped payload byte: the checksum catches it, the entry is rebuilt and rewritten. */
+    unsigned char *bad = malloc(n0);
+    ck_assert(bad);
+    memcpy(bad, good, n0);
+    bad[n0 / 2] ^= 0x5A;
+    spit(path, bad, n0);
+    open_and_check();
+    size_t n1;
+    unsigned char *now = slurp(path, &n1);
+    ck_assert(now);
+    ck_assert_msg(n1 != n0 || memcmp(now, bad, n0) != 0, "corrupt cache entry was not rewritten");
+    free(now);
+
+    /* A truncated entry and a garbage header: rebuilt as well. */
+    spit(path, good, 20);
+    open_and_check();
+    now = slurp(path, &n1);
+    ck_assert(now && n1 > 64);
+    free(now);
+    spit(path, (const unsigned char *)"not a cache entry at all, just text", 35);
+    open_and_check();
+    now = slurp(path, &n1);
+    ck_assert(now && n1 > 64);
+    free(now);
+
+    /* A valid entry is used as is (still exactly one entry for this key). */
+    open_and_check();
+    ck_assert_int_eq(find_entry(dir, path, sizeof path), 1);
+    remove(path);
+    rmdir(dir);
+    free(good);
+    free(bad);
+    if (base) setenv("QUANTA_CACHE_DIR", base, 1);
+    else unsetenv("QUANTA_CACHE_DIR");
+}
+END_TEST
+
+/* An unwritable cache location only costs a rebuild. */
+START_TEST(test_program_cache_unwritable) {
+    const char *base = getenv("QUANTA_CACHE_DIR");
+    char saved[512] = "";
+    if (base) snprintf(saved, sizeof saved, "%s", base);
+    setenv("QUANTA_CACHE_DIR", "/proc/quanta-no-such-dir/cache", 1);
+    open_and_check();
+    if (saved[0]) setenv("QUANTA_CACHE_DIR", saved, 1);
+    else unsetenv("QUANTA_CACHE_DIR");
+}
+END_TEST
+
+/* ------------------------------------------------------------------ errors */
+
+/* Runs a one-op graph whose execute must fail with `want`. */
+START_TEST(test_get_rows_bad_id) {
+    quanta_graph *g;
+    quanta_tensor *tab, *ids, *y;
+    quanta_tensor_desc dt = {.dtype = QUANTA_F32, .ndim = 2, .dims = {4, 8}}, di = desc1(QUANTA_I32, 2);
+    float table[32] = {0};
+    int32_t bad[2] = {1, 4}, neg[2] = {-1, 0};
+    ck_assert_int_eq(quanta_graph_create(&g), QUANTA_OK);
+    ck_assert_int_eq(quanta_graph_constant(g, "t", &dt, table, sizeof table, &tab), QUANTA_OK);
+    ck_assert_int_eq(quanta_graph_input(g, "ids", &di, &ids), QUANTA_OK);
+    ck_assert_int_eq(quanta_get_rows(g, tab, ids, &y), QUANTA_OK);
+    ck_assert_int_eq(quanta_graph_output(g, y), QUANTA_OK);
+    quanta_plan *p;
+    ck_assert_int_eq(quanta_plan_create(g, g_cl, &p), QUANTA_OK);
+    ck_assert_int_eq(quanta_plan_fallback_count(p), 0);
+    ck_assert_int_eq(quanta_plan_set_input(p, ids, bad, sizeof bad), QUANTA_OK);
+    ck_assert_int_eq(quanta_plan_execute(p), QUANTA_ERR_INVALID_ARGUMENT);
+    ck_assert_msg(strstr(quanta_last_error(), "ids[1]"), "%s", quanta_last_error());
+    ck_assert_int_eq(quanta_plan_set_input(p, ids, neg, sizeof neg), QUANTA_OK);
+    ck_assert_int_eq(quanta_plan_execute(p), QUANTA_ERR_INVALID_ARGUMENT);
+    ck_assert_msg(strstr(quanta_last_error(), "ids[0]"), "%s", quanta_last_error());
+    quanta_plan_destroy(p);
+    quanta_graph_destroy(g);
+}
+END_TEST
+
+START_TEST(test_write_rows_bad_start) {
+    quanta_tensor_desc dd = desc4(QUANTA_F32, 1, 1, 4, 8), ds = desc4(QUANTA_F32, 1, 1, 2, 8), d1 = desc1(QUANTA_I32, 1);
+    quanta_buffer *buf;
+    ck_assert_int_eq(quanta_buffer_create(g_cl, &dd, &buf), QUANTA_OK);
+    quanta_graph *g;
+    quanta_tensor *dst, *src, *start, *y;
+    ck_assert_int_eq(quanta_graph_create(&g), QUANTA_OK);
+    ck_assert_int_eq(quanta_graph_buffer(g, buf, &dst), QUANTA_OK);
+    ck_assert_int_eq(quanta_graph_input(g, "src", &ds, &src), QUANTA_OK);
+    ck_assert_int_eq(quanta_graph_input(g, "start", &d1, &start), QUANTA_OK);
+    ck_assert_int_eq(quanta_write_rows(g, dst, src, start, &y), QUANTA_OK);
+    ck_assert_int_eq(quanta_graph_output(g, y), QUANTA_OK);
+    quanta_plan *p;
+    ck_assert_int_eq(quanta_plan_create(g, g_cl, &p), QUANTA_OK);
+    ck_assert_int_eq(quanta_plan_fallback_count(p), 0);
+    float s[16];
+    for (int i = 0; i < 16; i++) s[i] = (float)i;
+    int32_t st = 3, ok = 2;
+    ck_assert_int_eq(quanta_plan_set_input(p, src, s, sizeof s), QUANTA_OK);
+    ck_assert_int_eq(quanta_plan_set_input(p, start, &st, 4), QUANTA_OK);
+    ck_assert_int_eq(quanta_plan_execute(p), QUANTA_ERR_INVALID_ARGUMENT);
+    ck_assert_msg(strstr(quanta_last_error(), "start"), "%s", quanta_last_error());
+    ck_assert_int_eq(quanta_plan_set_input(p, start, &ok, 4), QUANTA_OK);
+    ck_assert_msg(quanta_plan_execute(p) == QUANTA_OK, "%s", quanta_last_error());
+    float back[32];
+    ck_assert_int_eq(quanta_buffer_read(buf, back, sizeof back), QUANTA_OK);
+    for (int i = 0; i < 32; i++) ck_assert_float_eq(back[i], i < 16 ? 0.0f : (float)(i - 16));
+    quanta_plan_destroy(p);
+    quanta_graph_destroy(g);
+    quanta_buffer_destroy(buf);
+}
+END_TEST
+
+START_TEST(test_attention_bad_kv_lens) {
+    quanta_tensor_desc dq = desc4(QUANTA_F32, 1, 1, 2, 64), dl = desc1(QUANTA_I32, 1);
+    quanta_graph *g;
+    quanta_tensor *q, *k, *v, *l, *y;
+    ck_assert_int_eq(quanta_graph_create(&g), QUANTA_OK);
+    ck_assert_int_eq(quanta_graph_input(g, "q", &dq, &q), QUANTA_OK);
+    ck_assert_int_eq(quanta_graph_input(g, "k", &dq, &k), QUANTA_OK);
+    ck_assert_int_eq(quanta_graph_input(g, "v", &dq, &v), QUANTA_OK);
+    ck_assert_int_eq(quanta_graph_input(g, "l", &dl, &l), QUANTA_OK);
+    quanta_attention_params ap = {0};
+    ck_assert_int_eq(quanta_attention(g, q, k, v, NULL, l, &ap, &y), QUANTA_OK);
+    ck_assert_int_eq(quanta_graph_output(g, y), QUANTA_OK);
+    quanta_plan *p;
+    ck_assert_int_eq(quanta_plan_create(g, g_cl, &p), QUANTA_OK);
+    ck_assert_int_eq(quanta_plan_fallback_count(p), 0);
+    float z[128] = {0};
+    int32_t len = 3;
+    ck_assert_int_eq(quanta_plan_set_input(p, q, z, sizeof z), QUANTA_OK);
+    ck_assert_int_eq(quanta_plan_set_input(p, k, z, sizeof z), QUANTA_OK);
+    ck_assert_int_eq(quanta_plan_set_input(p, v, z, sizeof z), QUANTA_OK);
+    ck_assert_int_eq(quanta_plan_set_input(p, l, &len, 4), QUANTA_OK);
+    ck_assert_int_eq(quanta_plan_execute(p), QUANTA_ERR_INVALID_ARGUMENT);
+    ck_assert_msg(strstr(quanta_last_error(), "kv_lens"), "%s", quanta_last_error());
+    quanta_plan_destroy(p);
+    quanta_graph_destroy(g);
+}
+END_TEST
+
+/* Head dims beyond the kernel's register tile fall back to the reference, correctly. */
+START_TEST(test_attention_unsupported_falls_back) {
+    quanta_tensor_desc dq = desc4(QUANTA_F32, 1, 1, 2, 512);
+    quanta_graph *g;
+    quanta_tensor *q, *k, *v, *y;
+    ck_assert_int_eq(quanta_graph_create(&g), QUANTA_OK);
+    ck_assert_int_eq(quanta_graph_input(g, "q", &dq, &q), QUANTA_OK);
+    ck_assert_int_eq(quanta_graph_input(g, "k", &dq, &k), QUANTA_OK);
+    ck_assert_int_eq(quanta_graph_input(g, "v", &dq, &v), QUANTA_OK);
+    quanta_attention_params ap = {0};
+    ck_assert_int_eq(quanta_attention(g, q, k, v, NULL, NULL, &ap, &y), QUANTA_OK);
+    ck_assert_int_eq(quanta_graph_output(g, y), QUANTA_OK);
+    quanta_plan *p;
+    ck_assert_int_eq(quanta_plan_create(g, g_cl, &p), QUANTA_OK);
+    ck_assert_int_eq(quanta_plan_fallback_count(p), 1);
+    quanta_plan_destroy(p);
+    quanta_graph_destroy(g);
+
+    /* Called directly, run refuses what supports_op declined. */
+    void *self;
+    const qn_backend_ops *ops = qn_backend_vtable(g_cl, &self);
+    ck_assert_ptr_nonnull(ops);
+    qn_tensor tq = {.desc = dq};
+    qn_node node = {.op = QN_OP_ATTENTION, .nsrc = 3, .src = {&tq, &tq, &tq}, .dst = &tq};
+    ck_assert(!ops->supports_op(self, &node));
+    ck_assert_int_eq(ops->run(self, &node), QUANTA_ERR_UNSUPPORTED);
+    ck_assert_int_eq(ops->run(self, NULL), QUANTA_ERR_INVALID_ARGUMENT);
+}
+END_TEST
+
+START_TEST(test_memory_errors) {
+    void *self, *h = NULL;
+    const qn_backend_ops *ops = qn_backend_vtable(g_cl, &self);
+    ck_assert_ptr_nonnull(ops);
+    /* Larger than the device's largest allocation: an error, not a crash. */
+    ck_assert_int_eq(ops->alloc(self, (size_t)1 << 62, &h), QUANTA_ERR_OUT_OF_MEMORY);
+    ck_assert_ptr_null(h);
+    ck_assert_int_eq(ops->alloc(self, 16, NULL), QUANTA_ERR_INVALID_ARGUMENT);
+    double bw;
+    ck_assert_int_eq(ops->copy_bandwidth(self, 8, &bw), QUANTA_ERR_INVALID_ARGUMENT);
+    /* The engine's limit covers buffers. */
+    ck_assert_int_eq(quanta_backend_set_memory_limit(g_cl, 1024), QUANTA_OK);
+    quanta_tensor_desc d = desc1(QUANTA_F32, 1 << 20);
+    quanta_buffer *b = NULL;
+    ck_assert_int_eq(quanta_buffer_create(g_cl, &d, &b), QUANTA_ERR_OUT_OF_MEMORY);
+    ck_assert_int_eq(quanta_backend_set_memory_limit(g_cl, 0), QUANTA_OK);
+    /* Split-KV scratch is booked too: a limit just above the tensors refuses it. */
+    uint64_t in_use;
+    ck_assert_int_eq(quanta_backend_memory_stats(g_cl, &in_use, NULL), QUANTA_OK);
+    ck_assert_int_eq(quanta_backend_set_memory_limit(g_cl, in_use + 4), QUANTA_OK);
+    qn_mem_stats *stats = &g_cl->stats;
+    ck_assert_int_eq(qn_mem_reserve(stats, 1 << 20, "test"), QUANTA_ERR_OUT_OF_MEMORY);
+    ck_assert_int_eq(quanta_backend_set_memory_limit(g_cl, 0), QUANTA_OK);
+}
+END_TEST
+
+START_TEST(test_device_specs) {
+    quanta_backend *be = NULL;
+    ck_assert_int_ne(quanta_backend_open("opencl:999", &be), QUANTA_OK);
+    ck_assert_ptr_null(be);
+    quanta_device_info info;
+    ck_assert_int_eq(quanta_backend_device(g_cl, &info), QUANTA_OK);
+    ck_assert_str_eq(info.backend, "opencl");
+    ck_assert(info.name[0] != '\0');
+    ck_assert_msg(strstr(info.details, "local memory"), "%s", info.details);
+    void *self;
+    const qn_backend_ops *ops = qn_backend_vtable(g_cl, &self);
+    int n = 0;
+    ck_assert_int_eq(ops->device_count(&n), QUANTA_OK);
+    ck_assert_int_ge(n, 1);
+    ck_assert_int_eq(ops->device_info(n, &info), QUANTA_ERR_INVALID_ARGUMENT);
+    ck_assert_int_eq(ops->device_info(0, NULL), QUANTA_ERR_INVALID_ARGUMENT);
+    ck_assert_int_eq(ops->device_count(NULL), QUANTA_ERR_INVALID_ARGUMENT);
+    void *s2 = NULL;
+    qn_mem_stats st = {0};
+    ck_assert_int_eq(ops->open(n, &st, &s2), QUANTA_ERR_NO_DEVICE);
+    ck_assert_ptr_null(s2);
+}
+END_TEST
+
+static Suite *suite(void) {
+    Suite *s = suite_create("opencl_misc");
+    TCase *tc = tcase_create("misc");
+    tcase_set_timeout(tc, 600);
+    tcase_add_test(tc, test_device_specs);
+    tcase_add_test(tc, test_get_rows_bad_id);
+    tcase_add_test(tc, test_write_rows_bad_start);
+    tcase_add_test(tc, test_attention_bad_kv_lens);
+    tcase_add_test(tc, test_attention_unsupported_falls_back);
+    tcase_add_test(tc, test_memory_errors);
+    tcase_add_test(tc, test_attention_memory_is_linear);
+    tcase_add_test(tc, test_attention_decode_long);
+    tcase_add_test(tc, test_program_cache);
+    tcase_add_test(tc, test_program_cache_unwritable);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void) {
+    quanta_status st = quanta_backend_open("opencl", &g_cl);
+    if (st == QUANTA_ERR_NO_DEVICE || st == QUANTA_ERR_UNSUPPORTED) {
+        printf("SKIP: no OpenCL device (%s)\n", quanta_last_error());
+        return 77;
+    }
+    if (st != QUANTA_OK) {
+        printf("quanta_backend_open(opencl): %s: %s\n", quanta_status_name(st), quanta_last_error());
+        return 1;
+    }
+    int rc = qt_run_suite(suite());
+    quanta_backend_close(g_cl);
+    return rc;
+}

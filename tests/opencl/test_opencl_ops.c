@@ -1,0 +1,181 @@
+/*
+ * test_opencl_ops.c — every op of the OpenCL backend against the reference backend, through
+ * the public API (the conformance harness builds the graph, draws the inputs from the printed
+ * seed, poisons outputs and guards them), with the harness's thresholds. A case only passes
+ * when the op really ran on OpenCL: a fallback to the reference fails here.
+ * Exits 77 (SKIP) when no OpenCL device is present.
+ */
+#include <stdlib.h>
+
+#include "conform.h"
+#include "test_util.h"
+
+static quanta_backend *g_ref, *g_cl;
+
+static void run_spec_on(quanta_backend *be, const char *spec, int allow_fallback) {
+    qc_case c;
+    char err[QC_ERR_MAX];
+    ck_assert_msg(qc_case_parse(spec, &c, err, sizeof err) == 0, "bad spec %s: %s", spec, err);
+    qc_target t = {.name = "opencl", .be = be, .is_ref = false};
+    qc_result r;
+    ck_assert_msg(qc_run_case(&c, qt_seed(), g_ref, &t, 1, &r, err, sizeof err) == 0, "%s: %s", spec, err);
+    int ok = r.status == QC_PASS || (allow_fallback && r.reason == QC_R_FALLBACK);
+    ck_assert_msg(ok, "%s: %s (%s) nmse %.3g maxerr %.3g: %s", spec, qc_status_name(r.status),
+                  qc_reason_name(r.reason), r.nmse, r.maxerr, r.msg);
+}
+
+static void run_list(const char *const *specs, size_t n) {
+    for (size_t i = 0; i < n; i++) run_spec_on(g_cl, specs[i], 0);
+}
+#define RUN(list) run_list(list, sizeof list / sizeof list[0])
+
+/* Decode shapes (GEMV, M <= 8) over every format and group size, K and N off the tile sizes. */
+START_TEST(test_matmul_gemv) {
+    static const char *const specs[] = {
+        "matmul:m=1,n=33,k=96,w=f32,x=f32",      "matmul:m=3,n=17,k=100,w=f16,x=f16",
+        "matmul:m=8,n=5,k=64,w=bf16,x=bf16",     "matmul:m=1,n=70,k=200,w=q8,x=f32",
+        "matmul:m=2,n=17,k=96,w=q4,g=32,x=f16",  "matmul:m=5,n=31,k=256,w=q4,g=64,x=bf16",
+        "matmul:m=8,n=9,k=384,w=q4,g=128,x=f32", "matmul:m=1,n=40,k=128,w=nf4,x=f32",
+        "matmul:m=4,n=17,k=320,w=nf4,dq=1,x=f16", "matmul:m=1,n=19,k=97,w=fp8_e4m3,x=f32",
+        "matmul:m=7,n=23,k=64,w=fp8_e5m2,x=f16", "matmul:m=3,n=17,k=96,w=q8,x=f32,wbuf=1",
+        "matmul:m=1,n=1,k=32,w=q4,g=32,x=f32",
+    };
+    RUN(specs);
+}
+END_TEST
+
+/* Prefill shapes (M > 8): tiled GEMM, the CLBlast paths, the measured crossover. */
+START_TEST(test_matmul_gemm) {
+    static const char *const specs[] = {
+        "matmul:m=9,n=65,k=96,w=f32,x=f32",       "matmul:m=70,n=130,k=100,w=f16,x=f16",
+        "matmul:m=33,n=64,k=64,w=bf16,x=bf16",    "matmul:m=65,n=67,k=200,w=q8,x=f32",
+        "matmul:m=17,n=70,k=96,w=q4,g=32,x=f16",  "matmul:m=64,n=64,k=256,w=q4,g=64,x=bf16",
+        "matmul:m=100,n=9,k=384,w=q4,g=128,x=f32", "matmul:m=40,n=40,k=128,w=nf4,x=f32",
+        "matmul:m=12,n=17,k=320,w=nf4,dq=1,x=f16", "matmul:m=20,n=19,k=97,w=fp8_e4m3,x=f32",
+        "matmul:m=129,n=23,k=64,w=fp8_e5m2,x=f16", "matmul:m=3,n=17,k=96,w=q4,g=32,b=4,x=f32",
+    };
+    RUN(specs);
+}
+END_TEST
+
+/* Every GEMM path, forced: local-memory tiles (GPUs), register rows (CPUs), dequantize +
+ * CLBlast (when built with it; otherwise the forced choice falls back to a kernel). */
+START_TEST(test_matmul_gemm_paths) {
+    static const char *const paths[] = {"local", "rows", "blas"};
+    static const char *const specs[] = {
+        "matmul:m=9,n=65,k=96,w=f32,x=f32",        "matmul:m=70,n=13,k=100,w=f16,x=bf16",
+        "matmul:m=65,n=67,k=200,w=q8,x=f32",       "matmul:m=17,n=70,k=96,w=q4,g=32,x=f16",
+        "matmul:m=40,n=41,k=128,w=nf4,dq=1,x=f32", "matmul:m=20,n=19,k=97,w=fp8_e4m3,x=f32",
+        "matmul:m=33,n=23,k=64,w=fp8_e5m2,x=f16",  "matmul:m=12,n=5,k=384,w=q4,g=128,x=f32",
+    };
+    const char *saved = getenv("QUANTA_OPENCL_GEMM");
+    for (size_t p = 0; p < sizeof paths / sizeof paths[0]; p++) {
+        setenv("QUANTA_OPENCL_GEMM", paths[p], 1);
+        quanta_backend *be;
+        ck_assert_msg(quanta_backend_open("opencl", &be) == QUANTA_OK, "%s", quanta_last_error());
+        for (size_t i = 0; i < sizeof specs / sizeof specs[0]; i++) run_spec_on(be, specs[i], 0);
+        quanta_backend_close(be);
+    }
+    if (saved) setenv("QUANTA_OPENCL_GEMM", saved, 1);
+    else unsetenv("QUANTA_OPENCL_GEMM");
+}
+END_TEST
+
+START_TEST(test_attention) {
+    static const char *const specs[] = {
+        "attention:b=2,hq=1,hkv=1,nq=19,nk=37,d=64,dtype=f32",
+        "attention:b=1,hq=8,hkv=2,nq=1,nk=77,d=80,causal=1,dtype=f16",
+        "attention:b=2,hq=8,hkv=1,nq=19,nk=37,d=128,causal=1,window=16,dtype=bf16",
+        "attention:b=1,hq=2,hkv=2,nq=1,nk=77,d=96,mask=1,dtype=f32",
+        "attention:b=2,hq=4,hkv=1,nq=19,nk=37,d=64,mask=2,kvlens=1,dtype=f16",
+        "attention:b=1,hq=16,hkv=2,nq=1,nk=77,d=80,causal=1,mask=1,kvlens=1,dtype=bf16",
+        "attention:b=1,hq=2,hkv=1,nq=33,nk=33,d=256,causal=1,dtype=f32",
+        "attention:b=1,hq=8,hkv=2,nq=1,nk=77,d=13,causal=1,window=7,mask=2,dtype=f16",
+        "attention:b=1,hq=4,hkv=4,nq=1,nk=1,d=64,dtype=f32",
+        "attention:b=1,hq=1,hkv=1,nq=17,nk=16,d=64,causal=1,dtype=f32",
+        "attention:b=1,hq=1,hkv=1,nq=5,nk=300,d=128,scale=0.3,dtype=f32",
+        "attention:b=1,hq=32,hkv=8,nq=3,nk=129,d=128,causal=1,dtype=f16",
+    };
+    RUN(specs);
+}
+END_TEST
+
+/* One query against a long cache: the split-KV (flash-decoding) path and its combine. */
+START_TEST(test_attention_split_kv) {
+    static const char *const specs[] = {
+        "attention:b=1,hq=1,hkv=1,nq=1,nk=4100,d=64,dtype=f32",
+        "attention:b=1,hq=4,hkv=1,nq=1,nk=2048,d=128,causal=1,window=700,dtype=f16",
+        "attention:b=1,hq=8,hkv=8,nq=1,nk=8192,d=64,kvlens=1,dtype=f32",
+        "attention:b=1,hq=2,hkv=1,nq=2,nk=1500,d=80,mask=1,dtype=bf16",
+    };
+    RUN(specs);
+}
+END_TEST
+
+START_TEST(test_elementwise) {
+    static const char *const specs[] = {
+        "rms_norm:shape=3x257,weight=0,dtype=f32", "rms_norm:shape=2x3x64,weight=1,plus1=1,dtype=f16",
+        "rms_norm:shape=4x4096,weight=1,dtype=bf16", "silu:shape=3x257,dtype=f32",
+        "silu:shape=1000,dtype=bf16",              "gelu:shape=3x257,approx=0,dtype=f32",
+        "gelu:shape=3x257,approx=1,dtype=f16",     "add:shape=3x257,bcast=0,dtype=f32",
+        "add:shape=3x257,bcast=1,dtype=bf16",      "mul:shape=5x64,bcast=1,dtype=f32",
+        "mul:shape=2x3x33,bcast=0,dtype=f16",      "scale:shape=3x257,s=-3.25,dtype=f32",
+        "softmax:shape=3x257,dtype=f32",           "softmax:shape=7x1,dtype=f16",
+        "softmax:shape=2x5000,dtype=bf16",         "rope:shape=1x2x7x64,mode=norm,dtype=f32",
+        "rope:shape=2x3x5x128,mode=neox,rot=64,dtype=f16", "rope:shape=1x1x9x80,mode=neox,offset=4000,dtype=bf16",
+        "convert:shape=3x257,dtype=f32,to=f16",    "convert:shape=3x257,dtype=f32,to=bf16",
+        "convert:shape=3x257,dtype=f16,to=bf16",   "convert:shape=300,dtype=bf16,to=f32",
+    };
+    RUN(specs);
+}
+END_TEST
+
+START_TEST(test_rows) {
+    static const char *const specs[] = {
+        "get_rows:v=37,d=96,t=9,table=f32",       "get_rows:v=37,d=96,t=9,table=f16",
+        "get_rows:v=37,d=96,t=9,table=bf16",      "get_rows:v=37,d=96,t=9,table=q8",
+        "get_rows:v=37,d=128,t=9,table=q4,g=32",  "get_rows:v=37,d=128,t=9,table=nf4,dq=1",
+        "get_rows:v=37,d=96,t=9,table=fp8_e4m3",  "get_rows:v=37,d=96,t=9,table=fp8_e5m2,wbuf=1",
+        "permute:shape=2x3x5x7,perm=0213,dtype=f32", "permute:shape=37x129,perm=10,dtype=bf16",
+        "permute:shape=2x3x5x7,perm=3210,dtype=f16", "permute:shape=4x6x10,perm=021,dtype=f32",
+        "write_rows:b=1,h=2,nmax=16,t=3,start=5,d=64,dtype=f32",
+        "write_rows:b=2,h=1,nmax=9,t=1,start=8,d=80,dtype=f16",
+    };
+    RUN(specs);
+}
+END_TEST
+
+static Suite *suite(void) {
+    Suite *s = suite_create("opencl_ops");
+    TCase *tc = tcase_create("ops");
+    tcase_set_timeout(tc, 600);
+    tcase_add_test(tc, test_elementwise);
+    tcase_add_test(tc, test_rows);
+    tcase_add_test(tc, test_matmul_gemv);
+    tcase_add_test(tc, test_matmul_gemm);
+    tcase_add_test(tc, test_matmul_gemm_paths);
+    tcase_add_test(tc, test_attention);
+    tcase_add_test(tc, test_attention_split_kv);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void) {
+    quanta_status st = quanta_backend_open("opencl", &g_cl);
+    if (st == QUANTA_ERR_NO_DEVICE || st == QUANTA_ERR_UNSUPPORTED) {
+        printf("SKIP: no OpenCL device (%s)\n", quanta_last_error());
+        return 77;
+    }
+    if (st != QUANTA_OK) {
+        printf("quanta_backend_open(opencl): %s: %s\n", quanta_status_name(st), quanta_last_error());
+        return 1;
+    }
+    if (quanta_backend_open("ref", &g_ref) != QUANTA_OK) {
+        printf("quanta_backend_open(ref): %s\n", quanta_last_error());
+        return 1;
+    }
+    int rc = qt_run_suite(suite());
+    quanta_backend_close(g_cl);
+    quanta_backend_close(g_ref);
+    return rc;
+}
