@@ -250,7 +250,7 @@ void qc_print_result(FILE *f, const qc_result *r, uint64_t seed);
 int qc_write_json(const char *path, const qc_report *r, char *err, size_t errlen);
 int qc_write_junit(const char *path, const qc_report *r, char *err, size_t errlen);
 
-/* Formats into err (never NULL-terminated past errlen); returns -1 for `return qc_err(...)`. */
+/* Formats into err (truncated to errlen); returns -1, for `return qc_err(err, errlen, ...)`. */
 int qc_err(char *err, size_t errlen, const char *fmt, ...)
 #if defined(__GNUC__)
     __attribute__((format(printf, 3, 4)))

@@ -181,6 +181,18 @@ void qc_output_free(qc_output *o) {
     o->n = 0;
 }
 
+/* Where a whole output is tiny, relative metrics blow up on rounding alone: an f16 result
+ * near 1e-8 is a subnormal, and one step of it (2^-24) is all two correct backends can differ
+ * by. Errors no larger than that step are never a failure. Exact ops do not get the floor. */
+static double ulp_floor(const qc_case *c) {
+    quanta_dtype out = c->op == QC_CONVERT ? c->to : c->op == QC_GET_ROWS ? QUANTA_F32 : c->dtype;
+    switch (out) {
+    case QUANTA_F16: return ldexp(1.0, -24);
+    case QUANTA_BF16: return ldexp(1.0, -133);
+    default: return ldexp(1.0, -149);
+    }
+}
+
 void qc_judge(const qc_case *c, const qc_output *ref, const qc_output *out, bool self, const char *backend,
               qc_result *r) {
     memset(r, 0, sizeof *r);
@@ -229,7 +241,8 @@ void qc_judge(const qc_case *c, const qc_output *ref, const qc_output *out, bool
         r->reason = QC_R_NONFINITE;
         snprintf(r->msg, sizeof r->msg, "element %zu of %zu is %g where the reference is %g (%zu NaN: unwritten?)",
                  m.bad_index, m.count, (double)out->v[m.bad_index], (double)ref->v[m.bad_index], m.nan_count);
-    } else if (thr.exact ? m.maxerr > 0 : (m.nmse > thr.nmse || m.maxerr > r->maxerr_thr)) {
+    } else if (thr.exact ? m.maxerr > 0
+                         : (m.nmse > thr.nmse || m.maxerr > r->maxerr_thr) && m.maxerr > ulp_floor(c)) {
         r->status = QC_FAIL;
         r->reason = QC_R_ACCURACY;
         if (thr.exact)

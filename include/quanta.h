@@ -430,6 +430,15 @@ QUANTA_API int32_t quanta_model_context_size(const quanta_model_context *ctx);
 QUANTA_API quanta_status quanta_model_eval(quanta_model_context *ctx, const int32_t *tokens, size_t n,
                                            float *logits, size_t logits_count);
 
+/*
+ * Batched decode: one new token for each of n sequences (distinct contexts of one model, each
+ * at its own position) in one step, reading every weight once for the batch. ctxs[i] gets
+ * tokens[i]; logits (may be NULL) receives n * n_vocab floats, row i for ctxs[i]. The plan is
+ * kept while the same contexts are batched in the same order. A full context is QUANTA_ERR_STATE.
+ */
+QUANTA_API quanta_status quanta_model_eval_batch(quanta_model_context *const *ctxs, const int32_t *tokens, size_t n,
+                                                 float *logits, size_t logits_count);
+
 typedef struct quanta_model_memory {
     uint64_t weights_bytes;      /* weight buffers on the device */
     uint64_t kv_cache_bytes;     /* this context's K and V buffers */

@@ -172,3 +172,86 @@ kernel void qn_attn_combine(const global float *part, ulong po, global uchar *ob
     }
     qn_st(ob + oo, odt, gid, den > 0.0f ? num / den : 0.0f);
 }
+
+/*
+ * CPUs: one work-item per query row, no local memory and no barriers (PoCL runs a group's
+ * items as a loop; barriers would split it and spill the accumulators). K/V rows are read
+ * straight from memory — the caches tile for us — in blocks of 16 keys: 16 scores, one
+ * rescale of the accumulator, 16 weighted V rows. Same masking, GQA folding, tile skipping
+ * (the key range), split-KV partials and outputs as qn_attention. Needs D and Dv multiples of
+ * 16 (the host uses qn_attention otherwise).
+ */
+inline float16 qn_ld16(const global uchar *p, int dt, size_t i16) {
+    if (dt == QN_F32) return vload16(i16, (const global float *)p);
+    if (dt == QN_F16) return vload_half16(i16, (const global half *)p);
+    return as_float16(convert_uint16(vload16(i16, (const global ushort *)p)) << 16);
+}
+
+kernel void qn_attention_rows(const global uchar *qb, ulong qo, int qdt, const global uchar *kb, ulong ko, int kdt,
+                              const global uchar *vb, ulong vo, int vdt, const global uchar *mb, ulong mo,
+                              int mask_mode, const global uchar *lb, ulong lo, int has_lens, global uchar *ob,
+                              ulong oo, int odt, global float *part, ulong po, int B, int Hq, int Hkv, int Nq,
+                              int Nk, int D, int Dv, float scale_log2, int causal, int window, int nsplit,
+                              int split_len) {
+    const int G = Hq / Hkv, rows = G * Nq;
+    const int rho = get_global_id(0), bh = get_global_id(1), split = get_global_id(2);
+    if (rho >= rows || bh >= B * Hkv) return;
+    const int b = bh / Hkv, hk = bh % Hkv, h = hk * G + rho / Nq, i = rho % Nq;
+    const int L = has_lens ? ((const global int *)(lb + lo))[b] : Nk;
+    const int p = L - Nq + i;
+    int kbeg = max(0, split * split_len), kend = min(L, (split + 1) * split_len);
+    if (causal) kend = min(kend, p + 1);
+    if (window > 0) kbeg = max(kbeg, p - window + 1);
+    const int D16 = D / 16, Dv16 = Dv / 16;
+    const size_t kvbase = (size_t)(b * Hkv + hk) * Nk;
+    const size_t orow = (size_t)(b * Hq + h) * Nq + i;
+    float16 q16[QN_ATT_MAXD / 16], a16[QN_ATT_MAXD / 16];
+    for (int t = 0; t < D16; t++) q16[t] = qn_ld16(qb + qo, qdt, orow * D16 + t) * scale_log2;
+    for (int t = 0; t < Dv16; t++) a16[t] = 0.0f;
+    float mrun = -INFINITY, lrun = 0.0f;
+    const global uchar *mrow = mb + mo + (size_t)(mask_mode == 2 ? b * Nq + i : i) * Nk;
+    for (int j0 = kbeg; j0 < kend; j0 += 16) {
+        const int nb = min(16, kend - j0);
+        float sc[16];
+        float bmax = -INFINITY;
+        for (int t = 0; t < nb; t++) {
+            const int j = j0 + t;
+            if (mask_mode && mrow[j] == 0) {
+                sc[t] = -INFINITY;
+                continue;
+            }
+            float16 acc = 0.0f;
+            for (int d = 0; d < D16; d++) acc += q16[d] * qn_ld16(kb + ko, kdt, (kvbase + j) * D16 + d);
+            float8 s8 = acc.lo + acc.hi;
+            float4 s4 = s8.lo + s8.hi;
+            sc[t] = s4.x + s4.y + s4.z + s4.w;
+            bmax = fmax(bmax, sc[t]);
+        }
+        if (bmax == -INFINITY) continue;
+        const float mnew = fmax(mrun, bmax);
+        if (mnew > mrun) {
+            const float alpha = exp2(mrun - mnew); /* mrun = -inf gives 0 */
+            lrun *= alpha;
+            for (int d = 0; d < Dv16; d++) a16[d] *= alpha;
+            mrun = mnew;
+        }
+        for (int t = 0; t < nb; t++) {
+            if (sc[t] == -INFINITY) continue;
+            const float pe = exp2(sc[t] - mrun);
+            lrun += pe;
+            for (int d = 0; d < Dv16; d++) a16[d] += pe * qn_ld16(vb + vo, vdt, (kvbase + j0 + t) * Dv16 + d);
+        }
+    }
+    const float inv = lrun > 0.0f ? 1.0f / lrun : 0.0f;
+    float tmp[16];
+    if (nsplit == 1) {
+        for (int d = 0; d < Dv16; d++) {
+            vstore16(a16[d] * inv, 0, tmp);
+            for (int e = 0; e < 16; e++) qn_st(ob + oo, odt, orow * Dv + d * 16 + e, tmp[e]);
+        }
+    } else {
+        global float *pp = (global float *)((global uchar *)part + po) + (orow * nsplit + split) * (size_t)(Dv + 1);
+        for (int d = 0; d < Dv16; d++) vstore16(a16[d] * inv, 0, pp + d * 16);
+        pp[Dv] = lrun > 0.0f ? mrun + log2(lrun) : -INFINITY;
+    }
+}

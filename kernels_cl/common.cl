@@ -30,6 +30,24 @@ inline ushort qn_f32_bf16(float x) {
     return (ushort)(u >> 16);
 }
 
+/* f32 -> f16, round half to even, in integer arithmetic: vstore_half_rte rounds results in the
+ * f16 subnormal range differently on some drivers (NVIDIA's), and this matches formats/half.c
+ * bit for bit everywhere. NaN -> quiet NaN, beyond 65504 -> Inf like IEEE. */
+inline ushort qn_f32_f16(float f) {
+    uint x = as_uint(f), sign = (x >> 16) & 0x8000u, ax = x & 0x7fffffffu;
+    if (ax > 0x7f800000u) return (ushort)(sign | 0x7e00u);
+    if (ax >= 0x477ff000u) return (ushort)(sign | 0x7c00u);
+    if (ax >= 0x38800000u) { /* normal: rebias, round the 13 dropped bits */
+        uint r = ax - 0x38000000u;
+        return (ushort)(sign | ((r + 0xfffu + ((r >> 13) & 1u)) >> 13));
+    }
+    if (ax < 0x33000000u) return (ushort)sign; /* at most half the smallest subnormal */
+    uint e = ax >> 23, m = (ax & 0x7fffffu) | 0x800000u, sh = 126u - e;
+    uint r = m >> sh, rem = m & ((1u << sh) - 1u), hv = 1u << (sh - 1u);
+    if (rem > hv || (rem == hv && (r & 1u))) r++;
+    return (ushort)(sign | r);
+}
+
 inline float qn_ld(const global uchar *p, int dt, size_t i) {
     if (dt == QN_F32) return ((const global float *)p)[i];
     if (dt == QN_F16) return vload_half(i, (const global half *)p);
@@ -38,7 +56,7 @@ inline float qn_ld(const global uchar *p, int dt, size_t i) {
 
 inline void qn_st(global uchar *p, int dt, size_t i, float v) {
     if (dt == QN_F32) ((global float *)p)[i] = v;
-    else if (dt == QN_F16) vstore_half_rte(v, i, (global half *)p);
+    else if (dt == QN_F16) ((global ushort *)p)[i] = qn_f32_f16(v);
     else ((global ushort *)p)[i] = qn_f32_bf16(v);
 }
 

@@ -19,9 +19,11 @@ kernel void qn_unary(const global uchar *x, ulong xo, int xdt, global uchar *y, 
     float v = qn_ld(x + xo, xdt, i), r;
     switch (op) {
     case QN_UNARY_SILU: r = v / (1.0f + exp(-v)); break;
-    case QN_UNARY_GELU: r = 0.5f * v * (1.0f + erf(v * 0.70710678118654752f)); break;
-    case QN_UNARY_GELU_TANH:
-        r = 0.5f * v * (1.0f + tanh(0.79788456080286536f * (v + 0.044715f * v * v * v)));
+    case QN_UNARY_GELU: /* 1 + erf(x/sqrt2) = erfc(-x/sqrt2), without cancellation for x << 0 */
+        r = 0.5f * v * erfc(-v * 0.70710678118654752f);
+        break;
+    case QN_UNARY_GELU_TANH: /* 0.5 (1 + tanh u) = 1 / (1 + e^-2u): no tanh, exact for tiny and huge x */
+        r = v / (1.0f + exp(-1.5957691216057308f * (v + 0.044715f * v * v * v)));
         break;
     case QN_UNARY_SCALE: r = v * s; break;
     default: r = v; break;

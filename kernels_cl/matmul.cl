@@ -1,14 +1,19 @@
 /*
  * matmul.cl — y[M,N] = x[M,K] · W[N,K]^T with W dense (f32/f16/bf16) or quantized.
  *
- * GEMV (M <= 8, decode): one work-group per output column n (weight row); its work-items walk
- * the row in chunks of 32 weights, dequantize them in registers (never to memory) and dot them
- * with every x row; partial sums meet in a local-memory tree (no subgroups needed, so PoCL
- * and every OpenCL 1.2 device run it). A 32-weight chunk never straddles a q4 group or an nf4
- * block (groups are 32, 64 or 128), so each chunk needs one scale (and one zero).
+ * Weights are walked in chunks of 32 along K and dequantized in registers (never to memory);
+ * a chunk never straddles a q4 group or an nf4 block (groups are 32, 64 or 128), so it needs
+ * one scale (and one zero). Nibble formats decode even columns and odd columns as two float16
+ * halves; qn_x_prep reorders x the same way once per call.
  *
- * GEMM (M > 8, prefill): 64x64 output tiles, 16x16 work-items with 4x4 register tiles, K in
- * steps of 16 through local memory; the weight tile is dequantized while it is loaded.
+ * GEMV (M <= 8, decode):
+ *   qn_gemv_rows  CPUs: one work-item per weight row, no barriers.
+ *   qn_gemv       GPUs: several work-items per row, partial sums meet in a local-memory tree
+ *                 (no subgroups needed, so every OpenCL 1.2 device runs it).
+ * GEMM (M > 8, prefill):
+ *   qn_gemm_rows  CPUs: 4 weight rows x 4 x rows per work-item, 16 float16 accumulators.
+ *   qn_gemm       GPUs: 64x64 output tiles, 16x16 work-items with 4x4 register tiles, K in
+ *                 steps of 16 through local memory; the weight tile is dequantized while loaded.
  *
  * x is f32 (the host converts f16/bf16 activations first); y is stored in its dtype.
  */
@@ -25,6 +30,8 @@ typedef struct qn_wrow {
     float rs;                   /* q8/fp8: the row scale */
     int gsh;                    /* log2(group) - 5: chunk index >> gsh = group index */
     long blk0;                  /* nf4: first block of the row (whole-matrix index) */
+    long cj;                    /* q4: group whose scale and zero are cached below */
+    float cs, czs;              /* q4: its scale and zero * scale */
 } qn_wrow;
 
 inline qn_wrow qn_wrow_make(const global uchar *W, const qn_wdesc *w, long n) {
@@ -35,6 +42,8 @@ inline qn_wrow qn_wrow_make(const global uchar *W, const qn_wdesc *w, long n) {
     r.rs = 1.0f;
     r.gsh = 0;
     r.blk0 = 0;
+    r.cj = -1;
+    r.cs = r.czs = 0.0f;
     switch (w->fmt) {
     case QN_Q4: {
         long ng = w->cols / w->group;
@@ -57,19 +66,15 @@ inline qn_wrow qn_wrow_make(const global uchar *W, const qn_wdesc *w, long n) {
     return r;
 }
 
-/* Sixteen NF4 codes to book values with a 4-level select tree on the code bits: 15 vector
- * selects, which every compiler vectorizes (a 16-entry shuffle or gather often is not). */
-#define QN_NF4_SEL(lo, hi, m) select((float16)(lo), (float16)(hi), (m))
-inline float16 qn_nf4_decode16(uint16 c) {
+/* out[i] = table[i-th index] for 16 lanes: a 16-entry table lookup as a 4-level select tree on
+ * the index bits, 15 vector selects that every compiler vectorizes. (Variable vector subscripts,
+ * which LLVM lowers to permutes, measured 3x slower under PoCL 3.1, and so did shuffle().) */
+inline float16 qn_lut16_select(float16 t, uint16 c) {
     int16 m0 = as_int16(c << 31), m1 = as_int16(c << 30), m2 = as_int16(c << 29), m3 = as_int16(c << 28);
-    float16 p0 = QN_NF4_SEL(-1.0f, -0.6961928009986877f, m0);
-    float16 p1 = QN_NF4_SEL(-0.5250730514526367f, -0.39491748809814453f, m0);
-    float16 p2 = QN_NF4_SEL(-0.28444138169288635f, -0.18477343022823334f, m0);
-    float16 p3 = QN_NF4_SEL(-0.09105003625154495f, 0.0f, m0);
-    float16 p4 = QN_NF4_SEL(0.07958029955625534f, 0.16093020141124725f, m0);
-    float16 p5 = QN_NF4_SEL(0.24611230194568634f, 0.33791524171829224f, m0);
-    float16 p6 = QN_NF4_SEL(0.44070982933044434f, 0.5626170039176941f, m0);
-    float16 p7 = QN_NF4_SEL(0.7229568362236023f, 1.0f, m0);
+    float16 p0 = select((float16)t.s0, (float16)t.s1, m0), p1 = select((float16)t.s2, (float16)t.s3, m0);
+    float16 p2 = select((float16)t.s4, (float16)t.s5, m0), p3 = select((float16)t.s6, (float16)t.s7, m0);
+    float16 p4 = select((float16)t.s8, (float16)t.s9, m0), p5 = select((float16)t.sa, (float16)t.sb, m0);
+    float16 p6 = select((float16)t.sc, (float16)t.sd, m0), p7 = select((float16)t.se, (float16)t.sf, m0);
     float16 q0 = select(p0, p1, m1), q1 = select(p2, p3, m1), q2 = select(p4, p5, m1), q3 = select(p6, p7, m1);
     float16 r0 = select(q0, q1, m2), r1 = select(q2, q3, m2);
     return select(r0, r1, m3);
@@ -78,25 +83,28 @@ inline float16 qn_nf4_decode16(uint16 c) {
 /* Chunk c (weights 32c .. 32c+31) of a row as two float16 halves w0, w1. Nibble formats give
  * even columns in w0 and odd ones in w1 (the caller splits x the same way); the others give
  * columns 0-15 and 16-31. */
-inline void qn_chunk32(const global uchar *W, const qn_wdesc *w, const qn_wrow *r, long c, float16 *w0,
-                       float16 *w1) {
+inline void qn_chunk32(const global uchar *W, const qn_wdesc *w, qn_wrow *r, long c, float16 *w0, float16 *w1) {
     switch (w->fmt) {
     case QN_Q4: {
         uchar16 b = vload16(c, r->codes);
         long j = c >> r->gsh;
-        float s = vload_half(j, (const global half *)r->scales);
-        float z = (float)((r->zeros[j >> 1] >> ((j & 1) * 4)) & 15u);
-        float zs = z * s;
-        *w0 = convert_float16(b & (uchar)15) * s - zs;
-        *w1 = convert_float16(b >> (uchar)4) * s - zs;
+        if (j != r->cj) { /* a new group: groups of 64/128 span 2/4 chunks */
+            r->cj = j;
+            r->cs = vload_half(j, (const global half *)r->scales);
+            r->czs = (float)((r->zeros[j >> 1] >> ((j & 1) * 4)) & 15u) * r->cs;
+        }
+        /* convert and scale: cheaper than a table lookup */
+        *w0 = convert_float16(b & (uchar)15) * r->cs - r->czs;
+        *w1 = convert_float16(b >> (uchar)4) * r->cs - r->czs;
         break;
     }
     case QN_NF4: {
         uchar16 b = vload16(c, r->codes);
         float s = w->dq ? qn_nf4_absmax(W, w, (size_t)(r->blk0 + (c >> 1)))
                         : ((const global float *)r->scales)[c >> 1];
-        *w0 = qn_nf4_decode16(convert_uint16(b & (uchar)15)) * s;
-        *w1 = qn_nf4_decode16(convert_uint16(b >> (uchar)4)) * s;
+        const float16 book = vload16(0, qn_nf4_book);
+        *w0 = qn_lut16_select(book, convert_uint16(b & (uchar)15)) * s;
+        *w1 = qn_lut16_select(book, convert_uint16(b >> (uchar)4)) * s;
         break;
     }
     case QN_Q8: {
@@ -184,7 +192,7 @@ inline void qn_gemv_row(const global uchar *W, const qn_wdesc *wp, const global 
     const qn_wdesc w = *wp;
     float16 acc0 = 0, acc1 = 0, acc2 = 0, acc3 = 0, acc4 = 0, acc5 = 0, acc6 = 0, acc7 = 0;
     const long nchunk = K / 32;
-    const qn_wrow row = qn_wrow_make(W, &w, n);
+    qn_wrow row = qn_wrow_make(W, &w, n);
     for (long c = c0; c < nchunk; c += step) {
         long k0 = c * 32;
         float16 w0, w1;
@@ -237,7 +245,7 @@ kernel void qn_gemv(const global uchar *Wb, ulong wo, QN_WDESC_ARGS, const globa
  * decoding each chunk once for the 4 x rows, with 16 float16 accumulators (AVX-512 holds them
  * in registers). No local memory and no barriers: on a CPU the caches do the tiling, and PoCL
  * runs barrier-free work-groups as plain loops. x is prepared by qn_x_prep. */
-#define QN_GR_DECL(i) const qn_wrow w##i = qn_wrow_make(W, &w, min(n0 + i, N - 1));
+#define QN_GR_DECL(i) qn_wrow w##i = qn_wrow_make(W, &w, min(n0 + i, N - 1));
 #define QN_GR_ACC(j)                                                                        \
     {                                                                                       \
         const global float *xr = x##j + k0;                                                 \

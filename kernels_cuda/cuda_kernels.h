@@ -87,9 +87,16 @@ static inline size_t qn_cuda_weight_code_offset(int fmt, int64_t Kp, int64_t n, 
 
 /* Scratch for qn_cuda_matmul_q: activations as f16 in fragment order + split-K partials. */
 size_t qn_cuda_matmul_q_scratch(const qn_cuda_weight *w, int64_t M, int sms);
-/* y[M,N] (y_dtype) = x[M,K] (x_dtype) . W^T with W prepared. */
+/* y[M,N] (y_dtype) = x[M,K] (x_dtype) . W^T with W prepared. counters (ncounters unsigned
+ * ints, zero before the first call; every call leaves them zero) let split-K reduce inside the
+ * matmul kernel; NULL costs one more launch. */
+#define QN_CUDA_MATMUL_COUNTERS 65536
 int qn_cuda_matmul_q(const qn_cuda_weight *w, int x_dtype, const void *x, int y_dtype, void *y, int64_t M,
-                     void *scratch, size_t scratch_bytes, int sms, void *stream);
+                     void *scratch, size_t scratch_bytes, unsigned *counters, size_t ncounters, int sms,
+                     void *stream);
+/* Batches of at least this many rows use the block-tiled prefill kernel, smaller ones the
+ * streaming kernel (0: never the prefill kernel; for benchmarks and tests). Default 65. */
+extern int qn_cuda_matmul_big_min_m;
 /* Dense fallback: y[M,N] = x[M,K] . w[N,K]^T, any float dtypes, f32 accumulation. */
 int qn_cuda_matmul_dense(int x_dtype, const void *x, int w_dtype, const void *w, int y_dtype, void *y, int64_t M,
                          int64_t N, int64_t K, void *stream);

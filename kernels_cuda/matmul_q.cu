@@ -3,10 +3,13 @@
  * (layout in cuda_kernels.h), on tensor cores with mma.sync m16n8k16 (f16 in, f32 sums).
  *
  * Roles are swapped (y^T = W . x^T): weights are the A operand, so 16 weight rows fill the
- * m16 side and a decode batch of 1..8 tokens needs a single n8 column tile. One kernel thus
- * serves decode (M = 1..16, memory-bound: each lane streams its A-fragments with 16-byte loads
- * and converts them in registers, no shared memory) and prefill (M >= 32, 8 column tiles
- * per block reuse each converted fragment).
+ * m16 side and a decode batch of 1..8 tokens needs a single n8 column tile. Two kernels:
+ *  - qn_k_mmq (M < qn_cuda_matmul_big_min_m, memory-bound): each lane streams its
+ *    A-fragments from global memory with 16-byte loads (64 bytes per row tile per stage,
+ *    double-buffered in registers) and converts them in registers; no shared memory;
+ *    split-K when the output tiles alone cannot fill the GPU.
+ *  - qn_k_mmq_big (prefill): 128x128 block tiles through a cp.async shared-memory pipeline,
+ *    weights converted between shared memory and the tensor cores.
  *
  * Exactness: q8/q4 codes, fp8 values and f16 weights are exact in f16; the q4 (q - zero) is
  * exact before one f16 multiply by the group scale; per-row factors (q8/fp8 scales, the power
@@ -22,30 +25,50 @@
 
 #define QN_MMQ_WARPS 4
 
+__constant__ float qn_nf4_book_f[16] = {
+    -1.0f, -0.6961928009986877f, -0.5250730514526367f, -0.39491748809814453f, -0.28444138169288635f,
+    -0.18477343022823334f, -0.09105003625154495f, 0.0f, 0.07958029955625534f, 0.16093020141124725f,
+    0.24611230194568634f, 0.33791524171829224f, 0.44070982933044434f, 0.5626170039176941f, 0.7229568362236023f,
+    1.0f};
+
 /* ------------------------------------------------------------------ activation prep */
 
-/* One block per row m: max |x|, then the f16 copy in fragment order (position t*16 + ks*4 + h
- * of each 64-chunk holds k = ks*16 + (h < 2 ? 2t + h : 8 + 2t + h - 2)). */
-__global__ void qn_k_prep_x(int xd, const void *x, int64_t K, int64_t Kp, __half *xh, float *xscale) {
+/* Block (c, m) converts chunk c (QN_PREP_CHUNK positions) of row m; every block of a row
+ * computes the row's max |x| itself (the row is small and L2-resident), so the conversion is
+ * one launch of many blocks rather than one latency-bound block per row. Position t*16 + ks*4
+ * + h of each 64-chunk holds k = ks*16 + (h < 2 ? 2t + h : 8 + 2t + h - 2). */
+#define QN_PREP_CHUNK 1024
+__global__ void __launch_bounds__(256) qn_k_prep_x(int xd, const void *x, int64_t M, int64_t K, int64_t Kp,
+                                                   __half *xh, float *xscale) {
     __shared__ float sh[32];
-    const int64_t m = blockIdx.x;
-    float mx = 0.0f;
-    for (int64_t k = threadIdx.x; k < K; k += blockDim.x) mx = fmaxf(mx, fabsf(qn_ld(xd, x, m * K + k)));
-    mx = qn_block_max(mx, sh);
-    int e = 0;
-    if (mx > 0.0f && isfinite(mx)) {
-        int ex;
-        frexpf(mx, &ex);      /* mx in [2^(ex-1), 2^ex) */
-        e = 14 - ex;          /* scaled max in [2^13, 2^14) */
-        if (e > 100) e = 100; /* keep 2^e finite in f32 */
-    }
-    const float f = ldexpf(1.0f, e);
-    if (threadIdx.x == 0) xscale[m] = ldexpf(1.0f, -e);
-    for (int64_t p = threadIdx.x; p < Kp; p += blockDim.x) {
-        const int64_t c = p / 64;
-        const int w = (int)(p % 64), t = w / 16, ks = (w % 16) / 4, h = w % 4;
-        const int64_t k = c * 64 + ks * 16 + (h < 2 ? 2 * t + h : 8 + 2 * t + h - 2);
-        xh[m * Kp + p] = __float2half_rn(k < K ? qn_ld(xd, x, m * K + k) * f : 0.0f);
+    for (int64_t m = blockIdx.y; m < M; m += gridDim.y) {
+        float m0 = 0.0f, m1 = 0.0f, m2 = 0.0f, m3 = 0.0f;
+        int64_t k = threadIdx.x;
+        for (; k + 768 < K; k += 1024) { /* four independent loads in flight */
+            m0 = fmaxf(m0, fabsf(qn_ld(xd, x, m * K + k)));
+            m1 = fmaxf(m1, fabsf(qn_ld(xd, x, m * K + k + 256)));
+            m2 = fmaxf(m2, fabsf(qn_ld(xd, x, m * K + k + 512)));
+            m3 = fmaxf(m3, fabsf(qn_ld(xd, x, m * K + k + 768)));
+        }
+        for (; k < K; k += 256) m0 = fmaxf(m0, fabsf(qn_ld(xd, x, m * K + k)));
+        float mx = qn_block_max(fmaxf(fmaxf(m0, m1), fmaxf(m2, m3)), sh);
+        int e = 0;
+        if (mx > 0.0f && isfinite(mx)) {
+            int ex;
+            frexpf(mx, &ex);      /* mx in [2^(ex-1), 2^ex) */
+            e = 14 - ex;          /* scaled max in [2^13, 2^14) */
+            if (e > 100) e = 100; /* keep 2^e finite in f32 */
+        }
+        const float f = ldexpf(1.0f, e);
+        if (blockIdx.x == 0 && threadIdx.x == 0) xscale[m] = ldexpf(1.0f, -e);
+        const int64_t p0 = (int64_t)blockIdx.x * QN_PREP_CHUNK;
+        const int64_t p1 = p0 + QN_PREP_CHUNK < Kp ? p0 + QN_PREP_CHUNK : Kp;
+        for (int64_t p = p0 + threadIdx.x; p < p1; p += blockDim.x) {
+            const int64_t c = p / 64;
+            const int w = (int)(p % 64), t = w / 16, ks = (w % 16) / 4, h = w % 4;
+            const int64_t kk = c * 64 + ks * 16 + (h < 2 ? 2 * t + h : 8 + 2 * t + h - 2);
+            xh[m * Kp + p] = __float2half_rn(kk < K ? qn_ld(xd, x, m * K + kk) * f : 0.0f);
+        }
     }
 }
 
@@ -116,24 +139,27 @@ struct qn_mmq_args {
     int32_t kps; /* k tiles per split */
     const __half *xh;
     const float *xscale;
-    float *part; /* split-K partials [S][M][N] or NULL */
+    float *part;         /* split-K partials [S][M][N], or NULL (S = 1) */
+    unsigned *counters;  /* split-K: arrivals per output tile (zero, left zero), or NULL */
     int yd;
     void *y;
 };
 
+/*
+ * Block: 4 warps; warp w owns WN row tiles (16 weight rows each) and the block's 8*MT columns.
+ * Each lane streams KU k-tiles per stage (16 words = 64 bytes per row tile, whatever the format,
+ * so 4-bit weights keep as many bytes in flight as f16 ones), double-buffered in registers.
+ */
 template <int FMT, int WN, int MT>
 __global__ void __launch_bounds__(QN_MMQ_WARPS * 32) qn_k_mmq(qn_mmq_args p) {
     typedef qn_fmt_traits<FMT> Tr;
     constexpr int AW = Tr::words;
+    constexpr int KU = MT >= 4 ? (AW >= 8 ? 1 : 8 / AW) : 16 / AW; /* big MT: fewer registers */
     __shared__ uint32_t lut[FMT == QN_CW_NF4 ? 256 : 1];
+    __shared__ int is_last;
     if (FMT == QN_CW_NF4) {
-        const float book[16] = {-1.0f, -0.6961928009986877f, -0.5250730514526367f, -0.39491748809814453f,
-                                -0.28444138169288635f, -0.18477343022823334f, -0.09105003625154495f, 0.0f,
-                                0.07958029955625534f, 0.16093020141124725f, 0.24611230194568634f,
-                                0.33791524171829224f, 0.44070982933044434f, 0.5626170039176941f,
-                                0.7229568362236023f, 1.0f};
         for (int i = threadIdx.x; i < 256; i += blockDim.x)
-            lut[i] = qn_h2u(__floats2half2_rn(book[i & 15], book[i >> 4]));
+            lut[i] = qn_h2u(__floats2half2_rn(qn_nf4_book_f[i & 15], qn_nf4_book_f[i >> 4]));
         __syncthreads();
     }
     const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
@@ -157,81 +183,85 @@ __global__ void __launch_bounds__(QN_MMQ_WARPS * 32) qn_k_mmq(qn_mmq_args p) {
 #pragma unroll
     for (int j = 0; j < MT; j++) col_ok[j] = m0 + j * 8 + g < p.M;
 
-    uint32_t wa[2][WN][AW];
-    uint32_t mt[2][WN][4]; /* meta: row g first/second half of the tile, row g+8 first/second */
+    uint32_t wa[2][WN][KU][AW];
 
-    auto load = [&](int buf, int64_t kt) {
+    auto load = [&](int buf, int64_t ktb) {
 #pragma unroll
-        for (int i = 0; i < WN; i++) {
-            if (row_ok[i]) {
-                const uint4 *src = reinterpret_cast<const uint4 *>(p.codes + ((nt0 + i) * KT + kt) * tile_bytes) +
-                                   lane * (AW / 4);
+        for (int u = 0; u < KU; u++) {
 #pragma unroll
-                for (int v = 0; v < AW / 4; v++) {
-                    const uint4 q = __ldg(src + v);
-                    wa[buf][i][v * 4 + 0] = q.x, wa[buf][i][v * 4 + 1] = q.y;
-                    wa[buf][i][v * 4 + 2] = q.z, wa[buf][i][v * 4 + 3] = q.w;
+            for (int i = 0; i < WN; i++) {
+                if (row_ok[i] && ktb + u < kt1) {
+                    const uint4 *src =
+                        reinterpret_cast<const uint4 *>(p.codes + ((nt0 + i) * KT + ktb + u) * tile_bytes) + lane * (AW / 4);
+#pragma unroll
+                    for (int v = 0; v < AW / 4; v++) {
+                        const uint4 q = __ldg(src + v);
+                        wa[buf][i][u][v * 4 + 0] = q.x, wa[buf][i][u][v * 4 + 1] = q.y;
+                        wa[buf][i][u][v * 4 + 2] = q.z, wa[buf][i][u][v * 4 + 3] = q.w;
+                    }
+                } else {
+#pragma unroll
+                    for (int v = 0; v < AW; v++) wa[buf][i][u][v] = 0;
                 }
-                if (Tr::grouped) {
-                    const int64_t r0 = (nt0 + i) * 16 + g;
-                    const int64_t ga = kt * 64 / p.group, gb = (kt * 64 + 32) / p.group;
-                    mt[buf][i][0] = __ldg(p.meta + r0 * p.meta_cols + ga);
-                    mt[buf][i][1] = __ldg(p.meta + r0 * p.meta_cols + gb);
-                    mt[buf][i][2] = __ldg(p.meta + (r0 + 8) * p.meta_cols + ga);
-                    mt[buf][i][3] = __ldg(p.meta + (r0 + 8) * p.meta_cols + gb);
-                }
-            } else {
-#pragma unroll
-                for (int v = 0; v < AW; v++) wa[buf][i][v] = 0;
-                mt[buf][i][0] = mt[buf][i][1] = mt[buf][i][2] = mt[buf][i][3] = 0;
             }
         }
     };
 
-    /* Activation fragments (small, cache-resident) are loaded when used; only the weight
-     * stream is double-buffered in registers. */
-    auto compute = [&](int buf, int64_t kt) {
-        uint32_t xb[MT][8];
+    /* Activation fragments and group metadata (small, cache-resident) are loaded when used. */
+    auto compute = [&](int buf, int64_t ktb) {
 #pragma unroll
-        for (int j = 0; j < MT; j++) {
-            if (col_ok[j]) {
-                const uint4 *src = reinterpret_cast<const uint4 *>(p.xh + (m0 + j * 8 + g) * p.Kp + kt * 64 + t * 16);
-                const uint4 a = __ldg(src), b = __ldg(src + 1);
-                xb[j][0] = a.x, xb[j][1] = a.y, xb[j][2] = a.z, xb[j][3] = a.w;
-                xb[j][4] = b.x, xb[j][5] = b.y, xb[j][6] = b.z, xb[j][7] = b.w;
-            } else {
+        for (int u = 0; u < KU; u++) {
+            const int64_t kt = ktb + u;
+            if (kt < kt1) {
+                const uint2 *xrow[MT];
 #pragma unroll
-                for (int v = 0; v < 8; v++) xb[j][v] = 0;
-            }
-        }
+                for (int j = 0; j < MT; j++)
+                    xrow[j] = reinterpret_cast<const uint2 *>(p.xh + (m0 + j * 8 + g) * p.Kp + kt * 64 + t * 16);
+                uint32_t mt[WN][4];
 #pragma unroll
-        for (int ks = 0; ks < 4; ks++) {
-#pragma unroll
-            for (int i = 0; i < WN; i++) {
-                uint32_t a[4];
-                __half2 s0 = __half2half2(__ushort_as_half(0)), s1 = s0, z0 = s0, z1 = s0;
-                if (Tr::grouped) {
-                    const uint32_t m_0 = mt[buf][i][ks >> 1], m_1 = mt[buf][i][2 + (ks >> 1)];
-                    s0 = qn_u2h(__byte_perm(m_0, 0, 0x1010)), z0 = qn_u2h(__byte_perm(m_0, 0, 0x3232));
-                    s1 = qn_u2h(__byte_perm(m_1, 0, 0x1010)), z1 = qn_u2h(__byte_perm(m_1, 0, 0x3232));
+                for (int i = 0; i < WN; i++) {
+                    mt[i][0] = mt[i][1] = mt[i][2] = mt[i][3] = 0;
+                    if (Tr::grouped && row_ok[i]) {
+                        const int64_t r0 = (nt0 + i) * 16 + g;
+                        const int64_t ga = kt * 64 / p.group, gb = (kt * 64 + 32) / p.group;
+                        mt[i][0] = __ldg(p.meta + r0 * p.meta_cols + ga);
+                        mt[i][1] = __ldg(p.meta + r0 * p.meta_cols + gb);
+                        mt[i][2] = __ldg(p.meta + (r0 + 8) * p.meta_cols + ga);
+                        mt[i][3] = __ldg(p.meta + (r0 + 8) * p.meta_cols + gb);
+                    }
                 }
-                qn_dequant<FMT>(wa[buf][i], ks, a, s0, s1, z0, z1, lut);
 #pragma unroll
-                for (int j = 0; j < MT; j++) qn_mma16816(acc[i][j], a, xb[j][ks * 2], xb[j][ks * 2 + 1]);
+                for (int ks = 0; ks < 4; ks++) {
+                    uint2 xb[MT]; /* this k16 step's B fragment of each column tile */
+#pragma unroll
+                    for (int j = 0; j < MT; j++) xb[j] = col_ok[j] ? __ldg(xrow[j] + ks) : make_uint2(0u, 0u);
+#pragma unroll
+                    for (int i = 0; i < WN; i++) {
+                        uint32_t a[4];
+                        __half2 s0 = __half2half2(__ushort_as_half(0)), s1 = s0, z0 = s0, z1 = s0;
+                        if (Tr::grouped) {
+                            const uint32_t m_0 = mt[i][ks >> 1], m_1 = mt[i][2 + (ks >> 1)];
+                            s0 = qn_u2h(__byte_perm(m_0, 0, 0x1010)), z0 = qn_u2h(__byte_perm(m_0, 0, 0x3232));
+                            s1 = qn_u2h(__byte_perm(m_1, 0, 0x1010)), z1 = qn_u2h(__byte_perm(m_1, 0, 0x3232));
+                        }
+                        qn_dequant<FMT>(wa[buf][i][u], ks, a, s0, s1, z0, z1, lut);
+#pragma unroll
+                        for (int j = 0; j < MT; j++) qn_mma16816(acc[i][j], a, xb[j].x, xb[j].y);
+                    }
+                }
             }
         }
     };
 
     if (kt0 < kt1) {
         load(0, kt0);
-        int64_t kt = kt0;
-        for (; kt + 1 < kt1; kt += 2) {
-            load(1, kt + 1);
+        for (int64_t kt = kt0; kt < kt1; kt += 2 * KU) {
+            if (kt + KU < kt1) load(1, kt + KU);
             compute(0, kt);
-            if (kt + 2 < kt1) load(0, kt + 2);
-            compute(1, kt + 1);
+            if (kt + KU >= kt1) break;
+            if (kt + 2 * KU < kt1) load(0, kt + 2 * KU);
+            compute(1, kt + KU);
         }
-        if (kt < kt1) compute(0, kt);
     }
 
     /* c0,c1: row g, columns 2t, 2t+1; c2,c3: row g+8. */
@@ -258,6 +288,205 @@ __global__ void __launch_bounds__(QN_MMQ_WARPS * 32) qn_k_mmq(qn_mmq_args p) {
             }
         }
     }
+    if (!p.part || !p.counters) return; /* uniform: no barrier is skipped by part of the block */
+
+    /* Split-K: the last block of this output tile to arrive sums the partials in split order
+     * (deterministic) and writes y, then re-arms the counter. */
+    __threadfence();
+    __syncthreads();
+    const unsigned tile = blockIdx.y * gridDim.x + blockIdx.x;
+    if (threadIdx.x == 0) is_last = atomicAdd(&p.counters[tile], 1u) == gridDim.z - 1;
+    __syncthreads();
+    if (!is_last) return;
+    __threadfence();
+    constexpr int R = QN_MMQ_WARPS * WN * 16, C = 8 * MT;
+    const int64_t nb = (int64_t)blockIdx.x * R;
+    const int64_t total = p.M * p.N;
+    for (int e = threadIdx.x; e < R * C; e += blockDim.x) {
+        const int64_t n = nb + e % R, m = m0 + e / R;
+        if (n >= p.N || m >= p.M) continue;
+        float sum = 0.0f;
+        for (unsigned z = 0; z < gridDim.z; z++) sum += __ldcg(p.part + (int64_t)z * total + m * p.N + n);
+        qn_st(p.yd, p.y, m * p.N + n, sum * p.row_scale[n] * p.xscale[m]);
+    }
+    if (threadIdx.x == 0) p.counters[tile] = 0;
+}
+
+/* ------------------------------------------------------------------ prefill (M > 64) */
+
+/*
+ * Block tile: 128 weight rows x 128 columns (tokens), 8 warps as 2 (rows) x 4 (columns), each
+ * warp 64 x 32 (4 row tiles x 4 column tiles, 64 f32 sums per lane). Per 64-wide k step, the
+ * block's 8 weight tiles (raw codes, lane-major as in global memory) and the 16 activation
+ * column tiles (re-laid lane-major: lane (g,t) of column tile j finds its four B fragments in
+ * 32 contiguous bytes) stream into shared memory with cp.async, QN_BIG_STAGES deep; warps read
+ * both with 16-byte conflict-free loads and convert the weights between shared memory and the
+ * tensor cores. Each converted weight fragment feeds 4 mma, each activation fragment 4.
+ */
+#define QN_BIG_STAGES 3
+#define QN_BIG_ROWS 128
+#define QN_BIG_COLS 128
+
+__device__ __forceinline__ void qn_cp_async16(void *smem, const void *gmem, bool valid) {
+    const unsigned sa = (unsigned)__cvta_generic_to_shared(smem);
+    const int n = valid ? 16 : 0; /* 0: zero-fill */
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(sa), "l"(gmem), "r"(n));
+}
+__device__ __forceinline__ void qn_cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::); }
+template <int N> __device__ __forceinline__ void qn_cp_async_wait() { asm volatile("cp.async.wait_group %0;\n" ::"n"(N)); }
+
+template <int FMT> struct qn_big_cfg {
+    static constexpr int AW = qn_fmt_traits<FMT>::words;
+    static constexpr int tile_bytes = AW * 4 * 32;
+    static constexpr int a_bytes = 8 * tile_bytes;           /* 8 row tiles */
+    static constexpr int b_bytes = 16 * 32 * 32;             /* 16 column tiles x 32 lanes x 32 B */
+    static constexpr int stage_bytes = a_bytes + b_bytes;
+    static constexpr int smem = QN_BIG_STAGES * stage_bytes;
+};
+
+template <int FMT>
+__global__ void __launch_bounds__(256, 1) qn_k_mmq_big(qn_mmq_args p) {
+    typedef qn_fmt_traits<FMT> Tr;
+    typedef qn_big_cfg<FMT> Cfg;
+    constexpr int AW = Cfg::AW;
+    extern __shared__ __align__(16) uint8_t qn_big_smem[];
+    __shared__ uint32_t lut[FMT == QN_CW_NF4 ? 256 : 1];
+    if (FMT == QN_CW_NF4)
+        for (int i = threadIdx.x; i < 256; i += blockDim.x)
+            lut[i] = qn_h2u(__floats2half2_rn(qn_nf4_book_f[i & 15], qn_nf4_book_f[i >> 4]));
+
+    const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31, g = lane >> 2, t = lane & 3;
+    const int wn = warp & 1, wm = warp >> 1;
+    const int64_t NT = p.Np / 16, KT = p.Kp / 64;
+    const int64_t ntb = (int64_t)blockIdx.x * 8;        /* first row tile of the block */
+    const int64_t mb = (int64_t)blockIdx.y * QN_BIG_COLS; /* first column of the block */
+
+    auto issue = [&](int slot, int64_t kt) {
+        uint8_t *As = qn_big_smem + slot * Cfg::stage_bytes;
+        uint8_t *Bs = As + Cfg::a_bytes;
+        constexpr int a_chunks = Cfg::a_bytes / 16;
+        for (int c = tid; c < a_chunks; c += 256) {
+            const int tile = c / (Cfg::tile_bytes / 16), within = c % (Cfg::tile_bytes / 16);
+            const int64_t nt = ntb + tile;
+            const bool ok = nt < NT;
+            const uint8_t *src = p.codes + ((ok ? nt : 0) * KT + kt) * Cfg::tile_bytes + within * 16;
+            qn_cp_async16(As + c * 16, src, ok);
+        }
+        /* B: chunk c -> column tile j, lane l, half h (16 of the lane's 32 bytes) */
+        for (int c = tid; c < 16 * 32 * 2; c += 256) {
+            const int j = c >> 6, l = (c >> 1) & 31, h = c & 1;
+            const int64_t m = mb + j * 8 + (l >> 2);
+            const bool ok = m < p.M;
+            const __half *src = p.xh + (ok ? m : 0) * p.Kp + kt * 64 + (l & 3) * 16 + h * 8;
+            qn_cp_async16(Bs + c * 16, src, ok);
+        }
+    };
+
+    float acc[4][4][4];
+#pragma unroll
+    for (int i = 0; i < 4; i++)
+#pragma unroll
+        for (int j = 0; j < 4; j++) acc[i][j][0] = acc[i][j][1] = acc[i][j][2] = acc[i][j][3] = 0.0f;
+
+#pragma unroll
+    for (int st = 0; st < QN_BIG_STAGES - 1; st++) {
+        if (st < KT) issue(st, st);
+        qn_cp_async_commit();
+    }
+    if (FMT == QN_CW_NF4) __syncthreads();
+
+    for (int64_t kt = 0; kt < KT; kt++) {
+        qn_cp_async_wait<QN_BIG_STAGES - 2>();
+        __syncthreads();
+        {
+            const int64_t nk = kt + QN_BIG_STAGES - 1;
+            if (nk < KT) issue((int)(nk % QN_BIG_STAGES), nk);
+            qn_cp_async_commit();
+        }
+        const uint8_t *As = qn_big_smem + (int)(kt % QN_BIG_STAGES) * Cfg::stage_bytes;
+        const uint8_t *Bs = As + Cfg::a_bytes;
+        uint32_t xb[4][8];
+#pragma unroll
+        for (int j = 0; j < 4; j++) {
+            const uint4 *src = reinterpret_cast<const uint4 *>(Bs + ((wm * 4 + j) * 32 + lane) * 32);
+            const uint4 a = src[0], b = src[1];
+            xb[j][0] = a.x, xb[j][1] = a.y, xb[j][2] = a.z, xb[j][3] = a.w;
+            xb[j][4] = b.x, xb[j][5] = b.y, xb[j][6] = b.z, xb[j][7] = b.w;
+        }
+#pragma unroll
+        for (int i = 0; i < 4; i++) {
+            const int tile = wn * 4 + i;
+            uint32_t wa[AW];
+            const uint4 *src = reinterpret_cast<const uint4 *>(As + tile * Cfg::tile_bytes) + lane * (AW / 4);
+#pragma unroll
+            for (int v = 0; v < AW / 4; v++) {
+                const uint4 q = src[v];
+                wa[v * 4 + 0] = q.x, wa[v * 4 + 1] = q.y, wa[v * 4 + 2] = q.z, wa[v * 4 + 3] = q.w;
+            }
+            uint32_t mt[4] = {0, 0, 0, 0};
+            const int64_t nt = ntb + tile;
+            if (Tr::grouped && nt < NT) {
+                const int64_t r0 = nt * 16 + g;
+                const int64_t ga = kt * 64 / p.group, gb = (kt * 64 + 32) / p.group;
+                mt[0] = __ldg(p.meta + r0 * p.meta_cols + ga);
+                mt[1] = __ldg(p.meta + r0 * p.meta_cols + gb);
+                mt[2] = __ldg(p.meta + (r0 + 8) * p.meta_cols + ga);
+                mt[3] = __ldg(p.meta + (r0 + 8) * p.meta_cols + gb);
+            }
+#pragma unroll
+            for (int ks = 0; ks < 4; ks++) {
+                uint32_t a[4];
+                __half2 s0 = __half2half2(__ushort_as_half(0)), s1 = s0, z0 = s0, z1 = s0;
+                if (Tr::grouped) {
+                    const uint32_t m_0 = mt[ks >> 1], m_1 = mt[2 + (ks >> 1)];
+                    s0 = qn_u2h(__byte_perm(m_0, 0, 0x1010)), z0 = qn_u2h(__byte_perm(m_0, 0, 0x3232));
+                    s1 = qn_u2h(__byte_perm(m_1, 0, 0x1010)), z1 = qn_u2h(__byte_perm(m_1, 0, 0x3232));
+                }
+                qn_dequant<FMT>(wa, ks, a, s0, s1, z0, z1, lut);
+#pragma unroll
+                for (int j = 0; j < 4; j++) qn_mma16816(acc[i][j], a, xb[j][ks * 2], xb[j][ks * 2 + 1]);
+            }
+        }
+    }
+    qn_cp_async_wait<0>();
+
+#pragma unroll
+    for (int i = 0; i < 4; i++) {
+        const int64_t nt = ntb + wn * 4 + i;
+        if (nt >= NT) continue;
+#pragma unroll
+        for (int h = 0; h < 2; h++) {
+            const int64_t n = nt * 16 + g + 8 * h;
+            if (n >= p.N) continue;
+            const float rs = p.row_scale[n];
+#pragma unroll
+            for (int j = 0; j < 4; j++) {
+#pragma unroll
+                for (int c = 0; c < 2; c++) {
+                    const int64_t m = mb + (wm * 4 + j) * 8 + 2 * t + c;
+                    if (m < p.M) qn_st(p.yd, p.y, m * p.N + n, acc[i][j][2 * h + c] * rs * p.xscale[m]);
+                }
+            }
+        }
+    }
+}
+
+template <int FMT> static int qn_big_launch(const qn_mmq_args &a, int64_t M, cudaStream_t s) {
+    static bool attr_set = false; /* per instantiation; a race only repeats an idempotent call */
+    if (!attr_set) {
+        cudaError_t e = cudaFuncSetAttribute(qn_k_mmq_big<FMT>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                             qn_big_cfg<FMT>::smem);
+        if (e != cudaSuccess) return (int)e;
+        attr_set = true;
+    }
+    const int64_t gx = (a.Np / 16 + 7) / 8, gy = (M + QN_BIG_COLS - 1) / QN_BIG_COLS;
+    if (gy > 65535) return (int)cudaErrorInvalidValue;
+    qn_k_mmq_big<FMT><<<dim3((unsigned)gx, (unsigned)gy), 256, qn_big_cfg<FMT>::smem, s>>>(a);
+    return qn_cu_launch_status();
+}
+
+extern "C" {
+int qn_cuda_matmul_big_min_m = 65;
 }
 
 __global__ void qn_k_splitk_reduce(const float *part, int S, int64_t M, int64_t N, const float *row_scale,
@@ -280,7 +509,12 @@ typedef struct qn_mmq_plan {
 
 static qn_mmq_plan qn_mmq_make_plan(const qn_cuda_weight *w, int64_t M, int sms) {
     qn_mmq_plan pl;
-    pl.MT = M <= 8 ? 1 : M <= 16 ? 2 : 4;
+    if (qn_cuda_matmul_big_min_m > 0 && M >= qn_cuda_matmul_big_min_m) { /* prefill kernel, no split */
+        pl.MT = 16, pl.WN = 4, pl.S = 1, pl.kps = (int)(w->Kp / 64);
+        pl.bx = (unsigned)((w->Np / 16 + 7) / 8), pl.by = (unsigned)((M + 127) / 128);
+        return pl;
+    }
+    pl.MT = M <= 8 ? 1 : M <= 16 ? 2 : M <= 32 ? 4 : 8;
     pl.WN = 2;
     const int64_t NT = w->Np / 16, KT = w->Kp / 64;
     pl.bx = (unsigned)((NT + QN_MMQ_WARPS * pl.WN - 1) / (QN_MMQ_WARPS * pl.WN));
@@ -290,7 +524,7 @@ static qn_mmq_plan qn_mmq_make_plan(const qn_cuda_weight *w, int64_t M, int sms)
     int64_t S = 1;
     if (warps < target) {
         S = (target + warps - 1) / warps;
-        const int64_t maxS = KT / 4 > 0 ? KT / 4 : 1; /* at least 4 k tiles per split */
+        const int64_t maxS = KT / 8 > 0 ? KT / 8 : 1; /* at least 8 k tiles per split (two stages) */
         if (S > maxS) S = maxS;
         if (S > 64) S = 64;
     }
@@ -317,12 +551,14 @@ static void qn_mmq_launch_mt(int MT, dim3 grid, cudaStream_t s, const qn_mmq_arg
     switch (MT) {
     case 1: qn_k_mmq<FMT, WN, 1><<<grid, QN_MMQ_WARPS * 32, 0, s>>>(a); break;
     case 2: qn_k_mmq<FMT, WN, 2><<<grid, QN_MMQ_WARPS * 32, 0, s>>>(a); break;
-    default: qn_k_mmq<FMT, WN, 4><<<grid, QN_MMQ_WARPS * 32, 0, s>>>(a); break;
+    case 4: qn_k_mmq<FMT, WN, 4><<<grid, QN_MMQ_WARPS * 32, 0, s>>>(a); break;
+    default: qn_k_mmq<FMT, WN, 8><<<grid, QN_MMQ_WARPS * 32, 0, s>>>(a); break;
     }
 }
 
 extern "C" int qn_cuda_matmul_q(const qn_cuda_weight *w, int x_dtype, const void *x, int y_dtype, void *y,
-                                int64_t M, void *scratch, size_t scratch_bytes, int sms, void *stream) {
+                                int64_t M, void *scratch, size_t scratch_bytes, unsigned *counters,
+                                size_t ncounters, int sms, void *stream) {
     if (M <= 0 || w->N <= 0) return 0;
     if (w->K <= 0) { /* empty sum: zeros */
         const size_t es = y_dtype == QN_DT_F32 ? 4 : 2;
@@ -338,7 +574,8 @@ extern "C" int qn_cuda_matmul_q(const qn_cuda_weight *w, int x_dtype, const void
     sp += qn_align256((size_t)M * 4);
     float *part = pl.S > 1 ? (float *)sp : NULL;
 
-    qn_k_prep_x<<<(unsigned)M, 256, 0, s>>>(x_dtype, x, w->K, w->Kp, xh, xscale);
+    qn_k_prep_x<<<dim3((unsigned)((w->Kp + QN_PREP_CHUNK - 1) / QN_PREP_CHUNK), (unsigned)(M < 65535 ? M : 65535)),
+                  256, 0, s>>>(x_dtype, x, M, w->K, w->Kp, xh, xscale);
     int e = qn_cu_launch_status();
     if (e) return e;
 
@@ -351,7 +588,20 @@ extern "C" int qn_cuda_matmul_q(const qn_cuda_weight *w, int x_dtype, const void
     a.meta_cols = (int32_t)((w->Kp + a.group - 1) / a.group);
     a.kps = pl.kps;
     a.xh = xh, a.xscale = xscale, a.part = part, a.yd = y_dtype, a.y = y;
+    const bool fused = part && counters && (size_t)pl.bx * pl.by <= ncounters;
+    a.counters = fused ? counters : NULL;
     if (pl.by > 65535u || pl.S > 65535) return (int)cudaErrorInvalidValue;
+    if (pl.MT == 16) {
+        switch (w->fmt) {
+        case QN_CW_F16: return qn_big_launch<QN_CW_F16>(a, M, s);
+        case QN_CW_Q8: return qn_big_launch<QN_CW_Q8>(a, M, s);
+        case QN_CW_E4M3: return qn_big_launch<QN_CW_E4M3>(a, M, s);
+        case QN_CW_E5M2: return qn_big_launch<QN_CW_E5M2>(a, M, s);
+        case QN_CW_Q4: return qn_big_launch<QN_CW_Q4>(a, M, s);
+        case QN_CW_NF4: return qn_big_launch<QN_CW_NF4>(a, M, s);
+        default: return (int)cudaErrorInvalidValue;
+        }
+    }
     const dim3 grid(pl.bx, pl.by, (unsigned)pl.S);
     switch (w->fmt) {
     case QN_CW_F16: qn_mmq_launch_mt<QN_CW_F16, 2>(pl.MT, grid, s, a); break;
@@ -364,7 +614,7 @@ extern "C" int qn_cuda_matmul_q(const qn_cuda_weight *w, int x_dtype, const void
     }
     e = qn_cu_launch_status();
     if (e) return e;
-    if (pl.S > 1) {
+    if (pl.S > 1 && !fused) {
         qn_k_splitk_reduce<<<qn_cu_blocks(M * w->N, 256, 132 * 16), 256, 0, s>>>(part, pl.S, M, w->N, w->row_scale,
                                                                                xscale, y_dtype, y);
         e = qn_cu_launch_status();

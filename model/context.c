@@ -23,6 +23,7 @@ quanta_status quanta_model_context_create(quanta_model *m, int32_t n_ctx, quanta
     if (!c) return qn_error_set(QUANTA_ERR_OUT_OF_MEMORY, "quanta_model_context_create: no memory");
     c->model = m;
     c->n_ctx = n_ctx;
+    c->id = ++m->next_ctx_id;
     int L = m->cfg.n_layer;
     c->k_cache = calloc((size_t)L, sizeof *c->k_cache);
     c->v_cache = calloc((size_t)L, sizeof *c->v_cache);
@@ -53,6 +54,7 @@ quanta_status quanta_model_context_create(quanta_model *m, int32_t n_ctx, quanta
 
 void quanta_model_context_destroy(quanta_model_context *c) {
     if (!c) return;
+    qn_batch_release(c->model, c);
     qn_step_free(&c->decode);
     qn_step_free(&c->prefill);
     for (int il = 0; il < c->model->cfg.n_layer; il++) {

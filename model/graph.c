@@ -10,64 +10,7 @@
 #include <string.h>
 
 #include "error.h"
-#include "model_internal.h"
-
-typedef struct gb {
-    quanta_graph *g;
-    quanta_status st;
-} gb;
-
-/* Each helper passes NULL through once an op failed, so the builder reads straight. */
-static quanta_tensor *buf(gb *b, quanta_buffer *w) {
-    quanta_tensor *t = NULL;
-    if (!b->st && w) b->st = quanta_graph_buffer(b->g, w, &t);
-    return t;
-}
-static quanta_tensor *input(gb *b, const char *name, quanta_dtype dt, int nd, int64_t d0, int64_t d1) {
-    quanta_tensor_desc d;
-    memset(&d, 0, sizeof d);
-    d.dtype = dt;
-    d.ndim = nd;
-    d.dims[0] = d0;
-    d.dims[1] = d1;
-    quanta_tensor *t = NULL;
-    if (!b->st) b->st = quanta_graph_input(b->g, name, &d, &t);
-    return t;
-}
-static quanta_tensor *matmul(gb *b, quanta_tensor *x, quanta_tensor *w) {
-    quanta_tensor *t = NULL;
-    if (!b->st) b->st = quanta_matmul(b->g, x, w, &t);
-    return t;
-}
-static quanta_tensor *add(gb *b, quanta_tensor *x, quanta_tensor *y) {
-    quanta_tensor *t = NULL;
-    if (!b->st) b->st = quanta_add(b->g, x, y, &t);
-    return t;
-}
-static quanta_tensor *mul(gb *b, quanta_tensor *x, quanta_tensor *y) {
-    quanta_tensor *t = NULL;
-    if (!b->st) b->st = quanta_mul(b->g, x, y, &t);
-    return t;
-}
-static quanta_tensor *norm(gb *b, const qn_model_config *c, quanta_tensor *x, quanta_tensor *w) {
-    quanta_tensor *t = NULL;
-    if (!b->st) b->st = quanta_rms_norm(b->g, x, w, c->rms_eps, c->norm_plus_one, &t);
-    return t;
-}
-static quanta_tensor *reshape(gb *b, quanta_tensor *x, int nd, int64_t d0, int64_t d1, int64_t d2, int64_t d3) {
-    int64_t dims[4] = {d0, d1, d2, d3};
-    quanta_tensor *t = NULL;
-    if (!b->st) b->st = quanta_reshape(b->g, x, nd, dims, &t);
-    return t;
-}
-/* [1, A, B, D] -> [1, B, A, D]; a free reshape when either A or B is 1. */
-static quanta_tensor *swap12(gb *b, quanta_tensor *x, int64_t A, int64_t B, int64_t D) {
-    if (A == 1 || B == 1) return reshape(b, x, 4, 1, B, A, D);
-    static const int32_t perm[4] = {0, 2, 1, 3};
-    quanta_tensor *t = NULL;
-    if (!b->st) b->st = quanta_permute(b->g, x, perm, &t);
-    return t;
-}
+#include "graph_build.h"
 
 void qn_step_free(qn_step *s) {
     quanta_plan_destroy(s->plan);
@@ -79,7 +22,7 @@ quanta_status qn_step_build(quanta_model_context *ctx, int32_t T, int32_t all_lo
     memset(s, 0, sizeof *s);
     const quanta_model *m = ctx->model;
     const qn_model_config *c = &m->cfg;
-    const int64_t Dh = c->head_dim, Hq = c->n_head, Hkv = c->n_head_kv;
+    const int64_t Dh = c->head_dim, Hq = c->n_head;
     gb b = {NULL, quanta_graph_create(&s->graph)};
     if (b.st) return b.st;
     b.g = s->graph;
@@ -89,54 +32,17 @@ quanta_status qn_step_build(quanta_model_context *ctx, int32_t T, int32_t all_lo
     s->pos = input(&b, "pos", QUANTA_I32, 1, T, 0);
     s->start = input(&b, "start", QUANTA_I32, 1, 1, 0);
     s->kv_len = input(&b, "kv_len", QUANTA_I32, 1, 1, 0);
-    quanta_tensor *embd = buf(&b, m->tok_embd);
-    quanta_tensor *x = NULL;
-    if (!b.st) b.st = quanta_get_rows(b.g, embd, s->ids, &x);
-    if (!b.st && c->embd_scale != 1.0f) b.st = quanta_scale(b.g, x, c->embd_scale, &x);
-
+    quanta_tensor *x = qn_gb_embed(&b, m, s->ids);
     for (int il = 0; il < c->n_layer && !b.st; il++) {
-        const qn_layer_weights *w = &m->layers[il];
-        int local = qn_model_layer_is_local(c, il);
-        quanta_tensor *h = norm(&b, c, x, buf(&b, w->attn_norm));
-        quanta_tensor *q = matmul(&b, h, buf(&b, w->wq));
-        quanta_tensor *k = matmul(&b, h, buf(&b, w->wk));
-        quanta_tensor *v = matmul(&b, h, buf(&b, w->wv));
-        if (w->bq) q = add(&b, q, buf(&b, w->bq));
-        if (w->bk) k = add(&b, k, buf(&b, w->bk));
-        if (w->bv) v = add(&b, v, buf(&b, w->bv));
-        q = reshape(&b, q, 4, 1, T, Hq, Dh);
-        k = reshape(&b, k, 4, 1, T, Hkv, Dh);
-        v = reshape(&b, v, 4, 1, T, Hkv, Dh);
-        if (c->qk_norm) {
-            q = norm(&b, c, q, buf(&b, w->q_norm));
-            k = norm(&b, c, k, buf(&b, w->k_norm));
-        }
-        q = swap12(&b, q, T, Hq, Dh);
-        k = swap12(&b, k, T, Hkv, Dh);
-        v = swap12(&b, v, T, Hkv, Dh);
-        quanta_rope_params rp = {c->rope_mode, local ? c->rope_base_local : c->rope_base,
-                                 local ? 1.0f : c->rope_freq_scale, c->rope_dims};
-        if (!b.st) b.st = quanta_rope(b.g, q, s->pos, &rp, &q);
-        if (!b.st) b.st = quanta_rope(b.g, k, s->pos, &rp, &k);
-        quanta_tensor *kc = NULL, *vc = NULL;
+        quanta_tensor *q, *k, *v, *kc = NULL, *vc = NULL, *a = NULL;
+        qn_gb_qkv(&b, m, il, x, T, s->pos, &q, &k, &v);
         if (!b.st) b.st = quanta_write_rows(b.g, buf(&b, ctx->k_cache[il]), k, s->start, &kc);
         if (!b.st) b.st = quanta_write_rows(b.g, buf(&b, ctx->v_cache[il]), v, s->start, &vc);
-        quanta_attention_params ap = {c->attn_scale, 1, local ? c->sliding_window : 0};
-        quanta_tensor *a = NULL;
+        quanta_attention_params ap = qn_gb_attn_params(m, il);
         if (!b.st) b.st = quanta_attention(b.g, q, kc, vc, NULL, s->kv_len, &ap, &a);
         a = swap12(&b, a, Hq, T, Dh);
         a = reshape(&b, a, 2, T, Hq * Dh, 0, 0);
-        quanta_tensor *o = matmul(&b, a, buf(&b, w->wo));
-        if (c->post_norms) o = norm(&b, c, o, buf(&b, w->post_attn_norm));
-        x = add(&b, x, o);
-
-        h = norm(&b, c, x, buf(&b, w->ffn_norm));
-        quanta_tensor *gt = matmul(&b, h, buf(&b, w->w_gate));
-        quanta_tensor *up = matmul(&b, h, buf(&b, w->w_up));
-        if (!b.st) b.st = c->gelu_mlp ? quanta_gelu(b.g, gt, 1, &gt) : quanta_silu(b.g, gt, &gt);
-        quanta_tensor *d = matmul(&b, mul(&b, gt, up), buf(&b, w->w_down));
-        if (c->post_norms) d = norm(&b, c, d, buf(&b, w->post_ffn_norm));
-        x = add(&b, x, d);
+        x = qn_gb_layer_out(&b, m, il, x, a);
     }
     x = norm(&b, c, x, buf(&b, m->output_norm));
     if (T > 1 && !all_logits) {
@@ -161,4 +67,67 @@ quanta_status qn_step_build(quanta_model_context *ctx, int32_t T, int32_t all_lo
         }
     }
     return QUANTA_OK;
+}
+
+/* ------------------------------------------------------- shared pieces */
+
+quanta_tensor *qn_gb_embed(gb *b, const quanta_model *m, quanta_tensor *ids) {
+    quanta_tensor *x = NULL;
+    quanta_tensor *embd = buf(b, m->tok_embd);
+    if (!b->st) b->st = quanta_get_rows(b->g, embd, ids, &x);
+    if (!b->st && m->cfg.embd_scale != 1.0f) b->st = quanta_scale(b->g, x, m->cfg.embd_scale, &x);
+    return x;
+}
+
+quanta_attention_params qn_gb_attn_params(const quanta_model *m, int il) {
+    const qn_model_config *c = &m->cfg;
+    quanta_attention_params ap = {c->attn_scale, 1, qn_model_layer_is_local(c, il) ? c->sliding_window : 0};
+    return ap;
+}
+
+void qn_gb_qkv(gb *b, const quanta_model *m, int il, quanta_tensor *x, int64_t T, quanta_tensor *pos,
+               quanta_tensor **qo, quanta_tensor **ko, quanta_tensor **vo) {
+    const qn_model_config *c = &m->cfg;
+    const qn_layer_weights *w = &m->layers[il];
+    const int64_t Dh = c->head_dim, Hq = c->n_head, Hkv = c->n_head_kv;
+    int local = qn_model_layer_is_local(c, il);
+    quanta_tensor *h = norm(b, c, x, buf(b, w->attn_norm));
+    quanta_tensor *q = matmul(b, h, buf(b, w->wq));
+    quanta_tensor *k = matmul(b, h, buf(b, w->wk));
+    quanta_tensor *v = matmul(b, h, buf(b, w->wv));
+    if (w->bq) q = add(b, q, buf(b, w->bq));
+    if (w->bk) k = add(b, k, buf(b, w->bk));
+    if (w->bv) v = add(b, v, buf(b, w->bv));
+    q = reshape(b, q, 4, 1, T, Hq, Dh);
+    k = reshape(b, k, 4, 1, T, Hkv, Dh);
+    v = reshape(b, v, 4, 1, T, Hkv, Dh);
+    if (c->qk_norm) {
+        q = norm(b, c, q, buf(b, w->q_norm));
+        k = norm(b, c, k, buf(b, w->k_norm));
+    }
+    q = swap12(b, q, T, Hq, Dh);
+    k = swap12(b, k, T, Hkv, Dh);
+    v = swap12(b, v, T, Hkv, Dh);
+    quanta_rope_params rp = {c->rope_mode, local ? c->rope_base_local : c->rope_base,
+                             local ? 1.0f : c->rope_freq_scale, c->rope_dims};
+    if (!b->st) b->st = quanta_rope(b->g, q, pos, &rp, &q);
+    if (!b->st) b->st = quanta_rope(b->g, k, pos, &rp, &k);
+    *qo = q;
+    *ko = k;
+    *vo = v;
+}
+
+quanta_tensor *qn_gb_layer_out(gb *b, const quanta_model *m, int il, quanta_tensor *x, quanta_tensor *a) {
+    const qn_model_config *c = &m->cfg;
+    const qn_layer_weights *w = &m->layers[il];
+    quanta_tensor *o = matmul(b, a, buf(b, w->wo));
+    if (c->post_norms) o = norm(b, c, o, buf(b, w->post_attn_norm));
+    x = add(b, x, o);
+    quanta_tensor *h = norm(b, c, x, buf(b, w->ffn_norm));
+    quanta_tensor *gt = matmul(b, h, buf(b, w->w_gate));
+    quanta_tensor *up = matmul(b, h, buf(b, w->w_up));
+    if (!b->st) b->st = c->gelu_mlp ? quanta_gelu(b->g, gt, 1, &gt) : quanta_silu(b->g, gt, &gt);
+    quanta_tensor *d = matmul(b, mul(b, gt, up), buf(b, w->w_down));
+    if (c->post_norms) d = norm(b, c, d, buf(b, w->post_ffn_norm));
+    return add(b, x, d);
 }

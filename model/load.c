@@ -60,7 +60,7 @@ static int same_format(const quanta_tensor_desc *a, const quanta_tensor_desc *b)
 }
 
 typedef struct loader {
-    const qn_gguf *g;
+    const qn_weight_file *wf;
     quanta_model *m;
     const quanta_model_params *p;
     float *tmp;       /* f32 staging, grown as needed */
@@ -80,36 +80,44 @@ static quanta_status grow(void **p, size_t *have, size_t want, size_t elem) {
     return QUANTA_OK;
 }
 
+/* Row-major shape [rows, cols] (rows = 0: a vector of cols), leading 1s allowed. */
+static int shape_is(const qn_weight_src *t, int64_t rows, int64_t cols) {
+    int64_t inner = t->ndim >= 1 ? t->dims[t->ndim - 1] : 1, outer = t->ndim >= 2 ? t->dims[t->ndim - 2] : 1;
+    for (int i = 0; i + 2 < t->ndim; i++)
+        if (t->dims[i] != 1) return 0;
+    if (rows) return t->ndim >= 2 && inner == cols && outer == rows;
+    return inner == cols && outer == 1;
+}
+
 /* Loads tensor `name` of shape [rows, cols] (rows = 0: a vector of cols) into a new buffer.
  * Absent optional tensors leave *out NULL. */
 static quanta_status load_tensor(loader *L, const char *name, int64_t rows, int64_t cols, int optional, int is_embd,
                                  quanta_buffer **out) {
     *out = NULL;
-    const qn_gguf_tensor *t = qn_gguf_find_tensor(L->g, name);
-    if (!t) {
+    qn_weight_src t;
+    memset(&t, 0, sizeof t);
+    if (!L->wf->find(L->wf->ctx, name, &t)) {
         if (optional) return QUANTA_OK;
         return qn_error_set(QUANTA_ERR_CORRUPT, "quanta_model_load: tensor '%s' is missing", name);
     }
-    int want_nd = rows ? 2 : 1;
-    int64_t d0 = t->ndim >= 1 ? t->dims[0] : 1, d1 = t->ndim >= 2 ? t->dims[1] : 1;
-    for (int i = 2; i < t->ndim; i++)
-        if (t->dims[i] != 1) d1 = -1;
-    if (t->ndim < want_nd || d0 != cols || (rows ? d1 != rows : (t->ndim > 1 && d1 != 1)))
-        return qn_error_set(QUANTA_ERR_CORRUPT,
-                            "quanta_model_load: tensor '%s' has shape [%lld, %lld] (ggml order), expected [%lld, %lld]",
-                            name, (long long)d0, (long long)d1, (long long)cols, (long long)(rows ? rows : 1));
+    if (!shape_is(&t, rows, cols)) {
+        char shape[128];
+        int o = 0;
+        for (int i = 0; i < t.ndim && o < 100; i++) o += snprintf(shape + o, sizeof shape - (size_t)o, "%s%lld", i ? ", " : "", (long long)t.dims[i]);
+        if (!t.ndim) shape[0] = 0;
+        return qn_error_set(QUANTA_ERR_CORRUPT, "quanta_model_load: tensor '%s' has shape [%s], expected [%lld, %lld]",
+                            name, shape, (long long)(rows ? rows : 1), (long long)cols);
+    }
     size_t count;
     if (!qn_mul_size((size_t)cols, (size_t)(rows ? rows : 1), &count))
         return qn_error_set(QUANTA_ERR_OVERFLOW, "quanta_model_load: tensor '%s' too large", name);
-    quanta_tensor_desc native;
-    int have_native = qn_gguf_tensor_desc(t, &native) == QUANTA_OK;
     quanta_tensor_desc desc;
     memset(&desc, 0, sizeof desc);
-    desc.ndim = want_nd;
+    desc.ndim = rows ? 2 : 1;
     if (rows) {
         desc.dims[0] = rows;
         desc.dims[1] = cols;
-        target_desc(L->p, have_native ? &native : NULL, cols, is_embd, &desc);
+        target_desc(L->p, t.have_native ? &t.native : NULL, cols, is_embd, &desc);
     } else {
         desc.dims[0] = cols;
         desc.dtype = QUANTA_F32;
@@ -118,14 +126,14 @@ static quanta_status load_tensor(loader *L, const char *name, int64_t rows, int6
     quanta_status st = quanta_tensor_bytes(&desc, &bytes);
     if (st) return st;
     const void *data = NULL;
-    if (have_native && same_format(&native, &desc)) {
-        if (t->bytes < bytes)
+    if (t.have_native && same_format(&t.native, &desc)) {
+        if (t.bytes < bytes)
             return qn_error_set(QUANTA_ERR_CORRUPT, "quanta_model_load: tensor '%s' holds %llu bytes, needs %zu", name,
-                                (unsigned long long)t->bytes, bytes);
-        data = t->data; /* already in its load format: uploaded bit for bit */
+                                (unsigned long long)t.bytes, bytes);
+        data = t.data; /* already in its load format: uploaded bit for bit */
     } else {
         if ((st = grow((void **)&L->tmp, &L->tmp_count, count, sizeof(float)))) return st;
-        if ((st = qn_gguf_tensor_to_f32(t, L->tmp, count)))
+        if ((st = t.to_f32(&t, L->tmp, count)))
             return qn_error_set(st, "quanta_model_load: tensor '%s': %s", name, quanta_last_error());
         if (desc.dtype == QUANTA_F32) {
             data = L->tmp;
@@ -164,6 +172,7 @@ static void destroy_layer(qn_layer_weights *w) {
 
 void quanta_model_destroy(quanta_model *m) {
     if (!m) return;
+    qn_batch_release(m, NULL);
     if (m->layers)
         for (int i = 0; i < m->cfg.n_layer; i++) destroy_layer(&m->layers[i]);
     free(m->layers);
@@ -209,43 +218,48 @@ static quanta_status load_layer(loader *L, int il) {
     return QUANTA_OK;
 }
 
-quanta_status qn_model_from_gguf(const qn_gguf *g, quanta_backend *backend, const quanta_model_params *params,
-                                 quanta_model **out) {
+quanta_status qn_model_build(const qn_model_config *cfg, qn_tokenizer *tok, const qn_weight_file *wf,
+                             quanta_backend *backend, const quanta_model_params *params, quanta_model **out) {
     *out = NULL;
     quanta_model_params defaults;
     if (!params) {
         quanta_model_default_params(&defaults);
         params = &defaults;
     }
+    quanta_status st = QUANTA_OK;
     if (params->quantize) {
         quanta_dtype d = params->weight_dtype;
         if (d != QUANTA_Q8 && d != QUANTA_Q4 && d != QUANTA_NF4 && d != QUANTA_FP8_E4M3 && d != QUANTA_FP8_E5M2 &&
             d != QUANTA_F32 && d != QUANTA_F16 && d != QUANTA_BF16)
-            return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "quanta_model_load: params->weight_dtype %d is not a weight format",
-                                (int)d);
-        if (d == QUANTA_Q4 && params->group && params->group != 32 && params->group != 64 && params->group != 128)
-            return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "quanta_model_load: params->group %d (q4: 32, 64 or 128)",
-                                params->group);
+            st = qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "quanta_model_load: params->weight_dtype %d is not a weight format",
+                              (int)d);
+        else if (d == QUANTA_Q4 && params->group && params->group != 32 && params->group != 64 && params->group != 128)
+            st = qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "quanta_model_load: params->group %d (q4: 32, 64 or 128)",
+                              params->group);
     }
-    quanta_model *m = calloc(1, sizeof *m);
-    if (!m) return qn_error_set(QUANTA_ERR_OUT_OF_MEMORY, "quanta_model_load: no memory");
+    quanta_model *m = st ? NULL : calloc(1, sizeof *m);
+    if (!st && !m) st = qn_error_set(QUANTA_ERR_OUT_OF_MEMORY, "quanta_model_load: no memory");
+    if (st) {
+        qn_tokenizer_destroy(tok);
+        return st;
+    }
     m->backend = backend;
+    m->cfg = *cfg;
+    m->tok = tok;
     m->weight_dtype = QUANTA_F32;
-    loader L = {g, m, params, NULL, 0, NULL, 0};
-    quanta_status st = qn_model_config_from_gguf(g, &m->cfg);
-    if (!st) st = qn_tokenizer_from_gguf(g, &m->tok);
-    if (st) goto fail;
+    loader L = {wf, m, params, NULL, 0, NULL, 0};
     qn_model_config *c = &m->cfg;
-    const qn_gguf_tensor *te = qn_gguf_find_tensor(g, "token_embd.weight");
-    if (!te || te->ndim < 2) {
+    qn_weight_src te;
+    memset(&te, 0, sizeof te);
+    if (!wf->find(wf->ctx, "token_embd.weight", &te) || te.ndim != 2) {
         st = qn_error_set(QUANTA_ERR_CORRUPT, "quanta_model_load: tensor 'token_embd.weight' is missing or not 2-D");
         goto fail;
     }
-    if (te->dims[1] <= 0 || te->dims[1] > (1 << 24)) {
-        st = qn_error_set(QUANTA_ERR_CORRUPT, "quanta_model_load: 'token_embd.weight' has %lld rows", (long long)te->dims[1]);
+    if (te.dims[0] <= 0 || te.dims[0] > (1 << 24)) {
+        st = qn_error_set(QUANTA_ERR_CORRUPT, "quanta_model_load: 'token_embd.weight' has %lld rows", (long long)te.dims[0]);
         goto fail;
     }
-    c->n_vocab = (int32_t)te->dims[1];
+    c->n_vocab = (int32_t)te.dims[0];
     if (qn_tokenizer_n_vocab(m->tok) > c->n_vocab) {
         st = qn_error_set(QUANTA_ERR_CORRUPT, "quanta_model_load: tokenizer has %d tokens, embeddings %d rows",
                           qn_tokenizer_n_vocab(m->tok), c->n_vocab);
@@ -272,12 +286,45 @@ fail:
     return st;
 }
 
+/* ------------------------------------------------------------------ GGUF */
+
+static quanta_status gguf_to_f32(const qn_weight_src *w, float *dst, size_t count) {
+    return qn_gguf_tensor_to_f32((const qn_gguf_tensor *)w->handle, dst, count);
+}
+
+static int gguf_find(void *ctx, const char *name, qn_weight_src *w) {
+    const qn_gguf_tensor *t = qn_gguf_find_tensor((const qn_gguf *)ctx, name);
+    if (!t) return 0;
+    w->ndim = t->ndim;
+    for (int i = 0; i < t->ndim; i++) w->dims[i] = t->dims[t->ndim - 1 - i]; /* ggml order is innermost first */
+    w->have_native = qn_gguf_tensor_desc(t, &w->native) == QUANTA_OK;
+    w->data = t->data;
+    w->bytes = t->bytes;
+    w->to_f32 = gguf_to_f32;
+    w->handle = t;
+    return 1;
+}
+
+quanta_status qn_model_from_gguf(const qn_gguf *g, quanta_backend *backend, const quanta_model_params *params,
+                                 quanta_model **out) {
+    *out = NULL;
+    qn_model_config cfg;
+    qn_tokenizer *tok = NULL;
+    quanta_status st = qn_model_config_from_gguf(g, &cfg);
+    if (!st) st = qn_tokenizer_from_gguf(g, &tok);
+    if (st) return st;
+    qn_weight_file wf = {(void *)g, gguf_find};
+    return qn_model_build(&cfg, tok, &wf, backend, params, out);
+}
+
 quanta_status quanta_model_load(const char *path, quanta_backend *backend, const quanta_model_params *params,
                                 quanta_model **out) {
     if (!out) return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "quanta_model_load: out is NULL");
     *out = NULL;
     if (!path) return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "quanta_model_load: path is NULL");
     if (!backend) return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "quanta_model_load: backend is NULL");
+    char dir[4096];
+    if (qn_model_path_is_hf(path, dir, sizeof dir)) return qn_model_from_hf_dir(dir, backend, params, out);
     qn_gguf *g;
     quanta_status st = qn_gguf_open(path, &g);
     if (st) return st;

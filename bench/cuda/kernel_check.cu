@@ -95,6 +95,8 @@ static qn_cuda_weight upload(const qn_cuda_packed &pk, void **dev) {
 }
 
 static int g_sms = 132;
+static unsigned *g_counters;
+static bool g_use_counters = true;
 
 static int check_one(const fmt_case &f, int64_t N, int64_t K, int64_t M, quanta_dtype xdt) {
     std::vector<float> w((size_t)(N * K)), x((size_t)(M * K));
@@ -135,7 +137,8 @@ static int check_one(const fmt_case &f, int64_t N, int64_t K, int64_t M, quanta_
     CK(cudaMalloc(&scratch, sb ? sb : 16));
     CK(cudaMemcpy(xdev, xb.data(), x.size() * es, cudaMemcpyHostToDevice));
     CK(cudaMemset(ydev, 0xFF, (size_t)(M * N) * es)); /* NaN poison */
-    int e = qn_cuda_matmul_q(&cw, xdt, xdev, xdt, ydev, M, scratch, sb, g_sms, nullptr);
+    int e = qn_cuda_matmul_q(&cw, xdt, xdev, xdt, ydev, M, scratch, sb, g_use_counters ? g_counters : nullptr,
+                             QN_CUDA_MATMUL_COUNTERS, g_sms, nullptr);
     if (e) {
         fprintf(stderr, "launch %s: %s\n", f.name, cudaGetErrorString((cudaError_t)e));
         return 1;
@@ -164,20 +167,25 @@ static int check_one(const fmt_case &f, int64_t N, int64_t K, int64_t M, quanta_
 
 static int run_check(bool quick) {
     int fails = 0;
-    const int64_t Ms[] = {1, 3, 8, 13, 16, 33, 70};
+    const int64_t Ms[] = {1, 3, 8, 13, 16, 33, 70, 130};
     const quanta_dtype xs[] = {QUANTA_F32, QUANTA_F16, QUANTA_BF16};
     for (const fmt_case &f : kFormats) {
         const int64_t K = f.group == 0 ? 100 : f.group == 32 ? 160 : f.group == 128 ? 384 : 192;
         if (quick) { /* for compute-sanitizer: every format once through each kernel path */
             fails += check_one(f, 40, K, 1, QUANTA_F32);
             fails += check_one(f, 40, K, 33, QUANTA_BF16);
+            fails += check_one(f, 150, K, 140, QUANTA_F16);
             fails += check_one(f, 300, f.group == 128 ? 1280 : 1216, 5, QUANTA_F16);
             continue;
         }
         for (int64_t M : Ms)
             for (quanta_dtype xd : xs) fails += check_one(f, 40, K, M, xd);
         fails += check_one(f, 300, f.group == 128 ? 1280 : 1216, 5, QUANTA_F32); /* split-K path */
+        g_use_counters = false; /* the separate reduction kernel */
+        fails += check_one(f, 300, f.group == 128 ? 1280 : 1216, 2, QUANTA_BF16);
+        g_use_counters = true;
         fails += check_one(f, 4100, 256, 1, QUANTA_F16);
+        fails += check_one(f, 300, f.group == 128 ? 1280 : 1216, 257, QUANTA_BF16); /* prefill kernel, 3x3 blocks */
     }
     /* dense fallback */
     {
@@ -282,14 +290,16 @@ static void bench_shape(const qn_cuda_packed &pk, const int64_t *Ms, int nM, dou
             continue;
         }
         for (int i = 0; i < 3; i++)
-            CK((cudaError_t)qn_cuda_matmul_q(&ws[i % copies], QUANTA_BF16, x, QUANTA_BF16, y, M, scratch, sb, g_sms, st));
+            CK((cudaError_t)qn_cuda_matmul_q(&ws[i % copies], QUANTA_BF16, x, QUANTA_BF16, y, M, scratch, sb, g_counters,
+                                               QN_CUDA_MATMUL_COUNTERS, g_sms, st));
         CK(cudaStreamSynchronize(st));
         const int R = M >= 1024 ? 4 : M >= 128 ? 10 : 40;
         cudaGraph_t graph;
         cudaGraphExec_t exec;
         CK(cudaStreamBeginCapture(st, cudaStreamCaptureModeThreadLocal));
         for (int i = 0; i < R; i++)
-            qn_cuda_matmul_q(&ws[i % copies], QUANTA_BF16, x, QUANTA_BF16, y, M, scratch, sb, g_sms, st);
+            qn_cuda_matmul_q(&ws[i % copies], QUANTA_BF16, x, QUANTA_BF16, y, M, scratch, sb, g_counters,
+                                               QN_CUDA_MATMUL_COUNTERS, g_sms, st);
         CK(cudaStreamEndCapture(st, &graph));
         CK(cudaGraphInstantiate(&exec, graph, 0));
         std::vector<float> times;
@@ -381,7 +391,10 @@ int main(int argc, char **argv) {
         return 77;
     }
     CK(cudaDeviceGetAttribute(&g_sms, cudaDevAttrMultiProcessorCount, 0));
+    CK(cudaMalloc(&g_counters, QN_CUDA_MATMUL_COUNTERS * sizeof(unsigned)));
+    CK(cudaMemset(g_counters, 0, QN_CUDA_MATMUL_COUNTERS * sizeof(unsigned)));
     if (const char *s = getenv("QUANTA_TEST_SEED")) rng_state = strtoull(s, nullptr, 0);
+    if (const char *s = getenv("QN_BIG_MIN_M")) qn_cuda_matmul_big_min_m = atoi(s);
     printf("seed %llu\n", (unsigned long long)rng_state);
     const char *mode = argc > 1 ? argv[1] : "check";
     if (!strcmp(mode, "check")) return run_check(false);

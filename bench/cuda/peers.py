@@ -140,20 +140,21 @@ def gemm_peers(log):
 
 
 def sdpa_peers(att_rows, log):
-    """att_rows: (name, B, Nq, Nk, H, D, causal) from quanta bench's JSON."""
+    """att_rows: (name, B, Nq, Nk, Hq, Hkv, D, causal), from quanta bench's JSON."""
     from torch.nn.attention import SDPBackend, sdpa_kernel
     out = {}
     backs = {"flash": SDPBackend.FLASH_ATTENTION, "cudnn": SDPBackend.CUDNN_ATTENTION,
              "efficient": SDPBackend.EFFICIENT_ATTENTION}
-    for (name, B, Nq, Nk, H, D, causal) in att_rows:
-        q = torch.randn(B, H, Nq, D, device=DEV, dtype=torch.float16)
-        k = torch.randn(B, H, Nk, D, device=DEV, dtype=torch.float16)
+    for (name, B, Nq, Nk, Hq, Hkv, D, causal) in att_rows:
+        q = torch.randn(B, Hq, Nq, D, device=DEV, dtype=torch.float16)
+        k = torch.randn(B, Hkv, Nk, D, device=DEV, dtype=torch.float16)
         v = torch.randn_like(k)
         row = {}
         for bn, be in backs.items():
             try:
                 with sdpa_kernel(be):
-                    row[bn] = bench([lambda: F.scaled_dot_product_attention(q, k, v, is_causal=bool(causal) and Nq == Nk)])
+                    row[bn] = bench([lambda: F.scaled_dot_product_attention(
+                        q, k, v, is_causal=bool(causal), enable_gqa=Hq != Hkv)])
             except Exception as ex:
                 log.write(f"sdpa {bn} {name}: {str(ex).splitlines()[0][:120]}\n")
         out[name] = row
@@ -223,22 +224,25 @@ def main():
         try:
             with open(a.quanta_json) as f:
                 qj = json.load(f)
-            att = [r for r in qj.get("rows", []) if r.get("kind") == "attention"]
+            import re
+            att = [r for r in qj.get("results", []) if r.get("kind") == "attention"]
             shapes = []
             for r in att:
-                B, Nq, Nk = int(r["m"]), int(r["n"]), int(r["k"])
-                shapes.append((r["name"], B, Nq, Nk, 32, 128, 1 if Nq > 1 else 0))
+                Hq, Nq, Nk = int(r["m"]), int(r["n"]), int(r["k"])
+                mh = re.search(r"hkv=(\d+)", r.get("note", ""))
+                Hkv = int(mh.group(1)) if mh else Hq
+                shapes.append((r["case"], 1, Nq, Nk, Hq, Hkv, 128, 1 if Nq > 1 else 0))
             sd = sdpa_peers(shapes, log)
-            print("\n## Attention (quanta bench rows) vs SDPA backends (f16, H=32, D=128)")
-            print("| case | B | Nq | Nk | quanta s/call | flash | cudnn | efficient | best peer / quanta |")
+            print("\n## Attention (quanta bench rows) vs SDPA backends (f16, B=1, D=128, GQA as in quanta bench)")
+            print("| case | Hq | Nq | Nk | quanta s/call | flash | cudnn | efficient | best peer / quanta |")
             print("|---|---|---|---|---|---|---|---|---|")
             for r in att:
-                row = sd.get(r["name"], {})
+                row = sd.get(r["case"], {})
                 best = min(row.values()) if row else None
                 qs = r.get("seconds")
                 cells = [f"{row[b]*1e6:.1f} us" if b in row else "-" for b in ["flash", "cudnn", "efficient"]]
                 tail = f" | {best/qs:.2f} |" if (best and qs) else " | - |"
-                print(f"| {r['name']} | {r['m']} | {r['n']} | {r['k']} | {qs*1e6:.1f} us | " + " | ".join(cells) + tail)
+                print(f"| {r['case']} | {r['m']} | {r['n']} | {r['k']} | {qs*1e6:.1f} us | " + " | ".join(cells) + tail)
         except Exception as ex:
             print(f"(attention peers skipped: {ex})")
     if a.out:

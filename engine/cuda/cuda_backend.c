@@ -67,8 +67,11 @@ static quanta_status cuda_open(int index, qn_mem_stats *stats, void **self) {
     if (e == cudaSuccess) e = cudaStreamCreateWithFlags(&s->stream, cudaStreamNonBlocking);
     if (e == cudaSuccess) e = cudaMalloc((void **)&s->err_flag, sizeof(int));
     if (e == cudaSuccess) e = cudaMemset(s->err_flag, 0, sizeof(int));
+    if (e == cudaSuccess) e = cudaMalloc((void **)&s->counters, QN_CUDA_MATMUL_COUNTERS * sizeof(unsigned));
+    if (e == cudaSuccess) e = cudaMemset(s->counters, 0, QN_CUDA_MATMUL_COUNTERS * sizeof(unsigned));
     if (e != cudaSuccess) {
         quanta_status st = qn_cuda_error(e, "open");
+        if (s->counters) cudaFree(s->counters);
         if (s->err_flag) cudaFree(s->err_flag);
         if (s->stream) cudaStreamDestroy(s->stream);
         free(s);
@@ -88,6 +91,7 @@ static void cuda_close(void *self) {
         qn_mem_release(s->stats, s->scratch_bytes);
     }
     cudaFree(s->err_flag);
+    cudaFree(s->counters);
     cudaStreamDestroy(s->stream);
     (void)cudaGetLastError();
     free(s);

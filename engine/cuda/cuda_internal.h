@@ -19,6 +19,7 @@ typedef struct qn_cuda_state {
     void *scratch;
     size_t scratch_bytes;
     int *err_flag; /* device int: bad ids / start found by a kernel, read at synchronize */
+    unsigned *counters; /* QN_CUDA_MATMUL_COUNTERS zeroed split-K arrival counters */
 } qn_cuda_state;
 
 /* A weight prepared for the tensor-core matmul: one device allocation holding the tiled

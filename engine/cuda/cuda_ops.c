@@ -75,7 +75,7 @@ static quanta_status run_matmul(qn_cuda_state *s, const qn_node *node) {
         quanta_status st = qn_cuda_scratch(s, need, &scratch);
         if (st != QUANTA_OK) return st;
         e = qn_cuda_matmul_q(&pw->w, x->desc.dtype, qn_cuda_ptr(x), y->desc.dtype, qn_cuda_ptr(y), M, scratch,
-                             s->scratch_bytes, s->sms, s->stream);
+                             s->scratch_bytes, s->counters, QN_CUDA_MATMUL_COUNTERS, s->sms, s->stream);
     } else {
         e = qn_cuda_matmul_dense(x->desc.dtype, qn_cuda_ptr(x), w->desc.dtype, qn_cuda_ptr(w), y->desc.dtype,
                                  qn_cuda_ptr(y), M, N, K, s->stream);

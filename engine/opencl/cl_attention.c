@@ -78,11 +78,13 @@ quanta_status qn_cl_attention_run(qn_cl *s, const qn_node *node) {
         free(h);
     }
     const int G = Hq / Hkv;
+    const int rows_kernel = s->cpu_attention && D % 16 == 0 && Dv % 16 == 0;
     const size_t rows = (size_t)G * (size_t)Nq, nblocks = (rows + (size_t)bq - 1) / (size_t)bq;
-    const size_t groups = nblocks * (size_t)B * (size_t)Hkv;
+    /* Parallel units: work-groups of the tiled kernel, work-items of the row kernel. */
+    const size_t groups = (rows_kernel ? rows : nblocks) * (size_t)B * (size_t)Hkv;
 
     /* Split the keys when the grid would leave compute units idle. */
-    size_t target = (size_t)(s->dev.info.compute_units > 0 ? s->dev.info.compute_units : 1) * 2;
+    size_t target = (size_t)(s->dev.info.compute_units > 0 ? s->dev.info.compute_units : 1) * (rows_kernel ? 4 : 2);
     cl_int nsplit = 1, split_len = Nk;
     if (groups < target && Nk >= 512) {
         size_t want = (target + groups - 1) / groups, maxs = (size_t)Nk / 256;
@@ -120,16 +122,28 @@ quanta_status qn_cl_attention_run(qn_cl *s, const qn_node *node) {
     float scale = pa->scale != 0.0f ? pa->scale : 1.0f / sqrtf((float)D);
     float scale_log2 = scale * 1.4426950408889634f;
     cl_int causal = pa->causal != 0, window = pa->window > 0 ? pa->window : 0, BQ = bq, BK = bk;
-    qn_cl_arg a[] = {QA(qm), QA(qo), QA(qdt), QA(km), QA(ko), QA(kdt), QA(vm), QA(vo), QA(vdt), QA(mm), QA(mo),
-                     QA(mmode), QA(lm), QA(lo), QA(has_lens), QA(om), QA(oo), QA(odt), QA(pm), QA(po), QA(B), QA(Hq),
-                     QA(Hkv), QA(Nq), QA(Nk), QA(D), QA(Dv), QA(scale_log2), QA(causal), QA(window), QA(BQ), QA(BK),
-                     QA(nsplit), QA(split_len),
-                     QA_LOCAL((size_t)bq * D * 4), QA_LOCAL((size_t)bk * D * 4), QA_LOCAL((size_t)bk * Dv * 4),
-                     QA_LOCAL((size_t)bq * bk * 4), QA_LOCAL((size_t)bq * 4), QA_LOCAL((size_t)bq * 4),
-                     QA_LOCAL((size_t)bq * 4)};
-    st = qn_cl_set_args(s, QK_ATTENTION, a, (int)(sizeof a / sizeof a[0]));
-    size_t g[3] = {nblocks * ATT_WG, (size_t)B * (size_t)Hkv, (size_t)nsplit}, l[3] = {ATT_WG, 1, 1};
-    if (st == QUANTA_OK) st = qn_cl_launch(s, QK_ATTENTION, "attention", 3, g, l);
+    if (rows_kernel) {
+        qn_cl_arg a[] = {QA(qm), QA(qo), QA(qdt), QA(km), QA(ko), QA(kdt), QA(vm), QA(vo), QA(vdt), QA(mm), QA(mo),
+                         QA(mmode), QA(lm), QA(lo), QA(has_lens), QA(om), QA(oo), QA(odt), QA(pm), QA(po), QA(B),
+                         QA(Hq), QA(Hkv), QA(Nq), QA(Nk), QA(D), QA(Dv), QA(scale_log2), QA(causal), QA(window),
+                         QA(nsplit), QA(split_len)};
+        st = qn_cl_set_args(s, QK_ATTENTION_ROWS, a, (int)(sizeof a / sizeof a[0]));
+        /* An explicit small group: PoCL keeps every item's private arrays (2 KiB here) for the
+         * whole group, and its own choice (up to 4096 items) overflows the worker's stack. */
+        size_t g[3] = {rows, (size_t)B * (size_t)Hkv, (size_t)nsplit}, l[3] = {8, 1, 1};
+        if (st == QUANTA_OK) st = qn_cl_launch(s, QK_ATTENTION_ROWS, "attention (rows)", 3, g, l);
+    } else {
+        qn_cl_arg a[] = {QA(qm), QA(qo), QA(qdt), QA(km), QA(ko), QA(kdt), QA(vm), QA(vo), QA(vdt), QA(mm), QA(mo),
+                         QA(mmode), QA(lm), QA(lo), QA(has_lens), QA(om), QA(oo), QA(odt), QA(pm), QA(po), QA(B), QA(Hq),
+                         QA(Hkv), QA(Nq), QA(Nk), QA(D), QA(Dv), QA(scale_log2), QA(causal), QA(window), QA(BQ), QA(BK),
+                         QA(nsplit), QA(split_len),
+                         QA_LOCAL((size_t)bq * D * 4), QA_LOCAL((size_t)bk * D * 4), QA_LOCAL((size_t)bk * Dv * 4),
+                         QA_LOCAL((size_t)bq * bk * 4), QA_LOCAL((size_t)bq * 4), QA_LOCAL((size_t)bq * 4),
+                         QA_LOCAL((size_t)bq * 4)};
+        st = qn_cl_set_args(s, QK_ATTENTION, a, (int)(sizeof a / sizeof a[0]));
+        size_t g[3] = {nblocks * ATT_WG, (size_t)B * (size_t)Hkv, (size_t)nsplit}, l[3] = {ATT_WG, 1, 1};
+        if (st == QUANTA_OK) st = qn_cl_launch(s, QK_ATTENTION, "attention", 3, g, l);
+    }
     if (st == QUANTA_OK && nsplit > 1) {
         cl_ulong nr = out_rows;
         qn_cl_arg c[] = {QA(part.mem), QA(po), QA(om), QA(oo), QA(odt), QA(nr), QA(Dv), QA(nsplit)};

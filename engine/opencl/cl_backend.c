@@ -189,6 +189,33 @@ static void ocl_close(void *self) {
     free(s);
 }
 
+/* Kernel variants by device type, overridable for tests and tuning:
+ *   QUANTA_OPENCL_GEMM=rows|local|blas   force the M > 8 matmul path (else measured crossover)
+ *   QUANTA_OPENCL_ATTENTION=rows|local   force the attention kernel
+ *   QUANTA_OPENCL_GEMV_LWS=N, QUANTA_OPENCL_GEMV_ROWS=N   GEMV work-group shape */
+static void choose_kernels(qn_cl *s) {
+    /* CPUs (PoCL) run a work-group's items as a loop: barrier-free one-row-per-item kernels
+     * with register tiles suit them; GPUs get local-memory tiles and wide reductions. */
+    const int cpu = (s->dev.type & CL_DEVICE_TYPE_CPU) != 0;
+    s->gemv_lws = cpu ? 1 : 64;
+    s->gemv_rows = cpu ? 16 : 4;
+    s->cpu_gemm = cpu;
+    s->cpu_attention = cpu;
+    const char *e = getenv("QUANTA_OPENCL_GEMV_LWS");
+    if (e && atoi(e) > 0 && (atoi(e) & (atoi(e) - 1)) == 0) s->gemv_lws = atoi(e);
+    e = getenv("QUANTA_OPENCL_GEMV_ROWS");
+    if (e && atoi(e) > 0) s->gemv_rows = atoi(e);
+    while ((size_t)(s->gemv_lws * s->gemv_rows) > s->dev.max_wg && s->gemv_rows > 1) s->gemv_rows /= 2;
+    while ((size_t)(s->gemv_lws * s->gemv_rows) > s->dev.max_wg && s->gemv_lws > 1) s->gemv_lws /= 2;
+    e = getenv("QUANTA_OPENCL_GEMM");
+    if (e && !strcmp(e, "blas")) s->force_path = 2;
+    if (e && !strcmp(e, "rows")) s->force_path = 1, s->cpu_gemm = 1;
+    if (e && !strcmp(e, "local")) s->force_path = 1, s->cpu_gemm = 0;
+    e = getenv("QUANTA_OPENCL_ATTENTION");
+    if (e && !strcmp(e, "rows")) s->cpu_attention = 1;
+    if (e && !strcmp(e, "local")) s->cpu_attention = 0;
+}
+
 static quanta_status ocl_open(int index, qn_mem_stats *stats, void **self) {
     if (!self) return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "opencl open: self is NULL");
     *self = NULL;
@@ -219,23 +246,7 @@ static quanta_status ocl_open(int index, qn_mem_stats *stats, void **self) {
 #ifdef QUANTA_HAVE_CLBLAST
     s->have_blas = 1;
 #endif
-    /* CPUs (PoCL) want few work-items per weight row (they loop over them); GPUs want a
-     * wide tree. */
-    const int cpu = (s->dev.type & CL_DEVICE_TYPE_CPU) != 0;
-    s->gemv_lws = cpu ? 1 : 64;
-    s->gemv_rows = cpu ? 16 : 4;
-    s->cpu_gemm = cpu;
-    const char *e = getenv("QUANTA_OPENCL_GEMV_LWS");
-    if (e && atoi(e) > 0 && (atoi(e) & (atoi(e) - 1)) == 0) s->gemv_lws = atoi(e);
-    e = getenv("QUANTA_OPENCL_GEMV_ROWS");
-    if (e && atoi(e) > 0) s->gemv_rows = atoi(e);
-    while ((size_t)(s->gemv_lws * s->gemv_rows) > s->dev.max_wg && s->gemv_rows > 1) s->gemv_rows /= 2;
-    while ((size_t)(s->gemv_lws * s->gemv_rows) > s->dev.max_wg && s->gemv_lws > 1) s->gemv_lws /= 2;
-    e = getenv("QUANTA_OPENCL_GEMM");
-    if (e && !strcmp(e, "tiled")) s->force_path = 1;
-    if (e && !strcmp(e, "blas")) s->force_path = 2;
-    if (e && !strcmp(e, "rows")) s->force_path = 1, s->cpu_gemm = 1;
-    if (e && !strcmp(e, "local")) s->force_path = 1, s->cpu_gemm = 0;
+    choose_kernels(s);
     *self = s;
     return QUANTA_OK;
 }
@@ -262,11 +273,10 @@ static quanta_status ocl_alloc(void *self, size_t bytes, void **handle) {
     return QUANTA_OK;
 }
 
+/* Safe with kernels still queued: OpenCL keeps the buffer until the commands using it finish. */
 static void ocl_free(void *self, void *handle) {
-    qn_cl *s = self;
-    if (!handle) return;
-    clFinish(s->queue);
-    clReleaseMemObject((cl_mem)handle);
+    (void)self;
+    if (handle) clReleaseMemObject((cl_mem)handle);
 }
 
 static quanta_status ocl_write(void *self, qn_mem dst, const void *src, size_t bytes) {

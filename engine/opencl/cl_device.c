@@ -49,7 +49,7 @@ static void describe(qn_cl_device *q) {
     info->has_fp16 = strstr(ext, "cl_khr_fp16") != NULL;
     info->has_subgroups = strstr(ext, "cl_khr_subgroups") != NULL || strstr(ext, "cl_intel_subgroups") != NULL;
     q->has_fp64 = strstr(ext, "cl_khr_fp64") != NULL;
-    q->has_il = il[0] != '\0';
+    q->has_il = strstr(il, "SPIR-V") != NULL;
     snprintf(info->details, sizeof info->details,
              "%s, %s; %s; max work-group %zu; local memory %llu KiB; max allocation %llu MiB; fp16 %s; fp64 %s; "
              "subgroups %s; SPIR-V %s",

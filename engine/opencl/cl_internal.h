@@ -37,6 +37,7 @@ typedef enum qn_cl_kernel_id {
     QK_GEMM_ROWS,
     QK_GEMM,
     QK_ATTENTION,
+    QK_ATTENTION_ROWS,
     QK_ATTN_COMBINE,
     QK_COUNT
 } qn_cl_kernel_id;
@@ -51,10 +52,10 @@ typedef struct qn_cl_device {
     cl_ulong local_mem;
     cl_ulong max_alloc;
     int has_fp64;
-    int has_il;          /* CL_DEVICE_IL_VERSION non-empty: SPIR-V ingestion */
+    int has_il;          /* CL_DEVICE_IL_VERSION names SPIR-V: the device ingests it */
 } qn_cl_device;
 
-/* Crossover decisions between the tiled GEMM and dequantize + CLBlast, per shape class. */
+/* Crossover decisions between our GEMM kernel and (dequantize +) CLBlast, per shape class. */
 #define QN_CL_XOVER_SLOTS 32
 typedef struct qn_cl_xover {
     int used;
@@ -73,9 +74,11 @@ typedef struct qn_cl {
     int have_blas;
     int gemv_lws;        /* work-items per weight row in qn_gemv */
     int gemv_rows;       /* weight rows per work-group in qn_gemv */
+    int cpu_attention;   /* qn_attention_rows (CPUs) where head dims allow */
     int cpu_gemm;        /* M > 8 uses qn_gemm_rows (CPUs) instead of the local-memory tiles */
-    int force_path;      /* QUANTA_OPENCL_GEMM=tiled|blas for tests and bench (0 = measured) */
+    int force_path;      /* M > 8: 0 = measured crossover, 1 = our kernel, 2 = CLBlast (QUANTA_OPENCL_GEMM) */
     qn_cl_xover xover[QN_CL_XOVER_SLOTS];
+    const char *program_origin; /* "cache", "spir-v" or "source": how the program was made */
 } qn_cl;
 
 /* A device scratch allocation booked on the backend's memory account. */

@@ -2,13 +2,14 @@
  * cl_matmul.c — y[M,N] = x[M,K]·W[N,K]^T on OpenCL.
  *
  *   M <= 8 (decode):  qn_gemv, every weight format, dequantized in registers.
- *   M > 8, dense W:   CLBlast Sgemm when built with CLBlast (f16/bf16 weights widened to f32
- *                     scratch first: Hgemm needs cl_khr_fp16, which PoCL lacks), else qn_gemm.
- *   M > 8, quantized: qn_gemm (dequantizes while tiling) or dequantize-to-f32 + CLBlast Sgemm,
- *                     whichever was faster when both were timed on this device for the same
- *                     format, N, K and M class (powers of two); the verdict is kept per open.
+ *   M > 8:            our kernel — qn_gemm_rows on CPUs (register tiles, caches do the rest),
+ *                     qn_gemm on GPUs (local-memory tiles, weights dequantized while loaded) —
+ *                     or CLBlast Sgemm (quantized/f16/bf16 weights dequantized to f32 scratch
+ *                     first; Hgemm would need cl_khr_fp16, which PoCL lacks), whichever was
+ *                     faster when both were timed on this device for the same format, N, K and
+ *                     M class (powers of two). The verdict is kept per open backend.
  * Scratch (f32 activations, f32 weights for CLBlast) is booked on the memory account; when
- * the limit refuses the dequantized copy, the tiled kernel runs instead.
+ * the limit refuses the dequantized copy, our kernel runs instead.
  */
 #include <stdio.h>
 #include <string.h>
@@ -98,7 +99,8 @@ static quanta_status run_gemm_rows(qn_cl *s, const mm_args *m) {
     return st != QUANTA_OK ? st : qn_cl_launch(s, QK_GEMM_ROWS, "matmul (gemm rows)", 2, g, l);
 }
 
-static quanta_status run_gemm_tiled(qn_cl *s, const mm_args *m) {
+/* Our own M > 8 kernel: register rows on CPUs, local-memory tiles elsewhere. */
+static quanta_status run_gemm_kernel(qn_cl *s, const mm_args *m) {
     if (s->cpu_gemm) return run_gemm_rows(s, m);
     cl_mem wm = qn_cl_mem(m->w);
     cl_ulong wo = m->w->mem.offset;
@@ -204,10 +206,10 @@ static quanta_status timed(qn_cl *s, quanta_status (*fn)(qn_cl *, const mm_args 
 
 static quanta_status run_quant_gemm(qn_cl *s, const mm_args *m) {
 #ifdef QUANTA_HAVE_CLBLAST
-    if (s->force_path == 1) return run_gemm_tiled(s, m);
+    if (s->force_path == 1) return run_gemm_kernel(s, m);
     if (s->force_path == 2) {
         quanta_status st = run_blas(s, m);
-        return st == QUANTA_ERR_UNSUPPORTED ? run_gemm_tiled(s, m) : st;
+        return st == QUANTA_ERR_UNSUPPORTED ? run_gemm_kernel(s, m) : st;
     }
     int64_t mc = m_class(m->M);
     int slot = -1, free_slot = -1;
@@ -217,24 +219,29 @@ static quanta_status run_quant_gemm(qn_cl *s, const mm_args *m) {
         if (!x->used && free_slot < 0) free_slot = i;
     }
     if (slot >= 0) {
-        if (!s->xover[slot].use_blas) return run_gemm_tiled(s, m);
+        if (!s->xover[slot].use_blas) return run_gemm_kernel(s, m);
         quanta_status st = run_blas(s, m);
-        return st == QUANTA_ERR_UNSUPPORTED ? run_gemm_tiled(s, m) : st;
+        return st == QUANTA_ERR_UNSUPPORTED ? run_gemm_kernel(s, m) : st;
     }
     /* First time for this shape class: time both (each leaves a correct result in y). */
     double tt = 0, tb = 0;
-    quanta_status st = timed(s, run_gemm_tiled, m, &tt);
+    quanta_status st = timed(s, run_gemm_kernel, m, &tt);
     if (st != QUANTA_OK) return st;
     quanta_status sb = timed(s, run_blas, m, &tb);
-    if (sb != QUANTA_OK && sb != QUANTA_ERR_UNSUPPORTED) return sb;
+    if (sb == QUANTA_ERR_UNSUPPORTED) return run_gemm_kernel(s, m); /* no verdict: memory-limited this time */
+    /* CLBlast failing on this device (unsupported, out of resources) is a verdict too: our
+     * kernel, rerun because the failed call may have written part of y. */
     int use_blas = sb == QUANTA_OK && tb < tt;
-    if (sb == QUANTA_ERR_UNSUPPORTED) return run_gemm_tiled(s, m); /* no verdict: memory-limited this time */
+    if (sb != QUANTA_OK) {
+        st = run_gemm_kernel(s, m);
+        if (st != QUANTA_OK) return st;
+    }
     if (free_slot < 0) free_slot = (int)((unsigned)(m->N ^ m->K ^ mc) % QN_CL_XOVER_SLOTS);
     s->xover[free_slot] = (qn_cl_xover){1, m->wd.fmt, mc, m->N, m->K, use_blas};
     /* y holds the CLBlast result now; both are correct, nothing more to do. */
     return QUANTA_OK;
 #else
-    return run_gemm_tiled(s, m);
+    return run_gemm_kernel(s, m);
 #endif
 }
 
@@ -259,13 +266,16 @@ quanta_status qn_cl_matmul_run(qn_cl *s, const qn_node *node) {
     }
     qn_cl_scratch xs = {0}, xps = {0};
     st = qn_cl_to_f32(s, x, &xs, &m.x, &m.xo);
-    if (st == QUANTA_OK && (m.M <= GEMV_MAX_M || s->cpu_gemm)) {
+    const int deint = w->desc.dtype == QUANTA_Q4 || w->desc.dtype == QUANTA_NF4;
+    m.xp = m.x;
+    m.xpo = m.xo;
+    if (st == QUANTA_OK && (m.M <= GEMV_MAX_M || s->cpu_gemm) && deint) {
         /* x in f32, nibble formats' 32-column chunks split into even | odd columns */
         st = qn_cl_scratch_alloc(s, qn_cl_elems(x) * 4, "opencl matmul: prepared x", &xps);
         cl_mem xm = qn_cl_mem(x);
         cl_ulong xo = x->mem.offset, n = qn_cl_elems(x);
-        cl_int xdt = x->desc.dtype, deint = w->desc.dtype == QUANTA_Q4 || w->desc.dtype == QUANTA_NF4;
-        qn_cl_arg a[] = {QA(xm), QA(xo), QA(xdt), QA(xps.mem), QA(n), QA(deint)};
+        cl_int xdt = x->desc.dtype, dl = 1;
+        qn_cl_arg a[] = {QA(xm), QA(xo), QA(xdt), QA(xps.mem), QA(n), QA(dl)};
         if (st == QUANTA_OK) st = qn_cl_set_args(s, QK_X_PREP, a, 6);
         size_t g = (size_t)n, l = 64;
         if (st == QUANTA_OK) st = qn_cl_launch(s, QK_X_PREP, "matmul (prepare x)", 1, &g, &l);
@@ -282,13 +292,6 @@ quanta_status qn_cl_matmul_run(qn_cl *s, const qn_node *node) {
     m.ydt = y->desc.dtype;
     if (m.M <= GEMV_MAX_M) {
         st = run_gemv(s, &m);
-    } else if (is_float(w->desc.dtype)) {
-#ifdef QUANTA_HAVE_CLBLAST
-        st = run_blas(s, &m);
-        if (st == QUANTA_ERR_UNSUPPORTED) st = run_gemm_tiled(s, &m);
-#else
-        st = run_gemm_tiled(s, &m);
-#endif
     } else {
         st = run_quant_gemm(s, &m);
     }

@@ -9,6 +9,10 @@
  * check, or that the driver refuses, is rebuilt from source and rewritten, never trusted.
  * Directory: QUANTA_CACHE_DIR, else $XDG_CACHE_HOME/quanta, else $HOME/.cache/quanta; with
  * none usable the program is simply built every time.
+ *
+ * On a cache miss, a device that reports SPIR-V in CL_DEVICE_IL_VERSION gets the offline
+ * module (kernels_cl/program.cl, compiled at build time) through clCreateProgramWithIL;
+ * any failure there falls back to the source. QUANTA_OPENCL_PROGRAM=source skips the IL.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -22,6 +26,10 @@
 /* Generated from the kernels_cl/ sources by kernels_cl/embed_cl.py. */
 extern const char *const qn_cl_sources[];
 extern const int qn_cl_source_count;
+#ifdef QUANTA_HAVE_SPIRV
+extern const unsigned char qn_cl_spirv[];
+extern const size_t qn_cl_spirv_size;
+#endif
 
 static const char *const kernel_names[QK_COUNT] = {
     [QK_UNARY] = "qn_unary",         [QK_BINARY] = "qn_binary",   [QK_RMS_NORM] = "qn_rms_norm",
@@ -29,10 +37,16 @@ static const char *const kernel_names[QK_COUNT] = {
     [QK_PERMUTE] = "qn_permute",     [QK_WRITE_ROWS] = "qn_write_rows", [QK_COPY] = "qn_copy",
     [QK_GEMV] = "qn_gemv",           [QK_GEMV_ROWS] = "qn_gemv_rows", [QK_X_PREP] = "qn_x_prep",
     [QK_GEMM_ROWS] = "qn_gemm_rows",           [QK_GEMM] = "qn_gemm",       [QK_ATTENTION] = "qn_attention",
+    [QK_ATTENTION_ROWS] = "qn_attention_rows",
     [QK_ATTN_COMBINE] = "qn_attn_combine",
 };
 
-#define BUILD_OPTIONS "-cl-std=CL1.2"
+/* One program, one option set: every build costs seconds on PoCL. */
+static const char *build_options(const qn_cl *s) {
+    (void)s;
+    return "-cl-std=CL1.2";
+}
+
 #define CACHE_MAGIC "QNCLBIN1"
 
 typedef struct cache_header {
@@ -57,7 +71,7 @@ static uint64_t cache_key(const qn_cl *s) {
     clGetPlatformInfo(s->dev.platform, CL_PLATFORM_VERSION, sizeof pver, pver, NULL);
     pver[sizeof pver - 1] = '\0';
     uint64_t h = FNV_SEED;
-    const char *parts[] = {s->dev.info.name, s->dev.info.driver, pver, BUILD_OPTIONS, QUANTA_VERSION_STRING};
+    const char *parts[] = {s->dev.info.name, s->dev.info.driver, pver, build_options(s), QUANTA_VERSION_STRING};
     for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) h = fnv64(h, parts[i], strlen(parts[i]) + 1);
     for (int i = 0; i < qn_cl_source_count; i++) h = fnv64(h, qn_cl_sources[i], strlen(qn_cl_sources[i]));
     return h;
@@ -154,7 +168,7 @@ static quanta_status build_from_source(qn_cl *s, cl_program *out) {
     cl_program prog = clCreateProgramWithSource(s->ctx, (cl_uint)qn_cl_source_count, (const char **)qn_cl_sources,
                                                 NULL, &err);
     if (err != CL_SUCCESS) return qn_cl_error(err, "clCreateProgramWithSource");
-    err = clBuildProgram(prog, 1, &s->dev.device, BUILD_OPTIONS, NULL, NULL);
+    err = clBuildProgram(prog, 1, &s->dev.device, build_options(s), NULL, NULL);
     if (err != CL_SUCCESS) {
         quanta_status st = build_log_error(s, prog, err);
         clReleaseProgram(prog);
@@ -171,11 +185,30 @@ static cl_program build_from_binary(qn_cl *s, const unsigned char *bin, size_t b
         if (prog) clReleaseProgram(prog);
         return NULL;
     }
-    if (clBuildProgram(prog, 1, &s->dev.device, BUILD_OPTIONS, NULL, NULL) != CL_SUCCESS) {
+    if (clBuildProgram(prog, 1, &s->dev.device, build_options(s), NULL, NULL) != CL_SUCCESS) {
         clReleaseProgram(prog);
         return NULL;
     }
     return prog;
+}
+
+/* NULL when the device or build has no SPIR-V path, or the driver refuses the module. */
+static cl_program build_from_il(qn_cl *s) {
+#ifdef QUANTA_HAVE_SPIRV
+    const char *e = getenv("QUANTA_OPENCL_PROGRAM");
+    if (!s->dev.has_il || (e && !strcmp(e, "source"))) return NULL;
+    cl_int err;
+    cl_program prog = clCreateProgramWithIL(s->ctx, qn_cl_spirv, qn_cl_spirv_size, &err);
+    if (err != CL_SUCCESS || !prog) return NULL;
+    if (clBuildProgram(prog, 1, &s->dev.device, build_options(s), NULL, NULL) != CL_SUCCESS) {
+        clReleaseProgram(prog);
+        return NULL;
+    }
+    return prog;
+#else
+    (void)s;
+    return NULL;
+#endif
 }
 
 static void store_binary(qn_cl *s, cl_program prog, const char *path, uint64_t key) {
@@ -201,11 +234,17 @@ quanta_status qn_cl_program_load(qn_cl *s) {
         if (bin) {
             prog = build_from_binary(s, bin, bytes);
             free(bin);
+            s->program_origin = "cache";
         }
     }
     if (!prog) {
-        quanta_status st = build_from_source(s, &prog);
-        if (st != QUANTA_OK) return st;
+        prog = build_from_il(s);
+        s->program_origin = "spir-v";
+        if (!prog) {
+            quanta_status st = build_from_source(s, &prog);
+            if (st != QUANTA_OK) return st;
+            s->program_origin = "source";
+        }
         if (have_path) store_binary(s, prog, path, key);
     }
     s->program = prog;

@@ -104,7 +104,7 @@ quanta_status qn_ref_rows_open(const qn_tensor *t, const char *op, const char *a
     if (!t) return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "ref %s: %s is missing", op, arg);
     out->dtype = t->desc.dtype;
     if (ref_is_float(t->desc.dtype)) {
-        size_t n;
+        size_t n = 0;
         quanta_status st = qn_ref_dense(t, op, arg, &n);
         if (st != QUANTA_OK) return st;
         out->cols = t->desc.dims[t->desc.ndim - 1];

@@ -46,8 +46,8 @@ static int64_t last_dim(const qn_tensor *t) { return t->desc.dims[t->desc.ndim -
 
 quanta_status qn_ref_rms_norm(const qn_node *node) {
     const char *op = "rms_norm";
-    float *xf, *wf = NULL;
-    size_t n, nw;
+    float *xf = NULL, *wf = NULL;
+    size_t n = 0, nw = 0;
     quanta_status st = unary_begin(node, op, &xf, &n);
     if (st != QUANTA_OK) return st;
     const int64_t D = last_dim(qn_ref_src(node, 0));
@@ -134,7 +134,7 @@ quanta_status qn_ref_rope(const qn_node *node) {
 
 quanta_status qn_ref_silu(const qn_node *node) {
     float *xf;
-    size_t n;
+    size_t n = 0;
     quanta_status st = unary_begin(node, "silu", &xf, &n);
     if (st != QUANTA_OK) return st;
     for (size_t i = 0; i < n; i++) {
@@ -146,7 +146,7 @@ quanta_status qn_ref_silu(const qn_node *node) {
 
 quanta_status qn_ref_gelu(const qn_node *node) {
     float *xf;
-    size_t n;
+    size_t n = 0;
     quanta_status st = unary_begin(node, "gelu", &xf, &n);
     if (st != QUANTA_OK) return st;
     const int approx = node->params.approximate != 0;
@@ -195,7 +195,7 @@ quanta_status qn_ref_mul(const qn_node *node) { return binary(node, "mul", 1); }
 
 quanta_status qn_ref_scale(const qn_node *node) {
     float *xf;
-    size_t n;
+    size_t n = 0;
     quanta_status st = unary_begin(node, "scale", &xf, &n);
     if (st != QUANTA_OK) return st;
     const double s = (double)node->params.scale;
@@ -205,7 +205,7 @@ quanta_status qn_ref_scale(const qn_node *node) {
 
 quanta_status qn_ref_softmax(const qn_node *node) {
     float *xf;
-    size_t n;
+    size_t n = 0;
     quanta_status st = unary_begin(node, "softmax", &xf, &n);
     if (st != QUANTA_OK) return st;
     const size_t D = (size_t)last_dim(qn_ref_src(node, 0));
@@ -230,7 +230,7 @@ quanta_status qn_ref_softmax(const qn_node *node) {
 
 quanta_status qn_ref_convert(const qn_node *node) {
     float *xf;
-    size_t n;
+    size_t n = 0;
     /* f32 holds every f16 and bf16 value exactly, so one rounding happens, at the store. */
     quanta_status st = unary_begin(node, "convert", &xf, &n);
     if (st != QUANTA_OK) return st;

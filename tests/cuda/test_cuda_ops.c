@@ -160,9 +160,9 @@ static void matmul_case(const wfmt *wf, int64_t M, int64_t N, int64_t K, quanta_
 START_TEST(matmul_formats) {
     const wfmt *wf = &kW[_i];
     const quanta_dtype xs[3] = {QUANTA_F32, QUANTA_F16, QUANTA_BF16};
-    const int64_t Ms[] = {1, 5, 16, 40};
+    const int64_t Ms[] = {1, 5, 16, 40, 80};
     const int64_t K = wf->group == 128 ? 384 : 192;
-    for (int i = 0; i < 4; i++) matmul_case(wf, Ms[i], 56, K, xs[i % 3], (uint64_t)(100 + _i * 8 + i));
+    for (int i = 0; i < 5; i++) matmul_case(wf, Ms[i], 56, K, xs[i % 3], (uint64_t)(100 + _i * 8 + i));
     matmul_case(wf, 2, 40, wf->group == 128 ? 2048 : 1984, QUANTA_F16, (uint64_t)(500 + _i)); /* split-K */
     if (wf->group == 0) matmul_case(wf, 3, 33, 100, QUANTA_F32, (uint64_t)(600 + _i));        /* K padding */
 }

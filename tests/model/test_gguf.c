@@ -403,6 +403,15 @@ START_TEST(test_bad_tensor_infos) {
     put32(img + a.ndim, 0);
     expect_reject(img, n, QUANTA_ERR_CORRUPT, "dimensions");
     RESET;
+    put32(img + a.type, 1017); /* a Quanta q4 type on a 1-D tensor */
+    expect_reject(img, n, QUANTA_ERR_CORRUPT, "needs 2 dims");
+    RESET;
+    put32(img + b.type, 1117); /* q4 group 32 on a [2][3] matrix: 3 columns do not fit the group */
+    expect_reject(img, n, QUANTA_ERR_CORRUPT, "quanta_q4_g32");
+    RESET;
+    img[find(img, n, "tensor.beta") + 3] = 0; /* NUL inside a tensor name */
+    expect_reject(img, n, QUANTA_ERR_CORRUPT, "NUL");
+    RESET;
     size_t nm = find(img, n, "tensor.beta");
     memcpy(img + nm, "tensor.alph", 11); /* same length as the original name... */
     qn_gguf_close(open_ok(img, n));      /* ...distinct from "tensor.alpha": still valid */

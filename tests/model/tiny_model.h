@@ -21,6 +21,7 @@ typedef struct tiny_spec {
     int window;            /* gemma3: sliding window */
     float rope_base;
     int f16_tensor;        /* store blk.0.ffn_up as F16 */
+    int hf_layout;         /* transformers conventions: NeoX rope for every family */
 } tiny_spec;
 
 typedef struct tiny_layer {
@@ -290,11 +291,11 @@ static void ref_step(tiny_ref *r, int tok, double *logits) {
         }
         for (int hh = 0; hh < H; hh++) {
             if (gem) ref_rmsnorm(q + hh * D, q + hh * D, t->q_norm, D);
-            ref_rope(q + hh * D, D, pos, base, strcmp(s->arch, "llama") != 0);
+            ref_rope(q + hh * D, D, pos, base, s->hf_layout || strcmp(s->arch, "llama") != 0);
         }
         for (int hh = 0; hh < Hk; hh++) {
             if (gem) ref_rmsnorm(k + hh * D, k + hh * D, t->k_norm, D);
-            ref_rope(k + hh * D, D, pos, base, strcmp(s->arch, "llama") != 0);
+            ref_rope(k + hh * D, D, pos, base, s->hf_layout || strcmp(s->arch, "llama") != 0);
         }
         size_t lo = (size_t)l * r->n_ctx * Hk * D;
         memcpy(r->k + lo + (size_t)pos * Hk * D, k, sizeof(double) * Hk * D);

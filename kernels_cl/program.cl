@@ -1,0 +1,9 @@
+/*
+ * program.cl — the whole kernel program as one translation unit, for the offline SPIR-V module
+ * that devices with an IL version load through clCreateProgramWithIL. The runtime source path
+ * concatenates the same files instead (embed_cl.py), so both build identical kernels.
+ */
+#include "common.cl"
+#include "elementwise.cl"
+#include "matmul.cl"
+#include "attention.cl"

@@ -1,0 +1,163 @@
+/*
+ * test_cuda_repack.c — the host-side repacking of weights for the CUDA matmul (no GPU needed,
+ * runs in CI). Every element of a repacked weight is decoded here from the documented tiled
+ * layout (kernels_cuda/cuda_kernels.h: code offset, nibble shift, row factor, group metadata)
+ * and compared with quanta_dequantize of the interchange bytes; padding must be zero codes;
+ * bad inputs are refused with the right status.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cuda/cuda_internal.h"
+#include "test_util.h"
+
+static const float nf4_book[16] = {-1.0f, -0.6961928009986877f, -0.5250730514526367f, -0.39491748809814453f,
+                                   -0.28444138169288635f, -0.18477343022823334f, -0.09105003625154495f, 0.0f,
+                                   0.07958029955625534f, 0.16093020141124725f, 0.24611230194568634f,
+                                   0.33791524171829224f, 0.44070982933044434f, 0.5626170039176941f,
+                                   0.7229568362236023f, 1.0f};
+
+/* f16 -> f32 written here (not formats/). */
+static float h2f(unsigned h) {
+    const int s = (h >> 15) & 1, e = (h >> 10) & 31, m = h & 1023;
+    float v = e == 0 ? ldexpf((float)m, -24) : e == 31 ? INFINITY : ldexpf((float)(m | 1024), e - 25);
+    return s ? -v : v;
+}
+
+static float e4m3(unsigned b) {
+    const int s = (b >> 7) & 1, e = (b >> 3) & 15, m = b & 7;
+    float v = e == 0 ? ldexpf((float)m, -9) : ldexpf((float)(m | 8), e - 10);
+    return s ? -v : v;
+}
+
+static float e5m2(unsigned b) { return h2f(b << 8); }
+
+/* The value the kernel's tile holds for (n, k), multiplied back by the row factor. */
+static double decode(const qn_cuda_packed *p, int64_t n, int64_t k) {
+    int shift;
+    const size_t off = p->codes_off + qn_cuda_weight_code_offset(p->fmt, p->Kp, n, k, &shift);
+    const float *rs = (const float *)(const void *)(p->buf + p->row_scale_off);
+    const uint32_t *meta = (const uint32_t *)(const void *)(p->buf + p->meta_off);
+    const unsigned b = p->buf[off];
+    switch (p->fmt) {
+    case QN_CW_F16: return (double)h2f(b | ((unsigned)p->buf[off + 1] << 8)) * rs[n];
+    case QN_CW_Q8: return (double)(int8_t)b * rs[n];
+    case QN_CW_E4M3: return (double)e4m3(b) * rs[n];
+    case QN_CW_E5M2: return (double)e5m2(b) * rs[n];
+    case QN_CW_Q4: {
+        const uint32_t m = meta[(size_t)n * p->meta_cols + (size_t)(k / p->group)];
+        const double q = (b >> shift) & 15, z = h2f(m >> 16) - 1024.0;
+        return (q - z) * h2f(m & 0xFFFF) * rs[n];
+    }
+    default: {
+        const uint32_t m = meta[(size_t)n * p->meta_cols + (size_t)(k / 64)];
+        return (double)nf4_book[(b >> shift) & 15] * h2f(m & 0xFFFF) * rs[n];
+    }
+    }
+}
+
+typedef struct wcase {
+    quanta_dtype dt;
+    int32_t group, dq;
+    double tol; /* relative to the row's largest value: f32 rounding only, or f16 multipliers */
+} wcase;
+
+static const wcase kCases[] = {
+    {QUANTA_Q8, 0, 0, 1e-7},       {QUANTA_FP8_E4M3, 0, 0, 1e-7}, {QUANTA_FP8_E5M2, 0, 0, 1e-7}, {QUANTA_F16, 0, 0, 1e-7},
+    {QUANTA_BF16, 0, 0, 1e-7},        {QUANTA_Q4, 32, 0, 1e-3},   {QUANTA_Q4, 64, 0, 1e-3},   {QUANTA_Q4, 128, 0, 1e-3},
+    {QUANTA_NF4, 64, 0, 1e-3},     {QUANTA_NF4, 64, 1, 1e-3},
+};
+
+START_TEST(layout_roundtrip) {
+    const wcase *c = &kCases[_i];
+    qt_rng r = qt_rng_make(40 + (uint64_t)_i);
+    const int64_t N = 37, K = c->group == 128 ? 384 : c->group == 32 ? 160 : c->group ? 192 : 100;
+    quanta_tensor_desc d;
+    memset(&d, 0, sizeof d);
+    d.dtype = c->dt, d.ndim = 2, d.dims[0] = N, d.dims[1] = K, d.group = c->group, d.double_quant = c->dq;
+    size_t bytes;
+    ck_assert_int_eq(quanta_tensor_bytes(&d, &bytes), QUANTA_OK);
+    float *w = malloc((size_t)(N * K) * 4), *wd = malloc((size_t)(N * K) * 4);
+    uint8_t *q = malloc(bytes);
+    qt_fill_normal(&r, w, (size_t)(N * K), 0.02f);
+    w[5] = 300.0f; /* a large value in row 0: the row factor must keep it in f16 range */
+    if (c->dt == QUANTA_F16 || c->dt == QUANTA_BF16) {
+        for (size_t i = 0; i < (size_t)(N * K); i++) {
+            const uint16_t h = c->dt == QUANTA_F16 ? quanta_f32_to_f16(w[i]) : quanta_f32_to_bf16(w[i]);
+            memcpy(q + 2 * i, &h, 2);
+        }
+    } else {
+        ck_assert_int_eq(quanta_quantize(&d, w, q, bytes), QUANTA_OK);
+    }
+    ck_assert_int_eq(quanta_dequantize(&d, q, bytes, wd, (size_t)(N * K)), QUANTA_OK);
+    qn_cuda_packed p;
+    ck_assert_msg(qn_cuda_repack(&d, q, bytes, &p) == QUANTA_OK, "%s", quanta_last_error());
+    ck_assert_int_eq(p.Np % 16, 0);
+    ck_assert_int_eq(p.Kp % 64, 0);
+    ck_assert_int_ge(p.Kp, K);
+    for (int64_t n = 0; n < N; n++) {
+        double mx = 0;
+        for (int64_t k = 0; k < K; k++) mx = fmax(mx, fabs(wd[n * K + k]));
+        for (int64_t k = 0; k < K; k++) {
+            const double got = decode(&p, n, k), want = wd[n * K + k];
+            ck_assert_msg(fabs(got - want) <= c->tol * mx + 1e-30, "%s g=%d dq=%d: (%lld,%lld) = %g, want %g",
+                          quanta_dtype_name(c->dt), (int)c->group, (int)c->dq, (long long)n, (long long)k, got, want);
+        }
+        for (int64_t k = K; k < p.Kp; k++) { /* padded columns hold zero codes */
+            int shift;
+            const size_t off = qn_cuda_weight_code_offset(p.fmt, p.Kp, n, k, &shift);
+            ck_assert_uint_eq((p.buf[off] >> shift) & (qn_cuda_weight_bits(p.fmt) == 4 ? 15u : 255u), 0);
+        }
+    }
+    /* every byte of the code section is addressed by exactly one (n, k) */
+    const size_t cb = qn_cuda_weight_code_bytes(p.fmt, p.Np, p.Kp);
+    unsigned char *seen = calloc(cb * 2, 1);
+    for (int64_t n = 0; n < p.Np; n++)
+        for (int64_t k = 0; k < p.Kp; k++) {
+            int shift;
+            const size_t off = qn_cuda_weight_code_offset(p.fmt, p.Kp, n, k, &shift);
+            ck_assert_uint_lt(off, cb);
+            const size_t slot = off * 2 + (size_t)(shift / 4);
+            ck_assert_int_eq(seen[slot], 0);
+            seen[slot] = 1;
+            if (qn_cuda_weight_bits(p.fmt) == 16) seen[slot + 2] = 1;
+        }
+    free(seen), free(p.buf), free(w), free(wd), free(q);
+}
+END_TEST
+
+START_TEST(bad_inputs) {
+    quanta_tensor_desc d;
+    memset(&d, 0, sizeof d);
+    d.dtype = QUANTA_Q8, d.ndim = 2, d.dims[0] = 4, d.dims[1] = 64;
+    qn_cuda_packed p;
+    uint8_t buf[4 * 64 + 16] = {0};
+    /* too few bytes */
+    ck_assert_int_eq(qn_cuda_repack(&d, buf, 10, &p), QUANTA_ERR_INVALID_ARGUMENT);
+    ck_assert_ptr_nonnull(strstr(quanta_last_error(), "bytes"));
+    /* f32 and i32 weights, 3-D tensors: no tiled form */
+    d.dtype = QUANTA_F32;
+    ck_assert_int_eq(qn_cuda_repack(&d, buf, sizeof buf, &p), QUANTA_ERR_UNSUPPORTED);
+    d.dtype = QUANTA_I32;
+    ck_assert_int_eq(qn_cuda_repack(&d, buf, sizeof buf, &p), QUANTA_ERR_UNSUPPORTED);
+    d.dtype = QUANTA_F16, d.ndim = 3, d.dims[2] = 2;
+    ck_assert_int_eq(qn_cuda_repack(&d, buf, sizeof buf, &p), QUANTA_ERR_UNSUPPORTED);
+    /* a q4 descriptor whose columns are not a multiple of the group */
+    memset(&d, 0, sizeof d);
+    d.dtype = QUANTA_Q4, d.ndim = 2, d.dims[0] = 4, d.dims[1] = 40, d.group = 32;
+    ck_assert_int_ne(qn_cuda_repack(&d, buf, sizeof buf, &p), QUANTA_OK);
+    /* sizes that overflow */
+    d.dtype = QUANTA_F16, d.dims[0] = INT64_C(1) << 40, d.dims[1] = INT64_C(1) << 40, d.group = 0;
+    ck_assert_int_ne(qn_cuda_repack(&d, buf, sizeof buf, &p), QUANTA_OK);
+}
+END_TEST
+
+int main(void) {
+    Suite *s = suite_create("cuda_repack");
+    TCase *tc = tcase_create("repack");
+    tcase_add_loop_test(tc, layout_roundtrip, 0, (int)(sizeof kCases / sizeof kCases[0]));
+    tcase_add_test(tc, bad_inputs);
+    suite_add_tcase(s, tc);
+    return qt_run_suite(s);
+}
