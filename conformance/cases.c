@@ -11,13 +11,9 @@
 #include "conform.h"
 
 int qc_case_list_push(qc_case_list *list, const qc_case *c) {
-    if (list->n == list->cap) {
-        size_t cap = list->cap ? list->cap * 2 : 64;
-        qc_case *v = realloc(list->v, cap * sizeof *v);
-        if (!v) return -1;
-        list->v = v;
-        list->cap = cap;
-    }
+    qc_case *v = qc_grow(list->v, list->n, &list->cap, sizeof *v, 64);
+    if (!v) return -1;
+    list->v = v;
     list->v[list->n++] = *c;
     return 0;
 }
@@ -41,6 +37,12 @@ static const wfmt wfmts[] = {
     {QUANTA_NF4, 64, 1}, {QUANTA_FP8_E4M3, 0, 0}, {QUANTA_FP8_E5M2, 0, 0},
 };
 #define NWFMT (sizeof wfmts / sizeof wfmts[0])
+
+static void set_weight(qc_case *c, const wfmt *w) {
+    c->wtype = w->t;
+    c->group = w->g;
+    c->dq = w->dq;
+}
 
 /* The smallest legal K/cols for a format, and a size rounded to a legal multiple. */
 static int64_t wquantum(const wfmt *w) {
@@ -79,9 +81,7 @@ static void matmul_case(gen *g, const wfmt *w, quanta_dtype x, int64_t b, int64_
                         int wbuf) {
     qc_case c;
     qc_case_defaults(QC_MATMUL, &c);
-    c.wtype = w->t;
-    c.group = w->g;
-    c.dq = w->dq;
+    set_weight(&c, w);
     c.dtype = x;
     c.b = b;
     c.m = m;
@@ -295,9 +295,7 @@ static void gen_rows(gen *g, bool quick) {
             const wfmt *w = &wfmts[i];
             qc_case c;
             qc_case_defaults(QC_GET_ROWS, &c);
-            c.wtype = w->t;
-            c.group = w->g;
-            c.dq = w->dq;
+            set_weight(&c, w);
             if (quick) {
                 c.v = 37;
                 c.d = legal(w, 96);

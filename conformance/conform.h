@@ -257,4 +257,9 @@ int qc_err(char *err, size_t errlen, const char *fmt, ...)
 #endif
     ;
 
+/* Room for one more element in an array of n elements of `elem` bytes that holds *cap: returns
+ * v itself, or v grown by doubling (to `first` when empty) with *cap updated; NULL (v untouched)
+ * when out of memory. */
+void *qc_grow(void *v, size_t n, size_t *cap, size_t elem, size_t first);
+
 #endif

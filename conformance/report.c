@@ -6,13 +6,9 @@
 #include "conform.h"
 
 int qc_report_add(qc_report *r, const qc_result *res) {
-    if (r->n == r->cap) {
-        size_t cap = r->cap ? r->cap * 2 : 256;
-        qc_result *v = realloc(r->v, cap * sizeof *v);
-        if (!v) return -1;
-        r->v = v;
-        r->cap = cap;
-    }
+    qc_result *v = qc_grow(r->v, r->n, &r->cap, sizeof *v, 256);
+    if (!v) return -1;
+    r->v = v;
     r->v[r->n++] = *res;
     if (res->status == QC_PASS) r->pass++;
     else if (res->status == QC_FAIL) r->fail++;
@@ -73,6 +69,17 @@ static void json_num(FILE *f, double v) {
     else fprintf(f, "%s", v > 0 ? "1e999" : "-1e999"); /* parsers read these as +-Infinity */
 }
 
+/* `, "key": value`: every field of a result object after the first. */
+static void field_str(FILE *f, const char *key, const char *v) {
+    fprintf(f, ", \"%s\": ", key);
+    json_str(f, v);
+}
+
+static void field_num(FILE *f, const char *key, double v) {
+    fprintf(f, ", \"%s\": ", key);
+    json_num(f, v);
+}
+
 int qc_write_json(const char *path, const qc_report *r, char *err, size_t errlen) {
     FILE *f = fopen(path, "w");
     if (!f) return qc_err(err, errlen, "cannot write JSON report '%s'", path);
@@ -85,26 +92,17 @@ int qc_write_json(const char *path, const qc_report *r, char *err, size_t errlen
         const qc_result *x = &r->v[i];
         fprintf(f, "%s\n    {\"op\": ", i ? "," : "");
         json_str(f, qc_op_name(x->op));
-        fprintf(f, ", \"case\": ");
-        json_str(f, x->spec);
-        fprintf(f, ", \"backend\": ");
-        json_str(f, x->backend);
-        fprintf(f, ", \"status\": ");
-        json_str(f, qc_status_name(x->status));
-        fprintf(f, ", \"reason\": ");
-        json_str(f, qc_reason_name(x->reason));
-        fprintf(f, ", \"nmse\": ");
-        json_num(f, x->nmse);
-        fprintf(f, ", \"maxerr\": ");
-        json_num(f, x->maxerr);
-        fprintf(f, ", \"exact\": %s, \"nmse_threshold\": ", x->exact ? "true" : "false");
-        json_num(f, x->nmse_thr);
-        fprintf(f, ", \"maxerr_threshold\": ");
-        json_num(f, x->maxerr_thr);
-        fprintf(f, ", \"ms\": ");
-        json_num(f, x->ms);
-        fprintf(f, ", \"message\": ");
-        json_str(f, x->msg);
+        field_str(f, "case", x->spec);
+        field_str(f, "backend", x->backend);
+        field_str(f, "status", qc_status_name(x->status));
+        field_str(f, "reason", qc_reason_name(x->reason));
+        field_num(f, "nmse", x->nmse);
+        field_num(f, "maxerr", x->maxerr);
+        fprintf(f, ", \"exact\": %s", x->exact ? "true" : "false");
+        field_num(f, "nmse_threshold", x->nmse_thr);
+        field_num(f, "maxerr_threshold", x->maxerr_thr);
+        field_num(f, "ms", x->ms);
+        field_str(f, "message", x->msg);
         fprintf(f, "}");
     }
     fprintf(f, "\n  ]\n}\n");

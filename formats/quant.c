@@ -163,8 +163,7 @@ void qn_to_f32(quanta_dtype t, const void *src, float *dst, size_t count) {
     case QUANTA_I32: {
         const uint8_t *p = src;
         for (size_t i = 0; i < count; i++) {
-            uint32_t u = (uint32_t)p[4 * i] | ((uint32_t)p[4 * i + 1] << 8) | ((uint32_t)p[4 * i + 2] << 16) |
-                         ((uint32_t)p[4 * i + 3] << 24);
+            uint32_t u = qn_load_u32(p + 4 * i);
             int32_t v;
             memcpy(&v, &u, sizeof v);
             dst[i] = (float)v;

@@ -1,6 +1,5 @@
 /* quant_impl.h — what quant.c's dispatch needs from the per-format files (q8.c, q4.c, nf4.c,
- * fp8.c), plus little-endian load/store helpers: the interchange layout is little-endian and
- * its f32/f16 sections need not be aligned, so every access goes through these. */
+ * fp8.c); byte access to the layout goes through le_bytes.h. */
 #ifndef QUANTA_FORMATS_QUANT_IMPL_H
 #define QUANTA_FORMATS_QUANT_IMPL_H
 
@@ -8,26 +7,7 @@
 #include <string.h>
 
 #include "formats.h"
-
-static inline float qn_load_f32(const uint8_t *p) {
-    uint32_t u = (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
-    float x;
-    memcpy(&x, &u, sizeof x);
-    return x;
-}
-static inline void qn_store_f32(uint8_t *p, float x) {
-    uint32_t u;
-    memcpy(&u, &x, sizeof u);
-    p[0] = (uint8_t)u;
-    p[1] = (uint8_t)(u >> 8);
-    p[2] = (uint8_t)(u >> 16);
-    p[3] = (uint8_t)(u >> 24);
-}
-static inline uint16_t qn_load_u16(const uint8_t *p) { return (uint16_t)(p[0] | (p[1] << 8)); }
-static inline void qn_store_u16(uint8_t *p, uint16_t v) {
-    p[0] = (uint8_t)v;
-    p[1] = (uint8_t)(v >> 8);
-}
+#include "le_bytes.h"
 
 /* Round half to even to an integer, clamped to [lo, hi]; x must be finite. Callers pass
  * quotients computed in double: a quotient of two f32 values is then rounded once, whereas an

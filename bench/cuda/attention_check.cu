@@ -17,14 +17,7 @@
 #include <thread>
 #include <vector>
 
-#define CK(x)                                                                                                     \
-    do {                                                                                                          \
-        cudaError_t e_ = (x);                                                                                     \
-        if (e_ != cudaSuccess) {                                                                                  \
-            fprintf(stderr, "%s:%d: %s: %s\n", __FILE__, __LINE__, #x, cudaGetErrorString(e_));                 \
-            exit(2);                                                                                              \
-        }                                                                                                         \
-    } while (0)
+#include "driver.h"
 
 static const char *dtname(int dt) { return dt == kF32 ? "f32" : dt == kF16 ? "f16" : "bf16"; }
 
@@ -456,12 +449,6 @@ static std::vector<Case> small_cases()
 
 /* ------------------------------------------------------------------ timing */
 
-static float median(std::vector<float> x)
-{
-    std::sort(x.begin(), x.end());
-    return x[x.size() / 2];
-}
-
 static double visible_pairs(const Case &c)
 {
     double n = 0;
@@ -502,19 +489,9 @@ static float time_case(const Case &c, const KernelInfo *force, bool decode)
     cudaEvent_t e0, e1;
     CK(cudaEventCreate(&e0));
     CK(cudaEventCreate(&e1));
-    std::vector<float> t;
     float per = 0;
     if (!decode) {
-        for (int r = 0; r < 7; ++r) {
-            CK(cudaEventRecord(e0, st));
-            launch(&ds[0].a, force, err, sizeof err);
-            CK(cudaEventRecord(e1, st));
-            CK(cudaEventSynchronize(e1));
-            float ms;
-            CK(cudaEventElapsedTime(&ms, e0, e1));
-            t.push_back(ms);
-        }
-        per = median(t);
+        per = median_ms(st, e0, e1, 7, [&] { launch(&ds[0].a, force, err, sizeof err); });
     } else {
         const int calls = std::max(copies, 32);
         cudaGraph_t g;
@@ -524,18 +501,7 @@ static float time_case(const Case &c, const KernelInfo *force, bool decode)
             launch(&ds[i % copies].a, force, err, sizeof err);
         CK(cudaStreamEndCapture(st, &g));
         CK(cudaGraphInstantiate(&ge, g, 0));
-        CK(cudaGraphLaunch(ge, st));
-        CK(cudaStreamSynchronize(st));
-        for (int r = 0; r < 9; ++r) {
-            CK(cudaEventRecord(e0, st));
-            CK(cudaGraphLaunch(ge, st));
-            CK(cudaEventRecord(e1, st));
-            CK(cudaEventSynchronize(e1));
-            float ms;
-            CK(cudaEventElapsedTime(&ms, e0, e1));
-            t.push_back(ms / calls);
-        }
-        per = median(t);
+        per = graph_median_ms(ge, st, e0, e1, 9) / calls;
         cudaGraphExecDestroy(ge);
         cudaGraphDestroy(g);
     }

@@ -23,14 +23,7 @@ extern "C" {
 #include "engine/cuda/cuda_internal.h"
 }
 
-#define CK(x)                                                                                             \
-    do {                                                                                                  \
-        cudaError_t e_ = (x);                                                                             \
-        if (e_ != cudaSuccess) {                                                                          \
-            fprintf(stderr, "%s:%d %s: %s\n", __FILE__, __LINE__, #x, cudaGetErrorString(e_));            \
-            exit(2);                                                                                      \
-        }                                                                                                 \
-    } while (0)
+#include "driver.h"
 
 static uint64_t rng_state = 0x1234567ull;
 static double urand() { /* splitmix64 */
@@ -302,19 +295,7 @@ static void bench_shape(const qn_cuda_packed &pk, const int64_t *Ms, int nM, dou
                                                QN_CUDA_MATMUL_COUNTERS, g_sms, st);
         CK(cudaStreamEndCapture(st, &graph));
         CK(cudaGraphInstantiate(&exec, graph, 0));
-        std::vector<float> times;
-        CK(cudaGraphLaunch(exec, st));
-        for (int rep = 0; rep < 7; rep++) {
-            CK(cudaEventRecord(e0, st));
-            CK(cudaGraphLaunch(exec, st));
-            CK(cudaEventRecord(e1, st));
-            CK(cudaEventSynchronize(e1));
-            float ms;
-            CK(cudaEventElapsedTime(&ms, e0, e1));
-            times.push_back(ms * 1e3f / R);
-        }
-        std::sort(times.begin(), times.end());
-        us_out[mi] = times[times.size() / 2];
+        us_out[mi] = graph_median_ms(exec, st, e0, e1, 7) * 1e3f / R;
         cudaGraphExecDestroy(exec), cudaGraphDestroy(graph);
     }
     cudaEventDestroy(e0), cudaEventDestroy(e1), cudaStreamDestroy(st);
@@ -332,19 +313,11 @@ static double copy_bw() {
     cudaEvent_t e0, e1;
     CK(cudaEventCreate(&e0));
     CK(cudaEventCreate(&e1));
-    std::vector<float> t;
-    for (int r = 0; r < 5; r++) {
-        CK(cudaEventRecord(e0));
+    const float ms = median_ms(nullptr, e0, e1, 5, [&] {
         for (int i = 0; i < 10; i++) CK((cudaError_t)qn_cuda_copy(i & 1 ? a : b, i & 1 ? b : a, bytes, nullptr));
-        CK(cudaEventRecord(e1));
-        CK(cudaEventSynchronize(e1));
-        float ms;
-        CK(cudaEventElapsedTime(&ms, e0, e1));
-        t.push_back(ms);
-    }
-    std::sort(t.begin(), t.end());
+    });
     cudaFree(a), cudaFree(b);
-    return 2.0 * bytes * 10 / (t[2] * 1e-3);
+    return 2.0 * bytes * 10 / (ms * 1e-3);
 }
 
 static int run_bench(const char *csv_path, const char *only) {

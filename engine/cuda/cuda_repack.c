@@ -10,14 +10,7 @@
 #include <string.h>
 
 #include "cuda_internal.h"
-
-static float ld_f32(const uint8_t *p) {
-    uint32_t u = (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
-    float x;
-    memcpy(&x, &u, sizeof x);
-    return x;
-}
-static uint16_t ld_u16(const uint8_t *p) { return (uint16_t)(p[0] | (p[1] << 8)); }
+#include "le_bytes.h"
 
 int qn_cuda_weight_format(quanta_dtype dtype) {
     switch (dtype) {
@@ -97,7 +90,7 @@ quanta_status qn_cuda_repack(const quanta_tensor_desc *desc, const void *src, si
     for (int64_t n = 0; n < N; n++) {
         switch (fmt) {
         case QN_CW_Q8: case QN_CW_E4M3: case QN_CW_E5M2: {
-            row_scale[n] = ld_f32(b + L.scales_offset + (size_t)n * 4);
+            row_scale[n] = qn_load_f32(b + L.scales_offset + (size_t)n * 4);
             const uint8_t *q = b + (size_t)n * L.codes_row_bytes;
             for (int64_t k = 0; k < K; k++) put_code(out, n, k, q[k]);
             break;
@@ -105,14 +98,14 @@ quanta_status qn_cuda_repack(const quanta_tensor_desc *desc, const void *src, si
         case QN_CW_F16: {
             const uint8_t *q = b + (size_t)n * (size_t)K * 2;
             if (desc->dtype == QUANTA_F16) {
-                for (int64_t k = 0; k < K; k++) put_code(out, n, k, ld_u16(q + 2 * k));
+                for (int64_t k = 0; k < K; k++) put_code(out, n, k, qn_load_u16(q + 2 * k));
                 break;
             }
             float mx = 0.0f;
-            for (int64_t k = 0; k < K; k++) mx = fmaxf(mx, fabsf(qn_bf16_to_f32(ld_u16(q + 2 * k))));
+            for (int64_t k = 0; k < K; k++) mx = fmaxf(mx, fabsf(qn_bf16_to_f32(qn_load_u16(q + 2 * k))));
             const float r = row_pow2(mx, 14);
             row_scale[n] = r;
-            for (int64_t k = 0; k < K; k++) put_code(out, n, k, qn_f32_to_f16(qn_bf16_to_f32(ld_u16(q + 2 * k)) / r));
+            for (int64_t k = 0; k < K; k++) put_code(out, n, k, qn_f32_to_f16(qn_bf16_to_f32(qn_load_u16(q + 2 * k)) / r));
             break;
         }
         case QN_CW_Q4: {
@@ -120,12 +113,12 @@ quanta_status qn_cuda_repack(const quanta_tensor_desc *desc, const void *src, si
             const uint8_t *sc = b + L.scales_offset + (size_t)n * (size_t)ng * 2;
             const uint8_t *zp = b + L.zeros_offset + (size_t)n * L.zero_row_bytes;
             float mx = 0.0f;
-            for (int64_t j = 0; j < ng; j++) mx = fmaxf(mx, fabsf(qn_f16_to_f32(ld_u16(sc + 2 * j))));
+            for (int64_t j = 0; j < ng; j++) mx = fmaxf(mx, fabsf(qn_f16_to_f32(qn_load_u16(sc + 2 * j))));
             const float r = row_pow2(mx, 10); /* |q - z| <= 15: products stay under 2^14 */
             row_scale[n] = r;
             for (int64_t j = 0; j < ng; j++) {
                 const unsigned z = (zp[j / 2] >> ((j & 1) * 4)) & 0xFu;
-                const uint16_t s = qn_f32_to_f16(qn_f16_to_f32(ld_u16(sc + 2 * j)) / r);
+                const uint16_t s = qn_f32_to_f16(qn_f16_to_f32(qn_load_u16(sc + 2 * j)) / r);
                 metap[(size_t)n * out->meta_cols + (size_t)j] = (uint32_t)s | ((uint32_t)qn_f32_to_f16(1024.0f + (float)z) << 16);
             }
             const uint8_t *q = b + (size_t)n * L.codes_row_bytes;

@@ -10,6 +10,7 @@
 
 #include "quanta.h"
 #include "test_util.h"
+#include "qt_tensor.h"
 
 static quanta_backend *be;
 
@@ -42,15 +43,6 @@ static void round_to(quanta_dtype t, float *v, size_t n) {
     void *b = to_dtype(t, v, n);
     from_dtype(t, b, v, n);
     free(b);
-}
-
-static quanta_tensor_desc desc4(quanta_dtype t, int nd, int64_t a, int64_t b, int64_t c, int64_t d) {
-    quanta_tensor_desc x;
-    memset(&x, 0, sizeof x);
-    x.dtype = t, x.ndim = nd;
-    int64_t dims[4] = {a, b, c, d};
-    for (int i = 0; i < nd; i++) x.dims[i] = dims[i];
-    return x;
 }
 
 typedef struct feed {
@@ -120,7 +112,7 @@ static void matmul_case(const wfmt *wf, int64_t M, int64_t N, int64_t K, quanta_
     qt_fill_normal(&r, w, nw, 0.05f);
     qt_fill_normal(&r, x, nx, 2.0f);
     round_to(xdt, x, nx);
-    quanta_tensor_desc wd_desc = desc4(wf->dt, 2, N, K, 0, 0);
+    quanta_tensor_desc wd_desc = qt_desc(wf->dt, 2, N, K, 0, 0);
     wd_desc.group = wf->group, wd_desc.double_quant = wf->dq;
     size_t wbytes = 0;
     ck_assert_int_eq(quanta_tensor_bytes(&wd_desc, &wbytes), QUANTA_OK);
@@ -141,7 +133,7 @@ static void matmul_case(const wfmt *wf, int64_t M, int64_t N, int64_t K, quanta_
     quanta_graph *g;
     ck_assert_int_eq(quanta_graph_create(&g), QUANTA_OK);
     quanta_tensor *tx, *tw, *ty;
-    quanta_tensor_desc xd = desc4(xdt, 2, M, K, 0, 0);
+    quanta_tensor_desc xd = qt_desc(xdt, 2, M, K, 0, 0);
     ck_assert_int_eq(quanta_graph_input(g, "x", &xd, &tx), QUANTA_OK);
     ck_assert_int_eq(quanta_graph_constant(g, "w", &wd_desc, wq, wbytes, &tw), QUANTA_OK);
     ck_assert_int_eq(quanta_matmul(g, tx, tw, &ty), QUANTA_OK);
@@ -181,7 +173,7 @@ START_TEST(rms_norm_softmax_unary) {
     for (int op = 0; op < 6; op++) {
         quanta_graph *g;
         ck_assert_int_eq(quanta_graph_create(&g), QUANTA_OK);
-        quanta_tensor_desc xd = desc4(QUANTA_F32, 2, R, D, 0, 0), wdsc = desc4(QUANTA_F32, 1, D, 0, 0, 0);
+        quanta_tensor_desc xd = qt_desc(QUANTA_F32, 2, R, D, 0, 0), wdsc = qt_desc(QUANTA_F32, 1, D, 0, 0, 0);
         quanta_tensor *tx, *tw = NULL, *ty = NULL;
         ck_assert_int_eq(quanta_graph_input(g, "x", &xd, &tx), QUANTA_OK);
         feed f[2] = {{tx, x, n * 4}, {NULL, NULL, 0}};
@@ -239,7 +231,7 @@ START_TEST(add_mul_broadcast_bf16) {
     for (int mul = 0; mul < 2; mul++) {
         quanta_graph *g;
         ck_assert_int_eq(quanta_graph_create(&g), QUANTA_OK);
-        quanta_tensor_desc ad = desc4(QUANTA_BF16, 2, R, D, 0, 0), bd = desc4(QUANTA_BF16, 1, D, 0, 0, 0);
+        quanta_tensor_desc ad = qt_desc(QUANTA_BF16, 2, R, D, 0, 0), bd = qt_desc(QUANTA_BF16, 1, D, 0, 0, 0);
         quanta_tensor *ta, *tb, *ty;
         ck_assert_int_eq(quanta_graph_input(g, "a", &ad, &ta), QUANTA_OK);
         ck_assert_int_eq(quanta_graph_input(g, "b", &bd, &tb), QUANTA_OK);
@@ -271,7 +263,7 @@ START_TEST(rope_modes) {
     for (int mode = 0; mode < 2; mode++) {
         quanta_graph *g;
         ck_assert_int_eq(quanta_graph_create(&g), QUANTA_OK);
-        quanta_tensor_desc xd = desc4(QUANTA_F32, 4, B, H, N, D), pd = desc4(QUANTA_I32, 1, N, 0, 0, 0);
+        quanta_tensor_desc xd = qt_desc(QUANTA_F32, 4, B, H, N, D), pd = qt_desc(QUANTA_I32, 1, N, 0, 0, 0);
         quanta_tensor *tx, *tp, *ty;
         ck_assert_int_eq(quanta_graph_input(g, "x", &xd, &tx), QUANTA_OK);
         ck_assert_int_eq(quanta_graph_input(g, "pos", &pd, &tp), QUANTA_OK);
@@ -310,7 +302,7 @@ START_TEST(get_rows_tables) {
     int32_t ids[6] = {3, 0, 36, 3, 17, 20};
     qt_fill_normal(&r, w, (size_t)(V * D), 1.0f);
     for (int t = 0; t < 6; t++) {
-        quanta_tensor_desc td = desc4(tabs[t].dt, 2, V, D, 0, 0);
+        quanta_tensor_desc td = qt_desc(tabs[t].dt, 2, V, D, 0, 0);
         td.group = tabs[t].group, td.double_quant = tabs[t].dq;
         size_t tb;
         ck_assert_int_eq(quanta_tensor_bytes(&td, &tb), QUANTA_OK);
@@ -327,7 +319,7 @@ START_TEST(get_rows_tables) {
         for (int bad = 0; bad < 2; bad++) {
             quanta_graph *g;
             ck_assert_int_eq(quanta_graph_create(&g), QUANTA_OK);
-            quanta_tensor_desc idd = desc4(QUANTA_I32, 1, T, 0, 0, 0);
+            quanta_tensor_desc idd = qt_desc(QUANTA_I32, 1, T, 0, 0, 0);
             quanta_tensor *tt, *ti, *ty;
             ck_assert_int_eq(quanta_graph_constant(g, "table", &td, q, tb, &tt), QUANTA_OK);
             ck_assert_int_eq(quanta_graph_input(g, "ids", &idd, &ti), QUANTA_OK);
@@ -358,7 +350,7 @@ START_TEST(permute_convert_write_rows) {
     {
         quanta_graph *g;
         ck_assert_int_eq(quanta_graph_create(&g), QUANTA_OK);
-        quanta_tensor_desc xd = desc4(QUANTA_F32, 4, B, H, N, D);
+        quanta_tensor_desc xd = qt_desc(QUANTA_F32, 4, B, H, N, D);
         quanta_tensor *tx, *ty;
         ck_assert_int_eq(quanta_graph_input(g, "x", &xd, &tx), QUANTA_OK);
         const int32_t perm[4] = {2, 0, 3, 1};
@@ -378,7 +370,7 @@ START_TEST(permute_convert_write_rows) {
     {
         quanta_graph *g;
         ck_assert_int_eq(quanta_graph_create(&g), QUANTA_OK);
-        quanta_tensor_desc xd = desc4(QUANTA_F32, 1, (int64_t)n, 0, 0, 0);
+        quanta_tensor_desc xd = qt_desc(QUANTA_F32, 1, (int64_t)n, 0, 0, 0);
         quanta_tensor *tx, *ty;
         ck_assert_int_eq(quanta_graph_input(g, "x", &xd, &tx), QUANTA_OK);
         ck_assert_int_eq(quanta_convert(g, tx, QUANTA_F16, &ty), QUANTA_OK);
@@ -392,12 +384,12 @@ START_TEST(permute_convert_write_rows) {
     /* write_rows into a buffer [B,H,Nmax=6,D] at start 2 (T = N = 4), then a bad start */
     for (int bad = 0; bad < 2; bad++) {
         const int64_t Nmax = 6;
-        quanta_tensor_desc bd = desc4(QUANTA_F32, 4, B, H, Nmax, D);
+        quanta_tensor_desc bd = qt_desc(QUANTA_F32, 4, B, H, Nmax, D);
         quanta_buffer *buf;
         ck_assert_int_eq(quanta_buffer_create(be, &bd, &buf), QUANTA_OK);
         quanta_graph *g;
         ck_assert_int_eq(quanta_graph_create(&g), QUANTA_OK);
-        quanta_tensor_desc xd = desc4(QUANTA_F32, 4, B, H, N, D), sd = desc4(QUANTA_I32, 1, 1, 0, 0, 0);
+        quanta_tensor_desc xd = qt_desc(QUANTA_F32, 4, B, H, N, D), sd = qt_desc(QUANTA_I32, 1, 1, 0, 0, 0);
         quanta_tensor *tb, *tx, *ts, *ty;
         ck_assert_int_eq(quanta_graph_buffer(g, buf, &tb), QUANTA_OK);
         ck_assert_int_eq(quanta_graph_input(g, "src", &xd, &tx), QUANTA_OK);
@@ -432,7 +424,7 @@ START_TEST(memory_accounting) {
     ck_assert_int_eq(quanta_backend_set_memory_limit(be, in_use1 + 1024), QUANTA_OK);
     quanta_graph *g;
     ck_assert_int_eq(quanta_graph_create(&g), QUANTA_OK);
-    quanta_tensor_desc wd = desc4(QUANTA_Q8, 2, 1024, 1024, 0, 0), xd = desc4(QUANTA_F32, 2, 1, 1024, 0, 0);
+    quanta_tensor_desc wd = qt_desc(QUANTA_Q8, 2, 1024, 1024, 0, 0), xd = qt_desc(QUANTA_F32, 2, 1, 1024, 0, 0);
     size_t wb;
     ck_assert_int_eq(quanta_tensor_bytes(&wd, &wb), QUANTA_OK);
     void *wq = calloc(1, wb);

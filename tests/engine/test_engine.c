@@ -7,24 +7,8 @@
 #include "quanta.h"
 #include "registry.h"
 #include "test_util.h"
-
-static quanta_tensor_desc desc_f32(int ndim, int64_t d0, int64_t d1, int64_t d2, int64_t d3) {
-    quanta_tensor_desc d;
-    memset(&d, 0, sizeof d);
-    d.dtype = QUANTA_F32;
-    d.ndim = ndim;
-    d.dims[0] = d0;
-    d.dims[1] = d1;
-    d.dims[2] = d2;
-    d.dims[3] = d3;
-    return d;
-}
-
-static void expect_error(quanta_status st, quanta_status want, const char *needle) {
-    ck_assert_msg(st == want, "status %s, want %s (%s)", quanta_status_name(st), quanta_status_name(want),
-                  quanta_last_error());
-    ck_assert_msg(strstr(quanta_last_error(), needle), "message '%s' lacks '%s'", quanta_last_error(), needle);
-}
+#include "qt_check.h"
+#include "qt_tensor.h"
 
 START_TEST(test_version) {
     ck_assert_str_eq(quanta_version(), QUANTA_VERSION_STRING);
@@ -36,41 +20,41 @@ END_TEST
 START_TEST(test_op_validation_names_argument) {
     quanta_graph *g;
     ck_assert_int_eq(quanta_graph_create(&g), QUANTA_OK);
-    quanta_tensor_desc dx = desc_f32(2, 3, 8, 0, 0), dw = desc_f32(2, 5, 7, 0, 0);
+    quanta_tensor_desc dx = qt_desc(QUANTA_F32, 2, 3, 8, 0, 0), dw = qt_desc(QUANTA_F32, 2, 5, 7, 0, 0);
     quanta_tensor *x, *w, *y = (quanta_tensor *)1;
     ck_assert_int_eq(quanta_graph_input(g, "x", &dx, &x), QUANTA_OK);
     ck_assert_int_eq(quanta_graph_input(g, "w", &dw, &w), QUANTA_OK);
-    expect_error(quanta_matmul(g, x, w, &y), QUANTA_ERR_INVALID_ARGUMENT, "K = 8");
+    QT_EXPECT_ERR(quanta_matmul(g, x, w, &y), QUANTA_ERR_INVALID_ARGUMENT, "K = 8");
     ck_assert_ptr_null(y);
-    expect_error(quanta_matmul(g, NULL, w, &y), QUANTA_ERR_INVALID_ARGUMENT, "x is NULL");
-    expect_error(quanta_matmul(NULL, x, w, &y), QUANTA_ERR_INVALID_ARGUMENT, "graph is NULL");
-    expect_error(quanta_matmul(g, x, w, NULL), QUANTA_ERR_INVALID_ARGUMENT, "out is NULL");
+    QT_EXPECT_ERR(quanta_matmul(g, NULL, w, &y), QUANTA_ERR_INVALID_ARGUMENT, "x is NULL");
+    QT_EXPECT_ERR(quanta_matmul(NULL, x, w, &y), QUANTA_ERR_INVALID_ARGUMENT, "graph is NULL");
+    QT_EXPECT_ERR(quanta_matmul(g, x, w, NULL), QUANTA_ERR_INVALID_ARGUMENT, "out is NULL");
 
     /* A tensor of another graph is refused. */
     quanta_graph *g2;
     ck_assert_int_eq(quanta_graph_create(&g2), QUANTA_OK);
     quanta_tensor *other;
     ck_assert_int_eq(quanta_graph_input(g2, "o", &dx, &other), QUANTA_OK);
-    expect_error(quanta_add(g, x, other, &y), QUANTA_ERR_INVALID_ARGUMENT, "another graph");
+    QT_EXPECT_ERR(quanta_add(g, x, other, &y), QUANTA_ERR_INVALID_ARGUMENT, "another graph");
     quanta_graph_destroy(g2);
 
     /* Attention: heads, mask shape, kv_lens dtype, window, dtype mismatch. */
-    quanta_tensor_desc dq = desc_f32(4, 2, 6, 5, 16), dk = desc_f32(4, 2, 4, 9, 16);
+    quanta_tensor_desc dq = qt_desc(QUANTA_F32, 4, 2, 6, 5, 16), dk = qt_desc(QUANTA_F32, 4, 2, 4, 9, 16);
     quanta_tensor *q, *k, *m, *lens;
     ck_assert_int_eq(quanta_graph_input(g, "q", &dq, &q), QUANTA_OK);
     ck_assert_int_eq(quanta_graph_input(g, "k", &dk, &k), QUANTA_OK);
-    expect_error(quanta_attention(g, q, k, k, NULL, NULL, NULL, &y), QUANTA_ERR_INVALID_ARGUMENT, "multiple");
+    QT_EXPECT_ERR(quanta_attention(g, q, k, k, NULL, NULL, NULL, &y), QUANTA_ERR_INVALID_ARGUMENT, "multiple");
     quanta_tensor_desc dm = {QUANTA_U8, 2, {5, 8, 1, 1}, 0, 0};
     ck_assert_int_eq(quanta_graph_input(g, "m", &dm, &m), QUANTA_OK);
-    quanta_tensor_desc dq2 = desc_f32(4, 2, 8, 5, 16);
+    quanta_tensor_desc dq2 = qt_desc(QUANTA_F32, 4, 2, 8, 5, 16);
     quanta_tensor *q2;
     ck_assert_int_eq(quanta_graph_input(g, "q2", &dq2, &q2), QUANTA_OK);
-    expect_error(quanta_attention(g, q2, k, k, m, NULL, NULL, &y), QUANTA_ERR_INVALID_ARGUMENT, "mask");
-    quanta_tensor_desc dl = desc_f32(1, 2, 0, 0, 0);
+    QT_EXPECT_ERR(quanta_attention(g, q2, k, k, m, NULL, NULL, &y), QUANTA_ERR_INVALID_ARGUMENT, "mask");
+    quanta_tensor_desc dl = qt_desc(QUANTA_F32, 1, 2, 0, 0, 0);
     ck_assert_int_eq(quanta_graph_input(g, "lens", &dl, &lens), QUANTA_OK);
-    expect_error(quanta_attention(g, q2, k, k, NULL, lens, NULL, &y), QUANTA_ERR_INVALID_ARGUMENT, "kv_lens");
+    QT_EXPECT_ERR(quanta_attention(g, q2, k, k, NULL, lens, NULL, &y), QUANTA_ERR_INVALID_ARGUMENT, "kv_lens");
     quanta_attention_params ap = {0.0f, 1, -3};
-    expect_error(quanta_attention(g, q2, k, k, NULL, NULL, &ap, &y), QUANTA_ERR_INVALID_ARGUMENT, "window");
+    QT_EXPECT_ERR(quanta_attention(g, q2, k, k, NULL, NULL, &ap, &y), QUANTA_ERR_INVALID_ARGUMENT, "window");
     ck_assert_int_eq(quanta_attention(g, q2, k, k, NULL, NULL, NULL, &y), QUANTA_OK);
 
     /* rope, rms_norm, add broadcast, permute, convert, get_rows, reshape, write_rows. */
@@ -78,33 +62,33 @@ START_TEST(test_op_validation_names_argument) {
     quanta_tensor *pos;
     ck_assert_int_eq(quanta_graph_input(g, "pos", &dpos, &pos), QUANTA_OK);
     quanta_rope_params rp = {QUANTA_ROPE_NEOX, 10000.0f, 0.0f, 0};
-    expect_error(quanta_rope(g, q2, pos, &rp, &y), QUANTA_ERR_INVALID_ARGUMENT, "positions");
-    quanta_tensor_desc dr = desc_f32(4, 1, 2, 4, 16);
+    QT_EXPECT_ERR(quanta_rope(g, q2, pos, &rp, &y), QUANTA_ERR_INVALID_ARGUMENT, "positions");
+    quanta_tensor_desc dr = qt_desc(QUANTA_F32, 4, 1, 2, 4, 16);
     quanta_tensor *xr;
     ck_assert_int_eq(quanta_graph_input(g, "xr", &dr, &xr), QUANTA_OK);
     rp.rot_dims = 5;
-    expect_error(quanta_rope(g, xr, pos, &rp, &y), QUANTA_ERR_INVALID_ARGUMENT, "rot_dims");
+    QT_EXPECT_ERR(quanta_rope(g, xr, pos, &rp, &y), QUANTA_ERR_INVALID_ARGUMENT, "rot_dims");
     rp.rot_dims = 0;
     ck_assert_int_eq(quanta_rope(g, xr, pos, &rp, &y), QUANTA_OK);
-    expect_error(quanta_rms_norm(g, x, x, 1e-6f, 0, &y), QUANTA_ERR_INVALID_ARGUMENT, "weight");
-    expect_error(quanta_rms_norm(g, x, NULL, -1.0f, 0, &y), QUANTA_ERR_INVALID_ARGUMENT, "eps");
-    expect_error(quanta_add(g, x, w, &y), QUANTA_ERR_INVALID_ARGUMENT, "b must");
+    QT_EXPECT_ERR(quanta_rms_norm(g, x, x, 1e-6f, 0, &y), QUANTA_ERR_INVALID_ARGUMENT, "weight");
+    QT_EXPECT_ERR(quanta_rms_norm(g, x, NULL, -1.0f, 0, &y), QUANTA_ERR_INVALID_ARGUMENT, "eps");
+    QT_EXPECT_ERR(quanta_add(g, x, w, &y), QUANTA_ERR_INVALID_ARGUMENT, "b must");
     int32_t bad_perm[4] = {0, 0, 1, 2};
-    expect_error(quanta_permute(g, q, bad_perm, &y), QUANTA_ERR_INVALID_ARGUMENT, "perm");
-    expect_error(quanta_convert(g, x, QUANTA_Q8, &y), QUANTA_ERR_INVALID_ARGUMENT, "dtype");
-    expect_error(quanta_get_rows(g, x, x, &y), QUANTA_ERR_INVALID_ARGUMENT, "ids");
+    QT_EXPECT_ERR(quanta_permute(g, q, bad_perm, &y), QUANTA_ERR_INVALID_ARGUMENT, "perm");
+    QT_EXPECT_ERR(quanta_convert(g, x, QUANTA_Q8, &y), QUANTA_ERR_INVALID_ARGUMENT, "dtype");
+    QT_EXPECT_ERR(quanta_get_rows(g, x, x, &y), QUANTA_ERR_INVALID_ARGUMENT, "ids");
     int64_t rdims[2] = {5, 5};
-    expect_error(quanta_reshape(g, x, 2, rdims, &y), QUANTA_ERR_INVALID_ARGUMENT, "elements");
+    QT_EXPECT_ERR(quanta_reshape(g, x, 2, rdims, &y), QUANTA_ERR_INVALID_ARGUMENT, "elements");
     quanta_tensor *start;
     quanta_tensor_desc ds = {QUANTA_I32, 1, {1, 1, 1, 1}, 0, 0};
     ck_assert_int_eq(quanta_graph_input(g, "start", &ds, &start), QUANTA_OK);
-    expect_error(quanta_write_rows(g, k, k, start, &y), QUANTA_ERR_INVALID_ARGUMENT, "buffer");
-    expect_error(quanta_scale(g, x, NAN, &y), QUANTA_ERR_INVALID_ARGUMENT, "finite");
+    QT_EXPECT_ERR(quanta_write_rows(g, k, k, start, &y), QUANTA_ERR_INVALID_ARGUMENT, "buffer");
+    QT_EXPECT_ERR(quanta_scale(g, x, NAN, &y), QUANTA_ERR_INVALID_ARGUMENT, "finite");
 
     /* Descriptors: bad ndim, non-positive dims. */
-    quanta_tensor_desc bad = desc_f32(5, 1, 1, 1, 1);
+    quanta_tensor_desc bad = qt_desc(QUANTA_F32, 5, 1, 1, 1, 1);
     ck_assert_int_eq(quanta_graph_input(g, "bad", &bad, &y), QUANTA_ERR_INVALID_ARGUMENT);
-    bad = desc_f32(2, 3, 0, 0, 0);
+    bad = qt_desc(QUANTA_F32, 2, 3, 0, 0, 0);
     ck_assert_int_eq(quanta_graph_input(g, "bad", &bad, &y), QUANTA_ERR_INVALID_ARGUMENT);
     quanta_graph_destroy(g);
 }
@@ -119,7 +103,7 @@ START_TEST(test_plan_reuses_memory_and_computes) {
     ck_assert_int_eq(quanta_backend_open("ref", &be), QUANTA_OK);
     quanta_graph *g;
     ck_assert_int_eq(quanta_graph_create(&g), QUANTA_OK);
-    quanta_tensor_desc d = desc_f32(1, N, 0, 0, 0);
+    quanta_tensor_desc d = qt_desc(QUANTA_F32, 1, N, 0, 0, 0);
     quanta_tensor *x, *t;
     ck_assert_int_eq(quanta_graph_input(g, "x", &d, &x), QUANTA_OK);
     t = x;
@@ -200,7 +184,7 @@ START_TEST(test_fallback_to_reference) {
     quanta_graph *g;
     ck_assert_int_eq(quanta_graph_create(&g), QUANTA_OK);
     enum { N = 77 };
-    quanta_tensor_desc d = desc_f32(2, 7, 11, 0, 0);
+    quanta_tensor_desc d = qt_desc(QUANTA_F32, 2, 7, 11, 0, 0);
     quanta_tensor *x, *s, *y;
     ck_assert_int_eq(quanta_graph_input(g, "x", &d, &x), QUANTA_OK);
     ck_assert_int_eq(quanta_silu(g, x, &s), QUANTA_OK);
@@ -238,7 +222,7 @@ START_TEST(test_buffer_write_rows_across_plans) {
     enum { H = 2, NMAX = 6, D = 4, T1 = 3 };
     quanta_backend *be;
     ck_assert_int_eq(quanta_backend_open("ref", &be), QUANTA_OK);
-    quanta_tensor_desc dc = desc_f32(4, 1, H, NMAX, D);
+    quanta_tensor_desc dc = qt_desc(QUANTA_F32, 4, 1, H, NMAX, D);
     quanta_buffer *cache;
     ck_assert_int_eq(quanta_buffer_create(be, &dc, &cache), QUANTA_OK);
     float zero_check[H * NMAX * D];
@@ -253,7 +237,7 @@ START_TEST(test_buffer_write_rows_across_plans) {
         quanta_graph *g;
         ck_assert_int_eq(quanta_graph_create(&g), QUANTA_OK);
         quanta_tensor *c, *src, *start, *after;
-        quanta_tensor_desc dsrc = desc_f32(4, 1, H, T, D), ds = {QUANTA_I32, 1, {1, 1, 1, 1}, 0, 0};
+        quanta_tensor_desc dsrc = qt_desc(QUANTA_F32, 4, 1, H, T, D), ds = {QUANTA_I32, 1, {1, 1, 1, 1}, 0, 0};
         ck_assert_int_eq(quanta_graph_buffer(g, cache, &c), QUANTA_OK);
         ck_assert_int_eq(quanta_graph_input(g, "src", &dsrc, &src), QUANTA_OK);
         ck_assert_int_eq(quanta_graph_input(g, "start", &ds, &start), QUANTA_OK);
@@ -292,11 +276,11 @@ START_TEST(test_memory_limit_and_stats) {
     quanta_backend *be;
     ck_assert_int_eq(quanta_backend_open("ref", &be), QUANTA_OK);
     ck_assert_int_eq(quanta_backend_set_memory_limit(be, 1 << 20), QUANTA_OK);
-    quanta_tensor_desc big = desc_f32(2, 1024, 1024, 0, 0);
+    quanta_tensor_desc big = qt_desc(QUANTA_F32, 2, 1024, 1024, 0, 0);
     quanta_buffer *b = NULL;
-    expect_error(quanta_buffer_create(be, &big, &b), QUANTA_ERR_OUT_OF_MEMORY, "limit");
+    QT_EXPECT_ERR(quanta_buffer_create(be, &big, &b), QUANTA_ERR_OUT_OF_MEMORY, "limit");
     ck_assert_ptr_null(b);
-    quanta_tensor_desc small = desc_f32(1, 1000, 0, 0, 0);
+    quanta_tensor_desc small = qt_desc(QUANTA_F32, 1, 1000, 0, 0, 0);
     ck_assert_int_eq(quanta_buffer_create(be, &small, &b), QUANTA_OK);
     uint64_t in_use = 0, peak = 0;
     ck_assert_int_eq(quanta_backend_memory_stats(be, &in_use, &peak), QUANTA_OK);
@@ -311,10 +295,10 @@ END_TEST
 
 START_TEST(test_backend_open_errors) {
     quanta_backend *be = (quanta_backend *)1;
-    expect_error(quanta_backend_open("nonsense", &be), QUANTA_ERR_INVALID_ARGUMENT, "unknown backend");
+    QT_EXPECT_ERR(quanta_backend_open("nonsense", &be), QUANTA_ERR_INVALID_ARGUMENT, "unknown backend");
     ck_assert_ptr_null(be);
-    expect_error(quanta_backend_open(NULL, &be), QUANTA_ERR_INVALID_ARGUMENT, "spec");
-    expect_error(quanta_backend_open("ref:7", &be), QUANTA_ERR_INVALID_ARGUMENT, "out of range");
+    QT_EXPECT_ERR(quanta_backend_open(NULL, &be), QUANTA_ERR_INVALID_ARGUMENT, "spec");
+    QT_EXPECT_ERR(quanta_backend_open("ref:7", &be), QUANTA_ERR_INVALID_ARGUMENT, "out of range");
     ck_assert_int_eq(quanta_backend_open("best", &be), QUANTA_OK);
     quanta_device_info info;
     ck_assert_int_eq(quanta_backend_device(be, &info), QUANTA_OK);
@@ -347,7 +331,7 @@ static void *thread_main(void *arg) {
     quanta_graph *g = NULL;
     quanta_plan *p = NULL;
     quanta_tensor *tx, *tw, *ty;
-    quanta_tensor_desc dx = desc_f32(2, M, K, 0, 0), dw = desc_f32(2, N, K, 0, 0);
+    quanta_tensor_desc dx = qt_desc(QUANTA_F32, 2, M, K, 0, 0), dw = qt_desc(QUANTA_F32, 2, N, K, 0, 0);
     job->ok = 0;
     for (int rep = 0; rep < 20; rep++) {
         if (quanta_backend_open("ref", &be) || quanta_graph_create(&g) || quanta_graph_input(g, "x", &dx, &tx) ||

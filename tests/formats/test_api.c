@@ -5,27 +5,8 @@
 
 #include "formats.h"
 #include "test_util.h"
-
-static quanta_tensor_desc desc2(quanta_dtype t, int64_t rows, int64_t cols) {
-    quanta_tensor_desc d;
-    memset(&d, 0, sizeof d);
-    d.dtype = t;
-    d.ndim = 2;
-    d.dims[0] = rows;
-    d.dims[1] = cols;
-    return d;
-}
-
-/* Asserts status st and that the thread's message contains each of the (NULL-terminated) words. */
-#define EXPECT_ERR(call, st, ...)                                                                        \
-    do {                                                                                                 \
-        quanta_status got_ = (call);                                                                     \
-        ck_assert_msg(got_ == (st), "%s returned %s (%s)", #call, quanta_status_name(got_), quanta_last_error()); \
-        const char *words_[] = { __VA_ARGS__, NULL };                                                    \
-        for (int i_ = 0; words_[i_]; i_++)                                                               \
-            ck_assert_msg(strstr(quanta_last_error(), words_[i_]), "message \"%s\" lacks \"%s\"",       \
-                          quanta_last_error(), words_[i_]);                                              \
-    } while (0)
+#include "qt_check.h"
+#include "qt_tensor.h"
 
 static size_t bytes_of(quanta_tensor_desc d) {
     size_t b = 0;
@@ -42,21 +23,21 @@ START_TEST(test_sizes) {
      * nf4 [2,128]: 128 + 4 blocks * 4 = 144; with double quant: 128 + 4 + 1*4 + 4 = 140.
      * nf4 dq [8,4096]: 16384 codes, nb = 512 -> 512 + 2*4 + 4 = 16908.
      * f16 [2,3,4]: 48; bf16 [5]: 10; f32 [7,1]: 28; i32 [3]: 12; u8 [7]: 7. */
-    ck_assert_uint_eq(bytes_of(desc2(QUANTA_Q8, 4, 64)), 272);
-    ck_assert_uint_eq(bytes_of(desc2(QUANTA_FP8_E4M3, 3, 5)), 27);
-    ck_assert_uint_eq(bytes_of(desc2(QUANTA_FP8_E5M2, 3, 5)), 27);
-    ck_assert_uint_eq(bytes_of(desc2(QUANTA_Q4, 4, 128)), 276);
-    quanta_tensor_desc d = desc2(QUANTA_Q4, 2, 96);
+    ck_assert_uint_eq(bytes_of(qt_mat(QUANTA_Q8, 4, 64, 0, 0)), 272);
+    ck_assert_uint_eq(bytes_of(qt_mat(QUANTA_FP8_E4M3, 3, 5, 0, 0)), 27);
+    ck_assert_uint_eq(bytes_of(qt_mat(QUANTA_FP8_E5M2, 3, 5, 0, 0)), 27);
+    ck_assert_uint_eq(bytes_of(qt_mat(QUANTA_Q4, 4, 128, 0, 0)), 276);
+    quanta_tensor_desc d = qt_mat(QUANTA_Q4, 2, 96, 0, 0);
     d.group = 32;
     ck_assert_uint_eq(bytes_of(d), 112);
-    d = desc2(QUANTA_Q4, 1, 128);
+    d = qt_mat(QUANTA_Q4, 1, 128, 0, 0);
     d.group = 128;
     ck_assert_uint_eq(bytes_of(d), 67);
-    ck_assert_uint_eq(bytes_of(desc2(QUANTA_NF4, 2, 128)), 144);
-    d = desc2(QUANTA_NF4, 2, 128);
+    ck_assert_uint_eq(bytes_of(qt_mat(QUANTA_NF4, 2, 128, 0, 0)), 144);
+    d = qt_mat(QUANTA_NF4, 2, 128, 0, 0);
     d.double_quant = 1;
     ck_assert_uint_eq(bytes_of(d), 140);
-    d = desc2(QUANTA_NF4, 8, 4096);
+    d = qt_mat(QUANTA_NF4, 8, 4096, 0, 0);
     d.double_quant = 1;
     ck_assert_uint_eq(bytes_of(d), 16908);
     qn_quant_layout L;
@@ -64,7 +45,7 @@ START_TEST(test_sizes) {
     ck_assert_uint_eq(L.scales_offset, 16384);
     ck_assert_uint_eq(L.zeros_offset, 16384 + 512);
     ck_assert_uint_eq(L.dq_mean_offset, 16384 + 512 + 8);
-    d = desc2(QUANTA_Q4, 3, 96);
+    d = qt_mat(QUANTA_Q4, 3, 96, 0, 0);
     d.group = 32;
     ck_assert_int_eq(qn_quant_layout_get(&d, &L), QUANTA_OK);
     ck_assert_int_eq(L.group, 32);
@@ -73,7 +54,7 @@ START_TEST(test_sizes) {
     ck_assert_uint_eq(L.zeros_offset, 144 + 18);
     ck_assert_uint_eq(L.zero_row_bytes, 2);
     ck_assert_uint_eq(L.total_bytes, 144 + 18 + 6);
-    d = desc2(QUANTA_Q4, 1, 64); /* group 0 resolves to 64 */
+    d = qt_mat(QUANTA_Q4, 1, 64, 0, 0); /* group 0 resolves to 64 */
     ck_assert_int_eq(qn_quant_layout_get(&d, &L), QUANTA_OK);
     ck_assert_int_eq(L.group, 64);
     d.dtype = QUANTA_F16;
@@ -97,7 +78,7 @@ START_TEST(test_sizes) {
     ck_assert_uint_eq(bytes_of(v), 12);
     v.dtype = QUANTA_U8, v.dims[0] = 7;
     ck_assert_uint_eq(bytes_of(v), 7);
-    ck_assert_uint_eq(bytes_of(desc2(QUANTA_F32, 7, 1)), 28);
+    ck_assert_uint_eq(bytes_of(qt_mat(QUANTA_F32, 7, 1, 0, 0)), 28);
     ck_assert(qn_dtype_is_quantized(QUANTA_NF4) && !qn_dtype_is_quantized(QUANTA_BF16));
     ck_assert(qn_dtype_is_float(QUANTA_BF16) && !qn_dtype_is_float(QUANTA_I32));
     ck_assert_uint_eq(qn_dtype_elem_size(QUANTA_I32), 4);
@@ -107,98 +88,98 @@ END_TEST
 
 START_TEST(test_bad_descriptors) {
     size_t b;
-    quanta_tensor_desc d = desc2(QUANTA_Q4, 2, 96); /* 96 % 64 != 0 with the default group */
-    EXPECT_ERR(quanta_tensor_bytes(&d, &b), QUANTA_ERR_INVALID_ARGUMENT, "cols", "multiple", "group");
+    quanta_tensor_desc d = qt_mat(QUANTA_Q4, 2, 96, 0, 0); /* 96 % 64 != 0 with the default group */
+    QT_EXPECT_ERR(quanta_tensor_bytes(&d, &b), QUANTA_ERR_INVALID_ARGUMENT, "cols", "multiple", "group");
     d.group = 48;
-    EXPECT_ERR(quanta_tensor_bytes(&d, &b), QUANTA_ERR_INVALID_ARGUMENT, "group", "48");
+    QT_EXPECT_ERR(quanta_tensor_bytes(&d, &b), QUANTA_ERR_INVALID_ARGUMENT, "group", "48");
     d.group = 16;
-    EXPECT_ERR(quanta_tensor_bytes(&d, &b), QUANTA_ERR_INVALID_ARGUMENT, "group");
-    d = desc2(QUANTA_NF4, 2, 96);
-    EXPECT_ERR(quanta_tensor_bytes(&d, &b), QUANTA_ERR_INVALID_ARGUMENT, "cols", "nf4");
-    d = desc2(QUANTA_NF4, 2, 128);
+    QT_EXPECT_ERR(quanta_tensor_bytes(&d, &b), QUANTA_ERR_INVALID_ARGUMENT, "group");
+    d = qt_mat(QUANTA_NF4, 2, 96, 0, 0);
+    QT_EXPECT_ERR(quanta_tensor_bytes(&d, &b), QUANTA_ERR_INVALID_ARGUMENT, "cols", "nf4");
+    d = qt_mat(QUANTA_NF4, 2, 128, 0, 0);
     d.group = 32;
-    EXPECT_ERR(quanta_tensor_bytes(&d, &b), QUANTA_ERR_INVALID_ARGUMENT, "group");
+    QT_EXPECT_ERR(quanta_tensor_bytes(&d, &b), QUANTA_ERR_INVALID_ARGUMENT, "group");
     d.group = 0;
     d.double_quant = 2;
-    EXPECT_ERR(quanta_tensor_bytes(&d, &b), QUANTA_ERR_INVALID_ARGUMENT, "double_quant");
-    d = desc2(QUANTA_Q8, 2, 4);
+    QT_EXPECT_ERR(quanta_tensor_bytes(&d, &b), QUANTA_ERR_INVALID_ARGUMENT, "double_quant");
+    d = qt_mat(QUANTA_Q8, 2, 4, 0, 0);
     d.ndim = 3;
     d.dims[2] = 2;
-    EXPECT_ERR(quanta_tensor_bytes(&d, &b), QUANTA_ERR_INVALID_ARGUMENT, "ndim", "2-D");
-    d = desc2(QUANTA_Q8, 0, 4);
-    EXPECT_ERR(quanta_tensor_bytes(&d, &b), QUANTA_ERR_INVALID_ARGUMENT, "dims[0]");
-    d = desc2(QUANTA_F32, 3, -1);
-    EXPECT_ERR(quanta_tensor_bytes(&d, &b), QUANTA_ERR_INVALID_ARGUMENT, "dims[1]");
+    QT_EXPECT_ERR(quanta_tensor_bytes(&d, &b), QUANTA_ERR_INVALID_ARGUMENT, "ndim", "2-D");
+    d = qt_mat(QUANTA_Q8, 0, 4, 0, 0);
+    QT_EXPECT_ERR(quanta_tensor_bytes(&d, &b), QUANTA_ERR_INVALID_ARGUMENT, "dims[0]");
+    d = qt_mat(QUANTA_F32, 3, -1, 0, 0);
+    QT_EXPECT_ERR(quanta_tensor_bytes(&d, &b), QUANTA_ERR_INVALID_ARGUMENT, "dims[1]");
     d.ndim = 0;
-    EXPECT_ERR(quanta_tensor_bytes(&d, &b), QUANTA_ERR_INVALID_ARGUMENT, "ndim");
+    QT_EXPECT_ERR(quanta_tensor_bytes(&d, &b), QUANTA_ERR_INVALID_ARGUMENT, "ndim");
     d.ndim = 5;
-    EXPECT_ERR(quanta_tensor_bytes(&d, &b), QUANTA_ERR_INVALID_ARGUMENT, "ndim");
-    d = desc2((quanta_dtype)99, 2, 2);
-    EXPECT_ERR(quanta_tensor_bytes(&d, &b), QUANTA_ERR_INVALID_ARGUMENT, "dtype");
-    EXPECT_ERR(quanta_tensor_bytes(NULL, &b), QUANTA_ERR_INVALID_ARGUMENT, "desc");
-    d = desc2(QUANTA_F32, 2, 2);
-    EXPECT_ERR(quanta_tensor_bytes(&d, NULL), QUANTA_ERR_INVALID_ARGUMENT, "bytes");
+    QT_EXPECT_ERR(quanta_tensor_bytes(&d, &b), QUANTA_ERR_INVALID_ARGUMENT, "ndim");
+    d = qt_mat((quanta_dtype)99, 2, 2, 0, 0);
+    QT_EXPECT_ERR(quanta_tensor_bytes(&d, &b), QUANTA_ERR_INVALID_ARGUMENT, "dtype");
+    QT_EXPECT_ERR(quanta_tensor_bytes(NULL, &b), QUANTA_ERR_INVALID_ARGUMENT, "desc");
+    d = qt_mat(QUANTA_F32, 2, 2, 0, 0);
+    QT_EXPECT_ERR(quanta_tensor_bytes(&d, NULL), QUANTA_ERR_INVALID_ARGUMENT, "bytes");
     qn_quant_layout L;
-    EXPECT_ERR(qn_quant_layout_get(&d, NULL), QUANTA_ERR_INVALID_ARGUMENT, "out");
-    EXPECT_ERR(qn_desc_elements(&d, NULL), QUANTA_ERR_INVALID_ARGUMENT, "count");
-    EXPECT_ERR(qn_desc_check(NULL, "my_op: weight"), QUANTA_ERR_INVALID_ARGUMENT, "my_op: weight");
+    QT_EXPECT_ERR(qn_quant_layout_get(&d, NULL), QUANTA_ERR_INVALID_ARGUMENT, "out");
+    QT_EXPECT_ERR(qn_desc_elements(&d, NULL), QUANTA_ERR_INVALID_ARGUMENT, "count");
+    QT_EXPECT_ERR(qn_desc_check(NULL, "my_op: weight"), QUANTA_ERR_INVALID_ARGUMENT, "my_op: weight");
     (void)L;
     /* Overflow: the element count (2^62 * 8 = 2^65), the byte size (2^61 * 2 f32 = 2^65 bytes),
      * and the q8 codes + scales sum; all are QUANTA_ERR_OVERFLOW, never a wrapped small size. */
-    d = desc2(QUANTA_F32, (int64_t)1 << 62, 8);
-    EXPECT_ERR(quanta_tensor_bytes(&d, &b), QUANTA_ERR_OVERFLOW, "dims", "overflow");
-    d = desc2(QUANTA_F32, (int64_t)1 << 61, 2);
-    EXPECT_ERR(quanta_tensor_bytes(&d, &b), QUANTA_ERR_OVERFLOW, "overflow");
-    d = desc2(QUANTA_Q8, INT64_MAX, 2);
-    EXPECT_ERR(quanta_tensor_bytes(&d, &b), QUANTA_ERR_OVERFLOW, "overflow");
-    d = desc2(QUANTA_Q8, (int64_t)1 << 31, (int64_t)1 << 32); /* 2^63 codes + 2^33 scale bytes fits */
+    d = qt_mat(QUANTA_F32, (int64_t)1 << 62, 8, 0, 0);
+    QT_EXPECT_ERR(quanta_tensor_bytes(&d, &b), QUANTA_ERR_OVERFLOW, "dims", "overflow");
+    d = qt_mat(QUANTA_F32, (int64_t)1 << 61, 2, 0, 0);
+    QT_EXPECT_ERR(quanta_tensor_bytes(&d, &b), QUANTA_ERR_OVERFLOW, "overflow");
+    d = qt_mat(QUANTA_Q8, INT64_MAX, 2, 0, 0);
+    QT_EXPECT_ERR(quanta_tensor_bytes(&d, &b), QUANTA_ERR_OVERFLOW, "overflow");
+    d = qt_mat(QUANTA_Q8, (int64_t)1 << 31, (int64_t)1 << 32, 0, 0); /* 2^63 codes + 2^33 scale bytes fits */
     ck_assert_int_eq(quanta_tensor_bytes(&d, &b), QUANTA_OK);
     ck_assert_uint_eq(b, ((size_t)1 << 63) + ((size_t)1 << 33));
-    d = desc2(QUANTA_NF4, (int64_t)1 << 57, 128); /* 2^64 elements */
-    EXPECT_ERR(quanta_tensor_bytes(&d, &b), QUANTA_ERR_OVERFLOW, "overflow");
-    d = desc2(QUANTA_F16, 4, INT64_MAX);
-    EXPECT_ERR(quanta_tensor_bytes(&d, &b), QUANTA_ERR_OVERFLOW, "overflow");
+    d = qt_mat(QUANTA_NF4, (int64_t)1 << 57, 128, 0, 0); /* 2^64 elements */
+    QT_EXPECT_ERR(quanta_tensor_bytes(&d, &b), QUANTA_ERR_OVERFLOW, "overflow");
+    d = qt_mat(QUANTA_F16, 4, INT64_MAX, 0, 0);
+    QT_EXPECT_ERR(quanta_tensor_bytes(&d, &b), QUANTA_ERR_OVERFLOW, "overflow");
 }
 END_TEST
 
 START_TEST(test_bad_quantize_args) {
     float w[128] = { 0 }, out[128];
     uint8_t buf[512];
-    quanta_tensor_desc d = desc2(QUANTA_Q8, 2, 64);
+    quanta_tensor_desc d = qt_mat(QUANTA_Q8, 2, 64, 0, 0);
     size_t need = bytes_of(d);
-    EXPECT_ERR(quanta_quantize(NULL, w, buf, sizeof buf), QUANTA_ERR_INVALID_ARGUMENT, "quanta_quantize", "desc");
-    EXPECT_ERR(quanta_quantize(&d, NULL, buf, sizeof buf), QUANTA_ERR_INVALID_ARGUMENT, "src");
-    EXPECT_ERR(quanta_quantize(&d, w, NULL, sizeof buf), QUANTA_ERR_INVALID_ARGUMENT, "dst");
-    EXPECT_ERR(quanta_quantize(&d, w, buf, need - 1), QUANTA_ERR_INVALID_ARGUMENT, "dst_bytes");
+    QT_EXPECT_ERR(quanta_quantize(NULL, w, buf, sizeof buf), QUANTA_ERR_INVALID_ARGUMENT, "quanta_quantize", "desc");
+    QT_EXPECT_ERR(quanta_quantize(&d, NULL, buf, sizeof buf), QUANTA_ERR_INVALID_ARGUMENT, "src");
+    QT_EXPECT_ERR(quanta_quantize(&d, w, NULL, sizeof buf), QUANTA_ERR_INVALID_ARGUMENT, "dst");
+    QT_EXPECT_ERR(quanta_quantize(&d, w, buf, need - 1), QUANTA_ERR_INVALID_ARGUMENT, "dst_bytes");
     ck_assert_int_eq(quanta_quantize(&d, w, buf, need), QUANTA_OK);
-    EXPECT_ERR(quanta_dequantize(NULL, buf, need, out, 128), QUANTA_ERR_INVALID_ARGUMENT, "quanta_dequantize", "desc");
-    EXPECT_ERR(quanta_dequantize(&d, NULL, need, out, 128), QUANTA_ERR_INVALID_ARGUMENT, "src");
-    EXPECT_ERR(quanta_dequantize(&d, buf, need, NULL, 128), QUANTA_ERR_INVALID_ARGUMENT, "dst");
-    EXPECT_ERR(quanta_dequantize(&d, buf, need - 1, out, 128), QUANTA_ERR_INVALID_ARGUMENT, "src_bytes");
-    EXPECT_ERR(quanta_dequantize(&d, buf, need, out, 127), QUANTA_ERR_INVALID_ARGUMENT, "dst_count");
+    QT_EXPECT_ERR(quanta_dequantize(NULL, buf, need, out, 128), QUANTA_ERR_INVALID_ARGUMENT, "quanta_dequantize", "desc");
+    QT_EXPECT_ERR(quanta_dequantize(&d, NULL, need, out, 128), QUANTA_ERR_INVALID_ARGUMENT, "src");
+    QT_EXPECT_ERR(quanta_dequantize(&d, buf, need, NULL, 128), QUANTA_ERR_INVALID_ARGUMENT, "dst");
+    QT_EXPECT_ERR(quanta_dequantize(&d, buf, need - 1, out, 128), QUANTA_ERR_INVALID_ARGUMENT, "src_bytes");
+    QT_EXPECT_ERR(quanta_dequantize(&d, buf, need, out, 127), QUANTA_ERR_INVALID_ARGUMENT, "dst_count");
     d.group = 48; /* ignored by q8, as documented */
     ck_assert_int_eq(quanta_quantize(&d, w, buf, need), QUANTA_OK);
     /* Non-finite inputs are rejected for every quantized format, naming row and column, and
      * nothing is written (buf keeps its poison). */
     const quanta_dtype qt[] = { QUANTA_Q8, QUANTA_Q4, QUANTA_NF4, QUANTA_FP8_E4M3, QUANTA_FP8_E5M2 };
     for (int i = 0; i < 5; i++) {
-        d = desc2(qt[i], 2, 64);
+        d = qt_mat(qt[i], 2, 64, 0, 0);
         need = bytes_of(d);
         memset(w, 0, sizeof w);
         w[64 + 5] = (i & 1) ? INFINITY : NAN;
         memset(buf, 0xA5, sizeof buf);
-        EXPECT_ERR(quanta_quantize(&d, w, buf, need), QUANTA_ERR_INVALID_ARGUMENT, "src[1][5]",
+        QT_EXPECT_ERR(quanta_quantize(&d, w, buf, need), QUANTA_ERR_INVALID_ARGUMENT, "src[1][5]",
                    (i & 1) ? "infinite" : "NaN");
         for (size_t k = 0; k < need; k++) ck_assert_uint_eq(buf[k], 0xA5);
         w[64 + 5] = -INFINITY;
-        EXPECT_ERR(quanta_quantize(&d, w, buf, need), QUANTA_ERR_INVALID_ARGUMENT, "src[1][5]");
+        QT_EXPECT_ERR(quanta_quantize(&d, w, buf, need), QUANTA_ERR_INVALID_ARGUMENT, "src[1][5]");
     }
     /* q4: a group whose range needs an f16 scale above 65504 is rejected, naming row and group */
-    d = desc2(QUANTA_Q4, 2, 64);
+    d = qt_mat(QUANTA_Q4, 2, 64, 0, 0);
     memset(w, 0, sizeof w);
     w[64 + 3] = 1e6f;
     w[64 + 4] = -1e6f;
-    EXPECT_ERR(quanta_quantize(&d, w, buf, sizeof buf), QUANTA_ERR_INVALID_ARGUMENT, "row 1", "group 0", "f16");
+    QT_EXPECT_ERR(quanta_quantize(&d, w, buf, sizeof buf), QUANTA_ERR_INVALID_ARGUMENT, "row 1", "group 0", "f16");
     /* ...while the largest range that fits (15 * 65504) is accepted and decodes within s/2 */
     w[64 + 3] = 65504.0f * 7.0f;
     w[64 + 4] = -65504.0f * 8.0f;
@@ -226,11 +207,11 @@ START_TEST(test_names) {
     ck_assert_int_eq(quanta_dtype_parse("NF4", &t), QUANTA_OK);
     ck_assert_int_eq(t, QUANTA_NF4);
     ck_assert_ptr_null(quanta_dtype_name((quanta_dtype)99));
-    EXPECT_ERR(quanta_dtype_parse("q5", &t), QUANTA_ERR_INVALID_ARGUMENT, "name", "q5");
-    EXPECT_ERR(quanta_dtype_parse("q", &t), QUANTA_ERR_INVALID_ARGUMENT, "name");
-    EXPECT_ERR(quanta_dtype_parse("q44", &t), QUANTA_ERR_INVALID_ARGUMENT, "name");
-    EXPECT_ERR(quanta_dtype_parse(NULL, &t), QUANTA_ERR_INVALID_ARGUMENT, "name");
-    EXPECT_ERR(quanta_dtype_parse("f32", NULL), QUANTA_ERR_INVALID_ARGUMENT, "out");
+    QT_EXPECT_ERR(quanta_dtype_parse("q5", &t), QUANTA_ERR_INVALID_ARGUMENT, "name", "q5");
+    QT_EXPECT_ERR(quanta_dtype_parse("q", &t), QUANTA_ERR_INVALID_ARGUMENT, "name");
+    QT_EXPECT_ERR(quanta_dtype_parse("q44", &t), QUANTA_ERR_INVALID_ARGUMENT, "name");
+    QT_EXPECT_ERR(quanta_dtype_parse(NULL, &t), QUANTA_ERR_INVALID_ARGUMENT, "name");
+    QT_EXPECT_ERR(quanta_dtype_parse("f32", NULL), QUANTA_ERR_INVALID_ARGUMENT, "out");
 }
 END_TEST
 

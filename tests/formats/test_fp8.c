@@ -3,13 +3,7 @@
  * those decoded values, plus hand-derived bit patterns. */
 #include "formats.h"
 #include "test_util.h"
-
-/* Check's ck_assert records a mark point (a write to its message pipe) on every success; the
- * hot loops use QT_CHECK, which only calls into Check on failure, to keep the suite fast. */
-#define QT_CHECK(cond, ...)                  \
-    do {                                     \
-        if (!(cond)) ck_abort_msg(__VA_ARGS__); \
-    } while (0)
+#include "qt_check.h"
 
 /* E4M3: S EEEE MMM, bias 7; E=0: M * 2^-9; S.1111.111 = NaN; no Inf. */
 static double ref_e4m3(unsigned v) {

@@ -5,13 +5,7 @@
 
 #include "formats.h"
 #include "test_util.h"
-
-/* Check's ck_assert records a mark point (a write to its message pipe) on every success; the
- * hot loops use QT_CHECK, which only calls into Check on failure, to keep the suite fast. */
-#define QT_CHECK(cond, ...)                  \
-    do {                                     \
-        if (!(cond)) ck_abort_msg(__VA_ARGS__); \
-    } while (0)
+#include "qt_check.h"
 
 static uint32_t fbits(float x) {
     uint32_t u;

@@ -8,37 +8,14 @@
  * absmax. The decoded values are rebuilt here from the raw bytes per the quanta.h layout. */
 #include "formats.h"
 #include "test_util.h"
-
-/* Check's ck_assert records a mark point (a write to its message pipe) on every success; the
- * hot loops use QT_CHECK, which only calls into Check on failure, to keep the suite fast. */
-#define QT_CHECK(cond, ...)                  \
-    do {                                     \
-        if (!(cond)) ck_abort_msg(__VA_ARGS__); \
-    } while (0)
+#include "qt_check.h"
+#include "qt_tensor.h"
 
 static const double book[16] = { -1.0, -0.6961928009986877, -0.5250730514526367, -0.39491748809814453,
                                  -0.28444138169288635, -0.18477343022823334, -0.09105003625154495, 0.0,
                                  0.07958029955625534, 0.16093020141124725, 0.24611230194568634,
                                  0.33791524171829224, 0.44070982933044434, 0.5626170039176941,
                                  0.7229568362236023, 1.0 };
-
-static quanta_tensor_desc mat(int64_t rows, int64_t cols, int32_t dq) {
-    quanta_tensor_desc d;
-    memset(&d, 0, sizeof d);
-    d.dtype = QUANTA_NF4;
-    d.ndim = 2;
-    d.dims[0] = rows;
-    d.dims[1] = cols;
-    d.double_quant = dq;
-    return d;
-}
-
-static float rd_f32(const uint8_t *p) {
-    uint32_t u = p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-    float x;
-    memcpy(&x, &u, 4);
-    return x;
-}
 
 static int code_at(const uint8_t *buf, size_t k) { return (buf[k / 2] >> ((k & 1) * 4)) & 15; }
 
@@ -58,7 +35,7 @@ START_TEST(test_golden) {
     const float mid78 = 0.03979014977812767f;
     w[1] = 2.0f * mid78;
     w[3] = 2.0f * nextafterf(mid78, 1.0f);
-    quanta_tensor_desc d = mat(1, 64, 0);
+    quanta_tensor_desc d = qt_mat(QUANTA_NF4, 1, 64, 0, 0);
     size_t bytes;
     ck_assert_int_eq(quanta_tensor_bytes(&d, &bytes), QUANTA_OK);
     ck_assert_uint_eq(bytes, 36);
@@ -70,7 +47,7 @@ START_TEST(test_golden) {
         uint8_t want = i < 8 ? first[i] : (uint8_t)(((2 * i + 1) % 16) << 4 | (2 * i) % 16);
         QT_CHECK(buf[i] == want, "byte %d: %02x vs %02x", i, buf[i], want);
     }
-    ck_assert_float_eq(rd_f32(buf + 32), 2.0f);
+    ck_assert_float_eq(qt_rd_f32(buf + 32), 2.0f);
     qt_poison_f32(out, 64);
     ck_assert_int_eq(quanta_dequantize(&d, buf, bytes, out, 64), QUANTA_OK);
     for (int c = 0; c < 64; c++) {
@@ -102,7 +79,7 @@ static void nf4_random(int dq, uint64_t salt, int iters) {
         QT_CHECK(w && out, "line %d: w && out failed", __LINE__);
         qt_fill_normal(&r, w, n, ldexpf(1.0f, (int)(qt_next(&r) % 12) - 6));
         if (it % 4 == 0) memset(w + 64 * (qt_next(&r) % nb), 0, 64 * 4); /* an all-zero block */
-        quanta_tensor_desc d = mat(rows, cols, dq);
+        quanta_tensor_desc d = qt_mat(QUANTA_NF4, rows, cols, 0, dq);
         size_t bytes;
         QT_CHECK((quanta_tensor_bytes(&d, &bytes)) == (QUANTA_OK), "line %d: quanta_tensor_bytes(&d, &bytes) == QUANTA_OK failed", __LINE__);
         size_t ndq = (nb + 255) / 256;
@@ -123,17 +100,17 @@ static void nf4_random(int dq, uint64_t salt, int iters) {
             sum += a;
         }
         float mean = (float)(sum / (double)nb);
-        if (dq) QT_CHECK((rd_f32(buf + n / 2 + nb + 4 * ndq)) == (mean), "line %d: rd_f32(buf + n / 2 + nb + 4 * ndq) == mean failed", __LINE__);
+        if (dq) QT_CHECK((qt_rd_f32(buf + n / 2 + nb + 4 * ndq)) == (mean), "line %d: qt_rd_f32(buf + n / 2 + nb + 4 * ndq) == mean failed", __LINE__);
         for (size_t b = 0; b < nb; b++) {
             float a = am[b], eff;
             if (!dq) {
-                eff = rd_f32(buf + n / 2 + 4 * b);
+                eff = qt_rd_f32(buf + n / 2 + 4 * b);
                 QT_CHECK((eff) == (a), "line %d: eff == a failed", __LINE__);
             } else {
                 float dmax = 0;
                 size_t g0 = b / 256 * 256;
                 for (size_t bb = g0; bb < g0 + 256 && bb < nb; bb++) dmax = fmaxf(dmax, fabsf(am[bb] - mean));
-                float dqs = rd_f32(buf + n / 2 + nb + 4 * (b / 256));
+                float dqs = qt_rd_f32(buf + n / 2 + nb + 4 * (b / 256));
                 QT_CHECK((dqs) == (dmax / 127.0f), "line %d: dqs == dmax / 127.0f failed", __LINE__);
                 int8_t qd = (int8_t)buf[n / 2 + b];
                 QT_CHECK((qd) != (-128), "line %d: qd != -128 failed", __LINE__);
@@ -174,7 +151,7 @@ START_TEST(test_double_quant_golden) {
     for (int i = 0; i < 128; i++) w[i] = 0;
     w[5] = -1.0f;
     w[64 + 9] = 3.0f;
-    quanta_tensor_desc d = mat(2, 64, 1);
+    quanta_tensor_desc d = qt_mat(QUANTA_NF4, 2, 64, 0, 1);
     size_t bytes;
     ck_assert_int_eq(quanta_tensor_bytes(&d, &bytes), QUANTA_OK);
     ck_assert_uint_eq(bytes, 74);
@@ -182,8 +159,8 @@ START_TEST(test_double_quant_golden) {
     ck_assert_int_eq(quanta_quantize(&d, w, buf, bytes), QUANTA_OK);
     ck_assert_uint_eq(buf[64], 0x81);
     ck_assert_uint_eq(buf[65], 0x7F);
-    ck_assert_float_eq(rd_f32(buf + 66), 1.0f / 127.0f);
-    ck_assert_float_eq(rd_f32(buf + 70), 2.0f);
+    ck_assert_float_eq(qt_rd_f32(buf + 66), 1.0f / 127.0f);
+    ck_assert_float_eq(qt_rd_f32(buf + 70), 2.0f);
     /* codes: zeros are code 7 (0x77 bytes), w[5] -> code 0 in the high nibble of byte 2,
      * w[73] -> code 15 in the high nibble of byte 36 */
     ck_assert_uint_eq(buf[2], 0x07);

@@ -15,35 +15,12 @@
  * which checks the interchange layout independently of qn_dequant_row. */
 #include "formats.h"
 #include "test_util.h"
-
-/* Check's ck_assert records a mark point (a write to its message pipe) on every success; the
- * hot loops use QT_CHECK, which only calls into Check on failure, to keep the suite fast. */
-#define QT_CHECK(cond, ...)                  \
-    do {                                     \
-        if (!(cond)) ck_abort_msg(__VA_ARGS__); \
-    } while (0)
+#include "qt_check.h"
+#include "qt_tensor.h"
 
 #define SLACK (1.0 + 1.0 / 1048576.0)
 /* Rounding of the f32 product code * scale in the decoder (<= 2^-24 |ŵ|, allowed 2^-23). */
 #define PROD_ERR(what) (fabs((double)(what)) * 0x1p-23)
-
-static quanta_tensor_desc mat(quanta_dtype t, int64_t rows, int64_t cols, int32_t group) {
-    quanta_tensor_desc d;
-    memset(&d, 0, sizeof d);
-    d.dtype = t;
-    d.ndim = 2;
-    d.dims[0] = rows;
-    d.dims[1] = cols;
-    d.group = group;
-    return d;
-}
-
-static float rd_f32(const uint8_t *p) {
-    uint32_t u = p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-    float x;
-    memcpy(&x, &u, 4);
-    return x;
-}
 
 /* quantize then dequantize through the public API; returns the byte image (caller frees) */
 static uint8_t *roundtrip(const quanta_tensor_desc *d, const float *w, float *out, size_t *nbytes) {
@@ -68,7 +45,7 @@ START_TEST(test_q8_golden) {
     static const uint8_t want[] = { 0x7F, 0xC0, 0x00, 0x00, 0x00, 0x00, 0x81, 0x00, 0x02,
                                     0x00, 0x00, 0x80, 0x3F, 0, 0, 0, 0, 0x00, 0x00, 0x00, 0x40 };
     float w[9] = { 127.0f, -63.5f, 0.25f, 0, 0, 0, -254.0f, 1.0f, 3.0f }, out[9];
-    quanta_tensor_desc d = mat(QUANTA_Q8, 3, 3, 0);
+    quanta_tensor_desc d = qt_mat(QUANTA_Q8, 3, 3, 0, 0);
     size_t nb;
     uint8_t *buf = roundtrip(&d, w, out, &nb);
     ck_assert_uint_eq(nb, sizeof want);
@@ -89,12 +66,12 @@ START_TEST(test_q8_random) {
         QT_CHECK(w && out, "line %d: w && out failed", __LINE__);
         qt_fill_normal(&r, w, n, ldexpf(1.0f, (int)(qt_next(&r) % 40) - 20));
         if (it % 5 == 0) w[qt_next(&r) % n] = 0.0f;
-        quanta_tensor_desc d = mat(QUANTA_Q8, rows, cols, 0);
+        quanta_tensor_desc d = qt_mat(QUANTA_Q8, rows, cols, 0, 0);
         uint8_t *buf = roundtrip(&d, w, out, NULL);
         for (int64_t i = 0; i < rows; i++) {
             float amax = 0;
             for (int64_t c = 0; c < cols; c++) amax = fmaxf(amax, fabsf(w[i * cols + c]));
-            float s = rd_f32(buf + n + (size_t)i * 4);
+            float s = qt_rd_f32(buf + n + (size_t)i * 4);
             QT_CHECK((s) == (amax / 127.0f), "line %d: s == amax / 127.0f failed", __LINE__);
             for (int64_t c = 0; c < cols; c++) {
                 size_t k = (size_t)(i * cols + c);
@@ -125,7 +102,7 @@ START_TEST(test_q4_golden) {
     float w[32], out[32];
     for (int c = 0; c < 32; c++) w[c] = -2.0f + 0.5f * (float)(c % 16);
     w[1] = 0.25f;
-    quanta_tensor_desc d = mat(QUANTA_Q4, 1, 32, 32);
+    quanta_tensor_desc d = qt_mat(QUANTA_Q4, 1, 32, 32, 0);
     size_t nb;
     uint8_t *buf = roundtrip(&d, w, out, &nb);
     ck_assert_uint_eq(nb, sizeof want);
@@ -157,7 +134,7 @@ START_TEST(test_q4_random) {
         if (it % 3 == 1) /* shift so some groups are one-signed (min or max clamped to 0) */
             for (size_t i = 0; i < n; i++) w[i] += (it % 2 ? 2.5f : -2.5f) * sd;
         if (it % 7 == 0) memset(w, 0, (size_t)cols * 4); /* an all-zero row */
-        quanta_tensor_desc d = mat(QUANTA_Q4, rows, cols, gsel);
+        quanta_tensor_desc d = qt_mat(QUANTA_Q4, rows, cols, gsel, 0);
         uint8_t *buf = roundtrip(&d, w, out, NULL);
         size_t sc_off = n / 2, zb = (size_t)(ng + 1) / 2, z_off = sc_off + (size_t)(rows * ng) * 2;
         for (int64_t i = 0; i < rows; i++)
@@ -197,7 +174,7 @@ START_TEST(test_fp8_golden) {
      * Row 1 all zeros: scale 0 and codes 0. */
     static const uint8_t want[] = { 0x7E, 0xF6, 0x36, 0x00, 0, 0, 0, 0, 0x00, 0x00, 0x80, 0x3F, 0, 0, 0, 0 };
     float w[8] = { 448, -224, 0.875f, 0, 0, 0, 0, 0 }, out[8];
-    quanta_tensor_desc d = mat(QUANTA_FP8_E4M3, 2, 4, 0);
+    quanta_tensor_desc d = qt_mat(QUANTA_FP8_E4M3, 2, 4, 0, 0);
     size_t nb;
     uint8_t *buf = roundtrip(&d, w, out, &nb);
     ck_assert_uint_eq(nb, sizeof want);
@@ -207,12 +184,12 @@ START_TEST(test_fp8_golden) {
     /* e5m2 row {-114688, 3}: amax = 114688 = 2 * 57344, scale 2; -57344 -> 0xFB; 1.5 = 1.5*2^0
      * -> 0 01111 10 = 0x3E. */
     float w2[2] = { -114688.0f, 3.0f }, o2[2];
-    d = mat(QUANTA_FP8_E5M2, 1, 2, 0);
+    d = qt_mat(QUANTA_FP8_E5M2, 1, 2, 0, 0);
     buf = roundtrip(&d, w2, o2, &nb);
     ck_assert_uint_eq(nb, 6);
     ck_assert_uint_eq(buf[0], 0xFB);
     ck_assert_uint_eq(buf[1], 0x3E);
-    ck_assert_float_eq(rd_f32(buf + 2), 2.0f);
+    ck_assert_float_eq(qt_rd_f32(buf + 2), 2.0f);
     ck_assert_float_eq(o2[0], w2[0]);
     ck_assert_float_eq(o2[1], w2[1]);
     free(buf);
@@ -231,12 +208,12 @@ static void fp8_random(quanta_dtype t, uint64_t salt) {
         QT_CHECK(w && out, "line %d: w && out failed", __LINE__);
         for (size_t i = 0; i < n; i++) /* wide dynamic range so subnormal codes occur */
             w[i] = qt_normal(&r, 1.0f) * ldexpf(1.0f, (int)(qt_next(&r) % 24) - 12);
-        quanta_tensor_desc d = mat(t, rows, cols, 0);
+        quanta_tensor_desc d = qt_mat(t, rows, cols, 0, 0);
         uint8_t *buf = roundtrip(&d, w, out, NULL);
         for (int64_t i = 0; i < rows; i++) {
             float amax = 0;
             for (int64_t c = 0; c < cols; c++) amax = fmaxf(amax, fabsf(w[i * cols + c]));
-            float s = rd_f32(buf + n + (size_t)i * 4);
+            float s = qt_rd_f32(buf + n + (size_t)i * 4);
             QT_CHECK((s) == (amax / (float)maxv), "line %d: s == amax / (float)maxv failed", __LINE__);
             for (int64_t c = 0; c < cols; c++) {
                 size_t k = (size_t)(i * cols + c);

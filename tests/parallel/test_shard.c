@@ -43,6 +43,21 @@ static float *dequantize(const quanta_tensor_desc *d, const void *q, size_t byte
     return f;
 }
 
+/* The shard `rank` of `world` along `axis`: its descriptor, its first row (ROWS) or column (COLS)
+ * in the full weight, and its bytes, poisoned before quanta_shard_weight fills them (caller frees). */
+static void *shard_of(const quanta_tensor_desc *d, const void *q, size_t bytes, quanta_shard_axis axis, int rank,
+                      int world, quanta_tensor_desc *sd, int64_t *first, size_t *sb) {
+    ck_assert_int_eq(quanta_shard_desc(d, axis, rank, world, sd), QUANTA_OK);
+    ck_assert_int_eq(quanta_shard_offset(d, axis, rank, world, first), QUANTA_OK);
+    ck_assert_int_eq(quanta_tensor_bytes(sd, sb), QUANTA_OK);
+    void *s = malloc(*sb);
+    ck_assert_ptr_nonnull(s);
+    memset(s, 0xCD, *sb);
+    ck_assert_msg(quanta_shard_weight(d, q, bytes, axis, rank, world, s, *sb) == QUANTA_OK, "%s",
+                  quanta_last_error());
+    return s;
+}
+
 START_TEST(test_shards_dequantize_bit_exact) {
     qt_rng r = qt_rng_make(61);
     enum { N = 37, K = 1536 }; /* K/4/128 = 3: odd group offsets exercise nibble re-packing */
@@ -64,15 +79,9 @@ START_TEST(test_shards_dequantize_bit_exact) {
             for (int world = 1; world <= 4; world *= 2) {
                 for (int rank = 0; rank < world; rank++) {
                     quanta_tensor_desc sd;
-                    ck_assert_int_eq(quanta_shard_desc(&d, (quanta_shard_axis)axis, rank, world, &sd), QUANTA_OK);
                     int64_t first;
-                    ck_assert_int_eq(quanta_shard_offset(&d, (quanta_shard_axis)axis, rank, world, &first), QUANTA_OK);
                     size_t sb;
-                    ck_assert_int_eq(quanta_tensor_bytes(&sd, &sb), QUANTA_OK);
-                    void *s = malloc(sb);
-                    memset(s, 0xCD, sb);
-                    ck_assert_msg(quanta_shard_weight(&d, q, bytes, (quanta_shard_axis)axis, rank, world, s, sb) == QUANTA_OK,
-                                  "%s", quanta_last_error());
+                    void *s = shard_of(&d, q, bytes, (quanta_shard_axis)axis, rank, world, &sd, &first, &sb);
                     float *part = dequantize(&sd, s, sb);
                     for (int64_t i = 0; i < sd.dims[0]; i++)
                         for (int64_t j = 0; j < sd.dims[1]; j++) {
@@ -135,11 +144,7 @@ START_TEST(test_sharded_matmul_matches_unsharded) {
             quanta_tensor_desc sd;
             int64_t first;
             size_t sb;
-            ck_assert_int_eq(quanta_shard_desc(&d, QUANTA_SHARD_ROWS, rank, WORLD, &sd), QUANTA_OK);
-            ck_assert_int_eq(quanta_shard_offset(&d, QUANTA_SHARD_ROWS, rank, WORLD, &first), QUANTA_OK);
-            ck_assert_int_eq(quanta_tensor_bytes(&sd, &sb), QUANTA_OK);
-            void *s = malloc(sb);
-            ck_assert_int_eq(quanta_shard_weight(&d, q, bytes, QUANTA_SHARD_ROWS, rank, WORLD, s, sb), QUANTA_OK);
+            void *s = shard_of(&d, q, bytes, QUANTA_SHARD_ROWS, rank, WORLD, &sd, &first, &sb);
             qt_poison_f32(part, M * N);
             ref_matmul(&sd, s, sb, x, M, part);
             for (int m = 0; m < M; m++)
@@ -154,11 +159,7 @@ START_TEST(test_sharded_matmul_matches_unsharded) {
             quanta_tensor_desc sd;
             int64_t first;
             size_t sb;
-            ck_assert_int_eq(quanta_shard_desc(&d, QUANTA_SHARD_COLS, rank, WORLD, &sd), QUANTA_OK);
-            ck_assert_int_eq(quanta_shard_offset(&d, QUANTA_SHARD_COLS, rank, WORLD, &first), QUANTA_OK);
-            ck_assert_int_eq(quanta_tensor_bytes(&sd, &sb), QUANTA_OK);
-            void *s = malloc(sb);
-            ck_assert_int_eq(quanta_shard_weight(&d, q, bytes, QUANTA_SHARD_COLS, rank, WORLD, s, sb), QUANTA_OK);
+            void *s = shard_of(&d, q, bytes, QUANTA_SHARD_COLS, rank, WORLD, &sd, &first, &sb);
             float xs[M * K / WORLD];
             for (int m = 0; m < M; m++) memcpy(&xs[m * (K / WORLD)], &x[m * K + first], sizeof(float) * (K / WORLD));
             qt_poison_f32(part, M * N);

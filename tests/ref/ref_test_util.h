@@ -18,6 +18,7 @@
 #include "backend.h"
 #include "formats.h"
 #include "test_util.h"
+#include "qt_check.h"
 
 #define RT_GUARD 64
 #define RT_GUARD_BYTE 0xA5
@@ -224,16 +225,6 @@ static inline qn_node rt_node(qn_op op, const rt_tensor *dst, const rt_tensor *s
     n.dst = &dst->t;
     return n;
 }
-
-/* Asserts a run failed with `status` and that the message mentions `needle`. */
-#define RT_EXPECT_ERROR(call, status, needle)                                                            \
-    do {                                                                                                 \
-        quanta_status st_ = (call);                                                                      \
-        ck_assert_msg(st_ == (status), "expected %s, got %s (%s)", quanta_status_name(status),           \
-                      quanta_status_name(st_), quanta_last_error());                                     \
-        ck_assert_msg(strstr(quanta_last_error(), (needle)) != NULL, "message \"%s\" does not name \"%s\"", \
-                      quanta_last_error(), (needle));                                                    \
-    } while (0)
 
 #define RT_EXPECT_OK(call)                                                                               \
     do {                                                                                                 \

@@ -196,40 +196,40 @@ START_TEST(test_bad_inputs) {
     rt_set(lens, 0, 6);
     rt_set(lens, 1, 7); /* > Nk */
     qn_node node = rt_node(QN_OP_ATTENTION, o, q, k, v, NULL, lens);
-    RT_EXPECT_ERROR(qn_ref_run_node(&node), QUANTA_ERR_INVALID_ARGUMENT, "kv_lens[1] = 7");
+    QT_EXPECT_ERR(qn_ref_run_node(&node), QUANTA_ERR_INVALID_ARGUMENT, "kv_lens[1] = 7");
     ck_assert(rt_all_nan(o));
     rt_set(lens, 1, -1);
-    RT_EXPECT_ERROR(qn_ref_run_node(&node), QUANTA_ERR_INVALID_ARGUMENT, "kv_lens[1] = -1");
+    QT_EXPECT_ERR(qn_ref_run_node(&node), QUANTA_ERR_INVALID_ARGUMENT, "kv_lens[1] = -1");
     ck_assert(rt_all_nan(o));
 
     /* kv_lens with the wrong length or dtype */
     rt_tensor *lens3 = rt_make(QUANTA_I32, 1, 3, 0, 0, 0), *lensf = rt_make(QUANTA_F32, 1, 2, 0, 0, 0);
     node = rt_node(QN_OP_ATTENTION, o, q, k, v, NULL, lens3);
-    RT_EXPECT_ERROR(qn_ref_run_node(&node), QUANTA_ERR_INVALID_ARGUMENT, "kv_lens");
+    QT_EXPECT_ERR(qn_ref_run_node(&node), QUANTA_ERR_INVALID_ARGUMENT, "kv_lens");
     node = rt_node(QN_OP_ATTENTION, o, q, k, v, NULL, lensf);
-    RT_EXPECT_ERROR(qn_ref_run_node(&node), QUANTA_ERR_INVALID_ARGUMENT, "kv_lens has dtype f32");
+    QT_EXPECT_ERR(qn_ref_run_node(&node), QUANTA_ERR_INVALID_ARGUMENT, "kv_lens has dtype f32");
 
     /* mask: wrong dtype, wrong shape */
     rt_tensor *mf = rt_make(QUANTA_F32, 2, 2, 6, 0, 0), *mbad = rt_make(QUANTA_U8, 2, 2, 5, 0, 0);
     node = rt_node(QN_OP_ATTENTION, o, q, k, v, mf, NULL);
-    RT_EXPECT_ERROR(qn_ref_run_node(&node), QUANTA_ERR_INVALID_ARGUMENT, "mask has dtype f32");
+    QT_EXPECT_ERR(qn_ref_run_node(&node), QUANTA_ERR_INVALID_ARGUMENT, "mask has dtype f32");
     node = rt_node(QN_OP_ATTENTION, o, q, k, v, mbad, NULL);
-    RT_EXPECT_ERROR(qn_ref_run_node(&node), QUANTA_ERR_INVALID_ARGUMENT, "mask must be");
+    QT_EXPECT_ERR(qn_ref_run_node(&node), QUANTA_ERR_INVALID_ARGUMENT, "mask must be");
 
     /* Hq not a multiple of Hkv */
     rt_tensor *k3 = rt_make(QUANTA_F32, 4, 2, 3, 6, 8), *v3 = rt_make(QUANTA_F32, 4, 2, 3, 6, 8);
     node = rt_node(QN_OP_ATTENTION, o, q, k3, v3, NULL, NULL);
-    RT_EXPECT_ERROR(qn_ref_run_node(&node), QUANTA_ERR_INVALID_ARGUMENT, "multiple of kv heads");
+    QT_EXPECT_ERR(qn_ref_run_node(&node), QUANTA_ERR_INVALID_ARGUMENT, "multiple of kv heads");
 
     /* head dim mismatch, missing v, 3-D q */
     rt_tensor *k7 = rt_make(QUANTA_F32, 4, 2, 2, 6, 7);
     node = rt_node(QN_OP_ATTENTION, o, q, k7, v, NULL, NULL);
-    RT_EXPECT_ERROR(qn_ref_run_node(&node), QUANTA_ERR_INVALID_ARGUMENT, "k is [2,2,6,7]");
+    QT_EXPECT_ERR(qn_ref_run_node(&node), QUANTA_ERR_INVALID_ARGUMENT, "k is [2,2,6,7]");
     node = rt_node(QN_OP_ATTENTION, o, q, k, NULL, NULL, NULL);
-    RT_EXPECT_ERROR(qn_ref_run_node(&node), QUANTA_ERR_INVALID_ARGUMENT, "v is missing");
+    QT_EXPECT_ERR(qn_ref_run_node(&node), QUANTA_ERR_INVALID_ARGUMENT, "v is missing");
     rt_tensor *q3 = rt_make(QUANTA_F32, 3, 4, 2, 8, 0);
     node = rt_node(QN_OP_ATTENTION, o, q3, k, v, NULL, NULL);
-    RT_EXPECT_ERROR(qn_ref_run_node(&node), QUANTA_ERR_INVALID_ARGUMENT, "q must be 4-D");
+    QT_EXPECT_ERR(qn_ref_run_node(&node), QUANTA_ERR_INVALID_ARGUMENT, "q must be 4-D");
     ck_assert(rt_all_nan(o));
 
     rt_free(q), rt_free(k), rt_free(v), rt_free(o), rt_free(lens), rt_free(lens3), rt_free(lensf);

@@ -16,9 +16,9 @@ START_TEST(test_devices) {
     ck_assert_int_eq(info.index, 0);
     ck_assert(info.compute_units >= 1);
     ck_assert(memchr(info.details, '\0', sizeof info.details) != NULL);
-    RT_EXPECT_ERROR(be->device_info(1, &info), QUANTA_ERR_INVALID_ARGUMENT, "index 1");
-    RT_EXPECT_ERROR(be->device_info(0, NULL), QUANTA_ERR_INVALID_ARGUMENT, "info is NULL");
-    RT_EXPECT_ERROR(be->device_count(NULL), QUANTA_ERR_INVALID_ARGUMENT, "count is NULL");
+    QT_EXPECT_ERR(be->device_info(1, &info), QUANTA_ERR_INVALID_ARGUMENT, "index 1");
+    QT_EXPECT_ERR(be->device_info(0, NULL), QUANTA_ERR_INVALID_ARGUMENT, "info is NULL");
+    QT_EXPECT_ERR(be->device_count(NULL), QUANTA_ERR_INVALID_ARGUMENT, "count is NULL");
     ck_assert_ptr_null(be->prepare_weight);
 }
 END_TEST
@@ -28,7 +28,7 @@ START_TEST(test_memory) {
     qn_mem_stats stats = { 0, 0, 0 };
     void *self = NULL;
     ck_assert_int_eq(be->open(0, &stats, &self), QUANTA_OK);
-    RT_EXPECT_ERROR(be->open(3, &stats, &self), QUANTA_ERR_NO_DEVICE, "device 3");
+    QT_EXPECT_ERR(be->open(3, &stats, &self), QUANTA_ERR_NO_DEVICE, "device 3");
 
     void *h = NULL;
     ck_assert_int_eq(be->alloc(self, 1000, &h), QUANTA_OK);
@@ -55,10 +55,10 @@ START_TEST(test_memory) {
     ck_assert_ptr_nonnull(z);
     be->free(self, z);
     void *big = (void *)1;
-    RT_EXPECT_ERROR(be->alloc(self, SIZE_MAX, &big), QUANTA_ERR_OVERFLOW, "exceeds");
+    QT_EXPECT_ERR(be->alloc(self, SIZE_MAX, &big), QUANTA_ERR_OVERFLOW, "exceeds");
     ck_assert_ptr_null(big);
     qn_mem nul = { NULL, 0 };
-    RT_EXPECT_ERROR(be->write(self, nul, data, 4), QUANTA_ERR_INVALID_ARGUMENT, "NULL dst");
+    QT_EXPECT_ERR(be->write(self, nul, data, 4), QUANTA_ERR_INVALID_ARGUMENT, "NULL dst");
     ck_assert_int_eq(be->synchronize(self), QUANTA_OK);
     be->close(self);
 }
@@ -86,15 +86,15 @@ START_TEST(test_dispatch) {
     ck_assert_int_eq(be->run(NULL, &node), QUANTA_OK);
     ck_assert_int_eq(rt_compare(y, ref, 0.0, "mul via vtable"), 0);
 
-    RT_EXPECT_ERROR(qn_ref_run_node(NULL), QUANTA_ERR_INVALID_ARGUMENT, "node is NULL");
+    QT_EXPECT_ERR(qn_ref_run_node(NULL), QUANTA_ERR_INVALID_ARGUMENT, "node is NULL");
     node.op = QN_OP_COUNT;
-    RT_EXPECT_ERROR(qn_ref_run_node(&node), QUANTA_ERR_UNSUPPORTED, "unknown op");
+    QT_EXPECT_ERR(qn_ref_run_node(&node), QUANTA_ERR_UNSUPPORTED, "unknown op");
     node.op = QN_OP_MUL;
     node.dst = NULL;
-    RT_EXPECT_ERROR(qn_ref_run_node(&node), QUANTA_ERR_INVALID_ARGUMENT, "no dst");
+    QT_EXPECT_ERR(qn_ref_run_node(&node), QUANTA_ERR_INVALID_ARGUMENT, "no dst");
     node.dst = &y->t;
     node.nsrc = 9;
-    RT_EXPECT_ERROR(qn_ref_run_node(&node), QUANTA_ERR_INVALID_ARGUMENT, "nsrc = 9");
+    QT_EXPECT_ERR(qn_ref_run_node(&node), QUANTA_ERR_INVALID_ARGUMENT, "nsrc = 9");
     free(ad), free(bd);
     rt_free(a), rt_free(b), rt_free(y);
 }
@@ -106,22 +106,22 @@ START_TEST(test_tensor_checks) {
     rt_poison(y);
     qn_node node = rt_node(QN_OP_SILU, y, x, NULL, NULL, NULL, NULL);
     x->t.bytes = 23; /* shape needs 24 */
-    RT_EXPECT_ERROR(qn_ref_run_node(&node), QUANTA_ERR_INVALID_ARGUMENT, "x has 23 bytes");
+    QT_EXPECT_ERR(qn_ref_run_node(&node), QUANTA_ERR_INVALID_ARGUMENT, "x has 23 bytes");
     x->t.bytes = 24;
     x->t.desc.dims[1] = -3;
-    RT_EXPECT_ERROR(qn_ref_run_node(&node), QUANTA_ERR_INVALID_ARGUMENT, "dims[1] = -3");
+    QT_EXPECT_ERR(qn_ref_run_node(&node), QUANTA_ERR_INVALID_ARGUMENT, "dims[1] = -3");
     x->t.desc.dims[1] = 3;
     x->t.desc.ndim = 5;
-    RT_EXPECT_ERROR(qn_ref_run_node(&node), QUANTA_ERR_INVALID_ARGUMENT, "ndim 5");
+    QT_EXPECT_ERR(qn_ref_run_node(&node), QUANTA_ERR_INVALID_ARGUMENT, "ndim 5");
     x->t.desc.ndim = 2;
     x->t.desc.dims[0] = INT64_MAX / 2;
-    RT_EXPECT_ERROR(qn_ref_run_node(&node), QUANTA_ERR_OVERFLOW, "overflows");
+    QT_EXPECT_ERR(qn_ref_run_node(&node), QUANTA_ERR_OVERFLOW, "overflows");
     x->t.desc.dims[0] = 2;
     x->t.mem.handle = NULL;
-    RT_EXPECT_ERROR(qn_ref_run_node(&node), QUANTA_ERR_INVALID_ARGUMENT, "x has no memory");
+    QT_EXPECT_ERR(qn_ref_run_node(&node), QUANTA_ERR_INVALID_ARGUMENT, "x has no memory");
     x->t.mem.handle = x->block;
     x->t.desc.dtype = QUANTA_Q8;
-    RT_EXPECT_ERROR(qn_ref_run_node(&node), QUANTA_ERR_INVALID_ARGUMENT, "x has dtype q8");
+    QT_EXPECT_ERR(qn_ref_run_node(&node), QUANTA_ERR_INVALID_ARGUMENT, "x has dtype q8");
     x->t.desc.dtype = QUANTA_F32;
     ck_assert(rt_all_nan(y));
     RT_EXPECT_OK(qn_ref_run_node(&node)); /* restored, it runs */

@@ -133,21 +133,21 @@ START_TEST(test_bad_inputs) {
     rt_tensor *y = rt_make(QUANTA_F32, 2, 2, 3, 0, 0);
     rt_poison(y);
     qn_node node = rt_node(QN_OP_MATMUL, y, x, w, NULL, NULL, NULL);
-    RT_EXPECT_ERROR(qn_ref_run_node(&node), QUANTA_ERR_INVALID_ARGUMENT, "K");
+    QT_EXPECT_ERR(qn_ref_run_node(&node), QUANTA_ERR_INVALID_ARGUMENT, "K");
     ck_assert(rt_all_nan(y));
     rt_free(w);
 
     w = rt_make(QUANTA_F32, 2, 4, 8, 0, 0); /* N = 4 but out has 3 columns */
     node = rt_node(QN_OP_MATMUL, y, x, w, NULL, NULL, NULL);
-    RT_EXPECT_ERROR(qn_ref_run_node(&node), QUANTA_ERR_INVALID_ARGUMENT, "out");
+    QT_EXPECT_ERR(qn_ref_run_node(&node), QUANTA_ERR_INVALID_ARGUMENT, "out");
     rt_free(w);
 
     node = rt_node(QN_OP_MATMUL, y, x, NULL, NULL, NULL, NULL);
-    RT_EXPECT_ERROR(qn_ref_run_node(&node), QUANTA_ERR_INVALID_ARGUMENT, "w is missing");
+    QT_EXPECT_ERR(qn_ref_run_node(&node), QUANTA_ERR_INVALID_ARGUMENT, "w is missing");
 
     w = rt_make(QUANTA_I32, 2, 3, 8, 0, 0);
     node = rt_node(QN_OP_MATMUL, y, x, w, NULL, NULL, NULL);
-    RT_EXPECT_ERROR(qn_ref_run_node(&node), QUANTA_ERR_INVALID_ARGUMENT, "w has dtype i32");
+    QT_EXPECT_ERR(qn_ref_run_node(&node), QUANTA_ERR_INVALID_ARGUMENT, "w has dtype i32");
     rt_free(w);
 
     /* A q4 weight whose bytes are short of its layout. */
@@ -156,7 +156,7 @@ START_TEST(test_bad_inputs) {
     w = rt_make_q(QUANTA_Q4, 2, wd, 32, 0);
     w->t.bytes -= 1;
     node = rt_node(QN_OP_MATMUL, y, x2, w, NULL, NULL, NULL);
-    RT_EXPECT_ERROR(qn_ref_run_node(&node), QUANTA_ERR_INVALID_ARGUMENT, "bytes");
+    QT_EXPECT_ERR(qn_ref_run_node(&node), QUANTA_ERR_INVALID_ARGUMENT, "bytes");
     w->t.bytes += 1;
     rt_free(w), rt_free(x2);
 
@@ -164,7 +164,7 @@ START_TEST(test_bad_inputs) {
     rt_tensor *xi = rt_make(QUANTA_I32, 2, 2, 8, 0, 0);
     w = rt_make(QUANTA_F32, 2, 3, 8, 0, 0);
     node = rt_node(QN_OP_MATMUL, y, xi, w, NULL, NULL, NULL);
-    RT_EXPECT_ERROR(qn_ref_run_node(&node), QUANTA_ERR_INVALID_ARGUMENT, "x has dtype i32");
+    QT_EXPECT_ERR(qn_ref_run_node(&node), QUANTA_ERR_INVALID_ARGUMENT, "x has dtype i32");
     ck_assert(rt_all_nan(y));
     rt_free(w), rt_free(xi), rt_free(x), rt_free(y);
 }

@@ -60,19 +60,19 @@ START_TEST(test_get_rows_bad) {
     rt_set(ids, 1, 5);
     rt_set(ids, 2, 6); /* == V */
     qn_node node = rt_node(QN_OP_GET_ROWS, out, table, ids, NULL, NULL, NULL);
-    RT_EXPECT_ERROR(qn_ref_run_node(&node), QUANTA_ERR_INVALID_ARGUMENT, "ids[2] = 6");
+    QT_EXPECT_ERR(qn_ref_run_node(&node), QUANTA_ERR_INVALID_ARGUMENT, "ids[2] = 6");
     ck_assert(rt_all_nan(out)); /* nothing written, not even the valid rows */
     rt_set(ids, 2, 0);
     rt_set(ids, 1, -3);
-    RT_EXPECT_ERROR(qn_ref_run_node(&node), QUANTA_ERR_INVALID_ARGUMENT, "ids[1] = -3");
+    QT_EXPECT_ERR(qn_ref_run_node(&node), QUANTA_ERR_INVALID_ARGUMENT, "ids[1] = -3");
     ck_assert(rt_all_nan(out));
 
     rt_tensor *idf = rt_make(QUANTA_F32, 1, 3, 0, 0, 0), *out5 = rt_make(QUANTA_F32, 2, 3, 5, 0, 0);
     node = rt_node(QN_OP_GET_ROWS, out, table, idf, NULL, NULL, NULL);
-    RT_EXPECT_ERROR(qn_ref_run_node(&node), QUANTA_ERR_INVALID_ARGUMENT, "ids has dtype f32");
+    QT_EXPECT_ERR(qn_ref_run_node(&node), QUANTA_ERR_INVALID_ARGUMENT, "ids has dtype f32");
     rt_set(ids, 1, 2);
     node = rt_node(QN_OP_GET_ROWS, out5, table, ids, NULL, NULL, NULL);
-    RT_EXPECT_ERROR(qn_ref_run_node(&node), QUANTA_ERR_INVALID_ARGUMENT, "out must be [T = 3, D = 4]");
+    QT_EXPECT_ERR(qn_ref_run_node(&node), QUANTA_ERR_INVALID_ARGUMENT, "out must be [T = 3, D = 4]");
     rt_free(table), rt_free(ids), rt_free(out), rt_free(idf), rt_free(out5);
 }
 END_TEST
@@ -147,16 +147,16 @@ START_TEST(test_permute_bad) {
     rt_poison(y);
     qn_node node = rt_node(QN_OP_PERMUTE, y, x, NULL, NULL, NULL, NULL);
     node.params.perm[0] = 2, node.params.perm[1] = 0, node.params.perm[2] = 2;
-    RT_EXPECT_ERROR(qn_ref_run_node(&node), QUANTA_ERR_INVALID_ARGUMENT, "perm[2] = 2");
+    QT_EXPECT_ERR(qn_ref_run_node(&node), QUANTA_ERR_INVALID_ARGUMENT, "perm[2] = 2");
     node.params.perm[2] = 3;
-    RT_EXPECT_ERROR(qn_ref_run_node(&node), QUANTA_ERR_INVALID_ARGUMENT, "perm[2] = 3");
+    QT_EXPECT_ERR(qn_ref_run_node(&node), QUANTA_ERR_INVALID_ARGUMENT, "perm[2] = 3");
     node.params.perm[0] = 1, node.params.perm[1] = 0, node.params.perm[2] = 2; /* out would be [3,2,4] */
-    RT_EXPECT_ERROR(qn_ref_run_node(&node), QUANTA_ERR_INVALID_ARGUMENT, "out dims[0] = 4");
+    QT_EXPECT_ERR(qn_ref_run_node(&node), QUANTA_ERR_INVALID_ARGUMENT, "out dims[0] = 4");
     ck_assert(rt_all_nan(y));
     rt_tensor *yh = rt_make(QUANTA_F16, 3, 4, 2, 3, 0);
     node = rt_node(QN_OP_PERMUTE, yh, x, NULL, NULL, NULL, NULL);
     node.params.perm[0] = 2, node.params.perm[1] = 0, node.params.perm[2] = 1;
-    RT_EXPECT_ERROR(qn_ref_run_node(&node), QUANTA_ERR_INVALID_ARGUMENT, "dtype");
+    QT_EXPECT_ERR(qn_ref_run_node(&node), QUANTA_ERR_INVALID_ARGUMENT, "dtype");
     rt_free(x), rt_free(y), rt_free(yh);
 }
 END_TEST
@@ -216,24 +216,24 @@ START_TEST(test_write_rows_bad) {
     double *dv = rt_fill(dst, &rng, 1.0), *sv = rt_fill(src, &rng, 1.0);
     qn_node node = rt_node(QN_OP_WRITE_ROWS, dst, dst, src, s0, NULL, NULL);
     rt_set(s0, 0, 6); /* 6 + 3 > 8 */
-    RT_EXPECT_ERROR(qn_ref_run_node(&node), QUANTA_ERR_INVALID_ARGUMENT, "start = 6 with T = 3");
+    QT_EXPECT_ERR(qn_ref_run_node(&node), QUANTA_ERR_INVALID_ARGUMENT, "start = 6 with T = 3");
     rt_set(s0, 0, -1);
-    RT_EXPECT_ERROR(qn_ref_run_node(&node), QUANTA_ERR_INVALID_ARGUMENT, "start = -1");
+    QT_EXPECT_ERR(qn_ref_run_node(&node), QUANTA_ERR_INVALID_ARGUMENT, "start = -1");
     rt_set(s0, 0, 2147483647); /* start + T must not wrap */
-    RT_EXPECT_ERROR(qn_ref_run_node(&node), QUANTA_ERR_INVALID_ARGUMENT, "overflows");
+    QT_EXPECT_ERR(qn_ref_run_node(&node), QUANTA_ERR_INVALID_ARGUMENT, "overflows");
     for (size_t i = 0; i < rt_count(dst); i++) ck_assert(rt_get(dst, i) == dv[i]); /* nothing written */
 
     rt_tensor *src5 = rt_make(QUANTA_F32, 4, 1, 2, 3, 5), *s2 = rt_make(QUANTA_I32, 1, 2, 0, 0, 0);
     rt_tensor *si = rt_make(QUANTA_I32, 4, 1, 2, 3, 4);
     rt_set(s0, 0, 0);
     node = rt_node(QN_OP_WRITE_ROWS, dst, dst, src5, s0, NULL, NULL);
-    RT_EXPECT_ERROR(qn_ref_run_node(&node), QUANTA_ERR_INVALID_ARGUMENT, "does not match dst");
+    QT_EXPECT_ERR(qn_ref_run_node(&node), QUANTA_ERR_INVALID_ARGUMENT, "does not match dst");
     node = rt_node(QN_OP_WRITE_ROWS, dst, dst, src, s2, NULL, NULL);
-    RT_EXPECT_ERROR(qn_ref_run_node(&node), QUANTA_ERR_INVALID_ARGUMENT, "start must hold one i32");
+    QT_EXPECT_ERR(qn_ref_run_node(&node), QUANTA_ERR_INVALID_ARGUMENT, "start must hold one i32");
     node = rt_node(QN_OP_WRITE_ROWS, dst, dst, si, s0, NULL, NULL);
-    RT_EXPECT_ERROR(qn_ref_run_node(&node), QUANTA_ERR_INVALID_ARGUMENT, "cannot be stored");
+    QT_EXPECT_ERR(qn_ref_run_node(&node), QUANTA_ERR_INVALID_ARGUMENT, "cannot be stored");
     node = rt_node(QN_OP_WRITE_ROWS, dst, dst, src, NULL, NULL, NULL);
-    RT_EXPECT_ERROR(qn_ref_run_node(&node), QUANTA_ERR_INVALID_ARGUMENT, "start is missing");
+    QT_EXPECT_ERR(qn_ref_run_node(&node), QUANTA_ERR_INVALID_ARGUMENT, "start is missing");
     for (size_t i = 0; i < rt_count(dst); i++) ck_assert(rt_get(dst, i) == dv[i]);
     free(dv), free(sv);
     rt_free(dst), rt_free(src), rt_free(s0), rt_free(src5), rt_free(s2), rt_free(si);

@@ -1,0 +1,49 @@
+/* driver.h — host helpers shared by the standalone CUDA drivers (attention_check, kernel_check;
+ * not libquanta, which never exits): CK stops the driver on any CUDA error, and graph timing. */
+#ifndef QUANTA_BENCH_CUDA_DRIVER_H
+#define QUANTA_BENCH_CUDA_DRIVER_H
+
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <vector>
+
+/* Exit status 2, naming the file, line and call. */
+#define CK(x)                                                                                                     \
+    do {                                                                                                          \
+        cudaError_t e_ = (x);                                                                                     \
+        if (e_ != cudaSuccess) {                                                                                  \
+            fprintf(stderr, "%s:%d: %s: %s\n", __FILE__, __LINE__, #x, cudaGetErrorString(e_));                 \
+            exit(2);                                                                                              \
+        }                                                                                                         \
+    } while (0)
+
+/* Median wall time in ms of body() (work enqueued on `st`) over `reps` (odd) timed runs; e0/e1
+ * are the caller's events. */
+template <typename F> static float median_ms(cudaStream_t st, cudaEvent_t e0, cudaEvent_t e1, int reps, F body)
+{
+    std::vector<float> t;
+    for (int r = 0; r < reps; ++r) {
+        CK(cudaEventRecord(e0, st));
+        body();
+        CK(cudaEventRecord(e1, st));
+        CK(cudaEventSynchronize(e1));
+        float ms;
+        CK(cudaEventElapsedTime(&ms, e0, e1));
+        t.push_back(ms);
+    }
+    std::sort(t.begin(), t.end());
+    return t[t.size() / 2];
+}
+
+/* The same for one launch of the instantiated graph `ge`, after an untimed warm-up launch. */
+static inline float graph_median_ms(cudaGraphExec_t ge, cudaStream_t st, cudaEvent_t e0, cudaEvent_t e1, int reps)
+{
+    CK(cudaGraphLaunch(ge, st));
+    CK(cudaStreamSynchronize(st));
+    return median_ms(st, e0, e1, reps, [&] { CK(cudaGraphLaunch(ge, st)); });
+}
+
+#endif
