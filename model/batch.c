@@ -77,7 +77,7 @@ static quanta_status batch_build(quanta_model *m, quanta_model_context *const *c
     quanta_tensor *x = qn_gb_embed(&b, m, s->ids);
     for (int il = 0; il < c->n_layer && !b.st; il++) {
         quanta_tensor *q, *k, *v;
-        qn_gb_qkv(&b, m, il, x, n, s->pos, &q, &k, &v);
+        qn_gb_qkv(&b, m, il, x, n, s->pos, &q, &k, &v, NULL);
         /* Back to one row per sequence: [1, H, n, D] -> [n, H * D]. */
         q = reshape(&b, swap12(&b, q, Hq, n, Dh), 2, n, Hq * Dh, 0, 0);
         k = reshape(&b, swap12(&b, k, Hkv, n, Dh), 2, n, Hkv * Dh, 0, 0);
@@ -99,7 +99,7 @@ static quanta_status batch_build(quanta_model *m, quanta_model_context *const *c
             a = reshape(&b, a, 4, 1, 1, 1, Hq * Dh);
             if (!b.st) b.st = quanta_write_rows(b.g, gathered, a, idx[i], &gathered);
         }
-        x = qn_gb_layer_out(&b, m, il, x, reshape(&b, gathered, 2, n, Hq * Dh, 0, 0));
+        x = qn_gb_layer_out(&b, m, il, x, reshape(&b, gathered, 2, n, Hq * Dh, 0, 0), NULL);
     }
     x = norm(&b, c, x, buf(&b, m->output_norm));
     s->logits = matmul(&b, x, buf(&b, m->output ? m->output : m->tok_embd));

@@ -72,11 +72,47 @@ void quanta_model_context_reset(quanta_model_context *c) {
 int32_t quanta_model_context_position(const quanta_model_context *c) { return c ? c->n_past : 0; }
 int32_t quanta_model_context_size(const quanta_model_context *c) { return c ? c->n_ctx : 0; }
 
+/* Capture mode: reads every linear layer's input back and hands it to the callback. */
+static quanta_status deliver_capture(quanta_model_context *c, const qn_step *s) {
+    const int n_sites = c->model->cfg.n_layer * QN_SITES_PER_LAYER + 1;
+    float *rows = NULL;
+    size_t have = 0;
+    quanta_status st = QUANTA_OK;
+    for (int i = 0; i < n_sites && !st; i++) {
+        quanta_tensor_desc d;
+        if ((st = quanta_tensor_get_desc(s->cap[i], &d))) break;
+        int64_t cols = d.dims[d.ndim - 1], n = 1;
+        for (int k = 0; k < d.ndim; k++) n *= d.dims[k];
+        if (d.dtype != QUANTA_F32) {
+            st = qn_error_set(QUANTA_ERR_UNSUPPORTED, "quanta_model_eval: capture of a dtype %d activation", (int)d.dtype);
+            break;
+        }
+        if ((size_t)n > have) {
+            float *r = realloc(rows, (size_t)n * sizeof *rows);
+            if (!r) {
+                st = qn_error_set(QUANTA_ERR_OUT_OF_MEMORY, "quanta_model_eval: no memory for captured activations");
+                break;
+            }
+            rows = r;
+            have = (size_t)n;
+        }
+        if (!(st = quanta_plan_get_output(s->plan, s->cap[i], rows, (size_t)n * sizeof *rows)))
+            st = c->capture(c->capture_user, i, rows, n / cols, cols);
+    }
+    free(rows);
+    return st;
+}
+
+void qn_model_context_set_capture(quanta_model_context *c, qn_capture_fn fn, void *user) {
+    c->capture = fn;
+    c->capture_user = user;
+}
+
 static quanta_status run_step(quanta_model_context *c, const int32_t *tokens, int32_t T, int all, float *logits,
                               size_t logits_count) {
     qn_step *s = T == 1 ? &c->decode : &c->prefill;
     quanta_status st;
-    if (s->plan && (s->n_tokens != T || s->all_logits != all)) qn_step_free(s);
+    if (s->plan && (s->n_tokens != T || s->all_logits != all || !s->cap != !c->capture)) qn_step_free(s);
     if (!s->plan) {
         if ((st = qn_step_build(c, T, all, s))) return st;
         size_t peak = 0;
@@ -93,6 +129,7 @@ static quanta_status run_step(quanta_model_context *c, const int32_t *tokens, in
     free(pos);
     if (!st) st = quanta_plan_execute(s->plan);
     if (!st && logits) st = quanta_plan_get_output(s->plan, s->logits, logits, logits_count * sizeof(float));
+    if (!st && s->cap) st = deliver_capture(c, s);
     if (!st) c->n_past += T;
     return st;
 }

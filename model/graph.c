@@ -7,6 +7,7 @@
  * planned once per context and reused for every token.
  */
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "error.h"
@@ -15,6 +16,7 @@
 void qn_step_free(qn_step *s) {
     quanta_plan_destroy(s->plan);
     quanta_graph_destroy(s->graph);
+    free(s->cap);
     memset(s, 0, sizeof *s);
 }
 
@@ -32,19 +34,25 @@ quanta_status qn_step_build(quanta_model_context *ctx, int32_t T, int32_t all_lo
     s->pos = input(&b, "pos", QUANTA_I32, 1, T, 0);
     s->start = input(&b, "start", QUANTA_I32, 1, 1, 0);
     s->kv_len = input(&b, "kv_len", QUANTA_I32, 1, 1, 0);
+    const int n_sites = c->n_layer * QN_SITES_PER_LAYER + 1;
+    if (ctx->capture && !(s->cap = calloc((size_t)n_sites, sizeof *s->cap)))
+        b.st = qn_error_set(QUANTA_ERR_OUT_OF_MEMORY, "quanta_model_eval: no memory");
     quanta_tensor *x = qn_gb_embed(&b, m, s->ids);
     for (int il = 0; il < c->n_layer && !b.st; il++) {
         quanta_tensor *q, *k, *v, *kc = NULL, *vc = NULL, *a = NULL;
-        qn_gb_qkv(&b, m, il, x, T, s->pos, &q, &k, &v);
+        quanta_tensor **cap = s->cap ? s->cap + QN_SITE(il, 0) : NULL;
+        qn_gb_qkv(&b, m, il, x, T, s->pos, &q, &k, &v, cap);
         if (!b.st) b.st = quanta_write_rows(b.g, buf(&b, ctx->k_cache[il]), k, s->start, &kc);
         if (!b.st) b.st = quanta_write_rows(b.g, buf(&b, ctx->v_cache[il]), v, s->start, &vc);
         quanta_attention_params ap = qn_gb_attn_params(m, il);
         if (!b.st) b.st = quanta_attention(b.g, q, kc, vc, NULL, s->kv_len, &ap, &a);
         a = swap12(&b, a, Hq, T, Dh);
         a = reshape(&b, a, 2, T, Hq * Dh, 0, 0);
-        x = qn_gb_layer_out(&b, m, il, x, a);
+        x = qn_gb_layer_out(&b, m, il, x, a, cap);
     }
     x = norm(&b, c, x, buf(&b, m->output_norm));
+    if (s->cap) s->cap[n_sites - 1] = x;
+    for (int i = 0; s->cap && i < n_sites && !b.st; i++) b.st = quanta_graph_output(b.g, s->cap[i]);
     if (T > 1 && !all_logits) {
         /* Only the last row feeds the head: pick it with get_rows instead of a slice op. */
         s->last = input(&b, "last", QUANTA_I32, 1, 1, 0);
@@ -86,12 +94,13 @@ quanta_attention_params qn_gb_attn_params(const quanta_model *m, int il) {
 }
 
 void qn_gb_qkv(gb *b, const quanta_model *m, int il, quanta_tensor *x, int64_t T, quanta_tensor *pos,
-               quanta_tensor **qo, quanta_tensor **ko, quanta_tensor **vo) {
+               quanta_tensor **qo, quanta_tensor **ko, quanta_tensor **vo, quanta_tensor **cap) {
     const qn_model_config *c = &m->cfg;
     const qn_layer_weights *w = &m->layers[il];
     const int64_t Dh = c->head_dim, Hq = c->n_head, Hkv = c->n_head_kv;
     int local = qn_model_layer_is_local(c, il);
     quanta_tensor *h = norm(b, c, x, buf(b, w->attn_norm));
+    if (cap) cap[QN_SITE_ATTN_IN] = h;
     quanta_tensor *q = matmul(b, h, buf(b, w->wq));
     quanta_tensor *k = matmul(b, h, buf(b, w->wk));
     quanta_tensor *v = matmul(b, h, buf(b, w->wv));
@@ -117,7 +126,8 @@ void qn_gb_qkv(gb *b, const quanta_model *m, int il, quanta_tensor *x, int64_t T
     *vo = v;
 }
 
-quanta_tensor *qn_gb_layer_out(gb *b, const quanta_model *m, int il, quanta_tensor *x, quanta_tensor *a) {
+quanta_tensor *qn_gb_layer_out(gb *b, const quanta_model *m, int il, quanta_tensor *x, quanta_tensor *a,
+                               quanta_tensor **cap) {
     const qn_model_config *c = &m->cfg;
     const qn_layer_weights *w = &m->layers[il];
     quanta_tensor *o = matmul(b, a, buf(b, w->wo));
@@ -127,7 +137,13 @@ quanta_tensor *qn_gb_layer_out(gb *b, const quanta_model *m, int il, quanta_tens
     quanta_tensor *gt = matmul(b, h, buf(b, w->w_gate));
     quanta_tensor *up = matmul(b, h, buf(b, w->w_up));
     if (!b->st) b->st = c->gelu_mlp ? quanta_gelu(b->g, gt, 1, &gt) : quanta_silu(b->g, gt, &gt);
-    quanta_tensor *d = matmul(b, mul(b, gt, up), buf(b, w->w_down));
+    quanta_tensor *inner = mul(b, gt, up);
+    if (cap) {
+        cap[QN_SITE_ATTN_OUT] = a;
+        cap[QN_SITE_FFN_IN] = h;
+        cap[QN_SITE_FFN_DOWN] = inner;
+    }
+    quanta_tensor *d = matmul(b, inner, buf(b, w->w_down));
     if (c->post_norms) d = norm(b, c, d, buf(b, w->post_ffn_norm));
     return add(b, x, d);
 }

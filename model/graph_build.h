@@ -67,11 +67,14 @@ static inline quanta_tensor *swap12(gb *b, quanta_tensor *x, int64_t A, int64_t 
 /* Embeddings of ids [T] (scaled where the architecture wants). */
 quanta_tensor *qn_gb_embed(gb *b, const quanta_model *m, quanta_tensor *ids);
 /* The attention inputs of layer il for x [T, E]: q [1, Hq, T, D], k and v [1, Hkv, T, D],
- * q and k rotated at positions pos [T]. */
+ * q and k rotated at positions pos [T]. cap (NULL, or the layer's QN_SITES_PER_LAYER slots)
+ * gets the projections' input. */
 void qn_gb_qkv(gb *b, const quanta_model *m, int il, quanta_tensor *x, int64_t T, quanta_tensor *pos,
-               quanta_tensor **q, quanta_tensor **k, quanta_tensor **v);
-/* The rest of layer il given the attention output a [T, Hq * D]: returns the new x. */
-quanta_tensor *qn_gb_layer_out(gb *b, const quanta_model *m, int il, quanta_tensor *x, quanta_tensor *a);
+               quanta_tensor **q, quanta_tensor **k, quanta_tensor **v, quanta_tensor **cap);
+/* The rest of layer il given the attention output a [T, Hq * D]: returns the new x. cap as
+ * above: gets the inputs of the o, gate/up and down projections. */
+quanta_tensor *qn_gb_layer_out(gb *b, const quanta_model *m, int il, quanta_tensor *x, quanta_tensor *a,
+                               quanta_tensor **cap);
 /* Attention parameters of layer il. */
 quanta_attention_params qn_gb_attn_params(const quanta_model *m, int il);
 

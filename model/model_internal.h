@@ -141,11 +141,22 @@ quanta_status qn_model_from_hf_dir(const char *dir, quanta_backend *backend, con
 /* Whether path names such a checkpoint (a directory or a .safetensors file); dir gets it. */
 int qn_model_path_is_hf(const char *path, char *dir, size_t cap);
 
+/* The inputs of a model's linear layers, as calibration sees them (calib.c): per layer, the
+ * normed hidden state (q/k/v), the attention output (o), the normed hidden state of the MLP
+ * (gate/up) and the MLP's inner activation (down); then the final-norm output (the head). */
+enum { QN_SITE_ATTN_IN = 0, QN_SITE_ATTN_OUT, QN_SITE_FFN_IN, QN_SITE_FFN_DOWN, QN_SITES_PER_LAYER };
+/* Site index of layer il's `site`; the head's is n_layer * QN_SITES_PER_LAYER. */
+#define QN_SITE(il, site) ((il) * QN_SITES_PER_LAYER + (site))
+
+/* Called after each step with the rows [n_rows][cols] (f32) that entered linear site `site`. */
+typedef quanta_status (*qn_capture_fn)(void *user, int site, const float *rows, int64_t n_rows, int64_t cols);
+
 /* One planned step graph with its per-run inputs. */
 typedef struct qn_step {
     quanta_graph *graph;
     quanta_plan *plan;
     quanta_tensor *ids, *pos, *start, *kv_len, *last, *logits;
+    quanta_tensor **cap;   /* capture mode: the n_layer * QN_SITES_PER_LAYER + 1 site inputs */
     int32_t n_tokens;
     int32_t all_logits;
 } qn_step;
@@ -160,12 +171,18 @@ struct quanta_model_context {
     qn_step decode;   /* built on first use, reused for every token */
     qn_step prefill;  /* the last prefill shape, rebuilt when it changes */
     uint64_t id;      /* unique within the model: keys the batched-decode plan */
+    qn_capture_fn capture; /* calibration (calib.c): steps also output every linear's input */
+    void *capture_user;
 };
+
+/* Turns capture mode on (fn) or off (NULL) for the context's next steps (context.c). */
+void qn_model_context_set_capture(quanta_model_context *ctx, qn_capture_fn fn, void *user);
 
 /* batch.c: frees the model's batched-decode plan (if ctx is NULL or takes part in it). */
 void qn_batch_release(quanta_model *m, const quanta_model_context *ctx);
 
-/* Builds and plans the graph for n_tokens new tokens (all_logits: every row, else the last). */
+/* Builds and plans the graph for n_tokens new tokens (all_logits: every row, else the last);
+ * with ctx->capture set, every linear layer's input is an output too (step->cap). */
 quanta_status qn_step_build(quanta_model_context *ctx, int32_t n_tokens, int32_t all_logits, qn_step *step);
 void qn_step_free(qn_step *step);
 

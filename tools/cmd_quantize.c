@@ -2,7 +2,9 @@
  * safetensors checkpoint into a GGUF file holding Quanta's formats (formats/model_files.md).
  * Each tensor is imported to f32 (ggml blocks are dequantized bit-exactly), its format chosen
  * (defaults below, --keep-embeddings, --override), quantized, and its relative RMS error
- * against the imported weights reported; the model's size before and after closes the run. */
+ * against the imported weights reported; the model's size before and after closes the run.
+ * With --calib the model first runs over a text to measure each linear layer's input, and each
+ * row's / group's clipping is chosen to minimise the activation-weighted error (model/calib.h). */
 #include <errno.h>
 #include <fnmatch.h>
 #include <math.h>
@@ -14,6 +16,7 @@
 #include "commands.h"
 #include "formats.h"
 #include "gguf.h"
+#include "model/calib.h"
 #include "safetensors.h"
 
 #define MAX_OVERRIDES 32
@@ -31,6 +34,10 @@ typedef struct options {
     const char *in, *out, *config;
     target quant, embed;
     double clip_pct; /* 0 = min-max */
+    const char *calib, *calib_backend;
+    long calib_tokens;
+    const qn_act_stats *stats; /* --calib: measured before the tensors are converted */
+    int tied_head;             /* no separate output head: token_embd is the head too */
     int quiet;
     struct { const char *glob; target t; } ov[MAX_OVERRIDES];
     int n_ov;
@@ -66,13 +73,21 @@ static void usage(FILE *f) {
             "                          scale choice: minmax (default) uses each row's max |w|; percentile:P first\n"
             "                          clamps each row of a quantized tensor to +-(P-th percentile of its |w|)\n"
             "  --config FILE           config.json for a safetensors input (default: next to the input)\n"
-            "  --calib FILE            not supported (see below)\n"
+            "  --calib FILE            calibrate the scales on activations: run the model (unquantized) over the\n"
+            "                          first --calib-tokens tokens of the text FILE (BOS first), measure E[x_k^2]\n"
+            "                          for every input channel k of every linear layer, and for each unit with its\n"
+            "                          own scale (q8/fp8: row; q4: group; nf4: 64-block) clamp it to r times its\n"
+            "                          range, r = 1.00, 0.98, ..., 0.60, keeping the r with the least\n"
+            "                          sum_k E[x_k^2] (w_k - w'_k)^2 (r = 1 is min-max). Weights with no measured\n"
+            "                          input (embedding tables) use E[x_k^2] = 1. Not combined with --clip.\n"
+            "  --calib-tokens N        tokens of the calibration text to use (default 512)\n"
+            "  --calib-backend SPEC    backend that runs the model for --calib (default best; ref, opencl, cuda)\n"
             "  -q, --quiet             no per-tensor lines\n\n"
             "Defaults: 1-D tensors (norms, biases) become f32; token embeddings / output head f16; other 2-D\n"
             "weights the --quant format (f16 when their row length does not fit the format's group); tensors\n"
-            "of 3-4 dims f32. Errors are relative RMS of the dequantized weights against the input's weights.\n"
-            "Activation calibration from a text file needs per-layer activation statistics from running the\n"
-            "model, which this build does not collect: --calib is rejected; --clip percentile:P clips weights.\n");
+            "of 3-4 dims f32. Errors are relative RMS of the dequantized weights against the input's weights;\n"
+            "with --calib also the activation-weighted relative error sqrt(sum E[x^2] (w - w')^2 / sum E[x^2] w^2)\n"
+            "with min-max scales and with the calibrated ones.\n");
 }
 
 /* ------------------------------------------------------------------ input */
@@ -102,6 +117,86 @@ static int is_embedding(const char *name) {
         if (a >= b && !strcmp(name + a - b, names[i]) && (a == b || name[a - b - 1] == '.')) return 1;
     }
     return 0;
+}
+
+static int is_embedding_head(const char *name) {
+    size_t a = strlen(name), b = strlen("lm_head.weight");
+    return a >= b && !strcmp(name + a - b, "lm_head.weight") && (a == b || name[a - b - 1] == '.');
+}
+
+/* ------------------------------------------------------------ calibration */
+
+/* Runs the unquantized model over the first --calib-tokens tokens of the text and collects every
+ * linear layer's input statistics. */
+static int run_calibration(const options *o, qn_act_stats **out, char *msg, size_t msg_len) {
+    FILE *f = fopen(o->calib, "rb");
+    if (!f) {
+        snprintf(msg, msg_len, "cannot open calibration text '%.500s': %s", o->calib, strerror(errno));
+        return 0;
+    }
+    /* Tokens cover at least a byte, almost always far fewer than 32: read only what can matter. */
+    size_t cap = (size_t)o->calib_tokens * 32 + 4096;
+    char *text = malloc(cap + 1);
+    size_t n = text ? fread(text, 1, cap, f) : 0;
+    int bad = ferror(f);
+    fclose(f);
+    if (!text) {
+        snprintf(msg, msg_len, "no memory for the calibration text");
+        return 0;
+    }
+    if (bad || n == 0) {
+        snprintf(msg, msg_len, bad ? "cannot read calibration text '%.500s'" : "calibration text '%.500s' is empty",
+                 o->calib);
+        free(text);
+        return 0;
+    }
+    if (n == cap) /* cut at a space so no UTF-8 sequence is split */
+        while (n > cap / 2 && text[n - 1] != ' ' && text[n - 1] != '\n') n--;
+    text[n] = '\0';
+    quanta_backend *be = NULL;
+    quanta_model *m = NULL;
+    int32_t *ids = NULL;
+    size_t nt = 0;
+    int ok = 0;
+    quanta_model_params mp;
+    quanta_model_default_params(&mp); /* the file's own precision: the reference the errors measure against */
+    if (quanta_backend_open(o->calib_backend, &be) != QUANTA_OK) {
+        snprintf(msg, msg_len, "--calib-backend %s: %s", o->calib_backend, quanta_last_error());
+        goto out;
+    }
+    if (quanta_model_load(o->in, be, &mp, &m) != QUANTA_OK) {
+        snprintf(msg, msg_len, "--calib runs the model, which the runtime cannot load: %s", quanta_last_error());
+        goto out;
+    }
+    if (quanta_model_tokenize(m, text, n, 1, 0, NULL, 0, &nt) != QUANTA_OK || !(ids = malloc((nt ? nt : 1) * sizeof *ids)) ||
+        quanta_model_tokenize(m, text, n, 1, 0, ids, nt, &nt) != QUANTA_OK) {
+        snprintf(msg, msg_len, "tokenizing '%.500s': %s", o->calib, ids ? quanta_last_error() : "no memory");
+        goto out;
+    }
+    quanta_model_info info;
+    quanta_model_get_info(m, &info);
+    size_t content = 0;
+    for (size_t i = 0; i < nt; i++) content += ids[i] != info.bos;
+    if (!content) {
+        snprintf(msg, msg_len, "calibration text '%.500s' gives no tokens", o->calib);
+        goto out;
+    }
+    if (nt > (size_t)o->calib_tokens) nt = (size_t)o->calib_tokens;
+    quanta_device_info dev;
+    if (quanta_backend_device(be, &dev) != QUANTA_OK) snprintf(dev.backend, sizeof dev.backend, "%s", o->calib_backend);
+    printf("calibration: %zu tokens of %s on the %s backend\n", nt, o->calib, dev.backend);
+    fflush(stdout);
+    if (qn_model_collect_act_stats(m, ids, nt, 0, out) != QUANTA_OK) {
+        snprintf(msg, msg_len, "calibration run: %s", quanta_last_error());
+        goto out;
+    }
+    ok = 1;
+out:
+    free(ids);
+    free(text);
+    quanta_model_destroy(m);
+    quanta_backend_close(be);
+    return ok;
 }
 
 /* ---------------------------------------------------------------- choices */
@@ -280,7 +375,45 @@ fail:
 typedef struct totals {
     double in_bytes, out_bytes, err_num, err_den;
     int n_quant, n_dense, n_kept, n_fallback;
+    double werr_minmax, werr_calib; /* --calib: sums of the relative weighted errors (squared) */
+    int n_calib, n_better;
 } totals;
+
+/* --calib: quantizes with the activation-weighted clipping search; *w0 and *w1 get the relative
+ * weighted errors with min-max scales and with the chosen ones. */
+static int calibrated(const options *o, const src_tensor *s, const quanta_tensor_desc *d, const float *ref, void *q,
+                      size_t nb, double *w0, double *w1, const char **note, totals *tot, char *msg, size_t msg_len) {
+    const qn_act_site *site = qn_act_stats_find(o->stats, s->name, o->tied_head);
+    double *ex2 = NULL;
+    if (site && site->cols != d->dims[1]) {
+        snprintf(msg, msg_len, "%s: %lld columns, but its measured input has %lld", s->name, (long long)d->dims[1],
+                 (long long)site->cols);
+        return 0;
+    }
+    if (site) {
+        if (!(ex2 = malloc((size_t)site->cols * sizeof *ex2))) {
+            snprintf(msg, msg_len, "%s: no memory", s->name);
+            return 0;
+        }
+        for (int64_t k = 0; k < site->cols; k++) ex2[k] = site->sum_sq[k] / (double)site->rows;
+    } else {
+        *note = " (no activations: unweighted)";
+    }
+    qn_clip_result r;
+    quanta_status st = qn_quantize_weighted_clip(d, ref, ex2, q, nb, &r);
+    free(ex2);
+    if (st != QUANTA_OK) {
+        snprintf(msg, msg_len, "%s: %s", s->name, quanta_last_error());
+        return 0;
+    }
+    *w0 = r.wnorm > 0 ? sqrt(r.werr_minmax / r.wnorm) : 0;
+    *w1 = r.wnorm > 0 ? sqrt(r.werr / r.wnorm) : 0;
+    tot->werr_minmax += *w0 * *w0;
+    tot->werr_calib += *w1 * *w1;
+    tot->n_calib++;
+    tot->n_better += r.werr < r.werr_minmax;
+    return 1;
+}
 
 static int do_tensor_as(const options *o, qn_gguf_writer *w, const src_tensor *s, const target *t, const char *why,
                         totals *tot, char *msg, size_t msg_len) {
@@ -288,7 +421,8 @@ static int do_tensor_as(const options *o, qn_gguf_writer *w, const src_tensor *s
     for (int i = 0; i < s->ndim; i++) elems *= (uint64_t)s->ne[i];
     static const target keep_it = { .keep = 1 };
     const char *to = t->keep ? s->type_name : t->spec;
-    double err = 0;
+    double err = 0, werr0 = -1, werr1 = -1;
+    const char *calib_note = "";
     uint64_t out_bytes = s->bytes;
     int ok = 0;
     float *ref = NULL, *work = NULL, *back = NULL;
@@ -359,7 +493,11 @@ static int do_tensor_as(const options *o, qn_gguf_writer *w, const src_tensor *s
             snprintf(msg, msg_len, "%s: no memory", s->name);
             goto out;
         }
-        if (quanta_quantize(&d, src, q, nb) != QUANTA_OK) goto fail;
+        if (o->stats) {
+            if (!calibrated(o, s, &d, ref, q, nb, &werr0, &werr1, &calib_note, tot, msg, msg_len)) goto out;
+        } else if (quanta_quantize(&d, src, q, nb) != QUANTA_OK) {
+            goto fail;
+        }
         if (quanta_dequantize(&d, q, nb, back, (size_t)elems) != QUANTA_OK) goto fail;
         out_bytes = nb;
         tot->n_quant++;
@@ -397,8 +535,10 @@ report:
             p += snprintf(shape + p, sizeof shape - (size_t)p, "%lld%s", (long long)s->ne[i], i ? ", " : "]");
         human((double)s->bytes, a, sizeof a);
         human((double)out_bytes, b, sizeof b);
-        printf("  %-44s %-16s %-8s -> %-9s %10s -> %-10s err %.3e%s%s%s\n", s->name, shape, s->type_name, to, a, b, err,
-               why[0] ? " (" : "", why, why[0] ? ")" : "");
+        char wbuf[96] = "";
+        if (werr0 >= 0) snprintf(wbuf, sizeof wbuf, " werr %.3e -> %.3e%s", werr0, werr1, calib_note);
+        printf("  %-44s %-16s %-8s -> %-9s %10s -> %-10s err %.3e%s%s%s%s\n", s->name, shape, s->type_name, to, a, b, err,
+               wbuf, why[0] ? " (" : "", why, why[0] ? ")" : "");
     }
     goto out;
 fail:
@@ -493,11 +633,17 @@ int qn_cmd_quantize(int argc, char **argv) {
                 return 2;
             }
         } else if (!strcmp(a, "--calib")) {
-            fprintf(stderr,
-                    "quanta quantize: --calib is not supported: calibrating scales on activations needs statistics\n"
-                    "collected while running the model on the text, which this build does not do. For weight-only\n"
-                    "outlier clipping use --clip percentile:P (e.g. percentile:99.9).\n");
-            return 2;
+            o.calib = v;
+        } else if (!strcmp(a, "--calib-tokens")) {
+            char *end;
+            errno = 0;
+            o.calib_tokens = strtol(v, &end, 10);
+            if (*end || end == v || errno || o.calib_tokens < 1 || o.calib_tokens > (1L << 20)) {
+                fprintf(stderr, "quanta quantize: --calib-tokens takes a count from 1 to %ld, not '%s'\n", 1L << 20, v);
+                return 2;
+            }
+        } else if (!strcmp(a, "--calib-backend")) {
+            o.calib_backend = v;
         } else {
             fprintf(stderr, "quanta quantize: unknown option '%s'\n\n", a);
             usage(stderr);
@@ -510,11 +656,22 @@ int qn_cmd_quantize(int argc, char **argv) {
         return 2;
     }
     if (embed_is_quant) o.embed = o.quant;
+    if (o.calib && o.clip_pct > 0) {
+        fprintf(stderr, "quanta quantize: --calib chooses each row's / group's clipping itself; drop --clip\n");
+        return 2;
+    }
+    if (!o.calib && (o.calib_tokens || o.calib_backend)) {
+        fprintf(stderr, "quanta quantize: --calib-tokens and --calib-backend need --calib FILE\n");
+        return 2;
+    }
+    if (!o.calib_tokens) o.calib_tokens = 512;
+    if (!o.calib_backend) o.calib_backend = "best";
 
     qn_gguf *g = NULL;
     qn_safetensors *st = NULL;
     qn_gguf_writer *w = NULL;
     src_tensor *ts = NULL;
+    qn_act_stats *stats = NULL;
     uint64_t nt = 0;
     char msg[1024] = "";
     int rc = 1;
@@ -584,11 +741,22 @@ int qn_cmd_quantize(int argc, char **argv) {
     const char *base = strrchr(o.in, '/');
     char clip[32];
     if (o.clip_pct > 0) snprintf(clip, sizeof clip, "percentile:%g", o.clip_pct);
-    else snprintf(clip, sizeof clip, "minmax");
+    else snprintf(clip, sizeof clip, o.calib ? "calib" : "minmax");
     if (qn_gguf_writer_set_u32(w, "quanta.format_version", 1) || qn_gguf_writer_set_str(w, "quanta.quant", o.quant.spec) ||
         qn_gguf_writer_set_str(w, "quanta.clip", clip) ||
         qn_gguf_writer_set_str(w, "quanta.source", base ? base + 1 : o.in))
         goto fail;
+    if (o.calib) {
+        o.tied_head = 1;
+        for (uint64_t i = 0; i < nt; i++)
+            if (!strcmp(ts[i].name, "output.weight") || is_embedding_head(ts[i].name)) o.tied_head = 0;
+        if (!run_calibration(&o, &stats, msg, sizeof msg)) goto done;
+        o.stats = stats;
+        const char *cb = strrchr(o.calib, '/');
+        if (qn_gguf_writer_set_str(w, "quanta.calib", cb ? cb + 1 : o.calib) ||
+            qn_gguf_writer_set_u32(w, "quanta.calib_tokens", (uint32_t)stats->n_tokens))
+            goto fail;
+    }
 
     printf("quanta quantize: %s (%s, %llu tensors) -> %s: --quant %s, embeddings %s, clip %s\n", o.in,
            g ? "gguf" : "safetensors", (unsigned long long)nt, o.out, o.quant.spec, o.embed.spec, clip);
@@ -609,6 +777,9 @@ int qn_cmd_quantize(int argc, char **argv) {
            tot.n_kept, tot.n_fallback);
     printf("model error: relative RMS over all converted weights %.3e\n",
            tot.err_den > 0 ? sqrt(tot.err_num / tot.err_den) : 0.0);
+    if (tot.n_calib)
+        printf("calibration: %d of %d tensors lowered their activation-weighted error; rms over tensors %.3e -> %.3e\n",
+               tot.n_better, tot.n_calib, sqrt(tot.werr_minmax / tot.n_calib), sqrt(tot.werr_calib / tot.n_calib));
     printf("size: tensors %s -> %s (x%.3f); file %s -> %s\n", a, b, tot.in_bytes > 0 ? tot.out_bytes / tot.in_bytes : 0.0,
            fa, fb);
     rc = 0;
@@ -619,6 +790,7 @@ done:
     if (rc) fprintf(stderr, "quanta quantize: %s\n", msg[0] ? msg : "failed");
     for (int i = 0; i < o.n_ov; i++) free((void *)o.ov[i].glob);
     free(ts);
+    qn_act_stats_free(stats);
     qn_gguf_writer_destroy(w);
     qn_gguf_close(g);
     qn_st_close(st);

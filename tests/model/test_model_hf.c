@@ -178,16 +178,6 @@ static void rm_dir(const char *dir) {
     rmdir(dir);
 }
 
-static double max_rel_err(const float *a, const double *ref, int n) {
-    double mx = 0, scale = 0;
-    for (int i = 0; i < n; i++) scale = fmax(scale, fabs(ref[i]));
-    for (int i = 0; i < n; i++) {
-        if (a[i] != a[i]) return INFINITY;
-        mx = fmax(mx, fabs(a[i] - ref[i]));
-    }
-    return mx / (scale > 0 ? scale : 1);
-}
-
 static void check_hf(const tiny_spec *spec, uint64_t salt) {
     tiny_model tm;
     tiny_build(&tm, spec, salt, NULL, NULL);
@@ -214,7 +204,7 @@ static void check_hf(const tiny_spec *spec, uint64_t salt) {
     ref_init(&r, &tm, 16);
     for (int t = 0; t < T; t++) {
         ref_step(&r, ids[t], want);
-        double e = max_rel_err(logits + (size_t)t * V, want, V);
+        double e = tiny_max_rel_err(logits + (size_t)t * V, want, V);
         ck_assert_msg(e < 2e-5, "%s (safetensors) position %d: max rel err %g", spec->arch, t, e);
     }
     ref_free(&r);

@@ -26,16 +26,6 @@ static quanta_model *load_tiny(const tiny_model *tm, const char *backend_spec, c
     return m;
 }
 
-static double max_rel_err(const float *a, const double *ref, int n) {
-    double mx = 0, scale = 0;
-    for (int i = 0; i < n; i++) scale = fmax(scale, fabs(ref[i]));
-    for (int i = 0; i < n; i++) {
-        if (a[i] != a[i]) return INFINITY;
-        mx = fmax(mx, fabs(a[i] - ref[i]));
-    }
-    return mx / (scale > 0 ? scale : 1);
-}
-
 static int argmax_f(const float *x, int n) {
     int b = 0;
     for (int i = 1; i < n; i++)
@@ -65,7 +55,7 @@ static void check_against_reference(const tiny_spec *spec, uint64_t salt) {
     ck_assert_msg(quanta_model_eval(ctx, ids, T, logits, (size_t)V * T) == QUANTA_OK, "%s", quanta_last_error());
     for (int t = 0; t < T; t++) {
         ref_step(&r, ids[t], want);
-        double e = max_rel_err(logits + (size_t)t * V, want, V);
+        double e = tiny_max_rel_err(logits + (size_t)t * V, want, V);
         ck_assert_msg(e < 2e-5, "%s prefill position %d: max rel err %g", spec->arch, t, e);
     }
     ck_assert_int_eq(quanta_model_context_position(ctx), T);
@@ -74,7 +64,7 @@ static void check_against_reference(const tiny_spec *spec, uint64_t salt) {
         qt_poison_f32(logits, V);
         ck_assert_msg(quanta_model_eval(ctx, &tok, 1, logits, V) == QUANTA_OK, "%s", quanta_last_error());
         ref_step(&r, tok, want);
-        double e = max_rel_err(logits, want, V);
+        double e = tiny_max_rel_err(logits, want, V);
         ck_assert_msg(e < 2e-5, "%s decode step %d: max rel err %g", spec->arch, step, e);
         tok = argmax_f(logits, V);
     }
@@ -85,7 +75,7 @@ static void check_against_reference(const tiny_spec *spec, uint64_t salt) {
     tiny_ref r2;
     ref_init(&r2, &tm, 32);
     for (int t = 0; t < T; t++) ref_step(&r2, ids[t], want);
-    ck_assert_msg(max_rel_err(last, want, V) < 2e-5, "%s last-only prefill", spec->arch);
+    ck_assert_msg(tiny_max_rel_err(last, want, V) < 2e-5, "%s last-only prefill", spec->arch);
     ref_free(&r2);
     free(last);
     ref_free(&r);
@@ -268,7 +258,7 @@ START_TEST(test_quantized_load) {
         ref_init(&r, &tq, 8);
         for (int t = 0; t < 6; t++) ref_step(&r, prompt[t], want);
         ref_free(&r);
-        double e = max_rel_err(got, want, V);
+        double e = tiny_max_rel_err(got, want, V);
         float *basef = malloc(sizeof(float) * V);
         for (int j = 0; j < V; j++) basef[j] = (float)base[j];
         double drift = nmse(got, basef, V);
@@ -575,7 +565,7 @@ static void batch_case(const tiny_spec *spec, uint64_t salt, const char *backend
                       quanta_last_error());
         for (int i = 0; i < NS; i++) {
             ref_step(&r[i], tok[i], want);
-            double e = max_rel_err(logits + (size_t)i * V, want, V);
+            double e = tiny_max_rel_err(logits + (size_t)i * V, want, V);
             ck_assert_msg(e < (strcmp(backend, "ref") ? 1e-4 : 2e-5), "%s on %s: batch step %d sequence %d: max rel err %g",
                           spec->arch, backend, step, i, e);
             ck_assert_int_eq(quanta_model_context_position(ctx[i]), lens[i] + step + 1);

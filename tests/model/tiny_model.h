@@ -221,10 +221,24 @@ static void tiny_free(tiny_model *m) {
 
 /* ------------------------------------------------- independent reference */
 
+/* Largest |a - ref| relative to the largest |ref| (NaN in a: infinite). */
+static inline double tiny_max_rel_err(const float *a, const double *ref, int n) {
+    double mx = 0, scale = 0;
+    for (int i = 0; i < n; i++) scale = fmax(scale, fabs(ref[i]));
+    for (int i = 0; i < n; i++) {
+        if (a[i] != a[i]) return INFINITY;
+        mx = fmax(mx, fabs(a[i] - ref[i]));
+    }
+    return mx / (scale > 0 ? scale : 1);
+}
+
 typedef struct tiny_ref {
     const tiny_model *m;
     int n_ctx, n_past;
     double *k, *v; /* [layer][pos][kv head][dim] */
+    double *act_sq; /* optional (calibration tests): sums of x^2 of every linear layer's input,
+                       [layer * 4 + site][act_stride], sites q/k/v, o, gate/up, down; then the head */
+    int act_stride;
 } tiny_ref;
 
 static void ref_init(tiny_ref *r, const tiny_model *m, int n_ctx) {
@@ -234,6 +248,12 @@ static void ref_init(tiny_ref *r, const tiny_model *m, int n_ctx) {
     size_t n = (size_t)m->s.n_layer * n_ctx * m->s.n_head_kv * m->s.head_dim;
     r->k = calloc(n, sizeof *r->k);
     r->v = calloc(n, sizeof *r->v);
+    r->act_sq = NULL;
+    r->act_stride = 0;
+}
+static void ref_capture(tiny_ref *r, int site, const double *x, int n) {
+    if (!r->act_sq) return;
+    for (int i = 0; i < n; i++) r->act_sq[(size_t)site * r->act_stride + i] += x[i] * x[i];
 }
 static void ref_free(tiny_ref *r) {
     free(r->k);
@@ -282,6 +302,7 @@ static void ref_step(tiny_ref *r, int tok, double *logits) {
         int local = gem && (l % 6) < 5;
         double base = gem ? (local ? 10000.0 : s->rope_base) : s->rope_base;
         ref_rmsnorm(h, x, t->attn_norm, E);
+        ref_capture(r, l * 4 + 0, h, E);
         ref_matvec(q, t->wq, h, H * D, E);
         ref_matvec(k, t->wk, h, Hk * D, E);
         ref_matvec(v, t->wv, h, Hk * D, E);
@@ -318,10 +339,12 @@ static void ref_step(tiny_ref *r, int tok, double *logits) {
                 att[hh * D + i] = a / sum;
             }
         }
+        ref_capture(r, l * 4 + 1, att, H * D);
         ref_matvec(o, t->wo, att, E, H * D);
         if (gem) ref_rmsnorm(o, o, t->post_attn_norm, E);
         for (int i = 0; i < E; i++) x[i] += o[i];
         ref_rmsnorm(h, x, t->ffn_norm, E);
+        ref_capture(r, l * 4 + 2, h, E);
         ref_matvec(g, t->w_gate, h, F, E);
         ref_matvec(u, t->w_up, h, F, E);
         for (int i = 0; i < F; i++) {
@@ -330,11 +353,13 @@ static void ref_step(tiny_ref *r, int tok, double *logits) {
                              : a / (1.0 + exp(-a));
             g[i] = act * u[i];
         }
+        ref_capture(r, l * 4 + 3, g, F);
         ref_matvec(o, t->w_down, g, E, F);
         if (gem) ref_rmsnorm(o, o, t->post_ffn_norm, E);
         for (int i = 0; i < E; i++) x[i] += o[i];
     }
     ref_rmsnorm(h, x, m->out_norm, E);
+    ref_capture(r, s->n_layer * 4, h, E);
     ref_matvec(logits, m->output ? m->output : m->embd, h, s->n_vocab, E);
     r->n_past++;
     free(x), free(h), free(q), free(k), free(v), free(att), free(o), free(g), free(u), free(sc);
