@@ -208,8 +208,12 @@ static int set_value(qc_case *c, const key_def *k, const char *val, char *err, s
         errno = 0;
         char *end;
         float v = strtof(val, &end);
-        if (!*val || errno || *end || !isfinite(v))
+        if (!*val || *end || !isfinite(v))
             return qc_err(err, errlen, "key '%s': '%s' is not a finite number", k->name, val);
+        /* ERANGE also flags subnormal results, which are fine (and are what a canonical spec
+         * prints for them); only a nonzero value that rounded to zero is refused. */
+        if (errno == ERANGE && v == 0.0f)
+            return qc_err(err, errlen, "key '%s': '%s' underflows to 0", k->name, val);
         *(float *)(void *)base = v;
         return 0;
     }
@@ -409,7 +413,10 @@ int qc_case_parse(const char *spec, qc_case *out, char *err, size_t errlen) {
 /* ----------------------------------------------------------- validation */
 
 /* Tensors of a case stay below 2^28 elements (1 GiB of f32), so a typo cannot ask for
- * terabytes, and every size product below fits easily in 64 bits. */
+ * terabytes, and every size product below fits easily in 64 bits. All of a case's tensors
+ * together stay below the same bound: each is held several times over (the case's data, the
+ * graph's and each backend's copies, the oracle's f32 loads), so a case of four 1 GiB
+ * tensors would need well over 10 GiB. The largest generated case has ~4M elements. */
 #define ELEMS_MAX ((int64_t)1 << 28)
 
 static int check_elems(const char *what, const int64_t *dims, int nd, char *err, size_t errlen) {
@@ -439,7 +446,7 @@ static int check_format(quanta_dtype w, int32_t g, int32_t dq, int64_t cols, con
     return 0;
 }
 
-int qc_case_validate(const qc_case *c, char *err, size_t errlen) {
+static int validate_parts(const qc_case *c, char *err, size_t errlen) {
     switch (c->op) {
     case QC_MATMUL: {
         if (!is_act(c->dtype)) return qc_err(err, errlen, "x must be f32, f16 or bf16");
@@ -520,4 +527,30 @@ int qc_case_validate(const qc_case *c, char *err, size_t errlen) {
     }
     default: return 0;
     }
+}
+
+/* Elements of all of a valid case's tensors: inputs and result (each below 2^28, so no sum
+ * here overflows). */
+static int64_t case_elements(const qc_case *c) {
+    int64_t shape = 1;
+    for (int i = 0; i < c->ndim; i++) shape *= c->shape[i];
+    switch (c->op) {
+    case QC_MATMUL: return c->b * c->m * c->k + c->n * c->k + c->b * c->m * c->n;
+    case QC_ATTENTION:
+        return 2 * c->b * c->hq * c->nq * c->d + 2 * c->b * c->hkv * c->nk * c->d +
+               (c->mask ? c->b * c->nq * c->nk : 0) + c->b;
+    case QC_GET_ROWS: return c->v * c->d + c->t * c->d + c->t;
+    case QC_WRITE_ROWS: return c->b * c->h * (c->nmax + c->t) * c->d + 1;
+    case QC_ADD: case QC_MUL: return 3 * shape;
+    case QC_ROPE: return 2 * shape + c->shape[2];
+    default: return 2 * shape + (c->ndim ? c->shape[c->ndim - 1] : 0);
+    }
+}
+
+int qc_case_validate(const qc_case *c, char *err, size_t errlen) {
+    if (validate_parts(c, err, errlen)) return -1;
+    int64_t n = case_elements(c);
+    if (n > ELEMS_MAX)
+        return qc_err(err, errlen, "the case's tensors hold %lld elements in all, more than 2^28", (long long)n);
+    return 0;
 }

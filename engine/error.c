@@ -2,14 +2,19 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 
 static _Thread_local char qn_error_message[1024];
 
 quanta_status qn_error_set(quanta_status status, const char *fmt, ...) {
+    /* Callers wrap the previous message ("loading 'x': %s", quanta_last_error()): format
+     * aside first, since vsnprintf must not write the buffer it is reading. */
+    char msg[sizeof qn_error_message];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(qn_error_message, sizeof qn_error_message, fmt, ap);
+    vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    memcpy(qn_error_message, msg, sizeof msg);
     return status;
 }
 

@@ -23,6 +23,8 @@ typedef struct plan_tensor {
     void *owned_aux;    /* prepared form of a constant weight */
     int input_set;
     int needed;         /* used by a planned op or an output */
+    int output;         /* marked with quanta_graph_output when the plan was made */
+    size_t arena_off;   /* op results: place in the arena */
 } plan_tensor;
 
 struct quanta_plan {
@@ -53,14 +55,19 @@ typedef struct block {
 /* First fit among the gaps between live blocks (kept sorted by offset). */
 static quanta_status arena_place(block **live, int *nlive, int *cap, size_t size, int tensor, size_t *off,
                                  size_t *high) {
+    /* Sizes are each below SIZE_MAX, but rounding one up or stacking it on others may not be. */
+    if (size > SIZE_MAX - QN_ARENA_ALIGN)
+        return qn_error_set(QUANTA_ERR_OVERFLOW, "quanta_plan_create: a %zu-byte result overflows the arena", size);
     size = align_up(size ? size : 1, QN_ARENA_ALIGN);
-    size_t at = 0;
+    size_t at = 0, end = 0;
     int pos = 0;
     for (; pos < *nlive; pos++) {
-        if ((*live)[pos].off >= at + size) break;
-        size_t end = (*live)[pos].off + (*live)[pos].size;
+        if (qn_add_size(at, size, &end) && (*live)[pos].off >= end) break;
+        end = (*live)[pos].off + (*live)[pos].size;
         if (end > at) at = end;
     }
+    if (!qn_add_size(at, size, &end))
+        return qn_error_set(QUANTA_ERR_OVERFLOW, "quanta_plan_create: intermediate results overflow the arena size");
     if (*nlive == *cap) {
         int ncap = *cap ? *cap * 2 : 16;
         block *b = realloc(*live, (size_t)ncap * sizeof *b);
@@ -72,7 +79,7 @@ static quanta_status arena_place(block **live, int *nlive, int *cap, size_t size
     (*live)[pos] = (block){at, size, tensor};
     (*nlive)++;
     *off = at;
-    if (at + size > *high) *high = at + size;
+    if (end > *high) *high = end;
     return QUANTA_OK;
 }
 
@@ -122,8 +129,10 @@ static quanta_status plan_arena(quanta_plan *p, size_t *offsets, size_t *arena_b
 /* ------------------------------------------------------------------- creation */
 
 static quanta_status own_alloc(quanta_plan *p, plan_tensor *t, size_t bytes) {
-    quanta_status st = qn_backend_alloc(p->backend, bytes, &t->owned);
+    void *h = NULL; /* t->owned stays NULL on failure, whatever the backend left in h */
+    quanta_status st = qn_backend_alloc(p->backend, bytes, &h);
     if (st != QUANTA_OK) return st;
+    t->owned = h;
     t->owned_bytes = bytes;
     return QUANTA_OK;
 }
@@ -145,6 +154,7 @@ static quanta_status select_nodes(quanta_plan *p) {
     if (!need) return qn_error_set(QUANTA_ERR_OUT_OF_MEMORY, "quanta_plan_create: out of host memory");
     for (int i = 0; i < p->ntensors; i++) {
         quanta_tensor *t = g->tensors[i];
+        p->pt[i].output = t->is_output;
         if (t->is_output && t->producer >= 0) need[t->producer] = 1;
     }
     for (int n = g->nnodes - 1; n >= 0; n--) {
@@ -188,6 +198,7 @@ static quanta_status resolve_leaves(quanta_plan *p) {
             if (st == QUANTA_OK) st = p->backend->ops->write(p->backend->self, pt->rt.mem, t->host_data, t->bytes);
             if (st == QUANTA_OK && t->desc.ndim == 2 && p->backend->ops->prepare_weight) {
                 st = p->backend->ops->prepare_weight(p->backend->self, &pt->rt, &pt->owned_aux);
+                if (st != QUANTA_OK) pt->owned_aux = NULL; /* nothing to release */
                 pt->rt.aux = pt->owned_aux;
             }
             break;
@@ -263,7 +274,10 @@ quanta_status quanta_plan_create(quanta_graph *g, quanta_backend *backend, quant
     if (st == QUANTA_OK) {
         for (int pos = 0; pos < p->norder; pos++) {
             quanta_tensor *dst = g->nodes[p->order[pos]].dst;
-            if (dst->kind == QN_KIND_NODE) p->pt[dst->id].rt.mem = (qn_mem){p->arena, offsets[dst->id]};
+            if (dst->kind == QN_KIND_NODE) {
+                p->pt[dst->id].arena_off = offsets[dst->id];
+                p->pt[dst->id].rt.mem = (qn_mem){p->arena, offsets[dst->id]};
+            }
         }
         resolve_views(p);
         for (int pos = 0; pos < p->norder; pos++) {
@@ -321,18 +335,34 @@ quanta_status qn_plan_set_guard_bytes(quanta_plan *p, size_t bytes) {
         quanta_tensor *dst = p->graph->nodes[p->order[pos]].dst;
         if (dst->kind != QN_KIND_NODE) continue;
         plan_tensor *pt = &p->pt[dst->id];
-        size_t total;
-        if (!qn_add_size(dst->bytes, 2 * guard, &total))
-            return qn_error_set(QUANTA_ERR_OVERFLOW, "qn_plan_set_guard_bytes: size overflow");
-        quanta_status st = own_alloc(p, pt, total);
-        if (st != QUANTA_OK) return st;
-        unsigned char *pattern = malloc(total);
-        if (!pattern) return qn_error_set(QUANTA_ERR_OUT_OF_MEMORY, "qn_plan_set_guard_bytes: out of host memory");
-        memset(pattern, QN_GUARD_BYTE, total);
-        st = ops->write(p->backend->self, (qn_mem){pt->owned, 0}, pattern, total);
+        size_t total = 0;
+        quanta_status st = qn_add_size(dst->bytes, 2 * guard, &total)
+                               ? own_alloc(p, pt, total)
+                               : qn_error_set(QUANTA_ERR_OVERFLOW, "qn_plan_set_guard_bytes: size overflow");
+        unsigned char *pattern = st == QUANTA_OK ? malloc(total) : NULL;
+        if (st == QUANTA_OK && !pattern)
+            st = qn_error_set(QUANTA_ERR_OUT_OF_MEMORY, "qn_plan_set_guard_bytes: out of host memory");
+        if (st == QUANTA_OK) {
+            memset(pattern, QN_GUARD_BYTE, total);
+            st = ops->write(p->backend->self, (qn_mem){pt->owned, 0}, pattern, total);
+        }
         free(pattern);
-        if (st != QUANTA_OK) return st;
-        pt->rt.mem = (qn_mem){pt->owned, guard};
+        if (st == QUANTA_OK) {
+            pt->rt.mem = (qn_mem){pt->owned, guard};
+            continue;
+        }
+        /* Back to the arena, as before the call, so a later call or an unguarded run is sound. */
+        for (int i = 0; i <= pos; i++) {
+            quanta_tensor *d = p->graph->nodes[p->order[i]].dst;
+            if (d->kind != QN_KIND_NODE) continue;
+            plan_tensor *u = &p->pt[d->id];
+            qn_backend_free(p->backend, u->owned, u->owned_bytes);
+            u->owned = NULL;
+            u->owned_bytes = 0;
+            u->rt.mem = (qn_mem){p->arena, u->arena_off};
+        }
+        resolve_views(p);
+        return st;
     }
     qn_backend_free(p->backend, p->arena, p->arena_bytes);
     p->arena = NULL;
@@ -421,6 +451,11 @@ quanta_status quanta_plan_execute(quanta_plan *p) {
             return qn_error_set(QUANTA_ERR_STATE, "quanta_plan_execute: input '%s' (tensor %d) was never set",
                                 t->name ? t->name : "(unnamed)", i);
     }
+    /* quanta_buffer_write re-prepares a weight and frees its old form: take the current one. */
+    for (int i = 0; i < p->ntensors; i++) {
+        quanta_tensor *t = p->graph->tensors[i];
+        if (t->kind == QN_KIND_BUFFER) p->pt[i].rt.aux = t->buffer->aux;
+    }
     p->executed = 1;
     const qn_backend_ops *ops = p->backend->ops;
     for (int pos = 0; pos < p->norder; pos++) {
@@ -464,7 +499,8 @@ quanta_status quanta_plan_get_output(quanta_plan *p, quanta_tensor *t, void *dat
     quanta_status st = plan_tensor_of(p, t, "quanta_plan_get_output");
     if (st != QUANTA_OK) return st;
     qn_tensor_kind root = qn_storage_root(t)->kind;
-    if (!t->is_output && root == QN_KIND_NODE)
+    /* The plan-time mark decides: memory of tensors marked later may have been reused. */
+    if (!p->pt[t->id].output && root == QN_KIND_NODE)
         return qn_error_set(QUANTA_ERR_STATE,
                             "quanta_plan_get_output: tensor %d was not marked with quanta_graph_output before planning", t->id);
     if (!data) return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "quanta_plan_get_output: data is NULL");

@@ -9,8 +9,9 @@
  * pattern 0xA5 before and after it in its own allocation, outputs are poisoned with 0xFF
  * bytes (NaN for floats) before each run, and the guards are checked after each op. An
  * overwritten guard fails the execute with QUANTA_ERR_BACKEND and a message naming the op.
- * Turns off buffer reuse (each output gets its own allocation). 0 turns guards off.
- * Must be called before the first execute.
+ * Turns off buffer reuse (each output gets its own allocation). 0 asks for no guards (a no-op);
+ * guards once set stay on. Must be called before the first execute; a call that fails (e.g.
+ * out of memory) leaves the plan unguarded and usable, and may be retried.
  */
 quanta_status qn_plan_set_guard_bytes(quanta_plan *plan, size_t bytes);
 

@@ -121,7 +121,10 @@ static int contains_ci(const char *hay, const char *needle) {
     return n == 0;
 }
 
-/* Resolves a device selector (index or name substring) for one backend. */
+#define QN_OPENCL_DEVICE_ENV "QUANTA_OPENCL_DEVICE"
+
+/* Resolves a device selector (index or name substring) for one backend. `spec` names where the
+ * selector came from in messages: the spec, or the environment variable. */
 static quanta_status pick_device(const qn_backend_ops *ops, const char *sel, const char *spec, int *index) {
     int n = 0;
     if (ops->device_count(&n) != QUANTA_OK || n <= 0)
@@ -136,7 +139,7 @@ static quanta_status pick_device(const qn_backend_ops *ops, const char *sel, con
     if (end && *end == '\0') {
         if (v < 0 || v >= n)
             return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT,
-                                "quanta_backend_open: device index %ld in '%s' out of range [0, %d)", v, spec, n);
+                                "quanta_backend_open: device index %ld (from %s) out of range [0, %d)", v, spec, n);
         *index = (int)v;
         return QUANTA_OK;
     }
@@ -148,7 +151,7 @@ static quanta_status pick_device(const qn_backend_ops *ops, const char *sel, con
             return QUANTA_OK;
         }
     }
-    return qn_error_set(QUANTA_ERR_NO_DEVICE, "quanta_backend_open: no %s device name contains '%s' (spec '%s')",
+    return qn_error_set(QUANTA_ERR_NO_DEVICE, "quanta_backend_open: no %s device name contains '%s' (from %s)",
                         ops->name, sel, spec);
 }
 
@@ -177,10 +180,17 @@ quanta_status quanta_backend_open(const char *spec, quanta_backend **out) {
 
     if (!strcmp(spec, "best")) {
         for (int b = 0; qn_backend_list[b]; b++) {
-            int n = 0;
-            if (qn_backend_list[b]->device_count(&n) == QUANTA_OK && n > 0 &&
-                open_ops(qn_backend_list[b], 0, out) == QUANTA_OK)
-                return QUANTA_OK;
+            const qn_backend_ops *ops = qn_backend_list[b];
+            int n = 0, index = 0;
+            if (ops->device_count(&n) != QUANTA_OK || n <= 0) continue;
+            /* The device the user chose for "opencl" is the one "best" means too; a choice
+             * that matches no device is an error, not a silent switch to another device. */
+            const char *sel = !strcmp(ops->name, "opencl") ? getenv(QN_OPENCL_DEVICE_ENV) : NULL;
+            if (sel) {
+                quanta_status st = pick_device(ops, sel, QN_OPENCL_DEVICE_ENV, &index);
+                if (st != QUANTA_OK) return st;
+            }
+            if (open_ops(ops, index, out) == QUANTA_OK) return QUANTA_OK;
         }
         return qn_error_set(QUANTA_ERR_NO_DEVICE, "quanta_backend_open: no backend could be opened");
     }
@@ -198,9 +208,11 @@ quanta_status quanta_backend_open(const char *spec, quanta_backend **out) {
                             spec);
     }
     const char *sel = colon ? colon + 1 : NULL;
-    if (!colon && !strcmp(ops->name, "opencl")) sel = getenv("QUANTA_OPENCL_DEVICE");
+    const char *where = spec;
+    if (!colon && !strcmp(ops->name, "opencl") && (sel = getenv(QN_OPENCL_DEVICE_ENV)) != NULL)
+        where = QN_OPENCL_DEVICE_ENV;
     int index = 0;
-    quanta_status st = pick_device(ops, sel, spec, &index);
+    quanta_status st = pick_device(ops, sel, where, &index);
     if (st != QUANTA_OK) return st;
     return open_ops(ops, index, out);
 }

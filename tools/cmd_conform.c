@@ -1,5 +1,7 @@
 /* quanta conform — runs the conformance cases on each selected backend against the reference
  * backend and prints a table (conformance/README.md describes cases, keys and thresholds). */
+#include <ctype.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,9 +41,11 @@ static void usage(FILE *f) {
 
 static int parse_seed(const char *s, uint64_t *out) {
     char *end;
-    if (!*s) return -1;
+    /* strtoull would take "-1" as 2^64-1 and saturate on overflow: both are typos here. */
+    if (!isdigit((unsigned char)*s)) return -1;
+    errno = 0;
     unsigned long long v = strtoull(s, &end, 0);
-    if (*end) return -1;
+    if (*end || errno) return -1;
     *out = v;
     return 0;
 }
@@ -60,7 +64,10 @@ static int parse_filter(const char *list, bool *ops) {
         }
         ops[op] = true;
     }
-    return 0;
+    for (int i = 0; i < QC_OP_COUNT; i++)
+        if (ops[i]) return 0;
+    fprintf(stderr, "quanta conform: --filter '%s' names no op\n", list); /* else nothing would run */
+    return -1;
 }
 
 typedef struct targets {

@@ -86,6 +86,12 @@ START_TEST(invalid_specs) {
         {"matmul:w=q4,dq=1", "dq=1 applies to nf4"},
         {"matmul:dq=2", "out of range"},
         {"matmul:m=65536,k=65536", "2^28"},
+        /* each tensor fits, all of them together do not */
+        {"matmul:m=16384,n=16384,k=16384", "in all"},
+        {"attention:b=1,hq=1,hkv=1,nq=16384,nk=16384,d=4096", "in all"},
+        {"get_rows:v=16777216,d=16,t=16777216", "in all"},
+        {"write_rows:b=1,h=1,nmax=16777216,t=16777216,start=0,d=16", "in all"},
+        {"add:shape=16384x16384", "in all"},
         {"attention:hq=6,hkv=4", "multiple of hkv"},
         {"attention:hq=2,hkv=4", "multiple of hkv"},
         {"attention:mask=3", "out of range"},
@@ -94,6 +100,8 @@ START_TEST(invalid_specs) {
         {"attention:scale=nan", "finite"},
         {"attention:scale=inf", "finite"},
         {"attention:scale=", "finite"},
+        {"attention:scale=1e-60", "underflows"},
+        {"attention:scale=1e39", "finite"},
         {"attention:dtype=q8", "one of f32, f16, bf16"},
         {"rms_norm:plus1=1,weight=0", "needs weight=1"},
         {"rms_norm:eps=0", "eps must be > 0"},
@@ -148,13 +156,16 @@ static void roundtrip(const qc_case *c) {
 
 START_TEST(explicit_roundtrip) {
     const char *specs[] = {"rope:theta=1e10,fscale=0.25", "scale:s=-0.1", "scale:s=3e-38", "rms_norm:eps=1e-6",
-                           "attention:scale=0.125", "rope:theta=500000,offset=16777216"};
+                           "attention:scale=0.125", "rope:theta=500000,offset=16777216",
+                           /* subnormal: its canonical form ("1e-45") must parse back */
+                           "scale:s=0x1p-149", "scale:s=1e-40"};
     for (size_t i = 0; i < sizeof specs / sizeof specs[0]; i++) {
         qc_case c = parse_ok(specs[i]);
         roundtrip(&c);
     }
     ck_assert(parse_ok("rope:theta=1e10").theta == 1e10f);
     ck_assert(parse_ok("scale:s=-0.1").scale == -0.1f);
+    ck_assert(parse_ok("scale:s=1e-45").scale == 0x1p-149f);
 }
 END_TEST
 
