@@ -5,14 +5,13 @@
  * The generic benchmark code lives in bench/. tools/ is configured before bench/ in the
  * top-level meson.build, so its two files are compiled into this command as one unit here.
  */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "commands.h"
-#include "bench/bench.h"
-#include "bench/bench_run.c"
-#include "bench/bench_report.c"
+#include "bench.h"
 
 static void bench_usage(FILE *f) {
     fprintf(f,
@@ -45,8 +44,9 @@ int qn_cmd_bench(int argc, char **argv) {
             else {
                 char *end;
                 opt.min_seconds = strtod(v, &end);
-                if (*end || opt.min_seconds < 0) {
-                    fprintf(stderr, "quanta bench: --min-seconds needs a non-negative number, got '%s'\n", v);
+                /* NaN, Inf or an empty value would make the timing loop endless or meaningless. */
+                if (end == v || *end || !isfinite(opt.min_seconds) || opt.min_seconds < 0 || opt.min_seconds > 3600) {
+                    fprintf(stderr, "quanta bench: --min-seconds needs a number in [0, 3600], got '%s'\n", v);
                     return 2;
                 }
             }
