@@ -30,6 +30,7 @@ typedef enum qn_op {
     QN_OP_PERMUTE,
     QN_OP_CONVERT,
     QN_OP_WRITE_ROWS,
+    QN_OP_ALL_REDUCE, /* sum over the ranks of params.comm (tensor parallelism) */
     QN_OP_COUNT
 } qn_op;
 
@@ -69,6 +70,7 @@ typedef struct qn_op_params {
     int32_t approximate;       /* gelu */
     float scale;               /* scale */
     int32_t perm[QUANTA_MAX_DIMS]; /* permute */
+    quanta_comm *comm;         /* all_reduce: the rank's communicator (parallel/tp_comm.h) */
 } qn_op_params;
 
 #define QN_MAX_SRC 5
@@ -80,6 +82,7 @@ typedef struct qn_op_params {
  *   silu/gelu/scale/softmax/permute/convert: x
  *   add/mul: a, b               get_rows: table, ids
  *   write_rows: dst, src, start (dst and the node's dst share memory: the write is in place)
+ *   all_reduce: x
  */
 typedef struct qn_node {
     qn_op op;

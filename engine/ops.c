@@ -13,6 +13,7 @@ static const char *const op_names[QN_OP_COUNT] = {
     [QN_OP_ADD] = "add",           [QN_OP_MUL] = "mul",             [QN_OP_SCALE] = "scale",
     [QN_OP_SOFTMAX] = "softmax",   [QN_OP_GET_ROWS] = "get_rows",   [QN_OP_PERMUTE] = "permute",
     [QN_OP_CONVERT] = "convert",   [QN_OP_WRITE_ROWS] = "write_rows",
+    [QN_OP_ALL_REDUCE] = "all_reduce",
 };
 
 const char *qn_op_name(qn_op op) { return (unsigned)op < QN_OP_COUNT ? op_names[op] : "unknown"; }
@@ -340,4 +341,17 @@ quanta_status quanta_write_rows(quanta_graph *g, quanta_tensor *dst, quanta_tens
     (*out)->kind = QN_KIND_VIEW;
     (*out)->base = qn_storage_root(dst);
     return QUANTA_OK;
+}
+
+/* The communicator is only carried here; the reference backend's all_reduce (engine/ref/
+ * ref_all_reduce.c) meets the other ranks through it when the node runs. */
+quanta_status quanta_all_reduce(quanta_graph *g, quanta_tensor *x, quanta_comm *comm, quanta_tensor **out) {
+    TRY(check_common(g, out, "all_reduce"));
+    TRY(check_tensor(g, x, "all_reduce", "x"));
+    TRY(check_activation(x, "all_reduce", "x"));
+    if (!comm) return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "quanta_all_reduce: comm is NULL");
+    qn_op_params p;
+    memset(&p, 0, sizeof p);
+    p.comm = comm;
+    return qn_graph_add_node(g, QN_OP_ALL_REDUCE, &p, 1, &x, &x->desc, out);
 }

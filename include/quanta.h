@@ -316,6 +316,52 @@ QUANTA_API quanta_status quanta_shard_weight(const quanta_tensor_desc *desc, con
                                              quanta_shard_axis axis, int rank, int world, void *out,
                                              size_t out_bytes);
 
+/* ------------------------------------------------- tensor parallelism (model)
+ * A model split Megatron-style over `world` ranks: each rank holds its share of the attention
+ * heads and of the MLP's inner dimension, and the ranks sum their partial results with one
+ * all-reduce after the attention output projection and one after the MLP down projection.
+ * Ranks talk through a communicator. quanta_comm_create_local links `world` communicators for
+ * threads of one process (one rank per thread, each with its own backend handle): the sum is
+ * taken on the host in rank order, in double, so every rank gets the same bits run after run.
+ * Every rank must run the same graphs in the same order; a rank that stops early must call
+ * quanta_comm_abort (tensor-parallel models do it themselves when an eval fails). */
+
+typedef struct quanta_comm quanta_comm;
+
+/* Makes `world` (1..256) linked communicators: comms[r] is rank r's, for its own thread. */
+QUANTA_API quanta_status quanta_comm_create_local(int world, quanta_comm **comms);
+/* Releases one rank's communicator (each rank destroys its own; the shared state goes with the last). */
+QUANTA_API void quanta_comm_destroy(quanta_comm *comm);
+/* This end's rank and the group's size (either pointer may be NULL). */
+QUANTA_API quanta_status quanta_comm_rank(const quanta_comm *comm, int *rank, int *world);
+/* Marks the whole group failed: every rank waiting in an all-reduce, and every later one,
+ * returns QUANTA_ERR_STATE instead of waiting. A tensor-parallel model calls it when an eval
+ * fails on its rank, so a failing rank cannot leave the others waiting; the group is then
+ * unusable (make a new one). */
+QUANTA_API void quanta_comm_abort(quanta_comm *comm);
+
+/* out = sum over the ranks of comm of x (same shape; f32, f16 or bf16). Runs on the host on
+ * every backend (the executor's fallback copies x there and back). */
+QUANTA_API quanta_status quanta_all_reduce(quanta_graph *g, quanta_tensor *x, quanta_comm *comm,
+                                           quanta_tensor **out);
+
+/* Loads one rank's share of a model (rank and world from comm; one call per rank, each on its
+ * own thread and backend handle, all on the same file and params): q/k/v and gate/up
+ * split by rows (whole heads: rank r holds query heads [r*H/world, (r+1)*H/world)), o and down
+ * by columns along whole quantization groups (cut after load-time quantization, so shards
+ * dequantize exactly like the full weight), KV heads split with their query heads (or the
+ * ones a rank's query heads use, replicated, when n_head_kv < world), norms, embeddings and
+ * the head replicated. Needs n_head % world == 0, n_ff % world == 0, and either
+ * n_head_kv % world == 0 or world % n_head_kv == 0; quantized o/down need whole groups per
+ * shard (QUANTA_ERR_INVALID_ARGUMENT names what does not divide). Contexts and eval work as
+ * for quanta_model_load; every rank must eval the same tokens; each rank's logits are the full
+ * logits, bit-identical across ranks. comm must outlive the model. */
+typedef struct quanta_model quanta_model; /* the models section below */
+struct quanta_model_params;
+QUANTA_API quanta_status quanta_model_load_tp(const char *path, quanta_backend *backend,
+                                              const struct quanta_model_params *params, quanta_comm *comm,
+                                              quanta_model **out);
+
 /* --------------------------------------------------------------------- plans */
 
 typedef struct quanta_plan quanta_plan;
@@ -324,7 +370,8 @@ typedef struct quanta_plan quanta_plan;
  * backend where the backend lacks an op, and uploads constants. The graph must outlive it. */
 QUANTA_API quanta_status quanta_plan_create(quanta_graph *g, quanta_backend *backend, quanta_plan **out);
 QUANTA_API void quanta_plan_destroy(quanta_plan *plan);
-/* Peak bytes of intermediate tensors after buffer reuse (inputs/outputs/constants excluded). */
+/* Peak bytes of op results (intermediates and outputs) after buffer reuse; inputs, constants
+ * and buffers are excluded. */
 QUANTA_API quanta_status quanta_plan_peak_bytes(const quanta_plan *plan, size_t *bytes);
 /* Number of ops in execution order, and, for op i, its name and the backend that runs it. */
 QUANTA_API int quanta_plan_op_count(const quanta_plan *plan);
@@ -337,7 +384,8 @@ QUANTA_API quanta_status quanta_plan_set_input(quanta_plan *plan, quanta_tensor 
                                                size_t bytes);
 /* Runs every op; all inputs must have been set (values persist across runs). */
 QUANTA_API quanta_status quanta_plan_execute(quanta_plan *plan);
-/* Copies an output (marked with quanta_graph_output) in its dtype's interchange layout. */
+/* Copies an output (marked with quanta_graph_output before the plan was made) in its dtype's
+ * interchange layout. */
 QUANTA_API quanta_status quanta_plan_get_output(quanta_plan *plan, quanta_tensor *t, void *data,
                                                 size_t bytes);
 

@@ -115,8 +115,8 @@ static quanta_status batch_build(quanta_model *m, quanta_model_context *const *c
     return QUANTA_OK;
 }
 
-quanta_status quanta_model_eval_batch(quanta_model_context *const *ctxs, const int32_t *tokens, size_t n,
-                                      float *logits, size_t logits_count) {
+static quanta_status eval_batch(quanta_model_context *const *ctxs, const int32_t *tokens, size_t n, float *logits,
+                                size_t logits_count) {
     if (!ctxs || !tokens || n == 0)
         return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "quanta_model_eval_batch: NULL ctxs/tokens or n = 0");
     if (n > 4096) return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "quanta_model_eval_batch: n = %zu > 4096", n);
@@ -169,4 +169,12 @@ quanta_status quanta_model_eval_batch(quanta_model_context *const *ctxs, const i
         if (peak > ctxs[i]->scratch_bytes) ctxs[i]->scratch_bytes = peak;
     }
     return QUANTA_OK;
+}
+
+quanta_status quanta_model_eval_batch(quanta_model_context *const *ctxs, const int32_t *tokens, size_t n,
+                                      float *logits, size_t logits_count) {
+    quanta_status st = eval_batch(ctxs, tokens, n, logits, logits_count);
+    /* Tensor parallelism: the other ranks would wait for this one in their next all-reduce. */
+    if (st && ctxs && n && ctxs[0] && ctxs[0]->model->comm) quanta_comm_abort(ctxs[0]->model->comm);
+    return st;
 }

@@ -134,8 +134,8 @@ static quanta_status run_step(quanta_model_context *c, const int32_t *tokens, in
     return st;
 }
 
-quanta_status quanta_model_eval(quanta_model_context *c, const int32_t *tokens, size_t n, float *logits,
-                                size_t logits_count) {
+static quanta_status eval_tokens(quanta_model_context *c, const int32_t *tokens, size_t n, float *logits,
+                                 size_t logits_count) {
     if (!c) return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "quanta_model_eval: ctx is NULL");
     if (!tokens || n == 0) return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "quanta_model_eval: no tokens");
     const int32_t V = c->model->cfg.n_vocab;
@@ -173,12 +173,20 @@ quanta_status quanta_model_eval(quanta_model_context *c, const int32_t *tokens, 
     return QUANTA_OK;
 }
 
+quanta_status quanta_model_eval(quanta_model_context *c, const int32_t *tokens, size_t n, float *logits,
+                                size_t logits_count) {
+    quanta_status st = eval_tokens(c, tokens, n, logits, logits_count);
+    /* Tensor parallelism: the other ranks would wait for this one in their next all-reduce. */
+    if (st && c && c->model->comm) quanta_comm_abort(c->model->comm);
+    return st;
+}
+
 /* ---------------------------------------------------------------- queries */
 
 quanta_status quanta_model_get_info(const quanta_model *m, quanta_model_info *info) {
     if (!m || !info) return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "quanta_model_get_info: NULL argument");
     memset(info, 0, sizeof *info);
-    const qn_model_config *c = &m->cfg;
+    const qn_model_config *c = &m->full_cfg; /* the whole model also on a tensor-parallel rank */
     snprintf(info->arch, sizeof info->arch, "%s", c->arch_name);
     snprintf(info->name, sizeof info->name, "%s", c->name);
     snprintf(info->tokenizer, sizeof info->tokenizer, "%s", qn_tokenizer_kind(m->tok) == QN_TOK_SPM ? "llama" : "gpt2");

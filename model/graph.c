@@ -126,11 +126,19 @@ void qn_gb_qkv(gb *b, const quanta_model *m, int il, quanta_tensor *x, int64_t T
     *vo = v;
 }
 
+/* Tensor parallelism: the sum of the ranks' partial results of a row-parallel projection. */
+static quanta_tensor *tp_sum(gb *b, const quanta_model *m, quanta_tensor *x) {
+    if (b->st || !m->comm || m->tp_world <= 1) return x;
+    quanta_tensor *t = NULL;
+    b->st = quanta_all_reduce(b->g, x, m->comm, &t);
+    return t;
+}
+
 quanta_tensor *qn_gb_layer_out(gb *b, const quanta_model *m, int il, quanta_tensor *x, quanta_tensor *a,
                                quanta_tensor **cap) {
     const qn_model_config *c = &m->cfg;
     const qn_layer_weights *w = &m->layers[il];
-    quanta_tensor *o = matmul(b, a, buf(b, w->wo));
+    quanta_tensor *o = tp_sum(b, m, matmul(b, a, buf(b, w->wo)));
     if (c->post_norms) o = norm(b, c, o, buf(b, w->post_attn_norm));
     x = add(b, x, o);
     quanta_tensor *h = norm(b, c, x, buf(b, w->ffn_norm));
@@ -143,7 +151,7 @@ quanta_tensor *qn_gb_layer_out(gb *b, const quanta_model *m, int il, quanta_tens
         cap[QN_SITE_FFN_IN] = h;
         cap[QN_SITE_FFN_DOWN] = inner;
     }
-    quanta_tensor *d = matmul(b, inner, buf(b, w->w_down));
+    quanta_tensor *d = tp_sum(b, m, matmul(b, inner, buf(b, w->w_down)));
     if (c->post_norms) d = norm(b, c, d, buf(b, w->post_ffn_norm));
     return add(b, x, d);
 }

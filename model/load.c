@@ -59,6 +59,12 @@ static int same_format(const quanta_tensor_desc *a, const quanta_tensor_desc *b)
     return 1;
 }
 
+/* Which shard of a tensor this rank keeps (tensor parallelism): quanta_shard_* terms. */
+typedef struct qn_cut {
+    quanta_shard_axis axis;
+    int rank, world;
+} qn_cut;
+
 typedef struct loader {
     const qn_weight_file *wf;
     quanta_model *m;
@@ -67,6 +73,10 @@ typedef struct loader {
     size_t tmp_count;
     void *qbuf;
     size_t qbuf_bytes;
+    void *sbuf;       /* this rank's shard of the tensor */
+    size_t sbuf_bytes;
+    int tp;           /* world > 1: cut the layer matrices */
+    qn_cut rows, cols, kv; /* q and gate/up; o and down; k and v */
 } loader;
 
 static quanta_status grow(void **p, size_t *have, size_t want, size_t elem) {
@@ -92,7 +102,7 @@ static int shape_is(const qn_weight_src *t, int64_t rows, int64_t cols) {
 /* Loads tensor `name` of shape [rows, cols] (rows = 0: a vector of cols) into a new buffer.
  * Absent optional tensors leave *out NULL. */
 static quanta_status load_tensor(loader *L, const char *name, int64_t rows, int64_t cols, int optional, int is_embd,
-                                 quanta_buffer **out) {
+                                 const qn_cut *cut, quanta_buffer **out) {
     *out = NULL;
     qn_weight_src t;
     memset(&t, 0, sizeof t);
@@ -146,6 +156,26 @@ static quanta_status load_tensor(loader *L, const char *name, int64_t rows, int6
             data = L->qbuf;
         }
     }
+    if (cut) {
+        /* Cut after load-time quantization, along whole rows or groups: the shard dequantizes
+         * exactly like its slice of the whole weight. A vector is cut as a [cols, 1] matrix. */
+        quanta_tensor_desc whole = desc, sd;
+        if (!rows) whole = (quanta_tensor_desc){QUANTA_F32, 2, {cols, 1, 0, 0}, 0, 0};
+        size_t sbytes;
+        if ((st = quanta_shard_desc(&whole, cut->axis, cut->rank, cut->world, &sd)))
+            return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "quanta_model_load_tp: tensor '%s' (%s) cannot be split %d ways: %s",
+                                name, quanta_dtype_name(desc.dtype), cut->world, quanta_last_error());
+        if ((st = quanta_tensor_bytes(&sd, &sbytes))) return st;
+        if ((st = grow(&L->sbuf, &L->sbuf_bytes, sbytes, 1))) return st;
+        if ((st = quanta_shard_weight(&whole, data, bytes, cut->axis, cut->rank, cut->world, L->sbuf, sbytes)))
+            return qn_error_set(st, "quanta_model_load_tp: sharding '%s': %s", name, quanta_last_error());
+        if (rows)
+            desc = sd;
+        else
+            desc.dims[0] = sd.dims[0];
+        data = L->sbuf;
+        bytes = sbytes;
+    }
     quanta_buffer *b;
     if ((st = quanta_buffer_create(L->m->backend, &desc, &b)))
         return qn_error_set(st, "quanta_model_load: buffer for '%s': %s", name, quanta_last_error());
@@ -189,19 +219,27 @@ static quanta_status load_layer(loader *L, int il) {
     int64_t E = c->n_embd, F = c->n_ff, Q = (int64_t)c->n_head * c->head_dim, KV = (int64_t)c->n_head_kv * c->head_dim;
     char name[96];
     quanta_status st;
+    const qn_cut *cut = NULL;
 #define LOAD(field, suffix, rows, cols, opt)                                               \
     do {                                                                                   \
         snprintf(name, sizeof name, "blk.%d." suffix, il);                                 \
-        if ((st = load_tensor(L, name, rows, cols, opt, 0, &w->field))) return st;         \
+        if ((st = load_tensor(L, name, rows, cols, opt, 0, cut, &w->field))) return st;    \
     } while (0)
+    /* Tensor parallelism: q/k/v (and biases) and gate/up keep this rank's rows (whole heads),
+     * o and down its columns; everything else is replicated. */
+    const qn_cut *rows = L->tp ? &L->rows : NULL, *cols = L->tp ? &L->cols : NULL, *kv = L->tp ? &L->kv : NULL;
     LOAD(attn_norm, "attn_norm.weight", 0, E, 0);
+    cut = rows;
     LOAD(wq, "attn_q.weight", Q, E, 0);
+    LOAD(bq, "attn_q.bias", 0, Q, !c->qkv_bias);
+    cut = kv;
     LOAD(wk, "attn_k.weight", KV, E, 0);
     LOAD(wv, "attn_v.weight", KV, E, 0);
-    LOAD(wo, "attn_output.weight", E, Q, 0);
-    LOAD(bq, "attn_q.bias", 0, Q, !c->qkv_bias);
     LOAD(bk, "attn_k.bias", 0, KV, !c->qkv_bias);
     LOAD(bv, "attn_v.bias", 0, KV, !c->qkv_bias);
+    cut = cols;
+    LOAD(wo, "attn_output.weight", E, Q, 0);
+    cut = NULL;
     if (c->qk_norm) {
         LOAD(q_norm, "attn_q_norm.weight", 0, c->head_dim, 0);
         LOAD(k_norm, "attn_k_norm.weight", 0, c->head_dim, 0);
@@ -211,8 +249,10 @@ static quanta_status load_layer(loader *L, int il) {
         LOAD(post_ffn_norm, "post_ffw_norm.weight", 0, E, 0);
     }
     LOAD(ffn_norm, "ffn_norm.weight", 0, E, 0);
+    cut = rows;
     LOAD(w_gate, "ffn_gate.weight", F, E, 0);
     LOAD(w_up, "ffn_up.weight", F, E, 0);
+    cut = cols;
     LOAD(w_down, "ffn_down.weight", E, F, 0);
 #undef LOAD
     return QUANTA_OK;
@@ -220,7 +260,40 @@ static quanta_status load_layer(loader *L, int il) {
 
 quanta_status qn_model_build(const qn_model_config *cfg, qn_tokenizer *tok, const qn_weight_file *wf,
                              quanta_backend *backend, const quanta_model_params *params, quanta_model **out) {
+    return qn_model_build_tp(cfg, tok, wf, backend, params, NULL, out);
+}
+
+/* How rank `rank` of `world` splits the model (heads, KV heads, n_ff); L's cuts are set. */
+static quanta_status tp_plan(const qn_model_config *c, int rank, int world, loader *L) {
+    static const char fn[] = "quanta_model_load_tp";
+    if (c->n_head % world)
+        return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "%s: n_head = %d is not divisible by world = %d", fn, c->n_head,
+                            world);
+    if (c->n_ff % world)
+        return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "%s: n_ff = %d is not divisible by world = %d", fn, c->n_ff, world);
+    L->rows = (qn_cut){QUANTA_SHARD_ROWS, rank, world};
+    L->cols = (qn_cut){QUANTA_SHARD_COLS, rank, world};
+    if (c->n_head_kv % world == 0) {
+        L->kv = L->rows;
+    } else if (world % c->n_head_kv == 0) {
+        /* Fewer KV heads than ranks: the rank's query heads all use KV head r * Hkv / world
+         * (they lie in one group), which it keeps whole: KV head k0 of Hkv. */
+        L->kv = (qn_cut){QUANTA_SHARD_ROWS, (int)((int64_t)rank * c->n_head_kv / world), c->n_head_kv};
+    } else {
+        return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT,
+                            "%s: n_head_kv = %d and world = %d: one must divide the other (KV heads split or replicated whole)",
+                            fn, c->n_head_kv, world);
+    }
+    L->tp = world > 1;
+    return QUANTA_OK;
+}
+
+quanta_status qn_model_build_tp(const qn_model_config *cfg, qn_tokenizer *tok, const qn_weight_file *wf,
+                                quanta_backend *backend, const quanta_model_params *params, quanta_comm *comm,
+                                quanta_model **out) {
     *out = NULL;
+    int rank = 0, world = 1;
+    if (comm) quanta_comm_rank(comm, &rank, &world);
     quanta_model_params defaults;
     if (!params) {
         quanta_model_default_params(&defaults);
@@ -237,6 +310,8 @@ quanta_status qn_model_build(const qn_model_config *cfg, qn_tokenizer *tok, cons
             st = qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "quanta_model_load: params->group %d (q4: 32, 64 or 128)",
                               params->group);
     }
+    loader L = {wf, NULL, params, NULL, 0, NULL, 0, NULL, 0, 0, {0, 0, 1}, {0, 0, 1}, {0, 0, 1}};
+    if (!st && comm) st = tp_plan(cfg, rank, world, &L);
     quanta_model *m = st ? NULL : calloc(1, sizeof *m);
     if (!st && !m) st = qn_error_set(QUANTA_ERR_OUT_OF_MEMORY, "quanta_model_load: no memory");
     if (st) {
@@ -247,7 +322,10 @@ quanta_status qn_model_build(const qn_model_config *cfg, qn_tokenizer *tok, cons
     m->cfg = *cfg;
     m->tok = tok;
     m->weight_dtype = QUANTA_F32;
-    loader L = {wf, m, params, NULL, 0, NULL, 0};
+    m->comm = comm;
+    m->tp_rank = rank;
+    m->tp_world = world;
+    L.m = m;
     qn_model_config *c = &m->cfg;
     qn_weight_src te;
     memset(&te, 0, sizeof te);
@@ -265,9 +343,9 @@ quanta_status qn_model_build(const qn_model_config *cfg, qn_tokenizer *tok, cons
                           qn_tokenizer_n_vocab(m->tok), c->n_vocab);
         goto fail;
     }
-    if ((st = load_tensor(&L, "token_embd.weight", c->n_vocab, c->n_embd, 0, 1, &m->tok_embd))) goto fail;
-    if ((st = load_tensor(&L, "output_norm.weight", 0, c->n_embd, 0, 0, &m->output_norm))) goto fail;
-    if ((st = load_tensor(&L, "output.weight", c->n_vocab, c->n_embd, 1, 1, &m->output))) goto fail;
+    if ((st = load_tensor(&L, "token_embd.weight", c->n_vocab, c->n_embd, 0, 1, NULL, &m->tok_embd))) goto fail;
+    if ((st = load_tensor(&L, "output_norm.weight", 0, c->n_embd, 0, 0, NULL, &m->output_norm))) goto fail;
+    if ((st = load_tensor(&L, "output.weight", c->n_vocab, c->n_embd, 1, 1, NULL, &m->output))) goto fail;
     m->layers = calloc((size_t)c->n_layer, sizeof *m->layers);
     if (!m->layers) {
         st = qn_error_set(QUANTA_ERR_OUT_OF_MEMORY, "quanta_model_load: no memory");
@@ -275,13 +353,20 @@ quanta_status qn_model_build(const qn_model_config *cfg, qn_tokenizer *tok, cons
     }
     for (int il = 0; il < c->n_layer; il++)
         if ((st = load_layer(&L, il))) goto fail;
+    /* The graphs run this rank's share: its query heads, KV heads and MLP columns. */
+    m->full_cfg = *c;
+    c->n_head /= world;
+    c->n_ff /= world;
+    c->n_head_kv = L.kv.world > 1 ? c->n_head_kv / L.kv.world : c->n_head_kv;
     free(L.tmp);
     free(L.qbuf);
+    free(L.sbuf);
     *out = m;
     return QUANTA_OK;
 fail:
     free(L.tmp);
     free(L.qbuf);
+    free(L.sbuf);
     quanta_model_destroy(m);
     return st;
 }
@@ -307,6 +392,11 @@ static int gguf_find(void *ctx, const char *name, qn_weight_src *w) {
 
 quanta_status qn_model_from_gguf(const qn_gguf *g, quanta_backend *backend, const quanta_model_params *params,
                                  quanta_model **out) {
+    return qn_model_from_gguf_tp(g, backend, params, NULL, out);
+}
+
+quanta_status qn_model_from_gguf_tp(const qn_gguf *g, quanta_backend *backend, const quanta_model_params *params,
+                                    quanta_comm *comm, quanta_model **out) {
     *out = NULL;
     qn_model_config cfg;
     qn_tokenizer *tok = NULL;
@@ -314,21 +404,33 @@ quanta_status qn_model_from_gguf(const qn_gguf *g, quanta_backend *backend, cons
     if (!st) st = qn_tokenizer_from_gguf(g, &tok);
     if (st) return st;
     qn_weight_file wf = {(void *)g, gguf_find};
-    return qn_model_build(&cfg, tok, &wf, backend, params, out);
+    return qn_model_build_tp(&cfg, tok, &wf, backend, params, comm, out);
+}
+
+static quanta_status load_path(const char *fn, const char *path, quanta_backend *backend,
+                               const quanta_model_params *params, quanta_comm *comm, quanta_model **out) {
+    if (!out) return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "%s: out is NULL", fn);
+    *out = NULL;
+    if (!path) return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "%s: path is NULL", fn);
+    if (!backend) return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "%s: backend is NULL", fn);
+    char dir[4096];
+    if (qn_model_path_is_hf(path, dir, sizeof dir)) return qn_model_from_hf_dir(dir, backend, params, comm, out);
+    qn_gguf *g;
+    quanta_status st = qn_gguf_open(path, &g);
+    if (st) return st;
+    st = qn_model_from_gguf_tp(g, backend, params, comm, out);
+    qn_gguf_close(g);
+    return st;
 }
 
 quanta_status quanta_model_load(const char *path, quanta_backend *backend, const quanta_model_params *params,
                                 quanta_model **out) {
-    if (!out) return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "quanta_model_load: out is NULL");
-    *out = NULL;
-    if (!path) return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "quanta_model_load: path is NULL");
-    if (!backend) return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "quanta_model_load: backend is NULL");
-    char dir[4096];
-    if (qn_model_path_is_hf(path, dir, sizeof dir)) return qn_model_from_hf_dir(dir, backend, params, out);
-    qn_gguf *g;
-    quanta_status st = qn_gguf_open(path, &g);
-    if (st) return st;
-    st = qn_model_from_gguf(g, backend, params, out);
-    qn_gguf_close(g);
-    return st;
+    return load_path("quanta_model_load", path, backend, params, NULL, out);
+}
+
+quanta_status quanta_model_load_tp(const char *path, quanta_backend *backend, const quanta_model_params *params,
+                                   quanta_comm *comm, quanta_model **out) {
+    if (out) *out = NULL;
+    if (!comm) return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "quanta_model_load_tp: comm is NULL");
+    return load_path("quanta_model_load_tp", path, backend, params, comm, out);
 }

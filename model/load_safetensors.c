@@ -249,7 +249,7 @@ static quanta_status open_shards(const char *dir, st_set *s) {
 }
 
 quanta_status qn_model_from_hf_dir(const char *dir, quanta_backend *backend, const quanta_model_params *params,
-                                   quanta_model **out) {
+                                   quanta_comm *comm, quanta_model **out) {
     *out = NULL;
     char path[4096];
     qn_hf_config h;
@@ -271,7 +271,7 @@ quanta_status qn_model_from_hf_dir(const char *dir, quanta_backend *backend, con
         qn_tokenizer_destroy(tok);
     } else {
         qn_weight_file wf = {&s, st_find};
-        st = qn_model_build(&cfg, tok, &wf, backend, params, out);
+        st = qn_model_build_tp(&cfg, tok, &wf, backend, params, comm, out);
     }
     for (int i = 0; i < s.n; i++) qn_st_close(s.f[i]);
     return st;

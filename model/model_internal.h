@@ -98,7 +98,10 @@ typedef struct qn_layer_weights {
 
 struct quanta_model {
     quanta_backend *backend;
-    qn_model_config cfg;
+    qn_model_config cfg;          /* as this rank runs it: its heads, KV heads and n_ff share */
+    qn_model_config full_cfg;     /* the whole model's (quanta_model_get_info) */
+    quanta_comm *comm;            /* tensor parallelism: this rank's communicator, NULL = whole model */
+    int32_t tp_rank, tp_world;    /* 0, 1 without tensor parallelism */
     qn_tokenizer *tok;
     quanta_buffer *tok_embd, *output_norm, *output; /* output NULL: tied to tok_embd */
     qn_layer_weights *layers;
@@ -130,14 +133,21 @@ typedef struct qn_weight_file {
 /* Builds a model (takes tok, also on failure): weights converted and uploaded. */
 quanta_status qn_model_build(const qn_model_config *cfg, qn_tokenizer *tok, const qn_weight_file *wf,
                              quanta_backend *backend, const quanta_model_params *params, quanta_model **out);
+/* Same, for the rank of comm (NULL: the whole model) of a tensor-parallel model (load.c). */
+quanta_status qn_model_build_tp(const qn_model_config *cfg, qn_tokenizer *tok, const qn_weight_file *wf,
+                                quanta_backend *backend, const quanta_model_params *params, quanta_comm *comm,
+                                quanta_model **out);
 
 /* Builds a model from an opened GGUF (the file may be closed afterwards). */
 quanta_status qn_model_from_gguf(const qn_gguf *g, quanta_backend *backend, const quanta_model_params *params,
                                  quanta_model **out);
+/* Same, the rank of comm (NULL: the whole model). */
+quanta_status qn_model_from_gguf_tp(const qn_gguf *g, quanta_backend *backend, const quanta_model_params *params,
+                                    quanta_comm *comm, quanta_model **out);
 
-/* A Hugging Face checkpoint directory (config.json, tokenizer.json, *.safetensors). */
+/* A Hugging Face checkpoint directory (config.json, tokenizer.json, *.safetensors); comm as above. */
 quanta_status qn_model_from_hf_dir(const char *dir, quanta_backend *backend, const quanta_model_params *params,
-                                   quanta_model **out);
+                                   quanta_comm *comm, quanta_model **out);
 /* Whether path names such a checkpoint (a directory or a .safetensors file); dir gets it. */
 int qn_model_path_is_hf(const char *path, char *dir, size_t cap);
 

@@ -13,6 +13,7 @@
 #endif
 
 #include "ref_ops.h"
+#include "tp_comm.h" /* qn_ref_all_reduce */
 
 /* ------------------------------------------------------------ shared checks */
 
@@ -164,6 +165,7 @@ quanta_status qn_ref_run_node(const qn_node *node) {
     case QN_OP_PERMUTE: return qn_ref_permute(node);
     case QN_OP_CONVERT: return qn_ref_convert(node);
     case QN_OP_WRITE_ROWS: return qn_ref_write_rows(node);
+    case QN_OP_ALL_REDUCE: return qn_ref_all_reduce(node);
     case QN_OP_COUNT: break;
     }
     return qn_error_set(QUANTA_ERR_UNSUPPORTED, "qn_ref_run_node: unknown op code %d", (int)node->op);
