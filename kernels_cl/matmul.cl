@@ -10,6 +10,11 @@
  *   qn_gemv_rows  CPUs: one work-item per weight row, no barriers.
  *   qn_gemv       GPUs: several work-items per row, partial sums meet in a local-memory tree
  *                 (no subgroups needed, so every OpenCL 1.2 device runs it).
+ *   Both walk a weight row through qn_gemv_row once per x row: one loop per format with the
+ *   decode inline (PoCL does not inline a shared chunk decoder, and a call per chunk spills
+ *   every accumulator), NF4 decoded by 16-entry table lookups (one vpermd each on AVX-512),
+ *   scales applied once per chunk or group, and q4's zero point folded out:
+ *   Σ (q - z)·s·x = s·Σ q·x - s·z·Σ x, with Σ x per group computed once per call by qn_x_prep.
  * GEMM (M > 8, prefill):
  *   qn_gemm_rows  CPUs: 4 weight rows x 4 x rows per work-item, 16 float16 accumulators.
  *   qn_gemm       GPUs: 64x64 output tiles, 16x16 work-items with 4x4 register tiles, K in
@@ -19,6 +24,57 @@
  */
 
 #define QN_GEMV_MAXM 8
+
+#define QN_INL inline __attribute__((always_inline))
+
+/* f16 bits -> f32, exact for every value, in a few integer ops (PoCL's vload_half is a long
+ * software routine): normals by rebiasing the exponent, subnormals as m·2^-24, Inf/NaN by
+ * widening the exponent. No f32 subnormal appears on the way, so devices that flush them
+ * get the same bits. */
+#define QN_H2F(T, U, CV)                                                                    \
+    const U e = h & 0x7c00u, m = h & 0x3ffu;                                               \
+    T v = as_##T(((h & 0x7fffu) << 13) + (112u << 23));                                    \
+    v = select(v, CV(m) * 0x1p-24f, e == 0u);                                             \
+    v = select(v, as_##T(0x7f800000u | (m << 13)), e == 0x7c00u);                         \
+    return as_##T(as_##U(v) | ((h & 0x8000u) << 16));
+QN_INL float qn_h2f(uint h) { QN_H2F(float, uint, (float)) }
+QN_INL float16 qn_h2f16(uint16 h) { QN_H2F(float16, uint16, convert_float16) }
+
+/* t[c] for 16 lanes (c < 16), written as per-lane extracts, which LLVM's x86 back end turns
+ * into one vpermd. (A 15-blend select tree measured about 2x slower in the inlined GEMV loop;
+ * shuffle() is a slow library call in PoCL.) Subscripting a vector with a variable is a clang
+ * extension, so other OpenCL C compilers get the select tree. */
+QN_INL float16 qn_lut16(float16 t, uint16 c) {
+#ifdef __clang__
+    return (float16)(t[c.s0], t[c.s1], t[c.s2], t[c.s3], t[c.s4], t[c.s5], t[c.s6], t[c.s7],
+                     t[c.s8], t[c.s9], t[c.sa], t[c.sb], t[c.sc], t[c.sd], t[c.se], t[c.sf]);
+#else
+    const int16 m0 = as_int16(c << 31), m1 = as_int16(c << 30), m2 = as_int16(c << 29), m3 = as_int16(c << 28);
+    const float16 p0 = select((float16)t.s0, (float16)t.s1, m0), p1 = select((float16)t.s2, (float16)t.s3, m0);
+    const float16 p2 = select((float16)t.s4, (float16)t.s5, m0), p3 = select((float16)t.s6, (float16)t.s7, m0);
+    const float16 p4 = select((float16)t.s8, (float16)t.s9, m0), p5 = select((float16)t.sa, (float16)t.sb, m0);
+    const float16 p6 = select((float16)t.sc, (float16)t.sd, m0), p7 = select((float16)t.se, (float16)t.sf, m0);
+    const float16 q0 = select(p0, p1, m1), q1 = select(p2, p3, m1), q2 = select(p4, p5, m1), q3 = select(p6, p7, m1);
+    return select(select(q0, q1, m2), select(q2, q3, m2), m3);
+#endif
+}
+
+/* 16 FP8 codes, exact (the vector form of qn_e4m3_f32 / qn_e5m2_f32). */
+QN_INL float16 qn_fp8_16(uint16 cc, int fmt) {
+    float16 v;
+    if (fmt == QN_E4M3) {
+        const uint16 e = (cc >> 3) & 15u, m = cc & 7u;
+        v = select(as_float16(((e + 120u) << 23) | (m << 20)), convert_float16(m) * 0.001953125f, e == 0u);
+        v = select(v, (float16)(NAN), (cc & 0x7fu) == 0x7fu);
+    } else {
+        const uint16 e = (cc >> 2) & 31u, m = cc & 3u;
+        v = select(as_float16(((e + 112u) << 23) | (m << 21)), convert_float16(m) * 1.52587890625e-5f, e == 0u);
+        v = select(v, select((float16)(NAN), (float16)(INFINITY), m == 0u), e == 31u);
+    }
+    return as_float16(as_uint16(v) | ((cc & 0x80u) << 24));
+}
+
+#define QN_NF4_BOOK vload16(0, qn_nf4_book)
 
 /* Per-row state for walking one weight row in 32-weight chunks: pointers and shifts worked
  * out once per row, so the chunk loop has no integer divisions (64-bit divides cost tens of
@@ -66,20 +122,6 @@ inline qn_wrow qn_wrow_make(const global uchar *W, const qn_wdesc *w, long n) {
     return r;
 }
 
-/* out[i] = table[i-th index] for 16 lanes: a 16-entry table lookup as a 4-level select tree on
- * the index bits, 15 vector selects that every compiler vectorizes. (Variable vector subscripts,
- * which LLVM lowers to permutes, measured 3x slower under PoCL 3.1, and so did shuffle().) */
-inline float16 qn_lut16_select(float16 t, uint16 c) {
-    int16 m0 = as_int16(c << 31), m1 = as_int16(c << 30), m2 = as_int16(c << 29), m3 = as_int16(c << 28);
-    float16 p0 = select((float16)t.s0, (float16)t.s1, m0), p1 = select((float16)t.s2, (float16)t.s3, m0);
-    float16 p2 = select((float16)t.s4, (float16)t.s5, m0), p3 = select((float16)t.s6, (float16)t.s7, m0);
-    float16 p4 = select((float16)t.s8, (float16)t.s9, m0), p5 = select((float16)t.sa, (float16)t.sb, m0);
-    float16 p6 = select((float16)t.sc, (float16)t.sd, m0), p7 = select((float16)t.se, (float16)t.sf, m0);
-    float16 q0 = select(p0, p1, m1), q1 = select(p2, p3, m1), q2 = select(p4, p5, m1), q3 = select(p6, p7, m1);
-    float16 r0 = select(q0, q1, m2), r1 = select(q2, q3, m2);
-    return select(r0, r1, m3);
-}
-
 /* Chunk c (weights 32c .. 32c+31) of a row as two float16 halves w0, w1. Nibble formats give
  * even columns in w0 and odd ones in w1 (the caller splits x the same way); the others give
  * columns 0-15 and 16-31. */
@@ -99,12 +141,11 @@ inline void qn_chunk32(const global uchar *W, const qn_wdesc *w, qn_wrow *r, lon
         break;
     }
     case QN_NF4: {
-        uchar16 b = vload16(c, r->codes);
+        const uint16 b = convert_uint16(vload16(c, r->codes));
         float s = w->dq ? qn_nf4_absmax(W, w, (size_t)(r->blk0 + (c >> 1)))
                         : ((const global float *)r->scales)[c >> 1];
-        const float16 book = vload16(0, qn_nf4_book);
-        *w0 = qn_lut16_select(book, convert_uint16(b & (uchar)15)) * s;
-        *w1 = qn_lut16_select(book, convert_uint16(b >> (uchar)4)) * s;
+        *w0 = qn_lut16(QN_NF4_BOOK, b & 15u) * s;
+        *w1 = qn_lut16(QN_NF4_BOOK, b >> 4) * s;
         break;
     }
     case QN_Q8: {
@@ -115,31 +156,14 @@ inline void qn_chunk32(const global uchar *W, const qn_wdesc *w, qn_wrow *r, lon
     }
     case QN_E4M3: case QN_E5M2: {
         const global uchar *p = r->codes + c * 32;
-        for (int h = 0; h < 2; h++) {
-            uint16 cc = convert_uint16(vload16(h, p));
-            uint16 sign = (cc & 0x80u) << 24;
-            float16 v;
-            if (w->fmt == QN_E4M3) {
-                uint16 e = (cc >> 3) & 15u, m = cc & 7u;
-                v = select(as_float16(((e + 120u) << 23) | (m << 20)), convert_float16(m) * 0.001953125f,
-                           convert_int16(e == 0u));
-                v = select(v, (float16)(NAN), convert_int16((cc & 0x7fu) == 0x7fu));
-            } else {
-                uint16 e = (cc >> 2) & 31u, m = cc & 3u;
-                v = select(as_float16(((e + 112u) << 23) | (m << 21)), convert_float16(m) * 1.52587890625e-5f,
-                           convert_int16(e == 0u));
-                v = select(v, select((float16)(NAN), (float16)(INFINITY), convert_int16(m == 0u)),
-                           convert_int16(e == 31u));
-            }
-            v = as_float16(as_uint16(v) | sign) * r->rs;
-            if (h == 0) *w0 = v; else *w1 = v;
-        }
+        *w0 = qn_fp8_16(convert_uint16(vload16(0, p)), w->fmt) * r->rs;
+        *w1 = qn_fp8_16(convert_uint16(vload16(1, p)), w->fmt) * r->rs;
         break;
     }
     case QN_F16: {
-        const global half *p = (const global half *)r->codes + c * 32;
-        *w0 = vload_half16(0, p);
-        *w1 = vload_half16(1, p);
+        const global ushort *p = (const global ushort *)r->codes + c * 32;
+        *w0 = qn_h2f16(convert_uint16(vload16(0, p)));
+        *w1 = qn_h2f16(convert_uint16(vload16(1, p)));
         break;
     }
     case QN_BF16: {
@@ -157,17 +181,19 @@ inline void qn_chunk32(const global uchar *W, const qn_wdesc *w, qn_wrow *r, lon
     }
 }
 
-/* x for the GEMV, converted to f32 and, for nibble formats (deint = 1), each 32-column chunk
- * reordered to its even columns then its odd ones, the order qn_chunk32 decodes nibbles in. */
-kernel void qn_x_prep(const global uchar *x, ulong xo, int xdt, global float *y, ulong n, int deint) {
-    size_t i = get_global_id(0);
-    if (i >= n) return;
-    size_t src = i;
-    if (deint) {
-        size_t p = i & 31u;
-        src = (i & ~(size_t)31) + (p < 16 ? 2 * p : 2 * (p - 16) + 1);
+/* x for the GEMV (and the CPU GEMM) of nibble formats: f32, each 32-column chunk reordered
+ * to its even columns then its odd ones (the order nibbles decode in), and with g > 0 the sums
+ * of every g columns after the n values (q4's zero term, g = its group). One work-item per
+ * chunk: n is a multiple of 32 and of g, as the nibble formats' groups divide K. */
+kernel void qn_x_prep(const global uchar *x, ulong xo, int xdt, global float *y, ulong n, int g) {
+    const size_t c = get_global_id(0);
+    if (c >= n / 32) return;
+    for (int p = 0; p < 32; p++) y[c * 32 + (p >> 1) + (p & 1) * 16] = qn_ld(x + xo, xdt, c * 32 + p);
+    if (g > 0 && (c * 32) % (size_t)g == 0) {
+        float s = 0.0f;
+        for (int p = 0; p < g; p++) s += qn_ld(x + xo, xdt, c * 32 + p);
+        y[n + c * 32 / (size_t)g] = s;
     }
-    y[i] = qn_ld(x + xo, xdt, src);
 }
 
 inline float qn_hsum16(float16 v) {
@@ -177,36 +203,149 @@ inline float qn_hsum16(float16 v) {
     return c.x + c.y;
 }
 
-#define QN_GEMV_ACC(i)                                                                      \
-    if ((i) < M) {                                                                          \
-        const global float *xr = x + (size_t)(i) * (size_t)K + k0;                          \
-        float16 xa = vload16(0, xr), xb = vload16(1, xr);                                  \
-        acc##i += w0 * xa + w1 * xb;                                                        \
+/* Nibble codes of chunk c (32 weights, 16 bytes): even columns in lo, odd ones in hi. */
+#define QN_NIB(c) const uint16 nb_ = convert_uint16(vload16((c), codes)); const uint16 lo = nb_ & 15u, hi = nb_ >> 4;
+/* A += w0·x[k0..k0+15] + w1·x[k0+16..k0+31] */
+#define QN_DOT(A) A += fma(w0, vload16(0, x + k0), w1 * vload16(1, x + k0));
+/* w0, w1 = book[lo], book[hi]: NF4's code book */
+#define QN_LUT_DECODE(c) QN_NIB(c) const float16 w0 = qn_lut16(book, lo), w1 = qn_lut16(book, hi);
+
+/* q4 group j: its chunks summed into t and u (even and odd columns: two FMA chains), then
+ * acc += s·(t + u). */
+#define QN_Q4_GROUP(J)                                                                      \
+    {                                                                                       \
+        float16 t = 0.0f, u = 0.0f;                                                         \
+        for (int q = 0; q < cpg; q++) {                                                     \
+            const long c = (J) * cpg + q, k0 = c * 32;                                      \
+            QN_NIB(c)                                                                       \
+            t = fma(convert_float16(lo), vload16(0, x + k0), t);                            \
+            u = fma(convert_float16(hi), vload16(1, x + k0), u);                            \
+        }                                                                                   \
+        acc = fma((float16)s, t + u, acc);                                                  \
     }
 
-/* Partial dot products of weight row n with the M rows of x (prepared by qn_x_prep) over
- * chunks c0, c0+step, ...
- * (and the scalar tail columns past the last full chunk, which dense, q8 and fp8 allow). */
-inline void qn_gemv_row(const global uchar *W, const qn_wdesc *wp, const global float *x, int M, long n, long K,
-                        long c0, long step, float *part) {
+/* Σ_k W[n,k]·x[k] for one x row. For nibble formats x comes from qn_x_prep: chunks split
+ * into even | odd columns, then (q4) the row's group sums xg. Each format has its own loop
+ * with the decode inline: an out-of-line chunk decoder costs a call per chunk that spills
+ * every accumulator under PoCL. c0/step: this work-item's share of the row, in chunks (q8,
+ * fp8, dense) or groups (q4, nf4); GPUs split rows. With blocks (CPUs, step 1) q4 rows go 16
+ * groups and nf4 rows 16 chunks at a time, their scales (and q4 zeros) decoded as one
+ * vector, so the chunk loops hold no per-group scalar work. Several x rows (M <= 8) call
+ * this once each: the weight row is back from L1 after the first, and one copy of the code
+ * keeps PoCL's cold compile short (8 x rows unrolled in registers cost seconds of it). */
+QN_INL float qn_gemv_row(const global uchar *W, const qn_wdesc *wp, const global float *x, const global float *xg,
+                         long n, long K, long c0, long step, const int blocks) {
     const qn_wdesc w = *wp;
-    float16 acc0 = 0, acc1 = 0, acc2 = 0, acc3 = 0, acc4 = 0, acc5 = 0, acc6 = 0, acc7 = 0;
+    float16 acc = 0.0f, accb = 0.0f, zacc = 0.0f;
     const long nchunk = K / 32;
-    qn_wrow row = qn_wrow_make(W, &w, n);
-    for (long c = c0; c < nchunk; c += step) {
-        long k0 = c * 32;
-        float16 w0, w1;
-        qn_chunk32(W, &w, &row, c, &w0, &w1);
-        QN_GEMV_ACC(0) QN_GEMV_ACC(1) QN_GEMV_ACC(2) QN_GEMV_ACC(3)
-        QN_GEMV_ACC(4) QN_GEMV_ACC(5) QN_GEMV_ACC(6) QN_GEMV_ACC(7)
+    const global uchar *codes = W + n * w.row_bytes;
+    float sa[16];
+    switch (w.fmt) {
+    case QN_Q4: {
+        /* w = (q - z)·s, so Σ w·x = s·Σ q·x - s·z·Σ x, with Σ x per group from qn_x_prep: the
+         * zero point leaves the chunk loop. Blocks of 16 groups decode their f16 scales and
+         * zeros as vectors (scalar decoding per group cost a third of the time). */
+        const int cpg = w.group >> 5;
+        const long ng = w.cols / w.group;
+        const global ushort *sc = (const global ushort *)(W + w.so) + n * ng;
+        const global uchar *zp = W + w.zo + n * w.zrb;
+        long j0 = c0;
+        for (; blocks && j0 + 16 <= ng; j0 += 16) {
+            const float16 s16 = qn_h2f16(convert_uint16(vload16(0, sc + j0)));
+            const uchar8 zb = vload8(0, zp + (j0 >> 1)); /* even groups in the low nibbles */
+            const float16 X = vload16(0, xg + j0);
+            zacc += (float16)(convert_float8(zb & (uchar)15) * s16.even * X.even,
+                              convert_float8(zb >> (uchar)4) * s16.odd * X.odd);
+            vstore16(s16, 0, sa);
+            for (int jj = 0; jj < 16; jj++) {
+                const float s = sa[jj];
+                QN_Q4_GROUP(j0 + jj)
+            }
+        }
+        /* the rest (GPUs: all of it), a group at a time */
+        for (long j = j0; j < ng; j += step) {
+            const float s = qn_h2f(sc[j]);
+            QN_Q4_GROUP(j)
+            zacc.s0 = fma((float)((zp[j >> 1] >> ((j & 1) * 4)) & 15u) * s, xg[j], zacc.s0);
+        }
+        break;
     }
-    part[0] = qn_hsum16(acc0), part[1] = qn_hsum16(acc1), part[2] = qn_hsum16(acc2), part[3] = qn_hsum16(acc3);
-    part[4] = qn_hsum16(acc4), part[5] = qn_hsum16(acc5), part[6] = qn_hsum16(acc6), part[7] = qn_hsum16(acc7);
-    for (long k = nchunk * 32 + c0; k < K; k += step) {
-        float wv = qn_w_elem(W, &w, n, k);
-        for (int m = 0; m < M; m++) part[m] += wv * x[(size_t)m * (size_t)K + k];
+    case QN_NF4: {
+        const long blk0 = n * (w.cols / 64);
+        const float16 book = QN_NF4_BOOK;
+        /* blocks of 16 chunks = 8 absmax blocks, within one 256-block dq group */
+        const long nf = blocks && !(w.dq && (w.cols & 511)) ? nchunk & ~15L : 0;
+        for (long c = 0; c < nf; c += 16) {
+            const long b = blk0 + (c >> 1);
+            float8 a;
+            if (w.dq) {
+                a = convert_float8(vload8(0, (const global char *)W + w.so + b)) * qn_ldf_any(W + w.zo + (b / 256) * 4) +
+                    qn_ldf_any(W + w.mo);
+                a = fmax(a, 0.0f);
+            } else {
+                a = vload8(0, (const global float *)(W + w.so) + b);
+            }
+            vstore16((float16)(a.s0011, a.s2233, a.s4455, a.s6677), 0, sa);
+            /* chunk pairs into two accumulators: two FMA chains */
+            for (int cc = 0; cc < 16; cc += 2) {
+                float16 t = 0.0f, u = 0.0f;
+                { const long k0 = (c + cc) * 32; QN_LUT_DECODE(c + cc) QN_DOT(t) }
+                { const long k0 = (c + cc + 1) * 32; QN_LUT_DECODE(c + cc + 1) QN_DOT(u) }
+                acc = fma((float16)sa[cc], t, acc);
+                accb = fma((float16)sa[cc + 1], u, accb);
+            }
+        }
+        for (long j = (nf >> 1) + c0; j < w.cols / 64; j += step) {
+            float16 t = 0.0f;
+            for (int q = 0; q < 2; q++) {
+                const long c = 2 * j + q, k0 = c * 32;
+                QN_LUT_DECODE(c)
+                QN_DOT(t)
+            }
+            acc = fma((float16)qn_nf4_absmax(W, &w, (size_t)(blk0 + j)), t, acc);
+        }
+        break;
     }
+    case QN_Q8: {
+        const global char *q8 = (const global char *)W + n * w.cols;
+        for (long c = c0; c < nchunk; c += step) {
+            const long k0 = c * 32;
+            const float16 w0 = convert_float16(vload16(2 * c, q8)), w1 = convert_float16(vload16(2 * c + 1, q8));
+            QN_DOT(acc)
+        }
+        acc *= qn_ldf_any(W + w.so + n * 4);
+        break;
+    }
+    case QN_E4M3: case QN_E5M2: {
+        const global uchar *f8 = W + n * w.cols;
+        for (long c = c0; c < nchunk; c += step) {
+            const long k0 = c * 32;
+            const float16 w0 = qn_fp8_16(convert_uint16(vload16(2 * c, f8)), w.fmt);
+            const float16 w1 = qn_fp8_16(convert_uint16(vload16(2 * c + 1, f8)), w.fmt);
+            QN_DOT(acc)
+        }
+        acc *= qn_ldf_any(W + w.so + n * 4);
+        break;
+    }
+    default: {
+        qn_wrow row = qn_wrow_make(W, &w, n);
+        for (long c = c0; c < nchunk; c += step) {
+            const long k0 = c * 32;
+            float16 w0, w1;
+            qn_chunk32(W, &w, &row, c, &w0, &w1);
+            QN_DOT(acc)
+        }
+        break;
+    }
+    }
+    float part = qn_hsum16(acc + accb - zacc);
+    for (long k = nchunk * 32 + c0; k < K; k += step) part += qn_w_elem(W, &w, n, k) * x[k];
+    return part;
 }
+
+/* x row m of the GEMV and (q4) its group sums, which qn_x_prep put after the M rows of x. */
+#define QN_XROW(m) (x + (size_t)(m) * (size_t)K)
+#define QN_XGS(m) (x + (size_t)M * (size_t)K + (size_t)(m) * (size_t)(wgroup > 0 ? K / wgroup : 0))
 
 /* CPUs: one work-item per weight row, no local memory and no barriers (PoCL runs the items of
  * a group as a loop; barriers would split it and spill the accumulators). */
@@ -215,9 +354,9 @@ kernel void qn_gemv_rows(const global uchar *Wb, ulong wo, QN_WDESC_ARGS, const 
     QN_WDESC_MAKE(w);
     const long n = get_global_id(0);
     if (n >= N) return;
-    float part[QN_GEMV_MAXM];
-    qn_gemv_row(Wb + wo, &w, (const global float *)(xb_ + xo), M, n, K, 0, 1, part);
-    for (int m = 0; m < M; m++) qn_st(y + yo, ydt, (size_t)m * (size_t)N + n, part[m]);
+    const global float *x = (const global float *)(xb_ + xo);
+    for (int m = 0; m < M; m++)
+        qn_st(y + yo, ydt, (size_t)m * (size_t)N + n, qn_gemv_row(Wb + wo, &w, QN_XROW(m), QN_XGS(m), n, K, 0, 1, 1));
 }
 
 /* GPUs: work-group (lsx, lsy) holds lsy weight rows, each walked by lsx work-items whose
@@ -228,7 +367,9 @@ kernel void qn_gemv(const global uchar *Wb, ulong wo, QN_WDESC_ARGS, const globa
     const size_t l = get_local_id(0), ls = get_local_size(0), ly = get_local_id(1);
     const long n = get_group_id(1) * (long)get_local_size(1) + (long)ly;
     float part[QN_GEMV_MAXM] = {0, 0, 0, 0, 0, 0, 0, 0};
-    if (n < N) qn_gemv_row(Wb + wo, &w, (const global float *)(xb_ + xo), M, n, K, (long)l, (long)ls, part);
+    const global float *x = (const global float *)(xb_ + xo);
+    if (n < N)
+        for (int m = 0; m < M; m++) part[m] = qn_gemv_row(Wb + wo, &w, QN_XROW(m), QN_XGS(m), n, K, (long)l, (long)ls, 0);
     local float *r = red + ly * QN_GEMV_MAXM * ls;
     for (int m = 0; m < M; m++) r[m * ls + l] = part[m];
     barrier(CLK_LOCAL_MEM_FENCE);

@@ -133,6 +133,10 @@ bool qn_cl_ops_supports(qn_cl *s, const qn_node *node);
 quanta_status qn_cl_ops_run(qn_cl *s, const qn_node *node);
 quanta_status qn_cl_unary_raw(qn_cl *s, cl_mem x, cl_ulong xo, int xdt, cl_mem y, cl_ulong yo, int ydt, size_t n,
                               int op, float scale);
+/* y[T, cols] = rows of table (tm, to, w) dequantized: rows ids[0..T) (i32 at ids + io) or, with
+ * ids NULL, rows 0..T-1. y has dtype ydt; what names the launch in errors. */
+quanta_status qn_cl_get_rows_raw(qn_cl *s, cl_mem tm, cl_ulong to, const qn_cl_wdesc *w, cl_mem ids, cl_ulong io,
+                                 size_t T, cl_mem y, cl_ulong yo, cl_int ydt, const char *what);
 
 /* cl_matmul.c */
 bool qn_cl_matmul_supports(qn_cl *s, const qn_node *node);

@@ -1,7 +1,8 @@
 /*
  * cl_matmul.c — y[M,N] = x[M,K]·W[N,K]^T on OpenCL.
  *
- *   M <= 8 (decode):  qn_gemv, every weight format, dequantized in registers.
+ *   M <= 8 (decode):  qn_gemv, every weight format, dequantized in registers (q4 and nf4 read x
+ *                     prepared by qn_x_prep: reordered to the nibble order, q4 with group sums).
  *   M > 8:            our kernel — qn_gemm_rows on CPUs (register tiles, caches do the rest),
  *                     qn_gemm on GPUs (local-memory tiles, weights dequantized while loaded) —
  *                     or CLBlast Sgemm (quantized/f16/bf16 weights dequantized to f32 scratch
@@ -34,38 +35,44 @@ bool qn_cl_matmul_supports(qn_cl *s, const qn_node *node) {
     return true;
 }
 
+_Static_assert(sizeof(int64_t) == sizeof(cl_long), "M, N, K pass as OpenCL longs");
+
 typedef struct mm_args {
-    cl_mem x, y;
-    cl_ulong xo, yo;
+    cl_mem wm, x, y;
+    cl_ulong wo, xo, yo;
     cl_mem xp;      /* x prepared by qn_x_prep (f32, nibble chunks split even | odd) */
     cl_ulong xpo;
     cl_int ydt;
+    cl_int m32;     /* M as the GEMV kernels' int argument */
     int64_t M, N, K;
     const qn_tensor *w;
     qn_cl_wdesc wd;
 } mm_args;
 
+/* The arguments every matmul kernel starts with: W, its description, x (prepared or not),
+ * y and M, N, K (M as an int for the GEMV kernels). Returns the count written to a. */
+static int mm_kernel_args(const mm_args *m, int prepared, int gemv, qn_cl_arg *a) {
+    int k = 0;
+    a[k++] = QA(m->wm);
+    a[k++] = QA(m->wo);
+    k += qn_cl_wdesc_args(&m->wd, a + k);
+    a[k++] = prepared ? QA(m->xp) : QA(m->x);
+    a[k++] = prepared ? QA(m->xpo) : QA(m->xo);
+    a[k++] = QA(m->y);
+    a[k++] = QA(m->yo);
+    a[k++] = QA(m->ydt);
+    a[k++] = gemv ? QA(m->m32) : QA(m->M);
+    a[k++] = QA(m->N);
+    a[k++] = QA(m->K);
+    return k;
+}
+
 static quanta_status run_gemv(qn_cl *s, const mm_args *m) {
-    cl_mem wm = qn_cl_mem(m->w);
-    cl_ulong wo = m->w->mem.offset;
-    cl_int M = (cl_int)m->M;
-    cl_long N = m->N, K = m->K;
     const int rows_kernel = s->gemv_lws == 1; /* one work-item per row: the barrier-free kernel */
     const qn_cl_kernel_id id = rows_kernel ? QK_GEMV_ROWS : QK_GEMV;
     size_t l[2] = {(size_t)s->gemv_lws, (size_t)s->gemv_rows};
     qn_cl_arg a[24];
-    int k = 0;
-    a[k++] = QA(wm);
-    a[k++] = QA(wo);
-    k += qn_cl_wdesc_args(&m->wd, a + k);
-    a[k++] = QA(m->xp);
-    a[k++] = QA(m->xpo);
-    a[k++] = QA(m->y);
-    a[k++] = QA(m->yo);
-    a[k++] = QA(m->ydt);
-    a[k++] = QA(M);
-    a[k++] = QA(N);
-    a[k++] = QA(K);
+    int k = mm_kernel_args(m, 1, 1, a);
     if (!rows_kernel) a[k++] = QA_LOCAL(GEMV_MAX_M * l[0] * l[1] * sizeof(float));
     quanta_status st = qn_cl_set_args(s, id, a, k);
     if (st != QUANTA_OK) return st;
@@ -78,72 +85,27 @@ static quanta_status run_gemv(qn_cl *s, const mm_args *m) {
 }
 
 static quanta_status run_gemm_rows(qn_cl *s, const mm_args *m) {
-    cl_mem wm = qn_cl_mem(m->w);
-    cl_ulong wo = m->w->mem.offset;
-    cl_long M = m->M, N = m->N, K = m->K;
     qn_cl_arg a[24];
-    int k = 0;
-    a[k++] = QA(wm);
-    a[k++] = QA(wo);
-    k += qn_cl_wdesc_args(&m->wd, a + k);
-    a[k++] = QA(m->xp);
-    a[k++] = QA(m->xpo);
-    a[k++] = QA(m->y);
-    a[k++] = QA(m->yo);
-    a[k++] = QA(m->ydt);
-    a[k++] = QA(M);
-    a[k++] = QA(N);
-    a[k++] = QA(K);
-    quanta_status st = qn_cl_set_args(s, QK_GEMM_ROWS, a, k);
-    size_t g[2] = {(size_t)((N + 3) / 4), (size_t)((M + 3) / 4)}, l[2] = {8, 1};
+    quanta_status st = qn_cl_set_args(s, QK_GEMM_ROWS, a, mm_kernel_args(m, 1, 0, a));
+    size_t g[2] = {(size_t)((m->N + 3) / 4), (size_t)((m->M + 3) / 4)}, l[2] = {8, 1};
     return st != QUANTA_OK ? st : qn_cl_launch(s, QK_GEMM_ROWS, "matmul (gemm rows)", 2, g, l);
 }
 
 /* Our own M > 8 kernel: register rows on CPUs, local-memory tiles elsewhere. */
 static quanta_status run_gemm_kernel(qn_cl *s, const mm_args *m) {
     if (s->cpu_gemm) return run_gemm_rows(s, m);
-    cl_mem wm = qn_cl_mem(m->w);
-    cl_ulong wo = m->w->mem.offset;
-    cl_long M = m->M, N = m->N, K = m->K;
     qn_cl_arg a[24];
-    int k = 0;
-    a[k++] = QA(wm);
-    a[k++] = QA(wo);
-    k += qn_cl_wdesc_args(&m->wd, a + k);
-    a[k++] = QA(m->x);
-    a[k++] = QA(m->xo);
-    a[k++] = QA(m->y);
-    a[k++] = QA(m->yo);
-    a[k++] = QA(m->ydt);
-    a[k++] = QA(M);
-    a[k++] = QA(N);
-    a[k++] = QA(K);
+    const int k = mm_kernel_args(m, 0, 0, a);
     quanta_status st = qn_cl_set_args(s, QK_GEMM, a, k);
-    size_t g[2] = {(size_t)((N + 63) / 64) * 16, (size_t)((M + 63) / 64) * 16}, l[2] = {16, 16};
+    size_t g[2] = {(size_t)((m->N + 63) / 64) * 16, (size_t)((m->M + 63) / 64) * 16}, l[2] = {16, 16};
     return st != QUANTA_OK ? st : qn_cl_launch(s, QK_GEMM, "matmul (tiled gemm)", 2, g, l);
 }
 
 #ifdef QUANTA_HAVE_CLBLAST
 /* Dequantizes/widens W[N,K] into f32 dst (a get_rows over every row). */
 static quanta_status dequant_f32(qn_cl *s, const qn_tensor *w, const qn_cl_wdesc *wd, cl_mem dst) {
-    cl_mem wm = qn_cl_mem(w);
-    cl_ulong wo = w->mem.offset, zero = 0, T = (cl_ulong)wd->rows;
-    cl_int has = 0, ydt = QUANTA_F32;
-    qn_cl_arg a[20];
-    int k = 0;
-    a[k++] = QA(wm);
-    a[k++] = QA(wo);
-    k += qn_cl_wdesc_args(wd, a + k);
-    a[k++] = QA(wm);
-    a[k++] = QA(zero);
-    a[k++] = QA(has);
-    a[k++] = QA(dst);
-    a[k++] = QA(zero);
-    a[k++] = QA(ydt);
-    a[k++] = QA(T);
-    quanta_status st = qn_cl_set_args(s, QK_GET_ROWS, a, k);
-    size_t g = (size_t)wd->rows * (size_t)wd->cols, l = 64;
-    return st != QUANTA_OK ? st : qn_cl_launch(s, QK_GET_ROWS, "matmul (dequantize weights)", 1, &g, &l);
+    return qn_cl_get_rows_raw(s, qn_cl_mem(w), w->mem.offset, wd, NULL, 0, (size_t)wd->rows, dst, 0, QUANTA_F32,
+                              "matmul (dequantize weights)");
 }
 
 static quanta_status sgemm(qn_cl *s, size_t M, size_t N, size_t K, cl_mem x, size_t xo, cl_mem w, size_t wo, cl_mem y,
@@ -252,12 +214,15 @@ quanta_status qn_cl_matmul_run(qn_cl *s, const qn_node *node) {
     m.w = w;
     quanta_status st = qn_cl_wdesc_make(w, "matmul", &m.wd);
     if (st != QUANTA_OK) return st;
+    m.wm = qn_cl_mem(w);
+    m.wo = w->mem.offset;
     m.N = m.wd.rows;
     m.K = m.wd.cols;
     if (x->desc.dims[x->desc.ndim - 1] != m.K)
         return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "opencl matmul: x has K = %lld, w has K = %lld",
                             (long long)x->desc.dims[x->desc.ndim - 1], (long long)m.K);
     m.M = m.K ? (int64_t)(qn_cl_elems(x) / (size_t)m.K) : 0;
+    m.m32 = (cl_int)(m.M <= GEMV_MAX_M ? m.M : 0);
     if (m.M == 0 || m.N == 0) return QUANTA_OK;
     if (m.K == 0) {
         const cl_float zero = 0;
@@ -270,14 +235,17 @@ quanta_status qn_cl_matmul_run(qn_cl *s, const qn_node *node) {
     m.xp = m.x;
     m.xpo = m.xo;
     if (st == QUANTA_OK && (m.M <= GEMV_MAX_M || s->cpu_gemm) && deint) {
-        /* x in f32, nibble formats' 32-column chunks split into even | odd columns */
-        st = qn_cl_scratch_alloc(s, qn_cl_elems(x) * 4, "opencl matmul: prepared x", &xps);
+        /* x in f32 with nibble formats' 32-column chunks split into even | odd columns; the q4
+         * GEMV also reads the sum of each group of x after it (its zero-point term) */
+        const size_t n = qn_cl_elems(x);
+        cl_int sums = m.M <= GEMV_MAX_M && w->desc.dtype == QUANTA_Q4 ? m.wd.group : 0;
+        st = qn_cl_scratch_alloc(s, (n + (sums ? n / (size_t)sums : 0)) * 4, "opencl matmul: prepared x", &xps);
         cl_mem xm = qn_cl_mem(x);
-        cl_ulong xo = x->mem.offset, n = qn_cl_elems(x);
-        cl_int xdt = x->desc.dtype, dl = 1;
-        qn_cl_arg a[] = {QA(xm), QA(xo), QA(xdt), QA(xps.mem), QA(n), QA(dl)};
+        cl_ulong xo = x->mem.offset, nl = n;
+        cl_int xdt = x->desc.dtype;
+        qn_cl_arg a[] = {QA(xm), QA(xo), QA(xdt), QA(xps.mem), QA(nl), QA(sums)};
         if (st == QUANTA_OK) st = qn_cl_set_args(s, QK_X_PREP, a, 6);
-        size_t g = (size_t)n, l = 64;
+        size_t g = n / 32, l = 64; /* one work-item per chunk (K is a multiple of the group) */
         if (st == QUANTA_OK) st = qn_cl_launch(s, QK_X_PREP, "matmul (prepare x)", 1, &g, &l);
         m.xp = xps.mem;
         m.xpo = 0;

@@ -151,24 +151,30 @@ static quanta_status run_get_rows(qn_cl *s, const qn_node *node) {
             return st;
         }
     free(host);
-    cl_mem tm = qn_cl_mem(t), im = qn_cl_mem(ids), ym = qn_cl_mem(y);
-    cl_ulong to = t->mem.offset, io = ids->mem.offset, yo = y->mem.offset, TT = T;
-    cl_int has = 1, yd = y->desc.dtype;
+    return qn_cl_get_rows_raw(s, qn_cl_mem(t), t->mem.offset, &w, qn_cl_mem(ids), ids->mem.offset, T, qn_cl_mem(y),
+                              y->mem.offset, y->desc.dtype, "get_rows");
+}
+
+quanta_status qn_cl_get_rows_raw(qn_cl *s, cl_mem tm, cl_ulong to, const qn_cl_wdesc *w, cl_mem ids, cl_ulong io,
+                                 size_t T, cl_mem y, cl_ulong yo, cl_int ydt, const char *what) {
+    cl_ulong TT = T;
+    cl_int has = ids != NULL;
+    cl_mem im = has ? ids : tm; /* any valid buffer: the kernel reads no ids without them */
     qn_cl_arg a[20];
     int k = 0;
     a[k++] = QA(tm);
     a[k++] = QA(to);
-    k += qn_cl_wdesc_args(&w, a + k);
+    k += qn_cl_wdesc_args(w, a + k);
     a[k++] = QA(im);
     a[k++] = QA(io);
     a[k++] = QA(has);
-    a[k++] = QA(ym);
+    a[k++] = QA(y);
     a[k++] = QA(yo);
-    a[k++] = QA(yd);
+    a[k++] = QA(ydt);
     a[k++] = QA(TT);
-    st = qn_cl_set_args(s, QK_GET_ROWS, a, k);
-    size_t g = T * (size_t)w.cols, l = EW_LWS;
-    return st != QUANTA_OK ? st : qn_cl_launch(s, QK_GET_ROWS, "get_rows", 1, &g, &l);
+    quanta_status st = qn_cl_set_args(s, QK_GET_ROWS, a, k);
+    size_t g = T * (size_t)w->cols, l = EW_LWS;
+    return st != QUANTA_OK ? st : qn_cl_launch(s, QK_GET_ROWS, what, 1, &g, &l);
 }
 
 static quanta_status run_permute(qn_cl *s, const qn_node *node) {

@@ -12,6 +12,7 @@
 #include "formats.h"
 #include "opencl/cl_internal.h"
 #include "registry.h"
+#include "cl_test.h"
 #include "test_util.h"
 
 static quanta_backend *g_cl;
@@ -358,27 +359,34 @@ START_TEST(test_write_rows_bad_start) {
 }
 END_TEST
 
+/* A plan for attention over q, k, v of shape dq (and kv_lens of shape dl when given) on the
+ * OpenCL backend; t receives the inputs q, k, v, l. */
+static quanta_plan *attn_plan(const quanta_tensor_desc *dq, const quanta_tensor_desc *dl, quanta_graph **g,
+                              quanta_tensor *t[4]) {
+    static const char *const names[] = {"q", "k", "v"};
+    quanta_tensor *y;
+    ck_assert_int_eq(quanta_graph_create(g), QUANTA_OK);
+    for (int i = 0; i < 3; i++) ck_assert_int_eq(quanta_graph_input(*g, names[i], dq, &t[i]), QUANTA_OK);
+    t[3] = NULL;
+    if (dl) ck_assert_int_eq(quanta_graph_input(*g, "l", dl, &t[3]), QUANTA_OK);
+    quanta_attention_params ap = {0};
+    ck_assert_int_eq(quanta_attention(*g, t[0], t[1], t[2], NULL, t[3], &ap, &y), QUANTA_OK);
+    ck_assert_int_eq(quanta_graph_output(*g, y), QUANTA_OK);
+    quanta_plan *p;
+    ck_assert_int_eq(quanta_plan_create(*g, g_cl, &p), QUANTA_OK);
+    return p;
+}
+
 START_TEST(test_attention_bad_kv_lens) {
     quanta_tensor_desc dq = desc4(QUANTA_F32, 1, 1, 2, 64), dl = desc1(QUANTA_I32, 1);
     quanta_graph *g;
-    quanta_tensor *q, *k, *v, *l, *y;
-    ck_assert_int_eq(quanta_graph_create(&g), QUANTA_OK);
-    ck_assert_int_eq(quanta_graph_input(g, "q", &dq, &q), QUANTA_OK);
-    ck_assert_int_eq(quanta_graph_input(g, "k", &dq, &k), QUANTA_OK);
-    ck_assert_int_eq(quanta_graph_input(g, "v", &dq, &v), QUANTA_OK);
-    ck_assert_int_eq(quanta_graph_input(g, "l", &dl, &l), QUANTA_OK);
-    quanta_attention_params ap = {0};
-    ck_assert_int_eq(quanta_attention(g, q, k, v, NULL, l, &ap, &y), QUANTA_OK);
-    ck_assert_int_eq(quanta_graph_output(g, y), QUANTA_OK);
-    quanta_plan *p;
-    ck_assert_int_eq(quanta_plan_create(g, g_cl, &p), QUANTA_OK);
+    quanta_tensor *t[4];
+    quanta_plan *p = attn_plan(&dq, &dl, &g, t);
     ck_assert_int_eq(quanta_plan_fallback_count(p), 0);
     float z[128] = {0};
     int32_t len = 3;
-    ck_assert_int_eq(quanta_plan_set_input(p, q, z, sizeof z), QUANTA_OK);
-    ck_assert_int_eq(quanta_plan_set_input(p, k, z, sizeof z), QUANTA_OK);
-    ck_assert_int_eq(quanta_plan_set_input(p, v, z, sizeof z), QUANTA_OK);
-    ck_assert_int_eq(quanta_plan_set_input(p, l, &len, 4), QUANTA_OK);
+    for (int i = 0; i < 3; i++) ck_assert_int_eq(quanta_plan_set_input(p, t[i], z, sizeof z), QUANTA_OK);
+    ck_assert_int_eq(quanta_plan_set_input(p, t[3], &len, 4), QUANTA_OK);
     ck_assert_int_eq(quanta_plan_execute(p), QUANTA_ERR_INVALID_ARGUMENT);
     ck_assert_msg(strstr(quanta_last_error(), "kv_lens"), "%s", quanta_last_error());
     quanta_plan_destroy(p);
@@ -390,16 +398,8 @@ END_TEST
 START_TEST(test_attention_unsupported_falls_back) {
     quanta_tensor_desc dq = desc4(QUANTA_F32, 1, 1, 2, 512);
     quanta_graph *g;
-    quanta_tensor *q, *k, *v, *y;
-    ck_assert_int_eq(quanta_graph_create(&g), QUANTA_OK);
-    ck_assert_int_eq(quanta_graph_input(g, "q", &dq, &q), QUANTA_OK);
-    ck_assert_int_eq(quanta_graph_input(g, "k", &dq, &k), QUANTA_OK);
-    ck_assert_int_eq(quanta_graph_input(g, "v", &dq, &v), QUANTA_OK);
-    quanta_attention_params ap = {0};
-    ck_assert_int_eq(quanta_attention(g, q, k, v, NULL, NULL, &ap, &y), QUANTA_OK);
-    ck_assert_int_eq(quanta_graph_output(g, y), QUANTA_OK);
-    quanta_plan *p;
-    ck_assert_int_eq(quanta_plan_create(g, g_cl, &p), QUANTA_OK);
+    quanta_tensor *t[4];
+    quanta_plan *p = attn_plan(&dq, NULL, &g, t);
     ck_assert_int_eq(quanta_plan_fallback_count(p), 1);
     quanta_plan_destroy(p);
     quanta_graph_destroy(g);
@@ -485,15 +485,8 @@ static Suite *suite(void) {
 }
 
 int main(void) {
-    quanta_status st = quanta_backend_open("opencl", &g_cl);
-    if (st == QUANTA_ERR_NO_DEVICE || st == QUANTA_ERR_UNSUPPORTED) {
-        printf("SKIP: no OpenCL device (%s)\n", quanta_last_error());
-        return 77;
-    }
-    if (st != QUANTA_OK) {
-        printf("quanta_backend_open(opencl): %s: %s\n", quanta_status_name(st), quanta_last_error());
-        return 1;
-    }
+    const int open_rc = qt_cl_open(&g_cl);
+    if (open_rc) return open_rc;
     int rc = qt_run_suite(suite());
     quanta_backend_close(g_cl);
     return rc;

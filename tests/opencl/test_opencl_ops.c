@@ -8,6 +8,7 @@
 #include <stdlib.h>
 
 #include "conform.h"
+#include "cl_test.h"
 #include "test_util.h"
 
 static quanta_backend *g_ref, *g_cl;
@@ -29,6 +30,23 @@ static void run_list(const char *const *specs, size_t n) {
 }
 #define RUN(list) run_list(list, sizeof list / sizeof list[0])
 
+/* Runs specs on a backend opened once per value of the environment variable var (which
+ * forces a kernel choice), restoring var afterwards. */
+static void run_forced(const char *var, const char *const *values, size_t nv, const char *const *specs, size_t ns) {
+    const char *saved = getenv(var);
+    for (size_t p = 0; p < nv; p++) {
+        setenv(var, values[p], 1);
+        quanta_backend *be;
+        ck_assert_msg(quanta_backend_open("opencl", &be) == QUANTA_OK, "%s", quanta_last_error());
+        for (size_t i = 0; i < ns; i++) run_spec_on(be, specs[i], 0);
+        quanta_backend_close(be);
+    }
+    if (saved) setenv(var, saved, 1);
+    else unsetenv(var);
+}
+#define RUN_FORCED(var, values, specs) \
+    run_forced(var, values, sizeof values / sizeof values[0], specs, sizeof specs / sizeof specs[0])
+
 /* Decode shapes (GEMV, M <= 8) over every format and group size, K and N off the tile sizes. */
 START_TEST(test_matmul_gemv) {
     static const char *const specs[] = {
@@ -41,6 +59,25 @@ START_TEST(test_matmul_gemv) {
         "matmul:m=1,n=1,k=32,w=q4,g=32,x=f32",
     };
     RUN(specs);
+}
+END_TEST
+
+/* Both GEMV kernels, forced: one row per work-item (CPUs; q4/nf4 rows in blocks of 16 chunks
+ * plus a group-wise remainder) and 64 work-items per row (GPUs). K = 608/640/1152/576 mixes
+ * blocks with a remainder for every q4 group size and nf4; nf4 dq at K = 1024 takes the
+ * block path with rows crossing a 256-block dq group, at K = 768 the remainder path. */
+START_TEST(test_matmul_gemv_paths) {
+    static const char *const lws[] = {"1", "64"};
+    static const char *const specs[] = {
+        "matmul:m=1,n=37,k=608,w=q4,g=32,x=f32",    "matmul:m=6,n=19,k=608,w=q4,g=32,x=f16",
+        "matmul:m=1,n=37,k=640,w=q4,g=64,x=bf16",   "matmul:m=3,n=19,k=640,w=q4,g=64,x=f32",
+        "matmul:m=1,n=21,k=1152,w=q4,g=128,x=f32",  "matmul:m=8,n=9,k=1152,w=q4,g=128,x=f32",
+        "matmul:m=1,n=37,k=576,w=nf4,x=f32",        "matmul:m=5,n=19,k=576,w=nf4,x=f16",
+        "matmul:m=1,n=40,k=1024,w=nf4,dq=1,x=f32",  "matmul:m=2,n=40,k=768,w=nf4,dq=1,x=f32",
+        "matmul:m=1,n=33,k=544,w=fp8_e4m3,x=f32",   "matmul:m=4,n=17,k=300,w=fp8_e5m2,x=f32",
+        "matmul:m=1,n=33,k=544,w=f16,x=f32",        "matmul:m=1,n=33,k=544,w=q8,x=bf16",
+    };
+    RUN_FORCED("QUANTA_OPENCL_GEMV_LWS", lws, specs);
 }
 END_TEST
 
@@ -68,16 +105,7 @@ START_TEST(test_matmul_gemm_paths) {
         "matmul:m=40,n=41,k=128,w=nf4,dq=1,x=f32", "matmul:m=20,n=19,k=97,w=fp8_e4m3,x=f32",
         "matmul:m=33,n=23,k=64,w=fp8_e5m2,x=f16",  "matmul:m=12,n=5,k=384,w=q4,g=128,x=f32",
     };
-    const char *saved = getenv("QUANTA_OPENCL_GEMM");
-    for (size_t p = 0; p < sizeof paths / sizeof paths[0]; p++) {
-        setenv("QUANTA_OPENCL_GEMM", paths[p], 1);
-        quanta_backend *be;
-        ck_assert_msg(quanta_backend_open("opencl", &be) == QUANTA_OK, "%s", quanta_last_error());
-        for (size_t i = 0; i < sizeof specs / sizeof specs[0]; i++) run_spec_on(be, specs[i], 0);
-        quanta_backend_close(be);
-    }
-    if (saved) setenv("QUANTA_OPENCL_GEMM", saved, 1);
-    else unsetenv("QUANTA_OPENCL_GEMM");
+    RUN_FORCED("QUANTA_OPENCL_GEMM", paths, specs);
 }
 END_TEST
 
@@ -110,16 +138,7 @@ START_TEST(test_attention_paths) {
         "attention:b=1,hq=16,hkv=2,nq=1,nk=2000,d=128,mask=1,dtype=f16",
         "attention:b=1,hq=4,hkv=4,nq=1,nk=1,d=80,dtype=f32",
     };
-    const char *saved = getenv("QUANTA_OPENCL_ATTENTION");
-    for (size_t p = 0; p < sizeof paths / sizeof paths[0]; p++) {
-        setenv("QUANTA_OPENCL_ATTENTION", paths[p], 1);
-        quanta_backend *be;
-        ck_assert_msg(quanta_backend_open("opencl", &be) == QUANTA_OK, "%s", quanta_last_error());
-        for (size_t i = 0; i < sizeof specs / sizeof specs[0]; i++) run_spec_on(be, specs[i], 0);
-        quanta_backend_close(be);
-    }
-    if (saved) setenv("QUANTA_OPENCL_ATTENTION", saved, 1);
-    else unsetenv("QUANTA_OPENCL_ATTENTION");
+    RUN_FORCED("QUANTA_OPENCL_ATTENTION", paths, specs);
 }
 END_TEST
 
@@ -175,6 +194,7 @@ static Suite *suite(void) {
     tcase_add_test(tc, test_elementwise);
     tcase_add_test(tc, test_rows);
     tcase_add_test(tc, test_matmul_gemv);
+    tcase_add_test(tc, test_matmul_gemv_paths);
     tcase_add_test(tc, test_matmul_gemm);
     tcase_add_test(tc, test_matmul_gemm_paths);
     tcase_add_test(tc, test_attention);
@@ -185,15 +205,8 @@ static Suite *suite(void) {
 }
 
 int main(void) {
-    quanta_status st = quanta_backend_open("opencl", &g_cl);
-    if (st == QUANTA_ERR_NO_DEVICE || st == QUANTA_ERR_UNSUPPORTED) {
-        printf("SKIP: no OpenCL device (%s)\n", quanta_last_error());
-        return 77;
-    }
-    if (st != QUANTA_OK) {
-        printf("quanta_backend_open(opencl): %s: %s\n", quanta_status_name(st), quanta_last_error());
-        return 1;
-    }
+    const int open_rc = qt_cl_open(&g_cl);
+    if (open_rc) return open_rc;
     if (quanta_backend_open("ref", &g_ref) != QUANTA_OK) {
         printf("quanta_backend_open(ref): %s\n", quanta_last_error());
         return 1;

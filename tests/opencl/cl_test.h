@@ -1,0 +1,26 @@
+/*
+ * cl_test.h — shared by the OpenCL test programs: opening the backend under test.
+ */
+#ifndef QUANTA_CL_TEST_H
+#define QUANTA_CL_TEST_H
+
+#include <stdio.h>
+
+#include "quanta.h"
+
+/* Opens "opencl" into *be. Returns 0, or the exit status main should return: 77 (SKIP) when
+ * no OpenCL device is present, 1 on any other failure (message printed). */
+static inline int qt_cl_open(quanta_backend **be) {
+    quanta_status st = quanta_backend_open("opencl", be);
+    if (st == QUANTA_ERR_NO_DEVICE || st == QUANTA_ERR_UNSUPPORTED) {
+        printf("SKIP: no OpenCL device (%s)\n", quanta_last_error());
+        return 77;
+    }
+    if (st != QUANTA_OK) {
+        printf("quanta_backend_open(opencl): %s: %s\n", quanta_status_name(st), quanta_last_error());
+        return 1;
+    }
+    return 0;
+}
+
+#endif
