@@ -163,7 +163,8 @@ QUANTA_API const char *quanta_backends_compiled(void);
 
 /*
  * Opens a backend. spec: "ref", "opencl", "opencl:N", "opencl:NAME-SUBSTRING", "cuda",
- * "cuda:N", or "best" (cuda, else opencl, else ref). "opencl" honours QUANTA_OPENCL_DEVICE.
+ * "cuda:N", or "best" (cuda, else opencl, else ref). "opencl" and "best" honour
+ * QUANTA_OPENCL_DEVICE (index or name substring); "opencl:N" overrides it.
  * Returns QUANTA_ERR_UNSUPPORTED if the backend was not compiled in and
  * QUANTA_ERR_NO_DEVICE if it was but no device is usable.
  */
