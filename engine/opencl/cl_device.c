@@ -50,14 +50,17 @@ static void describe(qn_cl_device *q) {
     info->has_subgroups = strstr(ext, "cl_khr_subgroups") != NULL || strstr(ext, "cl_intel_subgroups") != NULL;
     q->has_fp64 = strstr(ext, "cl_khr_fp64") != NULL;
     q->has_il = strstr(il, "SPIR-V") != NULL;
-    snprintf(info->details, sizeof info->details,
+    /* Truncating the free-form summary is harmless; using the result keeps gcc's
+     * -Wformat-truncation (which fires at some optimisation levels only) quiet. */
+    if (snprintf(info->details, sizeof info->details,
              "%s, %s; %s; max work-group %zu; local memory %llu KiB; max allocation %llu MiB; fp16 %s; fp64 %s; "
              "subgroups %s; SPIR-V %s",
              ver, cver,
              (q->type & CL_DEVICE_TYPE_GPU) ? "GPU" : (q->type & CL_DEVICE_TYPE_CPU) ? "CPU" : "accelerator",
              q->max_wg, (unsigned long long)(q->local_mem / 1024), (unsigned long long)(q->max_alloc >> 20),
              info->has_fp16 ? "yes" : "no", q->has_fp64 ? "yes" : "no", info->has_subgroups ? "yes" : "no",
-             q->has_il ? il : "no");
+             q->has_il ? il : "no") < 0)
+        info->details[0] = '\0';
 }
 
 static void discover(void) {

@@ -9,29 +9,10 @@
 
 #include "gguf.h"
 #include "safetensors.h"
+#include "qt_file.h"
 
 static const char **dirs;
 static int ndirs;
-
-static unsigned char *slurp(const char *path, size_t *n) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    size_t cap = 4096, len = 0;
-    unsigned char *b = malloc(cap);
-    for (;;) {
-        if (len == cap) b = realloc(b, cap *= 2);
-        size_t r = fread(b + len, 1, cap - len, f);
-        len += r;
-        if (!r) break;
-    }
-    fclose(f);
-    /* exact-size copy so ASan catches any read past the end */
-    unsigned char *exact = malloc(len ? len : 1);
-    memcpy(exact, b, len);
-    free(b);
-    *n = len;
-    return exact;
-}
 
 static void feed(const unsigned char *b, size_t n) {
     qn_gguf *g;
@@ -75,7 +56,7 @@ static int walk(const char *dir, int depth) {
     while ((e = readdir(d))) {
         if (e->d_name[0] == '.') continue;
         char path[4096];
-        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        if (snprintf(path, sizeof path, "%s/%s", dir, e->d_name) >= (int)sizeof path) continue; /* too long to open */
         size_t n;
         DIR *sub = opendir(path);
         if (sub) {
@@ -83,7 +64,7 @@ static int walk(const char *dir, int depth) {
             if (depth < 3) count += walk(path, depth + 1);
             continue;
         }
-        unsigned char *b = slurp(path, &n);
+        unsigned char *b = qt_slurp(path, &n);
         if (!b) continue;
         feed(b, n);
         /* and every prefix of small files, which reaches each truncation path */
