@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "bench.h"
+#include "json_write.h"
 
 void qb_print(FILE *f, const qb_report *rep) {
     fprintf(f, "\nquanta bench: %s (%s, %s)%s\n", rep->backend, rep->device.name, rep->device.driver,
@@ -23,41 +24,30 @@ void qb_print(FILE *f, const qb_report *rep) {
     }
 }
 
-static void json_str(FILE *f, const char *s) {
-    fputc('"', f);
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\') fprintf(f, "\\%c", c);
-        else if (c < 0x20) fprintf(f, "\\u%04x", c);
-        else fputc(c, f);
-    }
-    fputc('"', f);
-}
-
 int qb_write_json(const char *path, const qb_report *rep) {
     FILE *f = fopen(path, "w");
     if (!f) return -1;
     fprintf(f, "{\n  \"backend\": ");
-    json_str(f, rep->backend);
+    qn_json_write_str(f, rep->backend);
     fprintf(f, ",\n  \"device\": ");
-    json_str(f, rep->device.name);
+    qn_json_write_str(f, rep->device.name);
     fprintf(f, ",\n  \"driver\": ");
-    json_str(f, rep->device.driver);
+    qn_json_write_str(f, rep->device.driver);
     fprintf(f, ",\n  \"quick\": %s,\n  \"copy_gbps\": %.6g,\n  \"results\": [", rep->quick ? "true" : "false",
             rep->copy_gbps);
     for (int i = 0; i < rep->nrows; i++) {
         const qb_row *r = &rep->rows[i];
         fprintf(f, "%s\n    {\"kind\": ", i ? "," : "");
-        json_str(f, r->kind);
+        qn_json_write_str(f, r->kind);
         fprintf(f, ", \"case\": ");
-        json_str(f, r->name);
+        qn_json_write_str(f, r->name);
         fprintf(f, ", \"m\": %lld, \"n\": %lld, \"k\": %lld, \"seconds\": %.6g, \"value\": %.6g, \"unit\": ",
                 (long long)r->m, (long long)r->n, (long long)r->k, r->seconds, r->value);
-        json_str(f, r->unit);
+        qn_json_write_str(f, r->unit);
         fprintf(f, ", \"peer_value\": %.6g, \"peer\": ", r->peer_value);
-        json_str(f, r->peer);
+        qn_json_write_str(f, r->peer);
         fprintf(f, ", \"ratio\": %.6g, \"note\": ", r->ratio);
-        json_str(f, r->note);
+        qn_json_write_str(f, r->note);
         fputc('}', f);
     }
     fprintf(f, "\n  ]\n}\n");

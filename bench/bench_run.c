@@ -10,13 +10,8 @@
 #include <time.h>
 
 #include "bench.h"
+#include "clock.h"
 #include "registry.h"
-
-static double qb_now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 static int qb_fail(quanta_status st, const char *what) {
     if (st == QUANTA_OK) return 0;
@@ -46,11 +41,11 @@ static qb_row *qb_add(qb_report *rep, const char *kind, const char *name) {
 static int qb_time_plan(quanta_plan *p, double min_seconds, double *sec) {
     if (qb_fail(quanta_plan_execute(p), "quanta_plan_execute (warm-up)")) return -1;
     int reps = 0;
-    double t0 = qb_now(), t = 0;
+    double t0 = qn_now_s(), t = 0;
     do {
         if (qb_fail(quanta_plan_execute(p), "quanta_plan_execute")) return -1;
         reps++;
-        t = qb_now() - t0;
+        t = qn_now_s() - t0;
     } while (reps < 2 || t < min_seconds);
     *sec = t / reps;
     return 0;
@@ -140,9 +135,9 @@ static int qb_attention(quanta_backend *be, int64_t hq, int64_t hkv, int64_t nq,
         qb_fail(quanta_plan_set_input(p, tv, kv, nke * 2), "quanta_plan_set_input"))
         goto done;
     if (once) { /* the reference is slow: one run, no warm-up needed */
-        double t0 = qb_now();
+        double t0 = qn_now_s();
         if (qb_fail(quanta_plan_execute(p), "quanta_plan_execute")) goto done;
-        *sec = qb_now() - t0;
+        *sec = qn_now_s() - t0;
         rc = 0;
     } else {
         rc = qb_time_plan(p, min_s, sec);

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "conform.h"
+#include "json_write.h"
 
 int qc_report_add(qc_report *r, const qc_result *res) {
     qc_result *v = qc_grow(r->v, r->n, &r->cap, sizeof *v, 256);
@@ -52,17 +53,6 @@ void qc_print_result(FILE *f, const qc_result *r, uint64_t seed) {
 
 /* --------------------------------------------------------------- JSON */
 
-static void json_str(FILE *f, const char *s) {
-    fputc('"', f);
-    for (; *s; s++) {
-        unsigned char ch = (unsigned char)*s;
-        if (ch == '"' || ch == '\\') fprintf(f, "\\%c", ch);
-        else if (ch < 0x20) fprintf(f, "\\u%04x", ch);
-        else fputc(ch, f);
-    }
-    fputc('"', f);
-}
-
 static void json_num(FILE *f, double v) {
     if (isfinite(v)) fprintf(f, "%.6g", v);
     else if (isnan(v)) fprintf(f, "null");
@@ -72,7 +62,7 @@ static void json_num(FILE *f, double v) {
 /* `, "key": value`: every field of a result object after the first. */
 static void field_str(FILE *f, const char *key, const char *v) {
     fprintf(f, ", \"%s\": ", key);
-    json_str(f, v);
+    qn_json_write_str(f, v);
 }
 
 static void field_num(FILE *f, const char *key, double v) {
@@ -84,14 +74,14 @@ int qc_write_json(const char *path, const qc_report *r, char *err, size_t errlen
     FILE *f = fopen(path, "w");
     if (!f) return qc_err(err, errlen, "cannot write JSON report '%s'", path);
     fprintf(f, "{\n  \"quanta_version\": ");
-    json_str(f, quanta_version());
+    qn_json_write_str(f, quanta_version());
     fprintf(f, ",\n  \"seed\": %llu,\n  \"summary\": {\"pass\": %zu, \"fail\": %zu, \"skip\": %zu},\n",
             (unsigned long long)r->seed, r->pass, r->fail, r->skip);
     fprintf(f, "  \"results\": [");
     for (size_t i = 0; i < r->n; i++) {
         const qc_result *x = &r->v[i];
         fprintf(f, "%s\n    {\"op\": ", i ? "," : "");
-        json_str(f, qc_op_name(x->op));
+        qn_json_write_str(f, qc_op_name(x->op));
         field_str(f, "case", x->spec);
         field_str(f, "backend", x->backend);
         field_str(f, "status", qc_status_name(x->status));

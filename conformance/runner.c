@@ -9,12 +9,7 @@
 #include <time.h>
 
 #include "conform.h"
-
-static double now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
-}
+#include "clock.h"
 
 const char *qc_status_name(qc_status s) {
     switch (s) {
@@ -162,7 +157,7 @@ static void run(const qc_case *c, const qc_data *d, quanta_backend *be, qc_outpu
 
 void qc_run_backend(const qc_case *c, const qc_data *d, quanta_backend *be, qc_output *o) {
     memset(o, 0, sizeof *o);
-    double t0 = now_ms();
+    double t0 = qn_now_s();
     quanta_graph *g = NULL;
     quanta_plan *plan = NULL;
     quanta_buffer *bufs[QC_MAX_TENSORS] = {0};
@@ -172,7 +167,7 @@ void qc_run_backend(const qc_case *c, const qc_data *d, quanta_backend *be, qc_o
     quanta_plan_destroy(plan); /* before the buffers it references */
     quanta_graph_destroy(g);
     for (int i = 0; i < QC_MAX_TENSORS; i++) quanta_buffer_destroy(bufs[i]);
-    o->ms = now_ms() - t0;
+    o->ms = 1e3 * (qn_now_s() - t0);
 }
 
 void qc_output_free(qc_output *o) {

@@ -6,6 +6,7 @@
 #include "error.h"
 #include "formats.h"
 #include "graph_internal.h"
+#include "tensor_desc.h"
 
 static const char *const op_names[QN_OP_COUNT] = {
     [QN_OP_MATMUL] = "matmul",     [QN_OP_ATTENTION] = "attention", [QN_OP_RMS_NORM] = "rms_norm",
@@ -267,12 +268,7 @@ quanta_status quanta_get_rows(quanta_graph *g, quanta_tensor *table, quanta_tens
                             dt(table->desc.dtype));
     if (ids->desc.dtype != QUANTA_I32 || ids->desc.ndim != 1)
         return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "quanta_get_rows: ids must be a 1-D i32 tensor");
-    quanta_tensor_desc d;
-    memset(&d, 0, sizeof d);
-    d.dtype = QUANTA_F32;
-    d.ndim = 2;
-    d.dims[0] = ids->desc.dims[0];
-    d.dims[1] = table->desc.dims[1];
+    quanta_tensor_desc d = qn_desc(QUANTA_F32, 2, ids->desc.dims[0], table->desc.dims[1], 0, 0);
     quanta_tensor *src[2] = {table, ids};
     return qn_graph_add_node(g, QN_OP_GET_ROWS, NULL, 2, src, &d, out);
 }

@@ -61,7 +61,7 @@ static quanta_status need(const cursor *c, uint64_t n, const char *what, qn_gguf
 static quanta_status rd_u32(cursor *c, uint32_t *v, const char *what, qn_gguf_str ctx) {
     quanta_status st = need(c, 4, what, ctx);
     if (st != QUANTA_OK) return st;
-    *v = qn_gg_u32(c->p + c->pos);
+    *v = qn_load_u32(c->p + c->pos);
     c->pos += 4;
     return QUANTA_OK;
 }
@@ -69,7 +69,7 @@ static quanta_status rd_u32(cursor *c, uint32_t *v, const char *what, qn_gguf_st
 static quanta_status rd_u64(cursor *c, uint64_t *v, const char *what, qn_gguf_str ctx) {
     quanta_status st = need(c, 8, what, ctx);
     if (st != QUANTA_OK) return st;
-    *v = qn_gg_u64(c->p + c->pos);
+    *v = qn_load_u64(c->p + c->pos);
     c->pos += 8;
     return QUANTA_OK;
 }
@@ -221,8 +221,8 @@ static quanta_status parse_kv(qn_gguf *g, cursor *c) {
         if (st != QUANTA_OK) return st;
         e->val = c->p + start;
         if (e->type == QN_GGUF_ARRAY) {
-            e->elem_type = qn_gg_u32(e->val);
-            e->count = qn_gg_u64(e->val + 4);
+            e->elem_type = qn_load_u32(e->val);
+            e->count = qn_load_u64(e->val + 4);
             e->val += 12;
             if (e->elem_type == QN_GGUF_STRING && e->count) {
                 /* validated above: count <= bytes left / 8, so this allocation is bounded */
@@ -233,7 +233,7 @@ static quanta_status parse_kv(qn_gguf *g, cursor *c) {
                 uint64_t off = 0;
                 for (uint64_t k = 0; k < e->count; k++) {
                     e->str_offs[k] = off;
-                    off += 8 + qn_gg_u64(e->val + off);
+                    off += 8 + qn_load_u64(e->val + off);
                 }
             }
         }
@@ -250,7 +250,7 @@ static quanta_status read_alignment(qn_gguf *g) {
     if (e->type != QN_GGUF_UINT32)
         return qn_error_set(QUANTA_ERR_CORRUPT, "gguf: key 'general.alignment' has type %s, expected uint32",
                             type_name(e->type));
-    uint32_t a = qn_gg_u32(e->val);
+    uint32_t a = qn_load_u32(e->val);
     if (a == 0 || (a & (a - 1)) != 0)
         return qn_error_set(QUANTA_ERR_CORRUPT, "gguf: key 'general.alignment' is %u, not a power of two", a);
     g->alignment = a;
@@ -482,13 +482,13 @@ static quanta_status lookup(const qn_gguf *g, const char *key, const kv_entry **
 static int scalar_int(uint32_t t, const uint8_t *p, int64_t *si, uint64_t *ui, int *is_unsigned) {
     switch (t) {
     case QN_GGUF_UINT8: *ui = p[0]; *is_unsigned = 1; return 1;
-    case QN_GGUF_UINT16: *ui = qn_gg_u16(p); *is_unsigned = 1; return 1;
-    case QN_GGUF_UINT32: *ui = qn_gg_u32(p); *is_unsigned = 1; return 1;
-    case QN_GGUF_UINT64: *ui = qn_gg_u64(p); *is_unsigned = 1; return 1;
+    case QN_GGUF_UINT16: *ui = qn_load_u16(p); *is_unsigned = 1; return 1;
+    case QN_GGUF_UINT32: *ui = qn_load_u32(p); *is_unsigned = 1; return 1;
+    case QN_GGUF_UINT64: *ui = qn_load_u64(p); *is_unsigned = 1; return 1;
     case QN_GGUF_INT8: *si = (int8_t)p[0]; *is_unsigned = 0; return 1;
-    case QN_GGUF_INT16: *si = (int16_t)qn_gg_u16(p); *is_unsigned = 0; return 1;
-    case QN_GGUF_INT32: *si = (int32_t)qn_gg_u32(p); *is_unsigned = 0; return 1;
-    case QN_GGUF_INT64: *si = (int64_t)qn_gg_u64(p); *is_unsigned = 0; return 1;
+    case QN_GGUF_INT16: *si = (int16_t)qn_load_u16(p); *is_unsigned = 0; return 1;
+    case QN_GGUF_INT32: *si = (int32_t)qn_load_u32(p); *is_unsigned = 0; return 1;
+    case QN_GGUF_INT64: *si = (int64_t)qn_load_u64(p); *is_unsigned = 0; return 1;
     default: return 0;
     }
 }
@@ -501,8 +501,8 @@ static int scalar_f64(uint32_t t, const uint8_t *p, double *out) {
         *out = uns ? (double)ui : (double)si;
         return 1;
     }
-    if (t == QN_GGUF_FLOAT32) *out = qn_gg_f32(p);
-    else if (t == QN_GGUF_FLOAT64) *out = qn_gg_f64(p);
+    if (t == QN_GGUF_FLOAT32) *out = qn_load_f32(p);
+    else if (t == QN_GGUF_FLOAT64) *out = qn_load_f64(p);
     else if (t == QN_GGUF_BOOL) *out = p[0];
     else return 0;
     return 1;
@@ -547,7 +547,7 @@ quanta_status qn_gguf_get_f32(const qn_gguf *g, const char *key, float *out) {
     if (!out) return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "qn_gguf_get_f32: out is NULL");
     if (e->type == QN_GGUF_BOOL || !scalar_f64(e->type, e->val, &d))
         return qn_error_set(QUANTA_ERR_CORRUPT, "gguf: key '%s' has type %s, expected a number", key, type_name(e->type));
-    *out = e->type == QN_GGUF_FLOAT32 ? qn_gg_f32(e->val) : (float)d;
+    *out = e->type == QN_GGUF_FLOAT32 ? qn_load_f32(e->val) : (float)d;
     return QUANTA_OK;
 }
 
@@ -569,7 +569,7 @@ quanta_status qn_gguf_get_str(const qn_gguf *g, const char *key, qn_gguf_str *ou
     if (!out) return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "qn_gguf_get_str: out is NULL");
     if (e->type != QN_GGUF_STRING)
         return qn_error_set(QUANTA_ERR_CORRUPT, "gguf: key '%s' has type %s, expected string", key, type_name(e->type));
-    out->len = qn_gg_u64(e->val);
+    out->len = qn_load_u64(e->val);
     out->ptr = (const char *)e->val + 8;
     return QUANTA_OK;
 }
@@ -616,7 +616,7 @@ quanta_status qn_gguf_get_arr_str(const qn_gguf *g, const char *key, uint64_t i,
     if (e->elem_type != QN_GGUF_STRING)
         return qn_error_set(QUANTA_ERR_CORRUPT, "gguf: array '%s' holds %s, not strings", key, type_name(e->elem_type));
     const uint8_t *p = e->val + e->str_offs[i];
-    out->len = qn_gg_u64(p);
+    out->len = qn_load_u64(p);
     out->ptr = (const char *)p + 8;
     return QUANTA_OK;
 }

@@ -207,7 +207,7 @@ quanta_status qn_gguf_type_bytes(uint32_t type, int32_t ndim, const int64_t *dim
 /* ----------------------------------------------------------- block decoders
  * Each takes one block and writes its elements; formulas follow ggml's reference. */
 
-static float h2f(const uint8_t *p) { return qn_f16_to_f32(qn_gg_u16(p)); }
+static float h2f(const uint8_t *p) { return qn_f16_to_f32(qn_load_u16(p)); }
 
 static void dq_q4_0(const uint8_t *b, float *y) { /* f16 d; u8 qs[16] */
     const float d = h2f(b);
@@ -233,7 +233,7 @@ static void dq_q4_1(const uint8_t *b, float *y) { /* f16 d, f16 m; u8 qs[16] */
 
 static void dq_q5_0(const uint8_t *b, float *y) { /* f16 d; u8 qh[4] (LE u32); u8 qs[16] */
     const float d = h2f(b);
-    const uint32_t qh = qn_gg_u32(b + 2);
+    const uint32_t qh = qn_load_u32(b + 2);
     const uint8_t *qs = b + 6;
     for (int j = 0; j < 16; j++) {
         const uint8_t xh_0 = (uint8_t)(((qh >> j) << 4) & 0x10);
@@ -247,7 +247,7 @@ static void dq_q5_0(const uint8_t *b, float *y) { /* f16 d; u8 qh[4] (LE u32); u
 
 static void dq_q5_1(const uint8_t *b, float *y) { /* f16 d, f16 m; u8 qh[4]; u8 qs[16] */
     const float d = h2f(b), m = h2f(b + 2);
-    const uint32_t qh = qn_gg_u32(b + 4);
+    const uint32_t qh = qn_load_u32(b + 4);
     const uint8_t *qs = b + 8;
     for (int j = 0; j < 16; j++) {
         const uint8_t xh_0 = (uint8_t)(((qh >> j) << 4) & 0x10);
@@ -310,15 +310,19 @@ static void dq_q3_k(const uint8_t *b, float *y) { /* u8 hmask[32]; u8 qs[64]; u8
     }
 }
 
-/* Q4_K/Q5_K: 8 pairs (scale, min) of 6 bits packed in 12 bytes. */
-static void k4_scale_min(int j, const uint8_t *q, uint8_t *d, uint8_t *m) {
+/* Q4_K/Q5_K: 8 pairs (scale, min) of 6 bits packed in 12 bytes; sub-block j's scale times d
+ * and min times dmin, as ggml computes them. */
+static void k4_scale_min(int j, const uint8_t *q, float d, float dmin, float *dj, float *mj) {
+    uint8_t sc, m;
     if (j < 4) {
-        *d = q[j] & 63;
-        *m = q[j + 4] & 63;
+        sc = q[j] & 63;
+        m = q[j + 4] & 63;
     } else {
-        *d = (uint8_t)((q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4));
-        *m = (uint8_t)((q[j + 4] >> 4) | ((q[j] >> 6) << 4));
+        sc = (uint8_t)((q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4));
+        m = (uint8_t)((q[j + 4] >> 4) | ((q[j] >> 6) << 4));
     }
+    *dj = d * sc;
+    *mj = dmin * m;
 }
 
 static void dq_q4_k(const uint8_t *b, float *y) { /* f16 d, dmin; u8 scales[12]; u8 qs[128] */
@@ -326,11 +330,9 @@ static void dq_q4_k(const uint8_t *b, float *y) { /* f16 d, dmin; u8 scales[12];
     const uint8_t *scales = b + 4, *q = b + 16;
     int is = 0;
     for (int j = 0; j < QK_K; j += 64) {
-        uint8_t sc, m;
-        k4_scale_min(is, scales, &sc, &m);
-        const float d1 = d * sc, m1 = min * m;
-        k4_scale_min(is + 1, scales, &sc, &m);
-        const float d2 = d * sc, m2 = min * m;
+        float d1, m1, d2, m2;
+        k4_scale_min(is, scales, d, min, &d1, &m1);
+        k4_scale_min(is + 1, scales, d, min, &d2, &m2);
         for (int l = 0; l < 32; l++) *y++ = d1 * (q[l] & 0xF) - m1;
         for (int l = 0; l < 32; l++) *y++ = d2 * (q[l] >> 4) - m2;
         q += 32;
@@ -344,11 +346,9 @@ static void dq_q5_k(const uint8_t *b, float *y) { /* f16 d, dmin; scales[12]; qh
     int is = 0;
     uint8_t u1 = 1, u2 = 2;
     for (int j = 0; j < QK_K; j += 64) {
-        uint8_t sc, m;
-        k4_scale_min(is, scales, &sc, &m);
-        const float d1 = d * sc, m1 = min * m;
-        k4_scale_min(is + 1, scales, &sc, &m);
-        const float d2 = d * sc, m2 = min * m;
+        float d1, m1, d2, m2;
+        k4_scale_min(is, scales, d, min, &d1, &m1);
+        k4_scale_min(is + 1, scales, d, min, &d2, &m2);
         for (int l = 0; l < 32; l++) *y++ = d1 * ((ql[l] & 0xF) + (qh[l] & u1 ? 16 : 0)) - m1;
         for (int l = 0; l < 32; l++) *y++ = d2 * ((ql[l] >> 4) + (qh[l] & u2 ? 16 : 0)) - m2;
         ql += 32;
@@ -382,7 +382,7 @@ static void dq_q6_k(const uint8_t *b, float *y) { /* ql[128]; qh[64]; i8 scales[
 }
 
 static void dq_q8_k(const uint8_t *b, float *y) { /* f32 d; i8 qs[256]; i16 bsums[16] */
-    const float d = qn_gg_f32(b);
+    const float d = qn_load_f32(b);
     for (int j = 0; j < QK_K; j++) y[j] = d * (int8_t)b[4 + j];
 }
 
@@ -401,16 +401,16 @@ quanta_status qn_ggml_dequant_row(uint32_t type, const void *src, float *dst, in
     const int64_t nb = n / ti->block;
     void (*blk)(const uint8_t *, float *) = NULL;
     switch (type) {
-    case QN_GGML_F32: for (int64_t i = 0; i < n; i++) dst[i] = qn_gg_f32(p + 4 * i); return QUANTA_OK;
+    case QN_GGML_F32: for (int64_t i = 0; i < n; i++) dst[i] = qn_load_f32(p + 4 * i); return QUANTA_OK;
     case QN_GGML_F16: for (int64_t i = 0; i < n; i++) dst[i] = h2f(p + 2 * i); return QUANTA_OK;
     case QN_GGML_BF16:
-        for (int64_t i = 0; i < n; i++) dst[i] = qn_bf16_to_f32(qn_gg_u16(p + 2 * i));
+        for (int64_t i = 0; i < n; i++) dst[i] = qn_bf16_to_f32(qn_load_u16(p + 2 * i));
         return QUANTA_OK;
     case 24: for (int64_t i = 0; i < n; i++) dst[i] = (float)(int8_t)p[i]; return QUANTA_OK;
-    case 25: for (int64_t i = 0; i < n; i++) dst[i] = (float)(int16_t)qn_gg_u16(p + 2 * i); return QUANTA_OK;
-    case 26: for (int64_t i = 0; i < n; i++) dst[i] = (float)(int32_t)qn_gg_u32(p + 4 * i); return QUANTA_OK;
-    case 27: for (int64_t i = 0; i < n; i++) dst[i] = (float)(int64_t)qn_gg_u64(p + 8 * i); return QUANTA_OK;
-    case 28: for (int64_t i = 0; i < n; i++) dst[i] = (float)qn_gg_f64(p + 8 * i); return QUANTA_OK;
+    case 25: for (int64_t i = 0; i < n; i++) dst[i] = (float)(int16_t)qn_load_u16(p + 2 * i); return QUANTA_OK;
+    case 26: for (int64_t i = 0; i < n; i++) dst[i] = (float)(int32_t)qn_load_u32(p + 4 * i); return QUANTA_OK;
+    case 27: for (int64_t i = 0; i < n; i++) dst[i] = (float)(int64_t)qn_load_u64(p + 8 * i); return QUANTA_OK;
+    case 28: for (int64_t i = 0; i < n; i++) dst[i] = (float)qn_load_f64(p + 8 * i); return QUANTA_OK;
     case QN_GGML_Q4_0: blk = dq_q4_0; break;
     case QN_GGML_Q4_1: blk = dq_q4_1; break;
     case QN_GGML_Q5_0: blk = dq_q5_0; break;

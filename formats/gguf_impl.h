@@ -1,14 +1,14 @@
 /* gguf_impl.h — what the GGUF reader (gguf.c), writer (gguf_write.c) and the ggml block
- * dequantizers (gguf_dequant.c) share: the tensor-type table and little-endian loads.
- * Files are little-endian and nothing in them is aligned for the host, so every multi-byte
- * value is assembled from bytes. */
+ * dequantizers (gguf_dequant.c) share: the tensor-type table, and (le_bytes.h) little-endian
+ * loads: files are little-endian and nothing in them is aligned for the host, so every
+ * multi-byte value is assembled from bytes. */
 #ifndef QUANTA_FORMATS_GGUF_IMPL_H
 #define QUANTA_FORMATS_GGUF_IMPL_H
 
 #include <stdint.h>
-#include <string.h>
 
 #include "gguf.h"
+#include "le_bytes.h"
 
 typedef struct qn_ggml_type_info {
     uint32_t type;
@@ -34,25 +34,5 @@ quanta_status qn_gguf_type_bytes(uint32_t type, int32_t ndim, const int64_t *dim
 /* The value bytes of metadata key i exactly as stored (after the type field), and its type:
  * the writer copies them verbatim. */
 quanta_status qn_gguf_kv_raw(const qn_gguf *g, uint64_t i, const uint8_t **val, uint32_t *type, size_t *val_len);
-
-static inline uint16_t qn_gg_u16(const uint8_t *p) { return (uint16_t)(p[0] | (p[1] << 8)); }
-static inline uint32_t qn_gg_u32(const uint8_t *p) {
-    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
-}
-static inline uint64_t qn_gg_u64(const uint8_t *p) {
-    return (uint64_t)qn_gg_u32(p) | ((uint64_t)qn_gg_u32(p + 4) << 32);
-}
-static inline float qn_gg_f32(const uint8_t *p) {
-    uint32_t u = qn_gg_u32(p);
-    float f;
-    memcpy(&f, &u, sizeof f);
-    return f;
-}
-static inline double qn_gg_f64(const uint8_t *p) {
-    uint64_t u = qn_gg_u64(p);
-    double f;
-    memcpy(&f, &u, sizeof f);
-    return f;
-}
 
 #endif

@@ -79,7 +79,7 @@ static quanta_status put_kv(qn_gguf_writer *w, const char *fn, const char *key, 
         st = qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "%s: key length %zu (1 to %u)", fn, klen, QN_GGUF_MAX_KEY_LEN);
     else if (!val && val_len) st = qn_error_set(QUANTA_ERR_OUT_OF_MEMORY, "%s: no memory for key '%s'", fn, key);
     else if (!strcmp(key, "general.alignment")) {
-        uint32_t a = type == QN_GGUF_UINT32 ? qn_gg_u32(val) : 0;
+        uint32_t a = type == QN_GGUF_UINT32 ? qn_load_u32(val) : 0;
         if (type != QN_GGUF_UINT32 || a == 0 || (a & (a - 1)))
             st = qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "%s: general.alignment must be a uint32 power of two", fn);
         else
@@ -116,17 +116,10 @@ static quanta_status put_kv(qn_gguf_writer *w, const char *fn, const char *key, 
     return QUANTA_OK;
 }
 
-static void le32(uint8_t *p, uint32_t v) {
-    for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (8 * i));
-}
-static void le64(uint8_t *p, uint64_t v) {
-    for (int i = 0; i < 8; i++) p[i] = (uint8_t)(v >> (8 * i));
-}
-
 static quanta_status put_scalar(qn_gguf_writer *w, const char *fn, const char *key, uint32_t type, uint64_t bits,
                                 size_t n) {
     uint8_t *v = malloc(8);
-    if (v) le64(v, bits);
+    if (v) qn_store_u64(v, bits);
     return put_kv(w, fn, key, type, v, n);
 }
 
@@ -153,7 +146,7 @@ quanta_status qn_gguf_writer_set_str(qn_gguf_writer *w, const char *key, const c
     size_t n = strlen(v);
     uint8_t *b = n <= SIZE_MAX - 8 ? malloc(8 + n) : NULL;
     if (b) {
-        le64(b, n);
+        qn_store_u64(b, n);
         memcpy(b + 8, v, n);
     }
     return put_kv(w, "qn_gguf_writer_set_str", key, QN_GGUF_STRING, b, 8 + n);
@@ -167,13 +160,13 @@ static quanta_status put_array(qn_gguf_writer *w, const char *fn, const char *ke
         return qn_error_set(QUANTA_ERR_OVERFLOW, "%s: array '%s' is too large", fn, key ? key : "?");
     uint8_t *b = malloc(n);
     if (b) {
-        le32(b, et);
-        le64(b + 4, count);
+        qn_store_u32(b, et);
+        qn_store_u64(b + 4, count);
         const uint8_t *src = v;
         for (uint64_t i = 0; i < count; i++) { /* little-endian regardless of host */
             uint32_t u;
             memcpy(&u, src + i * 4, 4);
-            le32(b + 12 + i * 4, u);
+            qn_store_u32(b + 12 + i * 4, u);
         }
     }
     return put_kv(w, fn, key, QN_GGUF_ARRAY, b, n);
@@ -199,12 +192,12 @@ quanta_status qn_gguf_writer_set_arr_str(qn_gguf_writer *w, const char *key, con
     }
     uint8_t *b = malloc(total);
     if (b) {
-        le32(b, QN_GGUF_STRING);
-        le64(b + 4, count);
+        qn_store_u32(b, QN_GGUF_STRING);
+        qn_store_u64(b + 4, count);
         size_t p = 12;
         for (uint64_t i = 0; i < count; i++) {
             size_t n = strlen(v[i]);
-            le64(b + p, n);
+            qn_store_u64(b + p, n);
             memcpy(b + p + 8, v[i], n);
             p += 8 + n;
         }
@@ -319,16 +312,16 @@ static quanta_status build_head(qn_gguf_writer *w, uint8_t **out, size_t *len, u
     uint8_t *b = calloc(1, n);
     if (!b) return qn_error_set(QUANTA_ERR_OUT_OF_MEMORY, "gguf writer: no memory for the header");
     memcpy(b, "GGUF", 4);
-    le32(b + 4, 3);
-    le64(b + 8, w->n_t);
-    le64(b + 16, w->n_kv);
+    qn_store_u32(b + 4, 3);
+    qn_store_u64(b + 8, w->n_t);
+    qn_store_u64(b + 16, w->n_kv);
     size_t p = 24;
     for (size_t i = 0; i < w->n_kv; i++) {
         size_t kl = strlen(w->kv[i].key);
-        le64(b + p, kl);
+        qn_store_u64(b + p, kl);
         memcpy(b + p + 8, w->kv[i].key, kl);
         p += 8 + kl;
-        le32(b + p, w->kv[i].type);
+        qn_store_u32(b + p, w->kv[i].type);
         p += 4;
         if (w->kv[i].val_len) memcpy(b + p, w->kv[i].val, w->kv[i].val_len);
         p += w->kv[i].val_len;
@@ -336,14 +329,14 @@ static quanta_status build_head(qn_gguf_writer *w, uint8_t **out, size_t *len, u
     for (size_t i = 0; i < w->n_t; i++) {
         const wtensor *t = &w->t[i];
         size_t nl = strlen(t->name);
-        le64(b + p, nl);
+        qn_store_u64(b + p, nl);
         memcpy(b + p + 8, t->name, nl);
         p += 8 + nl;
-        le32(b + p, (uint32_t)t->ndim);
+        qn_store_u32(b + p, (uint32_t)t->ndim);
         p += 4;
-        for (int d = 0; d < t->ndim; d++, p += 8) le64(b + p, (uint64_t)t->dims[d]);
-        le32(b + p, t->type);
-        le64(b + p + 4, t->offset);
+        for (int d = 0; d < t->ndim; d++, p += 8) qn_store_u64(b + p, (uint64_t)t->dims[d]);
+        qn_store_u32(b + p, t->type);
+        qn_store_u64(b + p + 4, t->offset);
         p += 12;
     }
     *out = b;

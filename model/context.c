@@ -8,6 +8,7 @@
 
 #include "error.h"
 #include "model_internal.h"
+#include "tensor_desc.h"
 
 /* Prompts longer than this run as several prefill steps, bounding scratch memory. */
 #define QN_PREFILL_CHUNK 256
@@ -29,14 +30,7 @@ quanta_status quanta_model_context_create(quanta_model *m, int32_t n_ctx, quanta
     c->v_cache = calloc((size_t)L, sizeof *c->v_cache);
     quanta_status st = QUANTA_OK;
     if (!c->k_cache || !c->v_cache) st = qn_error_set(QUANTA_ERR_OUT_OF_MEMORY, "quanta_model_context_create: no memory");
-    quanta_tensor_desc d;
-    memset(&d, 0, sizeof d);
-    d.dtype = QUANTA_F32;
-    d.ndim = 4;
-    d.dims[0] = 1;
-    d.dims[1] = m->cfg.n_head_kv;
-    d.dims[2] = n_ctx;
-    d.dims[3] = m->cfg.head_dim;
+    quanta_tensor_desc d = qn_desc(QUANTA_F32, 4, 1, m->cfg.n_head_kv, n_ctx, m->cfg.head_dim);
     size_t bytes = 0;
     if (!st) st = quanta_tensor_bytes(&d, &bytes);
     for (int il = 0; il < L && !st; il++) {

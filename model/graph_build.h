@@ -4,9 +4,8 @@
 #ifndef QUANTA_MODEL_GRAPH_BUILD_H
 #define QUANTA_MODEL_GRAPH_BUILD_H
 
-#include <string.h>
-
 #include "model_internal.h"
+#include "tensor_desc.h"
 
 typedef struct gb {
     quanta_graph *g;
@@ -19,12 +18,7 @@ static inline quanta_tensor *buf(gb *b, quanta_buffer *w) {
     return t;
 }
 static inline quanta_tensor *input(gb *b, const char *name, quanta_dtype dt, int nd, int64_t d0, int64_t d1) {
-    quanta_tensor_desc d;
-    memset(&d, 0, sizeof d);
-    d.dtype = dt;
-    d.ndim = nd;
-    d.dims[0] = d0;
-    d.dims[1] = d1;
+    quanta_tensor_desc d = qn_desc(dt, nd, d0, d1, 0, 0);
     quanta_tensor *t = NULL;
     if (!b->st) b->st = quanta_graph_input(b->g, name, &d, &t);
     return t;

@@ -11,6 +11,7 @@
 
 #include "error.h"
 #include "formats.h"
+#include "le_bytes.h"
 #include "quanta.h"
 
 static quanta_status check_args(const quanta_tensor_desc *desc, quanta_shard_axis axis, int rank, int world,
@@ -77,8 +78,6 @@ quanta_status quanta_shard_offset(const quanta_tensor_desc *desc, quanta_shard_a
     return QUANTA_OK;
 }
 
-static void put_f32(uint8_t *p, float v) { memcpy(p, &v, 4); } /* little-endian hosts only, as the layout */
-
 /* Copies `n` 4-bit values starting at nibble index `from` of src into dst starting at nibble 0. */
 static void copy_nibbles(const uint8_t *src, size_t from, size_t n, uint8_t *dst) {
     for (size_t i = 0; i < n; i++) {
@@ -144,7 +143,8 @@ quanta_status quanta_shard_weight(const quanta_tensor_desc *desc, const void *da
     case QUANTA_NF4:
         for (size_t r = 0; r < (size_t)S.rows; r++)
             for (size_t b = 0; b < s_groups; b++)
-                put_f32(o + S.scales_offset + (r * s_groups + b) * 4, qn_nf4_absmax(&L, in, (r0 + r) * groups + g0 + b));
+                qn_store_f32(o + S.scales_offset + (r * s_groups + b) * 4,
+                             qn_nf4_absmax(&L, in, (r0 + r) * groups + g0 + b));
         break;
     default:
         break;

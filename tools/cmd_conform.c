@@ -10,6 +10,7 @@
 
 #include "commands.h"
 #include "conform.h"
+#include "clock.h"
 
 #define MAX_TARGETS 8
 #define MAX_CASES_ARG 64
@@ -226,12 +227,6 @@ static int select_cases(const options *o, qc_case_list *cases) {
     return 0;
 }
 
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 int qn_cmd_conform(int argc, char **argv) {
     options o;
     int rc = parse_args(argc, argv, &o);
@@ -277,7 +272,7 @@ int qn_cmd_conform(int argc, char **argv) {
     qc_report report = {0};
     report.seed = seed;
     qc_result results[MAX_TARGETS];
-    double t0 = now_s();
+    double t0 = qn_now_s();
     rc = 0;
     for (size_t i = 0; i < cases.n && rc == 0; i++) {
         char err[QC_ERR_MAX];
@@ -296,7 +291,7 @@ int qn_cmd_conform(int argc, char **argv) {
         }
         fflush(stdout);
     }
-    double elapsed = now_s() - t0;
+    double elapsed = qn_now_s() - t0;
 
     printf("\n%-10s %6s %6s %6s\n", "backend", "pass", "fail", "skip");
     for (int j = 0; j < t.n; j++) {

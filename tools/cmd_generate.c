@@ -15,16 +15,11 @@
 #include <time.h>
 
 #include "commands.h"
+#include "clock.h"
 #include "quanta.h"
 
 #define DEFAULT_PROMPT "The three most important inventions in history are"
 #define DEFAULT_TOKENS 32
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 static void usage(FILE *f) {
     fprintf(f,
@@ -248,7 +243,7 @@ int qn_cmd_generate(int argc, char **argv) {
         goto done;
     }
     quanta_backend_device(be, &dev);
-    double t0 = now_s();
+    double t0 = qn_now_s();
     if (tp > 1) {
         comms = calloc((size_t)tp, sizeof *comms);
         fol = calloc((size_t)tp, sizeof *fol);
@@ -289,7 +284,7 @@ int qn_cmd_generate(int argc, char **argv) {
         rc = fail("loading the model", st);
         goto done;
     }
-    double t_load = now_s() - t0;
+    double t_load = qn_now_s() - t0;
     quanta_model_info info;
     quanta_model_get_info(model, &info);
     if (!quiet)
@@ -335,15 +330,15 @@ int qn_cmd_generate(int argc, char **argv) {
         if (chat) fputs("\n", stdout);
     }
     fflush(stdout);
-    t0 = now_s();
+    t0 = qn_now_s();
     tp_command(tg, TP_EVAL, 0, ids, n_prompt);
     if ((st = quanta_model_eval(ctx, ids, n_prompt, logits, (size_t)info.n_vocab))) {
         rc = fail("prompt", st);
         goto done;
     }
-    double t_prompt = now_s() - t0;
+    double t_prompt = qn_now_s() - t0;
     int n_done = 0;
-    t0 = now_s();
+    t0 = qn_now_s();
     for (int i = 0; i < n_gen; i++) {
         int32_t tok;
         if ((st = quanta_model_sample(smp, logits, (size_t)info.n_vocab, &tok))) {
@@ -364,7 +359,7 @@ int qn_cmd_generate(int argc, char **argv) {
             goto done;
         }
     }
-    double t_gen = now_s() - t0;
+    double t_gen = qn_now_s() - t0;
     fputs("\n", stdout);
     fflush(stdout);
     if (!quiet) {

@@ -12,8 +12,6 @@
 #define ATT_WG 64
 #define ATT_MAXD 256
 
-static bool is_float(quanta_dtype t) { return t == QUANTA_F32 || t == QUANTA_F16 || t == QUANTA_BF16; }
-
 /* Tile sizes that fit the device's local memory; false when none does. */
 static bool tiles(const qn_cl *s, int64_t D, int64_t Dv, int *bq, int *bk) {
     static const int cand[][2] = {{16, 32}, {16, 16}, {8, 16}, {8, 8}};
@@ -35,7 +33,8 @@ bool qn_cl_attention_supports(qn_cl *s, const qn_node *node) {
     const qn_tensor *mask = node->nsrc > 3 ? node->src[3] : NULL, *lens = node->nsrc > 4 ? node->src[4] : NULL;
     if (!q || !k || !v) return false;
     if (q->desc.ndim != 4 || k->desc.ndim != 4 || v->desc.ndim != 4 || o->desc.ndim != 4) return false;
-    if (!is_float(q->desc.dtype) || !is_float(k->desc.dtype) || !is_float(v->desc.dtype) || !is_float(o->desc.dtype))
+    if (!qn_dtype_is_float(q->desc.dtype) || !qn_dtype_is_float(k->desc.dtype) || !qn_dtype_is_float(v->desc.dtype) ||
+        !qn_dtype_is_float(o->desc.dtype))
         return false;
     if (mask && mask->desc.dtype != QUANTA_U8) return false;
     if (lens && lens->desc.dtype != QUANTA_I32) return false;

@@ -11,12 +11,7 @@
 #include <time.h>
 
 #include "cl_internal.h"
-
-double qn_cl_now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
+#include "clock.h"
 
 const char *qn_cl_errname(cl_int err) {
     switch (err) {
@@ -348,10 +343,10 @@ static quanta_status ocl_copy_bandwidth(void *self, size_t bytes, double *bps) {
     st = qn_cl_set_args(s, QK_COPY, args, 3);
     double best = 0;
     for (int rep = 0; st == QUANTA_OK && rep < 6; rep++) {
-        double t0 = qn_cl_now();
+        double t0 = qn_now_s();
         st = qn_cl_launch(s, QK_COPY, "copy_bandwidth", 1, &g, &l);
         if (st == QUANTA_OK) st = ocl_synchronize(s);
-        double dt = qn_cl_now() - t0;
+        double dt = qn_now_s() - t0;
         if (st == QUANTA_OK && rep > 0 && dt > 0) { /* the first run warms up (kernel compile) */
             double r = 2.0 * (double)bytes / dt;
             if (r > best) best = r;

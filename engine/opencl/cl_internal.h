@@ -148,7 +148,4 @@ quanta_status qn_cl_peer_gemm(qn_cl *s, int64_t m, int64_t n, int64_t k, double 
 bool qn_cl_attention_supports(qn_cl *s, const qn_node *node);
 quanta_status qn_cl_attention_run(qn_cl *s, const qn_node *node);
 
-/* Monotonic seconds. */
-double qn_cl_now(void);
-
 #endif

@@ -20,16 +20,15 @@
 #endif
 
 #include "cl_internal.h"
+#include "clock.h"
 
 #define GEMV_MAX_M 8
-
-static bool is_float(quanta_dtype t) { return t == QUANTA_F32 || t == QUANTA_F16 || t == QUANTA_BF16; }
 
 bool qn_cl_matmul_supports(qn_cl *s, const qn_node *node) {
     const qn_tensor *x = node->nsrc > 0 ? node->src[0] : NULL, *w = node->nsrc > 1 ? node->src[1] : NULL;
     if (!x || !w || w->desc.ndim != 2) return false;
-    if (!is_float(x->desc.dtype) || !is_float(node->dst->desc.dtype)) return false;
-    if (!is_float(w->desc.dtype) && !qn_dtype_is_quantized(w->desc.dtype)) return false;
+    if (!qn_dtype_is_float(x->desc.dtype) || !qn_dtype_is_float(node->dst->desc.dtype)) return false;
+    if (!qn_dtype_is_float(w->desc.dtype) && !qn_dtype_is_quantized(w->desc.dtype)) return false;
     size_t K = (size_t)w->desc.dims[1], M = K ? qn_cl_elems(x) / K : 0;
     if (M > GEMV_MAX_M && s->dev.max_wg < 256 && !s->have_blas) return false;
     return true;
@@ -157,11 +156,11 @@ static quanta_status timed(qn_cl *s, quanta_status (*fn)(qn_cl *, const mm_args 
     if (st == QUANTA_OK && clFinish(s->queue) != CL_SUCCESS)
         st = qn_error_set(QUANTA_ERR_BACKEND, "opencl matmul: clFinish failed while timing");
     if (st != QUANTA_OK) return st;
-    double t0 = qn_cl_now();
+    double t0 = qn_now_s();
     st = fn(s, m);
     if (st == QUANTA_OK && clFinish(s->queue) != CL_SUCCESS)
         st = qn_error_set(QUANTA_ERR_BACKEND, "opencl matmul: clFinish failed while timing");
-    *sec = qn_cl_now() - t0;
+    *sec = qn_now_s() - t0;
     return st;
 }
 #endif
@@ -288,11 +287,11 @@ quanta_status qn_cl_peer_gemm(qn_cl *s, int64_t m, int64_t n, int64_t k, double 
     }
     double best = 1e30;
     for (int rep = 0; st == QUANTA_OK && rep < 3; rep++) {
-        double t0 = qn_cl_now();
+        double t0 = qn_now_s();
         st = sgemm(s, (size_t)m, (size_t)n, (size_t)k, a.mem, 0, b.mem, 0, c.mem, 0);
         if (st == QUANTA_OK && clFinish(s->queue) != CL_SUCCESS)
             st = qn_error_set(QUANTA_ERR_BACKEND, "opencl peer_gemm: clFinish failed");
-        double dt = qn_cl_now() - t0;
+        double dt = qn_now_s() - t0;
         if (dt < best) best = dt;
     }
     qn_cl_scratch_free(s, &a);

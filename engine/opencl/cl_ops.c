@@ -10,8 +10,6 @@
 
 #define EW_LWS 64
 
-static bool is_float(quanta_dtype t) { return t == QUANTA_F32 || t == QUANTA_F16 || t == QUANTA_BF16; }
-
 static const qn_tensor *src(const qn_node *n, int i) { return i < n->nsrc ? n->src[i] : NULL; }
 
 bool qn_cl_ops_supports(qn_cl *s, const qn_node *node) {
@@ -20,24 +18,26 @@ bool qn_cl_ops_supports(qn_cl *s, const qn_node *node) {
     if (!x) return false;
     switch (node->op) {
     case QN_OP_SILU: case QN_OP_GELU: case QN_OP_SCALE: case QN_OP_SOFTMAX: case QN_OP_CONVERT:
-        return is_float(x->desc.dtype) && is_float(y->desc.dtype);
+        return qn_dtype_is_float(x->desc.dtype) && qn_dtype_is_float(y->desc.dtype);
     case QN_OP_RMS_NORM: {
         const qn_tensor *w = src(node, 1);
-        return is_float(x->desc.dtype) && is_float(y->desc.dtype) && (!w || is_float(w->desc.dtype));
+        return qn_dtype_is_float(x->desc.dtype) && qn_dtype_is_float(y->desc.dtype) &&
+               (!w || qn_dtype_is_float(w->desc.dtype));
     }
     case QN_OP_ADD: case QN_OP_MUL: {
         const qn_tensor *b = src(node, 1);
-        return b && is_float(x->desc.dtype) && is_float(b->desc.dtype) && is_float(y->desc.dtype);
+        return b && qn_dtype_is_float(x->desc.dtype) && qn_dtype_is_float(b->desc.dtype) &&
+               qn_dtype_is_float(y->desc.dtype);
     }
     case QN_OP_ROPE: {
         const qn_tensor *p = src(node, 1);
-        return p && p->desc.dtype == QUANTA_I32 && is_float(x->desc.dtype) && is_float(y->desc.dtype) &&
-               x->desc.ndim >= 2;
+        return p && p->desc.dtype == QUANTA_I32 && qn_dtype_is_float(x->desc.dtype) &&
+               qn_dtype_is_float(y->desc.dtype) && x->desc.ndim >= 2;
     }
     case QN_OP_GET_ROWS: {
         const qn_tensor *ids = src(node, 1);
-        return ids && ids->desc.dtype == QUANTA_I32 && x->desc.ndim == 2 && is_float(y->desc.dtype) &&
-               (is_float(x->desc.dtype) || qn_dtype_is_quantized(x->desc.dtype));
+        return ids && ids->desc.dtype == QUANTA_I32 && x->desc.ndim == 2 && qn_dtype_is_float(y->desc.dtype) &&
+               (qn_dtype_is_float(x->desc.dtype) || qn_dtype_is_quantized(x->desc.dtype));
     }
     case QN_OP_PERMUTE:
         return qn_dtype_elem_size(x->desc.dtype) > 0 && x->desc.dtype == y->desc.dtype;
@@ -45,7 +45,7 @@ bool qn_cl_ops_supports(qn_cl *s, const qn_node *node) {
         const qn_tensor *sr = src(node, 1), *st = src(node, 2);
         if (!sr || !st || st->desc.dtype != QUANTA_I32 || x->desc.ndim != 4 || sr->desc.ndim != 4) return false;
         if (x->desc.dtype == sr->desc.dtype) return qn_dtype_elem_size(x->desc.dtype) > 0;
-        return is_float(x->desc.dtype) && is_float(sr->desc.dtype);
+        return qn_dtype_is_float(x->desc.dtype) && qn_dtype_is_float(sr->desc.dtype);
     }
     default: return false;
     }

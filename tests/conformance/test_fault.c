@@ -7,7 +7,7 @@
 
 #include "backend.h"
 #include "conform.h"
-#include "registry.h"
+#include "qt_ref_wrapper.h"
 #include "test_util.h"
 
 typedef enum fault { CLEAN, WRONG, OUT_OF_BOUNDS, UNWRITTEN } fault;
@@ -61,18 +61,13 @@ static quanta_status f_run(void *self, const qn_node *node) {
     return QUANTA_OK;
 }
 
-static qn_backend_ops faulty;
-
-static void setup_once(void) {
-    static int done;
-    if (done) return;
-    faulty = qn_ref_backend;
-    faulty.name = "faulty";
-    faulty.device_info = f_device_info;
-    faulty.run = f_run;
-    ck_assert_int_eq(qn_registry_add_test_backend(&faulty), QUANTA_OK);
-    done = 1;
+static qn_backend_ops faulty_ops(void) {
+    qn_backend_ops ops = qt_ref_wrapper("faulty");
+    ops.device_info = f_device_info;
+    ops.run = f_run;
+    return ops;
 }
+static qn_backend_ops faulty;
 
 /* Cases over the kinds of comparison: tolerance (f32, f16, bf16 outputs) and exact. */
 static const char *const specs[] = {
@@ -90,10 +85,8 @@ static const char *const specs[] = {
 /* Runs every spec on [ref, faulty] in the given mode; expects the faulty row's status and
  * reason, and a clean reference row. */
 static void run_mode(fault m, qc_status want, qc_reason want_reason) {
-    setup_once();
-    quanta_backend *ref = NULL, *bad = NULL;
+    quanta_backend *ref = NULL, *bad = qt_ref_wrapper_open(&faulty, faulty_ops);
     ck_assert_int_eq(quanta_backend_open("ref", &ref), QUANTA_OK);
-    ck_assert_msg(quanta_backend_open("faulty", &bad) == QUANTA_OK, "open faulty: %s", quanta_last_error());
     qc_target targets[2] = {{"ref", ref, true}, {"faulty", bad, false}};
     uint64_t seed = qt_seed();
     for (size_t i = 0; i < NSPECS; i++) {
@@ -132,10 +125,8 @@ END_TEST
 /* Without the reference as a target, a failing backend still fails the case: nothing is
  * compared against the backend's own earlier output. */
 START_TEST(fault_seen_without_ref_row) {
-    setup_once();
-    quanta_backend *ref = NULL, *bad = NULL;
+    quanta_backend *ref = NULL, *bad = qt_ref_wrapper_open(&faulty, faulty_ops);
     ck_assert_int_eq(quanta_backend_open("ref", &ref), QUANTA_OK);
-    ck_assert_int_eq(quanta_backend_open("faulty", &bad), QUANTA_OK);
     qc_target t = {"faulty", bad, false};
     qc_case c;
     char err[QC_ERR_MAX];

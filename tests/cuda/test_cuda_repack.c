@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "cuda/cuda_internal.h"
+#include "qt_tensor.h"
 #include "test_util.h"
 
 static const float nf4_book[16] = {-1.0f, -0.6961928009986877f, -0.5250730514526367f, -0.39491748809814453f,
@@ -73,9 +74,7 @@ START_TEST(layout_roundtrip) {
     const wcase *c = &kCases[_i];
     qt_rng r = qt_rng_make(40 + (uint64_t)_i);
     const int64_t N = 37, K = c->group == 128 ? 384 : c->group == 32 ? 160 : c->group ? 192 : 100;
-    quanta_tensor_desc d;
-    memset(&d, 0, sizeof d);
-    d.dtype = c->dt, d.ndim = 2, d.dims[0] = N, d.dims[1] = K, d.group = c->group, d.double_quant = c->dq;
+    quanta_tensor_desc d = qt_mat(c->dt, N, K, c->group, c->dq);
     size_t bytes;
     ck_assert_int_eq(quanta_tensor_bytes(&d, &bytes), QUANTA_OK);
     float *w = malloc((size_t)(N * K) * 4), *wd = malloc((size_t)(N * K) * 4);
@@ -128,9 +127,7 @@ START_TEST(layout_roundtrip) {
 END_TEST
 
 START_TEST(bad_inputs) {
-    quanta_tensor_desc d;
-    memset(&d, 0, sizeof d);
-    d.dtype = QUANTA_Q8, d.ndim = 2, d.dims[0] = 4, d.dims[1] = 64;
+    quanta_tensor_desc d = qt_mat(QUANTA_Q8, 4, 64, 0, 0);
     qn_cuda_packed p;
     uint8_t buf[4 * 64 + 16] = {0};
     /* too few bytes */
@@ -144,8 +141,7 @@ START_TEST(bad_inputs) {
     d.dtype = QUANTA_F16, d.ndim = 3, d.dims[2] = 2;
     ck_assert_int_eq(qn_cuda_repack(&d, buf, sizeof buf, &p), QUANTA_ERR_UNSUPPORTED);
     /* a q4 descriptor whose columns are not a multiple of the group */
-    memset(&d, 0, sizeof d);
-    d.dtype = QUANTA_Q4, d.ndim = 2, d.dims[0] = 4, d.dims[1] = 40, d.group = 32;
+    d = qt_mat(QUANTA_Q4, 4, 40, 32, 0);
     ck_assert_int_ne(qn_cuda_repack(&d, buf, sizeof buf, &p), QUANTA_OK);
     /* sizes that overflow */
     d.dtype = QUANTA_F16, d.dims[0] = INT64_C(1) << 40, d.dims[1] = INT64_C(1) << 40, d.group = 0;

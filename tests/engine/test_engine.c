@@ -4,10 +4,11 @@
 #include <string.h>
 
 #include "backend.h"
+#include "engine_test.h"
 #include "quanta.h"
-#include "registry.h"
 #include "test_util.h"
 #include "qt_check.h"
+#include "qt_ref_wrapper.h"
 #include "qt_tensor.h"
 
 START_TEST(test_version) {
@@ -103,11 +104,7 @@ START_TEST(test_plan_reuses_memory_and_computes) {
     ck_assert_int_eq(quanta_backend_open("ref", &be), QUANTA_OK);
     quanta_graph *g;
     ck_assert_int_eq(quanta_graph_create(&g), QUANTA_OK);
-    quanta_tensor_desc d = qt_desc(QUANTA_F32, 1, N, 0, 0, 0);
-    quanta_tensor *x, *t;
-    ck_assert_int_eq(quanta_graph_input(g, "x", &d, &x), QUANTA_OK);
-    t = x;
-    for (int i = 0; i < OPS; i++) ck_assert_int_eq(quanta_scale(g, t, 1.25f, &t), QUANTA_OK);
+    quanta_tensor *x, *t = qt_scale_chain(g, N, OPS, 1.25f, &x);
     quanta_tensor *y;
     ck_assert_int_eq(quanta_add(g, t, x, &y), QUANTA_OK);
     /* A dead branch is pruned: it is not an output and feeds nothing. */
@@ -144,43 +141,22 @@ END_TEST
 
 /* A backend that is the reference in disguise but lacks silu: the executor must run silu on
  * the reference through host copies and report it. */
-static void *fake_self;
-static quanta_status fake_count(int *n) { *n = 1; return QUANTA_OK; }
-static quanta_status fake_info(int i, quanta_device_info *info) {
-    (void)i;
-    memset(info, 0, sizeof *info);
-    snprintf(info->name, sizeof info->name, "no-silu test device");
-    return QUANTA_OK;
-}
-static quanta_status fake_open(int i, qn_mem_stats *s, void **self) {
-    (void)i; (void)s;
-    *self = &fake_self;
-    return QUANTA_OK;
-}
-static void fake_close(void *self) { (void)self; }
-static quanta_status fake_alloc(void *self, size_t b, void **h) { (void)self; return qn_ref_backend.alloc(NULL, b, h); }
-static void fake_free(void *self, void *h) { (void)self; qn_ref_backend.free(NULL, h); }
-static quanta_status fake_write(void *self, qn_mem m, const void *s, size_t b) { (void)self; return qn_ref_backend.write(NULL, m, s, b); }
-static quanta_status fake_read(void *self, qn_mem m, void *d, size_t b) { (void)self; return qn_ref_backend.read(NULL, m, d, b); }
 static bool fake_supports(void *self, const qn_node *n) { (void)self; return n->op != QN_OP_SILU; }
 static quanta_status fake_run(void *self, const qn_node *n) {
-    (void)self;
     ck_assert_int_ne(n->op, QN_OP_SILU);
-    return qn_ref_run_node(n);
+    return qn_ref_backend.run(self, n);
 }
-static quanta_status fake_sync(void *self) { (void)self; return QUANTA_OK; }
-static const qn_backend_ops fake_backend = {
-    .name = "nosilu", .device_count = fake_count, .device_info = fake_info, .open = fake_open, .close = fake_close,
-    .alloc = fake_alloc, .free = fake_free, .write = fake_write, .read = fake_read, .supports_op = fake_supports,
-    .run = fake_run, .synchronize = fake_sync,
-};
+static qn_backend_ops nosilu_ops(void) {
+    qn_backend_ops ops = qt_ref_wrapper("nosilu");
+    ops.supports_op = fake_supports;
+    ops.run = fake_run;
+    return ops;
+}
 
 START_TEST(test_fallback_to_reference) {
-    static int registered;
-    if (!registered++) ck_assert_int_eq(qn_registry_add_test_backend(&fake_backend), QUANTA_OK);
+    static qn_backend_ops nosilu;
     qt_rng r = qt_rng_make(12);
-    quanta_backend *be;
-    ck_assert_int_eq(quanta_backend_open("nosilu", &be), QUANTA_OK);
+    quanta_backend *be = qt_ref_wrapper_open(&nosilu, nosilu_ops);
     quanta_graph *g;
     ck_assert_int_eq(quanta_graph_create(&g), QUANTA_OK);
     enum { N = 77 };

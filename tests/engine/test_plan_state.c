@@ -7,12 +7,13 @@
 #include <string.h>
 
 #include "backend.h"
+#include "engine_test.h"
 #include "error.h"
 #include "plan.h"
 #include "quanta.h"
-#include "registry.h"
 #include "test_util.h"
 #include "qt_check.h"
+#include "qt_ref_wrapper.h"
 #include "qt_tensor.h"
 
 /* Callers wrap the previous message: qn_error_set(st, "loading 'x': %s", quanta_last_error()). */
@@ -76,20 +77,6 @@ typedef struct prep_slot {
 static prep_slot prep_slots[16];
 static int prep_next, prep_stale_uses, prep_uses;
 
-static int pw_self;
-static quanta_status pw_count(int *n) { *n = 1; return QUANTA_OK; }
-static quanta_status pw_info(int i, quanta_device_info *info) {
-    (void)i;
-    memset(info, 0, sizeof *info);
-    snprintf(info->name, sizeof info->name, "prepare-weight test device");
-    return QUANTA_OK;
-}
-static quanta_status pw_open(int i, qn_mem_stats *s, void **self) { (void)i; (void)s; *self = &pw_self; return QUANTA_OK; }
-static void pw_close(void *self) { (void)self; }
-static quanta_status pw_alloc(void *self, size_t b, void **h) { (void)self; return qn_ref_backend.alloc(NULL, b, h); }
-static void pw_free(void *self, void *h) { (void)self; qn_ref_backend.free(NULL, h); }
-static quanta_status pw_write(void *self, qn_mem m, const void *s, size_t b) { (void)self; return qn_ref_backend.write(NULL, m, s, b); }
-static quanta_status pw_read(void *self, qn_mem m, void *d, size_t b) { (void)self; return qn_ref_backend.read(NULL, m, d, b); }
 static quanta_status pw_prepare(void *self, const qn_tensor *w, void **aux) {
     (void)self;
     if (w->desc.dtype != QUANTA_F32 || prep_next == (int)(sizeof prep_slots / sizeof prep_slots[0])) {
@@ -103,30 +90,26 @@ static quanta_status pw_prepare(void *self, const qn_tensor *w, void **aux) {
     return QUANTA_OK;
 }
 static void pw_release(void *self, void *aux) { (void)self; ((prep_slot *)aux)->released = 1; }
-static bool pw_supports(void *self, const qn_node *n) { (void)self; (void)n; return true; }
 static quanta_status pw_run(void *self, const qn_node *n) {
-    (void)self;
     if (n->op == QN_OP_MATMUL && n->src[1]->aux) {
         const prep_slot *s = n->src[1]->aux;
         prep_uses++;
         /* The prepared form a backend would compute with must be live and of the current data. */
         if (s->released || s->first != *(const float *)qn_host_ptr(n->src[1])) prep_stale_uses++;
     }
-    return qn_ref_run_node(n);
+    return qn_ref_backend.run(self, n);
 }
-static quanta_status pw_sync(void *self) { (void)self; return QUANTA_OK; }
-static const qn_backend_ops pw_backend = {
-    .name = "prepw", .device_count = pw_count, .device_info = pw_info, .open = pw_open, .close = pw_close,
-    .alloc = pw_alloc, .free = pw_free, .write = pw_write, .read = pw_read, .prepare_weight = pw_prepare,
-    .release_weight = pw_release, .supports_op = pw_supports, .run = pw_run, .synchronize = pw_sync,
-};
+static qn_backend_ops prepw_ops(void) {
+    qn_backend_ops ops = qt_ref_wrapper("prepw");
+    ops.prepare_weight = pw_prepare;
+    ops.release_weight = pw_release;
+    ops.run = pw_run;
+    return ops;
+}
 
 static quanta_backend *open_prepw(void) {
-    static int registered;
-    if (!registered++) ck_assert_int_eq(qn_registry_add_test_backend(&pw_backend), QUANTA_OK);
-    quanta_backend *be;
-    ck_assert_int_eq(quanta_backend_open("prepw", &be), QUANTA_OK);
-    return be;
+    static qn_backend_ops prepw;
+    return qt_ref_wrapper_open(&prepw, prepw_ops);
 }
 
 /* A weight buffer rewritten after planning (new weights into the same buffer): the plan must
@@ -189,11 +172,7 @@ START_TEST(test_guard_setup_failure_rolls_back) {
     ck_assert_int_eq(quanta_backend_open("ref", &be), QUANTA_OK);
     quanta_graph *g;
     ck_assert_int_eq(quanta_graph_create(&g), QUANTA_OK);
-    quanta_tensor_desc d = qt_desc(QUANTA_F32, 1, N, 0, 0, 0);
-    quanta_tensor *x, *t;
-    ck_assert_int_eq(quanta_graph_input(g, "x", &d, &x), QUANTA_OK);
-    t = x;
-    for (int i = 0; i < OPS; i++) ck_assert_int_eq(quanta_scale(g, t, 2.0f, &t), QUANTA_OK);
+    quanta_tensor *x, *t = qt_scale_chain(g, N, OPS, 2.0f, &x);
     ck_assert_int_eq(quanta_graph_output(g, t), QUANTA_OK);
     quanta_plan *p;
     ck_assert_int_eq(quanta_plan_create(g, be, &p), QUANTA_OK);
@@ -322,21 +301,22 @@ static quanta_status nm_run(void *self, const qn_node *n) {
     (void)self; (void)n;
     return qn_error_set(QUANTA_ERR_UNSUPPORTED, "nomem: nothing runs here");
 }
-static const qn_backend_ops nm_backend = {
-    .name = "nomem", .device_count = pw_count, .device_info = pw_info, .open = pw_open, .close = pw_close,
-    .alloc = nm_alloc, .free = nm_free, .write = nm_write, .read = pw_read, .supports_op = pw_supports,
-    .run = nm_run, .synchronize = pw_sync,
-};
+static qn_backend_ops nomem_ops(void) {
+    qn_backend_ops ops = qt_ref_wrapper("nomem");
+    ops.alloc = nm_alloc;
+    ops.free = nm_free;
+    ops.write = nm_write;
+    ops.run = nm_run;
+    return ops;
+}
 
 /* y = x·wᵀ with x [3·715827883, 1] and w [2147483647, 1]: y holds 2^62 - 1 f32 values, 2^64 - 4
  * bytes, which fits size_t, but rounding it up to the arena alignment wraps to 0. The plan
  * must refuse it instead of giving y an empty place. */
 START_TEST(test_arena_size_overflow) {
-    static int registered;
-    if (!registered++) ck_assert_int_eq(qn_registry_add_test_backend(&nm_backend), QUANTA_OK);
     if (sizeof(size_t) < 8) return;
-    quanta_backend *be;
-    ck_assert_int_eq(quanta_backend_open("nomem", &be), QUANTA_OK);
+    static qn_backend_ops nomem;
+    quanta_backend *be = qt_ref_wrapper_open(&nomem, nomem_ops);
     quanta_graph *g;
     ck_assert_int_eq(quanta_graph_create(&g), QUANTA_OK);
     quanta_tensor_desc dx = qt_desc(QUANTA_F32, 2, 2147483649LL, 1, 0, 0), dw = qt_desc(QUANTA_F32, 2, 2147483647LL, 1, 0, 0);
@@ -363,26 +343,24 @@ static bool fb_supports(void *self, const qn_node *n) {
     return n->op != QN_OP_WRITE_ROWS && n->op != QN_OP_RMS_NORM;
 }
 static quanta_status fb_run(void *self, const qn_node *n) {
-    (void)self;
     if (n->op == QN_OP_WRITE_ROWS || n->op == QN_OP_RMS_NORM)
         return qn_error_set(QUANTA_ERR_UNSUPPORTED, "nowr: asked to run an op it does not support");
-    return qn_ref_run_node(n);
+    return qn_ref_backend.run(self, n);
 }
-static const qn_backend_ops fb_backend = {
-    .name = "nowr", .device_count = pw_count, .device_info = pw_info, .open = pw_open, .close = pw_close,
-    .alloc = pw_alloc, .free = pw_free, .write = pw_write, .read = pw_read, .supports_op = fb_supports,
-    .run = fb_run, .synchronize = pw_sync,
-};
+static qn_backend_ops nowr_ops(void) {
+    qn_backend_ops ops = qt_ref_wrapper("nowr");
+    ops.supports_op = fb_supports;
+    ops.run = fb_run;
+    return ops;
+}
 
 /* write_rows (in place into a buffer) and rms_norm without a weight (a NULL source) both fall
  * back; a later op on the device reads write_rows' result; guards stay intact. */
 START_TEST(test_fallback_write_rows_and_null_source) {
-    static int registered;
-    if (!registered++) ck_assert_int_eq(qn_registry_add_test_backend(&fb_backend), QUANTA_OK);
+    static qn_backend_ops nowr;
     qt_rng r = qt_rng_make(24);
     enum { H = 2, NMAX = 5, T = 2, D = 8, AT = 3 };
-    quanta_backend *be;
-    ck_assert_int_eq(quanta_backend_open("nowr", &be), QUANTA_OK);
+    quanta_backend *be = qt_ref_wrapper_open(&nowr, nowr_ops);
     quanta_tensor_desc dc = qt_desc(QUANTA_F32, 4, 1, H, NMAX, D), ds = qt_desc(QUANTA_F32, 4, 1, H, T, D);
     quanta_tensor_desc di = {QUANTA_I32, 1, {1, 1, 1, 1}, 0, 0};
     quanta_buffer *cache;

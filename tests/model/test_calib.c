@@ -11,6 +11,8 @@
 #include "calib.h"
 #include "commands.h"
 #include "formats.h"
+#include "qt_file.h"
+#include "qt_tensor.h"
 #include "tiny_model.h"
 
 /* Row lengths that fit every format: q4 groups of 32/64, nf4 blocks of 64. */
@@ -19,16 +21,6 @@ static const tiny_spec SPEC_GEMMA3 = {"gemma3", 64, 2, 1, 32, 128, 2, 300, 4, 10
 
 static const char *TEXT = "hello the cat sat on the mat; the hat is on the cat. hello hello, lo! "
                           "a bat, a dot, the end of the tale is near the lake.";
-
-static quanta_model *load_image(const tiny_model *tm, quanta_backend *be) {
-    qn_gguf *g;
-    ck_assert_msg(qn_gguf_open_memory(tm->image, tm->image_size, &g) == QUANTA_OK, "%s", quanta_last_error());
-    quanta_model *m = NULL;
-    quanta_status st = qn_model_from_gguf(g, be, NULL, &m);
-    qn_gguf_close(g);
-    ck_assert_msg(st == QUANTA_OK, "load: %s", quanta_last_error());
-    return m;
-}
 
 static int32_t *tokenize(quanta_model *m, size_t *n) {
     ck_assert(quanta_model_tokenize(m, TEXT, strlen(TEXT), 1, 0, NULL, 0, n) == QUANTA_OK);
@@ -69,7 +61,7 @@ static void check_stats(const tiny_spec *spec, uint64_t salt, int n_ctx) {
     tiny_build(&tm, spec, salt, NULL, NULL);
     quanta_backend *be;
     ck_assert(quanta_backend_open("ref", &be) == QUANTA_OK);
-    quanta_model *m = load_image(&tm, be);
+    quanta_model *m = tiny_load(&tm, be, NULL);
     size_t n;
     int32_t *ids = tokenize(m, &n);
     ck_assert_uint_gt(n, 20);
@@ -160,13 +152,7 @@ static void brute_force_case(const fmt *f, qt_rng *r) {
     qt_fill_normal(r, w, ROWS * COLS, 0.05f);
     for (int i = 0; i < 12; i++) w[qt_next(r) % (ROWS * COLS)] = qt_uniform(r, -0.6f, 0.6f); /* outliers */
     for (int k = 0; k < COLS; k++) s[k] = exp(2.0 * qt_normal(r, 1.0f)); /* a few dominant channels */
-    quanta_tensor_desc d;
-    memset(&d, 0, sizeof d);
-    d.dtype = f->dtype;
-    d.ndim = 2;
-    d.dims[0] = ROWS;
-    d.dims[1] = COLS;
-    d.group = f->group;
+    quanta_tensor_desc d = qt_mat(f->dtype, ROWS, COLS, f->group, 0);
     size_t nb;
     ck_assert(quanta_tensor_bytes(&d, &nb) == QUANTA_OK);
     unsigned char *q = malloc(nb);
@@ -227,12 +213,7 @@ START_TEST(test_search_errors) {
     float w[2 * 64] = {0};
     unsigned char q[2 * 64 * 2];
     qn_clip_result res;
-    quanta_tensor_desc d;
-    memset(&d, 0, sizeof d);
-    d.dtype = QUANTA_F16;
-    d.ndim = 2;
-    d.dims[0] = 2;
-    d.dims[1] = 64;
+    quanta_tensor_desc d = qt_mat(QUANTA_F16, 2, 64, 0, 0);
     ck_assert_int_eq(qn_quantize_weighted_clip(&d, w, NULL, q, sizeof q, &res), QUANTA_ERR_INVALID_ARGUMENT);
     ck_assert_ptr_nonnull(strstr(quanta_last_error(), "dtype"));
     d.dtype = QUANTA_Q4;
@@ -255,13 +236,6 @@ END_TEST
 
 static char dir[] = "/tmp/quanta_test_calib_XXXXXX";
 static char in_path[300], text_path[300], empty_path[300], out_calib[300], out_plain[300];
-
-static void write_file(const char *path, const void *data, size_t n) {
-    FILE *f = fopen(path, "wb");
-    ck_assert_ptr_nonnull(f);
-    ck_assert_uint_eq(fwrite(data, 1, n, f), n);
-    fclose(f);
-}
 
 static int run(int argc, const char **argv) {
     fflush(stdout);
@@ -298,14 +272,14 @@ START_TEST(test_quantize_calib_end_to_end) {
     snprintf(empty_path, sizeof empty_path, "%s/empty.txt", dir);
     snprintf(out_calib, sizeof out_calib, "%s/calib.gguf", dir);
     snprintf(out_plain, sizeof out_plain, "%s/plain.gguf", dir);
-    write_file(in_path, tm.image, tm.image_size);
-    write_file(text_path, TEXT, strlen(TEXT));
-    write_file(empty_path, "", 0);
+    qt_spit(in_path, tm.image, tm.image_size);
+    qt_spit(text_path, TEXT, strlen(TEXT));
+    qt_spit(empty_path, "", 0);
 
     /* The independent statistics: the float64 forward pass over the same (first 48) tokens. */
     quanta_backend *be;
     ck_assert(quanta_backend_open("ref", &be) == QUANTA_OK);
-    quanta_model *m = load_image(&tm, be);
+    quanta_model *m = tiny_load(&tm, be, NULL);
     size_t n;
     int32_t *ids = tokenize(m, &n);
     quanta_model_destroy(m);

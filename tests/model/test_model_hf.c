@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "model_internal.h"
+#include "json_write.h"
 #include "tiny_model.h"
 
 static const tiny_spec HF_LLAMA = {"llama", 32, 4, 2, 8, 48, 2, 300, 0, 10000.0f, 1, 1};
@@ -22,17 +23,6 @@ typedef struct st_entry {
     int f16;
     float add; /* written as data + add (Gemma norms: w - 1) */
 } st_entry;
-
-static void json_escape(FILE *f, const char *s) {
-    fputc('"', f);
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\') fprintf(f, "\\%c", c);
-        else if (c < 0x20) fprintf(f, "\\u%04x", c);
-        else fputc(c, f);
-    }
-    fputc('"', f);
-}
 
 static void write_safetensors(const char *path, const st_entry *e, int n) {
     char *hdr = malloc(1 << 16);
@@ -153,7 +143,7 @@ static void write_hf_dir(const tiny_model *tm, const char *dir, const char *skip
         else if (i < TINY_FIRST_PIECE + TINY_N_PIECES) snprintf(buf, sizeof buf, "%s", tiny_pieces[i - TINY_FIRST_PIECE]);
         else snprintf(buf, sizeof buf, "<unused%d>", i);
         if (i) fputc(',', f);
-        json_escape(f, buf);
+        qn_json_write_str(f, buf);
         fprintf(f, ": %d", i);
     }
     fprintf(f, "}, \"merges\": [\"t h\", \"h e\", \"\\u2581 t\", \"\\u2581t h\", \"\\u2581 th\", \"\\u2581th e\", "
@@ -178,17 +168,40 @@ static void rm_dir(const char *dir) {
     rmdir(dir);
 }
 
-static void check_hf(const tiny_spec *spec, uint64_t salt) {
+/* A tiny model of spec and a path for its Hugging Face directory in a fresh temporary folder,
+ * and the reference backend; hf_done removes them all. */
+typedef struct hf_fixture {
     tiny_model tm;
-    tiny_build(&tm, spec, salt, NULL, NULL);
-    make_tmp();
     char dir[300];
-    snprintf(dir, sizeof dir, "%s/ckpt", tmpdir);
-    write_hf_dir(&tm, dir, NULL);
     quanta_backend *be;
-    ck_assert(quanta_backend_open("ref", &be) == QUANTA_OK);
+} hf_fixture;
+
+static void hf_setup(hf_fixture *fx, const tiny_spec *spec, uint64_t salt) {
+    tiny_build(&fx->tm, spec, salt, NULL, NULL);
+    make_tmp();
+    snprintf(fx->dir, sizeof fx->dir, "%s/ckpt", tmpdir);
+    ck_assert(quanta_backend_open("ref", &fx->be) == QUANTA_OK);
+}
+
+/* Writes the whole directory and loads it. */
+static quanta_model *hf_load(hf_fixture *fx) {
+    write_hf_dir(&fx->tm, fx->dir, NULL);
     quanta_model *m;
-    ck_assert_msg(quanta_model_load(dir, be, NULL, &m) == QUANTA_OK, "%s", quanta_last_error());
+    ck_assert_msg(quanta_model_load(fx->dir, fx->be, NULL, &m) == QUANTA_OK, "%s", quanta_last_error());
+    return m;
+}
+
+static void hf_done(hf_fixture *fx) {
+    quanta_backend_close(fx->be);
+    rm_dir(fx->dir);
+    rmdir(tmpdir);
+    tiny_free(&fx->tm);
+}
+
+static void check_hf(const tiny_spec *spec, uint64_t salt) {
+    hf_fixture fx;
+    hf_setup(&fx, spec, salt);
+    quanta_model *m = hf_load(&fx);
     quanta_model_info info;
     ck_assert(quanta_model_get_info(m, &info) == QUANTA_OK);
     ck_assert_str_eq(info.arch, spec->arch);
@@ -201,7 +214,7 @@ static void check_hf(const tiny_spec *spec, uint64_t salt) {
     qt_poison_f32(logits, (size_t)V * T);
     ck_assert(quanta_model_eval(ctx, ids, T, logits, (size_t)V * T) == QUANTA_OK);
     tiny_ref r;
-    ref_init(&r, &tm, 16);
+    ref_init(&r, &fx.tm, 16);
     for (int t = 0; t < T; t++) {
         ref_step(&r, ids[t], want);
         double e = tiny_max_rel_err(logits + (size_t)t * V, want, V);
@@ -211,17 +224,14 @@ static void check_hf(const tiny_spec *spec, uint64_t salt) {
     /* The .safetensors file path works as well as the directory. */
     quanta_model *m2;
     char file[400];
-    snprintf(file, sizeof file, "%s/model.safetensors", dir);
-    ck_assert_msg(quanta_model_load(file, be, NULL, &m2) == QUANTA_OK, "%s", quanta_last_error());
+    snprintf(file, sizeof file, "%s/model.safetensors", fx.dir);
+    ck_assert_msg(quanta_model_load(file, fx.be, NULL, &m2) == QUANTA_OK, "%s", quanta_last_error());
     quanta_model_destroy(m2);
     free(logits);
     free(want);
     quanta_model_context_destroy(ctx);
     quanta_model_destroy(m);
-    quanta_backend_close(be);
-    rm_dir(dir);
-    rmdir(tmpdir);
-    tiny_free(&tm);
+    hf_done(&fx);
 }
 
 START_TEST(test_hf_llama) { check_hf(&HF_LLAMA, 101); }
@@ -232,16 +242,9 @@ START_TEST(test_hf_gemma3) { check_hf(&HF_GEMMA3, 103); }
 END_TEST
 
 START_TEST(test_hf_tokenizer) {
-    tiny_model tm;
-    tiny_build(&tm, &HF_LLAMA, 104, NULL, NULL);
-    make_tmp();
-    char dir[300];
-    snprintf(dir, sizeof dir, "%s/ckpt", tmpdir);
-    write_hf_dir(&tm, dir, NULL);
-    quanta_backend *be;
-    ck_assert(quanta_backend_open("ref", &be) == QUANTA_OK);
-    quanta_model *m;
-    ck_assert_msg(quanta_model_load(dir, be, NULL, &m) == QUANTA_OK, "%s", quanta_last_error());
+    hf_fixture fx;
+    hf_setup(&fx, &HF_LLAMA, 104);
+    quanta_model *m = hf_load(&fx);
     const char *text = "hello the <start_of_turn>x";
     int32_t ids[64];
     size_t n;
@@ -263,57 +266,46 @@ START_TEST(test_hf_tokenizer) {
     ck_assert(quanta_model_detokenize(m, want, sizeof want / sizeof *want, 0, buf, sizeof buf, &len) == QUANTA_OK);
     ck_assert_str_eq(buf, "hello the x");
     quanta_model_destroy(m);
-    quanta_backend_close(be);
-    rm_dir(dir);
-    rmdir(tmpdir);
-    tiny_free(&tm);
+    hf_done(&fx);
 }
 END_TEST
 
 START_TEST(test_hf_malformed) {
-    tiny_model tm;
-    tiny_build(&tm, &HF_LLAMA, 105, NULL, NULL);
-    make_tmp();
-    char dir[300];
-    snprintf(dir, sizeof dir, "%s/ckpt", tmpdir);
-    quanta_backend *be;
-    ck_assert(quanta_backend_open("ref", &be) == QUANTA_OK);
+    hf_fixture fx;
+    hf_setup(&fx, &HF_LLAMA, 105);
     quanta_model *m = NULL;
     /* A missing tensor is named. */
-    write_hf_dir(&tm, dir, "layers.1.mlp.down_proj");
-    ck_assert_int_eq(quanta_model_load(dir, be, NULL, &m), QUANTA_ERR_CORRUPT);
+    write_hf_dir(&fx.tm, fx.dir, "layers.1.mlp.down_proj");
+    ck_assert_int_eq(quanta_model_load(fx.dir, fx.be, NULL, &m), QUANTA_ERR_CORRUPT);
     ck_assert_ptr_nonnull(strstr(quanta_last_error(), "blk.1.ffn_down.weight"));
     ck_assert_ptr_null(m);
     /* No tokenizer.json. */
     char p[400];
-    snprintf(p, sizeof p, "%s/tokenizer.json", dir);
+    snprintf(p, sizeof p, "%s/tokenizer.json", fx.dir);
     unlink(p);
-    ck_assert_int_eq(quanta_model_load(dir, be, NULL, &m), QUANTA_ERR_IO);
+    ck_assert_int_eq(quanta_model_load(fx.dir, fx.be, NULL, &m), QUANTA_ERR_IO);
     /* Unsupported model_type / broken config. */
-    write_hf_dir(&tm, dir, NULL);
-    snprintf(p, sizeof p, "%s/config.json", dir);
+    write_hf_dir(&fx.tm, fx.dir, NULL);
+    snprintf(p, sizeof p, "%s/config.json", fx.dir);
     FILE *f = fopen(p, "w");
     fprintf(f, "{\"model_type\": \"mamba\", \"hidden_size\": 8, \"intermediate_size\": 8, \"num_hidden_layers\": 1,"
                " \"num_attention_heads\": 1, \"vocab_size\": 300}");
     fclose(f);
-    ck_assert_int_eq(quanta_model_load(dir, be, NULL, &m), QUANTA_ERR_UNSUPPORTED);
+    ck_assert_int_eq(quanta_model_load(fx.dir, fx.be, NULL, &m), QUANTA_ERR_UNSUPPORTED);
     ck_assert_ptr_nonnull(strstr(quanta_last_error(), "mamba"));
     f = fopen(p, "w");
     fprintf(f, "{\"model_type\": \"llama\", \"hidden_size\": 32,");
     fclose(f);
-    ck_assert_int_eq(quanta_model_load(dir, be, NULL, &m), QUANTA_ERR_CORRUPT);
+    ck_assert_int_eq(quanta_model_load(fx.dir, fx.be, NULL, &m), QUANTA_ERR_CORRUPT);
     /* A tokenizer.json of another model type. */
-    write_hf_dir(&tm, dir, NULL);
-    snprintf(p, sizeof p, "%s/tokenizer.json", dir);
+    write_hf_dir(&fx.tm, fx.dir, NULL);
+    snprintf(p, sizeof p, "%s/tokenizer.json", fx.dir);
     f = fopen(p, "w");
     fprintf(f, "{\"model\": {\"type\": \"Unigram\", \"vocab\": []}}");
     fclose(f);
-    ck_assert_int_eq(quanta_model_load(dir, be, NULL, &m), QUANTA_ERR_UNSUPPORTED);
+    ck_assert_int_eq(quanta_model_load(fx.dir, fx.be, NULL, &m), QUANTA_ERR_UNSUPPORTED);
     ck_assert_ptr_nonnull(strstr(quanta_last_error(), "Unigram"));
-    quanta_backend_close(be);
-    rm_dir(dir);
-    rmdir(tmpdir);
-    tiny_free(&tm);
+    hf_done(&fx);
 }
 END_TEST
 

@@ -17,13 +17,7 @@ static quanta_model *load_tiny(const tiny_model *tm, const char *backend_spec, c
                                quanta_backend **be) {
     *be = NULL;
     if (quanta_backend_open(backend_spec, be) != QUANTA_OK) return NULL;
-    qn_gguf *g;
-    ck_assert_msg(qn_gguf_open_memory(tm->image, tm->image_size, &g) == QUANTA_OK, "%s", quanta_last_error());
-    quanta_model *m = NULL;
-    quanta_status st = qn_model_from_gguf(g, *be, p, &m);
-    qn_gguf_close(g);
-    ck_assert_msg(st == QUANTA_OK, "load on %s: %s", backend_spec, quanta_last_error());
-    return m;
+    return tiny_load(tm, *be, p);
 }
 
 static int argmax_f(const float *x, int n) {

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "gguf.h"
+#include "model_internal.h"
 #include "quanta.h"
 #include "test_util.h"
 
@@ -217,6 +218,19 @@ static void tiny_free(tiny_model *m) {
     free(m->out_norm);
     free(m->output);
     free(m->image);
+}
+
+/* The model of m's GGUF image on backend be (p may be NULL); a load failure fails the test. */
+static inline quanta_model *tiny_load(const tiny_model *m, quanta_backend *be, const quanta_model_params *p) {
+    qn_gguf *g;
+    ck_assert_msg(qn_gguf_open_memory(m->image, m->image_size, &g) == QUANTA_OK, "%s", quanta_last_error());
+    quanta_model *model = NULL;
+    quanta_status st = qn_model_from_gguf(g, be, p, &model);
+    qn_gguf_close(g);
+    quanta_device_info info;
+    ck_assert_msg(st == QUANTA_OK, "load on %s: %s",
+                  quanta_backend_device(be, &info) == QUANTA_OK ? info.backend : "?", quanta_last_error());
+    return model;
 }
 
 /* ------------------------------------------------- independent reference */

@@ -10,21 +10,14 @@
 #include <unistd.h>
 
 #include "formats.h"
+#include "qt_file.h"
+#include "qt_tensor.h"
 #include "opencl/cl_internal.h"
 #include "registry.h"
 #include "cl_test.h"
 #include "test_util.h"
 
 static quanta_backend *g_cl;
-
-static quanta_tensor_desc desc4(quanta_dtype t, int64_t a, int64_t b, int64_t c, int64_t d) {
-    quanta_tensor_desc x = {.dtype = t, .ndim = 4, .dims = {a, b, c, d}};
-    return x;
-}
-static quanta_tensor_desc desc1(quanta_dtype t, int64_t a) {
-    quanta_tensor_desc x = {.dtype = t, .ndim = 1, .dims = {a}};
-    return x;
-}
 
 /* ------------------------------------------------------------ O(N) attention */
 
@@ -67,7 +60,7 @@ START_TEST(test_attention_memory_is_linear) {
     ck_assert_int_eq(quanta_backend_set_memory_limit(g_cl, limit), QUANTA_OK);
     quanta_graph *g;
     quanta_tensor *tq, *tk, *tv, *ty;
-    quanta_tensor_desc dd = desc4(QUANTA_F16, 1, 1, N, D);
+    quanta_tensor_desc dd = qt_desc(QUANTA_F16, 4, 1, 1, N, D);
     ck_assert_int_eq(quanta_graph_create(&g), QUANTA_OK);
     ck_assert_int_eq(quanta_graph_input(g, "q", &dd, &tq), QUANTA_OK);
     ck_assert_int_eq(quanta_graph_input(g, "k", &dd, &tk), QUANTA_OK);
@@ -124,7 +117,7 @@ START_TEST(test_attention_decode_long) {
     qt_poison_f32(o, D);
     quanta_graph *g;
     quanta_tensor *tq, *tk, *tv, *ty;
-    quanta_tensor_desc dq = desc4(QUANTA_F32, 1, 1, 1, D), dk = desc4(QUANTA_F32, 1, 1, N, D);
+    quanta_tensor_desc dq = qt_desc(QUANTA_F32, 4, 1, 1, 1, D), dk = qt_desc(QUANTA_F32, 4, 1, 1, N, D);
     ck_assert_int_eq(quanta_graph_create(&g), QUANTA_OK);
     ck_assert_int_eq(quanta_graph_input(g, "q", &dq, &tq), QUANTA_OK);
     ck_assert_int_eq(quanta_graph_input(g, "k", &dk, &tk), QUANTA_OK);
@@ -182,29 +175,6 @@ static int find_entry(const char *dir, char *path, size_t len) {
     return found;
 }
 
-static unsigned char *slurp(const char *path, size_t *n) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long sz = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    unsigned char *p = malloc(sz > 0 ? (size_t)sz : 1);
-    if (p && fread(p, 1, (size_t)sz, f) != (size_t)sz) {
-        free(p);
-        p = NULL;
-    }
-    fclose(f);
-    *n = (size_t)sz;
-    return p;
-}
-
-static void spit(const char *path, const unsigned char *p, size_t n) {
-    FILE *f = fopen(path, "wb");
-    ck_assert(f);
-    ck_assert_uint_eq(fwrite(p, 1, n, f), n);
-    fclose(f);
-}
-
 /* Opens a fresh backend, checks it computes (scale by 2 of a few values) and that its program
  * came from `origin` ("cache", or "source"/"spir-v" for a rebuild). */
 static void open_and_check(const char *origin) {
@@ -218,7 +188,7 @@ static void open_and_check(const char *origin) {
     else ck_assert_msg(strcmp(got, "cache") != 0, "program came from the cache, expected a rebuild");
     quanta_graph *g;
     quanta_tensor *x, *y;
-    quanta_tensor_desc d = desc1(QUANTA_F32, 5);
+    quanta_tensor_desc d = qt_desc(QUANTA_F32, 1, 5, 0, 0, 0);
     float in[5] = {1, -2, 3.5f, 0, 1e-3f}, out[5];
     qt_poison_f32(out, 5);
     ck_assert_int_eq(quanta_graph_create(&g), QUANTA_OK);
@@ -245,7 +215,7 @@ START_TEST(test_program_cache) {
     open_and_check("source"); /* builds, writes the entry (directories created) */
     ck_assert_int_eq(find_entry(dir, path, sizeof path), 1);
     size_t n0;
-    unsigned char *good = slurp(path, &n0);
+    unsigned char *good = qt_slurp(path, &n0);
     ck_assert(good && n0 > 64);
 
     /* A flipped payload byte: the checksum catches it, the entry is rebuilt and rewritten. */
@@ -253,23 +223,23 @@ START_TEST(test_program_cache) {
     ck_assert(bad);
     memcpy(bad, good, n0);
     bad[n0 / 2] ^= 0x5A;
-    spit(path, bad, n0);
+    qt_spit(path, bad, n0);
     open_and_check("source");
     size_t n1;
-    unsigned char *now = slurp(path, &n1);
+    unsigned char *now = qt_slurp(path, &n1);
     ck_assert(now);
     ck_assert_msg(n1 != n0 || memcmp(now, bad, n0) != 0, "corrupt cache entry was not rewritten");
     free(now);
 
     /* A truncated entry and a garbage header: rebuilt as well. */
-    spit(path, good, 20);
+    qt_spit(path, good, 20);
     open_and_check("source");
-    now = slurp(path, &n1);
+    now = qt_slurp(path, &n1);
     ck_assert(now && n1 > 64);
     free(now);
-    spit(path, (const unsigned char *)"not a cache entry at all, just text", 35);
+    qt_spit(path, "not a cache entry at all, just text", 35);
     open_and_check("source");
-    now = slurp(path, &n1);
+    now = qt_slurp(path, &n1);
     ck_assert(now && n1 > 64);
     free(now);
 
@@ -304,7 +274,7 @@ END_TEST
 START_TEST(test_get_rows_bad_id) {
     quanta_graph *g;
     quanta_tensor *tab, *ids, *y;
-    quanta_tensor_desc dt = {.dtype = QUANTA_F32, .ndim = 2, .dims = {4, 8}}, di = desc1(QUANTA_I32, 2);
+    quanta_tensor_desc dt = qt_desc(QUANTA_F32, 2, 4, 8, 0, 0), di = qt_desc(QUANTA_I32, 1, 2, 0, 0, 0);
     float table[32] = {0};
     int32_t bad[2] = {1, 4}, neg[2] = {-1, 0};
     ck_assert_int_eq(quanta_graph_create(&g), QUANTA_OK);
@@ -327,7 +297,8 @@ START_TEST(test_get_rows_bad_id) {
 END_TEST
 
 START_TEST(test_write_rows_bad_start) {
-    quanta_tensor_desc dd = desc4(QUANTA_F32, 1, 1, 4, 8), ds = desc4(QUANTA_F32, 1, 1, 2, 8), d1 = desc1(QUANTA_I32, 1);
+    quanta_tensor_desc dd = qt_desc(QUANTA_F32, 4, 1, 1, 4, 8), ds = qt_desc(QUANTA_F32, 4, 1, 1, 2, 8);
+    quanta_tensor_desc d1 = qt_desc(QUANTA_I32, 1, 1, 0, 0, 0);
     quanta_buffer *buf;
     ck_assert_int_eq(quanta_buffer_create(g_cl, &dd, &buf), QUANTA_OK);
     quanta_graph *g;
@@ -378,7 +349,7 @@ static quanta_plan *attn_plan(const quanta_tensor_desc *dq, const quanta_tensor_
 }
 
 START_TEST(test_attention_bad_kv_lens) {
-    quanta_tensor_desc dq = desc4(QUANTA_F32, 1, 1, 2, 64), dl = desc1(QUANTA_I32, 1);
+    quanta_tensor_desc dq = qt_desc(QUANTA_F32, 4, 1, 1, 2, 64), dl = qt_desc(QUANTA_I32, 1, 1, 0, 0, 0);
     quanta_graph *g;
     quanta_tensor *t[4];
     quanta_plan *p = attn_plan(&dq, &dl, &g, t);
@@ -396,7 +367,7 @@ END_TEST
 
 /* Head dims beyond the kernel's register tile fall back to the reference, correctly. */
 START_TEST(test_attention_unsupported_falls_back) {
-    quanta_tensor_desc dq = desc4(QUANTA_F32, 1, 1, 2, 512);
+    quanta_tensor_desc dq = qt_desc(QUANTA_F32, 4, 1, 1, 2, 512);
     quanta_graph *g;
     quanta_tensor *t[4];
     quanta_plan *p = attn_plan(&dq, NULL, &g, t);
@@ -428,7 +399,7 @@ START_TEST(test_memory_errors) {
     ck_assert_int_eq(ops->copy_bandwidth(self, 8, &bw), QUANTA_ERR_INVALID_ARGUMENT);
     /* The engine's limit covers buffers. */
     ck_assert_int_eq(quanta_backend_set_memory_limit(g_cl, 1024), QUANTA_OK);
-    quanta_tensor_desc d = desc1(QUANTA_F32, 1 << 20);
+    quanta_tensor_desc d = qt_desc(QUANTA_F32, 1, 1 << 20, 0, 0, 0);
     quanta_buffer *b = NULL;
     ck_assert_int_eq(quanta_buffer_create(g_cl, &d, &b), QUANTA_ERR_OUT_OF_MEMORY);
     ck_assert_int_eq(quanta_backend_set_memory_limit(g_cl, 0), QUANTA_OK);

@@ -303,11 +303,7 @@ static void run_whole(const tiny_model *tm, const quanta_model_params *p, const 
                       uint64_t *weights_bytes, float *batch) {
     quanta_backend *be;
     ck_assert(quanta_backend_open("ref", &be) == QUANTA_OK);
-    qn_gguf *g;
-    ck_assert(qn_gguf_open_memory(tm->image, tm->image_size, &g) == QUANTA_OK);
-    quanta_model *m = NULL;
-    ck_assert_msg(qn_model_from_gguf(g, be, p, &m) == QUANTA_OK, "%s", quanta_last_error());
-    qn_gguf_close(g);
+    quanta_model *m = tiny_load(tm, be, p);
     *weights_bytes = m->weights_bytes;
     ck_assert_msg(run_model(m, prompt, o) == QUANTA_OK, "%s", quanta_last_error());
     ck_assert_msg(run_batch(m, prompt, batch) == QUANTA_OK, "%s", quanta_last_error());
