@@ -416,9 +416,14 @@ typedef struct quanta_model_params {
     quanta_dtype weight_dtype;   /* Q8, Q4, NF4, FP8_E4M3, FP8_E5M2, or F32/F16/BF16 */
     int32_t group;               /* q4 group size (0 = default) */
     int32_t keep_embeddings;     /* nonzero: the token embedding / output head is not quantized */
+    /* dtype of every context's KV cache: QUANTA_F32 (the zero value, so callers that never set
+     * it keep f32), QUANTA_F16 or QUANTA_BF16 (half the KV memory; k, v and q are rounded to it
+     * for attention, the attention output converted back). Anything else fails the load with
+     * QUANTA_ERR_INVALID_ARGUMENT. Every rank of a tensor-parallel model uses it for its heads. */
+    quanta_dtype kv_dtype;
 } quanta_model_params;
 
-/* keep (quantize = 0), q4 group default, embeddings quantized along with the rest. */
+/* keep (quantize = 0), q4 group default, embeddings quantized along with the rest, f32 KV cache. */
 QUANTA_API void quanta_model_default_params(quanta_model_params *params);
 
 /* Loads a GGUF model onto backend (which must outlive the model). Weights are uploaded once
@@ -439,6 +444,7 @@ typedef struct quanta_model_info {
     int32_t add_bos;             /* whether prompts start with BOS */
     uint64_t n_params;           /* parameters counted from the weight shapes */
     quanta_dtype weight_dtype;   /* dtype of the layer matrices as loaded */
+    quanta_dtype kv_dtype;       /* dtype of the contexts' KV caches (quanta_model_params.kv_dtype) */
 } quanta_model_info;
 QUANTA_API quanta_status quanta_model_get_info(const quanta_model *model, quanta_model_info *info);
 
@@ -490,7 +496,7 @@ QUANTA_API quanta_status quanta_model_eval_batch(quanta_model_context *const *ct
 
 typedef struct quanta_model_memory {
     uint64_t weights_bytes;      /* weight buffers on the device */
-    uint64_t kv_cache_bytes;     /* this context's K and V buffers */
+    uint64_t kv_cache_bytes;     /* this context's K and V buffers (in the model's kv_dtype) */
     uint64_t scratch_bytes;      /* largest planned intermediate memory of this context's graphs */
     uint64_t device_in_use;      /* backend account now, and its peak */
     uint64_t device_peak;

@@ -4,7 +4,9 @@
  * the whole batch. The projections, MLPs and head run on [n, E] rows; rope takes the per-
  * sequence positions as its N dimension; each sequence's k/v row is picked with get_rows and
  * appended to its own cache, attention runs per sequence against that cache, and the outputs
- * are gathered back into rows with write_rows into a small per-layer buffer.
+ * are gathered back into rows with write_rows into a small per-layer buffer (f32; with an
+ * f16/bf16 KV cache each sequence's q/k/v row is converted to the cache's dtype and its
+ * attention output back to f32).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -90,13 +92,14 @@ static quanta_status batch_build(quanta_model *m, quanta_model_context *const *c
             b.st = quanta_get_rows(b.g, q, idx[i], &qi);
             if (!b.st) b.st = quanta_get_rows(b.g, k, idx[i], &ki);
             if (!b.st) b.st = quanta_get_rows(b.g, v, idx[i], &vi);
-            qi = reshape(&b, qi, 4, 1, Hq, 1, Dh);
-            ki = reshape(&b, ki, 4, 1, Hkv, 1, Dh);
-            vi = reshape(&b, vi, 4, 1, Hkv, 1, Dh);
+            /* get_rows gives f32: convert to the cache's dtype after picking the row. */
+            qi = to_dtype(&b, reshape(&b, qi, 4, 1, Hq, 1, Dh), m->kv_dtype);
+            ki = to_dtype(&b, reshape(&b, ki, 4, 1, Hkv, 1, Dh), m->kv_dtype);
+            vi = to_dtype(&b, reshape(&b, vi, 4, 1, Hkv, 1, Dh), m->kv_dtype);
             if (!b.st) b.st = quanta_write_rows(b.g, buf(&b, ctx->k_cache[il]), ki, s->start[i], &kc);
             if (!b.st) b.st = quanta_write_rows(b.g, buf(&b, ctx->v_cache[il]), vi, s->start[i], &vc);
             if (!b.st) b.st = quanta_attention(b.g, qi, kc, vc, NULL, s->kv_len[i], &ap, &a);
-            a = reshape(&b, a, 4, 1, 1, 1, Hq * Dh);
+            a = reshape(&b, to_dtype(&b, a, QUANTA_F32), 4, 1, 1, 1, Hq * Dh);
             if (!b.st) b.st = quanta_write_rows(b.g, gathered, a, idx[i], &gathered);
         }
         x = qn_gb_layer_out(&b, m, il, x, reshape(&b, gathered, 2, n, Hq * Dh, 0, 0), NULL);

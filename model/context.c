@@ -30,7 +30,7 @@ quanta_status quanta_model_context_create(quanta_model *m, int32_t n_ctx, quanta
     c->v_cache = calloc((size_t)L, sizeof *c->v_cache);
     quanta_status st = QUANTA_OK;
     if (!c->k_cache || !c->v_cache) st = qn_error_set(QUANTA_ERR_OUT_OF_MEMORY, "quanta_model_context_create: no memory");
-    quanta_tensor_desc d = qn_desc(QUANTA_F32, 4, 1, m->cfg.n_head_kv, n_ctx, m->cfg.head_dim);
+    quanta_tensor_desc d = qn_desc(m->kv_dtype, 4, 1, m->cfg.n_head_kv, n_ctx, m->cfg.head_dim);
     size_t bytes = 0;
     if (!st) st = quanta_tensor_bytes(&d, &bytes);
     for (int il = 0; il < L && !st; il++) {
@@ -199,6 +199,7 @@ quanta_status quanta_model_get_info(const quanta_model *m, quanta_model_info *in
     info->add_bos = qn_tokenizer_add_bos(m->tok);
     info->n_params = m->n_params;
     info->weight_dtype = m->weight_dtype;
+    info->kv_dtype = m->kv_dtype;
     return QUANTA_OK;
 }
 

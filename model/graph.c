@@ -3,6 +3,8 @@
  * embeddings, per layer [RMSNorm, q/k/v projections (+bias), q/k norms, rope, KV-cache append
  * (write_rows), causal attention over the cache with kv_lens, output projection, (post-norm),
  * residual, RMSNorm, SwiGLU/GeGLU MLP, (post-norm), residual], final norm and output head.
+ * An f16/bf16 KV cache (model->kv_dtype) gets q, k, v converted to its dtype before the
+ * append and the attention, and the attention output converted back to f32.
  * The positions, cache offset and key length are inputs, so the one-token decode graph is
  * planned once per context and reused for every token.
  */
@@ -42,12 +44,15 @@ quanta_status qn_step_build(quanta_model_context *ctx, int32_t T, int32_t all_lo
         quanta_tensor *q, *k, *v, *kc = NULL, *vc = NULL, *a = NULL;
         quanta_tensor **cap = s->cap ? s->cap + QN_SITE(il, 0) : NULL;
         qn_gb_qkv(&b, m, il, x, T, s->pos, &q, &k, &v, cap);
+        q = to_dtype(&b, q, m->kv_dtype);
+        k = to_dtype(&b, k, m->kv_dtype);
+        v = to_dtype(&b, v, m->kv_dtype);
         if (!b.st) b.st = quanta_write_rows(b.g, buf(&b, ctx->k_cache[il]), k, s->start, &kc);
         if (!b.st) b.st = quanta_write_rows(b.g, buf(&b, ctx->v_cache[il]), v, s->start, &vc);
         quanta_attention_params ap = qn_gb_attn_params(m, il);
         if (!b.st) b.st = quanta_attention(b.g, q, kc, vc, NULL, s->kv_len, &ap, &a);
         a = swap12(&b, a, Hq, T, Dh);
-        a = reshape(&b, a, 2, T, Hq * Dh, 0, 0);
+        a = to_dtype(&b, reshape(&b, a, 2, T, Hq * Dh, 0, 0), QUANTA_F32);
         x = qn_gb_layer_out(&b, m, il, x, a, cap);
     }
     x = norm(&b, c, x, buf(&b, m->output_norm));

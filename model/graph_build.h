@@ -58,6 +58,17 @@ static inline quanta_tensor *swap12(gb *b, quanta_tensor *x, int64_t A, int64_t 
     return t;
 }
 
+/* x in dtype dt (a no-op when it already is): KV caches of f16/bf16 need their k, v and q in
+ * the cache's dtype (attention and write_rows take one dtype), the attention output back in f32. */
+static inline quanta_tensor *to_dtype(gb *b, quanta_tensor *x, quanta_dtype dt) {
+    quanta_tensor_desc d;
+    quanta_tensor *t = NULL;
+    if (!b->st) b->st = quanta_tensor_get_desc(x, &d);
+    if (!b->st && d.dtype == dt) return x;
+    if (!b->st) b->st = quanta_convert(b->g, x, dt, &t);
+    return t;
+}
+
 /* Embeddings of ids [T] (scaled where the architecture wants). */
 quanta_tensor *qn_gb_embed(gb *b, const quanta_model *m, quanta_tensor *ids);
 /* The attention inputs of layer il for x [T, E]: q [1, Hq, T, D], k and v [1, Hkv, T, D],

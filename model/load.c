@@ -19,6 +19,7 @@ void quanta_model_default_params(quanta_model_params *p) {
     p->weight_dtype = QUANTA_F32;
     p->group = 0;
     p->keep_embeddings = 0;
+    p->kv_dtype = QUANTA_F32;
 }
 
 /* What a 2-D weight becomes. `native` is the file's own Quanta-readable type (f32/f16/bf16 or a
@@ -310,6 +311,11 @@ quanta_status qn_model_build_tp(const qn_model_config *cfg, qn_tokenizer *tok, c
             st = qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "quanta_model_load: params->group %d (q4: 32, 64 or 128)",
                               params->group);
     }
+    if (!st && params->kv_dtype != QUANTA_F32 && params->kv_dtype != QUANTA_F16 && params->kv_dtype != QUANTA_BF16)
+        st = qn_error_set(QUANTA_ERR_INVALID_ARGUMENT,
+                          "quanta_model_load: params->kv_dtype %d (%s) is not a KV cache dtype (f32, f16 or bf16)",
+                          (int)params->kv_dtype,
+                          quanta_dtype_name(params->kv_dtype) ? quanta_dtype_name(params->kv_dtype) : "unknown");
     loader L = {wf, NULL, params, NULL, 0, NULL, 0, NULL, 0, 0, {0, 0, 1}, {0, 0, 1}, {0, 0, 1}};
     if (!st && comm) st = tp_plan(cfg, rank, world, &L);
     quanta_model *m = st ? NULL : calloc(1, sizeof *m);
@@ -322,6 +328,7 @@ quanta_status qn_model_build_tp(const qn_model_config *cfg, qn_tokenizer *tok, c
     m->cfg = *cfg;
     m->tok = tok;
     m->weight_dtype = QUANTA_F32;
+    m->kv_dtype = params->kv_dtype;
     m->comm = comm;
     m->tp_rank = rank;
     m->tp_world = world;

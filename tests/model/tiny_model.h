@@ -253,7 +253,24 @@ typedef struct tiny_ref {
     double *act_sq; /* optional (calibration tests): sums of x^2 of every linear layer's input,
                        [layer * 4 + site][act_stride], sites q/k/v, o, gate/up, down; then the head */
     int act_stride;
+    int kv_mant, kv_emin; /* optional (KV cache tests): q, k, v and the attention output rounded
+                             to this many mantissa bits (0: not rounded), exponent floor emin */
 } tiny_ref;
+
+/* x rounded to nearest-even with `mant` stored mantissa bits and smallest normal exponent emin
+ * (f16: 10, -14; bf16: 7, -126), written here from the formats' definitions; no overflow
+ * handling (the tiny models' values are far from it). */
+static inline double tiny_round_float(double x, int mant, int emin) {
+    if (x == 0 || !isfinite(x)) return x;
+    int e;
+    frexp(x, &e); /* |x| in [2^(e-1), 2^e) */
+    int ex = e - 1 < emin ? emin : e - 1;
+    double ulp = ldexp(1.0, ex - mant);
+    return rint(x / ulp) * ulp;
+}
+static inline void tiny_round_vec(const struct tiny_ref *r, double *x, int n) {
+    for (int i = 0; r->kv_mant && i < n; i++) x[i] = tiny_round_float(x[i], r->kv_mant, r->kv_emin);
+}
 
 static void ref_init(tiny_ref *r, const tiny_model *m, int n_ctx) {
     r->m = m;
@@ -264,6 +281,7 @@ static void ref_init(tiny_ref *r, const tiny_model *m, int n_ctx) {
     r->v = calloc(n, sizeof *r->v);
     r->act_sq = NULL;
     r->act_stride = 0;
+    r->kv_mant = r->kv_emin = 0;
 }
 static void ref_capture(tiny_ref *r, int site, const double *x, int n) {
     if (!r->act_sq) return;
@@ -332,6 +350,9 @@ static void ref_step(tiny_ref *r, int tok, double *logits) {
             if (gem) ref_rmsnorm(k + hh * D, k + hh * D, t->k_norm, D);
             ref_rope(k + hh * D, D, pos, base, s->hf_layout || strcmp(s->arch, "llama") != 0);
         }
+        tiny_round_vec(r, q, H * D);
+        tiny_round_vec(r, k, Hk * D);
+        tiny_round_vec(r, v, Hk * D);
         size_t lo = (size_t)l * r->n_ctx * Hk * D;
         memcpy(r->k + lo + (size_t)pos * Hk * D, k, sizeof(double) * Hk * D);
         memcpy(r->v + lo + (size_t)pos * Hk * D, v, sizeof(double) * Hk * D);
@@ -353,6 +374,7 @@ static void ref_step(tiny_ref *r, int tok, double *logits) {
                 att[hh * D + i] = a / sum;
             }
         }
+        tiny_round_vec(r, att, H * D);
         ref_capture(r, l * 4 + 1, att, H * D);
         ref_matvec(o, t->wo, att, E, H * D);
         if (gem) ref_rmsnorm(o, o, t->post_attn_norm, E);
