@@ -20,6 +20,7 @@ typedef struct qn_batch_step {
     quanta_graph *graph;
     quanta_plan *plan;
     quanta_tensor *ids, *pos, **start, **kv_len, *logits;
+    quanta_tensor **ring_start, **ring_len, **ring_mask; /* per sequence; NULL where no ring */
     quanta_buffer **gather;       /* per layer [1, 1, n, Hq * D] */
     int n_layer;
 } qn_batch_step;
@@ -34,6 +35,9 @@ static void batch_free(qn_batch_step *s) {
     free(s->key);
     free(s->start);
     free(s->kv_len);
+    free(s->ring_start);
+    free(s->ring_len);
+    free(s->ring_mask);
     free(s);
 }
 
@@ -58,9 +62,12 @@ static quanta_status batch_build(quanta_model *m, quanta_model_context *const *c
     s->start = calloc((size_t)n, sizeof *s->start);
     s->kv_len = calloc((size_t)n, sizeof *s->kv_len);
     s->gather = calloc((size_t)c->n_layer, sizeof *s->gather);
+    s->ring_start = calloc((size_t)n, sizeof *s->ring_start);
+    s->ring_len = calloc((size_t)n, sizeof *s->ring_len);
+    s->ring_mask = calloc((size_t)n, sizeof *s->ring_mask);
     quanta_tensor **idx = calloc((size_t)n, sizeof *idx);
     gb b = {NULL, QUANTA_OK};
-    if (!s->key || !s->start || !s->kv_len || !s->gather || !idx)
+    if (!s->key || !s->start || !s->kv_len || !s->gather || !idx || !s->ring_start || !s->ring_len || !s->ring_mask)
         b.st = qn_error_set(QUANTA_ERR_OUT_OF_MEMORY, "quanta_model_eval_batch: no memory");
     for (int i = 0; i < n && !b.st; i++) s->key[i] = ctxs[i]->id;
     quanta_tensor_desc gd = {QUANTA_F32, 4, {1, 1, n, Hq * Dh}, 0, 0};
@@ -73,6 +80,11 @@ static quanta_status batch_build(quanta_model *m, quanta_model_context *const *c
     for (int i = 0; i < n && !b.st; i++) {
         s->start[i] = input(&b, "start", QUANTA_I32, 1, 1, 0);
         s->kv_len[i] = input(&b, "kv_len", QUANTA_I32, 1, 1, 0);
+        if (ctxs[i]->ring > 0) {
+            s->ring_start[i] = input(&b, "ring_start", QUANTA_I32, 1, 1, 0);
+            s->ring_len[i] = input(&b, "ring_len", QUANTA_I32, 1, 1, 0);
+            s->ring_mask[i] = input(&b, "ring_mask", QUANTA_U8, 2, 1, ctxs[i]->ring);
+        }
         int32_t v = i;
         if (!b.st) b.st = quanta_graph_constant(b.g, "row", &one, &v, sizeof v, &idx[i]);
     }
@@ -96,9 +108,14 @@ static quanta_status batch_build(quanta_model *m, quanta_model_context *const *c
             qi = to_dtype(&b, reshape(&b, qi, 4, 1, Hq, 1, Dh), m->kv_dtype);
             ki = to_dtype(&b, reshape(&b, ki, 4, 1, Hkv, 1, Dh), m->kv_dtype);
             vi = to_dtype(&b, reshape(&b, vi, 4, 1, Hkv, 1, Dh), m->kv_dtype);
-            if (!b.st) b.st = quanta_write_rows(b.g, buf(&b, ctx->k_cache[il]), ki, s->start[i], &kc);
-            if (!b.st) b.st = quanta_write_rows(b.g, buf(&b, ctx->v_cache[il]), vi, s->start[i], &vc);
-            if (!b.st) b.st = quanta_attention(b.g, qi, kc, vc, NULL, s->kv_len[i], &ap, &a);
+            /* A ring layer (graph.c): its mask carries causality and the window. */
+            int ring = ctx->ring > 0 && qn_model_layer_is_local(c, il);
+            quanta_tensor *start = ring ? s->ring_start[i] : s->start[i], *len = ring ? s->ring_len[i] : s->kv_len[i];
+            quanta_attention_params api = ap;
+            if (ring) api.causal = api.window = 0;
+            if (!b.st) b.st = quanta_write_rows(b.g, buf(&b, ctx->k_cache[il]), ki, start, &kc);
+            if (!b.st) b.st = quanta_write_rows(b.g, buf(&b, ctx->v_cache[il]), vi, start, &vc);
+            if (!b.st) b.st = quanta_attention(b.g, qi, kc, vc, ring ? s->ring_mask[i] : NULL, len, &api, &a);
             a = reshape(&b, to_dtype(&b, a, QUANTA_F32), 4, 1, 1, 1, Hq * Dh);
             if (!b.st) b.st = quanta_write_rows(b.g, gathered, a, idx[i], &gathered);
         }
@@ -160,6 +177,8 @@ static quanta_status eval_batch(quanta_model_context *const *ctxs, const int32_t
         int32_t start = ctxs[i]->n_past, kv_len = ctxs[i]->n_past + 1;
         st = quanta_plan_set_input(s->plan, s->start[i], &start, sizeof start);
         if (!st) st = quanta_plan_set_input(s->plan, s->kv_len[i], &kv_len, sizeof kv_len);
+        if (!st && ctxs[i]->ring > 0)
+            st = qn_ring_set_inputs(ctxs[i], s->ring_start[i], s->ring_len[i], s->ring_mask[i], 1, s->plan);
     }
     free(pos);
     if (!st) st = quanta_plan_execute(s->plan);

@@ -10,10 +10,7 @@
 #include "model_internal.h"
 #include "tensor_desc.h"
 
-/* Prompts longer than this run as several prefill steps, bounding scratch memory. */
-#define QN_PREFILL_CHUNK 256
-
-quanta_status quanta_model_context_create(quanta_model *m, int32_t n_ctx, quanta_model_context **out) {
+static quanta_status context_create(quanta_model *m, int32_t n_ctx, int ring_ok, quanta_model_context **out) {
     if (!out) return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "quanta_model_context_create: out is NULL");
     *out = NULL;
     if (!m) return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "quanta_model_context_create: model is NULL");
@@ -30,11 +27,13 @@ quanta_status quanta_model_context_create(quanta_model *m, int32_t n_ctx, quanta
     c->v_cache = calloc((size_t)L, sizeof *c->v_cache);
     quanta_status st = QUANTA_OK;
     if (!c->k_cache || !c->v_cache) st = qn_error_set(QUANTA_ERR_OUT_OF_MEMORY, "quanta_model_context_create: no memory");
-    quanta_tensor_desc d = qn_desc(m->kv_dtype, 4, 1, m->cfg.n_head_kv, n_ctx, m->cfg.head_dim);
-    size_t bytes = 0;
-    if (!st) st = quanta_tensor_bytes(&d, &bytes);
+    c->ring = ring_ok ? qn_ring_rows(m, n_ctx) : 0;
     for (int il = 0; il < L && !st; il++) {
-        st = quanta_buffer_create(m->backend, &d, &c->k_cache[il]);
+        int32_t rows = c->ring > 0 && qn_model_layer_is_local(&m->cfg, il) ? c->ring : n_ctx;
+        quanta_tensor_desc d = qn_desc(m->kv_dtype, 4, 1, m->cfg.n_head_kv, rows, m->cfg.head_dim);
+        size_t bytes = 0;
+        st = quanta_tensor_bytes(&d, &bytes);
+        if (!st) st = quanta_buffer_create(m->backend, &d, &c->k_cache[il]);
         if (!st) st = quanta_buffer_create(m->backend, &d, &c->v_cache[il]);
         if (!st) c->kv_bytes += 2 * (uint64_t)bytes;
     }
@@ -44,6 +43,14 @@ quanta_status quanta_model_context_create(quanta_model *m, int32_t n_ctx, quanta
     }
     *out = c;
     return QUANTA_OK;
+}
+
+quanta_status quanta_model_context_create(quanta_model *m, int32_t n_ctx, quanta_model_context **out) {
+    return context_create(m, n_ctx, 1, out);
+}
+
+quanta_status qn_model_context_create_plain(quanta_model *m, int32_t n_ctx, quanta_model_context **out) {
+    return context_create(m, n_ctx, 0, out);
 }
 
 void quanta_model_context_destroy(quanta_model_context *c) {
@@ -102,6 +109,22 @@ void qn_model_context_set_capture(quanta_model_context *c, qn_capture_fn fn, voi
     c->capture_user = user;
 }
 
+/* The ring inputs of a step of T tokens at c->n_past (it never wraps: eval_tokens splits). */
+quanta_status qn_ring_set_inputs(const quanta_model_context *c, quanta_tensor *start, quanta_tensor *len,
+                                 quanta_tensor *mask, int32_t T, quanta_plan *plan) {
+    const int32_t R = c->ring;
+    size_t n = (size_t)T * (size_t)R;
+    uint8_t *m = malloc(n);
+    if (!m) return qn_error_set(QUANTA_ERR_OUT_OF_MEMORY, "quanta_model_eval: no memory for the ring mask");
+    qn_ring_mask(R, c->model->cfg.sliding_window, c->n_past, T, m);
+    int32_t rs = c->n_past % R, rl = c->n_past + T < R ? c->n_past + T : R;
+    quanta_status st = quanta_plan_set_input(plan, start, &rs, sizeof rs);
+    if (!st) st = quanta_plan_set_input(plan, len, &rl, sizeof rl);
+    if (!st) st = quanta_plan_set_input(plan, mask, m, n);
+    free(m);
+    return st;
+}
+
 static quanta_status run_step(quanta_model_context *c, const int32_t *tokens, int32_t T, int all, float *logits,
                               size_t logits_count) {
     qn_step *s = T == 1 ? &c->decode : &c->prefill;
@@ -117,6 +140,7 @@ static quanta_status run_step(quanta_model_context *c, const int32_t *tokens, in
     for (int32_t i = 0; i < T; i++) pos[i] = c->n_past + i;
     int32_t start = c->n_past, kv_len = c->n_past + T;
     st = quanta_plan_set_input(s->plan, s->ids, tokens, (size_t)T * sizeof *tokens);
+    if (!st && c->ring > 0) st = qn_ring_set_inputs(c, s->ring_start, s->ring_len, s->ring_mask, T, s->plan);
     if (!st) st = quanta_plan_set_input(s->plan, s->pos, pos, (size_t)T * sizeof *pos);
     if (!st) st = quanta_plan_set_input(s->plan, s->start, &start, sizeof start);
     if (!st) st = quanta_plan_set_input(s->plan, s->kv_len, &kv_len, sizeof kv_len);
@@ -149,7 +173,13 @@ static quanta_status eval_tokens(quanta_model_context *c, const int32_t *tokens,
                                 "quanta_model_eval: logits_count %zu is neither n_vocab (%d) nor n * n_vocab", logits_count, V);
     }
     for (size_t done = 0; done < n;) {
-        size_t T = n - done < QN_PREFILL_CHUNK ? n - done : QN_PREFILL_CHUNK;
+        size_t T = n - done < QN_MAX_STEP_TOKENS ? n - done : QN_MAX_STEP_TOKENS;
+        /* A step's rows must not wrap around a ring cache: write_rows writes one run. */
+        if (c->ring > 0) {
+            size_t room = (size_t)(c->ring - c->n_past % c->ring), step = (size_t)qn_ring_step(c->model);
+            if (T > step) T = step;
+            if (T > room) T = room;
+        }
         int last_chunk = done + T == n;
         float *dst = NULL;
         size_t cnt = 0;

@@ -5,6 +5,8 @@
  * residual, RMSNorm, SwiGLU/GeGLU MLP, (post-norm), residual], final norm and output head.
  * An f16/bf16 KV cache (model->kv_dtype) gets q, k, v converted to its dtype before the
  * append and the attention, and the attention output converted back to f32.
+ * Sliding-window layers of a context with a ring (ctx->ring) append at row n_past % ring and
+ * attend through a mask input that carries causality and the window (README, ring caches).
  * The positions, cache offset and key length are inputs, so the one-token decode graph is
  * planned once per context and reused for every token.
  */
@@ -36,6 +38,11 @@ quanta_status qn_step_build(quanta_model_context *ctx, int32_t T, int32_t all_lo
     s->pos = input(&b, "pos", QUANTA_I32, 1, T, 0);
     s->start = input(&b, "start", QUANTA_I32, 1, 1, 0);
     s->kv_len = input(&b, "kv_len", QUANTA_I32, 1, 1, 0);
+    if (ctx->ring > 0) {
+        s->ring_start = input(&b, "ring_start", QUANTA_I32, 1, 1, 0);
+        s->ring_len = input(&b, "ring_len", QUANTA_I32, 1, 1, 0);
+        s->ring_mask = input(&b, "ring_mask", QUANTA_U8, 2, T, ctx->ring);
+    }
     const int n_sites = c->n_layer * QN_SITES_PER_LAYER + 1;
     if (ctx->capture && !(s->cap = calloc((size_t)n_sites, sizeof *s->cap)))
         b.st = qn_error_set(QUANTA_ERR_OUT_OF_MEMORY, "quanta_model_eval: no memory");
@@ -47,10 +54,14 @@ quanta_status qn_step_build(quanta_model_context *ctx, int32_t T, int32_t all_lo
         q = to_dtype(&b, q, m->kv_dtype);
         k = to_dtype(&b, k, m->kv_dtype);
         v = to_dtype(&b, v, m->kv_dtype);
-        if (!b.st) b.st = quanta_write_rows(b.g, buf(&b, ctx->k_cache[il]), k, s->start, &kc);
-        if (!b.st) b.st = quanta_write_rows(b.g, buf(&b, ctx->v_cache[il]), v, s->start, &vc);
+        /* A ring layer's mask carries causality and the window (its rows are not in order). */
+        int ring = ctx->ring > 0 && qn_model_layer_is_local(c, il);
+        quanta_tensor *start = ring ? s->ring_start : s->start, *len = ring ? s->ring_len : s->kv_len;
+        if (!b.st) b.st = quanta_write_rows(b.g, buf(&b, ctx->k_cache[il]), k, start, &kc);
+        if (!b.st) b.st = quanta_write_rows(b.g, buf(&b, ctx->v_cache[il]), v, start, &vc);
         quanta_attention_params ap = qn_gb_attn_params(m, il);
-        if (!b.st) b.st = quanta_attention(b.g, q, kc, vc, NULL, s->kv_len, &ap, &a);
+        if (ring) ap.causal = ap.window = 0;
+        if (!b.st) b.st = quanta_attention(b.g, q, kc, vc, ring ? s->ring_mask : NULL, len, &ap, &a);
         a = swap12(&b, a, Hq, T, Dh);
         a = to_dtype(&b, reshape(&b, a, 2, T, Hq * Dh, 0, 0), QUANTA_F32);
         x = qn_gb_layer_out(&b, m, il, x, a, cap);
@@ -83,6 +94,33 @@ quanta_status qn_step_build(quanta_model_context *ctx, int32_t T, int32_t all_lo
 }
 
 /* ------------------------------------------------------- shared pieces */
+
+int32_t qn_ring_rows(const quanta_model *m, int32_t n_ctx) {
+    const qn_model_config *c = &m->cfg;
+    int any_local = 0;
+    for (int il = 0; il < c->n_layer; il++) any_local |= qn_model_layer_is_local(c, il);
+    if (!any_local || c->sliding_window <= 0) return 0;
+    /* A multiple of the step so that steps from position 0 never straddle the ring's end. */
+    int64_t step = qn_ring_step(m), r = ((int64_t)c->sliding_window + step - 1 + step - 1) / step * step;
+    return r < n_ctx ? (int32_t)r : 0;
+}
+
+int32_t qn_ring_step(const quanta_model *m) {
+    int32_t w = m->cfg.sliding_window;
+    return w > 0 && w < QN_MAX_STEP_TOKENS ? w : QN_MAX_STEP_TOKENS;
+}
+
+void qn_ring_mask(int32_t R, int32_t W, int32_t n_past, int32_t T, uint8_t *mask) {
+    const int64_t last = (int64_t)n_past + T - 1;
+    for (int32_t r = 0; r < R; r++) {
+        /* The latest position p <= last with p % R == r (negative: never written). */
+        int64_t p = last - ((last - r) % R + R) % R;
+        for (int32_t i = 0; i < T; i++) {
+            int64_t qp = (int64_t)n_past + i;
+            mask[(size_t)i * (size_t)R + (size_t)r] = p >= 0 && p <= qp && qp - p < W;
+        }
+    }
+}
 
 quanta_tensor *qn_gb_embed(gb *b, const quanta_model *m, quanta_tensor *ids) {
     quanta_tensor *x = NULL;

@@ -162,11 +162,16 @@ enum { QN_SITE_ATTN_IN = 0, QN_SITE_ATTN_OUT, QN_SITE_FFN_IN, QN_SITE_FFN_DOWN, 
 /* Called after each step with the rows [n_rows][cols] (f32) that entered linear site `site`. */
 typedef quanta_status (*qn_capture_fn)(void *user, int site, const float *rows, int64_t n_rows, int64_t cols);
 
+/* The most tokens one step graph takes: longer prompts run as several steps (bounds scratch
+ * memory and the sliding-window layers' ring). */
+#define QN_MAX_STEP_TOKENS 256
+
 /* One planned step graph with its per-run inputs. */
 typedef struct qn_step {
     quanta_graph *graph;
     quanta_plan *plan;
     quanta_tensor *ids, *pos, *start, *kv_len, *last, *logits;
+    quanta_tensor *ring_start, *ring_len, *ring_mask; /* local layers' ring (ctx->ring > 0) */
     quanta_tensor **cap;   /* capture mode: the n_layer * QN_SITES_PER_LAYER + 1 site inputs */
     int32_t n_tokens;
     int32_t all_logits;
@@ -176,7 +181,8 @@ struct quanta_model_context {
     quanta_model *model;
     int32_t n_ctx;
     int32_t n_past;
-    quanta_buffer **k_cache, **v_cache; /* per layer [1, Hkv, n_ctx, Dh] in model->kv_dtype */
+    quanta_buffer **k_cache, **v_cache; /* per layer [1, Hkv, n_ctx or ring, Dh] in model->kv_dtype */
+    int32_t ring;     /* > 0: sliding-window layers keep only this many rows, position p in row p % ring */
     uint64_t kv_bytes;
     uint64_t scratch_bytes;
     qn_step decode;   /* built on first use, reused for every token */
@@ -185,6 +191,25 @@ struct quanta_model_context {
     qn_capture_fn capture; /* calibration (calib.c): steps also output every linear's input */
     void *capture_user;
 };
+
+/* Rows of a sliding-window layer's ring cache for a context of n_ctx positions: at least window
+ * + the longest step - 1 (so a step never overwrites a key one of its queries still sees),
+ * rounded up to a multiple of the step, or 0 when a plain cache is no smaller (no local layers,
+ * or a short context). */
+int32_t qn_ring_rows(const quanta_model *m, int32_t n_ctx);
+/* The longest step of a context with a ring: QN_MAX_STEP_TOKENS, or the window if smaller. */
+int32_t qn_ring_step(const quanta_model *m);
+/* The visibility of the ring's rows [T][ring] for T queries at positions n_past.. (row r holds
+ * the latest position = r mod ring written so far): 1 where within the window and causal. */
+void qn_ring_mask(int32_t ring, int32_t window, int32_t n_past, int32_t T, uint8_t *mask);
+
+/* A context whose sliding-window layers keep the whole context like the global ones (the
+ * layout before ring caches; tests compare against it). */
+quanta_status qn_model_context_create_plain(quanta_model *m, int32_t n_ctx, quanta_model_context **out);
+/* Sets a step's ring inputs (row to write at, rows filled, mask [T][ring]) for T tokens at
+ * ctx->n_past; the step must not wrap around the ring (context.c). */
+quanta_status qn_ring_set_inputs(const quanta_model_context *ctx, quanta_tensor *start, quanta_tensor *len,
+                                 quanta_tensor *mask, int32_t T, quanta_plan *plan);
 
 /* Turns capture mode on (fn) or off (NULL) for the context's next steps (context.c). */
 void qn_model_context_set_capture(quanta_model_context *ctx, qn_capture_fn fn, void *user);

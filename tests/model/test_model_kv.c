@@ -155,11 +155,12 @@ static void kv_case(const tiny_spec *spec, uint64_t salt, const char *backend, q
         ref_step(&r, tok, want);
         ref_step(&rr, tok, want_rr);
     }
-    /* Exactly half the f32 cache: 2 (k, v) x layers x KV heads x positions x head dim x 2 bytes. */
+    /* Exactly half the f32 cache: 2 (k, v) x rows of all layers (local layers: their ring) x KV
+     * heads x head dim x 2 bytes. */
     quanta_model_memory mem, mem32;
     ck_assert(quanta_model_memory_report(m, ctx, &mem) == QUANTA_OK);
     ck_assert(quanta_model_memory_report(m32, c32, &mem32) == QUANTA_OK);
-    uint64_t elems = 2ull * spec->n_layer * spec->n_head_kv * NCTX * spec->head_dim;
+    uint64_t elems = 2ull * tiny_kv_rows(spec, NCTX) * spec->n_head_kv * spec->head_dim;
     ck_assert_uint_eq(mem32.kv_cache_bytes, elems * 4);
     ck_assert_uint_eq(mem.kv_cache_bytes, elems * 2);
     ck_assert_uint_eq(2 * mem.kv_cache_bytes, mem32.kv_cache_bytes);
@@ -346,7 +347,7 @@ static void tp_case(const tiny_spec *spec, uint64_t salt, int world) {
     const int hkv_rank = spec->n_head_kv % world == 0 ? spec->n_head_kv / world : 1;
     for (int r = 0; r < world; r++) {
         ck_assert_msg(rk[r].st == QUANTA_OK, "rank %d: %s", r, rk[r].err);
-        ck_assert_uint_eq(rk[r].kv_bytes, 2ull * spec->n_layer * hkv_rank * NCTX * spec->head_dim * 2);
+        ck_assert_uint_eq(rk[r].kv_bytes, 2ull * tiny_kv_rows(spec, NCTX) * hkv_rank * spec->head_dim * 2);
     }
     for (int t = 0; t < PROMPT + STEPS; t++) {
         ref_step(&ref, ids[t], want);

@@ -356,7 +356,7 @@ START_TEST(test_memory_and_info) {
     quanta_model_memory mem;
     ck_assert(quanta_model_memory_report(m, ctx, &mem) == QUANTA_OK);
     ck_assert_uint_eq(mem.weights_bytes, params * 4);
-    ck_assert_uint_eq(mem.kv_cache_bytes, 2ull * s->n_layer * s->n_head_kv * 20 * s->head_dim * 4);
+    ck_assert_uint_eq(mem.kv_cache_bytes, 2ull * tiny_kv_rows(s, 20) * s->n_head_kv * s->head_dim * 4);
     ck_assert(mem.scratch_bytes > 0);
     ck_assert(mem.device_in_use >= mem.weights_bytes + mem.kv_cache_bytes);
     ck_assert(mem.device_peak >= mem.device_in_use);

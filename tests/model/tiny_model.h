@@ -53,6 +53,18 @@ static float *tiny_rand(qt_rng *r, size_t n, float sd, float mean) {
 
 static int tiny_is_gemma(const tiny_spec *s) { return !strcmp(s->arch, "gemma3"); }
 
+/* KV cache rows of all layers together for a context of n_ctx positions: Gemma 3's local layers
+ * (il % 6 < 5) keep a ring of window + step - 1 rows rounded up to a multiple of the step (step
+ * = the window, at most 256) when that is smaller than n_ctx (model_internal.h, qn_ring_rows). */
+static inline uint64_t tiny_kv_rows(const tiny_spec *s, int n_ctx) {
+    int step = s->window < 256 ? s->window : 256;
+    int ring = s->window > 0 ? (s->window + 2 * step - 2) / step * step : 0;
+    uint64_t rows = 0;
+    for (int l = 0; l < s->n_layer; l++)
+        rows += (uint64_t)(tiny_is_gemma(s) && l % 6 < 5 && ring > 0 && ring < n_ctx ? ring : n_ctx);
+    return rows;
+}
+
 static void tiny_add(qn_gguf_writer *w, const char *name, int64_t rows, int64_t cols, const float *data,
                      uint32_t type) {
     int64_t dims[2] = {cols, rows};
