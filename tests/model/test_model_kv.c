@@ -281,45 +281,6 @@ START_TEST(test_kv_batch) {
 END_TEST
 
 /* Tensor parallelism: each rank (a thread) keeps only its KV heads, in f16. */
-typedef struct kv_rank {
-    const tiny_model *tm;
-    quanta_comm *comm;
-    const int32_t *ids;
-    float *logits; /* (PROMPT + STEPS) * V: last prefill row, then decode rows */
-    uint64_t kv_bytes;
-    quanta_status st;
-    char err[256];
-} kv_rank;
-
-static void *kv_rank_run(void *arg) {
-    kv_rank *k = arg;
-    const int V = k->tm->s.n_vocab;
-    quanta_backend *be = NULL;
-    quanta_model *m = NULL;
-    quanta_model_context *ctx = NULL;
-    qn_gguf *g = NULL;
-    quanta_model_params p;
-    quanta_model_default_params(&p);
-    p.kv_dtype = QUANTA_F16;
-    quanta_status st = quanta_backend_open("ref", &be);
-    if (!st) st = qn_gguf_open_memory(k->tm->image, k->tm->image_size, &g);
-    if (!st) st = qn_model_from_gguf_tp(g, be, &p, k->comm, &m);
-    qn_gguf_close(g);
-    if (!st) st = quanta_model_context_create(m, NCTX, &ctx);
-    if (!st) st = quanta_model_eval(ctx, k->ids, PROMPT, k->logits, (size_t)V * PROMPT);
-    for (int s = 0; s < STEPS && !st; s++)
-        st = quanta_model_eval(ctx, &k->ids[PROMPT + s], 1, k->logits + (size_t)(PROMPT + s) * V, V);
-    quanta_model_memory mem;
-    if (!st) st = quanta_model_memory_report(m, ctx, &mem);
-    if (!st) k->kv_bytes = mem.kv_cache_bytes;
-    k->st = st;
-    if (st) snprintf(k->err, sizeof k->err, "%s", quanta_last_error());
-    quanta_model_context_destroy(ctx);
-    quanta_model_destroy(m);
-    quanta_backend_close(be);
-    return NULL;
-}
-
 static void tp_case(const tiny_spec *spec, uint64_t salt, int world) {
     tiny_model tm;
     tiny_build(&tm, spec, salt, NULL, NULL);
@@ -329,12 +290,13 @@ static void tp_case(const tiny_spec *spec, uint64_t salt, int world) {
     for (int i = 0; i < PROMPT + STEPS; i++) ids[i] = (int32_t)(qt_next(&rng) % (uint64_t)V);
     quanta_comm *comms[4];
     ck_assert_int_eq(quanta_comm_create_local(world, comms), QUANTA_OK);
-    kv_rank rk[4];
+    tiny_rank rk[4];
     pthread_t th[4];
     for (int r = 0; r < world; r++) {
-        rk[r] = (kv_rank){&tm, comms[r], ids, malloc(sizeof(float) * V * (PROMPT + STEPS)), 0, QUANTA_OK, ""};
+        rk[r] = (tiny_rank){.tm = &tm, .comm = comms[r], .ids = ids, .prompt = PROMPT, .steps = STEPS, .n_ctx = NCTX,
+                            .kv_dtype = QUANTA_F16, .logits = malloc(sizeof(float) * V * (PROMPT + STEPS))};
         qt_poison_f32(rk[r].logits, (size_t)V * (PROMPT + STEPS));
-        ck_assert_int_eq(pthread_create(&th[r], NULL, kv_rank_run, &rk[r]), 0);
+        ck_assert_int_eq(pthread_create(&th[r], NULL, tiny_rank_run, &rk[r]), 0);
     }
     for (int r = 0; r < world; r++) pthread_join(th[r], NULL);
     tiny_ref ref, rr;

@@ -204,46 +204,6 @@ END_TEST
 
 /* Tensor parallelism: each rank (a thread) keeps its own rings. */
 enum { TP_PROMPT = 21, TP_STEPS = 3 * WIN, TP_CTX = 64 };
-typedef struct ring_rank {
-    const tiny_model *tm;
-    quanta_comm *comm;
-    const int32_t *ids;
-    float *logits; /* (TP_PROMPT + TP_STEPS) * V */
-    uint64_t kv_bytes;
-    int32_t ring;
-    quanta_status st;
-    char err[256];
-} ring_rank;
-
-static void *ring_rank_run(void *arg) {
-    ring_rank *k = arg;
-    const int V = k->tm->s.n_vocab;
-    quanta_backend *be = NULL;
-    quanta_model *m = NULL;
-    quanta_model_context *ctx = NULL;
-    qn_gguf *g = NULL;
-    quanta_model_params p;
-    quanta_model_default_params(&p);
-    quanta_status st = quanta_backend_open("ref", &be);
-    if (!st) st = qn_gguf_open_memory(k->tm->image, k->tm->image_size, &g);
-    if (!st) st = qn_model_from_gguf_tp(g, be, &p, k->comm, &m);
-    qn_gguf_close(g);
-    if (!st) st = quanta_model_context_create(m, TP_CTX, &ctx);
-    if (!st) k->ring = ctx->ring;
-    if (!st) st = quanta_model_eval(ctx, k->ids, TP_PROMPT, k->logits, (size_t)V * TP_PROMPT);
-    for (int s = 0; s < TP_STEPS && !st; s++)
-        st = quanta_model_eval(ctx, &k->ids[TP_PROMPT + s], 1, k->logits + (size_t)(TP_PROMPT + s) * V, V);
-    quanta_model_memory mem;
-    if (!st) st = quanta_model_memory_report(m, ctx, &mem);
-    if (!st) k->kv_bytes = mem.kv_cache_bytes;
-    k->st = st;
-    if (st) snprintf(k->err, sizeof k->err, "%s", quanta_last_error());
-    quanta_model_context_destroy(ctx);
-    quanta_model_destroy(m);
-    quanta_backend_close(be);
-    return NULL;
-}
-
 START_TEST(test_ring_tensor_parallel) {
     enum { WORLD = 2, N = TP_PROMPT + TP_STEPS };
     tiny_model tm;
@@ -254,12 +214,13 @@ START_TEST(test_ring_tensor_parallel) {
     for (int i = 0; i < N; i++) ids[i] = (int32_t)(qt_next(&rng) % (uint64_t)V);
     quanta_comm *comms[WORLD];
     ck_assert_int_eq(quanta_comm_create_local(WORLD, comms), QUANTA_OK);
-    ring_rank rk[WORLD];
+    tiny_rank rk[WORLD];
     pthread_t th[WORLD];
     for (int r = 0; r < WORLD; r++) {
-        rk[r] = (ring_rank){&tm, comms[r], ids, malloc(sizeof(float) * V * N), 0, 0, QUANTA_OK, ""};
+        rk[r] = (tiny_rank){.tm = &tm, .comm = comms[r], .ids = ids, .prompt = TP_PROMPT, .steps = TP_STEPS,
+                            .n_ctx = TP_CTX, .kv_dtype = QUANTA_F32, .logits = malloc(sizeof(float) * V * N)};
         qt_poison_f32(rk[r].logits, (size_t)V * N);
-        ck_assert_int_eq(pthread_create(&th[r], NULL, ring_rank_run, &rk[r]), 0);
+        ck_assert_int_eq(pthread_create(&th[r], NULL, tiny_rank_run, &rk[r]), 0);
     }
     for (int r = 0; r < WORLD; r++) pthread_join(th[r], NULL);
     tiny_ref ref;

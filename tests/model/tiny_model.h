@@ -413,4 +413,51 @@ static void ref_step(tiny_ref *r, int tok, double *logits) {
     free(x), free(h), free(q), free(k), free(v), free(att), free(o), free(g), free(u), free(sc);
 }
 
+
+/* One tensor-parallel rank run on its own thread: load the rank's shard of the model on the
+ * reference backend, prefill `prompt` tokens of ids, then decode `steps` more one at a time;
+ * logits holds (prompt + steps) rows of V (every prefill row, then each decode row). */
+typedef struct tiny_rank {
+    const tiny_model *tm;
+    quanta_comm *comm;
+    const int32_t *ids;
+    int prompt, steps, n_ctx;
+    quanta_dtype kv_dtype;
+    float *logits;
+    uint64_t kv_bytes; /* out: this rank's KV cache */
+    int32_t ring;      /* out: the context's ring size (0: plain caches) */
+    quanta_status st;
+    char err[256];
+} tiny_rank;
+
+static inline void *tiny_rank_run(void *arg) {
+    tiny_rank *k = arg;
+    const int V = k->tm->s.n_vocab;
+    quanta_backend *be = NULL;
+    quanta_model *m = NULL;
+    quanta_model_context *ctx = NULL;
+    qn_gguf *g = NULL;
+    quanta_model_params p;
+    quanta_model_default_params(&p);
+    p.kv_dtype = k->kv_dtype;
+    quanta_status st = quanta_backend_open("ref", &be);
+    if (!st) st = qn_gguf_open_memory(k->tm->image, k->tm->image_size, &g);
+    if (!st) st = qn_model_from_gguf_tp(g, be, &p, k->comm, &m);
+    qn_gguf_close(g);
+    if (!st) st = quanta_model_context_create(m, k->n_ctx, &ctx);
+    if (!st) k->ring = ctx->ring;
+    if (!st) st = quanta_model_eval(ctx, k->ids, k->prompt, k->logits, (size_t)V * k->prompt);
+    for (int s = 0; s < k->steps && !st; s++)
+        st = quanta_model_eval(ctx, &k->ids[k->prompt + s], 1, k->logits + (size_t)(k->prompt + s) * V, V);
+    quanta_model_memory mem;
+    if (!st) st = quanta_model_memory_report(m, ctx, &mem);
+    if (!st) k->kv_bytes = mem.kv_cache_bytes;
+    k->st = st;
+    if (st) snprintf(k->err, sizeof k->err, "%s", quanta_last_error());
+    quanta_model_context_destroy(ctx);
+    quanta_model_destroy(m);
+    quanta_backend_close(be);
+    return NULL;
+}
+
 #endif
