@@ -40,18 +40,11 @@ static void ref_kv(tiny_ref *r, quanta_dtype d) {
 
 enum { PROMPT = 10, STEPS = 6, NCTX = 32 };
 
-static int argmax_f(const float *x, int n) {
-    int b = 0;
-    for (int i = 1; i < n; i++)
-        if (x[i] > x[b]) b = i;
-    return b;
-}
-
 /* Greedy agreement: the run's token is the reference's argmax, or the reference ranks the two
  * within the tolerance (a near tie that rounding may legitimately flip). Returns 1 on an exact
  * match. */
 static int check_token(const float *got, const double *want, int V, double tol, const char *what) {
-    int g = argmax_f(got, V), w = 0;
+    int g = tiny_argmax(got, V), w = 0;
     double scale = 0;
     for (int i = 0; i < V; i++) {
         if (want[i] > want[w]) w = i;
@@ -60,15 +53,6 @@ static int check_token(const float *got, const double *want, int V, double tol, 
     ck_assert_msg(g == w || want[w] - want[g] <= 2 * tol * scale, "%s: token %d, reference argmax %d (margin %g)", what,
                   g, w, want[w] - want[g]);
     return g == w;
-}
-
-static quanta_model *load_kv(const tiny_model *tm, const char *backend, quanta_dtype kv, quanta_backend **be) {
-    *be = NULL;
-    if (quanta_backend_open(backend, be) != QUANTA_OK) return NULL;
-    quanta_model_params p;
-    quanta_model_default_params(&p);
-    p.kv_dtype = kv;
-    return tiny_load(tm, *be, &p);
 }
 
 /* Rows checked against the rounding reference, and those within 1e-4 of it (test_kv_summary). */
@@ -94,14 +78,14 @@ static void kv_case(const tiny_spec *spec, uint64_t salt, const char *backend, q
     tiny_model tm;
     tiny_build(&tm, spec, salt, NULL, NULL);
     quanta_backend *be, *be32;
-    quanta_model *m = load_kv(&tm, backend, kv, &be);
+    quanta_model *m = tiny_open_load_kv(&tm, backend, kv, &be);
     if (!m) {
         if (be) quanta_backend_close(be);
         printf("model kv: %s not available, skipped\n", backend);
         tiny_free(&tm);
         return;
     }
-    quanta_model *m32 = load_kv(&tm, backend, QUANTA_F32, &be32);
+    quanta_model *m32 = tiny_open_load_kv(&tm, backend, QUANTA_F32, &be32);
     ck_assert_ptr_nonnull(m32);
     const int V = spec->n_vocab;
     const double tol = kv_tol(kv);
@@ -147,7 +131,7 @@ static void kv_case(const tiny_spec *spec, uint64_t salt, const char *backend, q
         /* Greedy: this run's token is the f32 cache's (b64) unless they nearly tie there. */
         exact += check_token(g, b64, V, tol, what);
         if (t < PROMPT - 1 || t == PROMPT + STEPS - 1) continue;
-        int32_t tok = argmax_f(g, V); /* fed to this run, the f32 cache and both references */
+        int32_t tok = tiny_argmax(g, V); /* fed to this run, the f32 cache and both references */
         qt_poison_f32(got, V);
         qt_poison_f32(base, V);
         ck_assert_msg(quanta_model_eval(ctx, &tok, 1, got, V) == QUANTA_OK, "%s", quanta_last_error());
@@ -214,7 +198,7 @@ static void batch_case(const tiny_spec *spec, uint64_t salt, const char *backend
     tiny_model tm;
     tiny_build(&tm, spec, salt, NULL, NULL);
     quanta_backend *be;
-    quanta_model *m = load_kv(&tm, backend, kv, &be);
+    quanta_model *m = tiny_open_load_kv(&tm, backend, kv, &be);
     if (!m) {
         if (be) quanta_backend_close(be);
         tiny_free(&tm);
@@ -238,7 +222,7 @@ static void batch_case(const tiny_spec *spec, uint64_t salt, const char *backend
         for (int t = 0; t < lens[i]; t++) ids[t] = (int32_t)(qt_next(&rng) % (uint64_t)V);
         ck_assert(quanta_model_eval(ctx[i], ids, lens[i], logits, V) == QUANTA_OK);
         for (int t = 0; t < lens[i]; t++) ref_step(&r[i], ids[t], want), ref_step(&rr[i], ids[t], want_rr);
-        tok[i] = argmax_f(logits, V);
+        tok[i] = tiny_argmax(logits, V);
     }
     double worst = 0, worst_rr = 0;
     char what[128];
@@ -252,7 +236,7 @@ static void batch_case(const tiny_spec *spec, uint64_t salt, const char *backend
             snprintf(what, sizeof what, "%s %s kv on %s: batch step %d sequence %d", spec->arch, quanta_dtype_name(kv),
                      backend, step, i);
             check_row(logits + (size_t)i * V, want, want_rr, kv, what, V, &worst_rr, &worst);
-            tok[i] = argmax_f(logits + (size_t)i * V, V);
+            tok[i] = tiny_argmax(logits + (size_t)i * V, V);
         }
     }
     printf("model kv batch: %s %s cache on %s: %d sequences x %d steps, max rel err %.2g vs rounding float64, "

@@ -19,23 +19,7 @@
 static const tiny_spec SPEC = {"gemma3", 32, 2, 1, 16, 48, 7, 300, 8, 1000000.0f, 0, 0};
 enum { WIN = 8, RING = 16, NCTX = 96, N_LOCAL = 6, N_GLOBAL = 1 };
 
-static int argmax_f(const float *x, int n) {
-    int b = 0;
-    for (int i = 1; i < n; i++)
-        if (x[i] > x[b]) b = i;
-    return b;
-}
-
 static double tol_of(quanta_dtype kv) { return kv == QUANTA_F16 ? 32 * 0x1p-11 : 2e-5; }
-
-static quanta_model *load(const tiny_model *tm, const char *backend, quanta_dtype kv, quanta_backend **be) {
-    *be = NULL;
-    if (quanta_backend_open(backend, be) != QUANTA_OK) return NULL;
-    quanta_model_params p;
-    quanta_model_default_params(&p);
-    p.kv_dtype = kv;
-    return tiny_load(tm, *be, &p);
-}
 
 static uint64_t kv_bytes_of(quanta_model *m, quanta_model_context *c) {
     quanta_model_memory mem;
@@ -49,7 +33,7 @@ static void ring_case(uint64_t salt, const char *backend, quanta_dtype kv) {
     tiny_model tm;
     tiny_build(&tm, &SPEC, salt, NULL, NULL);
     quanta_backend *be;
-    quanta_model *m = load(&tm, backend, kv, &be);
+    quanta_model *m = tiny_open_load_kv(&tm, backend, kv, &be);
     if (!m) {
         if (be) quanta_backend_close(be);
         printf("model ring: %s not available, skipped\n", backend);
@@ -93,7 +77,7 @@ static void ring_case(uint64_t salt, const char *backend, quanta_dtype kv) {
         }
     }
     double diff = 0;
-    int32_t tok = argmax_f(got + (size_t)(P2 - 1) * V, V);
+    int32_t tok = tiny_argmax(got + (size_t)(P2 - 1) * V, V);
     for (int s = 0; s < STEPS; s++, pos++) {
         qt_poison_f32(got, (size_t)V);
         qt_poison_f32(base, (size_t)V);
@@ -107,7 +91,7 @@ static void ring_case(uint64_t salt, const char *backend, quanta_dtype kv) {
         worst_plain = fmax(worst_plain, tiny_max_rel_err(base, want, V));
         for (int i = 0; i < V; i++) diff = fmax(diff, fabs((double)got[i] - base[i]));
         /* Greedy on the plain cache's logits: both runs see the same tokens. */
-        tok = argmax_f(base, V);
+        tok = tiny_argmax(base, V);
     }
     ck_assert_int_eq(quanta_model_context_position(ctx), pos);
     printf("model ring: %s cache on %s, %d positions, ring %d of %d rows: max rel err %.2g vs float64 (plain "
@@ -145,7 +129,7 @@ static void batch_case(uint64_t salt, const char *backend) {
     tiny_model tm;
     tiny_build(&tm, &SPEC, salt, NULL, NULL);
     quanta_backend *be;
-    quanta_model *m = load(&tm, backend, QUANTA_F32, &be);
+    quanta_model *m = tiny_open_load_kv(&tm, backend, QUANTA_F32, &be);
     if (!m) {
         if (be) quanta_backend_close(be);
         tiny_free(&tm);
@@ -169,7 +153,7 @@ static void batch_case(uint64_t salt, const char *backend) {
         for (int t = 0; t < lens[i]; t++) ids[t] = (int32_t)(qt_next(&rng) % (uint64_t)V);
         ck_assert(quanta_model_eval(ctx[i], ids, lens[i], logits, V) == QUANTA_OK);
         for (int t = 0; t < lens[i]; t++) ref_step(&r[i], ids[t], want);
-        tok[i] = argmax_f(logits, V);
+        tok[i] = tiny_argmax(logits, V);
     }
     for (int step = 0; step < BSTEPS; step++) {
         qt_poison_f32(logits, (size_t)V * NS);
@@ -180,7 +164,7 @@ static void batch_case(uint64_t salt, const char *backend) {
             double e = tiny_max_rel_err(logits + (size_t)i * V, want, V);
             ck_assert_msg(e < 2e-5, "ring batch on %s: step %d sequence %d: max rel err %g", backend, step, i, e);
             worst = fmax(worst, e);
-            tok[i] = argmax_f(logits + (size_t)i * V, V);
+            tok[i] = tiny_argmax(logits + (size_t)i * V, V);
         }
     }
     printf("model ring batch on %s: %d sequences (one plain) x %d steps, max rel err %.2g vs float64\n", backend, NS,
@@ -258,7 +242,7 @@ START_TEST(test_ring_layout) {
     tiny_model tm;
     tiny_build(&tm, &SPEC, 230, NULL, NULL);
     quanta_backend *be;
-    quanta_model *m = load(&tm, "ref", QUANTA_F32, &be);
+    quanta_model *m = tiny_open_load_kv(&tm, "ref", QUANTA_F32, &be);
     ck_assert_ptr_nonnull(m);
     ck_assert_int_eq(qn_ring_step(m), WIN);
     ck_assert_int_eq(qn_ring_rows(m, NCTX), RING);

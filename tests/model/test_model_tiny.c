@@ -13,27 +13,13 @@ static const tiny_spec SPEC_QWEN2 = {"qwen2", 32, 4, 1, 8, 40, 2, 300, 0, 100000
 /* 7 layers: local 0-4, global 5, local 6; window 4 so the prompt outgrows it. */
 static const tiny_spec SPEC_GEMMA3 = {"gemma3", 32, 2, 1, 16, 48, 7, 300, 4, 1000000.0f, 0, 0};
 
-static quanta_model *load_tiny(const tiny_model *tm, const char *backend_spec, const quanta_model_params *p,
-                               quanta_backend **be) {
-    *be = NULL;
-    if (quanta_backend_open(backend_spec, be) != QUANTA_OK) return NULL;
-    return tiny_load(tm, *be, p);
-}
-
-static int argmax_f(const float *x, int n) {
-    int b = 0;
-    for (int i = 1; i < n; i++)
-        if (x[i] > x[b]) b = i;
-    return b;
-}
-
 /* Prefill 10 tokens (every position's logits) then 6 greedy decode steps, each compared with
  * the float64 reference; returns the generated tokens. */
 static void check_against_reference(const tiny_spec *spec, uint64_t salt) {
     tiny_model tm;
     tiny_build(&tm, spec, salt, NULL, NULL);
     quanta_backend *be;
-    quanta_model *m = load_tiny(&tm, "ref", NULL, &be);
+    quanta_model *m = tiny_open_load(&tm, "ref", NULL, &be);
     ck_assert_ptr_nonnull(m);
     int V = spec->n_vocab, T = 10;
     quanta_model_context *ctx;
@@ -53,14 +39,14 @@ static void check_against_reference(const tiny_spec *spec, uint64_t salt) {
         ck_assert_msg(e < 2e-5, "%s prefill position %d: max rel err %g", spec->arch, t, e);
     }
     ck_assert_int_eq(quanta_model_context_position(ctx), T);
-    int32_t tok = argmax_f(logits + (size_t)(T - 1) * V, V);
+    int32_t tok = tiny_argmax(logits + (size_t)(T - 1) * V, V);
     for (int step = 0; step < 6; step++) {
         qt_poison_f32(logits, V);
         ck_assert_msg(quanta_model_eval(ctx, &tok, 1, logits, V) == QUANTA_OK, "%s", quanta_last_error());
         ref_step(&r, tok, want);
         double e = tiny_max_rel_err(logits, want, V);
         ck_assert_msg(e < 2e-5, "%s decode step %d: max rel err %g", spec->arch, step, e);
-        tok = argmax_f(logits, V);
+        tok = tiny_argmax(logits, V);
     }
     /* Last-token-only prefill gives the same row as the all-logits run. */
     quanta_model_context_reset(ctx);
@@ -95,7 +81,7 @@ static void run_greedy(quanta_model *m, const int32_t *prompt, int np, int n, fl
     ck_assert(quanta_model_context_create(m, np + n + 1, &ctx) == QUANTA_OK);
     ck_assert_msg(quanta_model_eval(ctx, prompt, np, logits_out, V) == QUANTA_OK, "%s", quanta_last_error());
     for (int i = 0; i < n; i++) {
-        toks[i] = argmax_f(logits_out + (size_t)i * V, V);
+        toks[i] = tiny_argmax(logits_out + (size_t)i * V, V);
         ck_assert_msg(quanta_model_eval(ctx, &toks[i], 1, logits_out + (size_t)(i + 1) * V, V) == QUANTA_OK, "%s",
                       quanta_last_error());
     }
@@ -136,12 +122,12 @@ START_TEST(test_backends_agree) {
         float *ref_l = malloc(sizeof(float) * V * (n + 1)), *got = malloc(sizeof(float) * V * (n + 1));
         int32_t ref_t[8], got_t[8];
         quanta_backend *be;
-        quanta_model *m = load_tiny(&tm, "ref", &p, &be);
+        quanta_model *m = tiny_open_load(&tm, "ref", &p, &be);
         run_greedy(m, prompt, 5, n, ref_l, ref_t);
         quanta_model_destroy(m);
         quanta_backend_close(be);
         for (size_t b = 0; b < 2; b++) {
-            quanta_model *mb = load_tiny(&tm, backends[b], &p, &be);
+            quanta_model *mb = tiny_open_load(&tm, backends[b], &p, &be);
             if (!mb) {
                 if (si == 0) printf("model backends: %s not available, skipped\n", backends[b]);
                 continue;
@@ -201,7 +187,7 @@ START_TEST(test_quantized_load) {
     for (int i = 0; i < 6; i++) ref_step(&r, prompt[i], base);
     ref_free(&r);
     quanta_backend *be;
-    quanta_model *m = load_tiny(&tm, "ref", NULL, &be);
+    quanta_model *m = tiny_open_load(&tm, "ref", NULL, &be);
     uint64_t f32_bytes = m->weights_bytes;
     quanta_model_destroy(m);
     quanta_backend_close(be);
@@ -212,7 +198,7 @@ START_TEST(test_quantized_load) {
         quanta_model_default_params(&p);
         p.quantize = 1;
         p.weight_dtype = d;
-        m = load_tiny(&tm, "ref", &p, &be);
+        m = tiny_open_load(&tm, "ref", &p, &be);
         quanta_model_info info;
         ck_assert(quanta_model_get_info(m, &info) == QUANTA_OK);
         ck_assert_int_eq(info.weight_dtype, d);
@@ -333,7 +319,7 @@ START_TEST(test_memory_and_info) {
     tiny_model tm;
     tiny_build(&tm, &SPEC_GEMMA3, 50, NULL, NULL);
     quanta_backend *be;
-    quanta_model *m = load_tiny(&tm, "ref", NULL, &be);
+    quanta_model *m = tiny_open_load(&tm, "ref", NULL, &be);
     quanta_model_info info;
     ck_assert(quanta_model_get_info(m, &info) == QUANTA_OK);
     ck_assert_str_eq(info.arch, "gemma3");
@@ -371,7 +357,7 @@ START_TEST(test_eval_errors) {
     tiny_model tm;
     tiny_build(&tm, &SPEC_LLAMA, 60, NULL, NULL);
     quanta_backend *be;
-    quanta_model *m = load_tiny(&tm, "ref", NULL, &be);
+    quanta_model *m = tiny_open_load(&tm, "ref", NULL, &be);
     int V = SPEC_LLAMA.n_vocab;
     quanta_model_context *ctx = NULL;
     ck_assert_int_eq(quanta_model_context_create(m, -1, &ctx), QUANTA_ERR_INVALID_ARGUMENT);
@@ -489,7 +475,7 @@ START_TEST(test_model_tokenize_api) {
     tiny_model tm;
     tiny_build(&tm, &SPEC_LLAMA, 80, NULL, NULL);
     quanta_backend *be;
-    quanta_model *m = load_tiny(&tm, "ref", NULL, &be);
+    quanta_model *m = tiny_open_load(&tm, "ref", NULL, &be);
     const char *text = "hello the <start_of_turn>x";
     size_t n = 0;
     ck_assert(quanta_model_tokenize(m, text, strlen(text), 1, 1, NULL, 0, &n) == QUANTA_OK);
@@ -530,7 +516,7 @@ static void batch_case(const tiny_spec *spec, uint64_t salt, const char *backend
     tiny_model tm;
     tiny_build(&tm, spec, salt, NULL, NULL);
     quanta_backend *be;
-    quanta_model *m = load_tiny(&tm, backend, NULL, &be);
+    quanta_model *m = tiny_open_load(&tm, backend, NULL, &be);
     if (!m) {
         tiny_free(&tm);
         return;
@@ -551,7 +537,7 @@ static void batch_case(const tiny_spec *spec, uint64_t salt, const char *backend
         for (int t = 0; t < lens[i]; t++) ids[t] = (int32_t)(qt_next(&rng) % (uint64_t)V);
         ck_assert(quanta_model_eval(ctx[i], ids, lens[i], logits, V) == QUANTA_OK);
         for (int t = 0; t < lens[i]; t++) ref_step(&r[i], ids[t], want);
-        tok[i] = argmax_f(logits, V);
+        tok[i] = tiny_argmax(logits, V);
     }
     for (int step = 0; step < STEPS; step++) {
         qt_poison_f32(logits, (size_t)V * NS);
@@ -563,7 +549,7 @@ static void batch_case(const tiny_spec *spec, uint64_t salt, const char *backend
             ck_assert_msg(e < (strcmp(backend, "ref") ? 1e-4 : 2e-5), "%s on %s: batch step %d sequence %d: max rel err %g",
                           spec->arch, backend, step, i, e);
             ck_assert_int_eq(quanta_model_context_position(ctx[i]), lens[i] + step + 1);
-            tok[i] = argmax_f(logits + (size_t)i * V, V);
+            tok[i] = tiny_argmax(logits + (size_t)i * V, V);
         }
     }
     printf("model batch: %s on %s: %d sequences x %d batched steps match the reference\n", spec->arch, backend, NS, STEPS);
@@ -597,7 +583,7 @@ START_TEST(test_batch_errors) {
     tiny_model tm;
     tiny_build(&tm, &SPEC_LLAMA, 92, NULL, NULL);
     quanta_backend *be, *be2;
-    quanta_model *m = load_tiny(&tm, "ref", NULL, &be), *m2 = load_tiny(&tm, "ref", NULL, &be2);
+    quanta_model *m = tiny_open_load(&tm, "ref", NULL, &be), *m2 = tiny_open_load(&tm, "ref", NULL, &be2);
     int V = SPEC_LLAMA.n_vocab;
     quanta_model_context *c[3];
     ck_assert(quanta_model_context_create(m, 2, &c[0]) == QUANTA_OK);

@@ -414,6 +414,30 @@ static void ref_step(tiny_ref *r, int tok, double *logits) {
 }
 
 
+static inline int tiny_argmax(const float *x, int n) {
+    int b = 0;
+    for (int i = 1; i < n; i++)
+        if (x[i] > x[b]) b = i;
+    return b;
+}
+
+/* Opens backend_spec and loads the tiny model on it (NULL, *be possibly NULL, on failure). */
+static inline quanta_model *tiny_open_load(const tiny_model *tm, const char *backend_spec,
+                                           const quanta_model_params *p, quanta_backend **be) {
+    *be = NULL;
+    if (quanta_backend_open(backend_spec, be) != QUANTA_OK) return NULL;
+    return tiny_load(tm, *be, p);
+}
+
+/* The same with default parameters and a KV cache of dtype kv. */
+static inline quanta_model *tiny_open_load_kv(const tiny_model *tm, const char *backend_spec, quanta_dtype kv,
+                                              quanta_backend **be) {
+    quanta_model_params p;
+    quanta_model_default_params(&p);
+    p.kv_dtype = kv;
+    return tiny_open_load(tm, backend_spec, &p, be);
+}
+
 /* One tensor-parallel rank run on its own thread: load the rank's shard of the model on the
  * reference backend, prefill `prompt` tokens of ids, then decode `steps` more one at a time;
  * logits holds (prompt + steps) rows of V (every prefill row, then each decode row). */
