@@ -111,6 +111,7 @@ struct quanta_model {
     quanta_dtype kv_dtype;        /* of every context's KV cache: f32, f16 or bf16 */
     struct qn_batch_step *batch; /* the last batched-decode plan (batch.c), or NULL */
     uint64_t next_ctx_id;
+    char *chat_template;          /* tokenizer.chat_template text, or NULL (chat_template.c) */
 };
 
 /* A weight as its file holds it (GGUF or safetensors), dims row-major (last contiguous). */
