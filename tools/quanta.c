@@ -17,6 +17,7 @@ static const command commands[] = {
     {"bench", qn_cmd_bench, "benchmarks: kernels against the device's copy bandwidth and peers"},
     {"generate", qn_cmd_generate, "generate text with a model (GGUF or safetensors)"},
     {"quantize", qn_cmd_quantize, "quantize a model checkpoint to q8/q4/nf4/fp8"},
+    {"tune", qn_cmd_tune, "measure kernel variants per device and store the tuning table"},
 };
 
 static void usage(FILE *f) {
