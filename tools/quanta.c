@@ -16,6 +16,8 @@ static const command commands[] = {
     {"conform", qn_cmd_conform, "conformance suite: every op on each backend against the reference"},
     {"bench", qn_cmd_bench, "benchmarks: kernels against the device's copy bandwidth and peers"},
     {"generate", qn_cmd_generate, "generate text with a model (GGUF or safetensors)"},
+    {"chat", qn_cmd_chat, "interactive chat in the model's chat template"},
+    {"perplexity", qn_cmd_perplexity, "perplexity of a model over a text (llama.cpp's definition)"},
     {"quantize", qn_cmd_quantize, "quantize a model checkpoint to q8/q4/nf4/fp8"},
 };
 
