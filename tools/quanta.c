@@ -26,12 +26,13 @@ static void usage(FILE *f) {
             quanta_version());
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].help);
-    fprintf(f, "\n`quanta COMMAND --help` describes each command's options.\n");
+    fprintf(f, "\n`quanta COMMAND --help` describes each command's options.\n"
+               "Exit status of every command: 0 done, 1 failure (model, device, I/O), 2 usage error.\n");
 }
 
 int main(int argc, char **argv) {
     if (argc < 2) {
-        usage(stderr);
+        fprintf(stderr, "usage: quanta COMMAND [options] (try 'quanta --help')\n");
         return 2;
     }
     if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
@@ -44,7 +45,6 @@ int main(int argc, char **argv) {
     }
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         if (!strcmp(argv[1], commands[i].name)) return commands[i].run(argc - 1, argv + 1);
-    fprintf(stderr, "quanta: unknown command '%s'\n\n", argv[1]);
-    usage(stderr);
+    fprintf(stderr, "quanta: unknown command '%s' (try 'quanta --help')\n", argv[1]);
     return 2;
 }
