@@ -609,6 +609,53 @@ QUANTA_API void quanta_quantize_default_params(quanta_quantize_params *params);
  * cannot be imported), QUANTA_ERR_OUT_OF_MEMORY. Nothing is printed. */
 QUANTA_API quanta_status quanta_quantize_model(const quanta_quantize_params *params, quanta_quantize_summary *summary);
 
+/* ------------------------------------------------------------- chat templates
+ * A conversation rendered as the model's chat template would render it. The template families
+ * are recognised from the text of a model's `tokenizer.chat_template` (Jinja, as in GGUF files
+ * and Hugging Face tokenizer_config.json) and rendered by Quanta's own code, not by a Jinja
+ * interpreter. The rendered text omits the BOS token some templates begin with: tokenize it
+ * with add_bos = 1 and parse_special = 1 (control tokens such as <start_of_turn> are written
+ * as text). A typical turn:
+ *
+ *   quanta_chat_template t;  quanta_model_chat_template(model, &t);
+ *   quanta_chat_message msgs[] = {{"system", "Be brief."}, {"user", "Hi"}};
+ *   quanta_chat_render(t, msgs, 2, 1, NULL, 0, &len);              // length query
+ *   quanta_chat_render(t, msgs, 2, 1, buf, len + 1, &len);
+ */
+typedef enum quanta_chat_template {
+    QUANTA_CHAT_GEMMA = 0,   /* "gemma": <start_of_turn>user ... <end_of_turn>; system joins the first user turn */
+    QUANTA_CHAT_LLAMA2 = 1,  /* "llama2": [INST] <<SYS>> ... <</SYS>> ... [/INST] */
+    QUANTA_CHAT_LLAMA3 = 2,  /* "llama3": <|start_header_id|>role<|end_header_id|> ... <|eot_id|> */
+    QUANTA_CHAT_MISTRAL = 3, /* "mistral": Mistral Instruct v0.1/v0.2, [INST] ... [/INST] */
+    QUANTA_CHAT_CHATML = 4,  /* "chatml": <|im_start|>role ... <|im_end|> */
+    QUANTA_CHAT_QWEN2 = 5,   /* "qwen2": ChatML with Qwen2's default system prompt */
+    QUANTA_CHAT_QWEN25 = 6   /* "qwen2.5": ChatML with Qwen2.5's default system prompt */
+} quanta_chat_template;
+
+typedef struct quanta_chat_message {
+    const char *role;        /* "system", "user", "assistant" (others where the template allows) */
+    const char *content;
+} quanta_chat_message;
+
+/* Recognises a Jinja chat template's text. QUANTA_ERR_UNSUPPORTED, quoting the template's
+ * first line, for templates none of the families renders the same way. */
+QUANTA_API quanta_status quanta_chat_template_detect(const char *template_text, quanta_chat_template *out);
+/* By name: "gemma", "llama2", "llama3", "mistral", "chatml", "qwen2", "qwen2.5". */
+QUANTA_API quanta_status quanta_chat_template_parse(const char *name, quanta_chat_template *out);
+/* The name of a template (static string), NULL for a value outside the enum. */
+QUANTA_API const char *quanta_chat_template_name(quanta_chat_template t);
+/* Renders n messages (add_generation_prompt: end with the assistant turn's opening, where the
+ * template has one). Writes a NUL-terminated string (needs cap >= *len + 1); buf NULL and cap 0
+ * only sets *len. Gemma, LLaMA 2 and Mistral need user/assistant turns alternating (after one
+ * leading system message; Mistral takes none): QUANTA_ERR_INVALID_ARGUMENT names the message. */
+QUANTA_API quanta_status quanta_chat_render(quanta_chat_template t, const quanta_chat_message *messages, size_t n,
+                                            int32_t add_generation_prompt, char *buf, size_t cap, size_t *len);
+/* The model file's tokenizer.chat_template text ("" if it has none); valid while the model lives. */
+QUANTA_API quanta_status quanta_model_chat_template_text(const quanta_model *model, const char **text);
+/* The model's template: detected from its text, else the architecture's own format where it has
+ * one (Gemma 3: gemma, Qwen2: qwen2); QUANTA_ERR_UNSUPPORTED otherwise (choose one by name). */
+QUANTA_API quanta_status quanta_model_chat_template(const quanta_model *model, quanta_chat_template *out);
+
 #ifdef __cplusplus
 }
 #endif

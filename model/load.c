@@ -213,6 +213,7 @@ void quanta_model_destroy(quanta_model *m) {
     quanta_buffer_destroy(m->output_norm);
     quanta_buffer_destroy(m->output);
     qn_tokenizer_destroy(m->tok);
+    free(m->chat_template);
     free(m);
 }
 
@@ -413,7 +414,17 @@ quanta_status qn_model_from_gguf_tp(const qn_gguf *g, quanta_backend *backend, c
     if (!st) st = qn_tokenizer_from_gguf(g, &tok);
     if (st) return st;
     qn_weight_file wf = {(void *)g, gguf_find};
-    return qn_model_build_tp(&cfg, tok, &wf, backend, params, comm, out);
+    st = qn_model_build_tp(&cfg, tok, &wf, backend, params, comm, out);
+    qn_gguf_str tmpl;
+    if (!st && qn_gguf_has(g, "tokenizer.chat_template") && !qn_gguf_get_str(g, "tokenizer.chat_template", &tmpl) && tmpl.len < (64u << 20)) {
+        (*out)->chat_template = strndup(tmpl.ptr, (size_t)tmpl.len);
+        if (!(*out)->chat_template) {
+            quanta_model_destroy(*out);
+            *out = NULL;
+            st = qn_error_set(QUANTA_ERR_OUT_OF_MEMORY, "quanta_model_load: no memory for the chat template");
+        }
+    }
+    return st;
 }
 
 static quanta_status load_path(const char *fn, const char *path, quanta_backend *backend,

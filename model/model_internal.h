@@ -112,6 +112,7 @@ struct quanta_model {
     struct qn_batch_step *batch; /* the last batched-decode plan (batch.c), or NULL */
     uint64_t next_ctx_id;
     struct qn_tp_threads *threads; /* rank 0 of quanta_model_load_tp_threads: the follower ranks */
+    char *chat_template;          /* tokenizer.chat_template text, or NULL (chat_template.c) */
 };
 
 /* A weight as its file holds it (GGUF or safetensors), dims row-major (last contiguous). */
