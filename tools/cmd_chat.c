@@ -29,7 +29,7 @@ static void usage(FILE *f) {
             "  --system TEXT          a system message first\n"
             "  -n, --n-predict N      most tokens per reply (default: until the end of the turn)\n"
             "  -c, --ctx-size N       context positions (default: the model's, at most 4096)\n"
-            "  --temp, --top-k, --top-p, --repeat-penalty, -s/--seed, --backend, -ngl, --quant, --kv, -t:\n"
+            "  --temp, --top-k, --top-p, --repeat-penalty, -s/--seed, --backend, -ngl, --quant, --kv, -t, --tp:\n"
             "                         as for quanta generate\n"
             "  --quiet                no banner and no per-turn statistics\n\n"
             "Exit status: 0 done, 1 failure, 2 usage error.\n");
@@ -327,7 +327,7 @@ done:
 
 int qn_cmd_chat(int argc, char **argv) {
     qn_model_opts o;
-    int rc = qn_model_opts_parse("chat", QN_OPTS_SAMPLING | QN_OPTS_CHAT, argc, argv, &o, usage);
+    int rc = qn_model_opts_parse("chat", QN_OPTS_SAMPLING | QN_OPTS_CHAT | QN_OPTS_TP, argc, argv, &o, usage);
     if (rc) return rc < 0 ? 0 : rc;
     if (o.n_predict == -2) o.n_predict = -1;
     return qn_chat_session(&o);

@@ -4,11 +4,9 @@
  * follow llama.cpp's names (model_opts.c); -i (or `quanta chat`) is an interactive chat.
  * -m takes a GGUF file or a Hugging Face checkpoint directory (config.json, tokenizer.json,
  * *.safetensors); without -m: $QUANTA_MODEL, else the default model (default_model.c).
- * --tp N splits the model over N ranks (threads of this process, one backend handle each,
- * summing through a local communicator): this thread is rank 0 and drives; ranks 1..N-1
- * follow, evaluating the same tokens on their shards.
+ * --tp N splits the model over N ranks (threads of this process, one backend handle each:
+ * quanta_model_load_tp_threads); the model is then used exactly as an unsplit one.
  */
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,7 +15,6 @@
 #include "cli_args.h"
 #include "clock.h"
 #include "commands.h"
-#include "default_model.h"
 #include "model_opts.h"
 #include "quanta.h"
 
@@ -52,164 +49,6 @@ static void usage(FILE *f) {
             "  --quiet                  print only the generated text\n\n"
             "Exit status: 0 done, 1 failure (model, backend, I/O), 2 usage error.\n",
             DEFAULT_PROMPT, DEFAULT_TOKENS);
-}
-
-/* ------------------------------------------------- tensor-parallel followers */
-
-/* What rank 0 tells the followers to do next; `seq` counts commands. */
-enum { TP_LOAD_WAIT, TP_CTX, TP_EVAL, TP_QUIT };
-typedef struct tp_group {
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    unsigned long seq;
-    int cmd, n_ctx;
-    int32_t *tokens;
-    size_t n;
-    int loaded, failed;  /* followers done loading / failed (any time) */
-} tp_group;
-
-typedef struct tp_follower {
-    tp_group *g;
-    pthread_t th;
-    quanta_comm *comm;
-    const char *path, *backend;
-    const quanta_model_params *mp;
-    quanta_status st;
-    char err[512];
-} tp_follower;
-
-static void *tp_follow(void *arg) {
-    tp_follower *f = arg;
-    tp_group *g = f->g;
-    quanta_backend *be = NULL;
-    quanta_model *m = NULL;
-    quanta_model_context *ctx = NULL;
-    int32_t *toks = NULL;
-    quanta_status st = quanta_backend_open(f->backend, &be);
-    if (!st) st = quanta_model_load_tp(f->path, be, f->mp, f->comm, &m);
-    f->st = st;
-    if (st) snprintf(f->err, sizeof f->err, "%s", quanta_last_error());
-    pthread_mutex_lock(&g->mu);
-    g->loaded++;
-    g->failed += st != QUANTA_OK;
-    pthread_cond_broadcast(&g->cv);
-    unsigned long seen = g->seq;
-    while (!st) {
-        while (g->seq == seen) pthread_cond_wait(&g->cv, &g->mu);
-        seen = g->seq;
-        int cmd = g->cmd, n_ctx = g->n_ctx;
-        size_t n = g->n;
-        if (cmd == TP_QUIT) break;
-        if (cmd == TP_EVAL) {
-            int32_t *t = realloc(toks, n * sizeof *t);
-            if (!t) {
-                st = QUANTA_ERR_OUT_OF_MEMORY;
-                break;
-            }
-            toks = t;
-            memcpy(toks, g->tokens, n * sizeof *toks);
-        }
-        pthread_mutex_unlock(&g->mu);
-        /* The eval meets rank 0's in every all-reduce. */
-        if (cmd == TP_CTX) st = quanta_model_context_create(m, n_ctx, &ctx);
-        else if (cmd == TP_EVAL) st = quanta_model_eval(ctx, toks, n, NULL, 0);
-        pthread_mutex_lock(&g->mu);
-        if (st) g->failed++;
-    }
-    pthread_mutex_unlock(&g->mu);
-    if (st && !f->st) {
-        f->st = st;
-        snprintf(f->err, sizeof f->err, "%s", quanta_last_error());
-    }
-    free(toks);
-    quanta_model_context_destroy(ctx);
-    quanta_model_destroy(m);
-    quanta_backend_close(be);
-    return NULL;
-}
-
-/* Rank 0 hands the followers their next command (tokens are copied before they run). */
-static void tp_command(tp_group *g, int cmd, int n_ctx, int32_t *tokens, size_t n) {
-    if (!g) return;
-    pthread_mutex_lock(&g->mu);
-    g->cmd = cmd;
-    g->n_ctx = n_ctx;
-    g->tokens = tokens;
-    g->n = n;
-    g->seq++;
-    pthread_cond_broadcast(&g->cv);
-    pthread_mutex_unlock(&g->mu);
-}
-
-/* Loads the model on tp ranks: this thread is rank 0, the followers are started here. */
-typedef struct tp_run {
-    tp_group group, *tg;
-    quanta_comm **comms;
-    tp_follower *fol;
-    int n_started, tp;
-} tp_run;
-
-static int tp_load(qn_model_opts *o, qn_loaded *l, tp_run *r) {
-    memset(l, 0, sizeof *l);
-    r->tp = o->tp;
-    o->mp.progress = NULL; /* the ranks load in parallel: no one bar */
-    quanta_status st;
-    if (!(l->path = o->model_path ? strdup(o->model_path) : qn_default_model_path()))
-        return qn_fail("generate", "no -m given, $QUANTA_MODEL unset, and the default model is not installed");
-    if ((st = quanta_backend_open(o->backend, &l->be))) return qn_model_fail("generate", "opening the backend", st);
-    quanta_backend_device(l->be, &l->dev);
-    r->comms = calloc((size_t)r->tp, sizeof *r->comms);
-    r->fol = calloc((size_t)r->tp, sizeof *r->fol);
-    if (!r->comms || !r->fol || pthread_mutex_init(&r->group.mu, NULL)) return qn_fail("generate", "out of memory");
-    if (pthread_cond_init(&r->group.cv, NULL)) {
-        pthread_mutex_destroy(&r->group.mu);
-        return qn_fail("generate", "out of memory");
-    }
-    r->group.seq = 0;
-    r->group.cmd = TP_LOAD_WAIT;
-    r->group.loaded = r->group.failed = 0;
-    r->tg = &r->group;
-    if ((st = quanta_comm_create_local(r->tp, r->comms))) return qn_model_fail("generate", "creating the communicators", st);
-    for (int k = 1; k < r->tp; k++) {
-        r->fol[k] = (tp_follower){r->tg, 0, r->comms[k], l->path, o->backend, &o->mp, QUANTA_OK, ""};
-        if (pthread_create(&r->fol[k].th, NULL, tp_follow, &r->fol[k])) break;
-        r->n_started = k;
-    }
-    if (r->n_started != r->tp - 1) return qn_fail("generate", "could not start %d rank threads", r->tp - 1);
-    st = quanta_model_load_tp(l->path, l->be, &o->mp, r->comms[0], &l->model);
-    /* every rank must have its shard before any of them evaluates */
-    pthread_mutex_lock(&r->tg->mu);
-    while (r->tg->loaded < r->tp - 1) pthread_cond_wait(&r->tg->cv, &r->tg->mu);
-    int failed = r->tg->failed;
-    pthread_mutex_unlock(&r->tg->mu);
-    for (int k = 1; failed && k < r->tp; k++)
-        if (r->fol[k].st) fprintf(stderr, "quanta generate: rank %d: %s\n", k, r->fol[k].err);
-    if (!st && failed) st = r->fol[1].st ? r->fol[1].st : QUANTA_ERR_BACKEND;
-    if (st) return qn_model_fail("generate", "loading the model", st);
-    quanta_model_get_info(l->model, &l->info);
-    return 0;
-}
-
-static void tp_finish(tp_run *r, int rc) {
-    if (!r->tg) {
-        free(r->comms);
-        free(r->fol);
-        return;
-    }
-    /* A rank stuck in an all-reduce after another failed cannot be joined: only wait for
-     * the followers when every rank is still in step. */
-    tp_command(r->tg, TP_QUIT, 0, NULL, 0);
-    if (rc == 0) {
-        for (int k = 1; k <= r->n_started; k++) {
-            pthread_join(r->fol[k].th, NULL);
-            if (r->fol[k].st) fprintf(stderr, "quanta generate: rank %d: %s\n", k, r->fol[k].err);
-        }
-        for (int k = 0; k < r->tp; k++) quanta_comm_destroy(r->comms[k]);
-        pthread_cond_destroy(&r->tg->cv);
-        pthread_mutex_destroy(&r->tg->mu);
-        free(r->comms); /* after a failure, rank threads may still hold them */
-        free(r->fol);
-    }
 }
 
 static double mib(uint64_t b) { return (double)b / (1024.0 * 1024.0); }
@@ -248,15 +87,13 @@ int qn_cmd_generate(int argc, char **argv) {
     if (!prompt) return QN_EXIT_FAIL;
 
     qn_loaded l;
-    tp_run tpr;
-    memset(&tpr, 0, sizeof tpr);
     quanta_model_context *ctx = NULL;
     quanta_model_sampler *smp = NULL;
     int32_t *ids = NULL;
     float *logits = NULL;
     char *text = NULL;
     quanta_status st;
-    rc = o.tp > 1 ? tp_load(&o, &l, &tpr) : qn_model_opts_load(&o, &l);
+    rc = qn_model_opts_load(&o, &l);
     if (rc) goto done;
     rc = QN_EXIT_FAIL;
     quanta_model *model = l.model;
@@ -287,7 +124,6 @@ int qn_cmd_generate(int argc, char **argv) {
                             n_ctx, n_prompt);
         goto done;
     }
-    tp_command(tpr.tg, TP_CTX, n_ctx, NULL, 0);
     if ((st = quanta_model_context_create(model, n_ctx, &ctx))) {
         rc = qn_model_fail("generate", "creating the context", st);
         goto done;
@@ -297,7 +133,7 @@ int qn_cmd_generate(int argc, char **argv) {
                      quanta_model_context_size(ctx));
         goto done;
     }
-    if (!tpr.tg) quanta_model_context_set_progress(ctx, qn_progress_update, &l.progress);
+    quanta_model_context_set_progress(ctx, qn_progress_update, &l.progress);
     if ((st = quanta_model_sampler_create(&o.sp, &smp))) {
         rc = qn_model_fail("generate", "sampler", st);
         goto done;
@@ -310,7 +146,6 @@ int qn_cmd_generate(int argc, char **argv) {
     }
     fflush(stdout);
     double t0 = qn_now_s();
-    tp_command(tpr.tg, TP_EVAL, 0, ids, n_prompt);
     st = quanta_model_eval(ctx, ids, n_prompt, logits, (size_t)l.info.n_vocab);
     qn_progress_clear(&l.progress);
     if (st) {
@@ -334,7 +169,6 @@ int qn_cmd_generate(int argc, char **argv) {
         quanta_model_sampler_accept(smp, tok);
         n_done++;
         if (i + 1 == n_gen || quanta_model_context_position(ctx) >= quanta_model_context_size(ctx)) break;
-        tp_command(tpr.tg, TP_EVAL, 0, &tok, 1);
         if ((st = quanta_model_eval(ctx, &tok, 1, logits, (size_t)l.info.n_vocab))) {
             rc = qn_model_fail("generate", "decode", st);
             goto done;
@@ -357,7 +191,6 @@ int qn_cmd_generate(int argc, char **argv) {
     }
     rc = 0;
 done:
-    tp_finish(&tpr, rc);
     quanta_model_sampler_destroy(smp);
     quanta_model_context_destroy(ctx);
     qn_loaded_free(&l);

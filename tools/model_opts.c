@@ -147,7 +147,6 @@ int qn_model_opts_parse(const char *cmd, int groups, int argc, char **argv, qn_m
     if ((groups & QN_OPTS_TEXT_FILE) && !o->text_file) return qn_usage_error(cmd, "-f FILE is required");
     if (!strcmp(o->prompt ? o->prompt : "", "-") && !strcmp(o->text_file ? o->text_file : "", "-"))
         return qn_usage_error(cmd, "stdin can be read once");
-    if (o->interactive && o->tp > 1) return qn_usage_error(cmd, "-i (interactive) runs without --tp");
     /* Context limits that need no model: the generated tokens plus at least one prompt token. */
     if (o->n_ctx > 0 && o->n_predict > 0 && o->n_ctx < o->n_predict + 1)
         return qn_usage_error(cmd, "-c/--ctx-size %d cannot hold the prompt and %d generated tokens (needs at least %d)",
@@ -187,11 +186,12 @@ int qn_model_opts_load(qn_model_opts *o, qn_loaded *l) {
         return qn_model_fail(o->cmd, "opening the backend", st);
     }
     quanta_backend_device(l->be, &l->dev);
-    qn_progress_init(&l->progress, !o->quiet);
-    o->mp.progress = qn_progress_update;
+    /* With --tp the ranks load on threads of their own: no single bar. */
+    qn_progress_init(&l->progress, !o->quiet && o->tp == 1);
+    o->mp.progress = o->tp == 1 ? qn_progress_update : NULL;
     o->mp.progress_user = &l->progress;
     double t0 = qn_now_s();
-    st = quanta_model_load(l->path, l->be, &o->mp, &l->model);
+    st = quanta_model_load_tp_threads(l->path, l->be, o->backend, &o->mp, o->tp, &l->model);
     qn_progress_clear(&l->progress);
     if (st) {
         int rc = qn_model_fail(o->cmd, "loading the model", st);
