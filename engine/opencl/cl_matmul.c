@@ -45,7 +45,7 @@ typedef struct mm_args {
     cl_int m32;     /* M as the GEMV kernels' int argument */
     int64_t M, N, K;
     const qn_tensor *w;
-    qn_cl_wdesc wd;
+    qn_quant_layout wd;
 } mm_args;
 
 /* The arguments every matmul kernel starts with: W, its description, x (prepared or not),
@@ -54,7 +54,7 @@ static int mm_kernel_args(const mm_args *m, int prepared, int gemv, qn_cl_arg *a
     int k = 0;
     a[k++] = QA(m->wm);
     a[k++] = QA(m->wo);
-    k += qn_cl_wdesc_args(&m->wd, a + k);
+    k += qn_cl_weight_args(&m->wd, a + k);
     a[k++] = prepared ? QA(m->xp) : QA(m->x);
     a[k++] = prepared ? QA(m->xpo) : QA(m->xo);
     a[k++] = QA(m->y);
@@ -102,7 +102,7 @@ static quanta_status run_gemm_kernel(qn_cl *s, const mm_args *m) {
 
 #ifdef QUANTA_HAVE_CLBLAST
 /* Dequantizes/widens W[N,K] into f32 dst (a get_rows over every row). */
-static quanta_status dequant_f32(qn_cl *s, const qn_tensor *w, const qn_cl_wdesc *wd, cl_mem dst) {
+static quanta_status dequant_f32(qn_cl *s, const qn_tensor *w, const qn_quant_layout *wd, cl_mem dst) {
     return qn_cl_get_rows_raw(s, qn_cl_mem(w), w->mem.offset, wd, NULL, 0, (size_t)wd->rows, dst, 0, QUANTA_F32,
                               "matmul (dequantize weights)");
 }
@@ -176,7 +176,7 @@ static quanta_status run_quant_gemm(qn_cl *s, const mm_args *m) {
     int slot = -1, free_slot = -1;
     for (int i = 0; i < QN_CL_XOVER_SLOTS; i++) {
         qn_cl_xover *x = &s->xover[i];
-        if (x->used && x->fmt == m->wd.fmt && x->mclass == mc && x->n == m->N && x->k == m->K) slot = i;
+        if (x->used && x->fmt == m->wd.dtype && x->mclass == mc && x->n == m->N && x->k == m->K) slot = i;
         if (!x->used && free_slot < 0) free_slot = i;
     }
     if (slot >= 0) {
@@ -198,7 +198,7 @@ static quanta_status run_quant_gemm(qn_cl *s, const mm_args *m) {
         if (st != QUANTA_OK) return st;
     }
     if (free_slot < 0) free_slot = (int)((unsigned)(m->N ^ m->K ^ mc) % QN_CL_XOVER_SLOTS);
-    s->xover[free_slot] = (qn_cl_xover){1, m->wd.fmt, mc, m->N, m->K, use_blas};
+    s->xover[free_slot] = (qn_cl_xover){1, m->wd.dtype, mc, m->N, m->K, use_blas};
     /* y holds the CLBlast result now; both are correct, nothing more to do. */
     return QUANTA_OK;
 #else
@@ -211,7 +211,7 @@ quanta_status qn_cl_matmul_run(qn_cl *s, const qn_node *node) {
     mm_args m;
     memset(&m, 0, sizeof m);
     m.w = w;
-    quanta_status st = qn_cl_wdesc_make(w, "matmul", &m.wd);
+    quanta_status st = qn_cl_weight_layout(w, "matmul", &m.wd);
     if (st != QUANTA_OK) return st;
     m.wm = qn_cl_mem(w);
     m.wo = w->mem.offset;
