@@ -11,6 +11,15 @@
 /* Dtype codes (QN_DT_*), format constants, the NF4 code book and the weight layout struct come
  * from formats/layout.h, which the program source carries ahead of this file. */
 
+#define QN_INL inline __attribute__((always_inline))
+
+inline float qn_hsum16(float16 v) {
+    float8 a = v.lo + v.hi;
+    float4 b = a.lo + a.hi;
+    float2 c = b.lo + b.hi;
+    return c.x + c.y;
+}
+
 inline float qn_bf16_f32(ushort b) { return as_float(((uint)b) << 16); }
 
 /* Round half to even, NaN stays a quiet NaN (matches formats/half.c). */
