@@ -8,5 +8,6 @@ int qn_cmd_conform(int argc, char **argv);
 int qn_cmd_bench(int argc, char **argv);
 int qn_cmd_generate(int argc, char **argv);
 int qn_cmd_quantize(int argc, char **argv);
+int qn_cmd_serve(int argc, char **argv);
 
 #endif

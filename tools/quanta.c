@@ -17,6 +17,9 @@ static const command commands[] = {
     {"bench", qn_cmd_bench, "benchmarks: kernels against the device's copy bandwidth and peers"},
     {"generate", qn_cmd_generate, "generate text with a model (GGUF or safetensors)"},
     {"quantize", qn_cmd_quantize, "quantize a model checkpoint to q8/q4/nf4/fp8"},
+#ifdef QUANTA_HAVE_SERVER
+    {"serve", qn_cmd_serve, "OpenAI-compatible HTTP server with continuous batching"},
+#endif
 };
 
 static void usage(FILE *f) {
