@@ -94,6 +94,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     if (!k) {
         if (!(k = calloc(1, sizeof *k))) return MHD_NO;
         *con_cls = k;
+        atomic_fetch_add(&s->in_flight, 1);
         /* A declared body over the limit is refused before it is read (the connection closes). */
         const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
         if (cl && strtoull(cl, NULL, 10) > s->max_body) {
@@ -132,12 +133,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 }
 
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode why) {
-    (void)cls, (void)c, (void)why;
+    qs_server *s = cls;
+    (void)c, (void)why;
     conn *k = *con_cls;
     if (!k) return;
     free(k->body);
     free(k);
     *con_cls = NULL;
+    atomic_fetch_sub(&s->in_flight, 1);
 }
 
 quanta_status qs_server_start(quanta_model *model, const qs_server_config *cfg, qs_server **out, char *err,
@@ -199,6 +202,10 @@ int qs_server_port(const qs_server *s) { return s->port; }
 void qs_server_drain(qs_server *s) {
     atomic_store(&s->draining, 1);
     qs_sched_drain(s->sched);
+    /* The last bytes of finished responses (a stream's final events and [DONE]) are still being
+     * sent: give them up to 30 s before the daemon closes the connections. */
+    struct timespec tick = {0, 10 * 1000 * 1000};
+    for (int i = 0; i < 3000 && atomic_load(&s->in_flight) > 0; i++) nanosleep(&tick, NULL);
 }
 
 void qs_server_destroy(qs_server *s) {

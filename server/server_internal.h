@@ -21,6 +21,7 @@ struct qs_server {
     long long created;
     atomic_ullong next_id;
     atomic_int draining;
+    atomic_int in_flight;        /* HTTP requests begun and not yet completed (drain waits for them) */
     int port;
 };
 
