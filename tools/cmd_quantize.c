@@ -16,7 +16,7 @@
 #include "commands.h"
 #include "formats.h"
 #include "gguf.h"
-#include "model/calib.h"
+#include "calib.h"
 #include "safetensors.h"
 
 #define MAX_OVERRIDES 32
