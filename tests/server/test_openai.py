@@ -53,8 +53,11 @@ def main():
         lp = r.choices[0].logprobs
         assert len(lp.token_logprobs) == len(lp.tokens) >= 1
         for t, l, top in zip(lp.tokens, lp.token_logprobs, lp.top_logprobs):
-            assert l <= 1e-6 and len(top) >= 1
-            assert abs(max(top.values()) - l) < 1e-4, (t, l, top)
+            # (byte tokens of a random model may share the text U+FFFD, so keys can collide)
+            assert l <= 1e-6 and 1 <= len(top) <= 2
+            assert l >= max(top.values()) - 1e-4, (t, l, top)
+            if len(top) == 2:
+                assert abs(max(top.values()) - l) < 1e-4, (t, l, top)
 
         # Chat, whole and streamed.
         msgs = [{"role": "system", "content": "Be brief."},
