@@ -11,6 +11,7 @@
 #include "error.h"
 #include "formats.h"
 #include "model_internal.h"
+#include "tp_threads.h"
 
 void quanta_model_default_params(quanta_model_params *p) {
     if (!p) return;
@@ -203,6 +204,7 @@ static void destroy_layer(qn_layer_weights *w) {
 
 void quanta_model_destroy(quanta_model *m) {
     if (!m) return;
+    qn_tp_threads_stop(m); /* follower ranks first (tp_threads.c) */
     qn_batch_release(m, NULL);
     if (m->layers)
         for (int i = 0; i < m->cfg.n_layer; i++) destroy_layer(&m->layers[i]);
