@@ -92,6 +92,16 @@ static double rel_rms(const float *ref, const float *got, size_t n) {
 
 /* Runs the unquantized model over the first calib_tokens tokens of the text and collects every
  * linear layer's input statistics. */
+/* The calibration's model load reported under its own stage name. */
+typedef struct calib_progress {
+    const quanta_quantize_params *p;
+} calib_progress;
+static void calib_load_progress(void *user, const char *stage, double fraction) {
+    (void)stage;
+    const calib_progress *cp = user;
+    cp->p->progress(cp->p->progress_user, "calibration load", fraction);
+}
+
 static quanta_status run_calibration(const quanta_quantize_params *p, int32_t max_tokens, qn_act_stats **out) {
     const char *backend = p->calib_backend ? p->calib_backend : "best";
     FILE *f = fopen(p->calib_text, "rb");
@@ -122,6 +132,8 @@ static quanta_status run_calibration(const quanta_quantize_params *p, int32_t ma
     quanta_status st;
     quanta_model_params mp;
     quanta_model_default_params(&mp); /* the file's own precision: the reference the errors measure against */
+    calib_progress cp = {p};
+    if (p->progress) mp.progress = calib_load_progress, mp.progress_user = &cp;
     if ((st = quanta_backend_open(backend, &be))) {
         st = qn_error_set(st, "quanta_quantize_model: calib_backend %s: %s", backend, quanta_last_error());
         goto out;
@@ -150,7 +162,7 @@ static quanta_status run_calibration(const quanta_quantize_params *p, int32_t ma
     quanta_device_info dev;
     if (quanta_backend_device(be, &dev) != QUANTA_OK) snprintf(dev.backend, sizeof dev.backend, "%s", backend);
     qn_quantize_note(p, "calibration: %zu tokens of %s on the %s backend", nt, p->calib_text, dev.backend);
-    if ((st = qn_model_collect_act_stats(m, ids, nt, 0, out)))
+    if ((st = qn_model_collect_act_stats_progress(m, ids, nt, 0, p->progress, p->progress_user, out)))
         st = qn_error_set(st, "quanta_quantize_model: calibration run: %s", quanta_last_error());
 out:
     free(ids);
@@ -515,7 +527,13 @@ quanta_status quanta_quantize_model(const quanta_quantize_params *p, quanta_quan
             goto done;
     }
     r.sum.n_tensors = (int32_t)nt;
-    for (uint64_t i = 0; i < nt && !s; i++) s = do_tensor(&r, w, &ts[i]);
+    uint64_t all_bytes = 0, done_bytes = 0;
+    for (uint64_t i = 0; i < nt; i++) all_bytes += ts[i].bytes;
+    for (uint64_t i = 0; i < nt && !s; i++) {
+        s = do_tensor(&r, w, &ts[i]);
+        done_bytes += ts[i].bytes;
+        if (p->progress && all_bytes) p->progress(p->progress_user, "quantize", (double)done_bytes / (double)all_bytes);
+    }
     if (s || (s = qn_gguf_writer_write_safe(w, p->output, p->temp_path, p->temp_path_cap))) goto done;
     r.sum.rel_rms = r.err_den > 0 ? sqrt(r.err_num / r.err_den) : 0.0;
     if (r.sum.n_calibrated) {

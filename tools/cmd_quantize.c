@@ -116,7 +116,6 @@ static void human(double b, char *buf, size_t n) {
 
 typedef struct run_state {
     int quiet;
-    uint64_t file_bytes, done_bytes;
     int quantized_input;     /* a source tensor of a ggml block type */
     qn_progress progress;
 } run_state;
@@ -129,12 +128,7 @@ static int is_block_type(const char *type_name) {
 static void on_tensor(const quanta_quantize_tensor_report *t, void *user) {
     run_state *rs = user;
     rs->quantized_input |= is_block_type(t->from);
-    rs->done_bytes += t->bytes_in;
-    if (rs->quiet) {
-        qn_progress_update(&rs->progress, "quantize",
-                           rs->file_bytes ? (double)rs->done_bytes / (double)rs->file_bytes : 0.0);
-        return;
-    }
+    if (rs->quiet) return;
     char shape[64], a[32], b[32];
     int p = snprintf(shape, sizeof shape, "[");
     for (int i = 0; i < t->ndim; i++)
@@ -147,6 +141,13 @@ static void on_tensor(const quanta_quantize_tensor_report *t, void *user) {
                  t->unweighted ? " (no activations: unweighted)" : "");
     printf("  %-44s %-16s %-8s -> %-9s %10s -> %-10s err %.3e%s%s%s%s\n", t->name, shape, t->from, t->to, a, b, t->rel_rms,
            wbuf, t->why[0] ? " (" : "", t->why, t->why[0] ? ")" : "");
+}
+
+static void progress_bar(void *user, const char *stage, double fraction) {
+    run_state *rs = user;
+    if (!rs->quiet && !strcmp(stage, "quantize")) return; /* the per-tensor lines show it */
+    qn_progress_update(&rs->progress, stage, fraction);
+    if (fraction >= 1) qn_progress_clear(&rs->progress);
 }
 
 static void on_note(const char *note, void *user) {
@@ -259,9 +260,10 @@ int qn_cmd_quantize(int argc, char **argv) {
     o.on_tensor = on_tensor;
     o.on_note = on_note;
     run_state rs = {.quiet = quiet};
-    struct stat in_sb;
-    rs.file_bytes = stat(o.input, &in_sb) == 0 ? (uint64_t)in_sb.st_size : 0;
-    qn_progress_init(&rs.progress, quiet);
+    /* A bar for the calibration run, and for the conversion when no per-tensor lines are shown. */
+    qn_progress_init(&rs.progress, 1);
+    o.progress = progress_bar;
+    o.progress_user = &rs;
     o.user = &rs;
     o.temp_path = temp_path;
     o.temp_path_cap = sizeof temp_path;
