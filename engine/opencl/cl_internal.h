@@ -97,6 +97,7 @@ typedef struct qn_cl {
     qn_cl_tune tune;
     const char *program_origin; /* "cache", "spir-v" or "source": how the program was made */
     int vnni;            /* the program was built with QN_X86_VNNI (vpdpbusd by inline assembly) */
+    cl_mem err_flag;     /* int[4]: checks kernels make on device-side arguments (write_rows start) */
 } qn_cl;
 
 /* A device scratch allocation booked on the backend's memory account. */
