@@ -534,7 +534,10 @@ QUANTA_API quanta_status quanta_model_sampler_create(const quanta_model_sampler_
 QUANTA_API void quanta_model_sampler_destroy(quanta_model_sampler *sampler);
 /* Records a token (prompt or generated) for the repetition penalty. */
 QUANTA_API quanta_status quanta_model_sampler_accept(quanta_model_sampler *sampler, int32_t token);
-/* Picks a token from n_vocab logits (not modified). */
+/* Picks a token from n_vocab logits (not modified). Infinities follow softmax's limit: a +Inf
+ * logit is chosen (several share the draw equally; greedy takes the first), -Inf ones never
+ * are; all -Inf (nothing can be chosen) and any NaN are QUANTA_ERR_INVALID_ARGUMENT, at every
+ * temperature. */
 QUANTA_API quanta_status quanta_model_sample(quanta_model_sampler *sampler, const float *logits,
                                              size_t n_vocab, int32_t *token);
 
