@@ -5,6 +5,7 @@
 #include "qt_fault.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,9 +24,16 @@ int __wrap_fsync(int fd);
 static atomic_int armed = -1; /* the kind armed, -1 none */
 static atomic_long calls, fail_at;
 static atomic_int fired;
+static atomic_int raise_sig; /* 0: fail the call; else raise this signal before it */
+
+void qt_fault_arm_signal(qt_fault_kind kind, long n, int sig) {
+    qt_fault_arm(kind, n);
+    raise_sig = sig;
+}
 
 void qt_fault_arm(qt_fault_kind kind, long n) {
     armed = -1;
+    raise_sig = 0;
     calls = 0;
     fired = 0;
     fail_at = n;
@@ -42,6 +50,10 @@ static int should_fail(int k) {
     long c = ++calls;
     if (fail_at > 0 && c == fail_at) {
         fired = 1;
+        if (raise_sig) {
+            raise(raise_sig);
+            return 0;
+        }
         return 1;
     }
     return 0;

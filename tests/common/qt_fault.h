@@ -11,6 +11,9 @@ typedef enum qt_fault_kind { QT_FAULT_ALLOC = 0, QT_FAULT_WRITE = 1 } qt_fault_k
 /* From now on, the n-th call of that kind fails (n >= 1); n = 0 counts calls without failing.
  * Arming one kind disarms the other. */
 void qt_fault_arm(qt_fault_kind kind, long n);
+/* Instead of failing it, raises signal sig just before the n-th call of that kind (an
+ * interruption at a known point, e.g. in the middle of writing a file). */
+void qt_fault_arm_signal(qt_fault_kind kind, long n, int sig);
 /* Stops failing and counting. */
 void qt_fault_disarm(void);
 /* Calls of the armed kind counted since qt_fault_arm, and whether the n-th has failed. */
