@@ -191,6 +191,7 @@ static quanta_status eval_batch(quanta_model_context *const *ctxs, const int32_t
     free(pos);
     if (!st) st = quanta_plan_execute(s->plan);
     if (!st && logits) st = quanta_plan_get_output(s->plan, s->logits, logits, logits_count * sizeof(float));
+    if (!st && logits) st = qn_check_logits("quanta_model_eval_batch", logits, logits_count, m->cfg.n_vocab);
     if (st) return st;
     size_t peak = 0;
     quanta_plan_peak_bytes(s->plan, &peak);

@@ -2,6 +2,7 @@
  * context.c — sequences: the preallocated KV cache, prefill/decode steps, the public model
  * queries (info, tokenize, detokenize, memory report).
  */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -161,6 +162,7 @@ static quanta_status run_step(quanta_model_context *c, const int32_t *tokens, in
     free(pos);
     if (!st) st = quanta_plan_execute(s->plan);
     if (!st && logits) st = quanta_plan_get_output(s->plan, s->logits, logits, logits_count * sizeof(float));
+    if (!st && logits) st = qn_check_logits("quanta_model_eval", logits, logits_count, c->model->cfg.n_vocab);
     if (!st && s->cap) st = deliver_capture(c, s);
     if (!st) c->n_past += T;
     return st;
@@ -229,6 +231,16 @@ quanta_status qn_model_eval_rank(quanta_model_context *c, const int32_t *tokens,
     /* Tensor parallelism: the other ranks would wait for this one in their next all-reduce. */
     if (st && c && c->model->comm) quanta_comm_abort(c->model->comm);
     return st;
+}
+
+quanta_status qn_check_logits(const char *fn, const float *logits, size_t count, int32_t n_vocab) {
+    for (size_t i = 0; i < count; i++)
+        if (!isfinite(logits[i]))
+            return qn_error_set(QUANTA_ERR_CORRUPT,
+                                "%s: logit %zu of row %zu is %g: the model's weights overflow f32 (a corrupt or "
+                                "mis-scaled file)",
+                                fn, i % (size_t)n_vocab, i / (size_t)n_vocab, (double)logits[i]);
+    return QUANTA_OK;
 }
 
 /* ---------------------------------------------------------------- queries */

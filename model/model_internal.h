@@ -36,6 +36,7 @@ typedef struct qn_model_config {
     int32_t post_norms;       /* RMSNorm after attention and after the MLP */
     int32_t norm_plus_one;    /* RMSNorm weights used as (1 + w) */
     int32_t qkv_bias;
+    int32_t untied_head;      /* the file says the output head is its own tensor (it must be present) */
 } qn_model_config;
 
 /* Reads the configuration of the file's architecture from its metadata. */
@@ -226,6 +227,9 @@ quanta_status qn_model_eval_batch_check(quanta_model_context *const *ctxs, const
                                         const float *logits, size_t logits_count);
 quanta_status qn_model_eval_batch_rank(quanta_model_context *const *ctxs, const int32_t *tokens, size_t n, float *logits,
                                        size_t logits_count);
+
+/* Every logit finite, else QUANTA_ERR_CORRUPT naming the first bad one (same on every backend). */
+quanta_status qn_check_logits(const char *fn, const float *logits, size_t count, int32_t n_vocab);
 
 /* batch.c: frees the model's batched-decode plan (if ctx is NULL or takes part in it). */
 void qn_batch_release(quanta_model *m, const quanta_model_context *ctx);
