@@ -184,7 +184,8 @@ struct quanta_model_context {
     quanta_model *model;
     int32_t n_ctx;
     int32_t n_past;
-    quanta_buffer **k_cache, **v_cache; /* per layer [1, Hkv, n_ctx or ring, Dh] in model->kv_dtype */
+    quanta_buffer **k_cache, **v_cache; /* per layer [1, Hkv, kv_rows or ring, Dh] in model->kv_dtype */
+    int32_t kv_rows;  /* rows of the full-context layers' buffers now (kv_cache.c grows them to n_ctx) */
     int32_t ring;     /* > 0: sliding-window layers keep only this many rows, position p in row p % ring */
     uint64_t kv_bytes;
     uint64_t scratch_bytes;
@@ -213,6 +214,15 @@ quanta_status qn_model_context_create_plain(quanta_model *m, int32_t n_ctx, quan
  * ctx->n_past; the step must not wrap around the ring (context.c). */
 quanta_status qn_ring_set_inputs(const quanta_model_context *ctx, quanta_tensor *start, quanta_tensor *len,
                                  quanta_tensor *mask, int32_t T, quanta_plan *plan);
+
+/* kv_cache.c: a context's KV cache, reserved as positions are used. alloc makes the first
+ * QN_KV_GROW_ROWS rows (refusing a context whose whole cache could not even be sized); reserve
+ * grows the full-context layers to hold `positions` (no-op when they do) and drops the planned
+ * steps; free releases the buffers. */
+#define QN_KV_GROW_ROWS 256
+quanta_status qn_kv_cache_alloc(quanta_model_context *ctx);
+quanta_status qn_kv_cache_reserve(quanta_model_context *ctx, int32_t positions);
+void qn_kv_cache_free(quanta_model_context *ctx);
 
 /* Turns capture mode on (fn) or off (NULL) for the context's next steps (context.c). */
 void qn_model_context_set_capture(quanta_model_context *ctx, qn_capture_fn fn, void *user);
