@@ -14,5 +14,6 @@ int qn_cmd_perplexity(int argc, char **argv);
 /* The interactive chat of `quanta chat` and `quanta generate -i` (cmd_chat.c). */
 struct qn_model_opts;
 int qn_chat_session(struct qn_model_opts *o);
+int qn_cmd_serve(int argc, char **argv);
 
 #endif
