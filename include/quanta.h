@@ -608,6 +608,10 @@ typedef struct quanta_quantize_params {
      * Needs at least strlen(output) + 40 bytes. */
     char *temp_path;
     size_t temp_path_cap;
+    /* Optional (NULL): progress of the calibration run (stage "calibration", its model load
+     * "calibration load") and of the conversion (stage "quantize", by tensor bytes). */
+    quanta_progress_fn progress;
+    void *progress_user;
 } quanta_quantize_params;
 
 typedef struct quanta_quantize_summary {

@@ -1,5 +1,6 @@
 /* make_tiny_gguf.c — writes the tests' tiny random-weight model (tests/model/tiny_model.h) as a
- * GGUF file for the CLI tests: make_tiny_gguf OUT.gguf [llama|gemma3]. */
+ * GGUF file for the CLI tests: make_tiny_gguf OUT.gguf [llama|gemma3|llama256] (llama256: rows
+ * of 256 and 512 weights, whole blocks of ggml's K-quants). */
 #include <check.h>
 #include <stdio.h>
 #include <string.h>
@@ -9,14 +10,15 @@
 #include "tiny_model.h"
 
 static const char *out_path;
-static int gemma;
+static const char *flavour = "llama";
 
 /* tiny_build reports through Check's assertions, so it runs as a (no-fork) Check test. */
 START_TEST(write_model) {
     tiny_spec llama = {"llama", 32, 4, 2, 8, 48, 2, 300, 0, 10000, 0, 0};
     tiny_spec gem = {"gemma3", 32, 4, 2, 8, 48, 2, 300, 4, 10000, 0, 0};
+    tiny_spec wide = {"llama", 256, 4, 2, 64, 512, 1, 300, 0, 10000, 0, 0};
     tiny_model tm;
-    tiny_build(&tm, gemma ? &gem : &llama, 7, NULL, NULL);
+    tiny_build(&tm, !strcmp(flavour, "gemma3") ? &gem : !strcmp(flavour, "llama256") ? &wide : &llama, 7, NULL, NULL);
     FILE *f = fopen(out_path, "wb");
     int ok = f && fwrite(tm.image, 1, tm.image_size, f) == tm.image_size;
     if (f && fclose(f)) ok = 0;
@@ -27,11 +29,11 @@ END_TEST
 
 int main(int argc, char **argv) {
     if (argc < 2) {
-        fprintf(stderr, "usage: make_tiny_gguf OUT.gguf [llama|gemma3]\n");
+        fprintf(stderr, "usage: make_tiny_gguf OUT.gguf [llama|gemma3|llama256]\n");
         return 2;
     }
     out_path = argv[1];
-    gemma = argc > 2 && !strcmp(argv[2], "gemma3");
+    if (argc > 2) flavour = argv[2];
     Suite *s = suite_create("make_tiny_gguf");
     TCase *tc = tcase_create("write");
     tcase_add_test(tc, write_model);
