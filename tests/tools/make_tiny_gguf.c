@@ -1,6 +1,6 @@
 /* make_tiny_gguf.c — writes the tests' tiny random-weight model (tests/model/tiny_model.h) as a
- * GGUF file for the CLI tests: make_tiny_gguf OUT.gguf [llama|gemma3|llama256] (llama256: rows
- * of 256 and 512 weights, whole blocks of ggml's K-quants). */
+ * GGUF file for the CLI tests: make_tiny_gguf OUT.gguf [llama|gemma3|llama256|big] (llama256:
+ * rows of 256 and 512 weights, whole blocks of ggml's K-quants; big: 64 MB). */
 #include <check.h>
 #include <stdio.h>
 #include <string.h>
@@ -17,8 +17,9 @@ START_TEST(write_model) {
     tiny_spec llama = {"llama", 32, 4, 2, 8, 48, 2, 300, 0, 10000, 0, 0};
     tiny_spec gem = {"gemma3", 32, 4, 2, 8, 48, 2, 300, 4, 10000, 0, 0};
     tiny_spec wide = {"llama", 256, 4, 2, 64, 512, 1, 300, 0, 10000, 0, 0};
+    tiny_spec big = {"llama", 512, 8, 4, 64, 2048, 4, 300, 0, 10000, 0, 0}; /* 64 MB: a write that takes a while */
     tiny_model tm;
-    tiny_build(&tm, !strcmp(flavour, "gemma3") ? &gem : !strcmp(flavour, "llama256") ? &wide : &llama, 7, NULL, NULL);
+    tiny_build(&tm, !strcmp(flavour, "gemma3") ? &gem : !strcmp(flavour, "llama256") ? &wide : !strcmp(flavour, "big") ? &big : &llama, 7, NULL, NULL);
     FILE *f = fopen(out_path, "wb");
     int ok = f && fwrite(tm.image, 1, tm.image_size, f) == tm.image_size;
     if (f && fclose(f)) ok = 0;
