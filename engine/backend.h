@@ -133,6 +133,11 @@ typedef struct qn_backend_ops {
     quanta_status (*copy_bandwidth)(void *self, size_t bytes, double *bytes_per_second);
     quanta_status (*peer_gemm)(void *self, int64_t m, int64_t n, int64_t k, double *seconds,
                                char *peer_name, size_t peer_name_len);
+
+    /* Optional, for `quanta tune`: time the backend's kernel variants and work-group shapes on
+     * this device and store the fastest in its tuning table; be is the public handle (to build
+     * test graphs), report gets one line per table entry. quick: smaller shapes. */
+    quanta_status (*tune)(void *self, quanta_backend *be, int quick, char *report, size_t report_len);
 } qn_backend_ops;
 
 /* Backends compiled into this library, in preference order for "best" (NULL-terminated). */

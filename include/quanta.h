@@ -178,6 +178,12 @@ QUANTA_API quanta_status quanta_backend_set_memory_limit(quanta_backend *backend
 QUANTA_API quanta_status quanta_backend_memory_stats(const quanta_backend *backend,
                                                     uint64_t *in_use, uint64_t *peak);
 QUANTA_API void quanta_backend_reset_peak(quanta_backend *backend);
+/* Measures the backend's kernel variants and work-group shapes on its device and stores the
+ * fastest in the device's tuning table (OpenCL: next to the program cache, keyed by device and
+ * driver; later opens use it). quick != 0: smaller shapes. report (report_len bytes, may be
+ * NULL) receives one line per table entry. QUANTA_ERR_UNSUPPORTED for backends without a
+ * tuning table (ref, cuda). */
+QUANTA_API quanta_status quanta_backend_tune(quanta_backend *backend, int quick, char *report, size_t report_len);
 
 /* ------------------------------------------------------------------- buffers */
 
