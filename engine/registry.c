@@ -230,6 +230,20 @@ quanta_status quanta_backend_device(const quanta_backend *backend, quanta_device
     return QUANTA_OK;
 }
 
+quanta_status quanta_backend_tune(quanta_backend *backend, int quick, char *report, size_t report_len) {
+    if (!backend) return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "quanta_backend_tune: backend is NULL");
+    char scratch[1];
+    if (!report || report_len == 0) {
+        report = scratch;
+        report_len = sizeof scratch;
+    }
+    report[0] = '\0';
+    if (!backend->ops->tune)
+        return qn_error_set(QUANTA_ERR_UNSUPPORTED, "quanta_backend_tune: the %s backend has no tuning table",
+                            backend->ops->name);
+    return backend->ops->tune(backend->self, backend, quick, report, report_len);
+}
+
 quanta_status quanta_backend_set_memory_limit(quanta_backend *backend, uint64_t bytes) {
     if (!backend)
         return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "quanta_backend_set_memory_limit: backend is NULL");

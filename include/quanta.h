@@ -178,6 +178,12 @@ QUANTA_API quanta_status quanta_backend_set_memory_limit(quanta_backend *backend
 QUANTA_API quanta_status quanta_backend_memory_stats(const quanta_backend *backend,
                                                     uint64_t *in_use, uint64_t *peak);
 QUANTA_API void quanta_backend_reset_peak(quanta_backend *backend);
+/* Measures the backend's kernel variants and work-group shapes on its device and stores the
+ * fastest in the device's tuning table (OpenCL: next to the program cache, keyed by device and
+ * driver; later opens use it). quick != 0: smaller shapes. report (report_len bytes, may be
+ * NULL) receives one line per table entry. QUANTA_ERR_UNSUPPORTED for backends without a
+ * tuning table (ref, cuda). */
+QUANTA_API quanta_status quanta_backend_tune(quanta_backend *backend, int quick, char *report, size_t report_len);
 
 /* ------------------------------------------------------------------- buffers */
 
@@ -246,6 +252,12 @@ QUANTA_API quanta_status quanta_attention(quanta_graph *g, quanta_tensor *q, qua
 /* y = x / sqrt(mean(x², last dim) + eps) * (weight or 1 + weight); weight f32 [D] or NULL. */
 QUANTA_API quanta_status quanta_rms_norm(quanta_graph *g, quanta_tensor *x, quanta_tensor *weight,
                                          float eps, int32_t weight_plus_one, quanta_tensor **out);
+/* The residual add fused into the norm: y = rms_norm(a + b) as above, the sum taken in f32
+ * (not rounded to a's dtype first). b must have a's dtype and shape. One pass over memory
+ * instead of three; the sum itself is not returned (use quanta_add where it is needed). */
+QUANTA_API quanta_status quanta_add_rms_norm(quanta_graph *g, quanta_tensor *a, quanta_tensor *b,
+                                             quanta_tensor *weight, float eps, int32_t weight_plus_one,
+                                             quanta_tensor **out);
 
 typedef enum quanta_rope_mode {
     QUANTA_ROPE_NORM = 0, /* rotate adjacent pairs (x[2i], x[2i+1]): LLaMA as stored in GGUF */
@@ -602,6 +614,10 @@ typedef struct quanta_quantize_params {
      * Needs at least strlen(output) + 40 bytes. */
     char *temp_path;
     size_t temp_path_cap;
+    /* Optional (NULL): progress of the calibration run (stage "calibration", its model load
+     * "calibration load") and of the conversion (stage "quantize", by tensor bytes). */
+    quanta_progress_fn progress;
+    void *progress_user;
 } quanta_quantize_params;
 
 typedef struct quanta_quantize_summary {
