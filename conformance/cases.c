@@ -204,6 +204,8 @@ static void gen_rowwise(gen *g, bool quick) {
             c.weight = rot % 3 != 0;
             c.plus1 = rot % 3 == 2;
             add(g, &c);
+            c.op = QC_ADD_RMS_NORM; /* the same flags with a residual added first */
+            add(g, &c);
 
             static const qc_op unary[] = {QC_SILU, QC_SOFTMAX};
             for (int u = 0; u < 2; u++) {

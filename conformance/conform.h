@@ -38,6 +38,7 @@ typedef enum qc_op {
     QC_PERMUTE,
     QC_CONVERT,
     QC_WRITE_ROWS,
+    QC_ADD_RMS_NORM,
     QC_OP_COUNT
 } qc_op;
 

@@ -154,6 +154,20 @@ static int make(const qc_case *c, qc_data *d, rng *r, char *err, size_t errlen) 
                 return -1;
         }
         return 0;
+    case QC_ADD_RMS_NORM: /* a + b: a residual stream and an update of a tenth its size */
+        x = desc_of(c->dtype, c->ndim, c->shape);
+        d->out_desc = x;
+        if (slot(d, 0, "a", QC_ROLE_INPUT, &x, err, errlen) || fill(d, 0, r, 0.2f, 1, err, errlen) ||
+            slot(d, 1, "b", QC_ROLE_INPUT, &x, err, errlen) || fill(d, 1, r, 0, 0.1f, err, errlen))
+            return -1;
+        d->count = 3;
+        if (c->weight) {
+            w = desc_of(QUANTA_F32, 1, &c->shape[c->ndim - 1]);
+            if (slot(d, 2, "weight", QC_ROLE_CONST, &w, err, errlen) ||
+                fill(d, 2, r, c->plus1 ? 0.0f : 1.0f, 0.3f, err, errlen))
+                return -1;
+        }
+        return 0;
     case QC_ROPE: {
         x = desc_of(c->dtype, 4, c->shape);
         d->out_desc = x;

@@ -10,7 +10,7 @@
 
 static const char *const op_names[QC_OP_COUNT] = {
     "matmul", "attention", "rms_norm", "rope", "silu", "gelu", "add",
-    "mul", "scale", "softmax", "get_rows", "permute", "convert", "write_rows",
+    "mul", "scale", "softmax", "get_rows", "permute", "convert", "write_rows", "add_rms_norm",
 };
 
 const char *qc_op_name(qc_op op) {
@@ -156,7 +156,7 @@ static const key_def *op_keys(qc_op op) {
     switch (op) {
     case QC_MATMUL: return matmul_keys;
     case QC_ATTENTION: return attention_keys;
-    case QC_RMS_NORM: return rms_norm_keys;
+    case QC_RMS_NORM: case QC_ADD_RMS_NORM: return rms_norm_keys; /* add_rms_norm: a, b of x's shape */
     case QC_ROPE: return rope_keys;
     case QC_SILU: case QC_SOFTMAX: return unary_keys;
     case QC_GELU: return gelu_keys;
@@ -480,7 +480,7 @@ static int validate_parts(const qc_case *c, char *err, size_t errlen) {
         if (!is_act(c->dtype)) return qc_err(err, errlen, "dtype must be f32, f16 or bf16");
     }
     switch (c->op) {
-    case QC_RMS_NORM:
+    case QC_RMS_NORM: case QC_ADD_RMS_NORM:
         if (c->plus1 && !c->weight) return qc_err(err, errlen, "plus1=1 needs weight=1");
         if (!(c->eps > 0)) return qc_err(err, errlen, "eps must be > 0");
         return 0;
@@ -542,6 +542,7 @@ static int64_t case_elements(const qc_case *c) {
     case QC_GET_ROWS: return c->v * c->d + c->t * c->d + c->t;
     case QC_WRITE_ROWS: return c->b * c->h * (c->nmax + c->t) * c->d + 1;
     case QC_ADD: case QC_MUL: return 3 * shape;
+    case QC_ADD_RMS_NORM: return 3 * shape + c->shape[c->ndim - 1];
     case QC_ROPE: return 2 * shape + c->shape[2];
     default: return 2 * shape + (c->ndim ? c->shape[c->ndim - 1] : 0);
     }

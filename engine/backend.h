@@ -14,7 +14,8 @@
 
 #include "quanta.h"
 
-/* Op codes. Keep qn_op_name (engine/ops.c) in step. */
+/* Op codes. What each op is (name, sources, validation, reference) is its row in the op
+ * table, engine/op_table.c; engine/README.md says how to add one. */
 typedef enum qn_op {
     QN_OP_MATMUL = 0,
     QN_OP_ATTENTION,
@@ -31,6 +32,7 @@ typedef enum qn_op {
     QN_OP_CONVERT,
     QN_OP_WRITE_ROWS,
     QN_OP_ALL_REDUCE, /* sum over the ranks of params.comm (tensor parallelism) */
+    QN_OP_ADD_RMS_NORM, /* rms_norm(a + b) with weight: the residual add fused into the norm */
     QN_OP_COUNT
 } qn_op;
 
@@ -65,12 +67,13 @@ typedef struct qn_tensor {
 typedef struct qn_op_params {
     quanta_attention_params attention;
     quanta_rope_params rope;
-    float eps;                 /* rms_norm */
-    int32_t weight_plus_one;   /* rms_norm */
+    float eps;                 /* rms_norm, add_rms_norm */
+    int32_t weight_plus_one;   /* rms_norm, add_rms_norm */
     int32_t approximate;       /* gelu */
     float scale;               /* scale */
     int32_t perm[QUANTA_MAX_DIMS]; /* permute */
     quanta_comm *comm;         /* all_reduce: the rank's communicator (engine/comm.h) */
+    quanta_dtype dtype;        /* convert: the target dtype (also the dst's) */
 } qn_op_params;
 
 #define QN_MAX_SRC 5
@@ -78,7 +81,7 @@ typedef struct qn_op_params {
 /*
  * One op with resolved tensors. Source slots by op (NULL where optional and absent):
  *   matmul: x, w                attention: q, k, v, mask, kv_lens
- *   rms_norm: x, weight         rope: x, positions
+ *   rms_norm: x, weight         rope: x, positions        add_rms_norm: a, b, weight
  *   silu/gelu/scale/softmax/permute/convert: x
  *   add/mul: a, b               get_rows: table, ids
  *   write_rows: dst, src, start (dst and the node's dst share memory: the write is in place)

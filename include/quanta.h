@@ -252,6 +252,12 @@ QUANTA_API quanta_status quanta_attention(quanta_graph *g, quanta_tensor *q, qua
 /* y = x / sqrt(mean(x², last dim) + eps) * (weight or 1 + weight); weight f32 [D] or NULL. */
 QUANTA_API quanta_status quanta_rms_norm(quanta_graph *g, quanta_tensor *x, quanta_tensor *weight,
                                          float eps, int32_t weight_plus_one, quanta_tensor **out);
+/* The residual add fused into the norm: y = rms_norm(a + b) as above, the sum taken in f32
+ * (not rounded to a's dtype first). b must have a's dtype and shape. One pass over memory
+ * instead of three; the sum itself is not returned (use quanta_add where it is needed). */
+QUANTA_API quanta_status quanta_add_rms_norm(quanta_graph *g, quanta_tensor *a, quanta_tensor *b,
+                                             quanta_tensor *weight, float eps, int32_t weight_plus_one,
+                                             quanta_tensor **out);
 
 typedef enum quanta_rope_mode {
     QUANTA_ROPE_NORM = 0, /* rotate adjacent pairs (x[2i], x[2i+1]): LLaMA as stored in GGUF */

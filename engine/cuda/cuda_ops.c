@@ -163,6 +163,10 @@ static bool node_ok(const qn_node *node) {
     case QN_OP_RMS_NORM:
         if (!is_float(x) || !is_float(y) || !sane(x) || !same_shape(x, y)) return false;
         return !b || (is_float(b) && sane(b) && elems(b) == last_dim(x));
+    case QN_OP_ADD_RMS_NORM: { /* the engine checked shapes and dtypes (op_table.c) */
+        const qn_tensor *w = src_at(node, 2);
+        return is_float(x) && is_float(y) && (!w || is_float(w));
+    }
     case QN_OP_ROPE:
         if (!is_float(x) || !is_float(y) || !sane(x) || !same_shape(x, y) || x->desc.ndim < 2) return false;
         if (!sane(b) || b->desc.dtype != QUANTA_I32 || elems(b) != x->desc.dims[x->desc.ndim >= 2 ? x->desc.ndim - 2 : 0])
@@ -234,8 +238,16 @@ quanta_status qn_cuda_run(void *self, const qn_node *node) {
         return run_attention(s, node);
     case QN_OP_RMS_NORM: {
         const int64_t D = last_dim(x), rows = D ? elems(x) / D : 0;
-        e = qn_cuda_rms_norm(xd, xp, b ? (int)b->desc.dtype : 0, b ? qn_cuda_ptr(b) : NULL, yd, yp, rows, D,
-                             node->params.eps, node->params.weight_plus_one, s->stream);
+        e = qn_cuda_rms_norm(xd, xp, 0, NULL, b ? (int)b->desc.dtype : 0, b ? qn_cuda_ptr(b) : NULL, yd, yp, rows,
+                             D, node->params.eps, node->params.weight_plus_one, s->stream);
+        break;
+    }
+    case QN_OP_ADD_RMS_NORM: {
+        const qn_tensor *w = src_at(node, 2);
+        const int64_t D = last_dim(x), rows = D ? elems(x) / D : 0;
+        e = qn_cuda_rms_norm(xd, xp, (int)b->desc.dtype, qn_cuda_ptr(b), w ? (int)w->desc.dtype : 0,
+                             w ? qn_cuda_ptr(w) : NULL, yd, yp, rows, D, node->params.eps,
+                             node->params.weight_plus_one, s->stream);
         break;
     }
     case QN_OP_ROPE: {

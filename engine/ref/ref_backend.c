@@ -149,24 +149,8 @@ quanta_status qn_ref_run_node(const qn_node *node) {
     if (node->nsrc < 0 || node->nsrc > QN_MAX_SRC)
         return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "qn_ref_run_node: nsrc = %d is outside 0..%d", node->nsrc,
                             QN_MAX_SRC);
-    switch (node->op) {
-    case QN_OP_MATMUL: return qn_ref_matmul(node);
-    case QN_OP_ATTENTION: return qn_ref_attention(node);
-    case QN_OP_RMS_NORM: return qn_ref_rms_norm(node);
-    case QN_OP_ROPE: return qn_ref_rope(node);
-    case QN_OP_SILU: return qn_ref_silu(node);
-    case QN_OP_GELU: return qn_ref_gelu(node);
-    case QN_OP_ADD: return qn_ref_add(node);
-    case QN_OP_MUL: return qn_ref_mul(node);
-    case QN_OP_SCALE: return qn_ref_scale(node);
-    case QN_OP_SOFTMAX: return qn_ref_softmax(node);
-    case QN_OP_GET_ROWS: return qn_ref_get_rows(node);
-    case QN_OP_PERMUTE: return qn_ref_permute(node);
-    case QN_OP_CONVERT: return qn_ref_convert(node);
-    case QN_OP_WRITE_ROWS: return qn_ref_write_rows(node);
-    case QN_OP_ALL_REDUCE: return qn_ref_all_reduce(node);
-    case QN_OP_COUNT: break;
-    }
+    const qn_op_def *def = qn_op_def_of(node->op);
+    if (def) return def->reference(node);
     return qn_error_set(QUANTA_ERR_UNSUPPORTED, "qn_ref_run_node: unknown op code %d", (int)node->op);
 }
 
