@@ -19,6 +19,7 @@
 #include <CL/cl.h>
 
 #include "backend.h"
+#include "bench_hooks.h"
 #include "error.h"
 #include "formats.h"
 
