@@ -249,6 +249,23 @@ QUANTA_API quanta_status quanta_attention(quanta_graph *g, quanta_tensor *q, qua
                                           quanta_tensor *v, quanta_tensor *mask, quanta_tensor *kv_lens,
                                           const quanta_attention_params *params, quanta_tensor **out);
 
+/*
+ * Attention over a paged KV cache (what a server batching many sequences uses): out[S,Hq,T,D]
+ * for S sequences of T new queries each. Keys and values live in pools k_pool, v_pool
+ * [1, Hkv, R, D] of R = n_blocks * block_size rows, block b holding rows [b*block_size,
+ * (b+1)*block_size). block_table i32 [S, MB]: key position j of sequence s is in block
+ * block_table[s][j / block_size], row offset j % block_size. kv_lens i32 [S]: the keys of each
+ * sequence, T <= L_s <= MB * block_size; query t of sequence s sits at position L_s - T + t.
+ * params as for quanta_attention (scale, causal, window). Entries of blocks no query can see
+ * (all before a sliding window) may be -1; a visible entry outside [0, n_blocks) or a length
+ * outside its range fails the run with QUANTA_ERR_INVALID_ARGUMENT. q, k_pool, v_pool share a
+ * dtype (f32, f16, bf16); Hq % Hkv == 0 (query head h uses kv head h / (Hq/Hkv)).
+ */
+QUANTA_API quanta_status quanta_paged_attention(quanta_graph *g, quanta_tensor *q, quanta_tensor *k_pool,
+                                                quanta_tensor *v_pool, quanta_tensor *block_table,
+                                                quanta_tensor *kv_lens, int32_t block_size,
+                                                const quanta_attention_params *params, quanta_tensor **out);
+
 /* y = x / sqrt(mean(x², last dim) + eps) * (weight or 1 + weight); weight f32 [D] or NULL. */
 QUANTA_API quanta_status quanta_rms_norm(quanta_graph *g, quanta_tensor *x, quanta_tensor *weight,
                                          float eps, int32_t weight_plus_one, quanta_tensor **out);
