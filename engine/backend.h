@@ -50,10 +50,15 @@ typedef struct qn_mem_stats {
     uint64_t limit;   /* 0 = none */
     uint64_t in_use;
     uint64_t peak;
+    uint64_t peak_undo; /* peak before the latest reserve (qn_mem_unreserve puts it back) */
 } qn_mem_stats;
 /* Books bytes; fails with QUANTA_ERR_OUT_OF_MEMORY (message set) when over the limit. */
 quanta_status qn_mem_reserve(qn_mem_stats *stats, uint64_t bytes, const char *what);
+/* Returns bytes of memory that was freed. */
 void qn_mem_release(qn_mem_stats *stats, uint64_t bytes);
+/* Takes back the latest qn_mem_reserve after the allocation it booked failed: the bytes were
+ * never in use, so the peak goes back to what it was (the peak counts only real allocations). */
+void qn_mem_unreserve(qn_mem_stats *stats, uint64_t bytes);
 
 /* A resolved tensor as a backend sees it. */
 typedef struct qn_tensor {

@@ -274,7 +274,7 @@ quanta_status qn_backend_alloc(quanta_backend *backend, size_t bytes, void **han
     quanta_status st = qn_mem_reserve(&backend->stats, bytes, backend->ops->name);
     if (st != QUANTA_OK) return st;
     st = backend->ops->alloc(backend->self, bytes, handle);
-    if (st != QUANTA_OK) qn_mem_release(&backend->stats, bytes);
+    if (st != QUANTA_OK) qn_mem_unreserve(&backend->stats, bytes);
     return st;
 }
 

@@ -435,7 +435,7 @@ QUANTA_API quanta_status quanta_plan_get_output(quanta_plan *plan, quanta_tensor
 
 /* -------------------------------------------------------------------- models
  * A decoder-only language model (LLaMA 2/3, Mistral, Qwen2, Gemma 3) loaded from a GGUF file
- * onto a backend, with its tokenizer, per-sequence contexts holding a preallocated KV cache,
+ * onto a backend, with its tokenizer, per-sequence contexts holding a KV cache that grows with use,
  * and a sampler. Nothing here prints. A minimal program:
  *
  *   quanta_model_params mp; quanta_model_default_params(&mp);
@@ -517,7 +517,10 @@ QUANTA_API quanta_status quanta_model_detokenize(const quanta_model *model, cons
 /* Whether token ends generation (EOS, end-of-turn). */
 QUANTA_API int quanta_model_token_is_eog(const quanta_model *model, int32_t token);
 
-/* A sequence with its KV cache preallocated for n_ctx positions (0 = min(trained, 4096)). */
+/* A sequence of up to n_ctx positions (0 = min(trained, 4096)). Its KV cache is reserved as
+ * positions are used (256 at first, then at least doubling, never past n_ctx), so memory and the
+ * attention's cost follow the positions in use, not n_ctx; an eval whose cache cannot grow fails
+ * with QUANTA_ERR_OUT_OF_MEMORY and leaves the context as it was. */
 QUANTA_API quanta_status quanta_model_context_create(quanta_model *model, int32_t n_ctx,
                                                      quanta_model_context **out);
 QUANTA_API void quanta_model_context_destroy(quanta_model_context *ctx);
@@ -575,7 +578,10 @@ QUANTA_API quanta_status quanta_model_sampler_create(const quanta_model_sampler_
 QUANTA_API void quanta_model_sampler_destroy(quanta_model_sampler *sampler);
 /* Records a token (prompt or generated) for the repetition penalty. */
 QUANTA_API quanta_status quanta_model_sampler_accept(quanta_model_sampler *sampler, int32_t token);
-/* Picks a token from n_vocab logits (not modified). */
+/* Picks a token from n_vocab logits (not modified). Infinities follow softmax's limit: a +Inf
+ * logit is chosen (several share the draw equally; greedy takes the first), -Inf ones never
+ * are; all -Inf (nothing can be chosen) and any NaN are QUANTA_ERR_INVALID_ARGUMENT, at every
+ * temperature. */
 QUANTA_API quanta_status quanta_model_sample(quanta_model_sampler *sampler, const float *logits,
                                              size_t n_vocab, int32_t *token);
 

@@ -115,7 +115,7 @@ quanta_status qn_cuda_scratch(qn_cuda_state *s, size_t bytes, void **out) {
     if (st != QUANTA_OK) return st;
     cudaError_t e = cudaMalloc(&s->scratch, want);
     if (e != cudaSuccess) {
-        qn_mem_release(s->stats, want);
+        qn_mem_unreserve(s->stats, want);
         s->scratch = NULL;
         return qn_cuda_error(e, "scratch: cudaMalloc");
     }
@@ -191,7 +191,7 @@ static quanta_status cuda_prepare_weight(void *self, const qn_tensor *w, void **
     free(pk.buf);
     if (e != cudaSuccess) {
         if (pw->dev) cudaFree(pw->dev);
-        qn_mem_release(s->stats, pk.bytes);
+        qn_mem_unreserve(s->stats, pk.bytes);
         free(pw);
         return qn_cuda_error(e, "prepare_weight: upload");
     }

@@ -52,7 +52,7 @@ quanta_status qn_cl_scratch_alloc(qn_cl *s, size_t bytes, const char *what, qn_c
     cl_int err;
     out->mem = clCreateBuffer(s->ctx, CL_MEM_READ_WRITE, bytes, NULL, &err);
     if (err != CL_SUCCESS) {
-        qn_mem_release(s->stats, bytes);
+        qn_mem_unreserve(s->stats, bytes);
         out->mem = NULL;
         return qn_cl_error(err, what);
     }
