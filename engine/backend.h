@@ -137,12 +137,7 @@ typedef struct qn_backend_ops {
     /* Waits for all queued work. */
     quanta_status (*synchronize)(void *self);
 
-    /* Optional, for `quanta bench`: the device's copy bandwidth measured with a copy kernel
-     * over `bytes` (bytes read + written per second), and a vendor/peer dense f32 GEMM
-     * y[M,N] = x[M,K]·W[N,K]^T on the device (e.g. CLBlast Sgemm), seconds per call. */
-    quanta_status (*copy_bandwidth)(void *self, size_t bytes, double *bytes_per_second);
-    quanta_status (*peer_gemm)(void *self, int64_t m, int64_t n, int64_t k, double *seconds,
-                               char *peer_name, size_t peer_name_len);
+    /* (Measurements for `quanta bench` are not here: engine/bench_hooks.h.) */
 
     /* Optional, for `quanta tune`: time the backend's kernel variants and work-group shapes on
      * this device and store the fastest in its tuning table; be is the public handle (to build

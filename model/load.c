@@ -264,11 +264,6 @@ static quanta_status load_layer(loader *L, int il) {
     return QUANTA_OK;
 }
 
-quanta_status qn_model_build(const qn_model_config *cfg, qn_tokenizer *tok, const qn_weight_file *wf,
-                             quanta_backend *backend, const quanta_model_params *params, quanta_model **out) {
-    return qn_model_build_tp(cfg, tok, wf, backend, params, NULL, out);
-}
-
 /* How rank `rank` of `world` splits the model (heads, KV heads, n_ff); L's cuts are set. */
 static quanta_status tp_plan(const qn_model_config *c, int rank, int world, loader *L) {
     static const char fn[] = "quanta_model_load_tp";

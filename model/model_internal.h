@@ -134,10 +134,8 @@ typedef struct qn_weight_file {
     int (*find)(void *ctx, const char *name, qn_weight_src *w); /* 1 if present */
 } qn_weight_file;
 
-/* Builds a model (takes tok, also on failure): weights converted and uploaded. */
-quanta_status qn_model_build(const qn_model_config *cfg, qn_tokenizer *tok, const qn_weight_file *wf,
-                             quanta_backend *backend, const quanta_model_params *params, quanta_model **out);
-/* Same, for the rank of comm (NULL: the whole model) of a tensor-parallel model (load.c). */
+/* Builds a model (takes tok, also on failure): weights converted and uploaded, for the rank of
+ * comm (NULL: the whole model) of a tensor-parallel model (load.c). */
 quanta_status qn_model_build_tp(const qn_model_config *cfg, qn_tokenizer *tok, const qn_weight_file *wf,
                                 quanta_backend *backend, const quanta_model_params *params, quanta_comm *comm,
                                 quanta_model **out);

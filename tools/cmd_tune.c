@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli_args.h"
 #include "commands.h"
 #include "quanta.h"
 
@@ -14,23 +15,25 @@ static void usage(FILE *f) {
                "device (GEMV shapes per weight format, the M > 8 matmul path per format and M class,\n"
                "the attention kernel for prefill and decode) and stores the fastest.\n\n"
                "  --backend SPEC    backend to tune (default opencl), e.g. opencl:1\n"
-               "  --quick           smaller shapes (seconds instead of minutes)\n");
+               "  --quick           smaller shapes (seconds instead of minutes)\n\n"
+               "Exit status: 0 tuned, 1 failure (backend, device), 2 usage error.\n");
 }
 
 int qn_cmd_tune(int argc, char **argv) {
     const char *spec = "opencl";
     int quick = 0;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--quick")) quick = 1;
-        else if (!strcmp(argv[i], "--backend") && i + 1 < argc) spec = argv[++i];
-        else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+    static const struct option longopts[] = {
+        {"backend", required_argument, NULL, 'b'}, {"quick", no_argument, NULL, 'k'}, {"help", no_argument, NULL, 'h'},
+        {0, 0, 0, 0}};
+    qn_getopt_state gs;
+    qn_getopt_begin(&gs, "tune", argc, argv, "h", longopts, 0);
+    for (int c; (c = qn_getopt(&gs)) != -1;) {
+        if (c == 'b') spec = optarg;
+        else if (c == 'k') quick = 1;
+        else if (c == 'h') {
             usage(stdout);
-            return 0;
-        } else {
-            fprintf(stderr, "quanta tune: unknown or incomplete option %s\n", argv[i]);
-            usage(stderr);
-            return 2;
-        }
+            return QN_EXIT_OK;
+        } else return QN_EXIT_USAGE;
     }
     quanta_backend *be;
     quanta_status st = quanta_backend_open(spec, &be);

@@ -280,6 +280,6 @@ const qn_backend_ops qn_cuda_backend = {
     .supports_op = qn_cuda_supports_op,
     .run = qn_cuda_run,
     .synchronize = cuda_synchronize,
-    .copy_bandwidth = cuda_copy_bandwidth,
-    .peer_gemm = NULL,
 };
+
+const qn_bench_hooks qn_cuda_bench_hooks = {&qn_cuda_backend, cuda_copy_bandwidth, NULL};

@@ -41,10 +41,29 @@ START_TEST(test_failed_allocation_not_in_peak) {
 }
 END_TEST
 
+/* The case on the OpenCL backend (when present): a 4 TiB buffer the device refuses. */
+START_TEST(test_refused_buffer_not_in_peak_opencl) {
+    quanta_backend *be;
+    if (quanta_backend_open("opencl", &be) != QUANTA_OK) return; /* not built or no device */
+    uint64_t in_use0 = 0, peak0 = 0, in_use = 0, peak = 0;
+    ck_assert_int_eq(quanta_backend_memory_stats(be, &in_use0, &peak0), QUANTA_OK);
+    quanta_tensor_desc huge = qt_desc(QUANTA_F32, 2, 1 << 20, 1 << 20, 0, 0); /* 4 TiB */
+    quanta_buffer *b = NULL;
+    ck_assert_int_ne(quanta_buffer_create(be, &huge, &b), QUANTA_OK);
+    ck_assert_ptr_null(b);
+    ck_assert_int_eq(quanta_backend_memory_stats(be, &in_use, &peak), QUANTA_OK);
+    ck_assert_uint_eq(in_use, in_use0);
+    ck_assert_msg(peak == peak0, "peak %llu after a refused 4 TiB buffer (was %llu)", (unsigned long long)peak,
+                  (unsigned long long)peak0);
+    quanta_backend_close(be);
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("memory_peak");
     TCase *tc = tcase_create("memory_peak");
     tcase_add_test(tc, test_failed_allocation_not_in_peak);
+    tcase_add_test(tc, test_refused_buffer_not_in_peak_opencl);
     suite_add_tcase(s, tc);
     return qt_run_suite(s);
 }

@@ -104,7 +104,7 @@ END_TEST
 
 START_TEST(test_errors) {
     float x[64] = {0};
-    uint8_t q[256];
+    uint8_t q[320]; /* 256 weights: up to 8 Q8_0 blocks of 34 bytes */
     QT_EXPECT_ERR(qn_ggml_quantize_row(QN_GGML_Q8_0, x, q, 48), QUANTA_ERR_INVALID_ARGUMENT, "multiple", "32");
     QT_EXPECT_ERR(qn_ggml_quantize_row(QN_GGML_Q4_K, x, q, 64), QUANTA_ERR_INVALID_ARGUMENT, "256");
     QT_EXPECT_ERR(qn_ggml_quantize_row(QN_GGML_Q5_K, x, q, 256), QUANTA_ERR_UNSUPPORTED, "q5_K");

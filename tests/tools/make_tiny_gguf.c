@@ -46,7 +46,7 @@ END_TEST
 
 int main(int argc, char **argv) {
     if (argc < 2) {
-        fprintf(stderr, "usage: make_tiny_gguf OUT.gguf [llama|gemma3|llama256]\n");
+        fprintf(stderr, "usage: make_tiny_gguf OUT.gguf [FLAVOUR]\n");
         return 2;
     }
     out_path = argv[1];
