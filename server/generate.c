@@ -124,7 +124,7 @@ static void stream_free(void *cls) {
     free(st);
 }
 
-static int32_t *tokenize(qs_server *s, const char *text, int special, size_t *n) {
+int32_t *qs_tokenize(qs_server *s, const char *text, int special, size_t *n) {
     size_t need = 0;
     if (quanta_model_tokenize(s->model, text, strlen(text), 1, special, NULL, 0, &need)) return NULL;
     int32_t *ids = malloc((need ? need : 1) * sizeof *ids);
@@ -158,10 +158,10 @@ enum MHD_Result qs_handle_generate(qs_server *s, struct MHD_Connection *c, int c
             qs_api_req_free(&a);
             return qs_reply_error(s, c, rt, 400, "invalid_request_error", msg, "messages", 0);
         }
-        ids = tokenize(s, text, 1, &n);
+        ids = qs_tokenize(s, text, 1, &n);
         free(text);
     } else if (a.prompt) {
-        ids = tokenize(s, a.prompt, 0, &n);
+        ids = qs_tokenize(s, a.prompt, 0, &n);
     } else {
         ids = a.prompt_ids;
         n = a.n_prompt_ids;
