@@ -7,6 +7,9 @@ input_lengths; Triton's generate and generate_stream (raw HTTP: tritonclient has
 whose text must equal infer's; malformed tensors (wrong datatype, shape mismatch, missing input, ...)
 answered 400 with {"error": "..."} while the server keeps serving."""
 import json
+import os
+import re
+import subprocess
 import sys
 
 from harness import Server, default_model_or_skip, parse_args, seed, sse_events
@@ -197,6 +200,23 @@ def check_errors(c, s, prompt):
     assert r.as_numpy("output_lengths")[0, 0] >= 1
 
 
+def check_readme_snippet(s, default_model):
+    """The README's tritonclient snippet, run as written but for the address and model name."""
+    readme = open(os.path.join(os.path.dirname(__file__), "..", "..", "README.md")).read()
+    blocks = [b for b in re.findall(r"```python\n(.*?)```", readme, re.S) if "tritonclient" in b]
+    assert len(blocks) == 1, "the README has no (or more than one) tritonclient snippet"
+    code = blocks[0]
+    assert '"127.0.0.1:8080"' in code and '"gemma"' in code, code
+    code = code.replace('"127.0.0.1:8080"', f'"127.0.0.1:{s.port}"').replace('"gemma"', f'"{MODEL}"')
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600)
+    print("README snippet:", out.stdout, out.stderr)
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert len(lines) >= 2, lines
+    if default_model:
+        assert any(ch.isalpha() for ch in out.stdout), out.stdout
+
+
 def main():
     a = parse_args()
     rng = seed()
@@ -219,6 +239,7 @@ def main():
                 check_ids(c, rng, n)
             check_generate(s, prompts[1], n, alone[1])
             check_errors(c, s, prompts[0])
+        check_readme_snippet(s, a.default_model)
     print("OK")
 
 
