@@ -14,6 +14,7 @@
 #include "kserve_request.h"
 #include "kserve_response.h"
 #include "server_internal.h"
+#include "sse.h"
 
 #define ROUTE "kserve"
 
@@ -167,12 +168,11 @@ typedef struct stream {
     qs_server *s;
     qs_req *r;
     size_t text_sent;
-    int ended;
-    char *pend;
-    size_t pend_len, pend_off;
 } stream;
 
-static void next_event(stream *st) {
+/* Waits for news and turns it into the next event (sse.h's producer). */
+static char *next_event(void *ctx, int *last) {
+    stream *st = ctx;
     qs_sched *sc = st->s->sched;
     qs_req *r = st->r;
     qs_sched_lock(sc);
@@ -186,42 +186,25 @@ static void next_event(stream *st) {
     const char *finish = r->finish_reason;
     qs_sched_unlock(sc);
     st->text_sent = upto;
-    free(st->pend);
+    char *ev = NULL;
     if (error[0] || !delta) { /* an error event is "data: {"error": ...}" like the others */
         char *e = qs_kv2_error(error[0] ? error : "out of memory");
         size_t l = e ? strlen(e) : 0;
-        st->pend = e ? malloc(l + 9) : NULL;
-        if (st->pend) snprintf(st->pend, l + 9, "data: %s\n\n", e);
+        if (e && (ev = malloc(l + 9))) snprintf(ev, l + 9, "data: %s\n\n", e);
         free(e);
         done = 1;
     } else {
-        st->pend = qs_kv2_stream_event(st->s->model_id, delta, n, done ? (finish ? finish : "stop") : NULL);
+        ev = qs_kv2_stream_event(st->s->model_id, delta, n, done ? (finish ? finish : "stop") : NULL);
     }
     free(delta);
-    st->pend_len = st->pend ? strlen(st->pend) : 0;
-    st->pend_off = 0;
-    st->ended = done;
-}
-
-static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max) {
-    stream *st = cls;
-    (void)pos;
-    if (st->pend_off == st->pend_len) {
-        if (st->ended) return MHD_CONTENT_READER_END_OF_STREAM;
-        next_event(st);
-        if (!st->pend) return MHD_CONTENT_READER_END_WITH_ERROR;
-    }
-    size_t n = st->pend_len - st->pend_off < max ? st->pend_len - st->pend_off : max;
-    memcpy(buf, st->pend + st->pend_off, n);
-    st->pend_off += n;
-    return (ssize_t)n;
+    *last = done;
+    return ev;
 }
 
 /* The response is gone (finished, or the client went away): cancel and release the request. */
-static void stream_free(void *cls) {
-    stream *st = cls;
+static void stream_free(void *ctx) {
+    stream *st = ctx;
     qs_sched_release(st->s->sched, st->r);
-    free(st->pend);
     free(st);
 }
 
@@ -253,17 +236,7 @@ static enum MHD_Result handle_generate(qs_server *s, struct MHD_Connection *c, i
     }
     st->s = s;
     st->r = r;
-    struct MHD_Response *resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16384, stream_read, st, stream_free);
-    if (!resp) {
-        stream_free(st);
-        return MHD_NO;
-    }
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "text/event-stream");
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
-    ok = MHD_queue_response(c, 200, resp);
-    MHD_destroy_response(resp);
-    qs_metrics_http(s->metrics, ROUTE, 200);
-    return ok;
+    return qs_sse_queue(s, c, ROUTE, (qs_sse_source){next_event, stream_free, st});
 }
 
 /* Whether url ends with "/" + action; then *name_end points at that slash. */

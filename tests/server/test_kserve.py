@@ -229,7 +229,7 @@ def main():
     else:
         prompts = [" ".join(rng.choice(WORDS) for _ in range(k)) for k in (1, 5, 11, 23)]
         rng.shuffle(prompts)
-    with Server(model, a.backend, ["--ctx", str(n_ctx), "--max-batch", str(MAX_BATCH)], quant="keep") as s:
+    with Server(model, a.backend, ["--ctx", str(n_ctx), "--max-batch", str(MAX_BATCH)]) as s:
         with th.InferenceServerClient(f"127.0.0.1:{s.port}", network_timeout=600, connection_timeout=60) as c:
             check_metadata(c, s, n_ctx)
             alone = check_batch(c, s, prompts, n)
