@@ -177,13 +177,28 @@ kernel void qn_permute(const global uchar *x, ulong xo, global uchar *y, ulong y
     for (int k = 0; k < es; k++) d[k] = s[k];
 }
 
-/* dst[bh, start + t, :] = src[bh, t, :] (float dtypes converted; others copied by bytes). */
+/* dst[bh, start + t, :] = src[bh, t, :] (float dtypes converted; others copied by bytes).
+ * start is read here, on the device, so enqueueing this op never waits for the queue (a KV
+ * cache write per layer and step would otherwise drain it twice per layer); a start that
+ * would write outside dst writes nothing and leaves it, T and Nmax in err[1..3] (err[0] = 1),
+ * which the host reports at its next synchronize. */
 kernel void qn_write_rows(const global uchar *s, ulong so, int sdt, global uchar *d, ulong dof, int ddt,
-                          int es, ulong n, ulong T, ulong Nmax, ulong D, ulong start) {
+                          int es, ulong n, ulong T, ulong Nmax, ulong D, const global uchar *startp, ulong sto,
+                          global int *err) {
     size_t i = get_global_id(0);
     if (i >= n) return;
+    const int start = *(const global int *)(startp + sto);
+    if (start < 0 || (ulong)start + T > Nmax) {
+        if (i == 0) {
+            err[1] = start;
+            err[2] = (int)T;
+            err[3] = (int)Nmax;
+            err[0] = 1;
+        }
+        return;
+    }
     size_t c = i % D, row = i / D, t = row % T, bh = row / T;
-    size_t di = (bh * Nmax + start + t) * D + c;
+    size_t di = (bh * Nmax + (size_t)start + t) * D + c;
     if (sdt == ddt && (sdt > QN_DT_BF16)) {
         for (int k = 0; k < es; k++) d[dof + di * es + k] = s[so + i * es + k];
     } else {

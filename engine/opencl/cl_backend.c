@@ -174,6 +174,7 @@ static void ocl_close(void *self) {
     for (int i = 0; i < QK_COUNT; i++)
         if (s->k[i]) clReleaseKernel(s->k[i]);
     if (s->program) clReleaseProgram(s->program);
+    if (s->err_flag) clReleaseMemObject(s->err_flag);
     if (s->queue) clReleaseCommandQueue(s->queue);
     if (s->ctx) clReleaseContext(s->ctx);
     free(s);
@@ -229,6 +230,11 @@ static quanta_status ocl_open(int index, qn_mem_stats *stats, void **self) {
         if (err != CL_SUCCESS) st = qn_cl_error(err, "clCreateCommandQueueWithProperties");
     }
     if (st == QUANTA_OK) st = qn_cl_program_load(s);
+    if (st == QUANTA_OK) {
+        const cl_int zero[4] = {0, 0, 0, 0};
+        s->err_flag = clCreateBuffer(s->ctx, CL_MEM_READ_WRITE | CL_MEM_COPY_HOST_PTR, sizeof zero, (void *)zero, &err);
+        if (err != CL_SUCCESS) st = qn_cl_error(err, "clCreateBuffer (error flag)");
+    }
     if (st != QUANTA_OK) {
         ocl_close(s);
         return st;
@@ -311,10 +317,23 @@ static quanta_status ocl_run(void *self, const qn_node *node) {
     }
 }
 
+/* Waits for the queue, then reports what kernels found wrong with arguments they read on
+ * the device (a write_rows start outside the cache); the flag is cleared for the next run. */
 static quanta_status ocl_synchronize(void *self) {
     qn_cl *s = self;
     cl_int err = clFinish(s->queue);
-    return err == CL_SUCCESS ? QUANTA_OK : qn_cl_error(err, "synchronize (clFinish)");
+    if (err != CL_SUCCESS) return qn_cl_error(err, "synchronize (clFinish)");
+    cl_int flag[4] = {0, 0, 0, 0};
+    err = clEnqueueReadBuffer(s->queue, s->err_flag, CL_TRUE, 0, sizeof flag, flag, 0, NULL, NULL);
+    if (err != CL_SUCCESS) return qn_cl_error(err, "synchronize (reading the error flag)");
+    if (flag[0] == 0) return QUANTA_OK;
+    const cl_int zero[4] = {0, 0, 0, 0};
+    err = clEnqueueWriteBuffer(s->queue, s->err_flag, CL_TRUE, 0, sizeof zero, zero, 0, NULL, NULL);
+    if (err != CL_SUCCESS) return qn_cl_error(err, "synchronize (clearing the error flag)");
+    return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT,
+                        "opencl write_rows: start = %d with T = %lld rows overflows dst's Nmax = %lld rows (nothing "
+                        "was written)",
+                        (int)flag[1], (long long)flag[2], (long long)flag[3]);
 }
 
 static quanta_status ocl_copy_bandwidth(void *self, size_t bytes, double *bps) {

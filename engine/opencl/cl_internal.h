@@ -62,7 +62,8 @@ typedef struct qn_cl_device {
 } qn_cl_device;
 
 /* The per-device tuning table (cl_tune.c): one entry per kernel and shape class.
- *   gemv.<fmt>          a = work-items per weight row (1: qn_gemv_rows), b = rows per work-group
+ *   gemv.<fmt>          a = work-items per weight row (1: qn_gemv_rows; 0, q8 only: int8 kernel),
+ *                       b = rows per work-group (int8: 4-row tiles per work-group)
  *   gemm.<fmt>.<mclass> a = the M > 8 path (qn_cl_gemm_path)
  *   attention.<phase>   a = 1 for the one-row-per-item kernel (CPUs), 0 for the local tiles
  * fmt is the weight format family (q8, q4, nf4, fp8, dense), mclass the M class (m64: M <= 64,
@@ -97,6 +98,7 @@ typedef struct qn_cl {
     qn_cl_tune tune;
     const char *program_origin; /* "cache", "spir-v" or "source": how the program was made */
     int vnni;            /* the program was built with QN_X86_VNNI (vpdpbusd by inline assembly) */
+    cl_mem err_flag;     /* int[4]: checks kernels make on device-side arguments (write_rows start) */
 } qn_cl;
 
 /* A device scratch allocation booked on the backend's memory account. */

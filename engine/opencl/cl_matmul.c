@@ -70,9 +70,15 @@ static int mm_kernel_args(const mm_args *m, int prepared, int gemv, qn_cl_arg *a
     return k;
 }
 
+static int int8_fits(const mm_args *m);
+static quanta_status run_gemm_int8(qn_cl *s, const mm_args *m, int group);
+
 static quanta_status run_gemv(qn_cl *s, const mm_args *m) {
     int lws, rows;
     qn_cl_tune_gemv(s, m->w->desc.dtype, &lws, &rows);
+    /* lws 0: q8 through the int8 kernel (x quantized per block), rows tiles per group */
+    if (lws == 0 && int8_fits(m)) return run_gemm_int8(s, m, rows);
+    if (lws == 0) lws = 1;
     const int rows_kernel = lws == 1; /* one work-item per row: the barrier-free kernel */
     const qn_cl_kernel_id id = rows_kernel ? QK_GEMV_ROWS : QK_GEMV;
     size_t l[2] = {(size_t)lws, (size_t)rows};
@@ -104,7 +110,7 @@ static int int8_fits(const mm_args *m) {
 /* q8 weights with x quantized to int8 per block of 256 (or 128 where K needs it) columns:
  * qn_x_quant8 writes xq, the block scales and each row's offset term into one scratch buffer,
  * then qn_gemm_q8_i8 (4 weight rows x 3 x rows per work-item). */
-static quanta_status run_gemm_int8(qn_cl *s, const mm_args *m) {
+static quanta_status run_gemm_int8(qn_cl *s, const mm_args *m, int group) {
     const cl_int B = m->K % 256 == 0 ? 256 : 128, bv = B / 64;
     const size_t M = (size_t)m->M, K = (size_t)m->K;
     const cl_ulong xso = (M * K + 63) / 64 * 64, xco = xso + M * (K / (size_t)B) * 4;
@@ -120,7 +126,10 @@ static quanta_status run_gemm_int8(qn_cl *s, const mm_args *m) {
     qn_cl_arg a[] = {QA(m->wm), QA(m->wo), QA(wso), QA(xs.mem), QA(xso), QA(xco), QA(m->y), QA(m->yo),
                      QA(m->ydt), QA(Ml), QA(m->N), QA(Kl), QA(bv)};
     if (st == QUANTA_OK) st = qn_cl_set_args(s, QK_GEMM_Q8_I8, a, 13);
-    size_t g[2] = {(M + 2) / 3, (size_t)((m->N + 3) / 4)}, l[2] = {g[0] < 16 ? g[0] : 16, 1};
+    /* a work-group holds `group` tiles: along x when there are enough x tiles (prefill),
+     * else along the weight rows (decode: one x tile, thousands of weight tiles) */
+    size_t g[2] = {(M + 2) / 3, (size_t)((m->N + 3) / 4)}, l[2] = {g[0] < (size_t)group ? g[0] : (size_t)group, 1};
+    l[1] = (size_t)group / l[0] > 0 ? (size_t)group / l[0] : 1;
     if (st == QUANTA_OK) st = qn_cl_launch(s, QK_GEMM_Q8_I8, "matmul (int8 gemm)", 2, g, l);
     qn_cl_scratch_free(s, &xs);
     return st;
@@ -149,7 +158,7 @@ static qn_cl_gemm_path resolve_path(const qn_cl *s, const mm_args *m) {
 
 static quanta_status run_gemm_kernel(qn_cl *s, const mm_args *m, qn_cl_gemm_path p) {
     switch (p) {
-    case QN_GEMM_INT8: return run_gemm_int8(s, m);
+    case QN_GEMM_INT8: return run_gemm_int8(s, m, 16);
     case QN_GEMM_LOCAL: return run_gemm_local(s, m);
     default: return run_gemm_rows(s, m);
     }

@@ -83,7 +83,7 @@ static qn_cl_tune_entry default_entry(const qn_cl *s, int i) {
     qn_cl_tune_entry e = {0, 0, 0};
     const int gpu = s->gpu_class;
     if (i < QN_TF_COUNT) {
-        e.a = gpu ? 64 : 1;
+        e.a = gpu ? 64 : 1; /* int8 for q8 decode measured slower on PoCL (bench/NOTES.md): tuned only */
         e.b = gpu ? 4 : 16;
         while ((size_t)(e.a * e.b) > s->dev.max_wg && e.b > 1) e.b /= 2;
         while ((size_t)(e.a * e.b) > s->dev.max_wg && e.a > 1) e.a /= 2;
@@ -98,8 +98,10 @@ static qn_cl_tune_entry default_entry(const qn_cl *s, int i) {
 
 /* Whether values a, b are a configuration this device can run for entry i. */
 static int valid_entry(const qn_cl *s, int i, int a, int b) {
-    if (i < QN_TF_COUNT)
+    if (i < QN_TF_COUNT) {
+        if (a == 0) return i == QN_TF_Q8 && b >= 1 && b <= 256 && (size_t)b <= s->dev.max_wg; /* int8 kernel */
         return a >= 1 && a <= 1024 && (a & (a - 1)) == 0 && b >= 1 && b <= 256 && (size_t)a * (size_t)b <= s->dev.max_wg;
+    }
     if (i < QN_TF_COUNT * (1 + QN_TM_COUNT)) {
         if (b != 0 || a < 0 || a >= QN_GEMM_PATHS) return 0;
         if (a == QN_GEMM_LOCAL && s->dev.max_wg < 256) return 0; /* 16 x 16 work-items */
@@ -225,7 +227,8 @@ void qn_cl_tune_load(qn_cl *s) {
 void qn_cl_tune_gemv(const qn_cl *s, int dtype, int *lws, int *rows) {
     const qn_cl_tune_entry *e = &s->tune.e[qn_cl_tune_gemv_entry(qn_cl_tune_family(dtype))];
     int a = s->force_gemv_lws ? s->force_gemv_lws : e->a, b = s->force_gemv_rows ? s->force_gemv_rows : e->b;
-    while ((size_t)(a * b) > s->dev.max_wg && b > 1) b /= 2;
+    if (s->force_path == QN_GEMM_INT8 && qn_cl_tune_family(dtype) == QN_TF_Q8) a = 0; /* tests: int8 everywhere */
+    while ((size_t)((a ? a : 1) * b) > s->dev.max_wg && b > 1) b /= 2;
     while ((size_t)(a * b) > s->dev.max_wg && a > 1) a /= 2;
     *lws = a;
     *rows = b;
@@ -248,7 +251,8 @@ void qn_cl_tune_summary(const qn_cl_tune *t, char *buf, size_t len) {
                      t->rebuilt ? " (corrupt entries rebuilt)" : "");
     for (int f = 0; f < QN_TF_COUNT && n > 0 && (size_t)n < len; f++) {
         const qn_cl_tune_entry *e = &t->e[qn_cl_tune_gemv_entry(f)];
-        n += snprintf(buf + n, len - (size_t)n, " %s %dx%d", fam_names[f], e->a, e->b);
+        if (e->a == 0) n += snprintf(buf + n, len - (size_t)n, " %s int8x%d", fam_names[f], e->b);
+        else n += snprintf(buf + n, len - (size_t)n, " %s %dx%d", fam_names[f], e->a, e->b);
     }
     for (int f = 0; f < QN_TF_COUNT && n > 0 && (size_t)n < len; f++) {
         n += snprintf(buf + n, len - (size_t)n, "%s %s", f ? ";" : "; gemm m64/m512/mbig", fam_names[f]);

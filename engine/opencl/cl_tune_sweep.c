@@ -128,7 +128,8 @@ static quanta_status sweep_entry(qn_cl *s, int e, const bench_case *c, const int
         s->tune.e[e] = (qn_cl_tune_entry){a[bi], b[bi], 1};
         char what[32];
         static const char *const paths[QN_GEMM_PATHS] = {"int8", "rows", "local", "blas"};
-        if (e < QN_TF_COUNT) snprintf(what, sizeof what, "%d x %d", a[bi], b[bi]);
+        if (e < QN_TF_COUNT && a[bi] == 0) snprintf(what, sizeof what, "int8 x %d", b[bi]);
+        else if (e < QN_TF_COUNT) snprintf(what, sizeof what, "%d x %d", a[bi], b[bi]);
         else if (e < qn_cl_tune_attention_entry(0)) snprintf(what, sizeof what, "%s", paths[a[bi]]);
         else snprintf(what, sizeof what, "%s", a[bi] ? "rows" : "local");
         snprintf(line, sizeof line, "%-20s %-8s %9.3f ms  (best of %d candidates)\n",
@@ -158,10 +159,13 @@ quanta_status qn_cl_tune_sweep(qn_cl *s, quanta_backend *be, int quick, char *re
         for (int r = 1; r <= 8; r *= 2)
             if ((size_t)(l * r) <= s->dev.max_wg && (size_t)(l * r) <= 1024) ga[gn] = l, gb[gn++] = r;
     const int64_t gk = quick ? 1024 : 4096;
+    const int gn_plain = gn;
+    for (int i = 0; i < 3; i++) ga[gn] = 0, gb[gn++] = cpu_rows[i]; /* q8 only: the int8 kernel */
     for (int f = 0; f < QN_TF_COUNT && st == QUANTA_OK; f++) {
         bench_case c;
         st = matmul_case(be, fam_dtype[f], 1, gk, gk, &c);
-        if (st == QUANTA_OK) st = sweep_entry(s, qn_cl_tune_gemv_entry(f), &c, ga, gb, gn, reps, report, len);
+        if (st == QUANTA_OK)
+            st = sweep_entry(s, qn_cl_tune_gemv_entry(f), &c, ga, gb, f == QN_TF_Q8 ? gn : gn_plain, reps, report, len);
         case_free(&c);
     }
 
