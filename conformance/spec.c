@@ -16,6 +16,7 @@ static const qn_op engine_op[QC_OP_COUNT] = {
     [QC_ADD] = QN_OP_ADD,           [QC_MUL] = QN_OP_MUL,             [QC_SCALE] = QN_OP_SCALE,
     [QC_SOFTMAX] = QN_OP_SOFTMAX,   [QC_GET_ROWS] = QN_OP_GET_ROWS,   [QC_PERMUTE] = QN_OP_PERMUTE,
     [QC_CONVERT] = QN_OP_CONVERT,   [QC_WRITE_ROWS] = QN_OP_WRITE_ROWS, [QC_ADD_RMS_NORM] = QN_OP_ADD_RMS_NORM,
+    [QC_PAGED_ATTENTION] = QN_OP_PAGED_ATTENTION,
 };
 
 const char *qc_op_name(qc_op op) {
@@ -82,6 +83,23 @@ static const key_def attention_keys[] = {
     {"kvlens", K_I32, OFF(kvlens), "0", 0, 1, "random per-sequence key lengths in [1,nk] (i32 [b])"},
     {"scale", K_F32, OFF(scale), "0", 0, 0, "score scale; 0 = 1/sqrt(d)"},
     {"dtype", K_ACT, OFF(dtype), "f32", 0, 0, "q/k/v and result dtype"},
+    END};
+
+static const key_def paged_attention_keys[] = {
+    {"b", K_I64, OFF(b), "3", 1, DIM_MAX, "sequences"},
+    {"hq", K_I64, OFF(hq), "4", 1, DIM_MAX, "query heads (a multiple of hkv)"},
+    {"hkv", K_I64, OFF(hkv), "2", 1, DIM_MAX, "pool (key/value) heads; hq/hkv is the GQA ratio"},
+    {"nq", K_I64, OFF(nq), "1", 1, DIM_MAX, "new queries per sequence; 1 = decode"},
+    {"nk", K_I64, OFF(nk), "37", 1, DIM_MAX, "most keys of a sequence (the first has nk, the others [nq, nk])"},
+    {"bs", K_I32, OFF(bs), "16", 1, 1 << 16, "block size: pool rows per block"},
+    {"nblk", K_I64, OFF(nblk), "0", 0, DIM_MAX, "blocks in the pools (0 = the sequences' need + 3); "
+     "tables use a random permutation"},
+    {"d", K_I64, OFF(d), "64", 1, 4096, "head dim"},
+    {"causal", K_I32, OFF(causal), "1", 0, 1, "causal masking among the new queries"},
+    {"window", K_I32, OFF(window), "0", 0, 1 << 30, "sliding window in keys (0 = none); blocks wholly "
+     "before every query's window are -1 in the table"},
+    {"scale", K_F32, OFF(scale), "0", 0, 0, "score scale; 0 = 1/sqrt(d)"},
+    {"dtype", K_ACT, OFF(dtype), "f32", 0, 0, "q, pools and result dtype"},
     END};
 
 static const key_def rms_norm_keys[] = {
@@ -171,6 +189,7 @@ static const key_def *op_keys(qc_op op) {
     case QC_PERMUTE: return permute_keys;
     case QC_CONVERT: return convert_keys;
     case QC_WRITE_ROWS: return write_rows_keys;
+    case QC_PAGED_ATTENTION: return paged_attention_keys;
     case QC_OP_COUNT: break;
     }
     return NULL;
@@ -476,10 +495,28 @@ static int validate_parts(const qc_case *c, char *err, size_t errlen) {
             return -1;
         return 0;
     }
+    case QC_PAGED_ATTENTION: {
+        if (c->hq % c->hkv)
+            return qc_err(err, errlen, "hq (%lld) must be a multiple of hkv (%lld)", (long long)c->hq,
+                          (long long)c->hkv);
+        if (!is_act(c->dtype)) return qc_err(err, errlen, "dtype must be f32, f16 or bf16");
+        if (c->scale < 0) return qc_err(err, errlen, "scale must be >= 0 (0 = 1/sqrt(d))");
+        if (c->nq > c->nk) return qc_err(err, errlen, "nq (%lld) must be <= nk (%lld)", (long long)c->nq, (long long)c->nk);
+        int64_t need = c->b * ((c->nk + c->bs - 1) / c->bs);
+        if (c->nblk && c->nblk < need)
+            return qc_err(err, errlen, "nblk (%lld) is below the %lld blocks the sequences need", (long long)c->nblk,
+                          (long long)need);
+        int64_t q[4] = {c->b, c->hq, c->nq, c->d}, pool[4] = {1, c->hkv, (c->nblk ? c->nblk : need + 3) * c->bs, c->d};
+        int64_t s[4] = {c->b, c->hq, c->nq, c->nk};
+        if (check_elems("q", q, 4, err, errlen) || check_elems("pool", pool, 4, err, errlen) ||
+            check_elems("scores", s, 4, err, errlen))
+            return -1;
+        return 0;
+    }
     default: break;
     }
     /* Ops with a shape key: the shape's element count bounds every tensor. */
-    if (c->op != QC_GET_ROWS && c->op != QC_WRITE_ROWS) {
+    if (c->op != QC_GET_ROWS && c->op != QC_WRITE_ROWS && c->op != QC_PAGED_ATTENTION) {
         if (c->ndim < 1 || c->ndim > QUANTA_MAX_DIMS) return qc_err(err, errlen, "shape needs 1 to 4 dims");
         if (check_elems("shape", c->shape, c->ndim, err, errlen)) return -1;
         if (!is_act(c->dtype)) return qc_err(err, errlen, "dtype must be f32, f16 or bf16");
@@ -544,6 +581,11 @@ static int64_t case_elements(const qc_case *c) {
     case QC_ATTENTION:
         return 2 * c->b * c->hq * c->nq * c->d + 2 * c->b * c->hkv * c->nk * c->d +
                (c->mask ? c->b * c->nq * c->nk : 0) + c->b;
+    case QC_PAGED_ATTENTION: {
+        int64_t blocks = c->nblk ? c->nblk : c->b * ((c->nk + c->bs - 1) / c->bs) + 3;
+        return 2 * c->b * c->hq * c->nq * c->d + 2 * c->hkv * blocks * c->bs * c->d +
+               c->b * ((c->nk + c->bs - 1) / c->bs) + c->b;
+    }
     case QC_GET_ROWS: return c->v * c->d + c->t * c->d + c->t;
     case QC_WRITE_ROWS: return c->b * c->h * (c->nmax + c->t) * c->d + 1;
     case QC_ADD: case QC_MUL: return 3 * shape;

@@ -33,6 +33,7 @@ typedef enum qn_op {
     QN_OP_WRITE_ROWS,
     QN_OP_ALL_REDUCE, /* sum over the ranks of params.comm (tensor parallelism) */
     QN_OP_ADD_RMS_NORM, /* rms_norm(a + b) with weight: the residual add fused into the norm */
+    QN_OP_PAGED_ATTENTION, /* attention through per-sequence block tables into KV pools */
     QN_OP_COUNT
 } qn_op;
 
@@ -79,6 +80,7 @@ typedef struct qn_op_params {
     int32_t perm[QUANTA_MAX_DIMS]; /* permute */
     quanta_comm *comm;         /* all_reduce: the rank's communicator (engine/comm.h) */
     quanta_dtype dtype;        /* convert: the target dtype (also the dst's) */
+    int32_t block_size;        /* paged_attention: pool rows per block */
 } qn_op_params;
 
 #define QN_MAX_SRC 5

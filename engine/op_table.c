@@ -108,6 +108,48 @@ static quanta_status infer_attention(quanta_tensor *const *src, qn_op_params *p,
     return QUANTA_OK;
 }
 
+static quanta_status infer_paged_attention(quanta_tensor *const *src, qn_op_params *p, quanta_tensor_desc *out) {
+    static const char *const op = "paged_attention";
+    const quanta_tensor *q = src[0], *k = src[1], *v = src[2], *tab = src[3], *lens = src[4];
+    TRY(check_activation(q, op, "q"));
+    TRY(check_ndim(q, 4, op, "q"));
+    TRY(check_ndim(k, 4, op, "k_pool"));
+    TRY(check_ndim(v, 4, op, "v_pool"));
+    if (k->desc.dtype != q->desc.dtype || v->desc.dtype != q->desc.dtype)
+        return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT,
+                            "quanta_paged_attention: q, k_pool, v_pool must share a dtype (q %s, k_pool %s, v_pool %s)",
+                            dt(q->desc.dtype), dt(k->desc.dtype), dt(v->desc.dtype));
+    const int64_t *qd = q->desc.dims, *kd = k->desc.dims;
+    if (kd[0] != 1 || kd[3] != qd[3])
+        return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT,
+                            "quanta_paged_attention: k_pool is [%lld,%lld,%lld,%lld], expected [1, Hkv, rows, D = %lld]",
+                            (long long)kd[0], (long long)kd[1], (long long)kd[2], (long long)kd[3], (long long)qd[3]);
+    if (memcmp(kd, v->desc.dims, 4 * sizeof *kd) != 0)
+        return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "quanta_paged_attention: v_pool must have k_pool's shape");
+    if (kd[1] < 1 || qd[1] % kd[1] != 0)
+        return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT,
+                            "quanta_paged_attention: q heads (%lld) must be a multiple of pool heads (%lld)",
+                            (long long)qd[1], (long long)kd[1]);
+    if (p->block_size < 1 || kd[2] % p->block_size != 0)
+        return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT,
+                            "quanta_paged_attention: block_size %d must be positive and divide the pool's %lld rows",
+                            (int)p->block_size, (long long)kd[2]);
+    if (tab->desc.dtype != QUANTA_I32 || tab->desc.ndim != 2 || tab->desc.dims[0] != qd[0] || tab->desc.dims[1] < 1)
+        return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "quanta_paged_attention: block_table must be i32 [S = %lld, MB >= 1]",
+                            (long long)qd[0]);
+    if (lens->desc.dtype != QUANTA_I32 || lens->desc.ndim != 1 || lens->desc.dims[0] != qd[0])
+        return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "quanta_paged_attention: kv_lens must be i32 [S = %lld]",
+                            (long long)qd[0]);
+    if (!isfinite(p->attention.scale))
+        return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "quanta_paged_attention: params->scale is not finite");
+    if (p->attention.window < 0)
+        return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "quanta_paged_attention: params->window is negative (%d)",
+                            p->attention.window);
+    if (p->attention.scale == 0.0f) p->attention.scale = (float)(1.0 / sqrt((double)qd[3]));
+    *out = q->desc;
+    return QUANTA_OK;
+}
+
 /* rms_norm's weight and eps, shared with add_rms_norm. */
 static quanta_status check_norm(const char *op, const quanta_tensor *x, const quanta_tensor *weight, float eps) {
     if (weight && (weight->desc.dtype != QUANTA_F32 || weight->desc.ndim != 1 || weight->desc.dims[0] != last_dim(x)))
@@ -314,6 +356,8 @@ static const qn_op_def op_table[QN_OP_COUNT] = {
     [QN_OP_ALL_REDUCE] = {"all_reduce", 1, SRC("x"), 0, false, infer_all_reduce, qn_ref_all_reduce},
     [QN_OP_ADD_RMS_NORM] = {"add_rms_norm", 3, SRC("a", "b", "weight"), 1u << 2, false, infer_add_rms_norm,
                             qn_ref_add_rms_norm},
+    [QN_OP_PAGED_ATTENTION] = {"paged_attention", 5, SRC("q", "k_pool", "v_pool", "block_table", "kv_lens"), 0, false,
+                               infer_paged_attention, qn_ref_paged_attention},
 };
 
 const qn_op_def *qn_op_def_of(qn_op op) {

@@ -54,5 +54,11 @@ quanta_status qn_ref_get_rows(const qn_node *node);
 quanta_status qn_ref_permute(const qn_node *node);
 quanta_status qn_ref_write_rows(const qn_node *node);
 quanta_status qn_ref_all_reduce(const qn_node *node); /* through the node's communicator (comm.h) */
+quanta_status qn_ref_paged_attention(const qn_node *node);
+/* paged_attention's run-time checks (engine/ref/ref_paged_attention.c), also run by the device
+ * backends on host copies before a launch: every length in [T, MB * block_size] and every
+ * block-table entry a query can see in [0, n_blocks). `who` starts the message. */
+quanta_status qn_paged_check(const int32_t *table, const int32_t *lens, int64_t S, int64_t MB, int64_t T, int64_t bs,
+                             int64_t n_blocks, const quanta_attention_params *pa, const char *who);
 
 #endif

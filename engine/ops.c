@@ -27,6 +27,16 @@ quanta_status quanta_attention(quanta_graph *g, quanta_tensor *q, quanta_tensor 
     return qn_op_build(g, QN_OP_ATTENTION, src, &p, out);
 }
 
+quanta_status quanta_paged_attention(quanta_graph *g, quanta_tensor *q, quanta_tensor *k_pool, quanta_tensor *v_pool,
+                                     quanta_tensor *block_table, quanta_tensor *kv_lens, int32_t block_size,
+                                     const quanta_attention_params *params, quanta_tensor **out) {
+    quanta_tensor *src[] = {q, k_pool, v_pool, block_table, kv_lens};
+    qn_op_params p = no_params();
+    if (params) p.attention = *params;
+    p.block_size = block_size;
+    return qn_op_build(g, QN_OP_PAGED_ATTENTION, src, &p, out);
+}
+
 quanta_status quanta_rms_norm(quanta_graph *g, quanta_tensor *x, quanta_tensor *weight, float eps,
                               int32_t weight_plus_one, quanta_tensor **out) {
     quanta_tensor *src[] = {x, weight};

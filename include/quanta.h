@@ -249,6 +249,23 @@ QUANTA_API quanta_status quanta_attention(quanta_graph *g, quanta_tensor *q, qua
                                           quanta_tensor *v, quanta_tensor *mask, quanta_tensor *kv_lens,
                                           const quanta_attention_params *params, quanta_tensor **out);
 
+/*
+ * Attention over a paged KV cache (what a server batching many sequences uses): out[S,Hq,T,D]
+ * for S sequences of T new queries each. Keys and values live in pools k_pool, v_pool
+ * [1, Hkv, R, D] of R = n_blocks * block_size rows, block b holding rows [b*block_size,
+ * (b+1)*block_size). block_table i32 [S, MB]: key position j of sequence s is in block
+ * block_table[s][j / block_size], row offset j % block_size. kv_lens i32 [S]: the keys of each
+ * sequence, T <= L_s <= MB * block_size; query t of sequence s sits at position L_s - T + t.
+ * params as for quanta_attention (scale, causal, window). Entries of blocks no query can see
+ * (all before a sliding window) may be -1; a visible entry outside [0, n_blocks) or a length
+ * outside its range fails the run with QUANTA_ERR_INVALID_ARGUMENT. q, k_pool, v_pool share a
+ * dtype (f32, f16, bf16); Hq % Hkv == 0 (query head h uses kv head h / (Hq/Hkv)).
+ */
+QUANTA_API quanta_status quanta_paged_attention(quanta_graph *g, quanta_tensor *q, quanta_tensor *k_pool,
+                                                quanta_tensor *v_pool, quanta_tensor *block_table,
+                                                quanta_tensor *kv_lens, int32_t block_size,
+                                                const quanta_attention_params *params, quanta_tensor **out);
+
 /* y = x / sqrt(mean(x², last dim) + eps) * (weight or 1 + weight); weight f32 [D] or NULL. */
 QUANTA_API quanta_status quanta_rms_norm(quanta_graph *g, quanta_tensor *x, quanta_tensor *weight,
                                          float eps, int32_t weight_plus_one, quanta_tensor **out);
@@ -534,6 +551,32 @@ QUANTA_API quanta_status quanta_model_eval(quanta_model_context *ctx, const int3
  */
 QUANTA_API quanta_status quanta_model_eval_batch(quanta_model_context *const *ctxs, const int32_t *tokens, size_t n,
                                                  float *logits, size_t logits_count);
+
+/*
+ * A paged KV cache shared by many sequences (what `quanta serve` batches over): per layer one K
+ * and one V pool of n_blocks blocks of block_size positions, in the model's KV dtype. A sequence
+ * is a block table: position j lives in block table[j / block_size] (the caller allocates
+ * blocks; a sequence holds at most max_blocks * block_size positions). Not for tensor-parallel
+ * ranks (QUANTA_ERR_UNSUPPORTED).
+ */
+typedef struct quanta_kv_pool quanta_kv_pool;
+QUANTA_API quanta_status quanta_kv_pool_create(quanta_model *model, int32_t n_blocks, int32_t block_size,
+                                               int32_t max_blocks, quanta_kv_pool **out);
+QUANTA_API void quanta_kv_pool_destroy(quanta_kv_pool *pool);
+QUANTA_API int32_t quanta_kv_pool_block_size(const quanta_kv_pool *pool);
+/*
+ * One step over sequences in pool: decode (T = 1: n sequences, one token each) or a prefill
+ * piece of one sequence (n = 1, T <= 256 tokens, positions[0] a multiple of the block size).
+ * tokens [n * T] sequence by sequence; positions[s]: sequence s's first new position (its
+ * earlier positions are already in its blocks); tables [n * max_blocks]: each sequence's block
+ * table (entries past its end are not read; sliding-window layers do not read blocks before
+ * their window). Blocks a step writes must be distinct between its sequences. logits (may be
+ * NULL): n * n_vocab floats, each sequence's last token. The plan of the last decode n and the
+ * last prefill T is kept.
+ */
+QUANTA_API quanta_status quanta_model_eval_paged(quanta_kv_pool *pool, int32_t n, int32_t T, const int32_t *tokens,
+                                                 const int32_t *positions, const int32_t *tables, float *logits,
+                                                 size_t logits_count);
 
 typedef struct quanta_model_memory {
     uint64_t weights_bytes;      /* weight buffers on the device */

@@ -299,6 +299,7 @@ static bool ocl_supports_op(void *self, const qn_node *node) {
     switch (node->op) {
     case QN_OP_MATMUL: return qn_cl_matmul_supports(s, node);
     case QN_OP_ATTENTION: return qn_cl_attention_supports(s, node);
+    case QN_OP_PAGED_ATTENTION: return qn_cl_paged_attention_supports(s, node);
     default: return qn_cl_ops_supports(s, node);
     }
 }
@@ -313,6 +314,7 @@ static quanta_status ocl_run(void *self, const qn_node *node) {
     switch (node->op) {
     case QN_OP_MATMUL: return qn_cl_matmul_run(s, node);
     case QN_OP_ATTENTION: return qn_cl_attention_run(s, node);
+    case QN_OP_PAGED_ATTENTION: return qn_cl_paged_attention_run(s, node);
     default: return qn_cl_ops_run(s, node);
     }
 }

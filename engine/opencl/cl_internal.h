@@ -44,6 +44,7 @@ typedef enum qn_cl_kernel_id {
     QK_ATTN_COMBINE,
     QK_X_QUANT8,
     QK_GEMM_Q8_I8,
+    QK_PAGED_ATTENTION,
     QK_COUNT
 } qn_cl_kernel_id;
 
@@ -193,5 +194,9 @@ quanta_status qn_cl_peer_gemm(qn_cl *s, int64_t m, int64_t n, int64_t k, double 
 /* cl_attention.c */
 bool qn_cl_attention_supports(qn_cl *s, const qn_node *node);
 quanta_status qn_cl_attention_run(qn_cl *s, const qn_node *node);
+
+/* cl_paged_attention.c */
+bool qn_cl_paged_attention_supports(qn_cl *s, const qn_node *node);
+quanta_status qn_cl_paged_attention_run(qn_cl *s, const qn_node *node);
 
 #endif
