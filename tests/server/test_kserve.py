@@ -4,8 +4,9 @@ batched infer of 4 prompts of different lengths (binary tensors, the client's de
 equal, token for token, the same prompts sent alone (JSON tensors) and /v1/completions' text, and must
 have decoded together; token-id prompts of different lengths padded in one [batch, L] tensor with
 input_lengths; Triton's generate and generate_stream (raw HTTP: tritonclient has no generate call),
-whose text must equal infer's; malformed tensors (wrong datatype, shape mismatch, missing input, ...)
-answered 400 with {"error": "..."} while the server keeps serving."""
+whose text must equal infer's; seeded sampling repeatable; malformed tensors (wrong datatype, shape
+mismatch, missing input, ...) answered 400 with {"error": "..."} while the server keeps serving; the
+README's tritonclient snippet run as written; 413 for big bodies; 503 while draining on SIGTERM."""
 import http.client
 import json
 import os
@@ -115,6 +116,15 @@ def check_batch(c, s, prompts, n):
         code, _, body = s.post("/v1/completions", {"prompt": p, "max_tokens": n, "temperature": 0})
         assert code == 200 and body["choices"][0]["text"] == t, (body, t)
     return alone
+
+
+def check_seeded(c, rng, prompt):
+    """Sampling with a seed is repeatable through infer's parameters; the request id comes back."""
+    k = {"max_tokens": 8, "temperature": 0.9, "top_p": 0.9, "seed": rng.randrange(1 << 30)}
+    r1 = c.infer(MODEL, [text_input([prompt])], request_id="req-1", parameters=k)
+    r2 = c.infer(MODEL, [text_input([prompt])], request_id="req-2", parameters=k)
+    assert r1.get_response()["id"] == "req-1" and r2.get_response()["id"] == "req-2"
+    assert (r1.as_numpy("output_ids") == r2.as_numpy("output_ids")).all()
 
 
 def check_ids(c, rng, n):
@@ -283,6 +293,7 @@ def main():
         with th.InferenceServerClient(f"127.0.0.1:{s.port}", network_timeout=600, connection_timeout=60) as c:
             check_metadata(c, s, n_ctx)
             alone = check_batch(c, s, prompts, n)
+            check_seeded(c, rng, prompts[2])
             if a.default_model:
                 assert any(ch.isalpha() for ch in alone[0][0]), alone[0]
             else:
