@@ -102,6 +102,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
         if (cl && strtoull(cl, NULL, 10) > s->max_body) {
             k->too_big = 1;
+            if (qs_kserve_owns(url)) return qs_kserve_too_big(s, c);
             char msg[96];
             snprintf(msg, sizeof msg, "the request body is larger than %zu bytes", s->max_body);
             return qs_reply_error(s, c, "other", 413, "invalid_request_error", msg, NULL, 0);

@@ -26,6 +26,12 @@ static enum MHD_Result reply_json(qs_server *s, struct MHD_Connection *c, char *
     return qs_reply(s, c, ROUTE, 200, "application/json", body, 0);
 }
 
+enum MHD_Result qs_kserve_too_big(qs_server *s, struct MHD_Connection *c) {
+    char msg[96];
+    snprintf(msg, sizeof msg, "the request body is larger than %zu bytes", s->max_body);
+    return reply_error(s, c, 413, msg, 0);
+}
+
 int qs_kserve_owns(const char *url) { return !strncmp(url, "/v2", 3) && (url[3] == 0 || url[3] == '/'); }
 
 /* The prompt of batch row i: its tokens (malloc'd), or NULL with msg set. */
@@ -296,11 +302,7 @@ enum MHD_Result qs_kserve_route(qs_server *s, struct MHD_Connection *c, const ch
         return reply_json(s, c, qs_kv2_model_metadata(s->model_id));
     }
     if (!post) return reply_error(s, c, 405, "use POST", 0);
-    if (too_big) {
-        char msg[96];
-        snprintf(msg, sizeof msg, "the request body is larger than %zu bytes", s->max_body);
-        return reply_error(s, c, 413, msg, 0);
-    }
+    if (too_big) return qs_kserve_too_big(s, c);
     if (draining) return reply_error(s, c, 503, "the server is shutting down", 5);
     if (action == 2) return handle_infer(s, c, body, len);
     return handle_generate(s, c, action == 4, body, len);

@@ -19,4 +19,7 @@ int qs_kserve_owns(const char *url);
 enum MHD_Result qs_kserve_route(qs_server *s, struct MHD_Connection *c, const char *url, const char *method,
                                 const char *body, size_t len, int too_big);
 
+/* 413 in the protocol's shape: a body over --max-body (refused before it is read when declared). */
+enum MHD_Result qs_kserve_too_big(qs_server *s, struct MHD_Connection *c);
+
 #endif
