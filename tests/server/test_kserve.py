@@ -11,11 +11,8 @@ import http.client
 import json
 import os
 import re
-import signal
 import subprocess
 import sys
-import threading
-import time
 
 from harness import Server, default_model_or_skip, parse_args, seed, sse_events
 
@@ -249,31 +246,16 @@ def check_too_big(s):
 
 
 def check_drain(s, prompt):
-    """SIGTERM while a stream runs: readiness and new infers get 503 {"error"}, the stream finishes."""
-    result = {}
-
-    def stream_to_end():
-        code, _, data = s.request("POST", f"/v2/models/{MODEL}/generate_stream",
-                                  {"text_input": prompt, "max_tokens": 48, "temperature": 0})
-        result["code"], result["events"] = code, sse_events(data)[0]
-    t = threading.Thread(target=stream_to_end)
-    t.start()
-    while s.metric("quanta_requests_running") < 1:
-        time.sleep(0.01)
-    s.proc.send_signal(signal.SIGTERM)
-    time.sleep(0.05)
-    try:
-        code, hdrs, data = s.request("GET", "/v2/health/ready")
-        if s.proc.poll() is None:
-            assert code == 503, (code, data)
-            code, hdrs, data = s.request("POST", f"/v2/models/{MODEL}/generate", {"text_input": prompt})
-            assert code == 503 and int(hdrs["retry-after"]) >= 1 and "error" in json.loads(data), (code, data)
-            print("draining: 503", json.loads(data))
-    except OSError:
-        pass  # already gone: the stream finished first
-    t.join()
-    assert result["code"] == 200 and result["events"][-1]["finish_reason"] in ("stop", "length"), result
-    assert s.proc.wait(timeout=60) == 0
+    """SIGTERM while a stream runs: readiness and new requests get 503 {"error"}, the stream finishes."""
+    def probe():
+        code, _, data = s.request("GET", "/v2/health/ready")
+        assert code == 503, (code, data)
+        code, hdrs, data = s.request("POST", f"/v2/models/{MODEL}/generate", {"text_input": prompt})
+        assert code == 503 and int(hdrs["retry-after"]) >= 1 and "error" in json.loads(data), (code, data)
+        print("draining: 503", json.loads(data))
+    code, events, done = s.sigterm_while_streaming(f"/v2/models/{MODEL}/generate_stream",
+                                                   {"text_input": prompt, "max_tokens": 48, "temperature": 0}, probe)
+    assert code == 200 and not done and events[-1]["finish_reason"] in ("stop", "length"), (code, events)
 
 
 def main():
