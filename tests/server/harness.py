@@ -123,6 +123,22 @@ class Server:
         with open(f"/proc/{self.proc.pid}/maps") as f:
             return "libasan" in f.read()
 
+    def sigterm_during_stream(self, path, body):
+        """Starts a streamed request on its own thread, waits until it runs, sends SIGTERM. Returns
+        the thread and the dict it fills with the stream's "code" and ("events", done)."""
+        result = {}
+
+        def stream_to_end():
+            code, _, data = self.request("POST", path, body)
+            result["code"], result["events"] = code, sse_events(data)
+        t = threading.Thread(target=stream_to_end)
+        t.start()
+        while self.metric("quanta_requests_running") < 1:
+            time.sleep(0.01)
+        self.proc.send_signal(signal.SIGTERM)
+        time.sleep(0.05)
+        return t, result
+
     def stop(self):
         if self.proc and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)

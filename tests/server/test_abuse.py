@@ -7,12 +7,10 @@ for new requests while running ones finish)."""
 import http.client
 import json
 import re
-import signal
 import socket
-import threading
 import time
 
-from harness import Server, parse_args, seed, sse_events
+from harness import Server, parse_args, seed
 
 GOOD = {"prompt": "hello", "max_tokens": 3, "temperature": 0}
 
@@ -37,7 +35,7 @@ def expect(s, body, code, param=None, path="/v1/completions", raw=False):
 
 def main():
     a = parse_args()
-    rng = seed()
+    seed()
     with Server(a.model, a.backend, ["--ctx", "64", "--max-batch", "2", "--max-queue", "2", "--max-body", "4096"]) as s:
         check_good(s)
         # Malformed JSON, not an object, wrong types, unknown fields.
@@ -150,18 +148,8 @@ def main():
         check_good(s)
 
         # SIGTERM while a stream runs: it finishes, new requests get 503 + Retry-After, the server exits 0.
-        result = {}
-
-        def stream_to_end():
-            code, _, data = s.request("POST", "/v1/completions", json.dumps(
-                {"prompt": "the", "max_tokens": 40, "temperature": 0, "stream": True, "stop": ["\u2603"]}))
-            result["code"], result["events"] = code, sse_events(data)
-        t = threading.Thread(target=stream_to_end)
-        t.start()
-        while s.metric("quanta_requests_running") < 1:
-            time.sleep(0.01)
-        s.proc.send_signal(signal.SIGTERM)
-        time.sleep(0.05)
+        t, result = s.sigterm_during_stream("/v1/completions", {"prompt": "the", "max_tokens": 40, "temperature": 0,
+                                                                "stream": True, "stop": ["\u2603"]})
         try:
             code, hdrs, body = s.post("/v1/completions", GOOD)
             if s.proc.poll() is None:

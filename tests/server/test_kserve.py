@@ -10,11 +10,8 @@ import http.client
 import json
 import os
 import re
-import signal
 import subprocess
 import sys
-import threading
-import time
 
 from harness import Server, default_model_or_skip, parse_args, seed, sse_events
 
@@ -240,18 +237,8 @@ def check_too_big(s):
 
 def check_drain(s, prompt):
     """SIGTERM while a stream runs: readiness and new infers get 503 {"error"}, the stream finishes."""
-    result = {}
-
-    def stream_to_end():
-        code, _, data = s.request("POST", f"/v2/models/{MODEL}/generate_stream",
-                                  {"text_input": prompt, "max_tokens": 48, "temperature": 0})
-        result["code"], result["events"] = code, sse_events(data)[0]
-    t = threading.Thread(target=stream_to_end)
-    t.start()
-    while s.metric("quanta_requests_running") < 1:
-        time.sleep(0.01)
-    s.proc.send_signal(signal.SIGTERM)
-    time.sleep(0.05)
+    t, result = s.sigterm_during_stream(f"/v2/models/{MODEL}/generate_stream",
+                                        {"text_input": prompt, "max_tokens": 48, "temperature": 0})
     try:
         code, hdrs, data = s.request("GET", "/v2/health/ready")
         if s.proc.poll() is None:
@@ -262,7 +249,7 @@ def check_drain(s, prompt):
     except OSError:
         pass  # already gone: the stream finished first
     t.join()
-    assert result["code"] == 200 and result["events"][-1]["finish_reason"] in ("stop", "length"), result
+    assert result["code"] == 200 and result["events"][0][-1]["finish_reason"] in ("stop", "length"), result
     assert s.proc.wait(timeout=60) == 0
 
 
