@@ -9,6 +9,9 @@ static const struct {
     { QUANTA_I32, "i32" },      { QUANTA_U8, "u8" },             { QUANTA_Q8, "q8" },
     { QUANTA_Q4, "q4" },        { QUANTA_NF4, "nf4" },           { QUANTA_FP8_E4M3, "fp8_e4m3" },
     { QUANTA_FP8_E5M2, "fp8_e5m2" },
+    { QUANTA_GGML_Q4_0, "q4_0" }, { QUANTA_GGML_Q4_1, "q4_1" },   { QUANTA_GGML_Q5_0, "q5_0" },
+    { QUANTA_GGML_Q5_1, "q5_1" }, { QUANTA_GGML_Q8_0, "q8_0" },   { QUANTA_GGML_Q4_K, "q4_k" },
+    { QUANTA_GGML_Q5_K, "q5_k" }, { QUANTA_GGML_Q6_K, "q6_k" },
 };
 #define N_DTYPES (sizeof dtype_names / sizeof dtype_names[0])
 
@@ -41,7 +44,7 @@ QUANTA_API quanta_status quanta_dtype_parse(const char *name, quanta_dtype *out)
         }
     return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT,
                         "quanta_dtype_parse: name \"%.64s\" is not a dtype (f32, f16, bf16, i32, u8, q8, q4, nf4, "
-                        "fp8, fp8_e4m3, fp8_e5m2)", name);
+                        "fp8, fp8_e4m3, fp8_e5m2, q4_0, q4_1, q5_0, q5_1, q8_0, q4_k, q5_k, q6_k)", name);
 }
 
 QUANTA_API quanta_status quanta_tensor_bytes(const quanta_tensor_desc *desc, size_t *bytes) {

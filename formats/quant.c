@@ -5,9 +5,11 @@
 #include <limits.h>
 
 #include "error.h"
+#include "gguf.h"
 
 bool qn_dtype_is_quantized(quanta_dtype t) {
-    return t == QUANTA_Q8 || t == QUANTA_Q4 || t == QUANTA_NF4 || t == QUANTA_FP8_E4M3 || t == QUANTA_FP8_E5M2;
+    return t == QUANTA_Q8 || t == QUANTA_Q4 || t == QUANTA_NF4 || t == QUANTA_FP8_E4M3 || t == QUANTA_FP8_E5M2 ||
+           qn_dtype_is_ggml(t);
 }
 
 bool qn_dtype_is_float(quanta_dtype t) { return t == QUANTA_F32 || t == QUANTA_F16 || t == QUANTA_BF16; }
@@ -117,6 +119,19 @@ static quanta_status layout_get(const quanta_tensor_desc *d, const char *what, q
         }
         break;
     }
+    case QUANTA_GGML_Q4_0: case QUANTA_GGML_Q4_1: case QUANTA_GGML_Q5_0: case QUANTA_GGML_Q5_1:
+    case QUANTA_GGML_Q8_0: case QUANTA_GGML_Q4_K: case QUANTA_GGML_Q5_K: case QUANTA_GGML_Q6_K: {
+        uint32_t bb = 0, blk = qn_ggml_block_of(d->dtype, NULL, &bb);
+        if (cols % blk != 0)
+            return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT,
+                                "%s->dims[1] (cols = %lld) is not a multiple of the %s block of %u", what,
+                                (long long)L->cols, quanta_dtype_name(d->dtype), (unsigned)blk);
+        L->group = (int32_t)blk;
+        L->codes_row_bytes = cols / blk * bb; /* cols * bb / blk <= cols * 2: no overflow */
+        if (!qn_mul_size(rows, L->codes_row_bytes, &total)) return OVF();
+        L->scales_offset = total; /* scales live inside the blocks */
+        break;
+    }
     default: {
         size_t es = qn_dtype_elem_size(d->dtype);
         if (!qn_mul_size(cols, es, &L->codes_row_bytes) || !qn_mul_size(count, es, &total)) return OVF();
@@ -221,6 +236,13 @@ void qn_dequant_row(const qn_quant_layout *L, quanta_dtype t, const void *base, 
     case QUANTA_NF4: qn_nf4_dequant_row(L, b, r, out); break;
     case QUANTA_FP8_E4M3:
     case QUANTA_FP8_E5M2: qn_fp8_dequant_row(L, t, b, r, out); break;
+    case QUANTA_GGML_Q4_0: case QUANTA_GGML_Q4_1: case QUANTA_GGML_Q5_0: case QUANTA_GGML_Q5_1:
+    case QUANTA_GGML_Q8_0: case QUANTA_GGML_Q4_K: case QUANTA_GGML_Q5_K: case QUANTA_GGML_Q6_K: {
+        uint32_t gt = 0;
+        (void)qn_ggml_block_of(t, &gt, NULL);
+        (void)qn_ggml_dequant_row(gt, b + (size_t)r * L->codes_row_bytes, out, L->cols);
+        break;
+    }
     default: qn_to_f32(t, b + (size_t)r * L->codes_row_bytes, out, (size_t)L->cols); break;
     }
 }
@@ -244,6 +266,8 @@ quanta_status qn_quantize(const quanta_tensor_desc *desc, const float *src, void
             return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT,
                                 "quanta_quantize: src[%zu][%zu] is %s; %s needs finite values", i / cols, i % cols,
                                 isnan(src[i]) ? "NaN" : "infinite", quanta_dtype_name(desc->dtype));
+    if (qn_dtype_is_ggml(desc->dtype))
+        return qn_ggml_quantize(&L, desc->dtype, src, dst);
     switch (desc->dtype) {
     case QUANTA_Q8: qn_q8_quantize(&L, src, dst); break;
     case QUANTA_Q4: return qn_q4_quantize(&L, src, dst);

@@ -29,4 +29,7 @@ void qn_nf4_dequant_row(const qn_quant_layout *L, const uint8_t *base, int64_t r
 void qn_fp8_quantize(const qn_quant_layout *L, quanta_dtype t, const float *src, uint8_t *dst);
 void qn_fp8_dequant_row(const qn_quant_layout *L, quanta_dtype t, const uint8_t *base, int64_t r, float *out);
 
+/* ggml block formats: encoding (formats/ggml_formats.c). */
+quanta_status qn_ggml_quantize(const qn_quant_layout *L, quanta_dtype t, const float *src, void *dst);
+
 #endif

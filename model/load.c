@@ -1,8 +1,9 @@
 /*
  * load.c — GGUF model loading: configuration, tokenizer, and every weight converted to its
- * load-time format and uploaded once into a buffer on the backend. ggml block types are
- * dequantized exactly to f32 first (qn_gguf_tensor_to_f32), then optionally quantized with
- * quanta_quantize into the chosen Quanta format.
+ * load-time format and uploaded once into a buffer on the backend. By default the file's
+ * bytes are uploaded as they are (ggml Q4_0 ... Q6_K blocks included: QUANTA_GGML_*); with
+ * params->quantize they are dequantized exactly to f32 (qn_gguf_tensor_to_f32) and quantized
+ * with quanta_quantize into the chosen format.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,9 +23,9 @@ void quanta_model_default_params(quanta_model_params *p) {
     p->kv_dtype = QUANTA_F32;
 }
 
-/* What a 2-D weight becomes. `native` is the file's own Quanta-readable type (f32/f16/bf16 or a
- * Quanta format written by `quanta quantize`), or NULL for ggml block types. Formats whose
- * block does not divide the row stay f32. */
+/* What a 2-D weight becomes. `native` is the file's own Quanta-readable type (f32/f16/bf16, a
+ * Quanta format written by `quanta quantize`, or a ggml block format kept bit for bit), or NULL
+ * for other ggml types. Formats whose block does not divide the row stay f32. */
 static void target_desc(const quanta_model_params *p, const quanta_tensor_desc *native, int64_t cols, int is_embd,
                         quanta_tensor_desc *d) {
     d->group = 0;

@@ -24,7 +24,7 @@
 static void usage(FILE *f) {
     fprintf(f,
             "usage: quanta generate [-m MODEL.gguf] [-p PROMPT] [-n TOKENS] [--backend ref|opencl|cuda|best]\n"
-            "                       [--quant keep|q8|q4|nf4|fp8|f16] [--temp T] [--top-k K] [--top-p P]\n"
+            "                       [--quant auto|keep|q8|q4|nf4|fp8|f16] [--temp T] [--top-k K] [--top-p P]\n"
             "                       [--repeat-penalty R] [--seed S] [--ctx N] [--kv f32|f16|bf16] [--tp N]\n"
             "                       [--chat] [--quiet]\n\n"
             "  -m MODEL        GGUF file, or a Hugging Face directory (config.json, tokenizer.json, *.safetensors);\n"
@@ -32,8 +32,8 @@ static void usage(FILE *f) {
             "  -p PROMPT       default \"%s\"\n"
             "  -n TOKENS       tokens to generate (default %d)\n"
             "  --backend B     default best (cuda, else opencl, else ref)\n"
-            "  --quant Q       weights at load: keep (file's precision; ggml blocks become f32), q8 (default),\n"
-            "                  q4, nf4, fp8 (e4m3), f16\n"
+            "  --quant Q       weights at load: auto (default: keep on CUDA, else q8), keep (the file's bits,\n"
+            "                  ggml Q4_0 ... Q6_K blocks included), q8, q4, nf4, fp8 (e4m3), f16\n"
             "  --temp T        0 = greedy (default); --top-k 40, --top-p 0.95 apply when T > 0\n"
             "  --repeat-penalty R (default 1 = off), --seed S (default 0), --ctx N (default prompt + n)\n"
             "  --kv D          KV cache dtype: f32 (default), f16 or bf16 (half the KV memory)\n"
@@ -155,7 +155,7 @@ static void tp_command(tp_group *g, int cmd, int n_ctx, int32_t *tokens, size_t 
 }
 
 int qn_cmd_generate(int argc, char **argv) {
-    const char *model_path = NULL, *prompt = DEFAULT_PROMPT, *backend_spec = "best", *quant = "q8", *kv = "f32";
+    const char *model_path = NULL, *prompt = DEFAULT_PROMPT, *backend_spec = "best", *quant = "auto", *kv = "f32";
     int n_gen = DEFAULT_TOKENS, n_ctx = 0, chat = 0, quiet = 0, tp = 1;
     quanta_model_sampler_params sp;
     quanta_model_sampler_default_params(&sp);
@@ -206,13 +206,9 @@ int qn_cmd_generate(int argc, char **argv) {
     }
     quanta_model_params mp;
     quanta_model_default_params(&mp);
-    if (strcmp(quant, "keep")) {
-        mp.quantize = 1;
-        if (!strcmp(quant, "fp8")) mp.weight_dtype = QUANTA_FP8_E4M3;
-        else if (quanta_dtype_parse(quant, &mp.weight_dtype)) {
-            fprintf(stderr, "quanta generate: --quant %s (keep, q8, q4, nf4, fp8, f16)\n", quant);
-            return 2;
-        }
+    if (qn_cli_quant_params(quant, NULL, &mp)) {
+        fprintf(stderr, "quanta generate: --quant %s (auto, keep, q8, q4, nf4, fp8, f16)\n", quant);
+        return 2;
     }
     if (quanta_dtype_parse(kv, &mp.kv_dtype) ||
         (mp.kv_dtype != QUANTA_F32 && mp.kv_dtype != QUANTA_F16 && mp.kv_dtype != QUANTA_BF16)) {
@@ -251,6 +247,7 @@ int qn_cmd_generate(int argc, char **argv) {
         goto done;
     }
     quanta_backend_device(be, &dev);
+    (void)qn_cli_quant_params(quant, dev.backend, &mp); /* checked above; auto depends on the backend */
     double t0 = qn_now_s();
     if (tp > 1) {
         comms = calloc((size_t)tp, sizeof *comms);

@@ -90,6 +90,10 @@ static void cuda_close(void *self) {
         cudaFree(s->scratch);
         qn_mem_release(s->stats, s->scratch_bytes);
     }
+    if (s->xq) {
+        cudaFree(s->xq);
+        qn_mem_release(s->stats, s->xq_bytes);
+    }
     cudaFree(s->err_flag);
     cudaFree(s->counters);
     cudaStreamDestroy(s->stream);
@@ -120,7 +124,37 @@ quanta_status qn_cuda_scratch(qn_cuda_state *s, size_t bytes, void **out) {
         return qn_cuda_error(e, "scratch: cudaMalloc");
     }
     s->scratch_bytes = want;
+    s->epoch++;
     *out = s->scratch;
+    return QUANTA_OK;
+}
+
+quanta_status qn_cuda_xq(qn_cuda_state *s, size_t bytes, void **out) {
+    if (bytes <= s->xq_bytes && s->xq) {
+        *out = s->xq;
+        return QUANTA_OK;
+    }
+    size_t want = bytes < 256 * 1024 ? 256 * 1024 : bytes;
+    if (s->xq) {
+        cudaError_t e = cudaStreamSynchronize(s->stream);
+        if (e != cudaSuccess) return qn_cuda_error(e, "xq: cudaStreamSynchronize");
+        cudaFree(s->xq);
+        qn_mem_release(s->stats, s->xq_bytes);
+        s->xq = NULL;
+        s->xq_bytes = 0;
+    }
+    s->xq_src = NULL;
+    quanta_status st = qn_mem_reserve(s->stats, want, "cuda activation codes");
+    if (st != QUANTA_OK) return st;
+    cudaError_t e = cudaMalloc(&s->xq, want);
+    if (e != cudaSuccess) {
+        qn_mem_release(s->stats, want);
+        s->xq = NULL;
+        return qn_cuda_error(e, "xq: cudaMalloc");
+    }
+    s->xq_bytes = want;
+    s->epoch++;
+    *out = s->xq;
     return QUANTA_OK;
 }
 
@@ -143,6 +177,7 @@ static quanta_status cuda_alloc(void *self, size_t bytes, void **handle) {
 static void cuda_free(void *self, void *handle) {
     qn_cuda_state *s = self;
     if (!handle) return;
+    s->xq_src = NULL;
     (void)cudaSetDevice(s->device);
     (void)cudaStreamSynchronize(s->stream); /* a queued kernel may still use it */
     cudaFree(handle);
@@ -152,6 +187,7 @@ static void cuda_free(void *self, void *handle) {
 static quanta_status cuda_write(void *self, qn_mem dst, const void *src, size_t bytes) {
     qn_cuda_state *s = self;
     if (!bytes) return QUANTA_OK;
+    s->xq_src = NULL; /* the host may be rewriting an activation whose codes are cached */
     cudaError_t e = cudaMemcpyAsync((char *)dst.handle + dst.offset, src, bytes, cudaMemcpyHostToDevice, s->stream);
     if (e == cudaSuccess) e = cudaStreamSynchronize(s->stream); /* src may be freed on return */
     return e == cudaSuccess ? QUANTA_OK : qn_cuda_error(e, "write: cudaMemcpyAsync");
