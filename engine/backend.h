@@ -70,7 +70,7 @@ typedef struct qn_op_params {
     int32_t approximate;       /* gelu */
     float scale;               /* scale */
     int32_t perm[QUANTA_MAX_DIMS]; /* permute */
-    quanta_comm *comm;         /* all_reduce: the rank's communicator (parallel/tp_comm.h) */
+    quanta_comm *comm;         /* all_reduce: the rank's communicator (engine/comm.h) */
 } qn_op_params;
 
 #define QN_MAX_SRC 5

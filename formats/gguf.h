@@ -85,6 +85,8 @@ quanta_status qn_gguf_writer_add_tensor(qn_gguf_writer *w, const char *name, int
                                         const int64_t *dims, uint32_t type, const void *data,
                                         uint64_t bytes);
 quanta_status qn_gguf_writer_write(qn_gguf_writer *w, const char *path);
+/* Same; publish (may be NULL) holds the temporary file's path while it exists (safe_write.h). */
+quanta_status qn_gguf_writer_write_safe(qn_gguf_writer *w, const char *path, char *publish, size_t publish_cap);
 
 /* ---- Additions (modelfiles helper); formats/model_files.md documents them. ---- */
 

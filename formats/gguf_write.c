@@ -1,8 +1,9 @@
 /* gguf_write.c — GGUF v3 writer: metadata key/values (set, or copied verbatim from an opened
  * file), tensor infos and data, every tensor aligned to `general.alignment` (default 32).
  * Everything is validated when added, so writing cannot produce a file our reader rejects.
- * Files are written to PATH.partial and renamed into place, so a failed write never leaves a
- * truncated model behind and writing over an mmap'd input does not pull the pages away. */
+ * Files are written to a fresh temporary file next to PATH and renamed into place
+ * (safe_write.h), so a failed write never leaves a truncated model behind, a planted symlink is
+ * never followed, and writing over an mmap'd input does not pull the pages away. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +11,7 @@
 
 #include "error.h"
 #include "gguf_impl.h"
+#include "safe_write.h"
 
 typedef struct wkv {
     char *key;
@@ -380,52 +382,34 @@ static int write_zeros(FILE *f, uint64_t n) {
 }
 
 quanta_status qn_gguf_writer_write(qn_gguf_writer *w, const char *path) {
+    return qn_gguf_writer_write_safe(w, path, NULL, 0);
+}
+
+quanta_status qn_gguf_writer_write_safe(qn_gguf_writer *w, const char *path, char *publish, size_t publish_cap) {
     if (!w || !path) return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "qn_gguf_writer_write: NULL argument");
     uint8_t *head;
     size_t hl;
     uint64_t dl;
     quanta_status st = build_head(w, &head, &hl, &dl);
     if (st != QUANTA_OK) return st;
-    size_t pl = strlen(path) + sizeof ".partial";
-    char *tmp = malloc(pl);
-    if (!tmp) {
+    qn_safe_file sf;
+    if ((st = qn_safe_file_open(path, publish, publish_cap, &sf)) != QUANTA_OK) {
         free(head);
-        return qn_error_set(QUANTA_ERR_OUT_OF_MEMORY, "qn_gguf_writer_write: no memory");
-    }
-    snprintf(tmp, pl, "%s.partial", path);
-    FILE *f = fopen(tmp, "wb");
-    if (!f) {
-        st = qn_error_set(QUANTA_ERR_IO, "qn_gguf_writer_write: cannot create '%s': %s", tmp, strerror(errno));
-        free(head);
-        free(tmp);
         return st;
     }
-    int ok = fwrite(head, 1, hl, f) == hl;
+    int ok = fwrite(head, 1, hl, sf.f) == hl;
     uint64_t pos = 0;
     for (size_t i = 0; i < w->n_t && ok; i++) {
-        ok = write_zeros(f, w->t[i].offset - pos) &&
-             (w->t[i].bytes == 0 || fwrite(w->t[i].data, 1, (size_t)w->t[i].bytes, f) == w->t[i].bytes);
+        ok = write_zeros(sf.f, w->t[i].offset - pos) &&
+             (w->t[i].bytes == 0 || fwrite(w->t[i].data, 1, (size_t)w->t[i].bytes, sf.f) == w->t[i].bytes);
         pos = w->t[i].offset + w->t[i].bytes;
     }
     int err = errno;
-    if (fclose(f) != 0 && ok) {
-        ok = 0;
-        err = errno;
-    }
     free(head);
     if (!ok) {
-        remove(tmp);
-        st = qn_error_set(QUANTA_ERR_IO, "qn_gguf_writer_write: writing '%s' failed: %s", tmp, strerror(err));
-        free(tmp);
+        st = qn_error_set(QUANTA_ERR_IO, "qn_gguf_writer_write: writing '%s' failed: %s", path, strerror(err));
+        qn_safe_file_abort(&sf);
         return st;
     }
-    if (rename(tmp, path) != 0) {
-        err = errno;
-        remove(tmp);
-        st = qn_error_set(QUANTA_ERR_IO, "qn_gguf_writer_write: cannot rename '%s' to '%s': %s", tmp, path, strerror(err));
-        free(tmp);
-        return st;
-    }
-    free(tmp);
-    return QUANTA_OK;
+    return qn_safe_file_commit(&sf);
 }

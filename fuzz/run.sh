@@ -15,13 +15,13 @@ cc=${FUZZ_CC:-clang-14}
 mkdir -p "$out"
 lib="formats/gguf.c formats/gguf_dequant.c formats/gguf_write.c formats/safetensors.c formats/json.c
      formats/mapfile.c formats/half.c formats/fp8.c formats/quant.c formats/nf4.c formats/q4.c formats/q8.c
-     formats/api.c engine/error.c"
+     formats/api.c base/error.c"
 found=0
 for t in $targets; do
     case $t in gguf) max_len=16384 ;; safetensors) max_len=8192 ;; *) echo "unknown target $t" >&2; exit 2 ;; esac
     bin="$out/fuzz_$t"
     (cd "$root" && $cc -std=c11 -D_POSIX_C_SOURCE=200809L -g -O1 -fsanitize=fuzzer,address,undefined \
-        -fno-sanitize-recover=undefined -Iinclude -Iengine -Iformats "fuzz/fuzz_$t.c" $lib -lm -o "$bin")
+        -fno-sanitize-recover=undefined -Iinclude -Ibase -Iformats "fuzz/fuzz_$t.c" $lib -lm -o "$bin")
     mkdir -p "$out/corpus_$t" "$out/artifacts_$t"
     dict=""
     [ -f "$root/fuzz/$t.dict" ] && dict="-dict=$root/fuzz/$t.dict"

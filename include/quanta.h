@@ -373,6 +373,20 @@ QUANTA_API quanta_status quanta_model_load_tp(const char *path, quanta_backend *
                                               const struct quanta_model_params *params, quanta_comm *comm,
                                               quanta_model **out);
 
+/* Loads a model split over `world` ranks that are threads of this process, used through the
+ * returned model like any other: rank 0 runs on the caller's thread with `backend`; ranks
+ * 1..world-1 run on threads the library starts, each with its own backend handle opened with
+ * follower_backend (NULL: backend's name), linked by local communicators. Every context
+ * create / reset / destroy and every eval (and eval_batch) on the model is mirrored on all
+ * ranks in lockstep; the logits are rank 0's (the full logits). A rank that fails aborts the
+ * group: the call returns its error (the message names the rank), and every later eval fails
+ * with QUANTA_ERR_STATE. quanta_model_destroy stops and joins the ranks (destroy the contexts
+ * first, as always). world 1 is quanta_model_load. */
+QUANTA_API quanta_status quanta_model_load_tp_threads(const char *path, quanta_backend *backend,
+                                                      const char *follower_backend,
+                                                      const struct quanta_model_params *params, int32_t world,
+                                                      quanta_model **out);
+
 /* --------------------------------------------------------------------- plans */
 
 typedef struct quanta_plan quanta_plan;
@@ -534,6 +548,124 @@ QUANTA_API quanta_status quanta_model_sampler_accept(quanta_model_sampler *sampl
 /* Picks a token from n_vocab logits (not modified). */
 QUANTA_API quanta_status quanta_model_sample(quanta_model_sampler *sampler, const float *logits,
                                              size_t n_vocab, int32_t *token);
+
+/* ------------------------------------------------------ quantization (models)
+ * Post-training quantization of a whole checkpoint (GGUF, or a .safetensors file with its
+ * config.json) into a GGUF file in Quanta's formats (formats/model_files.md). Each tensor is
+ * imported to f32 (ggml blocks dequantized bit-exactly), its format chosen, quantized, and its
+ * error against the imported weights measured. Defaults: 1-D tensors (norms, biases) and
+ * tensors of 3-4 dims f32; token embeddings / output head `embeddings`; other 2-D weights
+ * `format` (f16 when their row length does not fit the format's group). The output appears
+ * only when complete: it is written to a fresh temporary file beside it (never following a
+ * planted name or symlink) and renamed over it; every failure removes the temporary file. */
+
+typedef struct quanta_quantize_override {
+    const char *glob;            /* fnmatch pattern over tensor names; the first match wins */
+    const char *format;          /* a `format` value, f16, bf16, f32, or keep (copy unchanged) */
+} quanta_quantize_override;
+
+typedef struct quanta_quantize_tensor_report {
+    const char *name;
+    int32_t ndim;
+    int64_t dims[4];             /* outermost first (rows, then the contiguous row length) */
+    const char *from;            /* the source's type name */
+    const char *to;              /* what was written: a format name or the source type (copied) */
+    const char *why;             /* why that format: "", "1-D", ">2-D", "embedding", "override", "fallback" */
+    uint64_t bytes_in, bytes_out;
+    double rel_rms;              /* relative RMS error of the written weights against the source's */
+    double werr_minmax, werr_calib; /* calibrated: activation-weighted relative error with min-max
+                                     * and with the chosen scales; both -1 when not calibrated */
+    int32_t unweighted;          /* calibrated, but no measured activations feed this tensor */
+} quanta_quantize_tensor_report;
+
+typedef struct quanta_quantize_params {
+    const char *input;           /* GGUF file or .safetensors file */
+    const char *output;          /* GGUF file to write (replaced only when complete) */
+    const char *config;          /* config.json of a safetensors input; NULL: next to the input */
+    const char *format;          /* q8 | q4 (= q4:g64) | q4:g32 | q4:g128 | nf4 | nf4:dq | fp8 (= fp8_e4m3) | fp8_e5m2 */
+    const char *embeddings;      /* token embeddings / output head: f16 (NULL) | f32 | q8 | quant (= format) */
+    const quanta_quantize_override *overrides;
+    int32_t n_overrides;
+    double clip_percentile;      /* 0 or 100: min-max; else clamp each row to that percentile of its |w| */
+    const char *calib_text;      /* non-NULL: activation-weighted clipping search over this text (model/calib.h) */
+    int32_t calib_tokens;        /* tokens of it to run (0: 512) */
+    const char *calib_backend;   /* backend that runs the model for calibration (NULL: best) */
+    /* Called once per tensor, in file order, after it is converted (may be NULL). */
+    void (*on_tensor)(const quanta_quantize_tensor_report *report, void *user);
+    /* Called with remarks worth showing a user (a tensor stored f16 because its rows do not fit
+     * the format, no config.json found, the calibration run started); may be NULL. */
+    void (*on_note)(const char *note, void *user);
+    void *user;
+    /* Optional (NULL): gets the temporary output's path while that file exists, "" otherwise,
+     * so a program's SIGINT/SIGTERM handler can unlink it (the library installs no handlers).
+     * Needs at least strlen(output) + 40 bytes. */
+    char *temp_path;
+    size_t temp_path_cap;
+} quanta_quantize_params;
+
+typedef struct quanta_quantize_summary {
+    int32_t n_tensors, n_quantized, n_dense, n_copied, n_fallback;
+    double rel_rms;              /* relative RMS over all converted weights */
+    uint64_t tensor_bytes_in, tensor_bytes_out, file_bytes_in, file_bytes_out;
+    int32_t calib_tokens;        /* tokens the calibration ran (0 without) */
+    int32_t n_calibrated, n_improved; /* tensors calibrated / whose weighted error went down */
+    double werr_minmax_rms, werr_calib_rms; /* RMS over calibrated tensors of their weighted errors */
+} quanta_quantize_summary;
+
+/* format and embeddings NULL (format must be set), no overrides, min-max, no calibration. */
+QUANTA_API void quanta_quantize_default_params(quanta_quantize_params *params);
+/* Runs the whole conversion. summary may be NULL. Errors: QUANTA_ERR_INVALID_ARGUMENT (a bad
+ * format, override, percentile or missing path, named), QUANTA_ERR_IO, QUANTA_ERR_CORRUPT
+ * (the input, or a non-finite weight, named), QUANTA_ERR_UNSUPPORTED (a tensor type that
+ * cannot be imported), QUANTA_ERR_OUT_OF_MEMORY. Nothing is printed. */
+QUANTA_API quanta_status quanta_quantize_model(const quanta_quantize_params *params, quanta_quantize_summary *summary);
+
+/* ------------------------------------------------------------- chat templates
+ * A conversation rendered as the model's chat template would render it. The template families
+ * are recognised from the text of a model's `tokenizer.chat_template` (Jinja, as in GGUF files
+ * and Hugging Face tokenizer_config.json) and rendered by Quanta's own code, not by a Jinja
+ * interpreter. The rendered text omits the BOS token some templates begin with: tokenize it
+ * with add_bos = 1 and parse_special = 1 (control tokens such as <start_of_turn> are written
+ * as text). A typical turn:
+ *
+ *   quanta_chat_template t;  quanta_model_chat_template(model, &t);
+ *   quanta_chat_message msgs[] = {{"system", "Be brief."}, {"user", "Hi"}};
+ *   quanta_chat_render(t, msgs, 2, 1, NULL, 0, &len);              // length query
+ *   quanta_chat_render(t, msgs, 2, 1, buf, len + 1, &len);
+ */
+typedef enum quanta_chat_template {
+    QUANTA_CHAT_GEMMA = 0,   /* "gemma": <start_of_turn>user ... <end_of_turn>; system joins the first user turn */
+    QUANTA_CHAT_LLAMA2 = 1,  /* "llama2": [INST] <<SYS>> ... <</SYS>> ... [/INST] */
+    QUANTA_CHAT_LLAMA3 = 2,  /* "llama3": <|start_header_id|>role<|end_header_id|> ... <|eot_id|> */
+    QUANTA_CHAT_MISTRAL = 3, /* "mistral": Mistral Instruct v0.1/v0.2, [INST] ... [/INST] */
+    QUANTA_CHAT_CHATML = 4,  /* "chatml": <|im_start|>role ... <|im_end|> */
+    QUANTA_CHAT_QWEN2 = 5,   /* "qwen2": ChatML with Qwen2's default system prompt */
+    QUANTA_CHAT_QWEN25 = 6   /* "qwen2.5": ChatML with Qwen2.5's default system prompt */
+} quanta_chat_template;
+
+typedef struct quanta_chat_message {
+    const char *role;        /* "system", "user", "assistant" (others where the template allows) */
+    const char *content;
+} quanta_chat_message;
+
+/* Recognises a Jinja chat template's text. QUANTA_ERR_UNSUPPORTED, quoting the template's
+ * first line, for templates none of the families renders the same way. */
+QUANTA_API quanta_status quanta_chat_template_detect(const char *template_text, quanta_chat_template *out);
+/* By name: "gemma", "llama2", "llama3", "mistral", "chatml", "qwen2", "qwen2.5". */
+QUANTA_API quanta_status quanta_chat_template_parse(const char *name, quanta_chat_template *out);
+/* The name of a template (static string), NULL for a value outside the enum. */
+QUANTA_API const char *quanta_chat_template_name(quanta_chat_template t);
+/* Renders n messages (add_generation_prompt: end with the assistant turn's opening, where the
+ * template has one). Writes a NUL-terminated string (needs cap >= *len + 1); buf NULL and cap 0
+ * only sets *len. Gemma, LLaMA 2 and Mistral need user/assistant turns alternating (after one
+ * leading system message; Mistral takes none): QUANTA_ERR_INVALID_ARGUMENT names the message. */
+QUANTA_API quanta_status quanta_chat_render(quanta_chat_template t, const quanta_chat_message *messages, size_t n,
+                                            int32_t add_generation_prompt, char *buf, size_t cap, size_t *len);
+/* The model file's tokenizer.chat_template text ("" if it has none); valid while the model lives. */
+QUANTA_API quanta_status quanta_model_chat_template_text(const quanta_model *model, const char **text);
+/* The model's template: detected from its text, else the architecture's own format where it has
+ * one (Gemma 3: gemma, Qwen2: qwen2); QUANTA_ERR_UNSUPPORTED otherwise (choose one by name). */
+QUANTA_API quanta_status quanta_model_chat_template(const quanta_model *model, quanta_chat_template *out);
 
 #ifdef __cplusplus
 }

@@ -20,6 +20,15 @@
 #define QN_E4M3 19
 #define QN_E5M2 20
 
+#define QN_INL inline __attribute__((always_inline))
+
+inline float qn_hsum16(float16 v) {
+    float8 a = v.lo + v.hi;
+    float4 b = a.lo + a.hi;
+    float2 c = b.lo + b.hi;
+    return c.x + c.y;
+}
+
 inline float qn_bf16_f32(ushort b) { return as_float(((uint)b) << 16); }
 
 /* Round half to even, NaN stays a quiet NaN (matches formats/half.c). */

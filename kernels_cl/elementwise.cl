@@ -111,29 +111,38 @@ kernel void qn_softmax(const global uchar *x, ulong xo, int xdt, global uchar *y
 #define QN_ANGLE float
 #endif
 
-/* One work-item per (row, rotated pair); dims past rot are copied. Angles in double where the
- * device has it (positions reach tens of thousands; f32 angles lose ~1e-3 rad there). */
+/* One work-item per (position n, rotated pair i) for every row at that position (all heads
+ * and batches: rows j·N + n), so the angle is formed once per position, not once per head;
+ * dims past rot are copied. The angle p·θ^(-2i/rot) is formed in double where the device has
+ * it (positions reach tens of thousands; f32 angles lose ~1e-3 rad there), reduced to
+ * [-π, π] in double, and only then handed to f32 sin/cos: double pow/sin/cos cost ~10 µs per
+ * call of a 100-token prompt's rope on PoCL, more than all its matmuls. */
 kernel void qn_rope(const global uchar *x, ulong xo, int xdt, const global int *pos, ulong po,
                     global uchar *y, ulong yo, int ydt, ulong rows, ulong N, ulong D, ulong rot, int neox,
                     float theta_base, float freq_scale) {
-    size_t gid = get_global_id(0);
-    size_t per_row = D - rot / 2; /* rot/2 pairs + (D - rot) copied dims */
-    if (gid >= rows * per_row) return;
-    size_t r = gid / per_row, i = gid % per_row, base = r * D;
-    size_t half_rot = rot / 2;
+    const size_t i = get_global_id(0), n = get_global_id(1);
+    const size_t per_row = D - rot / 2; /* rot/2 pairs + (D - rot) copied dims */
+    if (i >= per_row || n >= N) return;
+    const size_t half_rot = rot / 2;
     if (i >= half_rot) {
-        size_t d = rot + (i - half_rot);
-        qn_st(y + yo, ydt, base + d, qn_ld(x + xo, xdt, base + d));
+        const size_t d = rot + (i - half_rot);
+        for (size_t r = n; r < rows; r += N) qn_st(y + yo, ydt, r * D + d, qn_ld(x + xo, xdt, r * D + d));
         return;
     }
     const global int *pp = (const global int *)((const global uchar *)pos + po);
-    QN_ANGLE p = (QN_ANGLE)pp[r % N] * (QN_ANGLE)freq_scale;
-    QN_ANGLE th = p * pow((QN_ANGLE)theta_base, -2.0 * (QN_ANGLE)i / (QN_ANGLE)rot);
-    float c = (float)cos(th), s = (float)sin(th);
-    size_t a = neox ? i : 2 * i, b = neox ? i + half_rot : 2 * i + 1;
-    float x0 = qn_ld(x + xo, xdt, base + a), x1 = qn_ld(x + xo, xdt, base + b);
-    qn_st(y + yo, ydt, base + a, x0 * c - x1 * s);
-    qn_st(y + yo, ydt, base + b, x0 * s + x1 * c);
+    const QN_ANGLE p = (QN_ANGLE)pp[n] * (QN_ANGLE)freq_scale;
+    const QN_ANGLE th = p * exp2(-2.0 * (QN_ANGLE)i / (QN_ANGLE)rot * log2((QN_ANGLE)theta_base));
+    const QN_ANGLE two_pi = 6.283185307179586476925;
+    const float red = (float)(th - two_pi * rint(th / two_pi));
+    float c;
+    const float s = sincos(red, &c);
+    const size_t a = neox ? i : 2 * i, b = neox ? i + half_rot : 2 * i + 1;
+    for (size_t r = n; r < rows; r += N) {
+        const size_t base = r * D;
+        const float x0 = qn_ld(x + xo, xdt, base + a), x1 = qn_ld(x + xo, xdt, base + b);
+        qn_st(y + yo, ydt, base + a, x0 * c - x1 * s);
+        qn_st(y + yo, ydt, base + b, x0 * s + x1 * c);
+    }
 }
 
 /* out[t, c] = W[ids[t], c] for t < T (ids == 0: row t itself, i.e. a full dequantize). */

@@ -25,8 +25,6 @@
 
 #define QN_GEMV_MAXM 8
 
-#define QN_INL inline __attribute__((always_inline))
-
 /* f16 bits -> f32, exact for every value, in a few integer ops (PoCL's vload_half is a long
  * software routine): normals by rebiasing the exponent, subnormals as m·2^-24, Inf/NaN by
  * widening the exponent. No f32 subnormal appears on the way, so devices that flush them
@@ -194,13 +192,6 @@ kernel void qn_x_prep(const global uchar *x, ulong xo, int xdt, global float *y,
         for (int p = 0; p < g; p++) s += qn_ld(x + xo, xdt, c * 32 + p);
         y[n + c * 32 / (size_t)g] = s;
     }
-}
-
-inline float qn_hsum16(float16 v) {
-    float8 a = v.lo + v.hi;
-    float4 b = a.lo + a.hi;
-    float2 c = b.lo + b.hi;
-    return c.x + c.y;
 }
 
 /* Nibble codes of chunk c (32 weights, 16 bytes): even columns in lo, odd ones in hi. */

@@ -6,4 +6,5 @@
 #include "common.cl"
 #include "elementwise.cl"
 #include "matmul.cl"
+#include "matmul_int8.cl"
 #include "attention.cl"

@@ -13,6 +13,7 @@
 
 #include "error.h"
 #include "graph_build.h"
+#include "tp_threads.h"
 
 typedef struct qn_batch_step {
     int n;
@@ -135,8 +136,8 @@ static quanta_status batch_build(quanta_model *m, quanta_model_context *const *c
     return QUANTA_OK;
 }
 
-static quanta_status eval_batch(quanta_model_context *const *ctxs, const int32_t *tokens, size_t n, float *logits,
-                                size_t logits_count) {
+quanta_status qn_model_eval_batch_check(quanta_model_context *const *ctxs, const int32_t *tokens, size_t n,
+                                        const float *logits, size_t logits_count) {
     if (!ctxs || !tokens || n == 0)
         return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "quanta_model_eval_batch: NULL ctxs/tokens or n = 0");
     if (n > 4096) return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "quanta_model_eval_batch: n = %zu > 4096", n);
@@ -159,10 +160,17 @@ static quanta_status eval_batch(quanta_model_context *const *ctxs, const int32_t
     if (logits && logits_count != n * (size_t)V)
         return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "quanta_model_eval_batch: logits_count %zu, need n * n_vocab = %zu",
                             logits_count, n * (size_t)V);
+    return QUANTA_OK;
+}
+
+static quanta_status eval_batch(quanta_model_context *const *ctxs, const int32_t *tokens, size_t n, float *logits,
+                                size_t logits_count) {
+    quanta_status st = qn_model_eval_batch_check(ctxs, tokens, n, logits, logits_count);
+    if (st) return st;
+    quanta_model *m = ctxs[0]->model;
     qn_batch_step *s = m->batch;
     int same = s && s->n == (int)n;
     for (size_t i = 0; same && i < n; i++) same = s->key[i] == ctxs[i]->id;
-    quanta_status st;
     if (!same) {
         qn_batch_release(m, NULL);
         if ((st = batch_build(m, ctxs, (int)n, &m->batch))) return st;
@@ -195,6 +203,13 @@ static quanta_status eval_batch(quanta_model_context *const *ctxs, const int32_t
 
 quanta_status quanta_model_eval_batch(quanta_model_context *const *ctxs, const int32_t *tokens, size_t n,
                                       float *logits, size_t logits_count) {
+    if (ctxs && n && ctxs[0] && ctxs[0]->model->threads)
+        return qn_tp_threads_eval_batch(ctxs, tokens, n, logits, logits_count);
+    return qn_model_eval_batch_rank(ctxs, tokens, n, logits, logits_count);
+}
+
+quanta_status qn_model_eval_batch_rank(quanta_model_context *const *ctxs, const int32_t *tokens, size_t n, float *logits,
+                                       size_t logits_count) {
     quanta_status st = eval_batch(ctxs, tokens, n, logits, logits_count);
     /* Tensor parallelism: the other ranks would wait for this one in their next all-reduce. */
     if (st && ctxs && n && ctxs[0] && ctxs[0]->model->comm) quanta_comm_abort(ctxs[0]->model->comm);

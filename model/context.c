@@ -9,6 +9,9 @@
 #include "error.h"
 #include "model_internal.h"
 #include "tensor_desc.h"
+#include "tp_threads.h"
+
+static void context_free(quanta_model_context *c);
 
 static quanta_status context_create(quanta_model *m, int32_t n_ctx, int ring_ok, quanta_model_context **out) {
     if (!out) return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "quanta_model_context_create: out is NULL");
@@ -38,7 +41,7 @@ static quanta_status context_create(quanta_model *m, int32_t n_ctx, int ring_ok,
         if (!st) c->kv_bytes += 2 * (uint64_t)bytes;
     }
     if (st) {
-        quanta_model_context_destroy(c);
+        context_free(c);
         return qn_error_set(st, "quanta_model_context_create: KV cache for %d positions: %s", n_ctx, quanta_last_error());
     }
     *out = c;
@@ -46,7 +49,12 @@ static quanta_status context_create(quanta_model *m, int32_t n_ctx, int ring_ok,
 }
 
 quanta_status quanta_model_context_create(quanta_model *m, int32_t n_ctx, quanta_model_context **out) {
-    return context_create(m, n_ctx, 1, out);
+    quanta_status st = context_create(m, n_ctx, 1, out);
+    if (!st && m->threads && (st = qn_tp_threads_ctx_create(*out))) { /* every rank holds the context, or none */
+        context_free(*out);
+        *out = NULL;
+    }
+    return st;
 }
 
 quanta_status qn_model_context_create_plain(quanta_model *m, int32_t n_ctx, quanta_model_context **out) {
@@ -54,6 +62,11 @@ quanta_status qn_model_context_create_plain(quanta_model *m, int32_t n_ctx, quan
 }
 
 void quanta_model_context_destroy(quanta_model_context *c) {
+    if (c && c->model->threads) qn_tp_threads_ctx_destroy(c);
+    context_free(c);
+}
+
+static void context_free(quanta_model_context *c) {
     if (!c) return;
     qn_batch_release(c->model, c);
     qn_step_free(&c->decode);
@@ -68,6 +81,7 @@ void quanta_model_context_destroy(quanta_model_context *c) {
 }
 
 void quanta_model_context_reset(quanta_model_context *c) {
+    if (c && c->model->threads) qn_tp_threads_ctx_reset(c);
     if (c) c->n_past = 0;
 }
 int32_t quanta_model_context_position(const quanta_model_context *c) { return c ? c->n_past : 0; }
@@ -152,8 +166,8 @@ static quanta_status run_step(quanta_model_context *c, const int32_t *tokens, in
     return st;
 }
 
-static quanta_status eval_tokens(quanta_model_context *c, const int32_t *tokens, size_t n, float *logits,
-                                 size_t logits_count) {
+quanta_status qn_model_eval_check(const quanta_model_context *c, const int32_t *tokens, size_t n, const float *logits,
+                                  size_t logits_count) {
     if (!c) return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "quanta_model_eval: ctx is NULL");
     if (!tokens || n == 0) return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "quanta_model_eval: no tokens");
     const int32_t V = c->model->cfg.n_vocab;
@@ -164,14 +178,20 @@ static quanta_status eval_tokens(quanta_model_context *c, const int32_t *tokens,
     if (n > (size_t)(c->n_ctx - c->n_past))
         return qn_error_set(QUANTA_ERR_STATE, "quanta_model_eval: %zu tokens at position %d exceed the context of %d", n,
                             c->n_past, c->n_ctx);
-    int all = 0;
     if (logits) {
-        if (logits_count == (size_t)V) all = n == 1;
-        else if (logits_count / n == (size_t)V && logits_count % n == 0) all = 1;
-        else
+        if (logits_count != (size_t)V && (logits_count / n != (size_t)V || logits_count % n != 0))
             return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT,
                                 "quanta_model_eval: logits_count %zu is neither n_vocab (%d) nor n * n_vocab", logits_count, V);
     }
+    return QUANTA_OK;
+}
+
+static quanta_status eval_tokens(quanta_model_context *c, const int32_t *tokens, size_t n, float *logits,
+                                 size_t logits_count) {
+    quanta_status st0 = qn_model_eval_check(c, tokens, n, logits, logits_count);
+    if (st0) return st0;
+    const int32_t V = c->model->cfg.n_vocab;
+    int all = logits && (logits_count == (size_t)V ? n == 1 : 1);
     for (size_t done = 0; done < n;) {
         size_t T = n - done < QN_MAX_STEP_TOKENS ? n - done : QN_MAX_STEP_TOKENS;
         /* A step's rows must not wrap around a ring cache: write_rows writes one run. */
@@ -199,6 +219,12 @@ static quanta_status eval_tokens(quanta_model_context *c, const int32_t *tokens,
 
 quanta_status quanta_model_eval(quanta_model_context *c, const int32_t *tokens, size_t n, float *logits,
                                 size_t logits_count) {
+    if (c && c->model->threads) return qn_tp_threads_eval(c, tokens, n, logits, logits_count);
+    return qn_model_eval_rank(c, tokens, n, logits, logits_count);
+}
+
+quanta_status qn_model_eval_rank(quanta_model_context *c, const int32_t *tokens, size_t n, float *logits,
+                                 size_t logits_count) {
     quanta_status st = eval_tokens(c, tokens, n, logits, logits_count);
     /* Tensor parallelism: the other ranks would wait for this one in their next all-reduce. */
     if (st && c && c->model->comm) quanta_comm_abort(c->model->comm);

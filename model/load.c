@@ -12,6 +12,7 @@
 #include "error.h"
 #include "formats.h"
 #include "model_internal.h"
+#include "tp_threads.h"
 
 void quanta_model_default_params(quanta_model_params *p) {
     if (!p) return;
@@ -204,6 +205,7 @@ static void destroy_layer(qn_layer_weights *w) {
 
 void quanta_model_destroy(quanta_model *m) {
     if (!m) return;
+    qn_tp_threads_stop(m); /* follower ranks first (tp_threads.c) */
     qn_batch_release(m, NULL);
     if (m->layers)
         for (int i = 0; i < m->cfg.n_layer; i++) destroy_layer(&m->layers[i]);
@@ -212,6 +214,7 @@ void quanta_model_destroy(quanta_model *m) {
     quanta_buffer_destroy(m->output_norm);
     quanta_buffer_destroy(m->output);
     qn_tokenizer_destroy(m->tok);
+    free(m->chat_template);
     free(m);
 }
 
@@ -412,7 +415,17 @@ quanta_status qn_model_from_gguf_tp(const qn_gguf *g, quanta_backend *backend, c
     if (!st) st = qn_tokenizer_from_gguf(g, &tok);
     if (st) return st;
     qn_weight_file wf = {(void *)g, gguf_find};
-    return qn_model_build_tp(&cfg, tok, &wf, backend, params, comm, out);
+    st = qn_model_build_tp(&cfg, tok, &wf, backend, params, comm, out);
+    qn_gguf_str tmpl;
+    if (!st && qn_gguf_has(g, "tokenizer.chat_template") && !qn_gguf_get_str(g, "tokenizer.chat_template", &tmpl) && tmpl.len < (64u << 20)) {
+        (*out)->chat_template = strndup(tmpl.ptr, (size_t)tmpl.len);
+        if (!(*out)->chat_template) {
+            quanta_model_destroy(*out);
+            *out = NULL;
+            st = qn_error_set(QUANTA_ERR_OUT_OF_MEMORY, "quanta_model_load: no memory for the chat template");
+        }
+    }
+    return st;
 }
 
 static quanta_status load_path(const char *fn, const char *path, quanta_backend *backend,

@@ -248,6 +248,26 @@ static quanta_status open_shards(const char *dir, st_set *s) {
     return st;
 }
 
+/* tokenizer_config.json's "chat_template" (a string; absent file or key: none). */
+static quanta_status read_chat_template(const char *dir, quanta_model *m) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/tokenizer_config.json", dir);
+    struct stat sb;
+    if (stat(path, &sb) != 0) return QUANTA_OK;
+    qn_mapped_file f;
+    quanta_status st = qn_map_file(path, "quanta_model_load: tokenizer_config.json", &f);
+    if (st) return st;
+    qn_json *root = NULL;
+    st = qn_json_parse((const char *)f.data, f.size, 32, &root);
+    qn_unmap_file(&f);
+    if (st) return qn_error_set(QUANTA_ERR_CORRUPT, "quanta_model_load: tokenizer_config.json: %s", quanta_last_error());
+    const qn_json *t = qn_json_get(root, "chat_template");
+    if (t && t->type == QN_JSON_STRING && !(m->chat_template = strdup(t->str)))
+        st = qn_error_set(QUANTA_ERR_OUT_OF_MEMORY, "quanta_model_load: no memory for the chat template");
+    qn_json_free(root);
+    return st;
+}
+
 quanta_status qn_model_from_hf_dir(const char *dir, quanta_backend *backend, const quanta_model_params *params,
                                    quanta_comm *comm, quanta_model **out) {
     *out = NULL;
@@ -272,6 +292,10 @@ quanta_status qn_model_from_hf_dir(const char *dir, quanta_backend *backend, con
     } else {
         qn_weight_file wf = {&s, st_find};
         st = qn_model_build_tp(&cfg, tok, &wf, backend, params, comm, out);
+        if (!st && (st = read_chat_template(dir, *out))) {
+            quanta_model_destroy(*out);
+            *out = NULL;
+        }
     }
     for (int i = 0; i < s.n; i++) qn_st_close(s.f[i]);
     return st;

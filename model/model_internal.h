@@ -111,6 +111,8 @@ struct quanta_model {
     quanta_dtype kv_dtype;        /* of every context's KV cache: f32, f16 or bf16 */
     struct qn_batch_step *batch; /* the last batched-decode plan (batch.c), or NULL */
     uint64_t next_ctx_id;
+    struct qn_tp_threads *threads; /* rank 0 of quanta_model_load_tp_threads: the follower ranks */
+    char *chat_template;          /* tokenizer.chat_template text, or NULL (chat_template.c) */
 };
 
 /* A weight as its file holds it (GGUF or safetensors), dims row-major (last contiguous). */
@@ -213,6 +215,17 @@ quanta_status qn_ring_set_inputs(const quanta_model_context *ctx, quanta_tensor 
 
 /* Turns capture mode on (fn) or off (NULL) for the context's next steps (context.c). */
 void qn_model_context_set_capture(quanta_model_context *ctx, qn_capture_fn fn, void *user);
+
+/* The argument and state checks of quanta_model_eval / _eval_batch (nothing runs), and the
+ * evals of this rank alone (tp_threads.c mirrors them on the follower ranks). */
+quanta_status qn_model_eval_check(const quanta_model_context *ctx, const int32_t *tokens, size_t n, const float *logits,
+                                  size_t logits_count);
+quanta_status qn_model_eval_rank(quanta_model_context *ctx, const int32_t *tokens, size_t n, float *logits,
+                                 size_t logits_count);
+quanta_status qn_model_eval_batch_check(quanta_model_context *const *ctxs, const int32_t *tokens, size_t n,
+                                        const float *logits, size_t logits_count);
+quanta_status qn_model_eval_batch_rank(quanta_model_context *const *ctxs, const int32_t *tokens, size_t n, float *logits,
+                                       size_t logits_count);
 
 /* batch.c: frees the model's batched-decode plan (if ctx is NULL or takes part in it). */
 void qn_batch_release(quanta_model *m, const quanta_model_context *ctx);

@@ -13,7 +13,7 @@
 #include <string.h>
 
 #include "error.h"
-#include "tp_comm.h"
+#include "comm.h"
 
 #define QN_COMM_MAX_WORLD 256
 

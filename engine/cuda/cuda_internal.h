@@ -7,7 +7,7 @@
 #include "backend.h"
 #include "error.h"
 #include "formats.h"
-#include "kernels_cuda/cuda_kernels.h"
+#include "cuda_kernels.h" /* kernels_cuda/ */
 
 /* One open CUDA backend: a device, one stream that orders all of its work, and a scratch
  * allocation reused by consecutive ops (stream order makes the reuse safe). */

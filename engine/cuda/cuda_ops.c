@@ -8,9 +8,7 @@
 #include <string.h>
 
 #include "cuda_internal.h"
-#ifndef QN_CUDA_NO_ATTENTION
-#include "kernels_cuda/attention.h"
-#endif
+#include "attention.h" /* kernels_cuda/ */
 
 static const qn_tensor *src_at(const qn_node *n, int i) { return i < n->nsrc ? n->src[i] : NULL; }
 
@@ -133,7 +131,6 @@ static quanta_status run_matmul(qn_cuda_state *s, const qn_node *node) {
 
 /* ------------------------------------------------------------------ attention */
 
-#ifndef QN_CUDA_NO_ATTENTION
 static bool attention_args(const qn_node *node, qn_cuda_attention_args *a) {
     const qn_tensor *q = src_at(node, 0), *k = src_at(node, 1), *v = src_at(node, 2);
     const qn_tensor *mask = src_at(node, 3), *lens = src_at(node, 4), *o = node->dst;
@@ -193,7 +190,6 @@ static quanta_status run_attention(qn_cuda_state *s, const qn_node *node) {
     }
     return QUANTA_OK;
 }
-#endif
 
 /* ------------------------------------------------------------------ others */
 
@@ -218,12 +214,8 @@ static bool node_ok(const qn_node *node) {
     switch (node->op) {
     case QN_OP_MATMUL: return matmul_ok(node);
     case QN_OP_ATTENTION: {
-#ifdef QN_CUDA_NO_ATTENTION
-        return false;
-#else
         qn_cuda_attention_args a;
         return attention_args(node, &a) && qn_cuda_attention_supported(&a);
-#endif
     }
     case QN_OP_RMS_NORM:
         if (!is_float(x) || !is_float(y) || !sane(x) || !same_shape(x, y)) return false;
@@ -302,11 +294,7 @@ quanta_status qn_cuda_run(void *self, const qn_node *node) {
     switch (node->op) {
     case QN_OP_MATMUL: return run_matmul(s, node);
     case QN_OP_ATTENTION:
-#ifdef QN_CUDA_NO_ATTENTION
-        return qn_error_set(QUANTA_ERR_UNSUPPORTED, "cuda attention: not built");
-#else
         return run_attention(s, node);
-#endif
     case QN_OP_RMS_NORM: {
         const int64_t D = last_dim(x), rows = D ? elems(x) / D : 0;
         e = qn_cuda_rms_norm(xd, xp, b ? (int)b->desc.dtype : 0, b ? qn_cuda_ptr(b) : NULL, yd, yp, rows, D,

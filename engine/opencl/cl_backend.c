@@ -195,6 +195,7 @@ static void choose_kernels(qn_cl *s) {
     s->gemv_lws = cpu ? 1 : 64;
     s->gemv_rows = cpu ? 16 : 4;
     s->cpu_gemm = cpu;
+    s->cpu_rows = cpu;
     s->cpu_attention = cpu;
     const char *e = getenv("QUANTA_OPENCL_GEMV_LWS");
     if (e && atoi(e) > 0 && (atoi(e) & (atoi(e) - 1)) == 0) s->gemv_lws = atoi(e);
@@ -206,6 +207,11 @@ static void choose_kernels(qn_cl *s) {
     if (e && !strcmp(e, "blas")) s->force_path = 2;
     if (e && !strcmp(e, "rows")) s->force_path = 1, s->cpu_gemm = 1;
     if (e && !strcmp(e, "local")) s->force_path = 1, s->cpu_gemm = 0;
+    /* int8 activations for q8 weights where vpdpbusd makes them pay (x86 CPUs with AVX-512
+     * VNNI); QUANTA_OPENCL_INT8=1 forces the portable form anywhere (tests), =0 turns it off */
+    s->int8_gemm = cpu && s->vnni;
+    e = getenv("QUANTA_OPENCL_INT8");
+    if (e) s->int8_gemm = atoi(e) != 0;
     e = getenv("QUANTA_OPENCL_ATTENTION");
     if (e && !strcmp(e, "rows")) s->cpu_attention = 1;
     if (e && !strcmp(e, "local")) s->cpu_attention = 0;

@@ -10,6 +10,23 @@
 
 #include "cl_internal.h"
 
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <cpuid.h>
+/* AVX-512 F + BW + VNNI with the OS saving zmm state: what vpdpbusd on zmm needs. A CPU
+ * OpenCL device is this host's CPU, so the host's cpuid answers for it. */
+static int host_avx512_vnni(void) {
+    unsigned a, b, c, d;
+    if (!__get_cpuid(1, &a, &b, &c, &d) || !(c & (1u << 27))) return 0; /* OSXSAVE */
+    unsigned lo, hi;
+    __asm__("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+    if ((lo & 0xe6u) != 0xe6u) return 0; /* XMM, YMM, opmask, ZMM state */
+    if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return 0;
+    return (b & (1u << 16)) && (b & (1u << 30)) && (c & (1u << 11));
+}
+#else
+static int host_avx512_vnni(void) { return 0; }
+#endif
+
 #define QN_CL_MAX_DEVICES 64
 
 static qn_cl_device g_devices[QN_CL_MAX_DEVICES];
@@ -50,16 +67,17 @@ static void describe(qn_cl_device *q) {
     info->has_subgroups = strstr(ext, "cl_khr_subgroups") != NULL || strstr(ext, "cl_intel_subgroups") != NULL;
     q->has_fp64 = strstr(ext, "cl_khr_fp64") != NULL;
     q->has_il = strstr(il, "SPIR-V") != NULL;
+    q->x86_vnni = (q->type & CL_DEVICE_TYPE_CPU) && host_avx512_vnni();
     /* Truncating the free-form summary is harmless; using the result keeps gcc's
      * -Wformat-truncation (which fires at some optimisation levels only) quiet. */
     if (snprintf(info->details, sizeof info->details,
              "%s, %s; %s; max work-group %zu; local memory %llu KiB; max allocation %llu MiB; fp16 %s; fp64 %s; "
-             "subgroups %s; SPIR-V %s",
+             "subgroups %s; SPIR-V %s%s",
              ver, cver,
              (q->type & CL_DEVICE_TYPE_GPU) ? "GPU" : (q->type & CL_DEVICE_TYPE_CPU) ? "CPU" : "accelerator",
              q->max_wg, (unsigned long long)(q->local_mem / 1024), (unsigned long long)(q->max_alloc >> 20),
              info->has_fp16 ? "yes" : "no", q->has_fp64 ? "yes" : "no", info->has_subgroups ? "yes" : "no",
-             q->has_il ? il : "no") < 0)
+             q->has_il ? il : "no", q->x86_vnni ? "; AVX-512 VNNI" : "") < 0)
         info->details[0] = '\0';
 }
 

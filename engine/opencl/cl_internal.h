@@ -39,6 +39,8 @@ typedef enum qn_cl_kernel_id {
     QK_ATTENTION,
     QK_ATTENTION_ROWS,
     QK_ATTN_COMBINE,
+    QK_X_QUANT8,
+    QK_GEMM_Q8_I8,
     QK_COUNT
 } qn_cl_kernel_id;
 
@@ -53,6 +55,7 @@ typedef struct qn_cl_device {
     cl_ulong max_alloc;
     int has_fp64;
     int has_il;          /* CL_DEVICE_IL_VERSION names SPIR-V: the device ingests it */
+    int x86_vnni;        /* a CPU device on an x86 host with AVX-512 VNNI (cpuid) */
 } qn_cl_device;
 
 /* Crossover decisions between our GEMM kernel and (dequantize +) CLBlast, per shape class. */
@@ -76,9 +79,12 @@ typedef struct qn_cl {
     int gemv_rows;       /* weight rows per work-group in qn_gemv */
     int cpu_attention;   /* qn_attention_rows (CPUs) where head dims allow */
     int cpu_gemm;        /* M > 8 uses qn_gemm_rows (CPUs) instead of the local-memory tiles */
+    int cpu_rows;        /* row ops (rms_norm, softmax): one work-item per row, no local memory */
     int force_path;      /* M > 8: 0 = measured crossover, 1 = our kernel, 2 = CLBlast (QUANTA_OPENCL_GEMM) */
     qn_cl_xover xover[QN_CL_XOVER_SLOTS];
     const char *program_origin; /* "cache", "spir-v" or "source": how the program was made */
+    int vnni;            /* the program was built with QN_X86_VNNI (vpdpbusd by inline assembly) */
+    int int8_gemm;       /* q8 weights at M > 8 run qn_gemm_q8_i8 (x quantized to int8 per block) */
 } qn_cl;
 
 /* A device scratch allocation booked on the backend's memory account. */

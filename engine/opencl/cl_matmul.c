@@ -91,8 +91,39 @@ static quanta_status run_gemm_rows(qn_cl *s, const mm_args *m) {
     return st != QUANTA_OK ? st : qn_cl_launch(s, QK_GEMM_ROWS, "matmul (gemm rows)", 2, g, l);
 }
 
+/* Whether qn_gemm_q8_i8 can take this product: q8 codes 4-byte aligned, K in whole blocks. */
+static int int8_fits(const qn_cl *s, const mm_args *m) {
+    return s->int8_gemm && m->wd.fmt == QUANTA_Q8 && m->K % 128 == 0 && m->wo % 4 == 0;
+}
+
+/* q8 weights with x quantized to int8 per block of 256 (or 128 where K needs it) columns:
+ * qn_x_quant8 writes xq, the block scales and each row's offset term into one scratch buffer,
+ * then qn_gemm_q8_i8 (4 weight rows x 3 x rows per work-item). */
+static quanta_status run_gemm_int8(qn_cl *s, const mm_args *m) {
+    const cl_int B = m->K % 256 == 0 ? 256 : 128, bv = B / 64;
+    const size_t M = (size_t)m->M, K = (size_t)m->K;
+    const cl_ulong xso = (M * K + 63) / 64 * 64, xco = xso + M * (K / (size_t)B) * 4;
+    qn_cl_scratch xs = {0};
+    quanta_status st = qn_cl_scratch_alloc(s, (size_t)xco + M * (K / (size_t)B) * 4, "opencl matmul: int8 x", &xs);
+    if (st != QUANTA_OK) return st;
+    const cl_long Ml = m->M, Kl = m->K;
+    qn_cl_arg q[] = {QA(m->x), QA(m->xo), QA(xs.mem), QA(xso), QA(xco), QA(Ml), QA(Kl), QA(B)};
+    st = qn_cl_set_args(s, QK_X_QUANT8, q, 8);
+    size_t gq[2] = {K / (size_t)B, M}, lq[2] = {K / (size_t)B, 1};
+    if (st == QUANTA_OK) st = qn_cl_launch(s, QK_X_QUANT8, "matmul (quantize x to int8)", 2, gq, lq);
+    const cl_long wso = m->wd.so;
+    qn_cl_arg a[] = {QA(m->wm), QA(m->wo), QA(wso), QA(xs.mem), QA(xso), QA(xco), QA(m->y), QA(m->yo),
+                     QA(m->ydt), QA(Ml), QA(m->N), QA(Kl), QA(bv)};
+    if (st == QUANTA_OK) st = qn_cl_set_args(s, QK_GEMM_Q8_I8, a, 13);
+    size_t g[2] = {(M + 2) / 3, (size_t)((m->N + 3) / 4)}, l[2] = {g[0] < 16 ? g[0] : 16, 1};
+    if (st == QUANTA_OK) st = qn_cl_launch(s, QK_GEMM_Q8_I8, "matmul (int8 gemm)", 2, g, l);
+    qn_cl_scratch_free(s, &xs);
+    return st;
+}
+
 /* Our own M > 8 kernel: register rows on CPUs, local-memory tiles elsewhere. */
 static quanta_status run_gemm_kernel(qn_cl *s, const mm_args *m) {
+    if (int8_fits(s, m)) return run_gemm_int8(s, m);
     if (s->cpu_gemm) return run_gemm_rows(s, m);
     qn_cl_arg a[24];
     const int k = mm_kernel_args(m, 0, 0, a);

@@ -79,8 +79,11 @@ static quanta_status run_binary(qn_cl *s, const qn_node *node, int op) {
     return st != QUANTA_OK ? st : qn_cl_launch(s, QK_BINARY, "binary", 1, &g, &l);
 }
 
+/* CPUs: one work-item per row (PoCL runs a group's items as a loop; the local-memory tree's
+ * barriers cost more than the row). */
 static size_t row_lws(qn_cl *s, int64_t D) {
     size_t l = 1;
+    if (s->cpu_rows) return 1;
     while (l < 256 && l * 2 <= s->dev.max_wg && (int64_t)l * 2 <= D) l *= 2;
     return l;
 }
@@ -126,8 +129,8 @@ static quanta_status run_rope(qn_cl *s, const qn_node *node) {
     qn_cl_arg a[] = {QA(xm), QA(xo), QA(xd), QA(pm), QA(po), QA(ym), QA(yo), QA(yd), QA(rows), QA(N), QA(D), QA(rot),
                      QA(neox), QA(base), QA(fs)};
     quanta_status st = qn_cl_set_args(s, QK_ROPE, a, 15);
-    size_t g = (size_t)(rows * (D - rot / 2)), l = EW_LWS;
-    return st != QUANTA_OK ? st : qn_cl_launch(s, QK_ROPE, "rope", 1, &g, &l);
+    size_t g[2] = {(size_t)(D - rot / 2), (size_t)N}, l[2] = {(size_t)(D - rot / 2) < 64 ? 16 : 64, 1};
+    return st != QUANTA_OK ? st : qn_cl_launch(s, QK_ROPE, "rope", 2, g, l);
 }
 
 static quanta_status run_get_rows(qn_cl *s, const qn_node *node) {

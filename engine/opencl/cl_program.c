@@ -38,13 +38,13 @@ static const char *const kernel_names[QK_COUNT] = {
     [QK_GEMV] = "qn_gemv",           [QK_GEMV_ROWS] = "qn_gemv_rows", [QK_X_PREP] = "qn_x_prep",
     [QK_GEMM_ROWS] = "qn_gemm_rows",           [QK_GEMM] = "qn_gemm",       [QK_ATTENTION] = "qn_attention",
     [QK_ATTENTION_ROWS] = "qn_attention_rows",
-    [QK_ATTN_COMBINE] = "qn_attn_combine",
+    [QK_ATTN_COMBINE] = "qn_attn_combine", [QK_X_QUANT8] = "qn_x_quant8", [QK_GEMM_Q8_I8] = "qn_gemm_q8_i8",
 };
 
-/* One program, one option set: every build costs seconds on PoCL. */
+/* One program, one option set: every build costs seconds on PoCL. QN_X86_VNNI turns on the
+ * inline-assembly dot product of matmul_int8.cl (only CPUs whose cpuid reports it). */
 static const char *build_options(const qn_cl *s) {
-    (void)s;
-    return "-cl-std=CL1.2";
+    return s->vnni ? "-cl-std=CL1.2 -DQN_X86_VNNI=1" : "-cl-std=CL1.2";
 }
 
 #define CACHE_MAGIC "QNCLBIN1"
@@ -196,7 +196,8 @@ static cl_program build_from_binary(qn_cl *s, const unsigned char *bin, size_t b
 static cl_program build_from_il(qn_cl *s) {
 #ifdef QUANTA_HAVE_SPIRV
     const char *e = getenv("QUANTA_OPENCL_PROGRAM");
-    if (!s->dev.has_il || (e && !strcmp(e, "source"))) return NULL;
+    /* the offline module is the portable program: the VNNI variant needs the source */
+    if (!s->dev.has_il || s->vnni || (e && !strcmp(e, "source"))) return NULL;
     cl_int err;
     cl_program prog = clCreateProgramWithIL(s->ctx, qn_cl_spirv, qn_cl_spirv_size, &err);
     if (err != CL_SUCCESS || !prog) return NULL;
@@ -223,7 +224,25 @@ static void store_binary(qn_cl *s, cl_program prog, const char *path, uint64_t k
     (void)s;
 }
 
+static quanta_status program_load(qn_cl *s);
+
+/* With AVX-512 VNNI the program is first built with the inline-assembly dot product; a device
+ * compiler that refuses it (not PoCL's LLVM, or a target without AVX-512 registers) gets the
+ * portable program instead. QUANTA_OPENCL_VNNI=0 asks for the portable one. */
 quanta_status qn_cl_program_load(qn_cl *s) {
+    const char *e = getenv("QUANTA_OPENCL_VNNI");
+    s->vnni = s->dev.x86_vnni && !(e && !strcmp(e, "0"));
+    if (s->vnni) {
+        if (program_load(s) == QUANTA_OK) return QUANTA_OK;
+        for (int i = 0; i < QK_COUNT; i++)
+            if (s->k[i]) clReleaseKernel(s->k[i]), s->k[i] = NULL;
+        if (s->program) clReleaseProgram(s->program), s->program = NULL;
+        s->vnni = 0;
+    }
+    return program_load(s);
+}
+
+static quanta_status program_load(qn_cl *s) {
     char path[1024];
     int have_path = qn_cl_cache_path(s, path, sizeof path) == QUANTA_OK;
     uint64_t key = cache_key(s);

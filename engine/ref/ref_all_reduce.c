@@ -1,10 +1,10 @@
 /* ref_all_reduce.c — the all_reduce op on host memory: the input in f32, summed over the
- * ranks by the node's communicator (parallel/tp_comm.h), stored in the output's dtype. Other
+ * ranks by the node's communicator (engine/comm.h), stored in the output's dtype. Other
  * backends reach it through the executor's fallback, so the op is correct everywhere. */
 #include <stdlib.h>
 
 #include "ref_ops.h"
-#include "tp_comm.h"
+#include "comm.h"
 
 quanta_status qn_ref_all_reduce(const qn_node *node) {
     static const char op[] = "all_reduce";

@@ -13,7 +13,6 @@
 #endif
 
 #include "ref_ops.h"
-#include "tp_comm.h" /* qn_ref_all_reduce */
 
 /* ------------------------------------------------------------ shared checks */
 

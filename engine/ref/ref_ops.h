@@ -30,6 +30,7 @@ quanta_status qn_ref_convert(const qn_node *node);
 quanta_status qn_ref_get_rows(const qn_node *node);
 quanta_status qn_ref_permute(const qn_node *node);
 quanta_status qn_ref_write_rows(const qn_node *node);
+quanta_status qn_ref_all_reduce(const qn_node *node); /* through the node's communicator (comm.h) */
 
 /* Source slot i of a node, NULL when absent. */
 static inline const qn_tensor *qn_ref_src(const qn_node *node, int i) {

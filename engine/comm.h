@@ -1,19 +1,19 @@
 /*
- * tp_comm.h — the communicator behind quanta_comm (internal).
+ * comm.h — the communicator behind quanta_comm (internal).
  *
  * A quanta_comm is one rank's end of a group of `world` ranks. What a group does is a table of
  * function pointers, so the in-process group (comm_local.c: threads, host memory) and a
  * device-side one (NCCL, parallel/nccl_comm.h: device buffers on a CUDA stream) plug into the
- * same all_reduce op. The reference backend runs the op on host memory through
+ * same all_reduce op. It is defined here, below both, because the engine's all_reduce op runs
+ * it and parallel/ implements it. The reference backend runs the op on host memory through
  * all_reduce_host; a backend that runs it on its own device (CUDA with NCCL) would use
  * all_reduce_device and claim the op in its supports_op.
  */
-#ifndef QUANTA_PARALLEL_TP_COMM_H
-#define QUANTA_PARALLEL_TP_COMM_H
+#ifndef QUANTA_ENGINE_COMM_H
+#define QUANTA_ENGINE_COMM_H
 
 #include <stddef.h>
 
-#include "backend.h"
 #include "quanta.h"
 
 typedef struct qn_comm_ops {
@@ -35,8 +35,5 @@ struct quanta_comm {
     int rank, world;
     void *impl;
 };
-
-/* The reference backend's all_reduce node (engine/ref/ref_all_reduce.c). */
-quanta_status qn_ref_all_reduce(const qn_node *node);
 
 #endif

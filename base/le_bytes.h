@@ -1,8 +1,8 @@
 /* le_bytes.h — little-endian loads and stores: the interchange layout is little-endian and its
  * f32/f16 sections need not be aligned, so every access to it goes through these. GGUF files
  * are little-endian and unaligned too: their reader, writer and dequantizers use them as well. */
-#ifndef QUANTA_FORMATS_LE_BYTES_H
-#define QUANTA_FORMATS_LE_BYTES_H
+#ifndef QUANTA_BASE_LE_BYTES_H
+#define QUANTA_BASE_LE_BYTES_H
 
 #include <stdint.h>
 #include <string.h>

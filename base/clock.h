@@ -1,7 +1,7 @@
 /* clock.h — monotonic wall time in seconds, for timing plans, kernels, benchmarks and
  * conformance cases (differences only; the origin is arbitrary). */
-#ifndef QUANTA_ENGINE_CLOCK_H
-#define QUANTA_ENGINE_CLOCK_H
+#ifndef QUANTA_BASE_CLOCK_H
+#define QUANTA_BASE_CLOCK_H
 
 #include <time.h>
 

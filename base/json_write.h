@@ -1,8 +1,8 @@
 /* json_write.h — the writing side of JSON (json.h reads): a C string as a JSON string literal,
  * for the reports of `quanta bench` and `quanta conform` and for test fixtures. Header-only so
  * each of those writes it without linking the parser. */
-#ifndef QUANTA_FORMATS_JSON_WRITE_H
-#define QUANTA_FORMATS_JSON_WRITE_H
+#ifndef QUANTA_BASE_JSON_WRITE_H
+#define QUANTA_BASE_JSON_WRITE_H
 
 #include <stdio.h>
 

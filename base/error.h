@@ -1,6 +1,6 @@
 /* error.h — the thread-local error message behind quanta_last_error() (internal). */
-#ifndef QUANTA_ENGINE_ERROR_H
-#define QUANTA_ENGINE_ERROR_H
+#ifndef QUANTA_BASE_ERROR_H
+#define QUANTA_BASE_ERROR_H
 
 #include "quanta.h"
 
