@@ -133,6 +133,17 @@ typedef struct qn_backend_ops {
     quanta_status (*copy_bandwidth)(void *self, size_t bytes, double *bytes_per_second);
     quanta_status (*peer_gemm)(void *self, int64_t m, int64_t n, int64_t k, double *seconds,
                                char *peer_name, size_t peer_name_len);
+
+    /* Optional: record a whole plan execution once and replay it (CUDA graphs). Between
+     * capture_begin and capture_end, run() only records work; capture_end(ok = 0) discards it.
+     * replay runs the recording, or sets *valid = 0 (and runs nothing) when the backend's own
+     * memory moved since (the recording holds its addresses): the plan then records again.
+     * Inputs are read from device memory when the recording runs, so set_input between
+     * replays takes effect. */
+    quanta_status (*capture_begin)(void *self);
+    quanta_status (*capture_end)(void *self, int ok, void **recording);
+    quanta_status (*replay)(void *self, void *recording, int *valid);
+    void (*release_recording)(void *self, void *recording);
 } qn_backend_ops;
 
 /* Backends compiled into this library, in preference order for "best" (NULL-terminated). */

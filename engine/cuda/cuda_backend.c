@@ -62,6 +62,8 @@ static quanta_status cuda_open(int index, qn_mem_stats *stats, void **self) {
     if (!s) return qn_error_set(QUANTA_ERR_OUT_OF_MEMORY, "cuda open: no memory for the backend state");
     s->device = index;
     s->stats = stats;
+    const char *g = getenv("QUANTA_CUDA_GRAPHS");
+    s->graphs = !(g && !strcmp(g, "0"));
     cudaError_t e = cudaSetDevice(index);
     if (e == cudaSuccess) e = cudaDeviceGetAttribute(&s->sms, cudaDevAttrMultiProcessorCount, index);
     if (e == cudaSuccess) e = cudaStreamCreateWithFlags(&s->stream, cudaStreamNonBlocking);
@@ -301,6 +303,73 @@ static quanta_status cuda_copy_bandwidth(void *self, size_t bytes, double *bytes
     return QUANTA_OK;
 }
 
+/* ------------------------------------------------------------ CUDA graphs */
+
+/* A captured plan execution and the memory epoch it was captured in. */
+typedef struct qn_cuda_recording {
+    cudaGraphExec_t exec;
+    unsigned epoch;
+} qn_cuda_recording;
+
+static quanta_status cuda_capture_begin(void *self) {
+    qn_cuda_state *s = self;
+    if (!s->graphs) return qn_error_set(QUANTA_ERR_UNSUPPORTED, "cuda: CUDA graphs are off (QUANTA_CUDA_GRAPHS=0)");
+    s->xq_src = NULL; /* the recording must quantize its own activations */
+    cudaError_t e = cudaSetDevice(s->device);
+    /* Relaxed: the launchers' attribute queries and one-time cudaFuncSetAttribute calls are
+     * allowed while the stream records. */
+    if (e == cudaSuccess) e = cudaStreamBeginCapture(s->stream, cudaStreamCaptureModeRelaxed);
+    return e == cudaSuccess ? QUANTA_OK : qn_cuda_error(e, "capture_begin");
+}
+
+static quanta_status cuda_capture_end(void *self, int ok, void **recording) {
+    qn_cuda_state *s = self;
+    *recording = NULL;
+    const unsigned epoch = s->epoch;
+    cudaGraph_t graph = NULL;
+    cudaError_t e = cudaStreamEndCapture(s->stream, &graph);
+    s->xq_src = NULL;
+    if (e != cudaSuccess || !ok || !graph) {
+        if (graph) cudaGraphDestroy(graph);
+        (void)cudaGetLastError();
+        return e == cudaSuccess ? QUANTA_OK : qn_cuda_error(e, "capture_end");
+    }
+    qn_cuda_recording *r = calloc(1, sizeof *r);
+    if (!r) {
+        cudaGraphDestroy(graph);
+        return qn_error_set(QUANTA_ERR_OUT_OF_MEMORY, "cuda capture_end: no memory");
+    }
+    e = cudaGraphInstantiate(&r->exec, graph, 0);
+    cudaGraphDestroy(graph);
+    if (e != cudaSuccess) {
+        free(r);
+        return qn_cuda_error(e, "capture_end: cudaGraphInstantiate");
+    }
+    r->epoch = epoch;
+    *recording = r;
+    return QUANTA_OK;
+}
+
+static quanta_status cuda_replay(void *self, void *recording, int *valid) {
+    qn_cuda_state *s = self;
+    qn_cuda_recording *r = recording;
+    *valid = r->epoch == s->epoch;
+    if (!*valid) return QUANTA_OK;
+    cudaError_t e = cudaGraphLaunch(r->exec, s->stream);
+    s->xq_src = NULL; /* whatever the recording left in xq is not tracked */
+    return e == cudaSuccess ? QUANTA_OK : qn_cuda_error(e, "replay: cudaGraphLaunch");
+}
+
+static void cuda_release_recording(void *self, void *recording) {
+    qn_cuda_state *s = self;
+    qn_cuda_recording *r = recording;
+    if (!r) return;
+    (void)cudaStreamSynchronize(s->stream);
+    cudaGraphExecDestroy(r->exec);
+    (void)cudaGetLastError();
+    free(r);
+}
+
 const qn_backend_ops qn_cuda_backend = {
     .name = "cuda",
     .device_count = cuda_device_count,
@@ -318,4 +387,8 @@ const qn_backend_ops qn_cuda_backend = {
     .synchronize = cuda_synchronize,
     .copy_bandwidth = cuda_copy_bandwidth,
     .peer_gemm = NULL,
+    .capture_begin = cuda_capture_begin,
+    .capture_end = cuda_capture_end,
+    .replay = cuda_replay,
+    .release_recording = cuda_release_recording,
 };

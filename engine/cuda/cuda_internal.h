@@ -29,6 +29,7 @@ typedef struct qn_cuda_state {
     int xq_dtype;
     /* Bumped whenever scratch or xq move: captured CUDA graphs hold their addresses. */
     unsigned epoch;
+    int graphs; /* plans may be captured as CUDA graphs (QUANTA_CUDA_GRAPHS=0 turns it off) */
 } qn_cuda_state;
 
 /* A weight prepared for the tensor-core matmul: one device allocation holding the tiled
