@@ -1,26 +1,11 @@
 /* api.c — the public dtype/format entry points of quanta.h, thin wrappers over formats.h. */
 #include "formats.h"
 
-static const struct {
-    quanta_dtype t;
-    const char *name;
-} dtype_names[] = {
-    { QUANTA_F32, "f32" },      { QUANTA_F16, "f16" },           { QUANTA_BF16, "bf16" },
-    { QUANTA_I32, "i32" },      { QUANTA_U8, "u8" },             { QUANTA_Q8, "q8" },
-    { QUANTA_Q4, "q4" },        { QUANTA_NF4, "nf4" },           { QUANTA_FP8_E4M3, "fp8_e4m3" },
-    { QUANTA_FP8_E5M2, "fp8_e5m2" },
-    { QUANTA_GGML_Q4_0, "q4_0" }, { QUANTA_GGML_Q4_1, "q4_1" },   { QUANTA_GGML_Q5_0, "q5_0" },
-    { QUANTA_GGML_Q5_1, "q5_1" }, { QUANTA_GGML_Q8_0, "q8_0" },   { QUANTA_GGML_Q4_K, "q4_k" },
-    { QUANTA_GGML_Q5_K, "q5_k" }, { QUANTA_GGML_Q6_K, "q6_k" },
-};
-#define N_DTYPES (sizeof dtype_names / sizeof dtype_names[0])
-
 #include "error.h"
 
 QUANTA_API const char *quanta_dtype_name(quanta_dtype dtype) {
-    for (size_t i = 0; i < N_DTYPES; i++)
-        if (dtype_names[i].t == dtype) return dtype_names[i].name;
-    return NULL;
+    const qn_format *f = qn_format_of(dtype);
+    return f ? f->name : NULL;
 }
 
 static int lower(int c) { return c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c; }
@@ -37,9 +22,9 @@ QUANTA_API quanta_status quanta_dtype_parse(const char *name, quanta_dtype *out)
         *out = QUANTA_FP8_E4M3;
         return QUANTA_OK;
     }
-    for (size_t i = 0; i < N_DTYPES; i++)
-        if (name_eq(name, dtype_names[i].name)) {
-            *out = dtype_names[i].t;
+    for (int i = 0; i < qn_format_count(); i++)
+        if (name_eq(name, qn_format_at(i)->name)) {
+            *out = qn_format_at(i)->dtype;
             return QUANTA_OK;
         }
     return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT,

@@ -12,16 +12,35 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "layout.h"
 #include "quanta.h"
 
-/* The 16 NormalFloat-4 values of bitsandbytes, ascending; code i decodes to qn_nf4_book[i]. */
+/* The 16 NormalFloat-4 values (QN_NF4_BOOK_INIT, layout.h), for host code. */
 extern const float qn_nf4_book[16];
 
-#define QN_Q4_DEFAULT_GROUP 64
-#define QN_NF4_BLOCK 64
-#define QN_NF4_DQ_BLOCK 256
-#define QN_FP8_E4M3_MAX 448.0f
-#define QN_FP8_E5M2_MAX 57344.0f
+/*
+ * The format table: one entry per quanta_dtype (formats/format_table.c). Dense element types
+ * have elem_size and no functions; weight formats have the three functions, which hold all
+ * that is format-specific on the host: layout fills the format's sections of a
+ * qn_quant_layout (layout.h) whose dtype, rows and cols are set, validating the descriptor's
+ * format fields (group, double_quant, cols) with errors prefixed by `what`; quantize writes
+ * L->total_bytes from finite f32 values; dequant_row decodes row r.
+ */
+typedef struct qn_format {
+    quanta_dtype dtype;
+    const char *name;  /* quanta_dtype_name / quanta_dtype_parse */
+    size_t elem_size;  /* dense: bytes per element; weight formats: 0 */
+    bool is_float;     /* f32, f16, bf16: the activation dtypes */
+    quanta_status (*layout)(const quanta_tensor_desc *d, const char *what, qn_quant_layout *L);
+    quanta_status (*quantize)(const qn_quant_layout *L, const float *src, uint8_t *dst);
+    void (*dequant_row)(const qn_quant_layout *L, const uint8_t *base, int64_t r, float *out);
+} qn_format;
+
+/* The entry of a dtype, NULL when t is not a known quanta_dtype. */
+const qn_format *qn_format_of(quanta_dtype t);
+/* Entry i of the table (0 <= i < qn_format_count()), for listing every dtype. */
+const qn_format *qn_format_at(int i);
+int qn_format_count(void);
 
 bool qn_dtype_is_quantized(quanta_dtype t);
 bool qn_dtype_is_float(quanta_dtype t);      /* f32, f16, bf16 */
@@ -33,20 +52,6 @@ bool qn_dtype_is_ggml(quanta_dtype t);
 uint32_t qn_ggml_block_of(quanta_dtype t, uint32_t *ggml_type, uint32_t *block_bytes);
 /* The dtype of a ggml type id; false for types that are not one of the QUANTA_GGML_* formats. */
 bool qn_dtype_from_ggml(uint32_t ggml_type, quanta_dtype *out);
-
-/* Byte offsets of the sections of a quantized matrix [rows][cols] (interchange layout). */
-typedef struct qn_quant_layout {
-    int64_t rows, cols;
-    int32_t group;          /* q4 group / nf4 block (resolved default) / ggml elements per block */
-    int32_t double_quant;
-    size_t codes_offset;    /* always 0 */
-    size_t codes_row_bytes; /* bytes of codes per row */
-    size_t scales_offset;   /* q8/fp8: f32[rows]; q4: f16[rows][cols/g]; nf4: f32 absmax or u8 qabsmax */
-    size_t zeros_offset;    /* q4: u8 nibbles [rows][zero_row_bytes]; nf4 dq: f32 dq_scale[] */
-    size_t zero_row_bytes;  /* q4 only */
-    size_t dq_mean_offset;  /* nf4 double quant: the f32 mean */
-    size_t total_bytes;
-} qn_quant_layout;
 
 /* Validates a descriptor (dims, group, cols multiple of group, ...) and fills the layout.
  * Errors name the offending field; sizes are overflow-checked. Works for dense dtypes too

@@ -78,8 +78,8 @@ float qn_e5m2_to_f32(uint8_t v) {
     return fp8_decode_finite(v, 2, 15);
 }
 
-void qn_fp8_quantize(const qn_quant_layout *L, quanta_dtype t, const float *src, uint8_t *dst) {
-    const fp8_spec *sp = t == QUANTA_FP8_E5M2 ? &e5m2 : &e4m3;
+quanta_status qn_fp8_quantize(const qn_quant_layout *L, const float *src, uint8_t *dst) {
+    const fp8_spec *sp = L->dtype == QUANTA_FP8_E5M2 ? &e5m2 : &e4m3;
     size_t cols = (size_t)L->cols;
     for (int64_t r = 0; r < L->rows; r++) {
         const float *w = src + (size_t)r * cols;
@@ -95,9 +95,11 @@ void qn_fp8_quantize(const qn_quant_layout *L, quanta_dtype t, const float *src,
         /* w/scale of the largest element may land a hair above max: the encoder saturates it. */
         for (size_t c = 0; c < cols; c++) q[c] = fp8_encode(w[c] / scale, sp);
     }
+    return QUANTA_OK;
 }
 
-void qn_fp8_dequant_row(const qn_quant_layout *L, quanta_dtype t, const uint8_t *base, int64_t r, float *out) {
+void qn_fp8_dequant_row(const qn_quant_layout *L, const uint8_t *base, int64_t r, float *out) {
+    const quanta_dtype t = (quanta_dtype)L->dtype;
     size_t cols = (size_t)L->cols;
     const uint8_t *q = base + (size_t)r * cols;
     float scale = qn_load_f32(base + L->scales_offset + (size_t)r * 4);

@@ -15,43 +15,20 @@
  * whose effective absmax is <= 0 gets the zero code everywhere. */
 #include "quant_impl.h"
 
-#define NF4_B0 -1.0
-#define NF4_B1 -0.6961928009986877
-#define NF4_B2 -0.5250730514526367
-#define NF4_B3 -0.39491748809814453
-#define NF4_B4 -0.28444138169288635
-#define NF4_B5 -0.18477343022823334
-#define NF4_B6 -0.09105003625154495
-#define NF4_B7 0.0
-#define NF4_B8 0.07958029955625534
-#define NF4_B9 0.16093020141124725
-#define NF4_B10 0.24611230194568634
-#define NF4_B11 0.33791524171829224
-#define NF4_B12 0.44070982933044434
-#define NF4_B13 0.5626170039176941
-#define NF4_B14 0.7229568362236023
-#define NF4_B15 1.0
-#define NF4_ZERO_CODE 7
+#include "error.h"
 
-const float qn_nf4_book[16] = {
-    (float)NF4_B0, (float)NF4_B1, (float)NF4_B2,  (float)NF4_B3,  (float)NF4_B4,  (float)NF4_B5,
-    (float)NF4_B6, (float)NF4_B7, (float)NF4_B8,  (float)NF4_B9,  (float)NF4_B10, (float)NF4_B11,
-    (float)NF4_B12, (float)NF4_B13, (float)NF4_B14, (float)NF4_B15,
-};
+const float qn_nf4_book[16] = QN_NF4_BOOK_INIT;
 
-#define MID(a, b) ((float)(((a) + (b)) * 0.5))
-static const float nf4_mid[15] = {
-    MID(NF4_B0, NF4_B1),   MID(NF4_B1, NF4_B2),   MID(NF4_B2, NF4_B3),   MID(NF4_B3, NF4_B4),
-    MID(NF4_B4, NF4_B5),   MID(NF4_B5, NF4_B6),   MID(NF4_B6, NF4_B7),   MID(NF4_B7, NF4_B8),
-    MID(NF4_B8, NF4_B9),   MID(NF4_B9, NF4_B10),  MID(NF4_B10, NF4_B11), MID(NF4_B11, NF4_B12),
-    MID(NF4_B12, NF4_B13), MID(NF4_B13, NF4_B14), MID(NF4_B14, NF4_B15),
-};
+/* Midpoint m between book values m and m + 1: the book values are exact f32 values, their
+ * midpoint is taken in double and rounded to f32, giving the thresholds bitsandbytes
+ * hard-codes. */
+static inline float nf4_mid(int m) { return (float)(((double)qn_nf4_book[m] + (double)qn_nf4_book[m + 1]) * 0.5); }
 
 static inline int nf4_code(float x) {
     int lo = 0, hi = 15; /* code = number of midpoints strictly below x */
     while (lo < hi) {
         int m = (lo + hi) / 2;
-        if (x > nf4_mid[m]) lo = m + 1;
+        if (x > nf4_mid(m)) lo = m + 1;
         else hi = m;
     }
     return lo;
@@ -70,7 +47,7 @@ static float block_absmax(const float *w) {
 
 static void code_block(const float *w, float absmax, uint8_t *q) {
     for (int i = 0; i < QN_NF4_BLOCK; i += 2) {
-        int c0 = NF4_ZERO_CODE, c1 = NF4_ZERO_CODE;
+        int c0 = QN_NF4_ZERO_CODE, c1 = QN_NF4_ZERO_CODE;
         if (absmax > 0.0f) {
             c0 = nf4_code(w[i] / absmax);
             c1 = nf4_code(w[i + 1] / absmax);
@@ -79,7 +56,40 @@ static void code_block(const float *w, float absmax, uint8_t *q) {
     }
 }
 
-void qn_nf4_quantize(const qn_quant_layout *L, const float *src, uint8_t *dst) {
+/* Codes [rows][cols/2]; f32 absmax per block, or int8 absmax codes per block, f32 scales per
+ * QN_NF4_DQ_BLOCK blocks and the f32 mean. */
+quanta_status qn_nf4_layout(const quanta_tensor_desc *d, const char *what, qn_quant_layout *L) {
+    if (d->group != 0 && d->group != QN_NF4_BLOCK)
+        return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "%s->group is %d; nf4 blocks are 64 (0 = 64)", what,
+                            (int)d->group);
+    if (d->double_quant != 0 && d->double_quant != 1)
+        return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "%s->double_quant is %d, must be 0 or 1", what,
+                            (int)d->double_quant);
+    size_t cols = (size_t)L->cols, count = (size_t)L->rows * cols; /* count fits */
+    if (cols % QN_NF4_BLOCK != 0)
+        return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT,
+                            "%s->dims[1] (cols = %lld) is not a multiple of the nf4 block size %d", what,
+                            (long long)L->cols, QN_NF4_BLOCK);
+    size_t nb = count / QN_NF4_BLOCK, t, total;
+    L->group = QN_NF4_BLOCK;
+    L->double_quant = d->double_quant;
+    L->codes_row_bytes = cols / 2;
+    L->scales_offset = count / 2;
+    if (!d->double_quant) {
+        if (!qn_mul_size(nb, 4, &t) || !qn_add_size(L->scales_offset, t, &total)) return qn_layout_overflow(what, L);
+    } else {
+        size_t ndq = nb / QN_NF4_DQ_BLOCK + (nb % QN_NF4_DQ_BLOCK != 0), dqs, dqm;
+        if (!qn_add_size(L->scales_offset, nb, &dqs) || !qn_mul_size(ndq, 4, &t) || !qn_add_size(dqs, t, &dqm) ||
+            !qn_add_size(dqm, 4, &total))
+            return qn_layout_overflow(what, L);
+        L->nf4_dq_scales_offset = dqs;
+        L->nf4_dq_mean_offset = dqm;
+    }
+    L->total_bytes = total;
+    return QUANTA_OK;
+}
+
+quanta_status qn_nf4_quantize(const qn_quant_layout *L, const float *src, uint8_t *dst) {
     size_t nb = (size_t)L->rows * (size_t)L->cols / QN_NF4_BLOCK;
     if (!L->double_quant) {
         for (size_t b = 0; b < nb; b++) {
@@ -88,12 +98,12 @@ void qn_nf4_quantize(const qn_quant_layout *L, const float *src, uint8_t *dst) {
             qn_store_f32(dst + L->scales_offset + b * 4, a);
             code_block(w, a, dst + b * (QN_NF4_BLOCK / 2));
         }
-        return;
+        return QUANTA_OK;
     }
     double sum = 0.0;
     for (size_t b = 0; b < nb; b++) sum += block_absmax(src + b * QN_NF4_BLOCK);
     float mean = (float)(sum / (double)nb);
-    qn_store_f32(dst + L->dq_mean_offset, mean);
+    qn_store_f32(dst + L->nf4_dq_mean_offset, mean);
     float am[QN_NF4_DQ_BLOCK];
     for (size_t b0 = 0; b0 < nb; b0 += QN_NF4_DQ_BLOCK) {
         size_t n = nb - b0 < QN_NF4_DQ_BLOCK ? nb - b0 : QN_NF4_DQ_BLOCK;
@@ -103,7 +113,7 @@ void qn_nf4_quantize(const qn_quant_layout *L, const float *src, uint8_t *dst) {
             dmax = fmaxf(dmax, fabsf(am[i] - mean));
         }
         float dqs = dmax / 127.0f;
-        qn_store_f32(dst + L->zeros_offset + (b0 / QN_NF4_DQ_BLOCK) * 4, dqs);
+        qn_store_f32(dst + L->nf4_dq_scales_offset + (b0 / QN_NF4_DQ_BLOCK) * 4, dqs);
         for (size_t i = 0; i < n; i++) {
             int qd = dqs > 0.0f ? qn_rne_clamp((double)(am[i] - mean) / dqs, -127, 127) : 0;
             uint8_t u = (uint8_t)(qd & 0xFF);
@@ -112,13 +122,14 @@ void qn_nf4_quantize(const qn_quant_layout *L, const float *src, uint8_t *dst) {
                        dst + (b0 + i) * (QN_NF4_BLOCK / 2));
         }
     }
+    return QUANTA_OK;
 }
 
 float qn_nf4_absmax(const qn_quant_layout *L, const void *base, size_t block) {
     const uint8_t *p = base;
     if (!L->double_quant) return qn_load_f32(p + L->scales_offset + block * 4);
-    float dqs = qn_load_f32(p + L->zeros_offset + (block / QN_NF4_DQ_BLOCK) * 4);
-    float mean = qn_load_f32(p + L->dq_mean_offset);
+    float dqs = qn_load_f32(p + L->nf4_dq_scales_offset + (block / QN_NF4_DQ_BLOCK) * 4);
+    float mean = qn_load_f32(p + L->nf4_dq_mean_offset);
     float a = nf4_dq_decode(p[L->scales_offset + block], dqs, mean);
     return a > 0.0f ? a : 0.0f; /* matches the quantizer: such blocks hold only zero codes */
 }

@@ -7,10 +7,34 @@
 
 #include "error.h"
 
+/* Codes [rows][cols/2], f16 scales [rows][cols/g], zero nibbles [rows][ceil(cols/g / 2)]. */
+quanta_status qn_q4_layout(const quanta_tensor_desc *d, const char *what, qn_quant_layout *L) {
+    int32_t g = d->group == 0 ? QN_Q4_DEFAULT_GROUP : d->group;
+    if (g != 32 && g != 64 && g != 128)
+        return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "%s->group is %d; q4 groups are 32, 64 or 128 (0 = 64)",
+                            what, (int)d->group);
+    size_t rows = (size_t)L->rows, cols = (size_t)L->cols, count = rows * cols; /* count fits */
+    if (cols % (size_t)g != 0)
+        return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT,
+                            "%s->dims[1] (cols = %lld) is not a multiple of the q4 group size %d", what,
+                            (long long)L->cols, (int)g);
+    size_t ng = cols / (size_t)g, nsc, sb, zb, zo, total;
+    L->group = g;
+    L->codes_row_bytes = cols / 2;
+    L->scales_offset = count / 2;
+    L->q4_zero_row_bytes = (ng + 1) / 2;
+    if (!qn_mul_size(rows, ng, &nsc) || !qn_mul_size(nsc, 2, &sb) || !qn_add_size(L->scales_offset, sb, &zo) ||
+        !qn_mul_size(rows, L->q4_zero_row_bytes, &zb) || !qn_add_size(zo, zb, &total))
+        return qn_layout_overflow(what, L);
+    L->q4_zeros_offset = zo;
+    L->total_bytes = total;
+    return QUANTA_OK;
+}
+
 quanta_status qn_q4_quantize(const qn_quant_layout *L, const float *src, uint8_t *dst) {
     size_t cols = (size_t)L->cols, g = (size_t)L->group, ng = cols / g;
-    uint8_t *scales = dst + L->scales_offset, *zeros = dst + L->zeros_offset;
-    memset(zeros, 0, (size_t)L->rows * L->zero_row_bytes); /* the odd trailing nibble stays 0 */
+    uint8_t *scales = dst + L->scales_offset, *zeros = dst + L->q4_zeros_offset;
+    memset(zeros, 0, (size_t)L->rows * L->q4_zero_row_bytes); /* the odd trailing nibble stays 0 */
     for (int64_t r = 0; r < L->rows; r++) {
         const float *w = src + (size_t)r * cols;
         uint8_t *q = dst + (size_t)r * L->codes_row_bytes;
@@ -32,7 +56,7 @@ quanta_status qn_q4_quantize(const qn_quant_layout *L, const float *src, uint8_t
             if (s > 0.0f) z = qn_rne_clamp(-(double)lo / s, 0, 15);
             size_t gi = (size_t)r * ng + j;
             qn_store_u16(scales + gi * 2, s16);
-            zeros[(size_t)r * L->zero_row_bytes + j / 2] |= (uint8_t)(z << ((j & 1) * 4));
+            zeros[(size_t)r * L->q4_zero_row_bytes + j / 2] |= (uint8_t)(z << ((j & 1) * 4));
             for (size_t c = 0; c < g; c += 2) {
                 int q0 = z, q1 = z; /* s == 0: range below the f16 subnormal step, decode to 0 */
                 if (s > 0.0f) {
@@ -50,7 +74,7 @@ void qn_q4_dequant_row(const qn_quant_layout *L, const uint8_t *base, int64_t r,
     size_t cols = (size_t)L->cols, g = (size_t)L->group, ng = cols / g;
     const uint8_t *q = base + (size_t)r * L->codes_row_bytes;
     const uint8_t *scales = base + L->scales_offset + (size_t)r * ng * 2;
-    const uint8_t *zeros = base + L->zeros_offset + (size_t)r * L->zero_row_bytes;
+    const uint8_t *zeros = base + L->q4_zeros_offset + (size_t)r * L->q4_zero_row_bytes;
     for (size_t j = 0; j < ng; j++) {
         float s = qn_f16_to_f32(qn_load_u16(scales + j * 2));
         float z = (float)((zeros[j / 2] >> ((j & 1) * 4)) & 0xF);

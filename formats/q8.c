@@ -2,7 +2,20 @@
  * q = clamp(rne(w/s), -127, 127), w ~ q*s. -128 is never produced (keeps the range symmetric). */
 #include "quant_impl.h"
 
-void qn_q8_quantize(const qn_quant_layout *L, const float *src, uint8_t *dst) {
+#include "error.h"
+
+/* q8, fp8_e4m3, fp8_e5m2: 1-byte codes [rows][cols], then an f32 scale per row. */
+quanta_status qn_row_scale_layout(const quanta_tensor_desc *d, const char *what, qn_quant_layout *L) {
+    (void)d;
+    size_t rows = (size_t)L->rows, cols = (size_t)L->cols, count = rows * cols, sb, total; /* count fits */
+    L->codes_row_bytes = cols;
+    L->scales_offset = count;
+    if (!qn_mul_size(rows, 4, &sb) || !qn_add_size(count, sb, &total)) return qn_layout_overflow(what, L);
+    L->total_bytes = total;
+    return QUANTA_OK;
+}
+
+quanta_status qn_q8_quantize(const qn_quant_layout *L, const float *src, uint8_t *dst) {
     size_t cols = (size_t)L->cols;
     for (int64_t r = 0; r < L->rows; r++) {
         const float *w = src + (size_t)r * cols;
@@ -17,6 +30,7 @@ void qn_q8_quantize(const qn_quant_layout *L, const float *src, uint8_t *dst) {
         }
         for (size_t c = 0; c < cols; c++) q[c] = (int8_t)qn_rne_clamp((double)w[c] / s, -127, 127);
     }
+    return QUANTA_OK;
 }
 
 void qn_q8_dequant_row(const qn_quant_layout *L, const uint8_t *base, int64_t r, float *out) {

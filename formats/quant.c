@@ -5,32 +5,11 @@
 #include <limits.h>
 
 #include "error.h"
-#include "gguf.h"
-
-bool qn_dtype_is_quantized(quanta_dtype t) {
-    return t == QUANTA_Q8 || t == QUANTA_Q4 || t == QUANTA_NF4 || t == QUANTA_FP8_E4M3 || t == QUANTA_FP8_E5M2 ||
-           qn_dtype_is_ggml(t);
-}
-
-bool qn_dtype_is_float(quanta_dtype t) { return t == QUANTA_F32 || t == QUANTA_F16 || t == QUANTA_BF16; }
-
-size_t qn_dtype_elem_size(quanta_dtype t) {
-    switch (t) {
-    case QUANTA_F32:
-    case QUANTA_I32: return 4;
-    case QUANTA_F16:
-    case QUANTA_BF16: return 2;
-    case QUANTA_U8: return 1;
-    default: return 0;
-    }
-}
-
-static bool dtype_known(quanta_dtype t) { return qn_dtype_elem_size(t) != 0 || qn_dtype_is_quantized(t); }
 
 /* All validation lives here; `what` prefixes every message ("quanta_quantize: desc"). */
 static quanta_status layout_get(const quanta_tensor_desc *d, const char *what, qn_quant_layout *L) {
     if (!d) return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "%s is NULL", what);
-    if (!dtype_known(d->dtype))
+    if (!qn_format_of(d->dtype))
         return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "%s->dtype %d is not a known quanta_dtype", what,
                             (int)d->dtype);
     bool quant = qn_dtype_is_quantized(d->dtype);
@@ -56,91 +35,22 @@ static quanta_status layout_get(const quanta_tensor_desc *d, const char *what, q
                                 what, i, (long long)d->dims[i]);
     }
     memset(L, 0, sizeof *L);
+    L->dtype = (int32_t)d->dtype;
     L->cols = d->dims[d->ndim - 1];
     L->rows = (int64_t)(count / (size_t)L->cols);
-    size_t rows = (size_t)L->rows, cols = (size_t)L->cols, total = 0;
-    const char *ovf = "%s: byte size of the %s tensor [%lld x %lld] overflows size_t";
-#define OVF() qn_error_set(QUANTA_ERR_OVERFLOW, ovf, what, quanta_dtype_name(d->dtype), (long long)L->rows, \
-                           (long long)L->cols)
-    /* count <= SIZE_MAX already; every section below is at most count * 4 + small terms. */
-    switch (d->dtype) {
-    case QUANTA_Q8:
-    case QUANTA_FP8_E4M3:
-    case QUANTA_FP8_E5M2: {
-        size_t sb;
-        L->codes_row_bytes = cols;
-        L->scales_offset = count;
-        if (!qn_mul_size(rows, 4, &sb) || !qn_add_size(count, sb, &total)) return OVF();
-        break;
-    }
-    case QUANTA_Q4: {
-        int32_t g = d->group == 0 ? QN_Q4_DEFAULT_GROUP : d->group;
-        if (g != 32 && g != 64 && g != 128)
-            return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "%s->group is %d; q4 groups are 32, 64 or 128 (0 = 64)",
-                                what, (int)d->group);
-        if (cols % (size_t)g != 0)
-            return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT,
-                                "%s->dims[1] (cols = %lld) is not a multiple of the q4 group size %d", what,
-                                (long long)L->cols, (int)g);
-        size_t ng = cols / (size_t)g, nsc, sb, zb;
-        L->group = g;
-        L->codes_row_bytes = cols / 2;
-        L->scales_offset = count / 2;
-        L->zero_row_bytes = (ng + 1) / 2;
-        if (!qn_mul_size(rows, ng, &nsc) || !qn_mul_size(nsc, 2, &sb) ||
-            !qn_add_size(L->scales_offset, sb, &L->zeros_offset) || !qn_mul_size(rows, L->zero_row_bytes, &zb) ||
-            !qn_add_size(L->zeros_offset, zb, &total))
-            return OVF();
-        break;
-    }
-    case QUANTA_NF4: {
-        if (d->group != 0 && d->group != QN_NF4_BLOCK)
-            return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "%s->group is %d; nf4 blocks are 64 (0 = 64)", what,
-                                (int)d->group);
-        if (d->double_quant != 0 && d->double_quant != 1)
-            return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "%s->double_quant is %d, must be 0 or 1", what,
-                                (int)d->double_quant);
-        if (cols % QN_NF4_BLOCK != 0)
-            return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT,
-                                "%s->dims[1] (cols = %lld) is not a multiple of the nf4 block size %d", what,
-                                (long long)L->cols, QN_NF4_BLOCK);
-        size_t nb = count / QN_NF4_BLOCK, t;
-        L->group = QN_NF4_BLOCK;
-        L->double_quant = d->double_quant;
-        L->codes_row_bytes = cols / 2;
-        L->scales_offset = count / 2;
-        if (!d->double_quant) {
-            if (!qn_mul_size(nb, 4, &t) || !qn_add_size(L->scales_offset, t, &total)) return OVF();
-        } else {
-            size_t ndq = nb / QN_NF4_DQ_BLOCK + (nb % QN_NF4_DQ_BLOCK != 0);
-            if (!qn_add_size(L->scales_offset, nb, &L->zeros_offset) || !qn_mul_size(ndq, 4, &t) ||
-                !qn_add_size(L->zeros_offset, t, &L->dq_mean_offset) || !qn_add_size(L->dq_mean_offset, 4, &total))
-                return OVF();
-        }
-        break;
-    }
-    case QUANTA_GGML_Q4_0: case QUANTA_GGML_Q4_1: case QUANTA_GGML_Q5_0: case QUANTA_GGML_Q5_1:
-    case QUANTA_GGML_Q8_0: case QUANTA_GGML_Q4_K: case QUANTA_GGML_Q5_K: case QUANTA_GGML_Q6_K: {
-        uint32_t bb = 0, blk = qn_ggml_block_of(d->dtype, NULL, &bb);
-        if (cols % blk != 0)
-            return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT,
-                                "%s->dims[1] (cols = %lld) is not a multiple of the %s block of %u", what,
-                                (long long)L->cols, quanta_dtype_name(d->dtype), (unsigned)blk);
-        L->group = (int32_t)blk;
-        L->codes_row_bytes = cols / blk * bb; /* cols * bb / blk <= cols * 2: no overflow */
-        if (!qn_mul_size(rows, L->codes_row_bytes, &total)) return OVF();
-        L->scales_offset = total; /* scales live inside the blocks */
-        break;
-    }
-    default: {
-        size_t es = qn_dtype_elem_size(d->dtype);
-        if (!qn_mul_size(cols, es, &L->codes_row_bytes) || !qn_mul_size(count, es, &total)) return OVF();
-        break;
-    }
-    }
-#undef OVF
+    const qn_format *f = qn_format_of(d->dtype);
+    if (f->layout) return f->layout(d, what, L);
+    /* Dense: count <= SIZE_MAX already; the bytes may not fit. */
+    size_t total;
+    if (!qn_mul_size((size_t)L->cols, f->elem_size, &L->codes_row_bytes) || !qn_mul_size(count, f->elem_size, &total))
+        return qn_layout_overflow(what, L);
     L->total_bytes = total;
     return QUANTA_OK;
+}
+
+quanta_status qn_layout_overflow(const char *what, const qn_quant_layout *L) {
+    return qn_error_set(QUANTA_ERR_OVERFLOW, "%s: byte size of the %s tensor [%lld x %lld] overflows size_t", what,
+                        quanta_dtype_name((quanta_dtype)L->dtype), (long long)L->rows, (long long)L->cols);
 }
 
 quanta_status qn_quant_layout_get(const quanta_tensor_desc *desc, qn_quant_layout *out) {
@@ -230,21 +140,9 @@ void qn_from_f32(quanta_dtype t, const float *src, void *dst, size_t count) {
 
 void qn_dequant_row(const qn_quant_layout *L, quanta_dtype t, const void *base, int64_t r, float *out) {
     const uint8_t *b = base;
-    switch (t) {
-    case QUANTA_Q8: qn_q8_dequant_row(L, b, r, out); break;
-    case QUANTA_Q4: qn_q4_dequant_row(L, b, r, out); break;
-    case QUANTA_NF4: qn_nf4_dequant_row(L, b, r, out); break;
-    case QUANTA_FP8_E4M3:
-    case QUANTA_FP8_E5M2: qn_fp8_dequant_row(L, t, b, r, out); break;
-    case QUANTA_GGML_Q4_0: case QUANTA_GGML_Q4_1: case QUANTA_GGML_Q5_0: case QUANTA_GGML_Q5_1:
-    case QUANTA_GGML_Q8_0: case QUANTA_GGML_Q4_K: case QUANTA_GGML_Q5_K: case QUANTA_GGML_Q6_K: {
-        uint32_t gt = 0;
-        (void)qn_ggml_block_of(t, &gt, NULL);
-        (void)qn_ggml_dequant_row(gt, b + (size_t)r * L->codes_row_bytes, out, L->cols);
-        break;
-    }
-    default: qn_to_f32(t, b + (size_t)r * L->codes_row_bytes, out, (size_t)L->cols); break;
-    }
+    const qn_format *f = qn_format_of(t);
+    if (f && f->dequant_row) f->dequant_row(L, b, r, out);
+    else qn_to_f32(t, b + (size_t)r * L->codes_row_bytes, out, (size_t)L->cols);
 }
 
 quanta_status qn_quantize(const quanta_tensor_desc *desc, const float *src, void *dst, size_t dst_bytes) {
@@ -266,15 +164,7 @@ quanta_status qn_quantize(const quanta_tensor_desc *desc, const float *src, void
             return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT,
                                 "quanta_quantize: src[%zu][%zu] is %s; %s needs finite values", i / cols, i % cols,
                                 isnan(src[i]) ? "NaN" : "infinite", quanta_dtype_name(desc->dtype));
-    if (qn_dtype_is_ggml(desc->dtype))
-        return qn_ggml_quantize(&L, desc->dtype, src, dst);
-    switch (desc->dtype) {
-    case QUANTA_Q8: qn_q8_quantize(&L, src, dst); break;
-    case QUANTA_Q4: return qn_q4_quantize(&L, src, dst);
-    case QUANTA_NF4: qn_nf4_quantize(&L, src, dst); break;
-    default: qn_fp8_quantize(&L, desc->dtype, src, dst); break;
-    }
-    return QUANTA_OK;
+    return qn_format_of(desc->dtype)->quantize(&L, src, dst);
 }
 
 quanta_status qn_dequantize(const quanta_tensor_desc *desc, const void *src, size_t src_bytes, float *dst,

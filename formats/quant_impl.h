@@ -18,18 +18,26 @@ static inline int qn_rne_clamp(double x, int lo, int hi) {
     return (int)lrint(x); /* default rounding mode: to nearest, ties to even */
 }
 
-/* Quantizers: src is the full [rows][cols] f32 matrix, already checked finite; dst has
- * L->total_bytes. Row dequantizers: see qn_dequant_row. */
-void qn_q8_quantize(const qn_quant_layout *L, const float *src, uint8_t *dst);
+/* A format's layout function reports a size that overflows size_t through this. */
+quanta_status qn_layout_overflow(const char *what, const qn_quant_layout *L);
+
+/* The format table's functions (see qn_format in formats.h), one set per format file. The
+ * per-row-scale layout (codes, then f32 per row) is shared by q8 and both fp8 formats. */
+quanta_status qn_row_scale_layout(const quanta_tensor_desc *d, const char *what, qn_quant_layout *L);
+quanta_status qn_q8_quantize(const qn_quant_layout *L, const float *src, uint8_t *dst);
 void qn_q8_dequant_row(const qn_quant_layout *L, const uint8_t *base, int64_t r, float *out);
+quanta_status qn_q4_layout(const quanta_tensor_desc *d, const char *what, qn_quant_layout *L);
 quanta_status qn_q4_quantize(const qn_quant_layout *L, const float *src, uint8_t *dst);
 void qn_q4_dequant_row(const qn_quant_layout *L, const uint8_t *base, int64_t r, float *out);
-void qn_nf4_quantize(const qn_quant_layout *L, const float *src, uint8_t *dst);
+quanta_status qn_nf4_layout(const quanta_tensor_desc *d, const char *what, qn_quant_layout *L);
+quanta_status qn_nf4_quantize(const qn_quant_layout *L, const float *src, uint8_t *dst);
 void qn_nf4_dequant_row(const qn_quant_layout *L, const uint8_t *base, int64_t r, float *out);
-void qn_fp8_quantize(const qn_quant_layout *L, quanta_dtype t, const float *src, uint8_t *dst);
-void qn_fp8_dequant_row(const qn_quant_layout *L, quanta_dtype t, const uint8_t *base, int64_t r, float *out);
+quanta_status qn_fp8_quantize(const qn_quant_layout *L, const float *src, uint8_t *dst); /* e4m3 and e5m2 */
+void qn_fp8_dequant_row(const qn_quant_layout *L, const uint8_t *base, int64_t r, float *out);
 
-/* ggml block formats: encoding (formats/ggml_formats.c). */
-quanta_status qn_ggml_quantize(const qn_quant_layout *L, quanta_dtype t, const float *src, void *dst);
+/* The ggml block formats q4_0 ... q6_k (formats/ggml_formats.c). */
+quanta_status qn_ggml_layout(const quanta_tensor_desc *d, const char *what, qn_quant_layout *L);
+quanta_status qn_ggml_quantize(const qn_quant_layout *L, const float *src, uint8_t *dst);
+void qn_ggml_fmt_dequant_row(const qn_quant_layout *L, const uint8_t *base, int64_t r, float *out);
 
 #endif

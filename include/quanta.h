@@ -431,6 +431,10 @@ QUANTA_API quanta_status quanta_plan_get_output(quanta_plan *plan, quanta_tensor
 
 typedef struct quanta_model quanta_model;
 typedef struct quanta_model_context quanta_model_context;
+/* Progress of long library work (loading, long prefills, quantizing, calibration): `stage`
+ * names the work, `fraction` runs from 0 to 1. Called on the caller's thread; it must not call
+ * back into the object reporting it. */
+typedef void (*quanta_progress_fn)(void *user, const char *stage, double fraction);
 typedef struct quanta_model_sampler quanta_model_sampler;
 
 typedef struct quanta_model_params {
@@ -446,6 +450,10 @@ typedef struct quanta_model_params {
      * for attention, the attention output converted back). Anything else fails the load with
      * QUANTA_ERR_INVALID_ARGUMENT. Every rank of a tensor-parallel model uses it for its heads. */
     quanta_dtype kv_dtype;
+    /* Called on the loading thread as weights are read and uploaded (fraction 0..1, stage
+     * "load"); NULL = none. Used by the CLI's progress bar. */
+    quanta_progress_fn progress;
+    void *progress_user;
 } quanta_model_params;
 
 /* keep (quantize = 0), q4 group default, embeddings quantized along with the rest, f32 KV cache. */
@@ -497,6 +505,10 @@ QUANTA_API quanta_status quanta_model_context_create(quanta_model *model, int32_
 QUANTA_API void quanta_model_context_destroy(quanta_model_context *ctx);
 /* Forgets all positions (the cache is reused from position 0). */
 QUANTA_API void quanta_model_context_reset(quanta_model_context *ctx);
+/* Reports the progress of evaluations longer than one step (prefills over 256 tokens run in
+ * chunks; stage "prefill", fraction = tokens done / n) to fn (NULL turns it off). */
+QUANTA_API quanta_status quanta_model_context_set_progress(quanta_model_context *ctx, quanta_progress_fn fn,
+                                                           void *user);
 /* Positions used so far and the capacity. */
 QUANTA_API int32_t quanta_model_context_position(const quanta_model_context *ctx);
 QUANTA_API int32_t quanta_model_context_size(const quanta_model_context *ctx);

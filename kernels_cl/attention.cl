@@ -182,8 +182,8 @@ kernel void qn_attn_combine(const global float *part, ulong po, global uchar *ob
  * 16 (the host uses qn_attention otherwise).
  */
 inline float16 qn_ld16(const global uchar *p, int dt, size_t i16) {
-    if (dt == QN_F32) return vload16(i16, (const global float *)p);
-    if (dt == QN_F16) return vload_half16(i16, (const global half *)p);
+    if (dt == QN_DT_F32) return vload16(i16, (const global float *)p);
+    if (dt == QN_DT_F16) return vload_half16(i16, (const global half *)p);
     return as_float16(convert_uint16(vload16(i16, (const global ushort *)p)) << 16);
 }
 

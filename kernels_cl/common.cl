@@ -8,17 +8,8 @@
  * keeps the number of device compilations (seconds each on PoCL) small.
  */
 
-/* Dtype and format codes: the values of quanta_dtype in include/quanta.h. */
-#define QN_F32 0
-#define QN_F16 1
-#define QN_BF16 2
-#define QN_I32 3
-#define QN_U8 4
-#define QN_Q8 16
-#define QN_Q4 17
-#define QN_NF4 18
-#define QN_E4M3 19
-#define QN_E5M2 20
+/* Dtype codes (QN_DT_*), format constants, the NF4 code book and the weight layout struct come
+ * from formats/layout.h, which the program source carries ahead of this file. */
 
 #define QN_INL inline __attribute__((always_inline))
 
@@ -58,14 +49,14 @@ inline ushort qn_f32_f16(float f) {
 }
 
 inline float qn_ld(const global uchar *p, int dt, size_t i) {
-    if (dt == QN_F32) return ((const global float *)p)[i];
-    if (dt == QN_F16) return vload_half(i, (const global half *)p);
+    if (dt == QN_DT_F32) return ((const global float *)p)[i];
+    if (dt == QN_DT_F16) return vload_half(i, (const global half *)p);
     return qn_bf16_f32(((const global ushort *)p)[i]);
 }
 
 inline void qn_st(global uchar *p, int dt, size_t i, float v) {
-    if (dt == QN_F32) ((global float *)p)[i] = v;
-    else if (dt == QN_F16) ((global ushort *)p)[i] = qn_f32_f16(v);
+    if (dt == QN_DT_F32) ((global float *)p)[i] = v;
+    else if (dt == QN_DT_F16) ((global ushort *)p)[i] = qn_f32_f16(v);
     else ((global ushort *)p)[i] = qn_f32_bf16(v);
 }
 
@@ -91,74 +82,64 @@ inline float qn_e5m2_f32(uint c) {
     return (c & 0x80u) ? -v : v;
 }
 
-__constant float qn_nf4_book[16] = {
-    -1.0f, -0.6961928009986877f, -0.5250730514526367f, -0.39491748809814453f,
-    -0.28444138169288635f, -0.18477343022823334f, -0.09105003625154495f, 0.0f,
-    0.07958029955625534f, 0.16093020141124725f, 0.24611230194568634f, 0.33791524171829224f,
-    0.44070982933044434f, 0.5626170039176941f, 0.7229568362236023f, 1.0f};
+__constant float qn_nf4_book[16] = QN_NF4_BOOK_INIT;
 
-/*
- * A quantized (or dense) weight matrix W[rows][cols] in the interchange layout. The section
- * offsets come from formats' qn_quant_layout, relative to `base`.
- */
-typedef struct qn_wdesc {
-    int fmt;        /* quanta_dtype */
-    int group;      /* q4 group / nf4 block */
-    int dq;         /* nf4 double quantization */
-    long cols;
-    long row_bytes; /* codes per row */
-    long so, zo, zrb, mo; /* scales, zeros (nf4 dq: dq_scale), zero row bytes, dq mean */
-} qn_wdesc;
+/* A weight matrix W[rows][cols] in the interchange layout is described by qn_quant_layout
+ * (layout.h): its section offsets relative to `base`. */
 
 /* Effective absmax of nf4 block b (whole-matrix block index). */
-inline float qn_nf4_absmax(const global uchar *base, const qn_wdesc *w, size_t b) {
-    if (!w->dq) return ((const global float *)(base + w->so))[b];
-    float dqs = qn_ldf_any(base + w->zo + (b / 256) * 4);
-    float mean = qn_ldf_any(base + w->mo);
-    float a = (float)(char)base[w->so + b] * dqs + mean;
+inline float qn_nf4_absmax(const global uchar *base, const qn_quant_layout *w, size_t b) {
+    if (!w->double_quant) return ((const global float *)(base + w->scales_offset))[b];
+    float dqs = qn_ldf_any(base + w->nf4_dq_scales_offset + (b / QN_NF4_DQ_BLOCK) * 4);
+    float mean = qn_ldf_any(base + w->nf4_dq_mean_offset);
+    float a = (float)(char)base[w->scales_offset + b] * dqs + mean;
     return a > 0.0f ? a : 0.0f;
 }
 
 /* Scale of the group/block holding element (r, c). */
-inline float qn_w_scale(const global uchar *base, const qn_wdesc *w, long r, long c) {
-    switch (w->fmt) {
-    case QN_Q4: {
+inline float qn_w_scale(const global uchar *base, const qn_quant_layout *w, long r, long c) {
+    switch (w->dtype) {
+    case QN_DT_Q4: {
         long ng = w->cols / w->group;
-        return vload_half((size_t)(r * ng + c / w->group), (const global half *)(base + w->so));
+        return vload_half((size_t)(r * ng + c / w->group), (const global half *)(base + w->scales_offset));
     }
-    case QN_NF4: return qn_nf4_absmax(base, w, (size_t)(r * (w->cols / 64) + c / 64));
-    case QN_Q8: case QN_E4M3: case QN_E5M2: return qn_ldf_any(base + w->so + r * 4);
+    case QN_DT_NF4: return qn_nf4_absmax(base, w, (size_t)(r * (w->cols / 64) + c / 64));
+    case QN_DT_Q8: case QN_DT_E4M3: case QN_DT_E5M2: return qn_ldf_any(base + w->scales_offset + r * 4);
     default: return 1.0f;
     }
 }
 
-inline float qn_q4_zero(const global uchar *base, const qn_wdesc *w, long r, long c) {
+inline float qn_q4_zero(const global uchar *base, const qn_quant_layout *w, long r, long c) {
     long j = c / w->group;
-    uint z = base[w->zo + r * w->zrb + j / 2];
+    uint z = base[w->q4_zeros_offset + r * w->q4_zero_row_bytes + j / 2];
     return (float)((z >> ((j & 1) * 4)) & 15u);
 }
 
 /* One element of W, dequantized. Slow but general: used by gathers and tile loads. */
-inline float qn_w_elem(const global uchar *base, const qn_wdesc *w, long r, long c) {
-    switch (w->fmt) {
-    case QN_F32: case QN_F16: case QN_BF16:
-        return qn_ld(base, w->fmt, (size_t)(r * w->cols + c));
-    case QN_Q8: return (float)((const global char *)base)[r * w->cols + c] * qn_w_scale(base, w, r, c);
-    case QN_E4M3: return qn_e4m3_f32(base[r * w->cols + c]) * qn_w_scale(base, w, r, c);
-    case QN_E5M2: return qn_e5m2_f32(base[r * w->cols + c]) * qn_w_scale(base, w, r, c);
-    case QN_Q4: {
-        uint b = base[r * w->row_bytes + c / 2];
+inline float qn_w_elem(const global uchar *base, const qn_quant_layout *w, long r, long c) {
+    switch (w->dtype) {
+    case QN_DT_F32: case QN_DT_F16: case QN_DT_BF16:
+        return qn_ld(base, w->dtype, (size_t)(r * w->cols + c));
+    case QN_DT_Q8: return (float)((const global char *)base)[r * w->cols + c] * qn_w_scale(base, w, r, c);
+    case QN_DT_E4M3: return qn_e4m3_f32(base[r * w->cols + c]) * qn_w_scale(base, w, r, c);
+    case QN_DT_E5M2: return qn_e5m2_f32(base[r * w->cols + c]) * qn_w_scale(base, w, r, c);
+    case QN_DT_Q4: {
+        uint b = base[r * w->codes_row_bytes + c / 2];
         float q = (float)((b >> ((c & 1) * 4)) & 15u);
         return (q - qn_q4_zero(base, w, r, c)) * qn_w_scale(base, w, r, c);
     }
-    case QN_NF4: {
-        uint b = base[r * w->row_bytes + c / 2];
+    case QN_DT_NF4: {
+        uint b = base[r * w->codes_row_bytes + c / 2];
         return qn_nf4_book[(b >> ((c & 1) * 4)) & 15u] * qn_w_scale(base, w, r, c);
     }
     default: return 0.0f;
     }
 }
 
-#define QN_WDESC_ARGS int wfmt, int wgroup, int wdq, long wcols, long wrowb, long wso, long wzo, long wzrb, long wmo
-#define QN_WDESC_MAKE(w) qn_wdesc w; w.fmt = wfmt; w.group = wgroup; w.dq = wdq; w.cols = wcols; \
-    w.row_bytes = wrowb; w.so = wso; w.zo = wzo; w.zrb = wzrb; w.mo = wmo
+/* A weight's layout as kernel arguments (the host passes qn_quant_layout's fields in this order,
+ * engine/opencl/cl_backend.c qn_cl_weight_args) and the struct rebuilt from them (rows unset). */
+#define QN_WLAYOUT_ARGS int wdtype, int wgroup, int wdq, long wcols, long wrowb, long wscales, long wq4z, \
+    long wq4zrb, long wdqs, long wdqm
+#define QN_WLAYOUT_MAKE(w) qn_quant_layout w; w.dtype = wdtype; w.group = wgroup; w.double_quant = wdq; \
+    w.rows = 0; w.cols = wcols; w.codes_row_bytes = wrowb; w.scales_offset = wscales; w.q4_zeros_offset = wq4z; \
+    w.q4_zero_row_bytes = wq4zrb; w.nf4_dq_scales_offset = wdqs; w.nf4_dq_mean_offset = wdqm; w.total_bytes = 0

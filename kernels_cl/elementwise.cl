@@ -146,9 +146,9 @@ kernel void qn_rope(const global uchar *x, ulong xo, int xdt, const global int *
 }
 
 /* out[t, c] = W[ids[t], c] for t < T (ids == 0: row t itself, i.e. a full dequantize). */
-kernel void qn_get_rows(const global uchar *wb, ulong wo, QN_WDESC_ARGS, const global uchar *ids, ulong io,
+kernel void qn_get_rows(const global uchar *wb, ulong wo, QN_WLAYOUT_ARGS, const global uchar *ids, ulong io,
                         int has_ids, global uchar *y, ulong yo, int ydt, ulong T) {
-    QN_WDESC_MAKE(w);
+    QN_WLAYOUT_MAKE(w);
     size_t gid = get_global_id(0);
     if (gid >= T * (size_t)wcols) return;
     size_t t = gid / (size_t)wcols, c = gid % (size_t)wcols;
@@ -178,7 +178,7 @@ kernel void qn_write_rows(const global uchar *s, ulong so, int sdt, global uchar
     if (i >= n) return;
     size_t c = i % D, row = i / D, t = row % T, bh = row / T;
     size_t di = (bh * Nmax + start + t) * D + c;
-    if (sdt == ddt && (sdt > QN_BF16)) {
+    if (sdt == ddt && (sdt > QN_DT_BF16)) {
         for (int k = 0; k < es; k++) d[dof + di * es + k] = s[so + i * es + k];
     } else {
         qn_st(d + dof, ddt, di, qn_ld(s + so, sdt, i));

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""Embeds OpenCL C sources into a C file: qn_cl_sources[] (in the order given, common.cl
-first) and qn_cl_source_count. Usage: embed_cl.py OUT.c A.cl [B.cl ...]
+"""Embeds OpenCL C sources into a C file: qn_cl_sources[] (in the order given: formats/layout.h,
+common.cl, then the kernels) and qn_cl_source_count. Usage: embed_cl.py OUT.c A.cl [B.cl ...]
 With --binary NAME OUT.c FILE it embeds FILE's bytes as `const unsigned char NAME[]` and
 `const size_t NAME_size` instead (the offline SPIR-V module)."""
 import os

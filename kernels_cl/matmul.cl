@@ -60,7 +60,7 @@ QN_INL float16 qn_lut16(float16 t, uint16 c) {
 /* 16 FP8 codes, exact (the vector form of qn_e4m3_f32 / qn_e5m2_f32). */
 QN_INL float16 qn_fp8_16(uint16 cc, int fmt) {
     float16 v;
-    if (fmt == QN_E4M3) {
+    if (fmt == QN_DT_E4M3) {
         const uint16 e = (cc >> 3) & 15u, m = cc & 7u;
         v = select(as_float16(((e + 120u) << 23) | (m << 20)), convert_float16(m) * 0.001953125f, e == 0u);
         v = select(v, (float16)(NAN), (cc & 0x7fu) == 0x7fu);
@@ -88,9 +88,9 @@ typedef struct qn_wrow {
     float cs, czs;              /* q4: its scale and zero * scale */
 } qn_wrow;
 
-inline qn_wrow qn_wrow_make(const global uchar *W, const qn_wdesc *w, long n) {
+inline qn_wrow qn_wrow_make(const global uchar *W, const qn_quant_layout *w, long n) {
     qn_wrow r;
-    r.codes = W + n * w->row_bytes;
+    r.codes = W + n * w->codes_row_bytes;
     r.scales = W;
     r.zeros = W;
     r.rs = 1.0f;
@@ -98,23 +98,23 @@ inline qn_wrow qn_wrow_make(const global uchar *W, const qn_wdesc *w, long n) {
     r.blk0 = 0;
     r.cj = -1;
     r.cs = r.czs = 0.0f;
-    switch (w->fmt) {
-    case QN_Q4: {
+    switch (w->dtype) {
+    case QN_DT_Q4: {
         long ng = w->cols / w->group;
-        r.scales = W + w->so + n * ng * 2;
-        r.zeros = W + w->zo + n * w->zrb;
+        r.scales = W + w->scales_offset + n * ng * 2;
+        r.zeros = W + w->q4_zeros_offset + n * w->q4_zero_row_bytes;
         r.gsh = 26 - clz(w->group); /* group 32/64/128 -> 0/1/2 */
         break;
     }
-    case QN_NF4:
+    case QN_DT_NF4:
         r.blk0 = n * (w->cols / 64);
-        r.scales = W + w->so + r.blk0 * 4;
+        r.scales = W + w->scales_offset + r.blk0 * 4;
         break;
-    case QN_Q8: case QN_E4M3: case QN_E5M2:
+    case QN_DT_Q8: case QN_DT_E4M3: case QN_DT_E5M2:
         r.codes = W + n * w->cols;
-        r.rs = qn_ldf_any(W + w->so + n * 4);
+        r.rs = qn_ldf_any(W + w->scales_offset + n * 4);
         break;
-    case QN_F16: case QN_BF16: r.codes = W + n * w->cols * 2; break;
+    case QN_DT_F16: case QN_DT_BF16: r.codes = W + n * w->cols * 2; break;
     default: r.codes = W + n * w->cols * 4; break;
     }
     return r;
@@ -123,9 +123,9 @@ inline qn_wrow qn_wrow_make(const global uchar *W, const qn_wdesc *w, long n) {
 /* Chunk c (weights 32c .. 32c+31) of a row as two float16 halves w0, w1. Nibble formats give
  * even columns in w0 and odd ones in w1 (the caller splits x the same way); the others give
  * columns 0-15 and 16-31. */
-inline void qn_chunk32(const global uchar *W, const qn_wdesc *w, qn_wrow *r, long c, float16 *w0, float16 *w1) {
-    switch (w->fmt) {
-    case QN_Q4: {
+inline void qn_chunk32(const global uchar *W, const qn_quant_layout *w, qn_wrow *r, long c, float16 *w0, float16 *w1) {
+    switch (w->dtype) {
+    case QN_DT_Q4: {
         uchar16 b = vload16(c, r->codes);
         long j = c >> r->gsh;
         if (j != r->cj) { /* a new group: groups of 64/128 span 2/4 chunks */
@@ -138,33 +138,33 @@ inline void qn_chunk32(const global uchar *W, const qn_wdesc *w, qn_wrow *r, lon
         *w1 = convert_float16(b >> (uchar)4) * r->cs - r->czs;
         break;
     }
-    case QN_NF4: {
+    case QN_DT_NF4: {
         const uint16 b = convert_uint16(vload16(c, r->codes));
-        float s = w->dq ? qn_nf4_absmax(W, w, (size_t)(r->blk0 + (c >> 1)))
+        float s = w->double_quant ? qn_nf4_absmax(W, w, (size_t)(r->blk0 + (c >> 1)))
                         : ((const global float *)r->scales)[c >> 1];
         *w0 = qn_lut16(QN_NF4_BOOK, b & 15u) * s;
         *w1 = qn_lut16(QN_NF4_BOOK, b >> 4) * s;
         break;
     }
-    case QN_Q8: {
+    case QN_DT_Q8: {
         const global char *p = (const global char *)r->codes + c * 32;
         *w0 = convert_float16(vload16(0, p)) * r->rs;
         *w1 = convert_float16(vload16(1, p)) * r->rs;
         break;
     }
-    case QN_E4M3: case QN_E5M2: {
+    case QN_DT_E4M3: case QN_DT_E5M2: {
         const global uchar *p = r->codes + c * 32;
-        *w0 = qn_fp8_16(convert_uint16(vload16(0, p)), w->fmt) * r->rs;
-        *w1 = qn_fp8_16(convert_uint16(vload16(1, p)), w->fmt) * r->rs;
+        *w0 = qn_fp8_16(convert_uint16(vload16(0, p)), w->dtype) * r->rs;
+        *w1 = qn_fp8_16(convert_uint16(vload16(1, p)), w->dtype) * r->rs;
         break;
     }
-    case QN_F16: {
+    case QN_DT_F16: {
         const global ushort *p = (const global ushort *)r->codes + c * 32;
         *w0 = qn_h2f16(convert_uint16(vload16(0, p)));
         *w1 = qn_h2f16(convert_uint16(vload16(1, p)));
         break;
     }
-    case QN_BF16: {
+    case QN_DT_BF16: {
         const global ushort *p = (const global ushort *)r->codes + c * 32;
         *w0 = as_float16(convert_uint16(vload16(0, p)) << 16);
         *w1 = as_float16(convert_uint16(vload16(1, p)) << 16);
@@ -224,22 +224,22 @@ kernel void qn_x_prep(const global uchar *x, ulong xo, int xdt, global float *y,
  * vector, so the chunk loops hold no per-group scalar work. Several x rows (M <= 8) call
  * this once each: the weight row is back from L1 after the first, and one copy of the code
  * keeps PoCL's cold compile short (8 x rows unrolled in registers cost seconds of it). */
-QN_INL float qn_gemv_row(const global uchar *W, const qn_wdesc *wp, const global float *x, const global float *xg,
+QN_INL float qn_gemv_row(const global uchar *W, const qn_quant_layout *wp, const global float *x, const global float *xg,
                          long n, long K, long c0, long step, const int blocks) {
-    const qn_wdesc w = *wp;
+    const qn_quant_layout w = *wp;
     float16 acc = 0.0f, accb = 0.0f, zacc = 0.0f;
     const long nchunk = K / 32;
-    const global uchar *codes = W + n * w.row_bytes;
+    const global uchar *codes = W + n * w.codes_row_bytes;
     float sa[16];
-    switch (w.fmt) {
-    case QN_Q4: {
+    switch (w.dtype) {
+    case QN_DT_Q4: {
         /* w = (q - z)·s, so Σ w·x = s·Σ q·x - s·z·Σ x, with Σ x per group from qn_x_prep: the
          * zero point leaves the chunk loop. Blocks of 16 groups decode their f16 scales and
          * zeros as vectors (scalar decoding per group cost a third of the time). */
         const int cpg = w.group >> 5;
         const long ng = w.cols / w.group;
-        const global ushort *sc = (const global ushort *)(W + w.so) + n * ng;
-        const global uchar *zp = W + w.zo + n * w.zrb;
+        const global ushort *sc = (const global ushort *)(W + w.scales_offset) + n * ng;
+        const global uchar *zp = W + w.q4_zeros_offset + n * w.q4_zero_row_bytes;
         long j0 = c0;
         for (; blocks && j0 + 16 <= ng; j0 += 16) {
             const float16 s16 = qn_h2f16(convert_uint16(vload16(0, sc + j0)));
@@ -261,20 +261,21 @@ QN_INL float qn_gemv_row(const global uchar *W, const qn_wdesc *wp, const global
         }
         break;
     }
-    case QN_NF4: {
+    case QN_DT_NF4: {
         const long blk0 = n * (w.cols / 64);
         const float16 book = QN_NF4_BOOK;
         /* blocks of 16 chunks = 8 absmax blocks, within one 256-block dq group */
-        const long nf = blocks && !(w.dq && (w.cols & 511)) ? nchunk & ~15L : 0;
+        const long nf = blocks && !(w.double_quant && (w.cols & 511)) ? nchunk & ~15L : 0;
         for (long c = 0; c < nf; c += 16) {
             const long b = blk0 + (c >> 1);
             float8 a;
-            if (w.dq) {
-                a = convert_float8(vload8(0, (const global char *)W + w.so + b)) * qn_ldf_any(W + w.zo + (b / 256) * 4) +
-                    qn_ldf_any(W + w.mo);
+            if (w.double_quant) {
+                a = convert_float8(vload8(0, (const global char *)W + w.scales_offset + b)) *
+                        qn_ldf_any(W + w.nf4_dq_scales_offset + (b / QN_NF4_DQ_BLOCK) * 4) +
+                    qn_ldf_any(W + w.nf4_dq_mean_offset);
                 a = fmax(a, 0.0f);
             } else {
-                a = vload8(0, (const global float *)(W + w.so) + b);
+                a = vload8(0, (const global float *)(W + w.scales_offset) + b);
             }
             vstore16((float16)(a.s0011, a.s2233, a.s4455, a.s6677), 0, sa);
             /* chunk pairs into two accumulators: two FMA chains */
@@ -297,25 +298,25 @@ QN_INL float qn_gemv_row(const global uchar *W, const qn_wdesc *wp, const global
         }
         break;
     }
-    case QN_Q8: {
+    case QN_DT_Q8: {
         const global char *q8 = (const global char *)W + n * w.cols;
         for (long c = c0; c < nchunk; c += step) {
             const long k0 = c * 32;
             const float16 w0 = convert_float16(vload16(2 * c, q8)), w1 = convert_float16(vload16(2 * c + 1, q8));
             QN_DOT(acc)
         }
-        acc *= qn_ldf_any(W + w.so + n * 4);
+        acc *= qn_ldf_any(W + w.scales_offset + n * 4);
         break;
     }
-    case QN_E4M3: case QN_E5M2: {
+    case QN_DT_E4M3: case QN_DT_E5M2: {
         const global uchar *f8 = W + n * w.cols;
         for (long c = c0; c < nchunk; c += step) {
             const long k0 = c * 32;
-            const float16 w0 = qn_fp8_16(convert_uint16(vload16(2 * c, f8)), w.fmt);
-            const float16 w1 = qn_fp8_16(convert_uint16(vload16(2 * c + 1, f8)), w.fmt);
+            const float16 w0 = qn_fp8_16(convert_uint16(vload16(2 * c, f8)), w.dtype);
+            const float16 w1 = qn_fp8_16(convert_uint16(vload16(2 * c + 1, f8)), w.dtype);
             QN_DOT(acc)
         }
-        acc *= qn_ldf_any(W + w.so + n * 4);
+        acc *= qn_ldf_any(W + w.scales_offset + n * 4);
         break;
     }
     default: {
@@ -340,9 +341,9 @@ QN_INL float qn_gemv_row(const global uchar *W, const qn_wdesc *wp, const global
 
 /* CPUs: one work-item per weight row, no local memory and no barriers (PoCL runs the items of
  * a group as a loop; barriers would split it and spill the accumulators). */
-kernel void qn_gemv_rows(const global uchar *Wb, ulong wo, QN_WDESC_ARGS, const global uchar *xb_, ulong xo,
+kernel void qn_gemv_rows(const global uchar *Wb, ulong wo, QN_WLAYOUT_ARGS, const global uchar *xb_, ulong xo,
                          global uchar *y, ulong yo, int ydt, int M, long N, long K) {
-    QN_WDESC_MAKE(w);
+    QN_WLAYOUT_MAKE(w);
     const long n = get_global_id(0);
     if (n >= N) return;
     const global float *x = (const global float *)(xb_ + xo);
@@ -352,9 +353,9 @@ kernel void qn_gemv_rows(const global uchar *Wb, ulong wo, QN_WDESC_ARGS, const 
 
 /* GPUs: work-group (lsx, lsy) holds lsy weight rows, each walked by lsx work-items whose
  * partial sums meet in a local-memory tree. red holds QN_GEMV_MAXM * lsx * lsy floats. */
-kernel void qn_gemv(const global uchar *Wb, ulong wo, QN_WDESC_ARGS, const global uchar *xb_, ulong xo,
+kernel void qn_gemv(const global uchar *Wb, ulong wo, QN_WLAYOUT_ARGS, const global uchar *xb_, ulong xo,
                     global uchar *y, ulong yo, int ydt, int M, long N, long K, local float *red) {
-    QN_WDESC_MAKE(w);
+    QN_WLAYOUT_MAKE(w);
     const size_t l = get_local_id(0), ls = get_local_size(0), ly = get_local_id(1);
     const long n = get_group_id(1) * (long)get_local_size(1) + (long)ly;
     float part[QN_GEMV_MAXM] = {0, 0, 0, 0, 0, 0, 0, 0};
@@ -387,9 +388,9 @@ kernel void qn_gemv(const global uchar *Wb, ulong wo, QN_WDESC_ARGS, const globa
         a2##j += u2 * xa + v2 * xb;                                                         \
         a3##j += u3 * xa + v3 * xb;                                                         \
     }
-kernel void qn_gemm_rows(const global uchar *Wb, ulong wo, QN_WDESC_ARGS, const global uchar *xb_, ulong xo,
+kernel void qn_gemm_rows(const global uchar *Wb, ulong wo, QN_WLAYOUT_ARGS, const global uchar *xb_, ulong xo,
                          global uchar *y, ulong yo, int ydt, long M, long N, long K) {
-    QN_WDESC_MAKE(w);
+    QN_WLAYOUT_MAKE(w);
     const global uchar *W = Wb + wo;
     const global float *x = (const global float *)(xb_ + xo);
     const long n0 = get_global_id(0) * 4, m0 = get_global_id(1) * 4;
@@ -430,9 +431,9 @@ kernel void qn_gemm_rows(const global uchar *Wb, ulong wo, QN_WDESC_ARGS, const 
 
 /* Work-group (16, 16): item (tx, ty) owns rows m0 + ty*4 .. +3 and columns n0 + tx*4 .. +3. */
 kernel __attribute__((reqd_work_group_size(16, 16, 1)))
-void qn_gemm(const global uchar *Wb, ulong wo, QN_WDESC_ARGS, const global uchar *xb_, ulong xo,
+void qn_gemm(const global uchar *Wb, ulong wo, QN_WLAYOUT_ARGS, const global uchar *xb_, ulong xo,
              global uchar *y, ulong yo, int ydt, long M, long N, long K) {
-    QN_WDESC_MAKE(w);
+    QN_WLAYOUT_MAKE(w);
     const global uchar *W = Wb + wo;
     const global float *x = (const global float *)(xb_ + xo);
     local float Xs[QN_TK][QN_TM];

@@ -3,6 +3,7 @@
  * that devices with an IL version load through clCreateProgramWithIL. The runtime source path
  * concatenates the same files instead (embed_cl.py), so both build identical kernels.
  */
+#include "layout.h" /* formats/ */
 #include "common.cl"
 #include "elementwise.cl"
 #include "matmul.cl"

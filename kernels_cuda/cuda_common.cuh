@@ -9,19 +9,10 @@
 #include <cuda_runtime.h>
 #include <stdint.h>
 
-#include "cuda_kernels.h"
+#include "cuda_kernels.h" /* and through it formats/layout.h: dtype codes, format constants */
 
-/* quanta_dtype values (include/quanta.h), repeated so kernels need no C header. */
-#define QN_DT_F32 0
-#define QN_DT_F16 1
-#define QN_DT_BF16 2
-#define QN_DT_I32 3
-#define QN_DT_U8 4
-#define QN_DT_Q8 16
-#define QN_DT_Q4 17
-#define QN_DT_NF4 18
-#define QN_DT_E4M3 19
-#define QN_DT_E5M2 20
+/* The NF4 code book (layout.h's QN_NF4_BOOK_INIT), one copy per kernel file that decodes NF4. */
+static __constant__ float qn_nf4_book_dev[16] = QN_NF4_BOOK_INIT;
 
 __device__ __forceinline__ float qn_ld(int dt, const void *p, int64_t i) {
     if (dt == QN_DT_F32) return ((const float *)p)[i];

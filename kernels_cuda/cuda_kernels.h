@@ -10,6 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "layout.h" /* formats/: dtype codes, format constants, qn_quant_layout */
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -147,18 +149,11 @@ int qn_cuda_rope(int x_dtype, const void *x, int y_dtype, void *y, const int32_t
 
 /* ---------------------------------------------------------------- rows */
 
-/* Layout of a table in the interchange format (formats/formats.h qn_quant_layout). */
-typedef struct qn_cuda_table {
-    int dtype;                /* any float dtype or quantized format */
-    int64_t rows, cols;
-    int32_t group, double_quant;
-    size_t codes_row_bytes, scales_offset, zeros_offset, zero_row_bytes, dq_mean_offset;
-    const void *base;
-} qn_cuda_table;
-/* out[T, D] = table[ids[t]] (out dtype any float). Bad ids set *err_flag (device int) to 1
- * and leave that row unwritten. */
-int qn_cuda_get_rows(const qn_cuda_table *t, const int32_t *ids, int64_t T, int out_dtype, void *out,
-                     int *err_flag, void *stream);
+/* out[T, D] = table[ids[t]] (out dtype any float); the table (any float dtype or weight
+ * format) is at device address base in the interchange layout t. Bad ids set *err_flag
+ * (device int) to 1 and leave that row unwritten. */
+int qn_cuda_get_rows(const qn_quant_layout *t, const void *base, const int32_t *ids, int64_t T, int out_dtype,
+                     void *out, int *err_flag, void *stream);
 /* out.dims[i] = x.dims[perm[i]]; dims padded to 4 at the front; es = element size. */
 int qn_cuda_permute(const void *x, void *out, const int64_t xdims[4], const int perm4[4], size_t es,
                     void *stream);

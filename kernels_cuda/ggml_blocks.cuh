@@ -12,21 +12,9 @@
 
 #include "cuda_common.cuh"
 
-#define QN_DT_GGML_Q4_0 32
-#define QN_DT_GGML_Q4_1 33
-#define QN_DT_GGML_Q5_0 34
-#define QN_DT_GGML_Q5_1 35
-#define QN_DT_GGML_Q8_0 36
-#define QN_DT_GGML_Q4_K 37
-#define QN_DT_GGML_Q5_K 38
-#define QN_DT_GGML_Q6_K 39
-
-__host__ __device__ constexpr int qn_ggml_block_elems(int dt) { return dt >= QN_DT_GGML_Q4_K ? 256 : 32; }
-__host__ __device__ constexpr int qn_ggml_block_bytes(int dt) {
-    return dt == QN_DT_GGML_Q4_0 ? 18 : dt == QN_DT_GGML_Q4_1 ? 20 : dt == QN_DT_GGML_Q5_0 ? 22
-         : dt == QN_DT_GGML_Q5_1 ? 24 : dt == QN_DT_GGML_Q8_0 ? 34 : dt == QN_DT_GGML_Q4_K ? 144
-         : dt == QN_DT_GGML_Q5_K ? 176 : 210;
-}
+/* Dtype codes and block geometry: formats/layout.h (QN_DT_GGML_*, QN_GGML_BLOCK_*). */
+__host__ __device__ constexpr int qn_ggml_block_elems(int dt) { return QN_GGML_BLOCK_ELEMS(dt); }
+__host__ __device__ constexpr int qn_ggml_block_bytes(int dt) { return QN_GGML_BLOCK_BYTES(dt); }
 
 struct qn_ggml_chunk {
     int q[8];      /* 32 signed codes, element 4i + b in byte b of q[i] */

@@ -25,12 +25,6 @@
 
 #define QN_MMQ_WARPS 4
 
-__constant__ float qn_nf4_book_f[16] = {
-    -1.0f, -0.6961928009986877f, -0.5250730514526367f, -0.39491748809814453f, -0.28444138169288635f,
-    -0.18477343022823334f, -0.09105003625154495f, 0.0f, 0.07958029955625534f, 0.16093020141124725f,
-    0.24611230194568634f, 0.33791524171829224f, 0.44070982933044434f, 0.5626170039176941f, 0.7229568362236023f,
-    1.0f};
-
 /* ------------------------------------------------------------------ activation prep */
 
 /* Block (c, m) converts chunk c (QN_PREP_CHUNK positions) of row m; every block of a row
@@ -159,7 +153,7 @@ __global__ void __launch_bounds__(QN_MMQ_WARPS * 32) qn_k_mmq(qn_mmq_args p) {
     __shared__ int is_last;
     if (FMT == QN_CW_NF4) {
         for (int i = threadIdx.x; i < 256; i += blockDim.x)
-            lut[i] = qn_h2u(__floats2half2_rn(qn_nf4_book_f[i & 15], qn_nf4_book_f[i >> 4]));
+            lut[i] = qn_h2u(__floats2half2_rn(qn_nf4_book_dev[i & 15], qn_nf4_book_dev[i >> 4]));
         __syncthreads();
     }
     const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
@@ -353,7 +347,7 @@ __global__ void __launch_bounds__(256, 1) qn_k_mmq_big(qn_mmq_args p) {
     __shared__ uint32_t lut[FMT == QN_CW_NF4 ? 256 : 1];
     if (FMT == QN_CW_NF4)
         for (int i = threadIdx.x; i < 256; i += blockDim.x)
-            lut[i] = qn_h2u(__floats2half2_rn(qn_nf4_book_f[i & 15], qn_nf4_book_f[i >> 4]));
+            lut[i] = qn_h2u(__floats2half2_rn(qn_nf4_book_dev[i & 15], qn_nf4_book_dev[i >> 4]));
 
     const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31, g = lane >> 2, t = lane & 3;
     const int wn = warp & 1, wm = warp >> 1;

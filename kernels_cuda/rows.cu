@@ -25,16 +25,9 @@ __device__ __forceinline__ float qn_fp8_decode(uint8_t v, int e5m2) {
     return e ? sgn * ldexpf(1.0f + (float)m / 8.0f, e - 7) : sgn * ldexpf((float)m / 8.0f, -6);
 }
 
-__constant__ float qn_nf4_book_dev[16] = {
-    -1.0f, -0.6961928009986877f, -0.5250730514526367f, -0.39491748809814453f, -0.28444138169288635f,
-    -0.18477343022823334f, -0.09105003625154495f, 0.0f, 0.07958029955625534f, 0.16093020141124725f,
-    0.24611230194568634f, 0.33791524171829224f, 0.44070982933044434f, 0.5626170039176941f, 0.7229568362236023f,
-    1.0f};
-
-__device__ float qn_table_value(const qn_cuda_table &t, int64_t r, int64_t c) {
-    const uint8_t *b = (const uint8_t *)t.base;
+__device__ float qn_table_value(const qn_quant_layout &t, const uint8_t *b, int64_t r, int64_t c) {
     switch (t.dtype) {
-    case QN_DT_F32: case QN_DT_F16: case QN_DT_BF16: return qn_ld(t.dtype, t.base, r * t.cols + c);
+    case QN_DT_F32: case QN_DT_F16: case QN_DT_BF16: return qn_ld(t.dtype, b, r * t.cols + c);
     case QN_DT_Q8: {
         const float s = qn_ldb_f32(b + t.scales_offset + (size_t)r * 4);
         return (float)((const int8_t *)b)[r * t.cols + c] * s;
@@ -46,18 +39,18 @@ __device__ float qn_table_value(const qn_cuda_table &t, int64_t r, int64_t c) {
     case QN_DT_Q4: {
         const int64_t ng = t.cols / t.group, j = c / t.group;
         const float s = qn_ldb_f16(b + t.scales_offset + (size_t)(r * ng + j) * 2);
-        const float z = (float)((b[t.zeros_offset + (size_t)r * t.zero_row_bytes + j / 2] >> ((j & 1) * 4)) & 0xF);
+        const float z = (float)((b[t.q4_zeros_offset + (size_t)r * t.q4_zero_row_bytes + j / 2] >> ((j & 1) * 4)) & 0xF);
         const uint8_t q = b[(size_t)r * t.codes_row_bytes + c / 2];
         return ((float)((c & 1) ? q >> 4 : q & 0xF) - z) * s;
     }
     case QN_DT_NF4: {
-        const int64_t blk = r * (t.cols / 64) + c / 64;
+        const int64_t blk = r * (t.cols / QN_NF4_BLOCK) + c / QN_NF4_BLOCK;
         float a;
         if (!t.double_quant) {
             a = qn_ldb_f32(b + t.scales_offset + (size_t)blk * 4);
         } else {
-            const float dqs = qn_ldb_f32(b + t.zeros_offset + (size_t)(blk / 256) * 4);
-            const float mean = qn_ldb_f32(b + t.dq_mean_offset);
+            const float dqs = qn_ldb_f32(b + t.nf4_dq_scales_offset + (size_t)(blk / QN_NF4_DQ_BLOCK) * 4);
+            const float mean = qn_ldb_f32(b + t.nf4_dq_mean_offset);
             a = __fadd_rn(__fmul_rn((float)(int8_t)b[t.scales_offset + blk], dqs), mean);
             a = a > 0.0f ? a : 0.0f;
         }
@@ -68,7 +61,8 @@ __device__ float qn_table_value(const qn_cuda_table &t, int64_t r, int64_t c) {
     }
 }
 
-__global__ void qn_k_get_rows(qn_cuda_table t, const int32_t *ids, int64_t T, int od, void *out, int *err) {
+__global__ void qn_k_get_rows(qn_quant_layout t, const uint8_t *base, const int32_t *ids, int64_t T, int od, void *out,
+                              int *err) {
     const int64_t total = T * t.cols;
     for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < total; i += (int64_t)gridDim.x * blockDim.x) {
         const int64_t row = i / t.cols, c = i % t.cols;
@@ -77,15 +71,15 @@ __global__ void qn_k_get_rows(qn_cuda_table t, const int32_t *ids, int64_t T, in
             if (c == 0) atomicExch(err, 1);
             continue;
         }
-        qn_st(od, out, i, qn_table_value(t, id, c));
+        qn_st(od, out, i, qn_table_value(t, base, id, c));
     }
 }
 
-extern "C" int qn_cuda_get_rows(const qn_cuda_table *t, const int32_t *ids, int64_t T, int out_dtype, void *out,
-                                int *err_flag, void *stream) {
+extern "C" int qn_cuda_get_rows(const qn_quant_layout *t, const void *base, const int32_t *ids, int64_t T,
+                                int out_dtype, void *out, int *err_flag, void *stream) {
     if (T <= 0 || t->cols <= 0) return 0;
-    qn_k_get_rows<<<qn_cu_blocks(T * t->cols, 256, 132 * 16), 256, 0, (cudaStream_t)stream>>>(*t, ids, T, out_dtype,
-                                                                                             out, err_flag);
+    qn_k_get_rows<<<qn_cu_blocks(T * t->cols, 256, 132 * 16), 256, 0, (cudaStream_t)stream>>>(
+        *t, (const uint8_t *)base, ids, T, out_dtype, out, err_flag);
     return qn_cu_launch_status();
 }
 

@@ -213,7 +213,15 @@ static quanta_status eval_tokens(quanta_model_context *c, const int32_t *tokens,
         quanta_status st = run_step(c, tokens + done, (int32_t)T, all || T == 1, dst, cnt);
         if (st) return st;
         done += T;
+        if (c->progress && T != n) c->progress(c->progress_user, "prefill", (double)done / (double)n);
     }
+    return QUANTA_OK;
+}
+
+quanta_status quanta_model_context_set_progress(quanta_model_context *c, quanta_progress_fn fn, void *user) {
+    if (!c) return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "quanta_model_context_set_progress: ctx is NULL");
+    c->progress = fn;
+    c->progress_user = user;
     return QUANTA_OK;
 }
 

@@ -364,6 +364,7 @@ quanta_status qn_model_build_tp(const qn_model_config *cfg, qn_tokenizer *tok, c
     }
     for (int il = 0; il < c->n_layer; il++)
         if ((st = load_layer(&L, il))) goto fail;
+        else if (params->progress) params->progress(params->progress_user, "load", (double)(il + 1) / c->n_layer);
     /* The graphs run this rank's share: its query heads, KV heads and MLP columns. */
     m->full_cfg = *c;
     c->n_head /= world;

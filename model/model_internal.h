@@ -192,6 +192,8 @@ struct quanta_model_context {
     uint64_t id;      /* unique within the model: keys the batched-decode plan */
     qn_capture_fn capture; /* calibration (calib.c): steps also output every linear's input */
     void *capture_user;
+    quanta_progress_fn progress; /* long evaluations report their chunks (quanta_model_context_set_progress) */
+    void *progress_user;
 };
 
 /* Rows of a sliding-window layer's ring cache for a context of n_ctx positions: at least window

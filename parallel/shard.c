@@ -136,8 +136,8 @@ quanta_status quanta_shard_weight(const quanta_tensor_desc *desc, const void *da
         for (size_t r = 0; r < (size_t)S.rows; r++) {
             memcpy(o + S.scales_offset + (r * s_groups) * 2, in + L.scales_offset + ((r0 + r) * groups + g0) * 2,
                    s_groups * 2);
-            copy_nibbles(in + L.zeros_offset + (r0 + r) * L.zero_row_bytes, g0, s_groups,
-                         o + S.zeros_offset + r * S.zero_row_bytes);
+            copy_nibbles(in + L.q4_zeros_offset + (r0 + r) * L.q4_zero_row_bytes, g0, s_groups,
+                         o + S.q4_zeros_offset + r * S.q4_zero_row_bytes);
         }
         break;
     case QUANTA_NF4:

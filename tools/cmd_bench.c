@@ -5,11 +5,11 @@
  * The generic benchmark code lives in bench/. tools/ is configured before bench/ in the
  * top-level meson.build, so its two files are compiled into this command as one unit here.
  */
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli_args.h"
 #include "commands.h"
 #include "bench.h"
 
@@ -30,32 +30,26 @@ static void bench_usage(FILE *f) {
 int qn_cmd_bench(int argc, char **argv) {
     if (argc > 1 && !strcmp(argv[1], "model")) return qn_cmd_bench_model(argc - 1, argv + 1);
     qb_options opt = {.backend = "best"};
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            bench_usage(stdout);
-            return 0;
-        } else if (!strcmp(a, "--quick")) {
-            opt.quick = true;
-        } else if (!strcmp(a, "--no-ref")) {
-            opt.no_ref = true;
-        } else if ((!strcmp(a, "--backend") || !strcmp(a, "--json") || !strcmp(a, "--min-seconds")) && i + 1 < argc) {
-            const char *v = argv[++i];
-            if (!strcmp(a, "--backend")) opt.backend = v;
-            else if (!strcmp(a, "--json")) opt.json = v;
-            else {
-                char *end;
-                opt.min_seconds = strtod(v, &end);
-                /* NaN, Inf or an empty value would make the timing loop endless or meaningless. */
-                if (end == v || *end || !isfinite(opt.min_seconds) || opt.min_seconds < 0 || opt.min_seconds > 3600) {
-                    fprintf(stderr, "quanta bench: --min-seconds needs a number in [0, 3600], got '%s'\n", v);
-                    return 2;
-                }
-            }
-        } else {
-            fprintf(stderr, "quanta bench: unknown or incomplete option '%s'\n\n", a);
-            bench_usage(stderr);
-            return 2;
+    enum { O_BACKEND = 1000, O_JSON, O_QUICK, O_NO_REF, O_MIN_SECONDS };
+    static const struct option longopts[] = {
+        {"backend", required_argument, NULL, O_BACKEND}, {"json", required_argument, NULL, O_JSON},
+        {"quick", no_argument, NULL, O_QUICK},           {"no-ref", no_argument, NULL, O_NO_REF},
+        {"min-seconds", required_argument, NULL, O_MIN_SECONDS}, {"help", no_argument, NULL, 'h'},
+        {0, 0, 0, 0}};
+    qn_getopt_state gs;
+    qn_getopt_begin(&gs, "bench", argc, argv, "h", longopts, 0);
+    for (int c; (c = qn_getopt(&gs)) != -1;) {
+        switch (c) {
+        case 'h': bench_usage(stdout); return QN_EXIT_OK;
+        case O_BACKEND: opt.backend = optarg; break;
+        case O_JSON: opt.json = optarg; break;
+        case O_QUICK: opt.quick = true; break;
+        case O_NO_REF: opt.no_ref = true; break;
+        case O_MIN_SECONDS:
+            /* NaN, Inf or an empty value would make the timing loop endless or meaningless. */
+            if (qn_arg_double("bench", "--min-seconds", optarg, 0, 3600, &opt.min_seconds)) return QN_EXIT_USAGE;
+            break;
+        default: return QN_EXIT_USAGE;
         }
     }
     qb_report *rep = malloc(sizeof *rep);

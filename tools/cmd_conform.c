@@ -8,6 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cli_args.h"
 #include "commands.h"
 #include "conform.h"
 #include "clock.h"
@@ -38,17 +39,6 @@ static void usage(FILE *f) {
             "  --thresholds     print the threshold table\n"
             "\n"
             "Exit status: 0 all cases passed or were skipped, 1 a case failed, 2 usage error.\n");
-}
-
-static int parse_seed(const char *s, uint64_t *out) {
-    char *end;
-    /* strtoull would take "-1" as 2^64-1 and saturate on overflow: both are typos here. */
-    if (!isdigit((unsigned char)*s)) return -1;
-    errno = 0;
-    unsigned long long v = strtoull(s, &end, 0);
-    if (*end || errno) return -1;
-    *out = v;
-    return 0;
 }
 
 static int parse_filter(const char *list, bool *ops) {
@@ -101,7 +91,8 @@ static int add_target(targets *t, const char *spec, quanta_backend *ref, bool op
         }
         fprintf(stderr, "quanta conform: cannot open backend '%s': %s: %s\n", spec, quanta_status_name(st),
                 quanta_last_error());
-        return -1;
+        /* An unknown or not compiled backend is a usage error; a missing device a failure. */
+        return st == QUANTA_ERR_INVALID_ARGUMENT || st == QUANTA_ERR_UNSUPPORTED ? -2 : -1;
     }
     quanta_device_info info;
     if (quanta_backend_device(x->be, &info) == QUANTA_OK)
@@ -117,11 +108,13 @@ static int open_targets(targets *t, const char *list, quanta_backend *ref) {
         if (!strcmp(tok, "all")) {
             char compiled[256];
             snprintf(compiled, sizeof compiled, "%s", quanta_backends_compiled());
-            if (add_target(t, "ref", ref, false)) return -1;
-            for (char *s2 = NULL, *b = strtok_r(compiled, ",", &s2); b; b = strtok_r(NULL, ",", &s2))
-                if (add_target(t, b, ref, true)) return -1;
-        } else if (add_target(t, tok, ref, false)) {
-            return -1;
+            int rc = add_target(t, "ref", ref, false);
+            for (char *s2 = NULL, *b = strtok_r(compiled, ",", &s2); b && !rc; b = strtok_r(NULL, ",", &s2))
+                rc = add_target(t, b, ref, true);
+            if (rc) return rc;
+        } else {
+            int rc = add_target(t, tok, ref, false);
+            if (rc) return rc;
         }
     }
     if (t->n == 0) {
@@ -148,55 +141,38 @@ typedef struct options {
 static int parse_args(int argc, char **argv, options *o) {
     memset(o, 0, sizeof *o);
     o->backends = "all";
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        const char *val = i + 1 < argc ? argv[i + 1] : NULL;
-        bool takes = !strcmp(a, "--backend") || !strcmp(a, "--seed") || !strcmp(a, "--filter") ||
-                     !strcmp(a, "--case") || !strcmp(a, "--json") || !strcmp(a, "--junit");
-        if (takes && !val) {
-            fprintf(stderr, "quanta conform: %s needs a value\n", a);
-            return 2;
-        }
-        if (takes) i++;
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            usage(stdout);
-            return 1;
-        } else if (!strcmp(a, "--keys")) {
-            qc_print_keys(stdout);
-            return 1;
-        } else if (!strcmp(a, "--thresholds")) {
-            qc_print_thresholds(stdout);
-            return 1;
-        } else if (!strcmp(a, "--backend")) {
-            o->backends = val;
-        } else if (!strcmp(a, "--seed")) {
-            if (parse_seed(val, &o->seed)) {
-                fprintf(stderr, "quanta conform: --seed: '%s' is not an unsigned integer\n", val);
-                return 2;
-            }
+    enum { O_BACKEND = 1000, O_SEED, O_FILTER, O_CASE, O_JSON, O_JUNIT, O_QUICK, O_LIST, O_FAILURES, O_KEYS, O_THRESH };
+    static const struct option longopts[] = {
+        {"backend", required_argument, NULL, O_BACKEND}, {"seed", required_argument, NULL, O_SEED},
+        {"filter", required_argument, NULL, O_FILTER},   {"case", required_argument, NULL, O_CASE},
+        {"json", required_argument, NULL, O_JSON},       {"junit", required_argument, NULL, O_JUNIT},
+        {"quick", no_argument, NULL, O_QUICK},           {"list", no_argument, NULL, O_LIST},
+        {"failures", no_argument, NULL, O_FAILURES},     {"keys", no_argument, NULL, O_KEYS},
+        {"thresholds", no_argument, NULL, O_THRESH},     {"help", no_argument, NULL, 'h'},
+        {0, 0, 0, 0}};
+    qn_getopt_state gs;
+    qn_getopt_begin(&gs, "conform", argc, argv, "h", longopts, 0);
+    for (int c; (c = qn_getopt(&gs)) != -1;) {
+        switch (c) {
+        case 'h': usage(stdout); return 1;
+        case O_KEYS: qc_print_keys(stdout); return 1;
+        case O_THRESH: qc_print_thresholds(stdout); return 1;
+        case O_BACKEND: o->backends = optarg; break;
+        case O_SEED:
+            if (qn_arg_u64("conform", "--seed", optarg, &o->seed)) return 2;
             o->have_seed = true;
-        } else if (!strcmp(a, "--filter")) {
-            o->filter = val;
-        } else if (!strcmp(a, "--case")) {
-            if (o->ncases == MAX_CASES_ARG) {
-                fprintf(stderr, "quanta conform: at most %d --case options\n", MAX_CASES_ARG);
-                return 2;
-            }
-            o->cases[o->ncases++] = val;
-        } else if (!strcmp(a, "--json")) {
-            o->json = val;
-        } else if (!strcmp(a, "--junit")) {
-            o->junit = val;
-        } else if (!strcmp(a, "--quick")) {
-            o->quick = true;
-        } else if (!strcmp(a, "--list")) {
-            o->list = true;
-        } else if (!strcmp(a, "--failures")) {
-            o->failures_only = true;
-        } else {
-            fprintf(stderr, "quanta conform: unknown option '%s'\n\n", a);
-            usage(stderr);
-            return 2;
+            break;
+        case O_FILTER: o->filter = optarg; break;
+        case O_CASE:
+            if (o->ncases == MAX_CASES_ARG) return qn_usage_error("conform", "at most %d --case options", MAX_CASES_ARG);
+            o->cases[o->ncases++] = optarg;
+            break;
+        case O_JSON: o->json = optarg; break;
+        case O_JUNIT: o->junit = optarg; break;
+        case O_QUICK: o->quick = true; break;
+        case O_LIST: o->list = true; break;
+        case O_FAILURES: o->failures_only = true; break;
+        default: return 2;
         }
     }
     return 0;
@@ -248,9 +224,6 @@ int qn_cmd_conform(int argc, char **argv) {
     }
 
     uint64_t seed = o.have_seed ? o.seed : ((uint64_t)time(NULL) * 2654435761u) ^ (uint64_t)getpid();
-    printf("quanta conform %s: seed %llu (--seed %llu reproduces), %zu cases\n", quanta_version(),
-           (unsigned long long)seed, (unsigned long long)seed, cases.n);
-
     quanta_backend *ref = NULL;
     quanta_status st = quanta_backend_open("ref", &ref);
     if (st != QUANTA_OK) {
@@ -260,12 +233,15 @@ int qn_cmd_conform(int argc, char **argv) {
         return 1;
     }
     targets t = {0};
-    if (open_targets(&t, o.backends, ref)) {
+    int opened = open_targets(&t, o.backends, ref);
+    if (opened) {
         close_targets(&t);
         quanta_backend_close(ref);
         qc_case_list_free(&cases);
-        return 1;
+        return opened == -2 ? 2 : 1;
     }
+    printf("quanta conform %s: seed %llu (--seed %llu reproduces), %zu cases\n", quanta_version(),
+           (unsigned long long)seed, (unsigned long long)seed, cases.n);
     printf("\n");
     qc_print_header(stdout);
 

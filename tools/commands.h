@@ -1,5 +1,5 @@
 /* commands.h — the `quanta` CLI's sub-commands, one file each (tools/cmd_*.c). Each returns
- * the process exit status: 0 success, 1 failure, 2 usage error. */
+ * the process exit status: 0 success, 1 failure, 2 usage error (cli_args.h: QN_EXIT_*). */
 #ifndef QUANTA_TOOLS_COMMANDS_H
 #define QUANTA_TOOLS_COMMANDS_H
 
@@ -7,7 +7,14 @@ int qn_cmd_info(int argc, char **argv);
 int qn_cmd_conform(int argc, char **argv);
 int qn_cmd_bench(int argc, char **argv);
 int qn_cmd_generate(int argc, char **argv);
+int qn_cmd_chat(int argc, char **argv);
 int qn_cmd_quantize(int argc, char **argv);
+int qn_cmd_perplexity(int argc, char **argv);
+
+/* The interactive chat of `quanta chat` and `quanta generate -i` (cmd_chat.c). */
+struct qn_model_opts;
+int qn_chat_session(struct qn_model_opts *o);
+int qn_cmd_serve(int argc, char **argv);
 int qn_cmd_bench_model(int argc, char **argv);
 
 #include "quanta.h"

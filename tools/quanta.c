@@ -16,7 +16,12 @@ static const command commands[] = {
     {"conform", qn_cmd_conform, "conformance suite: every op on each backend against the reference"},
     {"bench", qn_cmd_bench, "benchmarks: kernels against the device's copy bandwidth and peers"},
     {"generate", qn_cmd_generate, "generate text with a model (GGUF or safetensors)"},
+    {"chat", qn_cmd_chat, "interactive chat in the model's chat template"},
+    {"perplexity", qn_cmd_perplexity, "perplexity of a model over a text (llama.cpp's definition)"},
     {"quantize", qn_cmd_quantize, "quantize a model checkpoint to q8/q4/nf4/fp8"},
+#ifdef QUANTA_HAVE_SERVER
+    {"serve", qn_cmd_serve, "OpenAI-compatible HTTP server with continuous batching"},
+#endif
 };
 
 static void usage(FILE *f) {
@@ -24,12 +29,13 @@ static void usage(FILE *f) {
             quanta_version());
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].help);
-    fprintf(f, "\n`quanta COMMAND --help` describes each command's options.\n");
+    fprintf(f, "\n`quanta COMMAND --help` describes each command's options.\n"
+               "Exit status of every command: 0 done, 1 failure (model, device, I/O), 2 usage error.\n");
 }
 
 int main(int argc, char **argv) {
     if (argc < 2) {
-        usage(stderr);
+        fprintf(stderr, "usage: quanta COMMAND [options] (try 'quanta --help')\n");
         return 2;
     }
     if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
@@ -42,7 +48,6 @@ int main(int argc, char **argv) {
     }
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         if (!strcmp(argv[1], commands[i].name)) return commands[i].run(argc - 1, argv + 1);
-    fprintf(stderr, "quanta: unknown command '%s'\n\n", argv[1]);
-    usage(stderr);
+    fprintf(stderr, "quanta: unknown command '%s' (try 'quanta --help')\n", argv[1]);
     return 2;
 }

@@ -193,19 +193,10 @@ static quanta_status run_attention(qn_cuda_state *s, const qn_node *node) {
 
 /* ------------------------------------------------------------------ others */
 
-static bool rows_table(const qn_tensor *t, qn_cuda_table *out) {
+static bool rows_table(const qn_tensor *t, qn_quant_layout *out) {
     if (!sane(t) || t->desc.ndim != 2) return false;
-    qn_quant_layout L;
-    if (qn_quant_layout_get(&t->desc, &L) != QUANTA_OK) return false;
-    if (!qn_dtype_is_float(t->desc.dtype) && !qn_dtype_is_quantized(t->desc.dtype)) return false;
-    memset(out, 0, sizeof *out);
-    out->dtype = (int)t->desc.dtype;
-    out->rows = L.rows, out->cols = L.cols;
-    out->group = L.group, out->double_quant = L.double_quant;
-    out->codes_row_bytes = L.codes_row_bytes, out->scales_offset = L.scales_offset;
-    out->zeros_offset = L.zeros_offset, out->zero_row_bytes = L.zero_row_bytes, out->dq_mean_offset = L.dq_mean_offset;
-    out->base = qn_cuda_ptr(t);
-    return true;
+    if (qn_quant_layout_get(&t->desc, out) != QUANTA_OK) return false;
+    return qn_dtype_is_float(t->desc.dtype) || qn_dtype_is_quantized(t->desc.dtype);
 }
 
 static bool node_ok(const qn_node *node) {
@@ -236,7 +227,7 @@ static bool node_ok(const qn_node *node) {
         if (!is_float(x) || !is_float(b) || !is_float(y) || !sane(x) || !sane(b) || !same_shape(x, y)) return false;
         return elems(b) == elems(x) || elems(b) == last_dim(x);
     case QN_OP_GET_ROWS: {
-        qn_cuda_table t;
+        qn_quant_layout t;
         if (sane(x) && qn_dtype_is_ggml(x->desc.dtype))
             return ggml_ok(x) && sane(b) && b->desc.dtype == QUANTA_I32 && is_float(y) && y->desc.ndim == 2 &&
                    y->desc.dims[1] == x->desc.dims[1] && y->desc.dims[0] == elems(b);
@@ -332,9 +323,9 @@ quanta_status qn_cuda_run(void *self, const qn_node *node) {
                                       s->err_flag, s->stream);
             break;
         }
-        qn_cuda_table t;
+        qn_quant_layout t;
         rows_table(x, &t);
-        e = qn_cuda_get_rows(&t, qn_cuda_ptr(b), elems(b), yd, yp, s->err_flag, s->stream);
+        e = qn_cuda_get_rows(&t, qn_cuda_ptr(x), qn_cuda_ptr(b), elems(b), yd, yp, s->err_flag, s->stream);
         break;
     }
     case QN_OP_PERMUTE: {

@@ -111,7 +111,7 @@ quanta_status qn_cuda_repack(const quanta_tensor_desc *desc, const void *src, si
         case QN_CW_Q4: {
             const int64_t ng = K / L.group;
             const uint8_t *sc = b + L.scales_offset + (size_t)n * (size_t)ng * 2;
-            const uint8_t *zp = b + L.zeros_offset + (size_t)n * L.zero_row_bytes;
+            const uint8_t *zp = b + L.q4_zeros_offset + (size_t)n * L.q4_zero_row_bytes;
             float mx = 0.0f;
             for (int64_t j = 0; j < ng; j++) mx = fmaxf(mx, fabsf(qn_f16_to_f32(qn_load_u16(sc + 2 * j))));
             const float r = row_pow2(mx, 10); /* |q - z| <= 15: products stay under 2^14 */

@@ -95,41 +95,36 @@ quanta_status qn_cl_launch(qn_cl *s, qn_cl_kernel_id id, const char *what, cl_ui
     return QUANTA_OK;
 }
 
-quanta_status qn_cl_wdesc_make(const qn_tensor *w, const char *op, qn_cl_wdesc *out) {
+quanta_status qn_cl_weight_layout(const qn_tensor *w, const char *op, qn_quant_layout *out) {
     memset(out, 0, sizeof *out);
     if (w->desc.ndim != 2)
         return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "opencl %s: weight must be 2-D, got %d-D", op,
                             (int)w->desc.ndim);
-    qn_quant_layout L;
-    quanta_status st = qn_quant_layout_get(&w->desc, &L);
+    quanta_status st = qn_quant_layout_get(&w->desc, out);
     if (st != QUANTA_OK) return st;
-    out->fmt = (cl_int)w->desc.dtype;
-    out->group = L.group;
-    out->dq = L.double_quant;
-    out->cols = L.cols;
-    out->rows = L.rows;
-    out->row_bytes = (cl_long)L.codes_row_bytes;
-    out->so = (cl_long)L.scales_offset;
-    out->zo = (cl_long)L.zeros_offset;
-    out->zrb = (cl_long)L.zero_row_bytes;
-    out->mo = (cl_long)L.dq_mean_offset;
-    if (w->bytes < L.total_bytes)
+    if (w->bytes < out->total_bytes)
         return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "opencl %s: weight has %zu bytes, its layout needs %zu", op,
-                            w->bytes, L.total_bytes);
+                            w->bytes, (size_t)out->total_bytes);
     return QUANTA_OK;
 }
 
-int qn_cl_wdesc_args(const qn_cl_wdesc *w, qn_cl_arg *a) {
-    a[0] = QA(w->fmt);
+/* The kernels declare the offsets as 64-bit `long` (QN_WLAYOUT_ARGS): pass the fields as they are. */
+_Static_assert(sizeof(qn_size) == sizeof(cl_long) && sizeof(qn_i64) == sizeof(cl_long) &&
+                   sizeof(qn_i32) == sizeof(cl_int),
+               "qn_quant_layout fields must match the kernels' argument sizes");
+
+int qn_cl_weight_args(const qn_quant_layout *w, qn_cl_arg *a) {
+    a[0] = QA(w->dtype);
     a[1] = QA(w->group);
-    a[2] = QA(w->dq);
+    a[2] = QA(w->double_quant);
     a[3] = QA(w->cols);
-    a[4] = QA(w->row_bytes);
-    a[5] = QA(w->so);
-    a[6] = QA(w->zo);
-    a[7] = QA(w->zrb);
-    a[8] = QA(w->mo);
-    return 9;
+    a[4] = QA(w->codes_row_bytes);
+    a[5] = QA(w->scales_offset);
+    a[6] = QA(w->q4_zeros_offset);
+    a[7] = QA(w->q4_zero_row_bytes);
+    a[8] = QA(w->nf4_dq_scales_offset);
+    a[9] = QA(w->nf4_dq_mean_offset);
+    return 10;
 }
 
 quanta_status qn_cl_to_f32(qn_cl *s, const qn_tensor *t, qn_cl_scratch *tmp, cl_mem *mem, cl_ulong *off) {

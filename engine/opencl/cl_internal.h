@@ -122,14 +122,10 @@ quanta_status qn_cl_set_args(qn_cl *s, qn_cl_kernel_id id, const qn_cl_arg *args
 size_t qn_cl_elems(const qn_tensor *t);
 static inline cl_mem qn_cl_mem(const qn_tensor *t) { return (cl_mem)t->mem.handle; }
 
-/* Weight description arguments for kernels taking QN_WDESC_ARGS (9 arguments). */
-typedef struct qn_cl_wdesc {
-    cl_int fmt, group, dq;
-    cl_long cols, row_bytes, so, zo, zrb, mo;
-    int64_t rows;
-} qn_cl_wdesc;
-quanta_status qn_cl_wdesc_make(const qn_tensor *w, const char *op, qn_cl_wdesc *out);
-int qn_cl_wdesc_args(const qn_cl_wdesc *w, qn_cl_arg *args);
+/* A weight's layout (formats/layout.h), checked against its bytes, and the arguments for
+ * kernels taking QN_WLAYOUT_ARGS (10 arguments, straight from the layout's fields). */
+quanta_status qn_cl_weight_layout(const qn_tensor *w, const char *op, qn_quant_layout *out);
+int qn_cl_weight_args(const qn_quant_layout *w, qn_cl_arg *args);
 
 /* Converts a float tensor to f32 scratch (or returns it as is when already f32). */
 quanta_status qn_cl_to_f32(qn_cl *s, const qn_tensor *t, qn_cl_scratch *tmp, cl_mem *mem, cl_ulong *off);
@@ -141,7 +137,7 @@ quanta_status qn_cl_unary_raw(qn_cl *s, cl_mem x, cl_ulong xo, int xdt, cl_mem y
                               int op, float scale);
 /* y[T, cols] = rows of table (tm, to, w) dequantized: rows ids[0..T) (i32 at ids + io) or, with
  * ids NULL, rows 0..T-1. y has dtype ydt; what names the launch in errors. */
-quanta_status qn_cl_get_rows_raw(qn_cl *s, cl_mem tm, cl_ulong to, const qn_cl_wdesc *w, cl_mem ids, cl_ulong io,
+quanta_status qn_cl_get_rows_raw(qn_cl *s, cl_mem tm, cl_ulong to, const qn_quant_layout *w, cl_mem ids, cl_ulong io,
                                  size_t T, cl_mem y, cl_ulong yo, cl_int ydt, const char *what);
 
 /* cl_matmul.c */

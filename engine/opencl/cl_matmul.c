@@ -46,7 +46,7 @@ typedef struct mm_args {
     cl_int m32;     /* M as the GEMV kernels' int argument */
     int64_t M, N, K;
     const qn_tensor *w;
-    qn_cl_wdesc wd;
+    qn_quant_layout wd;
 } mm_args;
 
 /* The arguments every matmul kernel starts with: W, its description, x (prepared or not),
@@ -55,7 +55,7 @@ static int mm_kernel_args(const mm_args *m, int prepared, int gemv, qn_cl_arg *a
     int k = 0;
     a[k++] = QA(m->wm);
     a[k++] = QA(m->wo);
-    k += qn_cl_wdesc_args(&m->wd, a + k);
+    k += qn_cl_weight_args(&m->wd, a + k);
     a[k++] = prepared ? QA(m->xp) : QA(m->x);
     a[k++] = prepared ? QA(m->xpo) : QA(m->xo);
     a[k++] = QA(m->y);
@@ -93,7 +93,7 @@ static quanta_status run_gemm_rows(qn_cl *s, const mm_args *m) {
 
 /* Whether qn_gemm_q8_i8 can take this product: q8 codes 4-byte aligned, K in whole blocks. */
 static int int8_fits(const qn_cl *s, const mm_args *m) {
-    return s->int8_gemm && m->wd.fmt == QUANTA_Q8 && m->K % 128 == 0 && m->wo % 4 == 0;
+    return s->int8_gemm && m->wd.dtype == QUANTA_Q8 && m->K % 128 == 0 && m->wo % 4 == 0;
 }
 
 /* q8 weights with x quantized to int8 per block of 256 (or 128 where K needs it) columns:
@@ -111,7 +111,7 @@ static quanta_status run_gemm_int8(qn_cl *s, const mm_args *m) {
     st = qn_cl_set_args(s, QK_X_QUANT8, q, 8);
     size_t gq[2] = {K / (size_t)B, M}, lq[2] = {K / (size_t)B, 1};
     if (st == QUANTA_OK) st = qn_cl_launch(s, QK_X_QUANT8, "matmul (quantize x to int8)", 2, gq, lq);
-    const cl_long wso = m->wd.so;
+    const cl_long wso = (cl_long)m->wd.scales_offset;
     qn_cl_arg a[] = {QA(m->wm), QA(m->wo), QA(wso), QA(xs.mem), QA(xso), QA(xco), QA(m->y), QA(m->yo),
                      QA(m->ydt), QA(Ml), QA(m->N), QA(Kl), QA(bv)};
     if (st == QUANTA_OK) st = qn_cl_set_args(s, QK_GEMM_Q8_I8, a, 13);
@@ -134,7 +134,7 @@ static quanta_status run_gemm_kernel(qn_cl *s, const mm_args *m) {
 
 #ifdef QUANTA_HAVE_CLBLAST
 /* Dequantizes/widens W[N,K] into f32 dst (a get_rows over every row). */
-static quanta_status dequant_f32(qn_cl *s, const qn_tensor *w, const qn_cl_wdesc *wd, cl_mem dst) {
+static quanta_status dequant_f32(qn_cl *s, const qn_tensor *w, const qn_quant_layout *wd, cl_mem dst) {
     return qn_cl_get_rows_raw(s, qn_cl_mem(w), w->mem.offset, wd, NULL, 0, (size_t)wd->rows, dst, 0, QUANTA_F32,
                               "matmul (dequantize weights)");
 }
@@ -208,7 +208,7 @@ static quanta_status run_quant_gemm(qn_cl *s, const mm_args *m) {
     int slot = -1, free_slot = -1;
     for (int i = 0; i < QN_CL_XOVER_SLOTS; i++) {
         qn_cl_xover *x = &s->xover[i];
-        if (x->used && x->fmt == m->wd.fmt && x->mclass == mc && x->n == m->N && x->k == m->K) slot = i;
+        if (x->used && x->fmt == m->wd.dtype && x->mclass == mc && x->n == m->N && x->k == m->K) slot = i;
         if (!x->used && free_slot < 0) free_slot = i;
     }
     if (slot >= 0) {
@@ -230,7 +230,7 @@ static quanta_status run_quant_gemm(qn_cl *s, const mm_args *m) {
         if (st != QUANTA_OK) return st;
     }
     if (free_slot < 0) free_slot = (int)((unsigned)(m->N ^ m->K ^ mc) % QN_CL_XOVER_SLOTS);
-    s->xover[free_slot] = (qn_cl_xover){1, m->wd.fmt, mc, m->N, m->K, use_blas};
+    s->xover[free_slot] = (qn_cl_xover){1, m->wd.dtype, mc, m->N, m->K, use_blas};
     /* y holds the CLBlast result now; both are correct, nothing more to do. */
     return QUANTA_OK;
 #else
@@ -243,7 +243,7 @@ quanta_status qn_cl_matmul_run(qn_cl *s, const qn_node *node) {
     mm_args m;
     memset(&m, 0, sizeof m);
     m.w = w;
-    quanta_status st = qn_cl_wdesc_make(w, "matmul", &m.wd);
+    quanta_status st = qn_cl_weight_layout(w, "matmul", &m.wd);
     if (st != QUANTA_OK) return st;
     m.wm = qn_cl_mem(w);
     m.wo = w->mem.offset;

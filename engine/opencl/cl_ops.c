@@ -135,8 +135,8 @@ static quanta_status run_rope(qn_cl *s, const qn_node *node) {
 
 static quanta_status run_get_rows(qn_cl *s, const qn_node *node) {
     const qn_tensor *t = src(node, 0), *ids = src(node, 1), *y = node->dst;
-    qn_cl_wdesc w;
-    quanta_status st = qn_cl_wdesc_make(t, "get_rows", &w);
+    qn_quant_layout w;
+    quanta_status st = qn_cl_weight_layout(t, "get_rows", &w);
     if (st != QUANTA_OK) return st;
     size_t T = qn_cl_elems(ids);
     if (T == 0 || w.cols == 0) return QUANTA_OK;
@@ -159,7 +159,7 @@ static quanta_status run_get_rows(qn_cl *s, const qn_node *node) {
                               y->mem.offset, y->desc.dtype, "get_rows");
 }
 
-quanta_status qn_cl_get_rows_raw(qn_cl *s, cl_mem tm, cl_ulong to, const qn_cl_wdesc *w, cl_mem ids, cl_ulong io,
+quanta_status qn_cl_get_rows_raw(qn_cl *s, cl_mem tm, cl_ulong to, const qn_quant_layout *w, cl_mem ids, cl_ulong io,
                                  size_t T, cl_mem y, cl_ulong yo, cl_int ydt, const char *what) {
     cl_ulong TT = T;
     cl_int has = ids != NULL;
@@ -168,7 +168,7 @@ quanta_status qn_cl_get_rows_raw(qn_cl *s, cl_mem tm, cl_ulong to, const qn_cl_w
     int k = 0;
     a[k++] = QA(tm);
     a[k++] = QA(to);
-    k += qn_cl_wdesc_args(w, a + k);
+    k += qn_cl_weight_args(w, a + k);
     a[k++] = QA(im);
     a[k++] = QA(io);
     a[k++] = QA(has);

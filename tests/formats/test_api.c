@@ -43,16 +43,16 @@ START_TEST(test_sizes) {
     qn_quant_layout L;
     ck_assert_int_eq(qn_quant_layout_get(&d, &L), QUANTA_OK);
     ck_assert_uint_eq(L.scales_offset, 16384);
-    ck_assert_uint_eq(L.zeros_offset, 16384 + 512);
-    ck_assert_uint_eq(L.dq_mean_offset, 16384 + 512 + 8);
+    ck_assert_uint_eq(L.nf4_dq_scales_offset, 16384 + 512);
+    ck_assert_uint_eq(L.nf4_dq_mean_offset, 16384 + 512 + 8);
     d = qt_mat(QUANTA_Q4, 3, 96, 0, 0);
     d.group = 32;
     ck_assert_int_eq(qn_quant_layout_get(&d, &L), QUANTA_OK);
     ck_assert_int_eq(L.group, 32);
     ck_assert_uint_eq(L.codes_row_bytes, 48);
     ck_assert_uint_eq(L.scales_offset, 144);
-    ck_assert_uint_eq(L.zeros_offset, 144 + 18);
-    ck_assert_uint_eq(L.zero_row_bytes, 2);
+    ck_assert_uint_eq(L.q4_zeros_offset, 144 + 18);
+    ck_assert_uint_eq(L.q4_zero_row_bytes, 2);
     ck_assert_uint_eq(L.total_bytes, 144 + 18 + 6);
     d = qt_mat(QUANTA_Q4, 1, 64, 0, 0); /* group 0 resolves to 64 */
     ck_assert_int_eq(qn_quant_layout_get(&d, &L), QUANTA_OK);

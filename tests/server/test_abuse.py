@@ -1,0 +1,180 @@
+"""test_abuse.py — bad requests against `quanta serve`, each answered with its 4xx/5xx status and an
+OpenAI-shaped error body, and each followed by a good request that must still succeed: malformed
+JSON, wrong types, unknown fields, huge and negative numbers, prompts longer than the context, bodies
+over the size limit, unknown routes and methods, a full queue (429 + Retry-After), a client that
+disconnects mid-stream (its request and KV blocks freed), and draining on SIGTERM (503 + Retry-After
+for new requests while running ones finish)."""
+import http.client
+import json
+import re
+import signal
+import socket
+import threading
+import time
+
+from harness import Server, parse_args, seed, sse_events
+
+GOOD = {"prompt": "hello", "max_tokens": 3, "temperature": 0}
+
+
+def check_good(s):
+    code, _, body = s.post("/v1/completions", GOOD)
+    assert code == 200 and body["usage"]["completion_tokens"] >= 1, (code, body)
+
+
+def expect(s, body, code, param=None, path="/v1/completions", raw=False):
+    data = body if raw else json.dumps(body)
+    got, hdrs, resp = s.request("POST", path, data, {"Content-Type": "application/json"})
+    err = json.loads(resp)["error"]
+    assert got == code, (body if not raw else data[:80], got, resp[:300])
+    assert isinstance(err["message"], str) and err["message"], resp
+    if param is not None:
+        assert err["param"] == param, (param, resp)
+    print(f"{got} {err['message'][:100]}")
+    check_good(s)
+    return hdrs
+
+
+def main():
+    a = parse_args()
+    rng = seed()
+    with Server(a.model, a.backend, ["--ctx", "64", "--max-batch", "2", "--max-queue", "2", "--max-body", "4096"]) as s:
+        check_good(s)
+        # Malformed JSON, not an object, wrong types, unknown fields.
+        for raw in [b"{", b"", b"not json", b'{"prompt": "a",}', b"[1, 2]", b'"text"', b"\xff\xfe{}",
+                    b'{"prompt": "a", "prompt": "b"}']:
+            expect(s, raw, 400, raw=True)
+        expect(s, {"prompt": 5}, 400, "prompt")
+        expect(s, {"prompt": ["a", "b"]}, 400, "prompt")
+        expect(s, {"prompt": "a", "max_tokens": "3"}, 400, "max_tokens")
+        expect(s, {"prompt": "a", "max_tokens": 2.5}, 400, "max_tokens")
+        expect(s, {"prompt": "a", "temperature": "hot"}, 400, "temperature")
+        expect(s, {"prompt": "a", "stream": "yes"}, 400, "stream")
+        expect(s, {"prompt": "a", "stop": [1]}, 400, "stop")
+        expect(s, {"prompt": "a", "stop": ["a", "b", "c", "d", "e"]}, 400, "stop")
+        expect(s, {"prompt": "a", "frobnicate": 1}, 400, "frobnicate")
+        expect(s, {"prompt": "a", "n": 2}, 400, "n")
+        expect(s, {"prompt": "a", "model": 7}, 400, "model")
+        expect(s, {"prompt": "a", "model": "gpt-4"}, 404, "model")
+        # Huge and negative numbers.
+        expect(s, {"prompt": "a", "max_tokens": -1}, 400, "max_tokens")
+        expect(s, {"prompt": "a", "max_tokens": 0}, 400, "max_tokens")
+        expect(s, {"prompt": "a", "max_tokens": 10 ** 30}, 400, raw=False)  # beyond int64: malformed
+        expect(s, {"prompt": "a", "max_tokens": 2 ** 40}, 400, "max_tokens")
+        expect(s, {"prompt": "a", "temperature": -0.5}, 400, "temperature")
+        expect(s, {"prompt": "a", "temperature": 1e308}, 400, "temperature")
+        expect(s, {"prompt": "a", "top_p": 0}, 400, "top_p")
+        expect(s, {"prompt": "a", "logprobs": 99}, 400, "logprobs")
+        expect(s, {"prompt": [1, -5]}, 400, "prompt")
+        expect(s, {"prompt": [1, 10 ** 6]}, 400, "prompt")
+        # Prompt longer than the context (64 positions).
+        expect(s, {"prompt": "hello " * 200}, 400, "prompt")
+        # Chat: bad messages.
+        expect(s, {"messages": []}, 400, "messages", "/v1/chat/completions")
+        expect(s, {"messages": [{"role": "wizard", "content": "x"}]}, 400, "messages[0]", "/v1/chat/completions")
+        expect(s, {"messages": [{"role": "user", "content": 3}]}, 400, "messages[0]", "/v1/chat/completions")
+        expect(s, {"messages": [{"role": "user", "content": "a"}, {"role": "user", "content": "b"}]}, 400, "messages",
+               "/v1/chat/completions")  # Gemma's template needs alternating turns
+        expect(s, {"messages": [{"role": "user", "content": "a"}], "top_logprobs": 3}, 400, "top_logprobs",
+               "/v1/chat/completions")
+        # Body over the limit (4096): declared by Content-Length, and sent chunked without one.
+        hdrs = expect(s, {"prompt": "x" * 10000}, 413)
+        c = http.client.HTTPConnection("127.0.0.1", s.port, timeout=60)
+        c.putrequest("POST", "/v1/completions")
+        c.putheader("Transfer-Encoding", "chunked")
+        c.endheaders()
+        for _ in range(10):
+            c.send(b"400\r\n" + b"x" * 1024 + b"\r\n")
+        c.send(b"0\r\n\r\n")
+        r = c.getresponse()
+        assert r.status == 413, r.status
+        c.close()
+        check_good(s)
+        # Unknown route, wrong method.
+        code, _, _ = s.request("GET", "/v2/nothing")
+        assert code == 404
+        code, _, _ = s.request("GET", "/v1/completions")
+        assert code == 405
+        code, _, _ = s.request("POST", "/health", "{}")
+        assert code == 405
+        check_good(s)
+
+        # Queue full: 12 streams sent at once to 2 slots and a queue of 2: the ones that find the queue
+        # full get 429 with Retry-After, the others complete; afterwards requests succeed again.
+        body = json.dumps({"prompt": "the", "max_tokens": 60, "temperature": 0, "stream": True}).encode()
+        socks = []
+        for _ in range(12):
+            k = socket.create_connection(("127.0.0.1", s.port))
+            socks.append(k)
+        for k in socks:
+            k.sendall(b"POST /v1/completions HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+                      b"Content-Type: application/json\r\nContent-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
+        codes = []
+        for k in socks:
+            k.settimeout(120)
+            data = b""
+            while True:
+                chunk = k.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+            k.close()
+            head, _, rest = data.partition(b"\r\n\r\n")
+            code = int(head.split()[1])
+            codes.append(code)
+            if code == 429:
+                assert re.search(rb"(?i)\r\nretry-after: *[1-9]", head), head
+                assert b"rate_limit" in rest, rest
+            else:
+                assert code == 200 and b"data: [DONE]" in rest, (code, rest[-200:])
+        print("12 streams at once:", codes)
+        assert codes.count(429) >= 1 and codes.count(200) >= 2, codes
+        check_good(s)
+
+        # A client that disconnects mid-stream: its request leaves and its KV blocks come back.
+        for _ in range(3):
+            sock = socket.create_connection(("127.0.0.1", s.port))
+            body = json.dumps({"prompt": "the", "max_tokens": 60, "temperature": 0, "stream": True}).encode()
+            sock.sendall(b"POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                         b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
+            got = b""
+            while b"data: " not in got:
+                got += sock.recv(4096)
+            sock.close()
+        deadline = time.time() + 60
+        while (s.metric("quanta_requests_running") or s.metric("quanta_kv_blocks_used")) and time.time() < deadline:
+            time.sleep(0.02)
+        assert s.metric("quanta_requests_running") == 0 and s.metric("quanta_kv_blocks_used") == 0
+        assert s.metric('quanta_requests_finished_total{reason="cancelled"}') >= 3
+        check_good(s)
+
+        # SIGTERM while a stream runs: it finishes, new requests get 503 + Retry-After, the server exits 0.
+        result = {}
+
+        def stream_to_end():
+            code, _, data = s.request("POST", "/v1/completions", json.dumps(
+                {"prompt": "the", "max_tokens": 40, "temperature": 0, "stream": True, "stop": ["\u2603"]}))
+            result["code"], result["events"] = code, sse_events(data)
+        t = threading.Thread(target=stream_to_end)
+        t.start()
+        while s.metric("quanta_requests_running") < 1:
+            time.sleep(0.01)
+        s.proc.send_signal(signal.SIGTERM)
+        time.sleep(0.05)
+        try:
+            code, hdrs, body = s.post("/v1/completions", GOOD)
+            if s.proc.poll() is None:
+                assert code == 503 and int(hdrs["retry-after"]) >= 1, (code, hdrs, body)
+                print("draining:", code, hdrs.get("retry-after"))
+        except OSError:
+            pass  # already gone: the stream finished first
+        t.join()
+        events, done = result["events"]
+        assert result["code"] == 200 and done
+        assert events[-1]["choices"][0]["finish_reason"] in ("stop", "length")
+        assert s.proc.wait(timeout=60) == 0
+    print("OK")
+
+
+if __name__ == "__main__":
+    main()
