@@ -247,6 +247,8 @@ static void free_plan_memory(quanta_plan *p) {
     p->arena = NULL;
 }
 
+int qn_plan_is_recorded(const quanta_plan *p) { return p && p->recording != NULL; }
+
 static void drop_recording(quanta_plan *p) {
     if (p->recording) p->backend->ops->release_recording(p->backend->self, p->recording);
     p->recording = NULL;

@@ -5,20 +5,23 @@
 #   OUT=$OUT PEER=.dev/peer bash bench/e2e/run_h200.sh [stages]
 #
 # PEER holds: llamacpp-peer.tar.xz and make_llama_gguf.py (../shared/anchors/peers/), the `gguf`
-# wheel, and gemma.skel (bench/e2e/gguf_skeleton.py extract of the default model).
+# wheel, gemma.skel (bench/e2e/gguf_skeleton.py extract of the default model) and optionally
+# check/ (include/, lib/libcheck_pic.a, lib/libsubunit.a, lib/pkgconfig/check.pc).
 # stages (default all): llama build files conform graphtest bench peer
 #   llama     llama.cpp's llama-bench built in the background from the trimmed source (sm_90)
 #   build     Quanta (release, CUDA) in /tmp/qbuild
 #   files     Mistral-7B-shaped Q4_0 and Q8_0 (make_llama_gguf.py) and the Gemma-3-270M-shaped
 #             Q4_K_M file (the default model's header and tensor types, random weights)
 #   conform   quanta conform --backend cuda on matmul and get_rows (every format, ggml blocks too)
+#   tests     tests/cuda: graph replay against op-by-op decode (bit-identical), every CUDA op (needs
+#             Check: the machine's, or a static copy carried in PEER/check)
 #   bench     quanta bench model on each file (-p 512 -n 128 -r 3, JSON)
 #   peer      llama-bench on each file (-ngl 99 -fa 1 -p 512 -n 128 -r 3, JSON)
 # Prints the ratio table last; every log and JSON goes to $OUT/e2e.tar.gz plus $OUT/summary.md.
 set -u
 OUT=${OUT:-/tmp/e2e-out}
 PEER=${PEER:-.dev/peer}
-STAGES=${*:-llama build files conform bench peer}
+STAGES=${*:-llama build files conform tests bench peer}
 has() { case " $STAGES " in *" $1 "*) return 0;; esac; return 1; }
 export PATH=/usr/local/cuda/bin:$PATH
 ROOT=$(pwd)
@@ -55,12 +58,23 @@ if has files; then
   FILES_PID=$!
 fi
 
+# Check (for the CUDA unit tests): the machine's own, else a carried static copy ($PEER/check).
+TESTS=false
+if pkg-config --exists check 2>/dev/null; then TESTS=true
+elif [ -d "$PEER/check" ] && command -v pkg-config >/dev/null 2>&1; then
+  rm -rf /tmp/checkroot && cp -r "$PEER/check" /tmp/checkroot &&
+    sed -i "s|^prefix=.*|prefix=/tmp/checkroot|" /tmp/checkroot/lib/pkgconfig/check.pc &&
+    export PKG_CONFIG_PATH=/tmp/checkroot/lib/pkgconfig && TESTS=true
+fi
 Q=/tmp/qbuild/tools/quanta
 if has build; then
-  ( timeout 420 meson setup /tmp/qbuild . --buildtype=release -Dwerror=false -Dopencl=disabled -Dclblast=disabled \
-      -Dspirv=disabled -Dtests=false -Dcuda=enabled && timeout 420 ninja -C /tmp/qbuild tools/quanta;
-    echo "build rc=$?" ) > $L/build.log 2>&1
-  stamp "quanta $(tail -1 $L/build.log)"
+  build() { rm -rf /tmp/qbuild; timeout 420 meson setup /tmp/qbuild . --buildtype=release -Dwerror=false -Dopencl=disabled \
+      -Dclblast=disabled -Dspirv=disabled -Dtests=$1 -Dcuda=enabled && timeout 420 ninja -C /tmp/qbuild $2; }
+  if $TESTS; then build true "tools/quanta tests/cuda/test_cuda_graphs tests/cuda/test_cuda_ops" > $L/build.log 2>&1 ||
+    { TESTS=false; echo "with tests failed: without" >> $L/build.log; }; fi
+  $TESTS || build false tools/quanta >> $L/build.log 2>&1
+  echo "build rc=$?" >> $L/build.log
+  stamp "quanta (tests=$TESTS) $(tail -1 $L/build.log)"
 fi
 [ -x $Q ] || { stamp "no quanta binary"; tail -30 $L/build.log; exit 1; }
 $Q info > $L/info.txt 2>&1
@@ -69,6 +83,14 @@ if has conform; then
   timeout 240 $Q conform --backend cuda --filter matmul,get_rows --failures --json $L/conform.json > $L/conform.log 2>&1
   stamp "conform matmul,get_rows rc=$?: $(grep -E '^total' $L/conform.log)"
   grep -E '^FAIL' $L/conform.log | head -20
+fi
+
+if has tests && [ -x /tmp/qbuild/tests/cuda/test_cuda_graphs ]; then
+  for t in test_cuda_graphs test_cuda_ops; do
+    CK_FORK=no timeout 300 /tmp/qbuild/tests/cuda/$t > $L/$t.log 2>&1
+    stamp "$t rc=$?: $(grep -E '^[0-9]+%' $L/$t.log | tail -1)"
+    grep -E 'FAIL|Error|error' $L/$t.log | head -5
+  done
 fi
 
 if has files; then
