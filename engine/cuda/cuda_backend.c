@@ -191,7 +191,10 @@ static quanta_status cuda_write(void *self, qn_mem dst, const void *src, size_t 
     if (!bytes) return QUANTA_OK;
     s->xq_src = NULL; /* the host may be rewriting an activation whose codes are cached */
     cudaError_t e = cudaMemcpyAsync((char *)dst.handle + dst.offset, src, bytes, cudaMemcpyHostToDevice, s->stream);
-    if (e == cudaSuccess) e = cudaStreamSynchronize(s->stream); /* src may be freed on return */
+    /* src may be freed on return. From pageable memory (all the library and its callers pass)
+     * cudaMemcpyAsync returns once src is copied to staging memory, so small writes (a decode
+     * step's token, positions, lengths and masks) skip the wait; large ones keep it. */
+    if (e == cudaSuccess && bytes > 256 * 1024) e = cudaStreamSynchronize(s->stream);
     return e == cudaSuccess ? QUANTA_OK : qn_cuda_error(e, "write: cudaMemcpyAsync");
 }
 
