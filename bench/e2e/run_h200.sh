@@ -16,12 +16,14 @@
 #   tests     tests/cuda: graph replay against op-by-op decode (bit-identical), every CUDA op (needs
 #             Check: the machine's, or a static copy carried in PEER/check)
 #   bench     quanta bench model on each file (-p 512 -n 128 -r 3, JSON)
+#   variants  the decode runs again with CUDA graphs off (QUANTA_CUDA_GRAPHS=0)
 #   peer      llama-bench on each file (-ngl 99 -fa 1 -p 512 -n 128 -r 3, JSON)
+#   profile   ncu per-kernel summary of decode steps (Gemma and the 7B Q4_0)
 # Prints the ratio table last; every log and JSON goes to $OUT/e2e.tar.gz plus $OUT/summary.md.
 set -u
 OUT=${OUT:-/tmp/e2e-out}
 PEER=${PEER:-.dev/peer}
-STAGES=${*:-llama build files conform tests bench peer}
+STAGES=${*:-llama build files conform tests bench variants peer profile}
 has() { case " $STAGES " in *" $1 "*) return 0;; esac; return 1; }
 export PATH=/usr/local/cuda/bin:$PATH
 ROOT=$(pwd)
@@ -33,6 +35,7 @@ T0=$(date +%s)
 stamp() { echo "[$(( $(date +%s) - T0 ))s] $*" | tee -a $L/steps.txt; }
 save() { tar czf "$OUT/e2e.tar.gz" -C $W logs 2>/dev/null; }
 trap save EXIT
+trap 'save; exit 1' TERM INT
 NP=$(nproc)
 
 { date -u; nvidia-smi --query-gpu=name,clocks.sm,clocks.mem,power.limit,memory.total --format=csv; nvcc --version | tail -2;
@@ -109,6 +112,16 @@ if has bench; then
   done
 fi
 
+if has variants; then
+  # what the CUDA graphs are worth: the same runs op by op
+  for f in gemma3-270m-q4_k_m mistral7b-q4_0; do
+    [ -f $W/files/$f.gguf ] || continue
+    QUANTA_CUDA_GRAPHS=0 timeout 120 $Q bench model -m $W/files/$f.gguf -p 0 -n 128 -r 2 --backend cuda --json \
+      > $L/quanta_nographs_$f.json 2> $L/quanta_nographs_$f.err
+    stamp "no graphs $f rc=$?: tg $(grep -o '"tg_tps": [0-9.]*' $L/quanta_nographs_$f.json)"
+  done
+fi
+
 if has peer; then
   wait $LLAMA_PID
   stamp "$(tail -1 $L/llama_build.log)"
@@ -118,10 +131,24 @@ if has peer; then
     timeout 240 $LB -m $W/files/$f.gguf -ngl 99 -fa 1 -p 512 -n 128 -r 3 -o json > $L/llama_$f.json 2> $L/llama_$f.err
     stamp "llama-bench $f rc=$?"
     # load to first token: llama-bench's whole run on one 1-token generation (model load included)
-    /usr/bin/time -f "%e" -o $L/llama_load_$f.txt timeout 120 $LB -m $W/files/$f.gguf -ngl 99 -fa 1 -p 0 -n 1 -r 1 \
-      > /dev/null 2>&1
+    t0=$(date +%s%N)
+    timeout 120 $LB -m $W/files/$f.gguf -ngl 99 -fa 1 -p 0 -n 1 -r 1 > $L/llama_load_$f.log 2>&1
+    t1=$(date +%s%N)
+    awk "BEGIN { print ($t1 - $t0) / 1e9 }" > $L/llama_load_$f.txt
   done
 fi
 
 python3 bench/e2e/ratio_table.py $L $NAMES | tee "$OUT/summary.md"
+save
+
+if has profile && command -v ncu >/dev/null 2>&1; then
+  # per-kernel GPU time of decode steps (kernels after the load and the first steps)
+  for f in gemma3-270m-q4_k_m mistral7b-q4_0; do
+    [ -f $W/files/$f.gguf ] || continue
+    timeout 150 ncu --clock-control none --print-summary per-kernel --launch-skip 4000 --launch-count 1200 \
+      $Q bench model -m $W/files/$f.gguf -p 0 -n 64 -r 1 --backend cuda > $L/ncu_$f.txt 2>&1
+    stamp "ncu $f rc=$?"
+  done
+fi
+
 save
