@@ -115,6 +115,11 @@ int qn_cuda_matmul_dense(int x_dtype, const void *x, int w_dtype, const void *w,
 
 /* Largest M of the GEMV path; larger M go through qn_cuda_ggml_to_tiled + qn_cuda_matmul_q. */
 #define QN_CUDA_GGML_GEMV_MAX_M 8
+/* Smallest K of the GEMV path. Its int8 activations (one scale per 32) leave a relative error
+ * that averages out over long rows but not in a short dot product that cancels (conformance on
+ * the H200: NMSE up to 4e-2 at K = 32, one output); below this K the f16 tensor-core path is as
+ * cheap and keeps ~11 bits. */
+#define QN_CUDA_GGML_GEMV_MIN_K 512
 /* Bytes of the int8 activation buffer for x[M,K] (K a multiple of 32). */
 size_t qn_cuda_ggml_xq_bytes(int64_t M, int64_t K);
 /* x[M,K] (any float dtype) quantized to int8 chunks of 32 in xq_buf. */

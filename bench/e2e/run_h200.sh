@@ -26,6 +26,7 @@ PEER=${PEER:-.dev/peer}
 STAGES=${*:-llama build files conform tests bench variants peer profile}
 has() { case " $STAGES " in *" $1 "*) return 0;; esac; return 1; }
 export PATH=/usr/local/cuda/bin:$PATH
+export CPATH=/usr/local/cuda/include${CPATH:+:$CPATH} # nccl.h includes cuda_runtime.h
 ROOT=$(pwd)
 PEER=$(cd "$PEER" && pwd)
 W=/tmp/e2e

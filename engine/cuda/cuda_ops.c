@@ -70,14 +70,15 @@ static bool matmul_ok(const qn_node *node) {
     return qn_dtype_is_float(w->desc.dtype); /* dense weights without a prepared form */
 }
 
-/* ggml weights: int8 GEMV for small M (x quantized once for consecutive matmuls on the same
- * x), else the weight dequantized into tiled f16 in scratch for the tensor-core kernel. */
+/* ggml weights: int8 GEMV for small M and long rows (x quantized once for consecutive matmuls
+ * on the same x), else the weight dequantized into tiled f16 in scratch for the tensor-core
+ * kernel. */
 static quanta_status run_matmul_ggml(qn_cuda_state *s, const qn_node *node, int64_t M, int64_t N, int64_t K) {
     const qn_tensor *x = src_at(node, 0), *w = src_at(node, 1), *y = node->dst;
     const int wd = (int)w->desc.dtype;
     quanta_status st;
     int e;
-    if (M <= QN_CUDA_GGML_GEMV_MAX_M) {
+    if (M <= QN_CUDA_GGML_GEMV_MAX_M && K >= QN_CUDA_GGML_GEMV_MIN_K) {
         void *xq = NULL;
         if ((st = qn_cuda_xq(s, qn_cuda_ggml_xq_bytes(M, K), &xq))) return st;
         const void *xp = qn_cuda_ptr(x);
