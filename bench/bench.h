@@ -1,7 +1,7 @@
 /*
  * bench.h — `quanta bench`: kernel benchmarks of any backend against the device's own limits
- * and against a peer library, through the public API plus two optional vtable hooks
- * (copy_bandwidth, peer_gemm). Backend-agnostic: the same code measures opencl, cuda and ref.
+ * and against a peer library, through the public API plus the backends' optional measurement
+ * hooks (engine/bench_hooks.h: copy_bandwidth, peer_gemm). Backend-agnostic: the same code measures opencl, cuda and ref.
  *
  *   copy      the device's copy bandwidth (bytes read + written per second, a copy kernel)
  *   gemv      quantized y = x·W^T at M = 1: weight bytes read per second, and its ratio to copy

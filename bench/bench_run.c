@@ -11,7 +11,7 @@
 
 #include "bench.h"
 #include "clock.h"
-#include "registry.h"
+#include "bench_hooks.h"
 
 static int qb_fail(quanta_status st, const char *what) {
     if (st == QUANTA_OK) return 0;
@@ -162,7 +162,7 @@ int qb_run(const qb_options *opt, qb_report *rep, FILE *log) {
     if (qb_fail(quanta_backend_open(opt->backend, &be), "quanta_backend_open")) return -1;
     quanta_backend_device(be, &rep->device);
     void *self = NULL;
-    const qn_backend_ops *ops = qn_backend_vtable(be, &self);
+    const qn_bench_hooks *ops = qn_bench_hooks_of(be, &self);
     const bool cpu = strstr(rep->device.details, "CPU") != NULL || !strcmp(rep->device.backend, "ref");
     const bool is_ref = !strcmp(rep->device.backend, "ref");
     const double min_s = opt->min_seconds > 0 ? opt->min_seconds : (opt->quick ? 0.1 : 0.4);

@@ -8,7 +8,12 @@ quanta_status qc_build_op(quanta_graph *g, const qc_case *c, quanta_tensor *cons
         quanta_attention_params p = {c->scale, c->causal, c->window};
         return quanta_attention(g, t[0], t[1], t[2], t[3], t[4], &p, y);
     }
+    case QC_PAGED_ATTENTION: {
+        quanta_attention_params p = {c->scale, c->causal, c->window};
+        return quanta_paged_attention(g, t[0], t[1], t[2], t[3], t[4], c->bs, &p, y);
+    }
     case QC_RMS_NORM: return quanta_rms_norm(g, t[0], t[1], c->eps, c->plus1, y);
+    case QC_ADD_RMS_NORM: return quanta_add_rms_norm(g, t[0], t[1], t[2], c->eps, c->plus1, y);
     case QC_ROPE: {
         quanta_rope_params p = {(quanta_rope_mode)c->mode, c->theta, c->fscale, c->rot};
         return quanta_rope(g, t[0], t[1], &p, y);

@@ -208,6 +208,8 @@ static void gen_rowwise(gen *g, bool quick) {
             c.weight = rot % 3 != 0;
             c.plus1 = rot % 3 == 2;
             add(g, &c);
+            c.op = QC_ADD_RMS_NORM; /* the same flags with a residual added first */
+            add(g, &c);
 
             static const qc_op unary[] = {QC_SILU, QC_SOFTMAX};
             for (int u = 0; u < 2; u++) {
@@ -350,10 +352,39 @@ static void gen_rows(gen *g, bool quick) {
         }
 }
 
+/* ------------------------------------------------------------ paged attention */
+
+/* Paged attention: decode and short prefills over block tables of odd block counts and sizes,
+ * GQA 1/2/4, a window that frees blocks, lengths that end mid-block. {b, hq, hkv, nq, nk, bs,
+ * d, causal, window} */
+static void gen_paged_attention(gen *g, bool quick) {
+    static const int64_t pc[][9] = {
+        {3, 4, 2, 1, 37, 16, 64, 1, 0},   /* decode, GQA 2, 3 blocks per sequence, last partial */
+        {5, 8, 2, 1, 130, 16, 128, 1, 0}, /* decode, GQA 4, 9 blocks */
+        {2, 4, 4, 5, 77, 7, 80, 1, 0},    /* prefill chunk of 5, odd block size 7 (11 blocks) */
+        {4, 8, 1, 1, 200, 16, 64, 1, 48}, /* decode, one kv head, window 48 frees early blocks */
+        {1, 2, 2, 3, 3, 1, 13, 0, 0},     /* block size 1, tiny head, not causal */
+        {7, 4, 2, 1, 1, 16, 64, 1, 0},    /* one key per sequence */
+        {2, 16, 8, 9, 300, 32, 128, 1, 100}, /* prefill of 9 with a window, 10 blocks of 32 */
+    };
+    const size_t n = sizeof pc / sizeof pc[0];
+    for (int ti = 0; ti < 3; ti++)
+        for (size_t i = 0; i < n; i++) {
+            if (quick && i % 3 != (size_t)ti) continue;
+            qc_case c;
+            qc_case_defaults(QC_PAGED_ATTENTION, &c);
+            c.dtype = acts[ti];
+            c.b = pc[i][0], c.hq = pc[i][1], c.hkv = pc[i][2], c.nq = pc[i][3], c.nk = pc[i][4];
+            c.bs = (int32_t)pc[i][5], c.d = pc[i][6], c.causal = (int32_t)pc[i][7], c.window = (int32_t)pc[i][8];
+            add(g, &c);
+        }
+}
+
 int qc_cases_generate(qc_case_list *list, bool quick, const bool *ops) {
     gen g = {list, ops, 0};
     gen_matmul(&g, quick);
     gen_attention(&g, quick);
+    gen_paged_attention(&g, quick);
     gen_rowwise(&g, quick);
     gen_rope(&g, quick);
     gen_rows(&g, quick);

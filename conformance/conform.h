@@ -38,6 +38,8 @@ typedef enum qc_op {
     QC_PERMUTE,
     QC_CONVERT,
     QC_WRITE_ROWS,
+    QC_ADD_RMS_NORM,
+    QC_PAGED_ATTENTION,
     QC_OP_COUNT
 } qc_op;
 
@@ -70,6 +72,8 @@ typedef struct qc_case {
     int32_t bcast;         /* add/mul: b is one row */
     int64_t v, t;          /* get_rows: table rows, ids; write_rows: t = rows written */
     int64_t h, nmax, start; /* write_rows */
+    int32_t bs;            /* paged_attention: block size (pool rows per block) */
+    int64_t nblk;          /* paged_attention: blocks in the pools */
 } qc_case;
 
 #define QC_SPEC_MAX 320

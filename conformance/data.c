@@ -4,6 +4,7 @@
  *   silu/gelu/scale/softmax/permute/convert: x
  *   add/mul: a, b                   get_rows: table, ids
  *   write_rows: dst (buffer, random initial rows), src, start
+ *   paged_attention: q, k_pool, v_pool, block_table, kv_lens
  * Absent optional tensors have data == NULL. */
 #include <math.h>
 #include <stdlib.h>
@@ -169,6 +170,42 @@ static int make(const qc_case *c, qc_data *d, rng *r, char *err, size_t errlen) 
         }
         return 0;
     }
+    case QC_PAGED_ATTENTION: {
+        const int64_t mb = (c->nk + c->bs - 1) / c->bs, need = c->b * mb, nblk = c->nblk ? c->nblk : need + 3;
+        int64_t qd[4] = {c->b, c->hq, c->nq, c->d}, pd[4] = {1, c->hkv, nblk * c->bs, c->d}, td[2] = {c->b, mb};
+        x = desc_of(c->dtype, 4, qd);
+        quanta_tensor_desc pool = desc_of(c->dtype, 4, pd), tab = desc_of(QUANTA_I32, 2, td);
+        d->out_desc = x;
+        d->count = 5;
+        if (slot(d, 0, "q", QC_ROLE_INPUT, &x, err, errlen) || fill(d, 0, r, 0, 1, err, errlen) ||
+            slot(d, 1, "k_pool", QC_ROLE_INPUT, &pool, err, errlen) || fill(d, 1, r, 0, 1, err, errlen) ||
+            slot(d, 2, "v_pool", QC_ROLE_INPUT, &pool, err, errlen) || fill(d, 2, r, 0, 1, err, errlen) ||
+            slot(d, 3, "block_table", QC_ROLE_INPUT, &tab, err, errlen) ||
+            i32_slot(d, 4, "kv_lens", c->b, err, errlen))
+            return -1;
+        /* Lengths in [nq, nk], the first sequence at nk; blocks: a random permutation of the
+         * pool (no two sequences share one, none in order); blocks no query of the sequence can
+         * see (wholly before its first query's window) are -1, as a server frees them. */
+        int32_t *lens = d->t[4].data, *t = d->t[3].data;
+        for (int64_t s = 0; s < c->b; s++) lens[s] = (int32_t)(c->nq + (s ? below(r, c->nk - c->nq + 1) : c->nk - c->nq));
+        int32_t *perm = malloc((size_t)nblk * sizeof *perm);
+        if (!perm) return qc_err(err, errlen, "out of memory");
+        for (int64_t i = 0; i < nblk; i++) perm[i] = (int32_t)i;
+        for (int64_t i = nblk - 1; i > 0; i--) {
+            int64_t j = below(r, i + 1);
+            int32_t tmp = perm[i];
+            perm[i] = perm[j];
+            perm[j] = tmp;
+        }
+        for (int64_t s = 0; s < c->b; s++)
+            for (int64_t j = 0; j < mb; j++) {
+                const int64_t first = c->window > 0 ? lens[s] - c->nq - c->window + 1 : 0;
+                int gone = first > 0 && (j + 1) * c->bs <= first;
+                t[s * mb + j] = gone ? -1 : perm[s * mb + j];
+            }
+        free(perm);
+        return 0;
+    }
     case QC_RMS_NORM:
         x = desc_of(c->dtype, c->ndim, c->shape);
         d->out_desc = x;
@@ -178,6 +215,20 @@ static int make(const qc_case *c, qc_data *d, rng *r, char *err, size_t errlen) 
             w = desc_of(QUANTA_F32, 1, &c->shape[c->ndim - 1]);
             if (slot(d, 1, "weight", QC_ROLE_CONST, &w, err, errlen) ||
                 fill(d, 1, r, c->plus1 ? 0.0f : 1.0f, 0.3f, err, errlen))
+                return -1;
+        }
+        return 0;
+    case QC_ADD_RMS_NORM: /* a + b: a residual stream and an update of a tenth its size */
+        x = desc_of(c->dtype, c->ndim, c->shape);
+        d->out_desc = x;
+        if (slot(d, 0, "a", QC_ROLE_INPUT, &x, err, errlen) || fill(d, 0, r, 0.2f, 1, err, errlen) ||
+            slot(d, 1, "b", QC_ROLE_INPUT, &x, err, errlen) || fill(d, 1, r, 0, 0.1f, err, errlen))
+            return -1;
+        d->count = 3;
+        if (c->weight) {
+            w = desc_of(QUANTA_F32, 1, &c->shape[c->ndim - 1]);
+            if (slot(d, 2, "weight", QC_ROLE_CONST, &w, err, errlen) ||
+                fill(d, 2, r, c->plus1 ? 0.0f : 1.0f, 0.3f, err, errlen))
                 return -1;
         }
         return 0;

@@ -10,7 +10,8 @@
 
 static const char *const op_names[QC_OP_COUNT] = {
     "matmul", "attention", "rms_norm", "rope", "silu", "gelu", "add",
-    "mul", "scale", "softmax", "get_rows", "permute", "convert", "write_rows",
+    "mul", "scale", "softmax", "get_rows", "permute", "convert", "write_rows", "add_rms_norm",
+    "paged_attention",
 };
 
 const char *qc_op_name(qc_op op) {
@@ -77,6 +78,23 @@ static const key_def attention_keys[] = {
     {"kvlens", K_I32, OFF(kvlens), "0", 0, 1, "random per-sequence key lengths in [1,nk] (i32 [b])"},
     {"scale", K_F32, OFF(scale), "0", 0, 0, "score scale; 0 = 1/sqrt(d)"},
     {"dtype", K_ACT, OFF(dtype), "f32", 0, 0, "q/k/v and result dtype"},
+    END};
+
+static const key_def paged_attention_keys[] = {
+    {"b", K_I64, OFF(b), "3", 1, DIM_MAX, "sequences"},
+    {"hq", K_I64, OFF(hq), "4", 1, DIM_MAX, "query heads (a multiple of hkv)"},
+    {"hkv", K_I64, OFF(hkv), "2", 1, DIM_MAX, "pool (key/value) heads; hq/hkv is the GQA ratio"},
+    {"nq", K_I64, OFF(nq), "1", 1, DIM_MAX, "new queries per sequence; 1 = decode"},
+    {"nk", K_I64, OFF(nk), "37", 1, DIM_MAX, "most keys of a sequence (the first has nk, the others [nq, nk])"},
+    {"bs", K_I32, OFF(bs), "16", 1, 1 << 16, "block size: pool rows per block"},
+    {"nblk", K_I64, OFF(nblk), "0", 0, DIM_MAX, "blocks in the pools (0 = the sequences' need + 3); "
+     "tables use a random permutation"},
+    {"d", K_I64, OFF(d), "64", 1, 4096, "head dim"},
+    {"causal", K_I32, OFF(causal), "1", 0, 1, "causal masking among the new queries"},
+    {"window", K_I32, OFF(window), "0", 0, 1 << 30, "sliding window in keys (0 = none); blocks wholly "
+     "before every query's window are -1 in the table"},
+    {"scale", K_F32, OFF(scale), "0", 0, 0, "score scale; 0 = 1/sqrt(d)"},
+    {"dtype", K_ACT, OFF(dtype), "f32", 0, 0, "q, pools and result dtype"},
     END};
 
 static const key_def rms_norm_keys[] = {
@@ -156,7 +174,7 @@ static const key_def *op_keys(qc_op op) {
     switch (op) {
     case QC_MATMUL: return matmul_keys;
     case QC_ATTENTION: return attention_keys;
-    case QC_RMS_NORM: return rms_norm_keys;
+    case QC_RMS_NORM: case QC_ADD_RMS_NORM: return rms_norm_keys; /* add_rms_norm: a, b of x's shape */
     case QC_ROPE: return rope_keys;
     case QC_SILU: case QC_SOFTMAX: return unary_keys;
     case QC_GELU: return gelu_keys;
@@ -166,6 +184,7 @@ static const key_def *op_keys(qc_op op) {
     case QC_PERMUTE: return permute_keys;
     case QC_CONVERT: return convert_keys;
     case QC_WRITE_ROWS: return write_rows_keys;
+    case QC_PAGED_ATTENTION: return paged_attention_keys;
     case QC_OP_COUNT: break;
     }
     return NULL;
@@ -478,16 +497,34 @@ static int validate_parts(const qc_case *c, char *err, size_t errlen) {
             return -1;
         return 0;
     }
+    case QC_PAGED_ATTENTION: {
+        if (c->hq % c->hkv)
+            return qc_err(err, errlen, "hq (%lld) must be a multiple of hkv (%lld)", (long long)c->hq,
+                          (long long)c->hkv);
+        if (!is_act(c->dtype)) return qc_err(err, errlen, "dtype must be f32, f16 or bf16");
+        if (c->scale < 0) return qc_err(err, errlen, "scale must be >= 0 (0 = 1/sqrt(d))");
+        if (c->nq > c->nk) return qc_err(err, errlen, "nq (%lld) must be <= nk (%lld)", (long long)c->nq, (long long)c->nk);
+        int64_t need = c->b * ((c->nk + c->bs - 1) / c->bs);
+        if (c->nblk && c->nblk < need)
+            return qc_err(err, errlen, "nblk (%lld) is below the %lld blocks the sequences need", (long long)c->nblk,
+                          (long long)need);
+        int64_t q[4] = {c->b, c->hq, c->nq, c->d}, pool[4] = {1, c->hkv, (c->nblk ? c->nblk : need + 3) * c->bs, c->d};
+        int64_t s[4] = {c->b, c->hq, c->nq, c->nk};
+        if (check_elems("q", q, 4, err, errlen) || check_elems("pool", pool, 4, err, errlen) ||
+            check_elems("scores", s, 4, err, errlen))
+            return -1;
+        return 0;
+    }
     default: break;
     }
     /* Ops with a shape key: the shape's element count bounds every tensor. */
-    if (c->op != QC_GET_ROWS && c->op != QC_WRITE_ROWS) {
+    if (c->op != QC_GET_ROWS && c->op != QC_WRITE_ROWS && c->op != QC_PAGED_ATTENTION) {
         if (c->ndim < 1 || c->ndim > QUANTA_MAX_DIMS) return qc_err(err, errlen, "shape needs 1 to 4 dims");
         if (check_elems("shape", c->shape, c->ndim, err, errlen)) return -1;
         if (!is_act(c->dtype)) return qc_err(err, errlen, "dtype must be f32, f16 or bf16");
     }
     switch (c->op) {
-    case QC_RMS_NORM:
+    case QC_RMS_NORM: case QC_ADD_RMS_NORM:
         if (c->plus1 && !c->weight) return qc_err(err, errlen, "plus1=1 needs weight=1");
         if (!(c->eps > 0)) return qc_err(err, errlen, "eps must be > 0");
         return 0;
@@ -546,9 +583,15 @@ static int64_t case_elements(const qc_case *c) {
     case QC_ATTENTION:
         return 2 * c->b * c->hq * c->nq * c->d + 2 * c->b * c->hkv * c->nk * c->d +
                (c->mask ? c->b * c->nq * c->nk : 0) + c->b;
+    case QC_PAGED_ATTENTION: {
+        int64_t blocks = c->nblk ? c->nblk : c->b * ((c->nk + c->bs - 1) / c->bs) + 3;
+        return 2 * c->b * c->hq * c->nq * c->d + 2 * c->hkv * blocks * c->bs * c->d +
+               c->b * ((c->nk + c->bs - 1) / c->bs) + c->b;
+    }
     case QC_GET_ROWS: return c->v * c->d + c->t * c->d + c->t;
     case QC_WRITE_ROWS: return c->b * c->h * (c->nmax + c->t) * c->d + 1;
     case QC_ADD: case QC_MUL: return 3 * shape;
+    case QC_ADD_RMS_NORM: return 3 * shape + c->shape[c->ndim - 1];
     case QC_ROPE: return 2 * shape + c->shape[2];
     default: return 2 * shape + (c->ndim ? c->shape[c->ndim - 1] : 0);
     }

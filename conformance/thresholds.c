@@ -54,6 +54,9 @@ static const thr_row rows[] = {
     {QC_ATTENTION, F32, {5e-4, 2e-2, false, "ggml flash attention; online softmax, exp approximations"}},
     {QC_ATTENTION, F16, {5e-4, 2e-2, false, "ggml flash attention; + f16 P and output rounding"}},
     {QC_ATTENTION, BF16, {5e-4, 4e-2, false, "ggml flash attention; + bf16 P and output rounding"}},
+    {QC_PAGED_ATTENTION, F32, {5e-4, 2e-2, false, "as attention: online softmax in f32"}},
+    {QC_PAGED_ATTENTION, F16, {5e-4, 2e-2, false, "as attention; + f16 output rounding"}},
+    {QC_PAGED_ATTENTION, BF16, {5e-4, 4e-2, false, "as attention; + bf16 output rounding"}},
 
     {QC_SOFTMAX, F32, {1e-6, 1e-4, false, "ggml softmax; exp in f32"}},
     {QC_SOFTMAX, F16, {1e-5, 4e-3, false, "softmax; f16 output ulps"}},

@@ -14,7 +14,8 @@
 
 #include "quanta.h"
 
-/* Op codes. Keep qn_op_name (engine/ops.c) in step. */
+/* Op codes. What each op is (name, sources, validation, reference) is its row in the op
+ * table, engine/op_table.c; engine/README.md says how to add one. */
 typedef enum qn_op {
     QN_OP_MATMUL = 0,
     QN_OP_ATTENTION,
@@ -31,6 +32,8 @@ typedef enum qn_op {
     QN_OP_CONVERT,
     QN_OP_WRITE_ROWS,
     QN_OP_ALL_REDUCE, /* sum over the ranks of params.comm (tensor parallelism) */
+    QN_OP_ADD_RMS_NORM, /* rms_norm(a + b) with weight: the residual add fused into the norm */
+    QN_OP_PAGED_ATTENTION, /* attention through per-sequence block tables into KV pools */
     QN_OP_COUNT
 } qn_op;
 
@@ -47,10 +50,15 @@ typedef struct qn_mem_stats {
     uint64_t limit;   /* 0 = none */
     uint64_t in_use;
     uint64_t peak;
+    uint64_t peak_undo; /* peak before the latest reserve (qn_mem_unreserve puts it back) */
 } qn_mem_stats;
 /* Books bytes; fails with QUANTA_ERR_OUT_OF_MEMORY (message set) when over the limit. */
 quanta_status qn_mem_reserve(qn_mem_stats *stats, uint64_t bytes, const char *what);
+/* Returns bytes of memory that was freed. */
 void qn_mem_release(qn_mem_stats *stats, uint64_t bytes);
+/* Takes back the latest qn_mem_reserve after the allocation it booked failed: the bytes were
+ * never in use, so the peak goes back to what it was (the peak counts only real allocations). */
+void qn_mem_unreserve(qn_mem_stats *stats, uint64_t bytes);
 
 /* A resolved tensor as a backend sees it. */
 typedef struct qn_tensor {
@@ -65,12 +73,14 @@ typedef struct qn_tensor {
 typedef struct qn_op_params {
     quanta_attention_params attention;
     quanta_rope_params rope;
-    float eps;                 /* rms_norm */
-    int32_t weight_plus_one;   /* rms_norm */
+    float eps;                 /* rms_norm, add_rms_norm */
+    int32_t weight_plus_one;   /* rms_norm, add_rms_norm */
     int32_t approximate;       /* gelu */
     float scale;               /* scale */
     int32_t perm[QUANTA_MAX_DIMS]; /* permute */
     quanta_comm *comm;         /* all_reduce: the rank's communicator (engine/comm.h) */
+    quanta_dtype dtype;        /* convert: the target dtype (also the dst's) */
+    int32_t block_size;        /* paged_attention: pool rows per block */
 } qn_op_params;
 
 #define QN_MAX_SRC 5
@@ -78,7 +88,7 @@ typedef struct qn_op_params {
 /*
  * One op with resolved tensors. Source slots by op (NULL where optional and absent):
  *   matmul: x, w                attention: q, k, v, mask, kv_lens
- *   rms_norm: x, weight         rope: x, positions
+ *   rms_norm: x, weight         rope: x, positions        add_rms_norm: a, b, weight
  *   silu/gelu/scale/softmax/permute/convert: x
  *   add/mul: a, b               get_rows: table, ids
  *   write_rows: dst, src, start (dst and the node's dst share memory: the write is in place)
@@ -127,12 +137,12 @@ typedef struct qn_backend_ops {
     /* Waits for all queued work. */
     quanta_status (*synchronize)(void *self);
 
-    /* Optional, for `quanta bench`: the device's copy bandwidth measured with a copy kernel
-     * over `bytes` (bytes read + written per second), and a vendor/peer dense f32 GEMM
-     * y[M,N] = x[M,K]·W[N,K]^T on the device (e.g. CLBlast Sgemm), seconds per call. */
-    quanta_status (*copy_bandwidth)(void *self, size_t bytes, double *bytes_per_second);
-    quanta_status (*peer_gemm)(void *self, int64_t m, int64_t n, int64_t k, double *seconds,
-                               char *peer_name, size_t peer_name_len);
+    /* (Measurements for `quanta bench` are not here: engine/bench_hooks.h.) */
+
+    /* Optional, for `quanta tune`: time the backend's kernel variants and work-group shapes on
+     * this device and store the fastest in its tuning table; be is the public handle (to build
+     * test graphs), report gets one line per table entry. quick: smaller shapes. */
+    quanta_status (*tune)(void *self, quanta_backend *be, int quick, char *report, size_t report_len);
 
     /* Optional: record a whole plan execution once and replay it (CUDA graphs). Between
      * capture_begin and capture_end, run() only records work; capture_end(ok = 0) discards it.

@@ -11,6 +11,7 @@
 
 #include "error.h"
 #include "graph_internal.h"
+#include "op_table.h"
 
 #define QN_ARENA_ALIGN 256
 #define QN_GUARD_BYTE 0xA5
@@ -164,7 +165,7 @@ static quanta_status select_nodes(quanta_plan *p) {
         if (t->is_output && t->producer >= 0) need[t->producer] = 1;
     }
     for (int n = g->nnodes - 1; n >= 0; n--) {
-        if (g->nodes[n].op == QN_OP_WRITE_ROWS) need[n] = 1;
+        if (qn_op_def_of(g->nodes[n].op)->dst_is_src0) need[n] = 1; /* writes a buffer in place */
         if (!need[n]) continue;
         for (int s = 0; s < g->nodes[n].nsrc; s++) {
             quanta_tensor *src = g->nodes[n].src[s];
@@ -442,7 +443,7 @@ static quanta_status run_fallback(quanta_plan *p, const qn_node *node) {
     if (st == QUANTA_OK) {
         *hd = *node->dst;
         hd->aux = NULL;
-        if (node->op == QN_OP_WRITE_ROWS) {
+        if (qn_op_def_of(node->op)->dst_is_src0) {
             hd->mem = host[0].mem; /* in place, as on the device */
         } else {
             mem[QN_MAX_SRC] = malloc(hd->bytes ? hd->bytes : 1);

@@ -60,10 +60,14 @@ void qn_ggml_fmt_dequant_row(const qn_quant_layout *L, const uint8_t *base, int6
 }
 
 quanta_status qn_ggml_quantize(const qn_quant_layout *L, const float *src, uint8_t *dst) {
-    (void)src, (void)dst;
-    /* The encoders (ggml's reference quantizers) belong to quanta quantize's ggml output;
-     * until they are here, these formats come from GGUF files only. */
-    return qn_error_set(QUANTA_ERR_UNSUPPORTED,
-                        "quanta_quantize: encoding %s is not available here (ggml block formats are read from GGUF files)",
-                        quanta_dtype_name((quanta_dtype)L->dtype));
+    /* ggml's reference encoders (ggml_quantize.c), row by row; formats without one say so. */
+    uint32_t gt = 0;
+    (void)qn_ggml_block_of((quanta_dtype)L->dtype, &gt, NULL);
+    for (int64_t r = 0; r < L->rows; r++) {
+        quanta_status st = qn_ggml_quantize_row(gt, src + (size_t)r * (size_t)L->cols, dst + (size_t)r * L->codes_row_bytes,
+                                                L->cols);
+        if (st != QUANTA_OK)
+            return qn_error_set(st, "quanta_quantize: %s: %s", quanta_dtype_name((quanta_dtype)L->dtype), quanta_last_error());
+    }
+    return QUANTA_OK;
 }

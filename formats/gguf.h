@@ -121,6 +121,10 @@ quanta_status qn_ggml_row_bytes(uint32_t type, int64_t ne0, uint64_t *bytes);
 /* Dequantizes n elements (a multiple of the type's block) of a ggml type; bit-exact with
  * ggml's reference dequantize_row_*. No bounds checks: src must hold the row. */
 quanta_status qn_ggml_dequant_row(uint32_t type, const void *src, float *dst, int64_t n);
+/* Encodes n weights (a multiple of the block) as ggml type Q8_0, Q4_0, Q4_K or Q6_K into dst
+ * (n / block * block bytes), in ggml's layout (ggml_quantize.c). QUANTA_ERR_UNSUPPORTED for
+ * other types, QUANTA_ERR_INVALID_ARGUMENT for a partial block or a non-finite weight. */
+quanta_status qn_ggml_quantize_row(uint32_t type, const float *src, void *dst, int64_t n);
 /* Rows [row0, row0 + nrows) of a tensor (a row = dims[0] elements; for Quanta types a row of
  * the matrix) into dst[nrows * dims[0]]; count must equal that. Lets a caller convert a large
  * embedding table piece by piece. */

@@ -33,7 +33,6 @@ static const struct { const char *name; size_t size; } dtypes[] = {
 #define N_DTYPES (sizeof dtypes / sizeof dtypes[0])
 
 const char *qn_st_dtype_name(qn_st_dtype t) { return (unsigned)t < N_DTYPES ? dtypes[t].name : NULL; }
-size_t qn_st_dtype_size(qn_st_dtype t) { return (unsigned)t < N_DTYPES ? dtypes[t].size : 0; }
 
 static int cmp_offset(const void *a, const void *b) {
     const qn_st_tensor *x = a, *y = b;

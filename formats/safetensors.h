@@ -50,7 +50,6 @@ uint64_t qn_st_metadata_count(const qn_safetensors *st);
 quanta_status qn_st_metadata_at(const qn_safetensors *st, uint64_t i, const char **key, const char **value);
 
 const char *qn_st_dtype_name(qn_st_dtype t); /* "F32", ... */
-size_t qn_st_dtype_size(qn_st_dtype t);
 uint64_t qn_st_tensor_elements(const qn_st_tensor *t);
 /* Converts any float or integer dtype to f32 (count = element count). */
 quanta_status qn_st_tensor_to_f32(const qn_st_tensor *t, float *dst, size_t count);

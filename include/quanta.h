@@ -188,6 +188,12 @@ QUANTA_API quanta_status quanta_backend_set_memory_limit(quanta_backend *backend
 QUANTA_API quanta_status quanta_backend_memory_stats(const quanta_backend *backend,
                                                     uint64_t *in_use, uint64_t *peak);
 QUANTA_API void quanta_backend_reset_peak(quanta_backend *backend);
+/* Measures the backend's kernel variants and work-group shapes on its device and stores the
+ * fastest in the device's tuning table (OpenCL: next to the program cache, keyed by device and
+ * driver; later opens use it). quick != 0: smaller shapes. report (report_len bytes, may be
+ * NULL) receives one line per table entry. QUANTA_ERR_UNSUPPORTED for backends without a
+ * tuning table (ref, cuda). */
+QUANTA_API quanta_status quanta_backend_tune(quanta_backend *backend, int quick, char *report, size_t report_len);
 
 /* ------------------------------------------------------------------- buffers */
 
@@ -253,9 +259,32 @@ QUANTA_API quanta_status quanta_attention(quanta_graph *g, quanta_tensor *q, qua
                                           quanta_tensor *v, quanta_tensor *mask, quanta_tensor *kv_lens,
                                           const quanta_attention_params *params, quanta_tensor **out);
 
+/*
+ * Attention over a paged KV cache (what a server batching many sequences uses): out[S,Hq,T,D]
+ * for S sequences of T new queries each. Keys and values live in pools k_pool, v_pool
+ * [1, Hkv, R, D] of R = n_blocks * block_size rows, block b holding rows [b*block_size,
+ * (b+1)*block_size). block_table i32 [S, MB]: key position j of sequence s is in block
+ * block_table[s][j / block_size], row offset j % block_size. kv_lens i32 [S]: the keys of each
+ * sequence, T <= L_s <= MB * block_size; query t of sequence s sits at position L_s - T + t.
+ * params as for quanta_attention (scale, causal, window). Entries of blocks no query can see
+ * (all before a sliding window) may be -1; a visible entry outside [0, n_blocks) or a length
+ * outside its range fails the run with QUANTA_ERR_INVALID_ARGUMENT. q, k_pool, v_pool share a
+ * dtype (f32, f16, bf16); Hq % Hkv == 0 (query head h uses kv head h / (Hq/Hkv)).
+ */
+QUANTA_API quanta_status quanta_paged_attention(quanta_graph *g, quanta_tensor *q, quanta_tensor *k_pool,
+                                                quanta_tensor *v_pool, quanta_tensor *block_table,
+                                                quanta_tensor *kv_lens, int32_t block_size,
+                                                const quanta_attention_params *params, quanta_tensor **out);
+
 /* y = x / sqrt(mean(x², last dim) + eps) * (weight or 1 + weight); weight f32 [D] or NULL. */
 QUANTA_API quanta_status quanta_rms_norm(quanta_graph *g, quanta_tensor *x, quanta_tensor *weight,
                                          float eps, int32_t weight_plus_one, quanta_tensor **out);
+/* The residual add fused into the norm: y = rms_norm(a + b) as above, the sum taken in f32
+ * (not rounded to a's dtype first). b must have a's dtype and shape. One pass over memory
+ * instead of three; the sum itself is not returned (use quanta_add where it is needed). */
+QUANTA_API quanta_status quanta_add_rms_norm(quanta_graph *g, quanta_tensor *a, quanta_tensor *b,
+                                             quanta_tensor *weight, float eps, int32_t weight_plus_one,
+                                             quanta_tensor **out);
 
 typedef enum quanta_rope_mode {
     QUANTA_ROPE_NORM = 0, /* rotate adjacent pairs (x[2i], x[2i+1]): LLaMA as stored in GGUF */
@@ -416,7 +445,7 @@ QUANTA_API quanta_status quanta_plan_get_output(quanta_plan *plan, quanta_tensor
 
 /* -------------------------------------------------------------------- models
  * A decoder-only language model (LLaMA 2/3, Mistral, Qwen2, Gemma 3) loaded from a GGUF file
- * onto a backend, with its tokenizer, per-sequence contexts holding a preallocated KV cache,
+ * onto a backend, with its tokenizer, per-sequence contexts holding a KV cache that grows with use,
  * and a sampler. Nothing here prints. A minimal program:
  *
  *   quanta_model_params mp; quanta_model_default_params(&mp);
@@ -499,7 +528,10 @@ QUANTA_API quanta_status quanta_model_detokenize(const quanta_model *model, cons
 /* Whether token ends generation (EOS, end-of-turn). */
 QUANTA_API int quanta_model_token_is_eog(const quanta_model *model, int32_t token);
 
-/* A sequence with its KV cache preallocated for n_ctx positions (0 = min(trained, 4096)). */
+/* A sequence of up to n_ctx positions (0 = min(trained, 4096)). Its KV cache is reserved as
+ * positions are used (256 at first, then at least doubling, never past n_ctx), so memory and the
+ * attention's cost follow the positions in use, not n_ctx; an eval whose cache cannot grow fails
+ * with QUANTA_ERR_OUT_OF_MEMORY and leaves the context as it was. */
 QUANTA_API quanta_status quanta_model_context_create(quanta_model *model, int32_t n_ctx,
                                                      quanta_model_context **out);
 QUANTA_API void quanta_model_context_destroy(quanta_model_context *ctx);
@@ -531,6 +563,32 @@ QUANTA_API quanta_status quanta_model_eval(quanta_model_context *ctx, const int3
 QUANTA_API quanta_status quanta_model_eval_batch(quanta_model_context *const *ctxs, const int32_t *tokens, size_t n,
                                                  float *logits, size_t logits_count);
 
+/*
+ * A paged KV cache shared by many sequences (what `quanta serve` batches over): per layer one K
+ * and one V pool of n_blocks blocks of block_size positions, in the model's KV dtype. A sequence
+ * is a block table: position j lives in block table[j / block_size] (the caller allocates
+ * blocks; a sequence holds at most max_blocks * block_size positions). Not for tensor-parallel
+ * ranks (QUANTA_ERR_UNSUPPORTED).
+ */
+typedef struct quanta_kv_pool quanta_kv_pool;
+QUANTA_API quanta_status quanta_kv_pool_create(quanta_model *model, int32_t n_blocks, int32_t block_size,
+                                               int32_t max_blocks, quanta_kv_pool **out);
+QUANTA_API void quanta_kv_pool_destroy(quanta_kv_pool *pool);
+QUANTA_API int32_t quanta_kv_pool_block_size(const quanta_kv_pool *pool);
+/*
+ * One step over sequences in pool: decode (T = 1: n sequences, one token each) or a prefill
+ * piece of one sequence (n = 1, T <= 256 tokens, positions[0] a multiple of the block size).
+ * tokens [n * T] sequence by sequence; positions[s]: sequence s's first new position (its
+ * earlier positions are already in its blocks); tables [n * max_blocks]: each sequence's block
+ * table (entries past its end are not read; sliding-window layers do not read blocks before
+ * their window). Blocks a step writes must be distinct between its sequences. logits (may be
+ * NULL): n * n_vocab floats, each sequence's last token. The plan of the last decode n and the
+ * last prefill T is kept.
+ */
+QUANTA_API quanta_status quanta_model_eval_paged(quanta_kv_pool *pool, int32_t n, int32_t T, const int32_t *tokens,
+                                                 const int32_t *positions, const int32_t *tables, float *logits,
+                                                 size_t logits_count);
+
 typedef struct quanta_model_memory {
     uint64_t weights_bytes;      /* weight buffers on the device */
     uint64_t kv_cache_bytes;     /* this context's K and V buffers (in the model's kv_dtype) */
@@ -557,7 +615,10 @@ QUANTA_API quanta_status quanta_model_sampler_create(const quanta_model_sampler_
 QUANTA_API void quanta_model_sampler_destroy(quanta_model_sampler *sampler);
 /* Records a token (prompt or generated) for the repetition penalty. */
 QUANTA_API quanta_status quanta_model_sampler_accept(quanta_model_sampler *sampler, int32_t token);
-/* Picks a token from n_vocab logits (not modified). */
+/* Picks a token from n_vocab logits (not modified). Infinities follow softmax's limit: a +Inf
+ * logit is chosen (several share the draw equally; greedy takes the first), -Inf ones never
+ * are; all -Inf (nothing can be chosen) and any NaN are QUANTA_ERR_INVALID_ARGUMENT, at every
+ * temperature. */
 QUANTA_API quanta_status quanta_model_sample(quanta_model_sampler *sampler, const float *logits,
                                              size_t n_vocab, int32_t *token);
 
@@ -613,6 +674,10 @@ typedef struct quanta_quantize_params {
      * Needs at least strlen(output) + 40 bytes. */
     char *temp_path;
     size_t temp_path_cap;
+    /* Optional (NULL): progress of the calibration run (stage "calibration", its model load
+     * "calibration load") and of the conversion (stage "quantize", by tensor bytes). */
+    quanta_progress_fn progress;
+    void *progress_user;
 } quanta_quantize_params;
 
 typedef struct quanta_quantize_summary {

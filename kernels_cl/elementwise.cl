@@ -1,6 +1,6 @@
 /*
  * elementwise.cl — element-wise and row ops: unary (silu, gelu, scale, convert), binary
- * (add, mul with row broadcast), rms_norm, softmax, rope, get_rows, permute, write_rows,
+ * (add, mul with row broadcast), rms_norm (and add_rms_norm), softmax, rope, get_rows, permute, write_rows,
  * dequantize, and the copy kernel behind `quanta bench`'s bandwidth figure.
  * One work-item per element unless a kernel says otherwise; sizes are guarded, so the global
  * size may be rounded up to the work-group size.
@@ -67,15 +67,21 @@ inline float qn_wg_max(local float *red, float v) {
     return r;
 }
 
-/* One work-group per row of D elements. w: f32/f16/bf16 [D] when hasw. */
-kernel void qn_rms_norm(const global uchar *x, ulong xo, int xdt, const global uchar *w, ulong wo, int wdt,
-                        int hasw, int plus_one, global uchar *y, ulong yo, int ydt, ulong D, float eps,
-                        local float *red) {
+/* One work-group per row of D elements. w: f32/f16/bf16 [D] when hasw. With hasr (add_rms_norm)
+ * the row is x + r, summed in f32, both read twice rather than kept (rows exceed local memory). */
+inline float qn_norm_in(const global uchar *x, int xdt, const global uchar *r, int rdt, int hasr, size_t i) {
+    float v = qn_ld(x, xdt, i);
+    return hasr ? v + qn_ld(r, rdt, i) : v;
+}
+
+kernel void qn_rms_norm(const global uchar *x, ulong xo, int xdt, const global uchar *r, ulong ro, int rdt, int hasr,
+                        const global uchar *w, ulong wo, int wdt, int hasw, int plus_one, global uchar *y, ulong yo,
+                        int ydt, ulong D, float eps, local float *red) {
     size_t row = get_group_id(0), l = get_local_id(0), ls = get_local_size(0);
     size_t base = row * D;
     float ss = 0.0f;
     for (size_t d = l; d < D; d += ls) {
-        float v = qn_ld(x + xo, xdt, base + d);
+        float v = qn_norm_in(x + xo, xdt, r + ro, rdt, hasr, base + d);
         ss += v * v;
     }
     ss = qn_wg_sum(red, ss);
@@ -86,7 +92,7 @@ kernel void qn_rms_norm(const global uchar *x, ulong xo, int xdt, const global u
             g = qn_ld(w + wo, wdt, d);
             if (plus_one) g += 1.0f;
         }
-        qn_st(y + yo, ydt, base + d, qn_ld(x + xo, xdt, base + d) * inv * g);
+        qn_st(y + yo, ydt, base + d, qn_norm_in(x + xo, xdt, r + ro, rdt, hasr, base + d) * inv * g);
     }
 }
 
@@ -171,13 +177,28 @@ kernel void qn_permute(const global uchar *x, ulong xo, global uchar *y, ulong y
     for (int k = 0; k < es; k++) d[k] = s[k];
 }
 
-/* dst[bh, start + t, :] = src[bh, t, :] (float dtypes converted; others copied by bytes). */
+/* dst[bh, start + t, :] = src[bh, t, :] (float dtypes converted; others copied by bytes).
+ * start is read here, on the device, so enqueueing this op never waits for the queue (a KV
+ * cache write per layer and step would otherwise drain it twice per layer); a start that
+ * would write outside dst writes nothing and leaves it, T and Nmax in err[1..3] (err[0] = 1),
+ * which the host reports at its next synchronize. */
 kernel void qn_write_rows(const global uchar *s, ulong so, int sdt, global uchar *d, ulong dof, int ddt,
-                          int es, ulong n, ulong T, ulong Nmax, ulong D, ulong start) {
+                          int es, ulong n, ulong T, ulong Nmax, ulong D, const global uchar *startp, ulong sto,
+                          global int *err) {
     size_t i = get_global_id(0);
     if (i >= n) return;
+    const int start = *(const global int *)(startp + sto);
+    if (start < 0 || (ulong)start + T > Nmax) {
+        if (i == 0) {
+            err[1] = start;
+            err[2] = (int)T;
+            err[3] = (int)Nmax;
+            err[0] = 1;
+        }
+        return;
+    }
     size_t c = i % D, row = i / D, t = row % T, bh = row / T;
-    size_t di = (bh * Nmax + start + t) * D + c;
+    size_t di = (bh * Nmax + (size_t)start + t) * D + c;
     if (sdt == ddt && (sdt > QN_DT_BF16)) {
         for (int k = 0; k < es; k++) d[dof + di * es + k] = s[so + i * es + k];
     } else {

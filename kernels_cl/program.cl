@@ -9,3 +9,4 @@
 #include "matmul.cl"
 #include "matmul_int8.cl"
 #include "attention.cl"
+#include "paged_attention.cl"

@@ -30,20 +30,12 @@
 #include <cooperative_groups.h>
 
 #include "attention.h"
-
-#if defined(__has_include)
-#if __has_include("../include/quanta.h")
-#include "../include/quanta.h"
-#define QN_ATTN_HAVE_QUANTA_H 1
-#endif
-#endif
+#include "cp_async.cuh"
+#include "layout.h" /* formats/: the dtype codes QN_DT_* */
 
 namespace {
 
-constexpr int kF32 = 0, kF16 = 1, kBF16 = 2;
-#ifdef QN_ATTN_HAVE_QUANTA_H
-static_assert(kF32 == QUANTA_F32 && kF16 == QUANTA_F16 && kBF16 == QUANTA_BF16, "dtype codes");
-#endif
+constexpr int kF32 = QN_DT_F32, kF16 = QN_DT_F16, kBF16 = QN_DT_BF16;
 
 constexpr int kMaxGenericD = 256;
 constexpr int kMaxSplits = 256;
@@ -63,24 +55,6 @@ struct Params {
 };
 
 /* ------------------------------------------------------------------ device helpers */
-
-__device__ __forceinline__ uint32_t smem_u32(const void *p)
-{
-    return (uint32_t)__cvta_generic_to_shared(p);
-}
-
-/* 16-byte async copy; a row outside the sequence is zero-filled (0 source bytes), so stale or
- * unwritten cache memory (possibly NaN) never reaches the products. */
-__device__ __forceinline__ void cp_async16(uint32_t dst, const void *src, bool valid)
-{
-    int n = valid ? 16 : 0;
-    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(dst), "l"(src), "r"(n) : "memory");
-}
-__device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::: "memory"); }
-template <int N> __device__ __forceinline__ void cp_async_wait()
-{
-    asm volatile("cp.async.wait_group %0;\n" ::"n"(N) : "memory");
-}
 
 __device__ __forceinline__ void ldsm_x4(uint32_t addr, uint32_t &r0, uint32_t &r1, uint32_t &r2, uint32_t &r3)
 {
@@ -249,9 +223,9 @@ __global__ void __launch_bounds__(WARPS * 32) attn_mma_kernel(const Params p)
         const T *src = Q;
         if (ok)
             src = Q + ((b * p.Hq + hkv * p.G + r % p.G) * p.Nq + r / p.G) * D + ch * 8;
-        cp_async16(smem_u32(sQ + rr * SROW + ch * 8), src, ok);
+        qn_cp_async16(qn_smem_u32(sQ + rr * SROW + ch * 8), src, ok);
     }
-    cp_async_commit();
+    qn_cp_async_commit();
 
     auto load_tile = [&](long long t, int stage) {
         const long long k0 = t * BN;
@@ -262,8 +236,8 @@ __global__ void __launch_bounds__(WARPS * 32) attn_mma_kernel(const Params p)
             const long long key = k0 + rr;
             const bool ok = key < L;
             const long long off = ok ? key * D + ch * 8 : 0;
-            cp_async16(smem_u32(dk + rr * SROW + ch * 8), K + off, ok);
-            cp_async16(smem_u32(dv + rr * SROW + ch * 8), V + off, ok);
+            qn_cp_async16(qn_smem_u32(dk + rr * SROW + ch * 8), K + off, ok);
+            qn_cp_async16(qn_smem_u32(dv + rr * SROW + ch * 8), V + off, ok);
         }
     };
 
@@ -271,9 +245,9 @@ __global__ void __launch_bounds__(WARPS * 32) attn_mma_kernel(const Params p)
     for (int s = 0; s < STAGES - 1; ++s) {
         if (s < n)
             load_tile(br.t0 + s, s);
-        cp_async_commit();
+        qn_cp_async_commit();
     }
-    cp_async_wait<STAGES - 1>(); /* the oldest group, Q, has landed */
+    qn_cp_async_wait<STAGES - 1>(); /* the oldest group, Q, has landed */
     __syncthreads();
 
     const int wrow = SPLITN ? 0 : warp * 16 * MT;
@@ -283,7 +257,7 @@ __global__ void __launch_bounds__(WARPS * 32) attn_mma_kernel(const Params p)
         for (int mt = 0; mt < MT; ++mt)
 #pragma unroll
             for (int kk = 0; kk < KT; ++kk)
-                ldsm_x4(smem_u32(sQ + (wrow + mt * 16 + (lane & 15)) * SROW + kk * 16 + (lane >> 4) * 8),
+                ldsm_x4(qn_smem_u32(sQ + (wrow + mt * 16 + (lane & 15)) * SROW + kk * 16 + (lane >> 4) * 8),
                         qf[mt][kk][0], qf[mt][kk][1], qf[mt][kk][2], qf[mt][kk][3]);
     }
 
@@ -313,16 +287,16 @@ __global__ void __launch_bounds__(WARPS * 32) attn_mma_kernel(const Params p)
             const int nx = it + STAGES - 1;
             if (nx < n)
                 load_tile(br.t0 + nx, nx % STAGES);
-            cp_async_commit();
-            cp_async_wait<STAGES - 1>();
+            qn_cp_async_commit();
+            qn_cp_async_wait<STAGES - 1>();
             __syncthreads();
         } else {
-            cp_async_wait<STAGES - 2>();
+            qn_cp_async_wait<STAGES - 2>();
             __syncthreads();
             const int nx = it + STAGES - 1;
             if (nx < n)
                 load_tile(br.t0 + nx, nx % STAGES);
-            cp_async_commit();
+            qn_cp_async_commit();
         }
         const int st = it % STAGES;
         const T *tk = sK + st * BN * SROW;
@@ -350,14 +324,14 @@ __global__ void __launch_bounds__(WARPS * 32) attn_mma_kernel(const Params p)
                     a[mt][2] = qf[mt][kk][2];
                     a[mt][3] = qf[mt][kk][3];
                 } else {
-                    ldsm_x4(smem_u32(sQ + (wrow + mt * 16 + (lane & 15)) * SROW + kk * 16 + (lane >> 4) * 8),
+                    ldsm_x4(qn_smem_u32(sQ + (wrow + mt * 16 + (lane & 15)) * SROW + kk * 16 + (lane >> 4) * 8),
                             a[mt][0], a[mt][1], a[mt][2], a[mt][3]);
                 }
             }
 #pragma unroll
             for (int np = 0; np < NTS / 2; ++np) {
                 uint32_t b0, b1, b2, b3;
-                ldsm_x4(smem_u32(tk + (kc + np * 16 + ((lane >> 4) << 3) + (lane & 7)) * SROW + kk * 16 +
+                ldsm_x4(qn_smem_u32(tk + (kc + np * 16 + ((lane >> 4) << 3) + (lane & 7)) * SROW + kk * 16 +
                                  ((lane >> 3) & 1) * 8),
                         b0, b1, b2, b3);
 #pragma unroll
@@ -440,7 +414,7 @@ __global__ void __launch_bounds__(WARPS * 32) attn_mma_kernel(const Params p)
 #pragma unroll
             for (int dp = 0; dp < D / 16; ++dp) {
                 uint32_t b0, b1, b2, b3;
-                ldsm_x4_t(smem_u32(tv + (kc + j * 16 + (lane & 15)) * SROW + dp * 16 + (lane >> 4) * 8), b0, b1, b2,
+                ldsm_x4_t(qn_smem_u32(tv + (kc + j * 16 + (lane & 15)) * SROW + dp * 16 + (lane >> 4) * 8), b0, b1, b2,
                           b3);
 #pragma unroll
                 for (int mt = 0; mt < MT; ++mt) {
@@ -453,7 +427,7 @@ __global__ void __launch_bounds__(WARPS * 32) attn_mma_kernel(const Params p)
         if constexpr (EARLY)
             __syncthreads();
     }
-    cp_async_wait<0>();
+    qn_cp_async_wait<0>();
 
     const int split = (int)(blockIdx.x % p.splits);
     if constexpr (!SPLITN) {

@@ -45,13 +45,20 @@ extern "C" int qn_cuda_binary(int is_mul, int a_dtype, const void *a, int b_dtyp
 }
 
 /* One block per row. */
-__global__ void qn_k_rms_norm(int xd, const void *x, int wd, const void *w, int yd, void *y, int64_t D, float eps,
-                              int plus_one) {
+/* Row i of x, plus row i of r when r is given (add_rms_norm: the sum in f32, never rounded to
+ * x's dtype). */
+__device__ __forceinline__ float qn_norm_in(int xd, const void *x, int rd, const void *r, int64_t i) {
+    const float v = qn_ld(xd, x, i);
+    return r ? v + qn_ld(rd, r, i) : v;
+}
+
+__global__ void qn_k_rms_norm(int xd, const void *x, int rd, const void *r, int wd, const void *w, int yd, void *y,
+                              int64_t D, float eps, int plus_one) {
     __shared__ float sh[32];
     const int64_t base = (int64_t)blockIdx.x * D;
     float ss = 0.0f;
     for (int64_t d = threadIdx.x; d < D; d += blockDim.x) {
-        const float v = qn_ld(xd, x, base + d);
+        const float v = qn_norm_in(xd, x, rd, r, base + d);
         ss += v * v;
     }
     ss = qn_block_sum(ss, sh);
@@ -59,17 +66,18 @@ __global__ void qn_k_rms_norm(int xd, const void *x, int wd, const void *w, int 
     for (int64_t d = threadIdx.x; d < D; d += blockDim.x) {
         float g = 1.0f;
         if (w) g = plus_one ? 1.0f + qn_ld(wd, w, d) : qn_ld(wd, w, d);
-        qn_st(yd, y, base + d, qn_ld(xd, x, base + d) * inv * g);
+        qn_st(yd, y, base + d, qn_norm_in(xd, x, rd, r, base + d) * inv * g);
     }
 }
 
-extern "C" int qn_cuda_rms_norm(int x_dtype, const void *x, int w_dtype, const void *w, int y_dtype, void *y,
-                                int64_t rows, int64_t D, float eps, int plus_one, void *stream) {
+extern "C" int qn_cuda_rms_norm(int x_dtype, const void *x, int r_dtype, const void *r, int w_dtype, const void *w,
+                                int y_dtype, void *y, int64_t rows, int64_t D, float eps, int plus_one,
+                                void *stream) {
     if (rows <= 0 || D <= 0) return 0;
     if (rows > 0x7fffffff) return (int)cudaErrorInvalidValue;
     const int threads = D >= 1024 ? 1024 : D >= 256 ? 256 : 64;
-    qn_k_rms_norm<<<(unsigned)rows, threads, 0, (cudaStream_t)stream>>>(x_dtype, x, w_dtype, w, y_dtype, y, D, eps,
-                                                                        plus_one);
+    qn_k_rms_norm<<<(unsigned)rows, threads, 0, (cudaStream_t)stream>>>(x_dtype, x, r_dtype, r, w_dtype, w, y_dtype, y,
+                                                                        D, eps, plus_one);
     return qn_cu_launch_status();
 }
 

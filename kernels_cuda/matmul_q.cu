@@ -21,6 +21,7 @@
  */
 #include <cuda_fp8.h>
 
+#include "cp_async.cuh"
 #include "cuda_common.cuh"
 
 #define QN_MMQ_WARPS 4
@@ -321,13 +322,6 @@ __global__ void __launch_bounds__(QN_MMQ_WARPS * 32) qn_k_mmq(qn_mmq_args p) {
 #define QN_BIG_ROWS 128
 #define QN_BIG_COLS 128
 
-__device__ __forceinline__ void qn_cp_async16(void *smem, const void *gmem, bool valid) {
-    const unsigned sa = (unsigned)__cvta_generic_to_shared(smem);
-    const int n = valid ? 16 : 0; /* 0: zero-fill */
-    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(sa), "l"(gmem), "r"(n));
-}
-__device__ __forceinline__ void qn_cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::); }
-template <int N> __device__ __forceinline__ void qn_cp_async_wait() { asm volatile("cp.async.wait_group %0;\n" ::"n"(N)); }
 
 template <int FMT> struct qn_big_cfg {
     static constexpr int AW = qn_fmt_traits<FMT>::words;
@@ -364,7 +358,7 @@ __global__ void __launch_bounds__(256, 1) qn_k_mmq_big(qn_mmq_args p) {
             const int64_t nt = ntb + tile;
             const bool ok = nt < NT;
             const uint8_t *src = p.codes + ((ok ? nt : 0) * KT + kt) * Cfg::tile_bytes + within * 16;
-            qn_cp_async16(As + c * 16, src, ok);
+            qn_cp_async16(qn_smem_u32(As + c * 16), src, ok);
         }
         /* B: chunk c -> column tile j, lane l, half h (16 of the lane's 32 bytes) */
         for (int c = tid; c < 16 * 32 * 2; c += 256) {
@@ -372,7 +366,7 @@ __global__ void __launch_bounds__(256, 1) qn_k_mmq_big(qn_mmq_args p) {
             const int64_t m = mb + j * 8 + (l >> 2);
             const bool ok = m < p.M;
             const __half *src = p.xh + (ok ? m : 0) * p.Kp + kt * 64 + (l & 3) * 16 + h * 8;
-            qn_cp_async16(Bs + c * 16, src, ok);
+            qn_cp_async16(qn_smem_u32(Bs + c * 16), src, ok);
         }
     };
 

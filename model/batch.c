@@ -166,6 +166,7 @@ quanta_status qn_model_eval_batch_check(quanta_model_context *const *ctxs, const
 static quanta_status eval_batch(quanta_model_context *const *ctxs, const int32_t *tokens, size_t n, float *logits,
                                 size_t logits_count) {
     quanta_status st = qn_model_eval_batch_check(ctxs, tokens, n, logits, logits_count);
+    for (size_t i = 0; i < n && !st; i++) st = qn_kv_cache_reserve(ctxs[i], ctxs[i]->n_past + 1);
     if (st) return st;
     quanta_model *m = ctxs[0]->model;
     qn_batch_step *s = m->batch;
@@ -191,6 +192,7 @@ static quanta_status eval_batch(quanta_model_context *const *ctxs, const int32_t
     free(pos);
     if (!st) st = quanta_plan_execute(s->plan);
     if (!st && logits) st = quanta_plan_get_output(s->plan, s->logits, logits, logits_count * sizeof(float));
+    if (!st && logits) st = qn_check_logits("quanta_model_eval_batch", logits, logits_count, m->cfg.n_vocab);
     if (st) return st;
     size_t peak = 0;
     quanta_plan_peak_bytes(s->plan, &peak);

@@ -51,6 +51,11 @@ static quanta_status accumulate(void *user, int site, const float *rows, int64_t
 
 quanta_status qn_model_collect_act_stats(quanta_model *m, const int32_t *tokens, size_t n, int32_t n_ctx,
                                          qn_act_stats **out) {
+    return qn_model_collect_act_stats_progress(m, tokens, n, n_ctx, NULL, NULL, out);
+}
+
+quanta_status qn_model_collect_act_stats_progress(quanta_model *m, const int32_t *tokens, size_t n, int32_t n_ctx,
+                                                  quanta_progress_fn fn, void *user, qn_act_stats **out) {
     if (!out) return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "qn_model_collect_act_stats: out is NULL");
     *out = NULL;
     if (!m) return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "qn_model_collect_act_stats: model is NULL");
@@ -80,6 +85,7 @@ quanta_status qn_model_collect_act_stats(quanta_model *m, const int32_t *tokens,
         st = quanta_model_eval(ctx, win, k + take, NULL, 0);
         if (!st) s->n_tokens += k + take;
         done += take;
+        if (!st && fn) fn(user, "calibration", (double)done / (double)n);
     }
     free(win);
     quanta_model_context_destroy(ctx);

@@ -35,6 +35,9 @@ typedef struct qn_act_stats {
  */
 quanta_status qn_model_collect_act_stats(quanta_model *m, const int32_t *tokens, size_t n, int32_t n_ctx,
                                          qn_act_stats **out);
+/* The same, reporting progress (stage "calibration", tokens done / n) to fn when not NULL. */
+quanta_status qn_model_collect_act_stats_progress(quanta_model *m, const int32_t *tokens, size_t n, int32_t n_ctx,
+                                                  quanta_progress_fn fn, void *user, qn_act_stats **out);
 void qn_act_stats_free(qn_act_stats *s);
 
 /*

@@ -53,6 +53,8 @@ quanta_status qn_model_config_from_gguf(const qn_gguf *g, qn_model_config *cfg) 
     qn_gguf_str s;
     if (qn_gguf_get_str(g, "general.architecture", &s))
         return qn_error_set(QUANTA_ERR_CORRUPT, "quanta_model_load: 'general.architecture' is missing or not a string");
+    if (memchr(s.ptr, 0, s.len))
+        return qn_error_set(QUANTA_ERR_CORRUPT, "quanta_model_load: 'general.architecture' holds a NUL byte");
     if (s.len == 0 || s.len >= sizeof cfg->arch_name)
         return qn_error_set(QUANTA_ERR_UNSUPPORTED, "quanta_model_load: architecture name of %llu bytes",
                             (unsigned long long)s.len);

@@ -2,6 +2,7 @@
  * context.c — sequences: the preallocated KV cache, prefill/decode steps, the public model
  * queries (info, tokenize, detokenize, memory report).
  */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,21 +26,8 @@ static quanta_status context_create(quanta_model *m, int32_t n_ctx, int ring_ok,
     c->model = m;
     c->n_ctx = n_ctx;
     c->id = ++m->next_ctx_id;
-    int L = m->cfg.n_layer;
-    c->k_cache = calloc((size_t)L, sizeof *c->k_cache);
-    c->v_cache = calloc((size_t)L, sizeof *c->v_cache);
-    quanta_status st = QUANTA_OK;
-    if (!c->k_cache || !c->v_cache) st = qn_error_set(QUANTA_ERR_OUT_OF_MEMORY, "quanta_model_context_create: no memory");
     c->ring = ring_ok ? qn_ring_rows(m, n_ctx) : 0;
-    for (int il = 0; il < L && !st; il++) {
-        int32_t rows = c->ring > 0 && qn_model_layer_is_local(&m->cfg, il) ? c->ring : n_ctx;
-        quanta_tensor_desc d = qn_desc(m->kv_dtype, 4, 1, m->cfg.n_head_kv, rows, m->cfg.head_dim);
-        size_t bytes = 0;
-        st = quanta_tensor_bytes(&d, &bytes);
-        if (!st) st = quanta_buffer_create(m->backend, &d, &c->k_cache[il]);
-        if (!st) st = quanta_buffer_create(m->backend, &d, &c->v_cache[il]);
-        if (!st) c->kv_bytes += 2 * (uint64_t)bytes;
-    }
+    quanta_status st = qn_kv_cache_alloc(c); /* grows with use (kv_cache.c) */
     if (st) {
         context_free(c);
         return qn_error_set(st, "quanta_model_context_create: KV cache for %d positions: %s", n_ctx, quanta_last_error());
@@ -71,12 +59,7 @@ static void context_free(quanta_model_context *c) {
     qn_batch_release(c->model, c);
     qn_step_free(&c->decode);
     qn_step_free(&c->prefill);
-    for (int il = 0; il < c->model->cfg.n_layer; il++) {
-        if (c->k_cache) quanta_buffer_destroy(c->k_cache[il]);
-        if (c->v_cache) quanta_buffer_destroy(c->v_cache[il]);
-    }
-    free(c->k_cache);
-    free(c->v_cache);
+    qn_kv_cache_free(c);
     free(c);
 }
 
@@ -142,7 +125,8 @@ quanta_status qn_ring_set_inputs(const quanta_model_context *c, quanta_tensor *s
 static quanta_status run_step(quanta_model_context *c, const int32_t *tokens, int32_t T, int all, float *logits,
                               size_t logits_count) {
     qn_step *s = T == 1 ? &c->decode : &c->prefill;
-    quanta_status st;
+    quanta_status st = qn_kv_cache_reserve(c, c->n_past + T);
+    if (st) return st;
     if (s->plan && (s->n_tokens != T || s->all_logits != all || !s->cap != !c->capture)) qn_step_free(s);
     if (!s->plan) {
         if ((st = qn_step_build(c, T, all, s))) return st;
@@ -161,6 +145,7 @@ static quanta_status run_step(quanta_model_context *c, const int32_t *tokens, in
     free(pos);
     if (!st) st = quanta_plan_execute(s->plan);
     if (!st && logits) st = quanta_plan_get_output(s->plan, s->logits, logits, logits_count * sizeof(float));
+    if (!st && logits) st = qn_check_logits("quanta_model_eval", logits, logits_count, c->model->cfg.n_vocab);
     if (!st && s->cap) st = deliver_capture(c, s);
     if (!st) c->n_past += T;
     return st;
@@ -237,6 +222,16 @@ quanta_status qn_model_eval_rank(quanta_model_context *c, const int32_t *tokens,
     /* Tensor parallelism: the other ranks would wait for this one in their next all-reduce. */
     if (st && c && c->model->comm) quanta_comm_abort(c->model->comm);
     return st;
+}
+
+quanta_status qn_check_logits(const char *fn, const float *logits, size_t count, int32_t n_vocab) {
+    for (size_t i = 0; i < count; i++)
+        if (!isfinite(logits[i]))
+            return qn_error_set(QUANTA_ERR_CORRUPT,
+                                "%s: logit %zu of row %zu is %g: the model's weights overflow f32 (a corrupt or "
+                                "mis-scaled file)",
+                                fn, i % (size_t)n_vocab, i / (size_t)n_vocab, (double)logits[i]);
+    return QUANTA_OK;
 }
 
 /* ---------------------------------------------------------------- queries */

@@ -11,6 +11,7 @@
 
 #include "error.h"
 #include "formats.h"
+#include "load_checks.h"
 #include "model_internal.h"
 #include "tp_threads.h"
 
@@ -159,6 +160,7 @@ static quanta_status load_tensor(loader *L, const char *name, int64_t rows, int6
             data = L->qbuf;
         }
     }
+    if (!rows && (st = qn_check_vector(name, data, count))) return st; /* f32 by now */
     if (cut) {
         /* Cut after load-time quantization, along whole rows or groups: the shard dequantizes
          * exactly like its slice of the whole weight. A vector is cut as a [cols, 1] matrix. */
@@ -263,11 +265,6 @@ static quanta_status load_layer(loader *L, int il) {
     return QUANTA_OK;
 }
 
-quanta_status qn_model_build(const qn_model_config *cfg, qn_tokenizer *tok, const qn_weight_file *wf,
-                             quanta_backend *backend, const quanta_model_params *params, quanta_model **out) {
-    return qn_model_build_tp(cfg, tok, wf, backend, params, NULL, out);
-}
-
 /* How rank `rank` of `world` splits the model (heads, KV heads, n_ff); L's cuts are set. */
 static quanta_status tp_plan(const qn_model_config *c, int rank, int world, loader *L) {
     static const char fn[] = "quanta_model_load_tp";
@@ -320,6 +317,7 @@ quanta_status qn_model_build_tp(const qn_model_config *cfg, qn_tokenizer *tok, c
                           "quanta_model_load: params->kv_dtype %d (%s) is not a KV cache dtype (f32, f16 or bf16)",
                           (int)params->kv_dtype,
                           quanta_dtype_name(params->kv_dtype) ? quanta_dtype_name(params->kv_dtype) : "unknown");
+    if (!st) st = qn_check_config(cfg); /* before anything is sized from it */
     loader L = {wf, NULL, params, NULL, 0, NULL, 0, NULL, 0, 0, {0, 0, 1}, {0, 0, 1}, {0, 0, 1}};
     if (!st && comm) st = tp_plan(cfg, rank, world, &L);
     quanta_model *m = st ? NULL : calloc(1, sizeof *m);
@@ -356,7 +354,7 @@ quanta_status qn_model_build_tp(const qn_model_config *cfg, qn_tokenizer *tok, c
     }
     if ((st = load_tensor(&L, "token_embd.weight", c->n_vocab, c->n_embd, 0, 1, NULL, &m->tok_embd))) goto fail;
     if ((st = load_tensor(&L, "output_norm.weight", 0, c->n_embd, 0, 0, NULL, &m->output_norm))) goto fail;
-    if ((st = load_tensor(&L, "output.weight", c->n_vocab, c->n_embd, 1, 1, NULL, &m->output))) goto fail;
+    if ((st = load_tensor(&L, "output.weight", c->n_vocab, c->n_embd, !c->untied_head, 1, NULL, &m->output))) goto fail;
     m->layers = calloc((size_t)c->n_layer, sizeof *m->layers);
     if (!m->layers) {
         st = qn_error_set(QUANTA_ERR_OUT_OF_MEMORY, "quanta_model_load: no memory");

@@ -138,6 +138,7 @@ static quanta_status config_from_hf(const qn_hf_config *h, qn_model_config *c) {
     c->embd_scale = 1.0f;
     if (isfinite(h->final_logit_softcapping) || isfinite(h->attn_logit_softcapping))
         return qn_error_set(QUANTA_ERR_UNSUPPORTED, "quanta_model_load: logit soft-capping is not supported");
+    c->untied_head = h->tie_word_embeddings == 0; /* said false: lm_head.weight must exist */
     if (c->arch == QN_ARCH_QWEN2) c->qkv_bias = h->attention_bias != 0; /* Qwen2 has biases unless told otherwise */
     if (c->arch == QN_ARCH_LLAMA) c->qkv_bias = h->attention_bias == 1;
     if (c->arch == QN_ARCH_GEMMA3) {
@@ -245,6 +246,15 @@ static quanta_status open_shards(const char *dir, st_set *s) {
         }
         free(names[i]);
     }
+    /* A tensor in two shards is ambiguous (which one would load depends on file order). */
+    for (int i = 1; i < s->n && !st; i++)
+        for (uint64_t k = 0; k < qn_st_tensor_count(s->f[i]) && !st; k++) {
+            const char *name = qn_st_tensor_at(s->f[i], k)->name;
+            for (int j = 0; j < i && !st; j++)
+                if (qn_st_find(s->f[j], name))
+                    st = qn_error_set(QUANTA_ERR_CORRUPT, "quanta_model_load: tensor '%s' is in two shards (files %d and %d "
+                                      "in name order)", name, j + 1, i + 1);
+        }
     return st;
 }
 

@@ -36,6 +36,7 @@ typedef struct qn_model_config {
     int32_t post_norms;       /* RMSNorm after attention and after the MLP */
     int32_t norm_plus_one;    /* RMSNorm weights used as (1 + w) */
     int32_t qkv_bias;
+    int32_t untied_head;      /* the file says the output head is its own tensor (it must be present) */
 } qn_model_config;
 
 /* Reads the configuration of the file's architecture from its metadata. */
@@ -133,10 +134,8 @@ typedef struct qn_weight_file {
     int (*find)(void *ctx, const char *name, qn_weight_src *w); /* 1 if present */
 } qn_weight_file;
 
-/* Builds a model (takes tok, also on failure): weights converted and uploaded. */
-quanta_status qn_model_build(const qn_model_config *cfg, qn_tokenizer *tok, const qn_weight_file *wf,
-                             quanta_backend *backend, const quanta_model_params *params, quanta_model **out);
-/* Same, for the rank of comm (NULL: the whole model) of a tensor-parallel model (load.c). */
+/* Builds a model (takes tok, also on failure): weights converted and uploaded, for the rank of
+ * comm (NULL: the whole model) of a tensor-parallel model (load.c). */
 quanta_status qn_model_build_tp(const qn_model_config *cfg, qn_tokenizer *tok, const qn_weight_file *wf,
                                 quanta_backend *backend, const quanta_model_params *params, quanta_comm *comm,
                                 quanta_model **out);
@@ -183,7 +182,8 @@ struct quanta_model_context {
     quanta_model *model;
     int32_t n_ctx;
     int32_t n_past;
-    quanta_buffer **k_cache, **v_cache; /* per layer [1, Hkv, n_ctx or ring, Dh] in model->kv_dtype */
+    quanta_buffer **k_cache, **v_cache; /* per layer [1, Hkv, kv_rows or ring, Dh] in model->kv_dtype */
+    int32_t kv_rows;  /* rows of the full-context layers' buffers now (kv_cache.c grows them to n_ctx) */
     int32_t ring;     /* > 0: sliding-window layers keep only this many rows, position p in row p % ring */
     uint64_t kv_bytes;
     uint64_t scratch_bytes;
@@ -215,6 +215,15 @@ quanta_status qn_model_context_create_plain(quanta_model *m, int32_t n_ctx, quan
 quanta_status qn_ring_set_inputs(const quanta_model_context *ctx, quanta_tensor *start, quanta_tensor *len,
                                  quanta_tensor *mask, int32_t T, quanta_plan *plan);
 
+/* kv_cache.c: a context's KV cache, reserved as positions are used. alloc makes the first
+ * QN_KV_GROW_ROWS rows (refusing a context whose whole cache could not even be sized); reserve
+ * grows the full-context layers to hold `positions` (no-op when they do) and drops the planned
+ * steps; free releases the buffers. */
+#define QN_KV_GROW_ROWS 256
+quanta_status qn_kv_cache_alloc(quanta_model_context *ctx);
+quanta_status qn_kv_cache_reserve(quanta_model_context *ctx, int32_t positions);
+void qn_kv_cache_free(quanta_model_context *ctx);
+
 /* Turns capture mode on (fn) or off (NULL) for the context's next steps (context.c). */
 void qn_model_context_set_capture(quanta_model_context *ctx, qn_capture_fn fn, void *user);
 
@@ -228,6 +237,9 @@ quanta_status qn_model_eval_batch_check(quanta_model_context *const *ctxs, const
                                         const float *logits, size_t logits_count);
 quanta_status qn_model_eval_batch_rank(quanta_model_context *const *ctxs, const int32_t *tokens, size_t n, float *logits,
                                        size_t logits_count);
+
+/* Every logit finite, else QUANTA_ERR_CORRUPT naming the first bad one (same on every backend). */
+quanta_status qn_check_logits(const char *fn, const float *logits, size_t count, int32_t n_vocab);
 
 /* batch.c: frees the model's batched-decode plan (if ctx is NULL or takes part in it). */
 void qn_batch_release(quanta_model *m, const quanta_model_context *ctx);

@@ -92,6 +92,16 @@ static double rel_rms(const float *ref, const float *got, size_t n) {
 
 /* Runs the unquantized model over the first calib_tokens tokens of the text and collects every
  * linear layer's input statistics. */
+/* The calibration's model load reported under its own stage name. */
+typedef struct calib_progress {
+    const quanta_quantize_params *p;
+} calib_progress;
+static void calib_load_progress(void *user, const char *stage, double fraction) {
+    (void)stage;
+    const calib_progress *cp = user;
+    cp->p->progress(cp->p->progress_user, "calibration load", fraction);
+}
+
 static quanta_status run_calibration(const quanta_quantize_params *p, int32_t max_tokens, qn_act_stats **out) {
     const char *backend = p->calib_backend ? p->calib_backend : "best";
     FILE *f = fopen(p->calib_text, "rb");
@@ -122,6 +132,8 @@ static quanta_status run_calibration(const quanta_quantize_params *p, int32_t ma
     quanta_status st;
     quanta_model_params mp;
     quanta_model_default_params(&mp); /* the file's own precision: the reference the errors measure against */
+    calib_progress cp = {p};
+    if (p->progress) mp.progress = calib_load_progress, mp.progress_user = &cp;
     if ((st = quanta_backend_open(backend, &be))) {
         st = qn_error_set(st, "quanta_quantize_model: calib_backend %s: %s", backend, quanta_last_error());
         goto out;
@@ -150,7 +162,7 @@ static quanta_status run_calibration(const quanta_quantize_params *p, int32_t ma
     quanta_device_info dev;
     if (quanta_backend_device(be, &dev) != QUANTA_OK) snprintf(dev.backend, sizeof dev.backend, "%s", backend);
     qn_quantize_note(p, "calibration: %zu tokens of %s on the %s backend", nt, p->calib_text, dev.backend);
-    if ((st = qn_model_collect_act_stats(m, ids, nt, 0, out)))
+    if ((st = qn_model_collect_act_stats_progress(m, ids, nt, 0, p->progress, p->progress_user, out)))
         st = qn_error_set(st, "quanta_quantize_model: calibration run: %s", quanta_last_error());
 out:
     free(ids);
@@ -237,7 +249,31 @@ static quanta_status convert(qrun *r, qn_gguf_writer *w, const qn_qsrc *s, const
                               (unsigned long long)i);
             goto out;
         }
-    if (qn_dtype_is_quantized(t->dtype)) {
+    if (t->ggml) {
+        /* ggml blocks along each row (rows are whole blocks: do_tensor checked), row after row. */
+        uint64_t nb = elems / (uint64_t)qn_qtarget_ggml_block(t);
+        nb *= t->ggml == QN_GGML_Q8_0 ? 34 : t->ggml == QN_GGML_Q4_0 ? 18 : t->ggml == QN_GGML_Q4_K ? 144 : 210;
+        const float *src = ref;
+        if (p->clip_percentile > 0 && p->clip_percentile < 100) {
+            work = malloc((size_t)elems * sizeof *work);
+            if (!work || (memcpy(work, ref, (size_t)elems * sizeof *work), !clip_rows(work, s->ne[1], s->ne[0],
+                                                                                       p->clip_percentile))) {
+                st = qn_error_set(QUANTA_ERR_OUT_OF_MEMORY, "quanta_quantize_model: %s: no memory", s->name);
+                goto out;
+            }
+            src = work;
+        }
+        if (!(q = malloc((size_t)nb))) {
+            st = qn_error_set(QUANTA_ERR_OUT_OF_MEMORY, "quanta_quantize_model: %s: no memory", s->name);
+            goto out;
+        }
+        if ((st = qn_ggml_quantize_row(t->ggml, src, q, (int64_t)elems)) ||
+            (st = qn_ggml_dequant_row(t->ggml, q, back, (int64_t)elems)))
+            goto fail;
+        type = t->ggml;
+        out_bytes = nb;
+        r->sum.n_quantized++;
+    } else if (qn_dtype_is_quantized(t->dtype)) {
         d.dtype = t->dtype;
         d.ndim = 2;
         d.dims[0] = s->ne[1];
@@ -316,6 +352,16 @@ static quanta_status do_tensor(qrun *r, qn_gguf_writer *w, const qn_qsrc *s) {
     rep.bytes_in = s->bytes;
     rep.werr_minmax = rep.werr_calib = -1;
     qn_qtarget t = qn_qtarget_choose(r->p, r->ov, &r->quant, &r->embed, s, &rep.why);
+    /* A K-quant whose 256-block does not divide the rows takes Q8_0 where 32 does, as llama.cpp
+     * falls back to a smaller block. */
+    if (t.ggml && qn_qtarget_ggml_block(&t) == 256 && s->ndim == 2 && !qn_qtarget_fits(&t, s->ne[0]) &&
+        s->ne[0] % 32 == 0) {
+        qn_quantize_note(r->p, "%s: %s needs rows that are a multiple of 256 (%lld cols); storing q8_0", s->name,
+                         t.spec, (long long)s->ne[0]);
+        qn_qtarget_parse("q8_0", &t, 1);
+        rep.why = "fallback";
+        r->sum.n_fallback++;
+    }
     if (!t.keep && qn_dtype_is_quantized(t.dtype) && (s->ndim != 2 || !qn_qtarget_fits(&t, s->ne[0]))) {
         qn_quantize_note(r->p, "%s: %s needs 2-D rows that are a multiple of its group (%lld cols); storing f16", s->name,
                          t.spec, (long long)s->ne[0]);
@@ -385,7 +431,8 @@ static quanta_status check_params(const quanta_quantize_params *p, qrun *r) {
     if (!p->format) return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "quanta_quantize_model: format is not set");
     if (!qn_qtarget_parse(p->format, &r->quant, 0))
         return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT,
-                            "quanta_quantize_model: format '%.40s' (q8, q4, q4:g32, q4:g128, nf4, nf4:dq, fp8, fp8_e5m2)",
+                            "quanta_quantize_model: format '%.40s' (q8, q4, q4:g32, q4:g128, nf4, nf4:dq, fp8, fp8_e5m2, "
+                            "q8_0, q4_0, q4_k, q6_k)",
                             p->format);
     const char *e = p->embeddings ? p->embeddings : "f16";
     if (!strcmp(e, "quant")) r->embed = r->quant;
@@ -412,6 +459,10 @@ static quanta_status check_params(const quanta_quantize_params *p, qrun *r) {
         return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT,
                             "quanta_quantize_model: calibration chooses each row's / group's clipping itself; "
                             "clip_percentile must be 0");
+    if (p->calib_text && r->quant.ggml)
+        return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT,
+                            "quanta_quantize_model: calibration picks Quanta formats' scales; format '%s' is a ggml "
+                            "block type with its own (use q8, q4, nf4 or fp8)", p->format);
     if (p->calib_tokens < 0 || p->calib_tokens > CALIB_TOKENS_MAX)
         return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "quanta_quantize_model: calib_tokens %d outside [0, %d]",
                             p->calib_tokens, CALIB_TOKENS_MAX);
@@ -476,7 +527,13 @@ quanta_status quanta_quantize_model(const quanta_quantize_params *p, quanta_quan
             goto done;
     }
     r.sum.n_tensors = (int32_t)nt;
-    for (uint64_t i = 0; i < nt && !s; i++) s = do_tensor(&r, w, &ts[i]);
+    uint64_t all_bytes = 0, done_bytes = 0;
+    for (uint64_t i = 0; i < nt; i++) all_bytes += ts[i].bytes;
+    for (uint64_t i = 0; i < nt && !s; i++) {
+        s = do_tensor(&r, w, &ts[i]);
+        done_bytes += ts[i].bytes;
+        if (p->progress && all_bytes) p->progress(p->progress_user, "quantize", (double)done_bytes / (double)all_bytes);
+    }
     if (s || (s = qn_gguf_writer_write_safe(w, p->output, p->temp_path, p->temp_path_cap))) goto done;
     r.sum.rel_rms = r.err_den > 0 ? sqrt(r.err_num / r.err_den) : 0.0;
     if (r.sum.n_calibrated) {

@@ -19,6 +19,11 @@ int qn_qtarget_parse(const char *s, qn_qtarget *t, int allow_dense) {
     else if (!strcmp(s, "nf4:dq")) t->dtype = QUANTA_NF4, t->group = 64, t->dq = 1;
     else if (!strcmp(s, "fp8") || !strcmp(s, "fp8_e4m3")) t->dtype = QUANTA_FP8_E4M3;
     else if (!strcmp(s, "fp8_e5m2")) t->dtype = QUANTA_FP8_E5M2;
+    /* ggml's block types, written as such so other tools read the file (ggml_quantize.c). */
+    else if (!strcmp(s, "q8_0")) t->dtype = QUANTA_Q8, t->ggml = QN_GGML_Q8_0;
+    else if (!strcmp(s, "q4_0")) t->dtype = QUANTA_Q4, t->ggml = QN_GGML_Q4_0;
+    else if (!strcmp(s, "q4_k")) t->dtype = QUANTA_Q4, t->ggml = QN_GGML_Q4_K;
+    else if (!strcmp(s, "q6_k")) t->dtype = QUANTA_Q8, t->ggml = QN_GGML_Q6_K;
     else if (allow_dense && !strcmp(s, "f16")) t->dtype = QUANTA_F16;
     else if (allow_dense && !strcmp(s, "bf16")) t->dtype = QUANTA_BF16;
     else if (allow_dense && !strcmp(s, "f32")) t->dtype = QUANTA_F32;
@@ -65,7 +70,12 @@ qn_qtarget qn_qtarget_choose(const quanta_quantize_params *p, const qn_qtarget *
     return t;
 }
 
+int qn_qtarget_ggml_block(const qn_qtarget *t) {
+    return !t->ggml ? 0 : t->ggml == QN_GGML_Q4_K || t->ggml == QN_GGML_Q6_K ? 256 : 32;
+}
+
 int qn_qtarget_fits(const qn_qtarget *t, int64_t cols) {
+    if (t->ggml) return cols % qn_qtarget_ggml_block(t) == 0;
     if (t->dtype == QUANTA_Q4) return cols % t->group == 0;
     if (t->dtype == QUANTA_NF4) return cols % QN_NF4_BLOCK == 0;
     return 1;

@@ -16,6 +16,7 @@ typedef struct qn_qtarget {
     int keep;
     quanta_dtype dtype;
     int32_t group, dq;
+    uint32_t ggml;           /* nonzero: written as this ggml block type (QN_GGML_Q8_0 ...) */
     char spec[24];
 } qn_qtarget;
 
@@ -40,6 +41,7 @@ int qn_qtarget_parse(const char *s, qn_qtarget *t, int allow_dense);
 qn_qtarget qn_qtarget_choose(const quanta_quantize_params *p, const qn_qtarget *overrides, const qn_qtarget *quant,
                              const qn_qtarget *embed, const qn_qsrc *s, const char **why);
 /* Whether the row length fits the target's group or block. */
+int qn_qtarget_ggml_block(const qn_qtarget *t);
 int qn_qtarget_fits(const qn_qtarget *t, int64_t cols);
 /* Whether a tensor name is a separate output head (lm_head / output.weight). */
 int qn_quantize_is_head(const char *name);

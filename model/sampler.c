@@ -119,6 +119,23 @@ quanta_status quanta_model_sample(quanta_model_sampler *s, const float *logits, 
             w[t] = w[t] > 0 ? w[t] / s->p.repeat_penalty : w[t] * s->p.repeat_penalty;
         }
     }
+    /* Infinite logits: softmax's limit gives every +Inf logit an equal share of all the mass and
+     * a -Inf logit none; with nothing above -Inf no token can be chosen (an error, also greedy). */
+    size_t n_pinf = 0, n_ninf = 0;
+    for (size_t i = 0; i < n; i++) {
+        n_pinf += w[i] == INFINITY;
+        n_ninf += w[i] == -INFINITY;
+    }
+    if (n_ninf == n)
+        return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "quanta_model_sample: every one of the %zu logits is -inf", n);
+    if (n_pinf && s->p.temperature > 0.0f) {
+        size_t pick = (size_t)((double)(next_u64(&s->rng) >> 11) * (1.0 / 9007199254740992.0) * (double)n_pinf);
+        for (size_t i = 0; i < n; i++)
+            if (w[i] == INFINITY && pick-- == 0) {
+                *token = (int32_t)i;
+                return QUANTA_OK;
+            }
+    }
     if (s->p.temperature <= 0.0f) {
         size_t best = 0;
         for (size_t i = 1; i < n; i++)
@@ -177,14 +194,12 @@ quanta_status quanta_model_sample(quanta_model_sampler *s, const float *logits, 
         for (size_t i = 0; i < keep; i++) sum += prob[i];
     }
     double u = (double)(next_u64(&s->rng) >> 11) * (1.0 / 9007199254740992.0) * sum;
-    size_t pick = keep - 1;
+    size_t pick = 0; /* rounding can leave u >= the running sum: then the last token with mass */
     double acc = 0;
     for (size_t i = 0; i < keep; i++) {
+        if (prob[i] > 0) pick = i;
         acc += prob[i];
-        if (u < acc) {
-            pick = i;
-            break;
-        }
+        if (u < acc) break;
     }
     *token = c[pick].id;
     free(prob);

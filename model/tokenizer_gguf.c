@@ -22,7 +22,7 @@ static quanta_status read_strs(const qn_gguf *g, const char *key, uint64_t *coun
                                uint32_t **lens) {
     qn_gguf_type et;
     quanta_status st = qn_gguf_get_arr(g, key, &et, count);
-    if (st) return qn_error_set(st, "quanta_model_load: tokenizer array '%s' is missing", key);
+    if (st) return qn_error_set(QUANTA_ERR_CORRUPT, "quanta_model_load: tokenizer array '%s' is missing", key);
     if (et != QN_GGUF_STRING) return qn_error_set(QUANTA_ERR_CORRUPT, "quanta_model_load: '%s' is not a string array", key);
     if (*count == 0 || *count > (1u << 24))
         return qn_error_set(QUANTA_ERR_CORRUPT, "quanta_model_load: '%s' has %llu entries", key,

@@ -45,7 +45,7 @@ static void next_events(stream *st) {
     size_t dlen = upto > st->text_sent ? upto - st->text_sent : 0;
     char *delta = malloc(dlen + 1);
     qs_token_out *toks = malloc((size_t)(ntok - st->tok_sent + 1) * sizeof *toks);
-    if (delta) memcpy(delta, r->text + st->text_sent, dlen);
+    if (delta && dlen) memcpy(delta, r->text + st->text_sent, dlen);
     if (toks && ntok > st->tok_sent) memcpy(toks, r->out + st->tok_sent, (size_t)(ntok - st->tok_sent) * sizeof *toks);
     char error[sizeof r->error];
     memcpy(error, r->error, sizeof error);

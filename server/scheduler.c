@@ -1,18 +1,20 @@
 /*
  * scheduler.c — continuous batching over one model (scheduler.h).
  *
- * The thread owns the model: every quanta_model_* call that runs the graph happens here. Each
- * running request holds one slot (a context of n_ctx positions, created once at start and reset
- * for the next request, so the batched-decode plan is reused while the same slots decode). One
- * step: requests that left are dropped, queued ones are admitted into free slots, every request
- * past its prompt decodes one token in one batched graph, and the remaining token budget of the
- * step goes to prompt pieces of prefix-chunk size. Prompt pieces always start at multiples of
- * prefill_chunk, so a request's computation does not depend on what else is running.
+ * The thread owns the model: every quanta_model_* call that runs the graph happens here. The KV
+ * cache is paged (quanta_kv_pool: one K and one V pool per layer, blocks of QS_KV_BLOCK
+ * positions); each running request holds a slot (its index in the block allocator, kv_pool.h)
+ * and a block table. One step: requests that left are dropped (their blocks freed), queued ones
+ * are admitted while their prompt's blocks fit, every request past its prompt decodes one token
+ * in one batched paged step (quanta_model_eval_paged, one paged_attention per layer for all of
+ * them), and the remaining token budget of the step goes to prompt pieces of prefill_chunk
+ * tokens. Prompt pieces always start at multiples of prefill_chunk (a multiple of the block
+ * size), so a request's computation does not depend on what else is running.
  *
- * KV accounting in blocks of QS_KV_BLOCK positions (kv_pool.h): a request is admitted when its
- * prompt's blocks fit in the pool; each decode step that starts a new block takes one; when none
- * is left the youngest running request is preempted: its blocks and slot are freed and it goes
- * back to the head of the queue, to recompute its prompt and the tokens it had generated.
+ * Blocks are taken on demand: admission takes the prompt's, a decode step that starts a new
+ * block takes one; when none is left the youngest running request is preempted: its blocks and
+ * slot are freed and it goes back to the head of the queue, to recompute its prompt and the
+ * tokens it had generated.
  */
 #include <math.h>
 #include <stdio.h>
@@ -37,7 +39,9 @@ struct qs_sched {
     qs_req *q_head, *q_tail;
     int32_t n_queued, n_running;
     qs_req **slot;            /* [max_batch], NULL = free */
-    quanta_model_context **ctx;
+    quanta_kv_pool *kv;       /* the paged KV cache */
+    int32_t max_blocks;       /* block-table columns: ceil(n_ctx / QS_KV_BLOCK) */
+    int32_t *tables;          /* a step's block tables, [max_batch or 1][max_blocks] */
     qs_kv_pool pool;
     int stop, draining;
     uint64_t next_order, seed_counter;
@@ -223,7 +227,6 @@ static void admit(qs_sched *s) {
         r->state = QS_PREFILL;
         r->n_prefilled = 0;
         r->order = ++s->next_order;
-        quanta_model_context_reset(s->ctx[i]);
         qs_kv_pool_grow(&s->pool, i, prefill_len(r) + 1); /* fits: checked above */
         if (!r->sampler) {
             quanta_model_sampler_params sp;
@@ -325,18 +328,27 @@ static void emit(qs_sched *s, qs_req *r, const float *row) {
 
 /* ------------------------------------------------------------------ one step */
 
+/* The position a decoding request feeds its last token at: its prompt and every generated token
+ * but the last are in its blocks. */
+static int32_t decode_position(const qs_req *r) { return r->n_prompt + r->n_out - 1; }
+
+/* Slot i's block table as a row of max_blocks ids (-1 past its blocks: never read). */
+static void table_row(const qs_sched *s, int i, int32_t *row) {
+    int64_t n = s->pool.n_blocks[i];
+    for (int64_t j = 0; j < s->max_blocks; j++) row[j] = j < n ? s->pool.table[i][j] : -1;
+}
+
 static void step(qs_sched *s) {
     const int B = s->cfg.max_batch;
-    quanta_model_context **dctx = malloc((size_t)B * sizeof *dctx);
     qs_req **dreq = malloc((size_t)B * sizeof *dreq);
-    int32_t *dtok = malloc((size_t)B * sizeof *dtok);
+    int32_t *dtok = malloc((size_t)B * sizeof *dtok), *dpos = malloc((size_t)B * sizeof *dpos);
     int nd = 0;
-    if (!dctx || !dreq || !dtok) goto out;
+    if (!dreq || !dtok || !dpos) goto out;
     /* Decoders, each with a block for its next position (preempting the youngest when none). */
     for (int i = 0; i < B; i++) {
         qs_req *r = s->slot[i];
         if (!r || r->state != QS_DECODE) continue;
-        while (s->slot[i] == r && !qs_kv_pool_grow(&s->pool, i, quanta_model_context_position(s->ctx[i]) + 1)) {
+        while (s->slot[i] == r && !qs_kv_pool_grow(&s->pool, i, decode_position(r) + 1)) {
             qs_req *y = youngest(s);
             preempt(s, y);
         }
@@ -344,9 +356,10 @@ static void step(qs_sched *s) {
     for (int i = 0; i < B; i++) {
         qs_req *r = s->slot[i];
         if (!r || r->state != QS_DECODE) continue;
-        dctx[nd] = s->ctx[i];
         dreq[nd] = r;
         dtok[nd] = r->out[r->n_out - 1].id;
+        dpos[nd] = decode_position(r);
+        table_row(s, i, s->tables + (size_t)nd * (size_t)s->max_blocks);
         r->refs++; /* kept through the step: finish() may drop the scheduler's reference */
         nd++;
     }
@@ -373,7 +386,7 @@ static void step(qs_sched *s) {
     pthread_mutex_unlock(&s->mu);
 
     quanta_status dst = QUANTA_OK;
-    if (nd) dst = quanta_model_eval_batch(dctx, dtok, (size_t)nd, s->logits, (size_t)nd * (size_t)s->V);
+    if (nd) dst = quanta_model_eval_paged(s->kv, nd, 1, dtok, dpos, s->tables, s->logits, (size_t)nd * (size_t)s->V);
     /* Prefill outside the lock: the request cannot leave its slot meanwhile (only this thread
      * frees slots); its tokens are read-only here. */
     quanta_status pst[64];
@@ -395,8 +408,10 @@ static void step(qs_sched *s) {
         ptoks = t;
         for (int32_t j = 0; j < pre_n[k]; j++) ptoks[j] = prefill_token(r, pre_from[k] + j);
         if (need_logits && !plog) plog = malloc((size_t)s->V * sizeof *plog);
-        pst[k] = quanta_model_eval(s->ctx[r->slot], ptoks, (size_t)pre_n[k], need_logits ? plog : NULL,
-                                   need_logits ? (size_t)s->V : 0);
+        /* The slot's table only changes on this thread: read it without the lock. */
+        table_row(s, r->slot, s->tables);
+        pst[k] = quanta_model_eval_paged(s->kv, 1, pre_n[k], ptoks, &pre_from[k], s->tables, need_logits ? plog : NULL,
+                                         need_logits ? (size_t)s->V : 0);
         if (!pst[k] && need_logits) {
             pthread_mutex_lock(&s->mu);
             r->n_prefilled = pre_from[k] + pre_n[k];
@@ -432,9 +447,9 @@ static void step(qs_sched *s) {
     for (int k = 0; k < n_pre; k++) unref(pre_req[k]);
     for (int k = 0; k < nd; k++) unref(dreq[k]);
 out:
-    free(dctx);
     free(dreq);
     free(dtok);
+    free(dpos);
 }
 
 static void *run(void *arg) {
@@ -471,11 +486,13 @@ quanta_status qs_sched_create(quanta_model *model, const qs_sched_config *cfg, q
     pthread_cond_init(&s->news, NULL);
     pthread_cond_init(&s->work, NULL);
     s->slot = calloc((size_t)cfg->max_batch, sizeof *s->slot);
-    s->ctx = calloc((size_t)cfg->max_batch, sizeof *s->ctx);
+    s->max_blocks = (int32_t)((cfg->n_ctx + QS_KV_BLOCK - 1) / QS_KV_BLOCK);
+    s->tables = malloc((size_t)cfg->max_batch * (size_t)s->max_blocks * sizeof *s->tables);
     s->logits = malloc((size_t)cfg->max_batch * (size_t)s->V * sizeof *s->logits);
-    if (!s->slot || !s->ctx || !s->logits || qs_kv_pool_init(&s->pool, cfg->kv_blocks, cfg->max_batch))
+    if (!s->slot || !s->tables || !s->logits || qs_kv_pool_init(&s->pool, cfg->kv_blocks, cfg->max_batch))
         st = QUANTA_ERR_OUT_OF_MEMORY;
-    for (int i = 0; i < cfg->max_batch && !st; i++) st = quanta_model_context_create(model, cfg->n_ctx, &s->ctx[i]);
+    if (!st && cfg->kv_blocks > INT32_MAX / QS_KV_BLOCK) st = QUANTA_ERR_INVALID_ARGUMENT;
+    if (!st) st = quanta_kv_pool_create(model, (int32_t)cfg->kv_blocks, QS_KV_BLOCK, s->max_blocks, &s->kv);
     if (!st && pthread_create(&s->thread, NULL, run, s)) st = QUANTA_ERR_BACKEND;
     if (st) {
         qs_sched_destroy(s);
@@ -511,9 +528,9 @@ void qs_sched_destroy(qs_sched *s) {
         pthread_mutex_unlock(&s->mu);
         pthread_join(s->thread, NULL);
     }
-    for (int i = 0; s->ctx && i < s->cfg.max_batch; i++) quanta_model_context_destroy(s->ctx[i]);
+    quanta_kv_pool_destroy(s->kv);
     qs_kv_pool_destroy(&s->pool);
-    free(s->ctx);
+    free(s->tables);
     free(s->slot);
     free(s->logits);
     pthread_cond_destroy(&s->news);

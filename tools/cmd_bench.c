@@ -24,7 +24,8 @@ static void bench_usage(FILE *f) {
             "  --json FILE       also write the results as JSON\n"
             "  --quick           smaller shapes and shorter timings (CI smoke run)\n"
             "  --no-ref          skip the reference-backend attention baseline\n"
-            "  --min-seconds S   time each measurement for at least S seconds\n");
+            "  --min-seconds S   time each measurement for at least S seconds\n\n"
+            "Exit status: 0 measured, 1 failure (backend, device, I/O), 2 usage error.\n");
 }
 
 int qn_cmd_bench(int argc, char **argv) {

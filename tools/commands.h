@@ -9,6 +9,7 @@ int qn_cmd_bench(int argc, char **argv);
 int qn_cmd_generate(int argc, char **argv);
 int qn_cmd_chat(int argc, char **argv);
 int qn_cmd_quantize(int argc, char **argv);
+int qn_cmd_tune(int argc, char **argv);
 int qn_cmd_perplexity(int argc, char **argv);
 
 /* The interactive chat of `quanta chat` and `quanta generate -i` (cmd_chat.c). */

@@ -19,6 +19,7 @@ static const command commands[] = {
     {"chat", qn_cmd_chat, "interactive chat in the model's chat template"},
     {"perplexity", qn_cmd_perplexity, "perplexity of a model over a text (llama.cpp's definition)"},
     {"quantize", qn_cmd_quantize, "quantize a model checkpoint to q8/q4/nf4/fp8"},
+    {"tune", qn_cmd_tune, "measure kernel variants per device and store the tuning table"},
 #ifdef QUANTA_HAVE_SERVER
     {"serve", qn_cmd_serve, "OpenAI-compatible HTTP server with continuous batching"},
 #endif

@@ -5,7 +5,7 @@
  *   attention_check bench FILE   times our kernels (default dispatch and tile variants), CSV to FILE
  * The kernel file is included so that the benchmark can force tile variants; the library itself
  * exports only the three functions of attention.h.
- * Build: nvcc -std=c++17 -O2 -gencode arch=compute_90,code=sm_90 -Ikernels_cuda -Iinclude \
+ * Build: nvcc -std=c++17 -O2 -gencode arch=compute_90,code=sm_90 -Ikernels_cuda -Iinclude -Iformats \
  *        bench/cuda/attention_check.cu -o attention_check
  */
 #include "../../kernels_cuda/attention.cu"

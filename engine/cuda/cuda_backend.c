@@ -121,7 +121,7 @@ quanta_status qn_cuda_scratch(qn_cuda_state *s, size_t bytes, void **out) {
     if (st != QUANTA_OK) return st;
     cudaError_t e = cudaMalloc(&s->scratch, want);
     if (e != cudaSuccess) {
-        qn_mem_release(s->stats, want);
+        qn_mem_unreserve(s->stats, want);
         s->scratch = NULL;
         return qn_cuda_error(e, "scratch: cudaMalloc");
     }
@@ -232,7 +232,7 @@ static quanta_status cuda_prepare_weight(void *self, const qn_tensor *w, void **
     free(pk.buf);
     if (e != cudaSuccess) {
         if (pw->dev) cudaFree(pw->dev);
-        qn_mem_release(s->stats, pk.bytes);
+        qn_mem_unreserve(s->stats, pk.bytes);
         free(pw);
         return qn_cuda_error(e, "prepare_weight: upload");
     }
@@ -388,10 +388,10 @@ const qn_backend_ops qn_cuda_backend = {
     .supports_op = qn_cuda_supports_op,
     .run = qn_cuda_run,
     .synchronize = cuda_synchronize,
-    .copy_bandwidth = cuda_copy_bandwidth,
-    .peer_gemm = NULL,
     .capture_begin = cuda_capture_begin,
     .capture_end = cuda_capture_end,
     .replay = cuda_replay,
     .release_recording = cuda_release_recording,
 };
+
+const qn_bench_hooks qn_cuda_bench_hooks = {&qn_cuda_backend, cuda_copy_bandwidth, NULL};

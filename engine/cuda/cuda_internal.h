@@ -5,6 +5,7 @@
 #include <cuda_runtime_api.h>
 
 #include "backend.h"
+#include "bench_hooks.h"
 #include "error.h"
 #include "formats.h"
 #include "cuda_kernels.h" /* kernels_cuda/ */

@@ -5,10 +5,13 @@
  * reference backend through the executor.
  */
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cuda_internal.h"
 #include "attention.h" /* kernels_cuda/ */
+#include "op_table.h"
+#include "paged_attention.h" /* kernels_cuda/ */
 
 static const qn_tensor *src_at(const qn_node *n, int i) { return i < n->nsrc ? n->src[i] : NULL; }
 
@@ -192,6 +195,49 @@ static quanta_status run_attention(qn_cuda_state *s, const qn_node *node) {
     return QUANTA_OK;
 }
 
+/* ------------------------------------------------------------------ paged attention */
+
+/* The kernel trusts the block table and the lengths: they are copied to the host and checked
+ * with the reference's own check first (a synchronisation; the price of never reading outside
+ * the pools). */
+static quanta_status run_paged_attention(qn_cuda_state *s, const qn_node *node) {
+    const qn_tensor *q = node->src[0], *k = node->src[1], *v = node->src[2], *tab = node->src[3], *lens = node->src[4];
+    const qn_tensor *o = node->dst;
+    qn_cuda_paged_args a;
+    memset(&a, 0, sizeof a);
+    a.qdt = (int)q->desc.dtype, a.kdt = (int)k->desc.dtype, a.vdt = (int)v->desc.dtype, a.odt = (int)o->desc.dtype;
+    a.S = q->desc.dims[0], a.Hq = q->desc.dims[1], a.T = q->desc.dims[2], a.D = q->desc.dims[3];
+    a.Hkv = k->desc.dims[1], a.R = k->desc.dims[2], a.max_blocks = tab->desc.dims[1];
+    a.block_size = node->params.block_size;
+    if (a.S == 0 || a.Hq == 0 || a.T == 0) return QUANTA_OK;
+    const size_t tb = (size_t)(a.S * a.max_blocks) * 4, lb = (size_t)a.S * 4;
+    int32_t *ht = malloc(tb), *hl = malloc(lb);
+    if (!ht || !hl) {
+        free(ht), free(hl);
+        return qn_error_set(QUANTA_ERR_OUT_OF_MEMORY, "cuda paged_attention: out of host memory");
+    }
+    cudaError_t e = cudaMemcpyAsync(ht, qn_cuda_ptr(tab), tb, cudaMemcpyDeviceToHost, s->stream);
+    if (e == cudaSuccess) e = cudaMemcpyAsync(hl, qn_cuda_ptr(lens), lb, cudaMemcpyDeviceToHost, s->stream);
+    if (e == cudaSuccess) e = cudaStreamSynchronize(s->stream);
+    quanta_status st = e == cudaSuccess ? qn_paged_check(ht, hl, a.S, a.max_blocks, a.T, a.block_size,
+                                                         a.R / a.block_size, &node->params.attention,
+                                                         "cuda paged_attention")
+                                        : qn_cuda_error(e, "paged_attention (reading block_table, kv_lens)");
+    free(ht), free(hl);
+    if (st) return st;
+    a.q = qn_cuda_ptr(q), a.k = qn_cuda_ptr(k), a.v = qn_cuda_ptr(v), a.out = qn_cuda_ptr(o);
+    a.table = qn_cuda_ptr(tab), a.kv_lens = qn_cuda_ptr(lens);
+    a.scale = node->params.attention.scale; /* infer resolved 0 to 1/sqrt(D) */
+    a.causal = node->params.attention.causal, a.window = node->params.attention.window;
+    a.stream = s->stream;
+    int ce = qn_cuda_paged_attention(&a);
+    if (ce) {
+        (void)cudaGetLastError();
+        return qn_cuda_error((cudaError_t)ce, "paged_attention launch");
+    }
+    return QUANTA_OK;
+}
+
 /* ------------------------------------------------------------------ others */
 
 static bool rows_table(const qn_tensor *t, qn_quant_layout *out) {
@@ -209,9 +255,15 @@ static bool node_ok(const qn_node *node) {
         qn_cuda_attention_args a;
         return attention_args(node, &a) && qn_cuda_attention_supported(&a);
     }
+    case QN_OP_PAGED_ATTENTION: /* infer checked the shapes: only the kernel's own limit */
+        return sane(node->src[0]) && node->src[0]->desc.dims[3] <= QN_CUDA_PAGED_MAXD;
     case QN_OP_RMS_NORM:
         if (!is_float(x) || !is_float(y) || !sane(x) || !same_shape(x, y)) return false;
         return !b || (is_float(b) && sane(b) && elems(b) == last_dim(x));
+    case QN_OP_ADD_RMS_NORM: { /* the engine checked shapes and dtypes (op_table.c) */
+        const qn_tensor *w = src_at(node, 2);
+        return is_float(x) && is_float(y) && (!w || is_float(w));
+    }
     case QN_OP_ROPE:
         if (!is_float(x) || !is_float(y) || !sane(x) || !same_shape(x, y) || x->desc.ndim < 2) return false;
         if (!sane(b) || b->desc.dtype != QUANTA_I32 || elems(b) != x->desc.dims[x->desc.ndim >= 2 ? x->desc.ndim - 2 : 0])
@@ -287,10 +339,19 @@ quanta_status qn_cuda_run(void *self, const qn_node *node) {
     case QN_OP_MATMUL: return run_matmul(s, node);
     case QN_OP_ATTENTION:
         return run_attention(s, node);
+    case QN_OP_PAGED_ATTENTION: return run_paged_attention(s, node);
     case QN_OP_RMS_NORM: {
         const int64_t D = last_dim(x), rows = D ? elems(x) / D : 0;
-        e = qn_cuda_rms_norm(xd, xp, b ? (int)b->desc.dtype : 0, b ? qn_cuda_ptr(b) : NULL, yd, yp, rows, D,
-                             node->params.eps, node->params.weight_plus_one, s->stream);
+        e = qn_cuda_rms_norm(xd, xp, 0, NULL, b ? (int)b->desc.dtype : 0, b ? qn_cuda_ptr(b) : NULL, yd, yp, rows,
+                             D, node->params.eps, node->params.weight_plus_one, s->stream);
+        break;
+    }
+    case QN_OP_ADD_RMS_NORM: {
+        const qn_tensor *w = src_at(node, 2);
+        const int64_t D = last_dim(x), rows = D ? elems(x) / D : 0;
+        e = qn_cuda_rms_norm(xd, xp, (int)b->desc.dtype, qn_cuda_ptr(b), w ? (int)w->desc.dtype : 0,
+                             w ? qn_cuda_ptr(w) : NULL, yd, yp, rows, D, node->params.eps,
+                             node->params.weight_plus_one, s->stream);
         break;
     }
     case QN_OP_ROPE: {

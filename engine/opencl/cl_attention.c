@@ -77,7 +77,7 @@ quanta_status qn_cl_attention_run(qn_cl *s, const qn_node *node) {
         free(h);
     }
     const int G = Hq / Hkv;
-    const int rows_kernel = s->cpu_attention && D % 16 == 0 && Dv % 16 == 0;
+    const int rows_kernel = qn_cl_tune_attention_rows(s, Nq == 1) && D % 16 == 0 && Dv % 16 == 0;
     const size_t rows = (size_t)G * (size_t)Nq, nblocks = (rows + (size_t)bq - 1) / (size_t)bq;
     /* Parallel units: work-groups of the tiled kernel, work-items of the row kernel. */
     const size_t groups = (rows_kernel ? rows : nblocks) * (size_t)B * (size_t)Hkv;

@@ -52,7 +52,7 @@ quanta_status qn_cl_scratch_alloc(qn_cl *s, size_t bytes, const char *what, qn_c
     cl_int err;
     out->mem = clCreateBuffer(s->ctx, CL_MEM_READ_WRITE, bytes, NULL, &err);
     if (err != CL_SUCCESS) {
-        qn_mem_release(s->stats, bytes);
+        qn_mem_unreserve(s->stats, bytes);
         out->mem = NULL;
         return qn_cl_error(err, what);
     }
@@ -174,42 +174,37 @@ static void ocl_close(void *self) {
     for (int i = 0; i < QK_COUNT; i++)
         if (s->k[i]) clReleaseKernel(s->k[i]);
     if (s->program) clReleaseProgram(s->program);
+    if (s->err_flag) clReleaseMemObject(s->err_flag);
     if (s->queue) clReleaseCommandQueue(s->queue);
     if (s->ctx) clReleaseContext(s->ctx);
     free(s);
 }
 
-/* Kernel variants by device type, overridable for tests and tuning:
- *   QUANTA_OPENCL_GEMM=rows|local|blas   force the M > 8 matmul path (else measured crossover)
- *   QUANTA_OPENCL_ATTENTION=rows|local   force the attention kernel
+/* Kernel variants: the device class (its type, or QUANTA_OPENCL_CLASS=cpu|gpu), then the
+ * tuning table (cl_tune.c), then overrides for tests and experiments:
+ *   QUANTA_OPENCL_GEMM=int8|rows|local|blas   the M > 8 matmul path
+ *   QUANTA_OPENCL_ATTENTION=rows|local        the attention kernel
  *   QUANTA_OPENCL_GEMV_LWS=N, QUANTA_OPENCL_GEMV_ROWS=N   GEMV work-group shape */
 static void choose_kernels(qn_cl *s) {
+    const char *e;
+    s->gpu_class = qn_cl_gpu_class(&s->dev);
     /* CPUs (PoCL) run a work-group's items as a loop: barrier-free one-row-per-item kernels
-     * with register tiles suit them; GPUs get local-memory tiles and wide reductions. */
-    const int cpu = (s->dev.type & CL_DEVICE_TYPE_CPU) != 0;
-    s->gemv_lws = cpu ? 1 : 64;
-    s->gemv_rows = cpu ? 16 : 4;
-    s->cpu_gemm = cpu;
-    s->cpu_rows = cpu;
-    s->cpu_attention = cpu;
-    const char *e = getenv("QUANTA_OPENCL_GEMV_LWS");
-    if (e && atoi(e) > 0 && (atoi(e) & (atoi(e) - 1)) == 0) s->gemv_lws = atoi(e);
+     * suit them; GPUs get local-memory tiles and wide reductions. */
+    s->cpu_rows = !s->gpu_class;
+    s->force_path = -1;
+    s->force_attention = -1;
+    e = getenv("QUANTA_OPENCL_GEMV_LWS");
+    if (e && atoi(e) > 0 && (atoi(e) & (atoi(e) - 1)) == 0) s->force_gemv_lws = atoi(e);
     e = getenv("QUANTA_OPENCL_GEMV_ROWS");
-    if (e && atoi(e) > 0) s->gemv_rows = atoi(e);
-    while ((size_t)(s->gemv_lws * s->gemv_rows) > s->dev.max_wg && s->gemv_rows > 1) s->gemv_rows /= 2;
-    while ((size_t)(s->gemv_lws * s->gemv_rows) > s->dev.max_wg && s->gemv_lws > 1) s->gemv_lws /= 2;
+    if (e && atoi(e) > 0) s->force_gemv_rows = atoi(e);
     e = getenv("QUANTA_OPENCL_GEMM");
-    if (e && !strcmp(e, "blas")) s->force_path = 2;
-    if (e && !strcmp(e, "rows")) s->force_path = 1, s->cpu_gemm = 1;
-    if (e && !strcmp(e, "local")) s->force_path = 1, s->cpu_gemm = 0;
-    /* int8 activations for q8 weights where vpdpbusd makes them pay (x86 CPUs with AVX-512
-     * VNNI); QUANTA_OPENCL_INT8=1 forces the portable form anywhere (tests), =0 turns it off */
-    s->int8_gemm = cpu && s->vnni;
-    e = getenv("QUANTA_OPENCL_INT8");
-    if (e) s->int8_gemm = atoi(e) != 0;
+    static const char *const paths[QN_GEMM_PATHS] = {"int8", "rows", "local", "blas"};
+    for (int i = 0; e && i < QN_GEMM_PATHS; i++)
+        if (!strcmp(e, paths[i])) s->force_path = i;
     e = getenv("QUANTA_OPENCL_ATTENTION");
-    if (e && !strcmp(e, "rows")) s->cpu_attention = 1;
-    if (e && !strcmp(e, "local")) s->cpu_attention = 0;
+    if (e && !strcmp(e, "rows")) s->force_attention = 1;
+    if (e && !strcmp(e, "local")) s->force_attention = 0;
+    qn_cl_tune_load(s);
 }
 
 static quanta_status ocl_open(int index, qn_mem_stats *stats, void **self) {
@@ -235,6 +230,11 @@ static quanta_status ocl_open(int index, qn_mem_stats *stats, void **self) {
         if (err != CL_SUCCESS) st = qn_cl_error(err, "clCreateCommandQueueWithProperties");
     }
     if (st == QUANTA_OK) st = qn_cl_program_load(s);
+    if (st == QUANTA_OK) {
+        const cl_int zero[4] = {0, 0, 0, 0};
+        s->err_flag = clCreateBuffer(s->ctx, CL_MEM_READ_WRITE | CL_MEM_COPY_HOST_PTR, sizeof zero, (void *)zero, &err);
+        if (err != CL_SUCCESS) st = qn_cl_error(err, "clCreateBuffer (error flag)");
+    }
     if (st != QUANTA_OK) {
         ocl_close(s);
         return st;
@@ -299,6 +299,7 @@ static bool ocl_supports_op(void *self, const qn_node *node) {
     switch (node->op) {
     case QN_OP_MATMUL: return qn_cl_matmul_supports(s, node);
     case QN_OP_ATTENTION: return qn_cl_attention_supports(s, node);
+    case QN_OP_PAGED_ATTENTION: return qn_cl_paged_attention_supports(s, node);
     default: return qn_cl_ops_supports(s, node);
     }
 }
@@ -313,14 +314,28 @@ static quanta_status ocl_run(void *self, const qn_node *node) {
     switch (node->op) {
     case QN_OP_MATMUL: return qn_cl_matmul_run(s, node);
     case QN_OP_ATTENTION: return qn_cl_attention_run(s, node);
+    case QN_OP_PAGED_ATTENTION: return qn_cl_paged_attention_run(s, node);
     default: return qn_cl_ops_run(s, node);
     }
 }
 
+/* Waits for the queue, then reports what kernels found wrong with arguments they read on
+ * the device (a write_rows start outside the cache); the flag is cleared for the next run. */
 static quanta_status ocl_synchronize(void *self) {
     qn_cl *s = self;
     cl_int err = clFinish(s->queue);
-    return err == CL_SUCCESS ? QUANTA_OK : qn_cl_error(err, "synchronize (clFinish)");
+    if (err != CL_SUCCESS) return qn_cl_error(err, "synchronize (clFinish)");
+    cl_int flag[4] = {0, 0, 0, 0};
+    err = clEnqueueReadBuffer(s->queue, s->err_flag, CL_TRUE, 0, sizeof flag, flag, 0, NULL, NULL);
+    if (err != CL_SUCCESS) return qn_cl_error(err, "synchronize (reading the error flag)");
+    if (flag[0] == 0) return QUANTA_OK;
+    const cl_int zero[4] = {0, 0, 0, 0};
+    err = clEnqueueWriteBuffer(s->queue, s->err_flag, CL_TRUE, 0, sizeof zero, zero, 0, NULL, NULL);
+    if (err != CL_SUCCESS) return qn_cl_error(err, "synchronize (clearing the error flag)");
+    return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT,
+                        "opencl write_rows: start = %d with T = %lld rows overflows dst's Nmax = %lld rows (nothing "
+                        "was written)",
+                        (int)flag[1], (long long)flag[2], (long long)flag[3]);
 }
 
 static quanta_status ocl_copy_bandwidth(void *self, size_t bytes, double *bps) {
@@ -364,6 +379,10 @@ static quanta_status ocl_peer_gemm(void *self, int64_t m, int64_t n, int64_t k, 
     return qn_cl_peer_gemm(self, m, n, k, seconds, name, name_len);
 }
 
+static quanta_status ocl_tune(void *self, quanta_backend *be, int quick, char *report, size_t len) {
+    return qn_cl_tune_sweep(self, be, quick, report, len);
+}
+
 const qn_backend_ops qn_opencl_backend = {
     .name = "opencl",
     .device_count = ocl_device_count,
@@ -379,6 +398,7 @@ const qn_backend_ops qn_opencl_backend = {
     .supports_op = ocl_supports_op,
     .run = ocl_run,
     .synchronize = ocl_synchronize,
-    .copy_bandwidth = ocl_copy_bandwidth,
-    .peer_gemm = ocl_peer_gemm,
+    .tune = ocl_tune,
 };
+
+const qn_bench_hooks qn_opencl_bench_hooks = {&qn_opencl_backend, ocl_copy_bandwidth, ocl_peer_gemm};

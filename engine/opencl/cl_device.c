@@ -79,6 +79,13 @@ static void describe(qn_cl_device *q) {
              info->has_fp16 ? "yes" : "no", q->has_fp64 ? "yes" : "no", info->has_subgroups ? "yes" : "no",
              q->has_il ? il : "no", q->x86_vnni ? "; AVX-512 VNNI" : "") < 0)
         info->details[0] = '\0';
+    /* the kernel choices an open would make (tuning table or the class's defaults) */
+    size_t used = strlen(info->details);
+    if (used + 3 < sizeof info->details) {
+        info->details[used++] = ';';
+        info->details[used++] = ' ';
+        qn_cl_tune_describe(q, info->details + used, sizeof info->details - used);
+    }
 }
 
 static void discover(void) {

@@ -5,7 +5,9 @@
  * cl_program.c  the kernel program: embedded sources, build, on-disk binary cache
  * cl_backend.c  the qn_opencl_backend vtable: memory, dispatch, bench hooks
  * cl_ops.c      launchers for element-wise and row ops
- * cl_matmul.c   GEMV/GEMM launchers, CLBlast path and the measured crossover
+ * cl_matmul.c   GEMV/GEMM launchers and the CLBlast path
+ * cl_tune.c     the per-device tuning table (variants and work-group shapes per shape class)
+ * cl_tune_sweep.c the `quanta tune` sweep that fills it
  * cl_attention.c tiled attention and split-KV launchers
  */
 #ifndef QUANTA_CL_INTERNAL_H
@@ -17,6 +19,7 @@
 #include <CL/cl.h>
 
 #include "backend.h"
+#include "bench_hooks.h"
 #include "error.h"
 #include "formats.h"
 
@@ -41,6 +44,7 @@ typedef enum qn_cl_kernel_id {
     QK_ATTN_COMBINE,
     QK_X_QUANT8,
     QK_GEMM_Q8_I8,
+    QK_PAGED_ATTENTION,
     QK_COUNT
 } qn_cl_kernel_id;
 
@@ -58,14 +62,26 @@ typedef struct qn_cl_device {
     int x86_vnni;        /* a CPU device on an x86 host with AVX-512 VNNI (cpuid) */
 } qn_cl_device;
 
-/* Crossover decisions between our GEMM kernel and (dequantize +) CLBlast, per shape class. */
-#define QN_CL_XOVER_SLOTS 32
-typedef struct qn_cl_xover {
-    int used;
-    int fmt;
-    int64_t mclass, n, k;
-    int use_blas;
-} qn_cl_xover;
+/* The per-device tuning table (cl_tune.c): one entry per kernel and shape class.
+ *   gemv.<fmt>          a = work-items per weight row (1: qn_gemv_rows; 0, q8 only: int8 kernel),
+ *                       b = rows per work-group (int8: 4-row tiles per work-group)
+ *   gemm.<fmt>.<mclass> a = the M > 8 path (qn_cl_gemm_path)
+ *   attention.<phase>   a = 1 for the one-row-per-item kernel (CPUs), 0 for the local tiles
+ * fmt is the weight format family (q8, q4, nf4, fp8, dense), mclass the M class (m64: M <= 64,
+ * m512: M <= 512, mbig), phase prefill or decode (one query row). */
+enum { QN_TF_Q8, QN_TF_Q4, QN_TF_NF4, QN_TF_FP8, QN_TF_DENSE, QN_TF_COUNT };
+enum { QN_TM_64, QN_TM_512, QN_TM_BIG, QN_TM_COUNT };
+typedef enum qn_cl_gemm_path { QN_GEMM_INT8, QN_GEMM_ROWS, QN_GEMM_LOCAL, QN_GEMM_BLAS, QN_GEMM_PATHS } qn_cl_gemm_path;
+#define QN_TUNE_ENTRIES (QN_TF_COUNT + QN_TF_COUNT * QN_TM_COUNT + 2)
+typedef struct qn_cl_tune_entry {
+    int a, b;
+    int measured; /* found by `quanta tune` (else the device class's default) */
+} qn_cl_tune_entry;
+typedef struct qn_cl_tune {
+    qn_cl_tune_entry e[QN_TUNE_ENTRIES];
+    int file_entries; /* entries read from the table file and trusted */
+    int rebuilt;      /* entries (or a whole file) found corrupt or invalid and replaced */
+} qn_cl_tune;
 
 typedef struct qn_cl {
     qn_cl_device dev;
@@ -75,16 +91,15 @@ typedef struct qn_cl {
     cl_kernel k[QK_COUNT];
     qn_mem_stats *stats;
     int have_blas;
-    int gemv_lws;        /* work-items per weight row in qn_gemv */
-    int gemv_rows;       /* weight rows per work-group in qn_gemv */
-    int cpu_attention;   /* qn_attention_rows (CPUs) where head dims allow */
-    int cpu_gemm;        /* M > 8 uses qn_gemm_rows (CPUs) instead of the local-memory tiles */
+    int force_attention; /* -1, or 1 rows / 0 local tiles (QUANTA_OPENCL_ATTENTION) */
     int cpu_rows;        /* row ops (rms_norm, softmax): one work-item per row, no local memory */
-    int force_path;      /* M > 8: 0 = measured crossover, 1 = our kernel, 2 = CLBlast (QUANTA_OPENCL_GEMM) */
-    qn_cl_xover xover[QN_CL_XOVER_SLOTS];
+    int force_path;      /* M > 8: -1 = the tuning table's, else a qn_cl_gemm_path (QUANTA_OPENCL_GEMM) */
+    int force_gemv_lws, force_gemv_rows; /* 0, or QUANTA_OPENCL_GEMV_LWS / _ROWS */
+    int gpu_class;       /* kernels chosen as for a GPU (QUANTA_OPENCL_CLASS=gpu|cpu overrides the device type) */
+    qn_cl_tune tune;
     const char *program_origin; /* "cache", "spir-v" or "source": how the program was made */
     int vnni;            /* the program was built with QN_X86_VNNI (vpdpbusd by inline assembly) */
-    int int8_gemm;       /* q8 weights at M > 8 run qn_gemm_q8_i8 (x quantized to int8 per block) */
+    cl_mem err_flag;     /* int[4]: checks kernels make on device-side arguments (write_rows start) */
 } qn_cl;
 
 /* A device scratch allocation booked on the backend's memory account. */
@@ -93,10 +108,40 @@ typedef struct qn_cl_scratch {
     size_t bytes;
 } qn_cl_scratch;
 
+/* cl_tune.c */
+/* Fills s->tune: the device class's defaults, then every valid entry of the table file (an
+ * entry failing its checksum or range check is replaced by the default and the file rewritten). */
+void qn_cl_tune_load(qn_cl *s);
+/* Writes s->tune to the table file (best effort; 0 on success). */
+int qn_cl_tune_save(const qn_cl *s);
+quanta_status qn_cl_tune_path(const qn_cl_device *d, char *path, size_t len);
+/* Table lookups (environment overrides applied). */
+void qn_cl_tune_gemv(const qn_cl *s, int fmt, int *lws, int *rows);
+qn_cl_gemm_path qn_cl_tune_gemm(const qn_cl *s, int fmt, int64_t M);
+int qn_cl_tune_attention_rows(const qn_cl *s, int decode);
+/* Entry names and a one-line summary for `quanta info` / `quanta tune`. */
+const char *qn_cl_tune_name(int entry, char *buf, size_t len);
+int qn_cl_tune_gemv_entry(int fmt_family);
+int qn_cl_tune_gemm_entry(int fmt_family, int mclass);
+int qn_cl_tune_attention_entry(int decode);
+int qn_cl_tune_family(int dtype);
+void qn_cl_tune_summary(const qn_cl_tune *t, char *buf, size_t len);
+/* The summary for a device not yet opened (`quanta info`): its table as an open would load it. */
+void qn_cl_tune_describe(const qn_cl_device *d, char *buf, size_t len);
+/* 1 when the device runs the GPU kernels (its type, or QUANTA_OPENCL_CLASS=gpu|cpu). */
+int qn_cl_gpu_class(const qn_cl_device *d);
+/* The sweep behind `quanta tune --backend opencl`: times every candidate of every entry and
+ * stores the fastest; report gets one line per entry. */
+quanta_status qn_cl_tune_sweep(qn_cl *s, quanta_backend *be, int quick, char *report, size_t len);
+
 /* cl_device.c */
 quanta_status qn_cl_devices(const qn_cl_device **list, int *count);
 
 /* cl_program.c: builds (or loads from the cache) the program for s->dev and creates kernels. */
+#define QN_FNV_SEED 0xcbf29ce484222325ull
+uint64_t qn_cl_fnv64(uint64_t h, const void *data, size_t n);
+int qn_cl_cache_dir(char *dir, size_t len); /* 0 and the directory, or -1: none usable */
+int qn_cl_mkdirs(const char *path);
 quanta_status qn_cl_program_load(qn_cl *s);
 /* Cache file for a key (exposed for the cache test); fills path (size len). */
 quanta_status qn_cl_cache_path(const qn_cl *s, char *path, size_t len);
@@ -149,5 +194,9 @@ quanta_status qn_cl_peer_gemm(qn_cl *s, int64_t m, int64_t n, int64_t k, double 
 /* cl_attention.c */
 bool qn_cl_attention_supports(qn_cl *s, const qn_node *node);
 quanta_status qn_cl_attention_run(qn_cl *s, const qn_node *node);
+
+/* cl_paged_attention.c */
+bool qn_cl_paged_attention_supports(qn_cl *s, const qn_node *node);
+quanta_status qn_cl_paged_attention_run(qn_cl *s, const qn_node *node);
 
 #endif

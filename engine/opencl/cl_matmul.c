@@ -1,14 +1,18 @@
 /*
  * cl_matmul.c — y[M,N] = x[M,K]·W[N,K]^T on OpenCL.
  *
- *   M <= 8 (decode):  qn_gemv, every weight format, dequantized in registers (q4 and nf4 read x
- *                     prepared by qn_x_prep: reordered to the nibble order, q4 with group sums).
- *   M > 8:            our kernel — qn_gemm_rows on CPUs (register tiles, caches do the rest),
- *                     qn_gemm on GPUs (local-memory tiles, weights dequantized while loaded) —
- *                     or CLBlast Sgemm (quantized/f16/bf16 weights dequantized to f32 scratch
- *                     first; Hgemm would need cl_khr_fp16, which PoCL lacks), whichever was
- *                     faster when both were timed on this device for the same format, N, K and
- *                     M class (powers of two). The verdict is kept per open backend.
+ *   M <= 8 (decode):  qn_gemv_rows (one work-item per weight row: CPUs) or qn_gemv (a work-group
+ *                     per few rows, partial sums through local memory: GPUs), as the tuning
+ *                     table's work-group shape says; every weight format, dequantized in
+ *                     registers (q4 and nf4 read x prepared by qn_x_prep: reordered to the
+ *                     nibble order, q4 with group sums).
+ *   M > 8:            the path the tuning table (cl_tune.c) names for the format and M class:
+ *                     int8   qn_gemm_q8_i8, q8 weights with x quantized per block (CPU prefill);
+ *                     rows   qn_gemm_rows, register tiles, caches do the rest (CPUs);
+ *                     local  qn_gemm, 64x64 tiles staged through local memory (GPUs);
+ *                     blas   CLBlast Sgemm on weights dequantized to f32 scratch (Hgemm would
+ *                            need cl_khr_fp16, which PoCL lacks).
+ *                     Defaults come from the device class; `quanta tune` measures the others.
  * Scratch (f32 activations, f32 weights for CLBlast) is booked on the memory account; when
  * the limit refuses the dequantized copy, our kernel runs instead.
  */
@@ -67,17 +71,25 @@ static int mm_kernel_args(const mm_args *m, int prepared, int gemv, qn_cl_arg *a
     return k;
 }
 
+static int int8_fits(const mm_args *m);
+static quanta_status run_gemm_int8(qn_cl *s, const mm_args *m, int group);
+
 static quanta_status run_gemv(qn_cl *s, const mm_args *m) {
-    const int rows_kernel = s->gemv_lws == 1; /* one work-item per row: the barrier-free kernel */
+    int lws, rows;
+    qn_cl_tune_gemv(s, m->w->desc.dtype, &lws, &rows);
+    /* lws 0: q8 through the int8 kernel (x quantized per block), rows tiles per group */
+    if (lws == 0 && int8_fits(m)) return run_gemm_int8(s, m, rows);
+    if (lws == 0) lws = 1;
+    const int rows_kernel = lws == 1; /* one work-item per row: the barrier-free kernel */
     const qn_cl_kernel_id id = rows_kernel ? QK_GEMV_ROWS : QK_GEMV;
-    size_t l[2] = {(size_t)s->gemv_lws, (size_t)s->gemv_rows};
+    size_t l[2] = {(size_t)lws, (size_t)rows};
     qn_cl_arg a[24];
     int k = mm_kernel_args(m, 1, 1, a);
     if (!rows_kernel) a[k++] = QA_LOCAL(GEMV_MAX_M * l[0] * l[1] * sizeof(float));
     quanta_status st = qn_cl_set_args(s, id, a, k);
     if (st != QUANTA_OK) return st;
     if (rows_kernel) {
-        size_t g = (size_t)m->N, lr = (size_t)s->gemv_rows;
+        size_t g = (size_t)m->N, lr = (size_t)rows;
         return qn_cl_launch(s, id, "matmul (gemv)", 1, &g, &lr);
     }
     size_t g[2] = {l[0], (size_t)m->N};
@@ -92,14 +104,14 @@ static quanta_status run_gemm_rows(qn_cl *s, const mm_args *m) {
 }
 
 /* Whether qn_gemm_q8_i8 can take this product: q8 codes 4-byte aligned, K in whole blocks. */
-static int int8_fits(const qn_cl *s, const mm_args *m) {
-    return s->int8_gemm && m->wd.dtype == QUANTA_Q8 && m->K % 128 == 0 && m->wo % 4 == 0;
+static int int8_fits(const mm_args *m) {
+    return m->wd.dtype == QUANTA_Q8 && m->K % 128 == 0 && m->wo % 4 == 0;
 }
 
 /* q8 weights with x quantized to int8 per block of 256 (or 128 where K needs it) columns:
  * qn_x_quant8 writes xq, the block scales and each row's offset term into one scratch buffer,
  * then qn_gemm_q8_i8 (4 weight rows x 3 x rows per work-item). */
-static quanta_status run_gemm_int8(qn_cl *s, const mm_args *m) {
+static quanta_status run_gemm_int8(qn_cl *s, const mm_args *m, int group) {
     const cl_int B = m->K % 256 == 0 ? 256 : 128, bv = B / 64;
     const size_t M = (size_t)m->M, K = (size_t)m->K;
     const cl_ulong xso = (M * K + 63) / 64 * 64, xco = xso + M * (K / (size_t)B) * 4;
@@ -115,21 +127,42 @@ static quanta_status run_gemm_int8(qn_cl *s, const mm_args *m) {
     qn_cl_arg a[] = {QA(m->wm), QA(m->wo), QA(wso), QA(xs.mem), QA(xso), QA(xco), QA(m->y), QA(m->yo),
                      QA(m->ydt), QA(Ml), QA(m->N), QA(Kl), QA(bv)};
     if (st == QUANTA_OK) st = qn_cl_set_args(s, QK_GEMM_Q8_I8, a, 13);
-    size_t g[2] = {(M + 2) / 3, (size_t)((m->N + 3) / 4)}, l[2] = {g[0] < 16 ? g[0] : 16, 1};
+    /* a work-group holds `group` tiles: along x when there are enough x tiles (prefill),
+     * else along the weight rows (decode: one x tile, thousands of weight tiles) */
+    size_t g[2] = {(M + 2) / 3, (size_t)((m->N + 3) / 4)}, l[2] = {g[0] < (size_t)group ? g[0] : (size_t)group, 1};
+    l[1] = (size_t)group / l[0] > 0 ? (size_t)group / l[0] : 1;
     if (st == QUANTA_OK) st = qn_cl_launch(s, QK_GEMM_Q8_I8, "matmul (int8 gemm)", 2, g, l);
     qn_cl_scratch_free(s, &xs);
     return st;
 }
 
-/* Our own M > 8 kernel: register rows on CPUs, local-memory tiles elsewhere. */
-static quanta_status run_gemm_kernel(qn_cl *s, const mm_args *m) {
-    if (int8_fits(s, m)) return run_gemm_int8(s, m);
-    if (s->cpu_gemm) return run_gemm_rows(s, m);
+/* GPUs: 64x64 output tiles staged through local memory (qn_gemm). */
+static quanta_status run_gemm_local(qn_cl *s, const mm_args *m) {
     qn_cl_arg a[24];
     const int k = mm_kernel_args(m, 0, 0, a);
     quanta_status st = qn_cl_set_args(s, QK_GEMM, a, k);
     size_t g[2] = {(size_t)((m->N + 63) / 64) * 16, (size_t)((m->M + 63) / 64) * 16}, l[2] = {16, 16};
     return st != QUANTA_OK ? st : qn_cl_launch(s, QK_GEMM, "matmul (tiled gemm)", 2, g, l);
+}
+
+/* The path the tuning table names for this product, where it can take it: int8 needs q8
+ * weights it can read as ints, local tiles 256 work-items per group, CLBlast the library;
+ * otherwise the device class's own kernel. */
+static qn_cl_gemm_path resolve_path(const qn_cl *s, const mm_args *m) {
+    qn_cl_gemm_path p = qn_cl_tune_gemm(s, m->w->desc.dtype, m->M);
+    const qn_cl_gemm_path own = s->gpu_class && s->dev.max_wg >= 256 ? QN_GEMM_LOCAL : QN_GEMM_ROWS;
+    if (p == QN_GEMM_INT8 && !int8_fits(m)) p = own;
+    if (p == QN_GEMM_LOCAL && s->dev.max_wg < 256) p = QN_GEMM_ROWS;
+    if (p == QN_GEMM_BLAS && !s->have_blas) p = own;
+    return p;
+}
+
+static quanta_status run_gemm_kernel(qn_cl *s, const mm_args *m, qn_cl_gemm_path p) {
+    switch (p) {
+    case QN_GEMM_INT8: return run_gemm_int8(s, m, 16);
+    case QN_GEMM_LOCAL: return run_gemm_local(s, m);
+    default: return run_gemm_rows(s, m);
+    }
 }
 
 #ifdef QUANTA_HAVE_CLBLAST
@@ -177,65 +210,19 @@ static quanta_status run_blas(qn_cl *s, const mm_args *m) {
     return st;
 }
 
-static int64_t m_class(int64_t M) {
-    int64_t c = 16;
-    while (c < M && c < 4096) c *= 2;
-    return c;
-}
-
-static quanta_status timed(qn_cl *s, quanta_status (*fn)(qn_cl *, const mm_args *), const mm_args *m, double *sec) {
-    quanta_status st = fn(s, m); /* warm-up: first launches compile kernels */
-    if (st == QUANTA_OK && clFinish(s->queue) != CL_SUCCESS)
-        st = qn_error_set(QUANTA_ERR_BACKEND, "opencl matmul: clFinish failed while timing");
-    if (st != QUANTA_OK) return st;
-    double t0 = qn_now_s();
-    st = fn(s, m);
-    if (st == QUANTA_OK && clFinish(s->queue) != CL_SUCCESS)
-        st = qn_error_set(QUANTA_ERR_BACKEND, "opencl matmul: clFinish failed while timing");
-    *sec = qn_now_s() - t0;
-    return st;
-}
 #endif
 
-static quanta_status run_quant_gemm(qn_cl *s, const mm_args *m) {
+/* M > 8: the resolved path; CLBlast that cannot run this time (unaligned offsets, a memory
+ * limit refusing the f32 weight copy) hands over to the local tiles, which need no prepared x. */
+static quanta_status run_quant_gemm(qn_cl *s, const mm_args *m, qn_cl_gemm_path p) {
 #ifdef QUANTA_HAVE_CLBLAST
-    if (s->force_path == 1) return run_gemm_kernel(s, m);
-    if (s->force_path == 2) {
+    if (p == QN_GEMM_BLAS) {
         quanta_status st = run_blas(s, m);
-        return st == QUANTA_ERR_UNSUPPORTED ? run_gemm_kernel(s, m) : st;
+        if (st != QUANTA_ERR_UNSUPPORTED) return st;
+        return s->dev.max_wg >= 256 ? run_gemm_local(s, m) : QUANTA_ERR_UNSUPPORTED;
     }
-    int64_t mc = m_class(m->M);
-    int slot = -1, free_slot = -1;
-    for (int i = 0; i < QN_CL_XOVER_SLOTS; i++) {
-        qn_cl_xover *x = &s->xover[i];
-        if (x->used && x->fmt == m->wd.dtype && x->mclass == mc && x->n == m->N && x->k == m->K) slot = i;
-        if (!x->used && free_slot < 0) free_slot = i;
-    }
-    if (slot >= 0) {
-        if (!s->xover[slot].use_blas) return run_gemm_kernel(s, m);
-        quanta_status st = run_blas(s, m);
-        return st == QUANTA_ERR_UNSUPPORTED ? run_gemm_kernel(s, m) : st;
-    }
-    /* First time for this shape class: time both (each leaves a correct result in y). */
-    double tt = 0, tb = 0;
-    quanta_status st = timed(s, run_gemm_kernel, m, &tt);
-    if (st != QUANTA_OK) return st;
-    quanta_status sb = timed(s, run_blas, m, &tb);
-    if (sb == QUANTA_ERR_UNSUPPORTED) return run_gemm_kernel(s, m); /* no verdict: memory-limited this time */
-    /* CLBlast failing on this device (unsupported, out of resources) is a verdict too: our
-     * kernel, rerun because the failed call may have written part of y. */
-    int use_blas = sb == QUANTA_OK && tb < tt;
-    if (sb != QUANTA_OK) {
-        st = run_gemm_kernel(s, m);
-        if (st != QUANTA_OK) return st;
-    }
-    if (free_slot < 0) free_slot = (int)((unsigned)(m->N ^ m->K ^ mc) % QN_CL_XOVER_SLOTS);
-    s->xover[free_slot] = (qn_cl_xover){1, m->wd.dtype, mc, m->N, m->K, use_blas};
-    /* y holds the CLBlast result now; both are correct, nothing more to do. */
-    return QUANTA_OK;
-#else
-    return run_gemm_kernel(s, m);
 #endif
+    return run_gemm_kernel(s, m, p);
 }
 
 quanta_status qn_cl_matmul_run(qn_cl *s, const qn_node *node) {
@@ -265,7 +252,11 @@ quanta_status qn_cl_matmul_run(qn_cl *s, const qn_node *node) {
     const int deint = w->desc.dtype == QUANTA_Q4 || w->desc.dtype == QUANTA_NF4;
     m.xp = m.x;
     m.xpo = m.xo;
-    if (st == QUANTA_OK && (m.M <= GEMV_MAX_M || s->cpu_gemm) && deint) {
+    const qn_cl_gemm_path path = m.M > GEMV_MAX_M ? resolve_path(s, &m) : QN_GEMM_ROWS;
+    /* CLBlast on a device whose groups cannot hold the local tiles: its fallback is the rows
+     * kernel, so prepare x for it as well */
+    const int rows_may_run = path == QN_GEMM_ROWS || (path == QN_GEMM_BLAS && s->dev.max_wg < 256);
+    if (st == QUANTA_OK && (m.M <= GEMV_MAX_M || rows_may_run) && deint) {
         /* x in f32 with nibble formats' 32-column chunks split into even | odd columns; the q4
          * GEMV also reads the sum of each group of x after it (its zero-point term) */
         const size_t n = qn_cl_elems(x);
@@ -292,7 +283,8 @@ quanta_status qn_cl_matmul_run(qn_cl *s, const qn_node *node) {
     if (m.M <= GEMV_MAX_M) {
         st = run_gemv(s, &m);
     } else {
-        st = run_quant_gemm(s, &m);
+        st = run_quant_gemm(s, &m, path);
+        if (st == QUANTA_ERR_UNSUPPORTED) st = run_gemm_rows(s, &m);
     }
     qn_cl_scratch_free(s, &xs);
     qn_cl_scratch_free(s, &xps);

@@ -19,8 +19,8 @@ bool qn_cl_ops_supports(qn_cl *s, const qn_node *node) {
     switch (node->op) {
     case QN_OP_SILU: case QN_OP_GELU: case QN_OP_SCALE: case QN_OP_SOFTMAX: case QN_OP_CONVERT:
         return qn_dtype_is_float(x->desc.dtype) && qn_dtype_is_float(y->desc.dtype);
-    case QN_OP_RMS_NORM: {
-        const qn_tensor *w = src(node, 1);
+    case QN_OP_RMS_NORM: case QN_OP_ADD_RMS_NORM: { /* the engine checked shapes and dtypes */
+        const qn_tensor *w = src(node, node->op == QN_OP_ADD_RMS_NORM ? 2 : 1);
         return qn_dtype_is_float(x->desc.dtype) && qn_dtype_is_float(y->desc.dtype) &&
                (!w || qn_dtype_is_float(w->desc.dtype));
     }
@@ -101,15 +101,18 @@ static quanta_status run_rows(qn_cl *s, const qn_node *node) {
         st = qn_cl_set_args(s, QK_SOFTMAX, a, 8);
         return st != QUANTA_OK ? st : qn_cl_launch(s, QK_SOFTMAX, "softmax", 1, &g, &l);
     }
-    const qn_tensor *w = src(node, 1);
-    cl_mem wm = w ? qn_cl_mem(w) : xm;
-    cl_ulong wo = w ? w->mem.offset : 0;
+    /* rms_norm: x, weight; add_rms_norm: a (x), b (the residual r), weight. */
+    const int fused = node->op == QN_OP_ADD_RMS_NORM;
+    const qn_tensor *r = fused ? src(node, 1) : NULL, *w = src(node, fused ? 2 : 1);
+    cl_mem rm = r ? qn_cl_mem(r) : xm, wm = w ? qn_cl_mem(w) : xm;
+    cl_ulong ro = r ? r->mem.offset : 0, wo = w ? w->mem.offset : 0;
+    cl_int rd = r ? r->desc.dtype : 0, hasr = r != NULL;
     cl_int wd = w ? w->desc.dtype : 0, hasw = w != NULL, p1 = node->params.weight_plus_one != 0;
     float eps = node->params.eps;
-    qn_cl_arg a[] = {QA(xm), QA(xo), QA(xd), QA(wm), QA(wo), QA(wd), QA(hasw), QA(p1), QA(ym), QA(yo), QA(yd), QA(D),
-                     QA(eps), QA_LOCAL(l * sizeof(float))};
-    st = qn_cl_set_args(s, QK_RMS_NORM, a, 14);
-    return st != QUANTA_OK ? st : qn_cl_launch(s, QK_RMS_NORM, "rms_norm", 1, &g, &l);
+    qn_cl_arg a[] = {QA(xm), QA(xo), QA(xd), QA(rm), QA(ro), QA(rd), QA(hasr), QA(wm), QA(wo), QA(wd), QA(hasw), QA(p1),
+                     QA(ym), QA(yo), QA(yd), QA(D), QA(eps), QA_LOCAL(l * sizeof(float))};
+    st = qn_cl_set_args(s, QK_RMS_NORM, a, 18);
+    return st != QUANTA_OK ? st : qn_cl_launch(s, QK_RMS_NORM, qn_op_name(node->op), 1, &g, &l);
 }
 
 static quanta_status run_rope(qn_cl *s, const qn_node *node) {
@@ -228,14 +231,9 @@ static quanta_status run_write_rows(qn_cl *s, const qn_node *node) {
     const int64_t *dd = dst->desc.dims, *sd = sr->desc.dims;
     if (sd[0] != dd[0] || sd[1] != dd[1] || sd[3] != dd[3])
         return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "opencl write_rows: src [B,H,T,D] does not match dst [B,H,Nmax,D]");
-    int32_t s0 = 0;
-    cl_int err = clEnqueueReadBuffer(s->queue, qn_cl_mem(start), CL_TRUE, start->mem.offset, 4, &s0, 0, NULL, NULL);
-    if (err != CL_SUCCESS) return qn_cl_error(err, "write_rows (reading start)");
+    /* start is checked by the kernel (no host read, no queue drain): see qn_cl_deferred_check */
     const int64_t T = sd[2], Nmax = dd[2];
-    if (s0 < 0 || (int64_t)s0 + T > Nmax)
-        return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT,
-                            "opencl write_rows: start = %d with T = %lld rows overflows dst's Nmax = %lld rows", (int)s0,
-                            (long long)T, (long long)Nmax);
+    cl_int err;
     const size_t des = qn_dtype_elem_size(dst->desc.dtype);
     if (qn_cl_mem(out) != qn_cl_mem(dst) || out->mem.offset != dst->mem.offset) {
         size_t nd = qn_cl_elems(dst) * des;
@@ -249,10 +247,12 @@ static quanta_status run_write_rows(qn_cl *s, const qn_node *node) {
     if (n == 0) return QUANTA_OK;
     cl_mem sm = qn_cl_mem(sr), om = qn_cl_mem(out);
     cl_ulong so = sr->mem.offset, oo = out->mem.offset, nn = n, TT = (cl_ulong)T, NN = (cl_ulong)Nmax,
-             D = (cl_ulong)dd[3], st0 = (cl_ulong)s0;
+             D = (cl_ulong)dd[3], sto = start->mem.offset;
+    cl_mem stm = qn_cl_mem(start);
     cl_int sdt = sr->desc.dtype, ddt = out->desc.dtype, es = (cl_int)des;
-    qn_cl_arg a[] = {QA(sm), QA(so), QA(sdt), QA(om), QA(oo), QA(ddt), QA(es), QA(nn), QA(TT), QA(NN), QA(D), QA(st0)};
-    quanta_status st = qn_cl_set_args(s, QK_WRITE_ROWS, a, 12);
+    qn_cl_arg a[] = {QA(sm),  QA(so), QA(sdt), QA(om), QA(oo),  QA(ddt),        QA(es),
+                     QA(nn),  QA(TT), QA(NN),  QA(D),  QA(stm), QA(sto), QA(s->err_flag)};
+    quanta_status st = qn_cl_set_args(s, QK_WRITE_ROWS, a, 14);
     size_t l = EW_LWS;
     return st != QUANTA_OK ? st : qn_cl_launch(s, QK_WRITE_ROWS, "write_rows", 1, &n, &l);
 }
@@ -265,7 +265,7 @@ quanta_status qn_cl_ops_run(qn_cl *s, const qn_node *node) {
     case QN_OP_CONVERT: return run_unary(s, node, 0, 0.0f);
     case QN_OP_ADD: return run_binary(s, node, 0);
     case QN_OP_MUL: return run_binary(s, node, 1);
-    case QN_OP_RMS_NORM: case QN_OP_SOFTMAX: return run_rows(s, node);
+    case QN_OP_RMS_NORM: case QN_OP_ADD_RMS_NORM: case QN_OP_SOFTMAX: return run_rows(s, node);
     case QN_OP_ROPE: return run_rope(s, node);
     case QN_OP_GET_ROWS: return run_get_rows(s, node);
     case QN_OP_PERMUTE: return run_permute(s, node);

@@ -39,6 +39,7 @@ static const char *const kernel_names[QK_COUNT] = {
     [QK_GEMM_ROWS] = "qn_gemm_rows",           [QK_GEMM] = "qn_gemm",       [QK_ATTENTION] = "qn_attention",
     [QK_ATTENTION_ROWS] = "qn_attention_rows",
     [QK_ATTN_COMBINE] = "qn_attn_combine", [QK_X_QUANT8] = "qn_x_quant8", [QK_GEMM_Q8_I8] = "qn_gemm_q8_i8",
+    [QK_PAGED_ATTENTION] = "qn_paged_attention",
 };
 
 /* One program, one option set: every build costs seconds on PoCL. QN_X86_VNNI turns on the
@@ -56,7 +57,7 @@ typedef struct cache_header {
     uint64_t payload_hash;
 } cache_header;
 
-static uint64_t fnv64(uint64_t h, const void *data, size_t n) {
+uint64_t qn_cl_fnv64(uint64_t h, const void *data, size_t n) {
     const unsigned char *p = data;
     for (size_t i = 0; i < n; i++) {
         h ^= p[i];
@@ -64,20 +65,19 @@ static uint64_t fnv64(uint64_t h, const void *data, size_t n) {
     }
     return h;
 }
-#define FNV_SEED 0xcbf29ce484222325ull
 
 static uint64_t cache_key(const qn_cl *s) {
     char pver[256] = "";
     clGetPlatformInfo(s->dev.platform, CL_PLATFORM_VERSION, sizeof pver, pver, NULL);
     pver[sizeof pver - 1] = '\0';
-    uint64_t h = FNV_SEED;
+    uint64_t h = QN_FNV_SEED;
     const char *parts[] = {s->dev.info.name, s->dev.info.driver, pver, build_options(s), QUANTA_VERSION_STRING};
-    for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) h = fnv64(h, parts[i], strlen(parts[i]) + 1);
-    for (int i = 0; i < qn_cl_source_count; i++) h = fnv64(h, qn_cl_sources[i], strlen(qn_cl_sources[i]));
+    for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) h = qn_cl_fnv64(h, parts[i], strlen(parts[i]) + 1);
+    for (int i = 0; i < qn_cl_source_count; i++) h = qn_cl_fnv64(h, qn_cl_sources[i], strlen(qn_cl_sources[i]));
     return h;
 }
 
-static int mkdirs(const char *path) {
+int qn_cl_mkdirs(const char *path) {
     char tmp[1024];
     size_t n = strlen(path);
     if (n == 0 || n >= sizeof tmp) return -1;
@@ -93,7 +93,7 @@ static int mkdirs(const char *path) {
     return 0;
 }
 
-static int cache_dir(char *dir, size_t len) {
+int qn_cl_cache_dir(char *dir, size_t len) {
     const char *d = getenv("QUANTA_CACHE_DIR");
     int n;
     if (d && *d) n = snprintf(dir, len, "%s", d);
@@ -105,7 +105,7 @@ static int cache_dir(char *dir, size_t len) {
 
 quanta_status qn_cl_cache_path(const qn_cl *s, char *path, size_t len) {
     char dir[900];
-    if (cache_dir(dir, sizeof dir) != 0)
+    if (qn_cl_cache_dir(dir, sizeof dir) != 0)
         return qn_error_set(QUANTA_ERR_IO, "opencl program cache: no cache directory (set QUANTA_CACHE_DIR)");
     int n = snprintf(path, len, "%s/%016llx.clbin", dir, (unsigned long long)cache_key(s));
     if (n < 0 || (size_t)n >= len) return qn_error_set(QUANTA_ERR_IO, "opencl program cache: path too long");
@@ -122,7 +122,7 @@ static unsigned char *cache_read(const char *path, uint64_t key, size_t *bytes) 
         h.payload_bytes > 0 && h.payload_bytes < ((uint64_t)1 << 31)) {
         p = malloc((size_t)h.payload_bytes);
         if (p && (fread(p, 1, (size_t)h.payload_bytes, f) != h.payload_bytes || fgetc(f) != EOF ||
-                  fnv64(FNV_SEED, p, (size_t)h.payload_bytes) != h.payload_hash)) {
+                  qn_cl_fnv64(QN_FNV_SEED, p, (size_t)h.payload_bytes) != h.payload_hash)) {
             free(p);
             p = NULL;
         }
@@ -139,7 +139,7 @@ static void cache_write(const char *path, uint64_t key, const unsigned char *p, 
     char *slash = strrchr(dir, '/');
     if (slash) {
         *slash = '\0';
-        if (mkdirs(dir) != 0) return;
+        if (qn_cl_mkdirs(dir) != 0) return;
     }
     snprintf(tmp, sizeof tmp, "%s.%ld.tmp", path, (long)getpid());
     FILE *f = fopen(tmp, "wb");
@@ -148,7 +148,7 @@ static void cache_write(const char *path, uint64_t key, const unsigned char *p, 
     memcpy(h.magic, CACHE_MAGIC, 8);
     h.key_hash = key;
     h.payload_bytes = bytes;
-    h.payload_hash = fnv64(FNV_SEED, p, bytes);
+    h.payload_hash = qn_cl_fnv64(QN_FNV_SEED, p, bytes);
     int ok = fwrite(&h, sizeof h, 1, f) == 1 && fwrite(p, 1, bytes, f) == bytes;
     ok = (fclose(f) == 0) && ok;
     if (!ok || rename(tmp, path) != 0) remove(tmp);

@@ -1,6 +1,6 @@
 /*
- * ref_elementwise.c — row- and element-wise ops: rms_norm, rope, silu, gelu, add, mul, scale,
- * softmax, convert. Inputs are loaded to f32 first and the result stored last, so an output
+ * ref_elementwise.c — row- and element-wise ops: rms_norm, add_rms_norm, rope, silu, gelu, add,
+ * mul, scale, softmax, convert. Inputs are loaded to f32 first and the result stored last, so an output
  * that shares memory with an input is still right.
  */
 #include <math.h>
@@ -44,6 +44,23 @@ static quanta_status unary_end(const qn_node *node, float *yf, size_t n) {
 
 static int64_t last_dim(const qn_tensor *t) { return t->desc.dims[t->desc.ndim - 1]; }
 
+/* x[rows][D] /= sqrt(mean(x^2) + eps), times weight (or 1 + weight), in double. */
+static void norm_rows(float *xf, size_t n, int64_t D, const float *wf, const qn_op_params *p) {
+    const double eps = (double)p->eps;
+    const size_t rows = D ? n / (size_t)D : 0;
+    for (size_t r = 0; r < rows; r++) {
+        float *x = xf + r * (size_t)D;
+        double ss = 0.0;
+        for (int64_t d = 0; d < D; d++) ss += (double)x[d] * (double)x[d];
+        const double inv = 1.0 / sqrt(ss / (double)D + eps);
+        for (int64_t d = 0; d < D; d++) {
+            double g = 1.0;
+            if (wf) g = p->weight_plus_one ? 1.0 + (double)wf[d] : (double)wf[d];
+            x[d] = (float)((double)x[d] * inv * g);
+        }
+    }
+}
+
 quanta_status qn_ref_rms_norm(const qn_node *node) {
     const char *op = "rms_norm";
     float *xf = NULL, *wf = NULL;
@@ -63,21 +80,27 @@ quanta_status qn_ref_rms_norm(const qn_node *node) {
             return st;
         }
     }
-    const double eps = (double)node->params.eps;
-    const size_t rows = D ? n / (size_t)D : 0;
-    for (size_t r = 0; r < rows; r++) {
-        float *x = xf + r * (size_t)D;
-        double ss = 0.0;
-        for (int64_t d = 0; d < D; d++) ss += (double)x[d] * (double)x[d];
-        const double inv = 1.0 / sqrt(ss / (double)D + eps);
-        for (int64_t d = 0; d < D; d++) {
-            double g = 1.0;
-            if (wf) g = node->params.weight_plus_one ? 1.0 + (double)wf[d] : (double)wf[d];
-            x[d] = (float)((double)x[d] * inv * g);
-        }
-    }
+    norm_rows(xf, n, D, wf, &node->params);
     free(wf);
     return unary_end(node, xf, n);
+}
+
+/* The node passed the op table's checks (same shape and dtype, weight f32 [D]): no
+ * re-validation here. The sum is rounded to f32 once, as the fused kernels keep it. */
+quanta_status qn_ref_add_rms_norm(const qn_node *node) {
+    const qn_tensor *a = node->src[0], *b = node->src[1], *w = qn_ref_src(node, 2);
+    size_t n = 1;
+    for (int i = 0; i < a->desc.ndim; i++) n *= (size_t)a->desc.dims[i];
+    const int64_t D = last_dim(a);
+    float *af = qn_ref_load(a, n), *bf = qn_ref_load(b, n), *wf = w ? qn_ref_load(w, (size_t)D) : NULL;
+    if (!af || !bf || (w && !wf)) {
+        free(af), free(bf), free(wf);
+        return qn_ref_oom("add_rms_norm");
+    }
+    for (size_t i = 0; i < n; i++) af[i] = (float)((double)af[i] + (double)bf[i]);
+    norm_rows(af, n, D, wf, &node->params);
+    free(bf), free(wf);
+    return unary_end(node, af, n);
 }
 
 quanta_status qn_ref_rope(const qn_node *node) {

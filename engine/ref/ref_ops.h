@@ -14,23 +14,10 @@
 #include "backend.h"
 #include "error.h"
 #include "formats.h"
+#include "op_table.h"
 
-/* One entry point per op; each checks its node and names the bad argument on failure. */
-quanta_status qn_ref_matmul(const qn_node *node);
-quanta_status qn_ref_attention(const qn_node *node);
-quanta_status qn_ref_rms_norm(const qn_node *node);
-quanta_status qn_ref_rope(const qn_node *node);
-quanta_status qn_ref_silu(const qn_node *node);
-quanta_status qn_ref_gelu(const qn_node *node);
-quanta_status qn_ref_add(const qn_node *node);
-quanta_status qn_ref_mul(const qn_node *node);
-quanta_status qn_ref_scale(const qn_node *node);
-quanta_status qn_ref_softmax(const qn_node *node);
-quanta_status qn_ref_convert(const qn_node *node);
-quanta_status qn_ref_get_rows(const qn_node *node);
-quanta_status qn_ref_permute(const qn_node *node);
-quanta_status qn_ref_write_rows(const qn_node *node);
-quanta_status qn_ref_all_reduce(const qn_node *node); /* through the node's communicator (comm.h) */
+/* One entry point per op, declared with the op table (op_table.h); each checks its node and
+ * names the bad argument on failure. */
 
 /* Source slot i of a node, NULL when absent. */
 static inline const qn_tensor *qn_ref_src(const qn_node *node, int i) {

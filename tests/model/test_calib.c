@@ -131,7 +131,7 @@ typedef struct fmt {
 } fmt;
 static const fmt FORMATS[] = {
     {"q4:g32", QUANTA_Q4, 32, 0}, {"q4:g64", QUANTA_Q4, 64, 0}, {"nf4", QUANTA_NF4, 0, 0},
-    {"q8", QUANTA_Q8, 0, 0}, {"fp8_e4m3", QUANTA_FP8_E4M3, 0, 0}, {"fp8_e5m2", QUANTA_FP8_E5M2, 0, 0},
+    {"q8:row", QUANTA_Q8, 0, 0}, {"fp8_e4m3", QUANTA_FP8_E4M3, 0, 0}, {"fp8_e5m2", QUANTA_FP8_E5M2, 0, 0},
 };
 
 static void quant_deq(const quanta_tensor_desc *d, const float *w, float *back) {
@@ -354,24 +354,24 @@ START_TEST(test_quantize_calib_end_to_end) {
 
     /* Bad inputs: clear errors, no output written. */
     unlink(out_calib);
-    const char *missing[] = {"quantize", "-m", in_path, "-o", out_calib, "--quant", "q8", "--calib", "/nonexistent/t.txt"};
+    const char *missing[] = {"quantize", "-m", in_path, "-o", out_calib, "--quant", "q8:row", "--calib", "/nonexistent/t.txt"};
     ck_assert_int_eq(run(9, missing), 1);
-    const char *empty[] = {"quantize", "-m", in_path, "-o", out_calib, "--quant", "q8", "--calib", empty_path};
+    const char *empty[] = {"quantize", "-m", in_path, "-o", out_calib, "--quant", "q8:row", "--calib", empty_path};
     ck_assert_int_eq(run(9, empty), 1);
-    const char *bad_backend[] = {"quantize", "-m", in_path, "-o", out_calib, "--quant", "q8", "--calib", text_path,
+    const char *bad_backend[] = {"quantize", "-m", in_path, "-o", out_calib, "--quant", "q8:row", "--calib", text_path,
                                  "--calib-backend", "nosuch"};
     ck_assert_int_eq(run(11, bad_backend), 1);
     ck_assert_int_ne(access(out_calib, F_OK), 0);
     const char *bad_tokens[][2] = {{"--calib-tokens", "0"}, {"--calib-tokens", "12x"}, {"--calib-tokens", "-5"},
                                    {"--calib-tokens", "99999999"}, {"--clip", "percentile:99"}};
     for (size_t i = 0; i < sizeof bad_tokens / sizeof *bad_tokens; i++) {
-        const char *a[] = {"quantize", "-m", in_path, "-o", out_calib, "--quant", "q8", "--calib", text_path,
+        const char *a[] = {"quantize", "-m", in_path, "-o", out_calib, "--quant", "q8:row", "--calib", text_path,
                            bad_tokens[i][0], bad_tokens[i][1]};
         ck_assert_msg(run(11, a) == 2, "%s %s", bad_tokens[i][0], bad_tokens[i][1]);
     }
     const char *no_calib[] = {"quantize", "-m", in_path, "-o", out_calib, "--quant", "q8", "--calib-tokens", "8"};
     ck_assert_int_eq(run(9, no_calib), 2);
-    const char *no_value[] = {"quantize", "-m", in_path, "-o", out_calib, "--quant", "q8", "--calib"};
+    const char *no_value[] = {"quantize", "-m", in_path, "-o", out_calib, "--quant", "q8:row", "--calib"};
     ck_assert_int_eq(run(8, no_value), 2);
     /* A checkpoint the runtime cannot run (no layers) cannot be calibrated. */
     char tensors_only[300];
@@ -383,7 +383,7 @@ START_TEST(test_quantize_calib_end_to_end) {
               QUANTA_OK);
     ck_assert(qn_gguf_writer_write(w, tensors_only) == QUANTA_OK);
     qn_gguf_writer_destroy(w);
-    const char *unrunnable[] = {"quantize", "-m", tensors_only, "-o", out_calib, "--quant", "q8", "--calib", text_path};
+    const char *unrunnable[] = {"quantize", "-m", tensors_only, "-o", out_calib, "--quant", "q8:row", "--calib", text_path};
     ck_assert_int_eq(run(9, unrunnable), 1);
     ck_assert_int_ne(access(out_calib, F_OK), 0);
 

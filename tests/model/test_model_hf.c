@@ -10,6 +10,7 @@
 
 #include "model_internal.h"
 #include "json_write.h"
+#include "qt_file.h"
 #include "tiny_model.h"
 
 static const tiny_spec HF_LLAMA = {"llama", 32, 4, 2, 8, 48, 2, 300, 0, 10000.0f, 1, 1};
@@ -309,6 +310,42 @@ START_TEST(test_hf_malformed) {
 }
 END_TEST
 
+/* Strictness (issue #10): an untied head that is missing, and a tensor in two shards, are
+ * CORRUPT instead of silently using the embedding or whichever shard comes first. */
+START_TEST(test_hf_strict) {
+    hf_fixture fx;
+    hf_setup(&fx, &HF_LLAMA, 106);
+    ck_assert_ptr_nonnull(fx.tm.output); /* config.json says tie_word_embeddings: false */
+    quanta_model *m = NULL;
+    write_hf_dir(&fx.tm, fx.dir, "lm_head");
+    ck_assert_int_eq(quanta_model_load(fx.dir, fx.be, NULL, &m), QUANTA_ERR_CORRUPT);
+    ck_assert_msg(strstr(quanta_last_error(), "output.weight"), "%s", quanta_last_error());
+    ck_assert_ptr_null(m);
+    /* the same checkpoint as two shards: every tensor twice */
+    write_hf_dir(&fx.tm, fx.dir, NULL);
+    char a[400], b[400], c[400];
+    snprintf(a, sizeof a, "%s/model.safetensors", fx.dir);
+    snprintf(b, sizeof b, "%s/model-00001-of-00002.safetensors", fx.dir);
+    snprintf(c, sizeof c, "%s/model-00002-of-00002.safetensors", fx.dir);
+    size_t n = 0;
+    unsigned char *bytes = qt_slurp(a, &n);
+    ck_assert_ptr_nonnull(bytes);
+    qt_spit(b, bytes, n);
+    qt_spit(c, bytes, n);
+    free(bytes);
+    unlink(a);
+    ck_assert_int_eq(quanta_model_load(fx.dir, fx.be, NULL, &m), QUANTA_ERR_CORRUPT);
+    ck_assert_msg(strstr(quanta_last_error(), "two shards"), "%s", quanta_last_error());
+    ck_assert_ptr_null(m);
+    /* one shard only: loads */
+    unlink(c);
+    ck_assert_msg(quanta_model_load(fx.dir, fx.be, NULL, &m) == QUANTA_OK, "%s", quanta_last_error());
+    quanta_model_destroy(m);
+    unlink(b);
+    hf_done(&fx);
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("model_hf");
     TCase *tc = tcase_create("hf");
@@ -318,6 +355,7 @@ int main(void) {
     tcase_add_test(tc, test_hf_gemma3);
     tcase_add_test(tc, test_hf_tokenizer);
     tcase_add_test(tc, test_hf_malformed);
+    tcase_add_test(tc, test_hf_strict);
     suite_add_tcase(s, tc);
     return qt_run_suite(s);
 }

@@ -71,8 +71,8 @@ static const qn_gguf_tensor *must(const qn_gguf *g, const char *name) {
 }
 
 START_TEST(test_gguf_defaults_q4_g32) {
-    const char *argv[] = { "quantize", "-m", in_path, "-o", out_path, "--quant", "q4:g32" };
-    ck_assert_int_eq(run(7, argv), 0);
+    const char *argv[] = { "quantize", "-m", in_path, "-o", out_path, "--quant", "q4:g32", "--keep-embeddings", "f16" };
+    ck_assert_int_eq(run(9, argv), 0);
     qn_gguf *g;
     ck_assert_msg(qn_gguf_open(out_path, &g) == QUANTA_OK, "%s", quanta_last_error());
     /* metadata copied, ggml's file type dropped, ours added */
@@ -139,7 +139,7 @@ static int cmpf(const void *a, const void *b) {
 }
 
 START_TEST(test_percentile_clip_q8) {
-    const char *argv[] = { "quantize", "-m", in_path, "-o", out_path, "--quant", "q8", "--clip", "percentile:90",
+    const char *argv[] = { "quantize", "-m", in_path, "-o", out_path, "--quant", "q8:row", "--clip", "percentile:90",
                            "--keep-embeddings", "q8", "-q" };
     ck_assert_int_eq(run(12, argv), 0);
     qn_gguf *g;
@@ -181,7 +181,7 @@ START_TEST(test_overrides_and_errors) {
     const char *bad_quant[] = { "quantize", "-m", in_path, "-o", out_path, "--quant", "q3" };
     ck_assert_int_eq(run(7, bad_quant), 2);
     /* --calib needs a text that exists (test_calib.c covers calibration itself) */
-    const char *calib[] = { "quantize", "-m", in_path, "-o", out_path, "--quant", "q8", "--calib", "/nonexistent.txt" };
+    const char *calib[] = { "quantize", "-m", in_path, "-o", out_path, "--quant", "q8:row", "--calib", "/nonexistent.txt" };
     ck_assert_int_eq(run(9, calib), 1);
     const char *clip[] = { "quantize", "-m", in_path, "-o", out_path, "--quant", "q8", "--clip", "percentile:0" };
     ck_assert_int_eq(run(9, clip), 2);
@@ -219,8 +219,8 @@ START_TEST(test_safetensors_input) {
           "\"num_attention_heads\":4,\"num_key_value_heads\":2,\"vocab_size\":16,\"rms_norm_eps\":1e-6,\"rope_theta\":10000}",
           f);
     fclose(f);
-    const char *argv[] = { "quantize", "-m", st_path, "-o", out_path, "--quant", "q4", "-q" };
-    ck_assert_int_eq(run(8, argv), 0);
+    const char *argv[] = { "quantize", "-m", st_path, "-o", out_path, "--quant", "q4", "-q", "--keep-embeddings", "f16" };
+    ck_assert_int_eq(run(10, argv), 0);
     qn_gguf *g;
     ck_assert_int_eq(qn_gguf_open(out_path, &g), QUANTA_OK);
     uint64_t u;

@@ -1,8 +1,8 @@
 /*
  * test_sampler.c — quanta_model_sample: greedy is the argmax, draws follow the softmax at the
  * given temperature (frequencies against probabilities computed here), top-k/top-p cut the
- * tail, the repetition penalty applies llama.cpp's rule, a fixed seed reproduces a run, and
- * bad arguments are refused.
+ * tail, the repetition penalty applies llama.cpp's rule, a fixed seed reproduces a run,
+ * infinite logits follow softmax's limit, and bad arguments are refused.
  */
 #include "quanta.h"
 #include "test_util.h"
@@ -173,6 +173,43 @@ START_TEST(test_sampler_errors) {
 }
 END_TEST
 
+/* Infinite logits at several temperatures, top-k/top-p on and off, many seeds: a +Inf logit is
+ * always chosen (two share the draws roughly equally), -Inf ones never are, all -Inf is an
+ * error (greedy too). */
+START_TEST(test_infinite_logits) {
+    const float temps[] = {0.0f, 0.1f, 1.0f, 5.0f};
+    qt_rng r = qt_rng_make(77);
+    for (size_t ti = 0; ti < sizeof temps / sizeof *temps; ti++)
+        for (int cut = 0; cut < 2; cut++) {
+            int hits[2] = {0, 0};
+            for (int seed = 0; seed < 200; seed++) {
+                quanta_model_sampler *s = make(temps[ti], cut ? 2 : 0, cut ? 0.5f : 1.0f, 1.0f, qt_next(&r));
+                float one[4] = {INFINITY, -INFINITY, 1, 2};
+                int32_t tok = -1;
+                ck_assert_int_eq(quanta_model_sample(s, one, 4, &tok), QUANTA_OK);
+                ck_assert_msg(tok == 0, "temperature %g: picked %d, not the +Inf token 0", (double)temps[ti], tok);
+                float mixed[6] = {-INFINITY, 3, -INFINITY, 1, -INFINITY, 2};
+                ck_assert_int_eq(quanta_model_sample(s, mixed, 6, &tok), QUANTA_OK);
+                ck_assert_msg(tok == 1 || tok == 3 || tok == 5, "temperature %g: picked the -Inf token %d",
+                              (double)temps[ti], tok);
+                float two[5] = {0, INFINITY, 5, INFINITY, -INFINITY};
+                ck_assert_int_eq(quanta_model_sample(s, two, 5, &tok), QUANTA_OK);
+                ck_assert_msg(tok == 1 || tok == 3, "temperature %g: picked %d, not a +Inf token", (double)temps[ti], tok);
+                hits[tok == 3]++;
+                float none[3] = {-INFINITY, -INFINITY, -INFINITY};
+                tok = -1;
+                ck_assert_int_eq(quanta_model_sample(s, none, 3, &tok), QUANTA_ERR_INVALID_ARGUMENT);
+                ck_assert_ptr_nonnull(strstr(quanta_last_error(), "-inf"));
+                quanta_model_sampler_destroy(s);
+            }
+            if (temps[ti] > 0) /* equal shares: 200 fair draws land within 100 +- 45 (4.5 sigma) */
+                ck_assert_msg(hits[0] > 55 && hits[1] > 55, "two +Inf tokens drawn %d / %d times", hits[0], hits[1]);
+            else
+                ck_assert_int_eq(hits[1], 0); /* greedy: the first */
+        }
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("model_sampler");
     TCase *tc = tcase_create("sampler");
@@ -181,6 +218,7 @@ int main(void) {
     tcase_add_test(tc, test_seed_reproduces);
     tcase_add_test(tc, test_repetition_penalty);
     tcase_add_test(tc, test_sampler_errors);
+    tcase_add_test(tc, test_infinite_logits);
     suite_add_tcase(s, tc);
     return qt_run_suite(s);
 }

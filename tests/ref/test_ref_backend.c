@@ -25,7 +25,7 @@ END_TEST
 
 START_TEST(test_memory) {
     const qn_backend_ops *be = &qn_ref_backend;
-    qn_mem_stats stats = { 0, 0, 0 };
+    qn_mem_stats stats = { 0 };
     void *self = NULL;
     ck_assert_int_eq(be->open(0, &stats, &self), QUANTA_OK);
     QT_EXPECT_ERR(be->open(3, &stats, &self), QUANTA_ERR_NO_DEVICE, "device 3");

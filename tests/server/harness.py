@@ -117,6 +117,12 @@ class Server:
                     return int(line.split()[1])
         return 0
 
+    def sanitized(self):
+        """Whether the server runs under AddressSanitizer (its quarantine holds freed memory, so
+        resident memory says nothing about leaks there; LeakSanitizer checks at exit instead)."""
+        with open(f"/proc/{self.proc.pid}/maps") as f:
+            return "libasan" in f.read()
+
     def stop(self):
         if self.proc and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)

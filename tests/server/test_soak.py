@@ -62,7 +62,10 @@ def main():
         assert s.metric("quanta_requests_running") == 0 and s.metric("quanta_requests_queued") == 0
         assert s.metric("quanta_kv_blocks_used") == 0
         assert s.metric('quanta_requests_finished_total{reason="error"}') == 0
-        assert rss1 - rss0 < 24 * 1024, f"memory grew by {rss1 - rss0} KiB over 200 requests"
+        if s.sanitized():
+            print("AddressSanitizer build: the resident-memory bound is not checked (LeakSanitizer runs at exit)")
+        else:
+            assert rss1 - rss0 < 24 * 1024, f"memory grew by {rss1 - rss0} KiB over 200 requests"
     print("OK")
 
 

@@ -1,0 +1,26 @@
+/*
+ * bench_hooks.h — what only `quanta bench` and the tests ask of a backend (internal; bench/ and
+ * tests/ include it). Measurements are no part of running graphs, so they are not in
+ * qn_backend_ops: a backend that offers them defines a qn_bench_hooks and appends its symbol to
+ * bench_hook_tables in its meson.build (engine/meson.build generates the list).
+ */
+#ifndef QUANTA_ENGINE_BENCH_HOOKS_H
+#define QUANTA_ENGINE_BENCH_HOOKS_H
+
+#include "backend.h"
+
+typedef struct qn_bench_hooks {
+    const qn_backend_ops *backend; /* the backend whose open state `self` is */
+    /* The device's copy bandwidth measured with a copy kernel over `bytes` (bytes read +
+     * written per second). NULL when the backend has none. */
+    quanta_status (*copy_bandwidth)(void *self, size_t bytes, double *bytes_per_second);
+    /* A vendor/peer dense f32 GEMM y[M,N] = x[M,K]·W[N,K]^T on the device (e.g. CLBlast
+     * Sgemm), seconds per call, and the peer's name. NULL when the backend has none. */
+    quanta_status (*peer_gemm)(void *self, int64_t m, int64_t n, int64_t k, double *seconds, char *peer_name,
+                               size_t peer_name_len);
+} qn_bench_hooks;
+
+/* The hooks of an open backend and its state (*self), NULL when it has none. */
+const qn_bench_hooks *qn_bench_hooks_of(quanta_backend *backend, void **self);
+
+#endif

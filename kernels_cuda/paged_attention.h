@@ -1,0 +1,37 @@
+/*
+ * paged_attention.h — launch interface (C-callable) of the CUDA paged-attention kernel
+ * (kernels_cuda/paged_attention.cu). Semantics are quanta_paged_attention's (include/quanta.h):
+ * q [S, Hq, T, D]; pools [1, Hkv, R, D]; block_table i32 [S, MB]; kv_lens i32 [S]; out like q.
+ * The caller has checked the lengths and the visible block-table entries.
+ */
+#ifndef QUANTA_KERNELS_CUDA_PAGED_ATTENTION_H
+#define QUANTA_KERNELS_CUDA_PAGED_ATTENTION_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct qn_cuda_paged_args {
+    int qdt, kdt, vdt, odt;  /* QUANTA_F32, QUANTA_F16 or QUANTA_BF16 */
+    const void *q, *k, *v;
+    const int32_t *table, *kv_lens;
+    void *out;
+    int64_t S, Hq, Hkv, T, D, R, block_size, max_blocks;
+    float scale;             /* already resolved (never 0) */
+    int causal, window;
+    void *stream;            /* cudaStream_t */
+} qn_cuda_paged_args;
+
+/* Head dims up to this are handled (8 values per lane of a warp). */
+#define QN_CUDA_PAGED_MAXD 256
+
+/* Launches; returns 0 or a cudaError_t value. */
+int qn_cuda_paged_attention(const qn_cuda_paged_args *a);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,233 @@
+/*
+ * paged.c — a paged KV cache for many sequences (quanta_kv_pool, quanta_model_eval_paged): per
+ * layer one K pool and one V pool [1, Hkv, n_blocks * block_size, D] in the model's KV dtype,
+ * and sequences that address their positions through block tables (position j of a sequence in
+ * block table[j / block_size], row offset j % block_size). Which blocks a sequence owns is the
+ * caller's business (the server's allocator, server/kv_pool.c); this file runs steps.
+ *
+ * A step is either decode (n sequences, one token each, any positions) or a prefill piece of one
+ * sequence (T tokens from a block boundary). The step graph computes q, k, v for all its rows
+ * as one [n*T, E] batch, writes each sequence's new k/v rows into the pools with write_rows (one
+ * write per block the step touches; rows picked with get_rows), and runs one paged_attention
+ * over all sequences per layer, sliding-window layers with their window (the op skips keys
+ * outside it). Each kind of step keeps its last plan (decode keyed by n, prefill by T).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "error.h"
+#include "graph_build.h"
+
+typedef struct paged_step {
+    int32_t n, T, nseg;
+    quanta_graph *graph;
+    quanta_plan *plan;
+    quanta_tensor *ids, *pos, *table, *lens, *logits;
+    quanta_tensor **start; /* per write segment */
+} paged_step;
+
+struct quanta_kv_pool {
+    quanta_model *model;
+    int32_t n_blocks, bs, mb;
+    quanta_buffer **k, **v;
+    paged_step decode, prefill;
+};
+
+static void step_free(paged_step *s) {
+    quanta_plan_destroy(s->plan);
+    quanta_graph_destroy(s->graph);
+    free(s->start);
+    memset(s, 0, sizeof *s);
+}
+
+quanta_status quanta_kv_pool_create(quanta_model *m, int32_t n_blocks, int32_t block_size, int32_t max_blocks,
+                                    quanta_kv_pool **out) {
+    if (!out) return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "quanta_kv_pool_create: out is NULL");
+    *out = NULL;
+    if (!m) return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "quanta_kv_pool_create: model is NULL");
+    if (m->comm) return qn_error_set(QUANTA_ERR_UNSUPPORTED, "quanta_kv_pool_create: a tensor-parallel rank's model");
+    if (n_blocks < 1 || block_size < 1 || max_blocks < 1 || (int64_t)n_blocks * block_size > INT32_MAX)
+        return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT,
+                            "quanta_kv_pool_create: n_blocks %d, block_size %d, max_blocks %d (each >= 1, "
+                            "n_blocks * block_size < 2^31)", n_blocks, block_size, max_blocks);
+    quanta_kv_pool *p = calloc(1, sizeof *p);
+    if (!p) return qn_error_set(QUANTA_ERR_OUT_OF_MEMORY, "quanta_kv_pool_create: no memory");
+    p->model = m;
+    p->n_blocks = n_blocks;
+    p->bs = block_size;
+    p->mb = max_blocks;
+    const int L = m->cfg.n_layer;
+    p->k = calloc((size_t)L, sizeof *p->k);
+    p->v = calloc((size_t)L, sizeof *p->v);
+    quanta_status st = p->k && p->v ? QUANTA_OK : qn_error_set(QUANTA_ERR_OUT_OF_MEMORY, "quanta_kv_pool_create: no memory");
+    quanta_tensor_desc d = qn_desc(m->kv_dtype, 4, 1, m->cfg.n_head_kv, (int64_t)n_blocks * block_size, m->cfg.head_dim);
+    for (int il = 0; il < L && !st; il++) {
+        st = quanta_buffer_create(m->backend, &d, &p->k[il]);
+        if (!st) st = quanta_buffer_create(m->backend, &d, &p->v[il]);
+    }
+    if (st) {
+        quanta_kv_pool_destroy(p);
+        return qn_error_set(st, "quanta_kv_pool_create: pools of %d blocks of %d positions: %s", n_blocks, block_size,
+                            quanta_last_error());
+    }
+    *out = p;
+    return QUANTA_OK;
+}
+
+void quanta_kv_pool_destroy(quanta_kv_pool *p) {
+    if (!p) return;
+    step_free(&p->decode);
+    step_free(&p->prefill);
+    for (int il = 0; il < p->model->cfg.n_layer; il++) {
+        if (p->k) quanta_buffer_destroy(p->k[il]);
+        if (p->v) quanta_buffer_destroy(p->v[il]);
+    }
+    free(p->k);
+    free(p->v);
+    free(p);
+}
+
+/* The rows [from, from + count) of x2 [N, W] as [1, H, count, D] (W = H * D), in dtype dt. */
+static quanta_tensor *rows_as_heads(gb *b, quanta_tensor *x2, int32_t from, int32_t count, int64_t H, int64_t D,
+                                    quanta_dtype dt) {
+    quanta_tensor *ids = NULL, *r = NULL;
+    int32_t *idx = malloc((size_t)count * sizeof *idx);
+    if (!idx && !b->st) b->st = qn_error_set(QUANTA_ERR_OUT_OF_MEMORY, "quanta_model_eval_paged: no memory");
+    for (int32_t i = 0; idx && i < count; i++) idx[i] = from + i;
+    quanta_tensor_desc d = qn_desc(QUANTA_I32, 1, count, 0, 0, 0);
+    if (!b->st) b->st = quanta_graph_constant(b->g, "rows", &d, idx, (size_t)count * sizeof *idx, &ids);
+    free(idx);
+    if (!b->st) b->st = quanta_get_rows(b->g, x2, ids, &r);
+    r = reshape(b, r, 4, 1, count, H, D);
+    return to_dtype(b, swap12(b, r, count, H, D), dt);
+}
+
+/* Builds the step graph for n sequences of T tokens (decode: T = 1; prefill: n = 1 from a
+ * block boundary, ceil(T / bs) write segments). */
+static quanta_status step_build(quanta_kv_pool *p, int32_t n, int32_t T, paged_step *s) {
+    quanta_model *m = p->model;
+    const qn_model_config *c = &m->cfg;
+    const int64_t Dh = c->head_dim, Hq = c->n_head, Hkv = c->n_head_kv, N = (int64_t)n * T;
+    memset(s, 0, sizeof *s);
+    s->n = n;
+    s->T = T;
+    s->nseg = T == 1 ? n : (T + p->bs - 1) / p->bs;
+    s->start = calloc((size_t)s->nseg, sizeof *s->start);
+    gb b = {NULL, s->start ? QUANTA_OK : qn_error_set(QUANTA_ERR_OUT_OF_MEMORY, "quanta_model_eval_paged: no memory")};
+    if (!b.st) b.st = quanta_graph_create(&s->graph);
+    b.g = s->graph;
+    s->ids = input(&b, "ids", QUANTA_I32, 1, N, 0);
+    s->pos = input(&b, "pos", QUANTA_I32, 1, N, 0);
+    s->table = input(&b, "block_table", QUANTA_I32, 2, n, p->mb);
+    s->lens = input(&b, "kv_lens", QUANTA_I32, 1, n, 0);
+    for (int i = 0; i < s->nseg; i++) s->start[i] = input(&b, "start", QUANTA_I32, 1, 1, 0);
+    quanta_tensor *x = qn_gb_embed(&b, m, s->ids);
+    for (int il = 0; il < c->n_layer && !b.st; il++) {
+        quanta_tensor *q, *k, *v, *a = NULL;
+        qn_gb_qkv(&b, m, il, x, N, s->pos, &q, &k, &v, NULL);
+        quanta_tensor *k2 = reshape(&b, swap12(&b, k, Hkv, N, Dh), 2, N, Hkv * Dh, 0, 0);
+        quanta_tensor *v2 = reshape(&b, swap12(&b, v, Hkv, N, Dh), 2, N, Hkv * Dh, 0, 0);
+        quanta_tensor *kc = buf(&b, p->k[il]), *vc = buf(&b, p->v[il]);
+        for (int g = 0; g < s->nseg && !b.st; g++) { /* each write lands in one block */
+            int32_t from = T == 1 ? g : g * p->bs, count = T == 1 ? 1 : (T - from < p->bs ? T - from : p->bs);
+            quanta_tensor *kg = rows_as_heads(&b, k2, from, count, Hkv, Dh, m->kv_dtype);
+            quanta_tensor *vg = rows_as_heads(&b, v2, from, count, Hkv, Dh, m->kv_dtype);
+            if (!b.st) b.st = quanta_write_rows(b.g, kc, kg, s->start[g], &kc);
+            if (!b.st) b.st = quanta_write_rows(b.g, vc, vg, s->start[g], &vc);
+        }
+        /* q as [n, Hq, T, D]: decode [1, Hq, n, D] -> [n, Hq, 1, D]; prefill is already that. */
+        if (T == 1) q = reshape(&b, swap12(&b, q, Hq, n, Dh), 4, n, Hq, 1, Dh);
+        q = to_dtype(&b, q, m->kv_dtype);
+        quanta_attention_params ap = qn_gb_attn_params(m, il);
+        if (!b.st) b.st = quanta_paged_attention(b.g, q, kc, vc, s->table, s->lens, p->bs, &ap, &a);
+        /* back to rows [n * T, Hq * D] */
+        if (T == 1) a = reshape(&b, a, 2, n, Hq * Dh, 0, 0);
+        else a = reshape(&b, swap12(&b, a, Hq, T, Dh), 2, T, Hq * Dh, 0, 0);
+        x = qn_gb_layer_out(&b, m, il, x, to_dtype(&b, a, QUANTA_F32), NULL);
+    }
+    x = norm(&b, c, x, buf(&b, m->output_norm));
+    if (T > 1) { /* prefill: only the last row feeds the head */
+        quanta_tensor *last = NULL;
+        int32_t li = T - 1;
+        quanta_tensor_desc d = qn_desc(QUANTA_I32, 1, 1, 0, 0, 0);
+        if (!b.st) b.st = quanta_graph_constant(b.g, "last", &d, &li, sizeof li, &last);
+        if (!b.st) b.st = quanta_get_rows(b.g, x, last, &x);
+    }
+    s->logits = matmul(&b, x, buf(&b, m->output ? m->output : m->tok_embd));
+    if (!b.st) b.st = quanta_graph_output(b.g, s->logits);
+    if (!b.st) b.st = quanta_plan_create(b.g, m->backend, &s->plan);
+    if (b.st) step_free(s);
+    return b.st;
+}
+
+static quanta_status eval_paged(quanta_kv_pool *p, int32_t n, int32_t T, const int32_t *tokens,
+                                const int32_t *positions, const int32_t *tables, float *logits, size_t logits_count) {
+    if (!p || !tokens || !positions || !tables)
+        return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "quanta_model_eval_paged: NULL pool, tokens, positions or tables");
+    if (n < 1 || T < 1 || (T > 1 && n != 1) || T > QN_MAX_STEP_TOKENS || n > 4096)
+        return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT,
+                            "quanta_model_eval_paged: n = %d, T = %d (decode: T = 1, n <= 4096; prefill: n = 1, "
+                            "T <= %d)", n, T, QN_MAX_STEP_TOKENS);
+    const quanta_model *m = p->model;
+    const int32_t V = m->cfg.n_vocab, cap = p->mb * p->bs;
+    if (logits && logits_count != (size_t)n * (size_t)V)
+        return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "quanta_model_eval_paged: logits_count %zu, need n * n_vocab = %zu",
+                            logits_count, (size_t)n * (size_t)V);
+    for (int64_t i = 0; i < (int64_t)n * T; i++)
+        if (tokens[i] < 0 || tokens[i] >= V)
+            return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "quanta_model_eval_paged: tokens[%lld] = %d outside [0, %d)",
+                                (long long)i, tokens[i], V);
+    for (int32_t s = 0; s < n; s++) {
+        if (positions[s] < 0 || positions[s] > cap - T)
+            return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT,
+                                "quanta_model_eval_paged: positions[%d] = %d: %d tokens do not fit the table's %d positions",
+                                s, positions[s], T, cap);
+        if (T > 1 && positions[s] % p->bs)
+            return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT,
+                                "quanta_model_eval_paged: a prefill piece starts at a block boundary (position %d, "
+                                "block size %d)", positions[s], p->bs);
+        for (int32_t j = positions[s] / p->bs; j <= (positions[s] + T - 1) / p->bs; j++) {
+            int32_t blk = tables[(size_t)s * p->mb + j];
+            if (blk < 0 || blk >= p->n_blocks)
+                return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT,
+                                    "quanta_model_eval_paged: tables[%d][%d] = %d, a block the step writes, is not in "
+                                    "the pool (0..%d)", s, j, blk, p->n_blocks - 1);
+        }
+    }
+    paged_step *st = T == 1 ? &p->decode : &p->prefill;
+    quanta_status e;
+    if (st->plan && (st->n != n || st->T != T)) step_free(st);
+    if (!st->plan && (e = step_build(p, n, T, st))) return e;
+    int32_t *pos = malloc((size_t)n * (size_t)T * sizeof *pos), *lens = malloc((size_t)n * sizeof *lens);
+    if (!pos || !lens) {
+        free(pos), free(lens);
+        return qn_error_set(QUANTA_ERR_OUT_OF_MEMORY, "quanta_model_eval_paged: no memory");
+    }
+    for (int32_t s = 0; s < n; s++) {
+        for (int32_t t = 0; t < T; t++) pos[s * T + t] = positions[s] + t;
+        lens[s] = positions[s] + T;
+    }
+    e = quanta_plan_set_input(st->plan, st->ids, tokens, (size_t)n * (size_t)T * sizeof *tokens);
+    if (!e) e = quanta_plan_set_input(st->plan, st->pos, pos, (size_t)n * (size_t)T * sizeof *pos);
+    if (!e) e = quanta_plan_set_input(st->plan, st->table, tables, (size_t)n * (size_t)p->mb * sizeof *tables);
+    if (!e) e = quanta_plan_set_input(st->plan, st->lens, lens, (size_t)n * sizeof *lens);
+    for (int g = 0; g < st->nseg && !e; g++) {
+        /* decode: sequence g's row; prefill: block g of the piece */
+        int32_t sq = T == 1 ? g : 0, at = T == 1 ? positions[g] : positions[0] + g * p->bs;
+        int32_t row = tables[(size_t)sq * p->mb + at / p->bs] * p->bs + at % p->bs;
+        e = quanta_plan_set_input(st->plan, st->start[g], &row, sizeof row);
+    }
+    free(pos);
+    free(lens);
+    if (!e) e = quanta_plan_execute(st->plan);
+    if (!e && logits) e = quanta_plan_get_output(st->plan, st->logits, logits, logits_count * sizeof(float));
+    return e;
+}
+
+quanta_status quanta_model_eval_paged(quanta_kv_pool *pool, int32_t n, int32_t T, const int32_t *tokens,
+                                      const int32_t *positions, const int32_t *tables, float *logits,
+                                      size_t logits_count) {
+    return eval_paged(pool, n, T, tokens, positions, tables, logits, logits_count);
+}
+
+int32_t quanta_kv_pool_block_size(const quanta_kv_pool *pool) { return pool ? pool->bs : 0; }
