@@ -188,6 +188,9 @@ QUANTA_API quanta_status quanta_backend_set_memory_limit(quanta_backend *backend
 QUANTA_API quanta_status quanta_backend_memory_stats(const quanta_backend *backend,
                                                     uint64_t *in_use, uint64_t *peak);
 QUANTA_API void quanta_backend_reset_peak(quanta_backend *backend);
+/* 1 when the backend runs matmuls on weights of this descriptor (format and shape) itself, 0
+ * when the executor would send them to the reference backend (or the descriptor is invalid). */
+QUANTA_API int quanta_backend_runs_weight(quanta_backend *backend, const quanta_tensor_desc *weight);
 /* Measures the backend's kernel variants and work-group shapes on its device and stores the
  * fastest in the device's tuning table (OpenCL: next to the program cache, keyed by device and
  * driver; later opens use it). quick != 0: smaller shapes. report (report_len bytes, may be

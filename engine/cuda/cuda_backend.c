@@ -103,61 +103,45 @@ static void cuda_close(void *self) {
     free(s);
 }
 
-quanta_status qn_cuda_scratch(qn_cuda_state *s, size_t bytes, void **out) {
-    if (bytes <= s->scratch_bytes && s->scratch) {
-        *out = s->scratch;
-        return QUANTA_OK;
-    }
-    size_t want = bytes < 1024 * 1024 ? 1024 * 1024 : bytes;
-    if (s->scratch) { /* work queued on the stream may still read the old scratch */
+/* Grows a device buffer the backend owns (*buf of *have bytes) to at least `bytes` (at least
+ * `floor`), booked in the memory account. Its address changes, so captured graphs are stale. */
+static quanta_status grow_owned(qn_cuda_state *s, void **buf, size_t *have, size_t bytes, size_t floor,
+                                const char *what) {
+    if (bytes <= *have && *buf) return QUANTA_OK;
+    size_t want = bytes < floor ? floor : bytes;
+    if (*buf) { /* work queued on the stream may still read the old buffer */
         cudaError_t e = cudaStreamSynchronize(s->stream);
-        if (e != cudaSuccess) return qn_cuda_error(e, "scratch: cudaStreamSynchronize");
-        cudaFree(s->scratch);
-        qn_mem_release(s->stats, s->scratch_bytes);
-        s->scratch = NULL;
-        s->scratch_bytes = 0;
+        if (e != cudaSuccess) return qn_cuda_error(e, "growing a buffer: cudaStreamSynchronize");
+        cudaFree(*buf);
+        qn_mem_release(s->stats, *have);
+        *buf = NULL;
+        *have = 0;
     }
-    quanta_status st = qn_mem_reserve(s->stats, want, "cuda scratch");
+    quanta_status st = qn_mem_reserve(s->stats, want, what);
     if (st != QUANTA_OK) return st;
-    cudaError_t e = cudaMalloc(&s->scratch, want);
+    cudaError_t e = cudaMalloc(buf, want);
     if (e != cudaSuccess) {
         qn_mem_unreserve(s->stats, want);
-        s->scratch = NULL;
-        return qn_cuda_error(e, "scratch: cudaMalloc");
+        *buf = NULL;
+        return qn_cuda_error(e, "growing a buffer: cudaMalloc");
     }
-    s->scratch_bytes = want;
+    *have = want;
     s->epoch++;
-    *out = s->scratch;
     return QUANTA_OK;
 }
 
+quanta_status qn_cuda_scratch(qn_cuda_state *s, size_t bytes, void **out) {
+    quanta_status st = grow_owned(s, &s->scratch, &s->scratch_bytes, bytes, 1024 * 1024, "cuda scratch");
+    *out = s->scratch;
+    return st;
+}
+
 quanta_status qn_cuda_xq(qn_cuda_state *s, size_t bytes, void **out) {
-    if (bytes <= s->xq_bytes && s->xq) {
-        *out = s->xq;
-        return QUANTA_OK;
-    }
-    size_t want = bytes < 256 * 1024 ? 256 * 1024 : bytes;
-    if (s->xq) {
-        cudaError_t e = cudaStreamSynchronize(s->stream);
-        if (e != cudaSuccess) return qn_cuda_error(e, "xq: cudaStreamSynchronize");
-        cudaFree(s->xq);
-        qn_mem_release(s->stats, s->xq_bytes);
-        s->xq = NULL;
-        s->xq_bytes = 0;
-    }
-    s->xq_src = NULL;
-    quanta_status st = qn_mem_reserve(s->stats, want, "cuda activation codes");
-    if (st != QUANTA_OK) return st;
-    cudaError_t e = cudaMalloc(&s->xq, want);
-    if (e != cudaSuccess) {
-        qn_mem_release(s->stats, want);
-        s->xq = NULL;
-        return qn_cuda_error(e, "xq: cudaMalloc");
-    }
-    s->xq_bytes = want;
-    s->epoch++;
+    const void *had = s->xq;
+    quanta_status st = grow_owned(s, &s->xq, &s->xq_bytes, bytes, 256 * 1024, "cuda activation codes");
+    if (s->xq != had) s->xq_src = NULL; /* a new buffer holds no codes */
     *out = s->xq;
-    return QUANTA_OK;
+    return st;
 }
 
 static quanta_status cuda_alloc(void *self, size_t bytes, void **handle) {
