@@ -6,21 +6,26 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "backend.h" /* qn_op, qn_op_name: the engine's op table */
 #include "conform.h"
 
-static const char *const op_names[QC_OP_COUNT] = {
-    "matmul", "attention", "rms_norm", "rope", "silu", "gelu", "add",
-    "mul", "scale", "softmax", "get_rows", "permute", "convert", "write_rows", "add_rms_norm",
-    "paged_attention",
+/* The engine op each conformance op exercises; names come from the engine's op table. */
+static const qn_op engine_op[QC_OP_COUNT] = {
+    [QC_MATMUL] = QN_OP_MATMUL,     [QC_ATTENTION] = QN_OP_ATTENTION, [QC_RMS_NORM] = QN_OP_RMS_NORM,
+    [QC_ROPE] = QN_OP_ROPE,         [QC_SILU] = QN_OP_SILU,           [QC_GELU] = QN_OP_GELU,
+    [QC_ADD] = QN_OP_ADD,           [QC_MUL] = QN_OP_MUL,             [QC_SCALE] = QN_OP_SCALE,
+    [QC_SOFTMAX] = QN_OP_SOFTMAX,   [QC_GET_ROWS] = QN_OP_GET_ROWS,   [QC_PERMUTE] = QN_OP_PERMUTE,
+    [QC_CONVERT] = QN_OP_CONVERT,   [QC_WRITE_ROWS] = QN_OP_WRITE_ROWS, [QC_ADD_RMS_NORM] = QN_OP_ADD_RMS_NORM,
+    [QC_PAGED_ATTENTION] = QN_OP_PAGED_ATTENTION,
 };
 
 const char *qc_op_name(qc_op op) {
-    return (unsigned)op < QC_OP_COUNT ? op_names[op] : "?";
+    return (unsigned)op < QC_OP_COUNT ? qn_op_name(engine_op[op]) : "?";
 }
 
 int qc_op_parse(const char *name, qc_op *out) {
     for (int i = 0; i < QC_OP_COUNT; i++)
-        if (!strcmp(name, op_names[i])) {
+        if (!strcmp(name, qc_op_name((qc_op)i))) {
             *out = (qc_op)i;
             return 0;
         }
@@ -363,7 +368,7 @@ void qc_case_format(const qc_case *c, char *buf, size_t n) {
 
 void qc_print_keys(FILE *f) {
     for (int op = 0; op < QC_OP_COUNT; op++) {
-        fprintf(f, "%s\n", op_names[op]);
+        fprintf(f, "%s\n", qc_op_name((qc_op)op));
         for (const key_def *k = op_keys((qc_op)op); k->name; k++)
             fprintf(f, "  %-7s default %-9s %s\n", k->name, k->def, k->doc);
     }
@@ -392,7 +397,7 @@ int qc_case_parse(const char *spec, qc_case *out, char *err, size_t errlen) {
         char list[256];
         size_t used = 0;
         for (int i = 0; i < QC_OP_COUNT; i++)
-            used += (size_t)snprintf(list + used, sizeof list - used, "%s%s", i ? ", " : "", op_names[i]);
+            used += (size_t)snprintf(list + used, sizeof list - used, "%s%s", i ? ", " : "", qc_op_name((qc_op)i));
         return qc_err(err, errlen, "unknown op '%s' in case spec '%s' (ops: %s)", opname, spec, list);
     }
     qc_case c;

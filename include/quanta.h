@@ -570,12 +570,15 @@ QUANTA_API quanta_status quanta_model_eval_batch(quanta_model_context *const *ct
  * A paged KV cache shared by many sequences (what `quanta serve` batches over): per layer one K
  * and one V pool of n_blocks blocks of block_size positions, in the model's KV dtype. A sequence
  * is a block table: position j lives in block table[j / block_size] (the caller allocates
- * blocks; a sequence holds at most max_blocks * block_size positions). Not for tensor-parallel
- * ranks (QUANTA_ERR_UNSUPPORTED).
+ * blocks; a sequence holds at most max_blocks * block_size positions). n_local_blocks > 0 gives
+ * the sliding-window layers (Gemma 3's local layers) pools of that many blocks and tables of
+ * their own, so a sequence needs local blocks only for positions its window still covers (the
+ * caller frees the others and writes -1 for them); 0: every layer uses `tables`. Not for
+ * tensor-parallel ranks (QUANTA_ERR_UNSUPPORTED).
  */
 typedef struct quanta_kv_pool quanta_kv_pool;
-QUANTA_API quanta_status quanta_kv_pool_create(quanta_model *model, int32_t n_blocks, int32_t block_size,
-                                               int32_t max_blocks, quanta_kv_pool **out);
+QUANTA_API quanta_status quanta_kv_pool_create(quanta_model *model, int32_t n_blocks, int32_t n_local_blocks,
+                                               int32_t block_size, int32_t max_blocks, quanta_kv_pool **out);
 QUANTA_API void quanta_kv_pool_destroy(quanta_kv_pool *pool);
 QUANTA_API int32_t quanta_kv_pool_block_size(const quanta_kv_pool *pool);
 /*
@@ -583,14 +586,15 @@ QUANTA_API int32_t quanta_kv_pool_block_size(const quanta_kv_pool *pool);
  * piece of one sequence (n = 1, T <= 256 tokens, positions[0] a multiple of the block size).
  * tokens [n * T] sequence by sequence; positions[s]: sequence s's first new position (its
  * earlier positions are already in its blocks); tables [n * max_blocks]: each sequence's block
- * table (entries past its end are not read; sliding-window layers do not read blocks before
- * their window). Blocks a step writes must be distinct between its sequences. logits (may be
- * NULL): n * n_vocab floats, each sequence's last token. The plan of the last decode n and the
- * last prefill T is kept.
+ * table (entries past its end are not read); local_tables likewise for the sliding-window
+ * layers when the pool has local pools (else NULL; entries before every new query's window may
+ * be -1). Blocks a step writes must be distinct between its sequences. logits (may be NULL):
+ * n * n_vocab floats, each sequence's last token. The plans of the last decode n and the last
+ * prefill T are kept.
  */
 QUANTA_API quanta_status quanta_model_eval_paged(quanta_kv_pool *pool, int32_t n, int32_t T, const int32_t *tokens,
-                                                 const int32_t *positions, const int32_t *tables, float *logits,
-                                                 size_t logits_count);
+                                                 const int32_t *positions, const int32_t *tables,
+                                                 const int32_t *local_tables, float *logits, size_t logits_count);
 
 typedef struct quanta_model_memory {
     uint64_t weights_bytes;      /* weight buffers on the device */

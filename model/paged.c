@@ -11,6 +11,10 @@
  * write per block the step touches; rows picked with get_rows), and runs one paged_attention
  * over all sequences per layer, sliding-window layers with their window (the op skips keys
  * outside it). Each kind of step keeps its last plan (decode keyed by n, prefill by T).
+ *
+ * Sliding-window layers may have pools and block tables of their own (n_local_blocks > 0): a
+ * sequence then needs local blocks only for the positions its window still covers, and the
+ * caller frees the ones before it (table entries -1, which neither the writes nor the op read).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -22,13 +26,13 @@ typedef struct paged_step {
     int32_t n, T, nseg;
     quanta_graph *graph;
     quanta_plan *plan;
-    quanta_tensor *ids, *pos, *table, *lens, *logits;
-    quanta_tensor **start; /* per write segment */
+    quanta_tensor *ids, *pos, *table, *ltable, *lens, *logits;
+    quanta_tensor **start, **lstart; /* per write segment: global layers', local layers' rows */
 } paged_step;
 
 struct quanta_kv_pool {
     quanta_model *model;
-    int32_t n_blocks, bs, mb;
+    int32_t n_blocks, n_local, bs, mb; /* n_local > 0: local layers have pools of their own */
     quanta_buffer **k, **v;
     paged_step decode, prefill;
 };
@@ -37,31 +41,46 @@ static void step_free(paged_step *s) {
     quanta_plan_destroy(s->plan);
     quanta_graph_destroy(s->graph);
     free(s->start);
+    free(s->lstart);
     memset(s, 0, sizeof *s);
 }
 
-quanta_status quanta_kv_pool_create(quanta_model *m, int32_t n_blocks, int32_t block_size, int32_t max_blocks,
-                                    quanta_kv_pool **out) {
+static int is_local(const quanta_kv_pool *p, int il) {
+    return p->n_local > 0 && qn_model_layer_is_local(&p->model->cfg, il);
+}
+
+quanta_status quanta_kv_pool_create(quanta_model *m, int32_t n_blocks, int32_t n_local_blocks, int32_t block_size,
+                                    int32_t max_blocks, quanta_kv_pool **out) {
     if (!out) return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "quanta_kv_pool_create: out is NULL");
     *out = NULL;
     if (!m) return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "quanta_kv_pool_create: model is NULL");
     if (m->comm) return qn_error_set(QUANTA_ERR_UNSUPPORTED, "quanta_kv_pool_create: a tensor-parallel rank's model");
-    if (n_blocks < 1 || block_size < 1 || max_blocks < 1 || (int64_t)n_blocks * block_size > INT32_MAX)
+    if (n_blocks < 1 || block_size < 1 || max_blocks < 1 || n_local_blocks < 0 ||
+        (int64_t)n_blocks * block_size > INT32_MAX || (int64_t)n_local_blocks * block_size > INT32_MAX)
         return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT,
-                            "quanta_kv_pool_create: n_blocks %d, block_size %d, max_blocks %d (each >= 1, "
-                            "n_blocks * block_size < 2^31)", n_blocks, block_size, max_blocks);
+                            "quanta_kv_pool_create: n_blocks %d, n_local_blocks %d, block_size %d, max_blocks %d "
+                            "(each >= 1, n_local_blocks >= 0, blocks * block_size < 2^31)", n_blocks, n_local_blocks,
+                            block_size, max_blocks);
+    int any_local = 0;
+    for (int il = 0; il < m->cfg.n_layer; il++) any_local |= qn_model_layer_is_local(&m->cfg, il);
+    if (n_local_blocks > 0 && (!any_local || m->cfg.sliding_window <= 0))
+        return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT,
+                            "quanta_kv_pool_create: n_local_blocks %d for a model without sliding-window layers",
+                            n_local_blocks);
     quanta_kv_pool *p = calloc(1, sizeof *p);
     if (!p) return qn_error_set(QUANTA_ERR_OUT_OF_MEMORY, "quanta_kv_pool_create: no memory");
     p->model = m;
     p->n_blocks = n_blocks;
+    p->n_local = n_local_blocks;
     p->bs = block_size;
     p->mb = max_blocks;
     const int L = m->cfg.n_layer;
     p->k = calloc((size_t)L, sizeof *p->k);
     p->v = calloc((size_t)L, sizeof *p->v);
     quanta_status st = p->k && p->v ? QUANTA_OK : qn_error_set(QUANTA_ERR_OUT_OF_MEMORY, "quanta_kv_pool_create: no memory");
-    quanta_tensor_desc d = qn_desc(m->kv_dtype, 4, 1, m->cfg.n_head_kv, (int64_t)n_blocks * block_size, m->cfg.head_dim);
     for (int il = 0; il < L && !st; il++) {
+        int64_t rows = (int64_t)(is_local(p, il) ? n_local_blocks : n_blocks) * block_size;
+        quanta_tensor_desc d = qn_desc(m->kv_dtype, 4, 1, m->cfg.n_head_kv, rows, m->cfg.head_dim);
         st = quanta_buffer_create(m->backend, &d, &p->k[il]);
         if (!st) st = quanta_buffer_create(m->backend, &d, &p->v[il]);
     }
@@ -113,7 +132,9 @@ static quanta_status step_build(quanta_kv_pool *p, int32_t n, int32_t T, paged_s
     s->T = T;
     s->nseg = T == 1 ? n : (T + p->bs - 1) / p->bs;
     s->start = calloc((size_t)s->nseg, sizeof *s->start);
-    gb b = {NULL, s->start ? QUANTA_OK : qn_error_set(QUANTA_ERR_OUT_OF_MEMORY, "quanta_model_eval_paged: no memory")};
+    s->lstart = calloc((size_t)s->nseg, sizeof *s->lstart);
+    gb b = {NULL, s->start && s->lstart ? QUANTA_OK
+                                        : qn_error_set(QUANTA_ERR_OUT_OF_MEMORY, "quanta_model_eval_paged: no memory")};
     if (!b.st) b.st = quanta_graph_create(&s->graph);
     b.g = s->graph;
     s->ids = input(&b, "ids", QUANTA_I32, 1, N, 0);
@@ -121,6 +142,10 @@ static quanta_status step_build(quanta_kv_pool *p, int32_t n, int32_t T, paged_s
     s->table = input(&b, "block_table", QUANTA_I32, 2, n, p->mb);
     s->lens = input(&b, "kv_lens", QUANTA_I32, 1, n, 0);
     for (int i = 0; i < s->nseg; i++) s->start[i] = input(&b, "start", QUANTA_I32, 1, 1, 0);
+    if (p->n_local > 0) {
+        s->ltable = input(&b, "local_block_table", QUANTA_I32, 2, n, p->mb);
+        for (int i = 0; i < s->nseg; i++) s->lstart[i] = input(&b, "local_start", QUANTA_I32, 1, 1, 0);
+    }
     quanta_tensor *x = qn_gb_embed(&b, m, s->ids);
     for (int il = 0; il < c->n_layer && !b.st; il++) {
         quanta_tensor *q, *k, *v, *a = NULL;
@@ -128,18 +153,20 @@ static quanta_status step_build(quanta_kv_pool *p, int32_t n, int32_t T, paged_s
         quanta_tensor *k2 = reshape(&b, swap12(&b, k, Hkv, N, Dh), 2, N, Hkv * Dh, 0, 0);
         quanta_tensor *v2 = reshape(&b, swap12(&b, v, Hkv, N, Dh), 2, N, Hkv * Dh, 0, 0);
         quanta_tensor *kc = buf(&b, p->k[il]), *vc = buf(&b, p->v[il]);
+        const int local = is_local(p, il);
+        quanta_tensor **start = local ? s->lstart : s->start;
         for (int g = 0; g < s->nseg && !b.st; g++) { /* each write lands in one block */
             int32_t from = T == 1 ? g : g * p->bs, count = T == 1 ? 1 : (T - from < p->bs ? T - from : p->bs);
             quanta_tensor *kg = rows_as_heads(&b, k2, from, count, Hkv, Dh, m->kv_dtype);
             quanta_tensor *vg = rows_as_heads(&b, v2, from, count, Hkv, Dh, m->kv_dtype);
-            if (!b.st) b.st = quanta_write_rows(b.g, kc, kg, s->start[g], &kc);
-            if (!b.st) b.st = quanta_write_rows(b.g, vc, vg, s->start[g], &vc);
+            if (!b.st) b.st = quanta_write_rows(b.g, kc, kg, start[g], &kc);
+            if (!b.st) b.st = quanta_write_rows(b.g, vc, vg, start[g], &vc);
         }
         /* q as [n, Hq, T, D]: decode [1, Hq, n, D] -> [n, Hq, 1, D]; prefill is already that. */
         if (T == 1) q = reshape(&b, swap12(&b, q, Hq, n, Dh), 4, n, Hq, 1, Dh);
         q = to_dtype(&b, q, m->kv_dtype);
         quanta_attention_params ap = qn_gb_attn_params(m, il);
-        if (!b.st) b.st = quanta_paged_attention(b.g, q, kc, vc, s->table, s->lens, p->bs, &ap, &a);
+        if (!b.st) b.st = quanta_paged_attention(b.g, q, kc, vc, local ? s->ltable : s->table, s->lens, p->bs, &ap, &a);
         /* back to rows [n * T, Hq * D] */
         if (T == 1) a = reshape(&b, a, 2, n, Hq * Dh, 0, 0);
         else a = reshape(&b, swap12(&b, a, Hq, T, Dh), 2, T, Hq * Dh, 0, 0);
@@ -160,10 +187,28 @@ static quanta_status step_build(quanta_kv_pool *p, int32_t n, int32_t T, paged_s
     return b.st;
 }
 
+/* Checks that the blocks a step writes for sequence s are in the pool (n_blocks of them). */
+static quanta_status check_writes(const quanta_kv_pool *p, const int32_t *tables, int32_t s, int32_t pos, int32_t T,
+                                  int32_t n_blocks, const char *what) {
+    for (int32_t j = pos / p->bs; j <= (pos + T - 1) / p->bs; j++) {
+        int32_t blk = tables[(size_t)s * p->mb + j];
+        if (blk < 0 || blk >= n_blocks)
+            return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT,
+                                "quanta_model_eval_paged: %s[%d][%d] = %d, a block the step writes, is not in the pool "
+                                "(0..%d)", what, s, j, blk, n_blocks - 1);
+    }
+    return QUANTA_OK;
+}
+
 static quanta_status eval_paged(quanta_kv_pool *p, int32_t n, int32_t T, const int32_t *tokens,
-                                const int32_t *positions, const int32_t *tables, float *logits, size_t logits_count) {
+                                const int32_t *positions, const int32_t *tables, const int32_t *local_tables,
+                                float *logits, size_t logits_count) {
     if (!p || !tokens || !positions || !tables)
         return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "quanta_model_eval_paged: NULL pool, tokens, positions or tables");
+    if ((p->n_local > 0) != (local_tables != NULL))
+        return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "quanta_model_eval_paged: local_tables %s (the pool has %s)",
+                            local_tables ? "given" : "NULL",
+                            p->n_local > 0 ? "local pools of its own" : "no local pools");
     if (n < 1 || T < 1 || (T > 1 && n != 1) || T > QN_MAX_STEP_TOKENS || n > 4096)
         return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT,
                             "quanta_model_eval_paged: n = %d, T = %d (decode: T = 1, n <= 4096; prefill: n = 1, "
@@ -186,13 +231,9 @@ static quanta_status eval_paged(quanta_kv_pool *p, int32_t n, int32_t T, const i
             return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT,
                                 "quanta_model_eval_paged: a prefill piece starts at a block boundary (position %d, "
                                 "block size %d)", positions[s], p->bs);
-        for (int32_t j = positions[s] / p->bs; j <= (positions[s] + T - 1) / p->bs; j++) {
-            int32_t blk = tables[(size_t)s * p->mb + j];
-            if (blk < 0 || blk >= p->n_blocks)
-                return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT,
-                                    "quanta_model_eval_paged: tables[%d][%d] = %d, a block the step writes, is not in "
-                                    "the pool (0..%d)", s, j, blk, p->n_blocks - 1);
-        }
+        quanta_status e = check_writes(p, tables, s, positions[s], T, p->n_blocks, "tables");
+        if (!e && local_tables) e = check_writes(p, local_tables, s, positions[s], T, p->n_local, "local_tables");
+        if (e) return e;
     }
     paged_step *st = T == 1 ? &p->decode : &p->prefill;
     quanta_status e;
@@ -211,11 +252,17 @@ static quanta_status eval_paged(quanta_kv_pool *p, int32_t n, int32_t T, const i
     if (!e) e = quanta_plan_set_input(st->plan, st->pos, pos, (size_t)n * (size_t)T * sizeof *pos);
     if (!e) e = quanta_plan_set_input(st->plan, st->table, tables, (size_t)n * (size_t)p->mb * sizeof *tables);
     if (!e) e = quanta_plan_set_input(st->plan, st->lens, lens, (size_t)n * sizeof *lens);
+    if (!e && local_tables)
+        e = quanta_plan_set_input(st->plan, st->ltable, local_tables, (size_t)n * (size_t)p->mb * sizeof *local_tables);
     for (int g = 0; g < st->nseg && !e; g++) {
         /* decode: sequence g's row; prefill: block g of the piece */
         int32_t sq = T == 1 ? g : 0, at = T == 1 ? positions[g] : positions[0] + g * p->bs;
         int32_t row = tables[(size_t)sq * p->mb + at / p->bs] * p->bs + at % p->bs;
         e = quanta_plan_set_input(st->plan, st->start[g], &row, sizeof row);
+        if (!e && local_tables) {
+            row = local_tables[(size_t)sq * p->mb + at / p->bs] * p->bs + at % p->bs;
+            e = quanta_plan_set_input(st->plan, st->lstart[g], &row, sizeof row);
+        }
     }
     free(pos);
     free(lens);
@@ -225,9 +272,9 @@ static quanta_status eval_paged(quanta_kv_pool *p, int32_t n, int32_t T, const i
 }
 
 quanta_status quanta_model_eval_paged(quanta_kv_pool *pool, int32_t n, int32_t T, const int32_t *tokens,
-                                      const int32_t *positions, const int32_t *tables, float *logits,
-                                      size_t logits_count) {
-    return eval_paged(pool, n, T, tokens, positions, tables, logits, logits_count);
+                                      const int32_t *positions, const int32_t *tables, const int32_t *local_tables,
+                                      float *logits, size_t logits_count) {
+    return eval_paged(pool, n, T, tokens, positions, tables, local_tables, logits, logits_count);
 }
 
 int32_t quanta_kv_pool_block_size(const quanta_kv_pool *pool) { return pool ? pool->bs : 0; }

@@ -12,16 +12,15 @@
 #include "openai_request.h"
 #include "openai_response.h"
 #include "server_internal.h"
+#include "sse.h"
 
 typedef struct stream {
     qs_server *s;
     qs_req *r;
     qs_resp_ctx rc;
-    int include_usage, first, phase; /* phase 0 streaming, 1 [DONE] next, 2 ended */
+    int include_usage, first, done; /* done: only [DONE] is left to send */
     size_t text_sent;
     int32_t tok_sent;
-    char *pend;
-    size_t pend_len, pend_off;
 } stream;
 
 /* Tokens whose text is complete within the first `upto` bytes (all of them once done). */
@@ -32,8 +31,13 @@ static int32_t tokens_upto(const qs_req *r, size_t upto, int done) {
     return n;
 }
 
-/* Waits for news and turns it into the next event(s) in st->pend. */
-static void next_events(stream *st) {
+/* Waits for news and turns it into the next event(s); [DONE] after the last (sse.h's producer). */
+static char *next_events(void *ctx, int *last) {
+    stream *st = ctx;
+    if (st->done) {
+        *last = 1;
+        return strdup("data: [DONE]\n\n");
+    }
     qs_server *s = st->s;
     qs_req *r = st->r;
     qs_sched_lock(s->sched);
@@ -78,53 +82,26 @@ static void next_events(stream *st) {
         a = e;
     }
     size_t la = a ? strlen(a) : 0, lb = b ? strlen(b) : 0;
-    st->pend = malloc(la + lb + 1);
-    if (st->pend) {
-        if (a) memcpy(st->pend, a, la);
-        if (b) memcpy(st->pend + la, b, lb);
-        st->pend_len = la + lb;
-    } else {
-        st->pend_len = 0;
+    char *events = malloc(la + lb + 1);
+    if (events) {
+        if (a) memcpy(events, a, la);
+        if (b) memcpy(events + la, b, lb);
+        events[la + lb] = 0;
     }
-    st->pend_off = 0;
     free(a);
     free(b);
-    if (done) st->phase = 1;
-}
-
-static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max) {
-    stream *st = cls;
-    (void)pos;
-    while (st->pend_off == st->pend_len) {
-        free(st->pend);
-        st->pend = NULL;
-        st->pend_len = st->pend_off = 0;
-        if (st->phase == 2) return MHD_CONTENT_READER_END_OF_STREAM;
-        if (st->phase == 1) {
-            st->pend = strdup("data: [DONE]\n\n");
-            if (!st->pend) return MHD_CONTENT_READER_END_WITH_ERROR;
-            st->pend_len = strlen(st->pend);
-            st->phase = 2;
-            continue;
-        }
-        next_events(st);
-        if (!st->pend) return MHD_CONTENT_READER_END_WITH_ERROR;
-    }
-    size_t n = st->pend_len - st->pend_off < max ? st->pend_len - st->pend_off : max;
-    memcpy(buf, st->pend + st->pend_off, n);
-    st->pend_off += n;
-    return (ssize_t)n;
+    st->done = done;
+    return events;
 }
 
 /* The response is gone (finished, or the client disconnected): cancel and release the request. */
 static void stream_free(void *cls) {
     stream *st = cls;
     qs_sched_release(st->s->sched, st->r);
-    free(st->pend);
     free(st);
 }
 
-static int32_t *tokenize(qs_server *s, const char *text, int special, size_t *n) {
+int32_t *qs_tokenize(qs_server *s, const char *text, int special, size_t *n) {
     size_t need = 0;
     if (quanta_model_tokenize(s->model, text, strlen(text), 1, special, NULL, 0, &need)) return NULL;
     int32_t *ids = malloc((need ? need : 1) * sizeof *ids);
@@ -158,10 +135,10 @@ enum MHD_Result qs_handle_generate(qs_server *s, struct MHD_Connection *c, int c
             qs_api_req_free(&a);
             return qs_reply_error(s, c, rt, 400, "invalid_request_error", msg, "messages", 0);
         }
-        ids = tokenize(s, text, 1, &n);
+        ids = qs_tokenize(s, text, 1, &n);
         free(text);
     } else if (a.prompt) {
-        ids = tokenize(s, a.prompt, 0, &n);
+        ids = qs_tokenize(s, a.prompt, 0, &n);
     } else {
         ids = a.prompt_ids;
         n = a.n_prompt_ids;
@@ -231,17 +208,7 @@ enum MHD_Result qs_handle_generate(qs_server *s, struct MHD_Connection *c, int c
         st->rc = rc;
         st->include_usage = include_usage;
         st->first = 1;
-        struct MHD_Response *resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16384, stream_read, st, stream_free);
-        if (!resp) {
-            stream_free(st);
-            return MHD_NO;
-        }
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "text/event-stream");
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
-        enum MHD_Result ok = MHD_queue_response(c, 200, resp);
-        MHD_destroy_response(resp);
-        qs_metrics_http(s->metrics, rt, 200);
-        return ok;
+        return qs_sse_queue(s, c, rt, (qs_sse_source){next_events, stream_free, st});
     }
     qs_sched_lock(s->sched);
     while (r->state != QS_DONE) qs_sched_wait(s->sched, 1.0);

@@ -2,7 +2,8 @@
  * http.c — the HTTP side of `quanta serve` (server.h): libmicrohttpd with one thread per
  * connection (a streamed response blocks its own thread while it waits for tokens), request
  * bodies collected up to a size limit, and routing:
- *   GET /health, GET /v1/models, GET /metrics, POST /v1/completions, POST /v1/chat/completions.
+ *   GET /health, GET /v1/models, GET /metrics, POST /v1/completions, POST /v1/chat/completions,
+ *   and the KServe v2 protocol under /v2 (kserve.c).
  */
 #include <netdb.h>
 #include <stdio.h>
@@ -11,6 +12,7 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include "kserve.h"
 #include "openai_response.h"
 #include "server_internal.h"
 
@@ -81,6 +83,7 @@ static enum MHD_Result route(qs_server *s, struct MHD_Connection *c, const char 
         }
         return qs_handle_generate(s, c, chat, k->body ? k->body : "", k->len);
     }
+    if (qs_kserve_owns(url)) return qs_kserve_route(s, c, url, method, k->body ? k->body : "", k->len, k->too_big);
     char msg[160];
     snprintf(msg, sizeof msg, "no route %.100s", url);
     return qs_reply_error(s, c, "other", 404, "invalid_request_error", msg, NULL, 0);
@@ -99,6 +102,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
         if (cl && strtoull(cl, NULL, 10) > s->max_body) {
             k->too_big = 1;
+            if (qs_kserve_owns(url)) return qs_kserve_too_big(s, c);
             char msg[96];
             snprintf(msg, sizeof msg, "the request body is larger than %zu bytes", s->max_body);
             return qs_reply_error(s, c, "other", 413, "invalid_request_error", msg, NULL, 0);

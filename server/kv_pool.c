@@ -48,7 +48,19 @@ int qs_kv_pool_grow(qs_kv_pool *p, int seq, int64_t positions) {
 }
 
 void qs_kv_pool_free_seq(qs_kv_pool *p, int seq) {
-    for (int64_t i = p->n_blocks[seq]; i > 0; i--) p->free_list[p->n_free++] = p->table[seq][i - 1];
-    p->used -= p->n_blocks[seq];
+    for (int64_t i = p->n_blocks[seq]; i > 0; i--)
+        if (p->table[seq][i - 1] >= 0) {
+            p->free_list[p->n_free++] = p->table[seq][i - 1];
+            p->used--;
+        }
     p->n_blocks[seq] = 0;
+}
+
+void qs_kv_pool_release_before(qs_kv_pool *p, int seq, int64_t position) {
+    for (int64_t j = 0; j < p->n_blocks[seq] && (j + 1) * QS_KV_BLOCK <= position; j++)
+        if (p->table[seq][j] >= 0) {
+            p->free_list[p->n_free++] = p->table[seq][j];
+            p->table[seq][j] = -1;
+            p->used--;
+        }
 }

@@ -30,5 +30,8 @@ int64_t qs_kv_pool_free(const qs_kv_pool *p);
 int qs_kv_pool_grow(qs_kv_pool *p, int seq, int64_t positions);
 /* Returns every block of seq to the pool. */
 void qs_kv_pool_free_seq(qs_kv_pool *p, int seq);
+/* Returns the blocks of seq that hold only positions before `position` (a sliding window has
+ * left them); their table entries become -1, later entries keep their places. */
+void qs_kv_pool_release_before(qs_kv_pool *p, int seq, int64_t position);
 
 #endif

@@ -191,6 +191,10 @@ char *qs_metrics_render(qs_metrics *m, const qs_sched_stats *st) {
     put_one(&b, "quanta_batch_slots", "gauge", "Sequences that can decode together (--max-batch).", st->max_batch);
     put_one(&b, "quanta_kv_blocks_used", "gauge", "KV cache blocks held by running requests.", (double)st->kv_blocks_used);
     put_one(&b, "quanta_kv_blocks_total", "gauge", "KV cache blocks in the pool (--kv-blocks).", (double)st->kv_blocks_total);
+    put_one(&b, "quanta_kv_local_blocks_used", "gauge",
+            "Blocks of the sliding-window layers' own pools held (0 without such layers).", (double)st->kv_local_used);
+    put_one(&b, "quanta_kv_local_blocks_total", "gauge", "Blocks in the sliding-window layers' own pools.",
+            (double)st->kv_local_total);
     int64_t now = now_sec();
     uint64_t recent = 0;
     for (int k = 0; k < RATE_WINDOW; k++)

@@ -7,7 +7,7 @@
 #include "openai_response.h"
 
 /* text made valid UTF-8 (each invalid byte becomes U+FFFD), as a JSON string. */
-static json_t *utf8_string(const char *s, size_t n) {
+json_t *qs_json_utf8(const char *s, size_t n) {
     char *o = malloc(3 * n + 1);
     if (!o) return NULL;
     size_t k = 0;
@@ -49,9 +49,9 @@ static char *dump(json_t *j) {
 
 char *qs_json_error(const char *message, const char *type, const char *param, const char *code) {
     json_t *e = json_object();
-    json_object_set_new(e, "message", utf8_string(message, strlen(message)));
+    json_object_set_new(e, "message", qs_json_utf8(message, strlen(message)));
     json_object_set_new(e, "type", json_string(type));
-    json_object_set_new(e, "param", param && *param ? utf8_string(param, strlen(param)) : json_null());
+    json_object_set_new(e, "param", param && *param ? qs_json_utf8(param, strlen(param)) : json_null());
     json_object_set_new(e, "code", code ? json_string(code) : json_null());
     json_t *o = json_object();
     json_object_set_new(o, "error", e);
@@ -67,7 +67,7 @@ static json_t *piece(const qs_resp_ctx *c, int32_t id) {
     char buf[256];
     size_t len = 0;
     if (quanta_model_token_to_piece(c->m, id, 1, buf, sizeof buf, &len)) len = 0;
-    return utf8_string(buf, len);
+    return qs_json_utf8(buf, len);
 }
 
 static json_t *piece_bytes(const qs_resp_ctx *c, int32_t id) {
@@ -128,9 +128,9 @@ char *qs_resp_full(const qs_resp_ctx *c, const char *text, size_t len, const qs_
     json_t *choice;
     if (c->chat)
         choice = json_pack("{s:i, s:{s:s, s:o}, s:o, s:s}", "index", 0, "message", "role", "assistant", "content",
-                           utf8_string(text, len), "logprobs", logprobs(c, toks, n, 0), "finish_reason", finish_reason);
+                           qs_json_utf8(text, len), "logprobs", logprobs(c, toks, n, 0), "finish_reason", finish_reason);
     else
-        choice = json_pack("{s:o, s:i, s:o, s:s}", "text", utf8_string(text, len), "index", 0, "logprobs",
+        choice = json_pack("{s:o, s:i, s:o, s:s}", "text", qs_json_utf8(text, len), "index", 0, "logprobs",
                            logprobs(c, toks, n, 0), "finish_reason", finish_reason);
     if (!o || !choice) {
         json_decref(o);
@@ -164,11 +164,11 @@ char *qs_resp_chunk(const qs_resp_ctx *c, int first, const char *delta, size_t l
     if (c->chat) {
         json_t *d = json_object();
         if (first) json_object_set_new(d, "role", json_string("assistant"));
-        if (len || first) json_object_set_new(d, "content", utf8_string(delta, len));
+        if (len || first) json_object_set_new(d, "content", qs_json_utf8(delta, len));
         choice = json_pack("{s:i, s:o, s:o, s:o}", "index", 0, "delta", d, "logprobs", logprobs(c, toks, n, base),
                            "finish_reason", fr);
     } else {
-        choice = json_pack("{s:o, s:i, s:o, s:o}", "text", utf8_string(delta, len), "index", 0, "logprobs",
+        choice = json_pack("{s:o, s:i, s:o, s:o}", "text", qs_json_utf8(delta, len), "index", 0, "logprobs",
                            logprobs(c, toks, n, base), "finish_reason", fr);
     }
     if (!o || !choice) {

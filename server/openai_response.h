@@ -7,6 +7,7 @@
 #ifndef QUANTA_SERVER_OPENAI_RESPONSE_H
 #define QUANTA_SERVER_OPENAI_RESPONSE_H
 
+#include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -22,6 +23,9 @@ typedef struct qs_resp_ctx {
     int logprobs, top_logprobs;
     const quanta_model *m;
 } qs_resp_ctx;
+
+/* n bytes of text made valid UTF-8 (each invalid byte becomes U+FFFD) as a JSON string. */
+json_t *qs_json_utf8(const char *s, size_t n);
 
 /* {"error": {"message", "type", "param", "code"}}; param and code may be NULL. */
 char *qs_json_error(const char *message, const char *type, const char *param, const char *code);

@@ -14,7 +14,9 @@
  * Blocks are taken on demand: admission takes the prompt's, a decode step that starts a new
  * block takes one; when none is left the youngest running request is preempted: its blocks and
  * slot are freed and it goes back to the head of the queue, to recompute its prompt and the
- * tokens it had generated.
+ * tokens it had generated. Models with sliding-window layers (Gemma 3) give those layers pools
+ * and tables of their own (lpool): a sequence holds local blocks only for the positions its
+ * window still covers; blocks the window has left are freed before each step.
  */
 #include <math.h>
 #include <stdio.h>
@@ -42,7 +44,10 @@ struct qs_sched {
     quanta_kv_pool *kv;       /* the paged KV cache */
     int32_t max_blocks;       /* block-table columns: ceil(n_ctx / QS_KV_BLOCK) */
     int32_t *tables;          /* a step's block tables, [max_batch or 1][max_blocks] */
-    qs_kv_pool pool;
+    qs_kv_pool pool, lpool;   /* block allocators: every layer's / the sliding-window layers' */
+    int has_local;            /* the model's sliding-window layers have pools of their own */
+    int32_t window;
+    int32_t *ltables;         /* a step's local block tables */
     int stop, draining;
     uint64_t next_order, seed_counter;
     float *logits;            /* max_batch * V (decode) */
@@ -141,6 +146,7 @@ static void finish(qs_sched *s, qs_req *r, const char *reason) {
         s->slot[r->slot] = NULL;
         s->n_running--;
         qs_kv_pool_free_seq(&s->pool, r->slot);
+        if (s->has_local) qs_kv_pool_free_seq(&s->lpool, r->slot);
         r->slot = -1;
     }
     r->state = QS_DONE;
@@ -196,6 +202,7 @@ static void preempt(qs_sched *s, qs_req *r) {
     s->slot[r->slot] = NULL;
     s->n_running--;
     qs_kv_pool_free_seq(&s->pool, r->slot);
+    if (s->has_local) qs_kv_pool_free_seq(&s->lpool, r->slot);
     r->slot = -1;
     r->state = QS_QUEUED;
     r->n_prefilled = 0;
@@ -208,6 +215,8 @@ static void admit(qs_sched *s) {
         qs_req *r = s->q_head;
         /* The whole (re)computed prompt and its first new token must fit in the free blocks. */
         int64_t need = qs_kv_blocks_for(prefill_len(r) + 1);
+        int32_t first = prefill_len(r) + 1 < s->cfg.prefill_chunk ? prefill_len(r) + 1 : s->cfg.prefill_chunk;
+        if (s->has_local && qs_kv_blocks_for(first) > qs_kv_pool_free(&s->lpool) && s->n_running > 0) return;
         if (need > qs_kv_pool_free(&s->pool)) {
             if (s->n_running > 0) return; /* wait for blocks to come back */
             if (need > s->pool.total) {   /* can never fit: refuse it rather than wait forever */
@@ -332,10 +341,23 @@ static void emit(qs_sched *s, qs_req *r, const float *row) {
  * but the last are in its blocks. */
 static int32_t decode_position(const qs_req *r) { return r->n_prompt + r->n_out - 1; }
 
-/* Slot i's block table as a row of max_blocks ids (-1 past its blocks: never read). */
-static void table_row(const qs_sched *s, int i, int32_t *row) {
-    int64_t n = s->pool.n_blocks[i];
-    for (int64_t j = 0; j < s->max_blocks; j++) row[j] = j < n ? s->pool.table[i][j] : -1;
+/* Slot i's block table in allocator a as a row of max_blocks ids (-1 past its blocks and for
+ * blocks a window has left: never read). */
+static void table_row(const qs_kv_pool *a, int i, int32_t max_blocks, int32_t *row) {
+    int64_t n = a->n_blocks[i];
+    for (int64_t j = 0; j < max_blocks; j++) row[j] = j < n ? a->table[i][j] : -1;
+}
+
+/* Before slot i's step that writes positions [from, from + T): its local blocks the window has
+ * left (queries from `from` on see keys after from - window) go back, and it gets local blocks
+ * up to from + T. Preempts the youngest running request while none is free; 0 when slot i itself
+ * was preempted. */
+static int local_prepare(qs_sched *s, int i, int64_t from, int64_t T) {
+    if (!s->has_local) return 1;
+    qs_req *r = s->slot[i];
+    qs_kv_pool_release_before(&s->lpool, i, from - s->window + 1);
+    while (s->slot[i] == r && !qs_kv_pool_grow(&s->lpool, i, from + T)) preempt(s, youngest(s));
+    return s->slot[i] == r;
 }
 
 static void step(qs_sched *s) {
@@ -352,6 +374,7 @@ static void step(qs_sched *s) {
             qs_req *y = youngest(s);
             preempt(s, y);
         }
+        if (s->slot[i] == r) local_prepare(s, i, decode_position(r), 1);
     }
     for (int i = 0; i < B; i++) {
         qs_req *r = s->slot[i];
@@ -359,7 +382,8 @@ static void step(qs_sched *s) {
         dreq[nd] = r;
         dtok[nd] = r->out[r->n_out - 1].id;
         dpos[nd] = decode_position(r);
-        table_row(s, i, s->tables + (size_t)nd * (size_t)s->max_blocks);
+        table_row(&s->pool, i, s->max_blocks, s->tables + (size_t)nd * (size_t)s->max_blocks);
+        if (s->has_local) table_row(&s->lpool, i, s->max_blocks, s->ltables + (size_t)nd * (size_t)s->max_blocks);
         r->refs++; /* kept through the step: finish() may drop the scheduler's reference */
         nd++;
     }
@@ -372,8 +396,13 @@ static void step(qs_sched *s) {
         qs_req *r = s->slot[i];
         if (!r || r->state != QS_PREFILL) continue;
         int32_t at = r->n_prefilled, total = prefill_len(r);
-        while (at < total && n_pre < 64 && (budget > 0 || n_pre == 0)) {
+        /* With local pools one piece per request and step: the window's release before a piece
+         * must not free blocks an earlier piece of the same step still writes and reads. */
+        int pieces = 0;
+        while (at < total && n_pre < 64 && (budget > 0 || n_pre == 0) && !(s->has_local && pieces)) {
             int32_t n = total - at < chunk ? total - at : chunk;
+            if (!local_prepare(s, i, at, n)) break; /* preempted for local blocks */
+            pieces++;
             pre_req[n_pre] = r;
             pre_from[n_pre] = at;
             pre_n[n_pre] = n;
@@ -386,7 +415,9 @@ static void step(qs_sched *s) {
     pthread_mutex_unlock(&s->mu);
 
     quanta_status dst = QUANTA_OK;
-    if (nd) dst = quanta_model_eval_paged(s->kv, nd, 1, dtok, dpos, s->tables, s->logits, (size_t)nd * (size_t)s->V);
+    if (nd)
+        dst = quanta_model_eval_paged(s->kv, nd, 1, dtok, dpos, s->tables, s->has_local ? s->ltables : NULL, s->logits,
+                                      (size_t)nd * (size_t)s->V);
     /* Prefill outside the lock: the request cannot leave its slot meanwhile (only this thread
      * frees slots); its tokens are read-only here. */
     quanta_status pst[64];
@@ -408,9 +439,11 @@ static void step(qs_sched *s) {
         ptoks = t;
         for (int32_t j = 0; j < pre_n[k]; j++) ptoks[j] = prefill_token(r, pre_from[k] + j);
         if (need_logits && !plog) plog = malloc((size_t)s->V * sizeof *plog);
-        /* The slot's table only changes on this thread: read it without the lock. */
-        table_row(s, r->slot, s->tables);
-        pst[k] = quanta_model_eval_paged(s->kv, 1, pre_n[k], ptoks, &pre_from[k], s->tables, need_logits ? plog : NULL,
+        /* The slot's tables only change on this thread: read them without the lock. */
+        table_row(&s->pool, r->slot, s->max_blocks, s->tables);
+        if (s->has_local) table_row(&s->lpool, r->slot, s->max_blocks, s->ltables);
+        pst[k] = quanta_model_eval_paged(s->kv, 1, pre_n[k], ptoks, &pre_from[k], s->tables,
+                                         s->has_local ? s->ltables : NULL, need_logits ? plog : NULL,
                                          need_logits ? (size_t)s->V : 0);
         if (!pst[k] && need_logits) {
             pthread_mutex_lock(&s->mu);
@@ -488,11 +521,27 @@ quanta_status qs_sched_create(quanta_model *model, const qs_sched_config *cfg, q
     s->slot = calloc((size_t)cfg->max_batch, sizeof *s->slot);
     s->max_blocks = (int32_t)((cfg->n_ctx + QS_KV_BLOCK - 1) / QS_KV_BLOCK);
     s->tables = malloc((size_t)cfg->max_batch * (size_t)s->max_blocks * sizeof *s->tables);
+    s->ltables = malloc((size_t)cfg->max_batch * (size_t)s->max_blocks * sizeof *s->ltables);
+    s->window = info.sliding_window;
     s->logits = malloc((size_t)cfg->max_batch * (size_t)s->V * sizeof *s->logits);
-    if (!s->slot || !s->tables || !s->logits || qs_kv_pool_init(&s->pool, cfg->kv_blocks, cfg->max_batch))
+    /* Local pools: what every slot's window needs at most (the window, the longest piece, one
+     * block of misalignment), unless given. */
+    int64_t local = cfg->kv_local_blocks;
+    if (!local && s->window > 0 && s->window < cfg->n_ctx)
+        local = (int64_t)cfg->max_batch * (qs_kv_blocks_for((int64_t)s->window + cfg->prefill_chunk) + 1);
+    if (!s->slot || !s->tables || !s->ltables || !s->logits ||
+        qs_kv_pool_init(&s->pool, cfg->kv_blocks, cfg->max_batch) ||
+        qs_kv_pool_init(&s->lpool, local, cfg->max_batch))
         st = QUANTA_ERR_OUT_OF_MEMORY;
-    if (!st && cfg->kv_blocks > INT32_MAX / QS_KV_BLOCK) st = QUANTA_ERR_INVALID_ARGUMENT;
-    if (!st) st = quanta_kv_pool_create(model, (int32_t)cfg->kv_blocks, QS_KV_BLOCK, s->max_blocks, &s->kv);
+    if (!st && (cfg->kv_blocks > INT32_MAX / QS_KV_BLOCK || local > INT32_MAX / QS_KV_BLOCK))
+        st = QUANTA_ERR_INVALID_ARGUMENT;
+    if (!st && local > 0) {
+        /* A window but no sliding-window layers (every layer windowed alike): one pool. */
+        st = quanta_kv_pool_create(model, (int32_t)cfg->kv_blocks, (int32_t)local, QS_KV_BLOCK, s->max_blocks, &s->kv);
+        s->has_local = st == QUANTA_OK;
+        if (st == QUANTA_ERR_INVALID_ARGUMENT) st = QUANTA_OK;
+    }
+    if (!st && !s->kv) st = quanta_kv_pool_create(model, (int32_t)cfg->kv_blocks, 0, QS_KV_BLOCK, s->max_blocks, &s->kv);
     if (!st && pthread_create(&s->thread, NULL, run, s)) st = QUANTA_ERR_BACKEND;
     if (st) {
         qs_sched_destroy(s);
@@ -530,7 +579,9 @@ void qs_sched_destroy(qs_sched *s) {
     }
     quanta_kv_pool_destroy(s->kv);
     qs_kv_pool_destroy(&s->pool);
+    qs_kv_pool_destroy(&s->lpool);
     free(s->tables);
+    free(s->ltables);
     free(s->slot);
     free(s->logits);
     pthread_cond_destroy(&s->news);
@@ -594,6 +645,8 @@ void qs_sched_stats_get(qs_sched *s, qs_sched_stats *st) {
     st->max_batch = s->cfg.max_batch;
     st->kv_blocks_used = s->pool.used;
     st->kv_blocks_total = s->pool.total;
+    st->kv_local_used = s->has_local ? s->lpool.used : 0;
+    st->kv_local_total = s->has_local ? s->lpool.total : 0;
     st->draining = s->draining;
     pthread_mutex_unlock(&s->mu);
 }

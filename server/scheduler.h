@@ -78,6 +78,8 @@ typedef struct qs_sched_config {
     int32_t step_tokens;       /* token budget of one step: decodes + prefill chunks */
     int32_t prefill_chunk;     /* prompt tokens per prefill piece (fixed: results do not depend on load) */
     int64_t kv_blocks;         /* KV blocks of QS_KV_BLOCK positions in the pool (kv_pool.h) */
+    int64_t kv_local_blocks;   /* blocks of the sliding-window layers' own pools (0 = as many as the
+                                * sequences' windows need at most) */
 } qs_sched_config;
 
 typedef struct qs_sched qs_sched;
@@ -111,6 +113,7 @@ void qs_sched_wait(qs_sched *s, double seconds);
 typedef struct qs_sched_stats {
     int32_t running, queued, max_batch;
     int64_t kv_blocks_used, kv_blocks_total;
+    int64_t kv_local_used, kv_local_total; /* sliding-window layers' pools (0 when none) */
     int draining;
 } qs_sched_stats;
 void qs_sched_stats_get(qs_sched *s, qs_sched_stats *st);

@@ -36,6 +36,10 @@ enum MHD_Result qs_reply_error(qs_server *s, struct MHD_Connection *c, const cha
 /* POST /v1/completions (chat = 0) and /v1/chat/completions (chat = 1) with the whole body. */
 enum MHD_Result qs_handle_generate(qs_server *s, struct MHD_Connection *c, int chat, const char *body, size_t len);
 
+/* text's tokens (BOS first when the model wants it; special: control tokens written in the text
+ * become their ids), malloc'd with *n set; NULL when tokenizing fails (quanta_last_error). */
+int32_t *qs_tokenize(qs_server *s, const char *text, int special, size_t *n);
+
 /* The prompt of a chat request: messages rendered with the model's chat template (chat_prompt.c).
  * Returns 0, or -1 with msg set (the template cannot render this conversation, or none known). */
 int qs_chat_prompt(const qs_server *s, const qs_chat_msg *msgs, size_t n, char **out, char *msg, size_t cap);

@@ -203,6 +203,9 @@ int qn_model_opts_load(qn_model_opts *o, qn_loaded *l) {
         return rc;
     }
     quanta_model_get_info(l->model, &l->info);
+    if (o->n_ctx > 0 && l->info.context_length > 0 && o->n_ctx > l->info.context_length)
+        fprintf(stderr, "quanta %s: warning: -c/--ctx-size %d is beyond the context the model was trained on (%d): "
+                        "expect poor text past that\n", o->cmd, o->n_ctx, l->info.context_length);
     if (!o->quiet) {
         quanta_model_memory mem;
         quanta_model_memory_report(l->model, NULL, &mem);

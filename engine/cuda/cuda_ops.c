@@ -268,12 +268,7 @@ static bool node_ok(const qn_node *node) {
         if (!is_float(x) || !is_float(y) || !sane(x) || !same_shape(x, y) || x->desc.ndim < 2) return false;
         if (!sane(b) || b->desc.dtype != QUANTA_I32 || elems(b) != x->desc.dims[x->desc.ndim >= 2 ? x->desc.ndim - 2 : 0])
             return false;
-        {
-            const quanta_rope_params *rp = &node->params.rope;
-            const int64_t D = last_dim(x), rot = rp->rot_dims ? rp->rot_dims : D;
-            return rot >= 0 && rot <= D && rot % 2 == 0 && (rp->mode == QUANTA_ROPE_NORM || rp->mode == QUANTA_ROPE_NEOX) &&
-                   rp->theta_base > 0.0f && isfinite(rp->theta_base) && isfinite(rp->freq_scale);
-        }
+        return true; /* mode, rot_dims, theta and freq_scale: checked once, by the op table's infer_rope */
     case QN_OP_SILU: case QN_OP_GELU: case QN_OP_SCALE: case QN_OP_SOFTMAX: case QN_OP_CONVERT:
         return is_float(x) && is_float(y) && sane(x) && same_shape(x, y);
     case QN_OP_ADD: case QN_OP_MUL:

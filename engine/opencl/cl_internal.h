@@ -32,6 +32,7 @@ typedef enum qn_cl_kernel_id {
     QK_ROPE,
     QK_GET_ROWS,
     QK_PERMUTE,
+    QK_PERMUTE_ROWS,
     QK_WRITE_ROWS,
     QK_COPY,
     QK_GEMV,

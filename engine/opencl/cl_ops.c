@@ -219,9 +219,11 @@ static quanta_status run_permute(qn_cl *s, const qn_node *node) {
     }
     cl_long4 odv = {{od[0], od[1], od[2], od[3]}}, stv = {{step[0], step[1], step[2], step[3]}};
     qn_cl_arg a[] = {QA(xm), QA(xo), QA(ym), QA(yo), QA(es), QA(nn), QA(odv), QA(stv)};
-    st = qn_cl_set_args(s, QK_PERMUTE, a, 8);
-    size_t l = EW_LWS;
-    if (st == QUANTA_OK) st = qn_cl_launch(s, QK_PERMUTE, "permute", 1, &n, &l);
+    /* CPUs: a row per work-item; GPUs: an element per work-item (coalesced writes) */
+    const qn_cl_kernel_id id = s->cpu_rows && od[3] > 0 ? QK_PERMUTE_ROWS : QK_PERMUTE;
+    st = qn_cl_set_args(s, id, a, 8);
+    size_t l = id == QK_PERMUTE_ROWS ? 4 : EW_LWS, g = id == QK_PERMUTE_ROWS ? n / (size_t)od[3] : n;
+    if (st == QUANTA_OK) st = qn_cl_launch(s, id, "permute", 1, &g, &l);
     qn_cl_scratch_free(s, &tmp);
     return st;
 }

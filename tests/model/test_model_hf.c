@@ -11,6 +11,7 @@
 #include "model_internal.h"
 #include "json_write.h"
 #include "qt_file.h"
+#include "qt_check.h"
 #include "tiny_model.h"
 
 static const tiny_spec HF_LLAMA = {"llama", 32, 4, 2, 8, 48, 2, 300, 0, 10000.0f, 1, 1};
@@ -161,8 +162,8 @@ static void make_tmp(void) {
 
 static void rm_dir(const char *dir) {
     char p[512];
-    const char *files[] = {"model.safetensors", "config.json", "tokenizer.json"};
-    for (int i = 0; i < 3; i++) {
+    const char *files[] = {"model.safetensors", "config.json", "tokenizer.json", "tokenizer_config.json"};
+    for (int i = 0; i < 4; i++) {
         snprintf(p, sizeof p, "%s/%s", dir, files[i]);
         unlink(p);
     }
@@ -234,6 +235,39 @@ static void check_hf(const tiny_spec *spec, uint64_t salt) {
     quanta_model_destroy(m);
     hf_done(&fx);
 }
+
+/* tokenizer_config.json's chat_template (a JSON string with escapes) is the model's template;
+ * a malformed tokenizer_config.json fails the load naming the file. */
+START_TEST(test_hf_chat_template) {
+    hf_fixture fx;
+    hf_setup(&fx, &HF_LLAMA, 103);
+    write_hf_dir(&fx.tm, fx.dir, NULL);
+    char path[400];
+    snprintf(path, sizeof path, "%s/tokenizer_config.json", fx.dir);
+    FILE *f = fopen(path, "w");
+    ck_assert(f);
+    fputs("{\"bos_token\": \"<s>\", \"chat_template\": \"{% for m in messages %}<|im_start|>{{ m['role'] }}\\n"
+          "{{ m['content'] }}<|im_end|>\\n{% endfor %}\"}", f);
+    fclose(f);
+    quanta_model *m;
+    ck_assert_msg(quanta_model_load(fx.dir, fx.be, NULL, &m) == QUANTA_OK, "%s", quanta_last_error());
+    const char *text;
+    quanta_chat_template t;
+    ck_assert(quanta_model_chat_template_text(m, &text) == QUANTA_OK);
+    ck_assert_str_eq(text, "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}");
+    ck_assert(quanta_model_chat_template(m, &t) == QUANTA_OK);
+    ck_assert_int_eq(t, QUANTA_CHAT_CHATML);
+    quanta_model_destroy(m);
+    f = fopen(path, "w");
+    ck_assert(f);
+    fputs("{\"chat_template\": ", f);
+    fclose(f);
+    m = NULL;
+    QT_EXPECT_ERR(quanta_model_load(fx.dir, fx.be, NULL, &m), QUANTA_ERR_CORRUPT, "tokenizer_config.json");
+    ck_assert_ptr_null(m);
+    hf_done(&fx);
+}
+END_TEST
 
 START_TEST(test_hf_llama) { check_hf(&HF_LLAMA, 101); }
 END_TEST
@@ -351,6 +385,7 @@ int main(void) {
     TCase *tc = tcase_create("hf");
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, test_hf_llama);
+    tcase_add_test(tc, test_hf_chat_template);
     tcase_add_test(tc, test_hf_qwen2);
     tcase_add_test(tc, test_hf_gemma3);
     tcase_add_test(tc, test_hf_tokenizer);

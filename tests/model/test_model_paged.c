@@ -4,7 +4,9 @@
  * sequences with shuffled, non-contiguous block tables, prompts prefilled in block-aligned pieces
  * then decoded together, logits of every step compared with a plain context running the same
  * tokens one sequence at a time (quanta_model_eval), and the first sequence's also against the
- * float64 forward pass of tiny_model.h; f32 and f16 KV caches; and each bad argument.
+ * float64 forward pass of tiny_model.h; f32 and f16 KV caches; Gemma's sliding-window layers also
+ * with pools of their own, holding only the blocks their window still covers (freed ones -1);
+ * and each bad argument.
  */
 #include <math.h>
 
@@ -27,7 +29,28 @@ static double max_rel(const float *a, const float *b, int n) {
     return d / (m > 0 ? m : 1);
 }
 
-static void run(const tiny_spec *spec, const char *backend, quanta_dtype kv, double tol, uint64_t salt) {
+/* Local blocks of the sliding-window layers: a stack of free ids; before a step writing
+ * positions [from, from + T) of sequence s, the blocks its window has left go back (-1) and the
+ * blocks up to from + T are taken, as the server's allocator does. */
+typedef struct local_alloc {
+    int32_t free[64], n_free, max_used, used;
+    int32_t table[NSEQ * MB];
+} local_alloc;
+
+static void local_step(local_alloc *a, int s, int from, int T, int window) {
+    int32_t *t = a->table + s * MB;
+    for (int j = 0; (j + 1) * BS <= from - window + 1; j++)
+        if (t[j] >= 0) a->free[a->n_free++] = t[j], t[j] = -1, a->used--;
+    for (int j = 0; j <= (from + T - 1) / BS; j++)
+        if (t[j] == -2) { /* -2: never taken; -1: freed */
+            ck_assert_int_gt(a->n_free, 0);
+            t[j] = a->free[--a->n_free];
+            a->used++;
+        }
+    if (a->used > a->max_used) a->max_used = a->used;
+}
+
+static void run(const tiny_spec *spec, const char *backend, quanta_dtype kv, double tol, uint64_t salt, int local) {
     tiny_model tm;
     tiny_build(&tm, spec, salt, NULL, NULL);
     quanta_model_params mp;
@@ -51,8 +74,14 @@ static void run(const tiny_spec *spec, const char *backend, quanta_dtype kv, dou
         perm[i] = perm[j], perm[j] = x;
     }
     for (int i = 0; i < NSEQ * MB; i++) tables[i] = perm[i];
+    const int NL = 24; /* local pool: 3 sequences x (window 8 + piece 8) / 4 + slack */
+    local_alloc la;
+    la.n_free = NL, la.used = la.max_used = 0;
+    for (int i = 0; i < NL; i++) la.free[i] = NL - 1 - i;
+    for (int i = 0; i < NSEQ * MB; i++) la.table[i] = -2;
+    const int32_t *lt = local ? la.table : NULL;
     quanta_kv_pool *pool;
-    ck_assert_msg(quanta_kv_pool_create(m, NB, BS, MB, &pool) == QUANTA_OK, "%s", quanta_last_error());
+    ck_assert_msg(quanta_kv_pool_create(m, NB, local ? NL : 0, BS, MB, &pool) == QUANTA_OK, "%s", quanta_last_error());
     ck_assert_int_eq(quanta_kv_pool_block_size(pool), BS);
     quanta_model_context *ctx[NSEQ];
     int plen[NSEQ] = {9, 4, 14}; /* pieces: 8+1, 4, 8+6 at block size 4: 2, 1, 2 pieces */
@@ -71,7 +100,9 @@ static void run(const tiny_spec *spec, const char *backend, quanta_dtype kv, dou
         for (int at = 0; at < plen[s]; at += 8) {
             int T = plen[s] - at < 8 ? plen[s] - at : 8;
             int32_t p0 = at;
-            QT_CHECK(quanta_model_eval_paged(pool, 1, T, toks + at, &p0, tables + s * MB, lp, (size_t)V) == QUANTA_OK,
+            if (local) local_step(&la, s, at, T, spec->window);
+            QT_CHECK(quanta_model_eval_paged(pool, 1, T, toks + at, &p0, tables + s * MB, lt ? lt + s * MB : NULL, lp,
+                                             (size_t)V) == QUANTA_OK,
                      "%s", quanta_last_error());
         }
         ck_assert_int_eq(quanta_model_eval(ctx[s], toks, (size_t)plen[s], lc, (size_t)V), QUANTA_OK);
@@ -87,7 +118,8 @@ static void run(const tiny_spec *spec, const char *backend, quanta_dtype kv, dou
     }
     /* 20 decode steps of all sequences together (past the window and across blocks). */
     for (int step = 0; step < 20; step++) {
-        QT_CHECK(quanta_model_eval_paged(pool, NSEQ, 1, last, pos, tables, lp, (size_t)NSEQ * V) == QUANTA_OK, "%s",
+        for (int s = 0; local && s < NSEQ; s++) local_step(&la, s, pos[s], 1, spec->window);
+        QT_CHECK(quanta_model_eval_paged(pool, NSEQ, 1, last, pos, tables, lt, lp, (size_t)NSEQ * V) == QUANTA_OK, "%s",
                  quanta_last_error());
         for (int s = 0; s < NSEQ; s++) {
             ck_assert_int_eq(quanta_model_eval(ctx[s], &last[s], 1, lc, (size_t)V), QUANTA_OK);
@@ -102,28 +134,34 @@ static void run(const tiny_spec *spec, const char *backend, quanta_dtype kv, dou
             pos[s]++;
         }
     }
+    /* The local pools held at most what the windows cover, far below the sequences' lengths. */
+    if (local) ck_assert_msg(la.max_used <= NSEQ * 5, "local blocks in use up to %d", la.max_used);
     /* Bad arguments. */
     int32_t tok = 1, p0 = 1, bad_tab[MB];
     for (int i = 0; i < MB; i++) bad_tab[i] = tables[i];
-    QT_EXPECT_ERR(quanta_model_eval_paged(pool, 1, 2, last, &p0, tables, NULL, 0), QUANTA_ERR_INVALID_ARGUMENT,
+    QT_EXPECT_ERR(quanta_model_eval_paged(pool, 1, 2, last, &p0, tables, lt, NULL, 0), QUANTA_ERR_INVALID_ARGUMENT,
                   "block boundary");
-    QT_EXPECT_ERR(quanta_model_eval_paged(pool, 2, 2, last, pos, tables, NULL, 0), QUANTA_ERR_INVALID_ARGUMENT, "n = 2");
+    QT_EXPECT_ERR(quanta_model_eval_paged(pool, 2, 2, last, pos, tables, lt, NULL, 0), QUANTA_ERR_INVALID_ARGUMENT, "n = 2");
     p0 = MB * BS;
-    QT_EXPECT_ERR(quanta_model_eval_paged(pool, 1, 1, &tok, &p0, tables, NULL, 0), QUANTA_ERR_INVALID_ARGUMENT, "fit");
+    QT_EXPECT_ERR(quanta_model_eval_paged(pool, 1, 1, &tok, &p0, tables, lt, NULL, 0), QUANTA_ERR_INVALID_ARGUMENT, "fit");
     p0 = 0;
     bad_tab[0] = NB;
-    QT_EXPECT_ERR(quanta_model_eval_paged(pool, 1, 1, &tok, &p0, bad_tab, NULL, 0), QUANTA_ERR_INVALID_ARGUMENT,
+    QT_EXPECT_ERR(quanta_model_eval_paged(pool, 1, 1, &tok, &p0, bad_tab, lt, NULL, 0), QUANTA_ERR_INVALID_ARGUMENT,
                   "not in the pool");
     tok = V;
-    QT_EXPECT_ERR(quanta_model_eval_paged(pool, 1, 1, &tok, &p0, tables, NULL, 0), QUANTA_ERR_INVALID_ARGUMENT, "tokens[0]");
+    QT_EXPECT_ERR(quanta_model_eval_paged(pool, 1, 1, &tok, &p0, tables, lt, NULL, 0), QUANTA_ERR_INVALID_ARGUMENT, "tokens[0]");
     tok = 1;
-    QT_EXPECT_ERR(quanta_model_eval_paged(pool, 1, 1, &tok, &p0, tables, lp, 5), QUANTA_ERR_INVALID_ARGUMENT,
+    QT_EXPECT_ERR(quanta_model_eval_paged(pool, 1, 1, &tok, &p0, tables, lt, lp, 5), QUANTA_ERR_INVALID_ARGUMENT,
                   "logits_count");
-    QT_EXPECT_ERR(quanta_model_eval_paged(NULL, 1, 1, &tok, &p0, tables, NULL, 0), QUANTA_ERR_INVALID_ARGUMENT, "NULL");
+    QT_EXPECT_ERR(quanta_model_eval_paged(NULL, 1, 1, &tok, &p0, tables, lt, NULL, 0), QUANTA_ERR_INVALID_ARGUMENT, "NULL");
     quanta_kv_pool *bad = (quanta_kv_pool *)1;
-    QT_EXPECT_ERR(quanta_kv_pool_create(m, 0, BS, MB, &bad), QUANTA_ERR_INVALID_ARGUMENT, "n_blocks 0");
+    QT_EXPECT_ERR(quanta_model_eval_paged(pool, 1, 1, &tok, &p0, tables, local ? NULL : tables, NULL, 0),
+                  QUANTA_ERR_INVALID_ARGUMENT, "local_tables");
+    QT_EXPECT_ERR(quanta_kv_pool_create(m, 0, 0, BS, MB, &bad), QUANTA_ERR_INVALID_ARGUMENT, "n_blocks 0");
     ck_assert_ptr_null(bad);
-    QT_EXPECT_ERR(quanta_kv_pool_create(NULL, 1, BS, MB, &bad), QUANTA_ERR_INVALID_ARGUMENT, "model is NULL");
+    QT_EXPECT_ERR(quanta_kv_pool_create(NULL, 1, 0, BS, MB, &bad), QUANTA_ERR_INVALID_ARGUMENT, "model is NULL");
+    if (!spec->window)
+        QT_EXPECT_ERR(quanta_kv_pool_create(m, 4, 4, BS, MB, &bad), QUANTA_ERR_INVALID_ARGUMENT, "without sliding-window");
     for (int s = 0; s < NSEQ; s++) quanta_model_context_destroy(ctx[s]);
     quanta_kv_pool_destroy(pool);
     ref_free(&ref);
@@ -139,9 +177,10 @@ START_TEST(test_paged_matches_contiguous) {
         /* ref: both paths accumulate in double; devices: summation order (f32); f16 caches: one
          * rounding of q, k, v in both paths at the same places. */
         double tol = b == 0 ? 1e-6 : 1e-4;
-        run(&LLAMA, backends[b], QUANTA_F32, tol, 11);
-        run(&GEMMA, backends[b], QUANTA_F32, tol, 12);
-        run(&GEMMA, backends[b], QUANTA_F16, b == 0 ? 1e-4 : 1e-3, 13);
+        run(&LLAMA, backends[b], QUANTA_F32, tol, 11, 0);
+        run(&GEMMA, backends[b], QUANTA_F32, tol, 12, 0);
+        run(&GEMMA, backends[b], QUANTA_F32, tol, 14, 1);
+        run(&GEMMA, backends[b], QUANTA_F16, b == 0 ? 1e-4 : 1e-3, 13, 1);
     }
 }
 END_TEST

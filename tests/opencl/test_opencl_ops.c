@@ -81,7 +81,7 @@ START_TEST(test_matmul_gemv_paths) {
 }
 END_TEST
 
-/* Prefill shapes (M > 8): tiled GEMM, the CLBlast paths, the measured crossover. */
+/* Prefill shapes (M > 8) on the paths the tuning table picks for this device. */
 START_TEST(test_matmul_gemm) {
     static const char *const specs[] = {
         "matmul:m=9,n=65,k=96,w=f32,x=f32",       "matmul:m=70,n=130,k=100,w=f16,x=f16",
@@ -96,14 +96,18 @@ START_TEST(test_matmul_gemm) {
 END_TEST
 
 /* Every GEMM path, forced: local-memory tiles (GPUs), register rows (CPUs), dequantize +
- * CLBlast (when built with it; otherwise the forced choice falls back to a kernel). */
+ * CLBlast (when built with it; otherwise the forced choice falls back to a kernel), and int8
+ * activations (q8 weights with K a multiple of 128, also for M <= 8; other products fall back):
+ * K = 384 / 640 take 128-column x blocks, 256 / 512 take 256; M and N leave partial tiles. */
 START_TEST(test_matmul_gemm_paths) {
-    static const char *const paths[] = {"local", "rows", "blas"};
+    static const char *const paths[] = {"local", "rows", "blas", "int8"};
     static const char *const specs[] = {
         "matmul:m=9,n=65,k=96,w=f32,x=f32",        "matmul:m=70,n=13,k=100,w=f16,x=bf16",
         "matmul:m=65,n=67,k=200,w=q8,x=f32",       "matmul:m=17,n=70,k=96,w=q4,g=32,x=f16",
         "matmul:m=40,n=41,k=128,w=nf4,dq=1,x=f32", "matmul:m=20,n=19,k=97,w=fp8_e4m3,x=f32",
         "matmul:m=33,n=23,k=64,w=fp8_e5m2,x=f16",  "matmul:m=12,n=5,k=384,w=q4,g=128,x=f32",
+        "matmul:m=31,n=66,k=384,w=q8,x=f16",       "matmul:m=10,n=7,k=512,w=q8,x=bf16",
+        "matmul:m=1,n=37,k=640,w=q8,x=f32",        "matmul:m=5,n=9,k=256,w=q8,b=2,x=f32",
     };
     RUN_FORCED("QUANTA_OPENCL_GEMM", paths, specs);
 }

@@ -145,6 +145,7 @@ def main():
         while (s.metric("quanta_requests_running") or s.metric("quanta_kv_blocks_used")) and time.time() < deadline:
             time.sleep(0.02)
         assert s.metric("quanta_requests_running") == 0 and s.metric("quanta_kv_blocks_used") == 0
+        assert s.metric("quanta_kv_local_blocks_used") == 0  # the sliding-window layers' own pools
         assert s.metric('quanta_requests_finished_total{reason="cancelled"}') >= 3
         check_good(s)
 

@@ -20,9 +20,9 @@ def run(s, prompt, n):
 def main():
     a = parse_args()
     rng = seed()
-    prompts = [" ".join(rng.choice(WORDS) for _ in range(rng.randint(1, 16))) for _ in range(32)]
+    prompts = [" ".join(rng.choice(WORDS) for _ in range(rng.randint(1, 40))) for _ in range(32)]
     lens = [rng.randint(8, 40) for _ in range(32)]
-    with Server(a.model, a.backend, ["--ctx", "128", "--max-batch", "32", "--step-tokens", "96"], quant=QUANT) as s:
+    with Server(a.model, a.backend, ["--ctx", "256", "--max-batch", "32", "--step-tokens", "96"], quant=QUANT) as s:
         alone = [run(s, p, n) for p, n in zip(prompts, lens)]
         steps0, rows0 = s.metric("quanta_scheduler_steps_total"), s.metric("quanta_scheduler_decode_rows_total")
         with cf.ThreadPoolExecutor(32) as ex:
@@ -36,7 +36,7 @@ def main():
         assert s.metric("quanta_time_to_first_token_seconds_count") == 64
     # 40 blocks of 16 positions for 32 requests of up to 80 positions: admission waits and
     # decode steps preempt the youngest.
-    with Server(a.model, a.backend, ["--ctx", "128", "--max-batch", "32", "--kv-blocks", "40"], quant=QUANT) as s:
+    with Server(a.model, a.backend, ["--ctx", "256", "--max-batch", "32", "--kv-blocks", "40"], quant=QUANT) as s:
         with cf.ThreadPoolExecutor(32) as ex:
             paged = list(ex.map(lambda pn: run(s, *pn), zip(prompts, lens)))
         pre = s.metric("quanta_preemptions_total")
