@@ -136,6 +136,30 @@ class Server:
             assert rc == 0, f"server exited with {rc}"
             assert any("stopped" in l for l in self.lines), "server did not report a clean stop"
 
+    def sigterm_while_streaming(self, path, body, probe):
+        """SIGTERM while the streamed request (path, body) runs; probe() is called while the server
+        drains (not when it already exited: the stream finished first). Returns the stream's status,
+        events and whether it ended with [DONE], once it ended and the server exited with 0."""
+        result = {}
+
+        def stream_to_end():
+            code, _, data = self.request("POST", path, body)
+            result["code"], result["events"] = code, sse_events(data)
+        t = threading.Thread(target=stream_to_end)
+        t.start()
+        while self.metric("quanta_requests_running") < 1:
+            time.sleep(0.01)
+        self.proc.send_signal(signal.SIGTERM)
+        time.sleep(0.05)
+        try:
+            if self.proc.poll() is None:
+                probe()
+        except OSError:
+            pass  # already gone: the stream finished first
+        t.join()
+        assert self.proc.wait(timeout=60) == 0
+        return (result["code"],) + result["events"]
+
     def __exit__(self, typ, val, tb):
         if typ is None:
             self.stop()

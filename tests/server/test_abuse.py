@@ -7,12 +7,10 @@ for new requests while running ones finish)."""
 import http.client
 import json
 import re
-import signal
 import socket
-import threading
 import time
 
-from harness import Server, parse_args, seed, sse_events
+from harness import Server, parse_args, seed
 
 GOOD = {"prompt": "hello", "max_tokens": 3, "temperature": 0}
 
@@ -150,30 +148,15 @@ def main():
         check_good(s)
 
         # SIGTERM while a stream runs: it finishes, new requests get 503 + Retry-After, the server exits 0.
-        result = {}
-
-        def stream_to_end():
-            code, _, data = s.request("POST", "/v1/completions", json.dumps(
-                {"prompt": "the", "max_tokens": 40, "temperature": 0, "stream": True, "stop": ["\u2603"]}))
-            result["code"], result["events"] = code, sse_events(data)
-        t = threading.Thread(target=stream_to_end)
-        t.start()
-        while s.metric("quanta_requests_running") < 1:
-            time.sleep(0.01)
-        s.proc.send_signal(signal.SIGTERM)
-        time.sleep(0.05)
-        try:
+        def probe():
             code, hdrs, body = s.post("/v1/completions", GOOD)
             if s.proc.poll() is None:
                 assert code == 503 and int(hdrs["retry-after"]) >= 1, (code, hdrs, body)
                 print("draining:", code, hdrs.get("retry-after"))
-        except OSError:
-            pass  # already gone: the stream finished first
-        t.join()
-        events, done = result["events"]
-        assert result["code"] == 200 and done
+        code, events, done = s.sigterm_while_streaming("/v1/completions", json.dumps(
+            {"prompt": "the", "max_tokens": 40, "temperature": 0, "stream": True, "stop": ["\u2603"]}), probe)
+        assert code == 200 and done
         assert events[-1]["choices"][0]["finish_reason"] in ("stop", "length")
-        assert s.proc.wait(timeout=60) == 0
     print("OK")
 
 
