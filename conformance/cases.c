@@ -35,6 +35,9 @@ static const wfmt wfmts[] = {
     {QUANTA_F32, 0, 0},  {QUANTA_F16, 0, 0},  {QUANTA_BF16, 0, 0},      {QUANTA_Q8, 0, 0},
     {QUANTA_Q4, 32, 0},  {QUANTA_Q4, 64, 0},  {QUANTA_Q4, 128, 0},      {QUANTA_NF4, 64, 0},
     {QUANTA_NF4, 64, 1}, {QUANTA_FP8_E4M3, 0, 0}, {QUANTA_FP8_E5M2, 0, 0},
+    /* ggml block formats, as GGUF files store them */
+    {QUANTA_GGML_Q4_0, 0, 0}, {QUANTA_GGML_Q4_1, 0, 0}, {QUANTA_GGML_Q5_0, 0, 0}, {QUANTA_GGML_Q5_1, 0, 0},
+    {QUANTA_GGML_Q8_0, 0, 0}, {QUANTA_GGML_Q4_K, 0, 0}, {QUANTA_GGML_Q5_K, 0, 0}, {QUANTA_GGML_Q6_K, 0, 0},
 };
 #define NWFMT (sizeof wfmts / sizeof wfmts[0])
 
@@ -48,6 +51,7 @@ static void set_weight(qc_case *c, const wfmt *w) {
 static int64_t wquantum(const wfmt *w) {
     if (w->t == QUANTA_Q4) return w->g;
     if (w->t == QUANTA_NF4) return 64;
+    if (w->t >= QUANTA_GGML_Q4_0 && w->t <= QUANTA_GGML_Q6_K) return w->t >= QUANTA_GGML_Q4_K ? 256 : 32;
     return 1;
 }
 static int64_t legal(const wfmt *w, int64_t k) {
@@ -102,7 +106,7 @@ static void gen_matmul(gen *g, bool quick) {
         for (int xi = 0; xi < 3; xi++) {
             quanta_dtype x = acts[xi];
             matmul_case(g, w, x, 1, 1, 1, wquantum(w) > 1 ? wquantum(w) : 3, 0);          /* tiny */
-            matmul_case(g, w, x, 1, 7, 67, w->t == QUANTA_Q4 || w->t == QUANTA_NF4 ? 3 * wquantum(w) : 131,
+            matmul_case(g, w, x, 1, 7, 67, wquantum(w) > 1 ? 3 * wquantum(w) : 131,
                         xi == 1);                                                       /* odd */
             matmul_case(g, w, x, 1, 3, 64, 4096, 0);                                    /* large K */
             matmul_case(g, w, x, 1, 1, 512, 1024, xi == 2);                             /* decode */
@@ -304,7 +308,7 @@ static void gen_rows(gen *g, bool quick) {
                 c.t = 9;
             } else {
                 c.v = full[s][0];
-                c.d = legal(w, w->t == QUANTA_Q4 || w->t == QUANTA_NF4 ? full[s][1] : full[s][1] + 3);
+                c.d = legal(w, wquantum(w) > 1 ? full[s][1] : full[s][1] + 3);
                 c.t = full[s][2];
             }
             c.wbuf = (int32_t)((i + s) % 3 == 1);

@@ -68,9 +68,36 @@ static int slot(qc_data *d, int i, const char *name, qc_role role, const quanta_
     return 0;
 }
 
+/* ggml block formats: every byte of every block random, then the f16 factors set to finite
+ * values that give weights of roughly N(0, sd) (random codes cover every bit pattern the
+ * decoders must handle). Returns 0 for other dtypes. */
+static int fill_ggml(qc_tensor_data *t, rng *r, float sd) {
+    static const struct { quanta_dtype t; int bytes, f16_at[2]; float per_code; } L[] = {
+        {QUANTA_GGML_Q4_0, 18, {0, -1}, 4.0f},     {QUANTA_GGML_Q4_1, 20, {0, 2}, 8.0f},
+        {QUANTA_GGML_Q5_0, 22, {0, -1}, 8.0f},     {QUANTA_GGML_Q5_1, 24, {0, 2}, 16.0f},
+        {QUANTA_GGML_Q8_0, 34, {0, -1}, 64.0f},    {QUANTA_GGML_Q4_K, 144, {0, 2}, 256.0f},
+        {QUANTA_GGML_Q5_K, 176, {0, 2}, 512.0f},   {QUANTA_GGML_Q6_K, 210, {208, -1}, 2048.0f},
+    };
+    for (size_t k = 0; k < sizeof L / sizeof L[0]; k++) {
+        if (L[k].t != t->desc.dtype) continue;
+        uint8_t *b = t->data;
+        for (size_t j = 0; j < t->bytes; j++) b[j] = (uint8_t)next(r);
+        for (size_t blk = 0; blk + (size_t)L[k].bytes <= t->bytes; blk += (size_t)L[k].bytes)
+            for (int f = 0; f < 2; f++)
+                if (L[k].f16_at[f] >= 0) {
+                    uint16_t h = quanta_f32_to_f16((float)(0.25 + uniform(r)) * sd / L[k].per_code);
+                    b[blk + (size_t)L[k].f16_at[f]] = (uint8_t)h;
+                    b[blk + (size_t)L[k].f16_at[f] + 1] = (uint8_t)(h >> 8);
+                }
+        return 1;
+    }
+    return 0;
+}
+
 /* Fills slot i with values drawn from N(mean, sd), encoded in the slot's dtype. */
 static int fill(qc_data *d, int i, rng *r, float mean, float sd, char *err, size_t errlen) {
     qc_tensor_data *t = &d->t[i];
+    if (fill_ggml(t, r, sd)) return 0;
     size_t n = elems(&t->desc);
     float *v = malloc(n * sizeof *v);
     if (!v) return qc_err(err, errlen, "%s: out of memory", t->name);

@@ -62,7 +62,7 @@ static const key_def matmul_keys[] = {
     {"m", K_I64, OFF(m), "4", 1, DIM_MAX, "rows of x (tokens); 1 = decode"},
     {"n", K_I64, OFF(n), "64", 1, DIM_MAX, "rows of w (outputs)"},
     {"k", K_I64, OFF(k), "128", 1, DIM_MAX, "reduction length (cols of x and w); a multiple of g for q4/nf4"},
-    {"w", K_WT, OFF(wtype), "f32", 0, 0, "weight dtype: f32 f16 bf16 q8 q4 nf4 fp8 (=fp8_e4m3) fp8_e5m2"},
+    {"w", K_WT, OFF(wtype), "f32", 0, 0, "weight dtype: f32 f16 bf16 q8 q4 nf4 fp8 (=fp8_e4m3) fp8_e5m2 q4_0 q4_1 q5_0 q5_1 q8_0 q4_k q5_k q6_k"},
     {"g", K_I32, OFF(group), "0", 0, 128, "q4 group 32/64/128, nf4 block 64; 0 = format default (64)"},
     {"dq", K_I32, OFF(dq), "0", 0, 1, "nf4 double quantization of the absmax values"},
     {"x", K_ACT, OFF(dtype), "f32", 0, 0, "activation (and result) dtype"},
@@ -147,7 +147,7 @@ static const key_def get_rows_keys[] = {
     {"v", K_I64, OFF(v), "50", 1, DIM_MAX, "table rows (vocabulary)"},
     {"d", K_I64, OFF(d), "64", 1, DIM_MAX, "table cols; a multiple of g for q4/nf4"},
     {"t", K_I64, OFF(t), "8", 1, DIM_MAX, "ids (first and last table row always among them when t >= 2)"},
-    {"table", K_WT, OFF(wtype), "f32", 0, 0, "table dtype: f32 f16 bf16 q8 q4 nf4 fp8 fp8_e5m2"},
+    {"table", K_WT, OFF(wtype), "f32", 0, 0, "table dtype: f32 f16 bf16 q8 q4 nf4 fp8 fp8_e5m2 q4_0 q4_1 q5_0 q5_1 q8_0 q4_k q5_k q6_k"},
     {"g", K_I32, OFF(group), "0", 0, 128, "q4 group / nf4 block; 0 = format default"},
     {"dq", K_I32, OFF(dq), "0", 0, 1, "nf4 double quantization"},
     {"wbuf", K_I32, OFF(wbuf), "0", 0, 1, "table in a quanta_buffer instead of a graph constant"},
@@ -199,9 +199,11 @@ static const key_def *op_keys(qc_op op) {
 
 static bool is_act(quanta_dtype t) { return t == QUANTA_F32 || t == QUANTA_F16 || t == QUANTA_BF16; }
 
+static bool is_ggml(quanta_dtype t) { return t >= QUANTA_GGML_Q4_0 && t <= QUANTA_GGML_Q6_K; }
+
 static bool is_weight(quanta_dtype t) {
     return is_act(t) || t == QUANTA_Q8 || t == QUANTA_Q4 || t == QUANTA_NF4 || t == QUANTA_FP8_E4M3 ||
-           t == QUANTA_FP8_E5M2;
+           t == QUANTA_FP8_E5M2 || is_ggml(t);
 }
 
 static int parse_i64(const char *s, int64_t *out) {
@@ -465,6 +467,11 @@ static int check_format(quanta_dtype w, int32_t g, int32_t dq, int64_t cols, con
         if (cols % 64) return qc_err(err, errlen, "nf4 needs %s (%lld) to be a multiple of 64", cols_key, (long long)cols);
     } else if (g != 0) {
         return qc_err(err, errlen, "g applies to q4 and nf4 only (w is %s)", quanta_dtype_name(w));
+    } else if (is_ggml(w)) {
+        int64_t blk = w >= QUANTA_GGML_Q4_K ? 256 : 32;
+        if (cols % blk)
+            return qc_err(err, errlen, "%s needs %s (%lld) to be a multiple of its block %lld", quanta_dtype_name(w),
+                          cols_key, (long long)cols, (long long)blk);
     }
     if (dq && w != QUANTA_NF4) return qc_err(err, errlen, "dq=1 applies to nf4 only");
     return 0;

@@ -143,6 +143,17 @@ typedef struct qn_backend_ops {
      * this device and store the fastest in its tuning table; be is the public handle (to build
      * test graphs), report gets one line per table entry. quick: smaller shapes. */
     quanta_status (*tune)(void *self, quanta_backend *be, int quick, char *report, size_t report_len);
+
+    /* Optional: record a whole plan execution once and replay it (CUDA graphs). Between
+     * capture_begin and capture_end, run() only records work; capture_end(ok = 0) discards it.
+     * replay runs the recording, or sets *valid = 0 (and runs nothing) when the backend's own
+     * memory moved since (the recording holds its addresses): the plan then records again.
+     * Inputs are read from device memory when the recording runs, so set_input between
+     * replays takes effect. */
+    quanta_status (*capture_begin)(void *self);
+    quanta_status (*capture_end)(void *self, int ok, void **recording);
+    quanta_status (*replay)(void *self, void *recording, int *valid);
+    void (*release_recording)(void *self, void *recording);
 } qn_backend_ops;
 
 /* Backends compiled into this library, in preference order for "best" (NULL-terminated). */

@@ -40,6 +40,12 @@ struct quanta_plan {
     size_t arena_bytes;
     size_t guard_bytes;
     int executed;
+    /* Replay of recorded executions (ops->capture_begin): the recording, how many plain runs
+     * preceded it (the first one grows the backend's scratch; recording starts with the
+     * second), and whether recording is off for this plan (fallbacks, guards, a failure). */
+    void *recording;
+    int plain_runs;
+    int no_recording;
 };
 
 static size_t align_up(size_t v, size_t a) { return (v + a - 1) / a * a; }
@@ -242,8 +248,17 @@ static void free_plan_memory(quanta_plan *p) {
     p->arena = NULL;
 }
 
+int qn_plan_is_recorded(const quanta_plan *p) { return p && p->recording != NULL; }
+
+static void drop_recording(quanta_plan *p) {
+    if (p->recording) p->backend->ops->release_recording(p->backend->self, p->recording);
+    p->recording = NULL;
+    p->plain_runs = 0;
+}
+
 void quanta_plan_destroy(quanta_plan *p) {
     if (!p) return;
+    drop_recording(p);
     if (p->pt) free_plan_memory(p);
     free(p->pt);
     free(p->order);
@@ -452,13 +467,53 @@ quanta_status quanta_plan_execute(quanta_plan *p) {
             return qn_error_set(QUANTA_ERR_STATE, "quanta_plan_execute: input '%s' (tensor %d) was never set",
                                 t->name ? t->name : "(unnamed)", i);
     }
-    /* quanta_buffer_write re-prepares a weight and frees its old form: take the current one. */
+    /* quanta_buffer_write re-prepares a weight and frees its old form: take the current one
+     * (a recording holds the old one's address). */
     for (int i = 0; i < p->ntensors; i++) {
         quanta_tensor *t = p->graph->tensors[i];
-        if (t->kind == QN_KIND_BUFFER) p->pt[i].rt.aux = t->buffer->aux;
+        if (t->kind == QN_KIND_BUFFER) {
+            if (p->pt[i].rt.aux != t->buffer->aux) drop_recording(p);
+            p->pt[i].rt.aux = t->buffer->aux;
+        }
     }
     p->executed = 1;
     const qn_backend_ops *ops = p->backend->ops;
+    void *self = p->backend->self;
+    if (ops->capture_begin && !p->no_recording && !p->guard_bytes) {
+        for (int pos = 0; pos < p->norder && !p->no_recording; pos++) p->no_recording = p->fallback[pos];
+    } else {
+        p->no_recording = 1;
+    }
+    if (!p->no_recording && p->recording) {
+        int valid = 0;
+        quanta_status st = ops->replay(self, p->recording, &valid);
+        if (st != QUANTA_OK) return st;
+        if (valid) return ops->synchronize(self);
+        drop_recording(p);
+    }
+    if (!p->no_recording && p->plain_runs > 0) {
+        /* Record the whole execution, then run the recording. A node that cannot be recorded
+         * (or fails) ends recording for this plan; the plain loop below then runs it. */
+        quanta_status st = ops->capture_begin(self);
+        for (int pos = 0; pos < p->norder && st == QUANTA_OK; pos++) {
+            qn_node node;
+            fill_node(p, p->order[pos], &node);
+            st = ops->run(self, &node);
+        }
+        void *rec = NULL;
+        quanta_status end = ops->capture_end(self, st == QUANTA_OK, &rec);
+        if (st == QUANTA_OK && end == QUANTA_OK && rec) {
+            p->recording = rec;
+            int valid = 0;
+            st = ops->replay(self, rec, &valid);
+            if (st != QUANTA_OK) return st;
+            if (valid) return ops->synchronize(self);
+            drop_recording(p);
+        }
+        p->no_recording = 1;
+        qn_error_clear();
+    }
+    p->plain_runs++;
     for (int pos = 0; pos < p->norder; pos++) {
         qn_node node;
         fill_node(p, p->order[pos], &node);

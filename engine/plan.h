@@ -15,4 +15,8 @@
  */
 quanta_status qn_plan_set_guard_bytes(quanta_plan *plan, size_t bytes);
 
+/* Whether the plan's executions now replay a recording (CUDA graph) instead of issuing its
+ * ops one by one (for tests). */
+int qn_plan_is_recorded(const quanta_plan *plan);
+
 #endif

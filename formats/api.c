@@ -29,7 +29,7 @@ QUANTA_API quanta_status quanta_dtype_parse(const char *name, quanta_dtype *out)
         }
     return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT,
                         "quanta_dtype_parse: name \"%.64s\" is not a dtype (f32, f16, bf16, i32, u8, q8, q4, nf4, "
-                        "fp8, fp8_e4m3, fp8_e5m2)", name);
+                        "fp8, fp8_e4m3, fp8_e5m2, q4_0, q4_1, q5_0, q5_1, q8_0, q4_k, q5_k, q6_k)", name);
 }
 
 QUANTA_API quanta_status quanta_tensor_bytes(const quanta_tensor_desc *desc, size_t *bytes) {

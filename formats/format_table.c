@@ -10,6 +10,11 @@ _Static_assert(QN_DT_F32 == QUANTA_F32 && QN_DT_F16 == QUANTA_F16 && QN_DT_BF16 
                    QN_DT_Q4 == QUANTA_Q4 && QN_DT_NF4 == QUANTA_NF4 && QN_DT_E4M3 == QUANTA_FP8_E4M3 &&
                    QN_DT_E5M2 == QUANTA_FP8_E5M2,
                "layout.h dtype codes must equal quanta_dtype");
+_Static_assert(QN_DT_GGML_Q4_0 == QUANTA_GGML_Q4_0 && QN_DT_GGML_Q4_1 == QUANTA_GGML_Q4_1 &&
+                   QN_DT_GGML_Q5_0 == QUANTA_GGML_Q5_0 && QN_DT_GGML_Q5_1 == QUANTA_GGML_Q5_1 &&
+                   QN_DT_GGML_Q8_0 == QUANTA_GGML_Q8_0 && QN_DT_GGML_Q4_K == QUANTA_GGML_Q4_K &&
+                   QN_DT_GGML_Q5_K == QUANTA_GGML_Q5_K && QN_DT_GGML_Q6_K == QUANTA_GGML_Q6_K,
+               "layout.h ggml dtype codes must equal quanta_dtype");
 
 static const qn_format formats[] = {
     /* dtype            name        size float  layout               quantize        dequant_row */
@@ -23,6 +28,15 @@ static const qn_format formats[] = {
     {QUANTA_NF4,       "nf4",      0,   false, qn_nf4_layout,       qn_nf4_quantize, qn_nf4_dequant_row},
     {QUANTA_FP8_E4M3,  "fp8_e4m3", 0,   false, qn_row_scale_layout, qn_fp8_quantize, qn_fp8_dequant_row},
     {QUANTA_FP8_E5M2,  "fp8_e5m2", 0,   false, qn_row_scale_layout, qn_fp8_quantize, qn_fp8_dequant_row},
+    /* ggml block formats (ggml_formats.c), as GGUF files store them */
+    {QUANTA_GGML_Q4_0, "q4_0",     0,   false, qn_ggml_layout,      qn_ggml_quantize, qn_ggml_fmt_dequant_row},
+    {QUANTA_GGML_Q4_1, "q4_1",     0,   false, qn_ggml_layout,      qn_ggml_quantize, qn_ggml_fmt_dequant_row},
+    {QUANTA_GGML_Q5_0, "q5_0",     0,   false, qn_ggml_layout,      qn_ggml_quantize, qn_ggml_fmt_dequant_row},
+    {QUANTA_GGML_Q5_1, "q5_1",     0,   false, qn_ggml_layout,      qn_ggml_quantize, qn_ggml_fmt_dequant_row},
+    {QUANTA_GGML_Q8_0, "q8_0",     0,   false, qn_ggml_layout,      qn_ggml_quantize, qn_ggml_fmt_dequant_row},
+    {QUANTA_GGML_Q4_K, "q4_k",     0,   false, qn_ggml_layout,      qn_ggml_quantize, qn_ggml_fmt_dequant_row},
+    {QUANTA_GGML_Q5_K, "q5_k",     0,   false, qn_ggml_layout,      qn_ggml_quantize, qn_ggml_fmt_dequant_row},
+    {QUANTA_GGML_Q6_K, "q6_k",     0,   false, qn_ggml_layout,      qn_ggml_quantize, qn_ggml_fmt_dequant_row},
 };
 #define N_FORMATS ((int)(sizeof formats / sizeof formats[0]))
 

@@ -46,6 +46,13 @@ bool qn_dtype_is_quantized(quanta_dtype t);
 bool qn_dtype_is_float(quanta_dtype t);      /* f32, f16, bf16 */
 size_t qn_dtype_elem_size(quanta_dtype t);   /* f32/i32: 4, f16/bf16: 2, u8: 1, quantized: 0 */
 
+/* ggml block formats (QUANTA_GGML_*, formats/ggml_formats.c): also qn_dtype_is_quantized. */
+bool qn_dtype_is_ggml(quanta_dtype t);
+/* Elements per block (0: not a ggml format); the ggml type id and block bytes if non-NULL. */
+uint32_t qn_ggml_block_of(quanta_dtype t, uint32_t *ggml_type, uint32_t *block_bytes);
+/* The dtype of a ggml type id; false for types that are not one of the QUANTA_GGML_* formats. */
+bool qn_dtype_from_ggml(uint32_t ggml_type, quanta_dtype *out);
+
 /* Validates a descriptor (dims, group, cols multiple of group, ...) and fills the layout.
  * Errors name the offending field; sizes are overflow-checked. Works for dense dtypes too
  * (codes only). */

@@ -106,8 +106,9 @@ quanta_status qn_gguf_writer_write_safe(qn_gguf_writer *w, const char *path, cha
 /* Type id for a Quanta descriptor (2-D quantized, or f32/f16/bf16 which map to the ggml
  * ids); QUANTA_ERR_INVALID_ARGUMENT for anything else. */
 quanta_status qn_gguf_type_for_desc(const quanta_tensor_desc *desc, uint32_t *type);
-/* Quanta descriptor of a tensor stored as F32/F16/BF16 or as a Quanta type (dims reversed to
- * row-major order); QUANTA_ERR_UNSUPPORTED for ggml block types (dequantize those). */
+/* Quanta descriptor of a tensor stored as F32/F16/BF16, as a Quanta type, or (2-D) as one of the
+ * ggml block formats that are Quanta dtypes (QUANTA_GGML_*), dims reversed to row-major order;
+ * QUANTA_ERR_UNSUPPORTED for other ggml types (dequantize those). */
 quanta_status qn_gguf_tensor_desc(const qn_gguf_tensor *t, quanta_tensor_desc *desc);
 
 /* Name of a tensor type ("q4_K", "quanta_q4_g32", ...) or NULL if unknown. */

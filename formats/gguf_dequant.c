@@ -101,6 +101,13 @@ quanta_status qn_gguf_type_for_desc(const quanta_tensor_desc *desc, uint32_t *ty
     case QUANTA_F16: *type = QN_GGML_F16; return QUANTA_OK;
     case QUANTA_BF16: *type = QN_GGML_BF16; return QUANTA_OK;
     case QUANTA_I32: *type = 26; return QUANTA_OK;
+    case QUANTA_GGML_Q4_0: case QUANTA_GGML_Q4_1: case QUANTA_GGML_Q5_0: case QUANTA_GGML_Q5_1:
+    case QUANTA_GGML_Q8_0: case QUANTA_GGML_Q4_K: case QUANTA_GGML_Q5_K: case QUANTA_GGML_Q6_K:
+        if (desc->ndim != 2)
+            return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT,
+                                "qn_gguf_type_for_desc: quantized tensors are 2-D, got %d-D", (int)desc->ndim);
+        (void)qn_ggml_block_of(desc->dtype, type, NULL);
+        return QUANTA_OK;
     case QUANTA_Q8:
     case QUANTA_FP8_E4M3:
     case QUANTA_FP8_E5M2:
@@ -450,6 +457,11 @@ quanta_status qn_gguf_tensor_desc(const qn_gguf_tensor *t, quanta_tensor_desc *d
         for (int i = 0; i < t->ndim; i++) d.dims[i] = t->dims[t->ndim - 1 - i];
     } else if (t->ndim == 2 && qn_gguf_quanta_decode(t->type, t->dims[0], t->dims[1], &d)) {
         /* filled */
+    } else if (t->ndim == 2 && qn_dtype_from_ggml(t->type, &d.dtype)) {
+        /* a ggml block format, kept as it is (qn_gguf_type_bytes checked dims[0] % block) */
+        d.ndim = 2;
+        d.dims[0] = t->dims[1];
+        d.dims[1] = t->dims[0];
     } else {
         return qn_error_set(QUANTA_ERR_UNSUPPORTED,
                             "qn_gguf_tensor_desc: tensor '%.*s' of type %s has no Quanta descriptor (dequantize it)",

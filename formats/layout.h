@@ -39,6 +39,24 @@ typedef int32_t qn_i32;
 #define QN_DT_NF4 18
 #define QN_DT_E4M3 19
 #define QN_DT_E5M2 20
+/* ggml block formats, byte for byte as GGUF stores them: rows of blocks along the columns.
+ * QN_GGML_BLOCK_ELEMS / _BYTES give the geometry; the block contents are ggml's (formats/
+ * gguf_dequant.c decodes them, kernels_cuda/ggml_blocks.cuh on the GPU). group = elements
+ * per block, codes_row_bytes = cols / block * block bytes, no other sections. */
+#define QN_DT_GGML_Q4_0 32 /* 18 B: f16 d, 16 B nibbles (w = d (q - 8)) */
+#define QN_DT_GGML_Q4_1 33 /* 20 B: f16 d, f16 m, nibbles (w = d q + m) */
+#define QN_DT_GGML_Q5_0 34 /* 22 B: f16 d, u32 high bits, nibbles (w = d (q - 16)) */
+#define QN_DT_GGML_Q5_1 35 /* 24 B: f16 d, f16 m, u32 high bits, nibbles */
+#define QN_DT_GGML_Q8_0 36 /* 34 B: f16 d, 32 int8 */
+#define QN_DT_GGML_Q4_K 37 /* 144 B per 256: f16 d, dmin, 12 B of 6-bit scales/mins, 128 B nibbles */
+#define QN_DT_GGML_Q5_K 38 /* 176 B per 256: as q4_k plus 32 B of high bits */
+#define QN_DT_GGML_Q6_K 39 /* 210 B per 256: 128 B low nibbles, 64 B high 2 bits, 16 int8 scales, f16 d */
+#define QN_GGML_BLOCK_ELEMS(dt) ((dt) >= QN_DT_GGML_Q4_K ? 256 : 32)
+#define QN_GGML_BLOCK_BYTES(dt)                                                                            \
+    ((dt) == QN_DT_GGML_Q4_0 ? 18 : (dt) == QN_DT_GGML_Q4_1 ? 20 : (dt) == QN_DT_GGML_Q5_0 ? 22            \
+     : (dt) == QN_DT_GGML_Q5_1 ? 24 : (dt) == QN_DT_GGML_Q8_0 ? 34 : (dt) == QN_DT_GGML_Q4_K ? 144        \
+     : (dt) == QN_DT_GGML_Q5_K ? 176 : 210)
+#define QN_DT_IS_GGML(dt) ((dt) >= QN_DT_GGML_Q4_0 && (dt) <= QN_DT_GGML_Q6_K)
 
 /* q8, fp8_e4m3, fp8_e5m2: 1-byte codes [rows][cols], then one f32 scale per row. */
 #define QN_FP8_E4M3_MAX 448.0f

@@ -35,4 +35,9 @@ void qn_nf4_dequant_row(const qn_quant_layout *L, const uint8_t *base, int64_t r
 quanta_status qn_fp8_quantize(const qn_quant_layout *L, const float *src, uint8_t *dst); /* e4m3 and e5m2 */
 void qn_fp8_dequant_row(const qn_quant_layout *L, const uint8_t *base, int64_t r, float *out);
 
+/* The ggml block formats q4_0 ... q6_k (formats/ggml_formats.c). */
+quanta_status qn_ggml_layout(const quanta_tensor_desc *d, const char *what, qn_quant_layout *L);
+quanta_status qn_ggml_quantize(const qn_quant_layout *L, const float *src, uint8_t *dst);
+void qn_ggml_fmt_dequant_row(const qn_quant_layout *L, const uint8_t *base, int64_t r, float *out);
+
 #endif

@@ -53,7 +53,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         if (!buf) continue;
         (void)qn_gguf_tensor_to_f32(t, buf, (size_t)n);
         quanta_tensor_desc desc;
-        (void)qn_gguf_tensor_desc(t, &desc);
+        /* A tensor kept as it is (ggml blocks included) must decode through the format table
+         * exactly as the reader's own f32 view. */
+        if (qn_gguf_tensor_desc(t, &desc) == QUANTA_OK) {
+            float *b2 = malloc((size_t)n * sizeof *b2);
+            if (b2 && qn_gguf_tensor_to_f32(t, buf, (size_t)n) == QUANTA_OK &&
+                quanta_dequantize(&desc, t->data, (size_t)t->bytes, b2, (size_t)n) == QUANTA_OK &&
+                memcmp(buf, b2, (size_t)n * sizeof *b2) != 0)
+                abort();
+            free(b2);
+        }
         free(buf);
     }
     qn_gguf_close(g);

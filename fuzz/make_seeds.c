@@ -97,7 +97,45 @@ int main(int argc, char **argv) {
         if (qn_gguf_writer_add_tensor(w, name, 2, dims, bt[k].type, b, n) != QUANTA_OK) bad = 1;
         free(b);
     }
+    /* The same file truncated inside the tensor data and inside the tensor table, and with a
+     * q4_k row of 128 (not a whole 256-block): loading such files must fail cleanly. */
+    {
+        void *img;
+        size_t n;
+        if (qn_gguf_writer_write_memory(w, &img, &n) == QUANTA_OK) {
+            bad |= save(dir, "seed_blocks_trunc_data.gguf", img, n - 7);
+            bad |= save(dir, "seed_blocks_trunc_half.gguf", img, n / 2);
+            free(img);
+        } else {
+            bad = 1;
+        }
+    }
     bad |= save_writer(w, dir, "seed_blocks.gguf");
+    {
+        qn_gguf_writer_create(&w);
+        int64_t dims[2] = { 256, 1 };
+        unsigned char b[144];
+        for (size_t i = 0; i < sizeof b; i++) b[i] = (unsigned char)(i * 29);
+        b[1] = 0x3B, b[3] = 0x3B;
+        qn_gguf_writer_add_tensor(w, "k", 2, dims, QN_GGML_Q4_K, b, sizeof b);
+        void *img;
+        size_t n;
+        if (qn_gguf_writer_write_memory(w, &img, &n) == QUANTA_OK) {
+            /* ne0 256 -> 128 in the tensor table (name "k", ndim 2, ne0): a partial K block */
+            unsigned char *p = img;
+            static const unsigned char pat[] = {'k', 2, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0};
+            for (size_t i = 0; i + sizeof pat <= n; i++)
+                if (!memcmp(p + i, pat, sizeof pat)) {
+                    p[i + 5] = 128, p[i + 6] = 0;
+                    break;
+                }
+            bad |= save(dir, "seed_q4k_partial_block.gguf", img, n);
+            free(img);
+        } else {
+            bad = 1;
+        }
+        qn_gguf_writer_destroy(w);
+    }
 
     /* Quanta formats */
     qn_gguf_writer_create(&w);

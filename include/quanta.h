@@ -86,7 +86,17 @@ typedef enum quanta_dtype {
     QUANTA_Q4 = 17,      /* int4 asymmetric, group-wise along cols: f16 scale + 4-bit zero */
     QUANTA_NF4 = 18,     /* NormalFloat-4 code book, blocks of 64 along cols, f32 absmax */
     QUANTA_FP8_E4M3 = 19,/* OCP E4M3 "fn" (max 448, no Inf), one f32 scale per row */
-    QUANTA_FP8_E5M2 = 20 /* OCP E5M2 (IEEE-like, has Inf), one f32 scale per row */
+    QUANTA_FP8_E5M2 = 20,/* OCP E5M2 (IEEE-like, has Inf), one f32 scale per row */
+    /* ggml block formats (2-D only), byte for byte as in GGUF files: rows of blocks along cols
+     * (cols a multiple of the block: 32, or 256 for the K formats). A GGUF model keeps them. */
+    QUANTA_GGML_Q4_0 = 32, /* 32 weights: f16 d, 16 B nibbles; w = d * (q - 8) */
+    QUANTA_GGML_Q4_1 = 33, /* 32: f16 d, f16 m, nibbles; w = d * q + m */
+    QUANTA_GGML_Q5_0 = 34, /* 32: f16 d, 32 high bits, nibbles; w = d * (q - 16) */
+    QUANTA_GGML_Q5_1 = 35, /* 32: f16 d, f16 m, high bits, nibbles; w = d * q + m */
+    QUANTA_GGML_Q8_0 = 36, /* 32: f16 d, 32 int8; w = d * q */
+    QUANTA_GGML_Q4_K = 37, /* 256: f16 d, dmin, 6-bit scales/mins of 8 sub-blocks, nibbles */
+    QUANTA_GGML_Q5_K = 38, /* 256: as q4_k plus 32 B of high bits */
+    QUANTA_GGML_Q6_K = 39  /* 256: 4+2-bit codes, int8 scales of 16 sub-blocks, f16 d */
 } quanta_dtype;
 
 /*
@@ -178,6 +188,9 @@ QUANTA_API quanta_status quanta_backend_set_memory_limit(quanta_backend *backend
 QUANTA_API quanta_status quanta_backend_memory_stats(const quanta_backend *backend,
                                                     uint64_t *in_use, uint64_t *peak);
 QUANTA_API void quanta_backend_reset_peak(quanta_backend *backend);
+/* 1 when the backend runs matmuls on weights of this descriptor (format and shape) itself, 0
+ * when the executor would send them to the reference backend (or the descriptor is invalid). */
+QUANTA_API int quanta_backend_runs_weight(quanta_backend *backend, const quanta_tensor_desc *weight);
 /* Measures the backend's kernel variants and work-group shapes on its device and stores the
  * fastest in the device's tuning table (OpenCL: next to the program cache, keyed by device and
  * driver; later opens use it). quick != 0: smaller shapes. report (report_len bytes, may be
@@ -457,7 +470,8 @@ typedef void (*quanta_progress_fn)(void *user, const char *stage, double fractio
 typedef struct quanta_model_sampler quanta_model_sampler;
 
 typedef struct quanta_model_params {
-    /* 0: keep the file's float types (f32/f16/bf16); ggml block types (Q4_K, Q8_0, ...) are
+    /* 0: keep the file's types: f32/f16/bf16, Quanta formats, and the ggml block formats that
+     * are Quanta dtypes (Q4_0 ... Q6_K, used as the file stores them); other ggml types are
      * dequantized to f32. 1: quantize every 2-D weight matrix to weight_dtype at load time. */
     int32_t quantize;
     quanta_dtype weight_dtype;   /* Q8, Q4, NF4, FP8_E4M3, FP8_E5M2, or F32/F16/BF16 */

@@ -16,6 +16,13 @@
 extern "C" {
 #endif
 
+/* The layout helpers below are also called from kernels (the ggml dequantizer writes tiles). */
+#ifdef __CUDACC__
+#define QN_HD __host__ __device__
+#else
+#define QN_HD
+#endif
+
 /* ---------------------------------------------------------------- weights
  * Weights prepared for the tensor-core matmul (engine/cuda/cuda_repack.c writes them):
  * W[N,K] becomes tiles of 16 rows x 64 columns, each tile laid out so that lane l of a warp
@@ -45,7 +52,7 @@ typedef struct qn_cuda_weight {
     const uint32_t *meta;     /* q4/nf4: [Np][Kp/group] u32: low half f16 multiplier, high half f16 (1024 + zero) */
 } qn_cuda_weight;
 
-static inline int qn_cuda_weight_bits(int fmt) {
+static inline QN_HD int qn_cuda_weight_bits(int fmt) {
     return fmt == QN_CW_F16 ? 16 : (fmt == QN_CW_Q4 || fmt == QN_CW_NF4) ? 4 : 8;
 }
 /* Bytes of the tiled codes of a [Np, Kp] weight in format fmt (caller checks overflow). */
@@ -61,7 +68,7 @@ static inline size_t qn_cuda_weight_code_bytes(int fmt, int64_t Np, int64_t Kp) 
  * (word >> 4j) & 0x000F000F yields the f16x2 register j after an OR with 0x6400 (1024 + q);
  * nf4 keeps E[2j] / E[2j+1] in the low / high nibble of byte j (a byte -> f16x2 table).
  */
-static inline size_t qn_cuda_weight_code_offset(int fmt, int64_t Kp, int64_t n, int64_t k, int *shift) {
+static inline QN_HD size_t qn_cuda_weight_code_offset(int fmt, int64_t Kp, int64_t n, int64_t k, int *shift) {
     const int bits = qn_cuda_weight_bits(fmt);
     const size_t tile_bytes = (size_t)(QN_CW_TILE_ROWS * QN_CW_TILE_K * bits / 8), lane_bytes = tile_bytes / 32;
     const int64_t nt = n / 16, kt = k / 64;
@@ -102,6 +109,32 @@ extern int qn_cuda_matmul_big_min_m;
 /* Dense fallback: y[M,N] = x[M,K] . w[N,K]^T, any float dtypes, f32 accumulation. */
 int qn_cuda_matmul_dense(int x_dtype, const void *x, int w_dtype, const void *w, int y_dtype, void *y, int64_t M,
                          int64_t N, int64_t K, void *stream);
+
+/* ---------------------------------------------------------------- ggml block formats
+ * Weights of the QUANTA_GGML_* dtypes, used as the file stores them (kernels_cuda/ggml.cu). */
+
+/* Largest M of the GEMV path; larger M go through qn_cuda_ggml_to_tiled + qn_cuda_matmul_q. */
+#define QN_CUDA_GGML_GEMV_MAX_M 8
+/* Smallest K of the GEMV path. Its int8 activations (one scale per 32) leave a relative error
+ * that averages out over long rows but not in a short dot product that cancels (conformance on
+ * the H200: NMSE up to 4e-2 at K = 32, one output); below this K the f16 tensor-core path is as
+ * cheap and keeps ~11 bits. */
+#define QN_CUDA_GGML_GEMV_MIN_K 512
+/* Bytes of the int8 activation buffer for x[M,K] (K a multiple of 32). */
+size_t qn_cuda_ggml_xq_bytes(int64_t M, int64_t K);
+/* x[M,K] (any float dtype) quantized to int8 chunks of 32 in xq_buf. */
+int qn_cuda_ggml_quantize_x(int x_dtype, const void *x, int64_t M, int64_t K, void *xq_buf, void *stream);
+/* y[M,N] = x . W^T for M <= QN_CUDA_GGML_GEMV_MAX_M, x given as qn_cuda_ggml_quantize_x left it. */
+int qn_cuda_ggml_gemv(int w_dtype, const void *w, int64_t N, int64_t K, const void *xq_buf, int64_t M, int y_dtype,
+                      void *y, void *stream);
+/* Scratch bytes of qn_cuda_ggml_to_tiled for W[N,K]. */
+size_t qn_cuda_ggml_tiled_bytes(int64_t N, int64_t K);
+/* W dequantized into buf in the tiled f16 layout; *out describes it for qn_cuda_matmul_q. */
+int qn_cuda_ggml_to_tiled(int w_dtype, const void *w, int64_t N, int64_t K, void *buf, qn_cuda_weight *out,
+                          void *stream);
+/* out[T,K] = rows ids[t] of the [V,K] table (bad ids set *err_flag to 1, rows left unwritten). */
+int qn_cuda_ggml_get_rows(int w_dtype, const void *w, int64_t V, int64_t K, const int32_t *ids, int64_t T,
+                          int out_dtype, void *out, int *err_flag, void *stream);
 
 /* ---------------------------------------------------------------- element-wise */
 

@@ -1,8 +1,9 @@
 /*
  * load.c — GGUF model loading: configuration, tokenizer, and every weight converted to its
- * load-time format and uploaded once into a buffer on the backend. ggml block types are
- * dequantized exactly to f32 first (qn_gguf_tensor_to_f32), then optionally quantized with
- * quanta_quantize into the chosen Quanta format.
+ * load-time format and uploaded once into a buffer on the backend. By default the file's
+ * bytes are uploaded as they are (ggml Q4_0 ... Q6_K blocks included: QUANTA_GGML_*); with
+ * params->quantize they are dequantized exactly to f32 (qn_gguf_tensor_to_f32) and quantized
+ * with quanta_quantize into the chosen format.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,9 +25,9 @@ void quanta_model_default_params(quanta_model_params *p) {
     p->kv_dtype = QUANTA_F32;
 }
 
-/* What a 2-D weight becomes. `native` is the file's own Quanta-readable type (f32/f16/bf16 or a
- * Quanta format written by `quanta quantize`), or NULL for ggml block types. Formats whose
- * block does not divide the row stay f32. */
+/* What a 2-D weight becomes. `native` is the file's own Quanta-readable type (f32/f16/bf16, a
+ * Quanta format written by `quanta quantize`, or a ggml block format kept bit for bit), or NULL
+ * for other ggml types. Formats whose block does not divide the row stay f32. */
 static void target_desc(const quanta_model_params *p, const quanta_tensor_desc *native, int64_t cols, int is_embd,
                         quanta_tensor_desc *d) {
     d->group = 0;
@@ -131,6 +132,13 @@ static quanta_status load_tensor(loader *L, const char *name, int64_t rows, int6
         desc.dims[0] = rows;
         desc.dims[1] = cols;
         target_desc(L->p, t.have_native ? &t.native : NULL, cols, is_embd, &desc);
+        /* ggml blocks stay as the file stores them only on a backend that reads them itself;
+         * elsewhere (OpenCL for now) they are dequantized to f32 as before, not run through the
+         * reference backend op by op. */
+        if (qn_dtype_is_ggml(desc.dtype) && !quanta_backend_runs_weight(L->m->backend, &desc)) {
+            desc.dtype = QUANTA_F32;
+            desc.group = 0;
+        }
     } else {
         desc.dims[0] = cols;
         desc.dtype = QUANTA_F32;

@@ -115,12 +115,12 @@ quanta_status quanta_shard_weight(const quanta_tensor_desc *desc, const void *da
     int64_t first, count;
     shard_range(desc, axis, rank, world, &first, &count);
     size_t rows = (size_t)L.rows, cols = (size_t)L.cols;
-    /* Codes (or dense values): the shard's rows, or each row's column range. */
-    size_t elem_bits = S.codes_row_bytes * 8 / (size_t)S.cols; /* 4, 8, 16 or 32 */
+    /* Codes (or dense values, or whole ggml blocks): the shard's rows, or each row's column
+     * range (col0 is a multiple of the group/block, so the byte offset is exact). */
     for (size_t r = 0; r < (size_t)S.rows; r++) {
         size_t src_row = axis == QUANTA_SHARD_ROWS ? (size_t)first + r : r;
         size_t col0 = axis == QUANTA_SHARD_ROWS ? 0 : (size_t)first;
-        memcpy(o + r * S.codes_row_bytes, in + src_row * L.codes_row_bytes + col0 * elem_bits / 8, S.codes_row_bytes);
+        memcpy(o + r * S.codes_row_bytes, in + src_row * L.codes_row_bytes + col0 * L.codes_row_bytes / cols, S.codes_row_bytes);
     }
     size_t g = L.group ? (size_t)L.group : cols;
     size_t groups = cols / g, s_groups = (size_t)S.cols / g;

@@ -220,6 +220,11 @@ int qn_cmd_info(int argc, char **argv) {
     }
     printf("quanta %s (version number %d)\n", quanta_version(), quanta_version_number());
     printf("compiled backends: %s\n", quanta_backends_compiled());
+    /* Every weight format the library reads (quanta_dtype values from 16 on have names). */
+    printf("weight formats:");
+    for (int t = 16; t < 64; t++)
+        if (quanta_dtype_name((quanta_dtype)t)) printf(" %s", quanta_dtype_name((quanta_dtype)t));
+    printf("\n");
     char compiled[256], why[512];
     snprintf(compiled, sizeof compiled, "%s", quanta_backends_compiled());
     for (char *save = NULL, *b = strtok_r(compiled, ",", &save); b; b = strtok_r(NULL, ",", &save)) {

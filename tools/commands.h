@@ -16,5 +16,11 @@ int qn_cmd_perplexity(int argc, char **argv);
 struct qn_model_opts;
 int qn_chat_session(struct qn_model_opts *o);
 int qn_cmd_serve(int argc, char **argv);
+int qn_cmd_bench_model(int argc, char **argv);
+
+#include "quanta.h"
+/* --quant: keep, auto (keep on CUDA, else q8), or a dtype name (fp8 = fp8_e4m3); backend is the
+ * opened backend's name. -1 for an unknown name. (tools/quant_opt.c) */
+int qn_cli_quant_params(const char *quant, const char *backend, quanta_model_params *mp);
 
 #endif

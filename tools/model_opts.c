@@ -1,5 +1,6 @@
 /* model_opts.c — options and model loading shared by generate, chat and perplexity. */
 #include "model_opts.h"
+#include "commands.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -51,6 +52,7 @@ static const opt_entry all_options[] = {
 #define N_OPTIONS (sizeof all_options / sizeof all_options[0])
 
 static int parse_quant(const char *cmd, const char *q, quanta_model_params *mp) {
+    if (!strcmp(q, "auto")) return 0; /* decided once the backend is open (qn_model_opts_load) */
     if (!strcmp(q, "keep")) {
         mp->quantize = 0;
         return 0;
@@ -61,7 +63,7 @@ static int parse_quant(const char *cmd, const char *q, quanta_model_params *mp) 
              !(mp->weight_dtype == QUANTA_Q8 || mp->weight_dtype == QUANTA_Q4 || mp->weight_dtype == QUANTA_NF4 ||
                mp->weight_dtype == QUANTA_FP8_E4M3 || mp->weight_dtype == QUANTA_FP8_E5M2 ||
                mp->weight_dtype == QUANTA_F16 || mp->weight_dtype == QUANTA_BF16 || mp->weight_dtype == QUANTA_F32))
-        return qn_usage_error(cmd, "--quant '%s' is not one of keep, q8, q4, nf4, fp8, f16", q);
+        return qn_usage_error(cmd, "--quant '%s' is not one of auto, keep, q8, q4, nf4, fp8, f16", q);
     return 0;
 }
 
@@ -126,6 +128,7 @@ int qn_model_opts_parse(const char *cmd, int groups, int argc, char **argv, qn_m
     }
     if (rc) return rc;
     if (quant && (rc = parse_quant(cmd, quant, &o->mp))) return rc;
+    o->quant_auto = !quant || !strcmp(quant, "auto");
     if (kv && (quanta_dtype_parse(kv, &o->mp.kv_dtype) ||
                (o->mp.kv_dtype != QUANTA_F32 && o->mp.kv_dtype != QUANTA_F16 && o->mp.kv_dtype != QUANTA_BF16)))
         return qn_usage_error(cmd, "--kv '%s' is not one of f32, f16, bf16", kv);
@@ -186,6 +189,7 @@ int qn_model_opts_load(qn_model_opts *o, qn_loaded *l) {
         return qn_model_fail(o->cmd, "opening the backend", st);
     }
     quanta_backend_device(l->be, &l->dev);
+    if (o->quant_auto) (void)qn_cli_quant_params("auto", l->dev.backend, &o->mp);
     /* With --tp the ranks load on threads of their own: no single bar. */
     qn_progress_init(&l->progress, !o->quiet && o->tp == 1);
     o->mp.progress = o->tp == 1 ? qn_progress_update : NULL;

@@ -32,6 +32,7 @@ typedef struct qn_model_opts {
     int n_predict, n_ctx, threads, n_gpu_layers, tp;
     int chunks;               /* --chunks: most windows (perplexity; 0 = all) */
     int chat, interactive, quiet;
+    int quant_auto;     /* --quant auto or none: the file's bits on CUDA, q8 elsewhere */
     quanta_model_sampler_params sp;
     quanta_model_params mp;
 } qn_model_opts;

@@ -62,6 +62,8 @@ static quanta_status cuda_open(int index, qn_mem_stats *stats, void **self) {
     if (!s) return qn_error_set(QUANTA_ERR_OUT_OF_MEMORY, "cuda open: no memory for the backend state");
     s->device = index;
     s->stats = stats;
+    const char *g = getenv("QUANTA_CUDA_GRAPHS");
+    s->graphs = !(g && !strcmp(g, "0"));
     cudaError_t e = cudaSetDevice(index);
     if (e == cudaSuccess) e = cudaDeviceGetAttribute(&s->sms, cudaDevAttrMultiProcessorCount, index);
     if (e == cudaSuccess) e = cudaStreamCreateWithFlags(&s->stream, cudaStreamNonBlocking);
@@ -90,6 +92,10 @@ static void cuda_close(void *self) {
         cudaFree(s->scratch);
         qn_mem_release(s->stats, s->scratch_bytes);
     }
+    if (s->xq) {
+        cudaFree(s->xq);
+        qn_mem_release(s->stats, s->xq_bytes);
+    }
     cudaFree(s->err_flag);
     cudaFree(s->counters);
     cudaStreamDestroy(s->stream);
@@ -97,31 +103,45 @@ static void cuda_close(void *self) {
     free(s);
 }
 
-quanta_status qn_cuda_scratch(qn_cuda_state *s, size_t bytes, void **out) {
-    if (bytes <= s->scratch_bytes && s->scratch) {
-        *out = s->scratch;
-        return QUANTA_OK;
-    }
-    size_t want = bytes < 1024 * 1024 ? 1024 * 1024 : bytes;
-    if (s->scratch) { /* work queued on the stream may still read the old scratch */
+/* Grows a device buffer the backend owns (*buf of *have bytes) to at least `bytes` (at least
+ * `floor`), booked in the memory account. Its address changes, so captured graphs are stale. */
+static quanta_status grow_owned(qn_cuda_state *s, void **buf, size_t *have, size_t bytes, size_t floor,
+                                const char *what) {
+    if (bytes <= *have && *buf) return QUANTA_OK;
+    size_t want = bytes < floor ? floor : bytes;
+    if (*buf) { /* work queued on the stream may still read the old buffer */
         cudaError_t e = cudaStreamSynchronize(s->stream);
-        if (e != cudaSuccess) return qn_cuda_error(e, "scratch: cudaStreamSynchronize");
-        cudaFree(s->scratch);
-        qn_mem_release(s->stats, s->scratch_bytes);
-        s->scratch = NULL;
-        s->scratch_bytes = 0;
+        if (e != cudaSuccess) return qn_cuda_error(e, "growing a buffer: cudaStreamSynchronize");
+        cudaFree(*buf);
+        qn_mem_release(s->stats, *have);
+        *buf = NULL;
+        *have = 0;
     }
-    quanta_status st = qn_mem_reserve(s->stats, want, "cuda scratch");
+    quanta_status st = qn_mem_reserve(s->stats, want, what);
     if (st != QUANTA_OK) return st;
-    cudaError_t e = cudaMalloc(&s->scratch, want);
+    cudaError_t e = cudaMalloc(buf, want);
     if (e != cudaSuccess) {
         qn_mem_unreserve(s->stats, want);
-        s->scratch = NULL;
-        return qn_cuda_error(e, "scratch: cudaMalloc");
+        *buf = NULL;
+        return qn_cuda_error(e, "growing a buffer: cudaMalloc");
     }
-    s->scratch_bytes = want;
-    *out = s->scratch;
+    *have = want;
+    s->epoch++;
     return QUANTA_OK;
+}
+
+quanta_status qn_cuda_scratch(qn_cuda_state *s, size_t bytes, void **out) {
+    quanta_status st = grow_owned(s, &s->scratch, &s->scratch_bytes, bytes, 1024 * 1024, "cuda scratch");
+    *out = s->scratch;
+    return st;
+}
+
+quanta_status qn_cuda_xq(qn_cuda_state *s, size_t bytes, void **out) {
+    const void *had = s->xq;
+    quanta_status st = grow_owned(s, &s->xq, &s->xq_bytes, bytes, 256 * 1024, "cuda activation codes");
+    if (s->xq != had) s->xq_src = NULL; /* a new buffer holds no codes */
+    *out = s->xq;
+    return st;
 }
 
 static quanta_status cuda_alloc(void *self, size_t bytes, void **handle) {
@@ -143,6 +163,7 @@ static quanta_status cuda_alloc(void *self, size_t bytes, void **handle) {
 static void cuda_free(void *self, void *handle) {
     qn_cuda_state *s = self;
     if (!handle) return;
+    s->xq_src = NULL;
     (void)cudaSetDevice(s->device);
     (void)cudaStreamSynchronize(s->stream); /* a queued kernel may still use it */
     cudaFree(handle);
@@ -152,8 +173,12 @@ static void cuda_free(void *self, void *handle) {
 static quanta_status cuda_write(void *self, qn_mem dst, const void *src, size_t bytes) {
     qn_cuda_state *s = self;
     if (!bytes) return QUANTA_OK;
+    s->xq_src = NULL; /* the host may be rewriting an activation whose codes are cached */
     cudaError_t e = cudaMemcpyAsync((char *)dst.handle + dst.offset, src, bytes, cudaMemcpyHostToDevice, s->stream);
-    if (e == cudaSuccess) e = cudaStreamSynchronize(s->stream); /* src may be freed on return */
+    /* src may be freed on return. From pageable memory (all the library and its callers pass)
+     * cudaMemcpyAsync returns once src is copied to staging memory, so small writes (a decode
+     * step's token, positions, lengths and masks) skip the wait; large ones keep it. */
+    if (e == cudaSuccess && bytes > 256 * 1024) e = cudaStreamSynchronize(s->stream);
     return e == cudaSuccess ? QUANTA_OK : qn_cuda_error(e, "write: cudaMemcpyAsync");
 }
 
@@ -265,6 +290,73 @@ static quanta_status cuda_copy_bandwidth(void *self, size_t bytes, double *bytes
     return QUANTA_OK;
 }
 
+/* ------------------------------------------------------------ CUDA graphs */
+
+/* A captured plan execution and the memory epoch it was captured in. */
+typedef struct qn_cuda_recording {
+    cudaGraphExec_t exec;
+    unsigned epoch;
+} qn_cuda_recording;
+
+static quanta_status cuda_capture_begin(void *self) {
+    qn_cuda_state *s = self;
+    if (!s->graphs) return qn_error_set(QUANTA_ERR_UNSUPPORTED, "cuda: CUDA graphs are off (QUANTA_CUDA_GRAPHS=0)");
+    s->xq_src = NULL; /* the recording must quantize its own activations */
+    cudaError_t e = cudaSetDevice(s->device);
+    /* Relaxed: the launchers' attribute queries and one-time cudaFuncSetAttribute calls are
+     * allowed while the stream records. */
+    if (e == cudaSuccess) e = cudaStreamBeginCapture(s->stream, cudaStreamCaptureModeRelaxed);
+    return e == cudaSuccess ? QUANTA_OK : qn_cuda_error(e, "capture_begin");
+}
+
+static quanta_status cuda_capture_end(void *self, int ok, void **recording) {
+    qn_cuda_state *s = self;
+    *recording = NULL;
+    const unsigned epoch = s->epoch;
+    cudaGraph_t graph = NULL;
+    cudaError_t e = cudaStreamEndCapture(s->stream, &graph);
+    s->xq_src = NULL;
+    if (e != cudaSuccess || !ok || !graph) {
+        if (graph) cudaGraphDestroy(graph);
+        (void)cudaGetLastError();
+        return e == cudaSuccess ? QUANTA_OK : qn_cuda_error(e, "capture_end");
+    }
+    qn_cuda_recording *r = calloc(1, sizeof *r);
+    if (!r) {
+        cudaGraphDestroy(graph);
+        return qn_error_set(QUANTA_ERR_OUT_OF_MEMORY, "cuda capture_end: no memory");
+    }
+    e = cudaGraphInstantiate(&r->exec, graph, 0);
+    cudaGraphDestroy(graph);
+    if (e != cudaSuccess) {
+        free(r);
+        return qn_cuda_error(e, "capture_end: cudaGraphInstantiate");
+    }
+    r->epoch = epoch;
+    *recording = r;
+    return QUANTA_OK;
+}
+
+static quanta_status cuda_replay(void *self, void *recording, int *valid) {
+    qn_cuda_state *s = self;
+    qn_cuda_recording *r = recording;
+    *valid = r->epoch == s->epoch;
+    if (!*valid) return QUANTA_OK;
+    cudaError_t e = cudaGraphLaunch(r->exec, s->stream);
+    s->xq_src = NULL; /* whatever the recording left in xq is not tracked */
+    return e == cudaSuccess ? QUANTA_OK : qn_cuda_error(e, "replay: cudaGraphLaunch");
+}
+
+static void cuda_release_recording(void *self, void *recording) {
+    qn_cuda_state *s = self;
+    qn_cuda_recording *r = recording;
+    if (!r) return;
+    (void)cudaStreamSynchronize(s->stream);
+    cudaGraphExecDestroy(r->exec);
+    (void)cudaGetLastError();
+    free(r);
+}
+
 const qn_backend_ops qn_cuda_backend = {
     .name = "cuda",
     .device_count = cuda_device_count,
@@ -280,6 +372,10 @@ const qn_backend_ops qn_cuda_backend = {
     .supports_op = qn_cuda_supports_op,
     .run = qn_cuda_run,
     .synchronize = cuda_synchronize,
+    .capture_begin = cuda_capture_begin,
+    .capture_end = cuda_capture_end,
+    .replay = cuda_replay,
+    .release_recording = cuda_release_recording,
 };
 
 const qn_bench_hooks qn_cuda_bench_hooks = {&qn_cuda_backend, cuda_copy_bandwidth, NULL};

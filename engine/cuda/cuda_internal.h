@@ -21,6 +21,16 @@ typedef struct qn_cuda_state {
     size_t scratch_bytes;
     int *err_flag; /* device int: bad ids / start found by a kernel, read at synchronize */
     unsigned *counters; /* QN_CUDA_MATMUL_COUNTERS zeroed split-K arrival counters */
+    /* ggml-format GEMV: activations quantized to int8 (kernels_cuda/ggml.cu). Consecutive
+     * matmuls on the same x (q/k/v, gate/up) reuse them: xq_src says whose codes xq holds. */
+    void *xq;
+    size_t xq_bytes;
+    const void *xq_src;
+    int64_t xq_M, xq_K;
+    int xq_dtype;
+    /* Bumped whenever scratch or xq move: captured CUDA graphs hold their addresses. */
+    unsigned epoch;
+    int graphs; /* plans may be captured as CUDA graphs (QUANTA_CUDA_GRAPHS=0 turns it off) */
 } qn_cuda_state;
 
 /* A weight prepared for the tensor-core matmul: one device allocation holding the tiled
@@ -51,6 +61,9 @@ quanta_status qn_cuda_error(cudaError_t e, const char *what);
 quanta_status qn_cuda_scratch(qn_cuda_state *s, size_t bytes, void **out);
 
 static inline void *qn_cuda_ptr(const qn_tensor *t) { return (char *)t->mem.handle + t->mem.offset; }
+
+/* Grows the int8 activation buffer of the ggml GEMV to at least `bytes`. */
+quanta_status qn_cuda_xq(qn_cuda_state *s, size_t bytes, void **out);
 
 /* Op support and execution (engine/cuda/cuda_ops.c). */
 bool qn_cuda_supports_op(void *self, const qn_node *node);

@@ -56,12 +56,60 @@ static bool matmul_shapes(const qn_node *node, int64_t *M, int64_t *N, int64_t *
     return elems(y) == *M * *N;
 }
 
+/* A ggml-format table or weight the kernels read in place: whole blocks per row, and the
+ * 4-byte alignment their 32-bit loads assume (device allocations are 256-byte aligned). */
+static bool ggml_ok(const qn_tensor *w) {
+    if (!qn_dtype_is_ggml(w->desc.dtype) || w->desc.ndim != 2) return false;
+    const uint32_t blk = qn_ggml_block_of(w->desc.dtype, NULL, NULL);
+    return w->desc.dims[1] % blk == 0 && ((uintptr_t)qn_cuda_ptr(w) & 3u) == 0;
+}
+
 static bool matmul_ok(const qn_node *node) {
     int64_t M, N, K;
     if (!matmul_shapes(node, &M, &N, &K)) return false;
     const qn_tensor *w = src_at(node, 1);
+    if (qn_dtype_is_ggml(w->desc.dtype)) return ggml_ok(w);
     if (w->aux) return true;
     return qn_dtype_is_float(w->desc.dtype); /* dense weights without a prepared form */
+}
+
+/* ggml weights: int8 GEMV for small M and long rows (x quantized once for consecutive matmuls
+ * on the same x), else the weight dequantized into tiled f16 in scratch for the tensor-core
+ * kernel. */
+static quanta_status run_matmul_ggml(qn_cuda_state *s, const qn_node *node, int64_t M, int64_t N, int64_t K) {
+    const qn_tensor *x = src_at(node, 0), *w = src_at(node, 1), *y = node->dst;
+    const int wd = (int)w->desc.dtype;
+    quanta_status st;
+    int e;
+    if (M <= QN_CUDA_GGML_GEMV_MAX_M && K >= QN_CUDA_GGML_GEMV_MIN_K) {
+        void *xq = NULL;
+        if ((st = qn_cuda_xq(s, qn_cuda_ggml_xq_bytes(M, K), &xq))) return st;
+        const void *xp = qn_cuda_ptr(x);
+        if (s->xq_src != xp || s->xq_M != M || s->xq_K != K || s->xq_dtype != (int)x->desc.dtype) {
+            if ((e = qn_cuda_ggml_quantize_x((int)x->desc.dtype, xp, M, K, xq, s->stream)))
+                return qn_cuda_error((cudaError_t)e, "matmul: quantizing x");
+            s->xq_src = xp, s->xq_M = M, s->xq_K = K, s->xq_dtype = (int)x->desc.dtype;
+        }
+        e = qn_cuda_ggml_gemv(wd, qn_cuda_ptr(w), N, K, xq, M, (int)y->desc.dtype, qn_cuda_ptr(y), s->stream);
+        /* y overlapping x (an arena reusing x's memory) ends the reuse of its codes */
+        const char *y0 = qn_cuda_ptr(y), *x0 = xp;
+        if (y0 < x0 + (size_t)M * (size_t)K * qn_dtype_elem_size(x->desc.dtype) &&
+            x0 < y0 + (size_t)M * (size_t)N * qn_dtype_elem_size(y->desc.dtype))
+            s->xq_src = NULL;
+        return e ? qn_cuda_error((cudaError_t)e, "matmul (ggml GEMV)") : QUANTA_OK;
+    }
+    const size_t tiled = qn_cuda_ggml_tiled_bytes(N, K);
+    void *scratch = NULL;
+    qn_cuda_weight tw;
+    memset(&tw, 0, sizeof tw);
+    tw.N = N, tw.K = K, tw.Np = (N + 15) / 16 * 16, tw.Kp = (K + 63) / 64 * 64, tw.fmt = QN_CW_F16;
+    const size_t need = tiled + qn_cuda_matmul_q_scratch(&tw, M, s->sms);
+    if ((st = qn_cuda_scratch(s, need, &scratch))) return st;
+    if ((e = qn_cuda_ggml_to_tiled(wd, qn_cuda_ptr(w), N, K, scratch, &tw, s->stream)))
+        return qn_cuda_error((cudaError_t)e, "matmul: dequantizing the ggml weight");
+    e = qn_cuda_matmul_q(&tw, x->desc.dtype, qn_cuda_ptr(x), y->desc.dtype, qn_cuda_ptr(y), M, (char *)scratch + tiled,
+                         s->scratch_bytes - tiled, s->counters, QN_CUDA_MATMUL_COUNTERS, s->sms, s->stream);
+    return e ? qn_cuda_error((cudaError_t)e, "matmul (ggml, tensor cores)") : QUANTA_OK;
 }
 
 static quanta_status run_matmul(qn_cuda_state *s, const qn_node *node) {
@@ -69,6 +117,7 @@ static quanta_status run_matmul(qn_cuda_state *s, const qn_node *node) {
     matmul_shapes(node, &M, &N, &K);
     const qn_tensor *x = src_at(node, 0), *w = src_at(node, 1), *y = node->dst;
     int e;
+    if (qn_dtype_is_ggml(w->desc.dtype)) return run_matmul_ggml(s, node, M, N, K);
     if (w->aux) {
         const qn_cuda_prepared *pw = w->aux;
         const size_t need = qn_cuda_matmul_q_scratch(&pw->w, M, s->sms);
@@ -227,6 +276,9 @@ static bool node_ok(const qn_node *node) {
         return elems(b) == elems(x) || elems(b) == last_dim(x);
     case QN_OP_GET_ROWS: {
         qn_quant_layout t;
+        if (sane(x) && qn_dtype_is_ggml(x->desc.dtype))
+            return ggml_ok(x) && sane(b) && b->desc.dtype == QUANTA_I32 && is_float(y) && y->desc.ndim == 2 &&
+                   y->desc.dims[1] == x->desc.dims[1] && y->desc.dims[0] == elems(b);
         if (!rows_table(x, &t) || !sane(b) || b->desc.dtype != QUANTA_I32 || !is_float(y)) return false;
         return y->desc.ndim == 2 && y->desc.dims[1] == t.cols && y->desc.dims[0] == elems(b);
     }
@@ -271,6 +323,9 @@ quanta_status qn_cuda_run(void *self, const qn_node *node) {
     cudaError_t se = cudaSetDevice(s->device);
     if (se != cudaSuccess) return qn_cuda_error(se, "run: cudaSetDevice");
     const qn_tensor *x = src_at(node, 0), *b = src_at(node, 1), *y = node->dst;
+    /* Cached activation codes stay valid only across consecutive ggml GEMVs (any other op may
+     * rewrite the memory they were made from). */
+    if (node->op != QN_OP_MATMUL || !b || !qn_dtype_is_ggml(b->desc.dtype)) s->xq_src = NULL;
     const void *xp = x ? qn_cuda_ptr(x) : NULL;
     void *yp = qn_cuda_ptr(y);
     const int xd = x ? (int)x->desc.dtype : 0, yd = (int)y->desc.dtype;
@@ -320,6 +375,11 @@ quanta_status qn_cuda_run(void *self, const qn_node *node) {
                            elems(x), last_dim(x), s->stream);
         break;
     case QN_OP_GET_ROWS: {
+        if (qn_dtype_is_ggml(x->desc.dtype)) {
+            e = qn_cuda_ggml_get_rows(xd, xp, x->desc.dims[0], x->desc.dims[1], qn_cuda_ptr(b), elems(b), yd, yp,
+                                      s->err_flag, s->stream);
+            break;
+        }
         qn_quant_layout t;
         rows_table(x, &t);
         e = qn_cuda_get_rows(&t, qn_cuda_ptr(x), qn_cuda_ptr(b), elems(b), yd, yp, s->err_flag, s->stream);

@@ -37,7 +37,8 @@ bool qn_cl_ops_supports(qn_cl *s, const qn_node *node) {
     case QN_OP_GET_ROWS: {
         const qn_tensor *ids = src(node, 1);
         return ids && ids->desc.dtype == QUANTA_I32 && x->desc.ndim == 2 && qn_dtype_is_float(y->desc.dtype) &&
-               (qn_dtype_is_float(x->desc.dtype) || qn_dtype_is_quantized(x->desc.dtype));
+               (qn_dtype_is_float(x->desc.dtype) ||
+                (qn_dtype_is_quantized(x->desc.dtype) && !qn_dtype_is_ggml(x->desc.dtype)));
     }
     case QN_OP_PERMUTE:
         return qn_dtype_elem_size(x->desc.dtype) > 0 && x->desc.dtype == y->desc.dtype;

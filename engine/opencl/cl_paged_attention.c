@@ -50,8 +50,10 @@ quanta_status qn_cl_paged_attention_run(qn_cl *s, const qn_node *node) {
                      QA(lm), QA(lo), QA(om), QA(oo), QA(odt), QA(S), QA(Hq), QA(Hkv), QA(T), QA(D), QA(R), QA(bs),
                      QA(MB), QA(scale), QA(causal), QA(window)};
     st = qn_cl_set_args(s, QK_PAGED_ATTENTION, a, (int)(sizeof a / sizeof a[0]));
-    /* A small explicit group: PoCL keeps every item's private arrays (2 KiB) for the whole group. */
+    /* On a CPU a one-item group: PoCL keeps every item's private arrays (2 KiB) for the whole
+     * group and its own choice overflows the worker's stack. GPUs choose their own. */
     size_t g[3] = {(size_t)T, (size_t)Hq, (size_t)S}, l[3] = {1, 1, 1};
-    if (st == QUANTA_OK) st = qn_cl_launch(s, QK_PAGED_ATTENTION, "paged_attention", 3, g, l);
+    const size_t *lp = (s->dev.type & CL_DEVICE_TYPE_CPU) ? l : NULL;
+    if (st == QUANTA_OK) st = qn_cl_launch(s, QK_PAGED_ATTENTION, "paged_attention", 3, g, lp);
     return st;
 }

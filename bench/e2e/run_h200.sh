@@ -1,0 +1,155 @@
+#!/bin/bash
+# run_h200.sh — Quanta against llama.cpp end to end on the same GGUF files, in one device run.
+# From the repository root (the device tool's checkout, or a carried copy of it):
+#
+#   OUT=$OUT PEER=.dev/peer bash bench/e2e/run_h200.sh [stages]
+#
+# PEER holds: llamacpp-peer.tar.xz and make_llama_gguf.py (../shared/anchors/peers/), the `gguf`
+# wheel, gemma.skel (bench/e2e/gguf_skeleton.py extract of the default model) and optionally
+# check/ (include/, lib/libcheck_pic.a, lib/libsubunit.a, lib/pkgconfig/check.pc).
+# stages (default all): llama build files conform graphtest bench peer
+#   llama     llama.cpp's llama-bench built in the background from the trimmed source (sm_90)
+#   build     Quanta (release, CUDA) in /tmp/qbuild
+#   files     Mistral-7B-shaped Q4_0 and Q8_0 (make_llama_gguf.py) and the Gemma-3-270M-shaped
+#             Q4_K_M file (the default model's header and tensor types, random weights)
+#   conform   quanta conform --backend cuda on matmul and get_rows (every format, ggml blocks too)
+#   tests     tests/cuda: graph replay against op-by-op decode (bit-identical), every CUDA op (needs
+#             Check: the machine's, or a static copy carried in PEER/check)
+#   bench     quanta bench model on each file (-p 512 -n 128 -r 3, JSON)
+#   variants  the decode runs again with CUDA graphs off (QUANTA_CUDA_GRAPHS=0)
+#   peer      llama-bench on each file (-ngl 99 -fa 1 -p 512 -n 128 -r 3, JSON)
+#   profile   ncu per-kernel summary of decode steps (Gemma and the 7B Q4_0)
+# Prints the ratio table last; every log and JSON goes to $OUT/e2e.tar.gz plus $OUT/summary.md.
+set -u
+OUT=${OUT:-/tmp/e2e-out}
+PEER=${PEER:-.dev/peer}
+STAGES=${*:-llama build files conform tests bench variants peer profile}
+has() { case " $STAGES " in *" $1 "*) return 0;; esac; return 1; }
+export PATH=/usr/local/cuda/bin:$PATH
+export CPATH=/usr/local/cuda/include${CPATH:+:$CPATH} # nccl.h includes cuda_runtime.h
+ROOT=$(pwd)
+PEER=$(cd "$PEER" && pwd)
+W=/tmp/e2e
+L=$W/logs
+mkdir -p "$OUT" $L $W/files
+T0=$(date +%s)
+stamp() { echo "[$(( $(date +%s) - T0 ))s] $*" | tee -a $L/steps.txt; }
+save() { tar czf "$OUT/e2e.tar.gz" -C $W logs 2>/dev/null; }
+trap save EXIT
+trap 'save; exit 1' TERM INT
+NP=$(nproc)
+
+{ date -u; nvidia-smi --query-gpu=name,clocks.sm,clocks.mem,power.limit,memory.total --format=csv; nvcc --version | tail -2;
+  gcc --version | head -1; cmake --version | head -1; meson --version; echo "cores $NP"; } > $L/env.txt 2>&1
+stamp "env: $(nvidia-smi --query-gpu=name,clocks.sm,clocks.mem --format=csv,noheader 2>&1)"
+
+if has llama; then
+  ( cd $W && tar xJf "$PEER/llamacpp-peer.tar.xz" && cd llama.cpp &&
+    timeout 480 cmake -B build -DGGML_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90 -DLLAMA_BUILD_TESTS=OFF \
+      -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_SERVER=OFF -DLLAMA_BUILD_APP=OFF -DLLAMA_CURL=OFF -DLLAMA_OPENSSL=OFF \
+      -DCMAKE_BUILD_TYPE=Release && timeout 480 cmake --build build -j $NP --target llama-bench;
+    echo "llama build rc=$?" ) > $L/llama_build.log 2>&1 &
+  LLAMA_PID=$!
+fi
+
+if has files; then
+  ( python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/site "$PEER"/gguf-*.whl &&
+    export PYTHONPATH=/tmp/site &&
+    timeout 300 python3 bench/e2e/gguf_skeleton.py build "$PEER/gemma.skel" $W/files/gemma3-270m-q4_k_m.gguf &&
+    timeout 300 python3 "$PEER/make_llama_gguf.py" $W/files/mistral7b-q4_0.gguf Q4_0 &&
+    timeout 300 python3 "$PEER/make_llama_gguf.py" $W/files/mistral7b-q8_0.gguf Q8_0;
+    echo "files rc=$?" ) > $L/files.log 2>&1 &
+  FILES_PID=$!
+fi
+
+# Check (for the CUDA unit tests): the machine's own, else a carried static copy ($PEER/check).
+TESTS=false
+if pkg-config --exists check 2>/dev/null; then TESTS=true
+elif [ -d "$PEER/check" ] && command -v pkg-config >/dev/null 2>&1; then
+  rm -rf /tmp/checkroot && cp -r "$PEER/check" /tmp/checkroot &&
+    sed -i "s|^prefix=.*|prefix=/tmp/checkroot|" /tmp/checkroot/lib/pkgconfig/check.pc &&
+    export PKG_CONFIG_PATH=/tmp/checkroot/lib/pkgconfig && TESTS=true
+fi
+Q=/tmp/qbuild/tools/quanta
+if has build; then
+  build() { rm -rf /tmp/qbuild; timeout 420 meson setup /tmp/qbuild . --buildtype=release -Dwerror=false -Dopencl=disabled \
+      -Dclblast=disabled -Dspirv=disabled -Dtests=$1 -Dcuda=enabled && timeout 420 ninja -C /tmp/qbuild $2; }
+  if $TESTS; then build true "tools/quanta tests/cuda/test_cuda_graphs tests/cuda/test_cuda_ops" > $L/build.log 2>&1 ||
+    { TESTS=false; echo "with tests failed: without" >> $L/build.log; }; fi
+  $TESTS || build false tools/quanta >> $L/build.log 2>&1
+  echo "build rc=$?" >> $L/build.log
+  stamp "quanta (tests=$TESTS) $(tail -1 $L/build.log)"
+fi
+[ -x $Q ] || { stamp "no quanta binary"; tail -30 $L/build.log; exit 1; }
+$Q info > $L/info.txt 2>&1
+
+if has conform; then
+  timeout 240 $Q conform --backend cuda --filter matmul,get_rows --failures --json $L/conform.json > $L/conform.log 2>&1
+  stamp "conform matmul,get_rows rc=$?: $(grep -E '^total' $L/conform.log)"
+  grep -E '^FAIL' $L/conform.log | head -20
+fi
+
+if has tests && [ -x /tmp/qbuild/tests/cuda/test_cuda_graphs ]; then
+  for t in test_cuda_graphs test_cuda_ops; do
+    CK_FORK=no timeout 300 /tmp/qbuild/tests/cuda/$t > $L/$t.log 2>&1
+    stamp "$t rc=$?: $(grep -E '^[0-9]+%' $L/$t.log | tail -1)"
+    grep -E 'FAIL|Error|error' $L/$t.log | head -5
+  done
+fi
+
+if has files; then
+  wait $FILES_PID
+  stamp "$(tail -1 $L/files.log)"
+  ls -la $W/files >> $L/files.log
+fi
+
+NAMES="gemma3-270m-q4_k_m mistral7b-q4_0 mistral7b-q8_0"
+if has bench; then
+  for f in $NAMES; do
+    [ -f $W/files/$f.gguf ] || continue
+    timeout 240 $Q bench model -m $W/files/$f.gguf -p 512 -n 128 -r 3 --backend cuda --json > $L/quanta_$f.json \
+      2> $L/quanta_$f.err
+    stamp "quanta $f rc=$?: $(tr -d '\n' < $L/quanta_$f.json | head -c 600)"
+  done
+fi
+
+if has variants; then
+  # what the CUDA graphs are worth: the same runs op by op
+  for f in gemma3-270m-q4_k_m mistral7b-q4_0; do
+    [ -f $W/files/$f.gguf ] || continue
+    QUANTA_CUDA_GRAPHS=0 timeout 120 $Q bench model -m $W/files/$f.gguf -p 0 -n 128 -r 2 --backend cuda --json \
+      > $L/quanta_nographs_$f.json 2> $L/quanta_nographs_$f.err
+    stamp "no graphs $f rc=$?: tg $(grep -o '"tg_tps": [0-9.]*' $L/quanta_nographs_$f.json)"
+  done
+fi
+
+if has peer; then
+  wait $LLAMA_PID
+  stamp "$(tail -1 $L/llama_build.log)"
+  LB=$W/llama.cpp/build/bin/llama-bench
+  for f in $NAMES; do
+    [ -f $W/files/$f.gguf ] && [ -x $LB ] || continue
+    timeout 240 $LB -m $W/files/$f.gguf -ngl 99 -fa 1 -p 512 -n 128 -r 3 -o json > $L/llama_$f.json 2> $L/llama_$f.err
+    stamp "llama-bench $f rc=$?"
+    # load to first token: llama-bench's whole run on one 1-token generation (model load included)
+    t0=$(date +%s%N)
+    timeout 120 $LB -m $W/files/$f.gguf -ngl 99 -fa 1 -p 0 -n 1 -r 1 > $L/llama_load_$f.log 2>&1
+    t1=$(date +%s%N)
+    awk "BEGIN { print ($t1 - $t0) / 1e9 }" > $L/llama_load_$f.txt
+  done
+fi
+
+python3 bench/e2e/ratio_table.py $L $NAMES | tee "$OUT/summary.md"
+save
+
+if has profile && command -v ncu >/dev/null 2>&1; then
+  # per-kernel GPU time of decode steps (kernels after the load and the first steps)
+  for f in gemma3-270m-q4_k_m mistral7b-q4_0; do
+    [ -f $W/files/$f.gguf ] || continue
+    timeout 150 ncu --clock-control none --print-summary per-kernel --launch-skip 4000 --launch-count 1200 \
+      $Q bench model -m $W/files/$f.gguf -p 0 -n 64 -r 1 --backend cuda > $L/ncu_$f.txt 2>&1
+    stamp "ncu $f rc=$?"
+  done
+fi
+
+save

@@ -1,0 +1,147 @@
+/* ggml_blocks.cuh — device decoding of the ggml block formats (QUANTA_GGML_*) straight from
+ * the GGUF bytes, one 32-element chunk at a time. A chunk is returned as 32 signed 8-bit
+ * codes q (four per int, element order) and, for each half of 16 elements, a factor d and an
+ * offset m with w = d * q + m: the same products and sums, in the same order, as ggml's
+ * reference dequantizers (formats/gguf_dequant.c), so qn_ggml_chunk_value is bit-exact with
+ * them. The matmul uses the codes directly in int8 dot products (dp4a).
+ *
+ * Blocks are only 2-byte aligned in most formats (18, 22, 34, 210 bytes): those are read with
+ * 16-bit loads. */
+#ifndef QUANTA_KERNELS_CUDA_GGML_BLOCKS_CUH
+#define QUANTA_KERNELS_CUDA_GGML_BLOCKS_CUH
+
+#include "cuda_common.cuh"
+
+/* Dtype codes and block geometry: formats/layout.h (QN_DT_GGML_*, QN_GGML_BLOCK_*). */
+__host__ __device__ constexpr int qn_ggml_block_elems(int dt) { return QN_GGML_BLOCK_ELEMS(dt); }
+__host__ __device__ constexpr int qn_ggml_block_bytes(int dt) { return QN_GGML_BLOCK_BYTES(dt); }
+
+struct qn_ggml_chunk {
+    int q[8];      /* 32 signed codes, element 4i + b in byte b of q[i] */
+    float d[2], m[2]; /* per half of 16 elements: w = d * q + m */
+};
+
+__device__ __forceinline__ float qn_gh(const uint8_t *p) { /* f16 at a 2-byte aligned address */
+    return __half2float(__ushort_as_half(*(const unsigned short *)p));
+}
+__device__ __forceinline__ uint32_t qn_gu32_a2(const uint8_t *p) {
+    const unsigned short *h = (const unsigned short *)p;
+    return (uint32_t)h[0] | ((uint32_t)h[1] << 16);
+}
+__device__ __forceinline__ uint32_t qn_gu32_a4(const uint8_t *p) { return *(const uint32_t *)p; }
+
+/* Bits 0..3 of b moved to bit 4 of bytes 0..3. */
+__device__ __forceinline__ uint32_t qn_spread4(uint32_t b) {
+    return ((b & 1u) << 4) | ((b & 2u) << 11) | ((b & 4u) << 18) | ((b & 8u) << 25);
+}
+
+/* 6-bit scale and min j of the 12 packed bytes of a q4_k / q5_k block (ggml's get_scale_min_k4). */
+__device__ __forceinline__ void qn_k4_scale_min(int j, const uint8_t *s, int *sc, int *mn) {
+    if (j < 4) {
+        *sc = s[j] & 63;
+        *mn = s[j + 4] & 63;
+    } else {
+        *sc = (s[j + 4] & 0xF) | ((s[j - 4] >> 6) << 4);
+        *mn = (s[j + 4] >> 4) | ((s[j] >> 6) << 4);
+    }
+}
+
+/* Chunk c (elements 32c .. 32c + 31) of the row starting at `row`. */
+template <int DT>
+__device__ __forceinline__ void qn_ggml_load_chunk(const uint8_t *row, int64_t c, qn_ggml_chunk &o) {
+    if (DT == QN_DT_GGML_Q4_0) {
+        const uint8_t *b = row + c * 18;
+        const float d = qn_gh(b);
+#pragma unroll
+        for (int i = 0; i < 4; i++) {
+            const uint32_t w = qn_gu32_a2(b + 2 + 4 * i);
+            o.q[i] = (int)__vsub4(w & 0x0F0F0F0Fu, 0x08080808u);
+            o.q[4 + i] = (int)__vsub4((w >> 4) & 0x0F0F0F0Fu, 0x08080808u);
+        }
+        o.d[0] = o.d[1] = d;
+        o.m[0] = o.m[1] = 0.0f;
+    } else if (DT == QN_DT_GGML_Q4_1) {
+        const uint8_t *b = row + c * 20;
+        const float d = qn_gh(b), m = qn_gh(b + 2);
+#pragma unroll
+        for (int i = 0; i < 4; i++) {
+            const uint32_t w = qn_gu32_a4(b + 4 + 4 * i);
+            o.q[i] = (int)(w & 0x0F0F0F0Fu);
+            o.q[4 + i] = (int)((w >> 4) & 0x0F0F0F0Fu);
+        }
+        o.d[0] = o.d[1] = d;
+        o.m[0] = o.m[1] = m;
+    } else if (DT == QN_DT_GGML_Q5_0) {
+        const uint8_t *b = row + c * 22;
+        const float d = qn_gh(b);
+        const uint32_t qh = qn_gu32_a2(b + 2);
+#pragma unroll
+        for (int i = 0; i < 4; i++) {
+            const uint32_t w = qn_gu32_a2(b + 6 + 4 * i);
+            o.q[i] = (int)__vsub4((w & 0x0F0F0F0Fu) | qn_spread4((qh >> (4 * i)) & 0xFu), 0x10101010u);
+            o.q[4 + i] = (int)__vsub4(((w >> 4) & 0x0F0F0F0Fu) | qn_spread4((qh >> (16 + 4 * i)) & 0xFu), 0x10101010u);
+        }
+        o.d[0] = o.d[1] = d;
+        o.m[0] = o.m[1] = 0.0f;
+    } else if (DT == QN_DT_GGML_Q5_1) {
+        const uint8_t *b = row + c * 24;
+        const float d = qn_gh(b), m = qn_gh(b + 2);
+        const uint32_t qh = qn_gu32_a4(b + 4);
+#pragma unroll
+        for (int i = 0; i < 4; i++) {
+            const uint32_t w = qn_gu32_a4(b + 8 + 4 * i);
+            o.q[i] = (int)((w & 0x0F0F0F0Fu) | qn_spread4((qh >> (4 * i)) & 0xFu));
+            o.q[4 + i] = (int)(((w >> 4) & 0x0F0F0F0Fu) | qn_spread4((qh >> (16 + 4 * i)) & 0xFu));
+        }
+        o.d[0] = o.d[1] = d;
+        o.m[0] = o.m[1] = m;
+    } else if (DT == QN_DT_GGML_Q8_0) {
+        const uint8_t *b = row + c * 34;
+        const float d = qn_gh(b);
+#pragma unroll
+        for (int i = 0; i < 8; i++) o.q[i] = (int)qn_gu32_a2(b + 2 + 4 * i);
+        o.d[0] = o.d[1] = d;
+        o.m[0] = o.m[1] = 0.0f;
+    } else if (DT == QN_DT_GGML_Q4_K || DT == QN_DT_GGML_Q5_K) {
+        const int j = (int)(c & 7);
+        const uint8_t *b = row + (c >> 3) * (DT == QN_DT_GGML_Q4_K ? 144 : 176);
+        const float d = qn_gh(b), dmin = qn_gh(b + 2);
+        int sc, mn;
+        qn_k4_scale_min(j, b + 4, &sc, &mn);
+        const uint8_t *qs = b + (DT == QN_DT_GGML_Q4_K ? 16 : 48) + 32 * (j >> 1);
+        const int sh = 4 * (j & 1);
+#pragma unroll
+        for (int i = 0; i < 8; i++) {
+            uint32_t v = (qn_gu32_a4(qs + 4 * i) >> sh) & 0x0F0F0F0Fu;
+            if (DT == QN_DT_GGML_Q5_K) v |= ((qn_gu32_a4(b + 16 + 4 * i) >> j) & 0x01010101u) << 4;
+            o.q[i] = (int)v;
+        }
+        o.d[0] = o.d[1] = d * (float)sc;
+        o.m[0] = o.m[1] = -(dmin * (float)mn);
+    } else { /* Q6_K */
+        const int cc = (int)(c & 7), n = cc >> 2, quarter = cc & 3;
+        const uint8_t *b = row + (c >> 3) * 210;
+        const uint8_t *ql = b + 64 * n + 32 * (quarter & 1), *qh = b + 128 + 32 * n;
+        const int shl = 4 * (quarter >> 1), shh = 2 * quarter;
+#pragma unroll
+        for (int i = 0; i < 8; i++) {
+            const uint32_t lo = (qn_gu32_a2(ql + 4 * i) >> shl) & 0x0F0F0F0Fu;
+            const uint32_t hi = ((qn_gu32_a2(qh + 4 * i) >> shh) & 0x03030303u) << 4;
+            o.q[i] = (int)__vsub4(lo | hi, 0x20202020u);
+        }
+        const float d = qn_gh(b + 208);
+        const int8_t *sc = (const int8_t *)(b + 192) + 8 * n + 2 * quarter;
+        o.d[0] = d * (float)sc[0];
+        o.d[1] = d * (float)sc[1];
+        o.m[0] = o.m[1] = 0.0f;
+    }
+}
+
+/* Element e (0..31) of a loaded chunk, with ggml's reference arithmetic (no contraction). */
+__device__ __forceinline__ float qn_ggml_chunk_value(const qn_ggml_chunk &o, int e) {
+    const int q = (int)(int8_t)(((uint32_t)o.q[e >> 2]) >> (8 * (e & 3)));
+    const int h = e >> 4;
+    return __fadd_rn(__fmul_rn((float)q, o.d[h]), o.m[h]);
+}
+
+#endif

@@ -1,0 +1,210 @@
+/*
+ * cmd_bench_model.c — `quanta bench model`, the llama-bench of Quanta: load time, prompt
+ * processing (pp: one eval of P tokens from an empty context) and generation (tg: N single-
+ * token evals from an empty context, logits copied back each step) in tokens/s, mean and
+ * standard deviation over R repetitions after one warm-up of each, and the device memory.
+ * Tokens are random ids (fixed seed) as in llama-bench, so no tokenizer work is timed.
+ *
+ *   quanta bench model -m FILE [-p 512] [-n 128] [-r 3] [--backend B] [--quant Q] [--json]
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clock.h"
+#include "commands.h"
+#include "quanta.h"
+
+static void usage(FILE *f) {
+    fprintf(f,
+            "usage: quanta bench model -m FILE [-p P] [-n N] [-r R] [--backend B] [--quant Q] [--kv D] [--json]\n\n"
+            "  -m FILE       GGUF model (or Hugging Face directory)\n"
+            "  -p P          prompt tokens of the pp test (default 512; 0 skips it)\n"
+            "  -n N          generated tokens of the tg test (default 128; 0 skips it)\n"
+            "  -r R          repetitions (default 3), after one warm-up run of each test\n"
+            "  --backend B   ref, opencl, cuda or best (default)\n"
+            "  --quant Q     weights at load: auto (default: the file's bits on CUDA, else q8), keep, q8, q4, ...\n"
+            "  --kv D        KV cache dtype: f32 (default), f16, bf16\n"
+            "  --json        one JSON object on stdout instead of the table\n");
+}
+
+typedef struct stat {
+    double mean, sd;
+} stat;
+
+static stat stats(const double *v, int n) {
+    stat s = {0.0, 0.0};
+    for (int i = 0; i < n; i++) s.mean += v[i];
+    s.mean /= n > 0 ? n : 1;
+    for (int i = 0; i < n; i++) s.sd += (v[i] - s.mean) * (v[i] - s.mean);
+    s.sd = n > 1 ? sqrt(s.sd / (n - 1)) : 0.0;
+    return s;
+}
+
+static int bad(const char *what, quanta_status st) {
+    fprintf(stderr, "quanta bench model: %s: %s (%s)\n", what, quanta_last_error(), quanta_status_name(st));
+    return 1;
+}
+
+static int parse_count(const char *v, int lo, int hi, int *out) {
+    char *end;
+    long x = strtol(v, &end, 10);
+    if (end == v || *end || x < lo || x > hi) return -1;
+    *out = (int)x;
+    return 0;
+}
+
+int qn_cmd_bench_model(int argc, char **argv) {
+    const char *path = NULL, *backend = "best", *quant = "auto", *kv = "f32";
+    int P = 512, N = 128, R = 3, json = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            usage(stdout);
+            return 0;
+        }
+        if (!strcmp(a, "--json")) {
+            json = 1;
+            continue;
+        }
+        if (i + 1 >= argc) {
+            fprintf(stderr, "quanta bench model: unknown or incomplete option '%s'\n\n", a);
+            usage(stderr);
+            return 2;
+        }
+        const char *v = argv[++i];
+        int ok = 0;
+        if (!strcmp(a, "-m")) path = v, ok = 1;
+        else if (!strcmp(a, "--backend")) backend = v, ok = 1;
+        else if (!strcmp(a, "--quant")) quant = v, ok = 1;
+        else if (!strcmp(a, "--kv")) kv = v, ok = 1;
+        else if (!strcmp(a, "-p")) ok = !parse_count(v, 0, 1 << 20, &P);
+        else if (!strcmp(a, "-n")) ok = !parse_count(v, 0, 1 << 20, &N);
+        else if (!strcmp(a, "-r")) ok = !parse_count(v, 1, 1000, &R);
+        if (!ok) {
+            fprintf(stderr, "quanta bench model: bad option %s %s\n\n", a, v);
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (!path) {
+        fprintf(stderr, "quanta bench model: -m FILE is required\n\n");
+        usage(stderr);
+        return 2;
+    }
+    quanta_model_params mp;
+    quanta_model_default_params(&mp);
+    if (qn_cli_quant_params(quant, NULL, &mp) ||
+        quanta_dtype_parse(kv, &mp.kv_dtype) != QUANTA_OK) {
+        fprintf(stderr, "quanta bench model: --quant %s / --kv %s not understood\n", quant, kv);
+        return 2;
+    }
+
+    int rc = 1;
+    quanta_backend *be = NULL;
+    quanta_model *m = NULL;
+    quanta_model_context *ctx = NULL;
+    int32_t *toks = NULL;
+    float *logits = NULL;
+    double *pp = calloc((size_t)R, sizeof *pp), *tg = calloc((size_t)R, sizeof *tg);
+    quanta_status st;
+    quanta_device_info dev;
+    quanta_model_info info;
+    quanta_model_memory mem;
+    if (!pp || !tg) goto done;
+    if ((st = quanta_backend_open(backend, &be))) {
+        rc = bad("opening the backend", st);
+        goto done;
+    }
+    quanta_backend_device(be, &dev);
+    (void)qn_cli_quant_params(quant, dev.backend, &mp);
+    double t0 = qn_now_s();
+    if ((st = quanta_model_load(path, be, &mp, &m))) {
+        rc = bad("loading the model", st);
+        goto done;
+    }
+    const double t_load = qn_now_s() - t0;
+    quanta_model_get_info(m, &info);
+    const int n_ctx = (P > N ? P : N) + 8;
+    if ((st = quanta_model_context_create(m, n_ctx, &ctx))) {
+        rc = bad("creating the context", st);
+        goto done;
+    }
+    const int T = P > N ? P : N;
+    toks = malloc((size_t)(T > 0 ? T : 1) * sizeof *toks);
+    logits = malloc((size_t)info.n_vocab * sizeof *logits);
+    if (!toks || !logits) goto done;
+    uint64_t seed = 0x9E3779B97F4A7C15ull;
+    for (int i = 0; i < T; i++) {
+        seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+        toks[i] = (int32_t)((seed >> 33) % (uint64_t)info.n_vocab);
+    }
+    /* Load to first token: the first decode step (plan building included) after the load. */
+    double t1 = qn_now_s();
+    if ((st = quanta_model_eval(ctx, toks, 1, logits, (size_t)info.n_vocab))) {
+        rc = bad("first token", st);
+        goto done;
+    }
+    const double t_first = t_load + (qn_now_s() - t1);
+    for (int r = -1; r < R; r++) { /* r = -1: warm-up */
+        if (P > 0) {
+            quanta_model_context_reset(ctx);
+            double a = qn_now_s();
+            if ((st = quanta_model_eval(ctx, toks, (size_t)P, logits, (size_t)info.n_vocab))) {
+                rc = bad("prompt", st);
+                goto done;
+            }
+            if (r >= 0) pp[r] = P / (qn_now_s() - a);
+        }
+        if (N > 0) {
+            quanta_model_context_reset(ctx);
+            double a = qn_now_s();
+            for (int i = 0; i < N; i++)
+                if ((st = quanta_model_eval(ctx, &toks[i], 1, logits, (size_t)info.n_vocab))) {
+                    rc = bad("generation", st);
+                    goto done;
+                }
+            if (r >= 0) tg[r] = N / (qn_now_s() - a);
+        }
+        if (r == -1 && !json) fprintf(stderr, "quanta bench model: warm-up done\n");
+    }
+    if ((st = quanta_model_memory_report(m, ctx, &mem))) {
+        rc = bad("memory report", st);
+        goto done;
+    }
+    const stat sp = stats(pp, R), sg = stats(tg, R);
+    const double MiB = 1024.0 * 1024.0;
+    const char *wname = quanta_dtype_name(info.weight_dtype) ? quanta_dtype_name(info.weight_dtype) : "?";
+    if (json) {
+        printf("{\"model\": \"%s\", \"backend\": \"%s\", \"device\": \"%s\", \"weights\": \"%s\", \"n_params\": %llu,\n"
+               " \"p\": %d, \"n\": %d, \"r\": %d,\n"
+               " \"pp_tps\": %.3f, \"pp_tps_sd\": %.3f, \"tg_tps\": %.3f, \"tg_tps_sd\": %.3f,\n"
+               " \"load_s\": %.4f, \"first_token_s\": %.4f,\n"
+               " \"weights_bytes\": %llu, \"kv_bytes\": %llu, \"scratch_bytes\": %llu, \"device_peak_bytes\": %llu}\n",
+               path, dev.backend, dev.name, wname, (unsigned long long)info.n_params, P, N, R, sp.mean, sp.sd, sg.mean,
+               sg.sd, t_load, t_first, (unsigned long long)mem.weights_bytes, (unsigned long long)mem.kv_cache_bytes,
+               (unsigned long long)mem.scratch_bytes, (unsigned long long)mem.device_peak);
+    } else {
+        printf("model: %s (%s, %.2f B params, weights as loaded: %s)\n", path, info.arch, (double)info.n_params / 1e9,
+               wname);
+        printf("backend: %s (%s)\n", dev.backend, dev.name);
+        printf("| test | tokens/s | sd |\n|---|---|---|\n");
+        if (P > 0) printf("| pp%d | %.2f | %.2f |\n", P, sp.mean, sp.sd);
+        if (N > 0) printf("| tg%d | %.2f | %.2f |\n", N, sg.mean, sg.sd);
+        printf("load %.3f s, load to first token %.3f s\n", t_load, t_first);
+        printf("memory: weights %.1f MiB, KV %.1f MiB, scratch %.1f MiB, device peak %.1f MiB\n",
+               (double)mem.weights_bytes / MiB, (double)mem.kv_cache_bytes / MiB, (double)mem.scratch_bytes / MiB,
+               (double)mem.device_peak / MiB);
+    }
+    rc = 0;
+done:
+    free(pp);
+    free(tg);
+    free(toks);
+    free(logits);
+    quanta_model_context_destroy(ctx);
+    quanta_model_destroy(m);
+    quanta_backend_close(be);
+    return rc;
+}
