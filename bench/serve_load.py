@@ -1,20 +1,23 @@
 #!/usr/bin/env python3
-"""serve_load.py — load generator for `quanta serve`: N concurrent clients, each running streamed
-completions back to back, and a report of the whole run: generated tokens/s in total and per stream,
-time to first token (p50 / p99), inter-token time and failures. Standard library only.
+"""serve_load.py — load generator for any OpenAI-compatible server (`quanta serve`, vLLM, llama-server):
+streamed /v1/completions from N concurrent clients, optionally with requests arriving as a Poisson
+process, and a summary of the run: requests/s, output tokens/s, time to first token and inter-token
+latency percentiles, failures. Standard library only. bench/serve_sweep.py runs this over a sweep.
 
   build/tools/quanta serve -m MODEL --backend cuda --max-batch 64 --port 8080 &
   python3 bench/serve_load.py --url http://127.0.0.1:8080 --streams 64 --requests 4 --max-tokens 128
 
-Tokens are counted from the usage in each stream's last event (what the server generated, including
-an end-of-generation token); time to first token is measured from sending the request to the first
-event that carries text. A benchmark, not a test: numbers depend on the machine and its load.
+Tokens are counted from the usage the server reports at the end of each stream (what it generated,
+including an end-of-generation token); time to first token is measured from sending the request to
+the first event that carries text; inter-token latency is the time between consecutive text events.
+A benchmark, not a test: numbers depend on the machine and its load.
 """
 import argparse
 import http.client
 import json
+import math
+import queue
 import random
-import statistics
 import threading
 import time
 import urllib.parse
@@ -22,115 +25,183 @@ import urllib.parse
 WORDS = "the of and a to in is was for on that by with as from at his it an were are which this be".split()
 
 
-def one_request(host, port, body, timeout):
+class Target:
+    """Where the server is: base URL (http or https, optionally with a path prefix) and model name."""
+
+    def __init__(self, url, model=None):
+        u = urllib.parse.urlparse(url)
+        self.https = u.scheme == "https"
+        self.host, self.port = u.hostname, u.port or (443 if self.https else 80)
+        prefix = u.path.rstrip("/")
+        self.path = prefix + ("/completions" if prefix.endswith("/v1") else "/v1/completions")
+        self.models_path = self.path.rsplit("/", 1)[0] + "/models"
+        self.model = model
+
+    def connect(self, timeout):
+        cls = http.client.HTTPSConnection if self.https else http.client.HTTPConnection
+        return cls(self.host, self.port, timeout=timeout)
+
+    def first_model(self, timeout=30):
+        """The first model id /v1/models lists (servers that need `model` in a request), or None."""
+        try:
+            c = self.connect(timeout)
+            c.request("GET", self.models_path)
+            r = c.getresponse()
+            data = r.read()
+            c.close()
+            return json.loads(data)["data"][0]["id"] if r.status == 200 else None
+        except (OSError, ValueError, KeyError, IndexError):
+            return None
+
+
+def one_request(target, prompt, max_tokens, timeout, temperature=0.0, seed=None):
+    """One streamed completion. Returns {ttft, t0, t1, tokens, prompt_tokens, gaps} or {error}."""
+    body = {"prompt": prompt, "max_tokens": max_tokens, "temperature": temperature, "stream": True,
+            "stream_options": {"include_usage": True}}
+    if target.model:
+        body["model"] = target.model
+    if seed is not None:
+        body["seed"] = seed
     t0 = time.perf_counter()
-    c = http.client.HTTPConnection(host, port, timeout=timeout)
-    c.request("POST", "/v1/completions", json.dumps(body), {"Content-Type": "application/json"})
-    r = c.getresponse()
-    if r.status != 200:
-        data = r.read()
+    c = target.connect(timeout)
+    try:
+        c.request("POST", target.path, json.dumps(body), {"Content-Type": "application/json"})
+        r = c.getresponse()
+        if r.status != 200:
+            return {"error": f"HTTP {r.status}: {r.read()[:200]!r}"}
+        first, last, usage, times, buf = None, None, None, [], b""
+        while True:
+            chunk = r.read1(65536)
+            if not chunk:
+                break
+            buf += chunk
+            while b"\n\n" in buf:
+                ev, buf = buf.split(b"\n\n", 1)
+                ev = ev.strip(b"\r\n")
+                if not ev.startswith(b"data:"):
+                    continue
+                payload = ev[5:].strip()
+                if payload == b"[DONE]":
+                    continue
+                d = json.loads(payload)
+                now = time.perf_counter()
+                if "error" in d:
+                    err = d["error"]
+                    return {"error": err.get("message", "error event") if isinstance(err, dict) else str(err)}
+                if d.get("choices") and d["choices"][0].get("text"):
+                    if first is None:
+                        first = now
+                    times.append(now)
+                if d.get("usage"):
+                    usage = d["usage"]
+                last = now
+    finally:
         c.close()
-        return {"error": f"HTTP {r.status}: {data[:200]!r}"}
-    first, last, usage, times, buf = None, None, None, [], b""
-    while True:
-        chunk = r.read1(65536) if hasattr(r, "read1") else r.read(1)
-        if not chunk:
-            break
-        buf += chunk
-        while b"\n\n" in buf:
-            ev, buf = buf.split(b"\n\n", 1)
-            if not ev.startswith(b"data: "):
-                continue
-            payload = ev[6:]
-            if payload == b"[DONE]":
-                continue
-            d = json.loads(payload)
-            now = time.perf_counter()
-            if "error" in d:
-                c.close()
-                return {"error": d["error"].get("message", "error event")}
-            if d.get("choices") and d["choices"][0].get("text"):
-                if first is None:
-                    first = now
-                times.append(now)
-            if d.get("usage"):
-                usage = d["usage"]
-            last = now
-    c.close()
     if usage is None:
         return {"error": "stream ended without usage"}
-    return {"ttft": (first or last) - t0, "tokens": usage["completion_tokens"], "t0": t0, "t1": last,
+    return {"ttft": (first or last) - t0, "tokens": usage["completion_tokens"],
+            "prompt_tokens": usage.get("prompt_tokens", 0), "t0": t0, "t1": last,
             "gaps": [b - a for a, b in zip(times, times[1:])]}
 
 
+def run_load(target, jobs, concurrency, rate=None, timeout=600, seed=1):
+    """Runs jobs [(prompt, max_tokens), ...] with at most `concurrency` in flight. Without a rate
+    every client sends its next request as soon as the last one ended (closed loop); with a rate
+    (requests/s) requests arrive at exponentially distributed intervals (Poisson) and wait for a
+    free client. Returns (results in job order, wall seconds)."""
+    pending = queue.Queue()
+    results = [None] * len(jobs)
+
+    def client():
+        while True:
+            i = pending.get()
+            if i is None:
+                return
+            prompt, max_tokens = jobs[i]
+            try:
+                results[i] = one_request(target, prompt, max_tokens, timeout, seed=seed * 100003 + i)
+            except (OSError, ValueError, http.client.HTTPException) as e:
+                results[i] = {"error": f"{type(e).__name__}: {e}"}
+
+    threads = [threading.Thread(target=client, daemon=True) for _ in range(min(concurrency, len(jobs)))]
+    arrivals = random.Random(seed)
+    t0 = time.perf_counter()
+    for t in threads:
+        t.start()
+    due = t0
+    for i in range(len(jobs)):
+        if rate:
+            due += arrivals.expovariate(rate)
+            time.sleep(max(0.0, due - time.perf_counter()))
+        pending.put(i)
+    for _ in threads:
+        pending.put(None)
+    for t in threads:
+        t.join()
+    return results, time.perf_counter() - t0
+
+
 def pct(xs, p):
+    """The p-th percentile (nearest rank on sorted values), NaN for no values."""
     xs = sorted(xs)
     if not xs:
         return float("nan")
-    k = min(len(xs) - 1, max(0, int(round(p / 100 * (len(xs) - 1)))))
-    return xs[k]
+    return xs[min(len(xs) - 1, max(0, math.ceil(p / 100 * len(xs)) - 1))]
+
+
+def percentiles(xs):
+    return {"p50": pct(xs, 50), "p90": pct(xs, 90), "p99": pct(xs, 99),
+            "mean": sum(xs) / len(xs) if xs else float("nan")}
+
+
+def summarize(results, wall):
+    """The report of one run: counts, rates and latency percentiles (seconds)."""
+    ok = [r for r in results if "error" not in r]
+    bad = [r["error"] for r in results if "error" in r]
+    tokens = sum(r["tokens"] for r in ok)
+    return {
+        "requests": len(results), "succeeded": len(ok), "failed": len(bad), "failures": bad[:5],
+        "wall_s": wall, "requests_per_s": len(ok) / wall if wall > 0 else 0.0,
+        "output_tokens": tokens, "prompt_tokens": sum(r["prompt_tokens"] for r in ok),
+        "output_tokens_per_s": tokens / wall if wall > 0 else 0.0,
+        "ttft_s": percentiles([r["ttft"] for r in ok]),
+        "itl_s": percentiles([g for r in ok for g in r["gaps"]]),
+    }
+
+
+def random_prompt(rng, words):
+    return " ".join(rng.choice(WORDS) for _ in range(words))
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--url", default="http://127.0.0.1:8080")
+    ap.add_argument("--model", help="model name to send (default: the first /v1/models lists)")
     ap.add_argument("--streams", type=int, default=16, help="concurrent clients")
-    ap.add_argument("--requests", type=int, default=4, help="requests per client, back to back")
+    ap.add_argument("--requests", type=int, default=4, help="requests per client")
+    ap.add_argument("--rate", type=float, help="Poisson arrivals at this many requests/s (default: closed loop)")
     ap.add_argument("--max-tokens", type=int, default=128)
     ap.add_argument("--prompt-words", type=int, default=64, help="prompt length in words (random words)")
-    ap.add_argument("--temperature", type=float, default=0.0)
     ap.add_argument("--timeout", type=float, default=600)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--json", help="also write the summary here")
     a = ap.parse_args()
-    u = urllib.parse.urlparse(a.url)
-    host, port = u.hostname, u.port or 80
+    target = Target(a.url, a.model)
+    target.model = target.model or target.first_model()
     rng = random.Random(a.seed)
-    results, lock = [], threading.Lock()
-
-    def client(i):
-        for k in range(a.requests):
-            prompt = " ".join(rng.choice(WORDS) for _ in range(a.prompt_words))
-            body = {"prompt": prompt, "max_tokens": a.max_tokens, "temperature": a.temperature, "stream": True,
-                    "seed": i * 1000 + k}
-            try:
-                r = one_request(host, port, body, a.timeout)
-            except OSError as e:
-                r = {"error": str(e)}
-            r["stream"] = i
-            with lock:
-                results.append(r)
-
-    # Warm-up: one request so that graph plans and kernels exist before timing.
-    one_request(host, port, {"prompt": "warm up", "max_tokens": 4, "stream": True}, a.timeout)
-    t0 = time.perf_counter()
-    threads = [threading.Thread(target=client, args=(i,)) for i in range(a.streams)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    wall = time.perf_counter() - t0
-    ok = [r for r in results if "error" not in r]
-    bad = [r for r in results if "error" in r]
-    tokens = sum(r["tokens"] for r in ok)
-    per_stream = [r["tokens"] / (r["t1"] - r["t0"] - r["ttft"]) for r in ok if r["tokens"] > 1 and r["t1"] > r["t0"] + r["ttft"]]
-    ttft = [r["ttft"] for r in ok]
-    gaps = [g for r in ok for g in r["gaps"]]
-    s = {
-        "streams": a.streams, "requests": len(results), "failed": len(bad), "wall_s": wall,
-        "tokens": tokens, "tokens_per_s_total": tokens / wall if wall > 0 else 0,
-        "tokens_per_s_per_stream_mean": statistics.mean(per_stream) if per_stream else float("nan"),
-        "ttft_p50_s": pct(ttft, 50), "ttft_p99_s": pct(ttft, 99),
-        "inter_event_p50_s": pct(gaps, 50), "inter_event_p99_s": pct(gaps, 99),
-        "max_tokens": a.max_tokens, "prompt_words": a.prompt_words,
-    }
-    print(f"{a.streams} streams x {a.requests} requests, max_tokens {a.max_tokens}, prompt {a.prompt_words} words")
-    print(f"  done {len(ok)}, failed {len(bad)} in {wall:.2f} s; {tokens} tokens generated")
-    print(f"  tokens/s total {s['tokens_per_s_total']:.1f}; per stream (decode, mean) {s['tokens_per_s_per_stream_mean']:.1f}")
-    print(f"  time to first token p50 {s['ttft_p50_s'] * 1e3:.1f} ms, p99 {s['ttft_p99_s'] * 1e3:.1f} ms")
-    print(f"  between text events p50 {s['inter_event_p50_s'] * 1e3:.1f} ms, p99 {s['inter_event_p99_s'] * 1e3:.1f} ms")
-    for r in bad[:5]:
-        print("  failure:", r["error"])
+    jobs = [(random_prompt(rng, a.prompt_words), a.max_tokens) for _ in range(a.streams * a.requests)]
+    one_request(target, "warm up", 4, a.timeout)  # so that graph plans and kernels exist before timing
+    results, wall = run_load(target, jobs, a.streams, a.rate, a.timeout, a.seed)
+    s = summarize(results, wall)
+    s.update(streams=a.streams, rate=a.rate, max_tokens=a.max_tokens, prompt_words=a.prompt_words)
+    print(f"{a.streams} streams, {len(jobs)} requests, max_tokens {a.max_tokens}, prompt {a.prompt_words} words")
+    print(f"  done {s['succeeded']}, failed {s['failed']} in {wall:.2f} s; {s['output_tokens']} tokens generated")
+    print(f"  requests/s {s['requests_per_s']:.2f}; output tokens/s {s['output_tokens_per_s']:.1f}")
+    for k, name in (("ttft_s", "time to first token"), ("itl_s", "inter-token latency")):
+        q = s[k]
+        print(f"  {name} p50 {q['p50'] * 1e3:.1f} ms, p90 {q['p90'] * 1e3:.1f} ms, p99 {q['p99'] * 1e3:.1f} ms")
+    for e in s["failures"]:
+        print("  failure:", e)
     if a.json:
         with open(a.json, "w") as f:
             json.dump(s, f, indent=1)
