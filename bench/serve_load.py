@@ -119,7 +119,7 @@ def run_load(target, jobs, concurrency, rate=None, timeout=600, seed=1):
                 return
             prompt, max_tokens = jobs[i]
             try:
-                results[i] = one_request(target, prompt, max_tokens, timeout, seed=seed * 100003 + i)
+                results[i] = one_request(target, prompt, max_tokens, timeout)
             except (OSError, ValueError, http.client.HTTPException) as e:
                 results[i] = {"error": f"{type(e).__name__}: {e}"}
 
