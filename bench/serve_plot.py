@@ -13,6 +13,7 @@ import matplotlib
 
 matplotlib.use("Agg")  # files only, no display
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib import ticker  # noqa: E402
 
 
 def series(levels):
@@ -65,6 +66,9 @@ def plot_latency(report, path, title):
                 ys = [lv[key][p] * 1e3 if lv[key][p] is not None else float("nan") for lv in lvs]
                 ax.plot(c, ys, style, label=p)
             ax.set_yscale("log")
+            # plain numbers (200, 1000) rather than 2x10^2 on the log axis
+            ax.yaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+            ax.yaxis.set_minor_formatter(ticker.LogFormatter(labelOnlyBase=False, minor_thresholds=(1, 0.5)))
             ax.set_ylabel("ms")
             ax.set_title(f"{name} — {label(mix, rate)}", fontsize=10)
             log_x(ax, xs)

@@ -139,7 +139,9 @@ def main():
         for conc in parse_list(a.concurrency, int):
             for rate in parse_list(a.rate, parse_rate):
                 n = a.requests or max(16, 4 * conc)
-                jobs = make_jobs(mix, n, a.prompt_words, a.max_tokens, rng)
+                # The same requests at every level of a mix (a prefix of them where n differs), so
+                # that levels differ only in load.
+                jobs = make_jobs(mix, n, a.prompt_words, a.max_tokens, random.Random(f"{a.seed}/{mix}"))
                 with GpuMemory() as gpu:
                     results, wall = run_load(target, jobs, conc, rate, a.timeout, rng.randrange(1 << 30))
                 lv = {"mix": mix, "concurrency": conc, "rate": rate}
