@@ -28,6 +28,8 @@ def check_level(lv, n):
     for key in ("ttft_s", "itl_s"):
         q = lv[key]
         assert set(q) == {"p50", "p90", "p99", "mean"}, q
+        if key == "itl_s" and lv["mix"] == "longtail" and q["p50"] is None:
+            continue  # every drawn output that short (1 token: no gap) is rare but possible: null
         assert 0 < q["p50"] <= q["p90"] <= q["p99"] < lv["wall_s"], (key, q)
     # No nvidia-smi on the CI machine: null; where there is one, a positive number.
     assert lv["gpu_memory_mib"] is None or lv["gpu_memory_mib"] > 0, lv
