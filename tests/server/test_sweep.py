@@ -2,7 +2,8 @@
 a tiny sweep (2 mixes x concurrency 1 and 4 x closed loop and Poisson arrivals, short outputs)
 against `quanta serve` must have every request succeed, report every field for every level with sane
 values (ordered percentiles, rates that agree with counts), count exactly the tokens the server says
-it generated (its /metrics counter), and the plot script must write two non-empty PNGs."""
+it generated (its /metrics counter), and the plot script must write two non-empty PNGs; requests the
+server refuses must show up as failures with their messages and a failing exit status."""
 import json
 import os
 import subprocess
@@ -72,6 +73,20 @@ def main():
             with open(os.path.join(out, name), "rb") as f:
                 data = f.read()
             assert data.startswith(b"\x89PNG\r\n\x1a\n") and len(data) > 10000, (name, len(data))
+
+        # Failures are counted, not hidden: prompts longer than the context (400 words > 256 tokens)
+        # are refused with 400, and the sweep says so and exits with 1.
+        bad_path = os.path.join(tmp, "bad.json")
+        r = subprocess.run([sys.executable, os.path.join(BENCH, "serve_sweep.py"), "--url", s.base, "--concurrency",
+                            "2", "--mix", "fixed", "--requests", "3", "--prompt-words", "400", "--max-tokens", "4",
+                            "--json", bad_path], timeout=120)
+        assert r.returncode == 1, r.returncode
+        with open(bad_path) as f:
+            (lv,) = json.load(f)["levels"]
+        assert lv["requests"] == lv["failed"] == 3 and lv["succeeded"] == 0, lv
+        assert all(e.startswith("HTTP 400") for e in lv["failures"]) and len(lv["failures"]) == 3, lv["failures"]
+        assert lv["ttft_s"]["p50"] is None and lv["output_tokens_per_s"] == 0, lv
+        assert lv["cost_per_million_output_tokens"] is None, lv
     print("OK")
 
 
