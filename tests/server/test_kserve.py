@@ -105,7 +105,8 @@ def check_batch(c, s, prompts, n):
     for i, (x, y) in enumerate(zip(alone, together)):
         print(f"row {i}: {prompts[i]!r} -> {y[1]} {y[2]}")
         assert x[1] == y[1] and x[2] == y[2], f"row {i}: alone {x} != batched {y}"
-        assert len(y[1]) >= 1 and y[2] in ("stop", "length")
+        # A random tiny model may end a row at once (end-of-generation first: "stop" with no ids).
+        assert len(y[1]) <= n and y[2] in ("stop", "length"), y
         if y[2] == "length":
             assert len(y[1]) == n
     # The OpenAI route, code written apart from this one, gives the same greedy text.
