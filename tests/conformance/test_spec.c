@@ -184,7 +184,7 @@ START_TEST(sweep_coverage) {
     qc_case_list l = {0};
     ck_assert_int_eq(qc_cases_generate(&l, false, NULL), 0);
     int per_op[QC_OP_COUNT] = {0};
-    int mm[32][3] = {{0}}; /* [weight format variant][x dtype] */
+    int mm[QUANTA_GGML_Q6_K + 1][3] = {{0}}; /* [weight format variant][x dtype]: dtype codes, q4/nf4 variants */
     bool causal = false, window = false, mask1 = false, mask2 = false, kvlens = false, decode = false, nk1 = false,
          long8k = false, gqa[9] = {false}, dims[300] = {false}, odd_d = false, large_k = false, m1 = false;
     bool rope_mode[2] = {false}, rope_rot = false, rope_off = false, gelu[2] = {false}, bcast = false;
@@ -222,9 +222,12 @@ START_TEST(sweep_coverage) {
         if (c->op == QC_GET_ROWS) rows_q |= c->wtype == QUANTA_NF4 && c->dq;
     }
     for (int op = 0; op < QC_OP_COUNT; op++) ck_assert_msg(per_op[op] > 0, "no %s cases", qc_op_name((qc_op)op));
-    /* f32 f16 bf16 q8 fp8 e4m3/e5m2, q4 g32/64/128, nf4 with and without double quant, each x dtype */
+    /* f32 f16 bf16 q8 fp8 e4m3/e5m2, q4 g32/64/128, nf4 with and without double quant, the ggml blocks,
+     * each x dtype */
     const int variants[] = {QUANTA_F32, QUANTA_F16, QUANTA_BF16, QUANTA_Q8, QUANTA_FP8_E4M3, QUANTA_FP8_E5M2,
-                            21, 22, 24, 10, 11};
+                            21, 22, 24, 10, 11,
+                            QUANTA_GGML_Q4_0, QUANTA_GGML_Q4_1, QUANTA_GGML_Q5_0, QUANTA_GGML_Q5_1,
+                            QUANTA_GGML_Q8_0, QUANTA_GGML_Q4_K, QUANTA_GGML_Q5_K, QUANTA_GGML_Q6_K};
     for (size_t v = 0; v < sizeof variants / sizeof variants[0]; v++)
         for (int x = 0; x < 3; x++) ck_assert_msg(mm[variants[v]][x] > 0, "matmul variant %d x %d", variants[v], x);
     ck_assert(causal && window && mask1 && mask2 && kvlens && decode && nk1 && long8k && odd_d);
