@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli_args.h"
 #include "clock.h"
 #include "commands.h"
 #include "quanta.h"
@@ -47,52 +48,32 @@ static int bad(const char *what, quanta_status st) {
     return 1;
 }
 
-static int parse_count(const char *v, int lo, int hi, int *out) {
-    char *end;
-    long x = strtol(v, &end, 10);
-    if (end == v || *end || x < lo || x > hi) return -1;
-    *out = (int)x;
-    return 0;
-}
-
 int qn_cmd_bench_model(int argc, char **argv) {
     const char *path = NULL, *backend = "best", *quant = "auto", *kv = "f32";
     int P = 512, N = 128, R = 3, json = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            usage(stdout);
-            return 0;
-        }
-        if (!strcmp(a, "--json")) {
-            json = 1;
-            continue;
-        }
-        if (i + 1 >= argc) {
-            fprintf(stderr, "quanta bench model: unknown or incomplete option '%s'\n\n", a);
-            usage(stderr);
-            return 2;
-        }
-        const char *v = argv[++i];
-        int ok = 0;
-        if (!strcmp(a, "-m")) path = v, ok = 1;
-        else if (!strcmp(a, "--backend")) backend = v, ok = 1;
-        else if (!strcmp(a, "--quant")) quant = v, ok = 1;
-        else if (!strcmp(a, "--kv")) kv = v, ok = 1;
-        else if (!strcmp(a, "-p")) ok = !parse_count(v, 0, 1 << 20, &P);
-        else if (!strcmp(a, "-n")) ok = !parse_count(v, 0, 1 << 20, &N);
-        else if (!strcmp(a, "-r")) ok = !parse_count(v, 1, 1000, &R);
-        if (!ok) {
-            fprintf(stderr, "quanta bench model: bad option %s %s\n\n", a, v);
-            usage(stderr);
-            return 2;
+    enum { O_BACKEND = 256, O_QUANT, O_KV, O_JSON };
+    static const struct option longopts[] = {
+        {"backend", required_argument, NULL, O_BACKEND}, {"quant", required_argument, NULL, O_QUANT},
+        {"kv", required_argument, NULL, O_KV},           {"json", no_argument, NULL, O_JSON},
+        {"help", no_argument, NULL, 'h'},                {0, 0, 0, 0}};
+    const char *cmd = "bench model";
+    qn_getopt_state gs;
+    qn_getopt_begin(&gs, cmd, argc, argv, "hm:p:n:r:", longopts, 0);
+    for (int c; (c = qn_getopt(&gs)) != -1;) {
+        switch (c) {
+        case 'h': usage(stdout); return QN_EXIT_OK;
+        case 'm': path = optarg; break;
+        case O_BACKEND: backend = optarg; break;
+        case O_QUANT: quant = optarg; break;
+        case O_KV: kv = optarg; break;
+        case O_JSON: json = 1; break;
+        case 'p': if (qn_arg_int(cmd, "-p", optarg, 0, 1 << 20, &P)) return QN_EXIT_USAGE; break;
+        case 'n': if (qn_arg_int(cmd, "-n", optarg, 0, 1 << 20, &N)) return QN_EXIT_USAGE; break;
+        case 'r': if (qn_arg_int(cmd, "-r", optarg, 1, 1000, &R)) return QN_EXIT_USAGE; break;
+        default: return QN_EXIT_USAGE;
         }
     }
-    if (!path) {
-        fprintf(stderr, "quanta bench model: -m FILE is required\n\n");
-        usage(stderr);
-        return 2;
-    }
+    if (!path) return qn_usage_error(cmd, "-m FILE is required");
     quanta_model_params mp;
     quanta_model_default_params(&mp);
     if (qn_cli_quant_params(quant, NULL, &mp) ||
