@@ -2,7 +2,8 @@
 # run_h200.sh — Quanta against llama.cpp end to end on the same GGUF files, in one device run.
 # From the repository root (the device tool's checkout, or a carried copy of it):
 #
-#   OUT=$OUT PEER=.dev/peer bash bench/e2e/run_h200.sh [stages]
+#   bash bench/e2e/make_peer_dir.sh        # here, once: assembles .dev/peer (about 14 MB)
+#   OUT=$OUT PEER=.dev/peer bash bench/e2e/run_h200.sh [stages]   # there, carry [".dev/peer"]
 #
 # PEER holds: llamacpp-peer.tar.xz and make_llama_gguf.py (../shared/anchors/peers/), the `gguf`
 # wheel, gemma.skel (bench/e2e/gguf_skeleton.py extract of the default model), optionally
