@@ -43,13 +43,8 @@ quanta_status qn_ref_paged_attention(const qn_node *node) {
     const char *op = "paged_attention";
     const qn_tensor *q = qn_ref_src(node, 0), *k = qn_ref_src(node, 1), *v = qn_ref_src(node, 2);
     const qn_tensor *tab = qn_ref_src(node, 3), *kvl = qn_ref_src(node, 4), *out = node->dst;
-    size_t nq, nk, nv, no, nt, nl;
+    const size_t nq = qn_ref_count(q), nk = qn_ref_count(k), nv = qn_ref_count(v), no = qn_ref_count(out);
     quanta_status st;
-    if ((st = qn_ref_float(q, op, "q", &nq)) || (st = qn_ref_float(k, op, "k_pool", &nk)) ||
-        (st = qn_ref_float(v, op, "v_pool", &nv)) || (st = qn_ref_float(out, op, "out", &no)) ||
-        (st = qn_ref_typed(tab, QUANTA_I32, op, "block_table", &nt)) ||
-        (st = qn_ref_typed(kvl, QUANTA_I32, op, "kv_lens", &nl)))
-        return st;
     const int64_t S = q->desc.dims[0], Hq = q->desc.dims[1], T = q->desc.dims[2], D = q->desc.dims[3];
     const int64_t Hkv = k->desc.dims[1], R = k->desc.dims[2], MB = tab->desc.dims[1];
     const int64_t bs = node->params.block_size;
