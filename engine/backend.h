@@ -160,12 +160,8 @@ typedef struct qn_backend_ops {
     /* Waits for all queued work. */
     quanta_status (*synchronize)(void *self);
 
-    /* (Measurements for `quanta bench` are not here: engine/bench_hooks.h.) */
-
-    /* Optional, for `quanta tune`: time the backend's kernel variants and work-group shapes on
-     * this device and store the fastest in its tuning table; be is the public handle (to build
-     * test graphs), report gets one line per table entry. quick: smaller shapes. */
-    quanta_status (*tune)(void *self, quanta_backend *be, int quick, char *report, size_t report_len);
+    /* (Measurements for `quanta bench` and the tuning sweep of `quanta tune` are not here:
+     * engine/bench_hooks.h.) */
 
     /* Optional: record a whole plan execution once and replay it (CUDA graphs). Between
      * capture_begin and capture_end, run() only records work; capture_end(ok = 0) discards it.

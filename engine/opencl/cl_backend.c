@@ -422,7 +422,6 @@ const qn_backend_ops qn_opencl_backend = {
     .supports_op = ocl_supports_op,
     .run = ocl_run,
     .synchronize = ocl_synchronize,
-    .tune = ocl_tune,
 };
 
-const qn_bench_hooks qn_opencl_bench_hooks = {&qn_opencl_backend, ocl_copy_bandwidth, ocl_peer_gemm};
+const qn_bench_hooks qn_opencl_bench_hooks = {&qn_opencl_backend, ocl_copy_bandwidth, ocl_peer_gemm, ocl_tune};
