@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "cuda_internal.h"
-#include "attention.h" /* kernels_cuda/ */
+#include "cuda_attention_plan.h" /* and kernels_cuda/attention.h */
 #include "op_table.h"
 #include "paged_attention.h" /* kernels_cuda/ */
 
