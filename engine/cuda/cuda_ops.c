@@ -298,6 +298,7 @@ static bool node_ok(const qn_node *node) {
         if (!sane(x) || !sane(src) || !sane(start) || x->desc.ndim != 4 || src->desc.ndim != 4) return false;
         if (start->desc.dtype != QUANTA_I32 || elems(start) != 1 || y->desc.dtype != x->desc.dtype) return false;
         if (!same_shape(x, y)) return false;
+        if (qn_kv_dtype_is_quantized(x->desc.dtype)) return is_float(src); /* a quantized KV pool */
         const int64_t *dd = x->desc.dims, *sd = src->desc.dims;
         if (sd[0] != dd[0] || sd[1] != dd[1] || sd[3] != dd[3]) return false;
         if (src->desc.dtype == x->desc.dtype) {
@@ -398,14 +399,19 @@ quanta_status qn_cuda_run(void *self, const qn_node *node) {
     }
     case QN_OP_WRITE_ROWS: {
         const qn_tensor *start = src_at(node, 2);
-        const size_t bytes = (size_t)elems(x) * qn_dtype_elem_size(x->desc.dtype);
+        const int quant = qn_kv_dtype_is_quantized(x->desc.dtype); /* a q8 / fp8 KV pool: codes and scales */
+        const size_t bytes = quant ? x->bytes : (size_t)elems(x) * qn_dtype_elem_size(x->desc.dtype);
         if (yp != xp && bytes) { /* out is dst after the write, also when it got its own memory */
             cudaError_t ce = cudaMemcpyAsync(yp, xp, bytes, cudaMemcpyDeviceToDevice, s->stream);
             if (ce != cudaSuccess) return qn_cuda_error(ce, "write_rows: copying dst");
         }
         const int64_t *dd = x->desc.dims;
-        e = qn_cuda_write_rows(yd, yp, (int)b->desc.dtype, qn_cuda_ptr(b), qn_cuda_ptr(start), dd[0] * dd[1],
-                               b->desc.dims[2], dd[2], dd[3], s->err_flag, s->stream);
+        if (quant)
+            e = qn_cuda_paged_kv_write(yd, yp, (int)b->desc.dtype, qn_cuda_ptr(b), qn_cuda_ptr(start), dd[0] * dd[1],
+                                       b->desc.dims[2], dd[2], dd[3], s->err_flag, s->stream);
+        else
+            e = qn_cuda_write_rows(yd, yp, (int)b->desc.dtype, qn_cuda_ptr(b), qn_cuda_ptr(start), dd[0] * dd[1],
+                                   b->desc.dims[2], dd[2], dd[3], s->err_flag, s->stream);
         break;
     }
     default: return qn_error_set(QUANTA_ERR_UNSUPPORTED, "cuda run: op %d", (int)node->op);

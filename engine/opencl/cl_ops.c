@@ -45,6 +45,7 @@ bool qn_cl_ops_supports(qn_cl *s, const qn_node *node) {
     case QN_OP_WRITE_ROWS: {
         const qn_tensor *sr = src(node, 1), *st = src(node, 2);
         if (!sr || !st || st->desc.dtype != QUANTA_I32 || x->desc.ndim != 4 || sr->desc.ndim != 4) return false;
+        if (qn_kv_dtype_is_quantized(x->desc.dtype)) return qn_cl_kv_write_supports(s, node); /* a quantized KV pool */
         if (x->desc.dtype == sr->desc.dtype) return qn_dtype_elem_size(x->desc.dtype) > 0;
         return qn_dtype_is_float(x->desc.dtype) && qn_dtype_is_float(sr->desc.dtype);
     }
@@ -230,6 +231,7 @@ static quanta_status run_permute(qn_cl *s, const qn_node *node) {
 
 static quanta_status run_write_rows(qn_cl *s, const qn_node *node) {
     const qn_tensor *dst = src(node, 0), *sr = src(node, 1), *start = src(node, 2), *out = node->dst;
+    if (qn_kv_dtype_is_quantized(dst->desc.dtype)) return qn_cl_kv_write_run(s, node);
     const int64_t *dd = dst->desc.dims, *sd = sr->desc.dims;
     if (sd[0] != dd[0] || sd[1] != dd[1] || sd[3] != dd[3])
         return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "opencl write_rows: src [B,H,T,D] does not match dst [B,H,Nmax,D]");

@@ -94,9 +94,7 @@ quanta_status qn_ref_rows_open(const qn_tensor *t, const char *op, const char *a
     if (!qn_dtype_is_quantized(t->desc.dtype))
         return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "ref %s: %s has dtype %s, expected a float or quantized dtype",
                             op, arg, ref_dtype_name(t->desc.dtype));
-    if (t->desc.ndim != 2)
-        return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "ref %s: quantized %s must be 2-D, got %d-D", op, arg,
-                            (int)t->desc.ndim);
+    /* the layout checks the dims: 2-D, or 2..4-D for row-scaled formats (a quantized KV pool) */
     quanta_status st = qn_quant_layout_get(&t->desc, &out->layout);
     if (st != QUANTA_OK) return st; /* message names the bad field */
     if (t->bytes < out->layout.total_bytes)
