@@ -2,28 +2,34 @@
 # run_h200.sh — Quanta against llama.cpp end to end on the same GGUF files, in one device run.
 # From the repository root (the device tool's checkout, or a carried copy of it):
 #
-#   OUT=$OUT PEER=.dev/peer bash bench/e2e/run_h200.sh [stages]
+#   bash bench/e2e/make_peer_dir.sh        # here, once: assembles .dev/peer (about 14 MB)
+#   OUT=$OUT PEER=.dev/peer bash bench/e2e/run_h200.sh [stages]   # there, carry [".dev/peer"]
 #
 # PEER holds: llamacpp-peer.tar.xz and make_llama_gguf.py (../shared/anchors/peers/), the `gguf`
-# wheel, gemma.skel (bench/e2e/gguf_skeleton.py extract of the default model) and optionally
-# check/ (include/, lib/libcheck_pic.a, lib/libsubunit.a, lib/pkgconfig/check.pc).
-# stages (default all): llama build files conform graphtest bench peer
-#   llama     llama.cpp's llama-bench built in the background from the trimmed source (sm_90)
+# wheel, gemma.skel (bench/e2e/gguf_skeleton.py extract of the default model), optionally
+# check/ (include/, lib/libcheck_pic.a, lib/libsubunit.a, lib/pkgconfig/check.pc), and for the serve
+# stage sdeps/ (libmicrohttpd and jansson source: bench/e2e/build_server_deps.sh says how to get it).
+# stages (default all): llama build files conform tests bench variants peer serve profile
+#   llama     llama.cpp's llama-bench and llama-server built in the background from the trimmed source (sm_90)
 #   build     Quanta (release, CUDA) in /tmp/qbuild
 #   files     Mistral-7B-shaped Q4_0 and Q8_0 (make_llama_gguf.py) and the Gemma-3-270M-shaped
 #             Q4_K_M file (the default model's header and tensor types, random weights)
-#   conform   quanta conform --backend cuda on matmul and get_rows (every format, ggml blocks too)
+#   conform   quanta conform --backend cuda: the whole suite (every op, format and flag, ggml blocks,
+#             paged attention, add_rms_norm), failures listed
 #   tests     tests/cuda: graph replay against op-by-op decode (bit-identical), every CUDA op (needs
 #             Check: the machine's, or a static copy carried in PEER/check)
 #   bench     quanta bench model on each file (-p 512 -n 128 -r 3, JSON)
 #   variants  the decode runs again with CUDA graphs off (QUANTA_CUDA_GRAPHS=0)
 #   peer      llama-bench on each file (-ngl 99 -fa 1 -p 512 -n 128 -r 3, JSON)
+#   serve     quanta serve and llama-server (-np 64, continuous batching) on the Gemma-shaped file, each
+#             swept by bench/serve_sweep.py at 1, 16 and 64 streams (fixed and long-tailed mixes);
+#             bench/e2e/serve_ratio.py prints the table (summary_serve.md)
 #   profile   ncu per-kernel summary of decode steps (Gemma and the 7B Q4_0)
 # Prints the ratio table last; every log and JSON goes to $OUT/e2e.tar.gz plus $OUT/summary.md.
 set -u
 OUT=${OUT:-/tmp/e2e-out}
 PEER=${PEER:-.dev/peer}
-STAGES=${*:-llama build files conform tests bench variants peer profile}
+STAGES=${*:-llama build files conform tests bench variants peer serve profile}
 has() { case " $STAGES " in *" $1 "*) return 0;; esac; return 1; }
 export PATH=/usr/local/cuda/bin:$PATH
 export CPATH=/usr/local/cuda/include${CPATH:+:$CPATH} # nccl.h includes cuda_runtime.h
@@ -46,8 +52,8 @@ stamp "env: $(nvidia-smi --query-gpu=name,clocks.sm,clocks.mem --format=csv,nohe
 if has llama; then
   ( cd $W && tar xJf "$PEER/llamacpp-peer.tar.xz" && cd llama.cpp &&
     timeout 480 cmake -B build -DGGML_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90 -DLLAMA_BUILD_TESTS=OFF \
-      -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_SERVER=OFF -DLLAMA_BUILD_APP=OFF -DLLAMA_CURL=OFF -DLLAMA_OPENSSL=OFF \
-      -DCMAKE_BUILD_TYPE=Release && timeout 480 cmake --build build -j $NP --target llama-bench;
+      -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_SERVER=ON -DLLAMA_BUILD_APP=OFF -DLLAMA_CURL=OFF -DLLAMA_OPENSSL=OFF \
+      -DCMAKE_BUILD_TYPE=Release && timeout 480 cmake --build build -j $NP --target llama-bench llama-server;
     echo "llama build rc=$?" ) > $L/llama_build.log 2>&1 &
   LLAMA_PID=$!
 fi
@@ -70,6 +76,13 @@ elif [ -d "$PEER/check" ] && command -v pkg-config >/dev/null 2>&1; then
     sed -i "s|^prefix=.*|prefix=/tmp/checkroot|" /tmp/checkroot/lib/pkgconfig/check.pc &&
     export PKG_CONFIG_PATH=/tmp/checkroot/lib/pkgconfig && TESTS=true
 fi
+# `quanta serve` needs libmicrohttpd and jansson: the machine's, else built from carried source.
+if has serve && ! pkg-config --exists libmicrohttpd jansson 2>/dev/null && [ -d "$PEER/sdeps" ]; then
+  timeout 240 bash bench/e2e/build_server_deps.sh "$PEER/sdeps" /tmp/sdeps > $L/sdeps.log 2>&1
+  stamp "server deps rc=$?"
+  export PKG_CONFIG_PATH=/tmp/sdeps/lib/pkgconfig${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}
+  export LD_LIBRARY_PATH=/tmp/sdeps/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+fi
 Q=/tmp/qbuild/tools/quanta
 if has build; then
   build() { rm -rf /tmp/qbuild; timeout 420 meson setup /tmp/qbuild . --buildtype=release -Dwerror=false -Dopencl=disabled \
@@ -84,8 +97,8 @@ fi
 $Q info > $L/info.txt 2>&1
 
 if has conform; then
-  timeout 240 $Q conform --backend cuda --filter matmul,get_rows --failures --json $L/conform.json > $L/conform.log 2>&1
-  stamp "conform matmul,get_rows rc=$?: $(grep -E '^total' $L/conform.log)"
+  timeout 300 $Q conform --backend cuda --failures --json $L/conform.json > $L/conform.log 2>&1
+  stamp "conform cuda rc=$?: $(grep -E '^total' $L/conform.log)"
   grep -E '^FAIL' $L/conform.log | head -20
 fi
 
@@ -141,6 +154,33 @@ fi
 
 python3 bench/e2e/ratio_table.py $L $NAMES | tee "$OUT/summary.md"
 save
+
+if has serve; then
+  # 64 concurrent streams of the Gemma-shaped file: Quanta's server, then llama-server, same sweep.
+  F=$W/files/gemma3-270m-q4_k_m.gguf
+  LS=$W/llama.cpp/build/bin/llama-server
+  SWEEP="--concurrency 1,16,64 --mix fixed,longtail --prompt-words 128 --max-tokens 128 --timeout 120"
+  wait_up() { for _ in $(seq 120); do curl -sf "$1/health" >/dev/null 2>&1 && return 0; sleep 1; done; return 1; }
+  if [ -f $F ] && $Q serve --help >/dev/null 2>&1; then
+    $Q serve -m $F --backend cuda --port 18080 --max-batch 64 --ctx 4096 --kv-blocks 8192 > $L/quanta_serve.log 2>&1 &
+    SP=$!
+    wait_up http://127.0.0.1:18080 && timeout 420 python3 bench/serve_sweep.py --url http://127.0.0.1:18080 $SWEEP \
+      --json $L/quanta_sweep.json > $L/quanta_sweep.txt 2>&1
+    stamp "quanta serve sweep rc=$?"; cat $L/quanta_sweep.txt
+    kill -TERM $SP; wait $SP
+  else stamp "no quanta serve (see build.log, sdeps.log)"; fi
+  if [ -f $F ] && [ -x $LS ]; then
+    $LS -m $F -ngl 99 -fa on -np 64 -c $((64 * 4096)) --cont-batching --port 18081 > $L/llama_server.log 2>&1 &
+    SP=$!
+    wait_up http://127.0.0.1:18081 && timeout 420 python3 bench/serve_sweep.py --url http://127.0.0.1:18081 $SWEEP \
+      --json $L/llama_sweep.json > $L/llama_sweep.txt 2>&1
+    stamp "llama-server sweep rc=$?"; cat $L/llama_sweep.txt
+    kill -TERM $SP; wait $SP
+  else stamp "no llama-server (see llama_build.log)"; fi
+  [ -f $L/quanta_sweep.json ] && [ -f $L/llama_sweep.json ] &&
+    python3 bench/e2e/serve_ratio.py $L/quanta_sweep.json $L/llama_sweep.json | tee "$OUT/summary_serve.md"
+  save
+fi
 
 if has profile && command -v ncu >/dev/null 2>&1; then
   # per-kernel GPU time of decode steps (kernels after the load and the first steps)
