@@ -61,12 +61,6 @@ quanta_status qn_cl_paged_attention_run(qn_cl *s, const qn_node *node) {
 
 /* write_rows into a q8 / fp8_e4m3 pool (a quantized KV cache): qn_paged_kv_write, one work-item
  * per written row; start is checked on the device (the error flag, as for write_rows). */
-bool qn_cl_kv_write_supports(qn_cl *s, const qn_node *node) {
-    (void)s;
-    const qn_tensor *dst = node->src[0], *src = node->src[1];
-    return qn_dtype_is_float(src->desc.dtype) && dst->desc.dims[3] <= INT32_MAX;
-}
-
 quanta_status qn_cl_kv_write_run(qn_cl *s, const qn_node *node) {
     const qn_tensor *dst = node->src[0], *sr = node->src[1], *start = node->src[2], *out = node->dst;
     const int64_t *dd = dst->desc.dims, *sd = sr->desc.dims;
