@@ -53,14 +53,11 @@ quanta_status qn_ref_paged_attention(const qn_node *node) {
     const char *op = "paged_attention";
     const qn_tensor *q = qn_ref_src(node, 0), *k = qn_ref_src(node, 1), *v = qn_ref_src(node, 2);
     const qn_tensor *tab = qn_ref_src(node, 3), *kvl = qn_ref_src(node, 4), *out = node->dst;
-    size_t nq, nk, nv, no, nt, nl;
+    const size_t nq = qn_ref_count(q), nk = qn_ref_count(k), nv = qn_ref_count(v), no = qn_ref_count(out);
     quanta_status st;
-    qn_ref_rows kr, vr;
-    if ((st = qn_ref_float(q, op, "q", &nq)) || (st = qn_ref_rows_open(k, op, "k_pool", &kr)) ||
-        (st = qn_ref_rows_open(v, op, "v_pool", &vr)) || (st = qn_ref_float(out, op, "out", &no)) ||
-        (st = qn_ref_typed(tab, QUANTA_I32, op, "block_table", &nt)) ||
-        (st = qn_ref_typed(kvl, QUANTA_I32, op, "kv_lens", &nl)))
-        return st;
+    qn_ref_rows kr, vr; /* the pools row by row: float, or q8 / fp8 with a scale per row */
+    qn_ref_rows_open(k, &kr);
+    qn_ref_rows_open(v, &vr);
     const int64_t S = q->desc.dims[0], Hq = q->desc.dims[1], T = q->desc.dims[2], D = q->desc.dims[3];
     const int64_t Hkv = k->desc.dims[1], R = k->desc.dims[2], MB = tab->desc.dims[1];
     const int64_t bs = node->params.block_size;
@@ -70,8 +67,6 @@ quanta_status qn_ref_paged_attention(const qn_node *node) {
 
     const double scale = pa->scale != 0.0f ? (double)pa->scale : 1.0 / sqrt((double)D);
     const int64_t group = Hq / Hkv;
-    nk = (size_t)(kr.rows * kr.cols);
-    nv = (size_t)(vr.rows * vr.cols);
     float *qf = qn_ref_load(q, nq), *kf = load_pool(&kr, nk), *vf = load_pool(&vr, nv);
     float *of = qn_ref_calloc(no, sizeof(float));
     double *sc = qn_ref_calloc((size_t)(MB * bs), sizeof(double)), *acc = qn_ref_calloc((size_t)D, sizeof(double));
