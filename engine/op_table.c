@@ -115,9 +115,10 @@ static quanta_status infer_paged_attention(quanta_tensor *const *src, qn_op_para
     TRY(check_ndim(q, 4, op, "q"));
     TRY(check_ndim(k, 4, op, "k_pool"));
     TRY(check_ndim(v, 4, op, "v_pool"));
-    if (k->desc.dtype != q->desc.dtype || v->desc.dtype != q->desc.dtype)
+    if (k->desc.dtype != v->desc.dtype || (k->desc.dtype != q->desc.dtype && !qn_kv_dtype_is_quantized(k->desc.dtype)))
         return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT,
-                            "quanta_paged_attention: q, k_pool, v_pool must share a dtype (q %s, k_pool %s, v_pool %s)",
+                            "quanta_paged_attention: k_pool and v_pool must share a dtype, q's or a quantized KV dtype "
+                            "(q8, fp8_e4m3); got q %s, k_pool %s, v_pool %s",
                             dt(q->desc.dtype), dt(k->desc.dtype), dt(v->desc.dtype));
     const int64_t *qd = q->desc.dims, *kd = k->desc.dims;
     if (kd[0] != 1 || kd[3] != qd[3])
@@ -315,12 +316,16 @@ static quanta_status infer_write_rows(quanta_tensor *const *src, qn_op_params *p
     if (qn_storage_root(dst)->kind != QN_KIND_BUFFER)
         return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT,
                             "quanta_write_rows: dst must be a buffer tensor (quanta_graph_buffer) or a view of one");
-    TRY(check_activation(dst, op, "dst"));
     TRY(check_ndim(dst, 4, op, "dst"));
     TRY(check_ndim(s, 4, op, "src"));
-    if (s->desc.dtype != dst->desc.dtype)
-        return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "quanta_write_rows: src is %s but dst is %s", dt(s->desc.dtype),
-                            dt(dst->desc.dtype));
+    if (qn_kv_dtype_is_quantized(dst->desc.dtype)) { /* a quantized KV pool: rows quantized as written */
+        TRY(check_activation(s, op, "src (written into a quantized dst)"));
+    } else {
+        TRY(check_activation(dst, op, "dst"));
+        if (s->desc.dtype != dst->desc.dtype)
+            return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "quanta_write_rows: src is %s but dst is %s",
+                                dt(s->desc.dtype), dt(dst->desc.dtype));
+    }
     const int64_t *dd = dst->desc.dims, *sd = s->desc.dims;
     if (sd[0] != dd[0] || sd[1] != dd[1] || sd[3] != dd[3] || sd[2] > dd[2])
         return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT,

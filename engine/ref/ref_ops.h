@@ -39,7 +39,8 @@ float *qn_ref_load(const qn_tensor *t, size_t count);
 /* Writes count f32 values into a float tensor in its dtype. */
 void qn_ref_store(const qn_tensor *t, const float *src, size_t count);
 
-/* A matrix read row by row: any float dtype (a row = the last dim) or a 2-D quantized one. */
+/* A matrix read row by row: any float dtype (a row = the last dim), a 2-D quantized one, or a
+ * row-scaled (q8 / fp8) KV pool of 2 to 4 dims, one scale per row. */
 typedef struct qn_ref_rows {
     quanta_dtype dtype;
     int64_t rows, cols;

@@ -1,6 +1,7 @@
 /*
  * ref_rows.c — ops that move rows rather than compute: get_rows (embedding lookup from a
- * table of any format), permute (a transposing copy) and write_rows (in-place KV append).
+ * table of any format), permute (a transposing copy) and write_rows (in-place KV append, quantizing
+ * the rows when the cache is q8 or fp8).
  * Indices (data, known only at run time) are checked before anything is written, so a failing
  * op leaves out untouched; shapes and dtypes were validated by the op table.
  */
@@ -67,9 +68,53 @@ quanta_status qn_ref_permute(const qn_node *node) {
     return QUANTA_OK;
 }
 
+/* write_rows into a q8 / fp8_e4m3 pool (a quantized KV cache): each written row of D elements
+ * (one head at one position) is quantized on its own by the format's quantize function (scale =
+ * max|x| / 127 or / 448, round half to even) and lands with its scale in the row's places of the
+ * codes and scales sections; no other row or scale changes. */
+static quanta_status write_rows_quantized(const qn_node *node) {
+    const char *op = "write_rows";
+    const qn_tensor *dst = qn_ref_src(node, 0), *src = qn_ref_src(node, 1), *start = qn_ref_src(node, 2);
+    const qn_tensor *out = node->dst;
+    qn_ref_rows dr;
+    qn_ref_rows_open(dst, &dr);
+    const size_t ns = qn_ref_count(src);
+    quanta_status st;
+    const int64_t *dd = dst->desc.dims, *sd = src->desc.dims;
+    const int64_t s0 = *(const int32_t *)qn_host_ptr(start), T = sd[2], Nmax = dd[2], D = dd[3], BH = dd[0] * dd[1];
+    if (s0 < 0 || s0 + T > Nmax)
+        return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT,
+                            "ref write_rows: start = %lld with T = %lld rows overflows dst's Nmax = %lld rows",
+                            (long long)s0, (long long)T, (long long)Nmax);
+    char *o = qn_host_ptr(out);
+    const size_t total = dr.layout.total_bytes, soff = dr.layout.scales_offset;
+    if (o != (const char *)qn_host_ptr(dst)) memmove(o, qn_host_ptr(dst), total);
+    if (ns == 0) return QUANTA_OK;
+    /* the written rows as one [BH * T, D] matrix of the format: codes, then a scale per row */
+    quanta_tensor_desc rd = {dst->desc.dtype, 2, {BH * T, D, 0, 0}, 0, 0};
+    qn_quant_layout rl;
+    if ((st = qn_quant_layout_get(&rd, &rl))) return st;
+    float *x = qn_ref_load(src, ns);
+    uint8_t *qb = qn_ref_calloc(rl.total_bytes, 1);
+    if (!x || !qb) {
+        free(x), free(qb);
+        return qn_ref_oom(op);
+    }
+    st = qn_quantize(&rd, x, qb, rl.total_bytes);
+    for (int64_t bh = 0; !st && bh < BH; bh++)
+        for (int64_t t = 0; t < T; t++) {
+            const size_t si = (size_t)(bh * T + t), di = (size_t)(bh * Nmax + s0 + t);
+            memcpy(o + di * (size_t)D, qb + si * (size_t)D, (size_t)D);
+            memcpy(o + soff + di * 4, qb + rl.scales_offset + si * 4, 4);
+        }
+    free(x), free(qb);
+    return st;
+}
+
 quanta_status qn_ref_write_rows(const qn_node *node) {
     const char *op = "write_rows";
     const qn_tensor *dst = node->src[0], *src = node->src[1], *start = node->src[2], *out = node->dst;
+    if (qn_kv_dtype_is_quantized(dst->desc.dtype)) return write_rows_quantized(node);
     const size_t nd = qn_ref_count(dst), ns = qn_ref_count(src);
     const int64_t *dd = dst->desc.dims, *sd = src->desc.dims;
     /* the graph's write_rows has src in dst's dtype; a float src of another dtype converts */

@@ -44,7 +44,8 @@ void qn_ref_rows_open(const qn_tensor *t, qn_ref_rows *out) {
         out->base = n ? qn_host_ptr(t) : NULL;
         return;
     }
-    /* A 2-D quantized tensor whose descriptor the graph validated (quanta_tensor_bytes). */
+    /* A quantized tensor whose descriptor the graph validated (quanta_tensor_bytes): a 2-D
+     * matrix, or a 2..4-D row-scaled KV pool (q8, fp8). */
     (void)qn_quant_layout_get(&t->desc, &out->layout);
     out->quantized = true;
     out->rows = out->layout.rows;
