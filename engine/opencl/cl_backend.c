@@ -138,7 +138,7 @@ quanta_status qn_cl_to_f32(qn_cl *s, const qn_tensor *t, qn_cl_scratch *tmp, cl_
     size_t n = qn_cl_elems(t);
     quanta_status st = qn_cl_scratch_alloc(s, n * 4, "opencl: f32 copy of an activation", tmp);
     if (st != QUANTA_OK) return st;
-    st = qn_cl_unary_raw(s, qn_cl_mem(t), t->mem.offset, t->desc.dtype, tmp->mem, 0, QUANTA_F32, n, 0, 0.0f);
+    st = qn_cl_unary_raw(s, qn_cl_mem(t), t->mem.offset, t->desc.dtype, tmp->mem, 0, QUANTA_F32, n, QN_UNARY_COPY, 0.0f);
     if (st != QUANTA_OK) {
         qn_cl_scratch_free(s, tmp);
         return st;
@@ -299,21 +299,10 @@ extern const qn_backend_ops qn_opencl_backend;
  * blocks are not here: they run on the reference backend (the model loader dequantizes them
  * for OpenCL, model/load.c). */
 static const qn_dtype_set ocl_kernels[QN_OP_COUNT] = {
+    QN_KERNELS_FLOAT_ACTIVATION_OPS,
     [QN_OP_MATMUL] = QN_DT_FLOATS | QN_DT_QUANTA_FORMATS,
-    [QN_OP_ATTENTION] = QN_DT_FLOATS,
-    [QN_OP_RMS_NORM] = QN_DT_FLOATS,
-    [QN_OP_ROPE] = QN_DT_FLOATS,
-    [QN_OP_SILU] = QN_DT_FLOATS,
-    [QN_OP_GELU] = QN_DT_FLOATS,
-    [QN_OP_ADD] = QN_DT_FLOATS,
-    [QN_OP_MUL] = QN_DT_FLOATS,
-    [QN_OP_SCALE] = QN_DT_FLOATS,
-    [QN_OP_SOFTMAX] = QN_DT_FLOATS,
     [QN_OP_GET_ROWS] = QN_DT_FLOATS | QN_DT_QUANTA_FORMATS,
-    [QN_OP_PERMUTE] = QN_DT_DENSE,
-    [QN_OP_CONVERT] = QN_DT_FLOATS,
     [QN_OP_WRITE_ROWS] = QN_DT_FLOATS | QN_DT_KV_QUANT,
-    [QN_OP_ADD_RMS_NORM] = QN_DT_FLOATS,
     [QN_OP_PAGED_ATTENTION] = QN_DT_FLOATS | QN_DT_KV_QUANT,
 };
 

@@ -24,6 +24,7 @@
 #include "bench_hooks.h"
 #include "error.h"
 #include "formats.h"
+#include "unary_ops.h" /* base/: the unary kernel's op codes */
 
 /* Kernels of the program, looked up once per open. */
 typedef enum qn_cl_kernel_id {
