@@ -60,6 +60,20 @@ inline void qn_st(global uchar *p, int dt, size_t i, float v) {
     else ((global ushort *)p)[i] = qn_f32_bf16(v);
 }
 
+/* write_rows' start, read on the device: rows start .. start + T - 1 must lie in the Nmax rows.
+ * If not, work-item 0 leaves start, T and Nmax in err[1..3] and sets err[0] = 1 (reported by the
+ * host at its next synchronize) and no work-item writes anything. */
+inline bool qn_rows_start_ok(int start, ulong T, ulong Nmax, size_t i, global int *err) {
+    if (start >= 0 && (ulong)start + T <= Nmax) return true;
+    if (i == 0) {
+        err[1] = start;
+        err[2] = (int)T;
+        err[3] = (int)Nmax;
+        err[0] = 1;
+    }
+    return false;
+}
+
 /* An f32 stored at any byte address: scale sections follow byte-sized codes in the
  * interchange layout (q8/fp8 row scales at rows*cols, nf4 dq_scale after the u8 absmax), so
  * they need not be 4-byte aligned, and GPUs fault on misaligned float loads. */

@@ -215,15 +215,7 @@ kernel void qn_write_rows(const global uchar *s, ulong so, int sdt, global uchar
     size_t i = get_global_id(0);
     if (i >= n) return;
     const int start = *(const global int *)(startp + sto);
-    if (start < 0 || (ulong)start + T > Nmax) {
-        if (i == 0) {
-            err[1] = start;
-            err[2] = (int)T;
-            err[3] = (int)Nmax;
-            err[0] = 1;
-        }
-        return;
-    }
+    if (!qn_rows_start_ok(start, T, Nmax, i, err)) return;
     size_t c = i % D, row = i / D, t = row % T, bh = row / T;
     size_t di = (bh * Nmax + (size_t)start + t) * D + c;
     if (sdt == ddt && (sdt > QN_DT_BF16)) {

@@ -58,15 +58,7 @@ kernel void qn_paged_kv_write(const global uchar *sb, ulong so, int sdt, global 
     const size_t i = get_global_id(0);
     if (i >= BH * T) return;
     const int start = *(const global int *)(startp + sto);
-    if (start < 0 || (ulong)start + T > Nmax) {
-        if (i == 0) {
-            err[1] = start;
-            err[2] = (int)T;
-            err[3] = (int)Nmax;
-            err[0] = 1;
-        }
-        return;
-    }
+    if (!qn_rows_start_ok(start, T, Nmax, i, err)) return;
     const global uchar *x = sb + so;
     global uchar *d = db + dof;
     const size_t srow = i * (size_t)D, drow = (i / T) * Nmax + (size_t)start + i % T;
