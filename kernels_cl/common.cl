@@ -20,6 +20,21 @@ inline float qn_hsum16(float16 v) {
     return c.x + c.y;
 }
 
+/* Kernels check the arguments they read on the device (a write_rows start, kv_lens, get_rows
+ * ids) instead of the host reading them back, which would drain the queue before every such
+ * op. The first bad value claims err[0] with its code, its details go to err[1..3], and the
+ * host reports it at its next synchronize (cl_backend.c). */
+#define QN_ERR_WRITE_ROWS_START 1
+#define QN_ERR_ATTENTION_KV_LENS 2
+#define QN_ERR_GET_ROWS_ID 3
+inline void qn_report(global int *err, int code, int a, int b, int c) {
+    if (atomic_cmpxchg((volatile global int *)err, 0, -1) != 0) return;
+    err[1] = a;
+    err[2] = b;
+    err[3] = c;
+    atomic_xchg((volatile global int *)err, code);
+}
+
 inline float qn_bf16_f32(ushort b) { return as_float(((uint)b) << 16); }
 
 /* Round half to even, NaN stays a quiet NaN (matches formats/half.c). */

@@ -319,8 +319,28 @@ static quanta_status ocl_run(void *self, const qn_node *node) {
     }
 }
 
+/* The message for what a kernel reported through err_flag (qn_report in kernels_cl/common.cl). */
+static quanta_status device_check_error(const cl_int f[4]) {
+    switch (f[0]) {
+    case 1: /* QN_ERR_WRITE_ROWS_START */
+        return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT,
+                            "opencl write_rows: start = %d with T = %d rows overflows dst's Nmax = %d rows (nothing "
+                            "was written)",
+                            (int)f[1], (int)f[2], (int)f[3]);
+    case 2: /* QN_ERR_ATTENTION_KV_LENS */
+        return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "opencl attention: kv_lens[%d] = %d is outside [0, Nk = %d]",
+                            (int)f[1], (int)f[2], (int)f[3]);
+    case 3: /* QN_ERR_GET_ROWS_ID */
+        return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "opencl get_rows: ids[%d] = %d is out of range [0, V = %d)",
+                            (int)f[1], (int)f[2], (int)f[3]);
+    default:
+        return qn_error_set(QUANTA_ERR_BACKEND, "opencl: a kernel reported error code %d", (int)f[0]);
+    }
+}
+
 /* Waits for the queue, then reports what kernels found wrong with arguments they read on
- * the device (a write_rows start outside the cache); the flag is cleared for the next run. */
+ * the device (a write_rows start outside the cache, kv_lens beyond the keys, get_rows ids
+ * beyond the table); the flag is cleared for the next run. */
 static quanta_status ocl_synchronize(void *self) {
     qn_cl *s = self;
     cl_int err = clFinish(s->queue);
@@ -332,10 +352,7 @@ static quanta_status ocl_synchronize(void *self) {
     const cl_int zero[4] = {0, 0, 0, 0};
     err = clEnqueueWriteBuffer(s->queue, s->err_flag, CL_TRUE, 0, sizeof zero, zero, 0, NULL, NULL);
     if (err != CL_SUCCESS) return qn_cl_error(err, "synchronize (clearing the error flag)");
-    return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT,
-                        "opencl write_rows: start = %d with T = %lld rows overflows dst's Nmax = %lld rows (nothing "
-                        "was written)",
-                        (int)flag[1], (long long)flag[2], (long long)flag[3]);
+    return device_check_error(flag);
 }
 
 static quanta_status ocl_copy_bandwidth(void *self, size_t bytes, double *bps) {

@@ -143,21 +143,8 @@ static quanta_status run_get_rows(qn_cl *s, const qn_node *node) {
     if (st != QUANTA_OK) return st;
     size_t T = qn_cl_elems(ids);
     if (T == 0 || w.cols == 0) return QUANTA_OK;
-    int32_t *host = malloc(T * sizeof *host);
-    if (!host) return qn_error_set(QUANTA_ERR_OUT_OF_MEMORY, "opencl get_rows: out of host memory");
-    cl_int err = clEnqueueReadBuffer(s->queue, qn_cl_mem(ids), CL_TRUE, ids->mem.offset, T * 4, host, 0, NULL, NULL);
-    if (err != CL_SUCCESS) {
-        free(host);
-        return qn_cl_error(err, "get_rows (reading ids)");
-    }
-    for (size_t i = 0; i < T; i++)
-        if (host[i] < 0 || host[i] >= w.rows) {
-            st = qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "opencl get_rows: ids[%zu] = %d is out of range [0, V = %lld)",
-                              i, (int)host[i], (long long)w.rows);
-            free(host);
-            return st;
-        }
-    free(host);
+    /* ids outside [0, V) are caught by the kernel and reported at synchronize (no read-back,
+     * which would drain the queue at the start of every step) */
     return qn_cl_get_rows_raw(s, qn_cl_mem(t), t->mem.offset, &w, qn_cl_mem(ids), ids->mem.offset, T, qn_cl_mem(y),
                               y->mem.offset, y->desc.dtype, "get_rows");
 }
@@ -167,7 +154,7 @@ quanta_status qn_cl_get_rows_raw(qn_cl *s, cl_mem tm, cl_ulong to, const qn_quan
     cl_ulong TT = T;
     cl_int has = ids != NULL;
     cl_mem im = has ? ids : tm; /* any valid buffer: the kernel reads no ids without them */
-    qn_cl_arg a[20];
+    qn_cl_arg a[24];
     int k = 0;
     a[k++] = QA(tm);
     a[k++] = QA(to);
@@ -179,6 +166,8 @@ quanta_status qn_cl_get_rows_raw(qn_cl *s, cl_mem tm, cl_ulong to, const qn_quan
     a[k++] = QA(yo);
     a[k++] = QA(ydt);
     a[k++] = QA(TT);
+    a[k++] = QA(w->rows);
+    a[k++] = QA(s->err_flag);
     quanta_status st = qn_cl_set_args(s, QK_GET_ROWS, a, k);
     size_t g = T * (size_t)w->cols, l = EW_LWS;
     return st != QUANTA_OK ? st : qn_cl_launch(s, QK_GET_ROWS, what, 1, &g, &l);
