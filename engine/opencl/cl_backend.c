@@ -64,6 +64,7 @@ quanta_status qn_cl_scratch_alloc(qn_cl *s, size_t bytes, const char *what, qn_c
  * until the kernels that use it finish. */
 void qn_cl_scratch_free(qn_cl *s, qn_cl_scratch *sc) {
     if (!sc->mem) return;
+    if (qn_cl_record_keep(s, sc)) return; /* recorded kernels use it: the recording frees it */
     clReleaseMemObject(sc->mem);
     qn_mem_release(s->stats, sc->bytes);
     sc->mem = NULL;
@@ -71,6 +72,19 @@ void qn_cl_scratch_free(qn_cl *s, qn_cl_scratch *sc) {
 }
 
 quanta_status qn_cl_set_args(qn_cl *s, qn_cl_kernel_id id, const qn_cl_arg *args, int n) {
+    if (s->rec) { /* capturing: keep the values for the recorded kernel (cl_record.c) */
+        if (n > QN_CL_MAX_ARGS)
+            return qn_error_set(QUANTA_ERR_UNSUPPORTED, "opencl capture: %d arguments (at most %d)", n, QN_CL_MAX_ARGS);
+        for (int i = 0; i < n; i++) {
+            qn_cl_arg_copy *c = &s->rec_args[id][i];
+            c->size = args[i].size;
+            c->local = args[i].ptr == NULL;
+            if (!c->local && c->size > QN_CL_ARG_BYTES)
+                return qn_error_set(QUANTA_ERR_UNSUPPORTED, "opencl capture: argument %d of %zu bytes", i, c->size);
+            if (!c->local) memcpy(c->v, args[i].ptr, c->size);
+        }
+        s->rec_nargs[id] = n;
+    }
     for (int i = 0; i < n; i++) {
         cl_int err = clSetKernelArg(s->k[id], (cl_uint)i, args[i].size, args[i].ptr);
         if (err != CL_SUCCESS) {
@@ -90,6 +104,7 @@ quanta_status qn_cl_launch(qn_cl *s, qn_cl_kernel_id id, const char *what, cl_ui
         if (g[i] == 0) return QUANTA_OK; /* nothing to do */
         if (local) g[i] = (g[i] + local[i] - 1) / local[i] * local[i];
     }
+    if (s->rec) return qn_cl_record_launch(s, id, dims, g, local);
     cl_int err = clEnqueueNDRangeKernel(s->queue, s->k[id], dims, NULL, g, local, 0, NULL, NULL);
     if (err != CL_SUCCESS) return qn_cl_error(err, what);
     return QUANTA_OK;
@@ -416,6 +431,10 @@ const qn_backend_ops qn_opencl_backend = {
     .run = ocl_run,
     .synchronize = ocl_synchronize,
     .tune = ocl_tune,
+    .capture_begin = qn_cl_capture_begin,
+    .capture_end = qn_cl_capture_end,
+    .replay = qn_cl_replay,
+    .release_recording = qn_cl_release_recording,
 };
 
 const qn_bench_hooks qn_opencl_bench_hooks = {&qn_opencl_backend, ocl_copy_bandwidth, ocl_peer_gemm};

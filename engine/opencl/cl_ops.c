@@ -228,6 +228,8 @@ static quanta_status run_write_rows(qn_cl *s, const qn_node *node) {
     const size_t des = qn_dtype_elem_size(dst->desc.dtype);
     if (qn_cl_mem(out) != qn_cl_mem(dst) || out->mem.offset != dst->mem.offset) {
         size_t nd = qn_cl_elems(dst) * des;
+        quanta_status rs = qn_cl_record_refuse(s, "write_rows' copy of dst");
+        if (rs != QUANTA_OK) return rs;
         if (nd) {
             err = clEnqueueCopyBuffer(s->queue, qn_cl_mem(dst), qn_cl_mem(out), dst->mem.offset, out->mem.offset, nd, 0,
                                       NULL, NULL);
