@@ -5,8 +5,9 @@
  * ("matmul:m=3,n=17,k=192,w=q4,g=64,x=f16"; README.md lists every key and default). Its
  * inputs are drawn from a seed, the same graph is run on the reference backend ("ref", the
  * oracle) and on each backend under test, and the outputs are compared with the metrics and
- * thresholds of thresholds.c. Runs use only the public API plus one internal hook: guard
- * regions around every op output (guard.c).
+ * the thresholds of the op's entry (op_entry.h: one entry per op holds its keys, validation,
+ * inputs, graph, cases and thresholds). Runs use only the public API plus one internal hook:
+ * guard regions around every op output (guard.c).
  *
  * Harness functions return 0 on success and -1 on failure with a message in `err`; they never
  * print unless handed a FILE.
@@ -23,31 +24,21 @@
 
 /* ------------------------------------------------------------------ cases */
 
-typedef enum qc_op {
-    QC_MATMUL = 0,
-    QC_ATTENTION,
-    QC_RMS_NORM,
-    QC_ROPE,
-    QC_SILU,
-    QC_GELU,
-    QC_ADD,
-    QC_MUL,
-    QC_SCALE,
-    QC_SOFTMAX,
-    QC_GET_ROWS,
-    QC_PERMUTE,
-    QC_CONVERT,
-    QC_WRITE_ROWS,
-    QC_ADD_RMS_NORM,
-    QC_PAGED_ATTENTION,
-    QC_OP_COUNT
-} qc_op;
+/* An op: the engine's op id (qn_op, engine/backend.h), which keys the table of conformance
+ * entries (conformance/ops.c, one entry per op in conformance/ops/). An int here because the
+ * CLI, which sees only the public API, holds one. Op ids are below QC_OP_MAX, so an array of
+ * QC_OP_MAX flags can select ops (--filter). */
+typedef int qc_op;
+#define QC_OP_MAX 32
 
+/* The op's name (the engine's), NULL when the op has no conformance entry. */
 const char *qc_op_name(qc_op op);
-/* 0 and *out set when name is an op name, else -1. */
+/* 0 and *out set when name is the name of an op with an entry, else -1. */
 int qc_op_parse(const char *name, qc_op *out);
+/* The ops with an entry, in engine op order: fills ops[] (room for QC_OP_MAX), returns how many. */
+int qc_op_list(qc_op *ops);
 
-/* One case. Which fields an op uses is given by its keys in spec.c (and README.md). */
+/* One case. Which fields an op uses is given by its entry's keys (ops/<op>.c, README.md). */
 typedef struct qc_case {
     qc_op op;
     quanta_dtype dtype;   /* activations: matmul x, attention q/k/v, other ops x; convert: source */
@@ -98,7 +89,8 @@ typedef struct qc_case_list {
 
 int qc_case_list_push(qc_case_list *list, const qc_case *c);
 void qc_case_list_free(qc_case_list *list);
-/* The generated sweep (quick: the CI smoke subset). ops: QC_OP_COUNT flags or NULL = all. */
+/* The generated sweep (quick: the CI smoke subset), op by op in engine op order.
+ * ops: QC_OP_MAX flags indexed by op, or NULL = all. */
 int qc_cases_generate(qc_case_list *list, bool quick, const bool *ops);
 
 /* ------------------------------------------------------------- thresholds */
@@ -192,9 +184,6 @@ typedef struct qc_output {
 
 /* Guard bytes set on every plan the harness makes (0 turns the guards off). */
 #define QC_GUARD_BYTES 256
-
-/* Adds the case's op to g; t[] are the tensors of qc_data's slots (NULL where absent). */
-quanta_status qc_build_op(quanta_graph *g, const qc_case *c, quanta_tensor *const *t, quanta_tensor **y);
 
 /* Builds the case's graph, plans it on be with guards on, sets inputs, executes, reads back. */
 void qc_run_backend(const qc_case *c, const qc_data *d, quanta_backend *be, qc_output *out);

@@ -8,7 +8,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "conform.h"
+#include "op_entry.h"
 #include "clock.h"
 
 const char *qc_status_name(qc_status s) {
@@ -106,7 +106,7 @@ static void run(const qc_case *c, const qc_data *d, quanta_backend *be, qc_outpu
             return;
         }
     }
-    STEP(qc_build_op(g, c, t, &y), qc_op_name(c->op));
+    STEP(qc_op_def_of(c->op)->build(g, c, t, &y), qc_op_name(c->op));
     quanta_tensor_desc yd;
     STEP(quanta_tensor_get_desc(y, &yd), "quanta_tensor_get_desc");
     if (!same_desc(&yd, &d->out_desc)) {
@@ -180,7 +180,8 @@ void qc_output_free(qc_output *o) {
  * near 1e-8 is a subnormal, and one step of it (2^-24) is all two correct backends can differ
  * by. Errors no larger than that step are never a failure. Exact ops do not get the floor. */
 static double ulp_floor(const qc_case *c) {
-    quanta_dtype out = c->op == QC_CONVERT ? c->to : c->op == QC_GET_ROWS ? QUANTA_F32 : c->dtype;
+    const qc_op_def *def = qc_op_def_of(c->op);
+    quanta_dtype out = def && def->result_dtype ? def->result_dtype(c) : c->dtype;
     switch (out) {
     case QUANTA_F16: return ldexp(1.0, -24);
     case QUANTA_BF16: return ldexp(1.0, -133);

@@ -1,4 +1,5 @@
-/* thresholds.c — THE table of pass thresholds (the only place they are kept).
+/* thresholds.c — how a case's pass threshold is found: in its op entry's rows (ops/<op>.c, the
+ * only place they are kept), or the element-wise rows below; and why the numbers are what they are.
  *
  * A backend's output a passes against the reference output b when
  *     NMSE = Σ(a−b)² / Σb²  <= nmse    and    max|a−b| <= maxrel · max|b|
@@ -25,79 +26,52 @@
  * - exact: write_rows, permute, convert, get_rows of dense tables move or round single
  *   values (round-to-nearest-even conversions), so any difference is a bug.
  */
-#include "conform.h"
+#include "op_entry.h"
 
-typedef struct thr_row {
-    qc_op op;
-    int dtype;   /* -1 = any */
-    qc_threshold thr;
-} thr_row;
+const qc_thr_row qc_elementwise_thr[] = {
+    {QUANTA_F32, {1e-7, 1e-4, false, "ggml default for f32 element-wise ops"}},
+    {QUANTA_F16, {1e-6, 4e-3, false, "f16 output: one-ulp disagreements (2^-11 relative)"}},
+    {QUANTA_BF16, {2e-5, 3e-2, false, "bf16 output: one-ulp disagreements (~4e-6 NMSE each)"}},
+    QC_THR_END};
 
-#define ANY (-1)
-#define F32 QUANTA_F32
-#define F16 QUANTA_F16
-#define BF16 QUANTA_BF16
-
-static const thr_row rows[] = {
-    /* exact ops */
-    {QC_WRITE_ROWS, ANY, {0, 0, true, "moves values: must be bit-exact"}},
-    {QC_PERMUTE, ANY, {0, 0, true, "moves values: must be bit-exact"}},
-    {QC_CONVERT, ANY, {0, 0, true, "one round-to-nearest-even per value: must be exact"}},
-    {QC_GET_ROWS, F32, {0, 0, true, "dense table rows copied/converted: exact"}},
-    {QC_GET_ROWS, F16, {0, 0, true, "dense table rows copied/converted: exact"}},
-    {QC_GET_ROWS, BF16, {0, 0, true, "dense table rows copied/converted: exact"}},
-    {QC_GET_ROWS, ANY, {1e-12, 1e-6, false, "quantized table: one or two f32 roundings per value"}},
-
-    {QC_MATMUL, F32, {5e-4, 2e-2, false, "ggml mul_mat; accumulation order, f16/tf32/int8 internal paths"}},
-    {QC_MATMUL, F16, {5e-4, 2e-2, false, "ggml mul_mat; + f16 output rounding"}},
-    {QC_MATMUL, BF16, {5e-4, 4e-2, false, "ggml mul_mat; + bf16 output rounding (2^-8 relative)"}},
-    {QC_ATTENTION, F32, {5e-4, 2e-2, false, "ggml flash attention; online softmax, exp approximations"}},
-    {QC_ATTENTION, F16, {5e-4, 2e-2, false, "ggml flash attention; + f16 P and output rounding"}},
-    {QC_ATTENTION, BF16, {5e-4, 4e-2, false, "ggml flash attention; + bf16 P and output rounding"}},
-    {QC_PAGED_ATTENTION, F32, {5e-4, 2e-2, false, "as attention: online softmax in f32"}},
-    {QC_PAGED_ATTENTION, F16, {5e-4, 2e-2, false, "as attention; + f16 output rounding"}},
-    {QC_PAGED_ATTENTION, BF16, {5e-4, 4e-2, false, "as attention; + bf16 output rounding"}},
-
-    {QC_SOFTMAX, F32, {1e-6, 1e-4, false, "ggml softmax; exp in f32"}},
-    {QC_SOFTMAX, F16, {1e-5, 4e-3, false, "softmax; f16 output ulps"}},
-    {QC_SOFTMAX, BF16, {5e-5, 3e-2, false, "softmax; bf16 output ulps"}},
-
-    {QC_ROPE, F32, {1e-6, 1e-3, false, "f32 angles at positions ~4096 lose ~2.4e-4 rad"}},
-    {QC_ROPE, F16, {2e-6, 4e-3, false, "f32 angles + f16 output ulps"}},
-    {QC_ROPE, BF16, {2e-5, 3e-2, false, "f32 angles + bf16 output ulps"}},
-
-    /* element-wise and row-wise: silu, gelu, add, mul, scale, rms_norm */
-    {QC_OP_COUNT, F32, {1e-7, 1e-4, false, "ggml default for f32 element-wise ops"}},
-    {QC_OP_COUNT, F16, {1e-6, 4e-3, false, "f16 output: one-ulp disagreements (2^-11 relative)"}},
-    {QC_OP_COUNT, BF16, {2e-5, 3e-2, false, "bf16 output: one-ulp disagreements (~4e-6 NMSE each)"}},
-};
-#define NROWS (sizeof rows / sizeof rows[0])
-
-/* The dtype that decides a case's row: the table's format for get_rows, else the result's. */
-static int key_dtype(const qc_case *c) {
-    if (c->op == QC_GET_ROWS) return c->wtype;
-    if (c->op == QC_CONVERT) return c->to;
-    return c->dtype;
+static const qc_thr_row *rows_of(const qc_op_def *def) {
+    return def->thresholds ? def->thresholds : qc_elementwise_thr;
 }
 
 qc_threshold qc_threshold_for(const qc_case *c) {
-    int dt = key_dtype(c);
-    for (size_t i = 0; i < NROWS; i++)
-        if (rows[i].op == c->op && (rows[i].dtype == ANY || rows[i].dtype == dt)) return rows[i].thr;
-    for (size_t i = 0; i < NROWS; i++)
-        if (rows[i].op == QC_OP_COUNT && rows[i].dtype == dt) return rows[i].thr;
+    const qc_op_def *def = qc_op_def_of(c->op);
+    if (def) {
+        int dt = def->threshold_dtype ? (int)def->threshold_dtype(c) : (int)c->dtype;
+        for (const qc_thr_row *r = rows_of(def); r->thr.why; r++)
+            if (r->dtype == QC_ANY_DTYPE || r->dtype == dt) return r->thr;
+    }
     /* Unreachable for valid cases (every dtype has a row); strictest possible otherwise. */
     qc_threshold strict = {0, 0, true, "no threshold row: exact"};
     return strict;
 }
 
+static void print_row(FILE *f, const char *op, const qc_thr_row *r) {
+    const char *dt = r->dtype == QC_ANY_DTYPE ? "any" : quanta_dtype_name((quanta_dtype)r->dtype);
+    if (r->thr.exact) fprintf(f, "%-15s %-6s %-9s %-9s %s\n", op, dt, "exact", "0", r->thr.why);
+    else fprintf(f, "%-15s %-6s %-9.1e %-9.1e %s\n", op, dt, r->thr.nmse, r->thr.maxrel, r->thr.why);
+}
+
 void qc_print_thresholds(FILE *f) {
-    fprintf(f, "%-12s %-6s %-9s %-9s %s\n", "op", "dtype", "nmse", "maxrel", "why");
-    for (size_t i = 0; i < NROWS; i++) {
-        const thr_row *r = &rows[i];
-        const char *op = r->op == QC_OP_COUNT ? "elementwise" : qc_op_name(r->op);
-        const char *dt = r->dtype == ANY ? "any" : quanta_dtype_name((quanta_dtype)r->dtype);
-        if (r->thr.exact) fprintf(f, "%-12s %-6s %-9s %-9s %s\n", op, dt, "exact", "0", r->thr.why);
-        else fprintf(f, "%-12s %-6s %-9.1e %-9.1e %s\n", op, dt, r->thr.nmse, r->thr.maxrel, r->thr.why);
+    fprintf(f, "%-15s %-6s %-9s %-9s %s\n", "op", "dtype", "nmse", "maxrel", "why");
+    qc_op ops[QC_OP_MAX];
+    int n = qc_op_list(ops);
+    char elementwise[256] = "";
+    size_t used = 0;
+    for (int i = 0; i < n; i++) {
+        const qc_op_def *def = qc_op_def_of(ops[i]);
+        if (!def->thresholds) {
+            if (used < sizeof elementwise)
+                used += (size_t)snprintf(elementwise + used, sizeof elementwise - used, "%s%s", used ? ", " : "",
+                                         qc_op_name(ops[i]));
+            continue;
+        }
+        for (const qc_thr_row *r = def->thresholds; r->thr.why; r++) print_row(f, qc_op_name(ops[i]), r);
     }
+    for (const qc_thr_row *r = qc_elementwise_thr; r->thr.why; r++) print_row(f, "elementwise", r);
+    fprintf(f, "(elementwise: %s)\n", elementwise);
 }

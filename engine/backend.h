@@ -102,6 +102,21 @@ typedef struct qn_node {
     const qn_tensor *dst;
 } qn_node;
 
+/* A set of dtypes, one bit per quanta_dtype (all codes are below 64). */
+typedef uint64_t qn_dtype_set;
+#define QN_DT_BIT(t) ((qn_dtype_set)1 << (t))
+#define QN_DT_FLOATS (QN_DT_BIT(QUANTA_F32) | QN_DT_BIT(QUANTA_F16) | QN_DT_BIT(QUANTA_BF16))
+/* Quanta's own weight formats (formats/README.md), and ggml's blocks as GGUF stores them. */
+#define QN_DT_QUANTA_FORMATS                                                                                          \
+    (QN_DT_BIT(QUANTA_Q8) | QN_DT_BIT(QUANTA_Q4) | QN_DT_BIT(QUANTA_NF4) | QN_DT_BIT(QUANTA_FP8_E4M3) |               \
+     QN_DT_BIT(QUANTA_FP8_E5M2))
+#define QN_DT_GGML_FORMATS                                                                                             \
+    (QN_DT_BIT(QUANTA_GGML_Q4_0) | QN_DT_BIT(QUANTA_GGML_Q4_1) | QN_DT_BIT(QUANTA_GGML_Q5_0) |                        \
+     QN_DT_BIT(QUANTA_GGML_Q5_1) | QN_DT_BIT(QUANTA_GGML_Q8_0) | QN_DT_BIT(QUANTA_GGML_Q4_K) |                        \
+     QN_DT_BIT(QUANTA_GGML_Q5_K) | QN_DT_BIT(QUANTA_GGML_Q6_K))
+/* Every dense dtype (what permute moves). */
+#define QN_DT_DENSE (QN_DT_FLOATS | QN_DT_BIT(QUANTA_I32) | QN_DT_BIT(QUANTA_U8))
+
 /*
  * The backend vtable. `self` is the backend's per-open state. All calls return QUANTA_OK or
  * set the thread-local error (qn_error_set) and return its status. Optional entries may be NULL.
@@ -130,7 +145,15 @@ typedef struct qn_backend_ops {
     quanta_status (*prepare_weight)(void *self, const qn_tensor *w, void **aux);
     void (*release_weight)(void *self, void *aux);
 
-    /* Whether this backend runs the node; if not the executor falls back to the reference. */
+    /* What the backend has kernels for: per op (indexed by qn_op), the dtypes of the op's
+     * format source (op_table.h, `format_src`: matmul's w, get_rows' table, paged_attention's
+     * k_pool, the activation otherwise); 0 = no kernel. NULL: every op and dtype (the
+     * reference). The executor runs a node on the backend only when its pair is in this table
+     * and supports_op agrees, else on the reference backend (qn_backend_runs_node). */
+    const qn_dtype_set *kernels;
+    /* Optional: the kernels' own limits for a node in the table (sizes they can launch,
+     * alignment, a weight prepared at upload). Nodes passed the op table's `infer` and the
+     * kernel table: this never re-checks dtypes, ranks or shapes. */
     bool (*supports_op)(void *self, const qn_node *node);
     /* Runs one node (may be asynchronous with respect to the host). */
     quanta_status (*run)(void *self, const qn_node *node);
@@ -155,6 +178,14 @@ typedef struct qn_backend_ops {
     quanta_status (*replay)(void *self, void *recording, int *valid);
     void (*release_recording)(void *self, void *recording);
 } qn_backend_ops;
+
+/* Whether the backend runs node itself: its kernel table has (op, dtype of the format source)
+ * and supports_op, when set, accepts the node. */
+bool qn_backend_runs_node(const qn_backend_ops *ops, void *self, const qn_node *node);
+/* The same as a status: QUANTA_OK, or QUANTA_ERR_UNSUPPORTED with a message naming the backend,
+ * the op and the format source's dtype ("opencl has no matmul kernel for w of dtype q4_k") or
+ * the kernel limit. For a backend's run asked for a node the executor would not give it. */
+quanta_status qn_backend_check_node(const qn_backend_ops *ops, void *self, const qn_node *node);
 
 /* Backends compiled into this library, in preference order for "best" (NULL-terminated). */
 extern const qn_backend_ops *const qn_backend_list[];

@@ -338,7 +338,7 @@ static quanta_status infer_write_rows(quanta_tensor *const *src, qn_op_params *p
 
 #define SRC(...) {__VA_ARGS__}
 static const qn_op_def op_table[QN_OP_COUNT] = {
-    [QN_OP_MATMUL] = {"matmul", 2, SRC("x", "w"), 0, false, infer_matmul, qn_ref_matmul},
+    [QN_OP_MATMUL] = {"matmul", 2, SRC("x", "w"), 0, false, infer_matmul, qn_ref_matmul, 1},
     [QN_OP_ATTENTION] = {"attention", 5, SRC("q", "k", "v", "mask", "kv_lens"), 1u << 3 | 1u << 4, false,
                          infer_attention, qn_ref_attention},
     [QN_OP_RMS_NORM] = {"rms_norm", 2, SRC("x", "weight"), 1u << 1, false, infer_rms_norm, qn_ref_rms_norm},
@@ -357,7 +357,7 @@ static const qn_op_def op_table[QN_OP_COUNT] = {
     [QN_OP_ADD_RMS_NORM] = {"add_rms_norm", 3, SRC("a", "b", "weight"), 1u << 2, false, infer_add_rms_norm,
                             qn_ref_add_rms_norm},
     [QN_OP_PAGED_ATTENTION] = {"paged_attention", 5, SRC("q", "k_pool", "v_pool", "block_table", "kv_lens"), 0, false,
-                               infer_paged_attention, qn_ref_paged_attention},
+                               infer_paged_attention, qn_ref_paged_attention, 1},
 };
 
 const qn_op_def *qn_op_def_of(qn_op op) {

@@ -27,6 +27,10 @@ typedef struct qn_op_def {
     quanta_status (*infer)(quanta_tensor *const *src, qn_op_params *p, quanta_tensor_desc *out);
     /* The reference implementation on host tensors (engine/ref/), the oracle and the fallback. */
     quanta_status (*reference)(const qn_node *node);
+    /* The source whose dtype picks a backend's kernel (matmul's w, get_rows' table,
+     * paged_attention's k_pool; 0, the activation, for the others): backends' kernel tables
+     * (backend.h, `kernels`) list the dtypes of this source they have code for. */
+    int format_src;
 } qn_op_def;
 
 /* The row of op, NULL when op is not a qn_op. */

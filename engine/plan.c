@@ -299,7 +299,7 @@ quanta_status quanta_plan_create(quanta_graph *g, quanta_backend *backend, quant
         for (int pos = 0; pos < p->norder; pos++) {
             qn_node node;
             fill_node(p, p->order[pos], &node);
-            p->fallback[pos] = !is_ref(p) && !backend->ops->supports_op(backend->self, &node);
+            p->fallback[pos] = !is_ref(p) && !qn_backend_runs_node(backend->ops, backend->self, &node);
         }
     }
     free(offsets);

@@ -291,7 +291,8 @@ QUANTA_API int quanta_backend_runs_weight(quanta_backend *backend, const quanta_
     if (!backend || !w || w->ndim != 2 || qn_desc_check(w, "quanta_backend_runs_weight: weight") != QUANTA_OK) return 0;
     if (backend->ops == &qn_ref_backend) return 1;
     /* A one-row matmul node with this weight, as the executor would ask about it (no memory:
-     * supports_op looks at descriptors and addresses only; a NULL handle is aligned). */
+     * the kernel table and supports_op look at descriptors and addresses only; a NULL handle
+     * is aligned). */
     qn_tensor x = {{QUANTA_F32, 2, {1, w->dims[1], 0, 0}, 0, 0}, {NULL, 0}, 0, NULL, NULL};
     qn_tensor wt = {*w, {NULL, 0}, 0, NULL, NULL};
     qn_tensor y = {{QUANTA_F32, 2, {1, w->dims[0], 0, 0}, 0, 0}, {NULL, 0}, 0, NULL, NULL};
@@ -302,5 +303,5 @@ QUANTA_API int quanta_backend_runs_weight(quanta_backend *backend, const quanta_
     node.src[0] = &x;
     node.src[1] = &wt;
     node.dst = &y;
-    return backend->ops->supports_op(backend->self, &node) ? 1 : 0;
+    return qn_backend_runs_node(backend->ops, backend->self, &node) ? 1 : 0;
 }

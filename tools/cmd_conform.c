@@ -44,18 +44,20 @@ static void usage(FILE *f) {
 static int parse_filter(const char *list, bool *ops) {
     char buf[512];
     snprintf(buf, sizeof buf, "%s", list);
-    memset(ops, 0, QC_OP_COUNT * sizeof *ops);
+    memset(ops, 0, QC_OP_MAX * sizeof *ops);
+    qc_op all[QC_OP_MAX];
+    int nall = qc_op_list(all);
     for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
         qc_op op;
         if (qc_op_parse(tok, &op)) {
             fprintf(stderr, "quanta conform: --filter: unknown op '%s'; ops:", tok);
-            for (int i = 0; i < QC_OP_COUNT; i++) fprintf(stderr, " %s", qc_op_name((qc_op)i));
+            for (int i = 0; i < nall; i++) fprintf(stderr, " %s", qc_op_name(all[i]));
             fprintf(stderr, "\n");
             return -1;
         }
         ops[op] = true;
     }
-    for (int i = 0; i < QC_OP_COUNT; i++)
+    for (int i = 0; i < QC_OP_MAX; i++)
         if (ops[i]) return 0;
     fprintf(stderr, "quanta conform: --filter '%s' names no op\n", list); /* else nothing would run */
     return -1;
@@ -180,7 +182,7 @@ static int parse_args(int argc, char **argv, options *o) {
 
 static int select_cases(const options *o, qc_case_list *cases) {
     char err[QC_ERR_MAX];
-    bool ops[QC_OP_COUNT];
+    bool ops[QC_OP_MAX];
     if (o->filter && parse_filter(o->filter, ops)) return 2;
     if (o->ncases) {
         for (int i = 0; i < o->ncases; i++) {

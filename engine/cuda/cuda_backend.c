@@ -369,6 +369,7 @@ const qn_backend_ops qn_cuda_backend = {
     .read = cuda_read,
     .prepare_weight = cuda_prepare_weight,
     .release_weight = cuda_release_weight,
+    .kernels = qn_cuda_kernels,
     .supports_op = qn_cuda_supports_op,
     .run = qn_cuda_run,
     .synchronize = cuda_synchronize,

@@ -66,6 +66,10 @@ static inline void *qn_cuda_ptr(const qn_tensor *t) { return (char *)t->mem.hand
 quanta_status qn_cuda_xq(qn_cuda_state *s, size_t bytes, void **out);
 
 /* Op support and execution (engine/cuda/cuda_ops.c). */
+extern const qn_backend_ops qn_cuda_backend;
+/* The kernel table (dtypes of each op's format source the kernels decode) and the kernels'
+ * own limits on a node in it. */
+extern const qn_dtype_set qn_cuda_kernels[QN_OP_COUNT];
 bool qn_cuda_supports_op(void *self, const qn_node *node);
 quanta_status qn_cuda_run(void *self, const qn_node *node);
 

@@ -1,8 +1,9 @@
 /*
- * cuda_ops.c — which nodes the CUDA backend runs (supports_op) and their launch (run).
- * supports_op checks everything a kernel relies on (dtypes, ranks, shapes), so that run can
- * re-check with the same function and otherwise only launch. Anything else falls back to the
- * reference backend through the executor.
+ * cuda_ops.c — which nodes the CUDA backend runs and their launch (run). The kernel table
+ * (qn_cuda_kernels) lists the dtypes the kernels decode per op; supports_op adds only the
+ * kernels' own limits (block-aligned ggml rows, a weight prepared at upload, head dims the
+ * attention kernels hold). Dtypes, ranks and shapes were validated by the op table's infer
+ * when the graph was built. Anything else falls back to the reference backend.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -15,8 +16,6 @@
 
 static const qn_tensor *src_at(const qn_node *n, int i) { return i < n->nsrc ? n->src[i] : NULL; }
 
-static bool is_float(const qn_tensor *t) { return t && qn_dtype_is_float(t->desc.dtype); }
-
 static int64_t elems(const qn_tensor *t) {
     int64_t n = 1;
     for (int i = 0; i < t->desc.ndim; i++) n *= t->desc.dims[i];
@@ -25,48 +24,24 @@ static int64_t elems(const qn_tensor *t) {
 
 static int64_t last_dim(const qn_tensor *t) { return t->desc.ndim > 0 ? t->desc.dims[t->desc.ndim - 1] : 1; }
 
-static bool same_shape(const qn_tensor *a, const qn_tensor *b) {
-    if (a->desc.ndim != b->desc.ndim) return false;
-    for (int i = 0; i < a->desc.ndim; i++)
-        if (a->desc.dims[i] != b->desc.dims[i]) return false;
-    return true;
-}
-
-static bool sane(const qn_tensor *t) {
-    if (!t || t->desc.ndim < 0 || t->desc.ndim > QUANTA_MAX_DIMS) return false;
-    for (int i = 0; i < t->desc.ndim; i++)
-        if (t->desc.dims[i] < 0) return false;
-    return true;
-}
-
 /* ------------------------------------------------------------------ matmul */
 
-static bool matmul_shapes(const qn_node *node, int64_t *M, int64_t *N, int64_t *K) {
-    const qn_tensor *x = src_at(node, 0), *w = src_at(node, 1), *y = node->dst;
-    if (!sane(x) || !sane(w) || !sane(y) || !is_float(x) || !is_float(y) || w->desc.ndim != 2 || x->desc.ndim < 1)
-        return false;
+static void matmul_shapes(const qn_node *node, int64_t *M, int64_t *N, int64_t *K) {
+    const qn_tensor *x = src_at(node, 0), *w = src_at(node, 1);
     *K = last_dim(x);
     *N = w->desc.dims[0];
-    if (w->desc.dims[1] != *K || last_dim(y) != *N) return false;
-    *M = *K ? elems(x) / *K : 0;
-    if (*K == 0) {
-        *M = 1;
-        for (int i = 0; i < x->desc.ndim - 1; i++) *M *= x->desc.dims[i];
-    }
-    return elems(y) == *M * *N;
+    *M = 1;
+    for (int i = 0; i < x->desc.ndim - 1; i++) *M *= x->desc.dims[i];
 }
 
 /* A ggml-format table or weight the kernels read in place: whole blocks per row, and the
  * 4-byte alignment their 32-bit loads assume (device allocations are 256-byte aligned). */
 static bool ggml_ok(const qn_tensor *w) {
-    if (!qn_dtype_is_ggml(w->desc.dtype) || w->desc.ndim != 2) return false;
     const uint32_t blk = qn_ggml_block_of(w->desc.dtype, NULL, NULL);
     return w->desc.dims[1] % blk == 0 && ((uintptr_t)qn_cuda_ptr(w) & 3u) == 0;
 }
 
 static bool matmul_ok(const qn_node *node) {
-    int64_t M, N, K;
-    if (!matmul_shapes(node, &M, &N, &K)) return false;
     const qn_tensor *w = src_at(node, 1);
     if (qn_dtype_is_ggml(w->desc.dtype)) return ggml_ok(w);
     if (w->aux) return true;
@@ -135,48 +110,29 @@ static quanta_status run_matmul(qn_cuda_state *s, const qn_node *node) {
 
 /* ------------------------------------------------------------------ attention */
 
-static bool attention_args(const qn_node *node, qn_cuda_attention_args *a) {
+static void attention_args(const qn_node *node, qn_cuda_attention_args *a) {
     const qn_tensor *q = src_at(node, 0), *k = src_at(node, 1), *v = src_at(node, 2);
     const qn_tensor *mask = src_at(node, 3), *lens = src_at(node, 4), *o = node->dst;
-    if (!sane(q) || !sane(k) || !sane(v) || !sane(o) || !is_float(q)) return false;
-    if (q->desc.ndim != 4 || k->desc.ndim != 4 || v->desc.ndim != 4 || o->desc.ndim != 4) return false;
-    const quanta_dtype dt = q->desc.dtype;
-    if (k->desc.dtype != dt || v->desc.dtype != dt || o->desc.dtype != dt) return false;
     memset(a, 0, sizeof *a);
-    a->dtype = (int)dt;
+    a->dtype = (int)q->desc.dtype;
     a->B = q->desc.dims[0], a->Hq = q->desc.dims[1], a->Nq = q->desc.dims[2], a->D = q->desc.dims[3];
     a->Hkv = k->desc.dims[1], a->Nk = k->desc.dims[2];
-    if (k->desc.dims[0] != a->B || k->desc.dims[3] != a->D || !same_shape(k, v) || a->Hkv < 1 || a->Hq % a->Hkv)
-        return false;
-    if (o->desc.dims[0] != a->B || o->desc.dims[1] != a->Hq || o->desc.dims[2] != a->Nq || o->desc.dims[3] != a->D)
-        return false;
-    if (mask) {
-        if (!sane(mask) || mask->desc.dtype != QUANTA_U8) return false;
-        const int64_t *md = mask->desc.dims;
-        if (mask->desc.ndim == 2 && md[0] == a->Nq && md[1] == a->Nk)
-            a->mask_batched = 0;
-        else if (mask->desc.ndim == 3 && md[0] == a->B && md[1] == a->Nq && md[2] == a->Nk)
-            a->mask_batched = 1;
-        else
-            return false;
+    if (mask) { /* [Nq, Nk] or [B, Nq, Nk] (infer_attention) */
+        a->mask_batched = mask->desc.ndim == 3;
         a->mask = qn_cuda_ptr(mask);
     }
-    if (lens) {
-        if (!sane(lens) || lens->desc.dtype != QUANTA_I32 || lens->desc.ndim != 1 || lens->desc.dims[0] != a->B)
-            return false;
-        a->kv_lens = qn_cuda_ptr(lens);
-    }
+    if (lens) a->kv_lens = qn_cuda_ptr(lens);
     a->q = qn_cuda_ptr(q), a->k = qn_cuda_ptr(k), a->v = qn_cuda_ptr(v), a->out = qn_cuda_ptr(o);
     const quanta_attention_params *p = &node->params.attention;
-    a->scale = p->scale != 0.0f ? p->scale : (a->D > 0 ? (float)(1.0 / sqrt((double)a->D)) : 1.0f);
+    a->scale = p->scale; /* infer resolved 0 to 1/sqrt(D) */
     a->causal = p->causal;
     a->window = p->window;
-    return true;
 }
 
 static quanta_status run_attention(qn_cuda_state *s, const qn_node *node) {
     qn_cuda_attention_args a;
-    if (!attention_args(node, &a) || !qn_cuda_attention_supported(&a))
+    attention_args(node, &a);
+    if (!qn_cuda_attention_supported(&a))
         return qn_error_set(QUANTA_ERR_UNSUPPORTED, "cuda attention: these arguments are not supported");
     a.stream = s->stream;
     const size_t need = qn_cuda_attention_scratch_bytes(&a);
@@ -240,86 +196,46 @@ static quanta_status run_paged_attention(qn_cuda_state *s, const qn_node *node) 
 
 /* ------------------------------------------------------------------ others */
 
-static bool rows_table(const qn_tensor *t, qn_quant_layout *out) {
-    if (!sane(t) || t->desc.ndim != 2) return false;
-    if (qn_quant_layout_get(&t->desc, out) != QUANTA_OK) return false;
-    return qn_dtype_is_float(t->desc.dtype) || qn_dtype_is_quantized(t->desc.dtype);
-}
+/* The kernels (kernels_cuda/): per op, the dtypes of its format source they decode. */
+const qn_dtype_set qn_cuda_kernels[QN_OP_COUNT] = {
+    [QN_OP_MATMUL] = QN_DT_FLOATS | QN_DT_QUANTA_FORMATS | QN_DT_GGML_FORMATS,
+    [QN_OP_ATTENTION] = QN_DT_FLOATS,
+    [QN_OP_RMS_NORM] = QN_DT_FLOATS,
+    [QN_OP_ROPE] = QN_DT_FLOATS,
+    [QN_OP_SILU] = QN_DT_FLOATS,
+    [QN_OP_GELU] = QN_DT_FLOATS,
+    [QN_OP_ADD] = QN_DT_FLOATS,
+    [QN_OP_MUL] = QN_DT_FLOATS,
+    [QN_OP_SCALE] = QN_DT_FLOATS,
+    [QN_OP_SOFTMAX] = QN_DT_FLOATS,
+    [QN_OP_GET_ROWS] = QN_DT_FLOATS | QN_DT_QUANTA_FORMATS | QN_DT_GGML_FORMATS,
+    [QN_OP_PERMUTE] = QN_DT_DENSE,
+    [QN_OP_CONVERT] = QN_DT_FLOATS,
+    [QN_OP_WRITE_ROWS] = QN_DT_FLOATS,
+    [QN_OP_ADD_RMS_NORM] = QN_DT_FLOATS,
+    [QN_OP_PAGED_ATTENTION] = QN_DT_FLOATS,
+};
 
-static bool node_ok(const qn_node *node) {
-    const qn_tensor *x = src_at(node, 0), *b = src_at(node, 1), *y = node->dst;
-    if (!sane(y)) return false;
+/* The kernels' own limits of a node in the table (the rest have none). */
+bool qn_cuda_supports_op(void *self, const qn_node *node) {
+    (void)self;
     switch (node->op) {
     case QN_OP_MATMUL: return matmul_ok(node);
     case QN_OP_ATTENTION: {
         qn_cuda_attention_args a;
-        return attention_args(node, &a) && qn_cuda_attention_supported(&a);
+        attention_args(node, &a);
+        return qn_cuda_attention_supported(&a);
     }
-    case QN_OP_PAGED_ATTENTION: /* infer checked the shapes: only the kernel's own limit */
-        return sane(node->src[0]) && node->src[0]->desc.dims[3] <= QN_CUDA_PAGED_MAXD;
-    case QN_OP_RMS_NORM:
-        if (!is_float(x) || !is_float(y) || !sane(x) || !same_shape(x, y)) return false;
-        return !b || (is_float(b) && sane(b) && elems(b) == last_dim(x));
-    case QN_OP_ADD_RMS_NORM: { /* the engine checked shapes and dtypes (op_table.c) */
-        const qn_tensor *w = src_at(node, 2);
-        return is_float(x) && is_float(y) && (!w || is_float(w));
+    case QN_OP_PAGED_ATTENTION: return node->src[0]->desc.dims[3] <= QN_CUDA_PAGED_MAXD;
+    case QN_OP_GET_ROWS: return !qn_dtype_is_ggml(node->src[0]->desc.dtype) || ggml_ok(node->src[0]);
+    default: return true;
     }
-    case QN_OP_ROPE:
-        if (!is_float(x) || !is_float(y) || !sane(x) || !same_shape(x, y) || x->desc.ndim < 2) return false;
-        if (!sane(b) || b->desc.dtype != QUANTA_I32 || elems(b) != x->desc.dims[x->desc.ndim >= 2 ? x->desc.ndim - 2 : 0])
-            return false;
-        return true; /* mode, rot_dims, theta and freq_scale: checked once, by the op table's infer_rope */
-    case QN_OP_SILU: case QN_OP_GELU: case QN_OP_SCALE: case QN_OP_SOFTMAX: case QN_OP_CONVERT:
-        return is_float(x) && is_float(y) && sane(x) && same_shape(x, y);
-    case QN_OP_ADD: case QN_OP_MUL:
-        if (!is_float(x) || !is_float(b) || !is_float(y) || !sane(x) || !sane(b) || !same_shape(x, y)) return false;
-        return elems(b) == elems(x) || elems(b) == last_dim(x);
-    case QN_OP_GET_ROWS: {
-        qn_quant_layout t;
-        if (sane(x) && qn_dtype_is_ggml(x->desc.dtype))
-            return ggml_ok(x) && sane(b) && b->desc.dtype == QUANTA_I32 && is_float(y) && y->desc.ndim == 2 &&
-                   y->desc.dims[1] == x->desc.dims[1] && y->desc.dims[0] == elems(b);
-        if (!rows_table(x, &t) || !sane(b) || b->desc.dtype != QUANTA_I32 || !is_float(y)) return false;
-        return y->desc.ndim == 2 && y->desc.dims[1] == t.cols && y->desc.dims[0] == elems(b);
-    }
-    case QN_OP_PERMUTE: {
-        if (!sane(x) || x->desc.dtype != y->desc.dtype || x->desc.ndim != y->desc.ndim) return false;
-        const size_t es = qn_dtype_elem_size(x->desc.dtype);
-        if (es != 1 && es != 2 && es != 4) return false;
-        int seen[QUANTA_MAX_DIMS] = {0};
-        for (int i = 0; i < x->desc.ndim; i++) {
-            const int p = node->params.perm[i];
-            if (p < 0 || p >= x->desc.ndim || seen[p]++ || y->desc.dims[i] != x->desc.dims[p]) return false;
-        }
-        return true;
-    }
-    case QN_OP_WRITE_ROWS: {
-        const qn_tensor *src = b, *start = src_at(node, 2);
-        if (!sane(x) || !sane(src) || !sane(start) || x->desc.ndim != 4 || src->desc.ndim != 4) return false;
-        if (start->desc.dtype != QUANTA_I32 || elems(start) != 1 || y->desc.dtype != x->desc.dtype) return false;
-        if (!same_shape(x, y)) return false;
-        const int64_t *dd = x->desc.dims, *sd = src->desc.dims;
-        if (sd[0] != dd[0] || sd[1] != dd[1] || sd[3] != dd[3]) return false;
-        if (src->desc.dtype == x->desc.dtype) {
-            const size_t es = qn_dtype_elem_size(x->desc.dtype);
-            return es == 1 || es == 2 || es == 4;
-        }
-        return is_float(src) && is_float(x);
-    }
-    default: return false;
-    }
-}
-
-bool qn_cuda_supports_op(void *self, const qn_node *node) {
-    (void)self;
-    return node && node->dst && node_ok(node);
 }
 
 quanta_status qn_cuda_run(void *self, const qn_node *node) {
     qn_cuda_state *s = self;
-    if (!node || !node->dst || !node_ok(node))
-        return qn_error_set(QUANTA_ERR_UNSUPPORTED, "cuda run: op %s with these arguments is not supported",
-                            node ? qn_op_name(node->op) : "(null)");
+    quanta_status st = qn_backend_check_node(&qn_cuda_backend, self, node);
+    if (st != QUANTA_OK) return st;
     cudaError_t se = cudaSetDevice(s->device);
     if (se != cudaSuccess) return qn_cuda_error(se, "run: cudaSetDevice");
     const qn_tensor *x = src_at(node, 0), *b = src_at(node, 1), *y = node->dst;
@@ -381,7 +297,7 @@ quanta_status qn_cuda_run(void *self, const qn_node *node) {
             break;
         }
         qn_quant_layout t;
-        rows_table(x, &t);
+        if (qn_quant_layout_get(&x->desc, &t) != QUANTA_OK) return QUANTA_ERR_INVALID_ARGUMENT; /* message set */
         e = qn_cuda_get_rows(&t, qn_cuda_ptr(x), qn_cuda_ptr(b), elems(b), yd, yp, s->err_flag, s->stream);
         break;
     }

@@ -308,24 +308,47 @@ static quanta_status ocl_read(void *self, qn_mem src, void *dst, size_t bytes) {
     return err == CL_SUCCESS ? QUANTA_OK : qn_cl_error(err, "read (clEnqueueReadBuffer)");
 }
 
+extern const qn_backend_ops qn_opencl_backend;
+
+/* The kernels (kernels_cl/): per op, the dtypes of its format source they decode. ggml's
+ * blocks are not here: they run on the reference backend (the model loader dequantizes them
+ * for OpenCL, model/load.c). */
+static const qn_dtype_set ocl_kernels[QN_OP_COUNT] = {
+    [QN_OP_MATMUL] = QN_DT_FLOATS | QN_DT_QUANTA_FORMATS,
+    [QN_OP_ATTENTION] = QN_DT_FLOATS,
+    [QN_OP_RMS_NORM] = QN_DT_FLOATS,
+    [QN_OP_ROPE] = QN_DT_FLOATS,
+    [QN_OP_SILU] = QN_DT_FLOATS,
+    [QN_OP_GELU] = QN_DT_FLOATS,
+    [QN_OP_ADD] = QN_DT_FLOATS,
+    [QN_OP_MUL] = QN_DT_FLOATS,
+    [QN_OP_SCALE] = QN_DT_FLOATS,
+    [QN_OP_SOFTMAX] = QN_DT_FLOATS,
+    [QN_OP_GET_ROWS] = QN_DT_FLOATS | QN_DT_QUANTA_FORMATS,
+    [QN_OP_PERMUTE] = QN_DT_DENSE,
+    [QN_OP_CONVERT] = QN_DT_FLOATS,
+    [QN_OP_WRITE_ROWS] = QN_DT_FLOATS,
+    [QN_OP_ADD_RMS_NORM] = QN_DT_FLOATS,
+    [QN_OP_PAGED_ATTENTION] = QN_DT_FLOATS,
+};
+
+/* The kernels' own size limits (the rest have none beyond the table). */
 static bool ocl_supports_op(void *self, const qn_node *node) {
     qn_cl *s = self;
-    if (!s || !node || !node->dst) return false;
+    if (!s) return false;
     switch (node->op) {
     case QN_OP_MATMUL: return qn_cl_matmul_supports(s, node);
     case QN_OP_ATTENTION: return qn_cl_attention_supports(s, node);
     case QN_OP_PAGED_ATTENTION: return qn_cl_paged_attention_supports(s, node);
-    default: return qn_cl_ops_supports(s, node);
+    default: return true;
     }
 }
 
 static quanta_status ocl_run(void *self, const qn_node *node) {
     qn_cl *s = self;
-    if (!s || !node || !node->dst)
-        return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "opencl run: %s is NULL", !s ? "self" : "node");
-    if (!ocl_supports_op(s, node))
-        return qn_error_set(QUANTA_ERR_UNSUPPORTED, "opencl run: op %s with these dtypes/shapes is not supported",
-                            qn_op_name(node->op));
+    if (!s) return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "opencl run: self is NULL");
+    quanta_status st = qn_backend_check_node(&qn_opencl_backend, s, node);
+    if (st != QUANTA_OK) return st;
     switch (node->op) {
     case QN_OP_MATMUL: return qn_cl_matmul_run(s, node);
     case QN_OP_ATTENTION: return qn_cl_attention_run(s, node);
@@ -427,6 +450,7 @@ const qn_backend_ops qn_opencl_backend = {
     .read = ocl_read,
     .prepare_weight = NULL,
     .release_weight = NULL,
+    .kernels = ocl_kernels,
     .supports_op = ocl_supports_op,
     .run = ocl_run,
     .synchronize = ocl_synchronize,

@@ -203,8 +203,7 @@ int qn_cl_weight_args(const qn_quant_layout *w, qn_cl_arg *args);
 /* Converts a float tensor to f32 scratch (or returns it as is when already f32). */
 quanta_status qn_cl_to_f32(qn_cl *s, const qn_tensor *t, qn_cl_scratch *tmp, cl_mem *mem, cl_ulong *off);
 
-/* cl_ops.c */
-bool qn_cl_ops_supports(qn_cl *s, const qn_node *node);
+/* cl_ops.c (the element-wise and row ops have no limits beyond the kernel table) */
 quanta_status qn_cl_ops_run(qn_cl *s, const qn_node *node);
 quanta_status qn_cl_unary_raw(qn_cl *s, cl_mem x, cl_ulong xo, int xdt, cl_mem y, cl_ulong yo, int ydt, size_t n,
                               int op, float scale);
@@ -213,7 +212,9 @@ quanta_status qn_cl_unary_raw(qn_cl *s, cl_mem x, cl_ulong xo, int xdt, cl_mem y
 quanta_status qn_cl_get_rows_raw(qn_cl *s, cl_mem tm, cl_ulong to, const qn_quant_layout *w, cl_mem ids, cl_ulong io,
                                  size_t T, cl_mem y, cl_ulong yo, cl_int ydt, const char *what);
 
-/* cl_matmul.c */
+/* cl_matmul.c, cl_attention.c, cl_paged_attention.c: *_supports checks the kernels' own limits
+ * (sizes, work-group and local memory) of a node the engine validated and the kernel table
+ * (cl_backend.c) lists. */
 bool qn_cl_matmul_supports(qn_cl *s, const qn_node *node);
 quanta_status qn_cl_matmul_run(qn_cl *s, const qn_node *node);
 quanta_status qn_cl_peer_gemm(qn_cl *s, int64_t m, int64_t n, int64_t k, double *seconds, char *name,

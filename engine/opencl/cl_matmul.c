@@ -29,11 +29,7 @@
 #define GEMV_MAX_M 8
 
 bool qn_cl_matmul_supports(qn_cl *s, const qn_node *node) {
-    const qn_tensor *x = node->nsrc > 0 ? node->src[0] : NULL, *w = node->nsrc > 1 ? node->src[1] : NULL;
-    if (!x || !w || w->desc.ndim != 2) return false;
-    if (!qn_dtype_is_float(x->desc.dtype) || !qn_dtype_is_float(node->dst->desc.dtype)) return false;
-    if (!qn_dtype_is_float(w->desc.dtype) && !qn_dtype_is_quantized(w->desc.dtype)) return false;
-    if (qn_dtype_is_ggml(w->desc.dtype)) return false; /* ggml blocks run on the reference backend */
+    const qn_tensor *x = node->src[0], *w = node->src[1];
     size_t K = (size_t)w->desc.dims[1], M = K ? qn_cl_elems(x) / K : 0;
     if (M > GEMV_MAX_M && s->dev.max_wg < 256 && !s->have_blas) return false;
     return true;

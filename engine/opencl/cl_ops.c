@@ -1,7 +1,8 @@
 /*
  * cl_ops.c — launchers for the element-wise and row ops (kernels_cl/elementwise.cl).
- * Shapes were validated when the graph was built; these check what the kernels rely on
- * (dtypes they decode) in supports, and the values only known at run time (ids, start).
+ * Shapes and dtypes were validated when the graph was built and the dtypes the kernels decode
+ * are in the kernel table (cl_backend.c); these check only the values known at run time
+ * (ids, start).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -11,46 +12,6 @@
 #define EW_LWS 64
 
 static const qn_tensor *src(const qn_node *n, int i) { return i < n->nsrc ? n->src[i] : NULL; }
-
-bool qn_cl_ops_supports(qn_cl *s, const qn_node *node) {
-    (void)s;
-    const qn_tensor *x = src(node, 0), *y = node->dst;
-    if (!x) return false;
-    switch (node->op) {
-    case QN_OP_SILU: case QN_OP_GELU: case QN_OP_SCALE: case QN_OP_SOFTMAX: case QN_OP_CONVERT:
-        return qn_dtype_is_float(x->desc.dtype) && qn_dtype_is_float(y->desc.dtype);
-    case QN_OP_RMS_NORM: case QN_OP_ADD_RMS_NORM: { /* the engine checked shapes and dtypes */
-        const qn_tensor *w = src(node, node->op == QN_OP_ADD_RMS_NORM ? 2 : 1);
-        return qn_dtype_is_float(x->desc.dtype) && qn_dtype_is_float(y->desc.dtype) &&
-               (!w || qn_dtype_is_float(w->desc.dtype));
-    }
-    case QN_OP_ADD: case QN_OP_MUL: {
-        const qn_tensor *b = src(node, 1);
-        return b && qn_dtype_is_float(x->desc.dtype) && qn_dtype_is_float(b->desc.dtype) &&
-               qn_dtype_is_float(y->desc.dtype);
-    }
-    case QN_OP_ROPE: {
-        const qn_tensor *p = src(node, 1);
-        return p && p->desc.dtype == QUANTA_I32 && qn_dtype_is_float(x->desc.dtype) &&
-               qn_dtype_is_float(y->desc.dtype) && x->desc.ndim >= 2;
-    }
-    case QN_OP_GET_ROWS: {
-        const qn_tensor *ids = src(node, 1);
-        return ids && ids->desc.dtype == QUANTA_I32 && x->desc.ndim == 2 && qn_dtype_is_float(y->desc.dtype) &&
-               (qn_dtype_is_float(x->desc.dtype) ||
-                (qn_dtype_is_quantized(x->desc.dtype) && !qn_dtype_is_ggml(x->desc.dtype)));
-    }
-    case QN_OP_PERMUTE:
-        return qn_dtype_elem_size(x->desc.dtype) > 0 && x->desc.dtype == y->desc.dtype;
-    case QN_OP_WRITE_ROWS: {
-        const qn_tensor *sr = src(node, 1), *st = src(node, 2);
-        if (!sr || !st || st->desc.dtype != QUANTA_I32 || x->desc.ndim != 4 || sr->desc.ndim != 4) return false;
-        if (x->desc.dtype == sr->desc.dtype) return qn_dtype_elem_size(x->desc.dtype) > 0;
-        return qn_dtype_is_float(x->desc.dtype) && qn_dtype_is_float(sr->desc.dtype);
-    }
-    default: return false;
-    }
-}
 
 quanta_status qn_cl_unary_raw(qn_cl *s, cl_mem x, cl_ulong xo, int xdt, cl_mem y, cl_ulong yo, int ydt, size_t n,
                               int op, float scale) {

@@ -24,7 +24,7 @@ assert len(specs) > 300, len(specs)
 quick = run("--quick", "--list").stdout.split()
 assert 0 < len(quick) < len(specs) // 4, len(quick)
 ops = {s.split(":")[0] for s in quick}
-assert len(ops) == 16, ops  # every op the sweep covers (conformance/spec.c)
+assert len(ops) == 16, ops  # every op the sweep covers (conformance/ops.c)
 sample = specs[:: max(1, len(specs) // 60)][:60]  # quanta conform takes at most 64 --case
 args = [a for s in sample for a in ("--case", s)]
 assert run(*args, "--list").stdout.split() == sample

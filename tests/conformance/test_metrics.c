@@ -3,6 +3,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "backend.h" /* the engine op ids that key the conformance entries */
 #include "conform.h"
 #include "test_util.h"
 
@@ -213,7 +214,7 @@ START_TEST(reports_written) {
     qc_result a, b;
     memset(&a, 0, sizeof a);
     memset(&b, 0, sizeof b);
-    a.op = QC_MATMUL;
+    a.op = QN_OP_MATMUL;
     snprintf(a.spec, sizeof a.spec, "matmul:m=1");
     snprintf(a.backend, sizeof a.backend, "opencl");
     a.status = QC_PASS;

@@ -3,7 +3,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "conform.h"
+#include "op_entry.h" /* the entries, keyed by the engine op ids */
 #include "test_util.h"
 
 static qc_case parse_ok(const char *spec) {
@@ -15,13 +15,13 @@ static qc_case parse_ok(const char *spec) {
 
 START_TEST(issue_examples) {
     qc_case a = parse_ok("attention:b=2,hq=8,hkv=2,nq=37,nk=129,d=80,causal=1,window=0,mask=0,dtype=f16");
-    ck_assert_int_eq(a.op, QC_ATTENTION);
+    ck_assert_int_eq(a.op, QN_OP_ATTENTION);
     ck_assert(a.b == 2 && a.hq == 8 && a.hkv == 2 && a.nq == 37 && a.nk == 129 && a.d == 80);
     ck_assert(a.causal == 1 && a.window == 0 && a.mask == 0 && a.kvlens == 0 && a.scale == 0.0f);
     ck_assert_int_eq(a.dtype, QUANTA_F16);
 
     qc_case m = parse_ok("matmul:m=3,n=17,k=192,w=q4,g=64,x=f16");
-    ck_assert(m.op == QC_MATMUL && m.m == 3 && m.n == 17 && m.k == 192 && m.group == 64 && m.dq == 0);
+    ck_assert(m.op == QN_OP_MATMUL && m.m == 3 && m.n == 17 && m.k == 192 && m.group == 64 && m.dq == 0);
     ck_assert(m.wtype == QUANTA_Q4 && m.dtype == QUANTA_F16 && m.b == 1 && m.wbuf == 0);
 
     ck_assert_int_eq(parse_ok("matmul:w=fp8,k=64").wtype, QUANTA_FP8_E4M3);
@@ -183,7 +183,7 @@ END_TEST
 START_TEST(sweep_coverage) {
     qc_case_list l = {0};
     ck_assert_int_eq(qc_cases_generate(&l, false, NULL), 0);
-    int per_op[QC_OP_COUNT] = {0};
+    int per_op[QC_OP_MAX] = {0};
     int mm[QUANTA_GGML_Q6_K + 1][3] = {{0}}; /* [weight format variant][x dtype]: dtype codes, q4/nf4 variants */
     bool causal = false, window = false, mask1 = false, mask2 = false, kvlens = false, decode = false, nk1 = false,
          long8k = false, gqa[9] = {false}, dims[300] = {false}, odd_d = false, large_k = false, m1 = false;
@@ -192,14 +192,14 @@ START_TEST(sweep_coverage) {
     for (size_t i = 0; i < l.n; i++) {
         const qc_case *c = &l.v[i];
         per_op[c->op]++;
-        if (c->op == QC_MATMUL) {
+        if (c->op == QN_OP_MATMUL) {
             int v = c->wtype == QUANTA_Q4 ? 20 + c->group / 32 : c->wtype == QUANTA_NF4 ? 10 + c->dq : (int)c->wtype;
             mm[v][c->dtype == QUANTA_F32 ? 0 : c->dtype == QUANTA_F16 ? 1 : 2]++;
             large_k |= c->k >= 4096;
             m1 |= c->m == 1;
             wbuf |= c->wbuf == 1;
         }
-        if (c->op == QC_ATTENTION) {
+        if (c->op == QN_OP_ATTENTION) {
             causal |= c->causal;
             window |= c->window > 0;
             mask1 |= c->mask == 1;
@@ -212,16 +212,18 @@ START_TEST(sweep_coverage) {
             if (c->d < 300) dims[c->d] = true;
             odd_d |= c->d % 2 == 1;
         }
-        if (c->op == QC_ROPE) {
+        if (c->op == QN_OP_ROPE) {
             rope_mode[c->mode] = true;
             rope_rot |= c->rot > 0;
             rope_off |= c->offset > 0;
         }
-        if (c->op == QC_GELU) gelu[c->approx] = true;
-        if (c->op == QC_ADD) bcast |= c->bcast;
-        if (c->op == QC_GET_ROWS) rows_q |= c->wtype == QUANTA_NF4 && c->dq;
+        if (c->op == QN_OP_GELU) gelu[c->approx] = true;
+        if (c->op == QN_OP_ADD) bcast |= c->bcast;
+        if (c->op == QN_OP_GET_ROWS) rows_q |= c->wtype == QUANTA_NF4 && c->dq;
     }
-    for (int op = 0; op < QC_OP_COUNT; op++) ck_assert_msg(per_op[op] > 0, "no %s cases", qc_op_name((qc_op)op));
+    qc_op all[QC_OP_MAX];
+    int nall = qc_op_list(all);
+    for (int i = 0; i < nall; i++) ck_assert_msg(per_op[all[i]] > 0, "no %s cases", qc_op_name(all[i]));
     /* f32 f16 bf16 q8 fp8 e4m3/e5m2, q4 g32/64/128, nf4 with and without double quant, the ggml blocks,
      * each x dtype */
     const int variants[] = {QUANTA_F32, QUANTA_F16, QUANTA_BF16, QUANTA_Q8, QUANTA_FP8_E4M3, QUANTA_FP8_E5M2,
@@ -240,26 +242,39 @@ START_TEST(sweep_coverage) {
 
     /* quick: every op, far fewer cases */
     ck_assert_int_eq(qc_cases_generate(&l, true, NULL), 0);
-    int qops[QC_OP_COUNT] = {0};
+    int qops[QC_OP_MAX] = {0};
     for (size_t i = 0; i < l.n; i++) qops[l.v[i].op]++;
-    for (int op = 0; op < QC_OP_COUNT; op++) ck_assert_msg(qops[op] > 0, "quick: no %s", qc_op_name((qc_op)op));
+    for (int i = 0; i < nall; i++) ck_assert_msg(qops[all[i]] > 0, "quick: no %s", qc_op_name(all[i]));
     ck_assert(l.n * 4 < full);
     qc_case_list_free(&l);
 }
 END_TEST
 
 START_TEST(filter_selects_ops) {
-    bool ops[QC_OP_COUNT] = {false};
-    ops[QC_SOFTMAX] = ops[QC_GET_ROWS] = true;
+    bool ops[QC_OP_MAX] = {false};
+    ops[QN_OP_SOFTMAX] = ops[QN_OP_GET_ROWS] = true;
     qc_case_list l = {0};
     ck_assert_int_eq(qc_cases_generate(&l, false, ops), 0);
     ck_assert(l.n > 0);
-    for (size_t i = 0; i < l.n; i++) ck_assert(l.v[i].op == QC_SOFTMAX || l.v[i].op == QC_GET_ROWS);
+    for (size_t i = 0; i < l.n; i++) ck_assert(l.v[i].op == QN_OP_SOFTMAX || l.v[i].op == QN_OP_GET_ROWS);
     qc_case_list_free(&l);
     qc_op op;
     ck_assert_int_eq(qc_op_parse("write_rows", &op), 0);
-    ck_assert_int_eq(op, QC_WRITE_ROWS);
+    ck_assert_int_eq(op, QN_OP_WRITE_ROWS);
     ck_assert_int_eq(qc_op_parse("writerows", &op), -1);
+    /* each entry sits at its own engine op id; all_reduce (several ranks) has none */
+    qc_op all[QC_OP_MAX];
+    int nall = qc_op_list(all);
+    for (int i = 0; i < nall; i++) {
+        ck_assert_int_eq(qc_op_def_of(all[i])->op, all[i]);
+        ck_assert_int_eq(qc_op_parse(qc_op_name(all[i]), &op), 0);
+        ck_assert_int_eq(op, all[i]);
+    }
+    ck_assert_int_eq(nall, QN_OP_COUNT - 1);
+    ck_assert_ptr_null(qc_op_name(QN_OP_ALL_REDUCE));
+    ck_assert_int_eq(qc_op_parse("all_reduce", &op), -1);
+    ck_assert_ptr_null(qc_op_name(-1));
+    ck_assert_ptr_null(qc_op_name(QC_OP_MAX));
 }
 END_TEST
 
@@ -346,7 +361,10 @@ START_TEST(keys_listing) {
     ck_assert_ptr_nonnull(f);
     qc_print_keys(f);
     fclose(f);
-    for (int op = 0; op < QC_OP_COUNT; op++) ck_assert(strstr(buf, qc_op_name((qc_op)op)));
+    qc_op all[QC_OP_MAX];
+    int nall = qc_op_list(all);
+    ck_assert_int_ge(nall, 16);
+    for (int i = 0; i < nall; i++) ck_assert(strstr(buf, qc_op_name(all[i])));
     ck_assert(strstr(buf, "hkv") && strstr(buf, "default"));
     free(buf);
 }

@@ -1,0 +1,78 @@
+/* rope.c — conformance entry of rope: rotary position embedding of x [B,H,N,D] at positions
+ * offset .. offset+N-1, norm or neox pairing, full or partial rotation, linear scaling. */
+#include "op_entry.h"
+
+static const qc_key keys[] = {
+    {"shape", QC_K_SHAPE, QC_OFF(shape), "1x4x8x64", 0, 0, "x [B,H,N,D] (4-D; D even)"},
+    {"mode", QC_K_MODE, QC_OFF(mode), "norm", 0, 0, "norm (adjacent pairs) or neox (halves)"},
+    {"rot", QC_K_I32, QC_OFF(rot), "0", 0, 1 << 20, "rotated leading dims (even, <= D); 0 = all"},
+    {"offset", QC_K_I64, QC_OFF(offset), "0", 0, 1 << 24, "position of the first row (positions offset..offset+N-1)"},
+    {"theta", QC_K_F32, QC_OFF(theta), "10000", 0, 0, "frequency base (> 0)"},
+    {"fscale", QC_K_F32, QC_OFF(fscale), "1", 0, 0, "linear position scale (0 = 1)"},
+    {"dtype", QC_K_ACT, QC_OFF(dtype), "f32", 0, 0, "x and result dtype"},
+    QC_KEYS_END};
+
+static int validate(const qc_case *c, char *err, size_t errlen) {
+    if (qc_check_shape(c, err, errlen)) return -1;
+    if (c->ndim != 4) return qc_err(err, errlen, "rope needs a 4-D shape BxHxNxD (got %d-D)", c->ndim);
+    int64_t d = c->shape[3];
+    if (d % 2) return qc_err(err, errlen, "rope needs an even D (got %lld)", (long long)d);
+    if (c->rot % 2 || c->rot > d) return qc_err(err, errlen, "rot (%d) must be even and <= D (%lld)", c->rot, (long long)d);
+    if (!(c->theta > 0)) return qc_err(err, errlen, "theta must be > 0");
+    if (c->fscale < 0) return qc_err(err, errlen, "fscale must be >= 0 (0 = 1)");
+    return 0;
+}
+
+static int64_t elements(const qc_case *c) { return 2 * qc_shape_elems(c) + c->shape[2]; }
+
+/* x ~ N(0, 1); positions offset .. offset+N-1. */
+static int make(const qc_case *c, qc_data *d, qc_rng *r, char *err, size_t errlen) {
+    quanta_tensor_desc x = qc_desc(c->dtype, 4, c->shape);
+    d->out_desc = x;
+    if (qc_slot_fill(d, 0, "x", QC_ROLE_INPUT, &x, r, 0, 1, err, errlen) ||
+        qc_i32_slot(d, 1, "positions", c->shape[2], err, errlen))
+        return -1;
+    int32_t *p = d->t[1].data;
+    for (int64_t j = 0; j < c->shape[2]; j++) p[j] = (int32_t)(c->offset + j);
+    return 0;
+}
+
+static quanta_status build(quanta_graph *g, const qc_case *c, quanta_tensor *const *t, quanta_tensor **y) {
+    quanta_rope_params p = {(quanta_rope_mode)c->mode, c->theta, c->fscale, c->rot};
+    return quanta_rope(g, t[0], t[1], &p, y);
+}
+
+/* Both modes × full and partial rotation × tiny, odd, decode far into a sequence, long prefill. */
+static void generate(qc_gen *g, bool quick) {
+    /* {B, H, N, D, offset} */
+    static const int64_t full[][5] = {
+        {1, 1, 1, 2, 0}, {2, 3, 7, 80, 37}, {1, 8, 1, 128, 4095}, {1, 4, 512, 64, 0}, {1, 2, 33, 256, 1000}};
+    static const int64_t small[][5] = {{1, 3, 7, 80, 37}, {1, 2, 1, 64, 4095}};
+    size_t ns = quick ? 2 : sizeof full / sizeof full[0];
+    const int64_t(*sh)[5] = quick ? small : full;
+    for (int ti = 0; ti < 3; ti++)
+        for (int mode = 0; mode < 2; mode++)
+            for (size_t si = 0; si < ns; si++)
+                for (int partial = 0; partial < 2; partial++) {
+                    if (quick && ((size_t)partial != (ti + si) % 2 || (size_t)mode != si)) continue;
+                    qc_case c;
+                    qc_case_defaults(QN_OP_ROPE, &c);
+                    c.dtype = qc_acts[ti];
+                    c.mode = mode;
+                    qc_set_shape(&c, 4, sh[si][0], sh[si][1], sh[si][2], sh[si][3]);
+                    c.offset = sh[si][4];
+                    /* partial rotation: half of D rounded to even (e.g. Phi, GPT-J style) */
+                    c.rot = partial ? (int32_t)(sh[si][3] / 2 / 2 * 2) : 0;
+                    if (partial && c.rot == 0) continue;
+                    if (si == 4) c.fscale = 0.25f; /* linear position scaling */
+                    qc_gen_add(g, &c);
+                }
+}
+
+static const qc_thr_row thresholds[] = {
+    {QUANTA_F32, {1e-6, 1e-3, false, "f32 angles at positions ~4096 lose ~2.4e-4 rad"}},
+    {QUANTA_F16, {2e-6, 4e-3, false, "f32 angles + f16 output ulps"}},
+    {QUANTA_BF16, {2e-5, 3e-2, false, "f32 angles + bf16 output ulps"}},
+    QC_THR_END};
+
+const qc_op_def qc_rope_def = {QN_OP_ROPE, keys, validate, elements, make, build, generate, thresholds, NULL, NULL};

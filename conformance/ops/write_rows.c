@@ -1,0 +1,69 @@
+/* write_rows.c — conformance entry of write_rows: src [b,h,t,d] written into rows start ..
+ * start+t-1 of a buffer [b,h,nmax,d] in place (the KV-cache append); exact. */
+#include "op_entry.h"
+
+static const qc_key keys[] = {
+    {"b", QC_K_I64, QC_OFF(b), "1", 1, QC_DIM_MAX, "batch"},
+    {"h", QC_K_I64, QC_OFF(h), "2", 1, QC_DIM_MAX, "heads"},
+    {"nmax", QC_K_I64, QC_OFF(nmax), "16", 1, QC_DIM_MAX, "rows of the destination buffer"},
+    {"t", QC_K_I64, QC_OFF(t), "3", 1, QC_DIM_MAX, "rows written"},
+    {"d", QC_K_I64, QC_OFF(d), "64", 1, QC_DIM_MAX, "row length"},
+    {"start", QC_K_I64, QC_OFF(start), "5", 0, QC_DIM_MAX, "first row written (start + t <= nmax)"},
+    {"dtype", QC_K_ACT, QC_OFF(dtype), "f32", 0, 0, "buffer and source dtype"},
+    QC_KEYS_END};
+
+static int validate(const qc_case *c, char *err, size_t errlen) {
+    if (!qc_is_act(c->dtype)) return qc_err(err, errlen, "dtype must be f32, f16 or bf16");
+    if (c->start + c->t > c->nmax)
+        return qc_err(err, errlen, "start (%lld) + t (%lld) must be <= nmax (%lld)", (long long)c->start,
+                      (long long)c->t, (long long)c->nmax);
+    int64_t dst[4] = {c->b, c->h, c->nmax, c->d};
+    return qc_check_elems("dst", dst, 4, err, errlen);
+}
+
+static int64_t elements(const qc_case *c) { return c->b * c->h * (c->nmax + c->t) * c->d + 1; }
+
+/* dst: random initial rows N(0, 1), which must survive outside the written range; src N(5, 1). */
+static int make(const qc_case *c, qc_data *d, qc_rng *r, char *err, size_t errlen) {
+    int64_t dd[4] = {c->b, c->h, c->nmax, c->d}, sd[4] = {c->b, c->h, c->t, c->d};
+    quanta_tensor_desc dst = qc_desc(c->dtype, 4, dd), src = qc_desc(c->dtype, 4, sd);
+    d->out_desc = dst;
+    if (qc_slot_fill(d, 0, "dst", QC_ROLE_BUFFER, &dst, r, 0, 1, err, errlen) ||
+        qc_slot_fill(d, 1, "src", QC_ROLE_INPUT, &src, r, 5, 1, err, errlen) ||
+        qc_i32_slot(d, 2, "start", 1, err, errlen))
+        return -1;
+    *(int32_t *)d->t[2].data = (int32_t)c->start;
+    return 0;
+}
+
+static quanta_status build(quanta_graph *g, const qc_case *c, quanta_tensor *const *t, quanta_tensor **y) {
+    (void)c;
+    return quanta_write_rows(g, t[0], t[1], t[2], y);
+}
+
+/* {b, h, nmax, t, d, start}: first row, a middle chunk, the last row, the whole buffer. */
+static void generate(qc_gen *g, bool quick) {
+    static const int64_t wr[][6] = {
+        {1, 1, 1, 1, 1, 0}, {2, 3, 37, 7, 80, 11}, {1, 8, 256, 1, 128, 255}, {1, 2, 64, 64, 64, 0}};
+    for (int ti = 0; ti < 3; ti++)
+        for (size_t s = 0; s < 4; s++) {
+            if (quick && s != 1 + (size_t)ti % 2) continue;
+            qc_case c;
+            qc_case_defaults(QN_OP_WRITE_ROWS, &c);
+            c.dtype = qc_acts[ti];
+            c.b = wr[s][0];
+            c.h = wr[s][1];
+            c.nmax = wr[s][2];
+            c.t = wr[s][3];
+            c.d = wr[s][4];
+            c.start = wr[s][5];
+            qc_gen_add(g, &c);
+        }
+}
+
+static const qc_thr_row thresholds[] = {
+    {QC_ANY_DTYPE, {0, 0, true, "moves values: must be bit-exact"}},
+    QC_THR_END};
+
+const qc_op_def qc_write_rows_def = {QN_OP_WRITE_ROWS, keys, validate, elements, make, build, generate, thresholds,
+                                     NULL, NULL};
