@@ -158,6 +158,7 @@ static quanta_status run_permute(qn_cl *s, const qn_node *node) {
     qn_cl_scratch tmp = {0};
     quanta_status st;
     if (xm == ym) { /* out may share memory with x: copy x aside first */
+        if ((st = qn_cl_record_refuse(s, "permute's copy of x")) != QUANTA_OK) return st;
         if ((st = qn_cl_scratch_alloc(s, n * (size_t)es, "opencl permute: copy of x", &tmp)) != QUANTA_OK) return st;
         cl_int err = clEnqueueCopyBuffer(s->queue, xm, tmp.mem, xo, 0, n * (size_t)es, 0, NULL, NULL);
         if (err != CL_SUCCESS) {
