@@ -63,6 +63,19 @@ inline ushort qn_f32_f16(float f) {
     return (ushort)(sign | r);
 }
 
+/* f16 bits -> f32, exact for every value, in a few integer ops (PoCL's vload_half is a long
+ * software routine): normals by rebiasing the exponent, subnormals as m·2^-24, Inf/NaN by
+ * widening the exponent. No f32 subnormal appears on the way, so devices that flush them
+ * get the same bits. */
+#define QN_H2F(T, U, CV)                                                                    \
+    const U e = h & 0x7c00u, m = h & 0x3ffu;                                               \
+    T v = as_##T(((h & 0x7fffu) << 13) + (112u << 23));                                    \
+    v = select(v, CV(m) * 0x1p-24f, e == 0u);                                             \
+    v = select(v, as_##T(0x7f800000u | (m << 13)), e == 0x7c00u);                         \
+    return as_##T(as_##U(v) | ((h & 0x8000u) << 16));
+QN_INL float qn_h2f(uint h) { QN_H2F(float, uint, (float)) }
+QN_INL float16 qn_h2f16(uint16 h) { QN_H2F(float16, uint16, convert_float16) }
+
 inline float qn_ld(const global uchar *p, int dt, size_t i) {
     if (dt == QN_DT_F32) return ((const global float *)p)[i];
     if (dt == QN_DT_F16) return vload_half(i, (const global half *)p);
@@ -130,8 +143,12 @@ inline float qn_q4_zero(const global uchar *base, const qn_quant_layout *w, long
     return (float)((z >> ((j & 1) * 4)) & 15u);
 }
 
+/* Element c of a row of a ggml block format (ggml_blocks.cl, which follows this file). */
+float qn_ggml_elem(const global uchar *row, int dt, long c);
+
 /* One element of W, dequantized. Slow but general: used by gathers and tile loads. */
 inline float qn_w_elem(const global uchar *base, const qn_quant_layout *w, long r, long c) {
+    if (QN_DT_IS_GGML(w->dtype)) return qn_ggml_elem(base + r * w->codes_row_bytes, w->dtype, c);
     switch (w->dtype) {
     case QN_DT_F32: case QN_DT_F16: case QN_DT_BF16:
         return qn_ld(base, w->dtype, (size_t)(r * w->cols + c));

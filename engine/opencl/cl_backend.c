@@ -310,11 +310,10 @@ static quanta_status ocl_read(void *self, qn_mem src, void *dst, size_t bytes) {
 
 extern const qn_backend_ops qn_opencl_backend;
 
-/* The kernels (kernels_cl/): per op, the dtypes of its format source they decode. ggml's
- * blocks are not here: they run on the reference backend (the model loader dequantizes them
- * for OpenCL, model/load.c). */
+/* The kernels (kernels_cl/): per op, the dtypes of its format source they decode (ggml's
+ * blocks as GGUF stores them: kernels_cl/ggml_blocks.cl). */
 static const qn_dtype_set ocl_kernels[QN_OP_COUNT] = {
-    [QN_OP_MATMUL] = QN_DT_FLOATS | QN_DT_QUANTA_FORMATS,
+    [QN_OP_MATMUL] = QN_DT_FLOATS | QN_DT_QUANTA_FORMATS | QN_DT_GGML_FORMATS,
     [QN_OP_ATTENTION] = QN_DT_FLOATS,
     [QN_OP_RMS_NORM] = QN_DT_FLOATS,
     [QN_OP_ROPE] = QN_DT_FLOATS,
@@ -324,7 +323,7 @@ static const qn_dtype_set ocl_kernels[QN_OP_COUNT] = {
     [QN_OP_MUL] = QN_DT_FLOATS,
     [QN_OP_SCALE] = QN_DT_FLOATS,
     [QN_OP_SOFTMAX] = QN_DT_FLOATS,
-    [QN_OP_GET_ROWS] = QN_DT_FLOATS | QN_DT_QUANTA_FORMATS,
+    [QN_OP_GET_ROWS] = QN_DT_FLOATS | QN_DT_QUANTA_FORMATS | QN_DT_GGML_FORMATS,
     [QN_OP_PERMUTE] = QN_DT_DENSE,
     [QN_OP_CONVERT] = QN_DT_FLOATS,
     [QN_OP_WRITE_ROWS] = QN_DT_FLOATS,
