@@ -60,8 +60,12 @@ static void desc_str(const quanta_tensor_desc *d, char *buf, size_t n) {
 }
 
 /* Decodes the raw output into f32 (NaN stays NaN, so the poison of unwritten elements shows). */
-static void to_f32(quanta_dtype t, const void *raw, float *v, size_t n) {
-    if (t == QUANTA_F32) memcpy(v, raw, n * sizeof *v);
+static void to_f32(const quanta_tensor_desc *desc, const void *raw, size_t bytes, float *v, size_t n) {
+    const quanta_dtype t = desc->dtype;
+    if (t != QUANTA_F32 && t != QUANTA_F16 && t != QUANTA_BF16) { /* a quantized KV buffer (write_rows) */
+        if (quanta_dequantize(desc, raw, bytes, v, n) != QUANTA_OK)
+            for (size_t i = 0; i < n; i++) v[i] = NAN;
+    } else if (t == QUANTA_F32) memcpy(v, raw, n * sizeof *v);
     else if (t == QUANTA_F16)
         for (size_t i = 0; i < n; i++) v[i] = quanta_f16_to_f32(((const uint16_t *)raw)[i]);
     else
@@ -148,7 +152,7 @@ static void run(const qc_case *c, const qc_data *d, quanta_backend *be, qc_outpu
     memset(raw, 0xFF, bytes);
     st = quanta_plan_get_output(*plan, y, raw, bytes);
     if (st == QUANTA_OK) {
-        to_f32(d->out_desc.dtype, raw, o->v, d->out_count);
+        to_f32(&d->out_desc, raw, bytes, o->v, d->out_count);
         o->n = d->out_count;
     }
     free(raw);

@@ -114,6 +114,9 @@ typedef uint64_t qn_dtype_set;
     (QN_DT_BIT(QUANTA_GGML_Q4_0) | QN_DT_BIT(QUANTA_GGML_Q4_1) | QN_DT_BIT(QUANTA_GGML_Q5_0) |                        \
      QN_DT_BIT(QUANTA_GGML_Q5_1) | QN_DT_BIT(QUANTA_GGML_Q8_0) | QN_DT_BIT(QUANTA_GGML_Q4_K) |                        \
      QN_DT_BIT(QUANTA_GGML_Q5_K) | QN_DT_BIT(QUANTA_GGML_Q6_K))
+/* The quantized KV pools (q8, fp8_e4m3; formats.h qn_kv_dtype_is_quantized): write_rows' dst and
+ * paged_attention's k_pool may be one. */
+#define QN_DT_KV_QUANT (QN_DT_BIT(QUANTA_Q8) | QN_DT_BIT(QUANTA_FP8_E4M3))
 /* Every dense dtype (what permute moves). */
 #define QN_DT_DENSE (QN_DT_FLOATS | QN_DT_BIT(QUANTA_I32) | QN_DT_BIT(QUANTA_U8))
 

@@ -115,9 +115,10 @@ static quanta_status infer_paged_attention(quanta_tensor *const *src, qn_op_para
     TRY(check_ndim(q, 4, op, "q"));
     TRY(check_ndim(k, 4, op, "k_pool"));
     TRY(check_ndim(v, 4, op, "v_pool"));
-    if (k->desc.dtype != q->desc.dtype || v->desc.dtype != q->desc.dtype)
+    if (k->desc.dtype != v->desc.dtype || (k->desc.dtype != q->desc.dtype && !qn_kv_dtype_is_quantized(k->desc.dtype)))
         return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT,
-                            "quanta_paged_attention: q, k_pool, v_pool must share a dtype (q %s, k_pool %s, v_pool %s)",
+                            "quanta_paged_attention: k_pool and v_pool must share a dtype, q's or a quantized KV dtype "
+                            "(q8, fp8_e4m3); got q %s, k_pool %s, v_pool %s",
                             dt(q->desc.dtype), dt(k->desc.dtype), dt(v->desc.dtype));
     const int64_t *qd = q->desc.dims, *kd = k->desc.dims;
     if (kd[0] != 1 || kd[3] != qd[3])
@@ -315,12 +316,16 @@ static quanta_status infer_write_rows(quanta_tensor *const *src, qn_op_params *p
     if (qn_storage_root(dst)->kind != QN_KIND_BUFFER)
         return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT,
                             "quanta_write_rows: dst must be a buffer tensor (quanta_graph_buffer) or a view of one");
-    TRY(check_activation(dst, op, "dst"));
     TRY(check_ndim(dst, 4, op, "dst"));
     TRY(check_ndim(s, 4, op, "src"));
-    if (s->desc.dtype != dst->desc.dtype)
-        return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "quanta_write_rows: src is %s but dst is %s", dt(s->desc.dtype),
-                            dt(dst->desc.dtype));
+    if (qn_kv_dtype_is_quantized(dst->desc.dtype)) { /* a quantized KV pool: rows quantized as written */
+        TRY(check_activation(s, op, "src (written into a quantized dst)"));
+    } else {
+        TRY(check_activation(dst, op, "dst"));
+        if (s->desc.dtype != dst->desc.dtype)
+            return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "quanta_write_rows: src is %s but dst is %s",
+                                dt(s->desc.dtype), dt(dst->desc.dtype));
+    }
     const int64_t *dd = dst->desc.dims, *sd = s->desc.dims;
     if (sd[0] != dd[0] || sd[1] != dd[1] || sd[3] != dd[3] || sd[2] > dd[2])
         return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT,
@@ -340,22 +345,22 @@ static quanta_status infer_write_rows(quanta_tensor *const *src, qn_op_params *p
 static const qn_op_def op_table[QN_OP_COUNT] = {
     [QN_OP_MATMUL] = {"matmul", 2, SRC("x", "w"), 0, false, infer_matmul, qn_ref_matmul, 1},
     [QN_OP_ATTENTION] = {"attention", 5, SRC("q", "k", "v", "mask", "kv_lens"), 1u << 3 | 1u << 4, false,
-                         infer_attention, qn_ref_attention},
-    [QN_OP_RMS_NORM] = {"rms_norm", 2, SRC("x", "weight"), 1u << 1, false, infer_rms_norm, qn_ref_rms_norm},
-    [QN_OP_ROPE] = {"rope", 2, SRC("x", "positions"), 0, false, infer_rope, qn_ref_rope},
-    [QN_OP_SILU] = {"silu", 1, SRC("x"), 0, false, infer_silu, qn_ref_silu},
-    [QN_OP_GELU] = {"gelu", 1, SRC("x"), 0, false, infer_gelu, qn_ref_gelu},
-    [QN_OP_ADD] = {"add", 2, SRC("a", "b"), 0, false, infer_add, qn_ref_add},
-    [QN_OP_MUL] = {"mul", 2, SRC("a", "b"), 0, false, infer_mul, qn_ref_mul},
-    [QN_OP_SCALE] = {"scale", 1, SRC("x"), 0, false, infer_scale, qn_ref_scale},
-    [QN_OP_SOFTMAX] = {"softmax", 1, SRC("x"), 0, false, infer_softmax, qn_ref_softmax},
-    [QN_OP_GET_ROWS] = {"get_rows", 2, SRC("table", "ids"), 0, false, infer_get_rows, qn_ref_get_rows},
-    [QN_OP_PERMUTE] = {"permute", 1, SRC("x"), 0, false, infer_permute, qn_ref_permute},
-    [QN_OP_CONVERT] = {"convert", 1, SRC("x"), 0, false, infer_convert, qn_ref_convert},
-    [QN_OP_WRITE_ROWS] = {"write_rows", 3, SRC("dst", "src", "start"), 0, true, infer_write_rows, qn_ref_write_rows},
-    [QN_OP_ALL_REDUCE] = {"all_reduce", 1, SRC("x"), 0, false, infer_all_reduce, qn_ref_all_reduce},
+                         infer_attention, qn_ref_attention, 0},
+    [QN_OP_RMS_NORM] = {"rms_norm", 2, SRC("x", "weight"), 1u << 1, false, infer_rms_norm, qn_ref_rms_norm, 0},
+    [QN_OP_ROPE] = {"rope", 2, SRC("x", "positions"), 0, false, infer_rope, qn_ref_rope, 0},
+    [QN_OP_SILU] = {"silu", 1, SRC("x"), 0, false, infer_silu, qn_ref_silu, 0},
+    [QN_OP_GELU] = {"gelu", 1, SRC("x"), 0, false, infer_gelu, qn_ref_gelu, 0},
+    [QN_OP_ADD] = {"add", 2, SRC("a", "b"), 0, false, infer_add, qn_ref_add, 0},
+    [QN_OP_MUL] = {"mul", 2, SRC("a", "b"), 0, false, infer_mul, qn_ref_mul, 0},
+    [QN_OP_SCALE] = {"scale", 1, SRC("x"), 0, false, infer_scale, qn_ref_scale, 0},
+    [QN_OP_SOFTMAX] = {"softmax", 1, SRC("x"), 0, false, infer_softmax, qn_ref_softmax, 0},
+    [QN_OP_GET_ROWS] = {"get_rows", 2, SRC("table", "ids"), 0, false, infer_get_rows, qn_ref_get_rows, 0},
+    [QN_OP_PERMUTE] = {"permute", 1, SRC("x"), 0, false, infer_permute, qn_ref_permute, 0},
+    [QN_OP_CONVERT] = {"convert", 1, SRC("x"), 0, false, infer_convert, qn_ref_convert, 0},
+    [QN_OP_WRITE_ROWS] = {"write_rows", 3, SRC("dst", "src", "start"), 0, true, infer_write_rows, qn_ref_write_rows, 0},
+    [QN_OP_ALL_REDUCE] = {"all_reduce", 1, SRC("x"), 0, false, infer_all_reduce, qn_ref_all_reduce, 0},
     [QN_OP_ADD_RMS_NORM] = {"add_rms_norm", 3, SRC("a", "b", "weight"), 1u << 2, false, infer_add_rms_norm,
-                            qn_ref_add_rms_norm},
+                            qn_ref_add_rms_norm, 0},
     [QN_OP_PAGED_ATTENTION] = {"paged_attention", 5, SRC("q", "k_pool", "v_pool", "block_table", "kv_lens"), 0, false,
                                infer_paged_attention, qn_ref_paged_attention, 1},
 };

@@ -45,6 +45,10 @@ int qn_format_count(void);
 bool qn_dtype_is_quantized(quanta_dtype t);
 bool qn_dtype_is_float(quanta_dtype t);      /* f32, f16, bf16 */
 size_t qn_dtype_elem_size(quanta_dtype t);   /* f32/i32: 4, f16/bf16: 2, u8: 1, quantized: 0 */
+/* The quantized dtypes a paged KV pool may hold besides the activation dtypes: int8 (q8) and fp8
+ * e4m3, each with one f32 scale per row of the last dim, i.e. per head and position in a pool
+ * [1, Hkv, R, D], so a write never touches (or rescales) entries already written. */
+static inline bool qn_kv_dtype_is_quantized(quanta_dtype t) { return t == QUANTA_Q8 || t == QUANTA_FP8_E4M3; }
 
 /* ggml block formats (QUANTA_GGML_*, formats/ggml_formats.c): also qn_dtype_is_quantized. */
 bool qn_dtype_is_ggml(quanta_dtype t);

@@ -13,10 +13,14 @@ static quanta_status layout_get(const quanta_tensor_desc *d, const char *what, q
         return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "%s->dtype %d is not a known quanta_dtype", what,
                             (int)d->dtype);
     bool quant = qn_dtype_is_quantized(d->dtype);
-    if (quant && d->ndim != 2)
+    /* Formats with one scale per row of the last dim (q8, fp8) may have 2 to 4 dims, rows being
+     * the product of the leading ones: a paged KV pool [1, H, R, D] keeps a scale per head and
+     * position. Block and group formats stay 2-D weight matrices. */
+    bool row_scaled = qn_format_of(d->dtype)->layout == qn_row_scale_layout;
+    if (quant && d->ndim != 2 && !(row_scaled && d->ndim >= 2 && d->ndim <= QUANTA_MAX_DIMS))
         return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT,
-                            "%s->ndim is %d but quantized dtype %s needs a 2-D [rows, cols] matrix", what,
-                            (int)d->ndim, quanta_dtype_name(d->dtype));
+                            "%s->ndim is %d but quantized dtype %s needs a 2-D [rows, cols] matrix%s", what,
+                            (int)d->ndim, quanta_dtype_name(d->dtype), row_scaled ? " (2 to 4 dims)" : "");
     if (d->ndim < 1 || d->ndim > QUANTA_MAX_DIMS)
         return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "%s->ndim is %d, must be 1..%d", what, (int)d->ndim,
                             QUANTA_MAX_DIMS);

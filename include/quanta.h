@@ -81,7 +81,8 @@ typedef enum quanta_dtype {
     QUANTA_BF16 = 2,
     QUANTA_I32 = 3,      /* token ids, positions, key lengths */
     QUANTA_U8 = 4,       /* boolean masks: 0 = masked out, nonzero = visible */
-    /* Quantized weight formats (2-D only). */
+    /* Quantized weight formats (2-D only; q8 and fp8 also 3-D/4-D, a scale per row of the last
+     * dim, which is how a quantized paged KV pool is stored). */
     QUANTA_Q8 = 16,      /* int8 symmetric, one f32 scale per row */
     QUANTA_Q4 = 17,      /* int4 asymmetric, group-wise along cols: f16 scale + 4-bit zero */
     QUANTA_NF4 = 18,     /* NormalFloat-4 code book, blocks of 64 along cols, f32 absmax */
@@ -271,8 +272,10 @@ QUANTA_API quanta_status quanta_attention(quanta_graph *g, quanta_tensor *q, qua
  * sequence, T <= L_s <= MB * block_size; query t of sequence s sits at position L_s - T + t.
  * params as for quanta_attention (scale, causal, window). Entries of blocks no query can see
  * (all before a sliding window) may be -1; a visible entry outside [0, n_blocks) or a length
- * outside its range fails the run with QUANTA_ERR_INVALID_ARGUMENT. q, k_pool, v_pool share a
- * dtype (f32, f16, bf16); Hq % Hkv == 0 (query head h uses kv head h / (Hq/Hkv)).
+ * outside its range fails the run with QUANTA_ERR_INVALID_ARGUMENT. k_pool and v_pool share a
+ * dtype: q's (f32, f16, bf16), or a quantized KV cache of any float q: q8 (int8) or fp8_e4m3, a
+ * [1, Hkv, R, D] tensor of the format with one f32 scale per row of D (per head and position;
+ * quanta_write_rows quantizes rows into it). Hq % Hkv == 0 (query head h uses kv head h / (Hq/Hkv)).
  */
 QUANTA_API quanta_status quanta_paged_attention(quanta_graph *g, quanta_tensor *q, quanta_tensor *k_pool,
                                                 quanta_tensor *v_pool, quanta_tensor *block_table,
@@ -332,6 +335,9 @@ QUANTA_API quanta_status quanta_convert(quanta_graph *g, quanta_tensor *x, quant
  * Writes src[B,H,T,D] into a buffer tensor dst[B,H,Nmax,D] at rows start[0] .. start[0]+T-1
  * (start: i32 [1], read at run time), e.g. appending to a KV cache. out is dst after the
  * write: ops that must see the new rows take out, not dst. Rows past Nmax are an error.
+ * src and dst share a float dtype, or dst is a q8 / fp8_e4m3 KV pool and src any float dtype:
+ * each written row of D is quantized on its own (its f32 scale = max|x| / 127 or / 448, codes
+ * rounded half to even, formats/README.md), and no other row or scale of dst changes.
  */
 QUANTA_API quanta_status quanta_write_rows(quanta_graph *g, quanta_tensor *dst, quanta_tensor *src,
                                            quanta_tensor *start, quanta_tensor **out);
@@ -568,7 +574,12 @@ QUANTA_API quanta_status quanta_model_eval_batch(quanta_model_context *const *ct
 
 /*
  * A paged KV cache shared by many sequences (what `quanta serve` batches over): per layer one K
- * and one V pool of n_blocks blocks of block_size positions, in the model's KV dtype. A sequence
+ * and one V pool of n_blocks blocks of block_size positions, in `dtype`: f32, f16 or bf16 (q and
+ * the attention run in it), or quantized on write to save memory: QUANTA_Q8 (int8, a quarter of
+ * f32's bytes) or QUANTA_FP8_E4M3 (fp8), each with one f32 scale per head and position (so a
+ * write never rescales earlier entries; bytes per position and head: D + 4 against 2 D for f16),
+ * attention computed in f32 from the dequantized keys and values. Any other dtype is
+ * QUANTA_ERR_INVALID_ARGUMENT. A sequence
  * is a block table: position j lives in block table[j / block_size] (the caller allocates
  * blocks; a sequence holds at most max_blocks * block_size positions). n_local_blocks > 0 gives
  * the sliding-window layers (Gemma 3's local layers) pools of that many blocks and tables of
@@ -577,10 +588,14 @@ QUANTA_API quanta_status quanta_model_eval_batch(quanta_model_context *const *ct
  * tensor-parallel ranks (QUANTA_ERR_UNSUPPORTED).
  */
 typedef struct quanta_kv_pool quanta_kv_pool;
-QUANTA_API quanta_status quanta_kv_pool_create(quanta_model *model, int32_t n_blocks, int32_t n_local_blocks,
-                                               int32_t block_size, int32_t max_blocks, quanta_kv_pool **out);
+QUANTA_API quanta_status quanta_kv_pool_create(quanta_model *model, quanta_dtype dtype, int32_t n_blocks,
+                                               int32_t n_local_blocks, int32_t block_size, int32_t max_blocks,
+                                               quanta_kv_pool **out);
 QUANTA_API void quanta_kv_pool_destroy(quanta_kv_pool *pool);
 QUANTA_API int32_t quanta_kv_pool_block_size(const quanta_kv_pool *pool);
+/* The pools' element dtype, and the device bytes of all of them (K and V, every layer). */
+QUANTA_API quanta_dtype quanta_kv_pool_dtype(const quanta_kv_pool *pool);
+QUANTA_API uint64_t quanta_kv_pool_bytes(const quanta_kv_pool *pool);
 /*
  * One step over sequences in pool: decode (T = 1: n sequences, one token each) or a prefill
  * piece of one sequence (n = 1, T <= 256 tokens, positions[0] a multiple of the block size).

@@ -1,6 +1,6 @@
 /*
  * paged.c — a paged KV cache for many sequences (quanta_kv_pool, quanta_model_eval_paged): per
- * layer one K pool and one V pool [1, Hkv, n_blocks * block_size, D] in the model's KV dtype,
+ * layer one K pool and one V pool [1, Hkv, n_blocks * block_size, D] in the pool's dtype,
  * and sequences that address their positions through block tables (position j of a sequence in
  * block table[j / block_size], row offset j % block_size). Which blocks a sequence owns is the
  * caller's business (the server's allocator, server/kv_pool.c); this file runs steps.
@@ -15,11 +15,18 @@
  * Sliding-window layers may have pools and block tables of their own (n_local_blocks > 0): a
  * sequence then needs local blocks only for the positions its window still covers, and the
  * caller frees the ones before it (table entries -1, which neither the writes nor the op read).
+ *
+ * A quantized pool (q8 = int8, fp8_e4m3) keeps one f32 scale per row of D, i.e. per head and
+ * position, in the pool tensor's own scales section: write_rows quantizes each new row with its
+ * own scale, so a write never rescales (or clips) what earlier steps wrote, and blocks stay
+ * independent (freeing, preempting or copying one touches no other). The step then computes in
+ * f32: k, v written from f32 rows, q and the attention output f32.
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "error.h"
+#include "formats.h"
 #include "graph_build.h"
 
 typedef struct paged_step {
@@ -33,6 +40,9 @@ typedef struct paged_step {
 struct quanta_kv_pool {
     quanta_model *model;
     int32_t n_blocks, n_local, bs, mb; /* n_local > 0: local layers have pools of their own */
+    quanta_dtype dtype;                /* the pools' element dtype */
+    quanta_dtype adt;                  /* q, written k/v rows, attention output: dtype, or f32 if quantized */
+    uint64_t bytes;                    /* every pool's bytes */
     quanta_buffer **k, **v;
     paged_step decode, prefill;
 };
@@ -49,12 +59,16 @@ static int is_local(const quanta_kv_pool *p, int il) {
     return p->n_local > 0 && qn_model_layer_is_local(&p->model->cfg, il);
 }
 
-quanta_status quanta_kv_pool_create(quanta_model *m, int32_t n_blocks, int32_t n_local_blocks, int32_t block_size,
-                                    int32_t max_blocks, quanta_kv_pool **out) {
+quanta_status quanta_kv_pool_create(quanta_model *m, quanta_dtype dtype, int32_t n_blocks, int32_t n_local_blocks,
+                                    int32_t block_size, int32_t max_blocks, quanta_kv_pool **out) {
     if (!out) return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "quanta_kv_pool_create: out is NULL");
     *out = NULL;
     if (!m) return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "quanta_kv_pool_create: model is NULL");
     if (m->comm) return qn_error_set(QUANTA_ERR_UNSUPPORTED, "quanta_kv_pool_create: a tensor-parallel rank's model");
+    if (!qn_dtype_is_float(dtype) && !qn_kv_dtype_is_quantized(dtype))
+        return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT,
+                            "quanta_kv_pool_create: dtype %s is not a KV pool dtype (f32, f16, bf16, q8 or fp8_e4m3)",
+                            quanta_dtype_name(dtype) ? quanta_dtype_name(dtype) : "unknown");
     if (n_blocks < 1 || block_size < 1 || max_blocks < 1 || n_local_blocks < 0 ||
         (int64_t)n_blocks * block_size > INT32_MAX || (int64_t)n_local_blocks * block_size > INT32_MAX)
         return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT,
@@ -74,15 +88,20 @@ quanta_status quanta_kv_pool_create(quanta_model *m, int32_t n_blocks, int32_t n
     p->n_local = n_local_blocks;
     p->bs = block_size;
     p->mb = max_blocks;
+    p->dtype = dtype;
+    p->adt = qn_kv_dtype_is_quantized(dtype) ? QUANTA_F32 : dtype;
     const int L = m->cfg.n_layer;
     p->k = calloc((size_t)L, sizeof *p->k);
     p->v = calloc((size_t)L, sizeof *p->v);
     quanta_status st = p->k && p->v ? QUANTA_OK : qn_error_set(QUANTA_ERR_OUT_OF_MEMORY, "quanta_kv_pool_create: no memory");
     for (int il = 0; il < L && !st; il++) {
         int64_t rows = (int64_t)(is_local(p, il) ? n_local_blocks : n_blocks) * block_size;
-        quanta_tensor_desc d = qn_desc(m->kv_dtype, 4, 1, m->cfg.n_head_kv, rows, m->cfg.head_dim);
-        st = quanta_buffer_create(m->backend, &d, &p->k[il]);
+        quanta_tensor_desc d = qn_desc(dtype, 4, 1, m->cfg.n_head_kv, rows, m->cfg.head_dim);
+        size_t bytes = 0;
+        st = quanta_tensor_bytes(&d, &bytes);
+        if (!st) st = quanta_buffer_create(m->backend, &d, &p->k[il]);
         if (!st) st = quanta_buffer_create(m->backend, &d, &p->v[il]);
+        p->bytes += 2 * (uint64_t)bytes;
     }
     if (st) {
         quanta_kv_pool_destroy(p);
@@ -157,14 +176,14 @@ static quanta_status step_build(quanta_kv_pool *p, int32_t n, int32_t T, paged_s
         quanta_tensor **start = local ? s->lstart : s->start;
         for (int g = 0; g < s->nseg && !b.st; g++) { /* each write lands in one block */
             int32_t from = T == 1 ? g : g * p->bs, count = T == 1 ? 1 : (T - from < p->bs ? T - from : p->bs);
-            quanta_tensor *kg = rows_as_heads(&b, k2, from, count, Hkv, Dh, m->kv_dtype);
-            quanta_tensor *vg = rows_as_heads(&b, v2, from, count, Hkv, Dh, m->kv_dtype);
+            quanta_tensor *kg = rows_as_heads(&b, k2, from, count, Hkv, Dh, p->adt);
+            quanta_tensor *vg = rows_as_heads(&b, v2, from, count, Hkv, Dh, p->adt);
             if (!b.st) b.st = quanta_write_rows(b.g, kc, kg, start[g], &kc);
             if (!b.st) b.st = quanta_write_rows(b.g, vc, vg, start[g], &vc);
         }
         /* q as [n, Hq, T, D]: decode [1, Hq, n, D] -> [n, Hq, 1, D]; prefill is already that. */
         if (T == 1) q = reshape(&b, swap12(&b, q, Hq, n, Dh), 4, n, Hq, 1, Dh);
-        q = to_dtype(&b, q, m->kv_dtype);
+        q = to_dtype(&b, q, p->adt);
         quanta_attention_params ap = qn_gb_attn_params(m, il);
         if (!b.st) b.st = quanta_paged_attention(b.g, q, kc, vc, local ? s->ltable : s->table, s->lens, p->bs, &ap, &a);
         /* back to rows [n * T, Hq * D] */
@@ -278,3 +297,5 @@ quanta_status quanta_model_eval_paged(quanta_kv_pool *pool, int32_t n, int32_t T
 }
 
 int32_t quanta_kv_pool_block_size(const quanta_kv_pool *pool) { return pool ? pool->bs : 0; }
+quanta_dtype quanta_kv_pool_dtype(const quanta_kv_pool *pool) { return pool ? pool->dtype : QUANTA_F32; }
+uint64_t quanta_kv_pool_bytes(const quanta_kv_pool *pool) { return pool ? pool->bytes : 0; }

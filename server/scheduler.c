@@ -537,11 +537,14 @@ quanta_status qs_sched_create(quanta_model *model, const qs_sched_config *cfg, q
         st = QUANTA_ERR_INVALID_ARGUMENT;
     if (!st && local > 0) {
         /* A window but no sliding-window layers (every layer windowed alike): one pool. */
-        st = quanta_kv_pool_create(model, (int32_t)cfg->kv_blocks, (int32_t)local, QS_KV_BLOCK, s->max_blocks, &s->kv);
+        st = quanta_kv_pool_create(model, cfg->kv_dtype, (int32_t)cfg->kv_blocks, (int32_t)local, QS_KV_BLOCK,
+                                   s->max_blocks, &s->kv);
         s->has_local = st == QUANTA_OK;
         if (st == QUANTA_ERR_INVALID_ARGUMENT) st = QUANTA_OK;
     }
-    if (!st && !s->kv) st = quanta_kv_pool_create(model, (int32_t)cfg->kv_blocks, 0, QS_KV_BLOCK, s->max_blocks, &s->kv);
+    if (!st && !s->kv)
+        st = quanta_kv_pool_create(model, cfg->kv_dtype, (int32_t)cfg->kv_blocks, 0, QS_KV_BLOCK, s->max_blocks,
+                                   &s->kv);
     if (!st && pthread_create(&s->thread, NULL, run, s)) st = QUANTA_ERR_BACKEND;
     if (st) {
         qs_sched_destroy(s);

@@ -80,6 +80,7 @@ typedef struct qs_sched_config {
     int64_t kv_blocks;         /* KV blocks of QS_KV_BLOCK positions in the pool (kv_pool.h) */
     int64_t kv_local_blocks;   /* blocks of the sliding-window layers' own pools (0 = as many as the
                                 * sequences' windows need at most) */
+    quanta_dtype kv_dtype;     /* the pool's element dtype (quanta_kv_pool_create): f32/f16/bf16, q8, fp8_e4m3 */
 } qs_sched_config;
 
 typedef struct qs_sched qs_sched;

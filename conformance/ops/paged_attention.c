@@ -1,5 +1,6 @@
 /* paged_attention.c — conformance entry of paged_attention: attention of new queries over each
- * sequence's keys, read through its block table from shared K/V pools. */
+ * sequence's keys, read through its block table from shared K/V pools, in q's dtype or quantized
+ * (q8, fp8_e4m3: a quantized KV cache, an f32 scale per head and position). */
 #include <stdlib.h>
 
 #include "op_entry.h"
@@ -18,8 +19,13 @@ static const qc_key keys[] = {
     {"window", QC_K_I32, QC_OFF(window), "0", 0, 1 << 30, "sliding window in keys (0 = none); blocks wholly "
      "before every query's window are -1 in the table"},
     {"scale", QC_K_F32, QC_OFF(scale), "0", 0, 0, "score scale; 0 = 1/sqrt(d)"},
-    {"dtype", QC_K_ACT, QC_OFF(dtype), "f32", 0, 0, "q, pools and result dtype"},
+    {"dtype", QC_K_ACT, QC_OFF(dtype), "f32", 0, 0, "q and result dtype"},
+    {"kv", QC_K_WT, QC_OFF(wtype), "f32", 0, 0, "q8 / fp8_e4m3: quantized pools (a quantized KV cache); a float "
+     "dtype: the pools in dtype"},
     QC_KEYS_END};
+
+static bool kv_quantized(const qc_case *c) { return c->wtype == QUANTA_Q8 || c->wtype == QUANTA_FP8_E4M3; }
+static quanta_dtype pool_dtype(const qc_case *c) { return kv_quantized(c) ? c->wtype : c->dtype; }
 
 /* Blocks a sequence's table holds, and blocks in the pools. */
 static int64_t table_blocks(const qc_case *c) { return (c->nk + c->bs - 1) / c->bs; }
@@ -29,6 +35,9 @@ static int validate(const qc_case *c, char *err, size_t errlen) {
     if (c->hq % c->hkv)
         return qc_err(err, errlen, "hq (%lld) must be a multiple of hkv (%lld)", (long long)c->hq, (long long)c->hkv);
     if (!qc_is_act(c->dtype)) return qc_err(err, errlen, "dtype must be f32, f16 or bf16");
+    if (!qc_is_act(c->wtype) && !kv_quantized(c))
+        return qc_err(err, errlen, "kv (%s) must be q8, fp8_e4m3 or a float dtype (the %s then in dtype)",
+                      quanta_dtype_name(c->wtype), "pools");
     if (c->scale < 0) return qc_err(err, errlen, "scale must be >= 0 (0 = 1/sqrt(d))");
     if (c->nq > c->nk) return qc_err(err, errlen, "nq (%lld) must be <= nk (%lld)", (long long)c->nq, (long long)c->nk);
     int64_t need = c->b * table_blocks(c);
@@ -54,7 +63,7 @@ static int64_t elements(const qc_case *c) {
 static int make(const qc_case *c, qc_data *d, qc_rng *r, char *err, size_t errlen) {
     const int64_t mb = table_blocks(c), nblk = pool_blocks(c);
     int64_t qd[4] = {c->b, c->hq, c->nq, c->d}, pd[4] = {1, c->hkv, nblk * c->bs, c->d}, td[2] = {c->b, mb};
-    quanta_tensor_desc q = qc_desc(c->dtype, 4, qd), pool = qc_desc(c->dtype, 4, pd), tab = qc_desc(QUANTA_I32, 2, td);
+    quanta_tensor_desc q = qc_desc(c->dtype, 4, qd), pool = qc_desc(pool_dtype(c), 4, pd), tab = qc_desc(QUANTA_I32, 2, td);
     d->out_desc = q;
     d->count = 5;
     if (qc_slot_fill(d, 0, "q", QC_ROLE_INPUT, &q, r, 0, 1, err, errlen) ||
@@ -90,7 +99,8 @@ static quanta_status build(quanta_graph *g, const qc_case *c, quanta_tensor *con
 }
 
 /* Decode and short prefills over block tables of odd block counts and sizes, GQA 1/2/4, a
- * window that frees blocks, lengths that end mid-block. {b, hq, hkv, nq, nk, bs, d, causal, window} */
+ * window that frees blocks, lengths that end mid-block. {b, hq, hkv, nq, nk, bs, d, causal, window}
+ * Each in f32, f16 and bf16 pools, and in q8 and fp8_e4m3 pools read by the three q dtypes in turn. */
 static void generate(qc_gen *g, bool quick) {
     static const int64_t pc[][9] = {
         {3, 4, 2, 1, 37, 16, 64, 1, 0},      /* decode, GQA 2, 3 blocks per sequence, last partial */
@@ -111,14 +121,27 @@ static void generate(qc_gen *g, bool quick) {
             c.b = pc[i][0], c.hq = pc[i][1], c.hkv = pc[i][2], c.nq = pc[i][3], c.nk = pc[i][4];
             c.bs = (int32_t)pc[i][5], c.d = pc[i][6], c.causal = (int32_t)pc[i][7], c.window = (int32_t)pc[i][8];
             qc_gen_add(g, &c);
+            if (ti == 2) continue;
+            /* quantized pools: q8 then fp8 (ti), q's dtype rotating over the shapes */
+            if (quick && i % 2 != (size_t)ti) continue;
+            c.wtype = ti == 0 ? QUANTA_Q8 : QUANTA_FP8_E4M3;
+            c.dtype = qc_acts[(i + (size_t)ti) % 3];
+            qc_gen_add(g, &c);
         }
 }
+
+/* Quantized pools pick their own threshold rows; float pools the q dtype's. */
+static quanta_dtype threshold_dtype(const qc_case *c) { return kv_quantized(c) ? c->wtype : c->dtype; }
 
 static const qc_thr_row thresholds[] = {
     {QUANTA_F32, {5e-4, 2e-2, false, "as attention: online softmax in f32"}},
     {QUANTA_F16, {5e-4, 2e-2, false, "as attention; + f16 output rounding"}},
     {QUANTA_BF16, {5e-4, 4e-2, false, "as attention; + bf16 output rounding"}},
+    /* the reference reads the same codes and scales (quantized once, on the host): only the
+     * summation differs; the bf16-q case's output rounding is the widest of the three q dtypes */
+    {QUANTA_Q8, {5e-4, 4e-2, false, "q8 pools: the same codes and scales as the reference; f32 online softmax"}},
+    {QUANTA_FP8_E4M3, {5e-4, 4e-2, false, "fp8 pools: the same codes and scales as the reference; f32 online softmax"}},
     QC_THR_END};
 
 const qc_op_def qc_paged_attention_def = {QN_OP_PAGED_ATTENTION, keys, validate, elements, make, build, generate,
-                                          thresholds, NULL, NULL};
+                                          thresholds, threshold_dtype, NULL};

@@ -1,5 +1,6 @@
 /* write_rows.c — conformance entry of write_rows: src [b,h,t,d] written into rows start ..
- * start+t-1 of a buffer [b,h,nmax,d] in place (the KV-cache append); exact. */
+ * start+t-1 of a buffer [b,h,nmax,d] in place (the KV-cache append); exact, or into a q8 /
+ * fp8_e4m3 buffer (a quantized KV cache) quantizing each row with its own scale. */
 #include "op_entry.h"
 
 static const qc_key keys[] = {
@@ -9,11 +10,19 @@ static const qc_key keys[] = {
     {"t", QC_K_I64, QC_OFF(t), "3", 1, QC_DIM_MAX, "rows written"},
     {"d", QC_K_I64, QC_OFF(d), "64", 1, QC_DIM_MAX, "row length"},
     {"start", QC_K_I64, QC_OFF(start), "5", 0, QC_DIM_MAX, "first row written (start + t <= nmax)"},
-    {"dtype", QC_K_ACT, QC_OFF(dtype), "f32", 0, 0, "buffer and source dtype"},
+    {"dtype", QC_K_ACT, QC_OFF(dtype), "f32", 0, 0, "source dtype"},
+    {"kv", QC_K_WT, QC_OFF(wtype), "f32", 0, 0, "q8 / fp8_e4m3: a quantized buffer (rows quantized on write); a "
+     "float dtype: the buffer in dtype"},
     QC_KEYS_END};
+
+static bool kv_quantized(const qc_case *c) { return c->wtype == QUANTA_Q8 || c->wtype == QUANTA_FP8_E4M3; }
+static quanta_dtype dst_dtype(const qc_case *c) { return kv_quantized(c) ? c->wtype : c->dtype; }
 
 static int validate(const qc_case *c, char *err, size_t errlen) {
     if (!qc_is_act(c->dtype)) return qc_err(err, errlen, "dtype must be f32, f16 or bf16");
+    if (!qc_is_act(c->wtype) && !kv_quantized(c))
+        return qc_err(err, errlen, "kv (%s) must be q8, fp8_e4m3 or a float dtype (the %s then in dtype)",
+                      quanta_dtype_name(c->wtype), "buffer");
     if (c->start + c->t > c->nmax)
         return qc_err(err, errlen, "start (%lld) + t (%lld) must be <= nmax (%lld)", (long long)c->start,
                       (long long)c->t, (long long)c->nmax);
@@ -26,7 +35,7 @@ static int64_t elements(const qc_case *c) { return c->b * c->h * (c->nmax + c->t
 /* dst: random initial rows N(0, 1), which must survive outside the written range; src N(5, 1). */
 static int make(const qc_case *c, qc_data *d, qc_rng *r, char *err, size_t errlen) {
     int64_t dd[4] = {c->b, c->h, c->nmax, c->d}, sd[4] = {c->b, c->h, c->t, c->d};
-    quanta_tensor_desc dst = qc_desc(c->dtype, 4, dd), src = qc_desc(c->dtype, 4, sd);
+    quanta_tensor_desc dst = qc_desc(dst_dtype(c), 4, dd), src = qc_desc(c->dtype, 4, sd);
     d->out_desc = dst;
     if (qc_slot_fill(d, 0, "dst", QC_ROLE_BUFFER, &dst, r, 0, 1, err, errlen) ||
         qc_slot_fill(d, 1, "src", QC_ROLE_INPUT, &src, r, 5, 1, err, errlen) ||
@@ -41,7 +50,8 @@ static quanta_status build(quanta_graph *g, const qc_case *c, quanta_tensor *con
     return quanta_write_rows(g, t[0], t[1], t[2], y);
 }
 
-/* {b, h, nmax, t, d, start}: first row, a middle chunk, the last row, the whole buffer. */
+/* {b, h, nmax, t, d, start}: first row, a middle chunk, the last row, the whole buffer; each
+ * into a buffer of the source's dtype, and the last three into q8 and fp8_e4m3 buffers. */
 static void generate(qc_gen *g, bool quick) {
     static const int64_t wr[][6] = {
         {1, 1, 1, 1, 1, 0}, {2, 3, 37, 7, 80, 11}, {1, 8, 256, 1, 128, 255}, {1, 2, 64, 64, 64, 0}};
@@ -58,12 +68,23 @@ static void generate(qc_gen *g, bool quick) {
             c.d = wr[s][4];
             c.start = wr[s][5];
             qc_gen_add(g, &c);
+            if (ti == 2 || s == 0) continue;
+            c.wtype = ti == 0 ? QUANTA_Q8 : QUANTA_FP8_E4M3; /* source dtype rotating over the shapes */
+            c.dtype = qc_acts[(s + (size_t)ti) % 3];
+            qc_gen_add(g, &c);
         }
 }
 
+static quanta_dtype threshold_dtype(const qc_case *c) { return dst_dtype(c); }
+
+/* Quantized buffers are compared dequantized; a device may round a code the other way where its
+ * division lands on the other side of a tie: one code step, at most the row's max / 127 (q8) or
+ * 2^-4 of it (e4m3's step just below 448), never more, and the NMSE stays at rounding level. */
 static const qc_thr_row thresholds[] = {
+    {QUANTA_Q8, {1e-6, 1.0 / 127, false, "quantized on write: one int8 step where a device rounds a tie the other way"}},
+    {QUANTA_FP8_E4M3, {1e-6, 1.0 / 16, false, "quantized on write: one e4m3 step where a device rounds a tie the other way"}},
     {QC_ANY_DTYPE, {0, 0, true, "moves values: must be bit-exact"}},
     QC_THR_END};
 
 const qc_op_def qc_write_rows_def = {QN_OP_WRITE_ROWS, keys, validate, elements, make, build, generate, thresholds,
-                                     NULL, NULL};
+                                     threshold_dtype, NULL};

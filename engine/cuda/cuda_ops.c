@@ -211,9 +211,9 @@ const qn_dtype_set qn_cuda_kernels[QN_OP_COUNT] = {
     [QN_OP_GET_ROWS] = QN_DT_FLOATS | QN_DT_QUANTA_FORMATS | QN_DT_GGML_FORMATS,
     [QN_OP_PERMUTE] = QN_DT_DENSE,
     [QN_OP_CONVERT] = QN_DT_FLOATS,
-    [QN_OP_WRITE_ROWS] = QN_DT_FLOATS,
+    [QN_OP_WRITE_ROWS] = QN_DT_FLOATS | QN_DT_KV_QUANT,
     [QN_OP_ADD_RMS_NORM] = QN_DT_FLOATS,
-    [QN_OP_PAGED_ATTENTION] = QN_DT_FLOATS,
+    [QN_OP_PAGED_ATTENTION] = QN_DT_FLOATS | QN_DT_KV_QUANT,
 };
 
 /* The kernels' own limits of a node in the table (the rest have none). */
@@ -314,14 +314,19 @@ quanta_status qn_cuda_run(void *self, const qn_node *node) {
     }
     case QN_OP_WRITE_ROWS: {
         const qn_tensor *start = src_at(node, 2);
-        const size_t bytes = (size_t)elems(x) * qn_dtype_elem_size(x->desc.dtype);
+        const int quant = qn_kv_dtype_is_quantized(x->desc.dtype); /* a q8 / fp8 KV pool: codes and scales */
+        const size_t bytes = quant ? x->bytes : (size_t)elems(x) * qn_dtype_elem_size(x->desc.dtype);
         if (yp != xp && bytes) { /* out is dst after the write, also when it got its own memory */
             cudaError_t ce = cudaMemcpyAsync(yp, xp, bytes, cudaMemcpyDeviceToDevice, s->stream);
             if (ce != cudaSuccess) return qn_cuda_error(ce, "write_rows: copying dst");
         }
         const int64_t *dd = x->desc.dims;
-        e = qn_cuda_write_rows(yd, yp, (int)b->desc.dtype, qn_cuda_ptr(b), qn_cuda_ptr(start), dd[0] * dd[1],
-                               b->desc.dims[2], dd[2], dd[3], s->err_flag, s->stream);
+        if (quant)
+            e = qn_cuda_paged_kv_write(yd, yp, (int)b->desc.dtype, qn_cuda_ptr(b), qn_cuda_ptr(start), dd[0] * dd[1],
+                                       b->desc.dims[2], dd[2], dd[3], s->err_flag, s->stream);
+        else
+            e = qn_cuda_write_rows(yd, yp, (int)b->desc.dtype, qn_cuda_ptr(b), qn_cuda_ptr(start), dd[0] * dd[1],
+                                   b->desc.dims[2], dd[2], dd[3], s->err_flag, s->stream);
         break;
     }
     default: return qn_error_set(QUANTA_ERR_UNSUPPORTED, "cuda run: op %d", (int)node->op);

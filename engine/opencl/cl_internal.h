@@ -46,6 +46,7 @@ typedef enum qn_cl_kernel_id {
     QK_X_QUANT8,
     QK_GEMM_Q8_I8,
     QK_PAGED_ATTENTION,
+    QK_PAGED_KV_WRITE,
     QK_COUNT
 } qn_cl_kernel_id;
 
@@ -227,5 +228,7 @@ quanta_status qn_cl_attention_run(qn_cl *s, const qn_node *node);
 /* cl_paged_attention.c */
 bool qn_cl_paged_attention_supports(qn_cl *s, const qn_node *node);
 quanta_status qn_cl_paged_attention_run(qn_cl *s, const qn_node *node);
+/* write_rows into a quantized (q8 / fp8_e4m3) KV pool: rows quantized on the device */
+quanta_status qn_cl_kv_write_run(qn_cl *s, const qn_node *node);
 
 #endif

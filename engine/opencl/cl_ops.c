@@ -181,6 +181,7 @@ static quanta_status run_permute(qn_cl *s, const qn_node *node) {
 
 static quanta_status run_write_rows(qn_cl *s, const qn_node *node) {
     const qn_tensor *dst = src(node, 0), *sr = src(node, 1), *start = src(node, 2), *out = node->dst;
+    if (qn_kv_dtype_is_quantized(dst->desc.dtype)) return qn_cl_kv_write_run(s, node);
     const int64_t *dd = dst->desc.dims, *sd = sr->desc.dims;
     if (sd[0] != dd[0] || sd[1] != dd[1] || sd[3] != dd[3])
         return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "opencl write_rows: src [B,H,T,D] does not match dst [B,H,Nmax,D]");

@@ -8,75 +8,20 @@
 
 #include "ref_ops.h"
 
-static quanta_status att_dims(const qn_tensor *t, const char *arg, size_t *count) {
-    quanta_status st = qn_ref_float(t, "attention", arg, count);
-    if (st != QUANTA_OK) return st;
-    if (t->desc.ndim != 4)
-        return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "ref attention: %s must be 4-D [B,H,N,D], got %d-D", arg,
-                            (int)t->desc.ndim);
-    return QUANTA_OK;
-}
-
 quanta_status qn_ref_attention(const qn_node *node) {
     const char *op = "attention";
-    const qn_tensor *q = qn_ref_src(node, 0), *k = qn_ref_src(node, 1), *v = qn_ref_src(node, 2);
+    const qn_tensor *q = node->src[0], *k = node->src[1], *v = node->src[2];
     const qn_tensor *mask = qn_ref_src(node, 3), *kvl = qn_ref_src(node, 4), *out = node->dst;
-    size_t nq, nk, nv, no, nm = 0, nl = 0;
-    quanta_status st;
-    if ((st = att_dims(q, "q", &nq)) != QUANTA_OK || (st = att_dims(k, "k", &nk)) != QUANTA_OK ||
-        (st = att_dims(v, "v", &nv)) != QUANTA_OK || (st = att_dims(out, "out", &no)) != QUANTA_OK)
-        return st;
-
+    const size_t nq = qn_ref_count(q), nk = qn_ref_count(k), nv = qn_ref_count(v), no = qn_ref_count(out);
     const int64_t B = q->desc.dims[0], Hq = q->desc.dims[1], Nq = q->desc.dims[2], D = q->desc.dims[3];
     const int64_t Hkv = k->desc.dims[1], Nk = k->desc.dims[2], Dv = v->desc.dims[3];
-    if (k->desc.dims[0] != B || k->desc.dims[3] != D)
-        return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT,
-                            "ref attention: k is [%lld,%lld,%lld,%lld], expected [B = %lld, Hkv, Nk, D = %lld]",
-                            (long long)k->desc.dims[0], (long long)Hkv, (long long)Nk, (long long)k->desc.dims[3],
-                            (long long)B, (long long)D);
-    if (v->desc.dims[0] != B || v->desc.dims[1] != Hkv || v->desc.dims[2] != Nk)
-        return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT,
-                            "ref attention: v is [%lld,%lld,%lld,%lld], expected [B = %lld, Hkv = %lld, Nk = %lld, D]",
-                            (long long)v->desc.dims[0], (long long)v->desc.dims[1], (long long)v->desc.dims[2],
-                            (long long)Dv, (long long)B, (long long)Hkv, (long long)Nk);
-    if (Hkv < 1 || Hq % Hkv != 0)
-        return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT,
-                            "ref attention: q heads Hq = %lld must be a multiple of kv heads Hkv = %lld", (long long)Hq,
-                            (long long)Hkv);
-    if (out->desc.dims[0] != B || out->desc.dims[1] != Hq || out->desc.dims[2] != Nq || out->desc.dims[3] != Dv)
-        return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT,
-                            "ref attention: out is [%lld,%lld,%lld,%lld], expected [%lld,%lld,%lld,%lld]",
-                            (long long)out->desc.dims[0], (long long)out->desc.dims[1], (long long)out->desc.dims[2],
-                            (long long)out->desc.dims[3], (long long)B, (long long)Hq, (long long)Nq, (long long)Dv);
-
-    int mask_batched = 0;
-    if (mask) {
-        if ((st = qn_ref_typed(mask, QUANTA_U8, op, "mask", &nm)) != QUANTA_OK) return st;
-        const int64_t *md = mask->desc.dims;
-        if (mask->desc.ndim == 2 && md[0] == Nq && md[1] == Nk) {
-            mask_batched = 0;
-        } else if (mask->desc.ndim == 3 && md[0] == B && md[1] == Nq && md[2] == Nk) {
-            mask_batched = 1;
-        } else {
-            return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT,
-                                "ref attention: mask must be u8 [Nq = %lld, Nk = %lld] or [B = %lld, Nq, Nk], got a "
-                                "%d-D mask with dims[0] = %lld",
-                                (long long)Nq, (long long)Nk, (long long)B, (int)mask->desc.ndim, (long long)md[0]);
-        }
-    }
-    const int32_t *lens = NULL;
-    if (kvl) {
-        if ((st = qn_ref_typed(kvl, QUANTA_I32, op, "kv_lens", &nl)) != QUANTA_OK) return st;
-        if (kvl->desc.ndim != 1 || kvl->desc.dims[0] != B)
-            return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "ref attention: kv_lens must be i32 [B = %lld]",
-                                (long long)B);
-        lens = qn_host_ptr(kvl);
-        for (int64_t b = 0; b < B; b++)
-            if (lens[b] < 0 || lens[b] > Nk)
-                return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT,
-                                    "ref attention: kv_lens[%lld] = %d is outside [0, Nk = %lld]", (long long)b,
-                                    (int)lens[b], (long long)Nk);
-    }
+    const int mask_batched = mask && mask->desc.ndim == 3; /* [B, Nq, Nk], else [Nq, Nk] */
+    /* Key lengths are data: checked here, before anything is written. */
+    const int32_t *lens = kvl ? qn_host_ptr(kvl) : NULL;
+    for (int64_t b = 0; lens && b < B; b++)
+        if (lens[b] < 0 || lens[b] > Nk)
+            return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "ref attention: kv_lens[%lld] = %d is outside [0, Nk = %lld]",
+                                (long long)b, (int)lens[b], (long long)Nk);
 
     const quanta_attention_params *pa = &node->params.attention;
     const double scale = pa->scale != 0.0f ? (double)pa->scale : 1.0 / sqrt((double)D);

@@ -10,30 +10,12 @@
 
 #define REF_PI 3.14159265358979323846
 
-/* The op's result must have exactly the input's shape (dtype may differ: any float). */
-static quanta_status same_shape(const qn_tensor *x, const qn_tensor *y, const char *op) {
-    if (x->desc.ndim != y->desc.ndim)
-        return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "ref %s: out has %d dims, x has %d", op, (int)y->desc.ndim,
-                            (int)x->desc.ndim);
-    for (int i = 0; i < x->desc.ndim; i++)
-        if (x->desc.dims[i] != y->desc.dims[i])
-            return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "ref %s: out dims[%d] = %lld, x dims[%d] = %lld", op, i,
-                                (long long)y->desc.dims[i], i, (long long)x->desc.dims[i]);
-    return QUANTA_OK;
-}
-
-/* Loads x (float) after checking x and out have the same shape; *n = element count. */
+/* Loads x (float: the op table checked it) as f32; *n = element count. */
 static quanta_status unary_begin(const qn_node *node, const char *op, float **xf, size_t *n) {
-    const qn_tensor *x = qn_ref_src(node, 0);
-    size_t nx, ny;
-    quanta_status st = qn_ref_float(x, op, "x", &nx);
-    if (st == QUANTA_OK) st = qn_ref_float(node->dst, op, "out", &ny);
-    if (st == QUANTA_OK) st = same_shape(x, node->dst, op);
-    if (st != QUANTA_OK) return st;
-    *xf = qn_ref_load(x, nx);
-    if (!*xf) return qn_ref_oom(op);
-    *n = nx;
-    return QUANTA_OK;
+    const qn_tensor *x = node->src[0];
+    *n = qn_ref_count(x);
+    *xf = qn_ref_load(x, *n);
+    return *xf ? QUANTA_OK : qn_ref_oom(op);
 }
 
 static quanta_status unary_end(const qn_node *node, float *yf, size_t n) {
@@ -64,29 +46,21 @@ static void norm_rows(float *xf, size_t n, int64_t D, const float *wf, const qn_
 quanta_status qn_ref_rms_norm(const qn_node *node) {
     const char *op = "rms_norm";
     float *xf = NULL, *wf = NULL;
-    size_t n = 0, nw = 0;
+    size_t n = 0;
     quanta_status st = unary_begin(node, op, &xf, &n);
     if (st != QUANTA_OK) return st;
-    const int64_t D = last_dim(qn_ref_src(node, 0));
-    const qn_tensor *w = qn_ref_src(node, 1);
-    if (w) {
-        st = qn_ref_float(w, op, "weight", &nw);
-        if (st == QUANTA_OK && nw != (size_t)D)
-            st = qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "ref rms_norm: weight has %zu elements, x's last dim is %lld",
-                              nw, (long long)D);
-        if (st == QUANTA_OK && !(wf = qn_ref_load(w, nw))) st = qn_ref_oom(op);
-        if (st != QUANTA_OK) {
-            free(xf);
-            return st;
-        }
+    const int64_t D = last_dim(node->src[0]);
+    const qn_tensor *w = qn_ref_src(node, 1); /* f32 [D] (the op table) */
+    if (w && !(wf = qn_ref_load(w, (size_t)D))) {
+        free(xf);
+        return qn_ref_oom(op);
     }
     norm_rows(xf, n, D, wf, &node->params);
     free(wf);
     return unary_end(node, xf, n);
 }
 
-/* The node passed the op table's checks (same shape and dtype, weight f32 [D]): no
- * re-validation here. The sum is rounded to f32 once, as the fused kernels keep it. */
+/* The sum is rounded to f32 once, as the fused kernels keep it. */
 quanta_status qn_ref_add_rms_norm(const qn_node *node) {
     const qn_tensor *a = node->src[0], *b = node->src[1], *w = qn_ref_src(node, 2);
     size_t n = 1;
@@ -106,33 +80,10 @@ quanta_status qn_ref_add_rms_norm(const qn_node *node) {
 quanta_status qn_ref_rope(const qn_node *node) {
     const char *op = "rope";
     const quanta_rope_params *rp = &node->params.rope;
-    const qn_tensor *x = qn_ref_src(node, 0), *pos = qn_ref_src(node, 1);
-    size_t npos, nx, ny;
-    quanta_status st = qn_ref_float(x, op, "x", &nx);
-    if (st == QUANTA_OK) st = qn_ref_float(node->dst, op, "out", &ny);
-    if (st == QUANTA_OK) st = same_shape(x, node->dst, op);
-    if (st == QUANTA_OK) st = qn_ref_typed(pos, QUANTA_I32, op, "positions", &npos);
-    if (st != QUANTA_OK) return st;
-    if (x->desc.ndim < 2)
-        return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "ref rope: x must be [B,H,N,D] (at least 2-D), got %d-D",
-                            (int)x->desc.ndim);
+    const qn_tensor *x = node->src[0], *pos = node->src[1];
+    const size_t nx = qn_ref_count(x), npos = qn_ref_count(pos);
     const int64_t D = last_dim(x), N = x->desc.dims[x->desc.ndim - 2];
-    const int64_t rot = rp->rot_dims ? rp->rot_dims : D;
-    if (npos != (size_t)N)
-        return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "ref rope: positions has %zu elements, x has N = %lld rows",
-                            npos, (long long)N);
-    if (rot < 0 || rot > D || rot % 2 != 0)
-        return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "ref rope: rot_dims = %lld must be even and in [0, D = %lld]",
-                            (long long)rot, (long long)D);
-    if (rp->mode != QUANTA_ROPE_NORM && rp->mode != QUANTA_ROPE_NEOX)
-        return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "ref rope: mode %d is neither NORM nor NEOX", (int)rp->mode);
-    if (!(rp->theta_base > 0.0f) || !isfinite(rp->theta_base))
-        return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "ref rope: theta_base = %g must be positive and finite",
-                            (double)rp->theta_base);
-    if (!isfinite(rp->freq_scale))
-        return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "ref rope: freq_scale = %g is not finite",
-                            (double)rp->freq_scale);
-
+    const int64_t rot = rp->rot_dims ? rp->rot_dims : D; /* infer resolved 0 to D */
     const int32_t *positions = npos ? (const int32_t *)qn_host_ptr(pos) : NULL;
     const double fs = rp->freq_scale != 0.0f ? (double)rp->freq_scale : 1.0;
     const int64_t half = rot / 2;
@@ -186,20 +137,10 @@ quanta_status qn_ref_gelu(const qn_node *node) {
     return unary_end(node, xf, n);
 }
 
-/* add/mul: b has a's shape (same element count) or is one row of a's last-dim size. */
+/* add/mul: b has a's shape (same element count) or is one row of a's last-dim size (infer). */
 static quanta_status binary(const qn_node *node, const char *op, int is_mul) {
-    const qn_tensor *a = qn_ref_src(node, 0), *b = qn_ref_src(node, 1);
-    size_t na, nb, ny;
-    quanta_status st = qn_ref_float(a, op, "a", &na);
-    if (st == QUANTA_OK) st = qn_ref_float(b, op, "b", &nb);
-    if (st == QUANTA_OK) st = qn_ref_float(node->dst, op, "out", &ny);
-    if (st == QUANTA_OK) st = same_shape(a, node->dst, op);
-    if (st != QUANTA_OK) return st;
-    const size_t D = (size_t)last_dim(a);
-    if (nb != na && nb != D)
-        return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT,
-                            "ref %s: b has %zu elements, expected a's %zu or one row of a's last dim %zu", op, nb, na,
-                            D);
+    const qn_tensor *a = node->src[0], *b = node->src[1];
+    const size_t na = qn_ref_count(a), nb = qn_ref_count(b), D = (size_t)last_dim(a);
     float *af = qn_ref_load(a, na), *bf = qn_ref_load(b, nb);
     if (!af || !bf) {
         free(af), free(bf);
@@ -231,7 +172,7 @@ quanta_status qn_ref_softmax(const qn_node *node) {
     size_t n = 0;
     quanta_status st = unary_begin(node, "softmax", &xf, &n);
     if (st != QUANTA_OK) return st;
-    const size_t D = (size_t)last_dim(qn_ref_src(node, 0));
+    const size_t D = (size_t)last_dim(node->src[0]);
     const size_t rows = D ? n / D : 0;
     double *e = qn_ref_calloc(D, sizeof(double));
     if (!e) {

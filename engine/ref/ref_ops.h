@@ -16,22 +16,18 @@
 #include "formats.h"
 #include "op_table.h"
 
-/* One entry point per op, declared with the op table (op_table.h); each checks its node and
- * names the bad argument on failure. */
+/* One entry point per op, declared with the op table (op_table.h). A node reaching them passed
+ * the op table's `infer` (dtypes, ranks, shapes, parameters) and the executor sized and placed
+ * each tensor, so they validate nothing of that again: they check only values known at run
+ * time (ids, kv_lens, start, block tables) and fail on those before writing anything. */
 
 /* Source slot i of a node, NULL when absent. */
 static inline const qn_tensor *qn_ref_src(const qn_node *node, int i) {
     return i < node->nsrc ? node->src[i] : NULL;
 }
 
-/* Checks a dense tensor (any non-quantized dtype): present, 1..4 dims, non-negative sizes,
- * t->bytes large enough, host pointer set. Returns its element count in *count. */
-quanta_status qn_ref_dense(const qn_tensor *t, const char *op, const char *arg, size_t *count);
-/* Same, and the dtype must be f32, f16 or bf16. */
-quanta_status qn_ref_float(const qn_tensor *t, const char *op, const char *arg, size_t *count);
-/* Same, and the dtype must be exactly `dtype`. */
-quanta_status qn_ref_typed(const qn_tensor *t, quanta_dtype dtype, const char *op, const char *arg,
-                           size_t *count);
+/* A tensor's element count. */
+size_t qn_ref_count(const qn_tensor *t);
 
 /* calloc that never asks for 0 bytes and checks n * size; NULL when it fails. */
 void *qn_ref_calloc(size_t n, size_t size);
@@ -43,7 +39,8 @@ float *qn_ref_load(const qn_tensor *t, size_t count);
 /* Writes count f32 values into a float tensor in its dtype. */
 void qn_ref_store(const qn_tensor *t, const float *src, size_t count);
 
-/* A matrix read row by row: any float dtype (a row = the last dim) or a 2-D quantized one. */
+/* A matrix read row by row: any float dtype (a row = the last dim), a 2-D quantized one, or a
+ * row-scaled (q8 / fp8) KV pool of 2 to 4 dims, one scale per row. */
 typedef struct qn_ref_rows {
     quanta_dtype dtype;
     int64_t rows, cols;
@@ -51,7 +48,7 @@ typedef struct qn_ref_rows {
     bool quantized;
     qn_quant_layout layout; /* quantized only */
 } qn_ref_rows;
-quanta_status qn_ref_rows_open(const qn_tensor *t, const char *op, const char *arg, qn_ref_rows *out);
+void qn_ref_rows_open(const qn_tensor *t, qn_ref_rows *out);
 /* Dequantizes/converts row `row` (0 <= row < rows, checked by the caller) into out[cols]. */
 void qn_ref_rows_get(const qn_ref_rows *r, int64_t row, float *out);
 

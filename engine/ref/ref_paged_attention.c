@@ -6,7 +6,9 @@
  * Sources: q [S, Hq, T, D]; k_pool, v_pool [1, Hkv, R, D] (R = blocks * block_size rows, block
  * b holding rows [b*bs, (b+1)*bs)); block_table i32 [S, MB]; kv_lens i32 [S]. Key position j of
  * sequence s lives in row table[s][j / bs] * bs + j % bs. Query t of sequence s sits at position
- * L_s - T + t. Blocks no query can see (before a sliding window) may hold -1.
+ * L_s - T + t. Blocks no query can see (before a sliding window) may hold -1. The pools may be
+ * q8 or fp8_e4m3 (a quantized KV cache): they are dequantized first, so the attention itself is
+ * the float one on the values the kernels decode.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -39,17 +41,23 @@ quanta_status qn_paged_check(const int32_t *table, const int32_t *lens, int64_t 
     return QUANTA_OK;
 }
 
+/* A pool's elements as f32, whatever its dtype: float pools converted, q8/fp8 pools dequantized
+ * row by row (each row of D elements, one head at one position, with its own scale). */
+static float *load_pool(const qn_ref_rows *r, size_t count) {
+    float *f = qn_ref_calloc(count, sizeof(float));
+    for (int64_t i = 0; f && i < r->rows; i++) qn_ref_rows_get(r, i, f + (size_t)(i * r->cols));
+    return f;
+}
+
 quanta_status qn_ref_paged_attention(const qn_node *node) {
     const char *op = "paged_attention";
     const qn_tensor *q = qn_ref_src(node, 0), *k = qn_ref_src(node, 1), *v = qn_ref_src(node, 2);
     const qn_tensor *tab = qn_ref_src(node, 3), *kvl = qn_ref_src(node, 4), *out = node->dst;
-    size_t nq, nk, nv, no, nt, nl;
+    const size_t nq = qn_ref_count(q), nk = qn_ref_count(k), nv = qn_ref_count(v), no = qn_ref_count(out);
     quanta_status st;
-    if ((st = qn_ref_float(q, op, "q", &nq)) || (st = qn_ref_float(k, op, "k_pool", &nk)) ||
-        (st = qn_ref_float(v, op, "v_pool", &nv)) || (st = qn_ref_float(out, op, "out", &no)) ||
-        (st = qn_ref_typed(tab, QUANTA_I32, op, "block_table", &nt)) ||
-        (st = qn_ref_typed(kvl, QUANTA_I32, op, "kv_lens", &nl)))
-        return st;
+    qn_ref_rows kr, vr; /* the pools row by row: float, or q8 / fp8 with a scale per row */
+    qn_ref_rows_open(k, &kr);
+    qn_ref_rows_open(v, &vr);
     const int64_t S = q->desc.dims[0], Hq = q->desc.dims[1], T = q->desc.dims[2], D = q->desc.dims[3];
     const int64_t Hkv = k->desc.dims[1], R = k->desc.dims[2], MB = tab->desc.dims[1];
     const int64_t bs = node->params.block_size;
@@ -59,7 +67,7 @@ quanta_status qn_ref_paged_attention(const qn_node *node) {
 
     const double scale = pa->scale != 0.0f ? (double)pa->scale : 1.0 / sqrt((double)D);
     const int64_t group = Hq / Hkv;
-    float *qf = qn_ref_load(q, nq), *kf = qn_ref_load(k, nk), *vf = qn_ref_load(v, nv);
+    float *qf = qn_ref_load(q, nq), *kf = load_pool(&kr, nk), *vf = load_pool(&vr, nv);
     float *of = qn_ref_calloc(no, sizeof(float));
     double *sc = qn_ref_calloc((size_t)(MB * bs), sizeof(double)), *acc = qn_ref_calloc((size_t)D, sizeof(double));
     if (!qf || !kf || !vf || !of || !sc || !acc) {

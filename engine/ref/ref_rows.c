@@ -1,7 +1,9 @@
 /*
  * ref_rows.c — ops that move rows rather than compute: get_rows (embedding lookup from a
- * table of any format), permute (a transposing copy) and write_rows (in-place KV append).
- * Indices are validated before anything is written, so a failing op leaves out untouched.
+ * table of any format), permute (a transposing copy) and write_rows (in-place KV append, quantizing
+ * the rows when the cache is q8 or fp8).
+ * Indices (data, known only at run time) are checked before anything is written, so a failing
+ * op leaves out untouched; shapes and dtypes were validated by the op table.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -10,21 +12,11 @@
 
 quanta_status qn_ref_get_rows(const qn_node *node) {
     const char *op = "get_rows";
-    const qn_tensor *table = qn_ref_src(node, 0), *ids = qn_ref_src(node, 1), *out = node->dst;
-    size_t nid, no;
-    quanta_status st = qn_ref_typed(ids, QUANTA_I32, op, "ids", &nid);
-    if (st == QUANTA_OK) st = qn_ref_float(out, op, "out", &no);
-    if (st != QUANTA_OK) return st;
-    if (table && table->desc.ndim != 2)
-        return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "ref get_rows: table must be 2-D [V,D], got %d-D",
-                            (int)table->desc.ndim);
+    const qn_tensor *table = node->src[0], *ids = node->src[1], *out = node->dst;
+    const size_t nid = qn_ref_count(ids), no = qn_ref_count(out);
     qn_ref_rows T;
-    if ((st = qn_ref_rows_open(table, op, "table", &T)) != QUANTA_OK) return st;
+    qn_ref_rows_open(table, &T);
     const int64_t V = T.rows, D = T.cols;
-    size_t want;
-    if (!qn_mul_size(nid, (size_t)D, &want) || out->desc.ndim != 2 || out->desc.dims[1] != D || no != want)
-        return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "ref get_rows: out must be [T = %zu, D = %lld]", nid,
-                            (long long)D);
     const int32_t *id = nid ? (const int32_t *)qn_host_ptr(ids) : NULL;
     for (size_t t = 0; t < nid; t++)
         if (id[t] < 0 || id[t] >= V)
@@ -40,28 +32,10 @@ quanta_status qn_ref_get_rows(const qn_node *node) {
 
 quanta_status qn_ref_permute(const qn_node *node) {
     const char *op = "permute";
-    const qn_tensor *x = qn_ref_src(node, 0), *out = node->dst;
-    size_t nx, no;
-    quanta_status st = qn_ref_dense(x, op, "x", &nx);
-    if (st == QUANTA_OK) st = qn_ref_dense(out, op, "out", &no);
-    if (st != QUANTA_OK) return st;
-    if (out->desc.dtype != x->desc.dtype)
-        return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "ref permute: out dtype %d differs from x dtype %d",
-                            (int)out->desc.dtype, (int)x->desc.dtype);
+    const qn_tensor *x = node->src[0], *out = node->dst;
+    const size_t nx = qn_ref_count(x);
     const int nd = x->desc.ndim;
-    if (out->desc.ndim != nd)
-        return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "ref permute: out has %d dims, x has %d", (int)out->desc.ndim,
-                            nd);
     const int32_t *perm = node->params.perm;
-    int seen[QUANTA_MAX_DIMS] = {0};
-    for (int i = 0; i < nd; i++) {
-        if (perm[i] < 0 || perm[i] >= nd || seen[perm[i]]++)
-            return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "ref permute: perm[%d] = %d does not make a permutation of "
-                                "0..%d", i, (int)perm[i], nd - 1);
-        if (out->desc.dims[i] != x->desc.dims[perm[i]])
-            return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "ref permute: out dims[%d] = %lld, expected x dims[%d] = %lld",
-                                i, (long long)out->desc.dims[i], (int)perm[i], (long long)x->desc.dims[perm[i]]);
-    }
     if (nx == 0) return QUANTA_OK;
 
     const size_t es = qn_dtype_elem_size(x->desc.dtype);
@@ -94,33 +68,57 @@ quanta_status qn_ref_permute(const qn_node *node) {
     return QUANTA_OK;
 }
 
-quanta_status qn_ref_write_rows(const qn_node *node) {
+/* write_rows into a q8 / fp8_e4m3 pool (a quantized KV cache): each written row of D elements
+ * (one head at one position) is quantized on its own by the format's quantize function (scale =
+ * max|x| / 127 or / 448, round half to even) and lands with its scale in the row's places of the
+ * codes and scales sections; no other row or scale changes. */
+static quanta_status write_rows_quantized(const qn_node *node) {
     const char *op = "write_rows";
     const qn_tensor *dst = qn_ref_src(node, 0), *src = qn_ref_src(node, 1), *start = qn_ref_src(node, 2);
     const qn_tensor *out = node->dst;
-    size_t nd, ns, nstart, no;
-    quanta_status st = qn_ref_dense(dst, op, "dst", &nd);
-    if (st == QUANTA_OK) st = qn_ref_dense(src, op, "src", &ns);
-    if (st == QUANTA_OK) st = qn_ref_typed(start, QUANTA_I32, op, "start", &nstart);
-    if (st == QUANTA_OK) st = qn_ref_dense(out, op, "out", &no);
-    if (st != QUANTA_OK) return st;
-    if (dst->desc.ndim != 4 || src->desc.ndim != 4)
-        return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "ref write_rows: dst and src must be 4-D, got %d-D and %d-D",
-                            (int)dst->desc.ndim, (int)src->desc.ndim);
-    if (out->desc.dtype != dst->desc.dtype || no != nd)
-        return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "ref write_rows: out must match dst's dtype and shape");
+    qn_ref_rows dr;
+    qn_ref_rows_open(dst, &dr);
+    const size_t ns = qn_ref_count(src);
+    quanta_status st;
     const int64_t *dd = dst->desc.dims, *sd = src->desc.dims;
-    if (sd[0] != dd[0] || sd[1] != dd[1] || sd[3] != dd[3])
+    const int64_t s0 = *(const int32_t *)qn_host_ptr(start), T = sd[2], Nmax = dd[2], D = dd[3], BH = dd[0] * dd[1];
+    if (s0 < 0 || s0 + T > Nmax)
         return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT,
-                            "ref write_rows: src [%lld,%lld,T,%lld] does not match dst [%lld,%lld,Nmax,%lld]",
-                            (long long)sd[0], (long long)sd[1], (long long)sd[3], (long long)dd[0], (long long)dd[1],
-                            (long long)dd[3]);
+                            "ref write_rows: start = %lld with T = %lld rows overflows dst's Nmax = %lld rows",
+                            (long long)s0, (long long)T, (long long)Nmax);
+    char *o = qn_host_ptr(out);
+    const size_t total = dr.layout.total_bytes, soff = dr.layout.scales_offset;
+    if (o != (const char *)qn_host_ptr(dst)) memmove(o, qn_host_ptr(dst), total);
+    if (ns == 0) return QUANTA_OK;
+    /* the written rows as one [BH * T, D] matrix of the format: codes, then a scale per row */
+    quanta_tensor_desc rd = {dst->desc.dtype, 2, {BH * T, D, 0, 0}, 0, 0};
+    qn_quant_layout rl;
+    if ((st = qn_quant_layout_get(&rd, &rl))) return st;
+    float *x = qn_ref_load(src, ns);
+    uint8_t *qb = qn_ref_calloc(rl.total_bytes, 1);
+    if (!x || !qb) {
+        free(x), free(qb);
+        return qn_ref_oom(op);
+    }
+    st = qn_quantize(&rd, x, qb, rl.total_bytes);
+    for (int64_t bh = 0; !st && bh < BH; bh++)
+        for (int64_t t = 0; t < T; t++) {
+            const size_t si = (size_t)(bh * T + t), di = (size_t)(bh * Nmax + s0 + t);
+            memcpy(o + di * (size_t)D, qb + si * (size_t)D, (size_t)D);
+            memcpy(o + soff + di * 4, qb + rl.scales_offset + si * 4, 4);
+        }
+    free(x), free(qb);
+    return st;
+}
+
+quanta_status qn_ref_write_rows(const qn_node *node) {
+    const char *op = "write_rows";
+    const qn_tensor *dst = node->src[0], *src = node->src[1], *start = node->src[2], *out = node->dst;
+    if (qn_kv_dtype_is_quantized(dst->desc.dtype)) return write_rows_quantized(node);
+    const size_t nd = qn_ref_count(dst), ns = qn_ref_count(src);
+    const int64_t *dd = dst->desc.dims, *sd = src->desc.dims;
+    /* the graph's write_rows has src in dst's dtype; a float src of another dtype converts */
     const int same_type = src->desc.dtype == dst->desc.dtype;
-    if (!same_type && (!qn_dtype_is_float(src->desc.dtype) || !qn_dtype_is_float(dst->desc.dtype)))
-        return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "ref write_rows: src dtype %d cannot be stored into dst dtype %d",
-                            (int)src->desc.dtype, (int)dst->desc.dtype);
-    if (nstart != 1)
-        return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "ref write_rows: start must hold one i32, has %zu", nstart);
     const int64_t s0 = *(const int32_t *)qn_host_ptr(start), T = sd[2], Nmax = dd[2];
     if (s0 < 0 || s0 + T > Nmax)
         return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT,

@@ -125,6 +125,8 @@ START_TEST(invalid_specs) {
         {"get_rows:table=q4,d=100", "multiple of g"},
         {"write_rows:start=14,t=3,nmax=16", "<= nmax"},
         {"write_rows:start=-1", "out of range"},
+        {"write_rows:kv=q4", "kv (q4) must be q8, fp8_e4m3 or a float dtype"},
+        {"paged_attention:kv=fp8_e5m2", "kv (fp8_e5m2) must be q8, fp8_e4m3 or a float dtype"},
         {"gelu:approx=2", "out of range"},
         {"add:bcast=1,shape=4x4,dtype=i32", "one of f32"},
     };

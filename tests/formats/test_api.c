@@ -68,6 +68,16 @@ START_TEST(test_sizes) {
     size_t n = 0;
     ck_assert_int_eq(qn_desc_elements(&d, &n), QUANTA_OK);
     ck_assert_uint_eq(n, 24);
+    /* a row-scaled format in 4-D (a paged KV pool [1, H, R, D]): rows are the leading dims'
+     * product, codes [rows][D] then one f32 scale per row */
+    d.dtype = QUANTA_FP8_E4M3;
+    d.ndim = 4;
+    d.dims[0] = 1, d.dims[1] = 2, d.dims[2] = 3, d.dims[3] = 8;
+    ck_assert_int_eq(qn_quant_layout_get(&d, &L), QUANTA_OK);
+    ck_assert_int_eq(L.rows, 6);
+    ck_assert_int_eq(L.cols, 8);
+    ck_assert_uint_eq(L.scales_offset, 48);
+    ck_assert_uint_eq(bytes_of(d), 48 + 6 * 4);
     quanta_tensor_desc v;
     memset(&v, 0, sizeof v);
     v.ndim = 1;
@@ -102,10 +112,13 @@ START_TEST(test_bad_descriptors) {
     d.group = 0;
     d.double_quant = 2;
     QT_EXPECT_ERR(quanta_tensor_bytes(&d, &b), QUANTA_ERR_INVALID_ARGUMENT, "double_quant");
-    d = qt_mat(QUANTA_Q8, 2, 4, 0, 0);
+    d = qt_mat(QUANTA_Q4, 2, 64, 0, 0); /* block/group formats: 2-D only */
     d.ndim = 3;
-    d.dims[2] = 2;
+    d.dims[2] = 64;
     QT_EXPECT_ERR(quanta_tensor_bytes(&d, &b), QUANTA_ERR_INVALID_ARGUMENT, "ndim", "2-D");
+    d = qt_mat(QUANTA_Q8, 4, 0, 0, 0); /* row-scaled formats: 2 to 4 dims, not 1 */
+    d.ndim = 1;
+    QT_EXPECT_ERR(quanta_tensor_bytes(&d, &b), QUANTA_ERR_INVALID_ARGUMENT, "ndim", "2 to 4 dims");
     d = qt_mat(QUANTA_Q8, 0, 4, 0, 0);
     QT_EXPECT_ERR(quanta_tensor_bytes(&d, &b), QUANTA_ERR_INVALID_ARGUMENT, "dims[0]");
     d = qt_mat(QUANTA_F32, 3, -1, 0, 0);

@@ -19,6 +19,12 @@ static const tiny_spec GEMMA = {"gemma3", 32, 4, 2, 8, 48, 7, 300, 8, 10000.0f, 
 #define NSEQ 3
 #define BS 4
 #define MB 12 /* 48 positions per sequence */
+/* Logit error bounds of quantized pools against f32 caches (relative to the largest logit).
+ * Worst seen over 6 seeds on these random-weight models: q8 0.039, fp8 0.157 (Gemma, 7 layers,
+ * the sharpest attention); bounds at 2.5x that. A pool read without its scales or with rows
+ * mixed up is off by O(1). */
+#define QTOL_Q8 0.1
+#define QTOL_FP8 0.4
 
 static double max_rel(const float *a, const float *b, int n) {
     double d = 0, m = 0;
@@ -50,7 +56,9 @@ static void local_step(local_alloc *a, int s, int from, int T, int window) {
     if (a->used > a->max_used) a->max_used = a->used;
 }
 
-static void run(const tiny_spec *spec, const char *backend, quanta_dtype kv, double tol, uint64_t salt, int local) {
+/* pool: the paged cache's dtype (kv, the contexts' dtype, or a quantized one compared with them) */
+static void run(const tiny_spec *spec, const char *backend, quanta_dtype kv, quanta_dtype pool_dt, double tol,
+                uint64_t salt, int local) {
     tiny_model tm;
     tiny_build(&tm, spec, salt, NULL, NULL);
     quanta_model_params mp;
@@ -64,6 +72,7 @@ static void run(const tiny_spec *spec, const char *backend, quanta_dtype kv, dou
         return;
     }
     const int V = spec->n_vocab;
+    double worst = 0; /* largest logit error against the contexts, printed for bench/NOTES.md */
     qt_rng r = qt_rng_make(salt * 7 + 1);
     /* Pool of 40 blocks, each sequence a shuffled set of them. */
     const int NB = 40;
@@ -81,8 +90,18 @@ static void run(const tiny_spec *spec, const char *backend, quanta_dtype kv, dou
     for (int i = 0; i < NSEQ * MB; i++) la.table[i] = -2;
     const int32_t *lt = local ? la.table : NULL;
     quanta_kv_pool *pool;
-    ck_assert_msg(quanta_kv_pool_create(m, NB, local ? NL : 0, BS, MB, &pool) == QUANTA_OK, "%s", quanta_last_error());
+    ck_assert_msg(quanta_kv_pool_create(m, pool_dt, NB, local ? NL : 0, BS, MB, &pool) == QUANTA_OK, "%s",
+                  quanta_last_error());
     ck_assert_int_eq(quanta_kv_pool_block_size(pool), BS);
+    ck_assert_int_eq(quanta_kv_pool_dtype(pool), pool_dt);
+    /* bytes: K and V of every layer; a quantized pool's row is D codes and an f32 scale */
+    const int64_t rows_g = (int64_t)NB * BS, rows_l = local ? (int64_t)NL * BS : rows_g;
+    const int quantized = pool_dt == QUANTA_Q8 || pool_dt == QUANTA_FP8_E4M3;
+    const int64_t rowb = quantized ? spec->head_dim + 4 : spec->head_dim * (pool_dt == QUANTA_F32 ? 4 : 2);
+    int64_t want = 0;
+    for (int il = 0; il < spec->n_layer; il++)
+        want += 2 * spec->n_head_kv * rowb * (local && il % 6 < 5 ? rows_l : rows_g) /* Gemma 3: five local layers, one global */;
+    ck_assert_uint_eq(quanta_kv_pool_bytes(pool), (uint64_t)want);
     quanta_model_context *ctx[NSEQ];
     int plen[NSEQ] = {9, 4, 14}; /* pieces: 8+1, 4, 8+6 at block size 4: 2, 1, 2 pieces */
     int32_t pos[NSEQ], last[NSEQ];
@@ -106,12 +125,13 @@ static void run(const tiny_spec *spec, const char *backend, quanta_dtype kv, dou
                      "%s", quanta_last_error());
         }
         ck_assert_int_eq(quanta_model_eval(ctx[s], toks, (size_t)plen[s], lc, (size_t)V), QUANTA_OK);
-        if (s == 0 && kv == QUANTA_F32) {
+        if (s == 0 && pool_dt == QUANTA_F32) {
             for (int i = 0; i < plen[s]; i++) ref_step(&ref, toks[i], lref);
             double e64 = tiny_max_rel_err(lp, lref, V);
             ck_assert_msg(e64 <= 2e-5, "%s %s prefill vs float64: %g", spec->arch, backend, e64);
         }
         double e = max_rel(lp, lc, V);
+        worst = fmax(worst, e);
         ck_assert_msg(e <= tol, "%s %s seq %d prefill: %g > %g", spec->arch, backend, s, e, tol);
         pos[s] = plen[s];
         last[s] = tiny_argmax(lc, V);
@@ -123,17 +143,20 @@ static void run(const tiny_spec *spec, const char *backend, quanta_dtype kv, dou
                  quanta_last_error());
         for (int s = 0; s < NSEQ; s++) {
             ck_assert_int_eq(quanta_model_eval(ctx[s], &last[s], 1, lc, (size_t)V), QUANTA_OK);
-            if (s == 0 && kv == QUANTA_F32) {
+            if (s == 0 && pool_dt == QUANTA_F32) {
                 ref_step(&ref, last[s], lref);
                 double e64 = tiny_max_rel_err(lp, lref, V);
                 ck_assert_msg(e64 <= 2e-5, "%s %s step %d vs float64: %g", spec->arch, backend, step, e64);
             }
             double e = max_rel(lp + (size_t)s * V, lc, V);
+            worst = fmax(worst, e);
             ck_assert_msg(e <= tol, "%s %s seq %d step %d: %g > %g", spec->arch, backend, s, step, e, tol);
             last[s] = tiny_argmax(lc, V);
             pos[s]++;
         }
     }
+    printf("%s on %s, %s contexts, %s pool%s: worst logit error %.3g (bound %g)\n", spec->arch, backend,
+           quanta_dtype_name(kv), quanta_dtype_name(pool_dt), local ? " (local pools)" : "", worst, tol);
     /* The local pools held at most what the windows cover, far below the sequences' lengths. */
     if (local) ck_assert_msg(la.max_used <= NSEQ * 5, "local blocks in use up to %d", la.max_used);
     /* Bad arguments. */
@@ -157,11 +180,20 @@ static void run(const tiny_spec *spec, const char *backend, quanta_dtype kv, dou
     quanta_kv_pool *bad = (quanta_kv_pool *)1;
     QT_EXPECT_ERR(quanta_model_eval_paged(pool, 1, 1, &tok, &p0, tables, local ? NULL : tables, NULL, 0),
                   QUANTA_ERR_INVALID_ARGUMENT, "local_tables");
-    QT_EXPECT_ERR(quanta_kv_pool_create(m, 0, 0, BS, MB, &bad), QUANTA_ERR_INVALID_ARGUMENT, "n_blocks 0");
+    QT_EXPECT_ERR(quanta_kv_pool_create(m, pool_dt, 0, 0, BS, MB, &bad), QUANTA_ERR_INVALID_ARGUMENT, "n_blocks 0");
     ck_assert_ptr_null(bad);
-    QT_EXPECT_ERR(quanta_kv_pool_create(NULL, 1, 0, BS, MB, &bad), QUANTA_ERR_INVALID_ARGUMENT, "model is NULL");
+    QT_EXPECT_ERR(quanta_kv_pool_create(NULL, pool_dt, 1, 0, BS, MB, &bad), QUANTA_ERR_INVALID_ARGUMENT, "model is NULL");
     if (!spec->window)
-        QT_EXPECT_ERR(quanta_kv_pool_create(m, 4, 4, BS, MB, &bad), QUANTA_ERR_INVALID_ARGUMENT, "without sliding-window");
+        QT_EXPECT_ERR(quanta_kv_pool_create(m, pool_dt, 4, 4, BS, MB, &bad), QUANTA_ERR_INVALID_ARGUMENT,
+                      "without sliding-window");
+    /* dtypes a pool cannot hold: block formats, the other fp8, integers, unknown values */
+    const quanta_dtype bad_dt[] = {QUANTA_Q4, QUANTA_NF4, QUANTA_FP8_E5M2, QUANTA_GGML_Q8_0, QUANTA_I32, QUANTA_U8,
+                                   (quanta_dtype)77};
+    for (size_t i = 0; i < sizeof bad_dt / sizeof bad_dt[0]; i++) {
+        QT_EXPECT_ERR(quanta_kv_pool_create(m, bad_dt[i], 4, 0, BS, MB, &bad), QUANTA_ERR_INVALID_ARGUMENT,
+                      "not a KV pool dtype");
+        ck_assert_ptr_null(bad);
+    }
     for (int s = 0; s < NSEQ; s++) quanta_model_context_destroy(ctx[s]);
     quanta_kv_pool_destroy(pool);
     ref_free(&ref);
@@ -177,10 +209,16 @@ START_TEST(test_paged_matches_contiguous) {
         /* ref: both paths accumulate in double; devices: summation order (f32); f16 caches: one
          * rounding of q, k, v in both paths at the same places. */
         double tol = b == 0 ? 1e-6 : 1e-4;
-        run(&LLAMA, backends[b], QUANTA_F32, tol, 11, 0);
-        run(&GEMMA, backends[b], QUANTA_F32, tol, 12, 0);
-        run(&GEMMA, backends[b], QUANTA_F32, tol, 14, 1);
-        run(&GEMMA, backends[b], QUANTA_F16, b == 0 ? 1e-4 : 1e-3, 13, 1);
+        run(&LLAMA, backends[b], QUANTA_F32, QUANTA_F32, tol, 11, 0);
+        run(&GEMMA, backends[b], QUANTA_F32, QUANTA_F32, tol, 12, 0);
+        run(&GEMMA, backends[b], QUANTA_F32, QUANTA_F32, tol, 14, 1);
+        run(&GEMMA, backends[b], QUANTA_F16, QUANTA_F16, b == 0 ? 1e-4 : 1e-3, 13, 1);
+        /* quantized pools against f32 contexts: the logits move by what rounding k and v to int8
+         * (half a step of max|row|/127) or e4m3 (2^-4 relative) does through the layers */
+        run(&LLAMA, backends[b], QUANTA_F32, QUANTA_Q8, QTOL_Q8, 15, 0);
+        run(&GEMMA, backends[b], QUANTA_F32, QUANTA_FP8_E4M3, QTOL_FP8, 16, 1);
+        run(&LLAMA, backends[b], QUANTA_F32, QUANTA_FP8_E4M3, QTOL_FP8, 17, 0);
+        run(&GEMMA, backends[b], QUANTA_F32, QUANTA_Q8, QTOL_Q8, 18, 1);
     }
 }
 END_TEST

@@ -187,8 +187,9 @@ START_TEST(test_half_types) {
 }
 END_TEST
 
-/* Bad inputs fail before anything is written. */
-START_TEST(test_bad_inputs) {
+/* Key lengths outside [0, Nk] (data: only a run sees them) fail before anything is written.
+ * Malformed shapes and dtypes never reach the reference: tests/engine/test_op_errors.c. */
+START_TEST(test_bad_kv_lens) {
     rt_tensor *q = rt_make(QUANTA_F32, 4, 2, 4, 2, 8), *k = rt_make(QUANTA_F32, 4, 2, 2, 6, 8);
     rt_tensor *v = rt_make(QUANTA_F32, 4, 2, 2, 6, 8), *o = rt_make(QUANTA_F32, 4, 2, 4, 2, 8);
     rt_tensor *lens = rt_make(QUANTA_I32, 1, 2, 0, 0, 0);
@@ -202,38 +203,7 @@ START_TEST(test_bad_inputs) {
     QT_EXPECT_ERR(qn_ref_run_node(&node), QUANTA_ERR_INVALID_ARGUMENT, "kv_lens[1] = -1");
     ck_assert(rt_all_nan(o));
 
-    /* kv_lens with the wrong length or dtype */
-    rt_tensor *lens3 = rt_make(QUANTA_I32, 1, 3, 0, 0, 0), *lensf = rt_make(QUANTA_F32, 1, 2, 0, 0, 0);
-    node = rt_node(QN_OP_ATTENTION, o, q, k, v, NULL, lens3);
-    QT_EXPECT_ERR(qn_ref_run_node(&node), QUANTA_ERR_INVALID_ARGUMENT, "kv_lens");
-    node = rt_node(QN_OP_ATTENTION, o, q, k, v, NULL, lensf);
-    QT_EXPECT_ERR(qn_ref_run_node(&node), QUANTA_ERR_INVALID_ARGUMENT, "kv_lens has dtype f32");
-
-    /* mask: wrong dtype, wrong shape */
-    rt_tensor *mf = rt_make(QUANTA_F32, 2, 2, 6, 0, 0), *mbad = rt_make(QUANTA_U8, 2, 2, 5, 0, 0);
-    node = rt_node(QN_OP_ATTENTION, o, q, k, v, mf, NULL);
-    QT_EXPECT_ERR(qn_ref_run_node(&node), QUANTA_ERR_INVALID_ARGUMENT, "mask has dtype f32");
-    node = rt_node(QN_OP_ATTENTION, o, q, k, v, mbad, NULL);
-    QT_EXPECT_ERR(qn_ref_run_node(&node), QUANTA_ERR_INVALID_ARGUMENT, "mask must be");
-
-    /* Hq not a multiple of Hkv */
-    rt_tensor *k3 = rt_make(QUANTA_F32, 4, 2, 3, 6, 8), *v3 = rt_make(QUANTA_F32, 4, 2, 3, 6, 8);
-    node = rt_node(QN_OP_ATTENTION, o, q, k3, v3, NULL, NULL);
-    QT_EXPECT_ERR(qn_ref_run_node(&node), QUANTA_ERR_INVALID_ARGUMENT, "multiple of kv heads");
-
-    /* head dim mismatch, missing v, 3-D q */
-    rt_tensor *k7 = rt_make(QUANTA_F32, 4, 2, 2, 6, 7);
-    node = rt_node(QN_OP_ATTENTION, o, q, k7, v, NULL, NULL);
-    QT_EXPECT_ERR(qn_ref_run_node(&node), QUANTA_ERR_INVALID_ARGUMENT, "k is [2,2,6,7]");
-    node = rt_node(QN_OP_ATTENTION, o, q, k, NULL, NULL, NULL);
-    QT_EXPECT_ERR(qn_ref_run_node(&node), QUANTA_ERR_INVALID_ARGUMENT, "v is missing");
-    rt_tensor *q3 = rt_make(QUANTA_F32, 3, 4, 2, 8, 0);
-    node = rt_node(QN_OP_ATTENTION, o, q3, k, v, NULL, NULL);
-    QT_EXPECT_ERR(qn_ref_run_node(&node), QUANTA_ERR_INVALID_ARGUMENT, "q must be 4-D");
-    ck_assert(rt_all_nan(o));
-
-    rt_free(q), rt_free(k), rt_free(v), rt_free(o), rt_free(lens), rt_free(lens3), rt_free(lensf);
-    rt_free(mf), rt_free(mbad), rt_free(k3), rt_free(v3), rt_free(k7), rt_free(q3);
+    rt_free(q), rt_free(k), rt_free(v), rt_free(o), rt_free(lens);
 }
 END_TEST
 
@@ -247,7 +217,7 @@ int main(void) {
     tcase_add_test(tc, test_masks);
     tcase_add_test(tc, test_kv_lens);
     tcase_add_test(tc, test_half_types);
-    tcase_add_test(tc, test_bad_inputs);
+    tcase_add_test(tc, test_bad_kv_lens);
     suite_add_tcase(s, tc);
     return qt_run_suite(s);
 }

@@ -52,6 +52,9 @@ START_TEST(test_get_rows_formats) {
 }
 END_TEST
 
+/* Ids outside the table and start rows past the buffer (data: only a run sees them) fail
+ * before anything is written. Malformed shapes and dtypes never reach the reference:
+ * tests/engine/test_op_errors.c. */
 START_TEST(test_get_rows_bad) {
     rt_tensor *table = rt_make(QUANTA_F32, 2, 6, 4, 0, 0), *ids = rt_make(QUANTA_I32, 1, 3, 0, 0, 0);
     rt_tensor *out = rt_make(QUANTA_F32, 2, 3, 4, 0, 0);
@@ -67,13 +70,7 @@ START_TEST(test_get_rows_bad) {
     QT_EXPECT_ERR(qn_ref_run_node(&node), QUANTA_ERR_INVALID_ARGUMENT, "ids[1] = -3");
     ck_assert(rt_all_nan(out));
 
-    rt_tensor *idf = rt_make(QUANTA_F32, 1, 3, 0, 0, 0), *out5 = rt_make(QUANTA_F32, 2, 3, 5, 0, 0);
-    node = rt_node(QN_OP_GET_ROWS, out, table, idf, NULL, NULL, NULL);
-    QT_EXPECT_ERR(qn_ref_run_node(&node), QUANTA_ERR_INVALID_ARGUMENT, "ids has dtype f32");
-    rt_set(ids, 1, 2);
-    node = rt_node(QN_OP_GET_ROWS, out5, table, ids, NULL, NULL, NULL);
-    QT_EXPECT_ERR(qn_ref_run_node(&node), QUANTA_ERR_INVALID_ARGUMENT, "out must be [T = 3, D = 4]");
-    rt_free(table), rt_free(ids), rt_free(out), rt_free(idf), rt_free(out5);
+    rt_free(table), rt_free(ids), rt_free(out);
 }
 END_TEST
 
@@ -142,25 +139,6 @@ START_TEST(test_permute_small_and_dtypes) {
 }
 END_TEST
 
-START_TEST(test_permute_bad) {
-    rt_tensor *x = rt_make(QUANTA_F32, 3, 2, 3, 4, 0), *y = rt_make(QUANTA_F32, 3, 4, 2, 3, 0);
-    rt_poison(y);
-    qn_node node = rt_node(QN_OP_PERMUTE, y, x, NULL, NULL, NULL, NULL);
-    node.params.perm[0] = 2, node.params.perm[1] = 0, node.params.perm[2] = 2;
-    QT_EXPECT_ERR(qn_ref_run_node(&node), QUANTA_ERR_INVALID_ARGUMENT, "perm[2] = 2");
-    node.params.perm[2] = 3;
-    QT_EXPECT_ERR(qn_ref_run_node(&node), QUANTA_ERR_INVALID_ARGUMENT, "perm[2] = 3");
-    node.params.perm[0] = 1, node.params.perm[1] = 0, node.params.perm[2] = 2; /* out would be [3,2,4] */
-    QT_EXPECT_ERR(qn_ref_run_node(&node), QUANTA_ERR_INVALID_ARGUMENT, "out dims[0] = 4");
-    ck_assert(rt_all_nan(y));
-    rt_tensor *yh = rt_make(QUANTA_F16, 3, 4, 2, 3, 0);
-    node = rt_node(QN_OP_PERMUTE, yh, x, NULL, NULL, NULL, NULL);
-    node.params.perm[0] = 2, node.params.perm[1] = 0, node.params.perm[2] = 1;
-    QT_EXPECT_ERR(qn_ref_run_node(&node), QUANTA_ERR_INVALID_ARGUMENT, "dtype");
-    rt_free(x), rt_free(y), rt_free(yh);
-}
-END_TEST
-
 /* ---------------------------------------------------------------- write_rows */
 
 /* dst[B,H,Nmax,D] of dtype dt, src[B,H,T,D] of dtype st, rows start..start+T-1. out_separate:
@@ -223,20 +201,8 @@ START_TEST(test_write_rows_bad) {
     QT_EXPECT_ERR(qn_ref_run_node(&node), QUANTA_ERR_INVALID_ARGUMENT, "overflows");
     for (size_t i = 0; i < rt_count(dst); i++) ck_assert(rt_get(dst, i) == dv[i]); /* nothing written */
 
-    rt_tensor *src5 = rt_make(QUANTA_F32, 4, 1, 2, 3, 5), *s2 = rt_make(QUANTA_I32, 1, 2, 0, 0, 0);
-    rt_tensor *si = rt_make(QUANTA_I32, 4, 1, 2, 3, 4);
-    rt_set(s0, 0, 0);
-    node = rt_node(QN_OP_WRITE_ROWS, dst, dst, src5, s0, NULL, NULL);
-    QT_EXPECT_ERR(qn_ref_run_node(&node), QUANTA_ERR_INVALID_ARGUMENT, "does not match dst");
-    node = rt_node(QN_OP_WRITE_ROWS, dst, dst, src, s2, NULL, NULL);
-    QT_EXPECT_ERR(qn_ref_run_node(&node), QUANTA_ERR_INVALID_ARGUMENT, "start must hold one i32");
-    node = rt_node(QN_OP_WRITE_ROWS, dst, dst, si, s0, NULL, NULL);
-    QT_EXPECT_ERR(qn_ref_run_node(&node), QUANTA_ERR_INVALID_ARGUMENT, "cannot be stored");
-    node = rt_node(QN_OP_WRITE_ROWS, dst, dst, src, NULL, NULL, NULL);
-    QT_EXPECT_ERR(qn_ref_run_node(&node), QUANTA_ERR_INVALID_ARGUMENT, "start is missing");
-    for (size_t i = 0; i < rt_count(dst); i++) ck_assert(rt_get(dst, i) == dv[i]);
     free(dv), free(sv);
-    rt_free(dst), rt_free(src), rt_free(s0), rt_free(src5), rt_free(s2), rt_free(si);
+    rt_free(dst), rt_free(src), rt_free(s0);
 }
 END_TEST
 
@@ -247,7 +213,6 @@ int main(void) {
     tcase_add_test(tc, test_get_rows_bad);
     tcase_add_test(tc, test_permute_all_4d);
     tcase_add_test(tc, test_permute_small_and_dtypes);
-    tcase_add_test(tc, test_permute_bad);
     tcase_add_test(tc, test_write_rows);
     tcase_add_test(tc, test_write_rows_bad);
     suite_add_tcase(s, tc);
