@@ -58,7 +58,10 @@ kernel void qn_paged_kv_write(const global uchar *sb, ulong so, int sdt, global 
     const size_t i = get_global_id(0);
     if (i >= BH * T) return;
     const int start = *(const global int *)(startp + sto);
-    if (!qn_rows_start_ok(start, T, Nmax, i, err)) return;
+    if (start < 0 || (ulong)start + T > Nmax) {
+        if (i == 0) qn_report(err, QN_ERR_WRITE_ROWS_START, start, (int)T, (int)Nmax);
+        return;
+    }
     const global uchar *x = sb + so;
     global uchar *d = db + dof;
     const size_t srow = i * (size_t)D, drow = (i / T) * Nmax + (size_t)start + i % T;

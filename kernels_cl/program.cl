@@ -5,6 +5,7 @@
  */
 #include "layout.h" /* formats/ */
 #include "common.cl"
+#include "ggml_blocks.cl"
 #include "elementwise.cl"
 #include "matmul.cl"
 #include "matmul_int8.cl"
