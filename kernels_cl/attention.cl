@@ -29,7 +29,7 @@ void qn_attention(const global uchar *qb, ulong qo, int qdt, const global uchar 
                   const global uchar *lb, ulong lo, int has_lens, global uchar *ob, ulong oo, int odt,
                   global float *part, ulong po, int B, int Hq, int Hkv, int Nq, int Nk, int D, int Dv,
                   float scale_log2, int causal, int window, int BQ, int BK, int nsplit, int split_len,
-                  local float *Qs, local float *Ks, local float *Vs, local float *Ss, local float *rowm,
+                  global int *err, local float *Qs, local float *Ks, local float *Vs, local float *Ss, local float *rowm,
                   local float *rowl, local float *rowa) {
     const int lid = get_local_id(0);
     const int G = Hq / Hkv, rows = G * Nq;
@@ -38,6 +38,10 @@ void qn_attention(const global uchar *qb, ulong qo, int qdt, const global uchar 
     const int rho0 = rb * BQ;
     const int nrow = min(BQ, rows - rho0);
     const int L = has_lens ? ((const global int *)(lb + lo))[b] : Nk;
+    if (L < 0 || L > Nk) { /* the whole group (or item) leaves: nothing written, reported */
+        if (lid == 0 && rb == 0 && split == 0) qn_report(err, QN_ERR_ATTENTION_KV_LENS, b, L, Nk);
+        return;
+    }
 
     /* Smallest and largest query index among the block's rows, for tile skipping. */
     int qmin = rho0 % Nq, qmax = (rho0 + nrow - 1) % Nq;
@@ -192,12 +196,16 @@ kernel void qn_attention_rows(const global uchar *qb, ulong qo, int qdt, const g
                               int mask_mode, const global uchar *lb, ulong lo, int has_lens, global uchar *ob,
                               ulong oo, int odt, global float *part, ulong po, int B, int Hq, int Hkv, int Nq,
                               int Nk, int D, int Dv, float scale_log2, int causal, int window, int nsplit,
-                              int split_len) {
+                              int split_len, global int *err) {
     const int G = Hq / Hkv, rows = G * Nq;
     const int rho = get_global_id(0), bh = get_global_id(1), split = get_global_id(2);
     if (rho >= rows || bh >= B * Hkv) return;
     const int b = bh / Hkv, hk = bh % Hkv, h = hk * G + rho / Nq, i = rho % Nq;
     const int L = has_lens ? ((const global int *)(lb + lo))[b] : Nk;
+    if (L < 0 || L > Nk) { /* the whole group (or item) leaves: nothing written, reported */
+        if (rho == 0 && split == 0) qn_report(err, QN_ERR_ATTENTION_KV_LENS, b, L, Nk);
+        return;
+    }
     const int p = L - Nq + i;
     int kbeg = max(0, split * split_len), kend = min(L, (split + 1) * split_len);
     if (causal) kend = min(kend, p + 1);

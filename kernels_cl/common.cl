@@ -20,6 +20,21 @@ inline float qn_hsum16(float16 v) {
     return c.x + c.y;
 }
 
+/* Kernels check the arguments they read on the device (a write_rows start, kv_lens, get_rows
+ * ids) instead of the host reading them back, which would drain the queue before every such
+ * op. The first bad value claims err[0] with its code, its details go to err[1..3], and the
+ * host reports it at its next synchronize (cl_backend.c). */
+#define QN_ERR_WRITE_ROWS_START 1
+#define QN_ERR_ATTENTION_KV_LENS 2
+#define QN_ERR_GET_ROWS_ID 3
+inline void qn_report(global int *err, int code, int a, int b, int c) {
+    if (atomic_cmpxchg((volatile global int *)err, 0, -1) != 0) return;
+    err[1] = a;
+    err[2] = b;
+    err[3] = c;
+    atomic_xchg((volatile global int *)err, code);
+}
+
 inline float qn_bf16_f32(ushort b) { return as_float(((uint)b) << 16); }
 
 /* Round half to even, NaN stays a quiet NaN (matches formats/half.c). */
@@ -47,6 +62,19 @@ inline ushort qn_f32_f16(float f) {
     if (rem > hv || (rem == hv && (r & 1u))) r++;
     return (ushort)(sign | r);
 }
+
+/* f16 bits -> f32, exact for every value, in a few integer ops (PoCL's vload_half is a long
+ * software routine): normals by rebiasing the exponent, subnormals as m·2^-24, Inf/NaN by
+ * widening the exponent. No f32 subnormal appears on the way, so devices that flush them
+ * get the same bits. */
+#define QN_H2F(T, U, CV)                                                                    \
+    const U e = h & 0x7c00u, m = h & 0x3ffu;                                               \
+    T v = as_##T(((h & 0x7fffu) << 13) + (112u << 23));                                    \
+    v = select(v, CV(m) * 0x1p-24f, e == 0u);                                             \
+    v = select(v, as_##T(0x7f800000u | (m << 13)), e == 0x7c00u);                         \
+    return as_##T(as_##U(v) | ((h & 0x8000u) << 16));
+QN_INL float qn_h2f(uint h) { QN_H2F(float, uint, (float)) }
+QN_INL float16 qn_h2f16(uint16 h) { QN_H2F(float16, uint16, convert_float16) }
 
 inline float qn_ld(const global uchar *p, int dt, size_t i) {
     if (dt == QN_DT_F32) return ((const global float *)p)[i];
@@ -115,8 +143,12 @@ inline float qn_q4_zero(const global uchar *base, const qn_quant_layout *w, long
     return (float)((z >> ((j & 1) * 4)) & 15u);
 }
 
+/* Element c of a row of a ggml block format (ggml_blocks.cl, which follows this file). */
+float qn_ggml_elem(const global uchar *row, int dt, long c);
+
 /* One element of W, dequantized. Slow but general: used by gathers and tile loads. */
 inline float qn_w_elem(const global uchar *base, const qn_quant_layout *w, long r, long c) {
+    if (QN_DT_IS_GGML(w->dtype)) return qn_ggml_elem(base + r * w->codes_row_bytes, w->dtype, c);
     switch (w->dtype) {
     case QN_DT_F32: case QN_DT_F16: case QN_DT_BF16:
         return qn_ld(base, w->dtype, (size_t)(r * w->cols + c));

@@ -147,14 +147,19 @@ kernel void qn_rope(const global uchar *x, ulong xo, int xdt, const global int *
     }
 }
 
-/* out[t, c] = W[ids[t], c] for t < T (ids == 0: row t itself, i.e. a full dequantize). */
+/* out[t, c] = W[ids[t], c] for t < T (ids == 0: row t itself, i.e. a full dequantize). An id
+ * outside [0, V) writes nothing and is reported through err (qn_report). */
 kernel void qn_get_rows(const global uchar *wb, ulong wo, QN_WLAYOUT_ARGS, const global uchar *ids, ulong io,
-                        int has_ids, global uchar *y, ulong yo, int ydt, ulong T) {
+                        int has_ids, global uchar *y, ulong yo, int ydt, ulong T, long V, global int *err) {
     QN_WLAYOUT_MAKE(w);
     size_t gid = get_global_id(0);
     if (gid >= T * (size_t)wcols) return;
     size_t t = gid / (size_t)wcols, c = gid % (size_t)wcols;
     long r = has_ids ? ((const global int *)(ids + io))[t] : (long)t;
+    if (r < 0 || r >= V) {
+        if (c == 0) qn_report(err, QN_ERR_GET_ROWS_ID, (int)t, (int)r, (int)V);
+        return;
+    }
     qn_st(y + yo, ydt, gid, qn_w_elem(wb + wo, &w, r, (long)c));
 }
 
@@ -203,8 +208,7 @@ kernel void qn_permute_rows(const global uchar *x, ulong xo, global uchar *y, ul
 /* dst[bh, start + t, :] = src[bh, t, :] (float dtypes converted; others copied by bytes).
  * start is read here, on the device, so enqueueing this op never waits for the queue (a KV
  * cache write per layer and step would otherwise drain it twice per layer); a start that
- * would write outside dst writes nothing and leaves it, T and Nmax in err[1..3] (err[0] = 1),
- * which the host reports at its next synchronize. */
+ * would write outside dst writes nothing and reports start, T and Nmax through err (qn_report). */
 kernel void qn_write_rows(const global uchar *s, ulong so, int sdt, global uchar *d, ulong dof, int ddt,
                           int es, ulong n, ulong T, ulong Nmax, ulong D, const global uchar *startp, ulong sto,
                           global int *err) {
@@ -212,12 +216,7 @@ kernel void qn_write_rows(const global uchar *s, ulong so, int sdt, global uchar
     if (i >= n) return;
     const int start = *(const global int *)(startp + sto);
     if (start < 0 || (ulong)start + T > Nmax) {
-        if (i == 0) {
-            err[1] = start;
-            err[2] = (int)T;
-            err[3] = (int)Nmax;
-            err[0] = 1;
-        }
+        if (i == 0) qn_report(err, QN_ERR_WRITE_ROWS_START, start, (int)T, (int)Nmax);
         return;
     }
     size_t c = i % D, row = i / D, t = row % T, bh = row / T;

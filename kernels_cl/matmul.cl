@@ -25,18 +25,6 @@
 
 #define QN_GEMV_MAXM 8
 
-/* f16 bits -> f32, exact for every value, in a few integer ops (PoCL's vload_half is a long
- * software routine): normals by rebiasing the exponent, subnormals as m·2^-24, Inf/NaN by
- * widening the exponent. No f32 subnormal appears on the way, so devices that flush them
- * get the same bits. */
-#define QN_H2F(T, U, CV)                                                                    \
-    const U e = h & 0x7c00u, m = h & 0x3ffu;                                               \
-    T v = as_##T(((h & 0x7fffu) << 13) + (112u << 23));                                    \
-    v = select(v, CV(m) * 0x1p-24f, e == 0u);                                             \
-    v = select(v, as_##T(0x7f800000u | (m << 13)), e == 0x7c00u);                         \
-    return as_##T(as_##U(v) | ((h & 0x8000u) << 16));
-QN_INL float qn_h2f(uint h) { QN_H2F(float, uint, (float)) }
-QN_INL float16 qn_h2f16(uint16 h) { QN_H2F(float16, uint16, convert_float16) }
 
 /* t[c] for 16 lanes (c < 16), written as per-lane extracts, which LLVM's x86 back end turns
  * into one vpermd. (A 15-blend select tree measured about 2x slower in the inlined GEMV loop;
@@ -115,7 +103,8 @@ inline qn_wrow qn_wrow_make(const global uchar *W, const qn_quant_layout *w, lon
         r.rs = qn_ldf_any(W + w->scales_offset + n * 4);
         break;
     case QN_DT_F16: case QN_DT_BF16: r.codes = W + n * w->cols * 2; break;
-    default: r.codes = W + n * w->cols * 4; break;
+    case QN_DT_F32: r.codes = W + n * w->cols * 4; break;
+    default: break; /* ggml blocks: rows of codes_row_bytes */
     }
     return r;
 }
@@ -170,6 +159,14 @@ inline void qn_chunk32(const global uchar *W, const qn_quant_layout *w, qn_wrow 
         *w1 = as_float16(convert_uint16(vload16(1, p)) << 16);
         break;
     }
+    case QN_DT_GGML_Q4_0: qn_ggml32(r->codes, QN_DT_GGML_Q4_0, c, w0, w1); break;
+    case QN_DT_GGML_Q4_1: qn_ggml32(r->codes, QN_DT_GGML_Q4_1, c, w0, w1); break;
+    case QN_DT_GGML_Q5_0: qn_ggml32(r->codes, QN_DT_GGML_Q5_0, c, w0, w1); break;
+    case QN_DT_GGML_Q5_1: qn_ggml32(r->codes, QN_DT_GGML_Q5_1, c, w0, w1); break;
+    case QN_DT_GGML_Q8_0: qn_ggml32(r->codes, QN_DT_GGML_Q8_0, c, w0, w1); break;
+    case QN_DT_GGML_Q4_K: qn_ggml32(r->codes, QN_DT_GGML_Q4_K, c, w0, w1); break;
+    case QN_DT_GGML_Q5_K: qn_ggml32(r->codes, QN_DT_GGML_Q5_K, c, w0, w1); break;
+    case QN_DT_GGML_Q6_K: qn_ggml32(r->codes, QN_DT_GGML_Q6_K, c, w0, w1); break;
     default: {
         const global float *p = (const global float *)r->codes + c * 32;
         *w0 = vload16(0, p);
@@ -319,6 +316,24 @@ QN_INL float qn_gemv_row(const global uchar *W, const qn_quant_layout *wp, const
         acc *= qn_ldf_any(W + w.scales_offset + n * 4);
         break;
     }
+#define QN_GGML_GEMV(DT)                                                                    \
+    case DT:                                                                                \
+        for (long c = c0; c < nchunk; c += step) {                                          \
+            const long k0 = c * 32;                                                         \
+            float16 w0, w1;                                                                 \
+            qn_ggml32(codes, DT, c, &w0, &w1);                                              \
+            QN_DOT(acc)                                                                     \
+        }                                                                                   \
+        break;
+    /* ggml blocks: one loop per format, its decode inline (qn_ggml32 with a literal dtype) */
+    QN_GGML_GEMV(QN_DT_GGML_Q4_0)
+    QN_GGML_GEMV(QN_DT_GGML_Q4_1)
+    QN_GGML_GEMV(QN_DT_GGML_Q5_0)
+    QN_GGML_GEMV(QN_DT_GGML_Q5_1)
+    QN_GGML_GEMV(QN_DT_GGML_Q8_0)
+    QN_GGML_GEMV(QN_DT_GGML_Q4_K)
+    QN_GGML_GEMV(QN_DT_GGML_Q5_K)
+    QN_GGML_GEMV(QN_DT_GGML_Q6_K)
     default: {
         qn_wrow row = qn_wrow_make(W, &w, n);
         for (long c = c0; c < nchunk; c += step) {

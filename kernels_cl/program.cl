@@ -6,6 +6,7 @@
 #include "layout.h" /* formats/ */
 #include "unary_ops.h" /* base/ */
 #include "common.cl"
+#include "ggml_blocks.cl"
 #include "elementwise.cl"
 #include "matmul.cl"
 #include "matmul_int8.cl"

@@ -133,8 +133,7 @@ static quanta_status load_tensor(loader *L, const char *name, int64_t rows, int6
         desc.dims[1] = cols;
         target_desc(L->p, t.have_native ? &t.native : NULL, cols, is_embd, &desc);
         /* ggml blocks stay as the file stores them only on a backend that reads them itself;
-         * elsewhere (OpenCL for now) they are dequantized to f32 as before, not run through the
-         * reference backend op by op. */
+         * elsewhere they are dequantized to f32, not run through the reference backend op by op. */
         if (qn_dtype_is_ggml(desc.dtype) && !quanta_backend_runs_weight(L->m->backend, &desc)) {
             desc.dtype = QUANTA_F32;
             desc.group = 0;

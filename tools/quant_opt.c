@@ -5,9 +5,9 @@
 #include "commands.h"
 
 int qn_cli_quant_params(const char *quant, const char *backend, quanta_model_params *mp) {
-    /* auto: the file's bits (ggml blocks included) where the backend has kernels for them
-     * (CUDA); elsewhere q8 until the other backends read ggml blocks natively (they would run
-     * those matmuls on the reference backend). */
+    /* auto: the file's bits (ggml blocks included) on CUDA; elsewhere q8. OpenCL reads ggml
+     * blocks too (`keep`), but on PoCL its block-decoding GEMV measured 2-4x slower per layer
+     * than the q8 one (bench/NOTES.md section 1), so q8 stays its default. */
     if (!strcmp(quant, "auto")) quant = backend && !strcmp(backend, "cuda") ? "keep" : "q8";
     mp->quantize = 0;
     if (!strcmp(quant, "keep")) return 0;

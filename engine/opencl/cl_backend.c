@@ -64,6 +64,7 @@ quanta_status qn_cl_scratch_alloc(qn_cl *s, size_t bytes, const char *what, qn_c
  * until the kernels that use it finish. */
 void qn_cl_scratch_free(qn_cl *s, qn_cl_scratch *sc) {
     if (!sc->mem) return;
+    if (qn_cl_record_keep(s, sc)) return; /* recorded kernels use it: the recording frees it */
     clReleaseMemObject(sc->mem);
     qn_mem_release(s->stats, sc->bytes);
     sc->mem = NULL;
@@ -71,6 +72,19 @@ void qn_cl_scratch_free(qn_cl *s, qn_cl_scratch *sc) {
 }
 
 quanta_status qn_cl_set_args(qn_cl *s, qn_cl_kernel_id id, const qn_cl_arg *args, int n) {
+    if (s->rec) { /* capturing: keep the values for the recorded kernel (cl_record.c) */
+        if (n > QN_CL_MAX_ARGS)
+            return qn_error_set(QUANTA_ERR_UNSUPPORTED, "opencl capture: %d arguments (at most %d)", n, QN_CL_MAX_ARGS);
+        for (int i = 0; i < n; i++) {
+            qn_cl_arg_copy *c = &s->rec_args[id][i];
+            c->size = args[i].size;
+            c->local = args[i].ptr == NULL;
+            if (!c->local && c->size > QN_CL_ARG_BYTES)
+                return qn_error_set(QUANTA_ERR_UNSUPPORTED, "opencl capture: argument %d of %zu bytes", i, c->size);
+            if (!c->local) memcpy(c->v, args[i].ptr, c->size);
+        }
+        s->rec_nargs[id] = n;
+    }
     for (int i = 0; i < n; i++) {
         cl_int err = clSetKernelArg(s->k[id], (cl_uint)i, args[i].size, args[i].ptr);
         if (err != CL_SUCCESS) {
@@ -90,6 +104,7 @@ quanta_status qn_cl_launch(qn_cl *s, qn_cl_kernel_id id, const char *what, cl_ui
         if (g[i] == 0) return QUANTA_OK; /* nothing to do */
         if (local) g[i] = (g[i] + local[i] - 1) / local[i] * local[i];
     }
+    if (s->rec) return qn_cl_record_launch(s, id, dims, g, local);
     cl_int err = clEnqueueNDRangeKernel(s->queue, s->k[id], dims, NULL, g, local, 0, NULL, NULL);
     if (err != CL_SUCCESS) return qn_cl_error(err, what);
     return QUANTA_OK;
@@ -295,13 +310,12 @@ static quanta_status ocl_read(void *self, qn_mem src, void *dst, size_t bytes) {
 
 extern const qn_backend_ops qn_opencl_backend;
 
-/* The kernels (kernels_cl/): per op, the dtypes of its format source they decode. ggml's
- * blocks are not here: they run on the reference backend (the model loader dequantizes them
- * for OpenCL, model/load.c). */
+/* The kernels (kernels_cl/): per op, the dtypes of its format source they decode (ggml's
+ * blocks as GGUF stores them: kernels_cl/ggml_blocks.cl). */
 static const qn_dtype_set ocl_kernels[QN_OP_COUNT] = {
     QN_KERNELS_FLOAT_ACTIVATION_OPS,
-    [QN_OP_MATMUL] = QN_DT_FLOATS | QN_DT_QUANTA_FORMATS,
-    [QN_OP_GET_ROWS] = QN_DT_FLOATS | QN_DT_QUANTA_FORMATS,
+    [QN_OP_MATMUL] = QN_DT_FLOATS | QN_DT_QUANTA_FORMATS | QN_DT_GGML_FORMATS,
+    [QN_OP_GET_ROWS] = QN_DT_FLOATS | QN_DT_QUANTA_FORMATS | QN_DT_GGML_FORMATS,
     [QN_OP_WRITE_ROWS] = QN_DT_FLOATS | QN_DT_KV_QUANT,
     [QN_OP_PAGED_ATTENTION] = QN_DT_FLOATS | QN_DT_KV_QUANT,
 };
@@ -331,8 +345,28 @@ static quanta_status ocl_run(void *self, const qn_node *node) {
     }
 }
 
+/* The message for what a kernel reported through err_flag (qn_report in kernels_cl/common.cl). */
+static quanta_status device_check_error(const cl_int f[4]) {
+    switch (f[0]) {
+    case 1: /* QN_ERR_WRITE_ROWS_START */
+        return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT,
+                            "opencl write_rows: start = %d with T = %d rows overflows dst's Nmax = %d rows (nothing "
+                            "was written)",
+                            (int)f[1], (int)f[2], (int)f[3]);
+    case 2: /* QN_ERR_ATTENTION_KV_LENS */
+        return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "opencl attention: kv_lens[%d] = %d is outside [0, Nk = %d]",
+                            (int)f[1], (int)f[2], (int)f[3]);
+    case 3: /* QN_ERR_GET_ROWS_ID */
+        return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "opencl get_rows: ids[%d] = %d is out of range [0, V = %d)",
+                            (int)f[1], (int)f[2], (int)f[3]);
+    default:
+        return qn_error_set(QUANTA_ERR_BACKEND, "opencl: a kernel reported error code %d", (int)f[0]);
+    }
+}
+
 /* Waits for the queue, then reports what kernels found wrong with arguments they read on
- * the device (a write_rows start outside the cache); the flag is cleared for the next run. */
+ * the device (a write_rows start outside the cache, kv_lens beyond the keys, get_rows ids
+ * beyond the table); the flag is cleared for the next run. */
 static quanta_status ocl_synchronize(void *self) {
     qn_cl *s = self;
     cl_int err = clFinish(s->queue);
@@ -344,10 +378,7 @@ static quanta_status ocl_synchronize(void *self) {
     const cl_int zero[4] = {0, 0, 0, 0};
     err = clEnqueueWriteBuffer(s->queue, s->err_flag, CL_TRUE, 0, sizeof zero, zero, 0, NULL, NULL);
     if (err != CL_SUCCESS) return qn_cl_error(err, "synchronize (clearing the error flag)");
-    return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT,
-                        "opencl write_rows: start = %d with T = %lld rows overflows dst's Nmax = %lld rows (nothing "
-                        "was written)",
-                        (int)flag[1], (long long)flag[2], (long long)flag[3]);
+    return device_check_error(flag);
 }
 
 static quanta_status ocl_copy_bandwidth(void *self, size_t bytes, double *bps) {
@@ -411,6 +442,10 @@ const qn_backend_ops qn_opencl_backend = {
     .supports_op = ocl_supports_op,
     .run = ocl_run,
     .synchronize = ocl_synchronize,
+    .capture_begin = qn_cl_capture_begin,
+    .capture_end = qn_cl_capture_end,
+    .replay = qn_cl_replay,
+    .release_recording = qn_cl_release_recording,
 };
 
 const qn_bench_hooks qn_opencl_bench_hooks = {&qn_opencl_backend, ocl_copy_bandwidth, ocl_peer_gemm, ocl_tune};

@@ -88,6 +88,16 @@ typedef struct qn_cl_tune {
     int rebuilt;      /* entries (or a whole file) found corrupt or invalid and replaced */
 } qn_cl_tune;
 
+/* A kernel argument as qn_cl_set_args last set it, kept while a capture is open (cl_record.c). */
+#define QN_CL_MAX_ARGS 48
+#define QN_CL_ARG_BYTES 32 /* the largest value argument: a long4 */
+typedef struct qn_cl_arg_copy {
+    unsigned char v[QN_CL_ARG_BYTES];
+    size_t size;
+    int local; /* local memory of `size` bytes */
+} qn_cl_arg_copy;
+typedef struct qn_cl_rec qn_cl_rec;
+
 typedef struct qn_cl {
     qn_cl_device dev;
     cl_context ctx;
@@ -104,7 +114,10 @@ typedef struct qn_cl {
     qn_cl_tune tune;
     const char *program_origin; /* "cache", "spir-v" or "source": how the program was made */
     int vnni;            /* the program was built with QN_X86_VNNI (vpdpbusd by inline assembly) */
-    cl_mem err_flag;     /* int[4]: checks kernels make on device-side arguments (write_rows start) */
+    cl_mem err_flag;     /* int[4]: checks kernels make on device-side arguments (qn_report in common.cl) */
+    qn_cl_rec *rec;      /* the open capture (cl_record.c), else NULL */
+    int rec_nargs[QK_COUNT];
+    qn_cl_arg_copy rec_args[QK_COUNT][QN_CL_MAX_ARGS];
 } qn_cl;
 
 /* A device scratch allocation booked on the backend's memory account. */
@@ -154,8 +167,22 @@ uint64_t qn_cl_fnv64(uint64_t h, const void *data, size_t n);
 quanta_status qn_cl_cache_file(const char *what, uint64_t key, const char *ext, char *path, size_t len);
 int qn_cl_cache_store(const char *path, int (*write)(FILE *f, const void *ctx), const void *ctx);
 quanta_status qn_cl_program_load(qn_cl *s);
+const char *qn_cl_kernel_name(qn_cl_kernel_id id);
 /* Cache file for a key (exposed for the cache test); fills path (size len). */
 quanta_status qn_cl_cache_path(const qn_cl *s, char *path, size_t len);
+
+/* cl_record.c: recording a plan's launches once and replaying them (the vtable's capture_*). */
+quanta_status qn_cl_capture_begin(void *self);
+quanta_status qn_cl_capture_end(void *self, int ok, void **recording);
+quanta_status qn_cl_replay(void *self, void *recording, int *valid);
+void qn_cl_release_recording(void *self, void *recording);
+/* While a capture is open: records a launch of kernel id with the arguments last set. */
+quanta_status qn_cl_record_launch(qn_cl *s, qn_cl_kernel_id id, cl_uint dims, const size_t *global,
+                                  const size_t *local);
+/* While a capture is open: the recording takes over scratch the recorded kernels use (1), else 0. */
+int qn_cl_record_keep(qn_cl *s, qn_cl_scratch *sc);
+/* QUANTA_OK, or while a capture is open an error: `what` (not a kernel launch) cannot be recorded. */
+quanta_status qn_cl_record_refuse(const qn_cl *s, const char *what);
 
 /* cl_backend.c helpers */
 quanta_status qn_cl_error(cl_int err, const char *what);

@@ -181,6 +181,8 @@ static quanta_status sgemm(qn_cl *s, size_t M, size_t N, size_t K, cl_mem x, siz
 /* The CLBlast path. Returns QUANTA_ERR_UNSUPPORTED (no message needed) when it cannot run:
  * unaligned offsets or a memory limit that refuses the f32 weight copy. */
 static quanta_status run_blas(qn_cl *s, const mm_args *m) {
+    quanta_status rs = qn_cl_record_refuse(s, "CLBlast");
+    if (rs != QUANTA_OK) return rs;
     if (m->xo % 4 || m->yo % 4 || m->w->mem.offset % 4) return QUANTA_ERR_UNSUPPORTED;
     size_t M = (size_t)m->M, N = (size_t)m->N, K = (size_t)m->K;
     qn_cl_scratch wf = {0}, yf = {0};

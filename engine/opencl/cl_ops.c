@@ -104,21 +104,8 @@ static quanta_status run_get_rows(qn_cl *s, const qn_node *node) {
     if (st != QUANTA_OK) return st;
     size_t T = qn_cl_elems(ids);
     if (T == 0 || w.cols == 0) return QUANTA_OK;
-    int32_t *host = malloc(T * sizeof *host);
-    if (!host) return qn_error_set(QUANTA_ERR_OUT_OF_MEMORY, "opencl get_rows: out of host memory");
-    cl_int err = clEnqueueReadBuffer(s->queue, qn_cl_mem(ids), CL_TRUE, ids->mem.offset, T * 4, host, 0, NULL, NULL);
-    if (err != CL_SUCCESS) {
-        free(host);
-        return qn_cl_error(err, "get_rows (reading ids)");
-    }
-    for (size_t i = 0; i < T; i++)
-        if (host[i] < 0 || host[i] >= w.rows) {
-            st = qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "opencl get_rows: ids[%zu] = %d is out of range [0, V = %lld)",
-                              i, (int)host[i], (long long)w.rows);
-            free(host);
-            return st;
-        }
-    free(host);
+    /* ids outside [0, V) are caught by the kernel and reported at synchronize (no read-back,
+     * which would drain the queue at the start of every step) */
     return qn_cl_get_rows_raw(s, qn_cl_mem(t), t->mem.offset, &w, qn_cl_mem(ids), ids->mem.offset, T, qn_cl_mem(y),
                               y->mem.offset, y->desc.dtype, "get_rows");
 }
@@ -128,7 +115,7 @@ quanta_status qn_cl_get_rows_raw(qn_cl *s, cl_mem tm, cl_ulong to, const qn_quan
     cl_ulong TT = T;
     cl_int has = ids != NULL;
     cl_mem im = has ? ids : tm; /* any valid buffer: the kernel reads no ids without them */
-    qn_cl_arg a[20];
+    qn_cl_arg a[24];
     int k = 0;
     a[k++] = QA(tm);
     a[k++] = QA(to);
@@ -140,6 +127,8 @@ quanta_status qn_cl_get_rows_raw(qn_cl *s, cl_mem tm, cl_ulong to, const qn_quan
     a[k++] = QA(yo);
     a[k++] = QA(ydt);
     a[k++] = QA(TT);
+    a[k++] = QA(w->rows);
+    a[k++] = QA(s->err_flag);
     quanta_status st = qn_cl_set_args(s, QK_GET_ROWS, a, k);
     size_t g = T * (size_t)w->cols, l = EW_LWS;
     return st != QUANTA_OK ? st : qn_cl_launch(s, QK_GET_ROWS, what, 1, &g, &l);
@@ -169,6 +158,7 @@ static quanta_status run_permute(qn_cl *s, const qn_node *node) {
     qn_cl_scratch tmp = {0};
     quanta_status st;
     if (xm == ym) { /* out may share memory with x: copy x aside first */
+        if ((st = qn_cl_record_refuse(s, "permute's copy of x")) != QUANTA_OK) return st;
         if ((st = qn_cl_scratch_alloc(s, n * (size_t)es, "opencl permute: copy of x", &tmp)) != QUANTA_OK) return st;
         cl_int err = clEnqueueCopyBuffer(s->queue, xm, tmp.mem, xo, 0, n * (size_t)es, 0, NULL, NULL);
         if (err != CL_SUCCESS) {
@@ -201,6 +191,8 @@ static quanta_status run_write_rows(qn_cl *s, const qn_node *node) {
     const size_t des = qn_dtype_elem_size(dst->desc.dtype);
     if (qn_cl_mem(out) != qn_cl_mem(dst) || out->mem.offset != dst->mem.offset) {
         size_t nd = qn_cl_elems(dst) * des;
+        quanta_status rs = qn_cl_record_refuse(s, "write_rows' copy of dst");
+        if (rs != QUANTA_OK) return rs;
         if (nd) {
             err = clEnqueueCopyBuffer(s->queue, qn_cl_mem(dst), qn_cl_mem(out), dst->mem.offset, out->mem.offset, nd, 0,
                                       NULL, NULL);

@@ -27,6 +27,8 @@ quanta_status qn_cl_paged_attention_run(qn_cl *s, const qn_node *node) {
     cl_int D = (cl_int)q->desc.dims[3], Hkv = (cl_int)k->desc.dims[1], R = (cl_int)k->desc.dims[2];
     cl_int MB = (cl_int)tab->desc.dims[1], bs = node->params.block_size;
     if (S == 0 || Hq == 0 || T == 0) return QUANTA_OK;
+    quanta_status rs = qn_cl_record_refuse(s, "paged attention's read of the block table");
+    if (rs != QUANTA_OK) return rs;
     size_t tbytes = (size_t)S * (size_t)MB * 4, lbytes = (size_t)S * 4;
     int32_t *ht = malloc(tbytes), *hl = malloc(lbytes);
     quanta_status st = QUANTA_OK;

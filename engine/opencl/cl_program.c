@@ -43,6 +43,8 @@ static const char *const kernel_names[QK_COUNT] = {
     [QK_PAGED_ATTENTION] = "qn_paged_attention", [QK_PAGED_KV_WRITE] = "qn_paged_kv_write",
 };
 
+const char *qn_cl_kernel_name(qn_cl_kernel_id id) { return kernel_names[id]; }
+
 /* One program, one option set: every build costs seconds on PoCL. QN_X86_VNNI turns on the
  * inline-assembly dot product of matmul_int8.cl (only CPUs whose cpuid reports it). */
 static const char *build_options(const qn_cl *s) {

@@ -42,6 +42,10 @@ int qn_cl_tune_family(int dtype) {
     case QUANTA_Q4: return QN_TF_Q4;
     case QUANTA_NF4: return QN_TF_NF4;
     case QUANTA_FP8_E4M3: case QUANTA_FP8_E5M2: return QN_TF_FP8;
+    /* ggml blocks: their GEMV is shaped like the family of the same bytes per weight */
+    case QUANTA_GGML_Q8_0: return QN_TF_Q8;
+    case QUANTA_GGML_Q4_0: case QUANTA_GGML_Q4_1: case QUANTA_GGML_Q5_0: case QUANTA_GGML_Q5_1:
+    case QUANTA_GGML_Q4_K: case QUANTA_GGML_Q5_K: case QUANTA_GGML_Q6_K: return QN_TF_Q4;
     default: return QN_TF_DENSE;
     }
 }

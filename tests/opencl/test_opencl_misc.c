@@ -332,8 +332,8 @@ END_TEST
 
 /* A plan for attention over q, k, v of shape dq (and kv_lens of shape dl when given) on the
  * OpenCL backend; t receives the inputs q, k, v, l. */
-static quanta_plan *attn_plan(const quanta_tensor_desc *dq, const quanta_tensor_desc *dl, quanta_graph **g,
-                              quanta_tensor *t[4]) {
+static quanta_plan *attn_plan_on(quanta_backend *be, const quanta_tensor_desc *dq, const quanta_tensor_desc *dl,
+                                 quanta_graph **g, quanta_tensor *t[4]) {
     static const char *const names[] = {"q", "k", "v"};
     quanta_tensor *y;
     ck_assert_int_eq(quanta_graph_create(g), QUANTA_OK);
@@ -344,24 +344,48 @@ static quanta_plan *attn_plan(const quanta_tensor_desc *dq, const quanta_tensor_
     ck_assert_int_eq(quanta_attention(*g, t[0], t[1], t[2], NULL, t[3], &ap, &y), QUANTA_OK);
     ck_assert_int_eq(quanta_graph_output(*g, y), QUANTA_OK);
     quanta_plan *p;
-    ck_assert_int_eq(quanta_plan_create(*g, g_cl, &p), QUANTA_OK);
+    ck_assert_int_eq(quanta_plan_create(*g, be, &p), QUANTA_OK);
     return p;
 }
+static quanta_plan *attn_plan(const quanta_tensor_desc *dq, const quanta_tensor_desc *dl, quanta_graph **g,
+                              quanta_tensor *t[4]) {
+    return attn_plan_on(g_cl, dq, dl, g, t);
+}
 
+/* kv_lens are checked by the kernels (one work-item per row on CPUs, the local-memory tiles on
+ * GPUs: both run here) and reported at the plan's synchronize. */
 START_TEST(test_attention_bad_kv_lens) {
     quanta_tensor_desc dq = qt_desc(QUANTA_F32, 4, 1, 1, 2, 64), dl = qt_desc(QUANTA_I32, 1, 1, 0, 0, 0);
-    quanta_graph *g;
-    quanta_tensor *t[4];
-    quanta_plan *p = attn_plan(&dq, &dl, &g, t);
-    ck_assert_int_eq(quanta_plan_fallback_count(p), 0);
-    float z[128] = {0};
-    int32_t len = 3;
-    for (int i = 0; i < 3; i++) ck_assert_int_eq(quanta_plan_set_input(p, t[i], z, sizeof z), QUANTA_OK);
-    ck_assert_int_eq(quanta_plan_set_input(p, t[3], &len, 4), QUANTA_OK);
-    ck_assert_int_eq(quanta_plan_execute(p), QUANTA_ERR_INVALID_ARGUMENT);
-    ck_assert_msg(strstr(quanta_last_error(), "kv_lens"), "%s", quanta_last_error());
-    quanta_plan_destroy(p);
-    quanta_graph_destroy(g);
+    for (int variant = 0; variant < 2; variant++) {
+        quanta_backend *be = g_cl;
+        if (variant == 1) {
+            setenv("QUANTA_OPENCL_ATTENTION", "local", 1);
+            quanta_status os = quanta_backend_open("opencl", &be);
+            unsetenv("QUANTA_OPENCL_ATTENTION");
+            ck_assert_msg(os == QUANTA_OK, "%s", quanta_last_error());
+        }
+        quanta_graph *g;
+        quanta_tensor *t[4];
+        quanta_plan *p = attn_plan_on(be, &dq, &dl, &g, t);
+        ck_assert_int_eq(quanta_plan_fallback_count(p), 0);
+        float z[128] = {0};
+        int32_t len = 3;
+        for (int i = 0; i < 3; i++) ck_assert_int_eq(quanta_plan_set_input(p, t[i], z, sizeof z), QUANTA_OK);
+        ck_assert_int_eq(quanta_plan_set_input(p, t[3], &len, 4), QUANTA_OK);
+        ck_assert_int_eq(quanta_plan_execute(p), QUANTA_ERR_INVALID_ARGUMENT);
+        ck_assert_msg(strstr(quanta_last_error(), "kv_lens[0] = 3"), "%s", quanta_last_error());
+        /* a negative length too, and the flag is clear for the next run */
+        len = -1;
+        ck_assert_int_eq(quanta_plan_set_input(p, t[3], &len, 4), QUANTA_OK);
+        ck_assert_int_eq(quanta_plan_execute(p), QUANTA_ERR_INVALID_ARGUMENT);
+        ck_assert_msg(strstr(quanta_last_error(), "kv_lens[0] = -1"), "%s", quanta_last_error());
+        len = 2;
+        ck_assert_int_eq(quanta_plan_set_input(p, t[3], &len, 4), QUANTA_OK);
+        ck_assert_msg(quanta_plan_execute(p) == QUANTA_OK, "%s", quanta_last_error());
+        quanta_plan_destroy(p);
+        quanta_graph_destroy(g);
+        if (be != g_cl) quanta_backend_close(be);
+    }
 }
 END_TEST
 

@@ -1,0 +1,160 @@
+/*
+ * test_opencl_record.c — a plan executed again and again on OpenCL is recorded on its second
+ * execute and replayed from then on (engine/opencl/cl_record.c). Each execute gets fresh
+ * inputs and its outputs are compared with the reference backend's on the same graph, so a
+ * replay that kept stale arguments, lost a scratch buffer (the q4 GEMV's prepared x) or
+ * skipped a launch fails. A path that cannot be recorded (CLBlast) runs op by op instead,
+ * with the same results.
+ */
+#include <stdlib.h>
+
+#include "cl_test.h"
+#include "qt_tensor.h"
+#include "test_util.h"
+
+static quanta_backend *g_cl, *g_ref;
+
+/* The graph: decode-like and prefill-like shapes of x[M, K] through a q4 matmul, a q8
+ * matmul, rms_norm, gelu, a residual add and attention over a kv_lens input. */
+enum { K = 256, N = 64, H = 2, D = 32, NK = 24 };
+
+typedef struct net {
+    quanta_graph *g;
+    quanta_tensor *x, *kv, *len, *y, *o;
+} net;
+
+static void build(net *n, int64_t M, uint64_t salt) {
+    qt_rng r = qt_rng_make(salt); /* the same weights on both backends */
+    float *w4 = malloc(N * K * sizeof *w4), *w8 = malloc(N * N * sizeof *w8), nw[N];
+    qt_fill_normal(&r, w4, N * K, 0.5f);
+    qt_fill_normal(&r, w8, N * N, 0.5f);
+    qt_fill_normal(&r, nw, N, 1.0f);
+    quanta_tensor_desc d4 = qt_desc(QUANTA_Q4, 2, N, K, 0, 0), d8 = qt_desc(QUANTA_Q8, 2, N, N, 0, 0);
+    d4.group = 64;
+    size_t b4, b8;
+    ck_assert_int_eq(quanta_tensor_bytes(&d4, &b4), QUANTA_OK);
+    ck_assert_int_eq(quanta_tensor_bytes(&d8, &b8), QUANTA_OK);
+    void *q4 = malloc(b4), *q8 = malloc(b8);
+    ck_assert_int_eq(quanta_quantize(&d4, w4, q4, b4), QUANTA_OK);
+    ck_assert_int_eq(quanta_quantize(&d8, w8, q8, b8), QUANTA_OK);
+    quanta_tensor_desc dx = qt_desc(QUANTA_F32, 2, M, K, 0, 0), dn = qt_desc(QUANTA_F32, 1, N, 0, 0, 0);
+    quanta_tensor_desc dkv = qt_desc(QUANTA_F32, 4, 1, H, NK, D), dl = qt_desc(QUANTA_I32, 1, 1, 0, 0, 0);
+    quanta_tensor *w4t, *w8t, *nwt, *h, *a, *q;
+    ck_assert_int_eq(quanta_graph_create(&n->g), QUANTA_OK);
+    ck_assert_int_eq(quanta_graph_input(n->g, "x", &dx, &n->x), QUANTA_OK);
+    ck_assert_int_eq(quanta_graph_input(n->g, "kv", &dkv, &n->kv), QUANTA_OK);
+    ck_assert_int_eq(quanta_graph_input(n->g, "len", &dl, &n->len), QUANTA_OK);
+    ck_assert_int_eq(quanta_graph_constant(n->g, "w4", &d4, q4, b4, &w4t), QUANTA_OK);
+    ck_assert_int_eq(quanta_graph_constant(n->g, "w8", &d8, q8, b8, &w8t), QUANTA_OK);
+    ck_assert_int_eq(quanta_graph_constant(n->g, "nw", &dn, nw, sizeof nw, &nwt), QUANTA_OK);
+    ck_assert_int_eq(quanta_matmul(n->g, n->x, w4t, &h), QUANTA_OK);
+    ck_assert_int_eq(quanta_rms_norm(n->g, h, nwt, 1e-6f, 0, &a), QUANTA_OK);
+    ck_assert_int_eq(quanta_gelu(n->g, a, 1, &a), QUANTA_OK);
+    ck_assert_int_eq(quanta_matmul(n->g, a, w8t, &a), QUANTA_OK);
+    ck_assert_int_eq(quanta_add(n->g, a, h, &n->y), QUANTA_OK);
+    ck_assert_int_eq(quanta_graph_output(n->g, n->y), QUANTA_OK);
+    /* attention of kv over itself, its keys cut at the len input (read on the device) */
+    ck_assert_int_eq(quanta_reshape(n->g, n->kv, 4, (int64_t[]){1, H, NK, D}, &q), QUANTA_OK);
+    quanta_attention_params ap = {0};
+    quanta_tensor *att;
+    ck_assert_int_eq(quanta_attention(n->g, q, n->kv, n->kv, NULL, n->len, &ap, &att), QUANTA_OK);
+    /* a permute whose output shares the activations' buffer copies x aside: not recordable */
+    static const int32_t perm[4] = {0, 2, 1, 3};
+    ck_assert_int_eq(quanta_permute(n->g, att, perm, &n->o), QUANTA_OK);
+    ck_assert_int_eq(quanta_graph_output(n->g, n->o), QUANTA_OK);
+    free(w4);
+    free(w8);
+    free(q4);
+    free(q8);
+}
+
+static void run(quanta_plan *p, net *n, const float *x, size_t xn, const float *kv, int32_t len, float *y, size_t yn,
+                float *o, size_t on) {
+    ck_assert_int_eq(quanta_plan_set_input(p, n->x, x, xn * sizeof *x), QUANTA_OK);
+    ck_assert_int_eq(quanta_plan_set_input(p, n->kv, kv, (size_t)H * NK * D * sizeof *kv), QUANTA_OK);
+    ck_assert_int_eq(quanta_plan_set_input(p, n->len, &len, sizeof len), QUANTA_OK);
+    ck_assert_msg(quanta_plan_execute(p) == QUANTA_OK, "%s", quanta_last_error());
+    qt_poison_f32(y, yn);
+    qt_poison_f32(o, on);
+    ck_assert_int_eq(quanta_plan_get_output(p, n->y, y, yn * sizeof *y), QUANTA_OK);
+    ck_assert_int_eq(quanta_plan_get_output(p, n->o, o, on * sizeof *o), QUANTA_OK);
+}
+
+static void expect_close(const float *got, const float *want, size_t n, const char *what, int rep) {
+    double num = 0, den = 0;
+    for (size_t i = 0; i < n; i++) {
+        ck_assert_msg(isfinite(got[i]), "%s execute %d: element %zu is %f", what, rep, i, got[i]);
+        num += ((double)got[i] - want[i]) * ((double)got[i] - want[i]);
+        den += (double)want[i] * want[i];
+    }
+    ck_assert_msg(num <= 1e-8 * den + 1e-20, "%s execute %d: relative squared error %g", what, rep, num / den);
+}
+
+/* Five executes with fresh inputs each (the first plain, the second recorded, then replays). */
+static void check_repeats(quanta_backend *be, int64_t M, uint64_t salt) {
+    net nc, nr;
+    build(&nc, M, salt);
+    build(&nr, M, salt);
+    quanta_plan *pc, *pr;
+    ck_assert_msg(quanta_plan_create(nc.g, be, &pc) == QUANTA_OK, "%s", quanta_last_error());
+    ck_assert_int_eq(quanta_plan_fallback_count(pc), 0);
+    ck_assert_int_eq(quanta_plan_create(nr.g, g_ref, &pr), QUANTA_OK);
+    const size_t xn = (size_t)M * K, yn = (size_t)M * N, kn = (size_t)H * NK * D, on = kn;
+    float *x = malloc(xn * 4), *kv = malloc(kn * 4), *y = malloc(yn * 4), *yr = malloc(yn * 4), *o = malloc(on * 4),
+          *orf = malloc(on * 4);
+    qt_rng r = qt_rng_make(salt + 1);
+    for (int rep = 0; rep < 5; rep++) {
+        qt_fill_normal(&r, x, xn, 1.0f);
+        qt_fill_normal(&r, kv, kn, 1.0f);
+        int32_t len = 1 + (int32_t)(qt_next(&r) % NK);
+        run(pc, &nc, x, xn, kv, len, y, yn, o, on);
+        run(pr, &nr, x, xn, kv, len, yr, yn, orf, on);
+        expect_close(y, yr, yn, "matmul chain", rep);
+        expect_close(o, orf, on, "attention", rep);
+    }
+    quanta_plan_destroy(pc);
+    quanta_plan_destroy(pr);
+    quanta_graph_destroy(nc.g);
+    quanta_graph_destroy(nr.g);
+    free(x);
+    free(kv);
+    free(y);
+    free(yr);
+    free(o);
+    free(orf);
+}
+
+START_TEST(test_replay_decode) { check_repeats(g_cl, 1, 11); }
+END_TEST
+
+START_TEST(test_replay_prefill) { check_repeats(g_cl, 20, 12); }
+END_TEST
+
+/* CLBlast cannot be recorded: the capture gives up and the plan keeps running op by op. */
+START_TEST(test_unrecordable_path_runs_plain) {
+    setenv("QUANTA_OPENCL_GEMM", "blas", 1);
+    quanta_backend *be;
+    quanta_status st = quanta_backend_open("opencl", &be);
+    unsetenv("QUANTA_OPENCL_GEMM");
+    ck_assert_msg(st == QUANTA_OK, "%s", quanta_last_error());
+    check_repeats(be, 20, 13);
+    quanta_backend_close(be);
+}
+END_TEST
+
+int main(void) {
+    int rc = qt_cl_open(&g_cl);
+    if (rc) return rc;
+    if (quanta_backend_open("ref", &g_ref) != QUANTA_OK) return 1;
+    Suite *s = suite_create("opencl_record");
+    TCase *tc = tcase_create("record");
+    tcase_set_timeout(tc, 600);
+    tcase_add_test(tc, test_replay_decode);
+    tcase_add_test(tc, test_replay_prefill);
+    tcase_add_test(tc, test_unrecordable_path_runs_plain);
+    suite_add_tcase(s, tc);
+    rc = qt_run_suite(s);
+    quanta_backend_close(g_ref);
+    quanta_backend_close(g_cl);
+    return rc;
+}
