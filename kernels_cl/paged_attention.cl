@@ -59,12 +59,7 @@ kernel void qn_paged_kv_write(const global uchar *sb, ulong so, int sdt, global 
     if (i >= BH * T) return;
     const int start = *(const global int *)(startp + sto);
     if (start < 0 || (ulong)start + T > Nmax) {
-        if (i == 0) {
-            err[1] = start;
-            err[2] = (int)T;
-            err[3] = (int)Nmax;
-            err[0] = 1;
-        }
+        if (i == 0) qn_report(err, QN_ERR_WRITE_ROWS_START, start, (int)T, (int)Nmax);
         return;
     }
     const global uchar *x = sb + so;

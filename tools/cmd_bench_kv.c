@@ -1,12 +1,13 @@
 /*
  * cmd_bench_kv.c — `quanta bench kv`: what a quantized paged KV cache (int8 = q8, fp8 = e4m3)
- * costs in accuracy and buys in capacity, against the f16 cache, on one model:
+ * costs in accuracy and buys in capacity, against the f16 and the full-precision (f32) caches,
+ * on one model:
  *
  *   - logit drift, teacher-forced: 10 prompts run side by side in pools of each dtype, every
  *     pool fed the tokens the f16 pool's greedy decoding chose, so each step's logits compare
- *     position for position: max |logit - logit_f16|, and how often the top-1 token agrees;
+ *     position for position: max |logit - logit_base|, and how often the top-1 token agrees;
  *   - greedy output: each dtype decoding on its own; prompts whose first N tokens equal the
- *     f16 cache's, and where the others first differ;
+ *     base cache's own greedy decoding, and where the others first differ;
  *   - capacity: a pool's device bytes per 16-position block (quanta_kv_pool_bytes of real
  *     pools), and the sequences of -c positions that fit a --budget-mib KV budget.
  *
@@ -158,8 +159,8 @@ int qn_cmd_bench_kv(int argc, char **argv) {
 
     printf("quanta bench kv: %s (%s, %s weights) on %s (%s); %d prompts, %d greedy tokens each\n", info.name,
            info.arch, quanta_dtype_name(info.weight_dtype), dev.backend, dev.name, NP, N);
-    double maxabs[ND] = {0}, maxlog = 0;
-    long agree[ND] = {0}, total = 0;
+    double maxabs[2][ND] = {{0}}, maxlog = 0; /* [base: f16, f32][dtype] */
+    long agree[2][ND] = {{0}}, total = 0;
     /* step 0: the prompts (one prefill each); then N - 1 decode steps of all prompts at once */
     for (int step = 0; step < N; step++) {
         for (int set = 0; set < 2; set++) {
@@ -189,33 +190,40 @@ int qn_cmd_bench_kv(int argc, char **argv) {
                     for (int s = 0; s < NP; s++) gen[d][s * N + step] = argmax(lg[d] + (size_t)s * V, V);
             }
             if (set) continue;
-            for (int s = 0; s < NP; s++) { /* forced: compare each dtype with f16, position for position */
-                const float *b = lg[0] + (size_t)s * V;
-                const int32_t top = argmax(b, V);
-                for (int32_t i = 0; i < V; i++) maxlog = fmax(maxlog, fabs(b[i]));
-                for (int d = 1; d < ND; d++) {
-                    const float *x = lg[d] + (size_t)s * V;
-                    for (int32_t i = 0; i < V; i++) maxabs[d] = fmax(maxabs[d], fabs((double)x[i] - b[i]));
-                    agree[d] += argmax(x, V) == top;
+            for (int s = 0; s < NP; s++) { /* forced: every dtype against f16 and f32, position for position */
+                for (int32_t i = 0; i < V; i++) maxlog = fmax(maxlog, fabs(lg[0][(size_t)s * V + i]));
+                for (int base = 0; base < 2; base++) {
+                    const float *b = lg[base] + (size_t)s * V;
+                    const int32_t top = argmax(b, V);
+                    for (int d = 0; d < ND; d++) {
+                        const float *x = lg[d] + (size_t)s * V;
+                        for (int32_t i = 0; i < V; i++) maxabs[base][d] = fmax(maxabs[base][d], fabs((double)x[i] - b[i]));
+                        agree[base][d] += argmax(x, V) == top;
+                    }
                 }
                 total++;
             }
         }
     }
-    printf("\nlogit drift against the f16 cache, teacher-forced (%ld positions; max |logit| %.2f):\n", total, maxlog);
-    printf("| pool | max abs logit diff | top-1 agreement | greedy = f16 for %d tokens | first difference at |\n", N);
-    printf("|---|---|---|---|---|\n");
-    for (int d = 1; d < ND; d++) {
-        int same = 0;
-        char firsts[160] = "";
-        for (int s = 0; s < NP; s++) {
-            int k = 0;
-            while (k < N && gen[d][s * N + k] == gen[0][s * N + k]) k++;
-            if (k == N) same++;
-            else snprintf(firsts + strlen(firsts), sizeof firsts - strlen(firsts), "%sp%d: %d", *firsts ? ", " : "", s, k);
+    for (int base = 0; base < 2; base++) {
+        printf("\nagainst the %s cache: logits teacher-forced (%ld positions; max |logit| %.2f), greedy on its own:\n",
+               dt_names[base], total, maxlog);
+        printf("| pool | max abs logit diff | top-1 agreement | greedy = %s for %d tokens | first difference at |\n",
+               dt_names[base], N);
+        printf("|---|---|---|---|---|\n");
+        for (int d = 0; d < ND; d++) {
+            if (d == base) continue;
+            int same = 0;
+            char firsts[160] = "";
+            for (int s = 0; s < NP; s++) {
+                int k = 0;
+                while (k < N && gen[d][s * N + k] == gen[base][s * N + k]) k++;
+                if (k == N) same++;
+                else snprintf(firsts + strlen(firsts), sizeof firsts - strlen(firsts), "%sp%d: %d", *firsts ? ", " : "", s, k);
+            }
+            printf("| %s | %.4f | %.2f%% (%ld/%ld) | %d/%d | %s |\n", dt_names[d], maxabs[base][d],
+                   100.0 * agree[base][d] / total, agree[base][d], total, same, NP, *firsts ? firsts : "-");
         }
-        printf("| %s | %.4f | %.2f%% (%ld/%ld) | %d/%d | %s |\n", dt_names[d], maxabs[d], 100.0 * agree[d] / total,
-               agree[d], total, same, NP, *firsts ? firsts : "-");
     }
     printf("\ncapacity: sequences of %d positions in a %d MiB KV budget (bytes from the pools themselves):\n", ctx,
            budget);
