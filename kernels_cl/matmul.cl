@@ -316,14 +316,17 @@ QN_INL float qn_gemv_row(const global uchar *W, const qn_quant_layout *wp, const
         acc *= qn_ldf_any(W + w.scales_offset + n * 4);
         break;
     }
+/* a ggml row chunk by chunk, each decoded to weights (the general loop; GPUs split rows) */
+#define QN_GGML_CHUNKS(DT)                                                                  \
+    for (long c = c0; c < nchunk; c += step) {                                              \
+        const long k0 = c * 32;                                                             \
+        float16 w0, w1;                                                                     \
+        qn_ggml32(codes, DT, c, &w0, &w1);                                                  \
+        QN_DOT(acc)                                                                         \
+    }
 #define QN_GGML_GEMV(DT)                                                                    \
     case DT:                                                                                \
-        for (long c = c0; c < nchunk; c += step) {                                          \
-            const long k0 = c * 32;                                                         \
-            float16 w0, w1;                                                                 \
-            qn_ggml32(codes, DT, c, &w0, &w1);                                              \
-            QN_DOT(acc)                                                                     \
-        }                                                                                   \
+        QN_GGML_CHUNKS(DT)                                                                  \
         break;
 /* scale-only blocks: the chunk's codes dotted with x, then one scale per chunk; chunk pairs
  * alternate two accumulators (two dependency chains) */
@@ -376,12 +379,7 @@ QN_INL float qn_gemv_row(const global uchar *W, const qn_quant_layout *wp, const
             }
             break;
         }
-        for (long c = c0; c < nchunk; c += step) {
-            const long k0 = c * 32;
-            float16 w0, w1;
-            qn_ggml32(codes, QN_DT_GGML_Q4_K, c, &w0, &w1);
-            QN_DOT(acc)
-        }
+        QN_GGML_CHUNKS(QN_DT_GGML_Q4_K)
         break;
     QN_GGML_GEMV(QN_DT_GGML_Q5_K)
     case QN_DT_GGML_Q6_K:
@@ -415,12 +413,7 @@ QN_INL float qn_gemv_row(const global uchar *W, const qn_quant_layout *wp, const
             }
             break;
         }
-        for (long c = c0; c < nchunk; c += step) {
-            const long k0 = c * 32;
-            float16 w0, w1;
-            qn_ggml32(codes, QN_DT_GGML_Q6_K, c, &w0, &w1);
-            QN_DOT(acc)
-        }
+        QN_GGML_CHUNKS(QN_DT_GGML_Q6_K)
         break;
     default: {
         qn_wrow row = qn_wrow_make(W, &w, n);
