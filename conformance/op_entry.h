@@ -105,6 +105,9 @@ int qc_check_format(quanta_dtype w, int32_t g, int32_t dq, int64_t cols, const c
                     size_t errlen);
 /* The checks of every op with a shape key: 1-4 dims, <= 2^28 elements, an activation dtype. */
 int qc_check_shape(const qc_case *c, char *err, size_t errlen);
+/* What attention and paged_attention check alike: hq a multiple of hkv, an activation dtype,
+ * scale >= 0. */
+int qc_check_attention(const qc_case *c, char *err, size_t errlen);
 /* Elements of the shape key's tensor; of an op of x alone (x, the result, a row's parameters). */
 int64_t qc_shape_elems(const qc_case *c);
 int64_t qc_unary_elements(const qc_case *c);
