@@ -9,6 +9,7 @@
  * cl_tune.c     the per-device tuning table (variants and work-group shapes per shape class)
  * cl_tune_sweep.c the `quanta tune` sweep that fills it
  * cl_attention.c tiled attention and split-KV launchers
+ * cl_record.c   a plan's launches recorded once and replayed (capture_begin/end, replay)
  */
 #ifndef QUANTA_CL_INTERNAL_H
 #define QUANTA_CL_INTERNAL_H
