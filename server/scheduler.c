@@ -49,6 +49,10 @@ struct qs_sched {
     int32_t window;
     int32_t *ltables;         /* a step's local block tables */
     int32_t *match;           /* [2][max_blocks]: admission's shared blocks (global, local) */
+    qs_req **cand;            /* the queue in admission order */
+    int32_t cand_cap;
+    qs_req **pre_order;       /* [max_batch] prefilling requests in the order their pieces are given */
+    uint64_t next_seq;
     int stop, draining;
     uint64_t next_order, seed_counter;
     float *logits;            /* max_batch * V (decode) */
@@ -256,31 +260,90 @@ static int64_t n_unheld(const qs_kv_pool *p, const int32_t *ids, int32_t n) {
     return c;
 }
 
+/* ---------------------------------------------------------------- admission order */
+
+/* Length buckets: a request's expected positions (what it still computes plus what it may still
+ * generate) in powers of two of the prefill chunk. */
+static int length_bucket(const qs_sched *s, const qs_req *r) {
+    int64_t len = (int64_t)prefill_len(r) + r->p.max_tokens - r->n_out, edge = s->cfg.prefill_chunk;
+    int b = 0;
+    while (len > edge && b < 30) edge *= 2, b++;
+    return b;
+}
+
+/* Who is admitted first: 0 a preempted request (it has streamed tokens already), 1 one that has
+ * waited QS_ADMIT_AGE_S or more (no request starves behind shorter ones), 2 the rest. */
+#define QS_ADMIT_AGE_S 2.0
+static int admit_class(const qs_req *r, double now) {
+    return r->n_out > 0 ? 0 : now - r->t_submit >= QS_ADMIT_AGE_S ? 1 : 2;
+}
+
+static double g_admit_now; /* qsort has no context argument; admit() runs on the scheduler thread only */
+static const qs_sched *g_admit_sched;
+static int admit_cmp(const void *pa, const void *pb) {
+    const qs_req *a = *(qs_req *const *)pa, *b = *(qs_req *const *)pb;
+    int ca = admit_class(a, g_admit_now), cb = admit_class(b, g_admit_now);
+    if (ca != cb) return ca - cb;
+    if (ca == 2) {
+        int ba = length_bucket(g_admit_sched, a), bb = length_bucket(g_admit_sched, b);
+        if (ba != bb) return ba - bb;
+    }
+    return a->seq < b->seq ? -1 : a->seq > b->seq;
+}
+
+/* The queue in admission order (s->cand): FIFO, or length-bucketed (cfg.bucketed). Returns its
+ * length. */
+static int32_t admission_order(qs_sched *s) {
+    int32_t n = 0;
+    for (qs_req *r = s->q_head; r && n < s->cand_cap; r = r->next) s->cand[n++] = r;
+    if (s->cfg.bucketed && n > 1) {
+        g_admit_now = now_s();
+        g_admit_sched = s;
+        qsort(s->cand, (size_t)n, sizeof *s->cand, admit_cmp);
+    }
+    return n;
+}
+
+/* Whether r fits now: its shared prompt blocks (s->match), then the rest of its (re)computed
+ * prompt and its first new token in the free blocks; *shared gets the shared block count. */
+static int fits(qs_sched *s, qs_req *r, int32_t *shared) {
+    int32_t *gblk = s->match, *lblk = s->match + s->max_blocks;
+    int32_t k = *shared = prefix_match(s, r, gblk, lblk);
+    int64_t take = qs_kv_blocks_for(prefill_len(r) + 1) - k + n_unheld(&s->pool, gblk, k);
+    int32_t from = k * QS_KV_BLOCK, left = prefill_len(r) + 1 - from, room = s->cfg.prefill_chunk - from % s->cfg.prefill_chunk;
+    int32_t first = left < room ? left : room;
+    if (s->has_local && qs_kv_blocks_for(first) + n_unheld(&s->lpool, lblk, k) > qs_kv_pool_free(&s->lpool) &&
+        s->n_running > 0)
+        return 0;
+    /* Alone in the scheduler a request that fits the pool at all is admitted (the local pools
+     * make room by preempting it piece by piece if they must). */
+    return take <= qs_kv_pool_free(&s->pool) || s->n_running == 0;
+}
+
 static void admit(qs_sched *s) {
     while (s->q_head && s->n_running < s->cfg.max_batch) {
-        qs_req *r = s->q_head;
-        /* Shared prompt blocks, then: the rest of the (re)computed prompt and its first new token
-         * must fit in the free blocks. */
-        int32_t *gblk = s->match, *lblk = s->match + s->max_blocks;
-        int32_t shared = prefix_match(s, r, gblk, lblk);
-        int64_t need = qs_kv_blocks_for(prefill_len(r) + 1);
-        int64_t take = need - shared + n_unheld(&s->pool, gblk, shared);
-        int32_t from = shared * QS_KV_BLOCK, left = prefill_len(r) + 1 - from;
-        int32_t first = left < s->cfg.prefill_chunk - from % s->cfg.prefill_chunk
-                            ? left : s->cfg.prefill_chunk - from % s->cfg.prefill_chunk;
-        if (s->has_local && qs_kv_blocks_for(first) + n_unheld(&s->lpool, lblk, shared) > qs_kv_pool_free(&s->lpool) &&
-            s->n_running > 0)
-            return;
-        if (take > qs_kv_pool_free(&s->pool)) {
-            if (s->n_running > 0) return; /* wait for blocks to come back */
-            if (need > s->pool.total) {   /* can never fit: refuse it rather than wait forever */
-                queue_remove(s, r);
-                snprintf(r->error, sizeof r->error, "the request needs %lld KV blocks, the pool has %lld",
+        /* The first request in admission order that fits; one that must not be overtaken (FIFO,
+         * preempted, or waiting too long) and does not fit holds the rest back until blocks come
+         * back. A request that can never fit the pool is refused rather than kept waiting. */
+        qs_req *r = NULL;
+        int32_t shared = 0, n = admission_order(s);
+        double now = now_s();
+        for (int32_t c = 0; c < n && !r; c++) {
+            qs_req *q = s->cand[c];
+            int64_t need = qs_kv_blocks_for(prefill_len(q) + 1);
+            if (need > s->pool.total) {
+                queue_remove(s, q);
+                snprintf(q->error, sizeof q->error, "the request needs %lld KV blocks, the pool has %lld",
                          (long long)need, (long long)s->pool.total);
-                finish(s, r, NULL);
-                continue;
+                finish(s, q, NULL);
+                n = -1;
+                break;
             }
+            if (fits(s, q, &shared)) r = q;
+            else if (!s->cfg.bucketed || admit_class(q, now) < 2) break;
         }
+        if (n < 0) continue; /* the queue changed */
+        if (!r) return;
         queue_remove(s, r);
         int i = 0;
         while (s->slot[i]) i++;
@@ -289,6 +352,8 @@ static void admit(qs_sched *s) {
         s->n_running++;
         r->state = QS_PREFILL;
         r->order = ++s->next_order;
+        r->t_admit = now;
+        int32_t *gblk = s->match, *lblk = s->match + s->max_blocks;
         if (shared && (!qs_kv_pool_attach(&s->pool, i, gblk, shared) ||
                        (s->has_local && !qs_kv_pool_attach(&s->lpool, i, lblk, shared)))) {
             qs_kv_pool_free_seq(&s->pool, i); /* out of memory for the table: compute it all */
@@ -420,6 +485,32 @@ static int local_prepare(qs_sched *s, int i, int64_t from, int64_t T) {
     return s->slot[i] == r;
 }
 
+/* Prefill pieces go first to requests admitted QS_ADMIT_AGE_S or more ago (oldest first: none
+ * starves), then to the one with the fewest prompt tokens left (its first token comes soonest). */
+static int prefill_cmp(const void *pa, const void *pb) {
+    const qs_req *a = *(qs_req *const *)pa, *b = *(qs_req *const *)pb;
+    int oa = g_admit_now - a->t_admit >= QS_ADMIT_AGE_S, ob = g_admit_now - b->t_admit >= QS_ADMIT_AGE_S;
+    if (oa != ob) return ob - oa;
+    if (!oa) {
+        int32_t la = prefill_len(a) - a->n_prefilled, lb = prefill_len(b) - b->n_prefilled;
+        if (la != lb) return la < lb ? -1 : 1;
+    }
+    return a->order < b->order ? -1 : a->order > b->order;
+}
+
+/* The prefilling requests in the order the step's budget goes to them (s->pre_order): slot order,
+ * or with cfg.bucketed as prefill_cmp says. Returns their count. */
+static int32_t prefill_order(qs_sched *s) {
+    int32_t n = 0;
+    for (int i = 0; i < s->cfg.max_batch; i++)
+        if (s->slot[i] && s->slot[i]->state == QS_PREFILL) s->pre_order[n++] = s->slot[i];
+    if (s->cfg.bucketed && n > 1) {
+        g_admit_now = now_s();
+        qsort(s->pre_order, (size_t)n, sizeof *s->pre_order, prefill_cmp);
+    }
+    return n;
+}
+
 /* Publishes the whole prompt blocks that r's piece [from, from + n) computed, for other
  * requests with the same prefix (kv_pool.h). */
 static void publish(qs_sched *s, qs_req *r, int32_t from, int32_t n) {
@@ -463,9 +554,11 @@ static void step(qs_sched *s) {
     int n_pre = 0;
     qs_req *pre_req[64];
     int32_t pre_from[64], pre_n[64];
-    for (int i = 0; i < B && n_pre < 64; i++) {
-        qs_req *r = s->slot[i];
-        if (!r || r->state != QS_PREFILL) continue;
+    int32_t n_order = prefill_order(s);
+    for (int o = 0; o < n_order && n_pre < 64; o++) {
+        qs_req *r = s->pre_order[o];
+        if (r->slot < 0 || r->state != QS_PREFILL) continue; /* preempted for an earlier one's local blocks */
+        int i = r->slot;
         int32_t at = r->n_prefilled, total = prefill_len(r);
         /* With local pools one piece per request and step: the window's release before a piece
          * must not free blocks an earlier piece of the same step still writes and reads. */
@@ -597,6 +690,9 @@ quanta_status qs_sched_create(quanta_model *model, const qs_sched_config *cfg, q
     s->tables = malloc((size_t)cfg->max_batch * (size_t)s->max_blocks * sizeof *s->tables);
     s->ltables = malloc((size_t)cfg->max_batch * (size_t)s->max_blocks * sizeof *s->ltables);
     s->match = malloc(2 * (size_t)s->max_blocks * sizeof *s->match);
+    s->cand_cap = cfg->max_queue + cfg->max_batch; /* preempted requests may join a full queue */
+    s->cand = malloc((size_t)(s->cand_cap ? s->cand_cap : 1) * sizeof *s->cand);
+    s->pre_order = malloc((size_t)cfg->max_batch * sizeof *s->pre_order);
     s->window = info.sliding_window;
     s->logits = malloc((size_t)cfg->max_batch * (size_t)s->V * sizeof *s->logits);
     /* Local pools: what every slot's window needs at most (the window, the longest piece, one
@@ -604,7 +700,7 @@ quanta_status qs_sched_create(quanta_model *model, const qs_sched_config *cfg, q
     int64_t local = cfg->kv_local_blocks;
     if (!local && s->window > 0 && s->window < cfg->n_ctx)
         local = (int64_t)cfg->max_batch * (qs_kv_blocks_for((int64_t)s->window + cfg->prefill_chunk) + 1);
-    if (!s->slot || !s->tables || !s->ltables || !s->match || !s->logits ||
+    if (!s->slot || !s->tables || !s->ltables || !s->match || !s->cand || !s->pre_order || !s->logits ||
         qs_kv_pool_init(&s->pool, cfg->kv_blocks, cfg->max_batch) ||
         qs_kv_pool_init(&s->lpool, local, cfg->max_batch))
         st = QUANTA_ERR_OUT_OF_MEMORY;
@@ -661,6 +757,8 @@ void qs_sched_destroy(qs_sched *s) {
     free(s->tables);
     free(s->ltables);
     free(s->match);
+    free(s->cand);
+    free(s->pre_order);
     free(s->slot);
     free(s->logits);
     pthread_cond_destroy(&s->news);
@@ -679,6 +777,7 @@ qs_submit_result qs_sched_submit(qs_sched *s, qs_req *r) {
         r->refs++;
         r->state = QS_QUEUED;
         r->t_submit = now_s();
+        r->seq = ++s->next_seq;
         r->n_ctx_left = s->cfg.n_ctx - r->n_prompt;
         r->next = NULL;
         if (s->q_tail) s->q_tail->next = r;

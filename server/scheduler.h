@@ -60,7 +60,7 @@ typedef struct qs_req {
     const char *finish_reason; /* "stop", "length", or NULL while running */
     char error[256];           /* non-empty: the request failed (the scheduler's message) */
     int cancelled;             /* set by the client side: leave at the next step */
-    double t_submit, t_first, t_last;
+    double t_submit, t_first, t_last, t_admit;
     /* scheduler-private */
     int refs;
     int slot;
@@ -68,6 +68,7 @@ typedef struct qs_req {
     int32_t n_ctx_left;        /* positions this request may still use */
     quanta_model_sampler *sampler;
     uint64_t order;            /* admission order (the youngest is preempted first) */
+    uint64_t seq;              /* submission order */
     uint64_t *block_hash;      /* chain hashes of the prompt's whole blocks (kv_pool.h), at admission */
     int32_t n_hash;
     struct qs_req *next;       /* queue link */
@@ -83,6 +84,7 @@ typedef struct qs_sched_config {
     int64_t kv_local_blocks;   /* blocks of the sliding-window layers' own pools (0 = as many as the
                                 * sequences' windows need at most) */
     int prefix_cache;          /* share computed prompt blocks between requests (kv_pool.h) */
+    int bucketed;              /* length-bucketed admission and shortest-prompt-first prefill (else FIFO) */
     quanta_dtype kv_dtype;     /* the pool's element dtype (quanta_kv_pool_create): f32/f16/bf16, q8, fp8_e4m3 */
 } qs_sched_config;
 

