@@ -6,8 +6,8 @@
  * keys with their defaults, its validation, its inputs drawn from a seed, its graph built
  * through the public constructor, its generated cases and its pass thresholds. spec.c, data.c,
  * cases.c, thresholds.c and runner.c hold no per-op code: they iterate the table (ops.c, keyed
- * by the engine op id). Adding an op's conformance = one entry file, one line in ops.c, one in
- * meson.build (engine/README.md, "How to add an op").
+ * by the engine op id). Adding an op's conformance = one entry file, its line in ops.c, its file
+ * in meson.build (engine/README.md, "How to add an op").
  */
 #ifndef QUANTA_CONFORMANCE_OP_ENTRY_H
 #define QUANTA_CONFORMANCE_OP_ENTRY_H
@@ -90,11 +90,6 @@ typedef struct qc_op_def {
 /* The entry of op, NULL when op has none (all_reduce: tests/parallel/ checks it). */
 const qc_op_def *qc_op_def_of(qc_op op);
 
-/* The entries (ops/<op>.c). */
-extern const qc_op_def qc_matmul_def, qc_attention_def, qc_paged_attention_def, qc_rms_norm_def,
-    qc_add_rms_norm_def, qc_rope_def, qc_silu_def, qc_gelu_def, qc_add_def, qc_mul_def, qc_scale_def,
-    qc_softmax_def, qc_get_rows_def, qc_permute_def, qc_convert_def, qc_write_rows_def;
-
 /* The element-wise threshold rows (thresholds.c), for ops without rows of their own. */
 extern const qc_thr_row qc_elementwise_thr[];
 
@@ -110,6 +105,9 @@ int qc_check_format(quanta_dtype w, int32_t g, int32_t dq, int64_t cols, const c
                     size_t errlen);
 /* The checks of every op with a shape key: 1-4 dims, <= 2^28 elements, an activation dtype. */
 int qc_check_shape(const qc_case *c, char *err, size_t errlen);
+/* What attention and paged_attention check alike: hq a multiple of hkv, an activation dtype,
+ * scale >= 0. */
+int qc_check_attention(const qc_case *c, char *err, size_t errlen);
 /* Elements of the shape key's tensor; of an op of x alone (x, the result, a row's parameters). */
 int64_t qc_shape_elems(const qc_case *c);
 int64_t qc_unary_elements(const qc_case *c);

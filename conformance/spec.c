@@ -307,6 +307,14 @@ int qc_check_shape(const qc_case *c, char *err, size_t errlen) {
     return 0;
 }
 
+int qc_check_attention(const qc_case *c, char *err, size_t errlen) {
+    if (c->hq % c->hkv)
+        return qc_err(err, errlen, "hq (%lld) must be a multiple of hkv (%lld)", (long long)c->hq, (long long)c->hkv);
+    if (!qc_is_act(c->dtype)) return qc_err(err, errlen, "dtype must be f32, f16 or bf16");
+    if (c->scale < 0) return qc_err(err, errlen, "scale must be >= 0 (0 = 1/sqrt(d))");
+    return 0;
+}
+
 int64_t qc_shape_elems(const qc_case *c) {
     int64_t n = 1;
     for (int i = 0; i < c->ndim; i++) n *= c->shape[i];

@@ -117,6 +117,15 @@ typedef uint64_t qn_dtype_set;
 /* The quantized KV pools (q8, fp8_e4m3; formats.h qn_kv_dtype_is_quantized): write_rows' dst and
  * paged_attention's k_pool may be one. */
 #define QN_DT_KV_QUANT (QN_DT_BIT(QUANTA_Q8) | QN_DT_BIT(QUANTA_FP8_E4M3))
+/* Kernel-table rows (designated initializers) of a backend whose activation kernels decode
+ * f32, f16 and bf16 for every op that takes only activations (OpenCL's and CUDA's); the ops of
+ * weight formats and KV dtypes (matmul, get_rows, write_rows, paged_attention) each backend
+ * lists itself. */
+#define QN_KERNELS_FLOAT_ACTIVATION_OPS                                                                                \
+    [QN_OP_ATTENTION] = QN_DT_FLOATS, [QN_OP_RMS_NORM] = QN_DT_FLOATS, [QN_OP_ROPE] = QN_DT_FLOATS,                    \
+    [QN_OP_SILU] = QN_DT_FLOATS, [QN_OP_GELU] = QN_DT_FLOATS, [QN_OP_ADD] = QN_DT_FLOATS, [QN_OP_MUL] = QN_DT_FLOATS,  \
+    [QN_OP_SCALE] = QN_DT_FLOATS, [QN_OP_SOFTMAX] = QN_DT_FLOATS, [QN_OP_PERMUTE] = QN_DT_DENSE,                      \
+    [QN_OP_CONVERT] = QN_DT_FLOATS, [QN_OP_ADD_RMS_NORM] = QN_DT_FLOATS
 /* Every dense dtype (what permute moves). */
 #define QN_DT_DENSE (QN_DT_FLOATS | QN_DT_BIT(QUANTA_I32) | QN_DT_BIT(QUANTA_U8))
 
@@ -163,12 +172,8 @@ typedef struct qn_backend_ops {
     /* Waits for all queued work. */
     quanta_status (*synchronize)(void *self);
 
-    /* (Measurements for `quanta bench` are not here: engine/bench_hooks.h.) */
-
-    /* Optional, for `quanta tune`: time the backend's kernel variants and work-group shapes on
-     * this device and store the fastest in its tuning table; be is the public handle (to build
-     * test graphs), report gets one line per table entry. quick: smaller shapes. */
-    quanta_status (*tune)(void *self, quanta_backend *be, int quick, char *report, size_t report_len);
+    /* (Measurements for `quanta bench` and the tuning sweep of `quanta tune` are not here:
+     * engine/bench_hooks.h.) */
 
     /* Optional: record a whole plan execution once and replay it (CUDA graphs). Between
      * capture_begin and capture_end, run() only records work; capture_end(ok = 0) discards it.

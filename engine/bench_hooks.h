@@ -1,8 +1,10 @@
 /*
- * bench_hooks.h — what only `quanta bench` and the tests ask of a backend (internal; bench/ and
- * tests/ include it). Measurements are no part of running graphs, so they are not in
+ * bench_hooks.h — what only measuring asks of a backend: `quanta bench` and the tests (copy
+ * bandwidth, a peer GEMM) and `quanta tune` (quanta_backend_tune: the sweep that fills a
+ * backend's tuning table). Measurements are no part of running graphs, so they are not in
  * qn_backend_ops: a backend that offers them defines a qn_bench_hooks and appends its symbol to
- * bench_hook_tables in its meson.build (engine/meson.build generates the list).
+ * bench_hook_tables in its meson.build (engine/meson.build generates the list). Internal;
+ * bench/ and tests/ include it.
  */
 #ifndef QUANTA_ENGINE_BENCH_HOOKS_H
 #define QUANTA_ENGINE_BENCH_HOOKS_H
@@ -18,6 +20,11 @@ typedef struct qn_bench_hooks {
      * Sgemm), seconds per call, and the peer's name. NULL when the backend has none. */
     quanta_status (*peer_gemm)(void *self, int64_t m, int64_t n, int64_t k, double *seconds, char *peer_name,
                                size_t peer_name_len);
+    /* For `quanta tune`: time the backend's kernel variants and work-group shapes on this
+     * device and store the fastest in its tuning table; be is the public handle (to build test
+     * graphs), report gets one line per table entry. quick: smaller shapes. NULL when the
+     * backend has no tuning table. */
+    quanta_status (*tune)(void *self, quanta_backend *be, int quick, char *report, size_t report_len);
 } qn_bench_hooks;
 
 /* The hooks of an open backend and its state (*self), NULL when it has none. */

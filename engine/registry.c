@@ -230,10 +230,12 @@ quanta_status quanta_backend_tune(quanta_backend *backend, int quick, char *repo
         report_len = sizeof scratch;
     }
     report[0] = '\0';
-    if (!backend->ops->tune)
+    void *self;
+    const qn_bench_hooks *hooks = qn_bench_hooks_of(backend, &self);
+    if (!hooks || !hooks->tune)
         return qn_error_set(QUANTA_ERR_UNSUPPORTED, "quanta_backend_tune: the %s backend has no tuning table",
                             backend->ops->name);
-    return backend->ops->tune(backend->self, backend, quick, report, report_len);
+    return hooks->tune(self, backend, quick, report, report_len);
 }
 
 quanta_status quanta_backend_set_memory_limit(quanta_backend *backend, uint64_t bytes) {

@@ -41,8 +41,9 @@ typedef int32_t qn_i32;
 #define QN_DT_E5M2 20
 /* ggml block formats, byte for byte as GGUF stores them: rows of blocks along the columns.
  * QN_GGML_BLOCK_ELEMS / _BYTES give the geometry; the block contents are ggml's (formats/
- * gguf_dequant.c decodes them, kernels_cuda/ggml_blocks.cuh on the GPU). group = elements
- * per block, codes_row_bytes = cols / block * block bytes, no other sections. */
+ * gguf_dequant.c decodes them; on devices kernels_cuda/ggml_blocks.cuh and kernels_cl/
+ * ggml_blocks.cl). group = elements per block, codes_row_bytes = cols / block * block bytes,
+ * no other sections. */
 #define QN_DT_GGML_Q4_0 32 /* 18 B: f16 d, 16 B nibbles (w = d (q - 8)) */
 #define QN_DT_GGML_Q4_1 33 /* 20 B: f16 d, f16 m, nibbles (w = d q + m) */
 #define QN_DT_GGML_Q5_0 34 /* 22 B: f16 d, u32 high bits, nibbles (w = d (q - 16)) */

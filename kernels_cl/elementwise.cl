@@ -6,11 +6,7 @@
  * size may be rounded up to the work-group size.
  */
 
-#define QN_UNARY_COPY 0
-#define QN_UNARY_SILU 1
-#define QN_UNARY_GELU 2
-#define QN_UNARY_GELU_TANH 3
-#define QN_UNARY_SCALE 4
+/* QN_UNARY_* and the GELU constants: base/unary_ops.h, carried ahead of common.cl. */
 
 kernel void qn_unary(const global uchar *x, ulong xo, int xdt, global uchar *y, ulong yo, int ydt,
                      ulong n, int op, float s) {
@@ -20,10 +16,10 @@ kernel void qn_unary(const global uchar *x, ulong xo, int xdt, global uchar *y, 
     switch (op) {
     case QN_UNARY_SILU: r = v / (1.0f + exp(-v)); break;
     case QN_UNARY_GELU: /* 1 + erf(x/sqrt2) = erfc(-x/sqrt2), without cancellation for x << 0 */
-        r = 0.5f * v * erfc(-v * 0.70710678118654752f);
+        r = 0.5f * v * erfc(-v * QN_F32(QN_SQRT1_2));
         break;
     case QN_UNARY_GELU_TANH: /* 0.5 (1 + tanh u) = 1 / (1 + e^-2u): no tanh, exact for tiny and huge x */
-        r = v / (1.0f + exp(-1.5957691216057308f * (v + 0.044715f * v * v * v)));
+        r = v / (1.0f + exp(-2.0f * QN_F32(QN_GELU_SQRT_2_OVER_PI) * (v + QN_F32(QN_GELU_CUBIC) * v * v * v)));
         break;
     case QN_UNARY_SCALE: r = v * s; break;
     default: r = v; break;

@@ -108,6 +108,33 @@ QN_INL void qn_ggml32(const global uchar *row, const int dt, const long c, float
     }
 }
 
+/* The scale-only formats (q4_0, q5_0, q8_0): chunk c as integer-valued codes (offset taken
+ * off) and its block scale returned, so a dot product applies the scale once per chunk
+ * instead of once per weight. */
+QN_INL float qn_ggml32_codes(const global uchar *row, const int dt, const long c, float16 *q0, float16 *q1) {
+    const uint16 lane = (uint16)(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    if (dt == QN_DT_GGML_Q8_0) {
+        const global uchar *b = row + c * 34;
+        const global char *q = (const global char *)(b + 2);
+        *q0 = convert_float16(vload16(0, q));
+        *q1 = convert_float16(vload16(1, q));
+        return qn_ggml_h(b);
+    }
+    if (dt == QN_DT_GGML_Q4_0) {
+        const global uchar *b = row + c * 18;
+        const int16 q = convert_int16(vload16(0, b + 2));
+        *q0 = convert_float16((q & 15) - 8);
+        *q1 = convert_float16((q >> 4) - 8);
+        return qn_ggml_h(b);
+    }
+    /* QN_DT_GGML_Q5_0 */
+    const global uchar *b = row + c * 22;
+    const uint16 h = (uint16)qn_ggml_u32(b + 2), q = convert_uint16(vload16(0, b + 6));
+    *q0 = convert_float16(convert_int16((q & 15u) | (((h >> lane) << 4) & 16u)) - 16);
+    *q1 = convert_float16(convert_int16((q >> 4) | (((h >> (lane + 16u)) << 4) & 16u)) - 16);
+    return qn_ggml_h(b);
+}
+
 /* Element c of a row of a ggml format. */
 float qn_ggml_elem(const global uchar *row, int dt, long c) {
     float16 w0, w1;

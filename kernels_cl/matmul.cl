@@ -316,24 +316,105 @@ QN_INL float qn_gemv_row(const global uchar *W, const qn_quant_layout *wp, const
         acc *= qn_ldf_any(W + w.scales_offset + n * 4);
         break;
     }
+/* a ggml row chunk by chunk, each decoded to weights (the general loop; GPUs split rows) */
+#define QN_GGML_CHUNKS(DT)                                                                  \
+    for (long c = c0; c < nchunk; c += step) {                                              \
+        const long k0 = c * 32;                                                             \
+        float16 w0, w1;                                                                     \
+        qn_ggml32(codes, DT, c, &w0, &w1);                                                  \
+        QN_DOT(acc)                                                                         \
+    }
 #define QN_GGML_GEMV(DT)                                                                    \
     case DT:                                                                                \
-        for (long c = c0; c < nchunk; c += step) {                                          \
-            const long k0 = c * 32;                                                         \
-            float16 w0, w1;                                                                 \
-            qn_ggml32(codes, DT, c, &w0, &w1);                                              \
-            QN_DOT(acc)                                                                     \
-        }                                                                                   \
+        QN_GGML_CHUNKS(DT)                                                                  \
         break;
-    /* ggml blocks: one loop per format, its decode inline (qn_ggml32 with a literal dtype) */
-    QN_GGML_GEMV(QN_DT_GGML_Q4_0)
+/* scale-only blocks: the chunk's codes dotted with x, then one scale per chunk; chunk pairs
+ * alternate two accumulators (two dependency chains) */
+#define QN_GGML_CHUNK(A, C)                                                                 \
+    {                                                                                       \
+        const long k0 = (C) * 32;                                                           \
+        float16 q0, q1;                                                                     \
+        const float d = qn_ggml32_codes(codes, DT_, (C), &q0, &q1);                         \
+        A = fma((float16)d, fma(q0, vload16(0, x + k0), q1 * vload16(1, x + k0)), A);       \
+    }
+#define QN_GGML_GEMV_SCALED(DT)                                                             \
+    case DT: {                                                                              \
+        const int DT_ = DT;                                                                 \
+        long c = c0;                                                                        \
+        for (; c + step < nchunk; c += 2 * step) {                                          \
+            QN_GGML_CHUNK(acc, c)                                                           \
+            QN_GGML_CHUNK(accb, c + step)                                                   \
+        }                                                                                   \
+        if (c < nchunk) QN_GGML_CHUNK(acc, c)                                               \
+        break;                                                                              \
+    }
+    /* ggml blocks: one loop per format, its decode inline (a literal dtype per loop) */
+    QN_GGML_GEMV_SCALED(QN_DT_GGML_Q4_0)
     QN_GGML_GEMV(QN_DT_GGML_Q4_1)
-    QN_GGML_GEMV(QN_DT_GGML_Q5_0)
+    QN_GGML_GEMV_SCALED(QN_DT_GGML_Q5_0)
     QN_GGML_GEMV(QN_DT_GGML_Q5_1)
-    QN_GGML_GEMV(QN_DT_GGML_Q8_0)
-    QN_GGML_GEMV(QN_DT_GGML_Q4_K)
+    QN_GGML_GEMV_SCALED(QN_DT_GGML_Q8_0)
+    case QN_DT_GGML_Q4_K:
+        /* CPUs (step 1): a 256-block at a time, its 8 scales and mins decoded as one vector;
+         * Σ (d·q - m)·x = d·Σ q·x - m·Σ x, the mins' term in its own accumulator */
+        if (step == 1) {
+            for (long blk = 0; blk < nchunk / 8; blk++) {
+                const global uchar *b = codes + blk * 144;
+                const uchar4 s0 = vload4(0, b + 4), s1 = vload4(1, b + 4), s2 = vload4(2, b + 4);
+                const uchar8 sc = (uchar8)(s0 & (uchar)63, (s2 & (uchar)15) | ((s0 >> (uchar)6) << (uchar)4));
+                const uchar8 mn = (uchar8)(s1 & (uchar)63, (s2 >> (uchar)4) | ((s1 >> (uchar)6) << (uchar)4));
+                float ds[8], ms[8];
+                vstore8(convert_float8(sc) * qn_ggml_h(b), 0, ds);
+                vstore8(convert_float8(mn) * qn_ggml_h(b + 2), 0, ms);
+                for (int j = 0; j < 4; j++) {
+                    const global uchar *q = b + 16 + 32 * j;
+                    const uint16 qa = convert_uint16(vload16(0, q)), qb = convert_uint16(vload16(1, q));
+                    const long k0 = blk * 256 + 64 * j;
+                    const float16 xa = vload16(0, x + k0), xb = vload16(1, x + k0);
+                    const float16 xc = vload16(2, x + k0), xd = vload16(3, x + k0);
+                    acc = fma((float16)ds[2 * j], fma(convert_float16(qa & 15u), xa, convert_float16(qb & 15u) * xb), acc);
+                    accb = fma((float16)ds[2 * j + 1], fma(convert_float16(qa >> 4), xc, convert_float16(qb >> 4) * xd), accb);
+                    zacc = fma((float16)ms[2 * j], xa + xb, fma((float16)ms[2 * j + 1], xc + xd, zacc));
+                }
+            }
+            break;
+        }
+        QN_GGML_CHUNKS(QN_DT_GGML_Q4_K)
+        break;
     QN_GGML_GEMV(QN_DT_GGML_Q5_K)
-    QN_GGML_GEMV(QN_DT_GGML_Q6_K)
+    case QN_DT_GGML_Q6_K:
+        /* CPUs (step 1): a 256-block at a time, its 16 scales decoded as one vector; each
+         * 128-weight half reads its 64 low-nibble and 32 high-bit bytes once for 4 chunks */
+        if (step == 1) {
+            for (long blk = 0; blk < nchunk / 8; blk++) {
+                const global uchar *b = codes + blk * 210;
+                float sv[16];
+                vstore16(convert_float16(vload16(0, (const global char *)(b + 192))) * qn_ggml_h(b + 208), 0, sv);
+                for (int h = 0; h < 2; h++) {
+                    const global uchar *ql = b + 64 * h, *qh = b + 128 + 32 * h;
+                    const uint16 a0 = convert_uint16(vload16(0, ql)), a1 = convert_uint16(vload16(1, ql));
+                    const uint16 b0 = convert_uint16(vload16(2, ql)), b1 = convert_uint16(vload16(3, ql));
+                    const uint16 h0 = convert_uint16(vload16(0, qh)), h1 = convert_uint16(vload16(1, qh));
+                    const long kb = blk * 256 + 128 * h;
+#define QN_Q6_CHUNK(T, LO0, LO1)                                                                             \
+    {                                                                                                        \
+        const long k0 = kb + 32 * (T);                                                                       \
+        const float16 q0 = convert_float16(convert_int16((LO0) | (((h0 >> (2u * (T))) & 3u) << 4)) - 32);   \
+        const float16 q1 = convert_float16(convert_int16((LO1) | (((h1 >> (2u * (T))) & 3u) << 4)) - 32);   \
+        acc = fma((float16)sv[8 * h + 2 * (T)], q0 * vload16(0, x + k0), acc);                              \
+        accb = fma((float16)sv[8 * h + 2 * (T) + 1], q1 * vload16(1, x + k0), accb);                        \
+    }
+                    QN_Q6_CHUNK(0, a0 & 15u, a1 & 15u)
+                    QN_Q6_CHUNK(1, b0 & 15u, b1 & 15u)
+                    QN_Q6_CHUNK(2, a0 >> 4, a1 >> 4)
+                    QN_Q6_CHUNK(3, b0 >> 4, b1 >> 4)
+#undef QN_Q6_CHUNK
+                }
+            }
+            break;
+        }
+        QN_GGML_CHUNKS(QN_DT_GGML_Q6_K)
+        break;
     default: {
         qn_wrow row = qn_wrow_make(W, &w, n);
         for (long c = c0; c < nchunk; c += step) {

@@ -4,6 +4,7 @@
  * concatenates the same files instead (embed_cl.py), so both build identical kernels.
  */
 #include "layout.h" /* formats/ */
+#include "unary_ops.h" /* base/ */
 #include "common.cl"
 #include "ggml_blocks.cl"
 #include "elementwise.cl"

@@ -25,8 +25,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include <mutex>
-
 #include <cooperative_groups.h>
 
 #include "attention.h"
@@ -37,8 +35,8 @@ namespace {
 
 constexpr int kF32 = QN_DT_F32, kF16 = QN_DT_F16, kBF16 = QN_DT_BF16;
 
-constexpr int kMaxGenericD = 256;
-constexpr int kMaxSplits = 256;
+constexpr int kMaxGenericD = QN_CUDA_ATTN_MAX_D;
+constexpr int kMaxSplits = QN_CUDA_ATTN_MAX_SPLITS;
 
 struct Params {
     const void *q, *k, *v;
@@ -163,7 +161,7 @@ __device__ __forceinline__ BlockRange block_range(const Params &p, int rb, int b
     return br;
 }
 
-/* Positions fit in int (args_ok caps Nq and Nk below 2^30), which keeps the registers few. */
+/* Positions fit in int (the launch planning caps Nq and Nk below 2^30), which keeps the registers few. */
 __device__ __forceinline__ bool key_visible(const Params &p, int key, int L, int pos, const uint8_t *mrow)
 {
     return key < L && (!p.causal || key <= pos) && (p.window <= 0 || key > pos - p.window) &&
@@ -734,17 +732,10 @@ __global__ void __launch_bounds__(128)
     }
 }
 
-/* ------------------------------------------------------------------ host side */
+/* ------------------------------------------------------------------ host side: the kernels' descriptions
+ * and their launch (which kernel and how many splits: engine/cuda/cuda_attention_plan.c) */
 
-struct KernelInfo {
-    const void *fn;
-    int threads;
-    int rb; /* folded rows per block */
-    int bn; /* keys per tile */
-    size_t smem;
-    size_t smem_max; /* the opt-in limit set on fn (the largest smem any launch of fn uses) */
-    bool cluster;    /* decode splits merged inside a thread-block cluster (sm_90) */
-};
+typedef qn_cuda_attn_kernel KernelInfo;
 
 template <typename T, int D, int WARPS, int MT, int BN, int STAGES, bool QREG, bool SPLITN, int BNC = 0,
           bool CL = false>
@@ -753,7 +744,7 @@ KernelInfo mma_info()
     using C = MmaCfg<T, D, WARPS, MT, BN, STAGES, QREG, SPLITN, BNC, CL>;
     KernelInfo ki;
     ki.fn = reinterpret_cast<const void *>(&attn_mma_kernel<T, D, WARPS, MT, BN, STAGES, QREG, SPLITN, BNC, CL>);
-    ki.cluster = CL;
+    ki.cluster = CL ? 1 : 0;
     ki.threads = WARPS * 32;
     ki.rb = C::RB;
     ki.bn = BN;
@@ -776,7 +767,7 @@ template <typename T> KernelInfo generic_info(int D)
     ki.bn = kGenBN;
     ki.smem = generic_smem(D);
     ki.smem_max = generic_smem(kMaxGenericD);
-    ki.cluster = false;
+    ki.cluster = 0;
     return ki;
 }
 
@@ -812,286 +803,19 @@ template <typename T> bool decode_info(int D, KernelInfo *ki)
     }
 }
 
-enum { PATH_NONE = 0, PATH_ZERO, PATH_KERNEL };
-
-struct Plan {
-    int path;
-    KernelInfo ki;
-    long long mblocks;
-    int splits;
-    size_t scratch; /* bytes the chosen splits need */
-};
-
-size_t esize(int dtype) { return dtype == kF32 ? 4 : 2; }
-
-bool aligned16(const void *p) { return ((uintptr_t)p & 15u) == 0; }
-
-bool args_ok(const qn_cuda_attention_args *a)
-{
-    if (!a)
-        return false;
-    if (a->dtype != kF32 && a->dtype != kF16 && a->dtype != kBF16)
-        return false;
-    if (a->B < 1 || a->Hq < 1 || a->Hkv < 1 || a->Nq < 0 || a->Nk < 0 || a->D < 1 || a->D > kMaxGenericD)
-        return false;
-    if (a->Hq % a->Hkv != 0 || a->B > 65535 || a->Hkv > 65535 || a->Nq >= (1LL << 30) || a->Nk >= (1LL << 30) ||
-        (a->Hq / a->Hkv) * a->Nq >= (1LL << 30))
-        return false;
-    if (a->Nq > 0 && (!a->q || !a->out))
-        return false;
-    if (a->Nq > 0 && a->Nk > 0 && (!a->k || !a->v))
-        return false;
-    if (!(a->scale == a->scale))
-        return false;
-    return true;
-}
-
-/* Per (kernel, device): the shared-memory opt-in done and blocks per SM times SMs. Cached so that a
- * launch inside stream capture makes no attribute or occupancy calls after the first one. */
-struct ResidentEntry {
-    const void *fn;
-    int dev;
-    size_t smem;
-    long long resident;
-    int max_cluster; /* largest cluster of fn that fits (cluster kernels), else 0 */
-};
-
-/* 0: clusters where the split count is small (auto), 1: never, 2: whenever splits > 1 (benchmarks) */
-int g_decode_cluster_mode = 0;
-std::mutex g_resident_mu;
-ResidentEntry g_resident[256];
-int g_resident_n = 0;
-
-cudaError_t resident_blocks(const KernelInfo &ki, long long *out, int *max_cluster = nullptr)
-{
-    int dev = 0;
-    cudaError_t e = cudaGetDevice(&dev);
-    if (e != cudaSuccess)
-        return e;
-    {
-        std::lock_guard<std::mutex> lk(g_resident_mu);
-        for (int i = 0; i < g_resident_n; ++i)
-            if (g_resident[i].fn == ki.fn && g_resident[i].dev == dev && g_resident[i].smem == ki.smem) {
-                *out = g_resident[i].resident;
-                if (max_cluster)
-                    *max_cluster = g_resident[i].max_cluster;
-                return cudaSuccess;
-            }
-    }
-    int maxc = 0;
-    if (ki.cluster) {
-        int major = 0;
-        e = cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev);
-        if (e != cudaSuccess)
-            return e;
-        if (major >= 9) {
-            e = cudaFuncSetAttribute(ki.fn, cudaFuncAttributeNonPortableClusterSizeAllowed, 1);
-            if (e != cudaSuccess)
-                (void)cudaGetLastError();
-            e = cudaFuncSetAttribute(ki.fn, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)ki.smem_max);
-            if (e != cudaSuccess)
-                return e;
-            for (int cs = 16; cs >= 2 && maxc == 0; cs /= 2) {
-                cudaLaunchConfig_t cfg = {};
-                cudaLaunchAttribute at = {};
-                at.id = cudaLaunchAttributeClusterDimension;
-                at.val.clusterDim.x = (unsigned)cs;
-                at.val.clusterDim.y = 1;
-                at.val.clusterDim.z = 1;
-                cfg.gridDim = dim3((unsigned)cs, 1, 1);
-                cfg.blockDim = dim3((unsigned)ki.threads, 1, 1);
-                cfg.dynamicSmemBytes = ki.smem;
-                cfg.attrs = &at;
-                cfg.numAttrs = 1;
-                int ncl = 0;
-                if (cudaOccupancyMaxActiveClusters(&ncl, ki.fn, &cfg) == cudaSuccess && ncl > 0)
-                    maxc = cs;
-                else
-                    (void)cudaGetLastError();
-            }
-        }
-    }
-    e = cudaFuncSetAttribute(ki.fn, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)ki.smem_max);
-    if (e != cudaSuccess)
-        return e;
-    int occ = 0, sms = 0;
-    e = cudaOccupancyMaxActiveBlocksPerMultiprocessor(&occ, ki.fn, ki.threads, ki.smem);
-    if (e != cudaSuccess)
-        return e;
-    e = cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev);
-    if (e != cudaSuccess)
-        return e;
-    const long long r = (long long)(occ < 1 ? 1 : occ) * (sms < 1 ? 1 : sms);
-    std::lock_guard<std::mutex> lk(g_resident_mu);
-    if (g_resident_n < 256)
-        g_resident[g_resident_n++] = ResidentEntry{ki.fn, dev, ki.smem, r, maxc};
-    *out = r;
-    if (max_cluster)
-        *max_cluster = maxc;
-    return cudaSuccess;
-}
-
-/* Split the keys only when the blocks do not fill one wave of resident blocks: then pick the
- * fewest-waves count, time ~ ceil(blocks*s / resident) / s plus a cost per split for the partial
- * round trip; each split keeps at least one key tile. (Splitting a grid that already fills the
- * machine only adds partial traffic: measured 2026-11-28, prefill lost up to 2x that way.) */
-int choose_splits(long long base, long long resident, long long Nk, int bn)
-{
-    if (resident < 1)
-        resident = 1;
-    if (base >= resident)
-        return 1;
-    long long maxs = (Nk + bn - 1) / bn;
-    if (maxs > kMaxSplits)
-        maxs = kMaxSplits;
-    if (maxs < 1)
-        maxs = 1;
-    int best = 1;
-    double best_cost = 1e300;
-    for (long long s = 1; s <= maxs; ++s) {
-        const double waves = (double)((base * s + resident - 1) / resident);
-        const double cost = waves / (double)s + 0.002 * (double)s;
-        if (cost < best_cost - 1e-12) {
-            best_cost = cost;
-            best = (int)s;
-        }
-    }
-    return best;
-}
-
-/* SMs, from a kernel's resident-block count (its blocks per SM are at least one) */
-long long sm_count_hint(long long resident)
-{
-    int dev = 0, n = 0;
-    if (cudaGetDevice(&dev) == cudaSuccess && cudaDeviceGetAttribute(&n, cudaDevAttrMultiProcessorCount, dev) == cudaSuccess &&
-        n > 0)
-        return n;
-    return resident;
-}
-
-/* force: a kernel chosen by the caller (benchmarks); limit_scratch: fit the splits into a->scratch. */
-cudaError_t make_plan(const qn_cuda_attention_args *a, const KernelInfo *force, bool limit_scratch, Plan *pl)
-{
-    memset(pl, 0, sizeof(*pl));
-    if (a->Nq == 0) {
-        pl->path = PATH_NONE;
-        return cudaSuccess;
-    }
-    if (a->Nk == 0) {
-        pl->path = PATH_ZERO;
-        return cudaSuccess;
-    }
-    pl->path = PATH_KERNEL;
-    const long long G = a->Hq / a->Hkv;
-    const long long rows_fold = G * a->Nq;
-    const int D = (int)a->D;
-    const bool fast_ok = (a->dtype == kF16 || a->dtype == kBF16) && a->scale > 0.f && aligned16(a->q) &&
-                         aligned16(a->k) && aligned16(a->v) && aligned16(a->out);
-    bool have = false;
-    if (force) {
-        pl->ki = *force;
-        have = true;
-    } else if (fast_ok) {
-        if (rows_fold <= 16)
-            have = a->dtype == kF16 ? decode_info<__half>(D, &pl->ki) : decode_info<__nv_bfloat16>(D, &pl->ki);
-        else if (D == 64 && a->causal && a->Nq <= 1024) {
-            /* short causal rows at hd64: 64-row blocks waste less on the diagonal (H200 2026-11-28:
-             * N=1024 170 vs 154 TFLOP/s; at N=4096 the 128-row blocks win, 237 vs 217) */
-            pl->ki = a->dtype == kF16 ? mma_info<__half, 64, 4, 1, 64, 2, true, false>()
-                                      : mma_info<__nv_bfloat16, 64, 4, 1, 64, 2, true, false>();
-            have = true;
-        } else
-            have = a->dtype == kF16 ? prefill_info<__half>(D, &pl->ki) : prefill_info<__nv_bfloat16>(D, &pl->ki);
-    }
-    if (!have) {
-        if (a->dtype == kF32)
-            pl->ki = generic_info<float>(D);
-        else if (a->dtype == kF16)
-            pl->ki = generic_info<__half>(D);
-        else
-            pl->ki = generic_info<__nv_bfloat16>(D);
-    }
-    long long resident = 0;
-    cudaError_t e = resident_blocks(pl->ki, &resident);
-    if (e != cudaSuccess)
-        return e;
-    pl->mblocks = (rows_fold + pl->ki.rb - 1) / pl->ki.rb;
-    const long long base = a->B * a->Hkv * pl->mblocks;
-    int splits = choose_splits(base, resident, a->Nk, pl->ki.bn);
-    /* decode: merge small split counts inside a thread-block cluster instead of through the scratch
-     * and a second kernel (sm_90); measured faster where the fixed cost dominates */
-    KernelInfo cki;
-    const bool want_cluster =
-        force ? force->cluster
-              : (fast_ok && rows_fold <= 16 && splits > 1 && g_decode_cluster_mode != 1 &&
-                 (g_decode_cluster_mode == 2 ||
-                  (base * splits <= sm_count_hint(resident) && a->Nk <= (long long)splits * pl->ki.bn)) &&
-                 (a->dtype == kF16 ? decode_cluster_info<__half>(D, &cki) : decode_cluster_info<__nv_bfloat16>(D, &cki)));
-    if (want_cluster) {
-        const KernelInfo ck = force ? *force : cki;
-        long long cres = 0;
-        int maxc = 0;
-        e = resident_blocks(ck, &cres, &maxc);
-        if (e != cudaSuccess)
-            return e;
-        if (maxc >= 1) {
-            int cs = choose_splits(base, cres, a->Nk, ck.bn);
-            if (cs > maxc)
-                cs = maxc;
-            pl->ki = ck;
-            pl->splits = cs;
-            pl->scratch = 0;
-            return cudaSuccess;
-        }
-        if (force)
-            return cudaErrorNotSupported;
-    }
-    const size_t per_split = (size_t)(a->B * a->Hq * a->Nq) * (size_t)(a->D + 1) * 4;
-    if (limit_scratch && splits > 1) {
-        const size_t fit = a->scratch ? a->scratch_bytes / per_split : 0;
-        if ((size_t)splits > fit)
-            splits = (int)fit;
-        if (splits < 2)
-            splits = 1;
-    }
-    if (pl->mblocks * splits > 0x7fffffffLL)
-        splits = 1;
-    pl->splits = splits;
-    pl->scratch = splits > 1 ? per_split * (size_t)splits : 0;
-    return cudaSuccess;
-}
-
 void set_err(char *err, size_t len, const char *what, cudaError_t e)
 {
     if (err && len)
         snprintf(err, len, "qn_cuda_attention: %s: %s (%d)", what, cudaGetErrorString(e), (int)e);
 }
 
-int launch(const qn_cuda_attention_args *a, const KernelInfo *force, char *err, size_t err_len)
+int launch(const qn_cuda_attention_args *a, const KernelInfo *k, long long mblocks, int splits, char *err,
+           size_t err_len)
 {
     if (err && err_len)
         err[0] = '\0';
-    if (!args_ok(a)) {
-        if (err && err_len)
-            snprintf(err, err_len, "qn_cuda_attention: unsupported or invalid arguments");
-        return (int)cudaErrorInvalidValue;
-    }
     cudaStream_t stream = static_cast<cudaStream_t>(a->stream);
-    Plan pl;
-    cudaError_t e = make_plan(a, force, true, &pl);
-    if (e != cudaSuccess) {
-        set_err(err, err_len, "planning the launch", e);
-        return (int)e;
-    }
-    if (pl.path == PATH_NONE)
-        return 0;
-    if (pl.path == PATH_ZERO) {
-        /* no keys at all: every row sees nothing, and zero bits are 0.0 in all three dtypes */
-        e = cudaMemsetAsync(a->out, 0, (size_t)(a->B * a->Hq * a->Nq * a->D) * esize(a->dtype), stream);
-        if (e != cudaSuccess)
-            set_err(err, err_len, "zero-filling the output", e);
-        return (int)e;
-    }
+    cudaError_t e;
     Params p;
     memset(&p, 0, sizeof(p));
     p.q = a->q;
@@ -1111,31 +835,31 @@ int launch(const qn_cuda_attention_args *a, const KernelInfo *force, char *err, 
     p.mask_batched = a->mask_batched;
     p.causal = a->causal;
     p.window = a->window;
-    p.splits = pl.splits;
+    p.splits = splits;
     p.sl2 = a->scale * 1.4426950408889634f;
     const long long rows = a->B * a->Hq * a->Nq;
-    if (pl.splits > 1 && !pl.ki.cluster) {
+    if (splits > 1 && !k->cluster) {
         p.part_o = static_cast<float *>(a->scratch);
-        p.part_lse = p.part_o + (size_t)rows * pl.splits * a->D;
+        p.part_lse = p.part_o + (size_t)rows * splits * a->D;
     }
-    dim3 grid((unsigned)(pl.mblocks * pl.splits), (unsigned)a->Hkv, (unsigned)a->B);
+    dim3 grid((unsigned)(mblocks * splits), (unsigned)a->Hkv, (unsigned)a->B);
     void *args[] = {&p};
-    if (pl.ki.cluster) {
+    if (k->cluster) {
         cudaLaunchConfig_t cfg = {};
         cudaLaunchAttribute at = {};
         at.id = cudaLaunchAttributeClusterDimension;
-        at.val.clusterDim.x = (unsigned)pl.splits;
+        at.val.clusterDim.x = (unsigned)splits;
         at.val.clusterDim.y = 1;
         at.val.clusterDim.z = 1;
         cfg.gridDim = grid;
-        cfg.blockDim = dim3((unsigned)pl.ki.threads, 1, 1);
-        cfg.dynamicSmemBytes = pl.ki.smem;
+        cfg.blockDim = dim3((unsigned)k->threads, 1, 1);
+        cfg.dynamicSmemBytes = k->smem;
         cfg.stream = stream;
         cfg.attrs = &at;
         cfg.numAttrs = 1;
-        e = cudaLaunchKernelExC(&cfg, pl.ki.fn, args);
+        e = cudaLaunchKernelExC(&cfg, k->fn, args);
     } else {
-        e = cudaLaunchKernel(pl.ki.fn, grid, dim3((unsigned)pl.ki.threads), args, pl.ki.smem, stream);
+        e = cudaLaunchKernel(k->fn, grid, dim3((unsigned)k->threads), args, k->smem, stream);
     }
     if (e == cudaSuccess)
         e = cudaGetLastError();
@@ -1144,18 +868,18 @@ int launch(const qn_cuda_attention_args *a, const KernelInfo *force, char *err, 
         set_err(err, err_len, "launching the attention kernel", e);
         return (int)e;
     }
-    if (pl.splits > 1 && !pl.ki.cluster) {
+    if (splits > 1 && !k->cluster) {
         const unsigned cblocks = (unsigned)((rows + 3) / 4);
         if (a->dtype == kF32)
             attn_combine_kernel<float><<<cblocks, 128, 0, stream>>>(p.part_o, p.part_lse, static_cast<float *>(a->out),
-                                                                    rows, pl.splits, (int)a->D);
+                                                                    rows, splits, (int)a->D);
         else if (a->dtype == kF16)
             attn_combine_kernel<__half><<<cblocks, 128, 0, stream>>>(p.part_o, p.part_lse,
-                                                                     static_cast<__half *>(a->out), rows, pl.splits,
+                                                                     static_cast<__half *>(a->out), rows, splits,
                                                                      (int)a->D);
         else
             attn_combine_kernel<__nv_bfloat16><<<cblocks, 128, 0, stream>>>(
-                p.part_o, p.part_lse, static_cast<__nv_bfloat16 *>(a->out), rows, pl.splits, (int)a->D);
+                p.part_o, p.part_lse, static_cast<__nv_bfloat16 *>(a->out), rows, splits, (int)a->D);
         e = cudaGetLastError();
         if (e != cudaSuccess) {
             (void)cudaGetLastError();
@@ -1166,26 +890,50 @@ int launch(const qn_cuda_attention_args *a, const KernelInfo *force, char *err, 
     return 0;
 }
 
+/* The tensor-core families (f16/bf16 only). */
+template <typename T> bool mma_kernel_of(int family, int D, KernelInfo *ki)
+{
+    switch (family) {
+    case QN_CUDA_ATTN_PREFILL: return prefill_info<T>(D, ki);
+    case QN_CUDA_ATTN_DECODE: return decode_info<T>(D, ki);
+    case QN_CUDA_ATTN_DECODE_CLUSTER: return decode_cluster_info<T>(D, ki);
+    case QN_CUDA_ATTN_PREFILL_ROWS64:
+        /* short causal rows at hd64: 64-row blocks waste less on the diagonal (H200 2026-11-28:
+         * N=1024 170 vs 154 TFLOP/s; at N=4096 the 128-row blocks win, 237 vs 217) */
+        if (D != 64)
+            return false;
+        *ki = mma_info<T, 64, 4, 1, 64, 2, true, false>();
+        return true;
+    default: return false;
+    }
+}
+
 } // namespace
 
-extern "C" size_t qn_cuda_attention_scratch_bytes(const qn_cuda_attention_args *a)
+extern "C" int qn_cuda_attn_kernel_of(int family, int dtype, int D, qn_cuda_attn_kernel *out)
 {
-    if (!args_ok(a))
+    if (D < 1 || D > kMaxGenericD)
         return 0;
-    Plan pl;
-    if (make_plan(a, nullptr, false, &pl) != cudaSuccess) {
-        (void)cudaGetLastError();
-        return 0;
+    if (family == QN_CUDA_ATTN_GENERIC) {
+        if (dtype == kF32)
+            *out = generic_info<float>(D);
+        else if (dtype == kF16)
+            *out = generic_info<__half>(D);
+        else if (dtype == kBF16)
+            *out = generic_info<__nv_bfloat16>(D);
+        else
+            return 0;
+        return 1;
     }
-    return pl.path == PATH_KERNEL ? pl.scratch : 0;
+    if (dtype == kF16)
+        return mma_kernel_of<__half>(family, D, out) ? 1 : 0;
+    if (dtype == kBF16)
+        return mma_kernel_of<__nv_bfloat16>(family, D, out) ? 1 : 0;
+    return 0;
 }
 
-extern "C" int qn_cuda_attention_supported(const qn_cuda_attention_args *a)
+extern "C" int qn_cuda_attn_launch(const qn_cuda_attention_args *a, const qn_cuda_attn_kernel *k, long long mblocks,
+                                   int splits, char *err, size_t err_len)
 {
-    return args_ok(a) ? 1 : 0;
-}
-
-extern "C" int qn_cuda_attention(const qn_cuda_attention_args *a, char *err, size_t err_len)
-{
-    return launch(a, nullptr, err, err_len);
+    return launch(a, k, mblocks, splits, err, err_len);
 }

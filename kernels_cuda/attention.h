@@ -1,6 +1,7 @@
 /*
  * attention.h — the CUDA attention kernels' launch interface (C-callable), shared by the
- * CUDA backend's host code (engine/cuda/) and the kernels (kernels_cuda/attention*.cu).
+ * CUDA backend's host code (engine/cuda/, which plans the launches: cuda_attention_plan.h) and
+ * the kernels (kernels_cuda/attention.cu).
  * Semantics are quanta_attention's (include/quanta.h): q[B,Hq,Nq,D], k,v[B,Hkv,Nk,D],
  * contiguous, in device memory; out like q.
  */
@@ -30,12 +31,42 @@ typedef struct qn_cuda_attention_args {
     void *stream;            /* cudaStream_t */
 } qn_cuda_attention_args;
 
-/* Device scratch the launch needs (0 if none); the caller allocates it. */
-size_t qn_cuda_attention_scratch_bytes(const qn_cuda_attention_args *a);
-/* Whether the kernels handle these arguments (dtype, head dim, ...). */
-int qn_cuda_attention_supported(const qn_cuda_attention_args *a);
-/* Launches; returns 0 or a cudaError_t value and writes a message into err. */
-int qn_cuda_attention(const qn_cuda_attention_args *a, char *err, size_t err_len);
+/* The kernels' limits: the generic kernel's largest head dim, and the most split-KV partials
+ * the combine kernel merges. */
+#define QN_CUDA_ATTN_MAX_D 256
+#define QN_CUDA_ATTN_MAX_SPLITS 256
+
+/* One compiled attention kernel and its launch shape. Which one runs a call, and how many
+ * key splits it gets, is decided by the launch planning in engine/cuda/cuda_attention_plan.c. */
+typedef struct qn_cuda_attn_kernel {
+    const void *fn;
+    int threads;
+    int rb;          /* folded query rows per block */
+    int bn;          /* keys per tile */
+    size_t smem;     /* dynamic shared memory of one block */
+    size_t smem_max; /* the opt-in limit to set on fn (the largest smem any launch of fn uses) */
+    int cluster;     /* decode splits merged inside a thread-block cluster (sm_90) */
+} qn_cuda_attn_kernel;
+
+/* The kernel families: the scalar generic kernel (every dtype, D <= QN_CUDA_ATTN_MAX_D) and the
+ * tensor-core kernels tuned per head dim (f16/bf16): prefill, prefill with 64-row blocks (short
+ * causal rows at D = 64), decode (at most 16 folded rows; warps split the keys) and decode whose
+ * splits merge inside a thread-block cluster. */
+enum {
+    QN_CUDA_ATTN_GENERIC = 0,
+    QN_CUDA_ATTN_PREFILL,
+    QN_CUDA_ATTN_PREFILL_ROWS64,
+    QN_CUDA_ATTN_DECODE,
+    QN_CUDA_ATTN_DECODE_CLUSTER
+};
+
+/* The family's kernel for dtype and head dim D: 1 with *out set, or 0 when it has none. */
+int qn_cuda_attn_kernel_of(int family, int dtype, int D, qn_cuda_attn_kernel *out);
+/* Launches k on a->stream over mblocks x splits blocks per (kv head, batch), then, when
+ * splits > 1 without a cluster, the combine of the partials kept in a->scratch (sized by the
+ * plan). Nq, Nk >= 1. Returns 0 or a cudaError_t value and writes a message into err. */
+int qn_cuda_attn_launch(const qn_cuda_attention_args *a, const qn_cuda_attn_kernel *k, long long mblocks, int splits,
+                        char *err, size_t err_len);
 
 #ifdef __cplusplus
 }

@@ -10,7 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "layout.h" /* formats/: dtype codes, format constants, qn_quant_layout */
+#include "layout.h"    /* formats/: dtype codes, format constants, qn_quant_layout */
+#include "unary_ops.h" /* base/: the unary kernels' op codes (qn_cuda_unary's op) and constants */
 
 #ifdef __cplusplus
 extern "C" {
@@ -138,7 +139,6 @@ int qn_cuda_ggml_get_rows(int w_dtype, const void *w, int64_t V, int64_t K, cons
 
 /* ---------------------------------------------------------------- element-wise */
 
-enum { QN_CU_SILU = 0, QN_CU_GELU = 1, QN_CU_GELU_TANH = 2, QN_CU_SCALE = 3, QN_CU_CONVERT = 4 };
 /* y[i] = f(x[i]) for n elements (x and y may be the same memory). */
 int qn_cuda_unary(int op, int x_dtype, const void *x, int y_dtype, void *y, int64_t n, float s, void *stream);
 /* y = a + b or a * b; b has n elements or nb = D elements broadcast over rows of D. */

@@ -11,10 +11,12 @@ __global__ void qn_k_unary(int op, int xd, const void *x, int yd, void *y, int64
         const float v = qn_ld(xd, x, i);
         float r;
         switch (op) {
-        case QN_CU_SILU: r = v / (1.0f + expf(-v)); break;
-        case QN_CU_GELU: r = 0.5f * v * (1.0f + erff(v * 0.70710678118654752f)); break;
-        case QN_CU_GELU_TANH: r = 0.5f * v * (1.0f + tanhf(0.79788456080286536f * (v + 0.044715f * v * v * v))); break;
-        case QN_CU_SCALE: r = v * s; break;
+        case QN_UNARY_SILU: r = v / (1.0f + expf(-v)); break;
+        case QN_UNARY_GELU: r = 0.5f * v * (1.0f + erff(v * QN_F32(QN_SQRT1_2))); break;
+        case QN_UNARY_GELU_TANH:
+            r = 0.5f * v * (1.0f + tanhf(QN_F32(QN_GELU_SQRT_2_OVER_PI) * (v + QN_F32(QN_GELU_CUBIC) * v * v * v)));
+            break;
+        case QN_UNARY_SCALE: r = v * s; break;
         default: r = v; break;
         }
         qn_st(yd, y, i, r);

@@ -3,7 +3,8 @@
  * the prompt (chat: the model's template), tokenize, submit to the scheduler, then either wait
  * for the whole answer or stream it as server-sent events ending with "data: [DONE]". A streamed
  * response blocks its connection's thread between tokens; when the client goes away libmicrohttpd
- * frees the response and the request is cancelled (its slot and KV blocks freed at the next step).
+ * frees the response and the request is cancelled (its slot and KV blocks freed at the next step);
+ * a client waiting for a whole answer that closes its connection cancels it too (client_wait.c).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -210,9 +211,10 @@ enum MHD_Result qs_handle_generate(qs_server *s, struct MHD_Connection *c, int c
         st->first = 1;
         return qs_sse_queue(s, c, rt, (qs_sse_source){next_events, stream_free, st});
     }
-    qs_sched_lock(s->sched);
-    while (r->state != QS_DONE) qs_sched_wait(s->sched, 1.0);
-    qs_sched_unlock(s->sched);
+    if (qs_wait_answers(s, c, &r, 1)) { /* nobody to answer: cancel, free its blocks, close */
+        qs_sched_release(s->sched, r);
+        return MHD_NO;
+    }
     enum MHD_Result ok;
     if (r->error[0]) ok = qs_reply_error(s, c, rt, 500, "server_error", r->error, NULL, 0);
     else

@@ -96,13 +96,6 @@ static int submit_all(qs_server *s, struct MHD_Connection *c, qs_req **reqs, siz
     return 0;
 }
 
-static void wait_all(qs_server *s, qs_req **reqs, size_t n) {
-    qs_sched_lock(s->sched);
-    for (size_t i = 0; i < n; i++)
-        while (reqs[i]->state != QS_DONE) qs_sched_wait(s->sched, 1.0);
-    qs_sched_unlock(s->sched);
-}
-
 static enum MHD_Result handle_infer(qs_server *s, struct MHD_Connection *c, const char *body, size_t len) {
     char msg[512];
     size_t header_len = 0;
@@ -140,13 +133,15 @@ static enum MHD_Result handle_infer(qs_server *s, struct MHD_Connection *c, cons
         for (size_t i = 0; i < made; i++) qs_req_free_unsubmitted(reqs[i]);
         ok = reply_error(s, c, code, msg, 0);
     } else if (!submit_all(s, c, reqs, q.batch, &ok)) {
-        wait_all(s, reqs, q.batch);
+        /* A client gone before its answer: every row cancelled (released below), nothing sent. */
+        int gone = qs_wait_answers(s, c, reqs, q.batch);
         const char *err = NULL;
         for (size_t i = 0; i < q.batch && !err; i++)
             if (reqs[i]->error[0]) err = reqs[i]->error;
         size_t blen = 0, jlen = 0;
-        char *out = err ? NULL : qs_kv2_infer_response(s->model_id, &q, reqs, &blen, &jlen);
-        if (err || !out) ok = reply_error(s, c, 500, err ? err : "out of memory", 0);
+        char *out = err || gone ? NULL : qs_kv2_infer_response(s->model_id, &q, reqs, &blen, &jlen);
+        if (gone) ok = MHD_NO;
+        else if (err || !out) ok = reply_error(s, c, 500, err ? err : "out of memory", 0);
         else if (!jlen)
             ok = reply_json(s, c, out);
         else { /* binary tensor data after the JSON header */
@@ -230,8 +225,8 @@ static enum MHD_Result handle_generate(qs_server *s, struct MHD_Connection *c, i
     enum MHD_Result ok;
     if (submit_all(s, c, &r, 1, &ok)) return ok;
     if (!streamed) {
-        wait_all(s, &r, 1);
-        ok = r->error[0] ? reply_error(s, c, 500, r->error, 0) : reply_json(s, c, qs_kv2_generate_response(s->model_id, r));
+        ok = qs_wait_answers(s, c, &r, 1) ? MHD_NO /* client gone: cancelled by the release */
+             : r->error[0] ? reply_error(s, c, 500, r->error, 0) : reply_json(s, c, qs_kv2_generate_response(s->model_id, r));
         qs_sched_release(s->sched, r);
         return ok;
     }

@@ -30,7 +30,7 @@ typedef struct http_count {
 struct qs_metrics {
     pthread_mutex_t mu;
     histogram ttft, itl;
-    uint64_t prompt_tokens, gen_tokens, steps, decode_rows, prefill_tokens, preemptions;
+    uint64_t prompt_tokens, gen_tokens, steps, decode_rows, prefill_tokens, preemptions, prefix_hit_tokens;
     uint64_t finished_stop, finished_length, finished_cancelled, finished_error;
     http_count http[64];
     int n_http;
@@ -123,6 +123,12 @@ void qs_metrics_preempted(qs_metrics *m) {
     pthread_mutex_unlock(&m->mu);
 }
 
+void qs_metrics_prefix_hit(qs_metrics *m, int64_t tokens) {
+    pthread_mutex_lock(&m->mu);
+    m->prefix_hit_tokens += (uint64_t)tokens;
+    pthread_mutex_unlock(&m->mu);
+}
+
 void qs_metrics_step(qs_metrics *m, int n_decode, int n_prefill) {
     pthread_mutex_lock(&m->mu);
     m->steps++;
@@ -191,6 +197,13 @@ char *qs_metrics_render(qs_metrics *m, const qs_sched_stats *st) {
     put_one(&b, "quanta_batch_slots", "gauge", "Sequences that can decode together (--max-batch).", st->max_batch);
     put_one(&b, "quanta_kv_blocks_used", "gauge", "KV cache blocks held by running requests.", (double)st->kv_blocks_used);
     put_one(&b, "quanta_kv_blocks_total", "gauge", "KV cache blocks in the pool (--kv-blocks).", (double)st->kv_blocks_total);
+    put_one(&b, "quanta_kv_block_refs", "gauge",
+            "Block-table entries of running requests (blocks they would hold without sharing).",
+            (double)st->kv_blocks_held);
+    put_one(&b, "quanta_kv_blocks_cached", "gauge",
+            "KV blocks no request holds that keep a published prompt prefix until evicted.", (double)st->kv_blocks_cached);
+    put_one(&b, "quanta_prefix_cache_evictions_total", "counter",
+            "Cached prefix blocks dropped to give a request a block.", (double)st->prefix_evictions);
     put_one(&b, "quanta_kv_local_blocks_used", "gauge",
             "Blocks of the sliding-window layers' own pools held (0 without such layers).", (double)st->kv_local_used);
     put_one(&b, "quanta_kv_local_blocks_total", "gauge", "Blocks in the sliding-window layers' own pools.",
@@ -208,6 +221,9 @@ char *qs_metrics_render(qs_metrics *m, const qs_sched_stats *st) {
             (double)m->decode_rows);
     put_one(&b, "quanta_scheduler_prefill_tokens_total", "counter", "Prompt tokens computed (recomputation included).",
             (double)m->prefill_tokens);
+    put_one(&b, "quanta_prefix_cache_hit_tokens_total", "counter",
+            "Prompt positions taken from shared KV blocks instead of computed (prefix sharing).",
+            (double)m->prefix_hit_tokens);
     put_one(&b, "quanta_preemptions_total", "counter", "Requests preempted for KV blocks (recomputed later).",
             (double)m->preemptions);
     put(&b, "# HELP quanta_requests_finished_total Requests that left the scheduler, by reason.\n"

@@ -25,6 +25,8 @@ void qs_metrics_first_token(qs_metrics *m, double ttft_seconds);
 void qs_metrics_next_token(qs_metrics *m, double itl_seconds);
 void qs_metrics_finished(qs_metrics *m, const char *reason);
 void qs_metrics_preempted(qs_metrics *m);
+/* A request was admitted with `tokens` prompt positions found in shared KV blocks (prefix cache). */
+void qs_metrics_prefix_hit(qs_metrics *m, int64_t tokens);
 /* One scheduler step that ran n_decode decode rows and n_prefill prompt tokens. */
 void qs_metrics_step(qs_metrics *m, int n_decode, int n_prefill);
 

@@ -48,6 +48,7 @@ struct qs_sched {
     int has_local;            /* the model's sliding-window layers have pools of their own */
     int32_t window;
     int32_t *ltables;         /* a step's local block tables */
+    int32_t *match;           /* [2][max_blocks]: admission's shared blocks (global, local) */
     int stop, draining;
     uint64_t next_order, seed_counter;
     float *logits;            /* max_batch * V (decode) */
@@ -76,6 +77,7 @@ static void req_free(qs_req *r) {
     for (int i = 0; i < r->p.n_stop; i++) free(r->p.stop[i]);
     quanta_model_sampler_destroy(r->sampler);
     free(r->prompt);
+    free(r->block_hash);
     free(r->out);
     free(r->text);
     free(r);
@@ -210,14 +212,66 @@ static void preempt(qs_sched *s, qs_req *r) {
     qs_metrics_preempted(s->metrics);
 }
 
+/* r's prompt blocks' chain hashes (kept: a preempted request looks its prefix up again). */
+static void hash_prompt(qs_req *r) {
+    if (r->block_hash || r->n_prompt < QS_KV_BLOCK) return;
+    int32_t n = r->n_prompt / QS_KV_BLOCK;
+    if (!(r->block_hash = malloc((size_t)n * sizeof *r->block_hash))) return; /* no sharing for r */
+    uint64_t h = 0;
+    for (int32_t j = 0; j < n; j++) r->block_hash[j] = h = qs_kv_block_hash(h, r->prompt + (size_t)j * QS_KV_BLOCK);
+    r->n_hash = n;
+}
+
+/* How many leading blocks of r's prompt are published in the pools (kv_pool.h), their ids in
+ * gblk and, with sliding-window pools, lblk (-1 for blocks the window at the first computed
+ * position no longer covers; every block it does cover must be found too). Only whole blocks
+ * before the prompt's last token are shared: that token is computed for its logits, and a
+ * sequence writes only at and after its first computed position, so it never writes into a block
+ * it shares (no copy on write is ever needed). */
+static int32_t prefix_match(qs_sched *s, qs_req *r, int32_t *gblk, int32_t *lblk) {
+    if (!s->cfg.prefix_cache) return 0;
+    hash_prompt(r);
+    int32_t k = (r->n_prompt - 1) / QS_KV_BLOCK, j;
+    if (k > r->n_hash) k = r->n_hash;
+    for (j = 0; j < k; j++)
+        if ((gblk[j] = qs_kv_pool_lookup(&s->pool, r->block_hash[j], r->prompt + (size_t)j * QS_KV_BLOCK)) < 0) break;
+    k = j;
+    while (s->has_local && k > 0) { /* a miss inside the window: compute from that block on */
+        int64_t lo = (int64_t)k * QS_KV_BLOCK - s->window + 1;
+        lo = lo > 0 ? lo / QS_KV_BLOCK : 0;
+        for (j = 0; j < k; j++) {
+            lblk[j] = j < lo ? -1 : qs_kv_pool_lookup(&s->lpool, r->block_hash[j], r->prompt + (size_t)j * QS_KV_BLOCK);
+            if (j >= lo && lblk[j] < 0) break;
+        }
+        if (j == k) break;
+        k = j;
+    }
+    return k;
+}
+
+/* Blocks among ids[0, n) that no sequence holds (attaching them takes them from the free count). */
+static int64_t n_unheld(const qs_kv_pool *p, const int32_t *ids, int32_t n) {
+    int64_t c = 0;
+    for (int32_t j = 0; j < n; j++) c += ids[j] >= 0 && p->ref[ids[j]] == 0;
+    return c;
+}
+
 static void admit(qs_sched *s) {
     while (s->q_head && s->n_running < s->cfg.max_batch) {
         qs_req *r = s->q_head;
-        /* The whole (re)computed prompt and its first new token must fit in the free blocks. */
+        /* Shared prompt blocks, then: the rest of the (re)computed prompt and its first new token
+         * must fit in the free blocks. */
+        int32_t *gblk = s->match, *lblk = s->match + s->max_blocks;
+        int32_t shared = prefix_match(s, r, gblk, lblk);
         int64_t need = qs_kv_blocks_for(prefill_len(r) + 1);
-        int32_t first = prefill_len(r) + 1 < s->cfg.prefill_chunk ? prefill_len(r) + 1 : s->cfg.prefill_chunk;
-        if (s->has_local && qs_kv_blocks_for(first) > qs_kv_pool_free(&s->lpool) && s->n_running > 0) return;
-        if (need > qs_kv_pool_free(&s->pool)) {
+        int64_t take = need - shared + n_unheld(&s->pool, gblk, shared);
+        int32_t from = shared * QS_KV_BLOCK, left = prefill_len(r) + 1 - from;
+        int32_t first = left < s->cfg.prefill_chunk - from % s->cfg.prefill_chunk
+                            ? left : s->cfg.prefill_chunk - from % s->cfg.prefill_chunk;
+        if (s->has_local && qs_kv_blocks_for(first) + n_unheld(&s->lpool, lblk, shared) > qs_kv_pool_free(&s->lpool) &&
+            s->n_running > 0)
+            return;
+        if (take > qs_kv_pool_free(&s->pool)) {
             if (s->n_running > 0) return; /* wait for blocks to come back */
             if (need > s->pool.total) {   /* can never fit: refuse it rather than wait forever */
                 queue_remove(s, r);
@@ -234,8 +288,14 @@ static void admit(qs_sched *s) {
         r->slot = i;
         s->n_running++;
         r->state = QS_PREFILL;
-        r->n_prefilled = 0;
         r->order = ++s->next_order;
+        if (shared && (!qs_kv_pool_attach(&s->pool, i, gblk, shared) ||
+                       (s->has_local && !qs_kv_pool_attach(&s->lpool, i, lblk, shared)))) {
+            qs_kv_pool_free_seq(&s->pool, i); /* out of memory for the table: compute it all */
+            shared = 0;
+        }
+        r->n_prefilled = shared * QS_KV_BLOCK;
+        if (shared) qs_metrics_prefix_hit(s->metrics, r->n_prefilled);
         qs_kv_pool_grow(&s->pool, i, prefill_len(r) + 1); /* fits: checked above */
         if (!r->sampler) {
             quanta_model_sampler_params sp;
@@ -360,6 +420,17 @@ static int local_prepare(qs_sched *s, int i, int64_t from, int64_t T) {
     return s->slot[i] == r;
 }
 
+/* Publishes the whole prompt blocks that r's piece [from, from + n) computed, for other
+ * requests with the same prefix (kv_pool.h). */
+static void publish(qs_sched *s, qs_req *r, int32_t from, int32_t n) {
+    if (!s->cfg.prefix_cache) return;
+    for (int32_t j = from / QS_KV_BLOCK; j < r->n_hash && (j + 1) * QS_KV_BLOCK <= from + n; j++) {
+        const int32_t *tok = r->prompt + (size_t)j * QS_KV_BLOCK;
+        qs_kv_pool_publish(&s->pool, r->slot, j, r->block_hash[j], tok);
+        if (s->has_local) qs_kv_pool_publish(&s->lpool, r->slot, j, r->block_hash[j], tok);
+    }
+}
+
 static void step(qs_sched *s) {
     const int B = s->cfg.max_batch;
     qs_req **dreq = malloc((size_t)B * sizeof *dreq);
@@ -400,7 +471,8 @@ static void step(qs_sched *s) {
          * must not free blocks an earlier piece of the same step still writes and reads. */
         int pieces = 0;
         while (at < total && n_pre < 64 && (budget > 0 || n_pre == 0) && !(s->has_local && pieces)) {
-            int32_t n = total - at < chunk ? total - at : chunk;
+            /* Pieces end on the chunk grid, also after a shared prefix (a multiple of the block). */
+            int32_t n = total - at < chunk - at % chunk ? total - at : chunk - at % chunk;
             if (!local_prepare(s, i, at, n)) break; /* preempted for local blocks */
             pieces++;
             pre_req[n_pre] = r;
@@ -445,14 +517,16 @@ static void step(qs_sched *s) {
         pst[k] = quanta_model_eval_paged(s->kv, 1, pre_n[k], ptoks, &pre_from[k], s->tables,
                                          s->has_local ? s->ltables : NULL, need_logits ? plog : NULL,
                                          need_logits ? (size_t)s->V : 0);
-        if (!pst[k] && need_logits) {
-            pthread_mutex_lock(&s->mu);
+        if (pst[k]) continue;
+        pthread_mutex_lock(&s->mu);
+        publish(s, r, pre_from[k], pre_n[k]);
+        if (need_logits) {
             r->n_prefilled = pre_from[k] + pre_n[k];
             r->state = QS_DECODE;
             qs_metrics_prompt_tokens(s->metrics, r->n_prompt);
             emit(s, r, plog);
-            pthread_mutex_unlock(&s->mu);
         }
+        pthread_mutex_unlock(&s->mu);
     }
     free(ptoks);
     free(plog);
@@ -522,6 +596,7 @@ quanta_status qs_sched_create(quanta_model *model, const qs_sched_config *cfg, q
     s->max_blocks = (int32_t)((cfg->n_ctx + QS_KV_BLOCK - 1) / QS_KV_BLOCK);
     s->tables = malloc((size_t)cfg->max_batch * (size_t)s->max_blocks * sizeof *s->tables);
     s->ltables = malloc((size_t)cfg->max_batch * (size_t)s->max_blocks * sizeof *s->ltables);
+    s->match = malloc(2 * (size_t)s->max_blocks * sizeof *s->match);
     s->window = info.sliding_window;
     s->logits = malloc((size_t)cfg->max_batch * (size_t)s->V * sizeof *s->logits);
     /* Local pools: what every slot's window needs at most (the window, the longest piece, one
@@ -529,7 +604,7 @@ quanta_status qs_sched_create(quanta_model *model, const qs_sched_config *cfg, q
     int64_t local = cfg->kv_local_blocks;
     if (!local && s->window > 0 && s->window < cfg->n_ctx)
         local = (int64_t)cfg->max_batch * (qs_kv_blocks_for((int64_t)s->window + cfg->prefill_chunk) + 1);
-    if (!s->slot || !s->tables || !s->ltables || !s->logits ||
+    if (!s->slot || !s->tables || !s->ltables || !s->match || !s->logits ||
         qs_kv_pool_init(&s->pool, cfg->kv_blocks, cfg->max_batch) ||
         qs_kv_pool_init(&s->lpool, local, cfg->max_batch))
         st = QUANTA_ERR_OUT_OF_MEMORY;
@@ -585,6 +660,7 @@ void qs_sched_destroy(qs_sched *s) {
     qs_kv_pool_destroy(&s->lpool);
     free(s->tables);
     free(s->ltables);
+    free(s->match);
     free(s->slot);
     free(s->logits);
     pthread_cond_destroy(&s->news);
@@ -650,6 +726,9 @@ void qs_sched_stats_get(qs_sched *s, qs_sched_stats *st) {
     st->kv_blocks_total = s->pool.total;
     st->kv_local_used = s->has_local ? s->lpool.used : 0;
     st->kv_local_total = s->has_local ? s->lpool.total : 0;
+    st->kv_blocks_cached = s->pool.n_lru;
+    st->kv_blocks_held = s->pool.held;
+    st->prefix_evictions = s->pool.evictions + s->lpool.evictions;
     st->draining = s->draining;
     pthread_mutex_unlock(&s->mu);
 }

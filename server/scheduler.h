@@ -68,6 +68,8 @@ typedef struct qs_req {
     int32_t n_ctx_left;        /* positions this request may still use */
     quanta_model_sampler *sampler;
     uint64_t order;            /* admission order (the youngest is preempted first) */
+    uint64_t *block_hash;      /* chain hashes of the prompt's whole blocks (kv_pool.h), at admission */
+    int32_t n_hash;
     struct qs_req *next;       /* queue link */
 } qs_req;
 
@@ -80,6 +82,7 @@ typedef struct qs_sched_config {
     int64_t kv_blocks;         /* KV blocks of QS_KV_BLOCK positions in the pool (kv_pool.h) */
     int64_t kv_local_blocks;   /* blocks of the sliding-window layers' own pools (0 = as many as the
                                 * sequences' windows need at most) */
+    int prefix_cache;          /* share computed prompt blocks between requests (kv_pool.h) */
     quanta_dtype kv_dtype;     /* the pool's element dtype (quanta_kv_pool_create): f32/f16/bf16, q8, fp8_e4m3 */
 } qs_sched_config;
 
@@ -115,6 +118,9 @@ typedef struct qs_sched_stats {
     int32_t running, queued, max_batch;
     int64_t kv_blocks_used, kv_blocks_total;
     int64_t kv_local_used, kv_local_total; /* sliding-window layers' pools (0 when none) */
+    int64_t kv_blocks_cached;              /* held by none, kept for prefix sharing */
+    int64_t kv_blocks_held;                /* block-table entries holding blocks (>= used when shared) */
+    uint64_t prefix_evictions;             /* cached blocks dropped (both pools) */
     int draining;
 } qs_sched_stats;
 void qs_sched_stats_get(qs_sched *s, qs_sched_stats *st);

@@ -36,6 +36,12 @@ enum MHD_Result qs_reply_error(qs_server *s, struct MHD_Connection *c, const cha
 /* POST /v1/completions (chat = 0) and /v1/chat/completions (chat = 1) with the whole body. */
 enum MHD_Result qs_handle_generate(qs_server *s, struct MHD_Connection *c, int chat, const char *body, size_t len);
 
+/* Whether the client of connection c has closed it (client_wait.c). */
+int qs_client_gone(struct MHD_Connection *c);
+/* Waits until every one of the n requests is done; returns 0, or 1 as soon as the client is gone
+ * (the caller then releases the requests, which cancels those still running). */
+int qs_wait_answers(qs_server *s, struct MHD_Connection *c, qs_req **reqs, size_t n);
+
 /* text's tokens (BOS first when the model wants it; special: control tokens written in the text
  * become their ids), malloc'd with *n set; NULL when tokenizing fails (quanta_last_error). */
 int32_t *qs_tokenize(qs_server *s, const char *text, int special, size_t *n);

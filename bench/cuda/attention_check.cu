@@ -3,12 +3,13 @@
  *   attention_check check        every correctness case against a float64 CPU reference
  *   attention_check small        a few small cases (for compute-sanitizer)
  *   attention_check bench FILE   times our kernels (default dispatch and tile variants), CSV to FILE
- * The kernel file is included so that the benchmark can force tile variants; the library itself
- * exports only the three functions of attention.h.
+ * The kernel file is included so that the benchmark can force tile variants, and the launch
+ * planning (engine/cuda/cuda_attention_plan.c, C that also compiles as C++) with it.
  * Build: nvcc -std=c++17 -O2 -gencode arch=compute_90,code=sm_90 -Ikernels_cuda -Iinclude -Iformats \
- *        bench/cuda/attention_check.cu -o attention_check
+ *        -Iengine/cuda bench/cuda/attention_check.cu -o attention_check
  */
 #include "../../kernels_cuda/attention.cu"
+#include "../../engine/cuda/cuda_attention_plan.c"
 
 #include <algorithm>
 #include <cmath>
@@ -207,14 +208,14 @@ static int g_fail = 0, g_cases = 0;
 
 static void describe_plan(const qn_cuda_attention_args *a, const KernelInfo *force, char *buf, size_t n)
 {
-    Plan pl;
-    if (make_plan(a, force, true, &pl) != cudaSuccess || pl.path != PATH_KERNEL) {
+    qn_cuda_attn_plan pl;
+    if (qn_cuda_attn_make_plan(a, force, 1, &pl) != cudaSuccess || pl.path != QN_CUDA_ATTN_PATH_KERNEL) {
         snprintf(buf, n, "path=%d", pl.path);
         return;
     }
-    snprintf(buf, n, "rb=%d bn=%d thr=%d splits=%d %s%s", pl.ki.rb, pl.ki.bn, pl.ki.threads, pl.splits,
-             pl.ki.threads == kGenWarps * 32 && pl.ki.bn == kGenBN ? "generic" : "mma",
-             pl.ki.cluster ? " cluster" : "");
+    snprintf(buf, n, "rb=%d bn=%d thr=%d splits=%d %s%s", pl.kernel.rb, pl.kernel.bn, pl.kernel.threads, pl.splits,
+             pl.kernel.threads == kGenWarps * 32 && pl.kernel.bn == kGenBN ? "generic" : "mma",
+             pl.kernel.cluster ? " cluster" : "");
 }
 
 static void run_check(const Case &c, const KernelInfo *force = nullptr)
@@ -226,7 +227,7 @@ static void run_check(const Case &c, const KernelInfo *force = nullptr)
     const size_t nq = (size_t)(c.B * c.Hq * c.Nq * c.D), nk = (size_t)(c.B * c.Hkv * c.Nk * c.D);
     CK(cudaMemset(d.out, 0xFF, std::max<size_t>(nq * es, 1))); /* NaN poison in every dtype */
     char err[256];
-    int rc = launch(&d.a, force, err, sizeof err);
+    int rc = qn_cuda_attention_forced(&d.a, force, err, sizeof err);
     cudaError_t se = cudaDeviceSynchronize();
     char plan[160];
     describe_plan(&d.a, force, plan, sizeof plan);
@@ -481,7 +482,7 @@ static float time_case(const Case &c, const KernelInfo *force, bool decode)
         d.a.stream = st;
     char err[256];
     for (int i = 0; i < copies; ++i)
-        if (launch(&ds[i].a, force, err, sizeof err) != 0) {
+        if (qn_cuda_attention_forced(&ds[i].a, force, err, sizeof err) != 0) {
             printf("launch failed: %s\n", err);
             exit(3);
         }
@@ -491,14 +492,14 @@ static float time_case(const Case &c, const KernelInfo *force, bool decode)
     CK(cudaEventCreate(&e1));
     float per = 0;
     if (!decode) {
-        per = median_ms(st, e0, e1, 7, [&] { launch(&ds[0].a, force, err, sizeof err); });
+        per = median_ms(st, e0, e1, 7, [&] { qn_cuda_attention_forced(&ds[0].a, force, err, sizeof err); });
     } else {
         const int calls = std::max(copies, 32);
         cudaGraph_t g;
         cudaGraphExec_t ge;
         CK(cudaStreamBeginCapture(st, cudaStreamCaptureModeRelaxed));
         for (int i = 0; i < calls; ++i)
-            launch(&ds[i % copies].a, force, err, sizeof err);
+            qn_cuda_attention_forced(&ds[i % copies].a, force, err, sizeof err);
         CK(cudaStreamEndCapture(st, &g));
         CK(cudaGraphInstantiate(&ge, g, 0));
         per = graph_median_ms(ge, st, e0, e1, 9) / calls;
@@ -561,11 +562,11 @@ static void bench(const char *path)
                 const float ms = time_case(c, nullptr, true);
                 emit("decode", c, "default", ms, bytes / (ms * 1e-3) / 1e9);
                 for (int mode : {1, 2}) {
-                    g_decode_cluster_mode = mode;
+                    qn_cuda_attn_set_cluster_mode(mode);
                     const float m2 = time_case(c, nullptr, true);
                     emit("decode", c, mode == 1 ? "global" : "cluster", m2, bytes / (m2 * 1e-3) / 1e9);
                 }
-                g_decode_cluster_mode = 0;
+                qn_cuda_attn_set_cluster_mode(0);
                 if ((B == 1 && L == 32768) || (B == 16 && L == 4096) || (B == 64 && L == 16384 && Hkv == 8)) {
                     for (const Variant &vv : dvariants<__nv_bfloat16>(128)) {
                         const float m2 = time_case(c, &vv.ki, true);
@@ -598,14 +599,14 @@ int main(int argc, char **argv)
                 run_check(mk(vv.name, kBF16, 3, 8, 2, 1, 5000, 128, 1, 0, 0, 1, 0), &vv.ki);
             /* both decode merges on the default kernels: global partials + combine, and clusters */
             for (int mode : {1, 2}) {
-                g_decode_cluster_mode = mode;
+                qn_cuda_attn_set_cluster_mode(mode);
                 const char *nm = mode == 1 ? "decode global merge" : "decode cluster merge";
                 run_check(mk(nm, kBF16, 1, 32, 8, 1, 32768, 128, 0, 0, 0, 0, 0));
                 run_check(mk(nm, kF16, 5, 8, 2, 1, 7000, 128, 1, 0, 0, 1, 0));
                 run_check(mk(nm, kBF16, 2, 16, 1, 1, 3000, 64, 1, 100, 2, 1, 0));
                 run_check(mk(nm, kBF16, 1, 4, 4, 3, 20000, 96, 1, 0, 0, 0, 0));
             }
-            g_decode_cluster_mode = 0;
+            qn_cuda_attn_set_cluster_mode(0);
         }
         printf("%s: %d cases, %d failed\n", mode.c_str(), g_cases, g_fail);
         return g_fail ? 1 : 0;

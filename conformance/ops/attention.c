@@ -18,10 +18,7 @@ static const qc_key keys[] = {
     QC_KEYS_END};
 
 static int validate(const qc_case *c, char *err, size_t errlen) {
-    if (c->hq % c->hkv)
-        return qc_err(err, errlen, "hq (%lld) must be a multiple of hkv (%lld)", (long long)c->hq, (long long)c->hkv);
-    if (!qc_is_act(c->dtype)) return qc_err(err, errlen, "dtype must be f32, f16 or bf16");
-    if (c->scale < 0) return qc_err(err, errlen, "scale must be >= 0 (0 = 1/sqrt(d))");
+    if (qc_check_attention(c, err, errlen)) return -1;
     int64_t q[4] = {c->b, c->hq, c->nq, c->d}, kv[4] = {c->b, c->hkv, c->nk, c->d};
     int64_t s[4] = {c->b, c->hq, c->nq, c->nk};
     if (qc_check_elems("q", q, 4, err, errlen) || qc_check_elems("k", kv, 4, err, errlen) ||

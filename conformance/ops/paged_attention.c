@@ -32,13 +32,10 @@ static int64_t table_blocks(const qc_case *c) { return (c->nk + c->bs - 1) / c->
 static int64_t pool_blocks(const qc_case *c) { return c->nblk ? c->nblk : c->b * table_blocks(c) + 3; }
 
 static int validate(const qc_case *c, char *err, size_t errlen) {
-    if (c->hq % c->hkv)
-        return qc_err(err, errlen, "hq (%lld) must be a multiple of hkv (%lld)", (long long)c->hq, (long long)c->hkv);
-    if (!qc_is_act(c->dtype)) return qc_err(err, errlen, "dtype must be f32, f16 or bf16");
+    if (qc_check_attention(c, err, errlen)) return -1;
     if (!qc_is_act(c->wtype) && !kv_quantized(c))
         return qc_err(err, errlen, "kv (%s) must be q8, fp8_e4m3 or a float dtype (the %s then in dtype)",
                       quanta_dtype_name(c->wtype), "pools");
-    if (c->scale < 0) return qc_err(err, errlen, "scale must be >= 0 (0 = 1/sqrt(d))");
     if (c->nq > c->nk) return qc_err(err, errlen, "nq (%lld) must be <= nk (%lld)", (long long)c->nq, (long long)c->nk);
     int64_t need = c->b * table_blocks(c);
     if (c->nblk && c->nblk < need)

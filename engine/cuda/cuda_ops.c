@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "cuda_internal.h"
-#include "attention.h" /* kernels_cuda/ */
+#include "cuda_attention_plan.h" /* and kernels_cuda/attention.h */
 #include "op_table.h"
 #include "paged_attention.h" /* kernels_cuda/ */
 
@@ -198,21 +198,10 @@ static quanta_status run_paged_attention(qn_cuda_state *s, const qn_node *node) 
 
 /* The kernels (kernels_cuda/): per op, the dtypes of its format source they decode. */
 const qn_dtype_set qn_cuda_kernels[QN_OP_COUNT] = {
+    QN_KERNELS_FLOAT_ACTIVATION_OPS,
     [QN_OP_MATMUL] = QN_DT_FLOATS | QN_DT_QUANTA_FORMATS | QN_DT_GGML_FORMATS,
-    [QN_OP_ATTENTION] = QN_DT_FLOATS,
-    [QN_OP_RMS_NORM] = QN_DT_FLOATS,
-    [QN_OP_ROPE] = QN_DT_FLOATS,
-    [QN_OP_SILU] = QN_DT_FLOATS,
-    [QN_OP_GELU] = QN_DT_FLOATS,
-    [QN_OP_ADD] = QN_DT_FLOATS,
-    [QN_OP_MUL] = QN_DT_FLOATS,
-    [QN_OP_SCALE] = QN_DT_FLOATS,
-    [QN_OP_SOFTMAX] = QN_DT_FLOATS,
     [QN_OP_GET_ROWS] = QN_DT_FLOATS | QN_DT_QUANTA_FORMATS | QN_DT_GGML_FORMATS,
-    [QN_OP_PERMUTE] = QN_DT_DENSE,
-    [QN_OP_CONVERT] = QN_DT_FLOATS,
     [QN_OP_WRITE_ROWS] = QN_DT_FLOATS | QN_DT_KV_QUANT,
-    [QN_OP_ADD_RMS_NORM] = QN_DT_FLOATS,
     [QN_OP_PAGED_ATTENTION] = QN_DT_FLOATS | QN_DT_KV_QUANT,
 };
 
@@ -274,13 +263,13 @@ quanta_status qn_cuda_run(void *self, const qn_node *node) {
                          rp->theta_base, rp->freq_scale, s->stream);
         break;
     }
-    case QN_OP_SILU: e = qn_cuda_unary(QN_CU_SILU, xd, xp, yd, yp, elems(x), 0.0f, s->stream); break;
+    case QN_OP_SILU: e = qn_cuda_unary(QN_UNARY_SILU, xd, xp, yd, yp, elems(x), 0.0f, s->stream); break;
     case QN_OP_GELU:
-        e = qn_cuda_unary(node->params.approximate ? QN_CU_GELU_TANH : QN_CU_GELU, xd, xp, yd, yp, elems(x), 0.0f,
+        e = qn_cuda_unary(node->params.approximate ? QN_UNARY_GELU_TANH : QN_UNARY_GELU, xd, xp, yd, yp, elems(x), 0.0f,
                           s->stream);
         break;
-    case QN_OP_SCALE: e = qn_cuda_unary(QN_CU_SCALE, xd, xp, yd, yp, elems(x), node->params.scale, s->stream); break;
-    case QN_OP_CONVERT: e = qn_cuda_unary(QN_CU_CONVERT, xd, xp, yd, yp, elems(x), 0.0f, s->stream); break;
+    case QN_OP_SCALE: e = qn_cuda_unary(QN_UNARY_SCALE, xd, xp, yd, yp, elems(x), node->params.scale, s->stream); break;
+    case QN_OP_CONVERT: e = qn_cuda_unary(QN_UNARY_COPY, xd, xp, yd, yp, elems(x), 0.0f, s->stream); break;
     case QN_OP_SOFTMAX: {
         const int64_t D = last_dim(x), rows = D ? elems(x) / D : 0;
         e = qn_cuda_softmax(xd, xp, yd, yp, rows, D, s->stream);

@@ -153,7 +153,7 @@ quanta_status qn_cl_to_f32(qn_cl *s, const qn_tensor *t, qn_cl_scratch *tmp, cl_
     size_t n = qn_cl_elems(t);
     quanta_status st = qn_cl_scratch_alloc(s, n * 4, "opencl: f32 copy of an activation", tmp);
     if (st != QUANTA_OK) return st;
-    st = qn_cl_unary_raw(s, qn_cl_mem(t), t->mem.offset, t->desc.dtype, tmp->mem, 0, QUANTA_F32, n, 0, 0.0f);
+    st = qn_cl_unary_raw(s, qn_cl_mem(t), t->mem.offset, t->desc.dtype, tmp->mem, 0, QUANTA_F32, n, QN_UNARY_COPY, 0.0f);
     if (st != QUANTA_OK) {
         qn_cl_scratch_free(s, tmp);
         return st;
@@ -313,21 +313,10 @@ extern const qn_backend_ops qn_opencl_backend;
 /* The kernels (kernels_cl/): per op, the dtypes of its format source they decode (ggml's
  * blocks as GGUF stores them: kernels_cl/ggml_blocks.cl). */
 static const qn_dtype_set ocl_kernels[QN_OP_COUNT] = {
+    QN_KERNELS_FLOAT_ACTIVATION_OPS,
     [QN_OP_MATMUL] = QN_DT_FLOATS | QN_DT_QUANTA_FORMATS | QN_DT_GGML_FORMATS,
-    [QN_OP_ATTENTION] = QN_DT_FLOATS,
-    [QN_OP_RMS_NORM] = QN_DT_FLOATS,
-    [QN_OP_ROPE] = QN_DT_FLOATS,
-    [QN_OP_SILU] = QN_DT_FLOATS,
-    [QN_OP_GELU] = QN_DT_FLOATS,
-    [QN_OP_ADD] = QN_DT_FLOATS,
-    [QN_OP_MUL] = QN_DT_FLOATS,
-    [QN_OP_SCALE] = QN_DT_FLOATS,
-    [QN_OP_SOFTMAX] = QN_DT_FLOATS,
     [QN_OP_GET_ROWS] = QN_DT_FLOATS | QN_DT_QUANTA_FORMATS | QN_DT_GGML_FORMATS,
-    [QN_OP_PERMUTE] = QN_DT_DENSE,
-    [QN_OP_CONVERT] = QN_DT_FLOATS,
     [QN_OP_WRITE_ROWS] = QN_DT_FLOATS | QN_DT_KV_QUANT,
-    [QN_OP_ADD_RMS_NORM] = QN_DT_FLOATS,
     [QN_OP_PAGED_ATTENTION] = QN_DT_FLOATS | QN_DT_KV_QUANT,
 };
 
@@ -453,11 +442,10 @@ const qn_backend_ops qn_opencl_backend = {
     .supports_op = ocl_supports_op,
     .run = ocl_run,
     .synchronize = ocl_synchronize,
-    .tune = ocl_tune,
     .capture_begin = qn_cl_capture_begin,
     .capture_end = qn_cl_capture_end,
     .replay = qn_cl_replay,
     .release_recording = qn_cl_release_recording,
 };
 
-const qn_bench_hooks qn_opencl_bench_hooks = {&qn_opencl_backend, ocl_copy_bandwidth, ocl_peer_gemm};
+const qn_bench_hooks qn_opencl_bench_hooks = {&qn_opencl_backend, ocl_copy_bandwidth, ocl_peer_gemm, ocl_tune};

@@ -9,6 +9,7 @@
  * cl_tune.c     the per-device tuning table (variants and work-group shapes per shape class)
  * cl_tune_sweep.c the `quanta tune` sweep that fills it
  * cl_attention.c tiled attention and split-KV launchers
+ * cl_record.c   a plan's launches recorded once and replayed (capture_begin/end, replay)
  */
 #ifndef QUANTA_CL_INTERNAL_H
 #define QUANTA_CL_INTERNAL_H
@@ -16,12 +17,15 @@
 #ifndef CL_TARGET_OPENCL_VERSION
 #define CL_TARGET_OPENCL_VERSION 300
 #endif
+#include <stdio.h>
+
 #include <CL/cl.h>
 
 #include "backend.h"
 #include "bench_hooks.h"
 #include "error.h"
 #include "formats.h"
+#include "unary_ops.h" /* base/: the unary kernel's op codes */
 
 /* Kernels of the program, looked up once per open. */
 typedef enum qn_cl_kernel_id {
@@ -155,8 +159,14 @@ quanta_status qn_cl_devices(const qn_cl_device **list, int *count);
 /* cl_program.c: builds (or loads from the cache) the program for s->dev and creates kernels. */
 #define QN_FNV_SEED 0xcbf29ce484222325ull
 uint64_t qn_cl_fnv64(uint64_t h, const void *data, size_t n);
-int qn_cl_cache_dir(char *dir, size_t len); /* 0 and the directory, or -1: none usable */
-int qn_cl_mkdirs(const char *path);
+/* The files kept in the cache directory (QUANTA_CACHE_DIR, else $XDG_CACHE_HOME/quanta, else
+ * $HOME/.cache/quanta): the program binaries and the tuning tables. qn_cl_cache_file names one:
+ * <dir>/<key as 16 hex digits><ext>; `what` starts the error message. qn_cl_cache_store
+ * replaces one with what write(f, ctx) writes (it returns 0 when all was written), creating
+ * the directory; readers see the old file or the whole new one (formats/safe_write.h). Best
+ * effort: returns -1 on any failure, and a cache that cannot be written costs only a rebuild. */
+quanta_status qn_cl_cache_file(const char *what, uint64_t key, const char *ext, char *path, size_t len);
+int qn_cl_cache_store(const char *path, int (*write)(FILE *f, const void *ctx), const void *ctx);
 quanta_status qn_cl_program_load(qn_cl *s);
 const char *qn_cl_kernel_name(qn_cl_kernel_id id);
 /* Cache file for a key (exposed for the cache test); fills path (size len). */

@@ -202,7 +202,7 @@ static quanta_status run_blas(qn_cl *s, const mm_args *m) {
         yo = 0;
     }
     if (st == QUANTA_OK) st = sgemm(s, M, N, K, m->x, m->xo / 4, wmem, wo, ymem, yo);
-    if (st == QUANTA_OK && yf.mem) st = qn_cl_unary_raw(s, yf.mem, 0, QUANTA_F32, m->y, m->yo, m->ydt, M * N, 0, 0.0f);
+    if (st == QUANTA_OK && yf.mem) st = qn_cl_unary_raw(s, yf.mem, 0, QUANTA_F32, m->y, m->yo, m->ydt, M * N, QN_UNARY_COPY, 0.0f);
     qn_cl_scratch_free(s, &wf);
     qn_cl_scratch_free(s, &yf);
     return st;
@@ -243,7 +243,7 @@ quanta_status qn_cl_matmul_run(qn_cl *s, const qn_node *node) {
     if (m.K == 0) {
         const cl_float zero = 0;
         return qn_cl_unary_raw(s, qn_cl_mem(y), y->mem.offset, y->desc.dtype, qn_cl_mem(y), y->mem.offset,
-                               y->desc.dtype, qn_cl_elems(y), 4, zero);
+                               y->desc.dtype, qn_cl_elems(y), QN_UNARY_SCALE, zero);
     }
     qn_cl_scratch xs = {0}, xps = {0};
     st = qn_cl_to_f32(s, x, &xs, &m.x, &m.xo);

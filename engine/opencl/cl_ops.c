@@ -215,10 +215,10 @@ static quanta_status run_write_rows(qn_cl *s, const qn_node *node) {
 
 quanta_status qn_cl_ops_run(qn_cl *s, const qn_node *node) {
     switch (node->op) {
-    case QN_OP_SILU: return run_unary(s, node, 1, 0.0f);
-    case QN_OP_GELU: return run_unary(s, node, node->params.approximate ? 3 : 2, 0.0f);
-    case QN_OP_SCALE: return run_unary(s, node, 4, node->params.scale);
-    case QN_OP_CONVERT: return run_unary(s, node, 0, 0.0f);
+    case QN_OP_SILU: return run_unary(s, node, QN_UNARY_SILU, 0.0f);
+    case QN_OP_GELU: return run_unary(s, node, node->params.approximate ? QN_UNARY_GELU_TANH : QN_UNARY_GELU, 0.0f);
+    case QN_OP_SCALE: return run_unary(s, node, QN_UNARY_SCALE, node->params.scale);
+    case QN_OP_CONVERT: return run_unary(s, node, QN_UNARY_COPY, 0.0f);
     case QN_OP_ADD: return run_binary(s, node, 0);
     case QN_OP_MUL: return run_binary(s, node, 1);
     case QN_OP_RMS_NORM: case QN_OP_ADD_RMS_NORM: case QN_OP_SOFTMAX: return run_rows(s, node);

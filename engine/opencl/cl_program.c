@@ -19,9 +19,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include "cl_internal.h"
+#include "safe_write.h" /* formats/ */
 
 /* Generated from the kernels_cl/ sources by kernels_cl/embed_cl.py. */
 extern const char *const qn_cl_sources[];
@@ -80,7 +80,7 @@ static uint64_t cache_key(const qn_cl *s) {
     return h;
 }
 
-int qn_cl_mkdirs(const char *path) {
+static int mkdirs(const char *path) {
     char tmp[1024];
     size_t n = strlen(path);
     if (n == 0 || n >= sizeof tmp) return -1;
@@ -96,7 +96,7 @@ int qn_cl_mkdirs(const char *path) {
     return 0;
 }
 
-int qn_cl_cache_dir(char *dir, size_t len) {
+static int cache_dir(char *dir, size_t len) {
     const char *d = getenv("QUANTA_CACHE_DIR");
     int n;
     if (d && *d) n = snprintf(dir, len, "%s", d);
@@ -106,16 +106,36 @@ int qn_cl_cache_dir(char *dir, size_t len) {
     return n > 0 && (size_t)n < len ? 0 : -1;
 }
 
-quanta_status qn_cl_cache_path(const qn_cl *s, char *path, size_t len) {
+quanta_status qn_cl_cache_file(const char *what, uint64_t key, const char *ext, char *path, size_t len) {
     char dir[900];
-    if (qn_cl_cache_dir(dir, sizeof dir) != 0)
-        return qn_error_set(QUANTA_ERR_IO, "opencl program cache: no cache directory (set QUANTA_CACHE_DIR)");
-    int n = snprintf(path, len, "%s/%016llx.clbin", dir, (unsigned long long)cache_key(s));
-    if (n < 0 || (size_t)n >= len) return qn_error_set(QUANTA_ERR_IO, "opencl program cache: path too long");
+    if (cache_dir(dir, sizeof dir) != 0)
+        return qn_error_set(QUANTA_ERR_IO, "%s: no cache directory (set QUANTA_CACHE_DIR)", what);
+    int n = snprintf(path, len, "%s/%016llx%s", dir, (unsigned long long)key, ext);
+    if (n < 0 || (size_t)n >= len) return qn_error_set(QUANTA_ERR_IO, "%s: path too long", what);
     return QUANTA_OK;
 }
 
-/* Reads and checks an entry; returns a malloc'd payload or NULL (missing or corrupt). */
+int qn_cl_cache_store(const char *path, int (*write)(FILE *f, const void *ctx), const void *ctx) {
+    char dir[1024];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (slash) {
+        *slash = '\0';
+        if (mkdirs(dir) != 0) return -1;
+    }
+    qn_safe_file sf;
+    if (qn_safe_file_open(path, NULL, 0, &sf) != QUANTA_OK) return -1;
+    if (write(sf.f, ctx) != 0) {
+        qn_safe_file_abort(&sf);
+        return -1;
+    }
+    return qn_safe_file_commit(&sf) == QUANTA_OK ? 0 : -1;
+}
+
+quanta_status qn_cl_cache_path(const qn_cl *s, char *path, size_t len) {
+    return qn_cl_cache_file("opencl program cache", cache_key(s), ".clbin", path, len);
+}
+
 static unsigned char *cache_read(const char *path, uint64_t key, size_t *bytes) {
     FILE *f = fopen(path, "rb");
     if (!f) return NULL;
@@ -135,26 +155,26 @@ static unsigned char *cache_read(const char *path, uint64_t key, size_t *bytes) 
     return p;
 }
 
-/* Best effort: a cache that cannot be written only costs a rebuild next time. */
-static void cache_write(const char *path, uint64_t key, const unsigned char *p, size_t bytes) {
-    char dir[1024], tmp[1100];
-    snprintf(dir, sizeof dir, "%s", path);
-    char *slash = strrchr(dir, '/');
-    if (slash) {
-        *slash = '\0';
-        if (qn_cl_mkdirs(dir) != 0) return;
-    }
-    snprintf(tmp, sizeof tmp, "%s.%ld.tmp", path, (long)getpid());
-    FILE *f = fopen(tmp, "wb");
-    if (!f) return;
+typedef struct cache_entry {
+    uint64_t key;
+    const unsigned char *p;
+    size_t bytes;
+} cache_entry;
+
+static int write_entry(FILE *f, const void *ctx) {
+    const cache_entry *e = ctx;
     cache_header h;
     memcpy(h.magic, CACHE_MAGIC, 8);
-    h.key_hash = key;
-    h.payload_bytes = bytes;
-    h.payload_hash = qn_cl_fnv64(QN_FNV_SEED, p, bytes);
-    int ok = fwrite(&h, sizeof h, 1, f) == 1 && fwrite(p, 1, bytes, f) == bytes;
-    ok = (fclose(f) == 0) && ok;
-    if (!ok || rename(tmp, path) != 0) remove(tmp);
+    h.key_hash = e->key;
+    h.payload_bytes = e->bytes;
+    h.payload_hash = qn_cl_fnv64(QN_FNV_SEED, e->p, e->bytes);
+    return fwrite(&h, sizeof h, 1, f) == 1 && fwrite(e->p, 1, e->bytes, f) == e->bytes ? 0 : -1;
+}
+
+/* Best effort: a cache that cannot be written only costs a rebuild next time. */
+static void cache_write(const char *path, uint64_t key, const unsigned char *p, size_t bytes) {
+    cache_entry e = {key, p, bytes};
+    (void)qn_cl_cache_store(path, write_entry, &e);
 }
 
 static quanta_status build_log_error(qn_cl *s, cl_program prog, cl_int err) {

@@ -33,6 +33,7 @@ struct qn_cl_rec {
     qn_cl_scratch *keep; /* scratch the recorded kernels read or write */
     int nkeep, keep_cap;
     int broken; /* a scratch buffer could not be kept: the recording is discarded */
+    qn_cl_tune_entry tune[QN_TUNE_ENTRIES]; /* the table the kernels were chosen by */
 };
 
 static void rec_free(qn_cl *s, qn_cl_rec *r) {
@@ -50,6 +51,7 @@ quanta_status qn_cl_capture_begin(void *self) {
     s->rec = calloc(1, sizeof *s->rec);
     if (!s->rec) return qn_error_set(QUANTA_ERR_OUT_OF_MEMORY, "opencl capture_begin: out of host memory");
     memset(s->rec_nargs, 0, sizeof s->rec_nargs);
+    memcpy(s->rec->tune, s->tune.e, sizeof s->rec->tune);
     return QUANTA_OK;
 }
 
@@ -70,7 +72,12 @@ quanta_status qn_cl_capture_end(void *self, int ok, void **recording) {
 quanta_status qn_cl_replay(void *self, void *recording, int *valid) {
     qn_cl *s = self;
     const qn_cl_rec *r = recording;
-    if (valid) *valid = 1; /* cl_mem handles never move: a recording stays valid for its plan */
+    /* cl_mem handles never move, but the kernels were chosen by the tuning table: a table
+     * changed since (`quanta tune` times one plan under each candidate) invalidates the
+     * recording, and the plan records again */
+    const int same = !memcmp(r->tune, s->tune.e, sizeof r->tune);
+    if (valid) *valid = same;
+    if (!same) return QUANTA_OK;
     for (int i = 0; i < r->n; i++) {
         const rec_cmd *c = &r->cmd[i];
         cl_int err = clEnqueueNDRangeKernel(s->queue, c->k, c->dims, NULL, c->g, c->has_local ? c->l : NULL, 0, NULL,

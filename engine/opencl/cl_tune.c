@@ -22,7 +22,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "cl_internal.h"
 
@@ -134,12 +133,7 @@ static uint64_t device_key(const qn_cl_device *d) {
 }
 
 quanta_status qn_cl_tune_path(const qn_cl_device *d, char *path, size_t len) {
-    char dir[900];
-    if (qn_cl_cache_dir(dir, sizeof dir) != 0)
-        return qn_error_set(QUANTA_ERR_IO, "opencl tuning table: no cache directory (set QUANTA_CACHE_DIR)");
-    int n = snprintf(path, len, "%s/%016llx.tune", dir, (unsigned long long)device_key(d));
-    if (n < 0 || (size_t)n >= len) return qn_error_set(QUANTA_ERR_IO, "opencl tuning table: path too long");
-    return QUANTA_OK;
+    return qn_cl_cache_file("opencl tuning table", device_key(d), ".tune", path, len);
 }
 
 /* One entry line without its newline; returns its length. */
@@ -168,30 +162,20 @@ static int parse_line(const qn_cl *s, char *line, qn_cl_tune_entry *out) {
     return -1;
 }
 
-int qn_cl_tune_save(const qn_cl *s) {
-    char path[1024], tmp[1100];
-    if (qn_cl_tune_path(&s->dev, path, sizeof path) != QUANTA_OK) return -1;
-    char dir[1024];
-    snprintf(dir, sizeof dir, "%s", path);
-    char *slash = strrchr(dir, '/');
-    if (slash) {
-        *slash = '\0';
-        if (qn_cl_mkdirs(dir) != 0) return -1;
-    }
-    snprintf(tmp, sizeof tmp, "%s.%ld.tmp", path, (long)getpid());
-    FILE *f = fopen(tmp, "w");
-    if (!f) return -1;
+static int write_table(FILE *f, const void *ctx) {
+    const qn_cl *s = ctx;
     int ok = fprintf(f, "%s %d %016llx\n", TUNE_MAGIC, TUNE_VERSION, (unsigned long long)device_key(&s->dev)) > 0;
     for (int i = 0; i < QN_TUNE_ENTRIES && ok; i++) {
         char line[128];
         ok = entry_line(&s->tune.e[i], i, line, sizeof line) > 0 && fprintf(f, "%s\n", line) > 0;
     }
-    ok = (fclose(f) == 0) && ok;
-    if (!ok || rename(tmp, path) != 0) {
-        remove(tmp);
-        return -1;
-    }
-    return 0;
+    return ok ? 0 : -1;
+}
+
+int qn_cl_tune_save(const qn_cl *s) {
+    char path[1024];
+    if (qn_cl_tune_path(&s->dev, path, sizeof path) != QUANTA_OK) return -1;
+    return qn_cl_cache_store(path, write_table, s);
 }
 
 void qn_cl_tune_load(qn_cl *s) {

@@ -7,8 +7,7 @@
 #include <stdlib.h>
 
 #include "ref_ops.h"
-
-#define REF_PI 3.14159265358979323846
+#include "unary_ops.h" /* base/: GELU's constants, shared with the kernels */
 
 /* Loads x (float: the op table checked it) as f32; *n = element count. */
 static quanta_status unary_begin(const qn_node *node, const char *op, float **xf, size_t *n) {
@@ -124,13 +123,13 @@ quanta_status qn_ref_gelu(const qn_node *node) {
     quanta_status st = unary_begin(node, "gelu", &xf, &n);
     if (st != QUANTA_OK) return st;
     const int approx = node->params.approximate != 0;
-    const double k = sqrt(2.0 / REF_PI);
+    const double k = QN_GELU_SQRT_2_OVER_PI;
     /* Written without the cancellation of 1 + erf / 1 + tanh for negative x, so the oracle
      * stays accurate in the tail: 0.5(1 + erf(x/√2)) = 0.5 erfc(-x/√2) and
      * 0.5(1 + tanh u) = 1 / (1 + e^(-2u)). */
     for (size_t i = 0; i < n; i++) {
         const double x = xf[i];
-        const double y = approx ? x / (1.0 + exp(-2.0 * k * (x + 0.044715 * x * x * x)))
+        const double y = approx ? x / (1.0 + exp(-2.0 * k * (x + QN_GELU_CUBIC * x * x * x)))
                                 : 0.5 * x * erfc(-x / sqrt(2.0));
         xf[i] = (float)y;
     }

@@ -284,6 +284,15 @@ START_TEST(test_backend_open_errors) {
     ck_assert_int_eq(quanta_device_count(&n), QUANTA_OK);
     ck_assert_int_ge(n, 1);
     ck_assert_int_eq(quanta_device_get(n, &info), QUANTA_ERR_INVALID_ARGUMENT);
+
+    /* Tuning: only a backend with a tuning table (its measurement hooks) has one to fill. */
+    char report[64] = "x";
+    QT_EXPECT_ERR(quanta_backend_tune(NULL, 1, report, sizeof report), QUANTA_ERR_INVALID_ARGUMENT, "backend is NULL");
+    ck_assert_int_eq(quanta_backend_open("ref", &be), QUANTA_OK);
+    QT_EXPECT_ERR(quanta_backend_tune(be, 1, report, sizeof report), QUANTA_ERR_UNSUPPORTED, "the ref backend",
+                  "no tuning table");
+    ck_assert_str_eq(report, "");
+    quanta_backend_close(be);
 }
 END_TEST
 

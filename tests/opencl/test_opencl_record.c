@@ -4,12 +4,15 @@
  * inputs and its outputs are compared with the reference backend's on the same graph, so a
  * replay that kept stale arguments, lost a scratch buffer (the q4 GEMV's prepared x) or
  * skipped a launch fails. A path that cannot be recorded (CLBlast) runs op by op instead,
- * with the same results.
+ * with the same results. A recording made under one tuning table is not replayed under another
+ * (`quanta tune` times one plan under each candidate).
  */
 #include <stdlib.h>
 
 #include "cl_test.h"
+#include "opencl/cl_internal.h"
 #include "qt_tensor.h"
+#include "registry.h"
 #include "test_util.h"
 
 static quanta_backend *g_cl, *g_ref;
@@ -142,6 +145,35 @@ START_TEST(test_unrecordable_path_runs_plain) {
 }
 END_TEST
 
+/* The recording keeps the table its kernels were chosen by: a changed entry makes the replay
+ * report the recording invalid (the executor then records again), the same table replays it. */
+START_TEST(test_replay_invalid_after_tuning_change) {
+    void *self;
+    const qn_backend_ops *ops = qn_backend_vtable(g_cl, &self);
+    ck_assert_ptr_nonnull(ops->capture_begin);
+    qn_cl *s = self;
+    void *rec = NULL;
+    ck_assert_int_eq(ops->capture_begin(self), QUANTA_OK);
+    ck_assert_int_eq(ops->capture_end(self, 1, &rec), QUANTA_OK);
+    ck_assert_ptr_nonnull(rec);
+    int valid = -1;
+    ck_assert_int_eq(ops->replay(self, rec, &valid), QUANTA_OK);
+    ck_assert_int_eq(valid, 1);
+    const qn_cl_tune_entry keep = s->tune.e[0];
+    s->tune.e[0].b = keep.b + 1;
+    ck_assert_int_eq(ops->replay(self, rec, &valid), QUANTA_OK);
+    ck_assert_int_eq(valid, 0);
+    s->tune.e[0] = keep;
+    ck_assert_int_eq(ops->replay(self, rec, &valid), QUANTA_OK);
+    ck_assert_int_eq(valid, 1);
+    ops->release_recording(self, rec);
+    /* a discarded capture leaves no recording */
+    ck_assert_int_eq(ops->capture_begin(self), QUANTA_OK);
+    ck_assert_int_eq(ops->capture_end(self, 0, &rec), QUANTA_OK);
+    ck_assert_ptr_null(rec);
+}
+END_TEST
+
 int main(void) {
     int rc = qt_cl_open(&g_cl);
     if (rc) return rc;
@@ -152,6 +184,7 @@ int main(void) {
     tcase_add_test(tc, test_replay_decode);
     tcase_add_test(tc, test_replay_prefill);
     tcase_add_test(tc, test_unrecordable_path_runs_plain);
+    tcase_add_test(tc, test_replay_invalid_after_tuning_change);
     suite_add_tcase(s, tc);
     rc = qt_run_suite(s);
     quanta_backend_close(g_ref);

@@ -147,8 +147,15 @@ class Server:
             result["code"], result["events"] = code, sse_events(data)
         t = threading.Thread(target=stream_to_end)
         t.start()
-        while self.metric("quanta_requests_running") < 1:
-            time.sleep(0.01)
+        # Until the request is seen running; a loaded machine may also let it finish first (then the
+        # drain is not exercised and that is printed), and a deadline turns a lost request into a failure
+        # instead of a hang.
+        deadline = time.time() + 120
+        while t.is_alive() and self.metric("quanta_requests_running") < 1:
+            assert time.time() < deadline, "the streamed request never showed as running"
+            time.sleep(0.005)
+        if not t.is_alive():
+            print("sigterm_while_streaming: the stream ended before it was seen running; drain not exercised")
         self.proc.send_signal(signal.SIGTERM)
         time.sleep(0.05)
         try:
@@ -156,7 +163,8 @@ class Server:
                 probe()
         except OSError:
             pass  # already gone: the stream finished first
-        t.join()
+        t.join(timeout=300)
+        assert not t.is_alive(), "the stream did not end within 300 s of SIGTERM"
         assert self.proc.wait(timeout=60) == 0
         return (result["code"],) + result["events"]
 
