@@ -77,7 +77,7 @@ typedef struct blob {
 } blob;
 
 static void put(blob *b, const void *src, size_t n) {
-    if (b->oom) return;
+    if (b->oom || n == 0) return; /* n == 0: src may be NULL (an empty row), which memcpy may not take */
     if (b->len + n > b->cap) {
         size_t cap = b->cap ? b->cap : 256;
         while (cap < b->len + n) cap *= 2;
@@ -105,8 +105,8 @@ static void row_value(int w, const qs_req *r, int32_t cols, json_t *data, blob *
     case QS_KV2_OUT_TEXT:
     case QS_KV2_OUT_FINISH: {
         const char *s = w == QS_KV2_OUT_TEXT ? r->text : fr;
-        size_t n = w == QS_KV2_OUT_TEXT ? r->text_len : strlen(fr);
-        if (data) json_array_append_new(data, qs_json_utf8(s ? s : "", s ? n : 0));
+        size_t n = !s ? 0 : w == QS_KV2_OUT_TEXT ? r->text_len : strlen(fr);
+        if (data) json_array_append_new(data, qs_json_utf8(s ? s : "", n));
         else {
             put32(b, (uint32_t)n);
             put(b, s, n);

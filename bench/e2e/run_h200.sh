@@ -9,7 +9,7 @@
 # wheel, gemma.skel (bench/e2e/gguf_skeleton.py extract of the default model), optionally
 # check/ (include/, lib/libcheck_pic.a, lib/libsubunit.a, lib/pkgconfig/check.pc), and for the serve
 # stage sdeps/ (libmicrohttpd and jansson source: bench/e2e/build_server_deps.sh says how to get it).
-# stages (default all): llama build files conform tests bench variants peer serve profile
+# stages (default all): llama build files conform tests bench variants kv peer serve profile
 #   llama     llama.cpp's llama-bench and llama-server built in the background from the trimmed source (sm_90)
 #   build     Quanta (release, CUDA) in /tmp/qbuild
 #   files     Mistral-7B-shaped Q4_0 and Q8_0 (make_llama_gguf.py) and the Gemma-3-270M-shaped
@@ -20,6 +20,7 @@
 #             Check: the machine's, or a static copy carried in PEER/check)
 #   bench     quanta bench model on each file (-p 512 -n 128 -r 3, JSON)
 #   variants  the decode runs again with CUDA graphs off (QUANTA_CUDA_GRAPHS=0)
+#   kv        quanta bench kv on CUDA (int8/fp8 paged KV against f16)
 #   peer      llama-bench on each file (-ngl 99 -fa 1 -p 512 -n 128 -r 3, JSON)
 #   serve     quanta serve and llama-server (-np 64, continuous batching) on the Gemma-shaped file, each
 #             swept by bench/serve_sweep.py at 1, 16 and 64 streams (fixed and long-tailed mixes);
@@ -29,7 +30,7 @@
 set -u
 OUT=${OUT:-/tmp/e2e-out}
 PEER=${PEER:-.dev/peer}
-STAGES=${*:-llama build files conform tests bench variants peer serve profile}
+STAGES=${*:-llama build files conform tests bench variants kv peer serve profile}
 has() { case " $STAGES " in *" $1 "*) return 0;; esac; return 1; }
 export PATH=/usr/local/cuda/bin:$PATH
 export CPATH=/usr/local/cuda/include${CPATH:+:$CPATH} # nccl.h includes cuda_runtime.h
@@ -134,6 +135,13 @@ if has variants; then
       > $L/quanta_nographs_$f.json 2> $L/quanta_nographs_$f.err
     stamp "no graphs $f rc=$?: tg $(grep -o '"tg_tps": [0-9.]*' $L/quanta_nographs_$f.json)"
   done
+fi
+
+if has kv && [ -f $W/files/gemma3-270m-q4_k_m.gguf ]; then
+  # the quantized KV caches on the GPU: drift and agreement against f16 (random weights: the numbers
+  # check the kernels; the model's own drift is measured on the real file on the CPU, NOTES section 9)
+  timeout 180 $Q bench kv -m $W/files/gemma3-270m-q4_k_m.gguf --backend cuda > $L/bench_kv.txt 2>&1
+  stamp "bench kv rc=$?: $(tail -3 $L/bench_kv.txt | tr '\n' ' ')"
 fi
 
 if has peer; then

@@ -47,6 +47,7 @@ quanta_status qn_cl_scratch_alloc(qn_cl *s, size_t bytes, const char *what, qn_c
     out->mem = NULL;
     out->bytes = 0;
     if (bytes == 0) bytes = 4;
+    if (qn_cl_record_reuse(s, bytes, out)) return QUANTA_OK; /* capturing: an idle buffer of the recording */
     quanta_status st = qn_mem_reserve(s->stats, bytes, what);
     if (st != QUANTA_OK) return st;
     cl_int err;

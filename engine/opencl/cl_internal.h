@@ -182,6 +182,8 @@ quanta_status qn_cl_record_launch(qn_cl *s, qn_cl_kernel_id id, cl_uint dims, co
                                   const size_t *local);
 /* While a capture is open: the recording takes over scratch the recorded kernels use (1), else 0. */
 int qn_cl_record_keep(qn_cl *s, qn_cl_scratch *sc);
+/* While a capture is open: lends an idle buffer of the recording of at least `bytes` (1), else 0. */
+int qn_cl_record_reuse(qn_cl *s, size_t bytes, qn_cl_scratch *out);
 /* QUANTA_OK, or while a capture is open an error: `what` (not a kernel launch) cannot be recorded. */
 quanta_status qn_cl_record_refuse(const qn_cl *s, const char *what);
 

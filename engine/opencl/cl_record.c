@@ -27,10 +27,19 @@ typedef struct rec_cmd {
     int has_local;
 } rec_cmd;
 
+/* A scratch buffer the recording owns; busy while a capture's op holds it. Freed scratch is
+ * lent again to later ops of the same capture (the queue is in order, so a later kernel may
+ * reuse what an earlier one used): a recording holds what one op-by-op run holds at its
+ * peak, not every op's scratch. */
+typedef struct rec_keep {
+    qn_cl_scratch sc;
+    int busy;
+} rec_keep;
+
 struct qn_cl_rec {
     rec_cmd *cmd;
     int n, cap;
-    qn_cl_scratch *keep; /* scratch the recorded kernels read or write */
+    rec_keep *keep; /* scratch the recorded kernels read or write */
     int nkeep, keep_cap;
     int broken; /* a scratch buffer could not be kept: the recording is discarded */
     qn_cl_tune_entry tune[QN_TUNE_ENTRIES]; /* the table the kernels were chosen by */
@@ -39,7 +48,10 @@ struct qn_cl_rec {
 static void rec_free(qn_cl *s, qn_cl_rec *r) {
     if (!r) return;
     for (int i = 0; i < r->n; i++) clReleaseKernel(r->cmd[i].k);
-    for (int i = 0; i < r->nkeep; i++) qn_cl_scratch_free(s, &r->keep[i]);
+    for (int i = 0; i < r->nkeep; i++) {
+        clReleaseMemObject(r->keep[i].sc.mem);
+        qn_mem_release(s->stats, r->keep[i].sc.bytes);
+    }
     free(r->cmd);
     free(r->keep);
     free(r);
@@ -130,9 +142,16 @@ quanta_status qn_cl_record_launch(qn_cl *s, qn_cl_kernel_id id, cl_uint dims, co
 int qn_cl_record_keep(qn_cl *s, qn_cl_scratch *sc) {
     qn_cl_rec *r = s->rec;
     if (!r) return 0;
+    for (int i = 0; i < r->nkeep; i++)
+        if (r->keep[i].sc.mem == sc->mem) { /* lent by qn_cl_record_reuse: idle again */
+            r->keep[i].busy = 0;
+            sc->mem = NULL;
+            sc->bytes = 0;
+            return 1;
+        }
     if (r->nkeep == r->keep_cap) {
         int cap = r->keep_cap ? 2 * r->keep_cap : 16;
-        qn_cl_scratch *k = realloc(r->keep, (size_t)cap * sizeof *k);
+        rec_keep *k = realloc(r->keep, (size_t)cap * sizeof *k);
         if (!k) {
             r->broken = 1; /* released now, so the recording must not be kept */
             return 0;
@@ -140,9 +159,21 @@ int qn_cl_record_keep(qn_cl *s, qn_cl_scratch *sc) {
         r->keep = k;
         r->keep_cap = cap;
     }
-    r->keep[r->nkeep++] = *sc;
+    r->keep[r->nkeep++] = (rec_keep){*sc, 0};
     sc->mem = NULL;
     sc->bytes = 0;
+    return 1;
+}
+
+int qn_cl_record_reuse(qn_cl *s, size_t bytes, qn_cl_scratch *out) {
+    qn_cl_rec *r = s->rec;
+    int best = -1;
+    for (int i = 0; r && i < r->nkeep; i++)
+        if (!r->keep[i].busy && r->keep[i].sc.bytes >= bytes && (best < 0 || r->keep[i].sc.bytes < r->keep[best].sc.bytes))
+            best = i;
+    if (best < 0) return 0;
+    r->keep[best].busy = 1;
+    *out = r->keep[best].sc;
     return 1;
 }
 

@@ -145,6 +145,63 @@ START_TEST(test_unrecordable_path_runs_plain) {
 }
 END_TEST
 
+/* A recording lends freed scratch to later ops of the same capture: eight chained q4 matmuls
+ * (each with its prepared-x scratch) leave the recording holding about one op's scratch, not
+ * eight. Results stay the reference's. */
+START_TEST(test_recording_reuses_scratch) {
+    enum { M = 16, KK = 256, CHAIN = 8 };
+    qt_rng r = qt_rng_make(14);
+    float *w = malloc(KK * KK * sizeof *w), *x = malloc(M * KK * sizeof *x), *y = malloc(M * KK * sizeof *y),
+          *yr = malloc(M * KK * sizeof *yr);
+    qt_fill_normal(&r, w, KK * KK, 0.06f);
+    quanta_tensor_desc dw = qt_desc(QUANTA_Q4, 2, KK, KK, 0, 0), dx = qt_desc(QUANTA_F32, 2, M, KK, 0, 0);
+    dw.group = 64;
+    size_t wb;
+    ck_assert_int_eq(quanta_tensor_bytes(&dw, &wb), QUANTA_OK);
+    void *wq = malloc(wb);
+    ck_assert_int_eq(quanta_quantize(&dw, w, wq, wb), QUANTA_OK);
+    quanta_backend *bes[2] = {g_cl, g_ref};
+    quanta_plan *p[2];
+    quanta_graph *g[2];
+    quanta_tensor *tx[2], *ty[2];
+    for (int b = 0; b < 2; b++) {
+        quanta_tensor *tw, *t;
+        ck_assert_int_eq(quanta_graph_create(&g[b]), QUANTA_OK);
+        ck_assert_int_eq(quanta_graph_input(g[b], "x", &dx, &tx[b]), QUANTA_OK);
+        ck_assert_int_eq(quanta_graph_constant(g[b], "w", &dw, wq, wb, &tw), QUANTA_OK);
+        t = tx[b];
+        for (int i = 0; i < CHAIN; i++) ck_assert_int_eq(quanta_matmul(g[b], t, tw, &t), QUANTA_OK);
+        ty[b] = t;
+        ck_assert_int_eq(quanta_graph_output(g[b], t), QUANTA_OK);
+        ck_assert_int_eq(quanta_plan_create(g[b], bes[b], &p[b]), QUANTA_OK);
+    }
+    uint64_t base = 0, in_use, peak;
+    for (int rep = 0; rep < 4; rep++) {
+        qt_fill_normal(&r, x, M * KK, 1.0f);
+        for (int b = 0; b < 2; b++) {
+            ck_assert_int_eq(quanta_plan_set_input(p[b], tx[b], x, M * KK * sizeof *x), QUANTA_OK);
+            ck_assert_msg(quanta_plan_execute(p[b]) == QUANTA_OK, "%s", quanta_last_error());
+            ck_assert_int_eq(quanta_plan_get_output(p[b], ty[b], b ? yr : y, M * KK * sizeof *y), QUANTA_OK);
+        }
+        expect_close(y, yr, M * KK, "q4 chain", rep);
+        ck_assert_int_eq(quanta_backend_memory_stats(g_cl, &in_use, &peak), QUANTA_OK);
+        if (rep == 0) base = in_use; /* op by op: every scratch freed after its op */
+    }
+    const uint64_t one = (uint64_t)M * KK * 4 + (uint64_t)M * (KK / 64) * 4; /* one op's prepared x */
+    ck_assert_msg(in_use - base <= 2 * one, "the recording holds %llu scratch bytes for %d ops of %llu each",
+                  (unsigned long long)(in_use - base), CHAIN, (unsigned long long)one);
+    for (int b = 0; b < 2; b++) {
+        quanta_plan_destroy(p[b]);
+        quanta_graph_destroy(g[b]);
+    }
+    free(w);
+    free(x);
+    free(y);
+    free(yr);
+    free(wq);
+}
+END_TEST
+
 /* The recording keeps the table its kernels were chosen by: a changed entry makes the replay
  * report the recording invalid (the executor then records again), the same table replays it. */
 START_TEST(test_replay_invalid_after_tuning_change) {
@@ -185,6 +242,7 @@ int main(void) {
     tcase_add_test(tc, test_replay_prefill);
     tcase_add_test(tc, test_unrecordable_path_runs_plain);
     tcase_add_test(tc, test_replay_invalid_after_tuning_change);
+    tcase_add_test(tc, test_recording_reuses_scratch);
     suite_add_tcase(s, tc);
     rc = qt_run_suite(s);
     quanta_backend_close(g_ref);
