@@ -7,6 +7,7 @@ import json
 import os
 import random
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -97,6 +98,19 @@ class Server:
         hdrs = {k.lower(): v for k, v in r.getheaders()}
         c.close()
         return r.status, hdrs, data
+
+    def open_stream(self):
+        """A streamed greedy completion of up to 4000 tokens on a raw socket, returned once its first
+        event arrived: it runs (holding a slot and blocks) until the caller closes the socket."""
+        sock = socket.create_connection(("127.0.0.1", self.port))
+        body = json.dumps({"prompt": "the", "max_tokens": 4000, "temperature": 0, "stream": True,
+                           "stop": ["\u2603"]}).encode()
+        sock.sendall(b"POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                     b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
+        got = b""
+        while b"data: " not in got:
+            got += sock.recv(4096)
+        return sock
 
     def post(self, path, body, **kw):
         code, hdrs, data = self.request("POST", path, body, **kw)

@@ -3,27 +3,12 @@ order (`--schedule fifo`). One batch slot; a stream holds it while a long reques
 queue behind it; when the stream leaves, bucketed admission lets the short request in first (it is
 done before the long one has produced anything), arrival order runs the long one first. Every request
 succeeds either way and nothing is left holding blocks."""
-import json
-import socket
 import threading
 import time
 
 from harness import Server, parse_args, seed
 
 WORDS = ["the", "hello", "a", "that", "he", "lot", "bead", "cheat"]
-
-
-def hold_slot(s):
-    """A streamed request that holds the only slot until the returned socket is closed."""
-    sock = socket.create_connection(("127.0.0.1", s.port))
-    body = json.dumps({"prompt": "the", "max_tokens": 4000, "temperature": 0, "stream": True,
-                       "stop": ["\u2603"]}).encode()
-    sock.sendall(b"POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                 b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
-    got = b""
-    while b"data: " not in got:
-        got += sock.recv(4096)
-    return sock
 
 
 def order_of(s, long_prompt, short_prompt):
@@ -34,7 +19,7 @@ def order_of(s, long_prompt, short_prompt):
         if code != 200:
             errors.append((name, code, body))
         done.append(name)
-    sock = hold_slot(s)
+    sock = s.open_stream()  # holds the only slot until closed
     threads = [threading.Thread(target=send, args=("long", long_prompt, 150))]
     threads[0].start()
     deadline = time.time() + 30
