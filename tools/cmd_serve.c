@@ -34,9 +34,10 @@ static void usage(FILE *f) {
             "  --step-tokens N   token budget of one scheduler step: decodes + prompt pieces (default 256)\n"
             "  --prefix-cache on|off  share the KV blocks of identical prompt heads between requests\n"
             "                    (default on)\n"
-            "  --schedule S      bucketed (default): queued requests admitted by expected length, short\n"
-            "                    ones first (none waits past 2 s behind shorter ones), prompt pieces to the\n"
-            "                    prompt with the fewest tokens left; fifo: arrival order, slot order\n"
+            "  --schedule S      fifo (default): arrival order; bucketed: queued requests admitted by\n"
+            "                    expected length, short ones first (none passed over past 2 s), prompt\n"
+            "                    pieces to the prompt with the fewest tokens left (lower median TTFT,\n"
+            "                    higher p99: bench/NOTES.md section 10)\n"
             "  --name ID         model id in /v1/models and responses (default the file's name)\n"
             "  --max-body B      largest request body in bytes (default 1048576)\n"
             "  --backend, -ngl, --quant, --kv, -t, --quiet as for `quanta generate`\n");
@@ -68,7 +69,6 @@ int qn_cmd_serve(int argc, char **argv) {
     cfg.sched.step_tokens = 256;
     cfg.sched.prefill_chunk = 64;
     cfg.sched.prefix_cache = 1;
-    cfg.sched.bucketed = 1;
     long kv_blocks = 0, port = cfg.port, max_body = (long)cfg.max_body;
     char **model_argv = calloc((size_t)argc + 1, sizeof *model_argv);
     if (!model_argv) return qn_fail(cmd, "out of memory");

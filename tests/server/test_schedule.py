@@ -1,5 +1,5 @@
-"""test_schedule.py — length-bucketed admission (`--schedule bucketed`, the default) against arrival
-order (`--schedule fifo`). One batch slot; a stream holds it while a long request and then a short one
+"""test_schedule.py — length-bucketed admission (`--schedule bucketed`) against arrival order
+(`--schedule fifo`, the default). One batch slot; a stream holds it while a long request and then a short one
 queue behind it; when the stream leaves, bucketed admission lets the short request in first (it is
 done before the long one has produced anything), arrival order runs the long one first. Every request
 succeeds either way and nothing is left holding blocks."""
@@ -44,11 +44,11 @@ def main():
     long_prompt = " ".join(rng.choice(WORDS) for _ in range(120))
     short_prompt = " ".join(rng.choice(WORDS) for _ in range(3))
     common = ["--ctx", "4096", "--max-batch", "1"]
-    with Server(a.model, a.backend, common) as s:  # bucketed is the default
+    with Server(a.model, a.backend, common + ["--schedule", "bucketed"]) as s:
         got = order_of(s, long_prompt, short_prompt)
         print("bucketed: finished", got)
         assert got == ["short", "long"], got
-    with Server(a.model, a.backend, common + ["--schedule", "fifo"]) as s:
+    with Server(a.model, a.backend, common) as s:  # fifo is the default
         got = order_of(s, long_prompt, short_prompt)
         print("fifo: finished", got)
         assert got == ["long", "short"], got
