@@ -168,22 +168,22 @@ if has serve; then
   F=$W/files/gemma3-270m-q4_k_m.gguf
   LS=$W/llama.cpp/build/bin/llama-server
   SWEEP="--concurrency 1,16,64 --mix fixed,longtail --prompt-words 128 --max-tokens 128 --timeout 120"
-  wait_up() { for _ in $(seq 120); do curl -sf "$1/health" >/dev/null 2>&1 && return 0; sleep 1; done; return 1; }
+  # sweep NAME PORT SERVER-COMMAND...: starts the server, sweeps it once it answers /health, stops it
+  sweep() {
+    local name=$1 port=$2; shift 2
+    "$@" --port $port > $L/${name}_server.log 2>&1 &
+    local sp=$!
+    for _ in $(seq 120); do curl -sf http://127.0.0.1:$port/health >/dev/null 2>&1 && break; sleep 1; done
+    timeout 420 python3 bench/serve_sweep.py --url http://127.0.0.1:$port $SWEEP --json $L/${name}_sweep.json \
+      > $L/${name}_sweep.txt 2>&1
+    stamp "$name sweep rc=$?"; cat $L/${name}_sweep.txt
+    kill -TERM $sp; wait $sp
+  }
   if [ -f $F ] && $Q serve --help >/dev/null 2>&1; then
-    $Q serve -m $F --backend cuda --port 18080 --max-batch 64 --ctx 4096 --kv-blocks 8192 > $L/quanta_serve.log 2>&1 &
-    SP=$!
-    wait_up http://127.0.0.1:18080 && timeout 420 python3 bench/serve_sweep.py --url http://127.0.0.1:18080 $SWEEP \
-      --json $L/quanta_sweep.json > $L/quanta_sweep.txt 2>&1
-    stamp "quanta serve sweep rc=$?"; cat $L/quanta_sweep.txt
-    kill -TERM $SP; wait $SP
+    sweep quanta 18080 $Q serve -m $F --backend cuda --max-batch 64 --ctx 4096 --kv-blocks 8192
   else stamp "no quanta serve (see build.log, sdeps.log)"; fi
   if [ -f $F ] && [ -x $LS ]; then
-    $LS -m $F -ngl 99 -fa on -np 64 -c $((64 * 4096)) --cont-batching --port 18081 > $L/llama_server.log 2>&1 &
-    SP=$!
-    wait_up http://127.0.0.1:18081 && timeout 420 python3 bench/serve_sweep.py --url http://127.0.0.1:18081 $SWEEP \
-      --json $L/llama_sweep.json > $L/llama_sweep.txt 2>&1
-    stamp "llama-server sweep rc=$?"; cat $L/llama_sweep.txt
-    kill -TERM $SP; wait $SP
+    sweep llama 18081 $LS -m $F -ngl 99 -fa on -np 64 -c $((64 * 4096)) --cont-batching
   else stamp "no llama-server (see llama_build.log)"; fi
   [ -f $L/quanta_sweep.json ] && [ -f $L/llama_sweep.json ] &&
     python3 bench/e2e/serve_ratio.py $L/quanta_sweep.json $L/llama_sweep.json | tee "$OUT/summary_serve.md"
