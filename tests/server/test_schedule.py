@@ -25,7 +25,9 @@ def order_of(s, long_prompt, short_prompt):
     deadline = time.time() + 30
     while s.metric("quanta_requests_queued") < 1 and time.time() < deadline:
         time.sleep(0.005)
-    threads.append(threading.Thread(target=send, args=("short", short_prompt, 2)))
+    # 24 tokens, not 2: under arrival order the short request runs only after the long one has answered,
+    # and it must not finish before the long one's client thread has woken up to record that answer.
+    threads.append(threading.Thread(target=send, args=("short", short_prompt, 24)))
     threads[1].start()
     while s.metric("quanta_requests_queued") < 2 and time.time() < deadline:
         time.sleep(0.005)
