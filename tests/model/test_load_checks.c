@@ -137,6 +137,7 @@ START_TEST(test_overflowing_weights_reported) {
     free(img);
     const char *backends[] = {"ref", "opencl"};
     float *logits = malloc(sizeof(float) * (size_t)SPEC.n_vocab);
+    memset(logits, 0xff, sizeof(float) * (size_t)SPEC.n_vocab); /* NaN until eval writes them */
     for (int b = 0; b < 2; b++) {
         quanta_backend *be;
         if (quanta_backend_open(backends[b], &be) != QUANTA_OK) continue; /* not built or no device */
@@ -146,12 +147,16 @@ START_TEST(test_overflowing_weights_reported) {
         ck_assert(quanta_model_context_create(m, 8, &ctx) == QUANTA_OK);
         int32_t toks[3] = {5, 6, 7};
         quanta_status st = quanta_model_eval(ctx, toks, 3, logits, (size_t)SPEC.n_vocab);
-        ck_assert_msg(st == QUANTA_ERR_CORRUPT && strstr(quanta_last_error(), "logit"), "%s: %s (%s)", backends[b],
-                      quanta_status_name(st), st ? quanta_last_error() : "no error");
-        printf("load checks: %s: %s\n", backends[b], quanta_last_error());
+        char msg[512];
+        snprintf(msg, sizeof msg, "%s", st ? quanta_last_error() : "no error");
+        printf("load checks: %s: %s: %s (logits[0..2] %g %g %g)\n", backends[b], quanta_status_name(st), msg,
+               (double)logits[0], (double)logits[1], (double)logits[2]);
+        /* freed before the check, so that a failure's message is not buried under leak reports */
         quanta_model_context_destroy(ctx);
         quanta_model_destroy(m);
         quanta_backend_close(be);
+        ck_assert_msg(st == QUANTA_ERR_CORRUPT && strstr(msg, "logit"), "%s: %s (%s)", backends[b],
+                      quanta_status_name(st), msg);
     }
     free(logits);
     unlink(path);
