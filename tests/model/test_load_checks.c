@@ -124,11 +124,23 @@ START_TEST(test_bad_hyper_parameters) {
 }
 END_TEST
 
-/* Weights of 3e38 overflow f32 in the first matmul: eval reports it on every backend present. */
+/*
+ * Weights of 3e38 overflow f32 in the first feed-forward: eval reports it on every backend present.
+ * The activations that meet them are pinned, so the overflow does not depend on the random draw
+ * (the reference accumulates in double, so 3e38 times a random sum below 1.13 would stay finite):
+ * embedding rows of 1, no attention output and unit norm weights give every ffn input 1, then
+ * gate = up = n_embd, so each hidden unit is silu(32) * 32 > 0 and each down row sums to about 1.5e43.
+ */
 START_TEST(test_overflowing_weights_reported) {
     size_t n;
     void *img = rewrite(NULL, NULL, &n);
-    patch(img, n, "blk.0.ffn_down.weight", 0, (size_t)SPEC.n_embd * SPEC.n_ff, 3.0e38f);
+    const size_t E = (size_t)SPEC.n_embd, F = (size_t)SPEC.n_ff;
+    patch(img, n, "token_embd.weight", 5 * E, 3 * E, 1.0f); /* the rows of tokens 5, 6, 7 */
+    patch(img, n, "blk.0.attn_output.weight", 0, E * (size_t)SPEC.n_head * (size_t)SPEC.head_dim, 0.0f);
+    patch(img, n, "blk.0.ffn_norm.weight", 0, E, 1.0f);
+    patch(img, n, "blk.0.ffn_gate.weight", 0, F * E, 1.0f);
+    patch(img, n, "blk.0.ffn_up.weight", 0, F * E, 1.0f);
+    patch(img, n, "blk.0.ffn_down.weight", 0, E * F, 3.0e38f);
     char path[] = "/tmp/quanta_test_checks_XXXXXX";
     int fd = mkstemp(path);
     ck_assert_int_ge(fd, 0);
