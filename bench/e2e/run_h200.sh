@@ -26,7 +26,8 @@
 #             swept by bench/serve_sweep.py at 1, 16 and 64 streams (fixed and long-tailed mixes);
 #             bench/e2e/serve_ratio.py prints the table (summary_serve.md)
 #   profile   ncu per-kernel summary of decode steps (Gemma and the 7B Q4_0)
-# Prints the ratio table last; every log and JSON goes to $OUT/e2e.tar.gz plus $OUT/summary.md.
+# Prints the ratio table; every log and JSON goes to $OUT/logs as it is written, the tables to $OUT/summary*.md.
+# SWEEP (serve_sweep.py's arguments) and SWEEP_S (seconds per sweep) shorten the serve stage.
 set -u
 OUT=${OUT:-/tmp/e2e-out}
 PEER=${PEER:-.dev/peer}
@@ -37,13 +38,10 @@ export CPATH=/usr/local/cuda/include${CPATH:+:$CPATH} # nccl.h includes cuda_run
 ROOT=$(pwd)
 PEER=$(cd "$PEER" && pwd)
 W=/tmp/e2e
-L=$W/logs
+L=$OUT/logs # written as it goes: a run cut off by the device's time limit still brings back what it did
 mkdir -p "$OUT" $L $W/files
 T0=$(date +%s)
 stamp() { echo "[$(( $(date +%s) - T0 ))s] $*" | tee -a $L/steps.txt; }
-save() { tar czf "$OUT/e2e.tar.gz" -C $W logs 2>/dev/null; }
-trap save EXIT
-trap 'save; exit 1' TERM INT
 NP=$(nproc)
 
 { date -u; nvidia-smi --query-gpu=name,clocks.sm,clocks.mem,power.limit,memory.total --format=csv; nvcc --version | tail -2;
@@ -161,20 +159,19 @@ if has peer; then
 fi
 
 python3 bench/e2e/ratio_table.py $L $NAMES | tee "$OUT/summary.md"
-save
 
 if has serve; then
   # 64 concurrent streams of the Gemma-shaped file: Quanta's server, then llama-server, same sweep.
   F=$W/files/gemma3-270m-q4_k_m.gguf
   LS=$W/llama.cpp/build/bin/llama-server
-  SWEEP="--concurrency 1,16,64 --mix fixed,longtail --prompt-words 128 --max-tokens 128 --timeout 120"
+  SWEEP=${SWEEP:-"--concurrency 1,16,64 --mix fixed,longtail --prompt-words 128 --max-tokens 128 --timeout 120"}
   # sweep NAME PORT SERVER-COMMAND...: starts the server, sweeps it once it answers /health, stops it
   sweep() {
     local name=$1 port=$2; shift 2
     "$@" --port $port > $L/${name}_server.log 2>&1 &
     local sp=$!
     for _ in $(seq 120); do curl -sf http://127.0.0.1:$port/health >/dev/null 2>&1 && break; sleep 1; done
-    timeout 420 python3 bench/serve_sweep.py --url http://127.0.0.1:$port $SWEEP --json $L/${name}_sweep.json \
+    timeout ${SWEEP_S:-420} python3 bench/serve_sweep.py --url http://127.0.0.1:$port $SWEEP --json $L/${name}_sweep.json \
       > $L/${name}_sweep.txt 2>&1
     stamp "$name sweep rc=$?"; cat $L/${name}_sweep.txt
     kill -TERM $sp; wait $sp
@@ -187,7 +184,6 @@ if has serve; then
   else stamp "no llama-server (see llama_build.log)"; fi
   [ -f $L/quanta_sweep.json ] && [ -f $L/llama_sweep.json ] &&
     python3 bench/e2e/serve_ratio.py $L/quanta_sweep.json $L/llama_sweep.json | tee "$OUT/summary_serve.md"
-  save
 fi
 
 if has profile && command -v ncu >/dev/null 2>&1; then
@@ -199,5 +195,3 @@ if has profile && command -v ncu >/dev/null 2>&1; then
     stamp "ncu $f rc=$?"
   done
 fi
-
-save
