@@ -118,10 +118,13 @@ kernel void qn_softmax(const global uchar *x, ulong xo, int xdt, global uchar *y
  * dims past rot are copied. The angle p·θ^(-2i/rot) is formed in double where the device has
  * it (positions reach tens of thousands; f32 angles lose ~1e-3 rad there), reduced to
  * [-π, π] in double, and only then handed to f32 sin/cos: double pow/sin/cos cost ~10 µs per
- * call of a 100-token prompt's rope on PoCL, more than all its matmuls. */
+ * call of a 100-token prompt's rope on PoCL, more than all its matmuls. The frequencies
+ * θ^(-2i/rot) come from the host's table freq (has_freq; the host made them in the angle
+ * type with the reference's formula) or are computed here: a double exp2 and log2 per pair
+ * were 8 of a decode rope's 15 µs on PoCL. */
 kernel void qn_rope(const global uchar *x, ulong xo, int xdt, const global int *pos, ulong po,
                     global uchar *y, ulong yo, int ydt, ulong rows, ulong N, ulong D, ulong rot, int neox,
-                    float theta_base, float freq_scale) {
+                    float theta_base, float freq_scale, const global QN_ANGLE *freq, int has_freq) {
     const size_t i = get_global_id(0), n = get_global_id(1);
     const size_t per_row = D - rot / 2; /* rot/2 pairs + (D - rot) copied dims */
     if (i >= per_row || n >= N) return;
@@ -133,7 +136,7 @@ kernel void qn_rope(const global uchar *x, ulong xo, int xdt, const global int *
     }
     const global int *pp = (const global int *)((const global uchar *)pos + po);
     const QN_ANGLE p = (QN_ANGLE)pp[n] * (QN_ANGLE)freq_scale;
-    const QN_ANGLE th = p * exp2(-2.0 * (QN_ANGLE)i / (QN_ANGLE)rot * log2((QN_ANGLE)theta_base));
+    const QN_ANGLE th = p * (has_freq ? freq[i] : exp2(-2.0 * (QN_ANGLE)i / (QN_ANGLE)rot * log2((QN_ANGLE)theta_base)));
     const QN_ANGLE two_pi = 6.283185307179586476925;
     const float red = (float)(th - two_pi * rint(th / two_pi));
     float c;

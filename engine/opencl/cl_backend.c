@@ -191,6 +191,10 @@ static void ocl_close(void *self) {
         if (s->k[i]) clReleaseKernel(s->k[i]);
     if (s->program) clReleaseProgram(s->program);
     if (s->err_flag) clReleaseMemObject(s->err_flag);
+    for (int i = 0; i < s->n_rope_freq; i++) {
+        clReleaseMemObject(s->rope_freq[i].mem);
+        qn_mem_release(s->stats, s->rope_freq[i].bytes);
+    }
     if (s->queue) clReleaseCommandQueue(s->queue);
     if (s->ctx) clReleaseContext(s->ctx);
     free(s);

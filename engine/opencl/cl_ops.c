@@ -4,6 +4,7 @@
  * are in the kernel table (cl_backend.c); these check only the values known at run time
  * (ids, start).
  */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -76,6 +77,39 @@ static quanta_status run_rows(qn_cl *s, const qn_node *node) {
     return st != QUANTA_OK ? st : qn_cl_launch(s, QK_RMS_NORM, qn_op_name(node->op), 1, &g, &l);
 }
 
+/* The frequency table for (base, rot) (cl_internal.h), made on first use: doubles where the
+ * device has fp64 (the kernel's angle type), else floats. NULL when it cannot be kept (all
+ * slots taken, the memory limit, an allocation failure): the kernel then computes them. */
+static cl_mem rope_freq(qn_cl *s, float base, cl_ulong rot) {
+    for (int i = 0; i < s->n_rope_freq; i++)
+        if (s->rope_freq[i].base == base && s->rope_freq[i].rot == rot) return s->rope_freq[i].mem;
+    if (s->n_rope_freq == QN_CL_ROPE_TABLES) return NULL;
+    const size_t half = (size_t)rot / 2, es = s->dev.has_fp64 ? sizeof(cl_double) : sizeof(cl_float);
+    const size_t bytes = half ? half * es : es;
+    void *h = malloc(bytes);
+    if (!h || qn_mem_reserve(s->stats, bytes, "opencl rope: frequency table") != QUANTA_OK) {
+        qn_error_clear();
+        free(h);
+        return NULL;
+    }
+    for (size_t i = 0; i < half; i++) { /* the reference's formula (engine/ref/ref_elementwise.c) */
+        const double f = pow((double)base, -2.0 * (double)i / (double)rot);
+        if (s->dev.has_fp64) ((cl_double *)h)[i] = f;
+        else ((cl_float *)h)[i] = (cl_float)f;
+    }
+    if (!half) memset(h, 0, bytes);
+    cl_int err;
+    /* made by copy at creation, not by an enqueued write: works inside a capture too */
+    cl_mem m = clCreateBuffer(s->ctx, CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR, bytes, h, &err);
+    free(h);
+    if (err != CL_SUCCESS) {
+        qn_mem_release(s->stats, bytes);
+        return NULL;
+    }
+    s->rope_freq[s->n_rope_freq++] = (qn_cl_rope_freq){base, rot, m, bytes};
+    return m;
+}
+
 static quanta_status run_rope(qn_cl *s, const qn_node *node) {
     const qn_tensor *x = src(node, 0), *p = src(node, 1), *y = node->dst;
     const quanta_rope_params *rp = &node->params.rope;
@@ -90,9 +124,12 @@ static quanta_status run_rope(qn_cl *s, const qn_node *node) {
     cl_ulong xo = x->mem.offset, po = p->mem.offset, yo = y->mem.offset;
     cl_int xd = x->desc.dtype, yd = y->desc.dtype, neox = rp->mode == QUANTA_ROPE_NEOX;
     float base = rp->theta_base, fs = rp->freq_scale != 0.0f ? rp->freq_scale : 1.0f;
+    cl_mem fm = rope_freq(s, base, rot);
+    cl_int has_freq = fm != NULL;
+    if (!fm) fm = pm; /* any valid buffer: the kernel reads no table without one */
     qn_cl_arg a[] = {QA(xm), QA(xo), QA(xd), QA(pm), QA(po), QA(ym), QA(yo), QA(yd), QA(rows), QA(N), QA(D), QA(rot),
-                     QA(neox), QA(base), QA(fs)};
-    quanta_status st = qn_cl_set_args(s, QK_ROPE, a, 15);
+                     QA(neox), QA(base), QA(fs), QA(fm), QA(has_freq)};
+    quanta_status st = qn_cl_set_args(s, QK_ROPE, a, 17);
     size_t g[2] = {(size_t)(D - rot / 2), (size_t)N}, l[2] = {(size_t)(D - rot / 2) < 64 ? 16 : 64, 1};
     return st != QUANTA_OK ? st : qn_cl_launch(s, QK_ROPE, "rope", 2, g, l);
 }
