@@ -49,6 +49,7 @@ quanta_status qn_ref_add_rms_norm(const qn_node *node);
 quanta_status qn_ref_rope(const qn_node *node);
 quanta_status qn_ref_silu(const qn_node *node);
 quanta_status qn_ref_gelu(const qn_node *node);
+quanta_status qn_ref_glu(const qn_node *node);
 quanta_status qn_ref_add(const qn_node *node);
 quanta_status qn_ref_mul(const qn_node *node);
 quanta_status qn_ref_scale(const qn_node *node);

@@ -8,23 +8,47 @@
 
 /* QN_UNARY_* and the GELU constants: base/unary_ops.h, carried ahead of common.cl. */
 
+/* silu and the tanh GELU are both v / (1 + e^-z): z = v for silu, z = 2u for GELU, whose
+ * 0.5 (1 + tanh u) = 1 / (1 + e^-2u) (no tanh, exact for tiny and huge x). */
+inline float qn_gelu_tanh_z(float v) {
+    return 2.0f * QN_F32(QN_GELU_SQRT_2_OVER_PI) * (v + QN_F32(QN_GELU_CUBIC) * v * v * v);
+}
+inline float qn_sigmoid_gate(float v, float z) { return v / (1.0f + exp(-z)); }
+
+/* The unary ops (op: QN_UNARY_*), shared by qn_unary and qn_glu. */
+inline float qn_act(float v, int op, float s) {
+    switch (op) {
+    case QN_UNARY_SILU: return qn_sigmoid_gate(v, v);
+    case QN_UNARY_GELU: /* 1 + erf(x/sqrt2) = erfc(-x/sqrt2), without cancellation for x << 0 */
+        return 0.5f * v * erfc(-v * QN_F32(QN_SQRT1_2));
+    case QN_UNARY_GELU_TANH: return qn_sigmoid_gate(v, qn_gelu_tanh_z(v));
+    case QN_UNARY_SCALE: return v * s;
+    default: return v;
+    }
+}
+
 kernel void qn_unary(const global uchar *x, ulong xo, int xdt, global uchar *y, ulong yo, int ydt,
                      ulong n, int op, float s) {
     size_t i = get_global_id(0);
     if (i >= n) return;
-    float v = qn_ld(x + xo, xdt, i), r;
-    switch (op) {
-    case QN_UNARY_SILU: r = v / (1.0f + exp(-v)); break;
-    case QN_UNARY_GELU: /* 1 + erf(x/sqrt2) = erfc(-x/sqrt2), without cancellation for x << 0 */
-        r = 0.5f * v * erfc(-v * QN_F32(QN_SQRT1_2));
-        break;
-    case QN_UNARY_GELU_TANH: /* 0.5 (1 + tanh u) = 1 / (1 + e^-2u): no tanh, exact for tiny and huge x */
-        r = v / (1.0f + exp(-2.0f * QN_F32(QN_GELU_SQRT_2_OVER_PI) * (v + QN_F32(QN_GELU_CUBIC) * v * v * v)));
-        break;
-    case QN_UNARY_SCALE: r = v * s; break;
-    default: r = v; break;
+    qn_st(y + yo, ydt, i, qn_act(qn_ld(x + xo, xdt, i), op, s));
+}
+
+/* glu: y = act(gate) * up (op: QN_UNARY_SILU / _GELU / _GELU_TANH), gate, up and y of one
+ * dtype dt. f32 silu and tanh GELU take one straight-line path (z chosen by select, one exp):
+ * PoCL then vectorises the work-group loop; a switch around the exp kept it scalar, 15 µs
+ * for Gemma's 2048 on 2 cores against 3.5. */
+kernel void qn_glu(const global uchar *g, ulong go, const global uchar *u, ulong uo, global uchar *y, ulong yo,
+                   int dt, ulong n, int op) {
+    size_t i = get_global_id(0);
+    if (i >= n) return;
+    if (dt == QN_DT_F32 && op != QN_UNARY_GELU) {
+        const float v = ((const global float *)(g + go))[i];
+        const float z = op == QN_UNARY_SILU ? v : qn_gelu_tanh_z(v);
+        ((global float *)(y + yo))[i] = qn_sigmoid_gate(v, z) * ((const global float *)(u + uo))[i];
+        return;
     }
-    qn_st(y + yo, ydt, i, r);
+    qn_st(y + yo, dt, i, qn_act(qn_ld(g + go, dt, i), op, 0.0f) * qn_ld(u + uo, dt, i));
 }
 
 /* op 0: add, 1: mul. b has n elements or nb (one row) broadcast over a's rows. */

@@ -51,6 +51,7 @@ typedef enum qn_cl_kernel_id {
     QK_GEMM_Q8_I8,
     QK_PAGED_ATTENTION,
     QK_PAGED_KV_WRITE,
+    QK_GLU,
     QK_COUNT
 } qn_cl_kernel_id;
 

@@ -41,6 +41,20 @@ static quanta_status run_binary(qn_cl *s, const qn_node *node, int op) {
     return st != QUANTA_OK ? st : qn_cl_launch(s, QK_BINARY, "binary", 1, &g, &l);
 }
 
+/* act(gate) * up in one pass (qn_glu): the activation's op code as the unary kernel's. */
+static quanta_status run_glu(qn_cl *s, const qn_node *node) {
+    const qn_tensor *g = src(node, 0), *u = src(node, 1), *y = node->dst;
+    cl_mem gm = qn_cl_mem(g), um = qn_cl_mem(u), ym = qn_cl_mem(y);
+    cl_ulong go = g->mem.offset, uo = u->mem.offset, yo = y->mem.offset, n = qn_cl_elems(g);
+    cl_int d = g->desc.dtype;
+    cl_int op = node->params.glu_act == QUANTA_GLU_SILU ? QN_UNARY_SILU
+                : node->params.glu_act == QUANTA_GLU_GELU_TANH ? QN_UNARY_GELU_TANH : QN_UNARY_GELU;
+    qn_cl_arg a[] = {QA(gm), QA(go), QA(um), QA(uo), QA(ym), QA(yo), QA(d), QA(n), QA(op)};
+    quanta_status st = qn_cl_set_args(s, QK_GLU, a, 9);
+    size_t gs = (size_t)n, l = EW_LWS;
+    return st != QUANTA_OK ? st : qn_cl_launch(s, QK_GLU, "glu", 1, &gs, &l);
+}
+
 /* CPUs: one work-item per row (PoCL runs a group's items as a loop; the local-memory tree's
  * barriers cost more than the row). */
 static size_t row_lws(qn_cl *s, int64_t D) {
@@ -258,6 +272,7 @@ quanta_status qn_cl_ops_run(qn_cl *s, const qn_node *node) {
     case QN_OP_CONVERT: return run_unary(s, node, QN_UNARY_COPY, 0.0f);
     case QN_OP_ADD: return run_binary(s, node, 0);
     case QN_OP_MUL: return run_binary(s, node, 1);
+    case QN_OP_GLU: return run_glu(s, node);
     case QN_OP_RMS_NORM: case QN_OP_ADD_RMS_NORM: case QN_OP_SOFTMAX: return run_rows(s, node);
     case QN_OP_ROPE: return run_rope(s, node);
     case QN_OP_GET_ROWS: return run_get_rows(s, node);
