@@ -35,6 +35,7 @@ typedef enum qn_op {
     QN_OP_ADD_RMS_NORM, /* rms_norm(a + b) with weight: the residual add fused into the norm */
     QN_OP_PAGED_ATTENTION, /* attention through per-sequence block tables into KV pools */
     QN_OP_GLU, /* act(gate) * up: a gated MLP's activation (plans fuse silu/gelu + mul into it) */
+    QN_OP_RMS_NORM_ADD, /* r + rms_norm(x) with weight: a post-norm and its residual add (fused by plans) */
     QN_OP_COUNT
 } qn_op;
 
@@ -74,8 +75,8 @@ typedef struct qn_tensor {
 typedef struct qn_op_params {
     quanta_attention_params attention;
     quanta_rope_params rope;
-    float eps;                 /* rms_norm, add_rms_norm */
-    int32_t weight_plus_one;   /* rms_norm, add_rms_norm */
+    float eps;                 /* rms_norm, add_rms_norm, rms_norm_add */
+    int32_t weight_plus_one;   /* rms_norm, add_rms_norm, rms_norm_add */
     int32_t approximate;       /* gelu */
     int32_t glu_act;           /* glu: a quanta_glu_act */
     float scale;               /* scale */
@@ -91,6 +92,7 @@ typedef struct qn_op_params {
  * One op with resolved tensors. Source slots by op (NULL where optional and absent):
  *   matmul: x, w                attention: q, k, v, mask, kv_lens
  *   rms_norm: x, weight         rope: x, positions        add_rms_norm: a, b, weight
+ *   rms_norm_add: x, r, weight
  *   silu/gelu/scale/softmax/permute/convert: x
  *   add/mul: a, b               get_rows: table, ids        glu: gate, up
  *   write_rows: dst, src, start (dst and the node's dst share memory: the write is in place)

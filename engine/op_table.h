@@ -46,6 +46,7 @@ quanta_status qn_ref_matmul(const qn_node *node);
 quanta_status qn_ref_attention(const qn_node *node);
 quanta_status qn_ref_rms_norm(const qn_node *node);
 quanta_status qn_ref_add_rms_norm(const qn_node *node);
+quanta_status qn_ref_rms_norm_add(const qn_node *node);
 quanta_status qn_ref_rope(const qn_node *node);
 quanta_status qn_ref_silu(const qn_node *node);
 quanta_status qn_ref_gelu(const qn_node *node);

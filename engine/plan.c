@@ -201,21 +201,51 @@ static int read_elsewhere(const quanta_plan *p, const quanta_tensor *t, int skip
     return 0;
 }
 
-/* mul(silu(g), u) and mul(gelu(g), u) (either operand order) become glu(g, u) where the
- * backend has a glu kernel for g's dtype, the activation's result is read by the mul alone
- * (no other reader, no output, no view) and u has its shape (no broadcast), and no in-place
- * write runs between the two (g is read later than before). One launch and one pass over
- * memory instead of two; the activation is no longer rounded to the dtype before the
- * product (quanta_glu). The graph itself is not changed: the plan rewrites its own copy. */
+/* The fused node for producer a feeding consumer c (whose other operand is u), or 0:
+ *   mul(silu(g), u), mul(gelu(g), u)   -> glu(g, u)            (quanta_glu)
+ *   add(rms_norm(x, w), u)             -> rms_norm_add(x, u, w) (quanta_rms_norm_add)
+ * either operand order. */
+static int fused_op(const qn_graph_node *a, const qn_graph_node *c, quanta_tensor *u, qn_graph_node *f) {
+    *f = *c;
+    if (c->op == QN_OP_MUL && (a->op == QN_OP_SILU || a->op == QN_OP_GELU)) {
+        f->op = QN_OP_GLU;
+        f->params.glu_act = a->op == QN_OP_SILU ? QUANTA_GLU_SILU
+                            : a->params.approximate ? QUANTA_GLU_GELU_TANH : QUANTA_GLU_GELU;
+        f->nsrc = 2;
+        f->src[0] = a->src[0];
+        f->src[1] = u;
+        return 1;
+    }
+    if (c->op == QN_OP_ADD && a->op == QN_OP_RMS_NORM) {
+        f->op = QN_OP_RMS_NORM_ADD;
+        f->params.eps = a->params.eps;
+        f->params.weight_plus_one = a->params.weight_plus_one;
+        f->nsrc = 3;
+        f->src[0] = a->src[0];
+        f->src[1] = u;
+        f->src[2] = a->src[1];
+        return 1;
+    }
+    return 0;
+}
+
+/* A producer whose result only its consumer reads (no other reader, no output, no view),
+ * followed by that consumer, becomes one node (fused_op) where the backend has its kernel
+ * for the dtype, the other operand has the result's shape (no broadcast), and no in-place
+ * write runs between the two (the producer's inputs are read later than before). One launch
+ * and one pass over memory instead of two; the intermediate is no longer rounded to the
+ * dtype (quanta_glu, quanta_rms_norm_add). The graph itself is not changed: the plan
+ * rewrites its own copy of the nodes. */
 static void fuse_nodes(quanta_plan *p) {
     for (int pos = 0; pos < p->norder; pos++) {
         qn_graph_node *m = &p->nodes[p->order[pos]];
-        if (m->op != QN_OP_MUL) continue;
+        if (m->op != QN_OP_MUL && m->op != QN_OP_ADD) continue;
         for (int s = 0; s < 2; s++) {
             quanta_tensor *t = m->src[s], *u = m->src[1 - s];
             if (t->kind != QN_KIND_NODE || t->is_output || t->producer < 0) continue;
             const qn_graph_node *a = &p->nodes[t->producer];
-            if ((a->op != QN_OP_SILU && a->op != QN_OP_GELU) || a->dst != t) continue;
+            qn_graph_node f;
+            if (a->dst != t || !fused_op(a, m, u, &f)) continue;
             if (u->desc.dtype != t->desc.dtype || u->desc.ndim != t->desc.ndim ||
                 memcmp(u->desc.dims, t->desc.dims, sizeof t->desc.dims[0] * (size_t)t->desc.ndim) != 0)
                 continue;
@@ -225,19 +255,12 @@ static void fuse_nodes(quanta_plan *p) {
                 else if (apos >= 0 && qn_op_def_of(p->nodes[p->order[q]].op)->dst_is_src0) in_place = 1;
             }
             if (apos < 0 || in_place || read_elsewhere(p, t, pos)) continue;
-            qn_graph_node f = *m;
-            f.op = QN_OP_GLU;
-            f.params.glu_act = a->op == QN_OP_SILU ? QUANTA_GLU_SILU
-                               : a->params.approximate ? QUANTA_GLU_GELU_TANH : QUANTA_GLU_GELU;
-            f.src[0] = a->src[0];
-            f.src[1] = u;
             qn_node probe;
             memset(&probe, 0, sizeof probe);
             probe.op = f.op;
             probe.params = f.params;
-            probe.nsrc = 2;
-            probe.src[0] = &p->pt[f.src[0]->id].rt;
-            probe.src[1] = &p->pt[u->id].rt;
+            probe.nsrc = f.nsrc;
+            for (int i = 0; i < f.nsrc; i++) probe.src[i] = f.src[i] ? &p->pt[f.src[i]->id].rt : NULL;
             probe.dst = &p->pt[m->dst->id].rt;
             if (!is_ref(p) && !qn_backend_runs_node(p->backend->ops, p->backend->self, &probe)) continue;
             *m = f;

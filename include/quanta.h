@@ -291,6 +291,13 @@ QUANTA_API quanta_status quanta_rms_norm(quanta_graph *g, quanta_tensor *x, quan
 QUANTA_API quanta_status quanta_add_rms_norm(quanta_graph *g, quanta_tensor *a, quanta_tensor *b,
                                              quanta_tensor *weight, float eps, int32_t weight_plus_one,
                                              quanta_tensor **out);
+/* The post-norm residual (Gemma's post-attention and post-MLP norms): y = r + rms_norm(x) with
+ * weight as quanta_rms_norm computes it, the normed value kept in f32 (not rounded to x's
+ * dtype) before the add. r must have x's dtype and shape. Plans fuse an rms_norm feeding an
+ * add this way themselves where the backend has the kernel. */
+QUANTA_API quanta_status quanta_rms_norm_add(quanta_graph *g, quanta_tensor *x, quanta_tensor *r,
+                                             quanta_tensor *weight, float eps, int32_t weight_plus_one,
+                                             quanta_tensor **out);
 
 typedef enum quanta_rope_mode {
     QUANTA_ROPE_NORM = 0, /* rotate adjacent pairs (x[2i], x[2i+1]): LLaMA as stored in GGUF */

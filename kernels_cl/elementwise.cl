@@ -88,15 +88,17 @@ inline float qn_wg_max(local float *red, float v) {
 }
 
 /* One work-group per row of D elements. w: f32/f16/bf16 [D] when hasw. With hasr (add_rms_norm)
- * the row is x + r, summed in f32, both read twice rather than kept (rows exceed local memory). */
+ * the row is x + r, summed in f32, both read twice rather than kept (rows exceed local memory).
+ * With hasp (rms_norm_add) p is added to the normed row, in f32, before the one store. */
 inline float qn_norm_in(const global uchar *x, int xdt, const global uchar *r, int rdt, int hasr, size_t i) {
     float v = qn_ld(x, xdt, i);
     return hasr ? v + qn_ld(r, rdt, i) : v;
 }
 
 kernel void qn_rms_norm(const global uchar *x, ulong xo, int xdt, const global uchar *r, ulong ro, int rdt, int hasr,
-                        const global uchar *w, ulong wo, int wdt, int hasw, int plus_one, global uchar *y, ulong yo,
-                        int ydt, ulong D, float eps, local float *red) {
+                        const global uchar *w, ulong wo, int wdt, int hasw, int plus_one, const global uchar *p,
+                        ulong po, int pdt, int hasp, global uchar *y, ulong yo, int ydt, ulong D, float eps,
+                        local float *red) {
     size_t row = get_group_id(0), l = get_local_id(0), ls = get_local_size(0);
     size_t base = row * D;
     float ss = 0.0f;
@@ -112,7 +114,8 @@ kernel void qn_rms_norm(const global uchar *x, ulong xo, int xdt, const global u
             g = qn_ld(w + wo, wdt, d);
             if (plus_one) g += 1.0f;
         }
-        qn_st(y + yo, ydt, base + d, qn_norm_in(x + xo, xdt, r + ro, rdt, hasr, base + d) * inv * g);
+        const float v = qn_norm_in(x + xo, xdt, r + ro, rdt, hasr, base + d) * inv * g;
+        qn_st(y + yo, ydt, base + d, hasp ? v + qn_ld(p + po, pdt, base + d) : v);
     }
 }
 

@@ -77,17 +77,20 @@ static quanta_status run_rows(qn_cl *s, const qn_node *node) {
         st = qn_cl_set_args(s, QK_SOFTMAX, a, 8);
         return st != QUANTA_OK ? st : qn_cl_launch(s, QK_SOFTMAX, "softmax", 1, &g, &l);
     }
-    /* rms_norm: x, weight; add_rms_norm: a (x), b (the residual r), weight. */
-    const int fused = node->op == QN_OP_ADD_RMS_NORM;
-    const qn_tensor *r = fused ? src(node, 1) : NULL, *w = src(node, fused ? 2 : 1);
-    cl_mem rm = r ? qn_cl_mem(r) : xm, wm = w ? qn_cl_mem(w) : xm;
-    cl_ulong ro = r ? r->mem.offset : 0, wo = w ? w->mem.offset : 0;
-    cl_int rd = r ? r->desc.dtype : 0, hasr = r != NULL;
+    /* rms_norm: x, weight; add_rms_norm: a (x), b (the residual r, added before the norm),
+     * weight; rms_norm_add: x, r (added after the norm: p below), weight. */
+    const int pre = node->op == QN_OP_ADD_RMS_NORM, post = node->op == QN_OP_RMS_NORM_ADD;
+    const qn_tensor *r = pre ? src(node, 1) : NULL, *pr = post ? src(node, 1) : NULL;
+    const qn_tensor *w = src(node, pre || post ? 2 : 1);
+    cl_mem rm = r ? qn_cl_mem(r) : xm, wm = w ? qn_cl_mem(w) : xm, pm = pr ? qn_cl_mem(pr) : xm;
+    cl_ulong ro = r ? r->mem.offset : 0, wo = w ? w->mem.offset : 0, po = pr ? pr->mem.offset : 0;
+    cl_int rd = r ? r->desc.dtype : 0, hasr = r != NULL, pd = pr ? pr->desc.dtype : 0, hasp = pr != NULL;
     cl_int wd = w ? w->desc.dtype : 0, hasw = w != NULL, p1 = node->params.weight_plus_one != 0;
     float eps = node->params.eps;
-    qn_cl_arg a[] = {QA(xm), QA(xo), QA(xd), QA(rm), QA(ro), QA(rd), QA(hasr), QA(wm), QA(wo), QA(wd), QA(hasw), QA(p1),
-                     QA(ym), QA(yo), QA(yd), QA(D), QA(eps), QA_LOCAL(l * sizeof(float))};
-    st = qn_cl_set_args(s, QK_RMS_NORM, a, 18);
+    qn_cl_arg a[] = {QA(xm), QA(xo), QA(xd), QA(rm), QA(ro),  QA(rd), QA(hasr), QA(wm), QA(wo),
+                     QA(wd), QA(hasw), QA(p1), QA(pm), QA(po), QA(pd), QA(hasp), QA(ym), QA(yo),
+                     QA(yd), QA(D),  QA(eps), QA_LOCAL(l * sizeof(float))};
+    st = qn_cl_set_args(s, QK_RMS_NORM, a, 22);
     return st != QUANTA_OK ? st : qn_cl_launch(s, QK_RMS_NORM, qn_op_name(node->op), 1, &g, &l);
 }
 
@@ -273,7 +276,7 @@ quanta_status qn_cl_ops_run(qn_cl *s, const qn_node *node) {
     case QN_OP_ADD: return run_binary(s, node, 0);
     case QN_OP_MUL: return run_binary(s, node, 1);
     case QN_OP_GLU: return run_glu(s, node);
-    case QN_OP_RMS_NORM: case QN_OP_ADD_RMS_NORM: case QN_OP_SOFTMAX: return run_rows(s, node);
+    case QN_OP_RMS_NORM: case QN_OP_ADD_RMS_NORM: case QN_OP_RMS_NORM_ADD: case QN_OP_SOFTMAX: return run_rows(s, node);
     case QN_OP_ROPE: return run_rope(s, node);
     case QN_OP_GET_ROWS: return run_get_rows(s, node);
     case QN_OP_PERMUTE: return run_permute(s, node);

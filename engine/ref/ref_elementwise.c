@@ -1,5 +1,5 @@
 /*
- * ref_elementwise.c — row- and element-wise ops: rms_norm, add_rms_norm, rope, silu, gelu, add,
+ * ref_elementwise.c — row- and element-wise ops: rms_norm, add_rms_norm, rms_norm_add, rope, silu, gelu, glu, add,
  * mul, scale, softmax, convert. Inputs are loaded to f32 first and the result stored last, so an output
  * that shares memory with an input is still right.
  */
@@ -74,6 +74,22 @@ quanta_status qn_ref_add_rms_norm(const qn_node *node) {
     norm_rows(af, n, D, wf, &node->params);
     free(bf), free(wf);
     return unary_end(node, af, n);
+}
+
+/* The normed value stays in f32 (norm_rows' rounding) until r is added, as the kernels keep it. */
+quanta_status qn_ref_rms_norm_add(const qn_node *node) {
+    const qn_tensor *x = node->src[0], *r = node->src[1], *w = qn_ref_src(node, 2);
+    const size_t n = qn_ref_count(x);
+    const int64_t D = last_dim(x);
+    float *xf = qn_ref_load(x, n), *rf = qn_ref_load(r, n), *wf = w ? qn_ref_load(w, (size_t)D) : NULL;
+    if (!xf || !rf || (w && !wf)) {
+        free(xf), free(rf), free(wf);
+        return qn_ref_oom("rms_norm_add");
+    }
+    norm_rows(xf, n, D, wf, &node->params);
+    for (size_t i = 0; i < n; i++) xf[i] = (float)((double)xf[i] + (double)rf[i]);
+    free(rf), free(wf);
+    return unary_end(node, xf, n);
 }
 
 quanta_status qn_ref_rope(const qn_node *node) {
