@@ -62,9 +62,10 @@ if has files; then
   ( python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/site "$PEER"/gguf-*.whl &&
     export PYTHONPATH=/tmp/site &&
     timeout 300 python3 bench/e2e/gguf_skeleton.py build "$PEER/gemma.skel" $W/files/gemma3-270m-q4_k_m.gguf &&
-    timeout 300 python3 "$PEER/make_llama_gguf.py" $W/files/mistral7b-q4_0.gguf Q4_0 &&
-    { case " ${NAMES:-mistral7b-q8_0} " in *" mistral7b-q8_0 "*)
-        timeout 300 python3 "$PEER/make_llama_gguf.py" $W/files/mistral7b-q8_0.gguf Q8_0;; esac; };
+    for q in q4_0 q8_0; do
+      case " ${NAMES:-mistral7b-$q} " in *" mistral7b-$q "*)
+        timeout 300 python3 "$PEER/make_llama_gguf.py" $W/files/mistral7b-$q.gguf ${q^^} || break;; esac
+    done;
     echo "files rc=$?" ) > $L/files.log 2>&1 &
   FILES_PID=$!
 fi
