@@ -147,7 +147,8 @@ static quanta_status run_rope(qn_cl *s, const qn_node *node) {
     qn_cl_arg a[] = {QA(xm), QA(xo), QA(xd), QA(pm), QA(po), QA(ym), QA(yo), QA(yd), QA(rows), QA(N), QA(D), QA(rot),
                      QA(neox), QA(base), QA(fs), QA(fm), QA(has_freq)};
     quanta_status st = qn_cl_set_args(s, QK_ROPE, a, 17);
-    size_t g[2] = {(size_t)(D - rot / 2), (size_t)N}, l[2] = {(size_t)(D - rot / 2) < 64 ? 16 : 64, 1};
+    /* one item per rotated pair; the pairs' items also copy the dims past rot */
+    size_t g[2] = {(size_t)(rot / 2), (size_t)N}, l[2] = {(size_t)(rot / 2) < 64 ? 16 : 64, 1};
     return st != QUANTA_OK ? st : qn_cl_launch(s, QK_ROPE, "rope", 2, g, l);
 }
 
