@@ -60,6 +60,7 @@ typedef struct qc_case {
     int64_t offset;
     float theta, fscale;
     int32_t approx;        /* gelu */
+    int32_t act;           /* glu: a quanta_glu_act */
     int32_t bcast;         /* add/mul: b is one row */
     int64_t v, t;          /* get_rows: table rows, ids; write_rows: t = rows written */
     int64_t h, nmax, start; /* write_rows */

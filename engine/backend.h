@@ -34,6 +34,8 @@ typedef enum qn_op {
     QN_OP_ALL_REDUCE, /* sum over the ranks of params.comm (tensor parallelism) */
     QN_OP_ADD_RMS_NORM, /* rms_norm(a + b) with weight: the residual add fused into the norm */
     QN_OP_PAGED_ATTENTION, /* attention through per-sequence block tables into KV pools */
+    QN_OP_GLU, /* act(gate) * up: a gated MLP's activation (plans fuse silu/gelu + mul into it) */
+    QN_OP_RMS_NORM_ADD, /* r + rms_norm(x) with weight: a post-norm and its residual add (fused by plans) */
     QN_OP_COUNT
 } qn_op;
 
@@ -73,9 +75,10 @@ typedef struct qn_tensor {
 typedef struct qn_op_params {
     quanta_attention_params attention;
     quanta_rope_params rope;
-    float eps;                 /* rms_norm, add_rms_norm */
-    int32_t weight_plus_one;   /* rms_norm, add_rms_norm */
+    float eps;                 /* rms_norm, add_rms_norm, rms_norm_add */
+    int32_t weight_plus_one;   /* rms_norm, add_rms_norm, rms_norm_add */
     int32_t approximate;       /* gelu */
+    int32_t glu_act;           /* glu: a quanta_glu_act */
     float scale;               /* scale */
     int32_t perm[QUANTA_MAX_DIMS]; /* permute */
     quanta_comm *comm;         /* all_reduce: the rank's communicator (engine/comm.h) */
@@ -89,8 +92,9 @@ typedef struct qn_op_params {
  * One op with resolved tensors. Source slots by op (NULL where optional and absent):
  *   matmul: x, w                attention: q, k, v, mask, kv_lens
  *   rms_norm: x, weight         rope: x, positions        add_rms_norm: a, b, weight
+ *   rms_norm_add: x, r, weight
  *   silu/gelu/scale/softmax/permute/convert: x
- *   add/mul: a, b               get_rows: table, ids
+ *   add/mul: a, b               get_rows: table, ids        glu: gate, up
  *   write_rows: dst, src, start (dst and the node's dst share memory: the write is in place)
  *   all_reduce: x
  */

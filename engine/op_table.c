@@ -181,6 +181,33 @@ static quanta_status infer_add_rms_norm(quanta_tensor *const *src, qn_op_params 
     return QUANTA_OK;
 }
 
+/* act(gate) * up: up of gate's dtype and shape, act a quanta_glu_act. */
+static quanta_status infer_glu(quanta_tensor *const *src, qn_op_params *p, quanta_tensor_desc *out) {
+    const quanta_tensor *gate = src[0], *up = src[1];
+    if (p->glu_act != QUANTA_GLU_SILU && p->glu_act != QUANTA_GLU_GELU && p->glu_act != QUANTA_GLU_GELU_TANH)
+        return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "quanta_glu: act %d is not a quanta_glu_act", (int)p->glu_act);
+    TRY(check_activation(gate, "glu", "gate"));
+    if (up->desc.dtype != gate->desc.dtype || up->desc.ndim != gate->desc.ndim ||
+        memcmp(gate->desc.dims, up->desc.dims, (size_t)gate->desc.ndim * sizeof gate->desc.dims[0]) != 0)
+        return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "quanta_glu: up must have gate's dtype (%s) and shape",
+                            dt(gate->desc.dtype));
+    *out = gate->desc;
+    return QUANTA_OK;
+}
+
+/* rms_norm of x with weight, then + r (x's dtype and shape). */
+static quanta_status infer_rms_norm_add(quanta_tensor *const *src, qn_op_params *p, quanta_tensor_desc *out) {
+    const quanta_tensor *x = src[0], *r = src[1];
+    TRY(check_activation(x, "rms_norm_add", "x"));
+    if (r->desc.dtype != x->desc.dtype || r->desc.ndim != x->desc.ndim ||
+        memcmp(x->desc.dims, r->desc.dims, (size_t)x->desc.ndim * sizeof x->desc.dims[0]) != 0)
+        return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "quanta_rms_norm_add: r must have x's dtype (%s) and shape",
+                            dt(x->desc.dtype));
+    TRY(check_norm("rms_norm_add", x, src[2], p->eps));
+    *out = x->desc;
+    return QUANTA_OK;
+}
+
 static quanta_status infer_rope(quanta_tensor *const *src, qn_op_params *p, quanta_tensor_desc *out) {
     const quanta_tensor *x = src[0], *positions = src[1];
     const quanta_rope_params *params = &p->rope;
@@ -363,6 +390,9 @@ static const qn_op_def op_table[QN_OP_COUNT] = {
                             qn_ref_add_rms_norm, 0},
     [QN_OP_PAGED_ATTENTION] = {"paged_attention", 5, SRC("q", "k_pool", "v_pool", "block_table", "kv_lens"), 0, false,
                                infer_paged_attention, qn_ref_paged_attention, 1},
+    [QN_OP_GLU] = {"glu", 2, SRC("gate", "up"), 0, false, infer_glu, qn_ref_glu, 0},
+    [QN_OP_RMS_NORM_ADD] = {"rms_norm_add", 3, SRC("x", "r", "weight"), 1u << 2, false, infer_rms_norm_add,
+                            qn_ref_rms_norm_add, 0},
 };
 
 const qn_op_def *qn_op_def_of(qn_op op) {

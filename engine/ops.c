@@ -77,6 +77,23 @@ quanta_status quanta_gelu(quanta_graph *g, quanta_tensor *x, int32_t approximate
     return qn_op_build(g, QN_OP_GELU, &x, &p, out);
 }
 
+quanta_status quanta_rms_norm_add(quanta_graph *g, quanta_tensor *x, quanta_tensor *r, quanta_tensor *weight,
+                                  float eps, int32_t weight_plus_one, quanta_tensor **out) {
+    quanta_tensor *src[] = {x, r, weight};
+    qn_op_params p = no_params();
+    p.eps = eps;
+    p.weight_plus_one = weight_plus_one ? 1 : 0;
+    return qn_op_build(g, QN_OP_RMS_NORM_ADD, src, &p, out);
+}
+
+quanta_status quanta_glu(quanta_graph *g, quanta_tensor *gate, quanta_tensor *up, quanta_glu_act act,
+                         quanta_tensor **out) {
+    quanta_tensor *src[] = {gate, up};
+    qn_op_params p = no_params();
+    p.glu_act = (int32_t)act;
+    return qn_op_build(g, QN_OP_GLU, src, &p, out);
+}
+
 quanta_status quanta_scale(quanta_graph *g, quanta_tensor *x, float s, quanta_tensor **out) {
     qn_op_params p = no_params();
     p.scale = s;

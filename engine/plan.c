@@ -1,7 +1,8 @@
 /*
  * plan.c — the executor: orders a graph's ops, keeps only what its outputs (and in-place
- * writes) need, plans intermediate memory with buffer reuse, picks per-op fallback to the
- * reference backend, and runs the ops.
+ * writes) need, fuses pairs of ops the backend has one kernel for (fuse_nodes), plans
+ * intermediate memory with buffer reuse, picks per-op fallback to the reference backend, and
+ * runs the ops.
  */
 #include "plan.h"
 
@@ -33,6 +34,7 @@ struct quanta_plan {
     quanta_backend *backend;
     int ntensors;       /* graph tensors when planned: later ones are unknown to the plan */
     plan_tensor *pt;
+    qn_graph_node *nodes; /* the graph's nodes as planned (fuse_nodes rewrites this copy) */
     int *order;         /* node indices in execution order */
     unsigned char *fallback;
     int norder;
@@ -106,7 +108,7 @@ static quanta_status plan_arena(quanta_plan *p, size_t *offsets, size_t *arena_b
     if (!last) return qn_error_set(QUANTA_ERR_OUT_OF_MEMORY, "quanta_plan_create: out of host memory");
     for (int i = 0; i < p->ntensors; i++) last[i] = -1;
     for (int pos = 0; pos < p->norder; pos++) {
-        const qn_graph_node *n = &g->nodes[p->order[pos]];
+        const qn_graph_node *n = &p->nodes[p->order[pos]];
         for (int s = 0; s < n->nsrc; s++)
             if (n->src[s]) last[qn_storage_root(n->src[s])->id] = pos;
     }
@@ -118,7 +120,7 @@ static quanta_status plan_arena(quanta_plan *p, size_t *offsets, size_t *arena_b
     size_t high = 0;
     quanta_status st = QUANTA_OK;
     for (int pos = 0; pos < p->norder && st == QUANTA_OK; pos++) {
-        quanta_tensor *dst = g->nodes[p->order[pos]].dst;
+        quanta_tensor *dst = p->nodes[p->order[pos]].dst;
         if (dst->kind == QN_KIND_NODE) {
             /* A result nobody reads still needs a place to be written; it is freed at once. */
             st = arena_place(&live, &nlive, &cap, dst->bytes, dst->id, &offsets[dst->id], &high);
@@ -145,7 +147,7 @@ static quanta_status own_alloc(quanta_plan *p, plan_tensor *t, size_t bytes) {
 }
 
 static void fill_node(const quanta_plan *p, int node_index, qn_node *out) {
-    const qn_graph_node *n = &p->graph->nodes[node_index];
+    const qn_graph_node *n = &p->nodes[node_index];
     memset(out, 0, sizeof *out);
     out->op = n->op;
     out->params = n->params;
@@ -177,12 +179,97 @@ static quanta_status select_nodes(quanta_plan *p) {
         if (need[n]) p->order[p->norder++] = n;
     free(need);
     for (int pos = 0; pos < p->norder; pos++) {
-        const qn_graph_node *n = &g->nodes[p->order[pos]];
+        const qn_graph_node *n = &p->nodes[p->order[pos]];
         for (int s = 0; s < n->nsrc; s++)
             if (n->src[s]) p->pt[n->src[s]->id].needed = p->pt[qn_storage_root(n->src[s])->id].needed = 1;
         p->pt[n->dst->id].needed = 1;
     }
     return QUANTA_OK;
+}
+
+/* ------------------------------------------------------------------- fusion */
+
+/* Whether any planned node other than the one at position skip reads t's storage. */
+static int read_elsewhere(const quanta_plan *p, const quanta_tensor *t, int skip) {
+    for (int pos = 0; pos < p->norder; pos++) {
+        const qn_graph_node *n = &p->nodes[p->order[pos]];
+        for (int s = 0; pos != skip && s < n->nsrc; s++)
+            if (n->src[s] && qn_storage_root(n->src[s]) == t) return 1;
+    }
+    for (int i = 0; i < p->ntensors; i++) /* a view of t kept as an output */
+        if (p->graph->tensors[i]->is_output && qn_storage_root(p->graph->tensors[i]) == t) return 1;
+    return 0;
+}
+
+/* The fused node for producer a feeding consumer c (whose other operand is u), or 0:
+ *   mul(silu(g), u), mul(gelu(g), u)   -> glu(g, u)            (quanta_glu)
+ *   add(rms_norm(x, w), u)             -> rms_norm_add(x, u, w) (quanta_rms_norm_add)
+ * either operand order. */
+static int fused_op(const qn_graph_node *a, const qn_graph_node *c, quanta_tensor *u, qn_graph_node *f) {
+    *f = *c;
+    if (c->op == QN_OP_MUL && (a->op == QN_OP_SILU || a->op == QN_OP_GELU)) {
+        f->op = QN_OP_GLU;
+        f->params.glu_act = a->op == QN_OP_SILU ? QUANTA_GLU_SILU
+                            : a->params.approximate ? QUANTA_GLU_GELU_TANH : QUANTA_GLU_GELU;
+        f->nsrc = 2;
+        f->src[0] = a->src[0];
+        f->src[1] = u;
+        return 1;
+    }
+    if (c->op == QN_OP_ADD && a->op == QN_OP_RMS_NORM) {
+        f->op = QN_OP_RMS_NORM_ADD;
+        f->params.eps = a->params.eps;
+        f->params.weight_plus_one = a->params.weight_plus_one;
+        f->nsrc = 3;
+        f->src[0] = a->src[0];
+        f->src[1] = u;
+        f->src[2] = a->src[1];
+        return 1;
+    }
+    return 0;
+}
+
+/* A producer whose result only its consumer reads (no other reader, no output, no view),
+ * followed by that consumer, becomes one node (fused_op) where the backend has its kernel
+ * for the dtype, the other operand has the result's shape (no broadcast), and no in-place
+ * write runs between the two (the producer's inputs are read later than before). One launch
+ * and one pass over memory instead of two; the intermediate is no longer rounded to the
+ * dtype (quanta_glu, quanta_rms_norm_add). The graph itself is not changed: the plan
+ * rewrites its own copy of the nodes. */
+static void fuse_nodes(quanta_plan *p) {
+    for (int pos = 0; pos < p->norder; pos++) {
+        qn_graph_node *m = &p->nodes[p->order[pos]];
+        if (m->op != QN_OP_MUL && m->op != QN_OP_ADD) continue;
+        for (int s = 0; s < 2; s++) {
+            quanta_tensor *t = m->src[s], *u = m->src[1 - s];
+            if (t->kind != QN_KIND_NODE || t->is_output || t->producer < 0) continue;
+            const qn_graph_node *a = &p->nodes[t->producer];
+            qn_graph_node f;
+            if (a->dst != t || !fused_op(a, m, u, &f)) continue;
+            if (u->desc.dtype != t->desc.dtype || u->desc.ndim != t->desc.ndim ||
+                memcmp(u->desc.dims, t->desc.dims, sizeof t->desc.dims[0] * (size_t)t->desc.ndim) != 0)
+                continue;
+            int apos = -1, in_place = 0;
+            for (int q = 0; q < pos; q++) {
+                if (p->order[q] == t->producer) apos = q;
+                else if (apos >= 0 && qn_op_def_of(p->nodes[p->order[q]].op)->dst_is_src0) in_place = 1;
+            }
+            if (apos < 0 || in_place || read_elsewhere(p, t, pos)) continue;
+            qn_node probe;
+            memset(&probe, 0, sizeof probe);
+            probe.op = f.op;
+            probe.params = f.params;
+            probe.nsrc = f.nsrc;
+            for (int i = 0; i < f.nsrc; i++) probe.src[i] = f.src[i] ? &p->pt[f.src[i]->id].rt : NULL;
+            probe.dst = &p->pt[m->dst->id].rt;
+            if (!is_ref(p) && !qn_backend_runs_node(p->backend->ops, p->backend->self, &probe)) continue;
+            *m = f;
+            memmove(&p->order[apos], &p->order[apos + 1], (size_t)(p->norder - apos - 1) * sizeof *p->order);
+            p->norder--;
+            pos--;
+            break;
+        }
+    }
 }
 
 static quanta_status resolve_leaves(quanta_plan *p) {
@@ -261,6 +348,7 @@ void quanta_plan_destroy(quanta_plan *p) {
     drop_recording(p);
     if (p->pt) free_plan_memory(p);
     free(p->pt);
+    free(p->nodes);
     free(p->order);
     free(p->fallback);
     free(p);
@@ -278,18 +366,21 @@ quanta_status quanta_plan_create(quanta_graph *g, quanta_backend *backend, quant
     p->ntensors = g->ntensors;
     p->pt = calloc((size_t)g->ntensors + 1, sizeof *p->pt);
     p->order = calloc((size_t)g->nnodes + 1, sizeof *p->order);
+    p->nodes = malloc(((size_t)g->nnodes + 1) * sizeof *p->nodes);
+    if (p->nodes && g->nnodes) memcpy(p->nodes, g->nodes, (size_t)g->nnodes * sizeof *p->nodes);
     p->fallback = calloc((size_t)g->nnodes + 1, 1);
     size_t *offsets = calloc((size_t)g->ntensors + 1, sizeof *offsets);
     quanta_status st = QUANTA_OK;
-    if (!p->pt || !p->order || !p->fallback || !offsets)
+    if (!p->pt || !p->order || !p->nodes || !p->fallback || !offsets)
         st = qn_error_set(QUANTA_ERR_OUT_OF_MEMORY, "quanta_plan_create: out of host memory");
     if (st == QUANTA_OK) st = select_nodes(p);
     if (st == QUANTA_OK) st = resolve_leaves(p);
+    if (st == QUANTA_OK) fuse_nodes(p);
     if (st == QUANTA_OK) st = plan_arena(p, offsets, &p->arena_bytes);
     if (st == QUANTA_OK && p->arena_bytes) st = qn_backend_alloc(backend, p->arena_bytes, &p->arena);
     if (st == QUANTA_OK) {
         for (int pos = 0; pos < p->norder; pos++) {
-            quanta_tensor *dst = g->nodes[p->order[pos]].dst;
+            quanta_tensor *dst = p->nodes[p->order[pos]].dst;
             if (dst->kind == QN_KIND_NODE) {
                 p->pt[dst->id].arena_off = offsets[dst->id];
                 p->pt[dst->id].rt.mem = (qn_mem){p->arena, offsets[dst->id]};
@@ -326,7 +417,7 @@ quanta_status quanta_plan_op_info(const quanta_plan *p, int i, const char **op_n
     if (!p) return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "quanta_plan_op_info: plan is NULL");
     if (i < 0 || i >= p->norder)
         return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "quanta_plan_op_info: i = %d out of range [0, %d)", i, p->norder);
-    if (op_name) *op_name = qn_op_name(p->graph->nodes[p->order[i]].op);
+    if (op_name) *op_name = qn_op_name(p->nodes[p->order[i]].op);
     if (backend_name) *backend_name = p->fallback[i] ? qn_ref_backend.name : p->backend->ops->name;
     return QUANTA_OK;
 }
@@ -348,7 +439,7 @@ quanta_status qn_plan_set_guard_bytes(quanta_plan *p, size_t bytes) {
     const qn_backend_ops *ops = p->backend->ops;
     /* Each op result moves into its own allocation: [guard | data | guard]. */
     for (int pos = 0; pos < p->norder; pos++) {
-        quanta_tensor *dst = p->graph->nodes[p->order[pos]].dst;
+        quanta_tensor *dst = p->nodes[p->order[pos]].dst;
         if (dst->kind != QN_KIND_NODE) continue;
         plan_tensor *pt = &p->pt[dst->id];
         size_t total = 0;
@@ -369,7 +460,7 @@ quanta_status qn_plan_set_guard_bytes(quanta_plan *p, size_t bytes) {
         }
         /* Back to the arena, as before the call, so a later call or an unguarded run is sound. */
         for (int i = 0; i <= pos; i++) {
-            quanta_tensor *d = p->graph->nodes[p->order[i]].dst;
+            quanta_tensor *d = p->nodes[p->order[i]].dst;
             if (d->kind != QN_KIND_NODE) continue;
             plan_tensor *u = &p->pt[d->id];
             qn_backend_free(p->backend, u->owned, u->owned_bytes);
@@ -409,7 +500,7 @@ static quanta_status check_guards(quanta_plan *p, const qn_tensor *t, int pos) {
             if (buf[i] != QN_GUARD_BYTE)
                 st = qn_error_set(QUANTA_ERR_BACKEND,
                                   "guard overwritten %s output of op %d (%s) on backend %s, byte %zu of the guard",
-                                  where[side], pos, qn_op_name(p->graph->nodes[p->order[pos]].op),
+                                  where[side], pos, qn_op_name(p->nodes[p->order[pos]].op),
                                   p->fallback[pos] ? "ref" : p->backend->ops->name, side ? i : g - 1 - i);
     }
     free(buf);
@@ -518,7 +609,7 @@ quanta_status quanta_plan_execute(quanta_plan *p) {
         qn_node node;
         fill_node(p, p->order[pos], &node);
         quanta_status st = QUANTA_OK;
-        int guarded = p->guard_bytes && p->graph->nodes[p->order[pos]].dst->kind == QN_KIND_NODE;
+        int guarded = p->guard_bytes && p->nodes[p->order[pos]].dst->kind == QN_KIND_NODE;
         if (guarded) st = poison(p, node.dst);
         if (st == QUANTA_OK) st = p->fallback[pos] ? run_fallback(p, &node) : ops->run(p->backend->self, &node);
         if (st == QUANTA_OK && guarded) st = ops->synchronize(p->backend->self);

@@ -291,6 +291,13 @@ QUANTA_API quanta_status quanta_rms_norm(quanta_graph *g, quanta_tensor *x, quan
 QUANTA_API quanta_status quanta_add_rms_norm(quanta_graph *g, quanta_tensor *a, quanta_tensor *b,
                                              quanta_tensor *weight, float eps, int32_t weight_plus_one,
                                              quanta_tensor **out);
+/* The post-norm residual (Gemma's post-attention and post-MLP norms): y = r + rms_norm(x) with
+ * weight as quanta_rms_norm computes it, the normed value kept in f32 (not rounded to x's
+ * dtype) before the add. r must have x's dtype and shape. Plans fuse an rms_norm feeding an
+ * add this way themselves where the backend has the kernel. */
+QUANTA_API quanta_status quanta_rms_norm_add(quanta_graph *g, quanta_tensor *x, quanta_tensor *r,
+                                             quanta_tensor *weight, float eps, int32_t weight_plus_one,
+                                             quanta_tensor **out);
 
 typedef enum quanta_rope_mode {
     QUANTA_ROPE_NORM = 0, /* rotate adjacent pairs (x[2i], x[2i+1]): LLaMA as stored in GGUF */
@@ -315,6 +322,17 @@ QUANTA_API quanta_status quanta_gelu(quanta_graph *g, quanta_tensor *x, int32_t 
 /* Element-wise; b may also be a row [last dim of a] broadcast over a's rows. */
 QUANTA_API quanta_status quanta_add(quanta_graph *g, quanta_tensor *a, quanta_tensor *b, quanta_tensor **out);
 QUANTA_API quanta_status quanta_mul(quanta_graph *g, quanta_tensor *a, quanta_tensor *b, quanta_tensor **out);
+/* The activation of a gated MLP (SwiGLU, GeGLU): y = act(gate) * up, element-wise; up has
+ * gate's dtype and shape (no broadcast), y too. The same as quanta_silu / quanta_gelu then
+ * quanta_mul, except that act(gate) is not rounded to the dtype before the product. Plans
+ * fuse an activation feeding a mul this way themselves where the backend has the kernel. */
+typedef enum quanta_glu_act {
+    QUANTA_GLU_SILU = 0,     /* x / (1 + e^-x) */
+    QUANTA_GLU_GELU = 1,     /* exact erf form, as quanta_gelu(approximate = 0) */
+    QUANTA_GLU_GELU_TANH = 2 /* tanh approximation, as quanta_gelu(approximate = 1) */
+} quanta_glu_act;
+QUANTA_API quanta_status quanta_glu(quanta_graph *g, quanta_tensor *gate, quanta_tensor *up, quanta_glu_act act,
+                                    quanta_tensor **out);
 /* y = x * s */
 QUANTA_API quanta_status quanta_scale(quanta_graph *g, quanta_tensor *x, float s, quanta_tensor **out);
 /* Softmax over the last dimension. */

@@ -8,23 +8,47 @@
 
 /* QN_UNARY_* and the GELU constants: base/unary_ops.h, carried ahead of common.cl. */
 
+/* silu and the tanh GELU are both v / (1 + e^-z): z = v for silu, z = 2u for GELU, whose
+ * 0.5 (1 + tanh u) = 1 / (1 + e^-2u) (no tanh, exact for tiny and huge x). */
+inline float qn_gelu_tanh_z(float v) {
+    return 2.0f * QN_F32(QN_GELU_SQRT_2_OVER_PI) * (v + QN_F32(QN_GELU_CUBIC) * v * v * v);
+}
+inline float qn_sigmoid_gate(float v, float z) { return v / (1.0f + exp(-z)); }
+
+/* The unary ops (op: QN_UNARY_*), shared by qn_unary and qn_glu. */
+inline float qn_act(float v, int op, float s) {
+    switch (op) {
+    case QN_UNARY_SILU: return qn_sigmoid_gate(v, v);
+    case QN_UNARY_GELU: /* 1 + erf(x/sqrt2) = erfc(-x/sqrt2), without cancellation for x << 0 */
+        return 0.5f * v * erfc(-v * QN_F32(QN_SQRT1_2));
+    case QN_UNARY_GELU_TANH: return qn_sigmoid_gate(v, qn_gelu_tanh_z(v));
+    case QN_UNARY_SCALE: return v * s;
+    default: return v;
+    }
+}
+
 kernel void qn_unary(const global uchar *x, ulong xo, int xdt, global uchar *y, ulong yo, int ydt,
                      ulong n, int op, float s) {
     size_t i = get_global_id(0);
     if (i >= n) return;
-    float v = qn_ld(x + xo, xdt, i), r;
-    switch (op) {
-    case QN_UNARY_SILU: r = v / (1.0f + exp(-v)); break;
-    case QN_UNARY_GELU: /* 1 + erf(x/sqrt2) = erfc(-x/sqrt2), without cancellation for x << 0 */
-        r = 0.5f * v * erfc(-v * QN_F32(QN_SQRT1_2));
-        break;
-    case QN_UNARY_GELU_TANH: /* 0.5 (1 + tanh u) = 1 / (1 + e^-2u): no tanh, exact for tiny and huge x */
-        r = v / (1.0f + exp(-2.0f * QN_F32(QN_GELU_SQRT_2_OVER_PI) * (v + QN_F32(QN_GELU_CUBIC) * v * v * v)));
-        break;
-    case QN_UNARY_SCALE: r = v * s; break;
-    default: r = v; break;
+    qn_st(y + yo, ydt, i, qn_act(qn_ld(x + xo, xdt, i), op, s));
+}
+
+/* glu: y = act(gate) * up (op: QN_UNARY_SILU / _GELU / _GELU_TANH), gate, up and y of one
+ * dtype dt. f32 silu and tanh GELU take one straight-line path (z chosen by select, one exp):
+ * PoCL then vectorises the work-group loop; a switch around the exp kept it scalar, 15 µs
+ * for Gemma's 2048 on 2 cores against 3.5. */
+kernel void qn_glu(const global uchar *g, ulong go, const global uchar *u, ulong uo, global uchar *y, ulong yo,
+                   int dt, ulong n, int op) {
+    size_t i = get_global_id(0);
+    if (i >= n) return;
+    if (dt == QN_DT_F32 && op != QN_UNARY_GELU) {
+        const float v = ((const global float *)(g + go))[i];
+        const float z = op == QN_UNARY_SILU ? v : qn_gelu_tanh_z(v);
+        ((global float *)(y + yo))[i] = qn_sigmoid_gate(v, z) * ((const global float *)(u + uo))[i];
+        return;
     }
-    qn_st(y + yo, ydt, i, r);
+    qn_st(y + yo, dt, i, qn_act(qn_ld(g + go, dt, i), op, 0.0f) * qn_ld(u + uo, dt, i));
 }
 
 /* op 0: add, 1: mul. b has n elements or nb (one row) broadcast over a's rows. */
@@ -64,17 +88,48 @@ inline float qn_wg_max(local float *red, float v) {
 }
 
 /* One work-group per row of D elements. w: f32/f16/bf16 [D] when hasw. With hasr (add_rms_norm)
- * the row is x + r, summed in f32, both read twice rather than kept (rows exceed local memory). */
+ * the row is x + r, summed in f32, both read twice rather than kept (rows exceed local memory).
+ * With hasp (rms_norm_add) p is added to the normed row, in f32, before the one store. */
 inline float qn_norm_in(const global uchar *x, int xdt, const global uchar *r, int rdt, int hasr, size_t i) {
     float v = qn_ld(x, xdt, i);
     return hasr ? v + qn_ld(r, rdt, i) : v;
 }
 
 kernel void qn_rms_norm(const global uchar *x, ulong xo, int xdt, const global uchar *r, ulong ro, int rdt, int hasr,
-                        const global uchar *w, ulong wo, int wdt, int hasw, int plus_one, global uchar *y, ulong yo,
-                        int ydt, ulong D, float eps, local float *red) {
+                        const global uchar *w, ulong wo, int wdt, int hasw, int plus_one, const global uchar *p,
+                        ulong po, int pdt, int hasp, global uchar *y, ulong yo, int ydt, ulong D, float eps,
+                        local float *red) {
     size_t row = get_group_id(0), l = get_local_id(0), ls = get_local_size(0);
     size_t base = row * D;
+    if (ls == 1 && xdt == QN_DT_F32 && ydt == QN_DT_F32 && !hasr && (!hasw || wdt == QN_DT_F32) &&
+        (!hasp || pdt == QN_DT_F32) && (xo | yo | wo | po) % 4 == 0) {
+        /* CPUs' one item per row, all f32: 16-wide vectors by hand (the dtype switches of the
+         * generic loops kept them scalar; decode norms of 640 are ~1 µs of PoCL's 3) */
+        const global float *xf = (const global float *)(x + xo) + base, *wf = (const global float *)(w + wo);
+        const global float *pf = (const global float *)(p + po) + base;
+        global float *yf = (global float *)(y + yo) + base;
+        const size_t D16 = D / 16 * 16;
+        float16 acc = 0.0f;
+        for (size_t d = 0; d < D16; d += 16) {
+            const float16 v = vload16(0, xf + d);
+            acc = fma(v, v, acc);
+        }
+        float s2 = qn_hsum16(acc);
+        for (size_t d = D16; d < D; d++) s2 += xf[d] * xf[d];
+        const float inv = rsqrt(s2 / (float)D + eps), one = plus_one ? 1.0f : 0.0f;
+        for (size_t d = 0; d < D16; d += 16) {
+            float16 v = vload16(0, xf + d) * inv;
+            if (hasw) v *= vload16(0, wf + d) + one;
+            if (hasp) v += vload16(0, pf + d);
+            vstore16(v, 0, yf + d);
+        }
+        for (size_t d = D16; d < D; d++) {
+            float v = xf[d] * inv;
+            if (hasw) v *= wf[d] + one;
+            yf[d] = hasp ? v + pf[d] : v;
+        }
+        return;
+    }
     float ss = 0.0f;
     for (size_t d = l; d < D; d += ls) {
         float v = qn_norm_in(x + xo, xdt, r + ro, rdt, hasr, base + d);
@@ -88,7 +143,8 @@ kernel void qn_rms_norm(const global uchar *x, ulong xo, int xdt, const global u
             g = qn_ld(w + wo, wdt, d);
             if (plus_one) g += 1.0f;
         }
-        qn_st(y + yo, ydt, base + d, qn_norm_in(x + xo, xdt, r + ro, rdt, hasr, base + d) * inv * g);
+        const float v = qn_norm_in(x + xo, xdt, r + ro, rdt, hasr, base + d) * inv * g;
+        qn_st(y + yo, ydt, base + d, hasp ? v + qn_ld(p + po, pdt, base + d) : v);
     }
 }
 
@@ -118,27 +174,41 @@ kernel void qn_softmax(const global uchar *x, ulong xo, int xdt, global uchar *y
  * dims past rot are copied. The angle p·θ^(-2i/rot) is formed in double where the device has
  * it (positions reach tens of thousands; f32 angles lose ~1e-3 rad there), reduced to
  * [-π, π] in double, and only then handed to f32 sin/cos: double pow/sin/cos cost ~10 µs per
- * call of a 100-token prompt's rope on PoCL, more than all its matmuls. */
+ * call of a 100-token prompt's rope on PoCL, more than all its matmuls. The frequencies
+ * θ^(-2i/rot) come from the host's table freq (has_freq; the host made them in the angle
+ * type with the reference's formula) or are computed here: a double exp2 and log2 per pair
+ * were 8 of a decode rope's 15 µs on PoCL. */
 kernel void qn_rope(const global uchar *x, ulong xo, int xdt, const global int *pos, ulong po,
                     global uchar *y, ulong yo, int ydt, ulong rows, ulong N, ulong D, ulong rot, int neox,
-                    float theta_base, float freq_scale) {
-    const size_t i = get_global_id(0), n = get_global_id(1);
-    const size_t per_row = D - rot / 2; /* rot/2 pairs + (D - rot) copied dims */
-    if (i >= per_row || n >= N) return;
-    const size_t half_rot = rot / 2;
-    if (i >= half_rot) {
-        const size_t d = rot + (i - half_rot);
-        for (size_t r = n; r < rows; r += N) qn_st(y + yo, ydt, r * D + d, qn_ld(x + xo, xdt, r * D + d));
-        return;
-    }
+                    float theta_base, float freq_scale, const global QN_ANGLE *freq, int has_freq) {
+    const size_t i = get_global_id(0), n = get_global_id(1), half_rot = rot / 2;
+    if (i >= half_rot || n >= N) return;
     const global int *pp = (const global int *)((const global uchar *)pos + po);
     const QN_ANGLE p = (QN_ANGLE)pp[n] * (QN_ANGLE)freq_scale;
-    const QN_ANGLE th = p * exp2(-2.0 * (QN_ANGLE)i / (QN_ANGLE)rot * log2((QN_ANGLE)theta_base));
     const QN_ANGLE two_pi = 6.283185307179586476925;
+    const size_t a = neox ? i : 2 * i, b = neox ? i + half_rot : 2 * i + 1;
+    if (has_freq && xdt == QN_DT_F32 && ydt == QN_DT_F32 && rot == D) {
+        /* straight-line (a select for the pairing, no call under a branch): PoCL vectorises
+         * the work-group loop, sincos included (Gemma's decode rope 7 -> ~3 µs) */
+        const QN_ANGLE th = p * freq[i];
+        float c;
+        const float s = sincos((float)(th - two_pi * rint(th / two_pi)), &c);
+        const global float *xf = (const global float *)(x + xo);
+        global float *yf = (global float *)(y + yo);
+        for (size_t r = n; r < rows; r += N) {
+            const float x0 = xf[r * D + a], x1 = xf[r * D + b];
+            yf[r * D + a] = x0 * c - x1 * s;
+            yf[r * D + b] = x0 * s + x1 * c;
+        }
+        return;
+    }
+    const QN_ANGLE th = p * (has_freq ? freq[i] : exp2(-2.0 * (QN_ANGLE)i / (QN_ANGLE)rot * log2((QN_ANGLE)theta_base)));
     const float red = (float)(th - two_pi * rint(th / two_pi));
     float c;
     const float s = sincos(red, &c);
-    const size_t a = neox ? i : 2 * i, b = neox ? i + half_rot : 2 * i + 1;
+    /* dims past rot are copied, half_rot apart, by the pairs' items */
+    for (size_t d = rot + i; d < D; d += half_rot)
+        for (size_t r = n; r < rows; r += N) qn_st(y + yo, ydt, r * D + d, qn_ld(x + xo, xdt, r * D + d));
     for (size_t r = n; r < rows; r += N) {
         const size_t base = r * D;
         const float x0 = qn_ld(x + xo, xdt, base + a), x1 = qn_ld(x + xo, xdt, base + b);

@@ -18,7 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli_args.h"
+#include "bench_opts.h"
 #include "commands.h"
 #include "default_model.h"
 #include "quanta.h"
@@ -56,10 +56,7 @@ static void usage(FILE *f) {
             "  --budget-mib M   KV memory budget for the capacity table (default 1024)\n");
 }
 
-static int fail(const char *what) {
-    fprintf(stderr, "quanta bench kv: %s: %s\n", what, quanta_last_error());
-    return 1;
-}
+static int fail(const char *what) { return qn_fail("bench kv", "%s: %s", what, quanta_last_error()); }
 
 static int32_t argmax(const float *v, int32_t n) {
     int32_t b = 0;
@@ -84,55 +81,45 @@ static void pools_free(pools *ps) {
     for (int d = 0; d < ND; d++) quanta_kv_pool_destroy(ps->p[d]);
 }
 
-int qn_cmd_bench_kv(int argc, char **argv) {
-    const char *cmd = "bench kv", *path = NULL, *backend = "best", *quant = "auto";
-    int N = 32, ctx = 2048, budget = 1024;
-    enum { O_BACKEND = 256, O_QUANT, O_BUDGET };
-    static const struct option longopts[] = {{"backend", required_argument, NULL, O_BACKEND},
-                                             {"quant", required_argument, NULL, O_QUANT},
-                                             {"budget-mib", required_argument, NULL, O_BUDGET},
-                                             {"help", no_argument, NULL, 'h'},
-                                             {0, 0, 0, 0}};
-    qn_getopt_state gs;
-    qn_getopt_begin(&gs, cmd, argc, argv, "hm:n:c:", longopts, 0);
-    for (int c; (c = qn_getopt(&gs)) != -1;) {
-        switch (c) {
-        case 'h': usage(stdout); return QN_EXIT_OK;
-        case 'm': path = optarg; break;
-        case O_BACKEND: backend = optarg; break;
-        case O_QUANT: quant = optarg; break;
-        case 'n': if (qn_arg_int(cmd, "-n", optarg, 1, 1024, &N)) return QN_EXIT_USAGE; break;
-        case 'c': if (qn_arg_int(cmd, "-c", optarg, 16, 1 << 20, &ctx)) return QN_EXIT_USAGE; break;
-        case O_BUDGET: if (qn_arg_int(cmd, "--budget-mib", optarg, 1, 1 << 24, &budget)) return QN_EXIT_USAGE; break;
-        default: return QN_EXIT_USAGE;
-        }
+/* bench kv's own options (bench_opts.h parses -m, --backend, --quant, -h). */
+typedef struct own_opts {
+    int N, ctx, budget;
+} own_opts;
+enum { O_BUDGET = 256 };
+
+static int own_opt(void *ctx, const char *cmd, int c, const char *arg) {
+    own_opts *o = ctx;
+    switch (c) {
+    case 'n': return qn_arg_int(cmd, "-n", arg, 1, 1024, &o->N);
+    case 'c': return qn_arg_int(cmd, "-c", arg, 16, 1 << 20, &o->ctx);
+    case O_BUDGET: return qn_arg_int(cmd, "--budget-mib", arg, 1, 1 << 24, &o->budget);
+    default: return QN_EXIT_USAGE;
     }
+}
+
+int qn_cmd_bench_kv(int argc, char **argv) {
+    static const struct option own_long[] = {{"budget-mib", required_argument, NULL, O_BUDGET}, {0, 0, 0, 0}};
+    own_opts oo = {32, 2048, 1024};
+    qn_bench_opts bo;
+    int prc = qn_bench_opts_parse(&bo, "bench kv", argc, argv, "n:c:", own_long, own_opt, &oo, usage);
+    if (prc) return prc < 0 ? QN_EXIT_OK : prc;
+    const char *cmd = bo.cmd, *path = bo.path;
+    const int N = oo.N, ctx = oo.ctx, budget = oo.budget;
     quanta_model_params mp;
     quanta_model_default_params(&mp);
-    if (qn_cli_quant_params(quant, NULL, &mp)) return qn_usage_error(cmd, "--quant '%s' not understood", quant);
     char *def = path ? NULL : qn_default_model_path();
     if (!path && !def) return qn_fail(cmd, "no -m FILE and no default model found");
     if (!path) path = def;
 
     int rc = 1;
-    quanta_backend *be = NULL;
-    quanta_model *m = NULL;
+    qn_bench_model bm = {0};
     pools forced = {{0}}, freerun = {{0}};
     int32_t *toks[NP] = {0}, *gen[ND] = {0}, *cur = NULL, *pos = NULL, *tables = NULL;
     float *lg[ND] = {0};
-    quanta_device_info dev;
-    quanta_model_info info;
-    if (quanta_backend_open(backend, &be)) {
-        rc = fail("opening the backend");
-        goto done;
-    }
-    quanta_backend_device(be, &dev);
-    (void)qn_cli_quant_params(quant, dev.backend, &mp);
-    if (quanta_model_load(path, be, &mp, &m)) {
-        rc = fail("loading the model");
-        goto done;
-    }
-    quanta_model_get_info(m, &info);
+    if (qn_bench_load(&bo, path, &mp, &bm)) goto done;
+    quanta_model *m = bm.model;
+    const quanta_device_info dev = bm.dev;
+    const quanta_model_info info = bm.info;
     const int32_t V = info.n_vocab;
     size_t plen[NP], maxp = 0;
     for (int s = 0; s < NP; s++) {
@@ -151,9 +138,15 @@ int qn_cmd_bench_kv(int argc, char **argv) {
     for (int d = 0; d < ND; d++) {
         lg[d] = malloc((size_t)NP * (size_t)V * sizeof *lg[d]);
         gen[d] = malloc((size_t)NP * (size_t)N * sizeof *gen[d]);
-        if (!lg[d] || !gen[d]) goto done;
+        if (!lg[d] || !gen[d]) {
+            rc = qn_fail(cmd, "out of host memory");
+            goto done;
+        }
     }
-    if (!cur || !pos || !tables) goto done;
+    if (!cur || !pos || !tables) {
+        rc = qn_fail(cmd, "out of host memory");
+        goto done;
+    }
     for (int i = 0; i < NP * MB; i++) tables[i] = i;
     if (pools_make(m, MB, &forced) || pools_make(m, MB, &freerun)) goto done;
 
@@ -244,7 +237,6 @@ done:
     for (int s = 0; s < NP; s++) free(toks[s]);
     for (int d = 0; d < ND; d++) free(lg[d]), free(gen[d]);
     free(cur), free(pos), free(tables), free(def);
-    quanta_model_destroy(m);
-    quanta_backend_close(be);
+    qn_bench_unload(&bm);
     return rc;
 }

@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli_args.h"
+#include "bench_opts.h"
 #include "clock.h"
 #include "commands.h"
 #include "quanta.h"
@@ -43,79 +43,68 @@ static stat stats(const double *v, int n) {
     return s;
 }
 
-static int bad(const char *what, quanta_status st) {
-    fprintf(stderr, "quanta bench model: %s: %s (%s)\n", what, quanta_last_error(), quanta_status_name(st));
-    return 1;
+/* bench model's own options (bench_opts.h parses -m, --backend, --quant, -h). */
+typedef struct own_opts {
+    const char *kv;
+    int P, N, R, json;
+} own_opts;
+enum { O_KV = 256, O_JSON };
+
+static int own_opt(void *ctx, const char *cmd, int c, const char *arg) {
+    own_opts *o = ctx;
+    switch (c) {
+    case O_KV: o->kv = arg; return QN_EXIT_OK;
+    case O_JSON: o->json = 1; return QN_EXIT_OK;
+    case 'p': return qn_arg_int(cmd, "-p", arg, 0, 1 << 20, &o->P);
+    case 'n': return qn_arg_int(cmd, "-n", arg, 0, 1 << 20, &o->N);
+    case 'r': return qn_arg_int(cmd, "-r", arg, 1, 1000, &o->R);
+    default: return QN_EXIT_USAGE;
+    }
 }
 
 int qn_cmd_bench_model(int argc, char **argv) {
-    const char *path = NULL, *backend = "best", *quant = "auto", *kv = "f32";
-    int P = 512, N = 128, R = 3, json = 0;
-    enum { O_BACKEND = 256, O_QUANT, O_KV, O_JSON };
-    static const struct option longopts[] = {
-        {"backend", required_argument, NULL, O_BACKEND}, {"quant", required_argument, NULL, O_QUANT},
-        {"kv", required_argument, NULL, O_KV},           {"json", no_argument, NULL, O_JSON},
-        {"help", no_argument, NULL, 'h'},                {0, 0, 0, 0}};
-    const char *cmd = "bench model";
-    qn_getopt_state gs;
-    qn_getopt_begin(&gs, cmd, argc, argv, "hm:p:n:r:", longopts, 0);
-    for (int c; (c = qn_getopt(&gs)) != -1;) {
-        switch (c) {
-        case 'h': usage(stdout); return QN_EXIT_OK;
-        case 'm': path = optarg; break;
-        case O_BACKEND: backend = optarg; break;
-        case O_QUANT: quant = optarg; break;
-        case O_KV: kv = optarg; break;
-        case O_JSON: json = 1; break;
-        case 'p': if (qn_arg_int(cmd, "-p", optarg, 0, 1 << 20, &P)) return QN_EXIT_USAGE; break;
-        case 'n': if (qn_arg_int(cmd, "-n", optarg, 0, 1 << 20, &N)) return QN_EXIT_USAGE; break;
-        case 'r': if (qn_arg_int(cmd, "-r", optarg, 1, 1000, &R)) return QN_EXIT_USAGE; break;
-        default: return QN_EXIT_USAGE;
-        }
-    }
+    static const struct option own_long[] = {
+        {"kv", required_argument, NULL, O_KV}, {"json", no_argument, NULL, O_JSON}, {0, 0, 0, 0}};
+    own_opts oo = {"f32", 512, 128, 3, 0};
+    qn_bench_opts bo;
+    int prc = qn_bench_opts_parse(&bo, "bench model", argc, argv, "p:n:r:", own_long, own_opt, &oo, usage);
+    if (prc) return prc < 0 ? QN_EXIT_OK : prc;
+    const char *cmd = bo.cmd, *path = bo.path;
+    const int P = oo.P, N = oo.N, R = oo.R, json = oo.json;
     if (!path) return qn_usage_error(cmd, "-m FILE is required");
     quanta_model_params mp;
     quanta_model_default_params(&mp);
-    if (qn_cli_quant_params(quant, NULL, &mp) ||
-        quanta_dtype_parse(kv, &mp.kv_dtype) != QUANTA_OK) {
-        fprintf(stderr, "quanta bench model: --quant %s / --kv %s not understood\n", quant, kv);
-        return 2;
-    }
+    if (qn_cli_kv_dtype(cmd, "--kv", oo.kv, 0, &mp.kv_dtype)) return QN_EXIT_USAGE;
 
     int rc = 1;
-    quanta_backend *be = NULL;
-    quanta_model *m = NULL;
+    qn_bench_model bm = {0};
     quanta_model_context *ctx = NULL;
     int32_t *toks = NULL;
     float *logits = NULL;
     double *pp = calloc((size_t)R, sizeof *pp), *tg = calloc((size_t)R, sizeof *tg);
     quanta_status st;
-    quanta_device_info dev;
-    quanta_model_info info;
     quanta_model_memory mem;
-    if (!pp || !tg) goto done;
-    if ((st = quanta_backend_open(backend, &be))) {
-        rc = bad("opening the backend", st);
+    if (!pp || !tg) {
+        rc = qn_fail(cmd, "out of host memory");
         goto done;
     }
-    quanta_backend_device(be, &dev);
-    (void)qn_cli_quant_params(quant, dev.backend, &mp);
-    double t0 = qn_now_s();
-    if ((st = quanta_model_load(path, be, &mp, &m))) {
-        rc = bad("loading the model", st);
-        goto done;
-    }
-    const double t_load = qn_now_s() - t0;
-    quanta_model_get_info(m, &info);
+    if (qn_bench_load(&bo, path, &mp, &bm)) goto done;
+    quanta_model *m = bm.model;
+    const quanta_device_info dev = bm.dev;
+    const quanta_model_info info = bm.info;
+    const double t_load = bm.load_s;
     const int n_ctx = (P > N ? P : N) + 8;
     if ((st = quanta_model_context_create(m, n_ctx, &ctx))) {
-        rc = bad("creating the context", st);
+        rc = qn_bench_fail(cmd, "creating the context", st);
         goto done;
     }
     const int T = P > N ? P : N;
     toks = malloc((size_t)(T > 0 ? T : 1) * sizeof *toks);
     logits = malloc((size_t)info.n_vocab * sizeof *logits);
-    if (!toks || !logits) goto done;
+    if (!toks || !logits) {
+        rc = qn_fail(cmd, "out of host memory");
+        goto done;
+    }
     uint64_t seed = 0x9E3779B97F4A7C15ull;
     for (int i = 0; i < T; i++) {
         seed = seed * 6364136223846793005ull + 1442695040888963407ull;
@@ -124,7 +113,7 @@ int qn_cmd_bench_model(int argc, char **argv) {
     /* Load to first token: the first decode step (plan building included) after the load. */
     double t1 = qn_now_s();
     if ((st = quanta_model_eval(ctx, toks, 1, logits, (size_t)info.n_vocab))) {
-        rc = bad("first token", st);
+        rc = qn_bench_fail(cmd, "first token", st);
         goto done;
     }
     const double t_first = t_load + (qn_now_s() - t1);
@@ -133,7 +122,7 @@ int qn_cmd_bench_model(int argc, char **argv) {
             quanta_model_context_reset(ctx);
             double a = qn_now_s();
             if ((st = quanta_model_eval(ctx, toks, (size_t)P, logits, (size_t)info.n_vocab))) {
-                rc = bad("prompt", st);
+                rc = qn_bench_fail(cmd, "prompt", st);
                 goto done;
             }
             if (r >= 0) pp[r] = P / (qn_now_s() - a);
@@ -143,7 +132,7 @@ int qn_cmd_bench_model(int argc, char **argv) {
             double a = qn_now_s();
             for (int i = 0; i < N; i++)
                 if ((st = quanta_model_eval(ctx, &toks[i], 1, logits, (size_t)info.n_vocab))) {
-                    rc = bad("generation", st);
+                    rc = qn_bench_fail(cmd, "generation", st);
                     goto done;
                 }
             if (r >= 0) tg[r] = N / (qn_now_s() - a);
@@ -151,7 +140,7 @@ int qn_cmd_bench_model(int argc, char **argv) {
         if (r == -1 && !json) fprintf(stderr, "quanta bench model: warm-up done\n");
     }
     if ((st = quanta_model_memory_report(m, ctx, &mem))) {
-        rc = bad("memory report", st);
+        rc = qn_bench_fail(cmd, "memory report", st);
         goto done;
     }
     const stat sp = stats(pp, R), sg = stats(tg, R);
@@ -185,7 +174,6 @@ done:
     free(toks);
     free(logits);
     quanta_model_context_destroy(ctx);
-    quanta_model_destroy(m);
-    quanta_backend_close(be);
+    qn_bench_unload(&bm);
     return rc;
 }

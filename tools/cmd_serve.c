@@ -109,13 +109,9 @@ int qn_cmd_serve(int argc, char **argv) {
     cfg.sched.n_ctx = o.n_ctx > 0 ? o.n_ctx : 2048;
     if (cfg.sched.n_ctx < 16) return qn_usage_error(cmd, "-c/--ctx %d is below 16 positions", cfg.sched.n_ctx);
     cfg.sched.kv_blocks = kv_blocks ? kv_blocks : (int64_t)cfg.sched.max_batch * ((cfg.sched.n_ctx + 15) / 16);
-    /* --kv-dtype: the paged pool's own dtype; "int8" names q8, "fp8" fp8_e4m3 (quanta_dtype_parse) */
+    /* --kv-dtype: the paged pool's own dtype, by default --kv's (int8 = q8, fp8 = fp8_e4m3) */
     cfg.sched.kv_dtype = o.mp.kv_dtype;
-    if (kv_dtype && (quanta_dtype_parse(strcmp(kv_dtype, "int8") ? kv_dtype : "q8", &cfg.sched.kv_dtype) ||
-                     (cfg.sched.kv_dtype != QUANTA_F32 && cfg.sched.kv_dtype != QUANTA_F16 &&
-                      cfg.sched.kv_dtype != QUANTA_BF16 && cfg.sched.kv_dtype != QUANTA_Q8 &&
-                      cfg.sched.kv_dtype != QUANTA_FP8_E4M3)))
-        return qn_usage_error(cmd, "--kv-dtype '%s' is not one of f32, f16, bf16, fp8, int8", kv_dtype);
+    if (kv_dtype && (rc = qn_cli_kv_dtype(cmd, "--kv-dtype", kv_dtype, 1, &cfg.sched.kv_dtype))) return rc;
 
     qn_loaded l;
     if ((rc = qn_model_opts_load(&o, &l))) return rc;

@@ -23,5 +23,9 @@ int qn_cmd_bench_kv(int argc, char **argv);
 /* --quant: keep, auto (keep on CUDA, else q8), or a dtype name (fp8 = fp8_e4m3); backend is the
  * opened backend's name. -1 for an unknown name. (tools/quant_opt.c) */
 int qn_cli_quant_params(const char *quant, const char *backend, quanta_model_params *mp);
+/* A KV cache dtype option's value: f32, f16, bf16, and with quantized also the quantized KV
+ * dtypes (int8 = q8, fp8 = fp8_e4m3) of a paged pool. QN_EXIT_OK, or QN_EXIT_USAGE after
+ * printing "quanta CMD: OPT 'TEXT' is not one of ...". (tools/quant_opt.c) */
+int qn_cli_kv_dtype(const char *cmd, const char *opt, const char *text, int quantized, quanta_dtype *out);
 
 #endif

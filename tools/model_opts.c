@@ -129,9 +129,7 @@ int qn_model_opts_parse(const char *cmd, int groups, int argc, char **argv, qn_m
     if (rc) return rc;
     if (quant && (rc = parse_quant(cmd, quant, &o->mp))) return rc;
     o->quant_auto = !quant || !strcmp(quant, "auto");
-    if (kv && (quanta_dtype_parse(kv, &o->mp.kv_dtype) ||
-               (o->mp.kv_dtype != QUANTA_F32 && o->mp.kv_dtype != QUANTA_F16 && o->mp.kv_dtype != QUANTA_BF16)))
-        return qn_usage_error(cmd, "--kv '%s' is not one of f32, f16, bf16", kv);
+    if (kv && (rc = qn_cli_kv_dtype(cmd, "--kv", kv, 0, &o->mp.kv_dtype))) return rc;
     if (o->chat_template) {
         quanta_chat_template t;
         if (quanta_chat_template_parse(o->chat_template, &t))

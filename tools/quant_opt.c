@@ -1,7 +1,9 @@
-/* quant_opt.c — the --quant option shared by `quanta generate` and `quanta bench model`. */
+/* quant_opt.c — the --quant and KV dtype options shared by `quanta generate`, `quanta serve` and
+ * `quanta bench`. */
 #include <stdio.h>
 #include <string.h>
 
+#include "cli_args.h"
 #include "commands.h"
 
 int qn_cli_quant_params(const char *quant, const char *backend, quanta_model_params *mp) {
@@ -17,4 +19,16 @@ int qn_cli_quant_params(const char *quant, const char *backend, quanta_model_par
         return 0;
     }
     return quanta_dtype_parse(quant, &mp->weight_dtype) == QUANTA_OK ? 0 : -1;
+}
+
+int qn_cli_kv_dtype(const char *cmd, const char *opt, const char *text, int quantized, quanta_dtype *out) {
+    quanta_dtype t;
+    /* quanta_dtype_parse reads fp8 as fp8_e4m3; int8 is the name users know q8's pool by */
+    if (!quanta_dtype_parse(strcmp(text, "int8") ? text : "q8", &t) &&
+        (t == QUANTA_F32 || t == QUANTA_F16 || t == QUANTA_BF16 ||
+         (quantized && (t == QUANTA_Q8 || t == QUANTA_FP8_E4M3)))) {
+        *out = t;
+        return QN_EXIT_OK;
+    }
+    return qn_usage_error(cmd, "%s '%s' is not one of f32, f16, bf16%s", opt, text, quantized ? ", fp8, int8" : "");
 }

@@ -27,7 +27,8 @@
 #             bench/e2e/serve_ratio.py prints the table (summary_serve.md)
 #   profile   ncu per-kernel summary of decode steps (Gemma and the 7B Q4_0)
 # Prints the ratio table; every log and JSON goes to $OUT/logs as it is written, the tables to $OUT/summary*.md.
-# SWEEP (serve_sweep.py's arguments) and SWEEP_S (seconds per sweep) shorten the serve stage.
+# SWEEP (serve_sweep.py's arguments) and SWEEP_S (seconds per sweep) shorten the serve stage; NAMES (the
+# files benchmarked), CONFORM_S and KV_S (seconds) shorten the others, for a run on little device time.
 set -u
 OUT=${OUT:-/tmp/e2e-out}
 PEER=${PEER:-.dev/peer}
@@ -61,8 +62,10 @@ if has files; then
   ( python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/site "$PEER"/gguf-*.whl &&
     export PYTHONPATH=/tmp/site &&
     timeout 300 python3 bench/e2e/gguf_skeleton.py build "$PEER/gemma.skel" $W/files/gemma3-270m-q4_k_m.gguf &&
-    timeout 300 python3 "$PEER/make_llama_gguf.py" $W/files/mistral7b-q4_0.gguf Q4_0 &&
-    timeout 300 python3 "$PEER/make_llama_gguf.py" $W/files/mistral7b-q8_0.gguf Q8_0;
+    for q in q4_0 q8_0; do
+      case " ${NAMES:-mistral7b-$q} " in *" mistral7b-$q "*)
+        timeout 300 python3 "$PEER/make_llama_gguf.py" $W/files/mistral7b-$q.gguf ${q^^} || break;; esac
+    done;
     echo "files rc=$?" ) > $L/files.log 2>&1 &
   FILES_PID=$!
 fi
@@ -96,7 +99,7 @@ fi
 $Q info > $L/info.txt 2>&1
 
 if has conform; then
-  timeout 300 $Q conform --backend cuda --failures --json $L/conform.json > $L/conform.log 2>&1
+  timeout ${CONFORM_S:-300} $Q conform --backend cuda --failures --json $L/conform.json > $L/conform.log 2>&1
   stamp "conform cuda rc=$?: $(grep -E '^total' $L/conform.log)"
   grep -E '^FAIL' $L/conform.log | head -20
 fi
@@ -115,7 +118,7 @@ if has files; then
   ls -la $W/files >> $L/files.log
 fi
 
-NAMES="gemma3-270m-q4_k_m mistral7b-q4_0 mistral7b-q8_0"
+NAMES=${NAMES:-"gemma3-270m-q4_k_m mistral7b-q4_0 mistral7b-q8_0"}
 if has bench; then
   for f in $NAMES; do
     [ -f $W/files/$f.gguf ] || continue
@@ -138,7 +141,7 @@ fi
 if has kv && [ -f $W/files/gemma3-270m-q4_k_m.gguf ]; then
   # the quantized KV caches on the GPU: drift and agreement against f16 (random weights: the numbers
   # check the kernels; the model's own drift is measured on the real file on the CPU, NOTES section 9)
-  timeout 180 $Q bench kv -m $W/files/gemma3-270m-q4_k_m.gguf --backend cuda > $L/bench_kv.txt 2>&1
+  timeout ${KV_S:-180} $Q bench kv -m $W/files/gemma3-270m-q4_k_m.gguf --backend cuda > $L/bench_kv.txt 2>&1
   stamp "bench kv rc=$?: $(tail -3 $L/bench_kv.txt | tr '\n' ' ')"
 fi
 

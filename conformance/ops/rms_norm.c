@@ -1,5 +1,6 @@
-/* rms_norm.c — conformance entries of rms_norm, x / rms(x) · (weight or 1 + weight), and of
- * add_rms_norm, the same of a + b (the residual add fused into the norm). They share keys and cases. */
+/* rms_norm.c — conformance entries of rms_norm, x / rms(x) · (weight or 1 + weight), of
+ * add_rms_norm, the same of a + b (the residual add fused into the norm), and of rms_norm_add,
+ * r + the same of x (a post-norm and its residual add). They share keys and cases. */
 #include "op_entry.h"
 
 static const qc_key keys[] = {
@@ -46,6 +47,21 @@ static int add_rms_norm_make(const qc_case *c, qc_data *d, qc_rng *r, char *err,
     return weight(c, d, 2, r, err, errlen);
 }
 
+/* r + rms_norm(x): x an update, r the residual stream it is added to. */
+static int rms_norm_add_make(const qc_case *c, qc_data *d, qc_rng *r, char *err, size_t errlen) {
+    quanta_tensor_desc x = qc_desc(c->dtype, c->ndim, c->shape);
+    d->out_desc = x;
+    if (qc_slot_fill(d, 0, "x", QC_ROLE_INPUT, &x, r, 0.2f, 1, err, errlen) ||
+        qc_slot_fill(d, 1, "r", QC_ROLE_INPUT, &x, r, 0, 1, err, errlen))
+        return -1;
+    return weight(c, d, 2, r, err, errlen);
+}
+
+static quanta_status rms_norm_add_build(quanta_graph *g, const qc_case *c, quanta_tensor *const *t,
+                                        quanta_tensor **y) {
+    return quanta_rms_norm_add(g, t[0], t[1], t[2], c->eps, c->plus1, y);
+}
+
 static quanta_status rms_norm_build(quanta_graph *g, const qc_case *c, quanta_tensor *const *t, quanta_tensor **y) {
     return quanta_rms_norm(g, t[0], t[1], c->eps, c->plus1, y);
 }
@@ -73,8 +89,11 @@ static void generate_op(qc_gen *g, bool quick, qn_op op) {
 }
 static void rms_norm_generate(qc_gen *g, bool quick) { generate_op(g, quick, QN_OP_RMS_NORM); }
 static void add_rms_norm_generate(qc_gen *g, bool quick) { generate_op(g, quick, QN_OP_ADD_RMS_NORM); }
+static void rms_norm_add_generate(qc_gen *g, bool quick) { generate_op(g, quick, QN_OP_RMS_NORM_ADD); }
 
 const qc_op_def qc_rms_norm_def = {QN_OP_RMS_NORM, keys, validate, rms_norm_elements, rms_norm_make,
                                    rms_norm_build, rms_norm_generate, NULL, NULL, NULL};
 const qc_op_def qc_add_rms_norm_def = {QN_OP_ADD_RMS_NORM, keys, validate, add_rms_norm_elements, add_rms_norm_make,
                                        add_rms_norm_build, add_rms_norm_generate, NULL, NULL, NULL};
+const qc_op_def qc_rms_norm_add_def = {QN_OP_RMS_NORM_ADD, keys, validate, add_rms_norm_elements, rms_norm_add_make,
+                                       rms_norm_add_build, rms_norm_add_generate, NULL, NULL, NULL};

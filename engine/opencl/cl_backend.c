@@ -191,6 +191,10 @@ static void ocl_close(void *self) {
         if (s->k[i]) clReleaseKernel(s->k[i]);
     if (s->program) clReleaseProgram(s->program);
     if (s->err_flag) clReleaseMemObject(s->err_flag);
+    for (int i = 0; i < s->n_rope_freq; i++) {
+        clReleaseMemObject(s->rope_freq[i].mem);
+        qn_mem_release(s->stats, s->rope_freq[i].bytes);
+    }
     if (s->queue) clReleaseCommandQueue(s->queue);
     if (s->ctx) clReleaseContext(s->ctx);
     free(s);
@@ -319,6 +323,9 @@ static const qn_dtype_set ocl_kernels[QN_OP_COUNT] = {
     [QN_OP_GET_ROWS] = QN_DT_FLOATS | QN_DT_QUANTA_FORMATS | QN_DT_GGML_FORMATS,
     [QN_OP_WRITE_ROWS] = QN_DT_FLOATS | QN_DT_KV_QUANT,
     [QN_OP_PAGED_ATTENTION] = QN_DT_FLOATS | QN_DT_KV_QUANT,
+    /* not yet in CUDA's table: plans keep silu/gelu + mul and rms_norm + add there */
+    [QN_OP_GLU] = QN_DT_FLOATS,
+    [QN_OP_RMS_NORM_ADD] = QN_DT_FLOATS,
 };
 
 /* The kernels' own size limits (the rest have none beyond the table). */

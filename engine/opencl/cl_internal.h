@@ -51,6 +51,7 @@ typedef enum qn_cl_kernel_id {
     QK_GEMM_Q8_I8,
     QK_PAGED_ATTENTION,
     QK_PAGED_KV_WRITE,
+    QK_GLU,
     QK_COUNT
 } qn_cl_kernel_id;
 
@@ -99,6 +100,18 @@ typedef struct qn_cl_arg_copy {
 } qn_cl_arg_copy;
 typedef struct qn_cl_rec qn_cl_rec;
 
+/* rope's frequencies base^(-2i/rot), i < rot/2, per (base, rot), made on the host in double
+ * (cl_ops.c): the kernel then forms an angle with one multiply instead of a double exp2 and
+ * log2 per pair (8 of a decode rope's 15 us on PoCL). Kept until close, never evicted (a
+ * recording's kernels hold the buffers); when all slots are taken the kernel computes. */
+#define QN_CL_ROPE_TABLES 8
+typedef struct qn_cl_rope_freq {
+    float base;
+    cl_ulong rot;
+    cl_mem mem;
+    size_t bytes;
+} qn_cl_rope_freq;
+
 typedef struct qn_cl {
     qn_cl_device dev;
     cl_context ctx;
@@ -116,6 +129,8 @@ typedef struct qn_cl {
     const char *program_origin; /* "cache", "spir-v" or "source": how the program was made */
     int vnni;            /* the program was built with QN_X86_VNNI (vpdpbusd by inline assembly) */
     cl_mem err_flag;     /* int[4]: checks kernels make on device-side arguments (qn_report in common.cl) */
+    qn_cl_rope_freq rope_freq[QN_CL_ROPE_TABLES];
+    int n_rope_freq;
     qn_cl_rec *rec;      /* the open capture (cl_record.c), else NULL */
     int rec_nargs[QK_COUNT];
     qn_cl_arg_copy rec_args[QK_COUNT][QN_CL_MAX_ARGS];

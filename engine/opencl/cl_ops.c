@@ -4,6 +4,7 @@
  * are in the kernel table (cl_backend.c); these check only the values known at run time
  * (ids, start).
  */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -40,6 +41,20 @@ static quanta_status run_binary(qn_cl *s, const qn_node *node, int op) {
     return st != QUANTA_OK ? st : qn_cl_launch(s, QK_BINARY, "binary", 1, &g, &l);
 }
 
+/* act(gate) * up in one pass (qn_glu): the activation's op code as the unary kernel's. */
+static quanta_status run_glu(qn_cl *s, const qn_node *node) {
+    const qn_tensor *g = src(node, 0), *u = src(node, 1), *y = node->dst;
+    cl_mem gm = qn_cl_mem(g), um = qn_cl_mem(u), ym = qn_cl_mem(y);
+    cl_ulong go = g->mem.offset, uo = u->mem.offset, yo = y->mem.offset, n = qn_cl_elems(g);
+    cl_int d = g->desc.dtype;
+    cl_int op = node->params.glu_act == QUANTA_GLU_SILU ? QN_UNARY_SILU
+                : node->params.glu_act == QUANTA_GLU_GELU_TANH ? QN_UNARY_GELU_TANH : QN_UNARY_GELU;
+    qn_cl_arg a[] = {QA(gm), QA(go), QA(um), QA(uo), QA(ym), QA(yo), QA(d), QA(n), QA(op)};
+    quanta_status st = qn_cl_set_args(s, QK_GLU, a, 9);
+    size_t gs = (size_t)n, l = EW_LWS;
+    return st != QUANTA_OK ? st : qn_cl_launch(s, QK_GLU, "glu", 1, &gs, &l);
+}
+
 /* CPUs: one work-item per row (PoCL runs a group's items as a loop; the local-memory tree's
  * barriers cost more than the row). */
 static size_t row_lws(qn_cl *s, int64_t D) {
@@ -62,18 +77,54 @@ static quanta_status run_rows(qn_cl *s, const qn_node *node) {
         st = qn_cl_set_args(s, QK_SOFTMAX, a, 8);
         return st != QUANTA_OK ? st : qn_cl_launch(s, QK_SOFTMAX, "softmax", 1, &g, &l);
     }
-    /* rms_norm: x, weight; add_rms_norm: a (x), b (the residual r), weight. */
-    const int fused = node->op == QN_OP_ADD_RMS_NORM;
-    const qn_tensor *r = fused ? src(node, 1) : NULL, *w = src(node, fused ? 2 : 1);
-    cl_mem rm = r ? qn_cl_mem(r) : xm, wm = w ? qn_cl_mem(w) : xm;
-    cl_ulong ro = r ? r->mem.offset : 0, wo = w ? w->mem.offset : 0;
-    cl_int rd = r ? r->desc.dtype : 0, hasr = r != NULL;
+    /* rms_norm: x, weight; add_rms_norm: a (x), b (the residual r, added before the norm),
+     * weight; rms_norm_add: x, r (added after the norm: p below), weight. */
+    const int pre = node->op == QN_OP_ADD_RMS_NORM, post = node->op == QN_OP_RMS_NORM_ADD;
+    const qn_tensor *r = pre ? src(node, 1) : NULL, *pr = post ? src(node, 1) : NULL;
+    const qn_tensor *w = src(node, pre || post ? 2 : 1);
+    cl_mem rm = r ? qn_cl_mem(r) : xm, wm = w ? qn_cl_mem(w) : xm, pm = pr ? qn_cl_mem(pr) : xm;
+    cl_ulong ro = r ? r->mem.offset : 0, wo = w ? w->mem.offset : 0, po = pr ? pr->mem.offset : 0;
+    cl_int rd = r ? r->desc.dtype : 0, hasr = r != NULL, pd = pr ? pr->desc.dtype : 0, hasp = pr != NULL;
     cl_int wd = w ? w->desc.dtype : 0, hasw = w != NULL, p1 = node->params.weight_plus_one != 0;
     float eps = node->params.eps;
-    qn_cl_arg a[] = {QA(xm), QA(xo), QA(xd), QA(rm), QA(ro), QA(rd), QA(hasr), QA(wm), QA(wo), QA(wd), QA(hasw), QA(p1),
-                     QA(ym), QA(yo), QA(yd), QA(D), QA(eps), QA_LOCAL(l * sizeof(float))};
-    st = qn_cl_set_args(s, QK_RMS_NORM, a, 18);
+    qn_cl_arg a[] = {QA(xm), QA(xo), QA(xd), QA(rm), QA(ro),  QA(rd), QA(hasr), QA(wm), QA(wo),
+                     QA(wd), QA(hasw), QA(p1), QA(pm), QA(po), QA(pd), QA(hasp), QA(ym), QA(yo),
+                     QA(yd), QA(D),  QA(eps), QA_LOCAL(l * sizeof(float))};
+    st = qn_cl_set_args(s, QK_RMS_NORM, a, 22);
     return st != QUANTA_OK ? st : qn_cl_launch(s, QK_RMS_NORM, qn_op_name(node->op), 1, &g, &l);
+}
+
+/* The frequency table for (base, rot) (cl_internal.h), made on first use: doubles where the
+ * device has fp64 (the kernel's angle type), else floats. NULL when it cannot be kept (all
+ * slots taken, the memory limit, an allocation failure): the kernel then computes them. */
+static cl_mem rope_freq(qn_cl *s, float base, cl_ulong rot) {
+    for (int i = 0; i < s->n_rope_freq; i++)
+        if (s->rope_freq[i].base == base && s->rope_freq[i].rot == rot) return s->rope_freq[i].mem;
+    if (s->n_rope_freq == QN_CL_ROPE_TABLES) return NULL;
+    const size_t half = (size_t)rot / 2, es = s->dev.has_fp64 ? sizeof(cl_double) : sizeof(cl_float);
+    const size_t bytes = half ? half * es : es;
+    void *h = malloc(bytes);
+    if (!h || qn_mem_reserve(s->stats, bytes, "opencl rope: frequency table") != QUANTA_OK) {
+        qn_error_clear();
+        free(h);
+        return NULL;
+    }
+    for (size_t i = 0; i < half; i++) { /* the reference's formula (engine/ref/ref_elementwise.c) */
+        const double f = pow((double)base, -2.0 * (double)i / (double)rot);
+        if (s->dev.has_fp64) ((cl_double *)h)[i] = f;
+        else ((cl_float *)h)[i] = (cl_float)f;
+    }
+    if (!half) memset(h, 0, bytes);
+    cl_int err;
+    /* made by copy at creation, not by an enqueued write: works inside a capture too */
+    cl_mem m = clCreateBuffer(s->ctx, CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR, bytes, h, &err);
+    free(h);
+    if (err != CL_SUCCESS) {
+        qn_mem_release(s->stats, bytes);
+        return NULL;
+    }
+    s->rope_freq[s->n_rope_freq++] = (qn_cl_rope_freq){base, rot, m, bytes};
+    return m;
 }
 
 static quanta_status run_rope(qn_cl *s, const qn_node *node) {
@@ -90,10 +141,14 @@ static quanta_status run_rope(qn_cl *s, const qn_node *node) {
     cl_ulong xo = x->mem.offset, po = p->mem.offset, yo = y->mem.offset;
     cl_int xd = x->desc.dtype, yd = y->desc.dtype, neox = rp->mode == QUANTA_ROPE_NEOX;
     float base = rp->theta_base, fs = rp->freq_scale != 0.0f ? rp->freq_scale : 1.0f;
+    cl_mem fm = rope_freq(s, base, rot);
+    cl_int has_freq = fm != NULL;
+    if (!fm) fm = pm; /* any valid buffer: the kernel reads no table without one */
     qn_cl_arg a[] = {QA(xm), QA(xo), QA(xd), QA(pm), QA(po), QA(ym), QA(yo), QA(yd), QA(rows), QA(N), QA(D), QA(rot),
-                     QA(neox), QA(base), QA(fs)};
-    quanta_status st = qn_cl_set_args(s, QK_ROPE, a, 15);
-    size_t g[2] = {(size_t)(D - rot / 2), (size_t)N}, l[2] = {(size_t)(D - rot / 2) < 64 ? 16 : 64, 1};
+                     QA(neox), QA(base), QA(fs), QA(fm), QA(has_freq)};
+    quanta_status st = qn_cl_set_args(s, QK_ROPE, a, 17);
+    /* one item per rotated pair; the pairs' items also copy the dims past rot */
+    size_t g[2] = {(size_t)(rot / 2), (size_t)N}, l[2] = {(size_t)(rot / 2) < 64 ? 16 : 64, 1};
     return st != QUANTA_OK ? st : qn_cl_launch(s, QK_ROPE, "rope", 2, g, l);
 }
 
@@ -221,7 +276,8 @@ quanta_status qn_cl_ops_run(qn_cl *s, const qn_node *node) {
     case QN_OP_CONVERT: return run_unary(s, node, QN_UNARY_COPY, 0.0f);
     case QN_OP_ADD: return run_binary(s, node, 0);
     case QN_OP_MUL: return run_binary(s, node, 1);
-    case QN_OP_RMS_NORM: case QN_OP_ADD_RMS_NORM: case QN_OP_SOFTMAX: return run_rows(s, node);
+    case QN_OP_GLU: return run_glu(s, node);
+    case QN_OP_RMS_NORM: case QN_OP_ADD_RMS_NORM: case QN_OP_RMS_NORM_ADD: case QN_OP_SOFTMAX: return run_rows(s, node);
     case QN_OP_ROPE: return run_rope(s, node);
     case QN_OP_GET_ROWS: return run_get_rows(s, node);
     case QN_OP_PERMUTE: return run_permute(s, node);

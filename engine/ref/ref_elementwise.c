@@ -1,5 +1,5 @@
 /*
- * ref_elementwise.c — row- and element-wise ops: rms_norm, add_rms_norm, rope, silu, gelu, add,
+ * ref_elementwise.c — row- and element-wise ops: rms_norm, add_rms_norm, rms_norm_add, rope, silu, gelu, glu, add,
  * mul, scale, softmax, convert. Inputs are loaded to f32 first and the result stored last, so an output
  * that shares memory with an input is still right.
  */
@@ -76,6 +76,22 @@ quanta_status qn_ref_add_rms_norm(const qn_node *node) {
     return unary_end(node, af, n);
 }
 
+/* The normed value stays in f32 (norm_rows' rounding) until r is added, as the kernels keep it. */
+quanta_status qn_ref_rms_norm_add(const qn_node *node) {
+    const qn_tensor *x = node->src[0], *r = node->src[1], *w = qn_ref_src(node, 2);
+    const size_t n = qn_ref_count(x);
+    const int64_t D = last_dim(x);
+    float *xf = qn_ref_load(x, n), *rf = qn_ref_load(r, n), *wf = w ? qn_ref_load(w, (size_t)D) : NULL;
+    if (!xf || !rf || (w && !wf)) {
+        free(xf), free(rf), free(wf);
+        return qn_ref_oom("rms_norm_add");
+    }
+    norm_rows(xf, n, D, wf, &node->params);
+    for (size_t i = 0; i < n; i++) xf[i] = (float)((double)xf[i] + (double)rf[i]);
+    free(rf), free(wf);
+    return unary_end(node, xf, n);
+}
+
 quanta_status qn_ref_rope(const qn_node *node) {
     const char *op = "rope";
     const quanta_rope_params *rp = &node->params.rope;
@@ -105,35 +121,48 @@ quanta_status qn_ref_rope(const qn_node *node) {
     return unary_end(node, xf, nx);
 }
 
-quanta_status qn_ref_silu(const qn_node *node) {
+/* The activations in double, one definition for silu, gelu and glu. GELU is written without
+ * the cancellation of 1 + erf / 1 + tanh for negative x, so the oracle stays accurate in the
+ * tail: 0.5(1 + erf(x/√2)) = 0.5 erfc(-x/√2) and 0.5(1 + tanh u) = 1 / (1 + e^(-2u)). */
+static double activation(quanta_glu_act act, double x) {
+    const double k = QN_GELU_SQRT_2_OVER_PI;
+    switch (act) {
+    case QUANTA_GLU_SILU: return x / (1.0 + exp(-x));
+    case QUANTA_GLU_GELU_TANH: return x / (1.0 + exp(-2.0 * k * (x + QN_GELU_CUBIC * x * x * x)));
+    default: return 0.5 * x * erfc(-x / sqrt(2.0));
+    }
+}
+
+static quanta_status activation_op(const qn_node *node, const char *op, quanta_glu_act act) {
     float *xf;
     size_t n = 0;
-    quanta_status st = unary_begin(node, "silu", &xf, &n);
+    quanta_status st = unary_begin(node, op, &xf, &n);
     if (st != QUANTA_OK) return st;
-    for (size_t i = 0; i < n; i++) {
-        const double x = xf[i];
-        xf[i] = (float)(x / (1.0 + exp(-x)));
-    }
+    for (size_t i = 0; i < n; i++) xf[i] = (float)activation(act, xf[i]);
     return unary_end(node, xf, n);
 }
 
+quanta_status qn_ref_silu(const qn_node *node) { return activation_op(node, "silu", QUANTA_GLU_SILU); }
+
 quanta_status qn_ref_gelu(const qn_node *node) {
-    float *xf;
+    return activation_op(node, "gelu", node->params.approximate ? QUANTA_GLU_GELU_TANH : QUANTA_GLU_GELU);
+}
+
+/* act(gate) * up, the product of the activation in double (not rounded to the dtype first). */
+quanta_status qn_ref_glu(const qn_node *node) {
+    float *gf;
     size_t n = 0;
-    quanta_status st = unary_begin(node, "gelu", &xf, &n);
+    quanta_status st = unary_begin(node, "glu", &gf, &n);
     if (st != QUANTA_OK) return st;
-    const int approx = node->params.approximate != 0;
-    const double k = QN_GELU_SQRT_2_OVER_PI;
-    /* Written without the cancellation of 1 + erf / 1 + tanh for negative x, so the oracle
-     * stays accurate in the tail: 0.5(1 + erf(x/√2)) = 0.5 erfc(-x/√2) and
-     * 0.5(1 + tanh u) = 1 / (1 + e^(-2u)). */
-    for (size_t i = 0; i < n; i++) {
-        const double x = xf[i];
-        const double y = approx ? x / (1.0 + exp(-2.0 * k * (x + QN_GELU_CUBIC * x * x * x)))
-                                : 0.5 * x * erfc(-x / sqrt(2.0));
-        xf[i] = (float)y;
+    float *uf = qn_ref_load(node->src[1], n);
+    if (!uf) {
+        free(gf);
+        return qn_ref_oom("glu");
     }
-    return unary_end(node, xf, n);
+    const quanta_glu_act act = (quanta_glu_act)node->params.glu_act;
+    for (size_t i = 0; i < n; i++) gf[i] = (float)(activation(act, gf[i]) * (double)uf[i]);
+    free(uf);
+    return unary_end(node, gf, n);
 }
 
 /* add/mul: b has a's shape (same element count) or is one row of a's last-dim size (infer). */

@@ -176,6 +176,26 @@ START_TEST(test_elementwise) {
 }
 END_TEST
 
+/* rope keeps a frequency table per (theta, rot) in a few slots (cl_internal.h); past them the
+ * kernel computes the frequencies itself. Ten bases on one backend take both paths. */
+START_TEST(test_rope_freq_tables) {
+    static const char *const specs[] = {
+        "rope:shape=1x4x1x256,mode=neox,offset=30000,theta=1000000,dtype=f32",
+        "rope:shape=1x2x3x64,mode=norm,offset=4095,theta=500,dtype=f32",
+        "rope:shape=1x2x3x64,mode=neox,offset=7,theta=501,dtype=f32",
+        "rope:shape=1x2x3x64,mode=norm,offset=100,theta=502,dtype=f16",
+        "rope:shape=1x2x3x64,mode=norm,offset=9000,theta=503,dtype=f32",
+        "rope:shape=1x2x3x64,mode=neox,rot=32,offset=1,theta=504,dtype=bf16",
+        "rope:shape=1x2x3x64,mode=norm,offset=20000,theta=505,dtype=f32",
+        "rope:shape=1x2x3x64,mode=norm,offset=3,theta=506,dtype=f32",
+        "rope:shape=1x2x3x64,mode=neox,offset=65000,theta=507,dtype=f32",
+        "rope:shape=1x2x3x64,mode=norm,offset=12345,theta=508,fscale=0.5,dtype=f32",
+        "rope:shape=1x4x1x256,mode=neox,offset=30001,theta=1000000,dtype=f32",
+    };
+    RUN(specs);
+}
+END_TEST
+
 START_TEST(test_rows) {
     static const char *const specs[] = {
         "get_rows:v=37,d=96,t=9,table=f32",       "get_rows:v=37,d=96,t=9,table=f16",
@@ -196,6 +216,7 @@ static Suite *suite(void) {
     TCase *tc = tcase_create("ops");
     tcase_set_timeout(tc, 600);
     tcase_add_test(tc, test_elementwise);
+    tcase_add_test(tc, test_rope_freq_tables);
     tcase_add_test(tc, test_rows);
     tcase_add_test(tc, test_matmul_gemv);
     tcase_add_test(tc, test_matmul_gemv_paths);
