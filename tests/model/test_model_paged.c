@@ -25,7 +25,7 @@ static const tiny_spec GEMMA = {"gemma3", 32, 4, 2, 8, 48, 7, 300, 8, 10000.0f, 
  * Worst seen over 6 seeds on these random-weight models: q8 0.039, fp8 0.157 (Gemma, 7 layers,
  * the sharpest attention); with key smoothing and int8's turn (paged_smooth.h), over 21 seeds:
  * q8 0.046, fp8 0.243 (61 seeds passed). A pool read without its scales, with rows mixed up or
- * with the turn not undone is off by O(1) (0.25 with the key means' counterpart left out). */
+ * with the turn not undone is off by O(1). */
 #define QTOL_Q8 0.1
 #define QTOL_FP8 0.4
 
