@@ -20,7 +20,10 @@
  * position, in the pool tensor's own scales section: write_rows quantizes each new row with its
  * own scale, so a write never rescales (or clips) what earlier steps wrote, and blocks stay
  * independent (freeing, preempting or copying one touches no other). The step then computes in
- * f32: k, v written from f32 rows, q and the attention output f32.
+ * f32: k, v written from f32 rows, q and the attention output f32. Before the writes the keys
+ * lose their calibrated per-layer mean, and int8 pools turn q, k, v by an orthogonal R (the
+ * output turned back): both leave the attention's result unchanged and shrink what the codes
+ * lose (paged_smooth.h).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +31,7 @@
 #include "error.h"
 #include "formats.h"
 #include "graph_build.h"
+#include "paged_smooth.h"
 
 typedef struct paged_step {
     int32_t n, T, nseg;
@@ -44,6 +48,12 @@ struct quanta_kv_pool {
     quanta_dtype adt;                  /* q, written k/v rows, attention output: dtype, or f32 if quantized */
     uint64_t bytes;                    /* every pool's bytes */
     quanta_buffer **k, **v;
+    /* quantized pools: per layer -R mu_k [Hkv * D] added to the keys before the writes
+     * (paged_smooth.h); NULL otherwise */
+    quanta_buffer **kneg;
+    /* int8 pools: the orthogonal R [D, D] that q, k, v are turned by before the cache and
+     * rot_t = R^T that turns the attention output back (paged_smooth.h); NULL otherwise */
+    quanta_buffer *rot, *rot_t;
     paged_step decode, prefill;
 };
 
@@ -57,6 +67,63 @@ static void step_free(paged_step *s) {
 
 static int is_local(const quanta_kv_pool *p, int il) {
     return p->n_local > 0 && qn_model_layer_is_local(&p->model->cfg, il);
+}
+
+/* out = -(R mu) per head of D (R NULL: -mu). */
+static void neg_turned(const float *R, const float *mu, int64_t H, int64_t D, float *out) {
+    for (int64_t h = 0; h < H; h++)
+        for (int64_t i = 0; i < D; i++) {
+            double acc = 0;
+            if (!R) acc = mu[h * D + i];
+            else
+                for (int64_t j = 0; j < D; j++) acc += (double)R[i * D + j] * mu[h * D + j];
+            out[h * D + i] = (float)-acc;
+        }
+}
+
+/* Pool p's smoothing and turn (paged_smooth.h): the calibrated key means, stored turned and
+ * negated for the writes, and the turn R with its transpose. */
+quanta_status qn_kv_pool_smooth(quanta_kv_pool *p, int turn) {
+    quanta_model *m = p->model;
+    const int L = m->cfg.n_layer;
+    const int64_t Hkv = m->cfg.n_head_kv, D = m->cfg.head_dim, W = Hkv * D;
+    const char *senv = getenv("QUANTA_KV_SMOOTH"), *renv = getenv("QUANTA_KV_ROTATE"); /* diagnostics */
+    if (renv && (*renv == '0' || *renv == '1')) turn = *renv == '1';
+    const int smooth = !(senv && *senv == '0');
+    float *kmu = malloc((size_t)L * (size_t)W * sizeof *kmu), *row = malloc((size_t)W * sizeof *row), *R = NULL;
+    p->kneg = calloc((size_t)L, sizeof *p->kneg);
+    quanta_status st = kmu && row && p->kneg ? QUANTA_OK
+                                             : qn_error_set(QUANTA_ERR_OUT_OF_MEMORY, "quanta_kv_pool_create: no memory");
+    if (!st) {
+        if (smooth) st = qn_kv_smooth_means(m, kmu);
+        else memset(kmu, 0, (size_t)L * (size_t)W * sizeof *kmu);
+    }
+    if (!st && turn) {
+        const quanta_tensor_desc dr = qn_desc(QUANTA_F32, 2, D, D, 0, 0);
+        R = malloc((size_t)(D * D) * sizeof *R);
+        float *Rt = malloc((size_t)(D * D) * sizeof *Rt);
+        st = R && Rt ? QUANTA_OK : qn_error_set(QUANTA_ERR_OUT_OF_MEMORY, "quanta_kv_pool_create: no memory");
+        if (!st) qn_kv_rotation((int32_t)D, R);
+        for (int64_t i = 0; !st && i < D; i++)
+            for (int64_t j = 0; j < D; j++) Rt[j * D + i] = R[i * D + j];
+        if (!st) st = quanta_buffer_create(m->backend, &dr, &p->rot);
+        if (!st) st = quanta_buffer_write(p->rot, R, (size_t)(D * D) * sizeof *R);
+        if (!st) st = quanta_buffer_create(m->backend, &dr, &p->rot_t);
+        if (!st) st = quanta_buffer_write(p->rot_t, Rt, (size_t)(D * D) * sizeof *Rt);
+        free(Rt);
+    }
+    const quanta_tensor_desc dw = qn_desc(QUANTA_F32, 1, W, 0, 0, 0);
+    for (int il = 0; il < L && !st; il++) {
+        neg_turned(R, kmu + (size_t)il * W, Hkv, D, row); /* the cache holds turned rows: R (k - mu_k) */
+        st = quanta_buffer_create(m->backend, &dw, &p->kneg[il]);
+        if (!st) st = quanta_buffer_write(p->kneg[il], row, (size_t)W * sizeof *row);
+    }
+    free(kmu), free(row), free(R);
+    return st;
+}
+
+quanta_status qn_kv_pool_read_keys(const quanta_kv_pool *p, int il, float *k, size_t count) {
+    return quanta_buffer_read(p->k[il], k, count * sizeof *k);
 }
 
 quanta_status quanta_kv_pool_create(quanta_model *m, quanta_dtype dtype, int32_t n_blocks, int32_t n_local_blocks,
@@ -103,6 +170,7 @@ quanta_status quanta_kv_pool_create(quanta_model *m, quanta_dtype dtype, int32_t
         if (!st) st = quanta_buffer_create(m->backend, &d, &p->v[il]);
         p->bytes += 2 * (uint64_t)bytes;
     }
+    if (!st && qn_kv_dtype_is_quantized(dtype)) st = qn_kv_pool_smooth(p, dtype == QUANTA_Q8);
     if (st) {
         quanta_kv_pool_destroy(p);
         return qn_error_set(st, "quanta_kv_pool_create: pools of %d blocks of %d positions: %s", n_blocks, block_size,
@@ -119,9 +187,13 @@ void quanta_kv_pool_destroy(quanta_kv_pool *p) {
     for (int il = 0; il < p->model->cfg.n_layer; il++) {
         if (p->k) quanta_buffer_destroy(p->k[il]);
         if (p->v) quanta_buffer_destroy(p->v[il]);
+        if (p->kneg) quanta_buffer_destroy(p->kneg[il]);
     }
+    quanta_buffer_destroy(p->rot);
+    quanta_buffer_destroy(p->rot_t);
     free(p->k);
     free(p->v);
+    free(p->kneg);
     free(p);
 }
 
@@ -169,8 +241,13 @@ static quanta_status step_build(quanta_kv_pool *p, int32_t n, int32_t T, paged_s
     for (int il = 0; il < c->n_layer && !b.st; il++) {
         quanta_tensor *q, *k, *v, *a = NULL;
         qn_gb_qkv(&b, m, il, x, N, s->pos, &q, &k, &v, NULL);
+        if (p->rot) { /* q·k and the values' mix are unchanged by an orthogonal turn (paged_smooth.h) */
+            quanta_tensor *r = buf(&b, p->rot);
+            q = matmul(&b, q, r), k = matmul(&b, k, r), v = matmul(&b, v, r);
+        }
         quanta_tensor *k2 = reshape(&b, swap12(&b, k, Hkv, N, Dh), 2, N, Hkv * Dh, 0, 0);
         quanta_tensor *v2 = reshape(&b, swap12(&b, v, Hkv, N, Dh), 2, N, Hkv * Dh, 0, 0);
+        if (p->kneg) k2 = add(&b, k2, buf(&b, p->kneg[il])); /* smoothing (paged_smooth.h): k - mu_k */
         quanta_tensor *kc = buf(&b, p->k[il]), *vc = buf(&b, p->v[il]);
         const int local = is_local(p, il);
         quanta_tensor **start = local ? s->lstart : s->start;
@@ -186,6 +263,7 @@ static quanta_status step_build(quanta_kv_pool *p, int32_t n, int32_t T, paged_s
         q = to_dtype(&b, q, p->adt);
         quanta_attention_params ap = qn_gb_attn_params(m, il);
         if (!b.st) b.st = quanta_paged_attention(b.g, q, kc, vc, local ? s->ltable : s->table, s->lens, p->bs, &ap, &a);
+        if (p->rot) a = matmul(&b, to_dtype(&b, a, QUANTA_F32), buf(&b, p->rot_t));
         /* back to rows [n * T, Hq * D] */
         if (T == 1) a = reshape(&b, a, 2, n, Hq * Dh, 0, 0);
         else a = reshape(&b, swap12(&b, a, Hq, T, Dh), 2, T, Hq * Dh, 0, 0);

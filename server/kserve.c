@@ -136,7 +136,9 @@ static enum MHD_Result handle_infer(qs_server *s, struct MHD_Connection *c, cons
         /* A client gone before its answer: every row cancelled (released below), nothing sent. */
         int gone = qs_wait_answers(s, c, reqs, q.batch);
         const char *err = NULL;
-        for (size_t i = 0; i < q.batch && !err; i++)
+        /* Only finished rows may be read without the lock: when the client is gone some still run
+         * (the scheduler may be writing their error), and nothing is answered anyway. */
+        for (size_t i = 0; i < q.batch && !err && !gone; i++)
             if (reqs[i]->error[0]) err = reqs[i]->error;
         size_t blen = 0, jlen = 0;
         char *out = err || gone ? NULL : qs_kv2_infer_response(s->model_id, &q, reqs, &blen, &jlen);

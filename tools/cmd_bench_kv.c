@@ -138,9 +138,15 @@ int qn_cmd_bench_kv(int argc, char **argv) {
     for (int d = 0; d < ND; d++) {
         lg[d] = malloc((size_t)NP * (size_t)V * sizeof *lg[d]);
         gen[d] = malloc((size_t)NP * (size_t)N * sizeof *gen[d]);
-        if (!lg[d] || !gen[d]) goto done;
+        if (!lg[d] || !gen[d]) {
+            rc = qn_fail(cmd, "out of host memory");
+            goto done;
+        }
     }
-    if (!cur || !pos || !tables) goto done;
+    if (!cur || !pos || !tables) {
+        rc = qn_fail(cmd, "out of host memory");
+        goto done;
+    }
     for (int i = 0; i < NP * MB; i++) tables[i] = i;
     if (pools_make(m, MB, &forced) || pools_make(m, MB, &freerun)) goto done;
 

@@ -84,7 +84,10 @@ int qn_cmd_bench_model(int argc, char **argv) {
     double *pp = calloc((size_t)R, sizeof *pp), *tg = calloc((size_t)R, sizeof *tg);
     quanta_status st;
     quanta_model_memory mem;
-    if (!pp || !tg) goto done;
+    if (!pp || !tg) {
+        rc = qn_fail(cmd, "out of host memory");
+        goto done;
+    }
     if (qn_bench_load(&bo, path, &mp, &bm)) goto done;
     quanta_model *m = bm.model;
     const quanta_device_info dev = bm.dev;
@@ -98,7 +101,10 @@ int qn_cmd_bench_model(int argc, char **argv) {
     const int T = P > N ? P : N;
     toks = malloc((size_t)(T > 0 ? T : 1) * sizeof *toks);
     logits = malloc((size_t)info.n_vocab * sizeof *logits);
-    if (!toks || !logits) goto done;
+    if (!toks || !logits) {
+        rc = qn_fail(cmd, "out of host memory");
+        goto done;
+    }
     uint64_t seed = 0x9E3779B97F4A7C15ull;
     for (int i = 0; i < T; i++) {
         seed = seed * 6364136223846793005ull + 1442695040888963407ull;

@@ -29,8 +29,13 @@ def check_level(lv, n):
     for key in ("ttft_s", "itl_s"):
         q = lv[key]
         assert set(q) == {"p50", "p90", "p99", "mean"}, q
-        if key == "itl_s" and lv["mix"] == "longtail" and q["p50"] is None:
-            continue  # every drawn output that short (1 token: no gap) is rare but possible: null
+        if key == "itl_s" and q["p50"] is None:
+            # No request of the level streamed two text events. The server sends what was generated
+            # since its last write as one event, so a fast machine may answer short outputs in one
+            # (a rehearsal saw it for all 4 six-token requests of fixed/1/inf); a one-token output
+            # has no gap either. Then all four are null, never some.
+            assert q == {"p50": None, "p90": None, "p99": None, "mean": None}, q
+            continue
         assert 0 < q["p50"] <= q["p90"] <= q["p99"] < lv["wall_s"], (key, q)
     # No nvidia-smi on the CI machine: null; where there is one, a positive number.
     assert lv["gpu_memory_mib"] is None or lv["gpu_memory_mib"] > 0, lv
