@@ -151,6 +151,16 @@ static quanta_status infer_paged_attention(quanta_tensor *const *src, qn_op_para
     return QUANTA_OK;
 }
 
+/* b of a's dtype and shape (the fused ops' second operand: no broadcast). */
+static quanta_status check_like(const quanta_tensor *a, const quanta_tensor *b, const char *op, const char *an,
+                                const char *bn) {
+    if (b->desc.dtype != a->desc.dtype || b->desc.ndim != a->desc.ndim ||
+        memcmp(a->desc.dims, b->desc.dims, (size_t)a->desc.ndim * sizeof a->desc.dims[0]) != 0)
+        return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "quanta_%s: %s must have %s's dtype (%s) and shape", op, bn,
+                            an, dt(a->desc.dtype));
+    return QUANTA_OK;
+}
+
 /* rms_norm's weight and eps, shared with add_rms_norm. */
 static quanta_status check_norm(const char *op, const quanta_tensor *x, const quanta_tensor *weight, float eps) {
     if (weight && (weight->desc.dtype != QUANTA_F32 || weight->desc.ndim != 1 || weight->desc.dims[0] != last_dim(x)))
@@ -172,10 +182,7 @@ static quanta_status infer_rms_norm(quanta_tensor *const *src, qn_op_params *p, 
 static quanta_status infer_add_rms_norm(quanta_tensor *const *src, qn_op_params *p, quanta_tensor_desc *out) {
     const quanta_tensor *a = src[0], *b = src[1];
     TRY(check_activation(a, "add_rms_norm", "a"));
-    if (b->desc.dtype != a->desc.dtype || b->desc.ndim != a->desc.ndim ||
-        memcmp(a->desc.dims, b->desc.dims, (size_t)a->desc.ndim * sizeof a->desc.dims[0]) != 0)
-        return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "quanta_add_rms_norm: b must have a's dtype (%s) and shape",
-                            dt(a->desc.dtype));
+    TRY(check_like(a, b, "add_rms_norm", "a", "b"));
     TRY(check_norm("add_rms_norm", a, src[2], p->eps));
     *out = a->desc;
     return QUANTA_OK;
@@ -187,10 +194,7 @@ static quanta_status infer_glu(quanta_tensor *const *src, qn_op_params *p, quant
     if (p->glu_act != QUANTA_GLU_SILU && p->glu_act != QUANTA_GLU_GELU && p->glu_act != QUANTA_GLU_GELU_TANH)
         return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "quanta_glu: act %d is not a quanta_glu_act", (int)p->glu_act);
     TRY(check_activation(gate, "glu", "gate"));
-    if (up->desc.dtype != gate->desc.dtype || up->desc.ndim != gate->desc.ndim ||
-        memcmp(gate->desc.dims, up->desc.dims, (size_t)gate->desc.ndim * sizeof gate->desc.dims[0]) != 0)
-        return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "quanta_glu: up must have gate's dtype (%s) and shape",
-                            dt(gate->desc.dtype));
+    TRY(check_like(gate, up, "glu", "gate", "up"));
     *out = gate->desc;
     return QUANTA_OK;
 }
@@ -199,10 +203,7 @@ static quanta_status infer_glu(quanta_tensor *const *src, qn_op_params *p, quant
 static quanta_status infer_rms_norm_add(quanta_tensor *const *src, qn_op_params *p, quanta_tensor_desc *out) {
     const quanta_tensor *x = src[0], *r = src[1];
     TRY(check_activation(x, "rms_norm_add", "x"));
-    if (r->desc.dtype != x->desc.dtype || r->desc.ndim != x->desc.ndim ||
-        memcmp(x->desc.dims, r->desc.dims, (size_t)x->desc.ndim * sizeof x->desc.dims[0]) != 0)
-        return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "quanta_rms_norm_add: r must have x's dtype (%s) and shape",
-                            dt(x->desc.dtype));
+    TRY(check_like(x, r, "rms_norm_add", "x", "r"));
     TRY(check_norm("rms_norm_add", x, src[2], p->eps));
     *out = x->desc;
     return QUANTA_OK;
