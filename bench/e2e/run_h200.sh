@@ -26,7 +26,7 @@
 #             swept by bench/serve_sweep.py at 1, 16 and 64 streams (fixed and long-tailed mixes);
 #             bench/e2e/serve_ratio.py prints the table (summary_serve.md)
 #   profile   ncu per-kernel summary of decode steps (Gemma and the 7B Q4_0)
-# Prints the ratio table; every log and JSON goes to $OUT/logs as it is written, the tables to $OUT/summary*.md.
+# Prints the ratio table; every log and JSON goes to $OUT/logs.tgz (packed at each step), the tables to $OUT/summary*.md.
 # SWEEP (serve_sweep.py's arguments) and SWEEP_S (seconds per sweep) shorten the serve stage; NAMES (the
 # files benchmarked), CONFORM_S and KV_S (seconds) shorten the others, for a run on little device time.
 set -u
@@ -39,10 +39,15 @@ export CPATH=/usr/local/cuda/include${CPATH:+:$CPATH} # nccl.h includes cuda_run
 ROOT=$(pwd)
 PEER=$(cd "$PEER" && pwd)
 W=/tmp/e2e
-L=$OUT/logs # written as it goes: a run cut off by the device's time limit still brings back what it did
-mkdir -p "$OUT" $L $W/files
+# Logs go to $L and are packed into $OUT/logs.tgz at every step: the device tool brings back only a few files
+# per call, and a run cut off by its time limit still brings back what it did up to its last step.
+L=$W/logs
+rm -rf $L; mkdir -p "$OUT" $L $W/files
 T0=$(date +%s)
-stamp() { echo "[$(( $(date +%s) - T0 ))s] $*" | tee -a $L/steps.txt; }
+stamp() {
+  echo "[$(( $(date +%s) - T0 ))s] $*" | tee -a $L/steps.txt
+  tar czf $OUT/logs.tgz.part -C $L . 2>/dev/null && mv $OUT/logs.tgz.part $OUT/logs.tgz
+}
 NP=$(nproc)
 
 { date -u; nvidia-smi --query-gpu=name,clocks.sm,clocks.mem,power.limit,memory.total --format=csv; nvcc --version | tail -2;
@@ -198,3 +203,4 @@ if has profile && command -v ncu >/dev/null 2>&1; then
     stamp "ncu $f rc=$?"
   done
 fi
+stamp "end"
