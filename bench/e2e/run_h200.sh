@@ -56,6 +56,7 @@ stamp "env: $(nvidia-smi --query-gpu=name,clocks.sm,clocks.mem --format=csv,nohe
 
 if has llama; then
   ( cd $W && tar xJf "$PEER/llamacpp-peer.tar.xz" && cd llama.cpp &&
+    { [ -f scripts/ui-assets.cmake ] || { mkdir -p scripts && cp "$ROOT/bench/e2e/llama_ui_stub.cmake" scripts/ui-assets.cmake; }; } &&
     timeout 480 cmake -B build -DGGML_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90 -DLLAMA_BUILD_TESTS=OFF \
       -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_SERVER=ON -DLLAMA_BUILD_APP=OFF -DLLAMA_CURL=OFF -DLLAMA_OPENSSL=OFF \
       -DCMAKE_BUILD_TYPE=Release && timeout 480 cmake --build build -j $NP --target llama-bench llama-server;
@@ -187,6 +188,7 @@ if has serve; then
   if [ -f $F ] && $Q serve --help >/dev/null 2>&1; then
     sweep quanta 18080 $Q serve -m $F --backend cuda --max-batch 64 --ctx 4096 --kv-blocks 8192
   else stamp "no quanta serve (see build.log, sdeps.log)"; fi
+  [ -n "${LLAMA_PID:-}" ] && wait $LLAMA_PID 2>/dev/null # llama-server may still be building
   if [ -f $F ] && [ -x $LS ]; then
     sweep llama 18081 $LS -m $F -ngl 99 -fa on -np 64 -c $((64 * 4096)) --cont-batching
   else stamp "no llama-server (see llama_build.log)"; fi
