@@ -89,7 +89,8 @@ if has serve && ! pkg-config --exists libmicrohttpd jansson 2>/dev/null && [ -d 
   timeout 240 bash bench/e2e/build_server_deps.sh "$PEER/sdeps" /tmp/sdeps > $L/sdeps.log 2>&1
   stamp "server deps rc=$?"
   export PKG_CONFIG_PATH=/tmp/sdeps/lib/pkgconfig${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}
-  export LD_LIBRARY_PATH=/tmp/sdeps/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+  # an rpath, not LD_LIBRARY_PATH: the system linker itself loads libjansson.so.4 and fails on this copy
+  export LDFLAGS="-Wl,-rpath,/tmp/sdeps/lib${LDFLAGS:+ $LDFLAGS}"
 fi
 Q=/tmp/qbuild/tools/quanta
 if has build; then
