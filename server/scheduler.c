@@ -665,12 +665,20 @@ static void *run(void *arg) {
 
 /* ------------------------------------------------------------------ public */
 
-quanta_status qs_sched_create(quanta_model *model, const qs_sched_config *cfg, qs_metrics *metrics, qs_sched **out) {
+quanta_status qs_sched_create(quanta_model *model, const qs_sched_config *cfg, qs_metrics *metrics, qs_sched **out,
+                              char *err, size_t err_cap) {
+    if (err_cap) err[0] = '\0';
     quanta_model_info info;
     quanta_status st = quanta_model_get_info(model, &info);
-    if (st) return st;
+    if (st) {
+        snprintf(err, err_cap, "%s", quanta_last_error());
+        return st;
+    }
     qs_sched *s = calloc(1, sizeof *s);
-    if (!s) return QUANTA_ERR_OUT_OF_MEMORY;
+    if (!s) {
+        snprintf(err, err_cap, "out of host memory");
+        return QUANTA_ERR_OUT_OF_MEMORY;
+    }
     s->model = model;
     s->cfg = *cfg;
     s->metrics = metrics;
@@ -697,10 +705,16 @@ quanta_status qs_sched_create(quanta_model *model, const qs_sched_config *cfg, q
         local = (int64_t)cfg->max_batch * (qs_kv_blocks_for((int64_t)s->window + cfg->prefill_chunk) + 1);
     if (!s->slot || !s->tables || !s->ltables || !s->match || !s->cand || !s->pre_order || !s->order_rec || !s->logits ||
         qs_kv_pool_init(&s->pool, cfg->kv_blocks, cfg->max_batch) ||
-        qs_kv_pool_init(&s->lpool, local, cfg->max_batch))
+        qs_kv_pool_init(&s->lpool, local, cfg->max_batch)) {
         st = QUANTA_ERR_OUT_OF_MEMORY;
-    if (!st && (cfg->kv_blocks > INT32_MAX / QS_KV_BLOCK || local > INT32_MAX / QS_KV_BLOCK))
+        snprintf(err, err_cap, "out of host memory for the tables of %d slots of %d positions and %lld KV blocks",
+                 cfg->max_batch, cfg->n_ctx, (long long)cfg->kv_blocks);
+    }
+    if (!st && (cfg->kv_blocks > INT32_MAX / QS_KV_BLOCK || local > INT32_MAX / QS_KV_BLOCK)) {
         st = QUANTA_ERR_INVALID_ARGUMENT;
+        snprintf(err, err_cap, "%lld KV blocks (%lld sliding-window blocks) exceed the pool's %d",
+                 (long long)cfg->kv_blocks, (long long)local, INT32_MAX / QS_KV_BLOCK);
+    }
     if (!st && local > 0) {
         /* A window but no sliding-window layers (every layer windowed alike): one pool. */
         st = quanta_kv_pool_create(model, cfg->kv_dtype, (int32_t)cfg->kv_blocks, (int32_t)local, QS_KV_BLOCK,
@@ -711,7 +725,11 @@ quanta_status qs_sched_create(quanta_model *model, const qs_sched_config *cfg, q
     if (!st && !s->kv)
         st = quanta_kv_pool_create(model, cfg->kv_dtype, (int32_t)cfg->kv_blocks, 0, QS_KV_BLOCK, s->max_blocks,
                                    &s->kv);
-    if (!st && pthread_create(&s->thread, NULL, run, s)) st = QUANTA_ERR_BACKEND;
+    if (st && !err[0]) snprintf(err, err_cap, "%s", quanta_last_error()); /* the pool's creation */
+    if (!st && pthread_create(&s->thread, NULL, run, s)) {
+        st = QUANTA_ERR_BACKEND;
+        snprintf(err, err_cap, "cannot start the scheduler thread");
+    }
     if (st) {
         qs_sched_destroy(s);
         return st;
