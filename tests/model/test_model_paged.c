@@ -10,6 +10,7 @@
  */
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "paged_smooth.h"
 #include "qt_check.h"
@@ -61,7 +62,8 @@ static void local_step(local_alloc *a, int s, int from, int T, int window) {
 
 /* pool: the paged cache's dtype (kv, the contexts' dtype, or a quantized one compared with them) */
 /* smooth: the pool subtracts calibrated key means and turns q, k, v (paged_smooth.h) whatever
- * its dtype, so a float pool checks that the transform itself changes no logit */
+ * its dtype, with the shifts QN_KV_SINK_* = smooth - 1, so a float pool checks that the
+ * transforms themselves change no logit */
 static void run_pool(const tiny_spec *spec, const char *backend, quanta_dtype kv, quanta_dtype pool_dt, double tol,
                      uint64_t salt, int local, int smooth) {
     tiny_model tm;
@@ -97,7 +99,7 @@ static void run_pool(const tiny_spec *spec, const char *backend, quanta_dtype kv
     quanta_kv_pool *pool;
     ck_assert_msg(quanta_kv_pool_create(m, pool_dt, NB, local ? NL : 0, BS, MB, &pool) == QUANTA_OK, "%s",
                   quanta_last_error());
-    if (smooth) ck_assert_msg(qn_kv_pool_smooth(pool, 1) == QUANTA_OK, "%s", quanta_last_error());
+    if (smooth) ck_assert_msg(qn_kv_pool_smooth(pool, 1, smooth - 1) == QUANTA_OK, "%s", quanta_last_error());
     ck_assert_int_eq(quanta_kv_pool_block_size(pool), BS);
     ck_assert_int_eq(quanta_kv_pool_dtype(pool), pool_dt);
     /* bytes: K and V of every layer; a quantized pool's row is D codes and an f32 scale */
@@ -234,7 +236,77 @@ START_TEST(test_paged_matches_contiguous) {
          * products (GQA: 4 query heads on 2 KV heads) */
         run_pool(&LLAMA, backends[b], QUANTA_F32, QUANTA_F32, 1e-4, 19, 0, 1);
         run_pool(&GEMMA, backends[b], QUANTA_F32, QUANTA_F32, 1e-4, 20, 1, 1);
+        /* and the shifts by position 0's rows: keys (softmax) and values (added back) */
+        run_pool(&LLAMA, backends[b], QUANTA_F32, QUANTA_F32, 1e-4, 21, 0, 1 + (QN_KV_SINK_K | QN_KV_SINK_V));
+        run_pool(&GEMMA, backends[b], QUANTA_F32, QUANTA_F32, 1e-4, 22, 1, 1 + QN_KV_SINK_V);
     }
+}
+END_TEST
+
+/* Key smoothing's calibration runs once per loaded model (paged_smooth.h): the first quantized
+ * pool's prefill fills the model's copy, equal bit for bit to a fresh calibration; later pools
+ * reuse it (the same array, no second prefill), and a pool built on the kept means gives the
+ * same logits, bit for bit, as the one that computed them. */
+static void means_cached(const char *backend, uint64_t salt) {
+    tiny_model tm;
+    tiny_build(&tm, &GEMMA, salt, NULL, NULL);
+    quanta_model_params mp;
+    quanta_model_default_params(&mp);
+    quanta_backend *be;
+    quanta_model *m = tiny_open_load(&tm, backend, &mp, &be);
+    if (!m) {
+        tiny_free(&tm);
+        quanta_backend_close(be);
+        return;
+    }
+    const int V = GEMMA.n_vocab, NBK = 8;
+    const size_t count = QN_KV_CALIB_PARTS * (size_t)GEMMA.n_layer * GEMMA.n_head_kv * GEMMA.head_dim;
+    float *fresh = malloc(count * sizeof *fresh), *la = malloc((size_t)V * sizeof *la), *lb = malloc((size_t)V * sizeof *lb);
+    ck_assert(fresh && la && lb);
+    qt_poison_f32(fresh, count);
+    ck_assert_ptr_null(m->kv_calib);
+    ck_assert_msg(qn_kv_calibrate(m, fresh) == QUANTA_OK, "%s", quanta_last_error());
+    ck_assert_ptr_null(m->kv_calib); /* a calibration on its own does not fill the model's copy */
+    double amax = 0;
+    for (size_t i = 0; i < count; i++) amax = fmax(amax, fabs(fresh[i]));
+    ck_assert_msg(amax > 1e-3 && isfinite(amax), "%s: key means all ~0 (max %g)", backend, amax);
+    quanta_kv_pool *a, *b, *c;
+    ck_assert_msg(quanta_kv_pool_create(m, QUANTA_FP8_E4M3, NBK, 0, BS, NBK, &a) == QUANTA_OK, "%s", quanta_last_error());
+    const float *kept = m->kv_calib;
+    ck_assert_ptr_nonnull(kept);
+    ck_assert_msg(memcmp(kept, fresh, count * sizeof *fresh) == 0, "%s: the kept means differ from a fresh calibration",
+                  backend);
+    ck_assert_msg(quanta_kv_pool_create(m, QUANTA_Q8, NBK, 0, BS, NBK, &b) == QUANTA_OK, "%s", quanta_last_error());
+    ck_assert_msg(quanta_kv_pool_create(m, QUANTA_FP8_E4M3, NBK, 0, BS, NBK, &c) == QUANTA_OK, "%s", quanta_last_error());
+    ck_assert_ptr_eq(m->kv_calib, kept);
+    ck_assert_msg(memcmp(kept, fresh, count * sizeof *fresh) == 0, "%s: the kept means changed", backend);
+    qt_rng r = qt_rng_make(salt * 5 + 3);
+    int32_t toks[10], table[8], p0 = 0;
+    for (int i = 0; i < 10; i++) toks[i] = (int32_t)(qt_next(&r) % (uint64_t)V);
+    for (int i = 0; i < NBK; i++) table[i] = NBK - 1 - i;
+    qt_poison_f32(la, (size_t)V), qt_poison_f32(lb, (size_t)V);
+    ck_assert_int_eq(quanta_model_eval_paged(a, 1, 10, toks, &p0, table, NULL, la, (size_t)V), QUANTA_OK);
+    ck_assert_int_eq(quanta_model_eval_paged(c, 1, 10, toks, &p0, table, NULL, lb, (size_t)V), QUANTA_OK);
+    for (int32_t pos = 10; pos < 16; pos++) {
+        ck_assert_msg(memcmp(la, lb, (size_t)V * sizeof *la) == 0, "%s: logits differ at position %d", backend, pos);
+        int32_t t = tiny_argmax(la, V);
+        qt_poison_f32(la, (size_t)V), qt_poison_f32(lb, (size_t)V);
+        ck_assert_int_eq(quanta_model_eval_paged(a, 1, 1, &t, &pos, table, NULL, la, (size_t)V), QUANTA_OK);
+        ck_assert_int_eq(quanta_model_eval_paged(c, 1, 1, &t, &pos, table, NULL, lb, (size_t)V), QUANTA_OK);
+    }
+    ck_assert_msg(memcmp(la, lb, (size_t)V * sizeof *la) == 0, "%s: logits differ at the last step", backend);
+    for (int i = 0; i < V; i++) ck_assert_msg(isfinite(la[i]), "%s: logit %d not written", backend, i);
+    printf("%s: key means calibrated once (max |mu| %.3g), second fp8 pool's logits identical\n", backend, amax);
+    quanta_kv_pool_destroy(a), quanta_kv_pool_destroy(b), quanta_kv_pool_destroy(c);
+    free(fresh), free(la), free(lb);
+    quanta_model_destroy(m);
+    quanta_backend_close(be);
+    tiny_free(&tm);
+}
+
+START_TEST(test_means_cached) {
+    static const char *const backends[] = {"ref", "opencl", "cuda"};
+    for (int b = 0; b < 3; b++) means_cached(backends[b], 31 + (uint64_t)b);
 }
 END_TEST
 
@@ -273,5 +345,9 @@ int main(void) {
     tcase_add_test(tc, test_paged_matches_contiguous);
     tcase_add_test(tc, test_rotation_orthogonal);
     suite_add_tcase(s, tc);
+    TCase *tm = tcase_create("means"); /* alone: CK_RUN_CASE=means */
+    tcase_set_timeout(tm, 600);
+    tcase_add_test(tm, test_means_cached);
+    suite_add_tcase(s, tm);
     return qt_run_suite(s);
 }
