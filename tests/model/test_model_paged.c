@@ -310,6 +310,85 @@ START_TEST(test_means_cached) {
 }
 END_TEST
 
+/* Distance of y from the nearest e4m3 value's magnitude grid (normals: 4 significant bits,
+ * subnormals below 2^-6: multiples of 2^-9), relative to |y|; 0 for y = 0. */
+static double off_e4m3_grid(double y) {
+    if (y == 0) return 0;
+    const double a = fabs(y);
+    double step;
+    if (a < 0.015625) step = 1.0 / 512;
+    else {
+        int e;
+        frexp(a, &e); /* a in [2^(e-1), 2^e) */
+        step = ldexp(1.0, e - 4);
+    }
+    return fabs(a - step * nearbyint(a / step)) / a;
+}
+
+/* QUANTA_KV_FAKE (paged_fake.h), the diagnostic: an f32 pool's K rows (k) or V rows (v) hold
+ * e4m3 values times their row's scale max|x| / 448 after a step, the other part unrounded. */
+static void fake_rounds(const char *backend, const char *parts, uint64_t salt) {
+    tiny_model tm;
+    tiny_build(&tm, &LLAMA, salt, NULL, NULL);
+    quanta_model_params mp;
+    quanta_model_default_params(&mp);
+    quanta_backend *be;
+    quanta_model *m = tiny_open_load(&tm, backend, &mp, &be);
+    if (!m) {
+        tiny_free(&tm);
+        quanta_backend_close(be);
+        return;
+    }
+    const int V = LLAMA.n_vocab, NBK = 4, T = 12;
+    const int64_t Hkv = LLAMA.n_head_kv, D = LLAMA.head_dim, rows = (int64_t)NBK * BS;
+    setenv("QUANTA_KV_FAKE", parts, 1);
+    quanta_kv_pool *p;
+    quanta_status st = quanta_kv_pool_create(m, QUANTA_F32, NBK, 0, BS, NBK, &p);
+    unsetenv("QUANTA_KV_FAKE");
+    ck_assert_msg(st == QUANTA_OK, "%s", quanta_last_error());
+    qt_rng r = qt_rng_make(salt * 3 + 1);
+    int32_t toks[12], table[4] = {2, 0, 3, 1}, p0 = 0;
+    for (int i = 0; i < T; i++) toks[i] = (int32_t)(qt_next(&r) % (uint64_t)V);
+    ck_assert_int_eq(quanta_model_eval_paged(p, 1, T, toks, &p0, table, NULL, NULL, 0), QUANTA_OK);
+    const size_t count = (size_t)(Hkv * rows * D);
+    float *x = malloc(count * sizeof *x);
+    ck_assert(x);
+    for (int values = 0; values < 2; values++) {
+        const int rounded = strchr(parts, values ? 'v' : 'k') != NULL;
+        qt_poison_f32(x, count);
+        ck_assert_int_eq(qn_kv_pool_read_kv(p, 0, values, x, count), QUANTA_OK);
+        double worst = 0;
+        for (int64_t h = 0; h < Hkv; h++)
+            for (int t = 0; t < T; t++) {
+                const float *row = x + ((size_t)h * rows + (size_t)table[t / BS] * BS + t % BS) * D;
+                double amax = 0;
+                for (int64_t i = 0; i < D; i++) amax = fmax(amax, fabs(row[i]));
+                ck_assert_msg(amax > 0 && isfinite(amax), "%s %s: row %d of head %lld is %g", backend, parts, t,
+                              (long long)h, amax);
+                for (int64_t i = 0; i < D; i++) worst = fmax(worst, off_e4m3_grid(row[i] / (amax / 448)));
+            }
+        printf("%s QUANTA_KV_FAKE=%s: %s rows off the e4m3 grid by up to %.3g\n", backend, parts, values ? "V" : "K",
+               worst);
+        if (rounded) ck_assert_msg(worst < 1e-5, "%s %s: %s not rounded (%g)", backend, parts, values ? "V" : "K", worst);
+        else ck_assert_msg(worst > 1e-3, "%s %s: %s rounded too (%g)", backend, parts, values ? "V" : "K", worst);
+    }
+    free(x);
+    quanta_kv_pool_destroy(p);
+    quanta_model_destroy(m);
+    quanta_backend_close(be);
+    tiny_free(&tm);
+}
+
+START_TEST(test_fake_rounds) {
+    static const char *const backends[] = {"ref", "opencl"};
+    for (int b = 0; b < 2; b++) {
+        fake_rounds(backends[b], "k", 41);
+        fake_rounds(backends[b], "v", 42);
+        fake_rounds(backends[b], "kv", 43);
+    }
+}
+END_TEST
+
 /* The turn is orthogonal (R R^T = I in float64) with entries +-1/sqrt(B) inside its Hadamard
  * blocks of B (the largest power of two dividing D) and zeros outside them. */
 START_TEST(test_rotation_orthogonal) {
@@ -345,9 +424,10 @@ int main(void) {
     tcase_add_test(tc, test_paged_matches_contiguous);
     tcase_add_test(tc, test_rotation_orthogonal);
     suite_add_tcase(s, tc);
-    TCase *tm = tcase_create("means"); /* alone: CK_RUN_CASE=means */
+    TCase *tm = tcase_create("calib"); /* alone: CK_RUN_CASE=calib */
     tcase_set_timeout(tm, 600);
     tcase_add_test(tm, test_means_cached);
+    tcase_add_test(tm, test_fake_rounds);
     suite_add_tcase(s, tm);
     return qt_run_suite(s);
 }
