@@ -2,7 +2,9 @@
  * model (bench_opts.h). */
 #include "bench_opts.h"
 
+#include <errno.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "clock.h"
 #include "commands.h"
@@ -49,6 +51,8 @@ int qn_bench_fail(const char *cmd, const char *what, quanta_status st) {
 
 int qn_bench_load(const qn_bench_opts *o, const char *path, quanta_model_params *mp, qn_bench_model *out) {
     memset(out, 0, sizeof *out);
+    struct stat sb; /* a missing file named as the other commands name it, before a backend opens */
+    if (stat(path, &sb)) return qn_fail(o->cmd, "-m %s: %s", path, strerror(errno));
     quanta_status st = quanta_backend_open(o->backend, &out->be);
     if (!st) st = quanta_backend_device(out->be, &out->dev);
     if (st) {
