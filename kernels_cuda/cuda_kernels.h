@@ -144,10 +144,13 @@ int qn_cuda_unary(int op, int x_dtype, const void *x, int y_dtype, void *y, int6
 /* y = a + b or a * b; b has n elements or nb = D elements broadcast over rows of D. */
 int qn_cuda_binary(int is_mul, int a_dtype, const void *a, int b_dtype, const void *b, int64_t nb, int y_dtype,
                    void *y, int64_t n, int64_t D, void *stream);
+/* y = act(gate) * up (op: QN_UNARY_SILU / _GELU / _GELU_TANH), n elements of one dtype. */
+int qn_cuda_glu(int op, int dtype, const void *gate, const void *up, void *y, int64_t n, void *stream);
 /* RMS norm over rows of D of x, or of x + r when r is not NULL (add_rms_norm: r has x's shape);
- * weight (dtype w_dtype) or NULL. */
-int qn_cuda_rms_norm(int x_dtype, const void *x, int r_dtype, const void *r, int w_dtype, const void *w, int y_dtype,
-                     void *y, int64_t rows, int64_t D, float eps, int plus_one, void *stream);
+ * weight (dtype w_dtype) or NULL; p (rms_norm_add: x's shape) added to the result when not NULL. */
+int qn_cuda_rms_norm(int x_dtype, const void *x, int r_dtype, const void *r, int w_dtype, const void *w, int p_dtype,
+                     const void *p, int y_dtype, void *y, int64_t rows, int64_t D, float eps, int plus_one,
+                     void *stream);
 int qn_cuda_softmax(int x_dtype, const void *x, int y_dtype, void *y, int64_t rows, int64_t D, void *stream);
 /* x[rows, D] where row r has position pos[r % N]. mode 0 = NORM, 1 = NEOX. */
 int qn_cuda_rope(int x_dtype, const void *x, int y_dtype, void *y, const int32_t *pos, int64_t rows, int64_t N,

@@ -203,6 +203,8 @@ const qn_dtype_set qn_cuda_kernels[QN_OP_COUNT] = {
     [QN_OP_GET_ROWS] = QN_DT_FLOATS | QN_DT_QUANTA_FORMATS | QN_DT_GGML_FORMATS,
     [QN_OP_WRITE_ROWS] = QN_DT_FLOATS | QN_DT_KV_QUANT,
     [QN_OP_PAGED_ATTENTION] = QN_DT_FLOATS | QN_DT_KV_QUANT,
+    [QN_OP_GLU] = QN_DT_FLOATS,          /* the plan's fusions (engine/plan.c fuse_nodes) */
+    [QN_OP_RMS_NORM_ADD] = QN_DT_FLOATS,
 };
 
 /* The kernels' own limits of a node in the table (the rest have none). */
@@ -242,16 +244,17 @@ quanta_status qn_cuda_run(void *self, const qn_node *node) {
     case QN_OP_PAGED_ATTENTION: return run_paged_attention(s, node);
     case QN_OP_RMS_NORM: {
         const int64_t D = last_dim(x), rows = D ? elems(x) / D : 0;
-        e = qn_cuda_rms_norm(xd, xp, 0, NULL, b ? (int)b->desc.dtype : 0, b ? qn_cuda_ptr(b) : NULL, yd, yp, rows,
-                             D, node->params.eps, node->params.weight_plus_one, s->stream);
+        e = qn_cuda_rms_norm(xd, xp, 0, NULL, b ? (int)b->desc.dtype : 0, b ? qn_cuda_ptr(b) : NULL, 0, NULL, yd, yp,
+                             rows, D, node->params.eps, node->params.weight_plus_one, s->stream);
         break;
     }
-    case QN_OP_ADD_RMS_NORM: {
+    case QN_OP_ADD_RMS_NORM: case QN_OP_RMS_NORM_ADD: { /* x, b = r (added before / after the norm), weight */
         const qn_tensor *w = src_at(node, 2);
         const int64_t D = last_dim(x), rows = D ? elems(x) / D : 0;
-        e = qn_cuda_rms_norm(xd, xp, (int)b->desc.dtype, qn_cuda_ptr(b), w ? (int)w->desc.dtype : 0,
-                             w ? qn_cuda_ptr(w) : NULL, yd, yp, rows, D, node->params.eps,
-                             node->params.weight_plus_one, s->stream);
+        const int pre = node->op == QN_OP_ADD_RMS_NORM, bd = (int)b->desc.dtype;
+        e = qn_cuda_rms_norm(xd, xp, pre ? bd : 0, pre ? qn_cuda_ptr(b) : NULL, w ? (int)w->desc.dtype : 0,
+                             w ? qn_cuda_ptr(w) : NULL, pre ? 0 : bd, pre ? NULL : qn_cuda_ptr(b), yd, yp, rows, D,
+                             node->params.eps, node->params.weight_plus_one, s->stream);
         break;
     }
     case QN_OP_ROPE: {
@@ -268,6 +271,13 @@ quanta_status qn_cuda_run(void *self, const qn_node *node) {
         e = qn_cuda_unary(node->params.approximate ? QN_UNARY_GELU_TANH : QN_UNARY_GELU, xd, xp, yd, yp, elems(x), 0.0f,
                           s->stream);
         break;
+    case QN_OP_GLU: {
+        const int act = node->params.glu_act == QUANTA_GLU_SILU        ? QN_UNARY_SILU
+                        : node->params.glu_act == QUANTA_GLU_GELU_TANH ? QN_UNARY_GELU_TANH
+                                                                        : QN_UNARY_GELU;
+        e = qn_cuda_glu(act, xd, xp, qn_cuda_ptr(b), yp, elems(x), s->stream);
+        break;
+    }
     case QN_OP_SCALE: e = qn_cuda_unary(QN_UNARY_SCALE, xd, xp, yd, yp, elems(x), node->params.scale, s->stream); break;
     case QN_OP_CONVERT: e = qn_cuda_unary(QN_UNARY_COPY, xd, xp, yd, yp, elems(x), 0.0f, s->stream); break;
     case QN_OP_SOFTMAX: {
