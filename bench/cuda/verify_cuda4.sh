@@ -1,0 +1,62 @@
+#!/bin/bash
+# verify_cuda4.sh — device checks of cuda4's 2026-12-05 changes, run after bench/e2e/run_h200.sh has
+# built Quanta (/tmp/qbuild) and written the model files (/tmp/e2e/files). About 60-100 s.
+#   1. conformance of the CUDA kernels changed: glu and rms_norm_add (new, now fused by the plan on
+#      CUDA), rms_norm / add_rms_norm (register-cached kernel for rows <= 4 x threads);
+#   2. the staged ggml GEMV (QUANTA_CUDA_GEMV=staged, off by default): every matmul conformance case
+#      plus M = 1 cases on the 7B shapes (several staging spans, a tail, each format), and the
+#      tests/cuda tests (graph replay bit-identical to op-by-op) with it on;
+#   3. decode tok/s side by side in this one call: Gemma with the f32 KV cache (the default) and
+#      --kv f16 (llama-bench's KV dtype, the tensor-core decode kernel); 7B Q4_0 and Q8_0 with the
+#      direct GEMV (default) and the staged one.
+# Everything goes to $OUT/cuda4/ (summary.txt first).
+set -u
+OUT=${OUT:-/tmp/e2e-out}
+D=$OUT/cuda4
+mkdir -p $D
+Q=/tmp/qbuild/tools/quanta
+F=/tmp/e2e/files
+T0=$(date +%s)
+say() { echo "[$(($(date +%s) - T0))s] $*" | tee -a $D/summary.txt; }
+[ -x $Q ] || { say "no $Q"; exit 1; }
+nvidia-smi --query-gpu=name --format=csv,noheader > $D/gpu.txt 2>&1
+say "gpu: $(cat $D/gpu.txt)"
+
+timeout 40 $Q conform --backend cuda --filter glu,rms_norm,add_rms_norm,rms_norm_add --failures > $D/conform_norm_glu.log 2>&1
+say "conform glu/rms_norm* rc=$?: $(grep -E '^total' $D/conform_norm_glu.log)"
+grep -E '^FAIL' $D/conform_norm_glu.log | head -10 | tee -a $D/summary.txt
+
+CASES=()
+for w in q4_0 q4_1 q5_0 q5_1 q8_0 q4_k q5_k q6_k; do
+  for nk in 4096:4096 300:14336 257:11008; do
+    CASES+=(--case "matmul:m=1,n=${nk%%:*},k=${nk##*:},w=$w,x=f32")
+  done
+done
+QUANTA_CUDA_GEMV=staged timeout 40 $Q conform --backend cuda --filter matmul --failures > $D/conform_matmul_staged.log 2>&1
+say "conform matmul, staged GEMV rc=$?: $(grep -E '^total' $D/conform_matmul_staged.log)"
+grep -E '^FAIL' $D/conform_matmul_staged.log | head -10 | tee -a $D/summary.txt
+QUANTA_CUDA_GEMV=staged timeout 30 $Q conform --backend cuda "${CASES[@]}" > $D/conform_7b_shapes_staged.log 2>&1
+say "conform 7B-shape M=1 cases, staged GEMV rc=$?: $(grep -E '^total' $D/conform_7b_shapes_staged.log)"
+grep -E '^FAIL' $D/conform_7b_shapes_staged.log | head -10 | tee -a $D/summary.txt
+
+for t in test_cuda_graphs test_cuda_ops; do
+  [ -x /tmp/qbuild/tests/cuda/$t ] || { say "no $t"; continue; }
+  QUANTA_CUDA_GEMV=staged CK_FORK=no timeout 60 /tmp/qbuild/tests/cuda/$t > $D/${t}_staged.log 2>&1
+  say "$t (staged GEMV) rc=$?: $(grep -E 'Checks' $D/${t}_staged.log | tail -1)"
+done
+
+tg() { # label, env, args...: one decode-only bench (-p 0 -n 128 -r 3)
+  local label=$1 env=$2; shift 2
+  env $env timeout 60 $Q bench model -p 0 -n 128 -r 3 --backend cuda --json "$@" > $D/tg_$label.json 2> $D/tg_$label.err
+  say "tg $label rc=$?: $(grep -o '"tg_tps": [0-9.]*, "tg_tps_sd": [0-9.]*' $D/tg_$label.json)"
+}
+G=$F/gemma3-270m-q4_k_m.gguf
+[ -f $G ] && { tg gemma_kvf32 X=1 -m $G; tg gemma_kvf16 X=1 -m $G --kv f16; tg gemma_kvf32_again X=1 -m $G; }
+for q in q4_0 q8_0; do
+  M=$F/mistral7b-$q.gguf
+  [ -f $M ] || continue
+  tg 7b_${q}_direct X=1 -m $M
+  tg 7b_${q}_staged QUANTA_CUDA_GEMV=staged -m $M
+  tg 7b_${q}_direct_again X=1 -m $M
+done
+say "done"
