@@ -77,7 +77,35 @@ struct qn_norm_args {
     void *y;
     int64_t D;
     float eps;
+    int8_t *xq; /* not NULL: y's int8 codes too (qn_k_rms_norm_regs only) */
+    float *dx;
+    int *sx;
 };
+
+/* v as y's dtype stores it (what qn_ld reads back). */
+__device__ __forceinline__ float qn_rounded(int dt, float v) {
+    if (dt == QN_DT_F32) return v;
+    if (dt == QN_DT_F16) return __half2float(__float2half_rn(v));
+    return __bfloat162float(__float2bfloat16_rn(v));
+}
+
+/* The warp's 32 consecutive stored values v of chunk ch (element e = ch * 32 + lane) as int8
+ * codes: the same arithmetic as ggml.cu's qn_k_ggml_quantize_x, so the same codes. */
+__device__ __forceinline__ void qn_norm_quantize(const qn_norm_args &a, float v, int64_t e) {
+    const int lane = threadIdx.x & 31;
+    float amax = fabsf(v);
+    for (int o = 16; o > 0; o >>= 1) amax = fmaxf(amax, __shfl_xor_sync(0xffffffffu, amax, o));
+    const float d = amax / 127.0f;
+    const int q = d > 0.0f ? __float2int_rn(v / d) : 0;
+    int s = q;
+    for (int o = 8; o > 0; o >>= 1) s += __shfl_xor_sync(0xffffffffu, s, o); /* within each half */
+    a.xq[e] = (int8_t)q;
+    const int s_hi = __shfl_sync(0xffffffffu, s, 16);
+    if (lane == 0) {
+        a.dx[e / 32] = d;
+        a.sx[e / 32] = (s & 0xFFFF) | (s_hi << 16);
+    }
+}
 
 __device__ __forceinline__ float qn_norm_gain(const qn_norm_args &a, int64_t d) {
     if (!a.w) return 1.0f;
@@ -135,23 +163,29 @@ template <int PER> __global__ void qn_k_rms_norm_regs(qn_norm_args a) {
             float o = v[k] * inv * g[k];
             if (a.p) o += q[k];
             qn_st(a.yd, a.y, base + d, o);
+            if (a.xq) qn_norm_quantize(a, qn_rounded(a.yd, o), base + d); /* D % 32 == 0: whole warps */
         }
     }
 }
 
 extern "C" int qn_cuda_rms_norm(int x_dtype, const void *x, int r_dtype, const void *r, int w_dtype, const void *w,
                                 int p_dtype, const void *p, int y_dtype, void *y, int64_t rows, int64_t D, float eps,
-                                int plus_one, void *stream) {
+                                int plus_one, void *xq_buf, int *xq_done, void *stream) {
+    if (xq_done) *xq_done = 0;
     if (rows <= 0 || D <= 0) return 0;
     if (rows > 0x7fffffff) return (int)cudaErrorInvalidValue;
     const int threads = D >= 1024 ? 1024 : D >= 256 ? 256 : 64;
     qn_norm_args a;
     a.xd = x_dtype, a.rd = r_dtype, a.wd = w_dtype, a.pd = p_dtype, a.yd = y_dtype, a.plus_one = plus_one;
     a.x = x, a.r = r, a.w = w, a.p = p, a.y = y, a.D = D, a.eps = eps;
+    a.xq = NULL, a.dx = NULL, a.sx = NULL;
     cudaStream_t st = (cudaStream_t)stream;
-    if (D <= 4 * (int64_t)threads)
+    if (D <= 4 * (int64_t)threads) {
+        const bool quantize = xq_buf && D % 32 == 0;
+        if (quantize) qn_cuda_ggml_xq_split(xq_buf, rows, D, &a.xq, &a.dx, &a.sx);
         qn_k_rms_norm_regs<4><<<(unsigned)rows, threads, 0, st>>>(a);
-    else
+        if (quantize && xq_done) *xq_done = 1;
+    } else
         qn_k_rms_norm<<<(unsigned)rows, threads, 0, st>>>(a);
     return qn_cu_launch_status();
 }

@@ -190,9 +190,10 @@ extern "C" size_t qn_cuda_ggml_xq_bytes(int64_t M, int64_t K) {
 extern "C" int qn_cuda_ggml_quantize_x(int x_dtype, const void *x, int64_t M, int64_t K, void *xq_buf,
                                        void *stream) {
     if (M <= 0 || K <= 0) return 0;
-    int8_t *xq = (int8_t *)xq_buf;
-    float *dx = (float *)(xq + ((size_t)M * (size_t)K + 255) / 256 * 256);
-    int *sx = (int *)(dx + (size_t)M * (size_t)(K / 32));
+    int8_t *xq;
+    float *dx;
+    int *sx;
+    qn_cuda_ggml_xq_split(xq_buf, M, K, &xq, &dx, &sx);
     const int64_t chunks = M * (K / 32);
     qn_k_ggml_quantize_x<<<qn_cu_blocks(chunks * 32, 256, 132 * 16), 256, 0, (cudaStream_t)stream>>>(x_dtype, x, M, K, xq,
                                                                                                    dx, sx);
@@ -203,9 +204,10 @@ extern "C" int qn_cuda_ggml_gemv(int w_dtype, const void *w, int64_t N, int64_t 
                                  int y_dtype, void *y, void *stream) {
     if (M <= 0 || N <= 0) return 0;
     if (M > QN_GGML_MAX_M || K % qn_ggml_block_elems(w_dtype)) return (int)cudaErrorInvalidValue;
-    const int8_t *xq = (const int8_t *)xq_buf;
-    const float *dx = (const float *)(xq + ((size_t)M * (size_t)K + 255) / 256 * 256);
-    const int *sx = (const int *)(dx + (size_t)M * (size_t)(K / 32));
+    int8_t *xq;
+    float *dx;
+    int *sx;
+    qn_cuda_ggml_xq_split((void *)xq_buf, M, K, &xq, &dx, &sx);
     const size_t rb = (size_t)(K / qn_ggml_block_elems(w_dtype)) * (size_t)qn_ggml_block_bytes(w_dtype);
     const uint8_t *wb = (const uint8_t *)w;
     cudaStream_t s = (cudaStream_t)stream;

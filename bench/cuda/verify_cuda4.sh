@@ -6,9 +6,12 @@
 #   2. the staged ggml GEMV (QUANTA_CUDA_GEMV=staged, off by default): every matmul conformance case
 #      plus M = 1 cases on the 7B shapes (several staging spans, a tail, each format), and the
 #      tests/cuda tests (graph replay bit-identical to op-by-op) with it on;
-#   3. decode tok/s side by side in this one call: Gemma with the f32 KV cache (the default) and
-#      --kv f16 (llama-bench's KV dtype, the tensor-core decode kernel); 7B Q4_0 and Q8_0 with the
-#      direct GEMV (default) and the staged one.
+#   3. the norms leaving their int8 codes for the next ggml GEMV (QUANTA_CUDA_NORM_QX=1, off by
+#      default): greedy text identical with and without it (the codes are meant to be bit-identical),
+#      and the tests/cuda tests with it on;
+#   4. decode tok/s side by side in this one call: Gemma with the f32 KV cache (the default) and
+#      --kv f16 (llama-bench's KV dtype, the tensor-core decode kernel) and with NORM_QX; 7B Q4_0
+#      and Q8_0 with the direct GEMV (default), the staged one, and staged + NORM_QX.
 # Everything goes to $OUT/cuda4/ (summary.txt first).
 set -u
 OUT=${OUT:-/tmp/e2e-out}
@@ -41,9 +44,20 @@ grep -E '^FAIL' $D/conform_7b_shapes_staged.log | head -10 | tee -a $D/summary.t
 
 for t in test_cuda_graphs test_cuda_ops; do
   [ -x /tmp/qbuild/tests/cuda/$t ] || { say "no $t"; continue; }
-  QUANTA_CUDA_GEMV=staged CK_FORK=no timeout 60 /tmp/qbuild/tests/cuda/$t > $D/${t}_staged.log 2>&1
-  say "$t (staged GEMV) rc=$?: $(grep -E 'Checks' $D/${t}_staged.log | tail -1)"
+  QUANTA_CUDA_GEMV=staged QUANTA_CUDA_NORM_QX=1 CK_FORK=no timeout 60 /tmp/qbuild/tests/cuda/$t > $D/${t}_new.log 2>&1
+  say "$t (staged GEMV, NORM_QX) rc=$?: $(grep -E 'Checks' $D/${t}_new.log | tail -1)"
 done
+
+same_text() { # file label: greedy text with the defaults, then with the opt-in paths, compared
+  local m=$1 label=$2
+  timeout 30 $Q generate -m $m --backend cuda -n 24 --quiet > $D/gen_${label}_default.txt 2> $D/gen_${label}_default.err
+  local r1=$?
+  QUANTA_CUDA_GEMV=staged QUANTA_CUDA_NORM_QX=1 timeout 30 $Q generate -m $m --backend cuda -n 24 --quiet \
+    > $D/gen_${label}_new.txt 2> $D/gen_${label}_new.err
+  local r2=$?
+  if cmp -s $D/gen_${label}_default.txt $D/gen_${label}_new.txt; then same=identical; else same=DIFFERENT; fi
+  say "greedy text $label default rc=$r1, staged+NORM_QX rc=$r2: $same ($(wc -c < $D/gen_${label}_new.txt) bytes)"
+}
 
 tg() { # label, env, args...: one decode-only bench (-p 0 -n 128 -r 3)
   local label=$1 env=$2; shift 2
@@ -51,12 +65,16 @@ tg() { # label, env, args...: one decode-only bench (-p 0 -n 128 -r 3)
   say "tg $label rc=$?: $(grep -o '"tg_tps": [0-9.]*, "tg_tps_sd": [0-9.]*' $D/tg_$label.json)"
 }
 G=$F/gemma3-270m-q4_k_m.gguf
-[ -f $G ] && { tg gemma_kvf32 X=1 -m $G; tg gemma_kvf16 X=1 -m $G --kv f16; tg gemma_kvf32_again X=1 -m $G; }
+[ -f $G ] && same_text $G gemma
+[ -f $F/mistral7b-q4_0.gguf ] && same_text $F/mistral7b-q4_0.gguf 7b_q4_0
+[ -f $G ] && { tg gemma_kvf32 X=1 -m $G; tg gemma_kvf16 X=1 -m $G --kv f16; tg gemma_normqx QUANTA_CUDA_NORM_QX=1 -m $G;
+  tg gemma_kvf16_normqx QUANTA_CUDA_NORM_QX=1 -m $G --kv f16; tg gemma_kvf32_again X=1 -m $G; }
 for q in q4_0 q8_0; do
   M=$F/mistral7b-$q.gguf
   [ -f $M ] || continue
   tg 7b_${q}_direct X=1 -m $M
   tg 7b_${q}_staged QUANTA_CUDA_GEMV=staged -m $M
+  tg 7b_${q}_staged_normqx "QUANTA_CUDA_GEMV=staged QUANTA_CUDA_NORM_QX=1" -m $M
   tg 7b_${q}_direct_again X=1 -m $M
 done
 say "done"
