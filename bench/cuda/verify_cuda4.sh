@@ -66,7 +66,7 @@ tg() { # label, env, args...: one decode-only bench (-p 0 -n 128 -r 3)
 }
 G=$F/gemma3-270m-q4_k_m.gguf
 [ -f $G ] && same_text $G gemma
-[ -f $F/mistral7b-q4_0.gguf ] && same_text $F/mistral7b-q4_0.gguf 7b_q4_0
+for q in q4_0 q8_0; do [ -f $F/mistral7b-$q.gguf ] && same_text $F/mistral7b-$q.gguf 7b_$q; done
 [ -f $G ] && { tg gemma_kvf32 X=1 -m $G; tg gemma_kvf16 X=1 -m $G --kv f16; tg gemma_normqx QUANTA_CUDA_NORM_QX=1 -m $G;
   tg gemma_kvf16_normqx QUANTA_CUDA_NORM_QX=1 -m $G --kv f16; tg gemma_kvf32_again X=1 -m $G; }
 for q in q4_0 q8_0; do
