@@ -1,10 +1,12 @@
 /* elementwise.cu — element-wise and row-wise ops: silu, gelu, scale, convert, add, mul, glu,
  * rms_norm (and the fused add_rms_norm / rms_norm_add), softmax, rope. Math is f32 (rope's
- * angle in f64, like the oracle); each op is one pass over memory. In-place use (y == x) is safe: every element is read before it is written
- * by the same thread, and row ops read a whole row before writing it. */
+ * angle in f64, like the oracle); each op is one pass over memory. In-place use (y == x) is
+ * safe: every element is read before it is written by the same thread, and row ops read a
+ * whole row before writing it. */
 #include <math.h>
 
 #include "cuda_common.cuh"
+#include "ggml_xq.cuh"
 
 /* f(v) of a unary op (QN_UNARY_*), shared by qn_k_unary and qn_k_glu. */
 __device__ __forceinline__ float qn_act(int op, float v, float s) {
@@ -89,24 +91,6 @@ __device__ __forceinline__ float qn_rounded(int dt, float v) {
     return __bfloat162float(__float2bfloat16_rn(v));
 }
 
-/* The warp's 32 consecutive stored values v of chunk ch (element e = ch * 32 + lane) as int8
- * codes: the same arithmetic as ggml.cu's qn_k_ggml_quantize_x, so the same codes. */
-__device__ __forceinline__ void qn_norm_quantize(const qn_norm_args &a, float v, int64_t e) {
-    const int lane = threadIdx.x & 31;
-    float amax = fabsf(v);
-    for (int o = 16; o > 0; o >>= 1) amax = fmaxf(amax, __shfl_xor_sync(0xffffffffu, amax, o));
-    const float d = amax / 127.0f;
-    const int q = d > 0.0f ? __float2int_rn(v / d) : 0;
-    int s = q;
-    for (int o = 8; o > 0; o >>= 1) s += __shfl_xor_sync(0xffffffffu, s, o); /* within each half */
-    a.xq[e] = (int8_t)q;
-    const int s_hi = __shfl_sync(0xffffffffu, s, 16);
-    if (lane == 0) {
-        a.dx[e / 32] = d;
-        a.sx[e / 32] = (s & 0xFFFF) | (s_hi << 16);
-    }
-}
-
 __device__ __forceinline__ float qn_norm_gain(const qn_norm_args &a, int64_t d) {
     if (!a.w) return 1.0f;
     const float g = qn_ld(a.wd, a.w, d);
@@ -163,7 +147,10 @@ template <int PER> __global__ void qn_k_rms_norm_regs(qn_norm_args a) {
             float o = v[k] * inv * g[k];
             if (a.p) o += q[k];
             qn_st(a.yd, a.y, base + d, o);
-            if (a.xq) qn_norm_quantize(a, qn_rounded(a.yd, o), base + d); /* D % 32 == 0: whole warps */
+            if (a.xq) { /* D % 32 == 0: whole warps, one chunk each */
+                const int64_t e0 = (base + d) & ~(int64_t)31;
+                qn_ggml_quantize_chunk(qn_rounded(a.yd, o), a.xq + e0, a.dx + e0 / 32, a.sx + e0 / 32);
+            }
         }
     }
 }

@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "cp_async.cuh"
-#include "ggml_blocks.cuh"
+#include "ggml_xq.cuh"
 
 #define QN_GGML_MAX_M 8
 
@@ -24,19 +24,7 @@ __global__ void qn_k_ggml_quantize_x(int xd, const void *x, int64_t M, int64_t K
     for (int64_t ch = (blockIdx.x * (int64_t)blockDim.x + threadIdx.x) >> 5; ch < total;
          ch += ((int64_t)gridDim.x * blockDim.x) >> 5) {
         const int64_t m = ch / nch, c = ch % nch;
-        const float v = qn_ld(xd, x, m * K + c * 32 + lane);
-        float amax = fabsf(v);
-        for (int o = 16; o > 0; o >>= 1) amax = fmaxf(amax, __shfl_xor_sync(0xffffffffu, amax, o));
-        const float d = amax / 127.0f;
-        const int q = d > 0.0f ? __float2int_rn(v / d) : 0;
-        int s = q;
-        for (int o = 8; o > 0; o >>= 1) s += __shfl_xor_sync(0xffffffffu, s, o); /* within each half */
-        xq[m * K + c * 32 + lane] = (int8_t)q;
-        const int s_hi = __shfl_sync(0xffffffffu, s, 16);
-        if (lane == 0) {
-            dx[ch] = d;
-            sx[ch] = (s & 0xFFFF) | (s_hi << 16);
-        }
+        qn_ggml_quantize_chunk(qn_ld(xd, x, m * K + c * 32 + lane), xq + m * K + c * 32, dx + ch, sx + ch);
     }
 }
 
@@ -59,25 +47,8 @@ __global__ void __launch_bounds__(128) qn_k_ggml_gemv(const uint8_t *w, size_t r
         qn_ggml_load_chunk<DT>(row, c, ch);
 #pragma unroll
         for (int m = 0; m < MC; m++) {
-            if (m < M) {
-                const int4 *xp = (const int4 *)(xq + m * K + c * 32);
-                const int4 a = __ldg(xp), b = __ldg(xp + 1);
-                int s0 = __dp4a(ch.q[0], a.x, 0);
-                s0 = __dp4a(ch.q[1], a.y, s0);
-                s0 = __dp4a(ch.q[2], a.z, s0);
-                s0 = __dp4a(ch.q[3], a.w, s0);
-                int s1 = __dp4a(ch.q[4], b.x, 0);
-                s1 = __dp4a(ch.q[5], b.y, s1);
-                s1 = __dp4a(ch.q[6], b.z, s1);
-                s1 = __dp4a(ch.q[7], b.w, s1);
-                const float d = __ldg(dx + m * nch + c);
-                float part = ch.d[0] * (float)s0 + ch.d[1] * (float)s1;
-                if (DT == QN_DT_GGML_Q4_1 || DT == QN_DT_GGML_Q5_1 || DT == QN_DT_GGML_Q4_K || DT == QN_DT_GGML_Q5_K) {
-                    const int s = __ldg(sx + m * nch + c);
-                    part += ch.m[0] * (float)(short)(s & 0xFFFF) + ch.m[1] * (float)(s >> 16);
-                }
-                acc[m] = fmaf(part, d, acc[m]);
-            }
+            if (m < M)
+                acc[m] = qn_ggml_chunk_dot<DT>(ch, xq + m * K + c * 32, dx + m * nch + c, sx + m * nch + c, acc[m]);
         }
     }
 #pragma unroll
@@ -136,23 +107,7 @@ __global__ void __launch_bounds__(128) qn_k_ggml_gemv_staged(const uint8_t *w, s
                 const int64_t c = g0 + lc;
                 qn_ggml_chunk ch;
                 qn_ggml_load_chunk<DT>(sm, lc, ch);
-                const int4 *xp = (const int4 *)(xq + c * 32);
-                const int4 a = __ldg(xp), b = __ldg(xp + 1);
-                int s0 = __dp4a(ch.q[0], a.x, 0);
-                s0 = __dp4a(ch.q[1], a.y, s0);
-                s0 = __dp4a(ch.q[2], a.z, s0);
-                s0 = __dp4a(ch.q[3], a.w, s0);
-                int s1 = __dp4a(ch.q[4], b.x, 0);
-                s1 = __dp4a(ch.q[5], b.y, s1);
-                s1 = __dp4a(ch.q[6], b.z, s1);
-                s1 = __dp4a(ch.q[7], b.w, s1);
-                const float d = __ldg(dx + c);
-                float part = ch.d[0] * (float)s0 + ch.d[1] * (float)s1;
-                if (DT == QN_DT_GGML_Q4_1 || DT == QN_DT_GGML_Q5_1 || DT == QN_DT_GGML_Q4_K || DT == QN_DT_GGML_Q5_K) {
-                    const int s = __ldg(sx + c);
-                    part += ch.m[0] * (float)(short)(s & 0xFFFF) + ch.m[1] * (float)(s >> 16);
-                }
-                acc = fmaf(part, d, acc);
+                acc = qn_ggml_chunk_dot<DT>(ch, xq + c * 32, dx + c, sx + c, acc);
             }
         }
         __syncwarp(); /* every lane done with the stage before the next span overwrites it */

@@ -218,7 +218,8 @@ static quanta_status run_norm(qn_cuda_state *s, const qn_node *node) {
     const int yd = (int)y->desc.dtype, rd = r ? (int)r->desc.dtype : 0;
     const void *rp = r ? qn_cuda_ptr(r) : NULL;
     void *yp = qn_cuda_ptr(y), *xq = NULL;
-    if (norm_qx_wanted() && rows >= 1 && rows <= QN_CUDA_GGML_GEMV_MAX_M && D >= QN_CUDA_GGML_GEMV_MIN_K && D % 32 == 0) {
+    const bool gemv_rows = rows >= 1 && rows <= QN_CUDA_GGML_GEMV_MAX_M && D >= QN_CUDA_GGML_GEMV_MIN_K && D % 32 == 0;
+    if (gemv_rows && norm_qx_wanted()) {
         quanta_status st = qn_cuda_xq(s, qn_cuda_ggml_xq_bytes(rows, D), &xq);
         if (st != QUANTA_OK) return st;
     }
