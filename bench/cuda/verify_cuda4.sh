@@ -11,9 +11,12 @@
 #      and the tests/cuda tests with it on;
 #   4. decode tok/s side by side in this one call: Gemma with the f32 KV cache (the default) and
 #      --kv f16 (llama-bench's KV dtype, the tensor-core decode kernel) and with NORM_QX; 7B Q4_0
-#      and Q8_0 with the direct GEMV (default), the staged one, and staged + NORM_QX.
+#      and Q8_0 with the direct GEMV (default), the staged one, and staged + NORM_QX;
+#   5. kernel rows of the batch-1 GEMV on the 7B shapes against the copy bandwidth, direct and staged
+#      (bench/cuda/ggml_gemv_bench.cu; the output hashes of the two runs must match), if time is left.
 # Everything goes to $OUT/cuda4/ (summary.txt first).
 set -u
+cd "$(dirname "$0")/../.." # the repository root (bench/cuda/build_gemv_bench.sh is run from there)
 OUT=${OUT:-/tmp/e2e-out}
 D=$OUT/cuda4
 mkdir -p $D
@@ -77,4 +80,18 @@ for q in q4_0 q8_0; do
   tg 7b_${q}_staged_normqx "QUANTA_CUDA_GEMV=staged QUANTA_CUDA_NORM_QX=1" -m $M
   tg 7b_${q}_direct_again X=1 -m $M
 done
+if [ $(($(date +%s) - T0)) -lt 75 ]; then
+  timeout 40 sh bench/cuda/build_gemv_bench.sh /tmp/gemv_bench > $D/gemv_build.log 2>&1
+  say "gemv bench build rc=$?"
+  if [ -x /tmp/gemv_bench/ggml_gemv_bench ]; then
+    timeout 20 /tmp/gemv_bench/ggml_gemv_bench $D/gemv_direct.csv > $D/gemv_direct.txt 2>&1
+    say "gemv bench direct rc=$?"
+    QUANTA_CUDA_GEMV=staged timeout 20 /tmp/gemv_bench/ggml_gemv_bench $D/gemv_staged.csv > $D/gemv_staged.txt 2>&1
+    say "gemv bench staged rc=$?"
+    paste -d' ' <(awk '{print $1,$2,$3,$4,$6,$7,$8}' $D/gemv_direct.txt) <(awk '{print $4,$6,$7,$8}' $D/gemv_staged.txt) \
+      | tee -a $D/summary.txt
+  fi
+else
+  say "gemv bench skipped (time)"
+fi
 say "done"
