@@ -201,7 +201,10 @@ if has profile && command -v ncu >/dev/null 2>&1; then
   # per-kernel GPU time of decode steps (kernels after the load and the first steps)
   for f in gemma3-270m-q4_k_m mistral7b-q4_0; do
     [ -f $W/files/$f.gguf ] || continue
-    timeout 150 ncu --clock-control none --print-summary per-kernel --launch-skip 4000 --launch-count 1200 \
+    # one metric (kernel time): one replay pass per kernel; the default sections took 10 passes each and
+    # did not get through 400 kernels in 150 s
+    timeout 150 ncu --clock-control none --metrics gpu__time_duration.sum --print-summary per-kernel \
+      --launch-skip 4000 --launch-count 1200 \
       $Q bench model -m $W/files/$f.gguf -p 0 -n 64 -r 1 --backend cuda > $L/ncu_$f.txt 2>&1
     stamp "ncu $f rc=$?"
   done
