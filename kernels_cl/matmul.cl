@@ -7,7 +7,8 @@
  * halves; qn_x_prep reorders x the same way once per call.
  *
  * GEMV (M <= 8, decode):
- *   qn_gemv_rows  CPUs: one work-item per weight row, no barriers.
+ *   qn_gemv_rows  CPUs: one work-item per weight row, no barriers (qn_gemv_rows_glu: the same
+ *                 over a gate row and an up row, through the activation: matmul_glu).
  *   qn_gemv       GPUs: several work-items per row, partial sums meet in a local-memory tree
  *                 (no subgroups needed, so every OpenCL 1.2 device runs it).
  *   Both walk a weight row through qn_gemv_row once per x row: one loop per format with the
@@ -445,6 +446,23 @@ kernel void qn_gemv_rows(const global uchar *Wb, ulong wo, QN_WLAYOUT_ARGS, cons
     const global float *x = (const global float *)(xb_ + xo);
     for (int m = 0; m < M; m++)
         qn_st(y + yo, ydt, (size_t)m * (size_t)N + n, qn_gemv_row(Wb + wo, &w, QN_XROW(m), QN_XGS(m), n, K, 0, 1, 1));
+}
+
+/* matmul_glu on CPUs: y = act(x·Wg^T) * (x·Wu^T), the gate row and the up row of one n per
+ * work-item (Wg and Wu share one layout: same format and shape), act a QN_UNARY_* code. One
+ * launch instead of gate, up and glu; x (in L1) is read once per pair of rows. */
+kernel void qn_gemv_rows_glu(const global uchar *Wg, ulong go, const global uchar *Wu, ulong uo, QN_WLAYOUT_ARGS,
+                             const global uchar *xb_, ulong xo, global uchar *y, ulong yo, int ydt, int M, long N,
+                             long K, int act) {
+    QN_WLAYOUT_MAKE(w);
+    const long n = get_global_id(0);
+    if (n >= N) return;
+    const global float *x = (const global float *)(xb_ + xo);
+    for (int m = 0; m < M; m++) {
+        const float g = qn_gemv_row(Wg + go, &w, QN_XROW(m), QN_XGS(m), n, K, 0, 1, 1);
+        const float u = qn_gemv_row(Wu + uo, &w, QN_XROW(m), QN_XGS(m), n, K, 0, 1, 1);
+        qn_st(y + yo, ydt, (size_t)m * (size_t)N + n, qn_act(g, act, 0.0f) * u);
+    }
 }
 
 /* GPUs: work-group (lsx, lsy) holds lsy weight rows, each walked by lsx work-items whose
