@@ -184,13 +184,23 @@ static quanta_status infer_rms_norm(quanta_tensor *const *src, qn_op_params *p, 
 }
 
 /* a + b (same shape and dtype), then rms_norm with weight. */
-static quanta_status infer_add_rms_norm(quanta_tensor *const *src, qn_op_params *p, quanta_tensor_desc *out) {
-    const quanta_tensor *a = src[0], *b = src[1];
-    TRY(check_activation(a, "add_rms_norm", "a"));
-    TRY(check_like(a, b, "add_rms_norm", "a", "b"));
-    TRY(check_norm("add_rms_norm", a, src[2], p->eps));
-    *out = a->desc;
+/* rms_norm with weight of src[0] (add_rms_norm: of a + b) or of src[0] plus src[1] (rms_norm_add:
+ * r + the norm of x): the same checks, each op naming its operands first and second. */
+static quanta_status infer_norm_pair(quanta_tensor *const *src, const qn_op_params *p, quanta_tensor_desc *out,
+                                     const char *op, const char *first, const char *second) {
+    TRY(check_activation(src[0], op, first));
+    TRY(check_like(src[0], src[1], op, first, second));
+    TRY(check_norm(op, src[0], src[2], p->eps));
+    *out = src[0]->desc;
     return QUANTA_OK;
+}
+
+static quanta_status infer_add_rms_norm(quanta_tensor *const *src, qn_op_params *p, quanta_tensor_desc *out) {
+    return infer_norm_pair(src, p, out, "add_rms_norm", "a", "b");
+}
+
+static quanta_status infer_rms_norm_add(quanta_tensor *const *src, qn_op_params *p, quanta_tensor_desc *out) {
+    return infer_norm_pair(src, p, out, "rms_norm_add", "x", "r");
 }
 
 /* act(gate) * up: up of gate's dtype and shape, act a quanta_glu_act. */
@@ -211,16 +221,6 @@ static quanta_status infer_matmul_glu(quanta_tensor *const *src, qn_op_params *p
                             (int)p->glu_act);
     TRY(check_matmul("matmul_glu", src[0], src[1], "w_gate", out));
     return check_like(src[1], src[2], "matmul_glu", "w_gate", "w_up");
-}
-
-/* rms_norm of x with weight, then + r (x's dtype and shape). */
-static quanta_status infer_rms_norm_add(quanta_tensor *const *src, qn_op_params *p, quanta_tensor_desc *out) {
-    const quanta_tensor *x = src[0], *r = src[1];
-    TRY(check_activation(x, "rms_norm_add", "x"));
-    TRY(check_like(x, r, "rms_norm_add", "x", "r"));
-    TRY(check_norm("rms_norm_add", x, src[2], p->eps));
-    *out = x->desc;
-    return QUANTA_OK;
 }
 
 /* rope's x [B,H,N,D] and positions i32 [N], and its parameters (completed: freq_scale 0 -> 1,

@@ -37,22 +37,26 @@ quanta_status quanta_paged_attention(quanta_graph *g, quanta_tensor *q, quanta_t
     return qn_op_build(g, QN_OP_PAGED_ATTENTION, src, &p, out);
 }
 
-quanta_status quanta_rms_norm(quanta_graph *g, quanta_tensor *x, quanta_tensor *weight, float eps,
-                              int32_t weight_plus_one, quanta_tensor **out) {
-    quanta_tensor *src[] = {x, weight};
+/* rms_norm, add_rms_norm, rms_norm_add: src as the op's table lists it, the norm's eps and
+ * weight mode as its params. */
+static quanta_status norm_op(quanta_graph *g, qn_op op, quanta_tensor **src, float eps, int32_t weight_plus_one,
+                             quanta_tensor **out) {
     qn_op_params p = no_params();
     p.eps = eps;
     p.weight_plus_one = weight_plus_one ? 1 : 0;
-    return qn_op_build(g, QN_OP_RMS_NORM, src, &p, out);
+    return qn_op_build(g, op, src, &p, out);
+}
+
+quanta_status quanta_rms_norm(quanta_graph *g, quanta_tensor *x, quanta_tensor *weight, float eps,
+                              int32_t weight_plus_one, quanta_tensor **out) {
+    quanta_tensor *src[] = {x, weight};
+    return norm_op(g, QN_OP_RMS_NORM, src, eps, weight_plus_one, out);
 }
 
 quanta_status quanta_add_rms_norm(quanta_graph *g, quanta_tensor *a, quanta_tensor *b, quanta_tensor *weight,
                                   float eps, int32_t weight_plus_one, quanta_tensor **out) {
     quanta_tensor *src[] = {a, b, weight};
-    qn_op_params p = no_params();
-    p.eps = eps;
-    p.weight_plus_one = weight_plus_one ? 1 : 0;
-    return qn_op_build(g, QN_OP_ADD_RMS_NORM, src, &p, out);
+    return norm_op(g, QN_OP_ADD_RMS_NORM, src, eps, weight_plus_one, out);
 }
 
 quanta_status quanta_rope(quanta_graph *g, quanta_tensor *x, quanta_tensor *positions,
@@ -95,10 +99,7 @@ quanta_status quanta_gelu(quanta_graph *g, quanta_tensor *x, int32_t approximate
 quanta_status quanta_rms_norm_add(quanta_graph *g, quanta_tensor *x, quanta_tensor *r, quanta_tensor *weight,
                                   float eps, int32_t weight_plus_one, quanta_tensor **out) {
     quanta_tensor *src[] = {x, r, weight};
-    qn_op_params p = no_params();
-    p.eps = eps;
-    p.weight_plus_one = weight_plus_one ? 1 : 0;
-    return qn_op_build(g, QN_OP_RMS_NORM_ADD, src, &p, out);
+    return norm_op(g, QN_OP_RMS_NORM_ADD, src, eps, weight_plus_one, out);
 }
 
 quanta_status quanta_glu(quanta_graph *g, quanta_tensor *gate, quanta_tensor *up, quanta_glu_act act,

@@ -258,7 +258,8 @@ static void fuse_nodes(quanta_plan *p) {
             if (t->kind != QN_KIND_NODE || t->is_output || t->producer < 0) continue;
             const qn_graph_node *a = &p->nodes[t->producer];
             qn_graph_node f;
-            if (a->dst != t || !fused_op(a, m, u, &f)) continue;
+            /* mul(t, t) or add(t, view of t): the fused node would read t, which nobody computes */
+            if (a->dst != t || qn_storage_root(u) == t || !fused_op(a, m, u, &f)) continue;
             if (!rope && (u->desc.dtype != t->desc.dtype || u->desc.ndim != t->desc.ndim ||
                           memcmp(u->desc.dims, t->desc.dims, sizeof t->desc.dims[0] * (size_t)t->desc.ndim) != 0))
                 continue;

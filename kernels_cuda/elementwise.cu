@@ -12,9 +12,11 @@ __global__ void qn_k_unary(int op, int xd, const void *x, int yd, void *y, int64
         float r;
         switch (op) {
         case QN_UNARY_SILU: r = v / (1.0f + expf(-v)); break;
-        case QN_UNARY_GELU: r = 0.5f * v * (1.0f + erff(v * QN_F32(QN_SQRT1_2))); break;
+        /* 1 + erf(u) = erfc(-u) and 1 + tanh(u) = 2 / (1 + e^(-2u)): no cancellation for v << 0, where the
+         * sum form loses every digit (a conformance case at v ~ -6 had relative error 1) */
+        case QN_UNARY_GELU: r = 0.5f * v * erfcf(-v * QN_F32(QN_SQRT1_2)); break;
         case QN_UNARY_GELU_TANH:
-            r = 0.5f * v * (1.0f + tanhf(QN_F32(QN_GELU_SQRT_2_OVER_PI) * (v + QN_F32(QN_GELU_CUBIC) * v * v * v)));
+            r = v / (1.0f + expf(-2.0f * QN_F32(QN_GELU_SQRT_2_OVER_PI) * (v + QN_F32(QN_GELU_CUBIC) * v * v * v)));
             break;
         case QN_UNARY_SCALE: r = v * s; break;
         default: r = v; break;

@@ -223,6 +223,7 @@ void quanta_model_destroy(quanta_model *m) {
     quanta_buffer_destroy(m->output);
     qn_tokenizer_destroy(m->tok);
     free(m->chat_template);
+    free(m->kv_calib);
     free(m);
 }
 

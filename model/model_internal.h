@@ -114,6 +114,9 @@ struct quanta_model {
     uint64_t next_ctx_id;
     struct qn_tp_threads *threads; /* rank 0 of quanta_model_load_tp_threads: the follower ranks */
     char *chat_template;          /* tokenizer.chat_template text, or NULL (chat_template.c) */
+    /* paged_smooth.c: the KV calibration (QN_KV_CALIB_PARTS * n_layer * n_head_kv * head_dim
+     * floats), computed by the first quantized KV pool and reused by every later one; NULL until then */
+    float *kv_calib;
 };
 
 /* A weight as its file holds it (GGUF or safetensors), dims row-major (last contiguous). */

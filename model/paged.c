@@ -31,6 +31,7 @@
 #include "error.h"
 #include "formats.h"
 #include "graph_build.h"
+#include "paged_fake.h"
 #include "paged_smooth.h"
 
 typedef struct paged_step {
@@ -51,9 +52,13 @@ struct quanta_kv_pool {
     /* quantized pools: per layer -R mu_k [Hkv * D] added to the keys before the writes
      * (paged_smooth.h); NULL otherwise */
     quanta_buffer **kneg;
+    /* pools with the value shift (paged_smooth.h): per layer -R v_0 [Hkv * D] added to the values
+     * before the writes and v_0 per query head [Hq * D] added to the attention output; NULL otherwise */
+    quanta_buffer **vneg, **vpos;
     /* int8 pools: the orthogonal R [D, D] that q, k, v are turned by before the cache and
      * rot_t = R^T that turns the attention output back (paged_smooth.h); NULL otherwise */
     quanta_buffer *rot, *rot_t;
+    int fake; /* f32 pools: the QUANTA_KV_FAKE diagnostic's parts (paged_fake.h), else 0 */
     paged_step decode, prefill;
 };
 
@@ -81,23 +86,27 @@ static void neg_turned(const float *R, const float *mu, int64_t H, int64_t D, fl
         }
 }
 
-/* Pool p's smoothing and turn (paged_smooth.h): the calibrated key means, stored turned and
+/* Pool p's smoothing, shifts and turn (paged_smooth.h): the key shift (calibrated means, or
+ * with QN_KV_SINK_K position 0's keys) and with QN_KV_SINK_V the value shift, stored turned and
  * negated for the writes, and the turn R with its transpose. */
-quanta_status qn_kv_pool_smooth(quanta_kv_pool *p, int turn) {
+quanta_status qn_kv_pool_smooth(quanta_kv_pool *p, int turn, int sink) {
     quanta_model *m = p->model;
     const int L = m->cfg.n_layer;
-    const int64_t Hkv = m->cfg.n_head_kv, D = m->cfg.head_dim, W = Hkv * D;
+    const int64_t Hkv = m->cfg.n_head_kv, Hq = m->cfg.n_head, D = m->cfg.head_dim, W = Hkv * D, Wq = Hq * D;
     const char *senv = getenv("QUANTA_KV_SMOOTH"), *renv = getenv("QUANTA_KV_ROTATE"); /* diagnostics */
+    const char *venv = getenv("QUANTA_KV_SINK");
     if (renv && (*renv == '0' || *renv == '1')) turn = *renv == '1';
+    if (venv) sink = (strchr(venv, 'k') ? QN_KV_SINK_K : 0) | (strchr(venv, 'v') ? QN_KV_SINK_V : 0);
     const int smooth = !(senv && *senv == '0');
-    float *kmu = malloc((size_t)L * (size_t)W * sizeof *kmu), *row = malloc((size_t)W * sizeof *row), *R = NULL;
+    const float *cal = NULL; /* the model's, calibrated by its first quantized pool */
+    float *row = malloc((size_t)(Wq > W ? Wq : W) * sizeof *row), *R = NULL;
     p->kneg = calloc((size_t)L, sizeof *p->kneg);
-    quanta_status st = kmu && row && p->kneg ? QUANTA_OK
-                                             : qn_error_set(QUANTA_ERR_OUT_OF_MEMORY, "quanta_kv_pool_create: no memory");
-    if (!st) {
-        if (smooth) st = qn_kv_smooth_means(m, kmu);
-        else memset(kmu, 0, (size_t)L * (size_t)W * sizeof *kmu);
-    }
+    if (sink & QN_KV_SINK_V) p->vneg = calloc((size_t)L, sizeof *p->vneg), p->vpos = calloc((size_t)L, sizeof *p->vpos);
+    quanta_status st = row && p->kneg && (!(sink & QN_KV_SINK_V) || (p->vneg && p->vpos))
+                           ? QUANTA_OK
+                           : qn_error_set(QUANTA_ERR_OUT_OF_MEMORY, "quanta_kv_pool_create: no memory");
+    if (!st && (smooth || sink)) st = qn_kv_calibrate_cached(m, &cal);
+    const size_t part = (size_t)L * (size_t)W;
     if (!st && turn) {
         const quanta_tensor_desc dr = qn_desc(QUANTA_F32, 2, D, D, 0, 0);
         R = malloc((size_t)(D * D) * sizeof *R);
@@ -112,22 +121,35 @@ quanta_status qn_kv_pool_smooth(quanta_kv_pool *p, int turn) {
         if (!st) st = quanta_buffer_write(p->rot_t, Rt, (size_t)(D * D) * sizeof *Rt);
         free(Rt);
     }
-    const quanta_tensor_desc dw = qn_desc(QUANTA_F32, 1, W, 0, 0, 0);
+    const quanta_tensor_desc dw = qn_desc(QUANTA_F32, 1, W, 0, 0, 0), dq = qn_desc(QUANTA_F32, 1, Wq, 0, 0, 0);
     for (int il = 0; il < L && !st; il++) {
-        neg_turned(R, kmu + (size_t)il * W, Hkv, D, row); /* the cache holds turned rows: R (k - mu_k) */
+        /* the cache holds turned rows: R (k - shift) */
+        if (cal && (smooth || (sink & QN_KV_SINK_K)))
+            neg_turned(R, cal + ((sink & QN_KV_SINK_K) ? part : 0) + (size_t)il * W, Hkv, D, row);
+        else memset(row, 0, (size_t)W * sizeof *row);
         st = quanta_buffer_create(m->backend, &dw, &p->kneg[il]);
         if (!st) st = quanta_buffer_write(p->kneg[il], row, (size_t)W * sizeof *row);
+        if (st || !(sink & QN_KV_SINK_V)) continue;
+        const float *v0 = cal + 2 * part + (size_t)il * W; /* R (v - v_0) stored, v_0 added back after */
+        neg_turned(R, v0, Hkv, D, row);
+        st = quanta_buffer_create(m->backend, &dw, &p->vneg[il]);
+        if (!st) st = quanta_buffer_write(p->vneg[il], row, (size_t)W * sizeof *row);
+        for (int64_t h = 0; h < Hq; h++) /* query head h reads KV head h / (Hq / Hkv) */
+            memcpy(row + h * D, v0 + h / (Hq / Hkv) * D, (size_t)D * sizeof *row);
+        if (!st) st = quanta_buffer_create(m->backend, &dq, &p->vpos[il]);
+        if (!st) st = quanta_buffer_write(p->vpos[il], row, (size_t)Wq * sizeof *row);
     }
-    free(kmu), free(row), free(R);
+    free(row), free(R);
     return st;
 }
 
-quanta_status qn_kv_pool_read_keys(const quanta_kv_pool *p, int il, float *k, size_t count) {
-    return quanta_buffer_read(p->k[il], k, count * sizeof *k);
+quanta_status qn_kv_pool_read_kv(const quanta_kv_pool *p, int il, int values, float *x, size_t count) {
+    return quanta_buffer_read(values ? p->v[il] : p->k[il], x, count * sizeof *x);
 }
 
-quanta_status quanta_kv_pool_create(quanta_model *m, quanta_dtype dtype, int32_t n_blocks, int32_t n_local_blocks,
-                                    int32_t block_size, int32_t max_blocks, quanta_kv_pool **out) {
+/* plain: no smoothing and no QUANTA_KV_FAKE (the calibration's own pool, qn_kv_pool_create_plain) */
+static quanta_status pool_create(quanta_model *m, quanta_dtype dtype, int32_t n_blocks, int32_t n_local_blocks,
+                                 int32_t block_size, int32_t max_blocks, int plain, quanta_kv_pool **out) {
     if (!out) return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "quanta_kv_pool_create: out is NULL");
     *out = NULL;
     if (!m) return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "quanta_kv_pool_create: model is NULL");
@@ -170,7 +192,9 @@ quanta_status quanta_kv_pool_create(quanta_model *m, quanta_dtype dtype, int32_t
         if (!st) st = quanta_buffer_create(m->backend, &d, &p->v[il]);
         p->bytes += 2 * (uint64_t)bytes;
     }
-    if (!st && qn_kv_dtype_is_quantized(dtype)) st = qn_kv_pool_smooth(p, dtype == QUANTA_Q8);
+    if (!st && !plain && qn_kv_dtype_is_quantized(dtype)) st = qn_kv_pool_smooth(p, dtype == QUANTA_Q8, 0);
+    p->fake = dtype == QUANTA_F32 && !plain ? qn_kv_fake_parts() : 0;
+    if (!st && p->fake) st = qn_kv_pool_smooth(p, 0, 0); /* rounded as an fp8 pool: smoothed keys */
     if (st) {
         quanta_kv_pool_destroy(p);
         return qn_error_set(st, "quanta_kv_pool_create: pools of %d blocks of %d positions: %s", n_blocks, block_size,
@@ -178,6 +202,15 @@ quanta_status quanta_kv_pool_create(quanta_model *m, quanta_dtype dtype, int32_t
     }
     *out = p;
     return QUANTA_OK;
+}
+
+quanta_status quanta_kv_pool_create(quanta_model *m, quanta_dtype dtype, int32_t n_blocks, int32_t n_local_blocks,
+                                    int32_t block_size, int32_t max_blocks, quanta_kv_pool **out) {
+    return pool_create(m, dtype, n_blocks, n_local_blocks, block_size, max_blocks, 0, out);
+}
+
+quanta_status qn_kv_pool_create_plain(quanta_model *m, int32_t n_blocks, int32_t block_size, quanta_kv_pool **out) {
+    return pool_create(m, QUANTA_F32, n_blocks, 0, block_size, n_blocks, 1, out);
 }
 
 void quanta_kv_pool_destroy(quanta_kv_pool *p) {
@@ -188,12 +221,16 @@ void quanta_kv_pool_destroy(quanta_kv_pool *p) {
         if (p->k) quanta_buffer_destroy(p->k[il]);
         if (p->v) quanta_buffer_destroy(p->v[il]);
         if (p->kneg) quanta_buffer_destroy(p->kneg[il]);
+        if (p->vneg) quanta_buffer_destroy(p->vneg[il]);
+        if (p->vpos) quanta_buffer_destroy(p->vpos[il]);
     }
     quanta_buffer_destroy(p->rot);
     quanta_buffer_destroy(p->rot_t);
     free(p->k);
     free(p->v);
     free(p->kneg);
+    free(p->vneg);
+    free(p->vpos);
     free(p);
 }
 
@@ -248,6 +285,7 @@ static quanta_status step_build(quanta_kv_pool *p, int32_t n, int32_t T, paged_s
         quanta_tensor *k2 = reshape(&b, swap12(&b, k, Hkv, N, Dh), 2, N, Hkv * Dh, 0, 0);
         quanta_tensor *v2 = reshape(&b, swap12(&b, v, Hkv, N, Dh), 2, N, Hkv * Dh, 0, 0);
         if (p->kneg) k2 = add(&b, k2, buf(&b, p->kneg[il])); /* smoothing (paged_smooth.h): k - mu_k */
+        if (p->vneg) v2 = add(&b, v2, buf(&b, p->vneg[il])); /* the value shift: v - v_0 */
         quanta_tensor *kc = buf(&b, p->k[il]), *vc = buf(&b, p->v[il]);
         const int local = is_local(p, il);
         quanta_tensor **start = local ? s->lstart : s->start;
@@ -267,6 +305,7 @@ static quanta_status step_build(quanta_kv_pool *p, int32_t n, int32_t T, paged_s
         /* back to rows [n * T, Hq * D] */
         if (T == 1) a = reshape(&b, a, 2, n, Hq * Dh, 0, 0);
         else a = reshape(&b, swap12(&b, a, Hq, T, Dh), 2, T, Hq * Dh, 0, 0);
+        if (p->vpos) a = add(&b, to_dtype(&b, a, QUANTA_F32), buf(&b, p->vpos[il])); /* softmax sums to 1: + v_0 */
         x = qn_gb_layer_out(&b, m, il, x, to_dtype(&b, a, QUANTA_F32), NULL);
     }
     x = norm(&b, c, x, buf(&b, m->output_norm));
@@ -365,6 +404,7 @@ static quanta_status eval_paged(quanta_kv_pool *p, int32_t n, int32_t T, const i
     free(lens);
     if (!e) e = quanta_plan_execute(st->plan);
     if (!e && logits) e = quanta_plan_get_output(st->plan, st->logits, logits, logits_count * sizeof(float));
+    if (!e && p->fake) e = qn_kv_fake_round(p->k, p->v, m->cfg.n_layer, p->fake);
     return e;
 }
 

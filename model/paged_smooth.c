@@ -21,7 +21,7 @@ static const char calib_text[] =
 
 #define BS 16
 
-quanta_status qn_kv_smooth_means(quanta_model *m, float *kmu) {
+quanta_status qn_kv_calibrate(quanta_model *m, float *cal) {
     const qn_model_config *c = &m->cfg;
     const int32_t V = c->n_vocab, L = c->n_layer;
     const int64_t Hkv = c->n_head_kv, D = c->head_dim;
@@ -39,11 +39,17 @@ quanta_status qn_kv_smooth_means(quanta_model *m, float *kmu) {
     quanta_kv_pool *p = NULL;
     quanta_status st = table && k ? QUANTA_OK : qn_error_set(QUANTA_ERR_OUT_OF_MEMORY, "kv smoothing: no memory");
     for (int32_t i = 0; table && i < nb; i++) table[i] = i;
-    if (!st) st = quanta_kv_pool_create(m, QUANTA_F32, nb, 0, BS, nb, &p);
+    if (!st) st = qn_kv_pool_create_plain(m, nb, BS, &p);
     if (!st) st = quanta_model_eval_paged(p, 1, (int32_t)n, toks, &pos0, table, NULL, NULL, 0);
     for (int32_t il = 0; il < L && !st; il++) {
-        st = qn_kv_pool_read_keys(p, il, k, count);
+        const size_t W = (size_t)(Hkv * D), part = (size_t)L * W;
+        float *kmu = cal, *k0 = cal + part, *v0 = cal + 2 * part;
+        st = qn_kv_pool_read_kv(p, il, 1, k, count); /* values: only row 0 is kept */
+        for (int64_t h = 0; h < Hkv && !st; h++)
+            memcpy(v0 + il * W + (size_t)h * D, k + (size_t)h * rows * D, (size_t)D * sizeof *k);
+        if (!st) st = qn_kv_pool_read_kv(p, il, 0, k, count);
         for (int64_t h = 0; h < Hkv && !st; h++) {
+            memcpy(k0 + il * W + (size_t)h * D, k + (size_t)h * rows * D, (size_t)D * sizeof *k);
             float *km = kmu + ((size_t)il * Hkv + h) * D;
             for (int64_t d = 0; d < D; d++) {
                 double sum = 0;
@@ -55,6 +61,23 @@ quanta_status qn_kv_smooth_means(quanta_model *m, float *kmu) {
     quanta_kv_pool_destroy(p);
     free(table), free(k);
     return st;
+}
+
+quanta_status qn_kv_calibrate_cached(quanta_model *m, const float **cal) {
+    *cal = NULL;
+    if (!m->kv_calib) {
+        const size_t count = QN_KV_CALIB_PARTS * (size_t)m->cfg.n_layer * (size_t)m->cfg.n_head_kv * (size_t)m->cfg.head_dim;
+        float *c = malloc(count * sizeof *c);
+        if (!c) return qn_error_set(QUANTA_ERR_OUT_OF_MEMORY, "kv smoothing: no memory");
+        quanta_status st = qn_kv_calibrate(m, c);
+        if (st) {
+            free(c);
+            return st;
+        }
+        m->kv_calib = c;
+    }
+    *cal = m->kv_calib;
+    return QUANTA_OK;
 }
 
 static int parity(uint32_t v) {

@@ -161,8 +161,9 @@ quanta_status qs_server_start(quanta_model *model, const qs_server_config *cfg, 
     snprintf(s->model_id, sizeof s->model_id, "%s", cfg->model_id);
     quanta_status st = quanta_model_get_info(model, &s->info);
     if (!st && !(s->metrics = qs_metrics_create())) st = QUANTA_ERR_OUT_OF_MEMORY;
-    if (!st && (st = qs_sched_create(model, &cfg->sched, s->metrics, &s->sched)))
-        snprintf(err, err_cap, "scheduler: %s", quanta_last_error());
+    char why[512] = "";
+    if (!st && (st = qs_sched_create(model, &cfg->sched, s->metrics, &s->sched, why, sizeof why)))
+        snprintf(err, err_cap, "scheduler: %s", why);
     struct addrinfo hints = {0}, *ai = NULL;
     hints.ai_family = AF_UNSPEC;
     hints.ai_socktype = SOCK_STREAM;

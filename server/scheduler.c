@@ -26,6 +26,7 @@
 
 #include "kv_pool.h"
 #include "metrics.h"
+#include "sched_order.h"
 #include "scheduler.h"
 
 struct qs_sched {
@@ -52,6 +53,7 @@ struct qs_sched {
     qs_req **cand;            /* the queue in admission order */
     int32_t cand_cap;
     qs_req **pre_order;       /* [max_batch] prefilling requests in the order their pieces are given */
+    qs_order_rec *order_rec;  /* [max(cand_cap, max_batch)]: the keyed records either order sorts */
     uint64_t next_seq;
     int stop, draining;
     uint64_t next_order, seed_counter;
@@ -278,28 +280,21 @@ static int admit_class(const qs_req *r, double now) {
     return r->n_out > 0 ? 0 : now - r->t_submit >= QS_ADMIT_AGE_S ? 1 : 2;
 }
 
-static double g_admit_now; /* qsort has no context argument; admit() runs on the scheduler thread only */
-static const qs_sched *g_admit_sched;
-static int admit_cmp(const void *pa, const void *pb) {
-    const qs_req *a = *(qs_req *const *)pa, *b = *(qs_req *const *)pb;
-    int ca = admit_class(a, g_admit_now), cb = admit_class(b, g_admit_now);
-    if (ca != cb) return ca - cb;
-    if (ca == 2) {
-        int ba = length_bucket(g_admit_sched, a), bb = length_bucket(g_admit_sched, b);
-        if (ba != bb) return ba - bb;
-    }
-    return a->seq < b->seq ? -1 : a->seq > b->seq;
-}
-
 /* The queue in admission order (s->cand): FIFO, or length-bucketed (cfg.bucketed). Returns its
  * length. */
 static int32_t admission_order(qs_sched *s) {
     int32_t n = 0;
     for (qs_req *r = s->q_head; r && n < s->cand_cap; r = r->next) s->cand[n++] = r;
     if (s->cfg.bucketed && n > 1) {
-        g_admit_now = now_s();
-        g_admit_sched = s;
-        qsort(s->cand, (size_t)n, sizeof *s->cand, admit_cmp);
+        /* by class, then (the rest) length bucket, then submission order */
+        const double now = now_s();
+        for (int32_t i = 0; i < n; i++) {
+            const qs_req *r = s->cand[i];
+            const int cls = admit_class(r, now);
+            s->order_rec[i] = (qs_order_rec){{cls, cls == 2 ? length_bucket(s, r) : 0}, r->seq, s->cand[i]};
+        }
+        qs_order_sort(s->order_rec, (size_t)n);
+        for (int32_t i = 0; i < n; i++) s->cand[i] = s->order_rec[i].item;
     }
     return n;
 }
@@ -487,17 +482,6 @@ static int local_prepare(qs_sched *s, int i, int64_t from, int64_t T) {
 
 /* Prefill pieces go first to requests admitted QS_ADMIT_AGE_S or more ago (oldest first: none
  * starves), then to the one with the fewest prompt tokens left (its first token comes soonest). */
-static int prefill_cmp(const void *pa, const void *pb) {
-    const qs_req *a = *(qs_req *const *)pa, *b = *(qs_req *const *)pb;
-    int oa = g_admit_now - a->t_admit >= QS_ADMIT_AGE_S, ob = g_admit_now - b->t_admit >= QS_ADMIT_AGE_S;
-    if (oa != ob) return ob - oa;
-    if (!oa) {
-        int32_t la = prefill_len(a) - a->n_prefilled, lb = prefill_len(b) - b->n_prefilled;
-        if (la != lb) return la < lb ? -1 : 1;
-    }
-    return a->order < b->order ? -1 : a->order > b->order;
-}
-
 /* The prefilling requests in the order the step's budget goes to them (s->pre_order): slot order,
  * or with cfg.bucketed as prefill_cmp says. Returns their count. */
 static int32_t prefill_order(qs_sched *s) {
@@ -505,8 +489,17 @@ static int32_t prefill_order(qs_sched *s) {
     for (int i = 0; i < s->cfg.max_batch; i++)
         if (s->slot[i] && s->slot[i]->state == QS_PREFILL) s->pre_order[n++] = s->slot[i];
     if (s->cfg.bucketed && n > 1) {
-        g_admit_now = now_s();
-        qsort(s->pre_order, (size_t)n, sizeof *s->pre_order, prefill_cmp);
+        /* those admitted QS_ADMIT_AGE_S ago first (no prompt starves), then the fewest prompt
+         * tokens left, then admission order */
+        const double now = now_s();
+        for (int32_t i = 0; i < n; i++) {
+            const qs_req *r = s->pre_order[i];
+            const int old = now - r->t_admit >= QS_ADMIT_AGE_S;
+            const int64_t left = old ? 0 : prefill_len(r) - r->n_prefilled;
+            s->order_rec[i] = (qs_order_rec){{!old, left}, r->order, s->pre_order[i]};
+        }
+        qs_order_sort(s->order_rec, (size_t)n);
+        for (int32_t i = 0; i < n; i++) s->pre_order[i] = s->order_rec[i].item;
     }
     return n;
 }
@@ -672,12 +665,20 @@ static void *run(void *arg) {
 
 /* ------------------------------------------------------------------ public */
 
-quanta_status qs_sched_create(quanta_model *model, const qs_sched_config *cfg, qs_metrics *metrics, qs_sched **out) {
+quanta_status qs_sched_create(quanta_model *model, const qs_sched_config *cfg, qs_metrics *metrics, qs_sched **out,
+                              char *err, size_t err_cap) {
+    if (err_cap) err[0] = '\0';
     quanta_model_info info;
     quanta_status st = quanta_model_get_info(model, &info);
-    if (st) return st;
+    if (st) {
+        snprintf(err, err_cap, "%s", quanta_last_error());
+        return st;
+    }
     qs_sched *s = calloc(1, sizeof *s);
-    if (!s) return QUANTA_ERR_OUT_OF_MEMORY;
+    if (!s) {
+        snprintf(err, err_cap, "out of host memory");
+        return QUANTA_ERR_OUT_OF_MEMORY;
+    }
     s->model = model;
     s->cfg = *cfg;
     s->metrics = metrics;
@@ -693,6 +694,8 @@ quanta_status qs_sched_create(quanta_model *model, const qs_sched_config *cfg, q
     s->cand_cap = cfg->max_queue + cfg->max_batch; /* preempted requests may join a full queue */
     s->cand = malloc((size_t)(s->cand_cap ? s->cand_cap : 1) * sizeof *s->cand);
     s->pre_order = malloc((size_t)cfg->max_batch * sizeof *s->pre_order);
+    const int32_t n_rec = s->cand_cap > cfg->max_batch ? s->cand_cap : cfg->max_batch;
+    s->order_rec = malloc((size_t)n_rec * sizeof *s->order_rec);
     s->window = info.sliding_window;
     s->logits = malloc((size_t)cfg->max_batch * (size_t)s->V * sizeof *s->logits);
     /* Local pools: what every slot's window needs at most (the window, the longest piece, one
@@ -700,12 +703,18 @@ quanta_status qs_sched_create(quanta_model *model, const qs_sched_config *cfg, q
     int64_t local = cfg->kv_local_blocks;
     if (!local && s->window > 0 && s->window < cfg->n_ctx)
         local = (int64_t)cfg->max_batch * (qs_kv_blocks_for((int64_t)s->window + cfg->prefill_chunk) + 1);
-    if (!s->slot || !s->tables || !s->ltables || !s->match || !s->cand || !s->pre_order || !s->logits ||
+    if (!s->slot || !s->tables || !s->ltables || !s->match || !s->cand || !s->pre_order || !s->order_rec || !s->logits ||
         qs_kv_pool_init(&s->pool, cfg->kv_blocks, cfg->max_batch) ||
-        qs_kv_pool_init(&s->lpool, local, cfg->max_batch))
+        qs_kv_pool_init(&s->lpool, local, cfg->max_batch)) {
         st = QUANTA_ERR_OUT_OF_MEMORY;
-    if (!st && (cfg->kv_blocks > INT32_MAX / QS_KV_BLOCK || local > INT32_MAX / QS_KV_BLOCK))
+        snprintf(err, err_cap, "out of host memory for the tables of %d slots of %d positions and %lld KV blocks",
+                 cfg->max_batch, cfg->n_ctx, (long long)cfg->kv_blocks);
+    }
+    if (!st && (cfg->kv_blocks > INT32_MAX / QS_KV_BLOCK || local > INT32_MAX / QS_KV_BLOCK)) {
         st = QUANTA_ERR_INVALID_ARGUMENT;
+        snprintf(err, err_cap, "%lld KV blocks (%lld sliding-window blocks) exceed the pool's %d",
+                 (long long)cfg->kv_blocks, (long long)local, INT32_MAX / QS_KV_BLOCK);
+    }
     if (!st && local > 0) {
         /* A window but no sliding-window layers (every layer windowed alike): one pool. */
         st = quanta_kv_pool_create(model, cfg->kv_dtype, (int32_t)cfg->kv_blocks, (int32_t)local, QS_KV_BLOCK,
@@ -716,7 +725,11 @@ quanta_status qs_sched_create(quanta_model *model, const qs_sched_config *cfg, q
     if (!st && !s->kv)
         st = quanta_kv_pool_create(model, cfg->kv_dtype, (int32_t)cfg->kv_blocks, 0, QS_KV_BLOCK, s->max_blocks,
                                    &s->kv);
-    if (!st && pthread_create(&s->thread, NULL, run, s)) st = QUANTA_ERR_BACKEND;
+    if (st && !err[0]) snprintf(err, err_cap, "%s", quanta_last_error()); /* the pool's creation */
+    if (!st && pthread_create(&s->thread, NULL, run, s)) {
+        st = QUANTA_ERR_BACKEND;
+        snprintf(err, err_cap, "cannot start the scheduler thread");
+    }
     if (st) {
         qs_sched_destroy(s);
         return st;
@@ -759,6 +772,7 @@ void qs_sched_destroy(qs_sched *s) {
     free(s->match);
     free(s->cand);
     free(s->pre_order);
+    free(s->order_rec);
     free(s->slot);
     free(s->logits);
     pthread_cond_destroy(&s->news);

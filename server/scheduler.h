@@ -90,9 +90,10 @@ typedef struct qs_sched_config {
 
 typedef struct qs_sched qs_sched;
 
-/* Creates the contexts and starts the scheduler thread. */
+/* Creates the contexts and starts the scheduler thread. On failure err (err_cap bytes) says what
+ * failed, with the library's message where a library call failed. */
 quanta_status qs_sched_create(quanta_model *model, const qs_sched_config *cfg, struct qs_metrics *metrics,
-                              qs_sched **out);
+                              qs_sched **out, char *err, size_t err_cap);
 /* Finishes every request (running ones first drain: see qs_sched_drain), stops the thread, frees. */
 void qs_sched_destroy(qs_sched *s);
 /* Stop admitting: submit refuses from now on; returns once nothing is queued or running. */

@@ -1,6 +1,7 @@
 /* cli_args.c — the command-line helpers every sub-command shares (cli_args.h). */
 #include "cli_args.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
@@ -74,8 +75,10 @@ int qn_getopt(qn_getopt_state *s) {
 int qn_arg_long(const char *cmd, const char *opt, const char *text, long lo, long hi, long *out) {
     char *end;
     errno = 0;
-    long v = text && *text ? strtol(text, &end, 10) : 0;
-    if (!text || !*text || *end || errno == ERANGE || v < lo || v > hi)
+    /* whole: strtol would also skip leading white space */
+    const int whole = text && *text && !isspace((unsigned char)*text);
+    long v = whole ? strtol(text, &end, 10) : 0;
+    if (!whole || *end || errno == ERANGE || v < lo || v > hi)
         return qn_usage_error(cmd, "%s '%s' is not an integer in [%ld, %ld]", opt, text ? text : "", lo, hi);
     *out = v;
     return QN_EXIT_OK;
@@ -102,8 +105,9 @@ int qn_arg_u64(const char *cmd, const char *opt, const char *text, uint64_t *out
 int qn_arg_double(const char *cmd, const char *opt, const char *text, double lo, double hi, double *out) {
     char *end;
     errno = 0;
-    double v = text && *text ? strtod(text, &end) : 0;
-    if (!text || !*text || *end || errno == ERANGE || !isfinite(v) || v < lo || v > hi)
+    const int whole = text && *text && !isspace((unsigned char)*text); /* as in qn_arg_long */
+    double v = whole ? strtod(text, &end) : 0;
+    if (!whole || *end || errno == ERANGE || !isfinite(v) || v < lo || v > hi)
         return qn_usage_error(cmd, "%s '%s' is not a number in [%g, %g]", opt, text ? text : "", lo, hi);
     *out = v;
     return QN_EXIT_OK;

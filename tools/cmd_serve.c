@@ -15,6 +15,9 @@
 #include "quanta.h"
 #include "server.h"
 
+/* The most blocks of 16 positions a pool holds: its positions are counted in int32. */
+#define KV_BLOCKS_MAX ((long)(INT32_MAX / 16))
+
 static void usage(FILE *f) {
     fprintf(f,
             "usage: quanta serve [-m MODEL] [--host ADDR] [--port N] [--backend ref|opencl|cuda|best] [-c N]\n"
@@ -95,7 +98,7 @@ int qn_cmd_serve(int argc, char **argv) {
         }
         else if (!strcmp(a, "--port")) rc = qn_arg_long(cmd, a, v, 0, 65535, &port);
         else if (!strcmp(a, "--max-batch")) rc = qn_arg_int(cmd, a, v, 1, 1024, &cfg.sched.max_batch);
-        else if (!strcmp(a, "--kv-blocks")) rc = qn_arg_long(cmd, a, v, 1, 1L << 30, &kv_blocks);
+        else if (!strcmp(a, "--kv-blocks")) rc = qn_arg_long(cmd, a, v, 1, KV_BLOCKS_MAX, &kv_blocks);
         else if (!strcmp(a, "--max-queue")) rc = qn_arg_int(cmd, a, v, 0, 1 << 20, &cfg.sched.max_queue);
         else if (!strcmp(a, "--step-tokens")) rc = qn_arg_int(cmd, a, v, 1, 1 << 16, &cfg.sched.step_tokens);
         else if (!strcmp(a, "--max-body")) rc = qn_arg_long(cmd, a, v, 1024, 1L << 30, &max_body);
@@ -109,6 +112,10 @@ int qn_cmd_serve(int argc, char **argv) {
     cfg.sched.n_ctx = o.n_ctx > 0 ? o.n_ctx : 2048;
     if (cfg.sched.n_ctx < 16) return qn_usage_error(cmd, "-c/--ctx %d is below 16 positions", cfg.sched.n_ctx);
     cfg.sched.kv_blocks = kv_blocks ? kv_blocks : (int64_t)cfg.sched.max_batch * ((cfg.sched.n_ctx + 15) / 16);
+    if (cfg.sched.kv_blocks > KV_BLOCKS_MAX)
+        return qn_usage_error(cmd, "--max-batch %d slots of -c %d positions need %lld KV blocks, more than a pool's %ld "
+                                   "(give --kv-blocks or a smaller -c)",
+                              cfg.sched.max_batch, cfg.sched.n_ctx, (long long)cfg.sched.kv_blocks, KV_BLOCKS_MAX);
     /* --kv-dtype: the paged pool's own dtype, by default --kv's (int8 = q8, fp8 = fp8_e4m3) */
     cfg.sched.kv_dtype = o.mp.kv_dtype;
     if (kv_dtype && (rc = qn_cli_kv_dtype(cmd, "--kv-dtype", kv_dtype, 1, &cfg.sched.kv_dtype))) return rc;

@@ -17,7 +17,8 @@ W=$(mktemp -d)
 NP=$(nproc)
 cd "$W"
 tar xf "$SRC"/jansson_*.orig.tar.gz
-( cd jansson-* && cmake -S . -B b -DCMAKE_BUILD_TYPE=Release -DCMAKE_INSTALL_PREFIX="$PREFIX" -DCMAKE_INSTALL_LIBDIR=lib \
+# CMake 4 (the device has 4.4) refuses jansson 2.14's cmake_minimum_required(3.1) unless told the policy floor
+( cd jansson-* && cmake -S . -B b -DCMAKE_POLICY_VERSION_MINIMUM=3.5 -DCMAKE_BUILD_TYPE=Release -DCMAKE_INSTALL_PREFIX="$PREFIX" -DCMAKE_INSTALL_LIBDIR=lib \
     -DJANSSON_BUILD_SHARED_LIBS=ON -DJANSSON_BUILD_DOCS=OFF -DJANSSON_WITHOUT_TESTS=ON -DJANSSON_EXAMPLES=OFF >/dev/null &&
   cmake --build b -j "$NP" >/dev/null && cmake --install b >/dev/null )
 tar xf "$SRC"/libmicrohttpd_*.orig.tar.*

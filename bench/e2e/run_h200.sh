@@ -26,7 +26,7 @@
 #             swept by bench/serve_sweep.py at 1, 16 and 64 streams (fixed and long-tailed mixes);
 #             bench/e2e/serve_ratio.py prints the table (summary_serve.md)
 #   profile   ncu per-kernel summary of decode steps (Gemma and the 7B Q4_0)
-# Prints the ratio table; every log and JSON goes to $OUT/logs as it is written, the tables to $OUT/summary*.md.
+# Prints the ratio table; every log and JSON goes to $OUT/logs.tgz (packed at each step), the tables to $OUT/summary*.md.
 # SWEEP (serve_sweep.py's arguments) and SWEEP_S (seconds per sweep) shorten the serve stage; NAMES (the
 # files benchmarked), CONFORM_S and KV_S (seconds) shorten the others, for a run on little device time.
 set -u
@@ -39,10 +39,15 @@ export CPATH=/usr/local/cuda/include${CPATH:+:$CPATH} # nccl.h includes cuda_run
 ROOT=$(pwd)
 PEER=$(cd "$PEER" && pwd)
 W=/tmp/e2e
-L=$OUT/logs # written as it goes: a run cut off by the device's time limit still brings back what it did
-mkdir -p "$OUT" $L $W/files
+# Logs go to $L and are packed into $OUT/logs.tgz at every step: the device tool brings back only a few files
+# per call, and a run cut off by its time limit still brings back what it did up to its last step.
+L=$W/logs
+rm -rf $L; mkdir -p "$OUT" $L $W/files
 T0=$(date +%s)
-stamp() { echo "[$(( $(date +%s) - T0 ))s] $*" | tee -a $L/steps.txt; }
+stamp() {
+  echo "[$(( $(date +%s) - T0 ))s] $*" | tee -a $L/steps.txt
+  tar czf $OUT/logs.tgz.part -C $L . 2>/dev/null && mv $OUT/logs.tgz.part $OUT/logs.tgz
+}
 NP=$(nproc)
 
 { date -u; nvidia-smi --query-gpu=name,clocks.sm,clocks.mem,power.limit,memory.total --format=csv; nvcc --version | tail -2;
@@ -51,6 +56,7 @@ stamp "env: $(nvidia-smi --query-gpu=name,clocks.sm,clocks.mem --format=csv,nohe
 
 if has llama; then
   ( cd $W && tar xJf "$PEER/llamacpp-peer.tar.xz" && cd llama.cpp &&
+    { [ -f scripts/ui-assets.cmake ] || { mkdir -p scripts && cp "$ROOT/bench/e2e/llama_ui_stub.cmake" scripts/ui-assets.cmake; }; } &&
     timeout 480 cmake -B build -DGGML_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90 -DLLAMA_BUILD_TESTS=OFF \
       -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_SERVER=ON -DLLAMA_BUILD_APP=OFF -DLLAMA_CURL=OFF -DLLAMA_OPENSSL=OFF \
       -DCMAKE_BUILD_TYPE=Release && timeout 480 cmake --build build -j $NP --target llama-bench llama-server;
@@ -83,7 +89,8 @@ if has serve && ! pkg-config --exists libmicrohttpd jansson 2>/dev/null && [ -d 
   timeout 240 bash bench/e2e/build_server_deps.sh "$PEER/sdeps" /tmp/sdeps > $L/sdeps.log 2>&1
   stamp "server deps rc=$?"
   export PKG_CONFIG_PATH=/tmp/sdeps/lib/pkgconfig${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}
-  export LD_LIBRARY_PATH=/tmp/sdeps/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+  # an rpath, not LD_LIBRARY_PATH: the system linker itself loads libjansson.so.4 and fails on this copy
+  export LDFLAGS="-Wl,-rpath,/tmp/sdeps/lib${LDFLAGS:+ $LDFLAGS}"
 fi
 Q=/tmp/qbuild/tools/quanta
 if has build; then
@@ -182,6 +189,7 @@ if has serve; then
   if [ -f $F ] && $Q serve --help >/dev/null 2>&1; then
     sweep quanta 18080 $Q serve -m $F --backend cuda --max-batch 64 --ctx 4096 --kv-blocks 8192
   else stamp "no quanta serve (see build.log, sdeps.log)"; fi
+  [ -n "${LLAMA_PID:-}" ] && wait $LLAMA_PID 2>/dev/null # llama-server may still be building
   if [ -f $F ] && [ -x $LS ]; then
     sweep llama 18081 $LS -m $F -ngl 99 -fa on -np 64 -c $((64 * 4096)) --cont-batching
   else stamp "no llama-server (see llama_build.log)"; fi
@@ -193,8 +201,12 @@ if has profile && command -v ncu >/dev/null 2>&1; then
   # per-kernel GPU time of decode steps (kernels after the load and the first steps)
   for f in gemma3-270m-q4_k_m mistral7b-q4_0; do
     [ -f $W/files/$f.gguf ] || continue
-    timeout 150 ncu --clock-control none --print-summary per-kernel --launch-skip 4000 --launch-count 1200 \
+    # one metric (kernel time): one replay pass per kernel; the default sections took 10 passes each and
+    # did not get through 400 kernels in 150 s
+    timeout 150 ncu --clock-control none --metrics gpu__time_duration.sum --print-summary per-kernel \
+      --launch-skip 4000 --launch-count 1200 \
       $Q bench model -m $W/files/$f.gguf -p 0 -n 64 -r 1 --backend cuda > $L/ncu_$f.txt 2>&1
     stamp "ncu $f rc=$?"
   done
 fi
+stamp "end"

@@ -37,24 +37,25 @@ static int rms_norm_make(const qc_case *c, qc_data *d, qc_rng *r, char *err, siz
     return weight(c, d, 1, r, err, errlen);
 }
 
-/* a + b: a residual stream and an update of a tenth its size. */
-static int add_rms_norm_make(const qc_case *c, qc_data *d, qc_rng *r, char *err, size_t errlen) {
+/* Two operands of x's shape, first ~ N(0.2, 1) and second ~ N(0, sd1), then the weight. */
+static int pair_make(const qc_case *c, qc_data *d, qc_rng *r, const char *first, const char *second, float sd1,
+                     char *err, size_t errlen) {
     quanta_tensor_desc x = qc_desc(c->dtype, c->ndim, c->shape);
     d->out_desc = x;
-    if (qc_slot_fill(d, 0, "a", QC_ROLE_INPUT, &x, r, 0.2f, 1, err, errlen) ||
-        qc_slot_fill(d, 1, "b", QC_ROLE_INPUT, &x, r, 0, 0.1f, err, errlen))
+    if (qc_slot_fill(d, 0, first, QC_ROLE_INPUT, &x, r, 0.2f, 1, err, errlen) ||
+        qc_slot_fill(d, 1, second, QC_ROLE_INPUT, &x, r, 0, sd1, err, errlen))
         return -1;
     return weight(c, d, 2, r, err, errlen);
 }
 
+/* a + b: a residual stream and an update of a tenth its size. */
+static int add_rms_norm_make(const qc_case *c, qc_data *d, qc_rng *r, char *err, size_t errlen) {
+    return pair_make(c, d, r, "a", "b", 0.1f, err, errlen);
+}
+
 /* r + rms_norm(x): x an update, r the residual stream it is added to. */
 static int rms_norm_add_make(const qc_case *c, qc_data *d, qc_rng *r, char *err, size_t errlen) {
-    quanta_tensor_desc x = qc_desc(c->dtype, c->ndim, c->shape);
-    d->out_desc = x;
-    if (qc_slot_fill(d, 0, "x", QC_ROLE_INPUT, &x, r, 0.2f, 1, err, errlen) ||
-        qc_slot_fill(d, 1, "r", QC_ROLE_INPUT, &x, r, 0, 1, err, errlen))
-        return -1;
-    return weight(c, d, 2, r, err, errlen);
+    return pair_make(c, d, r, "x", "r", 1, err, errlen);
 }
 
 static quanta_status rms_norm_add_build(quanta_graph *g, const qc_case *c, quanta_tensor *const *t,

@@ -5,36 +5,13 @@
 #include <math.h>
 #include <string.h>
 
+#include "norm_pair_args.h"
 #include "qt_check.h"
 #include "qt_tensor.h"
 #include "quanta.h"
 #include "test_util.h"
 
-START_TEST(test_add_rms_norm_rejects_bad_arguments) {
-    quanta_graph *g;
-    ck_assert_int_eq(quanta_graph_create(&g), QUANTA_OK);
-    quanta_tensor_desc da = qt_desc(QUANTA_F32, 2, 3, 8, 0, 0), db = qt_desc(QUANTA_F32, 2, 3, 7, 0, 0);
-    quanta_tensor_desc dh = qt_desc(QUANTA_F16, 2, 3, 8, 0, 0), dw = qt_desc(QUANTA_F32, 1, 8, 0, 0, 0);
-    quanta_tensor_desc di = qt_desc(QUANTA_I32, 2, 3, 8, 0, 0);
-    quanta_tensor *a, *b, *h, *w, *i, *y = (quanta_tensor *)1;
-    ck_assert_int_eq(quanta_graph_input(g, "a", &da, &a), QUANTA_OK);
-    ck_assert_int_eq(quanta_graph_input(g, "b", &db, &b), QUANTA_OK);
-    ck_assert_int_eq(quanta_graph_input(g, "h", &dh, &h), QUANTA_OK);
-    ck_assert_int_eq(quanta_graph_input(g, "w", &dw, &w), QUANTA_OK);
-    ck_assert_int_eq(quanta_graph_input(g, "i", &di, &i), QUANTA_OK);
-    QT_EXPECT_ERR(quanta_add_rms_norm(g, a, b, NULL, 1e-6f, 0, &y), QUANTA_ERR_INVALID_ARGUMENT, "b must", "shape");
-    ck_assert_ptr_null(y);
-    QT_EXPECT_ERR(quanta_add_rms_norm(g, a, h, NULL, 1e-6f, 0, &y), QUANTA_ERR_INVALID_ARGUMENT, "b must", "dtype");
-    QT_EXPECT_ERR(quanta_add_rms_norm(g, i, i, NULL, 1e-6f, 0, &y), QUANTA_ERR_INVALID_ARGUMENT, "a must");
-    QT_EXPECT_ERR(quanta_add_rms_norm(g, a, a, a, 1e-6f, 0, &y), QUANTA_ERR_INVALID_ARGUMENT, "weight");
-    QT_EXPECT_ERR(quanta_add_rms_norm(g, a, a, w, -1.0f, 0, &y), QUANTA_ERR_INVALID_ARGUMENT, "eps");
-    QT_EXPECT_ERR(quanta_add_rms_norm(g, a, a, w, NAN, 0, &y), QUANTA_ERR_INVALID_ARGUMENT, "eps");
-    QT_EXPECT_ERR(quanta_add_rms_norm(g, a, NULL, w, 1e-6f, 0, &y), QUANTA_ERR_INVALID_ARGUMENT, "b is NULL");
-    QT_EXPECT_ERR(quanta_add_rms_norm(NULL, a, a, w, 1e-6f, 0, &y), QUANTA_ERR_INVALID_ARGUMENT, "graph is NULL");
-    QT_EXPECT_ERR(quanta_add_rms_norm(g, a, a, w, 1e-6f, 0, NULL), QUANTA_ERR_INVALID_ARGUMENT, "out is NULL");
-    ck_assert_int_eq(quanta_add_rms_norm(g, a, a, w, 1e-6f, 0, &y), QUANTA_OK);
-    quanta_graph_destroy(g);
-}
+START_TEST(test_add_rms_norm_rejects_bad_arguments) { qt_check_norm_pair_args(quanta_add_rms_norm, "a", "b"); }
 END_TEST
 
 /* rows x D, weight mode 0 none, 1 weight, 2 1 + weight. */

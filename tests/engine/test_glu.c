@@ -2,12 +2,14 @@
  * on every backend with a device against a float64 computation written here, and the plan's
  * fusion of silu/gelu + mul into it (quanta_plan_op_count / op_info show what runs): taken
  * when the activation's result is read by the mul alone, refused when it is also an output,
- * read twice, broadcast, or the backend has no glu kernel. Every plan's result is checked. */
+ * read by another op, both operands of the mul, broadcast, or the backend has no glu kernel.
+ * Every plan's result is checked. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "backend.h"
+#include "fusion_case.h"
 #include "qt_check.h"
 #include "qt_ref_wrapper.h"
 #include "qt_tensor.h"
@@ -57,6 +59,7 @@ enum shape_kind {
     PAIR_SWAP,   /* act then mul(up, act): fused */
     ACT_OUTPUT,  /* the act's result is an output too: not fused */
     ACT_TWICE,   /* the act's result also feeds an add (an output): not fused */
+    ACT_SQUARED, /* mul(act, act), act(gate)^2: not fused (nothing would compute act) */
 };
 
 /* Runs one graph of rows x D f32 on backend be; checks the result (and the act's / the add's
@@ -70,19 +73,17 @@ static void run_case(quanta_backend *be, const char *name, enum shape_kind k, in
     ck_assert(gate && up && y && side);
     qt_fill_normal(r, gate, n, 3.0f);
     qt_fill_normal(r, up, n, 1.0f);
-    quanta_graph *g;
-    quanta_plan *plan;
-    quanta_tensor *tg, *tu, *ta = NULL, *ty, *ts = NULL;
-    quanta_tensor_desc dx = qt_desc(QUANTA_F32, 2, rows, D, 0, 0);
-    ck_assert_int_eq(quanta_graph_create(&g), QUANTA_OK);
-    ck_assert_int_eq(quanta_graph_input(g, "gate", &dx, &tg), QUANTA_OK);
-    ck_assert_int_eq(quanta_graph_input(g, "up", &dx, &tu), QUANTA_OK);
+    qt_fusion_graph f;
+    qt_fusion_begin(&f, "gate", "up", rows, D);
+    quanta_graph *g = f.g;
+    quanta_tensor *tg = f.in[0], *tu = f.in[1], *ta = NULL, *ty, *ts = NULL;
     if (k == DIRECT) {
         ck_assert_int_eq(quanta_glu(g, tg, tu, (quanta_glu_act)act, &ty), QUANTA_OK);
     } else {
         if (act == QUANTA_GLU_SILU) ck_assert_int_eq(quanta_silu(g, tg, &ta), QUANTA_OK);
         else ck_assert_int_eq(quanta_gelu(g, tg, act == QUANTA_GLU_GELU_TANH, &ta), QUANTA_OK);
-        ck_assert_int_eq(k == PAIR_SWAP ? quanta_mul(g, tu, ta, &ty) : quanta_mul(g, ta, tu, &ty), QUANTA_OK);
+        quanta_tensor *other = k == ACT_SQUARED ? ta : tu;
+        ck_assert_int_eq(k == PAIR_SWAP ? quanta_mul(g, other, ta, &ty) : quanta_mul(g, ta, other, &ty), QUANTA_OK);
         if (k == ACT_OUTPUT) ck_assert_int_eq(quanta_graph_output(g, ta), QUANTA_OK);
         if (k == ACT_TWICE) {
             ck_assert_int_eq(quanta_add(g, ta, tu, &ts), QUANTA_OK);
@@ -90,36 +91,27 @@ static void run_case(quanta_backend *be, const char *name, enum shape_kind k, in
         }
     }
     ck_assert_int_eq(quanta_graph_output(g, ty), QUANTA_OK);
-    ck_assert_msg(quanta_plan_create(g, be, &plan) == QUANTA_OK, "%s", quanta_last_error());
-    ck_assert_int_eq(quanta_plan_op_count(plan), want_ops);
-    const char *op = NULL;
-    ck_assert_int_eq(quanta_plan_op_info(plan, 0, &op, NULL), QUANTA_OK);
-    ck_assert_msg(!strcmp(op, want_first), "%s case %d: first op %s, expected %s", name, (int)k, op, want_first);
-    ck_assert_int_eq(quanta_plan_set_input(plan, tg, gate, n * sizeof *gate), QUANTA_OK);
-    ck_assert_int_eq(quanta_plan_set_input(plan, tu, up, n * sizeof *up), QUANTA_OK);
-    ck_assert_msg(quanta_plan_execute(plan) == QUANTA_OK, "%s", quanta_last_error());
-    qt_poison_f32(y, n);
-    ck_assert_int_eq(quanta_plan_get_output(plan, ty, y, n * sizeof *y), QUANTA_OK);
+    const int side_out = k == ACT_OUTPUT || k == ACT_TWICE;
+    quanta_tensor *const outs[2] = {ty, k == ACT_OUTPUT ? ta : ts};
+    float *const ys[2] = {y, side};
+    qt_fusion_run(&f, be, name, (int)k, want_ops, want_first, gate, up, n, side_out ? 2 : 1, outs, ys);
     /* f32 kernels (exp, erfc in f32): a relative bound of a few f32 ulps of the inputs' scale */
     double maxerr = 0.0;
     for (size_t i = 0; i < n; i++) {
-        const double want = act64(act, gate[i]) * (double)up[i], got = y[i];
+        const double a = act64(act, gate[i]);
+        const double want = a * (k == ACT_SQUARED ? a : (double)up[i]), got = y[i];
         QT_CHECK(isfinite(got), "%s: y[%zu] is not finite", name, i);
         const double e = fabs(got - want) / (1.0 + fabs(want));
         if (e > maxerr) maxerr = e;
     }
     ck_assert_msg(maxerr < 1e-5, "%s case %d act %d: max relative error %g", name, (int)k, act, maxerr);
-    if (k == ACT_OUTPUT || k == ACT_TWICE) {
-        qt_poison_f32(side, n);
-        ck_assert_int_eq(quanta_plan_get_output(plan, k == ACT_OUTPUT ? ta : ts, side, n * sizeof *side), QUANTA_OK);
+    if (side_out) {
         for (size_t i = 0; i < n; i++) {
             const double want = act64(act, gate[i]) + (k == ACT_TWICE ? (double)up[i] : 0.0);
             ck_assert_msg(fabs(side[i] - want) <= 1e-5 * (1.0 + fabs(want)), "%s: side[%zu] = %g, want %g", name, i,
                           side[i], want);
         }
     }
-    quanta_plan_destroy(plan);
-    quanta_graph_destroy(g);
     free(gate), free(up), free(y), free(side);
 }
 
@@ -139,6 +131,7 @@ START_TEST(test_glu_and_fusion_match_float64) {
             run_case(be, backends[bi], PAIR_SWAP, act, 5, 64, fused ? 1 : 2, fused ? "glu" : first, &r);
             run_case(be, backends[bi], ACT_OUTPUT, act, 2, 100, 2, first, &r);
             run_case(be, backends[bi], ACT_TWICE, act, 2, 100, 3, first, &r);
+            run_case(be, backends[bi], ACT_SQUARED, act, 3, 50, 2, first, &r);
         }
         quanta_backend_close(be);
     }
@@ -146,25 +139,13 @@ START_TEST(test_glu_and_fusion_match_float64) {
 END_TEST
 
 /* A broadcast up (one row) is a mul glu cannot take: the pair stays. */
-START_TEST(test_no_fusion_with_broadcast) {
-    quanta_backend *be;
-    ck_assert_int_eq(quanta_backend_open("ref", &be), QUANTA_OK);
-    quanta_graph *g;
-    quanta_plan *plan;
-    quanta_tensor *tg, *tu, *ta, *ty;
-    quanta_tensor_desc dx = qt_desc(QUANTA_F32, 2, 4, 16, 0, 0), dr = qt_desc(QUANTA_F32, 1, 16, 0, 0, 0);
-    ck_assert_int_eq(quanta_graph_create(&g), QUANTA_OK);
-    ck_assert_int_eq(quanta_graph_input(g, "gate", &dx, &tg), QUANTA_OK);
-    ck_assert_int_eq(quanta_graph_input(g, "up", &dr, &tu), QUANTA_OK);
-    ck_assert_int_eq(quanta_silu(g, tg, &ta), QUANTA_OK);
-    ck_assert_int_eq(quanta_mul(g, ta, tu, &ty), QUANTA_OK);
-    ck_assert_int_eq(quanta_graph_output(g, ty), QUANTA_OK);
-    ck_assert_int_eq(quanta_plan_create(g, be, &plan), QUANTA_OK);
-    ck_assert_int_eq(quanta_plan_op_count(plan), 2);
-    quanta_plan_destroy(plan);
-    quanta_graph_destroy(g);
-    quanta_backend_close(be);
+static quanta_status silu_mul_row(quanta_graph *g, quanta_tensor *x, quanta_tensor *row, quanta_tensor **y) {
+    quanta_tensor *a;
+    quanta_status st = quanta_silu(g, x, &a);
+    return st ? st : quanta_mul(g, a, row, y);
 }
+
+START_TEST(test_no_fusion_with_broadcast) { qt_fusion_check_broadcast_kept(silu_mul_row); }
 END_TEST
 
 /* A backend without a glu kernel (the reference in disguise, glu removed from what it runs):

@@ -10,6 +10,7 @@
  */
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "paged_smooth.h"
 #include "qt_check.h"
@@ -61,7 +62,8 @@ static void local_step(local_alloc *a, int s, int from, int T, int window) {
 
 /* pool: the paged cache's dtype (kv, the contexts' dtype, or a quantized one compared with them) */
 /* smooth: the pool subtracts calibrated key means and turns q, k, v (paged_smooth.h) whatever
- * its dtype, so a float pool checks that the transform itself changes no logit */
+ * its dtype, with the shifts QN_KV_SINK_* = smooth - 1, so a float pool checks that the
+ * transforms themselves change no logit */
 static void run_pool(const tiny_spec *spec, const char *backend, quanta_dtype kv, quanta_dtype pool_dt, double tol,
                      uint64_t salt, int local, int smooth) {
     tiny_model tm;
@@ -97,7 +99,7 @@ static void run_pool(const tiny_spec *spec, const char *backend, quanta_dtype kv
     quanta_kv_pool *pool;
     ck_assert_msg(quanta_kv_pool_create(m, pool_dt, NB, local ? NL : 0, BS, MB, &pool) == QUANTA_OK, "%s",
                   quanta_last_error());
-    if (smooth) ck_assert_msg(qn_kv_pool_smooth(pool, 1) == QUANTA_OK, "%s", quanta_last_error());
+    if (smooth) ck_assert_msg(qn_kv_pool_smooth(pool, 1, smooth - 1) == QUANTA_OK, "%s", quanta_last_error());
     ck_assert_int_eq(quanta_kv_pool_block_size(pool), BS);
     ck_assert_int_eq(quanta_kv_pool_dtype(pool), pool_dt);
     /* bytes: K and V of every layer; a quantized pool's row is D codes and an f32 scale */
@@ -234,6 +236,155 @@ START_TEST(test_paged_matches_contiguous) {
          * products (GQA: 4 query heads on 2 KV heads) */
         run_pool(&LLAMA, backends[b], QUANTA_F32, QUANTA_F32, 1e-4, 19, 0, 1);
         run_pool(&GEMMA, backends[b], QUANTA_F32, QUANTA_F32, 1e-4, 20, 1, 1);
+        /* and the shifts by position 0's rows: keys (softmax) and values (added back) */
+        run_pool(&LLAMA, backends[b], QUANTA_F32, QUANTA_F32, 1e-4, 21, 0, 1 + (QN_KV_SINK_K | QN_KV_SINK_V));
+        run_pool(&GEMMA, backends[b], QUANTA_F32, QUANTA_F32, 1e-4, 22, 1, 1 + QN_KV_SINK_V);
+    }
+}
+END_TEST
+
+/* Key smoothing's calibration runs once per loaded model (paged_smooth.h): the first quantized
+ * pool's prefill fills the model's copy, equal bit for bit to a fresh calibration; later pools
+ * reuse it (the same array, no second prefill), and a pool built on the kept means gives the
+ * same logits, bit for bit, as the one that computed them. */
+static void means_cached(const char *backend, uint64_t salt) {
+    tiny_model tm;
+    tiny_build(&tm, &GEMMA, salt, NULL, NULL);
+    quanta_model_params mp;
+    quanta_model_default_params(&mp);
+    quanta_backend *be;
+    quanta_model *m = tiny_open_load(&tm, backend, &mp, &be);
+    if (!m) {
+        tiny_free(&tm);
+        quanta_backend_close(be);
+        return;
+    }
+    const int V = GEMMA.n_vocab, NBK = 8;
+    const size_t count = QN_KV_CALIB_PARTS * (size_t)GEMMA.n_layer * GEMMA.n_head_kv * GEMMA.head_dim;
+    float *fresh = malloc(count * sizeof *fresh), *la = malloc((size_t)V * sizeof *la), *lb = malloc((size_t)V * sizeof *lb);
+    ck_assert(fresh && la && lb);
+    qt_poison_f32(fresh, count);
+    ck_assert_ptr_null(m->kv_calib);
+    ck_assert_msg(qn_kv_calibrate(m, fresh) == QUANTA_OK, "%s", quanta_last_error());
+    ck_assert_ptr_null(m->kv_calib); /* a calibration on its own does not fill the model's copy */
+    double amax = 0;
+    for (size_t i = 0; i < count; i++) amax = fmax(amax, fabs(fresh[i]));
+    ck_assert_msg(amax > 1e-3 && isfinite(amax), "%s: key means all ~0 (max %g)", backend, amax);
+    quanta_kv_pool *a, *b, *c;
+    ck_assert_msg(quanta_kv_pool_create(m, QUANTA_FP8_E4M3, NBK, 0, BS, NBK, &a) == QUANTA_OK, "%s", quanta_last_error());
+    const float *kept = m->kv_calib;
+    ck_assert_ptr_nonnull(kept);
+    ck_assert_msg(memcmp(kept, fresh, count * sizeof *fresh) == 0, "%s: the kept means differ from a fresh calibration",
+                  backend);
+    ck_assert_msg(quanta_kv_pool_create(m, QUANTA_Q8, NBK, 0, BS, NBK, &b) == QUANTA_OK, "%s", quanta_last_error());
+    ck_assert_msg(quanta_kv_pool_create(m, QUANTA_FP8_E4M3, NBK, 0, BS, NBK, &c) == QUANTA_OK, "%s", quanta_last_error());
+    ck_assert_ptr_eq(m->kv_calib, kept);
+    ck_assert_msg(memcmp(kept, fresh, count * sizeof *fresh) == 0, "%s: the kept means changed", backend);
+    qt_rng r = qt_rng_make(salt * 5 + 3);
+    int32_t toks[10], table[8], p0 = 0;
+    for (int i = 0; i < 10; i++) toks[i] = (int32_t)(qt_next(&r) % (uint64_t)V);
+    for (int i = 0; i < NBK; i++) table[i] = NBK - 1 - i;
+    qt_poison_f32(la, (size_t)V), qt_poison_f32(lb, (size_t)V);
+    ck_assert_int_eq(quanta_model_eval_paged(a, 1, 10, toks, &p0, table, NULL, la, (size_t)V), QUANTA_OK);
+    ck_assert_int_eq(quanta_model_eval_paged(c, 1, 10, toks, &p0, table, NULL, lb, (size_t)V), QUANTA_OK);
+    for (int32_t pos = 10; pos < 16; pos++) {
+        ck_assert_msg(memcmp(la, lb, (size_t)V * sizeof *la) == 0, "%s: logits differ at position %d", backend, pos);
+        int32_t t = tiny_argmax(la, V);
+        qt_poison_f32(la, (size_t)V), qt_poison_f32(lb, (size_t)V);
+        ck_assert_int_eq(quanta_model_eval_paged(a, 1, 1, &t, &pos, table, NULL, la, (size_t)V), QUANTA_OK);
+        ck_assert_int_eq(quanta_model_eval_paged(c, 1, 1, &t, &pos, table, NULL, lb, (size_t)V), QUANTA_OK);
+    }
+    ck_assert_msg(memcmp(la, lb, (size_t)V * sizeof *la) == 0, "%s: logits differ at the last step", backend);
+    for (int i = 0; i < V; i++) ck_assert_msg(isfinite(la[i]), "%s: logit %d not written", backend, i);
+    printf("%s: key means calibrated once (max |mu| %.3g), second fp8 pool's logits identical\n", backend, amax);
+    quanta_kv_pool_destroy(a), quanta_kv_pool_destroy(b), quanta_kv_pool_destroy(c);
+    free(fresh), free(la), free(lb);
+    quanta_model_destroy(m);
+    quanta_backend_close(be);
+    tiny_free(&tm);
+}
+
+START_TEST(test_means_cached) {
+    static const char *const backends[] = {"ref", "opencl", "cuda"};
+    for (int b = 0; b < 3; b++) means_cached(backends[b], 31 + (uint64_t)b);
+}
+END_TEST
+
+/* Distance of y from the nearest e4m3 value's magnitude grid (normals: 4 significant bits,
+ * subnormals below 2^-6: multiples of 2^-9), relative to |y|; 0 for y = 0. */
+static double off_e4m3_grid(double y) {
+    if (y == 0) return 0;
+    const double a = fabs(y);
+    double step;
+    if (a < 0.015625) step = 1.0 / 512;
+    else {
+        int e;
+        frexp(a, &e); /* a in [2^(e-1), 2^e) */
+        step = ldexp(1.0, e - 4);
+    }
+    return fabs(a - step * nearbyint(a / step)) / a;
+}
+
+/* QUANTA_KV_FAKE (paged_fake.h), the diagnostic: an f32 pool's K rows (k) or V rows (v) hold
+ * e4m3 values times their row's scale max|x| / 448 after a step, the other part unrounded. */
+static void fake_rounds(const char *backend, const char *parts, uint64_t salt) {
+    tiny_model tm;
+    tiny_build(&tm, &LLAMA, salt, NULL, NULL);
+    quanta_model_params mp;
+    quanta_model_default_params(&mp);
+    quanta_backend *be;
+    quanta_model *m = tiny_open_load(&tm, backend, &mp, &be);
+    if (!m) {
+        tiny_free(&tm);
+        quanta_backend_close(be);
+        return;
+    }
+    const int V = LLAMA.n_vocab, NBK = 4, T = 12;
+    const int64_t Hkv = LLAMA.n_head_kv, D = LLAMA.head_dim, rows = (int64_t)NBK * BS;
+    setenv("QUANTA_KV_FAKE", parts, 1);
+    quanta_kv_pool *p;
+    quanta_status st = quanta_kv_pool_create(m, QUANTA_F32, NBK, 0, BS, NBK, &p);
+    unsetenv("QUANTA_KV_FAKE");
+    ck_assert_msg(st == QUANTA_OK, "%s", quanta_last_error());
+    qt_rng r = qt_rng_make(salt * 3 + 1);
+    int32_t toks[12], table[4] = {2, 0, 3, 1}, p0 = 0;
+    for (int i = 0; i < T; i++) toks[i] = (int32_t)(qt_next(&r) % (uint64_t)V);
+    ck_assert_int_eq(quanta_model_eval_paged(p, 1, T, toks, &p0, table, NULL, NULL, 0), QUANTA_OK);
+    const size_t count = (size_t)(Hkv * rows * D);
+    float *x = malloc(count * sizeof *x);
+    ck_assert(x);
+    for (int values = 0; values < 2; values++) {
+        const int rounded = strchr(parts, values ? 'v' : 'k') != NULL;
+        qt_poison_f32(x, count);
+        ck_assert_int_eq(qn_kv_pool_read_kv(p, 0, values, x, count), QUANTA_OK);
+        double worst = 0;
+        for (int64_t h = 0; h < Hkv; h++)
+            for (int t = 0; t < T; t++) {
+                const float *row = x + ((size_t)h * rows + (size_t)table[t / BS] * BS + t % BS) * D;
+                double amax = 0;
+                for (int64_t i = 0; i < D; i++) amax = fmax(amax, fabs(row[i]));
+                ck_assert_msg(amax > 0 && isfinite(amax), "%s %s: row %d of head %lld is %g", backend, parts, t,
+                              (long long)h, amax);
+                for (int64_t i = 0; i < D; i++) worst = fmax(worst, off_e4m3_grid(row[i] / (amax / 448)));
+            }
+        printf("%s QUANTA_KV_FAKE=%s: %s rows off the e4m3 grid by up to %.3g\n", backend, parts, values ? "V" : "K",
+               worst);
+        if (rounded) ck_assert_msg(worst < 1e-5, "%s %s: %s not rounded (%g)", backend, parts, values ? "V" : "K", worst);
+        else ck_assert_msg(worst > 1e-3, "%s %s: %s rounded too (%g)", backend, parts, values ? "V" : "K", worst);
+    }
+    free(x);
+    quanta_kv_pool_destroy(p);
+    quanta_model_destroy(m);
+    quanta_backend_close(be);
+    tiny_free(&tm);
+}
+
+START_TEST(test_fake_rounds) {
+    static const char *const backends[] = {"ref", "opencl"};
+    for (int b = 0; b < 2; b++) {
+        fake_rounds(backends[b], "k", 41);
+        fake_rounds(backends[b], "v", 42);
+        fake_rounds(backends[b], "kv", 43);
     }
 }
 END_TEST
@@ -273,5 +424,10 @@ int main(void) {
     tcase_add_test(tc, test_paged_matches_contiguous);
     tcase_add_test(tc, test_rotation_orthogonal);
     suite_add_tcase(s, tc);
+    TCase *tm = tcase_create("calib"); /* alone: CK_RUN_CASE=calib */
+    tcase_set_timeout(tm, 600);
+    tcase_add_test(tm, test_means_cached);
+    tcase_add_test(tm, test_fake_rounds);
+    suite_add_tcase(s, tm);
     return qt_run_suite(s);
 }
