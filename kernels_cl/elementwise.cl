@@ -245,6 +245,23 @@ kernel void qn_rms_norm_rope(const global uchar *x, ulong xo, int xdt, const glo
     const QN_ANGLE p = (QN_ANGLE)pp[n] * (QN_ANGLE)freq_scale;
     const QN_ANGLE two_pi = 6.283185307179586476925;
     const size_t a = neox ? i : 2 * i, b = neox ? i + half_rot : 2 * i + 1;
+    if (has_freq && xdt == QN_DT_F32 && ydt == QN_DT_F32 && rot == D && (xo | yo | wo) % 4 == 0) {
+        /* straight-line, as qn_rope's: PoCL vectorises the work-group loop, sincos included
+         * (the generic loop below, its loads and stores switching on the dtype, stays scalar) */
+        const QN_ANGLE th = p * freq[i];
+        float c;
+        const float s = sincos((float)(th - two_pi * rint(th / two_pi)), &c);
+        const float ga = hasw ? w[a] + one : 1.0f, gb = hasw ? w[b] + one : 1.0f;
+        const global float *xf = (const global float *)(x + xo);
+        global float *yf = (global float *)(y + yo);
+        for (size_t j = 0; j < per; j++) {
+            const size_t base = (j * N + n) * D;
+            const float iv = inv[j], x0 = xf[base + a] * iv * ga, x1 = xf[base + b] * iv * gb;
+            yf[base + a] = x0 * c - x1 * s;
+            yf[base + b] = x0 * s + x1 * c;
+        }
+        return;
+    }
     const QN_ANGLE th = p * (has_freq ? freq[i] : exp2(-2.0 * (QN_ANGLE)i / (QN_ANGLE)rot * log2((QN_ANGLE)theta_base)));
     float c;
     const float s = sincos((float)(th - two_pi * rint(th / two_pi)), &c);
