@@ -323,8 +323,8 @@ static const qn_dtype_set ocl_kernels[QN_OP_COUNT] = {
     [QN_OP_GET_ROWS] = QN_DT_FLOATS | QN_DT_QUANTA_FORMATS | QN_DT_GGML_FORMATS,
     [QN_OP_WRITE_ROWS] = QN_DT_FLOATS | QN_DT_KV_QUANT,
     [QN_OP_PAGED_ATTENTION] = QN_DT_FLOATS | QN_DT_KV_QUANT,
-    /* not yet in CUDA's table: plans keep silu/gelu + mul, rms_norm + add, gate/up + glu and
-     * rms_norm + rope there */
+    /* the plan's fusions (engine/plan.c): CUDA lists glu and rms_norm_add, not yet matmul_glu
+     * or rms_norm_rope, so its plans keep gate/up + glu and rms_norm + rope separate */
     [QN_OP_GLU] = QN_DT_FLOATS,
     [QN_OP_RMS_NORM_ADD] = QN_DT_FLOATS,
     [QN_OP_MATMUL_GLU] = QN_DT_FLOATS | QN_DT_QUANTA_FORMATS | QN_DT_GGML_FORMATS,

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "qt_act.h"
 #include "qt_check.h"
 #include "qt_tensor.h"
 #include "quanta.h"
@@ -50,14 +51,6 @@ START_TEST(test_matmul_glu_rejects_bad_arguments) {
     quanta_graph_destroy(g);
 }
 END_TEST
-
-/* act in float64, written here from the formulas (not the library's). */
-static double act64(int act, double x) {
-    if (act == QUANTA_GLU_SILU) return x / (1.0 + exp(-x));
-    if (act == QUANTA_GLU_GELU) return 0.5 * x * (1.0 + erf(x / sqrt(2.0)));
-    const double u = sqrt(2.0 / 3.14159265358979323846) * (x + 0.044715 * x * x * x);
-    return 0.5 * x * (1.0 + tanh(u));
-}
 
 /* How the graph computes the gated MLP. */
 enum shape_kind {
@@ -173,7 +166,7 @@ static void run_case(quanta_backend *be, const char *name, enum shape_kind k, in
                 dg += (double)xg[c] * (double)wg.values[n * K + c];
                 du += (double)xu[c] * (double)wu.values[n * K + c];
             }
-            const double want = act64(act, dg) * du, got = y[m * N + n];
+            const double want = qt_act64(act, dg) * du, got = y[m * N + n];
             QT_CHECK(isfinite(got), "%s: y[%lld] is not finite", name, (long long)(m * N + n));
             const double e = fabs(got - want) / (1.0 + fabs(want));
             if (e > maxerr) maxerr = e;
