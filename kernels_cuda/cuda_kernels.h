@@ -123,6 +123,13 @@ int qn_cuda_matmul_dense(int x_dtype, const void *x, int w_dtype, const void *w,
 #define QN_CUDA_GGML_GEMV_MIN_K 512
 /* Bytes of the int8 activation buffer for x[M,K] (K a multiple of 32). */
 size_t qn_cuda_ggml_xq_bytes(int64_t M, int64_t K);
+/* Its parts: the codes xq[M*K], then (256-byte aligned) one scale dx and one pair of half sums sx
+ * (low 16 bits: first 16 codes, high: last 16) per chunk of 32. */
+static inline void qn_cuda_ggml_xq_split(void *buf, int64_t M, int64_t K, int8_t **xq, float **dx, int **sx) {
+    *xq = (int8_t *)buf;
+    *dx = (float *)(*xq + ((size_t)M * (size_t)K + 255) / 256 * 256);
+    *sx = (int *)(*dx + (size_t)M * (size_t)(K / 32));
+}
 /* x[M,K] (any float dtype) quantized to int8 chunks of 32 in xq_buf. */
 int qn_cuda_ggml_quantize_x(int x_dtype, const void *x, int64_t M, int64_t K, void *xq_buf, void *stream);
 /* y[M,N] = x . W^T for M <= QN_CUDA_GGML_GEMV_MAX_M, x given as qn_cuda_ggml_quantize_x left it. */
@@ -144,10 +151,16 @@ int qn_cuda_unary(int op, int x_dtype, const void *x, int y_dtype, void *y, int6
 /* y = a + b or a * b; b has n elements or nb = D elements broadcast over rows of D. */
 int qn_cuda_binary(int is_mul, int a_dtype, const void *a, int b_dtype, const void *b, int64_t nb, int y_dtype,
                    void *y, int64_t n, int64_t D, void *stream);
+/* y = act(gate) * up (op: QN_UNARY_SILU / _GELU / _GELU_TANH), n elements of one dtype. */
+int qn_cuda_glu(int op, int dtype, const void *gate, const void *up, void *y, int64_t n, void *stream);
 /* RMS norm over rows of D of x, or of x + r when r is not NULL (add_rms_norm: r has x's shape);
- * weight (dtype w_dtype) or NULL. */
-int qn_cuda_rms_norm(int x_dtype, const void *x, int r_dtype, const void *r, int w_dtype, const void *w, int y_dtype,
-                     void *y, int64_t rows, int64_t D, float eps, int plus_one, void *stream);
+ * weight (dtype w_dtype) or NULL; p (rms_norm_add: x's shape) added to the result when not NULL.
+ * With xq_buf (qn_cuda_ggml_xq_bytes(rows, D) bytes) the kernel may also leave y's int8 codes there,
+ * exactly as qn_cuda_ggml_quantize_x(y) would (D a multiple of 32 and a row in registers): then
+ * *xq_done = 1, else 0. */
+int qn_cuda_rms_norm(int x_dtype, const void *x, int r_dtype, const void *r, int w_dtype, const void *w, int p_dtype,
+                     const void *p, int y_dtype, void *y, int64_t rows, int64_t D, float eps, int plus_one,
+                     void *xq_buf, int *xq_done, void *stream);
 int qn_cuda_softmax(int x_dtype, const void *x, int y_dtype, void *y, int64_t rows, int64_t D, void *stream);
 /* x[rows, D] where row r has position pos[r % N]. mode 0 = NORM, 1 = NEOX. */
 int qn_cuda_rope(int x_dtype, const void *x, int y_dtype, void *y, const int32_t *pos, int64_t rows, int64_t N,

@@ -1,34 +1,49 @@
-/* elementwise.cu — element-wise and row-wise ops: silu, gelu, scale, convert, add, mul,
- * rms_norm, softmax, rope. Math is f32 (rope's angle in f64, like the oracle); each op is one
- * pass over memory. In-place use (y == x) is safe: every element is read before it is written
- * by the same thread, and row ops read a whole row before writing it. */
+/* elementwise.cu — element-wise and row-wise ops: silu, gelu, scale, convert, add, mul, glu,
+ * rms_norm (and the fused add_rms_norm / rms_norm_add), softmax, rope. Math is f32 (rope's
+ * angle in f64, like the oracle); each op is one pass over memory. In-place use (y == x) is
+ * safe: every element is read before it is written by the same thread, and row ops read a
+ * whole row before writing it. */
 #include <math.h>
 
 #include "cuda_common.cuh"
+#include "ggml_xq.cuh"
+
+/* f(v) of a unary op (QN_UNARY_*), shared by qn_k_unary and qn_k_glu. */
+__device__ __forceinline__ float qn_act(int op, float v, float s) {
+    switch (op) {
+    case QN_UNARY_SILU: return v / (1.0f + expf(-v));
+    /* 1 + erf(u) = erfc(-u) and 1 + tanh(u) = 2 / (1 + e^(-2u)): no cancellation for v << 0, where the
+     * sum form loses every digit (a conformance case at v ~ -6 had relative error 1) */
+    case QN_UNARY_GELU: return 0.5f * v * erfcf(-v * QN_F32(QN_SQRT1_2));
+    case QN_UNARY_GELU_TANH:
+        return v / (1.0f + expf(-2.0f * QN_F32(QN_GELU_SQRT_2_OVER_PI) * (v + QN_F32(QN_GELU_CUBIC) * v * v * v)));
+    case QN_UNARY_SCALE: return v * s;
+    default: return v;
+    }
+}
 
 __global__ void qn_k_unary(int op, int xd, const void *x, int yd, void *y, int64_t n, float s) {
-    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) {
-        const float v = qn_ld(xd, x, i);
-        float r;
-        switch (op) {
-        case QN_UNARY_SILU: r = v / (1.0f + expf(-v)); break;
-        /* 1 + erf(u) = erfc(-u) and 1 + tanh(u) = 2 / (1 + e^(-2u)): no cancellation for v << 0, where the
-         * sum form loses every digit (a conformance case at v ~ -6 had relative error 1) */
-        case QN_UNARY_GELU: r = 0.5f * v * erfcf(-v * QN_F32(QN_SQRT1_2)); break;
-        case QN_UNARY_GELU_TANH:
-            r = v / (1.0f + expf(-2.0f * QN_F32(QN_GELU_SQRT_2_OVER_PI) * (v + QN_F32(QN_GELU_CUBIC) * v * v * v)));
-            break;
-        case QN_UNARY_SCALE: r = v * s; break;
-        default: r = v; break;
-        }
-        qn_st(yd, y, i, r);
-    }
+    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x)
+        qn_st(yd, y, i, qn_act(op, qn_ld(xd, x, i), s));
 }
 
 extern "C" int qn_cuda_unary(int op, int x_dtype, const void *x, int y_dtype, void *y, int64_t n, float s,
                              void *stream) {
     if (n <= 0) return 0;
     qn_k_unary<<<qn_cu_blocks(n, 256, 132 * 32), 256, 0, (cudaStream_t)stream>>>(op, x_dtype, x, y_dtype, y, n, s);
+    return qn_cu_launch_status();
+}
+
+/* glu: y = act(gate) * up, the activation kept in f32 (never rounded to the dtype); one pass
+ * instead of the activation's and the multiply's two launches. */
+__global__ void qn_k_glu(int op, int dt, const void *g, const void *u, void *y, int64_t n) {
+    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x)
+        qn_st(dt, y, i, qn_act(op, qn_ld(dt, g, i), 0.0f) * qn_ld(dt, u, i));
+}
+
+extern "C" int qn_cuda_glu(int op, int dtype, const void *gate, const void *up, void *y, int64_t n, void *stream) {
+    if (n <= 0) return 0;
+    qn_k_glu<<<qn_cu_blocks(n, 256, 132 * 32), 256, 0, (cudaStream_t)stream>>>(op, dtype, gate, up, y, n);
     return qn_cu_launch_status();
 }
 
@@ -56,32 +71,109 @@ __device__ __forceinline__ float qn_norm_in(int xd, const void *x, int rd, const
     return r ? v + qn_ld(rd, r, i) : v;
 }
 
-__global__ void qn_k_rms_norm(int xd, const void *x, int rd, const void *r, int wd, const void *w, int yd, void *y,
-                              int64_t D, float eps, int plus_one) {
+/* What a norm kernel reads and writes: y = rms_norm(x [+ r]) * w [+ p]. r (add_rms_norm) is added
+ * before the norm, p (rms_norm_add) to the normed row, both in f32 before the one store. */
+struct qn_norm_args {
+    int xd, rd, wd, pd, yd, plus_one;
+    const void *x, *r, *w, *p;
+    void *y;
+    int64_t D;
+    float eps;
+    int8_t *xq; /* not NULL: y's int8 codes too (qn_k_rms_norm_regs only) */
+    float *dx;
+    int *sx;
+};
+
+/* v as y's dtype stores it (what qn_ld reads back). */
+__device__ __forceinline__ float qn_rounded(int dt, float v) {
+    if (dt == QN_DT_F32) return v;
+    if (dt == QN_DT_F16) return __half2float(__float2half_rn(v));
+    return __bfloat162float(__float2bfloat16_rn(v));
+}
+
+__device__ __forceinline__ float qn_norm_gain(const qn_norm_args &a, int64_t d) {
+    if (!a.w) return 1.0f;
+    const float g = qn_ld(a.wd, a.w, d);
+    return a.plus_one ? 1.0f + g : g;
+}
+
+__device__ __forceinline__ float qn_norm_inv(float ss, const qn_norm_args &a) {
+    return (float)(1.0 / sqrt((double)ss / (double)a.D + (double)a.eps));
+}
+
+/* Rows of any length: each thread strides the row, reading it twice. */
+__global__ void qn_k_rms_norm(qn_norm_args a) {
     __shared__ float sh[32];
-    const int64_t base = (int64_t)blockIdx.x * D;
+    const int64_t base = (int64_t)blockIdx.x * a.D;
     float ss = 0.0f;
-    for (int64_t d = threadIdx.x; d < D; d += blockDim.x) {
-        const float v = qn_norm_in(xd, x, rd, r, base + d);
+    for (int64_t d = threadIdx.x; d < a.D; d += blockDim.x) {
+        const float v = qn_norm_in(a.xd, a.x, a.rd, a.r, base + d);
         ss += v * v;
     }
-    ss = qn_block_sum(ss, sh);
-    const float inv = (float)(1.0 / sqrt((double)ss / (double)D + (double)eps));
-    for (int64_t d = threadIdx.x; d < D; d += blockDim.x) {
-        float g = 1.0f;
-        if (w) g = plus_one ? 1.0f + qn_ld(wd, w, d) : qn_ld(wd, w, d);
-        qn_st(yd, y, base + d, qn_norm_in(xd, x, rd, r, base + d) * inv * g);
+    const float inv = qn_norm_inv(qn_block_sum(ss, sh), a);
+    for (int64_t d = threadIdx.x; d < a.D; d += blockDim.x) {
+        float o = qn_norm_in(a.xd, a.x, a.rd, a.r, base + d) * inv * qn_norm_gain(a, d);
+        if (a.p) o += qn_ld(a.pd, a.p, base + d);
+        qn_st(a.yd, a.y, base + d, o);
+    }
+}
+
+/* Rows of at most PER * blockDim.x: every load (x, r, w, p) is issued before the reduction and
+ * kept in registers, so the kernel waits for memory once instead of twice (decode's norms are
+ * latency-bound: one 640-wide row took 4.4 us in the strided kernel). Same summation order as
+ * qn_k_rms_norm, so the same results. */
+template <int PER> __global__ void qn_k_rms_norm_regs(qn_norm_args a) {
+    __shared__ float sh[32];
+    const int64_t base = (int64_t)blockIdx.x * a.D;
+    float v[PER], g[PER], q[PER];
+    float ss = 0.0f;
+#pragma unroll
+    for (int k = 0; k < PER; k++) {
+        const int64_t d = threadIdx.x + (int64_t)k * blockDim.x;
+        v[k] = 0.0f, g[k] = 1.0f, q[k] = 0.0f;
+        if (d < a.D) {
+            v[k] = qn_norm_in(a.xd, a.x, a.rd, a.r, base + d);
+            g[k] = qn_norm_gain(a, d);
+            if (a.p) q[k] = qn_ld(a.pd, a.p, base + d);
+        }
+    }
+#pragma unroll
+    for (int k = 0; k < PER; k++) ss += v[k] * v[k];
+    const float inv = qn_norm_inv(qn_block_sum(ss, sh), a);
+#pragma unroll
+    for (int k = 0; k < PER; k++) {
+        const int64_t d = threadIdx.x + (int64_t)k * blockDim.x;
+        if (d < a.D) {
+            float o = v[k] * inv * g[k];
+            if (a.p) o += q[k];
+            qn_st(a.yd, a.y, base + d, o);
+            if (a.xq) { /* D % 32 == 0: whole warps, one chunk each */
+                const int64_t e0 = (base + d) & ~(int64_t)31;
+                qn_ggml_quantize_chunk(qn_rounded(a.yd, o), a.xq + e0, a.dx + e0 / 32, a.sx + e0 / 32);
+            }
+        }
     }
 }
 
 extern "C" int qn_cuda_rms_norm(int x_dtype, const void *x, int r_dtype, const void *r, int w_dtype, const void *w,
-                                int y_dtype, void *y, int64_t rows, int64_t D, float eps, int plus_one,
-                                void *stream) {
+                                int p_dtype, const void *p, int y_dtype, void *y, int64_t rows, int64_t D, float eps,
+                                int plus_one, void *xq_buf, int *xq_done, void *stream) {
+    if (xq_done) *xq_done = 0;
     if (rows <= 0 || D <= 0) return 0;
     if (rows > 0x7fffffff) return (int)cudaErrorInvalidValue;
     const int threads = D >= 1024 ? 1024 : D >= 256 ? 256 : 64;
-    qn_k_rms_norm<<<(unsigned)rows, threads, 0, (cudaStream_t)stream>>>(x_dtype, x, r_dtype, r, w_dtype, w, y_dtype, y,
-                                                                        D, eps, plus_one);
+    qn_norm_args a;
+    a.xd = x_dtype, a.rd = r_dtype, a.wd = w_dtype, a.pd = p_dtype, a.yd = y_dtype, a.plus_one = plus_one;
+    a.x = x, a.r = r, a.w = w, a.p = p, a.y = y, a.D = D, a.eps = eps;
+    a.xq = NULL, a.dx = NULL, a.sx = NULL;
+    cudaStream_t st = (cudaStream_t)stream;
+    if (D <= 4 * (int64_t)threads) {
+        const bool quantize = xq_buf && D % 32 == 0;
+        if (quantize) qn_cuda_ggml_xq_split(xq_buf, rows, D, &a.xq, &a.dx, &a.sx);
+        qn_k_rms_norm_regs<4><<<(unsigned)rows, threads, 0, st>>>(a);
+        if (quantize && xq_done) *xq_done = 1;
+    } else
+        qn_k_rms_norm<<<(unsigned)rows, threads, 0, st>>>(a);
     return qn_cu_launch_status();
 }
 

@@ -194,6 +194,45 @@ static quanta_status run_paged_attention(qn_cuda_state *s, const qn_node *node) 
     return QUANTA_OK;
 }
 
+/* ------------------------------------------------------------------ norms */
+
+/* Whether QUANTA_CUDA_NORM_QX=1 asks the norms to leave their result's int8 codes for the ggml
+ * GEMV that reads it next (q/k/v after the attention norm, gate/up after the FFN norm): one
+ * quantize launch fewer per such norm. Off by default until it has run on the device. */
+static bool norm_qx_wanted(void) {
+    static int wanted = -1;
+    if (wanted < 0) {
+        const char *e = getenv("QUANTA_CUDA_NORM_QX");
+        wanted = e && !strcmp(e, "1");
+    }
+    return wanted == 1;
+}
+
+/* rms_norm (x, weight), add_rms_norm (x, r added before, weight), rms_norm_add (x, r added
+ * after, weight). */
+static quanta_status run_norm(qn_cuda_state *s, const qn_node *node) {
+    const qn_tensor *x = src_at(node, 0), *y = node->dst;
+    const int fused = node->op != QN_OP_RMS_NORM, pre = node->op == QN_OP_ADD_RMS_NORM;
+    const qn_tensor *r = fused ? src_at(node, 1) : NULL, *w = src_at(node, fused ? 2 : 1);
+    const int64_t D = last_dim(x), rows = D ? elems(x) / D : 0;
+    const int yd = (int)y->desc.dtype, rd = r ? (int)r->desc.dtype : 0;
+    const void *rp = r ? qn_cuda_ptr(r) : NULL;
+    void *yp = qn_cuda_ptr(y), *xq = NULL;
+    const bool gemv_rows = rows >= 1 && rows <= QN_CUDA_GGML_GEMV_MAX_M && D >= QN_CUDA_GGML_GEMV_MIN_K && D % 32 == 0;
+    if (gemv_rows && norm_qx_wanted()) {
+        quanta_status st = qn_cuda_xq(s, qn_cuda_ggml_xq_bytes(rows, D), &xq);
+        if (st != QUANTA_OK) return st;
+    }
+    int done = 0;
+    const int e = qn_cuda_rms_norm((int)x->desc.dtype, qn_cuda_ptr(x), pre ? rd : 0, pre ? rp : NULL,
+                                   w ? (int)w->desc.dtype : 0, w ? qn_cuda_ptr(w) : NULL, pre ? 0 : rd,
+                                   pre ? NULL : rp, yd, yp, rows, D, node->params.eps, node->params.weight_plus_one,
+                                   xq, &done, s->stream);
+    if (e) return qn_cuda_error((cudaError_t)e, qn_op_name(node->op));
+    if (done) s->xq_src = yp, s->xq_M = rows, s->xq_K = D, s->xq_dtype = yd;
+    return QUANTA_OK;
+}
+
 /* ------------------------------------------------------------------ others */
 
 /* The kernels (kernels_cuda/): per op, the dtypes of its format source they decode. */
@@ -203,6 +242,8 @@ const qn_dtype_set qn_cuda_kernels[QN_OP_COUNT] = {
     [QN_OP_GET_ROWS] = QN_DT_FLOATS | QN_DT_QUANTA_FORMATS | QN_DT_GGML_FORMATS,
     [QN_OP_WRITE_ROWS] = QN_DT_FLOATS | QN_DT_KV_QUANT,
     [QN_OP_PAGED_ATTENTION] = QN_DT_FLOATS | QN_DT_KV_QUANT,
+    [QN_OP_GLU] = QN_DT_FLOATS,          /* the plan's fusions (engine/plan.c fuse_nodes) */
+    [QN_OP_RMS_NORM_ADD] = QN_DT_FLOATS,
 };
 
 /* The kernels' own limits of a node in the table (the rest have none). */
@@ -240,20 +281,7 @@ quanta_status qn_cuda_run(void *self, const qn_node *node) {
     case QN_OP_ATTENTION:
         return run_attention(s, node);
     case QN_OP_PAGED_ATTENTION: return run_paged_attention(s, node);
-    case QN_OP_RMS_NORM: {
-        const int64_t D = last_dim(x), rows = D ? elems(x) / D : 0;
-        e = qn_cuda_rms_norm(xd, xp, 0, NULL, b ? (int)b->desc.dtype : 0, b ? qn_cuda_ptr(b) : NULL, yd, yp, rows,
-                             D, node->params.eps, node->params.weight_plus_one, s->stream);
-        break;
-    }
-    case QN_OP_ADD_RMS_NORM: {
-        const qn_tensor *w = src_at(node, 2);
-        const int64_t D = last_dim(x), rows = D ? elems(x) / D : 0;
-        e = qn_cuda_rms_norm(xd, xp, (int)b->desc.dtype, qn_cuda_ptr(b), w ? (int)w->desc.dtype : 0,
-                             w ? qn_cuda_ptr(w) : NULL, yd, yp, rows, D, node->params.eps,
-                             node->params.weight_plus_one, s->stream);
-        break;
-    }
+    case QN_OP_RMS_NORM: case QN_OP_ADD_RMS_NORM: case QN_OP_RMS_NORM_ADD: return run_norm(s, node);
     case QN_OP_ROPE: {
         const quanta_rope_params *rp = &node->params.rope;
         const int nd = x->desc.ndim;
@@ -268,6 +296,13 @@ quanta_status qn_cuda_run(void *self, const qn_node *node) {
         e = qn_cuda_unary(node->params.approximate ? QN_UNARY_GELU_TANH : QN_UNARY_GELU, xd, xp, yd, yp, elems(x), 0.0f,
                           s->stream);
         break;
+    case QN_OP_GLU: {
+        const int act = node->params.glu_act == QUANTA_GLU_SILU        ? QN_UNARY_SILU
+                        : node->params.glu_act == QUANTA_GLU_GELU_TANH ? QN_UNARY_GELU_TANH
+                                                                        : QN_UNARY_GELU;
+        e = qn_cuda_glu(act, xd, xp, qn_cuda_ptr(b), yp, elems(x), s->stream);
+        break;
+    }
     case QN_OP_SCALE: e = qn_cuda_unary(QN_UNARY_SCALE, xd, xp, yd, yp, elems(x), node->params.scale, s->stream); break;
     case QN_OP_CONVERT: e = qn_cuda_unary(QN_UNARY_COPY, xd, xp, yd, yp, elems(x), 0.0f, s->stream); break;
     case QN_OP_SOFTMAX: {

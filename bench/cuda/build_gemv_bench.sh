@@ -1,0 +1,16 @@
+#!/bin/sh
+# Builds bench/cuda/ggml_gemv_bench (outside libquanta: kernels_cuda/ggml.cu and the driver) into $1
+# (default build-gemv/). Usage: bench/cuda/build_gemv_bench.sh [outdir] [gencode...]; from the repository root.
+set -e
+out=${1:-build-gemv}
+shift 2>/dev/null || true
+arch=${*:-"-gencode=arch=compute_90,code=sm_90"}
+NVCC=${NVCC:-nvcc}
+command -v "$NVCC" >/dev/null 2>&1 || NVCC=/usr/local/cuda/bin/nvcc
+mkdir -p "$out"
+inc="-Iinclude -Ibase -Iformats -Ikernels_cuda -Ibench/cuda"
+$NVCC -std=c++17 -O3 -lineinfo $arch $inc -c kernels_cuda/ggml.cu -o "$out/ggml.o" &
+$NVCC -std=c++17 -O3 -lineinfo $arch $inc -c bench/cuda/ggml_gemv_bench.cu -o "$out/ggml_gemv_bench.o" &
+wait
+$NVCC $arch -o "$out/ggml_gemv_bench" "$out/ggml.o" "$out/ggml_gemv_bench.o"
+echo "built $out/ggml_gemv_bench"

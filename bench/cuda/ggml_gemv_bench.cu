@@ -1,0 +1,118 @@
+/*
+ * ggml_gemv_bench.cu — kernel rows of the batch-1 ggml GEMV (kernels_cuda/ggml.cu) on the 7B's
+ * shapes, against the copy bandwidth measured in the same process. Standalone (links ggml.cu
+ * only). The kernel is the one QUANTA_CUDA_GEMV selects (direct by default, `staged`), so run it
+ * once with each; every row also prints an FNV-1a hash of the output bytes, which must be the
+ * same in both runs (the staged kernel is meant to be bit-identical).
+ *
+ *   bench/cuda/build_gemv_bench.sh OUTDIR && OUTDIR/ggml_gemv_bench [csv]
+ *
+ * Weights: random bytes with a valid f16 scale per block (timing does not depend on values, the
+ * hash does), enough copies of each matrix to rotate through more than the L2, 50 calls per CUDA
+ * graph, median of 5 graph launches. x: random f32, quantized once by qn_cuda_ggml_quantize_x.
+ */
+#include <cuda_runtime.h>
+
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <vector>
+
+#include "cuda_kernels.h" /* kernels_cuda/, and formats/layout.h through it */
+#include "driver.h"
+
+static uint64_t rng = 0x9E3779B97F4A7C15ull;
+static uint32_t next32() { /* xorshift64* */
+    rng ^= rng >> 12, rng ^= rng << 25, rng ^= rng >> 27;
+    return (uint32_t)((rng * 0x2545F4914F6CDD1Dull) >> 32);
+}
+
+/* Offsets of the f16 scales in a block (set to ~0.0078 so no value is Inf or NaN). */
+static void scale_offsets(int dt, std::vector<int> &o) {
+    o.clear();
+    if (dt == QN_DT_GGML_Q4_K || dt == QN_DT_GGML_Q5_K) o = {0, 2};
+    else if (dt == QN_DT_GGML_Q6_K) o = {208};
+    else if (dt == QN_DT_GGML_Q4_1 || dt == QN_DT_GGML_Q5_1) o = {0, 2};
+    else o = {0};
+}
+
+int main(int argc, char **argv) {
+    FILE *csv = argc > 1 ? fopen(argv[1], "w") : nullptr;
+    const char *mode = getenv("QUANTA_CUDA_GEMV");
+    mode = mode && !strcmp(mode, "staged") ? "staged" : "direct";
+    cudaStream_t st;
+    CK(cudaStreamCreate(&st));
+    cudaEvent_t e0, e1;
+    CK(cudaEventCreate(&e0));
+    CK(cudaEventCreate(&e1));
+
+    const size_t cb = 1ull << 30;
+    void *ca, *cbuf;
+    CK(cudaMalloc(&ca, cb));
+    CK(cudaMalloc(&cbuf, cb));
+    CK(cudaMemset(ca, 1, cb));
+    const float cms = median_ms(st, e0, e1, 5, [&] {
+        for (int i = 0; i < 10; i++) CK(cudaMemcpyAsync(i & 1 ? ca : cbuf, i & 1 ? cbuf : ca, cb, cudaMemcpyDeviceToDevice, st));
+    });
+    const double copy = 2.0 * cb * 10 / (cms * 1e-3);
+    cudaFree(ca), cudaFree(cbuf);
+    printf("mode %s; copy bandwidth (cudaMemcpy D2D, 1 GiB, read+write): %.0f GB/s\n", mode, copy / 1e9);
+    if (csv) fprintf(csv, "mode,format,N,K,us,weight_bytes,GBps,pct_copy,hash\n");
+
+    struct fmt { const char *name; int dt; } fmts[] = {{"q4_0", QN_DT_GGML_Q4_0}, {"q8_0", QN_DT_GGML_Q8_0},
+                                                        {"q4_k", QN_DT_GGML_Q4_K}, {"q6_k", QN_DT_GGML_Q6_K}};
+    const int64_t shapes[][2] = {{4096, 4096}, {14336, 4096}, {4096, 14336}, {32000, 4096}}; /* N, K */
+    printf("%-6s %6s %6s %9s %10s %8s %6s  %s\n", "format", "N", "K", "us", "wbytes MB", "GB/s", "%copy", "hash");
+    for (const fmt &f : fmts) {
+        for (const auto &sh : shapes) {
+            const int64_t N = sh[0], K = sh[1];
+            const int be = QN_GGML_BLOCK_ELEMS(f.dt), bb = QN_GGML_BLOCK_BYTES(f.dt);
+            const size_t rb = (size_t)(K / be) * bb, wbytes = rb * (size_t)N;
+            const int copies = (int)((256ull << 20) / wbytes) + 1;
+            std::vector<uint8_t> hw(wbytes);
+            std::vector<int> so;
+            scale_offsets(f.dt, so);
+            for (size_t i = 0; i < wbytes; i++) hw[i] = (uint8_t)next32();
+            for (size_t b = 0; b < wbytes / bb; b++)
+                for (int o : so) hw[b * bb + o] = 0x00, hw[b * bb + o + 1] = 0x20;
+            uint8_t *w;
+            CK(cudaMalloc(&w, wbytes * copies));
+            for (int c = 0; c < copies; c++) CK(cudaMemcpy(w + wbytes * c, hw.data(), wbytes, cudaMemcpyHostToDevice));
+            std::vector<float> hx((size_t)K);
+            for (auto &v : hx) v = (float)((int)(next32() % 2001) - 1000) / 1000.0f;
+            float *x, *y;
+            void *xq;
+            CK(cudaMalloc(&x, K * sizeof(float)));
+            CK(cudaMalloc(&y, N * sizeof(float)));
+            CK(cudaMalloc(&xq, qn_cuda_ggml_xq_bytes(1, K)));
+            CK(cudaMemcpy(x, hx.data(), K * sizeof(float), cudaMemcpyHostToDevice));
+            CK((cudaError_t)qn_cuda_ggml_quantize_x(QN_DT_F32, x, 1, K, xq, st));
+            cudaGraph_t g;
+            cudaGraphExec_t ge;
+            const int calls = 50;
+            CK(cudaStreamBeginCapture(st, cudaStreamCaptureModeGlobal));
+            for (int i = 0; i < calls; i++)
+                CK((cudaError_t)qn_cuda_ggml_gemv(f.dt, w + wbytes * (i % copies), N, K, xq, 1, QN_DT_F32, y, st));
+            CK(cudaStreamEndCapture(st, &g));
+            CK(cudaGraphInstantiate(&ge, g, 0));
+            const float ms = graph_median_ms(ge, st, e0, e1, 5);
+            const double us = ms * 1e3 / calls, gbps = wbytes / (us * 1e-6) / 1e9;
+            CK((cudaError_t)qn_cuda_ggml_gemv(f.dt, w, N, K, xq, 1, QN_DT_F32, y, st));
+            std::vector<uint8_t> hy((size_t)N * 4);
+            CK(cudaMemcpyAsync(hy.data(), y, hy.size(), cudaMemcpyDeviceToHost, st));
+            CK(cudaStreamSynchronize(st));
+            uint64_t h = 0xcbf29ce484222325ull;
+            for (uint8_t b : hy) h = (h ^ b) * 0x100000001b3ull;
+            printf("%-6s %6lld %6lld %9.2f %10.1f %8.0f %5.1f%%  %016llx\n", f.name, (long long)N, (long long)K, us,
+                   wbytes / 1e6, gbps, 100.0 * gbps * 1e9 / copy, (unsigned long long)h);
+            if (csv)
+                fprintf(csv, "%s,%s,%lld,%lld,%.3f,%zu,%.1f,%.1f,%016llx\n", mode, f.name, (long long)N, (long long)K, us,
+                        wbytes, gbps, 100.0 * gbps * 1e9 / copy, (unsigned long long)h);
+            cudaGraphExecDestroy(ge), cudaGraphDestroy(g);
+            cudaFree(w), cudaFree(x), cudaFree(y), cudaFree(xq);
+        }
+    }
+    if (csv) fclose(csv);
+    return 0;
+}
