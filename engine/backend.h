@@ -36,6 +36,8 @@ typedef enum qn_op {
     QN_OP_PAGED_ATTENTION, /* attention through per-sequence block tables into KV pools */
     QN_OP_GLU, /* act(gate) * up: a gated MLP's activation (plans fuse silu/gelu + mul into it) */
     QN_OP_RMS_NORM_ADD, /* r + rms_norm(x) with weight: a post-norm and its residual add (fused by plans) */
+    QN_OP_RMS_NORM_ROPE, /* rope(rms_norm(x) with weight): q/k norms and their rope (fused by plans) */
+    QN_OP_MATMUL_GLU, /* act(x·w_gate^T) * (x·w_up^T): a gated MLP's two projections and activation (fused by plans) */
     QN_OP_COUNT
 } qn_op;
 
@@ -75,10 +77,10 @@ typedef struct qn_tensor {
 typedef struct qn_op_params {
     quanta_attention_params attention;
     quanta_rope_params rope;
-    float eps;                 /* rms_norm, add_rms_norm, rms_norm_add */
-    int32_t weight_plus_one;   /* rms_norm, add_rms_norm, rms_norm_add */
+    float eps;                 /* rms_norm, add_rms_norm, rms_norm_add, rms_norm_rope */
+    int32_t weight_plus_one;   /* rms_norm, add_rms_norm, rms_norm_add, rms_norm_rope */
     int32_t approximate;       /* gelu */
-    int32_t glu_act;           /* glu: a quanta_glu_act */
+    int32_t glu_act;           /* glu, matmul_glu: a quanta_glu_act */
     float scale;               /* scale */
     int32_t perm[QUANTA_MAX_DIMS]; /* permute */
     quanta_comm *comm;         /* all_reduce: the rank's communicator (engine/comm.h) */
@@ -92,7 +94,7 @@ typedef struct qn_op_params {
  * One op with resolved tensors. Source slots by op (NULL where optional and absent):
  *   matmul: x, w                attention: q, k, v, mask, kv_lens
  *   rms_norm: x, weight         rope: x, positions        add_rms_norm: a, b, weight
- *   rms_norm_add: x, r, weight
+ *   rms_norm_add: x, r, weight  matmul_glu: x, w_gate, w_up  rms_norm_rope: x, weight, positions
  *   silu/gelu/scale/softmax/permute/convert: x
  *   add/mul: a, b               get_rows: table, ids        glu: gate, up
  *   write_rows: dst, src, start (dst and the node's dst share memory: the write is in place)

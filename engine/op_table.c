@@ -41,21 +41,26 @@ static int64_t last_dim(const quanta_tensor *t) { return t->desc.dims[t->desc.nd
 
 /* ------------------------------------------------------------------ validate and infer */
 
-static quanta_status infer_matmul(quanta_tensor *const *src, qn_op_params *p, quanta_tensor_desc *out) {
-    (void)p;
-    const quanta_tensor *x = src[0], *w = src[1];
-    TRY(check_activation(x, "matmul", "x"));
+/* x an activation [..., K], w a float or quantized weight [N, K]: the result is x's with N last. */
+static quanta_status check_matmul(const char *op, const quanta_tensor *x, const quanta_tensor *w, const char *wn,
+                                  quanta_tensor_desc *out) {
+    TRY(check_activation(x, op, "x"));
     if (w->desc.dtype == QUANTA_I32 || w->desc.dtype == QUANTA_U8)
-        return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "quanta_matmul: w has dtype %s; expected a float or quantized weight",
-                            dt(w->desc.dtype));
-    TRY(check_ndim(w, 2, "matmul", "w"));
+        return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "quanta_%s: %s has dtype %s; expected a float or quantized weight",
+                            op, wn, dt(w->desc.dtype));
+    TRY(check_ndim(w, 2, op, wn));
     if (last_dim(x) != w->desc.dims[1])
         return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT,
-                            "quanta_matmul: x has K = %lld (last dim) but w is [%lld, %lld] (expects [N, K])",
-                            (long long)last_dim(x), (long long)w->desc.dims[0], (long long)w->desc.dims[1]);
+                            "quanta_%s: x has K = %lld (last dim) but %s is [%lld, %lld] (expects [N, K])", op,
+                            (long long)last_dim(x), wn, (long long)w->desc.dims[0], (long long)w->desc.dims[1]);
     *out = x->desc;
     out->dims[out->ndim - 1] = w->desc.dims[0];
     return QUANTA_OK;
+}
+
+static quanta_status infer_matmul(quanta_tensor *const *src, qn_op_params *p, quanta_tensor_desc *out) {
+    (void)p;
+    return check_matmul("matmul", src[0], src[1], "w", out);
 }
 
 static quanta_status infer_attention(quanta_tensor *const *src, qn_op_params *p, quanta_tensor_desc *out) {
@@ -209,30 +214,53 @@ static quanta_status infer_glu(quanta_tensor *const *src, qn_op_params *p, quant
     return QUANTA_OK;
 }
 
-static quanta_status infer_rope(quanta_tensor *const *src, qn_op_params *p, quanta_tensor_desc *out) {
-    const quanta_tensor *x = src[0], *positions = src[1];
+/* act(x·w_gate^T) * (x·w_up^T): w_up of w_gate's format and shape, act a quanta_glu_act. */
+static quanta_status infer_matmul_glu(quanta_tensor *const *src, qn_op_params *p, quanta_tensor_desc *out) {
+    if (p->glu_act != QUANTA_GLU_SILU && p->glu_act != QUANTA_GLU_GELU && p->glu_act != QUANTA_GLU_GELU_TANH)
+        return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "quanta_matmul_glu: act %d is not a quanta_glu_act",
+                            (int)p->glu_act);
+    TRY(check_matmul("matmul_glu", src[0], src[1], "w_gate", out));
+    return check_like(src[1], src[2], "matmul_glu", "w_gate", "w_up");
+}
+
+/* rope's x [B,H,N,D] and positions i32 [N], and its parameters (completed: freq_scale 0 -> 1,
+ * rot_dims 0 -> D); shared with rms_norm_rope. */
+static quanta_status check_rope(const char *op, const quanta_tensor *x, const quanta_tensor *positions, qn_op_params *p) {
     const quanta_rope_params *params = &p->rope;
-    TRY(check_activation(x, "rope", "x"));
-    TRY(check_ndim(x, 4, "rope", "x"));
+    TRY(check_activation(x, op, "x"));
+    TRY(check_ndim(x, 4, op, "x"));
     if (positions->desc.dtype != QUANTA_I32 || positions->desc.ndim != 1 || positions->desc.dims[0] != x->desc.dims[2])
-        return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "quanta_rope: positions must be i32 [N=%lld]",
+        return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "quanta_%s: positions must be i32 [N=%lld]", op,
                             (long long)x->desc.dims[2]);
     if (params->mode != QUANTA_ROPE_NORM && params->mode != QUANTA_ROPE_NEOX)
-        return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "quanta_rope: params->mode %d is not a quanta_rope_mode",
+        return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "quanta_%s: params->mode %d is not a quanta_rope_mode", op,
                             (int)params->mode);
     if (!(params->theta_base > 0.0f) || !isfinite(params->theta_base))
-        return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "quanta_rope: params->theta_base must be > 0");
+        return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "quanta_%s: params->theta_base must be > 0", op);
     if (!isfinite(params->freq_scale) || params->freq_scale < 0.0f)
-        return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "quanta_rope: params->freq_scale must be finite and >= 0");
+        return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "quanta_%s: params->freq_scale must be finite and >= 0", op);
     int64_t d = x->desc.dims[3];
     int64_t rot = params->rot_dims ? params->rot_dims : d;
     if (params->rot_dims < 0 || rot > d || rot % 2 != 0)
         return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT,
-                            "quanta_rope: params->rot_dims (%d) must be even and <= head dim %lld (0 = all)",
+                            "quanta_%s: params->rot_dims (%d) must be even and <= head dim %lld (0 = all)", op,
                             params->rot_dims, (long long)d);
     if (p->rope.freq_scale == 0.0f) p->rope.freq_scale = 1.0f;
     p->rope.rot_dims = (int32_t)rot;
-    *out = x->desc;
+    return QUANTA_OK;
+}
+
+static quanta_status infer_rope(quanta_tensor *const *src, qn_op_params *p, quanta_tensor_desc *out) {
+    TRY(check_rope("rope", src[0], src[1], p));
+    *out = src[0]->desc;
+    return QUANTA_OK;
+}
+
+/* rms_norm of x (weight f32 [D] or absent, eps), then rope at positions. */
+static quanta_status infer_rms_norm_rope(quanta_tensor *const *src, qn_op_params *p, quanta_tensor_desc *out) {
+    TRY(check_rope("rms_norm_rope", src[0], src[2], p));
+    TRY(check_norm("rms_norm_rope", src[0], src[1], p->eps));
+    *out = src[0]->desc;
     return QUANTA_OK;
 }
 
@@ -394,6 +422,10 @@ static const qn_op_def op_table[QN_OP_COUNT] = {
     [QN_OP_GLU] = {"glu", 2, SRC("gate", "up"), 0, false, infer_glu, qn_ref_glu, 0},
     [QN_OP_RMS_NORM_ADD] = {"rms_norm_add", 3, SRC("x", "r", "weight"), 1u << 2, false, infer_rms_norm_add,
                             qn_ref_rms_norm_add, 0},
+    [QN_OP_RMS_NORM_ROPE] = {"rms_norm_rope", 3, SRC("x", "weight", "positions"), 1u << 1, false, infer_rms_norm_rope,
+                             qn_ref_rms_norm_rope, 0},
+    [QN_OP_MATMUL_GLU] = {"matmul_glu", 3, SRC("x", "w_gate", "w_up"), 0, false, infer_matmul_glu, qn_ref_matmul_glu,
+                          1},
 };
 
 const qn_op_def *qn_op_def_of(qn_op op) {

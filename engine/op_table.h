@@ -43,11 +43,13 @@ quanta_status qn_op_build(quanta_graph *g, qn_op op, quanta_tensor *const *src, 
 
 /* Reference implementations (engine/ref/), one per op, named in the table. */
 quanta_status qn_ref_matmul(const qn_node *node);
+quanta_status qn_ref_matmul_glu(const qn_node *node);
 quanta_status qn_ref_attention(const qn_node *node);
 quanta_status qn_ref_rms_norm(const qn_node *node);
 quanta_status qn_ref_add_rms_norm(const qn_node *node);
 quanta_status qn_ref_rms_norm_add(const qn_node *node);
 quanta_status qn_ref_rope(const qn_node *node);
+quanta_status qn_ref_rms_norm_rope(const qn_node *node);
 quanta_status qn_ref_silu(const qn_node *node);
 quanta_status qn_ref_gelu(const qn_node *node);
 quanta_status qn_ref_glu(const qn_node *node);

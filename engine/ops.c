@@ -71,6 +71,21 @@ quanta_status quanta_rope(quanta_graph *g, quanta_tensor *x, quanta_tensor *posi
     return qn_op_build(g, QN_OP_ROPE, src, &p, out);
 }
 
+quanta_status quanta_rms_norm_rope(quanta_graph *g, quanta_tensor *x, quanta_tensor *weight, float eps,
+                                   int32_t weight_plus_one, quanta_tensor *positions, const quanta_rope_params *params,
+                                   quanta_tensor **out) {
+    if (!params) {
+        if (out) *out = NULL;
+        return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "quanta_rms_norm_rope: params is NULL");
+    }
+    quanta_tensor *src[] = {x, weight, positions};
+    qn_op_params p = no_params();
+    p.rope = *params;
+    p.eps = eps;
+    p.weight_plus_one = weight_plus_one ? 1 : 0;
+    return qn_op_build(g, QN_OP_RMS_NORM_ROPE, src, &p, out);
+}
+
 quanta_status quanta_silu(quanta_graph *g, quanta_tensor *x, quanta_tensor **out) {
     return qn_op_build(g, QN_OP_SILU, &x, NULL, out);
 }
@@ -93,6 +108,14 @@ quanta_status quanta_glu(quanta_graph *g, quanta_tensor *gate, quanta_tensor *up
     qn_op_params p = no_params();
     p.glu_act = (int32_t)act;
     return qn_op_build(g, QN_OP_GLU, src, &p, out);
+}
+
+quanta_status quanta_matmul_glu(quanta_graph *g, quanta_tensor *x, quanta_tensor *w_gate, quanta_tensor *w_up,
+                                quanta_glu_act act, quanta_tensor **out) {
+    quanta_tensor *src[] = {x, w_gate, w_up};
+    qn_op_params p = no_params();
+    p.glu_act = (int32_t)act;
+    return qn_op_build(g, QN_OP_MATMUL_GLU, src, &p, out);
 }
 
 quanta_status quanta_scale(quanta_graph *g, quanta_tensor *x, float s, quanta_tensor **out) {

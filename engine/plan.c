@@ -1,6 +1,7 @@
 /*
  * plan.c — the executor: orders a graph's ops, keeps only what its outputs (and in-place
- * writes) need, fuses pairs of ops the backend has one kernel for (fuse_nodes), plans
+ * writes) need, fuses pairs of ops the backend has one kernel for (fuse_nodes, and a gated MLP's two
+ * matmuls with their glu: fuse_matmul_glu), plans
  * intermediate memory with buffer reuse, picks per-op fallback to the reference backend, and
  * runs the ops.
  */
@@ -204,7 +205,8 @@ static int read_elsewhere(const quanta_plan *p, const quanta_tensor *t, int skip
 /* The fused node for producer a feeding consumer c (whose other operand is u), or 0:
  *   mul(silu(g), u), mul(gelu(g), u)   -> glu(g, u)            (quanta_glu)
  *   add(rms_norm(x, w), u)             -> rms_norm_add(x, u, w) (quanta_rms_norm_add)
- * either operand order. */
+ *   rope(rms_norm(x, w), positions)    -> rms_norm_rope(x, w, positions) (quanta_rms_norm_rope)
+ * either operand order (mul, add; rope's x is its first source, u its positions). */
 static int fused_op(const qn_graph_node *a, const qn_graph_node *c, quanta_tensor *u, qn_graph_node *f) {
     *f = *c;
     if (c->op == QN_OP_MUL && (a->op == QN_OP_SILU || a->op == QN_OP_GELU)) {
@@ -214,6 +216,16 @@ static int fused_op(const qn_graph_node *a, const qn_graph_node *c, quanta_tenso
         f->nsrc = 2;
         f->src[0] = a->src[0];
         f->src[1] = u;
+        return 1;
+    }
+    if (c->op == QN_OP_ROPE && a->op == QN_OP_RMS_NORM) {
+        f->op = QN_OP_RMS_NORM_ROPE;
+        f->params.eps = a->params.eps;
+        f->params.weight_plus_one = a->params.weight_plus_one;
+        f->nsrc = 3;
+        f->src[0] = a->src[0];
+        f->src[1] = a->src[1];
+        f->src[2] = u;
         return 1;
     }
     if (c->op == QN_OP_ADD && a->op == QN_OP_RMS_NORM) {
@@ -231,7 +243,7 @@ static int fused_op(const qn_graph_node *a, const qn_graph_node *c, quanta_tenso
 
 /* A producer whose result only its consumer reads (no other reader, no output, no view),
  * followed by that consumer, becomes one node (fused_op) where the backend has its kernel
- * for the dtype, the other operand has the result's shape (no broadcast), and no in-place
+ * for the dtype, the other operand of a mul or add has the result's shape (no broadcast), and no in-place
  * write runs between the two (the producer's inputs are read later than before). One launch
  * and one pass over memory instead of two; the intermediate is no longer rounded to the
  * dtype (quanta_glu, quanta_rms_norm_add). The graph itself is not changed: the plan
@@ -239,16 +251,17 @@ static int fused_op(const qn_graph_node *a, const qn_graph_node *c, quanta_tenso
 static void fuse_nodes(quanta_plan *p) {
     for (int pos = 0; pos < p->norder; pos++) {
         qn_graph_node *m = &p->nodes[p->order[pos]];
-        if (m->op != QN_OP_MUL && m->op != QN_OP_ADD) continue;
-        for (int s = 0; s < 2; s++) {
+        if (m->op != QN_OP_MUL && m->op != QN_OP_ADD && m->op != QN_OP_ROPE) continue;
+        const int rope = m->op == QN_OP_ROPE;
+        for (int s = 0; s < (rope ? 1 : 2); s++) {
             quanta_tensor *t = m->src[s], *u = m->src[1 - s];
             if (t->kind != QN_KIND_NODE || t->is_output || t->producer < 0) continue;
             const qn_graph_node *a = &p->nodes[t->producer];
             qn_graph_node f;
             /* mul(t, t) or add(t, view of t): the fused node would read t, which nobody computes */
             if (a->dst != t || qn_storage_root(u) == t || !fused_op(a, m, u, &f)) continue;
-            if (u->desc.dtype != t->desc.dtype || u->desc.ndim != t->desc.ndim ||
-                memcmp(u->desc.dims, t->desc.dims, sizeof t->desc.dims[0] * (size_t)t->desc.ndim) != 0)
+            if (!rope && (u->desc.dtype != t->desc.dtype || u->desc.ndim != t->desc.ndim ||
+                          memcmp(u->desc.dims, t->desc.dims, sizeof t->desc.dims[0] * (size_t)t->desc.ndim) != 0))
                 continue;
             int apos = -1, in_place = 0;
             for (int q = 0; q < pos; q++) {
@@ -270,6 +283,61 @@ static void fuse_nodes(quanta_plan *p) {
             pos--;
             break;
         }
+    }
+}
+
+/* Whether node n's source tensor t is the result of a matmul at some position (returned in
+ * *at) that only n reads (no other reader, no output, no view). */
+static const qn_graph_node *sole_matmul(const quanta_plan *p, const quanta_tensor *t, int npos, int *at) {
+    if (t->kind != QN_KIND_NODE || t->is_output || t->producer < 0) return NULL;
+    const qn_graph_node *a = &p->nodes[t->producer];
+    if (a->op != QN_OP_MATMUL || a->dst != t || read_elsewhere(p, t, npos)) return NULL;
+    *at = -1;
+    for (int q = 0; q < npos; q++)
+        if (p->order[q] == t->producer) *at = q;
+    return *at >= 0 ? a : NULL;
+}
+
+/* glu(matmul(x, w_gate), matmul(x, w_up)) becomes matmul_glu(x, w_gate, w_up) where the
+ * backend has its kernel for the weights' format and shape: both products of the same x, of
+ * one weight format and shape, read by the glu alone, no in-place write from the first of
+ * them to the glu. One launch instead of three (gate, up, glu), and x read once for both
+ * weight rows. Runs after fuse_nodes, which makes the glu from the activation and the mul. */
+static void fuse_matmul_glu(quanta_plan *p) {
+    for (int pos = 0; pos < p->norder; pos++) {
+        qn_graph_node *c = &p->nodes[p->order[pos]];
+        if (c->op != QN_OP_GLU) continue;
+        int gpos, upos;
+        const qn_graph_node *mg = sole_matmul(p, c->src[0], pos, &gpos), *mu = sole_matmul(p, c->src[1], pos, &upos);
+        if (!mg || !mu || mg == mu || mg->src[0] != mu->src[0]) continue;
+        const quanta_tensor *wg = mg->src[1], *wu = mu->src[1];
+        if (wg->desc.dtype != wu->desc.dtype || wg->desc.ndim != 2 || wu->desc.ndim != 2 ||
+            wg->desc.dims[0] != wu->desc.dims[0] || wg->desc.dims[1] != wu->desc.dims[1])
+            continue;
+        const int first = gpos < upos ? gpos : upos, second = gpos < upos ? upos : gpos;
+        int in_place = 0;
+        for (int q = first + 1; q < pos; q++)
+            if (qn_op_def_of(p->nodes[p->order[q]].op)->dst_is_src0) in_place = 1;
+        if (in_place) continue;
+        qn_graph_node f = *c;
+        f.op = QN_OP_MATMUL_GLU;
+        f.nsrc = 3;
+        f.src[0] = mg->src[0];
+        f.src[1] = mg->src[1];
+        f.src[2] = mu->src[1];
+        qn_node probe;
+        memset(&probe, 0, sizeof probe);
+        probe.op = f.op;
+        probe.params = f.params;
+        probe.nsrc = 3;
+        for (int i = 0; i < 3; i++) probe.src[i] = &p->pt[f.src[i]->id].rt;
+        probe.dst = &p->pt[c->dst->id].rt;
+        if (!is_ref(p) && !qn_backend_runs_node(p->backend->ops, p->backend->self, &probe)) continue;
+        *c = f;
+        memmove(&p->order[second], &p->order[second + 1], (size_t)(p->norder - second - 1) * sizeof *p->order);
+        memmove(&p->order[first], &p->order[first + 1], (size_t)(p->norder - first - 2) * sizeof *p->order);
+        p->norder -= 2;
+        pos -= 2;
     }
 }
 
@@ -377,6 +445,7 @@ quanta_status quanta_plan_create(quanta_graph *g, quanta_backend *backend, quant
     if (st == QUANTA_OK) st = select_nodes(p);
     if (st == QUANTA_OK) st = resolve_leaves(p);
     if (st == QUANTA_OK) fuse_nodes(p);
+    if (st == QUANTA_OK) fuse_matmul_glu(p);
     if (st == QUANTA_OK) st = plan_arena(p, offsets, &p->arena_bytes);
     if (st == QUANTA_OK && p->arena_bytes) st = qn_backend_alloc(backend, p->arena_bytes, &p->arena);
     if (st == QUANTA_OK) {
@@ -643,21 +712,30 @@ quanta_status quanta_plan_set_input(quanta_plan *p, quanta_tensor *t, const void
     return st;
 }
 
-quanta_status quanta_plan_get_output(quanta_plan *p, quanta_tensor *t, void *data, size_t bytes) {
-    quanta_status st = plan_tensor_of(p, t, "quanta_plan_get_output");
+/* The first `bytes` of output t (all of it when whole). */
+static quanta_status get_output(quanta_plan *p, quanta_tensor *t, void *data, size_t bytes, int whole, const char *fn) {
+    quanta_status st = plan_tensor_of(p, t, fn);
     if (st != QUANTA_OK) return st;
     qn_tensor_kind root = qn_storage_root(t)->kind;
     /* The plan-time mark decides: memory of tensors marked later may have been reused. */
     if (!p->pt[t->id].output && root == QN_KIND_NODE)
-        return qn_error_set(QUANTA_ERR_STATE,
-                            "quanta_plan_get_output: tensor %d was not marked with quanta_graph_output before planning", t->id);
-    if (!data) return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "quanta_plan_get_output: data is NULL");
-    if (bytes != t->bytes)
-        return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "quanta_plan_get_output: bytes is %zu but the tensor holds %zu",
-                            bytes, t->bytes);
+        return qn_error_set(QUANTA_ERR_STATE, "%s: tensor %d was not marked with quanta_graph_output before planning",
+                            fn, t->id);
+    if (!data) return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "%s: data is NULL", fn);
+    if (whole ? bytes != t->bytes : bytes > t->bytes)
+        return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "%s: bytes is %zu but the tensor holds %zu", fn, bytes,
+                            t->bytes);
     if (root == QN_KIND_NODE && !p->executed)
-        return qn_error_set(QUANTA_ERR_STATE, "quanta_plan_get_output: the plan has not been executed");
+        return qn_error_set(QUANTA_ERR_STATE, "%s: the plan has not been executed", fn);
     st = p->backend->ops->synchronize(p->backend->self);
     if (st != QUANTA_OK) return st;
     return p->backend->ops->read(p->backend->self, p->pt[t->id].rt.mem, data, bytes);
+}
+
+quanta_status quanta_plan_get_output(quanta_plan *p, quanta_tensor *t, void *data, size_t bytes) {
+    return get_output(p, t, data, bytes, 1, "quanta_plan_get_output");
+}
+
+quanta_status quanta_plan_get_output_prefix(quanta_plan *p, quanta_tensor *t, void *data, size_t bytes) {
+    return get_output(p, t, data, bytes, 0, "quanta_plan_get_output_prefix");
 }

@@ -314,6 +314,14 @@ typedef struct quanta_rope_params {
 /* x[B,H,N,D], positions i32 [N]: rotates each row by its position. */
 QUANTA_API quanta_status quanta_rope(quanta_graph *g, quanta_tensor *x, quanta_tensor *positions,
                                      const quanta_rope_params *params, quanta_tensor **out);
+/* q/k norms with their rope: y = rope(rms_norm(x, weight), positions), x [B,H,N,D], as
+ * quanta_rms_norm then quanta_rope except that the normed value is not rounded to x's dtype
+ * before the rotation. weight f32 [D] or NULL, eps and weight_plus_one as quanta_rms_norm's,
+ * positions and params as quanta_rope's. Plans fuse an rms_norm feeding a rope this way
+ * themselves where the backend has the kernel. */
+QUANTA_API quanta_status quanta_rms_norm_rope(quanta_graph *g, quanta_tensor *x, quanta_tensor *weight, float eps,
+                                              int32_t weight_plus_one, quanta_tensor *positions,
+                                              const quanta_rope_params *params, quanta_tensor **out);
 
 QUANTA_API quanta_status quanta_silu(quanta_graph *g, quanta_tensor *x, quanta_tensor **out);
 /* tanh approximation when approximate != 0, else the exact erf form. */
@@ -333,6 +341,12 @@ typedef enum quanta_glu_act {
 } quanta_glu_act;
 QUANTA_API quanta_status quanta_glu(quanta_graph *g, quanta_tensor *gate, quanta_tensor *up, quanta_glu_act act,
                                     quanta_tensor **out);
+/* A gated MLP's two projections and its activation in one op: y = act(x·w_gate^T) * (x·w_up^T),
+ * as quanta_matmul twice then quanta_glu, except that neither product is rounded to x's dtype
+ * before the activation. w_up has w_gate's format and shape [N, K]; y is x's with N last. Plans
+ * fuse two matmuls of one x feeding a glu this way themselves where the backend has the kernel. */
+QUANTA_API quanta_status quanta_matmul_glu(quanta_graph *g, quanta_tensor *x, quanta_tensor *w_gate,
+                                           quanta_tensor *w_up, quanta_glu_act act, quanta_tensor **out);
 /* y = x * s */
 QUANTA_API quanta_status quanta_scale(quanta_graph *g, quanta_tensor *x, float s, quanta_tensor **out);
 /* Softmax over the last dimension. */
@@ -469,6 +483,10 @@ QUANTA_API quanta_status quanta_plan_execute(quanta_plan *plan);
  * interchange layout. */
 QUANTA_API quanta_status quanta_plan_get_output(quanta_plan *plan, quanta_tensor *t, void *data,
                                                 size_t bytes);
+/* Copies only the first `bytes` (at most the output's size) of an output, e.g. the leading rows
+ * of a batch planned for more rows than it holds now. */
+QUANTA_API quanta_status quanta_plan_get_output_prefix(quanta_plan *plan, quanta_tensor *t, void *data,
+                                                       size_t bytes);
 
 /* -------------------------------------------------------------------- models
  * A decoder-only language model (LLaMA 2/3, Mistral, Qwen2, Gemma 3) loaded from a GGUF file

@@ -21,12 +21,14 @@ inline float qn_hsum16(float16 v) {
 }
 
 /* Kernels check the arguments they read on the device (a write_rows start, kv_lens, get_rows
- * ids) instead of the host reading them back, which would drain the queue before every such
+ * ids, paged attention's lengths and block tables) instead of the host reading them back, which would drain the queue before every such
  * op. The first bad value claims err[0] with its code, its details go to err[1..3], and the
  * host reports it at its next synchronize (cl_backend.c). */
 #define QN_ERR_WRITE_ROWS_START 1
 #define QN_ERR_ATTENTION_KV_LENS 2
 #define QN_ERR_GET_ROWS_ID 3
+#define QN_ERR_PAGED_KV_LENS 4
+#define QN_ERR_PAGED_BLOCK 5
 inline void qn_report(global int *err, int code, int a, int b, int c) {
     if (atomic_cmpxchg((volatile global int *)err, 0, -1) != 0) return;
     err[1] = a;
@@ -175,3 +177,22 @@ inline float qn_w_elem(const global uchar *base, const qn_quant_layout *w, long 
 #define QN_WLAYOUT_MAKE(w) qn_quant_layout w; w.dtype = wdtype; w.group = wgroup; w.double_quant = wdq; \
     w.rows = 0; w.cols = wcols; w.codes_row_bytes = wrowb; w.scales_offset = wscales; w.q4_zeros_offset = wq4z; \
     w.q4_zero_row_bytes = wq4zrb; w.nf4_dq_scales_offset = wdqs; w.nf4_dq_mean_offset = wdqm; w.total_bytes = 0
+
+/* silu and the tanh GELU are both v / (1 + e^-z): z = v for silu, z = 2u for GELU, whose
+ * 0.5 (1 + tanh u) = 1 / (1 + e^-2u) (no tanh, exact for tiny and huge x). */
+inline float qn_gelu_tanh_z(float v) {
+    return 2.0f * QN_F32(QN_GELU_SQRT_2_OVER_PI) * (v + QN_F32(QN_GELU_CUBIC) * v * v * v);
+}
+inline float qn_sigmoid_gate(float v, float z) { return v / (1.0f + exp(-z)); }
+
+/* The unary ops (op: QN_UNARY_*), shared by qn_unary, qn_glu and qn_gemv_rows_glu. */
+inline float qn_act(float v, int op, float s) {
+    switch (op) {
+    case QN_UNARY_SILU: return qn_sigmoid_gate(v, v);
+    case QN_UNARY_GELU: /* 1 + erf(x/sqrt2) = erfc(-x/sqrt2), without cancellation for x << 0 */
+        return 0.5f * v * erfc(-v * QN_F32(QN_SQRT1_2));
+    case QN_UNARY_GELU_TANH: return qn_sigmoid_gate(v, qn_gelu_tanh_z(v));
+    case QN_UNARY_SCALE: return v * s;
+    default: return v;
+    }
+}

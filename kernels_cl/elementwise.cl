@@ -1,31 +1,15 @@
 /*
  * elementwise.cl — element-wise and row ops: unary (silu, gelu, scale, convert), binary
- * (add, mul with row broadcast), rms_norm (and add_rms_norm), softmax, rope, get_rows, permute, write_rows,
- * dequantize, and the copy kernel behind `quanta bench`'s bandwidth figure.
+ * (add, mul with row broadcast), rms_norm (and add_rms_norm, rms_norm_add), softmax, rope (and
+ * rms_norm_rope), get_rows, permute, write_rows, dequantize, and the copy kernel behind `quanta
+ * bench`'s bandwidth figure.
  * One work-item per element unless a kernel says otherwise; sizes are guarded, so the global
  * size may be rounded up to the work-group size.
  */
 
 /* QN_UNARY_* and the GELU constants: base/unary_ops.h, carried ahead of common.cl. */
 
-/* silu and the tanh GELU are both v / (1 + e^-z): z = v for silu, z = 2u for GELU, whose
- * 0.5 (1 + tanh u) = 1 / (1 + e^-2u) (no tanh, exact for tiny and huge x). */
-inline float qn_gelu_tanh_z(float v) {
-    return 2.0f * QN_F32(QN_GELU_SQRT_2_OVER_PI) * (v + QN_F32(QN_GELU_CUBIC) * v * v * v);
-}
-inline float qn_sigmoid_gate(float v, float z) { return v / (1.0f + exp(-z)); }
-
-/* The unary ops (op: QN_UNARY_*), shared by qn_unary and qn_glu. */
-inline float qn_act(float v, int op, float s) {
-    switch (op) {
-    case QN_UNARY_SILU: return qn_sigmoid_gate(v, v);
-    case QN_UNARY_GELU: /* 1 + erf(x/sqrt2) = erfc(-x/sqrt2), without cancellation for x << 0 */
-        return 0.5f * v * erfc(-v * QN_F32(QN_SQRT1_2));
-    case QN_UNARY_GELU_TANH: return qn_sigmoid_gate(v, qn_gelu_tanh_z(v));
-    case QN_UNARY_SCALE: return v * s;
-    default: return v;
-    }
-}
+/* The activations (qn_act, shared with matmul.cl's qn_gemv_rows_glu) are in common.cl. */
 
 kernel void qn_unary(const global uchar *x, ulong xo, int xdt, global uchar *y, ulong yo, int ydt,
                      ulong n, int op, float s) {
@@ -212,6 +196,82 @@ kernel void qn_rope(const global uchar *x, ulong xo, int xdt, const global int *
     for (size_t r = n; r < rows; r += N) {
         const size_t base = r * D;
         const float x0 = qn_ld(x + xo, xdt, base + a), x1 = qn_ld(x + xo, xdt, base + b);
+        qn_st(y + yo, ydt, base + a, x0 * c - x1 * s);
+        qn_st(y + yo, ydt, base + b, x0 * s + x1 * c);
+    }
+}
+
+/* rms_norm_rope: rope(rms_norm(x) · (w or 1 + w)), the normed rows kept in f32. One work-group
+ * per position n of all its pairs (local size rot / 2): first the inverse rms of each row at n
+ * (item j takes rows j, j + ls, ...; into inv, rows / N floats of local memory), then the
+ * rotation as qn_rope's, each element scaled by its row's inv and its weight as it is read.
+ * One launch for what were rms_norm and rope, no intermediate in memory. */
+inline float qn_nr_ld(const global uchar *x, int xdt, const global float *w, int hasw, float one, size_t i, size_t d,
+                      float inv) {
+    const float v = qn_ld(x, xdt, i) * inv;
+    return hasw ? v * (w[d] + one) : v;
+}
+
+kernel void qn_rms_norm_rope(const global uchar *x, ulong xo, int xdt, const global uchar *wb, ulong wo, int hasw,
+                             int plus_one, float eps, const global int *pos, ulong po, global uchar *y, ulong yo,
+                             int ydt, ulong rows, ulong N, ulong D, ulong rot, int neox, float theta_base,
+                             float freq_scale, const global QN_ANGLE *freq, int has_freq, local float *inv) {
+    const size_t i = get_local_id(0), ls = get_local_size(0), n = get_group_id(1), half_rot = rot / 2;
+    const size_t per = rows / N; /* rows at position n: r = j·N + n */
+    for (size_t j = i; j < per; j += ls) {
+        const size_t base = (j * N + n) * D;
+        float ss = 0.0f;
+        if (xdt == QN_DT_F32 && D % 16 == 0 && xo % 4 == 0) {
+            const global float *xf = (const global float *)(x + xo) + base;
+            float16 acc = 0.0f;
+            for (size_t d = 0; d < D; d += 16) {
+                const float16 v = vload16(0, xf + d);
+                acc = fma(v, v, acc);
+            }
+            ss = qn_hsum16(acc);
+        } else {
+            for (size_t d = 0; d < D; d++) {
+                const float v = qn_ld(x + xo, xdt, base + d);
+                ss += v * v;
+            }
+        }
+        inv[j] = rsqrt(ss / (float)D + eps);
+    }
+    barrier(CLK_LOCAL_MEM_FENCE);
+    if (i >= half_rot) return;
+    const global float *w = (const global float *)(wb + wo);
+    const float one = plus_one ? 1.0f : 0.0f;
+    const global int *pp = (const global int *)((const global uchar *)pos + po);
+    const QN_ANGLE p = (QN_ANGLE)pp[n] * (QN_ANGLE)freq_scale;
+    const QN_ANGLE two_pi = 6.283185307179586476925;
+    const size_t a = neox ? i : 2 * i, b = neox ? i + half_rot : 2 * i + 1;
+    if (has_freq && xdt == QN_DT_F32 && ydt == QN_DT_F32 && rot == D && (xo | yo | wo) % 4 == 0) {
+        /* straight-line, as qn_rope's: PoCL vectorises the work-group loop, sincos included
+         * (the generic loop below, its loads and stores switching on the dtype, stays scalar) */
+        const QN_ANGLE th = p * freq[i];
+        float c;
+        const float s = sincos((float)(th - two_pi * rint(th / two_pi)), &c);
+        const float ga = hasw ? w[a] + one : 1.0f, gb = hasw ? w[b] + one : 1.0f;
+        const global float *xf = (const global float *)(x + xo);
+        global float *yf = (global float *)(y + yo);
+        for (size_t j = 0; j < per; j++) {
+            const size_t base = (j * N + n) * D;
+            const float iv = inv[j], x0 = xf[base + a] * iv * ga, x1 = xf[base + b] * iv * gb;
+            yf[base + a] = x0 * c - x1 * s;
+            yf[base + b] = x0 * s + x1 * c;
+        }
+        return;
+    }
+    const QN_ANGLE th = p * (has_freq ? freq[i] : exp2(-2.0 * (QN_ANGLE)i / (QN_ANGLE)rot * log2((QN_ANGLE)theta_base)));
+    float c;
+    const float s = sincos((float)(th - two_pi * rint(th / two_pi)), &c);
+    for (size_t j = 0; j < per; j++) {
+        const size_t base = (j * N + n) * D;
+        const float iv = inv[j];
+        for (size_t d = rot + i; d < D; d += half_rot) /* dims past rot: normed, not rotated */
+            qn_st(y + yo, ydt, base + d, qn_nr_ld(x + xo, xdt, w, hasw, one, base + d, d, iv));
+        const float x0 = qn_nr_ld(x + xo, xdt, w, hasw, one, base + a, a, iv);
+        const float x1 = qn_nr_ld(x + xo, xdt, w, hasw, one, base + b, b, iv);
         qn_st(y + yo, ydt, base + a, x0 * c - x1 * s);
         qn_st(y + yo, ydt, base + b, x0 * s + x1 * c);
     }

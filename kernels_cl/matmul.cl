@@ -7,7 +7,8 @@
  * halves; qn_x_prep reorders x the same way once per call.
  *
  * GEMV (M <= 8, decode):
- *   qn_gemv_rows  CPUs: one work-item per weight row, no barriers.
+ *   qn_gemv_rows  CPUs: one work-item per weight row, no barriers (qn_gemv_rows_glu: the same
+ *                 over a gate row and an up row, through the activation: matmul_glu).
  *   qn_gemv       GPUs: several work-items per row, partial sums meet in a local-memory tree
  *                 (no subgroups needed, so every OpenCL 1.2 device runs it).
  *   Both walk a weight row through qn_gemv_row once per x row: one loop per format with the
@@ -445,6 +446,43 @@ kernel void qn_gemv_rows(const global uchar *Wb, ulong wo, QN_WLAYOUT_ARGS, cons
     const global float *x = (const global float *)(xb_ + xo);
     for (int m = 0; m < M; m++)
         qn_st(y + yo, ydt, (size_t)m * (size_t)N + n, qn_gemv_row(Wb + wo, &w, QN_XROW(m), QN_XGS(m), n, K, 0, 1, 1));
+}
+
+/* matmul_glu on CPUs: y = act(x·Wg^T) * (x·Wu^T), the gate row and the up row of one n per
+ * work-item (Wg and Wu share one layout: same format and shape), act a QN_UNARY_* code. One
+ * launch instead of gate, up and glu; x (in L1) is read once per pair of rows. */
+kernel void qn_gemv_rows_glu(const global uchar *Wg, ulong go, const global uchar *Wu, ulong uo, QN_WLAYOUT_ARGS,
+                             const global uchar *xb_, ulong xo, global uchar *y, ulong yo, int ydt, int M, long N,
+                             long K, int act) {
+    QN_WLAYOUT_MAKE(w);
+    const long n = get_global_id(0);
+    if (n >= N) return;
+    const global float *x = (const global float *)(xb_ + xo);
+    if (w.dtype == QN_DT_Q8 && K % 32 == 0) {
+        /* q8 (the decode's format on CPUs): both rows in one walk over K, each x chunk loaded
+         * once for two FMA chains (two calls of the general walk measured ~25% slower than
+         * the two GEMVs they replace) */
+        const global char *qg = (const global char *)(Wg + go) + n * K, *qu = (const global char *)(Wu + uo) + n * K;
+        const float sg = qn_ldf_any(Wg + go + w.scales_offset + n * 4), su = qn_ldf_any(Wu + uo + w.scales_offset + n * 4);
+        for (int m = 0; m < M; m++) {
+            const global float *xr = QN_XROW(m);
+            float16 ag = 0.0f, au = 0.0f;
+            for (long c = 0; c < K / 32; c++) {
+                const float16 x0 = vload16(2 * c, xr), x1 = vload16(2 * c + 1, xr);
+                ag = fma(convert_float16(vload16(2 * c, qg)), x0, ag);
+                au = fma(convert_float16(vload16(2 * c, qu)), x0, au);
+                ag = fma(convert_float16(vload16(2 * c + 1, qg)), x1, ag);
+                au = fma(convert_float16(vload16(2 * c + 1, qu)), x1, au);
+            }
+            qn_st(y + yo, ydt, (size_t)m * (size_t)N + n, qn_act(qn_hsum16(ag) * sg, act, 0.0f) * (qn_hsum16(au) * su));
+        }
+        return;
+    }
+    for (int m = 0; m < M; m++) {
+        const float g = qn_gemv_row(Wg + go, &w, QN_XROW(m), QN_XGS(m), n, K, 0, 1, 1);
+        const float u = qn_gemv_row(Wu + uo, &w, QN_XROW(m), QN_XGS(m), n, K, 0, 1, 1);
+        qn_st(y + yo, ydt, (size_t)m * (size_t)N + n, qn_act(g, act, 0.0f) * u);
+    }
 }
 
 /* GPUs: work-group (lsx, lsy) holds lsy weight rows, each walked by lsx work-items whose

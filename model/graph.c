@@ -153,13 +153,15 @@ void qn_gb_qkv(gb *b, const quanta_model *m, int il, quanta_tensor *x, int64_t T
     q = reshape(b, q, 4, 1, T, Hq, Dh);
     k = reshape(b, k, 4, 1, T, Hkv, Dh);
     v = reshape(b, v, 4, 1, T, Hkv, Dh);
+    q = swap12(b, q, T, Hq, Dh);
+    k = swap12(b, k, T, Hkv, Dh);
+    v = swap12(b, v, T, Hkv, Dh);
+    /* the norms are per head row, so they commute with the swap; after it they feed the ropes
+     * directly (no view between), which plans fuse into one rms_norm_rope launch each */
     if (c->qk_norm) {
         q = norm(b, c, q, buf(b, w->q_norm));
         k = norm(b, c, k, buf(b, w->k_norm));
     }
-    q = swap12(b, q, T, Hq, Dh);
-    k = swap12(b, k, T, Hkv, Dh);
-    v = swap12(b, v, T, Hkv, Dh);
     quanta_rope_params rp = {c->rope_mode, local ? c->rope_base_local : c->rope_base,
                              local ? 1.0f : c->rope_freq_scale, c->rope_dims};
     if (!b->st) b->st = quanta_rope(b->g, q, pos, &rp, &q);

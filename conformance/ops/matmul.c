@@ -1,18 +1,26 @@
-/* matmul.c — conformance entry of matmul: y[b][m][n] = x[b][m][k] · w[n][k]ᵀ, every weight format. */
+/* matmul.c — conformance entries of matmul, y[b][m][n] = x[b][m][k] · w[n][k]ᵀ, every weight format,
+ * and of matmul_glu, act(x · w_gateᵀ) · (x · w_upᵀ) (a gated MLP's projections and activation). */
 #include <math.h>
 
 #include "op_entry.h"
 
-static const qc_key keys[] = {
-    {"m", QC_K_I64, QC_OFF(m), "4", 1, QC_DIM_MAX, "rows of x (tokens); 1 = decode"},
-    {"n", QC_K_I64, QC_OFF(n), "64", 1, QC_DIM_MAX, "rows of w (outputs)"},
-    {"k", QC_K_I64, QC_OFF(k), "128", 1, QC_DIM_MAX, "reduction length (cols of x and w); a multiple of g for q4/nf4"},
-    {"w", QC_K_WT, QC_OFF(wtype), "f32", 0, 0, "weight dtype: f32 f16 bf16 q8 q4 nf4 fp8 (=fp8_e4m3) fp8_e5m2 q4_0 q4_1 q5_0 q5_1 q8_0 q4_k q5_k q6_k"},
-    {"g", QC_K_I32, QC_OFF(group), "0", 0, 128, "q4 group 32/64/128, nf4 block 64; 0 = format default (64)"},
-    {"dq", QC_K_I32, QC_OFF(dq), "0", 0, 1, "nf4 double quantization of the absmax values"},
-    {"x", QC_K_ACT, QC_OFF(dtype), "f32", 0, 0, "activation (and result) dtype"},
-    {"b", QC_K_I64, QC_OFF(b), "1", 1, QC_DIM_MAX, "leading batch dim of x (x is [b,m,k] when b > 1)"},
-    {"wbuf", QC_K_I32, QC_OFF(wbuf), "0", 0, 1, "weight in a quanta_buffer instead of a graph constant"},
+/* The keys matmul and matmul_glu share (matmul_glu's w_gate and w_up both have format w). */
+#define MATMUL_KEYS \
+    {"m", QC_K_I64, QC_OFF(m), "4", 1, QC_DIM_MAX, "rows of x (tokens); 1 = decode"}, \
+    {"n", QC_K_I64, QC_OFF(n), "64", 1, QC_DIM_MAX, "rows of w (outputs)"}, \
+    {"k", QC_K_I64, QC_OFF(k), "128", 1, QC_DIM_MAX, "reduction length (cols of x and w); a multiple of g for q4/nf4"}, \
+    {"w", QC_K_WT, QC_OFF(wtype), "f32", 0, 0, "weight dtype: f32 f16 bf16 q8 q4 nf4 fp8 (=fp8_e4m3) fp8_e5m2 q4_0 q4_1 q5_0 q5_1 q8_0 q4_k q5_k q6_k"}, \
+    {"g", QC_K_I32, QC_OFF(group), "0", 0, 128, "q4 group 32/64/128, nf4 block 64; 0 = format default (64)"}, \
+    {"dq", QC_K_I32, QC_OFF(dq), "0", 0, 1, "nf4 double quantization of the absmax values"}, \
+    {"x", QC_K_ACT, QC_OFF(dtype), "f32", 0, 0, "activation (and result) dtype"}, \
+    {"b", QC_K_I64, QC_OFF(b), "1", 1, QC_DIM_MAX, "leading batch dim of x (x is [b,m,k] when b > 1)"}, \
+    {"wbuf", QC_K_I32, QC_OFF(wbuf), "0", 0, 1, "weight in a quanta_buffer instead of a graph constant"}
+
+static const qc_key keys[] = {MATMUL_KEYS, QC_KEYS_END};
+
+static const qc_key glu_keys[] = {
+    MATMUL_KEYS,
+    {"act", QC_K_I32, QC_OFF(act), "0", 0, 2, "0 silu, 1 gelu (erf), 2 gelu (tanh approximation)"},
     QC_KEYS_END};
 
 static int validate(const qc_case *c, char *err, size_t errlen) {
@@ -27,6 +35,7 @@ static int validate(const qc_case *c, char *err, size_t errlen) {
 }
 
 static int64_t elements(const qc_case *c) { return c->b * c->m * c->k + c->n * c->k + c->b * c->m * c->n; }
+static int64_t glu_elements(const qc_case *c) { return elements(c) + c->n * c->k; }
 
 /* x ~ N(0, 1); w ~ N(0, 1/√K) so that y ~ N(0, 1), quantized by quanta_quantize. */
 static int make(const qc_case *c, qc_data *d, qc_rng *r, char *err, size_t errlen) {
@@ -43,14 +52,31 @@ static int make(const qc_case *c, qc_data *d, qc_rng *r, char *err, size_t errle
                : 0;
 }
 
+/* matmul's x and w, then w_up drawn like w (the same format, a fresh draw). */
+static int glu_make(const qc_case *c, qc_data *d, qc_rng *r, char *err, size_t errlen) {
+    if (make(c, d, r, err, errlen)) return -1;
+    int64_t wd[2] = {c->n, c->k};
+    quanta_tensor_desc w = qc_desc(c->wtype, 2, wd);
+    w.group = c->group;
+    w.double_quant = c->dq;
+    return qc_slot_fill(d, 2, "w_up", c->wbuf ? QC_ROLE_BUFFER : QC_ROLE_CONST, &w, r, 0, 1.0f / sqrtf((float)c->k),
+                        err, errlen);
+}
+
 static quanta_status build(quanta_graph *g, const qc_case *c, quanta_tensor *const *t, quanta_tensor **y) {
     (void)c;
     return quanta_matmul(g, t[0], t[1], y);
 }
 
-static void one(qc_gen *g, const qc_wfmt *w, quanta_dtype x, int64_t b, int64_t m, int64_t n, int64_t k, int wbuf) {
+static quanta_status glu_build(quanta_graph *g, const qc_case *c, quanta_tensor *const *t, quanta_tensor **y) {
+    return quanta_matmul_glu(g, t[0], t[1], t[2], (quanta_glu_act)c->act, y);
+}
+
+static void one_op(qc_gen *g, qn_op op, int act, const qc_wfmt *w, quanta_dtype x, int64_t b, int64_t m, int64_t n,
+                   int64_t k, int wbuf) {
     qc_case c;
-    qc_case_defaults(QN_OP_MATMUL, &c);
+    qc_case_defaults(op, &c);
+    c.act = act;
     qc_set_weight(&c, w);
     c.dtype = x;
     c.b = b;
@@ -59,6 +85,10 @@ static void one(qc_gen *g, const qc_wfmt *w, quanta_dtype x, int64_t b, int64_t 
     c.k = qc_legal_cols(w, k);
     c.wbuf = wbuf;
     qc_gen_add(g, &c);
+}
+
+static void one(qc_gen *g, const qc_wfmt *w, quanta_dtype x, int64_t b, int64_t m, int64_t n, int64_t k, int wbuf) {
+    one_op(g, QN_OP_MATMUL, 0, w, x, b, m, n, k, wbuf);
 }
 
 /* Every weight format × x in f32/f16/bf16 × tiny, odd, large K, decode and batched shapes. */
@@ -82,6 +112,24 @@ static void generate(qc_gen *g, bool quick) {
     }
 }
 
+/* Every weight format × x in f32/f16/bf16 × the decode shapes the fused GEMV serves (M = 1, and
+ * M = 3 of up to 8 rows), odd N and K, the activation rotating; one batched case per format (M
+ * past the GEMV: backends leave it to the plain matmuls). Quick: each format once. */
+static void glu_generate(qc_gen *g, bool quick) {
+    for (size_t i = 0; i < qc_nwfmts; i++) {
+        const qc_wfmt *w = &qc_wfmts[i];
+        const int64_t q = qc_wquantum(w);
+        for (int xi = 0; xi < 3; xi++) {
+            if (quick && xi != (int)(i % 3)) continue;
+            const int act = (int)((i + (size_t)xi) % 3);
+            one_op(g, QN_OP_MATMUL_GLU, act, w, qc_acts[xi], 1, 1, 67, q > 1 ? 3 * q : 131, xi == 1);
+            if (quick) continue;
+            one_op(g, QN_OP_MATMUL_GLU, (act + 1) % 3, w, qc_acts[xi], 1, 3, 64, qc_legal_cols(w, 1024), xi == 2);
+            if (xi == 0) one_op(g, QN_OP_MATMUL_GLU, (act + 2) % 3, w, qc_acts[xi], 2, 9, 33, qc_legal_cols(w, 256), 0);
+        }
+    }
+}
+
 static const qc_thr_row thresholds[] = {
     {QUANTA_F32, {5e-4, 2e-2, false, "ggml mul_mat; accumulation order, f16/tf32/int8 internal paths"}},
     {QUANTA_F16, {5e-4, 2e-2, false, "ggml mul_mat; + f16 output rounding"}},
@@ -89,3 +137,5 @@ static const qc_thr_row thresholds[] = {
     QC_THR_END};
 
 const qc_op_def qc_matmul_def = {QN_OP_MATMUL, keys, validate, elements, make, build, generate, thresholds, NULL, NULL};
+const qc_op_def qc_matmul_glu_def = {QN_OP_MATMUL_GLU, glu_keys, validate, glu_elements, glu_make, glu_build,
+                                     glu_generate, thresholds, NULL, NULL};

@@ -1,15 +1,25 @@
-/* rope.c — conformance entry of rope: rotary position embedding of x [B,H,N,D] at positions
- * offset .. offset+N-1, norm or neox pairing, full or partial rotation, linear scaling. */
+/* rope.c — conformance entries of rope, rotary position embedding of x [B,H,N,D] at positions
+ * offset .. offset+N-1, norm or neox pairing, full or partial rotation, linear scaling, and of
+ * rms_norm_rope, the same of rms_norm(x) with its weight (q/k norms fused with their rope). */
 #include "op_entry.h"
 
-static const qc_key keys[] = {
-    {"shape", QC_K_SHAPE, QC_OFF(shape), "1x4x8x64", 0, 0, "x [B,H,N,D] (4-D; D even)"},
-    {"mode", QC_K_MODE, QC_OFF(mode), "norm", 0, 0, "norm (adjacent pairs) or neox (halves)"},
-    {"rot", QC_K_I32, QC_OFF(rot), "0", 0, 1 << 20, "rotated leading dims (even, <= D); 0 = all"},
-    {"offset", QC_K_I64, QC_OFF(offset), "0", 0, 1 << 24, "position of the first row (positions offset..offset+N-1)"},
-    {"theta", QC_K_F32, QC_OFF(theta), "10000", 0, 0, "frequency base (> 0)"},
-    {"fscale", QC_K_F32, QC_OFF(fscale), "1", 0, 0, "linear position scale (0 = 1)"},
-    {"dtype", QC_K_ACT, QC_OFF(dtype), "f32", 0, 0, "x and result dtype"},
+/* The keys rope and rms_norm_rope share. */
+#define ROPE_KEYS \
+    {"shape", QC_K_SHAPE, QC_OFF(shape), "1x4x8x64", 0, 0, "x [B,H,N,D] (4-D; D even)"}, \
+    {"mode", QC_K_MODE, QC_OFF(mode), "norm", 0, 0, "norm (adjacent pairs) or neox (halves)"}, \
+    {"rot", QC_K_I32, QC_OFF(rot), "0", 0, 1 << 20, "rotated leading dims (even, <= D); 0 = all"}, \
+    {"offset", QC_K_I64, QC_OFF(offset), "0", 0, 1 << 24, "position of the first row (positions offset..offset+N-1)"}, \
+    {"theta", QC_K_F32, QC_OFF(theta), "10000", 0, 0, "frequency base (> 0)"}, \
+    {"fscale", QC_K_F32, QC_OFF(fscale), "1", 0, 0, "linear position scale (0 = 1)"}, \
+    {"dtype", QC_K_ACT, QC_OFF(dtype), "f32", 0, 0, "x and result dtype"}
+
+static const qc_key keys[] = {ROPE_KEYS, QC_KEYS_END};
+
+static const qc_key norm_keys[] = {
+    ROPE_KEYS,
+    {"weight", QC_K_I32, QC_OFF(weight), "1", 0, 1, "multiply the normed row by an f32 weight [D]"},
+    {"plus1", QC_K_I32, QC_OFF(plus1), "0", 0, 1, "multiply by (1 + weight) (Gemma); needs weight=1"},
+    {"eps", QC_K_F32, QC_OFF(eps), "1e-06", 0, 0, "rms_norm epsilon (> 0)"},
     QC_KEYS_END};
 
 static int validate(const qc_case *c, char *err, size_t errlen) {
@@ -24,6 +34,14 @@ static int validate(const qc_case *c, char *err, size_t errlen) {
 }
 
 static int64_t elements(const qc_case *c) { return 2 * qc_shape_elems(c) + c->shape[2]; }
+static int64_t norm_elements(const qc_case *c) { return elements(c) + c->shape[3]; }
+
+static int norm_validate(const qc_case *c, char *err, size_t errlen) {
+    if (validate(c, err, errlen)) return -1;
+    if (c->plus1 && !c->weight) return qc_err(err, errlen, "plus1=1 needs weight=1");
+    if (!(c->eps > 0)) return qc_err(err, errlen, "eps must be > 0");
+    return 0;
+}
 
 /* x ~ N(0, 1); positions offset .. offset+N-1. */
 static int make(const qc_case *c, qc_data *d, qc_rng *r, char *err, size_t errlen) {
@@ -35,6 +53,25 @@ static int make(const qc_case *c, qc_data *d, qc_rng *r, char *err, size_t errle
     int32_t *p = d->t[1].data;
     for (int64_t j = 0; j < c->shape[2]; j++) p[j] = (int32_t)(c->offset + j);
     return 0;
+}
+
+/* x ~ N(0.2, 1) (a mean off zero), the weight N(1, 0.3) or N(0, 0.3) for plus1, or absent;
+ * positions offset .. offset+N-1. */
+static int norm_make(const qc_case *c, qc_data *d, qc_rng *r, char *err, size_t errlen) {
+    quanta_tensor_desc x = qc_desc(c->dtype, 4, c->shape), w = qc_desc(QUANTA_F32, 1, &c->shape[3]);
+    d->out_desc = x;
+    if (qc_slot_fill(d, 0, "x", QC_ROLE_INPUT, &x, r, 0.2f, 1, err, errlen) ||
+        (c->weight && qc_slot_fill(d, 1, "weight", QC_ROLE_CONST, &w, r, c->plus1 ? 0.0f : 1.0f, 0.3f, err, errlen)) ||
+        qc_i32_slot(d, 2, "positions", c->shape[2], err, errlen))
+        return -1;
+    int32_t *p = d->t[2].data;
+    for (int64_t j = 0; j < c->shape[2]; j++) p[j] = (int32_t)(c->offset + j);
+    return 0;
+}
+
+static quanta_status norm_build(quanta_graph *g, const qc_case *c, quanta_tensor *const *t, quanta_tensor **y) {
+    quanta_rope_params p = {(quanta_rope_mode)c->mode, c->theta, c->fscale, c->rot};
+    return quanta_rms_norm_rope(g, t[0], t[1], c->eps, c->plus1, t[2], &p, y);
 }
 
 static quanta_status build(quanta_graph *g, const qc_case *c, quanta_tensor *const *t, quanta_tensor **y) {
@@ -69,6 +106,32 @@ static void generate(qc_gen *g, bool quick) {
                 }
 }
 
+/* The decode shapes the fused kernel serves (Gemma's q 4x256 and k 1x256 far into a sequence,
+ * LLaMA-like 8x128) and prefill ones, both modes, full and partial rotation, the weight forms
+ * rotating (w, 1 + w, none), every dtype. Quick: three cases. */
+static void norm_generate(qc_gen *g, bool quick) {
+    /* {B, H, N, D, offset} */
+    static const int64_t sh[][5] = {{1, 4, 1, 256, 4095}, {1, 1, 1, 256, 17}, {1, 8, 1, 128, 100},
+                                    {2, 3, 7, 80, 37},    {1, 2, 33, 64, 1000}, {1, 1, 1, 2, 0}};
+    const size_t ns = sizeof sh / sizeof sh[0];
+    int k = 0;
+    for (int ti = 0; ti < 3; ti++)
+        for (size_t si = 0; si < ns; si++)
+            for (int mode = 0; mode < 2; mode++, k++) {
+                if (quick && (si > 1 || mode != ti % 2 || (size_t)ti == si + 1)) continue;
+                qc_case c;
+                qc_case_defaults(QN_OP_RMS_NORM_ROPE, &c);
+                c.dtype = qc_acts[ti];
+                c.mode = mode;
+                qc_set_shape(&c, 4, sh[si][0], sh[si][1], sh[si][2], sh[si][3]);
+                c.offset = sh[si][4];
+                c.rot = k % 4 == 3 ? (int32_t)(sh[si][3] / 2 / 2 * 2) : 0;
+                c.weight = k % 3 != 2;
+                c.plus1 = k % 3 == 1;
+                qc_gen_add(g, &c);
+            }
+}
+
 static const qc_thr_row thresholds[] = {
     {QUANTA_F32, {1e-6, 1e-3, false, "f32 angles at positions ~4096 lose ~2.4e-4 rad"}},
     {QUANTA_F16, {2e-6, 4e-3, false, "f32 angles + f16 output ulps"}},
@@ -76,3 +139,5 @@ static const qc_thr_row thresholds[] = {
     QC_THR_END};
 
 const qc_op_def qc_rope_def = {QN_OP_ROPE, keys, validate, elements, make, build, generate, thresholds, NULL, NULL};
+const qc_op_def qc_rms_norm_rope_def = {QN_OP_RMS_NORM_ROPE, norm_keys, norm_validate, norm_elements, norm_make,
+                                        norm_build, norm_generate, thresholds, NULL, NULL};

@@ -323,9 +323,12 @@ static const qn_dtype_set ocl_kernels[QN_OP_COUNT] = {
     [QN_OP_GET_ROWS] = QN_DT_FLOATS | QN_DT_QUANTA_FORMATS | QN_DT_GGML_FORMATS,
     [QN_OP_WRITE_ROWS] = QN_DT_FLOATS | QN_DT_KV_QUANT,
     [QN_OP_PAGED_ATTENTION] = QN_DT_FLOATS | QN_DT_KV_QUANT,
-    /* not yet in CUDA's table: plans keep silu/gelu + mul and rms_norm + add there */
+    /* the plan's fusions (engine/plan.c): CUDA lists glu and rms_norm_add, not yet matmul_glu
+     * or rms_norm_rope, so its plans keep gate/up + glu and rms_norm + rope separate */
     [QN_OP_GLU] = QN_DT_FLOATS,
     [QN_OP_RMS_NORM_ADD] = QN_DT_FLOATS,
+    [QN_OP_MATMUL_GLU] = QN_DT_FLOATS | QN_DT_QUANTA_FORMATS | QN_DT_GGML_FORMATS,
+    [QN_OP_RMS_NORM_ROPE] = QN_DT_FLOATS,
 };
 
 /* The kernels' own size limits (the rest have none beyond the table). */
@@ -333,9 +336,10 @@ static bool ocl_supports_op(void *self, const qn_node *node) {
     qn_cl *s = self;
     if (!s) return false;
     switch (node->op) {
-    case QN_OP_MATMUL: return qn_cl_matmul_supports(s, node);
+    case QN_OP_MATMUL: case QN_OP_MATMUL_GLU: return qn_cl_matmul_supports(s, node);
     case QN_OP_ATTENTION: return qn_cl_attention_supports(s, node);
     case QN_OP_PAGED_ATTENTION: return qn_cl_paged_attention_supports(s, node);
+    case QN_OP_RMS_NORM_ROPE: return qn_cl_rms_norm_rope_supports(s, node);
     default: return true;
     }
 }
@@ -346,7 +350,7 @@ static quanta_status ocl_run(void *self, const qn_node *node) {
     quanta_status st = qn_backend_check_node(&qn_opencl_backend, s, node);
     if (st != QUANTA_OK) return st;
     switch (node->op) {
-    case QN_OP_MATMUL: return qn_cl_matmul_run(s, node);
+    case QN_OP_MATMUL: case QN_OP_MATMUL_GLU: return qn_cl_matmul_run(s, node);
     case QN_OP_ATTENTION: return qn_cl_attention_run(s, node);
     case QN_OP_PAGED_ATTENTION: return qn_cl_paged_attention_run(s, node);
     default: return qn_cl_ops_run(s, node);
@@ -367,6 +371,15 @@ static quanta_status device_check_error(const cl_int f[4]) {
     case 3: /* QN_ERR_GET_ROWS_ID */
         return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "opencl get_rows: ids[%d] = %d is out of range [0, V = %d)",
                             (int)f[1], (int)f[2], (int)f[3]);
+    case 4: /* QN_ERR_PAGED_KV_LENS */
+        return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT,
+                            "opencl paged_attention: kv_lens[%d] = %d is below the %d queries or beyond the block "
+                            "table's positions (columns * block_size)",
+                            (int)f[1], (int)f[2], (int)f[3]);
+    case 5: /* QN_ERR_PAGED_BLOCK */
+        return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT,
+                            "opencl paged_attention: block_table[%d][%d] = %d is not a block of the pool",
+                            (int)f[1], (int)f[2], (int)f[3]);
     default:
         return qn_error_set(QUANTA_ERR_BACKEND, "opencl: a kernel reported error code %d", (int)f[0]);
     }
@@ -374,7 +387,7 @@ static quanta_status device_check_error(const cl_int f[4]) {
 
 /* Waits for the queue, then reports what kernels found wrong with arguments they read on
  * the device (a write_rows start outside the cache, kv_lens beyond the keys, get_rows ids
- * beyond the table); the flag is cleared for the next run. */
+ * beyond the table, paged attention's lengths and block tables); the flag is cleared for the next run. */
 static quanta_status ocl_synchronize(void *self) {
     qn_cl *s = self;
     cl_int err = clFinish(s->queue);

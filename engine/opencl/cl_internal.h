@@ -52,6 +52,8 @@ typedef enum qn_cl_kernel_id {
     QK_PAGED_ATTENTION,
     QK_PAGED_KV_WRITE,
     QK_GLU,
+    QK_GEMV_ROWS_GLU,
+    QK_RMS_NORM_ROPE,
     QK_COUNT
 } qn_cl_kernel_id;
 
@@ -243,8 +245,16 @@ quanta_status qn_cl_get_rows_raw(qn_cl *s, cl_mem tm, cl_ulong to, const qn_quan
 /* cl_matmul.c, cl_attention.c, cl_paged_attention.c: *_supports checks the kernels' own limits
  * (sizes, work-group and local memory) of a node the engine validated and the kernel table
  * (cl_backend.c) lists. */
+/* cl_ops.c: rms_norm_rope's group (rot / 2 items) and local memory (a float per row at a position). */
+bool qn_cl_rms_norm_rope_supports(qn_cl *s, const qn_node *node);
 bool qn_cl_matmul_supports(qn_cl *s, const qn_node *node);
+/* matmul, and matmul_glu (x, w_gate, w_up: both products and the activation in one GEMV). */
 quanta_status qn_cl_matmul_run(qn_cl *s, const qn_node *node);
+/* The unary kernel's op code (QN_UNARY_*) of a quanta_glu_act: glu and matmul_glu. */
+static inline cl_int qn_cl_glu_op(int32_t glu_act) {
+    return glu_act == QUANTA_GLU_SILU ? QN_UNARY_SILU : glu_act == QUANTA_GLU_GELU_TANH ? QN_UNARY_GELU_TANH
+                                                                                          : QN_UNARY_GELU;
+}
 quanta_status qn_cl_peer_gemm(qn_cl *s, int64_t m, int64_t n, int64_t k, double *seconds, char *name,
                               size_t name_len);
 

@@ -13,6 +13,9 @@
  *                     blas   CLBlast Sgemm on weights dequantized to f32 scratch (Hgemm would
  *                            need cl_khr_fp16, which PoCL lacks).
  *                     Defaults come from the device class; `quanta tune` measures the others.
+ *   matmul_glu (x, w_gate, w_up), M <= 8 on CPUs: qn_gemv_rows_glu, act(gate row)·(up row) per
+ *                     work-item, x prepared as for the plain GEMV (GPUs and M > 8: not claimed,
+ *                     plans keep the two matmuls and the glu).
  * Scratch (f32 activations, f32 weights for CLBlast) is booked on the memory account; when
  * the limit refuses the dequantized copy, our kernel runs instead.
  */
@@ -31,6 +34,9 @@
 bool qn_cl_matmul_supports(qn_cl *s, const qn_node *node) {
     const qn_tensor *x = node->src[0], *w = node->src[1];
     size_t K = (size_t)w->desc.dims[1], M = K ? qn_cl_elems(x) / K : 0;
+    /* matmul_glu: the one-row-per-work-item GEMV only (CPU class, decode); elsewhere plans
+     * keep the two matmuls and the glu */
+    if (node->op == QN_OP_MATMUL_GLU) return M <= GEMV_MAX_M && !s->gpu_class;
     if (M > GEMV_MAX_M && s->dev.max_wg < 256 && !s->have_blas) return false;
     return true;
 }
@@ -90,6 +96,34 @@ static quanta_status run_gemv(qn_cl *s, const mm_args *m) {
     }
     size_t g[2] = {l[0], (size_t)m->N};
     return qn_cl_launch(s, id, "matmul (gemv)", 2, g, l);
+}
+
+/* matmul_glu: gate and up rows of one n per work-item through the activation (qn_gemv_rows_glu);
+ * w_up has w_gate's layout (the op's infer checked format and shape). */
+static quanta_status run_gemv_glu(qn_cl *s, const mm_args *m, const qn_tensor *wu, cl_int act) {
+    int lws, rows;
+    qn_cl_tune_gemv(s, m->w->desc.dtype, &lws, &rows);
+    cl_mem um = qn_cl_mem(wu);
+    cl_ulong uo = wu->mem.offset;
+    qn_cl_arg a[28];
+    int k = 0;
+    a[k++] = QA(m->wm);
+    a[k++] = QA(m->wo);
+    a[k++] = QA(um);
+    a[k++] = QA(uo);
+    k += qn_cl_weight_args(&m->wd, a + k);
+    a[k++] = QA(m->xp);
+    a[k++] = QA(m->xpo);
+    a[k++] = QA(m->y);
+    a[k++] = QA(m->yo);
+    a[k++] = QA(m->ydt);
+    a[k++] = QA(m->m32);
+    a[k++] = QA(m->N);
+    a[k++] = QA(m->K);
+    a[k++] = QA(act);
+    quanta_status st = qn_cl_set_args(s, QK_GEMV_ROWS_GLU, a, k);
+    size_t g = (size_t)m->N, lr = (size_t)(rows > 0 ? rows : 1);
+    return st != QUANTA_OK ? st : qn_cl_launch(s, QK_GEMV_ROWS_GLU, "matmul_glu (gemv)", 1, &g, &lr);
 }
 
 static quanta_status run_gemm_rows(qn_cl *s, const mm_args *m) {
@@ -278,7 +312,9 @@ quanta_status qn_cl_matmul_run(qn_cl *s, const qn_node *node) {
     m.y = qn_cl_mem(y);
     m.yo = y->mem.offset;
     m.ydt = y->desc.dtype;
-    if (m.M <= GEMV_MAX_M) {
+    if (node->op == QN_OP_MATMUL_GLU) {
+        st = run_gemv_glu(s, &m, node->src[2], qn_cl_glu_op(node->params.glu_act));
+    } else if (m.M <= GEMV_MAX_M) {
         st = run_gemv(s, &m);
     } else {
         st = run_quant_gemm(s, &m, path);

@@ -47,8 +47,7 @@ static quanta_status run_glu(qn_cl *s, const qn_node *node) {
     cl_mem gm = qn_cl_mem(g), um = qn_cl_mem(u), ym = qn_cl_mem(y);
     cl_ulong go = g->mem.offset, uo = u->mem.offset, yo = y->mem.offset, n = qn_cl_elems(g);
     cl_int d = g->desc.dtype;
-    cl_int op = node->params.glu_act == QUANTA_GLU_SILU ? QN_UNARY_SILU
-                : node->params.glu_act == QUANTA_GLU_GELU_TANH ? QN_UNARY_GELU_TANH : QN_UNARY_GELU;
+    cl_int op = qn_cl_glu_op(node->params.glu_act);
     qn_cl_arg a[] = {QA(gm), QA(go), QA(um), QA(uo), QA(ym), QA(yo), QA(d), QA(n), QA(op)};
     quanta_status st = qn_cl_set_args(s, QK_GLU, a, 9);
     size_t gs = (size_t)n, l = EW_LWS;
@@ -150,6 +149,41 @@ static quanta_status run_rope(qn_cl *s, const qn_node *node) {
     /* one item per rotated pair; the pairs' items also copy the dims past rot */
     size_t g[2] = {(size_t)(rot / 2), (size_t)N}, l[2] = {(size_t)(rot / 2) < 64 ? 16 : 64, 1};
     return st != QUANTA_OK ? st : qn_cl_launch(s, QK_ROPE, "rope", 2, g, l);
+}
+
+/* rms_norm_rope (x, weight, positions): one work-group per position, its rot / 2 pairs as
+ * items (qn_cl_rms_norm_rope_supports checks the group and its local memory). */
+static quanta_status run_rms_norm_rope(qn_cl *s, const qn_node *node) {
+    const qn_tensor *x = src(node, 0), *w = src(node, 1), *p = src(node, 2), *y = node->dst;
+    const quanta_rope_params *rp = &node->params.rope;
+    cl_ulong D = (cl_ulong)x->desc.dims[x->desc.ndim - 1], N = (cl_ulong)x->desc.dims[x->desc.ndim - 2];
+    cl_ulong rot = rp->rot_dims ? (cl_ulong)rp->rot_dims : D;
+    if (D == 0 || N == 0) return QUANTA_OK;
+    cl_ulong rows = qn_cl_elems(x) / D;
+    cl_mem xm = qn_cl_mem(x), pm = qn_cl_mem(p), ym = qn_cl_mem(y), wm = w ? qn_cl_mem(w) : xm;
+    cl_ulong xo = x->mem.offset, po = p->mem.offset, yo = y->mem.offset, wo = w ? w->mem.offset : 0;
+    cl_int xd = x->desc.dtype, yd = y->desc.dtype, neox = rp->mode == QUANTA_ROPE_NEOX, hasw = w != NULL;
+    cl_int p1 = node->params.weight_plus_one != 0;
+    float eps = node->params.eps, base = rp->theta_base, fs = rp->freq_scale != 0.0f ? rp->freq_scale : 1.0f;
+    cl_mem fm = rope_freq(s, base, rot);
+    cl_int has_freq = fm != NULL;
+    if (!fm) fm = pm; /* any valid buffer: the kernel reads no table without one */
+    qn_cl_arg a[] = {QA(xm),   QA(xo),    QA(xd),   QA(wm),   QA(wo),   QA(hasw),     QA(p1),
+                     QA(eps),  QA(pm),    QA(po),   QA(ym),   QA(yo),   QA(yd),       QA(rows),
+                     QA(N),    QA(D),     QA(rot),  QA(neox), QA(base), QA(fs),       QA(fm),
+                     QA(has_freq), QA_LOCAL((size_t)(rows / N) * sizeof(float))};
+    quanta_status st = qn_cl_set_args(s, QK_RMS_NORM_ROPE, a, 23);
+    size_t g[2] = {(size_t)(rot / 2), (size_t)N}, l[2] = {(size_t)(rot / 2), 1};
+    return st != QUANTA_OK ? st : qn_cl_launch(s, QK_RMS_NORM_ROPE, "rms_norm_rope", 2, g, l);
+}
+
+bool qn_cl_rms_norm_rope_supports(qn_cl *s, const qn_node *node) {
+    const qn_tensor *x = node->src[0];
+    const int64_t D = x->desc.dims[x->desc.ndim - 1], N = x->desc.dims[x->desc.ndim - 2];
+    const int64_t rot = node->params.rope.rot_dims ? node->params.rope.rot_dims : D;
+    if (D == 0 || N == 0) return true;
+    const uint64_t per = (uint64_t)(qn_cl_elems(x) / (size_t)D / (size_t)N);
+    return rot >= 2 && (size_t)(rot / 2) <= s->dev.max_wg && per * sizeof(float) <= s->dev.local_mem;
 }
 
 static quanta_status run_get_rows(qn_cl *s, const qn_node *node) {
@@ -279,6 +313,7 @@ quanta_status qn_cl_ops_run(qn_cl *s, const qn_node *node) {
     case QN_OP_GLU: return run_glu(s, node);
     case QN_OP_RMS_NORM: case QN_OP_ADD_RMS_NORM: case QN_OP_RMS_NORM_ADD: case QN_OP_SOFTMAX: return run_rows(s, node);
     case QN_OP_ROPE: return run_rope(s, node);
+    case QN_OP_RMS_NORM_ROPE: return run_rms_norm_rope(s, node);
     case QN_OP_GET_ROWS: return run_get_rows(s, node);
     case QN_OP_PERMUTE: return run_permute(s, node);
     case QN_OP_WRITE_ROWS: return run_write_rows(s, node);

@@ -1,5 +1,6 @@
 /*
- * ref_elementwise.c — row- and element-wise ops: rms_norm, add_rms_norm, rms_norm_add, rope, silu, gelu, glu, add,
+ * ref_elementwise.c — row- and element-wise ops: rms_norm, add_rms_norm, rms_norm_add, rope, rms_norm_rope, silu,
+ * gelu, glu, add,
  * mul, scale, softmax, convert. Inputs are loaded to f32 first and the result stored last, so an output
  * that shares memory with an input is still right.
  */
@@ -92,19 +93,13 @@ quanta_status qn_ref_rms_norm_add(const qn_node *node) {
     return unary_end(node, xf, n);
 }
 
-quanta_status qn_ref_rope(const qn_node *node) {
-    const char *op = "rope";
-    const quanta_rope_params *rp = &node->params.rope;
-    const qn_tensor *x = node->src[0], *pos = node->src[1];
-    const size_t nx = qn_ref_count(x), npos = qn_ref_count(pos);
-    const int64_t D = last_dim(x), N = x->desc.dims[x->desc.ndim - 2];
+/* Rotates xf[rows][D] in place: row r at positions[r % N], pairs per the params (rot_dims
+ * resolved by infer), each angle in double. */
+static void rope_rows(float *xf, size_t rows, int64_t D, int64_t N, const int32_t *positions,
+                      const quanta_rope_params *rp) {
     const int64_t rot = rp->rot_dims ? rp->rot_dims : D; /* infer resolved 0 to D */
-    const int32_t *positions = npos ? (const int32_t *)qn_host_ptr(pos) : NULL;
     const double fs = rp->freq_scale != 0.0f ? (double)rp->freq_scale : 1.0;
     const int64_t half = rot / 2;
-    float *xf = qn_ref_load(x, nx);
-    if (!xf) return qn_ref_oom(op);
-    const size_t rows = D ? nx / (size_t)D : 0;
     for (size_t r = 0; r < rows; r++) {
         float *row = xf + r * (size_t)D;
         const double p = (double)positions[r % (size_t)N] * fs;
@@ -118,13 +113,35 @@ quanta_status qn_ref_rope(const qn_node *node) {
             row[b] = (float)(x0 * s + x1 * c);
         }
     }
+}
+
+/* rope of x at positions (src slot ip); with norm, rms_norm of x by weight (slot 1) first, the
+ * normed row kept in f32 (norm_rows' rounding), as the fused kernels keep it. */
+static quanta_status rope_op(const qn_node *node, const char *op, int norm, int ip) {
+    const qn_tensor *x = node->src[0], *pos = node->src[ip], *w = norm ? qn_ref_src(node, 1) : NULL;
+    const size_t nx = qn_ref_count(x), npos = qn_ref_count(pos);
+    const int64_t D = last_dim(x), N = x->desc.dims[x->desc.ndim - 2];
+    const int32_t *positions = npos ? (const int32_t *)qn_host_ptr(pos) : NULL;
+    float *xf = qn_ref_load(x, nx), *wf = w ? qn_ref_load(w, (size_t)D) : NULL;
+    if (!xf || (w && !wf)) {
+        free(xf), free(wf);
+        return qn_ref_oom(op);
+    }
+    const size_t rows = D ? nx / (size_t)D : 0;
+    if (norm) norm_rows(xf, nx, D, wf, &node->params);
+    rope_rows(xf, rows, D, N, positions, &node->params.rope);
+    free(wf);
     return unary_end(node, xf, nx);
 }
 
-/* The activations in double, one definition for silu, gelu and glu. GELU is written without
+quanta_status qn_ref_rope(const qn_node *node) { return rope_op(node, "rope", 0, 1); }
+
+quanta_status qn_ref_rms_norm_rope(const qn_node *node) { return rope_op(node, "rms_norm_rope", 1, 2); }
+
+/* The activations in double, one definition for silu, gelu, glu and matmul_glu. GELU is written without
  * the cancellation of 1 + erf / 1 + tanh for negative x, so the oracle stays accurate in the
  * tail: 0.5(1 + erf(x/√2)) = 0.5 erfc(-x/√2) and 0.5(1 + tanh u) = 1 / (1 + e^(-2u)). */
-static double activation(quanta_glu_act act, double x) {
+double qn_ref_activation(quanta_glu_act act, double x) {
     const double k = QN_GELU_SQRT_2_OVER_PI;
     switch (act) {
     case QUANTA_GLU_SILU: return x / (1.0 + exp(-x));
@@ -138,7 +155,7 @@ static quanta_status activation_op(const qn_node *node, const char *op, quanta_g
     size_t n = 0;
     quanta_status st = unary_begin(node, op, &xf, &n);
     if (st != QUANTA_OK) return st;
-    for (size_t i = 0; i < n; i++) xf[i] = (float)activation(act, xf[i]);
+    for (size_t i = 0; i < n; i++) xf[i] = (float)qn_ref_activation(act, xf[i]);
     return unary_end(node, xf, n);
 }
 
@@ -160,7 +177,7 @@ quanta_status qn_ref_glu(const qn_node *node) {
         return qn_ref_oom("glu");
     }
     const quanta_glu_act act = (quanta_glu_act)node->params.glu_act;
-    for (size_t i = 0; i < n; i++) gf[i] = (float)(activation(act, gf[i]) * (double)uf[i]);
+    for (size_t i = 0; i < n; i++) gf[i] = (float)(qn_ref_activation(act, gf[i]) * (double)uf[i]);
     free(uf);
     return unary_end(node, gf, n);
 }

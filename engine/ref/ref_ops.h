@@ -39,6 +39,9 @@ float *qn_ref_load(const qn_tensor *t, size_t count);
 /* Writes count f32 values into a float tensor in its dtype. */
 void qn_ref_store(const qn_tensor *t, const float *src, size_t count);
 
+/* act(x) in double (silu, gelu, glu and matmul_glu share it; ref_elementwise.c). */
+double qn_ref_activation(quanta_glu_act act, double x);
+
 /* A matrix read row by row: any float dtype (a row = the last dim), a 2-D quantized one, or a
  * row-scaled (q8 / fp8) KV pool of 2 to 4 dims, one scale per row. */
 typedef struct qn_ref_rows {

@@ -10,6 +10,7 @@
 
 #include "backend.h"
 #include "fusion_case.h"
+#include "qt_act.h"
 #include "qt_check.h"
 #include "qt_ref_wrapper.h"
 #include "qt_tensor.h"
@@ -43,14 +44,6 @@ START_TEST(test_glu_rejects_bad_arguments) {
     quanta_graph_destroy(g);
 }
 END_TEST
-
-/* act in float64, written here from the formulas (not the library's). */
-static double act64(int act, double x) {
-    if (act == QUANTA_GLU_SILU) return x / (1.0 + exp(-x));
-    if (act == QUANTA_GLU_GELU) return 0.5 * x * (1.0 + erf(x / sqrt(2.0)));
-    const double u = sqrt(2.0 / 3.14159265358979323846) * (x + 0.044715 * x * x * x);
-    return 0.5 * x * (1.0 + tanh(u));
-}
 
 /* How the graph computes act(gate) * up. */
 enum shape_kind {
@@ -98,7 +91,7 @@ static void run_case(quanta_backend *be, const char *name, enum shape_kind k, in
     /* f32 kernels (exp, erfc in f32): a relative bound of a few f32 ulps of the inputs' scale */
     double maxerr = 0.0;
     for (size_t i = 0; i < n; i++) {
-        const double a = act64(act, gate[i]);
+        const double a = qt_act64(act, gate[i]);
         const double want = a * (k == ACT_SQUARED ? a : (double)up[i]), got = y[i];
         QT_CHECK(isfinite(got), "%s: y[%zu] is not finite", name, i);
         const double e = fabs(got - want) / (1.0 + fabs(want));
@@ -107,7 +100,7 @@ static void run_case(quanta_backend *be, const char *name, enum shape_kind k, in
     ck_assert_msg(maxerr < 1e-5, "%s case %d act %d: max relative error %g", name, (int)k, act, maxerr);
     if (side_out) {
         for (size_t i = 0; i < n; i++) {
-            const double want = act64(act, gate[i]) + (k == ACT_TWICE ? (double)up[i] : 0.0);
+            const double want = qt_act64(act, gate[i]) + (k == ACT_TWICE ? (double)up[i] : 0.0);
             ck_assert_msg(fabs(side[i] - want) <= 1e-5 * (1.0 + fabs(want)), "%s: side[%zu] = %g, want %g", name, i,
                           side[i], want);
         }
