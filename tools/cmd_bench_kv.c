@@ -239,7 +239,15 @@ int qn_cmd_bench_kv(int argc, char **argv) {
     const uint64_t blocks_per_seq = (uint64_t)(ctx + BS - 1) / BS, cap = (uint64_t)budget << 20;
     uint64_t f16_seqs = 0;
     for (int d = 0; d < ND; d++) {
-        const uint64_t per_block = quanta_kv_pool_bytes(forced.p[d]) / (uint64_t)(NP * MB);
+        /* a block's bytes: the forced pool's less those of a pool one block smaller (a pool's fixed
+         * part, the sink block padded decode rows write, cancels; it is not per sequence) */
+        quanta_kv_pool *less = NULL;
+        if (quanta_kv_pool_create(m, dts[d], NP * MB - 1, 0, BS, MB, &less)) {
+            rc = fail("creating a pool");
+            goto done;
+        }
+        const uint64_t per_block = quanta_kv_pool_bytes(forced.p[d]) - quanta_kv_pool_bytes(less);
+        quanta_kv_pool_destroy(less);
         const uint64_t seqs = cap / (per_block * blocks_per_seq);
         if (d == 0) f16_seqs = seqs;
         printf("| %s | %llu | %llu | %.3fx |\n", dt_names[d], (unsigned long long)per_block, (unsigned long long)seqs,
