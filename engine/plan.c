@@ -712,21 +712,30 @@ quanta_status quanta_plan_set_input(quanta_plan *p, quanta_tensor *t, const void
     return st;
 }
 
-quanta_status quanta_plan_get_output(quanta_plan *p, quanta_tensor *t, void *data, size_t bytes) {
-    quanta_status st = plan_tensor_of(p, t, "quanta_plan_get_output");
+/* The first `bytes` of output t (all of it when whole). */
+static quanta_status get_output(quanta_plan *p, quanta_tensor *t, void *data, size_t bytes, int whole, const char *fn) {
+    quanta_status st = plan_tensor_of(p, t, fn);
     if (st != QUANTA_OK) return st;
     qn_tensor_kind root = qn_storage_root(t)->kind;
     /* The plan-time mark decides: memory of tensors marked later may have been reused. */
     if (!p->pt[t->id].output && root == QN_KIND_NODE)
-        return qn_error_set(QUANTA_ERR_STATE,
-                            "quanta_plan_get_output: tensor %d was not marked with quanta_graph_output before planning", t->id);
-    if (!data) return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "quanta_plan_get_output: data is NULL");
-    if (bytes != t->bytes)
-        return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "quanta_plan_get_output: bytes is %zu but the tensor holds %zu",
-                            bytes, t->bytes);
+        return qn_error_set(QUANTA_ERR_STATE, "%s: tensor %d was not marked with quanta_graph_output before planning",
+                            fn, t->id);
+    if (!data) return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "%s: data is NULL", fn);
+    if (whole ? bytes != t->bytes : bytes > t->bytes)
+        return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "%s: bytes is %zu but the tensor holds %zu", fn, bytes,
+                            t->bytes);
     if (root == QN_KIND_NODE && !p->executed)
-        return qn_error_set(QUANTA_ERR_STATE, "quanta_plan_get_output: the plan has not been executed");
+        return qn_error_set(QUANTA_ERR_STATE, "%s: the plan has not been executed", fn);
     st = p->backend->ops->synchronize(p->backend->self);
     if (st != QUANTA_OK) return st;
     return p->backend->ops->read(p->backend->self, p->pt[t->id].rt.mem, data, bytes);
+}
+
+quanta_status quanta_plan_get_output(quanta_plan *p, quanta_tensor *t, void *data, size_t bytes) {
+    return get_output(p, t, data, bytes, 1, "quanta_plan_get_output");
+}
+
+quanta_status quanta_plan_get_output_prefix(quanta_plan *p, quanta_tensor *t, void *data, size_t bytes) {
+    return get_output(p, t, data, bytes, 0, "quanta_plan_get_output_prefix");
 }

@@ -483,6 +483,10 @@ QUANTA_API quanta_status quanta_plan_execute(quanta_plan *plan);
  * interchange layout. */
 QUANTA_API quanta_status quanta_plan_get_output(quanta_plan *plan, quanta_tensor *t, void *data,
                                                 size_t bytes);
+/* Copies only the first `bytes` (at most the output's size) of an output, e.g. the leading rows
+ * of a batch planned for more rows than it holds now. */
+QUANTA_API quanta_status quanta_plan_get_output_prefix(quanta_plan *plan, quanta_tensor *t, void *data,
+                                                       size_t bytes);
 
 /* -------------------------------------------------------------------- models
  * A decoder-only language model (LLaMA 2/3, Mistral, Qwen2, Gemma 3) loaded from a GGUF file

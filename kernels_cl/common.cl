@@ -21,12 +21,14 @@ inline float qn_hsum16(float16 v) {
 }
 
 /* Kernels check the arguments they read on the device (a write_rows start, kv_lens, get_rows
- * ids) instead of the host reading them back, which would drain the queue before every such
+ * ids, paged attention's lengths and block tables) instead of the host reading them back, which would drain the queue before every such
  * op. The first bad value claims err[0] with its code, its details go to err[1..3], and the
  * host reports it at its next synchronize (cl_backend.c). */
 #define QN_ERR_WRITE_ROWS_START 1
 #define QN_ERR_ATTENTION_KV_LENS 2
 #define QN_ERR_GET_ROWS_ID 3
+#define QN_ERR_PAGED_KV_LENS 4
+#define QN_ERR_PAGED_BLOCK 5
 inline void qn_report(global int *err, int code, int a, int b, int c) {
     if (atomic_cmpxchg((volatile global int *)err, 0, -1) != 0) return;
     err[1] = a;

@@ -2,8 +2,11 @@
  * paged_attention.cl — attention over a paged KV cache (engine op paged_attention; the
  * reference is engine/ref/ref_paged_attention.c). One work-item per (query, q head, sequence):
  * an online softmax over the keys the query sees, each key's row found through the sequence's
- * block table (row = table[s][j / bs] * bs + j % bs in the [1, Hkv, R, D] pools). The host
- * checked the lengths and the visible table entries before the launch.
+ * block table (row = table[s][j / bs] * bs + j % bs in the [1, Hkv, R, D] pools). The kernel
+ * checks what it trusts on the device, as the reference's qn_paged_check does on the host: a
+ * length outside [T, MB * bs] or a visible block outside the pool's nblk is reported through err
+ * (qn_report) and read nowhere, so a step needs no read-back (which would drain the queue before
+ * every layer and keep the plan from being recorded).
  *
  * Quantized pools (q8, fp8_e4m3; formats/README.md): codes [Hkv * R][D], then one f32 scale per
  * row at byte Hkv * R * D + row * 4. A key's dot product is taken over its decoded codes and
@@ -81,11 +84,16 @@ kernel void qn_paged_kv_write(const global uchar *sb, ulong so, int sdt, global 
 kernel void qn_paged_attention(const global uchar *qb, ulong qo, int qdt, const global uchar *kb, ulong ko, int kdt,
                                const global uchar *vb, ulong vo, int vdt, const global int *tb, ulong to,
                                const global int *lb, ulong lo, global uchar *ob, ulong oo, int odt, int S, int Hq,
-                               int Hkv, int T, int D, int R, int bs, int MB, float scale, int causal, int window) {
+                               int Hkv, int T, int D, int R, int bs, int MB, float scale, int causal, int window,
+                               int nblk, global int *err) {
     const int t = get_global_id(0), h = get_global_id(1), s = get_global_id(2);
     if (t >= T || h >= Hq || s >= S) return;
     const global int *table = (const global int *)((const global uchar *)tb + to) + (size_t)s * MB;
     const int L = ((const global int *)((const global uchar *)lb + lo))[s];
+    if (L < T || L > MB * bs) {
+        if (t == 0 && h == 0) qn_report(err, QN_ERR_PAGED_KV_LENS, s, L, T);
+        return;
+    }
     const int hk = h / (Hq / Hkv), p = L - T + t;
     int kbeg = 0, kend = L;
     if (causal) kend = min(kend, p + 1);
@@ -97,9 +105,37 @@ kernel void qn_paged_attention(const global uchar *qb, ulong qo, int qdt, const 
         acc[d] = 0.0f;
     }
     float m = -INFINITY, l = 0.0f;
+    if (kdt == QN_DT_F32 && vdt == QN_DT_F32 && (D & 3) == 0) {
+        /* f32 pools (the server's default): four elements per load and no dtype switch per
+         * element; on a CPU this loop is most of a decode step's attention. */
+        const global float *K = (const global float *)(kb + ko), *V = (const global float *)(vb + vo);
+        for (int j = kbeg; j < kend; j++) {
+            const int blk = table[j / bs];
+            if (blk < 0 || blk >= nblk) {
+                qn_report(err, QN_ERR_PAGED_BLOCK, s, j / bs, blk);
+                return;
+            }
+            const size_t row = ((size_t)hk * R + (size_t)blk * bs + j % bs) * D;
+            float4 d4 = (float4)(0.0f);
+            for (int d = 0; d < D; d += 4) d4 += vload4(0, qv + d) * vload4(0, K + row + d);
+            const float dot = (d4.x + d4.y) + (d4.z + d4.w);
+            const float mn = fmax(m, dot), alpha = exp(m - mn), w = exp(dot - mn);
+            l = l * alpha + w;
+            for (int d = 0; d < D; d += 4) vstore4(vload4(0, acc + d) * alpha + w * vload4(0, V + row + d), 0, acc + d);
+            m = mn;
+        }
+        const float inv = l > 0.0f ? 1.0f / l : 0.0f;
+        for (int d = 0; d < D; d++) qn_st(ob + oo, odt, qrow + d, acc[d] * inv);
+        return;
+    }
     const size_t rows = (size_t)Hkv * R;
     for (int j = kbeg; j < kend; j++) {
-        const size_t r = (size_t)hk * R + (size_t)table[j / bs] * bs + j % bs, row = r * D;
+        const int blk = table[j / bs];
+        if (blk < 0 || blk >= nblk) {
+            qn_report(err, QN_ERR_PAGED_BLOCK, s, j / bs, blk);
+            return;
+        }
+        const size_t r = (size_t)hk * R + (size_t)blk * bs + j % bs, row = r * D;
         float dot = 0.0f;
         for (int d = 0; d < D; d++) dot += qv[d] * qn_kv_code(kb + ko, kdt, row + d);
         dot *= qn_kv_scale(kb + ko, kdt, rows, D, r);

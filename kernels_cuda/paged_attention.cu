@@ -36,6 +36,14 @@ static __device__ __forceinline__ float pa_scale(int dt, const void *p, int64_t 
     return __uint_as_float((uint32_t)b[0] | ((uint32_t)b[1] << 8) | ((uint32_t)b[2] << 16) | ((uint32_t)b[3] << 24));
 }
 
+/* The first bad value claims err[0] (-1 while its details are written), then sets its code. */
+static __device__ void pa_report(int *err, int code, int64_t x, int64_t y, int64_t z) {
+    if (atomicCAS(err, 0, -1) != 0) return;
+    err[1] = (int)x, err[2] = (int)y, err[3] = (int)z;
+    __threadfence();
+    atomicExch(err, code);
+}
+
 __global__ void qn_paged_attention_kernel(qn_cuda_paged_args a) {
     const int64_t warp = (int64_t)blockIdx.x * PA_WARPS + threadIdx.x / PA_LANES;
     const int lane = threadIdx.x % PA_LANES;
@@ -43,6 +51,10 @@ __global__ void qn_paged_attention_kernel(qn_cuda_paged_args a) {
     if (warp >= rows) return;
     const int64_t t = warp % a.T, h = (warp / a.T) % a.Hq, s = warp / (a.T * a.Hq);
     const int64_t L = a.kv_lens[s], p = L - a.T + t, hk = h / (a.Hq / a.Hkv);
+    if (L < a.T || L > a.max_blocks * a.block_size) { /* the whole warp leaves: same s */
+        if (lane == 0 && t == 0 && h == 0) pa_report(a.err_flag, 3, s, L, a.T);
+        return;
+    }
     int64_t kbeg = 0, kend = L;
     if (a.causal && kend > p + 1) kend = p + 1;
     if (a.window > 0 && kbeg < p - a.window + 1) kbeg = p - a.window + 1;
@@ -58,7 +70,12 @@ __global__ void qn_paged_attention_kernel(qn_cuda_paged_args a) {
     float m = -INFINITY, l = 0.0f;
     const int64_t pool_rows = a.Hkv * a.R;
     for (int64_t j = kbeg; j < kend; j++) {
-        const int64_t r = hk * a.R + (int64_t)table[j / a.block_size] * a.block_size + j % a.block_size, row = r * a.D;
+        const int64_t blk = table[j / a.block_size];
+        if (blk < 0 || blk >= a.n_blocks) { /* every lane read the same entry: the warp leaves together */
+            if (lane == 0) pa_report(a.err_flag, 4, s, j / a.block_size, blk);
+            return;
+        }
+        const int64_t r = hk * a.R + blk * a.block_size + j % a.block_size, row = r * a.D;
         float dot = 0.0f;
 #pragma unroll
         for (int i = 0; i < PA_PER_LANE; i++) {

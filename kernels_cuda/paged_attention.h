@@ -2,7 +2,10 @@
  * paged_attention.h — launch interface (C-callable) of the CUDA paged-attention kernel
  * (kernels_cuda/paged_attention.cu). Semantics are quanta_paged_attention's (include/quanta.h):
  * q [S, Hq, T, D]; pools [1, Hkv, R, D]; block_table i32 [S, MB]; kv_lens i32 [S]; out like q.
- * The caller has checked the lengths and the visible block-table entries.
+ * The kernel checks the lengths and the visible block-table entries on the device (the rules of
+ * the reference's qn_paged_check): a bad one is read nowhere and reported through err_flag (code
+ * 3: kv_lens, err_flag[1..3] = s, L, T; code 4: a block, err_flag[1..3] = s, column, entry), so a
+ * step needs no copy back to the host and can be captured in a CUDA graph.
  */
 #ifndef QUANTA_KERNELS_CUDA_PAGED_ATTENTION_H
 #define QUANTA_KERNELS_CUDA_PAGED_ATTENTION_H
@@ -23,6 +26,8 @@ typedef struct qn_cuda_paged_args {
     int64_t S, Hq, Hkv, T, D, R, block_size, max_blocks;
     float scale;             /* already resolved (never 0) */
     int causal, window;
+    int64_t n_blocks;        /* blocks in the pools (R / block_size): visible table entries are below it */
+    int *err_flag;           /* int[4]: the backend's error flag (code, then three details) */
     void *stream;            /* cudaStream_t */
 } qn_cuda_paged_args;
 

@@ -10,7 +10,21 @@
  * as one [n*T, E] batch, writes each sequence's new k/v rows into the pools with write_rows (one
  * write per block the step touches; rows picked with get_rows), and runs one paged_attention
  * over all sequences per layer, sliding-window layers with their window (the op skips keys
- * outside it). Each kind of step keeps its last plan (decode keyed by n, prefill by T).
+ * outside it).
+ *
+ * Plans are kept, QN_PAGED_DECODE_PLANS decode and QN_PAGED_PREFILL_PLANS prefill plans, each
+ * kind's least recently used first out (a prompt's last piece has a length of its own, and the
+ * stream of new lengths must not push out the decode buckets in use): a server's batch size
+ * changes at almost every step (requests join and leave), and each new plan costs a graph, a
+ * plan and on CUDA a fresh graph capture (the first run of a plan is not recorded). So a decode
+ * step of n sequences runs the plan of a bucket nb >= n (n up to 4, then 6, 8, 12, 16, 24, 32,
+ * 48, 64, ...: at most a third more rows), its nb - n extra rows masked: token 0 at position 0,
+ * a table of one block, the pools' sink (one block past the caller's n_blocks, which no caller
+ * table may name), so they write only there and read only what they wrote. Rows never mix in a
+ * step (per-row matmuls and norms, per-sequence attention), so a real row's result is the one
+ * the unpadded step computes where the backend's matmul does not choose its kernel by the row
+ * count (test_model_paged.c checks bit equality on ref). QUANTA_PAGED_PAD=0 turns the
+ * buckets off (diagnostics).
  *
  * Sliding-window layers may have pools and block tables of their own (n_local_blocks > 0): a
  * sequence then needs local blocks only for the positions its window still covers, and the
@@ -34,8 +48,14 @@
 #include "paged_fake.h"
 #include "paged_smooth.h"
 
+/* Step plans kept: decode buckets (12 cover 1..64 rows), prefill lengths. */
+#define QN_PAGED_DECODE_PLANS 12
+#define QN_PAGED_PREFILL_PLANS 4
+#define QN_PAGED_PLANS (QN_PAGED_DECODE_PLANS + QN_PAGED_PREFILL_PLANS)
+
 typedef struct paged_step {
     int32_t n, T, nseg;
+    uint64_t used; /* the pool's clock at its last use (0: empty slot) */
     quanta_graph *graph;
     quanta_plan *plan;
     quanta_tensor *ids, *pos, *table, *ltable, *lens, *logits;
@@ -45,6 +65,10 @@ typedef struct paged_step {
 struct quanta_kv_pool {
     quanta_model *model;
     int32_t n_blocks, n_local, bs, mb; /* n_local > 0: local layers have pools of their own */
+    /* Each pool has one block more than the caller's: block n_blocks (n_local) is the sink
+     * that a padded decode row writes and reads (never in a caller's table). */
+    int pad;                           /* decode steps run bucketed plans (QUANTA_PAGED_PAD) */
+    uint64_t clock;
     quanta_dtype dtype;                /* the pools' element dtype */
     quanta_dtype adt;                  /* q, written k/v rows, attention output: dtype, or f32 if quantized */
     uint64_t bytes;                    /* every pool's bytes */
@@ -59,7 +83,7 @@ struct quanta_kv_pool {
      * rot_t = R^T that turns the attention output back (paged_smooth.h); NULL otherwise */
     quanta_buffer *rot, *rot_t;
     int fake; /* f32 pools: the QUANTA_KV_FAKE diagnostic's parts (paged_fake.h), else 0 */
-    paged_step decode, prefill;
+    paged_step steps[QN_PAGED_PLANS];
 };
 
 static void step_free(paged_step *s) {
@@ -143,8 +167,19 @@ quanta_status qn_kv_pool_smooth(quanta_kv_pool *p, int turn, int sink) {
     return st;
 }
 
+/* The caller's rows of each head (the sink block after them left out). */
 quanta_status qn_kv_pool_read_kv(const quanta_kv_pool *p, int il, int values, float *x, size_t count) {
-    return quanta_buffer_read(values ? p->v[il] : p->k[il], x, count * sizeof *x);
+    const size_t H = (size_t)p->model->cfg.n_head_kv, D = (size_t)p->model->cfg.head_dim;
+    const size_t rows = (size_t)(is_local(p, il) ? p->n_local : p->n_blocks) * (size_t)p->bs, all = rows + (size_t)p->bs;
+    if (count != H * rows * D)
+        return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "qn_kv_pool_read_kv: count %zu, the pool holds %zu", count,
+                            H * rows * D);
+    float *w = malloc(H * all * D * sizeof *w);
+    if (!w) return qn_error_set(QUANTA_ERR_OUT_OF_MEMORY, "qn_kv_pool_read_kv: no memory");
+    quanta_status st = quanta_buffer_read(values ? p->v[il] : p->k[il], w, H * all * D * sizeof *w);
+    for (size_t h = 0; !st && h < H; h++) memcpy(x + h * rows * D, w + h * all * D, rows * D * sizeof *x);
+    free(w);
+    return st;
 }
 
 /* plain: no smoothing and no QUANTA_KV_FAKE (the calibration's own pool, qn_kv_pool_create_plain) */
@@ -159,7 +194,7 @@ static quanta_status pool_create(quanta_model *m, quanta_dtype dtype, int32_t n_
                             "quanta_kv_pool_create: dtype %s is not a KV pool dtype (f32, f16, bf16, q8 or fp8_e4m3)",
                             quanta_dtype_name(dtype) ? quanta_dtype_name(dtype) : "unknown");
     if (n_blocks < 1 || block_size < 1 || max_blocks < 1 || n_local_blocks < 0 ||
-        (int64_t)n_blocks * block_size > INT32_MAX || (int64_t)n_local_blocks * block_size > INT32_MAX)
+        ((int64_t)n_blocks + 1) * block_size > INT32_MAX || ((int64_t)n_local_blocks + 1) * block_size > INT32_MAX)
         return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT,
                             "quanta_kv_pool_create: n_blocks %d, n_local_blocks %d, block_size %d, max_blocks %d "
                             "(each >= 1, n_local_blocks >= 0, blocks * block_size < 2^31)", n_blocks, n_local_blocks,
@@ -178,13 +213,15 @@ static quanta_status pool_create(quanta_model *m, quanta_dtype dtype, int32_t n_
     p->bs = block_size;
     p->mb = max_blocks;
     p->dtype = dtype;
+    const char *pad = getenv("QUANTA_PAGED_PAD");
+    p->pad = !(pad && *pad == '0');
     p->adt = qn_kv_dtype_is_quantized(dtype) ? QUANTA_F32 : dtype;
     const int L = m->cfg.n_layer;
     p->k = calloc((size_t)L, sizeof *p->k);
     p->v = calloc((size_t)L, sizeof *p->v);
     quanta_status st = p->k && p->v ? QUANTA_OK : qn_error_set(QUANTA_ERR_OUT_OF_MEMORY, "quanta_kv_pool_create: no memory");
     for (int il = 0; il < L && !st; il++) {
-        int64_t rows = (int64_t)(is_local(p, il) ? n_local_blocks : n_blocks) * block_size;
+        int64_t rows = ((int64_t)(is_local(p, il) ? n_local_blocks : n_blocks) + 1) * block_size; /* + the sink */
         quanta_tensor_desc d = qn_desc(dtype, 4, 1, m->cfg.n_head_kv, rows, m->cfg.head_dim);
         size_t bytes = 0;
         st = quanta_tensor_bytes(&d, &bytes);
@@ -215,8 +252,7 @@ quanta_status qn_kv_pool_create_plain(quanta_model *m, int32_t n_blocks, int32_t
 
 void quanta_kv_pool_destroy(quanta_kv_pool *p) {
     if (!p) return;
-    step_free(&p->decode);
-    step_free(&p->prefill);
+    for (int i = 0; i < QN_PAGED_PLANS; i++) step_free(&p->steps[i]);
     for (int il = 0; il < p->model->cfg.n_layer; il++) {
         if (p->k) quanta_buffer_destroy(p->k[il]);
         if (p->v) quanta_buffer_destroy(p->v[il]);
@@ -336,6 +372,36 @@ static quanta_status check_writes(const quanta_kv_pool *p, const int32_t *tables
     return QUANTA_OK;
 }
 
+/* The rows a decode step of n sequences is planned for (n <= 4 exactly, then 2^k and 3 * 2^(k-1)). */
+static int32_t decode_bucket(int32_t n) {
+    if (n <= 4) return n;
+    int32_t b = 4;
+    while (b < n) b = (b & (b - 1)) ? (b / 3) * 4 : b + b / 2; /* 4, 6, 8, 12, 16, 24, ... */
+    return b;
+}
+
+/* The kept plan of n sequences of T tokens, built (in the least recently used slot of its kind) if none. */
+static quanta_status step_for(quanta_kv_pool *p, int32_t n, int32_t T, paged_step **out) {
+    /* slots [0, QN_PAGED_DECODE_PLANS) hold decode plans, the rest prefill plans */
+    const int lo = T == 1 ? 0 : QN_PAGED_DECODE_PLANS, hi = T == 1 ? QN_PAGED_DECODE_PLANS : QN_PAGED_PLANS;
+    paged_step *lru = &p->steps[lo];
+    for (int i = lo; i < hi; i++) {
+        paged_step *c = &p->steps[i];
+        if (c->plan && c->n == n && c->T == T) {
+            c->used = ++p->clock;
+            *out = c;
+            return QUANTA_OK;
+        }
+        if (c->used < lru->used) lru = c; /* an empty slot (used 0) first */
+    }
+    step_free(lru);
+    quanta_status e = step_build(p, n, T, lru);
+    if (e) return e;
+    lru->used = ++p->clock;
+    *out = lru;
+    return QUANTA_OK;
+}
+
 static quanta_status eval_paged(quanta_kv_pool *p, int32_t n, int32_t T, const int32_t *tokens,
                                 const int32_t *positions, const int32_t *tables, const int32_t *local_tables,
                                 float *logits, size_t logits_count) {
@@ -371,39 +437,48 @@ static quanta_status eval_paged(quanta_kv_pool *p, int32_t n, int32_t T, const i
         if (!e && local_tables) e = check_writes(p, local_tables, s, positions[s], T, p->n_local, "local_tables");
         if (e) return e;
     }
-    paged_step *st = T == 1 ? &p->decode : &p->prefill;
-    quanta_status e;
-    if (st->plan && (st->n != n || st->T != T)) step_free(st);
-    if (!st->plan && (e = step_build(p, n, T, st))) return e;
-    int32_t *pos = malloc((size_t)n * (size_t)T * sizeof *pos), *lens = malloc((size_t)n * sizeof *lens);
-    if (!pos || !lens) {
-        free(pos), free(lens);
+    const int32_t nb = T == 1 && p->pad ? decode_bucket(n) : n;
+    paged_step *st = NULL;
+    quanta_status e = step_for(p, nb, T, &st);
+    if (e) return e;
+    /* Rows [n, nb): the masked padding (the sink block, token 0 at position 0). */
+    const size_t NT = (size_t)nb * (size_t)T, MBs = (size_t)p->mb;
+    int32_t *ids = malloc(NT * sizeof *ids), *pos = malloc(NT * sizeof *pos), *lens = malloc((size_t)nb * sizeof *lens);
+    int32_t *tab = malloc((size_t)nb * MBs * sizeof *tab), *ltab = local_tables ? malloc((size_t)nb * MBs * sizeof *ltab) : NULL;
+    if (!ids || !pos || !lens || !tab || (local_tables && !ltab)) {
+        free(ids), free(pos), free(lens), free(tab), free(ltab);
         return qn_error_set(QUANTA_ERR_OUT_OF_MEMORY, "quanta_model_eval_paged: no memory");
     }
-    for (int32_t s = 0; s < n; s++) {
-        for (int32_t t = 0; t < T; t++) pos[s * T + t] = positions[s] + t;
-        lens[s] = positions[s] + T;
+    memcpy(ids, tokens, (size_t)n * (size_t)T * sizeof *ids);
+    memcpy(tab, tables, (size_t)n * MBs * sizeof *tab);
+    if (ltab) memcpy(ltab, local_tables, (size_t)n * MBs * sizeof *ltab);
+    for (int32_t s = 0; s < nb; s++) {
+        const int32_t at = s < n ? positions[s] : 0;
+        for (int32_t t = 0; t < T; t++) pos[s * T + t] = at + t;
+        lens[s] = at + T;
+        if (s < n) continue;
+        ids[s] = 0;
+        for (size_t j = 0; j < MBs; j++) tab[s * MBs + j] = j ? -1 : p->n_blocks;
+        for (size_t j = 0; ltab && j < MBs; j++) ltab[s * MBs + j] = j ? -1 : p->n_local;
     }
-    e = quanta_plan_set_input(st->plan, st->ids, tokens, (size_t)n * (size_t)T * sizeof *tokens);
-    if (!e) e = quanta_plan_set_input(st->plan, st->pos, pos, (size_t)n * (size_t)T * sizeof *pos);
-    if (!e) e = quanta_plan_set_input(st->plan, st->table, tables, (size_t)n * (size_t)p->mb * sizeof *tables);
-    if (!e) e = quanta_plan_set_input(st->plan, st->lens, lens, (size_t)n * sizeof *lens);
-    if (!e && local_tables)
-        e = quanta_plan_set_input(st->plan, st->ltable, local_tables, (size_t)n * (size_t)p->mb * sizeof *local_tables);
+    e = quanta_plan_set_input(st->plan, st->ids, ids, NT * sizeof *ids);
+    if (!e) e = quanta_plan_set_input(st->plan, st->pos, pos, NT * sizeof *pos);
+    if (!e) e = quanta_plan_set_input(st->plan, st->table, tab, (size_t)nb * MBs * sizeof *tab);
+    if (!e) e = quanta_plan_set_input(st->plan, st->lens, lens, (size_t)nb * sizeof *lens);
+    if (!e && ltab) e = quanta_plan_set_input(st->plan, st->ltable, ltab, (size_t)nb * MBs * sizeof *ltab);
     for (int g = 0; g < st->nseg && !e; g++) {
         /* decode: sequence g's row; prefill: block g of the piece */
-        int32_t sq = T == 1 ? g : 0, at = T == 1 ? positions[g] : positions[0] + g * p->bs;
-        int32_t row = tables[(size_t)sq * p->mb + at / p->bs] * p->bs + at % p->bs;
+        int32_t sq = T == 1 ? g : 0, at = T == 1 ? pos[g] : pos[0] + g * p->bs;
+        int32_t row = tab[(size_t)sq * MBs + at / p->bs] * p->bs + at % p->bs;
         e = quanta_plan_set_input(st->plan, st->start[g], &row, sizeof row);
-        if (!e && local_tables) {
-            row = local_tables[(size_t)sq * p->mb + at / p->bs] * p->bs + at % p->bs;
+        if (!e && ltab) {
+            row = ltab[(size_t)sq * MBs + at / p->bs] * p->bs + at % p->bs;
             e = quanta_plan_set_input(st->plan, st->lstart[g], &row, sizeof row);
         }
     }
-    free(pos);
-    free(lens);
+    free(ids), free(pos), free(lens), free(tab), free(ltab);
     if (!e) e = quanta_plan_execute(st->plan);
-    if (!e && logits) e = quanta_plan_get_output(st->plan, st->logits, logits, logits_count * sizeof(float));
+    if (!e && logits) e = quanta_plan_get_output_prefix(st->plan, st->logits, logits, logits_count * sizeof(float));
     if (!e && p->fake) e = qn_kv_fake_round(p->k, p->v, m->cfg.n_layer, p->fake);
     return e;
 }

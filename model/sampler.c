@@ -105,6 +105,22 @@ quanta_status quanta_model_sample(quanta_model_sampler *s, const float *logits, 
         if (!w || !ix) return qn_error_set(QUANTA_ERR_OUT_OF_MEMORY, "quanta_model_sample: no memory");
         s->cap = n;
     }
+    if (s->p.temperature <= 0.0f && s->p.repeat_penalty == 1.0f) {
+        /* Greedy without penalties: one read of the row (a server samples n_vocab-wide rows of
+         * every sequence in its batch each step), the same rules as below: a NaN is an error, so
+         * is a row of -inf only, the first largest logit wins. */
+        size_t best = 0, n_ninf = 0;
+        for (size_t i = 0; i < n; i++) {
+            const float x = logits[i];
+            if (x != x) return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "quanta_model_sample: logits[%zu] is NaN", i);
+            n_ninf += x == -INFINITY;
+            if (x > logits[best]) best = i;
+        }
+        if (n_ninf == n)
+            return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "quanta_model_sample: every one of the %zu logits is -inf", n);
+        *token = (int32_t)best;
+        return QUANTA_OK;
+    }
     float *w = s->work;
     memcpy(w, logits, n * sizeof *w);
     for (size_t i = 0; i < n; i++)

@@ -67,8 +67,8 @@ static quanta_status cuda_open(int index, qn_mem_stats *stats, void **self) {
     cudaError_t e = cudaSetDevice(index);
     if (e == cudaSuccess) e = cudaDeviceGetAttribute(&s->sms, cudaDevAttrMultiProcessorCount, index);
     if (e == cudaSuccess) e = cudaStreamCreateWithFlags(&s->stream, cudaStreamNonBlocking);
-    if (e == cudaSuccess) e = cudaMalloc((void **)&s->err_flag, sizeof(int));
-    if (e == cudaSuccess) e = cudaMemset(s->err_flag, 0, sizeof(int));
+    if (e == cudaSuccess) e = cudaMalloc((void **)&s->err_flag, 4 * sizeof(int));
+    if (e == cudaSuccess) e = cudaMemset(s->err_flag, 0, 4 * sizeof(int));
     if (e == cudaSuccess) e = cudaMalloc((void **)&s->counters, QN_CUDA_MATMUL_COUNTERS * sizeof(unsigned));
     if (e == cudaSuccess) e = cudaMemset(s->counters, 0, QN_CUDA_MATMUL_COUNTERS * sizeof(unsigned));
     if (e != cudaSuccess) {
@@ -245,11 +245,20 @@ static quanta_status cuda_synchronize(void *self) {
     qn_cuda_state *s = self;
     cudaError_t e = cudaStreamSynchronize(s->stream);
     if (e != cudaSuccess) return qn_cuda_error(e, "synchronize");
-    int flag = 0;
-    e = cudaMemcpy(&flag, s->err_flag, sizeof flag, cudaMemcpyDeviceToHost);
+    int f[4] = {0, 0, 0, 0}, flag;
+    e = cudaMemcpy(f, s->err_flag, sizeof f, cudaMemcpyDeviceToHost);
     if (e != cudaSuccess) return qn_cuda_error(e, "synchronize: reading the error flag");
+    flag = f[0];
     if (flag) {
-        (void)cudaMemset(s->err_flag, 0, sizeof(int));
+        (void)cudaMemset(s->err_flag, 0, sizeof f);
+        if (flag == 3)
+            return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT,
+                                "cuda paged_attention: kv_lens[%d] = %d is below the %d queries or beyond the block "
+                                "table's positions (columns * block_size)", f[1], f[2], f[3]);
+        if (flag == 4)
+            return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT,
+                                "cuda paged_attention: block_table[%d][%d] = %d is not a block of the pool", f[1], f[2],
+                                f[3]);
         if (flag == 1)
             return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "cuda get_rows: an id was out of range [0, V)");
         return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT,

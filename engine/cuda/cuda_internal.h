@@ -19,7 +19,7 @@ typedef struct qn_cuda_state {
     qn_mem_stats *stats;
     void *scratch;
     size_t scratch_bytes;
-    int *err_flag; /* device int: bad ids / start found by a kernel, read at synchronize */
+    int *err_flag; /* device int[4]: a bad id / start / paged table found by a kernel, read at synchronize */
     unsigned *counters; /* QN_CUDA_MATMUL_COUNTERS zeroed split-K arrival counters */
     /* ggml-format GEMV: activations quantized to int8 (kernels_cuda/ggml.cu). Consecutive
      * matmuls on the same x (q/k/v, gate/up) reuse them: xq_src says whose codes xq holds. */

@@ -153,9 +153,8 @@ static quanta_status run_attention(qn_cuda_state *s, const qn_node *node) {
 
 /* ------------------------------------------------------------------ paged attention */
 
-/* The kernel trusts the block table and the lengths: they are copied to the host and checked
- * with the reference's own check first (a synchronisation; the price of never reading outside
- * the pools). */
+/* The kernel checks the lengths and the block-table entries it reads (the reference's rules,
+ * reported through the error flag at synchronize): no copy back, so a step can be captured. */
 static quanta_status run_paged_attention(qn_cuda_state *s, const qn_node *node) {
     const qn_tensor *q = node->src[0], *k = node->src[1], *v = node->src[2], *tab = node->src[3], *lens = node->src[4];
     const qn_tensor *o = node->dst;
@@ -166,21 +165,8 @@ static quanta_status run_paged_attention(qn_cuda_state *s, const qn_node *node) 
     a.Hkv = k->desc.dims[1], a.R = k->desc.dims[2], a.max_blocks = tab->desc.dims[1];
     a.block_size = node->params.block_size;
     if (a.S == 0 || a.Hq == 0 || a.T == 0) return QUANTA_OK;
-    const size_t tb = (size_t)(a.S * a.max_blocks) * 4, lb = (size_t)a.S * 4;
-    int32_t *ht = malloc(tb), *hl = malloc(lb);
-    if (!ht || !hl) {
-        free(ht), free(hl);
-        return qn_error_set(QUANTA_ERR_OUT_OF_MEMORY, "cuda paged_attention: out of host memory");
-    }
-    cudaError_t e = cudaMemcpyAsync(ht, qn_cuda_ptr(tab), tb, cudaMemcpyDeviceToHost, s->stream);
-    if (e == cudaSuccess) e = cudaMemcpyAsync(hl, qn_cuda_ptr(lens), lb, cudaMemcpyDeviceToHost, s->stream);
-    if (e == cudaSuccess) e = cudaStreamSynchronize(s->stream);
-    quanta_status st = e == cudaSuccess ? qn_paged_check(ht, hl, a.S, a.max_blocks, a.T, a.block_size,
-                                                         a.R / a.block_size, &node->params.attention,
-                                                         "cuda paged_attention")
-                                        : qn_cuda_error(e, "paged_attention (reading block_table, kv_lens)");
-    free(ht), free(hl);
-    if (st) return st;
+    a.n_blocks = a.R / a.block_size;
+    a.err_flag = s->err_flag;
     a.q = qn_cuda_ptr(q), a.k = qn_cuda_ptr(k), a.v = qn_cuda_ptr(v), a.out = qn_cuda_ptr(o);
     a.table = qn_cuda_ptr(tab), a.kv_lens = qn_cuda_ptr(lens);
     a.scale = node->params.attention.scale; /* infer resolved 0 to 1/sqrt(D) */

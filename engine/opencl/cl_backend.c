@@ -371,6 +371,15 @@ static quanta_status device_check_error(const cl_int f[4]) {
     case 3: /* QN_ERR_GET_ROWS_ID */
         return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "opencl get_rows: ids[%d] = %d is out of range [0, V = %d)",
                             (int)f[1], (int)f[2], (int)f[3]);
+    case 4: /* QN_ERR_PAGED_KV_LENS */
+        return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT,
+                            "opencl paged_attention: kv_lens[%d] = %d is below the %d queries or beyond the block "
+                            "table's positions (columns * block_size)",
+                            (int)f[1], (int)f[2], (int)f[3]);
+    case 5: /* QN_ERR_PAGED_BLOCK */
+        return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT,
+                            "opencl paged_attention: block_table[%d][%d] = %d is not a block of the pool",
+                            (int)f[1], (int)f[2], (int)f[3]);
     default:
         return qn_error_set(QUANTA_ERR_BACKEND, "opencl: a kernel reported error code %d", (int)f[0]);
     }
@@ -378,7 +387,7 @@ static quanta_status device_check_error(const cl_int f[4]) {
 
 /* Waits for the queue, then reports what kernels found wrong with arguments they read on
  * the device (a write_rows start outside the cache, kv_lens beyond the keys, get_rows ids
- * beyond the table); the flag is cleared for the next run. */
+ * beyond the table, paged attention's lengths and block tables); the flag is cleared for the next run. */
 static quanta_status ocl_synchronize(void *self) {
     qn_cl *s = self;
     cl_int err = clFinish(s->queue);

@@ -1,10 +1,11 @@
 /*
  * cl_paged_attention.c — launches qn_paged_attention (kernels_cl/paged_attention.cl): one
- * work-item per (query, q head, sequence). The kernel trusts the block table and the lengths,
- * so they are read back and checked first (qn_paged_check, the reference's own check). Also the
- * quantizing write_rows into q8 / fp8 pools (qn_paged_kv_write).
+ * work-item per (query, q head, sequence). The kernel checks the lengths and the block-table
+ * entries it reads on the device (the reference's qn_paged_check rules, reported through the error
+ * flag at the next synchronize), so nothing is read back: no queue drain per layer, and a paged
+ * step can be recorded and replayed. Also the quantizing write_rows into q8 / fp8 pools
+ * (qn_paged_kv_write).
  */
-#include <stdlib.h>
 
 #include "cl_internal.h"
 #include "op_table.h"
@@ -27,21 +28,6 @@ quanta_status qn_cl_paged_attention_run(qn_cl *s, const qn_node *node) {
     cl_int D = (cl_int)q->desc.dims[3], Hkv = (cl_int)k->desc.dims[1], R = (cl_int)k->desc.dims[2];
     cl_int MB = (cl_int)tab->desc.dims[1], bs = node->params.block_size;
     if (S == 0 || Hq == 0 || T == 0) return QUANTA_OK;
-    quanta_status rs = qn_cl_record_refuse(s, "paged attention's read of the block table");
-    if (rs != QUANTA_OK) return rs;
-    size_t tbytes = (size_t)S * (size_t)MB * 4, lbytes = (size_t)S * 4;
-    int32_t *ht = malloc(tbytes), *hl = malloc(lbytes);
-    quanta_status st = QUANTA_OK;
-    if (!ht || !hl) st = qn_error_set(QUANTA_ERR_OUT_OF_MEMORY, "opencl paged_attention: out of host memory");
-    cl_int err = CL_SUCCESS;
-    if (!st) err = clEnqueueReadBuffer(s->queue, qn_cl_mem(tab), CL_TRUE, tab->mem.offset, tbytes, ht, 0, NULL, NULL);
-    if (!st && err == CL_SUCCESS)
-        err = clEnqueueReadBuffer(s->queue, qn_cl_mem(lens), CL_TRUE, lens->mem.offset, lbytes, hl, 0, NULL, NULL);
-    if (!st && err != CL_SUCCESS) st = qn_cl_error(err, "paged_attention (reading block_table, kv_lens)");
-    if (!st) st = qn_paged_check(ht, hl, S, MB, T, bs, R / bs, pa, "opencl paged_attention");
-    free(ht);
-    free(hl);
-    if (st) return st;
     cl_mem qm = qn_cl_mem(q), km = qn_cl_mem(k), vm = qn_cl_mem(v), tm = qn_cl_mem(tab), lm = qn_cl_mem(lens);
     cl_mem om = qn_cl_mem(o);
     cl_ulong qo = q->mem.offset, ko = k->mem.offset, vo = v->mem.offset, to = tab->mem.offset, lo = lens->mem.offset;
@@ -49,10 +35,11 @@ quanta_status qn_cl_paged_attention_run(qn_cl *s, const qn_node *node) {
     cl_int qdt = q->desc.dtype, kdt = k->desc.dtype, vdt = v->desc.dtype, odt = o->desc.dtype;
     cl_int causal = pa->causal != 0, window = pa->window > 0 ? pa->window : 0;
     float scale = pa->scale; /* infer resolved 0 to 1/sqrt(D) */
+    cl_int nblk = R / bs;    /* blocks in the pool: the kernel checks the visible table entries against it */
     qn_cl_arg a[] = {QA(qm), QA(qo), QA(qdt), QA(km), QA(ko), QA(kdt), QA(vm), QA(vo), QA(vdt), QA(tm), QA(to),
                      QA(lm), QA(lo), QA(om), QA(oo), QA(odt), QA(S), QA(Hq), QA(Hkv), QA(T), QA(D), QA(R), QA(bs),
-                     QA(MB), QA(scale), QA(causal), QA(window)};
-    st = qn_cl_set_args(s, QK_PAGED_ATTENTION, a, (int)(sizeof a / sizeof a[0]));
+                     QA(MB), QA(scale), QA(causal), QA(window), QA(nblk), QA(s->err_flag)};
+    quanta_status st = qn_cl_set_args(s, QK_PAGED_ATTENTION, a, (int)(sizeof a / sizeof a[0]));
     /* On a CPU a one-item group: PoCL keeps every item's private arrays (2 KiB) for the whole
      * group and its own choice overflows the worker's stack. GPUs choose their own. */
     size_t g[3] = {(size_t)T, (size_t)Hq, (size_t)S}, l[3] = {1, 1, 1};

@@ -52,6 +52,15 @@ START_TEST(test_output_marked_after_planning_is_refused) {
     qt_poison_f32(out, N);
     ck_assert_int_eq(quanta_plan_get_output(p, c, out, sizeof out), QUANTA_OK);
     for (int i = 0; i < N; i++) QT_CHECK(fabsf(out[i] - 30.0f * in[i]) <= 1e-5f * fabsf(30.0f * in[i]), "i=%d", i);
+    /* a prefix: the leading elements, the rest of the caller's memory untouched */
+    qt_poison_f32(out, N);
+    ck_assert_int_eq(quanta_plan_get_output_prefix(p, c, out, 3 * sizeof *out), QUANTA_OK);
+    for (int i = 0; i < 3; i++) QT_CHECK(fabsf(out[i] - 30.0f * in[i]) <= 1e-5f * fabsf(30.0f * in[i]), "i=%d", i);
+    for (int i = 3; i < N; i++) QT_CHECK(isnan(out[i]), "out[%d] was written", i);
+    QT_EXPECT_ERR(quanta_plan_get_output_prefix(p, c, out, sizeof out + 4), QUANTA_ERR_INVALID_ARGUMENT, "holds");
+    QT_EXPECT_ERR(quanta_plan_get_output_prefix(p, c, NULL, 4), QUANTA_ERR_INVALID_ARGUMENT, "data is NULL");
+    QT_EXPECT_ERR(quanta_plan_get_output_prefix(NULL, c, out, 4), QUANTA_ERR_INVALID_ARGUMENT, "plan is NULL");
+    QT_EXPECT_ERR(quanta_plan_get_output_prefix(p, a, out, 4), QUANTA_ERR_STATE, "before planning");
     quanta_plan_destroy(p);
     /* A plan made now sees the mark. */
     ck_assert_int_eq(quanta_plan_create(g, be, &p), QUANTA_OK);

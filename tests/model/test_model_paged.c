@@ -6,7 +6,7 @@
  * tokens one sequence at a time (quanta_model_eval), and the first sequence's also against the
  * float64 forward pass of tiny_model.h; f32 and f16 KV caches; Gemma's sliding-window layers also
  * with pools of their own, holding only the blocks their window still covers (freed ones -1);
- * and each bad argument.
+ * each bad argument; and decode steps padded to a bucket of rows bit for bit equal to unpadded ones.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -103,7 +103,8 @@ static void run_pool(const tiny_spec *spec, const char *backend, quanta_dtype kv
     ck_assert_int_eq(quanta_kv_pool_block_size(pool), BS);
     ck_assert_int_eq(quanta_kv_pool_dtype(pool), pool_dt);
     /* bytes: K and V of every layer; a quantized pool's row is D codes and an f32 scale */
-    const int64_t rows_g = (int64_t)NB * BS, rows_l = local ? (int64_t)NL * BS : rows_g;
+    /* ... and one block more per pool: the sink that padded decode rows write (paged.c) */
+    const int64_t rows_g = (int64_t)(NB + 1) * BS, rows_l = local ? (int64_t)(NL + 1) * BS : rows_g;
     const int quantized = pool_dt == QUANTA_Q8 || pool_dt == QUANTA_FP8_E4M3;
     const int64_t rowb = quantized ? spec->head_dim + 4 : spec->head_dim * (pool_dt == QUANTA_F32 ? 4 : 2);
     int64_t want = 0;
@@ -310,23 +311,24 @@ START_TEST(test_means_cached) {
 }
 END_TEST
 
-/* Distance of y from the nearest e4m3 value's magnitude grid (normals: 4 significant bits,
- * subnormals below 2^-6: multiples of 2^-9), relative to |y|; 0 for y = 0. */
-static double off_e4m3_grid(double y) {
+/* Distance of y from the nearest value with m mantissa bits (e4m3: m = 3 and subnormals below
+ * 2^-6, multiples of 2^-9; m > 3: no exponent limit), relative to |y|; 0 for y = 0. */
+static double off_grid(double y, int m) {
     if (y == 0) return 0;
     const double a = fabs(y);
     double step;
-    if (a < 0.015625) step = 1.0 / 512;
+    if (m == 3 && a < 0.015625) step = 1.0 / 512;
     else {
         int e;
         frexp(a, &e); /* a in [2^(e-1), 2^e) */
-        step = ldexp(1.0, e - 4);
+        step = ldexp(1.0, e - 1 - m);
     }
     return fabs(a - step * nearbyint(a / step)) / a;
 }
 
 /* QUANTA_KV_FAKE (paged_fake.h), the diagnostic: an f32 pool's K rows (k) or V rows (v) hold
- * e4m3 values times their row's scale max|x| / 448 after a step, the other part unrounded. */
+ * e4m3 values times their row's scale max|x| / 448 after a step (with a digit m: values of m
+ * mantissa bits), the other part unrounded. */
 static void fake_rounds(const char *backend, const char *parts, uint64_t salt) {
     tiny_model tm;
     tiny_build(&tm, &LLAMA, salt, NULL, NULL);
@@ -355,6 +357,8 @@ static void fake_rounds(const char *backend, const char *parts, uint64_t salt) {
     ck_assert(x);
     for (int values = 0; values < 2; values++) {
         const int rounded = strchr(parts, values ? 'v' : 'k') != NULL;
+        const char *digit = strpbrk(parts, "4567");
+        const int m = digit ? *digit - '0' : 3;
         qt_poison_f32(x, count);
         ck_assert_int_eq(qn_kv_pool_read_kv(p, 0, values, x, count), QUANTA_OK);
         double worst = 0;
@@ -365,10 +369,10 @@ static void fake_rounds(const char *backend, const char *parts, uint64_t salt) {
                 for (int64_t i = 0; i < D; i++) amax = fmax(amax, fabs(row[i]));
                 ck_assert_msg(amax > 0 && isfinite(amax), "%s %s: row %d of head %lld is %g", backend, parts, t,
                               (long long)h, amax);
-                for (int64_t i = 0; i < D; i++) worst = fmax(worst, off_e4m3_grid(row[i] / (amax / 448)));
+                for (int64_t i = 0; i < D; i++) worst = fmax(worst, off_grid(m == 3 ? row[i] / (amax / 448) : row[i], m));
             }
-        printf("%s QUANTA_KV_FAKE=%s: %s rows off the e4m3 grid by up to %.3g\n", backend, parts, values ? "V" : "K",
-               worst);
+        printf("%s QUANTA_KV_FAKE=%s: %s rows off the %d-mantissa-bit grid by up to %.3g\n", backend, parts,
+               values ? "V" : "K", m, worst);
         if (rounded) ck_assert_msg(worst < 1e-5, "%s %s: %s not rounded (%g)", backend, parts, values ? "V" : "K", worst);
         else ck_assert_msg(worst > 1e-3, "%s %s: %s rounded too (%g)", backend, parts, values ? "V" : "K", worst);
     }
@@ -385,6 +389,7 @@ START_TEST(test_fake_rounds) {
         fake_rounds(backends[b], "k", 41);
         fake_rounds(backends[b], "v", 42);
         fake_rounds(backends[b], "kv", 43);
+        fake_rounds(backends[b], "k5", 44);
     }
 }
 END_TEST
@@ -417,12 +422,82 @@ START_TEST(test_rotation_orthogonal) {
 }
 END_TEST
 
+/* Decode steps run a plan of a bucket of rows (5 sequences: 6), the extra rows masked into the
+ * pools' sink block (paged.c). Each real row's logits must be bit for bit those of the unpadded
+ * step (QUANTA_PAGED_PAD=0), over steps that read what earlier padded steps wrote. */
+static void padded_vs_unpadded(const tiny_spec *spec, const char *backend, uint64_t salt) {
+    enum { NS = 5, NBLK = NS * MB, STEPS = 3 };
+    tiny_model tm;
+    tiny_build(&tm, spec, salt, NULL, NULL);
+    quanta_model_params mp;
+    quanta_model_default_params(&mp);
+    quanta_backend *be;
+    quanta_model *m = tiny_open_load(&tm, backend, &mp, &be);
+    if (!m) {
+        tiny_free(&tm);
+        quanta_backend_close(be);
+        return;
+    }
+    const int V = spec->n_vocab, local = spec->window > 0;
+    qt_rng r = qt_rng_make(salt * 31 + 5);
+    int32_t tables[NS * MB], pos[NS], tok[NS];
+    for (int i = 0; i < NS * MB; i++) tables[i] = (int32_t)(NBLK - 1 - i); /* non-contiguous, distinct */
+    quanta_kv_pool *pool[2];
+    float *lg[2];
+    for (int v = 0; v < 2; v++) {
+        setenv("QUANTA_PAGED_PAD", v ? "0" : "1", 1);
+        ck_assert_msg(quanta_kv_pool_create(m, QUANTA_F32, NBLK, local ? NBLK : 0, BS, MB, &pool[v]) == QUANTA_OK, "%s",
+                      quanta_last_error());
+        lg[v] = malloc((size_t)NS * V * sizeof *lg[v]);
+        ck_assert_ptr_nonnull(lg[v]);
+    }
+    unsetenv("QUANTA_PAGED_PAD");
+    const int32_t *lt = local ? tables : NULL;
+    for (int s = 0; s < NS; s++) { /* prompts of 1..5 tokens, one piece each, in both pools */
+        int32_t toks[8], p0 = 0, n = 1 + s;
+        for (int i = 0; i < n; i++) toks[i] = (int32_t)(qt_next(&r) % (uint64_t)V);
+        for (int v = 0; v < 2; v++)
+            ck_assert_msg(quanta_model_eval_paged(pool[v], 1, n, toks, &p0, tables + s * MB, lt ? lt + s * MB : NULL,
+                                                  NULL, 0) == QUANTA_OK, "%s", quanta_last_error());
+        pos[s] = n;
+        tok[s] = (int32_t)(qt_next(&r) % (uint64_t)V);
+    }
+    for (int step = 0; step < STEPS; step++) {
+        for (int v = 0; v < 2; v++) {
+            qt_poison_f32(lg[v], (size_t)NS * V);
+            ck_assert_msg(quanta_model_eval_paged(pool[v], NS, 1, tok, pos, tables, lt, lg[v], (size_t)NS * V) ==
+                              QUANTA_OK, "%s", quanta_last_error());
+        }
+        for (int i = 0; i < NS * V; i++)
+            ck_assert_msg(memcmp(&lg[0][i], &lg[1][i], sizeof(float)) == 0 && !isnan(lg[0][i]),
+                          "%s %s step %d: row %d logit %d padded %.9g, unpadded %.9g", spec->arch, backend, step, i / V,
+                          i % V, (double)lg[0][i], (double)lg[1][i]);
+        for (int s = 0; s < NS; s++) tok[s] = tiny_argmax(lg[0] + (size_t)s * V, V), pos[s]++;
+    }
+    for (int v = 0; v < 2; v++) quanta_kv_pool_destroy(pool[v]), free(lg[v]);
+    quanta_model_destroy(m);
+    quanta_backend_close(be);
+    tiny_free(&tm);
+}
+
+START_TEST(test_padded_decode_bit_identical) {
+    /* ref and OpenCL with f32 weights: matmuls compute each row alone (no kernel chosen by the
+     * row count), so padding must not change a bit */
+    static const char *const backends[] = {"ref", "opencl"};
+    for (int b = 0; b < 2; b++) {
+        padded_vs_unpadded(&LLAMA, backends[b], 41);
+        padded_vs_unpadded(&GEMMA, backends[b], 42);
+    }
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("model_paged");
     TCase *tc = tcase_create("paged");
     tcase_set_timeout(tc, 600);
     tcase_add_test(tc, test_paged_matches_contiguous);
     tcase_add_test(tc, test_rotation_orthogonal);
+    tcase_add_test(tc, test_padded_decode_bit_identical);
     suite_add_tcase(s, tc);
     TCase *tm = tcase_create("calib"); /* alone: CK_RUN_CASE=calib */
     tcase_set_timeout(tm, 600);
