@@ -12,7 +12,9 @@
  * over all sequences per layer, sliding-window layers with their window (the op skips keys
  * outside it).
  *
- * Plans are kept, QN_PAGED_PLANS of them, least recently used first out: a server's batch size
+ * Plans are kept, QN_PAGED_DECODE_PLANS decode and QN_PAGED_PREFILL_PLANS prefill plans, each
+ * kind's least recently used first out (a prompt's last piece has a length of its own, and the
+ * stream of new lengths must not push out the decode buckets in use): a server's batch size
  * changes at almost every step (requests join and leave), and each new plan costs a graph, a
  * plan and on CUDA a fresh graph capture (the first run of a plan is not recorded). So a decode
  * step of n sequences runs the plan of a bucket nb >= n (n up to 4, then 6, 8, 12, 16, 24, 32,
@@ -46,8 +48,10 @@
 #include "paged_fake.h"
 #include "paged_smooth.h"
 
-/* Step plans kept (decode buckets and prefill lengths together). */
-#define QN_PAGED_PLANS 8
+/* Step plans kept: decode buckets (12 cover 1..64 rows), prefill lengths. */
+#define QN_PAGED_DECODE_PLANS 12
+#define QN_PAGED_PREFILL_PLANS 4
+#define QN_PAGED_PLANS (QN_PAGED_DECODE_PLANS + QN_PAGED_PREFILL_PLANS)
 
 typedef struct paged_step {
     int32_t n, T, nseg;
@@ -376,17 +380,19 @@ static int32_t decode_bucket(int32_t n) {
     return b;
 }
 
-/* The kept plan of n sequences of T tokens, built (in the least recently used slot) if none. */
+/* The kept plan of n sequences of T tokens, built (in the least recently used slot of its kind) if none. */
 static quanta_status step_for(quanta_kv_pool *p, int32_t n, int32_t T, paged_step **out) {
-    paged_step *lru = &p->steps[0];
-    for (int i = 0; i < QN_PAGED_PLANS; i++) {
+    /* slots [0, QN_PAGED_DECODE_PLANS) hold decode plans, the rest prefill plans */
+    const int lo = T == 1 ? 0 : QN_PAGED_DECODE_PLANS, hi = T == 1 ? QN_PAGED_DECODE_PLANS : QN_PAGED_PLANS;
+    paged_step *lru = &p->steps[lo];
+    for (int i = lo; i < hi; i++) {
         paged_step *c = &p->steps[i];
         if (c->plan && c->n == n && c->T == T) {
             c->used = ++p->clock;
             *out = c;
             return QUANTA_OK;
         }
-        if (c->used < lru->used) lru = c;
+        if (c->used < lru->used) lru = c; /* an empty slot (used 0) first */
     }
     step_free(lru);
     quanta_status e = step_build(p, n, T, lru);

@@ -6,6 +6,7 @@
  * definition). Not a cache mode: a step's own new rows are read unrounded by that step's
  * attention (the next step reads them rounded), and the whole pool crosses to the host.
  */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -15,13 +16,24 @@
 int qn_kv_fake_parts(void) {
     const char *e = getenv("QUANTA_KV_FAKE");
     if (!e) return 0;
-    return (strchr(e, 'k') ? QN_KV_FAKE_K : 0) | (strchr(e, 'v') ? QN_KV_FAKE_V : 0) | (strchr(e, 's') ? QN_KV_FAKE_LS : 0);
+    const char *d = strpbrk(e, "4567");
+    return (strchr(e, 'k') ? QN_KV_FAKE_K : 0) | (strchr(e, 'v') ? QN_KV_FAKE_V : 0) | (strchr(e, 's') ? QN_KV_FAKE_LS : 0) |
+           (d ? (*d - '0') << QN_KV_FAKE_MBITS_SHIFT : 0);
+}
+
+/* A hypothetical float with m mantissa bits and no exponent limit (how many bits the cache
+ * would need; not a Quanta format): x rounded to m + 1 significant bits, half to even. */
+static float round_mbits(float x, int m) {
+    if (x == 0 || !isfinite(x)) return x;
+    int e;
+    const double f = frexp((double)x, &e); /* |f| in [0.5, 1) */
+    return (float)ldexp(nearbyint(ldexp(f, m + 1)), e - m - 1);
 }
 
 /* Rounds every row of buffer b ([1, H, rows, D] f32) to e4m3 codes times a per-row scale;
  * ls: the scale refit to the codes by least squares (x . c / c . c, the row error made
  * orthogonal to the row), a candidate the write kernels do not have. */
-static quanta_status fake_round(quanta_buffer *b, int ls) {
+static quanta_status fake_round(quanta_buffer *b, int ls, int mbits) {
     quanta_tensor_desc d;
     quanta_status st = quanta_buffer_desc(b, &d);
     if (st) return st;
@@ -35,6 +47,12 @@ static quanta_status fake_round(quanta_buffer *b, int ls) {
     qd.dims[0] = rows, qd.dims[1] = D, qd.dims[2] = qd.dims[3] = 0;
     st = x && q ? QUANTA_OK : qn_error_set(QUANTA_ERR_OUT_OF_MEMORY, "QUANTA_KV_FAKE: no memory");
     if (!st) st = quanta_buffer_read(b, x, count * sizeof *x);
+    if (!st && mbits) {
+        for (size_t i = 0; i < count; i++) x[i] = round_mbits(x[i], mbits);
+        st = quanta_buffer_write(b, x, count * sizeof *x);
+        free(x), free(q);
+        return st;
+    }
     if (!st) st = quanta_quantize(&qd, x, q, qbytes);
     float *y = ls && !st ? malloc(count * sizeof *y) : NULL;
     if (ls && !y && !st) st = qn_error_set(QUANTA_ERR_OUT_OF_MEMORY, "QUANTA_KV_FAKE: no memory");
@@ -54,8 +72,9 @@ static quanta_status fake_round(quanta_buffer *b, int ls) {
 quanta_status qn_kv_fake_round(quanta_buffer *const *k, quanta_buffer *const *v, int n_layer, int parts) {
     quanta_status st = QUANTA_OK;
     for (int il = 0; il < n_layer && !st; il++) {
-        if (parts & QN_KV_FAKE_K) st = fake_round(k[il], parts & QN_KV_FAKE_LS);
-        if (!st && (parts & QN_KV_FAKE_V)) st = fake_round(v[il], parts & QN_KV_FAKE_LS);
+        const int ls = parts & QN_KV_FAKE_LS, mbits = parts >> QN_KV_FAKE_MBITS_SHIFT;
+        if (parts & QN_KV_FAKE_K) st = fake_round(k[il], ls, mbits);
+        if (!st && (parts & QN_KV_FAKE_V)) st = fake_round(v[il], ls, mbits);
     }
     return st;
 }

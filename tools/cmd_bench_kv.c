@@ -8,6 +8,8 @@
  *     position for position: max |logit - logit_base|, and how often the top-1 token agrees;
  *   - greedy output: each dtype decoding on its own; prompts whose first N tokens equal the
  *     base cache's own greedy decoding, and where the others first differ;
+ *   - near ties: teacher-forced positions where the f16 run's top two logits are within 0.1 to
+ *     1.0 (where any cache's noise can flip the greedy token);
  *   - capacity: a pool's device bytes per 16-position block (quanta_kv_pool_bytes of real
  *     pools), and the sequences of -c positions that fit a --budget-mib KV budget.
  *
@@ -153,6 +155,10 @@ int qn_cmd_bench_kv(int argc, char **argv) {
     printf("quanta bench kv: %s (%s, %s weights) on %s (%s); %d prompts, %d greedy tokens each\n", info.name,
            info.arch, quanta_dtype_name(info.weight_dtype), dev.backend, dev.name, NP, N);
     double maxabs[2][ND] = {{0}}, maxlog = 0; /* [base: f16, f32][dtype] */
+    /* the f16 run's top-1 minus top-2 logit, teacher-forced positions: near ties are where any
+     * cache's noise flips the greedy token */
+    static const double margin_at[] = {0.1, 0.25, 0.5, 1.0};
+    long near[4] = {0};
     long agree[2][ND] = {{0}}, total = 0;
     /* step 0: the prompts (one prefill each); then N - 1 decode steps of all prompts at once */
     for (int step = 0; step < N; step++) {
@@ -184,7 +190,14 @@ int qn_cmd_bench_kv(int argc, char **argv) {
             }
             if (set) continue;
             for (int s = 0; s < NP; s++) { /* forced: every dtype against f16 and f32, position for position */
-                for (int32_t i = 0; i < V; i++) maxlog = fmax(maxlog, fabs(lg[0][(size_t)s * V + i]));
+                const float *l0 = lg[0] + (size_t)s * V;
+                const int32_t t0 = argmax(l0, V);
+                double second = -INFINITY;
+                for (int32_t i = 0; i < V; i++) {
+                    maxlog = fmax(maxlog, fabs(l0[i]));
+                    if (i != t0) second = fmax(second, l0[i]);
+                }
+                for (int j = 0; j < 4; j++) near[j] += l0[t0] - second < margin_at[j];
                 for (int base = 0; base < 2; base++) {
                     const float *b = lg[base] + (size_t)s * V;
                     const int32_t top = argmax(b, V);
@@ -218,13 +231,23 @@ int qn_cmd_bench_kv(int argc, char **argv) {
                    100.0 * agree[base][d] / total, agree[base][d], total, same, NP, *firsts ? firsts : "-");
         }
     }
+    printf("\nf16 cache's top-1 minus top-2 logit over the %ld positions: below 0.1: %ld, 0.25: %ld, 0.5: %ld, 1.0: %ld\n",
+           total, near[0], near[1], near[2], near[3]);
     printf("\ncapacity: sequences of %d positions in a %d MiB KV budget (bytes from the pools themselves):\n", ctx,
            budget);
     printf("| pool | bytes per block of %d positions | sequences | vs f16 |\n|---|---|---|---|\n", BS);
     const uint64_t blocks_per_seq = (uint64_t)(ctx + BS - 1) / BS, cap = (uint64_t)budget << 20;
     uint64_t f16_seqs = 0;
     for (int d = 0; d < ND; d++) {
-        const uint64_t per_block = quanta_kv_pool_bytes(forced.p[d]) / (uint64_t)(NP * MB);
+        /* a block's bytes: the forced pool's less those of a pool one block smaller (a pool's fixed
+         * part, the sink block padded decode rows write, cancels; it is not per sequence) */
+        quanta_kv_pool *less = NULL;
+        if (quanta_kv_pool_create(m, dts[d], NP * MB - 1, 0, BS, MB, &less)) {
+            rc = fail("creating a pool");
+            goto done;
+        }
+        const uint64_t per_block = quanta_kv_pool_bytes(forced.p[d]) - quanta_kv_pool_bytes(less);
+        quanta_kv_pool_destroy(less);
         const uint64_t seqs = cap / (per_block * blocks_per_seq);
         if (d == 0) f16_seqs = seqs;
         printf("| %s | %llu | %llu | %.3fx |\n", dt_names[d], (unsigned long long)per_block, (unsigned long long)seqs,

@@ -311,23 +311,24 @@ START_TEST(test_means_cached) {
 }
 END_TEST
 
-/* Distance of y from the nearest e4m3 value's magnitude grid (normals: 4 significant bits,
- * subnormals below 2^-6: multiples of 2^-9), relative to |y|; 0 for y = 0. */
-static double off_e4m3_grid(double y) {
+/* Distance of y from the nearest value with m mantissa bits (e4m3: m = 3 and subnormals below
+ * 2^-6, multiples of 2^-9; m > 3: no exponent limit), relative to |y|; 0 for y = 0. */
+static double off_grid(double y, int m) {
     if (y == 0) return 0;
     const double a = fabs(y);
     double step;
-    if (a < 0.015625) step = 1.0 / 512;
+    if (m == 3 && a < 0.015625) step = 1.0 / 512;
     else {
         int e;
         frexp(a, &e); /* a in [2^(e-1), 2^e) */
-        step = ldexp(1.0, e - 4);
+        step = ldexp(1.0, e - 1 - m);
     }
     return fabs(a - step * nearbyint(a / step)) / a;
 }
 
 /* QUANTA_KV_FAKE (paged_fake.h), the diagnostic: an f32 pool's K rows (k) or V rows (v) hold
- * e4m3 values times their row's scale max|x| / 448 after a step, the other part unrounded. */
+ * e4m3 values times their row's scale max|x| / 448 after a step (with a digit m: values of m
+ * mantissa bits), the other part unrounded. */
 static void fake_rounds(const char *backend, const char *parts, uint64_t salt) {
     tiny_model tm;
     tiny_build(&tm, &LLAMA, salt, NULL, NULL);
@@ -356,6 +357,8 @@ static void fake_rounds(const char *backend, const char *parts, uint64_t salt) {
     ck_assert(x);
     for (int values = 0; values < 2; values++) {
         const int rounded = strchr(parts, values ? 'v' : 'k') != NULL;
+        const char *digit = strpbrk(parts, "4567");
+        const int m = digit ? *digit - '0' : 3;
         qt_poison_f32(x, count);
         ck_assert_int_eq(qn_kv_pool_read_kv(p, 0, values, x, count), QUANTA_OK);
         double worst = 0;
@@ -366,10 +369,10 @@ static void fake_rounds(const char *backend, const char *parts, uint64_t salt) {
                 for (int64_t i = 0; i < D; i++) amax = fmax(amax, fabs(row[i]));
                 ck_assert_msg(amax > 0 && isfinite(amax), "%s %s: row %d of head %lld is %g", backend, parts, t,
                               (long long)h, amax);
-                for (int64_t i = 0; i < D; i++) worst = fmax(worst, off_e4m3_grid(row[i] / (amax / 448)));
+                for (int64_t i = 0; i < D; i++) worst = fmax(worst, off_grid(m == 3 ? row[i] / (amax / 448) : row[i], m));
             }
-        printf("%s QUANTA_KV_FAKE=%s: %s rows off the e4m3 grid by up to %.3g\n", backend, parts, values ? "V" : "K",
-               worst);
+        printf("%s QUANTA_KV_FAKE=%s: %s rows off the %d-mantissa-bit grid by up to %.3g\n", backend, parts,
+               values ? "V" : "K", m, worst);
         if (rounded) ck_assert_msg(worst < 1e-5, "%s %s: %s not rounded (%g)", backend, parts, values ? "V" : "K", worst);
         else ck_assert_msg(worst > 1e-3, "%s %s: %s rounded too (%g)", backend, parts, values ? "V" : "K", worst);
     }
@@ -386,6 +389,7 @@ START_TEST(test_fake_rounds) {
         fake_rounds(backends[b], "k", 41);
         fake_rounds(backends[b], "v", 42);
         fake_rounds(backends[b], "kv", 43);
+        fake_rounds(backends[b], "k5", 44);
     }
 }
 END_TEST
