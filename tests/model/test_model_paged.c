@@ -39,6 +39,22 @@ static double max_rel(const float *a, const float *b, int n) {
     return d / (m > 0 ? m : 1);
 }
 
+/* Builds the tiny model and loads it on backend with the default parameters (kv: the KV dtype, or
+ * NULL for the default); NULL, with everything freed, when the backend is not built or has no device. */
+static quanta_model *open_tiny(tiny_model *tm, const tiny_spec *spec, uint64_t salt, const char *backend,
+                               const quanta_dtype *kv, quanta_backend **be) {
+    tiny_build(tm, spec, salt, NULL, NULL);
+    quanta_model_params mp;
+    quanta_model_default_params(&mp);
+    if (kv) mp.kv_dtype = *kv;
+    quanta_model *m = tiny_open_load(tm, backend, &mp, be);
+    if (!m) {
+        tiny_free(tm);
+        quanta_backend_close(*be);
+    }
+    return m;
+}
+
 /* Local blocks of the sliding-window layers: a stack of free ids; before a step writing
  * positions [from, from + T) of sequence s, the blocks its window has left go back (-1) and the
  * blocks up to from + T are taken, as the server's allocator does. */
@@ -67,17 +83,9 @@ static void local_step(local_alloc *a, int s, int from, int T, int window) {
 static void run_pool(const tiny_spec *spec, const char *backend, quanta_dtype kv, quanta_dtype pool_dt, double tol,
                      uint64_t salt, int local, int smooth) {
     tiny_model tm;
-    tiny_build(&tm, spec, salt, NULL, NULL);
-    quanta_model_params mp;
-    quanta_model_default_params(&mp);
-    mp.kv_dtype = kv;
     quanta_backend *be;
-    quanta_model *m = tiny_open_load(&tm, backend, &mp, &be);
-    if (!m) { /* backend not built or without a device */
-        tiny_free(&tm);
-        quanta_backend_close(be);
-        return;
-    }
+    quanta_model *m = open_tiny(&tm, spec, salt, backend, &kv, &be);
+    if (!m) return; /* backend not built or without a device */
     const int V = spec->n_vocab;
     double worst = 0; /* largest logit error against the contexts, printed for bench/NOTES.md */
     qt_rng r = qt_rng_make(salt * 7 + 1);
@@ -250,16 +258,9 @@ END_TEST
  * same logits, bit for bit, as the one that computed them. */
 static void means_cached(const char *backend, uint64_t salt) {
     tiny_model tm;
-    tiny_build(&tm, &GEMMA, salt, NULL, NULL);
-    quanta_model_params mp;
-    quanta_model_default_params(&mp);
     quanta_backend *be;
-    quanta_model *m = tiny_open_load(&tm, backend, &mp, &be);
-    if (!m) {
-        tiny_free(&tm);
-        quanta_backend_close(be);
-        return;
-    }
+    quanta_model *m = open_tiny(&tm, &GEMMA, salt, backend, NULL, &be);
+    if (!m) return;
     const int V = GEMMA.n_vocab, NBK = 8;
     const size_t count = QN_KV_CALIB_PARTS * (size_t)GEMMA.n_layer * GEMMA.n_head_kv * GEMMA.head_dim;
     float *fresh = malloc(count * sizeof *fresh), *la = malloc((size_t)V * sizeof *la), *lb = malloc((size_t)V * sizeof *lb);
@@ -331,16 +332,9 @@ static double off_grid(double y, int m) {
  * mantissa bits), the other part unrounded. */
 static void fake_rounds(const char *backend, const char *parts, uint64_t salt) {
     tiny_model tm;
-    tiny_build(&tm, &LLAMA, salt, NULL, NULL);
-    quanta_model_params mp;
-    quanta_model_default_params(&mp);
     quanta_backend *be;
-    quanta_model *m = tiny_open_load(&tm, backend, &mp, &be);
-    if (!m) {
-        tiny_free(&tm);
-        quanta_backend_close(be);
-        return;
-    }
+    quanta_model *m = open_tiny(&tm, &LLAMA, salt, backend, NULL, &be);
+    if (!m) return;
     const int V = LLAMA.n_vocab, NBK = 4, T = 12;
     const int64_t Hkv = LLAMA.n_head_kv, D = LLAMA.head_dim, rows = (int64_t)NBK * BS;
     setenv("QUANTA_KV_FAKE", parts, 1);
@@ -428,16 +422,9 @@ END_TEST
 static void padded_vs_unpadded(const tiny_spec *spec, const char *backend, uint64_t salt) {
     enum { NS = 5, NBLK = NS * MB, STEPS = 3 };
     tiny_model tm;
-    tiny_build(&tm, spec, salt, NULL, NULL);
-    quanta_model_params mp;
-    quanta_model_default_params(&mp);
     quanta_backend *be;
-    quanta_model *m = tiny_open_load(&tm, backend, &mp, &be);
-    if (!m) {
-        tiny_free(&tm);
-        quanta_backend_close(be);
-        return;
-    }
+    quanta_model *m = open_tiny(&tm, spec, salt, backend, NULL, &be);
+    if (!m) return;
     const int V = spec->n_vocab, local = spec->window > 0;
     qt_rng r = qt_rng_make(salt * 31 + 5);
     int32_t tables[NS * MB], pos[NS], tok[NS];
