@@ -45,30 +45,30 @@ int qn_bench_opts_parse(qn_bench_opts *o, const char *cmd, int argc, char **argv
     return QN_EXIT_OK;
 }
 
-int qn_bench_fail(const char *cmd, const char *what, quanta_status st) {
-    return qn_fail(cmd, "%s: %s (%s)", what, quanta_last_error(), quanta_status_name(st));
-}
-
 int qn_bench_load(const qn_bench_opts *o, const char *path, quanta_model_params *mp, qn_bench_model *out) {
     memset(out, 0, sizeof *out);
     struct stat sb; /* a missing file named as the other commands name it, before a backend opens */
     if (stat(path, &sb)) return qn_fail(o->cmd, "-m %s: %s", path, strerror(errno));
-    quanta_status st = quanta_backend_open(o->backend, &out->be);
-    if (!st) st = quanta_backend_device(out->be, &out->dev);
+    int orc = qn_backend_open_arg(o->cmd, o->backend, &out->be);
+    if (orc) {
+        qn_bench_unload(out);
+        return orc;
+    }
+    quanta_status st = quanta_backend_device(out->be, &out->dev);
     if (st) {
         qn_bench_unload(out);
-        return qn_bench_fail(o->cmd, "opening the backend", st);
+        return qn_status_fail(o->cmd, "opening the backend", st);
     }
     (void)qn_cli_quant_params(o->quant, out->dev.backend, mp); /* understood: qn_bench_opts_parse */
     double t0 = qn_now_s();
     if ((st = quanta_model_load(path, out->be, mp, &out->model))) {
         qn_bench_unload(out);
-        return qn_bench_fail(o->cmd, "loading the model", st);
+        return qn_status_fail(o->cmd, "loading the model", st);
     }
     out->load_s = qn_now_s() - t0;
     if ((st = quanta_model_get_info(out->model, &out->info))) {
         qn_bench_unload(out);
-        return qn_bench_fail(o->cmd, "reading the model's info", st);
+        return qn_status_fail(o->cmd, "reading the model's info", st);
     }
     return QN_EXIT_OK;
 }

@@ -46,7 +46,4 @@ typedef struct qn_bench_model {
 int qn_bench_load(const qn_bench_opts *o, const char *path, quanta_model_params *mp, qn_bench_model *out);
 void qn_bench_unload(qn_bench_model *b);
 
-/* Prints "quanta CMD: what: <last error> (<status>)" and returns QN_EXIT_FAIL. */
-int qn_bench_fail(const char *cmd, const char *what, quanta_status st);
-
 #endif

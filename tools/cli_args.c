@@ -32,6 +32,16 @@ int qn_fail(const char *cmd, const char *fmt, ...) {
     return QN_EXIT_FAIL;
 }
 
+int qn_status_fail(const char *cmd, const char *what, quanta_status st) {
+    return qn_fail(cmd, "%s: %s (%s)", what, quanta_last_error(), quanta_status_name(st));
+}
+
+int qn_backend_open_arg(const char *cmd, const char *spec, quanta_backend **be) {
+    quanta_status st = quanta_backend_open(spec, be);
+    if (st == QUANTA_ERR_INVALID_ARGUMENT) return qn_usage_error(cmd, "--backend %s: %s", spec, quanta_last_error());
+    return st ? qn_status_fail(cmd, "opening the backend", st) : QN_EXIT_OK;
+}
+
 /* llama.cpp spells a few long options with one dash. */
 static const char *const single_dash_long[][2] = {{"-ngl", "--n-gpu-layers"}};
 

@@ -14,6 +14,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "quanta.h"
+
 enum { QN_EXIT_OK = 0, QN_EXIT_FAIL = 1, QN_EXIT_USAGE = 2 };
 
 #if defined(__GNUC__)
@@ -26,6 +28,12 @@ enum { QN_EXIT_OK = 0, QN_EXIT_FAIL = 1, QN_EXIT_USAGE = 2 };
 int qn_usage_error(const char *cmd, const char *fmt, ...) QN_CLI_PRINTF(2, 3);
 /* Prints "quanta CMD: MESSAGE" and returns QN_EXIT_FAIL (a run-time failure). */
 int qn_fail(const char *cmd, const char *fmt, ...) QN_CLI_PRINTF(2, 3);
+/* Prints "quanta CMD: WHAT: <the library's message> (STATUS)" and returns QN_EXIT_FAIL. */
+int qn_status_fail(const char *cmd, const char *what, quanta_status st);
+/* Opens --backend SPEC. A spec the library rejects (an unknown name, a device index out of range)
+ * is the user's typo: a usage error (QN_EXIT_USAGE); a backend without a usable device is a
+ * run-time failure (QN_EXIT_FAIL). */
+int qn_backend_open_arg(const char *cmd, const char *spec, quanta_backend **be);
 
 /* getopt_long over argv[0..argc) (argv[0] is the sub-command's name). llama.cpp's single-dash
  * long names ("-ngl") are accepted as their "--" forms when the table has them. Returns the

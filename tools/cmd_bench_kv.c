@@ -118,7 +118,11 @@ int qn_cmd_bench_kv(int argc, char **argv) {
     pools forced = {{0}}, freerun = {{0}};
     int32_t *toks[NP] = {0}, *gen[ND] = {0}, *cur = NULL, *pos = NULL, *tables = NULL;
     float *lg[ND] = {0};
-    if (qn_bench_load(&bo, path, &mp, &bm)) goto done;
+    int lrc = qn_bench_load(&bo, path, &mp, &bm);
+    if (lrc) {
+        rc = lrc;
+        goto done;
+    }
     quanta_model *m = bm.model;
     const quanta_device_info dev = bm.dev;
     const quanta_model_info info = bm.info;

@@ -88,14 +88,18 @@ int qn_cmd_bench_model(int argc, char **argv) {
         rc = qn_fail(cmd, "out of host memory");
         goto done;
     }
-    if (qn_bench_load(&bo, path, &mp, &bm)) goto done;
+    int lrc = qn_bench_load(&bo, path, &mp, &bm);
+    if (lrc) {
+        rc = lrc;
+        goto done;
+    }
     quanta_model *m = bm.model;
     const quanta_device_info dev = bm.dev;
     const quanta_model_info info = bm.info;
     const double t_load = bm.load_s;
     const int n_ctx = (P > N ? P : N) + 8;
     if ((st = quanta_model_context_create(m, n_ctx, &ctx))) {
-        rc = qn_bench_fail(cmd, "creating the context", st);
+        rc = qn_status_fail(cmd, "creating the context", st);
         goto done;
     }
     const int T = P > N ? P : N;
@@ -113,7 +117,7 @@ int qn_cmd_bench_model(int argc, char **argv) {
     /* Load to first token: the first decode step (plan building included) after the load. */
     double t1 = qn_now_s();
     if ((st = quanta_model_eval(ctx, toks, 1, logits, (size_t)info.n_vocab))) {
-        rc = qn_bench_fail(cmd, "first token", st);
+        rc = qn_status_fail(cmd, "first token", st);
         goto done;
     }
     const double t_first = t_load + (qn_now_s() - t1);
@@ -122,7 +126,7 @@ int qn_cmd_bench_model(int argc, char **argv) {
             quanta_model_context_reset(ctx);
             double a = qn_now_s();
             if ((st = quanta_model_eval(ctx, toks, (size_t)P, logits, (size_t)info.n_vocab))) {
-                rc = qn_bench_fail(cmd, "prompt", st);
+                rc = qn_status_fail(cmd, "prompt", st);
                 goto done;
             }
             if (r >= 0) pp[r] = P / (qn_now_s() - a);
@@ -132,7 +136,7 @@ int qn_cmd_bench_model(int argc, char **argv) {
             double a = qn_now_s();
             for (int i = 0; i < N; i++)
                 if ((st = quanta_model_eval(ctx, &toks[i], 1, logits, (size_t)info.n_vocab))) {
-                    rc = qn_bench_fail(cmd, "generation", st);
+                    rc = qn_status_fail(cmd, "generation", st);
                     goto done;
                 }
             if (r >= 0) tg[r] = N / (qn_now_s() - a);
@@ -140,7 +144,7 @@ int qn_cmd_bench_model(int argc, char **argv) {
         if (r == -1 && !json) fprintf(stderr, "quanta bench model: warm-up done\n");
     }
     if ((st = quanta_model_memory_report(m, ctx, &mem))) {
-        rc = qn_bench_fail(cmd, "memory report", st);
+        rc = qn_status_fail(cmd, "memory report", st);
         goto done;
     }
     const stat sp = stats(pp, R), sg = stats(tg, R);

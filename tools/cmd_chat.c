@@ -137,7 +137,7 @@ static char *render(session *s, const history *h, size_t *len) {
     if (!st && !t) st = QUANTA_ERR_OUT_OF_MEMORY;
     if (!st) st = quanta_chat_render(s->tmpl, h->m, h->n, 1, t, *len + 1, len);
     if (st) {
-        qn_model_fail("chat", "chat template", st);
+        qn_status_fail("chat", "chat template", st);
         free(t);
         return NULL;
     }
@@ -154,7 +154,7 @@ static int eval_text(session *s, const char *text, size_t len, size_t *n_tokens)
     if (!st) st = quanta_model_tokenize(s->l.model, text, len, fresh, 1, ids, n, &n);
     if (st) {
         free(ids);
-        qn_model_fail("chat", "tokenizing", st);
+        qn_status_fail("chat", "tokenizing", st);
         return -1;
     }
     *n_tokens = n;
@@ -168,7 +168,7 @@ static int eval_text(session *s, const char *text, size_t len, size_t *n_tokens)
     qn_progress_clear(&s->l.progress);
     free(ids);
     if (st) {
-        qn_model_fail("chat", "prompt", st);
+        qn_status_fail("chat", "prompt", st);
         return -1;
     }
     if (append_evaluated(s, text, len)) {
@@ -215,7 +215,7 @@ static char *reply(session *s, int *n_out) {
         int32_t tok;
         quanta_status st = quanta_model_sample(s->smp, s->logits, (size_t)s->l.info.n_vocab, &tok);
         if (st) {
-            qn_model_fail("chat", "sampling", st);
+            qn_status_fail("chat", "sampling", st);
             free(text);
             return NULL;
         }
@@ -239,7 +239,7 @@ static char *reply(session *s, int *n_out) {
         (*n_out)++;
         if (quanta_model_context_position(s->ctx) >= quanta_model_context_size(s->ctx)) break;
         if ((st = quanta_model_eval(s->ctx, &tok, 1, s->logits, (size_t)s->l.info.n_vocab))) {
-            qn_model_fail("chat", "decode", st);
+            qn_status_fail("chat", "decode", st);
             free(text);
             return NULL;
         }
@@ -264,12 +264,12 @@ int qn_chat_session(qn_model_opts *o) {
     quanta_status st;
     if (qn_model_opts_template(o, s.l.model, &s.tmpl)) goto done;
     if ((st = quanta_model_context_create(s.l.model, o->n_ctx, &s.ctx))) {
-        rc = qn_model_fail("chat", "creating the context", st);
+        rc = qn_status_fail("chat", "creating the context", st);
         goto done;
     }
     quanta_model_context_set_progress(s.ctx, qn_progress_update, &s.l.progress);
     if ((st = quanta_model_sampler_create(&o->sp, &s.smp))) {
-        rc = qn_model_fail("chat", "sampler", st);
+        rc = qn_status_fail("chat", "sampler", st);
         goto done;
     }
     if (!(s.logits = malloc((size_t)s.l.info.n_vocab * sizeof *s.logits))) {

@@ -66,7 +66,7 @@ static char *model_text(const qn_model_opts *o, const quanta_model *m, const cha
     if (!st && !text) st = QUANTA_ERR_OUT_OF_MEMORY;
     if (!st) st = quanta_chat_render(t, first, n, 1, text, len + 1, &len);
     if (st) {
-        qn_model_fail("generate", "chat template", st);
+        qn_status_fail("generate", "chat template", st);
         free(text);
         return NULL;
     }
@@ -100,7 +100,7 @@ int qn_cmd_generate(int argc, char **argv) {
     if (!(text = model_text(&o, model, prompt))) goto done;
     size_t n_prompt = 0;
     if ((st = quanta_model_tokenize(model, text, strlen(text), 1, o.chat, NULL, 0, &n_prompt))) {
-        rc = qn_model_fail("generate", "tokenizing", st);
+        rc = qn_status_fail("generate", "tokenizing", st);
         goto done;
     }
     ids = malloc((n_prompt + 1) * sizeof *ids);
@@ -110,7 +110,7 @@ int qn_cmd_generate(int argc, char **argv) {
         goto done;
     }
     if ((st = quanta_model_tokenize(model, text, strlen(text), 1, o.chat, ids, n_prompt, &n_prompt))) {
-        rc = qn_model_fail("generate", "tokenizing", st);
+        rc = qn_status_fail("generate", "tokenizing", st);
         goto done;
     }
     if (n_prompt == 0) {
@@ -125,7 +125,7 @@ int qn_cmd_generate(int argc, char **argv) {
         goto done;
     }
     if ((st = quanta_model_context_create(model, n_ctx, &ctx))) {
-        rc = qn_model_fail("generate", "creating the context", st);
+        rc = qn_status_fail("generate", "creating the context", st);
         goto done;
     }
     if ((size_t)quanta_model_context_size(ctx) < n_prompt + (n_gen != 0)) {
@@ -135,7 +135,7 @@ int qn_cmd_generate(int argc, char **argv) {
     }
     quanta_model_context_set_progress(ctx, qn_progress_update, &l.progress);
     if ((st = quanta_model_sampler_create(&o.sp, &smp))) {
-        rc = qn_model_fail("generate", "sampler", st);
+        rc = qn_status_fail("generate", "sampler", st);
         goto done;
     }
     for (size_t i = 0; i < n_prompt; i++) quanta_model_sampler_accept(smp, ids[i]);
@@ -149,7 +149,7 @@ int qn_cmd_generate(int argc, char **argv) {
     st = quanta_model_eval(ctx, ids, n_prompt, logits, (size_t)l.info.n_vocab);
     qn_progress_clear(&l.progress);
     if (st) {
-        rc = qn_model_fail("generate", "prompt", st);
+        rc = qn_status_fail("generate", "prompt", st);
         goto done;
     }
     double t_prompt = qn_now_s() - t0;
@@ -158,7 +158,7 @@ int qn_cmd_generate(int argc, char **argv) {
     for (int i = 0; n_gen < 0 || i < n_gen; i++) {
         int32_t tok;
         if ((st = quanta_model_sample(smp, logits, (size_t)l.info.n_vocab, &tok))) {
-            rc = qn_model_fail("generate", "sampling", st);
+            rc = qn_status_fail("generate", "sampling", st);
             goto done;
         }
         if (quanta_model_token_is_eog(model, tok)) break;
@@ -170,7 +170,7 @@ int qn_cmd_generate(int argc, char **argv) {
         n_done++;
         if (i + 1 == n_gen || quanta_model_context_position(ctx) >= quanta_model_context_size(ctx)) break;
         if ((st = quanta_model_eval(ctx, &tok, 1, logits, (size_t)l.info.n_vocab))) {
-            rc = qn_model_fail("generate", "decode", st);
+            rc = qn_status_fail("generate", "decode", st);
             goto done;
         }
     }

@@ -64,7 +64,7 @@ int qn_cmd_perplexity(int argc, char **argv) {
     if (!st && !(ids = malloc((n + 1) * sizeof *ids))) st = QUANTA_ERR_OUT_OF_MEMORY;
     if (!st) st = quanta_model_tokenize(l.model, text, len, 1, 0, ids, n, &n);
     if (st) {
-        rc = qn_model_fail("perplexity", "tokenizing", st);
+        rc = qn_status_fail("perplexity", "tokenizing", st);
         goto done;
     }
     if (n < (size_t)n_ctx) {
@@ -81,7 +81,7 @@ int qn_cmd_perplexity(int argc, char **argv) {
     st = qn_perplexity(l.model, ids, n, n_ctx, windows, l.info.add_bos ? l.info.bos : -1, o.quiet ? NULL : show_window,
                        &l.progress, &r);
     if (st) {
-        rc = qn_model_fail("perplexity", "evaluating", st);
+        rc = qn_status_fail("perplexity", "evaluating", st);
         goto done;
     }
     if (!o.quiet && r.windows % 8) printf("\n");

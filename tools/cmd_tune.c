@@ -36,11 +36,8 @@ int qn_cmd_tune(int argc, char **argv) {
         } else return QN_EXIT_USAGE;
     }
     quanta_backend *be;
-    quanta_status st = quanta_backend_open(spec, &be);
-    if (st != QUANTA_OK) {
-        fprintf(stderr, "quanta tune: cannot open %s: %s (%s)\n", spec, quanta_last_error(), quanta_status_name(st));
-        return 1;
-    }
+    int orc = qn_backend_open_arg("tune", spec, &be);
+    if (orc) return orc;
     quanta_device_info d;
     if (quanta_backend_device(be, &d) == QUANTA_OK) printf("tuning %s:%d  %s\n", d.backend, d.index, d.name);
     fflush(stdout);
@@ -51,7 +48,7 @@ int qn_cmd_tune(int argc, char **argv) {
         fprintf(stderr, "quanta tune: out of memory\n");
         return 1;
     }
-    st = quanta_backend_tune(be, quick, report, len);
+    quanta_status st = quanta_backend_tune(be, quick, report, len);
     printf("%s", report);
     if (st != QUANTA_OK)
         fprintf(stderr, "quanta tune: %s (%s)\n", quanta_last_error(), quanta_status_name(st));

