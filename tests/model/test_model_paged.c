@@ -25,10 +25,17 @@ static const tiny_spec GEMMA = {"gemma3", 32, 4, 2, 8, 48, 7, 300, 8, 10000.0f, 
 /* Logit error bounds of quantized pools against f32 caches (relative to the largest logit).
  * Worst seen over 6 seeds on these random-weight models: q8 0.039, fp8 0.157 (Gemma, 7 layers,
  * the sharpest attention); with key smoothing and int8's turn (paged_smooth.h), over 21 seeds:
- * q8 0.046, fp8 0.243 (61 seeds passed). A pool read without its scales, with rows mixed up or
- * with the turn not undone is off by O(1). */
-#define QTOL_Q8 0.1
-#define QTOL_FP8 0.4
+ * q8 0.046, fp8 0.243 (61 seeds passed). Over ~440 seeds (2026-12-05) the tails are longer:
+ * Gemma q8 median 0.028, p99 0.065, worst 0.184; fp8 median 0.136, p99 0.33, worst 0.40 — the
+ * old bounds failed about one CI run in a hundred. A pool read without its scales, with rows
+ * mixed up or with the turn not undone is off by O(1). */
+#define QTOL_Q8 0.25
+#define QTOL_FP8 0.7
+/* f16 pools against f16 contexts on a device: both round q, k, v to f16 at the same places, but
+ * from f32 values summed in different orders, so a value near a rounding boundary can round the
+ * other way (2^-11) and move through the layers: median 1.8e-4, p99 7.6e-4, worst 1.9e-3 over
+ * ~440 seeds. */
+#define TOL_F16_DEVICE 4e-3
 
 static double max_rel(const float *a, const float *b, int n) {
     double d = 0, m = 0;
@@ -234,7 +241,7 @@ START_TEST(test_paged_matches_contiguous) {
         run(&LLAMA, backends[b], QUANTA_F32, QUANTA_F32, tol, 11, 0);
         run(&GEMMA, backends[b], QUANTA_F32, QUANTA_F32, tol, 12, 0);
         run(&GEMMA, backends[b], QUANTA_F32, QUANTA_F32, tol, 14, 1);
-        run(&GEMMA, backends[b], QUANTA_F16, QUANTA_F16, b == 0 ? 1e-4 : 1e-3, 13, 1);
+        run(&GEMMA, backends[b], QUANTA_F16, QUANTA_F16, b == 0 ? 1e-4 : TOL_F16_DEVICE, 13, 1);
         /* quantized pools against f32 contexts: the logits move by what rounding k and v to int8
          * (half a step of max|row|/127) or e4m3 (2^-4 relative) does through the layers */
         run(&LLAMA, backends[b], QUANTA_F32, QUANTA_Q8, QTOL_Q8, 15, 0);
