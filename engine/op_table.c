@@ -389,8 +389,11 @@ static quanta_status infer_write_rows(quanta_tensor *const *src, qn_op_params *p
                             "(B, H, D must match and T <= Nmax)",
                             (long long)sd[0], (long long)sd[1], (long long)sd[2], (long long)sd[3], (long long)dd[0],
                             (long long)dd[1], (long long)dd[2], (long long)dd[3]);
-    if (start->desc.dtype != QUANTA_I32 || start->desc.ndim != 1 || start->desc.dims[0] != 1)
-        return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "quanta_write_rows: start must be i32 [1]");
+    if (start->desc.dtype != QUANTA_I32 || start->desc.ndim != 1 || (start->desc.dims[0] != 1 && start->desc.dims[0] != sd[2]))
+        return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT,
+                            "quanta_write_rows: start must be i32 [1] (consecutive rows) or i32 [T] = [%lld] (a row "
+                            "each), got %s [%lld]%s", (long long)sd[2], dt(start->desc.dtype),
+                            (long long)start->desc.dims[0], start->desc.ndim != 1 ? " (not 1-D)" : "");
     *out = dst->desc;
     return QUANTA_OK;
 }

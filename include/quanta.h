@@ -365,8 +365,10 @@ QUANTA_API quanta_status quanta_convert(quanta_graph *g, quanta_tensor *x, quant
                                         quanta_tensor **out);
 /*
  * Writes src[B,H,T,D] into a buffer tensor dst[B,H,Nmax,D] at rows start[0] .. start[0]+T-1
- * (start: i32 [1], read at run time), e.g. appending to a KV cache. out is dst after the
- * write: ops that must see the new rows take out, not dst. Rows past Nmax are an error.
+ * (start: i32 [1], read at run time), e.g. appending to a KV cache; or, with start i32 [T],
+ * row t of src into dst row start[t] (a scatter: one new KV row for each of many sequences of a
+ * paged cache in one op; a row named twice ends up holding unspecified values). out is dst
+ * after the write: ops that must see the new rows take out, not dst. Rows past Nmax are an error.
  * src and dst share a float dtype, or dst is a q8 / fp8_e4m3 KV pool and src any float dtype:
  * each written row of D is quantized on its own (its f32 scale = max|x| / 127 or / 448, codes
  * rounded half to even, formats/README.md), and no other row or scale of dst changes.

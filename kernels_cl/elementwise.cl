@@ -335,22 +335,20 @@ kernel void qn_permute_rows(const global uchar *x, ulong xo, global uchar *y, ul
     }
 }
 
-/* dst[bh, start + t, :] = src[bh, t, :] (float dtypes converted; others copied by bytes).
- * start is read here, on the device, so enqueueing this op never waits for the queue (a KV
- * cache write per layer and step would otherwise drain it twice per layer); a start that
- * would write outside dst writes nothing and reports start, T and Nmax through err (qn_report). */
+/* dst[bh, start + t, :] = src[bh, t, :], or dst[bh, start[t], :] with one start per row (ns = T)
+ * (float dtypes converted; others copied by bytes). start is read here, on the device, so
+ * enqueueing this op never waits for the queue (a KV cache write per layer and step would
+ * otherwise drain it twice per layer); a start that would write outside dst writes nothing
+ * (that row, with one start per row) and reports what it was through err (qn_report). */
 kernel void qn_write_rows(const global uchar *s, ulong so, int sdt, global uchar *d, ulong dof, int ddt,
                           int es, ulong n, ulong T, ulong Nmax, ulong D, const global uchar *startp, ulong sto,
-                          global int *err) {
+                          ulong ns, global int *err) {
     size_t i = get_global_id(0);
     if (i >= n) return;
-    const int start = *(const global int *)(startp + sto);
-    if (start < 0 || (ulong)start + T > Nmax) {
-        if (i == 0) qn_report(err, QN_ERR_WRITE_ROWS_START, start, (int)T, (int)Nmax);
-        return;
-    }
     size_t c = i % D, row = i / D, t = row % T, bh = row / T;
-    size_t di = (bh * Nmax + (size_t)start + t) * D + c;
+    const long dr = qn_write_row_dest(startp, sto, ns, t, T, Nmax, i == 0, err);
+    if (dr < 0) return;
+    size_t di = (bh * Nmax + (size_t)dr) * D + c;
     if (sdt == ddt && (sdt > QN_DT_BF16)) {
         for (int k = 0; k < es; k++) d[dof + di * es + k] = s[so + i * es + k];
     } else {

@@ -176,8 +176,9 @@ int qn_cuda_get_rows(const qn_quant_layout *t, const void *base, const int32_t *
 /* out.dims[i] = x.dims[perm[i]]; dims padded to 4 at the front; es = element size. */
 int qn_cuda_permute(const void *x, void *out, const int64_t xdims[4], const int perm4[4], size_t es,
                     void *stream);
-/* dst[B,H,Nmax,D] rows start[0].. = src[B,H,T,D]; a bad start sets *err_flag to 2. */
-int qn_cuda_write_rows(int dst_dtype, void *dst, int src_dtype, const void *src, const int32_t *start,
+/* dst[B,H,Nmax,D] rows start[0].. = src[B,H,T,D] (ns = 1), or row t into start[t] (ns = T); a bad
+ * start sets *err_flag to 2. */
+int qn_cuda_write_rows(int dst_dtype, void *dst, int src_dtype, const void *src, const int32_t *start, int64_t ns,
                        int64_t BH, int64_t T, int64_t Nmax, int64_t D, int *err_flag, void *stream);
 
 /* ---------------------------------------------------------------- utility */

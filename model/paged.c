@@ -54,12 +54,12 @@
 #define QN_PAGED_PLANS (QN_PAGED_DECODE_PLANS + QN_PAGED_PREFILL_PLANS)
 
 typedef struct paged_step {
-    int32_t n, T, nseg;
+    int32_t n, T;
     uint64_t used; /* the pool's clock at its last use (0: empty slot) */
     quanta_graph *graph;
     quanta_plan *plan;
     quanta_tensor *ids, *pos, *table, *ltable, *lens, *logits;
-    quanta_tensor **start, **lstart; /* per write segment: global layers', local layers' rows */
+    quanta_tensor *rows, *lrows; /* [n * T]: the pool row each new k/v row goes to (global, local layers) */
 } paged_step;
 
 struct quanta_kv_pool {
@@ -89,8 +89,6 @@ struct quanta_kv_pool {
 static void step_free(paged_step *s) {
     quanta_plan_destroy(s->plan);
     quanta_graph_destroy(s->graph);
-    free(s->start);
-    free(s->lstart);
     memset(s, 0, sizeof *s);
 }
 
@@ -270,23 +268,15 @@ void quanta_kv_pool_destroy(quanta_kv_pool *p) {
     free(p);
 }
 
-/* The rows [from, from + count) of x2 [N, W] as [1, H, count, D] (W = H * D), in dtype dt. */
-static quanta_tensor *rows_as_heads(gb *b, quanta_tensor *x2, int32_t from, int32_t count, int64_t H, int64_t D,
-                                    quanta_dtype dt) {
-    quanta_tensor *ids = NULL, *r = NULL;
-    int32_t *idx = malloc((size_t)count * sizeof *idx);
-    if (!idx && !b->st) b->st = qn_error_set(QUANTA_ERR_OUT_OF_MEMORY, "quanta_model_eval_paged: no memory");
-    for (int32_t i = 0; idx && i < count; i++) idx[i] = from + i;
-    quanta_tensor_desc d = qn_desc(QUANTA_I32, 1, count, 0, 0, 0);
-    if (!b->st) b->st = quanta_graph_constant(b->g, "rows", &d, idx, (size_t)count * sizeof *idx, &ids);
-    free(idx);
-    if (!b->st) b->st = quanta_get_rows(b->g, x2, ids, &r);
-    r = reshape(b, r, 4, 1, count, H, D);
-    return to_dtype(b, swap12(b, r, count, H, D), dt);
+/* Rows x2 [N, H * D] as heads [1, H, N, D]. */
+static quanta_tensor *rows_to_heads(gb *b, quanta_tensor *x2, int64_t N, int64_t H, int64_t D) {
+    return swap12(b, reshape(b, x2, 4, 1, N, H, D), N, H, D);
 }
 
 /* Builds the step graph for n sequences of T tokens (decode: T = 1; prefill: n = 1 from a
- * block boundary, ceil(T / bs) write segments). */
+ * block boundary). Each layer writes all n * T new k and v rows with one write_rows each, row i
+ * to pool row rows[i] (the blocks the tables name), so a step's writes are two ops per layer
+ * whatever n is. */
 static quanta_status step_build(quanta_kv_pool *p, int32_t n, int32_t T, paged_step *s) {
     quanta_model *m = p->model;
     const qn_model_config *c = &m->cfg;
@@ -294,21 +284,17 @@ static quanta_status step_build(quanta_kv_pool *p, int32_t n, int32_t T, paged_s
     memset(s, 0, sizeof *s);
     s->n = n;
     s->T = T;
-    s->nseg = T == 1 ? n : (T + p->bs - 1) / p->bs;
-    s->start = calloc((size_t)s->nseg, sizeof *s->start);
-    s->lstart = calloc((size_t)s->nseg, sizeof *s->lstart);
-    gb b = {NULL, s->start && s->lstart ? QUANTA_OK
-                                        : qn_error_set(QUANTA_ERR_OUT_OF_MEMORY, "quanta_model_eval_paged: no memory")};
-    if (!b.st) b.st = quanta_graph_create(&s->graph);
+    gb b = {NULL, QUANTA_OK};
+    b.st = quanta_graph_create(&s->graph);
     b.g = s->graph;
     s->ids = input(&b, "ids", QUANTA_I32, 1, N, 0);
     s->pos = input(&b, "pos", QUANTA_I32, 1, N, 0);
     s->table = input(&b, "block_table", QUANTA_I32, 2, n, p->mb);
     s->lens = input(&b, "kv_lens", QUANTA_I32, 1, n, 0);
-    for (int i = 0; i < s->nseg; i++) s->start[i] = input(&b, "start", QUANTA_I32, 1, 1, 0);
+    s->rows = input(&b, "kv_rows", QUANTA_I32, 1, N, 0);
     if (p->n_local > 0) {
         s->ltable = input(&b, "local_block_table", QUANTA_I32, 2, n, p->mb);
-        for (int i = 0; i < s->nseg; i++) s->lstart[i] = input(&b, "local_start", QUANTA_I32, 1, 1, 0);
+        s->lrows = input(&b, "local_kv_rows", QUANTA_I32, 1, N, 0);
     }
     quanta_tensor *x = qn_gb_embed(&b, m, s->ids);
     for (int il = 0; il < c->n_layer && !b.st; il++) {
@@ -318,20 +304,18 @@ static quanta_status step_build(quanta_kv_pool *p, int32_t n, int32_t T, paged_s
             quanta_tensor *r = buf(&b, p->rot);
             q = matmul(&b, q, r), k = matmul(&b, k, r), v = matmul(&b, v, r);
         }
-        quanta_tensor *k2 = reshape(&b, swap12(&b, k, Hkv, N, Dh), 2, N, Hkv * Dh, 0, 0);
-        quanta_tensor *v2 = reshape(&b, swap12(&b, v, Hkv, N, Dh), 2, N, Hkv * Dh, 0, 0);
-        if (p->kneg) k2 = add(&b, k2, buf(&b, p->kneg[il])); /* smoothing (paged_smooth.h): k - mu_k */
-        if (p->vneg) v2 = add(&b, v2, buf(&b, p->vneg[il])); /* the value shift: v - v_0 */
+        /* the shifts (paged_smooth.h) add a row [Hkv * D] to the rows [N, Hkv * D] */
+        if (p->kneg) /* smoothing: k - mu_k */
+            k = rows_to_heads(&b, add(&b, reshape(&b, swap12(&b, k, Hkv, N, Dh), 2, N, Hkv * Dh, 0, 0),
+                                      buf(&b, p->kneg[il])), N, Hkv, Dh);
+        if (p->vneg) /* the value shift: v - v_0 */
+            v = rows_to_heads(&b, add(&b, reshape(&b, swap12(&b, v, Hkv, N, Dh), 2, N, Hkv * Dh, 0, 0),
+                                      buf(&b, p->vneg[il])), N, Hkv, Dh);
         quanta_tensor *kc = buf(&b, p->k[il]), *vc = buf(&b, p->v[il]);
         const int local = is_local(p, il);
-        quanta_tensor **start = local ? s->lstart : s->start;
-        for (int g = 0; g < s->nseg && !b.st; g++) { /* each write lands in one block */
-            int32_t from = T == 1 ? g : g * p->bs, count = T == 1 ? 1 : (T - from < p->bs ? T - from : p->bs);
-            quanta_tensor *kg = rows_as_heads(&b, k2, from, count, Hkv, Dh, p->adt);
-            quanta_tensor *vg = rows_as_heads(&b, v2, from, count, Hkv, Dh, p->adt);
-            if (!b.st) b.st = quanta_write_rows(b.g, kc, kg, start[g], &kc);
-            if (!b.st) b.st = quanta_write_rows(b.g, vc, vg, start[g], &vc);
-        }
+        quanta_tensor *rows = local ? s->lrows : s->rows;
+        if (!b.st) b.st = quanta_write_rows(b.g, kc, to_dtype(&b, k, p->adt), rows, &kc);
+        if (!b.st) b.st = quanta_write_rows(b.g, vc, to_dtype(&b, v, p->adt), rows, &vc);
         /* q as [n, Hq, T, D]: decode [1, Hq, n, D] -> [n, Hq, 1, D]; prefill is already that. */
         if (T == 1) q = reshape(&b, swap12(&b, q, Hq, n, Dh), 4, n, Hq, 1, Dh);
         q = to_dtype(&b, q, p->adt);
@@ -445,8 +429,9 @@ static quanta_status eval_paged(quanta_kv_pool *p, int32_t n, int32_t T, const i
     const size_t NT = (size_t)nb * (size_t)T, MBs = (size_t)p->mb;
     int32_t *ids = malloc(NT * sizeof *ids), *pos = malloc(NT * sizeof *pos), *lens = malloc((size_t)nb * sizeof *lens);
     int32_t *tab = malloc((size_t)nb * MBs * sizeof *tab), *ltab = local_tables ? malloc((size_t)nb * MBs * sizeof *ltab) : NULL;
-    if (!ids || !pos || !lens || !tab || (local_tables && !ltab)) {
-        free(ids), free(pos), free(lens), free(tab), free(ltab);
+    int32_t *rows = malloc(2 * NT * sizeof *rows), *lrows = rows ? rows + NT : NULL;
+    if (!ids || !pos || !lens || !tab || (local_tables && !ltab) || !rows) {
+        free(ids), free(pos), free(lens), free(tab), free(ltab), free(rows);
         return qn_error_set(QUANTA_ERR_OUT_OF_MEMORY, "quanta_model_eval_paged: no memory");
     }
     memcpy(ids, tokens, (size_t)n * (size_t)T * sizeof *ids);
@@ -466,17 +451,15 @@ static quanta_status eval_paged(quanta_kv_pool *p, int32_t n, int32_t T, const i
     if (!e) e = quanta_plan_set_input(st->plan, st->table, tab, (size_t)nb * MBs * sizeof *tab);
     if (!e) e = quanta_plan_set_input(st->plan, st->lens, lens, (size_t)nb * sizeof *lens);
     if (!e && ltab) e = quanta_plan_set_input(st->plan, st->ltable, ltab, (size_t)nb * MBs * sizeof *ltab);
-    for (int g = 0; g < st->nseg && !e; g++) {
-        /* decode: sequence g's row; prefill: block g of the piece */
-        int32_t sq = T == 1 ? g : 0, at = T == 1 ? pos[g] : pos[0] + g * p->bs;
-        int32_t row = tab[(size_t)sq * MBs + at / p->bs] * p->bs + at % p->bs;
-        e = quanta_plan_set_input(st->plan, st->start[g], &row, sizeof row);
-        if (!e && ltab) {
-            row = ltab[(size_t)sq * MBs + at / p->bs] * p->bs + at % p->bs;
-            e = quanta_plan_set_input(st->plan, st->lstart[g], &row, sizeof row);
-        }
+    /* the pool row of every new k/v row: row i (sequence i / T) at position pos[i] */
+    for (size_t i = 0; i < NT; i++) {
+        const size_t at = (i / (size_t)T) * MBs + (size_t)(pos[i] / p->bs);
+        rows[i] = tab[at] * p->bs + pos[i] % p->bs;
+        if (ltab) lrows[i] = ltab[at] * p->bs + pos[i] % p->bs;
     }
-    free(ids), free(pos), free(lens), free(tab), free(ltab);
+    if (!e) e = quanta_plan_set_input(st->plan, st->rows, rows, NT * sizeof *rows);
+    if (!e && ltab) e = quanta_plan_set_input(st->plan, st->lrows, lrows, NT * sizeof *lrows);
+    free(ids), free(pos), free(lens), free(tab), free(ltab), free(rows);
     if (!e) e = quanta_plan_execute(st->plan);
     if (!e && logits) e = quanta_plan_get_output_prefix(st->plan, st->logits, logits, logits_count * sizeof(float));
     if (!e && p->fake) e = qn_kv_fake_round(p->k, p->v, m->cfg.n_layer, p->fake);

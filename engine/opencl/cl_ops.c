@@ -292,12 +292,12 @@ static quanta_status run_write_rows(qn_cl *s, const qn_node *node) {
     if (n == 0) return QUANTA_OK;
     cl_mem sm = qn_cl_mem(sr), om = qn_cl_mem(out);
     cl_ulong so = sr->mem.offset, oo = out->mem.offset, nn = n, TT = (cl_ulong)T, NN = (cl_ulong)Nmax,
-             D = (cl_ulong)dd[3], sto = start->mem.offset;
+             D = (cl_ulong)dd[3], sto = start->mem.offset, ns = (cl_ulong)start->desc.dims[0];
     cl_mem stm = qn_cl_mem(start);
     cl_int sdt = sr->desc.dtype, ddt = out->desc.dtype, es = (cl_int)des;
-    qn_cl_arg a[] = {QA(sm),  QA(so), QA(sdt), QA(om), QA(oo),  QA(ddt),        QA(es),
-                     QA(nn),  QA(TT), QA(NN),  QA(D),  QA(stm), QA(sto), QA(s->err_flag)};
-    quanta_status st = qn_cl_set_args(s, QK_WRITE_ROWS, a, 14);
+    qn_cl_arg a[] = {QA(sm), QA(so), QA(sdt), QA(om), QA(oo),  QA(ddt), QA(es),
+                     QA(nn), QA(TT), QA(NN),  QA(D),  QA(stm), QA(sto), QA(ns), QA(s->err_flag)};
+    quanta_status st = qn_cl_set_args(s, QK_WRITE_ROWS, a, (int)(sizeof a / sizeof a[0]));
     size_t l = EW_LWS;
     return st != QUANTA_OK ? st : qn_cl_launch(s, QK_WRITE_ROWS, "write_rows", 1, &n, &l);
 }

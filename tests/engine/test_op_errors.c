@@ -194,7 +194,8 @@ START_TEST(test_rows) {
     quanta_tensor *src9 = in(QUANTA_F32, 4, 1, 2, 9, 4);
     QT_EXPECT_ERR(quanta_write_rows(g, dst, src5, s0, &y), QUANTA_ERR_INVALID_ARGUMENT, "does not fit dst");
     QT_EXPECT_ERR(quanta_write_rows(g, dst, src9, s0, &y), QUANTA_ERR_INVALID_ARGUMENT, "T <= Nmax");
-    QT_EXPECT_ERR(quanta_write_rows(g, dst, src, s2, &y), QUANTA_ERR_INVALID_ARGUMENT, "start must be i32 [1]");
+    QT_EXPECT_ERR(quanta_write_rows(g, dst, src, s2, &y), QUANTA_ERR_INVALID_ARGUMENT, "or i32 [T] = [3]");
+    ck_assert_int_eq(quanta_write_rows(g, dst, src, in(QUANTA_I32, 1, 3, 0, 0, 0), &y), QUANTA_OK); /* a row each */
     QT_EXPECT_ERR(quanta_write_rows(g, dst, src, sf, &y), QUANTA_ERR_INVALID_ARGUMENT, "start must be i32 [1]");
     QT_EXPECT_ERR(quanta_write_rows(g, dst, srch, s0, &y), QUANTA_ERR_INVALID_ARGUMENT, "src is f16 but dst is f32");
     QT_EXPECT_ERR(quanta_write_rows(g, dst, src, NULL, &y), QUANTA_ERR_INVALID_ARGUMENT, "start is NULL");
