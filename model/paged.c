@@ -7,8 +7,8 @@
  *
  * A step is either decode (n sequences, one token each, any positions) or a prefill piece of one
  * sequence (T tokens from a block boundary). The step graph computes q, k, v for all its rows
- * as one [n*T, E] batch, writes each sequence's new k/v rows into the pools with write_rows (one
- * write per block the step touches; rows picked with get_rows), and runs one paged_attention
+ * as one [n*T, E] batch, writes all their new k/v rows into the pools with one write_rows per
+ * pool (row i to the pool row its table names: a scatter), and runs one paged_attention
  * over all sequences per layer, sliding-window layers with their window (the op skips keys
  * outside it).
  *
@@ -23,8 +23,12 @@
  * table may name), so they write only there and read only what they wrote. Rows never mix in a
  * step (per-row matmuls and norms, per-sequence attention), so a real row's result is the one
  * the unpadded step computes where the backend's matmul does not choose its kernel by the row
- * count (test_model_paged.c checks bit equality on ref). QUANTA_PAGED_PAD=0 turns the
- * buckets off (diagnostics).
+ * count (test_model_paged.c checks bit equality on ref). Prefill pieces likewise run the plan of
+ * the next multiple of 16 tokens (a prompt's last piece would otherwise plan its own length),
+ * the extra rows writing into the sink and reading it past the piece's real end, which no real
+ * query sees (causal). Each layer writes every new k/v row of the step with one write_rows per
+ * pool (a row each, through the block tables), not an op per sequence. QUANTA_PAGED_PAD=0 turns
+ * the buckets off (diagnostics).
  *
  * Sliding-window layers may have pools and block tables of their own (n_local_blocks > 0): a
  * sequence then needs local blocks only for the positions its window still covers, and the
@@ -48,9 +52,11 @@
 #include "paged_fake.h"
 #include "paged_smooth.h"
 
-/* Step plans kept: decode buckets (12 cover 1..64 rows), prefill lengths. */
+/* Step plans kept: decode buckets (12 cover 1..64 rows), prefill lengths (multiples of
+ * QN_PAGED_PREFILL_GRAIN: 4 cover the server's 64-token pieces). */
 #define QN_PAGED_DECODE_PLANS 12
-#define QN_PAGED_PREFILL_PLANS 4
+#define QN_PAGED_PREFILL_PLANS 6
+#define QN_PAGED_PREFILL_GRAIN 16
 #define QN_PAGED_PLANS (QN_PAGED_DECODE_PLANS + QN_PAGED_PREFILL_PLANS)
 
 typedef struct paged_step {
@@ -59,6 +65,7 @@ typedef struct paged_step {
     quanta_graph *graph;
     quanta_plan *plan;
     quanta_tensor *ids, *pos, *table, *ltable, *lens, *logits;
+    quanta_tensor *last; /* prefill: the row [1] whose logits are wanted (the piece's last real token) */
     quanta_tensor *rows, *lrows; /* [n * T]: the pool row each new k/v row goes to (global, local layers) */
 } paged_step;
 
@@ -329,12 +336,9 @@ static quanta_status step_build(quanta_kv_pool *p, int32_t n, int32_t T, paged_s
         x = qn_gb_layer_out(&b, m, il, x, to_dtype(&b, a, QUANTA_F32), NULL);
     }
     x = norm(&b, c, x, buf(&b, m->output_norm));
-    if (T > 1) { /* prefill: only the last row feeds the head */
-        quanta_tensor *last = NULL;
-        int32_t li = T - 1;
-        quanta_tensor_desc d = qn_desc(QUANTA_I32, 1, 1, 0, 0, 0);
-        if (!b.st) b.st = quanta_graph_constant(b.g, "last", &d, &li, sizeof li, &last);
-        if (!b.st) b.st = quanta_get_rows(b.g, x, last, &x);
+    if (T > 1) { /* prefill: only the last real row feeds the head */
+        s->last = input(&b, "last", QUANTA_I32, 1, 1, 0);
+        if (!b.st) b.st = quanta_get_rows(b.g, x, s->last, &x);
     }
     s->logits = matmul(&b, x, buf(&b, m->output ? m->output : m->tok_embd));
     if (!b.st) b.st = quanta_graph_output(b.g, s->logits);
@@ -386,6 +390,64 @@ static quanta_status step_for(quanta_kv_pool *p, int32_t n, int32_t T, paged_ste
     return QUANTA_OK;
 }
 
+/* Sets the inputs of step st (nb >= n sequences of Tp >= T tokens) for the caller's n sequences
+ * of T tokens, and runs it. Padding is masked into the pools' sink blocks (one past the caller's
+ * blocks, never in a caller's table): decode rows [n, nb) are token 0 at position 0 with a table
+ * of one sink block; a prefill piece's rows [T, Tp) continue its positions, write their k/v into
+ * the sink and see the sink for table columns past the piece's real end, so they read nothing a
+ * real row wrote and no real row reads them (causal: every real query sits before them). */
+static quanta_status fill_and_run(quanta_kv_pool *p, paged_step *st, int32_t n, int32_t T, const int32_t *tokens,
+                                  const int32_t *positions, const int32_t *tables, const int32_t *local_tables) {
+    const int32_t nb = st->n, Tp = st->T;
+    const size_t NT = (size_t)nb * (size_t)Tp, MBs = (size_t)p->mb;
+    int32_t *ids = malloc(NT * sizeof *ids), *pos = malloc(NT * sizeof *pos), *lens = malloc((size_t)nb * sizeof *lens);
+    int32_t *tab = malloc((size_t)nb * MBs * sizeof *tab), *ltab = local_tables ? malloc((size_t)nb * MBs * sizeof *ltab) : NULL;
+    int32_t *rows = malloc(2 * NT * sizeof *rows), *lrows = rows ? rows + NT : NULL;
+    if (!ids || !pos || !lens || !tab || (local_tables && !ltab) || !rows) {
+        free(ids), free(pos), free(lens), free(tab), free(ltab), free(rows);
+        return qn_error_set(QUANTA_ERR_OUT_OF_MEMORY, "quanta_model_eval_paged: no memory");
+    }
+    memcpy(tab, tables, (size_t)n * MBs * sizeof *tab);
+    if (ltab) memcpy(ltab, local_tables, (size_t)n * MBs * sizeof *ltab);
+    for (int32_t s = 0; s < nb; s++) {
+        const int32_t at = s < n ? positions[s] : 0;
+        for (int32_t t = 0; t < Tp; t++) {
+            pos[s * Tp + t] = at + t;
+            ids[s * Tp + t] = s < n && t < T ? tokens[s * T + t] : 0;
+        }
+        lens[s] = at + Tp;
+        if (s >= n) {
+            for (size_t j = 0; j < MBs; j++) tab[s * MBs + j] = j ? -1 : p->n_blocks;
+            for (size_t j = 0; ltab && j < MBs; j++) ltab[s * MBs + j] = j ? -1 : p->n_local;
+        }
+        /* a padded piece's columns past its real end: the sink */
+        for (int32_t j = (at + T - 1) / p->bs + 1; s < n && j <= (at + Tp - 1) / p->bs; j++) {
+            tab[s * MBs + (size_t)j] = p->n_blocks;
+            if (ltab) ltab[s * MBs + (size_t)j] = p->n_local;
+        }
+    }
+    quanta_status e = quanta_plan_set_input(st->plan, st->ids, ids, NT * sizeof *ids);
+    if (!e) e = quanta_plan_set_input(st->plan, st->pos, pos, NT * sizeof *pos);
+    if (!e) e = quanta_plan_set_input(st->plan, st->table, tab, (size_t)nb * MBs * sizeof *tab);
+    if (!e) e = quanta_plan_set_input(st->plan, st->lens, lens, (size_t)nb * sizeof *lens);
+    if (!e && ltab) e = quanta_plan_set_input(st->plan, st->ltable, ltab, (size_t)nb * MBs * sizeof *ltab);
+    /* the pool row of every new k/v row: row i (sequence i / Tp) at position pos[i]; a padded
+     * piece's rows land in the sink block, each in a row of its own */
+    for (size_t i = 0; i < NT; i++) {
+        const size_t at = (i / (size_t)Tp) * MBs + (size_t)(pos[i] / p->bs);
+        const int pad_row = (int32_t)(i % (size_t)Tp) >= T;
+        rows[i] = (pad_row ? p->n_blocks : tab[at]) * p->bs + pos[i] % p->bs;
+        if (ltab) lrows[i] = (pad_row ? p->n_local : ltab[at]) * p->bs + pos[i] % p->bs;
+    }
+    if (!e) e = quanta_plan_set_input(st->plan, st->rows, rows, NT * sizeof *rows);
+    if (!e && ltab) e = quanta_plan_set_input(st->plan, st->lrows, lrows, NT * sizeof *lrows);
+    const int32_t last = T - 1;
+    if (!e && st->last) e = quanta_plan_set_input(st->plan, st->last, &last, sizeof last);
+    free(ids), free(pos), free(lens), free(tab), free(ltab), free(rows);
+    if (!e) e = quanta_plan_execute(st->plan);
+    return e;
+}
+
 static quanta_status eval_paged(quanta_kv_pool *p, int32_t n, int32_t T, const int32_t *tokens,
                                 const int32_t *positions, const int32_t *tables, const int32_t *local_tables,
                                 float *logits, size_t logits_count) {
@@ -422,45 +484,17 @@ static quanta_status eval_paged(quanta_kv_pool *p, int32_t n, int32_t T, const i
         if (e) return e;
     }
     const int32_t nb = T == 1 && p->pad ? decode_bucket(n) : n;
+    /* A prefill piece runs the plan of Tp >= T tokens, the next multiple of the grain (where the
+     * table has the columns), so a prompt's last piece does not plan a length of its own. */
+    int32_t Tp = T;
+    if (T > 1 && p->pad) {
+        Tp = (T + QN_PAGED_PREFILL_GRAIN - 1) / QN_PAGED_PREFILL_GRAIN * QN_PAGED_PREFILL_GRAIN;
+        if (Tp > QN_MAX_STEP_TOKENS || positions[0] > cap - Tp) Tp = T;
+    }
     paged_step *st = NULL;
-    quanta_status e = step_for(p, nb, T, &st);
+    quanta_status e = step_for(p, nb, Tp, &st);
     if (e) return e;
-    /* Rows [n, nb): the masked padding (the sink block, token 0 at position 0). */
-    const size_t NT = (size_t)nb * (size_t)T, MBs = (size_t)p->mb;
-    int32_t *ids = malloc(NT * sizeof *ids), *pos = malloc(NT * sizeof *pos), *lens = malloc((size_t)nb * sizeof *lens);
-    int32_t *tab = malloc((size_t)nb * MBs * sizeof *tab), *ltab = local_tables ? malloc((size_t)nb * MBs * sizeof *ltab) : NULL;
-    int32_t *rows = malloc(2 * NT * sizeof *rows), *lrows = rows ? rows + NT : NULL;
-    if (!ids || !pos || !lens || !tab || (local_tables && !ltab) || !rows) {
-        free(ids), free(pos), free(lens), free(tab), free(ltab), free(rows);
-        return qn_error_set(QUANTA_ERR_OUT_OF_MEMORY, "quanta_model_eval_paged: no memory");
-    }
-    memcpy(ids, tokens, (size_t)n * (size_t)T * sizeof *ids);
-    memcpy(tab, tables, (size_t)n * MBs * sizeof *tab);
-    if (ltab) memcpy(ltab, local_tables, (size_t)n * MBs * sizeof *ltab);
-    for (int32_t s = 0; s < nb; s++) {
-        const int32_t at = s < n ? positions[s] : 0;
-        for (int32_t t = 0; t < T; t++) pos[s * T + t] = at + t;
-        lens[s] = at + T;
-        if (s < n) continue;
-        ids[s] = 0;
-        for (size_t j = 0; j < MBs; j++) tab[s * MBs + j] = j ? -1 : p->n_blocks;
-        for (size_t j = 0; ltab && j < MBs; j++) ltab[s * MBs + j] = j ? -1 : p->n_local;
-    }
-    e = quanta_plan_set_input(st->plan, st->ids, ids, NT * sizeof *ids);
-    if (!e) e = quanta_plan_set_input(st->plan, st->pos, pos, NT * sizeof *pos);
-    if (!e) e = quanta_plan_set_input(st->plan, st->table, tab, (size_t)nb * MBs * sizeof *tab);
-    if (!e) e = quanta_plan_set_input(st->plan, st->lens, lens, (size_t)nb * sizeof *lens);
-    if (!e && ltab) e = quanta_plan_set_input(st->plan, st->ltable, ltab, (size_t)nb * MBs * sizeof *ltab);
-    /* the pool row of every new k/v row: row i (sequence i / T) at position pos[i] */
-    for (size_t i = 0; i < NT; i++) {
-        const size_t at = (i / (size_t)T) * MBs + (size_t)(pos[i] / p->bs);
-        rows[i] = tab[at] * p->bs + pos[i] % p->bs;
-        if (ltab) lrows[i] = ltab[at] * p->bs + pos[i] % p->bs;
-    }
-    if (!e) e = quanta_plan_set_input(st->plan, st->rows, rows, NT * sizeof *rows);
-    if (!e && ltab) e = quanta_plan_set_input(st->plan, st->lrows, lrows, NT * sizeof *lrows);
-    free(ids), free(pos), free(lens), free(tab), free(ltab), free(rows);
-    if (!e) e = quanta_plan_execute(st->plan);
+    e = fill_and_run(p, st, n, T, tokens, positions, tables, local_tables);
     if (!e && logits) e = quanta_plan_get_output_prefix(st->plan, st->logits, logits, logits_count * sizeof(float));
     if (!e && p->fake) e = qn_kv_fake_round(p->k, p->v, m->cfg.n_layer, p->fake);
     return e;

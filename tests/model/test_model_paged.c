@@ -423,9 +423,11 @@ START_TEST(test_rotation_orthogonal) {
 }
 END_TEST
 
-/* Decode steps run a plan of a bucket of rows (5 sequences: 6), the extra rows masked into the
- * pools' sink block (paged.c). Each real row's logits must be bit for bit those of the unpadded
- * step (QUANTA_PAGED_PAD=0), over steps that read what earlier padded steps wrote. */
+/* Decode steps run a plan of a bucket of rows (5 sequences: 6), prefill pieces a plan of the
+ * next multiple of 16 tokens, the extra rows masked into the pools' sink block (paged.c). Each
+ * real row's logits must be bit for bit those of the unpadded step (QUANTA_PAGED_PAD=0): the
+ * prompts' (1, 8, 15, 22, 29 tokens) and those of decode steps that read what the padded
+ * prefills and steps wrote. */
 static void padded_vs_unpadded(const tiny_spec *spec, const char *backend, uint64_t salt) {
     enum { NS = 5, NBLK = NS * MB, STEPS = 3 };
     tiny_model tm;
@@ -447,12 +449,18 @@ static void padded_vs_unpadded(const tiny_spec *spec, const char *backend, uint6
     }
     unsetenv("QUANTA_PAGED_PAD");
     const int32_t *lt = local ? tables : NULL;
-    for (int s = 0; s < NS; s++) { /* prompts of 1..5 tokens, one piece each, in both pools */
-        int32_t toks[8], p0 = 0, n = 1 + s;
+    for (int s = 0; s < NS; s++) { /* prompts of 1, 8, .. 29 tokens, one piece each, in both pools */
+        int32_t toks[32], p0 = 0, n = 1 + 7 * s;
         for (int i = 0; i < n; i++) toks[i] = (int32_t)(qt_next(&r) % (uint64_t)V);
-        for (int v = 0; v < 2; v++)
+        for (int v = 0; v < 2; v++) {
+            qt_poison_f32(lg[v], (size_t)V);
             ck_assert_msg(quanta_model_eval_paged(pool[v], 1, n, toks, &p0, tables + s * MB, lt ? lt + s * MB : NULL,
-                                                  NULL, 0) == QUANTA_OK, "%s", quanta_last_error());
+                                                  lg[v], (size_t)V) == QUANTA_OK, "%s", quanta_last_error());
+        }
+        for (int i = 0; i < V; i++)
+            ck_assert_msg(memcmp(&lg[0][i], &lg[1][i], sizeof(float)) == 0 && !isnan(lg[0][i]),
+                          "%s %s prompt of %d: logit %d padded %.9g, unpadded %.9g", spec->arch, backend, n, i,
+                          (double)lg[0][i], (double)lg[1][i]);
         pos[s] = n;
         tok[s] = (int32_t)(qt_next(&r) % (uint64_t)V);
     }
