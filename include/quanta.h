@@ -351,6 +351,11 @@ QUANTA_API quanta_status quanta_matmul_glu(quanta_graph *g, quanta_tensor *x, qu
 QUANTA_API quanta_status quanta_scale(quanta_graph *g, quanta_tensor *x, float s, quanta_tensor **out);
 /* Softmax over the last dimension. */
 QUANTA_API quanta_status quanta_softmax(quanta_graph *g, quanta_tensor *x, quanta_tensor **out);
+/* out (i32, x's shape with the last dim 1) = the index of the largest element of each row of x
+ * (f32, f16 or bf16) over its last dim: the first one where several tie, a +Inf before any finite
+ * value; -1 for a row holding a NaN, or -Inf only (no element can be chosen). A greedy decoder's
+ * next tokens, computed where the logits are so that only the indices are read back. */
+QUANTA_API quanta_status quanta_argmax(quanta_graph *g, quanta_tensor *x, quanta_tensor **out);
 /* out[T,D] (f32) = table[ids[t], :]; table [V,D] of any dtype/format; ids i32 [T]. */
 QUANTA_API quanta_status quanta_get_rows(quanta_graph *g, quanta_tensor *table, quanta_tensor *ids,
                                          quanta_tensor **out);

@@ -162,6 +162,8 @@ int qn_cuda_rms_norm(int x_dtype, const void *x, int r_dtype, const void *r, int
                      const void *p, int y_dtype, void *y, int64_t rows, int64_t D, float eps, int plus_one,
                      void *xq_buf, int *xq_done, void *stream);
 int qn_cuda_softmax(int x_dtype, const void *x, int y_dtype, void *y, int64_t rows, int64_t D, void *stream);
+/* y[r] (i32) = the index of row r's largest element (first on ties; -1 for a NaN or -Inf only). */
+int qn_cuda_argmax(int x_dtype, const void *x, int32_t *y, int64_t rows, int64_t D, void *stream);
 /* x[rows, D] where row r has position pos[r % N]. mode 0 = NORM, 1 = NEOX. */
 int qn_cuda_rope(int x_dtype, const void *x, int y_dtype, void *y, const int32_t *pos, int64_t rows, int64_t N,
                  int64_t D, int64_t rot, int mode, float theta_base, float freq_scale, void *stream);

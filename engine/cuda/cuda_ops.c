@@ -296,6 +296,11 @@ quanta_status qn_cuda_run(void *self, const qn_node *node) {
         e = qn_cuda_softmax(xd, xp, yd, yp, rows, D, s->stream);
         break;
     }
+    case QN_OP_ARGMAX: {
+        const int64_t D = last_dim(x), rows = D ? elems(x) / D : 0;
+        e = qn_cuda_argmax(xd, xp, (int32_t *)yp, rows, D, s->stream);
+        break;
+    }
     case QN_OP_ADD: case QN_OP_MUL:
         e = qn_cuda_binary(node->op == QN_OP_MUL, xd, xp, (int)b->desc.dtype, qn_cuda_ptr(b), elems(b), yd, yp,
                            elems(x), last_dim(x), s->stream);

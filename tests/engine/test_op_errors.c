@@ -179,6 +179,11 @@ START_TEST(test_rows) {
     QT_EXPECT_ERR(quanta_permute(g, x, dup, &y), QUANTA_ERR_INVALID_ARGUMENT, "perm[2] = 2");
     QT_EXPECT_ERR(quanta_permute(g, x, big, &y), QUANTA_ERR_INVALID_ARGUMENT, "perm[2] = 3");
 
+    /* argmax: an x that is not f32, f16 or bf16 */
+    QT_EXPECT_ERR(quanta_argmax(g, in(QUANTA_I32, 2, 2, 3, 0, 0), &y), QUANTA_ERR_INVALID_ARGUMENT,
+                  "quanta_argmax: x must be f32, f16 or bf16");
+    QT_EXPECT_ERR(quanta_argmax(g, NULL, &y), QUANTA_ERR_INVALID_ARGUMENT, "x");
+
     /* write_rows: src that does not fit dst, start of the wrong size or dtype, src of another
      * dtype, a missing start */
     quanta_backend *be;
