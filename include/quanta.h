@@ -653,6 +653,13 @@ QUANTA_API uint64_t quanta_kv_pool_bytes(const quanta_kv_pool *pool);
 QUANTA_API quanta_status quanta_model_eval_paged(quanta_kv_pool *pool, int32_t n, int32_t T, const int32_t *tokens,
                                                  const int32_t *positions, const int32_t *tables,
                                                  const int32_t *local_tables, float *logits, size_t logits_count);
+/* The same step, returning each sequence's greedy token instead of its logits: greedy[n] (not
+ * NULL) = the first largest logit of its row (quanta_argmax), -1 where the row has a NaN or only
+ * -inf. The argmax runs on the device, so only n indices come back rather than n * n_vocab floats. */
+QUANTA_API quanta_status quanta_model_eval_paged_greedy(quanta_kv_pool *pool, int32_t n, int32_t T,
+                                                        const int32_t *tokens, const int32_t *positions,
+                                                        const int32_t *tables, const int32_t *local_tables,
+                                                        int32_t *greedy);
 
 typedef struct quanta_model_memory {
     uint64_t weights_bytes;      /* weight buffers on the device */

@@ -66,6 +66,7 @@ typedef struct paged_step {
     quanta_plan *plan;
     quanta_tensor *ids, *pos, *table, *ltable, *lens, *logits;
     quanta_tensor *last; /* prefill: the row [1] whose logits are wanted (the piece's last real token) */
+    quanta_tensor *greedy; /* [rows, 1] i32: argmax of each logits row, computed on the device */
     quanta_tensor *rows, *lrows; /* [n * T]: the pool row each new k/v row goes to (global, local layers) */
 } paged_step;
 
@@ -342,6 +343,8 @@ static quanta_status step_build(quanta_kv_pool *p, int32_t n, int32_t T, paged_s
     }
     s->logits = matmul(&b, x, buf(&b, m->output ? m->output : m->tok_embd));
     if (!b.st) b.st = quanta_graph_output(b.g, s->logits);
+    if (!b.st) b.st = quanta_argmax(b.g, s->logits, &s->greedy);
+    if (!b.st) b.st = quanta_graph_output(b.g, s->greedy);
     if (!b.st) b.st = quanta_plan_create(b.g, m->backend, &s->plan);
     if (b.st) step_free(s);
     return b.st;
@@ -450,7 +453,7 @@ static quanta_status fill_and_run(quanta_kv_pool *p, paged_step *st, int32_t n, 
 
 static quanta_status eval_paged(quanta_kv_pool *p, int32_t n, int32_t T, const int32_t *tokens,
                                 const int32_t *positions, const int32_t *tables, const int32_t *local_tables,
-                                float *logits, size_t logits_count) {
+                                float *logits, size_t logits_count, int32_t *greedy) {
     if (!p || !tokens || !positions || !tables)
         return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "quanta_model_eval_paged: NULL pool, tokens, positions or tables");
     if ((p->n_local > 0) != (local_tables != NULL))
@@ -496,6 +499,7 @@ static quanta_status eval_paged(quanta_kv_pool *p, int32_t n, int32_t T, const i
     if (e) return e;
     e = fill_and_run(p, st, n, T, tokens, positions, tables, local_tables);
     if (!e && logits) e = quanta_plan_get_output_prefix(st->plan, st->logits, logits, logits_count * sizeof(float));
+    if (!e && greedy) e = quanta_plan_get_output_prefix(st->plan, st->greedy, greedy, (size_t)n * sizeof *greedy);
     if (!e && p->fake) e = qn_kv_fake_round(p->k, p->v, m->cfg.n_layer, p->fake);
     return e;
 }
@@ -503,7 +507,14 @@ static quanta_status eval_paged(quanta_kv_pool *p, int32_t n, int32_t T, const i
 quanta_status quanta_model_eval_paged(quanta_kv_pool *pool, int32_t n, int32_t T, const int32_t *tokens,
                                       const int32_t *positions, const int32_t *tables, const int32_t *local_tables,
                                       float *logits, size_t logits_count) {
-    return eval_paged(pool, n, T, tokens, positions, tables, local_tables, logits, logits_count);
+    return eval_paged(pool, n, T, tokens, positions, tables, local_tables, logits, logits_count, NULL);
+}
+
+quanta_status quanta_model_eval_paged_greedy(quanta_kv_pool *pool, int32_t n, int32_t T, const int32_t *tokens,
+                                             const int32_t *positions, const int32_t *tables,
+                                             const int32_t *local_tables, int32_t *greedy) {
+    if (!greedy) return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "quanta_model_eval_paged_greedy: greedy is NULL");
+    return eval_paged(pool, n, T, tokens, positions, tables, local_tables, NULL, 0, greedy);
 }
 
 int32_t quanta_kv_pool_block_size(const quanta_kv_pool *pool) { return pool ? pool->bs : 0; }
