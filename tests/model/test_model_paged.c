@@ -319,6 +319,56 @@ START_TEST(test_means_cached) {
 }
 END_TEST
 
+/* qn_kv_pool_smooth called again replaces what the first call set up (and frees it: the ASan
+ * run catches a leak): a pool smoothed with the turn and the value shift, stepped, then smoothed
+ * again with only the key shift gives, from then on, bit for bit the logits of a pool smoothed
+ * once with the key shift. A second call that kept the first one's turn, value shift or
+ * recorded plans would differ. */
+static void smooth_twice(const char *backend, uint64_t salt) {
+    tiny_model tm;
+    quanta_backend *be;
+    quanta_model *m = open_tiny(&tm, &LLAMA, salt, backend, NULL, &be);
+    if (!m) return;
+    const int V = LLAMA.n_vocab, NBK = 4, T = 9;
+    quanta_kv_pool *a, *b;
+    ck_assert_msg(quanta_kv_pool_create(m, QUANTA_F32, NBK, 0, BS, NBK, &a) == QUANTA_OK, "%s", quanta_last_error());
+    ck_assert_msg(quanta_kv_pool_create(m, QUANTA_F32, NBK, 0, BS, NBK, &b) == QUANTA_OK, "%s", quanta_last_error());
+    qt_rng r = qt_rng_make(salt * 11 + 5);
+    int32_t toks[9], table[4] = {3, 1, 0, 2}, p0 = 0;
+    for (int i = 0; i < T; i++) toks[i] = (int32_t)(qt_next(&r) % (uint64_t)V);
+    float *la = malloc((size_t)V * sizeof *la), *lb = malloc((size_t)V * sizeof *lb);
+    ck_assert(la && lb);
+    ck_assert_msg(qn_kv_pool_smooth(a, 1, QN_KV_SINK_V) == QUANTA_OK, "%s", quanta_last_error());
+    ck_assert_int_eq(quanta_model_eval_paged(a, 1, T, toks, &p0, table, NULL, NULL, 0), QUANTA_OK); /* plans recorded */
+    ck_assert_msg(qn_kv_pool_smooth(a, 0, QN_KV_SINK_K) == QUANTA_OK, "%s", quanta_last_error());
+    ck_assert_msg(qn_kv_pool_smooth(b, 0, QN_KV_SINK_K) == QUANTA_OK, "%s", quanta_last_error());
+    qt_poison_f32(la, (size_t)V), qt_poison_f32(lb, (size_t)V);
+    ck_assert_int_eq(quanta_model_eval_paged(a, 1, T, toks, &p0, table, NULL, la, (size_t)V), QUANTA_OK);
+    ck_assert_int_eq(quanta_model_eval_paged(b, 1, T, toks, &p0, table, NULL, lb, (size_t)V), QUANTA_OK);
+    for (int32_t pos = T; pos < NBK * BS; pos++) {
+        for (int i = 0; i < V; i++) ck_assert_msg(isfinite(la[i]), "%s: logit %d not written", backend, i);
+        ck_assert_msg(memcmp(la, lb, (size_t)V * sizeof *la) == 0, "%s: logits differ at position %d (max rel %g)",
+                      backend, pos, max_rel(la, lb, V));
+        int32_t t = tiny_argmax(la, V);
+        qt_poison_f32(la, (size_t)V), qt_poison_f32(lb, (size_t)V);
+        ck_assert_int_eq(quanta_model_eval_paged(a, 1, 1, &t, &pos, table, NULL, la, (size_t)V), QUANTA_OK);
+        ck_assert_int_eq(quanta_model_eval_paged(b, 1, 1, &t, &pos, table, NULL, lb, (size_t)V), QUANTA_OK);
+    }
+    ck_assert_msg(memcmp(la, lb, (size_t)V * sizeof *la) == 0, "%s: logits differ at the last step", backend);
+    printf("%s: a pool smoothed twice matches one smoothed once with the second call's settings\n", backend);
+    free(la), free(lb);
+    quanta_kv_pool_destroy(a), quanta_kv_pool_destroy(b);
+    quanta_model_destroy(m);
+    quanta_backend_close(be);
+    tiny_free(&tm);
+}
+
+START_TEST(test_smooth_twice) {
+    static const char *const backends[] = {"ref", "opencl"};
+    for (int b = 0; b < 2; b++) smooth_twice(backends[b], 51 + (uint64_t)b);
+}
+END_TEST
+
 /* Distance of y from the nearest value with m mantissa bits (e4m3: m = 3 and subnormals below
  * 2^-6, multiples of 2^-9; m > 3: no exponent limit), relative to |y|; 0 for y = 0. */
 static double off_grid(double y, int m) {
@@ -497,6 +547,7 @@ int main(void) {
     tcase_set_timeout(tm, 600);
     tcase_add_test(tm, test_means_cached);
     tcase_add_test(tm, test_fake_rounds);
+    tcase_add_test(tm, test_smooth_twice);
     suite_add_tcase(s, tm);
     return qt_run_suite(s);
 }
