@@ -259,6 +259,30 @@ START_TEST(test_paged_matches_contiguous) {
 }
 END_TEST
 
+/* Pools a and b of one model (table: one sequence's blocks, end positions) prefill toks[0, T)
+ * and then decode greedily to position end; every step's logits must be bit for bit the same
+ * and written (poisoned before each step). */
+static void expect_same_logits(quanta_kv_pool *a, quanta_kv_pool *b, int V, const int32_t *toks, int32_t T, int32_t end,
+                               const int32_t *table, const char *what) {
+    float *la = malloc((size_t)V * sizeof *la), *lb = malloc((size_t)V * sizeof *lb);
+    ck_assert(la && lb);
+    int32_t p0 = 0;
+    qt_poison_f32(la, (size_t)V), qt_poison_f32(lb, (size_t)V);
+    ck_assert_int_eq(quanta_model_eval_paged(a, 1, T, toks, &p0, table, NULL, la, (size_t)V), QUANTA_OK);
+    ck_assert_int_eq(quanta_model_eval_paged(b, 1, T, toks, &p0, table, NULL, lb, (size_t)V), QUANTA_OK);
+    for (int32_t pos = T;; pos++) {
+        for (int i = 0; i < V; i++) ck_assert_msg(isfinite(la[i]), "%s: logit %d not written", what, i);
+        ck_assert_msg(memcmp(la, lb, (size_t)V * sizeof *la) == 0, "%s: logits differ before position %d (max rel %g)",
+                      what, pos, max_rel(la, lb, V));
+        if (pos == end) break;
+        int32_t t = tiny_argmax(la, V);
+        qt_poison_f32(la, (size_t)V), qt_poison_f32(lb, (size_t)V);
+        ck_assert_int_eq(quanta_model_eval_paged(a, 1, 1, &t, &pos, table, NULL, la, (size_t)V), QUANTA_OK);
+        ck_assert_int_eq(quanta_model_eval_paged(b, 1, 1, &t, &pos, table, NULL, lb, (size_t)V), QUANTA_OK);
+    }
+    free(la), free(lb);
+}
+
 /* Key smoothing's calibration runs once per loaded model (paged_smooth.h): the first quantized
  * pool's prefill fills the model's copy, equal bit for bit to a fresh calibration; later pools
  * reuse it (the same array, no second prefill), and a pool built on the kept means gives the
@@ -270,8 +294,8 @@ static void means_cached(const char *backend, uint64_t salt) {
     if (!m) return;
     const int V = GEMMA.n_vocab, NBK = 8;
     const size_t count = QN_KV_CALIB_PARTS * (size_t)GEMMA.n_layer * GEMMA.n_head_kv * GEMMA.head_dim;
-    float *fresh = malloc(count * sizeof *fresh), *la = malloc((size_t)V * sizeof *la), *lb = malloc((size_t)V * sizeof *lb);
-    ck_assert(fresh && la && lb);
+    float *fresh = malloc(count * sizeof *fresh);
+    ck_assert(fresh);
     qt_poison_f32(fresh, count);
     ck_assert_ptr_null(m->kv_calib);
     ck_assert_msg(qn_kv_calibrate(m, fresh) == QUANTA_OK, "%s", quanta_last_error());
@@ -290,24 +314,13 @@ static void means_cached(const char *backend, uint64_t salt) {
     ck_assert_ptr_eq(m->kv_calib, kept);
     ck_assert_msg(memcmp(kept, fresh, count * sizeof *fresh) == 0, "%s: the kept means changed", backend);
     qt_rng r = qt_rng_make(salt * 5 + 3);
-    int32_t toks[10], table[8], p0 = 0;
+    int32_t toks[10], table[8];
     for (int i = 0; i < 10; i++) toks[i] = (int32_t)(qt_next(&r) % (uint64_t)V);
     for (int i = 0; i < NBK; i++) table[i] = NBK - 1 - i;
-    qt_poison_f32(la, (size_t)V), qt_poison_f32(lb, (size_t)V);
-    ck_assert_int_eq(quanta_model_eval_paged(a, 1, 10, toks, &p0, table, NULL, la, (size_t)V), QUANTA_OK);
-    ck_assert_int_eq(quanta_model_eval_paged(c, 1, 10, toks, &p0, table, NULL, lb, (size_t)V), QUANTA_OK);
-    for (int32_t pos = 10; pos < 16; pos++) {
-        ck_assert_msg(memcmp(la, lb, (size_t)V * sizeof *la) == 0, "%s: logits differ at position %d", backend, pos);
-        int32_t t = tiny_argmax(la, V);
-        qt_poison_f32(la, (size_t)V), qt_poison_f32(lb, (size_t)V);
-        ck_assert_int_eq(quanta_model_eval_paged(a, 1, 1, &t, &pos, table, NULL, la, (size_t)V), QUANTA_OK);
-        ck_assert_int_eq(quanta_model_eval_paged(c, 1, 1, &t, &pos, table, NULL, lb, (size_t)V), QUANTA_OK);
-    }
-    ck_assert_msg(memcmp(la, lb, (size_t)V * sizeof *la) == 0, "%s: logits differ at the last step", backend);
-    for (int i = 0; i < V; i++) ck_assert_msg(isfinite(la[i]), "%s: logit %d not written", backend, i);
+    expect_same_logits(a, c, V, toks, 10, 16, table, backend);
     printf("%s: key means calibrated once (max |mu| %.3g), second fp8 pool's logits identical\n", backend, amax);
     quanta_kv_pool_destroy(a), quanta_kv_pool_destroy(b), quanta_kv_pool_destroy(c);
-    free(fresh), free(la), free(lb);
+    free(fresh);
     quanta_model_destroy(m);
     quanta_backend_close(be);
     tiny_free(&tm);
@@ -336,27 +349,12 @@ static void smooth_twice(const char *backend, uint64_t salt) {
     qt_rng r = qt_rng_make(salt * 11 + 5);
     int32_t toks[9], table[4] = {3, 1, 0, 2}, p0 = 0;
     for (int i = 0; i < T; i++) toks[i] = (int32_t)(qt_next(&r) % (uint64_t)V);
-    float *la = malloc((size_t)V * sizeof *la), *lb = malloc((size_t)V * sizeof *lb);
-    ck_assert(la && lb);
     ck_assert_msg(qn_kv_pool_smooth(a, 1, QN_KV_SINK_V) == QUANTA_OK, "%s", quanta_last_error());
     ck_assert_int_eq(quanta_model_eval_paged(a, 1, T, toks, &p0, table, NULL, NULL, 0), QUANTA_OK); /* plans recorded */
     ck_assert_msg(qn_kv_pool_smooth(a, 0, QN_KV_SINK_K) == QUANTA_OK, "%s", quanta_last_error());
     ck_assert_msg(qn_kv_pool_smooth(b, 0, QN_KV_SINK_K) == QUANTA_OK, "%s", quanta_last_error());
-    qt_poison_f32(la, (size_t)V), qt_poison_f32(lb, (size_t)V);
-    ck_assert_int_eq(quanta_model_eval_paged(a, 1, T, toks, &p0, table, NULL, la, (size_t)V), QUANTA_OK);
-    ck_assert_int_eq(quanta_model_eval_paged(b, 1, T, toks, &p0, table, NULL, lb, (size_t)V), QUANTA_OK);
-    for (int32_t pos = T; pos < NBK * BS; pos++) {
-        for (int i = 0; i < V; i++) ck_assert_msg(isfinite(la[i]), "%s: logit %d not written", backend, i);
-        ck_assert_msg(memcmp(la, lb, (size_t)V * sizeof *la) == 0, "%s: logits differ at position %d (max rel %g)",
-                      backend, pos, max_rel(la, lb, V));
-        int32_t t = tiny_argmax(la, V);
-        qt_poison_f32(la, (size_t)V), qt_poison_f32(lb, (size_t)V);
-        ck_assert_int_eq(quanta_model_eval_paged(a, 1, 1, &t, &pos, table, NULL, la, (size_t)V), QUANTA_OK);
-        ck_assert_int_eq(quanta_model_eval_paged(b, 1, 1, &t, &pos, table, NULL, lb, (size_t)V), QUANTA_OK);
-    }
-    ck_assert_msg(memcmp(la, lb, (size_t)V * sizeof *la) == 0, "%s: logits differ at the last step", backend);
+    expect_same_logits(a, b, V, toks, T, NBK * BS, table, backend);
     printf("%s: a pool smoothed twice matches one smoothed once with the second call's settings\n", backend);
-    free(la), free(lb);
     quanta_kv_pool_destroy(a), quanta_kv_pool_destroy(b);
     quanta_model_destroy(m);
     quanta_backend_close(be);
