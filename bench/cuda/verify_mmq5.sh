@@ -4,9 +4,11 @@
 # files (/tmp/e2e/files). At most ~90 s (every step has its own timeout).
 #   1. conformance of every matmul case on CUDA with the new kernel (the default;
 #      QUANTA_CUDA_GGML_MMQ=0 restores the old route: the weight dequantized to a tiled f16 copy per call);
-#   2. prefill (pp512, -n 0) side by side in this one call: new kernel, old route, new again, on the
-#      7B Q4_0 / Q8_0 and the Gemma-3-270M-shaped Q4_K_M files; then the new kernel with --kv f16
-#      (llama-bench's KV dtype: the prefill attention then takes the tensor-core kernel);
+#   2. prefill (pp512, -n 0) side by side in this one call: new (both routes on, the defaults), old
+#      (QUANTA_CUDA_GGML_MMQ=0 QUANTA_CUDA_ATTN_F16=0: the code before this work), the new matmul alone,
+#      new again, on the 7B Q4_0; the attention conformance cases (f32 prefill now goes through f16
+#      copies and the tensor-core kernel: engine/cuda/cuda_attention_f16.c); new / old on the Gemma-shaped
+#      and 7B Q8_0 files; new with --kv f16 (llama-bench's KV dtype);
 #   3. the ggml batched cases (M > 8) with each tile forced (QUANTA_CUDA_GGML_MMQ_TILE), so all three
 #      tile shapes meet every format, odd M/N and a K tail, whatever the grid-size choice;
 #   4. 7B-shaped cases (M = 512, K = 4096 / 14336) on q4_0 and q8_0, if time is left.
@@ -34,16 +36,27 @@ pp() { # label env file [args]: prefill only, 512 tokens, 3 repetitions
   local label=$1 env=$2 f=$3; shift 3
   [ -f $F/$f.gguf ] || return 0
   [ $(left) -gt 8 ] || { say "pp $label skipped (time)"; return 0; }
-  env $env timeout 25 $Q bench model -m $F/$f.gguf -p 512 -n 0 -r 3 --backend cuda --json "$@" > $D/pp_$label.json \
+  env $env timeout 20 $Q bench model -m $F/$f.gguf -p 512 -n 0 -r 3 --backend cuda --json "$@" > $D/pp_$label.json \
     2> $D/pp_$label.err
   say "pp512 $label rc=$?: $(grep -o '"pp_tps": [0-9.]*, "pp_tps_sd": [0-9.]*' $D/pp_$label.json)"
 }
-for f in mistral7b-q4_0 mistral7b-q8_0 gemma3-270m-q4_k_m; do
-  pp ${f}_mmq X=1 $f
-  pp ${f}_old QUANTA_CUDA_GGML_MMQ=0 $f
-  pp ${f}_mmq_again X=1 $f
-done
-for f in mistral7b-q4_0 gemma3-270m-q4_k_m; do pp ${f}_mmq_kvf16 X=1 $f --kv f16; done
+OLD="QUANTA_CUDA_GGML_MMQ=0 QUANTA_CUDA_ATTN_F16=0"
+pp 7b_q4_0_new X=1 mistral7b-q4_0
+pp 7b_q4_0_old "$OLD" mistral7b-q4_0
+pp 7b_q4_0_mmq_only QUANTA_CUDA_ATTN_F16=0 mistral7b-q4_0
+pp 7b_q4_0_new_again X=1 mistral7b-q4_0
+
+# f32 prefill attention through f16 copies (QUANTA_CUDA_ATTN_F16): the attention cases, f32 ones included
+timeout 15 $Q conform --backend cuda --filter attention --failures > $D/conform_attention.log 2>&1
+say "conform attention (f32 prefill via f16) rc=$?: $(grep -E '^total' $D/conform_attention.log)"
+grep -E '^FAIL' $D/conform_attention.log | head -8 | tee -a $D/summary.txt
+
+pp gemma_new X=1 gemma3-270m-q4_k_m
+pp gemma_old "$OLD" gemma3-270m-q4_k_m
+pp 7b_q8_0_new X=1 mistral7b-q8_0
+pp 7b_q8_0_old "$OLD" mistral7b-q8_0
+pp 7b_q4_0_new_kvf16 X=1 mistral7b-q4_0 --kv f16
+pp gemma_new_kvf16 X=1 gemma3-270m-q4_k_m --kv f16
 
 # 3. the batched ggml cases with each tile forced
 CASES=()

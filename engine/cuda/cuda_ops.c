@@ -154,6 +154,7 @@ static quanta_status run_attention(qn_cuda_state *s, const qn_node *node) {
     if (!qn_cuda_attention_supported(&a))
         return qn_error_set(QUANTA_ERR_UNSUPPORTED, "cuda attention: these arguments are not supported");
     a.stream = s->stream;
+    if (qn_cuda_attention_f16_applies(&a)) return qn_cuda_attention_f16(s, &a); /* f32 prefill: tensor cores */
     const size_t need = qn_cuda_attention_scratch_bytes(&a);
     if (need) {
         quanta_status st = qn_cuda_scratch(s, need, &a.scratch);
