@@ -468,7 +468,8 @@ static quanta_status eval_paged(quanta_kv_pool *p, int32_t n, int32_t T, const i
                                 const int32_t *positions, const int32_t *tables, const int32_t *local_tables,
                                 float *logits, size_t logits_count, int32_t *greedy) {
     if (!p || !tokens || !positions || !tables)
-        return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "quanta_model_eval_paged: NULL pool, tokens, positions or tables");
+        return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "quanta_model_eval_paged: %s is NULL",
+                            !p ? "pool" : !tokens ? "tokens" : !positions ? "positions" : "tables");
     if ((p->n_local > 0) != (local_tables != NULL))
         return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "quanta_model_eval_paged: local_tables %s (the pool has %s)",
                             local_tables ? "given" : "NULL",
