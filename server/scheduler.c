@@ -616,13 +616,20 @@ static void step(qs_sched *s) {
         }
         ptoks = t;
         for (int32_t j = 0; j < pre_n[k]; j++) ptoks[j] = prefill_token(r, pre_from[k] + j);
-        if (need_logits && !plog) plog = malloc((size_t)s->V * sizeof *plog);
+        /* the first token of a greedy request is chosen on the device, as its decode steps' */
+        const int dev_greedy = need_logits && greedy_only(r);
+        int32_t first = -1;
+        if (need_logits && !dev_greedy && !plog) plog = malloc((size_t)s->V * sizeof *plog);
         /* The slot's tables only change on this thread: read them without the lock. */
         table_row(&s->pool, r->slot, s->max_blocks, s->tables);
         if (s->has_local) table_row(&s->lpool, r->slot, s->max_blocks, s->ltables);
-        pst[k] = quanta_model_eval_paged(s->kv, 1, pre_n[k], ptoks, &pre_from[k], s->tables,
-                                         s->has_local ? s->ltables : NULL, need_logits ? plog : NULL,
-                                         need_logits ? (size_t)s->V : 0);
+        if (dev_greedy)
+            pst[k] = quanta_model_eval_paged_greedy(s->kv, 1, pre_n[k], ptoks, &pre_from[k], s->tables,
+                                                    s->has_local ? s->ltables : NULL, &first);
+        else
+            pst[k] = quanta_model_eval_paged(s->kv, 1, pre_n[k], ptoks, &pre_from[k], s->tables,
+                                             s->has_local ? s->ltables : NULL, need_logits ? plog : NULL,
+                                             need_logits ? (size_t)s->V : 0);
         if (pst[k]) continue;
         pthread_mutex_lock(&s->mu);
         publish(s, r, pre_from[k], pre_n[k]);
@@ -630,7 +637,8 @@ static void step(qs_sched *s) {
             r->n_prefilled = pre_from[k] + pre_n[k];
             r->state = QS_DECODE;
             qs_metrics_prompt_tokens(s->metrics, r->n_prompt);
-            emit(s, r, plog);
+            if (dev_greedy) emit_token(s, r, first, NULL);
+            else emit(s, r, plog);
         }
         pthread_mutex_unlock(&s->mu);
     }
