@@ -20,6 +20,12 @@
  *                     plans keep the two matmuls and the glu).
  * Scratch (f32 activations, f32 weights for CLBlast) is booked on the memory account; when
  * the limit refuses the dequantized copy, our kernel runs instead.
+ * Batch invariance (a row's result alone vs inside a batch; tests/opencl/test_opencl_batch.c):
+ * each kernel gives a row the same bits at any M, and f32 weights take the same bits from the
+ * GEMV and the row GEMM. q8 on the int8 path does not: across M = 8 a row moves by up to x's int8
+ * rounding, s_w·Σ|q|·s_b/2. Kept so: the int8 GEMV for decode measured 1.36x the f32 one's CPU
+ * time per token (bench/NOTES.md section 1 v3). QUANTA_OPENCL_GEMM=int8 runs q8 through the int8
+ * kernel at every M: invariant, at that decode cost.
  */
 #include <stdio.h>
 #include <string.h>
