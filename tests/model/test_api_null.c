@@ -324,6 +324,21 @@ START_TEST(test_model_functions) {
     NUL(quanta_model_tokenize(m, "ab", 2, 1, 0, NULL, 8, &n), "tokens");
     NUL(quanta_model_tokenize(m, "ab", 2, 1, 0, toks, 8, NULL), "n_tokens");
     ck_assert_int_eq(quanta_model_tokenize(m, "ab", 2, 1, 0, toks, 8, &n), QUANTA_OK);
+    /* capacities short of the answer: refused, the needed size reported, nothing written past them */
+    const size_t nt = n;
+    ck_assert_uint_ge(nt, 2);
+    int32_t guard[3] = {-7, -7, -7};
+    size_t need = 0;
+    BAD(quanta_model_tokenize(m, "ab", 2, 1, 0, guard, 1, &need), "capacity");
+    ck_assert_uint_eq(need, nt);
+    ck_assert_int_eq(guard[1], -7);
+    ck_assert_int_eq(quanta_model_detokenize(m, toks, nt, 0, NULL, 0, &need), QUANTA_OK); /* the query */
+    char small[4] = {'#', '#', '#', '#'};
+    size_t got = 0;
+    ck_assert_msg(quanta_model_detokenize(m, toks, nt, 0, small, need, &got) != QUANTA_OK,
+                  "detokenize into %zu bytes (needs %zu + 1) succeeded", need, need);
+    ck_assert_uint_eq(got, need);
+    if (need + 1 < sizeof small) ck_assert_int_eq(small[need + 1], '#');
     NUL(quanta_model_token_to_piece(NULL, toks[1], 0, piece, sizeof piece, &n), "model");
     NUL(quanta_model_token_to_piece(m, toks[1], 0, NULL, sizeof piece, &n), "buf");
     NUL(quanta_model_token_to_piece(m, toks[1], 0, piece, sizeof piece, NULL), "len");
