@@ -55,6 +55,7 @@ typedef enum qn_cl_kernel_id {
     QK_GEMV_ROWS_GLU,
     QK_RMS_NORM_ROPE,
     QK_ARGMAX,
+    QK_GEMV_I8,
     QK_COUNT
 } qn_cl_kernel_id;
 
