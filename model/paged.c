@@ -55,7 +55,7 @@
 /* Step plans kept: decode buckets (12 cover 1..64 rows), prefill lengths (multiples of
  * QN_PAGED_PREFILL_GRAIN: 4 cover the server's 64-token pieces). */
 #define QN_PAGED_DECODE_PLANS 12
-#define QN_PAGED_PREFILL_PLANS 6
+#define QN_PAGED_PREFILL_PLANS 16 /* lengths 16..64 x 1..4 pieces in a step */
 #define QN_PAGED_PREFILL_GRAIN 16
 #define QN_PAGED_PLANS (QN_PAGED_DECODE_PLANS + QN_PAGED_PREFILL_PLANS)
 
@@ -65,7 +65,7 @@ typedef struct paged_step {
     quanta_graph *graph;
     quanta_plan *plan;
     quanta_tensor *ids, *pos, *table, *ltable, *lens, *logits;
-    quanta_tensor *last; /* prefill: the row [1] whose logits are wanted (the piece's last real token) */
+    quanta_tensor *last; /* prefill: the rows [n] whose logits are wanted (each piece's last real token) */
     quanta_tensor *greedy; /* [rows, 1] i32: argmax of each logits row, computed on the device */
     quanta_tensor *rows, *lrows; /* [n * T]: the pool row each new k/v row goes to (global, local layers) */
 } paged_step;
@@ -289,6 +289,14 @@ void quanta_kv_pool_destroy(quanta_kv_pool *p) {
     free(p);
 }
 
+/* [A, B, C, D] -> [A, C, B, D] (a copy). */
+static quanta_tensor *permute(gb *b, quanta_tensor *x) {
+    static const int32_t perm[4] = {0, 2, 1, 3};
+    quanta_tensor *t = NULL;
+    if (!b->st) b->st = quanta_permute(b->g, x, perm, &t);
+    return t;
+}
+
 /* Rows x2 [N, H * D] as heads [1, H, N, D]. */
 static quanta_tensor *rows_to_heads(gb *b, quanta_tensor *x2, int64_t N, int64_t H, int64_t D) {
     return swap12(b, reshape(b, x2, 4, 1, N, H, D), N, H, D);
@@ -339,19 +347,21 @@ static quanta_status step_build(quanta_kv_pool *p, int32_t n, int32_t T, paged_s
         if (!b.st) b.st = quanta_write_rows(b.g, vc, to_dtype(&b, v, p->adt), rows, &vc);
         /* q as [n, Hq, T, D]: decode [1, Hq, n, D] -> [n, Hq, 1, D]; prefill is already that. */
         if (T == 1) q = reshape(&b, swap12(&b, q, Hq, n, Dh), 4, n, Hq, 1, Dh);
+        else if (n > 1) q = permute(&b, reshape(&b, swap12(&b, q, Hq, N, Dh), 4, n, T, Hq, Dh)); /* [n, Hq, T, D] */
         q = to_dtype(&b, q, p->adt);
         quanta_attention_params ap = qn_gb_attn_params(m, il);
         if (!b.st) b.st = quanta_paged_attention(b.g, q, kc, vc, local ? s->ltable : s->table, s->lens, p->bs, &ap, &a);
         if (p->rot) a = matmul(&b, to_dtype(&b, a, QUANTA_F32), buf(&b, p->rot_t));
         /* back to rows [n * T, Hq * D] */
         if (T == 1) a = reshape(&b, a, 2, n, Hq * Dh, 0, 0);
+        else if (n > 1) a = reshape(&b, permute(&b, a), 2, N, Hq * Dh, 0, 0);
         else a = reshape(&b, swap12(&b, a, Hq, T, Dh), 2, T, Hq * Dh, 0, 0);
         if (p->vpos) a = add(&b, to_dtype(&b, a, QUANTA_F32), buf(&b, p->vpos[il])); /* softmax sums to 1: + v_0 */
         x = qn_gb_layer_out(&b, m, il, x, to_dtype(&b, a, QUANTA_F32), NULL);
     }
     x = norm(&b, c, x, buf(&b, m->output_norm));
     if (T > 1) { /* prefill: only the last real row feeds the head */
-        s->last = input(&b, "last", QUANTA_I32, 1, 1, 0);
+        s->last = input(&b, "last", QUANTA_I32, 1, n, 0);
         if (!b.st) b.st = quanta_get_rows(b.g, x, s->last, &x);
     }
     s->logits = matmul(&b, x, buf(&b, m->output ? m->output : m->tok_embd));
@@ -412,8 +422,9 @@ static quanta_status step_for(quanta_kv_pool *p, int32_t n, int32_t T, paged_ste
  * of one sink block; a prefill piece's rows [T, Tp) continue its positions, write their k/v into
  * the sink and see the sink for table columns past the piece's real end, so they read nothing a
  * real row wrote and no real row reads them (causal: every real query sits before them). */
-static quanta_status fill_and_run(quanta_kv_pool *p, paged_step *st, int32_t n, int32_t T, const int32_t *tokens,
-                                  const int32_t *positions, const int32_t *tables, const int32_t *local_tables) {
+static quanta_status fill_and_run(quanta_kv_pool *p, paged_step *st, int32_t n, const int32_t *Ts, int32_t T,
+                                  const int32_t *tokens, const int32_t *positions, const int32_t *tables,
+                                  const int32_t *local_tables) {
     const int32_t nb = st->n, Tp = st->T;
     const size_t NT = (size_t)nb * (size_t)Tp, MBs = (size_t)p->mb;
     int32_t *ids = malloc(NT * sizeof *ids), *pos = malloc(NT * sizeof *pos), *lens = malloc((size_t)nb * sizeof *lens);
@@ -425,19 +436,27 @@ static quanta_status fill_and_run(quanta_kv_pool *p, paged_step *st, int32_t n, 
     }
     memcpy(tab, tables, (size_t)n * MBs * sizeof *tab);
     if (ltab) memcpy(ltab, local_tables, (size_t)n * MBs * sizeof *ltab);
+    int32_t *last = malloc((size_t)nb * sizeof *last);
+    if (!last) {
+        free(ids), free(pos), free(lens), free(tab), free(ltab), free(rows);
+        return qn_error_set(QUANTA_ERR_OUT_OF_MEMORY, "quanta_model_eval_paged: no memory");
+    }
+    size_t from = 0; /* sequence s's first token in tokens */
     for (int32_t s = 0; s < nb; s++) {
-        const int32_t at = s < n ? positions[s] : 0;
+        const int32_t at = s < n ? positions[s] : 0, Ts_ = s < n ? (Ts ? Ts[s] : T) : 1;
         for (int32_t t = 0; t < Tp; t++) {
             pos[s * Tp + t] = at + t;
-            ids[s * Tp + t] = s < n && t < T ? tokens[s * T + t] : 0;
+            ids[s * Tp + t] = s < n && t < Ts_ ? tokens[from + (size_t)t] : 0;
         }
+        last[s] = s * Tp + Ts_ - 1;
+        if (s < n) from += (size_t)Ts_;
         lens[s] = at + Tp;
         if (s >= n) {
             for (size_t j = 0; j < MBs; j++) tab[s * MBs + j] = j ? -1 : p->n_blocks;
             for (size_t j = 0; ltab && j < MBs; j++) ltab[s * MBs + j] = j ? -1 : p->n_local;
         }
         /* a padded piece's columns past its real end: the sink */
-        for (int32_t j = (at + T - 1) / p->bs + 1; s < n && j <= (at + Tp - 1) / p->bs; j++) {
+        for (int32_t j = (at + Ts_ - 1) / p->bs + 1; s < n && j <= (at + Tp - 1) / p->bs; j++) {
             tab[s * MBs + (size_t)j] = p->n_blocks;
             if (ltab) ltab[s * MBs + (size_t)j] = p->n_local;
         }
@@ -450,68 +469,92 @@ static quanta_status fill_and_run(quanta_kv_pool *p, paged_step *st, int32_t n, 
     /* the pool row of every new k/v row: row i (sequence i / Tp) at position pos[i]; a padded
      * piece's rows land in the sink block, each in a row of its own */
     for (size_t i = 0; i < NT; i++) {
-        const size_t at = (i / (size_t)Tp) * MBs + (size_t)(pos[i] / p->bs);
-        const int pad_row = (int32_t)(i % (size_t)Tp) >= T;
+        const size_t sq = i / (size_t)Tp, at = sq * MBs + (size_t)(pos[i] / p->bs);
+        const int pad_row = (int32_t)(i % (size_t)Tp) > last[sq] - (int32_t)sq * Tp;
         rows[i] = (pad_row ? p->n_blocks : tab[at]) * p->bs + pos[i] % p->bs;
         if (ltab) lrows[i] = (pad_row ? p->n_local : ltab[at]) * p->bs + pos[i] % p->bs;
     }
     if (!e) e = quanta_plan_set_input(st->plan, st->rows, rows, NT * sizeof *rows);
     if (!e && ltab) e = quanta_plan_set_input(st->plan, st->lrows, lrows, NT * sizeof *lrows);
-    const int32_t last = T - 1;
-    if (!e && st->last) e = quanta_plan_set_input(st->plan, st->last, &last, sizeof last);
-    free(ids), free(pos), free(lens), free(tab), free(ltab), free(rows);
+    if (!e && st->last) e = quanta_plan_set_input(st->plan, st->last, last, (size_t)nb * sizeof *last);
+    free(ids), free(pos), free(lens), free(tab), free(ltab), free(rows), free(last);
     if (!e) e = quanta_plan_execute(st->plan);
     return e;
 }
 
-static quanta_status eval_paged(quanta_kv_pool *p, int32_t n, int32_t T, const int32_t *tokens,
-                                const int32_t *positions, const int32_t *tables, const int32_t *local_tables,
-                                float *logits, size_t logits_count, int32_t *greedy) {
+/* A step of n sequences, sequence s with Ts[s] tokens (Ts NULL: T each; one token each is a
+ * decode step), as quanta_model_eval_paged (fn: the caller's name for messages). */
+static quanta_status eval_paged(const char *fn, quanta_kv_pool *p, int32_t n, int32_t T, const int32_t *Ts,
+                                const int32_t *tokens, const int32_t *positions, const int32_t *tables,
+                                const int32_t *local_tables, float *logits, size_t logits_count, int32_t *greedy) {
     if (!p || !tokens || !positions || !tables)
-        return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "quanta_model_eval_paged: %s is NULL",
+        return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "%s: %s is NULL", fn,
                             !p ? "pool" : !tokens ? "tokens" : !positions ? "positions" : "tables");
     if ((p->n_local > 0) != (local_tables != NULL))
-        return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "quanta_model_eval_paged: local_tables %s (the pool has %s)",
+        return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "%s: local_tables %s (the pool has %s)", fn,
                             local_tables ? "given" : "NULL",
                             p->n_local > 0 ? "local pools of its own" : "no local pools");
-    if (n < 1 || T < 1 || (T > 1 && n != 1) || T > QN_MAX_STEP_TOKENS || n > 4096)
+    if (n < 1 || n > 4096 || (!Ts && (T < 1 || (T > 1 && n != 1) || T > QN_MAX_STEP_TOKENS)))
         return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT,
-                            "quanta_model_eval_paged: n = %d, T = %d (decode: T = 1, n <= 4096; prefill: n = 1, "
-                            "T <= %d)", n, T, QN_MAX_STEP_TOKENS);
+                            "%s: n = %d, T = %d (decode: T = 1, n <= 4096; prefill: n = 1, T <= %d)", fn, n, T,
+                            QN_MAX_STEP_TOKENS);
     const quanta_model *m = p->model;
     const int32_t V = m->cfg.n_vocab, cap = p->mb * p->bs;
     if (logits && logits_count != (size_t)n * (size_t)V)
-        return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "quanta_model_eval_paged: logits_count %zu, need n * n_vocab = %zu",
+        return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "%s: logits_count %zu, need n * n_vocab = %zu", fn,
                             logits_count, (size_t)n * (size_t)V);
-    for (int64_t i = 0; i < (int64_t)n * T; i++)
-        if (tokens[i] < 0 || tokens[i] >= V)
-            return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "quanta_model_eval_paged: tokens[%lld] = %d outside [0, %d)",
-                                (long long)i, tokens[i], V);
+    int32_t maxT = 0;
+    size_t total = 0;
     for (int32_t s = 0; s < n; s++) {
-        if (positions[s] < 0 || positions[s] > cap - T)
+        const int32_t len = Ts ? Ts[s] : T;
+        if (len < 1 || len > QN_MAX_STEP_TOKENS)
+            return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "%s: lens[%d] = %d (1 .. %d tokens)", fn, s, len,
+                                QN_MAX_STEP_TOKENS);
+        maxT = len > maxT ? len : maxT;
+        total += (size_t)len;
+    }
+    for (size_t i = 0; i < total; i++)
+        if (tokens[i] < 0 || tokens[i] >= V)
+            return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "%s: tokens[%zu] = %d outside [0, %d)", fn, i, tokens[i], V);
+    const int prefill = maxT > 1;
+    for (int32_t s = 0; s < n; s++) {
+        const int32_t len = Ts ? Ts[s] : T;
+        if (positions[s] < 0 || positions[s] > cap - len)
             return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT,
-                                "quanta_model_eval_paged: positions[%d] = %d: %d tokens do not fit the table's %d positions",
-                                s, positions[s], T, cap);
-        if (T > 1 && positions[s] % p->bs)
+                                "%s: positions[%d] = %d: %d tokens do not fit the table's %d positions", fn, s,
+                                positions[s], len, cap);
+        if (prefill && positions[s] % p->bs)
             return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT,
-                                "quanta_model_eval_paged: a prefill piece starts at a block boundary (position %d, "
-                                "block size %d)", positions[s], p->bs);
-        quanta_status e = check_writes(p, tables, s, positions[s], T, p->n_blocks, "tables");
-        if (!e && local_tables) e = check_writes(p, local_tables, s, positions[s], T, p->n_local, "local_tables");
+                                "%s: a prefill piece starts at a block boundary (position %d, block size %d)", fn,
+                                positions[s], p->bs);
+        quanta_status e = check_writes(p, tables, s, positions[s], len, p->n_blocks, "tables");
+        if (!e && local_tables) e = check_writes(p, local_tables, s, positions[s], len, p->n_local, "local_tables");
         if (e) return e;
     }
-    const int32_t nb = T == 1 && p->pad ? decode_bucket(n) : n;
-    /* A prefill piece runs the plan of Tp >= T tokens, the next multiple of the grain (where the
-     * table has the columns), so a prompt's last piece does not plan a length of its own. */
-    int32_t Tp = T;
-    if (T > 1 && p->pad) {
-        Tp = (T + QN_PAGED_PREFILL_GRAIN - 1) / QN_PAGED_PREFILL_GRAIN * QN_PAGED_PREFILL_GRAIN;
-        if (Tp > QN_MAX_STEP_TOKENS || positions[0] > cap - Tp) Tp = T;
+    const int32_t nb = !prefill && p->pad ? decode_bucket(n) : n;
+    /* Prefill pieces run the plan of Tp >= every piece's tokens, the next multiple of the grain
+     * (where the tables have the columns), so a prompt's last piece does not plan a length of its
+     * own and pieces of several lengths share a step. */
+    int32_t Tp = maxT;
+    if (prefill && p->pad) Tp = (maxT + QN_PAGED_PREFILL_GRAIN - 1) / QN_PAGED_PREFILL_GRAIN * QN_PAGED_PREFILL_GRAIN;
+    int fits = Tp <= QN_MAX_STEP_TOKENS;
+    for (int32_t s = 0; s < n && fits; s++) fits = positions[s] <= cap - Tp;
+    if (!fits) Tp = maxT;
+    fits = 1;
+    for (int32_t s = 0; s < n; s++) fits &= positions[s] <= cap - Tp;
+    if (!fits) { /* a shorter piece near its table's end cannot be padded to the longest: one by one */
+        quanta_status e = QUANTA_OK;
+        for (int32_t s = 0, from = 0; s < n && !e; from += Ts[s], s++)
+            e = eval_paged(fn, p, 1, Ts[s], NULL, tokens + from, positions + s, tables + (size_t)s * (size_t)p->mb,
+                           local_tables ? local_tables + (size_t)s * (size_t)p->mb : NULL,
+                           logits ? logits + (size_t)s * (size_t)V : NULL, logits ? (size_t)V : 0,
+                           greedy ? greedy + s : NULL);
+        return e;
     }
     paged_step *st = NULL;
     quanta_status e = step_for(p, nb, Tp, &st);
     if (e) return e;
-    e = fill_and_run(p, st, n, T, tokens, positions, tables, local_tables);
+    e = fill_and_run(p, st, n, Ts, T, tokens, positions, tables, local_tables);
     if (!e && logits) e = quanta_plan_get_output_prefix(st->plan, st->logits, logits, logits_count * sizeof(float));
     if (!e && greedy) e = quanta_plan_get_output_prefix(st->plan, st->greedy, greedy, (size_t)n * sizeof *greedy);
     if (!e && p->fake) e = qn_kv_fake_round(p->k, p->v, m->cfg.n_layer, p->fake);
@@ -521,14 +564,25 @@ static quanta_status eval_paged(quanta_kv_pool *p, int32_t n, int32_t T, const i
 quanta_status quanta_model_eval_paged(quanta_kv_pool *pool, int32_t n, int32_t T, const int32_t *tokens,
                                       const int32_t *positions, const int32_t *tables, const int32_t *local_tables,
                                       float *logits, size_t logits_count) {
-    return eval_paged(pool, n, T, tokens, positions, tables, local_tables, logits, logits_count, NULL);
+    return eval_paged("quanta_model_eval_paged", pool, n, T, NULL, tokens, positions, tables, local_tables, logits,
+                      logits_count, NULL);
 }
 
 quanta_status quanta_model_eval_paged_greedy(quanta_kv_pool *pool, int32_t n, int32_t T, const int32_t *tokens,
                                              const int32_t *positions, const int32_t *tables,
                                              const int32_t *local_tables, int32_t *greedy) {
     if (!greedy) return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "quanta_model_eval_paged_greedy: greedy is NULL");
-    return eval_paged(pool, n, T, tokens, positions, tables, local_tables, NULL, 0, greedy);
+    return eval_paged("quanta_model_eval_paged_greedy", pool, n, T, NULL, tokens, positions, tables, local_tables, NULL,
+                      0, greedy);
+}
+
+quanta_status quanta_model_eval_paged_pieces(quanta_kv_pool *pool, int32_t n, const int32_t *lens,
+                                             const int32_t *tokens, const int32_t *positions, const int32_t *tables,
+                                             const int32_t *local_tables, float *logits, size_t logits_count,
+                                             int32_t *greedy) {
+    if (!lens) return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "quanta_model_eval_paged_pieces: lens is NULL");
+    return eval_paged("quanta_model_eval_paged_pieces", pool, n, 0, lens, tokens, positions, tables, local_tables,
+                      logits, logits_count, greedy);
 }
 
 int32_t quanta_kv_pool_block_size(const quanta_kv_pool *pool) { return pool ? pool->bs : 0; }

@@ -529,6 +529,89 @@ static void publish(qs_sched *s, qs_req *r, int32_t from, int32_t n) {
     }
 }
 
+/* One round of prompt pieces (sel: indices into the step's pieces, none of one request twice)
+ * in one paged step, then under the lock each piece's prefix blocks published and, for a
+ * prompt's last piece, the first token emitted: chosen on the device when every such request
+ * in the round is greedy without logprobs, else sampled from its logits row. */
+static void prefill_round(qs_sched *s, qs_req *const *pre_req, const int32_t *pre_from, const int32_t *pre_n,
+                          const int *sel, int ns, quanta_status *pst, int32_t **ptoks, size_t *ptoks_cap,
+                          float **plog, size_t *plog_cap) {
+    int32_t lens[64], from[64], first[64];
+    size_t total = 0;
+    int need_host = 0, need_any = 0;
+    for (int i = 0; i < ns; i++) {
+        const qs_req *r = pre_req[sel[i]];
+        const int need = pre_from[sel[i]] + pre_n[sel[i]] == prefill_len(r) && r->n_out == 0;
+        need_any |= need;
+        need_host |= need && !greedy_only(r);
+        total += (size_t)pre_n[sel[i]];
+    }
+    quanta_status st = QUANTA_OK;
+    if (total > *ptoks_cap) {
+        int32_t *t = realloc(*ptoks, total * sizeof *t);
+        if (t) *ptoks = t, *ptoks_cap = total;
+        else st = QUANTA_ERR_OUT_OF_MEMORY;
+    }
+    const size_t nl = need_host ? (size_t)ns * (size_t)s->V : 0;
+    if (!st && nl > *plog_cap) {
+        float *l = realloc(*plog, nl * sizeof *l);
+        if (l) *plog = l, *plog_cap = nl;
+        else st = QUANTA_ERR_OUT_OF_MEMORY;
+    }
+    size_t at = 0;
+    for (int i = 0; !st && i < ns; i++) {
+        const int k = sel[i];
+        qs_req *r = pre_req[k];
+        lens[i] = pre_n[k];
+        from[i] = pre_from[k];
+        for (int32_t j = 0; j < pre_n[k]; j++) (*ptoks)[at++] = prefill_token(r, pre_from[k] + j);
+        /* The slots' tables only change on this thread: read them without the lock. */
+        table_row(&s->pool, r->slot, s->max_blocks, s->tables + (size_t)i * (size_t)s->max_blocks);
+        if (s->has_local) table_row(&s->lpool, r->slot, s->max_blocks, s->ltables + (size_t)i * (size_t)s->max_blocks);
+    }
+    if (!st)
+        st = quanta_model_eval_paged_pieces(s->kv, ns, lens, *ptoks, from, s->tables, s->has_local ? s->ltables : NULL,
+                                            need_host ? *plog : NULL, nl, need_any && !need_host ? first : NULL);
+    for (int i = 0; i < ns; i++) pst[sel[i]] = st;
+    if (st) return;
+    pthread_mutex_lock(&s->mu);
+    for (int i = 0; i < ns; i++) {
+        const int k = sel[i];
+        qs_req *r = pre_req[k];
+        publish(s, r, pre_from[k], pre_n[k]);
+        if (pre_from[k] + pre_n[k] == prefill_len(r) && r->n_out == 0) {
+            r->n_prefilled = pre_from[k] + pre_n[k];
+            r->state = QS_DECODE;
+            qs_metrics_prompt_tokens(s->metrics, r->n_prompt);
+            if (need_host) emit(s, r, *plog + (size_t)i * (size_t)s->V);
+            else emit_token(s, r, first[i], NULL);
+        }
+    }
+    pthread_mutex_unlock(&s->mu);
+}
+
+/* The step's prompt pieces in rounds (pno: each piece's place among its request's), a piece
+ * skipped (with its status) when its request's previous piece failed. */
+static void prefill_rounds(qs_sched *s, qs_req *const *pre_req, const int32_t *pre_from, const int32_t *pre_n,
+                           const int *pno, int n_pre, quanta_status *pst) {
+    int32_t *ptoks = NULL;
+    float *plog = NULL;
+    size_t ptoks_cap = 0, plog_cap = 0;
+    for (int round = 0;; round++) {
+        int sel[64], ns = 0, any = 0;
+        for (int k = 0; k < n_pre; k++) {
+            if (pno[k] != round) continue;
+            any = 1;
+            if (round > 0 && pst[k - 1]) pst[k] = pst[k - 1]; /* an earlier piece failed: skip the rest */
+            else sel[ns++] = k;
+        }
+        if (!any) break;
+        if (ns) prefill_round(s, pre_req, pre_from, pre_n, sel, ns, pst, &ptoks, &ptoks_cap, &plog, &plog_cap);
+    }
+    free(ptoks);
+    free(plog);
+}
+
 static void step(qs_sched *s) {
     const int B = s->cfg.max_batch;
     qs_req **dreq = malloc((size_t)B * sizeof *dreq);
@@ -597,53 +680,13 @@ static void step(qs_sched *s) {
         dst = quanta_model_eval_paged(s->kv, nd, 1, dtok, dpos, s->tables, s->has_local ? s->ltables : NULL, s->logits,
                                       (size_t)nd * (size_t)s->V);
     /* Prefill outside the lock: the request cannot leave its slot meanwhile (only this thread
-     * frees slots); its tokens are read-only here. */
+     * frees slots); its tokens are read-only here. The pieces go in rounds, round j holding the
+     * j-th piece of each request (a request's pieces depend on each other), each round one
+     * step for all its pieces (quanta_model_eval_paged_pieces: one pass over the weights). */
     quanta_status pst[64];
-    float *plog = NULL;
-    int32_t *ptoks = NULL;
-    for (int k = 0; k < n_pre; k++) {
-        qs_req *r = pre_req[k];
-        if (k > 0 && pre_req[k - 1] == r && pst[k - 1]) { /* an earlier piece failed: skip the rest */
-            pst[k] = pst[k - 1];
-            continue;
-        }
-        int last = pre_from[k] + pre_n[k] == prefill_len(r);
-        int need_logits = last && r->n_out == 0;
-        int32_t *t = realloc(ptoks, (size_t)pre_n[k] * sizeof *t);
-        if (!t) {
-            pst[k] = QUANTA_ERR_OUT_OF_MEMORY;
-            continue;
-        }
-        ptoks = t;
-        for (int32_t j = 0; j < pre_n[k]; j++) ptoks[j] = prefill_token(r, pre_from[k] + j);
-        /* the first token of a greedy request is chosen on the device, as its decode steps' */
-        const int dev_greedy = need_logits && greedy_only(r);
-        int32_t first = -1;
-        if (need_logits && !dev_greedy && !plog) plog = malloc((size_t)s->V * sizeof *plog);
-        /* The slot's tables only change on this thread: read them without the lock. */
-        table_row(&s->pool, r->slot, s->max_blocks, s->tables);
-        if (s->has_local) table_row(&s->lpool, r->slot, s->max_blocks, s->ltables);
-        if (dev_greedy)
-            pst[k] = quanta_model_eval_paged_greedy(s->kv, 1, pre_n[k], ptoks, &pre_from[k], s->tables,
-                                                    s->has_local ? s->ltables : NULL, &first);
-        else
-            pst[k] = quanta_model_eval_paged(s->kv, 1, pre_n[k], ptoks, &pre_from[k], s->tables,
-                                             s->has_local ? s->ltables : NULL, need_logits ? plog : NULL,
-                                             need_logits ? (size_t)s->V : 0);
-        if (pst[k]) continue;
-        pthread_mutex_lock(&s->mu);
-        publish(s, r, pre_from[k], pre_n[k]);
-        if (need_logits) {
-            r->n_prefilled = pre_from[k] + pre_n[k];
-            r->state = QS_DECODE;
-            qs_metrics_prompt_tokens(s->metrics, r->n_prompt);
-            if (dev_greedy) emit_token(s, r, first, NULL);
-            else emit(s, r, plog);
-        }
-        pthread_mutex_unlock(&s->mu);
-    }
-    free(ptoks);
-    free(plog);
+    int pno[64]; /* the piece's place among its request's pieces this step */
+    for (int k = 0; k < n_pre; k++) pno[k] = k > 0 && pre_req[k - 1] == pre_req[k] ? pno[k - 1] + 1 : 0;
+    prefill_rounds(s, pre_req, pre_from, pre_n, pno, n_pre, pst);
     int32_t n_pre_tokens = 0;
     for (int k = 0; k < n_pre; k++) n_pre_tokens += pre_n[k];
     qs_metrics_step(s->metrics, nd, n_pre_tokens);

@@ -7,7 +7,8 @@
  *     row's argmax (what the server did for every decode step before serve6);
  *   - greedy: quanta_model_eval_paged_greedy, the argmax on the device, n tokens back;
  *
- * and the prefill pieces (-p tokens in pieces of 64, the server's) per piece. Per n: median
+ * and the prefill pieces (-p tokens in pieces of 64, the server's), four sequences' pieces per step
+ * (quanta_model_eval_paged_pieces, as the server's default budget gives them). Per n: median
  * milliseconds per decode step of each kind, tokens/s at that batch, and ms per prefill piece.
  *
  *   quanta bench paged [-m FILE] [--backend B] [--quant Q] [-n 1,16,64] [-p 128] [-s 16]
@@ -25,6 +26,7 @@
 #define BS 16    /* positions per block, as quanta serve */
 #define PIECE 64 /* prefill piece, as quanta serve's --prefill-chunk default */
 #define MAX_NS 8 /* batch sizes in -n */
+#define ROUND 4  /* prefill pieces per step: the server's 256-token budget in pieces of 64 */
 
 static void usage(FILE *f) {
     fprintf(f,
@@ -102,10 +104,10 @@ static int run_batch(quanta_model *m, int32_t V, int n, int prompt, int steps, u
     int rc = 1;
     int32_t *tables = malloc((size_t)n * (size_t)MB * sizeof *tables), *tok = malloc((size_t)n * sizeof *tok);
     int32_t *pos = malloc((size_t)n * sizeof *pos), *greedy = malloc((size_t)n * sizeof *greedy);
-    int32_t *ptok = malloc(PIECE * sizeof *ptok);
+    int32_t *ptok = malloc(ROUND * PIECE * sizeof *ptok);
     float *lg = malloc((size_t)n * (size_t)V * sizeof *lg);
     double *t_log = malloc((size_t)steps * sizeof *t_log), *t_dev = malloc((size_t)steps * sizeof *t_dev);
-    double *t_pre = malloc((size_t)(n * ((prompt + PIECE - 1) / PIECE)) * sizeof *t_pre);
+    double *t_pre = malloc((size_t)((n + ROUND - 1) / ROUND * ((prompt + PIECE - 1) / PIECE)) * sizeof *t_pre);
     int n_pre = 0;
     if (!tables || !tok || !pos || !greedy || !ptok || !lg || !t_log || !t_dev || !t_pre) {
         rc = qn_fail("bench paged", "out of host memory");
@@ -116,21 +118,25 @@ static int run_batch(quanta_model *m, int32_t V, int n, int prompt, int steps, u
         rc = fail("creating the pool");
         goto done;
     }
-    for (int s = 0; s < n; s++) /* the prompts, in the server's pieces */
+    int n_pieces = 0;
+    for (int s0 = 0; s0 < n; s0 += ROUND) /* the prompts, in the server's pieces, ROUND sequences a step */
         for (int32_t at = 0; at < prompt; at += PIECE) {
-            const int32_t T = prompt - at < PIECE ? prompt - at : PIECE;
-            for (int32_t j = 0; j < T; j++) { /* random tokens (an LCG: only their spread matters) */
+            const int32_t T = prompt - at < PIECE ? prompt - at : PIECE, ns = n - s0 < ROUND ? n - s0 : ROUND;
+            int32_t lens[ROUND], ats[ROUND];
+            for (int32_t j = 0; j < ns * T; j++) { /* random tokens (an LCG: only their spread matters) */
                 *rng = *rng * 6364136223846793005ull + 1442695040888963407ull;
                 ptok[j] = (int32_t)((*rng >> 33) % (uint64_t)V);
             }
+            for (int i = 0; i < ns; i++) lens[i] = T, ats[i] = at;
             const double t0 = now_ms();
-            if (quanta_model_eval_paged(pool, 1, T, ptok, &at, tables + (size_t)s * MB, NULL,
-                                        at + T == prompt ? lg : NULL, at + T == prompt ? (size_t)V : 0)) {
+            if (quanta_model_eval_paged_pieces(pool, ns, lens, ptok, ats, tables + (size_t)s0 * MB, NULL, NULL, 0,
+                                               at + T == prompt ? greedy + s0 : NULL)) {
                 rc = fail("prefill");
                 goto done;
             }
-            t_pre[n_pre++] = now_ms() - t0;
-            if (at + T == prompt) tok[s] = host_argmax(lg, V), pos[s] = prompt;
+            t_pre[n_pre++] = (now_ms() - t0) / ns;
+            n_pieces += ns;
+            for (int i = 0; at + T == prompt && i < ns; i++) tok[s0 + i] = greedy[s0 + i], pos[s0 + i] = prompt;
         }
     /* one untimed step of each kind first (plans, recordings), then alternate the kinds */
     for (int k = -1; k < steps; k++)
@@ -151,7 +157,7 @@ static int run_batch(quanta_model *m, int32_t V, int n, int prompt, int steps, u
         }
     const double ml = median(t_log, steps), md = median(t_dev, steps), mp = median(t_pre, n_pre);
     printf("| %3d | %9.2f | %9.1f | %9.2f | %9.1f | %5.2f | %9.2f (%d) |\n", n, ml, 1e3 * n / ml, md, 1e3 * n / md,
-           ml / md, mp, n_pre);
+           ml / md, mp, n_pieces);
     rc = 0;
 done:
     quanta_kv_pool_destroy(pool);
@@ -176,7 +182,8 @@ int qn_cmd_bench_paged(int argc, char **argv) {
         printf("quanta bench paged: %s (%s weights) on %s (%s); prompts of %d tokens, %d steps per kind\n\n",
                bm.info.name, quanta_dtype_name(bm.info.weight_dtype), bm.dev.backend, bm.dev.name, oo.prompt,
                oo.steps);
-        printf("| n | logits ms/step | tok/s | greedy ms/step | tok/s | logits/greedy | prefill ms/piece (pieces) |\n");
+        printf("| n | logits ms/step | tok/s | greedy ms/step | tok/s | logits/greedy | prefill ms/piece, %d a step "
+               "(pieces) |\n", ROUND);
         printf("|---|---|---|---|---|---|---|\n");
         uint64_t rng = 0x5eed;
         for (int i = 0; i < oo.n_ns && !rc; i++) rc = run_batch(bm.model, bm.info.n_vocab, oo.ns[i], oo.prompt, oo.steps, &rng);

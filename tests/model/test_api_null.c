@@ -393,6 +393,12 @@ START_TEST(test_model_functions) {
     NUL(quanta_model_eval_paged_greedy(NULL, 1, 1, toks, &pos, table, NULL, greedy), "pool");
     NUL(quanta_model_eval_paged_greedy(pool, 1, 1, toks, &pos, NULL, NULL, greedy), "tables");
     NUL(quanta_model_eval_paged_greedy(pool, 1, 1, toks, &pos, table, NULL, NULL), "greedy");
+    int32_t len1 = 1;
+    NUL(quanta_model_eval_paged_pieces(NULL, 1, &len1, toks, &pos, table, NULL, NULL, 0, greedy), "pool");
+    NUL(quanta_model_eval_paged_pieces(pool, 1, NULL, toks, &pos, table, NULL, NULL, 0, greedy), "lens");
+    NUL(quanta_model_eval_paged_pieces(pool, 1, &len1, NULL, &pos, table, NULL, NULL, 0, greedy), "tokens");
+    int32_t len0 = 0;
+    BAD(quanta_model_eval_paged_pieces(pool, 1, &len0, toks, &pos, table, NULL, NULL, 0, greedy), "lens[0] = 0");
     free(logits);
     quanta_kv_pool_destroy(pool);
     quanta_model_context_destroy(ctx);

@@ -474,8 +474,9 @@ END_TEST
 /* Decode steps run a plan of a bucket of rows (5 sequences: 6), prefill pieces a plan of the
  * next multiple of 16 tokens, the extra rows masked into the pools' sink block (paged.c). Each
  * real row's logits must be bit for bit those of the unpadded step (QUANTA_PAGED_PAD=0): the
- * prompts' (1, 8, 15, 22, 29 tokens) and those of decode steps that read what the padded
- * prefills and steps wrote. Also: quanta_model_eval_paged_greedy's tokens are the rows' argmax. */
+ * prompts' (1, 8, 15, 22, 29 tokens; all five pieces in one step of 32 tokens each against each alone)
+ * and those of decode steps that read what the padded prefills and steps wrote. Also:
+ * quanta_model_eval_paged_greedy's tokens are the rows' argmax. */
 static void padded_vs_unpadded(const tiny_spec *spec, const char *backend, uint64_t salt) {
     enum { NS = 5, NBLK = NS * MB, STEPS = 3 };
     tiny_model tm;
@@ -497,19 +498,27 @@ static void padded_vs_unpadded(const tiny_spec *spec, const char *backend, uint6
     }
     unsetenv("QUANTA_PAGED_PAD");
     const int32_t *lt = local ? tables : NULL;
-    for (int s = 0; s < NS; s++) { /* prompts of 1, 8, .. 29 tokens, one piece each, in both pools */
-        int32_t toks[32], p0 = 0, n = 1 + 7 * s;
-        for (int i = 0; i < n; i++) toks[i] = (int32_t)(qt_next(&r) % (uint64_t)V);
-        for (int v = 0; v < 2; v++) {
-            qt_poison_f32(lg[v], (size_t)V);
-            ck_assert_msg(quanta_model_eval_paged(pool[v], 1, n, toks, &p0, tables + s * MB, lt ? lt + s * MB : NULL,
-                                                  lg[v], (size_t)V) == QUANTA_OK, "%s", quanta_last_error());
-        }
-        for (int i = 0; i < V; i++)
-            ck_assert_msg(memcmp(&lg[0][i], &lg[1][i], sizeof(float)) == 0 && !isnan(lg[0][i]),
-                          "%s %s prompt of %d: logit %d padded %.9g, unpadded %.9g", spec->arch, backend, n, i,
-                          (double)lg[0][i], (double)lg[1][i]);
-        pos[s] = n;
+    /* prompts of 1, 8, .. 29 tokens: one piece each in the unpadded pool, all five pieces in one
+     * padded step (quanta_model_eval_paged_pieces) in the other */
+    int32_t toks[1 + 8 + 15 + 22 + 29], lens[NS], zeros[NS] = {0};
+    int32_t n_tok = 0;
+    for (int s = 0; s < NS; s++) {
+        lens[s] = 1 + 7 * s;
+        for (int i = 0; i < lens[s]; i++) toks[n_tok++] = (int32_t)(qt_next(&r) % (uint64_t)V);
+    }
+    for (int v = 0; v < 2; v++) qt_poison_f32(lg[v], (size_t)NS * V);
+    ck_assert_msg(quanta_model_eval_paged_pieces(pool[0], NS, lens, toks, zeros, tables, lt, lg[0], (size_t)NS * V,
+                                                 NULL) == QUANTA_OK, "%s", quanta_last_error());
+    for (int s = 0, from = 0; s < NS; from += lens[s], s++)
+        ck_assert_msg(quanta_model_eval_paged(pool[1], 1, lens[s], toks + from, zeros, tables + s * MB,
+                                              lt ? lt + s * MB : NULL, lg[1] + (size_t)s * V, (size_t)V) == QUANTA_OK,
+                      "%s", quanta_last_error());
+    for (int i = 0; i < NS * V; i++)
+        ck_assert_msg(memcmp(&lg[0][i], &lg[1][i], sizeof(float)) == 0 && !isnan(lg[0][i]),
+                      "%s %s prompt of %d: logit %d pieces in one padded step %.9g, alone unpadded %.9g", spec->arch,
+                      backend, lens[i / V], i % V, (double)lg[0][i], (double)lg[1][i]);
+    for (int s = 0; s < NS; s++) {
+        pos[s] = lens[s];
         tok[s] = (int32_t)(qt_next(&r) % (uint64_t)V);
     }
     for (int step = 0; step < STEPS; step++) {
