@@ -9,7 +9,7 @@
 # wheel, gemma.skel (bench/e2e/gguf_skeleton.py extract of the default model), optionally
 # check/ (include/, lib/libcheck_pic.a, lib/libsubunit.a, lib/pkgconfig/check.pc), and for the serve
 # stage sdeps/ (libmicrohttpd and jansson source: bench/e2e/build_server_deps.sh says how to get it).
-# stages (default all): llama build files conform tests bench variants kv peer serve profile
+# stages (default all): llama build files conform tests bench variants kv peer serve profile verify
 #   llama     llama.cpp's llama-bench and llama-server built in the background from the trimmed source (sm_90)
 #   build     Quanta (release, CUDA) in /tmp/qbuild
 #   files     Mistral-7B-shaped Q4_0 and Q8_0 (make_llama_gguf.py) and the Gemma-3-270M-shaped
@@ -26,13 +26,15 @@
 #             swept by bench/serve_sweep.py at 1, 16 and 64 streams (fixed and long-tailed mixes);
 #             bench/e2e/serve_ratio.py prints the table (summary_serve.md)
 #   profile   ncu per-kernel summary of decode steps (Gemma and the 7B Q4_0)
+#   verify    each helper's device check, bench/*/verify_*.sh (VERIFY: the list, default all; 100 s each),
+#             writing under $OUT/<name>/, its log in logs.tgz
 # Prints the ratio table; every log and JSON goes to $OUT/logs.tgz (packed at each step), the tables to $OUT/summary*.md.
 # SWEEP (serve_sweep.py's arguments) and SWEEP_S (seconds per sweep) shorten the serve stage; NAMES (the
 # files benchmarked), CONFORM_S and KV_S (seconds) shorten the others, for a run on little device time.
 set -u
 OUT=${OUT:-/tmp/e2e-out}
 PEER=${PEER:-.dev/peer}
-STAGES=${*:-llama build files conform tests bench variants kv peer serve profile}
+STAGES=${*:-llama build files conform tests bench variants kv peer serve profile verify}
 has() { case " $STAGES " in *" $1 "*) return 0;; esac; return 1; }
 export PATH=/usr/local/cuda/bin:$PATH
 export CPATH=/usr/local/cuda/include${CPATH:+:$CPATH} # nccl.h includes cuda_runtime.h
@@ -207,6 +209,13 @@ if has profile && command -v ncu >/dev/null 2>&1; then
       --launch-skip 4000 --launch-count 1200 \
       $Q bench model -m $W/files/$f.gguf -p 0 -n 64 -r 1 --backend cuda > $L/ncu_$f.txt 2>&1
     stamp "ncu $f rc=$?"
+  done
+fi
+if has verify; then
+  for v in ${VERIFY:-$(ls bench/*/verify_*.sh)}; do
+    n=$(basename $v .sh)
+    OUT=$OUT timeout 100 bash $v > $L/$n.log 2>&1
+    stamp "$n rc=$?: $(tail -2 $L/$n.log | tr '\n' ' ' | head -c 300)"
   done
 fi
 stamp "end"

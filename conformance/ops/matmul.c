@@ -118,6 +118,7 @@ static void generate(qc_gen *g, bool quick) {
             one(g, w, x, 1, 7, 67, q > 1 ? 3 * q : 131, xi == 1);   /* odd */
             one(g, w, x, 1, 3, 64, 4096, 0);                        /* large K */
             one(g, w, x, 1, 1, 512, 1024, xi == 2);                 /* decode */
+            one(g, w, x, 1, 8, 67, 640, 0);                          /* decode, the GEMV's most x rows */
             one(g, w, x, 2, 33, 96, 256, 0);                        /* batch, leading dim */
         }
         if (w->t >= QUANTA_GGML_Q4_0 && w->t <= QUANTA_GGML_Q6_K) ggml_batched(g, w, i);
