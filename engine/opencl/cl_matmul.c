@@ -23,8 +23,8 @@
  * Batch invariance (a row's result alone vs inside a batch; tests/opencl/test_opencl_batch.c,
  * and for a whole model tests/model/test_model_batch_same.c): each kernel gives a row the same
  * bits at any M, and f32 weights take the same bits from the CPU class's GEMV and row GEMM. q8 on
- * the int8 path does not: across M = 8 a row moves by up to x's int8 rounding, s_w·Σ|q|·s_b/2.
- * Kept so: the int8 GEMV for decode measured 1.36x the f32 one's CPU time per token
+ * the int8 path does not: across M = 8 a row moves by up to x's int8 rounding, s_w·Σ|q|·s_b/2
+ * (ggml Q5_0 likewise, its int8 GEMV below M = 8 against the float GEMM above). Kept so: the int8 GEMV for decode measured 1.36x the f32 one's CPU time per token
  * (bench/NOTES.md section 1 v3). QUANTA_OPENCL_GEMM=int8 runs q8 through the int8 kernel at
  * every M and leaves q8 matmul_glu unfused: invariant, at that decode cost.
  */
