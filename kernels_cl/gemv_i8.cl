@@ -17,13 +17,12 @@
  * exact in int32 (32 products of at most 31·127). The NMSE x's 8-bit rounding adds (~1e-5)
  * is inside the 5e-4 bound conformance sets for matmul's int8 internal paths.
  *
- * Without QN_X86_VNNI the dot product is written out (exact too), so conformance checks this
- * kernel on any device (QUANTA_OPENCL_VNNI=0 with QUANTA_OPENCL_GEMM=int8).
+ * The dot product is QN_DP4_8 (common.cl); without QN_X86_VNNI it is written out (exact too),
+ * so conformance checks this kernel on any device (QUANTA_OPENCL_VNNI=0 with
+ * QUANTA_OPENCL_GEMM=int8).
  */
 
 #if defined(QN_X86_VNNI)
-/* acc[i] += Σ_j u8(u[4i+j]) · s8(s[4i+j]), 8 lanes (one 32-byte block, a ymm register) */
-#define QN_DP4_8(acc, u, s) __asm__("vpdpbusd %2, %1, %0" : "+v"(acc) : "v"(u), "v"(s))
 /* a block's f16 scale by F16C's vcvtph2ps (every AVX-512 CPU has it): the integer decode
  * (qn_h2f) costs ~20 scalar instructions, as many as the rest of the block's work */
 QN_INL float qn_i8_h(const global uchar *p) {
@@ -34,12 +33,6 @@ QN_INL float qn_i8_h(const global uchar *p) {
 }
 #else
 #define qn_i8_h qn_ggml_h
-QN_INL int8 qn_dp4_8(int8 acc, int8 u, int8 s) {
-    const int8 u0 = as_int8(as_uint8(u) & 255u), u1 = as_int8((as_uint8(u) >> 8) & 255u);
-    const int8 u2 = as_int8((as_uint8(u) >> 16) & 255u), u3 = as_int8(as_uint8(u) >> 24);
-    return acc + u0 * ((s << 24) >> 24) + u1 * ((s << 16) >> 24) + u2 * ((s << 8) >> 24) + u3 * (s >> 24);
-}
-#define QN_DP4_8(acc, u, s) acc = qn_dp4_8(acc, u, s)
 #endif
 
 QN_INL float qn_hsum8(float8 v) {

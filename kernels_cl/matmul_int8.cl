@@ -17,26 +17,13 @@
  * The NMSE this adds (x rounded to 8 bits per block of 128–256) is ~1e-5, inside the 5e-4
  * matmul bound that conformance sets for int8 internal paths.
  *
- * QN_X86_VNNI (defined by the host only for x86 CPUs whose cpuid reports AVX-512 VNNI, and
- * only where the device compiler accepts it) issues vpdpbusd through inline assembly: OpenCL C
- * has no dot-product builtin and PoCL's LLVM does not form one from plain code (measured:
- * it emits vpmulld). Every other device runs the same kernel with the dot product written
- * out, which is exact too, so conformance can check this variant anywhere.
+ * The dot product is QN_DP4 (common.cl): vpdpbusd by inline assembly where AVX-512 VNNI runs,
+ * written out (exact too) elsewhere, so conformance can check this variant anywhere.
  */
 
 #define QN_I8_BLOCK_MAX 256
 
-#if defined(QN_X86_VNNI)
-/* acc[i] += Σ_j u8(u[4i+j]) · s8(s[4i+j]), 16 lanes */
-#define QN_DP4(acc, u, s) __asm__("vpdpbusd %2, %1, %0" : "+v"(acc) : "v"(u), "v"(s))
-#else
-QN_INL int16 qn_dp4_16(int16 acc, int16 u, int16 s) {
-    const int16 u0 = as_int16(as_uint16(u) & 255u), u1 = as_int16((as_uint16(u) >> 8) & 255u);
-    const int16 u2 = as_int16((as_uint16(u) >> 16) & 255u), u3 = as_int16(as_uint16(u) >> 24);
-    return acc + u0 * ((s << 24) >> 24) + u1 * ((s << 16) >> 24) + u2 * ((s << 8) >> 24) + u3 * (s >> 24);
-}
-#define QN_DP4(acc, u, s) acc = qn_dp4_16(acc, u, s)
-#endif
+/* QN_DP4 (16 lanes): common.cl */
 
 /* x[M,K] (f32) -> xq s8 [M,K], then at byte offsets xso / xco of the same buffer the block
  * scales xs [M, nb] and the blocks' share of the offset term, xt [M, nb] = sx_b·Σ_k xq (C above

@@ -21,11 +21,12 @@
  * (no overflow, no subnormals), undone in the epilogue, as qn_cuda_matmul_q does.
  *
  * Block: 8 warps as 2 (weight rows) x 4 (tokens); warp tile (16 MI) x (8 NT), block tile
- * (32 MI) x (32 NT), 64 of K per step. Two shared-memory stages: while a step is multiplied, the
- * next step's activation rows arrive by cp.async and each thread's next weight chunk by ordinary
- * loads into registers, decoded to f16 and stored after the step's mma. Fragments come from
- * shared memory by ldmatrix (rows padded by 16 bytes: the 8 row addresses of a matrix fall in
- * distinct banks).
+ * (32 MI) x (32 NT), 64 of K per step. The tile's raw block bytes arrive two steps ahead by 4-byte
+ * cp.async, consecutive lanes on consecutive words of a row (a thread loading its own chunk would
+ * touch 16 rows' cache lines per load instruction: at 9-17 loads per chunk that alone outweighs the
+ * step's mma in L1 wavefronts); each thread then decodes one chunk from there into the f16 stage.
+ * Activation rows arrive one step ahead by 16-byte cp.async. Fragments come from shared memory by
+ * ldmatrix (rows padded by 16 bytes: the 8 row addresses of a matrix fall in distinct banks).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -144,39 +145,89 @@ __device__ __forceinline__ void qn_gmmq_chunk_f16(const qn_ggml_chunk &ch, bool 
 
 /* ------------------------------------------------------------------ the GEMM */
 
-template <int MI, int NT> struct qn_gmmq_cfg {
+/* 4-byte asynchronous copy of n (0..4) bytes, the rest of the word zero-filled. */
+__device__ __forceinline__ void qn_gmmq_cp4(uint32_t dst, const void *src, int n) {
+    asm volatile("cp.async.ca.shared.global [%0], [%1], 4, %2;\n" ::"r"(dst), "l"(src), "r"(n) : "memory");
+}
+
+/* A row's raw bytes per 64-wide step: two 32-element blocks, or the 256-element superblock that
+ * holds the step (staged again for each of its four steps: simpler than keeping it, and L1/L2 serve
+ * the repeats). Staged as whole 4-byte words from the word holding the span's first byte: blocks are
+ * only 2-byte aligned in most formats, and the decoder reads from that byte on. */
+template <int DT> struct qn_gmmq_raw {
+    static constexpr int bb = qn_ggml_block_bytes(DT);
+    static constexpr bool super = qn_ggml_block_elems(DT) == 256;
+    static constexpr int span = super ? bb : 2 * bb;
+    static constexpr int words = (span + 3) / 4 + 1; /* a span starting 2 bytes into a word */
+};
+
+template <int DT, int MI, int NT> struct qn_gmmq_cfg {
     static constexpr int BN = 32 * MI, BM = 32 * NT;
     static constexpr int wchunks = BN * QN_GMMQ_BK / 32;   /* weight chunks per step */
     static constexpr int xpieces = BM * QN_GMMQ_BK / 8;    /* 16-byte activation pieces per step */
-    static constexpr int smem = 2 * (BN + BM) * QN_GMMQ_PITCH * 2;
+    static constexpr int rwords = BN * qn_gmmq_raw<DT>::words; /* raw words per step */
+    static constexpr int ws_bytes = 2 * BN * QN_GMMQ_PITCH * 2, xs_bytes = 2 * BM * QN_GMMQ_PITCH * 2;
+    static constexpr int smem = ws_bytes + xs_bytes + 3 * rwords * 4;
     static_assert(wchunks <= QN_GMMQ_THREADS, "one weight chunk per thread and step");
 };
 
+/*
+ * Per step kt (three barriers' worth of stages: raw bytes 3 deep, f16 weights and activations 2):
+ *   A  cp.async the activations of step kt+1 (group X) and the raw weight bytes of step kt+2 (group R),
+ *      coalesced: consecutive lanes copy consecutive words of a row;
+ *   B  the mma of step kt from ws[kt&1], xs[kt&1];
+ *   C  wait for R(kt+1) and X(kt+1) (only R(kt+2) may stay in flight), barrier;
+ *   D  each thread decodes its chunk of step kt+1 from the raw stage into ws[(kt+1)&1];
+ *   E  barrier.
+ * Every stage written in A or D was last read before a barrier the writer has passed: xs[(kt+1)&1]
+ * by B(kt-1) (barrier C(kt-1)), raw[(kt+2)%3] by D(kt-2) (E(kt-2)), ws[(kt+1)&1] by B(kt-1) (C(kt-1)).
+ */
 template <int DT, int MI, int NT>
 __global__ void __launch_bounds__(QN_GMMQ_THREADS, 2) qn_k_ggml_mmq(qn_gmmq_args p) {
-    typedef qn_gmmq_cfg<MI, NT> Cfg;
+    typedef qn_gmmq_cfg<DT, MI, NT> Cfg;
+    typedef qn_gmmq_raw<DT> Raw;
     constexpr int BN = Cfg::BN, BM = Cfg::BM, P = QN_GMMQ_PITCH;
     extern __shared__ __align__(16) uint8_t qn_gmmq_smem[];
-    __half *ws = reinterpret_cast<__half *>(qn_gmmq_smem); /* [2][BN][P] */
-    __half *xs = ws + 2 * BN * P;                          /* [2][BM][P] */
+    __half *ws = reinterpret_cast<__half *>(qn_gmmq_smem);              /* [2][BN][P] */
+    __half *xs = ws + 2 * BN * P;                                       /* [2][BM][P] */
+    uint32_t *raw = reinterpret_cast<uint32_t *>(qn_gmmq_smem + Cfg::ws_bytes + Cfg::xs_bytes); /* [3][BN][words] */
     const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31, g = lane >> 2, t = lane & 3;
     const int wr = warp & 1, wc = warp >> 1;
     const int64_t n0 = (int64_t)blockIdx.x * BN, m0 = (int64_t)blockIdx.y * BM;
     const int64_t KT = p.Kp / QN_GMMQ_BK;
+    const size_t wbytes = (size_t)p.N * p.rb;
 
-    /* This thread's weight chunk of each step: row wrow of the tile, the step's chunk wsel. */
+    /* The byte offset in W of row n's span at step kt. */
+    auto span_at = [&](int64_t n, int64_t kt) -> size_t {
+        return (size_t)n * p.rb + (size_t)(Raw::super ? (kt >> 2) : 2 * kt) * Raw::bb;
+    };
+    auto raw_issue = [&](int slot, int64_t kt) {
+        uint32_t *dst = raw + slot * Cfg::rwords;
+        for (int i = tid; i < Cfg::rwords; i += QN_GMMQ_THREADS) {
+            const int r = i / Raw::words, wd = i % Raw::words;
+            const int64_t n = n0 + r;
+            size_t a = 0;
+            int nb = 0;
+            if (n < p.N) {
+                a = (span_at(n, kt) & ~(size_t)3) + 4 * (size_t)wd;
+                nb = a >= wbytes ? 0 : wbytes - a >= 4 ? 4 : (int)(wbytes - a);
+            }
+            qn_gmmq_cp4(qn_smem_u32(dst + i), p.w + (nb ? a : 0), nb);
+        }
+    };
+    /* This thread's chunk of each step: row wrow of the tile, the step's chunk wsel. */
     const int wrow = tid >> 1, wsel = tid & 1;
     const bool wthread = tid < Cfg::wchunks && n0 + wrow < p.N;
-    const uint8_t *wsrc = p.w + (size_t)(wthread ? n0 + wrow : 0) * p.rb;
-    qn_ggml_chunk ch;
-    bool live = false;
-    auto wload = [&](int64_t kt) {
-        const int64_t c = kt * 2 + wsel;
-        live = wthread && c * 32 < p.K;
-        if (live) qn_ggml_load_chunk<DT>(wsrc, c, ch);
-    };
-    auto wstore = [&](int slot) {
+    auto decode = [&](int rslot, int slot, int64_t kt) {
         if (tid >= Cfg::wchunks) return;
+        const int64_t c = kt * 2 + wsel; /* chunk of the row */
+        const bool live = wthread && c * 32 < p.K;
+        qn_ggml_chunk ch;
+        if (live) {
+            const uint8_t *rowb = reinterpret_cast<const uint8_t *>(raw + rslot * Cfg::rwords + wrow * Raw::words) +
+                                  (span_at(n0 + wrow, kt) & 3);
+            qn_ggml_load_chunk<DT>(rowb, Raw::super ? (c & 7) : wsel, ch);
+        }
         uint32_t h[16];
         qn_gmmq_chunk_f16<DT>(ch, live, h);
         uint4 *dst = reinterpret_cast<uint4 *>(ws + (slot * BN + wrow) * P + wsel * 32);
@@ -229,27 +280,30 @@ __global__ void __launch_bounds__(QN_GMMQ_THREADS, 2) qn_k_ggml_mmq(qn_gmmq_args
         }
     };
 
-    /* Step kt multiplies stage kt & 1 while step kt + 1 fills the other; the barrier at the end of
-     * each step orders both the reads of a stage before its refill and the fill before its reads. */
-    wload(0);
+    raw_issue(0, 0);
+    qn_cp_async_commit(); /* R(0) */
     xload(0, 0);
-    qn_cp_async_commit();
-    wstore(0);
-    qn_cp_async_wait<0>();
+    qn_cp_async_commit(); /* X(0) */
+    if (KT > 1) raw_issue(1, 1);
+    qn_cp_async_commit(); /* R(1) */
+    qn_cp_async_wait<1>();
+    __syncthreads();
+    decode(0, 0, 0);
     __syncthreads();
     for (int64_t kt = 0; kt < KT; kt++) {
-        const int cur = (int)(kt & 1);
-        const bool more = kt + 1 < KT;
-        if (more) {
-            wload(kt + 1);
-            xload(cur ^ 1, kt + 1);
+        if (kt + 1 < KT) xload((int)((kt + 1) & 1), kt + 1);
+        qn_cp_async_commit(); /* X(kt+1) */
+        if (kt + 2 < KT) raw_issue((int)((kt + 2) % 3), kt + 2);
+        qn_cp_async_commit(); /* R(kt+2) */
+        compute((int)(kt & 1));
+        if (kt + 1 < KT) {
+            qn_cp_async_wait<1>(); /* R(kt+1), X(kt+1) landed */
+            __syncthreads();
+            decode((int)((kt + 1) % 3), (int)((kt + 1) & 1), kt + 1);
+            __syncthreads();
         }
-        qn_cp_async_commit();
-        compute(cur);
-        if (more) wstore(cur ^ 1);
-        qn_cp_async_wait<0>();
-        __syncthreads();
     }
+    qn_cp_async_wait<0>();
 
     /* c0, c1: weight row g, tokens 2t, 2t + 1; c2, c3: row g + 8. */
 #pragma unroll
@@ -273,7 +327,7 @@ __global__ void __launch_bounds__(QN_GMMQ_THREADS, 2) qn_k_ggml_mmq(qn_gmmq_args
 /* ------------------------------------------------------------------ launch */
 
 template <int DT, int MI, int NT> static int qn_gmmq_launch(const qn_gmmq_args &a, cudaStream_t s) {
-    typedef qn_gmmq_cfg<MI, NT> Cfg;
+    typedef qn_gmmq_cfg<DT, MI, NT> Cfg;
     static bool attr_set = false; /* per instantiation; a race only repeats an idempotent call */
     if (!attr_set) {
         cudaError_t e =
