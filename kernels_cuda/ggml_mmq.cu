@@ -33,6 +33,7 @@
 
 #include "cp_async.cuh"
 #include "ggml_blocks.cuh"
+#include "mma_f16.cuh"
 
 #define QN_GMMQ_THREADS 256
 #define QN_GMMQ_BK 64                   /* K per pipeline step: two chunks of 32 per weight row */
@@ -65,14 +66,7 @@ __global__ void __launch_bounds__(256) qn_k_gmmq_prep_x(int xd, const void *x, i
             m1 = fmaxf(m1, fabsf(qn_ld(xd, x, m * K + k + 256)));
         }
         if (k < K) m0 = fmaxf(m0, fabsf(qn_ld(xd, x, m * K + k)));
-        const float mx = qn_block_max(fmaxf(m0, m1), sh);
-        int e = 0;
-        if (mx > 0.0f && isfinite(mx)) {
-            int ex;
-            frexpf(mx, &ex);      /* mx in [2^(ex-1), 2^ex) */
-            e = 14 - ex;          /* scaled max in [2^13, 2^14) */
-            if (e > 100) e = 100; /* keep 2^e finite in f32 */
-        }
+        const int e = qn_x_pow2_exponent(qn_block_max(fmaxf(m0, m1), sh));
         const float f = ldexpf(1.0f, e);
         if (blockIdx.x == 0 && threadIdx.x == 0) xscale[m] = ldexpf(1.0f, -e);
         const int64_t p0 = (int64_t)blockIdx.x * chunk;
@@ -82,23 +76,7 @@ __global__ void __launch_bounds__(256) qn_k_gmmq_prep_x(int xd, const void *x, i
     }
 }
 
-/* ------------------------------------------------------------------ fragments */
-
-__device__ __forceinline__ void qn_gmmq_ldsm_x4(uint32_t addr, uint32_t &r0, uint32_t &r1, uint32_t &r2,
-                                                uint32_t &r3) {
-    asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
-                 : "=r"(r0), "=r"(r1), "=r"(r2), "=r"(r3)
-                 : "r"(addr));
-}
-__device__ __forceinline__ void qn_gmmq_ldsm_x2(uint32_t addr, uint32_t &r0, uint32_t &r1) {
-    asm volatile("ldmatrix.sync.aligned.m8n8.x2.shared.b16 {%0,%1}, [%2];\n" : "=r"(r0), "=r"(r1) : "r"(addr));
-}
-__device__ __forceinline__ void qn_gmmq_mma(float c[4], const uint32_t a[4], uint32_t b0, uint32_t b1) {
-    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
-                 "{%0,%1,%2,%3};\n"
-                 : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
-                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
-}
+/* ------------------------------------------------------------------ weights to f16 */
 
 /* The chunk's 32 weights as 16 f16 pairs in element order (h[i] = elements 2i, 2i+1), each
  * (float)q * d + m rounded once to f16, or zeros for a chunk outside the weight.
@@ -119,11 +97,8 @@ __device__ __forceinline__ void qn_gmmq_chunk_f16(const qn_ggml_chunk &ch, bool 
 #pragma unroll
         for (int i = 0; i < 8; i++) {
             const uint32_t u = (uint32_t)ch.q[i] ^ 0x80808080u;
-            uint32_t lo = __byte_perm(u, 0x64646464u, 0x4140), hi = __byte_perm(u, 0x64646464u, 0x4342);
-            __half2 a = __hmul2(__hsub2(*reinterpret_cast<__half2 *>(&lo), off), d2);
-            __half2 b = __hmul2(__hsub2(*reinterpret_cast<__half2 *>(&hi), off), d2);
-            h[2 * i] = *reinterpret_cast<uint32_t *>(&a);
-            h[2 * i + 1] = *reinterpret_cast<uint32_t *>(&b);
+            h[2 * i] = qn_h2u(__hmul2(__hsub2(qn_u2h(__byte_perm(u, 0x64646464u, 0x4140)), off), d2));
+            h[2 * i + 1] = qn_h2u(__hmul2(__hsub2(qn_u2h(__byte_perm(u, 0x64646464u, 0x4342)), off), d2));
         }
     } else {
 #pragma unroll
@@ -136,9 +111,8 @@ __device__ __forceinline__ void qn_gmmq_chunk_f16(const qn_ggml_chunk &ch, bool 
                 const float q = __int_as_float((int)__byte_perm(u, 0x4B000000u, 0x7540u + b)) - 8388736.0f;
                 v[b] = __fadd_rn(__fmul_rn(q, d), m);
             }
-            __half2 a = __floats2half2_rn(v[0], v[1]), b = __floats2half2_rn(v[2], v[3]);
-            h[2 * i] = *reinterpret_cast<uint32_t *>(&a);
-            h[2 * i + 1] = *reinterpret_cast<uint32_t *>(&b);
+            h[2 * i] = qn_h2u(__floats2half2_rn(v[0], v[1]));
+            h[2 * i + 1] = qn_h2u(__floats2half2_rn(v[2], v[3]));
         }
     }
 }
@@ -261,22 +235,22 @@ __global__ void __launch_bounds__(QN_GMMQ_THREADS, 2) qn_k_ggml_mmq(qn_gmmq_args
             uint32_t a[MI][4];
 #pragma unroll
             for (int i = 0; i < MI; i++) /* lanes 0-15: rows 0-15 at k 0; 16-31: rows 0-15 at k 8 */
-                qn_gmmq_ldsm_x4(qn_smem_u32(wsb + (i * 16 + (lane & 15)) * P + kk * 16 + (lane >> 4) * 8), a[i][0],
+                qn_ldsm_x4(qn_smem_u32(wsb + (i * 16 + (lane & 15)) * P + kk * 16 + (lane >> 4) * 8), a[i][0],
                                 a[i][1], a[i][2], a[i][3]);
             uint32_t b[NT][2];
             if (NT == 1) { /* lanes 0-7: tokens 0-7 at k 0; 8-15: at k 8 (16-31 unused, kept in range) */
-                qn_gmmq_ldsm_x2(qn_smem_u32(xsb + (lane & 7) * P + kk * 16 + ((lane >> 3) & 1) * 8), b[0][0], b[0][1]);
+                qn_ldsm_x2(qn_smem_u32(xsb + (lane & 7) * P + kk * 16 + ((lane >> 3) & 1) * 8), b[0][0], b[0][1]);
             } else {
 #pragma unroll
                 for (int np = 0; np < NT / 2; np++) /* matrices: (tokens 0-7, k 0), (0-7, k 8), (8-15, k 0), (8-15, k 8) */
-                    qn_gmmq_ldsm_x4(
+                    qn_ldsm_x4(
                         qn_smem_u32(xsb + (np * 16 + ((lane >> 4) << 3) + (lane & 7)) * P + kk * 16 + ((lane >> 3) & 1) * 8),
                         b[2 * np][0], b[2 * np][1], b[2 * np + 1][0], b[2 * np + 1][1]);
             }
 #pragma unroll
             for (int i = 0; i < MI; i++)
 #pragma unroll
-                for (int j = 0; j < NT; j++) qn_gmmq_mma(acc[i][j], a[i], b[j][0], b[j][1]);
+                for (int j = 0; j < NT; j++) qn_mma16816(acc[i][j], a[i], b[j][0], b[j][1]);
         }
     };
 

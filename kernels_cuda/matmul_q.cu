@@ -23,6 +23,7 @@
 
 #include "cp_async.cuh"
 #include "cuda_common.cuh"
+#include "mma_f16.cuh"
 
 #define QN_MMQ_WARPS 4
 
@@ -46,14 +47,7 @@ __global__ void __launch_bounds__(256) qn_k_prep_x(int xd, const void *x, int64_
             m3 = fmaxf(m3, fabsf(qn_ld(xd, x, m * K + k + 768)));
         }
         for (; k < K; k += 256) m0 = fmaxf(m0, fabsf(qn_ld(xd, x, m * K + k)));
-        float mx = qn_block_max(fmaxf(fmaxf(m0, m1), fmaxf(m2, m3)), sh);
-        int e = 0;
-        if (mx > 0.0f && isfinite(mx)) {
-            int ex;
-            frexpf(mx, &ex);      /* mx in [2^(ex-1), 2^ex) */
-            e = 14 - ex;          /* scaled max in [2^13, 2^14) */
-            if (e > 100) e = 100; /* keep 2^e finite in f32 */
-        }
+        const int e = qn_x_pow2_exponent(qn_block_max(fmaxf(fmaxf(m0, m1), fmaxf(m2, m3)), sh));
         const float f = ldexpf(1.0f, e);
         if (blockIdx.x == 0 && threadIdx.x == 0) xscale[m] = ldexpf(1.0f, -e);
         const int64_t p0 = (int64_t)blockIdx.x * QN_PREP_CHUNK;
@@ -68,16 +62,6 @@ __global__ void __launch_bounds__(256) qn_k_prep_x(int xd, const void *x, int64_
 }
 
 /* ------------------------------------------------------------------ fragments */
-
-__device__ __forceinline__ void qn_mma16816(float c[4], const uint32_t a[4], uint32_t b0, uint32_t b1) {
-    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
-                 "{%0,%1,%2,%3};\n"
-                 : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
-                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
-}
-
-__device__ __forceinline__ uint32_t qn_h2u(__half2 h) { return *reinterpret_cast<uint32_t *>(&h); }
-__device__ __forceinline__ __half2 qn_u2h(uint32_t u) { return *reinterpret_cast<__half2 *>(&u); }
 
 /* 32-bit words of tile data per lane. */
 template <int FMT> struct qn_fmt_traits {
