@@ -20,12 +20,13 @@
  *                     plans keep the two matmuls and the glu).
  * Scratch (f32 activations, f32 weights for CLBlast) is booked on the memory account; when
  * the limit refuses the dequantized copy, our kernel runs instead.
- * Batch invariance (a row's result alone vs inside a batch; tests/opencl/test_opencl_batch.c):
- * each kernel gives a row the same bits at any M, and f32 weights take the same bits from the
- * GEMV and the row GEMM. q8 on the int8 path does not: across M = 8 a row moves by up to x's int8
- * rounding, s_w·Σ|q|·s_b/2. Kept so: the int8 GEMV for decode measured 1.36x the f32 one's CPU
- * time per token (bench/NOTES.md section 1 v3). QUANTA_OPENCL_GEMM=int8 runs q8 through the int8
- * kernel at every M: invariant, at that decode cost.
+ * Batch invariance (a row's result alone vs inside a batch; tests/opencl/test_opencl_batch.c,
+ * and for a whole model tests/model/test_model_batch_same.c): each kernel gives a row the same
+ * bits at any M, and f32 weights take the same bits from the CPU class's GEMV and row GEMM. q8 on
+ * the int8 path does not: across M = 8 a row moves by up to x's int8 rounding, s_w·Σ|q|·s_b/2
+ * (ggml Q5_0 likewise, its int8 GEMV below M = 8 against the float GEMM above). Kept so: the int8 GEMV for decode measured 1.36x the f32 one's CPU time per token
+ * (bench/NOTES.md section 1 v3). QUANTA_OPENCL_GEMM=int8 runs q8 through the int8 kernel at
+ * every M and leaves q8 matmul_glu unfused: invariant, at that decode cost.
  */
 #include <stdio.h>
 #include <string.h>
@@ -43,8 +44,10 @@ bool qn_cl_matmul_supports(qn_cl *s, const qn_node *node) {
     const qn_tensor *x = node->src[0], *w = node->src[1];
     size_t K = (size_t)w->desc.dims[1], M = K ? qn_cl_elems(x) / K : 0;
     /* matmul_glu: the one-row-per-work-item GEMV only (CPU class, decode); elsewhere plans
-     * keep the two matmuls and the glu */
-    if (node->op == QN_OP_MATMUL_GLU) return M <= GEMV_MAX_M && !s->gpu_class;
+     * keep the two matmuls and the glu. Not q8 under QUANTA_OPENCL_GEMM=int8: its two matmuls
+     * then take the int8 kernel at every M, as they do in a batch (batch invariance) */
+    if (node->op == QN_OP_MATMUL_GLU)
+        return M <= GEMV_MAX_M && !s->gpu_class && !(s->force_path == QN_GEMM_INT8 && w->desc.dtype == QUANTA_Q8);
     if (M > GEMV_MAX_M && s->dev.max_wg < 256 && !s->have_blas) return false;
     return true;
 }

@@ -1,0 +1,114 @@
+/*
+ * test_model_batch_same.c — a sequence's logits alone and inside a batched decode step
+ * (quanta_model_eval_batch of 12 sequences, so the projections run 12 rows, past the GEMV's 8)
+ * must be bit for bit the same where the backend promises it (tests/opencl/test_opencl_batch.c
+ * has the per-matmul side): the reference backend always; OpenCL with f32 weights on its CPU
+ * kernels; OpenCL with q8 weights under QUANTA_OPENCL_GEMM=int8 (the int8 kernel at every row
+ * count, matmul_glu unfused). OpenCL's default q8 paths are not invariant (int8 x above 8 rows):
+ * only printed. A tiny random LLaMA 128 wide (K a multiple of 128, so q8 takes the int8 kernel);
+ * prompts and tokens from the printed seed; logits poisoned before each step.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "qt_check.h"
+/* tiny_model.h's float64 reference is not needed here */
+#pragma GCC diagnostic ignored "-Wunused-function"
+#include "tiny_model.h"
+
+static const tiny_spec WIDE = {"llama", 128, 4, 2, 32, 256, 2, 300, 0, 10000.0f, 0, 0};
+
+#define NS 12
+#define STEPS 3
+
+/* Whether the OpenCL device's tuning summary (quanta_device_info.details) names the CPU class's
+ * one-row-per-work-item GEMV and row GEMM for dense weights. */
+static int cl_dense_rows(quanta_backend *be) {
+    quanta_device_info info;
+    ck_assert_int_eq(quanta_backend_device(be, &info), QUANTA_OK);
+    const char *t = strstr(info.details, "gemv lws x rows");
+    return t && strstr(t, " dense 1x") && strstr(t, "; dense rows/");
+}
+
+/* Runs NS sequences alone and batched on backend with weights wdt (QUANTA_F32: the file's);
+ * must: assert bit equality, else print the largest difference. */
+static void run(const char *backend, quanta_dtype wdt, const char *gemm_env, int must, uint64_t salt) {
+    tiny_model tm;
+    tiny_build(&tm, &WIDE, salt, NULL, NULL);
+    if (gemm_env) setenv("QUANTA_OPENCL_GEMM", gemm_env, 1);
+    quanta_model_params mp;
+    quanta_model_default_params(&mp);
+    mp.quantize = wdt != QUANTA_F32;
+    mp.weight_dtype = wdt;
+    quanta_backend *be;
+    quanta_model *m = tiny_open_load(&tm, backend, &mp, &be);
+    if (gemm_env) unsetenv("QUANTA_OPENCL_GEMM");
+    if (!m) { /* backend not built or no device */
+        quanta_backend_close(be);
+        tiny_free(&tm);
+        return;
+    }
+    if (must < 0) must = cl_dense_rows(be);
+    const int V = WIDE.n_vocab;
+    quanta_model_context *a[NS], *b[NS];
+    qt_rng r = qt_rng_make(salt * 13 + 1);
+    float *la = malloc((size_t)NS * V * sizeof *la), *lb = malloc((size_t)V * sizeof *lb);
+    ck_assert(la && lb);
+    int32_t next[NS];
+    for (int i = 0; i < NS; i++) { /* each prompt prefilled alone in both sets: the same kernels */
+        ck_assert_int_eq(quanta_model_context_create(m, 32, &a[i]), QUANTA_OK);
+        ck_assert_int_eq(quanta_model_context_create(m, 32, &b[i]), QUANTA_OK);
+        int32_t p[6];
+        const int n = 2 + (int)(qt_next(&r) % 5);
+        for (int k = 0; k < n; k++) p[k] = (int32_t)(qt_next(&r) % (uint64_t)V);
+        ck_assert_int_eq(quanta_model_eval(a[i], p, (size_t)n, NULL, 0), QUANTA_OK);
+        ck_assert_int_eq(quanta_model_eval(b[i], p, (size_t)n, NULL, 0), QUANTA_OK);
+        next[i] = (int32_t)(qt_next(&r) % (uint64_t)V);
+    }
+    double worst = 0;
+    for (int step = 0; step < STEPS; step++) {
+        qt_poison_f32(la, (size_t)NS * V);
+        ck_assert_msg(quanta_model_eval_batch(a, next, NS, la, (size_t)NS * V) == QUANTA_OK, "%s", quanta_last_error());
+        for (int i = 0; i < NS; i++) {
+            qt_poison_f32(lb, (size_t)V);
+            ck_assert_int_eq(quanta_model_eval(b[i], &next[i], 1, lb, (size_t)V), QUANTA_OK);
+            const float *row = la + (size_t)i * V;
+            for (int v = 0; v < V; v++) {
+                ck_assert_msg(isfinite(row[v]) && isfinite(lb[v]), "%s: logit %d of sequence %d not written", backend, v, i);
+                worst = fmax(worst, fabs((double)row[v] - (double)lb[v]));
+            }
+            if (must)
+                ck_assert_msg(memcmp(row, lb, (size_t)V * sizeof *lb) == 0,
+                              "%s %s%s%s: step %d sequence %d: batched logits differ from alone (max |diff| %g)",
+                              backend, quanta_dtype_name(wdt), gemm_env ? " QUANTA_OPENCL_GEMM=" : "",
+                              gemm_env ? gemm_env : "", step, i, worst);
+            next[i] = tiny_argmax(row, V);
+        }
+    }
+    printf("%s, %s weights%s%s: batched vs alone, largest logit difference %g%s\n", backend, quanta_dtype_name(wdt),
+           gemm_env ? ", QUANTA_OPENCL_GEMM=" : "", gemm_env ? gemm_env : "", worst,
+           must ? " (bit equality asserted)" : " (not promised)");
+    for (int i = 0; i < NS; i++) quanta_model_context_destroy(a[i]), quanta_model_context_destroy(b[i]);
+    free(la), free(lb);
+    quanta_model_destroy(m);
+    quanta_backend_close(be);
+    tiny_free(&tm);
+}
+
+START_TEST(test_batched_decode_same_as_alone) {
+    run("ref", QUANTA_F32, NULL, 1, 1);
+    run("ref", QUANTA_Q8, NULL, 1, 2);
+    run("opencl", QUANTA_F32, NULL, -1, 3);   /* asserted on the CPU kernels */
+    run("opencl", QUANTA_Q8, NULL, 0, 4);     /* int8 x above 8 rows: printed only */
+    run("opencl", QUANTA_Q8, "int8", 1, 5);
+}
+END_TEST
+
+int main(void) {
+    Suite *s = suite_create("model_batch_same");
+    TCase *tc = tcase_create("batch_same");
+    tcase_set_timeout(tc, 600);
+    tcase_add_test(tc, test_batched_decode_same_as_alone);
+    suite_add_tcase(s, tc);
+    return qt_run_suite(s);
+}
