@@ -9,7 +9,8 @@
 #      (prompts of 128 tokens in pieces of 64), each step read back two ways side by side —
 #      n x 262144 logits + host argmax (the old server path) against the device argmax
 #      (quanta_model_eval_paged_greedy, what the server now takes for greedy requests) — and the
-#      prefill pieces' cost;
+#      prefill pieces' cost, four sequences' pieces a step (quanta_model_eval_paged_pieces, as the
+#      server now batches them);
 #   3. the same with QUANTA_CUDA_GRAPHS=0 if time is left (how much the step's capture buys).
 # Everything goes to $OUT/serve6/ (summary.txt first).
 set -u
