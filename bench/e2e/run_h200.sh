@@ -44,7 +44,8 @@ W=/tmp/e2e
 # Logs go to $L and are packed into $OUT/logs.tgz at every step: the device tool brings back only a few files
 # per call, and a run cut off by its time limit still brings back what it did up to its last step.
 L=$W/logs
-rm -rf $L; mkdir -p "$OUT" $L $W/files
+# KEEP_LOGS=1: a second invocation in the same call adds to the first one's logs
+[ -n "${KEEP_LOGS:-}" ] || rm -rf $L; mkdir -p "$OUT" $L $W/files
 T0=$(date +%s)
 stamp() {
   echo "[$(( $(date +%s) - T0 ))s] $*" | tee -a $L/steps.txt
