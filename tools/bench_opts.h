@@ -46,4 +46,7 @@ typedef struct qn_bench_model {
 int qn_bench_load(const qn_bench_opts *o, const char *path, quanta_model_params *mp, qn_bench_model *out);
 void qn_bench_unload(qn_bench_model *b);
 
+/* The index of the first largest of v[0, n): a greedy token picked on the host. */
+int32_t qn_bench_argmax(const float *v, int32_t n);
+
 #endif

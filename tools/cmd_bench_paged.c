@@ -59,13 +59,6 @@ static double median(double *v, int n) {
     return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
-static int32_t host_argmax(const float *v, int32_t n) {
-    int32_t b = 0;
-    for (int32_t i = 1; i < n; i++)
-        if (v[i] > v[b]) b = i;
-    return b;
-}
-
 typedef struct own_opts {
     int ns[MAX_NS], n_ns, prompt, steps;
 } own_opts;
@@ -146,7 +139,7 @@ static int run_batch(quanta_model *m, int32_t V, int n, int prompt, int steps, u
                 kind ? quanta_model_eval_paged_greedy(pool, n, 1, tok, pos, tables, NULL, greedy)
                      : quanta_model_eval_paged(pool, n, 1, tok, pos, tables, NULL, lg, (size_t)n * (size_t)V);
             if (!st && !kind)
-                for (int s = 0; s < n; s++) greedy[s] = host_argmax(lg + (size_t)s * V, V);
+                for (int s = 0; s < n; s++) greedy[s] = qn_bench_argmax(lg + (size_t)s * V, V);
             const double ms = now_ms() - t0;
             if (st) {
                 rc = fail("decode");
