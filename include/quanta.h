@@ -185,7 +185,8 @@ QUANTA_API quanta_status quanta_backend_device(const quanta_backend *backend, qu
 /* Limits device memory the backend may allocate (0 = no limit); exceeding it fails with
  * QUANTA_ERR_OUT_OF_MEMORY. Used to prove bounded memory use. */
 QUANTA_API quanta_status quanta_backend_set_memory_limit(quanta_backend *backend, uint64_t bytes);
-/* Bytes currently allocated and the high-water mark since open / last reset. */
+/* Bytes currently allocated and the high-water mark since open / last reset (either pointer may
+ * be NULL). */
 QUANTA_API quanta_status quanta_backend_memory_stats(const quanta_backend *backend,
                                                     uint64_t *in_use, uint64_t *peak);
 QUANTA_API void quanta_backend_reset_peak(quanta_backend *backend);
@@ -468,7 +469,8 @@ QUANTA_API void quanta_plan_destroy(quanta_plan *plan);
 /* Peak bytes of op results (intermediates and outputs) after buffer reuse; inputs, constants
  * and buffers are excluded. */
 QUANTA_API quanta_status quanta_plan_peak_bytes(const quanta_plan *plan, size_t *bytes);
-/* Number of ops in execution order, and, for op i, its name and the backend that runs it. */
+/* Number of ops in execution order, and, for op i, its name and the backend that runs it (either
+ * pointer may be NULL when that answer is not wanted). */
 QUANTA_API int quanta_plan_op_count(const quanta_plan *plan);
 QUANTA_API quanta_status quanta_plan_op_info(const quanta_plan *plan, int i, const char **op_name,
                                              const char **backend_name);

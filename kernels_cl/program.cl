@@ -10,5 +10,6 @@
 #include "elementwise.cl"
 #include "matmul.cl"
 #include "matmul_int8.cl"
+#include "gemv_i8.cl"
 #include "attention.cl"
 #include "paged_attention.cl"

@@ -138,8 +138,9 @@ static quanta_status batch_build(quanta_model *m, quanta_model_context *const *c
 
 quanta_status qn_model_eval_batch_check(quanta_model_context *const *ctxs, const int32_t *tokens, size_t n,
                                         const float *logits, size_t logits_count) {
-    if (!ctxs || !tokens || n == 0)
-        return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "quanta_model_eval_batch: NULL ctxs/tokens or n = 0");
+    if (!ctxs || !tokens)
+        return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "quanta_model_eval_batch: %s is NULL", !ctxs ? "ctxs" : "tokens");
+    if (n == 0) return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "quanta_model_eval_batch: n = 0");
     if (n > 4096) return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "quanta_model_eval_batch: n = %zu > 4096", n);
     if (!ctxs[0]) return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "quanta_model_eval_batch: ctxs[0] is NULL");
     quanta_model *m = ctxs[0]->model;

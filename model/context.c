@@ -154,7 +154,8 @@ static quanta_status run_step(quanta_model_context *c, const int32_t *tokens, in
 quanta_status qn_model_eval_check(const quanta_model_context *c, const int32_t *tokens, size_t n, const float *logits,
                                   size_t logits_count) {
     if (!c) return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "quanta_model_eval: ctx is NULL");
-    if (!tokens || n == 0) return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "quanta_model_eval: no tokens");
+    if (!tokens) return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "quanta_model_eval: tokens is NULL");
+    if (n == 0) return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "quanta_model_eval: no tokens (n = 0)");
     const int32_t V = c->model->cfg.n_vocab;
     for (size_t i = 0; i < n; i++)
         if (tokens[i] < 0 || tokens[i] >= V)
@@ -237,7 +238,8 @@ quanta_status qn_check_logits(const char *fn, const float *logits, size_t count,
 /* ---------------------------------------------------------------- queries */
 
 quanta_status quanta_model_get_info(const quanta_model *m, quanta_model_info *info) {
-    if (!m || !info) return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "quanta_model_get_info: NULL argument");
+    if (!m || !info)
+        return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "quanta_model_get_info: %s is NULL", !m ? "model" : "info");
     memset(info, 0, sizeof *info);
     const qn_model_config *c = &m->full_cfg; /* the whole model also on a tensor-parallel rank */
     snprintf(info->arch, sizeof info->arch, "%s", c->arch_name);
@@ -263,7 +265,8 @@ quanta_status quanta_model_get_info(const quanta_model *m, quanta_model_info *in
 }
 
 quanta_status quanta_model_memory_report(const quanta_model *m, const quanta_model_context *c, quanta_model_memory *out) {
-    if (!m || !out) return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "quanta_model_memory_report: NULL argument");
+    if (!m || !out)
+        return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "quanta_model_memory_report: %s is NULL", !m ? "model" : "out");
     if (c && c->model != m)
         return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "quanta_model_memory_report: ctx belongs to another model");
     memset(out, 0, sizeof *out);
@@ -278,7 +281,8 @@ quanta_status quanta_model_memory_report(const quanta_model *m, const quanta_mod
 quanta_status quanta_model_tokenize(const quanta_model *m, const char *text, size_t len, int32_t add_bos,
                                     int32_t parse_special, int32_t *tokens, size_t capacity, size_t *n_tokens) {
     if (!m || !n_tokens || (!text && len))
-        return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "quanta_model_tokenize: NULL model, text or n_tokens");
+        return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "quanta_model_tokenize: %s is NULL",
+                            !m ? "model" : !n_tokens ? "n_tokens" : "text");
     if (!tokens && capacity)
         return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "quanta_model_tokenize: tokens is NULL with capacity %zu", capacity);
     int32_t *ids;
@@ -302,14 +306,16 @@ quanta_status quanta_model_tokenize(const quanta_model *m, const char *text, siz
 quanta_status quanta_model_token_to_piece(const quanta_model *m, int32_t token, int32_t special, char *buf, size_t cap,
                                           size_t *len) {
     if (!m || !len || (!buf && cap))
-        return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "quanta_model_token_to_piece: NULL model, buf or len");
+        return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "quanta_model_token_to_piece: %s is NULL",
+                            !m ? "model" : !len ? "len" : "buf");
     return qn_tokenizer_piece(m->tok, token, special, buf, cap, len);
 }
 
 quanta_status quanta_model_detokenize(const quanta_model *m, const int32_t *tokens, size_t n, int32_t special, char *buf,
                                       size_t cap, size_t *len) {
     if (!m || !len || (!tokens && n) || (!buf && cap))
-        return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "quanta_model_detokenize: NULL model, tokens, buf or len");
+        return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "quanta_model_detokenize: %s is NULL",
+                            !m ? "model" : !len ? "len" : (!tokens && n) ? "tokens" : "buf");
     size_t o = 0;
     for (size_t i = 0; i < n; i++) {
         size_t l = 0;

@@ -110,12 +110,32 @@ static void neg_turned(const float *R, const float *mu, int64_t H, int64_t D, fl
         }
 }
 
+/* Frees pool p's smoothing, shifts and turn (NULL after); the pool's plain state. */
+static void smooth_release(quanta_kv_pool *p) {
+    for (int il = 0; il < p->model->cfg.n_layer; il++) {
+        if (p->kneg) quanta_buffer_destroy(p->kneg[il]);
+        if (p->vneg) quanta_buffer_destroy(p->vneg[il]);
+        if (p->vpos) quanta_buffer_destroy(p->vpos[il]);
+    }
+    quanta_buffer_destroy(p->rot);
+    quanta_buffer_destroy(p->rot_t);
+    free(p->kneg);
+    free(p->vneg);
+    free(p->vpos);
+    p->kneg = p->vneg = p->vpos = NULL;
+    p->rot = p->rot_t = NULL;
+}
+
 /* Pool p's smoothing, shifts and turn (paged_smooth.h): the key shift (calibrated means, or
  * with QN_KV_SINK_K position 0's keys) and with QN_KV_SINK_V the value shift, stored turned and
- * negated for the writes, and the turn R with its transpose. */
+ * negated for the writes, and the turn R with its transpose. A second call replaces what the
+ * first set up (a quantized pool's create already made one), so the recorded step plans, which
+ * read the old buffers, go too. */
 quanta_status qn_kv_pool_smooth(quanta_kv_pool *p, int turn, int sink) {
     quanta_model *m = p->model;
     const int L = m->cfg.n_layer;
+    for (int i = 0; i < QN_PAGED_PLANS; i++) step_free(&p->steps[i]);
+    smooth_release(p);
     const int64_t Hkv = m->cfg.n_head_kv, Hq = m->cfg.n_head, D = m->cfg.head_dim, W = Hkv * D, Wq = Hq * D;
     const char *senv = getenv("QUANTA_KV_SMOOTH"), *renv = getenv("QUANTA_KV_ROTATE"); /* diagnostics */
     const char *venv = getenv("QUANTA_KV_SINK");
@@ -256,17 +276,10 @@ void quanta_kv_pool_destroy(quanta_kv_pool *p) {
     for (int il = 0; il < p->model->cfg.n_layer; il++) {
         if (p->k) quanta_buffer_destroy(p->k[il]);
         if (p->v) quanta_buffer_destroy(p->v[il]);
-        if (p->kneg) quanta_buffer_destroy(p->kneg[il]);
-        if (p->vneg) quanta_buffer_destroy(p->vneg[il]);
-        if (p->vpos) quanta_buffer_destroy(p->vpos[il]);
     }
-    quanta_buffer_destroy(p->rot);
-    quanta_buffer_destroy(p->rot_t);
+    smooth_release(p);
     free(p->k);
     free(p->v);
-    free(p->kneg);
-    free(p->vneg);
-    free(p->vpos);
     free(p);
 }
 
@@ -406,7 +419,8 @@ static quanta_status eval_paged(quanta_kv_pool *p, int32_t n, int32_t T, const i
                                 const int32_t *positions, const int32_t *tables, const int32_t *local_tables,
                                 float *logits, size_t logits_count) {
     if (!p || !tokens || !positions || !tables)
-        return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "quanta_model_eval_paged: NULL pool, tokens, positions or tables");
+        return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "quanta_model_eval_paged: %s is NULL",
+                            !p ? "pool" : !tokens ? "tokens" : !positions ? "positions" : "tables");
     if ((p->n_local > 0) != (local_tables != NULL))
         return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "quanta_model_eval_paged: local_tables %s (the pool has %s)",
                             local_tables ? "given" : "NULL",

@@ -95,8 +95,11 @@ static int by_logit_desc(const void *a, const void *b) {
 }
 
 quanta_status quanta_model_sample(quanta_model_sampler *s, const float *logits, size_t n, int32_t *token) {
-    if (!s || !logits || !token || n == 0 || n > INT32_MAX)
-        return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "quanta_model_sample: NULL sampler/logits/token or n_vocab %zu", n);
+    if (!s || !logits || !token)
+        return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "quanta_model_sample: %s is NULL",
+                            !s ? "sampler" : !logits ? "logits" : "token");
+    if (n == 0 || n > INT32_MAX)
+        return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "quanta_model_sample: n_vocab %zu (1 to 2^31 - 1)", n);
     if (s->cap < n) {
         float *w = realloc(s->work, n * sizeof *w);
         if (w) s->work = w;

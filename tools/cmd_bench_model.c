@@ -72,6 +72,8 @@ int qn_cmd_bench_model(int argc, char **argv) {
     const char *cmd = bo.cmd, *path = bo.path;
     const int P = oo.P, N = oo.N, R = oo.R, json = oo.json;
     if (!path) return qn_usage_error(cmd, "-m FILE is required");
+    /* both skipped would time nothing (and leave the first-token step no token to feed) */
+    if (P == 0 && N == 0) return qn_usage_error(cmd, "-p 0 and -n 0 skip both tests: nothing to measure");
     quanta_model_params mp;
     quanta_model_default_params(&mp);
     if (qn_cli_kv_dtype(cmd, "--kv", oo.kv, 0, &mp.kv_dtype)) return QN_EXIT_USAGE;

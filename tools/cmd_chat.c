@@ -28,7 +28,7 @@ static void usage(FILE *f) {
             "  -m, --model MODEL      as for quanta generate (default: the default model)\n"
             "  --system TEXT          a system message first\n"
             "  -n, --n-predict N      most tokens per reply (default: until the end of the turn)\n"
-            "  -c, --ctx-size N       context positions (default: the model's, at most 4096)\n"
+            "  -c, --ctx-size N       context positions (default or 0: the model's, at most 4096)\n"
             "  --temp, --top-k, --top-p, --repeat-penalty, -s/--seed, --backend, -ngl, --quant, --kv, -t, --tp:\n"
             "                         as for quanta generate\n"
             "  --quiet                no banner and no per-turn statistics\n\n"

@@ -31,7 +31,8 @@ static void usage(FILE *f) {
             "  -f, --file FILE          the prompt from a file ('-' = stdin)\n"
             "  -n, --n-predict N        tokens to generate (default %d; -1 = until the context is full)\n"
             "  -c, --ctx-size N         context positions (default prompt + n; 0 = the model's, at most 4096)\n"
-            "  --temp T                 0 = greedy (default); --top-k K (40) and --top-p P (0.95) apply when T > 0\n"
+            "  --temp T                 0 = greedy (default); --top-k K (40; 0 = off) and --top-p P (0.95) apply\n"
+            "                           when T > 0\n"
             "  --repeat-penalty R       default 1 = off\n"
             "  -s, --seed S             default 0; -1 = from the clock\n"
             "  --backend B              ref, opencl, cuda or best (default: cuda, else opencl, else ref)\n"
@@ -117,8 +118,12 @@ int qn_cmd_generate(int argc, char **argv) {
         rc = qn_fail("generate", "the prompt is empty");
         goto done;
     }
-    int n_ctx = o.n_ctx;
-    if (n_ctx == 0 && n_gen >= 0) n_ctx = (int)n_prompt + n_gen;
+    if (n_prompt + (size_t)(n_gen > 0 ? n_gen : 0) > INT32_MAX) {
+        rc = qn_fail("generate", "the prompt (%zu tokens) and %d generated tokens exceed 2^31 positions", n_prompt, n_gen);
+        goto done;
+    }
+    int n_ctx = o.n_ctx; /* -c 0: the model's (the library's 0); no -c: prompt + n */
+    if (!o.ctx_given && n_gen >= 0) n_ctx = (int)n_prompt + n_gen;
     if (n_ctx > 0 && (size_t)n_ctx < n_prompt + (n_gen > 0)) {
         rc = qn_usage_error("generate", "-c/--ctx-size %d is smaller than the prompt (%zu tokens) plus one generated token",
                             n_ctx, n_prompt);

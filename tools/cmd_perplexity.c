@@ -43,7 +43,7 @@ int qn_cmd_perplexity(int argc, char **argv) {
     qn_model_opts o;
     int rc = qn_model_opts_parse("perplexity", QN_OPTS_TEXT_FILE, argc, argv, &o, usage);
     if (rc) return rc < 0 ? 0 : rc;
-    int n_ctx = o.n_ctx ? o.n_ctx : DEFAULT_CTX;
+    int n_ctx = o.ctx_given ? o.n_ctx : DEFAULT_CTX; /* -c 0 is too small, not the default */
     if (n_ctx < 4) return qn_usage_error("perplexity", "-c/--ctx-size %d: a window needs at least 4 tokens", n_ctx);
     size_t len = 0;
     char *text = qn_read_text("perplexity", "-f", o.text_file, &len);

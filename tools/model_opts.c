@@ -102,7 +102,10 @@ int qn_model_opts_parse(const char *cmd, int groups, int argc, char **argv, qn_m
         case 'p': o->prompt = optarg; break;
         case 'f': o->text_file = optarg; break;
         case 'n': rc = qn_arg_int(cmd, "-n/--n-predict", optarg, -1, 1 << 24, &o->n_predict); break;
-        case 'c': rc = qn_arg_int(cmd, "-c/--ctx-size", optarg, 0, 1 << 24, &o->n_ctx); break;
+        case 'c':
+            rc = qn_arg_int(cmd, "-c/--ctx-size", optarg, 0, 1 << 24, &o->n_ctx);
+            o->ctx_given = 1;
+            break;
         case 't': rc = qn_arg_int(cmd, "-t/--threads", optarg, 1, 4096, &o->threads); break;
         case 's':
             if (!strcmp(optarg, "-1")) o->sp.seed = (uint64_t)time(NULL) ^ (uint64_t)(qn_now_s() * 1e9); /* llama.cpp: random */

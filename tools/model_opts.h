@@ -30,6 +30,7 @@ typedef struct qn_model_opts {
     const char *chat_template; /* --chat-template NAME; NULL = the model's */
     const char *system;       /* --system TEXT */
     int n_predict, n_ctx, threads, n_gpu_layers, tp;
+    int ctx_given;            /* -c was on the command line (n_ctx 0 then means -c 0, not the default) */
     int chunks;               /* --chunks: most windows (perplexity; 0 = all) */
     int chat, interactive, quiet;
     int quant_auto;     /* --quant auto or none: the file's bits on CUDA, q8 elsewhere */

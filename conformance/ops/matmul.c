@@ -91,6 +91,17 @@ static void one(qc_gen *g, const qc_wfmt *w, quanta_dtype x, int64_t b, int64_t 
     one_op(g, QN_OP_MATMUL, 0, w, x, b, m, n, k, wbuf);
 }
 
+/* ggml block weights past the int8 GEMV (M > 8): the CUDA tensor-core kernel that decodes the blocks
+ * per tile (kernels_cuda/ggml_mmq.cu) picks its tile by grid size (132 SMs): M = 16 and odd M/N/K
+ * take the 64x32 tile, M = 512 with 96 rows too (16 column blocks), 3100 rows at M = 512 the 128x128
+ * tile (a partial last row block), 6500 rows at M = 100 the 128x64 one; K not a multiple of the
+ * kernel's 64-wide step where the format allows (32-element blocks). The activation rotates. */
+static void ggml_batched(qc_gen *g, const qc_wfmt *w, size_t i) {
+    static const int64_t shapes[][3] = {{16, 64, 288}, {77, 131, 160}, {512, 96, 544}, {512, 3100, 96}, {100, 6500, 64}};
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
+        one(g, w, qc_acts[(i + s) % 3], 1, shapes[s][0], shapes[s][1], qc_legal_cols(w, shapes[s][2]), 0);
+}
+
 /* Every weight format × x in f32/f16/bf16 × tiny, odd, large K, decode and batched shapes. */
 static void generate(qc_gen *g, bool quick) {
     for (size_t i = 0; i < qc_nwfmts; i++) {
@@ -107,8 +118,10 @@ static void generate(qc_gen *g, bool quick) {
             one(g, w, x, 1, 7, 67, q > 1 ? 3 * q : 131, xi == 1);   /* odd */
             one(g, w, x, 1, 3, 64, 4096, 0);                        /* large K */
             one(g, w, x, 1, 1, 512, 1024, xi == 2);                 /* decode */
+            one(g, w, x, 1, 8, 67, 640, 0);                          /* decode, the GEMV's most x rows */
             one(g, w, x, 2, 33, 96, 256, 0);                        /* batch, leading dim */
         }
+        if (w->t >= QUANTA_GGML_Q4_0 && w->t <= QUANTA_GGML_Q6_K) ggml_batched(g, w, i);
     }
 }
 

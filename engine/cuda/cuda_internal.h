@@ -65,6 +65,12 @@ static inline void *qn_cuda_ptr(const qn_tensor *t) { return (char *)t->mem.hand
 /* Grows the int8 activation buffer of the ggml GEMV to at least `bytes`. */
 quanta_status qn_cuda_xq(qn_cuda_state *s, size_t bytes, void **out);
 
+/* Prefill attention on f32 q/k/v through f16 copies and the tensor-core kernel
+ * (engine/cuda/cuda_attention_f16.c): whether a call takes that route, and the route. */
+struct qn_cuda_attention_args;
+bool qn_cuda_attention_f16_applies(const struct qn_cuda_attention_args *a);
+quanta_status qn_cuda_attention_f16(qn_cuda_state *s, const struct qn_cuda_attention_args *a);
+
 /* Op support and execution (engine/cuda/cuda_ops.c). */
 extern const qn_backend_ops qn_cuda_backend;
 /* The kernel table (dtypes of each op's format source the kernels decode) and the kernels'

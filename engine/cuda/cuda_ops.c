@@ -91,14 +91,34 @@ static quanta_status run_gemv_ggml(qn_cuda_state *s, const qn_node *node, int64_
     return e ? qn_cuda_error((cudaError_t)e, "matmul (ggml GEMV)") : QUANTA_OK;
 }
 
-/* ggml weights at larger M: the weight dequantized into tiled f16 in scratch for the tensor-core
- * kernel. */
+/* Whether the ggml tensor-core kernel (kernels_cuda/ggml_mmq.cu) takes the matmuls the GEMV does
+ * not; QUANTA_CUDA_GGML_MMQ=0 keeps the older route (the weight dequantized into a tiled f16 copy
+ * per call, then qn_cuda_matmul_q), for side-by-side runs. */
+static bool ggml_mmq_wanted(void) {
+    static int wanted = -1;
+    if (wanted < 0) {
+        const char *e = getenv("QUANTA_CUDA_GGML_MMQ");
+        wanted = !(e && !strcmp(e, "0"));
+    }
+    return wanted == 1;
+}
+
+/* ggml weights: the GEMV for M <= QN_CUDA_GGML_GEMV_MAX_M (run_gemv_ggml), else the tensor-core
+ * kernel that decodes the blocks per tile (or, switched off, the weight dequantized into tiled f16
+ * in scratch for qn_cuda_matmul_q). */
 static quanta_status run_matmul_ggml(qn_cuda_state *s, const qn_node *node, int64_t M, int64_t N, int64_t K) {
     if (M <= QN_CUDA_GGML_GEMV_MAX_M) return run_gemv_ggml(s, node, M, N, K);
     const qn_tensor *x = src_at(node, 0), *w = src_at(node, 1), *y = node->dst;
     const int wd = (int)w->desc.dtype;
     quanta_status st;
     int e;
+    if (ggml_mmq_wanted()) {
+        void *scratch = NULL;
+        if ((st = qn_cuda_scratch(s, qn_cuda_ggml_mmq_scratch(M, K), &scratch))) return st;
+        e = qn_cuda_ggml_mmq(wd, qn_cuda_ptr(w), N, K, (int)x->desc.dtype, qn_cuda_ptr(x), M, (int)y->desc.dtype,
+                             qn_cuda_ptr(y), scratch, s->scratch_bytes, s->sms, s->stream);
+        return e ? qn_cuda_error((cudaError_t)e, "matmul (ggml, tensor cores)") : QUANTA_OK;
+    }
     const size_t tiled = qn_cuda_ggml_tiled_bytes(N, K);
     void *scratch = NULL;
     qn_cuda_weight tw;
@@ -161,6 +181,7 @@ static quanta_status run_attention(qn_cuda_state *s, const qn_node *node) {
     if (!qn_cuda_attention_supported(&a))
         return qn_error_set(QUANTA_ERR_UNSUPPORTED, "cuda attention: these arguments are not supported");
     a.stream = s->stream;
+    if (qn_cuda_attention_f16_applies(&a)) return qn_cuda_attention_f16(s, &a); /* f32 prefill: tensor cores */
     const size_t need = qn_cuda_attention_scratch_bytes(&a);
     if (need) {
         quanta_status st = qn_cuda_scratch(s, need, &a.scratch);

@@ -5,7 +5,9 @@
  *                     per few rows, partial sums through local memory: GPUs), as the tuning
  *                     table's work-group shape says; every weight format, dequantized in
  *                     registers (q4 and nf4 read x prepared by qn_x_prep: reordered to the
- *                     nibble order, q4 with group sums).
+ *                     nibble order, q4 with group sums). ggml Q5_0 on CPUs with AVX-512 VNNI:
+ *                     qn_gemv_i8 (x quantized to int8 in the kernel, integer dot products),
+ *                     plain and matmul_glu.
  *   M > 8:            the path the tuning table (cl_tune.c) names for the format and M class:
  *                     int8   qn_gemm_q8_i8, q8 weights with x quantized per block (CPU prefill);
  *                     rows   qn_gemm_rows, register tiles, caches do the rest (CPUs);
@@ -18,6 +20,12 @@
  *                     plans keep the two matmuls and the glu).
  * Scratch (f32 activations, f32 weights for CLBlast) is booked on the memory account; when
  * the limit refuses the dequantized copy, our kernel runs instead.
+ * Batch invariance (a row's result alone vs inside a batch; tests/opencl/test_opencl_batch.c):
+ * each kernel gives a row the same bits at any M, and f32 weights take the same bits from the
+ * GEMV and the row GEMM. q8 on the int8 path does not: across M = 8 a row moves by up to x's int8
+ * rounding, s_w·Σ|q|·s_b/2. Kept so: the int8 GEMV for decode measured 1.36x the f32 one's CPU
+ * time per token (bench/NOTES.md section 1 v3). QUANTA_OPENCL_GEMM=int8 runs q8 through the int8
+ * kernel at every M: invariant, at that decode cost.
  */
 #include <stdio.h>
 #include <string.h>
@@ -76,7 +84,51 @@ static int mm_kernel_args(const mm_args *m, int prepared, int gemv, qn_cl_arg *a
 static int int8_fits(const mm_args *m);
 static quanta_status run_gemm_int8(qn_cl *s, const mm_args *m, int group);
 
+/* qn_gemv_i8's local buffer: two planes of M·K x codes, then (from a 64-byte boundary, its
+ * float offset *xl_f) M·K/32 block scales and M·K/32 offset terms. */
+#define GEMV_I8_LOCAL_MAX (256u << 10)
+static size_t gemv_i8_local_bytes_at(const mm_args *m, cl_long *xl_f) {
+    const size_t M = (size_t)m->M, K = (size_t)m->K;
+    *xl_f = (cl_long)((2 * M * K + 63) / 64 * 16);
+    return (size_t)*xl_f * 4 + 2 * M * (K / 32) * 4;
+}
+static size_t gemv_i8_local_bytes(const mm_args *m) {
+    cl_long f;
+    return gemv_i8_local_bytes_at(m, &f);
+}
+
+/* Whether qn_gemv_i8 (gemv_i8.cl: x quantized to int8 per 32 columns in the kernel, integer
+ * dot products per weight block) takes this decode product: Q5_0 weights on the CPU class,
+ * where vpdpbusd runs (AVX-512 VNNI) or QUANTA_OPENCL_GEMM=int8 asks for int8 everywhere (the
+ * portable variant's tests); QUANTA_OPENCL_GEMM=rows keeps the float GEMV (its tests). */
+static int gemv_i8_fits(const qn_cl *s, const mm_args *m) {
+    if (s->gpu_class || m->wd.dtype != QUANTA_GGML_Q5_0 || m->K % 32) return 0;
+    if (gemv_i8_local_bytes(m) > GEMV_I8_LOCAL_MAX) return 0; /* x (M·K·2.25 bytes) stays cache-sized */
+    return s->force_path == QN_GEMM_INT8 || (s->force_path < 0 && s->vnni);
+}
+
+/* Rows per work-group of qn_gemv_i8: each group quantizes x once, so groups are larger than
+ * the float GEMV's (16); 32 rows keep that to ~3% of the dot products at K = 640. */
+#define GEMV_I8_ROWS 32
+
+/* qn_gemv_i8: y = x·Wᵀ (wu NULL) or act(x·Wᵀ)·(x·Wuᵀ) (matmul_glu; Wu has W's layout), the
+ * group's quantized x in local memory. */
+static quanta_status run_gemv_i8(qn_cl *s, const mm_args *m, const qn_tensor *wu, cl_int act) {
+    cl_long xl_f;
+    const size_t local_bytes = gemv_i8_local_bytes_at(m, &xl_f);
+    const cl_long rb = (cl_long)m->wd.codes_row_bytes;
+    cl_mem um = wu ? qn_cl_mem(wu) : m->wm;
+    cl_ulong uo = wu ? wu->mem.offset : m->wo;
+    const cl_int a_ = wu ? act : -1;
+    qn_cl_arg a[] = {QA(m->wm), QA(m->wo), QA(um), QA(uo), QA(rb), QA(a_), QA(m->x), QA(m->xo),
+                     QA(m->y), QA(m->yo), QA(m->ydt), QA(m->m32), QA(m->N), QA(m->K), QA_LOCAL(local_bytes), QA(xl_f)};
+    quanta_status st = qn_cl_set_args(s, QK_GEMV_I8, a, (int)(sizeof a / sizeof a[0]));
+    size_t g = (size_t)m->N, l = GEMV_I8_ROWS;
+    return st != QUANTA_OK ? st : qn_cl_launch(s, QK_GEMV_I8, wu ? "matmul_glu (int8 gemv)" : "matmul (int8 gemv)", 1, &g, &l);
+}
+
 static quanta_status run_gemv(qn_cl *s, const mm_args *m) {
+    if (gemv_i8_fits(s, m)) return run_gemv_i8(s, m, NULL, 0);
     int lws, rows;
     qn_cl_tune_gemv(s, m->w->desc.dtype, &lws, &rows);
     /* lws 0: q8 through the int8 kernel (x quantized per block), rows tiles per group */
@@ -101,6 +153,7 @@ static quanta_status run_gemv(qn_cl *s, const mm_args *m) {
 /* matmul_glu: gate and up rows of one n per work-item through the activation (qn_gemv_rows_glu);
  * w_up has w_gate's layout (the op's infer checked format and shape). */
 static quanta_status run_gemv_glu(qn_cl *s, const mm_args *m, const qn_tensor *wu, cl_int act) {
+    if (gemv_i8_fits(s, m)) return run_gemv_i8(s, m, wu, act);
     int lws, rows;
     qn_cl_tune_gemv(s, m->w->desc.dtype, &lws, &rows);
     cl_mem um = qn_cl_mem(wu);

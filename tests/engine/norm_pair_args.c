@@ -15,15 +15,9 @@ void qt_check_norm_pair_args(qt_norm_pair_op op, const char *first, const char *
     snprintf(second_null, sizeof second_null, "%s is NULL", second);
     quanta_graph *g;
     ck_assert_int_eq(quanta_graph_create(&g), QUANTA_OK);
-    quanta_tensor_desc da = qt_desc(QUANTA_F32, 2, 3, 8, 0, 0), db = qt_desc(QUANTA_F32, 2, 3, 7, 0, 0);
-    quanta_tensor_desc dh = qt_desc(QUANTA_F16, 2, 3, 8, 0, 0), dw = qt_desc(QUANTA_F32, 1, 8, 0, 0, 0);
-    quanta_tensor_desc di = qt_desc(QUANTA_I32, 2, 3, 8, 0, 0);
-    quanta_tensor *a, *b, *h, *w, *i, *y = (quanta_tensor *)1;
-    ck_assert_int_eq(quanta_graph_input(g, "a", &da, &a), QUANTA_OK);
-    ck_assert_int_eq(quanta_graph_input(g, "b", &db, &b), QUANTA_OK);
-    ck_assert_int_eq(quanta_graph_input(g, "h", &dh, &h), QUANTA_OK);
-    ck_assert_int_eq(quanta_graph_input(g, "w", &dw, &w), QUANTA_OK);
-    ck_assert_int_eq(quanta_graph_input(g, "i", &di, &i), QUANTA_OK);
+    quanta_tensor *a = QT_INPUT(g, QUANTA_F32, 2, 3, 8, 0, 0), *b = QT_INPUT(g, QUANTA_F32, 2, 3, 7, 0, 0);
+    quanta_tensor *h = QT_INPUT(g, QUANTA_F16, 2, 3, 8, 0, 0), *w = QT_INPUT(g, QUANTA_F32, 1, 8, 0, 0, 0);
+    quanta_tensor *i = QT_INPUT(g, QUANTA_I32, 2, 3, 8, 0, 0), *y = (quanta_tensor *)1;
     QT_EXPECT_ERR(op(g, a, b, NULL, 1e-6f, 0, &y), QUANTA_ERR_INVALID_ARGUMENT, second_must, "shape");
     ck_assert_ptr_null(y);
     /* one row [8] is no operand for these ops: no broadcast */

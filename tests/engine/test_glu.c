@@ -20,15 +20,9 @@
 START_TEST(test_glu_rejects_bad_arguments) {
     quanta_graph *g;
     ck_assert_int_eq(quanta_graph_create(&g), QUANTA_OK);
-    quanta_tensor_desc da = qt_desc(QUANTA_F32, 2, 3, 8, 0, 0), db = qt_desc(QUANTA_F32, 2, 3, 7, 0, 0);
-    quanta_tensor_desc dh = qt_desc(QUANTA_F16, 2, 3, 8, 0, 0), dr = qt_desc(QUANTA_F32, 1, 8, 0, 0, 0);
-    quanta_tensor_desc di = qt_desc(QUANTA_I32, 2, 3, 8, 0, 0);
-    quanta_tensor *a, *b, *h, *row, *i, *y = (quanta_tensor *)1;
-    ck_assert_int_eq(quanta_graph_input(g, "a", &da, &a), QUANTA_OK);
-    ck_assert_int_eq(quanta_graph_input(g, "b", &db, &b), QUANTA_OK);
-    ck_assert_int_eq(quanta_graph_input(g, "h", &dh, &h), QUANTA_OK);
-    ck_assert_int_eq(quanta_graph_input(g, "row", &dr, &row), QUANTA_OK);
-    ck_assert_int_eq(quanta_graph_input(g, "i", &di, &i), QUANTA_OK);
+    quanta_tensor *a = QT_INPUT(g, QUANTA_F32, 2, 3, 8, 0, 0), *b = QT_INPUT(g, QUANTA_F32, 2, 3, 7, 0, 0);
+    quanta_tensor *h = QT_INPUT(g, QUANTA_F16, 2, 3, 8, 0, 0), *row = QT_INPUT(g, QUANTA_F32, 1, 8, 0, 0, 0);
+    quanta_tensor *i = QT_INPUT(g, QUANTA_I32, 2, 3, 8, 0, 0), *y = (quanta_tensor *)1;
     QT_EXPECT_ERR(quanta_glu(g, a, b, QUANTA_GLU_SILU, &y), QUANTA_ERR_INVALID_ARGUMENT, "up must", "shape");
     ck_assert_ptr_null(y);
     QT_EXPECT_ERR(quanta_glu(g, a, row, QUANTA_GLU_SILU, &y), QUANTA_ERR_INVALID_ARGUMENT, "up must", "shape");

@@ -18,16 +18,10 @@
 START_TEST(test_matmul_glu_rejects_bad_arguments) {
     quanta_graph *g;
     ck_assert_int_eq(quanta_graph_create(&g), QUANTA_OK);
-    quanta_tensor_desc dx = qt_desc(QUANTA_F32, 2, 3, 8, 0, 0), dw = qt_desc(QUANTA_F32, 2, 5, 8, 0, 0);
-    quanta_tensor_desc dw6 = qt_desc(QUANTA_F32, 2, 6, 8, 0, 0), dwk = qt_desc(QUANTA_F32, 2, 5, 7, 0, 0);
-    quanta_tensor_desc dwh = qt_desc(QUANTA_F16, 2, 5, 8, 0, 0), di = qt_desc(QUANTA_I32, 2, 3, 8, 0, 0);
-    quanta_tensor *x, *w, *w6, *wk, *wh, *xi, *y = (quanta_tensor *)1;
-    ck_assert_int_eq(quanta_graph_input(g, "x", &dx, &x), QUANTA_OK);
-    ck_assert_int_eq(quanta_graph_input(g, "w", &dw, &w), QUANTA_OK);
-    ck_assert_int_eq(quanta_graph_input(g, "w6", &dw6, &w6), QUANTA_OK);
-    ck_assert_int_eq(quanta_graph_input(g, "wk", &dwk, &wk), QUANTA_OK);
-    ck_assert_int_eq(quanta_graph_input(g, "wh", &dwh, &wh), QUANTA_OK);
-    ck_assert_int_eq(quanta_graph_input(g, "xi", &di, &xi), QUANTA_OK);
+    quanta_tensor *x = QT_INPUT(g, QUANTA_F32, 2, 3, 8, 0, 0), *w = QT_INPUT(g, QUANTA_F32, 2, 5, 8, 0, 0);
+    quanta_tensor *w6 = QT_INPUT(g, QUANTA_F32, 2, 6, 8, 0, 0), *wk = QT_INPUT(g, QUANTA_F32, 2, 5, 7, 0, 0);
+    quanta_tensor *wh = QT_INPUT(g, QUANTA_F16, 2, 5, 8, 0, 0), *xi = QT_INPUT(g, QUANTA_I32, 2, 3, 8, 0, 0);
+    quanta_tensor *y = (quanta_tensor *)1;
     QT_EXPECT_ERR(quanta_matmul_glu(g, x, w, w6, QUANTA_GLU_SILU, &y), QUANTA_ERR_INVALID_ARGUMENT, "w_up must",
                   "shape");
     ck_assert_ptr_null(y);

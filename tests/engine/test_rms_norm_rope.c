@@ -16,16 +16,10 @@
 START_TEST(test_rms_norm_rope_rejects_bad_arguments) {
     quanta_graph *g;
     ck_assert_int_eq(quanta_graph_create(&g), QUANTA_OK);
-    quanta_tensor_desc dx = qt_desc(QUANTA_F32, 4, 1, 2, 3, 8), d2 = qt_desc(QUANTA_F32, 2, 3, 8, 0, 0);
-    quanta_tensor_desc dw = qt_desc(QUANTA_F32, 1, 8, 0, 0, 0), dw7 = qt_desc(QUANTA_F32, 1, 7, 0, 0, 0);
-    quanta_tensor_desc dp = qt_desc(QUANTA_I32, 1, 3, 0, 0, 0), dp4 = qt_desc(QUANTA_I32, 1, 4, 0, 0, 0);
-    quanta_tensor *x, *x2, *w, *w7, *p, *p4, *y = (quanta_tensor *)1;
-    ck_assert_int_eq(quanta_graph_input(g, "x", &dx, &x), QUANTA_OK);
-    ck_assert_int_eq(quanta_graph_input(g, "x2", &d2, &x2), QUANTA_OK);
-    ck_assert_int_eq(quanta_graph_input(g, "w", &dw, &w), QUANTA_OK);
-    ck_assert_int_eq(quanta_graph_input(g, "w7", &dw7, &w7), QUANTA_OK);
-    ck_assert_int_eq(quanta_graph_input(g, "p", &dp, &p), QUANTA_OK);
-    ck_assert_int_eq(quanta_graph_input(g, "p4", &dp4, &p4), QUANTA_OK);
+    quanta_tensor *x = QT_INPUT(g, QUANTA_F32, 4, 1, 2, 3, 8), *x2 = QT_INPUT(g, QUANTA_F32, 2, 3, 8, 0, 0);
+    quanta_tensor *w = QT_INPUT(g, QUANTA_F32, 1, 8, 0, 0, 0), *w7 = QT_INPUT(g, QUANTA_F32, 1, 7, 0, 0, 0);
+    quanta_tensor *p = QT_INPUT(g, QUANTA_I32, 1, 3, 0, 0, 0), *p4 = QT_INPUT(g, QUANTA_I32, 1, 4, 0, 0, 0);
+    quanta_tensor *y = (quanta_tensor *)1;
     const quanta_rope_params rp = {QUANTA_ROPE_NEOX, 10000.0f, 1.0f, 0}, odd = {QUANTA_ROPE_NORM, 10000.0f, 1.0f, 3};
     QT_EXPECT_ERR(quanta_rms_norm_rope(g, x, w7, 1e-6f, 0, p, &rp, &y), QUANTA_ERR_INVALID_ARGUMENT, "weight");
     ck_assert_ptr_null(y);

@@ -259,6 +259,30 @@ START_TEST(test_paged_matches_contiguous) {
 }
 END_TEST
 
+/* Pools a and b of one model (table: one sequence's blocks, end positions) prefill toks[0, T)
+ * and then decode greedily to position end; every step's logits must be bit for bit the same
+ * and written (poisoned before each step). */
+static void expect_same_logits(quanta_kv_pool *a, quanta_kv_pool *b, int V, const int32_t *toks, int32_t T, int32_t end,
+                               const int32_t *table, const char *what) {
+    float *la = malloc((size_t)V * sizeof *la), *lb = malloc((size_t)V * sizeof *lb);
+    ck_assert(la && lb);
+    int32_t p0 = 0;
+    qt_poison_f32(la, (size_t)V), qt_poison_f32(lb, (size_t)V);
+    ck_assert_int_eq(quanta_model_eval_paged(a, 1, T, toks, &p0, table, NULL, la, (size_t)V), QUANTA_OK);
+    ck_assert_int_eq(quanta_model_eval_paged(b, 1, T, toks, &p0, table, NULL, lb, (size_t)V), QUANTA_OK);
+    for (int32_t pos = T;; pos++) {
+        for (int i = 0; i < V; i++) ck_assert_msg(isfinite(la[i]), "%s: logit %d not written", what, i);
+        ck_assert_msg(memcmp(la, lb, (size_t)V * sizeof *la) == 0, "%s: logits differ before position %d (max rel %g)",
+                      what, pos, max_rel(la, lb, V));
+        if (pos == end) break;
+        int32_t t = tiny_argmax(la, V);
+        qt_poison_f32(la, (size_t)V), qt_poison_f32(lb, (size_t)V);
+        ck_assert_int_eq(quanta_model_eval_paged(a, 1, 1, &t, &pos, table, NULL, la, (size_t)V), QUANTA_OK);
+        ck_assert_int_eq(quanta_model_eval_paged(b, 1, 1, &t, &pos, table, NULL, lb, (size_t)V), QUANTA_OK);
+    }
+    free(la), free(lb);
+}
+
 /* Key smoothing's calibration runs once per loaded model (paged_smooth.h): the first quantized
  * pool's prefill fills the model's copy, equal bit for bit to a fresh calibration; later pools
  * reuse it (the same array, no second prefill), and a pool built on the kept means gives the
@@ -270,8 +294,8 @@ static void means_cached(const char *backend, uint64_t salt) {
     if (!m) return;
     const int V = GEMMA.n_vocab, NBK = 8;
     const size_t count = QN_KV_CALIB_PARTS * (size_t)GEMMA.n_layer * GEMMA.n_head_kv * GEMMA.head_dim;
-    float *fresh = malloc(count * sizeof *fresh), *la = malloc((size_t)V * sizeof *la), *lb = malloc((size_t)V * sizeof *lb);
-    ck_assert(fresh && la && lb);
+    float *fresh = malloc(count * sizeof *fresh);
+    ck_assert(fresh);
     qt_poison_f32(fresh, count);
     ck_assert_ptr_null(m->kv_calib);
     ck_assert_msg(qn_kv_calibrate(m, fresh) == QUANTA_OK, "%s", quanta_last_error());
@@ -290,24 +314,13 @@ static void means_cached(const char *backend, uint64_t salt) {
     ck_assert_ptr_eq(m->kv_calib, kept);
     ck_assert_msg(memcmp(kept, fresh, count * sizeof *fresh) == 0, "%s: the kept means changed", backend);
     qt_rng r = qt_rng_make(salt * 5 + 3);
-    int32_t toks[10], table[8], p0 = 0;
+    int32_t toks[10], table[8];
     for (int i = 0; i < 10; i++) toks[i] = (int32_t)(qt_next(&r) % (uint64_t)V);
     for (int i = 0; i < NBK; i++) table[i] = NBK - 1 - i;
-    qt_poison_f32(la, (size_t)V), qt_poison_f32(lb, (size_t)V);
-    ck_assert_int_eq(quanta_model_eval_paged(a, 1, 10, toks, &p0, table, NULL, la, (size_t)V), QUANTA_OK);
-    ck_assert_int_eq(quanta_model_eval_paged(c, 1, 10, toks, &p0, table, NULL, lb, (size_t)V), QUANTA_OK);
-    for (int32_t pos = 10; pos < 16; pos++) {
-        ck_assert_msg(memcmp(la, lb, (size_t)V * sizeof *la) == 0, "%s: logits differ at position %d", backend, pos);
-        int32_t t = tiny_argmax(la, V);
-        qt_poison_f32(la, (size_t)V), qt_poison_f32(lb, (size_t)V);
-        ck_assert_int_eq(quanta_model_eval_paged(a, 1, 1, &t, &pos, table, NULL, la, (size_t)V), QUANTA_OK);
-        ck_assert_int_eq(quanta_model_eval_paged(c, 1, 1, &t, &pos, table, NULL, lb, (size_t)V), QUANTA_OK);
-    }
-    ck_assert_msg(memcmp(la, lb, (size_t)V * sizeof *la) == 0, "%s: logits differ at the last step", backend);
-    for (int i = 0; i < V; i++) ck_assert_msg(isfinite(la[i]), "%s: logit %d not written", backend, i);
+    expect_same_logits(a, c, V, toks, 10, 16, table, backend);
     printf("%s: key means calibrated once (max |mu| %.3g), second fp8 pool's logits identical\n", backend, amax);
     quanta_kv_pool_destroy(a), quanta_kv_pool_destroy(b), quanta_kv_pool_destroy(c);
-    free(fresh), free(la), free(lb);
+    free(fresh);
     quanta_model_destroy(m);
     quanta_backend_close(be);
     tiny_free(&tm);
@@ -316,6 +329,41 @@ static void means_cached(const char *backend, uint64_t salt) {
 START_TEST(test_means_cached) {
     static const char *const backends[] = {"ref", "opencl", "cuda"};
     for (int b = 0; b < 3; b++) means_cached(backends[b], 31 + (uint64_t)b);
+}
+END_TEST
+
+/* qn_kv_pool_smooth called again replaces what the first call set up (and frees it: the ASan
+ * run catches a leak): a pool smoothed with the turn and the value shift, stepped, then smoothed
+ * again with only the key shift gives, from then on, bit for bit the logits of a pool smoothed
+ * once with the key shift. A second call that kept the first one's turn, value shift or
+ * recorded plans would differ. */
+static void smooth_twice(const char *backend, uint64_t salt) {
+    tiny_model tm;
+    quanta_backend *be;
+    quanta_model *m = open_tiny(&tm, &LLAMA, salt, backend, NULL, &be);
+    if (!m) return;
+    const int V = LLAMA.n_vocab, NBK = 4, T = 9;
+    quanta_kv_pool *a, *b;
+    ck_assert_msg(quanta_kv_pool_create(m, QUANTA_F32, NBK, 0, BS, NBK, &a) == QUANTA_OK, "%s", quanta_last_error());
+    ck_assert_msg(quanta_kv_pool_create(m, QUANTA_F32, NBK, 0, BS, NBK, &b) == QUANTA_OK, "%s", quanta_last_error());
+    qt_rng r = qt_rng_make(salt * 11 + 5);
+    int32_t toks[9], table[4] = {3, 1, 0, 2}, p0 = 0;
+    for (int i = 0; i < T; i++) toks[i] = (int32_t)(qt_next(&r) % (uint64_t)V);
+    ck_assert_msg(qn_kv_pool_smooth(a, 1, QN_KV_SINK_V) == QUANTA_OK, "%s", quanta_last_error());
+    ck_assert_int_eq(quanta_model_eval_paged(a, 1, T, toks, &p0, table, NULL, NULL, 0), QUANTA_OK); /* plans recorded */
+    ck_assert_msg(qn_kv_pool_smooth(a, 0, QN_KV_SINK_K) == QUANTA_OK, "%s", quanta_last_error());
+    ck_assert_msg(qn_kv_pool_smooth(b, 0, QN_KV_SINK_K) == QUANTA_OK, "%s", quanta_last_error());
+    expect_same_logits(a, b, V, toks, T, NBK * BS, table, backend);
+    printf("%s: a pool smoothed twice matches one smoothed once with the second call's settings\n", backend);
+    quanta_kv_pool_destroy(a), quanta_kv_pool_destroy(b);
+    quanta_model_destroy(m);
+    quanta_backend_close(be);
+    tiny_free(&tm);
+}
+
+START_TEST(test_smooth_twice) {
+    static const char *const backends[] = {"ref", "opencl"};
+    for (int b = 0; b < 2; b++) smooth_twice(backends[b], 51 + (uint64_t)b);
 }
 END_TEST
 
@@ -497,6 +545,7 @@ int main(void) {
     tcase_set_timeout(tm, 600);
     tcase_add_test(tm, test_means_cached);
     tcase_add_test(tm, test_fake_rounds);
+    tcase_add_test(tm, test_smooth_twice);
     suite_add_tcase(s, tm);
     return qt_run_suite(s);
 }

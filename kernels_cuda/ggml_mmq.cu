@@ -1,0 +1,361 @@
+/* ggml_mmq.cu — y[M,N] = x[M,K] . W[N,K]^T on tensor cores for ggml-block weights (QUANTA_GGML_*)
+ * read straight from the file's bytes: the prefill / batched path (M > QN_CUDA_GGML_GEMV_MAX_M,
+ * and short rows the int8 GEMV leaves alone).
+ *
+ * Before this kernel each such matmul dequantized its whole weight into a tiled f16 copy in
+ * scratch (qn_cuda_ggml_to_tiled: one thread per 32-element chunk, 32 scattered 2-byte stores
+ * each) and then ran the f16 GEMM over that copy: per 7B prefill ~14 GB of f16 written and read
+ * again for 3.9 GB of weights. Here the block tile's chunks are decoded once per block into
+ * shared memory and go straight to the tensor cores.
+ *
+ * Why f16 mma (m16n8k16, f32 sums) and not int8 mma on the codes: every ggml format scales each
+ * 32-element chunk (Q6_K each 16), so int8 mma needs one int->float conversion and two multiply-
+ * adds per output element per 32 of K (64 per lane per k32 on a 64x32 warp tile against 16 mma):
+ * mma.sync at sm_90 is then issue-bound near the f16 rate anyway, with the activations also
+ * quantized to int8. Dequantizing into shared memory costs ~5 instructions per weight element per
+ * block, shared by the block's 32..128 tokens, and keeps f16 activations.
+ *
+ * Numerics: each weight element is (float)q * d + m rounded once to f16 — bit-identical to
+ * qn_cuda_ggml_to_tiled, the path it replaces (kernels_cuda/ggml_blocks.cuh, qn_ggml_chunk_value).
+ * Activations: f16 with a per-row power of two that puts the row's largest |x| in [2^13, 2^14)
+ * (no overflow, no subnormals), undone in the epilogue, as qn_cuda_matmul_q does.
+ *
+ * Block: 8 warps as 2 (weight rows) x 4 (tokens); warp tile (16 MI) x (8 NT), block tile
+ * (32 MI) x (32 NT), 64 of K per step. Two shared-memory stages: while a step is multiplied, the
+ * next step's activation rows arrive by cp.async and each thread's next weight chunk by ordinary
+ * loads into registers, decoded to f16 and stored after the step's mma. Fragments come from
+ * shared memory by ldmatrix (rows padded by 16 bytes: the 8 row addresses of a matrix fall in
+ * distinct banks).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cp_async.cuh"
+#include "ggml_blocks.cuh"
+
+#define QN_GMMQ_THREADS 256
+#define QN_GMMQ_BK 64                   /* K per pipeline step: two chunks of 32 per weight row */
+#define QN_GMMQ_PITCH (QN_GMMQ_BK + 8) /* halves per shared row */
+
+struct qn_gmmq_args {
+    const uint8_t *w;
+    size_t rb; /* bytes per weight row */
+    int64_t N, K, M, Kp;
+    const __half *xh;     /* [M][Kp] f16, scaled rows, zero past K */
+    const float *xscale;  /* [M]: the inverse of each row's power of two */
+    int yd;
+    void *y;
+};
+
+/* ------------------------------------------------------------------ activations */
+
+/* Block (c, m): row m's power of two from its max |x| (every block of the row finds it: the row is
+ * L2-resident), then positions [c*chunk, c*chunk + chunk) of xh's row m. The host picks chunk so that
+ * many rows (prefill) give one block per row — each row read twice, not once per chunk — and few rows
+ * (batched decode) still give a few hundred blocks. */
+__global__ void __launch_bounds__(256) qn_k_gmmq_prep_x(int xd, const void *x, int64_t M, int64_t K, int64_t Kp,
+                                                        int64_t chunk, __half *xh, float *xscale) {
+    __shared__ float sh[32];
+    for (int64_t m = blockIdx.y; m < M; m += gridDim.y) {
+        float m0 = 0.0f, m1 = 0.0f;
+        int64_t k = threadIdx.x;
+        for (; k + 256 < K; k += 512) {
+            m0 = fmaxf(m0, fabsf(qn_ld(xd, x, m * K + k)));
+            m1 = fmaxf(m1, fabsf(qn_ld(xd, x, m * K + k + 256)));
+        }
+        if (k < K) m0 = fmaxf(m0, fabsf(qn_ld(xd, x, m * K + k)));
+        const float mx = qn_block_max(fmaxf(m0, m1), sh);
+        int e = 0;
+        if (mx > 0.0f && isfinite(mx)) {
+            int ex;
+            frexpf(mx, &ex);      /* mx in [2^(ex-1), 2^ex) */
+            e = 14 - ex;          /* scaled max in [2^13, 2^14) */
+            if (e > 100) e = 100; /* keep 2^e finite in f32 */
+        }
+        const float f = ldexpf(1.0f, e);
+        if (blockIdx.x == 0 && threadIdx.x == 0) xscale[m] = ldexpf(1.0f, -e);
+        const int64_t p0 = (int64_t)blockIdx.x * chunk;
+        const int64_t p1 = p0 + chunk < Kp ? p0 + chunk : Kp;
+        for (int64_t p = p0 + threadIdx.x; p < p1; p += blockDim.x)
+            xh[m * Kp + p] = __float2half_rn(p < K ? qn_ld(xd, x, m * K + p) * f : 0.0f);
+    }
+}
+
+/* ------------------------------------------------------------------ fragments */
+
+__device__ __forceinline__ void qn_gmmq_ldsm_x4(uint32_t addr, uint32_t &r0, uint32_t &r1, uint32_t &r2,
+                                                uint32_t &r3) {
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+                 : "=r"(r0), "=r"(r1), "=r"(r2), "=r"(r3)
+                 : "r"(addr));
+}
+__device__ __forceinline__ void qn_gmmq_ldsm_x2(uint32_t addr, uint32_t &r0, uint32_t &r1) {
+    asm volatile("ldmatrix.sync.aligned.m8n8.x2.shared.b16 {%0,%1}, [%2];\n" : "=r"(r0), "=r"(r1) : "r"(addr));
+}
+__device__ __forceinline__ void qn_gmmq_mma(float c[4], const uint32_t a[4], uint32_t b0, uint32_t b1) {
+    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
+                 "{%0,%1,%2,%3};\n"
+                 : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+}
+
+/* The chunk's 32 weights as 16 f16 pairs in element order (h[i] = elements 2i, 2i+1), each
+ * (float)q * d + m rounded once to f16, or zeros for a chunk outside the weight.
+ * Q4_0 / Q5_0 / Q8_0 (m = 0, d an f16 value): q + 1152 built in the f16 bits (byte_perm into
+ * 0x64xx = 1024 + (q ^ 0x80)), minus 1152 exactly, times d in f16: the exact product rounded
+ * once, the same value as the f32 route. Others: (float)q from 2^23 + (q ^ 0x80) in the f32
+ * bits, then the reference's multiply and add. */
+template <int DT>
+__device__ __forceinline__ void qn_gmmq_chunk_f16(const qn_ggml_chunk &ch, bool live, uint32_t h[16]) {
+    if (!live) {
+#pragma unroll
+        for (int i = 0; i < 16; i++) h[i] = 0u;
+        return;
+    }
+    if (DT == QN_DT_GGML_Q4_0 || DT == QN_DT_GGML_Q5_0 || DT == QN_DT_GGML_Q8_0) {
+        const __half2 d2 = __float2half2_rn(ch.d[0]);
+        const __half2 off = __half2half2(__ushort_as_half((unsigned short)0x6480)); /* 1152 */
+#pragma unroll
+        for (int i = 0; i < 8; i++) {
+            const uint32_t u = (uint32_t)ch.q[i] ^ 0x80808080u;
+            uint32_t lo = __byte_perm(u, 0x64646464u, 0x4140), hi = __byte_perm(u, 0x64646464u, 0x4342);
+            __half2 a = __hmul2(__hsub2(*reinterpret_cast<__half2 *>(&lo), off), d2);
+            __half2 b = __hmul2(__hsub2(*reinterpret_cast<__half2 *>(&hi), off), d2);
+            h[2 * i] = *reinterpret_cast<uint32_t *>(&a);
+            h[2 * i + 1] = *reinterpret_cast<uint32_t *>(&b);
+        }
+    } else {
+#pragma unroll
+        for (int i = 0; i < 8; i++) {
+            const float d = ch.d[i >> 2], m = ch.m[i >> 2];
+            const uint32_t u = (uint32_t)ch.q[i] ^ 0x80808080u;
+            float v[4];
+#pragma unroll
+            for (int b = 0; b < 4; b++) {
+                const float q = __int_as_float((int)__byte_perm(u, 0x4B000000u, 0x7540u + b)) - 8388736.0f;
+                v[b] = __fadd_rn(__fmul_rn(q, d), m);
+            }
+            __half2 a = __floats2half2_rn(v[0], v[1]), b = __floats2half2_rn(v[2], v[3]);
+            h[2 * i] = *reinterpret_cast<uint32_t *>(&a);
+            h[2 * i + 1] = *reinterpret_cast<uint32_t *>(&b);
+        }
+    }
+}
+
+/* ------------------------------------------------------------------ the GEMM */
+
+template <int MI, int NT> struct qn_gmmq_cfg {
+    static constexpr int BN = 32 * MI, BM = 32 * NT;
+    static constexpr int wchunks = BN * QN_GMMQ_BK / 32;   /* weight chunks per step */
+    static constexpr int xpieces = BM * QN_GMMQ_BK / 8;    /* 16-byte activation pieces per step */
+    static constexpr int smem = 2 * (BN + BM) * QN_GMMQ_PITCH * 2;
+    static_assert(wchunks <= QN_GMMQ_THREADS, "one weight chunk per thread and step");
+};
+
+template <int DT, int MI, int NT>
+__global__ void __launch_bounds__(QN_GMMQ_THREADS, 2) qn_k_ggml_mmq(qn_gmmq_args p) {
+    typedef qn_gmmq_cfg<MI, NT> Cfg;
+    constexpr int BN = Cfg::BN, BM = Cfg::BM, P = QN_GMMQ_PITCH;
+    extern __shared__ __align__(16) uint8_t qn_gmmq_smem[];
+    __half *ws = reinterpret_cast<__half *>(qn_gmmq_smem); /* [2][BN][P] */
+    __half *xs = ws + 2 * BN * P;                          /* [2][BM][P] */
+    const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31, g = lane >> 2, t = lane & 3;
+    const int wr = warp & 1, wc = warp >> 1;
+    const int64_t n0 = (int64_t)blockIdx.x * BN, m0 = (int64_t)blockIdx.y * BM;
+    const int64_t KT = p.Kp / QN_GMMQ_BK;
+
+    /* This thread's weight chunk of each step: row wrow of the tile, the step's chunk wsel. */
+    const int wrow = tid >> 1, wsel = tid & 1;
+    const bool wthread = tid < Cfg::wchunks && n0 + wrow < p.N;
+    const uint8_t *wsrc = p.w + (size_t)(wthread ? n0 + wrow : 0) * p.rb;
+    qn_ggml_chunk ch;
+    bool live = false;
+    auto wload = [&](int64_t kt) {
+        const int64_t c = kt * 2 + wsel;
+        live = wthread && c * 32 < p.K;
+        if (live) qn_ggml_load_chunk<DT>(wsrc, c, ch);
+    };
+    auto wstore = [&](int slot) {
+        if (tid >= Cfg::wchunks) return;
+        uint32_t h[16];
+        qn_gmmq_chunk_f16<DT>(ch, live, h);
+        uint4 *dst = reinterpret_cast<uint4 *>(ws + (slot * BN + wrow) * P + wsel * 32);
+#pragma unroll
+        for (int v = 0; v < 4; v++) dst[v] = make_uint4(h[4 * v], h[4 * v + 1], h[4 * v + 2], h[4 * v + 3]);
+    };
+    auto xload = [&](int slot, int64_t kt) {
+#pragma unroll
+        for (int v = 0; v < (Cfg::xpieces + QN_GMMQ_THREADS - 1) / QN_GMMQ_THREADS; v++) {
+            const int i = tid + v * QN_GMMQ_THREADS;
+            if (i >= Cfg::xpieces) break;
+            const int r = i >> 3, piece = i & 7;
+            const int64_t m = m0 + r;
+            const bool ok = m < p.M;
+            const __half *src = p.xh + (ok ? m : 0) * p.Kp + kt * QN_GMMQ_BK + piece * 8;
+            qn_cp_async16(qn_smem_u32(xs + (slot * BM + r) * P + piece * 8), src, ok);
+        }
+    };
+
+    float acc[MI][NT][4];
+#pragma unroll
+    for (int i = 0; i < MI; i++)
+#pragma unroll
+        for (int j = 0; j < NT; j++) acc[i][j][0] = acc[i][j][1] = acc[i][j][2] = acc[i][j][3] = 0.0f;
+
+    auto compute = [&](int slot) {
+        const __half *wsb = ws + (slot * BN + wr * 16 * MI) * P;
+        const __half *xsb = xs + (slot * BM + wc * 8 * NT) * P;
+#pragma unroll
+        for (int kk = 0; kk < QN_GMMQ_BK / 16; kk++) {
+            uint32_t a[MI][4];
+#pragma unroll
+            for (int i = 0; i < MI; i++) /* lanes 0-15: rows 0-15 at k 0; 16-31: rows 0-15 at k 8 */
+                qn_gmmq_ldsm_x4(qn_smem_u32(wsb + (i * 16 + (lane & 15)) * P + kk * 16 + (lane >> 4) * 8), a[i][0],
+                                a[i][1], a[i][2], a[i][3]);
+            uint32_t b[NT][2];
+            if (NT == 1) { /* lanes 0-7: tokens 0-7 at k 0; 8-15: at k 8 (16-31 unused, kept in range) */
+                qn_gmmq_ldsm_x2(qn_smem_u32(xsb + (lane & 7) * P + kk * 16 + ((lane >> 3) & 1) * 8), b[0][0], b[0][1]);
+            } else {
+#pragma unroll
+                for (int np = 0; np < NT / 2; np++) /* matrices: (tokens 0-7, k 0), (0-7, k 8), (8-15, k 0), (8-15, k 8) */
+                    qn_gmmq_ldsm_x4(
+                        qn_smem_u32(xsb + (np * 16 + ((lane >> 4) << 3) + (lane & 7)) * P + kk * 16 + ((lane >> 3) & 1) * 8),
+                        b[2 * np][0], b[2 * np][1], b[2 * np + 1][0], b[2 * np + 1][1]);
+            }
+#pragma unroll
+            for (int i = 0; i < MI; i++)
+#pragma unroll
+                for (int j = 0; j < NT; j++) qn_gmmq_mma(acc[i][j], a[i], b[j][0], b[j][1]);
+        }
+    };
+
+    /* Step kt multiplies stage kt & 1 while step kt + 1 fills the other; the barrier at the end of
+     * each step orders both the reads of a stage before its refill and the fill before its reads. */
+    wload(0);
+    xload(0, 0);
+    qn_cp_async_commit();
+    wstore(0);
+    qn_cp_async_wait<0>();
+    __syncthreads();
+    for (int64_t kt = 0; kt < KT; kt++) {
+        const int cur = (int)(kt & 1);
+        const bool more = kt + 1 < KT;
+        if (more) {
+            wload(kt + 1);
+            xload(cur ^ 1, kt + 1);
+        }
+        qn_cp_async_commit();
+        compute(cur);
+        if (more) wstore(cur ^ 1);
+        qn_cp_async_wait<0>();
+        __syncthreads();
+    }
+
+    /* c0, c1: weight row g, tokens 2t, 2t + 1; c2, c3: row g + 8. */
+#pragma unroll
+    for (int i = 0; i < MI; i++) {
+#pragma unroll
+        for (int hh = 0; hh < 2; hh++) {
+            const int64_t n = n0 + wr * 16 * MI + i * 16 + g + 8 * hh;
+            if (n >= p.N) continue;
+#pragma unroll
+            for (int j = 0; j < NT; j++) {
+#pragma unroll
+                for (int c = 0; c < 2; c++) {
+                    const int64_t m = m0 + wc * 8 * NT + j * 8 + 2 * t + c;
+                    if (m < p.M) qn_st(p.yd, p.y, m * p.N + n, acc[i][j][2 * hh + c] * p.xscale[m]);
+                }
+            }
+        }
+    }
+}
+
+/* ------------------------------------------------------------------ launch */
+
+template <int DT, int MI, int NT> static int qn_gmmq_launch(const qn_gmmq_args &a, cudaStream_t s) {
+    typedef qn_gmmq_cfg<MI, NT> Cfg;
+    static bool attr_set = false; /* per instantiation; a race only repeats an idempotent call */
+    if (!attr_set) {
+        cudaError_t e =
+            cudaFuncSetAttribute(qn_k_ggml_mmq<DT, MI, NT>, cudaFuncAttributeMaxDynamicSharedMemorySize, Cfg::smem);
+        if (e != cudaSuccess) return (int)e;
+        attr_set = true;
+    }
+    const int64_t gx = (a.N + Cfg::BN - 1) / Cfg::BN, gy = (a.M + Cfg::BM - 1) / Cfg::BM;
+    if (gx > 0x7fffffff || gy > 65535) return (int)cudaErrorInvalidValue;
+    qn_k_ggml_mmq<DT, MI, NT><<<dim3((unsigned)gx, (unsigned)gy), QN_GMMQ_THREADS, Cfg::smem, s>>>(a);
+    return qn_cu_launch_status();
+}
+
+/* QUANTA_CUDA_GGML_MMQ_TILE=128x128, 128x64 or 64x32 forces a tile (so that a device check can run
+ * every conformance case through each); anything else, or unset, picks by grid size. Read once. */
+static int qn_gmmq_forced_tile() {
+    static int tile = -1;
+    if (tile < 0) {
+        const char *e = getenv("QUANTA_CUDA_GGML_MMQ_TILE");
+        tile = !e ? 0 : !strcmp(e, "128x128") ? 1 : !strcmp(e, "128x64") ? 2 : !strcmp(e, "64x32") ? 3 : 0;
+    }
+    return tile;
+}
+
+/* Tile shape by grid size: the largest tile (most reuse of each decoded chunk and activation row)
+ * whose grid still covers about 3/4 of the SMs; else the smallest (small M, few output rows). */
+template <int DT> static int qn_gmmq_pick(const qn_gmmq_args &a, int sms, cudaStream_t s) {
+    switch (qn_gmmq_forced_tile()) {
+    case 1: return qn_gmmq_launch<DT, 4, 4>(a, s);
+    case 2: return qn_gmmq_launch<DT, 4, 2>(a, s);
+    case 3: return qn_gmmq_launch<DT, 2, 1>(a, s);
+    default: break;
+    }
+    const int64_t want = (int64_t)(sms > 0 ? sms : 132) * 3 / 4;
+    const int64_t rows128 = (a.N + 127) / 128;
+    if (a.M > 64 && rows128 * ((a.M + 127) / 128) >= want) return qn_gmmq_launch<DT, 4, 4>(a, s);
+    if (a.M > 32 && rows128 * ((a.M + 63) / 64) >= want) return qn_gmmq_launch<DT, 4, 2>(a, s);
+    return qn_gmmq_launch<DT, 2, 1>(a, s);
+}
+
+static size_t qn_gmmq_align(size_t b) { return (b + 255) & ~(size_t)255; }
+
+extern "C" size_t qn_cuda_ggml_mmq_scratch(int64_t M, int64_t K) {
+    const int64_t Kp = (K + QN_GMMQ_BK - 1) / QN_GMMQ_BK * QN_GMMQ_BK;
+    return qn_gmmq_align((size_t)M * (size_t)Kp * 2) + qn_gmmq_align((size_t)M * 4);
+}
+
+extern "C" int qn_cuda_ggml_mmq(int w_dtype, const void *w, int64_t N, int64_t K, int x_dtype, const void *x,
+                                int64_t M, int y_dtype, void *y, void *scratch, size_t scratch_bytes, int sms,
+                                void *stream) {
+    if (M <= 0 || N <= 0) return 0;
+    if (K == 0) /* empty sums: zeros */
+        return (int)cudaMemsetAsync(y, 0, (size_t)M * (size_t)N * (y_dtype == QN_DT_F32 ? 4 : 2), (cudaStream_t)stream);
+    if (K < 0 || K % qn_ggml_block_elems(w_dtype) || M > 0x7fffffff ||
+        scratch_bytes < qn_cuda_ggml_mmq_scratch(M, K))
+        return (int)cudaErrorInvalidValue;
+    cudaStream_t s = (cudaStream_t)stream;
+    const int64_t Kp = (K + QN_GMMQ_BK - 1) / QN_GMMQ_BK * QN_GMMQ_BK;
+    __half *xh = (__half *)scratch;
+    float *xscale = (float *)((uint8_t *)scratch + qn_gmmq_align((size_t)M * (size_t)Kp * 2));
+    const int64_t want = 2 * (int64_t)(sms > 0 ? sms : 132);
+    int64_t parts = (want + M - 1) / M;
+    if (parts > Kp / 256) parts = Kp / 256 > 0 ? Kp / 256 : 1;
+    const int64_t chunk = ((Kp + parts - 1) / parts + 255) / 256 * 256;
+    qn_k_gmmq_prep_x<<<dim3((unsigned)((Kp + chunk - 1) / chunk), (unsigned)(M < 65535 ? M : 65535)), 256, 0, s>>>(
+        x_dtype, x, M, K, Kp, chunk, xh, xscale);
+    int e = qn_cu_launch_status();
+    if (e) return e;
+    qn_gmmq_args a;
+    a.w = (const uint8_t *)w;
+    a.rb = (size_t)(K / qn_ggml_block_elems(w_dtype)) * (size_t)qn_ggml_block_bytes(w_dtype);
+    a.N = N, a.K = K, a.M = M, a.Kp = Kp;
+    a.xh = xh, a.xscale = xscale, a.yd = y_dtype, a.y = y;
+    switch (w_dtype) {
+    case QN_DT_GGML_Q4_0: return qn_gmmq_pick<QN_DT_GGML_Q4_0>(a, sms, s);
+    case QN_DT_GGML_Q4_1: return qn_gmmq_pick<QN_DT_GGML_Q4_1>(a, sms, s);
+    case QN_DT_GGML_Q5_0: return qn_gmmq_pick<QN_DT_GGML_Q5_0>(a, sms, s);
+    case QN_DT_GGML_Q5_1: return qn_gmmq_pick<QN_DT_GGML_Q5_1>(a, sms, s);
+    case QN_DT_GGML_Q8_0: return qn_gmmq_pick<QN_DT_GGML_Q8_0>(a, sms, s);
+    case QN_DT_GGML_Q4_K: return qn_gmmq_pick<QN_DT_GGML_Q4_K>(a, sms, s);
+    case QN_DT_GGML_Q5_K: return qn_gmmq_pick<QN_DT_GGML_Q5_K>(a, sms, s);
+    case QN_DT_GGML_Q6_K: return qn_gmmq_pick<QN_DT_GGML_Q6_K>(a, sms, s);
+    default: return (int)cudaErrorInvalidValue;
+    }
+}

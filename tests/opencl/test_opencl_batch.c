@@ -1,0 +1,218 @@
+/*
+ * test_opencl_batch.c — what a q8 matmul row gives alone and inside a batch on OpenCL.
+ *
+ * The OpenCL matmul picks its kernel by the row count M (engine/opencl/cl_matmul.c): M <= 8
+ * the GEMV on f32 x, M > 8 the tuning table's GEMM path, on AVX-512 VNNI CPUs the int8 kernel
+ * that first rounds x to int8 per block of B = 256 columns (128 where K needs it). So a row is
+ * bit for bit the same at every M of one side of that line, and between the two sides differs
+ * by at most the int8 rounding of x:
+ *
+ *   |y_alone - y_batch| <= bound_r = s_w · Σ_k |q_k| · s_b(k) / 2  (+ f32 summation error),
+ *
+ * q_k the weight row's codes, s_w its scale, s_b = max|x| / 127 over x's block b (x rounded
+ * to nearest: |x - s_b·xq| <= s_b / 2). This test checks, for random x and W (printed seed):
+ *   - every M: every row within bound_r (and the f32 error) of the float64 product of the
+ *     decoded weights — whichever kernel ran;
+ *   - rows of one side of M = 8 bit for bit equal at every M of that side;
+ *   - with QUANTA_OPENCL_GEMM=int8 (the int8 kernel at every M, decode included) bit for bit
+ *     equal at every M: the setting that makes q8 batch-invariant, at decode's cost
+ *     (bench/NOTES.md section 1 v3: 1.36x the GEMV's CPU time per token);
+ *   - f32 weights: bit for bit equal at every M (the GEMV and the GEMM sum a row in one order).
+ * The reference decodes W from its documented layout (formats/README.md: int8 codes, then an
+ * f32 scale per row), not through the library. Exits 77 (SKIP) without an OpenCL device.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cl_test.h"
+#include "test_util.h"
+
+#define MAXM 64
+static const int g_ms[] = {1, 2, 3, 5, 8, 9, 12, 15, 16, 24, 33, 64};
+#define NMS ((int)(sizeof g_ms / sizeof g_ms[0]))
+
+typedef struct problem {
+    quanta_dtype wdt; /* q8 or f32 */
+    int64_t N, K;
+    float *x;       /* [MAXM, K] */
+    void *wq;       /* W [N, K] in wdt's layout */
+    size_t wbytes;
+    double *exact;  /* [MAXM, N]: x · decoded W^T in float64 */
+    double *bound;  /* [MAXM, N]: int8 rounding bound of x plus f32 summation error */
+} problem;
+
+static void problem_make(problem *p, quanta_dtype wdt, qt_rng *r) {
+    p->wdt = wdt;
+    p->K = 256 * (1 + (int64_t)(qt_next(r) % 3)) + (qt_next(r) % 2 ? 128 : 0); /* 256 .. 896: B = 256 or 128 */
+    p->N = 5 + (int64_t)(qt_next(r) % 60);                                      /* off the 4-row tiles */
+    const int64_t N = p->N, K = p->K, B = K % 256 == 0 ? 256 : 128;
+    float *w = malloc((size_t)(N * K) * sizeof *w);
+    p->x = malloc((size_t)(MAXM * K) * sizeof *p->x);
+    p->exact = malloc((size_t)(MAXM * N) * sizeof *p->exact);
+    p->bound = malloc((size_t)(MAXM * N) * sizeof *p->bound);
+    ck_assert(w && p->x && p->exact && p->bound);
+    qt_fill_normal(r, w, (size_t)(N * K), 0.5f);
+    for (int64_t m = 0; m < MAXM; m++) { /* rows of different scales, some outliers */
+        const float sd = qt_uniform(r, 0.05f, 4.0f);
+        qt_fill_normal(r, p->x + m * K, (size_t)K, sd);
+        p->x[m * K + (int64_t)(qt_next(r) % (uint64_t)K)] *= 20.0f;
+    }
+    quanta_tensor_desc wd = {wdt, 2, {N, K}, 0, 0};
+    ck_assert_int_eq(quanta_tensor_bytes(&wd, &p->wbytes), QUANTA_OK);
+    ck_assert_uint_eq(p->wbytes, wdt == QUANTA_Q8 ? (size_t)(N * K + 4 * N) : (size_t)(N * K * 4));
+    p->wq = malloc(p->wbytes);
+    ck_assert(p->wq);
+    ck_assert_msg(quanta_quantize(&wd, w, p->wq, p->wbytes) == QUANTA_OK, "%s", quanta_last_error());
+    free(w);
+    /* f32 weights: decoded as q8 codes 1 with the weight as the scale would be, so one loop
+     * serves both; their kernels never round x, so no int8 term */
+    const int8_t *q = p->wq;
+    const float *wf = p->wq;
+    for (int64_t m = 0; m < MAXM; m++) {
+        const float *xr = p->x + m * K;
+        for (int64_t n = 0; n < N; n++) {
+            float sw = 1.0f;
+            if (wdt == QUANTA_Q8) memcpy(&sw, (const unsigned char *)p->wq + N * K + 4 * n, 4);
+            double acc = 0, mag = 0, round = 0;
+            for (int64_t b = 0; b < K / B; b++) {
+                double amax = 0, qs = 0;
+                for (int64_t k = b * B; k < (b + 1) * B; k++) amax = fmax(amax, fabs(xr[k]));
+                for (int64_t k = b * B; k < (b + 1) * B; k++) {
+                    const double wk = wdt == QUANTA_Q8 ? (double)q[n * K + k] * sw : (double)wf[n * K + k];
+                    acc += wk * xr[k];
+                    mag += fabs(wk * xr[k]);
+                    qs += wdt == QUANTA_Q8 ? abs(q[n * K + k]) : 0;
+                }
+                round += (double)fabsf(sw) * qs * (amax / 127.0) / 2.0;
+            }
+            p->exact[m * N + n] = acc;
+            /* f32 summation over K terms, generously: 4 K eps of the magnitude sum */
+            p->bound[m * N + n] = round * (1 + 1e-5) + 4.0 * (double)K * 5.96e-8 * mag + 1e-30;
+        }
+    }
+}
+
+static void problem_free(problem *p) {
+    free(p->x), free(p->wq), free(p->exact), free(p->bound);
+}
+
+/* y[M, N] = x[0:M] · W^T on be; asserts the matmul ran on the backend (no reference fallback). */
+static void run_matmul(quanta_backend *be, const problem *p, int M, float *y) {
+    quanta_graph *g;
+    quanta_tensor *x, *w, *out;
+    quanta_plan *plan;
+    quanta_tensor_desc xd = {QUANTA_F32, 2, {M, p->K}, 0, 0}, wd = {p->wdt, 2, {p->N, p->K}, 0, 0};
+    ck_assert_int_eq(quanta_graph_create(&g), QUANTA_OK);
+    ck_assert_int_eq(quanta_graph_input(g, "x", &xd, &x), QUANTA_OK);
+    ck_assert_int_eq(quanta_graph_constant(g, "w", &wd, p->wq, p->wbytes, &w), QUANTA_OK);
+    ck_assert_int_eq(quanta_matmul(g, x, w, &out), QUANTA_OK);
+    ck_assert_int_eq(quanta_graph_output(g, out), QUANTA_OK);
+    ck_assert_msg(quanta_plan_create(g, be, &plan) == QUANTA_OK, "%s", quanta_last_error());
+    ck_assert_int_eq(quanta_plan_fallback_count(plan), 0);
+    const size_t ny = (size_t)M * (size_t)p->N;
+    qt_poison_f32(y, ny);
+    ck_assert_int_eq(quanta_plan_set_input(plan, x, p->x, (size_t)M * (size_t)p->K * sizeof(float)), QUANTA_OK);
+    ck_assert_msg(quanta_plan_execute(plan) == QUANTA_OK, "%s", quanta_last_error());
+    ck_assert_int_eq(quanta_plan_get_output(plan, out, y, ny * sizeof *y), QUANTA_OK);
+    quanta_plan_destroy(plan);
+    quanta_graph_destroy(g);
+}
+
+/* Runs every M on be. all_same: rows bit for bit equal at every M; else within each side of
+ * M = 8. Returns the largest |alone - batch| over rows and sides, relative to bound_r. */
+static double check_backend(quanta_backend *be, const problem *p, int all_same, const char *what) {
+    const int64_t N = p->N;
+    float *y[NMS];
+    for (int i = 0; i < NMS; i++) {
+        y[i] = malloc((size_t)(g_ms[i] * N) * sizeof *y[i]);
+        ck_assert(y[i]);
+        run_matmul(be, p, g_ms[i], y[i]);
+        for (int64_t e = 0; e < g_ms[i] * N; e++) {
+            const double err = fabs((double)y[i][e] - p->exact[e]);
+            ck_assert_msg(err <= p->bound[e], "%s N=%lld K=%lld M=%d row %lld col %lld: %.9g, exact %.9g, off by %.3g > %.3g",
+                          what, (long long)N, (long long)p->K, g_ms[i], (long long)(e / N), (long long)(e % N),
+                          (double)y[i][e], p->exact[e], err, p->bound[e]);
+        }
+    }
+    double worst = 0;
+    for (int i = 1; i < NMS; i++) {
+        /* the same row at the smallest M of its side (or the smallest M at all) */
+        const int j0 = all_same || g_ms[i] <= 8 ? 0 : 5; /* g_ms[5] = 9, the first M > 8 */
+        for (int64_t e = 0; e < g_ms[i] * N; e++) {
+            int j = j0;
+            while (g_ms[j] * N <= e) j++; /* the smallest M of that side holding row e / N */
+            if (j < i)
+                ck_assert_msg(memcmp(&y[i][e], &y[j][e], sizeof(float)) == 0,
+                              "%s N=%lld K=%lld: row %lld col %lld differs between M=%d (%.9g) and M=%d (%.9g)", what,
+                              (long long)N, (long long)p->K, (long long)(e / N), (long long)(e % N), g_ms[j],
+                              (double)y[j][e], g_ms[i], (double)y[i][e]);
+            if (g_ms[i] > 8 && e < N * 8) /* against M = 8 (g_ms[4]): the GEMV side */
+                worst = fmax(worst, fabs((double)y[i][e] - (double)y[4][e]) / p->bound[e]);
+        }
+    }
+    for (int i = 0; i < NMS; i++) free(y[i]);
+    return worst;
+}
+
+START_TEST(test_q8_rows_alone_and_batched) {
+    quanta_backend *be;
+    ck_assert_int_eq(qt_cl_open(&be), 0);
+    qt_rng r = qt_rng_make(0xBA7C4);
+    for (int rep = 0; rep < 3; rep++) {
+        problem p;
+        problem_make(&p, QUANTA_Q8, &r);
+        const double worst = check_backend(be, &p, 0, "default paths");
+        printf("q8 N=%lld K=%lld: rows bit for bit equal within M <= 8 and within M > 8; across, up to %.3g of the bound\n",
+               (long long)p.N, (long long)p.K, worst);
+        /* the int8 kernel at every M (lws 0 for the GEMV too): invariant across the line */
+        setenv("QUANTA_OPENCL_GEMM", "int8", 1);
+        quanta_backend *b8;
+        ck_assert_msg(quanta_backend_open("opencl", &b8) == QUANTA_OK, "%s", quanta_last_error());
+        unsetenv("QUANTA_OPENCL_GEMM");
+        check_backend(b8, &p, 1, "QUANTA_OPENCL_GEMM=int8");
+        quanta_backend_close(b8);
+        problem_free(&p);
+    }
+    quanta_backend_close(be);
+}
+END_TEST
+
+/* f32 weights: no kernel rounds x. On CPUs (the one-row-per-work-item GEMV and the row GEMM, as
+ * the device's tuning summary says) both sum a row in one order, so a row is bit for bit the same
+ * at every M, which tests/server/test_batch.py relies on; the GPU class's local-memory reductions
+ * and tiles do not (within the f32 bound only). */
+START_TEST(test_f32_rows_alone_and_batched) {
+    quanta_backend *be;
+    ck_assert_int_eq(qt_cl_open(&be), 0);
+    quanta_device_info info;
+    ck_assert_int_eq(quanta_backend_device(be, &info), QUANTA_OK);
+    const char *tune = strstr(info.details, "gemv lws x rows");
+    const int rows = tune && strstr(tune, " dense 1x") && strstr(tune, "; dense rows/");
+    qt_rng r = qt_rng_make(0xBA7C5);
+    for (int rep = 0; rep < 2; rep++) {
+        problem p;
+        problem_make(&p, QUANTA_F32, &r);
+        const double worst = check_backend(be, &p, rows, "f32 default paths");
+        printf("f32 N=%lld K=%lld: rows bit for bit equal %s; across M = 8 up to %.3g of the f32 bound\n",
+               (long long)p.N, (long long)p.K, rows ? "at every M (CPU kernels)" : "within M <= 8 and within M > 8",
+               worst);
+        problem_free(&p);
+    }
+    quanta_backend_close(be);
+}
+END_TEST
+
+int main(void) {
+    quanta_backend *probe;
+    int rc = qt_cl_open(&probe);
+    if (rc) return rc;
+    quanta_backend_close(probe);
+    Suite *s = suite_create("opencl_batch");
+    TCase *tc = tcase_create("q8");
+    tcase_set_timeout(tc, 600);
+    tcase_add_test(tc, test_q8_rows_alone_and_batched);
+    tcase_add_test(tc, test_f32_rows_alone_and_batched);
+    suite_add_tcase(s, tc);
+    return qt_run_suite(s);
+}
