@@ -116,10 +116,12 @@ int qn_cuda_matmul_dense(int x_dtype, const void *x, int w_dtype, const void *w,
 
 /* Largest M of the GEMV path; larger M go through qn_cuda_ggml_to_tiled + qn_cuda_matmul_q. */
 #define QN_CUDA_GGML_GEMV_MAX_M 8
-/* Smallest K of the GEMV path. Its int8 activations (one scale per 32) leave a relative error
+/* Smallest K of the int8 GEMV. Its int8 activations (one scale per 32) leave a relative error
  * that averages out over long rows but not in a short dot product that cancels (conformance on
- * the H200: NMSE up to 4e-2 at K = 32, one output); below this K the f16 tensor-core path is as
- * cheap and keeps ~11 bits. */
+ * the H200: NMSE up to 4e-2 at K = 32, one output); shorter rows take the GEMV's f32 form
+ * (qn_cuda_ggml_gemv_f32), which decodes each weight exactly and keeps x in f32 (the f16
+ * tensor-core path rounded x to 11 bits: NMSE 1e-3 on one output of K = 256 whose true value
+ * had cancelled to 2e-3, H100 2026-12-05). */
 #define QN_CUDA_GGML_GEMV_MIN_K 512
 /* Bytes of the int8 activation buffer for x[M,K] (K a multiple of 32). */
 size_t qn_cuda_ggml_xq_bytes(int64_t M, int64_t K);
@@ -132,9 +134,15 @@ static inline void qn_cuda_ggml_xq_split(void *buf, int64_t M, int64_t K, int8_t
 }
 /* x[M,K] (any float dtype) quantized to int8 chunks of 32 in xq_buf. */
 int qn_cuda_ggml_quantize_x(int x_dtype, const void *x, int64_t M, int64_t K, void *xq_buf, void *stream);
-/* y[M,N] = x . W^T for M <= QN_CUDA_GGML_GEMV_MAX_M, x given as qn_cuda_ggml_quantize_x left it. */
-int qn_cuda_ggml_gemv(int w_dtype, const void *w, int64_t N, int64_t K, const void *xq_buf, int64_t M, int y_dtype,
-                      void *y, void *stream);
+/* y[M,N] = x . W^T for M <= QN_CUDA_GGML_GEMV_MAX_M, x given as qn_cuda_ggml_quantize_x left it; with w_up
+ * not NULL (same format and shape as w), y = act(x . W^T) * (x . W_up^T) (matmul_glu; act: QN_UNARY_SILU,
+ * _GELU or _GELU_TANH). */
+int qn_cuda_ggml_gemv(int w_dtype, const void *w, const void *w_up, int act, int64_t N, int64_t K, const void *xq_buf,
+                      int64_t M, int y_dtype, void *y, void *stream);
+/* The same from x itself (any float dtype) with f32 arithmetic: the rows shorter than
+ * QN_CUDA_GGML_GEMV_MIN_K. */
+int qn_cuda_ggml_gemv_f32(int w_dtype, const void *w, const void *w_up, int act, int64_t N, int64_t K, int x_dtype,
+                          const void *x, int64_t M, int y_dtype, void *y, void *stream);
 /* Scratch bytes of qn_cuda_ggml_to_tiled for W[N,K]. */
 size_t qn_cuda_ggml_tiled_bytes(int64_t N, int64_t K);
 /* W dequantized into buf in the tiled f16 layout; *out describes it for qn_cuda_matmul_q. */
@@ -190,6 +198,10 @@ int qn_cuda_write_rows(int dst_dtype, void *dst, int src_dtype, const void *src,
                        int64_t BH, int64_t T, int64_t Nmax, int64_t D, int *err_flag, void *stream);
 
 /* ---------------------------------------------------------------- utility */
+
+/* Programmatic dependent launch (cuda_common.cuh) for the kernels launched through qn_launch:
+ * on where on != 0 (the backend turns it on for sm_90 and newer unless QUANTA_CUDA_PDL=0). */
+void qn_cuda_set_pdl(int on);
 
 /* Copies bytes (multiple of 16) with a 16-byte-per-thread kernel (the bandwidth probe). */
 int qn_cuda_copy(void *dst, const void *src, size_t bytes, void *stream);

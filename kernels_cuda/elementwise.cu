@@ -8,21 +8,8 @@
 #include "cuda_common.cuh"
 #include "ggml_xq.cuh"
 
-/* f(v) of a unary op (QN_UNARY_*), shared by qn_k_unary and qn_k_glu. */
-__device__ __forceinline__ float qn_act(int op, float v, float s) {
-    switch (op) {
-    case QN_UNARY_SILU: return v / (1.0f + expf(-v));
-    /* 1 + erf(u) = erfc(-u) and 1 + tanh(u) = 2 / (1 + e^(-2u)): no cancellation for v << 0, where the
-     * sum form loses every digit (a conformance case at v ~ -6 had relative error 1) */
-    case QN_UNARY_GELU: return 0.5f * v * erfcf(-v * QN_F32(QN_SQRT1_2));
-    case QN_UNARY_GELU_TANH:
-        return v / (1.0f + expf(-2.0f * QN_F32(QN_GELU_SQRT_2_OVER_PI) * (v + QN_F32(QN_GELU_CUBIC) * v * v * v)));
-    case QN_UNARY_SCALE: return v * s;
-    default: return v;
-    }
-}
-
 __global__ void qn_k_unary(int op, int xd, const void *x, int yd, void *y, int64_t n, float s) {
+    qn_pdl_begin();
     for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x)
         qn_st(yd, y, i, qn_act(op, qn_ld(xd, x, i), s));
 }
@@ -30,25 +17,26 @@ __global__ void qn_k_unary(int op, int xd, const void *x, int yd, void *y, int64
 extern "C" int qn_cuda_unary(int op, int x_dtype, const void *x, int y_dtype, void *y, int64_t n, float s,
                              void *stream) {
     if (n <= 0) return 0;
-    qn_k_unary<<<qn_cu_blocks(n, 256, 132 * 32), 256, 0, (cudaStream_t)stream>>>(op, x_dtype, x, y_dtype, y, n, s);
-    return qn_cu_launch_status();
+    return qn_launch(qn_k_unary, qn_cu_blocks(n, 256, 132 * 32), 256, 0, (cudaStream_t)stream, op, x_dtype, x, y_dtype, y,
+                     n, s);
 }
 
 /* glu: y = act(gate) * up, the activation kept in f32 (never rounded to the dtype); one pass
  * instead of the activation's and the multiply's two launches. */
 __global__ void qn_k_glu(int op, int dt, const void *g, const void *u, void *y, int64_t n) {
+    qn_pdl_begin();
     for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x)
         qn_st(dt, y, i, qn_act(op, qn_ld(dt, g, i), 0.0f) * qn_ld(dt, u, i));
 }
 
 extern "C" int qn_cuda_glu(int op, int dtype, const void *gate, const void *up, void *y, int64_t n, void *stream) {
     if (n <= 0) return 0;
-    qn_k_glu<<<qn_cu_blocks(n, 256, 132 * 32), 256, 0, (cudaStream_t)stream>>>(op, dtype, gate, up, y, n);
-    return qn_cu_launch_status();
+    return qn_launch(qn_k_glu, qn_cu_blocks(n, 256, 132 * 32), 256, 0, (cudaStream_t)stream, op, dtype, gate, up, y, n);
 }
 
 __global__ void qn_k_binary(int is_mul, int ad, const void *a, int bd, const void *b, int64_t nb, int yd, void *y,
                             int64_t n, int64_t D) {
+    qn_pdl_begin();
     for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) {
         const float u = qn_ld(ad, a, i), v = qn_ld(bd, b, nb == n ? i : i % D);
         qn_st(yd, y, i, is_mul ? u * v : u + v);
@@ -58,9 +46,8 @@ __global__ void qn_k_binary(int is_mul, int ad, const void *a, int bd, const voi
 extern "C" int qn_cuda_binary(int is_mul, int a_dtype, const void *a, int b_dtype, const void *b, int64_t nb,
                               int y_dtype, void *y, int64_t n, int64_t D, void *stream) {
     if (n <= 0) return 0;
-    qn_k_binary<<<qn_cu_blocks(n, 256, 132 * 32), 256, 0, (cudaStream_t)stream>>>(is_mul, a_dtype, a, b_dtype, b, nb,
-                                                                                   y_dtype, y, n, D);
-    return qn_cu_launch_status();
+    return qn_launch(qn_k_binary, qn_cu_blocks(n, 256, 132 * 32), 256, 0, (cudaStream_t)stream, is_mul, a_dtype, a, b_dtype,
+                     b, nb, y_dtype, y, n, D);
 }
 
 /* One block per row. */
@@ -104,6 +91,7 @@ __device__ __forceinline__ float qn_norm_inv(float ss, const qn_norm_args &a) {
 /* Rows of any length: each thread strides the row, reading it twice. */
 __global__ void qn_k_rms_norm(qn_norm_args a) {
     __shared__ float sh[32];
+    qn_pdl_begin();
     const int64_t base = (int64_t)blockIdx.x * a.D;
     float ss = 0.0f;
     for (int64_t d = threadIdx.x; d < a.D; d += blockDim.x) {
@@ -124,6 +112,7 @@ __global__ void qn_k_rms_norm(qn_norm_args a) {
  * qn_k_rms_norm, so the same results. */
 template <int PER> __global__ void qn_k_rms_norm_regs(qn_norm_args a) {
     __shared__ float sh[32];
+    qn_pdl_begin();
     const int64_t base = (int64_t)blockIdx.x * a.D;
     float v[PER], g[PER], q[PER];
     float ss = 0.0f;
@@ -170,11 +159,11 @@ extern "C" int qn_cuda_rms_norm(int x_dtype, const void *x, int r_dtype, const v
     if (D <= 4 * (int64_t)threads) {
         const bool quantize = xq_buf && D % 32 == 0;
         if (quantize) qn_cuda_ggml_xq_split(xq_buf, rows, D, &a.xq, &a.dx, &a.sx);
-        qn_k_rms_norm_regs<4><<<(unsigned)rows, threads, 0, st>>>(a);
-        if (quantize && xq_done) *xq_done = 1;
-    } else
-        qn_k_rms_norm<<<(unsigned)rows, threads, 0, st>>>(a);
-    return qn_cu_launch_status();
+        const int e = qn_launch(qn_k_rms_norm_regs<4>, (unsigned)rows, threads, 0, st, a);
+        if (!e && quantize && xq_done) *xq_done = 1;
+        return e;
+    }
+    return qn_launch(qn_k_rms_norm, (unsigned)rows, threads, 0, st, a);
 }
 
 __global__ void qn_k_softmax(int xd, const void *x, int yd, void *y, int64_t D) {
@@ -241,6 +230,7 @@ extern "C" int qn_cuda_softmax(int x_dtype, const void *x, int y_dtype, void *y,
  * formed in f64 like the oracle: positions of 10^5 would lose radians in f32. */
 __global__ void qn_k_rope(int xd, const void *x, int yd, void *y, const int32_t *pos, int64_t rows, int64_t N,
                           int64_t D, int64_t rot, int mode, double base, double fs) {
+    qn_pdl_begin();
     const int64_t half = rot / 2, per_row = half + (D - rot);
     const int64_t total = rows * per_row;
     for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < total; i += (int64_t)gridDim.x * blockDim.x) {
@@ -267,7 +257,6 @@ extern "C" int qn_cuda_rope(int x_dtype, const void *x, int y_dtype, void *y, co
     if (rows <= 0 || D <= 0 || N <= 0) return 0;
     const double fs = freq_scale != 0.0f ? (double)freq_scale : 1.0;
     const int64_t work = rows * (rot / 2 + (D - rot));
-    qn_k_rope<<<qn_cu_blocks(work, 256, 132 * 32), 256, 0, (cudaStream_t)stream>>>(
-        x_dtype, x, y_dtype, y, pos, rows, N, D, rot, mode, (double)theta_base, fs);
-    return qn_cu_launch_status();
+    return qn_launch(qn_k_rope, qn_cu_blocks(work, 256, 132 * 32), 256, 0, (cudaStream_t)stream, x_dtype, x, y_dtype, y,
+                     pos, rows, N, D, rot, mode, (double)theta_base, fs);
 }

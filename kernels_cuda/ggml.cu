@@ -3,14 +3,16 @@
  *
  * Decode (M <= 8): the activations are first quantized to int8 in chunks of 32 (one f32
  * scale and the two half sums of the codes per chunk); the GEMV kernel then gives each warp
- * one weight row, each lane one 32-element chunk at a time, and takes the dot product of the
- * codes with dp4a: per chunk and half, d * dx * sum(q * xq) + m * dx * sum(xq).
+ * one weight row, each lane every 32nd 32-element chunk (several loaded at once), and takes
+ * the dot product of the codes with dp4a: per chunk and half, d * dx * sum(q * xq) + m * dx *
+ * sum(xq). Rows shorter than QN_CUDA_GGML_GEMV_MIN_K take the f32 form of the same kernel. A
+ * gated MLP's gate and up rows can share a launch, with the activation and the product
+ * (matmul_glu).
  * Larger M: the weight is dequantized into the tiled f16 layout of the tensor-core matmul
  * (cuda_kernels.h) in scratch and multiplied there. */
 #include <stdlib.h>
 #include <string.h>
 
-#include "cp_async.cuh"
 #include "ggml_xq.cuh"
 
 #define QN_GGML_MAX_M 8
@@ -19,6 +21,7 @@
 
 /* One warp per 32-element chunk: xq codes, dx = max|x| / 127, sums of the codes per half. */
 __global__ void qn_k_ggml_quantize_x(int xd, const void *x, int64_t M, int64_t K, int8_t *xq, float *dx, int *sx) {
+    qn_pdl_begin();
     const int64_t nch = K / 32, total = M * nch;
     const int lane = threadIdx.x & 31;
     for (int64_t ch = (blockIdx.x * (int64_t)blockDim.x + threadIdx.x) >> 5; ch < total;
@@ -28,114 +31,121 @@ __global__ void qn_k_ggml_quantize_x(int xd, const void *x, int64_t M, int64_t K
     }
 }
 
-/* ---------------------------------------------------------------- GEMV */
+/* ---------------------------------------------------------------- GEMV (M <= 8) */
 
+/* What a GEMV launch reads and writes. glu: y = act(x . w_gate^T) * (x . w_up^T) with w2 = w_up. */
+struct qn_gemv_args {
+    const uint8_t *w, *w2;
+    size_t rb; /* bytes per weight row */
+    int64_t N, K, M;
+    const int8_t *xq; /* int8 path: x's codes, scales and half sums (qn_cuda_ggml_xq_split) */
+    const float *dx;
+    const int *sx;
+    int xd; /* f32 path: x itself */
+    const void *x;
+    int act, yd;
+    void *y;
+};
+
+/* Chunks a lane decodes per round in the int8 path. All their loads are issued before the first
+ * dot product, so a lane keeps U chunks in flight (72 bytes of q4_0, 136 of q8_0) rather than one:
+ * the one-chunk loop reached 1.1 TB/s (q4_0) of the ~3.3 TB/s an H100 streams, waiting for memory
+ * once per chunk. The sums keep their order (chunk lane, lane + 32, ...), so results are unchanged. */
+#ifndef QN_GEMV_U /* bench/cuda/build_gemv_bench.sh also builds U = 1 for the side-by-side row */
+#define QN_GEMV_U 4
+#endif
+
+/* Lane's share of row `row` . x row m for m < M, int8 activation codes (dp4a). */
 template <int DT, int MC>
-__global__ void __launch_bounds__(128) qn_k_ggml_gemv(const uint8_t *w, size_t row_bytes, int64_t N, int64_t K,
-                                                      const int8_t *xq, const float *dx, const int *sx, int64_t M,
-                                                      int yd, void *y) {
-    const int lane = threadIdx.x & 31;
-    const int64_t n = blockIdx.x * 4 + (threadIdx.x >> 5);
-    if (n >= N) return;
-    const int64_t nch = K / 32;
-    const uint8_t *row = w + (size_t)n * row_bytes;
-    float acc[MC];
+__device__ __forceinline__ void qn_gemv_row_q8(const qn_gemv_args &a, const uint8_t *row, float acc[MC]) {
+    const int64_t nch = a.K / 32;
+    int64_t c = threadIdx.x & 31;
+    for (; c + 32 * (QN_GEMV_U - 1) < nch; c += 32 * QN_GEMV_U) {
+        qn_ggml_chunk ch[QN_GEMV_U];
 #pragma unroll
-    for (int m = 0; m < MC; m++) acc[m] = 0.0f;
-    for (int64_t c = lane; c < nch; c += 32) {
+        for (int u = 0; u < QN_GEMV_U; u++) qn_ggml_load_chunk<DT>(row, c + 32 * u, ch[u]);
+#pragma unroll
+        for (int u = 0; u < QN_GEMV_U; u++) {
+            const int64_t cu = c + 32 * u;
+#pragma unroll
+            for (int m = 0; m < MC; m++)
+                if (m < a.M)
+                    acc[m] = qn_ggml_chunk_dot<DT>(ch[u], a.xq + m * a.K + cu * 32, a.dx + m * nch + cu,
+                                                   a.sx + m * nch + cu, acc[m]);
+        }
+    }
+    for (; c < nch; c += 32) {
         qn_ggml_chunk ch;
         qn_ggml_load_chunk<DT>(row, c, ch);
 #pragma unroll
-        for (int m = 0; m < MC; m++) {
-            if (m < M)
-                acc[m] = qn_ggml_chunk_dot<DT>(ch, xq + m * K + c * 32, dx + m * nch + c, sx + m * nch + c, acc[m]);
+        for (int m = 0; m < MC; m++)
+            if (m < a.M)
+                acc[m] = qn_ggml_chunk_dot<DT>(ch, a.xq + m * a.K + c * 32, a.dx + m * nch + c, a.sx + m * nch + c, acc[m]);
+    }
+}
+
+/* The same with x in its float dtype and each weight value decoded exactly (qn_ggml_chunk_value):
+ * rows shorter than QN_CUDA_GGML_GEMV_MIN_K, where int8 activations would lose too much in a
+ * short dot product that cancels, and f32 arithmetic costs nothing that matters. */
+template <int DT, int MC>
+__device__ __forceinline__ void qn_gemv_row_f32(const qn_gemv_args &a, const uint8_t *row, float acc[MC]) {
+    for (int64_t c = threadIdx.x & 31; c < a.K / 32; c += 32) {
+        qn_ggml_chunk ch;
+        qn_ggml_load_chunk<DT>(row, c, ch);
+        for (int e = 0; e < 32; e++) {
+            const float v = qn_ggml_chunk_value(ch, e);
+#pragma unroll
+            for (int m = 0; m < MC; m++)
+                if (m < a.M) acc[m] = fmaf(v, qn_ld(a.xd, a.x, m * a.K + c * 32 + e), acc[m]);
         }
     }
-#pragma unroll
-    for (int m = 0; m < MC; m++) {
-        float v = acc[m];
-        for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
-        if (lane == 0 && m < M) qn_st(yd, y, m * N + n, v);
-    }
 }
 
-/* Staged GEMV (M = 1, rows of a multiple of 16 bytes; QUANTA_CUDA_GEMV=staged selects it until
- * it has been measured on the device): each warp first copies the bytes of up to 128 chunks of
- * its row into shared memory with 16-byte cp.async (coalesced, every load of the span in flight
- * at once), then each lane decodes its chunks from there exactly as qn_k_ggml_gemv does, in the
- * same order, so the results are bit-identical. Why: the direct kernel reads each lane's block
- * with 2-byte loads at a stride of 18 (q4_0) or 34 (q8_0) bytes, one block per lane at a time:
- * 9-17 load instructions touching 5-9 cache lines each per 32 blocks, and few bytes in flight
- * per warp; it reached 1.14 TB/s (q4_0) and 1.7 TB/s (q8_0) of the ~4 TB/s copy bandwidth. */
-#define QN_GEMV_STAGE_CHUNKS 128
-
-template <int DT> __host__ __device__ constexpr int qn_gemv_stage_bytes() {
-    return QN_GEMV_STAGE_CHUNKS * 32 / qn_ggml_block_elems(DT) * qn_ggml_block_bytes(DT);
-}
-
-template <int DT>
-__global__ void __launch_bounds__(128) qn_k_ggml_gemv_staged(const uint8_t *w, size_t row_bytes, int64_t N, int64_t K,
-                                                             const int8_t *xq, const float *dx, const int *sx, int yd,
-                                                             void *y) {
-    constexpr int SB = qn_gemv_stage_bytes<DT>(), CPB = qn_ggml_block_elems(DT) / 32; /* chunks per block */
-    __shared__ __align__(16) uint8_t stage[4][SB];
+/* Four warps a block. Plain: one weight row per warp. glu: two output rows per block, warps 0-1
+ * take their w_gate rows and warps 2-3 their w_up rows, combined through shared memory. */
+template <int DT, int MC, bool F32X, bool GLU>
+__global__ void __launch_bounds__(128) qn_k_ggml_gemv(qn_gemv_args a) {
+    __shared__ float part[2][2][MC];
+    qn_pdl_begin();
     const int lane = threadIdx.x & 31, wid = threadIdx.x >> 5;
-    const int64_t n = blockIdx.x * 4 + wid;
-    if (n >= N) return; /* the whole warp: no block-wide barrier below */
-    const int64_t nch = K / 32;
-    const uint8_t *row = w + (size_t)n * row_bytes;
-    uint8_t *sm = stage[wid];
-    const uint32_t sm_u32 = qn_smem_u32(sm);
-    float acc = 0.0f;
-    for (int64_t g0 = 0; g0 < nch; g0 += QN_GEMV_STAGE_CHUNKS) {
-        const int64_t left = nch - g0;
-        const int gch = left < QN_GEMV_STAGE_CHUNKS ? (int)left : QN_GEMV_STAGE_CHUNKS;
-        const int bytes = gch / CPB * qn_ggml_block_bytes(DT); /* a multiple of 16 (row_bytes is) */
-        const uint8_t *src = row + (size_t)(g0 / CPB) * qn_ggml_block_bytes(DT);
+    const int64_t n = GLU ? blockIdx.x * 2 + (wid & 1) : blockIdx.x * 4 + wid;
+    if (n < a.N) {
+        const uint8_t *row = (GLU && wid >= 2 ? a.w2 : a.w) + (size_t)n * a.rb;
+        float acc[MC];
 #pragma unroll
-        for (int k = 0; k < (SB / 16 + 31) / 32; k++) {
-            const int i = lane + 32 * k;
-            if (i * 16 < bytes) qn_cp_async16(sm_u32 + 16 * i, src + 16 * i, true);
-        }
-        qn_cp_async_commit();
-        qn_cp_async_wait<0>();
-        __syncwarp();
+        for (int m = 0; m < MC; m++) acc[m] = 0.0f;
+        if (F32X) qn_gemv_row_f32<DT, MC>(a, row, acc);
+        else qn_gemv_row_q8<DT, MC>(a, row, acc);
 #pragma unroll
-        for (int u = 0; u < QN_GEMV_STAGE_CHUNKS / 32; u++) {
-            const int lc = lane + 32 * u;
-            if (lc < gch) {
-                const int64_t c = g0 + lc;
-                qn_ggml_chunk ch;
-                qn_ggml_load_chunk<DT>(sm, lc, ch);
-                acc = qn_ggml_chunk_dot<DT>(ch, xq + c * 32, dx + c, sx + c, acc);
+        for (int m = 0; m < MC; m++) {
+            float v = acc[m];
+            for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+            if (lane == 0 && m < a.M) {
+                if (GLU) part[wid >> 1][wid & 1][m] = v;
+                else qn_st(a.yd, a.y, m * a.N + n, v);
             }
         }
-        __syncwarp(); /* every lane done with the stage before the next span overwrites it */
     }
-    for (int o = 16; o > 0; o >>= 1) acc += __shfl_xor_sync(0xffffffffu, acc, o);
-    if (lane == 0) qn_st(yd, y, n, acc);
+    if (GLU) {
+        __syncthreads();
+        const int r = threadIdx.x / MC, m = threadIdx.x % MC;
+        const int64_t nr = blockIdx.x * 2 + r;
+        if (r < 2 && m < a.M && nr < a.N) qn_st(a.yd, a.y, m * a.N + nr, qn_act(a.act, part[0][r][m], 0.0f) * part[1][r][m]);
+    }
 }
 
-/* Whether QUANTA_CUDA_GEMV=staged asks for the staged kernel (read once). */
-static bool gemv_staged_wanted() {
-    static int wanted = -1;
-    if (wanted < 0) {
-        const char *e = getenv("QUANTA_CUDA_GEMV");
-        wanted = e && !strcmp(e, "staged");
-    }
-    return wanted == 1;
+template <int DT, bool F32X, bool GLU> static int gemv_launch_m(const qn_gemv_args &a, cudaStream_t s) {
+    const dim3 grid((unsigned)(GLU ? (a.N + 1) / 2 : (a.N + 3) / 4));
+    if (a.M == 1) return qn_launch(qn_k_ggml_gemv<DT, 1, F32X, GLU>, grid, 128, 0, s, a);
+    if (a.M == 2) return qn_launch(qn_k_ggml_gemv<DT, 2, F32X, GLU>, grid, 128, 0, s, a);
+    if (a.M <= 4) return qn_launch(qn_k_ggml_gemv<DT, 4, F32X, GLU>, grid, 128, 0, s, a);
+    return qn_launch(qn_k_ggml_gemv<DT, 8, F32X, GLU>, grid, 128, 0, s, a);
 }
 
-template <int DT>
-static void gemv_launch(const uint8_t *w, size_t rb, int64_t N, int64_t K, const int8_t *xq, const float *dx,
-                        const int *sx, int64_t M, int yd, void *y, cudaStream_t s) {
-    const dim3 grid((unsigned)((N + 3) / 4));
-    if (M == 1 && rb % 16 == 0 && ((uintptr_t)w & 15u) == 0 && gemv_staged_wanted())
-        qn_k_ggml_gemv_staged<DT><<<grid, 128, 0, s>>>(w, rb, N, K, xq, dx, sx, yd, y);
-    else if (M == 1) qn_k_ggml_gemv<DT, 1><<<grid, 128, 0, s>>>(w, rb, N, K, xq, dx, sx, M, yd, y);
-    else if (M == 2) qn_k_ggml_gemv<DT, 2><<<grid, 128, 0, s>>>(w, rb, N, K, xq, dx, sx, M, yd, y);
-    else if (M <= 4) qn_k_ggml_gemv<DT, 4><<<grid, 128, 0, s>>>(w, rb, N, K, xq, dx, sx, M, yd, y);
-    else qn_k_ggml_gemv<DT, 8><<<grid, 128, 0, s>>>(w, rb, N, K, xq, dx, sx, M, yd, y);
+template <int DT> static int gemv_launch(const qn_gemv_args &a, bool f32x, cudaStream_t s) {
+    const bool glu = a.w2 != NULL;
+    if (f32x) return glu ? gemv_launch_m<DT, true, true>(a, s) : gemv_launch_m<DT, true, false>(a, s);
+    return glu ? gemv_launch_m<DT, false, true>(a, s) : gemv_launch_m<DT, false, false>(a, s);
 }
 
 extern "C" size_t qn_cuda_ggml_xq_bytes(int64_t M, int64_t K) {
@@ -150,34 +160,45 @@ extern "C" int qn_cuda_ggml_quantize_x(int x_dtype, const void *x, int64_t M, in
     int *sx;
     qn_cuda_ggml_xq_split(xq_buf, M, K, &xq, &dx, &sx);
     const int64_t chunks = M * (K / 32);
-    qn_k_ggml_quantize_x<<<qn_cu_blocks(chunks * 32, 256, 132 * 16), 256, 0, (cudaStream_t)stream>>>(x_dtype, x, M, K, xq,
-                                                                                                   dx, sx);
-    return qn_cu_launch_status();
+    return qn_launch(qn_k_ggml_quantize_x, qn_cu_blocks(chunks * 32, 256, 132 * 16), 256, 0, (cudaStream_t)stream,
+                     x_dtype, x, M, K, xq, dx, sx);
 }
 
-extern "C" int qn_cuda_ggml_gemv(int w_dtype, const void *w, int64_t N, int64_t K, const void *xq_buf, int64_t M,
-                                 int y_dtype, void *y, void *stream) {
+/* The int8 path (xq_buf from qn_cuda_ggml_quantize_x) or, with xq_buf NULL, the f32 path reading x. */
+static int ggml_gemv(int w_dtype, const void *w, const void *w_up, int act, int64_t N, int64_t K, const void *xq_buf,
+                     int x_dtype, const void *x, int64_t M, int y_dtype, void *y, void *stream) {
     if (M <= 0 || N <= 0) return 0;
     if (M > QN_GGML_MAX_M || K % qn_ggml_block_elems(w_dtype)) return (int)cudaErrorInvalidValue;
-    int8_t *xq;
-    float *dx;
-    int *sx;
-    qn_cuda_ggml_xq_split((void *)xq_buf, M, K, &xq, &dx, &sx);
-    const size_t rb = (size_t)(K / qn_ggml_block_elems(w_dtype)) * (size_t)qn_ggml_block_bytes(w_dtype);
-    const uint8_t *wb = (const uint8_t *)w;
+    qn_gemv_args a;
+    memset(&a, 0, sizeof a);
+    if (xq_buf) qn_cuda_ggml_xq_split((void *)xq_buf, M, K, (int8_t **)&a.xq, (float **)&a.dx, (int **)&a.sx);
+    a.w = (const uint8_t *)w, a.w2 = (const uint8_t *)w_up;
+    a.rb = (size_t)(K / qn_ggml_block_elems(w_dtype)) * (size_t)qn_ggml_block_bytes(w_dtype);
+    a.N = N, a.K = K, a.M = M, a.xd = x_dtype, a.x = x, a.act = act, a.yd = y_dtype, a.y = y;
+    const bool f32x = xq_buf == NULL;
     cudaStream_t s = (cudaStream_t)stream;
     switch (w_dtype) {
-    case QN_DT_GGML_Q4_0: gemv_launch<QN_DT_GGML_Q4_0>(wb, rb, N, K, xq, dx, sx, M, y_dtype, y, s); break;
-    case QN_DT_GGML_Q4_1: gemv_launch<QN_DT_GGML_Q4_1>(wb, rb, N, K, xq, dx, sx, M, y_dtype, y, s); break;
-    case QN_DT_GGML_Q5_0: gemv_launch<QN_DT_GGML_Q5_0>(wb, rb, N, K, xq, dx, sx, M, y_dtype, y, s); break;
-    case QN_DT_GGML_Q5_1: gemv_launch<QN_DT_GGML_Q5_1>(wb, rb, N, K, xq, dx, sx, M, y_dtype, y, s); break;
-    case QN_DT_GGML_Q8_0: gemv_launch<QN_DT_GGML_Q8_0>(wb, rb, N, K, xq, dx, sx, M, y_dtype, y, s); break;
-    case QN_DT_GGML_Q4_K: gemv_launch<QN_DT_GGML_Q4_K>(wb, rb, N, K, xq, dx, sx, M, y_dtype, y, s); break;
-    case QN_DT_GGML_Q5_K: gemv_launch<QN_DT_GGML_Q5_K>(wb, rb, N, K, xq, dx, sx, M, y_dtype, y, s); break;
-    case QN_DT_GGML_Q6_K: gemv_launch<QN_DT_GGML_Q6_K>(wb, rb, N, K, xq, dx, sx, M, y_dtype, y, s); break;
+    case QN_DT_GGML_Q4_0: return gemv_launch<QN_DT_GGML_Q4_0>(a, f32x, s);
+    case QN_DT_GGML_Q4_1: return gemv_launch<QN_DT_GGML_Q4_1>(a, f32x, s);
+    case QN_DT_GGML_Q5_0: return gemv_launch<QN_DT_GGML_Q5_0>(a, f32x, s);
+    case QN_DT_GGML_Q5_1: return gemv_launch<QN_DT_GGML_Q5_1>(a, f32x, s);
+    case QN_DT_GGML_Q8_0: return gemv_launch<QN_DT_GGML_Q8_0>(a, f32x, s);
+    case QN_DT_GGML_Q4_K: return gemv_launch<QN_DT_GGML_Q4_K>(a, f32x, s);
+    case QN_DT_GGML_Q5_K: return gemv_launch<QN_DT_GGML_Q5_K>(a, f32x, s);
+    case QN_DT_GGML_Q6_K: return gemv_launch<QN_DT_GGML_Q6_K>(a, f32x, s);
     default: return (int)cudaErrorInvalidValue;
     }
-    return qn_cu_launch_status();
+}
+
+extern "C" int qn_cuda_ggml_gemv(int w_dtype, const void *w, const void *w_up, int act, int64_t N, int64_t K,
+                                 const void *xq_buf, int64_t M, int y_dtype, void *y, void *stream) {
+    if (!xq_buf) return (int)cudaErrorInvalidValue;
+    return ggml_gemv(w_dtype, w, w_up, act, N, K, xq_buf, 0, NULL, M, y_dtype, y, stream);
+}
+
+extern "C" int qn_cuda_ggml_gemv_f32(int w_dtype, const void *w, const void *w_up, int act, int64_t N, int64_t K,
+                                     int x_dtype, const void *x, int64_t M, int y_dtype, void *y, void *stream) {
+    return ggml_gemv(w_dtype, w, w_up, act, N, K, NULL, x_dtype, x, M, y_dtype, y, stream);
 }
 
 /* ---------------------------------------------------------------- dequantization */

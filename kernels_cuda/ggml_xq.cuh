@@ -1,7 +1,7 @@
 /* ggml_xq.cuh — the int8 activation codes of the ggml GEMV (kernels_cuda/ggml.cu): how a warp
  * makes a chunk's codes (qn_k_ggml_quantize_x, and the norms that leave them for the GEMV in
  * elementwise.cu, so both give the same codes) and how a lane takes a weight chunk's dot product
- * with them (the direct and the staged GEMV, so both give the same sums). */
+ * with them. */
 #ifndef QUANTA_KERNELS_CUDA_GGML_XQ_CUH
 #define QUANTA_KERNELS_CUDA_GGML_XQ_CUH
 

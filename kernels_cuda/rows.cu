@@ -127,6 +127,7 @@ extern "C" int qn_cuda_permute(const void *x, void *out, const int64_t xdims[4],
 
 __global__ void qn_k_write_rows(int dd, void *dst, int sd, const void *src, const int32_t *start, int64_t ns,
                                 int64_t BH, int64_t T, int64_t Nmax, int64_t D, int *err) {
+    qn_pdl_begin();
     const int64_t s0 = start[0];
     if (ns == 1 && (s0 < 0 || s0 + T > Nmax)) {
         if (blockIdx.x == 0 && threadIdx.x == 0) atomicExch(err, 2);
@@ -158,9 +159,8 @@ extern "C" int qn_cuda_write_rows(int dst_dtype, void *dst, int src_dtype, const
                                   int64_t ns, int64_t BH, int64_t T, int64_t Nmax, int64_t D, int *err_flag,
                                   void *stream) {
     if (BH <= 0 || T <= 0 || D <= 0) return 0;
-    qn_k_write_rows<<<qn_cu_blocks(BH * T * D, 256, 132 * 16), 256, 0, (cudaStream_t)stream>>>(
-        dst_dtype, dst, src_dtype, src, start, ns, BH, T, Nmax, D, err_flag);
-    return qn_cu_launch_status();
+    return qn_launch(qn_k_write_rows, qn_cu_blocks(BH * T * D, 256, 132 * 16), 256, 0, (cudaStream_t)stream, dst_dtype,
+                     dst, src_dtype, src, start, ns, BH, T, Nmax, D, err_flag);
 }
 
 __global__ void qn_k_copy16(uint4 *dst, const uint4 *src, int64_t n) {
@@ -172,6 +172,10 @@ __global__ void qn_k_copy16(uint4 *dst, const uint4 *src, int64_t n) {
     }
     for (; i < n; i += stride) dst[i] = src[i];
 }
+
+int qn_cuda_pdl_on = 0;
+
+extern "C" void qn_cuda_set_pdl(int on) { qn_cuda_pdl_on = on != 0; }
 
 extern "C" int qn_cuda_copy(void *dst, const void *src, size_t bytes, void *stream) {
     const int64_t n = (int64_t)(bytes / 16);

@@ -1,6 +1,8 @@
 #!/bin/sh
 # Builds bench/cuda/ggml_gemv_bench (outside libquanta: kernels_cuda/ggml.cu and the driver) into $1
-# (default build-gemv/). Usage: bench/cuda/build_gemv_bench.sh [outdir] [gencode...]; from the repository root.
+# (default build-gemv/), and ggml_gemv_bench_u1 with one chunk per lane and round (QN_GEMV_U=1, the
+# kernel before 2026-12-05) for the side-by-side row. Usage: bench/cuda/build_gemv_bench.sh [outdir]
+# [gencode...]; from the repository root.
 set -e
 out=${1:-build-gemv}
 shift 2>/dev/null || true
@@ -11,6 +13,9 @@ mkdir -p "$out"
 inc="-Iinclude -Ibase -Iformats -Ikernels_cuda -Ibench/cuda"
 $NVCC -std=c++17 -O3 -lineinfo $arch $inc -c kernels_cuda/ggml.cu -o "$out/ggml.o" &
 $NVCC -std=c++17 -O3 -lineinfo $arch $inc -c bench/cuda/ggml_gemv_bench.cu -o "$out/ggml_gemv_bench.o" &
+$NVCC -std=c++17 -O3 -lineinfo -DQN_GEMV_U=1 $arch $inc -c kernels_cuda/ggml.cu -o "$out/ggml_u1.o" &
+$NVCC -std=c++17 -O3 -lineinfo -DQN_GEMV_U=1 $arch $inc -c bench/cuda/ggml_gemv_bench.cu -o "$out/ggml_gemv_bench_u1.o" &
 wait
 $NVCC $arch -o "$out/ggml_gemv_bench" "$out/ggml.o" "$out/ggml_gemv_bench.o"
-echo "built $out/ggml_gemv_bench"
+$NVCC $arch -o "$out/ggml_gemv_bench_u1" "$out/ggml_u1.o" "$out/ggml_gemv_bench_u1.o"
+echo "built $out/ggml_gemv_bench $out/ggml_gemv_bench_u1"

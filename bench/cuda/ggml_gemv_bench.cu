@@ -1,9 +1,10 @@
 /*
  * ggml_gemv_bench.cu — kernel rows of the batch-1 ggml GEMV (kernels_cuda/ggml.cu) on the 7B's
  * shapes, against the copy bandwidth measured in the same process. Standalone (links ggml.cu
- * only). The kernel is the one QUANTA_CUDA_GEMV selects (direct by default, `staged`), so run it
- * once with each; every row also prints an FNV-1a hash of the output bytes, which must be the
- * same in both runs (the staged kernel is meant to be bit-identical).
+ * only). build_gemv_bench.sh builds it twice: with the kernel's default chunks per lane and round
+ * (QN_GEMV_U) and with QN_GEMV_U=1 (the one-chunk loop before 2026-12-05), for a side-by-side row;
+ * QUANTA_CUDA_PDL=0 launches without programmatic dependent launch. Every row also prints an
+ * FNV-1a hash of the output bytes, which must be the same in all runs (the sums keep their order).
  *
  *   bench/cuda/build_gemv_bench.sh OUTDIR && OUTDIR/ggml_gemv_bench [csv]
  *
@@ -37,10 +38,19 @@ static void scale_offsets(int dt, std::vector<int> &o) {
     else o = {0};
 }
 
+extern "C" int qn_cuda_pdl_on; /* kernels_cuda/cuda_common.cuh; defined by rows.cu in libquanta */
+int qn_cuda_pdl_on = 0;
+
+#ifndef QN_GEMV_U
+#define QN_GEMV_U 0 /* the kernel's default (not passed to the build) */
+#endif
+
 int main(int argc, char **argv) {
     FILE *csv = argc > 1 ? fopen(argv[1], "w") : nullptr;
-    const char *mode = getenv("QUANTA_CUDA_GEMV");
-    mode = mode && !strcmp(mode, "staged") ? "staged" : "direct";
+    const char *pdl = getenv("QUANTA_CUDA_PDL");
+    qn_cuda_pdl_on = !(pdl && !strcmp(pdl, "0"));
+    char mode[32];
+    snprintf(mode, sizeof mode, "U%d-pdl%d", QN_GEMV_U, qn_cuda_pdl_on);
     cudaStream_t st;
     CK(cudaStreamCreate(&st));
     cudaEvent_t e0, e1;
@@ -93,12 +103,12 @@ int main(int argc, char **argv) {
             const int calls = 50;
             CK(cudaStreamBeginCapture(st, cudaStreamCaptureModeGlobal));
             for (int i = 0; i < calls; i++)
-                CK((cudaError_t)qn_cuda_ggml_gemv(f.dt, w + wbytes * (i % copies), N, K, xq, 1, QN_DT_F32, y, st));
+                CK((cudaError_t)qn_cuda_ggml_gemv(f.dt, w + wbytes * (i % copies), nullptr, 0, N, K, xq, 1, QN_DT_F32, y, st));
             CK(cudaStreamEndCapture(st, &g));
             CK(cudaGraphInstantiate(&ge, g, 0));
             const float ms = graph_median_ms(ge, st, e0, e1, 5);
             const double us = ms * 1e3 / calls, gbps = wbytes / (us * 1e-6) / 1e9;
-            CK((cudaError_t)qn_cuda_ggml_gemv(f.dt, w, N, K, xq, 1, QN_DT_F32, y, st));
+            CK((cudaError_t)qn_cuda_ggml_gemv(f.dt, w, nullptr, 0, N, K, xq, 1, QN_DT_F32, y, st));
             std::vector<uint8_t> hy((size_t)N * 4);
             CK(cudaMemcpyAsync(hy.data(), y, hy.size(), cudaMemcpyDeviceToHost, st));
             CK(cudaStreamSynchronize(st));

@@ -178,6 +178,41 @@ static void choose_kernel(const qn_cuda_attention_args *a, int fast_ok, long lon
     if (!have) (void)qn_cuda_attn_kernel_of(QN_CUDA_ATTN_GENERIC, a->dtype, D, k);
 }
 
+/* Decode (at most the kernel's rb folded rows) where no tensor-core decode kernel applies (f32, or
+ * D = 256): the decode-rows kernel, its key splits (up to 8, about 32 keys each at least, no more
+ * blocks than SMs) one thread-block cluster, so one launch and no partials; one split where the
+ * device has no clusters. Key buffers past QN_DECODE_ROWS_MAX_NK rows keep the split-KV generic
+ * kernel (8 splits would leave each block too many keys). Returns 1 with *pl set (*err: 0 or a
+ * cudaError_t value), or 0. */
+#define QN_DECODE_ROWS_MAX_NK 4096
+static int decode_rows_plan(const qn_cuda_attention_args *a, int fast_ok, long long rows_fold, qn_cuda_attn_plan *pl,
+                            cudaError_t *err) {
+    qn_cuda_attn_kernel k;
+    *err = cudaSuccess;
+    if (fast_ok && rows_fold <= 16 && qn_cuda_attn_kernel_of(QN_CUDA_ATTN_DECODE, a->dtype, (int)a->D, &k)) return 0;
+    if (a->Nk > QN_DECODE_ROWS_MAX_NK || !qn_cuda_attn_kernel_of(QN_CUDA_ATTN_DECODE_ROWS, a->dtype, (int)a->D, &k) ||
+        rows_fold > k.rb)
+        return 0;
+    long long resident = 0;
+    int maxc = 0;
+    if ((*err = resident_blocks(&k, &resident, &maxc)) != cudaSuccess) return 1;
+    long long splits = 1;
+    if (maxc >= 2) {
+        const long long base = a->B * a->Hkv, sms = sm_count_hint(resident);
+        splits = maxc < 8 ? maxc : 8;
+        if (splits > (a->Nk + 31) / 32) splits = (a->Nk + 31) / 32;
+        if (splits > sms / base) splits = sms / base;
+        if (splits < 1) splits = 1;
+    } else {
+        k.cluster = 0;
+    }
+    pl->kernel = k;
+    pl->mblocks = 1;
+    pl->splits = (int)splits;
+    pl->scratch = 0;
+    return 1;
+}
+
 int qn_cuda_attn_make_plan(const qn_cuda_attention_args *a, const qn_cuda_attn_kernel *force, int limit_scratch,
                            qn_cuda_attn_plan *pl) {
     memset(pl, 0, sizeof *pl);
@@ -195,10 +230,12 @@ int qn_cuda_attn_make_plan(const qn_cuda_attention_args *a, const qn_cuda_attn_k
     const int D = (int)a->D;
     const int fast_ok = (a->dtype == QN_DT_F16 || a->dtype == QN_DT_BF16) && a->scale > 0.f && aligned16(a->q) &&
                         aligned16(a->k) && aligned16(a->v) && aligned16(a->out);
+    cudaError_t e;
+    if (!force && decode_rows_plan(a, fast_ok, rows_fold, pl, &e)) return e;
     if (force) pl->kernel = *force;
     else choose_kernel(a, fast_ok, rows_fold, &pl->kernel);
     long long resident = 0;
-    cudaError_t e = resident_blocks(&pl->kernel, &resident, NULL);
+    e = resident_blocks(&pl->kernel, &resident, NULL);
     if (e != cudaSuccess) return e;
     pl->mblocks = (rows_fold + pl->kernel.rb - 1) / pl->kernel.rb;
     const long long base = a->B * a->Hkv * pl->mblocks;

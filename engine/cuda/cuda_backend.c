@@ -53,6 +53,19 @@ static quanta_status cuda_device_info(int index, quanta_device_info *info) {
     return QUANTA_OK;
 }
 
+/* Programmatic dependent launch (kernels_cuda/cuda_common.cuh): on while every device opened so far
+ * is sm_90 or newer, unless QUANTA_CUDA_PDL=0 (a switch for side-by-side timings). */
+static cudaError_t pdl_update(int index) {
+    static int older_seen = 0;
+    int major = 0;
+    cudaError_t e = cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, index);
+    if (e != cudaSuccess) return e;
+    if (major < 9) older_seen = 1;
+    const char *v = getenv("QUANTA_CUDA_PDL");
+    qn_cuda_set_pdl(!older_seen && !(v && !strcmp(v, "0")));
+    return cudaSuccess;
+}
+
 static quanta_status cuda_open(int index, qn_mem_stats *stats, void **self) {
     int n = 0;
     cuda_device_count(&n);
@@ -66,6 +79,7 @@ static quanta_status cuda_open(int index, qn_mem_stats *stats, void **self) {
     s->graphs = !(g && !strcmp(g, "0"));
     cudaError_t e = cudaSetDevice(index);
     if (e == cudaSuccess) e = cudaDeviceGetAttribute(&s->sms, cudaDevAttrMultiProcessorCount, index);
+    if (e == cudaSuccess) e = pdl_update(index);
     if (e == cudaSuccess) e = cudaStreamCreateWithFlags(&s->stream, cudaStreamNonBlocking);
     if (e == cudaSuccess) e = cudaMalloc((void **)&s->err_flag, 4 * sizeof(int));
     if (e == cudaSuccess) e = cudaMemset(s->err_flag, 0, 4 * sizeof(int));

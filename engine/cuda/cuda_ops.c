@@ -48,6 +48,49 @@ static bool matmul_ok(const qn_node *node) {
     return qn_dtype_is_float(w->desc.dtype); /* dense weights without a prepared form */
 }
 
+/* matmul_glu: ggml weights (the table admits no other) in the GEMV's range of M. */
+static bool matmul_glu_ok(const qn_node *node) {
+    int64_t M, N, K;
+    matmul_shapes(node, &M, &N, &K);
+    return M <= QN_CUDA_GGML_GEMV_MAX_M && ggml_ok(src_at(node, 1)) && ggml_ok(src_at(node, 2));
+}
+
+static int glu_act(const qn_node *node) {
+    return node->params.glu_act == QUANTA_GLU_SILU        ? QN_UNARY_SILU
+           : node->params.glu_act == QUANTA_GLU_GELU_TANH ? QN_UNARY_GELU_TANH
+                                                           : QN_UNARY_GELU;
+}
+
+/* ggml weights at M <= QN_CUDA_GGML_GEMV_MAX_M (matmul, and matmul_glu with its w_up): the int8
+ * GEMV for rows of at least QN_CUDA_GGML_GEMV_MIN_K (x quantized once for consecutive matmuls on
+ * the same x, or left quantized by the norm that wrote x), its f32 form for shorter rows. */
+static quanta_status run_gemv_ggml(qn_cuda_state *s, const qn_node *node, int64_t M, int64_t N, int64_t K) {
+    const qn_tensor *x = src_at(node, 0), *w = src_at(node, 1), *y = node->dst;
+    const int glu = node->op == QN_OP_MATMUL_GLU, act = glu ? glu_act(node) : 0;
+    const void *wup = glu ? qn_cuda_ptr(src_at(node, 2)) : NULL, *xp = qn_cuda_ptr(x);
+    const int wd = (int)w->desc.dtype, xd = (int)x->desc.dtype, yd = (int)y->desc.dtype;
+    int e;
+    if (K < QN_CUDA_GGML_GEMV_MIN_K) {
+        e = qn_cuda_ggml_gemv_f32(wd, qn_cuda_ptr(w), wup, act, N, K, xd, xp, M, yd, qn_cuda_ptr(y), s->stream);
+        return e ? qn_cuda_error((cudaError_t)e, "matmul (ggml GEMV, f32)") : QUANTA_OK;
+    }
+    void *xq = NULL;
+    quanta_status st = qn_cuda_xq(s, qn_cuda_ggml_xq_bytes(M, K), &xq);
+    if (st) return st;
+    if (s->xq_src != xp || s->xq_M != M || s->xq_K != K || s->xq_dtype != xd) {
+        if ((e = qn_cuda_ggml_quantize_x(xd, xp, M, K, xq, s->stream)))
+            return qn_cuda_error((cudaError_t)e, "matmul: quantizing x");
+        s->xq_src = xp, s->xq_M = M, s->xq_K = K, s->xq_dtype = xd;
+    }
+    e = qn_cuda_ggml_gemv(wd, qn_cuda_ptr(w), wup, act, N, K, xq, M, yd, qn_cuda_ptr(y), s->stream);
+    /* y overlapping x (an arena reusing x's memory) ends the reuse of its codes */
+    const char *y0 = qn_cuda_ptr(y), *x0 = xp;
+    if (y0 < x0 + (size_t)M * (size_t)K * qn_dtype_elem_size(x->desc.dtype) &&
+        x0 < y0 + (size_t)M * (size_t)N * qn_dtype_elem_size(y->desc.dtype))
+        s->xq_src = NULL;
+    return e ? qn_cuda_error((cudaError_t)e, "matmul (ggml GEMV)") : QUANTA_OK;
+}
+
 /* Whether the ggml tensor-core kernel (kernels_cuda/ggml_mmq.cu) takes the matmuls the GEMV does
  * not; QUANTA_CUDA_GGML_MMQ=0 keeps the older route (the weight dequantized into a tiled f16 copy
  * per call, then qn_cuda_matmul_q), for side-by-side runs. */
@@ -60,31 +103,15 @@ static bool ggml_mmq_wanted(void) {
     return wanted == 1;
 }
 
-/* ggml weights: int8 GEMV for small M and long rows (x quantized once for consecutive matmuls
- * on the same x), else the tensor-core kernel that decodes the blocks per tile (or, switched
- * off, the weight dequantized into tiled f16 in scratch for qn_cuda_matmul_q). */
+/* ggml weights: the GEMV for M <= QN_CUDA_GGML_GEMV_MAX_M (run_gemv_ggml), else the tensor-core
+ * kernel that decodes the blocks per tile (or, switched off, the weight dequantized into tiled f16
+ * in scratch for qn_cuda_matmul_q). */
 static quanta_status run_matmul_ggml(qn_cuda_state *s, const qn_node *node, int64_t M, int64_t N, int64_t K) {
+    if (M <= QN_CUDA_GGML_GEMV_MAX_M) return run_gemv_ggml(s, node, M, N, K);
     const qn_tensor *x = src_at(node, 0), *w = src_at(node, 1), *y = node->dst;
     const int wd = (int)w->desc.dtype;
     quanta_status st;
     int e;
-    if (M <= QN_CUDA_GGML_GEMV_MAX_M && K >= QN_CUDA_GGML_GEMV_MIN_K) {
-        void *xq = NULL;
-        if ((st = qn_cuda_xq(s, qn_cuda_ggml_xq_bytes(M, K), &xq))) return st;
-        const void *xp = qn_cuda_ptr(x);
-        if (s->xq_src != xp || s->xq_M != M || s->xq_K != K || s->xq_dtype != (int)x->desc.dtype) {
-            if ((e = qn_cuda_ggml_quantize_x((int)x->desc.dtype, xp, M, K, xq, s->stream)))
-                return qn_cuda_error((cudaError_t)e, "matmul: quantizing x");
-            s->xq_src = xp, s->xq_M = M, s->xq_K = K, s->xq_dtype = (int)x->desc.dtype;
-        }
-        e = qn_cuda_ggml_gemv(wd, qn_cuda_ptr(w), N, K, xq, M, (int)y->desc.dtype, qn_cuda_ptr(y), s->stream);
-        /* y overlapping x (an arena reusing x's memory) ends the reuse of its codes */
-        const char *y0 = qn_cuda_ptr(y), *x0 = xp;
-        if (y0 < x0 + (size_t)M * (size_t)K * qn_dtype_elem_size(x->desc.dtype) &&
-            x0 < y0 + (size_t)M * (size_t)N * qn_dtype_elem_size(y->desc.dtype))
-            s->xq_src = NULL;
-        return e ? qn_cuda_error((cudaError_t)e, "matmul (ggml GEMV)") : QUANTA_OK;
-    }
     if (ggml_mmq_wanted()) {
         void *scratch = NULL;
         if ((st = qn_cuda_scratch(s, qn_cuda_ggml_mmq_scratch(M, K), &scratch))) return st;
@@ -202,14 +229,15 @@ static quanta_status run_paged_attention(qn_cuda_state *s, const qn_node *node) 
 
 /* ------------------------------------------------------------------ norms */
 
-/* Whether QUANTA_CUDA_NORM_QX=1 asks the norms to leave their result's int8 codes for the ggml
- * GEMV that reads it next (q/k/v after the attention norm, gate/up after the FFN norm): one
- * quantize launch fewer per such norm. Off by default until it has run on the device. */
+/* Whether the norms leave their result's int8 codes for the ggml GEMV that reads it next (q/k/v
+ * after the attention norm, gate/up after the FFN norm): one quantize launch fewer per such norm,
+ * the same codes (greedy text identical on the H100, 2026-12-05). QUANTA_CUDA_NORM_QX=0 turns it
+ * off, for side-by-side timings. */
 static bool norm_qx_wanted(void) {
     static int wanted = -1;
     if (wanted < 0) {
         const char *e = getenv("QUANTA_CUDA_NORM_QX");
-        wanted = e && !strcmp(e, "1");
+        wanted = !(e && !strcmp(e, "0"));
     }
     return wanted == 1;
 }
@@ -250,6 +278,7 @@ const qn_dtype_set qn_cuda_kernels[QN_OP_COUNT] = {
     [QN_OP_PAGED_ATTENTION] = QN_DT_FLOATS | QN_DT_KV_QUANT,
     [QN_OP_GLU] = QN_DT_FLOATS,          /* the plan's fusions (engine/plan.c fuse_nodes) */
     [QN_OP_RMS_NORM_ADD] = QN_DT_FLOATS,
+    [QN_OP_MATMUL_GLU] = QN_DT_GGML_FORMATS, /* fuse_matmul_glu: the ggml GEMV's gate + up + glu */
 };
 
 /* The kernels' own limits of a node in the table (the rest have none). */
@@ -257,6 +286,7 @@ bool qn_cuda_supports_op(void *self, const qn_node *node) {
     (void)self;
     switch (node->op) {
     case QN_OP_MATMUL: return matmul_ok(node);
+    case QN_OP_MATMUL_GLU: return matmul_glu_ok(node);
     case QN_OP_ATTENTION: {
         qn_cuda_attention_args a;
         attention_args(node, &a);
@@ -277,13 +307,19 @@ quanta_status qn_cuda_run(void *self, const qn_node *node) {
     const qn_tensor *x = src_at(node, 0), *b = src_at(node, 1), *y = node->dst;
     /* Cached activation codes stay valid only across consecutive ggml GEMVs (any other op may
      * rewrite the memory they were made from). */
-    if (node->op != QN_OP_MATMUL || !b || !qn_dtype_is_ggml(b->desc.dtype)) s->xq_src = NULL;
+    if ((node->op != QN_OP_MATMUL && node->op != QN_OP_MATMUL_GLU) || !b || !qn_dtype_is_ggml(b->desc.dtype))
+        s->xq_src = NULL;
     const void *xp = x ? qn_cuda_ptr(x) : NULL;
     void *yp = qn_cuda_ptr(y);
     const int xd = x ? (int)x->desc.dtype : 0, yd = (int)y->desc.dtype;
     int e = 0;
     switch (node->op) {
     case QN_OP_MATMUL: return run_matmul(s, node);
+    case QN_OP_MATMUL_GLU: {
+        int64_t M, N, K;
+        matmul_shapes(node, &M, &N, &K);
+        return run_gemv_ggml(s, node, M, N, K);
+    }
     case QN_OP_ATTENTION:
         return run_attention(s, node);
     case QN_OP_PAGED_ATTENTION: return run_paged_attention(s, node);
@@ -302,13 +338,7 @@ quanta_status qn_cuda_run(void *self, const qn_node *node) {
         e = qn_cuda_unary(node->params.approximate ? QN_UNARY_GELU_TANH : QN_UNARY_GELU, xd, xp, yd, yp, elems(x), 0.0f,
                           s->stream);
         break;
-    case QN_OP_GLU: {
-        const int act = node->params.glu_act == QUANTA_GLU_SILU        ? QN_UNARY_SILU
-                        : node->params.glu_act == QUANTA_GLU_GELU_TANH ? QN_UNARY_GELU_TANH
-                                                                        : QN_UNARY_GELU;
-        e = qn_cuda_glu(act, xd, xp, qn_cuda_ptr(b), yp, elems(x), s->stream);
-        break;
-    }
+    case QN_OP_GLU: e = qn_cuda_glu(glu_act(node), xd, xp, qn_cuda_ptr(b), yp, elems(x), s->stream); break;
     case QN_OP_SCALE: e = qn_cuda_unary(QN_UNARY_SCALE, xd, xp, yd, yp, elems(x), node->params.scale, s->stream); break;
     case QN_OP_CONVERT: e = qn_cuda_unary(QN_UNARY_COPY, xd, xp, yd, yp, elems(x), 0.0f, s->stream); break;
     case QN_OP_SOFTMAX: {
