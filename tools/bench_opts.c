@@ -79,3 +79,10 @@ void qn_bench_unload(qn_bench_model *b) {
     b->model = NULL;
     b->be = NULL;
 }
+
+int32_t qn_bench_argmax(const float *logits, int32_t n) {
+    int32_t b = 0;
+    for (int32_t i = 1; i < n; i++)
+        if (logits[i] > logits[b]) b = i;
+    return b;
+}

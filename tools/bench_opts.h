@@ -1,8 +1,8 @@
 /*
- * bench_opts.h — what the `quanta bench` sub-commands that run a model (bench model, bench kv)
- * share: their common options (-m FILE, --backend B, --quant Q, -h/--help) parsed once around
- * each command's own, and the model loading that follows (backend, --quant for that backend,
- * the load, timed, with one-line failures).
+ * bench_opts.h — what the `quanta bench` sub-commands that run a model (bench model, bench kv,
+ * bench paged) share: their common options (-m FILE, --backend B, --quant Q, -h/--help) parsed
+ * once around each command's own, the model loading that follows (backend, --quant for that
+ * backend, the load, timed, with one-line failures), and the greedy token of a logits row.
  */
 #ifndef QUANTA_TOOLS_BENCH_OPTS_H
 #define QUANTA_TOOLS_BENCH_OPTS_H
@@ -45,5 +45,8 @@ typedef struct qn_bench_model {
  * (qn_bench_unload is still safe). */
 int qn_bench_load(const qn_bench_opts *o, const char *path, quanta_model_params *mp, qn_bench_model *out);
 void qn_bench_unload(qn_bench_model *b);
+
+/* The greedy token of a logits row of n: the index of its largest value (the first of equals). */
+int32_t qn_bench_argmax(const float *logits, int32_t n);
 
 #endif

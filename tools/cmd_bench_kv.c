@@ -60,13 +60,6 @@ static void usage(FILE *f) {
 
 static int fail(const char *what) { return qn_fail("bench kv", "%s: %s", what, quanta_last_error()); }
 
-static int32_t argmax(const float *v, int32_t n) {
-    int32_t b = 0;
-    for (int32_t i = 1; i < n; i++)
-        if (v[i] > v[b]) b = i;
-    return b;
-}
-
 /* One set of pools (one per dtype) holding the NP sequences, sequence s in blocks s*MB.. */
 typedef struct pools {
     quanta_kv_pool *p[ND];
@@ -190,12 +183,12 @@ int qn_cmd_bench_kv(int argc, char **argv) {
                     }
                 }
                 if (set || d == 0)
-                    for (int s = 0; s < NP; s++) gen[d][s * N + step] = argmax(lg[d] + (size_t)s * V, V);
+                    for (int s = 0; s < NP; s++) gen[d][s * N + step] = qn_bench_argmax(lg[d] + (size_t)s * V, V);
             }
             if (set) continue;
             for (int s = 0; s < NP; s++) { /* forced: every dtype against f16 and f32, position for position */
                 const float *l0 = lg[0] + (size_t)s * V;
-                const int32_t t0 = argmax(l0, V);
+                const int32_t t0 = qn_bench_argmax(l0, V);
                 double second = -INFINITY;
                 for (int32_t i = 0; i < V; i++) {
                     maxlog = fmax(maxlog, fabs(l0[i]));
@@ -204,11 +197,11 @@ int qn_cmd_bench_kv(int argc, char **argv) {
                 for (int j = 0; j < 4; j++) near[j] += l0[t0] - second < margin_at[j];
                 for (int base = 0; base < 2; base++) {
                     const float *b = lg[base] + (size_t)s * V;
-                    const int32_t top = argmax(b, V);
+                    const int32_t top = qn_bench_argmax(b, V);
                     for (int d = 0; d < ND; d++) {
                         const float *x = lg[d] + (size_t)s * V;
                         for (int32_t i = 0; i < V; i++) maxabs[base][d] = fmax(maxabs[base][d], fabs((double)x[i] - b[i]));
-                        agree[base][d] += argmax(x, V) == top;
+                        agree[base][d] += qn_bench_argmax(x, V) == top;
                     }
                 }
                 total++;

@@ -57,32 +57,27 @@ static double median(double *v, int n) {
     return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
-static int32_t host_argmax(const float *v, int32_t n) {
-    int32_t b = 0;
-    for (int32_t i = 1; i < n; i++)
-        if (v[i] > v[b]) b = i;
-    return b;
-}
-
 typedef struct own_opts {
     int ns[MAX_NS], n_ns, prompt, steps;
 } own_opts;
 
+/* -n LIST: batch sizes separated by single commas; an empty item ("1,,2", a trailing comma) or
+ * an item too long to be a number is an error, not skipped or cut. */
 static int parse_list(const char *cmd, const char *arg, own_opts *o) {
-    char buf[128];
-    snprintf(buf, sizeof buf, "%s", arg);
     o->n_ns = 0;
-    for (char *t = strtok(buf, ","); t; t = strtok(NULL, ",")) {
-        if (o->n_ns == MAX_NS) {
-            qn_fail(cmd, "-n: at most %d batch sizes", MAX_NS);
-            return QN_EXIT_USAGE;
-        }
-        if (qn_arg_int(cmd, "-n", t, 1, 256, &o->ns[o->n_ns])) return QN_EXIT_USAGE;
+    for (const char *t = arg;; t++) {
+        const char *e = strchr(t, ',');
+        const size_t len = e ? (size_t)(e - t) : strlen(t);
+        char item[16];
+        if (len == 0 || len >= sizeof item) return qn_usage_error(cmd, "-n '%s': not a comma-separated list of numbers", arg);
+        if (o->n_ns == MAX_NS) return qn_usage_error(cmd, "-n '%s': at most %d batch sizes", arg, MAX_NS);
+        memcpy(item, t, len);
+        item[len] = '\0';
+        if (qn_arg_int(cmd, "-n", item, 1, 256, &o->ns[o->n_ns])) return QN_EXIT_USAGE;
         o->n_ns++;
+        if (!e) return QN_EXIT_OK;
+        t = e;
     }
-    if (o->n_ns) return QN_EXIT_OK;
-    qn_fail(cmd, "-n: no batch size");
-    return QN_EXIT_USAGE;
 }
 
 static int own_opt(void *ctx, const char *cmd, int c, const char *arg) {
@@ -130,7 +125,7 @@ static int run_batch(quanta_model *m, int32_t V, int n, int prompt, int steps, u
                 goto done;
             }
             t_pre[n_pre++] = now_ms() - t0;
-            if (at + T == prompt) tok[s] = host_argmax(lg, V), pos[s] = prompt;
+            if (at + T == prompt) tok[s] = qn_bench_argmax(lg, V), pos[s] = prompt;
         }
     /* one untimed step of each kind first (plans, recordings), then alternate the kinds */
     for (int k = -1; k < steps; k++)
@@ -140,7 +135,7 @@ static int run_batch(quanta_model *m, int32_t V, int n, int prompt, int steps, u
                 kind ? quanta_model_eval_paged_greedy(pool, n, 1, tok, pos, tables, NULL, greedy)
                      : quanta_model_eval_paged(pool, n, 1, tok, pos, tables, NULL, lg, (size_t)n * (size_t)V);
             if (!st && !kind)
-                for (int s = 0; s < n; s++) greedy[s] = host_argmax(lg + (size_t)s * V, V);
+                for (int s = 0; s < n; s++) greedy[s] = qn_bench_argmax(lg + (size_t)s * V, V);
             const double ms = now_ms() - t0;
             if (st) {
                 rc = fail("decode");
