@@ -1,8 +1,8 @@
 /*
- * bench_opts.h — what the `quanta bench` sub-commands that run a model (bench model, bench kv)
- * share: their common options (-m FILE, --backend B, --quant Q, -h/--help) parsed once around
- * each command's own, and the model loading that follows (backend, --quant for that backend,
- * the load, timed, with one-line failures).
+ * bench_opts.h — what the `quanta bench` sub-commands that run a model (bench model, bench kv,
+ * bench paged) share: their common options (-m FILE, --backend B, --quant Q, -h/--help) parsed
+ * once around each command's own, the model loading that follows (backend, --quant for that
+ * backend, the load, timed, with one-line failures), and the greedy token of a logits row.
  */
 #ifndef QUANTA_TOOLS_BENCH_OPTS_H
 #define QUANTA_TOOLS_BENCH_OPTS_H

@@ -63,21 +63,23 @@ typedef struct own_opts {
     int ns[MAX_NS], n_ns, prompt, steps;
 } own_opts;
 
+/* -n LIST: batch sizes separated by single commas; an empty item ("1,,2", a trailing comma) or
+ * an item too long to be a number is an error, not skipped or cut. */
 static int parse_list(const char *cmd, const char *arg, own_opts *o) {
-    char buf[128];
-    snprintf(buf, sizeof buf, "%s", arg);
     o->n_ns = 0;
-    for (char *t = strtok(buf, ","); t; t = strtok(NULL, ",")) {
-        if (o->n_ns == MAX_NS) {
-            qn_fail(cmd, "-n: at most %d batch sizes", MAX_NS);
-            return QN_EXIT_USAGE;
-        }
-        if (qn_arg_int(cmd, "-n", t, 1, 256, &o->ns[o->n_ns])) return QN_EXIT_USAGE;
+    for (const char *t = arg;; t++) {
+        const char *e = strchr(t, ',');
+        const size_t len = e ? (size_t)(e - t) : strlen(t);
+        char item[16];
+        if (len == 0 || len >= sizeof item) return qn_usage_error(cmd, "-n '%s': not a comma-separated list of numbers", arg);
+        if (o->n_ns == MAX_NS) return qn_usage_error(cmd, "-n '%s': at most %d batch sizes", arg, MAX_NS);
+        memcpy(item, t, len);
+        item[len] = '\0';
+        if (qn_arg_int(cmd, "-n", item, 1, 256, &o->ns[o->n_ns])) return QN_EXIT_USAGE;
         o->n_ns++;
+        if (!e) return QN_EXIT_OK;
+        t = e;
     }
-    if (o->n_ns) return QN_EXIT_OK;
-    qn_fail(cmd, "-n: no batch size");
-    return QN_EXIT_USAGE;
 }
 
 static int own_opt(void *ctx, const char *cmd, int c, const char *arg) {
