@@ -64,6 +64,8 @@ typedef struct qc_case {
     int32_t bcast;         /* add/mul: b is one row */
     int64_t v, t;          /* get_rows: table rows, ids; write_rows: t = rows written */
     int64_t h, nmax, start; /* write_rows */
+    int32_t scatter;       /* write_rows: start holds t rows, one per written row (distinct, random) */
+    int32_t special;       /* argmax: rows with a NaN, -Inf only, two +Inf, a tie */
     int32_t bs;            /* paged_attention: block size (pool rows per block) */
     int64_t nblk;          /* paged_attention: blocks in the pools */
 } qc_case;

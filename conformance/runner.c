@@ -62,10 +62,12 @@ static void desc_str(const quanta_tensor_desc *d, char *buf, size_t n) {
 /* Decodes the raw output into f32 (NaN stays NaN, so the poison of unwritten elements shows). */
 static void to_f32(const quanta_tensor_desc *desc, const void *raw, size_t bytes, float *v, size_t n) {
     const quanta_dtype t = desc->dtype;
-    if (t != QUANTA_F32 && t != QUANTA_F16 && t != QUANTA_BF16) { /* a quantized KV buffer (write_rows) */
+    if (t != QUANTA_F32 && t != QUANTA_F16 && t != QUANTA_BF16 && t != QUANTA_I32) { /* a quantized KV buffer */
         if (quanta_dequantize(desc, raw, bytes, v, n) != QUANTA_OK)
             for (size_t i = 0; i < n; i++) v[i] = NAN;
     } else if (t == QUANTA_F32) memcpy(v, raw, n * sizeof *v);
+    else if (t == QUANTA_I32) /* argmax's indices: exact in f32 below 2^24 */
+        for (size_t i = 0; i < n; i++) v[i] = (float)((const int32_t *)raw)[i];
     else if (t == QUANTA_F16)
         for (size_t i = 0; i < n; i++) v[i] = quanta_f16_to_f32(((const uint16_t *)raw)[i]);
     else

@@ -38,6 +38,7 @@ typedef enum qn_op {
     QN_OP_RMS_NORM_ADD, /* r + rms_norm(x) with weight: a post-norm and its residual add (fused by plans) */
     QN_OP_RMS_NORM_ROPE, /* rope(rms_norm(x) with weight): q/k norms and their rope (fused by plans) */
     QN_OP_MATMUL_GLU, /* act(x·w_gate^T) * (x·w_up^T): a gated MLP's two projections and activation (fused by plans) */
+    QN_OP_ARGMAX, /* the index of each row's largest element (a server's greedy tokens on the device) */
     QN_OP_COUNT
 } qn_op;
 
@@ -95,7 +96,7 @@ typedef struct qn_op_params {
  *   matmul: x, w                attention: q, k, v, mask, kv_lens
  *   rms_norm: x, weight         rope: x, positions        add_rms_norm: a, b, weight
  *   rms_norm_add: x, r, weight  matmul_glu: x, w_gate, w_up  rms_norm_rope: x, weight, positions
- *   silu/gelu/scale/softmax/permute/convert: x
+ *   silu/gelu/scale/softmax/permute/convert/argmax: x
  *   add/mul: a, b               get_rows: table, ids        glu: gate, up
  *   write_rows: dst, src, start (dst and the node's dst share memory: the write is in place)
  *   all_reduce: x
@@ -131,7 +132,7 @@ typedef uint64_t qn_dtype_set;
     [QN_OP_ATTENTION] = QN_DT_FLOATS, [QN_OP_RMS_NORM] = QN_DT_FLOATS, [QN_OP_ROPE] = QN_DT_FLOATS,                    \
     [QN_OP_SILU] = QN_DT_FLOATS, [QN_OP_GELU] = QN_DT_FLOATS, [QN_OP_ADD] = QN_DT_FLOATS, [QN_OP_MUL] = QN_DT_FLOATS,  \
     [QN_OP_SCALE] = QN_DT_FLOATS, [QN_OP_SOFTMAX] = QN_DT_FLOATS, [QN_OP_PERMUTE] = QN_DT_DENSE,                      \
-    [QN_OP_CONVERT] = QN_DT_FLOATS, [QN_OP_ADD_RMS_NORM] = QN_DT_FLOATS
+    [QN_OP_CONVERT] = QN_DT_FLOATS, [QN_OP_ADD_RMS_NORM] = QN_DT_FLOATS, [QN_OP_ARGMAX] = QN_DT_FLOATS
 /* Every dense dtype (what permute moves). */
 #define QN_DT_DENSE (QN_DT_FLOATS | QN_DT_BIT(QUANTA_I32) | QN_DT_BIT(QUANTA_U8))
 

@@ -290,6 +290,21 @@ static quanta_status infer_softmax(quanta_tensor *const *src, qn_op_params *p, q
     return QUANTA_OK;
 }
 
+static quanta_status infer_argmax(quanta_tensor *const *src, qn_op_params *p, quanta_tensor_desc *out) {
+    (void)p;
+    TRY(check_activation(src[0], "argmax", "x"));
+    const quanta_tensor_desc *d = &src[0]->desc;
+    if (d->ndim < 1 || d->dims[d->ndim - 1] < 1)
+        return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "quanta_argmax: x needs at least one dim and a last dim >= 1");
+    if (d->dims[d->ndim - 1] > INT32_MAX)
+        return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "quanta_argmax: x's last dim %lld does not fit an i32 index",
+                            (long long)d->dims[d->ndim - 1]);
+    *out = *d;
+    out->dtype = QUANTA_I32;
+    out->dims[d->ndim - 1] = 1;
+    return QUANTA_OK;
+}
+
 /* The communicator is only carried here; the reference backend's all_reduce (engine/ref/
  * ref_all_reduce.c) meets the other ranks through it when the node runs. */
 static quanta_status infer_all_reduce(quanta_tensor *const *src, qn_op_params *p, quanta_tensor_desc *out) {
@@ -389,8 +404,11 @@ static quanta_status infer_write_rows(quanta_tensor *const *src, qn_op_params *p
                             "(B, H, D must match and T <= Nmax)",
                             (long long)sd[0], (long long)sd[1], (long long)sd[2], (long long)sd[3], (long long)dd[0],
                             (long long)dd[1], (long long)dd[2], (long long)dd[3]);
-    if (start->desc.dtype != QUANTA_I32 || start->desc.ndim != 1 || start->desc.dims[0] != 1)
-        return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "quanta_write_rows: start must be i32 [1]");
+    if (start->desc.dtype != QUANTA_I32 || start->desc.ndim != 1 || (start->desc.dims[0] != 1 && start->desc.dims[0] != sd[2]))
+        return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT,
+                            "quanta_write_rows: start must be i32 [1] (consecutive rows) or i32 [T] = [%lld] (a row "
+                            "each), got %s [%lld]%s", (long long)sd[2], dt(start->desc.dtype),
+                            (long long)start->desc.dims[0], start->desc.ndim != 1 ? " (not 1-D)" : "");
     *out = dst->desc;
     return QUANTA_OK;
 }
@@ -410,6 +428,7 @@ static const qn_op_def op_table[QN_OP_COUNT] = {
     [QN_OP_MUL] = {"mul", 2, SRC("a", "b"), 0, false, infer_mul, qn_ref_mul, 0},
     [QN_OP_SCALE] = {"scale", 1, SRC("x"), 0, false, infer_scale, qn_ref_scale, 0},
     [QN_OP_SOFTMAX] = {"softmax", 1, SRC("x"), 0, false, infer_softmax, qn_ref_softmax, 0},
+    [QN_OP_ARGMAX] = {"argmax", 1, SRC("x"), 0, false, infer_argmax, qn_ref_argmax, 0},
     [QN_OP_GET_ROWS] = {"get_rows", 2, SRC("table", "ids"), 0, false, infer_get_rows, qn_ref_get_rows, 0},
     [QN_OP_PERMUTE] = {"permute", 1, SRC("x"), 0, false, infer_permute, qn_ref_permute, 0},
     [QN_OP_CONVERT] = {"convert", 1, SRC("x"), 0, false, infer_convert, qn_ref_convert, 0},

@@ -57,6 +57,7 @@ quanta_status qn_ref_add(const qn_node *node);
 quanta_status qn_ref_mul(const qn_node *node);
 quanta_status qn_ref_scale(const qn_node *node);
 quanta_status qn_ref_softmax(const qn_node *node);
+quanta_status qn_ref_argmax(const qn_node *node);
 quanta_status qn_ref_convert(const qn_node *node);
 quanta_status qn_ref_get_rows(const qn_node *node);
 quanta_status qn_ref_permute(const qn_node *node);

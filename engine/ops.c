@@ -128,6 +128,10 @@ quanta_status quanta_softmax(quanta_graph *g, quanta_tensor *x, quanta_tensor **
     return qn_op_build(g, QN_OP_SOFTMAX, &x, NULL, out);
 }
 
+quanta_status quanta_argmax(quanta_graph *g, quanta_tensor *x, quanta_tensor **out) {
+    return qn_op_build(g, QN_OP_ARGMAX, &x, NULL, out);
+}
+
 quanta_status quanta_add(quanta_graph *g, quanta_tensor *a, quanta_tensor *b, quanta_tensor **out) {
     quanta_tensor *src[] = {a, b};
     return qn_op_build(g, QN_OP_ADD, src, NULL, out);

@@ -352,6 +352,11 @@ QUANTA_API quanta_status quanta_matmul_glu(quanta_graph *g, quanta_tensor *x, qu
 QUANTA_API quanta_status quanta_scale(quanta_graph *g, quanta_tensor *x, float s, quanta_tensor **out);
 /* Softmax over the last dimension. */
 QUANTA_API quanta_status quanta_softmax(quanta_graph *g, quanta_tensor *x, quanta_tensor **out);
+/* out (i32, x's shape with the last dim 1) = the index of the largest element of each row of x
+ * (f32, f16 or bf16) over its last dim: the first one where several tie, a +Inf before any finite
+ * value; -1 for a row holding a NaN, or -Inf only (no element can be chosen). A greedy decoder's
+ * next tokens, computed where the logits are so that only the indices are read back. */
+QUANTA_API quanta_status quanta_argmax(quanta_graph *g, quanta_tensor *x, quanta_tensor **out);
 /* out[T,D] (f32) = table[ids[t], :]; table [V,D] of any dtype/format; ids i32 [T]. */
 QUANTA_API quanta_status quanta_get_rows(quanta_graph *g, quanta_tensor *table, quanta_tensor *ids,
                                          quanta_tensor **out);
@@ -366,8 +371,10 @@ QUANTA_API quanta_status quanta_convert(quanta_graph *g, quanta_tensor *x, quant
                                         quanta_tensor **out);
 /*
  * Writes src[B,H,T,D] into a buffer tensor dst[B,H,Nmax,D] at rows start[0] .. start[0]+T-1
- * (start: i32 [1], read at run time), e.g. appending to a KV cache. out is dst after the
- * write: ops that must see the new rows take out, not dst. Rows past Nmax are an error.
+ * (start: i32 [1], read at run time), e.g. appending to a KV cache; or, with start i32 [T],
+ * row t of src into dst row start[t] (a scatter: one new KV row for each of many sequences of a
+ * paged cache in one op; a row named twice ends up holding unspecified values). out is dst
+ * after the write: ops that must see the new rows take out, not dst. Rows past Nmax are an error.
  * src and dst share a float dtype, or dst is a q8 / fp8_e4m3 KV pool and src any float dtype:
  * each written row of D is quantized on its own (its f32 scale = max|x| / 127 or / 448, codes
  * rounded half to even, formats/README.md), and no other row or scale of dst changes.
@@ -648,6 +655,13 @@ QUANTA_API uint64_t quanta_kv_pool_bytes(const quanta_kv_pool *pool);
 QUANTA_API quanta_status quanta_model_eval_paged(quanta_kv_pool *pool, int32_t n, int32_t T, const int32_t *tokens,
                                                  const int32_t *positions, const int32_t *tables,
                                                  const int32_t *local_tables, float *logits, size_t logits_count);
+/* The same step, returning each sequence's greedy token instead of its logits: greedy[n] (not
+ * NULL) = the first largest logit of its row (quanta_argmax), -1 where the row has a NaN or only
+ * -inf. The argmax runs on the device, so only n indices come back rather than n * n_vocab floats. */
+QUANTA_API quanta_status quanta_model_eval_paged_greedy(quanta_kv_pool *pool, int32_t n, int32_t T,
+                                                        const int32_t *tokens, const int32_t *positions,
+                                                        const int32_t *tables, const int32_t *local_tables,
+                                                        int32_t *greedy);
 
 typedef struct quanta_model_memory {
     uint64_t weights_bytes;      /* weight buffers on the device */

@@ -29,12 +29,34 @@ inline float qn_hsum16(float16 v) {
 #define QN_ERR_GET_ROWS_ID 3
 #define QN_ERR_PAGED_KV_LENS 4
 #define QN_ERR_PAGED_BLOCK 5
+#define QN_ERR_WRITE_ROWS_ROW 6
 inline void qn_report(global int *err, int code, int a, int b, int c) {
     if (atomic_cmpxchg((volatile global int *)err, 0, -1) != 0) return;
     err[1] = a;
     err[2] = b;
     err[3] = c;
     atomic_xchg((volatile global int *)err, code);
+}
+
+/* The dst row that src row t goes to: start[0] + t (ns = 1), or start[t] (ns = T: a scatter);
+ * -1 (and the error reported, once per op by the work-item `first`) when it is outside dst. */
+inline long qn_write_row_dest(const global uchar *startp, ulong sto, ulong ns, ulong t, ulong T, ulong Nmax,
+                              int first, global int *err) {
+    const global int *st = (const global int *)(startp + sto);
+    if (ns == 1) {
+        const int start = st[0];
+        if (start < 0 || (ulong)start + T > Nmax) {
+            if (first) qn_report(err, QN_ERR_WRITE_ROWS_START, start, (int)T, (int)Nmax);
+            return -1;
+        }
+        return (long)start + (long)t;
+    }
+    const int r = st[t];
+    if (r < 0 || (ulong)r >= Nmax) {
+        qn_report(err, QN_ERR_WRITE_ROWS_ROW, (int)t, r, (int)Nmax);
+        return -1;
+    }
+    return r;
 }
 
 inline float qn_bf16_f32(ushort b) { return as_float(((uint)b) << 16); }

@@ -146,6 +146,35 @@ kernel void qn_softmax(const global uchar *x, ulong xo, int xdt, global uchar *y
     for (size_t d = l; d < D; d += ls) qn_st(y + yo, ydt, base + d, exp(qn_ld(x + xo, xdt, base + d) - mx) * inv);
 }
 
+/* One work-group per row of D elements: the index of the largest, the first on ties, -1 for a
+ * row with a NaN or -Inf only. Each item keeps its own best over a strided part (its indices
+ * rise, so a strict > keeps the first), then the group's tree keeps the larger value, the lower
+ * index on ties; a NaN anywhere sets the row's flag (vi < 0 with vnan). */
+kernel void qn_argmax(const global uchar *x, ulong xo, int xdt, global int *y, ulong yo, ulong D, local float *rv,
+                      local int *ri) {
+    const size_t row = get_group_id(0), l = get_local_id(0), ls = get_local_size(0), base = row * D;
+    float best = -INFINITY;
+    int bi = -1, nan = 0;
+    for (size_t d = l; d < D; d += ls) {
+        const float v = qn_ld(x + xo, xdt, base + d);
+        if (v != v) nan = 1;
+        else if (v > best) best = v, bi = (int)d;
+    }
+    rv[l] = best;
+    ri[l] = nan ? -2 : bi; /* -2: this part holds a NaN */
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (size_t s = ls / 2; s > 0; s >>= 1) {
+        if (l < s) {
+            const int i0 = ri[l], i1 = ri[l + s];
+            if (i0 == -2 || i1 == -2) ri[l] = -2;
+            else if (i1 >= 0 && (i0 < 0 || rv[l + s] > rv[l] || (rv[l + s] == rv[l] && i1 < i0)))
+                rv[l] = rv[l + s], ri[l] = i1;
+        }
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    if (l == 0) ((global int *)((global uchar *)y + yo))[row] = ri[0] < 0 ? -1 : ri[0];
+}
+
 #ifdef cl_khr_fp64
 #pragma OPENCL EXTENSION cl_khr_fp64 : enable
 #define QN_ANGLE double
@@ -335,22 +364,20 @@ kernel void qn_permute_rows(const global uchar *x, ulong xo, global uchar *y, ul
     }
 }
 
-/* dst[bh, start + t, :] = src[bh, t, :] (float dtypes converted; others copied by bytes).
- * start is read here, on the device, so enqueueing this op never waits for the queue (a KV
- * cache write per layer and step would otherwise drain it twice per layer); a start that
- * would write outside dst writes nothing and reports start, T and Nmax through err (qn_report). */
+/* dst[bh, start + t, :] = src[bh, t, :], or dst[bh, start[t], :] with one start per row (ns = T)
+ * (float dtypes converted; others copied by bytes). start is read here, on the device, so
+ * enqueueing this op never waits for the queue (a KV cache write per layer and step would
+ * otherwise drain it twice per layer); a start that would write outside dst writes nothing
+ * (that row, with one start per row) and reports what it was through err (qn_report). */
 kernel void qn_write_rows(const global uchar *s, ulong so, int sdt, global uchar *d, ulong dof, int ddt,
                           int es, ulong n, ulong T, ulong Nmax, ulong D, const global uchar *startp, ulong sto,
-                          global int *err) {
+                          ulong ns, global int *err) {
     size_t i = get_global_id(0);
     if (i >= n) return;
-    const int start = *(const global int *)(startp + sto);
-    if (start < 0 || (ulong)start + T > Nmax) {
-        if (i == 0) qn_report(err, QN_ERR_WRITE_ROWS_START, start, (int)T, (int)Nmax);
-        return;
-    }
     size_t c = i % D, row = i / D, t = row % T, bh = row / T;
-    size_t di = (bh * Nmax + (size_t)start + t) * D + c;
+    const long dr = qn_write_row_dest(startp, sto, ns, t, T, Nmax, i == 0, err);
+    if (dr < 0) return;
+    size_t di = (bh * Nmax + (size_t)dr) * D + c;
     if (sdt == ddt && (sdt > QN_DT_BF16)) {
         for (int k = 0; k < es; k++) d[dof + di * es + k] = s[so + i * es + k];
     } else {

@@ -52,22 +52,20 @@ inline uchar qn_kv_e4m3(float x) {
     return (uchar)(sign | r);
 }
 
-/* write_rows of src [BH, T, D] (float) into a quantized pool [BH, Nmax, D] at rows start..: each
+/* write_rows of src [BH, T, D] (float) into a quantized pool [BH, Nmax, D] at rows start.. (or
+ * start[t] each, ns = T): each
  * row gets scale max|x| / 127 (q8, codes rint-clamped to +-127) or / 448 (e4m3); an all-zero
  * row gets scale 0 and zero codes. A start outside the pool sets the error flag (as write_rows). */
 kernel void qn_paged_kv_write(const global uchar *sb, ulong so, int sdt, global uchar *db, ulong dof, int ddt,
-                              ulong BH, ulong T, ulong Nmax, int D, const global uchar *startp, ulong sto,
+                              ulong BH, ulong T, ulong Nmax, int D, const global uchar *startp, ulong sto, ulong ns,
                               global int *err) {
     const size_t i = get_global_id(0);
     if (i >= BH * T) return;
-    const int start = *(const global int *)(startp + sto);
-    if (start < 0 || (ulong)start + T > Nmax) {
-        if (i == 0) qn_report(err, QN_ERR_WRITE_ROWS_START, start, (int)T, (int)Nmax);
-        return;
-    }
+    const long dr = qn_write_row_dest(startp, sto, ns, i % T, T, Nmax, i == 0, err);
+    if (dr < 0) return;
     const global uchar *x = sb + so;
     global uchar *d = db + dof;
-    const size_t srow = i * (size_t)D, drow = (i / T) * Nmax + (size_t)start + i % T;
+    const size_t srow = i * (size_t)D, drow = (i / T) * Nmax + (size_t)dr;
     float amax = 0.0f;
     for (int c = 0; c < D; c++) amax = fmax(amax, fabs(qn_ld(x, sdt, srow + c)));
     const float scale = amax / (ddt == QN_DT_Q8 ? 127.0f : QN_FP8_E4M3_MAX);

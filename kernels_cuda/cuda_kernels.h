@@ -168,6 +168,8 @@ int qn_cuda_rms_norm(int x_dtype, const void *x, int r_dtype, const void *r, int
                      const void *p, int y_dtype, void *y, int64_t rows, int64_t D, float eps, int plus_one,
                      void *xq_buf, int *xq_done, void *stream);
 int qn_cuda_softmax(int x_dtype, const void *x, int y_dtype, void *y, int64_t rows, int64_t D, void *stream);
+/* y[r] (i32) = the index of row r's largest element (first on ties; -1 for a NaN or -Inf only). */
+int qn_cuda_argmax(int x_dtype, const void *x, int32_t *y, int64_t rows, int64_t D, void *stream);
 /* x[rows, D] where row r has position pos[r % N]. mode 0 = NORM, 1 = NEOX. */
 int qn_cuda_rope(int x_dtype, const void *x, int y_dtype, void *y, const int32_t *pos, int64_t rows, int64_t N,
                  int64_t D, int64_t rot, int mode, float theta_base, float freq_scale, void *stream);
@@ -182,8 +184,9 @@ int qn_cuda_get_rows(const qn_quant_layout *t, const void *base, const int32_t *
 /* out.dims[i] = x.dims[perm[i]]; dims padded to 4 at the front; es = element size. */
 int qn_cuda_permute(const void *x, void *out, const int64_t xdims[4], const int perm4[4], size_t es,
                     void *stream);
-/* dst[B,H,Nmax,D] rows start[0].. = src[B,H,T,D]; a bad start sets *err_flag to 2. */
-int qn_cuda_write_rows(int dst_dtype, void *dst, int src_dtype, const void *src, const int32_t *start,
+/* dst[B,H,Nmax,D] rows start[0].. = src[B,H,T,D] (ns = 1), or row t into start[t] (ns = T); a bad
+ * start sets *err_flag to 2. */
+int qn_cuda_write_rows(int dst_dtype, void *dst, int src_dtype, const void *src, const int32_t *start, int64_t ns,
                        int64_t BH, int64_t T, int64_t Nmax, int64_t D, int *err_flag, void *stream);
 
 /* ---------------------------------------------------------------- utility */

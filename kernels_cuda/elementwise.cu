@@ -190,6 +190,44 @@ __global__ void qn_k_softmax(int xd, const void *x, int yd, void *y, int64_t D) 
     for (int64_t d = threadIdx.x; d < D; d += blockDim.x) qn_st(yd, y, base + d, expf(qn_ld(xd, x, base + d) - mx) * inv);
 }
 
+/* One block per row: each thread keeps its best over a strided part (rising indices: a strict >
+ * keeps the first), then a shared-memory tree keeps the larger value, the lower index on ties.
+ * Index -2 marks a part holding a NaN (the row's answer is then -1, as for -Inf only). */
+__global__ void qn_k_argmax(int xd, const void *x, int32_t *y, int64_t D) {
+    __shared__ float sv[1024];
+    __shared__ int si[1024];
+    const int64_t base = (int64_t)blockIdx.x * D;
+    float best = -INFINITY;
+    int bi = -1, nan = 0;
+    for (int64_t d = threadIdx.x; d < D; d += blockDim.x) {
+        const float v = qn_ld(xd, x, base + d);
+        if (v != v) nan = 1;
+        else if (v > best) best = v, bi = (int)d;
+    }
+    const int l = threadIdx.x;
+    sv[l] = best;
+    si[l] = nan ? -2 : bi;
+    __syncthreads();
+    for (int s = blockDim.x / 2; s > 0; s >>= 1) {
+        if (l < s) {
+            const int i0 = si[l], i1 = si[l + s];
+            if (i0 == -2 || i1 == -2) si[l] = -2;
+            else if (i1 >= 0 && (i0 < 0 || sv[l + s] > sv[l] || (sv[l + s] == sv[l] && i1 < i0)))
+                sv[l] = sv[l + s], si[l] = i1;
+        }
+        __syncthreads();
+    }
+    if (l == 0) y[blockIdx.x] = si[0] < 0 ? -1 : si[0];
+}
+
+extern "C" int qn_cuda_argmax(int x_dtype, const void *x, int32_t *y, int64_t rows, int64_t D, void *stream) {
+    if (rows <= 0 || D <= 0) return 0;
+    if (rows > 0x7fffffff) return (int)cudaErrorInvalidValue;
+    const int threads = D >= 1024 ? 1024 : D >= 256 ? 256 : 64;
+    qn_k_argmax<<<(unsigned)rows, threads, 0, (cudaStream_t)stream>>>(x_dtype, x, y, D);
+    return qn_cu_launch_status();
+}
+
 extern "C" int qn_cuda_softmax(int x_dtype, const void *x, int y_dtype, void *y, int64_t rows, int64_t D,
                                void *stream) {
     if (rows <= 0 || D <= 0) return 0;

@@ -115,16 +115,21 @@ extern "C" int qn_cuda_paged_attention(const qn_cuda_paged_args *a) {
  * the row's scale, every lane its codes (q8: rint, clamped to +-127; e4m3: round to nearest even,
  * saturating, like formats/fp8.c). */
 __global__ void qn_paged_kv_write_kernel(int ddt, uint8_t *dst, int sdt, const void *src, const int32_t *start,
-                                         int64_t BH, int64_t T, int64_t Nmax, int64_t D, int *err) {
+                                         int64_t ns, int64_t BH, int64_t T, int64_t Nmax, int64_t D, int *err) {
     const int64_t s0 = start[0];
-    if (s0 < 0 || s0 + T > Nmax) {
+    if (ns == 1 && (s0 < 0 || s0 + T > Nmax)) {
         if (blockIdx.x == 0 && threadIdx.x == 0) atomicExch(err, 2);
         return;
     }
     const int64_t i = (int64_t)blockIdx.x * PA_WARPS + threadIdx.x / PA_LANES;
     const int lane = threadIdx.x % PA_LANES;
     if (i >= BH * T) return;
-    const int64_t drow = (i / T) * Nmax + s0 + i % T;
+    const int64_t r = ns == 1 ? s0 + i % T : start[i % T]; /* one start per row: a scatter */
+    if (r < 0 || r >= Nmax) {
+        if (lane == 0) atomicCAS(err, 0, 2);
+        return;
+    }
+    const int64_t drow = (i / T) * Nmax + r;
     float amax = 0.0f;
     for (int64_t d = lane; d < D; d += PA_LANES) amax = fmaxf(amax, fabsf(qn_ld(sdt, src, i * D + d)));
 #pragma unroll
@@ -144,11 +149,12 @@ __global__ void qn_paged_kv_write_kernel(int ddt, uint8_t *dst, int sdt, const v
 }
 
 extern "C" int qn_cuda_paged_kv_write(int dst_dtype, void *dst, int src_dtype, const void *src, const int32_t *start,
-                                      int64_t BH, int64_t T, int64_t Nmax, int64_t D, int *err_flag, void *stream) {
+                                      int64_t ns, int64_t BH, int64_t T, int64_t Nmax, int64_t D, int *err_flag,
+                                      void *stream) {
     const int64_t rows = BH * T;
     if (rows <= 0 || D <= 0) return 0;
     const unsigned blocks = (unsigned)((rows + PA_WARPS - 1) / PA_WARPS);
     qn_paged_kv_write_kernel<<<blocks, PA_WARPS * PA_LANES, 0, (cudaStream_t)stream>>>(
-        dst_dtype, (uint8_t *)dst, src_dtype, src, start, BH, T, Nmax, D, err_flag);
+        dst_dtype, (uint8_t *)dst, src_dtype, src, start, ns, BH, T, Nmax, D, err_flag);
     return qn_cu_launch_status();
 }

@@ -38,11 +38,12 @@ typedef struct qn_cuda_paged_args {
 int qn_cuda_paged_attention(const qn_cuda_paged_args *a);
 
 /* write_rows of src [BH, T, D] (f32, f16 or bf16) into a quantized pool dst [BH, Nmax, D] (dst_dtype
- * QUANTA_Q8 or QUANTA_FP8_E4M3) at rows start[0]..: each row quantized with its own scale (max|x| /
- * 127 or / 448, formats/q8.c and formats/fp8.c). A start outside the pool sets *err_flag to 2 (the
- * write_rows code the backend reports at synchronize). Returns 0 or a cudaError_t value. */
-int qn_cuda_paged_kv_write(int dst_dtype, void *dst, int src_dtype, const void *src, const int32_t *start, int64_t BH,
-                           int64_t T, int64_t Nmax, int64_t D, int *err_flag, void *stream);
+ * QUANTA_Q8 or QUANTA_FP8_E4M3) at rows start[0].. (ns = 1) or row t at start[t] (ns = T): each row
+ * quantized with its own scale (max|x| / 127 or / 448, formats/q8.c and formats/fp8.c). A start
+ * outside the pool sets *err_flag to 2 (the write_rows code the backend reports at synchronize).
+ * Returns 0 or a cudaError_t value. */
+int qn_cuda_paged_kv_write(int dst_dtype, void *dst, int src_dtype, const void *src, const int32_t *start, int64_t ns,
+                           int64_t BH, int64_t T, int64_t Nmax, int64_t D, int *err_flag, void *stream);
 
 #ifdef __cplusplus
 }

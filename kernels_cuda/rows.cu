@@ -125,17 +125,22 @@ extern "C" int qn_cuda_permute(const void *x, void *out, const int64_t xdims[4],
     return qn_cu_launch_status();
 }
 
-__global__ void qn_k_write_rows(int dd, void *dst, int sd, const void *src, const int32_t *start, int64_t BH,
-                                int64_t T, int64_t Nmax, int64_t D, int *err) {
+__global__ void qn_k_write_rows(int dd, void *dst, int sd, const void *src, const int32_t *start, int64_t ns,
+                                int64_t BH, int64_t T, int64_t Nmax, int64_t D, int *err) {
     const int64_t s0 = start[0];
-    if (s0 < 0 || s0 + T > Nmax) {
+    if (ns == 1 && (s0 < 0 || s0 + T > Nmax)) {
         if (blockIdx.x == 0 && threadIdx.x == 0) atomicExch(err, 2);
         return;
     }
     const int64_t total = BH * T * D;
     for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < total; i += (int64_t)gridDim.x * blockDim.x) {
         const int64_t d = i % D, t = (i / D) % T, bh = i / (D * T);
-        const int64_t di = (bh * Nmax + s0 + t) * D + d;
+        const int64_t r = ns == 1 ? s0 + t : start[t]; /* one start per row: a scatter */
+        if (r < 0 || r >= Nmax) {
+            atomicCAS(err, 0, 2);
+            continue;
+        }
+        const int64_t di = (bh * Nmax + r) * D + d;
         if (dd == sd) {
             if (dd == QN_DT_F32 || dd == QN_DT_I32)
                 ((uint32_t *)dst)[di] = ((const uint32_t *)src)[i];
@@ -150,10 +155,11 @@ __global__ void qn_k_write_rows(int dd, void *dst, int sd, const void *src, cons
 }
 
 extern "C" int qn_cuda_write_rows(int dst_dtype, void *dst, int src_dtype, const void *src, const int32_t *start,
-                                  int64_t BH, int64_t T, int64_t Nmax, int64_t D, int *err_flag, void *stream) {
+                                  int64_t ns, int64_t BH, int64_t T, int64_t Nmax, int64_t D, int *err_flag,
+                                  void *stream) {
     if (BH <= 0 || T <= 0 || D <= 0) return 0;
     qn_k_write_rows<<<qn_cu_blocks(BH * T * D, 256, 132 * 16), 256, 0, (cudaStream_t)stream>>>(
-        dst_dtype, dst, src_dtype, src, start, BH, T, Nmax, D, err_flag);
+        dst_dtype, dst, src_dtype, src, start, ns, BH, T, Nmax, D, err_flag);
     return qn_cu_launch_status();
 }
 

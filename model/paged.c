@@ -7,8 +7,8 @@
  *
  * A step is either decode (n sequences, one token each, any positions) or a prefill piece of one
  * sequence (T tokens from a block boundary). The step graph computes q, k, v for all its rows
- * as one [n*T, E] batch, writes each sequence's new k/v rows into the pools with write_rows (one
- * write per block the step touches; rows picked with get_rows), and runs one paged_attention
+ * as one [n*T, E] batch, writes all their new k/v rows into the pools with one write_rows per
+ * pool (row i to the pool row its table names: a scatter), and runs one paged_attention
  * over all sequences per layer, sliding-window layers with their window (the op skips keys
  * outside it).
  *
@@ -23,8 +23,12 @@
  * table may name), so they write only there and read only what they wrote. Rows never mix in a
  * step (per-row matmuls and norms, per-sequence attention), so a real row's result is the one
  * the unpadded step computes where the backend's matmul does not choose its kernel by the row
- * count (test_model_paged.c checks bit equality on ref). QUANTA_PAGED_PAD=0 turns the
- * buckets off (diagnostics).
+ * count (test_model_paged.c checks bit equality on ref). Prefill pieces likewise run the plan of
+ * the next multiple of 16 tokens (a prompt's last piece would otherwise plan its own length),
+ * the extra rows writing into the sink and reading it past the piece's real end, which no real
+ * query sees (causal). Each layer writes every new k/v row of the step with one write_rows per
+ * pool (a row each, through the block tables), not an op per sequence. QUANTA_PAGED_PAD=0 turns
+ * the buckets off (diagnostics).
  *
  * Sliding-window layers may have pools and block tables of their own (n_local_blocks > 0): a
  * sequence then needs local blocks only for the positions its window still covers, and the
@@ -48,18 +52,22 @@
 #include "paged_fake.h"
 #include "paged_smooth.h"
 
-/* Step plans kept: decode buckets (12 cover 1..64 rows), prefill lengths. */
+/* Step plans kept: decode buckets (12 cover 1..64 rows), prefill lengths (multiples of
+ * QN_PAGED_PREFILL_GRAIN: 4 cover the server's 64-token pieces). */
 #define QN_PAGED_DECODE_PLANS 12
-#define QN_PAGED_PREFILL_PLANS 4
+#define QN_PAGED_PREFILL_PLANS 6
+#define QN_PAGED_PREFILL_GRAIN 16
 #define QN_PAGED_PLANS (QN_PAGED_DECODE_PLANS + QN_PAGED_PREFILL_PLANS)
 
 typedef struct paged_step {
-    int32_t n, T, nseg;
+    int32_t n, T;
     uint64_t used; /* the pool's clock at its last use (0: empty slot) */
     quanta_graph *graph;
     quanta_plan *plan;
     quanta_tensor *ids, *pos, *table, *ltable, *lens, *logits;
-    quanta_tensor **start, **lstart; /* per write segment: global layers', local layers' rows */
+    quanta_tensor *last; /* prefill: the row [1] whose logits are wanted (the piece's last real token) */
+    quanta_tensor *greedy; /* [rows, 1] i32: argmax of each logits row, computed on the device */
+    quanta_tensor *rows, *lrows; /* [n * T]: the pool row each new k/v row goes to (global, local layers) */
 } paged_step;
 
 struct quanta_kv_pool {
@@ -89,8 +97,6 @@ struct quanta_kv_pool {
 static void step_free(paged_step *s) {
     quanta_plan_destroy(s->plan);
     quanta_graph_destroy(s->graph);
-    free(s->start);
-    free(s->lstart);
     memset(s, 0, sizeof *s);
 }
 
@@ -283,23 +289,15 @@ void quanta_kv_pool_destroy(quanta_kv_pool *p) {
     free(p);
 }
 
-/* The rows [from, from + count) of x2 [N, W] as [1, H, count, D] (W = H * D), in dtype dt. */
-static quanta_tensor *rows_as_heads(gb *b, quanta_tensor *x2, int32_t from, int32_t count, int64_t H, int64_t D,
-                                    quanta_dtype dt) {
-    quanta_tensor *ids = NULL, *r = NULL;
-    int32_t *idx = malloc((size_t)count * sizeof *idx);
-    if (!idx && !b->st) b->st = qn_error_set(QUANTA_ERR_OUT_OF_MEMORY, "quanta_model_eval_paged: no memory");
-    for (int32_t i = 0; idx && i < count; i++) idx[i] = from + i;
-    quanta_tensor_desc d = qn_desc(QUANTA_I32, 1, count, 0, 0, 0);
-    if (!b->st) b->st = quanta_graph_constant(b->g, "rows", &d, idx, (size_t)count * sizeof *idx, &ids);
-    free(idx);
-    if (!b->st) b->st = quanta_get_rows(b->g, x2, ids, &r);
-    r = reshape(b, r, 4, 1, count, H, D);
-    return to_dtype(b, swap12(b, r, count, H, D), dt);
+/* Rows x2 [N, H * D] as heads [1, H, N, D]. */
+static quanta_tensor *rows_to_heads(gb *b, quanta_tensor *x2, int64_t N, int64_t H, int64_t D) {
+    return swap12(b, reshape(b, x2, 4, 1, N, H, D), N, H, D);
 }
 
 /* Builds the step graph for n sequences of T tokens (decode: T = 1; prefill: n = 1 from a
- * block boundary, ceil(T / bs) write segments). */
+ * block boundary). Each layer writes all n * T new k and v rows with one write_rows each, row i
+ * to pool row rows[i] (the blocks the tables name), so a step's writes are two ops per layer
+ * whatever n is. */
 static quanta_status step_build(quanta_kv_pool *p, int32_t n, int32_t T, paged_step *s) {
     quanta_model *m = p->model;
     const qn_model_config *c = &m->cfg;
@@ -307,21 +305,17 @@ static quanta_status step_build(quanta_kv_pool *p, int32_t n, int32_t T, paged_s
     memset(s, 0, sizeof *s);
     s->n = n;
     s->T = T;
-    s->nseg = T == 1 ? n : (T + p->bs - 1) / p->bs;
-    s->start = calloc((size_t)s->nseg, sizeof *s->start);
-    s->lstart = calloc((size_t)s->nseg, sizeof *s->lstart);
-    gb b = {NULL, s->start && s->lstart ? QUANTA_OK
-                                        : qn_error_set(QUANTA_ERR_OUT_OF_MEMORY, "quanta_model_eval_paged: no memory")};
-    if (!b.st) b.st = quanta_graph_create(&s->graph);
+    gb b = {NULL, QUANTA_OK};
+    b.st = quanta_graph_create(&s->graph);
     b.g = s->graph;
     s->ids = input(&b, "ids", QUANTA_I32, 1, N, 0);
     s->pos = input(&b, "pos", QUANTA_I32, 1, N, 0);
     s->table = input(&b, "block_table", QUANTA_I32, 2, n, p->mb);
     s->lens = input(&b, "kv_lens", QUANTA_I32, 1, n, 0);
-    for (int i = 0; i < s->nseg; i++) s->start[i] = input(&b, "start", QUANTA_I32, 1, 1, 0);
+    s->rows = input(&b, "kv_rows", QUANTA_I32, 1, N, 0);
     if (p->n_local > 0) {
         s->ltable = input(&b, "local_block_table", QUANTA_I32, 2, n, p->mb);
-        for (int i = 0; i < s->nseg; i++) s->lstart[i] = input(&b, "local_start", QUANTA_I32, 1, 1, 0);
+        s->lrows = input(&b, "local_kv_rows", QUANTA_I32, 1, N, 0);
     }
     quanta_tensor *x = qn_gb_embed(&b, m, s->ids);
     for (int il = 0; il < c->n_layer && !b.st; il++) {
@@ -331,20 +325,18 @@ static quanta_status step_build(quanta_kv_pool *p, int32_t n, int32_t T, paged_s
             quanta_tensor *r = buf(&b, p->rot);
             q = matmul(&b, q, r), k = matmul(&b, k, r), v = matmul(&b, v, r);
         }
-        quanta_tensor *k2 = reshape(&b, swap12(&b, k, Hkv, N, Dh), 2, N, Hkv * Dh, 0, 0);
-        quanta_tensor *v2 = reshape(&b, swap12(&b, v, Hkv, N, Dh), 2, N, Hkv * Dh, 0, 0);
-        if (p->kneg) k2 = add(&b, k2, buf(&b, p->kneg[il])); /* smoothing (paged_smooth.h): k - mu_k */
-        if (p->vneg) v2 = add(&b, v2, buf(&b, p->vneg[il])); /* the value shift: v - v_0 */
+        /* the shifts (paged_smooth.h) add a row [Hkv * D] to the rows [N, Hkv * D] */
+        if (p->kneg) /* smoothing: k - mu_k */
+            k = rows_to_heads(&b, add(&b, reshape(&b, swap12(&b, k, Hkv, N, Dh), 2, N, Hkv * Dh, 0, 0),
+                                      buf(&b, p->kneg[il])), N, Hkv, Dh);
+        if (p->vneg) /* the value shift: v - v_0 */
+            v = rows_to_heads(&b, add(&b, reshape(&b, swap12(&b, v, Hkv, N, Dh), 2, N, Hkv * Dh, 0, 0),
+                                      buf(&b, p->vneg[il])), N, Hkv, Dh);
         quanta_tensor *kc = buf(&b, p->k[il]), *vc = buf(&b, p->v[il]);
         const int local = is_local(p, il);
-        quanta_tensor **start = local ? s->lstart : s->start;
-        for (int g = 0; g < s->nseg && !b.st; g++) { /* each write lands in one block */
-            int32_t from = T == 1 ? g : g * p->bs, count = T == 1 ? 1 : (T - from < p->bs ? T - from : p->bs);
-            quanta_tensor *kg = rows_as_heads(&b, k2, from, count, Hkv, Dh, p->adt);
-            quanta_tensor *vg = rows_as_heads(&b, v2, from, count, Hkv, Dh, p->adt);
-            if (!b.st) b.st = quanta_write_rows(b.g, kc, kg, start[g], &kc);
-            if (!b.st) b.st = quanta_write_rows(b.g, vc, vg, start[g], &vc);
-        }
+        quanta_tensor *rows = local ? s->lrows : s->rows;
+        if (!b.st) b.st = quanta_write_rows(b.g, kc, to_dtype(&b, k, p->adt), rows, &kc);
+        if (!b.st) b.st = quanta_write_rows(b.g, vc, to_dtype(&b, v, p->adt), rows, &vc);
         /* q as [n, Hq, T, D]: decode [1, Hq, n, D] -> [n, Hq, 1, D]; prefill is already that. */
         if (T == 1) q = reshape(&b, swap12(&b, q, Hq, n, Dh), 4, n, Hq, 1, Dh);
         q = to_dtype(&b, q, p->adt);
@@ -358,15 +350,14 @@ static quanta_status step_build(quanta_kv_pool *p, int32_t n, int32_t T, paged_s
         x = qn_gb_layer_out(&b, m, il, x, to_dtype(&b, a, QUANTA_F32), NULL);
     }
     x = norm(&b, c, x, buf(&b, m->output_norm));
-    if (T > 1) { /* prefill: only the last row feeds the head */
-        quanta_tensor *last = NULL;
-        int32_t li = T - 1;
-        quanta_tensor_desc d = qn_desc(QUANTA_I32, 1, 1, 0, 0, 0);
-        if (!b.st) b.st = quanta_graph_constant(b.g, "last", &d, &li, sizeof li, &last);
-        if (!b.st) b.st = quanta_get_rows(b.g, x, last, &x);
+    if (T > 1) { /* prefill: only the last real row feeds the head */
+        s->last = input(&b, "last", QUANTA_I32, 1, 1, 0);
+        if (!b.st) b.st = quanta_get_rows(b.g, x, s->last, &x);
     }
     s->logits = matmul(&b, x, buf(&b, m->output ? m->output : m->tok_embd));
     if (!b.st) b.st = quanta_graph_output(b.g, s->logits);
+    if (!b.st) b.st = quanta_argmax(b.g, s->logits, &s->greedy);
+    if (!b.st) b.st = quanta_graph_output(b.g, s->greedy);
     if (!b.st) b.st = quanta_plan_create(b.g, m->backend, &s->plan);
     if (b.st) step_free(s);
     return b.st;
@@ -415,9 +406,67 @@ static quanta_status step_for(quanta_kv_pool *p, int32_t n, int32_t T, paged_ste
     return QUANTA_OK;
 }
 
+/* Sets the inputs of step st (nb >= n sequences of Tp >= T tokens) for the caller's n sequences
+ * of T tokens, and runs it. Padding is masked into the pools' sink blocks (one past the caller's
+ * blocks, never in a caller's table): decode rows [n, nb) are token 0 at position 0 with a table
+ * of one sink block; a prefill piece's rows [T, Tp) continue its positions, write their k/v into
+ * the sink and see the sink for table columns past the piece's real end, so they read nothing a
+ * real row wrote and no real row reads them (causal: every real query sits before them). */
+static quanta_status fill_and_run(quanta_kv_pool *p, paged_step *st, int32_t n, int32_t T, const int32_t *tokens,
+                                  const int32_t *positions, const int32_t *tables, const int32_t *local_tables) {
+    const int32_t nb = st->n, Tp = st->T;
+    const size_t NT = (size_t)nb * (size_t)Tp, MBs = (size_t)p->mb;
+    int32_t *ids = malloc(NT * sizeof *ids), *pos = malloc(NT * sizeof *pos), *lens = malloc((size_t)nb * sizeof *lens);
+    int32_t *tab = malloc((size_t)nb * MBs * sizeof *tab), *ltab = local_tables ? malloc((size_t)nb * MBs * sizeof *ltab) : NULL;
+    int32_t *rows = malloc(2 * NT * sizeof *rows), *lrows = rows ? rows + NT : NULL;
+    if (!ids || !pos || !lens || !tab || (local_tables && !ltab) || !rows) {
+        free(ids), free(pos), free(lens), free(tab), free(ltab), free(rows);
+        return qn_error_set(QUANTA_ERR_OUT_OF_MEMORY, "quanta_model_eval_paged: no memory");
+    }
+    memcpy(tab, tables, (size_t)n * MBs * sizeof *tab);
+    if (ltab) memcpy(ltab, local_tables, (size_t)n * MBs * sizeof *ltab);
+    for (int32_t s = 0; s < nb; s++) {
+        const int32_t at = s < n ? positions[s] : 0;
+        for (int32_t t = 0; t < Tp; t++) {
+            pos[s * Tp + t] = at + t;
+            ids[s * Tp + t] = s < n && t < T ? tokens[s * T + t] : 0;
+        }
+        lens[s] = at + Tp;
+        if (s >= n) {
+            for (size_t j = 0; j < MBs; j++) tab[s * MBs + j] = j ? -1 : p->n_blocks;
+            for (size_t j = 0; ltab && j < MBs; j++) ltab[s * MBs + j] = j ? -1 : p->n_local;
+        }
+        /* a padded piece's columns past its real end: the sink */
+        for (int32_t j = (at + T - 1) / p->bs + 1; s < n && j <= (at + Tp - 1) / p->bs; j++) {
+            tab[s * MBs + (size_t)j] = p->n_blocks;
+            if (ltab) ltab[s * MBs + (size_t)j] = p->n_local;
+        }
+    }
+    quanta_status e = quanta_plan_set_input(st->plan, st->ids, ids, NT * sizeof *ids);
+    if (!e) e = quanta_plan_set_input(st->plan, st->pos, pos, NT * sizeof *pos);
+    if (!e) e = quanta_plan_set_input(st->plan, st->table, tab, (size_t)nb * MBs * sizeof *tab);
+    if (!e) e = quanta_plan_set_input(st->plan, st->lens, lens, (size_t)nb * sizeof *lens);
+    if (!e && ltab) e = quanta_plan_set_input(st->plan, st->ltable, ltab, (size_t)nb * MBs * sizeof *ltab);
+    /* the pool row of every new k/v row: row i (sequence i / Tp) at position pos[i]; a padded
+     * piece's rows land in the sink block, each in a row of its own */
+    for (size_t i = 0; i < NT; i++) {
+        const size_t at = (i / (size_t)Tp) * MBs + (size_t)(pos[i] / p->bs);
+        const int pad_row = (int32_t)(i % (size_t)Tp) >= T;
+        rows[i] = (pad_row ? p->n_blocks : tab[at]) * p->bs + pos[i] % p->bs;
+        if (ltab) lrows[i] = (pad_row ? p->n_local : ltab[at]) * p->bs + pos[i] % p->bs;
+    }
+    if (!e) e = quanta_plan_set_input(st->plan, st->rows, rows, NT * sizeof *rows);
+    if (!e && ltab) e = quanta_plan_set_input(st->plan, st->lrows, lrows, NT * sizeof *lrows);
+    const int32_t last = T - 1;
+    if (!e && st->last) e = quanta_plan_set_input(st->plan, st->last, &last, sizeof last);
+    free(ids), free(pos), free(lens), free(tab), free(ltab), free(rows);
+    if (!e) e = quanta_plan_execute(st->plan);
+    return e;
+}
+
 static quanta_status eval_paged(quanta_kv_pool *p, int32_t n, int32_t T, const int32_t *tokens,
                                 const int32_t *positions, const int32_t *tables, const int32_t *local_tables,
-                                float *logits, size_t logits_count) {
+                                float *logits, size_t logits_count, int32_t *greedy) {
     if (!p || !tokens || !positions || !tables)
         return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "quanta_model_eval_paged: %s is NULL",
                             !p ? "pool" : !tokens ? "tokens" : !positions ? "positions" : "tables");
@@ -452,47 +501,19 @@ static quanta_status eval_paged(quanta_kv_pool *p, int32_t n, int32_t T, const i
         if (e) return e;
     }
     const int32_t nb = T == 1 && p->pad ? decode_bucket(n) : n;
+    /* A prefill piece runs the plan of Tp >= T tokens, the next multiple of the grain (where the
+     * table has the columns), so a prompt's last piece does not plan a length of its own. */
+    int32_t Tp = T;
+    if (T > 1 && p->pad) {
+        Tp = (T + QN_PAGED_PREFILL_GRAIN - 1) / QN_PAGED_PREFILL_GRAIN * QN_PAGED_PREFILL_GRAIN;
+        if (Tp > QN_MAX_STEP_TOKENS || positions[0] > cap - Tp) Tp = T;
+    }
     paged_step *st = NULL;
-    quanta_status e = step_for(p, nb, T, &st);
+    quanta_status e = step_for(p, nb, Tp, &st);
     if (e) return e;
-    /* Rows [n, nb): the masked padding (the sink block, token 0 at position 0). */
-    const size_t NT = (size_t)nb * (size_t)T, MBs = (size_t)p->mb;
-    int32_t *ids = malloc(NT * sizeof *ids), *pos = malloc(NT * sizeof *pos), *lens = malloc((size_t)nb * sizeof *lens);
-    int32_t *tab = malloc((size_t)nb * MBs * sizeof *tab), *ltab = local_tables ? malloc((size_t)nb * MBs * sizeof *ltab) : NULL;
-    if (!ids || !pos || !lens || !tab || (local_tables && !ltab)) {
-        free(ids), free(pos), free(lens), free(tab), free(ltab);
-        return qn_error_set(QUANTA_ERR_OUT_OF_MEMORY, "quanta_model_eval_paged: no memory");
-    }
-    memcpy(ids, tokens, (size_t)n * (size_t)T * sizeof *ids);
-    memcpy(tab, tables, (size_t)n * MBs * sizeof *tab);
-    if (ltab) memcpy(ltab, local_tables, (size_t)n * MBs * sizeof *ltab);
-    for (int32_t s = 0; s < nb; s++) {
-        const int32_t at = s < n ? positions[s] : 0;
-        for (int32_t t = 0; t < T; t++) pos[s * T + t] = at + t;
-        lens[s] = at + T;
-        if (s < n) continue;
-        ids[s] = 0;
-        for (size_t j = 0; j < MBs; j++) tab[s * MBs + j] = j ? -1 : p->n_blocks;
-        for (size_t j = 0; ltab && j < MBs; j++) ltab[s * MBs + j] = j ? -1 : p->n_local;
-    }
-    e = quanta_plan_set_input(st->plan, st->ids, ids, NT * sizeof *ids);
-    if (!e) e = quanta_plan_set_input(st->plan, st->pos, pos, NT * sizeof *pos);
-    if (!e) e = quanta_plan_set_input(st->plan, st->table, tab, (size_t)nb * MBs * sizeof *tab);
-    if (!e) e = quanta_plan_set_input(st->plan, st->lens, lens, (size_t)nb * sizeof *lens);
-    if (!e && ltab) e = quanta_plan_set_input(st->plan, st->ltable, ltab, (size_t)nb * MBs * sizeof *ltab);
-    for (int g = 0; g < st->nseg && !e; g++) {
-        /* decode: sequence g's row; prefill: block g of the piece */
-        int32_t sq = T == 1 ? g : 0, at = T == 1 ? pos[g] : pos[0] + g * p->bs;
-        int32_t row = tab[(size_t)sq * MBs + at / p->bs] * p->bs + at % p->bs;
-        e = quanta_plan_set_input(st->plan, st->start[g], &row, sizeof row);
-        if (!e && ltab) {
-            row = ltab[(size_t)sq * MBs + at / p->bs] * p->bs + at % p->bs;
-            e = quanta_plan_set_input(st->plan, st->lstart[g], &row, sizeof row);
-        }
-    }
-    free(ids), free(pos), free(lens), free(tab), free(ltab);
-    if (!e) e = quanta_plan_execute(st->plan);
+    e = fill_and_run(p, st, n, T, tokens, positions, tables, local_tables);
     if (!e && logits) e = quanta_plan_get_output_prefix(st->plan, st->logits, logits, logits_count * sizeof(float));
+    if (!e && greedy) e = quanta_plan_get_output_prefix(st->plan, st->greedy, greedy, (size_t)n * sizeof *greedy);
     if (!e && p->fake) e = qn_kv_fake_round(p->k, p->v, m->cfg.n_layer, p->fake);
     return e;
 }
@@ -500,7 +521,14 @@ static quanta_status eval_paged(quanta_kv_pool *p, int32_t n, int32_t T, const i
 quanta_status quanta_model_eval_paged(quanta_kv_pool *pool, int32_t n, int32_t T, const int32_t *tokens,
                                       const int32_t *positions, const int32_t *tables, const int32_t *local_tables,
                                       float *logits, size_t logits_count) {
-    return eval_paged(pool, n, T, tokens, positions, tables, local_tables, logits, logits_count);
+    return eval_paged(pool, n, T, tokens, positions, tables, local_tables, logits, logits_count, NULL);
+}
+
+quanta_status quanta_model_eval_paged_greedy(quanta_kv_pool *pool, int32_t n, int32_t T, const int32_t *tokens,
+                                             const int32_t *positions, const int32_t *tables,
+                                             const int32_t *local_tables, int32_t *greedy) {
+    if (!greedy) return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "quanta_model_eval_paged_greedy: greedy is NULL");
+    return eval_paged(pool, n, T, tokens, positions, tables, local_tables, NULL, 0, greedy);
 }
 
 int32_t quanta_kv_pool_block_size(const quanta_kv_pool *pool) { return pool ? pool->bs : 0; }

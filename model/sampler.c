@@ -1,7 +1,9 @@
 /*
  * sampler.c — next-token choice: repetition penalty over the recent tokens, then greedy
  * argmax (temperature <= 0) or temperature, top-k, top-p and a draw from a seeded
- * generator (splitmix64), so a fixed seed reproduces a run.
+ * generator (splitmix64), so a fixed seed reproduces a run. Without top-k nothing sorts the
+ * whole vocabulary: the draw walks the ids, or with top-p a sorted head grown as far as the
+ * cut reaches.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -94,6 +96,83 @@ static int by_logit_desc(const void *a, const void *b) {
     return (x->id > y->id) - (x->id < y->id);
 }
 
+/* Partial selection (three-way quickselect): the k largest of c[0, n) to c[0, k), unordered. */
+static void select_top(qn_cand *c, size_t n, size_t k) {
+    size_t lo = 0, hi = n;
+    while (hi - lo > 1) {
+        float pivot = c[lo + (hi - lo) / 2].v;
+        size_t i = lo, j = hi;
+        for (size_t p = lo; p < j;) {
+            qn_cand x = c[p];
+            if (x.v > pivot) {
+                c[p] = c[i]; c[i] = x; i++; p++;
+            } else if (x.v < pivot) {
+                j--; c[p] = c[j]; c[j] = x;
+            } else {
+                p++;
+            }
+        }
+        if (k <= i) hi = i;
+        else if (k >= j) lo = j;
+        else break;
+    }
+}
+
+/* Grows the sorted head c[0, *done) of c[0, n) (descending, every entry of it >= every one
+ * after it): the next largest entries, four times as many as it has (64 at first), selected
+ * from the rest and sorted. A draw that stays near the top of a peaked distribution sorts a
+ * few hundred candidates instead of the whole vocabulary. */
+static void grow_sorted(qn_cand *c, size_t n, size_t *done) {
+    size_t to = *done ? 4 * *done : 64;
+    if (to > n) to = n;
+    if (to < n) select_top(c + *done, n - *done, to - *done);
+    qsort(c + *done, to - *done, sizeof *c, by_logit_desc);
+    *done = to;
+}
+
+/* A draw at temperature t over every candidate c[0, n) (no top-k), with top_p < 1 the smallest
+ * head of the descending order whose mass reaches top_p (the sorted head grown only as far as
+ * the cut and the draw reach); without top-p no order is needed: the draw walks the ids. */
+static int32_t draw_all(quanta_model_sampler *s, qn_cand *c, size_t n, const float *w) {
+    const double t = s->p.temperature;
+    double maxl = -INFINITY, total = 0;
+    for (size_t i = 0; i < n; i++) maxl = w[i] > maxl ? w[i] : maxl;
+    for (size_t i = 0; i < n; i++) total += exp(((double)w[i] - maxl) / t);
+    if (s->p.top_p >= 1.0f) {
+        const double u = (double)(next_u64(&s->rng) >> 11) * (1.0 / 9007199254740992.0) * total;
+        double acc = 0;
+        size_t pick = 0; /* rounding can leave u >= the running sum: then the last token with mass */
+        for (size_t i = 0; i < n; i++) {
+            const double p = exp(((double)w[i] - maxl) / t);
+            if (p > 0) pick = i;
+            acc += p;
+            if (u < acc) break;
+        }
+        return (int32_t)pick;
+    }
+    for (size_t i = 0; i < n; i++) c[i].v = w[i], c[i].id = (int32_t)i;
+    size_t done = 0, keep = n;
+    double kept = 0;
+    for (size_t i = 0; i < n; i++) { /* the top-p cut */
+        if (i == done) grow_sorted(c, n, &done);
+        kept += exp(((double)c[i].v - maxl) / t);
+        if (kept / total >= s->p.top_p) {
+            keep = i + 1;
+            break;
+        }
+    }
+    const double u = (double)(next_u64(&s->rng) >> 11) * (1.0 / 9007199254740992.0) * kept;
+    double acc = 0;
+    size_t pick = 0;
+    for (size_t i = 0; i < keep; i++) {
+        const double p = exp(((double)c[i].v - maxl) / t);
+        if (p > 0) pick = i;
+        acc += p;
+        if (u < acc) break;
+    }
+    return c[pick].id;
+}
+
 quanta_status quanta_model_sample(quanta_model_sampler *s, const float *logits, size_t n, int32_t *token) {
     if (!s || !logits || !token)
         return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "quanta_model_sample: %s is NULL",
@@ -162,35 +241,20 @@ quanta_status quanta_model_sample(quanta_model_sampler *s, const float *logits, 
         *token = (int32_t)best;
         return QUANTA_OK;
     }
-    /* Candidates sorted by logit: top-k cut, softmax at temperature, top-p cut, draw. */
+    /* No top-k (a server's default, over a vocabulary of up to 262144): no full sort. */
     size_t k = n;
     if (s->p.top_k > 0 && (size_t)s->p.top_k < k) k = (size_t)s->p.top_k;
     qn_cand *c = s->cand;
+    if (k == n) {
+        *token = draw_all(s, c, n, w);
+        return QUANTA_OK;
+    }
+    /* The top-k candidates sorted by logit: softmax at temperature, top-p cut, draw. */
     for (size_t i = 0; i < n; i++) {
         c[i].v = w[i];
         c[i].id = (int32_t)i;
     }
-    if (k < n) {
-        /* Partial selection (three-way quickselect): the k largest to the front. */
-        size_t lo = 0, hi = n;
-        while (hi - lo > 1) {
-            float pivot = c[lo + (hi - lo) / 2].v;
-            size_t i = lo, j = hi;
-            for (size_t p = lo; p < j;) {
-                qn_cand x = c[p];
-                if (x.v > pivot) {
-                    c[p] = c[i]; c[i] = x; i++; p++;
-                } else if (x.v < pivot) {
-                    j--; c[p] = c[j]; c[j] = x;
-                } else {
-                    p++;
-                }
-            }
-            if (k <= i) hi = i;
-            else if (k >= j) lo = j;
-            else break;
-        }
-    }
+    select_top(c, n, k);
     qsort(c, k, sizeof *c, by_logit_desc);
     double maxl = c[0].v, sum = 0;
     double *prob = (double *)malloc(k * sizeof *prob);

@@ -58,6 +58,7 @@ struct qs_sched {
     int stop, draining;
     uint64_t next_order, seed_counter;
     float *logits;            /* max_batch * V (decode) */
+    int32_t *greedy;          /* max_batch: a greedy decode step's tokens, chosen on the device */
 };
 
 static double now_s(void) {
@@ -394,10 +395,12 @@ static void logprobs(const float *l, int32_t V, qs_token_out *t, int top) {
     }
 }
 
-/* Samples r's next token from its logits row and appends it (called with the lock held). */
-static void emit(qs_sched *s, qs_req *r, const float *row) {
-    int32_t tok = 0;
-    if (quanta_model_sample(r->sampler, row, (size_t)s->V, &tok) || quanta_model_sampler_accept(r->sampler, tok)) {
+/* Appends r's next token tok (from its sampler, or chosen on the device by a greedy step: -1
+ * there is a row with a NaN or only -inf, which the sampler refuses too); row: its logits, for
+ * logprobs (NULL after a greedy step, which only requests without logprobs take). Called with
+ * the lock held. */
+static void emit_token(qs_sched *s, qs_req *r, int32_t tok, const float *row) {
+    if (tok < 0 || quanta_model_sampler_accept(r->sampler, tok)) {
         fail(s, r, "sampling");
         return;
     }
@@ -428,7 +431,7 @@ static void emit(qs_sched *s, qs_req *r, const float *row) {
     qs_token_out *o = &r->out[r->n_out];
     memset(o, 0, sizeof *o);
     o->id = tok;
-    if (r->p.logprobs) logprobs(row, s->V, o, r->p.top_logprobs);
+    if (r->p.logprobs && row) logprobs(row, s->V, o, r->p.top_logprobs);
     char piece[256];
     size_t len = 0;
     if (quanta_model_token_to_piece(s->model, tok, 0, piece, sizeof piece, &len) || text_append(r, piece, len)) {
@@ -454,6 +457,17 @@ static void emit(qs_sched *s, qs_req *r, const float *row) {
     }
     pthread_cond_broadcast(&s->news);
 }
+
+/* Samples r's next token from its logits row and appends it (called with the lock held). */
+static void emit(qs_sched *s, qs_req *r, const float *row) {
+    int32_t tok = -1;
+    if (quanta_model_sample(r->sampler, row, (size_t)s->V, &tok)) tok = -1;
+    emit_token(s, r, tok, row);
+}
+
+/* Whether r's next token is the argmax of its logits and nothing else of them is wanted: then
+ * a decode step can choose it on the device (quanta_model_eval_paged_greedy). */
+static int greedy_only(const qs_req *r) { return r->p.temperature <= 0.0f && !r->p.logprobs; }
 
 /* ------------------------------------------------------------------ one step */
 
@@ -573,7 +587,13 @@ static void step(qs_sched *s) {
     pthread_mutex_unlock(&s->mu);
 
     quanta_status dst = QUANTA_OK;
-    if (nd)
+    /* A step of greedy requests only reads back their tokens, not nd rows of n_vocab logits. */
+    int all_greedy = 1;
+    for (int k = 0; k < nd; k++) all_greedy &= greedy_only(dreq[k]);
+    if (nd && all_greedy)
+        dst = quanta_model_eval_paged_greedy(s->kv, nd, 1, dtok, dpos, s->tables, s->has_local ? s->ltables : NULL,
+                                             s->greedy);
+    else if (nd)
         dst = quanta_model_eval_paged(s->kv, nd, 1, dtok, dpos, s->tables, s->has_local ? s->ltables : NULL, s->logits,
                                       (size_t)nd * (size_t)s->V);
     /* Prefill outside the lock: the request cannot leave its slot meanwhile (only this thread
@@ -596,13 +616,20 @@ static void step(qs_sched *s) {
         }
         ptoks = t;
         for (int32_t j = 0; j < pre_n[k]; j++) ptoks[j] = prefill_token(r, pre_from[k] + j);
-        if (need_logits && !plog) plog = malloc((size_t)s->V * sizeof *plog);
+        /* the first token of a greedy request is chosen on the device, as its decode steps' */
+        const int dev_greedy = need_logits && greedy_only(r);
+        int32_t first = -1;
+        if (need_logits && !dev_greedy && !plog) plog = malloc((size_t)s->V * sizeof *plog);
         /* The slot's tables only change on this thread: read them without the lock. */
         table_row(&s->pool, r->slot, s->max_blocks, s->tables);
         if (s->has_local) table_row(&s->lpool, r->slot, s->max_blocks, s->ltables);
-        pst[k] = quanta_model_eval_paged(s->kv, 1, pre_n[k], ptoks, &pre_from[k], s->tables,
-                                         s->has_local ? s->ltables : NULL, need_logits ? plog : NULL,
-                                         need_logits ? (size_t)s->V : 0);
+        if (dev_greedy)
+            pst[k] = quanta_model_eval_paged_greedy(s->kv, 1, pre_n[k], ptoks, &pre_from[k], s->tables,
+                                                    s->has_local ? s->ltables : NULL, &first);
+        else
+            pst[k] = quanta_model_eval_paged(s->kv, 1, pre_n[k], ptoks, &pre_from[k], s->tables,
+                                             s->has_local ? s->ltables : NULL, need_logits ? plog : NULL,
+                                             need_logits ? (size_t)s->V : 0);
         if (pst[k]) continue;
         pthread_mutex_lock(&s->mu);
         publish(s, r, pre_from[k], pre_n[k]);
@@ -610,7 +637,8 @@ static void step(qs_sched *s) {
             r->n_prefilled = pre_from[k] + pre_n[k];
             r->state = QS_DECODE;
             qs_metrics_prompt_tokens(s->metrics, r->n_prompt);
-            emit(s, r, plog);
+            if (dev_greedy) emit_token(s, r, first, NULL);
+            else emit(s, r, plog);
         }
         pthread_mutex_unlock(&s->mu);
     }
@@ -635,6 +663,7 @@ static void step(qs_sched *s) {
         qs_req *r = dreq[k];
         if (r->state != QS_DECODE) continue;
         if (dst) fail(s, r, "decode");
+        else if (all_greedy) emit_token(s, r, s->greedy[k], NULL);
         else emit(s, r, s->logits + (size_t)k * (size_t)s->V);
     }
     for (int k = 0; k < n_pre; k++) unref(pre_req[k]);
@@ -698,12 +727,13 @@ quanta_status qs_sched_create(quanta_model *model, const qs_sched_config *cfg, q
     s->order_rec = malloc((size_t)n_rec * sizeof *s->order_rec);
     s->window = info.sliding_window;
     s->logits = malloc((size_t)cfg->max_batch * (size_t)s->V * sizeof *s->logits);
+    s->greedy = malloc((size_t)cfg->max_batch * sizeof *s->greedy);
     /* Local pools: what every slot's window needs at most (the window, the longest piece, one
      * block of misalignment), unless given. */
     int64_t local = cfg->kv_local_blocks;
     if (!local && s->window > 0 && s->window < cfg->n_ctx)
         local = (int64_t)cfg->max_batch * (qs_kv_blocks_for((int64_t)s->window + cfg->prefill_chunk) + 1);
-    if (!s->slot || !s->tables || !s->ltables || !s->match || !s->cand || !s->pre_order || !s->order_rec || !s->logits ||
+    if (!s->slot || !s->tables || !s->ltables || !s->match || !s->cand || !s->pre_order || !s->order_rec || !s->logits || !s->greedy ||
         qs_kv_pool_init(&s->pool, cfg->kv_blocks, cfg->max_batch) ||
         qs_kv_pool_init(&s->lpool, local, cfg->max_batch)) {
         st = QUANTA_ERR_OUT_OF_MEMORY;
@@ -775,6 +805,7 @@ void qs_sched_destroy(qs_sched *s) {
     free(s->order_rec);
     free(s->slot);
     free(s->logits);
+    free(s->greedy);
     pthread_cond_destroy(&s->news);
     pthread_cond_destroy(&s->work);
     pthread_mutex_destroy(&s->mu);

@@ -17,7 +17,8 @@ static void bench_usage(FILE *f) {
     fprintf(f,
             "usage: quanta bench [--backend SPEC] [--json FILE] [--quick] [--no-ref] [--min-seconds S]\n"
             "       quanta bench model -m FILE [-p 512] [-n 128] [-r 3] [--backend B] [--json]  (quanta bench model -h)\n"
-            "       quanta bench kv [-m FILE] [--backend B] [-n 32]  int8/fp8 KV cache drift and capacity (-h)\n\n"
+            "       quanta bench kv [-m FILE] [--backend B] [-n 32]  int8/fp8 KV cache drift and capacity (-h)\n"
+            "       quanta bench paged [-m FILE] [--backend B] [-n 1,16,64]  quanta serve's paged steps timed (-h)\n\n"
             "Measures, on one backend: the device's copy bandwidth, quantized GEMV weight GB/s per format\n"
             "(and its ratio to the copy bandwidth), GEMM GFLOP/s at M = 256 against the backend's peer\n"
             "library (e.g. CLBlast Sgemm on f32 weights), and attention tokens/s against the reference.\n\n"
@@ -32,6 +33,7 @@ static void bench_usage(FILE *f) {
 int qn_cmd_bench(int argc, char **argv) {
     if (argc > 1 && !strcmp(argv[1], "model")) return qn_cmd_bench_model(argc - 1, argv + 1);
     if (argc > 1 && !strcmp(argv[1], "kv")) return qn_cmd_bench_kv(argc - 1, argv + 1);
+    if (argc > 1 && !strcmp(argv[1], "paged")) return qn_cmd_bench_paged(argc - 1, argv + 1);
     qb_options opt = {.backend = "best"};
     enum { O_BACKEND = 1000, O_JSON, O_QUICK, O_NO_REF, O_MIN_SECONDS };
     static const struct option longopts[] = {

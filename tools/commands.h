@@ -18,6 +18,7 @@ int qn_chat_session(struct qn_model_opts *o);
 int qn_cmd_serve(int argc, char **argv);
 int qn_cmd_bench_model(int argc, char **argv);
 int qn_cmd_bench_kv(int argc, char **argv);
+int qn_cmd_bench_paged(int argc, char **argv);
 
 #include "quanta.h"
 /* --quant: keep, auto (keep on CUDA, else q8), or a dtype name (fp8 = fp8_e4m3); backend is the

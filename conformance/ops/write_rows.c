@@ -1,6 +1,10 @@
 /* write_rows.c — conformance entry of write_rows: src [b,h,t,d] written into rows start ..
- * start+t-1 of a buffer [b,h,nmax,d] in place (the KV-cache append); exact, or into a q8 /
- * fp8_e4m3 buffer (a quantized KV cache) quantizing each row with its own scale. */
+ * start+t-1 of a buffer [b,h,nmax,d] in place (the KV-cache append), or with scatter=1 row i
+ * into a row of its own (start i32 [t]: t distinct rows drawn at random, the paged cache's
+ * one-op write of many sequences' new rows); exact, or into a q8 / fp8_e4m3 buffer (a quantized
+ * KV cache) quantizing each row with its own scale. */
+#include <stdlib.h>
+
 #include "op_entry.h"
 
 static const qc_key keys[] = {
@@ -10,6 +14,7 @@ static const qc_key keys[] = {
     {"t", QC_K_I64, QC_OFF(t), "3", 1, QC_DIM_MAX, "rows written"},
     {"d", QC_K_I64, QC_OFF(d), "64", 1, QC_DIM_MAX, "row length"},
     {"start", QC_K_I64, QC_OFF(start), "5", 0, QC_DIM_MAX, "first row written (start + t <= nmax)"},
+    {"scatter", QC_K_I32, QC_OFF(scatter), "0", 0, 1, "1: start is i32 [t], t distinct random rows (start unused)"},
     {"dtype", QC_K_ACT, QC_OFF(dtype), "f32", 0, 0, "source dtype"},
     {"kv", QC_K_WT, QC_OFF(wtype), "f32", 0, 0, "q8 / fp8_e4m3: a quantized buffer (rows quantized on write); a "
      "float dtype: the buffer in dtype"},
@@ -23,7 +28,10 @@ static int validate(const qc_case *c, char *err, size_t errlen) {
     if (!qc_is_act(c->wtype) && !kv_quantized(c))
         return qc_err(err, errlen, "kv (%s) must be q8, fp8_e4m3 or a float dtype (the %s then in dtype)",
                       quanta_dtype_name(c->wtype), "buffer");
-    if (c->start + c->t > c->nmax)
+    if (c->scatter && c->t > c->nmax)
+        return qc_err(err, errlen, "scatter: t (%lld) distinct rows must be <= nmax (%lld)", (long long)c->t,
+                      (long long)c->nmax);
+    if (!c->scatter && c->start + c->t > c->nmax)
         return qc_err(err, errlen, "start (%lld) + t (%lld) must be <= nmax (%lld)", (long long)c->start,
                       (long long)c->t, (long long)c->nmax);
     int64_t dst[4] = {c->b, c->h, c->nmax, c->d};
@@ -39,9 +47,24 @@ static int make(const qc_case *c, qc_data *d, qc_rng *r, char *err, size_t errle
     d->out_desc = dst;
     if (qc_slot_fill(d, 0, "dst", QC_ROLE_BUFFER, &dst, r, 0, 1, err, errlen) ||
         qc_slot_fill(d, 1, "src", QC_ROLE_INPUT, &src, r, 5, 1, err, errlen) ||
-        qc_i32_slot(d, 2, "start", 1, err, errlen))
+        qc_i32_slot(d, 2, "start", c->scatter ? c->t : 1, err, errlen))
         return -1;
-    *(int32_t *)d->t[2].data = (int32_t)c->start;
+    int32_t *st = d->t[2].data;
+    if (!c->scatter) {
+        *st = (int32_t)c->start;
+        return 0;
+    }
+    /* t distinct rows in random order: a partial Fisher-Yates shuffle of 0..nmax-1 */
+    int32_t *all = malloc((size_t)c->nmax * sizeof *all);
+    if (!all) return qc_err(err, errlen, "no memory for %lld rows", (long long)c->nmax);
+    for (int64_t i = 0; i < c->nmax; i++) all[i] = (int32_t)i;
+    for (int64_t i = 0; i < c->t; i++) {
+        const int64_t j = i + qc_rng_below(r, c->nmax - i);
+        const int32_t x = all[i];
+        all[i] = all[j], all[j] = x;
+        st[i] = all[i];
+    }
+    free(all);
     return 0;
 }
 
@@ -71,6 +94,22 @@ static void generate(qc_gen *g, bool quick) {
             if (ti == 2 || s == 0) continue;
             c.wtype = ti == 0 ? QUANTA_Q8 : QUANTA_FP8_E4M3; /* source dtype rotating over the shapes */
             c.dtype = qc_acts[(s + (size_t)ti) % 3];
+            qc_gen_add(g, &c);
+        }
+    /* scatter: {b, h, nmax, t, d}: a paged decode step's write (one row per sequence, GQA-sized
+     * heads), a prefill-sized write, every row of the buffer; each dst kind (float in the
+     * source's dtype, q8, fp8_e4m3) with the source dtype rotating */
+    static const int64_t sc[][5] = {{1, 8, 256, 5, 128}, {2, 3, 37, 7, 80}, {1, 2, 64, 64, 64}};
+    for (int ki = 0; ki < 3; ki++)
+        for (size_t s = 0; s < 3; s++) {
+            if (quick && s != (size_t)ki) continue;
+            qc_case c;
+            qc_case_defaults(QN_OP_WRITE_ROWS, &c);
+            c.scatter = 1;
+            c.start = 0;
+            c.dtype = qc_acts[(s + (size_t)ki) % 3];
+            c.wtype = ki == 0 ? c.dtype : ki == 1 ? QUANTA_Q8 : QUANTA_FP8_E4M3;
+            c.b = sc[s][0], c.h = sc[s][1], c.nmax = sc[s][2], c.t = sc[s][3], c.d = sc[s][4];
             qc_gen_add(g, &c);
         }
 }

@@ -262,7 +262,8 @@ static quanta_status cuda_synchronize(void *self) {
         if (flag == 1)
             return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "cuda get_rows: an id was out of range [0, V)");
         return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT,
-                            "cuda write_rows: start + T rows overflowed dst's Nmax rows (or start < 0)");
+                            "cuda write_rows: start + T rows overflowed dst's Nmax rows (or start < 0; with one start "
+                            "per row: a start[t] outside [0, Nmax))");
     }
     return QUANTA_OK;
 }

@@ -316,6 +316,11 @@ quanta_status qn_cuda_run(void *self, const qn_node *node) {
         e = qn_cuda_softmax(xd, xp, yd, yp, rows, D, s->stream);
         break;
     }
+    case QN_OP_ARGMAX: {
+        const int64_t D = last_dim(x), rows = D ? elems(x) / D : 0;
+        e = qn_cuda_argmax(xd, xp, (int32_t *)yp, rows, D, s->stream);
+        break;
+    }
     case QN_OP_ADD: case QN_OP_MUL:
         e = qn_cuda_binary(node->op == QN_OP_MUL, xd, xp, (int)b->desc.dtype, qn_cuda_ptr(b), elems(b), yd, yp,
                            elems(x), last_dim(x), s->stream);
@@ -351,11 +356,12 @@ quanta_status qn_cuda_run(void *self, const qn_node *node) {
             if (ce != cudaSuccess) return qn_cuda_error(ce, "write_rows: copying dst");
         }
         const int64_t *dd = x->desc.dims;
+        const int64_t ns = start->desc.dims[0]; /* 1, or one start per row */
         if (quant)
-            e = qn_cuda_paged_kv_write(yd, yp, (int)b->desc.dtype, qn_cuda_ptr(b), qn_cuda_ptr(start), dd[0] * dd[1],
-                                       b->desc.dims[2], dd[2], dd[3], s->err_flag, s->stream);
+            e = qn_cuda_paged_kv_write(yd, yp, (int)b->desc.dtype, qn_cuda_ptr(b), qn_cuda_ptr(start), ns,
+                                       dd[0] * dd[1], b->desc.dims[2], dd[2], dd[3], s->err_flag, s->stream);
         else
-            e = qn_cuda_write_rows(yd, yp, (int)b->desc.dtype, qn_cuda_ptr(b), qn_cuda_ptr(start), dd[0] * dd[1],
+            e = qn_cuda_write_rows(yd, yp, (int)b->desc.dtype, qn_cuda_ptr(b), qn_cuda_ptr(start), ns, dd[0] * dd[1],
                                    b->desc.dims[2], dd[2], dd[3], s->err_flag, s->stream);
         break;
     }

@@ -365,6 +365,11 @@ static quanta_status device_check_error(const cl_int f[4]) {
                             "opencl write_rows: start = %d with T = %d rows overflows dst's Nmax = %d rows (nothing "
                             "was written)",
                             (int)f[1], (int)f[2], (int)f[3]);
+    case 6: /* QN_ERR_WRITE_ROWS_ROW */
+        return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT,
+                            "opencl write_rows: start[%d] = %d is outside dst's Nmax = %d rows (that row was not "
+                            "written)",
+                            (int)f[1], (int)f[2], (int)f[3]);
     case 2: /* QN_ERR_ATTENTION_KV_LENS */
         return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "opencl attention: kv_lens[%d] = %d is outside [0, Nk = %d]",
                             (int)f[1], (int)f[2], (int)f[3]);

@@ -54,6 +54,7 @@ typedef enum qn_cl_kernel_id {
     QK_GLU,
     QK_GEMV_ROWS_GLU,
     QK_RMS_NORM_ROPE,
+    QK_ARGMAX,
     QK_GEMV_I8,
     QK_COUNT
 } qn_cl_kernel_id;

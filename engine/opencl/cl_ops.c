@@ -76,6 +76,12 @@ static quanta_status run_rows(qn_cl *s, const qn_node *node) {
         st = qn_cl_set_args(s, QK_SOFTMAX, a, 8);
         return st != QUANTA_OK ? st : qn_cl_launch(s, QK_SOFTMAX, "softmax", 1, &g, &l);
     }
+    if (node->op == QN_OP_ARGMAX) {
+        qn_cl_arg a[] = {QA(xm), QA(xo), QA(xd), QA(ym), QA(yo), QA(D), QA_LOCAL(l * sizeof(float)),
+                         QA_LOCAL(l * sizeof(cl_int))};
+        st = qn_cl_set_args(s, QK_ARGMAX, a, 8);
+        return st != QUANTA_OK ? st : qn_cl_launch(s, QK_ARGMAX, "argmax", 1, &g, &l);
+    }
     /* rms_norm: x, weight; add_rms_norm: a (x), b (the residual r, added before the norm),
      * weight; rms_norm_add: x, r (added after the norm: p below), weight. */
     const int pre = node->op == QN_OP_ADD_RMS_NORM, post = node->op == QN_OP_RMS_NORM_ADD;
@@ -292,12 +298,12 @@ static quanta_status run_write_rows(qn_cl *s, const qn_node *node) {
     if (n == 0) return QUANTA_OK;
     cl_mem sm = qn_cl_mem(sr), om = qn_cl_mem(out);
     cl_ulong so = sr->mem.offset, oo = out->mem.offset, nn = n, TT = (cl_ulong)T, NN = (cl_ulong)Nmax,
-             D = (cl_ulong)dd[3], sto = start->mem.offset;
+             D = (cl_ulong)dd[3], sto = start->mem.offset, ns = (cl_ulong)start->desc.dims[0];
     cl_mem stm = qn_cl_mem(start);
     cl_int sdt = sr->desc.dtype, ddt = out->desc.dtype, es = (cl_int)des;
-    qn_cl_arg a[] = {QA(sm),  QA(so), QA(sdt), QA(om), QA(oo),  QA(ddt),        QA(es),
-                     QA(nn),  QA(TT), QA(NN),  QA(D),  QA(stm), QA(sto), QA(s->err_flag)};
-    quanta_status st = qn_cl_set_args(s, QK_WRITE_ROWS, a, 14);
+    qn_cl_arg a[] = {QA(sm), QA(so), QA(sdt), QA(om), QA(oo),  QA(ddt), QA(es),
+                     QA(nn), QA(TT), QA(NN),  QA(D),  QA(stm), QA(sto), QA(ns), QA(s->err_flag)};
+    quanta_status st = qn_cl_set_args(s, QK_WRITE_ROWS, a, (int)(sizeof a / sizeof a[0]));
     size_t l = EW_LWS;
     return st != QUANTA_OK ? st : qn_cl_launch(s, QK_WRITE_ROWS, "write_rows", 1, &n, &l);
 }
@@ -311,7 +317,8 @@ quanta_status qn_cl_ops_run(qn_cl *s, const qn_node *node) {
     case QN_OP_ADD: return run_binary(s, node, 0);
     case QN_OP_MUL: return run_binary(s, node, 1);
     case QN_OP_GLU: return run_glu(s, node);
-    case QN_OP_RMS_NORM: case QN_OP_ADD_RMS_NORM: case QN_OP_RMS_NORM_ADD: case QN_OP_SOFTMAX: return run_rows(s, node);
+    case QN_OP_RMS_NORM: case QN_OP_ADD_RMS_NORM: case QN_OP_RMS_NORM_ADD: case QN_OP_SOFTMAX: case QN_OP_ARGMAX:
+        return run_rows(s, node);
     case QN_OP_ROPE: return run_rope(s, node);
     case QN_OP_RMS_NORM_ROPE: return run_rms_norm_rope(s, node);
     case QN_OP_GET_ROWS: return run_get_rows(s, node);

@@ -49,7 +49,8 @@ quanta_status qn_cl_paged_attention_run(qn_cl *s, const qn_node *node) {
 }
 
 /* write_rows into a q8 / fp8_e4m3 pool (a quantized KV cache): qn_paged_kv_write, one work-item
- * per written row; start is checked on the device (the error flag, as for write_rows). */
+ * per written row; start (one, or one per row) is checked on the device (the error flag, as for
+ * write_rows). */
 quanta_status qn_cl_kv_write_run(qn_cl *s, const qn_node *node) {
     const qn_tensor *dst = node->src[0], *sr = node->src[1], *start = node->src[2], *out = node->dst;
     const int64_t *dd = dst->desc.dims, *sd = sr->desc.dims;
@@ -61,11 +62,11 @@ quanta_status qn_cl_kv_write_run(qn_cl *s, const qn_node *node) {
     size_t n = (size_t)(sd[0] * sd[1] * sd[2]);
     if (n == 0) return QUANTA_OK;
     cl_mem sm = qn_cl_mem(sr), om = qn_cl_mem(out), stm = qn_cl_mem(start);
-    cl_ulong so = sr->mem.offset, oo = out->mem.offset, sto = start->mem.offset;
+    cl_ulong so = sr->mem.offset, oo = out->mem.offset, sto = start->mem.offset, ns = (cl_ulong)start->desc.dims[0];
     cl_ulong BH = (cl_ulong)(dd[0] * dd[1]), T = (cl_ulong)sd[2], Nmax = (cl_ulong)dd[2];
     cl_int sdt = sr->desc.dtype, ddt = out->desc.dtype, D = (cl_int)dd[3];
-    qn_cl_arg a[] = {QA(sm), QA(so), QA(sdt), QA(om), QA(oo), QA(ddt), QA(BH), QA(T), QA(Nmax), QA(D), QA(stm), QA(sto),
-                     QA(s->err_flag)};
+    qn_cl_arg a[] = {QA(sm), QA(so),   QA(sdt), QA(om),  QA(oo),  QA(ddt), QA(BH),
+                     QA(T),  QA(Nmax), QA(D),   QA(stm), QA(sto), QA(ns),  QA(s->err_flag)};
     quanta_status st = qn_cl_set_args(s, QK_PAGED_KV_WRITE, a, (int)(sizeof a / sizeof a[0]));
     return st != QUANTA_OK ? st : qn_cl_launch(s, QK_PAGED_KV_WRITE, "write_rows (quantized KV)", 1, &n, NULL);
 }

@@ -179,6 +179,11 @@ START_TEST(test_rows) {
     QT_EXPECT_ERR(quanta_permute(g, x, dup, &y), QUANTA_ERR_INVALID_ARGUMENT, "perm[2] = 2");
     QT_EXPECT_ERR(quanta_permute(g, x, big, &y), QUANTA_ERR_INVALID_ARGUMENT, "perm[2] = 3");
 
+    /* argmax: an x that is not f32, f16 or bf16 */
+    QT_EXPECT_ERR(quanta_argmax(g, in(QUANTA_I32, 2, 2, 3, 0, 0), &y), QUANTA_ERR_INVALID_ARGUMENT,
+                  "quanta_argmax: x must be f32, f16 or bf16");
+    QT_EXPECT_ERR(quanta_argmax(g, NULL, &y), QUANTA_ERR_INVALID_ARGUMENT, "x");
+
     /* write_rows: src that does not fit dst, start of the wrong size or dtype, src of another
      * dtype, a missing start */
     quanta_backend *be;
@@ -194,7 +199,8 @@ START_TEST(test_rows) {
     quanta_tensor *src9 = in(QUANTA_F32, 4, 1, 2, 9, 4);
     QT_EXPECT_ERR(quanta_write_rows(g, dst, src5, s0, &y), QUANTA_ERR_INVALID_ARGUMENT, "does not fit dst");
     QT_EXPECT_ERR(quanta_write_rows(g, dst, src9, s0, &y), QUANTA_ERR_INVALID_ARGUMENT, "T <= Nmax");
-    QT_EXPECT_ERR(quanta_write_rows(g, dst, src, s2, &y), QUANTA_ERR_INVALID_ARGUMENT, "start must be i32 [1]");
+    QT_EXPECT_ERR(quanta_write_rows(g, dst, src, s2, &y), QUANTA_ERR_INVALID_ARGUMENT, "or i32 [T] = [3]");
+    ck_assert_int_eq(quanta_write_rows(g, dst, src, in(QUANTA_I32, 1, 3, 0, 0, 0), &y), QUANTA_OK); /* a row each */
     QT_EXPECT_ERR(quanta_write_rows(g, dst, src, sf, &y), QUANTA_ERR_INVALID_ARGUMENT, "start must be i32 [1]");
     QT_EXPECT_ERR(quanta_write_rows(g, dst, srch, s0, &y), QUANTA_ERR_INVALID_ARGUMENT, "src is f16 but dst is f32");
     QT_EXPECT_ERR(quanta_write_rows(g, dst, src, NULL, &y), QUANTA_ERR_INVALID_ARGUMENT, "start is NULL");

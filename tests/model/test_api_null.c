@@ -167,6 +167,7 @@ START_TEST(test_graph_ops_and_plans) {
     NUL(quanta_matmul_glu(g, x, w, NULL, QUANTA_GLU_SILU, &y), "w_up");
     NUL(quanta_scale(g, NULL, 2.0f, &y), "x");
     NUL(quanta_softmax(g, NULL, &y), "x");
+    NUL(quanta_argmax(g, NULL, &y), "x");
     NUL(quanta_get_rows(g, NULL, ids, &y), "table");
     NUL(quanta_get_rows(g, w, NULL, &y), "ids");
     const int64_t dims[2] = {4, 2}, big[2] = {INT64_MAX / 2, 4};
@@ -388,6 +389,10 @@ START_TEST(test_model_functions) {
     NUL(quanta_model_eval_paged(pool, 1, 1, NULL, &pos, table, NULL, NULL, 0), "tokens");
     NUL(quanta_model_eval_paged(pool, 1, 1, toks, NULL, table, NULL, NULL, 0), "positions");
     NUL(quanta_model_eval_paged(pool, 1, 1, toks, &pos, NULL, NULL, NULL, 0), "tables");
+    int32_t greedy[1];
+    NUL(quanta_model_eval_paged_greedy(NULL, 1, 1, toks, &pos, table, NULL, greedy), "pool");
+    NUL(quanta_model_eval_paged_greedy(pool, 1, 1, toks, &pos, NULL, NULL, greedy), "tables");
+    NUL(quanta_model_eval_paged_greedy(pool, 1, 1, toks, &pos, table, NULL, NULL), "greedy");
     free(logits);
     quanta_kv_pool_destroy(pool);
     quanta_model_context_destroy(ctx);

@@ -471,9 +471,11 @@ START_TEST(test_rotation_orthogonal) {
 }
 END_TEST
 
-/* Decode steps run a plan of a bucket of rows (5 sequences: 6), the extra rows masked into the
- * pools' sink block (paged.c). Each real row's logits must be bit for bit those of the unpadded
- * step (QUANTA_PAGED_PAD=0), over steps that read what earlier padded steps wrote. */
+/* Decode steps run a plan of a bucket of rows (5 sequences: 6), prefill pieces a plan of the
+ * next multiple of 16 tokens, the extra rows masked into the pools' sink block (paged.c). Each
+ * real row's logits must be bit for bit those of the unpadded step (QUANTA_PAGED_PAD=0): the
+ * prompts' (1, 8, 15, 22, 29 tokens) and those of decode steps that read what the padded
+ * prefills and steps wrote. Also: quanta_model_eval_paged_greedy's tokens are the rows' argmax. */
 static void padded_vs_unpadded(const tiny_spec *spec, const char *backend, uint64_t salt) {
     enum { NS = 5, NBLK = NS * MB, STEPS = 3 };
     tiny_model tm;
@@ -495,12 +497,18 @@ static void padded_vs_unpadded(const tiny_spec *spec, const char *backend, uint6
     }
     unsetenv("QUANTA_PAGED_PAD");
     const int32_t *lt = local ? tables : NULL;
-    for (int s = 0; s < NS; s++) { /* prompts of 1..5 tokens, one piece each, in both pools */
-        int32_t toks[8], p0 = 0, n = 1 + s;
+    for (int s = 0; s < NS; s++) { /* prompts of 1, 8, .. 29 tokens, one piece each, in both pools */
+        int32_t toks[32], p0 = 0, n = 1 + 7 * s;
         for (int i = 0; i < n; i++) toks[i] = (int32_t)(qt_next(&r) % (uint64_t)V);
-        for (int v = 0; v < 2; v++)
+        for (int v = 0; v < 2; v++) {
+            qt_poison_f32(lg[v], (size_t)V);
             ck_assert_msg(quanta_model_eval_paged(pool[v], 1, n, toks, &p0, tables + s * MB, lt ? lt + s * MB : NULL,
-                                                  NULL, 0) == QUANTA_OK, "%s", quanta_last_error());
+                                                  lg[v], (size_t)V) == QUANTA_OK, "%s", quanta_last_error());
+        }
+        for (int i = 0; i < V; i++)
+            ck_assert_msg(memcmp(&lg[0][i], &lg[1][i], sizeof(float)) == 0 && !isnan(lg[0][i]),
+                          "%s %s prompt of %d: logit %d padded %.9g, unpadded %.9g", spec->arch, backend, n, i,
+                          (double)lg[0][i], (double)lg[1][i]);
         pos[s] = n;
         tok[s] = (int32_t)(qt_next(&r) % (uint64_t)V);
     }
@@ -514,8 +522,19 @@ static void padded_vs_unpadded(const tiny_spec *spec, const char *backend, uint6
             ck_assert_msg(memcmp(&lg[0][i], &lg[1][i], sizeof(float)) == 0 && !isnan(lg[0][i]),
                           "%s %s step %d: row %d logit %d padded %.9g, unpadded %.9g", spec->arch, backend, step, i / V,
                           i % V, (double)lg[0][i], (double)lg[1][i]);
-        for (int s = 0; s < NS; s++) tok[s] = tiny_argmax(lg[0] + (size_t)s * V, V), pos[s]++;
+        /* the same step again (it rewrites the same k/v rows) choosing on the device: each
+         * row's first largest logit */
+        int32_t greedy[NS];
+        for (int s = 0; s < NS; s++) greedy[s] = -7;
+        ck_assert_msg(quanta_model_eval_paged_greedy(pool[0], NS, 1, tok, pos, tables, lt, greedy) == QUANTA_OK, "%s",
+                      quanta_last_error());
+        for (int s = 0; s < NS; s++)
+            ck_assert_msg(greedy[s] == tiny_argmax(lg[0] + (size_t)s * V, V), "%s %s step %d: greedy[%d] = %d, argmax %d",
+                          spec->arch, backend, step, s, greedy[s], tiny_argmax(lg[0] + (size_t)s * V, V));
+        for (int s = 0; s < NS; s++) tok[s] = greedy[s], pos[s]++;
     }
+    QT_EXPECT_ERR(quanta_model_eval_paged_greedy(pool[0], NS, 1, tok, pos, tables, lt, NULL),
+                  QUANTA_ERR_INVALID_ARGUMENT, "greedy is NULL");
     for (int v = 0; v < 2; v++) quanta_kv_pool_destroy(pool[v]), free(lg[v]);
     quanta_model_destroy(m);
     quanta_backend_close(be);

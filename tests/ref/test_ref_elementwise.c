@@ -227,6 +227,57 @@ START_TEST(test_softmax) {
 }
 END_TEST
 
+/* argmax: per row the smallest index holding the row's maximum, found here in two passes (the
+ * maximum, then its first place); -1 for a row with a NaN or only -Inf. Rows: random, a tie
+ * (the maximum copied to an earlier place), a NaN, -Inf only, two +Inf. */
+START_TEST(test_argmax) {
+    for (int t = 0; t < 3; t++) {
+        qt_rng rng = qt_rng_make(385 + (uint64_t)t);
+        const quanta_dtype dt = float_types[t];
+        const int64_t R = 6, D = 37;
+        rt_tensor *x = rt_make(dt, 2, R, D, 0, 0), *y = rt_make(QUANTA_I32, 2, R, 1, 0, 0);
+        double *xd = rt_fill(x, &rng, 1.0);
+        const int64_t m1 = 5 + (int64_t)(qt_next(&rng) % 30); /* row 1: 9 at m1 and at m1 - 3 */
+        xd[D + m1] = rt_set(x, (size_t)(D + m1), 9.0), xd[D + m1 - 3] = rt_set(x, (size_t)(D + m1 - 3), 9.0);
+        unsigned char *raw = rt_data(x); /* row 2: a NaN (rt_set compares what it stored) */
+        const size_t inan = (size_t)(2 * D + 11);
+        if (dt == QUANTA_F32) {
+            const float nan = NAN;
+            memcpy(raw + 4 * inan, &nan, 4);
+        } else {
+            const uint16_t h = dt == QUANTA_F16 ? 0x7E00 : 0x7FC0; /* quiet NaNs (host byte order) */
+            memcpy(raw + 2 * inan, &h, 2);
+        }
+        xd[inan] = NAN;
+        for (int64_t d = 0; d < D; d++) xd[3 * D + d] = rt_set(x, (size_t)(3 * D + d), -INFINITY); /* row 3 */
+        xd[4 * D + 20] = rt_set(x, (size_t)(4 * D + 20), INFINITY); /* row 4: +Inf at 20 and 30 */
+        xd[4 * D + 30] = rt_set(x, (size_t)(4 * D + 30), INFINITY);
+        int32_t want[6];
+        for (int64_t r = 0; r < R; r++) {
+            const double *row = xd + r * D;
+            double mx = -INFINITY;
+            int nan = 0;
+            for (int64_t d = 0; d < D; d++) nan |= isnan(row[d]), mx = row[d] > mx ? row[d] : mx;
+            want[r] = -1;
+            for (int64_t d = 0; !nan && mx > -INFINITY && want[r] < 0 && d < D; d++)
+                if (row[d] == mx) want[r] = (int32_t)d;
+        }
+        ck_assert_int_eq(want[1], (int32_t)(m1 - 3));
+        ck_assert_int_eq(want[2], -1);
+        ck_assert_int_eq(want[3], -1);
+        ck_assert_int_eq(want[4], 20);
+        memset(rt_data(y), 0x55, (size_t)R * sizeof(int32_t));
+        qn_node node = rt_node(QN_OP_ARGMAX, y, x, NULL, NULL, NULL, NULL);
+        RT_EXPECT_OK(qn_ref_run_node(&node));
+        for (int64_t r = 0; r < R; r++)
+            ck_assert_msg(((const int32_t *)rt_data(y))[r] == want[r], "argmax %s row %lld: %d, want %d",
+                          quanta_dtype_name(dt), (long long)r, ((const int32_t *)rt_data(y))[r], want[r]);
+        free(xd);
+        rt_free(x), rt_free(y);
+    }
+}
+END_TEST
+
 /* convert: every pair of float dtypes, checked bit-exactly against one round-half-even step,
  * including values past the f16 range (-> Inf), f16 subnormals and exact ties. */
 START_TEST(test_convert) {
@@ -271,6 +322,7 @@ int main(void) {
     tcase_add_test(tc, test_rope);
     tcase_add_test(tc, test_add_mul);
     tcase_add_test(tc, test_softmax);
+    tcase_add_test(tc, test_argmax);
     tcase_add_test(tc, test_convert);
     suite_add_tcase(s, tc);
     return qt_run_suite(s);

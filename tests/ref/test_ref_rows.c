@@ -187,6 +187,61 @@ START_TEST(test_write_rows) {
 }
 END_TEST
 
+/* write_rows with one start per row (the paged cache's scatter): T distinct rows drawn at
+ * random from Nmax, every other row unchanged. */
+static void check_write_rows_scatter(uint64_t salt, quanta_dtype dt, quanta_dtype st, int64_t T) {
+    qt_rng rng = qt_rng_make(salt);
+    const int64_t B = 2, H = 3, Nmax = 10, D = 5;
+    rt_tensor *dst = rt_make(dt, 4, B, H, Nmax, D), *src = rt_make(st, 4, B, H, T, D);
+    rt_tensor *rows = rt_make(QUANTA_I32, 1, T, 0, 0, 0);
+    double *dv = rt_fill(dst, &rng, 1.0), *sv = rt_fill(src, &rng, 1.0);
+    int32_t perm[10];
+    for (int i = 0; i < Nmax; i++) perm[i] = i;
+    for (int64_t i = 0; i < T; i++) { /* partial Fisher-Yates: T distinct rows */
+        const int64_t j = i + (int64_t)(qt_next(&rng) % (uint64_t)(Nmax - i));
+        const int32_t x = perm[i];
+        perm[i] = perm[j], perm[j] = x;
+        rt_set(rows, (size_t)i, perm[i]);
+    }
+    double *want = malloc(rt_count(dst) * sizeof(double));
+    memcpy(want, dv, rt_count(dst) * sizeof(double));
+    for (int64_t bh = 0; bh < B * H; bh++)
+        for (int64_t t = 0; t < T; t++)
+            for (int64_t d = 0; d < D; d++)
+                want[(bh * Nmax + perm[t]) * D + d] = rt_round(dt, sv[(bh * T + t) * D + d]);
+    qn_node node = rt_node(QN_OP_WRITE_ROWS, dst, dst, src, rows, NULL, NULL);
+    RT_EXPECT_OK(qn_ref_run_node(&node));
+    for (size_t i = 0; i < rt_count(dst); i++)
+        ck_assert_msg(rt_get(dst, i) == want[i], "write_rows scatter %s<-%s T %lld: [%zu] = %g, want %g",
+                      quanta_dtype_name(dt), quanta_dtype_name(st), (long long)T, i, rt_get(dst, i), want[i]);
+    free(dv), free(sv), free(want);
+    rt_free(dst), rt_free(src), rt_free(rows);
+}
+
+START_TEST(test_write_rows_scatter) {
+    check_write_rows_scatter(480, QUANTA_F32, QUANTA_F32, 3);
+    check_write_rows_scatter(481, QUANTA_F32, QUANTA_F32, 10); /* every row, permuted */
+    check_write_rows_scatter(482, QUANTA_F16, QUANTA_F32, 4);  /* converted on the way */
+    check_write_rows_scatter(483, QUANTA_BF16, QUANTA_BF16, 2);
+}
+END_TEST
+
+START_TEST(test_write_rows_scatter_bad) {
+    qt_rng rng = qt_rng_make(485);
+    rt_tensor *dst = rt_make(QUANTA_F32, 4, 1, 2, 8, 4), *src = rt_make(QUANTA_F32, 4, 1, 2, 3, 4);
+    rt_tensor *rows = rt_make(QUANTA_I32, 1, 3, 0, 0, 0);
+    double *dv = rt_fill(dst, &rng, 1.0), *sv = rt_fill(src, &rng, 1.0);
+    qn_node node = rt_node(QN_OP_WRITE_ROWS, dst, dst, src, rows, NULL, NULL);
+    rt_set(rows, 0, 1), rt_set(rows, 1, 8), rt_set(rows, 2, 0); /* row 8 of 8 */
+    QT_EXPECT_ERR(qn_ref_run_node(&node), QUANTA_ERR_INVALID_ARGUMENT, "start[1] = 8");
+    rt_set(rows, 1, 3), rt_set(rows, 2, -1);
+    QT_EXPECT_ERR(qn_ref_run_node(&node), QUANTA_ERR_INVALID_ARGUMENT, "start[2] = -1");
+    for (size_t i = 0; i < rt_count(dst); i++) ck_assert(rt_get(dst, i) == dv[i]); /* nothing written */
+    free(dv), free(sv);
+    rt_free(dst), rt_free(src), rt_free(rows);
+}
+END_TEST
+
 START_TEST(test_write_rows_bad) {
     qt_rng rng = qt_rng_make(470);
     rt_tensor *dst = rt_make(QUANTA_F32, 4, 1, 2, 8, 4), *src = rt_make(QUANTA_F32, 4, 1, 2, 3, 4);
@@ -215,6 +270,8 @@ int main(void) {
     tcase_add_test(tc, test_permute_small_and_dtypes);
     tcase_add_test(tc, test_write_rows);
     tcase_add_test(tc, test_write_rows_bad);
+    tcase_add_test(tc, test_write_rows_scatter);
+    tcase_add_test(tc, test_write_rows_scatter_bad);
     suite_add_tcase(s, tc);
     return qt_run_suite(s);
 }
