@@ -1,17 +1,20 @@
 #!/bin/bash
-# verify_mmq5.sh — device checks of the ggml tensor-core matmul (kernels_cuda/ggml_mmq.cu, mmq5,
-# 2026-12-05), run after bench/e2e/run_h200.sh has built Quanta (/tmp/qbuild) and written the model
-# files (/tmp/e2e/files). At most ~90 s (every step has its own timeout).
-#   1. conformance of every matmul case on CUDA with the new kernel (the default;
-#      QUANTA_CUDA_GGML_MMQ=0 restores the old route: the weight dequantized to a tiled f16 copy per call);
+# verify_mmq5.sh — device checks of mmq5's 2026-12-05 prefill work, run after bench/e2e/run_h200.sh has
+# built Quanta (/tmp/qbuild, whose kernels_cuda/*.cu.o objects step 3 links) and written the model files
+# (/tmp/e2e/files). At most ~95 s (every step has its own timeout; later steps are skipped when late).
+#   1. conformance of the ggml matmuls past the int8 GEMV (kernels_cuda/ggml_mmq.cu, on by default;
+#      QUANTA_CUDA_GGML_MMQ=0 restores the old route: the weight dequantized to a tiled f16 copy per call):
+#      every format, odd M/N, K tails, the tile picked by grid size and then each tile forced
+#      (QUANTA_CUDA_GGML_MMQ_TILE); run_h200.sh's conform stage runs the whole suite besides;
 #   2. prefill (pp512, -n 0) side by side in this one call: new (both routes on, the defaults), old
 #      (QUANTA_CUDA_GGML_MMQ=0 QUANTA_CUDA_ATTN_F16=0: the code before this work), the new matmul alone,
-#      new again, on the 7B Q4_0; the attention conformance cases (f32 prefill now goes through f16
-#      copies and the tensor-core kernel: engine/cuda/cuda_attention_f16.c); new / old on the Gemma-shaped
-#      and 7B Q8_0 files; new with --kv f16 (llama-bench's KV dtype);
-#   3. the ggml batched cases (M > 8) with each tile forced (QUANTA_CUDA_GGML_MMQ_TILE), so all three
-#      tile shapes meet every format, odd M/N and a K tail, whatever the grid-size choice;
-#   4. 7B-shaped cases (M = 512, K = 4096 / 14336) on q4_0 and q8_0, if time is left.
+#      new again, on the 7B Q4_0; new / old on the Gemma-shaped and 7B Q8_0 files;
+#   3. kernel rows (bench/cuda/ggml_mmq_bench.cu): the new kernel against the old route on the 7B's
+#      shapes at M = 16, 64, 512, µs, TFLOP/s and the largest difference of their outputs;
+#   4. 7B-shaped matmul cases and pp512 with --kv f16, if time is left.
+# The attention route (f32 prefill through f16 copies and the tensor-core kernel, engine/cuda/
+# cuda_attention_f16.c, QUANTA_CUDA_ATTN_F16=0 turns it off) is checked by run_h200.sh's conform stage
+# (every attention case; the f32 "prefill square" classes, Nq = 37, take the route).
 # Everything goes to $OUT/mmq5/ (summary.txt first).
 set -u
 cd "$(dirname "$0")/../.." # the repository root
@@ -26,10 +29,20 @@ left() { echo $((88 - ($(date +%s) - T0))); }
 [ -x $Q ] || { say "no $Q"; exit 1; }
 say "gpu: $(nvidia-smi --query-gpu=name,clocks.sm --format=csv,noheader 2>&1)"
 
-# 1. every matmul conformance case, new kernel (default)
-timeout 30 $Q conform --backend cuda --filter matmul --failures > $D/conform_matmul.log 2>&1
-say "conform matmul (ggml mmq) rc=$?: $(grep -E '^total' $D/conform_matmul.log)"
-grep -E '^FAIL' $D/conform_matmul.log | head -12 | tee -a $D/summary.txt
+# 1. the ggml batched cases: auto tile, then each tile forced
+CASES=()
+for w in q4_0 q4_1 q5_0 q5_1 q8_0 q4_k q5_k q6_k; do
+  case $w in q4_k|q5_k|q6_k) k1=256 k2=512;; *) k1=96 k2=288;; esac
+  CASES+=(--case "matmul:m=16,n=64,k=$k2,w=$w,x=f32" --case "matmul:m=77,n=131,k=$k1,w=$w,x=f16"
+          --case "matmul:m=130,n=200,k=$k2,w=$w,x=bf16" --case "matmul:m=9,n=33,k=$k1,w=$w,x=f32"
+          --case "matmul:m=3,n=40,k=$k1,w=$w,x=f16" --case "matmul:m=512,n=3100,k=$k1,w=$w,x=f32")
+done
+for tile in auto 128x128 128x64 64x32; do
+  [ $(left) -gt 10 ] || { say "conform tile $tile skipped (time)"; continue; }
+  QUANTA_CUDA_GGML_MMQ_TILE=$tile timeout 12 $Q conform --backend cuda "${CASES[@]}" > $D/conform_tile_$tile.log 2>&1
+  say "conform ggml matmul, tile $tile rc=$?: $(grep -E '^total' $D/conform_tile_$tile.log)"
+  grep -E '^FAIL' $D/conform_tile_$tile.log | head -6 | tee -a $D/summary.txt
+done
 
 # 2. prefill side by side
 pp() { # label env file [args]: prefill only, 512 tokens, 3 repetitions
@@ -46,31 +59,22 @@ pp 7b_q4_0_old "$OLD" mistral7b-q4_0
 pp 7b_q4_0_mmq_only QUANTA_CUDA_ATTN_F16=0 mistral7b-q4_0
 pp 7b_q4_0_new_again X=1 mistral7b-q4_0
 
-# f32 prefill attention through f16 copies (QUANTA_CUDA_ATTN_F16): the attention cases, f32 ones included
-timeout 15 $Q conform --backend cuda --filter attention --failures > $D/conform_attention.log 2>&1
-say "conform attention (f32 prefill via f16) rc=$?: $(grep -E '^total' $D/conform_attention.log)"
-grep -E '^FAIL' $D/conform_attention.log | head -8 | tee -a $D/summary.txt
-
 pp gemma_new X=1 gemma3-270m-q4_k_m
 pp gemma_old "$OLD" gemma3-270m-q4_k_m
 pp 7b_q8_0_new X=1 mistral7b-q8_0
 pp 7b_q8_0_old "$OLD" mistral7b-q8_0
-pp 7b_q4_0_new_kvf16 X=1 mistral7b-q4_0 --kv f16
-pp gemma_new_kvf16 X=1 gemma3-270m-q4_k_m --kv f16
 
-# 3. the batched ggml cases with each tile forced
-CASES=()
-for w in q4_0 q4_1 q5_0 q5_1 q8_0 q4_k q5_k q6_k; do
-  case $w in q4_k|q5_k|q6_k) k1=256 k2=512;; *) k1=96 k2=288;; esac
-  CASES+=(--case "matmul:m=16,n=64,k=$k2,w=$w,x=f32" --case "matmul:m=77,n=131,k=$k1,w=$w,x=f16"
-          --case "matmul:m=130,n=200,k=$k2,w=$w,x=bf16" --case "matmul:m=9,n=33,k=$k1,w=$w,x=f32")
-done
-for tile in 128x128 128x64 64x32; do
-  [ $(left) -gt 10 ] || { say "forced tile $tile skipped (time)"; continue; }
-  QUANTA_CUDA_GGML_MMQ_TILE=$tile timeout 10 $Q conform --backend cuda "${CASES[@]}" > $D/conform_tile_$tile.log 2>&1
-  say "conform ggml batched, tile $tile rc=$?: $(grep -E '^total' $D/conform_tile_$tile.log)"
-  grep -E '^FAIL' $D/conform_tile_$tile.log | head -6 | tee -a $D/summary.txt
-done
+# 3. kernel rows, linking the meson build's kernel objects
+B=/tmp/qbuild/kernels_cuda
+if [ $(left) -gt 25 ] && [ -f $B/ggml_mmq.cu.o ]; then
+  timeout 40 nvcc -std=c++17 -O3 -gencode=arch=compute_90,code=sm_90 -Iinclude -Ibase -Iformats -Ikernels_cuda -Ibench/cuda \
+    bench/cuda/ggml_mmq_bench.cu $B/ggml_mmq.cu.o $B/ggml.cu.o $B/matmul_q.cu.o -o /tmp/ggml_mmq_bench > $D/mmq_bench_build.log 2>&1
+  say "kernel bench build rc=$?"
+  [ -x /tmp/ggml_mmq_bench ] && MMQ_BENCH_FORMATS=q4_0,q8_0 timeout $(( $(left) > 30 ? 25 : $(left) - 5 )) \
+    /tmp/ggml_mmq_bench $D/mmq_bench.csv > $D/mmq_bench.txt 2>&1
+  say "kernel bench rc=$?"; cat $D/mmq_bench.txt | tee -a $D/summary.txt
+fi
+pp 7b_q4_0_new_kvf16 X=1 mistral7b-q4_0 --kv f16
 
 # 4. 7B-shaped cases
 if [ $(left) -gt 12 ]; then

@@ -1,0 +1,137 @@
+/*
+ * ggml_mmq_bench.cu — kernel rows of the ggml-block matmul past the GEMV (kernels_cuda/ggml_mmq.cu)
+ * on the 7B's shapes at M = 16, 64, 512, against the route it replaced (the weight dequantized to a
+ * tiled f16 copy by qn_cuda_ggml_to_tiled, then qn_cuda_matmul_q) in the same process. Prints µs per
+ * call and TFLOP/s of each, and the largest |new - old| relative to the largest |old| (the weights'
+ * f16 values are the same in both; at M >= 65 the mma order too, so 0 is expected there).
+ *
+ *   nvcc ... bench/cuda/ggml_mmq_bench.cu ggml_mmq.o ggml.o matmul_q.o   (bench/cuda/verify_mmq5.sh
+ *   links the objects of a meson build: kernels_cuda/{ggml_mmq,ggml,matmul_q}.cu.o)
+ *
+ * Weights: random bytes with a valid f16 scale per block; x: random f32 in [-1, 1]. 10 calls per CUDA
+ * graph, median of 3 graph launches; one copy of each weight (at M = 16 part of it may sit in L2).
+ */
+#include <cuda_runtime.h>
+
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <vector>
+
+#include "cuda_kernels.h" /* kernels_cuda/, and formats/layout.h through it */
+#include "driver.h"
+
+static uint64_t rng = 0x9E3779B97F4A7C15ull;
+static uint32_t next32() { /* xorshift64* */
+    rng ^= rng >> 12, rng ^= rng << 25, rng ^= rng >> 27;
+    return (uint32_t)((rng * 0x2545F4914F6CDD1Dull) >> 32);
+}
+
+/* Offsets of the f16 scales in a block (set to 2^-7 so no value is Inf or NaN). */
+static std::vector<int> scale_offsets(int dt) {
+    if (dt == QN_DT_GGML_Q4_K || dt == QN_DT_GGML_Q5_K || dt == QN_DT_GGML_Q4_1 || dt == QN_DT_GGML_Q5_1) return {0, 2};
+    if (dt == QN_DT_GGML_Q6_K) return {208};
+    return {0};
+}
+
+int main(int argc, char **argv) {
+    FILE *csv = argc > 1 ? fopen(argv[1], "w") : nullptr;
+    cudaStream_t st;
+    CK(cudaStreamCreate(&st));
+    cudaEvent_t e0, e1;
+    CK(cudaEventCreate(&e0));
+    CK(cudaEventCreate(&e1));
+    int dev = 0, sms = 0;
+    CK(cudaGetDevice(&dev));
+    CK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev));
+    unsigned *counters;
+    CK(cudaMalloc(&counters, QN_CUDA_MATMUL_COUNTERS * sizeof(unsigned)));
+    CK(cudaMemset(counters, 0, QN_CUDA_MATMUL_COUNTERS * sizeof(unsigned)));
+    if (csv) fprintf(csv, "format,M,N,K,new_us,new_tflops,old_us,old_tflops,speedup,maxdiff_rel\n");
+    printf("%-5s %4s %6s %6s %10s %8s %10s %8s %8s %10s\n", "fmt", "M", "N", "K", "new us", "TFLOP/s", "old us",
+           "TFLOP/s", "new/old", "maxdiff");
+
+    struct fmt { const char *name; int dt; } fmts[] = {{"q4_0", QN_DT_GGML_Q4_0}, {"q8_0", QN_DT_GGML_Q8_0},
+                                                        {"q4_k", QN_DT_GGML_Q4_K}, {"q6_k", QN_DT_GGML_Q6_K}};
+    const int64_t shapes[][2] = {{4096, 4096}, {1024, 4096}, {14336, 4096}, {4096, 14336}}; /* N, K */
+    const int64_t Ms[] = {512, 64, 16};
+    const char *only = getenv("MMQ_BENCH_FORMATS"); /* e.g. "q4_0,q8_0" */
+    for (const fmt &f : fmts) {
+        if (only && !strstr(only, f.name)) continue;
+        for (const auto &sh : shapes) {
+            const int64_t N = sh[0], K = sh[1];
+            const int be = QN_GGML_BLOCK_ELEMS(f.dt), bb = QN_GGML_BLOCK_BYTES(f.dt);
+            const size_t rb = (size_t)(K / be) * bb, wbytes = rb * (size_t)N;
+            std::vector<uint8_t> hw(wbytes);
+            for (size_t i = 0; i < wbytes; i++) hw[i] = (uint8_t)next32();
+            for (size_t b = 0; b < wbytes / bb; b++)
+                for (int o : scale_offsets(f.dt)) hw[b * bb + o] = 0x00, hw[b * bb + o + 1] = 0x20;
+            uint8_t *w;
+            CK(cudaMalloc(&w, wbytes));
+            CK(cudaMemcpy(w, hw.data(), wbytes, cudaMemcpyHostToDevice));
+            for (int64_t M : Ms) {
+                std::vector<float> hx((size_t)(M * K));
+                for (auto &v : hx) v = (float)((int)(next32() % 2001) - 1000) / 1000.0f;
+                float *x, *yn, *yo;
+                CK(cudaMalloc(&x, hx.size() * sizeof(float)));
+                CK(cudaMalloc(&yn, (size_t)(M * N) * sizeof(float)));
+                CK(cudaMalloc(&yo, (size_t)(M * N) * sizeof(float)));
+                CK(cudaMemcpy(x, hx.data(), hx.size() * sizeof(float), cudaMemcpyHostToDevice));
+                const size_t sn = qn_cuda_ggml_mmq_scratch(M, K);
+                qn_cuda_weight tw;
+                memset(&tw, 0, sizeof tw);
+                tw.N = N, tw.K = K, tw.Np = (N + 15) / 16 * 16, tw.Kp = (K + 63) / 64 * 64, tw.fmt = QN_CW_F16;
+                const size_t tiled = qn_cuda_ggml_tiled_bytes(N, K), so = tiled + qn_cuda_matmul_q_scratch(&tw, M, sms);
+                void *scr;
+                CK(cudaMalloc(&scr, sn > so ? sn : so));
+                auto run_new = [&] {
+                    CK((cudaError_t)qn_cuda_ggml_mmq(f.dt, w, N, K, QN_DT_F32, x, M, QN_DT_F32, yn, scr, sn, sms, st));
+                };
+                auto run_old = [&] {
+                    CK((cudaError_t)qn_cuda_ggml_to_tiled(f.dt, w, N, K, scr, &tw, st));
+                    CK((cudaError_t)qn_cuda_matmul_q(&tw, QN_DT_F32, x, QN_DT_F32, yo, M, (char *)scr + tiled, so - tiled,
+                                                     counters, QN_CUDA_MATMUL_COUNTERS, sms, st));
+                };
+                float ms[2];
+                for (int r = 0; r < 2; r++) {
+                    cudaGraph_t g;
+                    cudaGraphExec_t ge;
+                    const int calls = 10;
+                    run_new(), run_old(); /* first calls outside the capture (kernel attributes) */
+                    CK(cudaStreamBeginCapture(st, cudaStreamCaptureModeGlobal));
+                    for (int i = 0; i < calls; i++) r == 0 ? run_new() : run_old();
+                    CK(cudaStreamEndCapture(st, &g));
+                    CK(cudaGraphInstantiate(&ge, g, 0));
+                    ms[r] = graph_median_ms(ge, st, e0, e1, 3) / calls;
+                    cudaGraphExecDestroy(ge), cudaGraphDestroy(g);
+                }
+                run_new(), run_old();
+                std::vector<float> hn((size_t)(M * N)), ho((size_t)(M * N));
+                CK(cudaMemcpyAsync(hn.data(), yn, hn.size() * 4, cudaMemcpyDeviceToHost, st));
+                CK(cudaMemcpyAsync(ho.data(), yo, ho.size() * 4, cudaMemcpyDeviceToHost, st));
+                CK(cudaStreamSynchronize(st));
+                double md = 0, mo = 0;
+                for (size_t i = 0; i < hn.size(); i++) {
+                    const double d = std::fabs((double)hn[i] - ho[i]);
+                    md = d > md || d != d ? d : md; /* NaN propagates */
+                    mo = std::fabs(ho[i]) > mo ? std::fabs(ho[i]) : mo;
+                }
+                const double fl = 2.0 * M * N * K;
+                printf("%-5s %4lld %6lld %6lld %10.1f %8.1f %10.1f %8.1f %8.2f %10.2e\n", f.name, (long long)M, (long long)N,
+                       (long long)K, ms[0] * 1e3, fl / (ms[0] * 1e-3) / 1e12, ms[1] * 1e3, fl / (ms[1] * 1e-3) / 1e12,
+                       ms[1] / ms[0], mo > 0 ? md / mo : md);
+                if (csv)
+                    fprintf(csv, "%s,%lld,%lld,%lld,%.2f,%.2f,%.2f,%.2f,%.3f,%.3e\n", f.name, (long long)M, (long long)N,
+                            (long long)K, ms[0] * 1e3, fl / (ms[0] * 1e-3) / 1e12, ms[1] * 1e3,
+                            fl / (ms[1] * 1e-3) / 1e12, ms[1] / ms[0], mo > 0 ? md / mo : md);
+                fflush(stdout);
+                cudaFree(x), cudaFree(yn), cudaFree(yo), cudaFree(scr);
+            }
+            cudaFree(w);
+        }
+    }
+    if (csv) fclose(csv);
+    return 0;
+}
