@@ -54,18 +54,25 @@ struct qn_gemv_args {
 #ifndef QN_GEMV_U /* bench/cuda/build_gemv_bench.sh also builds U = 1 for the side-by-side row */
 #define QN_GEMV_U 4
 #endif
+/* ...but not for q4_0 and q8_0: there U = 4 measured slower than one chunk (H200, 2026-12-05: q4_0 up to
+ * 18%, q8_0 1-8%, identical outputs) while the k-quants gained 4-26%; QN_GEMV_U_ALL=1 restores U for
+ * every format (the bench's side-by-side rows). */
+#ifndef QN_GEMV_U_ALL
+#define QN_GEMV_U_ALL 0
+#endif
 
 /* Lane's share of row `row` . x row m for m < M, int8 activation codes (dp4a). */
 template <int DT, int MC>
 __device__ __forceinline__ void qn_gemv_row_q8(const qn_gemv_args &a, const uint8_t *row, float acc[MC]) {
     const int64_t nch = a.K / 32;
+    constexpr int U = !QN_GEMV_U_ALL && (DT == QN_DT_GGML_Q4_0 || DT == QN_DT_GGML_Q8_0) ? 1 : QN_GEMV_U;
     int64_t c = threadIdx.x & 31;
-    for (; c + 32 * (QN_GEMV_U - 1) < nch; c += 32 * QN_GEMV_U) {
-        qn_ggml_chunk ch[QN_GEMV_U];
+    for (; U > 1 && c + 32 * (U - 1) < nch; c += 32 * U) {
+        qn_ggml_chunk ch[U];
 #pragma unroll
-        for (int u = 0; u < QN_GEMV_U; u++) qn_ggml_load_chunk<DT>(row, c + 32 * u, ch[u]);
+        for (int u = 0; u < U; u++) qn_ggml_load_chunk<DT>(row, c + 32 * u, ch[u]);
 #pragma unroll
-        for (int u = 0; u < QN_GEMV_U; u++) {
+        for (int u = 0; u < U; u++) {
             const int64_t cu = c + 32 * u;
 #pragma unroll
             for (int m = 0; m < MC; m++)
