@@ -184,17 +184,7 @@ static int ggml_gemv(int w_dtype, const void *w, const void *w_up, int act, int6
     a.N = N, a.K = K, a.M = M, a.xd = x_dtype, a.x = x, a.act = act, a.yd = y_dtype, a.y = y;
     const bool f32x = xq_buf == NULL;
     cudaStream_t s = (cudaStream_t)stream;
-    switch (w_dtype) {
-    case QN_DT_GGML_Q4_0: return gemv_launch<QN_DT_GGML_Q4_0>(a, f32x, s);
-    case QN_DT_GGML_Q4_1: return gemv_launch<QN_DT_GGML_Q4_1>(a, f32x, s);
-    case QN_DT_GGML_Q5_0: return gemv_launch<QN_DT_GGML_Q5_0>(a, f32x, s);
-    case QN_DT_GGML_Q5_1: return gemv_launch<QN_DT_GGML_Q5_1>(a, f32x, s);
-    case QN_DT_GGML_Q8_0: return gemv_launch<QN_DT_GGML_Q8_0>(a, f32x, s);
-    case QN_DT_GGML_Q4_K: return gemv_launch<QN_DT_GGML_Q4_K>(a, f32x, s);
-    case QN_DT_GGML_Q5_K: return gemv_launch<QN_DT_GGML_Q5_K>(a, f32x, s);
-    case QN_DT_GGML_Q6_K: return gemv_launch<QN_DT_GGML_Q6_K>(a, f32x, s);
-    default: return (int)cudaErrorInvalidValue;
-    }
+    QN_GGML_DISPATCH(w_dtype, return gemv_launch<DT>(a, f32x, s))
 }
 
 extern "C" int qn_cuda_ggml_gemv(int w_dtype, const void *w, const void *w_up, int act, int64_t N, int64_t K,
@@ -246,19 +236,6 @@ __global__ void qn_k_ggml_get_rows(const uint8_t *w, size_t rb, int64_t V, int64
         for (int e = 0; e < 32; e++) qn_st(od, out, t * K + c * 32 + e, qn_ggml_chunk_value(ch, e));
     }
 }
-
-#define QN_GGML_DISPATCH(dt, CALL)                                   \
-    switch (dt) {                                                     \
-    case QN_DT_GGML_Q4_0: { constexpr int DT = QN_DT_GGML_Q4_0; CALL; } break; \
-    case QN_DT_GGML_Q4_1: { constexpr int DT = QN_DT_GGML_Q4_1; CALL; } break; \
-    case QN_DT_GGML_Q5_0: { constexpr int DT = QN_DT_GGML_Q5_0; CALL; } break; \
-    case QN_DT_GGML_Q5_1: { constexpr int DT = QN_DT_GGML_Q5_1; CALL; } break; \
-    case QN_DT_GGML_Q8_0: { constexpr int DT = QN_DT_GGML_Q8_0; CALL; } break; \
-    case QN_DT_GGML_Q4_K: { constexpr int DT = QN_DT_GGML_Q4_K; CALL; } break; \
-    case QN_DT_GGML_Q5_K: { constexpr int DT = QN_DT_GGML_Q5_K; CALL; } break; \
-    case QN_DT_GGML_Q6_K: { constexpr int DT = QN_DT_GGML_Q6_K; CALL; } break; \
-    default: return (int)cudaErrorInvalidValue;                      \
-    }
 
 extern "C" size_t qn_cuda_ggml_tiled_bytes(int64_t N, int64_t K) {
     const int64_t Np = (N + 15) / 16 * 16, Kp = (K + 63) / 64 * 64;

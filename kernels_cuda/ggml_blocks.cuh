@@ -144,4 +144,19 @@ __device__ __forceinline__ float qn_ggml_chunk_value(const qn_ggml_chunk &o, int
     return __fadd_rn(__fmul_rn((float)q, o.d[h]), o.m[h]);
 }
 
+/* Runs CALL with DT the compile-time ggml format of run-time dtype dt, in a function returning int (a
+ * cudaError_t); an unknown dtype returns cudaErrorInvalidValue. */
+#define QN_GGML_DISPATCH(dt, CALL)                                   \
+    switch (dt) {                                                     \
+    case QN_DT_GGML_Q4_0: { constexpr int DT = QN_DT_GGML_Q4_0; CALL; } break; \
+    case QN_DT_GGML_Q4_1: { constexpr int DT = QN_DT_GGML_Q4_1; CALL; } break; \
+    case QN_DT_GGML_Q5_0: { constexpr int DT = QN_DT_GGML_Q5_0; CALL; } break; \
+    case QN_DT_GGML_Q5_1: { constexpr int DT = QN_DT_GGML_Q5_1; CALL; } break; \
+    case QN_DT_GGML_Q8_0: { constexpr int DT = QN_DT_GGML_Q8_0; CALL; } break; \
+    case QN_DT_GGML_Q4_K: { constexpr int DT = QN_DT_GGML_Q4_K; CALL; } break; \
+    case QN_DT_GGML_Q5_K: { constexpr int DT = QN_DT_GGML_Q5_K; CALL; } break; \
+    case QN_DT_GGML_Q6_K: { constexpr int DT = QN_DT_GGML_Q6_K; CALL; } break; \
+    default: return (int)cudaErrorInvalidValue;                      \
+    }
+
 #endif

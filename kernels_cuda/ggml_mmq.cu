@@ -375,15 +375,5 @@ extern "C" int qn_cuda_ggml_mmq(int w_dtype, const void *w, int64_t N, int64_t K
     a.rb = (size_t)(K / qn_ggml_block_elems(w_dtype)) * (size_t)qn_ggml_block_bytes(w_dtype);
     a.N = N, a.K = K, a.M = M, a.Kp = Kp;
     a.xh = xh, a.xscale = xscale, a.yd = y_dtype, a.y = y;
-    switch (w_dtype) {
-    case QN_DT_GGML_Q4_0: return qn_gmmq_pick<QN_DT_GGML_Q4_0>(a, sms, s);
-    case QN_DT_GGML_Q4_1: return qn_gmmq_pick<QN_DT_GGML_Q4_1>(a, sms, s);
-    case QN_DT_GGML_Q5_0: return qn_gmmq_pick<QN_DT_GGML_Q5_0>(a, sms, s);
-    case QN_DT_GGML_Q5_1: return qn_gmmq_pick<QN_DT_GGML_Q5_1>(a, sms, s);
-    case QN_DT_GGML_Q8_0: return qn_gmmq_pick<QN_DT_GGML_Q8_0>(a, sms, s);
-    case QN_DT_GGML_Q4_K: return qn_gmmq_pick<QN_DT_GGML_Q4_K>(a, sms, s);
-    case QN_DT_GGML_Q5_K: return qn_gmmq_pick<QN_DT_GGML_Q5_K>(a, sms, s);
-    case QN_DT_GGML_Q6_K: return qn_gmmq_pick<QN_DT_GGML_Q6_K>(a, sms, s);
-    default: return (int)cudaErrorInvalidValue;
-    }
+    QN_GGML_DISPATCH(w_dtype, return qn_gmmq_pick<DT>(a, sms, s))
 }
