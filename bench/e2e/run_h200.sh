@@ -156,7 +156,7 @@ if has kv && [ -f $W/files/gemma3-270m-q4_k_m.gguf ]; then
 fi
 
 if has peer; then
-  wait $LLAMA_PID
+  [ -n "${LLAMA_PID:-}" ] && wait $LLAMA_PID # a second invocation (KEEP_LOGS=1) finds the build done
   stamp "$(tail -1 $L/llama_build.log)"
   LB=$W/llama.cpp/build/bin/llama-bench
   for f in $NAMES; do
