@@ -295,7 +295,7 @@ template <int DT> static int qn_gmmq_pick(const qn_gmmq_args &a, int sms, cudaSt
     return qn_gmmq_launch<DT, 2, 1>(a, s);
 }
 
-int qn_cuda_ggml_mmq_kernel = -1;
+int qn_cuda_ggml_mmq_kernel = -1, qn_cuda_ggml_mmq_tile = -1;
 
 /* Which kernel: QUANTA_CUDA_GGML_MMQ=6 the one that decodes into mma fragments (ggml_mmq_frag.cu), else
  * this file's (=5, or unset; =0 is read by the engine: the older route without either). Read once,

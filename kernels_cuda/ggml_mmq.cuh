@@ -45,16 +45,21 @@ template <int DT> struct qn_gmmq_raw {
     }
 };
 
-/* QUANTA_CUDA_GGML_MMQ_TILE=128x128, 128x64 or 64x32 forces a tile of either kernel (so that a device
- * check can run every conformance case through each); anything else, or unset, picks by grid size. Read
- * once per file. */
+/* QUANTA_CUDA_GGML_MMQ_TILE forces a tile (so that a device check can run every conformance case through
+ * each): 128x128, 128x64 or 64x32 for either kernel; for ggml_mmq_frag.cu also 128x128w4 (4 warps of
+ * 64x64), 256x128 (8 warps of 64x64) and 128x128b2 (the 128x128 tile held to 128 registers, two blocks
+ * per SM). Anything else, or unset, picks by grid size. Read at the first call unless a benchmark has set
+ * qn_cuda_ggml_mmq_tile (cuda_kernels.h) to the tile's number here. */
 static int qn_gmmq_forced_tile() {
-    static int tile = -1;
-    if (tile < 0) {
+    if (qn_cuda_ggml_mmq_tile < 0) {
+        static const char *const names[] = {"128x128", "128x64", "64x32", "128x128w4", "256x128", "128x128b2"};
         const char *e = getenv("QUANTA_CUDA_GGML_MMQ_TILE");
-        tile = !e ? 0 : !strcmp(e, "128x128") ? 1 : !strcmp(e, "128x64") ? 2 : !strcmp(e, "64x32") ? 3 : 0;
+        int tile = 0;
+        for (int i = 0; e && i < (int)(sizeof names / sizeof names[0]); i++)
+            if (!strcmp(e, names[i])) tile = i + 1;
+        qn_cuda_ggml_mmq_tile = tile;
     }
-    return tile;
+    return qn_cuda_ggml_mmq_tile;
 }
 
 /* y = x . W^T by the fragment-decoding kernel (ggml_mmq_frag.cu) on activations prepared by

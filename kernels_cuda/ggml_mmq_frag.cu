@@ -28,11 +28,12 @@ template <int DT, int MI, int NT, int WR, int WC> struct qn_gfrag_cfg {
     typedef qn_gmmq_raw<DT> Raw;
     static constexpr int threads = 32 * WR * WC;
     static constexpr int BN = 16 * MI * WR, BM = 8 * NT * WC;
-    static constexpr int S = 4;                                /* pipeline stages */
     static constexpr int xpieces = BM * QN_GMMQ_BK / 8;        /* 16-byte activation pieces per step */
     static constexpr int rwords = BN * Raw::words;             /* raw words per step */
     static constexpr int xs_bytes = BM * QN_GMMQ_PITCH * 2, raw_bytes = rwords * 4;
     static constexpr int stage = xs_bytes + raw_bytes;
+    /* pipeline stages: 4 where they fit in 200 KB (two steps' copies in flight behind the one waited for) */
+    static constexpr int S = 4 * stage <= 200 * 1024 ? 4 : 3 * stage <= 220 * 1024 ? 3 : 2;
     static constexpr int smem = S * stage;
     static_assert(NT % 2 == 0, "activation fragments come in pairs of 8-token tiles");
     static_assert(xs_bytes % 16 == 0 && stage % 16 == 0, "16-byte copies");
@@ -83,8 +84,8 @@ __device__ __forceinline__ void qn_gfrag_to_f16(const uint32_t u0[2], const floa
  * the next copies overwrite), issue the copies of step kt+S-1, then the step's two chunks: decode the
  * warp's rows of the chunk into A fragments, ldmatrix the activations, mma.
  */
-template <int DT, int MI, int NT, int WR, int WC>
-__global__ void __launch_bounds__(32 * WR * WC, 1) qn_k_ggml_mmq_frag(qn_gmmq_args p) {
+template <int DT, int MI, int NT, int WR, int WC, int MINB>
+__global__ void __launch_bounds__(32 * WR * WC, MINB) qn_k_ggml_mmq_frag(qn_gmmq_args p) {
     typedef qn_gfrag_cfg<DT, MI, NT, WR, WC> Cfg;
     typedef qn_gmmq_raw<DT> Raw;
     constexpr int BN = Cfg::BN, BM = Cfg::BM, P = QN_GMMQ_PITCH, S = Cfg::S, T = Cfg::threads;
@@ -206,28 +207,32 @@ __global__ void __launch_bounds__(32 * WR * WC, 1) qn_k_ggml_mmq_frag(qn_gmmq_ar
     }
 }
 
-template <int DT, int MI, int NT, int WR, int WC> static int qn_gfrag_launch(const qn_gmmq_args &a, cudaStream_t s) {
+template <int DT, int MI, int NT, int WR, int WC, int MINB = 1>
+static int qn_gfrag_launch(const qn_gmmq_args &a, cudaStream_t s) {
     typedef qn_gfrag_cfg<DT, MI, NT, WR, WC> Cfg;
     static bool attr_set = false; /* per instantiation; a race only repeats an idempotent call */
     if (!attr_set) {
-        cudaError_t e = cudaFuncSetAttribute(qn_k_ggml_mmq_frag<DT, MI, NT, WR, WC>,
+        cudaError_t e = cudaFuncSetAttribute(qn_k_ggml_mmq_frag<DT, MI, NT, WR, WC, MINB>,
                                              cudaFuncAttributeMaxDynamicSharedMemorySize, Cfg::smem);
         if (e != cudaSuccess) return (int)e;
         attr_set = true;
     }
     const int64_t gx = (a.N + Cfg::BN - 1) / Cfg::BN, gy = (a.M + Cfg::BM - 1) / Cfg::BM;
     if (gx > 0x7fffffff || gy > 65535) return (int)cudaErrorInvalidValue;
-    qn_k_ggml_mmq_frag<DT, MI, NT, WR, WC><<<dim3((unsigned)gx, (unsigned)gy), Cfg::threads, Cfg::smem, s>>>(a);
+    qn_k_ggml_mmq_frag<DT, MI, NT, WR, WC, MINB><<<dim3((unsigned)gx, (unsigned)gy), Cfg::threads, Cfg::smem, s>>>(a);
     return qn_cu_launch_status();
 }
 
-/* Tiles (rows x tokens): 128x128 (8 warps of 32x64), 128x64 (8 of 32x32), 64x32 (4 of 16x32). The
- * largest whose grid still covers about 3/4 of the SMs, as ggml_mmq.cu picks. */
+/* Tiles (rows x tokens): 128x128 (8 warps of 32x64), 128x64 (8 of 32x32), 64x32 (4 of 16x32): the largest
+ * whose grid still covers about 3/4 of the SMs, as ggml_mmq.cu picks; three more to measure when forced. */
 template <int DT> static int qn_gfrag_pick(const qn_gmmq_args &a, int sms, cudaStream_t s) {
     switch (qn_gmmq_forced_tile()) {
     case 1: return qn_gfrag_launch<DT, 2, 8, 4, 2>(a, s);
     case 2: return qn_gfrag_launch<DT, 2, 4, 4, 2>(a, s);
     case 3: return qn_gfrag_launch<DT, 1, 4, 4, 1>(a, s);
+    case 4: return qn_gfrag_launch<DT, 4, 8, 2, 2>(a, s);
+    case 5: return qn_gfrag_launch<DT, 4, 8, 4, 2>(a, s);
+    case 6: return qn_gfrag_launch<DT, 2, 8, 4, 2, 2>(a, s);
     default: break;
     }
     const int64_t want = (int64_t)(sms > 0 ? sms : 132) * 3 / 4;

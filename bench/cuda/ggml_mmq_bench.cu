@@ -10,7 +10,8 @@
  *   objects of a meson build: kernels_cuda/{ggml_mmq,ggml_mmq_frag}.cu.o)
  *
  * Weights: random bytes with a valid f16 scale per block; x: random f32 in [-1, 1]. 10 calls per CUDA
- * graph, median of 3 graph launches; one copy of each weight (at M = 16 part of it may sit in L2).
+ * graph, median of 3 graph launches; one copy of each weight (at M = 16 part of it may sit in L2). At M = 512
+ * on the 4096-and-wider shapes every frag tile is timed too (MMQ_BENCH_TILES=0: only the one picked).
  * MMQ_BENCH_FORMATS=q4_0,q8_0 limits the formats, MMQ_BENCH_M=512 the batch sizes.
  */
 #include <cuda_runtime.h>
@@ -48,9 +49,9 @@ int main(int argc, char **argv) {
     int dev = 0, sms = 0;
     CK(cudaGetDevice(&dev));
     CK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev));
-    if (csv) fprintf(csv, "format,M,N,K,frag_us,frag_tflops,mmq5_us,mmq5_tflops,speedup,maxdiff_rel\n");
-    printf("%-5s %4s %6s %6s %10s %8s %10s %8s %8s %10s\n", "fmt", "M", "N", "K", "frag us", "TFLOP/s", "mmq5 us",
-           "TFLOP/s", "frag/5", "maxdiff");
+    if (csv) fprintf(csv, "format,M,N,K,frag_us,frag_tflops,mmq5_us,mmq5_tflops,speedup,maxdiff_rel,frag_tile\n");
+    printf("%-5s %4s %6s %6s %10s %8s %10s %8s %8s %10s %s\n", "fmt", "M", "N", "K", "frag us", "TFLOP/s", "mmq5 us",
+           "TFLOP/s", "speedup", "maxdiff", "frag tile");
 
     struct fmt { const char *name; int dt; } fmts[] = {{"q4_0", QN_DT_GGML_Q4_0}, {"q8_0", QN_DT_GGML_Q8_0},
                                                         {"q4_k", QN_DT_GGML_Q4_K}, {"q6_k", QN_DT_GGML_Q6_K}};
@@ -82,45 +83,55 @@ int main(int argc, char **argv) {
                 const size_t sn = qn_cuda_ggml_mmq_scratch(M, K);
                 void *scr;
                 CK(cudaMalloc(&scr, sn));
-                auto run = [&](int kernel, float *y) {
-                    qn_cuda_ggml_mmq_kernel = kernel;
+                auto run = [&](int kernel, int tile, float *y) {
+                    qn_cuda_ggml_mmq_kernel = kernel, qn_cuda_ggml_mmq_tile = tile;
                     CK((cudaError_t)qn_cuda_ggml_mmq(f.dt, w, N, K, QN_DT_F32, x, M, QN_DT_F32, y, scr, sn, sms, st));
                 };
-                auto run_new = [&] { run(6, yn); };
-                auto run_old = [&] { run(5, yo); };
-                float ms[2];
-                for (int r = 0; r < 2; r++) {
+                auto time_ms = [&](int kernel, int tile, float *y) { /* per call */
                     cudaGraph_t g;
                     cudaGraphExec_t ge;
                     const int calls = 10;
-                    run_new(), run_old(); /* first calls outside the capture (kernel attributes) */
+                    run(kernel, tile, y); /* the first call outside the capture (kernel attributes) */
                     CK(cudaStreamBeginCapture(st, cudaStreamCaptureModeGlobal));
-                    for (int i = 0; i < calls; i++) r == 0 ? run_new() : run_old();
+                    for (int i = 0; i < calls; i++) run(kernel, tile, y);
                     CK(cudaStreamEndCapture(st, &g));
                     CK(cudaGraphInstantiate(&ge, g, 0));
-                    ms[r] = graph_median_ms(ge, st, e0, e1, 3) / calls;
+                    const float ms = graph_median_ms(ge, st, e0, e1, 3) / calls;
                     cudaGraphExecDestroy(ge), cudaGraphDestroy(g);
-                }
-                run_new(), run_old();
+                    return ms;
+                };
                 std::vector<float> hn((size_t)(M * N)), ho((size_t)(M * N));
-                CK(cudaMemcpyAsync(hn.data(), yn, hn.size() * 4, cudaMemcpyDeviceToHost, st));
-                CK(cudaMemcpyAsync(ho.data(), yo, ho.size() * 4, cudaMemcpyDeviceToHost, st));
-                CK(cudaStreamSynchronize(st));
-                double md = 0, mo = 0;
-                for (size_t i = 0; i < hn.size(); i++) {
-                    const double d = std::fabs((double)hn[i] - ho[i]);
-                    md = d > md || d != d ? d : md; /* NaN propagates */
-                    mo = std::fabs(ho[i]) > mo ? std::fabs(ho[i]) : mo;
-                }
+                auto maxdiff = [&]() { /* |yn - yo| / max |yo| */
+                    CK(cudaMemcpyAsync(hn.data(), yn, hn.size() * 4, cudaMemcpyDeviceToHost, st));
+                    CK(cudaMemcpyAsync(ho.data(), yo, ho.size() * 4, cudaMemcpyDeviceToHost, st));
+                    CK(cudaStreamSynchronize(st));
+                    double md = 0, mo = 0;
+                    for (size_t i = 0; i < hn.size(); i++) {
+                        const double d = std::fabs((double)hn[i] - ho[i]);
+                        md = d > md || d != d ? d : md; /* NaN propagates */
+                        mo = std::fabs(ho[i]) > mo ? std::fabs(ho[i]) : mo;
+                    }
+                    return mo > 0 ? md / mo : md;
+                };
                 const double fl = 2.0 * M * N * K;
-                printf("%-5s %4lld %6lld %6lld %10.1f %8.1f %10.1f %8.1f %8.2f %10.2e\n", f.name, (long long)M, (long long)N,
-                       (long long)K, ms[0] * 1e3, fl / (ms[0] * 1e-3) / 1e12, ms[1] * 1e3, fl / (ms[1] * 1e-3) / 1e12,
-                       ms[1] / ms[0], mo > 0 ? md / mo : md);
-                if (csv)
-                    fprintf(csv, "%s,%lld,%lld,%lld,%.2f,%.2f,%.2f,%.2f,%.3f,%.3e\n", f.name, (long long)M, (long long)N,
-                            (long long)K, ms[0] * 1e3, fl / (ms[0] * 1e-3) / 1e12, ms[1] * 1e3,
-                            fl / (ms[1] * 1e-3) / 1e12, ms[1] / ms[0], mo > 0 ? md / mo : md);
-                fflush(stdout);
+                const float old_ms = time_ms(5, 0, yo);
+                auto row = [&](const char *label, float ms) {
+                    const double md = maxdiff();
+                    printf("%-5s %4lld %6lld %6lld %10.1f %8.1f %10.1f %8.1f %8.2f %10.2e %s\n", f.name, (long long)M,
+                           (long long)N, (long long)K, ms * 1e3, fl / (ms * 1e-3) / 1e12, old_ms * 1e3,
+                           fl / (old_ms * 1e-3) / 1e12, old_ms / ms, md, label);
+                    if (csv)
+                        fprintf(csv, "%s,%lld,%lld,%lld,%.2f,%.2f,%.2f,%.2f,%.3f,%.3e,%s\n", f.name, (long long)M,
+                                (long long)N, (long long)K, ms * 1e3, fl / (ms * 1e-3) / 1e12, old_ms * 1e3,
+                                fl / (old_ms * 1e-3) / 1e12, old_ms / ms, md, label);
+                    fflush(stdout);
+                };
+                row("auto", time_ms(6, 0, yn));
+                /* every frag tile on the big shapes at M = 512 (MMQ_BENCH_TILES=0: none) */
+                const char *tiles = getenv("MMQ_BENCH_TILES");
+                static const char *const names[] = {"128x128", "128x64", "64x32", "128x128w4", "256x128", "128x128b2"};
+                if (M == 512 && K * N >= 4096 * 4096 && !(tiles && !strcmp(tiles, "0")))
+                    for (int t = 1; t <= 6; t++) row(names[t - 1], time_ms(6, t, yn));
                 cudaFree(x), cudaFree(yn), cudaFree(yo), cudaFree(scr);
             }
             cudaFree(w);
