@@ -296,22 +296,31 @@ START_TEST(test_get_rows_bad_id) {
 }
 END_TEST
 
+/* A plan on OpenCL writing src [1,1,2,8] into buf's rows at start (i32 [ns]: 1 consecutive, 2 a
+ * scatter); *g, *src and *start receive the graph and its inputs. */
+static quanta_plan *write_rows_plan(quanta_buffer *buf, int64_t ns, quanta_graph **g, quanta_tensor **src,
+                                    quanta_tensor **start) {
+    const quanta_tensor_desc ds = qt_desc(QUANTA_F32, 4, 1, 1, 2, 8), dst_ = qt_desc(QUANTA_I32, 1, ns, 0, 0, 0);
+    quanta_tensor *dst, *y;
+    ck_assert_int_eq(quanta_graph_create(g), QUANTA_OK);
+    ck_assert_int_eq(quanta_graph_buffer(*g, buf, &dst), QUANTA_OK);
+    ck_assert_int_eq(quanta_graph_input(*g, "src", &ds, src), QUANTA_OK);
+    ck_assert_int_eq(quanta_graph_input(*g, "start", &dst_, start), QUANTA_OK);
+    ck_assert_int_eq(quanta_write_rows(*g, dst, *src, *start, &y), QUANTA_OK);
+    ck_assert_int_eq(quanta_graph_output(*g, y), QUANTA_OK);
+    quanta_plan *p;
+    ck_assert_int_eq(quanta_plan_create(*g, g_cl, &p), QUANTA_OK);
+    ck_assert_int_eq(quanta_plan_fallback_count(p), 0);
+    return p;
+}
+
 START_TEST(test_write_rows_bad_start) {
-    quanta_tensor_desc dd = qt_desc(QUANTA_F32, 4, 1, 1, 4, 8), ds = qt_desc(QUANTA_F32, 4, 1, 1, 2, 8);
-    quanta_tensor_desc d1 = qt_desc(QUANTA_I32, 1, 1, 0, 0, 0);
+    quanta_tensor_desc dd = qt_desc(QUANTA_F32, 4, 1, 1, 4, 8);
     quanta_buffer *buf;
     ck_assert_int_eq(quanta_buffer_create(g_cl, &dd, &buf), QUANTA_OK);
     quanta_graph *g;
-    quanta_tensor *dst, *src, *start, *y;
-    ck_assert_int_eq(quanta_graph_create(&g), QUANTA_OK);
-    ck_assert_int_eq(quanta_graph_buffer(g, buf, &dst), QUANTA_OK);
-    ck_assert_int_eq(quanta_graph_input(g, "src", &ds, &src), QUANTA_OK);
-    ck_assert_int_eq(quanta_graph_input(g, "start", &d1, &start), QUANTA_OK);
-    ck_assert_int_eq(quanta_write_rows(g, dst, src, start, &y), QUANTA_OK);
-    ck_assert_int_eq(quanta_graph_output(g, y), QUANTA_OK);
-    quanta_plan *p;
-    ck_assert_int_eq(quanta_plan_create(g, g_cl, &p), QUANTA_OK);
-    ck_assert_int_eq(quanta_plan_fallback_count(p), 0);
+    quanta_tensor *src, *start;
+    quanta_plan *p = write_rows_plan(buf, 1, &g, &src, &start);
     float s[16];
     for (int i = 0; i < 16; i++) s[i] = (float)i;
     int32_t st = 3, ok = 2;
@@ -329,15 +338,7 @@ START_TEST(test_write_rows_bad_start) {
 
     /* the scatter form (start i32 [T], a row each): a row outside dst or negative is an error
      * naming its index and value; a good scatter then writes exactly its rows */
-    quanta_tensor_desc d2 = qt_desc(QUANTA_I32, 1, 2, 0, 0, 0);
-    ck_assert_int_eq(quanta_graph_create(&g), QUANTA_OK);
-    ck_assert_int_eq(quanta_graph_buffer(g, buf, &dst), QUANTA_OK);
-    ck_assert_int_eq(quanta_graph_input(g, "src", &ds, &src), QUANTA_OK);
-    ck_assert_int_eq(quanta_graph_input(g, "start", &d2, &start), QUANTA_OK);
-    ck_assert_int_eq(quanta_write_rows(g, dst, src, start, &y), QUANTA_OK);
-    ck_assert_int_eq(quanta_graph_output(g, y), QUANTA_OK);
-    ck_assert_int_eq(quanta_plan_create(g, g_cl, &p), QUANTA_OK);
-    ck_assert_int_eq(quanta_plan_fallback_count(p), 0);
+    p = write_rows_plan(buf, 2, &g, &src, &start);
     ck_assert_int_eq(quanta_plan_set_input(p, src, s, sizeof s), QUANTA_OK);
     static const int32_t bad_rows[][2] = {{1, 4}, {-1, 0}, {0, INT32_MAX}};
     static const char *const named[] = {"start[1] = 4", "start[0] = -1", "start[1] = 2147483647"};
