@@ -1,0 +1,62 @@
+#!/bin/bash
+# verify_serve7.sh — device checks of serve7's paged-step work (2026-12-05), run after
+# bench/e2e/run_h200.sh has built Quanta (/tmp/qbuild, CUDA) and written the model files
+# (/tmp/e2e/files). At most ~90 s (every step has its own timeout). Question: where do the ~20 ms
+# of a paged decode step go on the GPU (a 1-row step costs 20.7 ms where `bench model` decodes in
+# 1.4 ms; 64 rows 24.4 ms)?
+#   1. CUDA conformance of paged_attention with the new tiled kernel (the default; a block per
+#      sequence, kv head and query, the query heads of a GQA group together, warps over key tiles);
+#   2. `quanta bench paged` (Gemma-shaped file, prompts of 128, decode steps of 1, 16 and 64 rows)
+#      with the tiled kernel and with the old one (QUANTA_CUDA_PAGED_TILED=0), back to back;
+#   3. the executor's per-op timing (QUANTA_PLAN_PROFILE=1: ops one by one, synchronized after
+#      each) of the decode steps at 1 and 64 rows, both kernels: which ops the step's time is in,
+#      and how it compares with the whole step (host work outside the ops).
+# Everything goes to $OUT/serve7/ (summary.txt; the numbers to decide with are at its end).
+set -u
+cd "$(dirname "$0")/../.." # the repository root
+OUT=${OUT:-/tmp/e2e-out}
+D=$OUT/serve7
+mkdir -p $D
+Q=${QUANTA_BIN:-/tmp/qbuild/tools/quanta}
+F=${QUANTA_MODEL_FILE:-/tmp/e2e/files/gemma3-270m-q4_k_m.gguf}
+T0=$(date +%s)
+say() { echo "[$(($(date +%s) - T0))s] $*" | tee -a $D/summary.txt; }
+left() { echo $((86 - ($(date +%s) - T0))); }
+[ -x $Q ] || { say "no $Q"; exit 1; }
+say "gpu: $(nvidia-smi --query-gpu=name,clocks.sm --format=csv,noheader 2>&1)"
+
+# 1. conformance of paged_attention (tiled kernel, the default)
+timeout 20 $Q conform --backend ${QUANTA_VERIFY_BACKEND:-cuda} --filter paged_attention --failures > $D/conform.log 2>&1
+say "conform paged_attention (tiled) rc=$?: $(grep -E '^total' $D/conform.log)"
+grep -E '^FAIL' $D/conform.log | head -8 | tee -a $D/summary.txt
+[ -f $F ] || { say "no $F"; exit 0; }
+
+# 2. engine steps, new kernel and old kernel back to back
+timeout 20 $Q bench paged -m $F --backend ${QUANTA_VERIFY_BACKEND:-cuda} -n 1,16,64 -p 128 -s 8 > $D/paged_tiled.txt 2>&1
+say "bench paged (tiled) rc=$?"
+QUANTA_CUDA_PAGED_TILED=0 timeout 20 $Q bench paged -m $F --backend ${QUANTA_VERIFY_BACKEND:-cuda} -n 1,16,64 -p 128 -s 8 \
+  > $D/paged_old.txt 2>&1
+say "bench paged (old kernel, QUANTA_CUDA_PAGED_TILED=0) rc=$?"
+
+# 3. per-op profile of the decode steps (and prefill steps), tiled then old
+if [ $(left) -gt 12 ]; then
+  QUANTA_PLAN_PROFILE=1 timeout $(($(left) > 20 ? 15 : $(left) - 3)) $Q bench paged -m $F --backend ${QUANTA_VERIFY_BACKEND:-cuda} -n 1,64 \
+    -p 128 -s 4 > $D/profile_tiled.txt 2>&1
+  say "profile (tiled) rc=$?"
+fi
+if [ $(left) -gt 12 ]; then
+  QUANTA_CUDA_PAGED_TILED=0 QUANTA_PLAN_PROFILE=1 timeout $(($(left) > 20 ? 15 : $(left) - 3)) $Q bench paged -m $F \
+    --backend ${QUANTA_VERIFY_BACKEND:-cuda} -n 1,64 -p 128 -s 4 > $D/profile_old.txt 2>&1
+  say "profile (old kernel) rc=$?"
+fi
+# the decode tables of the profiles: top 8 ops each
+for f in profile_tiled profile_old; do
+  [ -f $D/$f.txt ] || continue
+  echo "== $f (decode steps; ms per step with a sync after every op)" | tee -a $D/summary.txt
+  grep -A13 'per-op profile of the decode' $D/$f.txt | grep -v '^--' | tee -a $D/summary.txt
+done
+echo "== bench paged, tiled kernel (default)" | tee -a $D/summary.txt
+grep -E '^\|' $D/paged_tiled.txt | tee -a $D/summary.txt
+echo "== bench paged, old kernel (QUANTA_CUDA_PAGED_TILED=0)" | tee -a $D/summary.txt
+grep -E '^\|' $D/paged_old.txt | tee -a $D/summary.txt
+say "end"
