@@ -10,7 +10,9 @@
 #      with the tiled kernel and with the old one (QUANTA_CUDA_PAGED_TILED=0), back to back;
 #   3. the executor's per-op timing (QUANTA_PLAN_PROFILE=1: ops one by one, synchronized after
 #      each) of the decode steps at 1 and 64 rows, both kernels: which ops the step's time is in,
-#      and how it compares with the whole step (host work outside the ops).
+#      and how it compares with the whole step (host work outside the ops); the same for the plain
+#      decode (`bench model`) as the baseline;
+#   4. the server at 64 streams x 2 requests, step budget 256 (default) and 1024.
 # Everything goes to $OUT/serve7/ (summary.txt; the numbers to decide with are at its end).
 set -u
 cd "$(dirname "$0")/../.." # the repository root
@@ -49,14 +51,42 @@ if [ $(left) -gt 12 ]; then
     --backend ${QUANTA_VERIFY_BACKEND:-cuda} -n 1,64 -p 128 -s 4 > $D/profile_old.txt 2>&1
   say "profile (old kernel) rc=$?"
 fi
+# the plain decode step's per-op profile (bench model, the same file), the baseline of the paged one
+if [ $(left) -gt 40 ]; then
+  QUANTA_PLAN_PROFILE=1 timeout 10 $Q bench model -m $F --backend ${QUANTA_VERIFY_BACKEND:-cuda} -p 16 -n 32 -r 1 \
+    > $D/profile_model.txt 2>&1
+  say "profile (bench model) rc=$?"
+fi
+# 4. the server itself, 64 streams x 2 requests (128 prompt words, 128 tokens; the first wave's
+#    TTFT is the load's worst), default step budget (256) then 1024, if time is left
+serve_run() { # NAME EXTRA-SERVER-ARGS...
+  local name=$1; shift
+  $Q serve -m $F --backend ${QUANTA_VERIFY_BACKEND:-cuda} --max-batch 64 --ctx 4096 --kv-blocks 8192 --port 18097 "$@" \
+    > $D/serve_$name.log 2>&1 &
+  local sp=$!
+  for _ in $(seq 40); do curl -sf http://127.0.0.1:18097/health >/dev/null 2>&1 && break; sleep 0.25; done
+  timeout $(($(left) > 25 ? 20 : $(left) - 4)) python3 bench/serve_load.py --url http://127.0.0.1:18097 --streams 64 \
+    --requests 2 --max-tokens 128 --prompt-words 128 --timeout 30 > $D/load_$name.txt 2>&1
+  say "serve 64 streams ($name) rc=$?"
+  kill -TERM $sp 2>/dev/null
+  for _ in $(seq 20); do kill -0 $sp 2>/dev/null || break; sleep 0.25; done
+  kill -KILL $sp 2>/dev/null; wait $sp 2>/dev/null
+}
+[ $(left) -gt 14 ] && serve_run step256
+[ $(left) -gt 14 ] && serve_run step1024 --step-tokens 1024
 # the decode tables of the profiles: top 8 ops each
+[ -f $D/profile_model.txt ] && { echo "== plain decode (bench model) per-op profile"; \
+  grep -A10 'per-op profile of' $D/profile_model.txt; } | tee -a $D/summary.txt
 for f in profile_tiled profile_old; do
   [ -f $D/$f.txt ] || continue
   echo "== $f (decode steps; ms per step with a sync after every op)" | tee -a $D/summary.txt
-  grep -A13 'per-op profile of the decode' $D/$f.txt | grep -v '^--' | tee -a $D/summary.txt
+  grep -A10 'per-op profile of the decode' $D/$f.txt | grep -v '^--' | tee -a $D/summary.txt
 done
 echo "== bench paged, tiled kernel (default)" | tee -a $D/summary.txt
 grep -E '^\|' $D/paged_tiled.txt | tee -a $D/summary.txt
 echo "== bench paged, old kernel (QUANTA_CUDA_PAGED_TILED=0)" | tee -a $D/summary.txt
 grep -E '^\|' $D/paged_old.txt | tee -a $D/summary.txt
+for f in load_step256 load_step1024; do
+  [ -f $D/$f.txt ] && { echo "== $f"; cat $D/$f.txt; } | tee -a $D/summary.txt
+done
 say "end"
