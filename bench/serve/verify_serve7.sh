@@ -12,7 +12,8 @@
 #      each) of the decode steps at 1 and 64 rows, both kernels: which ops the step's time is in,
 #      and how it compares with the whole step (host work outside the ops); the same for the plain
 #      decode (`bench model`) as the baseline;
-#   4. the server at 64 streams x 2 requests, step budget 256 (default) and 1024.
+#   4. the server at 64 streams: fixed mix; long-tailed mix with the defaults, a 1024-token step
+#      budget, and length-bucketed admission.
 # Everything goes to $OUT/serve7/ (summary.txt; the numbers to decide with are at its end).
 set -u
 cd "$(dirname "$0")/../.." # the repository root
@@ -36,7 +37,7 @@ grep -E '^FAIL' $D/conform.log | head -8 | tee -a $D/summary.txt
 # 2. engine steps, new kernel and old kernel back to back
 timeout 20 $Q bench paged -m $F --backend ${QUANTA_VERIFY_BACKEND:-cuda} -n 1,16,64 -p 128 -s 8 > $D/paged_tiled.txt 2>&1
 say "bench paged (tiled) rc=$?"
-QUANTA_CUDA_PAGED_TILED=0 timeout 20 $Q bench paged -m $F --backend ${QUANTA_VERIFY_BACKEND:-cuda} -n 1,16,64 -p 128 -s 8 \
+QUANTA_CUDA_PAGED_TILED=0 timeout 20 $Q bench paged -m $F --backend ${QUANTA_VERIFY_BACKEND:-cuda} -n 1,64 -p 128 -s 4 \
   > $D/paged_old.txt 2>&1
 say "bench paged (old kernel, QUANTA_CUDA_PAGED_TILED=0) rc=$?"
 
@@ -57,23 +58,33 @@ if [ $(left) -gt 40 ]; then
     > $D/profile_model.txt 2>&1
   say "profile (bench model) rc=$?"
 fi
-# 4. the server itself, 64 streams x 2 requests (128 prompt words, 128 tokens; the first wave's
-#    TTFT is the load's worst), default step budget (256) then 1024, if time is left
-serve_run() { # NAME EXTRA-SERVER-ARGS...
-  local name=$1; shift
+# 4. the server itself at 64 streams: the fixed mix as the final sweep has it (128 prompt words,
+#    128 tokens, 64 x 2 requests: the first wave's TTFT is the load's worst), then the long-tailed
+#    mix (log-normal lengths, medians 128 words / 64 tokens, 96 requests) with the default
+#    scheduling, a 1024-token step budget, and length-bucketed admission
+serve_run() { # NAME LOAD-COMMAND -- EXTRA-SERVER-ARGS...
+  local name=$1 load=$2; shift 2
   $Q serve -m $F --backend ${QUANTA_VERIFY_BACKEND:-cuda} --max-batch 64 --ctx 4096 --kv-blocks 8192 --port 18097 "$@" \
     > $D/serve_$name.log 2>&1 &
   local sp=$!
   for _ in $(seq 40); do curl -sf http://127.0.0.1:18097/health >/dev/null 2>&1 && break; sleep 0.25; done
-  timeout $(($(left) > 25 ? 20 : $(left) - 4)) python3 bench/serve_load.py --url http://127.0.0.1:18097 --streams 64 \
-    --requests 2 --max-tokens 128 --prompt-words 128 --timeout 30 > $D/load_$name.txt 2>&1
+  local lim=$(($(left) > 20 ? 16 : $(left) - 4))
+  if [ $load = fixed ]; then
+    timeout $lim python3 bench/serve_load.py --url http://127.0.0.1:18097 --streams 64 --requests 2 --max-tokens 128 \
+      --prompt-words 128 --timeout 30 > $D/load_$name.txt 2>&1
+  else
+    timeout $lim python3 bench/serve_sweep.py --url http://127.0.0.1:18097 --concurrency 64 --mix longtail \
+      --requests 96 --prompt-words 128 --max-tokens 64 --timeout 30 > $D/load_$name.txt 2>&1
+  fi
   say "serve 64 streams ($name) rc=$?"
   kill -TERM $sp 2>/dev/null
   for _ in $(seq 20); do kill -0 $sp 2>/dev/null || break; sleep 0.25; done
   kill -KILL $sp 2>/dev/null; wait $sp 2>/dev/null
 }
-[ $(left) -gt 14 ] && serve_run step256
-[ $(left) -gt 14 ] && serve_run step1024 --step-tokens 1024
+[ $(left) -gt 12 ] && serve_run fixed fixed
+[ $(left) -gt 12 ] && serve_run longtail longtail
+[ $(left) -gt 12 ] && serve_run longtail_step1024 longtail --step-tokens 1024
+[ $(left) -gt 12 ] && serve_run longtail_bucketed longtail --schedule bucketed
 # the decode tables of the profiles: top 8 ops each
 [ -f $D/profile_model.txt ] && { echo "== plain decode (bench model) per-op profile"; \
   grep -A10 'per-op profile of' $D/profile_model.txt; } | tee -a $D/summary.txt
@@ -86,7 +97,7 @@ echo "== bench paged, tiled kernel (default)" | tee -a $D/summary.txt
 grep -E '^\|' $D/paged_tiled.txt | tee -a $D/summary.txt
 echo "== bench paged, old kernel (QUANTA_CUDA_PAGED_TILED=0)" | tee -a $D/summary.txt
 grep -E '^\|' $D/paged_old.txt | tee -a $D/summary.txt
-for f in load_step256 load_step1024; do
+for f in load_fixed load_longtail load_longtail_step1024 load_longtail_bucketed; do
   [ -f $D/$f.txt ] && { echo "== $f"; cat $D/$f.txt; } | tee -a $D/summary.txt
 done
 say "end"
