@@ -39,6 +39,7 @@ typedef enum qn_op {
     QN_OP_RMS_NORM_ROPE, /* rope(rms_norm(x) with weight): q/k norms and their rope (fused by plans) */
     QN_OP_MATMUL_GLU, /* act(x·w_gate^T) * (x·w_up^T): a gated MLP's two projections and activation (fused by plans) */
     QN_OP_ARGMAX, /* the index of each row's largest element (a server's greedy tokens on the device) */
+    QN_OP_MATMUL_MULTI, /* x·w0^T, x·w1^T (, x·w2^T): matmuls of one x (q/k/v), one result each (fused by plans) */
     QN_OP_COUNT
 } qn_op;
 
@@ -90,6 +91,8 @@ typedef struct qn_op_params {
 } qn_op_params;
 
 #define QN_MAX_SRC 5
+/* Results past the first: only matmul_multi has them (its second and third products). */
+#define QN_MAX_EXTRA_DST 2
 
 /*
  * One op with resolved tensors. Source slots by op (NULL where optional and absent):
@@ -99,7 +102,8 @@ typedef struct qn_op_params {
  *   silu/gelu/scale/softmax/permute/convert/argmax: x
  *   add/mul: a, b               get_rows: table, ids        glu: gate, up
  *   write_rows: dst, src, start (dst and the node's dst share memory: the write is in place)
- *   all_reduce: x
+ *   all_reduce: x               matmul_multi: x, w0, w1, w2 (w2 may be absent)
+ * dst is the result; matmul_multi also writes extra_dst[i] = x·w(i+1)^T (NULL elsewhere).
  */
 typedef struct qn_node {
     qn_op op;
@@ -107,6 +111,7 @@ typedef struct qn_node {
     int nsrc;
     const qn_tensor *src[QN_MAX_SRC];
     const qn_tensor *dst;
+    const qn_tensor *extra_dst[QN_MAX_EXTRA_DST];
 } qn_node;
 
 /* A set of dtypes, one bit per quanta_dtype (all codes are below 64). */
