@@ -429,6 +429,22 @@ static quanta_status infer_write_rows(quanta_tensor *const *src, qn_op_params *p
     return QUANTA_OK;
 }
 
+/* Two write_rows at one start: dst0 <- src0 (the result) and dst1 <- src1 (the extra result),
+ * each as write_rows checks it, the two of one shape and dtype. Made by plans only
+ * (fuse_write_rows_pair); no public constructor. */
+static quanta_status infer_write_rows_pair(quanta_tensor *const *src, qn_op_params *p, quanta_tensor_desc *out) {
+    quanta_tensor *second[3] = {src[3], src[4], src[2]};
+    quanta_tensor_desc other;
+    TRY(infer_write_rows(src, p, out));
+    TRY(infer_write_rows(second, p, &other));
+    if (src[1]->desc.dtype != src[4]->desc.dtype || src[0]->desc.dtype != src[3]->desc.dtype ||
+        memcmp(src[1]->desc.dims, src[4]->desc.dims, 4 * sizeof src[1]->desc.dims[0]) ||
+        memcmp(src[0]->desc.dims, src[3]->desc.dims, 4 * sizeof src[0]->desc.dims[0]))
+        return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT,
+                            "quanta_write_rows_pair: dst1 and src1 must have dst0's and src0's dtypes and shapes");
+    return QUANTA_OK;
+}
+
 /* ------------------------------------------------------------------ the table */
 
 #define SRC(...) {__VA_ARGS__}
@@ -463,6 +479,8 @@ static const qn_op_def op_table[QN_OP_COUNT] = {
                           1},
     [QN_OP_MATMUL_MULTI] = {"matmul_multi", 4, SRC("x", "w0", "w1", "w2"), 1u << 3, false, infer_matmul_multi,
                             qn_ref_matmul_multi, 1},
+    [QN_OP_WRITE_ROWS_PAIR] = {"write_rows_pair", 5, SRC("dst0", "src0", "start", "dst1", "src1"), 0, true,
+                               infer_write_rows_pair, qn_ref_write_rows_pair, 0},
 };
 
 const qn_op_def *qn_op_def_of(qn_op op) {

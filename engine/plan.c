@@ -374,11 +374,12 @@ static void fuse_matmul_multi(quanta_plan *p) {
         for (int q = pos + 1; q < p->norder && n < QN_MAX_DST; q++) {
             const qn_graph_node *b = &p->nodes[p->order[q]];
             if (qn_op_def_of(b->op)->dst_is_src0) break;
+            if (b->op != QN_OP_MATMUL || b->src[0] != x) continue;
             const quanta_tensor *v = b->src[1];
             /* a weight computed in the graph could be produced after the first matmul */
             const int leaf = v->kind == QN_KIND_CONSTANT || v->kind == QN_KIND_BUFFER || v->kind == QN_KIND_INPUT;
-            if (b->op == QN_OP_MATMUL && leaf && b->src[0] == x && v->desc.dtype == w->desc.dtype && v->desc.ndim == 2 &&
-                w->desc.ndim == 2 && v->desc.dims[1] == w->desc.dims[1])
+            if (leaf && v->desc.dtype == w->desc.dtype && v->desc.ndim == 2 && w->desc.ndim == 2 &&
+                v->desc.dims[1] == w->desc.dims[1])
                 at[n++] = q;
         }
         /* the largest group the backend takes: all found, else the first two */
@@ -401,6 +402,61 @@ static void fuse_matmul_multi(quanta_plan *p) {
             }
             break;
         }
+    }
+}
+
+/* The position of the node that writes t's storage (a result of it, after fusions), or -1 for
+ * a leaf (input, constant, buffer: there before any node). */
+static int produced_at(const quanta_plan *p, quanta_tensor *t) {
+    quanta_tensor *root = qn_storage_root(t);
+    if (root->kind != QN_KIND_NODE) return -1;
+    for (int pos = 0; pos < p->norder; pos++) {
+        quanta_tensor *d[QN_MAX_DST];
+        const int nd = node_dsts(&p->nodes[p->order[pos]], d);
+        for (int i = 0; i < nd; i++)
+            if (d[i] == root) return pos;
+    }
+    return -1;
+}
+
+/* Whether a and b share storage: one root, or two graph tensors of one quanta_buffer. */
+static int same_storage(quanta_tensor *a, quanta_tensor *b) {
+    quanta_tensor *ra = qn_storage_root(a), *rb = qn_storage_root(b);
+    return ra == rb || (ra->kind == QN_KIND_BUFFER && rb->kind == QN_KIND_BUFFER && ra->buffer == rb->buffer);
+}
+
+/* Two write_rows at one start (a layer's k and v appends) become one write_rows_pair node where
+ * the backend has its kernel: one launch instead of two. The second write moves up to the
+ * first's place, so its source must be computed before the first, the two write different
+ * buffers, and no node between them may read or write the second's buffer or write in place. */
+static void fuse_write_rows_pair(quanta_plan *p) {
+    for (int pos = 0; pos < p->norder; pos++) {
+        qn_graph_node *a = &p->nodes[p->order[pos]];
+        if (a->op != QN_OP_WRITE_ROWS) continue;
+        int q = pos + 1;
+        while (q < p->norder && (p->nodes[p->order[q]].op != QN_OP_WRITE_ROWS || p->nodes[p->order[q]].src[2] != a->src[2]))
+            q++;
+        if (q == p->norder) continue;
+        const qn_graph_node *b = &p->nodes[p->order[q]];
+        int ok = !same_storage(b->src[0], a->src[0]) && produced_at(p, b->src[1]) < pos;
+        for (int i = pos + 1; ok && i < q; i++) {
+            const qn_graph_node *n = &p->nodes[p->order[i]];
+            ok = !qn_op_def_of(n->op)->dst_is_src0;
+            for (int s = 0; ok && s < n->nsrc; s++) ok = !n->src[s] || !same_storage(n->src[s], b->src[0]);
+        }
+        if (!ok) continue;
+        qn_graph_node f = *a;
+        f.op = QN_OP_WRITE_ROWS_PAIR;
+        f.nsrc = 5;
+        f.src[3] = b->src[0];
+        f.src[4] = b->src[1];
+        f.extra_dst[0] = b->dst;
+        qn_node probe;
+        fill_node_from(p, &f, &probe);
+        if (!is_ref(p) && !qn_backend_runs_node(p->backend->ops, p->backend->self, &probe)) continue;
+        *a = f;
+        memmove(&p->order[q], &p->order[q + 1], (size_t)(p->norder - q - 1) * sizeof *p->order);
+        p->norder--;
     }
 }
 
@@ -510,6 +566,7 @@ quanta_status quanta_plan_create(quanta_graph *g, quanta_backend *backend, quant
     if (st == QUANTA_OK) fuse_nodes(p);
     if (st == QUANTA_OK) fuse_matmul_glu(p);
     if (st == QUANTA_OK) fuse_matmul_multi(p);
+    if (st == QUANTA_OK) fuse_write_rows_pair(p);
     if (st == QUANTA_OK) st = plan_arena(p, offsets, &p->arena_bytes);
     if (st == QUANTA_OK && p->arena_bytes) st = qn_backend_alloc(backend, p->arena_bytes, &p->arena);
     if (st == QUANTA_OK) {

@@ -333,6 +333,8 @@ static const qn_dtype_set ocl_kernels[QN_OP_COUNT] = {
      * prepared x), so plans keep their three matmuls */
     [QN_OP_MATMUL_MULTI] = QN_DT_FLOATS | QN_DT_BIT(QUANTA_Q8) | QN_DT_BIT(QUANTA_FP8_E4M3) |
                            QN_DT_BIT(QUANTA_FP8_E5M2) | QN_DT_GGML_FORMATS,
+    /* a layer's k and v cache appends in one launch (float caches; quantized pools keep two) */
+    [QN_OP_WRITE_ROWS_PAIR] = QN_DT_FLOATS,
 };
 
 /* The kernels' own size limits (the rest have none beyond the table). */
