@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
 #include "error.h"
 #include "graph_internal.h"
 #include "op_table.h"
@@ -773,7 +774,44 @@ static quanta_status run_fallback(quanta_plan *p, const qn_node *node) {
     return st;
 }
 
+/* ------------------------------------------------------------------ profile */
+
+static qn_plan_profile profile;
+
+int qn_plan_profile_on(void) {
+    static int on = -1;
+    if (on < 0) {
+        const char *e = getenv("QUANTA_PLAN_PROFILE");
+        on = e && *e && *e != '0';
+    }
+    return on;
+}
+
+void qn_plan_profile_take(qn_plan_profile *out, int reset) {
+    if (out) *out = profile;
+    if (reset) memset(&profile, 0, sizeof profile);
+}
+
+const char *qn_plan_profile_row_name(int i, int *fallback) {
+    if (fallback) *fallback = i >= QN_PLAN_PROFILE_OPS;
+    const int op = i % QN_PLAN_PROFILE_OPS;
+    return i >= 0 && i < QN_PLAN_PROFILE_ROWS && op < QN_OP_COUNT ? qn_op_name((qn_op)op) : NULL;
+}
+
+_Static_assert(QN_OP_COUNT <= QN_PLAN_PROFILE_OPS, "the profile table has a row per op code");
+
+static quanta_status execute(quanta_plan *p);
+
 quanta_status quanta_plan_execute(quanta_plan *p) {
+    if (!qn_plan_profile_on()) return execute(p);
+    const double t0 = qn_now_s();
+    quanta_status st = execute(p);
+    profile.execute_seconds += qn_now_s() - t0;
+    profile.executes++;
+    return st;
+}
+
+static quanta_status execute(quanta_plan *p) {
     if (!p) return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "quanta_plan_execute: plan is NULL");
     for (int i = 0; i < p->ntensors; i++) {
         quanta_tensor *t = p->graph->tensors[i];
@@ -793,7 +831,8 @@ quanta_status quanta_plan_execute(quanta_plan *p) {
     p->executed = 1;
     const qn_backend_ops *ops = p->backend->ops;
     void *self = p->backend->self;
-    if (ops->capture_begin && !p->no_recording && !p->guard_bytes) {
+    const int prof = qn_plan_profile_on();
+    if (ops->capture_begin && !p->no_recording && !p->guard_bytes && !prof) {
         for (int pos = 0; pos < p->norder && !p->no_recording; pos++) p->no_recording = p->fallback[pos];
     } else {
         p->no_recording = 1;
@@ -836,7 +875,14 @@ quanta_status quanta_plan_execute(quanta_plan *p) {
         const int nd = node_dsts(&p->nodes[p->order[pos]], dsts);
         const int guarded = p->guard_bytes && dsts[0]->kind == QN_KIND_NODE; /* extra results are NODE too */
         for (int i = 0; guarded && i < nd && st == QUANTA_OK; i++) st = poison(p, &p->pt[dsts[i]->id].rt);
+        const double t0 = prof ? qn_now_s() : 0.0;
         if (st == QUANTA_OK) st = p->fallback[pos] ? run_fallback(p, &node) : ops->run(p->backend->self, &node);
+        if (st == QUANTA_OK && prof) { /* the op's time to finish, by op code (fallbacks apart) */
+            st = ops->synchronize(p->backend->self);
+            const int row = (p->fallback[pos] ? QN_PLAN_PROFILE_OPS : 0) + (int)node.op;
+            profile.seconds[row] += qn_now_s() - t0;
+            profile.count[row]++;
+        }
         if (st == QUANTA_OK && guarded) st = ops->synchronize(p->backend->self);
         for (int i = 0; guarded && i < nd && st == QUANTA_OK; i++) st = check_guards(p, &p->pt[dsts[i]->id].rt, pos);
         if (st != QUANTA_OK) return st;

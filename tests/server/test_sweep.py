@@ -2,7 +2,8 @@
 a tiny sweep (2 mixes x concurrency 1 and 4 x closed loop and Poisson arrivals, short outputs)
 against `quanta serve` must have every request succeed, report every field for every level with sane
 values (ordered percentiles, rates that agree with counts), count exactly the tokens the server says
-it generated (its /metrics counter), and the plot script must write two non-empty PNGs; requests the
+it generated (its /metrics counter), and the plot script must write two non-empty PNGs, for one
+report and for two servers' reports on shared axes; requests the
 server refuses must show up as failures with their messages and a failing exit status."""
 import json
 import os
@@ -43,6 +44,13 @@ def check_level(lv, n):
     assert abs(lv["cost_per_million_output_tokens"] - want) < 1e-9 * want, lv
 
 
+def check_pngs(folder):
+    for name in ("throughput.png", "latency.png"):
+        with open(os.path.join(folder, name), "rb") as f:
+            data = f.read()
+        assert data.startswith(b"\x89PNG\r\n\x1a\n") and len(data) > 10000, (name, len(data))
+
+
 def main():
     a = parse_args()
     rng = seed()
@@ -74,10 +82,16 @@ def main():
         out = os.path.join(tmp, "plots")
         subprocess.run([sys.executable, os.path.join(BENCH, "serve_plot.py"), report_path, "--out", out],
                        check=True, timeout=120)
-        for name in ("throughput.png", "latency.png"):
-            with open(os.path.join(out, name), "rb") as f:
-                data = f.read()
-            assert data.startswith(b"\x89PNG\r\n\x1a\n") and len(data) > 10000, (name, len(data))
+        check_pngs(out)
+        # two servers' reports on shared axes (the device run's Quanta vs llama-server plots); each
+        # report must be named
+        both = os.path.join(tmp, "both")
+        subprocess.run([sys.executable, os.path.join(BENCH, "serve_plot.py"), report_path, report_path,
+                        "--names", "Quanta,peer", "--out", both], check=True, timeout=120)
+        check_pngs(both)
+        r = subprocess.run([sys.executable, os.path.join(BENCH, "serve_plot.py"), report_path, report_path,
+                            "--out", both], capture_output=True, text=True, timeout=120)
+        assert r.returncode == 2 and "--names must name each of the 2 reports" in r.stderr, (r.returncode, r.stderr)
 
         # Failures are counted, not hidden: prompts longer than the context (400 words > 256 tokens)
         # are refused with 400, and the sweep says so and exits with 1.
