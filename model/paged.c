@@ -220,11 +220,12 @@ static quanta_status pool_create(quanta_model *m, quanta_dtype dtype, int32_t n_
                             "quanta_kv_pool_create: dtype %s is not a KV pool dtype (f32, f16, bf16, q8 or fp8_e4m3)",
                             quanta_dtype_name(dtype) ? quanta_dtype_name(dtype) : "unknown");
     if (n_blocks < 1 || block_size < 1 || max_blocks < 1 || n_local_blocks < 0 ||
-        ((int64_t)n_blocks + 1) * block_size > INT32_MAX || ((int64_t)n_local_blocks + 1) * block_size > INT32_MAX)
+        ((int64_t)n_blocks + 1) * block_size > INT32_MAX || ((int64_t)n_local_blocks + 1) * block_size > INT32_MAX ||
+        (int64_t)max_blocks * block_size > INT32_MAX) /* a sequence's positions are counted in int32 */
         return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT,
                             "quanta_kv_pool_create: n_blocks %d, n_local_blocks %d, block_size %d, max_blocks %d "
-                            "(each >= 1, n_local_blocks >= 0, blocks * block_size < 2^31)", n_blocks, n_local_blocks,
-                            block_size, max_blocks);
+                            "(each >= 1, n_local_blocks >= 0, blocks * block_size < 2^31, also max_blocks')", n_blocks,
+                            n_local_blocks, block_size, max_blocks);
     int any_local = 0;
     for (int il = 0; il < m->cfg.n_layer; il++) any_local |= qn_model_layer_is_local(&m->cfg, il);
     if (n_local_blocks > 0 && (!any_local || m->cfg.sliding_window <= 0))

@@ -379,6 +379,10 @@ START_TEST(test_model_functions) {
     NUL(quanta_kv_pool_create(NULL, QUANTA_F32, 4, 0, 4, 4, &pool), "model");
     NUL(quanta_kv_pool_create(m, QUANTA_F32, 4, 0, 4, 4, NULL), "out");
     BAD(quanta_kv_pool_create(m, QUANTA_F32, INT32_MAX, 0, 16, 4, &pool), "n_blocks");
+    /* a sequence of max_blocks * block_size positions must be countable in int32 */
+    BAD(quanta_kv_pool_create(m, QUANTA_F32, 4, 0, 16, INT32_MAX / 8, &pool), "max_blocks 268435455",
+        "also max_blocks'");
+    ck_assert_ptr_null(pool);
     quanta_kv_pool_destroy(NULL);
     ck_assert_int_le(quanta_kv_pool_block_size(NULL), 0);
     ck_assert_uint_eq(quanta_kv_pool_bytes(NULL), 0);

@@ -156,13 +156,16 @@ class Server:
             return False
         return self.quant == "keep" or (self.quant == "q8" and self.env.get("QUANTA_OPENCL_GEMM") == "int8")
 
-    def agree_or_near_tie(self, prompt, alone, other, what):
-        """Asserts that two greedy token-id lists of one prompt are equal, or, where the backend does
-        not promise batch invariance, that they part first at a near tie of the alone run: its top two
-        log-probabilities there (a /v1/completions rerun alone, which repeats it) within NEAR_TIE."""
+    def agree_or_near_tie(self, prompt, alone, other, what, promised=None):
+        """Asserts that two greedy token lists of one prompt (ids or texts) are equal, or, where equality
+        is not promised (promised None: the backend's batch invariance), that they part first at a near
+        tie of the alone run: its top two log-probabilities there (a /v1/completions rerun alone, which
+        repeats it) within NEAR_TIE."""
         if alone == other:
             return
-        assert not self.batch_invariant(), f"{what}: {alone} != {other} on {self.backend} ({self.device})"
+        if promised is None:
+            promised = self.batch_invariant()
+        assert not promised, f"{what}: {alone} != {other} on {self.backend} ({self.device})"
         i = next((k for k, (x, y) in enumerate(zip(alone, other)) if x != y), min(len(alone), len(other)))
         code, _, body = self.post("/v1/completions", {"prompt": prompt, "max_tokens": i + 1, "temperature": 0,
                                                       "logprobs": 2})

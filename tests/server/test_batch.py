@@ -48,13 +48,15 @@ def main():
         print(f"preemptions: {pre:.0f}")
         assert pre > 0, "the small pool never preempted"
         assert s.metric("quanta_kv_blocks_used") == 0
-        for i, (x, y) in enumerate(zip(alone, paged)):
-            if a.backend == "ref":
-                assert x == y, f"request {i}: alone {x} != with preemption {y}"
-            else:  # recomputation runs the prefill kernels instead of decode ones: near ties may flip
-                assert x[2] in ("stop", "length") and len(y[0]) >= 1
         same = sum(x == y for x, y in zip(alone, paged))
         print(f"{same}/32 identical with preemption")
+        # recomputation runs the prefill kernels instead of decode ones: promised equal on ref only,
+        # elsewhere a request may part from its alone run at a near tie only
+        for i, (x, y) in enumerate(zip(alone, paged)):
+            s.agree_or_near_tie(prompts[i], x[0], y[0], f"request {i} alone vs preempted",
+                                promised=s.backend == "ref")
+            if x[0] == y[0]:
+                assert x == y, f"request {i}: alone {x} != with preemption {y}"
     print("OK")
 
 
