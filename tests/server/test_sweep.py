@@ -16,7 +16,7 @@ from harness import Server, parse_args, seed
 BENCH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "bench")
 LEVEL_FIELDS = {"mix", "concurrency", "rate", "requests", "succeeded", "failed", "failures", "wall_s",
                 "requests_per_s", "output_tokens", "prompt_tokens", "output_tokens_per_s", "ttft_s", "itl_s",
-                "gpu_memory_mib", "cost_per_million_output_tokens"}
+                "gpu_memory_mib", "cost_per_million_output_tokens", "stream_tokens_per_s"}
 PRICE = 2.0
 
 
@@ -38,6 +38,14 @@ def check_level(lv, n):
             assert q == {"p50": None, "p90": None, "p99": None, "mean": None}, q
             continue
         assert 0 < q["p50"] <= q["p90"] <= q["p99"] < lv["wall_s"], (key, q)
+    # Per stream: each request's tokens after its first per second; none where no request streamed
+    # two events (a fast machine answers six tokens in one), else ordered and positive.
+    per = lv["stream_tokens_per_s"]
+    assert set(per) == {"p10", "p50", "mean"}, per
+    if per["p50"] is None:
+        assert per == {"p10": None, "p50": None, "mean": None}, per
+    else:
+        assert 0 < per["p10"] <= per["p50"] and per["mean"] > 0, per
     # No nvidia-smi on the CI machine: null; where there is one, a positive number.
     assert lv["gpu_memory_mib"] is None or lv["gpu_memory_mib"] > 0, lv
     want = PRICE / 3600 / lv["output_tokens_per_s"] * 1e6
@@ -106,6 +114,7 @@ def main():
         assert all(e.startswith("HTTP 400") for e in lv["failures"]) and len(lv["failures"]) == 3, lv["failures"]
         assert lv["ttft_s"]["p50"] is None and lv["output_tokens_per_s"] == 0, lv
         assert lv["cost_per_million_output_tokens"] is None, lv
+        assert lv["stream_tokens_per_s"] == {"p10": None, "p50": None, "mean": None}, lv
     print("OK")
 
 
