@@ -13,6 +13,7 @@
 # Everything goes to $OUT/mmq6/ (summary.txt: the numbers to decide with).
 set -u
 cd "$(dirname "$0")/../.." # the repository root
+export PATH=$PATH:/usr/local/cuda/bin # nvcc, ncu
 OUT=${OUT:-/tmp/e2e-out}
 D=$OUT/mmq6
 mkdir -p $D
