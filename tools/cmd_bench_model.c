@@ -16,6 +16,7 @@
 #include "bench_opts.h"
 #include "clock.h"
 #include "commands.h"
+#include "json_write.h"
 #include "quanta.h"
 
 static void usage(FILE *f) {
@@ -156,12 +157,19 @@ int qn_cmd_bench_model(int argc, char **argv) {
     const double MiB = 1024.0 * 1024.0;
     const char *wname = quanta_dtype_name(info.weight_dtype) ? quanta_dtype_name(info.weight_dtype) : "?";
     if (json) {
-        printf("{\"model\": \"%s\", \"backend\": \"%s\", \"device\": \"%s\", \"weights\": \"%s\", \"n_params\": %llu,\n"
+        /* the strings escaped (a path or a device name may hold quotes or backslashes) */
+        const char *const keys[] = {"{\"model\": ", ", \"backend\": ", ", \"device\": ", ", \"weights\": "};
+        const char *const vals[] = {path, dev.backend, dev.name, wname};
+        for (int i = 0; i < 4; i++) {
+            fputs(keys[i], stdout);
+            qn_json_write_str(stdout, vals[i]);
+        }
+        printf(", \"n_params\": %llu,\n"
                " \"p\": %d, \"n\": %d, \"r\": %d,\n"
                " \"pp_tps\": %.3f, \"pp_tps_sd\": %.3f, \"tg_tps\": %.3f, \"tg_tps_sd\": %.3f,\n"
                " \"load_s\": %.4f, \"first_token_s\": %.4f,\n"
                " \"weights_bytes\": %llu, \"kv_bytes\": %llu, \"scratch_bytes\": %llu, \"device_peak_bytes\": %llu}\n",
-               path, dev.backend, dev.name, wname, (unsigned long long)info.n_params, P, N, R, sp.mean, sp.sd, sg.mean,
+               (unsigned long long)info.n_params, P, N, R, sp.mean, sp.sd, sg.mean,
                sg.sd, t_load, t_first, (unsigned long long)mem.weights_bytes, (unsigned long long)mem.kv_cache_bytes,
                (unsigned long long)mem.scratch_bytes, (unsigned long long)mem.device_peak);
     } else {
