@@ -8,8 +8,8 @@
 #      7B shapes, the tile picked by grid size (later, step 4: each tile forced);
 #   2. kernel rows (bench/cuda/ggml_mmq_bench.cu): frag against mmq5 on the 7B shapes at M = 512/64/16, µs,
 #      TFLOP/s and the largest difference of their outputs (0 expected: same f16 values, same mma order);
-#   3. pp512 (-n 0) on the three files, mmq5 then frag, side by side; the per-op profile of the 7B Q4_0 one;
-#   4. conformance with each tile forced; 5. ncu, a few metrics of both kernels on the q4_0 4096x4096 row.
+#   3. pp512 (-n 0) on the three files, mmq5 then frag, side by side;
+#   4. conformance with each tile forced; the per-op profile of the 7B Q4_0 pp512 on frag; 5. ncu, a few metrics of both kernels on the q4_0 4096x4096 row.
 # Everything goes to $OUT/mmq6/ (summary.txt: the numbers to decide with).
 set -u
 cd "$(dirname "$0")/../.." # the repository root
@@ -70,15 +70,15 @@ for f in mistral7b-q4_0 mistral7b-q8_0 gemma3-270m-q4_k_m; do
   pp ${f}_frag 6 $f
 done
 
-# 3b. where the 7B Q4_0 prefill's time goes with the frag kernel (ops synchronized one by one: ranks, not times)
+# 4. each tile forced
+for tile in 128x128 128x64 64x32; do conform $tile "${CASES[@]}"; done
+
+# 4b. where the 7B Q4_0 prefill's time goes with the frag kernel (ops synchronized one by one: ranks, not times)
 if [ $(left) -gt 12 ] && [ -f $F/mistral7b-q4_0.gguf ]; then
   QUANTA_PLAN_PROFILE=1 QUANTA_CUDA_GGML_MMQ=6 timeout 20 $Q bench model -m $F/mistral7b-q4_0.gguf -p 512 -n 0 -r 1 \
     --backend cuda > $D/pp_profile.txt 2>&1
   say "pp512 profile rc=$?"; grep -A12 'per-op profile' $D/pp_profile.txt | tee -a $D/summary.txt
 fi
-
-# 4. each tile forced
-for tile in 128x128 128x64 64x32; do conform $tile "${CASES[@]}"; done
 
 # 5. ncu: the first launch of each kernel in the q4_0 rows at M = 512 (the 4096x4096 shape comes first)
 for k in qn_k_ggml_mmq_frag qn_k_ggml_mmq; do
