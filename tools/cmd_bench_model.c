@@ -128,12 +128,14 @@ int qn_cmd_bench_model(int argc, char **argv) {
     for (int r = -1; r < R; r++) { /* r = -1: warm-up */
         if (P > 0) {
             quanta_model_context_reset(ctx);
+            if (r == R - 1 && qb_profile_on()) qb_profile_reset(); /* QUANTA_PLAN_PROFILE=1: the last pp run */
             double a = qn_now_s();
             if ((st = quanta_model_eval(ctx, toks, (size_t)P, logits, (size_t)info.n_vocab))) {
                 rc = qn_status_fail(cmd, "prompt", st);
                 goto done;
             }
             if (r >= 0) pp[r] = P / (qn_now_s() - a);
+            if (r == R - 1 && qb_profile_on() && !json) qb_profile_print(stdout, "the last pp run's prompt", 1);
         }
         if (N > 0) {
             quanta_model_context_reset(ctx);
