@@ -132,6 +132,17 @@ static inline void qn_cuda_ggml_xq_split(void *buf, int64_t M, int64_t K, int8_t
     *dx = (float *)(*xq + ((size_t)M * (size_t)K + 255) / 256 * 256);
     *sx = (int *)(*dx + (size_t)M * (size_t)(K / 32));
 }
+/* ...and after them (256-byte aligned) the second plane: codes xl[M*K] of what the first left,
+ * x - dx * xq = (dx / 254) * xl, and their half sums sl. Both planes together carry x to about
+ * 2^-16 of a chunk's largest value (the gated GEMV, where one plane's error is multiplied). */
+static inline void qn_cuda_ggml_xq_lo(void *buf, int64_t M, int64_t K, int8_t **xl, int **sl) {
+    int8_t *xq;
+    float *dx;
+    int *sx;
+    qn_cuda_ggml_xq_split(buf, M, K, &xq, &dx, &sx);
+    *xl = (int8_t *)buf + ((size_t)((char *)(sx + (size_t)M * (size_t)(K / 32)) - (char *)buf) + 255) / 256 * 256;
+    *sl = (int *)(*xl + ((size_t)M * (size_t)K + 255) / 256 * 256);
+}
 /* x[M,K] (any float dtype) quantized to int8 chunks of 32 in xq_buf. */
 int qn_cuda_ggml_quantize_x(int x_dtype, const void *x, int64_t M, int64_t K, void *xq_buf, void *stream);
 /* y[M,N] = x . W^T for M <= QN_CUDA_GGML_GEMV_MAX_M, x given as qn_cuda_ggml_quantize_x left it; with w_up
@@ -181,6 +192,11 @@ int qn_cuda_argmax(int x_dtype, const void *x, int32_t *y, int64_t rows, int64_t
 /* x[rows, D] where row r has position pos[r % N]. mode 0 = NORM, 1 = NEOX. */
 int qn_cuda_rope(int x_dtype, const void *x, int y_dtype, void *y, const int32_t *pos, int64_t rows, int64_t N,
                  int64_t D, int64_t rot, int mode, float theta_base, float freq_scale, void *stream);
+/* rope(rms_norm(x) * w) (rms_norm_rope: x [rows, D] as for qn_cuda_rope, the weight as for
+ * qn_cuda_rms_norm; the normed row is kept in f32 between the two). */
+int qn_cuda_rms_norm_rope(int x_dtype, const void *x, int w_dtype, const void *w, int y_dtype, void *y,
+                          const int32_t *pos, int64_t rows, int64_t N, int64_t D, int64_t rot, int mode,
+                          float theta_base, float freq_scale, float eps, int plus_one, void *stream);
 
 /* ---------------------------------------------------------------- rows */
 

@@ -121,7 +121,13 @@ static void generate(qc_gen *g, bool quick) {
             one(g, w, x, 1, 8, 67, 640, 0);                          /* decode, the GEMV's most x rows */
             one(g, w, x, 2, 33, 96, 256, 0);                        /* batch, leading dim */
         }
-        if (w->t >= QUANTA_GGML_Q4_0 && w->t <= QUANTA_GGML_Q6_K) ggml_batched(g, w, i);
+        if (w->t >= QUANTA_GGML_Q4_0 && w->t <= QUANTA_GGML_Q6_K) {
+            ggml_batched(g, w, i);
+            /* one x row of 7B-long rows: the CUDA GEMV gives such rows 64 (K = 4096) or 128 (K = 8192)
+             * threads instead of one warp */
+            one(g, w, qc_acts[i % 3], 1, 1, 96, 4096, 0);
+            one(g, w, qc_acts[(i + 1) % 3], 1, 1, 40, 8192, 0);
+        }
     }
 }
 
@@ -139,6 +145,9 @@ static void glu_generate(qc_gen *g, bool quick) {
             if (quick) continue;
             one_op(g, QN_OP_MATMUL_GLU, (act + 1) % 3, w, qc_acts[xi], 1, 3, 64, qc_legal_cols(w, 1024), xi == 2);
             if (xi == 0) one_op(g, QN_OP_MATMUL_GLU, (act + 2) % 3, w, qc_acts[xi], 2, 9, 33, qc_legal_cols(w, 256), 0);
+            /* a 7B-long row, one x row (the CUDA GEMV's 64 threads per row) */
+            if (xi == 1 && w->t >= QUANTA_GGML_Q4_0 && w->t <= QUANTA_GGML_Q6_K)
+                one_op(g, QN_OP_MATMUL_GLU, act, w, qc_acts[xi], 1, 1, 48, 4096, 0);
         }
     }
 }

@@ -61,20 +61,30 @@ static int glu_act(const qn_node *node) {
                                                            : QN_UNARY_GELU;
 }
 
+/* Whether matmul_glu takes the int8 GEMV with both planes of x's codes (about 16 bits of x: the one
+ * plane's error, which the gate's activation multiplies, broke the conformance bound on q5_k at K = 768
+ * and 1024 in the H200 run of 2026-12-05 13:10) rather than the f32 form, which decodes every weight
+ * value in f32 (bd8bc16). QUANTA_CUDA_GLU_INT8=0 keeps the f32 form (side-by-side timings). */
+static bool glu_int8_wanted(void) {
+    static int wanted = -1;
+    if (wanted < 0) {
+        const char *e = getenv("QUANTA_CUDA_GLU_INT8");
+        wanted = !(e && !strcmp(e, "0"));
+    }
+    return wanted == 1;
+}
+
 /* ggml weights at M <= QN_CUDA_GGML_GEMV_MAX_M (matmul, and matmul_glu with its w_up): the int8
- * GEMV for matmul rows of at least QN_CUDA_GGML_GEMV_MIN_K (x quantized once for consecutive matmuls
- * on the same x, or left quantized by the norm that wrote x), its f32 form for shorter rows and for
- * matmul_glu. */
+ * GEMV for rows of at least QN_CUDA_GGML_GEMV_MIN_K (x quantized once for consecutive matmuls
+ * on the same x, or left quantized by the norm that wrote x; matmul_glu reads both planes of the
+ * codes), its f32 form for shorter rows (and for matmul_glu with QUANTA_CUDA_GLU_INT8=0). */
 static quanta_status run_gemv_ggml(qn_cuda_state *s, const qn_node *node, int64_t M, int64_t N, int64_t K) {
     const qn_tensor *x = src_at(node, 0), *w = src_at(node, 1), *y = node->dst;
     const int glu = node->op == QN_OP_MATMUL_GLU, act = glu ? glu_act(node) : 0;
     const void *wup = glu ? qn_cuda_ptr(src_at(node, 2)) : NULL, *xp = qn_cuda_ptr(x);
     const int wd = (int)w->desc.dtype, xd = (int)x->desc.dtype, yd = (int)y->desc.dtype;
     int e;
-    /* matmul_glu takes the f32 form at every K: the int8 codes' error enters both products and the
-     * gate's activation multiplies them, which broke the conformance bound (q5_k, K = 768 and 1024:
-     * largest error 1.8x the bound, H200 run of 2026-12-05 13:10); plain matmuls keep int8 */
-    if (K < QN_CUDA_GGML_GEMV_MIN_K || glu) {
+    if (K < QN_CUDA_GGML_GEMV_MIN_K || (glu && !glu_int8_wanted())) {
         e = qn_cuda_ggml_gemv_f32(wd, qn_cuda_ptr(w), wup, act, N, K, xd, xp, M, yd, qn_cuda_ptr(y), s->stream);
         return e ? qn_cuda_error((cudaError_t)e, "matmul (ggml GEMV, f32)") : QUANTA_OK;
     }
@@ -271,6 +281,30 @@ static quanta_status run_norm(qn_cuda_state *s, const qn_node *node) {
     return QUANTA_OK;
 }
 
+/* rms_norm_rope (x, weight, positions): the plan fuses a q/k norm with its rope into this node where
+ * the backend claims it. QUANTA_CUDA_NORM_ROPE=0 leaves them two launches (side-by-side timings). */
+static bool norm_rope_wanted(void) {
+    static int wanted = -1;
+    if (wanted < 0) {
+        const char *e = getenv("QUANTA_CUDA_NORM_ROPE");
+        wanted = !(e && !strcmp(e, "0"));
+    }
+    return wanted == 1;
+}
+
+static quanta_status run_norm_rope(qn_cuda_state *s, const qn_node *node) {
+    const qn_tensor *x = src_at(node, 0), *w = src_at(node, 1), *pos = src_at(node, 2), *y = node->dst;
+    const quanta_rope_params *rp = &node->params.rope;
+    const int nd = x->desc.ndim;
+    const int64_t D = last_dim(x), N = nd >= 2 ? x->desc.dims[nd - 2] : 1, rows = D ? elems(x) / D : 0;
+    const int e = qn_cuda_rms_norm_rope((int)x->desc.dtype, qn_cuda_ptr(x), w ? (int)w->desc.dtype : 0,
+                                        w ? qn_cuda_ptr(w) : NULL, (int)y->desc.dtype, qn_cuda_ptr(y),
+                                        qn_cuda_ptr(pos), rows, N, D, rp->rot_dims ? rp->rot_dims : D, (int)rp->mode,
+                                        rp->theta_base, rp->freq_scale, node->params.eps,
+                                        node->params.weight_plus_one, s->stream);
+    return e ? qn_cuda_error((cudaError_t)e, "rms_norm_rope") : QUANTA_OK;
+}
+
 /* ------------------------------------------------------------------ others */
 
 /* The kernels (kernels_cuda/): per op, the dtypes of its format source they decode. */
@@ -282,6 +316,7 @@ const qn_dtype_set qn_cuda_kernels[QN_OP_COUNT] = {
     [QN_OP_PAGED_ATTENTION] = QN_DT_FLOATS | QN_DT_KV_QUANT,
     [QN_OP_GLU] = QN_DT_FLOATS,          /* the plan's fusions (engine/plan.c fuse_nodes) */
     [QN_OP_RMS_NORM_ADD] = QN_DT_FLOATS,
+    [QN_OP_RMS_NORM_ROPE] = QN_DT_FLOATS, /* fuse_nodes: a q/k norm and its rope */
     [QN_OP_MATMUL_GLU] = QN_DT_GGML_FORMATS, /* fuse_matmul_glu: the ggml GEMV's gate + up + glu */
 };
 
@@ -291,6 +326,7 @@ bool qn_cuda_supports_op(void *self, const qn_node *node) {
     switch (node->op) {
     case QN_OP_MATMUL: return matmul_ok(node);
     case QN_OP_MATMUL_GLU: return matmul_glu_ok(node);
+    case QN_OP_RMS_NORM_ROPE: return norm_rope_wanted();
     case QN_OP_ATTENTION: {
         qn_cuda_attention_args a;
         attention_args(node, &a);
@@ -328,6 +364,7 @@ quanta_status qn_cuda_run(void *self, const qn_node *node) {
         return run_attention(s, node);
     case QN_OP_PAGED_ATTENTION: return run_paged_attention(s, node);
     case QN_OP_RMS_NORM: case QN_OP_ADD_RMS_NORM: case QN_OP_RMS_NORM_ADD: return run_norm(s, node);
+    case QN_OP_RMS_NORM_ROPE: return run_norm_rope(s, node);
     case QN_OP_ROPE: {
         const quanta_rope_params *rp = &node->params.rope;
         const int nd = x->desc.ndim;
