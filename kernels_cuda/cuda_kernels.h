@@ -154,6 +154,12 @@ int qn_cuda_ggml_gemv(int w_dtype, const void *w, const void *w_up, int act, int
  * QN_CUDA_GGML_GEMV_MIN_K. */
 int qn_cuda_ggml_gemv_f32(int w_dtype, const void *w, const void *w_up, int act, int64_t N, int64_t K, int x_dtype,
                           const void *x, int64_t M, int y_dtype, void *y, void *stream);
+/* y[1,N] = x[1,K] . W^T on the int8 GEMV, each block quantizing x itself into shared memory (the same codes
+ * as qn_cuda_ggml_quantize_x, so the same results): no quantize launch, for K <= QN_CUDA_GGML_GEMV_QX_MAX_K
+ * (K a multiple of 32). Meant for small weights, where every block reading all of x costs little. */
+#define QN_CUDA_GGML_GEMV_QX_MAX_K 2048
+int qn_cuda_ggml_gemv_qx(int w_dtype, const void *w, int64_t N, int64_t K, int x_dtype, const void *x, int y_dtype,
+                         void *y, void *stream);
 /* Scratch bytes of qn_cuda_ggml_to_tiled for W[N,K]. */
 size_t qn_cuda_ggml_tiled_bytes(int64_t N, int64_t K);
 /* W dequantized into buf in the tiled f16 layout; *out describes it for qn_cuda_matmul_q. */

@@ -68,10 +68,18 @@ struct qn_gemv_args {
 #define QN_GEMV_U_ALL 0
 #endif
 
-/* One chunk's contribution for x row m: one plane of codes, or both (X2). */
-template <int DT, bool X2>
-__device__ __forceinline__ float qn_gemv_dot(const qn_gemv_args &a, const qn_ggml_chunk &ch, int m, int64_t c,
-                                             float acc) {
+/* x's codes in shared memory (QX: one x row quantized by the GEMV block itself). */
+struct qn_xsh {
+    const int8_t *xq;
+    const float *dx;
+    const int *sx;
+};
+
+/* One chunk's contribution for x row m: one plane of codes, or both (X2), or from shared memory (SH). */
+template <int DT, bool X2, bool SH>
+__device__ __forceinline__ float qn_gemv_dot(const qn_gemv_args &a, const qn_xsh &xs, const qn_ggml_chunk &ch, int m,
+                                             int64_t c, float acc) {
+    if (SH) return qn_ggml_chunk_dot<DT, true>(ch, xs.xq + c * 32, xs.dx + c, xs.sx + c, acc);
     const int64_t nch = a.K / 32, e = m * a.K + c * 32, i = m * nch + c;
     if (X2) return qn_ggml_chunk_dot2<DT>(ch, a.xq + e, a.dx + i, a.sx + i, a.xl + e, a.sl + i, acc);
     return qn_ggml_chunk_dot<DT>(ch, a.xq + e, a.dx + i, a.sx + i, acc);
@@ -79,8 +87,9 @@ __device__ __forceinline__ float qn_gemv_dot(const qn_gemv_args &a, const qn_ggm
 
 /* Thread t of the L taking row `row`: its share (chunks t, t + L, ...) of row . x row m for m < M,
  * int8 activation codes (dp4a). */
-template <int DT, int MC, bool X2, int L, bool PRE>
-__device__ __forceinline__ void qn_gemv_row_q8(const qn_gemv_args &a, const uint8_t *row, int t, float acc[MC]) {
+template <int DT, int MC, bool X2, int L, bool PRE, bool SH>
+__device__ __forceinline__ void qn_gemv_row_q8(const qn_gemv_args &a, const qn_xsh &xs, const uint8_t *row, int t,
+                                               float acc[MC]) {
     const int64_t nch = a.K / 32;
     constexpr int U = !QN_GEMV_U_ALL && (DT == QN_DT_GGML_Q4_0 || DT == QN_DT_GGML_Q8_0) && L == 32 ? 1 : QN_GEMV_U;
     for (int64_t c = t; c < nch; c += L * U) { /* the last round's missing chunks are skipped */
@@ -93,7 +102,7 @@ __device__ __forceinline__ void qn_gemv_row_q8(const qn_gemv_args &a, const uint
         for (int u = 0; u < U; u++)
 #pragma unroll
             for (int m = 0; m < MC; m++)
-                if (c + L * u < nch && m < a.M) acc[m] = qn_gemv_dot<DT, X2>(a, ch[u], m, c + L * u, acc[m]);
+                if (c + L * u < nch && m < a.M) acc[m] = qn_gemv_dot<DT, X2, SH>(a, xs, ch[u], m, c + L * u, acc[m]);
     }
 }
 
@@ -120,23 +129,46 @@ __device__ __forceinline__ void qn_gemv_row_f32(const qn_gemv_args &a, const uin
  * and x row adds its row's warps in order and stores (the activation and product for glu). L = 32
  * is the one-warp-per-row kernel as before, with the same sums. Larger L keep more of a long row's
  * chunks in flight at once: fewer rounds per thread, more blocks for the same rows. */
-template <int DT, int MC, bool F32X, bool GLU, bool X2, int L>
+template <int DT, int MC, bool F32X, bool GLU, bool X2, int L, bool QX>
 __global__ void __launch_bounds__(128) qn_k_ggml_gemv(qn_gemv_args a) {
     constexpr int R = 128 / L, W = L / 32, OUT = GLU ? R / 2 : R;
+    constexpr int QK = QX ? QN_CUDA_GGML_GEMV_QX_MAX_K : 32;
     __shared__ float part[4][MC];
-    const bool pre = !F32X && a.pre; /* weight loads before the wait (cuda_common.cuh) */
+    __shared__ int4 sxq[QK / 16];
+    __shared__ float sdx[QK / 32];
+    __shared__ int ssx[QK / 32];
+    const bool pre = !F32X && !QX && a.pre; /* weight loads before the wait (cuda_common.cuh) */
     qn_pdl_launch();
-    if (!pre) qn_pdl_wait();
     const int lane = threadIdx.x & 31, wid = threadIdx.x >> 5, slot = threadIdx.x / L;
     const int64_t n = (int64_t)blockIdx.x * OUT + (GLU ? slot % OUT : slot);
+    if constexpr (QX) { /* M = 1, K <= QK: the row's first bytes toward L2, then x's codes made here (qn_k_ggml_quantize_x's) */
+        const size_t off = (size_t)(threadIdx.x % L) * 128;
+        if (a.pre && n < a.N && off < a.rb) asm volatile("prefetch.global.L2 [%0];" ::"l"(a.w + (size_t)n * a.rb + off));
+        qn_pdl_wait();
+        constexpr int PER = QK / 32 / 4;
+        const int nch = (int)(a.K / 32);
+        float v[PER];
+#pragma unroll
+        for (int i = 0; i < PER; i++) v[i] = wid + 4 * i < nch ? qn_ld(a.xd, a.x, (wid + 4 * i) * 32 + lane) : 0.0f;
+#pragma unroll
+        for (int i = 0; i < PER; i++) {
+            const int c = wid + 4 * i;
+            if (c < nch) qn_ggml_quantize_chunk(v[i], (int8_t *)sxq + c * 32, sdx + c, ssx + c);
+        }
+        __syncthreads();
+    } else {
+        if (!pre) qn_pdl_wait();
+    }
+    const qn_xsh xs = {(const int8_t *)sxq, sdx, ssx};
     if (n < a.N) {
         const uint8_t *row = (GLU && slot >= OUT ? a.w2 : a.w) + (size_t)n * a.rb;
         float acc[MC];
 #pragma unroll
         for (int m = 0; m < MC; m++) acc[m] = 0.0f;
         if (F32X) qn_gemv_row_f32<DT, MC>(a, row, threadIdx.x % L, acc);
-        else if (pre) qn_gemv_row_q8<DT, MC, X2, L, true>(a, row, threadIdx.x % L, acc);
-        else qn_gemv_row_q8<DT, MC, X2, L, false>(a, row, threadIdx.x % L, acc);
+        else if (QX) qn_gemv_row_q8<DT, MC, X2, L, false, true>(a, xs, row, threadIdx.x % L, acc);
+        else if (pre) qn_gemv_row_q8<DT, MC, X2, L, true, false>(a, xs, row, threadIdx.x % L, acc);
+        else qn_gemv_row_q8<DT, MC, X2, L, false, false>(a, xs, row, threadIdx.x % L, acc);
 #pragma unroll
         for (int m = 0; m < MC; m++) {
             float v = acc[m];
@@ -191,7 +223,7 @@ static int gemv_lanes(int64_t nch, bool glu) {
 template <int DT, bool F32X, bool GLU, bool X2, int L> static int gemv_launch_l(const qn_gemv_args &a, cudaStream_t s) {
     constexpr int OUT = GLU ? 64 / L : 128 / L;
     const dim3 grid((unsigned)((a.N + OUT - 1) / OUT));
-    return qn_launch(qn_k_ggml_gemv<DT, 1, F32X, GLU, X2, L>, grid, 128, 0, s, a);
+    return qn_launch(qn_k_ggml_gemv<DT, 1, F32X, GLU, X2, L, false>, grid, 128, 0, s, a);
 }
 
 template <int DT, bool F32X, bool GLU, bool X2> static int gemv_launch_m(const qn_gemv_args &a, cudaStream_t s) {
@@ -203,14 +235,16 @@ template <int DT, bool F32X, bool GLU, bool X2> static int gemv_launch_m(const q
             if (l >= 64) return gemv_launch_l<DT, F32X, GLU, X2, 64>(a, s);
         }
     }
-    if (a.M == 1) return qn_launch(qn_k_ggml_gemv<DT, 1, F32X, GLU, X2, 32>, grid, 128, 0, s, a);
-    if (a.M == 2) return qn_launch(qn_k_ggml_gemv<DT, 2, F32X, GLU, X2, 32>, grid, 128, 0, s, a);
-    if (a.M <= 4) return qn_launch(qn_k_ggml_gemv<DT, 4, F32X, GLU, X2, 32>, grid, 128, 0, s, a);
-    return qn_launch(qn_k_ggml_gemv<DT, 8, F32X, GLU, X2, 32>, grid, 128, 0, s, a);
+    if (a.M == 1) return qn_launch(qn_k_ggml_gemv<DT, 1, F32X, GLU, X2, 32, false>, grid, 128, 0, s, a);
+    if (a.M == 2) return qn_launch(qn_k_ggml_gemv<DT, 2, F32X, GLU, X2, 32, false>, grid, 128, 0, s, a);
+    if (a.M <= 4) return qn_launch(qn_k_ggml_gemv<DT, 4, F32X, GLU, X2, 32, false>, grid, 128, 0, s, a);
+    return qn_launch(qn_k_ggml_gemv<DT, 8, F32X, GLU, X2, 32, false>, grid, 128, 0, s, a);
 }
 
-template <int DT> static int gemv_launch(const qn_gemv_args &a, bool f32x, cudaStream_t s) {
+template <int DT> static int gemv_launch(const qn_gemv_args &a, bool f32x, bool qx, cudaStream_t s) {
     const bool glu = a.w2 != NULL;
+    if (qx) return qn_launch(qn_k_ggml_gemv<DT, 1, false, false, false, 32, true>, dim3((unsigned)((a.N + 3) / 4)), 128, 0,
+                             s, a);
     if (f32x) return glu ? gemv_launch_m<DT, true, true, false>(a, s) : gemv_launch_m<DT, true, false, false>(a, s);
     return glu ? gemv_launch_m<DT, false, true, true>(a, s) : gemv_launch_m<DT, false, false, false>(a, s);
 }
@@ -232,12 +266,13 @@ extern "C" int qn_cuda_ggml_quantize_x(int x_dtype, const void *x, int64_t M, in
                      x_dtype, x, M, K, xq, dx, sx, xl, sl);
 }
 
-/* The int8 path (xq_buf from qn_cuda_ggml_quantize_x) or, with xq_buf NULL, the f32 path reading x.
- * The int8 path of matmul_glu reads both planes of the codes. */
+/* The int8 path (xq_buf from qn_cuda_ggml_quantize_x) or, with xq_buf NULL, the f32 path reading x, or
+ * (qx) the int8 path quantizing x itself. The int8 path of matmul_glu reads both planes of the codes. */
 static int ggml_gemv(int w_dtype, const void *w, const void *w_up, int act, int64_t N, int64_t K, const void *xq_buf,
-                     int x_dtype, const void *x, int64_t M, int y_dtype, void *y, void *stream) {
+                     int x_dtype, const void *x, int64_t M, int y_dtype, void *y, bool qx, void *stream) {
     if (M <= 0 || N <= 0) return 0;
     if (M > QN_GGML_MAX_M || K % qn_ggml_block_elems(w_dtype)) return (int)cudaErrorInvalidValue;
+    if (qx && (M != 1 || w_up || K > QN_CUDA_GGML_GEMV_QX_MAX_K || K % 32)) return (int)cudaErrorInvalidValue;
     qn_gemv_args a;
     memset(&a, 0, sizeof a);
     if (xq_buf) {
@@ -248,20 +283,25 @@ static int ggml_gemv(int w_dtype, const void *w, const void *w_up, int act, int6
     a.rb = (size_t)(K / qn_ggml_block_elems(w_dtype)) * (size_t)qn_ggml_block_bytes(w_dtype);
     a.N = N, a.K = K, a.M = M, a.xd = x_dtype, a.x = x, a.act = act, a.yd = y_dtype, a.y = y;
     a.pre = gemv_prefetch();
-    const bool f32x = xq_buf == NULL;
+    const bool f32x = xq_buf == NULL && !qx;
     cudaStream_t s = (cudaStream_t)stream;
-    QN_GGML_DISPATCH(w_dtype, return gemv_launch<DT>(a, f32x, s))
+    QN_GGML_DISPATCH(w_dtype, return gemv_launch<DT>(a, f32x, qx, s))
 }
 
 extern "C" int qn_cuda_ggml_gemv(int w_dtype, const void *w, const void *w_up, int act, int64_t N, int64_t K,
                                  const void *xq_buf, int64_t M, int y_dtype, void *y, void *stream) {
     if (!xq_buf) return (int)cudaErrorInvalidValue;
-    return ggml_gemv(w_dtype, w, w_up, act, N, K, xq_buf, 0, NULL, M, y_dtype, y, stream);
+    return ggml_gemv(w_dtype, w, w_up, act, N, K, xq_buf, 0, NULL, M, y_dtype, y, false, stream);
+}
+
+extern "C" int qn_cuda_ggml_gemv_qx(int w_dtype, const void *w, int64_t N, int64_t K, int x_dtype, const void *x,
+                                    int y_dtype, void *y, void *stream) {
+    return ggml_gemv(w_dtype, w, NULL, 0, N, K, NULL, x_dtype, x, 1, y_dtype, y, true, stream);
 }
 
 extern "C" int qn_cuda_ggml_gemv_f32(int w_dtype, const void *w, const void *w_up, int act, int64_t N, int64_t K,
                                      int x_dtype, const void *x, int64_t M, int y_dtype, void *y, void *stream) {
-    return ggml_gemv(w_dtype, w, w_up, act, N, K, NULL, x_dtype, x, M, y_dtype, y, stream);
+    return ggml_gemv(w_dtype, w, w_up, act, N, K, NULL, x_dtype, x, M, y_dtype, y, false, stream);
 }
 
 /* ---------------------------------------------------------------- dequantization */

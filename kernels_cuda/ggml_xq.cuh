@@ -42,11 +42,14 @@ __device__ __forceinline__ void qn_ggml_quantize_chunk(float v, int8_t *xq, floa
 
 /* acc + (the weight chunk ch . the activation chunk of codes xc, scale dx, half sums sx):
  * per half, d * dx * sum(q * xq) + m * dx * sum(xq). */
-template <int DT>
+/* SH: the codes are in shared memory (read with plain loads, not the read-only global path). */
+template <bool SH, typename T> __device__ __forceinline__ T qn_xld(const T *p) { return SH ? *p : __ldg(p); }
+
+template <int DT, bool SH = false>
 __device__ __forceinline__ float qn_ggml_chunk_dot(const qn_ggml_chunk &ch, const int8_t *xc, const float *dx,
                                                    const int *sx, float acc) {
     const int4 *xp = (const int4 *)xc;
-    const int4 a = __ldg(xp), b = __ldg(xp + 1);
+    const int4 a = qn_xld<SH>(xp), b = qn_xld<SH>(xp + 1);
     int s0 = __dp4a(ch.q[0], a.x, 0);
     s0 = __dp4a(ch.q[1], a.y, s0);
     s0 = __dp4a(ch.q[2], a.z, s0);
@@ -55,10 +58,10 @@ __device__ __forceinline__ float qn_ggml_chunk_dot(const qn_ggml_chunk &ch, cons
     s1 = __dp4a(ch.q[5], b.y, s1);
     s1 = __dp4a(ch.q[6], b.z, s1);
     s1 = __dp4a(ch.q[7], b.w, s1);
-    const float d = __ldg(dx);
+    const float d = qn_xld<SH>(dx);
     float part = ch.d[0] * (float)s0 + ch.d[1] * (float)s1;
     if (DT == QN_DT_GGML_Q4_1 || DT == QN_DT_GGML_Q5_1 || DT == QN_DT_GGML_Q4_K || DT == QN_DT_GGML_Q5_K) {
-        const int s = __ldg(sx);
+        const int s = qn_xld<SH>(sx);
         part += ch.m[0] * (float)(short)(s & 0xFFFF) + ch.m[1] * (float)(s >> 16);
     }
     return fmaf(part, d, acc);

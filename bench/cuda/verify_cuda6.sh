@@ -6,6 +6,8 @@
 #   QUANTA_CUDA_GLU_INT8       matmul_glu on the int8 GEMV with two planes of x's codes (~16 bits) instead of the
 #                              f32 form of bd8bc16 (which decodes every weight value in f32)
 #   QUANTA_CUDA_GEMV_PREFETCH  the GEMV's first weight loads issued before it waits for the kernel before it
+#   QUANTA_CUDA_GEMV_QX        a batch-1 GEMV of a small weight (K <= 2048, N <= 4096: Gemma's wo and down) whose x
+#                              has no codes quantizes x itself in each block: no quantize launch (2 fewer per layer)
 #   QUANTA_CUDA_GEMV_LPR=32    one warp per weight row (the kernel before); default 64/128 threads per row when a row
 #                              has >= 128/256 chunks of 32 (7B: K = 4096 / 14336), batch-1 only
 # Steps: 1. conformance of the changed ops (also with LPR forced to 64 and 128, and 7B-shaped M = 1 cases);
@@ -22,7 +24,7 @@ Q=/tmp/qbuild/tools/quanta
 F=/tmp/e2e/files
 T0=$(date +%s)
 LIMIT=${LIMIT:-88}
-OFF="QUANTA_CUDA_NORM_ROPE=0 QUANTA_CUDA_GLU_INT8=0 QUANTA_CUDA_GEMV_PREFETCH=0 QUANTA_CUDA_GEMV_LPR=32"
+OFF="QUANTA_CUDA_NORM_ROPE=0 QUANTA_CUDA_GLU_INT8=0 QUANTA_CUDA_GEMV_PREFETCH=0 QUANTA_CUDA_GEMV_LPR=32 QUANTA_CUDA_GEMV_QX=0"
 el() { echo $(($(date +%s) - T0)); }
 say() { echo "[$(el)s] $*" | tee -a $D/summary.txt; }
 pack() { tar czf $OUT/cuda6.tgz.part -C $OUT cuda6 2>/dev/null && mv $OUT/cuda6.tgz.part $OUT/cuda6.tgz; }
@@ -39,9 +41,9 @@ for w in q4_0 q8_0 q4_k q5_0 q6_k; do
   for k in 4096 8192; do C7="$C7 --case matmul:m=1,n=96,k=$k,w=$w,x=f32 --case matmul_glu:m=1,n=64,k=$k,w=$w,x=f32,act=0"; done
 done
 for l in 64 128; do
-  QUANTA_CUDA_GEMV_LPR=$l timeout 15 $Q conform --backend cuda --filter matmul_glu,matmul --failures $C7 \
+  QUANTA_CUDA_GEMV_QX=0 QUANTA_CUDA_GEMV_LPR=$l timeout 15 $Q conform --backend cuda --failures $C7 \
     > $D/conform_lpr$l.log 2>&1
-  say "conform matmul/matmul_glu + 7B-shaped M=1, LPR=$l forced, rc=$?: $(grep -E '^total' $D/conform_lpr$l.log)"
+  say "conform matmul/matmul_glu + 7B-shaped M=1, LPR=$l forced (QX off), rc=$?: $(grep -E '^total' $D/conform_lpr$l.log)"
   grep -E '^FAIL' $D/conform_lpr$l.log | head -4 | tee -a $D/summary.txt
 done
 pack
@@ -78,14 +80,18 @@ tg() { # label, env, args...: one decode-only bench (-p 0 -n 128 -r 2)
   say "tg $label rc=$rc: ${v:-?} ± ${sd:-?} tok/s"
   ROWS="$ROWS\n| $label | ${v:-?} | ${sd:-?} |"
 }
-[ -f $G ] && { tg gemma_default X=1 -m $G; tg gemma_off "$OFF" -m $G; tg gemma_norm_rope_off QUANTA_CUDA_NORM_ROPE=0 -m $G;
-  tg gemma_prefetch_off QUANTA_CUDA_GEMV_PREFETCH=0 -m $G; tg gemma_default2 X=1 -m $G; }
-pack
 M4=$F/mistral7b-q4_0.gguf M8=$F/mistral7b-q8_0.gguf
-[ -f $M4 ] && { tg 7b_q4_0_default X=1 -m $M4; tg 7b_q4_0_off "$OFF" -m $M4; tg 7b_q4_0_lpr32 QUANTA_CUDA_GEMV_LPR=32 -m $M4;
-  tg 7b_q4_0_glu_f32 QUANTA_CUDA_GLU_INT8=0 -m $M4; }
+# first pass: defaults against everything off, each file; then one switch off at a time
+[ -f $G ] && { tg gemma_default X=1 -m $G; tg gemma_off "$OFF" -m $G; }
+[ -f $M4 ] && { tg 7b_q4_0_default X=1 -m $M4; tg 7b_q4_0_off "$OFF" -m $M4; }
+[ -f $M8 ] && { tg 7b_q8_0_default X=1 -m $M8; tg 7b_q8_0_off "$OFF" -m $M8; }
 pack
-[ -f $M8 ] && { tg 7b_q8_0_default X=1 -m $M8; tg 7b_q8_0_off "$OFF" -m $M8; tg 7b_q8_0_lpr32 QUANTA_CUDA_GEMV_LPR=32 -m $M8; }
+[ -f $G ] && { tg gemma_norm_rope_off QUANTA_CUDA_NORM_ROPE=0 -m $G; tg gemma_qx_off QUANTA_CUDA_GEMV_QX=0 -m $G;
+  tg gemma_prefetch_off QUANTA_CUDA_GEMV_PREFETCH=0 -m $G; tg gemma_glu_f32 QUANTA_CUDA_GLU_INT8=0 -m $G;
+  tg gemma_default2 X=1 -m $G; }
+[ -f $M4 ] && { tg 7b_q4_0_lpr32 QUANTA_CUDA_GEMV_LPR=32 -m $M4; tg 7b_q4_0_glu_f32 QUANTA_CUDA_GLU_INT8=0 -m $M4;
+  tg 7b_q4_0_prefetch_off QUANTA_CUDA_GEMV_PREFETCH=0 -m $M4; }
+[ -f $M8 ] && tg 7b_q8_0_lpr32 QUANTA_CUDA_GEMV_LPR=32 -m $M8
 pack
 
 # 5. GEMV kernel rows, if time is left (the build takes ~30-40 s)

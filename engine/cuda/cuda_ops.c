@@ -74,6 +74,19 @@ static bool glu_int8_wanted(void) {
     return wanted == 1;
 }
 
+/* Whether a batch-1 GEMV of a small weight (K <= QN_CUDA_GGML_GEMV_QX_MAX_K, N <= 4096: Gemma's output
+ * and down projections) whose x has no codes yet quantizes x in the kernel instead of a quantize launch
+ * before it (each block reads all of x: K floats, little next to a launch for such weights). The same
+ * codes, so the same results. QUANTA_CUDA_GEMV_QX=0 keeps the quantize launch (side-by-side timings). */
+static bool gemv_qx_wanted(void) {
+    static int wanted = -1;
+    if (wanted < 0) {
+        const char *e = getenv("QUANTA_CUDA_GEMV_QX");
+        wanted = !(e && !strcmp(e, "0"));
+    }
+    return wanted == 1;
+}
+
 /* ggml weights at M <= QN_CUDA_GGML_GEMV_MAX_M (matmul, and matmul_glu with its w_up): the int8
  * GEMV for rows of at least QN_CUDA_GGML_GEMV_MIN_K (x quantized once for consecutive matmuls
  * on the same x, or left quantized by the norm that wrote x; matmul_glu reads both planes of the
@@ -88,10 +101,15 @@ static quanta_status run_gemv_ggml(qn_cuda_state *s, const qn_node *node, int64_
         e = qn_cuda_ggml_gemv_f32(wd, qn_cuda_ptr(w), wup, act, N, K, xd, xp, M, yd, qn_cuda_ptr(y), s->stream);
         return e ? qn_cuda_error((cudaError_t)e, "matmul (ggml GEMV, f32)") : QUANTA_OK;
     }
+    const bool cached = s->xq_src == xp && s->xq_M == M && s->xq_K == K && s->xq_dtype == xd;
+    if (!cached && !glu && gemv_qx_wanted() && M == 1 && K <= QN_CUDA_GGML_GEMV_QX_MAX_K && N <= 4096) {
+        e = qn_cuda_ggml_gemv_qx(wd, qn_cuda_ptr(w), N, K, xd, xp, yd, qn_cuda_ptr(y), s->stream);
+        return e ? qn_cuda_error((cudaError_t)e, "matmul (ggml GEMV, x quantized in the kernel)") : QUANTA_OK;
+    }
     void *xq = NULL;
     quanta_status st = qn_cuda_xq(s, qn_cuda_ggml_xq_bytes(M, K), &xq);
     if (st) return st;
-    if (s->xq_src != xp || s->xq_M != M || s->xq_K != K || s->xq_dtype != xd) {
+    if (!cached) {
         if ((e = qn_cuda_ggml_quantize_x(xd, xp, M, K, xq, s->stream)))
             return qn_cuda_error((cudaError_t)e, "matmul: quantizing x");
         s->xq_src = xp, s->xq_M = M, s->xq_K = K, s->xq_dtype = xd;
