@@ -58,4 +58,10 @@ int qb_run(const qb_options *opt, qb_report *rep, FILE *log);
 void qb_print(FILE *f, const qb_report *rep);
 int qb_write_json(const char *path, const qb_report *rep);
 
+/* The executor's per-op timing (QUANTA_PLAN_PROFILE=1, engine/plan.h): whether it is on, zeroing
+ * the table, and printing it (ops largest first, times per step over `steps` steps) then zeroing it. */
+int qb_profile_on(void);
+void qb_profile_reset(void);
+void qb_profile_print(FILE *f, const char *what, int steps);
+
 #endif

@@ -39,6 +39,8 @@ typedef enum qn_op {
     QN_OP_RMS_NORM_ROPE, /* rope(rms_norm(x) with weight): q/k norms and their rope (fused by plans) */
     QN_OP_MATMUL_GLU, /* act(x·w_gate^T) * (x·w_up^T): a gated MLP's two projections and activation (fused by plans) */
     QN_OP_ARGMAX, /* the index of each row's largest element (a server's greedy tokens on the device) */
+    QN_OP_MATMUL_MULTI, /* x·w0^T, x·w1^T (, x·w2^T): matmuls of one x (q/k/v), one result each (fused by plans) */
+    QN_OP_WRITE_ROWS_PAIR, /* two write_rows at one start (a layer's k and v cache appends; fused by plans) */
     QN_OP_COUNT
 } qn_op;
 
@@ -90,6 +92,8 @@ typedef struct qn_op_params {
 } qn_op_params;
 
 #define QN_MAX_SRC 5
+/* Results past the first: only matmul_multi has them (its second and third products). */
+#define QN_MAX_EXTRA_DST 2
 
 /*
  * One op with resolved tensors. Source slots by op (NULL where optional and absent):
@@ -99,7 +103,10 @@ typedef struct qn_op_params {
  *   silu/gelu/scale/softmax/permute/convert/argmax: x
  *   add/mul: a, b               get_rows: table, ids        glu: gate, up
  *   write_rows: dst, src, start (dst and the node's dst share memory: the write is in place)
- *   all_reduce: x
+ *   all_reduce: x               matmul_multi: x, w0, w1, w2 (w2 may be absent)
+ *   write_rows_pair: dst0, src0, start, dst1, src1 (dst0 in place as write_rows; extra_dst[0] is dst1 after
+ *   its write, in place too)
+ * dst is the result; matmul_multi also writes extra_dst[i] = x·w(i+1)^T (NULL elsewhere).
  */
 typedef struct qn_node {
     qn_op op;
@@ -107,6 +114,7 @@ typedef struct qn_node {
     int nsrc;
     const qn_tensor *src[QN_MAX_SRC];
     const qn_tensor *dst;
+    const qn_tensor *extra_dst[QN_MAX_EXTRA_DST];
 } qn_node;
 
 /* A set of dtypes, one bit per quanta_dtype (all codes are below 64). */

@@ -33,6 +33,9 @@ typedef struct qn_graph_node {
     int nsrc;
     quanta_tensor *src[QN_MAX_SRC];
     quanta_tensor *dst;
+    /* matmul_multi (made only by plans, never in a graph): its second and third results, tensors
+     * of the graph whose own matmul nodes the fused node replaced; NULL elsewhere */
+    quanta_tensor *extra_dst[QN_MAX_EXTRA_DST];
 } qn_graph_node;
 
 struct quanta_graph {

@@ -223,6 +223,22 @@ static quanta_status infer_matmul_glu(quanta_tensor *const *src, qn_op_params *p
     return check_like(src[1], src[2], "matmul_glu", "w_gate", "w_up");
 }
 
+/* x·w0^T (the result) and x·w1^T, x·w2^T (extra results): matmuls of one x whose weights share a
+ * format and K. Plans make this node from matmuls they find (fuse_matmul_multi); there is no
+ * public constructor, so this check guards the table's contract, not user input. */
+static quanta_status infer_matmul_multi(quanta_tensor *const *src, qn_op_params *p, quanta_tensor_desc *out) {
+    (void)p;
+    quanta_tensor_desc other;
+    TRY(check_matmul("matmul_multi", src[0], src[1], "w0", out));
+    for (int i = 2; i < 4 && src[i]; i++) {
+        TRY(check_matmul("matmul_multi", src[0], src[i], i == 2 ? "w1" : "w2", &other));
+        if (src[i]->desc.dtype != src[1]->desc.dtype)
+            return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "quanta_matmul_multi: w%d must have w0's format (%s)",
+                                i - 1, dt(src[1]->desc.dtype));
+    }
+    return QUANTA_OK;
+}
+
 /* rope's x [B,H,N,D] and positions i32 [N], and its parameters (completed: freq_scale 0 -> 1,
  * rot_dims 0 -> D); shared with rms_norm_rope. */
 static quanta_status check_rope(const char *op, const quanta_tensor *x, const quanta_tensor *positions, qn_op_params *p) {
@@ -413,6 +429,22 @@ static quanta_status infer_write_rows(quanta_tensor *const *src, qn_op_params *p
     return QUANTA_OK;
 }
 
+/* Two write_rows at one start: dst0 <- src0 (the result) and dst1 <- src1 (the extra result),
+ * each as write_rows checks it, the two of one shape and dtype. Made by plans only
+ * (fuse_write_rows_pair); no public constructor. */
+static quanta_status infer_write_rows_pair(quanta_tensor *const *src, qn_op_params *p, quanta_tensor_desc *out) {
+    quanta_tensor *second[3] = {src[3], src[4], src[2]};
+    quanta_tensor_desc other;
+    TRY(infer_write_rows(src, p, out));
+    TRY(infer_write_rows(second, p, &other));
+    if (src[1]->desc.dtype != src[4]->desc.dtype || src[0]->desc.dtype != src[3]->desc.dtype ||
+        memcmp(src[1]->desc.dims, src[4]->desc.dims, 4 * sizeof src[1]->desc.dims[0]) ||
+        memcmp(src[0]->desc.dims, src[3]->desc.dims, 4 * sizeof src[0]->desc.dims[0]))
+        return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT,
+                            "quanta_write_rows_pair: dst1 and src1 must have dst0's and src0's dtypes and shapes");
+    return QUANTA_OK;
+}
+
 /* ------------------------------------------------------------------ the table */
 
 #define SRC(...) {__VA_ARGS__}
@@ -445,6 +477,10 @@ static const qn_op_def op_table[QN_OP_COUNT] = {
                              qn_ref_rms_norm_rope, 0},
     [QN_OP_MATMUL_GLU] = {"matmul_glu", 3, SRC("x", "w_gate", "w_up"), 0, false, infer_matmul_glu, qn_ref_matmul_glu,
                           1},
+    [QN_OP_MATMUL_MULTI] = {"matmul_multi", 4, SRC("x", "w0", "w1", "w2"), 1u << 3, false, infer_matmul_multi,
+                            qn_ref_matmul_multi, 1},
+    [QN_OP_WRITE_ROWS_PAIR] = {"write_rows_pair", 5, SRC("dst0", "src0", "start", "dst1", "src1"), 0, true,
+                               infer_write_rows_pair, qn_ref_write_rows_pair, 0},
 };
 
 const qn_op_def *qn_op_def_of(qn_op op) {

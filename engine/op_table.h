@@ -44,6 +44,8 @@ quanta_status qn_op_build(quanta_graph *g, qn_op op, quanta_tensor *const *src, 
 /* Reference implementations (engine/ref/), one per op, named in the table. */
 quanta_status qn_ref_matmul(const qn_node *node);
 quanta_status qn_ref_matmul_glu(const qn_node *node);
+quanta_status qn_ref_matmul_multi(const qn_node *node);
+quanta_status qn_ref_write_rows_pair(const qn_node *node);
 quanta_status qn_ref_attention(const qn_node *node);
 quanta_status qn_ref_rms_norm(const qn_node *node);
 quanta_status qn_ref_add_rms_norm(const qn_node *node);

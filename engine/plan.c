@@ -1,7 +1,7 @@
 /*
  * plan.c — the executor: orders a graph's ops, keeps only what its outputs (and in-place
  * writes) need, fuses pairs of ops the backend has one kernel for (fuse_nodes, and a gated MLP's two
- * matmuls with their glu: fuse_matmul_glu), plans
+ * matmuls with their glu: fuse_matmul_glu; matmuls of one x, such as q/k/v: fuse_matmul_multi), plans
  * intermediate memory with buffer reuse, picks per-op fallback to the reference backend, and
  * runs the ops.
  */
@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
 #include "error.h"
 #include "graph_internal.h"
 #include "op_table.h"
@@ -54,6 +55,16 @@ struct quanta_plan {
 static size_t align_up(size_t v, size_t a) { return (v + a - 1) / a * a; }
 
 static int is_ref(const quanta_plan *p) { return p->backend->ops == &qn_ref_backend; }
+
+/* The results of node n (its dst, then matmul_multi's extra ones) into d; returns how many. */
+static int node_dsts(const qn_graph_node *n, quanta_tensor **d) {
+    int k = 0;
+    d[k++] = n->dst;
+    for (int i = 0; i < QN_MAX_EXTRA_DST; i++)
+        if (n->extra_dst[i]) d[k++] = n->extra_dst[i];
+    return k;
+}
+#define QN_MAX_DST (1 + QN_MAX_EXTRA_DST)
 
 /* ---------------------------------------------------------------- memory plan */
 
@@ -121,8 +132,11 @@ static quanta_status plan_arena(quanta_plan *p, size_t *offsets, size_t *arena_b
     size_t high = 0;
     quanta_status st = QUANTA_OK;
     for (int pos = 0; pos < p->norder && st == QUANTA_OK; pos++) {
-        quanta_tensor *dst = p->nodes[p->order[pos]].dst;
-        if (dst->kind == QN_KIND_NODE) {
+        quanta_tensor *dsts[QN_MAX_DST];
+        const int nd = node_dsts(&p->nodes[p->order[pos]], dsts);
+        for (int i = 0; i < nd && st == QUANTA_OK; i++) {
+            quanta_tensor *dst = dsts[i];
+            if (dst->kind != QN_KIND_NODE) continue;
             /* A result nobody reads still needs a place to be written; it is freed at once. */
             st = arena_place(&live, &nlive, &cap, dst->bytes, dst->id, &offsets[dst->id], &high);
             if (last[dst->id] < pos) last[dst->id] = pos;
@@ -147,14 +161,18 @@ static quanta_status own_alloc(quanta_plan *p, plan_tensor *t, size_t bytes) {
     return QUANTA_OK;
 }
 
-static void fill_node(const quanta_plan *p, int node_index, qn_node *out) {
-    const qn_graph_node *n = &p->nodes[node_index];
+static void fill_node_from(const quanta_plan *p, const qn_graph_node *n, qn_node *out) {
     memset(out, 0, sizeof *out);
     out->op = n->op;
     out->params = n->params;
     out->nsrc = n->nsrc;
     for (int s = 0; s < n->nsrc; s++) out->src[s] = n->src[s] ? &p->pt[n->src[s]->id].rt : NULL;
     out->dst = &p->pt[n->dst->id].rt;
+    for (int i = 0; i < QN_MAX_EXTRA_DST; i++) out->extra_dst[i] = n->extra_dst[i] ? &p->pt[n->extra_dst[i]->id].rt : NULL;
+}
+
+static void fill_node(const quanta_plan *p, int node_index, qn_node *out) {
+    fill_node_from(p, &p->nodes[node_index], out);
 }
 
 /* Marks the nodes that outputs depend on, plus every write into a buffer (a side effect). */
@@ -341,6 +359,108 @@ static void fuse_matmul_glu(quanta_plan *p) {
     }
 }
 
+/* Matmuls of one x whose weights share a format and K (a layer's q, k and v projections), two
+ * or three of them, become one matmul_multi node with a result per weight, where the backend
+ * has its kernel for the format and shape: one launch instead of three, x read once. Each
+ * product keeps its own tensor (readers, outputs and views of it are unchanged); the node takes
+ * the place of the first matmul, so no product is computed later than before; no in-place write
+ * may run between the first and the last (a weight or x written there would be read early).
+ * Runs after fuse_matmul_glu, so a gated MLP's gate and up stay in their matmul_glu. */
+static void fuse_matmul_multi(quanta_plan *p) {
+    for (int pos = 0; pos < p->norder; pos++) {
+        qn_graph_node *a = &p->nodes[p->order[pos]];
+        if (a->op != QN_OP_MATMUL) continue;
+        const quanta_tensor *x = a->src[0], *w = a->src[1];
+        int at[QN_MAX_DST] = {pos}, n = 1;
+        for (int q = pos + 1; q < p->norder && n < QN_MAX_DST; q++) {
+            const qn_graph_node *b = &p->nodes[p->order[q]];
+            if (qn_op_def_of(b->op)->dst_is_src0) break;
+            if (b->op != QN_OP_MATMUL || b->src[0] != x) continue;
+            const quanta_tensor *v = b->src[1];
+            /* a weight computed in the graph could be produced after the first matmul */
+            const int leaf = v->kind == QN_KIND_CONSTANT || v->kind == QN_KIND_BUFFER || v->kind == QN_KIND_INPUT;
+            if (leaf && v->desc.dtype == w->desc.dtype && v->desc.ndim == 2 && w->desc.ndim == 2 &&
+                v->desc.dims[1] == w->desc.dims[1])
+                at[n++] = q;
+        }
+        /* the largest group the backend takes: all found, else the first two */
+        for (; n >= 2; n--) {
+            qn_graph_node f = *a;
+            f.op = QN_OP_MATMUL_MULTI;
+            f.nsrc = 4;
+            f.src[3] = NULL;
+            for (int i = 1; i < n; i++) {
+                f.src[1 + i] = p->nodes[p->order[at[i]]].src[1];
+                f.extra_dst[i - 1] = p->nodes[p->order[at[i]]].dst;
+            }
+            qn_node probe;
+            fill_node_from(p, &f, &probe);
+            if (!is_ref(p) && !qn_backend_runs_node(p->backend->ops, p->backend->self, &probe)) continue;
+            *a = f;
+            for (int i = n - 1; i >= 1; i--) {
+                memmove(&p->order[at[i]], &p->order[at[i] + 1], (size_t)(p->norder - at[i] - 1) * sizeof *p->order);
+                p->norder--;
+            }
+            break;
+        }
+    }
+}
+
+/* The position of the node that writes t's storage (a result of it, after fusions), or -1 for
+ * a leaf (input, constant, buffer: there before any node). */
+static int produced_at(const quanta_plan *p, quanta_tensor *t) {
+    quanta_tensor *root = qn_storage_root(t);
+    if (root->kind != QN_KIND_NODE) return -1;
+    for (int pos = 0; pos < p->norder; pos++) {
+        quanta_tensor *d[QN_MAX_DST];
+        const int nd = node_dsts(&p->nodes[p->order[pos]], d);
+        for (int i = 0; i < nd; i++)
+            if (d[i] == root) return pos;
+    }
+    return -1;
+}
+
+/* Whether a and b share storage: one root, or two graph tensors of one quanta_buffer. */
+static int same_storage(quanta_tensor *a, quanta_tensor *b) {
+    quanta_tensor *ra = qn_storage_root(a), *rb = qn_storage_root(b);
+    return ra == rb || (ra->kind == QN_KIND_BUFFER && rb->kind == QN_KIND_BUFFER && ra->buffer == rb->buffer);
+}
+
+/* Two write_rows at one start (a layer's k and v appends) become one write_rows_pair node where
+ * the backend has its kernel: one launch instead of two. The second write moves up to the
+ * first's place, so its source must be computed before the first, the two write different
+ * buffers, and no node between them may read or write the second's buffer or write in place. */
+static void fuse_write_rows_pair(quanta_plan *p) {
+    for (int pos = 0; pos < p->norder; pos++) {
+        qn_graph_node *a = &p->nodes[p->order[pos]];
+        if (a->op != QN_OP_WRITE_ROWS) continue;
+        int q = pos + 1;
+        while (q < p->norder && (p->nodes[p->order[q]].op != QN_OP_WRITE_ROWS || p->nodes[p->order[q]].src[2] != a->src[2]))
+            q++;
+        if (q == p->norder) continue;
+        const qn_graph_node *b = &p->nodes[p->order[q]];
+        int ok = !same_storage(b->src[0], a->src[0]) && produced_at(p, b->src[1]) < pos;
+        for (int i = pos + 1; ok && i < q; i++) {
+            const qn_graph_node *n = &p->nodes[p->order[i]];
+            ok = !qn_op_def_of(n->op)->dst_is_src0;
+            for (int s = 0; ok && s < n->nsrc; s++) ok = !n->src[s] || !same_storage(n->src[s], b->src[0]);
+        }
+        if (!ok) continue;
+        qn_graph_node f = *a;
+        f.op = QN_OP_WRITE_ROWS_PAIR;
+        f.nsrc = 5;
+        f.src[3] = b->src[0];
+        f.src[4] = b->src[1];
+        f.extra_dst[0] = b->dst;
+        qn_node probe;
+        fill_node_from(p, &f, &probe);
+        if (!is_ref(p) && !qn_backend_runs_node(p->backend->ops, p->backend->self, &probe)) continue;
+        *a = f;
+        memmove(&p->order[q], &p->order[q + 1], (size_t)(p->norder - q - 1) * sizeof *p->order);
+        p->norder--;
+    }
+}
+
 static quanta_status resolve_leaves(quanta_plan *p) {
     quanta_graph *g = p->graph;
     for (int i = 0; i < p->ntensors; i++) {
@@ -446,12 +566,17 @@ quanta_status quanta_plan_create(quanta_graph *g, quanta_backend *backend, quant
     if (st == QUANTA_OK) st = resolve_leaves(p);
     if (st == QUANTA_OK) fuse_nodes(p);
     if (st == QUANTA_OK) fuse_matmul_glu(p);
+    if (st == QUANTA_OK) fuse_matmul_multi(p);
+    if (st == QUANTA_OK) fuse_write_rows_pair(p);
     if (st == QUANTA_OK) st = plan_arena(p, offsets, &p->arena_bytes);
     if (st == QUANTA_OK && p->arena_bytes) st = qn_backend_alloc(backend, p->arena_bytes, &p->arena);
     if (st == QUANTA_OK) {
         for (int pos = 0; pos < p->norder; pos++) {
-            quanta_tensor *dst = p->nodes[p->order[pos]].dst;
-            if (dst->kind == QN_KIND_NODE) {
+            quanta_tensor *dsts[QN_MAX_DST];
+            const int nd = node_dsts(&p->nodes[p->order[pos]], dsts);
+            for (int i = 0; i < nd; i++) {
+                quanta_tensor *dst = dsts[i];
+                if (dst->kind != QN_KIND_NODE) continue;
                 p->pt[dst->id].arena_off = offsets[dst->id];
                 p->pt[dst->id].rt.mem = (qn_mem){p->arena, offsets[dst->id]};
             }
@@ -500,46 +625,60 @@ int quanta_plan_fallback_count(const quanta_plan *p) {
 
 /* -------------------------------------------------------------------- guards */
 
+/* Moves result dst into its own allocation [guard | data | guard], the guards filled. */
+static quanta_status guard_one(quanta_plan *p, const quanta_tensor *dst, size_t guard) {
+    plan_tensor *pt = &p->pt[dst->id];
+    size_t total = 0;
+    quanta_status st = qn_add_size(dst->bytes, 2 * guard, &total)
+                           ? own_alloc(p, pt, total)
+                           : qn_error_set(QUANTA_ERR_OVERFLOW, "qn_plan_set_guard_bytes: size overflow");
+    unsigned char *pattern = st == QUANTA_OK ? malloc(total) : NULL;
+    if (st == QUANTA_OK && !pattern)
+        st = qn_error_set(QUANTA_ERR_OUT_OF_MEMORY, "qn_plan_set_guard_bytes: out of host memory");
+    if (st == QUANTA_OK) {
+        memset(pattern, QN_GUARD_BYTE, total);
+        st = p->backend->ops->write(p->backend->self, (qn_mem){pt->owned, 0}, pattern, total);
+    }
+    free(pattern);
+    if (st == QUANTA_OK) pt->rt.mem = (qn_mem){pt->owned, guard};
+    return st;
+}
+
+/* Puts the results of the nodes at positions 0..pos back in the arena (guard_one undone). */
+static void unguard_upto(quanta_plan *p, int pos) {
+    for (int i = 0; i <= pos; i++) {
+        quanta_tensor *ds[QN_MAX_DST];
+        const int n = node_dsts(&p->nodes[p->order[i]], ds);
+        for (int j = 0; j < n; j++) {
+            if (ds[j]->kind != QN_KIND_NODE) continue;
+            plan_tensor *u = &p->pt[ds[j]->id];
+            qn_backend_free(p->backend, u->owned, u->owned_bytes);
+            u->owned = NULL;
+            u->owned_bytes = 0;
+            u->rt.mem = (qn_mem){p->arena, u->arena_off};
+        }
+    }
+    resolve_views(p);
+}
+
 quanta_status qn_plan_set_guard_bytes(quanta_plan *p, size_t bytes) {
     if (!p) return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "qn_plan_set_guard_bytes: plan is NULL");
     if (p->executed) return qn_error_set(QUANTA_ERR_STATE, "qn_plan_set_guard_bytes: call it before the first execute");
     if (bytes == 0 || p->guard_bytes) return bytes == p->guard_bytes ? QUANTA_OK
                                                                       : qn_error_set(QUANTA_ERR_STATE, "qn_plan_set_guard_bytes: guards are already set");
     size_t guard = align_up(bytes, 64);
-    const qn_backend_ops *ops = p->backend->ops;
     /* Each op result moves into its own allocation: [guard | data | guard]. */
     for (int pos = 0; pos < p->norder; pos++) {
-        quanta_tensor *dst = p->nodes[p->order[pos]].dst;
-        if (dst->kind != QN_KIND_NODE) continue;
-        plan_tensor *pt = &p->pt[dst->id];
-        size_t total = 0;
-        quanta_status st = qn_add_size(dst->bytes, 2 * guard, &total)
-                               ? own_alloc(p, pt, total)
-                               : qn_error_set(QUANTA_ERR_OVERFLOW, "qn_plan_set_guard_bytes: size overflow");
-        unsigned char *pattern = st == QUANTA_OK ? malloc(total) : NULL;
-        if (st == QUANTA_OK && !pattern)
-            st = qn_error_set(QUANTA_ERR_OUT_OF_MEMORY, "qn_plan_set_guard_bytes: out of host memory");
-        if (st == QUANTA_OK) {
-            memset(pattern, QN_GUARD_BYTE, total);
-            st = ops->write(p->backend->self, (qn_mem){pt->owned, 0}, pattern, total);
+        quanta_tensor *dsts[QN_MAX_DST];
+        const int nd = node_dsts(&p->nodes[p->order[pos]], dsts);
+        for (int di = 0; di < nd; di++) {
+            if (dsts[di]->kind != QN_KIND_NODE) continue;
+            quanta_status st = guard_one(p, dsts[di], guard);
+            if (st != QUANTA_OK) {
+                unguard_upto(p, pos); /* back to the arena, so a later call or an unguarded run is sound */
+                return st;
+            }
         }
-        free(pattern);
-        if (st == QUANTA_OK) {
-            pt->rt.mem = (qn_mem){pt->owned, guard};
-            continue;
-        }
-        /* Back to the arena, as before the call, so a later call or an unguarded run is sound. */
-        for (int i = 0; i <= pos; i++) {
-            quanta_tensor *d = p->nodes[p->order[i]].dst;
-            if (d->kind != QN_KIND_NODE) continue;
-            plan_tensor *u = &p->pt[d->id];
-            qn_backend_free(p->backend, u->owned, u->owned_bytes);
-            u->owned = NULL;
-            u->owned_bytes = 0;
-            u->rt.mem = (qn_mem){p->arena, u->arena_off};
-        }
-        resolve_views(p);
-        return st;
     }
     qn_backend_free(p->backend, p->arena, p->arena_bytes);
     p->arena = NULL;
@@ -600,6 +739,18 @@ static quanta_status run_fallback(quanta_plan *p, const qn_node *node) {
         hn.src[s] = &host[s];
         st = ops->read(self, node->src[s]->mem, mem[s], host[s].bytes);
     }
+    /* matmul_multi's extra results: host copies written back after the dst */
+    qn_tensor hx[QN_MAX_EXTRA_DST];
+    void *xmem[QN_MAX_EXTRA_DST] = {0};
+    for (int i = 0; i < QN_MAX_EXTRA_DST && st == QUANTA_OK; i++) {
+        if (!node->extra_dst[i]) continue;
+        hx[i] = *node->extra_dst[i];
+        hx[i].aux = NULL;
+        if (!(xmem[i] = malloc(hx[i].bytes ? hx[i].bytes : 1)))
+            st = qn_error_set(QUANTA_ERR_OUT_OF_MEMORY, "fallback %s: out of host memory", qn_op_name(node->op));
+        hx[i].mem = (qn_mem){xmem[i], 0};
+        hn.extra_dst[i] = &hx[i];
+    }
     qn_tensor *hd = &host[QN_MAX_SRC];
     if (st == QUANTA_OK) {
         *hd = *node->dst;
@@ -616,11 +767,51 @@ static quanta_status run_fallback(quanta_plan *p, const qn_node *node) {
     }
     if (st == QUANTA_OK) st = qn_ref_run_node(&hn);
     if (st == QUANTA_OK) st = ops->write(self, node->dst->mem, qn_host_ptr(hd), hd->bytes);
+    for (int i = 0; i < QN_MAX_EXTRA_DST && st == QUANTA_OK; i++)
+        if (xmem[i]) st = ops->write(self, node->extra_dst[i]->mem, xmem[i], hx[i].bytes);
     for (int s = 0; s <= QN_MAX_SRC; s++) free(mem[s]);
+    for (int i = 0; i < QN_MAX_EXTRA_DST; i++) free(xmem[i]);
     return st;
 }
 
+/* ------------------------------------------------------------------ profile */
+
+static qn_plan_profile profile;
+
+int qn_plan_profile_on(void) {
+    static int on = -1;
+    if (on < 0) {
+        const char *e = getenv("QUANTA_PLAN_PROFILE");
+        on = e && *e && *e != '0';
+    }
+    return on;
+}
+
+void qn_plan_profile_take(qn_plan_profile *out, int reset) {
+    if (out) *out = profile;
+    if (reset) memset(&profile, 0, sizeof profile);
+}
+
+const char *qn_plan_profile_row_name(int i, int *fallback) {
+    if (fallback) *fallback = i >= QN_PLAN_PROFILE_OPS;
+    const int op = i % QN_PLAN_PROFILE_OPS;
+    return i >= 0 && i < QN_PLAN_PROFILE_ROWS && op < QN_OP_COUNT ? qn_op_name((qn_op)op) : NULL;
+}
+
+_Static_assert(QN_OP_COUNT <= QN_PLAN_PROFILE_OPS, "the profile table has a row per op code");
+
+static quanta_status execute(quanta_plan *p);
+
 quanta_status quanta_plan_execute(quanta_plan *p) {
+    if (!qn_plan_profile_on()) return execute(p);
+    const double t0 = qn_now_s();
+    quanta_status st = execute(p);
+    profile.execute_seconds += qn_now_s() - t0;
+    profile.executes++;
+    return st;
+}
+
+static quanta_status execute(quanta_plan *p) {
     if (!p) return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "quanta_plan_execute: plan is NULL");
     for (int i = 0; i < p->ntensors; i++) {
         quanta_tensor *t = p->graph->tensors[i];
@@ -640,7 +831,8 @@ quanta_status quanta_plan_execute(quanta_plan *p) {
     p->executed = 1;
     const qn_backend_ops *ops = p->backend->ops;
     void *self = p->backend->self;
-    if (ops->capture_begin && !p->no_recording && !p->guard_bytes) {
+    const int prof = qn_plan_profile_on();
+    if (ops->capture_begin && !p->no_recording && !p->guard_bytes && !prof) {
         for (int pos = 0; pos < p->norder && !p->no_recording; pos++) p->no_recording = p->fallback[pos];
     } else {
         p->no_recording = 1;
@@ -679,11 +871,20 @@ quanta_status quanta_plan_execute(quanta_plan *p) {
         qn_node node;
         fill_node(p, p->order[pos], &node);
         quanta_status st = QUANTA_OK;
-        int guarded = p->guard_bytes && p->nodes[p->order[pos]].dst->kind == QN_KIND_NODE;
-        if (guarded) st = poison(p, node.dst);
+        quanta_tensor *dsts[QN_MAX_DST];
+        const int nd = node_dsts(&p->nodes[p->order[pos]], dsts);
+        const int guarded = p->guard_bytes && dsts[0]->kind == QN_KIND_NODE; /* extra results are NODE too */
+        for (int i = 0; guarded && i < nd && st == QUANTA_OK; i++) st = poison(p, &p->pt[dsts[i]->id].rt);
+        const double t0 = prof ? qn_now_s() : 0.0;
         if (st == QUANTA_OK) st = p->fallback[pos] ? run_fallback(p, &node) : ops->run(p->backend->self, &node);
+        if (st == QUANTA_OK && prof) { /* the op's time to finish, by op code (fallbacks apart) */
+            st = ops->synchronize(p->backend->self);
+            const int row = (p->fallback[pos] ? QN_PLAN_PROFILE_OPS : 0) + (int)node.op;
+            profile.seconds[row] += qn_now_s() - t0;
+            profile.count[row]++;
+        }
         if (st == QUANTA_OK && guarded) st = ops->synchronize(p->backend->self);
-        if (st == QUANTA_OK && guarded) st = check_guards(p, node.dst, pos);
+        for (int i = 0; guarded && i < nd && st == QUANTA_OK; i++) st = check_guards(p, &p->pt[dsts[i]->id].rt, pos);
         if (st != QUANTA_OK) return st;
     }
     return ops->synchronize(p->backend->self);

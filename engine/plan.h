@@ -19,4 +19,26 @@ quanta_status qn_plan_set_guard_bytes(quanta_plan *plan, size_t bytes);
  * ops one by one (for tests). */
 int qn_plan_is_recorded(const quanta_plan *plan);
 
+/*
+ * Per-op timing, a diagnostic for benchmarks (QUANTA_PLAN_PROFILE=1 in the environment, read
+ * once): every execute then issues its ops one by one (no recording), synchronizes the backend
+ * after each and adds the op's wall time (launch to finish) to a process-wide table by op code,
+ * nodes run on the reference fallback (host copies included) in a row of their own. Costs a
+ * synchronization per op, so totals exceed an unprofiled run's; it shows where a step's time
+ * goes, not how fast it is. Not thread-safe: one thread executing plans.
+ */
+#define QN_PLAN_PROFILE_ROWS (2 * QN_PLAN_PROFILE_OPS) /* [op] on the backend, [QN_PLAN_PROFILE_OPS + op] fallback */
+#define QN_PLAN_PROFILE_OPS 64
+typedef struct qn_plan_profile {
+    double seconds[QN_PLAN_PROFILE_ROWS];
+    long long count[QN_PLAN_PROFILE_ROWS];
+    double execute_seconds; /* whole quanta_plan_execute calls */
+    long long executes;
+} qn_plan_profile;
+/* Whether profiling is on; the table so far (copied into *out, then zeroed when reset). */
+int qn_plan_profile_on(void);
+void qn_plan_profile_take(qn_plan_profile *out, int reset);
+/* The name of row i of the table (an op's name, or NULL for an unused code). */
+const char *qn_plan_profile_row_name(int i, int *fallback);
+
 #endif

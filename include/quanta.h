@@ -374,7 +374,9 @@ QUANTA_API quanta_status quanta_convert(quanta_graph *g, quanta_tensor *x, quant
  * (start: i32 [1], read at run time), e.g. appending to a KV cache; or, with start i32 [T],
  * row t of src into dst row start[t] (a scatter: one new KV row for each of many sequences of a
  * paged cache in one op; a row named twice ends up holding unspecified values). out is dst
- * after the write: ops that must see the new rows take out, not dst. Rows past Nmax are an error.
+ * after the write: ops that must see the new rows take out, not dst. Rows past Nmax (or a negative
+ * start) are an error, reported when the plan runs; the rows of dst the op would write are then
+ * unspecified (the reference checks before writing any, a device kernel skips only the bad rows).
  * src and dst share a float dtype, or dst is a q8 / fp8_e4m3 KV pool and src any float dtype:
  * each written row of D is quantized on its own (its f32 scale = max|x| / 127 or / 448, codes
  * rounded half to even, formats/README.md), and no other row or scale of dst changes.

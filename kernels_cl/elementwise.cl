@@ -369,11 +369,9 @@ kernel void qn_permute_rows(const global uchar *x, ulong xo, global uchar *y, ul
  * enqueueing this op never waits for the queue (a KV cache write per layer and step would
  * otherwise drain it twice per layer); a start that would write outside dst writes nothing
  * (that row, with one start per row) and reports what it was through err (qn_report). */
-kernel void qn_write_rows(const global uchar *s, ulong so, int sdt, global uchar *d, ulong dof, int ddt,
-                          int es, ulong n, ulong T, ulong Nmax, ulong D, const global uchar *startp, ulong sto,
-                          ulong ns, global int *err) {
-    size_t i = get_global_id(0);
-    if (i >= n) return;
+inline void qn_write_rows_at(size_t i, const global uchar *s, ulong so, int sdt, global uchar *d, ulong dof, int ddt,
+                             int es, ulong T, ulong Nmax, ulong D, const global uchar *startp, ulong sto, ulong ns,
+                             global int *err) {
     size_t c = i % D, row = i / D, t = row % T, bh = row / T;
     const long dr = qn_write_row_dest(startp, sto, ns, t, T, Nmax, i == 0, err);
     if (dr < 0) return;
@@ -383,6 +381,23 @@ kernel void qn_write_rows(const global uchar *s, ulong so, int sdt, global uchar
     } else {
         qn_st(d + dof, ddt, di, qn_ld(s + so, sdt, i));
     }
+}
+
+kernel void qn_write_rows(const global uchar *s, ulong so, int sdt, global uchar *d, ulong dof, int ddt,
+                          int es, ulong n, ulong T, ulong Nmax, ulong D, const global uchar *startp, ulong sto,
+                          ulong ns, global int *err) {
+    size_t i = get_global_id(0);
+    if (i < n) qn_write_rows_at(i, s, so, sdt, d, dof, ddt, es, T, Nmax, D, startp, sto, ns, err);
+}
+
+/* write_rows_pair: two such writes of one shape and dtype at one start (a layer's k and v cache
+ * appends) in one launch, items [0, n) the first, [n, 2n) the second. */
+kernel void qn_write_rows_pair(const global uchar *s0, ulong so0, global uchar *d0, ulong do0, const global uchar *s1,
+                               ulong so1, global uchar *d1, ulong do1, int sdt, int ddt, int es, ulong n, ulong T,
+                               ulong Nmax, ulong D, const global uchar *startp, ulong sto, ulong ns, global int *err) {
+    size_t i = get_global_id(0);
+    if (i < n) qn_write_rows_at(i, s0, so0, sdt, d0, do0, ddt, es, T, Nmax, D, startp, sto, ns, err);
+    else if (i < 2 * n) qn_write_rows_at(i - n, s1, so1, sdt, d1, do1, ddt, es, T, Nmax, D, startp, sto, ns, err);
 }
 
 /* Bandwidth probe: one float4 per work-item. */

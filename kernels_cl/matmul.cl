@@ -8,7 +8,8 @@
  *
  * GEMV (M <= 8, decode):
  *   qn_gemv_rows  CPUs: one work-item per weight row, no barriers (qn_gemv_rows_glu: the same
- *                 over a gate row and an up row, through the activation: matmul_glu).
+ *                 over a gate row and an up row, through the activation: matmul_glu;
+ *                 qn_gemv_rows_multi: over the rows of two or three weights of one x: matmul_multi).
  *   qn_gemv       GPUs: several work-items per row, partial sums meet in a local-memory tree
  *                 (no subgroups needed, so every OpenCL 1.2 device runs it).
  *   Both walk a weight row through qn_gemv_row once per x row: one loop per format with the
@@ -483,6 +484,33 @@ kernel void qn_gemv_rows_glu(const global uchar *Wg, ulong go, const global ucha
         const float u = qn_gemv_row(Wu + uo, &w, QN_XROW(m), QN_XGS(m), n, K, 0, 1, 1);
         qn_st(y + yo, ydt, (size_t)m * (size_t)N + n, qn_act(g, act, 0.0f) * u);
     }
+}
+
+/* matmul_multi on CPUs: y_p = x·W_p^T for two or three weights of one format and K (a layer's q,
+ * k and v projections) in one launch, work-item n walking row n of the weights stacked (W0's N0
+ * rows, then W1's N1, then W2's N2), each row through qn_gemv_row exactly as qn_gemv_rows walks
+ * it alone (the same bits). The weights share the layout w but for where their scales start
+ * (ws0..ws2: each matrix's scales follow its own codes); the host claims only formats whose
+ * other layout fields do not depend on the row count (not q4 or nf4). */
+kernel void qn_gemv_rows_multi(const global uchar *W0, ulong wo0, long ws0, const global uchar *W1, ulong wo1, long ws1,
+                               const global uchar *W2, ulong wo2, long ws2, QN_WLAYOUT_ARGS, const global uchar *xb_,
+                               ulong xo, global uchar *y0, ulong yo0, global uchar *y1, ulong yo1, global uchar *y2,
+                               ulong yo2, int ydt, int M, long N0, long N1, long N2, long K) {
+    QN_WLAYOUT_MAKE(w);
+    long n = get_global_id(0);
+    if (n >= N0 + N1 + N2) return;
+    const global uchar *W = W0 + wo0;
+    global uchar *y = y0 + yo0;
+    long N = N0;
+    w.scales_offset = ws0;
+    if (n >= N0 + N1) {
+        n -= N0 + N1, W = W2 + wo2, y = y2 + yo2, N = N2, w.scales_offset = ws2;
+    } else if (n >= N0) {
+        n -= N0, W = W1 + wo1, y = y1 + yo1, N = N1, w.scales_offset = ws1;
+    }
+    const global float *x = (const global float *)(xb_ + xo);
+    for (int m = 0; m < M; m++)
+        qn_st(y, ydt, (size_t)m * (size_t)N + n, qn_gemv_row(W, &w, QN_XROW(m), QN_XROW(m), n, K, 0, 1, 1));
 }
 
 /* GPUs: work-group (lsx, lsy) holds lsy weight rows, each walked by lsx work-items whose

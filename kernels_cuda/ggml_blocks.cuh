@@ -144,6 +144,82 @@ __device__ __forceinline__ float qn_ggml_chunk_value(const qn_ggml_chunk &o, int
     return __fadd_rn(__fmul_rn((float)q, o.d[h]), o.m[h]);
 }
 
+/* Two bytes at p (2-byte aligned) in bits 0-15 and two at p2 in bits 16-31. */
+__device__ __forceinline__ uint32_t qn_gpair(const uint8_t *p, const uint8_t *p2) {
+    return (uint32_t)*(const unsigned short *)p | ((uint32_t)*(const unsigned short *)p2 << 16);
+}
+
+/* The part of chunk c of `row` that one lane of an mma.sync m16n8k16 A fragment holds for one weight row
+ * (t = lane % 4): the codes of elements 2t, 2t+1, 8+2t, 9+2t in the bytes of u[0], of elements 16 + those
+ * in u[1], each as the unsigned byte q + 128; with w = d[h] * q + m[h] for elements of half h (u[h]), the
+ * same d and m as qn_ggml_load_chunk gives (the same layout read 8 elements at a time). */
+template <int DT>
+__device__ __forceinline__ void qn_ggml_load_frag(const uint8_t *row, int64_t c, int t, uint32_t u[2], float d[2],
+                                                  float m[2]) {
+    const int o = 2 * t;
+    m[0] = m[1] = 0.0f;
+    if (DT == QN_DT_GGML_Q4_0 || DT == QN_DT_GGML_Q4_1) { /* qs[j]: element j low, j + 16 high */
+        const int hb = DT == QN_DT_GGML_Q4_0 ? 2 : 4;
+        const uint8_t *b = row + c * (DT == QN_DT_GGML_Q4_0 ? 18 : 20), *qs = b + hb;
+        const uint32_t w = qn_gpair(qs + o, qs + 8 + o);
+        const uint32_t bias = DT == QN_DT_GGML_Q4_0 ? 0x78787878u : 0x80808080u; /* q = nibble - 8, or nibble */
+        u[0] = (w & 0x0F0F0F0Fu) + bias;
+        u[1] = ((w >> 4) & 0x0F0F0F0Fu) + bias;
+        d[0] = d[1] = qn_gh(b);
+        if (DT == QN_DT_GGML_Q4_1) m[0] = m[1] = qn_gh(b + 2);
+    } else if (DT == QN_DT_GGML_Q5_0 || DT == QN_DT_GGML_Q5_1) { /* and bit e of qh: element e's bit 4 */
+        const bool one = DT == QN_DT_GGML_Q5_1;
+        const uint8_t *b = row + c * (one ? 24 : 22), *qs = b + (one ? 8 : 6);
+        const uint32_t qh = (one ? qn_gu32_a4(b + 4) : qn_gu32_a2(b + 2)) >> o;
+        const uint32_t h0 = qh & 0x01010101u, h1 = (qh >> 1) & 0x01010101u; /* elements o, 8+o, 16+o, 24+o; +1 */
+        const uint32_t w = qn_gpair(qs + o, qs + 8 + o);
+        const uint32_t bias = one ? 0x80808080u : 0x70707070u; /* q = v - 16, or v */
+        u[0] = ((w & 0x0F0F0F0Fu) | (__byte_perm(h0, h1, 0x5140) << 4)) + bias;
+        u[1] = (((w >> 4) & 0x0F0F0F0Fu) | (__byte_perm(h0, h1, 0x7362) << 4)) + bias;
+        d[0] = d[1] = qn_gh(b);
+        if (one) m[0] = m[1] = qn_gh(b + 2);
+    } else if (DT == QN_DT_GGML_Q8_0) {
+        const uint8_t *b = row + c * 34, *qs = b + 2;
+        u[0] = qn_gpair(qs + o, qs + 8 + o) ^ 0x80808080u;
+        u[1] = qn_gpair(qs + 16 + o, qs + 24 + o) ^ 0x80808080u;
+        d[0] = d[1] = qn_gh(b);
+    } else if (DT == QN_DT_GGML_Q4_K || DT == QN_DT_GGML_Q5_K) {
+        const int j = (int)(c & 7);
+        const uint8_t *b = row + (c >> 3) * (DT == QN_DT_GGML_Q4_K ? 144 : 176);
+        const float dd = qn_gh(b), dmin = qn_gh(b + 2);
+        int sc, mn;
+        qn_k4_scale_min(j, b + 4, &sc, &mn);
+        const uint8_t *qs = b + (DT == QN_DT_GGML_Q4_K ? 16 : 48) + 32 * (j >> 1);
+        const int sh = 4 * (j & 1);
+        uint32_t v0 = (qn_gpair(qs + o, qs + 8 + o) >> sh) & 0x0F0F0F0Fu;
+        uint32_t v1 = (qn_gpair(qs + 16 + o, qs + 24 + o) >> sh) & 0x0F0F0F0Fu;
+        if (DT == QN_DT_GGML_Q5_K) {
+            const uint8_t *qh = b + 16;
+            v0 |= ((qn_gpair(qh + o, qh + 8 + o) >> j) & 0x01010101u) << 4;
+            v1 |= ((qn_gpair(qh + 16 + o, qh + 24 + o) >> j) & 0x01010101u) << 4;
+        }
+        u[0] = v0 + 0x80808080u;
+        u[1] = v1 + 0x80808080u;
+        d[0] = d[1] = dd * (float)sc;
+        m[0] = m[1] = -(dmin * (float)mn);
+    } else { /* Q6_K */
+        const int cc = (int)(c & 7), n = cc >> 2, quarter = cc & 3;
+        const uint8_t *b = row + (c >> 3) * 210;
+        const uint8_t *ql = b + 64 * n + 32 * (quarter & 1), *qh = b + 128 + 32 * n;
+        const int shl = 4 * (quarter >> 1), shh = 2 * quarter;
+#pragma unroll
+        for (int h = 0; h < 2; h++) {
+            const uint32_t lo = (qn_gpair(ql + 16 * h + o, ql + 16 * h + 8 + o) >> shl) & 0x0F0F0F0Fu;
+            const uint32_t hi = ((qn_gpair(qh + 16 * h + o, qh + 16 * h + 8 + o) >> shh) & 0x03030303u) << 4;
+            u[h] = (lo | hi) + 0x60606060u; /* q = v - 32 */
+        }
+        const float dd = qn_gh(b + 208);
+        const int8_t *sc = (const int8_t *)(b + 192) + 8 * n + 2 * quarter;
+        d[0] = dd * (float)sc[0];
+        d[1] = dd * (float)sc[1];
+    }
+}
+
 /* Runs CALL with DT the compile-time ggml format of run-time dtype dt, in a function returning int (a
  * cudaError_t); an unknown dtype returns cudaErrorInvalidValue. */
 #define QN_GGML_DISPATCH(dt, CALL)                                   \

@@ -28,26 +28,9 @@
  * Activation rows arrive one step ahead by 16-byte cp.async. Fragments come from shared memory by
  * ldmatrix (rows padded by 16 bytes: the 8 row addresses of a matrix fall in distinct banks).
  */
-#include <stdlib.h>
-#include <string.h>
-
-#include "cp_async.cuh"
-#include "ggml_blocks.cuh"
-#include "mma_f16.cuh"
+#include "ggml_mmq.cuh"
 
 #define QN_GMMQ_THREADS 256
-#define QN_GMMQ_BK 64                   /* K per pipeline step: two chunks of 32 per weight row */
-#define QN_GMMQ_PITCH (QN_GMMQ_BK + 8) /* halves per shared row */
-
-struct qn_gmmq_args {
-    const uint8_t *w;
-    size_t rb; /* bytes per weight row */
-    int64_t N, K, M, Kp;
-    const __half *xh;     /* [M][Kp] f16, scaled rows, zero past K */
-    const float *xscale;  /* [M]: the inverse of each row's power of two */
-    int yd;
-    void *y;
-};
 
 /* ------------------------------------------------------------------ activations */
 
@@ -119,22 +102,6 @@ __device__ __forceinline__ void qn_gmmq_chunk_f16(const qn_ggml_chunk &ch, bool 
 
 /* ------------------------------------------------------------------ the GEMM */
 
-/* 4-byte asynchronous copy of n (0..4) bytes, the rest of the word zero-filled. */
-__device__ __forceinline__ void qn_gmmq_cp4(uint32_t dst, const void *src, int n) {
-    asm volatile("cp.async.ca.shared.global [%0], [%1], 4, %2;\n" ::"r"(dst), "l"(src), "r"(n) : "memory");
-}
-
-/* A row's raw bytes per 64-wide step: two 32-element blocks, or the 256-element superblock that
- * holds the step (staged again for each of its four steps: simpler than keeping it, and L1/L2 serve
- * the repeats). Staged as whole 4-byte words from the word holding the span's first byte: blocks are
- * only 2-byte aligned in most formats, and the decoder reads from that byte on. */
-template <int DT> struct qn_gmmq_raw {
-    static constexpr int bb = qn_ggml_block_bytes(DT);
-    static constexpr bool super = qn_ggml_block_elems(DT) == 256;
-    static constexpr int span = super ? bb : 2 * bb;
-    static constexpr int words = (span + 3) / 4 + 1; /* a span starting 2 bytes into a word */
-};
-
 template <int DT, int MI, int NT> struct qn_gmmq_cfg {
     static constexpr int BN = 32 * MI, BM = 32 * NT;
     static constexpr int wchunks = BN * QN_GMMQ_BK / 32;   /* weight chunks per step */
@@ -171,10 +138,7 @@ __global__ void __launch_bounds__(QN_GMMQ_THREADS, 2) qn_k_ggml_mmq(qn_gmmq_args
     const int64_t KT = p.Kp / QN_GMMQ_BK;
     const size_t wbytes = (size_t)p.N * p.rb;
 
-    /* The byte offset in W of row n's span at step kt. */
-    auto span_at = [&](int64_t n, int64_t kt) -> size_t {
-        return (size_t)n * p.rb + (size_t)(Raw::super ? (kt >> 2) : 2 * kt) * Raw::bb;
-    };
+    auto span_at = [&](int64_t n, int64_t kt) -> size_t { return Raw::at(p.rb, n, kt); };
     auto raw_issue = [&](int slot, int64_t kt) {
         uint32_t *dst = raw + slot * Cfg::rwords;
         for (int i = tid; i < Cfg::rwords; i += QN_GMMQ_THREADS) {
@@ -315,17 +279,6 @@ template <int DT, int MI, int NT> static int qn_gmmq_launch(const qn_gmmq_args &
     return qn_cu_launch_status();
 }
 
-/* QUANTA_CUDA_GGML_MMQ_TILE=128x128, 128x64 or 64x32 forces a tile (so that a device check can run
- * every conformance case through each); anything else, or unset, picks by grid size. Read once. */
-static int qn_gmmq_forced_tile() {
-    static int tile = -1;
-    if (tile < 0) {
-        const char *e = getenv("QUANTA_CUDA_GGML_MMQ_TILE");
-        tile = !e ? 0 : !strcmp(e, "128x128") ? 1 : !strcmp(e, "128x64") ? 2 : !strcmp(e, "64x32") ? 3 : 0;
-    }
-    return tile;
-}
-
 /* Tile shape by grid size: the largest tile (most reuse of each decoded chunk and activation row)
  * whose grid still covers about 3/4 of the SMs; else the smallest (small M, few output rows). */
 template <int DT> static int qn_gmmq_pick(const qn_gmmq_args &a, int sms, cudaStream_t s) {
@@ -340,6 +293,19 @@ template <int DT> static int qn_gmmq_pick(const qn_gmmq_args &a, int sms, cudaSt
     if (a.M > 64 && rows128 * ((a.M + 127) / 128) >= want) return qn_gmmq_launch<DT, 4, 4>(a, s);
     if (a.M > 32 && rows128 * ((a.M + 63) / 64) >= want) return qn_gmmq_launch<DT, 4, 2>(a, s);
     return qn_gmmq_launch<DT, 2, 1>(a, s);
+}
+
+int qn_cuda_ggml_mmq_kernel = -1, qn_cuda_ggml_mmq_tile = -1;
+
+/* Which kernel: QUANTA_CUDA_GGML_MMQ=6 the one that decodes into mma fragments (ggml_mmq_frag.cu), else
+ * this file's (=5, or unset; =0 is read by the engine: the older route without either). Read once,
+ * unless a benchmark has set qn_cuda_ggml_mmq_kernel. */
+static int qn_gmmq_kernel() {
+    if (qn_cuda_ggml_mmq_kernel < 0) {
+        const char *e = getenv("QUANTA_CUDA_GGML_MMQ");
+        qn_cuda_ggml_mmq_kernel = e && !strcmp(e, "6") ? 6 : 5;
+    }
+    return qn_cuda_ggml_mmq_kernel;
 }
 
 static size_t qn_gmmq_align(size_t b) { return (b + 255) & ~(size_t)255; }
@@ -375,5 +341,6 @@ extern "C" int qn_cuda_ggml_mmq(int w_dtype, const void *w, int64_t N, int64_t K
     a.rb = (size_t)(K / qn_ggml_block_elems(w_dtype)) * (size_t)qn_ggml_block_bytes(w_dtype);
     a.N = N, a.K = K, a.M = M, a.Kp = Kp;
     a.xh = xh, a.xscale = xscale, a.yd = y_dtype, a.y = y;
+    if (qn_gmmq_kernel() == 6) return qn_gmmq_frag_run(w_dtype, a, sms, s);
     QN_GGML_DISPATCH(w_dtype, return qn_gmmq_pick<DT>(a, sms, s))
 }

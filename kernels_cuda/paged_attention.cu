@@ -9,6 +9,7 @@
  * once, a value's weight carries its scale. qn_paged_kv_write quantizes rows into such a pool.
  */
 #include <cuda_fp8.h>
+#include <stdlib.h>
 
 #include "cuda_common.cuh"
 #include "paged_attention.h"
@@ -103,9 +104,214 @@ __global__ void qn_paged_attention_kernel(qn_cuda_paged_args a) {
     }
 }
 
+/* ------------------------------------------------------------------ tiled kernel
+ *
+ * The kernel above walks a query's keys one at a time, each a chain of dependent loads (table
+ * entry, key row, shuffle reduction, value row) through one warp: every layer of a decode step
+ * waits for ~L of those chains, whatever the batch size (serve7: the suspect of the ~20 ms paged
+ * step on the H200). This one gives a block to (sequence, kv head, query position) and all Hq / Hkv
+ * query heads of that kv head (GQA: each key and value row is read once for the group); its warps
+ * take tiles of 32 keys in turn, a lane per key for q·k (the group's q rows in shared memory, the
+ * key row read with 16-byte loads), a tile-wide online softmax, then the tile's values with the
+ * lanes across the head dimension; the warps' partial softmax states are merged at the end. Rows
+ * never mix (a block reads only its own sequence), so a sequence's result does not depend on what
+ * else is in the step. QUANTA_CUDA_PAGED_TILED=0 keeps the kernel above (side-by-side timings). */
+
+#define PT_TILE 32
+
+/* Four consecutive elements i..i+3 of a pool (i a multiple of 4, rows of D % 4 == 0), scale not applied. */
+template <int DT>
+static __device__ __forceinline__ void pt_load4(const void *p, int64_t i, float v[4]) {
+    if (DT == QN_DT_F32) {
+        const float4 x = *(const float4 *)((const float *)p + i);
+        v[0] = x.x, v[1] = x.y, v[2] = x.z, v[3] = x.w;
+    } else if (DT == QN_DT_F16 || DT == QN_DT_BF16) {
+        const uint2 u = *(const uint2 *)((const uint16_t *)p + i);
+        const uint32_t w[2] = {u.x, u.y};
+#pragma unroll
+        for (int k = 0; k < 4; k++) {
+            const unsigned short h = (unsigned short)(w[k / 2] >> (16 * (k % 2)));
+            v[k] = DT == QN_DT_F16 ? __half2float(__ushort_as_half(h)) : __uint_as_float((uint32_t)h << 16);
+        }
+    } else {
+        const uint32_t u = *(const uint32_t *)((const uint8_t *)p + i);
+#pragma unroll
+        for (int k = 0; k < 4; k++) {
+            const uint8_t c = (uint8_t)(u >> (8 * k));
+            if (DT == QN_DT_Q8) v[k] = (float)(int8_t)c;
+            else v[k] = __half2float(__half(__nv_cvt_fp8_to_halfraw((__nv_fp8_storage_t)c, __NV_E4M3)));
+        }
+    }
+}
+
+/* G query heads per kv head, W warps, pool dtype DT (keys and values alike). */
+template <int G, int W, int DT>
+__global__ void __launch_bounds__(W * PA_LANES) qn_paged_attention_tiled_kernel(qn_cuda_paged_args a) {
+    __shared__ float qs[G][QN_CUDA_PAGED_MAXD];
+    __shared__ float wm[W][G], wl[W][G];
+    __shared__ float wacc[W][G][QN_CUDA_PAGED_MAXD];
+    const int64_t bid = blockIdx.x, t = bid % a.T, hk = (bid / a.T) % a.Hkv, s = bid / (a.T * a.Hkv);
+    const int warp = threadIdx.x / PA_LANES, lane = threadIdx.x % PA_LANES;
+    const int64_t D = a.D, L = a.kv_lens[s], p = L - a.T + t;
+    if (L < a.T || L > a.max_blocks * a.block_size) { /* the whole block leaves: same s */
+        if (threadIdx.x == 0 && t == 0 && hk == 0) pa_report(a.err_flag, 3, s, L, a.T);
+        return;
+    }
+    /* query head hk * G + g at [s, h, t, :] */
+    for (int64_t i = threadIdx.x; i < G * D; i += blockDim.x) {
+        const int64_t g = i / D, d = i % D;
+        qs[g][d] = qn_ld(a.qdt, a.q, ((s * a.Hq + hk * G + g) * a.T + t) * D + d) * a.scale;
+    }
+    __syncthreads();
+    int64_t kbeg = 0, kend = L;
+    if (a.causal && kend > p + 1) kend = p + 1;
+    if (a.window > 0 && kbeg < p - a.window + 1) kbeg = p - a.window + 1;
+    const int32_t *table = a.table + s * a.max_blocks;
+    const int64_t pool_rows = a.Hkv * a.R;
+    float m[G], l[G], acc[G][PA_PER_LANE];
+#pragma unroll
+    for (int g = 0; g < G; g++) {
+        m[g] = -INFINITY, l[g] = 0.0f;
+#pragma unroll
+        for (int i = 0; i < PA_PER_LANE; i++) acc[g][i] = 0.0f;
+    }
+    for (int64_t j0 = kbeg + (int64_t)warp * PT_TILE; j0 < kend; j0 += (int64_t)W * PT_TILE) {
+        const int64_t j = j0 + lane;
+        int ok = j < kend;
+        int64_t r = 0;
+        if (ok) {
+            const int64_t blk = table[j / a.block_size];
+            if (blk < 0 || blk >= a.n_blocks) { /* read nowhere, reported */
+                pa_report(a.err_flag, 4, s, j / a.block_size, blk);
+                ok = 0;
+            } else {
+                r = hk * a.R + blk * a.block_size + j % a.block_size;
+            }
+        }
+        float sc[G];
+#pragma unroll
+        for (int g = 0; g < G; g++) sc[g] = 0.0f;
+        if (ok) { /* q·k of this lane's key for every head of the group */
+            const int64_t row = r * D;
+#pragma unroll 8
+            for (int64_t d = 0; d < D; d += 4) {
+                float kv[4];
+                pt_load4<DT>(a.k, row + d, kv);
+#pragma unroll
+                for (int g = 0; g < G; g++)
+                    sc[g] += qs[g][d] * kv[0] + qs[g][d + 1] * kv[1] + qs[g][d + 2] * kv[2] + qs[g][d + 3] * kv[3];
+            }
+            const float ks = pa_scale(DT, a.k, pool_rows, D, r);
+#pragma unroll
+            for (int g = 0; g < G; g++) sc[g] *= ks;
+        }
+        const float vs = ok ? pa_scale(DT, a.v, pool_rows, D, r) : 0.0f;
+        float pw[G];
+#pragma unroll
+        for (int g = 0; g < G; g++) {
+            float tm = ok ? sc[g] : -INFINITY;
+#pragma unroll
+            for (int off = PA_LANES / 2; off > 0; off /= 2) tm = fmaxf(tm, __shfl_xor_sync(0xffffffffu, tm, off));
+            const float mn = fmaxf(m[g], tm);
+            const float alpha = mn == -INFINITY ? 1.0f : __expf(m[g] - mn); /* m = -inf: exp(-inf) = 0 */
+            const float pl = ok ? __expf(sc[g] - mn) : 0.0f;
+            float ts = pl;
+#pragma unroll
+            for (int off = PA_LANES / 2; off > 0; off /= 2) ts += __shfl_xor_sync(0xffffffffu, ts, off);
+            l[g] = l[g] * alpha + ts;
+#pragma unroll
+            for (int i = 0; i < PA_PER_LANE; i++) acc[g][i] *= alpha;
+            m[g] = mn;
+            pw[g] = pl * vs;
+        }
+        /* the tile's values: lanes across the head dimension */
+        const unsigned okmask = __ballot_sync(0xffffffffu, ok);
+        const int nk = kend - j0 < PT_TILE ? (int)(kend - j0) : PT_TILE;
+#pragma unroll 4
+        for (int kk = 0; kk < nk; kk++) {
+            const int64_t rk = __shfl_sync(0xffffffffu, r, kk);
+            float wk[G];
+#pragma unroll
+            for (int g = 0; g < G; g++) wk[g] = __shfl_sync(0xffffffffu, pw[g], kk);
+            if (!((okmask >> kk) & 1u)) continue; /* uniform: the same kk in every lane */
+            const int64_t vrow = rk * D;
+#pragma unroll
+            for (int i = 0; i < PA_PER_LANE; i++) {
+                const int64_t d = lane + (int64_t)i * PA_LANES;
+                if (d < D) {
+                    const float vv = pa_code(DT, a.v, vrow + d);
+#pragma unroll
+                    for (int g = 0; g < G; g++) acc[g][i] += wk[g] * vv;
+                }
+            }
+        }
+    }
+    /* merge the warps' states: out = sum_w e^(m_w - M) acc_w / sum_w e^(m_w - M) l_w */
+#pragma unroll
+    for (int g = 0; g < G; g++) {
+        if (lane == 0) wm[warp][g] = m[g], wl[warp][g] = l[g];
+#pragma unroll
+        for (int i = 0; i < PA_PER_LANE; i++) {
+            const int64_t d = lane + (int64_t)i * PA_LANES;
+            if (d < D) wacc[warp][g][d] = acc[g][i];
+        }
+    }
+    __syncthreads();
+    for (int64_t i = threadIdx.x; i < G * D; i += blockDim.x) {
+        const int64_t g = i / D, d = i % D;
+        float M = -INFINITY;
+#pragma unroll
+        for (int w = 0; w < W; w++) M = fmaxf(M, wm[w][g]);
+        float num = 0.0f, den = 0.0f;
+#pragma unroll
+        for (int w = 0; w < W; w++) {
+            if (wm[w][g] == -INFINITY) continue;
+            const float e = __expf(wm[w][g] - M);
+            num += e * wacc[w][g][d];
+            den += e * wl[w][g];
+        }
+        qn_st(a.odt, a.out, ((s * a.Hq + hk * G + g) * a.T + t) * D + d, den > 0.0f ? num / den : 0.0f);
+    }
+}
+
+template <int G, int W>
+static int pt_launch(const qn_cuda_paged_args *a, unsigned blocks) {
+    cudaStream_t st = (cudaStream_t)a->stream;
+    switch (a->kdt) {
+    case QN_DT_F32: qn_paged_attention_tiled_kernel<G, W, QN_DT_F32><<<blocks, W * PA_LANES, 0, st>>>(*a); break;
+    case QN_DT_F16: qn_paged_attention_tiled_kernel<G, W, QN_DT_F16><<<blocks, W * PA_LANES, 0, st>>>(*a); break;
+    case QN_DT_BF16: qn_paged_attention_tiled_kernel<G, W, QN_DT_BF16><<<blocks, W * PA_LANES, 0, st>>>(*a); break;
+    case QN_DT_Q8: qn_paged_attention_tiled_kernel<G, W, QN_DT_Q8><<<blocks, W * PA_LANES, 0, st>>>(*a); break;
+    default: qn_paged_attention_tiled_kernel<G, W, QN_DT_E4M3><<<blocks, W * PA_LANES, 0, st>>>(*a); break;
+    }
+    return qn_cu_launch_status();
+}
+
+static bool pt_wanted(void) {
+    static int wanted = -1;
+    if (wanted < 0) {
+        const char *e = getenv("QUANTA_CUDA_PAGED_TILED");
+        wanted = !(e && e[0] == '0');
+    }
+    return wanted == 1;
+}
+
 extern "C" int qn_cuda_paged_attention(const qn_cuda_paged_args *a) {
     const int64_t rows = a->S * a->Hq * a->T;
     if (rows == 0) return 0;
+    const int64_t G = a->Hkv > 0 ? a->Hq / a->Hkv : 0;
+    const bool dt_ok = a->kdt == a->vdt && (a->kdt == QN_DT_F32 || a->kdt == QN_DT_F16 || a->kdt == QN_DT_BF16 ||
+                                            a->kdt == QN_DT_Q8 || a->kdt == QN_DT_E4M3);
+    if (pt_wanted() && dt_ok && a->D % 4 == 0 && a->D <= QN_CUDA_PAGED_MAXD && G * a->Hkv == a->Hq &&
+        (G == 1 || G == 2 || G == 4 || G == 8) && a->S * a->Hkv * a->T <= 0x7fffffff) {
+        const unsigned blocks = (unsigned)(a->S * a->Hkv * a->T);
+        switch (G) { /* W * G <= 32 keeps the warps' merge area at 32 KiB */
+        case 1: return pt_launch<1, 8>(a, blocks);
+        case 2: return pt_launch<2, 8>(a, blocks);
+        case 4: return pt_launch<4, 8>(a, blocks);
+        default: return pt_launch<8, 4>(a, blocks);
+        }
+    }
     const unsigned blocks = (unsigned)((rows + PA_WARPS - 1) / PA_WARPS);
     qn_paged_attention_kernel<<<blocks, PA_WARPS * PA_LANES, 0, (cudaStream_t)a->stream>>>(*a);
     return qn_cu_launch_status();

@@ -220,11 +220,12 @@ static quanta_status pool_create(quanta_model *m, quanta_dtype dtype, int32_t n_
                             "quanta_kv_pool_create: dtype %s is not a KV pool dtype (f32, f16, bf16, q8 or fp8_e4m3)",
                             quanta_dtype_name(dtype) ? quanta_dtype_name(dtype) : "unknown");
     if (n_blocks < 1 || block_size < 1 || max_blocks < 1 || n_local_blocks < 0 ||
-        ((int64_t)n_blocks + 1) * block_size > INT32_MAX || ((int64_t)n_local_blocks + 1) * block_size > INT32_MAX)
+        ((int64_t)n_blocks + 1) * block_size > INT32_MAX || ((int64_t)n_local_blocks + 1) * block_size > INT32_MAX ||
+        (int64_t)max_blocks * block_size > INT32_MAX) /* a sequence's positions are counted in int32 */
         return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT,
                             "quanta_kv_pool_create: n_blocks %d, n_local_blocks %d, block_size %d, max_blocks %d "
-                            "(each >= 1, n_local_blocks >= 0, blocks * block_size < 2^31)", n_blocks, n_local_blocks,
-                            block_size, max_blocks);
+                            "(each >= 1, n_local_blocks >= 0, blocks * block_size < 2^31, also max_blocks')", n_blocks,
+                            n_local_blocks, block_size, max_blocks);
     int any_local = 0;
     for (int il = 0; il < m->cfg.n_layer; il++) any_local |= qn_model_layer_is_local(&m->cfg, il);
     if (n_local_blocks > 0 && (!any_local || m->cfg.sliding_window <= 0))
@@ -374,16 +375,57 @@ static quanta_status step_build(quanta_kv_pool *p, int32_t n, int32_t T, paged_s
 }
 
 /* Checks that the blocks a step writes for sequence s are in the pool (n_blocks of them). */
-static quanta_status check_writes(const quanta_kv_pool *p, const int32_t *tables, int32_t s, int32_t pos, int32_t T,
-                                  int32_t n_blocks, const char *what) {
+static quanta_status check_writes(const char *fn, const quanta_kv_pool *p, const int32_t *tables, int32_t s,
+                                  int32_t pos, int32_t T, int32_t n_blocks, const char *what) {
     for (int32_t j = pos / p->bs; j <= (pos + T - 1) / p->bs; j++) {
         int32_t blk = tables[(size_t)s * p->mb + j];
         if (blk < 0 || blk >= n_blocks)
             return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT,
-                                "quanta_model_eval_paged: %s[%d][%d] = %d, a block the step writes, is not in the pool "
-                                "(0..%d)", what, s, j, blk, n_blocks - 1);
+                                "%s: %s[%d][%d] = %d, a block the step writes, is not in the pool (0..%d)", fn, what, s,
+                                j, blk, n_blocks - 1);
     }
     return QUANTA_OK;
+}
+
+/* A block a step writes: which, and for which sequence s at table column j. */
+typedef struct written_block {
+    int32_t blk, s, j;
+} written_block;
+
+static int written_cmp(const void *a, const void *b) {
+    const written_block *x = a, *y = b;
+    return x->blk != y->blk ? (x->blk < y->blk ? -1 : 1) : (x->s > y->s) - (x->s < y->s);
+}
+
+/* Checks that no block is written by two of the step's n sequences (the API's "distinct"): two
+ * sequences' new rows in one block would overwrite each other's keys and values, so one
+ * request would read another's. The blocks were checked to be in the pool. */
+static quanta_status check_distinct(const char *fn, const quanta_kv_pool *p, const int32_t *tables, int32_t n,
+                                    const int32_t *Ts, int32_t T, const int32_t *positions, const char *what) {
+    if (n < 2) return QUANTA_OK;
+    size_t count = 0;
+    for (int32_t s = 0; s < n; s++) {
+        const int32_t len = Ts ? Ts[s] : T;
+        count += (size_t)((positions[s] + len - 1) / p->bs - positions[s] / p->bs + 1);
+    }
+    written_block stack[128], *w = count <= 128 ? stack : malloc(count * sizeof *w);
+    if (!w) return qn_error_set(QUANTA_ERR_OUT_OF_MEMORY, "%s: no memory", fn);
+    size_t k = 0;
+    for (int32_t s = 0; s < n; s++) {
+        const int32_t len = Ts ? Ts[s] : T;
+        for (int32_t j = positions[s] / p->bs; j <= (positions[s] + len - 1) / p->bs; j++)
+            w[k++] = (written_block){tables[(size_t)s * p->mb + j], s, j};
+    }
+    qsort(w, count, sizeof *w, written_cmp);
+    quanta_status e = QUANTA_OK;
+    for (size_t i = 1; i < count && !e; i++)
+        if (w[i].blk == w[i - 1].blk && w[i].s != w[i - 1].s)
+            e = qn_error_set(QUANTA_ERR_INVALID_ARGUMENT,
+                             "%s: %s[%d][%d] and %s[%d][%d] are both block %d: the sequences of a step must write "
+                             "distinct blocks",
+                             fn, what, w[i - 1].s, w[i - 1].j, what, w[i].s, w[i].j, w[i].blk);
+    if (w != stack) free(w);
+    return e;
 }
 
 /* The rows a decode step of n sequences is planned for (n <= 4 exactly, then 2^k and 3 * 2^(k-1)). */
@@ -527,10 +569,13 @@ static quanta_status eval_paged(const char *fn, quanta_kv_pool *p, int32_t n, in
             return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT,
                                 "%s: a prefill piece starts at a block boundary (position %d, block size %d)", fn,
                                 positions[s], p->bs);
-        quanta_status e = check_writes(p, tables, s, positions[s], len, p->n_blocks, "tables");
-        if (!e && local_tables) e = check_writes(p, local_tables, s, positions[s], len, p->n_local, "local_tables");
+        quanta_status e = check_writes(fn, p, tables, s, positions[s], len, p->n_blocks, "tables");
+        if (!e && local_tables) e = check_writes(fn, p, local_tables, s, positions[s], len, p->n_local, "local_tables");
         if (e) return e;
     }
+    quanta_status de = check_distinct(fn, p, tables, n, Ts, T, positions, "tables");
+    if (!de && local_tables) de = check_distinct(fn, p, local_tables, n, Ts, T, positions, "local_tables");
+    if (de) return de;
     const int32_t nb = !prefill && p->pad ? decode_bucket(n) : n;
     /* Prefill pieces run the plan of Tp >= every piece's tokens, the next multiple of the grain
      * (where the tables have the columns), so a prompt's last piece does not plan a length of its

@@ -57,6 +57,7 @@ struct qs_sched {
     uint64_t next_seq;
     int stop, draining;
     uint64_t next_order, seed_counter;
+    int news_pending;         /* the scheduler thread has news for the clients (one broadcast a step) */
     float *logits;            /* max_batch * V (decode) */
     int32_t *greedy;          /* max_batch: a greedy decode step's tokens, chosen on the device */
 };
@@ -147,6 +148,25 @@ static long find_stop(const qs_req *r, size_t *hold) {
     return best;
 }
 
+/* ------------------------------------------------------------------ news */
+
+/* Set on the scheduler thread: its news for the clients (a token, a finished request) wait for
+ * the end of the step, so a step of n streams wakes every waiting client once instead of n
+ * times (each wake-up of n waiters contends for the lock the scheduler holds). */
+static _Thread_local int on_sched_thread;
+
+static void news(qs_sched *s) {
+    if (on_sched_thread) s->news_pending = 1;
+    else pthread_cond_broadcast(&s->news);
+}
+
+/* The scheduler thread's deferred news, sent (with the lock held). */
+static void flush_news(qs_sched *s) {
+    if (!s->news_pending) return;
+    s->news_pending = 0;
+    pthread_cond_broadcast(&s->news);
+}
+
 /* ------------------------------------------------------------------ slots */
 
 /* Ends a running or queued request: it leaves the scheduler (its slot and blocks freed). */
@@ -162,7 +182,7 @@ static void finish(qs_sched *s, qs_req *r, const char *reason) {
     if (!r->finish_reason && !r->error[0]) r->finish_reason = reason;
     r->text_final = r->text_len;
     qs_metrics_finished(s->metrics, r->cancelled ? "cancelled" : r->error[0] ? "error" : reason);
-    pthread_cond_broadcast(&s->news);
+    news(s);
     unref(r);
 }
 
@@ -455,7 +475,7 @@ static void emit_token(qs_sched *s, qs_req *r, int32_t tok, const float *row) {
         finish(s, r, "length");
         return;
     }
-    pthread_cond_broadcast(&s->news);
+    news(s);
 }
 
 /* Samples r's next token from its logits row and appends it (called with the lock held). */
@@ -587,6 +607,7 @@ static void prefill_round(qs_sched *s, qs_req *const *pre_req, const int32_t *pr
             else emit_token(s, r, first[i], NULL);
         }
     }
+    flush_news(s); /* first tokens go out before the next round */
     pthread_mutex_unlock(&s->mu);
 }
 
@@ -667,6 +688,7 @@ static void step(qs_sched *s) {
             at += n;
         }
     }
+    flush_news(s); /* before the device work: admission may have finished requests */
     pthread_mutex_unlock(&s->mu);
 
     quanta_status dst = QUANTA_OK;
@@ -719,18 +741,22 @@ out:
 
 static void *run(void *arg) {
     qs_sched *s = arg;
+    on_sched_thread = 1;
     pthread_mutex_lock(&s->mu);
     for (;;) {
+        flush_news(s); /* the last step's tokens */
         for (int i = 0; i < s->cfg.max_batch; i++)
             if (s->slot[i] && s->slot[i]->cancelled) finish(s, s->slot[i], "cancelled");
         admit(s);
         if (s->n_running == 0) {
+            flush_news(s);
             if (s->stop) break;
             pthread_cond_wait(&s->work, &s->mu);
             continue;
         }
         step(s);
     }
+    flush_news(s);
     pthread_mutex_unlock(&s->mu);
     return NULL;
 }

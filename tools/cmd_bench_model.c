@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bench.h"
 #include "bench_opts.h"
 #include "clock.h"
 #include "commands.h"
@@ -135,6 +136,7 @@ int qn_cmd_bench_model(int argc, char **argv) {
         }
         if (N > 0) {
             quanta_model_context_reset(ctx);
+            if (r == R - 1 && qb_profile_on()) qb_profile_reset(); /* QUANTA_PLAN_PROFILE=1: the last tg run */
             double a = qn_now_s();
             for (int i = 0; i < N; i++)
                 if ((st = quanta_model_eval(ctx, &toks[i], 1, logits, (size_t)info.n_vocab))) {
@@ -142,6 +144,7 @@ int qn_cmd_bench_model(int argc, char **argv) {
                     goto done;
                 }
             if (r >= 0) tg[r] = N / (qn_now_s() - a);
+            if (r == R - 1 && qb_profile_on() && !json) qb_profile_print(stdout, "the last tg run's decode steps", N);
         }
         if (r == -1 && !json) fprintf(stderr, "quanta bench model: warm-up done\n");
     }

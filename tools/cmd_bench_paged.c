@@ -18,6 +18,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench.h"
 #include "bench_opts.h"
 #include "commands.h"
 #include "default_model.h"
@@ -133,9 +134,15 @@ static int run_batch(quanta_model *m, int32_t V, int n, int prompt, int steps, u
             n_pieces += ns;
             for (int i = 0; at + T == prompt && i < ns; i++) tok[s0 + i] = greedy[s0 + i], pos[s0 + i] = prompt;
         }
+    char what[96];
+    if (qb_profile_on()) { /* QUANTA_PLAN_PROFILE=1: where the prefill steps' time went */
+        snprintf(what, sizeof what, "the prefill steps at n = %d (%d steps)", n, n_pre);
+        qb_profile_print(stdout, what, n_pre);
+    }
     /* one untimed step of each kind first (plans, recordings), then alternate the kinds */
     for (int k = -1; k < steps; k++)
         for (int kind = 0; kind < 2; kind++) {
+            if (k == 0 && kind == 0) qb_profile_reset();
             const double t0 = now_ms();
             quanta_status st =
                 kind ? quanta_model_eval_paged_greedy(pool, n, 1, tok, pos, tables, NULL, greedy)
@@ -150,6 +157,10 @@ static int run_batch(quanta_model *m, int32_t V, int n, int prompt, int steps, u
             if (k >= 0) (kind ? t_dev : t_log)[k] = ms;
             for (int s = 0; s < n; s++) tok[s] = greedy[s], pos[s]++;
         }
+    if (qb_profile_on()) {
+        snprintf(what, sizeof what, "the decode steps at n = %d (%d steps, both kinds)", n, 2 * steps);
+        qb_profile_print(stdout, what, 2 * steps);
+    }
     const double ml = median(t_log, steps), md = median(t_dev, steps), mp = median(t_pre, n_pre);
     printf("| %3d | %9.2f | %9.1f | %9.2f | %9.1f | %5.2f | %9.2f (%d) |\n", n, ml, 1e3 * n / ml, md, 1e3 * n / md,
            ml / md, mp, n_pieces);

@@ -1,15 +1,18 @@
 /*
- * ggml_mmq_bench.cu — kernel rows of the ggml-block matmul past the GEMV (kernels_cuda/ggml_mmq.cu)
- * on the 7B's shapes at M = 16, 64, 512, against the route it replaced (the weight dequantized to a
- * tiled f16 copy by qn_cuda_ggml_to_tiled, then qn_cuda_matmul_q) in the same process. Prints µs per
- * call and TFLOP/s of each, and the largest |new - old| relative to the largest |old| (the weights'
- * f16 values are the same in both; at M >= 65 the mma order too, so 0 is expected there).
+ * ggml_mmq_bench.cu — kernel rows of the ggml-block matmul past the GEMV (qn_cuda_ggml_mmq) on the 7B's
+ * shapes at M = 512, 64, 16: the kernel that decodes each lane's mma fragments from the staged raw bytes
+ * (kernels_cuda/ggml_mmq_frag.cu, "frag") against the one that decodes each block tile into an f16 stage
+ * (kernels_cuda/ggml_mmq.cu, "mmq5") in the same process. Prints µs per call and TFLOP/s of each, and the
+ * largest |frag - mmq5| relative to the largest |mmq5| (the same f16 weights and activations and the same
+ * mma order per output: 0 is expected).
  *
- *   nvcc ... bench/cuda/ggml_mmq_bench.cu ggml_mmq.o ggml.o matmul_q.o   (bench/cuda/verify_mmq5.sh
- *   links the objects of a meson build: kernels_cuda/{ggml_mmq,ggml,matmul_q}.cu.o)
+ *   nvcc ... bench/cuda/ggml_mmq_bench.cu ggml_mmq.o ggml_mmq_frag.o   (bench/cuda/verify_mmq6.sh links the
+ *   objects of a meson build: kernels_cuda/{ggml_mmq,ggml_mmq_frag}.cu.o)
  *
  * Weights: random bytes with a valid f16 scale per block; x: random f32 in [-1, 1]. 10 calls per CUDA
- * graph, median of 3 graph launches; one copy of each weight (at M = 16 part of it may sit in L2).
+ * graph, median of 3 graph launches; one copy of each weight (at M = 16 part of it may sit in L2). At M = 512
+ * on the 4096-and-wider shapes every frag tile is timed too (MMQ_BENCH_TILES=0: only the one picked).
+ * MMQ_BENCH_FORMATS=q4_0,q8_0 limits the formats, MMQ_BENCH_M=512 the batch sizes.
  */
 #include <cuda_runtime.h>
 
@@ -46,18 +49,15 @@ int main(int argc, char **argv) {
     int dev = 0, sms = 0;
     CK(cudaGetDevice(&dev));
     CK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev));
-    unsigned *counters;
-    CK(cudaMalloc(&counters, QN_CUDA_MATMUL_COUNTERS * sizeof(unsigned)));
-    CK(cudaMemset(counters, 0, QN_CUDA_MATMUL_COUNTERS * sizeof(unsigned)));
-    if (csv) fprintf(csv, "format,M,N,K,new_us,new_tflops,old_us,old_tflops,speedup,maxdiff_rel\n");
-    printf("%-5s %4s %6s %6s %10s %8s %10s %8s %8s %10s\n", "fmt", "M", "N", "K", "new us", "TFLOP/s", "old us",
-           "TFLOP/s", "new/old", "maxdiff");
+    if (csv) fprintf(csv, "format,M,N,K,frag_us,frag_tflops,mmq5_us,mmq5_tflops,speedup,maxdiff_rel,frag_tile\n");
+    printf("%-5s %4s %6s %6s %10s %8s %10s %8s %8s %10s %s\n", "fmt", "M", "N", "K", "frag us", "TFLOP/s", "mmq5 us",
+           "TFLOP/s", "speedup", "maxdiff", "frag tile");
 
     struct fmt { const char *name; int dt; } fmts[] = {{"q4_0", QN_DT_GGML_Q4_0}, {"q8_0", QN_DT_GGML_Q8_0},
                                                         {"q4_k", QN_DT_GGML_Q4_K}, {"q6_k", QN_DT_GGML_Q6_K}};
     const int64_t shapes[][2] = {{4096, 4096}, {1024, 4096}, {14336, 4096}, {4096, 14336}}; /* N, K */
     const int64_t Ms[] = {512, 64, 16};
-    const char *only = getenv("MMQ_BENCH_FORMATS"); /* e.g. "q4_0,q8_0" */
+    const char *only = getenv("MMQ_BENCH_FORMATS"), *only_m = getenv("MMQ_BENCH_M"); /* "q4_0,q8_0", "512" */
     for (const fmt &f : fmts) {
         if (only && !strstr(only, f.name)) continue;
         for (const auto &sh : shapes) {
@@ -72,6 +72,7 @@ int main(int argc, char **argv) {
             CK(cudaMalloc(&w, wbytes));
             CK(cudaMemcpy(w, hw.data(), wbytes, cudaMemcpyHostToDevice));
             for (int64_t M : Ms) {
+                if (only_m && atoll(only_m) != M) continue;
                 std::vector<float> hx((size_t)(M * K));
                 for (auto &v : hx) v = (float)((int)(next32() % 2001) - 1000) / 1000.0f;
                 float *x, *yn, *yo;
@@ -80,53 +81,57 @@ int main(int argc, char **argv) {
                 CK(cudaMalloc(&yo, (size_t)(M * N) * sizeof(float)));
                 CK(cudaMemcpy(x, hx.data(), hx.size() * sizeof(float), cudaMemcpyHostToDevice));
                 const size_t sn = qn_cuda_ggml_mmq_scratch(M, K);
-                qn_cuda_weight tw;
-                memset(&tw, 0, sizeof tw);
-                tw.N = N, tw.K = K, tw.Np = (N + 15) / 16 * 16, tw.Kp = (K + 63) / 64 * 64, tw.fmt = QN_CW_F16;
-                const size_t tiled = qn_cuda_ggml_tiled_bytes(N, K), so = tiled + qn_cuda_matmul_q_scratch(&tw, M, sms);
                 void *scr;
-                CK(cudaMalloc(&scr, sn > so ? sn : so));
-                auto run_new = [&] {
-                    CK((cudaError_t)qn_cuda_ggml_mmq(f.dt, w, N, K, QN_DT_F32, x, M, QN_DT_F32, yn, scr, sn, sms, st));
+                CK(cudaMalloc(&scr, sn));
+                auto run = [&](int kernel, int tile, float *y) {
+                    qn_cuda_ggml_mmq_kernel = kernel, qn_cuda_ggml_mmq_tile = tile;
+                    CK((cudaError_t)qn_cuda_ggml_mmq(f.dt, w, N, K, QN_DT_F32, x, M, QN_DT_F32, y, scr, sn, sms, st));
                 };
-                auto run_old = [&] {
-                    CK((cudaError_t)qn_cuda_ggml_to_tiled(f.dt, w, N, K, scr, &tw, st));
-                    CK((cudaError_t)qn_cuda_matmul_q(&tw, QN_DT_F32, x, QN_DT_F32, yo, M, (char *)scr + tiled, so - tiled,
-                                                     counters, QN_CUDA_MATMUL_COUNTERS, sms, st));
-                };
-                float ms[2];
-                for (int r = 0; r < 2; r++) {
+                auto time_ms = [&](int kernel, int tile, float *y) { /* per call */
                     cudaGraph_t g;
                     cudaGraphExec_t ge;
                     const int calls = 10;
-                    run_new(), run_old(); /* first calls outside the capture (kernel attributes) */
+                    run(kernel, tile, y); /* the first call outside the capture (kernel attributes) */
                     CK(cudaStreamBeginCapture(st, cudaStreamCaptureModeGlobal));
-                    for (int i = 0; i < calls; i++) r == 0 ? run_new() : run_old();
+                    for (int i = 0; i < calls; i++) run(kernel, tile, y);
                     CK(cudaStreamEndCapture(st, &g));
                     CK(cudaGraphInstantiate(&ge, g, 0));
-                    ms[r] = graph_median_ms(ge, st, e0, e1, 3) / calls;
+                    const float ms = graph_median_ms(ge, st, e0, e1, 3) / calls;
                     cudaGraphExecDestroy(ge), cudaGraphDestroy(g);
-                }
-                run_new(), run_old();
+                    return ms;
+                };
                 std::vector<float> hn((size_t)(M * N)), ho((size_t)(M * N));
-                CK(cudaMemcpyAsync(hn.data(), yn, hn.size() * 4, cudaMemcpyDeviceToHost, st));
-                CK(cudaMemcpyAsync(ho.data(), yo, ho.size() * 4, cudaMemcpyDeviceToHost, st));
-                CK(cudaStreamSynchronize(st));
-                double md = 0, mo = 0;
-                for (size_t i = 0; i < hn.size(); i++) {
-                    const double d = std::fabs((double)hn[i] - ho[i]);
-                    md = d > md || d != d ? d : md; /* NaN propagates */
-                    mo = std::fabs(ho[i]) > mo ? std::fabs(ho[i]) : mo;
-                }
+                auto maxdiff = [&]() { /* |yn - yo| / max |yo| */
+                    CK(cudaMemcpyAsync(hn.data(), yn, hn.size() * 4, cudaMemcpyDeviceToHost, st));
+                    CK(cudaMemcpyAsync(ho.data(), yo, ho.size() * 4, cudaMemcpyDeviceToHost, st));
+                    CK(cudaStreamSynchronize(st));
+                    double md = 0, mo = 0;
+                    for (size_t i = 0; i < hn.size(); i++) {
+                        const double d = std::fabs((double)hn[i] - ho[i]);
+                        md = d > md || d != d ? d : md; /* NaN propagates */
+                        mo = std::fabs(ho[i]) > mo ? std::fabs(ho[i]) : mo;
+                    }
+                    return mo > 0 ? md / mo : md;
+                };
                 const double fl = 2.0 * M * N * K;
-                printf("%-5s %4lld %6lld %6lld %10.1f %8.1f %10.1f %8.1f %8.2f %10.2e\n", f.name, (long long)M, (long long)N,
-                       (long long)K, ms[0] * 1e3, fl / (ms[0] * 1e-3) / 1e12, ms[1] * 1e3, fl / (ms[1] * 1e-3) / 1e12,
-                       ms[1] / ms[0], mo > 0 ? md / mo : md);
-                if (csv)
-                    fprintf(csv, "%s,%lld,%lld,%lld,%.2f,%.2f,%.2f,%.2f,%.3f,%.3e\n", f.name, (long long)M, (long long)N,
-                            (long long)K, ms[0] * 1e3, fl / (ms[0] * 1e-3) / 1e12, ms[1] * 1e3,
-                            fl / (ms[1] * 1e-3) / 1e12, ms[1] / ms[0], mo > 0 ? md / mo : md);
-                fflush(stdout);
+                const float old_ms = time_ms(5, 0, yo);
+                auto row = [&](const char *label, float ms) {
+                    const double md = maxdiff();
+                    printf("%-5s %4lld %6lld %6lld %10.1f %8.1f %10.1f %8.1f %8.2f %10.2e %s\n", f.name, (long long)M,
+                           (long long)N, (long long)K, ms * 1e3, fl / (ms * 1e-3) / 1e12, old_ms * 1e3,
+                           fl / (old_ms * 1e-3) / 1e12, old_ms / ms, md, label);
+                    if (csv)
+                        fprintf(csv, "%s,%lld,%lld,%lld,%.2f,%.2f,%.2f,%.2f,%.3f,%.3e,%s\n", f.name, (long long)M,
+                                (long long)N, (long long)K, ms * 1e3, fl / (ms * 1e-3) / 1e12, old_ms * 1e3,
+                                fl / (old_ms * 1e-3) / 1e12, old_ms / ms, md, label);
+                    fflush(stdout);
+                };
+                row("auto", time_ms(6, 0, yn));
+                /* every frag tile on the big shapes at M = 512 (MMQ_BENCH_TILES=0: none) */
+                const char *tiles = getenv("MMQ_BENCH_TILES");
+                static const char *const names[] = {"128x128", "128x64", "64x32", "128x128w4", "256x128", "128x128b2"};
+                if (M == 512 && K * N >= 4096 * 4096 && !(tiles && !strcmp(tiles, "0")))
+                    for (int t = 1; t <= 6; t++) row(names[t - 1], time_ms(6, t, yn));
                 cudaFree(x), cudaFree(yn), cudaFree(yo), cudaFree(scr);
             }
             cudaFree(w);

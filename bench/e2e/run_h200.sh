@@ -198,6 +198,18 @@ if has serve; then
   else stamp "no llama-server (see llama_build.log)"; fi
   [ -f $L/quanta_sweep.json ] && [ -f $L/llama_sweep.json ] &&
     python3 bench/e2e/serve_ratio.py $L/quanta_sweep.json $L/llama_sweep.json | tee "$OUT/summary_serve.md"
+  # the plots (#16: PNG files linked from bench/NOTES.md): both servers on shared axes, in logs.tgz's
+  # plots/; without matplotlib here, bench/serve_plot.py draws them from the JSON afterwards
+  if [ -f $L/quanta_sweep.json ] && python3 -c 'import matplotlib' 2>/dev/null; then
+    if [ -f $L/llama_sweep.json ]; then
+      timeout 120 python3 bench/serve_plot.py $L/quanta_sweep.json $L/llama_sweep.json --names Quanta,llama-server \
+        --title "Gemma 3 270M Q4_K_M, H200" --out $L/plots > $L/serve_plot.log 2>&1
+    else
+      timeout 120 python3 bench/serve_plot.py $L/quanta_sweep.json --title "Quanta, Gemma 3 270M Q4_K_M, H200" \
+        --out $L/plots > $L/serve_plot.log 2>&1
+    fi
+    stamp "serve plots rc=$?"
+  else stamp "no serve plots (no sweep or no matplotlib)"; fi
 fi
 
 if has profile && command -v ncu >/dev/null 2>&1; then

@@ -1,5 +1,7 @@
 /* matmul.c — conformance entries of matmul, y[b][m][n] = x[b][m][k] · w[n][k]ᵀ, every weight format,
- * and of matmul_glu, act(x · w_gateᵀ) · (x · w_upᵀ) (a gated MLP's projections and activation). */
+ * of matmul_glu, act(x · w_gateᵀ) · (x · w_upᵀ) (a gated MLP's projections and activation), and of
+ * matmul_multi, x · w0ᵀ, x · w1ᵀ (, x · w2ᵀ): the q/k/v matmuls of one x that plans fuse into one
+ * node (built as plain matmuls, every product an output; the one named by `part` is judged). */
 #include <math.h>
 
 #include "op_entry.h"
@@ -23,6 +25,13 @@ static const qc_key glu_keys[] = {
     {"act", QC_K_I32, QC_OFF(act), "0", 0, 2, "0 silu, 1 gelu (erf), 2 gelu (tanh approximation)"},
     QC_KEYS_END};
 
+static const qc_key multi_keys[] = {
+    MATMUL_KEYS,
+    {"n1", QC_K_I64, QC_OFF(n1), "16", 1, QC_DIM_MAX, "rows of w1 (outputs of the second product)"},
+    {"n2", QC_K_I64, QC_OFF(n2), "16", 0, QC_DIM_MAX, "rows of w2 (third product); 0 = two weights"},
+    {"part", QC_K_I32, QC_OFF(part), "0", 0, 2, "the product judged: 0 x·w0ᵀ (n = rows of w0), 1, 2"},
+    QC_KEYS_END};
+
 static int validate(const qc_case *c, char *err, size_t errlen) {
     if (!qc_is_act(c->dtype)) return qc_err(err, errlen, "x must be f32, f16 or bf16");
     if (!qc_is_weight(c->wtype)) return qc_err(err, errlen, "w is not a weight format");
@@ -34,7 +43,15 @@ static int validate(const qc_case *c, char *err, size_t errlen) {
     return 0;
 }
 
+static int validate_multi(const qc_case *c, char *err, size_t errlen) {
+    if (validate(c, err, errlen)) return -1;
+    if (c->part == 2 && c->n2 == 0) return qc_err(err, errlen, "part 2 needs n2 > 0");
+    int64_t w1[2] = {c->n1, c->k}, w2[2] = {c->n2 ? c->n2 : 1, c->k};
+    return qc_check_elems("w1", w1, 2, err, errlen) || qc_check_elems("w2", w2, 2, err, errlen) ? -1 : 0;
+}
+
 static int64_t elements(const qc_case *c) { return c->b * c->m * c->k + c->n * c->k + c->b * c->m * c->n; }
+static int64_t multi_elements(const qc_case *c) { return elements(c) + (c->n1 + c->n2) * (c->k + c->b * c->m); }
 static int64_t glu_elements(const qc_case *c) { return elements(c) + c->n * c->k; }
 
 /* x ~ N(0, 1); w ~ N(0, 1/√K) so that y ~ N(0, 1), quantized by quanta_quantize. */
@@ -61,6 +78,36 @@ static int glu_make(const qc_case *c, qc_data *d, qc_rng *r, char *err, size_t e
     w.double_quant = c->dq;
     return qc_slot_fill(d, 2, "w_up", c->wbuf ? QC_ROLE_BUFFER : QC_ROLE_CONST, &w, r, 0, 1.0f / sqrtf((float)c->k),
                         err, errlen);
+}
+
+/* matmul's x and w (w0), then w1 and w2 (n2 > 0) drawn like it, the judged product's shape. */
+static int multi_make(const qc_case *c, qc_data *d, qc_rng *r, char *err, size_t errlen) {
+    if (make(c, d, r, err, errlen)) return -1;
+    const int64_t rows[2] = {c->n1, c->n2};
+    for (int i = 0; i < 2 && rows[i]; i++) {
+        int64_t wd[2] = {rows[i], c->k};
+        quanta_tensor_desc w = qc_desc(c->wtype, 2, wd);
+        w.group = c->group;
+        w.double_quant = c->dq;
+        if (qc_slot_fill(d, 2 + i, i ? "w2" : "w1", c->wbuf ? QC_ROLE_BUFFER : QC_ROLE_CONST, &w, r, 0,
+                         1.0f / sqrtf((float)c->k), err, errlen))
+            return -1;
+    }
+    if (c->part) d->out_desc.dims[d->out_desc.ndim - 1] = rows[c->part - 1];
+    return 0;
+}
+
+/* The products as plain matmuls of one x (plans fuse them where the backend has the kernel), all
+ * of them outputs so that none is dropped; *y is the judged one. */
+static quanta_status multi_build(quanta_graph *g, const qc_case *c, quanta_tensor *const *t, quanta_tensor **y) {
+    quanta_tensor *p[3] = {NULL, NULL, NULL};
+    quanta_status st = QUANTA_OK;
+    for (int i = 0; i < (c->n2 ? 3 : 2) && st == QUANTA_OK; i++) {
+        st = quanta_matmul(g, t[0], t[1 + i], &p[i]);
+        if (st == QUANTA_OK && i != c->part) st = quanta_graph_output(g, p[i]);
+    }
+    *y = p[c->part];
+    return st;
 }
 
 static quanta_status build(quanta_graph *g, const qc_case *c, quanta_tensor *const *t, quanta_tensor **y) {
@@ -152,6 +199,39 @@ static void glu_generate(qc_gen *g, bool quick) {
     }
 }
 
+/* The decode shapes the fused GEMV serves (M = 1, 3 and 8 x rows), q/k/v-like row counts (a GQA
+ * layer's k and v a quarter of q), two weights and three, every weight format (the ones OpenCL
+ * does not fuse keep their matmuls: still checked), each product judged in turn; one batched case
+ * per format (M past the GEMV). Quick: each format once. */
+static void multi_generate(qc_gen *g, bool quick) {
+    for (size_t i = 0; i < qc_nwfmts; i++) {
+        const qc_wfmt *w = &qc_wfmts[i];
+        const int64_t q = qc_wquantum(w);
+        for (int xi = 0; xi < 3; xi++) {
+            if (quick && xi != (int)(i % 3)) continue;
+            /* M, then rows of w0, w1, w2 */
+            static const int64_t shapes[][4] = {{1, 64, 16, 16}, {3, 67, 33, 0}, {8, 40, 10, 10}, {1, 128, 32, 32},
+                                                {12, 24, 8, 8}};
+            for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+                if (quick && s != i % 3) continue;
+                if (s == 4 && xi != 0) continue; /* batched: once per format */
+                qc_case c;
+                qc_case_defaults(QN_OP_MATMUL_MULTI, &c);
+                qc_set_weight(&c, w);
+                c.dtype = qc_acts[xi];
+                c.m = shapes[s][0];
+                c.n = shapes[s][1];
+                c.n1 = shapes[s][2];
+                c.n2 = shapes[s][3];
+                c.k = qc_legal_cols(w, s == 3 ? 640 : (q > 1 ? 3 * q : 131));
+                c.part = (int32_t)((i + s + (size_t)xi) % (c.n2 ? 3 : 2));
+                c.wbuf = (int)(s == 1);
+                qc_gen_add(g, &c);
+            }
+        }
+    }
+}
+
 static const qc_thr_row thresholds[] = {
     {QUANTA_F32, {5e-4, 2e-2, false, "ggml mul_mat; accumulation order, f16/tf32/int8 internal paths"}},
     {QUANTA_F16, {5e-4, 2e-2, false, "ggml mul_mat; + f16 output rounding"}},
@@ -161,3 +241,5 @@ static const qc_thr_row thresholds[] = {
 const qc_op_def qc_matmul_def = {QN_OP_MATMUL, keys, validate, elements, make, build, generate, thresholds, NULL, NULL};
 const qc_op_def qc_matmul_glu_def = {QN_OP_MATMUL_GLU, glu_keys, validate, glu_elements, glu_make, glu_build,
                                      glu_generate, thresholds, NULL, NULL};
+const qc_op_def qc_matmul_multi_def = {QN_OP_MATMUL_MULTI, multi_keys, validate_multi, multi_elements, multi_make,
+                                       multi_build, multi_generate, thresholds, NULL, NULL};

@@ -1,4 +1,6 @@
-/* write_rows.c — conformance entry of write_rows: src [b,h,t,d] written into rows start ..
+/* write_rows.c — conformance entries of write_rows and write_rows_pair (two write_rows at one
+ * start, which plans fuse: a layer's k and v appends; built as the two writes, the one named by
+ * `part` judged). write_rows: src [b,h,t,d] written into rows start ..
  * start+t-1 of a buffer [b,h,nmax,d] in place (the KV-cache append), or with scatter=1 row i
  * into a row of its own (start i32 [t]: t distinct rows drawn at random, the paged cache's
  * one-op write of many sequences' new rows); exact, or into a q8 / fp8_e4m3 buffer (a quantized
@@ -7,17 +9,23 @@
 
 #include "op_entry.h"
 
-static const qc_key keys[] = {
-    {"b", QC_K_I64, QC_OFF(b), "1", 1, QC_DIM_MAX, "batch"},
-    {"h", QC_K_I64, QC_OFF(h), "2", 1, QC_DIM_MAX, "heads"},
-    {"nmax", QC_K_I64, QC_OFF(nmax), "16", 1, QC_DIM_MAX, "rows of the destination buffer"},
-    {"t", QC_K_I64, QC_OFF(t), "3", 1, QC_DIM_MAX, "rows written"},
-    {"d", QC_K_I64, QC_OFF(d), "64", 1, QC_DIM_MAX, "row length"},
-    {"start", QC_K_I64, QC_OFF(start), "5", 0, QC_DIM_MAX, "first row written (start + t <= nmax)"},
-    {"scatter", QC_K_I32, QC_OFF(scatter), "0", 0, 1, "1: start is i32 [t], t distinct random rows (start unused)"},
-    {"dtype", QC_K_ACT, QC_OFF(dtype), "f32", 0, 0, "source dtype"},
-    {"kv", QC_K_WT, QC_OFF(wtype), "f32", 0, 0, "q8 / fp8_e4m3: a quantized buffer (rows quantized on write); a "
-     "float dtype: the buffer in dtype"},
+#define WRITE_ROWS_KEYS \
+    {"b", QC_K_I64, QC_OFF(b), "1", 1, QC_DIM_MAX, "batch"}, \
+    {"h", QC_K_I64, QC_OFF(h), "2", 1, QC_DIM_MAX, "heads"}, \
+    {"nmax", QC_K_I64, QC_OFF(nmax), "16", 1, QC_DIM_MAX, "rows of the destination buffer"}, \
+    {"t", QC_K_I64, QC_OFF(t), "3", 1, QC_DIM_MAX, "rows written"}, \
+    {"d", QC_K_I64, QC_OFF(d), "64", 1, QC_DIM_MAX, "row length"}, \
+    {"start", QC_K_I64, QC_OFF(start), "5", 0, QC_DIM_MAX, "first row written (start + t <= nmax)"}, \
+    {"scatter", QC_K_I32, QC_OFF(scatter), "0", 0, 1, "1: start is i32 [t], t distinct random rows (start unused)"}, \
+    {"dtype", QC_K_ACT, QC_OFF(dtype), "f32", 0, 0, "source dtype"}, \
+    {"kv", QC_K_WT, QC_OFF(wtype), "f32", 0, 0, "q8 / fp8_e4m3: a quantized buffer (rows quantized on write); a " \
+     "float dtype: the buffer in dtype"}
+
+static const qc_key keys[] = {WRITE_ROWS_KEYS, QC_KEYS_END};
+
+static const qc_key pair_keys[] = {
+    WRITE_ROWS_KEYS,
+    {"part", QC_K_I32, QC_OFF(part), "0", 0, 1, "the write judged: 0 dst0 <- src0, 1 dst1 <- src1"},
     QC_KEYS_END};
 
 static bool kv_quantized(const qc_case *c) { return c->wtype == QUANTA_Q8 || c->wtype == QUANTA_FP8_E4M3; }
@@ -71,6 +79,47 @@ static int make(const qc_case *c, qc_data *d, qc_rng *r, char *err, size_t errle
 static quanta_status build(quanta_graph *g, const qc_case *c, quanta_tensor *const *t, quanta_tensor **y) {
     (void)c;
     return quanta_write_rows(g, t[0], t[1], t[2], y);
+}
+
+static int64_t pair_elements(const qc_case *c) { return 2 * elements(c); }
+
+/* write_rows' dst, src and start, then a second buffer and source drawn like them. */
+static int pair_make(const qc_case *c, qc_data *d, qc_rng *r, char *err, size_t errlen) {
+    if (make(c, d, r, err, errlen)) return -1;
+    return qc_slot_fill(d, 3, "dst1", QC_ROLE_BUFFER, &d->t[0].desc, r, 0, 1, err, errlen) ||
+                   qc_slot_fill(d, 4, "src1", QC_ROLE_INPUT, &d->t[1].desc, r, -5, 1, err, errlen)
+               ? -1
+               : 0;
+}
+
+/* Both writes (write_rows is always planned: it writes a buffer); *y is the judged one. */
+static quanta_status pair_build(quanta_graph *g, const qc_case *c, quanta_tensor *const *t, quanta_tensor **y) {
+    quanta_tensor *w0 = NULL, *w1 = NULL;
+    quanta_status st = quanta_write_rows(g, t[0], t[1], t[2], &w0);
+    if (st == QUANTA_OK) st = quanta_write_rows(g, t[3], t[4], t[2], &w1);
+    *y = c->part ? w1 : w0;
+    return st;
+}
+
+/* write_rows' shapes (appends and scatters), float buffers and quantized pools (OpenCL keeps the
+ * latter as two writes: still checked), the judged write alternating. Quick: two cases. */
+static void pair_generate(qc_gen *g, bool quick) {
+    static const int64_t wr[][7] = {{1, 1, 1, 1, 1, 0, 0},      {2, 3, 37, 7, 80, 11, 0}, {1, 1, 256, 1, 256, 255, 0},
+                                    {1, 2, 64, 64, 64, 0, 0},   {1, 8, 256, 5, 128, 0, 1}, {2, 3, 37, 7, 80, 0, 1}};
+    for (size_t s = 0; s < sizeof wr / sizeof wr[0]; s++)
+        for (int ki = 0; ki < 4; ki++) {
+            if (quick && (ki != 0 || (s != 1 && s != 4))) continue;
+            qc_case c;
+            qc_case_defaults(QN_OP_WRITE_ROWS_PAIR, &c);
+            c.dtype = qc_acts[(s + (size_t)ki) % 3];
+            c.wtype = ki == 3 ? QUANTA_Q8 : c.dtype;
+            if (ki == 3 && s == 0) continue;
+            c.b = wr[s][0], c.h = wr[s][1], c.nmax = wr[s][2], c.t = wr[s][3], c.d = wr[s][4];
+            c.start = wr[s][5];
+            c.scatter = (int32_t)wr[s][6];
+            c.part = (int32_t)((s + (size_t)ki) % 2);
+            qc_gen_add(g, &c);
+        }
 }
 
 /* {b, h, nmax, t, d, start}: first row, a middle chunk, the last row, the whole buffer; each
@@ -128,3 +177,5 @@ static const qc_thr_row thresholds[] = {
 
 const qc_op_def qc_write_rows_def = {QN_OP_WRITE_ROWS, keys, validate, elements, make, build, generate, thresholds,
                                      threshold_dtype, NULL};
+const qc_op_def qc_write_rows_pair_def = {QN_OP_WRITE_ROWS_PAIR, pair_keys, validate, pair_elements, pair_make,
+                                          pair_build, pair_generate, thresholds, threshold_dtype, NULL};

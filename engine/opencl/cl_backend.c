@@ -329,6 +329,12 @@ static const qn_dtype_set ocl_kernels[QN_OP_COUNT] = {
     [QN_OP_RMS_NORM_ADD] = QN_DT_FLOATS,
     [QN_OP_MATMUL_GLU] = QN_DT_FLOATS | QN_DT_QUANTA_FORMATS | QN_DT_GGML_FORMATS,
     [QN_OP_RMS_NORM_ROPE] = QN_DT_FLOATS,
+    /* q/k/v in one GEMV launch; q4 and nf4 have per-matrix sections beyond the scales (and a
+     * prepared x), so plans keep their three matmuls */
+    [QN_OP_MATMUL_MULTI] = QN_DT_FLOATS | QN_DT_BIT(QUANTA_Q8) | QN_DT_BIT(QUANTA_FP8_E4M3) |
+                           QN_DT_BIT(QUANTA_FP8_E5M2) | QN_DT_GGML_FORMATS,
+    /* a layer's k and v cache appends in one launch (float caches; quantized pools keep two) */
+    [QN_OP_WRITE_ROWS_PAIR] = QN_DT_FLOATS,
 };
 
 /* The kernels' own size limits (the rest have none beyond the table). */
@@ -336,7 +342,7 @@ static bool ocl_supports_op(void *self, const qn_node *node) {
     qn_cl *s = self;
     if (!s) return false;
     switch (node->op) {
-    case QN_OP_MATMUL: case QN_OP_MATMUL_GLU: return qn_cl_matmul_supports(s, node);
+    case QN_OP_MATMUL: case QN_OP_MATMUL_GLU: case QN_OP_MATMUL_MULTI: return qn_cl_matmul_supports(s, node);
     case QN_OP_ATTENTION: return qn_cl_attention_supports(s, node);
     case QN_OP_PAGED_ATTENTION: return qn_cl_paged_attention_supports(s, node);
     case QN_OP_RMS_NORM_ROPE: return qn_cl_rms_norm_rope_supports(s, node);
@@ -350,7 +356,7 @@ static quanta_status ocl_run(void *self, const qn_node *node) {
     quanta_status st = qn_backend_check_node(&qn_opencl_backend, s, node);
     if (st != QUANTA_OK) return st;
     switch (node->op) {
-    case QN_OP_MATMUL: case QN_OP_MATMUL_GLU: return qn_cl_matmul_run(s, node);
+    case QN_OP_MATMUL: case QN_OP_MATMUL_GLU: case QN_OP_MATMUL_MULTI: return qn_cl_matmul_run(s, node);
     case QN_OP_ATTENTION: return qn_cl_attention_run(s, node);
     case QN_OP_PAGED_ATTENTION: return qn_cl_paged_attention_run(s, node);
     default: return qn_cl_ops_run(s, node);

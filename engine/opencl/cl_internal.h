@@ -56,6 +56,8 @@ typedef enum qn_cl_kernel_id {
     QK_RMS_NORM_ROPE,
     QK_ARGMAX,
     QK_GEMV_I8,
+    QK_GEMV_ROWS_MULTI,
+    QK_WRITE_ROWS_PAIR,
     QK_COUNT
 } qn_cl_kernel_id;
 

@@ -18,6 +18,9 @@
  *   matmul_glu (x, w_gate, w_up), M <= 8 on CPUs: qn_gemv_rows_glu, act(gate row)·(up row) per
  *                     work-item, x prepared as for the plain GEMV (GPUs and M > 8: not claimed,
  *                     plans keep the two matmuls and the glu).
+ *   matmul_multi (x, w0, w1, w2), M <= 8 on CPUs where the plain GEMV is the rows kernel:
+ *                     qn_gemv_rows_multi, the weights' rows stacked in one launch, each row's
+ *                     sum the bits qn_gemv_rows gives it (elsewhere plans keep the matmuls).
  * Scratch (f32 activations, f32 weights for CLBlast) is booked on the memory account; when
  * the limit refuses the dequantized copy, our kernel runs instead.
  * Batch invariance (a row's result alone vs inside a batch; tests/opencl/test_opencl_batch.c,
@@ -40,9 +43,13 @@
 
 #define GEMV_MAX_M 8
 
+static int gemv_i8_takes(const qn_cl *s, quanta_dtype dt, size_t M, size_t K);
+static bool multi_supported(qn_cl *s, const qn_node *node, size_t M, size_t K);
+
 bool qn_cl_matmul_supports(qn_cl *s, const qn_node *node) {
     const qn_tensor *x = node->src[0], *w = node->src[1];
     size_t K = (size_t)w->desc.dims[1], M = K ? qn_cl_elems(x) / K : 0;
+    if (node->op == QN_OP_MATMUL_MULTI) return multi_supported(s, node, M, K);
     /* matmul_glu: the one-row-per-work-item GEMV only (CPU class, decode); elsewhere plans
      * keep the two matmuls and the glu. Not q8 under QUANTA_OPENCL_GEMM=int8: its two matmuls
      * then take the int8 kernel at every M, as they do in a batch (batch invariance) */
@@ -108,6 +115,38 @@ static int gemv_i8_fits(const qn_cl *s, const mm_args *m) {
     if (s->gpu_class || m->wd.dtype != QUANTA_GGML_Q5_0 || m->K % 32) return 0;
     if (gemv_i8_local_bytes(m) > GEMV_I8_LOCAL_MAX) return 0; /* x (M·K·2.25 bytes) stays cache-sized */
     return s->force_path == QN_GEMM_INT8 || (s->force_path < 0 && s->vnni);
+}
+
+/* gemv_i8_fits for a product of M x rows and K columns over weights of dtype dt. */
+static int gemv_i8_takes(const qn_cl *s, quanta_dtype dt, size_t M, size_t K) {
+    mm_args m;
+    memset(&m, 0, sizeof m);
+    m.wd.dtype = dt;
+    m.M = (int64_t)M;
+    m.K = (int64_t)K;
+    return gemv_i8_fits(s, &m);
+}
+
+/* matmul_multi: the CPU class at M <= 8 where each product alone would take the rows kernel
+ * (qn_gemv_rows: not the int8 GEMVs, not a tuned multi-item group), and weights whose layouts
+ * differ only where their row counts put the scales. */
+static bool multi_supported(qn_cl *s, const qn_node *node, size_t M, size_t K) {
+    const quanta_dtype dt = node->src[1]->desc.dtype;
+    if (M == 0 || M > GEMV_MAX_M || K == 0 || s->gpu_class || gemv_i8_takes(s, dt, M, K)) return false;
+    int lws, rows;
+    qn_cl_tune_gemv(s, dt, &lws, &rows);
+    if (lws != 1) return false;
+    qn_quant_layout l0, l;
+    bool ok = qn_cl_weight_layout(node->src[1], "matmul_multi", &l0) == QUANTA_OK && l0.rows > 0;
+    for (int i = 2; ok && i < 4 && node->src[i]; i++) {
+        ok = qn_cl_weight_layout(node->src[i], "matmul_multi", &l) == QUANTA_OK && l.rows > 0;
+        ok = ok && l.dtype == l0.dtype && l.group == l0.group && l.double_quant == l0.double_quant &&
+             l.cols == l0.cols && l.codes_row_bytes == l0.codes_row_bytes && l.q4_zeros_offset == l0.q4_zeros_offset &&
+             l.q4_zero_row_bytes == l0.q4_zero_row_bytes && l.nf4_dq_scales_offset == l0.nf4_dq_scales_offset &&
+             l.nf4_dq_mean_offset == l0.nf4_dq_mean_offset;
+    }
+    qn_error_clear(); /* a layout refused here is no error: the plan keeps the matmuls */
+    return ok;
 }
 
 /* Rows per work-group of qn_gemv_i8: each group quantizes x once, so groups are larger than
@@ -180,6 +219,45 @@ static quanta_status run_gemv_glu(qn_cl *s, const mm_args *m, const qn_tensor *w
     quanta_status st = qn_cl_set_args(s, QK_GEMV_ROWS_GLU, a, k);
     size_t g = (size_t)m->N, lr = (size_t)(rows > 0 ? rows : 1);
     return st != QUANTA_OK ? st : qn_cl_launch(s, QK_GEMV_ROWS_GLU, "matmul_glu (gemv)", 1, &g, &lr);
+}
+
+/* matmul_multi: the rows of w0, w1 (and w2) stacked in one qn_gemv_rows_multi launch; m holds
+ * w0's product, the others' weights and results come from the node. */
+static quanta_status run_gemv_multi(qn_cl *s, const mm_args *m, const qn_node *node) {
+    cl_mem wm[3] = {m->wm, m->wm, m->wm}, ym[3] = {m->y, m->y, m->y};
+    cl_ulong wo[3] = {m->wo, 0, 0}, yo[3] = {m->yo, 0, 0};
+    cl_long ws[3] = {(cl_long)m->wd.scales_offset, 0, 0}, nn[3] = {m->N, 0, 0};
+    for (int i = 1; i < 3 && node->src[1 + i]; i++) {
+        const qn_tensor *w = node->src[1 + i], *y = node->extra_dst[i - 1];
+        qn_quant_layout l;
+        quanta_status st = qn_cl_weight_layout(w, "matmul_multi", &l);
+        if (st != QUANTA_OK) return st;
+        wm[i] = qn_cl_mem(w), wo[i] = w->mem.offset, ws[i] = (cl_long)l.scales_offset, nn[i] = l.rows;
+        ym[i] = qn_cl_mem(y), yo[i] = y->mem.offset;
+    }
+    int lws, rows;
+    qn_cl_tune_gemv(s, m->w->desc.dtype, &lws, &rows);
+    qn_cl_arg a[40];
+    int k = 0;
+    for (int i = 0; i < 3; i++) {
+        a[k++] = QA(wm[i]);
+        a[k++] = QA(wo[i]);
+        a[k++] = QA(ws[i]);
+    }
+    k += qn_cl_weight_args(&m->wd, a + k);
+    a[k++] = QA(m->x);
+    a[k++] = QA(m->xo);
+    for (int i = 0; i < 3; i++) {
+        a[k++] = QA(ym[i]);
+        a[k++] = QA(yo[i]);
+    }
+    a[k++] = QA(m->ydt);
+    a[k++] = QA(m->m32);
+    for (int i = 0; i < 3; i++) a[k++] = QA(nn[i]);
+    a[k++] = QA(m->K);
+    quanta_status st = qn_cl_set_args(s, QK_GEMV_ROWS_MULTI, a, k);
+    size_t g = (size_t)(nn[0] + nn[1] + nn[2]), lr = (size_t)(rows > 0 ? rows : 1);
+    return st != QUANTA_OK ? st : qn_cl_launch(s, QK_GEMV_ROWS_MULTI, "matmul_multi (gemv)", 1, &g, &lr);
 }
 
 static quanta_status run_gemm_rows(qn_cl *s, const mm_args *m) {
@@ -370,6 +448,8 @@ quanta_status qn_cl_matmul_run(qn_cl *s, const qn_node *node) {
     m.ydt = y->desc.dtype;
     if (node->op == QN_OP_MATMUL_GLU) {
         st = run_gemv_glu(s, &m, node->src[2], qn_cl_glu_op(node->params.glu_act));
+    } else if (node->op == QN_OP_MATMUL_MULTI) {
+        st = run_gemv_multi(s, &m, node);
     } else if (m.M <= GEMV_MAX_M) {
         st = run_gemv(s, &m);
     } else {

@@ -274,37 +274,53 @@ static quanta_status run_permute(qn_cl *s, const qn_node *node) {
     return st;
 }
 
+/* out is dst after the write: where the executor gave it memory of its own (never in plans'
+ * in-place use), dst's rows are copied over first. */
+static quanta_status write_rows_carry(qn_cl *s, const qn_tensor *dst, const qn_tensor *out) {
+    if (qn_cl_mem(out) == qn_cl_mem(dst) && out->mem.offset == dst->mem.offset) return QUANTA_OK;
+    size_t nd = qn_cl_elems(dst) * qn_dtype_elem_size(dst->desc.dtype);
+    quanta_status rs = qn_cl_record_refuse(s, "write_rows' copy of dst");
+    if (rs != QUANTA_OK || !nd) return rs;
+    cl_int err = clEnqueueCopyBuffer(s->queue, qn_cl_mem(dst), qn_cl_mem(out), dst->mem.offset, out->mem.offset, nd,
+                                     0, NULL, NULL);
+    return err == CL_SUCCESS ? QUANTA_OK : qn_cl_error(err, "write_rows (clEnqueueCopyBuffer)");
+}
+
+/* write_rows, and write_rows_pair (dst1 <- src1 at the same start into extra_dst[0], one launch;
+ * both float, of one shape and dtype: the op's infer checked it). */
 static quanta_status run_write_rows(qn_cl *s, const qn_node *node) {
     const qn_tensor *dst = src(node, 0), *sr = src(node, 1), *start = src(node, 2), *out = node->dst;
+    const int pair = node->op == QN_OP_WRITE_ROWS_PAIR;
     if (qn_kv_dtype_is_quantized(dst->desc.dtype)) return qn_cl_kv_write_run(s, node);
     const int64_t *dd = dst->desc.dims, *sd = sr->desc.dims;
     if (sd[0] != dd[0] || sd[1] != dd[1] || sd[3] != dd[3])
         return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "opencl write_rows: src [B,H,T,D] does not match dst [B,H,Nmax,D]");
     /* start is checked by the kernel (no host read, no queue drain): see qn_cl_deferred_check */
     const int64_t T = sd[2], Nmax = dd[2];
-    cl_int err;
     const size_t des = qn_dtype_elem_size(dst->desc.dtype);
-    if (qn_cl_mem(out) != qn_cl_mem(dst) || out->mem.offset != dst->mem.offset) {
-        size_t nd = qn_cl_elems(dst) * des;
-        quanta_status rs = qn_cl_record_refuse(s, "write_rows' copy of dst");
-        if (rs != QUANTA_OK) return rs;
-        if (nd) {
-            err = clEnqueueCopyBuffer(s->queue, qn_cl_mem(dst), qn_cl_mem(out), dst->mem.offset, out->mem.offset, nd, 0,
-                                      NULL, NULL);
-            if (err != CL_SUCCESS) return qn_cl_error(err, "write_rows (clEnqueueCopyBuffer)");
-        }
-    }
+    quanta_status st = write_rows_carry(s, dst, out);
+    if (st == QUANTA_OK && pair) st = write_rows_carry(s, src(node, 3), node->extra_dst[0]);
     size_t n = qn_cl_elems(sr);
-    if (n == 0) return QUANTA_OK;
+    if (st != QUANTA_OK || n == 0) return st;
     cl_mem sm = qn_cl_mem(sr), om = qn_cl_mem(out);
     cl_ulong so = sr->mem.offset, oo = out->mem.offset, nn = n, TT = (cl_ulong)T, NN = (cl_ulong)Nmax,
              D = (cl_ulong)dd[3], sto = start->mem.offset, ns = (cl_ulong)start->desc.dims[0];
     cl_mem stm = qn_cl_mem(start);
     cl_int sdt = sr->desc.dtype, ddt = out->desc.dtype, es = (cl_int)des;
+    size_t l = EW_LWS;
+    if (pair) {
+        const qn_tensor *s1 = src(node, 4), *o1 = node->extra_dst[0];
+        cl_mem sm1 = qn_cl_mem(s1), om1 = qn_cl_mem(o1);
+        cl_ulong so1 = s1->mem.offset, oo1 = o1->mem.offset;
+        qn_cl_arg a[] = {QA(sm),  QA(so), QA(om), QA(oo), QA(sm1), QA(so1), QA(om1), QA(oo1), QA(sdt), QA(ddt),
+                         QA(es),  QA(nn), QA(TT), QA(NN), QA(D),   QA(stm), QA(sto), QA(ns),  QA(s->err_flag)};
+        st = qn_cl_set_args(s, QK_WRITE_ROWS_PAIR, a, (int)(sizeof a / sizeof a[0]));
+        size_t g = 2 * n;
+        return st != QUANTA_OK ? st : qn_cl_launch(s, QK_WRITE_ROWS_PAIR, "write_rows_pair", 1, &g, &l);
+    }
     qn_cl_arg a[] = {QA(sm), QA(so), QA(sdt), QA(om), QA(oo),  QA(ddt), QA(es),
                      QA(nn), QA(TT), QA(NN),  QA(D),  QA(stm), QA(sto), QA(ns), QA(s->err_flag)};
-    quanta_status st = qn_cl_set_args(s, QK_WRITE_ROWS, a, (int)(sizeof a / sizeof a[0]));
-    size_t l = EW_LWS;
+    st = qn_cl_set_args(s, QK_WRITE_ROWS, a, (int)(sizeof a / sizeof a[0]));
     return st != QUANTA_OK ? st : qn_cl_launch(s, QK_WRITE_ROWS, "write_rows", 1, &n, &l);
 }
 
@@ -323,7 +339,7 @@ quanta_status qn_cl_ops_run(qn_cl *s, const qn_node *node) {
     case QN_OP_RMS_NORM_ROPE: return run_rms_norm_rope(s, node);
     case QN_OP_GET_ROWS: return run_get_rows(s, node);
     case QN_OP_PERMUTE: return run_permute(s, node);
-    case QN_OP_WRITE_ROWS: return run_write_rows(s, node);
+    case QN_OP_WRITE_ROWS: case QN_OP_WRITE_ROWS_PAIR: return run_write_rows(s, node);
     default:
         return qn_error_set(QUANTA_ERR_UNSUPPORTED, "opencl: op %s is not implemented", qn_op_name(node->op));
     }

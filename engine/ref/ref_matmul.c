@@ -1,5 +1,6 @@
-/* ref_matmul.c — y[M,N] = x[M,K] · W[N,K]^T with W in any dtype or quantized format, and matmul_glu
- * (two such products of one x through a gated activation). */
+/* ref_matmul.c — y[M,N] = x[M,K] · W[N,K]^T with W in any dtype or quantized format, matmul_glu
+ * (two such products of one x through a gated activation) and matmul_multi (two or three such
+ * products of one x, each its own result). */
 #include <stdlib.h>
 
 #include "ref_ops.h"
@@ -57,5 +58,16 @@ quanta_status qn_ref_matmul_glu(const qn_node *node) {
         qn_ref_store(node->dst, gf, ny);
     }
     free(gf), free(uf);
+    return st;
+}
+
+/* Each product as qn_ref_matmul computes it alone, into dst, extra_dst[0] and extra_dst[1]. */
+quanta_status qn_ref_matmul_multi(const qn_node *node) {
+    const qn_tensor *dsts[3] = {node->dst, node->extra_dst[0], node->extra_dst[1]};
+    quanta_status st = QUANTA_OK;
+    for (int i = 0; i < 3 && st == QUANTA_OK && node->src[1 + i]; i++) {
+        qn_node one = {.op = QN_OP_MATMUL, .nsrc = 2, .src = {node->src[0], node->src[1 + i]}, .dst = dsts[i]};
+        st = qn_ref_matmul(&one);
+    }
     return st;
 }

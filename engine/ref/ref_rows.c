@@ -173,3 +173,13 @@ quanta_status qn_ref_write_rows(const qn_node *node) {
     free(tmp), free(rows);
     return QUANTA_OK;
 }
+
+/* Each write as qn_ref_write_rows makes it alone: dst0 <- src0 into dst, dst1 <- src1 into
+ * extra_dst[0]. */
+quanta_status qn_ref_write_rows_pair(const qn_node *node) {
+    qn_node one = {.op = QN_OP_WRITE_ROWS, .nsrc = 3, .src = {node->src[0], node->src[1], node->src[2]}, .dst = node->dst};
+    quanta_status st = qn_ref_write_rows(&one);
+    if (st != QUANTA_OK) return st;
+    one.src[0] = node->src[3], one.src[1] = node->src[4], one.dst = node->extra_dst[0];
+    return qn_ref_write_rows(&one);
+}

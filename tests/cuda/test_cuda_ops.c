@@ -381,23 +381,26 @@ START_TEST(permute_convert_write_rows) {
         compare(y, want, n, 0, 0, "convert");
         quanta_graph_destroy(g);
     }
-    /* write_rows into a buffer [B,H,Nmax=6,D] at start 2 (T = N = 4), then a bad start */
-    for (int bad = 0; bad < 2; bad++) {
+    /* write_rows into a buffer [B,H,Nmax=6,D] at start 2 (T = N = 4), then a bad start, then the
+     * scatter form (a start per row) with row N - 1 aimed past Nmax */
+    for (int bad = 0; bad < 3; bad++) {
         const int64_t Nmax = 6;
         quanta_tensor_desc bd = qt_desc(QUANTA_F32, 4, B, H, Nmax, D);
         quanta_buffer *buf;
         ck_assert_int_eq(quanta_buffer_create(be, &bd, &buf), QUANTA_OK);
         quanta_graph *g;
         ck_assert_int_eq(quanta_graph_create(&g), QUANTA_OK);
-        quanta_tensor_desc xd = qt_desc(QUANTA_F32, 4, B, H, N, D), sd = qt_desc(QUANTA_I32, 1, 1, 0, 0, 0);
+        quanta_tensor_desc xd = qt_desc(QUANTA_F32, 4, B, H, N, D), sd = qt_desc(QUANTA_I32, 1, bad == 2 ? N : 1, 0, 0, 0);
         quanta_tensor *tb, *tx, *ts, *ty;
         ck_assert_int_eq(quanta_graph_buffer(g, buf, &tb), QUANTA_OK);
         ck_assert_int_eq(quanta_graph_input(g, "src", &xd, &tx), QUANTA_OK);
         ck_assert_int_eq(quanta_graph_input(g, "start", &sd, &ts), QUANTA_OK);
         ck_assert_int_eq(quanta_write_rows(g, tb, tx, ts, &ty), QUANTA_OK);
         ck_assert_int_eq(quanta_graph_output(g, ty), QUANTA_OK);
-        const int32_t start = bad ? 3 : 2;
-        feed f[2] = {{tx, x, n * 4}, {ts, &start, 4}};
+        int32_t start[4]; /* N */
+        for (int64_t t = 0; t < N; t++) start[t] = bad == 2 ? (t == N - 1 ? (int32_t)Nmax : (int32_t)t) : 0;
+        if (bad < 2) start[0] = bad ? 3 : 2;
+        feed f[2] = {{tx, x, n * 4}, {ts, start, (size_t)(bad == 2 ? N : 1) * 4}};
         const size_t nb = (size_t)(B * H * Nmax * D);
         float *got = malloc(nb * 4);
         double *w2 = calloc(nb, sizeof(double));

@@ -183,6 +183,14 @@ START_TEST(test_rows) {
     QT_EXPECT_ERR(quanta_argmax(g, in(QUANTA_I32, 2, 2, 3, 0, 0), &y), QUANTA_ERR_INVALID_ARGUMENT,
                   "quanta_argmax: x must be f32, f16 or bf16");
     QT_EXPECT_ERR(quanta_argmax(g, NULL, &y), QUANTA_ERR_INVALID_ARGUMENT, "x");
+    /* rows longer than an i32 index reaches (a descriptor: nothing is allocated while the graph
+     * is built; rows with no element cannot be described: dims must be positive) */
+    QT_EXPECT_ERR(quanta_argmax(g, in(QUANTA_F32, 2, 1, (int64_t)INT32_MAX + 1, 0, 0), &y), QUANTA_ERR_INVALID_ARGUMENT,
+                  "last dim 2147483648 does not fit an i32 index");
+    ck_assert_int_eq(quanta_argmax(g, in(QUANTA_BF16, 3, 2, 1, 5, 0), &y), QUANTA_OK);
+    quanta_tensor_desc yd;
+    ck_assert_int_eq(quanta_tensor_get_desc(y, &yd), QUANTA_OK);
+    ck_assert(yd.dtype == QUANTA_I32 && yd.ndim == 3 && yd.dims[0] == 2 && yd.dims[1] == 1 && yd.dims[2] == 1);
 
     /* write_rows: src that does not fit dst, start of the wrong size or dtype, src of another
      * dtype, a missing start */

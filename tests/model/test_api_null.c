@@ -379,6 +379,10 @@ START_TEST(test_model_functions) {
     NUL(quanta_kv_pool_create(NULL, QUANTA_F32, 4, 0, 4, 4, &pool), "model");
     NUL(quanta_kv_pool_create(m, QUANTA_F32, 4, 0, 4, 4, NULL), "out");
     BAD(quanta_kv_pool_create(m, QUANTA_F32, INT32_MAX, 0, 16, 4, &pool), "n_blocks");
+    /* a sequence of max_blocks * block_size positions must be countable in int32 */
+    BAD(quanta_kv_pool_create(m, QUANTA_F32, 4, 0, 16, INT32_MAX / 8, &pool), "max_blocks 268435455",
+        "also max_blocks'");
+    ck_assert_ptr_null(pool);
     quanta_kv_pool_destroy(NULL);
     ck_assert_int_le(quanta_kv_pool_block_size(NULL), 0);
     ck_assert_uint_eq(quanta_kv_pool_bytes(NULL), 0);
@@ -399,6 +403,47 @@ START_TEST(test_model_functions) {
     NUL(quanta_model_eval_paged_pieces(pool, 1, &len1, NULL, &pos, table, NULL, NULL, 0, greedy), "tokens");
     int32_t len0 = 0;
     BAD(quanta_model_eval_paged_pieces(pool, 1, &len0, toks, &pos, table, NULL, NULL, 0, greedy), "lens[0] = 0");
+    /* Sizes, ranges and tables of the paged steps (pool: 4 blocks of 4, tables of 4 columns). */
+    int32_t tk[8], pos2[2] = {0, 0}, tab2[8] = {0, 1, 2, 3, 1, 2, 3, 0}, lens2[2] = {2, 2}, greedy2[2];
+    for (int i = 0; i < 8; i++) tk[i] = toks[0];
+    BAD(quanta_model_eval_paged(pool, 0, 1, tk, &pos, table, NULL, NULL, 0), "n = 0");
+    BAD(quanta_model_eval_paged(pool, 4097, 1, tk, &pos, table, NULL, NULL, 0), "n = 4097");
+    BAD(quanta_model_eval_paged(pool, 1, 257, tk, &pos, table, NULL, NULL, 0), "T = 257");
+    BAD(quanta_model_eval_paged_greedy(pool, 2, 2, tk, pos2, tab2, NULL, greedy2), "n = 2, T = 2");
+    BAD(quanta_model_eval_paged_pieces(pool, 0, lens2, tk, pos2, tab2, NULL, NULL, 0, greedy2), "n = 0");
+    int32_t neg = -1, end = 16;
+    BAD(quanta_model_eval_paged(pool, 1, 1, tk, &neg, table, NULL, NULL, 0), "positions[0] = -1");
+    BAD(quanta_model_eval_paged_greedy(pool, 1, 1, tk, &end, table, NULL, greedy), "positions[0] = 16", "16 positions");
+    BAD(quanta_model_eval_paged(pool, 1, 1, tk, &pos, table, NULL, logits, (size_t)LLAMA.n_vocab + 1), "logits_count");
+    BAD(quanta_model_eval_paged_pieces(pool, 2, lens2, tk, pos2, tab2, NULL, logits, (size_t)LLAMA.n_vocab, NULL),
+        "logits_count", "n * n_vocab");
+    int32_t long2[2] = {1, 257};
+    BAD(quanta_model_eval_paged_pieces(pool, 2, long2, tk, pos2, tab2, NULL, NULL, 0, greedy2), "lens[1] = 257");
+    tk[3] = LLAMA.n_vocab; /* the second piece's second token */
+    BAD(quanta_model_eval_paged_pieces(pool, 2, lens2, tk, pos2, tab2, NULL, NULL, 0, greedy2), "tokens[3]");
+    tk[3] = -2;
+    BAD(quanta_model_eval_paged_pieces(pool, 2, lens2, tk, pos2, tab2, NULL, NULL, 0, greedy2), "tokens[3] = -2");
+    tk[3] = toks[0];
+    int32_t off[2] = {0, 1};
+    BAD(quanta_model_eval_paged_pieces(pool, 2, lens2, tk, off, tab2, NULL, NULL, 0, greedy2), "position 1",
+        "block boundary");
+    tab2[4] = 4; /* sequence 1's first block: past the pool's 4 */
+    BAD(quanta_model_eval_paged_pieces(pool, 2, lens2, tk, pos2, tab2, NULL, NULL, 0, greedy2),
+        "quanta_model_eval_paged_pieces: tables[1][0] = 4", "not in the pool");
+    tab2[4] = -1;
+    BAD(quanta_model_eval_paged_greedy(pool, 2, 1, tk, pos2, tab2, NULL, greedy2),
+        "quanta_model_eval_paged_greedy: tables[1][0] = -1");
+    /* two sequences writing one block would overwrite each other's keys and values */
+    tab2[4] = 0;
+    BAD(quanta_model_eval_paged_pieces(pool, 2, lens2, tk, pos2, tab2, NULL, NULL, 0, greedy2),
+        "tables[0][0] and tables[1][0] are both block 0", "distinct");
+    int32_t dec_pos[2] = {5, 1}; /* decode: sequence 0 writes its column 1 (block 1), sequence 1 column 0 */
+    tab2[4] = 1;
+    BAD(quanta_model_eval_paged(pool, 2, 1, tk, dec_pos, tab2, NULL, NULL, 0),
+        "tables[0][1] and tables[1][0] are both block 1");
+    tab2[4] = 3; /* distinct again: the step runs */
+    ck_assert_msg(quanta_model_eval_paged(pool, 2, 1, tk, dec_pos, tab2, NULL, NULL, 0) == QUANTA_OK, "%s",
+                  quanta_last_error());
     free(logits);
     quanta_kv_pool_destroy(pool);
     quanta_model_context_destroy(ctx);

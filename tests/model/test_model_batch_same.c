@@ -4,8 +4,8 @@
  * must be bit for bit the same where the backend promises it (tests/opencl/test_opencl_batch.c
  * has the per-matmul side): the reference backend always; OpenCL with f32 weights on its CPU
  * kernels; OpenCL with q8 weights under QUANTA_OPENCL_GEMM=int8 (the int8 kernel at every row
- * count, matmul_glu unfused). OpenCL's default q8 paths are not invariant (int8 x above 8 rows):
- * only printed. A tiny random LLaMA 128 wide (K a multiple of 128, so q8 takes the int8 kernel);
+ * count, matmul_glu unfused). OpenCL's default q8 paths are not invariant (int8 x above 8 rows),
+ * nor is CUDA (f32 and q8 weights): only printed. A tiny random LLaMA 128 wide (K a multiple of 128, so q8 takes the int8 kernel);
  * prompts and tokens from the printed seed; logits poisoned before each step.
  */
 #include <stdlib.h>
@@ -96,6 +96,11 @@ static void run(const char *backend, quanta_dtype wdt, const char *gemm_env, int
 }
 
 START_TEST(test_batched_decode_same_as_alone) {
+    /* CUDA promises nothing here (kernels chosen by the row count): printed only, for the
+     * server README's account (skipped without a device); first, so that a device run prints it
+     * whatever the OpenCL runs below find there */
+    run("cuda", QUANTA_F32, NULL, 0, 6);
+    run("cuda", QUANTA_Q8, NULL, 0, 7);
     run("ref", QUANTA_F32, NULL, 1, 1);
     run("ref", QUANTA_Q8, NULL, 1, 2);
     run("opencl", QUANTA_F32, NULL, -1, 3);   /* asserted on the CPU kernels */

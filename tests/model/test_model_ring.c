@@ -140,7 +140,7 @@ static void batch_case(uint64_t salt, const char *backend) {
     const int lens[NS] = {3, 13, 17, 6};
     quanta_model_context *ctx[NS];
     tiny_ref r[NS];
-    double *want = malloc(sizeof(double) * V), worst = 0;
+    double *want = malloc(sizeof(double) * V);
     float *logits = malloc(sizeof(float) * V * NS);
     int32_t tok[NS];
     qt_rng rng = qt_rng_make(salt);
@@ -149,24 +149,11 @@ static void batch_case(uint64_t salt, const char *backend) {
                               : quanta_model_context_create(m, 64, &ctx[i]) == QUANTA_OK);
         ck_assert_int_eq(ctx[i]->ring, i == NS - 1 ? 0 : RING);
         ref_init(&r[i], &tm, 64);
-        int32_t ids[20];
-        for (int t = 0; t < lens[i]; t++) ids[t] = (int32_t)(qt_next(&rng) % (uint64_t)V);
-        ck_assert(quanta_model_eval(ctx[i], ids, lens[i], logits, V) == QUANTA_OK);
-        for (int t = 0; t < lens[i]; t++) ref_step(&r[i], ids[t], want);
-        tok[i] = tiny_argmax(logits, V);
     }
-    for (int step = 0; step < BSTEPS; step++) {
-        qt_poison_f32(logits, (size_t)V * NS);
-        ck_assert_msg(quanta_model_eval_batch(ctx, tok, NS, logits, (size_t)V * NS) == QUANTA_OK, "%s",
-                      quanta_last_error());
-        for (int i = 0; i < NS; i++) {
-            ref_step(&r[i], tok[i], want);
-            double e = tiny_max_rel_err(logits + (size_t)i * V, want, V);
-            ck_assert_msg(e < 2e-5, "ring batch on %s: step %d sequence %d: max rel err %g", backend, step, i, e);
-            worst = fmax(worst, e);
-            tok[i] = tiny_argmax(logits + (size_t)i * V, V);
-        }
-    }
+    tiny_prefill_with_ref(ctx, r, NS, lens, &rng, V, logits, want, tok);
+    char what[64];
+    snprintf(what, sizeof what, "ring batch on %s", backend);
+    const double worst = tiny_batch_vs_ref(ctx, r, NS, tok, BSTEPS, V, logits, want, 2e-5, what);
     printf("model ring batch on %s: %d sequences (one plain) x %d steps, max rel err %.2g vs float64\n", backend, NS,
            BSTEPS, worst);
     for (int i = 0; i < NS; i++) {

@@ -533,25 +533,12 @@ static void batch_case(const tiny_spec *spec, uint64_t salt, const char *backend
     for (int i = 0; i < NS; i++) {
         ck_assert(quanta_model_context_create(m, 16, &ctx[i]) == QUANTA_OK);
         ref_init(&r[i], &tm, 16);
-        int32_t ids[8];
-        for (int t = 0; t < lens[i]; t++) ids[t] = (int32_t)(qt_next(&rng) % (uint64_t)V);
-        ck_assert(quanta_model_eval(ctx[i], ids, lens[i], logits, V) == QUANTA_OK);
-        for (int t = 0; t < lens[i]; t++) ref_step(&r[i], ids[t], want);
-        tok[i] = tiny_argmax(logits, V);
     }
-    for (int step = 0; step < STEPS; step++) {
-        qt_poison_f32(logits, (size_t)V * NS);
-        ck_assert_msg(quanta_model_eval_batch(ctx, tok, NS, logits, (size_t)V * NS) == QUANTA_OK, "%s",
-                      quanta_last_error());
-        for (int i = 0; i < NS; i++) {
-            ref_step(&r[i], tok[i], want);
-            double e = tiny_max_rel_err(logits + (size_t)i * V, want, V);
-            ck_assert_msg(e < (strcmp(backend, "ref") ? 1e-4 : 2e-5), "%s on %s: batch step %d sequence %d: max rel err %g",
-                          spec->arch, backend, step, i, e);
-            ck_assert_int_eq(quanta_model_context_position(ctx[i]), lens[i] + step + 1);
-            tok[i] = tiny_argmax(logits + (size_t)i * V, V);
-        }
-    }
+    tiny_prefill_with_ref(ctx, r, NS, lens, &rng, V, logits, want, tok);
+    char what[64];
+    snprintf(what, sizeof what, "%s on %s", spec->arch, backend);
+    tiny_batch_vs_ref(ctx, r, NS, tok, STEPS, V, logits, want, strcmp(backend, "ref") ? 1e-4 : 2e-5, what);
+    for (int i = 0; i < NS; i++) ck_assert_int_eq(quanta_model_context_position(ctx[i]), lens[i] + STEPS);
     printf("model batch: %s on %s: %d sequences x %d batched steps match the reference\n", spec->arch, backend, NS, STEPS);
     /* A context of the cached plan goes away: the next batch rebuilds. */
     quanta_model_context_destroy(ctx[1]);

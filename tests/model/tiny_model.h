@@ -438,6 +438,43 @@ static inline quanta_model *tiny_open_load_kv(const tiny_model *tm, const char *
     return tiny_open_load(tm, backend_spec, &p, be);
 }
 
+/* Prefills each of ns contexts with lens[i] (<= 64) random ids of rng and steps its float64
+ * reference r[i] through them; tok[i] = the greedy token after its prompt. logits: V * ns floats,
+ * want: V doubles (scratch). */
+static inline void tiny_prefill_with_ref(quanta_model_context *const *ctx, tiny_ref *r, int ns, const int *lens,
+                                         qt_rng *rng, int V, float *logits, double *want, int32_t *tok) {
+    for (int i = 0; i < ns; i++) {
+        int32_t ids[64];
+        ck_assert_int_le(lens[i], 64);
+        for (int t = 0; t < lens[i]; t++) ids[t] = (int32_t)(qt_next(rng) % (uint64_t)V);
+        ck_assert_msg(quanta_model_eval(ctx[i], ids, (size_t)lens[i], logits, (size_t)V) == QUANTA_OK, "%s",
+                      quanta_last_error());
+        for (int t = 0; t < lens[i]; t++) ref_step(&r[i], ids[t], want);
+        tok[i] = tiny_argmax(logits, V);
+    }
+}
+
+/* steps batched decode steps (quanta_model_eval_batch) of the ns contexts from tok, each row's
+ * logits (poisoned before) within tol of its reference r[i] by max relative error, the greedy
+ * token fed back. Returns the largest error; what names the case in a failure. */
+static inline double tiny_batch_vs_ref(quanta_model_context **ctx, tiny_ref *r, int ns, int32_t *tok, int steps, int V,
+                                       float *logits, double *want, double tol, const char *what) {
+    double worst = 0;
+    for (int step = 0; step < steps; step++) {
+        qt_poison_f32(logits, (size_t)V * (size_t)ns);
+        ck_assert_msg(quanta_model_eval_batch(ctx, tok, (size_t)ns, logits, (size_t)V * (size_t)ns) == QUANTA_OK, "%s",
+                      quanta_last_error());
+        for (int i = 0; i < ns; i++) {
+            ref_step(&r[i], tok[i], want);
+            const double e = tiny_max_rel_err(logits + (size_t)i * V, want, V);
+            ck_assert_msg(e < tol, "%s: batch step %d sequence %d: max rel err %g (bound %g)", what, step, i, e, tol);
+            worst = fmax(worst, e);
+            tok[i] = tiny_argmax(logits + (size_t)i * V, V);
+        }
+    }
+    return worst;
+}
+
 /* One tensor-parallel rank run on its own thread: load the rank's shard of the model on the
  * reference backend, prefill `prompt` tokens of ids, then decode `steps` more one at a time;
  * logits holds (prompt + steps) rows of V (every prefill row, then each decode row). */

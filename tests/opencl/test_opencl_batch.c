@@ -18,8 +18,18 @@
  *     equal at every M: the setting that makes q8 batch-invariant, at decode's cost
  *     (bench/NOTES.md section 1 v3: 1.36x the GEMV's CPU time per token);
  *   - f32 weights: bit for bit equal at every M (the GEMV and the GEMM sum a row in one order).
+ *
+ * ggml Q5_0 weights (a GGUF file's tensors under --quant keep): M <= 8 runs qn_gemv_i8 on AVX-512
+ * VNNI CPUs or under QUANTA_OPENCL_GEMM=int8 (kernels_cl/gemv_i8.cl: x rounded per block of 32
+ * columns to two int8 planes, x ≈ dx·(xh + xl/256) with dx = max|x|/127, so each x is off by at
+ * most dx/256), else the float GEMV; M > 8 the float row GEMM (the int8 GEMM takes q8 only, so
+ * QUANTA_OPENCL_GEMM=int8 does NOT make Q5_0 invariant). Checked, each setting:
+ *   - every M within bound_r = Σ_k |w_k| · dx_b(k) / 256 (+ f32 summation error) of float64;
+ *   - rows of one side of M = 8 bit for bit equal at every M of that side; across the line only
+ *     the bound, and how close it came is printed.
  * The reference decodes W from its documented layout (formats/README.md: int8 codes, then an
- * f32 scale per row), not through the library. Exits 77 (SKIP) without an OpenCL device.
+ * f32 scale per row; ggml's Q5_0 block: f16 d, 32 high bits, 16 bytes of nibbles, w = d·(q - 16)),
+ * not through the library. Exits 77 (SKIP) without an OpenCL device.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -33,7 +43,7 @@ static const int g_ms[] = {1, 2, 3, 5, 8, 9, 12, 15, 16, 24, 33, 64};
 #define NMS ((int)(sizeof g_ms / sizeof g_ms[0]))
 
 typedef struct problem {
-    quanta_dtype wdt; /* q8 or f32 */
+    quanta_dtype wdt; /* q8, f32 or ggml q5_0 */
     int64_t N, K;
     float *x;       /* [MAXM, K] */
     void *wq;       /* W [N, K] in wdt's layout */
@@ -42,11 +52,72 @@ typedef struct problem {
     double *bound;  /* [MAXM, N]: int8 rounding bound of x plus f32 summation error */
 } problem;
 
+/* An IEEE binary16 value (little-endian bytes) as a double, from its bit fields. */
+static double half_bits(const unsigned char *b) {
+    const unsigned h = (unsigned)b[0] | (unsigned)b[1] << 8, e = (h >> 10) & 31, f = h & 1023;
+    const double v = e == 0 ? ldexp((double)f, -24) : ldexp((double)(f | 1024), (int)e - 25);
+    return h & 0x8000 ? -v : v;
+}
+
+/* W[n, k] decoded from wdt's documented layout; *mag_w: what the kernel's f32 sums carry for it
+ * (Q5_0's integer form sums d·q and subtracts 16·d separately: |d|·(q + 16)). */
+static double weight_at(const problem *p, int64_t n, int64_t k, double *mag_w) {
+    const int64_t K = p->K;
+    const unsigned char *w = p->wq;
+    double v;
+    if (p->wdt == QUANTA_Q8) {
+        float sw;
+        memcpy(&sw, w + p->N * K + 4 * n, 4);
+        v = (double)(int8_t)w[n * K + k] * sw;
+    } else if (p->wdt == QUANTA_F32) {
+        float f;
+        memcpy(&f, w + 4 * (n * K + k), 4);
+        v = f;
+    } else { /* Q5_0: 22-byte blocks of 32 weights, rows of K / 32 blocks */
+        const unsigned char *blk = w + 22 * (n * (K / 32) + k / 32);
+        const int j = (int)(k % 32);
+        const uint32_t qh = (uint32_t)blk[2] | (uint32_t)blk[3] << 8 | (uint32_t)blk[4] << 16 | (uint32_t)blk[5] << 24;
+        const int lo = j < 16 ? blk[6 + j] & 15 : blk[6 + j - 16] >> 4, q = lo | (int)((qh >> j) & 1) << 4;
+        const double d = half_bits(blk);
+        *mag_w = fabs(d) * (q + 16);
+        return d * (q - 16);
+    }
+    *mag_w = fabs(v);
+    return v;
+}
+
+/* Q5_0 blocks of w [rows, K] written by hand (the library has no Q5_0 encoder; GGUF files bring
+ * theirs): d = max|w| / 15 as binary16 (truncated; its bits decoded back for the codes), codes
+ * q = round(w / d) + 16 in 0..31. Any valid block serves: the reference decodes the bytes. */
+static void encode_q5_0(const float *w, int64_t nblk, unsigned char *out) {
+    for (int64_t b = 0; b < nblk; b++, w += 32, out += 22) {
+        float amax = 1e-3f;
+        for (int j = 0; j < 32; j++) amax = fmaxf(amax, fabsf(w[j]));
+        const float d = amax / 15.0f;
+        uint32_t fb;
+        memcpy(&fb, &d, 4); /* a normal binary16 for these magnitudes: exponent rebased, mantissa cut */
+        const unsigned h = ((fb >> 16) & 0x8000u) | ((((fb >> 23) & 255u) - 112u) << 10) | ((fb >> 13) & 1023u);
+        out[0] = (unsigned char)h, out[1] = (unsigned char)(h >> 8);
+        const double dd = half_bits(out);
+        uint32_t qh = 0;
+        memset(out + 6, 0, 16);
+        for (int j = 0; j < 32; j++) {
+            const int q = (int)fmin(31.0, fmax(0.0, nearbyint(w[j] / dd) + 16.0));
+            qh |= (uint32_t)(q >> 4) << j;
+            out[6 + (j % 16)] |= (unsigned char)((q & 15) << (j < 16 ? 0 : 4));
+        }
+        for (int i = 0; i < 4; i++) out[2 + i] = (unsigned char)(qh >> (8 * i));
+    }
+}
+
 static void problem_make(problem *p, quanta_dtype wdt, qt_rng *r) {
     p->wdt = wdt;
     p->K = 256 * (1 + (int64_t)(qt_next(r) % 3)) + (qt_next(r) % 2 ? 128 : 0); /* 256 .. 896: B = 256 or 128 */
+    if (wdt == QUANTA_GGML_Q5_0) p->K += 32 * (int64_t)(qt_next(r) % 4);         /* any whole number of blocks */
     p->N = 5 + (int64_t)(qt_next(r) % 60);                                      /* off the 4-row tiles */
-    const int64_t N = p->N, K = p->K, B = K % 256 == 0 ? 256 : 128;
+    const int64_t N = p->N, K = p->K;
+    /* x's blocks: the int8 GEMM's 256 (128) columns for q8, gemv_i8's 32 for Q5_0 */
+    const int64_t B = wdt == QUANTA_GGML_Q5_0 ? 32 : K % 256 == 0 ? 256 : 128;
     float *w = malloc((size_t)(N * K) * sizeof *w);
     p->x = malloc((size_t)(MAXM * K) * sizeof *p->x);
     p->exact = malloc((size_t)(MAXM * N) * sizeof *p->exact);
@@ -60,31 +131,31 @@ static void problem_make(problem *p, quanta_dtype wdt, qt_rng *r) {
     }
     quanta_tensor_desc wd = {wdt, 2, {N, K}, 0, 0};
     ck_assert_int_eq(quanta_tensor_bytes(&wd, &p->wbytes), QUANTA_OK);
-    ck_assert_uint_eq(p->wbytes, wdt == QUANTA_Q8 ? (size_t)(N * K + 4 * N) : (size_t)(N * K * 4));
+    const size_t want = wdt == QUANTA_Q8 ? (size_t)(N * K + 4 * N) : wdt == QUANTA_F32 ? (size_t)(N * K * 4)
+                                                                                        : (size_t)(N * (K / 32) * 22);
+    ck_assert_uint_eq(p->wbytes, want);
     p->wq = malloc(p->wbytes);
     ck_assert(p->wq);
-    ck_assert_msg(quanta_quantize(&wd, w, p->wq, p->wbytes) == QUANTA_OK, "%s", quanta_last_error());
+    if (wdt == QUANTA_GGML_Q5_0) encode_q5_0(w, N * (K / 32), p->wq);
+    else ck_assert_msg(quanta_quantize(&wd, w, p->wq, p->wbytes) == QUANTA_OK, "%s", quanta_last_error());
     free(w);
-    /* f32 weights: decoded as q8 codes 1 with the weight as the scale would be, so one loop
-     * serves both; their kernels never round x, so no int8 term */
-    const int8_t *q = p->wq;
-    const float *wf = p->wq;
     for (int64_t m = 0; m < MAXM; m++) {
         const float *xr = p->x + m * K;
         for (int64_t n = 0; n < N; n++) {
-            float sw = 1.0f;
-            if (wdt == QUANTA_Q8) memcpy(&sw, (const unsigned char *)p->wq + N * K + 4 * n, 4);
             double acc = 0, mag = 0, round = 0;
             for (int64_t b = 0; b < K / B; b++) {
-                double amax = 0, qs = 0;
+                double amax = 0;
                 for (int64_t k = b * B; k < (b + 1) * B; k++) amax = fmax(amax, fabs(xr[k]));
                 for (int64_t k = b * B; k < (b + 1) * B; k++) {
-                    const double wk = wdt == QUANTA_Q8 ? (double)q[n * K + k] * sw : (double)wf[n * K + k];
+                    double mag_w;
+                    const double wk = weight_at(p, n, k, &mag_w);
                     acc += wk * xr[k];
-                    mag += fabs(wk * xr[k]);
-                    qs += wdt == QUANTA_Q8 ? abs(q[n * K + k]) : 0;
+                    mag += mag_w * fabs(xr[k]);
+                    /* x's int8 rounding where a kernel rounds it (f32 weights: none): q8 one plane,
+                     * |x - s_b·xq| <= s_b / 2 (s_b = amax / 127); Q5_0 two planes, <= dx / 256 */
+                    if (wdt == QUANTA_Q8) round += fabs(wk) * (amax / 127.0) / 2.0;
+                    if (wdt == QUANTA_GGML_Q5_0) round += fabs(wk) * (amax / 127.0) / 256.0;
                 }
-                round += (double)fabsf(sw) * qs * (amax / 127.0) / 2.0;
             }
             p->exact[m * N + n] = acc;
             /* f32 summation over K terms, generously: 4 K eps of the magnitude sum */
@@ -203,6 +274,46 @@ START_TEST(test_f32_rows_alone_and_batched) {
 }
 END_TEST
 
+/* Opens "opencl" with env (NAME=VALUE pairs, NULL-terminated) set while it reads them. */
+static quanta_backend *open_with(const char *const *env) {
+    for (const char *const *e = env; *e; e += 2) setenv(e[0], e[1], 1);
+    quanta_backend *be;
+    const quanta_status st = quanta_backend_open("opencl", &be);
+    for (const char *const *e = env; *e; e += 2) unsetenv(e[0]);
+    ck_assert_msg(st == QUANTA_OK, "%s", quanta_last_error());
+    return be;
+}
+
+/* ggml Q5_0 weights: qn_gemv_i8 (two-plane int8 x) below M = 8 where it runs, the float GEMM
+ * above; each setting bit for bit within a side, within the int8 bound across (printed). */
+START_TEST(test_q5_0_rows_alone_and_batched) {
+    static const char *const settings[][5] = {
+        {NULL},                                                           /* the device's defaults */
+        {"QUANTA_OPENCL_GEMM", "int8", NULL},                             /* gemv_i8 (VNNI where present) */
+        {"QUANTA_OPENCL_GEMM", "int8", "QUANTA_OPENCL_VNNI", "0", NULL},  /* gemv_i8's portable dot product */
+        {"QUANTA_OPENCL_GEMM", "rows", NULL},                             /* the float GEMV below 8 */
+    };
+    static const char *const names[] = {"q5_0 default paths", "q5_0 QUANTA_OPENCL_GEMM=int8",
+                                        "q5_0 QUANTA_OPENCL_GEMM=int8 VNNI=0", "q5_0 QUANTA_OPENCL_GEMM=rows"};
+    quanta_backend *probe;
+    ck_assert_int_eq(qt_cl_open(&probe), 0);
+    quanta_backend_close(probe);
+    qt_rng r = qt_rng_make(0xBA7C6);
+    for (int rep = 0; rep < 2; rep++) {
+        problem p;
+        problem_make(&p, QUANTA_GGML_Q5_0, &r);
+        for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+            quanta_backend *be = open_with(settings[i]);
+            const double worst = check_backend(be, &p, 0, names[i]);
+            printf("%s N=%lld K=%lld: rows bit for bit equal within M <= 8 and within M > 8; across, up to %.3g of the "
+                   "int8 bound\n", names[i], (long long)p.N, (long long)p.K, worst);
+            quanta_backend_close(be);
+        }
+        problem_free(&p);
+    }
+}
+END_TEST
+
 int main(void) {
     quanta_backend *probe;
     int rc = qt_cl_open(&probe);
@@ -213,6 +324,7 @@ int main(void) {
     tcase_set_timeout(tc, 600);
     tcase_add_test(tc, test_q8_rows_alone_and_batched);
     tcase_add_test(tc, test_f32_rows_alone_and_batched);
+    tcase_add_test(tc, test_q5_0_rows_alone_and_batched);
     suite_add_tcase(s, tc);
     return qt_run_suite(s);
 }

@@ -42,18 +42,27 @@ def default_model_or_skip():
     return str(assemble())
 
 
+# A greedy pick that a backend's rounding may legitimately flip: the top two log-probabilities
+# within this much (the near-tie margin `quanta bench kv` counts, tools/cmd_bench_kv.c).
+NEAR_TIE = 0.1
+
+
 class Server:
-    def __init__(self, model, backend, extra=(), quant="q8"):
+    def __init__(self, model, backend, extra=(), quant="q8", env=None):
         exe = os.environ["QUANTA_EXE"]
         self.cmd = [exe, "serve", "-m", model, "--backend", backend, "--host", "127.0.0.1", "--port", "0",
                     "--name", "test-model", "--quant", quant] + list(extra)
+        self.quant = quant
+        self.env = dict(env or {})
         self.proc = None
         self.port = None
         self.lines = []
+        self.backend = self.device = None
 
     def __enter__(self):
-        print("starting:", " ".join(self.cmd), flush=True)
-        self.proc = subprocess.Popen(self.cmd, stdout=subprocess.PIPE, stderr=None, text=True)
+        print("starting:", " ".join(f"{k}={v}" for k, v in self.env.items()), " ".join(self.cmd), flush=True)
+        self.proc = subprocess.Popen(self.cmd, stdout=subprocess.PIPE, stderr=None, text=True,
+                                     env={**os.environ, **self.env} if self.env else None)
         line = self.proc.stdout.readline()
         print(line.rstrip(), flush=True)
         if "listening on http://" not in line:
@@ -61,6 +70,9 @@ class Server:
             self.proc.wait()
             raise RuntimeError(f"server did not start: {line!r}")
         self.port = int(line.rsplit(":", 1)[1])
+        # "quanta serve: NAME on BACKEND (DEVICE), listening on http://HOST:PORT"
+        where = line.split(" on ", 1)[1].rsplit(", listening on ", 1)[0]
+        self.backend, self.device = where.split(" (", 1)[0], where.split(" (", 1)[1][:-1]
         self.reader = threading.Thread(target=self._drain_stdout, daemon=True)
         self.reader.start()
         deadline = time.time() + 60
@@ -131,6 +143,40 @@ class Server:
                     return int(line.split()[1])
         return 0
 
+    def batch_invariant(self):
+        """Whether this server's backend promises that a greedy request computes the same bits alone
+        as inside a batch (tests/opencl/test_opencl_batch.c, tests/model/test_model_batch_same.c):
+        the reference always; OpenCL on its CPU-class kernels with f32 weights (--quant keep of an f32
+        file), or q8 under QUANTA_OPENCL_GEMM=int8 (its default q8 path rounds x to int8 above 8 rows
+        only). Not promised: CUDA and the OpenCL GPU-class kernels (reductions shaped by the row
+        count), where outputs may part only at a near tie (agree_or_near_tie)."""
+        if self.backend == "ref":
+            return True
+        if self.backend != "opencl" or not opencl_cpu_class(self.device):
+            return False
+        return self.quant == "keep" or (self.quant == "q8" and self.env.get("QUANTA_OPENCL_GEMM") == "int8")
+
+    def agree_or_near_tie(self, prompt, alone, other, what, promised=None):
+        """Asserts that two greedy token lists of one prompt (ids or texts) are equal, or, where equality
+        is not promised (promised None: the backend's batch invariance), that they part first at a near
+        tie of the alone run: its top two log-probabilities there (a /v1/completions rerun alone, which
+        repeats it) within NEAR_TIE."""
+        if alone == other:
+            return
+        if promised is None:
+            promised = self.batch_invariant()
+        assert not promised, f"{what}: {alone} != {other} on {self.backend} ({self.device})"
+        i = next((k for k, (x, y) in enumerate(zip(alone, other)) if x != y), min(len(alone), len(other)))
+        code, _, body = self.post("/v1/completions", {"prompt": prompt, "max_tokens": i + 1, "temperature": 0,
+                                                      "logprobs": 2})
+        assert code == 200, body
+        lp = body["choices"][0]["logprobs"]
+        assert len(lp["top_logprobs"]) > i, (what, i, lp)
+        top = sorted(lp["top_logprobs"][i].values(), reverse=True)
+        margin = top[0] - top[1] if len(top) > 1 else 0.0  # two ids with one text: one key
+        print(f"{what}: parted at token {i}, where alone's top two are {margin:.4f} apart")
+        assert margin <= NEAR_TIE, f"{what}: parted at token {i}, not a near tie ({margin:.4f}): {alone} != {other}"
+
     def sanitized(self):
         """Whether the server runs under AddressSanitizer (its quarantine holds freed memory, so
         resident memory says nothing about leaks there; LeakSanitizer checks at exit instead)."""
@@ -189,6 +235,18 @@ class Server:
             self.proc.kill()
             self.proc.wait()
         return False
+
+
+def opencl_cpu_class(device):
+    """Whether `quanta info` reports the named OpenCL device as the CPU class, whose kernels
+    (one-row-per-work-item GEMV, row GEMM) sum each row in an order that does not depend on M."""
+    out = subprocess.run([os.environ["QUANTA_EXE"], "info"], capture_output=True, text=True, timeout=300).stdout
+    for block in out.split("\ndevice ")[1:]:
+        head, _, rest = block.partition("\n")
+        if head.split("  ", 1)[-1].strip() == device and " opencl:" in " " + head:
+            details = next((l for l in rest.splitlines() if l.strip().startswith("details:")), "")
+            return "; CPU;" in details and " dense 1x" in details
+    return False
 
 
 def sse_events(data):

@@ -1,6 +1,8 @@
 """test_batch.py — continuous batching must not change results: 32 greedy requests (random prompts of
 different lengths) give token for token the same output when they run alone, one after another, as
-when all 32 run at once in one batch; and again when the KV pool is so small that requests wait for
+when all 32 run at once in one batch (where the backend promises it, harness.Server.batch_invariant:
+ref, and OpenCL's CPU kernels on the tiny model's f32 weights; elsewhere they may part only at a near
+tie); and again when the KV pool is so small that requests wait for
 blocks and running ones are preempted (freed and recomputed later)."""
 import concurrent.futures as cf
 
@@ -31,9 +33,12 @@ def main():
         rows = s.metric("quanta_scheduler_decode_rows_total") - rows0
         print(f"all at once: {steps:.0f} steps, mean decode rows per step {rows / steps:.2f}")
         assert rows / steps > 4, "the 32 requests did not decode together"
-        for i, (x, y) in enumerate(zip(alone, together)):
-            assert x == y, f"request {i}: alone {x} != batched {y}"
         assert s.metric("quanta_time_to_first_token_seconds_count") == 64
+        print(f"batch invariance promised on {s.backend} ({s.device}): {s.batch_invariant()}")
+        for i, (x, y) in enumerate(zip(alone, together)):
+            s.agree_or_near_tie(prompts[i], x[0], y[0], f"request {i} alone vs batched")
+            if x[0] == y[0]:
+                assert x == y, f"request {i}: alone {x} != batched {y}"
     # 40 blocks of 16 positions for 32 requests of up to 80 positions: admission waits and
     # decode steps preempt the youngest.
     with Server(a.model, a.backend, ["--ctx", "256", "--max-batch", "32", "--kv-blocks", "40"], quant=QUANT) as s:
@@ -43,13 +48,15 @@ def main():
         print(f"preemptions: {pre:.0f}")
         assert pre > 0, "the small pool never preempted"
         assert s.metric("quanta_kv_blocks_used") == 0
-        for i, (x, y) in enumerate(zip(alone, paged)):
-            if a.backend == "ref":
-                assert x == y, f"request {i}: alone {x} != with preemption {y}"
-            else:  # recomputation runs the prefill kernels instead of decode ones: near ties may flip
-                assert x[2] in ("stop", "length") and len(y[0]) >= 1
         same = sum(x == y for x, y in zip(alone, paged))
         print(f"{same}/32 identical with preemption")
+        # recomputation runs the prefill kernels instead of decode ones: promised equal on ref only,
+        # elsewhere a request may part from its alone run at a near tie only
+        for i, (x, y) in enumerate(zip(alone, paged)):
+            s.agree_or_near_tie(prompts[i], x[0], y[0], f"request {i} alone vs preempted",
+                                promised=s.backend == "ref")
+            if x[0] == y[0]:
+                assert x == y, f"request {i}: alone {x} != with preemption {y}"
     print("OK")
 
 

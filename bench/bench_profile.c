@@ -1,0 +1,42 @@
+/* bench_profile.c — the executor's per-op timing table (engine/plan.h, QUANTA_PLAN_PROFILE=1)
+ * printed for a benchmark: which ops a step's time goes to, largest first. */
+#include <stdlib.h>
+
+#include "bench.h"
+#include "plan.h"
+
+typedef struct prof_row {
+    int row;
+    double seconds;
+} prof_row;
+
+static int by_time(const void *a, const void *b) {
+    const double x = ((const prof_row *)a)->seconds, y = ((const prof_row *)b)->seconds;
+    return (x < y) - (x > y);
+}
+
+int qb_profile_on(void) { return qn_plan_profile_on(); }
+
+void qb_profile_reset(void) { qn_plan_profile_take(NULL, 1); }
+
+void qb_profile_print(FILE *f, const char *what, int steps) {
+    qn_plan_profile p;
+    qn_plan_profile_take(&p, 1);
+    prof_row rows[QN_PLAN_PROFILE_ROWS];
+    int n = 0;
+    double total = 0;
+    for (int i = 0; i < QN_PLAN_PROFILE_ROWS; i++)
+        if (p.count[i]) rows[n++] = (prof_row){i, p.seconds[i]}, total += p.seconds[i];
+    qsort(rows, (size_t)n, sizeof *rows, by_time);
+    if (steps < 1) steps = 1;
+    fprintf(f, "\nper-op profile of %s (%lld executes, %.3f ms each; ops synchronized one by one: %.3f ms each)\n",
+            what, p.executes, p.executes ? 1e3 * p.execute_seconds / (double)p.executes : 0.0, 1e3 * total / steps);
+    fprintf(f, "| op | runs per step | ms per step | share |\n|---|---|---|---|\n");
+    for (int i = 0; i < n; i++) {
+        int fb = 0;
+        const char *name = qn_plan_profile_row_name(rows[i].row, &fb);
+        fprintf(f, "| %s%s | %.1f | %.3f | %.1f%% |\n", name ? name : "?", fb ? " (ref fallback)" : "",
+                (double)p.count[rows[i].row] / steps, 1e3 * rows[i].seconds / steps,
+                total > 0 ? 100.0 * rows[i].seconds / total : 0.0);
+    }
+}
