@@ -160,6 +160,11 @@ int qn_cuda_ggml_gemv_f32(int w_dtype, const void *w, const void *w_up, int act,
 #define QN_CUDA_GGML_GEMV_QX_MAX_K 2048
 int qn_cuda_ggml_gemv_qx(int w_dtype, const void *w, int64_t N, int64_t K, int x_dtype, const void *x, int y_dtype,
                          void *y, void *stream);
+/* matmul_multi: y[i][M,N[i]] = x . W[i]^T for nw (2 or 3) weights of one format and K, in one launch: with
+ * xq_buf as qn_cuda_ggml_gemv, without it the f32 form (qx 0) or, for M = 1 and K <= QN_CUDA_GGML_GEMV_QX_MAX_K,
+ * x quantized in the kernel (qx 1). */
+int qn_cuda_ggml_gemv_multi(int w_dtype, int nw, const void *const *w, const int64_t *N, int64_t K, const void *xq_buf,
+                            int x_dtype, const void *x, int64_t M, int y_dtype, void *const *y, int qx, void *stream);
 /* Scratch bytes of qn_cuda_ggml_to_tiled for W[N,K]. */
 size_t qn_cuda_ggml_tiled_bytes(int64_t N, int64_t K);
 /* W dequantized into buf in the tiled f16 layout; *out describes it for qn_cuda_matmul_q. */
@@ -225,6 +230,16 @@ int qn_cuda_permute(const void *x, void *out, const int64_t xdims[4], const int 
  * start sets *err_flag to 2. */
 int qn_cuda_write_rows(int dst_dtype, void *dst, int src_dtype, const void *src, const int32_t *start, int64_t ns,
                        int64_t BH, int64_t T, int64_t Nmax, int64_t D, int *err_flag, void *stream);
+/* One of the two writes of qn_cuda_write_rows_pair: dst[BH,Nmax,D] (dst_dtype) rows from src[BH,T,D]. */
+typedef struct qn_cuda_write_desc {
+    int dst_dtype, src_dtype;
+    void *dst;
+    const void *src;
+    int64_t BH, Nmax, D;
+} qn_cuda_write_desc;
+/* Both writes at the same start (ns, T as qn_cuda_write_rows) in one launch (write_rows_pair). */
+int qn_cuda_write_rows_pair(const qn_cuda_write_desc *w0, const qn_cuda_write_desc *w1, const int32_t *start,
+                            int64_t ns, int64_t T, int *err_flag, void *stream);
 
 /* ---------------------------------------------------------------- utility */
 

@@ -52,7 +52,27 @@ struct qn_gemv_args {
     int act, yd;
     void *y;
     int pre; /* the first weight loads before the wait for the predecessor (gemv_prefetch) */
+    /* matmul_multi: rows n0 .. n0 + n1 - 1 of the N are wm1's (results in ym1), the rest wm2's (ym2); the
+     * first n0 are w's (y). wm1 NULL: one weight. */
+    const uint8_t *wm1, *wm2;
+    void *ym1, *ym2;
+    int64_t n0, n1;
 };
+
+/* Weight row n (of the launch's N; glu: of w_up where up). */
+__device__ __forceinline__ const uint8_t *qn_gemv_wrow(const qn_gemv_args &a, int64_t n, bool up) {
+    if (!a.wm1) return (up ? a.w2 : a.w) + (size_t)n * a.rb;
+    if (n < a.n0) return a.w + (size_t)n * a.rb;
+    if (n < a.n0 + a.n1) return a.wm1 + (size_t)(n - a.n0) * a.rb;
+    return a.wm2 + (size_t)(n - a.n0 - a.n1) * a.rb;
+}
+
+/* Stores result v of output row n, x row m (matmul_multi: into its weight's result). */
+__device__ __forceinline__ void qn_gemv_store(const qn_gemv_args &a, int m, int64_t n, float v) {
+    if (!a.wm1 || n < a.n0) qn_st(a.yd, a.y, m * (a.wm1 ? a.n0 : a.N) + n, v);
+    else if (n < a.n0 + a.n1) qn_st(a.yd, a.ym1, m * a.n1 + (n - a.n0), v);
+    else qn_st(a.yd, a.ym2, m * (a.N - a.n0 - a.n1) + (n - a.n0 - a.n1), v);
+}
 
 /* Chunks a lane decodes per round in the int8 path. All their loads are issued before the first
  * dot product, so a lane keeps U chunks in flight (72 bytes of q4_0, 136 of q8_0) rather than one:
@@ -143,7 +163,7 @@ __global__ void __launch_bounds__(128) qn_k_ggml_gemv(qn_gemv_args a) {
     const int64_t n = (int64_t)blockIdx.x * OUT + (GLU ? slot % OUT : slot);
     if constexpr (QX) { /* M = 1, K <= QK: the row's first bytes toward L2, then x's codes made here (qn_k_ggml_quantize_x's) */
         const size_t off = (size_t)(threadIdx.x % L) * 128;
-        if (a.pre && n < a.N && off < a.rb) asm volatile("prefetch.global.L2 [%0];" ::"l"(a.w + (size_t)n * a.rb + off));
+        if (a.pre && n < a.N && off < a.rb) asm volatile("prefetch.global.L2 [%0];" ::"l"(qn_gemv_wrow(a, n, false) + off));
         qn_pdl_wait();
         constexpr int PER = QK / 32 / 4;
         const int nch = (int)(a.K / 32);
@@ -161,7 +181,7 @@ __global__ void __launch_bounds__(128) qn_k_ggml_gemv(qn_gemv_args a) {
     }
     const qn_xsh xs = {(const int8_t *)sxq, sdx, ssx};
     if (n < a.N) {
-        const uint8_t *row = (GLU && slot >= OUT ? a.w2 : a.w) + (size_t)n * a.rb;
+        const uint8_t *row = qn_gemv_wrow(a, n, GLU && slot >= OUT);
         float acc[MC];
 #pragma unroll
         for (int m = 0; m < MC; m++) acc[m] = 0.0f;
@@ -190,7 +210,7 @@ __global__ void __launch_bounds__(128) qn_k_ggml_gemv(qn_gemv_args a) {
             for (int k = 0; k < W; k++) u += part[(r + OUT) * W + k][m];
             v = qn_act(a.act, v, 0.0f) * u;
         }
-        qn_st(a.yd, a.y, m * a.N + nr, v);
+        qn_gemv_store(a, m, nr, v);
     }
 }
 
@@ -292,6 +312,32 @@ extern "C" int qn_cuda_ggml_gemv(int w_dtype, const void *w, const void *w_up, i
                                  const void *xq_buf, int64_t M, int y_dtype, void *y, void *stream) {
     if (!xq_buf) return (int)cudaErrorInvalidValue;
     return ggml_gemv(w_dtype, w, w_up, act, N, K, xq_buf, 0, NULL, M, y_dtype, y, false, stream);
+}
+
+/* matmul_multi: nw (2 or 3) weights of one format and K, rows N[i], results y[i], in one launch: as
+ * qn_cuda_ggml_gemv (xq_buf), its f32 form (xq_buf NULL, qx 0) or x quantized in the kernel (qx). */
+extern "C" int qn_cuda_ggml_gemv_multi(int w_dtype, int nw, const void *const *w, const int64_t *N, int64_t K,
+                                       const void *xq_buf, int x_dtype, const void *x, int64_t M, int y_dtype,
+                                       void *const *y, int qx, void *stream) {
+    if (nw < 2 || nw > 3 || M <= 0) return nw < 2 || nw > 3 ? (int)cudaErrorInvalidValue : 0;
+    if (M > QN_GGML_MAX_M || K % qn_ggml_block_elems(w_dtype)) return (int)cudaErrorInvalidValue;
+    if (qx && (M != 1 || K > QN_CUDA_GGML_GEMV_QX_MAX_K || K % 32)) return (int)cudaErrorInvalidValue;
+    qn_gemv_args a;
+    memset(&a, 0, sizeof a);
+    if (xq_buf) {
+        qn_cuda_ggml_xq_split((void *)xq_buf, M, K, (int8_t **)&a.xq, (float **)&a.dx, (int **)&a.sx);
+        qn_cuda_ggml_xq_lo((void *)xq_buf, M, K, (int8_t **)&a.xl, (int **)&a.sl);
+    }
+    a.w = (const uint8_t *)w[0], a.wm1 = (const uint8_t *)w[1], a.wm2 = nw > 2 ? (const uint8_t *)w[2] : NULL;
+    a.y = y[0], a.ym1 = y[1], a.ym2 = nw > 2 ? y[2] : NULL;
+    a.n0 = N[0], a.n1 = N[1];
+    a.rb = (size_t)(K / qn_ggml_block_elems(w_dtype)) * (size_t)qn_ggml_block_bytes(w_dtype);
+    a.N = N[0] + N[1] + (nw > 2 ? N[2] : 0), a.K = K, a.M = M, a.xd = x_dtype, a.x = x, a.yd = y_dtype;
+    a.pre = gemv_prefetch();
+    if (a.N <= 0) return 0;
+    const bool f32x = xq_buf == NULL && !qx;
+    cudaStream_t s = (cudaStream_t)stream;
+    QN_GGML_DISPATCH(w_dtype, return gemv_launch<DT>(a, f32x, qx != 0, s))
 }
 
 extern "C" int qn_cuda_ggml_gemv_qx(int w_dtype, const void *w, int64_t N, int64_t K, int x_dtype, const void *x,

@@ -8,6 +8,8 @@
 #   QUANTA_CUDA_GEMV_PREFETCH  the GEMV's first weight loads issued before it waits for the kernel before it
 #   QUANTA_CUDA_GEMV_QX        a batch-1 GEMV of a small weight (K <= 2048, N <= 4096: Gemma's wo and down) whose x
 #                              has no codes quantizes x itself in each block: no quantize launch (2 fewer per layer)
+#   QUANTA_CUDA_MULTI          the plan's matmul_multi (q/k/v in one GEMV launch) and write_rows_pair (k and v
+#                              cache appends in one launch) claimed on CUDA (ocl6's fusions; 3 fewer per layer)
 #   QUANTA_CUDA_GEMV_LPR=32    one warp per weight row (the kernel before); default 64/128 threads per row when a row
 #                              has >= 128/256 chunks of 32 (7B: K = 4096 / 14336), batch-1 only
 # Steps: 1. conformance of the changed ops (also with LPR forced to 64 and 128, and 7B-shaped M = 1 cases);
@@ -24,7 +26,7 @@ Q=/tmp/qbuild/tools/quanta
 F=/tmp/e2e/files
 T0=$(date +%s)
 LIMIT=${LIMIT:-88}
-OFF="QUANTA_CUDA_NORM_ROPE=0 QUANTA_CUDA_GLU_INT8=0 QUANTA_CUDA_GEMV_PREFETCH=0 QUANTA_CUDA_GEMV_LPR=32 QUANTA_CUDA_GEMV_QX=0"
+OFF="QUANTA_CUDA_NORM_ROPE=0 QUANTA_CUDA_GLU_INT8=0 QUANTA_CUDA_GEMV_PREFETCH=0 QUANTA_CUDA_GEMV_LPR=32 QUANTA_CUDA_GEMV_QX=0 QUANTA_CUDA_MULTI=0"
 el() { echo $(($(date +%s) - T0)); }
 say() { echo "[$(el)s] $*" | tee -a $D/summary.txt; }
 pack() { tar czf $OUT/cuda6.tgz.part -C $OUT cuda6 2>/dev/null && mv $OUT/cuda6.tgz.part $OUT/cuda6.tgz; }
@@ -32,13 +34,25 @@ pack() { tar czf $OUT/cuda6.tgz.part -C $OUT cuda6 2>/dev/null && mv $OUT/cuda6.
 say "gpu: $(nvidia-smi --query-gpu=name,clocks.sm,clocks.mem --format=csv,noheader 2>&1)"
 
 # 1. conformance
-timeout 30 $Q conform --backend cuda --filter rms_norm_rope,rope,matmul_glu,matmul,rms_norm --failures \
-  > $D/conform.log 2>&1
-say "conform rms_norm_rope/rope/matmul_glu/matmul/rms_norm rc=$?: $(grep -E '^total' $D/conform.log)"
+# matmul only at the GEMV's M (the full matmul sweep's batched cases are mmq6's and slow on the reference)
+CG=""
+for w in q4_0 q4_1 q5_0 q5_1 q8_0 q4_k q5_k q6_k; do
+  case $w in q*_k) k=768;; *) k=640;; esac # k-quants: multiples of 256
+  for x in f32 bf16; do
+    CG="$CG --case matmul:m=1,n=512,k=1024,w=$w,x=$x --case matmul:m=1,n=67,k=$k,w=$w,x=$x --case matmul:m=3,n=67,k=$k,w=$w,x=$x"
+  done
+done
+timeout 35 $Q conform --backend cuda --filter rms_norm_rope,matmul_multi,write_rows_pair,write_rows,matmul_glu,rms_norm \
+  --failures > $D/conform.log 2>&1
+say "conform rms_norm_rope/matmul_multi/write_rows(_pair)/matmul_glu/rms_norm rc=$?: $(grep -E '^total' $D/conform.log)"
 grep -E '^FAIL' $D/conform.log | head -8 | tee -a $D/summary.txt
+timeout 15 $Q conform --backend cuda --failures $CG > $D/conform_gemv.log 2>&1
+say "conform matmul at the GEMV's M (x quantized in the kernel at K <= 2048) rc=$?: $(grep -E '^total' $D/conform_gemv.log)"
+grep -E '^FAIL' $D/conform_gemv.log | head -8 | tee -a $D/summary.txt
 C7=""
 for w in q4_0 q8_0 q4_k q5_0 q6_k; do
   for k in 4096 8192; do C7="$C7 --case matmul:m=1,n=96,k=$k,w=$w,x=f32 --case matmul_glu:m=1,n=64,k=$k,w=$w,x=f32,act=0"; done
+  C7="$C7 --case matmul_multi:m=1,n=64,n1=16,n2=16,k=4096,w=$w,x=f32"
 done
 for l in 64 128; do
   QUANTA_CUDA_GEMV_QX=0 QUANTA_CUDA_GEMV_LPR=$l timeout 15 $Q conform --backend cuda --failures $C7 \
@@ -86,10 +100,10 @@ M4=$F/mistral7b-q4_0.gguf M8=$F/mistral7b-q8_0.gguf
 [ -f $M4 ] && { tg 7b_q4_0_default X=1 -m $M4; tg 7b_q4_0_off "$OFF" -m $M4; }
 [ -f $M8 ] && { tg 7b_q8_0_default X=1 -m $M8; tg 7b_q8_0_off "$OFF" -m $M8; }
 pack
-[ -f $G ] && { tg gemma_norm_rope_off QUANTA_CUDA_NORM_ROPE=0 -m $G; tg gemma_qx_off QUANTA_CUDA_GEMV_QX=0 -m $G;
+[ -f $G ] && { tg gemma_multi_off QUANTA_CUDA_MULTI=0 -m $G; tg gemma_norm_rope_off QUANTA_CUDA_NORM_ROPE=0 -m $G; tg gemma_qx_off QUANTA_CUDA_GEMV_QX=0 -m $G;
   tg gemma_prefetch_off QUANTA_CUDA_GEMV_PREFETCH=0 -m $G; tg gemma_glu_f32 QUANTA_CUDA_GLU_INT8=0 -m $G;
   tg gemma_default2 X=1 -m $G; }
-[ -f $M4 ] && { tg 7b_q4_0_lpr32 QUANTA_CUDA_GEMV_LPR=32 -m $M4; tg 7b_q4_0_glu_f32 QUANTA_CUDA_GLU_INT8=0 -m $M4;
+[ -f $M4 ] && { tg 7b_q4_0_multi_off QUANTA_CUDA_MULTI=0 -m $M4; tg 7b_q4_0_lpr32 QUANTA_CUDA_GEMV_LPR=32 -m $M4; tg 7b_q4_0_glu_f32 QUANTA_CUDA_GLU_INT8=0 -m $M4;
   tg 7b_q4_0_prefetch_off QUANTA_CUDA_GEMV_PREFETCH=0 -m $M4; }
 [ -f $M8 ] && tg 7b_q8_0_lpr32 QUANTA_CUDA_GEMV_LPR=32 -m $M8
 pack
