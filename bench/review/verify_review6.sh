@@ -3,7 +3,8 @@
 # bench/e2e/run_h200.sh has built Quanta (/tmp/qbuild, CUDA, tests on). At most ~90 s, every step
 # with its own timeout. Questions:
 #   1. how far CUDA's batched decode is from the same sequence decoded alone (tiny random LLaMA, 12
-#      sequences in one step, f32 and q8 weights; printed, not promised: server/README.md says so)
+#      sequences in one step through contexts and through a paged pool, f32 and q8 weights; printed,
+#      not promised: server/README.md says so)
 #      (tests/model/test_model_batch_same.c, built here: run_h200.sh builds only the CUDA tests);
 #   2. CUDA write_rows refusing a scatter row past the buffer (tests/cuda/test_cuda_ops.c, the new
 #      third case of permute_convert_write_rows; written without a GPU);
