@@ -14,7 +14,7 @@
 #      stay identical. Needs `quanta serve` in the build (libmicrohttpd, jansson).
 # Everything goes to $OUT/review6/ (summary.txt: the numbers to decide with are at its end).
 set -u
-cd "$(dirname "$0")/../.." # the repository root
+cd "$(dirname "$0")/../.." || exit 1 # the repository root
 OUT=${OUT:-/tmp/e2e-out}
 D=$OUT/review6
 mkdir -p $D
@@ -41,7 +41,7 @@ if [ -x $B/tests/cuda/test_cuda_ops ]; then
   grep -E "Checks|:F:|:E:" $D/cuda_ops.log | tee -a $D/summary.txt
 else say "no $B/tests/cuda/test_cuda_ops"; fi
 
-if [ -x $B/tests/tools/make_tiny_gguf ] && $Q serve --help > /dev/null 2>&1 && [ $(left) -gt 20 ]; then
+if [ -x $B/tests/tools/make_tiny_gguf ] && $Q serve --help > /dev/null 2>&1 && [ "$(left)" -gt 20 ]; then
   QUANTA_TEST_SEED=1 $B/tests/tools/make_tiny_gguf $D/tiny-gemma3.gguf server-gemma3 > /dev/null 2>&1
   QUANTA_EXE=$Q PYTHONDONTWRITEBYTECODE=1 QUANTA_TEST_SEED=7 timeout $(($(left) - 3)) \
     python3 tests/server/test_batch.py --backend ${QUANTA_VERIFY_BACKEND:-cuda} --model $D/tiny-gemma3.gguf > $D/server_batch.log 2>&1
