@@ -8,7 +8,8 @@
 #      7B shapes, the tile picked by grid size (later, step 4: each tile forced);
 #   2. kernel rows (bench/cuda/ggml_mmq_bench.cu): frag against mmq5 on the 7B shapes at M = 512/64/16, µs,
 #      TFLOP/s and the largest difference of their outputs (0 expected: same f16 values, same mma order);
-#   3. pp512 (-n 0) on the three files, mmq5 then frag, side by side;
+#   3. pp512 (-n 0) on the three files, mmq5 then frag, side by side; Gemma's head dim 256 on the tensor-core
+#      prefill attention (QUANTA_CUDA_ATTN_PREFILL_256=1): its conformance cases and pp512;
 #   4. conformance with each tile forced; the per-op profile of the 7B Q4_0 pp512 on frag; 5. ncu, a few metrics of both kernels on the q4_0 4096x4096 row.
 # Everything goes to $OUT/mmq6/ (summary.txt: the numbers to decide with).
 set -u
@@ -57,11 +58,11 @@ if [ $(left) -gt 30 ] && [ -f $B/ggml_mmq_frag.cu.o ]; then
 fi
 
 # 3. prefill side by side
-pp() { # label kernel file
-  local label=$1 k=$2 f=$3
+pp() { # label kernel file [VAR=value...]
+  local label=$1 k=$2 f=$3; shift 3
   [ -f $F/$f.gguf ] || return 0
   [ $(left) -gt 8 ] || { say "pp $label skipped (time)"; return 0; }
-  QUANTA_CUDA_GGML_MMQ=$k timeout 20 $Q bench model -m $F/$f.gguf -p 512 -n 0 -r 3 --backend cuda --json \
+  env "$@" QUANTA_CUDA_GGML_MMQ=$k timeout 20 $Q bench model -m $F/$f.gguf -p 512 -n 0 -r 3 --backend cuda --json \
     > $D/pp_$label.json 2> $D/pp_$label.err
   say "pp512 $label rc=$?: $(grep -o '"pp_tps": [0-9.]*, "pp_tps_sd": [0-9.]*' $D/pp_$label.json)"
 }
@@ -69,6 +70,16 @@ for f in mistral7b-q4_0 mistral7b-q8_0 gemma3-270m-q4_k_m; do
   pp ${f}_mmq5 5 $f
   pp ${f}_frag 6 $f
 done
+
+# 3b. Gemma's head dim 256 on the tensor-core prefill attention (QUANTA_CUDA_ATTN_PREFILL_256=1, else the
+# generic kernel): its attention cases, then pp512
+A256=($($Q conform --backend ref --filter attention --list 2>/dev/null | grep 'd=256' | sed 's/^/--case /'))
+if [ $(left) -gt 12 ] && [ ${#A256[@]} -gt 0 ]; then
+  QUANTA_CUDA_ATTN_PREFILL_256=1 timeout 15 $Q conform --backend cuda "${A256[@]}" > $D/conform_attn256.log 2>&1
+  say "conform attention d=256, tensor-core prefill on, rc=$?: $(grep -E '^total' $D/conform_attn256.log)"
+  grep -E '^FAIL' $D/conform_attn256.log | head -6 | tee -a $D/summary.txt
+fi
+pp gemma3-270m-q4_k_m_frag_attn256 6 gemma3-270m-q4_k_m QUANTA_CUDA_ATTN_PREFILL_256=1
 
 # 4. each tile forced
 for tile in 128x128 128x64 64x32; do conform $tile "${CASES[@]}"; done
