@@ -100,6 +100,13 @@ M4=$F/mistral7b-q4_0.gguf M8=$F/mistral7b-q8_0.gguf
 [ -f $M4 ] && { tg 7b_q4_0_default X=1 -m $M4; tg 7b_q4_0_off "$OFF" -m $M4; }
 [ -f $M8 ] && { tg 7b_q8_0_default X=1 -m $M8; tg 7b_q8_0_off "$OFF" -m $M8; }
 pack
+prof() { # label, env, model: per-op table of 16 decode steps (QUANTA_PLAN_PROFILE=1: ops synchronized one by one)
+  if [ $(el) -gt $((LIMIT - 8)) ]; then say "profile $1 skipped (time)"; return; fi
+  env $2 QUANTA_PLAN_PROFILE=1 timeout 15 $Q bench model -p 0 -n 16 -r 1 --backend cuda -m $3 > $D/prof_$1.txt 2>&1
+  say "profile $1 rc=$?: $(grep -o 'per-op profile.*' $D/prof_$1.txt)"
+  grep -E '^\| [a-z_]' $D/prof_$1.txt | head -14 | tee -a $D/summary.txt
+}
+[ -f $G ] && { prof gemma_default X=1 $G; prof gemma_off "$OFF" $G; }
 [ -f $G ] && { tg gemma_multi_off QUANTA_CUDA_MULTI=0 -m $G; tg gemma_norm_rope_off QUANTA_CUDA_NORM_ROPE=0 -m $G; tg gemma_qx_off QUANTA_CUDA_GEMV_QX=0 -m $G;
   tg gemma_prefetch_off QUANTA_CUDA_GEMV_PREFETCH=0 -m $G; tg gemma_glu_f32 QUANTA_CUDA_GLU_INT8=0 -m $G;
   tg gemma_default2 X=1 -m $G; }
