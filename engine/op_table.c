@@ -203,6 +203,13 @@ static quanta_status infer_rms_norm_add(quanta_tensor *const *src, qn_op_params 
     return infer_norm_pair(src, p, out, "rms_norm_add", "x", "r");
 }
 
+/* rms_norm_add's s = r + rms_norm(x, weight) (the result), then rms_norm(s, weight2) (the extra
+ * result) with the same eps and weight_plus_one. Made by plans only (fuse_rms_norm_add_norm). */
+static quanta_status infer_rms_norm_add_norm(quanta_tensor *const *src, qn_op_params *p, quanta_tensor_desc *out) {
+    TRY(infer_norm_pair(src, p, out, "rms_norm_add_norm", "x", "r"));
+    return check_norm("rms_norm_add_norm", src[0], src[3], p->eps);
+}
+
 /* act(gate) * up: up of gate's dtype and shape, act a quanta_glu_act. */
 static quanta_status infer_glu(quanta_tensor *const *src, qn_op_params *p, quanta_tensor_desc *out) {
     const quanta_tensor *gate = src[0], *up = src[1];
@@ -479,6 +486,8 @@ static const qn_op_def op_table[QN_OP_COUNT] = {
                           1},
     [QN_OP_MATMUL_MULTI] = {"matmul_multi", 4, SRC("x", "w0", "w1", "w2"), 1u << 3, false, infer_matmul_multi,
                             qn_ref_matmul_multi, 1},
+    [QN_OP_RMS_NORM_ADD_NORM] = {"rms_norm_add_norm", 4, SRC("x", "r", "weight", "weight2"), 1u << 2 | 1u << 3, false,
+                                 infer_rms_norm_add_norm, qn_ref_rms_norm_add_norm, 0},
     [QN_OP_WRITE_ROWS_PAIR] = {"write_rows_pair", 5, SRC("dst0", "src0", "start", "dst1", "src1"), 0, true,
                                infer_write_rows_pair, qn_ref_write_rows_pair, 0},
 };

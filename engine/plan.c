@@ -461,6 +461,40 @@ static void fuse_write_rows_pair(quanta_plan *p) {
     }
 }
 
+/* rms_norm(s) where s is an rms_norm_add's result (Gemma: the post-attention norm and residual,
+ * then the MLP's input norm; the post-MLP norm and residual, then the next layer's input norm)
+ * becomes part of that node, rms_norm_add_norm, with the norm as its extra result, where the
+ * backend has its kernel and both norms share eps and weight_plus_one: one launch instead of
+ * two, s read back from cache. The norm moves up to the rms_norm_add's place, so its weight
+ * must be a leaf and no in-place write may lie between. */
+static void fuse_rms_norm_add_norm(quanta_plan *p) {
+    for (int pos = 0; pos < p->norder; pos++) {
+        const qn_graph_node *n = &p->nodes[p->order[pos]];
+        if (n->op != QN_OP_RMS_NORM || n->src[0]->kind != QN_KIND_NODE) continue;
+        const int apos = produced_at(p, n->src[0]);
+        if (apos < 0) continue;
+        qn_graph_node *a = &p->nodes[p->order[apos]];
+        if (a->op != QN_OP_RMS_NORM_ADD || a->dst != n->src[0] || a->params.eps != n->params.eps ||
+            a->params.weight_plus_one != n->params.weight_plus_one || (n->src[1] && produced_at(p, n->src[1]) >= 0))
+            continue;
+        int ok = 1;
+        for (int i = apos + 1; ok && i < pos; i++) ok = !qn_op_def_of(p->nodes[p->order[i]].op)->dst_is_src0;
+        if (!ok) continue;
+        qn_graph_node f = *a;
+        f.op = QN_OP_RMS_NORM_ADD_NORM;
+        f.nsrc = 4;
+        f.src[3] = n->src[1];
+        f.extra_dst[0] = n->dst;
+        qn_node probe;
+        fill_node_from(p, &f, &probe);
+        if (!is_ref(p) && !qn_backend_runs_node(p->backend->ops, p->backend->self, &probe)) continue;
+        *a = f;
+        memmove(&p->order[pos], &p->order[pos + 1], (size_t)(p->norder - pos - 1) * sizeof *p->order);
+        p->norder--;
+        pos--;
+    }
+}
+
 static quanta_status resolve_leaves(quanta_plan *p) {
     quanta_graph *g = p->graph;
     for (int i = 0; i < p->ntensors; i++) {
@@ -568,6 +602,7 @@ quanta_status quanta_plan_create(quanta_graph *g, quanta_backend *backend, quant
     if (st == QUANTA_OK) fuse_matmul_glu(p);
     if (st == QUANTA_OK) fuse_matmul_multi(p);
     if (st == QUANTA_OK) fuse_write_rows_pair(p);
+    if (st == QUANTA_OK) fuse_rms_norm_add_norm(p);
     if (st == QUANTA_OK) st = plan_arena(p, offsets, &p->arena_bytes);
     if (st == QUANTA_OK && p->arena_bytes) st = qn_backend_alloc(backend, p->arena_bytes, &p->arena);
     if (st == QUANTA_OK) {

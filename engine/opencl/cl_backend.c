@@ -335,6 +335,7 @@ static const qn_dtype_set ocl_kernels[QN_OP_COUNT] = {
                            QN_DT_BIT(QUANTA_FP8_E5M2) | QN_DT_GGML_FORMATS,
     /* a layer's k and v cache appends in one launch (float caches; quantized pools keep two) */
     [QN_OP_WRITE_ROWS_PAIR] = QN_DT_FLOATS,
+    [QN_OP_RMS_NORM_ADD_NORM] = QN_DT_FLOATS,
 };
 
 /* The kernels' own size limits (the rest have none beyond the table). */

@@ -84,7 +84,8 @@ static quanta_status run_rows(qn_cl *s, const qn_node *node) {
     }
     /* rms_norm: x, weight; add_rms_norm: a (x), b (the residual r, added before the norm),
      * weight; rms_norm_add: x, r (added after the norm: p below), weight. */
-    const int pre = node->op == QN_OP_ADD_RMS_NORM, post = node->op == QN_OP_RMS_NORM_ADD;
+    const int pre = node->op == QN_OP_ADD_RMS_NORM,
+              post = node->op == QN_OP_RMS_NORM_ADD || node->op == QN_OP_RMS_NORM_ADD_NORM;
     const qn_tensor *r = pre ? src(node, 1) : NULL, *pr = post ? src(node, 1) : NULL;
     const qn_tensor *w = src(node, pre || post ? 2 : 1);
     cl_mem rm = r ? qn_cl_mem(r) : xm, wm = w ? qn_cl_mem(w) : xm, pm = pr ? qn_cl_mem(pr) : xm;
@@ -92,10 +93,17 @@ static quanta_status run_rows(qn_cl *s, const qn_node *node) {
     cl_int rd = r ? r->desc.dtype : 0, hasr = r != NULL, pd = pr ? pr->desc.dtype : 0, hasp = pr != NULL;
     cl_int wd = w ? w->desc.dtype : 0, hasw = w != NULL, p1 = node->params.weight_plus_one != 0;
     float eps = node->params.eps;
-    qn_cl_arg a[] = {QA(xm), QA(xo), QA(xd), QA(rm), QA(ro),  QA(rd), QA(hasr), QA(wm), QA(wo),
-                     QA(wd), QA(hasw), QA(p1), QA(pm), QA(po), QA(pd), QA(hasp), QA(ym), QA(yo),
-                     QA(yd), QA(D),  QA(eps), QA_LOCAL(l * sizeof(float))};
-    st = qn_cl_set_args(s, QK_RMS_NORM, a, 22);
+    /* rms_norm_add_norm: the stored row normed again by weight2 into extra_dst[0] */
+    const qn_tensor *w2 = node->op == QN_OP_RMS_NORM_ADD_NORM ? src(node, 3) : NULL;
+    const qn_tensor *y2 = node->op == QN_OP_RMS_NORM_ADD_NORM ? node->extra_dst[0] : NULL;
+    cl_mem w2m = w2 ? qn_cl_mem(w2) : xm, y2m = y2 ? qn_cl_mem(y2) : ym;
+    cl_ulong w2o = w2 ? w2->mem.offset : 0, y2o = y2 ? y2->mem.offset : 0;
+    cl_int w2d = w2 ? w2->desc.dtype : 0, hasw2 = w2 != NULL, has2 = y2 != NULL;
+    qn_cl_arg a[] = {QA(xm),  QA(xo),   QA(xd),  QA(rm),    QA(ro),   QA(rd),  QA(hasr), QA(wm), QA(wo),
+                     QA(wd),  QA(hasw), QA(p1),  QA(pm),    QA(po),   QA(pd),  QA(hasp), QA(ym), QA(yo),
+                     QA(yd),  QA(D),    QA(eps), QA(w2m),   QA(w2o),  QA(w2d), QA(hasw2), QA(has2), QA(y2m),
+                     QA(y2o), QA_LOCAL(l * sizeof(float))};
+    st = qn_cl_set_args(s, QK_RMS_NORM, a, (int)(sizeof a / sizeof a[0]));
     return st != QUANTA_OK ? st : qn_cl_launch(s, QK_RMS_NORM, qn_op_name(node->op), 1, &g, &l);
 }
 
@@ -333,7 +341,8 @@ quanta_status qn_cl_ops_run(qn_cl *s, const qn_node *node) {
     case QN_OP_ADD: return run_binary(s, node, 0);
     case QN_OP_MUL: return run_binary(s, node, 1);
     case QN_OP_GLU: return run_glu(s, node);
-    case QN_OP_RMS_NORM: case QN_OP_ADD_RMS_NORM: case QN_OP_RMS_NORM_ADD: case QN_OP_SOFTMAX: case QN_OP_ARGMAX:
+    case QN_OP_RMS_NORM: case QN_OP_ADD_RMS_NORM: case QN_OP_RMS_NORM_ADD: case QN_OP_RMS_NORM_ADD_NORM:
+    case QN_OP_SOFTMAX: case QN_OP_ARGMAX:
         return run_rows(s, node);
     case QN_OP_ROPE: return run_rope(s, node);
     case QN_OP_RMS_NORM_ROPE: return run_rms_norm_rope(s, node);
