@@ -495,6 +495,43 @@ static void fuse_rms_norm_add_norm(quanta_plan *p) {
     }
 }
 
+/* Two rms_norm_rope of one positions tensor and parameters whose inputs share dtype, position
+ * count and row length (a layer's q and k norms with their rope) become one rms_norm_rope_pair
+ * node where the backend has its kernel: one launch instead of two. The second moves up to the
+ * first's place, so its x and weight must exist by then; no in-place write may lie between. */
+static void fuse_rms_norm_rope_pair(quanta_plan *p) {
+    for (int pos = 0; pos < p->norder; pos++) {
+        qn_graph_node *a = &p->nodes[p->order[pos]];
+        if (a->op != QN_OP_RMS_NORM_ROPE) continue;
+        int q = pos + 1, ok = 1;
+        for (; q < p->norder; q++) {
+            const qn_graph_node *b = &p->nodes[p->order[q]];
+            if (b->op == QN_OP_RMS_NORM_ROPE && b->src[2] == a->src[2]) break;
+            if (qn_op_def_of(b->op)->dst_is_src0) ok = 0;
+        }
+        if (!ok || q == p->norder) continue;
+        const qn_graph_node *b = &p->nodes[p->order[q]];
+        const quanta_tensor_desc *da = &a->src[0]->desc, *db = &b->src[0]->desc;
+        if (memcmp(&a->params.rope, &b->params.rope, sizeof a->params.rope) || a->params.eps != b->params.eps ||
+            a->params.weight_plus_one != b->params.weight_plus_one || da->dtype != db->dtype || da->ndim != db->ndim ||
+            da->dims[da->ndim - 1] != db->dims[db->ndim - 1] || da->dims[da->ndim - 2] != db->dims[db->ndim - 2] ||
+            produced_at(p, b->src[0]) >= pos || (b->src[1] && produced_at(p, b->src[1]) >= pos))
+            continue;
+        qn_graph_node f = *a;
+        f.op = QN_OP_RMS_NORM_ROPE_PAIR;
+        f.nsrc = 5;
+        f.src[3] = b->src[0];
+        f.src[4] = b->src[1];
+        f.extra_dst[0] = b->dst;
+        qn_node probe;
+        fill_node_from(p, &f, &probe);
+        if (!is_ref(p) && !qn_backend_runs_node(p->backend->ops, p->backend->self, &probe)) continue;
+        *a = f;
+        memmove(&p->order[q], &p->order[q + 1], (size_t)(p->norder - q - 1) * sizeof *p->order);
+        p->norder--;
+    }
+}
+
 static quanta_status resolve_leaves(quanta_plan *p) {
     quanta_graph *g = p->graph;
     for (int i = 0; i < p->ntensors; i++) {
@@ -603,6 +640,7 @@ quanta_status quanta_plan_create(quanta_graph *g, quanta_backend *backend, quant
     if (st == QUANTA_OK) fuse_matmul_multi(p);
     if (st == QUANTA_OK) fuse_write_rows_pair(p);
     if (st == QUANTA_OK) fuse_rms_norm_add_norm(p);
+    if (st == QUANTA_OK) fuse_rms_norm_rope_pair(p);
     if (st == QUANTA_OK) st = plan_arena(p, offsets, &p->arena_bytes);
     if (st == QUANTA_OK && p->arena_bytes) st = qn_backend_alloc(backend, p->arena_bytes, &p->arena);
     if (st == QUANTA_OK) {

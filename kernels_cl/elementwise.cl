@@ -272,7 +272,9 @@ kernel void qn_rope(const global uchar *x, ulong xo, int xdt, const global int *
  * per position n of all its pairs (local size rot / 2): first the inverse rms of each row at n
  * (item j takes rows j, j + ls, ...; into inv, rows / N floats of local memory), then the
  * rotation as qn_rope's, each element scaled by its row's inv and its weight as it is read.
- * One launch for what were rms_norm and rope, no intermediate in memory. */
+ * One launch for what were rms_norm and rope, no intermediate in memory. With has2
+ * (rms_norm_rope_pair: a layer's q and k) groups N..2N-1 do the same for x1 (rows1 rows, weight
+ * w1 when hasw1) into y1: one launch for both; inv holds max(rows, rows1) / N floats. */
 inline float qn_nr_ld(const global uchar *x, int xdt, const global float *w, int hasw, float one, size_t i, size_t d,
                       float inv) {
     const float v = qn_ld(x, xdt, i) * inv;
@@ -282,8 +284,14 @@ inline float qn_nr_ld(const global uchar *x, int xdt, const global float *w, int
 kernel void qn_rms_norm_rope(const global uchar *x, ulong xo, int xdt, const global uchar *wb, ulong wo, int hasw,
                              int plus_one, float eps, const global int *pos, ulong po, global uchar *y, ulong yo,
                              int ydt, ulong rows, ulong N, ulong D, ulong rot, int neox, float theta_base,
-                             float freq_scale, const global QN_ANGLE *freq, int has_freq, local float *inv) {
-    const size_t i = get_local_id(0), ls = get_local_size(0), n = get_group_id(1), half_rot = rot / 2;
+                             float freq_scale, const global QN_ANGLE *freq, int has_freq, const global uchar *x1,
+                             ulong xo1, const global uchar *wb1, ulong wo1, int hasw1, global uchar *y1, ulong yo1,
+                             ulong rows1, int has2, local float *inv) {
+    size_t n = get_group_id(1);
+    if (has2 && n >= N) { /* the second tensor of the pair */
+        n -= N, x = x1, xo = xo1, wb = wb1, wo = wo1, hasw = hasw1, y = y1, yo = yo1, rows = rows1;
+    }
+    const size_t i = get_local_id(0), ls = get_local_size(0), half_rot = rot / 2;
     const size_t per = rows / N; /* rows at position n: r = j·N + n */
     for (size_t j = i; j < per; j += ls) {
         const size_t base = (j * N + n) * D;
