@@ -55,7 +55,7 @@ class Target:
 
 
 def one_request(target, prompt, max_tokens, timeout, temperature=0.0, seed=None):
-    """One streamed completion. Returns {ttft, t0, t1, tokens, prompt_tokens, gaps} or {error}."""
+    """One streamed completion. Returns {ttft, t0, t_first, t1, tokens, prompt_tokens, gaps} or {error}."""
     body = {"prompt": prompt, "max_tokens": max_tokens, "temperature": temperature, "stream": True,
             "stream_options": {"include_usage": True}}
     if target.model:
@@ -100,7 +100,7 @@ def one_request(target, prompt, max_tokens, timeout, temperature=0.0, seed=None)
     if usage is None:
         return {"error": "stream ended without usage"}
     return {"ttft": (first or last) - t0, "tokens": usage["completion_tokens"],
-            "prompt_tokens": usage.get("prompt_tokens", 0), "t0": t0, "t1": last,
+            "prompt_tokens": usage.get("prompt_tokens", 0), "t0": t0, "t_first": first, "t1": last,
             "gaps": [b - a for a, b in zip(times, times[1:])]}
 
 
@@ -154,6 +154,17 @@ def percentiles(xs):
             "mean": sum(xs) / len(xs) if xs else float("nan")}
 
 
+def stream_rates(ok):
+    """What one stream sees: each request's output tokens after its first text event per second
+    until its last event ((tokens - 1) / (t1 - t_first); requests of one token or one event have
+    none), as p10 (the slowest tenth), p50 and mean; None where no request has a rate."""
+    rates = sorted((r["tokens"] - 1) / (r["t1"] - r["t_first"]) for r in ok
+                   if r.get("t_first") is not None and r["tokens"] >= 2 and r["t1"] > r["t_first"])
+    if not rates:
+        return {"p10": None, "p50": None, "mean": None}
+    return {"p10": pct(rates, 10), "p50": pct(rates, 50), "mean": sum(rates) / len(rates)}
+
+
 def summarize(results, wall):
     """The report of one run: counts, rates and latency percentiles (seconds)."""
     ok = [r for r in results if "error" not in r]
@@ -164,6 +175,7 @@ def summarize(results, wall):
         "wall_s": wall, "requests_per_s": len(ok) / wall if wall > 0 else 0.0,
         "output_tokens": tokens, "prompt_tokens": sum(r["prompt_tokens"] for r in ok),
         "output_tokens_per_s": tokens / wall if wall > 0 else 0.0,
+        "stream_tokens_per_s": stream_rates(ok),
         "ttft_s": percentiles([r["ttft"] for r in ok]),
         "itl_s": percentiles([g for r in ok for g in r["gaps"]]),
     }

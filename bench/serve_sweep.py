@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """serve_sweep.py — serving benchmark sweep against any OpenAI-compatible server (streamed
 /v1/completions): for each prompt/output length mix, each concurrency level and each request rate,
-one run of bench/serve_load.py's client, reported as requests/s, output tokens/s, time to first token
-and inter-token latency p50/p90/p99, failures, peak GPU memory (from nvidia-smi, null without it) and
+one run of bench/serve_load.py's client, reported as requests/s, output tokens/s (in total, and per
+stream: each request's tokens after its first per second, p10/p50/mean), time to first token and
+inter-token latency p50/p90/p99, failures, peak GPU memory (from nvidia-smi, null without it) and
 cost per million output tokens at --gpu-hour-price. JSON out; bench/serve_plot.py draws it.
 
   build/tools/quanta serve -m MODEL --backend cuda --max-batch 256 --port 8080 &
@@ -133,7 +134,7 @@ def main():
               "gpu_hour_price": a.gpu_hour_price, "prompt_words": a.prompt_words, "max_tokens": a.max_tokens,
               "seed": a.seed, "warmup_output_tokens": warm["tokens"], "levels": []}
     rng = random.Random(a.seed)
-    print(f"{'mix':9} {'conc':>5} {'rate':>6} {'ok':>5} {'fail':>4} {'req/s':>7} {'out tok/s':>9} "
+    print(f"{'mix':9} {'conc':>5} {'rate':>6} {'ok':>5} {'fail':>4} {'req/s':>7} {'out tok/s':>9} {'/stream':>7} "
           f"{'TTFT p50/90/99 ms':>18} {'ITL p50/90/99 ms':>17} {'GPU MiB':>8} {'$/1M':>7}")
     for mix in parse_list(a.mix, str):
         for conc in parse_list(a.concurrency, int):
@@ -151,8 +152,10 @@ def main():
                 lv = no_nan(lv)
                 report["levels"].append(lv)
                 cost = lv["cost_per_million_output_tokens"]
+                per = lv["stream_tokens_per_s"]["p50"]
                 print(f"{mix:9} {conc:5} {'inf' if rate is None else rate:>6} {lv['succeeded']:5} {lv['failed']:4} "
-                      f"{lv['requests_per_s']:7.2f} {lv['output_tokens_per_s']:9.1f} {fmt_ms(lv['ttft_s']):>18} "
+                      f"{lv['requests_per_s']:7.2f} {lv['output_tokens_per_s']:9.1f} "
+                      f"{'-' if per is None else f'{per:.1f}':>7} {fmt_ms(lv['ttft_s']):>18} "
                       f"{fmt_ms(lv['itl_s']):>17} {'-' if gpu.peak_mib is None else f'{gpu.peak_mib:.0f}':>8} "
                       f"{'-' if cost is None else f'{cost:.3f}':>7}", flush=True)
                 for e in lv["failures"]:

@@ -3,7 +3,8 @@ a tiny sweep (2 mixes x concurrency 1 and 4 x closed loop and Poisson arrivals, 
 against `quanta serve` must have every request succeed, report every field for every level with sane
 values (ordered percentiles, rates that agree with counts), count exactly the tokens the server says
 it generated (its /metrics counter), and the plot script must write two non-empty PNGs, for one
-report and for two servers' reports on shared axes; requests the
+report and for two servers' reports on shared axes, and serve_ratio.py's comparison table must have a
+row per level; requests the
 server refuses must show up as failures with their messages and a failing exit status."""
 import json
 import os
@@ -16,7 +17,7 @@ from harness import Server, parse_args, seed
 BENCH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "bench")
 LEVEL_FIELDS = {"mix", "concurrency", "rate", "requests", "succeeded", "failed", "failures", "wall_s",
                 "requests_per_s", "output_tokens", "prompt_tokens", "output_tokens_per_s", "ttft_s", "itl_s",
-                "gpu_memory_mib", "cost_per_million_output_tokens"}
+                "gpu_memory_mib", "cost_per_million_output_tokens", "stream_tokens_per_s"}
 PRICE = 2.0
 
 
@@ -38,6 +39,14 @@ def check_level(lv, n):
             assert q == {"p50": None, "p90": None, "p99": None, "mean": None}, q
             continue
         assert 0 < q["p50"] <= q["p90"] <= q["p99"] < lv["wall_s"], (key, q)
+    # Per stream: each request's tokens after its first per second; none where no request streamed
+    # two events (a fast machine answers six tokens in one), else ordered and positive.
+    per = lv["stream_tokens_per_s"]
+    assert set(per) == {"p10", "p50", "mean"}, per
+    if per["p50"] is None:
+        assert per == {"p10": None, "p50": None, "mean": None}, per
+    else:
+        assert 0 < per["p10"] <= per["p50"] and per["mean"] > 0, per
     # No nvidia-smi on the CI machine: null; where there is one, a positive number.
     assert lv["gpu_memory_mib"] is None or lv["gpu_memory_mib"] > 0, lv
     want = PRICE / 3600 / lv["output_tokens_per_s"] * 1e6
@@ -89,6 +98,16 @@ def main():
         subprocess.run([sys.executable, os.path.join(BENCH, "serve_plot.py"), report_path, report_path,
                         "--names", "Quanta,peer", "--out", both], check=True, timeout=120)
         check_pngs(both)
+        # the device run's comparison table (bench/e2e/serve_ratio.py): a row per level, a report
+        # against itself at 1.00x throughput and p99 TTFT
+        r = subprocess.run([sys.executable, os.path.join(BENCH, "e2e", "serve_ratio.py"), report_path, report_path],
+                           capture_output=True, text=True, timeout=60, check=True)
+        rows = [l for l in r.stdout.splitlines() if l.startswith("| ") and not l.startswith("| mix")]
+        print(r.stdout)
+        assert len(rows) == len(levels), (len(rows), r.stdout)
+        for row in rows:
+            cells = [c.strip() for c in row.strip("|").split("|")]
+            assert len(cells) == 10 and cells[4] == "1.00x" and cells[7] == "1.00x", cells
         r = subprocess.run([sys.executable, os.path.join(BENCH, "serve_plot.py"), report_path, report_path,
                             "--out", both], capture_output=True, text=True, timeout=120)
         assert r.returncode == 2 and "--names must name each of the 2 reports" in r.stderr, (r.returncode, r.stderr)
@@ -106,6 +125,7 @@ def main():
         assert all(e.startswith("HTTP 400") for e in lv["failures"]) and len(lv["failures"]) == 3, lv["failures"]
         assert lv["ttft_s"]["p50"] is None and lv["output_tokens_per_s"] == 0, lv
         assert lv["cost_per_million_output_tokens"] is None, lv
+        assert lv["stream_tokens_per_s"] == {"p10": None, "p50": None, "mean": None}, lv
     print("OK")
 
 
