@@ -145,6 +145,21 @@ class Server:
             got += sock.recv(4096)
         return sock
 
+    def post_chunked(self, path, kib):
+        """POSTs kib KiB of 'x' with Transfer-Encoding: chunked (no Content-Length, so a size limit
+        can only be enforced while reading): (status, body bytes)."""
+        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+        c.putrequest("POST", path)
+        c.putheader("Transfer-Encoding", "chunked")
+        c.endheaders()
+        for _ in range(kib):
+            c.send(b"400\r\n" + b"x" * 1024 + b"\r\n")
+        c.send(b"0\r\n\r\n")
+        r = c.getresponse()
+        data = r.read()
+        c.close()
+        return r.status, data
+
     def post(self, path, body, **kw):
         code, hdrs, data = self.request("POST", path, body, **kw)
         return code, hdrs, json.loads(data) if data else None
