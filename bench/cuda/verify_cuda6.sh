@@ -25,8 +25,8 @@ cd "$(dirname "$0")/../.." # the repository root
 OUT=${OUT:-/tmp/e2e-out}
 D=$OUT/cuda6
 mkdir -p $D
-Q=/tmp/qbuild/tools/quanta
-F=/tmp/e2e/files
+Q=${QUANTA:-/tmp/qbuild/tools/quanta}
+F=${FILES:-/tmp/e2e/files}
 T0=$(date +%s)
 LIMIT=${LIMIT:-88}
 OFF="QUANTA_CUDA_NORM_ROPE=0 QUANTA_CUDA_GLU_INT8=0 QUANTA_CUDA_GEMV_PREFETCH=0 QUANTA_CUDA_GEMV_LPR=32 QUANTA_CUDA_GEMV_QX=0 QUANTA_CUDA_MULTI=0 QUANTA_CUDA_NORM_PAIRS=0"
@@ -80,9 +80,10 @@ if [ -f $G ]; then
   env $OFF timeout 15 $Q generate -m $G --backend cuda -n 24 --quiet > $D/gen_off.txt 2> $D/gen_off.err
   r2=$?
   cmp -s $D/gen_default.txt $D/gen_off.txt && same=identical || same=DIFFERENT
+  [ $r1 = 0 ] && [ $r2 = 0 ] || same="not compared (a run failed)"
   say "gemma greedy text default rc=$r1 / switches off rc=$r2: $same"
   say "  default: $(head -c 100 $D/gen_default.txt | tr '\n' ' ')"
-  [ $same = identical ] || say "  off:     $(head -c 100 $D/gen_off.txt | tr '\n' ' ')"
+  [ "$same" = identical ] || say "  off:     $(head -c 100 $D/gen_off.txt | tr '\n' ' ')"
 fi
 pack
 
@@ -123,11 +124,11 @@ if [ $(el) -lt $((LIMIT - 50)) ]; then
   timeout 40 sh bench/cuda/build_gemv_bench.sh /tmp/gemv6 > $D/gemv_build.log 2>&1
   say "gemv bench build rc=$?"
   for l in 32 64 128; do
-    [ $(el) -lt $((LIMIT - 5)) ] || break
+    [ -x /tmp/gemv6/ggml_gemv_bench ] && [ $(el) -lt $((LIMIT - 5)) ] || break
     QUANTA_CUDA_GEMV_LPR=$l timeout 12 /tmp/gemv6/ggml_gemv_bench $D/gemv_lpr$l.csv > $D/gemv_lpr$l.txt 2>&1
     say "gemv bench LPR=$l rc=$?"
   done
-  [ $(el) -lt $((LIMIT - 5)) ] && { QUANTA_CUDA_GEMV_PREFETCH=0 timeout 12 /tmp/gemv6/ggml_gemv_bench $D/gemv_nopre.csv \
+  [ -x /tmp/gemv6/ggml_gemv_bench ] && [ $(el) -lt $((LIMIT - 5)) ] && { QUANTA_CUDA_GEMV_PREFETCH=0 timeout 12 /tmp/gemv6/ggml_gemv_bench $D/gemv_nopre.csv \
     > $D/gemv_nopre.txt 2>&1; say "gemv bench prefetch off rc=$?"; }
 else
   say "gemv bench skipped (time)"
