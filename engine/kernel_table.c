@@ -26,7 +26,7 @@ quanta_status qn_backend_check_node(const qn_backend_ops *ops, void *self, const
     if (!node || !node->dst)
         return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "%s run: %s is NULL", ops->name, node ? "node->dst" : "node");
     const qn_op_def *d = qn_op_def_of(node->op);
-    quanta_dtype dt;
+    quanta_dtype dt = QUANTA_F32; /* in_table sets it; initialized for -O3 -Werror (maybe-uninitialized) */
     if (!in_table(ops, node, &dt)) {
         const char *dn = quanta_dtype_name(dt);
         return qn_error_set(QUANTA_ERR_UNSUPPORTED, "%s has no %s kernel for %s of dtype %s", ops->name,

@@ -650,7 +650,8 @@ QUANTA_API uint64_t quanta_kv_pool_bytes(const quanta_kv_pool *pool);
  * earlier positions are already in its blocks); tables [n * max_blocks]: each sequence's block
  * table (entries past its end are not read); local_tables likewise for the sliding-window
  * layers when the pool has local pools (else NULL; entries before every new query's window may
- * be -1). Blocks a step writes must be distinct between its sequences. logits (may be NULL):
+ * be -1). The blocks a step writes must be distinct (a table entry naming a block another entry
+ * of the step's writes names is QUANTA_ERR_INVALID_ARGUMENT, both entries named). logits (may be NULL):
  * n * n_vocab floats, each sequence's last token. The plans of the last decode n and the last
  * prefill T are kept.
  */

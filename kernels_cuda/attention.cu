@@ -25,6 +25,7 @@
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cooperative_groups.h>
@@ -988,6 +989,19 @@ template <typename T> bool decode_rows_info(int D, KernelInfo *ki)
     }
 }
 
+/* Head dim 256 on the tensor-core prefill kernel (Gemma 3): only with QUANTA_CUDA_ATTN_PREFILL_256=1 until a
+ * device run has checked it (mmq6, 2026-12-05: compiled, not run); without it such calls keep the generic kernel.
+ * Read once. */
+static bool prefill_256_on()
+{
+    static int on = -1;
+    if (on < 0) {
+        const char *e = getenv("QUANTA_CUDA_ATTN_PREFILL_256");
+        on = e && !strcmp(e, "1");
+    }
+    return on == 1;
+}
+
 /* The tuned shapes: prefill (each warp owns its rows) and decode (warps split the keys). */
 template <typename T> bool prefill_info(int D, KernelInfo *ki)
 {
@@ -996,6 +1010,11 @@ template <typename T> bool prefill_info(int D, KernelInfo *ki)
     case 80: *ki = mma_info<T, 80, 4, 1, 64, 2, true, false>(); return true;
     case 96: *ki = mma_info<T, 96, 4, 1, 64, 2, true, false>(); return true;
     case 128: *ki = mma_info<T, 128, 4, 2, 64, 2, false, false>(); return true;
+    /* 64 query rows, 32 keys a step: O holds 128 f32 per lane; ~100 KB of shared memory */
+    case 256:
+        if (!prefill_256_on()) return false;
+        *ki = mma_info<T, 256, 4, 1, 32, 2, false, false>();
+        return true;
     default: return false;
     }
 }

@@ -54,12 +54,23 @@ __device__ __forceinline__ float qn_act(int op, float v, float s) {
  * init: sm_90 or newer, and QUANTA_CUDA_PDL not 0) adds the launch attribute. */
 extern "C" int qn_cuda_pdl_on;
 
-__device__ __forceinline__ void qn_pdl_begin() {
+__device__ __forceinline__ void qn_pdl_wait() {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
     asm volatile("griddepcontrol.wait;" ::: "memory");
+#endif
+}
+__device__ __forceinline__ void qn_pdl_launch() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
     asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
 #endif
 }
+__device__ __forceinline__ void qn_pdl_begin() {
+    qn_pdl_wait();
+    qn_pdl_launch();
+}
+/* A kernel may read what no kernel of the step writes (weights) before qn_pdl_wait: the ggml GEMV
+ * issues its first weight loads before it, so they overlap the predecessor's tail. Waiting twice is
+ * harmless (the second returns at once). */
 
 template <typename... P, typename... A>
 static inline int qn_launch(void (*kernel)(P...), dim3 grid, dim3 block, size_t smem, cudaStream_t stream, A... args) {

@@ -132,6 +132,17 @@ static inline void qn_cuda_ggml_xq_split(void *buf, int64_t M, int64_t K, int8_t
     *dx = (float *)(*xq + ((size_t)M * (size_t)K + 255) / 256 * 256);
     *sx = (int *)(*dx + (size_t)M * (size_t)(K / 32));
 }
+/* ...and after them (256-byte aligned) the second plane: codes xl[M*K] of what the first left,
+ * x - dx * xq = (dx / 254) * xl, and their half sums sl. Both planes together carry x to about
+ * 2^-16 of a chunk's largest value (the gated GEMV, where one plane's error is multiplied). */
+static inline void qn_cuda_ggml_xq_lo(void *buf, int64_t M, int64_t K, int8_t **xl, int **sl) {
+    int8_t *xq;
+    float *dx;
+    int *sx;
+    qn_cuda_ggml_xq_split(buf, M, K, &xq, &dx, &sx);
+    *xl = (int8_t *)buf + ((size_t)((char *)(sx + (size_t)M * (size_t)(K / 32)) - (char *)buf) + 255) / 256 * 256;
+    *sl = (int *)(*xl + ((size_t)M * (size_t)K + 255) / 256 * 256);
+}
 /* x[M,K] (any float dtype) quantized to int8 chunks of 32 in xq_buf. */
 int qn_cuda_ggml_quantize_x(int x_dtype, const void *x, int64_t M, int64_t K, void *xq_buf, void *stream);
 /* y[M,N] = x . W^T for M <= QN_CUDA_GGML_GEMV_MAX_M, x given as qn_cuda_ggml_quantize_x left it; with w_up
@@ -143,6 +154,17 @@ int qn_cuda_ggml_gemv(int w_dtype, const void *w, const void *w_up, int act, int
  * QN_CUDA_GGML_GEMV_MIN_K. */
 int qn_cuda_ggml_gemv_f32(int w_dtype, const void *w, const void *w_up, int act, int64_t N, int64_t K, int x_dtype,
                           const void *x, int64_t M, int y_dtype, void *y, void *stream);
+/* y[1,N] = x[1,K] . W^T on the int8 GEMV, each block quantizing x itself into shared memory (the same codes
+ * as qn_cuda_ggml_quantize_x, so the same results): no quantize launch, for K <= QN_CUDA_GGML_GEMV_QX_MAX_K
+ * (K a multiple of 32). Meant for small weights, where every block reading all of x costs little. */
+#define QN_CUDA_GGML_GEMV_QX_MAX_K 2048
+int qn_cuda_ggml_gemv_qx(int w_dtype, const void *w, int64_t N, int64_t K, int x_dtype, const void *x, int y_dtype,
+                         void *y, void *stream);
+/* matmul_multi: y[i][M,N[i]] = x . W[i]^T for nw (2 or 3) weights of one format and K, in one launch: with
+ * xq_buf as qn_cuda_ggml_gemv, without it the f32 form (qx 0) or, for M = 1 and K <= QN_CUDA_GGML_GEMV_QX_MAX_K,
+ * x quantized in the kernel (qx 1). */
+int qn_cuda_ggml_gemv_multi(int w_dtype, int nw, const void *const *w, const int64_t *N, int64_t K, const void *xq_buf,
+                            int x_dtype, const void *x, int64_t M, int y_dtype, void *const *y, int qx, void *stream);
 /* Scratch bytes of qn_cuda_ggml_to_tiled for W[N,K]. */
 size_t qn_cuda_ggml_tiled_bytes(int64_t N, int64_t K);
 /* W dequantized into buf in the tiled f16 layout; *out describes it for qn_cuda_matmul_q. */
@@ -188,6 +210,11 @@ int qn_cuda_argmax(int x_dtype, const void *x, int32_t *y, int64_t rows, int64_t
 /* x[rows, D] where row r has position pos[r % N]. mode 0 = NORM, 1 = NEOX. */
 int qn_cuda_rope(int x_dtype, const void *x, int y_dtype, void *y, const int32_t *pos, int64_t rows, int64_t N,
                  int64_t D, int64_t rot, int mode, float theta_base, float freq_scale, void *stream);
+/* rope(rms_norm(x) * w) (rms_norm_rope: x [rows, D] as for qn_cuda_rope, the weight as for
+ * qn_cuda_rms_norm; the normed row is kept in f32 between the two). */
+int qn_cuda_rms_norm_rope(int x_dtype, const void *x, int w_dtype, const void *w, int y_dtype, void *y,
+                          const int32_t *pos, int64_t rows, int64_t N, int64_t D, int64_t rot, int mode,
+                          float theta_base, float freq_scale, float eps, int plus_one, void *stream);
 
 /* ---------------------------------------------------------------- rows */
 
@@ -203,6 +230,16 @@ int qn_cuda_permute(const void *x, void *out, const int64_t xdims[4], const int 
  * start sets *err_flag to 2. */
 int qn_cuda_write_rows(int dst_dtype, void *dst, int src_dtype, const void *src, const int32_t *start, int64_t ns,
                        int64_t BH, int64_t T, int64_t Nmax, int64_t D, int *err_flag, void *stream);
+/* One of the two writes of qn_cuda_write_rows_pair: dst[BH,Nmax,D] (dst_dtype) rows from src[BH,T,D]. */
+typedef struct qn_cuda_write_desc {
+    int dst_dtype, src_dtype;
+    void *dst;
+    const void *src;
+    int64_t BH, Nmax, D;
+} qn_cuda_write_desc;
+/* Both writes at the same start (ns, T as qn_cuda_write_rows) in one launch (write_rows_pair). */
+int qn_cuda_write_rows_pair(const qn_cuda_write_desc *w0, const qn_cuda_write_desc *w1, const int32_t *start,
+                            int64_t ns, int64_t T, int *err_flag, void *stream);
 
 /* ---------------------------------------------------------------- utility */
 

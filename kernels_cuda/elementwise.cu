@@ -66,9 +66,11 @@ struct qn_norm_args {
     void *y;
     int64_t D;
     float eps;
-    int8_t *xq; /* not NULL: y's int8 codes too (qn_k_rms_norm_regs only) */
+    int8_t *xq; /* not NULL: y's int8 codes too, both planes (qn_k_rms_norm_regs only) */
     float *dx;
     int *sx;
+    int8_t *xl;
+    int *sl;
 };
 
 /* v as y's dtype stores it (what qn_ld reads back). */
@@ -138,7 +140,8 @@ template <int PER> __global__ void qn_k_rms_norm_regs(qn_norm_args a) {
             qn_st(a.yd, a.y, base + d, o);
             if (a.xq) { /* D % 32 == 0: whole warps, one chunk each */
                 const int64_t e0 = (base + d) & ~(int64_t)31;
-                qn_ggml_quantize_chunk(qn_rounded(a.yd, o), a.xq + e0, a.dx + e0 / 32, a.sx + e0 / 32);
+                qn_ggml_quantize_chunk(qn_rounded(a.yd, o), a.xq + e0, a.dx + e0 / 32, a.sx + e0 / 32, a.xl + e0,
+                                       a.sl + e0 / 32);
             }
         }
     }
@@ -154,11 +157,14 @@ extern "C" int qn_cuda_rms_norm(int x_dtype, const void *x, int r_dtype, const v
     qn_norm_args a;
     a.xd = x_dtype, a.rd = r_dtype, a.wd = w_dtype, a.pd = p_dtype, a.yd = y_dtype, a.plus_one = plus_one;
     a.x = x, a.r = r, a.w = w, a.p = p, a.y = y, a.D = D, a.eps = eps;
-    a.xq = NULL, a.dx = NULL, a.sx = NULL;
+    a.xq = NULL, a.dx = NULL, a.sx = NULL, a.xl = NULL, a.sl = NULL;
     cudaStream_t st = (cudaStream_t)stream;
     if (D <= 4 * (int64_t)threads) {
         const bool quantize = xq_buf && D % 32 == 0;
-        if (quantize) qn_cuda_ggml_xq_split(xq_buf, rows, D, &a.xq, &a.dx, &a.sx);
+        if (quantize) {
+            qn_cuda_ggml_xq_split(xq_buf, rows, D, &a.xq, &a.dx, &a.sx);
+            qn_cuda_ggml_xq_lo(xq_buf, rows, D, &a.xl, &a.sl);
+        }
         const int e = qn_launch(qn_k_rms_norm_regs<4>, (unsigned)rows, threads, 0, st, a);
         if (!e && quantize && xq_done) *xq_done = 1;
         return e;
@@ -259,4 +265,53 @@ extern "C" int qn_cuda_rope(int x_dtype, const void *x, int y_dtype, void *y, co
     const int64_t work = rows * (rot / 2 + (D - rot));
     return qn_launch(qn_k_rope, qn_cu_blocks(work, 256, 132 * 32), 256, 0, (cudaStream_t)stream, x_dtype, x, y_dtype, y,
                      pos, rows, N, D, rot, mode, (double)theta_base, fs);
+}
+
+/* rms_norm_rope: one block per row; the row's sum of squares, then each thread rotates its pairs of
+ * the normed row (kept in f32, as the reference keeps it) and copies its dims past rot, normed. One
+ * launch for a q or k norm and its rope (Gemma 3, Qwen 3): two fewer per layer. In place is safe:
+ * every element is read by the thread that writes it, after the block's reduction. */
+__global__ void qn_k_rms_norm_rope(qn_norm_args a, const int32_t *pos, int64_t N, int64_t rot, int mode, double base,
+                                   double fs) {
+    __shared__ float sh[32];
+    qn_pdl_begin();
+    const int64_t row = blockIdx.x, o = row * a.D, half = rot / 2;
+    float ss = 0.0f;
+    for (int64_t d = threadIdx.x; d < a.D; d += blockDim.x) {
+        const float v = qn_ld(a.xd, a.x, o + d);
+        ss += v * v;
+    }
+    const float inv = qn_norm_inv(qn_block_sum(ss, sh), a);
+    const double p = (double)pos[row % N] * fs;
+    for (int64_t j = threadIdx.x; j < half + (a.D - rot); j += blockDim.x) {
+        if (j >= half) { /* pass-through tail, normed */
+            const int64_t d = rot + (j - half);
+            qn_st(a.yd, a.y, o + d, qn_ld(a.xd, a.x, o + d) * inv * qn_norm_gain(a, d));
+            continue;
+        }
+        const int64_t ia = mode == 0 ? 2 * j : j, ib = mode == 0 ? 2 * j + 1 : j + half;
+        const double x0 = qn_ld(a.xd, a.x, o + ia) * inv * qn_norm_gain(a, ia);
+        const double x1 = qn_ld(a.xd, a.x, o + ib) * inv * qn_norm_gain(a, ib);
+        const double theta = p * pow(base, -2.0 * (double)j / (double)rot);
+        double sn, cs;
+        sincos(theta, &sn, &cs);
+        qn_st(a.yd, a.y, o + ia, (float)(x0 * cs - x1 * sn));
+        qn_st(a.yd, a.y, o + ib, (float)(x0 * sn + x1 * cs));
+    }
+}
+
+extern "C" int qn_cuda_rms_norm_rope(int x_dtype, const void *x, int w_dtype, const void *w, int y_dtype, void *y,
+                                     const int32_t *pos, int64_t rows, int64_t N, int64_t D, int64_t rot, int mode,
+                                     float theta_base, float freq_scale, float eps, int plus_one, void *stream) {
+    if (rows <= 0 || D <= 0 || N <= 0) return 0;
+    if (rows > 0x7fffffff || rot > D || rot % 2) return (int)cudaErrorInvalidValue;
+    const int64_t work = rot / 2 + (D - rot);
+    const int threads = work >= 256 ? 256 : work >= 128 ? 128 : work >= 64 ? 64 : 32;
+    qn_norm_args a;
+    a.xd = x_dtype, a.rd = 0, a.wd = w_dtype, a.pd = 0, a.yd = y_dtype, a.plus_one = plus_one;
+    a.x = x, a.r = NULL, a.w = w, a.p = NULL, a.y = y, a.D = D, a.eps = eps;
+    a.xq = NULL, a.dx = NULL, a.sx = NULL, a.xl = NULL, a.sl = NULL;
+    const double fs = freq_scale != 0.0f ? (double)freq_scale : 1.0;
+    return qn_launch(qn_k_rms_norm_rope, (unsigned)rows, threads, 0, (cudaStream_t)stream, a, pos, N, rot, mode,
+                     (double)theta_base, fs);
 }

@@ -46,6 +46,22 @@ __device__ __forceinline__ void qn_k4_scale_min(int j, const uint8_t *s, int *sc
     }
 }
 
+/* Chunk c of a q4_k / q5_k row: its superblock (*blk), the nibble shift of its codes (*sh), its factor d and
+ * offset m (w = d q + m, ggml's d * sc and -(dmin * mn)); returns where its 32 code bytes start. */
+template <int DT>
+__device__ __forceinline__ const uint8_t *qn_k45_chunk(const uint8_t *row, int64_t c, const uint8_t **blk, int *sh,
+                                                       float *d, float *m) {
+    const int j = (int)(c & 7);
+    const uint8_t *b = row + (c >> 3) * (DT == QN_DT_GGML_Q4_K ? 144 : 176);
+    int sc, mn;
+    qn_k4_scale_min(j, b + 4, &sc, &mn);
+    *d = qn_gh(b) * (float)sc;
+    *m = -(qn_gh(b + 2) * (float)mn);
+    *blk = b;
+    *sh = 4 * (j & 1);
+    return b + (DT == QN_DT_GGML_Q4_K ? 16 : 48) + 32 * (j >> 1);
+}
+
 /* Chunk c (elements 32c .. 32c + 31) of the row starting at `row`. */
 template <int DT>
 __device__ __forceinline__ void qn_ggml_load_chunk(const uint8_t *row, int64_t c, qn_ggml_chunk &o) {
@@ -104,20 +120,17 @@ __device__ __forceinline__ void qn_ggml_load_chunk(const uint8_t *row, int64_t c
         o.m[0] = o.m[1] = 0.0f;
     } else if (DT == QN_DT_GGML_Q4_K || DT == QN_DT_GGML_Q5_K) {
         const int j = (int)(c & 7);
-        const uint8_t *b = row + (c >> 3) * (DT == QN_DT_GGML_Q4_K ? 144 : 176);
-        const float d = qn_gh(b), dmin = qn_gh(b + 2);
-        int sc, mn;
-        qn_k4_scale_min(j, b + 4, &sc, &mn);
-        const uint8_t *qs = b + (DT == QN_DT_GGML_Q4_K ? 16 : 48) + 32 * (j >> 1);
-        const int sh = 4 * (j & 1);
+        const uint8_t *b;
+        int sh;
+        const uint8_t *qs = qn_k45_chunk<DT>(row, c, &b, &sh, &o.d[0], &o.m[0]);
 #pragma unroll
         for (int i = 0; i < 8; i++) {
             uint32_t v = (qn_gu32_a4(qs + 4 * i) >> sh) & 0x0F0F0F0Fu;
             if (DT == QN_DT_GGML_Q5_K) v |= ((qn_gu32_a4(b + 16 + 4 * i) >> j) & 0x01010101u) << 4;
             o.q[i] = (int)v;
         }
-        o.d[0] = o.d[1] = d * (float)sc;
-        o.m[0] = o.m[1] = -(dmin * (float)mn);
+        o.d[1] = o.d[0];
+        o.m[1] = o.m[0];
     } else { /* Q6_K */
         const int cc = (int)(c & 7), n = cc >> 2, quarter = cc & 3;
         const uint8_t *b = row + (c >> 3) * 210;
@@ -185,12 +198,9 @@ __device__ __forceinline__ void qn_ggml_load_frag(const uint8_t *row, int64_t c,
         d[0] = d[1] = qn_gh(b);
     } else if (DT == QN_DT_GGML_Q4_K || DT == QN_DT_GGML_Q5_K) {
         const int j = (int)(c & 7);
-        const uint8_t *b = row + (c >> 3) * (DT == QN_DT_GGML_Q4_K ? 144 : 176);
-        const float dd = qn_gh(b), dmin = qn_gh(b + 2);
-        int sc, mn;
-        qn_k4_scale_min(j, b + 4, &sc, &mn);
-        const uint8_t *qs = b + (DT == QN_DT_GGML_Q4_K ? 16 : 48) + 32 * (j >> 1);
-        const int sh = 4 * (j & 1);
+        const uint8_t *b;
+        int sh;
+        const uint8_t *qs = qn_k45_chunk<DT>(row, c, &b, &sh, &d[0], &m[0]);
         uint32_t v0 = (qn_gpair(qs + o, qs + 8 + o) >> sh) & 0x0F0F0F0Fu;
         uint32_t v1 = (qn_gpair(qs + 16 + o, qs + 24 + o) >> sh) & 0x0F0F0F0Fu;
         if (DT == QN_DT_GGML_Q5_K) {
@@ -200,8 +210,8 @@ __device__ __forceinline__ void qn_ggml_load_frag(const uint8_t *row, int64_t c,
         }
         u[0] = v0 + 0x80808080u;
         u[1] = v1 + 0x80808080u;
-        d[0] = d[1] = dd * (float)sc;
-        m[0] = m[1] = -(dmin * (float)mn);
+        d[1] = d[0];
+        m[1] = m[0];
     } else { /* Q6_K */
         const int cc = (int)(c & 7), n = cc >> 2, quarter = cc & 3;
         const uint8_t *b = row + (c >> 3) * 210;

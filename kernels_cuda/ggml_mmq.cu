@@ -243,40 +243,15 @@ __global__ void __launch_bounds__(QN_GMMQ_THREADS, 2) qn_k_ggml_mmq(qn_gmmq_args
     }
     qn_cp_async_wait<0>();
 
-    /* c0, c1: weight row g, tokens 2t, 2t + 1; c2, c3: row g + 8. */
-#pragma unroll
-    for (int i = 0; i < MI; i++) {
-#pragma unroll
-        for (int hh = 0; hh < 2; hh++) {
-            const int64_t n = n0 + wr * 16 * MI + i * 16 + g + 8 * hh;
-            if (n >= p.N) continue;
-#pragma unroll
-            for (int j = 0; j < NT; j++) {
-#pragma unroll
-                for (int c = 0; c < 2; c++) {
-                    const int64_t m = m0 + wc * 8 * NT + j * 8 + 2 * t + c;
-                    if (m < p.M) qn_st(p.yd, p.y, m * p.N + n, acc[i][j][2 * hh + c] * p.xscale[m]);
-                }
-            }
-        }
-    }
+    qn_gmmq_store<MI, NT>(p, acc, n0 + wr * 16 * MI, m0 + wc * 8 * NT, g, t);
 }
 
 /* ------------------------------------------------------------------ launch */
 
 template <int DT, int MI, int NT> static int qn_gmmq_launch(const qn_gmmq_args &a, cudaStream_t s) {
     typedef qn_gmmq_cfg<DT, MI, NT> Cfg;
-    static bool attr_set = false; /* per instantiation; a race only repeats an idempotent call */
-    if (!attr_set) {
-        cudaError_t e =
-            cudaFuncSetAttribute(qn_k_ggml_mmq<DT, MI, NT>, cudaFuncAttributeMaxDynamicSharedMemorySize, Cfg::smem);
-        if (e != cudaSuccess) return (int)e;
-        attr_set = true;
-    }
-    const int64_t gx = (a.N + Cfg::BN - 1) / Cfg::BN, gy = (a.M + Cfg::BM - 1) / Cfg::BM;
-    if (gx > 0x7fffffff || gy > 65535) return (int)cudaErrorInvalidValue;
-    qn_k_ggml_mmq<DT, MI, NT><<<dim3((unsigned)gx, (unsigned)gy), QN_GMMQ_THREADS, Cfg::smem, s>>>(a);
-    return qn_cu_launch_status();
+    static bool attr_set = false;
+    return qn_gmmq_launch_grid(qn_k_ggml_mmq<DT, MI, NT>, attr_set, Cfg::BN, Cfg::BM, QN_GMMQ_THREADS, Cfg::smem, a, s);
 }
 
 /* Tile shape by grid size: the largest tile (most reuse of each decoded chunk and activation row)

@@ -45,6 +45,46 @@ template <int DT> struct qn_gmmq_raw {
     }
 };
 
+/* A warp's (16 MI rows) x (8 NT tokens) of sums to y, times each token's x scale: row n = n_w + 16 i + g + 8 hh,
+ * token m = m_w + 8 j + 2 t + c holds acc[i][j][2 hh + c] (the m16n8 accumulator layout). */
+template <int MI, int NT>
+__device__ __forceinline__ void qn_gmmq_store(const qn_gmmq_args &p, const float (&acc)[MI][NT][4], int64_t n_w,
+                                              int64_t m_w, int g, int t) {
+#pragma unroll
+    for (int i = 0; i < MI; i++) {
+#pragma unroll
+        for (int hh = 0; hh < 2; hh++) {
+            const int64_t n = n_w + i * 16 + g + 8 * hh;
+            if (n >= p.N) continue;
+#pragma unroll
+            for (int j = 0; j < NT; j++) {
+#pragma unroll
+                for (int c = 0; c < 2; c++) {
+                    const int64_t m = m_w + j * 8 + 2 * t + c;
+                    if (m < p.M) qn_st(p.yd, p.y, m * p.N + n, acc[i][j][2 * hh + c] * p.xscale[m]);
+                }
+            }
+        }
+    }
+}
+
+/* Launches kernel k over (N / bn) x (M / bm) blocks of `threads` with `smem` bytes of dynamic shared memory,
+ * raising the kernel's limit to it at the first launch (`attr_set`: one flag per kernel; a race only repeats an
+ * idempotent call). */
+template <typename Kernel>
+static int qn_gmmq_launch_grid(Kernel k, bool &attr_set, int bn, int bm, int threads, int smem,
+                               const qn_gmmq_args &a, cudaStream_t s) {
+    if (!attr_set) {
+        cudaError_t e = cudaFuncSetAttribute(k, cudaFuncAttributeMaxDynamicSharedMemorySize, smem);
+        if (e != cudaSuccess) return (int)e;
+        attr_set = true;
+    }
+    const int64_t gx = (a.N + bn - 1) / bn, gy = (a.M + bm - 1) / bm;
+    if (gx > 0x7fffffff || gy > 65535) return (int)cudaErrorInvalidValue;
+    k<<<dim3((unsigned)gx, (unsigned)gy), threads, smem, s>>>(a);
+    return qn_cu_launch_status();
+}
+
 /* QUANTA_CUDA_GGML_MMQ_TILE forces a tile (so that a device check can run every conformance case through
  * each): 128x128, 128x64 or 64x32 for either kernel; for ggml_mmq_frag.cu also 128x128w4 (4 warps of
  * 64x64), 256x128 (8 warps of 64x64) and 128x128b2 (the 128x128 tile held to 128 registers, two blocks

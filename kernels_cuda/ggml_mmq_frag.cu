@@ -99,18 +99,46 @@ __global__ void __launch_bounds__(32 * WR * WC, MINB) qn_k_ggml_mmq_frag(qn_gmmq
     auto xs_of = [&](int slot) { return reinterpret_cast<__half *>(qn_gfrag_smem + slot * Cfg::stage); };
     auto raw_of = [&](int slot) { return qn_gfrag_smem + slot * Cfg::stage + Cfg::xs_bytes; };
 
+    /* The raw words this thread copies each step: word wd of tile row r for i = tid + v T = r W + wd. Where
+     * there are few (the 32-element formats: 5 to 9 at the 128-row tiles) their row's byte offset + 4 wd is
+     * kept (a row past N: far past the weight, so nothing is read); the step adds its offset in the row. */
+    constexpr int NV = (Cfg::rwords + T - 1) / T;
+    constexpr bool keep = NV <= 10;
+    constexpr size_t past = ~(size_t)0 >> 2;
+    size_t wbase[keep ? NV : 1];
+    if (keep) {
+#pragma unroll
+        for (int v = 0; v < NV; v++) {
+            const int i = tid + v * T, r = i / Raw::words, wd = i - r * Raw::words;
+            wbase[v] = n0 + r < p.N ? (size_t)(n0 + r) * p.rb + 4 * (size_t)wd : past;
+        }
+    }
+    auto koff_of = [](int64_t kt) -> size_t { return (size_t)(Raw::super ? (kt >> 2) : 2 * kt) * Raw::bb; };
+
     auto issue = [&](int slot, int64_t kt) {
         uint32_t *dst = reinterpret_cast<uint32_t *>(raw_of(slot));
-        for (int i = tid; i < Cfg::rwords; i += T) {
-            const int r = i / Raw::words, wd = i - r * Raw::words;
-            const int64_t n = n0 + r;
-            size_t a = 0;
-            int nb = 0;
-            if (n < p.N) {
-                a = (Raw::at(p.rb, n, kt) & ~(size_t)3) + 4 * (size_t)wd;
-                nb = a >= wbytes ? 0 : wbytes - a >= 4 ? 4 : (int)(wbytes - a);
+        const size_t koff = koff_of(kt);
+        if (keep) {
+#pragma unroll
+            for (int v = 0; v < NV; v++) {
+                const int i = tid + v * T;
+                if (Cfg::rwords % T && i >= Cfg::rwords) break;
+                const size_t a = (wbase[v] + koff) & ~(size_t)3;
+                const int nb = a >= wbytes ? 0 : wbytes - a >= 4 ? 4 : (int)(wbytes - a);
+                qn_gmmq_cp4(qn_smem_u32(dst + i), p.w + (nb ? a : 0), nb);
             }
-            qn_gmmq_cp4(qn_smem_u32(dst + i), p.w + (nb ? a : 0), nb);
+        } else {
+            for (int i = tid; i < Cfg::rwords; i += T) {
+                const int r = i / Raw::words, wd = i - r * Raw::words;
+                const int64_t n = n0 + r;
+                size_t a = 0;
+                int nb = 0;
+                if (n < p.N) {
+                    a = (((size_t)n * p.rb + koff) & ~(size_t)3) + 4 * (size_t)wd;
+                    nb = a >= wbytes ? 0 : wbytes - a >= 4 ? 4 : (int)(wbytes - a);
+                }
+                qn_gmmq_cp4(qn_smem_u32(dst + i), p.w + (nb ? a : 0), nb);
+            }
         }
         __half *xs = xs_of(slot);
 #pragma unroll
@@ -131,8 +159,16 @@ __global__ void __launch_bounds__(32 * WR * WC, MINB) qn_k_ggml_mmq_frag(qn_gmmq
 #pragma unroll
         for (int j = 0; j < NT; j++) acc[i][j][0] = acc[i][j][1] = acc[i][j][2] = acc[i][j][3] = 0.0f;
 
+    /* Where in its first staged word each of the lane's rows starts (the step adds its offset's). */
+    int rshift[MI][2];
+#pragma unroll
+    for (int i = 0; i < MI; i++)
+#pragma unroll
+        for (int h = 0; h < 2; h++) rshift[i][h] = (int)(((size_t)(n0 + wr * 16 * MI + i * 16 + g + 8 * h) * p.rb) & 3);
+
     auto compute = [&](int slot, int64_t kt) {
         const uint8_t *raw = raw_of(slot);
+        const int kshift = (int)(koff_of(kt) & 3);
         const __half *xsb = xs_of(slot) + (wc * 8 * NT) * P;
 #pragma unroll
         for (int c = 0; c < 2; c++) {
@@ -146,7 +182,7 @@ __global__ void __launch_bounds__(32 * WR * WC, MINB) qn_k_ggml_mmq_frag(qn_gmmq
 #pragma unroll
                     for (int h = 0; h < 2; h++) {
                         const int r = wr * 16 * MI + i * 16 + g + 8 * h;
-                        const uint8_t *rowb = raw + r * (4 * Raw::words) + (Raw::at(p.rb, n0 + r, kt) & 3);
+                        const uint8_t *rowb = raw + r * (4 * Raw::words) + ((rshift[i][h] + kshift) & 3);
                         qn_ggml_load_frag<DT>(rowb, Raw::super ? (ci & 7) : c, t, u[h], d[h], m[h]);
                     }
                     qn_gfrag_to_f16<DT>(u[0], d[0], m[0], u[1], d[1], m[1], a[i]);
@@ -188,39 +224,15 @@ __global__ void __launch_bounds__(32 * WR * WC, MINB) qn_k_ggml_mmq_frag(qn_gmmq
     }
     qn_cp_async_wait<0>();
 
-    /* c0, c1: weight row g, tokens 2t, 2t + 1; c2, c3: row g + 8. */
-#pragma unroll
-    for (int i = 0; i < MI; i++) {
-#pragma unroll
-        for (int hh = 0; hh < 2; hh++) {
-            const int64_t n = n0 + wr * 16 * MI + i * 16 + g + 8 * hh;
-            if (n >= p.N) continue;
-#pragma unroll
-            for (int j = 0; j < NT; j++) {
-#pragma unroll
-                for (int c = 0; c < 2; c++) {
-                    const int64_t m = m0 + wc * 8 * NT + j * 8 + 2 * t + c;
-                    if (m < p.M) qn_st(p.yd, p.y, m * p.N + n, acc[i][j][2 * hh + c] * p.xscale[m]);
-                }
-            }
-        }
-    }
+    qn_gmmq_store<MI, NT>(p, acc, n0 + wr * 16 * MI, m0 + wc * 8 * NT, g, t);
 }
 
 template <int DT, int MI, int NT, int WR, int WC, int MINB = 1>
 static int qn_gfrag_launch(const qn_gmmq_args &a, cudaStream_t s) {
     typedef qn_gfrag_cfg<DT, MI, NT, WR, WC> Cfg;
-    static bool attr_set = false; /* per instantiation; a race only repeats an idempotent call */
-    if (!attr_set) {
-        cudaError_t e = cudaFuncSetAttribute(qn_k_ggml_mmq_frag<DT, MI, NT, WR, WC, MINB>,
-                                             cudaFuncAttributeMaxDynamicSharedMemorySize, Cfg::smem);
-        if (e != cudaSuccess) return (int)e;
-        attr_set = true;
-    }
-    const int64_t gx = (a.N + Cfg::BN - 1) / Cfg::BN, gy = (a.M + Cfg::BM - 1) / Cfg::BM;
-    if (gx > 0x7fffffff || gy > 65535) return (int)cudaErrorInvalidValue;
-    qn_k_ggml_mmq_frag<DT, MI, NT, WR, WC, MINB><<<dim3((unsigned)gx, (unsigned)gy), Cfg::threads, Cfg::smem, s>>>(a);
-    return qn_cu_launch_status();
+    static bool attr_set = false;
+    return qn_gmmq_launch_grid(qn_k_ggml_mmq_frag<DT, MI, NT, WR, WC, MINB>, attr_set, Cfg::BN, Cfg::BM, Cfg::threads,
+                               Cfg::smem, a, s);
 }
 
 /* Tiles (rows x tokens): 128x128 (8 warps of 32x64), 128x64 (8 of 32x32), 64x32 (4 of 16x32): the largest

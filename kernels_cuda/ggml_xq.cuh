@@ -9,30 +9,47 @@
 
 /* The warp's 32 values v (lane = element of the chunk) as codes xq[lane] = round(v / d) with
  * d = max|v| / 127 in *dx, and the sums of the codes of each half (low 16 bits: elements 0-15,
- * high: 16-31) in *sx. Whole warps only. */
-__device__ __forceinline__ void qn_ggml_quantize_chunk(float v, int8_t *xq, float *dx, int *sx) {
+ * high: 16-31) in *sx; with xl not NULL also the second plane (qn_cuda_ggml_xq_lo): xl[lane] =
+ * round(254 * (v / d - xq[lane])), in [-127, 127], and its half sums in *sl. Whole warps only. */
+__device__ __forceinline__ int qn_ggml_half_sums(int q) {
+    int s = q;
+    for (int o = 8; o > 0; o >>= 1) s += __shfl_xor_sync(0xffffffffu, s, o); /* within each half */
+    const int s_hi = __shfl_sync(0xffffffffu, s, 16);
+    return (s & 0xFFFF) | (s_hi << 16);
+}
+
+__device__ __forceinline__ void qn_ggml_quantize_chunk(float v, int8_t *xq, float *dx, int *sx, int8_t *xl = nullptr,
+                                                       int *sl = nullptr) {
     const int lane = threadIdx.x & 31;
     float amax = fabsf(v);
     for (int o = 16; o > 0; o >>= 1) amax = fmaxf(amax, __shfl_xor_sync(0xffffffffu, amax, o));
     const float d = amax / 127.0f;
-    const int q = d > 0.0f ? __float2int_rn(v / d) : 0;
-    int s = q;
-    for (int o = 8; o > 0; o >>= 1) s += __shfl_xor_sync(0xffffffffu, s, o); /* within each half */
+    const float t = d > 0.0f ? v / d : 0.0f;
+    const int q = __float2int_rn(t);
+    const int s = qn_ggml_half_sums(q);
     xq[lane] = (int8_t)q;
-    const int s_hi = __shfl_sync(0xffffffffu, s, 16);
     if (lane == 0) {
         *dx = d;
-        *sx = (s & 0xFFFF) | (s_hi << 16);
+        *sx = s;
+    }
+    if (xl) {
+        const int l = __float2int_rn(254.0f * (t - (float)q));
+        const int ls = qn_ggml_half_sums(l);
+        xl[lane] = (int8_t)l;
+        if (lane == 0) *sl = ls;
     }
 }
 
 /* acc + (the weight chunk ch . the activation chunk of codes xc, scale dx, half sums sx):
  * per half, d * dx * sum(q * xq) + m * dx * sum(xq). */
-template <int DT>
+/* SH: the codes are in shared memory (read with plain loads, not the read-only global path). */
+template <bool SH, typename T> __device__ __forceinline__ T qn_xld(const T *p) { return SH ? *p : __ldg(p); }
+
+template <int DT, bool SH = false>
 __device__ __forceinline__ float qn_ggml_chunk_dot(const qn_ggml_chunk &ch, const int8_t *xc, const float *dx,
                                                    const int *sx, float acc) {
     const int4 *xp = (const int4 *)xc;
-    const int4 a = __ldg(xp), b = __ldg(xp + 1);
+    const int4 a = qn_xld<SH>(xp), b = qn_xld<SH>(xp + 1);
     int s0 = __dp4a(ch.q[0], a.x, 0);
     s0 = __dp4a(ch.q[1], a.y, s0);
     s0 = __dp4a(ch.q[2], a.z, s0);
@@ -41,11 +58,39 @@ __device__ __forceinline__ float qn_ggml_chunk_dot(const qn_ggml_chunk &ch, cons
     s1 = __dp4a(ch.q[5], b.y, s1);
     s1 = __dp4a(ch.q[6], b.z, s1);
     s1 = __dp4a(ch.q[7], b.w, s1);
-    const float d = __ldg(dx);
+    const float d = qn_xld<SH>(dx);
     float part = ch.d[0] * (float)s0 + ch.d[1] * (float)s1;
     if (DT == QN_DT_GGML_Q4_1 || DT == QN_DT_GGML_Q5_1 || DT == QN_DT_GGML_Q4_K || DT == QN_DT_GGML_Q5_K) {
-        const int s = __ldg(sx);
+        const int s = qn_xld<SH>(sx);
         part += ch.m[0] * (float)(short)(s & 0xFFFF) + ch.m[1] * (float)(s >> 16);
+    }
+    return fmaf(part, d, acc);
+}
+
+/* The same with both planes of x's codes (xc, sx first; xl, sl second): per half, d * dx * (sum(q * xq)
+ * + sum(q * xl) / 254) + m * dx * (sum(xq) + sum(xl) / 254). */
+__device__ __forceinline__ int qn_ggml_dot16(const int *q, const int4 &a) {
+    int s = __dp4a(q[0], a.x, 0);
+    s = __dp4a(q[1], a.y, s);
+    s = __dp4a(q[2], a.z, s);
+    s = __dp4a(q[3], a.w, s);
+    return s;
+}
+
+template <int DT>
+__device__ __forceinline__ float qn_ggml_chunk_dot2(const qn_ggml_chunk &ch, const int8_t *xc, const float *dx,
+                                                    const int *sx, const int8_t *xl, const int *sl, float acc) {
+    const int4 *xp = (const int4 *)xc, *lp = (const int4 *)xl;
+    const int4 a = __ldg(xp), b = __ldg(xp + 1), al = __ldg(lp), bl = __ldg(lp + 1);
+    const float r = 1.0f / 254.0f;
+    const float s0 = (float)qn_ggml_dot16(ch.q, a) + (float)qn_ggml_dot16(ch.q, al) * r;
+    const float s1 = (float)qn_ggml_dot16(ch.q + 4, b) + (float)qn_ggml_dot16(ch.q + 4, bl) * r;
+    const float d = __ldg(dx);
+    float part = ch.d[0] * s0 + ch.d[1] * s1;
+    if (DT == QN_DT_GGML_Q4_1 || DT == QN_DT_GGML_Q5_1 || DT == QN_DT_GGML_Q4_K || DT == QN_DT_GGML_Q5_K) {
+        const int s = __ldg(sx), t = __ldg(sl);
+        part += ch.m[0] * ((float)(short)(s & 0xFFFF) + (float)(short)(t & 0xFFFF) * r) +
+                ch.m[1] * ((float)(s >> 16) + (float)(t >> 16) * r);
     }
     return fmaf(part, d, acc);
 }

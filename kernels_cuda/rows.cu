@@ -125,9 +125,10 @@ extern "C" int qn_cuda_permute(const void *x, void *out, const int64_t xdims[4],
     return qn_cu_launch_status();
 }
 
-__global__ void qn_k_write_rows(int dd, void *dst, int sd, const void *src, const int32_t *start, int64_t ns,
-                                int64_t BH, int64_t T, int64_t Nmax, int64_t D, int *err) {
-    qn_pdl_begin();
+/* One write_rows (dst[B,H,Nmax,D] rows start.. = src[B,H,T,D]) by the threads of grid x. */
+__device__ __forceinline__ void qn_write_rows_body(int dd, void *dst, int sd, const void *src, const int32_t *start,
+                                                   int64_t ns, int64_t BH, int64_t T, int64_t Nmax, int64_t D,
+                                                   int *err) {
     const int64_t s0 = start[0];
     if (ns == 1 && (s0 < 0 || s0 + T > Nmax)) {
         if (blockIdx.x == 0 && threadIdx.x == 0) atomicExch(err, 2);
@@ -155,12 +156,35 @@ __global__ void qn_k_write_rows(int dd, void *dst, int sd, const void *src, cons
     }
 }
 
+__global__ void qn_k_write_rows(int dd, void *dst, int sd, const void *src, const int32_t *start, int64_t ns,
+                                int64_t BH, int64_t T, int64_t Nmax, int64_t D, int *err) {
+    qn_pdl_begin();
+    qn_write_rows_body(dd, dst, sd, src, start, ns, BH, T, Nmax, D, err);
+}
+
 extern "C" int qn_cuda_write_rows(int dst_dtype, void *dst, int src_dtype, const void *src, const int32_t *start,
                                   int64_t ns, int64_t BH, int64_t T, int64_t Nmax, int64_t D, int *err_flag,
                                   void *stream) {
     if (BH <= 0 || T <= 0 || D <= 0) return 0;
     return qn_launch(qn_k_write_rows, qn_cu_blocks(BH * T * D, 256, 132 * 16), 256, 0, (cudaStream_t)stream, dst_dtype,
                      dst, src_dtype, src, start, ns, BH, T, Nmax, D, err_flag);
+}
+
+/* write_rows_pair: grid y 0 is the first write, 1 the second (a layer's k and v appends in one launch). */
+__global__ void qn_k_write_rows_pair(qn_cuda_write_desc w0, qn_cuda_write_desc w1, const int32_t *start, int64_t ns,
+                                     int64_t T, int *err) {
+    qn_pdl_begin();
+    const qn_cuda_write_desc &w = blockIdx.y ? w1 : w0;
+    qn_write_rows_body(w.dst_dtype, w.dst, w.src_dtype, w.src, start, ns, w.BH, T, w.Nmax, w.D, err);
+}
+
+extern "C" int qn_cuda_write_rows_pair(const qn_cuda_write_desc *w0, const qn_cuda_write_desc *w1, const int32_t *start,
+                                       int64_t ns, int64_t T, int *err_flag, void *stream) {
+    if (T <= 0) return 0;
+    const int64_t n0 = w0->BH * T * w0->D, n1 = w1->BH * T * w1->D, n = n0 > n1 ? n0 : n1;
+    if (n <= 0) return 0;
+    return qn_launch(qn_k_write_rows_pair, dim3(qn_cu_blocks(n, 256, 132 * 8), 2), 256, 0, (cudaStream_t)stream, *w0,
+                     *w1, start, ns, T, err_flag);
 }
 
 __global__ void qn_k_copy16(uint4 *dst, const uint4 *src, int64_t n) {

@@ -394,20 +394,22 @@ typedef struct written_block {
 
 static int written_cmp(const void *a, const void *b) {
     const written_block *x = a, *y = b;
-    return x->blk != y->blk ? (x->blk < y->blk ? -1 : 1) : (x->s > y->s) - (x->s < y->s);
+    return x->blk != y->blk ? (x->blk < y->blk ? -1 : 1) : x->s != y->s ? (x->s > y->s) - (x->s < y->s)
+                                                                        : (x->j > y->j) - (x->j < y->j);
 }
 
-/* Checks that no block is written by two of the step's n sequences (the API's "distinct"): two
- * sequences' new rows in one block would overwrite each other's keys and values, so one
- * request would read another's. The blocks were checked to be in the pool. */
+/* Checks that no block is written through two table entries (the API's "distinct"): two
+ * sequences' new rows in one block would overwrite each other's keys and values, so one request
+ * would read another's; one sequence's two columns in one block, its own earlier positions. The
+ * blocks were checked to be in the pool. */
 static quanta_status check_distinct(const char *fn, const quanta_kv_pool *p, const int32_t *tables, int32_t n,
                                     const int32_t *Ts, int32_t T, const int32_t *positions, const char *what) {
-    if (n < 2) return QUANTA_OK;
     size_t count = 0;
     for (int32_t s = 0; s < n; s++) {
         const int32_t len = Ts ? Ts[s] : T;
         count += (size_t)((positions[s] + len - 1) / p->bs - positions[s] / p->bs + 1);
     }
+    if (count < 2) return QUANTA_OK;
     written_block stack[128], *w = count <= 128 ? stack : malloc(count * sizeof *w);
     if (!w) return qn_error_set(QUANTA_ERR_OUT_OF_MEMORY, "%s: no memory", fn);
     size_t k = 0;
@@ -419,10 +421,10 @@ static quanta_status check_distinct(const char *fn, const quanta_kv_pool *p, con
     qsort(w, count, sizeof *w, written_cmp);
     quanta_status e = QUANTA_OK;
     for (size_t i = 1; i < count && !e; i++)
-        if (w[i].blk == w[i - 1].blk && w[i].s != w[i - 1].s)
+        if (w[i].blk == w[i - 1].blk)
             e = qn_error_set(QUANTA_ERR_INVALID_ARGUMENT,
-                             "%s: %s[%d][%d] and %s[%d][%d] are both block %d: the sequences of a step must write "
-                             "distinct blocks",
+                             "%s: %s[%d][%d] and %s[%d][%d] are both block %d: the blocks a step writes must be "
+                             "distinct",
                              fn, what, w[i - 1].s, w[i - 1].j, what, w[i].s, w[i].j, w[i].blk);
     if (w != stack) free(w);
     return e;

@@ -16,6 +16,7 @@
 #include "bench_opts.h"
 #include "clock.h"
 #include "commands.h"
+#include "json_write.h"
 #include "quanta.h"
 
 static void usage(FILE *f) {
@@ -127,12 +128,14 @@ int qn_cmd_bench_model(int argc, char **argv) {
     for (int r = -1; r < R; r++) { /* r = -1: warm-up */
         if (P > 0) {
             quanta_model_context_reset(ctx);
+            if (r == R - 1 && qb_profile_on()) qb_profile_reset(); /* QUANTA_PLAN_PROFILE=1: the last pp run */
             double a = qn_now_s();
             if ((st = quanta_model_eval(ctx, toks, (size_t)P, logits, (size_t)info.n_vocab))) {
                 rc = qn_status_fail(cmd, "prompt", st);
                 goto done;
             }
             if (r >= 0) pp[r] = P / (qn_now_s() - a);
+            if (r == R - 1 && qb_profile_on() && !json) qb_profile_print(stdout, "the last pp run's prompt", 1);
         }
         if (N > 0) {
             quanta_model_context_reset(ctx);
@@ -156,12 +159,19 @@ int qn_cmd_bench_model(int argc, char **argv) {
     const double MiB = 1024.0 * 1024.0;
     const char *wname = quanta_dtype_name(info.weight_dtype) ? quanta_dtype_name(info.weight_dtype) : "?";
     if (json) {
-        printf("{\"model\": \"%s\", \"backend\": \"%s\", \"device\": \"%s\", \"weights\": \"%s\", \"n_params\": %llu,\n"
+        /* the strings escaped (a path or a device name may hold quotes or backslashes) */
+        const char *const keys[] = {"{\"model\": ", ", \"backend\": ", ", \"device\": ", ", \"weights\": "};
+        const char *const vals[] = {path, dev.backend, dev.name, wname};
+        for (int i = 0; i < 4; i++) {
+            fputs(keys[i], stdout);
+            qn_json_write_str(stdout, vals[i]);
+        }
+        printf(", \"n_params\": %llu,\n"
                " \"p\": %d, \"n\": %d, \"r\": %d,\n"
                " \"pp_tps\": %.3f, \"pp_tps_sd\": %.3f, \"tg_tps\": %.3f, \"tg_tps_sd\": %.3f,\n"
                " \"load_s\": %.4f, \"first_token_s\": %.4f,\n"
                " \"weights_bytes\": %llu, \"kv_bytes\": %llu, \"scratch_bytes\": %llu, \"device_peak_bytes\": %llu}\n",
-               path, dev.backend, dev.name, wname, (unsigned long long)info.n_params, P, N, R, sp.mean, sp.sd, sg.mean,
+               (unsigned long long)info.n_params, P, N, R, sp.mean, sp.sd, sg.mean,
                sg.sd, t_load, t_first, (unsigned long long)mem.weights_bytes, (unsigned long long)mem.kv_cache_bytes,
                (unsigned long long)mem.scratch_bytes, (unsigned long long)mem.device_peak);
     } else {

@@ -86,6 +86,7 @@ int qn_cmd_serve(int argc, char **argv) {
         }
         const char *v = i + 1 < argc ? argv[++i] : NULL;
         if (!v) rc = qn_usage_error(cmd, "option %s needs a value", a);
+        else if (!*v && (!strcmp(a, "--host") || !strcmp(a, "--name"))) rc = qn_usage_error(cmd, "%s '' is empty", a);
         else if (!strcmp(a, "--host")) cfg.host = v;
         else if (!strcmp(a, "--name")) name = v;
         else if (!strcmp(a, "--kv-dtype")) kv_dtype = v;

@@ -1,8 +1,7 @@
 #!/bin/sh
 # Builds bench/cuda/ggml_gemv_bench (outside libquanta: kernels_cuda/ggml.cu and the driver) into $1
-# (default build-gemv/), and ggml_gemv_bench_u1 with one chunk per lane and round (QN_GEMV_U=1, the
-# kernel before 2026-12-05) for the side-by-side row; the first is built with QN_GEMV_U_ALL=1 (U = 4 for
-# every format, where the library keeps one chunk for q4_0 and q8_0). Usage: bench/cuda/build_gemv_bench.sh [outdir]
+# (default build-gemv/) as the library builds kernels_cuda/ggml.cu, and ggml_gemv_bench_u1 with one chunk
+# per lane and round (QN_GEMV_U=1, the kernel before 2026-12-05) for the side-by-side row. Usage: bench/cuda/build_gemv_bench.sh [outdir]
 # [gencode...]; from the repository root.
 set -e
 out=${1:-build-gemv}
@@ -12,7 +11,7 @@ NVCC=${NVCC:-nvcc}
 command -v "$NVCC" >/dev/null 2>&1 || NVCC=/usr/local/cuda/bin/nvcc
 mkdir -p "$out"
 inc="-Iinclude -Ibase -Iformats -Ikernels_cuda -Ibench/cuda"
-$NVCC -std=c++17 -O3 -lineinfo -DQN_GEMV_U_ALL=1 $arch $inc -c kernels_cuda/ggml.cu -o "$out/ggml.o" &
+$NVCC -std=c++17 -O3 -lineinfo $arch $inc -c kernels_cuda/ggml.cu -o "$out/ggml.o" &
 $NVCC -std=c++17 -O3 -lineinfo $arch $inc -c bench/cuda/ggml_gemv_bench.cu -o "$out/ggml_gemv_bench.o" &
 $NVCC -std=c++17 -O3 -lineinfo -DQN_GEMV_U=1 $arch $inc -c kernels_cuda/ggml.cu -o "$out/ggml_u1.o" &
 $NVCC -std=c++17 -O3 -lineinfo -DQN_GEMV_U=1 $arch $inc -c bench/cuda/ggml_gemv_bench.cu -o "$out/ggml_gemv_bench_u1.o" &

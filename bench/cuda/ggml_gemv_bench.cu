@@ -3,8 +3,12 @@
  * shapes, against the copy bandwidth measured in the same process. Standalone (links ggml.cu
  * only). build_gemv_bench.sh builds it twice: with the kernel's default chunks per lane and round
  * (QN_GEMV_U) and with QN_GEMV_U=1 (the one-chunk loop before 2026-12-05), for a side-by-side row;
- * QUANTA_CUDA_PDL=0 launches without programmatic dependent launch. Every row also prints an
- * FNV-1a hash of the output bytes, which must be the same in all runs (the sums keep their order).
+ * QUANTA_CUDA_PDL=0 launches without programmatic dependent launch; QUANTA_CUDA_GEMV_LPR (32, 64,
+ * 128: threads per weight row) and QUANTA_CUDA_GEMV_PREFETCH=0 pick the kernel as in the library.
+ * Every row also prints an FNV-1a hash of the output bytes, which must be the same in all runs of
+ * one LPR (PDL, prefetch and U keep the order of the sums; another LPR splits the row another way).
+ * The last two rows are the gated pair (matmul_glu) on the 7B's 14336 x 4096: the int8 kernel with
+ * both planes of x's codes, and the f32 form.
  *
  *   bench/cuda/build_gemv_bench.sh OUTDIR && OUTDIR/ggml_gemv_bench [csv]
  *
@@ -49,8 +53,10 @@ int main(int argc, char **argv) {
     FILE *csv = argc > 1 ? fopen(argv[1], "w") : nullptr;
     const char *pdl = getenv("QUANTA_CUDA_PDL");
     qn_cuda_pdl_on = !(pdl && !strcmp(pdl, "0"));
-    char mode[32];
-    snprintf(mode, sizeof mode, "U%d-pdl%d", QN_GEMV_U, qn_cuda_pdl_on);
+    char mode[64];
+    const char *lpr = getenv("QUANTA_CUDA_GEMV_LPR"), *pre = getenv("QUANTA_CUDA_GEMV_PREFETCH");
+    snprintf(mode, sizeof mode, "U%d-pdl%d-lpr%s-pre%s", QN_GEMV_U, qn_cuda_pdl_on, lpr ? lpr : "auto",
+             pre ? pre : "1");
     cudaStream_t st;
     CK(cudaStreamCreate(&st));
     cudaEvent_t e0, e1;
@@ -72,13 +78,16 @@ int main(int argc, char **argv) {
 
     struct fmt { const char *name; int dt; } fmts[] = {{"q4_0", QN_DT_GGML_Q4_0}, {"q8_0", QN_DT_GGML_Q8_0},
                                                         {"q4_k", QN_DT_GGML_Q4_K}, {"q6_k", QN_DT_GGML_Q6_K}};
-    const int64_t shapes[][2] = {{4096, 4096}, {14336, 4096}, {4096, 14336}, {32000, 4096}}; /* N, K */
-    printf("%-6s %6s %6s %9s %10s %8s %6s  %s\n", "format", "N", "K", "us", "wbytes MB", "GB/s", "%copy", "hash");
+    /* N, K, kind: 0 plain, 1 glu (gate + up + silu, two planes of x's codes: the library's matmul_glu),
+     * 2 the same glu in the GEMV's f32 form (the route of bd8bc16); glu bytes count both weights */
+    const int64_t shapes[][3] = {{4096, 4096, 0},  {14336, 4096, 0}, {4096, 14336, 0},
+                                 {32000, 4096, 0}, {14336, 4096, 1}, {14336, 4096, 2}};
+    printf("%-11s %6s %6s %9s %10s %8s %6s  %s\n", "format", "N", "K", "us", "wbytes MB", "GB/s", "%copy", "hash");
     for (const fmt &f : fmts) {
         for (const auto &sh : shapes) {
-            const int64_t N = sh[0], K = sh[1];
+            const int64_t N = sh[0], K = sh[1], kind = sh[2];
             const int be = QN_GGML_BLOCK_ELEMS(f.dt), bb = QN_GGML_BLOCK_BYTES(f.dt);
-            const size_t rb = (size_t)(K / be) * bb, wbytes = rb * (size_t)N;
+            const size_t rb = (size_t)(K / be) * bb, wbytes = rb * (size_t)N * (kind ? 2 : 1);
             const int copies = (int)((256ull << 20) / wbytes) + 1;
             std::vector<uint8_t> hw(wbytes);
             std::vector<int> so;
@@ -102,22 +111,31 @@ int main(int argc, char **argv) {
             cudaGraphExec_t ge;
             const int calls = 50;
             CK(cudaStreamBeginCapture(st, cudaStreamCaptureModeGlobal));
-            for (int i = 0; i < calls; i++)
-                CK((cudaError_t)qn_cuda_ggml_gemv(f.dt, w + wbytes * (i % copies), nullptr, 0, N, K, xq, 1, QN_DT_F32, y, st));
+            /* glu: gate = the first half of the copy, up = the second */
+            auto call = [&](const uint8_t *wc) {
+                const uint8_t *up = kind ? wc + wbytes / 2 : nullptr;
+                if (kind == 2)
+                    return qn_cuda_ggml_gemv_f32(f.dt, wc, up, QN_UNARY_SILU, N, K, QN_DT_F32, x, 1, QN_DT_F32, y, st);
+                return qn_cuda_ggml_gemv(f.dt, wc, up, QN_UNARY_SILU, N, K, xq, 1, QN_DT_F32, y, st);
+            };
+            for (int i = 0; i < calls; i++) CK((cudaError_t)call(w + wbytes * (i % copies)));
             CK(cudaStreamEndCapture(st, &g));
             CK(cudaGraphInstantiate(&ge, g, 0));
             const float ms = graph_median_ms(ge, st, e0, e1, 5);
             const double us = ms * 1e3 / calls, gbps = wbytes / (us * 1e-6) / 1e9;
-            CK((cudaError_t)qn_cuda_ggml_gemv(f.dt, w, nullptr, 0, N, K, xq, 1, QN_DT_F32, y, st));
+            CK((cudaError_t)call(w));
             std::vector<uint8_t> hy((size_t)N * 4);
             CK(cudaMemcpyAsync(hy.data(), y, hy.size(), cudaMemcpyDeviceToHost, st));
             CK(cudaStreamSynchronize(st));
             uint64_t h = 0xcbf29ce484222325ull;
             for (uint8_t b : hy) h = (h ^ b) * 0x100000001b3ull;
-            printf("%-6s %6lld %6lld %9.2f %10.1f %8.0f %5.1f%%  %016llx\n", f.name, (long long)N, (long long)K, us,
+            static const char *kinds[] = {"", "-glu", "-gluf32"};
+            char fname[32];
+            snprintf(fname, sizeof fname, "%s%s", f.name, kinds[kind]);
+            printf("%-11s %6lld %6lld %9.2f %10.1f %8.0f %5.1f%%  %016llx\n", fname, (long long)N, (long long)K, us,
                    wbytes / 1e6, gbps, 100.0 * gbps * 1e9 / copy, (unsigned long long)h);
             if (csv)
-                fprintf(csv, "%s,%s,%lld,%lld,%.3f,%zu,%.1f,%.1f,%016llx\n", mode, f.name, (long long)N, (long long)K, us,
+                fprintf(csv, "%s,%s,%lld,%lld,%.3f,%zu,%.1f,%.1f,%016llx\n", mode, fname, (long long)N, (long long)K, us,
                         wbytes, gbps, 100.0 * gbps * 1e9 / copy, (unsigned long long)h);
             cudaGraphExecDestroy(ge), cudaGraphDestroy(g);
             cudaFree(w), cudaFree(x), cudaFree(y), cudaFree(xq);

@@ -3,7 +3,8 @@
 # bench/e2e/run_h200.sh has built Quanta (/tmp/qbuild, CUDA, tests on). At most ~90 s, every step
 # with its own timeout. Questions:
 #   1. how far CUDA's batched decode is from the same sequence decoded alone (tiny random LLaMA, 12
-#      sequences in one step, f32 and q8 weights; printed, not promised: server/README.md says so)
+#      sequences in one step through contexts and through a paged pool, f32 and q8 weights; printed,
+#      not promised: server/README.md says so)
 #      (tests/model/test_model_batch_same.c, built here: run_h200.sh builds only the CUDA tests);
 #   2. CUDA write_rows refusing a scatter row past the buffer (tests/cuda/test_cuda_ops.c, the new
 #      third case of permute_convert_write_rows; written without a GPU);
@@ -13,7 +14,7 @@
 #      stay identical. Needs `quanta serve` in the build (libmicrohttpd, jansson).
 # Everything goes to $OUT/review6/ (summary.txt: the numbers to decide with are at its end).
 set -u
-cd "$(dirname "$0")/../.." # the repository root
+cd "$(dirname "$0")/../.." || exit 1 # the repository root
 OUT=${OUT:-/tmp/e2e-out}
 D=$OUT/review6
 mkdir -p $D
@@ -40,7 +41,7 @@ if [ -x $B/tests/cuda/test_cuda_ops ]; then
   grep -E "Checks|:F:|:E:" $D/cuda_ops.log | tee -a $D/summary.txt
 else say "no $B/tests/cuda/test_cuda_ops"; fi
 
-if [ -x $B/tests/tools/make_tiny_gguf ] && $Q serve --help > /dev/null 2>&1 && [ $(left) -gt 20 ]; then
+if [ -x $B/tests/tools/make_tiny_gguf ] && $Q serve --help > /dev/null 2>&1 && [ "$(left)" -gt 20 ]; then
   QUANTA_TEST_SEED=1 $B/tests/tools/make_tiny_gguf $D/tiny-gemma3.gguf server-gemma3 > /dev/null 2>&1
   QUANTA_EXE=$Q PYTHONDONTWRITEBYTECODE=1 QUANTA_TEST_SEED=7 timeout $(($(left) - 3)) \
     python3 tests/server/test_batch.py --backend ${QUANTA_VERIFY_BACKEND:-cuda} --model $D/tiny-gemma3.gguf > $D/server_batch.log 2>&1

@@ -168,7 +168,13 @@ static void generate(qc_gen *g, bool quick) {
             one(g, w, x, 1, 8, 67, 640, 0);                          /* decode, the GEMV's most x rows */
             one(g, w, x, 2, 33, 96, 256, 0);                        /* batch, leading dim */
         }
-        if (w->t >= QUANTA_GGML_Q4_0 && w->t <= QUANTA_GGML_Q6_K) ggml_batched(g, w, i);
+        if (w->t >= QUANTA_GGML_Q4_0 && w->t <= QUANTA_GGML_Q6_K) {
+            ggml_batched(g, w, i);
+            /* one x row of 7B-long rows: the CUDA GEMV gives such rows 64 (K = 4096) or 128 (K = 8192)
+             * threads instead of one warp */
+            one(g, w, qc_acts[i % 3], 1, 1, 96, 4096, 0);
+            one(g, w, qc_acts[(i + 1) % 3], 1, 1, 40, 8192, 0);
+        }
     }
 }
 
@@ -186,6 +192,9 @@ static void glu_generate(qc_gen *g, bool quick) {
             if (quick) continue;
             one_op(g, QN_OP_MATMUL_GLU, (act + 1) % 3, w, qc_acts[xi], 1, 3, 64, qc_legal_cols(w, 1024), xi == 2);
             if (xi == 0) one_op(g, QN_OP_MATMUL_GLU, (act + 2) % 3, w, qc_acts[xi], 2, 9, 33, qc_legal_cols(w, 256), 0);
+            /* a 7B-long row, one x row (the CUDA GEMV's 64 threads per row) */
+            if (xi == 1 && w->t >= QUANTA_GGML_Q4_0 && w->t <= QUANTA_GGML_Q6_K)
+                one_op(g, QN_OP_MATMUL_GLU, act, w, qc_acts[xi], 1, 1, 48, 4096, 0);
         }
     }
 }
@@ -202,10 +211,12 @@ static void multi_generate(qc_gen *g, bool quick) {
             if (quick && xi != (int)(i % 3)) continue;
             /* M, then rows of w0, w1, w2 */
             static const int64_t shapes[][4] = {{1, 64, 16, 16}, {3, 67, 33, 0}, {8, 40, 10, 10}, {1, 128, 32, 32},
-                                                {12, 24, 8, 8}};
+                                                {12, 24, 8, 8}, {1, 48, 16, 16}};
             for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
                 if (quick && s != i % 3) continue;
                 if (s == 4 && xi != 0) continue; /* batched: once per format */
+                /* a 7B-long row (K = 4096: the CUDA GEMV's 64 threads per row), ggml formats, once */
+                if (s == 5 && (xi != 2 || w->t < QUANTA_GGML_Q4_0 || w->t > QUANTA_GGML_Q6_K)) continue;
                 qc_case c;
                 qc_case_defaults(QN_OP_MATMUL_MULTI, &c);
                 qc_set_weight(&c, w);
@@ -214,7 +225,7 @@ static void multi_generate(qc_gen *g, bool quick) {
                 c.n = shapes[s][1];
                 c.n1 = shapes[s][2];
                 c.n2 = shapes[s][3];
-                c.k = qc_legal_cols(w, s == 3 ? 640 : (q > 1 ? 3 * q : 131));
+                c.k = qc_legal_cols(w, s == 5 ? 4096 : s == 3 ? 640 : (q > 1 ? 3 * q : 131));
                 c.part = (int32_t)((i + s + (size_t)xi) % (c.n2 ? 3 : 2));
                 c.wbuf = (int)(s == 1);
                 qc_gen_add(g, &c);

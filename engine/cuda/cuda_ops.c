@@ -61,37 +61,69 @@ static int glu_act(const qn_node *node) {
                                                            : QN_UNARY_GELU;
 }
 
+/* Whether matmul_glu takes the int8 GEMV with both planes of x's codes (about 16 bits of x: the one
+ * plane's error, which the gate's activation multiplies, broke the conformance bound on q5_k at K = 768
+ * and 1024 in the H200 run of 2026-12-05 13:10) rather than the f32 form, which decodes every weight
+ * value in f32 (bd8bc16). QUANTA_CUDA_GLU_INT8=0 keeps the f32 form (side-by-side timings). */
+static bool glu_int8_wanted(void) {
+    static int on = -1;
+    return qn_cuda_switch_on("QUANTA_CUDA_GLU_INT8", &on);
+}
+
+/* Whether a batch-1 GEMV of a small weight (K <= QN_CUDA_GGML_GEMV_QX_MAX_K, N <= 4096: Gemma's output
+ * and down projections) whose x has no codes yet quantizes x in the kernel instead of a quantize launch
+ * before it (each block reads all of x: K floats, little next to a launch for such weights). The same
+ * codes, so the same results. QUANTA_CUDA_GEMV_QX=0 keeps the quantize launch (side-by-side timings). */
+static bool gemv_qx_wanted(void) {
+    static int on = -1;
+    return qn_cuda_switch_on("QUANTA_CUDA_GEMV_QX", &on);
+}
+
+/* Whether s->xq holds x's codes (left by the last GEMV or the norm that wrote x). */
+static bool codes_cached(const qn_cuda_state *s, const void *xp, int xd, int64_t M, int64_t K) {
+    return s->xq_src == xp && s->xq_M == M && s->xq_K == K && s->xq_dtype == xd;
+}
+
+/* x's int8 codes in s->xq (*xq): the cached ones, else made by a quantize launch and cached. */
+static quanta_status gemv_codes(qn_cuda_state *s, const void *xp, int xd, int64_t M, int64_t K, void **xq) {
+    quanta_status st = qn_cuda_xq(s, qn_cuda_ggml_xq_bytes(M, K), xq);
+    if (st || codes_cached(s, xp, xd, M, K)) return st; /* a moved buffer dropped the cache */
+    const int e = qn_cuda_ggml_quantize_x(xd, xp, M, K, *xq, s->stream);
+    if (e) return qn_cuda_error((cudaError_t)e, "ggml GEMV: quantizing x");
+    s->xq_src = xp, s->xq_M = M, s->xq_K = K, s->xq_dtype = xd;
+    return QUANTA_OK;
+}
+
+/* A result y (ybytes) overlapping x (xbytes; an arena reusing x's memory) ends the reuse of x's codes. */
+static void gemv_result_written(qn_cuda_state *s, const void *xp, size_t xbytes, const void *yp, size_t ybytes) {
+    const char *y0 = yp, *x0 = xp;
+    if (y0 < x0 + xbytes && x0 < y0 + ybytes) s->xq_src = NULL;
+}
+
 /* ggml weights at M <= QN_CUDA_GGML_GEMV_MAX_M (matmul, and matmul_glu with its w_up): the int8
- * GEMV for matmul rows of at least QN_CUDA_GGML_GEMV_MIN_K (x quantized once for consecutive matmuls
- * on the same x, or left quantized by the norm that wrote x), its f32 form for shorter rows and for
- * matmul_glu. */
+ * GEMV for rows of at least QN_CUDA_GGML_GEMV_MIN_K (x quantized once for consecutive matmuls
+ * on the same x, or left quantized by the norm that wrote x; matmul_glu reads both planes of the
+ * codes), its f32 form for shorter rows (and for matmul_glu with QUANTA_CUDA_GLU_INT8=0). */
 static quanta_status run_gemv_ggml(qn_cuda_state *s, const qn_node *node, int64_t M, int64_t N, int64_t K) {
     const qn_tensor *x = src_at(node, 0), *w = src_at(node, 1), *y = node->dst;
     const int glu = node->op == QN_OP_MATMUL_GLU, act = glu ? glu_act(node) : 0;
     const void *wup = glu ? qn_cuda_ptr(src_at(node, 2)) : NULL, *xp = qn_cuda_ptr(x);
     const int wd = (int)w->desc.dtype, xd = (int)x->desc.dtype, yd = (int)y->desc.dtype;
     int e;
-    /* matmul_glu takes the f32 form at every K: the int8 codes' error enters both products and the
-     * gate's activation multiplies them, which broke the conformance bound (q5_k, K = 768 and 1024:
-     * largest error 1.8x the bound, H200 run of 2026-12-05 13:10); plain matmuls keep int8 */
-    if (K < QN_CUDA_GGML_GEMV_MIN_K || glu) {
+    if (K < QN_CUDA_GGML_GEMV_MIN_K || (glu && !glu_int8_wanted())) {
         e = qn_cuda_ggml_gemv_f32(wd, qn_cuda_ptr(w), wup, act, N, K, xd, xp, M, yd, qn_cuda_ptr(y), s->stream);
         return e ? qn_cuda_error((cudaError_t)e, "matmul (ggml GEMV, f32)") : QUANTA_OK;
     }
-    void *xq = NULL;
-    quanta_status st = qn_cuda_xq(s, qn_cuda_ggml_xq_bytes(M, K), &xq);
-    if (st) return st;
-    if (s->xq_src != xp || s->xq_M != M || s->xq_K != K || s->xq_dtype != xd) {
-        if ((e = qn_cuda_ggml_quantize_x(xd, xp, M, K, xq, s->stream)))
-            return qn_cuda_error((cudaError_t)e, "matmul: quantizing x");
-        s->xq_src = xp, s->xq_M = M, s->xq_K = K, s->xq_dtype = xd;
+    if (!codes_cached(s, xp, xd, M, K) && !glu && gemv_qx_wanted() && M == 1 && K <= QN_CUDA_GGML_GEMV_QX_MAX_K && N <= 4096) {
+        e = qn_cuda_ggml_gemv_qx(wd, qn_cuda_ptr(w), N, K, xd, xp, yd, qn_cuda_ptr(y), s->stream);
+        return e ? qn_cuda_error((cudaError_t)e, "matmul (ggml GEMV, x quantized in the kernel)") : QUANTA_OK;
     }
+    void *xq = NULL;
+    quanta_status st = gemv_codes(s, xp, xd, M, K, &xq);
+    if (st) return st;
     e = qn_cuda_ggml_gemv(wd, qn_cuda_ptr(w), wup, act, N, K, xq, M, yd, qn_cuda_ptr(y), s->stream);
-    /* y overlapping x (an arena reusing x's memory) ends the reuse of its codes */
-    const char *y0 = qn_cuda_ptr(y), *x0 = xp;
-    if (y0 < x0 + (size_t)M * (size_t)K * qn_dtype_elem_size(x->desc.dtype) &&
-        x0 < y0 + (size_t)M * (size_t)N * qn_dtype_elem_size(y->desc.dtype))
-        s->xq_src = NULL;
+    gemv_result_written(s, xp, (size_t)M * (size_t)K * qn_dtype_elem_size(x->desc.dtype), qn_cuda_ptr(y),
+                        (size_t)M * (size_t)N * qn_dtype_elem_size(y->desc.dtype));
     return e ? qn_cuda_error((cudaError_t)e, "matmul (ggml GEMV)") : QUANTA_OK;
 }
 
@@ -99,12 +131,8 @@ static quanta_status run_gemv_ggml(qn_cuda_state *s, const qn_node *node, int64_
  * not; QUANTA_CUDA_GGML_MMQ=0 keeps the older route (the weight dequantized into a tiled f16 copy
  * per call, then qn_cuda_matmul_q), for side-by-side runs. */
 static bool ggml_mmq_wanted(void) {
-    static int wanted = -1;
-    if (wanted < 0) {
-        const char *e = getenv("QUANTA_CUDA_GGML_MMQ");
-        wanted = !(e && !strcmp(e, "0"));
-    }
-    return wanted == 1;
+    static int on = -1;
+    return qn_cuda_switch_on("QUANTA_CUDA_GGML_MMQ", &on);
 }
 
 /* ggml weights: the GEMV for M <= QN_CUDA_GGML_GEMV_MAX_M (run_gemv_ggml), else the tensor-core
@@ -238,12 +266,8 @@ static quanta_status run_paged_attention(qn_cuda_state *s, const qn_node *node) 
  * the same codes (greedy text identical on the H100, 2026-12-05). QUANTA_CUDA_NORM_QX=0 turns it
  * off, for side-by-side timings. */
 static bool norm_qx_wanted(void) {
-    static int wanted = -1;
-    if (wanted < 0) {
-        const char *e = getenv("QUANTA_CUDA_NORM_QX");
-        wanted = !(e && !strcmp(e, "0"));
-    }
-    return wanted == 1;
+    static int on = -1;
+    return qn_cuda_switch_on("QUANTA_CUDA_NORM_QX", &on);
 }
 
 /* rms_norm (x, weight), add_rms_norm (x, r added before, weight), rms_norm_add (x, r added
@@ -271,6 +295,111 @@ static quanta_status run_norm(qn_cuda_state *s, const qn_node *node) {
     return QUANTA_OK;
 }
 
+/* rms_norm_rope (x, weight, positions): the plan fuses a q/k norm with its rope into this node where
+ * the backend claims it. QUANTA_CUDA_NORM_ROPE=0 leaves them two launches (side-by-side timings). */
+static bool norm_rope_wanted(void) {
+    static int on = -1;
+    return qn_cuda_switch_on("QUANTA_CUDA_NORM_ROPE", &on);
+}
+
+static quanta_status run_norm_rope(qn_cuda_state *s, const qn_node *node) {
+    const qn_tensor *x = src_at(node, 0), *w = src_at(node, 1), *pos = src_at(node, 2), *y = node->dst;
+    const quanta_rope_params *rp = &node->params.rope;
+    const int nd = x->desc.ndim;
+    const int64_t D = last_dim(x), N = nd >= 2 ? x->desc.dims[nd - 2] : 1, rows = D ? elems(x) / D : 0;
+    const int e = qn_cuda_rms_norm_rope((int)x->desc.dtype, qn_cuda_ptr(x), w ? (int)w->desc.dtype : 0,
+                                        w ? qn_cuda_ptr(w) : NULL, (int)y->desc.dtype, qn_cuda_ptr(y),
+                                        qn_cuda_ptr(pos), rows, N, D, rp->rot_dims ? rp->rot_dims : D, (int)rp->mode,
+                                        rp->theta_base, rp->freq_scale, node->params.eps,
+                                        node->params.weight_plus_one, s->stream);
+    return e ? qn_cuda_error((cudaError_t)e, "rms_norm_rope") : QUANTA_OK;
+}
+
+/* ------------------------------------------------------------------ matmul_multi, write_rows_pair */
+
+/* Whether CUDA claims the plan's matmul_multi (q/k/v of one x in one GEMV launch) and write_rows_pair (a
+ * layer's k and v appends in one launch). QUANTA_CUDA_MULTI=0 leaves them separate nodes (side-by-side
+ * timings). */
+static bool multi_wanted(void) {
+    static int on = -1;
+    return qn_cuda_switch_on("QUANTA_CUDA_MULTI", &on);
+}
+
+/* ggml weights (the table admits no other; infer checked one format and K) the GEMV reads in place. */
+static bool matmul_multi_ok(const qn_node *node) {
+    int64_t M, N, K;
+    matmul_shapes(node, &M, &N, &K);
+    if (!multi_wanted() || M > QN_CUDA_GGML_GEMV_MAX_M) return false;
+    for (int i = 1; i < node->nsrc; i++)
+        if (node->src[i] && !ggml_ok(node->src[i])) return false;
+    return true;
+}
+
+/* x . w_i^T for its 2 or 3 weights in one GEMV launch, the x codes as run_gemv_ggml gets them. */
+static quanta_status run_matmul_multi(qn_cuda_state *s, const qn_node *node) {
+    int64_t M, N0, K;
+    matmul_shapes(node, &M, &N0, &K);
+    const qn_tensor *x = src_at(node, 0);
+    const void *w[3] = {NULL, NULL, NULL};
+    void *y[3] = {NULL, NULL, NULL};
+    int64_t N[3] = {0, 0, 0};
+    int nw = 0;
+    for (int i = 1; i < node->nsrc && i <= 3; i++) {
+        const qn_tensor *wi = src_at(node, i), *yi = i == 1 ? node->dst : node->extra_dst[i - 2];
+        if (!wi) continue;
+        w[nw] = qn_cuda_ptr(wi), y[nw] = qn_cuda_ptr(yi), N[nw] = wi->desc.dims[0];
+        nw++;
+    }
+    const int wd = (int)src_at(node, 1)->desc.dtype, xd = (int)x->desc.dtype, yd = (int)node->dst->desc.dtype;
+    const void *xp = qn_cuda_ptr(x);
+    const int64_t Nall = N[0] + N[1] + (nw > 2 ? N[2] : 0);
+    int e;
+    if (K < QN_CUDA_GGML_GEMV_MIN_K) {
+        e = qn_cuda_ggml_gemv_multi(wd, nw, w, N, K, NULL, xd, xp, M, yd, y, 0, s->stream);
+        return e ? qn_cuda_error((cudaError_t)e, "matmul_multi (ggml GEMV, f32)") : QUANTA_OK;
+    }
+    if (!codes_cached(s, xp, xd, M, K) && gemv_qx_wanted() && M == 1 && K <= QN_CUDA_GGML_GEMV_QX_MAX_K && Nall <= 4096) {
+        e = qn_cuda_ggml_gemv_multi(wd, nw, w, N, K, NULL, xd, xp, M, yd, y, 1, s->stream);
+        return e ? qn_cuda_error((cudaError_t)e, "matmul_multi (ggml GEMV, x quantized in the kernel)") : QUANTA_OK;
+    }
+    void *xq = NULL;
+    quanta_status st = gemv_codes(s, xp, xd, M, K, &xq);
+    if (st) return st;
+    e = qn_cuda_ggml_gemv_multi(wd, nw, w, N, K, xq, xd, xp, M, yd, y, 0, s->stream);
+    const size_t es = qn_dtype_elem_size(node->dst->desc.dtype);
+    for (int i = 0; i < nw; i++)
+        gemv_result_written(s, xp, (size_t)M * (size_t)K * qn_dtype_elem_size(x->desc.dtype), y[i],
+                            (size_t)M * (size_t)N[i] * es);
+    return e ? qn_cuda_error((cudaError_t)e, "matmul_multi (ggml GEMV)") : QUANTA_OK;
+}
+
+/* Out (dst after the write) gets dst's contents first where the plan gave it its own memory. */
+static quanta_status write_rows_carry(qn_cuda_state *s, const qn_tensor *dst, const qn_tensor *out) {
+    const size_t bytes = (size_t)elems(dst) * qn_dtype_elem_size(dst->desc.dtype);
+    void *op = qn_cuda_ptr(out);
+    const void *dp = qn_cuda_ptr(dst);
+    if (op == dp || !bytes) return QUANTA_OK;
+    cudaError_t ce = cudaMemcpyAsync(op, dp, bytes, cudaMemcpyDeviceToDevice, s->stream);
+    return ce == cudaSuccess ? QUANTA_OK : qn_cuda_error(ce, "write_rows: copying dst");
+}
+
+/* dst0, src0, start, dst1, src1: both float caches of one shape (infer), one launch. */
+static quanta_status run_write_rows_pair(qn_cuda_state *s, const qn_node *node) {
+    const qn_tensor *d0 = src_at(node, 0), *s0 = src_at(node, 1), *start = src_at(node, 2);
+    const qn_tensor *d1 = src_at(node, 3), *s1 = src_at(node, 4), *o0 = node->dst, *o1 = node->extra_dst[0];
+    quanta_status st = write_rows_carry(s, d0, o0);
+    if (st == QUANTA_OK) st = write_rows_carry(s, d1, o1);
+    if (st != QUANTA_OK) return st;
+    const int64_t *dd = d0->desc.dims;
+    qn_cuda_write_desc w0 = {(int)o0->desc.dtype, (int)s0->desc.dtype, qn_cuda_ptr(o0), qn_cuda_ptr(s0),
+                             dd[0] * dd[1], dd[2], dd[3]};
+    qn_cuda_write_desc w1 = {(int)o1->desc.dtype, (int)s1->desc.dtype, qn_cuda_ptr(o1), qn_cuda_ptr(s1),
+                             dd[0] * dd[1], dd[2], dd[3]};
+    const int e = qn_cuda_write_rows_pair(&w0, &w1, qn_cuda_ptr(start), start->desc.dims[0], s0->desc.dims[2],
+                                          s->err_flag, s->stream);
+    return e ? qn_cuda_error((cudaError_t)e, "write_rows_pair") : QUANTA_OK;
+}
+
 /* ------------------------------------------------------------------ others */
 
 /* The kernels (kernels_cuda/): per op, the dtypes of its format source they decode. */
@@ -282,7 +411,10 @@ const qn_dtype_set qn_cuda_kernels[QN_OP_COUNT] = {
     [QN_OP_PAGED_ATTENTION] = QN_DT_FLOATS | QN_DT_KV_QUANT,
     [QN_OP_GLU] = QN_DT_FLOATS,          /* the plan's fusions (engine/plan.c fuse_nodes) */
     [QN_OP_RMS_NORM_ADD] = QN_DT_FLOATS,
+    [QN_OP_RMS_NORM_ROPE] = QN_DT_FLOATS, /* fuse_nodes: a q/k norm and its rope */
     [QN_OP_MATMUL_GLU] = QN_DT_GGML_FORMATS, /* fuse_matmul_glu: the ggml GEMV's gate + up + glu */
+    [QN_OP_MATMUL_MULTI] = QN_DT_GGML_FORMATS, /* fuse_matmul_multi: q/k/v in one ggml GEMV launch */
+    [QN_OP_WRITE_ROWS_PAIR] = QN_DT_FLOATS,    /* fuse_write_rows_pair: k and v appends in one launch */
 };
 
 /* The kernels' own limits of a node in the table (the rest have none). */
@@ -291,6 +423,9 @@ bool qn_cuda_supports_op(void *self, const qn_node *node) {
     switch (node->op) {
     case QN_OP_MATMUL: return matmul_ok(node);
     case QN_OP_MATMUL_GLU: return matmul_glu_ok(node);
+    case QN_OP_RMS_NORM_ROPE: return norm_rope_wanted();
+    case QN_OP_MATMUL_MULTI: return matmul_multi_ok(node);
+    case QN_OP_WRITE_ROWS_PAIR: return multi_wanted();
     case QN_OP_ATTENTION: {
         qn_cuda_attention_args a;
         attention_args(node, &a);
@@ -311,7 +446,8 @@ quanta_status qn_cuda_run(void *self, const qn_node *node) {
     const qn_tensor *x = src_at(node, 0), *b = src_at(node, 1), *y = node->dst;
     /* Cached activation codes stay valid only across consecutive ggml GEMVs (any other op may
      * rewrite the memory they were made from). */
-    if ((node->op != QN_OP_MATMUL && node->op != QN_OP_MATMUL_GLU) || !b || !qn_dtype_is_ggml(b->desc.dtype))
+    if ((node->op != QN_OP_MATMUL && node->op != QN_OP_MATMUL_GLU && node->op != QN_OP_MATMUL_MULTI) || !b ||
+        !qn_dtype_is_ggml(b->desc.dtype))
         s->xq_src = NULL;
     const void *xp = x ? qn_cuda_ptr(x) : NULL;
     void *yp = qn_cuda_ptr(y);
@@ -328,6 +464,9 @@ quanta_status qn_cuda_run(void *self, const qn_node *node) {
         return run_attention(s, node);
     case QN_OP_PAGED_ATTENTION: return run_paged_attention(s, node);
     case QN_OP_RMS_NORM: case QN_OP_ADD_RMS_NORM: case QN_OP_RMS_NORM_ADD: return run_norm(s, node);
+    case QN_OP_RMS_NORM_ROPE: return run_norm_rope(s, node);
+    case QN_OP_MATMUL_MULTI: return run_matmul_multi(s, node);
+    case QN_OP_WRITE_ROWS_PAIR: return run_write_rows_pair(s, node);
     case QN_OP_ROPE: {
         const quanta_rope_params *rp = &node->params.rope;
         const int nd = x->desc.ndim;

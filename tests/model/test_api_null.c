@@ -436,11 +436,15 @@ START_TEST(test_model_functions) {
     /* two sequences writing one block would overwrite each other's keys and values */
     tab2[4] = 0;
     BAD(quanta_model_eval_paged_pieces(pool, 2, lens2, tk, pos2, tab2, NULL, NULL, 0, greedy2),
-        "tables[0][0] and tables[1][0] are both block 0", "distinct");
+        "tables[0][0] and tables[1][0] are both block 0", "must be distinct");
     int32_t dec_pos[2] = {5, 1}; /* decode: sequence 0 writes its column 1 (block 1), sequence 1 column 0 */
     tab2[4] = 1;
     BAD(quanta_model_eval_paged(pool, 2, 1, tk, dec_pos, tab2, NULL, NULL, 0),
         "tables[0][1] and tables[1][0] are both block 1");
+    /* one sequence's two columns in one block: its own positions 0..3 and 4..7 in the same rows */
+    int32_t same_twice[4] = {2, 2, 3, 0}, len8 = 8;
+    BAD(quanta_model_eval_paged_pieces(pool, 1, &len8, tk, &pos, same_twice, NULL, NULL, 0, greedy),
+        "tables[0][0] and tables[0][1] are both block 2");
     tab2[4] = 3; /* distinct again: the step runs */
     ck_assert_msg(quanta_model_eval_paged(pool, 2, 1, tk, dec_pos, tab2, NULL, NULL, 0) == QUANTA_OK, "%s",
                   quanta_last_error());

@@ -8,7 +8,6 @@ input_lengths; Triton's generate and generate_stream (raw HTTP: tritonclient has
 whose text must equal infer's; seeded sampling repeatable; malformed tensors (wrong datatype, shape
 mismatch, missing input, ...) answered 400 with {"error": "..."} while the server keeps serving; the
 README's tritonclient snippet run as written; 413 for big bodies; 503 while draining on SIGTERM."""
-import http.client
 import json
 import os
 import re
@@ -236,17 +235,8 @@ def check_too_big(s):
     """A body over --max-body (16384): 413 in the protocol's shape, declared or sent chunked."""
     code, _, data = s.request("POST", f"/v2/models/{MODEL}/generate", {"text_input": "x" * 20000})
     assert code == 413 and "larger than" in json.loads(data)["error"], (code, data)
-    c = http.client.HTTPConnection("127.0.0.1", s.port, timeout=60)
-    c.putrequest("POST", f"/v2/models/{MODEL}/infer")
-    c.putheader("Transfer-Encoding", "chunked")
-    c.endheaders()
-    for _ in range(20):
-        c.send(b"400\r\n" + b"x" * 1024 + b"\r\n")
-    c.send(b"0\r\n\r\n")
-    r = c.getresponse()
-    data = r.read()
-    c.close()
-    assert r.status == 413 and "larger than" in json.loads(data)["error"], (r.status, data)
+    code, data = s.post_chunked(f"/v2/models/{MODEL}/infer", 20)
+    assert code == 413 and "larger than" in json.loads(data)["error"], (code, data)
 
 
 def check_drain(s, prompt):

@@ -12,7 +12,6 @@ start with the same tokens share the KV blocks of that head instead of computing
   with the evicted head computes it again, and its output is still the same."""
 import concurrent.futures as cf
 import threading
-import time
 
 from harness import Server, parse_args, seed
 

@@ -3,7 +3,8 @@ a tiny sweep (2 mixes x concurrency 1 and 4 x closed loop and Poisson arrivals, 
 against `quanta serve` must have every request succeed, report every field for every level with sane
 values (ordered percentiles, rates that agree with counts), count exactly the tokens the server says
 it generated (its /metrics counter), and the plot script must write two non-empty PNGs, for one
-report and for two servers' reports on shared axes; requests the
+report and for two servers' reports on shared axes, and serve_ratio.py's comparison table must have a
+row per level; requests the
 server refuses must show up as failures with their messages and a failing exit status."""
 import json
 import os
@@ -97,6 +98,16 @@ def main():
         subprocess.run([sys.executable, os.path.join(BENCH, "serve_plot.py"), report_path, report_path,
                         "--names", "Quanta,peer", "--out", both], check=True, timeout=120)
         check_pngs(both)
+        # the device run's comparison table (bench/e2e/serve_ratio.py): a row per level, a report
+        # against itself at 1.00x throughput and p99 TTFT
+        r = subprocess.run([sys.executable, os.path.join(BENCH, "e2e", "serve_ratio.py"), report_path, report_path],
+                           capture_output=True, text=True, timeout=60, check=True)
+        rows = [l for l in r.stdout.splitlines() if l.startswith("| ") and not l.startswith("| mix")]
+        print(r.stdout)
+        assert len(rows) == len(levels), (len(rows), r.stdout)
+        for row in rows:
+            cells = [c.strip() for c in row.strip("|").split("|")]
+            assert len(cells) == 10 and cells[4] == "1.00x" and cells[7] == "1.00x", cells
         r = subprocess.run([sys.executable, os.path.join(BENCH, "serve_plot.py"), report_path, report_path,
                             "--out", both], capture_output=True, text=True, timeout=120)
         assert r.returncode == 2 and "--names must name each of the 2 reports" in r.stderr, (r.returncode, r.stderr)
