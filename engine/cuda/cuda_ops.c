@@ -251,6 +251,8 @@ static quanta_status run_paged_attention(qn_cuda_state *s, const qn_node *node) 
     a.scale = node->params.attention.scale; /* infer resolved 0 to 1/sqrt(D) */
     a.causal = node->params.attention.causal, a.window = node->params.attention.window;
     a.stream = s->stream;
+    static int tiled = -1; /* QUANTA_CUDA_PAGED_TILED=0: the kernel before serve7's, for side-by-side timings */
+    a.tiled = qn_cuda_switch_on("QUANTA_CUDA_PAGED_TILED", &tiled);
     int ce = qn_cuda_paged_attention(&a);
     if (ce) {
         (void)cudaGetLastError();
