@@ -114,6 +114,18 @@ __global__ void qn_k_rms_norm(qn_norm_args a) {
     }
 }
 
+/* Stores o as element i of y (y's dtype) and returns it as stored; with codes and a.xq, also its chunk's
+ * int8 codes (D % 32 == 0: whole warps, one chunk each). */
+__device__ __forceinline__ float qn_norm_store(const qn_norm_args &a, void *y, int64_t i, float o, bool codes) {
+    qn_st(a.yd, y, i, o);
+    const float stored = qn_rounded(a.yd, o);
+    if (codes && a.xq) {
+        const int64_t e0 = i & ~(int64_t)31;
+        qn_ggml_quantize_chunk(stored, a.xq + e0, a.dx + e0 / 32, a.sx + e0 / 32, a.xl + e0, a.sl + e0 / 32);
+    }
+    return stored;
+}
+
 /* Rows of at most PER * blockDim.x: every load (x, r, w, p) is issued before the reduction and
  * kept in registers, so the kernel waits for memory once instead of twice (decode's norms are
  * latency-bound: one 640-wide row took 4.4 us in the strided kernel). Same summation order as
@@ -144,12 +156,7 @@ template <int PER, bool TWO> __global__ void qn_k_rms_norm_regs(qn_norm_args a) 
         if (d < a.D) {
             float o = v[k] * inv * g[k];
             if (a.p) o += q[k];
-            qn_st(a.yd, a.y, base + d, o);
-            v[k] = qn_rounded(a.yd, o); /* TWO: the second norm's input, as stored */
-            if (a.xq && !TWO) { /* D % 32 == 0: whole warps, one chunk each */
-                const int64_t e0 = (base + d) & ~(int64_t)31;
-                qn_ggml_quantize_chunk(v[k], a.xq + e0, a.dx + e0 / 32, a.sx + e0 / 32, a.xl + e0, a.sl + e0 / 32);
-            }
+            v[k] = qn_norm_store(a, a.y, base + d, o, !TWO); /* TWO: the second norm's input, as stored */
         } else {
             v[k] = 0.0f;
         }
@@ -162,15 +169,7 @@ template <int PER, bool TWO> __global__ void qn_k_rms_norm_regs(qn_norm_args a) 
 #pragma unroll
         for (int k = 0; k < PER; k++) {
             const int64_t d = threadIdx.x + (int64_t)k * blockDim.x;
-            if (d < a.D) {
-                const float o = v[k] * inv2 * g2[k];
-                qn_st(a.yd, a.y2, base + d, o);
-                if (a.xq) {
-                    const int64_t e0 = (base + d) & ~(int64_t)31;
-                    qn_ggml_quantize_chunk(qn_rounded(a.yd, o), a.xq + e0, a.dx + e0 / 32, a.sx + e0 / 32,
-                                           a.xl + e0, a.sl + e0 / 32);
-                }
-            }
+            if (d < a.D) qn_norm_store(a, a.y2, base + d, v[k] * inv2 * g2[k], true);
         }
     }
 }
