@@ -68,8 +68,9 @@ typedef struct qc_case {
     int32_t special;       /* argmax: rows with a NaN, -Inf only, two +Inf, a tie */
     int32_t bs;            /* paged_attention: block size (pool rows per block) */
     int64_t nblk;          /* paged_attention: blocks in the pools */
-    int64_t n1, n2;        /* matmul_multi: rows of w1 and w2 (n2 = 0: two weights) */
-    int32_t part;          /* matmul_multi: the product judged (the others are outputs too) */
+    int64_t n1, n2;        /* matmul_multi: rows of w1 and w2 (n2 = 0: two weights); rms_norm_rope_pair: n1 heads of x1 */
+    int32_t part;          /* fused pairs and groups (matmul_multi, write_rows_pair, rms_norm_add_norm,
+                            * rms_norm_rope_pair): the result judged (the others are outputs too) */
 } qc_case;
 
 #define QC_SPEC_MAX 320

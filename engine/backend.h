@@ -41,6 +41,8 @@ typedef enum qn_op {
     QN_OP_ARGMAX, /* the index of each row's largest element (a server's greedy tokens on the device) */
     QN_OP_MATMUL_MULTI, /* x·w0^T, x·w1^T (, x·w2^T): matmuls of one x (q/k/v), one result each (fused by plans) */
     QN_OP_WRITE_ROWS_PAIR, /* two write_rows at one start (a layer's k and v cache appends; fused by plans) */
+    QN_OP_RMS_NORM_ROPE_PAIR, /* two rms_norm_rope at one position and parameters (q and k norms + rope; fused by plans) */
+    QN_OP_RMS_NORM_ADD_NORM, /* s = r + rms_norm(x) and rms_norm(s): a post-norm, its residual and the next norm (fused by plans) */
     QN_OP_COUNT
 } qn_op;
 
@@ -106,6 +108,8 @@ typedef struct qn_op_params {
  *   all_reduce: x               matmul_multi: x, w0, w1, w2 (w2 may be absent)
  *   write_rows_pair: dst0, src0, start, dst1, src1 (dst0 in place as write_rows; extra_dst[0] is dst1 after
  *   its write, in place too)
+ *   rms_norm_rope_pair: x0, weight0, positions, x1, weight1 (extra_dst[0] = rms_norm_rope of x1)
+ *   rms_norm_add_norm: x, r, weight, weight2 (dst = r + rms_norm(x, weight); extra_dst[0] = rms_norm(dst, weight2))
  * dst is the result; matmul_multi also writes extra_dst[i] = x·w(i+1)^T (NULL elsewhere).
  */
 typedef struct qn_node {

@@ -203,6 +203,13 @@ static quanta_status infer_rms_norm_add(quanta_tensor *const *src, qn_op_params 
     return infer_norm_pair(src, p, out, "rms_norm_add", "x", "r");
 }
 
+/* rms_norm_add's s = r + rms_norm(x, weight) (the result), then rms_norm(s, weight2) (the extra
+ * result) with the same eps and weight_plus_one. Made by plans only (fuse_rms_norm_add_norm). */
+static quanta_status infer_rms_norm_add_norm(quanta_tensor *const *src, qn_op_params *p, quanta_tensor_desc *out) {
+    TRY(infer_norm_pair(src, p, out, "rms_norm_add_norm", "x", "r"));
+    return check_norm("rms_norm_add_norm", src[0], src[3], p->eps);
+}
+
 /* act(gate) * up: up of gate's dtype and shape, act a quanta_glu_act. */
 static quanta_status infer_glu(quanta_tensor *const *src, qn_op_params *p, quanta_tensor_desc *out) {
     const quanta_tensor *gate = src[0], *up = src[1];
@@ -277,6 +284,22 @@ static quanta_status infer_rms_norm_rope(quanta_tensor *const *src, qn_op_params
     TRY(check_rope("rms_norm_rope", src[0], src[2], p));
     TRY(check_norm("rms_norm_rope", src[0], src[1], p->eps));
     *out = src[0]->desc;
+    return QUANTA_OK;
+}
+
+/* Two rms_norm_rope of one positions tensor and parameters: x0 with weight0 (the result), x1 with
+ * weight1 (the extra result), x1 of x0's dtype, position count and row length (a layer's q and k).
+ * Made by plans only (fuse_rms_norm_rope_pair). */
+static quanta_status infer_rms_norm_rope_pair(quanta_tensor *const *src, qn_op_params *p, quanta_tensor_desc *out) {
+    quanta_tensor *second[3] = {src[3], src[4], src[2]};
+    quanta_tensor_desc other;
+    TRY(infer_rms_norm_rope(src, p, out));
+    TRY(infer_rms_norm_rope(second, p, &other));
+    const quanta_tensor_desc *a = &src[0]->desc, *b = &src[3]->desc;
+    if (a->dtype != b->dtype || a->ndim != b->ndim || a->dims[a->ndim - 1] != b->dims[b->ndim - 1] ||
+        a->dims[a->ndim - 2] != b->dims[b->ndim - 2])
+        return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT,
+                            "quanta_rms_norm_rope_pair: x1 must have x0's dtype, positions and row length");
     return QUANTA_OK;
 }
 
@@ -479,6 +502,10 @@ static const qn_op_def op_table[QN_OP_COUNT] = {
                           1},
     [QN_OP_MATMUL_MULTI] = {"matmul_multi", 4, SRC("x", "w0", "w1", "w2"), 1u << 3, false, infer_matmul_multi,
                             qn_ref_matmul_multi, 1},
+    [QN_OP_RMS_NORM_ROPE_PAIR] = {"rms_norm_rope_pair", 5, SRC("x0", "weight0", "positions", "x1", "weight1"),
+                                  1u << 1 | 1u << 4, false, infer_rms_norm_rope_pair, qn_ref_rms_norm_rope_pair, 0},
+    [QN_OP_RMS_NORM_ADD_NORM] = {"rms_norm_add_norm", 4, SRC("x", "r", "weight", "weight2"), 1u << 2 | 1u << 3, false,
+                                 infer_rms_norm_add_norm, qn_ref_rms_norm_add_norm, 0},
     [QN_OP_WRITE_ROWS_PAIR] = {"write_rows_pair", 5, SRC("dst0", "src0", "start", "dst1", "src1"), 0, true,
                                infer_write_rows_pair, qn_ref_write_rows_pair, 0},
 };

@@ -359,6 +359,14 @@ static void fuse_matmul_glu(quanta_plan *p) {
     }
 }
 
+/* Whether the plan may run fused node f: the reference takes every fusion, other backends those
+ * their table and supports_op claim. */
+static int takes_fused(const quanta_plan *p, const qn_graph_node *f) {
+    qn_node probe;
+    fill_node_from(p, f, &probe);
+    return is_ref(p) || qn_backend_runs_node(p->backend->ops, p->backend->self, &probe);
+}
+
 /* Matmuls of one x whose weights share a format and K (a layer's q, k and v projections), two
  * or three of them, become one matmul_multi node with a result per weight, where the backend
  * has its kernel for the format and shape: one launch instead of three, x read once. Each
@@ -393,9 +401,7 @@ static void fuse_matmul_multi(quanta_plan *p) {
                 f.src[1 + i] = p->nodes[p->order[at[i]]].src[1];
                 f.extra_dst[i - 1] = p->nodes[p->order[at[i]]].dst;
             }
-            qn_node probe;
-            fill_node_from(p, &f, &probe);
-            if (!is_ref(p) && !qn_backend_runs_node(p->backend->ops, p->backend->self, &probe)) continue;
+            if (!takes_fused(p, &f)) continue;
             *a = f;
             for (int i = n - 1; i >= 1; i--) {
                 memmove(&p->order[at[i]], &p->order[at[i] + 1], (size_t)(p->norder - at[i] - 1) * sizeof *p->order);
@@ -418,6 +424,25 @@ static int produced_at(const quanta_plan *p, quanta_tensor *t) {
             if (d[i] == root) return pos;
     }
     return -1;
+}
+
+/* The pair fusions: node b at position q joins node a at pos as pair op `op` (a's sources, then
+ * b's first two as sources 3 and 4, b's result as the extra one) where the plan may run it;
+ * b leaves the order. Returns whether it did. */
+static int fuse_second(quanta_plan *p, int pos, int q, qn_op op) {
+    qn_graph_node *a = &p->nodes[p->order[pos]];
+    const qn_graph_node *b = &p->nodes[p->order[q]];
+    qn_graph_node f = *a;
+    f.op = op;
+    f.nsrc = 5;
+    f.src[3] = b->src[0];
+    f.src[4] = b->src[1];
+    f.extra_dst[0] = b->dst;
+    if (!takes_fused(p, &f)) return 0;
+    *a = f;
+    memmove(&p->order[q], &p->order[q + 1], (size_t)(p->norder - q - 1) * sizeof *p->order);
+    p->norder--;
+    return 1;
 }
 
 /* Whether a and b share storage: one root, or two graph tensors of one quanta_buffer. */
@@ -445,19 +470,65 @@ static void fuse_write_rows_pair(quanta_plan *p) {
             ok = !qn_op_def_of(n->op)->dst_is_src0;
             for (int s = 0; ok && s < n->nsrc; s++) ok = !n->src[s] || !same_storage(n->src[s], b->src[0]);
         }
+        if (ok) fuse_second(p, pos, q, QN_OP_WRITE_ROWS_PAIR);
+    }
+}
+
+/* rms_norm(s) where s is an rms_norm_add's result (Gemma: the post-attention norm and residual,
+ * then the MLP's input norm; the post-MLP norm and residual, then the next layer's input norm)
+ * becomes part of that node, rms_norm_add_norm, with the norm as its extra result, where the
+ * backend has its kernel and both norms share eps and weight_plus_one: one launch instead of
+ * two, s read back from cache. The norm moves up to the rms_norm_add's place, so its weight
+ * must be a leaf and no in-place write may lie between. */
+static void fuse_rms_norm_add_norm(quanta_plan *p) {
+    for (int pos = 0; pos < p->norder; pos++) {
+        const qn_graph_node *n = &p->nodes[p->order[pos]];
+        if (n->op != QN_OP_RMS_NORM || n->src[0]->kind != QN_KIND_NODE) continue;
+        const int apos = produced_at(p, n->src[0]);
+        if (apos < 0) continue;
+        qn_graph_node *a = &p->nodes[p->order[apos]];
+        if (a->op != QN_OP_RMS_NORM_ADD || a->dst != n->src[0] || a->params.eps != n->params.eps ||
+            a->params.weight_plus_one != n->params.weight_plus_one || (n->src[1] && produced_at(p, n->src[1]) >= 0))
+            continue;
+        int ok = 1;
+        for (int i = apos + 1; ok && i < pos; i++) ok = !qn_op_def_of(p->nodes[p->order[i]].op)->dst_is_src0;
         if (!ok) continue;
         qn_graph_node f = *a;
-        f.op = QN_OP_WRITE_ROWS_PAIR;
-        f.nsrc = 5;
-        f.src[3] = b->src[0];
-        f.src[4] = b->src[1];
-        f.extra_dst[0] = b->dst;
-        qn_node probe;
-        fill_node_from(p, &f, &probe);
-        if (!is_ref(p) && !qn_backend_runs_node(p->backend->ops, p->backend->self, &probe)) continue;
+        f.op = QN_OP_RMS_NORM_ADD_NORM;
+        f.nsrc = 4;
+        f.src[3] = n->src[1];
+        f.extra_dst[0] = n->dst;
+        if (!takes_fused(p, &f)) continue;
         *a = f;
-        memmove(&p->order[q], &p->order[q + 1], (size_t)(p->norder - q - 1) * sizeof *p->order);
+        memmove(&p->order[pos], &p->order[pos + 1], (size_t)(p->norder - pos - 1) * sizeof *p->order);
         p->norder--;
+        pos--;
+    }
+}
+
+/* Two rms_norm_rope of one positions tensor and parameters whose inputs share dtype, position
+ * count and row length (a layer's q and k norms with their rope) become one rms_norm_rope_pair
+ * node where the backend has its kernel: one launch instead of two. The second moves up to the
+ * first's place, so its x and weight must exist by then; no in-place write may lie between. */
+static void fuse_rms_norm_rope_pair(quanta_plan *p) {
+    for (int pos = 0; pos < p->norder; pos++) {
+        qn_graph_node *a = &p->nodes[p->order[pos]];
+        if (a->op != QN_OP_RMS_NORM_ROPE) continue;
+        int q = pos + 1, ok = 1;
+        for (; q < p->norder; q++) {
+            const qn_graph_node *b = &p->nodes[p->order[q]];
+            if (b->op == QN_OP_RMS_NORM_ROPE && b->src[2] == a->src[2]) break;
+            if (qn_op_def_of(b->op)->dst_is_src0) ok = 0;
+        }
+        if (!ok || q == p->norder) continue;
+        const qn_graph_node *b = &p->nodes[p->order[q]];
+        const quanta_tensor_desc *da = &a->src[0]->desc, *db = &b->src[0]->desc;
+        if (memcmp(&a->params.rope, &b->params.rope, sizeof a->params.rope) || a->params.eps != b->params.eps ||
+            a->params.weight_plus_one != b->params.weight_plus_one || da->dtype != db->dtype || da->ndim != db->ndim ||
+            da->dims[da->ndim - 1] != db->dims[db->ndim - 1] || da->dims[da->ndim - 2] != db->dims[db->ndim - 2] ||
+            produced_at(p, b->src[0]) >= pos || (b->src[1] && produced_at(p, b->src[1]) >= pos))
+            continue;
+        fuse_second(p, pos, q, QN_OP_RMS_NORM_ROPE_PAIR);
     }
 }
 
@@ -568,6 +639,8 @@ quanta_status quanta_plan_create(quanta_graph *g, quanta_backend *backend, quant
     if (st == QUANTA_OK) fuse_matmul_glu(p);
     if (st == QUANTA_OK) fuse_matmul_multi(p);
     if (st == QUANTA_OK) fuse_write_rows_pair(p);
+    if (st == QUANTA_OK) fuse_rms_norm_add_norm(p);
+    if (st == QUANTA_OK) fuse_rms_norm_rope_pair(p);
     if (st == QUANTA_OK) st = plan_arena(p, offsets, &p->arena_bytes);
     if (st == QUANTA_OK && p->arena_bytes) st = qn_backend_alloc(backend, p->arena_bytes, &p->arena);
     if (st == QUANTA_OK) {

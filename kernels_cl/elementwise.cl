@@ -73,7 +73,9 @@ inline float qn_wg_max(local float *red, float v) {
 
 /* One work-group per row of D elements. w: f32/f16/bf16 [D] when hasw. With hasr (add_rms_norm)
  * the row is x + r, summed in f32, both read twice rather than kept (rows exceed local memory).
- * With hasp (rms_norm_add) p is added to the normed row, in f32, before the one store. */
+ * With hasp (rms_norm_add) p is added to the normed row, in f32, before the one store. With has2
+ * (rms_norm_add_norm) the stored row y is normed again, by w2 when hasw2, into y2: y read back
+ * as stored (in its dtype), so y2 is what an rms_norm of y would give. */
 inline float qn_norm_in(const global uchar *x, int xdt, const global uchar *r, int rdt, int hasr, size_t i) {
     float v = qn_ld(x, xdt, i);
     return hasr ? v + qn_ld(r, rdt, i) : v;
@@ -82,11 +84,12 @@ inline float qn_norm_in(const global uchar *x, int xdt, const global uchar *r, i
 kernel void qn_rms_norm(const global uchar *x, ulong xo, int xdt, const global uchar *r, ulong ro, int rdt, int hasr,
                         const global uchar *w, ulong wo, int wdt, int hasw, int plus_one, const global uchar *p,
                         ulong po, int pdt, int hasp, global uchar *y, ulong yo, int ydt, ulong D, float eps,
+                        const global uchar *w2, ulong w2o, int w2dt, int hasw2, int has2, global uchar *y2, ulong y2o,
                         local float *red) {
     size_t row = get_group_id(0), l = get_local_id(0), ls = get_local_size(0);
     size_t base = row * D;
     if (ls == 1 && xdt == QN_DT_F32 && ydt == QN_DT_F32 && !hasr && (!hasw || wdt == QN_DT_F32) &&
-        (!hasp || pdt == QN_DT_F32) && (xo | yo | wo | po) % 4 == 0) {
+        (!hasp || pdt == QN_DT_F32) && (!hasw2 || w2dt == QN_DT_F32) && (xo | yo | wo | po | w2o | y2o) % 4 == 0) {
         /* CPUs' one item per row, all f32: 16-wide vectors by hand (the dtype switches of the
          * generic loops kept them scalar; decode norms of 640 are ~1 µs of PoCL's 3) */
         const global float *xf = (const global float *)(x + xo) + base, *wf = (const global float *)(w + wo);
@@ -112,6 +115,24 @@ kernel void qn_rms_norm(const global uchar *x, ulong xo, int xdt, const global u
             if (hasw) v *= wf[d] + one;
             yf[d] = hasp ? v + pf[d] : v;
         }
+        if (!has2) return;
+        /* the second norm, of the row just stored (still in L1) */
+        const global float *w2f = (const global float *)(w2 + w2o);
+        global float *y2f = (global float *)(y2 + y2o) + base;
+        acc = 0.0f;
+        for (size_t d = 0; d < D16; d += 16) {
+            const float16 v = vload16(0, yf + d);
+            acc = fma(v, v, acc);
+        }
+        s2 = qn_hsum16(acc);
+        for (size_t d = D16; d < D; d++) s2 += yf[d] * yf[d];
+        const float inv2 = rsqrt(s2 / (float)D + eps);
+        for (size_t d = 0; d < D16; d += 16) {
+            float16 v = vload16(0, yf + d) * inv2;
+            if (hasw2) v *= vload16(0, w2f + d) + one;
+            vstore16(v, 0, y2f + d);
+        }
+        for (size_t d = D16; d < D; d++) y2f[d] = yf[d] * inv2 * (hasw2 ? w2f[d] + one : 1.0f);
         return;
     }
     float ss = 0.0f;
@@ -129,6 +150,23 @@ kernel void qn_rms_norm(const global uchar *x, ulong xo, int xdt, const global u
         }
         const float v = qn_norm_in(x + xo, xdt, r + ro, rdt, hasr, base + d) * inv * g;
         qn_st(y + yo, ydt, base + d, hasp ? v + qn_ld(p + po, pdt, base + d) : v);
+    }
+    if (!has2) return; /* uniform over the group: every item reaches the barriers below or none */
+    barrier(CLK_GLOBAL_MEM_FENCE); /* the row's stores, made by other items, visible to each */
+    ss = 0.0f;
+    for (size_t d = l; d < D; d += ls) {
+        const float v = qn_ld(y + yo, ydt, base + d);
+        ss += v * v;
+    }
+    ss = qn_wg_sum(red, ss);
+    inv = rsqrt(ss / (float)D + eps);
+    for (size_t d = l; d < D; d += ls) {
+        float g = 1.0f;
+        if (hasw2) {
+            g = qn_ld(w2 + w2o, w2dt, d);
+            if (plus_one) g += 1.0f;
+        }
+        qn_st(y2 + y2o, ydt, base + d, qn_ld(y + yo, ydt, base + d) * inv * g);
     }
 }
 
@@ -234,7 +272,9 @@ kernel void qn_rope(const global uchar *x, ulong xo, int xdt, const global int *
  * per position n of all its pairs (local size rot / 2): first the inverse rms of each row at n
  * (item j takes rows j, j + ls, ...; into inv, rows / N floats of local memory), then the
  * rotation as qn_rope's, each element scaled by its row's inv and its weight as it is read.
- * One launch for what were rms_norm and rope, no intermediate in memory. */
+ * One launch for what were rms_norm and rope, no intermediate in memory. With has2
+ * (rms_norm_rope_pair: a layer's q and k) groups N..2N-1 do the same for x1 (rows1 rows, weight
+ * w1 when hasw1) into y1: one launch for both; inv holds max(rows, rows1) / N floats. */
 inline float qn_nr_ld(const global uchar *x, int xdt, const global float *w, int hasw, float one, size_t i, size_t d,
                       float inv) {
     const float v = qn_ld(x, xdt, i) * inv;
@@ -244,8 +284,14 @@ inline float qn_nr_ld(const global uchar *x, int xdt, const global float *w, int
 kernel void qn_rms_norm_rope(const global uchar *x, ulong xo, int xdt, const global uchar *wb, ulong wo, int hasw,
                              int plus_one, float eps, const global int *pos, ulong po, global uchar *y, ulong yo,
                              int ydt, ulong rows, ulong N, ulong D, ulong rot, int neox, float theta_base,
-                             float freq_scale, const global QN_ANGLE *freq, int has_freq, local float *inv) {
-    const size_t i = get_local_id(0), ls = get_local_size(0), n = get_group_id(1), half_rot = rot / 2;
+                             float freq_scale, const global QN_ANGLE *freq, int has_freq, const global uchar *x1,
+                             ulong xo1, const global uchar *wb1, ulong wo1, int hasw1, global uchar *y1, ulong yo1,
+                             ulong rows1, int has2, local float *inv) {
+    size_t n = get_group_id(1);
+    if (has2 && n >= N) { /* the second tensor of the pair */
+        n -= N, x = x1, xo = xo1, wb = wb1, wo = wo1, hasw = hasw1, y = y1, yo = yo1, rows = rows1;
+    }
+    const size_t i = get_local_id(0), ls = get_local_size(0), half_rot = rot / 2;
     const size_t per = rows / N; /* rows at position n: r = j·N + n */
     for (size_t j = i; j < per; j += ls) {
         const size_t base = (j * N + n) * D;

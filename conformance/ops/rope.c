@@ -1,6 +1,8 @@
 /* rope.c — conformance entries of rope, rotary position embedding of x [B,H,N,D] at positions
- * offset .. offset+N-1, norm or neox pairing, full or partial rotation, linear scaling, and of
- * rms_norm_rope, the same of rms_norm(x) with its weight (q/k norms fused with their rope). */
+ * offset .. offset+N-1, norm or neox pairing, full or partial rotation, linear scaling, of
+ * rms_norm_rope, the same of rms_norm(x) with its weight (q/k norms fused with their rope), and of
+ * rms_norm_rope_pair, two of those at one positions tensor (a layer's q and k; built as two
+ * rms_norm_rope, which plans fuse, both outputs, the one named by `part` judged). */
 #include "op_entry.h"
 
 /* The keys rope and rms_norm_rope share. */
@@ -15,11 +17,18 @@
 
 static const qc_key keys[] = {ROPE_KEYS, QC_KEYS_END};
 
-static const qc_key norm_keys[] = {
-    ROPE_KEYS,
-    {"weight", QC_K_I32, QC_OFF(weight), "1", 0, 1, "multiply the normed row by an f32 weight [D]"},
-    {"plus1", QC_K_I32, QC_OFF(plus1), "0", 0, 1, "multiply by (1 + weight) (Gemma); needs weight=1"},
-    {"eps", QC_K_F32, QC_OFF(eps), "1e-06", 0, 0, "rms_norm epsilon (> 0)"},
+#define NORM_KEYS \
+    ROPE_KEYS, \
+    {"weight", QC_K_I32, QC_OFF(weight), "1", 0, 1, "multiply the normed row by an f32 weight [D]"}, \
+    {"plus1", QC_K_I32, QC_OFF(plus1), "0", 0, 1, "multiply by (1 + weight) (Gemma); needs weight=1"}, \
+    {"eps", QC_K_F32, QC_OFF(eps), "1e-06", 0, 0, "rms_norm epsilon (> 0)"}
+
+static const qc_key norm_keys[] = {NORM_KEYS, QC_KEYS_END};
+
+static const qc_key pair_keys[] = {
+    NORM_KEYS,
+    {"h1", QC_K_I64, QC_OFF(n1), "1", 1, QC_DIM_MAX, "heads of x1 (x1 [B,h1,N,D]: k beside q)"},
+    {"part", QC_K_I32, QC_OFF(part), "0", 0, 1, "the result judged: 0 of x (x0), 1 of x1"},
     QC_KEYS_END};
 
 static int validate(const qc_case *c, char *err, size_t errlen) {
@@ -74,6 +83,41 @@ static quanta_status norm_build(quanta_graph *g, const qc_case *c, quanta_tensor
     return quanta_rms_norm_rope(g, t[0], t[1], c->eps, c->plus1, t[2], &p, y);
 }
 
+static int64_t pair_elements(const qc_case *c) {
+    return 2 * norm_elements(c) + 2 * c->shape[0] * c->n1 * c->shape[2] * c->shape[3];
+}
+
+static int pair_validate(const qc_case *c, char *err, size_t errlen) {
+    if (norm_validate(c, err, errlen)) return -1;
+    int64_t x1[4] = {c->shape[0], c->n1, c->shape[2], c->shape[3]};
+    return qc_check_elems("x1", x1, 4, err, errlen);
+}
+
+/* rms_norm_rope's x, weight and positions, then x1 [B,h1,N,D] and its weight drawn like them; the
+ * result judged has its input's shape. */
+static int pair_make(const qc_case *c, qc_data *d, qc_rng *r, char *err, size_t errlen) {
+    if (norm_make(c, d, r, err, errlen)) return -1;
+    const int64_t x1d[4] = {c->shape[0], c->n1, c->shape[2], c->shape[3]};
+    quanta_tensor_desc x1 = qc_desc(c->dtype, 4, x1d), w = qc_desc(QUANTA_F32, 1, &c->shape[3]);
+    d->count = 5;
+    if (qc_slot_fill(d, 3, "x1", QC_ROLE_INPUT, &x1, r, -0.2f, 1, err, errlen) ||
+        (c->weight && qc_slot_fill(d, 4, "weight1", QC_ROLE_CONST, &w, r, c->plus1 ? 0.0f : 1.0f, 0.3f, err, errlen)))
+        return -1;
+    if (c->part) d->out_desc = x1;
+    return 0;
+}
+
+/* Both rms_norm_rope at the one positions tensor, both outputs; *y the judged one. */
+static quanta_status pair_build(quanta_graph *g, const qc_case *c, quanta_tensor *const *t, quanta_tensor **y) {
+    quanta_rope_params p = {(quanta_rope_mode)c->mode, c->theta, c->fscale, c->rot};
+    quanta_tensor *y0 = NULL, *y1 = NULL;
+    quanta_status st = quanta_rms_norm_rope(g, t[0], t[1], c->eps, c->plus1, t[2], &p, &y0);
+    if (st == QUANTA_OK) st = quanta_rms_norm_rope(g, t[3], t[4], c->eps, c->plus1, t[2], &p, &y1);
+    if (st == QUANTA_OK) st = quanta_graph_output(g, c->part ? y0 : y1);
+    *y = c->part ? y1 : y0;
+    return st;
+}
+
 static quanta_status build(quanta_graph *g, const qc_case *c, quanta_tensor *const *t, quanta_tensor **y) {
     quanta_rope_params p = {(quanta_rope_mode)c->mode, c->theta, c->fscale, c->rot};
     return quanta_rope(g, t[0], t[1], &p, y);
@@ -109,7 +153,7 @@ static void generate(qc_gen *g, bool quick) {
 /* The decode shapes the fused kernel serves (Gemma's q 4x256 and k 1x256 far into a sequence,
  * LLaMA-like 8x128) and prefill ones, both modes, full and partial rotation, the weight forms
  * rotating (w, 1 + w, none), every dtype. Quick: three cases. */
-static void norm_generate(qc_gen *g, bool quick) {
+static void norm_generate_op(qc_gen *g, bool quick, qn_op op) {
     /* {B, H, N, D, offset} */
     static const int64_t sh[][5] = {{1, 4, 1, 256, 4095}, {1, 1, 1, 256, 17}, {1, 8, 1, 128, 100},
                                     {2, 3, 7, 80, 37},    {1, 2, 33, 64, 1000}, {1, 1, 1, 2, 0}};
@@ -120,7 +164,7 @@ static void norm_generate(qc_gen *g, bool quick) {
             for (int mode = 0; mode < 2; mode++, k++) {
                 if (quick && (si > 1 || mode != ti % 2 || (size_t)ti == si + 1)) continue;
                 qc_case c;
-                qc_case_defaults(QN_OP_RMS_NORM_ROPE, &c);
+                qc_case_defaults(op, &c);
                 c.dtype = qc_acts[ti];
                 c.mode = mode;
                 qc_set_shape(&c, 4, sh[si][0], sh[si][1], sh[si][2], sh[si][3]);
@@ -128,9 +172,15 @@ static void norm_generate(qc_gen *g, bool quick) {
                 c.rot = k % 4 == 3 ? (int32_t)(sh[si][3] / 2 / 2 * 2) : 0;
                 c.weight = k % 3 != 2;
                 c.plus1 = k % 3 == 1;
+                c.n1 = sh[si][1] > 1 ? sh[si][1] / 2 : 1; /* x1 with fewer heads (k beside q) */
+                c.part = k % 2;
                 qc_gen_add(g, &c);
             }
 }
+
+static void norm_generate(qc_gen *g, bool quick) { norm_generate_op(g, quick, QN_OP_RMS_NORM_ROPE); }
+/* rms_norm_rope's cases, each with x1 of half the heads (one where x has one). */
+static void pair_generate(qc_gen *g, bool quick) { norm_generate_op(g, quick, QN_OP_RMS_NORM_ROPE_PAIR); }
 
 static const qc_thr_row thresholds[] = {
     {QUANTA_F32, {1e-6, 1e-3, false, "f32 angles at positions ~4096 lose ~2.4e-4 rad"}},
@@ -141,3 +191,5 @@ static const qc_thr_row thresholds[] = {
 const qc_op_def qc_rope_def = {QN_OP_ROPE, keys, validate, elements, make, build, generate, thresholds, NULL, NULL};
 const qc_op_def qc_rms_norm_rope_def = {QN_OP_RMS_NORM_ROPE, norm_keys, norm_validate, norm_elements, norm_make,
                                         norm_build, norm_generate, thresholds, NULL, NULL};
+const qc_op_def qc_rms_norm_rope_pair_def = {QN_OP_RMS_NORM_ROPE_PAIR, pair_keys, pair_validate, pair_elements,
+                                             pair_make, pair_build, pair_generate, thresholds, NULL, NULL};

@@ -335,6 +335,8 @@ static const qn_dtype_set ocl_kernels[QN_OP_COUNT] = {
                            QN_DT_BIT(QUANTA_FP8_E5M2) | QN_DT_GGML_FORMATS,
     /* a layer's k and v cache appends in one launch (float caches; quantized pools keep two) */
     [QN_OP_WRITE_ROWS_PAIR] = QN_DT_FLOATS,
+    [QN_OP_RMS_NORM_ADD_NORM] = QN_DT_FLOATS,
+    [QN_OP_RMS_NORM_ROPE_PAIR] = QN_DT_FLOATS,
 };
 
 /* The kernels' own size limits (the rest have none beyond the table). */
@@ -345,7 +347,7 @@ static bool ocl_supports_op(void *self, const qn_node *node) {
     case QN_OP_MATMUL: case QN_OP_MATMUL_GLU: case QN_OP_MATMUL_MULTI: return qn_cl_matmul_supports(s, node);
     case QN_OP_ATTENTION: return qn_cl_attention_supports(s, node);
     case QN_OP_PAGED_ATTENTION: return qn_cl_paged_attention_supports(s, node);
-    case QN_OP_RMS_NORM_ROPE: return qn_cl_rms_norm_rope_supports(s, node);
+    case QN_OP_RMS_NORM_ROPE: case QN_OP_RMS_NORM_ROPE_PAIR: return qn_cl_rms_norm_rope_supports(s, node);
     default: return true;
     }
 }

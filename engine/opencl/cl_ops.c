@@ -84,7 +84,8 @@ static quanta_status run_rows(qn_cl *s, const qn_node *node) {
     }
     /* rms_norm: x, weight; add_rms_norm: a (x), b (the residual r, added before the norm),
      * weight; rms_norm_add: x, r (added after the norm: p below), weight. */
-    const int pre = node->op == QN_OP_ADD_RMS_NORM, post = node->op == QN_OP_RMS_NORM_ADD;
+    const int pre = node->op == QN_OP_ADD_RMS_NORM,
+              post = node->op == QN_OP_RMS_NORM_ADD || node->op == QN_OP_RMS_NORM_ADD_NORM;
     const qn_tensor *r = pre ? src(node, 1) : NULL, *pr = post ? src(node, 1) : NULL;
     const qn_tensor *w = src(node, pre || post ? 2 : 1);
     cl_mem rm = r ? qn_cl_mem(r) : xm, wm = w ? qn_cl_mem(w) : xm, pm = pr ? qn_cl_mem(pr) : xm;
@@ -92,10 +93,17 @@ static quanta_status run_rows(qn_cl *s, const qn_node *node) {
     cl_int rd = r ? r->desc.dtype : 0, hasr = r != NULL, pd = pr ? pr->desc.dtype : 0, hasp = pr != NULL;
     cl_int wd = w ? w->desc.dtype : 0, hasw = w != NULL, p1 = node->params.weight_plus_one != 0;
     float eps = node->params.eps;
-    qn_cl_arg a[] = {QA(xm), QA(xo), QA(xd), QA(rm), QA(ro),  QA(rd), QA(hasr), QA(wm), QA(wo),
-                     QA(wd), QA(hasw), QA(p1), QA(pm), QA(po), QA(pd), QA(hasp), QA(ym), QA(yo),
-                     QA(yd), QA(D),  QA(eps), QA_LOCAL(l * sizeof(float))};
-    st = qn_cl_set_args(s, QK_RMS_NORM, a, 22);
+    /* rms_norm_add_norm: the stored row normed again by weight2 into extra_dst[0] */
+    const qn_tensor *w2 = node->op == QN_OP_RMS_NORM_ADD_NORM ? src(node, 3) : NULL;
+    const qn_tensor *y2 = node->op == QN_OP_RMS_NORM_ADD_NORM ? node->extra_dst[0] : NULL;
+    cl_mem w2m = w2 ? qn_cl_mem(w2) : xm, y2m = y2 ? qn_cl_mem(y2) : ym;
+    cl_ulong w2o = w2 ? w2->mem.offset : 0, y2o = y2 ? y2->mem.offset : 0;
+    cl_int w2d = w2 ? w2->desc.dtype : 0, hasw2 = w2 != NULL, has2 = y2 != NULL;
+    qn_cl_arg a[] = {QA(xm),  QA(xo),   QA(xd),  QA(rm),    QA(ro),   QA(rd),  QA(hasr), QA(wm), QA(wo),
+                     QA(wd),  QA(hasw), QA(p1),  QA(pm),    QA(po),   QA(pd),  QA(hasp), QA(ym), QA(yo),
+                     QA(yd),  QA(D),    QA(eps), QA(w2m),   QA(w2o),  QA(w2d), QA(hasw2), QA(has2), QA(y2m),
+                     QA(y2o), QA_LOCAL(l * sizeof(float))};
+    st = qn_cl_set_args(s, QK_RMS_NORM, a, (int)(sizeof a / sizeof a[0]));
     return st != QUANTA_OK ? st : qn_cl_launch(s, QK_RMS_NORM, qn_op_name(node->op), 1, &g, &l);
 }
 
@@ -174,13 +182,21 @@ static quanta_status run_rms_norm_rope(qn_cl *s, const qn_node *node) {
     cl_mem fm = rope_freq(s, base, rot);
     cl_int has_freq = fm != NULL;
     if (!fm) fm = pm; /* any valid buffer: the kernel reads no table without one */
-    qn_cl_arg a[] = {QA(xm),   QA(xo),    QA(xd),   QA(wm),   QA(wo),   QA(hasw),     QA(p1),
-                     QA(eps),  QA(pm),    QA(po),   QA(ym),   QA(yo),   QA(yd),       QA(rows),
-                     QA(N),    QA(D),     QA(rot),  QA(neox), QA(base), QA(fs),       QA(fm),
-                     QA(has_freq), QA_LOCAL((size_t)(rows / N) * sizeof(float))};
-    quanta_status st = qn_cl_set_args(s, QK_RMS_NORM_ROPE, a, 23);
-    size_t g[2] = {(size_t)(rot / 2), (size_t)N}, l[2] = {(size_t)(rot / 2), 1};
-    return st != QUANTA_OK ? st : qn_cl_launch(s, QK_RMS_NORM_ROPE, "rms_norm_rope", 2, g, l);
+    /* rms_norm_rope_pair: x1 (weight1) into extra_dst[0], its groups after x's */
+    const int pair = node->op == QN_OP_RMS_NORM_ROPE_PAIR;
+    const qn_tensor *x1 = pair ? src(node, 3) : x, *w1 = pair ? src(node, 4) : NULL, *y1 = pair ? node->extra_dst[0] : y;
+    cl_mem x1m = qn_cl_mem(x1), w1m = w1 ? qn_cl_mem(w1) : xm, y1m = qn_cl_mem(y1);
+    cl_ulong x1o = x1->mem.offset, w1o = w1 ? w1->mem.offset : 0, y1o = y1->mem.offset, rows1 = qn_cl_elems(x1) / D;
+    cl_int hasw1 = w1 != NULL, has2 = pair;
+    const cl_ulong per = (pair && rows1 > rows ? rows1 : rows) / N;
+    qn_cl_arg a[] = {QA(xm),       QA(xo),   QA(xd),   QA(wm),    QA(wo),   QA(hasw), QA(p1),
+                     QA(eps),      QA(pm),   QA(po),   QA(ym),    QA(yo),   QA(yd),   QA(rows),
+                     QA(N),        QA(D),    QA(rot),  QA(neox),  QA(base), QA(fs),   QA(fm),
+                     QA(has_freq), QA(x1m),  QA(x1o),  QA(w1m),   QA(w1o),  QA(hasw1), QA(y1m),
+                     QA(y1o),      QA(rows1), QA(has2), QA_LOCAL((size_t)per * sizeof(float))};
+    quanta_status st = qn_cl_set_args(s, QK_RMS_NORM_ROPE, a, (int)(sizeof a / sizeof a[0]));
+    size_t g[2] = {(size_t)(rot / 2), (size_t)N * (pair ? 2 : 1)}, l[2] = {(size_t)(rot / 2), 1};
+    return st != QUANTA_OK ? st : qn_cl_launch(s, QK_RMS_NORM_ROPE, qn_op_name(node->op), 2, g, l);
 }
 
 bool qn_cl_rms_norm_rope_supports(qn_cl *s, const qn_node *node) {
@@ -188,7 +204,11 @@ bool qn_cl_rms_norm_rope_supports(qn_cl *s, const qn_node *node) {
     const int64_t D = x->desc.dims[x->desc.ndim - 1], N = x->desc.dims[x->desc.ndim - 2];
     const int64_t rot = node->params.rope.rot_dims ? node->params.rope.rot_dims : D;
     if (D == 0 || N == 0) return true;
-    const uint64_t per = (uint64_t)(qn_cl_elems(x) / (size_t)D / (size_t)N);
+    uint64_t per = (uint64_t)(qn_cl_elems(x) / (size_t)D / (size_t)N);
+    if (node->op == QN_OP_RMS_NORM_ROPE_PAIR) {
+        const uint64_t per1 = (uint64_t)(qn_cl_elems(node->src[3]) / (size_t)D / (size_t)N);
+        if (per1 > per) per = per1;
+    }
     return rot >= 2 && (size_t)(rot / 2) <= s->dev.max_wg && per * sizeof(float) <= s->dev.local_mem;
 }
 
@@ -333,10 +353,11 @@ quanta_status qn_cl_ops_run(qn_cl *s, const qn_node *node) {
     case QN_OP_ADD: return run_binary(s, node, 0);
     case QN_OP_MUL: return run_binary(s, node, 1);
     case QN_OP_GLU: return run_glu(s, node);
-    case QN_OP_RMS_NORM: case QN_OP_ADD_RMS_NORM: case QN_OP_RMS_NORM_ADD: case QN_OP_SOFTMAX: case QN_OP_ARGMAX:
+    case QN_OP_RMS_NORM: case QN_OP_ADD_RMS_NORM: case QN_OP_RMS_NORM_ADD: case QN_OP_RMS_NORM_ADD_NORM:
+    case QN_OP_SOFTMAX: case QN_OP_ARGMAX:
         return run_rows(s, node);
     case QN_OP_ROPE: return run_rope(s, node);
-    case QN_OP_RMS_NORM_ROPE: return run_rms_norm_rope(s, node);
+    case QN_OP_RMS_NORM_ROPE: case QN_OP_RMS_NORM_ROPE_PAIR: return run_rms_norm_rope(s, node);
     case QN_OP_GET_ROWS: return run_get_rows(s, node);
     case QN_OP_PERMUTE: return run_permute(s, node);
     case QN_OP_WRITE_ROWS: case QN_OP_WRITE_ROWS_PAIR: return run_write_rows(s, node);

@@ -245,3 +245,37 @@ quanta_status qn_ref_convert(const qn_node *node) {
     if (st != QUANTA_OK) return st;
     return unary_end(node, xf, n);
 }
+
+/* rms_norm_add into dst, then rms_norm of dst as stored (rounded to its dtype) into extra_dst[0],
+ * as the two ops give them one after the other. */
+quanta_status qn_ref_rms_norm_add_norm(const qn_node *node) {
+    qn_node one = *node;
+    one.op = QN_OP_RMS_NORM_ADD;
+    one.nsrc = 3;
+    one.src[3] = NULL;
+    one.extra_dst[0] = NULL;
+    quanta_status st = qn_ref_rms_norm_add(&one);
+    if (st != QUANTA_OK) return st;
+    one.op = QN_OP_RMS_NORM;
+    one.nsrc = 2;
+    one.src[0] = node->dst;
+    one.src[1] = node->src[3];
+    one.src[2] = NULL;
+    one.dst = node->extra_dst[0];
+    return qn_ref_rms_norm(&one);
+}
+
+/* Each rms_norm_rope as qn_ref_rms_norm_rope gives it alone: x0 into dst, x1 into extra_dst[0]. */
+quanta_status qn_ref_rms_norm_rope_pair(const qn_node *node) {
+    qn_node one = *node;
+    one.op = QN_OP_RMS_NORM_ROPE;
+    one.nsrc = 3;
+    one.src[3] = one.src[4] = NULL;
+    one.extra_dst[0] = NULL;
+    quanta_status st = qn_ref_rms_norm_rope(&one);
+    if (st != QUANTA_OK) return st;
+    one.src[0] = node->src[3];
+    one.src[1] = node->src[4];
+    one.dst = node->extra_dst[0];
+    return qn_ref_rms_norm_rope(&one);
+}
