@@ -304,17 +304,54 @@ static bool norm_rope_wanted(void) {
     return qn_cuda_switch_on("QUANTA_CUDA_NORM_ROPE", &on);
 }
 
+/* rms_norm_rope (x, weight, positions), and rms_norm_rope_pair (x0, weight0, positions, x1, weight1: x1's
+ * result in extra_dst[0]) in the same launch. */
+/* Whether CUDA claims the plan's rms_norm_rope_pair and rms_norm_add_norm (ocl6's fusions: Gemma's q and k
+ * norms in one launch, a post-norm with its residual and the next norm in one). QUANTA_CUDA_NORM_PAIRS=0 keeps
+ * them separate (side-by-side timings). */
+static bool norm_pairs_wanted(void) {
+    static int on = -1;
+    return qn_cuda_switch_on("QUANTA_CUDA_NORM_PAIRS", &on);
+}
+
 static quanta_status run_norm_rope(qn_cuda_state *s, const qn_node *node) {
     const qn_tensor *x = src_at(node, 0), *w = src_at(node, 1), *pos = src_at(node, 2), *y = node->dst;
+    const int pair = node->op == QN_OP_RMS_NORM_ROPE_PAIR;
+    const qn_tensor *x2 = pair ? src_at(node, 3) : NULL, *w2 = pair ? src_at(node, 4) : NULL;
     const quanta_rope_params *rp = &node->params.rope;
     const int nd = x->desc.ndim;
     const int64_t D = last_dim(x), N = nd >= 2 ? x->desc.dims[nd - 2] : 1, rows = D ? elems(x) / D : 0;
-    const int e = qn_cuda_rms_norm_rope((int)x->desc.dtype, qn_cuda_ptr(x), w ? (int)w->desc.dtype : 0,
-                                        w ? qn_cuda_ptr(w) : NULL, (int)y->desc.dtype, qn_cuda_ptr(y),
-                                        qn_cuda_ptr(pos), rows, N, D, rp->rot_dims ? rp->rot_dims : D, (int)rp->mode,
-                                        rp->theta_base, rp->freq_scale, node->params.eps,
-                                        node->params.weight_plus_one, s->stream);
-    return e ? qn_cuda_error((cudaError_t)e, "rms_norm_rope") : QUANTA_OK;
+    const int64_t rows2 = x2 && D ? elems(x2) / D : 0;
+    const int e = qn_cuda_rms_norm_rope_pair(
+        (int)x->desc.dtype, qn_cuda_ptr(x), w ? (int)w->desc.dtype : 0, w ? qn_cuda_ptr(w) : NULL, qn_cuda_ptr(y),
+        x2 ? qn_cuda_ptr(x2) : NULL, w2 ? (int)w2->desc.dtype : 0, w2 ? qn_cuda_ptr(w2) : NULL,
+        x2 ? qn_cuda_ptr(node->extra_dst[0]) : NULL, rows2, (int)y->desc.dtype, qn_cuda_ptr(pos), rows, N, D,
+        rp->rot_dims ? rp->rot_dims : D, (int)rp->mode, rp->theta_base, rp->freq_scale, node->params.eps,
+        node->params.weight_plus_one, s->stream);
+    return e ? qn_cuda_error((cudaError_t)e, qn_op_name(node->op)) : QUANTA_OK;
+}
+
+/* rms_norm_add_norm (x, r, weight, weight2): dst = r + rms_norm(x) * weight, extra_dst[0] = rms_norm(dst) *
+ * weight2, one launch; extra_dst[0]'s int8 codes left for the GEMV as run_norm leaves them. */
+static quanta_status run_norm_add_norm(qn_cuda_state *s, const qn_node *node) {
+    const qn_tensor *x = src_at(node, 0), *r = src_at(node, 1), *w = src_at(node, 2), *w2 = src_at(node, 3);
+    const qn_tensor *y = node->dst, *y2 = node->extra_dst[0];
+    const int64_t D = last_dim(x), rows = D ? elems(x) / D : 0;
+    void *xq = NULL, *y2p = qn_cuda_ptr(y2);
+    const bool gemv_rows = rows >= 1 && rows <= QN_CUDA_GGML_GEMV_MAX_M && D >= QN_CUDA_GGML_GEMV_MIN_K && D % 32 == 0;
+    if (gemv_rows && norm_qx_wanted()) {
+        quanta_status st = qn_cuda_xq(s, qn_cuda_ggml_xq_bytes(rows, D), &xq);
+        if (st != QUANTA_OK) return st;
+    }
+    int done = 0;
+    const int e = qn_cuda_rms_norm_add_norm((int)x->desc.dtype, qn_cuda_ptr(x), (int)r->desc.dtype, qn_cuda_ptr(r),
+                                            w ? (int)w->desc.dtype : 0, w ? qn_cuda_ptr(w) : NULL,
+                                            w2 ? (int)w2->desc.dtype : 0, w2 ? qn_cuda_ptr(w2) : NULL,
+                                            (int)y->desc.dtype, qn_cuda_ptr(y), y2p, rows, D, node->params.eps,
+                                            node->params.weight_plus_one, xq, &done, s->stream);
+    if (e) return qn_cuda_error((cudaError_t)e, "rms_norm_add_norm");
+    if (done) s->xq_src = y2p, s->xq_M = rows, s->xq_K = D, s->xq_dtype = (int)y2->desc.dtype;
+    return QUANTA_OK;
 }
 
 /* ------------------------------------------------------------------ matmul_multi, write_rows_pair */
@@ -417,6 +454,8 @@ const qn_dtype_set qn_cuda_kernels[QN_OP_COUNT] = {
     [QN_OP_MATMUL_GLU] = QN_DT_GGML_FORMATS, /* fuse_matmul_glu: the ggml GEMV's gate + up + glu */
     [QN_OP_MATMUL_MULTI] = QN_DT_GGML_FORMATS, /* fuse_matmul_multi: q/k/v in one ggml GEMV launch */
     [QN_OP_WRITE_ROWS_PAIR] = QN_DT_FLOATS,    /* fuse_write_rows_pair: k and v appends in one launch */
+    [QN_OP_RMS_NORM_ROPE_PAIR] = QN_DT_FLOATS, /* fuse_rms_norm_rope_pair: q and k norm + rope in one launch */
+    [QN_OP_RMS_NORM_ADD_NORM] = QN_DT_FLOATS,  /* fuse_rms_norm_add_norm: post-norm, residual, next norm */
 };
 
 /* The kernels' own limits of a node in the table (the rest have none). */
@@ -428,6 +467,8 @@ bool qn_cuda_supports_op(void *self, const qn_node *node) {
     case QN_OP_RMS_NORM_ROPE: return norm_rope_wanted();
     case QN_OP_MATMUL_MULTI: return matmul_multi_ok(node);
     case QN_OP_WRITE_ROWS_PAIR: return multi_wanted();
+    case QN_OP_RMS_NORM_ROPE_PAIR: return norm_rope_wanted() && norm_pairs_wanted();
+    case QN_OP_RMS_NORM_ADD_NORM: return norm_pairs_wanted() && last_dim(node->src[0]) <= 4096;
     case QN_OP_ATTENTION: {
         qn_cuda_attention_args a;
         attention_args(node, &a);
@@ -466,7 +507,8 @@ quanta_status qn_cuda_run(void *self, const qn_node *node) {
         return run_attention(s, node);
     case QN_OP_PAGED_ATTENTION: return run_paged_attention(s, node);
     case QN_OP_RMS_NORM: case QN_OP_ADD_RMS_NORM: case QN_OP_RMS_NORM_ADD: return run_norm(s, node);
-    case QN_OP_RMS_NORM_ROPE: return run_norm_rope(s, node);
+    case QN_OP_RMS_NORM_ROPE: case QN_OP_RMS_NORM_ROPE_PAIR: return run_norm_rope(s, node);
+    case QN_OP_RMS_NORM_ADD_NORM: return run_norm_add_norm(s, node);
     case QN_OP_MATMUL_MULTI: return run_matmul_multi(s, node);
     case QN_OP_WRITE_ROWS_PAIR: return run_write_rows_pair(s, node);
     case QN_OP_ROPE: {
