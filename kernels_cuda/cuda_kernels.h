@@ -204,6 +204,11 @@ int qn_cuda_glu(int op, int dtype, const void *gate, const void *up, void *y, in
 int qn_cuda_rms_norm(int x_dtype, const void *x, int r_dtype, const void *r, int w_dtype, const void *w, int p_dtype,
                      const void *p, int y_dtype, void *y, int64_t rows, int64_t D, float eps, int plus_one,
                      void *xq_buf, int *xq_done, void *stream);
+/* rms_norm_add_norm: y = rms_norm(x) * w + r, then y2 = rms_norm(y as stored) * w2 (w2 may be NULL; same eps
+ * and plus_one), one launch; with xq_buf, y2's codes as qn_cuda_rms_norm leaves them. D <= 4096. */
+int qn_cuda_rms_norm_add_norm(int x_dtype, const void *x, int r_dtype, const void *r, int w_dtype, const void *w,
+                              int w2_dtype, const void *w2, int y_dtype, void *y, void *y2, int64_t rows, int64_t D,
+                              float eps, int plus_one, void *xq_buf, int *xq_done, void *stream);
 int qn_cuda_softmax(int x_dtype, const void *x, int y_dtype, void *y, int64_t rows, int64_t D, void *stream);
 /* y[r] (i32) = the index of row r's largest element (first on ties; -1 for a NaN or -Inf only). */
 int qn_cuda_argmax(int x_dtype, const void *x, int32_t *y, int64_t rows, int64_t D, void *stream);
@@ -215,6 +220,11 @@ int qn_cuda_rope(int x_dtype, const void *x, int y_dtype, void *y, const int32_t
 int qn_cuda_rms_norm_rope(int x_dtype, const void *x, int w_dtype, const void *w, int y_dtype, void *y,
                           const int32_t *pos, int64_t rows, int64_t N, int64_t D, int64_t rot, int mode,
                           float theta_base, float freq_scale, float eps, int plus_one, void *stream);
+/* rms_norm_rope_pair: the same of x [rows, D] into y and of x2 [rows2, D] (weight w2) into y2, one launch. */
+int qn_cuda_rms_norm_rope_pair(int x_dtype, const void *x, int w_dtype, const void *w, void *y, const void *x2,
+                               int w2_dtype, const void *w2, void *y2, int64_t rows2, int y_dtype, const int32_t *pos,
+                               int64_t rows, int64_t N, int64_t D, int64_t rot, int mode, float theta_base,
+                               float freq_scale, float eps, int plus_one, void *stream);
 
 /* ---------------------------------------------------------------- rows */
 

@@ -71,6 +71,12 @@ struct qn_norm_args {
     int *sx;
     int8_t *xl;
     int *sl;
+    /* rms_norm_add_norm (qn_k_rms_norm_regs<PER, true>): y2 = rms_norm(y as stored, w2); the codes are y2's.
+     * rms_norm_rope_pair: rows from rows0 on are x2's (weight w2) into y2. */
+    int w2d;
+    const void *x2, *w2;
+    void *y2;
+    int64_t rows0;
 };
 
 /* v as y's dtype stores it (what qn_ld reads back). */
@@ -108,24 +114,37 @@ __global__ void qn_k_rms_norm(qn_norm_args a) {
     }
 }
 
+/* Stores o as element i of y (y's dtype) and returns it as stored; with codes and a.xq, also its chunk's
+ * int8 codes (D % 32 == 0: whole warps, one chunk each). */
+__device__ __forceinline__ float qn_norm_store(const qn_norm_args &a, void *y, int64_t i, float o, bool codes) {
+    qn_st(a.yd, y, i, o);
+    const float stored = qn_rounded(a.yd, o);
+    if (codes && a.xq) {
+        const int64_t e0 = i & ~(int64_t)31;
+        qn_ggml_quantize_chunk(stored, a.xq + e0, a.dx + e0 / 32, a.sx + e0 / 32, a.xl + e0, a.sl + e0 / 32);
+    }
+    return stored;
+}
+
 /* Rows of at most PER * blockDim.x: every load (x, r, w, p) is issued before the reduction and
  * kept in registers, so the kernel waits for memory once instead of twice (decode's norms are
  * latency-bound: one 640-wide row took 4.4 us in the strided kernel). Same summation order as
  * qn_k_rms_norm, so the same results. */
-template <int PER> __global__ void qn_k_rms_norm_regs(qn_norm_args a) {
+template <int PER, bool TWO> __global__ void qn_k_rms_norm_regs(qn_norm_args a) {
     __shared__ float sh[32];
     qn_pdl_begin();
     const int64_t base = (int64_t)blockIdx.x * a.D;
-    float v[PER], g[PER], q[PER];
+    float v[PER], g[PER], q[PER], g2[PER];
     float ss = 0.0f;
 #pragma unroll
     for (int k = 0; k < PER; k++) {
         const int64_t d = threadIdx.x + (int64_t)k * blockDim.x;
-        v[k] = 0.0f, g[k] = 1.0f, q[k] = 0.0f;
+        v[k] = 0.0f, g[k] = 1.0f, q[k] = 0.0f, g2[k] = 1.0f;
         if (d < a.D) {
             v[k] = qn_norm_in(a.xd, a.x, a.rd, a.r, base + d);
             g[k] = qn_norm_gain(a, d);
             if (a.p) q[k] = qn_ld(a.pd, a.p, base + d);
+            if (TWO && a.w2) g2[k] = a.plus_one ? 1.0f + qn_ld(a.w2d, a.w2, d) : qn_ld(a.w2d, a.w2, d);
         }
     }
 #pragma unroll
@@ -137,12 +156,20 @@ template <int PER> __global__ void qn_k_rms_norm_regs(qn_norm_args a) {
         if (d < a.D) {
             float o = v[k] * inv * g[k];
             if (a.p) o += q[k];
-            qn_st(a.yd, a.y, base + d, o);
-            if (a.xq) { /* D % 32 == 0: whole warps, one chunk each */
-                const int64_t e0 = (base + d) & ~(int64_t)31;
-                qn_ggml_quantize_chunk(qn_rounded(a.yd, o), a.xq + e0, a.dx + e0 / 32, a.sx + e0 / 32, a.xl + e0,
-                                       a.sl + e0 / 32);
-            }
+            v[k] = qn_norm_store(a, a.y, base + d, o, !TWO); /* TWO: the second norm's input, as stored */
+        } else {
+            v[k] = 0.0f;
+        }
+    }
+    if constexpr (TWO) { /* rms_norm_add_norm: the next norm of the stored sum, as qn_k_rms_norm_regs would */
+        float ss2 = 0.0f;
+#pragma unroll
+        for (int k = 0; k < PER; k++) ss2 += v[k] * v[k];
+        const float inv2 = qn_norm_inv(qn_block_sum(ss2, sh), a);
+#pragma unroll
+        for (int k = 0; k < PER; k++) {
+            const int64_t d = threadIdx.x + (int64_t)k * blockDim.x;
+            if (d < a.D) qn_norm_store(a, a.y2, base + d, v[k] * inv2 * g2[k], true);
         }
     }
 }
@@ -158,6 +185,7 @@ extern "C" int qn_cuda_rms_norm(int x_dtype, const void *x, int r_dtype, const v
     a.xd = x_dtype, a.rd = r_dtype, a.wd = w_dtype, a.pd = p_dtype, a.yd = y_dtype, a.plus_one = plus_one;
     a.x = x, a.r = r, a.w = w, a.p = p, a.y = y, a.D = D, a.eps = eps;
     a.xq = NULL, a.dx = NULL, a.sx = NULL, a.xl = NULL, a.sl = NULL;
+    a.w2d = 0, a.x2 = NULL, a.w2 = NULL, a.y2 = NULL, a.rows0 = 0;
     cudaStream_t st = (cudaStream_t)stream;
     if (D <= 4 * (int64_t)threads) {
         const bool quantize = xq_buf && D % 32 == 0;
@@ -165,11 +193,34 @@ extern "C" int qn_cuda_rms_norm(int x_dtype, const void *x, int r_dtype, const v
             qn_cuda_ggml_xq_split(xq_buf, rows, D, &a.xq, &a.dx, &a.sx);
             qn_cuda_ggml_xq_lo(xq_buf, rows, D, &a.xl, &a.sl);
         }
-        const int e = qn_launch(qn_k_rms_norm_regs<4>, (unsigned)rows, threads, 0, st, a);
+        const int e = qn_launch(qn_k_rms_norm_regs<4, false>, (unsigned)rows, threads, 0, st, a);
         if (!e && quantize && xq_done) *xq_done = 1;
         return e;
     }
     return qn_launch(qn_k_rms_norm, (unsigned)rows, threads, 0, st, a);
+}
+
+extern "C" int qn_cuda_rms_norm_add_norm(int x_dtype, const void *x, int r_dtype, const void *r, int w_dtype,
+                                         const void *w, int w2_dtype, const void *w2, int y_dtype, void *y, void *y2,
+                                         int64_t rows, int64_t D, float eps, int plus_one, void *xq_buf, int *xq_done,
+                                         void *stream) {
+    if (xq_done) *xq_done = 0;
+    if (rows <= 0 || D <= 0) return 0;
+    const int threads = D >= 1024 ? 1024 : D >= 256 ? 256 : 64;
+    if (rows > 0x7fffffff || D > 4 * (int64_t)threads) return (int)cudaErrorInvalidValue;
+    qn_norm_args a;
+    a.xd = x_dtype, a.rd = 0, a.wd = w_dtype, a.pd = r_dtype, a.yd = y_dtype, a.plus_one = plus_one;
+    a.x = x, a.r = NULL, a.w = w, a.p = r, a.y = y, a.D = D, a.eps = eps;
+    a.xq = NULL, a.dx = NULL, a.sx = NULL, a.xl = NULL, a.sl = NULL;
+    a.w2d = w2_dtype, a.x2 = NULL, a.w2 = w2, a.y2 = y2, a.rows0 = 0;
+    const bool quantize = xq_buf && D % 32 == 0;
+    if (quantize) {
+        qn_cuda_ggml_xq_split(xq_buf, rows, D, &a.xq, &a.dx, &a.sx);
+        qn_cuda_ggml_xq_lo(xq_buf, rows, D, &a.xl, &a.sl);
+    }
+    const int e = qn_launch(qn_k_rms_norm_regs<4, true>, (unsigned)rows, threads, 0, (cudaStream_t)stream, a);
+    if (!e && quantize && xq_done) *xq_done = 1;
+    return e;
 }
 
 __global__ void qn_k_softmax(int xd, const void *x, int yd, void *y, int64_t D) {
@@ -275,7 +326,11 @@ __global__ void qn_k_rms_norm_rope(qn_norm_args a, const int32_t *pos, int64_t N
                                    double fs) {
     __shared__ float sh[32];
     qn_pdl_begin();
-    const int64_t row = blockIdx.x, o = row * a.D, half = rot / 2;
+    if (a.x2 && (int64_t)blockIdx.x >= a.rows0) { /* rms_norm_rope_pair: the second input's rows */
+        a.x = a.x2, a.w = a.w2, a.wd = a.w2d, a.y = a.y2;
+    }
+    const int64_t row = a.x2 && (int64_t)blockIdx.x >= a.rows0 ? blockIdx.x - a.rows0 : blockIdx.x;
+    const int64_t o = row * a.D, half = rot / 2;
     float ss = 0.0f;
     for (int64_t d = threadIdx.x; d < a.D; d += blockDim.x) {
         const float v = qn_ld(a.xd, a.x, o + d);
@@ -300,18 +355,39 @@ __global__ void qn_k_rms_norm_rope(qn_norm_args a, const int32_t *pos, int64_t N
     }
 }
 
-extern "C" int qn_cuda_rms_norm_rope(int x_dtype, const void *x, int w_dtype, const void *w, int y_dtype, void *y,
-                                     const int32_t *pos, int64_t rows, int64_t N, int64_t D, int64_t rot, int mode,
-                                     float theta_base, float freq_scale, float eps, int plus_one, void *stream) {
-    if (rows <= 0 || D <= 0 || N <= 0) return 0;
-    if (rows > 0x7fffffff || rot > D || rot % 2) return (int)cudaErrorInvalidValue;
+/* One or (x2 not NULL) two inputs: rows of x, then rows2 of x2 (the same D, N and parameters). */
+static int rms_norm_rope(int x_dtype, const void *x, int w_dtype, const void *w, int y_dtype, void *y, const void *x2,
+                         int w2_dtype, const void *w2, void *y2, int64_t rows2, const int32_t *pos, int64_t rows,
+                         int64_t N, int64_t D, int64_t rot, int mode, float theta_base, float freq_scale, float eps,
+                         int plus_one, void *stream) {
+    if (rows + (x2 ? rows2 : 0) <= 0 || D <= 0 || N <= 0) return 0;
+    if (rows + rows2 > 0x7fffffff || rot > D || rot % 2) return (int)cudaErrorInvalidValue;
     const int64_t work = rot / 2 + (D - rot);
     const int threads = work >= 256 ? 256 : work >= 128 ? 128 : work >= 64 ? 64 : 32;
     qn_norm_args a;
     a.xd = x_dtype, a.rd = 0, a.wd = w_dtype, a.pd = 0, a.yd = y_dtype, a.plus_one = plus_one;
     a.x = x, a.r = NULL, a.w = w, a.p = NULL, a.y = y, a.D = D, a.eps = eps;
     a.xq = NULL, a.dx = NULL, a.sx = NULL, a.xl = NULL, a.sl = NULL;
+    a.w2d = w2_dtype, a.x2 = x2, a.w2 = w2, a.y2 = y2, a.rows0 = rows;
     const double fs = freq_scale != 0.0f ? (double)freq_scale : 1.0;
-    return qn_launch(qn_k_rms_norm_rope, (unsigned)rows, threads, 0, (cudaStream_t)stream, a, pos, N, rot, mode,
-                     (double)theta_base, fs);
+    return qn_launch(qn_k_rms_norm_rope, (unsigned)(rows + (x2 ? rows2 : 0)), threads, 0, (cudaStream_t)stream, a, pos,
+                     N, rot, mode, (double)theta_base, fs);
+}
+
+extern "C" int qn_cuda_rms_norm_rope(int x_dtype, const void *x, int w_dtype, const void *w, int y_dtype, void *y,
+                                     const int32_t *pos, int64_t rows, int64_t N, int64_t D, int64_t rot, int mode,
+                                     float theta_base, float freq_scale, float eps, int plus_one, void *stream) {
+    return rms_norm_rope(x_dtype, x, w_dtype, w, y_dtype, y, NULL, 0, NULL, NULL, 0, pos, rows, N, D, rot, mode,
+                         theta_base, freq_scale, eps, plus_one, stream);
+}
+
+extern "C" int qn_cuda_rms_norm_rope_pair(int x_dtype, const void *x, int w_dtype, const void *w, void *y,
+                                          const void *x2, int w2_dtype, const void *w2, void *y2, int64_t rows2,
+                                          int y_dtype, const int32_t *pos, int64_t rows, int64_t N, int64_t D,
+                                          int64_t rot, int mode, float theta_base, float freq_scale, float eps,
+                                          int plus_one, void *stream) {
+    if (rows2 <= 0) return qn_cuda_rms_norm_rope(x_dtype, x, w_dtype, w, y_dtype, y, pos, rows, N, D, rot, mode,
+                                                 theta_base, freq_scale, eps, plus_one, stream);
+    return rms_norm_rope(x_dtype, x, w_dtype, w, y_dtype, y, x2, w2_dtype, w2, y2, rows2, pos, rows, N, D, rot, mode,
+                         theta_base, freq_scale, eps, plus_one, stream);
 }

@@ -9,7 +9,6 @@
  * once, a value's weight carries its scale. qn_paged_kv_write quantizes rows into such a pool.
  */
 #include <cuda_fp8.h>
-#include <stdlib.h>
 
 #include "cuda_common.cuh"
 #include "paged_attention.h"
@@ -115,7 +114,7 @@ __global__ void qn_paged_attention_kernel(qn_cuda_paged_args a) {
  * key row read with 16-byte loads), a tile-wide online softmax, then the tile's values with the
  * lanes across the head dimension; the warps' partial softmax states are merged at the end. Rows
  * never mix (a block reads only its own sequence), so a sequence's result does not depend on what
- * else is in the step. QUANTA_CUDA_PAGED_TILED=0 keeps the kernel above (side-by-side timings). */
+ * else is in the step. QUANTA_CUDA_PAGED_TILED=0 keeps the kernel above (side-by-side timings; args->tiled). */
 
 #define PT_TILE 32
 
@@ -287,22 +286,13 @@ static int pt_launch(const qn_cuda_paged_args *a, unsigned blocks) {
     return qn_cu_launch_status();
 }
 
-static bool pt_wanted(void) {
-    static int wanted = -1;
-    if (wanted < 0) {
-        const char *e = getenv("QUANTA_CUDA_PAGED_TILED");
-        wanted = !(e && e[0] == '0');
-    }
-    return wanted == 1;
-}
-
 extern "C" int qn_cuda_paged_attention(const qn_cuda_paged_args *a) {
     const int64_t rows = a->S * a->Hq * a->T;
     if (rows == 0) return 0;
     const int64_t G = a->Hkv > 0 ? a->Hq / a->Hkv : 0;
     const bool dt_ok = a->kdt == a->vdt && (a->kdt == QN_DT_F32 || a->kdt == QN_DT_F16 || a->kdt == QN_DT_BF16 ||
                                             a->kdt == QN_DT_Q8 || a->kdt == QN_DT_E4M3);
-    if (pt_wanted() && dt_ok && a->D % 4 == 0 && a->D <= QN_CUDA_PAGED_MAXD && G * a->Hkv == a->Hq &&
+    if (a->tiled && dt_ok && a->D % 4 == 0 && a->D <= QN_CUDA_PAGED_MAXD && G * a->Hkv == a->Hq &&
         (G == 1 || G == 2 || G == 4 || G == 8) && a->S * a->Hkv * a->T <= 0x7fffffff) {
         const unsigned blocks = (unsigned)(a->S * a->Hkv * a->T);
         switch (G) { /* W * G <= 32 keeps the warps' merge area at 32 KiB */

@@ -28,6 +28,7 @@ typedef struct qn_cuda_paged_args {
     int causal, window;
     int64_t n_blocks;        /* blocks in the pools (R / block_size): visible table entries are below it */
     int *err_flag;           /* int[4]: the backend's error flag (code, then three details) */
+    int tiled;               /* the tiled kernel where it applies (else the one warp per query and head) */
     void *stream;            /* cudaStream_t */
 } qn_cuda_paged_args;
 

@@ -34,7 +34,8 @@ static void usage(FILE *f) {
             "  --kv-dtype T      element dtype of the paged KV cache: f32, f16, bf16, or quantized on write\n"
             "                    fp8 (e4m3) or int8, a scale per head and position (default: --kv's dtype, f32)\n"
             "  --max-queue N     requests waiting before new ones get 429, 1 or more (default 64)\n"
-            "  --step-tokens N   token budget of one scheduler step: decodes + prompt pieces (default 256)\n"
+            "  --step-tokens N   token budget of one scheduler step: decodes + prompt pieces (default 1024\n"
+            "                    on cuda, 256 elsewhere: bench/NOTES.md section 7, serve7)\n"
             "  --prefix-cache on|off  share the KV blocks of identical prompt heads between requests\n"
             "                    (default on)\n"
             "  --schedule S      fifo (default): arrival order; bucketed: queued requests admitted by\n"
@@ -69,7 +70,7 @@ int qn_cmd_serve(int argc, char **argv) {
     cfg.max_connections = 512;
     cfg.sched.max_batch = 8;
     cfg.sched.max_queue = 64;
-    cfg.sched.step_tokens = 256;
+    cfg.sched.step_tokens = 0; /* by the backend once it is open */
     cfg.sched.prefill_chunk = 64;
     cfg.sched.prefix_cache = 1;
     long kv_blocks = 0, port = cfg.port, max_body = (long)cfg.max_body;
@@ -127,6 +128,10 @@ int qn_cmd_serve(int argc, char **argv) {
 
     qn_loaded l;
     if ((rc = qn_model_opts_load(&o, &l))) return rc;
+    /* A GPU step of 16 prompt pieces costs little more than one of 4, and a burst of new requests
+     * then waits a quarter of the steps for its first tokens (the H200 pairs in bench/NOTES.md
+     * section 7); on a CPU a step's cost grows with its pieces, so 256 keeps the streams moving. */
+    if (!cfg.sched.step_tokens) cfg.sched.step_tokens = !strcmp(l.dev.backend, "cuda") ? 1024 : 256;
     const char *base = strrchr(l.path, '/');
     cfg.model_id = name ? name : base ? base + 1 : l.path;
     char err[512] = "";

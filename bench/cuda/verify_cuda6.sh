@@ -10,6 +10,9 @@
 #                              has no codes quantizes x itself in each block: no quantize launch (2 fewer per layer)
 #   QUANTA_CUDA_MULTI          the plan's matmul_multi (q/k/v in one GEMV launch) and write_rows_pair (k and v
 #                              cache appends in one launch) claimed on CUDA (ocl6's fusions; 3 fewer per layer)
+#   QUANTA_CUDA_NORM_PAIRS     the plan's rms_norm_rope_pair (q and k norm + rope in one launch) and rms_norm_add_norm
+#                              (a post-norm, its residual and the next norm in one launch) claimed on CUDA (ocl6's
+#                              fusions, landed 15:35; Gemma: 3 fewer per layer). Added after the mid-session call.
 #   QUANTA_CUDA_GEMV_LPR=32    one warp per weight row (the kernel before); default 64/128 threads per row when a row
 #                              has >= 128/256 chunks of 32 (7B: K = 4096 / 14336), batch-1 only
 # Steps: 1. conformance of the changed ops (also with LPR forced to 64 and 128, and 7B-shaped M = 1 cases);
@@ -22,11 +25,11 @@ cd "$(dirname "$0")/../.." # the repository root
 OUT=${OUT:-/tmp/e2e-out}
 D=$OUT/cuda6
 mkdir -p $D
-Q=/tmp/qbuild/tools/quanta
-F=/tmp/e2e/files
+Q=${QUANTA:-/tmp/qbuild/tools/quanta}
+F=${FILES:-/tmp/e2e/files}
 T0=$(date +%s)
 LIMIT=${LIMIT:-88}
-OFF="QUANTA_CUDA_NORM_ROPE=0 QUANTA_CUDA_GLU_INT8=0 QUANTA_CUDA_GEMV_PREFETCH=0 QUANTA_CUDA_GEMV_LPR=32 QUANTA_CUDA_GEMV_QX=0 QUANTA_CUDA_MULTI=0"
+OFF="QUANTA_CUDA_NORM_ROPE=0 QUANTA_CUDA_GLU_INT8=0 QUANTA_CUDA_GEMV_PREFETCH=0 QUANTA_CUDA_GEMV_LPR=32 QUANTA_CUDA_GEMV_QX=0 QUANTA_CUDA_MULTI=0 QUANTA_CUDA_NORM_PAIRS=0"
 el() { echo $(($(date +%s) - T0)); }
 say() { echo "[$(el)s] $*" | tee -a $D/summary.txt; }
 pack() { tar czf $OUT/cuda6.tgz.part -C $OUT cuda6 2>/dev/null && mv $OUT/cuda6.tgz.part $OUT/cuda6.tgz; }
@@ -42,9 +45,9 @@ for w in q4_0 q4_1 q5_0 q5_1 q8_0 q4_k q5_k q6_k; do
     CG="$CG --case matmul:m=1,n=512,k=1024,w=$w,x=$x --case matmul:m=1,n=67,k=$k,w=$w,x=$x --case matmul:m=3,n=67,k=$k,w=$w,x=$x"
   done
 done
-timeout 35 $Q conform --backend cuda --filter rms_norm_rope,matmul_multi,write_rows_pair,write_rows,matmul_glu,rms_norm \
+timeout 35 $Q conform --backend cuda --filter rms_norm_rope,rms_norm_rope_pair,rms_norm_add_norm,matmul_multi,write_rows_pair,write_rows,matmul_glu,rms_norm \
   --failures > $D/conform.log 2>&1
-say "conform rms_norm_rope/matmul_multi/write_rows(_pair)/matmul_glu/rms_norm rc=$?: $(grep -E '^total' $D/conform.log)"
+say "conform rms_norm_rope(_pair)/rms_norm_add_norm/matmul_multi/write_rows(_pair)/matmul_glu/rms_norm rc=$?: $(grep -E '^total' $D/conform.log)"
 grep -E '^FAIL' $D/conform.log | head -8 | tee -a $D/summary.txt
 timeout 15 $Q conform --backend cuda --failures $CG > $D/conform_gemv.log 2>&1
 say "conform matmul at the GEMV's M (x quantized in the kernel at K <= 2048) rc=$?: $(grep -E '^total' $D/conform_gemv.log)"
@@ -77,9 +80,10 @@ if [ -f $G ]; then
   env $OFF timeout 15 $Q generate -m $G --backend cuda -n 24 --quiet > $D/gen_off.txt 2> $D/gen_off.err
   r2=$?
   cmp -s $D/gen_default.txt $D/gen_off.txt && same=identical || same=DIFFERENT
+  [ $r1 = 0 ] && [ $r2 = 0 ] || same="not compared (a run failed)"
   say "gemma greedy text default rc=$r1 / switches off rc=$r2: $same"
   say "  default: $(head -c 100 $D/gen_default.txt | tr '\n' ' ')"
-  [ $same = identical ] || say "  off:     $(head -c 100 $D/gen_off.txt | tr '\n' ' ')"
+  [ "$same" = identical ] || say "  off:     $(head -c 100 $D/gen_off.txt | tr '\n' ' ')"
 fi
 pack
 
@@ -107,7 +111,7 @@ prof() { # label, env, model: per-op table of 16 decode steps (QUANTA_PLAN_PROFI
   grep -E '^\| [a-z_]' $D/prof_$1.txt | head -14 | tee -a $D/summary.txt
 }
 [ -f $G ] && { prof gemma_default X=1 $G; prof gemma_off "$OFF" $G; }
-[ -f $G ] && { tg gemma_multi_off QUANTA_CUDA_MULTI=0 -m $G; tg gemma_norm_rope_off QUANTA_CUDA_NORM_ROPE=0 -m $G; tg gemma_qx_off QUANTA_CUDA_GEMV_QX=0 -m $G;
+[ -f $G ] && { tg gemma_norm_pairs_off QUANTA_CUDA_NORM_PAIRS=0 -m $G; tg gemma_multi_off QUANTA_CUDA_MULTI=0 -m $G; tg gemma_norm_rope_off QUANTA_CUDA_NORM_ROPE=0 -m $G; tg gemma_qx_off QUANTA_CUDA_GEMV_QX=0 -m $G;
   tg gemma_prefetch_off QUANTA_CUDA_GEMV_PREFETCH=0 -m $G; tg gemma_glu_f32 QUANTA_CUDA_GLU_INT8=0 -m $G;
   tg gemma_default2 X=1 -m $G; }
 [ -f $M4 ] && { tg 7b_q4_0_multi_off QUANTA_CUDA_MULTI=0 -m $M4; tg 7b_q4_0_lpr32 QUANTA_CUDA_GEMV_LPR=32 -m $M4; tg 7b_q4_0_glu_f32 QUANTA_CUDA_GLU_INT8=0 -m $M4;
@@ -120,11 +124,11 @@ if [ $(el) -lt $((LIMIT - 50)) ]; then
   timeout 40 sh bench/cuda/build_gemv_bench.sh /tmp/gemv6 > $D/gemv_build.log 2>&1
   say "gemv bench build rc=$?"
   for l in 32 64 128; do
-    [ $(el) -lt $((LIMIT - 5)) ] || break
+    [ -x /tmp/gemv6/ggml_gemv_bench ] && [ $(el) -lt $((LIMIT - 5)) ] || break
     QUANTA_CUDA_GEMV_LPR=$l timeout 12 /tmp/gemv6/ggml_gemv_bench $D/gemv_lpr$l.csv > $D/gemv_lpr$l.txt 2>&1
     say "gemv bench LPR=$l rc=$?"
   done
-  [ $(el) -lt $((LIMIT - 5)) ] && { QUANTA_CUDA_GEMV_PREFETCH=0 timeout 12 /tmp/gemv6/ggml_gemv_bench $D/gemv_nopre.csv \
+  [ -x /tmp/gemv6/ggml_gemv_bench ] && [ $(el) -lt $((LIMIT - 5)) ] && { QUANTA_CUDA_GEMV_PREFETCH=0 timeout 12 /tmp/gemv6/ggml_gemv_bench $D/gemv_nopre.csv \
     > $D/gemv_nopre.txt 2>&1; say "gemv bench prefetch off rc=$?"; }
 else
   say "gemv bench skipped (time)"

@@ -12,8 +12,8 @@
 #      each) of the decode steps at 1 and 64 rows, both kernels: which ops the step's time is in,
 #      and how it compares with the whole step (host work outside the ops); the same for the plain
 #      decode (`bench model`) as the baseline;
-#   4. the server at 64 streams: fixed mix; long-tailed mix with the defaults, a 1024-token step
-#      budget, and length-bucketed admission.
+#   4. the server at 64 streams: fixed mix; long-tailed mix with the defaults (1024-token step
+#      budget on cuda), the old 256-token budget, and length-bucketed admission.
 # Everything goes to $OUT/serve7/ (summary.txt; the numbers to decide with are at its end).
 set -u
 cd "$(dirname "$0")/../.." # the repository root
@@ -60,8 +60,9 @@ if [ $(left) -gt 40 ]; then
 fi
 # 4. the server itself at 64 streams: the fixed mix as the final sweep has it (128 prompt words,
 #    128 tokens, 64 x 2 requests: the first wave's TTFT is the load's worst), then the long-tailed
-#    mix (log-normal lengths, medians 128 words / 64 tokens, 96 requests) with the default
-#    scheduling, a 1024-token step budget, and length-bucketed admission
+#    mix (log-normal lengths, medians 128 words / 64 tokens, 96 requests) with the defaults (on
+#    cuda a 1024-token step budget since serve7), the old 256-token budget, and length-bucketed
+#    admission
 serve_run() { # NAME LOAD-COMMAND -- EXTRA-SERVER-ARGS...
   local name=$1 load=$2; shift 2
   $Q serve -m $F --backend ${QUANTA_VERIFY_BACKEND:-cuda} --max-batch 64 --ctx 4096 --kv-blocks 8192 --port 18097 "$@" \
@@ -83,7 +84,7 @@ serve_run() { # NAME LOAD-COMMAND -- EXTRA-SERVER-ARGS...
 }
 [ $(left) -gt 12 ] && serve_run fixed fixed
 [ $(left) -gt 12 ] && serve_run longtail longtail
-[ $(left) -gt 12 ] && serve_run longtail_step1024 longtail --step-tokens 1024
+[ $(left) -gt 12 ] && serve_run longtail_step256 longtail --step-tokens 256
 [ $(left) -gt 12 ] && serve_run longtail_bucketed longtail --schedule bucketed
 # the decode tables of the profiles: top 8 ops each
 [ -f $D/profile_model.txt ] && { echo "== plain decode (bench model) per-op profile"; \
@@ -97,7 +98,7 @@ echo "== bench paged, tiled kernel (default)" | tee -a $D/summary.txt
 grep -E '^\|' $D/paged_tiled.txt | tee -a $D/summary.txt
 echo "== bench paged, old kernel (QUANTA_CUDA_PAGED_TILED=0)" | tee -a $D/summary.txt
 grep -E '^\|' $D/paged_old.txt | tee -a $D/summary.txt
-for f in load_fixed load_longtail load_longtail_step1024 load_longtail_bucketed; do
+for f in load_fixed load_longtail load_longtail_step256 load_longtail_bucketed; do
   [ -f $D/$f.txt ] && { echo "== $f"; cat $D/$f.txt; } | tee -a $D/summary.txt
 done
 say "end"

@@ -3,6 +3,9 @@
 #define QUANTA_ENGINE_CUDA_INTERNAL_H
 
 #include <cuda_runtime_api.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "backend.h"
 #include "bench_hooks.h"
@@ -59,6 +62,16 @@ quanta_status qn_cuda_repack(const quanta_tensor_desc *desc, const void *src, si
 quanta_status qn_cuda_error(cudaError_t e, const char *what);
 /* Grows the backend's scratch to at least `bytes` (booked in the memory account). */
 quanta_status qn_cuda_scratch(qn_cuda_state *s, size_t bytes, void **out);
+
+/* A switch of a default path (QUANTA_CUDA_* in the environment): on unless the variable is "0", read
+ * once into *cache (-1 before). For side-by-side timings of a new path and the one before it. */
+static inline bool qn_cuda_switch_on(const char *name, int *cache) {
+    if (*cache < 0) {
+        const char *e = getenv(name);
+        *cache = !(e && !strcmp(e, "0"));
+    }
+    return *cache == 1;
+}
 
 static inline void *qn_cuda_ptr(const qn_tensor *t) { return (char *)t->mem.handle + t->mem.offset; }
 

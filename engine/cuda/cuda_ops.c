@@ -66,12 +66,8 @@ static int glu_act(const qn_node *node) {
  * and 1024 in the H200 run of 2026-12-05 13:10) rather than the f32 form, which decodes every weight
  * value in f32 (bd8bc16). QUANTA_CUDA_GLU_INT8=0 keeps the f32 form (side-by-side timings). */
 static bool glu_int8_wanted(void) {
-    static int wanted = -1;
-    if (wanted < 0) {
-        const char *e = getenv("QUANTA_CUDA_GLU_INT8");
-        wanted = !(e && !strcmp(e, "0"));
-    }
-    return wanted == 1;
+    static int on = -1;
+    return qn_cuda_switch_on("QUANTA_CUDA_GLU_INT8", &on);
 }
 
 /* Whether a batch-1 GEMV of a small weight (K <= QN_CUDA_GGML_GEMV_QX_MAX_K, N <= 4096: Gemma's output
@@ -79,12 +75,29 @@ static bool glu_int8_wanted(void) {
  * before it (each block reads all of x: K floats, little next to a launch for such weights). The same
  * codes, so the same results. QUANTA_CUDA_GEMV_QX=0 keeps the quantize launch (side-by-side timings). */
 static bool gemv_qx_wanted(void) {
-    static int wanted = -1;
-    if (wanted < 0) {
-        const char *e = getenv("QUANTA_CUDA_GEMV_QX");
-        wanted = !(e && !strcmp(e, "0"));
-    }
-    return wanted == 1;
+    static int on = -1;
+    return qn_cuda_switch_on("QUANTA_CUDA_GEMV_QX", &on);
+}
+
+/* Whether s->xq holds x's codes (left by the last GEMV or the norm that wrote x). */
+static bool codes_cached(const qn_cuda_state *s, const void *xp, int xd, int64_t M, int64_t K) {
+    return s->xq_src == xp && s->xq_M == M && s->xq_K == K && s->xq_dtype == xd;
+}
+
+/* x's int8 codes in s->xq (*xq): the cached ones, else made by a quantize launch and cached. */
+static quanta_status gemv_codes(qn_cuda_state *s, const void *xp, int xd, int64_t M, int64_t K, void **xq) {
+    quanta_status st = qn_cuda_xq(s, qn_cuda_ggml_xq_bytes(M, K), xq);
+    if (st || codes_cached(s, xp, xd, M, K)) return st; /* a moved buffer dropped the cache */
+    const int e = qn_cuda_ggml_quantize_x(xd, xp, M, K, *xq, s->stream);
+    if (e) return qn_cuda_error((cudaError_t)e, "ggml GEMV: quantizing x");
+    s->xq_src = xp, s->xq_M = M, s->xq_K = K, s->xq_dtype = xd;
+    return QUANTA_OK;
+}
+
+/* A result y (ybytes) overlapping x (xbytes; an arena reusing x's memory) ends the reuse of x's codes. */
+static void gemv_result_written(qn_cuda_state *s, const void *xp, size_t xbytes, const void *yp, size_t ybytes) {
+    const char *y0 = yp, *x0 = xp;
+    if (y0 < x0 + xbytes && x0 < y0 + ybytes) s->xq_src = NULL;
 }
 
 /* ggml weights at M <= QN_CUDA_GGML_GEMV_MAX_M (matmul, and matmul_glu with its w_up): the int8
@@ -101,25 +114,16 @@ static quanta_status run_gemv_ggml(qn_cuda_state *s, const qn_node *node, int64_
         e = qn_cuda_ggml_gemv_f32(wd, qn_cuda_ptr(w), wup, act, N, K, xd, xp, M, yd, qn_cuda_ptr(y), s->stream);
         return e ? qn_cuda_error((cudaError_t)e, "matmul (ggml GEMV, f32)") : QUANTA_OK;
     }
-    const bool cached = s->xq_src == xp && s->xq_M == M && s->xq_K == K && s->xq_dtype == xd;
-    if (!cached && !glu && gemv_qx_wanted() && M == 1 && K <= QN_CUDA_GGML_GEMV_QX_MAX_K && N <= 4096) {
+    if (!codes_cached(s, xp, xd, M, K) && !glu && gemv_qx_wanted() && M == 1 && K <= QN_CUDA_GGML_GEMV_QX_MAX_K && N <= 4096) {
         e = qn_cuda_ggml_gemv_qx(wd, qn_cuda_ptr(w), N, K, xd, xp, yd, qn_cuda_ptr(y), s->stream);
         return e ? qn_cuda_error((cudaError_t)e, "matmul (ggml GEMV, x quantized in the kernel)") : QUANTA_OK;
     }
     void *xq = NULL;
-    quanta_status st = qn_cuda_xq(s, qn_cuda_ggml_xq_bytes(M, K), &xq);
+    quanta_status st = gemv_codes(s, xp, xd, M, K, &xq);
     if (st) return st;
-    if (!cached) {
-        if ((e = qn_cuda_ggml_quantize_x(xd, xp, M, K, xq, s->stream)))
-            return qn_cuda_error((cudaError_t)e, "matmul: quantizing x");
-        s->xq_src = xp, s->xq_M = M, s->xq_K = K, s->xq_dtype = xd;
-    }
     e = qn_cuda_ggml_gemv(wd, qn_cuda_ptr(w), wup, act, N, K, xq, M, yd, qn_cuda_ptr(y), s->stream);
-    /* y overlapping x (an arena reusing x's memory) ends the reuse of its codes */
-    const char *y0 = qn_cuda_ptr(y), *x0 = xp;
-    if (y0 < x0 + (size_t)M * (size_t)K * qn_dtype_elem_size(x->desc.dtype) &&
-        x0 < y0 + (size_t)M * (size_t)N * qn_dtype_elem_size(y->desc.dtype))
-        s->xq_src = NULL;
+    gemv_result_written(s, xp, (size_t)M * (size_t)K * qn_dtype_elem_size(x->desc.dtype), qn_cuda_ptr(y),
+                        (size_t)M * (size_t)N * qn_dtype_elem_size(y->desc.dtype));
     return e ? qn_cuda_error((cudaError_t)e, "matmul (ggml GEMV)") : QUANTA_OK;
 }
 
@@ -127,12 +131,8 @@ static quanta_status run_gemv_ggml(qn_cuda_state *s, const qn_node *node, int64_
  * not; QUANTA_CUDA_GGML_MMQ=0 keeps the older route (the weight dequantized into a tiled f16 copy
  * per call, then qn_cuda_matmul_q), for side-by-side runs. */
 static bool ggml_mmq_wanted(void) {
-    static int wanted = -1;
-    if (wanted < 0) {
-        const char *e = getenv("QUANTA_CUDA_GGML_MMQ");
-        wanted = !(e && !strcmp(e, "0"));
-    }
-    return wanted == 1;
+    static int on = -1;
+    return qn_cuda_switch_on("QUANTA_CUDA_GGML_MMQ", &on);
 }
 
 /* ggml weights: the GEMV for M <= QN_CUDA_GGML_GEMV_MAX_M (run_gemv_ggml), else the tensor-core
@@ -251,6 +251,8 @@ static quanta_status run_paged_attention(qn_cuda_state *s, const qn_node *node) 
     a.scale = node->params.attention.scale; /* infer resolved 0 to 1/sqrt(D) */
     a.causal = node->params.attention.causal, a.window = node->params.attention.window;
     a.stream = s->stream;
+    static int tiled = -1; /* QUANTA_CUDA_PAGED_TILED=0: the kernel before serve7's, for side-by-side timings */
+    a.tiled = qn_cuda_switch_on("QUANTA_CUDA_PAGED_TILED", &tiled);
     int ce = qn_cuda_paged_attention(&a);
     if (ce) {
         (void)cudaGetLastError();
@@ -266,12 +268,8 @@ static quanta_status run_paged_attention(qn_cuda_state *s, const qn_node *node) 
  * the same codes (greedy text identical on the H100, 2026-12-05). QUANTA_CUDA_NORM_QX=0 turns it
  * off, for side-by-side timings. */
 static bool norm_qx_wanted(void) {
-    static int wanted = -1;
-    if (wanted < 0) {
-        const char *e = getenv("QUANTA_CUDA_NORM_QX");
-        wanted = !(e && !strcmp(e, "0"));
-    }
-    return wanted == 1;
+    static int on = -1;
+    return qn_cuda_switch_on("QUANTA_CUDA_NORM_QX", &on);
 }
 
 /* rms_norm (x, weight), add_rms_norm (x, r added before, weight), rms_norm_add (x, r added
@@ -302,25 +300,58 @@ static quanta_status run_norm(qn_cuda_state *s, const qn_node *node) {
 /* rms_norm_rope (x, weight, positions): the plan fuses a q/k norm with its rope into this node where
  * the backend claims it. QUANTA_CUDA_NORM_ROPE=0 leaves them two launches (side-by-side timings). */
 static bool norm_rope_wanted(void) {
-    static int wanted = -1;
-    if (wanted < 0) {
-        const char *e = getenv("QUANTA_CUDA_NORM_ROPE");
-        wanted = !(e && !strcmp(e, "0"));
-    }
-    return wanted == 1;
+    static int on = -1;
+    return qn_cuda_switch_on("QUANTA_CUDA_NORM_ROPE", &on);
+}
+
+/* rms_norm_rope (x, weight, positions), and rms_norm_rope_pair (x0, weight0, positions, x1, weight1: x1's
+ * result in extra_dst[0]) in the same launch. */
+/* Whether CUDA claims the plan's rms_norm_rope_pair and rms_norm_add_norm (ocl6's fusions: Gemma's q and k
+ * norms in one launch, a post-norm with its residual and the next norm in one). QUANTA_CUDA_NORM_PAIRS=0 keeps
+ * them separate (side-by-side timings). */
+static bool norm_pairs_wanted(void) {
+    static int on = -1;
+    return qn_cuda_switch_on("QUANTA_CUDA_NORM_PAIRS", &on);
 }
 
 static quanta_status run_norm_rope(qn_cuda_state *s, const qn_node *node) {
     const qn_tensor *x = src_at(node, 0), *w = src_at(node, 1), *pos = src_at(node, 2), *y = node->dst;
+    const int pair = node->op == QN_OP_RMS_NORM_ROPE_PAIR;
+    const qn_tensor *x2 = pair ? src_at(node, 3) : NULL, *w2 = pair ? src_at(node, 4) : NULL;
     const quanta_rope_params *rp = &node->params.rope;
     const int nd = x->desc.ndim;
     const int64_t D = last_dim(x), N = nd >= 2 ? x->desc.dims[nd - 2] : 1, rows = D ? elems(x) / D : 0;
-    const int e = qn_cuda_rms_norm_rope((int)x->desc.dtype, qn_cuda_ptr(x), w ? (int)w->desc.dtype : 0,
-                                        w ? qn_cuda_ptr(w) : NULL, (int)y->desc.dtype, qn_cuda_ptr(y),
-                                        qn_cuda_ptr(pos), rows, N, D, rp->rot_dims ? rp->rot_dims : D, (int)rp->mode,
-                                        rp->theta_base, rp->freq_scale, node->params.eps,
-                                        node->params.weight_plus_one, s->stream);
-    return e ? qn_cuda_error((cudaError_t)e, "rms_norm_rope") : QUANTA_OK;
+    const int64_t rows2 = x2 && D ? elems(x2) / D : 0;
+    const int e = qn_cuda_rms_norm_rope_pair(
+        (int)x->desc.dtype, qn_cuda_ptr(x), w ? (int)w->desc.dtype : 0, w ? qn_cuda_ptr(w) : NULL, qn_cuda_ptr(y),
+        x2 ? qn_cuda_ptr(x2) : NULL, w2 ? (int)w2->desc.dtype : 0, w2 ? qn_cuda_ptr(w2) : NULL,
+        x2 ? qn_cuda_ptr(node->extra_dst[0]) : NULL, rows2, (int)y->desc.dtype, qn_cuda_ptr(pos), rows, N, D,
+        rp->rot_dims ? rp->rot_dims : D, (int)rp->mode, rp->theta_base, rp->freq_scale, node->params.eps,
+        node->params.weight_plus_one, s->stream);
+    return e ? qn_cuda_error((cudaError_t)e, qn_op_name(node->op)) : QUANTA_OK;
+}
+
+/* rms_norm_add_norm (x, r, weight, weight2): dst = r + rms_norm(x) * weight, extra_dst[0] = rms_norm(dst) *
+ * weight2, one launch; extra_dst[0]'s int8 codes left for the GEMV as run_norm leaves them. */
+static quanta_status run_norm_add_norm(qn_cuda_state *s, const qn_node *node) {
+    const qn_tensor *x = src_at(node, 0), *r = src_at(node, 1), *w = src_at(node, 2), *w2 = src_at(node, 3);
+    const qn_tensor *y = node->dst, *y2 = node->extra_dst[0];
+    const int64_t D = last_dim(x), rows = D ? elems(x) / D : 0;
+    void *xq = NULL, *y2p = qn_cuda_ptr(y2);
+    const bool gemv_rows = rows >= 1 && rows <= QN_CUDA_GGML_GEMV_MAX_M && D >= QN_CUDA_GGML_GEMV_MIN_K && D % 32 == 0;
+    if (gemv_rows && norm_qx_wanted()) {
+        quanta_status st = qn_cuda_xq(s, qn_cuda_ggml_xq_bytes(rows, D), &xq);
+        if (st != QUANTA_OK) return st;
+    }
+    int done = 0;
+    const int e = qn_cuda_rms_norm_add_norm((int)x->desc.dtype, qn_cuda_ptr(x), (int)r->desc.dtype, qn_cuda_ptr(r),
+                                            w ? (int)w->desc.dtype : 0, w ? qn_cuda_ptr(w) : NULL,
+                                            w2 ? (int)w2->desc.dtype : 0, w2 ? qn_cuda_ptr(w2) : NULL,
+                                            (int)y->desc.dtype, qn_cuda_ptr(y), y2p, rows, D, node->params.eps,
+                                            node->params.weight_plus_one, xq, &done, s->stream);
+    if (e) return qn_cuda_error((cudaError_t)e, "rms_norm_add_norm");
+    if (done) s->xq_src = y2p, s->xq_M = rows, s->xq_K = D, s->xq_dtype = (int)y2->desc.dtype;
+    return QUANTA_OK;
 }
 
 /* ------------------------------------------------------------------ matmul_multi, write_rows_pair */
@@ -329,12 +360,8 @@ static quanta_status run_norm_rope(qn_cuda_state *s, const qn_node *node) {
  * layer's k and v appends in one launch). QUANTA_CUDA_MULTI=0 leaves them separate nodes (side-by-side
  * timings). */
 static bool multi_wanted(void) {
-    static int wanted = -1;
-    if (wanted < 0) {
-        const char *e = getenv("QUANTA_CUDA_MULTI");
-        wanted = !(e && !strcmp(e, "0"));
-    }
-    return wanted == 1;
+    static int on = -1;
+    return qn_cuda_switch_on("QUANTA_CUDA_MULTI", &on);
 }
 
 /* ggml weights (the table admits no other; infer checked one format and K) the GEMV reads in place. */
@@ -370,26 +397,18 @@ static quanta_status run_matmul_multi(qn_cuda_state *s, const qn_node *node) {
         e = qn_cuda_ggml_gemv_multi(wd, nw, w, N, K, NULL, xd, xp, M, yd, y, 0, s->stream);
         return e ? qn_cuda_error((cudaError_t)e, "matmul_multi (ggml GEMV, f32)") : QUANTA_OK;
     }
-    const bool cached = s->xq_src == xp && s->xq_M == M && s->xq_K == K && s->xq_dtype == xd;
-    if (!cached && gemv_qx_wanted() && M == 1 && K <= QN_CUDA_GGML_GEMV_QX_MAX_K && Nall <= 4096) {
+    if (!codes_cached(s, xp, xd, M, K) && gemv_qx_wanted() && M == 1 && K <= QN_CUDA_GGML_GEMV_QX_MAX_K && Nall <= 4096) {
         e = qn_cuda_ggml_gemv_multi(wd, nw, w, N, K, NULL, xd, xp, M, yd, y, 1, s->stream);
         return e ? qn_cuda_error((cudaError_t)e, "matmul_multi (ggml GEMV, x quantized in the kernel)") : QUANTA_OK;
     }
     void *xq = NULL;
-    quanta_status st = qn_cuda_xq(s, qn_cuda_ggml_xq_bytes(M, K), &xq);
+    quanta_status st = gemv_codes(s, xp, xd, M, K, &xq);
     if (st) return st;
-    if (!cached) {
-        if ((e = qn_cuda_ggml_quantize_x(xd, xp, M, K, xq, s->stream)))
-            return qn_cuda_error((cudaError_t)e, "matmul_multi: quantizing x");
-        s->xq_src = xp, s->xq_M = M, s->xq_K = K, s->xq_dtype = xd;
-    }
     e = qn_cuda_ggml_gemv_multi(wd, nw, w, N, K, xq, xd, xp, M, yd, y, 0, s->stream);
-    /* a result overlapping x (an arena reusing x's memory) ends the reuse of its codes */
-    const size_t es = qn_dtype_elem_size(node->dst->desc.dtype), xb = (size_t)M * (size_t)K * qn_dtype_elem_size(x->desc.dtype);
-    for (int i = 0; i < nw; i++) {
-        const char *y0 = y[i], *x0 = xp;
-        if (y0 < x0 + xb && x0 < y0 + (size_t)M * (size_t)N[i] * es) s->xq_src = NULL;
-    }
+    const size_t es = qn_dtype_elem_size(node->dst->desc.dtype);
+    for (int i = 0; i < nw; i++)
+        gemv_result_written(s, xp, (size_t)M * (size_t)K * qn_dtype_elem_size(x->desc.dtype), y[i],
+                            (size_t)M * (size_t)N[i] * es);
     return e ? qn_cuda_error((cudaError_t)e, "matmul_multi (ggml GEMV)") : QUANTA_OK;
 }
 
@@ -435,6 +454,8 @@ const qn_dtype_set qn_cuda_kernels[QN_OP_COUNT] = {
     [QN_OP_MATMUL_GLU] = QN_DT_GGML_FORMATS, /* fuse_matmul_glu: the ggml GEMV's gate + up + glu */
     [QN_OP_MATMUL_MULTI] = QN_DT_GGML_FORMATS, /* fuse_matmul_multi: q/k/v in one ggml GEMV launch */
     [QN_OP_WRITE_ROWS_PAIR] = QN_DT_FLOATS,    /* fuse_write_rows_pair: k and v appends in one launch */
+    [QN_OP_RMS_NORM_ROPE_PAIR] = QN_DT_FLOATS, /* fuse_rms_norm_rope_pair: q and k norm + rope in one launch */
+    [QN_OP_RMS_NORM_ADD_NORM] = QN_DT_FLOATS,  /* fuse_rms_norm_add_norm: post-norm, residual, next norm */
 };
 
 /* The kernels' own limits of a node in the table (the rest have none). */
@@ -446,6 +467,8 @@ bool qn_cuda_supports_op(void *self, const qn_node *node) {
     case QN_OP_RMS_NORM_ROPE: return norm_rope_wanted();
     case QN_OP_MATMUL_MULTI: return matmul_multi_ok(node);
     case QN_OP_WRITE_ROWS_PAIR: return multi_wanted();
+    case QN_OP_RMS_NORM_ROPE_PAIR: return norm_rope_wanted() && norm_pairs_wanted();
+    case QN_OP_RMS_NORM_ADD_NORM: return norm_pairs_wanted() && last_dim(node->src[0]) <= 4096;
     case QN_OP_ATTENTION: {
         qn_cuda_attention_args a;
         attention_args(node, &a);
@@ -484,7 +507,8 @@ quanta_status qn_cuda_run(void *self, const qn_node *node) {
         return run_attention(s, node);
     case QN_OP_PAGED_ATTENTION: return run_paged_attention(s, node);
     case QN_OP_RMS_NORM: case QN_OP_ADD_RMS_NORM: case QN_OP_RMS_NORM_ADD: return run_norm(s, node);
-    case QN_OP_RMS_NORM_ROPE: return run_norm_rope(s, node);
+    case QN_OP_RMS_NORM_ROPE: case QN_OP_RMS_NORM_ROPE_PAIR: return run_norm_rope(s, node);
+    case QN_OP_RMS_NORM_ADD_NORM: return run_norm_add_norm(s, node);
     case QN_OP_MATMUL_MULTI: return run_matmul_multi(s, node);
     case QN_OP_WRITE_ROWS_PAIR: return run_write_rows_pair(s, node);
     case QN_OP_ROPE: {
