@@ -19,11 +19,13 @@ void qt_fusion_run(qt_fusion_graph *f, quanta_backend *be, const char *name, int
                    quanta_tensor *const *outs, float *const *ys) {
     quanta_plan *plan;
     ck_assert_msg(quanta_plan_create(f->g, be, &plan) == QUANTA_OK, "%s", quanta_last_error());
-    ck_assert_msg(quanta_plan_op_count(plan) == want_ops, "%s case %d: %d ops, expected %d", name, kind,
-                  quanta_plan_op_count(plan), want_ops);
+    if (want_ops >= 0) /* -1: either plan is right (a backend's claim behind a switch) */
+        ck_assert_msg(quanta_plan_op_count(plan) == want_ops, "%s case %d: %d ops, expected %d", name, kind,
+                      quanta_plan_op_count(plan), want_ops);
     const char *op = NULL;
     ck_assert_int_eq(quanta_plan_op_info(plan, 0, &op, NULL), QUANTA_OK);
-    ck_assert_msg(!strcmp(op, want_first), "%s case %d: first op %s, expected %s", name, kind, op, want_first);
+    ck_assert_msg(!want_first || !strcmp(op, want_first), "%s case %d: first op %s, expected %s", name, kind, op,
+                  want_first);
     ck_assert_int_eq(quanta_plan_set_input(plan, f->in[0], v0, n * sizeof *v0), QUANTA_OK);
     ck_assert_int_eq(quanta_plan_set_input(plan, f->in[1], v1, n * sizeof *v1), QUANTA_OK);
     ck_assert_msg(quanta_plan_execute(plan) == QUANTA_OK, "%s", quanta_last_error());

@@ -21,8 +21,8 @@ typedef struct qt_fusion_graph {
 /* A new graph with inputs named name0 and name1 of f32 [rows, D]. */
 void qt_fusion_begin(qt_fusion_graph *f, const char *name0, const char *name1, int64_t rows, int64_t D);
 
-/* Plans f's graph on be and asserts that the plan runs want_ops ops, the first named
- * want_first; sets the inputs to v0, v1 (n floats each), runs it and reads each of the nout
+/* Plans f's graph on be and asserts that the plan runs want_ops ops (-1: any), the first named
+ * want_first (NULL: any); sets the inputs to v0, v1 (n floats each), runs it and reads each of the nout
  * outputs outs[i] (marked by the caller) into ys[i], poisoned first. Destroys the plan and the
  * graph. `name` and `kind` label a failure. */
 void qt_fusion_run(qt_fusion_graph *f, quanta_backend *be, const char *name, int kind, int want_ops,
