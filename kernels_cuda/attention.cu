@@ -997,7 +997,7 @@ static bool prefill_256_on()
     static int on = -1;
     if (on < 0) {
         const char *e = getenv("QUANTA_CUDA_ATTN_PREFILL_256");
-        on = e && !strcmp(e, "1");
+        on = !(e && !strcmp(e, "0")); /* on by default since its H100 run: conformance passed, Gemma pp512 +17% */
     }
     return on == 1;
 }

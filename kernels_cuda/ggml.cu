@@ -226,9 +226,10 @@ static int gemv_prefetch(void) {
     return on;
 }
 
-/* Threads per weight row (qn_k_ggml_gemv's L) for one x row: QUANTA_CUDA_GEMV_LPR = 32, 64 or 128
- * fixes it (side-by-side timings; 32 is the kernel before 2026-12-05 15:00), else by row length: a
- * thread then has at most about four chunks of its row. Several x rows (M > 1) keep one warp. */
+/* Threads per weight row (qn_k_ggml_gemv's L) for one x row: QUANTA_CUDA_GEMV_LPR = 64 or 128 gives a
+ * row 2 or 4 warps (a thread then has at most about four chunks of its row); the default is one warp.
+ * Measured on the H100 (2026-12-05 16:40, bench/NOTES.md section 6): one warp decodes the 7B Q4_0 at
+ * 317 tok/s against 278 with 64/128 by row length, Q8_0 226 against 212. Several x rows keep one warp. */
 static int gemv_lanes(int64_t nch, bool glu) {
     static int forced = -1;
     if (forced < 0) {
@@ -236,7 +237,8 @@ static int gemv_lanes(int64_t nch, bool glu) {
         const int v = e ? atoi(e) : 0;
         forced = v == 32 || v == 64 || v == 128 ? v : 0;
     }
-    int l = forced ? forced : nch >= 256 ? 128 : nch >= 128 ? 64 : 32;
+    (void)nch;
+    int l = forced ? forced : 32;
     return glu && l > 64 ? 64 : l;
 }
 

@@ -1,6 +1,6 @@
 /* ggml_mmq_frag.cu — y[M,N] = x[M,K] . W[N,K]^T on tensor cores for ggml-block weights, each lane decoding
- * its own mma fragments from the staged raw bytes (mmq6; qn_cuda_ggml_mmq runs it with
- * QUANTA_CUDA_GGML_MMQ=6).
+ * its own mma fragments from the staged raw bytes (mmq6; qn_cuda_ggml_mmq runs it by default;
+ * QUANTA_CUDA_GGML_MMQ=5 runs mmq5's kernel instead).
  *
  * Why (bench/NOTES.md, mmq6): ggml_mmq.cu's kernel decodes a block tile's chunks into an f16 stage between
  * two barriers per 64-wide step, so the tensor cores idle while the block decodes, and at M = 512 the 7B's
