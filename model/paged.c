@@ -57,7 +57,7 @@
 #define QN_PAGED_DECODE_PLANS 12
 #define QN_PAGED_PREFILL_PLANS 16 /* lengths 16..64 x 1..4 pieces in a step */
 #define QN_PAGED_PREFILL_GRAIN 16
-#define QN_PAGED_MIXED_PLANS 16 /* steps of decode rows and pieces as rows: (rows, outputs) buckets */
+#define QN_PAGED_MIXED_PLANS 24 /* steps of decode rows and pieces as rows: (rows, outputs) buckets */
 #define QN_PAGED_PLANS (QN_PAGED_DECODE_PLANS + QN_PAGED_PREFILL_PLANS + QN_PAGED_MIXED_PLANS)
 
 typedef struct paged_step {
