@@ -78,7 +78,7 @@ QN_INL int8 qn_i8_q5_0_codes(const global uchar *blk) {
     const uint4 qs = as_uint4(vload16(0, blk + 6));
     int8 w = as_int8(((uint8)(qs, qs) >> (uint8)(0, 0, 0, 0, 4, 4, 4, 4)) & 0x0F0F0F0Fu);
     const int8 sixteen = (int8)0x10101010;
-    __asm__("kmovd %1, %%k1\n\tvpaddb %2, %0, %0%{%%k1%}" : "+v"(w) : "r"(qn_ggml_u32(blk + 2)), "v"(sixteen) : "k1");
+    __asm__("kmovd 2(%1), %%k1\n\tvpaddb %2, %0, %0%{%%k1%}" : "+v"(w) : "r"((ulong)blk), "v"(sixteen) : "k1");
     return w;
 }
 #else
@@ -97,10 +97,16 @@ QN_INL int8 qn_i8_q5_0_codes(const global uchar *blk) {
  * software routine too). */
 #if defined(QN_X86_VNNI)
 QN_INL float16 qn_i8_d2(const global uchar *pa, const global uchar *pb) {
-    const uint4 h = (uint4)((uint)pa[0] | ((uint)pa[1] << 8) | ((uint)pb[0] << 16) | ((uint)pb[1] << 24), 0u, 0u, 0u);
-    float4 f;
-    __asm__("vcvtph2ps %1, %0" : "=v"(f) : "v"(h));
-    return (float16)((float8)f.x, (float8)f.y);
+    float16 f;
+    uint8 t;
+    uint4 u;
+    __asm__("vpbroadcastw (%3), %x1\n\t"
+            "vpbroadcastw (%4), %2\n\t"
+            "vinserti128 $1, %2, %t1, %t1\n\t"
+            "vcvtph2ps %t1, %0"
+            : "=v"(f), "=&v"(t), "=&v"(u)
+            : "r"((ulong)pa), "r"((ulong)pb));
+    return f;
 }
 #else
 QN_INL float16 qn_i8_d2(const global uchar *pa, const global uchar *pb) {
@@ -113,17 +119,25 @@ QN_INL float16 qn_i8_d2(const global uchar *pa, const global uchar *pb) {
  * it against xh, one against xl, both started from the offsets O; (h << 8) + l is each lane's
  * exact sum in 1/256 steps of dx, converted once and scaled by d·dx/256 (a's d in the low
  * lanes, b's in the high). So a block pair costs about what one row's block did before. */
+#define QN_I8_Q5_0_PAIR(A, B)                                                               \
+    {                                                                                       \
+        const global uchar *pa = ra + 22 * (B), *pb = rb + 22 * (B);                        \
+        const int16 w = (int16)(qn_i8_q5_0_codes(pa), qn_i8_q5_0_codes(pb));                \
+        int16 dh = vload16(2 * (B), O), dl = vload16(2 * (B) + 1, O);                       \
+        QN_DP4(dh, w, vload16(2 * (B), (const local int *)X));                              \
+        QN_DP4(dl, w, vload16(2 * (B) + 1, (const local int *)X));                          \
+        A = fma(convert_float16((dh << 8) + dl), qn_i8_d2(pa, pb) * D[B], A);               \
+    }
 QN_INL float2 qn_i8_rows2_q5_0(const global uchar *ra, const global uchar *rb, const local char *X, const local int *O,
                                const local float *D, long nb) {
-    float16 acc = 0.0f;
-    for (long b = 0; b < nb; b++) {
-        const global uchar *pa = ra + 22 * b, *pb = rb + 22 * b;
-        const int16 w = (int16)(qn_i8_q5_0_codes(pa), qn_i8_q5_0_codes(pb));
-        int16 dh = vload16(2 * b, O), dl = vload16(2 * b + 1, O);
-        QN_DP4(dh, w, vload16(2 * b, (const local int *)X));
-        QN_DP4(dl, w, vload16(2 * b + 1, (const local int *)X));
-        acc = fma(convert_float16((dh << 8) + dl), qn_i8_d2(pa, pb) * D[b], acc);
+    float16 acc = 0.0f, acc2 = 0.0f;
+    long b = 0;
+    for (; b + 1 < nb; b += 2) { /* two blocks per trip: two FMA chains */
+        QN_I8_Q5_0_PAIR(acc, b)
+        QN_I8_Q5_0_PAIR(acc2, b + 1)
     }
+    if (b < nb) QN_I8_Q5_0_PAIR(acc, b)
+    acc += acc2;
     const float8 u = (float8)(acc.s0123 + acc.s4567, acc.s89ab + acc.scdef);
     const float4 v = (float4)(u.s01 + u.s23, u.s45 + u.s67);
     return (float2)(v.s0 + v.s1, v.s2 + v.s3);
