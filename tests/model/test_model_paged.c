@@ -566,8 +566,8 @@ END_TEST
  * pieces step: every logit bit for bit equal, the greedy tokens the rows' argmax, and decode
  * steps after it equal too (the rows it wrote are the two steps' rows). 5 sequences: 0..2 decode
  * (one at a block boundary), 3 a first piece of 8, 4 a second piece of 7 from position 8; 18 rows
- * run in a plan of 24, 5 outputs in one of 6. */
-static void mixed_vs_separate(const tiny_spec *spec, const char *backend, uint64_t salt) {
+ * run in a plan of 24 (the grain of 16 on a CPU: 32 would be more), 5 outputs in one of 6. */
+static void mixed_vs_separate(const tiny_spec *spec, const char *backend, quanta_dtype pool_dt, uint64_t salt) {
     enum { NS = 5, NBLK = NS * MB, STEPS = 2 };
     tiny_model tm;
     quanta_backend *be;
@@ -580,7 +580,7 @@ static void mixed_vs_separate(const tiny_spec *spec, const char *backend, uint64
     quanta_kv_pool *pool[2];
     float *lg[2];
     for (int v = 0; v < 2; v++) {
-        ck_assert_msg(quanta_kv_pool_create(m, QUANTA_F32, NBLK, local ? NBLK : 0, BS, MB, &pool[v]) == QUANTA_OK, "%s",
+        ck_assert_msg(quanta_kv_pool_create(m, pool_dt, NBLK, local ? NBLK : 0, BS, MB, &pool[v]) == QUANTA_OK, "%s",
                       quanta_last_error());
         lg[v] = malloc((size_t)NS * V * sizeof *lg[v]);
         ck_assert_ptr_nonnull(lg[v]);
@@ -658,12 +658,14 @@ static void mixed_vs_separate(const tiny_spec *spec, const char *backend, uint64
 }
 
 START_TEST(test_mixed_step_bit_identical) {
-    /* ref and OpenCL with f32 weights, as test_padded_decode_bit_identical */
+    /* ref and OpenCL with f32 weights, as test_padded_decode_bit_identical; an fp8 pool on ref
+     * (each written row quantized on its own: the same codes whichever step wrote it) */
     static const char *const backends[] = {"ref", "opencl"};
     for (int b = 0; b < 2; b++) {
-        mixed_vs_separate(&LLAMA, backends[b], 43);
-        mixed_vs_separate(&GEMMA, backends[b], 44);
+        mixed_vs_separate(&LLAMA, backends[b], QUANTA_F32, 43);
+        mixed_vs_separate(&GEMMA, backends[b], QUANTA_F32, 44);
     }
+    mixed_vs_separate(&GEMMA, "ref", QUANTA_FP8_E4M3, 45);
 }
 END_TEST
 
