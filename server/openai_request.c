@@ -172,9 +172,28 @@ static int get_messages(parse *p, json_t *o, qs_api_req *r) {
         } else if (json_is_array(content)) {
             for (size_t k = 0; k < json_array_size(content); k++) {
                 json_t *part = json_array_get(content, k), *t = json_object_get(part, "type"), *s = json_object_get(part, "text");
-                if (!json_is_string(t) || strcmp(json_string_value(t), "text") || !json_is_string(s)) {
+                /* Name the wrong field of the part, its path also the error's param: the part itself (not
+                   an object), its type (missing, or not "text": image and audio parts are not supported),
+                   or a text part's text. */
+                const char *sub = "";
+                char why[80] = "";
+                if (!json_is_object(part)) {
+                    snprintf(why, sizeof why, "must be an object");
+                } else if (!json_is_string(t)) {
+                    sub = ".type";
+                    snprintf(why, sizeof why, "must be a string");
+                } else if (strcmp(json_string_value(t), "text")) {
+                    sub = ".type";
+                    snprintf(why, sizeof why, "'%.32s' is not supported (only 'text' parts are)", json_string_value(t));
+                } else if (!json_is_string(s)) {
+                    sub = ".text";
+                    snprintf(why, sizeof why, "must be a string");
+                }
+                if (why[0]) {
+                    char field[96];
+                    snprintf(field, sizeof field, "%s.content[%zu]%s", name, k, sub);
                     free(text);
-                    return bad(p, name, "%s.content[%zu]: only text parts are supported", name, k);
+                    return bad(p, field, "%s %s", field, why);
                 }
                 size_t l = json_string_length(s);
                 char *q = realloc(text, len + l + 1);

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "qt_check.h"
+#include "qt_plan_guard.h"
 #include "qt_tensor.h"
 #include "test_util.h"
 
@@ -19,6 +20,7 @@ void qt_fusion_run(qt_fusion_graph *f, quanta_backend *be, const char *name, int
                    quanta_tensor *const *outs, float *const *ys) {
     quanta_plan *plan;
     ck_assert_msg(quanta_plan_create(f->g, be, &plan) == QUANTA_OK, "%s", quanta_last_error());
+    qt_plan_guard(plan);
     if (want_ops >= 0) /* -1: either plan is right (a backend's claim behind a switch) */
         ck_assert_msg(quanta_plan_op_count(plan) == want_ops, "%s case %d: %d ops, expected %d", name, kind,
                       quanta_plan_op_count(plan), want_ops);

@@ -7,6 +7,7 @@
 
 #include "norm_pair_args.h"
 #include "qt_check.h"
+#include "qt_plan_guard.h"
 #include "qt_tensor.h"
 #include "quanta.h"
 #include "test_util.h"
@@ -38,6 +39,7 @@ static void run_case(const char *backend, int64_t rows, int64_t D, int wmode, qt
     ck_assert_int_eq(quanta_add_rms_norm(g, ta, tb, tw, eps, wmode == 2, &ty), QUANTA_OK);
     ck_assert_int_eq(quanta_graph_output(g, ty), QUANTA_OK);
     ck_assert_msg(quanta_plan_create(g, be, &plan) == QUANTA_OK, "%s", quanta_last_error());
+    qt_plan_guard(plan);
     ck_assert_int_eq(quanta_plan_set_input(plan, ta, a, n * sizeof *a), QUANTA_OK);
     ck_assert_int_eq(quanta_plan_set_input(plan, tb, b, n * sizeof *b), QUANTA_OK);
     ck_assert_msg(quanta_plan_execute(plan) == QUANTA_OK, "%s", quanta_last_error());

@@ -11,6 +11,7 @@
 
 #include "qt_act.h"
 #include "qt_check.h"
+#include "qt_plan_guard.h"
 #include "qt_tensor.h"
 #include "qt_matmul.h"
 #include "quanta.h"
@@ -98,6 +99,7 @@ static void run_case(quanta_backend *be, const char *name, enum shape_kind k, in
     }
     ck_assert_int_eq(quanta_graph_output(g, ty), QUANTA_OK);
     ck_assert_msg(quanta_plan_create(g, be, &plan) == QUANTA_OK, "%s", quanta_last_error());
+    qt_plan_guard(plan);
     const int fusable = k == CHAIN && claims_fused(be, name, M), nops = quanta_plan_op_count(plan);
     if (k == DIRECT || fusable) {
         ck_assert_int_eq(nops, 1);

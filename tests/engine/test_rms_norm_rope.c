@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "qt_check.h"
+#include "qt_plan_guard.h"
 #include "qt_tensor.h"
 #include "quanta.h"
 #include "test_util.h"
@@ -103,6 +104,7 @@ static void run_case(quanta_backend *be, const char *name, enum kind k, int wmod
     }
     ck_assert_int_eq(quanta_graph_output(g, ty), QUANTA_OK);
     ck_assert_msg(quanta_plan_create(g, be, &plan) == QUANTA_OK, "%s", quanta_last_error());
+    qt_plan_guard(plan);
     /* CUDA has no rms_norm_rope kernel (yet): its plans keep the pair */
     const int fused = k == DIRECT || (k == PAIR && strcmp(name, "cuda") != 0);
     ck_assert_int_eq(quanta_plan_op_count(plan), fused ? 1 : 2);

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "qt_check.h"
+#include "qt_plan_guard.h"
 #include "qt_tensor.h"
 #include "quanta.h"
 #include "test_util.h"
@@ -36,6 +37,7 @@ static void alone(quanta_backend *be, const float *x, int64_t H, const float *w,
     ck_assert_int_eq(quanta_rms_norm_rope(g, tx, tw, eps, 1, tp, rp, &ty), QUANTA_OK);
     ck_assert_int_eq(quanta_graph_output(g, ty), QUANTA_OK);
     ck_assert_msg(quanta_plan_create(g, be, &plan) == QUANTA_OK, "%s", quanta_last_error());
+    qt_plan_guard(plan);
     ck_assert_int_eq(quanta_plan_set_input(plan, tx, x, (size_t)(H * N * D) * sizeof *x), QUANTA_OK);
     ck_assert_int_eq(quanta_plan_set_input(plan, tp, pos, N * sizeof *pos), QUANTA_OK);
     ck_assert_msg(quanta_plan_execute(plan) == QUANTA_OK, "%s", quanta_last_error());
@@ -75,6 +77,7 @@ static void run_case(quanta_backend *be, const char *name, enum kind k, int neox
     ck_assert_int_eq(quanta_graph_output(g, oq), QUANTA_OK);
     ck_assert_int_eq(quanta_graph_output(g, ok), QUANTA_OK);
     ck_assert_msg(quanta_plan_create(g, be, &plan) == QUANTA_OK, "%s", quanta_last_error());
+    qt_plan_guard(plan);
     /* CUDA claims rms_norm_rope_pair behind switches (QUANTA_CUDA_NORM_ROPE, QUANTA_CUDA_NORM_PAIRS):
      * either plan is right there, so only the refusals are checked on it */
     const int fused = k == FUSED && strcmp(name, "cuda") != 0, either = k == FUSED && !fused;

@@ -19,7 +19,7 @@ def check_good(s):
     assert code == 200 and body["usage"]["completion_tokens"] >= 1, (code, body)
 
 
-def expect(s, body, code, param=None, path="/v1/completions", raw=False):
+def expect(s, body, code, param=None, path="/v1/completions", raw=False, says=None):
     data = body if raw else json.dumps(body)
     got, hdrs, resp = s.request("POST", path, data, {"Content-Type": "application/json"})
     err = json.loads(resp)["error"]
@@ -27,6 +27,8 @@ def expect(s, body, code, param=None, path="/v1/completions", raw=False):
     assert isinstance(err["message"], str) and err["message"], resp
     if param is not None:
         assert err["param"] == param, (param, resp)
+    if says is not None:
+        assert says in err["message"], (says, resp)
     print(f"{got} {err['message'][:100]}")
     check_good(s)
     return hdrs
@@ -69,6 +71,21 @@ def main():
         expect(s, {"messages": []}, 400, "messages", "/v1/chat/completions")
         expect(s, {"messages": [{"role": "wizard", "content": "x"}]}, 400, "messages[0]", "/v1/chat/completions")
         expect(s, {"messages": [{"role": "user", "content": 3}]}, 400, "messages[0]", "/v1/chat/completions")
+        # Content parts: the error names the wrong field of the wrong part (param and message), not only "text parts".
+        chat = "/v1/chat/completions"
+        ok_part = {"type": "text", "text": "a"}
+        for part, field, words in [
+                ("hi", "messages[0].content[1]", "must be an object"),
+                ({"text": "a"}, "messages[0].content[1].type", "must be a string"),
+                ({"type": "image_url", "image_url": {"url": "x"}}, "messages[0].content[1].type",
+                 "'image_url' is not supported"),
+                ({"type": "text"}, "messages[0].content[1].text", "must be a string"),
+                ({"type": "text", "text": 5}, "messages[0].content[1].text", "must be a string")]:
+            expect(s, {"messages": [{"role": "user", "content": [ok_part, part]}]}, 400, field, chat,
+                   says=field + " " + words)
+        # Good text parts are joined and answered.
+        code, _, body = s.post(chat, {"messages": [{"role": "user", "content": [ok_part, ok_part]}], "max_tokens": 2})
+        assert code == 200, (code, body)
         expect(s, {"messages": [{"role": "user", "content": "a"}, {"role": "user", "content": "b"}]}, 400, "messages",
                "/v1/chat/completions")  # Gemma's template needs alternating turns
         expect(s, {"messages": [{"role": "user", "content": "a"}], "top_logprobs": 3}, 400, "top_logprobs",

@@ -5,6 +5,7 @@ ref, and OpenCL's CPU kernels on the tiny model's f32 weights; elsewhere they ma
 tie); and again when the KV pool is so small that requests wait for
 blocks and running ones are preempted (freed and recomputed later)."""
 import concurrent.futures as cf
+import os
 
 from harness import Server, parse_args, seed
 
@@ -27,12 +28,18 @@ def main():
     with Server(a.model, a.backend, ["--ctx", "256", "--max-batch", "32", "--step-tokens", "96"], quant=QUANT) as s:
         alone = [run(s, p, n) for p, n in zip(prompts, lens)]
         steps0, rows0 = s.metric("quanta_scheduler_steps_total"), s.metric("quanta_scheduler_decode_rows_total")
+        assert s.metric("quanta_scheduler_mixed_steps_total") == 0, "a request alone never decodes beside a prompt"
         with cf.ThreadPoolExecutor(32) as ex:
             together = list(ex.map(lambda pn: run(s, *pn), zip(prompts, lens)))
         steps = s.metric("quanta_scheduler_steps_total") - steps0
         rows = s.metric("quanta_scheduler_decode_rows_total") - rows0
-        print(f"all at once: {steps:.0f} steps, mean decode rows per step {rows / steps:.2f}")
+        mixed = s.metric("quanta_scheduler_mixed_steps_total")
+        print(f"all at once: {steps:.0f} steps ({mixed:.0f} of decode rows and prompt pieces in one device step), "
+              f"mean decode rows per step {rows / steps:.2f}")
         assert rows / steps > 4, "the 32 requests did not decode together"
+        # 32 prompts in pieces over several steps while the first ones decode: mixed steps happen,
+        # unless QUANTA_SERVE_MIXED_STEP=0 keeps decode rows and pieces apart
+        assert (mixed > 0) == (os.environ.get("QUANTA_SERVE_MIXED_STEP", "1") != "0"), mixed
         assert s.metric("quanta_time_to_first_token_seconds_count") == 64
         print(f"batch invariance promised on {s.backend} ({s.device}): {s.batch_invariant()}")
         for i, (x, y) in enumerate(zip(alone, together)):
