@@ -119,6 +119,19 @@ static int gemv_i8_takes(const qn_cl *s, quanta_dtype dt, size_t M, size_t K) {
     return gemv_i8_fits(s, &m);
 }
 
+/* Whether a decode matmul on ggml Q5_0 weights is at least as fast as on their q8 repack
+ * (0.68x the bytes): where qn_gemv_i8 runs with vpdpbusd, the CPU class with AVX-512 VNNI (on
+ * PoCL, 2 Zen 4 cores: 2048x640 in 80 us against q8's 82 per launch, bench/NOTES.md section 1
+ * v9); the float GEMV over the blocks elsewhere is 1.6-2x q8's time (v4, v7). Q4_K and Q6_K
+ * (1.26x and 1.03x q8's time, v4) and Q8_0 are not preferred. QUANTA_OPENCL_KEEP_Q5_0=0 turns
+ * the preference off (loads quantize them as before). */
+bool qn_cl_prefers_stored(qn_cl *s, const quanta_tensor_desc *w, quanta_dtype alternative) {
+    const char *e = getenv("QUANTA_OPENCL_KEEP_Q5_0");
+    if (e && !strcmp(e, "0")) return false;
+    return w->dtype == QUANTA_GGML_Q5_0 && alternative == QUANTA_Q8 && s->vnni && s->force_path < 0 &&
+           gemv_i8_takes(s, w->dtype, 1, (size_t)w->dims[1]);
+}
+
 /* matmul_multi: the CPU class at M <= 8 where each product alone would take the rows kernel
  * (qn_gemv_rows: not the int8 GEMVs, not a tuned multi-item group), and weights whose layouts
  * differ only where their row counts put the scales. */
