@@ -62,6 +62,7 @@ struct qs_sched {
     float *logits;            /* max_batch * V (decode) */
     int32_t *greedy;          /* max_batch: a greedy decode step's tokens, chosen on the device */
     int mixed;                /* decode rows and the first round of pieces in one step (QUANTA_SERVE_MIXED_STEP) */
+    int piece_chunks;         /* a prompt piece spans up to this many chunks (QUANTA_SERVE_PIECE_CHUNKS) */
 };
 
 /* A step's decode rows (their tables are rows [0, n) of s->tables) when they run in one device
@@ -73,6 +74,9 @@ typedef struct qs_decode_rows {
     int all_greedy;
     quanta_status st;
 } qs_decode_rows;
+
+/* The longest prompt piece a step runs (quanta_model_eval_paged_pieces' limit). */
+#define QS_MAX_PIECE 256
 
 static double now_s(void) {
     struct timespec t;
@@ -706,8 +710,11 @@ static void step(qs_sched *s) {
          * must not free blocks an earlier piece of the same step still writes and reads. */
         int pieces = 0;
         while (at < total && n_pre < 64 && (budget > 0 || n_pre == 0) && !(s->has_local && pieces)) {
-            /* Pieces end on the chunk grid, also after a shared prefix (a multiple of the block). */
+            /* Pieces end on the chunk grid, also after a shared prefix (a multiple of the block),
+             * and span up to piece_chunks chunks while the budget lasts. */
             int32_t n = total - at < chunk - at % chunk ? total - at : chunk - at % chunk;
+            for (int c = 1; c < s->piece_chunks && at + n < total && n < budget && n + chunk <= QS_MAX_PIECE; c++)
+                n += total - at - n < chunk ? total - at - n : chunk;
             if (!local_prepare(s, i, at, n)) break; /* preempted for local blocks */
             pieces++;
             pre_req[n_pre] = r;
@@ -834,11 +841,16 @@ quanta_status qs_sched_create(quanta_model *model, const qs_sched_config *cfg, q
     s->greedy = malloc((size_t)cfg->max_batch * sizeof *s->greedy);
     const char *mixed = getenv("QUANTA_SERVE_MIXED_STEP"); /* =0: decode rows and pieces in steps of their own */
     s->mixed = !(mixed && *mixed == '0');
+    /* A piece of several chunks: a long prompt needs fewer steps to its first token (with local
+     * pools a request gets one piece a step). 1 (the default): a chunk. At most QS_MAX_PIECE tokens. */
+    const char *chunks = getenv("QUANTA_SERVE_PIECE_CHUNKS");
+    s->piece_chunks = chunks && atoi(chunks) >= 1 && atoi(chunks) <= 16 ? atoi(chunks) : 1;
     /* Local pools: what every slot's window needs at most (the window, the longest piece, one
      * block of misalignment), unless given. */
-    int64_t local = cfg->kv_local_blocks;
+    int64_t local = cfg->kv_local_blocks, longest = (int64_t)s->piece_chunks * cfg->prefill_chunk;
+    if (longest > QS_MAX_PIECE) longest = QS_MAX_PIECE > cfg->prefill_chunk ? QS_MAX_PIECE : cfg->prefill_chunk;
     if (!local && s->window > 0 && s->window < cfg->n_ctx)
-        local = (int64_t)cfg->max_batch * (qs_kv_blocks_for((int64_t)s->window + cfg->prefill_chunk) + 1);
+        local = (int64_t)cfg->max_batch * (qs_kv_blocks_for((int64_t)s->window + longest) + 1);
     if (!s->slot || !s->tables || !s->ltables || !s->match || !s->cand || !s->pre_order || !s->order_rec || !s->logits || !s->greedy ||
         qs_kv_pool_init(&s->pool, cfg->kv_blocks, cfg->max_batch) ||
         qs_kv_pool_init(&s->lpool, local, cfg->max_batch)) {

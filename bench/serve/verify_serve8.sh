@@ -8,7 +8,9 @@
 #   1. `quanta bench paged -x 8`: n = 16, 64 decode rows with 8 prompt pieces of 64, the mixed
 #      step against the decode step + pieces step apart (ms, and same tokens of n);
 #   2. the server, long-tailed mix (log-normal lengths, medians 128 words / 64 tokens) at 16 and
-#      64 streams, mixed steps on and off (QUANTA_SERVE_MIXED_STEP=1/0), one server each; then
+#      64 streams, mixed steps on and off (QUANTA_SERVE_MIXED_STEP=1/0), one server each; then at 64
+#      streams prompt pieces of up to 4 chunks (QUANTA_SERVE_PIECE_CHUNKS=4: a long prompt's first
+#      token in a quarter of the steps; with Gemma's local pools a request gets one piece a step) and
 #      length-bucketed admission (issue 16 item 3: its p99 TTFT effect has no GPU before/after);
 #   3. if time is left, tests/server/test_batch.py on cuda with the default model: 32 greedy
 #      requests alone vs at once (mixed steps among them), parting only at near ties.
@@ -33,8 +35,8 @@ timeout 14 $Q bench paged -m $F --backend $BE -n 16,64 -p 128 -s 6 -x 8 > $D/pag
 say "bench paged -x 8 rc=$?"
 
 # 2. the server: long-tailed mix at 16 and 64 streams
-serve_run() { # NAME -- ENV... -- EXTRA-SERVER-ARGS...
-  local name=$1; shift
+serve_run() { # NAME LEVELS ENV... -- EXTRA-SERVER-ARGS...
+  local name=$1 levels=$2; shift 2
   local envs=()
   while [ $# -gt 0 ] && [ "$1" != "--" ]; do envs+=("$1"); shift; done
   [ $# -gt 0 ] && shift
@@ -43,17 +45,18 @@ serve_run() { # NAME -- ENV... -- EXTRA-SERVER-ARGS...
   local sp=$!
   for _ in $(seq 40); do curl -sf http://127.0.0.1:18098/health >/dev/null 2>&1 && break; sleep 0.25; done
   local lim=$(($(left) > 18 ? 12 : $(left) - 6))
-  timeout $lim python3 bench/serve_sweep.py --url http://127.0.0.1:18098 --concurrency 16,64 --mix longtail \
+  timeout $lim python3 bench/serve_sweep.py --url http://127.0.0.1:18098 --concurrency $levels --mix longtail \
     --requests 64 --prompt-words 128 --max-tokens 64 --timeout 30 --json $D/sweep_$name.json > $D/load_$name.txt 2>&1
-  say "serve longtail 16,64 ($name) rc=$? mixed steps $(curl -s http://127.0.0.1:18098/metrics | \
+  say "serve longtail $levels ($name) rc=$? mixed steps $(curl -s http://127.0.0.1:18098/metrics | \
     awk '/^quanta_scheduler_mixed_steps_total/{m=$2} /^quanta_scheduler_steps_total/{s=$2} END{print m "/" s}')"
   kill -TERM $sp 2>/dev/null
   for _ in $(seq 12); do kill -0 $sp 2>/dev/null || break; sleep 0.25; done
   kill -KILL $sp 2>/dev/null; wait $sp 2>/dev/null
 }
-[ $(left) -gt 10 ] && serve_run mixed_on QUANTA_SERVE_MIXED_STEP=1 --
-[ $(left) -gt 10 ] && serve_run mixed_off QUANTA_SERVE_MIXED_STEP=0 --
-[ $(left) -gt 10 ] && serve_run bucketed QUANTA_SERVE_MIXED_STEP=1 -- --schedule bucketed
+[ $(left) -gt 10 ] && serve_run mixed_on 16,64 QUANTA_SERVE_MIXED_STEP=1 --
+[ $(left) -gt 10 ] && serve_run mixed_off 16,64 QUANTA_SERVE_MIXED_STEP=0 --
+[ $(left) -gt 10 ] && serve_run chunks4 64 QUANTA_SERVE_MIXED_STEP=1 QUANTA_SERVE_PIECE_CHUNKS=4 --
+[ $(left) -gt 10 ] && serve_run bucketed 64 QUANTA_SERVE_MIXED_STEP=1 -- --schedule bucketed
 
 # 3. alone vs batched on the device (bounded: near ties only)
 if [ $(left) -gt 20 ]; then
@@ -65,7 +68,7 @@ fi
 echo "== bench paged: | n | logits ms | tok/s | greedy ms | tok/s | ratio | prefill ms/piece |; mixed rows:" \
   "| mixed | n | K | mixed ms | apart ms | apart/mixed | same decode tokens |" | tee -a $D/summary.txt
 grep -hE '^\||^mixed' $D/paged_x8.txt | grep -v -- '---' | tee -a $D/summary.txt
-for f in mixed_on mixed_off bucketed; do
+for f in mixed_on mixed_off chunks4 bucketed; do
   [ -f $D/load_$f.txt ] && { echo "== longtail, $f"; grep -E 'mix|longtail|failure' $D/load_$f.txt; } | tee -a $D/summary.txt
 done
 say "end"
