@@ -4,6 +4,8 @@
 # shared CPU the load of others swings a sequential A/B by more than the effect measured).
 #   bench/serve_ab.sh OUTDIR "FLAGS A" "FLAGS B" [sweep flags...]
 # e.g. bench/serve_ab.sh /tmp/ab "--schedule fifo" "--schedule bucketed" --mix longtail --concurrency 16 --requests 32
+# A configuration's leading VAR=VALUE words go to its server's environment:
+#      bench/serve_ab.sh /tmp/ab "QUANTA_SERVE_MIXED_STEP=1" "QUANTA_SERVE_MIXED_STEP=0" --mix longtail
 # Server: $QUANTA_MODEL (default: the gemma3-270m package's file), --backend ${BACKEND:-opencl},
 # --max-batch ${MB:-8} --ctx ${CTX:-1024}. Writes OUTDIR/{a,b}.json and prints each sweep's last line.
 set -euo pipefail
@@ -15,8 +17,12 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 pids=() ports=()
 for tag in a b; do
   flags=$a; [ $tag = b ] && flags=$b
+  envs=()
+  while [[ $flags =~ ^[[:space:]]*([A-Z_][A-Z0-9_]*=[^[:space:]]*)(.*)$ ]]; do
+    envs+=("${BASH_REMATCH[1]}"); flags=${BASH_REMATCH[2]}
+  done
   # shellcheck disable=SC2086
-  "$here/build/tools/quanta" serve -m "$model" --backend "${BACKEND:-opencl}" --max-batch "${MB:-8}" \
+  env "${envs[@]}" "$here/build/tools/quanta" serve -m "$model" --backend "${BACKEND:-opencl}" --max-batch "${MB:-8}" \
     --ctx "${CTX:-1024}" --port 0 --quiet $flags > "$out/$tag.srv" 2>&1 &
   pids+=($!)
 done

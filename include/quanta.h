@@ -666,11 +666,12 @@ QUANTA_API quanta_status quanta_model_eval_paged_greedy(quanta_kv_pool *pool, in
                                                         const int32_t *tables, const int32_t *local_tables,
                                                         int32_t *greedy);
 /* Prefill pieces of n distinct sequences in one step: sequence s gets lens[s] tokens (1 .. 256)
- * from positions[s] (a multiple of the block size), tokens concatenated sequence by sequence,
- * tables / local_tables as above. logits (may be NULL): n * n_vocab floats, each piece's last
- * token; greedy (may be NULL): each piece's greedy token chosen on the device, as
- * quanta_model_eval_paged_greedy. Each piece computes what quanta_model_eval_paged computes for it
- * alone (rows never mix), in one pass over the weights for all of them. */
+ * from positions[s] (a multiple of the block size; a piece of one token may start anywhere: a
+ * decode row), tokens concatenated sequence by sequence, tables / local_tables as above. logits
+ * (may be NULL): n * n_vocab floats, each piece's last token; greedy (may be NULL): each piece's
+ * greedy token chosen on the device, as quanta_model_eval_paged_greedy. Each piece computes what
+ * quanta_model_eval_paged computes for it alone (rows never mix), in one pass over the weights for
+ * all of them: so decode rows and prompt pieces can share a step (a server's mixed step). */
 QUANTA_API quanta_status quanta_model_eval_paged_pieces(quanta_kv_pool *pool, int32_t n, const int32_t *lens,
                                                         const int32_t *tokens, const int32_t *positions,
                                                         const int32_t *tables, const int32_t *local_tables,

@@ -220,14 +220,13 @@ inline float qn_act(float v, int op, float s) {
 }
 
 /* acc[i] += Σ_j u8(u[4i+j]) · s8(s[4i+j]): the int8 dot product of matmul_int8.cl (QN_DP4, 16
- * lanes) and gemv_i8.cl (QN_DP4_8, 8 lanes). QN_X86_VNNI (defined by the host only for x86 CPUs
+ * lanes, also gemv_i8.cl). QN_X86_VNNI (defined by the host only for x86 CPUs
  * whose cpuid reports AVX-512 VNNI, and only where the device compiler accepts it) issues
- * vpdpbusd through inline assembly, for either width: OpenCL C has no dot-product builtin and
+ * vpdpbusd through inline assembly: OpenCL C has no dot-product builtin and
  * PoCL's LLVM does not form one from plain code (it emits vpmulld). Elsewhere the product is
  * written out, exact too, so conformance checks those kernels on any device. */
 #if defined(QN_X86_VNNI)
 #define QN_DP4(acc, u, s) __asm__("vpdpbusd %2, %1, %0" : "+v"(acc) : "v"(u), "v"(s))
-#define QN_DP4_8 QN_DP4
 #else
 #define QN_DP4_FN(N)                                                                                              \
     QN_INL int##N qn_dp4_##N(int##N acc, int##N u, int##N s) {                                                   \
@@ -235,8 +234,6 @@ inline float qn_act(float v, int op, float s) {
         const int##N u2 = as_int##N((as_uint##N(u) >> 16) & 255u), u3 = as_int##N(as_uint##N(u) >> 24);         \
         return acc + u0 * ((s << 24) >> 24) + u1 * ((s << 16) >> 24) + u2 * ((s << 8) >> 24) + u3 * (s >> 24); \
     }
-QN_DP4_FN(8)
 QN_DP4_FN(16)
 #define QN_DP4(acc, u, s) acc = qn_dp4_16(acc, u, s)
-#define QN_DP4_8(acc, u, s) acc = qn_dp4_8(acc, u, s)
 #endif

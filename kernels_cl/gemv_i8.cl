@@ -7,49 +7,43 @@
  * GEMV over Q5_0 blocks (matmul.cl) spends ~14 vector instructions per 32 weights decoding
  * them to floats and measured 1.6-2.3x the q8 GEMV's time on PoCL (bench/NOTES.md section 1,
  * v4 and v7): instruction-bound, not bandwidth-bound. Here x is quantized to int8 per block of
- * 32 columns (ggml's q8_0 activations: scale max|x|/127, round to nearest even) once per
- * work-group into local memory, each weight block becomes 32 unsigned bytes (its 5-bit codes,
- * 0..31) with a few integer operations, and one vpdpbusd (AVX-512 VNNI, by inline assembly
- * as in matmul_int8.cl) multiplies and adds all 32 pairs.
+ * 32 columns (ggml's q8_0 activations: scale max|x|/127, round to nearest even, plus a second
+ * plane for the remainder) once per work-group into local memory, each weight block becomes
+ * 32 unsigned bytes (its 5-bit codes, 0..31) with a few integer operations, and vpdpbusd
+ * (AVX-512 VNNI, by inline assembly as in matmul_int8.cl) multiplies and adds the pairs: one
+ * instruction per x plane for a block of two weight rows.
  *
  * The maths per weight block b (d its f16 scale, q its codes, dx and xq x's block scale and
- * codes):  Σ_k w·x ≈ d·dx·Σ_k q·xq - 16·d·(dx·Σ_k xq),  the second sum kept per x block (xs),
- * exact in int32 (32 products of at most 31·127). The NMSE x's 8-bit rounding adds (~1e-5)
- * is inside the 5e-4 bound conformance sets for matmul's int8 internal paths.
+ * codes):  Σ_k w·x ≈ d·dx·Σ_k (q - 16)·xq, the -16 entering each lane's integer sum as its
+ * start value, exact in int32.
  *
- * The dot product is QN_DP4_8 (common.cl); without QN_X86_VNNI it is written out (exact too),
+ * Work: one work-group per compute unit (each quantizes x once), two weight rows per
+ * work-item (a GEMV's rows 2n and 2n + 1, or matmul_glu's gate and up rows n), so each x
+ * load, each dot-product instruction and the float conversion serve two rows
+ * (bench/NOTES.md section 1 v9).
+ *
+ * The dot product is QN_DP4 (common.cl); without QN_X86_VNNI it is written out (exact too),
  * so conformance checks this kernel on any device (QUANTA_OPENCL_VNNI=0 with
  * QUANTA_OPENCL_GEMM=int8).
  */
-
-#if defined(QN_X86_VNNI)
-/* a block's f16 scale by F16C's vcvtph2ps (every AVX-512 CPU has it): the integer decode
- * (qn_h2f) costs ~20 scalar instructions, as many as the rest of the block's work */
-QN_INL float qn_i8_h(const global uchar *p) {
-    const uint4 h = (uint4)((uint)p[0] | ((uint)p[1] << 8), 0u, 0u, 0u);
-    float4 f;
-    __asm__("vcvtph2ps %1, %0" : "=v"(f) : "v"(h));
-    return f.x;
-}
-#else
-#define qn_i8_h qn_ggml_h
-#endif
-
-QN_INL float qn_hsum8(float8 v) {
-    float4 a = v.lo + v.hi;
-    float2 b = a.lo + a.hi;
-    return b.x + b.y;
-}
 
 /* x rows [M, K] (f32, K % 32 == 0) as two int8 planes per block of 32 columns: xh = x/dx
  * rounded (dx = max|x|/127, ggml's q8_0 activations) and xl = the remainder in 1/256 steps,
  * so x ≈ dx·(xh + xl/256) to ~16 bits. One plane alone (8 bits) puts an error of ~0.5% of
  * a dot product's scale on it, which a single output (a 1x1 product) shows as NMSE above the
- * 5e-4 bound about one draw in six; the second plane costs one more vpdpbusd per block.
- * Also xd (dx / 256) and xs (dx·Σ x codes, the -16 offset's term) per block; block i is row
- * i / nb, columns 32·(i % nb) ...; the work-items of the group share the blocks. */
-QN_INL void qn_i8_quant_x(const global float *x, long nblk, local char *xh, local char *xl, local float *xd,
-                          local float *xs) {
+ * 5e-4 bound about one draw in six.
+ * Block i (row i / nb, columns 32·(i % nb) ...) is laid out for 16-lane integer dot products
+ * of two weight rows at once (row a's 32 codes in the low half of the vector, row b's in the
+ * high half):
+ *   X[i]: 128 bytes, xh twice then xl twice;
+ *   O[i]: 32 ints, per lane the -16 offset's term of the 4 codes that lane multiplies
+ *         (-16·Σ of them; the weights' codes are stored 0..31 for q - 16 + 16), the xh plane's
+ *         16 lanes then the xl plane's, so a lane's dot product starts from O and ends as
+ *         Σ (q - 16)·x exactly;
+ *   D[i]: dx / 256 (the xh plane's dot product is shifted up by 8 bits to join the xl one's).
+ * The work-items of the group share the blocks. */
+QN_INL int4 qn_i8_sum4(int16 v) { return v.s048c + v.s159d + v.s26ae + v.s37bf; }
+QN_INL void qn_i8_quant_x(const global float *x, long nblk, local char *X, local int *O, local float *D) {
     for (long i = get_local_id(0); i < nblk; i += get_local_size(0)) {
         const float16 a = vload16(0, x + 32 * i), c = vload16(1, x + 32 * i);
         const float16 m16 = fmax(fabs(a), fabs(c));
@@ -59,18 +53,17 @@ QN_INL void qn_i8_quant_x(const global float *x, long nblk, local char *xh, loca
         const float am = fmax(m2.x, m2.y), inv = am > 0.0f ? 127.0f / am : 0.0f;
         const float16 sa = a * inv, sc = c * inv;
         const float16 ra = rint(sa), rc = rint(sc);
+        const int16 ha = convert_int16(ra), hc = convert_int16(rc);
         const int16 la = convert_int16(clamp(rint((sa - ra) * 256.0f), -127.0f, 127.0f));
         const int16 lc = convert_int16(clamp(rint((sc - rc) * 256.0f), -127.0f, 127.0f));
-        vstore16(convert_char16(convert_int16(ra)), 0, xh + 32 * i);
-        vstore16(convert_char16(convert_int16(rc)), 1, xh + 32 * i);
-        vstore16(convert_char16(la), 0, xl + 32 * i);
-        vstore16(convert_char16(lc), 1, xl + 32 * i);
-        const float16 t16 = (ra + rc) * 256.0f + convert_float16(la + lc);
-        const float8 t8 = t16.lo + t16.hi;
-        const float4 t4 = t8.lo + t8.hi;
-        const float2 t2 = t4.lo + t4.hi;
-        xd[i] = am / (127.0f * 256.0f);
-        xs[i] = am / (127.0f * 256.0f) * (t2.x + t2.y);
+        const char16 h0 = convert_char16(ha), h1 = convert_char16(hc), l0 = convert_char16(la), l1 = convert_char16(lc);
+        local char *xi = X + 128 * i;
+        vstore16(h0, 0, xi), vstore16(h1, 1, xi), vstore16(h0, 2, xi), vstore16(h1, 3, xi);
+        vstore16(l0, 4, xi), vstore16(l1, 5, xi), vstore16(l0, 6, xi), vstore16(l1, 7, xi);
+        const int8 oh = -16 * (int8)(qn_i8_sum4(ha), qn_i8_sum4(hc)), ol = -16 * (int8)(qn_i8_sum4(la), qn_i8_sum4(lc));
+        vstore16((int16)(oh, oh), 0, O + 32 * i);
+        vstore16((int16)(ol, ol), 1, O + 32 * i);
+        D[i] = am / (127.0f * 256.0f);
     }
 }
 
@@ -85,7 +78,7 @@ QN_INL int8 qn_i8_q5_0_codes(const global uchar *blk) {
     const uint4 qs = as_uint4(vload16(0, blk + 6));
     int8 w = as_int8(((uint8)(qs, qs) >> (uint8)(0, 0, 0, 0, 4, 4, 4, 4)) & 0x0F0F0F0Fu);
     const int8 sixteen = (int8)0x10101010;
-    __asm__("kmovd %1, %%k1\n\tvpaddb %2, %0, %0%{%%k1%}" : "+v"(w) : "r"(qn_ggml_u32(blk + 2)), "v"(sixteen) : "k1");
+    __asm__("kmovd 2(%1), %%k1\n\tvpaddb %2, %0, %0%{%%k1%}" : "+v"(w) : "r"((ulong)blk), "v"(sixteen) : "k1");
     return w;
 }
 #else
@@ -98,54 +91,85 @@ QN_INL int8 qn_i8_q5_0_codes(const global uchar *blk) {
 }
 #endif
 
-/* Σ_k W[row,k]·x[k] for one Q5_0 row of nb blocks and one quantized x row; blocks in pairs
- * into two accumulators (two FMA chains). */
-#define QN_I8_Q5_0_BLOCK(A, B)                                                              \
+/* The f16 scales of two blocks as float16 (a's in lanes 0-7, b's in 8-15). With VNNI (every
+ * such CPU has F16C) by one vcvtph2ps: the integer decode (qn_h2f) costs ~20 scalar
+ * instructions per scale, as many as the rest of a block's work (PoCL's vload_half is a
+ * software routine too). */
+#if defined(QN_X86_VNNI)
+QN_INL float16 qn_i8_d2(const global uchar *pa, const global uchar *pb) {
+    float16 f;
+    uint8 t;
+    uint4 u;
+    __asm__("vpbroadcastw (%3), %x1\n\t"
+            "vpbroadcastw (%4), %2\n\t"
+            "vinserti128 $1, %2, %t1, %t1\n\t"
+            "vcvtph2ps %t1, %0"
+            : "=v"(f), "=&v"(t), "=&v"(u)
+            : "r"((ulong)pa), "r"((ulong)pb));
+    return f;
+}
+#else
+QN_INL float16 qn_i8_d2(const global uchar *pa, const global uchar *pb) {
+    return (float16)((float8)qn_ggml_h(pa), (float8)qn_ggml_h(pb));
+}
+#endif
+
+/* Σ_k W[row,k]·x[k] for two Q5_0 rows a and b of nb blocks and one quantized x row. Per block
+ * the two rows' codes fill one 64-byte vector (a low, b high); one 16-lane dot product takes
+ * it against xh, one against xl, both started from the offsets O; (h << 8) + l is each lane's
+ * exact sum in 1/256 steps of dx, converted once and scaled by d·dx/256 (a's d in the low
+ * lanes, b's in the high). So a block pair costs about what one row's block did before. */
+#define QN_I8_Q5_0_PAIR(A, B)                                                               \
     {                                                                                       \
-        const global uchar *blk = row + 22 * (B);                                           \
-        const float d = qn_i8_h(blk);                                                       \
-        const int8 w_ = qn_i8_q5_0_codes(blk);                                              \
-        int8 dot = 0;                                                                       \
-        QN_DP4_8(dot, w_, vload8((B), (const local int *)xh));                              \
-        dot <<= 8;                                                                          \
-        QN_DP4_8(dot, w_, vload8((B), (const local int *)xl));                              \
-        A = fma(convert_float8(dot), (float8)(d * xd[B]), A);                               \
-        off = fma(d, xs[B], off);                                                           \
+        const global uchar *pa = ra + 22 * (B), *pb = rb + 22 * (B);                        \
+        const int16 w = (int16)(qn_i8_q5_0_codes(pa), qn_i8_q5_0_codes(pb));                \
+        int16 dh = vload16(2 * (B), O), dl = vload16(2 * (B) + 1, O);                       \
+        QN_DP4(dh, w, vload16(2 * (B), (const local int *)X));                              \
+        QN_DP4(dl, w, vload16(2 * (B) + 1, (const local int *)X));                          \
+        A = fma(convert_float16((dh << 8) + dl), qn_i8_d2(pa, pb) * D[B], A);               \
     }
-QN_INL float qn_i8_row_q5_0(const global uchar *row, const local char *xh, const local char *xl,
-                            const local float *xd, const local float *xs, long nb) {
-    float8 acc = 0.0f, acc2 = 0.0f;
-    float off = 0.0f;
+QN_INL float2 qn_i8_rows2_q5_0(const global uchar *ra, const global uchar *rb, const local char *X, const local int *O,
+                               const local float *D, long nb) {
+    float16 acc = 0.0f, acc2 = 0.0f;
     long b = 0;
-    for (; b + 1 < nb; b += 2) {
-        QN_I8_Q5_0_BLOCK(acc, b)
-        QN_I8_Q5_0_BLOCK(acc2, b + 1)
+    for (; b + 1 < nb; b += 2) { /* two blocks per trip: two FMA chains */
+        QN_I8_Q5_0_PAIR(acc, b)
+        QN_I8_Q5_0_PAIR(acc2, b + 1)
     }
-    if (b < nb) QN_I8_Q5_0_BLOCK(acc, b)
-    return qn_hsum8(acc + acc2) - 16.0f * off;
+    if (b < nb) QN_I8_Q5_0_PAIR(acc, b)
+    acc += acc2;
+    const float8 u = (float8)(acc.s0123 + acc.s4567, acc.s89ab + acc.scdef);
+    const float4 v = (float4)(u.s01 + u.s23, u.s45 + u.s67);
+    return (float2)(v.s0 + v.s1, v.s2 + v.s3);
 }
 
-/* One work-item per weight row n (work-groups of rows, as qn_gemv_rows), after the group has
- * quantized the M x rows into xb: the M·K high codes, the M·K low codes, then at float offset
- * xb_f (64-byte aligned) the M·K/32 block scales and M·K/32 offset terms. act < 0: y = x·Wᵀ;
- * else matmul_glu with Wu, the activation act (QN_UNARY_*) on the gate. The barrier only ends
- * the quantization: no value lives across it but local memory, so PoCL's work-item loops keep
+/* After the group has quantized the M x rows into xb (X: M·K/32 blocks of 128 bytes, then O
+ * (128 bytes per block) and D (4)), work-item n takes two weight rows: act < 0, y = x·Wᵀ,
+ * rows 2n and 2n + 1 (ceil(N/2) items); else matmul_glu, gate row n of W and up row n of Wu,
+ * y = act(gate)·up with act a QN_UNARY_* code (N items). The barrier only ends the
+ * quantization: no value lives across it but local memory, so PoCL's work-item loops keep
  * their registers. */
 kernel void qn_gemv_i8(const global uchar *Wb, ulong wo, const global uchar *Wu, ulong uo, long row_bytes, int act,
                        const global uchar *xb_, ulong xo, global uchar *y, ulong yo, int ydt, int M, long N, long K,
-                       local char *xb, long xb_f) {
-    qn_i8_quant_x((const global float *)(xb_ + xo), M * (K / 32), xb, xb + M * K, (local float *)xb + xb_f,
-                  (local float *)xb + xb_f + M * (K / 32));
+                       local char *xb) {
+    const long nb = K / 32, nblk = M * nb;
+    local int *O = (local int *)(xb + 128 * nblk);
+    local float *D = (local float *)(xb + 256 * nblk);
+    qn_i8_quant_x((const global float *)(xb_ + xo), nblk, xb, O, D);
     barrier(CLK_LOCAL_MEM_FENCE);
-    const long n = get_global_id(0), nb = K / 32;
+    const long i = get_global_id(0), n = act < 0 ? 2 * i : i;
     if (n >= N) return;
-    const local float *xd = (const local float *)xb + xb_f, *xs = xd + M * nb;
-    const global uchar *wg = Wb + wo + n * row_bytes, *wu = Wu + uo + n * row_bytes;
+    const int pair = act < 0 && n + 1 < N;
+    const global uchar *ra = Wb + wo + n * row_bytes;
+    const global uchar *rb = act >= 0 ? Wu + uo + n * row_bytes : pair ? ra + row_bytes : ra;
     for (int m = 0; m < M; m++) {
-        const local char *h = xb + m * K, *l = xb + (M + m) * K;
-        const local float *d = xd + m * nb, *s = xs + m * nb;
-        const float g = qn_i8_row_q5_0(wg, h, l, d, s, nb);
-        const float v = act < 0 ? g : qn_act(g, act, 0.0f) * qn_i8_row_q5_0(wu, h, l, d, s, nb);
-        qn_st(y + yo, ydt, (size_t)m * (size_t)N + (size_t)n, v);
+        const float2 r = qn_i8_rows2_q5_0(ra, rb, xb + 128 * m * nb, O + 32 * m * nb, D + m * nb, nb);
+        const size_t at = (size_t)m * (size_t)N + (size_t)n;
+        if (act >= 0) {
+            qn_st(y + yo, ydt, at, qn_act(r.x, act, 0.0f) * r.y);
+        } else {
+            qn_st(y + yo, ydt, at, r.x);
+            if (pair) qn_st(y + yo, ydt, at + 1, r.y);
+        }
     }
 }

@@ -57,15 +57,18 @@
 #define QN_PAGED_DECODE_PLANS 12
 #define QN_PAGED_PREFILL_PLANS 16 /* lengths 16..64 x 1..4 pieces in a step */
 #define QN_PAGED_PREFILL_GRAIN 16
-#define QN_PAGED_PLANS (QN_PAGED_DECODE_PLANS + QN_PAGED_PREFILL_PLANS)
+#define QN_PAGED_MIXED_PLANS 24 /* steps of decode rows and pieces as rows: (rows, outputs) buckets */
+#define QN_PAGED_PLANS (QN_PAGED_DECODE_PLANS + QN_PAGED_PREFILL_PLANS + QN_PAGED_MIXED_PLANS)
 
 typedef struct paged_step {
     int32_t n, T;
+    int32_t o; /* a step of rows (T = 1) whose logits are wanted for o of them (`last`); 0: every row, or prefill */
     uint64_t used; /* the pool's clock at its last use (0: empty slot) */
     quanta_graph *graph;
     quanta_plan *plan;
     quanta_tensor *ids, *pos, *table, *ltable, *lens, *logits;
-    quanta_tensor *last; /* prefill: the rows [n] whose logits are wanted (each piece's last real token) */
+    quanta_tensor *last; /* prefill: the rows [n] whose logits are wanted (each piece's last real token);
+                          * a step of rows: [o] */
     quanta_tensor *greedy; /* [rows, 1] i32: argmax of each logits row, computed on the device */
     quanta_tensor *rows, *lrows; /* [n * T]: the pool row each new k/v row goes to (global, local layers) */
 } paged_step;
@@ -76,6 +79,7 @@ struct quanta_kv_pool {
     /* Each pool has one block more than the caller's: block n_blocks (n_local) is the sink
      * that a padded decode row writes and reads (never in a caller's table). */
     int pad;                           /* decode steps run bucketed plans (QUANTA_PAGED_PAD) */
+    int32_t grain;                     /* steps of rows pad to multiples of it (rows_bucket) */
     uint64_t clock;
     quanta_dtype dtype;                /* the pools' element dtype */
     quanta_dtype adt;                  /* q, written k/v rows, attention output: dtype, or f32 if quantized */
@@ -242,6 +246,12 @@ static quanta_status pool_create(quanta_model *m, quanta_dtype dtype, int32_t n_
     p->dtype = dtype;
     const char *pad = getenv("QUANTA_PAGED_PAD");
     p->pad = !(pad && *pad == '0');
+    /* A GPU's step costs about the same for a few more rows, and each new plan a graph capture:
+     * coarse buckets there; a CPU pays for every row. QUANTA_PAGED_ROWS_GRAIN: diagnostics. */
+    quanta_device_info di;
+    const char *grain = getenv("QUANTA_PAGED_ROWS_GRAIN");
+    p->grain = quanta_backend_device(m->backend, &di) == QUANTA_OK && !strcmp(di.backend, "cuda") ? 64 : 16;
+    if (grain && atoi(grain) >= 1 && atoi(grain) <= 1024) p->grain = atoi(grain);
     p->adt = qn_kv_dtype_is_quantized(dtype) ? QUANTA_F32 : dtype;
     const int L = m->cfg.n_layer;
     p->k = calloc((size_t)L, sizeof *p->k);
@@ -306,14 +316,15 @@ static quanta_tensor *rows_to_heads(gb *b, quanta_tensor *x2, int64_t N, int64_t
 /* Builds the step graph for n sequences of T tokens (decode: T = 1; prefill: n = 1 from a
  * block boundary). Each layer writes all n * T new k and v rows with one write_rows each, row i
  * to pool row rows[i] (the blocks the tables name), so a step's writes are two ops per layer
- * whatever n is. */
-static quanta_status step_build(quanta_kv_pool *p, int32_t n, int32_t T, paged_step *s) {
+ * whatever n is. o > 0 (T = 1): a step of n rows of which o feed the head (`last`). */
+static quanta_status step_build(quanta_kv_pool *p, int32_t n, int32_t T, int32_t o, paged_step *s) {
     quanta_model *m = p->model;
     const qn_model_config *c = &m->cfg;
     const int64_t Dh = c->head_dim, Hq = c->n_head, Hkv = c->n_head_kv, N = (int64_t)n * T;
     memset(s, 0, sizeof *s);
     s->n = n;
     s->T = T;
+    s->o = o;
     gb b = {NULL, QUANTA_OK};
     b.st = quanta_graph_create(&s->graph);
     b.g = s->graph;
@@ -361,8 +372,8 @@ static quanta_status step_build(quanta_kv_pool *p, int32_t n, int32_t T, paged_s
         x = qn_gb_layer_out(&b, m, il, x, to_dtype(&b, a, QUANTA_F32), NULL);
     }
     x = norm(&b, c, x, buf(&b, m->output_norm));
-    if (T > 1) { /* prefill: only the last real row feeds the head */
-        s->last = input(&b, "last", QUANTA_I32, 1, n, 0);
+    if (T > 1 || o > 0) { /* prefill: only the last real row feeds the head; a step of rows: o rows */
+        s->last = input(&b, "last", QUANTA_I32, 1, o > 0 ? o : n, 0);
         if (!b.st) b.st = quanta_get_rows(b.g, x, s->last, &x);
     }
     s->logits = matmul(&b, x, buf(&b, m->output ? m->output : m->tok_embd));
@@ -438,14 +449,16 @@ static int32_t decode_bucket(int32_t n) {
     return b;
 }
 
-/* The kept plan of n sequences of T tokens, built (in the least recently used slot of its kind) if none. */
-static quanta_status step_for(quanta_kv_pool *p, int32_t n, int32_t T, paged_step **out) {
-    /* slots [0, QN_PAGED_DECODE_PLANS) hold decode plans, the rest prefill plans */
-    const int lo = T == 1 ? 0 : QN_PAGED_DECODE_PLANS, hi = T == 1 ? QN_PAGED_DECODE_PLANS : QN_PAGED_PLANS;
+/* The kept plan of n sequences of T tokens (o: as step_build), built (in the least recently used
+ * slot of its kind) if none. */
+static quanta_status step_for(quanta_kv_pool *p, int32_t n, int32_t T, int32_t o, paged_step **out) {
+    /* slots: decode plans, then prefill plans, then steps of rows */
+    const int lo = o > 0 ? QN_PAGED_DECODE_PLANS + QN_PAGED_PREFILL_PLANS : T == 1 ? 0 : QN_PAGED_DECODE_PLANS;
+    const int hi = o > 0 ? QN_PAGED_PLANS : T == 1 ? QN_PAGED_DECODE_PLANS : QN_PAGED_DECODE_PLANS + QN_PAGED_PREFILL_PLANS;
     paged_step *lru = &p->steps[lo];
     for (int i = lo; i < hi; i++) {
         paged_step *c = &p->steps[i];
-        if (c->plan && c->n == n && c->T == T) {
+        if (c->plan && c->n == n && c->T == T && c->o == o) {
             c->used = ++p->clock;
             *out = c;
             return QUANTA_OK;
@@ -453,7 +466,7 @@ static quanta_status step_for(quanta_kv_pool *p, int32_t n, int32_t T, paged_ste
         if (c->used < lru->used) lru = c; /* an empty slot (used 0) first */
     }
     step_free(lru);
-    quanta_status e = step_build(p, n, T, lru);
+    quanta_status e = step_build(p, n, T, o, lru);
     if (e) return e;
     lru->used = ++p->clock;
     *out = lru;
@@ -526,6 +539,81 @@ static quanta_status fill_and_run(quanta_kv_pool *p, paged_step *st, int32_t n, 
     return e;
 }
 
+/* The rows a step of rows is planned for: decode_bucket's, or the next multiple of the pool's
+ * grain where that is fewer (a geometric bucket alone would pad a 64-row decode batch plus 1024
+ * prompt rows to 1536). */
+static int32_t rows_bucket(const quanta_kv_pool *p, int32_t R) {
+    const int32_t b = decode_bucket(R), g = (R + p->grain - 1) / p->grain * p->grain;
+    return b < g ? b : g;
+}
+
+/* A step of n pieces of which some have one token (decode rows, at any position) and others more
+ * (prompt pieces from block boundaries), run as one step of rows: every new token is a row with
+ * an attention sequence of its own (one query at its position, its piece's table, kv_len = its
+ * position + 1), so the matmuls read the weights once for decode rows and prompt pieces together
+ * and no piece is padded to another's length. Query t of a piece sees keys [0, position + t]
+ * whether it runs as one of T queries or alone, and its piece's rows are written by the layer's
+ * write_rows before the attention reads them, so each row computes what the separate decode or
+ * prefill step computes, where the backend's kernels do not depend on the row count. Each piece's
+ * last row feeds the head. The rows are padded to rows_bucket, the outputs to decode_bucket, as a
+ * decode step's (token 0 at position 0 in the sink). total: the pieces' tokens. */
+static quanta_status rows_step(const char *fn, quanta_kv_pool *p, int32_t n, const int32_t *Ts, size_t total,
+                               const int32_t *tokens, const int32_t *positions, const int32_t *tables,
+                               const int32_t *local_tables, float *logits, size_t logits_count, int32_t *greedy) {
+    const int32_t R = (int32_t)total, nb = p->pad ? rows_bucket(p, R) : R, ob = p->pad ? decode_bucket(n) : n;
+    paged_step *st = NULL;
+    quanta_status e = step_for(p, nb, 1, ob, &st);
+    if (e) return e;
+    const size_t MBs = (size_t)p->mb, NB = (size_t)nb;
+    int32_t *ids = malloc(NB * sizeof *ids), *pos = malloc(NB * sizeof *pos), *lens = malloc(NB * sizeof *lens);
+    int32_t *rows = malloc(2 * NB * sizeof *rows), *lrows = rows ? rows + NB : NULL;
+    int32_t *tab = malloc(NB * MBs * sizeof *tab), *ltab = local_tables ? malloc(NB * MBs * sizeof *ltab) : NULL;
+    int32_t *last = malloc((size_t)ob * sizeof *last);
+    if (!ids || !pos || !lens || !rows || !tab || (local_tables && !ltab) || !last) {
+        free(ids), free(pos), free(lens), free(rows), free(tab), free(ltab), free(last);
+        return qn_error_set(QUANTA_ERR_OUT_OF_MEMORY, "%s: no memory", fn);
+    }
+    size_t i = 0;
+    for (int32_t s = 0; s < n; s++) {
+        const int32_t *ts = tables + (size_t)s * MBs, *lts = local_tables ? local_tables + (size_t)s * MBs : NULL;
+        for (int32_t t = 0; t < Ts[s]; t++, i++) {
+            const int32_t at = positions[s] + t;
+            ids[i] = tokens[i];
+            pos[i] = at;
+            lens[i] = at + 1;
+            memcpy(tab + i * MBs, ts, MBs * sizeof *tab);
+            rows[i] = ts[at / p->bs] * p->bs + at % p->bs;
+            if (ltab) memcpy(ltab + i * MBs, lts, MBs * sizeof *ltab), lrows[i] = lts[at / p->bs] * p->bs + at % p->bs;
+        }
+        last[s] = (int32_t)i - 1;
+    }
+    for (; i < NB; i++) { /* padding: token 0 at position 0 in the sink blocks */
+        ids[i] = pos[i] = 0;
+        lens[i] = 1;
+        for (size_t j = 0; j < MBs; j++) tab[i * MBs + j] = j ? -1 : p->n_blocks;
+        rows[i] = p->n_blocks * p->bs;
+        if (ltab) {
+            for (size_t j = 0; j < MBs; j++) ltab[i * MBs + j] = j ? -1 : p->n_local;
+            lrows[i] = p->n_local * p->bs;
+        }
+    }
+    for (int32_t s = n; s < ob; s++) last[s] = 0;
+    e = quanta_plan_set_input(st->plan, st->ids, ids, NB * sizeof *ids);
+    if (!e) e = quanta_plan_set_input(st->plan, st->pos, pos, NB * sizeof *pos);
+    if (!e) e = quanta_plan_set_input(st->plan, st->table, tab, NB * MBs * sizeof *tab);
+    if (!e) e = quanta_plan_set_input(st->plan, st->lens, lens, NB * sizeof *lens);
+    if (!e) e = quanta_plan_set_input(st->plan, st->rows, rows, NB * sizeof *rows);
+    if (!e && ltab) e = quanta_plan_set_input(st->plan, st->ltable, ltab, NB * MBs * sizeof *ltab);
+    if (!e && ltab) e = quanta_plan_set_input(st->plan, st->lrows, lrows, NB * sizeof *lrows);
+    if (!e) e = quanta_plan_set_input(st->plan, st->last, last, (size_t)ob * sizeof *last);
+    free(ids), free(pos), free(lens), free(rows), free(tab), free(ltab), free(last);
+    if (!e) e = quanta_plan_execute(st->plan);
+    if (!e && logits) e = quanta_plan_get_output_prefix(st->plan, st->logits, logits, logits_count * sizeof(float));
+    if (!e && greedy) e = quanta_plan_get_output_prefix(st->plan, st->greedy, greedy, (size_t)n * sizeof *greedy);
+    if (!e && p->fake) e = qn_kv_fake_round(p->k, p->v, p->model->cfg.n_layer, p->fake);
+    return e;
+}
+
 /* A step of n sequences, sequence s with Ts[s] tokens (Ts NULL: T each; one token each is a
  * decode step), as quanta_model_eval_paged (fn: the caller's name for messages). */
 static quanta_status eval_paged(const char *fn, quanta_kv_pool *p, int32_t n, int32_t T, const int32_t *Ts,
@@ -561,13 +649,15 @@ static quanta_status eval_paged(const char *fn, quanta_kv_pool *p, int32_t n, in
         if (tokens[i] < 0 || tokens[i] >= V)
             return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "%s: tokens[%zu] = %d outside [0, %d)", fn, i, tokens[i], V);
     const int prefill = maxT > 1;
+    int rows_of_one = 0; /* pieces of one token among longer ones: decode rows (rows_step) */
     for (int32_t s = 0; s < n; s++) {
         const int32_t len = Ts ? Ts[s] : T;
+        rows_of_one |= len == 1;
         if (positions[s] < 0 || positions[s] > cap - len)
             return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT,
                                 "%s: positions[%d] = %d: %d tokens do not fit the table's %d positions", fn, s,
                                 positions[s], len, cap);
-        if (prefill && positions[s] % p->bs)
+        if (len > 1 && positions[s] % p->bs)
             return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT,
                                 "%s: a prefill piece starts at a block boundary (position %d, block size %d)", fn,
                                 positions[s], p->bs);
@@ -578,6 +668,8 @@ static quanta_status eval_paged(const char *fn, quanta_kv_pool *p, int32_t n, in
     quanta_status de = check_distinct(fn, p, tables, n, Ts, T, positions, "tables");
     if (!de && local_tables) de = check_distinct(fn, p, local_tables, n, Ts, T, positions, "local_tables");
     if (de) return de;
+    if (prefill && rows_of_one)
+        return rows_step(fn, p, n, Ts, total, tokens, positions, tables, local_tables, logits, logits_count, greedy);
     const int32_t nb = !prefill && p->pad ? decode_bucket(n) : n;
     /* Prefill pieces run the plan of Tp >= every piece's tokens, the next multiple of the grain
      * (where the tables have the columns), so a prompt's last piece does not plan a length of its
@@ -599,7 +691,7 @@ static quanta_status eval_paged(const char *fn, quanta_kv_pool *p, int32_t n, in
         return e;
     }
     paged_step *st = NULL;
-    quanta_status e = step_for(p, nb, Tp, &st);
+    quanta_status e = step_for(p, nb, Tp, 0, &st);
     if (e) return e;
     e = fill_and_run(p, st, n, Ts, T, tokens, positions, tables, local_tables);
     if (!e && logits) e = quanta_plan_get_output_prefix(st->plan, st->logits, logits, logits_count * sizeof(float));

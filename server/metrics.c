@@ -31,6 +31,7 @@ struct qs_metrics {
     pthread_mutex_t mu;
     histogram ttft, itl;
     uint64_t prompt_tokens, gen_tokens, steps, decode_rows, prefill_tokens, preemptions, prefix_hit_tokens;
+    uint64_t mixed_steps; /* steps whose decode rows ran with prompt pieces in one device step */
     uint64_t finished_stop, finished_length, finished_cancelled, finished_error;
     http_count http[64];
     int n_http;
@@ -129,9 +130,10 @@ void qs_metrics_prefix_hit(qs_metrics *m, int64_t tokens) {
     pthread_mutex_unlock(&m->mu);
 }
 
-void qs_metrics_step(qs_metrics *m, int n_decode, int n_prefill) {
+void qs_metrics_step(qs_metrics *m, int n_decode, int n_prefill, int mixed) {
     pthread_mutex_lock(&m->mu);
     m->steps++;
+    m->mixed_steps += mixed != 0;
     m->decode_rows += (uint64_t)n_decode;
     m->prefill_tokens += (uint64_t)n_prefill;
     pthread_mutex_unlock(&m->mu);
@@ -219,6 +221,8 @@ char *qs_metrics_render(qs_metrics *m, const qs_sched_stats *st) {
     put_one(&b, "quanta_scheduler_steps_total", "counter", "Scheduler steps.", (double)m->steps);
     put_one(&b, "quanta_scheduler_decode_rows_total", "counter", "Decode rows over all steps (mean batch = rows / steps).",
             (double)m->decode_rows);
+    put_one(&b, "quanta_scheduler_mixed_steps_total", "counter",
+            "Steps whose decode rows and first prompt pieces ran in one device step.", (double)m->mixed_steps);
     put_one(&b, "quanta_scheduler_prefill_tokens_total", "counter", "Prompt tokens computed (recomputation included).",
             (double)m->prefill_tokens);
     put_one(&b, "quanta_prefix_cache_hit_tokens_total", "counter",

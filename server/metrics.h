@@ -27,8 +27,9 @@ void qs_metrics_finished(qs_metrics *m, const char *reason);
 void qs_metrics_preempted(qs_metrics *m);
 /* A request was admitted with `tokens` prompt positions found in shared KV blocks (prefix cache). */
 void qs_metrics_prefix_hit(qs_metrics *m, int64_t tokens);
-/* One scheduler step that ran n_decode decode rows and n_prefill prompt tokens. */
-void qs_metrics_step(qs_metrics *m, int n_decode, int n_prefill);
+/* One scheduler step that ran n_decode decode rows and n_prefill prompt tokens (mixed: the decode
+ * rows ran in one device step with prompt pieces). */
+void qs_metrics_step(qs_metrics *m, int n_decode, int n_prefill, int mixed);
 
 /* The Prometheus text (malloc'd, NUL-terminated), with the scheduler's gauges. */
 char *qs_metrics_render(qs_metrics *m, const struct qs_sched_stats *st);

@@ -8,7 +8,8 @@
  * are admitted while their prompt's blocks fit, every request past its prompt decodes one token
  * in one batched paged step (quanta_model_eval_paged, one paged_attention per layer for all of
  * them), and the remaining token budget of the step goes to prompt pieces of prefill_chunk
- * tokens. Prompt pieces always start at multiples of prefill_chunk (a multiple of the block
+ * tokens; the decode rows run in the same device step as the first round of pieces (one pass
+ * over the weights; QUANTA_SERVE_MIXED_STEP=0: a step of their own first). Prompt pieces always start at multiples of prefill_chunk (a multiple of the block
  * size), so a request's computation does not depend on what else is running.
  *
  * Blocks are taken on demand: admission takes the prompt's, a decode step that starts a new
@@ -60,7 +61,22 @@ struct qs_sched {
     int news_pending;         /* the scheduler thread has news for the clients (one broadcast a step) */
     float *logits;            /* max_batch * V (decode) */
     int32_t *greedy;          /* max_batch: a greedy decode step's tokens, chosen on the device */
+    int mixed;                /* decode rows and the first round of pieces in one step (QUANTA_SERVE_MIXED_STEP) */
+    int piece_chunks;         /* a prompt piece spans up to this many chunks (QUANTA_SERVE_PIECE_CHUNKS) */
 };
+
+/* A step's decode rows (their tables are rows [0, n) of s->tables) when they run in one device
+ * step with the first round of prompt pieces; all_greedy: their tokens come from s->greedy (else
+ * from s->logits), st: the step's status. */
+typedef struct qs_decode_rows {
+    int n;
+    const int32_t *tok, *pos;
+    int all_greedy;
+    quanta_status st;
+} qs_decode_rows;
+
+/* The longest prompt piece a step runs (quanta_model_eval_paged_pieces' limit). */
+#define QS_MAX_PIECE 256
 
 static double now_s(void) {
     struct timespec t;
@@ -552,13 +568,18 @@ static void publish(qs_sched *s, qs_req *r, int32_t from, int32_t n) {
 /* One round of prompt pieces (sel: indices into the step's pieces, none of one request twice)
  * in one paged step, then under the lock each piece's prefix blocks published and, for a
  * prompt's last piece, the first token emitted: chosen on the device when every such request
- * in the round is greedy without logprobs, else sampled from its logits row. */
+ * in the round is greedy without logprobs, else sampled from its logits row. d (NULL: none): the
+ * step's decode rows, which then run first in the same device step (quanta_model_eval_paged_pieces
+ * with pieces of one token: one pass over the weights for both), their outputs in s->greedy or
+ * s->logits rows [0, d->n) as a decode step's, the pieces' after them. */
 static void prefill_round(qs_sched *s, qs_req *const *pre_req, const int32_t *pre_from, const int32_t *pre_n,
                           const int *sel, int ns, quanta_status *pst, int32_t **ptoks, size_t *ptoks_cap,
-                          float **plog, size_t *plog_cap) {
-    int32_t lens[64], from[64], first[64];
-    size_t total = 0;
-    int need_host = 0, need_any = 0;
+                          float **plog, size_t *plog_cap, qs_decode_rows *d) {
+    const int nd = d ? d->n : 0, nr = nd + ns;
+    int32_t *lens = malloc(3 * (size_t)nr * sizeof *lens), *from = lens ? lens + nr : NULL;
+    int32_t *first = d ? s->greedy : lens ? lens + 2 * nr : NULL; /* rows' greedy tokens */
+    size_t total = (size_t)nd;
+    int need_host = d && !d->all_greedy, need_any = nd > 0;
     for (int i = 0; i < ns; i++) {
         const qs_req *r = pre_req[sel[i]];
         const int need = pre_from[sel[i]] + pre_n[sel[i]] == prefill_len(r) && r->n_out == 0;
@@ -566,34 +587,45 @@ static void prefill_round(qs_sched *s, qs_req *const *pre_req, const int32_t *pr
         need_host |= need && !greedy_only(r);
         total += (size_t)pre_n[sel[i]];
     }
-    quanta_status st = QUANTA_OK;
-    if (total > *ptoks_cap) {
+    quanta_status st = lens ? QUANTA_OK : QUANTA_ERR_OUT_OF_MEMORY;
+    if (!st && total > *ptoks_cap) {
         int32_t *t = realloc(*ptoks, total * sizeof *t);
         if (t) *ptoks = t, *ptoks_cap = total;
         else st = QUANTA_ERR_OUT_OF_MEMORY;
     }
-    const size_t nl = need_host ? (size_t)ns * (size_t)s->V : 0;
-    if (!st && nl > *plog_cap) {
+    const size_t nl = need_host ? (size_t)nr * (size_t)s->V : 0;
+    if (!st && !d && nl > *plog_cap) { /* a mixed step's rows fit s->logits (distinct slots) */
         float *l = realloc(*plog, nl * sizeof *l);
         if (l) *plog = l, *plog_cap = nl;
         else st = QUANTA_ERR_OUT_OF_MEMORY;
     }
+    float *lg = d ? s->logits : *plog;
     size_t at = 0;
+    for (int i = 0; !st && i < nd; i++) {
+        lens[i] = 1;
+        from[i] = d->pos[i];
+        (*ptoks)[at++] = d->tok[i];
+    }
     for (int i = 0; !st && i < ns; i++) {
         const int k = sel[i];
         qs_req *r = pre_req[k];
-        lens[i] = pre_n[k];
-        from[i] = pre_from[k];
+        lens[nd + i] = pre_n[k];
+        from[nd + i] = pre_from[k];
         for (int32_t j = 0; j < pre_n[k]; j++) (*ptoks)[at++] = prefill_token(r, pre_from[k] + j);
         /* The slots' tables only change on this thread: read them without the lock. */
-        table_row(&s->pool, r->slot, s->max_blocks, s->tables + (size_t)i * (size_t)s->max_blocks);
-        if (s->has_local) table_row(&s->lpool, r->slot, s->max_blocks, s->ltables + (size_t)i * (size_t)s->max_blocks);
+        table_row(&s->pool, r->slot, s->max_blocks, s->tables + (size_t)(nd + i) * (size_t)s->max_blocks);
+        if (s->has_local)
+            table_row(&s->lpool, r->slot, s->max_blocks, s->ltables + (size_t)(nd + i) * (size_t)s->max_blocks);
     }
     if (!st)
-        st = quanta_model_eval_paged_pieces(s->kv, ns, lens, *ptoks, from, s->tables, s->has_local ? s->ltables : NULL,
-                                            need_host ? *plog : NULL, nl, need_any && !need_host ? first : NULL);
+        st = quanta_model_eval_paged_pieces(s->kv, nr, lens, *ptoks, from, s->tables, s->has_local ? s->ltables : NULL,
+                                            need_host ? lg : NULL, nl, need_any && !need_host ? first : NULL);
     for (int i = 0; i < ns; i++) pst[sel[i]] = st;
-    if (st) return;
+    if (d) d->st = st, d->all_greedy = !need_host;
+    if (st) {
+        free(lens);
+        return;
+    }
     pthread_mutex_lock(&s->mu);
     for (int i = 0; i < ns; i++) {
         const int k = sel[i];
@@ -603,18 +635,19 @@ static void prefill_round(qs_sched *s, qs_req *const *pre_req, const int32_t *pr
             r->n_prefilled = pre_from[k] + pre_n[k];
             r->state = QS_DECODE;
             qs_metrics_prompt_tokens(s->metrics, r->n_prompt);
-            if (need_host) emit(s, r, *plog + (size_t)i * (size_t)s->V);
-            else emit_token(s, r, first[i], NULL);
+            if (need_host) emit(s, r, lg + (size_t)(nd + i) * (size_t)s->V);
+            else emit_token(s, r, first[nd + i], NULL);
         }
     }
     flush_news(s); /* first tokens go out before the next round */
     pthread_mutex_unlock(&s->mu);
+    free(lens);
 }
 
 /* The step's prompt pieces in rounds (pno: each piece's place among its request's), a piece
  * skipped (with its status) when its request's previous piece failed. */
 static void prefill_rounds(qs_sched *s, qs_req *const *pre_req, const int32_t *pre_from, const int32_t *pre_n,
-                           const int *pno, int n_pre, quanta_status *pst) {
+                           const int *pno, int n_pre, quanta_status *pst, qs_decode_rows *d) {
     int32_t *ptoks = NULL;
     float *plog = NULL;
     size_t ptoks_cap = 0, plog_cap = 0;
@@ -627,7 +660,9 @@ static void prefill_rounds(qs_sched *s, qs_req *const *pre_req, const int32_t *p
             else sel[ns++] = k;
         }
         if (!any) break;
-        if (ns) prefill_round(s, pre_req, pre_from, pre_n, sel, ns, pst, &ptoks, &ptoks_cap, &plog, &plog_cap);
+        if (ns)
+            prefill_round(s, pre_req, pre_from, pre_n, sel, ns, pst, &ptoks, &ptoks_cap, &plog, &plog_cap,
+                          round ? NULL : d);
     }
     free(ptoks);
     free(plog);
@@ -675,8 +710,11 @@ static void step(qs_sched *s) {
          * must not free blocks an earlier piece of the same step still writes and reads. */
         int pieces = 0;
         while (at < total && n_pre < 64 && (budget > 0 || n_pre == 0) && !(s->has_local && pieces)) {
-            /* Pieces end on the chunk grid, also after a shared prefix (a multiple of the block). */
+            /* Pieces end on the chunk grid, also after a shared prefix (a multiple of the block),
+             * and span up to piece_chunks chunks while the budget lasts. */
             int32_t n = total - at < chunk - at % chunk ? total - at : chunk - at % chunk;
+            for (int c = 1; c < s->piece_chunks && at + n < total && n < budget && n + chunk <= QS_MAX_PIECE; c++)
+                n += total - at - n < chunk ? total - at - n : chunk;
             if (!local_prepare(s, i, at, n)) break; /* preempted for local blocks */
             pieces++;
             pre_req[n_pre] = r;
@@ -695,10 +733,13 @@ static void step(qs_sched *s) {
     /* A step of greedy requests only reads back their tokens, not nd rows of n_vocab logits. */
     int all_greedy = 1;
     for (int k = 0; k < nd; k++) all_greedy &= greedy_only(dreq[k]);
-    if (nd && all_greedy)
+    /* With prompt pieces to run, the decode rows join the first round's device step (round 0
+     * always has a piece: every request's first piece is in it). */
+    qs_decode_rows dec = {nd, dtok, dpos, all_greedy, QUANTA_OK}, *mixed = s->mixed && nd && n_pre ? &dec : NULL;
+    if (!mixed && nd && all_greedy)
         dst = quanta_model_eval_paged_greedy(s->kv, nd, 1, dtok, dpos, s->tables, s->has_local ? s->ltables : NULL,
                                              s->greedy);
-    else if (nd)
+    else if (!mixed && nd)
         dst = quanta_model_eval_paged(s->kv, nd, 1, dtok, dpos, s->tables, s->has_local ? s->ltables : NULL, s->logits,
                                       (size_t)nd * (size_t)s->V);
     /* Prefill outside the lock: the request cannot leave its slot meanwhile (only this thread
@@ -708,10 +749,11 @@ static void step(qs_sched *s) {
     quanta_status pst[64];
     int pno[64]; /* the piece's place among its request's pieces this step */
     for (int k = 0; k < n_pre; k++) pno[k] = k > 0 && pre_req[k - 1] == pre_req[k] ? pno[k - 1] + 1 : 0;
-    prefill_rounds(s, pre_req, pre_from, pre_n, pno, n_pre, pst);
+    prefill_rounds(s, pre_req, pre_from, pre_n, pno, n_pre, pst, mixed);
+    if (mixed) dst = dec.st, all_greedy = dec.all_greedy;
     int32_t n_pre_tokens = 0;
     for (int k = 0; k < n_pre; k++) n_pre_tokens += pre_n[k];
-    qs_metrics_step(s->metrics, nd, n_pre_tokens);
+    qs_metrics_step(s->metrics, nd, n_pre_tokens, mixed != NULL);
 
     pthread_mutex_lock(&s->mu);
     for (int k = 0; k < n_pre; k++) {
@@ -797,11 +839,18 @@ quanta_status qs_sched_create(quanta_model *model, const qs_sched_config *cfg, q
     s->window = info.sliding_window;
     s->logits = malloc((size_t)cfg->max_batch * (size_t)s->V * sizeof *s->logits);
     s->greedy = malloc((size_t)cfg->max_batch * sizeof *s->greedy);
+    const char *mixed = getenv("QUANTA_SERVE_MIXED_STEP"); /* =0: decode rows and pieces in steps of their own */
+    s->mixed = !(mixed && *mixed == '0');
+    /* A piece of several chunks: a long prompt needs fewer steps to its first token (with local
+     * pools a request gets one piece a step). 1 (the default): a chunk. At most QS_MAX_PIECE tokens. */
+    const char *chunks = getenv("QUANTA_SERVE_PIECE_CHUNKS");
+    s->piece_chunks = chunks && atoi(chunks) >= 1 && atoi(chunks) <= 16 ? atoi(chunks) : 1;
     /* Local pools: what every slot's window needs at most (the window, the longest piece, one
      * block of misalignment), unless given. */
-    int64_t local = cfg->kv_local_blocks;
+    int64_t local = cfg->kv_local_blocks, longest = (int64_t)s->piece_chunks * cfg->prefill_chunk;
+    if (longest > QS_MAX_PIECE) longest = QS_MAX_PIECE > cfg->prefill_chunk ? QS_MAX_PIECE : cfg->prefill_chunk;
     if (!local && s->window > 0 && s->window < cfg->n_ctx)
-        local = (int64_t)cfg->max_batch * (qs_kv_blocks_for((int64_t)s->window + cfg->prefill_chunk) + 1);
+        local = (int64_t)cfg->max_batch * (qs_kv_blocks_for((int64_t)s->window + longest) + 1);
     if (!s->slot || !s->tables || !s->ltables || !s->match || !s->cand || !s->pre_order || !s->order_rec || !s->logits || !s->greedy ||
         qs_kv_pool_init(&s->pool, cfg->kv_blocks, cfg->max_batch) ||
         qs_kv_pool_init(&s->lpool, local, cfg->max_batch)) {

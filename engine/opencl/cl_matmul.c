@@ -94,18 +94,10 @@ static int mm_kernel_args(const mm_args *m, int prepared, int gemv, qn_cl_arg *a
 static int int8_fits(const mm_args *m);
 static quanta_status run_gemm_int8(qn_cl *s, const mm_args *m, int group);
 
-/* qn_gemv_i8's local buffer: two planes of M·K x codes, then (from a 64-byte boundary, its
- * float offset *xl_f) M·K/32 block scales and M·K/32 offset terms. */
+/* qn_gemv_i8's local buffer: per block of 32 x columns 128 bytes of codes (both planes, twice),
+ * 32 offset ints and a scale (gemv_i8.cl, qn_i8_quant_x). */
 #define GEMV_I8_LOCAL_MAX (256u << 10)
-static size_t gemv_i8_local_bytes_at(const mm_args *m, cl_long *xl_f) {
-    const size_t M = (size_t)m->M, K = (size_t)m->K;
-    *xl_f = (cl_long)((2 * M * K + 63) / 64 * 16);
-    return (size_t)*xl_f * 4 + 2 * M * (K / 32) * 4;
-}
-static size_t gemv_i8_local_bytes(const mm_args *m) {
-    cl_long f;
-    return gemv_i8_local_bytes_at(m, &f);
-}
+static size_t gemv_i8_local_bytes(const mm_args *m) { return (size_t)m->M * ((size_t)m->K / 32) * 260; }
 
 /* Whether qn_gemv_i8 (gemv_i8.cl: x quantized to int8 per 32 columns in the kernel, integer
  * dot products per weight block) takes this decode product: Q5_0 weights on the CPU class,
@@ -113,7 +105,7 @@ static size_t gemv_i8_local_bytes(const mm_args *m) {
  * portable variant's tests); QUANTA_OPENCL_GEMM=rows keeps the float GEMV (its tests). */
 static int gemv_i8_fits(const qn_cl *s, const mm_args *m) {
     if (s->gpu_class || m->wd.dtype != QUANTA_GGML_Q5_0 || m->K % 32) return 0;
-    if (gemv_i8_local_bytes(m) > GEMV_I8_LOCAL_MAX) return 0; /* x (M·K·2.25 bytes) stays cache-sized */
+    if (gemv_i8_local_bytes(m) > GEMV_I8_LOCAL_MAX) return 0; /* x (M·K·8.1 bytes) stays cache-sized */
     return s->force_path == QN_GEMM_INT8 || (s->force_path < 0 && s->vnni);
 }
 
@@ -149,23 +141,31 @@ static bool multi_supported(qn_cl *s, const qn_node *node, size_t M, size_t K) {
     return ok;
 }
 
-/* Rows per work-group of qn_gemv_i8: each group quantizes x once, so groups are larger than
- * the float GEMV's (16); 32 rows keep that to ~3% of the dot products at K = 640. */
-#define GEMV_I8_ROWS 32
+/* Work-groups of qn_gemv_i8: each quantizes x once (a block's quantization costs about as much as
+ * a dozen rows' dot products with it), so there is one group per compute unit, each taking an
+ * equal share of the rows in multiples of 16 (PoCL builds one work-group function per size: a
+ * few per model). Groups of 32 rows spent half the kernel's time quantizing x at K = 640
+ * (perf, bench/NOTES.md section 1 v9). */
+static size_t gemv_i8_group_rows(const qn_cl *s, size_t N) {
+    size_t cu = s->dev.info.compute_units > 0 ? (size_t)s->dev.info.compute_units : 1;
+    size_t r = (N + cu - 1) / cu;
+    r = (r + 15) / 16 * 16;
+    return r > s->dev.max_wg ? s->dev.max_wg / 16 * 16 : r;
+}
 
 /* qn_gemv_i8: y = x·Wᵀ (wu NULL) or act(x·Wᵀ)·(x·Wuᵀ) (matmul_glu; Wu has W's layout), the
  * group's quantized x in local memory. */
 static quanta_status run_gemv_i8(qn_cl *s, const mm_args *m, const qn_tensor *wu, cl_int act) {
-    cl_long xl_f;
-    const size_t local_bytes = gemv_i8_local_bytes_at(m, &xl_f);
+    const size_t local_bytes = gemv_i8_local_bytes(m);
     const cl_long rb = (cl_long)m->wd.codes_row_bytes;
     cl_mem um = wu ? qn_cl_mem(wu) : m->wm;
     cl_ulong uo = wu ? wu->mem.offset : m->wo;
     const cl_int a_ = wu ? act : -1;
     qn_cl_arg a[] = {QA(m->wm), QA(m->wo), QA(um), QA(uo), QA(rb), QA(a_), QA(m->x), QA(m->xo),
-                     QA(m->y), QA(m->yo), QA(m->ydt), QA(m->m32), QA(m->N), QA(m->K), QA_LOCAL(local_bytes), QA(xl_f)};
+                     QA(m->y), QA(m->yo), QA(m->ydt), QA(m->m32), QA(m->N), QA(m->K), QA_LOCAL(local_bytes)};
     quanta_status st = qn_cl_set_args(s, QK_GEMV_I8, a, (int)(sizeof a / sizeof a[0]));
-    size_t g = (size_t)m->N, l = GEMV_I8_ROWS;
+    const size_t items = wu ? (size_t)m->N : ((size_t)m->N + 1) / 2; /* two rows per work-item */
+    size_t l = gemv_i8_group_rows(s, items), g = (items + l - 1) / l * l;
     return st != QUANTA_OK ? st : qn_cl_launch(s, QK_GEMV_I8, wu ? "matmul_glu (int8 gemv)" : "matmul (int8 gemv)", 1, &g, &l);
 }
 

@@ -574,6 +574,114 @@ START_TEST(test_padded_decode_bit_identical) {
 }
 END_TEST
 
+/* A step of decode rows and prompt pieces together (quanta_model_eval_paged_pieces with pieces of
+ * one token at any position: paged.c's rows_step) against the same work as a decode step and a
+ * pieces step: every logit bit for bit equal, the greedy tokens the rows' argmax, and decode
+ * steps after it equal too (the rows it wrote are the two steps' rows). 5 sequences: 0..2 decode
+ * (one at a block boundary), 3 a first piece of 8, 4 a second piece of 7 from position 8; 18 rows
+ * run in a plan of 24 (the grain of 16 on a CPU: 32 would be more), 5 outputs in one of 6. */
+static void mixed_vs_separate(const tiny_spec *spec, const char *backend, quanta_dtype pool_dt, uint64_t salt) {
+    enum { NS = 5, NBLK = NS * MB, STEPS = 2 };
+    tiny_model tm;
+    quanta_backend *be;
+    quanta_model *m = open_tiny(&tm, spec, salt, backend, NULL, &be);
+    if (!m) return;
+    const int V = spec->n_vocab, local = spec->window > 0;
+    qt_rng r = qt_rng_make(salt * 37 + 11);
+    int32_t tables[NS * MB];
+    for (int i = 0; i < NS * MB; i++) tables[i] = (int32_t)((i * 7 + 3) % NBLK); /* shuffled, distinct */
+    quanta_kv_pool *pool[2];
+    float *lg[2];
+    for (int v = 0; v < 2; v++) {
+        ck_assert_msg(quanta_kv_pool_create(m, pool_dt, NBLK, local ? NBLK : 0, BS, MB, &pool[v]) == QUANTA_OK, "%s",
+                      quanta_last_error());
+        lg[v] = malloc((size_t)NS * V * sizeof *lg[v]);
+        ck_assert_ptr_nonnull(lg[v]);
+    }
+    /* what both pools hold before: prompts of 5, 9, 12 (sequences 0..2) and 8 (sequence 4) */
+    int32_t pre_lens[4] = {5, 9, 12, 8}, pre_pos[4] = {0}, pre_tab[4 * MB], pre_tok[34];
+    const int pre_seq[4] = {0, 1, 2, 4};
+    for (int i = 0; i < 34; i++) pre_tok[i] = (int32_t)(qt_next(&r) % (uint64_t)V);
+    for (int k = 0; k < 4; k++) memcpy(pre_tab + k * MB, tables + pre_seq[k] * MB, MB * sizeof *pre_tab);
+    for (int v = 0; v < 2; v++)
+        ck_assert_msg(quanta_model_eval_paged_pieces(pool[v], 4, pre_lens, pre_tok, pre_pos, pre_tab, local ? pre_tab : NULL,
+                                                     NULL, 0, NULL) == QUANTA_OK, "%s", quanta_last_error());
+    /* the mixed step, in the order decode 0, piece 3, decode 1, piece 4, decode 2 */
+    const int ord[NS] = {0, 3, 1, 4, 2};
+    int32_t lens[NS], pos[NS], tab[NS * MB], toks[3 + 8 + 7], n_tok = 0;
+    int32_t dtok[3], dpos[3], dtab[3 * MB], ptok[15], plens[2] = {8, 7}, ppos[2] = {0, 8}, ptab[2 * MB];
+    for (int k = 0; k < NS; k++) {
+        const int s = ord[k];
+        lens[k] = s < 3 ? 1 : s == 3 ? 8 : 7;
+        pos[k] = s < 3 ? pre_lens[s] : s == 3 ? 0 : 8;
+        memcpy(tab + k * MB, tables + s * MB, MB * sizeof *tab);
+        for (int t = 0; t < lens[k]; t++) toks[n_tok + t] = (int32_t)(qt_next(&r) % (uint64_t)V);
+        if (s < 3) dtok[s] = toks[n_tok], dpos[s] = pos[k], memcpy(dtab + s * MB, tab + k * MB, MB * sizeof *dtab);
+        else memcpy(ptok + (s == 3 ? 0 : 8), toks + n_tok, (size_t)lens[k] * sizeof *ptok),
+             memcpy(ptab + (s - 3) * MB, tab + k * MB, MB * sizeof *ptab);
+        n_tok += lens[k];
+    }
+    for (int v = 0; v < 2; v++) qt_poison_f32(lg[v], (size_t)NS * V);
+    ck_assert_msg(quanta_model_eval_paged_pieces(pool[0], NS, lens, toks, pos, tab, local ? tab : NULL, lg[0],
+                                                 (size_t)NS * V, NULL) == QUANTA_OK, "%s", quanta_last_error());
+    float *dl = malloc((size_t)3 * V * sizeof *dl), *pl = malloc((size_t)2 * V * sizeof *pl);
+    ck_assert_ptr_nonnull(dl);
+    ck_assert_ptr_nonnull(pl);
+    ck_assert_msg(quanta_model_eval_paged(pool[1], 3, 1, dtok, dpos, dtab, local ? dtab : NULL, dl, (size_t)3 * V) ==
+                      QUANTA_OK, "%s", quanta_last_error());
+    ck_assert_msg(quanta_model_eval_paged_pieces(pool[1], 2, plens, ptok, ppos, ptab, local ? ptab : NULL, pl,
+                                                 (size_t)2 * V, NULL) == QUANTA_OK, "%s", quanta_last_error());
+    for (int k = 0; k < NS; k++) {
+        const int s = ord[k];
+        memcpy(lg[1] + (size_t)k * V, s < 3 ? dl + (size_t)s * V : pl + (size_t)(s - 3) * V, (size_t)V * sizeof(float));
+    }
+    free(dl), free(pl);
+    for (int i = 0; i < NS * V; i++)
+        ck_assert_msg(memcmp(&lg[0][i], &lg[1][i], sizeof(float)) == 0 && !isnan(lg[0][i]),
+                      "%s %s sequence %d: logit %d in the mixed step %.9g, in its own step %.9g", spec->arch, backend,
+                      ord[i / V], i % V, (double)lg[0][i], (double)lg[1][i]);
+    /* the same step choosing on the device (it rewrites the same rows): each row's first largest */
+    int32_t greedy[NS];
+    for (int k = 0; k < NS; k++) greedy[k] = -7;
+    ck_assert_msg(quanta_model_eval_paged_pieces(pool[0], NS, lens, toks, pos, tab, local ? tab : NULL, NULL, 0,
+                                                 greedy) == QUANTA_OK, "%s", quanta_last_error());
+    int32_t tok[NS], dp[NS];
+    for (int k = 0; k < NS; k++) {
+        ck_assert_msg(greedy[k] == tiny_argmax(lg[0] + (size_t)k * V, V), "%s %s: greedy[%d] = %d, argmax %d",
+                      spec->arch, backend, k, greedy[k], tiny_argmax(lg[0] + (size_t)k * V, V));
+        tok[k] = greedy[k], dp[k] = pos[k] + lens[k];
+    }
+    /* decode steps of all five read what the mixed step wrote */
+    for (int step = 0; step < STEPS; step++) {
+        for (int v = 0; v < 2; v++) {
+            qt_poison_f32(lg[v], (size_t)NS * V);
+            ck_assert_msg(quanta_model_eval_paged(pool[v], NS, 1, tok, dp, tab, local ? tab : NULL, lg[v],
+                                                  (size_t)NS * V) == QUANTA_OK, "%s", quanta_last_error());
+        }
+        for (int i = 0; i < NS * V; i++)
+            ck_assert_msg(memcmp(&lg[0][i], &lg[1][i], sizeof(float)) == 0 && !isnan(lg[0][i]),
+                          "%s %s decode step %d after the mixed step: sequence %d logit %d: %.9g, %.9g", spec->arch,
+                          backend, step, ord[i / V], i % V, (double)lg[0][i], (double)lg[1][i]);
+        for (int k = 0; k < NS; k++) tok[k] = tiny_argmax(lg[0] + (size_t)k * V, V), dp[k]++;
+    }
+    for (int v = 0; v < 2; v++) quanta_kv_pool_destroy(pool[v]), free(lg[v]);
+    quanta_model_destroy(m);
+    quanta_backend_close(be);
+    tiny_free(&tm);
+}
+
+START_TEST(test_mixed_step_bit_identical) {
+    /* ref and OpenCL with f32 weights, as test_padded_decode_bit_identical; an fp8 pool on ref
+     * (each written row quantized on its own: the same codes whichever step wrote it) */
+    static const char *const backends[] = {"ref", "opencl"};
+    for (int b = 0; b < 2; b++) {
+        mixed_vs_separate(&LLAMA, backends[b], QUANTA_F32, 43);
+        mixed_vs_separate(&GEMMA, backends[b], QUANTA_F32, 44);
+    }
+    mixed_vs_separate(&GEMMA, "ref", QUANTA_FP8_E4M3, 45);
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("model_paged");
     TCase *tc = tcase_create("paged");
@@ -581,6 +689,7 @@ int main(void) {
     tcase_add_test(tc, test_paged_matches_contiguous);
     tcase_add_test(tc, test_rotation_orthogonal);
     tcase_add_test(tc, test_padded_decode_bit_identical);
+    tcase_add_test(tc, test_mixed_step_bit_identical);
     suite_add_tcase(s, tc);
     TCase *tm = tcase_create("calib"); /* alone: CK_RUN_CASE=calib */
     tcase_set_timeout(tm, 600);

@@ -4,6 +4,12 @@ start with the same tokens share the KV blocks of that head instead of computing
 - Greedy output (tokens and their log-probabilities) of requests sharing a system prompt is the same
   with sharing on as with `--prefix-cache off`, alone and all at once, on the f32 pool and an int8
   one (quantized blocks carry their scales in their own rows, so sharing a block shares them).
+  Sharing changes only how the positions after the head are cut into steps (the same 64-token
+  grid, but a shorter first piece), so "the same" is promised where a backend computes each row
+  alone whatever the row count (harness.Server.batch_invariant: ref, OpenCL's CPU kernels on f32
+  weights) and asserted there exactly; elsewhere (CUDA, OpenCL's GPU-class kernels, which pick
+  kernels by the row count) the tokens may part only at a near tie, the log-probabilities before
+  that within NEAR_TIE.
 - /metrics: the prompt positions taken from shared blocks are exactly the published whole blocks
   before each request's last prompt token; while N requests run, the blocks they hold are fewer than their block-table entries
   by exactly (N - 1) times the shared blocks, and without sharing the two are equal; when all have
@@ -13,7 +19,7 @@ start with the same tokens share the KV blocks of that head instead of computing
 import concurrent.futures as cf
 import threading
 
-from harness import Server, parse_args, seed
+from harness import NEAR_TIE, Server, parse_args, seed
 
 BLOCK = 16
 
@@ -36,10 +42,19 @@ def metrics(s):
     return out
 
 
-def same(x, y, what):
-    assert x[0] == y[0] and x[2] == y[2], f"{what}: tokens {x[0]} != {y[0]}"
-    worst = max((abs(a - b) for a, b in zip(x[1], y[1])), default=0.0)
-    assert worst <= 1e-4, f"{what}: log-probabilities differ by {worst}"
+def same(s, prompt, x, y, what):
+    """x, y: (tokens, log-probabilities, finish reason) of greedy runs of one prompt, y the one without
+    shared blocks. Equal where s's backend promises it (module docstring), else parting only at a near
+    tie of y with the log-probabilities before the parting within NEAR_TIE. Returns the largest
+    log-probability difference over the tokens both have."""
+    k = next((i for i, (a, b) in enumerate(zip(x[0], y[0])) if a != b), min(len(x[0]), len(y[0])))
+    worst = max((abs(a - b) for a, b in zip(x[1][:k], y[1][:k])), default=0.0)
+    if s.batch_invariant():
+        assert x[0] == y[0] and x[2] == y[2], f"{what}: tokens {x[0]} != {y[0]}"
+        assert worst <= 1e-4, f"{what}: log-probabilities differ by {worst}"
+    else:
+        s.agree_or_near_tie(prompt, y[0], x[0], what, promised=False)
+        assert worst <= NEAR_TIE, f"{what}: log-probabilities differ by {worst} before token {k}"
     return worst
 
 
@@ -63,10 +78,10 @@ def main():
                 assert m["quanta_prefix_cache_hit_tokens_total"] == 0 and m["quanta_kv_blocks_cached"] == 0
             with Server(model, a.backend, common, quant="keep") as s:
                 # One request publishes the head; each later one shares its S / BLOCK whole blocks.
-                same(run(s, first, 8), ref_first, "first")
+                same(s, first, run(s, first, 8), ref_first, "first")
                 assert metrics(s)["quanta_prefix_cache_hit_tokens_total"] == 0
                 alone = [run(s, p, n) for p, n in zip(prompts, lens)]
-                worst = max(same(x, y, f"alone {i}") for i, (x, y) in enumerate(zip(alone, ref_alone)))
+                worst = max(same(s, prompts[i], x, y, f"alone {i}") for i, (x, y) in enumerate(zip(alone, ref_alone)))
                 m = metrics(s)
                 assert m["quanta_prefix_cache_hit_tokens_total"] == N * S, m["quanta_prefix_cache_hit_tokens_total"]
                 assert m["quanta_kv_blocks_used"] == 0 and m["quanta_kv_block_refs"] == 0
@@ -84,7 +99,8 @@ def main():
                 done.set()
                 t.join()
                 for i, (x, y) in enumerate(zip(together, alone)):  # the alone run's tokens are a prefix
-                    assert x[0][:len(y[0])] == y[0] or y[2] == "stop", f"together {i}: {x[0]} vs {y[0]}"
+                    if y[2] != "stop":
+                        s.agree_or_near_tie(prompts[i], y[0], x[0][:len(y[0])], f"together {i}")
                 busy = [m for m in snaps if m["quanta_requests_running"] >= 2]
                 for m in snaps:
                     run_n = m["quanta_requests_running"]
@@ -106,7 +122,7 @@ def main():
     with Server(a.model, a.backend, ["--ctx", "256", "--max-batch", "2", "--kv-blocks", "24"], quant="keep") as s:
         base = run(s, first, 8)
         again = run(s, first, 8)
-        same(again, base, "second time")
+        same(s, first, again, base, "second time")
         m = metrics(s)
         assert m["quanta_prefix_cache_hit_tokens_total"] == S and m["quanta_prefix_cache_evictions_total"] == 0
         for _ in range(4):
@@ -115,7 +131,7 @@ def main():
         assert m["quanta_prefix_cache_evictions_total"] > 0, m["quanta_prefix_cache_evictions_total"]
         hits = m["quanta_prefix_cache_hit_tokens_total"]
         late = run(s, first, 8)
-        same(late, base, "after eviction")
+        same(s, first, late, base, "after eviction")
         m = metrics(s)
         print(f"evictions {m['quanta_prefix_cache_evictions_total']:.0f}, hit tokens of the evicted head "
               f"{m['quanta_prefix_cache_hit_tokens_total'] - hits:.0f} of {S}")
