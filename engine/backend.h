@@ -175,6 +175,11 @@ typedef struct qn_backend_ops {
      * faster layout, kept in *aux next to the interchange copy; release_weight frees it. */
     quanta_status (*prepare_weight)(void *self, const qn_tensor *w, void **aux);
     void (*release_weight)(void *self, void *aux);
+    /* Optional: whether a one-row matmul (decode) on weights stored as `stored` is at least as
+     * fast here as on the same matrix quantized to `alternative` (measured per device class,
+     * not assumed), so a load that quantizes may keep the file's bits
+     * (quanta_backend_prefers_weight). NULL: never. */
+    bool (*prefers_stored)(void *self, const quanta_tensor_desc *stored, quanta_dtype alternative);
 
     /* What the backend has kernels for: per op (indexed by qn_op), the dtypes of the op's
      * format source (op_table.h, `format_src`: matmul's w, get_rows' table, paged_attention's

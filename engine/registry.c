@@ -289,6 +289,15 @@ void qn_backend_free(quanta_backend *backend, void *handle, size_t bytes) {
     qn_mem_release(&backend->stats, bytes);
 }
 
+QUANTA_API int quanta_backend_prefers_weight(quanta_backend *backend, const quanta_tensor_desc *stored,
+                                            quanta_dtype alternative) {
+    if (!backend || !stored || stored->ndim != 2 ||
+        qn_desc_check(stored, "quanta_backend_prefers_weight: stored") != QUANTA_OK)
+        return 0;
+    if (!backend->ops->prefers_stored || !quanta_backend_runs_weight(backend, stored)) return 0;
+    return backend->ops->prefers_stored(backend->self, stored, alternative) ? 1 : 0;
+}
+
 QUANTA_API int quanta_backend_runs_weight(quanta_backend *backend, const quanta_tensor_desc *w) {
     if (!backend || !w || w->ndim != 2 || qn_desc_check(w, "quanta_backend_runs_weight: weight") != QUANTA_OK) return 0;
     if (backend->ops == &qn_ref_backend) return 1;

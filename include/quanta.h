@@ -193,6 +193,13 @@ QUANTA_API void quanta_backend_reset_peak(quanta_backend *backend);
 /* 1 when the backend runs matmuls on weights of this descriptor (format and shape) itself, 0
  * when the executor would send them to the reference backend (or the descriptor is invalid). */
 QUANTA_API int quanta_backend_runs_weight(quanta_backend *backend, const quanta_tensor_desc *weight);
+/* 1 when the backend runs matmuls on weights stored as `stored` (a 2-D descriptor: format and
+ * shape) itself and its one-row (decode) matmul on them is at least as fast as on the same
+ * matrix quantized to `alternative` on this device class (OpenCL on x86 CPUs with AVX-512 VNNI:
+ * ggml Q5_0 against q8; see bench/NOTES.md section 1 v9), else 0 (also for NULL or invalid
+ * arguments). quanta_model_params.keep_preferred loads such weights as the file stores them. */
+QUANTA_API int quanta_backend_prefers_weight(quanta_backend *backend, const quanta_tensor_desc *stored,
+                                             quanta_dtype alternative);
 /* Measures the backend's kernel variants and work-group shapes on its device and stores the
  * fastest in the device's tuning table (OpenCL: next to the program cache, keyed by device and
  * driver; later opens use it). quick != 0: smaller shapes. report (report_len bytes, may be
@@ -530,6 +537,10 @@ typedef struct quanta_model_params {
     quanta_dtype weight_dtype;   /* Q8, Q4, NF4, FP8_E4M3, FP8_E5M2, or F32/F16/BF16 */
     int32_t group;               /* q4 group size (0 = default) */
     int32_t keep_embeddings;     /* nonzero: the token embedding / output head is not quantized */
+    /* nonzero (with quantize): a 2-D weight the file stores in a format the backend prefers to
+     * weight_dtype (quanta_backend_prefers_weight: decode at least as fast, fewer bytes) stays
+     * as the file stores it; the rest is quantized. 0 (the default): every weight is. */
+    int32_t keep_preferred;
     /* dtype of every context's KV cache: QUANTA_F32 (the zero value, so callers that never set
      * it keep f32), QUANTA_F16 or QUANTA_BF16 (half the KV memory; k, v and q are rounded to it
      * for attention, the attention output converted back). Anything else fails the load with

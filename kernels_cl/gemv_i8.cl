@@ -144,32 +144,41 @@ QN_INL float2 qn_i8_rows2_q5_0(const global uchar *ra, const global uchar *rb, c
 }
 
 /* After the group has quantized the M x rows into xb (X: M·K/32 blocks of 128 bytes, then O
- * (128 bytes per block) and D (4)), work-item n takes two weight rows: act < 0, y = x·Wᵀ,
- * rows 2n and 2n + 1 (ceil(N/2) items); else matmul_glu, gate row n of W and up row n of Wu,
- * y = act(gate)·up with act a QN_UNARY_* code (N items). The barrier only ends the
- * quantization: no value lives across it but local memory, so PoCL's work-item loops keep
- * their registers. */
-kernel void qn_gemv_i8(const global uchar *Wb, ulong wo, const global uchar *Wu, ulong uo, long row_bytes, int act,
-                       const global uchar *xb_, ulong xo, global uchar *y, ulong yo, int ydt, int M, long N, long K,
-                       local char *xb) {
+ * (128 bytes per block) and D (4)), work-item i takes two weight rows. act < 0: y_p = x·W_pᵀ
+ * for one to three weights of the same format and K (matmul, or matmul_multi's q/k/v: N1 = N2
+ * = 0 when absent), ceil(N_p/2) items per weight in order, item i of weight p its rows 2i and
+ * 2i + 1. act >= 0: matmul_glu of W0 (gate) and Wu (up), item n their rows n (N0 items),
+ * y0 = act(gate)·up with act a QN_UNARY_* code. The barrier only ends the quantization: no
+ * value lives across it but local memory, so PoCL's work-item loops keep their registers. */
+kernel void qn_gemv_i8(const global uchar *W0, ulong wo0, long N0, const global uchar *W1, ulong wo1, long N1,
+                       const global uchar *W2, ulong wo2, long N2, const global uchar *Wu, ulong uo, long row_bytes,
+                       int act, const global uchar *xb_, ulong xo, global uchar *y0, ulong yo0, global uchar *y1,
+                       ulong yo1, global uchar *y2, ulong yo2, int ydt, int M, long K, local char *xb) {
     const long nb = K / 32, nblk = M * nb;
     local int *O = (local int *)(xb + 128 * nblk);
     local float *D = (local float *)(xb + 256 * nblk);
     qn_i8_quant_x((const global float *)(xb_ + xo), nblk, xb, O, D);
     barrier(CLK_LOCAL_MEM_FENCE);
-    const long i = get_global_id(0), n = act < 0 ? 2 * i : i;
+    long i = get_global_id(0), N = N0;
+    const global uchar *W = W0 + wo0;
+    global uchar *y = y0 + yo0;
+    if (act < 0 && i >= (N0 + 1) / 2) {
+        i -= (N0 + 1) / 2, W = W1 + wo1, y = y1 + yo1, N = N1;
+        if (i >= (N1 + 1) / 2) i -= (N1 + 1) / 2, W = W2 + wo2, y = y2 + yo2, N = N2;
+    }
+    const long n = act < 0 ? 2 * i : i;
     if (n >= N) return;
     const int pair = act < 0 && n + 1 < N;
-    const global uchar *ra = Wb + wo + n * row_bytes;
+    const global uchar *ra = W + n * row_bytes;
     const global uchar *rb = act >= 0 ? Wu + uo + n * row_bytes : pair ? ra + row_bytes : ra;
     for (int m = 0; m < M; m++) {
         const float2 r = qn_i8_rows2_q5_0(ra, rb, xb + 128 * m * nb, O + 32 * m * nb, D + m * nb, nb);
         const size_t at = (size_t)m * (size_t)N + (size_t)n;
         if (act >= 0) {
-            qn_st(y + yo, ydt, at, qn_act(r.x, act, 0.0f) * r.y);
+            qn_st(y, ydt, at, qn_act(r.x, act, 0.0f) * r.y);
         } else {
-            qn_st(y + yo, ydt, at, r.x);
-            if (pair) qn_st(y + yo, ydt, at + 1, r.y);
+            qn_st(y, ydt, at, r.x);
+            if (pair) qn_st(y, ydt, at + 1, r.y);
         }
     }
 }

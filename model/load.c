@@ -22,17 +22,27 @@ void quanta_model_default_params(quanta_model_params *p) {
     p->weight_dtype = QUANTA_F32;
     p->group = 0;
     p->keep_embeddings = 0;
+    p->keep_preferred = 0;
     p->kv_dtype = QUANTA_F32;
 }
 
 /* What a 2-D weight becomes. `native` is the file's own Quanta-readable type (f32/f16/bf16, a
  * Quanta format written by `quanta quantize`, or a ggml block format kept bit for bit), or NULL
  * for other ggml types. Formats whose block does not divide the row stay f32. */
-static void target_desc(const quanta_model_params *p, const quanta_tensor_desc *native, int64_t cols, int is_embd,
-                        quanta_tensor_desc *d) {
+static void target_desc(const quanta_model_params *p, quanta_backend *be, const quanta_tensor_desc *native, int64_t cols,
+                        int is_embd, quanta_tensor_desc *d) {
     d->group = 0;
     d->double_quant = 0;
-    if (!p->quantize || (is_embd && p->keep_embeddings)) {
+    int keep = !p->quantize || (is_embd && p->keep_embeddings);
+    if (!keep && p->keep_preferred && native) {
+        /* the backend's decode on the file's blocks is at least as fast as on weight_dtype */
+        quanta_tensor_desc n = *native;
+        n.ndim = 2;
+        n.dims[0] = d->dims[0];
+        n.dims[1] = cols;
+        keep = quanta_backend_prefers_weight(be, &n, p->weight_dtype);
+    }
+    if (keep) {
         if (native) {
             d->dtype = native->dtype;
             d->group = native->group;
@@ -131,7 +141,7 @@ static quanta_status load_tensor(loader *L, const char *name, int64_t rows, int6
     if (rows) {
         desc.dims[0] = rows;
         desc.dims[1] = cols;
-        target_desc(L->p, t.have_native ? &t.native : NULL, cols, is_embd, &desc);
+        target_desc(L->p, L->m->backend, t.have_native ? &t.native : NULL, cols, is_embd, &desc);
         /* ggml blocks stay as the file stores them only on a backend that reads them itself;
          * elsewhere they are dequantized to f32, not run through the reference backend op by op. */
         if (qn_dtype_is_ggml(desc.dtype) && !quanta_backend_runs_weight(L->m->backend, &desc)) {

@@ -352,6 +352,10 @@ static bool ocl_supports_op(void *self, const qn_node *node) {
     }
 }
 
+static bool ocl_prefers_stored(void *self, const quanta_tensor_desc *stored, quanta_dtype alternative) {
+    return self && qn_cl_prefers_stored(self, stored, alternative);
+}
+
 static quanta_status ocl_run(void *self, const qn_node *node) {
     qn_cl *s = self;
     if (!s) return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "opencl run: self is NULL");
@@ -472,6 +476,7 @@ const qn_backend_ops qn_opencl_backend = {
     .read = ocl_read,
     .prepare_weight = NULL,
     .release_weight = NULL,
+    .prefers_stored = ocl_prefers_stored,
     .kernels = ocl_kernels,
     .supports_op = ocl_supports_op,
     .run = ocl_run,

@@ -252,6 +252,7 @@ quanta_status qn_cl_get_rows_raw(qn_cl *s, cl_mem tm, cl_ulong to, const qn_quan
 /* cl_ops.c: rms_norm_rope's group (rot / 2 items) and local memory (a float per row at a position). */
 bool qn_cl_rms_norm_rope_supports(qn_cl *s, const qn_node *node);
 bool qn_cl_matmul_supports(qn_cl *s, const qn_node *node);
+bool qn_cl_prefers_stored(qn_cl *s, const quanta_tensor_desc *w, quanta_dtype alternative);
 /* matmul, and matmul_glu (x, w_gate, w_up: both products and the activation in one GEMV). */
 quanta_status qn_cl_matmul_run(qn_cl *s, const qn_node *node);
 /* The unary kernel's op code (QN_UNARY_*) of a quanta_glu_act: glu and matmul_glu. */

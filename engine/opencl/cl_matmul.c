@@ -119,12 +119,27 @@ static int gemv_i8_takes(const qn_cl *s, quanta_dtype dt, size_t M, size_t K) {
     return gemv_i8_fits(s, &m);
 }
 
+/* Whether a decode matmul on ggml Q5_0 weights is at least as fast as on their q8 repack
+ * (0.68x the bytes): where qn_gemv_i8 runs with vpdpbusd, the CPU class with AVX-512 VNNI (on
+ * PoCL, 2 Zen 4 cores: 2048x640 in 80 us against q8's 82 per launch, bench/NOTES.md section 1
+ * v9); the float GEMV over the blocks elsewhere is 1.6-2x q8's time (v4, v7). Q4_K and Q6_K
+ * (1.26x and 1.03x q8's time, v4) and Q8_0 are not preferred. QUANTA_OPENCL_KEEP_Q5_0=0 turns
+ * the preference off (loads quantize them as before). */
+bool qn_cl_prefers_stored(qn_cl *s, const quanta_tensor_desc *w, quanta_dtype alternative) {
+    const char *e = getenv("QUANTA_OPENCL_KEEP_Q5_0");
+    if (e && !strcmp(e, "0")) return false;
+    return w->dtype == QUANTA_GGML_Q5_0 && alternative == QUANTA_Q8 && s->vnni && s->force_path < 0 &&
+           gemv_i8_takes(s, w->dtype, 1, (size_t)w->dims[1]);
+}
+
 /* matmul_multi: the CPU class at M <= 8 where each product alone would take the rows kernel
- * (qn_gemv_rows: not the int8 GEMVs, not a tuned multi-item group), and weights whose layouts
- * differ only where their row counts put the scales. */
+ * (qn_gemv_rows: not a tuned multi-item group) and weights whose layouts differ only where their
+ * row counts put the scales, or where it would take qn_gemv_i8 (the plan groups only weights of
+ * one format and K; Q5_0 has no per-matrix sections). */
 static bool multi_supported(qn_cl *s, const qn_node *node, size_t M, size_t K) {
     const quanta_dtype dt = node->src[1]->desc.dtype;
-    if (M == 0 || M > GEMV_MAX_M || K == 0 || s->gpu_class || gemv_i8_takes(s, dt, M, K)) return false;
+    if (M == 0 || M > GEMV_MAX_M || K == 0 || s->gpu_class) return false;
+    if (gemv_i8_takes(s, dt, M, K)) return true;
     int lws, rows;
     qn_cl_tune_gemv(s, dt, &lws, &rows);
     if (lws != 1) return false;
@@ -153,24 +168,37 @@ static size_t gemv_i8_group_rows(const qn_cl *s, size_t N) {
     return r > s->dev.max_wg ? s->dev.max_wg / 16 * 16 : r;
 }
 
-/* qn_gemv_i8: y = x·Wᵀ (wu NULL) or act(x·Wᵀ)·(x·Wuᵀ) (matmul_glu; Wu has W's layout), the
- * group's quantized x in local memory. */
-static quanta_status run_gemv_i8(qn_cl *s, const mm_args *m, const qn_tensor *wu, cl_int act) {
+/* qn_gemv_i8: y = x·Wᵀ (wu and node NULL), act(x·Wᵀ)·(x·Wuᵀ) (matmul_glu; Wu has W's layout), or
+ * matmul_multi's two or three products of one x (node: its other weights and results, all of
+ * W's format and K), the group's quantized x in local memory. */
+static quanta_status run_gemv_i8(qn_cl *s, const mm_args *m, const qn_tensor *wu, cl_int act, const qn_node *multi) {
     const size_t local_bytes = gemv_i8_local_bytes(m);
     const cl_long rb = (cl_long)m->wd.codes_row_bytes;
     cl_mem um = wu ? qn_cl_mem(wu) : m->wm;
     cl_ulong uo = wu ? wu->mem.offset : m->wo;
     const cl_int a_ = wu ? act : -1;
-    qn_cl_arg a[] = {QA(m->wm), QA(m->wo), QA(um), QA(uo), QA(rb), QA(a_), QA(m->x), QA(m->xo),
-                     QA(m->y), QA(m->yo), QA(m->ydt), QA(m->m32), QA(m->N), QA(m->K), QA_LOCAL(local_bytes)};
+    cl_mem wm[3] = {m->wm, m->wm, m->wm}, ym[3] = {m->y, m->y, m->y};
+    cl_ulong wo[3] = {m->wo, 0, 0}, yo[3] = {m->yo, 0, 0};
+    cl_long nn[3] = {m->N, 0, 0};
+    for (int i = 1; multi && i < 3 && multi->src[1 + i]; i++) {
+        const qn_tensor *w = multi->src[1 + i], *y = multi->extra_dst[i - 1];
+        wm[i] = qn_cl_mem(w), wo[i] = w->mem.offset, nn[i] = w->desc.dims[0];
+        ym[i] = qn_cl_mem(y), yo[i] = y->mem.offset;
+    }
+    qn_cl_arg a[] = {QA(wm[0]), QA(wo[0]), QA(nn[0]), QA(wm[1]), QA(wo[1]), QA(nn[1]), QA(wm[2]), QA(wo[2]),
+                     QA(nn[2]), QA(um), QA(uo), QA(rb), QA(a_), QA(m->x), QA(m->xo), QA(ym[0]), QA(yo[0]),
+                     QA(ym[1]), QA(yo[1]), QA(ym[2]), QA(yo[2]), QA(m->ydt), QA(m->m32), QA(m->K),
+                     QA_LOCAL(local_bytes)};
     quanta_status st = qn_cl_set_args(s, QK_GEMV_I8, a, (int)(sizeof a / sizeof a[0]));
-    const size_t items = wu ? (size_t)m->N : ((size_t)m->N + 1) / 2; /* two rows per work-item */
+    /* two rows per work-item: per weight ceil(N/2) items; matmul_glu's gate and up rows n */
+    const size_t items = wu ? (size_t)m->N : (size_t)((nn[0] + 1) / 2 + (nn[1] + 1) / 2 + (nn[2] + 1) / 2);
     size_t l = gemv_i8_group_rows(s, items), g = (items + l - 1) / l * l;
-    return st != QUANTA_OK ? st : qn_cl_launch(s, QK_GEMV_I8, wu ? "matmul_glu (int8 gemv)" : "matmul (int8 gemv)", 1, &g, &l);
+    const char *what = wu ? "matmul_glu (int8 gemv)" : multi ? "matmul_multi (int8 gemv)" : "matmul (int8 gemv)";
+    return st != QUANTA_OK ? st : qn_cl_launch(s, QK_GEMV_I8, what, 1, &g, &l);
 }
 
 static quanta_status run_gemv(qn_cl *s, const mm_args *m) {
-    if (gemv_i8_fits(s, m)) return run_gemv_i8(s, m, NULL, 0);
+    if (gemv_i8_fits(s, m)) return run_gemv_i8(s, m, NULL, 0, NULL);
     int lws, rows;
     qn_cl_tune_gemv(s, m->w->desc.dtype, &lws, &rows);
     /* lws 0: q8 through the int8 kernel (x quantized per block), rows tiles per group */
@@ -195,7 +223,7 @@ static quanta_status run_gemv(qn_cl *s, const mm_args *m) {
 /* matmul_glu: gate and up rows of one n per work-item through the activation (qn_gemv_rows_glu);
  * w_up has w_gate's layout (the op's infer checked format and shape). */
 static quanta_status run_gemv_glu(qn_cl *s, const mm_args *m, const qn_tensor *wu, cl_int act) {
-    if (gemv_i8_fits(s, m)) return run_gemv_i8(s, m, wu, act);
+    if (gemv_i8_fits(s, m)) return run_gemv_i8(s, m, wu, act, NULL);
     int lws, rows;
     qn_cl_tune_gemv(s, m->w->desc.dtype, &lws, &rows);
     cl_mem um = qn_cl_mem(wu);
@@ -224,6 +252,7 @@ static quanta_status run_gemv_glu(qn_cl *s, const mm_args *m, const qn_tensor *w
 /* matmul_multi: the rows of w0, w1 (and w2) stacked in one qn_gemv_rows_multi launch; m holds
  * w0's product, the others' weights and results come from the node. */
 static quanta_status run_gemv_multi(qn_cl *s, const mm_args *m, const qn_node *node) {
+    if (gemv_i8_fits(s, m)) return run_gemv_i8(s, m, NULL, 0, node);
     cl_mem wm[3] = {m->wm, m->wm, m->wm}, ym[3] = {m->y, m->y, m->y};
     cl_ulong wo[3] = {m->wo, 0, 0}, yo[3] = {m->yo, 0, 0};
     cl_long ws[3] = {(cl_long)m->wd.scales_offset, 0, 0}, nn[3] = {m->N, 0, 0};

@@ -72,6 +72,9 @@ START_TEST(test_backend_and_buffers) {
     quanta_tensor_desc d = {QUANTA_F32, 2, {2, 4}, 0, 0};
     ck_assert_int_eq(quanta_backend_runs_weight(NULL, &d), 0);
     ck_assert_int_eq(quanta_backend_runs_weight(be, NULL), 0);
+    ck_assert_int_eq(quanta_backend_prefers_weight(NULL, &d, QUANTA_Q8), 0);
+    ck_assert_int_eq(quanta_backend_prefers_weight(be, NULL, QUANTA_Q8), 0);
+    ck_assert_int_eq(quanta_backend_prefers_weight(be, &d, QUANTA_Q8), 0); /* ref: no preference */
     char report[64];
     NUL(quanta_backend_tune(NULL, 1, report, sizeof report), "backend");
     quanta_buffer *buf = (quanta_buffer *)1;

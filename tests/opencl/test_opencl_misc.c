@@ -499,11 +499,44 @@ START_TEST(test_device_specs) {
 }
 END_TEST
 
+/* quanta_backend_prefers_weight: ggml Q5_0 against q8 exactly where the int8 Q5_0 GEMV runs
+ * with vpdpbusd (a CPU whose device details name AVX-512 VNNI, no switch overriding it), no
+ * other format or alternative, off under QUANTA_OPENCL_KEEP_Q5_0=0, 0 for bad arguments. */
+START_TEST(test_prefers_weight) {
+    quanta_device_info info;
+    ck_assert_int_eq(quanta_backend_device(g_cl, &info), QUANTA_OK);
+    const int vnni = strstr(info.details, "AVX-512 VNNI") && !getenv("QUANTA_OPENCL_VNNI") &&
+                     !getenv("QUANTA_OPENCL_GEMM") && !getenv("QUANTA_OPENCL_CLASS");
+    quanta_tensor_desc q5 = {QUANTA_GGML_Q5_0, 2, {2048, 640}, 0, 0};
+    const int got = quanta_backend_prefers_weight(g_cl, &q5, QUANTA_Q8);
+    if (vnni) ck_assert_int_eq(got, 1);
+    if (got) ck_assert_msg(strstr(info.details, "AVX-512 VNNI"), "%s", info.details);
+    ck_assert_int_eq(quanta_backend_prefers_weight(g_cl, &q5, QUANTA_Q4), 0);
+    ck_assert_int_eq(quanta_backend_prefers_weight(g_cl, &q5, QUANTA_GGML_Q5_0), 0);
+    const quanta_dtype others[] = {QUANTA_GGML_Q4_K, QUANTA_GGML_Q6_K, QUANTA_GGML_Q8_0, QUANTA_GGML_Q4_0, QUANTA_F16};
+    for (size_t i = 0; i < sizeof others / sizeof others[0]; i++) {
+        quanta_tensor_desc d = {others[i], 2, {512, 1024}, 0, 0};
+        ck_assert_int_eq(quanta_backend_prefers_weight(g_cl, &d, QUANTA_Q8), 0);
+    }
+    setenv("QUANTA_OPENCL_KEEP_Q5_0", "0", 1);
+    ck_assert_int_eq(quanta_backend_prefers_weight(g_cl, &q5, QUANTA_Q8), 0);
+    unsetenv("QUANTA_OPENCL_KEEP_Q5_0");
+    ck_assert_int_eq(quanta_backend_prefers_weight(g_cl, &q5, QUANTA_Q8), got);
+    quanta_tensor_desc bad = {QUANTA_GGML_Q5_0, 2, {16, 100}, 0, 0}; /* cols not whole blocks */
+    ck_assert_int_eq(quanta_backend_prefers_weight(g_cl, &bad, QUANTA_Q8), 0);
+    bad = (quanta_tensor_desc){QUANTA_GGML_Q5_0, 3, {2, 16, 64}, 0, 0}; /* not a matrix */
+    ck_assert_int_eq(quanta_backend_prefers_weight(g_cl, &bad, QUANTA_Q8), 0);
+    ck_assert_int_eq(quanta_backend_prefers_weight(NULL, &q5, QUANTA_Q8), 0);
+    ck_assert_int_eq(quanta_backend_prefers_weight(g_cl, NULL, QUANTA_Q8), 0);
+}
+END_TEST
+
 static Suite *suite(void) {
     Suite *s = suite_create("opencl_misc");
     TCase *tc = tcase_create("misc");
     tcase_set_timeout(tc, 600);
     tcase_add_test(tc, test_device_specs);
+    tcase_add_test(tc, test_prefers_weight);
     tcase_add_test(tc, test_get_rows_bad_id);
     tcase_add_test(tc, test_write_rows_bad_start);
     tcase_add_test(tc, test_attention_bad_kv_lens);
