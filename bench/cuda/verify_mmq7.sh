@@ -6,6 +6,7 @@
 #      QUANTA_CUDA_GGML_MMQ=7; M > 64 takes it): every format, odd M/N, K tails, 7B-like shapes; if it fails,
 #      again with the descriptor's two byte offsets swapped (QUANTA_CUDA_WGMMA_DESC_SWAP=1: which reading of
 #      the PTX ISA's no-swizzle layout holds);
+#      and one wgmma against a host product (bench/cuda/wgmma_check.cu), the descriptor read both ways;
 #   2. the default kernel (frag) on the q6_k matmul cases, GEMV ones included (the folded Q6_K header of
 #      kernels_cuda/ggml_blocks.cuh feeds both decoders);
 #   3. pp512 side by side: frag vs wgmma, 256- vs 512-token prefill steps (QUANTA_PREFILL_STEP=512), three files;
@@ -33,6 +34,10 @@ rm -f /tmp/ggml_mmq_bench7
     bench/cuda/ggml_mmq_bench.cu $B/ggml_mmq.cu.o $B/ggml_mmq_frag.cu.o $B/ggml_mmq_wg.cu.o -o /tmp/ggml_mmq_bench7 \
     > $D/mmq_bench_build.log 2>&1; echo $? > $D/mmq_bench_build.rc ) &
 BENCH_PID=$!
+rm -f /tmp/wgmma_check7
+( timeout 30 nvcc -std=c++17 -O2 -gencode=arch=compute_90a,code=sm_90a -Ikernels_cuda bench/cuda/wgmma_check.cu \
+    -o /tmp/wgmma_check7 > $D/wgmma_check_build.log 2>&1 ) &
+CHECK_PID=$!
 
 CASES=()
 for w in q4_0 q4_1 q5_0 q5_1 q8_0 q4_k q5_k q6_k; do
@@ -61,6 +66,11 @@ if conform wg_auto QUANTA_CUDA_GGML_MMQ=7 -- "${CASES[@]}" "${BIG[@]}"; then WG=
 elif conform wg_auto_swap QUANTA_CUDA_GGML_MMQ=7 QUANTA_CUDA_WGMMA_DESC_SWAP=1 -- "${CASES[@]}" "${BIG[@]}"; then
   WG="ok only with QUANTA_CUDA_WGMMA_DESC_SWAP=1"
 fi
+
+# 1b. one wgmma against a host product, the descriptor read both ways (bench/cuda/wgmma_check.cu)
+wait $CHECK_PID 2> /dev/null
+if [ -x /tmp/wgmma_check7 ]; then timeout 10 /tmp/wgmma_check7 > $D/wgmma_check.txt 2>&1; say "wgmma_check rc=$?"
+  tee -a $D/summary.txt < $D/wgmma_check.txt; else say "wgmma_check did not build: $(tail -2 $D/wgmma_check_build.log)"; fi
 
 # 2. the folded Q6_K header: default kernel and the GEMV on q6_k
 Q6=($($Q conform --backend ref --list 2>/dev/null | grep -E '^(matmul|matmul_glu):.*w=q6_k' | head -40 | sed 's/^/--case /'))
@@ -112,6 +122,7 @@ fi
   echo "== mmq7 summary (pp512 tok/s, mean ± sd of 3; frag = QUANTA_CUDA_GGML_MMQ=6 (default), wg = 7;"
   echo "   step512 = QUANTA_PREFILL_STEP=512) =="
   echo "wgmma conformance: $WG"
+  [ -f $D/wgmma_check.txt ] && cat $D/wgmma_check.txt
   for r in "${ROWS[@]}"; do echo "  $r"; done
   [ -f $D/mmq_bench.txt ] && { echo "kernel rows at M = 256 (new = wgmma, old = frag; auto tile):"; grep -E '^new|^fmt| auto$' $D/mmq_bench.txt; }
 } | tee -a $D/summary.txt
