@@ -11,7 +11,7 @@
 # Steps: 1. conformance of matmul / matmul_glu / matmul_multi at M = 1 on q4_0 and q8_0 where the staged kernel
 # runs (RPW 2 and 4 forced; row counts that leave a partial warp), and the other formats' GEMV cases;
 # 2. tests/cuda (graph replay bit-identical); 3. greedy text staged on vs off (7B Q4_0); 4. decode tg128 on
-# the three files, staged on vs off (Gemma: flat on vs off), side by side, RPW 2/4 on the 7B; 5. if time is left, the GEMV kernel rows
+# the three files, staged on vs off (Gemma: flat on vs off), side by side, RPW 2/4 on the 7B, and the 7B's per-op profile; 5. if time is left, the GEMV kernel rows
 # (bench/cuda/ggml_gemv_bench.cu, built in the background from the start) staged on vs off.
 # Everything goes to $OUT/cuda7/ (summary.txt) and $OUT/cuda7.tgz; the table is printed at the end.
 set -u
@@ -96,6 +96,13 @@ tg() { # label, env, args...: one decode-only bench (-p 0 -n 128 -r 3)
 [ -f $M4 ] && { tg 7b_q4_0_staged X=1 -m $M4; tg 7b_q4_0_off QUANTA_CUDA_GEMV_STAGED=0 -m $M4; }
 [ -f $M8 ] && { tg 7b_q8_0_staged X=1 -m $M8; tg 7b_q8_0_off QUANTA_CUDA_GEMV_STAGED=0 -m $M8; }
 [ -f $G ] && { tg gemma_default X=1 -m $G; tg gemma_flat_off QUANTA_CUDA_GEMV_FLAT=0 -m $G; }
+prof() { # label, env, model: per-op table of 8 decode steps (QUANTA_PLAN_PROFILE=1: ops synchronized one by one)
+  if [ $(el) -gt $((LIMIT - 7)) ]; then say "profile $1 skipped (time)"; return; fi
+  env $2 QUANTA_PLAN_PROFILE=1 timeout 10 $Q bench model -p 0 -n 8 -r 1 --backend cuda -m $3 > $D/prof_$1.txt 2>&1
+  say "profile $1 rc=$?: $(grep -o 'per-op profile.*' $D/prof_$1.txt)"
+  grep -E '^\| [a-z_]' $D/prof_$1.txt | head -16 | tee -a $D/summary.txt
+}
+[ -f $M4 ] && prof 7b_q4_0 X=1 $M4
 [ -f $M4 ] && { tg 7b_q4_0_rpw4 QUANTA_CUDA_GEMV_RPW=4 -m $M4; tg 7b_q4_0_rpw2 QUANTA_CUDA_GEMV_RPW=2 -m $M4; }
 [ -f $M8 ] && { tg 7b_q8_0_rpw4 QUANTA_CUDA_GEMV_RPW=4 -m $M8; }
 pack
