@@ -6,10 +6,12 @@
 #                             coalesced 16-byte loads staged in shared memory, R rows per warp sharing x's codes
 #                             (kernels_cuda/ggml_gemv_staged.cuh); 0: one warp per row with 2-byte loads
 #   QUANTA_CUDA_GEMV_RPW      rows per warp of that kernel, 2 or 4 (default: 4 where N >= 8192, else 2)
+#   QUANTA_CUDA_GEMV_FLAT     the same staging for q4_0 / q8_0 rows whose blocks are not a multiple of 8 (Gemma's
+#                             640-wide tied q8_0 head, 262144 rows): 8 rows a warp as one run of blocks; 0: one warp per row
 # Steps: 1. conformance of matmul / matmul_glu / matmul_multi at M = 1 on q4_0 and q8_0 where the staged kernel
 # runs (RPW 2 and 4 forced; row counts that leave a partial warp), and the other formats' GEMV cases;
 # 2. tests/cuda (graph replay bit-identical); 3. greedy text staged on vs off (7B Q4_0); 4. decode tg128 on
-# the three files, staged on vs off, side by side, RPW 2/4 on the 7B; 5. if time is left, the GEMV kernel rows
+# the three files, staged on vs off (Gemma: flat on vs off), side by side, RPW 2/4 on the 7B, and the 7B's per-op profile; 5. if time is left, the GEMV kernel rows
 # (bench/cuda/ggml_gemv_bench.cu, built in the background from the start) staged on vs off.
 # Everything goes to $OUT/cuda7/ (summary.txt) and $OUT/cuda7.tgz; the table is printed at the end.
 set -u
@@ -50,13 +52,15 @@ for w in q4_0 q8_0; do
   C7="$C7 --case matmul:m=1,n=70,k=2560,w=$w,x=f32 --case matmul:m=1,n=9,k=4352,w=$w,x=f32 --case matmul_glu:m=1,n=5,k=4352,w=$w,x=f32,act=0"
   C7="$C7 --case matmul_multi:m=1,n=64,n1=16,n2=16,k=4096,w=$w,x=f32 --case matmul_multi:m=1,n=36,n1=10,n2=6,k=4352,w=$w,x=f32"
   C7="$C7 --case matmul:m=2,n=64,k=4096,w=$w,x=f32"
+  # the flat kernel: N a multiple of 8 and too many rows for the in-kernel quantize path, or K > 2048
+  C7="$C7 --case matmul:m=1,n=4104,k=640,w=$w,x=f32 --case matmul:m=1,n=8,k=2080,w=$w,x=f32 --case matmul:m=1,n=4100,k=640,w=$w,x=f32"
 done
 for r in 2 4; do
-  QUANTA_CUDA_GEMV_RPW=$r timeout 15 $Q conform --backend cuda --failures $C7 > $D/conform_rpw$r.log 2>&1
+  QUANTA_CUDA_GEMV_RPW=$r timeout 12 $Q conform --backend cuda --failures $C7 > $D/conform_rpw$r.log 2>&1
   say "conform q4_0/q8_0 GEMV cases, staged, RPW=$r rc=$?: $(grep -E '^total' $D/conform_rpw$r.log)"
   grep -E '^FAIL' $D/conform_rpw$r.log | head -6 | tee -a $D/summary.txt
 done
-timeout 20 $Q conform --backend cuda --filter matmul_glu,matmul_multi --failures > $D/conform_ops.log 2>&1
+timeout 10 $Q conform --backend cuda --filter matmul_glu,matmul_multi --failures > $D/conform_ops.log 2>&1
 say "conform matmul_glu/matmul_multi (suite) rc=$?: $(grep -E '^total' $D/conform_ops.log)"
 grep -E '^FAIL' $D/conform_ops.log | head -6 | tee -a $D/summary.txt
 pack
@@ -91,10 +95,16 @@ tg() { # label, env, args...: one decode-only bench (-p 0 -n 128 -r 3)
 }
 [ -f $M4 ] && { tg 7b_q4_0_staged X=1 -m $M4; tg 7b_q4_0_off QUANTA_CUDA_GEMV_STAGED=0 -m $M4; }
 [ -f $M8 ] && { tg 7b_q8_0_staged X=1 -m $M8; tg 7b_q8_0_off QUANTA_CUDA_GEMV_STAGED=0 -m $M8; }
-[ -f $G ] && { tg gemma_staged X=1 -m $G; tg gemma_off QUANTA_CUDA_GEMV_STAGED=0 -m $G; }
+[ -f $G ] && { tg gemma_default X=1 -m $G; tg gemma_flat_off QUANTA_CUDA_GEMV_FLAT=0 -m $G; }
+prof() { # label, env, model: per-op table of 8 decode steps (QUANTA_PLAN_PROFILE=1: ops synchronized one by one)
+  if [ $(el) -gt $((LIMIT - 7)) ]; then say "profile $1 skipped (time)"; return; fi
+  env $2 QUANTA_PLAN_PROFILE=1 timeout 10 $Q bench model -p 0 -n 8 -r 1 --backend cuda -m $3 > $D/prof_$1.txt 2>&1
+  say "profile $1 rc=$?: $(grep -o 'per-op profile.*' $D/prof_$1.txt)"
+  grep -E '^\| [a-z_]' $D/prof_$1.txt | head -16 | tee -a $D/summary.txt
+}
+[ -f $M4 ] && prof 7b_q4_0 X=1 $M4
 [ -f $M4 ] && { tg 7b_q4_0_rpw4 QUANTA_CUDA_GEMV_RPW=4 -m $M4; tg 7b_q4_0_rpw2 QUANTA_CUDA_GEMV_RPW=2 -m $M4; }
 [ -f $M8 ] && { tg 7b_q8_0_rpw4 QUANTA_CUDA_GEMV_RPW=4 -m $M8; }
-[ -f $M4 ] && tg 7b_q4_0_staged2 X=1 -m $M4
 pack
 
 # 5. GEMV kernel rows, if the build is done and time is left
