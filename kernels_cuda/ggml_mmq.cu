@@ -272,15 +272,16 @@ template <int DT> static int qn_gmmq_pick(const qn_gmmq_args &a, int sms, cudaSt
 
 int qn_cuda_ggml_mmq_kernel = -1, qn_cuda_ggml_mmq_tile = -1;
 
-/* Which kernel: QUANTA_CUDA_GGML_MMQ=5 this file's; =7 the wgmma kernel (ggml_mmq_wg.cu) for M > 64 on
- * compute capability 9.0, else the fragment kernel; anything else (unset, 6) the one that decodes into mma
- * fragments (ggml_mmq_frag.cu); =0 is read by the engine: the older route without any. Read once, unless
- * a benchmark has set qn_cuda_ggml_mmq_kernel. */
+/* Which kernel: QUANTA_CUDA_GGML_MMQ=5 this file's; =6 the one that decodes into mma fragments
+ * (ggml_mmq_frag.cu); anything else (unset, 7) the wgmma kernel (ggml_mmq_wg.cu) where it is faster (M > 64
+ * on compute capability 9.0, grids of 256x128 tiles that cover the GPU), else 6; =0 is read by the engine:
+ * the older route without any. Read once, unless a benchmark has set qn_cuda_ggml_mmq_kernel. */
 static int qn_gmmq_kernel() {
     if (qn_cuda_ggml_mmq_kernel < 0) {
         const char *e = getenv("QUANTA_CUDA_GGML_MMQ");
-        /* 6 measured faster than 5, conformance passed (H100, 2026-12-05 16:40); 7 not yet run on a GPU */
-        qn_cuda_ggml_mmq_kernel = e && !strcmp(e, "5") ? 5 : e && !strcmp(e, "7") ? 7 : 6;
+        /* 6 measured faster than 5 (H100, 2026-12-05 16:40); 7's 256x128 tile 1.39-1.43x 6 on the 7B's gate/up,
+         * conformance passed on every tile (H100, 18:50) */
+        qn_cuda_ggml_mmq_kernel = e && !strcmp(e, "5") ? 5 : e && !strcmp(e, "6") ? 6 : 7;
     }
     return qn_cuda_ggml_mmq_kernel;
 }

@@ -1,6 +1,7 @@
 /* ggml_mmq_wg.cu — y[M,N] = x[M,K] . W[N,K]^T for ggml-block weights on Hopper's warpgroup MMA (wgmma,
- * sm_90a; mmq7). QUANTA_CUDA_GGML_MMQ=7 runs it for M > 64 on a compute capability 9.0 device; smaller M
- * and other devices keep ggml_mmq_frag.cu's kernel (the default until a device run has measured this one).
+ * sm_90a; mmq7). It takes (QUANTA_CUDA_GGML_MMQ=7, the default) the matmuls with M > 64 on a compute
+ * capability 9.0 device whose grid of 256x128 tiles covers the GPU (the 7B's gate/up at prefill steps);
+ * everything else runs ggml_mmq_frag.cu's kernel (QUANTA_CUDA_GGML_MMQ=6: always).
  *
  * Why (bench/NOTES.md, mmq7): the fragment kernel (mma.sync m16n8k16) keeps the tensor pipe ~30% busy on
  * the 7B's 4096 x 4096 q4_0 rows (ncu, H100, 2026-12-05 16:35: 173 TFLOP/s, 45% issue-active, 2 warps per
@@ -59,10 +60,6 @@ template <> __device__ __forceinline__ void qn_wg_mma<128>(float (&d)[16][4], co
 }
 #endif
 
-/* QUANTA_CUDA_WGMMA_DESC_SWAP=1 swaps the descriptor's two byte offsets (a device check of the reading of
- * the PTX ISA's no-swizzle K-major layout: with the wrong order the conformance cases fail). */
-__constant__ int qn_wg_desc_swap;
-
 template <int DT, int WG, int NB>
 __global__ void __launch_bounds__(128 * WG, 1) qn_k_ggml_mmq_wg(qn_gmmq_args p) {
 #if QN_WG_HAVE
@@ -75,7 +72,6 @@ __global__ void __launch_bounds__(128 * WG, 1) qn_k_ggml_mmq_wg(qn_gmmq_args p) 
     const int64_t n0 = (int64_t)blockIdx.x * BN, m0 = (int64_t)blockIdx.y * NB;
     const int64_t KT = p.Kp / QN_GMMQ_BK;
     const size_t wbytes = (size_t)p.N * p.rb;
-    const uint32_t lbo = qn_wg_desc_swap ? 128u : (uint32_t)KP, sbo = qn_wg_desc_swap ? (uint32_t)KP : 128u;
 
     auto xs_of = [&](int slot) { return qn_wg_smem + slot * Cfg::stage; };
     auto raw_of = [&](int slot) { return qn_wg_smem + slot * Cfg::stage + Cfg::xs_bytes; };
@@ -133,7 +129,7 @@ __global__ void __launch_bounds__(128 * WG, 1) qn_k_ggml_mmq_wg(qn_gmmq_args p) 
         qn_wg_fence();
 #pragma unroll
         for (int q = 0; q < 4; q++) /* k16 q of the step: slices 2q, 2q + 1 */
-            qn_wg_mma<NB>(acc, a[q >> 1][q & 1], qn_wg_desc(base + 2 * q * KP, lbo, sbo));
+            qn_wg_mma<NB>(acc, a[q >> 1][q & 1], qn_wg_desc(base + 2 * q * KP, KP, 128)); /* K slices, 8-token groups */
         qn_wg_commit();
         qn_wg_wait<1>(); /* step kt-1's wgmma are done: its A registers and its stage are free */
         qn_wg_keep(a_prev);
@@ -180,10 +176,11 @@ template <int DT, int WG, int NB> static int qn_wg_launch(const qn_gmmq_args &a,
     return qn_gmmq_launch_grid(qn_k_ggml_mmq_wg<DT, WG, NB>, attr_set, Cfg::BN, Cfg::BM, Cfg::threads, Cfg::smem, a, s);
 }
 
-/* Tiles (rows x tokens): 128x128 (2 warpgroups of 64 x 128), 64x128, 128x64, 64x64: the largest whose grid
- * covers about 3/4 of the SMs (prefill steps of 256 tokens on the 7B: 4096-row weights take 64x128, the
- * 14336-row ones 128x128); forced with QUANTA_CUDA_GGML_MMQ_TILE=wg128x128 ... wg64x64, or wg256x128 (4
- * warpgroups: half the activation bytes per flop of 128x128, if L2 limits it; only when forced). */
+/* Tiles (rows x tokens): 256x128 (4 warpgroups of 64 x 128) where its grid covers about 3/4 of the SMs (the
+ * 7B's 14336-row gate/up weights at 256- and 512-token steps), else -1: the fragment kernel. Measured (H100,
+ * 2026-12-05 18:50, q4_0/q8_0 at M = 256): 256x128 1.39-1.43x frag on 14336 x 4096; the 1- and 2-warpgroup
+ * tiles, which leave 4 or 8 warps per SM, 0.58-1.14x frag (latency-bound: 20% issue-active, 6% warps active);
+ * so only 16 warps per SM beat it. The others stay for QUANTA_CUDA_GGML_MMQ_TILE=wg128x128 ... wg64x64. */
 template <int DT> static int qn_wg_pick(const qn_gmmq_args &a, int sms, cudaStream_t s) {
     switch (qn_gmmq_forced_tile()) {
     case 7: return qn_wg_launch<DT, 2, 128>(a, s);
@@ -194,11 +191,8 @@ template <int DT> static int qn_wg_pick(const qn_gmmq_args &a, int sms, cudaStre
     default: break;
     }
     const int64_t want = (int64_t)(sms > 0 ? sms : 132) * 3 / 4;
-    const int64_t r128 = (a.N + 127) / 128, r64 = (a.N + 63) / 64, t128 = (a.M + 127) / 128, t64 = (a.M + 63) / 64;
-    if (a.M > 64 && r128 * t128 >= want) return qn_wg_launch<DT, 2, 128>(a, s);
-    if (a.M > 64 && r64 * t128 >= want) return qn_wg_launch<DT, 1, 128>(a, s);
-    if (r128 * t64 >= want) return qn_wg_launch<DT, 2, 64>(a, s);
-    return qn_wg_launch<DT, 1, 64>(a, s);
+    if (a.M > 64 && (a.N + 255) / 256 * ((a.M + 127) / 128) >= want) return qn_wg_launch<DT, 4, 128>(a, s);
+    return -1;
 }
 
 /* Whether this device runs the kernel: compute capability 9.0 (the only target it is built for). Read once. */
@@ -210,11 +204,6 @@ static bool qn_wg_device_ok() {
              cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev) == cudaSuccess &&
              cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, dev) == cudaSuccess && major == 9 &&
              minor == 0;
-        if (ok) {
-            const char *e = getenv("QUANTA_CUDA_WGMMA_DESC_SWAP");
-            const int swap = e && !strcmp(e, "1");
-            if (cudaMemcpyToSymbol(qn_wg_desc_swap, &swap, sizeof swap) != cudaSuccess) ok = 0;
-        }
     }
     return ok == 1;
 }

@@ -170,9 +170,10 @@ typedef quanta_status (*qn_capture_fn)(void *user, int site, const float *rows, 
  * memory and the sliding-window layers' ring). */
 #define QN_MAX_STEP_TOKENS 256
 /* The most tokens of a quanta_model_eval step when QUANTA_PREFILL_STEP asks for more than the above, and
- * the step on CUDA when it is unset (model/context.c). */
+ * the step on CUDA when it is unset (model/context.c): 512 measured +20-27% pp512 on the 7B files and +67%
+ * on Gemma 3 270M against 256 (H100, 2026-12-05 18:50, bench/NOTES.md mmq7). */
 #define QN_MAX_PREFILL_STEP_TOKENS 1024
-#define QN_CUDA_PREFILL_STEP_TOKENS 256
+#define QN_CUDA_PREFILL_STEP_TOKENS 512
 
 /* One planned step graph with its per-run inputs. */
 typedef struct qn_step {

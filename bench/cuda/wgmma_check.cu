@@ -2,9 +2,10 @@
  * wgmma_check.cu — one wgmma.mma_async m64n64k16 (A from registers in the mma.sync fragment layout, B from
  * shared memory in the no-swizzle K-major core-matrix layout of kernels_cuda/ggml_mmq_wg.cu, 8-wide K slices
  * padded by 16 bytes) against a host product, with the descriptor's byte offsets as read from the PTX ISA
- * (leading = between K slices, stride = between 8-token groups) and swapped. Small integers, so the f32 sums
- * are exact: a correct reading gives 0 errors. Prints, per reading, the errors and the first wrong element,
- * so that a failure of the wgmma kernel's conformance can be told apart (descriptor, A layout, D layout).
+ * (leading = between K slices, stride = between 8-token groups). Small integers, so the f32 sums are exact:
+ * 0 errors expected. Prints the errors and the first wrong element, so that a failure of the wgmma kernel's
+ * conformance can be told apart (descriptor, A layout, D layout). H100, 2026-12-05 18:50: 0 of 4096 wrong
+ * (the two offsets swapped: an illegal shared-memory address).
  *
  *   nvcc -std=c++17 -O2 -gencode=arch=compute_90a,code=sm_90a -Ikernels_cuda bench/cuda/wgmma_check.cu
  */
@@ -21,8 +22,7 @@
 #define N 64
 #define KP (16 * N + 16) /* bytes between K slices */
 
-__global__ void check(const __half *A /* [64][16] */, const __half *B /* [N][16] */, float *D /* [64][N] */,
-                      int swap) {
+__global__ void check(const __half *A /* [64][16] */, const __half *B /* [N][16] */, float *D /* [64][N] */) {
     __shared__ __align__(128) uint8_t bs[2 * KP];
     const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31, g = lane >> 2, t = lane & 3;
     for (int i = tid; i < N * 2; i += 128) { /* token r, slice kc: 16 bytes */
@@ -40,9 +40,8 @@ __global__ void check(const __half *A /* [64][16] */, const __half *B /* [N][16]
     a[0] = pair(r0, 2 * t), a[1] = pair(r0 + 8, 2 * t), a[2] = pair(r0, 8 + 2 * t), a[3] = pair(r0 + 8, 8 + 2 * t);
     float d[N / 8][4];
     for (int j = 0; j < N / 8; j++) d[j][0] = d[j][1] = d[j][2] = d[j][3] = 0.0f;
-    const uint32_t lbo = swap ? 128u : (uint32_t)KP, sbo = swap ? (uint32_t)KP : 128u;
     qn_wg_fence();
-    qn_wg_mma_n64(d, a, qn_wg_desc(qn_smem_u32(bs), lbo, sbo));
+    qn_wg_mma_n64(d, a, qn_wg_desc(qn_smem_u32(bs), KP, 128));
     qn_wg_commit();
     qn_wg_wait<0>();
     qn_wg_keep(d);
@@ -68,24 +67,20 @@ int main() {
     cudaMemcpy(A, hA, sizeof hA, cudaMemcpyHostToDevice);
     cudaMemcpy(B, hB, sizeof hB, cudaMemcpyHostToDevice);
     int rc = 1;
-    for (int swap = 0; swap < 2; swap++) {
-        cudaMemset(D, 0xFF, sizeof got); /* NaN poison */
-        check<<<1, 128>>>(A, B, D, swap);
-        cudaError_t e = cudaDeviceSynchronize();
-        if (e != cudaSuccess) {
-            printf("wgmma_check swap=%d: %s\n", swap, cudaGetErrorString(e));
-            return 2;
-        }
-        cudaMemcpy(got, D, sizeof got, cudaMemcpyDeviceToHost);
-        int bad = 0, first = -1;
-        for (int i = 0; i < 64 * N; i++)
-            if (!(got[i] == want[i])) bad++, first = first < 0 ? i : first;
-        printf("wgmma_check descriptor offsets %s: %d of %d wrong", swap ? "swapped" : "as read (LBO=K, SBO=N)", bad,
-               64 * N);
-        if (first >= 0)
-            printf("; first at row %d token %d: %g, want %g", first / N, first % N, got[first], want[first]);
-        printf("\n");
-        if (!bad && !swap) rc = 0;
+    cudaMemset(D, 0xFF, sizeof got); /* NaN poison */
+    check<<<1, 128>>>(A, B, D);
+    cudaError_t e = cudaDeviceSynchronize();
+    if (e != cudaSuccess) {
+        printf("wgmma_check: %s\n", cudaGetErrorString(e));
+        return 2;
     }
+    cudaMemcpy(got, D, sizeof got, cudaMemcpyDeviceToHost);
+    int bad = 0, first = -1;
+    for (int i = 0; i < 64 * N; i++)
+        if (!(got[i] == want[i])) bad++, first = first < 0 ? i : first;
+    printf("wgmma_check (LBO = K slices, SBO = 8-token groups): %d of %d wrong", bad, 64 * N);
+    if (first >= 0) printf("; first at row %d token %d: %g, want %g", first / N, first % N, got[first], want[first]);
+    printf("\n");
+    if (!bad) rc = 0;
     return rc;
 }
