@@ -182,3 +182,27 @@ kernel void qn_gemv_i8(const global uchar *W0, ulong wo0, long N0, const global 
         }
     }
 }
+
+/* Prefill (M > 8 x rows) over Q5_0 weights kept as the file stores them: W[N, K] repacked to q8
+ * (int8 codes [N][K], then at byte offset so the f32 row scales s) in scratch for the int8 GEMM
+ * (matmul_int8.cl) of the same call. The float GEMM over the blocks runs ~2.5x slower than that
+ * int8 GEMM on PoCL; the repack reads the matrix once, which a prompt of more than 8 rows
+ * amortizes (bench/NOTES.md section 1 v9). s = 16·max|d|/127 bounds the row (|q - 16| <= 16),
+ * so one pass suffices: codes rint((q - 16)·d/s) in [-127, 127], within half a step of s of
+ * each weight (the q8 format's own rounding). One work-item per row. */
+kernel void qn_q5_0_to_q8(const global uchar *W, ulong wo, long row_bytes, long N, long K, global char *q, ulong so) {
+    const long n = get_global_id(0), nb = K / 32;
+    if (n >= N) return;
+    const global uchar *row = W + wo + n * row_bytes;
+    float dm = 0.0f;
+    for (long c = 0; c < nb; c++) dm = fmax(dm, fabs(qn_ggml_h(row + 22 * c)));
+    const float s = dm * (16.0f / 127.0f), inv = s > 0.0f ? 1.0f / s : 0.0f;
+    global char *qr = q + n * K;
+    for (long c = 0; c < nb; c++) {
+        float16 w0, w1;
+        qn_ggml32(row, QN_DT_GGML_Q5_0, c, &w0, &w1);
+        vstore16(convert_char16(clamp(rint(w0 * inv), -127.0f, 127.0f)), 2 * c, qr);
+        vstore16(convert_char16(clamp(rint(w1 * inv), -127.0f, 127.0f)), 2 * c + 1, qr);
+    }
+    ((global float *)(q + so))[n] = s;
+}

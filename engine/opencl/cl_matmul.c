@@ -129,7 +129,35 @@ bool qn_cl_prefers_stored(qn_cl *s, const quanta_tensor_desc *w, quanta_dtype al
     const char *e = getenv("QUANTA_OPENCL_KEEP_Q5_0");
     if (e && !strcmp(e, "0")) return false;
     return w->dtype == QUANTA_GGML_Q5_0 && alternative == QUANTA_Q8 && s->vnni && s->force_path < 0 &&
-           gemv_i8_takes(s, w->dtype, 1, (size_t)w->dims[1]);
+           gemv_i8_takes(s, w->dtype, 1, (size_t)w->dims[1]) && w->dims[1] % 128 == 0;
+}
+
+/* Prefill on Q5_0 weights where they are preferred (kept for decode): repacked to q8 in scratch
+ * (qn_q5_0_to_q8), then the q8 int8 GEMM, as if the load had quantized them. Returns
+ * QUANTA_ERR_UNSUPPORTED (no message) where it does not apply. */
+static quanta_status run_gemm_q5_0_as_q8(qn_cl *s, const mm_args *m) {
+    quanta_tensor_desc d = {QUANTA_GGML_Q5_0, 2, {m->N, m->K, 0, 0}, 0, 0};
+    if (m->wd.dtype != QUANTA_GGML_Q5_0 || m->M <= GEMV_MAX_M || !qn_cl_prefers_stored(s, &d, QUANTA_Q8))
+        return QUANTA_ERR_UNSUPPORTED;
+    const size_t N = (size_t)m->N, K = (size_t)m->K;
+    qn_cl_scratch q = {0};
+    quanta_status st = qn_cl_scratch_alloc(s, N * K + N * 4, "opencl matmul: q8 repack of q5_0", &q);
+    if (st != QUANTA_OK) return st;
+    const cl_long rb = (cl_long)m->wd.codes_row_bytes, Nl = m->N, Kl = m->K;
+    const cl_ulong so = N * K; /* K % 128 == 0: the scales are 4-byte aligned */
+    qn_cl_arg a[] = {QA(m->wm), QA(m->wo), QA(rb), QA(Nl), QA(Kl), QA(q.mem), QA(so)};
+    st = qn_cl_set_args(s, QK_Q5_0_TO_Q8, a, 7);
+    size_t g = (N + 15) / 16 * 16, l = 16;
+    if (st == QUANTA_OK) st = qn_cl_launch(s, QK_Q5_0_TO_Q8, "matmul (q5_0 to q8 for the int8 gemm)", 1, &g, &l);
+    mm_args m8 = *m;
+    m8.wm = q.mem;
+    m8.wo = 0;
+    m8.wd.dtype = QUANTA_Q8;
+    m8.wd.codes_row_bytes = K;
+    m8.wd.scales_offset = so;
+    if (st == QUANTA_OK) st = run_gemm_int8(s, &m8, 16);
+    qn_cl_scratch_free(s, &q);
+    return st;
 }
 
 /* matmul_multi: the CPU class at M <= 8 where each product alone would take the rows kernel
@@ -482,7 +510,8 @@ quanta_status qn_cl_matmul_run(qn_cl *s, const qn_node *node) {
     } else if (m.M <= GEMV_MAX_M) {
         st = run_gemv(s, &m);
     } else {
-        st = run_quant_gemm(s, &m, path);
+        st = run_gemm_q5_0_as_q8(s, &m);
+        if (st == QUANTA_ERR_UNSUPPORTED) st = run_quant_gemm(s, &m, path);
         if (st == QUANTA_ERR_UNSUPPORTED) st = run_gemm_rows(s, &m);
     }
     qn_cl_scratch_free(s, &xs);
