@@ -177,11 +177,12 @@ size_t qn_cuda_ggml_mmq_scratch(int64_t M, int64_t K);
 int qn_cuda_ggml_mmq(int w_dtype, const void *w, int64_t N, int64_t K, int x_dtype, const void *x, int64_t M,
                      int y_dtype, void *y, void *scratch, size_t scratch_bytes, int sms, void *stream);
 /* Its kernel: 5 decodes each block tile into an f16 stage in shared memory (ggml_mmq.cu), 6 each lane's
- * mma fragments from the staged raw bytes (ggml_mmq_frag.cu); -1 (the start): QUANTA_CUDA_GGML_MMQ=5
- * gives 5, else 6, read at the first call. Benchmarks set it to time both in one process. */
+ * mma fragments from the staged raw bytes (ggml_mmq_frag.cu), 7 the same fragments on wgmma for M > 64 on
+ * compute capability 9.0 (ggml_mmq_wg.cu; else 6); -1 (the start): QUANTA_CUDA_GGML_MMQ=5 or 7 gives that,
+ * else 6, read at the first call. Benchmarks set it to time several in one process. */
 extern int qn_cuda_ggml_mmq_kernel;
-/* Its tile, forced (kernels_cuda/ggml_mmq.cuh lists them: 1 = 128x128 ... 6 = 128x128b2), 0 picked by grid
- * size; -1 (the start): from QUANTA_CUDA_GGML_MMQ_TILE at the first call. */
+/* Its tile, forced (kernels_cuda/ggml_mmq.cuh lists them: 1 = 128x128 ... 6 = 128x128b2, 7 = wg128x128 ...
+ * 11 = wg256x128), 0 picked by grid size; -1 (the start): from QUANTA_CUDA_GGML_MMQ_TILE at the first call. */
 extern int qn_cuda_ggml_mmq_tile;
 /* out[T,K] = rows ids[t] of the [V,K] table (bad ids set *err_flag to 1, rows left unwritten). */
 int qn_cuda_ggml_get_rows(int w_dtype, const void *w, int64_t V, int64_t K, const int32_t *ids, int64_t T,

@@ -263,8 +263,15 @@ template <int DT, bool F32X, bool GLU, bool X2> static int gemv_launch_m(const q
     return qn_launch(qn_k_ggml_gemv<DT, 8, F32X, GLU, X2, 32, false>, grid, 128, 0, s, a);
 }
 
+#include "ggml_gemv_staged.cuh"
+
 template <int DT> static int gemv_launch(const qn_gemv_args &a, bool f32x, bool qx, cudaStream_t s) {
     const bool glu = a.w2 != NULL;
+    if constexpr (DT == QN_DT_GGML_Q4_0 || DT == QN_DT_GGML_Q8_0) {
+        if (!f32x && !qx && gemv_staged_fits(DT, a, glu))
+            return glu ? gemv_staged_launch<DT, true>(a, s) : gemv_staged_launch<DT, false>(a, s);
+        if (!f32x && !qx && gemv_flat_fits(DT, a)) return gemv_flat_launch<DT>(a, s);
+    }
     if (qx) return qn_launch(qn_k_ggml_gemv<DT, 1, false, false, false, 32, true>, dim3((unsigned)((a.N + 3) / 4)), 128, 0,
                              s, a);
     if (f32x) return glu ? gemv_launch_m<DT, true, true, false>(a, s) : gemv_launch_m<DT, true, false, false>(a, s);

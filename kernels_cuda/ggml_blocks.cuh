@@ -62,6 +62,22 @@ __device__ __forceinline__ const uint8_t *qn_k45_chunk(const uint8_t *row, int64
     return b + (DT == QN_DT_GGML_Q4_K ? 16 : 48) + 32 * (j >> 1);
 }
 
+/* Chunk c of a q6_k row: where its low nibbles (ql) and high bit pairs (qh) start, their shifts, and its two
+ * half factors d[0], d[1] (ggml's d * scale of each 16 elements). Both decoders read the codes from here. */
+struct qn_q6k_chunk {
+    const uint8_t *ql, *qh;
+    int shl, shh;
+};
+__device__ __forceinline__ qn_q6k_chunk qn_q6k_chunk_at(const uint8_t *row, int64_t c, float d[2]) {
+    const int cc = (int)(c & 7), n = cc >> 2, quarter = cc & 3;
+    const uint8_t *b = row + (c >> 3) * 210;
+    const float dd = qn_gh(b + 208);
+    const int8_t *sc = (const int8_t *)(b + 192) + 8 * n + 2 * quarter;
+    d[0] = dd * (float)sc[0];
+    d[1] = dd * (float)sc[1];
+    return {b + 64 * n + 32 * (quarter & 1), b + 128 + 32 * n, 4 * (quarter >> 1), 2 * quarter};
+}
+
 /* Chunk c (elements 32c .. 32c + 31) of the row starting at `row`. */
 template <int DT>
 __device__ __forceinline__ void qn_ggml_load_chunk(const uint8_t *row, int64_t c, qn_ggml_chunk &o) {
@@ -132,20 +148,13 @@ __device__ __forceinline__ void qn_ggml_load_chunk(const uint8_t *row, int64_t c
         o.d[1] = o.d[0];
         o.m[1] = o.m[0];
     } else { /* Q6_K */
-        const int cc = (int)(c & 7), n = cc >> 2, quarter = cc & 3;
-        const uint8_t *b = row + (c >> 3) * 210;
-        const uint8_t *ql = b + 64 * n + 32 * (quarter & 1), *qh = b + 128 + 32 * n;
-        const int shl = 4 * (quarter >> 1), shh = 2 * quarter;
+        const qn_q6k_chunk q6 = qn_q6k_chunk_at(row, c, o.d);
 #pragma unroll
         for (int i = 0; i < 8; i++) {
-            const uint32_t lo = (qn_gu32_a2(ql + 4 * i) >> shl) & 0x0F0F0F0Fu;
-            const uint32_t hi = ((qn_gu32_a2(qh + 4 * i) >> shh) & 0x03030303u) << 4;
+            const uint32_t lo = (qn_gu32_a2(q6.ql + 4 * i) >> q6.shl) & 0x0F0F0F0Fu;
+            const uint32_t hi = ((qn_gu32_a2(q6.qh + 4 * i) >> q6.shh) & 0x03030303u) << 4;
             o.q[i] = (int)__vsub4(lo | hi, 0x20202020u);
         }
-        const float d = qn_gh(b + 208);
-        const int8_t *sc = (const int8_t *)(b + 192) + 8 * n + 2 * quarter;
-        o.d[0] = d * (float)sc[0];
-        o.d[1] = d * (float)sc[1];
         o.m[0] = o.m[1] = 0.0f;
     }
 }
@@ -213,20 +222,13 @@ __device__ __forceinline__ void qn_ggml_load_frag(const uint8_t *row, int64_t c,
         d[1] = d[0];
         m[1] = m[0];
     } else { /* Q6_K */
-        const int cc = (int)(c & 7), n = cc >> 2, quarter = cc & 3;
-        const uint8_t *b = row + (c >> 3) * 210;
-        const uint8_t *ql = b + 64 * n + 32 * (quarter & 1), *qh = b + 128 + 32 * n;
-        const int shl = 4 * (quarter >> 1), shh = 2 * quarter;
+        const qn_q6k_chunk q6 = qn_q6k_chunk_at(row, c, d);
 #pragma unroll
         for (int h = 0; h < 2; h++) {
-            const uint32_t lo = (qn_gpair(ql + 16 * h + o, ql + 16 * h + 8 + o) >> shl) & 0x0F0F0F0Fu;
-            const uint32_t hi = ((qn_gpair(qh + 16 * h + o, qh + 16 * h + 8 + o) >> shh) & 0x03030303u) << 4;
+            const uint32_t lo = (qn_gpair(q6.ql + 16 * h + o, q6.ql + 16 * h + 8 + o) >> q6.shl) & 0x0F0F0F0Fu;
+            const uint32_t hi = ((qn_gpair(q6.qh + 16 * h + o, q6.qh + 16 * h + 8 + o) >> q6.shh) & 0x03030303u) << 4;
             u[h] = (lo | hi) + 0x60606060u; /* q = v - 32 */
         }
-        const float dd = qn_gh(b + 208);
-        const int8_t *sc = (const int8_t *)(b + 192) + 8 * n + 2 * quarter;
-        d[0] = dd * (float)sc[0];
-        d[1] = dd * (float)sc[1];
     }
 }
 

@@ -272,13 +272,15 @@ template <int DT> static int qn_gmmq_pick(const qn_gmmq_args &a, int sms, cudaSt
 
 int qn_cuda_ggml_mmq_kernel = -1, qn_cuda_ggml_mmq_tile = -1;
 
-/* Which kernel: QUANTA_CUDA_GGML_MMQ=6 the one that decodes into mma fragments (ggml_mmq_frag.cu), else
- * this file's (=5, or unset; =0 is read by the engine: the older route without either). Read once,
- * unless a benchmark has set qn_cuda_ggml_mmq_kernel. */
+/* Which kernel: QUANTA_CUDA_GGML_MMQ=5 this file's; =7 the wgmma kernel (ggml_mmq_wg.cu) for M > 64 on
+ * compute capability 9.0, else the fragment kernel; anything else (unset, 6) the one that decodes into mma
+ * fragments (ggml_mmq_frag.cu); =0 is read by the engine: the older route without any. Read once, unless
+ * a benchmark has set qn_cuda_ggml_mmq_kernel. */
 static int qn_gmmq_kernel() {
     if (qn_cuda_ggml_mmq_kernel < 0) {
         const char *e = getenv("QUANTA_CUDA_GGML_MMQ");
-        qn_cuda_ggml_mmq_kernel = e && !strcmp(e, "5") ? 5 : 6; /* 6 measured faster, conformance passed (H100, 2026-12-05 16:40) */
+        /* 6 measured faster than 5, conformance passed (H100, 2026-12-05 16:40); 7 not yet run on a GPU */
+        qn_cuda_ggml_mmq_kernel = e && !strcmp(e, "5") ? 5 : e && !strcmp(e, "7") ? 7 : 6;
     }
     return qn_cuda_ggml_mmq_kernel;
 }
@@ -316,6 +318,11 @@ extern "C" int qn_cuda_ggml_mmq(int w_dtype, const void *w, int64_t N, int64_t K
     a.rb = (size_t)(K / qn_ggml_block_elems(w_dtype)) * (size_t)qn_ggml_block_bytes(w_dtype);
     a.N = N, a.K = K, a.M = M, a.Kp = Kp;
     a.xh = xh, a.xscale = xscale, a.yd = y_dtype, a.y = y;
-    if (qn_gmmq_kernel() == 6) return qn_gmmq_frag_run(w_dtype, a, sms, s);
+    const int kernel = qn_gmmq_kernel();
+    if (kernel == 7 && M > 64) {
+        const int e7 = qn_gmmq_wg_run(w_dtype, a, sms, s);
+        if (e7 >= 0) return e7;
+    }
+    if (kernel >= 6) return qn_gmmq_frag_run(w_dtype, a, sms, s);
     QN_GGML_DISPATCH(w_dtype, return qn_gmmq_pick<DT>(a, sms, s))
 }

@@ -40,10 +40,117 @@ template <int DT> struct qn_gmmq_raw {
     static constexpr int span = super ? bb : 2 * bb;
     static constexpr int words = (span + 3) / 4 + 1; /* a span starting 2 bytes into a word */
     /* The byte offset in W of row n's span at step kt. */
-    static __device__ __forceinline__ size_t at(size_t rb, int64_t n, int64_t kt) {
-        return (size_t)n * rb + (size_t)(super ? (kt >> 2) : 2 * kt) * bb;
+    static __device__ __forceinline__ size_t at(size_t rb, int64_t n, int64_t kt) { return (size_t)n * rb + koff(kt); }
+    /* The byte offset of step kt's span within a row. */
+    static __device__ __forceinline__ size_t koff(int64_t kt) { return (size_t)(super ? (kt >> 2) : 2 * kt) * bb; }
+};
+
+/* 4-byte asynchronous copies of a BN-row tile's raw words of one step into a stage (rows of Raw::words
+ * words), by T threads: word wd of tile row r for i = tid + v T = r W + wd, consecutive threads on
+ * consecutive words of a row. Where a thread has few (the 32-element formats: 5 to 9 at 128 rows and 256
+ * threads) their row's byte offset + 4 wd is kept (a row past N: far past the weight, so nothing is
+ * read); each step adds its offset in the row. Words past the weight's end are zero-filled. */
+template <int DT, int BN, int T> struct qn_gmmq_rawcopy {
+    typedef qn_gmmq_raw<DT> Raw;
+    static constexpr int rwords = BN * Raw::words, NV = (rwords + T - 1) / T;
+    static constexpr bool keep = NV <= 10;
+    size_t wbase[keep ? NV : 1];
+
+    __device__ __forceinline__ qn_gmmq_rawcopy(const qn_gmmq_args &p, int64_t n0, int tid) {
+        constexpr size_t past = ~(size_t)0 >> 2;
+        if (keep) {
+#pragma unroll
+            for (int v = 0; v < NV; v++) {
+                const int i = tid + v * T, r = i / Raw::words, wd = i - r * Raw::words;
+                wbase[v] = n0 + r < p.N ? (size_t)(n0 + r) * p.rb + 4 * (size_t)wd : past;
+            }
+        }
+    }
+    __device__ __forceinline__ void issue(uint32_t *dst, const qn_gmmq_args &p, int64_t n0, int tid, int64_t kt,
+                                          size_t wbytes) const {
+        const size_t koff = Raw::koff(kt);
+        if (keep) {
+#pragma unroll
+            for (int v = 0; v < NV; v++) {
+                const int i = tid + v * T;
+                if (rwords % T && i >= rwords) break;
+                const size_t a = (wbase[v] + koff) & ~(size_t)3;
+                const int nb = a >= wbytes ? 0 : wbytes - a >= 4 ? 4 : (int)(wbytes - a);
+                qn_gmmq_cp4(qn_smem_u32(dst + i), p.w + (nb ? a : 0), nb);
+            }
+        } else {
+            for (int i = tid; i < rwords; i += T) {
+                const int r = i / Raw::words, wd = i - r * Raw::words;
+                const int64_t n = n0 + r;
+                size_t a = 0;
+                int nb = 0;
+                if (n < p.N) {
+                    a = (((size_t)n * p.rb + koff) & ~(size_t)3) + 4 * (size_t)wd;
+                    nb = a >= wbytes ? 0 : wbytes - a >= 4 ? 4 : (int)(wbytes - a);
+                }
+                qn_gmmq_cp4(qn_smem_u32(dst + i), p.w + (nb ? a : 0), nb);
+            }
+        }
     }
 };
+
+/* The lane's A fragments of one 16-row tile for the two k16 halves of a chunk, from the codes and scales
+ * of its rows g (r0) and g+8 (r1): fragment kk holds (row g, k 2t..2t+1), (g+8, same), (g, 8+2t..),
+ * (g+8, 8+2t..). */
+template <int DT>
+__device__ __forceinline__ void qn_gfrag_to_f16(const uint32_t u0[2], const float d0[2], const float m0[2],
+                                                const uint32_t u1[2], const float d1[2], const float m1[2],
+                                                uint32_t a[2][4]) {
+    if (DT == QN_DT_GGML_Q4_0 || DT == QN_DT_GGML_Q5_0 || DT == QN_DT_GGML_Q8_0) {
+        /* q + 1152 built in the f16 bits (0x64 over the biased byte = 1024 + q + 128), minus 1152
+         * exactly, times d (an f16 value) in f16: the exact product rounded once */
+        const __half2 off = __half2half2(__ushort_as_half((unsigned short)0x6480));
+        const __half2 e0 = __float2half2_rn(d0[0]), e1 = __float2half2_rn(d1[0]);
+#pragma unroll
+        for (int kk = 0; kk < 2; kk++) {
+            a[kk][0] = qn_h2u(__hmul2(__hsub2(qn_u2h(__byte_perm(u0[kk], 0x64646464u, 0x4140)), off), e0));
+            a[kk][1] = qn_h2u(__hmul2(__hsub2(qn_u2h(__byte_perm(u1[kk], 0x64646464u, 0x4140)), off), e1));
+            a[kk][2] = qn_h2u(__hmul2(__hsub2(qn_u2h(__byte_perm(u0[kk], 0x64646464u, 0x4342)), off), e0));
+            a[kk][3] = qn_h2u(__hmul2(__hsub2(qn_u2h(__byte_perm(u1[kk], 0x64646464u, 0x4342)), off), e1));
+        }
+    } else {
+        /* (float)q from 2^23 + (q + 128) in the f32 bits, then the reference's multiply and add */
+#pragma unroll
+        for (int kk = 0; kk < 2; kk++) {
+#pragma unroll
+            for (int r = 0; r < 2; r++) {
+                const uint32_t uu = r ? u1[kk] : u0[kk];
+                const float d = r ? d1[kk] : d0[kk], m = r ? m1[kk] : m0[kk];
+                float v[4];
+#pragma unroll
+                for (int b = 0; b < 4; b++) {
+                    const float q = __int_as_float((int)__byte_perm(uu, 0x4B000000u, 0x7540u + b)) - 8388736.0f;
+                    v[b] = __fadd_rn(__fmul_rn(q, d), m);
+                }
+                a[kk][r] = qn_h2u(__floats2half2_rn(v[0], v[1]));
+                a[kk][2 + r] = qn_h2u(__floats2half2_rn(v[2], v[3]));
+            }
+        }
+    }
+}
+
+/* The lane's A fragments (a[kk], the two k16 halves) of chunk ci (c: 0 or 1 within the step) for the
+ * 16-row tile whose row g is tile row r0 (the lane's rows r0 and r0 + 8), from a raw stage laid out as
+ * qn_gmmq_raw (rows of Raw::words words; rshift[h]: where row r0 + 8h starts in its first word, less the
+ * step's own shift kshift). Used by ggml_mmq_frag.cu (mma.sync) and ggml_mmq_wg.cu (wgmma: same layout). */
+template <int DT>
+__device__ __forceinline__ void qn_gfrag_decode16(const uint8_t *raw, int r0, const int rshift[2], int kshift, int64_t ci,
+                                                  int c, int t, uint32_t a[2][4]) {
+    typedef qn_gmmq_raw<DT> Raw;
+    uint32_t u[2][2];
+    float d[2][2], m[2][2];
+#pragma unroll
+    for (int h = 0; h < 2; h++) {
+        const uint8_t *rowb = raw + (r0 + 8 * h) * (4 * Raw::words) + ((rshift[h] + kshift) & 3);
+        qn_ggml_load_frag<DT>(rowb, Raw::super ? (ci & 7) : c, t, u[h], d[h], m[h]);
+    }
+    qn_gfrag_to_f16<DT>(u[0], d[0], m[0], u[1], d[1], m[1], a);
+}
 
 /* A warp's (16 MI rows) x (8 NT tokens) of sums to y, times each token's x scale: row n = n_w + 16 i + g + 8 hh,
  * token m = m_w + 8 j + 2 t + c holds acc[i][j][2 hh + c] (the m16n8 accumulator layout). */
@@ -88,11 +195,14 @@ static int qn_gmmq_launch_grid(Kernel k, bool &attr_set, int bn, int bm, int thr
 /* QUANTA_CUDA_GGML_MMQ_TILE forces a tile (so that a device check can run every conformance case through
  * each): 128x128, 128x64 or 64x32 for either kernel; for ggml_mmq_frag.cu also 128x128w4 (4 warps of
  * 64x64), 256x128 (8 warps of 64x64) and 128x128b2 (the 128x128 tile held to 128 registers, two blocks
- * per SM). Anything else, or unset, picks by grid size. Read at the first call unless a benchmark has set
+ * per SM); for ggml_mmq_wg.cu wg128x128, wg64x128, wg128x64, wg64x64, wg256x128 (7 to 11). Anything
+ * else, a tile of the other kernel, or unset, picks by grid size. Read at the first call unless a benchmark has set
  * qn_cuda_ggml_mmq_tile (cuda_kernels.h) to the tile's number here. */
 static int qn_gmmq_forced_tile() {
     if (qn_cuda_ggml_mmq_tile < 0) {
-        static const char *const names[] = {"128x128", "128x64", "64x32", "128x128w4", "256x128", "128x128b2"};
+        static const char *const names[] = {"128x128",   "128x64",   "64x32",     "128x128w4", "256x128",
+                                            "128x128b2", "wg128x128", "wg64x128", "wg128x64",  "wg64x64",
+                                            "wg256x128"};
         const char *e = getenv("QUANTA_CUDA_GGML_MMQ_TILE");
         int tile = 0;
         for (int i = 0; e && i < (int)(sizeof names / sizeof names[0]); i++)
@@ -105,5 +215,7 @@ static int qn_gmmq_forced_tile() {
 /* y = x . W^T by the fragment-decoding kernel (ggml_mmq_frag.cu) on activations prepared by
  * qn_cuda_ggml_mmq; its tile picked by grid size or forced. */
 int qn_gmmq_frag_run(int w_dtype, const qn_gmmq_args &a, int sms, cudaStream_t s);
+/* The same by the wgmma kernel (ggml_mmq_wg.cu, sm_90a); -1 where this device cannot run it. */
+int qn_gmmq_wg_run(int w_dtype, const qn_gmmq_args &a, int sms, cudaStream_t s);
 
 #endif

@@ -39,46 +39,6 @@ template <int DT, int MI, int NT, int WR, int WC> struct qn_gfrag_cfg {
     static_assert(xs_bytes % 16 == 0 && stage % 16 == 0, "16-byte copies");
 };
 
-/* The lane's A fragments of one 16-row tile for the two k16 halves of a chunk, from the codes and scales
- * of its rows g (r0) and g+8 (r1): fragment kk holds (row g, k 2t..2t+1), (g+8, same), (g, 8+2t..),
- * (g+8, 8+2t..). */
-template <int DT>
-__device__ __forceinline__ void qn_gfrag_to_f16(const uint32_t u0[2], const float d0[2], const float m0[2],
-                                                const uint32_t u1[2], const float d1[2], const float m1[2],
-                                                uint32_t a[2][4]) {
-    if (DT == QN_DT_GGML_Q4_0 || DT == QN_DT_GGML_Q5_0 || DT == QN_DT_GGML_Q8_0) {
-        /* q + 1152 built in the f16 bits (0x64 over the biased byte = 1024 + q + 128), minus 1152
-         * exactly, times d (an f16 value) in f16: the exact product rounded once */
-        const __half2 off = __half2half2(__ushort_as_half((unsigned short)0x6480));
-        const __half2 e0 = __float2half2_rn(d0[0]), e1 = __float2half2_rn(d1[0]);
-#pragma unroll
-        for (int kk = 0; kk < 2; kk++) {
-            a[kk][0] = qn_h2u(__hmul2(__hsub2(qn_u2h(__byte_perm(u0[kk], 0x64646464u, 0x4140)), off), e0));
-            a[kk][1] = qn_h2u(__hmul2(__hsub2(qn_u2h(__byte_perm(u1[kk], 0x64646464u, 0x4140)), off), e1));
-            a[kk][2] = qn_h2u(__hmul2(__hsub2(qn_u2h(__byte_perm(u0[kk], 0x64646464u, 0x4342)), off), e0));
-            a[kk][3] = qn_h2u(__hmul2(__hsub2(qn_u2h(__byte_perm(u1[kk], 0x64646464u, 0x4342)), off), e1));
-        }
-    } else {
-        /* (float)q from 2^23 + (q + 128) in the f32 bits, then the reference's multiply and add */
-#pragma unroll
-        for (int kk = 0; kk < 2; kk++) {
-#pragma unroll
-            for (int r = 0; r < 2; r++) {
-                const uint32_t uu = r ? u1[kk] : u0[kk];
-                const float d = r ? d1[kk] : d0[kk], m = r ? m1[kk] : m0[kk];
-                float v[4];
-#pragma unroll
-                for (int b = 0; b < 4; b++) {
-                    const float q = __int_as_float((int)__byte_perm(uu, 0x4B000000u, 0x7540u + b)) - 8388736.0f;
-                    v[b] = __fadd_rn(__fmul_rn(q, d), m);
-                }
-                a[kk][r] = qn_h2u(__floats2half2_rn(v[0], v[1]));
-                a[kk][2 + r] = qn_h2u(__floats2half2_rn(v[2], v[3]));
-            }
-        }
-    }
-}
-
 /*
  * Step kt (one barrier): wait for stage kt's copies, barrier (every warp is past step kt-1, whose stage
  * the next copies overwrite), issue the copies of step kt+S-1, then the step's two chunks: decode the
@@ -99,47 +59,10 @@ __global__ void __launch_bounds__(32 * WR * WC, MINB) qn_k_ggml_mmq_frag(qn_gmmq
     auto xs_of = [&](int slot) { return reinterpret_cast<__half *>(qn_gfrag_smem + slot * Cfg::stage); };
     auto raw_of = [&](int slot) { return qn_gfrag_smem + slot * Cfg::stage + Cfg::xs_bytes; };
 
-    /* The raw words this thread copies each step: word wd of tile row r for i = tid + v T = r W + wd. Where
-     * there are few (the 32-element formats: 5 to 9 at the 128-row tiles) their row's byte offset + 4 wd is
-     * kept (a row past N: far past the weight, so nothing is read); the step adds its offset in the row. */
-    constexpr int NV = (Cfg::rwords + T - 1) / T;
-    constexpr bool keep = NV <= 10;
-    constexpr size_t past = ~(size_t)0 >> 2;
-    size_t wbase[keep ? NV : 1];
-    if (keep) {
-#pragma unroll
-        for (int v = 0; v < NV; v++) {
-            const int i = tid + v * T, r = i / Raw::words, wd = i - r * Raw::words;
-            wbase[v] = n0 + r < p.N ? (size_t)(n0 + r) * p.rb + 4 * (size_t)wd : past;
-        }
-    }
-    auto koff_of = [](int64_t kt) -> size_t { return (size_t)(Raw::super ? (kt >> 2) : 2 * kt) * Raw::bb; };
+    qn_gmmq_rawcopy<DT, BN, T> rc(p, n0, tid);
 
     auto issue = [&](int slot, int64_t kt) {
-        uint32_t *dst = reinterpret_cast<uint32_t *>(raw_of(slot));
-        const size_t koff = koff_of(kt);
-        if (keep) {
-#pragma unroll
-            for (int v = 0; v < NV; v++) {
-                const int i = tid + v * T;
-                if (Cfg::rwords % T && i >= Cfg::rwords) break;
-                const size_t a = (wbase[v] + koff) & ~(size_t)3;
-                const int nb = a >= wbytes ? 0 : wbytes - a >= 4 ? 4 : (int)(wbytes - a);
-                qn_gmmq_cp4(qn_smem_u32(dst + i), p.w + (nb ? a : 0), nb);
-            }
-        } else {
-            for (int i = tid; i < Cfg::rwords; i += T) {
-                const int r = i / Raw::words, wd = i - r * Raw::words;
-                const int64_t n = n0 + r;
-                size_t a = 0;
-                int nb = 0;
-                if (n < p.N) {
-                    a = (((size_t)n * p.rb + koff) & ~(size_t)3) + 4 * (size_t)wd;
-                    nb = a >= wbytes ? 0 : wbytes - a >= 4 ? 4 : (int)(wbytes - a);
-                }
-                qn_gmmq_cp4(qn_smem_u32(dst + i), p.w + (nb ? a : 0), nb);
-            }
-        }
+        rc.issue(reinterpret_cast<uint32_t *>(raw_of(slot)), p, n0, tid, kt, wbytes);
         __half *xs = xs_of(slot);
 #pragma unroll
         for (int v = 0; v < (Cfg::xpieces + T - 1) / T; v++) {
@@ -168,7 +91,7 @@ __global__ void __launch_bounds__(32 * WR * WC, MINB) qn_k_ggml_mmq_frag(qn_gmmq
 
     auto compute = [&](int slot, int64_t kt) {
         const uint8_t *raw = raw_of(slot);
-        const int kshift = (int)(koff_of(kt) & 3);
+        const int kshift = (int)(Raw::koff(kt) & 3);
         const __half *xsb = xs_of(slot) + (wc * 8 * NT) * P;
 #pragma unroll
         for (int c = 0; c < 2; c++) {
@@ -176,17 +99,8 @@ __global__ void __launch_bounds__(32 * WR * WC, MINB) qn_k_ggml_mmq_frag(qn_gmmq
             uint32_t a[MI][2][4];
             if (ci * 32 < p.K) { /* uniform: a K tail's second chunk holds other rows' bytes */
 #pragma unroll
-                for (int i = 0; i < MI; i++) {
-                    uint32_t u[2][2];
-                    float d[2][2], m[2][2];
-#pragma unroll
-                    for (int h = 0; h < 2; h++) {
-                        const int r = wr * 16 * MI + i * 16 + g + 8 * h;
-                        const uint8_t *rowb = raw + r * (4 * Raw::words) + ((rshift[i][h] + kshift) & 3);
-                        qn_ggml_load_frag<DT>(rowb, Raw::super ? (ci & 7) : c, t, u[h], d[h], m[h]);
-                    }
-                    qn_gfrag_to_f16<DT>(u[0], d[0], m[0], u[1], d[1], m[1], a[i]);
-                }
+                for (int i = 0; i < MI; i++)
+                    qn_gfrag_decode16<DT>(raw, wr * 16 * MI + i * 16 + g, rshift[i], kshift, ci, c, t, a[i]);
             } else {
 #pragma unroll
                 for (int i = 0; i < MI; i++)

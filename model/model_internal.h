@@ -169,6 +169,8 @@ typedef quanta_status (*qn_capture_fn)(void *user, int site, const float *rows, 
 /* The most tokens one step graph takes: longer prompts run as several steps (bounds scratch
  * memory and the sliding-window layers' ring). */
 #define QN_MAX_STEP_TOKENS 256
+/* The most tokens of a quanta_model_eval step when QUANTA_PREFILL_STEP asks for more than the above. */
+#define QN_MAX_PREFILL_STEP_TOKENS 1024
 
 /* One planned step graph with its per-run inputs. */
 typedef struct qn_step {

@@ -4,7 +4,8 @@
  * only). build_gemv_bench.sh builds it twice: with the kernel's default chunks per lane and round
  * (QN_GEMV_U) and with QN_GEMV_U=1 (the one-chunk loop before 2026-12-05), for a side-by-side row;
  * QUANTA_CUDA_PDL=0 launches without programmatic dependent launch; QUANTA_CUDA_GEMV_LPR (32, 64,
- * 128: threads per weight row) and QUANTA_CUDA_GEMV_PREFETCH=0 pick the kernel as in the library.
+ * 128: threads per weight row), QUANTA_CUDA_GEMV_PREFETCH=0, QUANTA_CUDA_GEMV_STAGED=0 and
+ * QUANTA_CUDA_GEMV_RPW (2, 4) pick the kernel as in the library.
  * Every row also prints an FNV-1a hash of the output bytes, which must be the same in all runs of
  * one LPR (PDL, prefetch and U keep the order of the sums; another LPR splits the row another way).
  * The last two rows are the gated pair (matmul_glu) on the 7B's 14336 x 4096: the int8 kernel with
@@ -53,10 +54,11 @@ int main(int argc, char **argv) {
     FILE *csv = argc > 1 ? fopen(argv[1], "w") : nullptr;
     const char *pdl = getenv("QUANTA_CUDA_PDL");
     qn_cuda_pdl_on = !(pdl && !strcmp(pdl, "0"));
-    char mode[64];
+    char mode[96];
     const char *lpr = getenv("QUANTA_CUDA_GEMV_LPR"), *pre = getenv("QUANTA_CUDA_GEMV_PREFETCH");
-    snprintf(mode, sizeof mode, "U%d-pdl%d-lpr%s-pre%s", QN_GEMV_U, qn_cuda_pdl_on, lpr ? lpr : "auto",
-             pre ? pre : "1");
+    const char *stg = getenv("QUANTA_CUDA_GEMV_STAGED"), *rpw = getenv("QUANTA_CUDA_GEMV_RPW");
+    snprintf(mode, sizeof mode, "U%d-pdl%d-lpr%s-pre%s-staged%s-rpw%s", QN_GEMV_U, qn_cuda_pdl_on, lpr ? lpr : "auto",
+             pre ? pre : "1", stg ? stg : "1", rpw ? rpw : "auto");
     cudaStream_t st;
     CK(cudaStreamCreate(&st));
     cudaEvent_t e0, e1;

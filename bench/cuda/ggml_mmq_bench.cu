@@ -1,17 +1,18 @@
 /*
  * ggml_mmq_bench.cu — kernel rows of the ggml-block matmul past the GEMV (qn_cuda_ggml_mmq) on the 7B's
- * shapes at M = 512, 64, 16: the kernel that decodes each lane's mma fragments from the staged raw bytes
- * (kernels_cuda/ggml_mmq_frag.cu, "frag") against the one that decodes each block tile into an f16 stage
- * (kernels_cuda/ggml_mmq.cu, "mmq5") in the same process. Prints µs per call and TFLOP/s of each, and the
- * largest |frag - mmq5| relative to the largest |mmq5| (the same f16 weights and activations and the same
- * mma order per output: 0 is expected).
+ * shapes at M = 512, 256 (a prefill step), 64, 16: a "new" kernel against an "old" one in the same process
+ * (MMQ_BENCH_NEW / MMQ_BENCH_OLD, the numbers of QUANTA_CUDA_GGML_MMQ: 7 the wgmma kernel of
+ * kernels_cuda/ggml_mmq_wg.cu, 6 the fragment kernel of ggml_mmq_frag.cu, 5 ggml_mmq.cu's; default 6
+ * against 5). Prints µs per call and TFLOP/s of each, and the largest |new - old| relative to the largest
+ * |old| (6 against 5: the same f16 weights and activations and the same mma order per output, 0 expected;
+ * 7 sums in wgmma's order: f32 rounding, ~1e-6).
  *
- *   nvcc ... bench/cuda/ggml_mmq_bench.cu ggml_mmq.o ggml_mmq_frag.o   (bench/cuda/verify_mmq6.sh links the
- *   objects of a meson build: kernels_cuda/{ggml_mmq,ggml_mmq_frag}.cu.o)
+ *   nvcc ... bench/cuda/ggml_mmq_bench.cu ggml_mmq.o ggml_mmq_frag.o ggml_mmq_wg.o   (bench/cuda/verify_mmq7.sh
+ *   links the objects of a meson build: kernels_cuda/ggml_mmq*.cu.o)
  *
  * Weights: random bytes with a valid f16 scale per block; x: random f32 in [-1, 1]. 10 calls per CUDA
  * graph, median of 3 graph launches; one copy of each weight (at M = 16 part of it may sit in L2). At M = 512
- * on the 4096-and-wider shapes every frag tile is timed too (MMQ_BENCH_TILES=0: only the one picked).
+ * and 256 on the 4096-and-wider shapes every tile of the new kernel is timed too (MMQ_BENCH_TILES=0: only the one picked).
  * MMQ_BENCH_FORMATS=q4_0,q8_0 limits the formats, MMQ_BENCH_M=512 the batch sizes.
  */
 #include <cuda_runtime.h>
@@ -49,14 +50,17 @@ int main(int argc, char **argv) {
     int dev = 0, sms = 0;
     CK(cudaGetDevice(&dev));
     CK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev));
-    if (csv) fprintf(csv, "format,M,N,K,frag_us,frag_tflops,mmq5_us,mmq5_tflops,speedup,maxdiff_rel,frag_tile\n");
-    printf("%-5s %4s %6s %6s %10s %8s %10s %8s %8s %10s %s\n", "fmt", "M", "N", "K", "frag us", "TFLOP/s", "mmq5 us",
-           "TFLOP/s", "speedup", "maxdiff", "frag tile");
+    const int knew = getenv("MMQ_BENCH_NEW") ? atoi(getenv("MMQ_BENCH_NEW")) : 6;
+    const int kold = getenv("MMQ_BENCH_OLD") ? atoi(getenv("MMQ_BENCH_OLD")) : 5;
+    if (csv) fprintf(csv, "format,M,N,K,new_us,new_tflops,old_us,old_tflops,speedup,maxdiff_rel,new_tile,new,old\n");
+    printf("new = kernel %d, old = kernel %d\n", knew, kold);
+    printf("%-5s %4s %6s %6s %10s %8s %10s %8s %8s %10s %s\n", "fmt", "M", "N", "K", "new us", "TFLOP/s", "old us",
+           "TFLOP/s", "speedup", "maxdiff", "new tile");
 
     struct fmt { const char *name; int dt; } fmts[] = {{"q4_0", QN_DT_GGML_Q4_0}, {"q8_0", QN_DT_GGML_Q8_0},
                                                         {"q4_k", QN_DT_GGML_Q4_K}, {"q6_k", QN_DT_GGML_Q6_K}};
     const int64_t shapes[][2] = {{4096, 4096}, {1024, 4096}, {14336, 4096}, {4096, 14336}}; /* N, K */
-    const int64_t Ms[] = {512, 64, 16};
+    const int64_t Ms[] = {512, 256, 64, 16};
     const char *only = getenv("MMQ_BENCH_FORMATS"), *only_m = getenv("MMQ_BENCH_M"); /* "q4_0,q8_0", "512" */
     for (const fmt &f : fmts) {
         if (only && !strstr(only, f.name)) continue;
@@ -114,24 +118,27 @@ int main(int argc, char **argv) {
                     return mo > 0 ? md / mo : md;
                 };
                 const double fl = 2.0 * M * N * K;
-                const float old_ms = time_ms(5, 0, yo);
+                const float old_ms = time_ms(kold, 0, yo);
                 auto row = [&](const char *label, float ms) {
                     const double md = maxdiff();
                     printf("%-5s %4lld %6lld %6lld %10.1f %8.1f %10.1f %8.1f %8.2f %10.2e %s\n", f.name, (long long)M,
                            (long long)N, (long long)K, ms * 1e3, fl / (ms * 1e-3) / 1e12, old_ms * 1e3,
                            fl / (old_ms * 1e-3) / 1e12, old_ms / ms, md, label);
                     if (csv)
-                        fprintf(csv, "%s,%lld,%lld,%lld,%.2f,%.2f,%.2f,%.2f,%.3f,%.3e,%s\n", f.name, (long long)M,
+                        fprintf(csv, "%s,%lld,%lld,%lld,%.2f,%.2f,%.2f,%.2f,%.3f,%.3e,%s,%d,%d\n", f.name, (long long)M,
                                 (long long)N, (long long)K, ms * 1e3, fl / (ms * 1e-3) / 1e12, old_ms * 1e3,
-                                fl / (old_ms * 1e-3) / 1e12, old_ms / ms, md, label);
+                                fl / (old_ms * 1e-3) / 1e12, old_ms / ms, md, label, knew, kold);
                     fflush(stdout);
                 };
-                row("auto", time_ms(6, 0, yn));
-                /* every frag tile on the big shapes at M = 512 (MMQ_BENCH_TILES=0: none) */
+                row("auto", time_ms(knew, 0, yn));
+                /* every tile of the new kernel on the big shapes at M = 512 and 256 (MMQ_BENCH_TILES=0: none) */
                 const char *tiles = getenv("MMQ_BENCH_TILES");
-                static const char *const names[] = {"128x128", "128x64", "64x32", "128x128w4", "256x128", "128x128b2"};
-                if (M == 512 && K * N >= 4096 * 4096 && !(tiles && !strcmp(tiles, "0")))
-                    for (int t = 1; t <= 6; t++) row(names[t - 1], time_ms(6, t, yn));
+                static const char *const names[] = {"128x128",   "128x64",    "64x32",    "128x128w4", "256x128",
+                                                    "128x128b2", "wg128x128", "wg64x128", "wg128x64",  "wg64x64",
+                                                    "wg256x128"};
+                const int t0 = knew == 7 ? 7 : 1, t1 = knew == 7 ? 11 : 6;
+                if (M >= 256 && K * N >= 4096 * 4096 && !(tiles && !strcmp(tiles, "0")))
+                    for (int t = t0; t <= t1; t++) row(names[t - 1], time_ms(knew, t, yn));
                 cudaFree(x), cudaFree(yn), cudaFree(yo), cudaFree(scr);
             }
             cudaFree(w);

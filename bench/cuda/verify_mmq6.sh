@@ -51,7 +51,7 @@ conform auto "${CASES[@]}" "${BIG[@]}"
 # 2. kernel rows
 if [ $(left) -gt 30 ] && [ -f $B/ggml_mmq_frag.cu.o ]; then
   timeout 40 nvcc -std=c++17 -O3 -gencode=arch=compute_90,code=sm_90 -Iinclude -Ibase -Iformats -Ikernels_cuda -Ibench/cuda \
-    bench/cuda/ggml_mmq_bench.cu $B/ggml_mmq.cu.o $B/ggml_mmq_frag.cu.o -o /tmp/ggml_mmq_bench > $D/mmq_bench_build.log 2>&1
+    bench/cuda/ggml_mmq_bench.cu $B/ggml_mmq.cu.o $B/ggml_mmq_frag.cu.o $B/ggml_mmq_wg.cu.o -o /tmp/ggml_mmq_bench > $D/mmq_bench_build.log 2>&1
   say "kernel bench build rc=$?"
   [ -x /tmp/ggml_mmq_bench ] && MMQ_BENCH_FORMATS=q4_0,q8_0,q4_k timeout 20 /tmp/ggml_mmq_bench $D/mmq_bench.csv > $D/mmq_bench.txt 2>&1
   say "kernel bench rc=$?"; tee -a $D/summary.txt < $D/mmq_bench.txt

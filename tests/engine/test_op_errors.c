@@ -178,6 +178,24 @@ START_TEST(test_rows) {
     const int32_t dup[QUANTA_MAX_DIMS] = {2, 0, 2, 0}, big[QUANTA_MAX_DIMS] = {2, 0, 3, 0};
     QT_EXPECT_ERR(quanta_permute(g, x, dup, &y), QUANTA_ERR_INVALID_ARGUMENT, "perm[2] = 2");
     QT_EXPECT_ERR(quanta_permute(g, x, big, &y), QUANTA_ERR_INVALID_ARGUMENT, "perm[2] = 3");
+    /* permute and reshape of a quantized tensor (its blocks run along the last dim: no view of
+     * them is another layout), and reshape to no dims or more than QUANTA_MAX_DIMS */
+    const quanta_tensor_desc wq = {QUANTA_Q4, 2, {8, 64}, 32, 0};
+    size_t wq_bytes;
+    ck_assert_int_eq(quanta_tensor_bytes(&wq, &wq_bytes), QUANTA_OK);
+    unsigned char *wdata = calloc(1, wq_bytes);
+    ck_assert_ptr_nonnull(wdata);
+    quanta_tensor *w = NULL;
+    ck_assert_int_eq(quanta_graph_constant(g, "w", &wq, wdata, wq_bytes, &w), QUANTA_OK);
+    free(wdata);
+    const int32_t swap[QUANTA_MAX_DIMS] = {1, 0, 0, 0};
+    const int64_t flat[QUANTA_MAX_DIMS] = {512, 0, 0, 0}, five[QUANTA_MAX_DIMS + 1] = {2, 3, 4, 1, 1};
+    y = (quanta_tensor *)1;
+    QT_EXPECT_ERR(quanta_permute(g, w, swap, &y), QUANTA_ERR_INVALID_ARGUMENT, "quanta_permute: x is quantized (q4)");
+    QT_EXPECT_ERR(quanta_reshape(g, w, 1, flat, &y), QUANTA_ERR_INVALID_ARGUMENT, "quanta_reshape: x is quantized (q4)");
+    ck_assert_ptr_null(y);
+    QT_EXPECT_ERR(quanta_reshape(g, x, QUANTA_MAX_DIMS + 1, five, &y), QUANTA_ERR_INVALID_ARGUMENT, "ndim 5 not in [1, 4]");
+    QT_EXPECT_ERR(quanta_reshape(g, x, 0, five, &y), QUANTA_ERR_INVALID_ARGUMENT, "ndim 0 not in [1, 4]");
 
     /* argmax: an x that is not f32, f16 or bf16 */
     QT_EXPECT_ERR(quanta_argmax(g, in(QUANTA_I32, 2, 2, 3, 0, 0), &y), QUANTA_ERR_INVALID_ARGUMENT,

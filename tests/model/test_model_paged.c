@@ -195,6 +195,16 @@ static void run_pool(const tiny_spec *spec, const char *backend, quanta_dtype kv
     bad_tab[0] = NB;
     QT_EXPECT_ERR(quanta_model_eval_paged(pool, 1, 1, &tok, &p0, bad_tab, lt, NULL, 0), QUANTA_ERR_INVALID_ARGUMENT,
                   "not in the pool");
+    if (local) { /* a block of the local tables outside the local pool (its own NL blocks) */
+        int32_t bad_lt[MB];
+        for (int i = 0; i < MB; i++) bad_lt[i] = lt[i];
+        bad_lt[0] = NL;
+        QT_EXPECT_ERR(quanta_model_eval_paged(pool, 1, 1, &tok, &p0, tables, bad_lt, NULL, 0),
+                      QUANTA_ERR_INVALID_ARGUMENT, "local_tables[0][0]", "not in the pool (0..23)");
+        bad_lt[0] = -1; /* freed: the window left it, but this step writes there */
+        QT_EXPECT_ERR(quanta_model_eval_paged(pool, 1, 1, &tok, &p0, tables, bad_lt, NULL, 0),
+                      QUANTA_ERR_INVALID_ARGUMENT, "local_tables[0][0] = -1");
+    }
     tok = V;
     QT_EXPECT_ERR(quanta_model_eval_paged(pool, 1, 1, &tok, &p0, tables, lt, NULL, 0), QUANTA_ERR_INVALID_ARGUMENT, "tokens[0]");
     tok = 1;
@@ -205,6 +215,9 @@ static void run_pool(const tiny_spec *spec, const char *backend, quanta_dtype kv
     QT_EXPECT_ERR(quanta_model_eval_paged(pool, 1, 1, &tok, &p0, tables, local ? NULL : tables, NULL, 0),
                   QUANTA_ERR_INVALID_ARGUMENT, "local_tables");
     QT_EXPECT_ERR(quanta_kv_pool_create(m, pool_dt, 0, 0, BS, MB, &bad), QUANTA_ERR_INVALID_ARGUMENT, "n_blocks 0");
+    QT_EXPECT_ERR(quanta_kv_pool_create(m, pool_dt, 4, -1, BS, MB, &bad), QUANTA_ERR_INVALID_ARGUMENT,
+                  "n_local_blocks -1");
+    ck_assert_ptr_null(bad);
     ck_assert_ptr_null(bad);
     QT_EXPECT_ERR(quanta_kv_pool_create(NULL, pool_dt, 1, 0, BS, MB, &bad), QUANTA_ERR_INVALID_ARGUMENT, "model is NULL");
     if (!spec->window)

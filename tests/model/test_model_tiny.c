@@ -67,6 +67,49 @@ static void check_against_reference(const tiny_spec *spec, uint64_t salt) {
     tiny_free(&tm);
 }
 
+/* A 520-token prompt in prefill steps of 256 (the default), one step (QUANTA_PREFILL_STEP=520), steps of 100,
+ * and with values the runtime ignores (0, too large, not a number: 256): the last token's logits against the
+ * float64 forward pass each time. */
+START_TEST(test_prefill_step_env) {
+    tiny_model tm;
+    tiny_build(&tm, &SPEC_LLAMA, 21, NULL, NULL);
+    quanta_backend *be;
+    quanta_model *m = tiny_open_load(&tm, "ref", NULL, &be);
+    ck_assert_ptr_nonnull(m);
+    const int V = SPEC_LLAMA.n_vocab, T = 520;
+    quanta_model_context *ctx;
+    ck_assert_msg(quanta_model_context_create(m, 528, &ctx) == QUANTA_OK, "%s", quanta_last_error());
+    qt_rng rng = qt_rng_make(22);
+    int32_t *ids = malloc(sizeof *ids * T);
+    for (int i = 0; i < T; i++) ids[i] = (int32_t)(qt_next(&rng) % (uint64_t)V);
+    tiny_ref r;
+    ref_init(&r, &tm, 528);
+    double *want = malloc(sizeof(double) * V);
+    for (int t = 0; t < T; t++) ref_step(&r, ids[t], want);
+    float *last = malloc(sizeof(float) * V);
+    const char *steps[] = {NULL, "520", "100", "0", "5000", "12x"};
+    for (int i = 0; i < (int)(sizeof steps / sizeof steps[0]); i++) {
+        if (steps[i]) setenv("QUANTA_PREFILL_STEP", steps[i], 1);
+        else unsetenv("QUANTA_PREFILL_STEP");
+        quanta_model_context_reset(ctx);
+        qt_poison_f32(last, V);
+        ck_assert_msg(quanta_model_eval(ctx, ids, T, last, V) == QUANTA_OK, "%s", quanta_last_error());
+        ck_assert_int_eq(quanta_model_context_position(ctx), T);
+        const double e = tiny_max_rel_err(last, want, V);
+        ck_assert_msg(e < 2e-5, "QUANTA_PREFILL_STEP=%s: max rel err %g", steps[i] ? steps[i] : "(unset)", e);
+    }
+    unsetenv("QUANTA_PREFILL_STEP");
+    free(last);
+    free(want);
+    free(ids);
+    ref_free(&r);
+    quanta_model_context_destroy(ctx);
+    quanta_model_destroy(m);
+    quanta_backend_close(be);
+    tiny_free(&tm);
+}
+END_TEST
+
 START_TEST(test_llama_matches_reference) { check_against_reference(&SPEC_LLAMA, 11); }
 END_TEST
 START_TEST(test_qwen2_matches_reference) { check_against_reference(&SPEC_QWEN2, 12); }
@@ -607,6 +650,7 @@ int main(void) {
     tcase_set_timeout(tc, 600);
     tcase_add_test(tc, test_llama_matches_reference);
     tcase_add_test(tc, test_qwen2_matches_reference);
+    tcase_add_test(tc, test_prefill_step_env);
     tcase_add_test(tc, test_gemma3_matches_reference);
     tcase_add_test(tc, test_backends_agree);
     tcase_add_test(tc, test_quantized_load);

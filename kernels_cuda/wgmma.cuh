@@ -1,0 +1,98 @@
+/* wgmma.cuh — Hopper warpgroup MMA (sm_90a only: include it from files compiled for that target alone) with
+ * the A operand in registers and B in shared memory, f16 inputs, f32 sums; and the fences around it.
+ *
+ * Register layouts (PTX ISA, "wgmma .m64nNk16 register fragments"): warp w of the warpgroup holds rows
+ * 16w .. 16w + 15 of the 64; lane (g = lane / 4, t = lane % 4) holds A as mma.sync m16n8k16 does (a0: row g,
+ * k 2t, 2t+1; a1: row g + 8; a2: row g, k 8 + 2t, ..; a3: row g + 8, k 8 + 2t, ..) and D as N / 8 m16n8 tiles
+ * (d[j]: rows g, g + 8, columns 8j + 2t, 8j + 2t + 1). So a kernel that builds mma.sync A fragments and
+ * stores m16n8 accumulators uses them unchanged.
+ *
+ * B (N x K, K-major, no swizzle) is read through a descriptor: "core matrices" of 8 rows (N) x 16 bytes
+ * (8 f16 along K), each 128 contiguous bytes; the descriptor gives the byte distance between core matrices
+ * adjacent along K (leading byte offset) and along N (stride byte offset). */
+#ifndef QUANTA_KERNELS_CUDA_WGMMA_CUH
+#define QUANTA_KERNELS_CUDA_WGMMA_CUH
+
+#include <stdint.h>
+
+/* The shared-memory matrix descriptor: start address, leading (K) and stride (N) byte offsets, all in units
+ * of 16 bytes, no swizzle, base offset 0. */
+__device__ __forceinline__ uint64_t qn_wg_desc(uint32_t saddr, uint32_t lbo, uint32_t sbo) {
+    return (uint64_t)((saddr & 0x3FFFFu) >> 4) | ((uint64_t)((lbo >> 4) & 0x3FFFu) << 16) |
+           ((uint64_t)((sbo >> 4) & 0x3FFFu) << 32);
+}
+
+/* Before the first wgmma after any other instruction wrote its A registers or accumulators. */
+__device__ __forceinline__ void qn_wg_fence() { asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory"); }
+__device__ __forceinline__ void qn_wg_commit() { asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory"); }
+/* Waits until at most N committed wgmma groups of this warpgroup are still running. */
+template <int N> __device__ __forceinline__ void qn_wg_wait() {
+    asm volatile("wgmma.wait_group.sync.aligned %0;\n" ::"n"(N) : "memory");
+}
+/* Orders this thread's generic-proxy writes to shared memory (cp.async, st.shared) before later async-proxy
+ * reads (wgmma's B operand); a barrier after it makes every thread's writes visible. */
+__device__ __forceinline__ void qn_fence_proxy_async() { asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory"); }
+
+/* Registers an in-flight wgmma still reads or writes: an empty asm that "uses and changes" them, so the
+ * compiler keeps them where they are until here (it sees the wgmma asm as done when issued). */
+template <int R, int C> __device__ __forceinline__ void qn_wg_keep(float (&d)[R][C]) {
+#pragma unroll
+    for (int i = 0; i < R; i++)
+#pragma unroll
+        for (int j = 0; j < C; j++) asm volatile("" : "+f"(d[i][j])::"memory");
+}
+template <int R, int C> __device__ __forceinline__ void qn_wg_keep(uint32_t (&a)[R][C][4]) {
+#pragma unroll
+    for (int i = 0; i < R; i++)
+#pragma unroll
+        for (int j = 0; j < C; j++)
+#pragma unroll
+            for (int k = 0; k < 4; k++) asm volatile("" : "+r"(a[i][j][k])::"memory");
+}
+
+/* d (64 x N, f32) += A (64 x 16, f16, registers) . B (16 x N from the descriptor's core matrices). */
+__device__ __forceinline__ void qn_wg_mma_n64(float (&d)[8][4], const uint32_t a[4], uint64_t desc) {
+    asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %37, 0;\n"
+                 "wgmma.mma_async.sync.aligned.m64n64k16.f32.f16.f16 "
+                 "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, "
+                 "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31}, "
+                 "{%32, %33, %34, %35}, %36, p, 1, 1, 0;\n}\n"
+                 : "+f"(d[0][0]), "+f"(d[0][1]), "+f"(d[0][2]), "+f"(d[0][3]),
+                   "+f"(d[1][0]), "+f"(d[1][1]), "+f"(d[1][2]), "+f"(d[1][3]),
+                   "+f"(d[2][0]), "+f"(d[2][1]), "+f"(d[2][2]), "+f"(d[2][3]),
+                   "+f"(d[3][0]), "+f"(d[3][1]), "+f"(d[3][2]), "+f"(d[3][3]),
+                   "+f"(d[4][0]), "+f"(d[4][1]), "+f"(d[4][2]), "+f"(d[4][3]),
+                   "+f"(d[5][0]), "+f"(d[5][1]), "+f"(d[5][2]), "+f"(d[5][3]),
+                   "+f"(d[6][0]), "+f"(d[6][1]), "+f"(d[6][2]), "+f"(d[6][3]),
+                   "+f"(d[7][0]), "+f"(d[7][1]), "+f"(d[7][2]), "+f"(d[7][3])
+                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(desc), "r"(1));
+}
+
+__device__ __forceinline__ void qn_wg_mma_n128(float (&d)[16][4], const uint32_t a[4], uint64_t desc) {
+    asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %69, 0;\n"
+                 "wgmma.mma_async.sync.aligned.m64n128k16.f32.f16.f16 "
+                 "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, "
+                 "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, "
+                 "%32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, "
+                 "%48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63}, "
+                 "{%64, %65, %66, %67}, %68, p, 1, 1, 0;\n}\n"
+                 : "+f"(d[0][0]), "+f"(d[0][1]), "+f"(d[0][2]), "+f"(d[0][3]),
+                   "+f"(d[1][0]), "+f"(d[1][1]), "+f"(d[1][2]), "+f"(d[1][3]),
+                   "+f"(d[2][0]), "+f"(d[2][1]), "+f"(d[2][2]), "+f"(d[2][3]),
+                   "+f"(d[3][0]), "+f"(d[3][1]), "+f"(d[3][2]), "+f"(d[3][3]),
+                   "+f"(d[4][0]), "+f"(d[4][1]), "+f"(d[4][2]), "+f"(d[4][3]),
+                   "+f"(d[5][0]), "+f"(d[5][1]), "+f"(d[5][2]), "+f"(d[5][3]),
+                   "+f"(d[6][0]), "+f"(d[6][1]), "+f"(d[6][2]), "+f"(d[6][3]),
+                   "+f"(d[7][0]), "+f"(d[7][1]), "+f"(d[7][2]), "+f"(d[7][3]),
+                   "+f"(d[8][0]), "+f"(d[8][1]), "+f"(d[8][2]), "+f"(d[8][3]),
+                   "+f"(d[9][0]), "+f"(d[9][1]), "+f"(d[9][2]), "+f"(d[9][3]),
+                   "+f"(d[10][0]), "+f"(d[10][1]), "+f"(d[10][2]), "+f"(d[10][3]),
+                   "+f"(d[11][0]), "+f"(d[11][1]), "+f"(d[11][2]), "+f"(d[11][3]),
+                   "+f"(d[12][0]), "+f"(d[12][1]), "+f"(d[12][2]), "+f"(d[12][3]),
+                   "+f"(d[13][0]), "+f"(d[13][1]), "+f"(d[13][2]), "+f"(d[13][3]),
+                   "+f"(d[14][0]), "+f"(d[14][1]), "+f"(d[14][2]), "+f"(d[14][3]),
+                   "+f"(d[15][0]), "+f"(d[15][1]), "+f"(d[15][2]), "+f"(d[15][3])
+                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(desc), "r"(1));
+}
+
+#endif
