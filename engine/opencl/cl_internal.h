@@ -58,7 +58,6 @@ typedef enum qn_cl_kernel_id {
     QK_GEMV_I8,
     QK_GEMV_ROWS_MULTI,
     QK_WRITE_ROWS_PAIR,
-    QK_Q5_0_TO_Q8,
     QK_COUNT
 } qn_cl_kernel_id;
 

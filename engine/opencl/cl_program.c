@@ -44,7 +44,6 @@ static const char *const kernel_names[QK_COUNT] = {
     [QK_GLU] = "qn_glu",             [QK_GEMV_ROWS_GLU] = "qn_gemv_rows_glu",
     [QK_RMS_NORM_ROPE] = "qn_rms_norm_rope", [QK_ARGMAX] = "qn_argmax", [QK_GEMV_I8] = "qn_gemv_i8",
     [QK_GEMV_ROWS_MULTI] = "qn_gemv_rows_multi", [QK_WRITE_ROWS_PAIR] = "qn_write_rows_pair",
-    [QK_Q5_0_TO_Q8] = "qn_q5_0_to_q8",
 };
 
 const char *qn_cl_kernel_name(qn_cl_kernel_id id) { return kernel_names[id]; }
