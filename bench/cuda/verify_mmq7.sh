@@ -2,7 +2,8 @@
 # verify_mmq7.sh — device checks of mmq7's prefill work, run after bench/e2e/run_h200.sh has built Quanta
 # (/tmp/qbuild, whose kernels_cuda/ggml_mmq*.cu.o step 4 links) and written the model files (/tmp/e2e/files).
 # At most ~60 s: every step has its own timeout, later steps are skipped when late.
-#   1. conformance of the ggml matmuls past the GEMV on the wgmma kernel (kernels_cuda/ggml_mmq_wg.cu,
+#   1. conformance of the ggml matmuls past the GEMV on the wgmma kernel (tile by grid size, then forced 128x128,
+#      64x128, 128x64) (kernels_cuda/ggml_mmq_wg.cu,
 #      QUANTA_CUDA_GGML_MMQ=7; M > 64 takes it): every format, odd M/N, K tails, 7B-like shapes; if it fails,
 #      again with the descriptor's two byte offsets swapped (QUANTA_CUDA_WGMMA_DESC_SWAP=1: which reading of
 #      the PTX ISA's no-swizzle layout holds);
@@ -11,7 +12,8 @@
 #      kernels_cuda/ggml_blocks.cuh feeds both decoders);
 #   3. pp512 side by side: frag vs wgmma, 256- vs 512-token prefill steps (QUANTA_PREFILL_STEP=512), three files;
 #   4. kernel rows (bench/cuda/ggml_mmq_bench.cu): wgmma against frag on the 7B shapes at M = 256 (a prefill
-#      step), every wgmma tile; 5. each wgmma tile forced through the conformance cases; the per-op profile.
+#      step), every wgmma tile; 5. each wgmma tile forced through the conformance cases; the per-op profile;
+#   6. ncu of the wgmma kernel (L2, issue, tensor pipe) when time is left.
 # Everything goes to $OUT/mmq7/ (summary.txt: the numbers to decide with; the table at the end).
 set -u
 cd "$(dirname "$0")/../.." # the repository root
@@ -72,6 +74,15 @@ wait $CHECK_PID 2> /dev/null
 if [ -x /tmp/wgmma_check7 ]; then timeout 10 /tmp/wgmma_check7 > $D/wgmma_check.txt 2>&1; say "wgmma_check rc=$?"
   tee -a $D/summary.txt < $D/wgmma_check.txt; else say "wgmma_check did not build: $(tail -2 $D/wgmma_check_build.log)"; fi
 
+# 1c. the tiles the grid-size pick rarely gives on these small cases (128x128 takes the 7B's weights at 512-token steps)
+SWAP=()
+[ "$WG" != ok ] && [ "$WG" != FAIL ] && SWAP=(QUANTA_CUDA_WGMMA_DESC_SWAP=1)
+if [ "$WG" != FAIL ]; then
+  for tile in wg128x128 wg64x128 wg128x64; do
+    conform $tile QUANTA_CUDA_GGML_MMQ=7 QUANTA_CUDA_GGML_MMQ_TILE=$tile "${SWAP[@]}" -- "${CASES[@]}"
+  done
+fi
+
 # 2. the folded Q6_K header: default kernel and the GEMV on q6_k
 Q6=($($Q conform --backend ref --list 2>/dev/null | grep -E '^(matmul|matmul_glu):.*w=q6_k' | head -40 | sed 's/^/--case /'))
 [ ${#Q6[@]} -gt 0 ] && conform q6k_default QUANTA_CUDA_GGML_MMQ=6 -- "${Q6[@]}"
@@ -88,8 +99,6 @@ pp() { # label file [VAR=value...]
   say "pp512 $label rc=$rc: ${v:-none}"
   ROWS+=("$label ${v:-none}")
 }
-SWAP=()
-[ "$WG" != ok ] && [ "$WG" != FAIL ] && SWAP=(QUANTA_CUDA_WGMMA_DESC_SWAP=1)
 for f in mistral7b-q4_0 mistral7b-q8_0 gemma3-270m-q4_k_m; do
   pp ${f}__frag_step256 $f QUANTA_CUDA_GGML_MMQ=6
   [ "$WG" != FAIL ] && pp ${f}__wg_step256 $f QUANTA_CUDA_GGML_MMQ=7 "${SWAP[@]}"
@@ -106,15 +115,29 @@ if [ $(left) -gt 12 ] && [ -x /tmp/ggml_mmq_bench7 ]; then
   say "kernel bench rc=$?"; tee -a $D/summary.txt < $D/mmq_bench.txt
 fi
 
-# 5. each wgmma tile forced; the profile
+# 5. the other two wgmma tiles forced; the profile
 if [ "$WG" != FAIL ]; then
-  for tile in wg128x128 wg64x128 wg128x64 wg64x64 wg256x128; do
+  for tile in wg64x64 wg256x128; do
     conform $tile QUANTA_CUDA_GGML_MMQ=7 QUANTA_CUDA_GGML_MMQ_TILE=$tile "${SWAP[@]}" -- "${CASES[@]}"
   done
   if [ $(left) -gt 6 ] && [ -f $F/mistral7b-q4_0.gguf ]; then
     env QUANTA_PLAN_PROFILE=1 QUANTA_CUDA_GGML_MMQ=7 QUANTA_PREFILL_STEP=512 "${SWAP[@]}" timeout 8 $Q bench model \
       -m $F/mistral7b-q4_0.gguf -p 512 -n 0 -r 1 --backend cuda > $D/pp_profile.txt 2>&1
     say "pp512 profile (wgmma, 512-token step) rc=$?"; grep -A12 'per-op profile' $D/pp_profile.txt | tee -a $D/summary.txt
+  fi
+fi
+
+# 6. ncu of the first wgmma launch on the q4_0 4096x4096 row at M = 256 (the metrics that say whether L2 or the
+# decode limits it; the tensor-pipe metric in a second pass, in case this ncu does not know its name)
+if [ "$WG" != FAIL ] && [ -x /tmp/ggml_mmq_bench7 ] && command -v ncu > /dev/null && [ $(left) -gt 12 ]; then
+  NCU=(env MMQ_BENCH_NEW=7 MMQ_BENCH_OLD=6 MMQ_BENCH_FORMATS=q4_0 MMQ_BENCH_M=256 MMQ_BENCH_TILES=0 "${SWAP[@]}"
+       timeout 10 ncu --kernel-name qn_k_ggml_mmq_wg --launch-count 1)
+  "${NCU[@]}" --metrics gpu__time_duration.sum,lts__throughput.avg.pct_of_peak_sustained_elapsed,l1tex__throughput.avg.pct_of_peak_sustained_elapsed,smsp__issue_active.avg.pct_of_peak_sustained_active,sm__warps_active.avg.pct_of_peak_sustained_active,launch__registers_per_thread,launch__grid_size \
+    /tmp/ggml_mmq_bench7 > $D/ncu_wg.txt 2>&1
+  say "ncu wg rc=$?"; grep -E 'qn_k_ggml|duration|pct|registers|grid_size|ERR' $D/ncu_wg.txt | sed 's/  */ /g' | head -10 | tee -a $D/summary.txt
+  if [ $(left) -gt 8 ]; then
+    "${NCU[@]}" --metrics sm__pipe_tensor_op_gmma_cycles_active.avg.pct_of_peak_sustained_active /tmp/ggml_mmq_bench7 > $D/ncu_wg2.txt 2>&1
+    say "ncu wg tensor pipe rc=$?"; grep -E 'gmma|ERR' $D/ncu_wg2.txt | sed 's/  */ /g' | head -3 | tee -a $D/summary.txt
   fi
 fi
 
