@@ -214,16 +214,21 @@ __global__ void __launch_bounds__(128) qn_k_ggml_gemv(qn_gemv_args a) {
     }
 }
 
+/* A switch read once from the environment into *cache: on unless it is "0". */
+static int gemv_switch_on(const char *name, int *cache) {
+    if (*cache < 0) {
+        const char *e = getenv(name);
+        *cache = !(e && !strcmp(e, "0"));
+    }
+    return *cache;
+}
+
 /* Whether the GEMV issues its first weight loads before it waits for the kernel before it (weights
  * are never written by a step, so they can be read while that kernel finishes): on unless
  * QUANTA_CUDA_GEMV_PREFETCH=0 (side-by-side timings). */
 static int gemv_prefetch(void) {
     static int on = -1;
-    if (on < 0) {
-        const char *e = getenv("QUANTA_CUDA_GEMV_PREFETCH");
-        on = !(e && !strcmp(e, "0"));
-    }
-    return on;
+    return gemv_switch_on("QUANTA_CUDA_GEMV_PREFETCH", &on);
 }
 
 /* Threads per weight row (qn_k_ggml_gemv's L) for one x row: QUANTA_CUDA_GEMV_LPR = 64 or 128 gives a

@@ -201,11 +201,7 @@ template <int DT> __global__ void __launch_bounds__(128) qn_k_ggml_gemv_flat(qn_
  * row kernel could take, so the two switches are independent): QUANTA_CUDA_GEMV_FLAT not 0. */
 static int gemv_flat_on(void) {
     static int on = -1;
-    if (on < 0) {
-        const char *e = getenv("QUANTA_CUDA_GEMV_FLAT");
-        on = !(e && !strcmp(e, "0"));
-    }
-    return on;
+    return gemv_switch_on("QUANTA_CUDA_GEMV_FLAT", &on);
 }
 
 static bool gemv_flat_fits(int dt, const qn_gemv_args &a) {
@@ -222,11 +218,7 @@ template <int DT> static int gemv_flat_launch(const qn_gemv_args &a, cudaStream_
  * multiple of 8), and QUANTA_CUDA_GEMV_STAGED not 0. */
 static int gemv_staged_on(void) {
     static int on = -1;
-    if (on < 0) {
-        const char *e = getenv("QUANTA_CUDA_GEMV_STAGED");
-        on = !(e && !strcmp(e, "0"));
-    }
-    return on;
+    return gemv_switch_on("QUANTA_CUDA_GEMV_STAGED", &on);
 }
 
 /* Weight rows per warp (R): QUANTA_CUDA_GEMV_RPW = 2 or 4; by default 4, or 2 where N < 8192 so the

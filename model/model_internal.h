@@ -169,8 +169,10 @@ typedef quanta_status (*qn_capture_fn)(void *user, int site, const float *rows, 
 /* The most tokens one step graph takes: longer prompts run as several steps (bounds scratch
  * memory and the sliding-window layers' ring). */
 #define QN_MAX_STEP_TOKENS 256
-/* The most tokens of a quanta_model_eval step when QUANTA_PREFILL_STEP asks for more than the above. */
+/* The most tokens of a quanta_model_eval step when QUANTA_PREFILL_STEP asks for more than the above, and
+ * the step on CUDA when it is unset (model/context.c). */
 #define QN_MAX_PREFILL_STEP_TOKENS 1024
+#define QN_CUDA_PREFILL_STEP_TOKENS 256
 
 /* One planned step graph with its per-run inputs. */
 typedef struct qn_step {

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "qt_check.h"
+#include "qt_plan_guard.h"
 #include "qt_tensor.h"
 #include "quanta.h"
 #include "test_util.h"
@@ -85,6 +86,7 @@ static quanta_status run(const char *backend, const pcase *c, const float *q, co
     ck_assert_int_eq(quanta_paged_attention(g, tq, tk, tv, tt, tl, (int32_t)c->bs, &p, &ty), QUANTA_OK);
     ck_assert_int_eq(quanta_graph_output(g, ty), QUANTA_OK);
     ck_assert_msg(quanta_plan_create(g, be, &plan) == QUANTA_OK, "%s", quanta_last_error());
+    qt_plan_guard(plan);
     ck_assert_int_eq(quanta_plan_set_input(plan, tq, q, nq * 4), QUANTA_OK);
     ck_assert_int_eq(quanta_plan_set_input(plan, tk, k, np * 4), QUANTA_OK);
     ck_assert_int_eq(quanta_plan_set_input(plan, tv, v, np * 4), QUANTA_OK);

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "qt_check.h"
+#include "qt_plan_guard.h"
 #include "qt_tensor.h"
 #include "quanta.h"
 #include "test_util.h"
@@ -221,6 +222,7 @@ static void run_case(const char *backend, const qcase *c, qt_rng *r) {
     ck_assert_int_eq(quanta_paged_attention(g, tq, tk, tv, tt, tl, (int32_t)c->bs, &p, &ty), QUANTA_OK);
     ck_assert_int_eq(quanta_graph_output(g, ty), QUANTA_OK);
     ck_assert_msg(quanta_plan_create(g, be, &plan) == QUANTA_OK, "%s", quanta_last_error());
+    qt_plan_guard(plan);
     const int32_t zero = 0;
     ck_assert_int_eq(quanta_plan_set_input(plan, tks, k, (size_t)np * 4), QUANTA_OK);
     ck_assert_int_eq(quanta_plan_set_input(plan, tvs, v, (size_t)np * 4), QUANTA_OK);
@@ -272,6 +274,7 @@ static void run_case(const char *backend, const qcase *c, qt_rng *r) {
     ck_assert_int_eq(quanta_graph_input(g, "start", &d1, &ts), QUANTA_OK);
     ck_assert_int_eq(quanta_write_rows(g, tk, tks, ts, &tk), QUANTA_OK);
     ck_assert_msg(quanta_plan_create(g, be, &plan) == QUANTA_OK, "%s", quanta_last_error());
+    qt_plan_guard(plan);
     const int32_t at32 = (int32_t)at;
     ck_assert_int_eq(quanta_plan_set_input(plan, tks, h2, (size_t)(c->Hkv * T2 * c->D) * 2), QUANTA_OK);
     ck_assert_int_eq(quanta_plan_set_input(plan, ts, &at32, 4), QUANTA_OK);

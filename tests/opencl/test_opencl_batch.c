@@ -36,6 +36,7 @@
 #include <string.h>
 
 #include "cl_test.h"
+#include "qt_plan_guard.h"
 #include "test_util.h"
 
 #define MAXM 64
@@ -110,14 +111,17 @@ static void encode_q5_0(const float *w, int64_t nblk, unsigned char *out) {
     }
 }
 
+static void problem_reference(problem *p);
+
+/* x's blocks: the int8 GEMM's 256 (128) columns for q8, gemv_i8's 32 for Q5_0 */
+static int64_t x_block(quanta_dtype wdt, int64_t K) { return wdt == QUANTA_GGML_Q5_0 ? 32 : K % 256 == 0 ? 256 : 128; }
+
 static void problem_make(problem *p, quanta_dtype wdt, qt_rng *r) {
     p->wdt = wdt;
     p->K = 256 * (1 + (int64_t)(qt_next(r) % 3)) + (qt_next(r) % 2 ? 128 : 0); /* 256 .. 896: B = 256 or 128 */
     if (wdt == QUANTA_GGML_Q5_0) p->K += 32 * (int64_t)(qt_next(r) % 4);         /* any whole number of blocks */
     p->N = 5 + (int64_t)(qt_next(r) % 60);                                      /* off the 4-row tiles */
     const int64_t N = p->N, K = p->K;
-    /* x's blocks: the int8 GEMM's 256 (128) columns for q8, gemv_i8's 32 for Q5_0 */
-    const int64_t B = wdt == QUANTA_GGML_Q5_0 ? 32 : K % 256 == 0 ? 256 : 128;
     float *w = malloc((size_t)(N * K) * sizeof *w);
     p->x = malloc((size_t)(MAXM * K) * sizeof *p->x);
     p->exact = malloc((size_t)(MAXM * N) * sizeof *p->exact);
@@ -139,6 +143,13 @@ static void problem_make(problem *p, quanta_dtype wdt, qt_rng *r) {
     if (wdt == QUANTA_GGML_Q5_0) encode_q5_0(w, N * (K / 32), p->wq);
     else ck_assert_msg(quanta_quantize(&wd, w, p->wq, p->wbytes) == QUANTA_OK, "%s", quanta_last_error());
     free(w);
+    problem_reference(p);
+}
+
+/* p->exact and p->bound from p->x and p->wq (the blocks of x as problem_make describes). */
+static void problem_reference(problem *p) {
+    const quanta_dtype wdt = p->wdt;
+    const int64_t N = p->N, K = p->K, B = x_block(wdt, K);
     for (int64_t m = 0; m < MAXM; m++) {
         const float *xr = p->x + m * K;
         for (int64_t n = 0; n < N; n++) {
@@ -181,6 +192,7 @@ static void run_matmul(quanta_backend *be, const problem *p, int M, float *y) {
     ck_assert_int_eq(quanta_matmul(g, x, w, &out), QUANTA_OK);
     ck_assert_int_eq(quanta_graph_output(g, out), QUANTA_OK);
     ck_assert_msg(quanta_plan_create(g, be, &plan) == QUANTA_OK, "%s", quanta_last_error());
+    qt_plan_guard(plan);
     ck_assert_int_eq(quanta_plan_fallback_count(plan), 0);
     const size_t ny = (size_t)M * (size_t)p->N;
     qt_poison_f32(y, ny);
@@ -247,6 +259,63 @@ START_TEST(test_q8_rows_alone_and_batched) {
         problem_free(&p);
     }
     quanta_backend_close(be);
+}
+END_TEST
+
+/* The int8 kernel rounds x to the nearest code, as the bound above assumes (|x - s_b·xq| <= s_b / 2),
+ * checked where random data cannot tell: truncating instead (an error up to a whole step) stays far
+ * inside that worst-case bound on random signs. Here every block's largest x is 127 (s_b = 1, the
+ * codes are x itself), every other x is an integer plus 0.75 and positive, every weight positive: to
+ * nearest, each code is 0.25 above its x and the row's error is 0.25·Σw, half the bound; truncated it
+ * would be 0.75·Σw, over it. QUANTA_OPENCL_GEMM=int8 takes the int8 kernel at every M. */
+START_TEST(test_q8_int8_rounds_x_to_nearest) {
+    qt_rng r = qt_rng_make(0xBA7C7);
+    problem p;
+    memset(&p, 0, sizeof p);
+    p.wdt = QUANTA_Q8;
+    p.K = 256 * (1 + (int64_t)(qt_next(&r) % 2)) + (qt_next(&r) % 2 ? 128 : 0);
+    p.N = 5 + (int64_t)(qt_next(&r) % 20);
+    const int64_t N = p.N, K = p.K, B = x_block(QUANTA_Q8, K);
+    float *w = malloc((size_t)(N * K) * sizeof *w);
+    p.x = malloc((size_t)(MAXM * K) * sizeof *p.x);
+    p.exact = malloc((size_t)(MAXM * N) * sizeof *p.exact);
+    p.bound = malloc((size_t)(MAXM * N) * sizeof *p.bound);
+    ck_assert(w && p.x && p.exact && p.bound);
+    for (int64_t i = 0; i < N * K; i++) w[i] = qt_uniform(&r, 0.1f, 1.0f);
+    for (int64_t i = 0; i < MAXM * K; i++)
+        p.x[i] = i % B == 0 ? 127.0f : (float)(qt_next(&r) % 120) + 0.75f;
+    quanta_tensor_desc wd = {QUANTA_Q8, 2, {N, K}, 0, 0};
+    ck_assert_int_eq(quanta_tensor_bytes(&wd, &p.wbytes), QUANTA_OK);
+    p.wq = malloc(p.wbytes);
+    ck_assert(p.wq);
+    ck_assert_msg(quanta_quantize(&wd, w, p.wq, p.wbytes) == QUANTA_OK, "%s", quanta_last_error());
+    free(w);
+    problem_reference(&p);
+    setenv("QUANTA_OPENCL_GEMM", "int8", 1);
+    quanta_backend *b8;
+    const quanta_status st = quanta_backend_open("opencl", &b8);
+    unsetenv("QUANTA_OPENCL_GEMM");
+    ck_assert_msg(st == QUANTA_OK, "%s", quanta_last_error());
+    check_backend(b8, &p, 1, "q8 x = k + 0.75, QUANTA_OPENCL_GEMM=int8");
+    /* and the error is the rounding's: 0.25 of the weights' sum (plus f32 summation), not 0 */
+    float *y = malloc((size_t)N * sizeof *y);
+    ck_assert(y);
+    run_matmul(b8, &p, 1, y);
+    for (int64_t n = 0; n < N; n++) {
+        double sw = 0;
+        for (int64_t k = 0; k < K; k++) {
+            double mag;
+            if (k % B) sw += weight_at(&p, n, k, &mag);
+        }
+        const double err = (double)y[n] - p.exact[n];
+        ck_assert_msg(fabs(err - 0.25 * sw) <= 1e-3 * (0.25 * sw) + 4.0 * (double)K * 5.96e-8 * 128 * sw,
+                      "column %lld: off by %.6g, to-nearest codes give %.6g", (long long)n, err, 0.25 * sw);
+    }
+    printf("q8 int8 kernel, x = k + 0.75 (N=%lld K=%lld): every row off by 0.25 of its weights' sum, as rounding "
+           "to nearest gives\n", (long long)N, (long long)K);
+    free(y);
+    quanta_backend_close(b8);
+    problem_free(&p);
 }
 END_TEST
 
@@ -325,6 +394,7 @@ int main(void) {
     TCase *tc = tcase_create("q8");
     tcase_set_timeout(tc, 600);
     tcase_add_test(tc, test_q8_rows_alone_and_batched);
+    tcase_add_test(tc, test_q8_int8_rounds_x_to_nearest);
     tcase_add_test(tc, test_f32_rows_alone_and_batched);
     tcase_add_test(tc, test_q5_0_rows_alone_and_batched);
     suite_add_tcase(s, tc);
