@@ -135,6 +135,21 @@ __global__ void __launch_bounds__(128) qn_k_ggml_gemv_staged(qn_gemv_args a) {
             qn_gemv_store(a, 0, o, GLU ? qn_act(a.act, acc[r], 0.0f) * acc[r + OUTW] : acc[r]);
         }
     }
+    if (GLU && a.ocnt) { /* y's codes: the last of the 32 / (4 OUTW) blocks of each 32 outputs makes them */
+        __shared__ int last;
+        constexpr int OUTB = 4 * OUTW;
+        const int64_t chunk = (int64_t)blockIdx.x * OUTB / 32;
+        __threadfence(); /* this block's outputs visible to the block that quantizes them */
+        __syncthreads();
+        if (threadIdx.x == 0) last = atomicAdd(a.ocnt + chunk, 1u) == 32 / OUTB - 1;
+        __syncthreads();
+        if (last && wid == 0) {
+            __threadfence();
+            const float v = __ldcg((const float *)a.y + chunk * 32 + lane); /* from L2: other SMs wrote them */
+            qn_ggml_quantize_chunk(v, a.oq + chunk * 32, a.odx + chunk, a.osx + chunk, a.ol + chunk * 32, a.osl + chunk);
+            if (lane == 0) a.ocnt[chunk] = 0; /* left zeroed for the next launch */
+        }
+    }
 }
 
 /* Rows too short for the kernel above (a row's blocks not a multiple of 8: Gemma's 640-wide tied head, 262144

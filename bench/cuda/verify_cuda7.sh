@@ -6,6 +6,9 @@
 #                             coalesced 16-byte loads staged in shared memory, R rows per warp sharing x's codes
 #                             (kernels_cuda/ggml_gemv_staged.cuh); 0: one warp per row with 2-byte loads
 #   QUANTA_CUDA_GEMV_RPW      rows per warp of that kernel, 2 or 4 (default: 4 where N >= 8192, else 2)
+#   QUANTA_CUDA_GLU_CODES=1   (off by default) the staged matmul_glu also writes its result's int8 codes (the block that
+#                             completes each 32 outputs makes them), so the down projection needs no quantize launch
+#                             (7B: 32 fewer launches a token); the same codes, so results should be bit-identical
 #   QUANTA_CUDA_GEMV_FLAT     the same staging for q4_0 / q8_0 rows whose blocks are not a multiple of 8 (Gemma's
 #                             640-wide tied q8_0 head, 262144 rows): 8 rows a warp as one run of blocks; 0: one warp per row
 # Steps: 1. conformance of matmul / matmul_glu / matmul_multi at M = 1 on q4_0 and q8_0 where the staged kernel
@@ -56,10 +59,13 @@ for w in q4_0 q8_0; do
   C7="$C7 --case matmul:m=1,n=4104,k=640,w=$w,x=f32 --case matmul:m=1,n=8,k=2080,w=$w,x=f32 --case matmul:m=1,n=4100,k=640,w=$w,x=f32"
 done
 for r in 2 4; do
+  # RPW=4 also with QUANTA_CUDA_GLU_CODES=1 (the glu kernel's codes epilogue runs; its result must not change)
+  [ $r = 4 ] && export QUANTA_CUDA_GLU_CODES=1
   QUANTA_CUDA_GEMV_RPW=$r timeout 12 $Q conform --backend cuda --failures $C7 > $D/conform_rpw$r.log 2>&1
   say "conform q4_0/q8_0 GEMV cases, staged, RPW=$r rc=$?: $(grep -E '^total' $D/conform_rpw$r.log)"
   grep -E '^FAIL' $D/conform_rpw$r.log | head -6 | tee -a $D/summary.txt
 done
+unset QUANTA_CUDA_GLU_CODES
 timeout 10 $Q conform --backend cuda --filter matmul_glu,matmul_multi --failures > $D/conform_ops.log 2>&1
 say "conform matmul_glu/matmul_multi (suite) rc=$?: $(grep -E '^total' $D/conform_ops.log)"
 grep -E '^FAIL' $D/conform_ops.log | head -6 | tee -a $D/summary.txt
@@ -79,6 +85,9 @@ if [ -f $M4 ]; then
   QUANTA_CUDA_GEMV_STAGED=0 timeout 12 $Q generate -m $M4 --backend cuda -n 16 --quiet > $D/gen_off.txt 2> $D/gen_off.err; r2=$?
   cmp -s $D/gen_on.txt $D/gen_off.txt && same=identical || same=DIFFERENT
   say "7B q4_0 greedy text staged rc=$r1 / off rc=$r2: $same"
+  QUANTA_CUDA_GLU_CODES=1 timeout 12 $Q generate -m $M4 --backend cuda -n 16 --quiet > $D/gen_codes.txt 2> $D/gen_codes.err; r3=$?
+  cmp -s $D/gen_on.txt $D/gen_codes.txt && same=identical || same="DIFFERENT (expected identical)"
+  say "7B q4_0 greedy text GLU_CODES=1 rc=$r3 vs default: $same"
 fi
 pack
 
@@ -95,6 +104,8 @@ tg() { # label, env, args...: one decode-only bench (-p 0 -n 128 -r 3)
 }
 [ -f $M4 ] && { tg 7b_q4_0_staged X=1 -m $M4; tg 7b_q4_0_off QUANTA_CUDA_GEMV_STAGED=0 -m $M4; }
 [ -f $M8 ] && { tg 7b_q8_0_staged X=1 -m $M8; tg 7b_q8_0_off QUANTA_CUDA_GEMV_STAGED=0 -m $M8; }
+[ -f $M4 ] && tg 7b_q4_0_glu_codes QUANTA_CUDA_GLU_CODES=1 -m $M4
+[ -f $M8 ] && tg 7b_q8_0_glu_codes QUANTA_CUDA_GLU_CODES=1 -m $M8
 [ -f $G ] && { tg gemma_default X=1 -m $G; tg gemma_flat_off QUANTA_CUDA_GEMV_FLAT=0 -m $G; }
 prof() { # label, env, model: per-op table of 8 decode steps (QUANTA_PLAN_PROFILE=1: ops synchronized one by one)
   if [ $(el) -gt $((LIMIT - 7)) ]; then say "profile $1 skipped (time)"; return; fi
