@@ -213,10 +213,16 @@ template <int DT> __global__ void __launch_bounds__(128) qn_k_ggml_gemv_flat(qn_
 }
 
 /* Whether the flat kernel takes a plain batch-1 launch of rows whose blocks are not a multiple of 8 (never one the
- * row kernel could take, so the two switches are independent): QUANTA_CUDA_GEMV_FLAT not 0. */
+ * row kernel could take, so the two switches are independent): QUANTA_CUDA_GEMV_FLAT=1. Off by default: on the
+ * H100 (2026-12-05 18:50) Gemma decoded at 707 ± 1 tok/s with it and 713 ± 11 without (its head is the one
+ * weight it takes), so it bought nothing measurable. */
 static int gemv_flat_on(void) {
     static int on = -1;
-    return gemv_switch_on("QUANTA_CUDA_GEMV_FLAT", &on);
+    if (on < 0) {
+        const char *e = getenv("QUANTA_CUDA_GEMV_FLAT");
+        on = e && !strcmp(e, "1");
+    }
+    return on;
 }
 
 static bool gemv_flat_fits(int dt, const qn_gemv_args &a) {
@@ -236,8 +242,9 @@ static int gemv_staged_on(void) {
     return gemv_switch_on("QUANTA_CUDA_GEMV_STAGED", &on);
 }
 
-/* Weight rows per warp (R): QUANTA_CUDA_GEMV_RPW = 2 or 4; by default 4, or 2 where N < 8192 so the
- * grid has at least ~2 K warps. */
+/* Weight rows per warp (R): QUANTA_CUDA_GEMV_RPW = 2 or 4; 2 by default. Measured (H100, 2026-12-05 18:50,
+ * tg128): 7B Q4_0 326 ± 8 tok/s with 2 everywhere, 316 with 4 where N >= 8192 (glu, head) and 2 elsewhere, 312
+ * with 4 everywhere; Q8_0 244 (4 where N >= 8192) against 239 (4 everywhere). */
 static int gemv_staged_rows(int64_t N) {
     static int forced = -1;
     if (forced < 0) {
@@ -245,7 +252,8 @@ static int gemv_staged_rows(int64_t N) {
         const int v = e ? atoi(e) : 0;
         forced = v == 2 || v == 4 ? v : 0;
     }
-    return forced ? forced : N >= 8192 ? 4 : 2;
+    (void)N;
+    return forced ? forced : 2;
 }
 
 static bool gemv_staged_fits(int dt, const qn_gemv_args &a, bool x2) {
