@@ -195,8 +195,9 @@ QUANTA_API void quanta_backend_reset_peak(quanta_backend *backend);
 QUANTA_API int quanta_backend_runs_weight(quanta_backend *backend, const quanta_tensor_desc *weight);
 /* 1 when the backend runs matmuls on weights stored as `stored` (a 2-D descriptor: format and
  * shape) itself and its one-row (decode) matmul on them is at least as fast as on the same
- * matrix quantized to `alternative` on this device class (OpenCL on x86 CPUs with AVX-512 VNNI:
- * ggml Q5_0 against q8; see bench/NOTES.md section 1 v9), else 0 (also for NULL or invalid
+ * matrix quantized to `alternative` on this device class and the backend's settings allow it
+ * (OpenCL on x86 CPUs with AVX-512 VNNI under QUANTA_OPENCL_KEEP_Q5_0=1: ggml Q5_0 against q8;
+ * see bench/NOTES.md section 1 v9), else 0 (also for NULL or invalid
  * arguments). quanta_model_params.keep_preferred loads such weights as the file stores them. */
 QUANTA_API int quanta_backend_prefers_weight(quanta_backend *backend, const quanta_tensor_desc *stored,
                                              quanta_dtype alternative);

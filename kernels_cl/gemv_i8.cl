@@ -32,7 +32,7 @@
  * so x ≈ dx·(xh + xl/256) to ~16 bits. One plane alone (8 bits) puts an error of ~0.5% of
  * a dot product's scale on it, which a single output (a 1x1 product) shows as NMSE above the
  * 5e-4 bound about one draw in six.
- * Block i (row i / nb, columns 32·(i % nb) ...) is laid out for 16-lane integer dot products
+ * Block i (x row i % M, columns 32·(i / M) ...: a block's M rows side by side) is laid out for 16-lane integer dot products
  * of two weight rows at once (row a's 32 codes in the low half of the vector, row b's in the
  * high half):
  *   X[i]: 128 bytes, xh twice then xl twice;
@@ -43,9 +43,10 @@
  *   D[i]: dx / 256 (the xh plane's dot product is shifted up by 8 bits to join the xl one's).
  * The work-items of the group share the blocks. */
 QN_INL int4 qn_i8_sum4(int16 v) { return v.s048c + v.s159d + v.s26ae + v.s37bf; }
-QN_INL void qn_i8_quant_x(const global float *x, long nblk, local char *X, local int *O, local float *D) {
+QN_INL void qn_i8_quant_x(const global float *x, long nblk, int M, long K, local char *X, local int *O, local float *D) {
     for (long i = get_local_id(0); i < nblk; i += get_local_size(0)) {
-        const float16 a = vload16(0, x + 32 * i), c = vload16(1, x + 32 * i);
+        const global float *xi_ = x + (i % M) * K + 32 * (i / M);
+        const float16 a = vload16(0, xi_), c = vload16(1, xi_);
         const float16 m16 = fmax(fabs(a), fabs(c));
         const float8 m8 = fmax(m16.lo, m16.hi);
         const float4 m4 = fmax(m8.lo, m8.hi);
@@ -102,7 +103,7 @@ QN_INL float16 qn_i8_d2(const global uchar *pa, const global uchar *pb) {
     uint4 u;
     __asm__("vpbroadcastw (%3), %x1\n\t"
             "vpbroadcastw (%4), %2\n\t"
-            "vinserti128 $1, %2, %t1, %t1\n\t"
+            "vinserti32x4 $1, %2, %t1, %t1\n\t" /* EVEX: any of the 32 registers */
             "vcvtph2ps %t1, %0"
             : "=v"(f), "=&v"(t), "=&v"(u)
             : "r"((ulong)pa), "r"((ulong)pb));
@@ -119,28 +120,53 @@ QN_INL float16 qn_i8_d2(const global uchar *pa, const global uchar *pb) {
  * it against xh, one against xl, both started from the offsets O; (h << 8) + l is each lane's
  * exact sum in 1/256 steps of dx, converted once and scaled by d·dx/256 (a's d in the low
  * lanes, b's in the high). So a block pair costs about what one row's block did before. */
+/* a pair accumulator's two rows: lanes 0-7 and 8-15 summed */
+QN_INL float2 qn_i8_pair_sum(float16 acc) {
+    const float8 u = (float8)(acc.s0123 + acc.s4567, acc.s89ab + acc.scdef);
+    const float4 v = (float4)(u.s01 + u.s23, u.s45 + u.s67);
+    return (float2)(v.s0 + v.s1, v.s2 + v.s3);
+}
 #define QN_I8_Q5_0_PAIR(A, B)                                                               \
     {                                                                                       \
         const global uchar *pa = ra + 22 * (B), *pb = rb + 22 * (B);                        \
         const int16 w = (int16)(qn_i8_q5_0_codes(pa), qn_i8_q5_0_codes(pb));                \
-        int16 dh = vload16(2 * (B), O), dl = vload16(2 * (B) + 1, O);                       \
-        QN_DP4(dh, w, vload16(2 * (B), (const local int *)X));                              \
-        QN_DP4(dl, w, vload16(2 * (B) + 1, (const local int *)X));                          \
-        A = fma(convert_float16((dh << 8) + dl), qn_i8_d2(pa, pb) * D[B], A);               \
+        int16 dh = vload16(2 * (B) * st, O), dl = vload16(2 * (B) * st + 1, O);             \
+        QN_DP4(dh, w, vload16(2 * (B) * st, (const local int *)X));                         \
+        QN_DP4(dl, w, vload16(2 * (B) * st + 1, (const local int *)X));                     \
+        A = fma(convert_float16((dh << 8) + dl), qn_i8_d2(pa, pb) * D[(B) * st], A);        \
     }
 QN_INL float2 qn_i8_rows2_q5_0(const global uchar *ra, const global uchar *rb, const local char *X, const local int *O,
-                               const local float *D, long nb) {
-    float16 acc = 0.0f, acc2 = 0.0f;
-    long b = 0;
-    for (; b + 1 < nb; b += 2) { /* two blocks per trip: two FMA chains */
-        QN_I8_Q5_0_PAIR(acc, b)
-        QN_I8_Q5_0_PAIR(acc2, b + 1)
+                               const local float *D, long nb, long st) {
+    /* one FMA chain: a block pair's dozen instructions outlast its latency, and
+     * qn_i8_rows2x8_q5_0 (8 x rows) must sum in the same order */
+    float16 acc = 0.0f;
+    for (long b = 0; b < nb; b++) QN_I8_Q5_0_PAIR(acc, b)
+    return qn_i8_pair_sum(acc);
+}
+
+/* The same sums for 8 x rows at once (M = 8: prefill's launches of 8 rows): each block pair
+ * decoded once for the 8 rows, whose quantized x blocks sit side by side; each row's sums formed
+ * exactly as qn_i8_rows2_q5_0 forms them (the same operations in the same order), so a row's
+ * result does not depend on how many rows came with it. */
+#define QN_I8_X8_ROW(J)                                                                     \
+    {                                                                                       \
+        int16 dh = vload16(16 * b + 2 * (J), O), dl = vload16(16 * b + 2 * (J) + 1, O);      \
+        QN_DP4(dh, w, vload16(16 * b + 2 * (J), (const local int *)X));                     \
+        QN_DP4(dl, w, vload16(16 * b + 2 * (J) + 1, (const local int *)X));                 \
+        a##J = fma(convert_float16((dh << 8) + dl), d2 * D[8 * b + (J)], a##J);             \
     }
-    if (b < nb) QN_I8_Q5_0_PAIR(acc, b)
-    acc += acc2;
-    const float8 u = (float8)(acc.s0123 + acc.s4567, acc.s89ab + acc.scdef);
-    const float4 v = (float4)(u.s01 + u.s23, u.s45 + u.s67);
-    return (float2)(v.s0 + v.s1, v.s2 + v.s3);
+QN_INL void qn_i8_rows2x8_q5_0(const global uchar *ra, const global uchar *rb, const local char *X, const local int *O,
+                               const local float *D, long nb, float2 *r) {
+    float16 a0 = 0.0f, a1 = 0.0f, a2 = 0.0f, a3 = 0.0f, a4 = 0.0f, a5 = 0.0f, a6 = 0.0f, a7 = 0.0f;
+    for (long b = 0; b < nb; b++) {
+        const global uchar *pa = ra + 22 * b, *pb = rb + 22 * b;
+        const int16 w = (int16)(qn_i8_q5_0_codes(pa), qn_i8_q5_0_codes(pb));
+        const float16 d2 = qn_i8_d2(pa, pb);
+        QN_I8_X8_ROW(0) QN_I8_X8_ROW(1) QN_I8_X8_ROW(2) QN_I8_X8_ROW(3)
+        QN_I8_X8_ROW(4) QN_I8_X8_ROW(5) QN_I8_X8_ROW(6) QN_I8_X8_ROW(7)
+    }
+    r[0] = qn_i8_pair_sum(a0), r[1] = qn_i8_pair_sum(a1), r[2] = qn_i8_pair_sum(a2), r[3] = qn_i8_pair_sum(a3);
+    r[4] = qn_i8_pair_sum(a4), r[5] = qn_i8_pair_sum(a5), r[6] = qn_i8_pair_sum(a6), r[7] = qn_i8_pair_sum(a7);
 }
 
 /* After the group has quantized the M x rows into xb (X: M·K/32 blocks of 128 bytes, then O
@@ -157,7 +183,7 @@ kernel void qn_gemv_i8(const global uchar *W0, ulong wo0, long N0, const global 
     const long nb = K / 32, nblk = M * nb;
     local int *O = (local int *)(xb + 128 * nblk);
     local float *D = (local float *)(xb + 256 * nblk);
-    qn_i8_quant_x((const global float *)(xb_ + xo), nblk, xb, O, D);
+    qn_i8_quant_x((const global float *)(xb_ + xo), nblk, M, K, xb, O, D);
     barrier(CLK_LOCAL_MEM_FENCE);
     long i = get_global_id(0), N = N0;
     const global uchar *W = W0 + wo0;
@@ -171,8 +197,10 @@ kernel void qn_gemv_i8(const global uchar *W0, ulong wo0, long N0, const global 
     const int pair = act < 0 && n + 1 < N;
     const global uchar *ra = W + n * row_bytes;
     const global uchar *rb = act >= 0 ? Wu + uo + n * row_bytes : pair ? ra + row_bytes : ra;
+    float2 r8[8];
+    if (M == 8) qn_i8_rows2x8_q5_0(ra, rb, xb, O, D, nb, r8);
     for (int m = 0; m < M; m++) {
-        const float2 r = qn_i8_rows2_q5_0(ra, rb, xb + 128 * m * nb, O + 32 * m * nb, D + m * nb, nb);
+        const float2 r = M == 8 ? r8[m] : qn_i8_rows2_q5_0(ra, rb, xb + 128 * m, O + 32 * m, D + m, nb, M);
         const size_t at = (size_t)m * (size_t)N + (size_t)n;
         if (act >= 0) {
             qn_st(y, ydt, at, qn_act(r.x, act, 0.0f) * r.y);

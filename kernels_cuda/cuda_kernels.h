@@ -150,6 +150,12 @@ int qn_cuda_ggml_quantize_x(int x_dtype, const void *x, int64_t M, int64_t K, vo
  * _GELU or _GELU_TANH). */
 int qn_cuda_ggml_gemv(int w_dtype, const void *w, const void *w_up, int act, int64_t N, int64_t K, const void *xq_buf,
                       int64_t M, int y_dtype, void *y, void *stream);
+/* matmul_glu at M = 1 (f32 y, N a multiple of 32) that also leaves y's codes in yq_buf (laid out as
+ * qn_cuda_ggml_quantize_x's, the same codes) for the GEMV after it; cudaErrorNotSupported where its kernel does
+ * not run (q4_0 / q8_0 rows of a multiple of 256). counters: N / 32 zeroed unsigneds, left zeroed. */
+int qn_cuda_ggml_gemv_glu_codes(int w_dtype, const void *w, const void *w_up, int act, int64_t N, int64_t K,
+                                const void *xq_buf, int y_dtype, void *y, void *yq_buf, unsigned *counters,
+                                void *stream);
 /* The same from x itself (any float dtype) with f32 arithmetic: the rows shorter than
  * QN_CUDA_GGML_GEMV_MIN_K. */
 int qn_cuda_ggml_gemv_f32(int w_dtype, const void *w, const void *w_up, int act, int64_t N, int64_t K, int x_dtype,

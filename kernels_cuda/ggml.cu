@@ -57,6 +57,12 @@ struct qn_gemv_args {
     const uint8_t *wm1, *wm2;
     void *ym1, *ym2;
     int64_t n0, n1;
+    /* matmul_glu with ocnt set (qn_cuda_ggml_gemv_glu_codes): y's int8 codes as qn_k_ggml_quantize_x makes
+     * them (both planes), from the block that completes each 32 outputs; ocnt: one zeroed counter per 32 */
+    int8_t *oq, *ol;
+    float *odx;
+    int *osx, *osl;
+    unsigned *ocnt;
 };
 
 /* Weight row n (of the launch's N; glu: of w_up where up). */
@@ -214,16 +220,21 @@ __global__ void __launch_bounds__(128) qn_k_ggml_gemv(qn_gemv_args a) {
     }
 }
 
+/* A switch read once from the environment into *cache: on unless it is "0". */
+static int gemv_switch_on(const char *name, int *cache) {
+    if (*cache < 0) {
+        const char *e = getenv(name);
+        *cache = !(e && !strcmp(e, "0"));
+    }
+    return *cache;
+}
+
 /* Whether the GEMV issues its first weight loads before it waits for the kernel before it (weights
  * are never written by a step, so they can be read while that kernel finishes): on unless
  * QUANTA_CUDA_GEMV_PREFETCH=0 (side-by-side timings). */
 static int gemv_prefetch(void) {
     static int on = -1;
-    if (on < 0) {
-        const char *e = getenv("QUANTA_CUDA_GEMV_PREFETCH");
-        on = !(e && !strcmp(e, "0"));
-    }
-    return on;
+    return gemv_switch_on("QUANTA_CUDA_GEMV_PREFETCH", &on);
 }
 
 /* Threads per weight row (qn_k_ggml_gemv's L) for one x row: QUANTA_CUDA_GEMV_LPR = 64 or 128 gives a
@@ -347,6 +358,33 @@ extern "C" int qn_cuda_ggml_gemv_multi(int w_dtype, int nw, const void *const *w
     const bool f32x = xq_buf == NULL && !qx;
     cudaStream_t s = (cudaStream_t)stream;
     QN_GGML_DISPATCH(w_dtype, return gemv_launch<DT>(a, f32x, qx != 0, s))
+}
+
+/* matmul_glu at M = 1 whose result y (f32, N a multiple of 32) also gets its int8 codes in yq_buf (laid out as
+ * qn_cuda_ggml_quantize_x's), so the next GEMV on y needs no quantize launch: only where the staged kernel
+ * runs; cudaErrorNotSupported elsewhere (the caller takes the plain route). counters: N / 32 zeroed
+ * unsigneds, left zeroed. */
+extern "C" int qn_cuda_ggml_gemv_glu_codes(int w_dtype, const void *w, const void *w_up, int act, int64_t N, int64_t K,
+                                           const void *xq_buf, int y_dtype, void *y, void *yq_buf, unsigned *counters,
+                                           void *stream) {
+    if (N <= 0 || N % 32 || y_dtype != QN_DT_F32 || !w || !w_up || !xq_buf || !yq_buf || !counters ||
+        K % qn_ggml_block_elems(w_dtype))
+        return (int)cudaErrorNotSupported;
+    qn_gemv_args a;
+    memset(&a, 0, sizeof a);
+    qn_cuda_ggml_xq_split((void *)xq_buf, 1, K, (int8_t **)&a.xq, (float **)&a.dx, (int **)&a.sx);
+    qn_cuda_ggml_xq_lo((void *)xq_buf, 1, K, (int8_t **)&a.xl, (int **)&a.sl);
+    qn_cuda_ggml_xq_split(yq_buf, 1, N, &a.oq, &a.odx, &a.osx);
+    qn_cuda_ggml_xq_lo(yq_buf, 1, N, &a.ol, &a.osl);
+    a.ocnt = counters;
+    a.w = (const uint8_t *)w, a.w2 = (const uint8_t *)w_up;
+    a.rb = (size_t)(K / qn_ggml_block_elems(w_dtype)) * (size_t)qn_ggml_block_bytes(w_dtype);
+    a.N = N, a.K = K, a.M = 1, a.act = act, a.yd = y_dtype, a.y = y;
+    a.pre = gemv_prefetch();
+    if (!gemv_staged_fits(w_dtype, a, true)) return (int)cudaErrorNotSupported;
+    cudaStream_t s = (cudaStream_t)stream;
+    if (w_dtype == QN_DT_GGML_Q4_0) return gemv_staged_launch<QN_DT_GGML_Q4_0, true>(a, s);
+    return gemv_staged_launch<QN_DT_GGML_Q8_0, true>(a, s); /* gemv_staged_fits: q4_0 or q8_0 */
 }
 
 extern "C" int qn_cuda_ggml_gemv_qx(int w_dtype, const void *w, int64_t N, int64_t K, int x_dtype, const void *x,

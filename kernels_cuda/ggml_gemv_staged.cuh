@@ -135,6 +135,21 @@ __global__ void __launch_bounds__(128) qn_k_ggml_gemv_staged(qn_gemv_args a) {
             qn_gemv_store(a, 0, o, GLU ? qn_act(a.act, acc[r], 0.0f) * acc[r + OUTW] : acc[r]);
         }
     }
+    if (GLU && a.ocnt) { /* y's codes: the last of the 32 / (4 OUTW) blocks of each 32 outputs makes them */
+        __shared__ int last;
+        constexpr int OUTB = 4 * OUTW;
+        const int64_t chunk = (int64_t)blockIdx.x * OUTB / 32;
+        __threadfence(); /* this block's outputs visible to the block that quantizes them */
+        __syncthreads();
+        if (threadIdx.x == 0) last = atomicAdd(a.ocnt + chunk, 1u) == 32 / OUTB - 1;
+        __syncthreads();
+        if (last && wid == 0) {
+            __threadfence();
+            const float v = __ldcg((const float *)a.y + chunk * 32 + lane); /* from L2: other SMs wrote them */
+            qn_ggml_quantize_chunk(v, a.oq + chunk * 32, a.odx + chunk, a.osx + chunk, a.ol + chunk * 32, a.osl + chunk);
+            if (lane == 0) a.ocnt[chunk] = 0; /* left zeroed for the next launch */
+        }
+    }
 }
 
 /* Rows too short for the kernel above (a row's blocks not a multiple of 8: Gemma's 640-wide tied head, 262144
@@ -198,12 +213,14 @@ template <int DT> __global__ void __launch_bounds__(128) qn_k_ggml_gemv_flat(qn_
 }
 
 /* Whether the flat kernel takes a plain batch-1 launch of rows whose blocks are not a multiple of 8 (never one the
- * row kernel could take, so the two switches are independent): QUANTA_CUDA_GEMV_FLAT not 0. */
+ * row kernel could take, so the two switches are independent): QUANTA_CUDA_GEMV_FLAT=1. Off by default: on the
+ * H100 (2026-12-05 18:50) Gemma decoded at 707 ± 1 tok/s with it and 713 ± 11 without (its head is the one
+ * weight it takes), so it bought nothing measurable. */
 static int gemv_flat_on(void) {
     static int on = -1;
     if (on < 0) {
         const char *e = getenv("QUANTA_CUDA_GEMV_FLAT");
-        on = !(e && !strcmp(e, "0"));
+        on = e && !strcmp(e, "1");
     }
     return on;
 }
@@ -222,15 +239,12 @@ template <int DT> static int gemv_flat_launch(const qn_gemv_args &a, cudaStream_
  * multiple of 8), and QUANTA_CUDA_GEMV_STAGED not 0. */
 static int gemv_staged_on(void) {
     static int on = -1;
-    if (on < 0) {
-        const char *e = getenv("QUANTA_CUDA_GEMV_STAGED");
-        on = !(e && !strcmp(e, "0"));
-    }
-    return on;
+    return gemv_switch_on("QUANTA_CUDA_GEMV_STAGED", &on);
 }
 
-/* Weight rows per warp (R): QUANTA_CUDA_GEMV_RPW = 2 or 4; by default 4, or 2 where N < 8192 so the
- * grid has at least ~2 K warps. */
+/* Weight rows per warp (R): QUANTA_CUDA_GEMV_RPW = 2 or 4; 2 by default. Measured (H100, 2026-12-05 18:50,
+ * tg128): 7B Q4_0 326 ± 8 tok/s with 2 everywhere, 316 with 4 where N >= 8192 (glu, head) and 2 elsewhere, 312
+ * with 4 everywhere; Q8_0 244 (4 where N >= 8192) against 239 (4 everywhere). */
 static int gemv_staged_rows(int64_t N) {
     static int forced = -1;
     if (forced < 0) {
@@ -238,7 +252,8 @@ static int gemv_staged_rows(int64_t N) {
         const int v = e ? atoi(e) : 0;
         forced = v == 2 || v == 4 ? v : 0;
     }
-    return forced ? forced : N >= 8192 ? 4 : 2;
+    (void)N;
+    return forced ? forced : 2;
 }
 
 static bool gemv_staged_fits(int dt, const qn_gemv_args &a, bool x2) {

@@ -9,8 +9,9 @@
 int qn_cli_quant_params(const char *quant, const char *backend, quanta_model_params *mp) {
     /* auto: the file's bits (ggml blocks included) on CUDA; elsewhere q8, but for the weights
      * whose stored format the backend decodes at least as fast (keep_preferred: on OpenCL CPUs
-     * with AVX-512 VNNI, ggml Q5_0). OpenCL reads every ggml block format (`keep`), but on PoCL
-     * its float block GEMVs measured 1.3-3x slower than the q8 one (bench/NOTES.md section 1). */
+     * with AVX-512 VNNI, ggml Q5_0 under QUANTA_OPENCL_KEEP_Q5_0=1). OpenCL reads every ggml
+     * block format (`keep`), but on PoCL its float block GEMVs measured 1.3-3x slower than the q8
+     * one (bench/NOTES.md section 1). */
     mp->keep_preferred = 0;
     if (!strcmp(quant, "auto")) {
         if (!backend || strcmp(backend, "cuda")) mp->keep_preferred = 1;

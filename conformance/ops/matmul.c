@@ -174,6 +174,9 @@ static void generate(qc_gen *g, bool quick) {
              * threads instead of one warp */
             one(g, w, qc_acts[i % 3], 1, 1, 96, 4096, 0);
             one(g, w, qc_acts[(i + 1) % 3], 1, 1, 40, 8192, 0);
+            /* a prompt's rows on Gemma 3 270M's width (OpenCL: Q5_0 in launches of 8 rows of the
+             * int8 GEMV where it runs) */
+            one(g, w, qc_acts[(i + 2) % 3], 1, 24, 67, qc_legal_cols(w, 640), 0);
         }
     }
 }

@@ -110,6 +110,10 @@ static void cuda_close(void *self) {
         cudaFree(s->xq);
         qn_mem_release(s->stats, s->xq_bytes);
     }
+    if (s->xq_alt) {
+        cudaFree(s->xq_alt);
+        qn_mem_release(s->stats, s->xq_alt_bytes);
+    }
     cudaFree(s->err_flag);
     cudaFree(s->counters);
     cudaStreamDestroy(s->stream);
@@ -156,6 +160,21 @@ quanta_status qn_cuda_xq(qn_cuda_state *s, size_t bytes, void **out) {
     if (s->xq != had) s->xq_src = NULL; /* a new buffer holds no codes */
     *out = s->xq;
     return st;
+}
+
+quanta_status qn_cuda_xq_alt(qn_cuda_state *s, size_t bytes, void **out) {
+    const size_t want = bytes > s->xq_bytes ? bytes : s->xq_bytes;
+    quanta_status st = grow_owned(s, &s->xq_alt, &s->xq_alt_bytes, want, 256 * 1024, "cuda activation codes");
+    *out = s->xq_alt;
+    return st;
+}
+
+void qn_cuda_xq_take_alt(qn_cuda_state *s, const void *src, int64_t M, int64_t K, int dtype) {
+    void *b = s->xq;
+    const size_t n = s->xq_bytes;
+    s->xq = s->xq_alt, s->xq_bytes = s->xq_alt_bytes;
+    s->xq_alt = b, s->xq_alt_bytes = n;
+    s->xq_src = src, s->xq_M = M, s->xq_K = K, s->xq_dtype = dtype;
 }
 
 static quanta_status cuda_alloc(void *self, size_t bytes, void **handle) {

@@ -31,6 +31,10 @@ typedef struct qn_cuda_state {
     const void *xq_src;
     int64_t xq_M, xq_K;
     int xq_dtype;
+    /* A second codes buffer: matmul_glu writes its result's codes here while it reads x's from xq, then the
+     * two swap (QUANTA_CUDA_GLU_CODES). */
+    void *xq_alt;
+    size_t xq_alt_bytes;
     /* Bumped whenever scratch or xq move: captured CUDA graphs hold their addresses. */
     unsigned epoch;
     int graphs; /* plans may be captured as CUDA graphs (QUANTA_CUDA_GRAPHS=0 turns it off) */
@@ -77,6 +81,10 @@ static inline void *qn_cuda_ptr(const qn_tensor *t) { return (char *)t->mem.hand
 
 /* Grows the int8 activation buffer of the ggml GEMV to at least `bytes`. */
 quanta_status qn_cuda_xq(qn_cuda_state *s, size_t bytes, void **out);
+/* Grows xq_alt to at least `bytes` (and to xq's size, so the two can swap); xq and its codes stay. */
+quanta_status qn_cuda_xq_alt(qn_cuda_state *s, size_t bytes, void **out);
+/* Swaps xq and xq_alt: codes just written to xq_alt become the cached ones, of src (M x K, dtype). */
+void qn_cuda_xq_take_alt(qn_cuda_state *s, const void *src, int64_t M, int64_t K, int dtype);
 
 /* Prefill attention on f32 q/k/v through f16 copies and the tensor-core kernel
  * (engine/cuda/cuda_attention_f16.c): whether a call takes that route, and the route. */

@@ -79,6 +79,19 @@ static bool gemv_qx_wanted(void) {
     return qn_cuda_switch_on("QUANTA_CUDA_GEMV_QX", &on);
 }
 
+/* Whether a batch-1 matmul_glu on the staged kernel (q4_0 / q8_0) also writes its result's int8 codes, made
+ * by the block that completes each 32 outputs, so the down projection after it needs no quantize launch
+ * (the same codes as that launch makes, so the same results): QUANTA_CUDA_GLU_CODES=1. Off by default until
+ * measured on a GPU. */
+static bool glu_codes_wanted(void) {
+    static int on = -1;
+    if (on < 0) {
+        const char *e = getenv("QUANTA_CUDA_GLU_CODES");
+        on = e && !strcmp(e, "1");
+    }
+    return on == 1;
+}
+
 /* Whether s->xq holds x's codes (left by the last GEMV or the norm that wrote x). */
 static bool codes_cached(const qn_cuda_state *s, const void *xp, int xd, int64_t M, int64_t K) {
     return s->xq_src == xp && s->xq_M == M && s->xq_K == K && s->xq_dtype == xd;
@@ -121,6 +134,17 @@ static quanta_status run_gemv_ggml(qn_cuda_state *s, const qn_node *node, int64_
     void *xq = NULL;
     quanta_status st = gemv_codes(s, xp, xd, M, K, &xq);
     if (st) return st;
+    if (glu && M == 1 && N / 32 <= QN_CUDA_MATMUL_COUNTERS && glu_codes_wanted()) {
+        void *yq = NULL;
+        if ((st = qn_cuda_xq_alt(s, qn_cuda_ggml_xq_bytes(1, N), &yq))) return st;
+        e = qn_cuda_ggml_gemv_glu_codes(wd, qn_cuda_ptr(w), wup, act, N, K, xq, yd, qn_cuda_ptr(y), yq, s->counters,
+                                        s->stream);
+        if (e != (int)cudaErrorNotSupported) {
+            if (e) return qn_cuda_error((cudaError_t)e, "matmul_glu (ggml GEMV leaving its result's codes)");
+            qn_cuda_xq_take_alt(s, qn_cuda_ptr(y), 1, N, yd);
+            return QUANTA_OK;
+        }
+    }
     e = qn_cuda_ggml_gemv(wd, qn_cuda_ptr(w), wup, act, N, K, xq, M, yd, qn_cuda_ptr(y), s->stream);
     gemv_result_written(s, xp, (size_t)M * (size_t)K * qn_dtype_elem_size(x->desc.dtype), qn_cuda_ptr(y),
                         (size_t)M * (size_t)N * qn_dtype_elem_size(y->desc.dtype));

@@ -121,13 +121,14 @@ static int gemv_i8_takes(const qn_cl *s, quanta_dtype dt, size_t M, size_t K) {
 
 /* Whether a decode matmul on ggml Q5_0 weights is at least as fast as on their q8 repack
  * (0.68x the bytes): where qn_gemv_i8 runs with vpdpbusd, the CPU class with AVX-512 VNNI (on
- * PoCL, 2 Zen 4 cores: 2048x640 in 80 us against q8's 82 per launch, bench/NOTES.md section 1
- * v9); the float GEMV over the blocks elsewhere is 1.6-2x q8's time (v4, v7). Q4_K and Q6_K
- * (1.26x and 1.03x q8's time, v4) and Q8_0 are not preferred. QUANTA_OPENCL_KEEP_Q5_0=0 turns
- * the preference off (loads quantize them as before). */
+ * PoCL, 2 Zen 4 cores: 2048x640 in 76-91 us against q8's 82-95 per launch, bench/NOTES.md
+ * section 1 v9); the float GEMV over the blocks elsewhere is 1.6-2x q8's time (v4, v7). Q4_K
+ * and Q6_K (1.26x and 1.03x q8's time, v4) and Q8_0 are not preferred. Off unless
+ * QUANTA_OPENCL_KEEP_Q5_0=1: prefill on the kept blocks (qn_gemv_i8 in launches of 8 rows) takes
+ * ~3.3x the q8 int8 GEMM's time, which costs a prompt more than decode gains (v9). */
 bool qn_cl_prefers_stored(qn_cl *s, const quanta_tensor_desc *w, quanta_dtype alternative) {
     const char *e = getenv("QUANTA_OPENCL_KEEP_Q5_0");
-    if (e && !strcmp(e, "0")) return false;
+    if (!e || strcmp(e, "1")) return false;
     return w->dtype == QUANTA_GGML_Q5_0 && alternative == QUANTA_Q8 && s->vnni && s->force_path < 0 &&
            gemv_i8_takes(s, w->dtype, 1, (size_t)w->dims[1]);
 }
@@ -195,6 +196,28 @@ static quanta_status run_gemv_i8(qn_cl *s, const mm_args *m, const qn_tensor *wu
     size_t l = gemv_i8_group_rows(s, items), g = (items + l - 1) / l * l;
     const char *what = wu ? "matmul_glu (int8 gemv)" : multi ? "matmul_multi (int8 gemv)" : "matmul (int8 gemv)";
     return st != QUANTA_OK ? st : qn_cl_launch(s, QK_GEMV_I8, what, 1, &g, &l);
+}
+
+/* M > 8 x rows over Q5_0 weights where qn_gemv_i8 runs: 8 rows per launch, each row's sums made
+ * exactly as in decode (so a row's result does not depend on the batch it came in), the block
+ * decode shared by the 8 rows. On PoCL (2048x640, M = 128) ~2x the q8 int8 GEMM's time where
+ * the float GEMM over the blocks takes ~7x; a q8 repack for that GEMM was as fast but moved
+ * Gemma's logits by up to 0.43 from the file's weights (bench/NOTES.md section 1 v9).
+ * Returns QUANTA_ERR_UNSUPPORTED (no message) where it does not apply. */
+static quanta_status run_gemv_i8_chunks(qn_cl *s, const mm_args *m) {
+    mm_args c = *m;
+    c.M = GEMV_MAX_M;
+    if (m->M <= GEMV_MAX_M || !gemv_i8_fits(s, &c)) return QUANTA_ERR_UNSUPPORTED;
+    const size_t ys = qn_dtype_elem_size((quanta_dtype)m->ydt);
+    quanta_status st = QUANTA_OK;
+    for (int64_t r = 0; st == QUANTA_OK && r < m->M; r += GEMV_MAX_M) {
+        c.M = m->M - r < GEMV_MAX_M ? m->M - r : GEMV_MAX_M;
+        c.m32 = (cl_int)c.M;
+        c.xo = m->xo + (cl_ulong)r * (cl_ulong)m->K * 4; /* x is f32 here (qn_cl_to_f32) */
+        c.yo = m->yo + (cl_ulong)r * (cl_ulong)m->N * ys;
+        st = run_gemv_i8(s, &c, NULL, 0, NULL);
+    }
+    return st;
 }
 
 static quanta_status run_gemv(qn_cl *s, const mm_args *m) {
@@ -482,7 +505,8 @@ quanta_status qn_cl_matmul_run(qn_cl *s, const qn_node *node) {
     } else if (m.M <= GEMV_MAX_M) {
         st = run_gemv(s, &m);
     } else {
-        st = run_quant_gemm(s, &m, path);
+        st = run_gemv_i8_chunks(s, &m);
+        if (st == QUANTA_ERR_UNSUPPORTED) st = run_quant_gemm(s, &m, path);
         if (st == QUANTA_ERR_UNSUPPORTED) st = run_gemm_rows(s, &m);
     }
     qn_cl_scratch_free(s, &xs);

@@ -11,6 +11,7 @@
 #include "backend.h"
 #include "fusion_case.h"
 #include "qt_act.h"
+#include "qt_backends.h"
 #include "qt_check.h"
 #include "qt_ref_wrapper.h"
 #include "qt_tensor.h"
@@ -105,18 +106,17 @@ static void run_case(quanta_backend *be, const char *name, enum shape_kind k, in
 /* Each backend with a device (a backend without a glu kernel for f32 keeps the pair). */
 START_TEST(test_glu_and_fusion_match_float64) {
     qt_rng r = qt_rng_make(0);
-    static const char *const backends[] = {"ref", "opencl", "cuda"};
-    for (int bi = 0; bi < 3; bi++) {
-        quanta_backend *be;
-        if (quanta_backend_open(backends[bi], &be) != QUANTA_OK) continue; /* not built or no device */
+    quanta_backend *be;
+    const char *name;
+    for (int bi = 0; qt_next_backend(&bi, &be, &name);) { /* each backend built and with a device */
         for (int act = 0; act < 3; act++) {
             const char *first = act == QUANTA_GLU_SILU ? "silu" : "gelu";
-            run_case(be, backends[bi], DIRECT, act, 3, 257, 1, "glu", &r);
-            run_case(be, backends[bi], PAIR, act, 1, 2048, 1, "glu", &r);
-            run_case(be, backends[bi], PAIR_SWAP, act, 5, 64, 1, "glu", &r);
-            run_case(be, backends[bi], ACT_OUTPUT, act, 2, 100, 2, first, &r);
-            run_case(be, backends[bi], ACT_TWICE, act, 2, 100, 3, first, &r);
-            run_case(be, backends[bi], ACT_SQUARED, act, 3, 50, 2, first, &r);
+            run_case(be, name, DIRECT, act, 3, 257, 1, "glu", &r);
+            run_case(be, name, PAIR, act, 1, 2048, 1, "glu", &r);
+            run_case(be, name, PAIR_SWAP, act, 5, 64, 1, "glu", &r);
+            run_case(be, name, ACT_OUTPUT, act, 2, 100, 2, first, &r);
+            run_case(be, name, ACT_TWICE, act, 2, 100, 3, first, &r);
+            run_case(be, name, ACT_SQUARED, act, 3, 50, 2, first, &r);
         }
         quanta_backend_close(be);
     }

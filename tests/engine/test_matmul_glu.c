@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "qt_act.h"
+#include "qt_backends.h"
 #include "qt_check.h"
 #include "qt_plan_guard.h"
 #include "qt_tensor.h"
@@ -159,11 +160,9 @@ static void run_case(quanta_backend *be, const char *name, enum shape_kind k, in
  * K odd for the dense weights and a multiple of q8's chunk for q8. */
 START_TEST(test_matmul_glu_and_fusion_match_float64) {
     qt_rng r = qt_rng_make(0);
-    static const char *const backends[] = {"ref", "opencl", "cuda"};
-    for (int bi = 0; bi < 3; bi++) {
-        quanta_backend *be;
-        const char *b = backends[bi];
-        if (quanta_backend_open(b, &be) != QUANTA_OK) continue; /* not built or no device */
+    quanta_backend *be;
+    const char *b;
+    for (int bi = 0; qt_next_backend(&bi, &be, &b);) { /* each backend built and with a device */
         for (int act = 0; act < 3; act++) {
             run_case(be, b, DIRECT, act, QUANTA_F32, 1, 67, 131, &r);
             run_case(be, b, DIRECT, act, QUANTA_Q8, 3, 64, 256, &r);

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "qt_backends.h"
 #include "qt_check.h"
 #include "qt_matmul.h"
 #include "qt_plan_guard.h"
@@ -123,11 +124,9 @@ static void run_case(quanta_backend *be, const char *name, enum shape_kind k, qu
  * unfused); f32 with K odd, q8 and q4 (not fused on OpenCL) at q/k/v-like K. */
 START_TEST(test_matmul_multi_fusion_matches_float64) {
     qt_rng r = qt_rng_make(0);
-    static const char *const backends[] = {"ref", "opencl", "cuda"};
-    for (int bi = 0; bi < 3; bi++) {
-        quanta_backend *be;
-        const char *b = backends[bi];
-        if (quanta_backend_open(b, &be) != QUANTA_OK) continue; /* not built or no device */
+    quanta_backend *be;
+    const char *b;
+    for (int bi = 0; qt_next_backend(&bi, &be, &b);) { /* each backend built and with a device */
         run_case(be, b, QKV, QUANTA_F32, 1, 77, &r);
         run_case(be, b, QKV, QUANTA_Q8, 1, 640, &r);
         run_case(be, b, QKV, QUANTA_Q8, 8, 256, &r);

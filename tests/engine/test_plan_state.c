@@ -480,6 +480,58 @@ START_TEST(test_get_output_of_leaves_and_views) {
 }
 END_TEST
 
+/* Tensors and buffers that are not the plan's: a tensor of another graph (even one whose id exists in the
+ * planned graph) is refused by set_input and get_output instead of naming that graph's tensor; a buffer made
+ * on another backend is refused at plan time (its memory is not the plan's device's; OpenCL present only). */
+START_TEST(test_foreign_tensors_and_buffers) {
+    quanta_backend *be;
+    ck_assert_int_eq(quanta_backend_open("ref", &be), QUANTA_OK);
+    const quanta_tensor_desc d = {QUANTA_F32, 1, {8, 0, 0, 0}, 0, 0};
+    quanta_graph *g, *g2;
+    quanta_tensor *x, *y, *x2, *y2;
+    ck_assert_int_eq(quanta_graph_create(&g), QUANTA_OK);
+    ck_assert_int_eq(quanta_graph_create(&g2), QUANTA_OK);
+    ck_assert_int_eq(quanta_graph_input(g, "x", &d, &x), QUANTA_OK);
+    ck_assert_int_eq(quanta_scale(g, x, 2.0f, &y), QUANTA_OK);
+    ck_assert_int_eq(quanta_graph_output(g, y), QUANTA_OK);
+    ck_assert_int_eq(quanta_graph_input(g2, "x2", &d, &x2), QUANTA_OK); /* the same ids as x and y */
+    ck_assert_int_eq(quanta_scale(g2, x2, 3.0f, &y2), QUANTA_OK);
+    ck_assert_int_eq(quanta_graph_output(g2, y2), QUANTA_OK);
+    quanta_plan *p;
+    ck_assert_int_eq(quanta_plan_create(g, be, &p), QUANTA_OK);
+    float in[8] = {1, 2, 3, 4, 5, 6, 7, 8}, out[8];
+    QT_EXPECT_ERR(quanta_plan_set_input(p, x2, in, sizeof in), QUANTA_ERR_INVALID_ARGUMENT,
+                  "not a tensor of the planned graph");
+    ck_assert_int_eq(quanta_plan_set_input(p, x, in, sizeof in), QUANTA_OK);
+    ck_assert_int_eq(quanta_plan_execute(p), QUANTA_OK);
+    QT_EXPECT_ERR(quanta_plan_get_output(p, y2, out, sizeof out), QUANTA_ERR_INVALID_ARGUMENT,
+                  "not a tensor of the planned graph");
+    qt_poison_f32(out, 8);
+    ck_assert_int_eq(quanta_plan_get_output(p, y, out, sizeof out), QUANTA_OK);
+    for (int i = 0; i < 8; i++) ck_assert(out[i] == 2.0f * in[i]);
+    quanta_plan_destroy(p);
+    quanta_graph_destroy(g2);
+    quanta_graph_destroy(g);
+    quanta_backend *cl;
+    if (quanta_backend_open("opencl", &cl) == QUANTA_OK) {
+        quanta_buffer *buf;
+        quanta_tensor *tb, *z;
+        ck_assert_int_eq(quanta_buffer_create(be, &d, &buf), QUANTA_OK); /* a reference-backend buffer */
+        ck_assert_int_eq(quanta_graph_create(&g), QUANTA_OK);
+        ck_assert_int_eq(quanta_graph_buffer(g, buf, &tb), QUANTA_OK);
+        ck_assert_int_eq(quanta_scale(g, tb, 2.0f, &z), QUANTA_OK);
+        ck_assert_int_eq(quanta_graph_output(g, z), QUANTA_OK);
+        p = (quanta_plan *)1;
+        QT_EXPECT_ERR(quanta_plan_create(g, cl, &p), QUANTA_ERR_INVALID_ARGUMENT, "a buffer of another backend",
+                      "(ref, plan is on opencl)");
+        quanta_graph_destroy(g);
+        quanta_buffer_destroy(buf);
+        quanta_backend_close(cl);
+    }
+    quanta_backend_close(be);
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("engine_state");
     TCase *tc = tcase_create("state");
@@ -493,6 +545,7 @@ int main(void) {
     tcase_add_test(tc, test_arena_size_overflow);
     tcase_add_test(tc, test_fallback_write_rows_and_null_source);
     tcase_add_test(tc, test_get_output_of_leaves_and_views);
+    tcase_add_test(tc, test_foreign_tensors_and_buffers);
     suite_add_tcase(s, tc);
     return qt_run_suite(s);
 }

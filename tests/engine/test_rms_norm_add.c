@@ -10,6 +10,7 @@
 
 #include "fusion_case.h"
 #include "norm_pair_args.h"
+#include "qt_backends.h"
 #include "qt_check.h"
 #include "qt_tensor.h"
 #include "quanta.h"
@@ -82,16 +83,15 @@ static void run_case(quanta_backend *be, const char *name, enum kind k, int wmod
 
 START_TEST(test_rms_norm_add_and_fusion_match_float64) {
     qt_rng rng = qt_rng_make(0);
-    static const char *const backends[] = {"ref", "opencl", "cuda"};
-    for (int bi = 0; bi < 3; bi++) {
-        quanta_backend *be;
-        if (quanta_backend_open(backends[bi], &be) != QUANTA_OK) continue; /* not built or no device */
+    quanta_backend *be;
+    const char *name;
+    for (int bi = 0; qt_next_backend(&bi, &be, &name);) { /* each backend built and with a device */
         for (int wmode = 0; wmode < 3; wmode++) {
-            run_case(be, backends[bi], DIRECT, wmode, 5, 96, 1, "rms_norm_add", &rng);
-            run_case(be, backends[bi], PAIR, wmode, 1, 640, 1, "rms_norm_add", &rng);
-            run_case(be, backends[bi], PAIR_SWAP, wmode, 3, 1000, 1, "rms_norm_add", &rng);
-            run_case(be, backends[bi], NORM_OUTPUT, wmode, 2, 64, 2, "rms_norm", &rng);
-            run_case(be, backends[bi], NORM_TWICE, wmode, 2, 64, 2, "rms_norm", &rng);
+            run_case(be, name, DIRECT, wmode, 5, 96, 1, "rms_norm_add", &rng);
+            run_case(be, name, PAIR, wmode, 1, 640, 1, "rms_norm_add", &rng);
+            run_case(be, name, PAIR_SWAP, wmode, 3, 1000, 1, "rms_norm_add", &rng);
+            run_case(be, name, NORM_OUTPUT, wmode, 2, 64, 2, "rms_norm", &rng);
+            run_case(be, name, NORM_TWICE, wmode, 2, 64, 2, "rms_norm", &rng);
         }
         quanta_backend_close(be);
     }

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "fusion_case.h"
+#include "qt_backends.h"
 #include "qt_check.h"
 #include "qt_tensor.h"
 #include "quanta.h"
@@ -84,15 +85,14 @@ static void run_case(quanta_backend *be, const char *name, enum kind k, int wmod
 
 START_TEST(test_rms_norm_add_norm_fusion_matches_float64) {
     qt_rng rng = qt_rng_make(0);
-    static const char *const backends[] = {"ref", "opencl", "cuda"};
-    for (int bi = 0; bi < 3; bi++) {
-        quanta_backend *be;
-        if (quanta_backend_open(backends[bi], &be) != QUANTA_OK) continue; /* not built or no device */
+    quanta_backend *be;
+    const char *name;
+    for (int bi = 0; qt_next_backend(&bi, &be, &name);) { /* each backend built and with a device */
         for (int wmode = 0; wmode < 3; wmode++) {
-            run_case(be, backends[bi], FUSED, wmode, 1, 640, &rng);
-            run_case(be, backends[bi], FUSED, wmode, 3, 1000, &rng);
-            run_case(be, backends[bi], EPS_DIFFERS, wmode, 2, 64, &rng);
-            run_case(be, backends[bi], COMPUTED_W, wmode, 2, 64, &rng);
+            run_case(be, name, FUSED, wmode, 1, 640, &rng);
+            run_case(be, name, FUSED, wmode, 3, 1000, &rng);
+            run_case(be, name, EPS_DIFFERS, wmode, 2, 64, &rng);
+            run_case(be, name, COMPUTED_W, wmode, 2, 64, &rng);
         }
         quanta_backend_close(be);
     }

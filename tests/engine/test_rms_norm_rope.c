@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "qt_backends.h"
 #include "qt_check.h"
 #include "qt_plan_guard.h"
 #include "qt_tensor.h"
@@ -141,11 +142,9 @@ static void run_case(quanta_backend *be, const char *name, enum kind k, int wmod
  * head of 128 in neox mode, partial rotation, a prefill of 9 positions, every weight form. */
 START_TEST(test_rms_norm_rope_and_fusion_match_float64) {
     qt_rng r = qt_rng_make(0);
-    static const char *const backends[] = {"ref", "opencl", "cuda"};
-    for (int bi = 0; bi < 3; bi++) {
-        quanta_backend *be;
-        const char *b = backends[bi];
-        if (quanta_backend_open(b, &be) != QUANTA_OK) continue; /* not built or no device */
+    quanta_backend *be;
+    const char *b;
+    for (int bi = 0; qt_next_backend(&bi, &be, &b);) { /* each backend built and with a device */
         for (int wmode = 0; wmode < 3; wmode++) {
             const int32_t pos0 = (int32_t)(qt_next(&r) % 4000);
             run_case(be, b, DIRECT, wmode, 1, 4, 1, 256, 0, pos0, &r);

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "qt_backends.h"
 #include "qt_check.h"
 #include "qt_plan_guard.h"
 #include "qt_tensor.h"
@@ -115,12 +116,11 @@ static void run_case(quanta_backend *be, const char *name, enum kind k, int neox
 
 START_TEST(test_rms_norm_rope_pair_matches_alone) {
     qt_rng r = qt_rng_make(0);
-    static const char *const backends[] = {"ref", "opencl", "cuda"};
-    for (int bi = 0; bi < 3; bi++) {
-        quanta_backend *be;
-        if (quanta_backend_open(backends[bi], &be) != QUANTA_OK) continue; /* not built or no device */
+    quanta_backend *be;
+    const char *name;
+    for (int bi = 0; qt_next_backend(&bi, &be, &name);) { /* each backend built and with a device */
         for (int k = FUSED; k <= LATE_X1; k++)
-            for (int neox = 0; neox < 2; neox++) run_case(be, backends[bi], (enum kind)k, neox, &r);
+            for (int neox = 0; neox < 2; neox++) run_case(be, name, (enum kind)k, neox, &r);
         quanta_backend_close(be);
     }
 }

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "qt_backends.h"
 #include "qt_check.h"
 #include "qt_plan_guard.h"
 #include "qt_tensor.h"
@@ -121,11 +122,10 @@ static void run_case(quanta_backend *be, const char *name, enum shape_kind k, qt
 
 START_TEST(test_write_rows_pair_fusion_matches) {
     qt_rng r = qt_rng_make(0);
-    static const char *const backends[] = {"ref", "opencl", "cuda"};
-    for (int bi = 0; bi < 3; bi++) {
-        quanta_backend *be;
-        if (quanta_backend_open(backends[bi], &be) != QUANTA_OK) continue; /* not built or no device */
-        for (int k = PAIR; k <= LATE_SOURCE; k++) run_case(be, backends[bi], (enum shape_kind)k, &r);
+    quanta_backend *be;
+    const char *name;
+    for (int bi = 0; qt_next_backend(&bi, &be, &name);) { /* each backend built and with a device */
+        for (int k = PAIR; k <= LATE_SOURCE; k++) run_case(be, name, (enum shape_kind)k, &r);
         quanta_backend_close(be);
     }
 }

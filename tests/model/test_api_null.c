@@ -377,6 +377,20 @@ START_TEST(test_model_functions) {
     quanta_model_memory mem;
     NUL(quanta_model_memory_report(NULL, ctx, &mem), "model");
     NUL(quanta_model_memory_report(m, ctx, NULL), "out");
+    { /* a context of another model (the same file loaded twice): refused, not read as this model's */
+        quanta_model *m2 = tiny_load(&tm, be, &mp);
+        quanta_model_context *ctx2;
+        ck_assert_int_eq(quanta_model_context_create(m2, 16, &ctx2), QUANTA_OK);
+        BAD(quanta_model_memory_report(m, ctx2, &mem), "ctx belongs to another model");
+        quanta_model_context *mixed[2] = {ctx, ctx2};
+        float *two = malloc(2 * (size_t)LLAMA.n_vocab * sizeof *two);
+        ck_assert_ptr_nonnull(two);
+        BAD(quanta_model_eval_batch(mixed, toks, 2, two, 2 * (size_t)LLAMA.n_vocab), "ctxs[1]", "of another model");
+        free(two);
+        ck_assert_int_eq(quanta_model_memory_report(m2, ctx2, &mem), QUANTA_OK);
+        quanta_model_context_destroy(ctx2);
+        quanta_model_destroy(m2);
+    }
 
     quanta_kv_pool *pool = (quanta_kv_pool *)1;
     NUL(quanta_kv_pool_create(NULL, QUANTA_F32, 4, 0, 4, 4, &pool), "model");

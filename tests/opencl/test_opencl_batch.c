@@ -354,8 +354,9 @@ static quanta_backend *open_with(const char *const *env) {
     return be;
 }
 
-/* ggml Q5_0 weights: qn_gemv_i8 (two-plane int8 x) below M = 8 where it runs, the float GEMM
- * above; each setting bit for bit within a side, within the int8 bound across (printed). */
+/* ggml Q5_0 weights: qn_gemv_i8 (two-plane int8 x) where it runs, above M = 8 in launches of 8
+ * rows (so every row bit for bit as alone: "up to 0" printed), elsewhere the float GEMM above 8;
+ * each setting bit for bit within a side, within the int8 bound across (printed). */
 START_TEST(test_q5_0_rows_alone_and_batched) {
     static const char *const settings[][5] = {
         {NULL},                                                           /* the device's defaults */

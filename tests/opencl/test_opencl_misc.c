@@ -500,14 +500,17 @@ START_TEST(test_device_specs) {
 END_TEST
 
 /* quanta_backend_prefers_weight: ggml Q5_0 against q8 exactly where the int8 Q5_0 GEMV runs
- * with vpdpbusd (a CPU whose device details name AVX-512 VNNI, no switch overriding it), no
- * other format or alternative, off under QUANTA_OPENCL_KEEP_Q5_0=0, 0 for bad arguments. */
+ * with vpdpbusd (a CPU whose device details name AVX-512 VNNI, no switch overriding it) and
+ * QUANTA_OPENCL_KEEP_Q5_0=1 asks for it, no other format or alternative, 0 for bad arguments. */
 START_TEST(test_prefers_weight) {
     quanta_device_info info;
     ck_assert_int_eq(quanta_backend_device(g_cl, &info), QUANTA_OK);
     const int vnni = strstr(info.details, "AVX-512 VNNI") && !getenv("QUANTA_OPENCL_VNNI") &&
                      !getenv("QUANTA_OPENCL_GEMM") && !getenv("QUANTA_OPENCL_CLASS");
     quanta_tensor_desc q5 = {QUANTA_GGML_Q5_0, 2, {2048, 640}, 0, 0};
+    unsetenv("QUANTA_OPENCL_KEEP_Q5_0");
+    ck_assert_int_eq(quanta_backend_prefers_weight(g_cl, &q5, QUANTA_Q8), 0); /* off by default */
+    setenv("QUANTA_OPENCL_KEEP_Q5_0", "1", 1);
     const int got = quanta_backend_prefers_weight(g_cl, &q5, QUANTA_Q8);
     if (vnni) ck_assert_int_eq(got, 1);
     if (got) ck_assert_msg(strstr(info.details, "AVX-512 VNNI"), "%s", info.details);
@@ -520,7 +523,7 @@ START_TEST(test_prefers_weight) {
     }
     setenv("QUANTA_OPENCL_KEEP_Q5_0", "0", 1);
     ck_assert_int_eq(quanta_backend_prefers_weight(g_cl, &q5, QUANTA_Q8), 0);
-    unsetenv("QUANTA_OPENCL_KEEP_Q5_0");
+    setenv("QUANTA_OPENCL_KEEP_Q5_0", "1", 1);
     ck_assert_int_eq(quanta_backend_prefers_weight(g_cl, &q5, QUANTA_Q8), got);
     quanta_tensor_desc bad = {QUANTA_GGML_Q5_0, 2, {16, 100}, 0, 0}; /* cols not whole blocks */
     ck_assert_int_eq(quanta_backend_prefers_weight(g_cl, &bad, QUANTA_Q8), 0);
@@ -528,6 +531,7 @@ START_TEST(test_prefers_weight) {
     ck_assert_int_eq(quanta_backend_prefers_weight(g_cl, &bad, QUANTA_Q8), 0);
     ck_assert_int_eq(quanta_backend_prefers_weight(NULL, &q5, QUANTA_Q8), 0);
     ck_assert_int_eq(quanta_backend_prefers_weight(g_cl, NULL, QUANTA_Q8), 0);
+    unsetenv("QUANTA_OPENCL_KEEP_Q5_0");
 }
 END_TEST
 

@@ -131,6 +131,26 @@ START_TEST(test_all_reduce_op) {
 }
 END_TEST
 
+/* Ranks whose graphs sum different element counts (a caller bug: ranks must run the same graphs):
+ * every rank's execute fails alike, naming both counts, and none waits for the other for ever. */
+START_TEST(test_all_reduce_count_mismatch) {
+    quanta_comm *comms[2];
+    ck_assert_int_eq(quanta_comm_create_local(2, comms), QUANTA_OK);
+    float x[32] = {0}, y0[8], y1[16];
+    ar_rank rk[2] = {{comms[0], "ref", QUANTA_F32, 8, x, y0, QUANTA_OK, "", 0},
+                     {comms[1], "ref", QUANTA_F32, 16, x, y1, QUANTA_OK, "", 0}};
+    pthread_t th[2];
+    for (int r = 0; r < 2; r++) ck_assert_int_eq(pthread_create(&th[r], NULL, ar_thread, &rk[r]), 0);
+    for (int r = 0; r < 2; r++) pthread_join(th[r], NULL);
+    for (int r = 0; r < 2; r++) {
+        ck_assert_msg(rk[r].st == QUANTA_ERR_INVALID_ARGUMENT, "rank %d: %s (%s)", r, quanta_status_name(rk[r].st),
+                      rk[r].err);
+        ck_assert_msg(strstr(rk[r].err, "rank 1 sums 16 values but rank 0 sums 8"), "rank %d: %s", r, rk[r].err);
+    }
+    for (int r = 0; r < 2; r++) quanta_comm_destroy(comms[r]);
+}
+END_TEST
+
 START_TEST(test_all_reduce_errors) {
     quanta_comm *comms[2];
     ck_assert_int_eq(quanta_comm_create_local(0, comms), QUANTA_ERR_INVALID_ARGUMENT);
@@ -603,6 +623,7 @@ int main(void) {
     tcase_set_timeout(tc, 600);
     tcase_add_test(tc, test_all_reduce_op);
     tcase_add_test(tc, test_all_reduce_errors);
+    tcase_add_test(tc, test_all_reduce_count_mismatch);
     tcase_add_test(tc, test_tp_llama);
     tcase_add_test(tc, test_tp_qwen2);
     tcase_add_test(tc, test_tp_gemma3);
