@@ -129,7 +129,7 @@ static void run_case(quanta_backend *be, const char *name, enum shape_kind k, in
         if (k == GATE_OUTPUT) ck_assert_int_eq(quanta_plan_get_output(plan, pg, side, ny * sizeof *side), QUANTA_OK);
     }
     /* f32 dot products over K (~√K·2^-24 relative) and f32 exp/erfc: 1e-5 of the scale */
-    double maxerr = 0.0, maxside = 0.0;
+    qt_prod_err pe = {0}, pside = {0};
     for (int64_t m = 0; m < M; m++)
         for (int64_t n = 0; n < N; n++) {
             const float *xg = x + m * K, *xu = (k == TWO_X ? x2 : x) + m * K;
@@ -140,16 +140,16 @@ static void run_case(quanta_backend *be, const char *name, enum shape_kind k, in
             }
             const double want = qt_act64(act, dg) * du, got = y[m * N + n];
             QT_CHECK(isfinite(got), "%s: y[%lld] is not finite", name, (long long)(m * N + n));
-            const double e = fabs(got - want) / (1.0 + fabs(want));
-            if (e > maxerr) maxerr = e;
-            if (k == GATE_OUTPUT) {
-                const double es = fabs(side[m * N + n] - dg) / (1.0 + fabs(dg));
-                if (es > maxside) maxside = es;
-            }
+            qt_prod_err_add(&pe, got, want);
+            if (k == GATE_OUTPUT) qt_prod_err_add(&pside, side[m * N + n], dg);
         }
-    ck_assert_msg(maxerr < 1e-5, "%s case %d act %d w %s M %lld: max relative error %g", name, (int)k, act,
-                  quanta_dtype_name(wt), (long long)M, maxerr);
-    ck_assert_msg(maxside < 1e-5, "%s: gate product max relative error %g", name, maxside);
+    const char *bound;
+    ck_assert_msg(qt_prod_err_ok(&pe, name, &bound),
+                  "%s case %d act %d w %s M %lld: max relative error %g, NMSE %g, max abs %g of %g; needs %s", name,
+                  (int)k, act, quanta_dtype_name(wt), (long long)M, pe.maxrel, pe.ref2 > 0 ? pe.err2 / pe.ref2 : pe.err2,
+                  pe.maxabs, pe.refmax, bound);
+    ck_assert_msg(qt_prod_err_ok(&pside, name, &bound), "%s: gate product max relative error %g, NMSE %g; needs %s",
+                  name, pside.maxrel, pside.ref2 > 0 ? pside.err2 / pside.ref2 : pside.err2, bound);
     quanta_plan_destroy(plan);
     quanta_graph_destroy(g);
     free(x), free(x2), free(y), free(side);

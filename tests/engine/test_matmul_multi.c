@@ -99,19 +99,21 @@ static void run_case(quanta_backend *be, const char *name, enum shape_kind k, qu
         qt_poison_f32(got, ny);
         ck_assert_int_eq(quanta_plan_get_output(plan, y[i], got, ny * sizeof *got), QUANTA_OK);
         const float *xr = i == 2 && k == TWO_X ? x2 : x;
-        double maxerr = 0.0;
+        qt_prod_err pe = {0};
         for (int64_t m = 0; m < M; m++)
             for (int64_t n = 0; n < N[i]; n++) {
                 double want_v = 0.0;
                 for (int64_t c = 0; c < K; c++) want_v += (double)xr[m * K + c] * (double)w[i].values[n * K + c];
                 const double v = got[m * N[i] + n];
                 QT_CHECK(isfinite(v), "%s: product %d [%lld] is not finite", name, i, (long long)(m * N[i] + n));
-                const double e = fabs(v - want_v) / (1.0 + fabs(want_v));
-                if (e > maxerr) maxerr = e;
+                qt_prod_err_add(&pe, v, want_v);
             }
         /* f32 dot products over K: ~√K·2^-24 relative; q8 rows are decoded exactly into f32 */
-        ck_assert_msg(maxerr < 1e-5, "%s case %d w %s M %lld product %d: max relative error %g", name, (int)k,
-                      quanta_dtype_name(wt), (long long)M, i, maxerr);
+        const char *bound;
+        ck_assert_msg(qt_prod_err_ok(&pe, name, &bound),
+                      "%s case %d w %s M %lld product %d: max relative error %g, NMSE %g, max abs %g of %g; needs %s",
+                      name, (int)k, quanta_dtype_name(wt), (long long)M, i, pe.maxrel,
+                      pe.ref2 > 0 ? pe.err2 / pe.ref2 : pe.err2, pe.maxabs, pe.refmax, bound);
         free(got);
     }
     quanta_plan_destroy(plan);
