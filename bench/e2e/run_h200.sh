@@ -193,6 +193,7 @@ python3 bench/e2e/ratio_table.py $L $NAMES | tee "$OUT/summary.md"
 if has serve; then
   # 64 concurrent streams of the Gemma-shaped file: Quanta's server, then llama-server, same sweep.
   F=$W/files/gemma3-270m-q4_k_m.gguf
+  GPU=$(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -1) # the plots name the card that ran
   LS=$W/llama.cpp/build/bin/llama-server
   SWEEP=${SWEEP:-"--concurrency 1,16,64 --mix fixed,longtail --prompt-words 128 --max-tokens 128 --timeout 120"}
   # sweep NAME PORT SERVER-COMMAND...: starts the server, sweeps it once it answers /health, stops it
@@ -220,9 +221,9 @@ if has serve; then
   if [ -f $L/quanta_sweep.json ] && python3 -c 'import matplotlib' 2>/dev/null; then
     if [ -f $L/llama_sweep.json ]; then
       timeout 120 python3 bench/serve_plot.py $L/quanta_sweep.json $L/llama_sweep.json --names Quanta,llama-server \
-        --title "Gemma 3 270M Q4_K_M, H200" --out $L/plots > $L/serve_plot.log 2>&1
+        --title "Gemma 3 270M Q4_K_M, $GPU" --out $L/plots > $L/serve_plot.log 2>&1
     else
-      timeout 120 python3 bench/serve_plot.py $L/quanta_sweep.json --title "Quanta, Gemma 3 270M Q4_K_M, H200" \
+      timeout 120 python3 bench/serve_plot.py $L/quanta_sweep.json --title "Quanta, Gemma 3 270M Q4_K_M, $GPU" \
         --out $L/plots > $L/serve_plot.log 2>&1
     fi
     stamp "serve plots rc=$?"
