@@ -175,7 +175,7 @@ quanta_status qn_model_eval_check(const quanta_model_context *c, const int32_t *
 /* Tokens per prefill step: QUANTA_PREFILL_STEP (1 to QN_MAX_PREFILL_STEP_TOKENS; anything else is ignored),
  * else QN_CUDA_PREFILL_STEP_TOKENS on CUDA and QN_MAX_STEP_TOKENS elsewhere: longer steps give each weight
  * pass of the GEMMs more rows (llama.cpp's pp512 runs one 512-token step; bench/NOTES.md, mmq7). Contexts
- * with a ring cache stay within its step. Read at each eval (one getenv per prompt). */
+ * with a ring cache stay within its step. Read at each prompt eval (one getenv per prompt). */
 static size_t prefill_step_tokens(const quanta_model *m) {
     const char *e = getenv("QUANTA_PREFILL_STEP");
     char *end = NULL;
@@ -193,7 +193,8 @@ static quanta_status eval_tokens(quanta_model_context *c, const int32_t *tokens,
     if (st0) return st0;
     const int32_t V = c->model->cfg.n_vocab;
     int all = logits && (logits_count == (size_t)V ? n == 1 : 1);
-    const size_t cap = prefill_step_tokens(c->model);
+    /* one token (a decode step) is one step whatever the cap: no getenv or device query per token */
+    const size_t cap = n > 1 ? prefill_step_tokens(c->model) : 1;
     for (size_t done = 0; done < n;) {
         size_t T = n - done < cap ? n - done : cap;
         /* A step's rows must not wrap around a ring cache: write_rows writes one run. */

@@ -14,8 +14,9 @@ int qn_cli_quant_params(const char *quant, const char *backend, quanta_model_par
      * one (bench/NOTES.md section 1). */
     mp->keep_preferred = 0;
     if (!strcmp(quant, "auto")) {
-        if (!backend || strcmp(backend, "cuda")) mp->keep_preferred = 1;
-        quant = backend && !strcmp(backend, "cuda") ? "keep" : "q8";
+        const int cuda = backend && !strcmp(backend, "cuda");
+        mp->keep_preferred = !cuda;
+        quant = cuda ? "keep" : "q8";
     }
     mp->quantize = 0;
     if (!strcmp(quant, "keep")) return 0;

@@ -77,6 +77,15 @@ static inline bool qn_cuda_switch_on(const char *name, int *cache) {
     return *cache == 1;
 }
 
+/* A switch of a path not yet the default: on only when the variable is "1", read once into *cache. */
+static inline bool qn_cuda_switch_opt_in(const char *name, int *cache) {
+    if (*cache < 0) {
+        const char *e = getenv(name);
+        *cache = e && !strcmp(e, "1");
+    }
+    return *cache == 1;
+}
+
 static inline void *qn_cuda_ptr(const qn_tensor *t) { return (char *)t->mem.handle + t->mem.offset; }
 
 /* Grows the int8 activation buffer of the ggml GEMV to at least `bytes`. */

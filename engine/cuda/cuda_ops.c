@@ -85,11 +85,7 @@ static bool gemv_qx_wanted(void) {
  * measured on a GPU. */
 static bool glu_codes_wanted(void) {
     static int on = -1;
-    if (on < 0) {
-        const char *e = getenv("QUANTA_CUDA_GLU_CODES");
-        on = e && !strcmp(e, "1");
-    }
-    return on == 1;
+    return qn_cuda_switch_opt_in("QUANTA_CUDA_GLU_CODES", &on);
 }
 
 /* Whether s->xq holds x's codes (left by the last GEMV or the norm that wrote x). */
