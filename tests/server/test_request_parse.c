@@ -21,12 +21,12 @@ static int infer(const char *body, size_t header_len, qs_kv2_infer *r, char *msg
 START_TEST(shape_overflow_refused) {
     /* 3 x 6148914691236517207 = 2^64 + 5: 5 elements modulo 2^64 */
     static const char *const bodies[] = {
-        "{\"inputs\": [{\"name\": \"input_ids\", \"datatype\": \"INT32\", \"shape\": [3, 6148914691236517207],"
-        " \"data\": [1, 2, 3, 4, 5]}, {\"name\": \"input_lengths\", \"datatype\": \"INT32\", \"shape\": [3, 1],"
-        " \"data\": [100, 100, 100]}]}",
+        ("{\"inputs\": [{\"name\": \"input_ids\", \"datatype\": \"INT32\", \"shape\": [3, 6148914691236517207],"
+         " \"data\": [1, 2, 3, 4, 5]}, {\"name\": \"input_lengths\", \"datatype\": \"INT32\", \"shape\": [3, 1],"
+         " \"data\": [100, 100, 100]}]}"),
         /* 2^32 x 2^32 = 2^64: no element at all */
-        "{\"inputs\": [{\"name\": \"input_ids\", \"datatype\": \"INT32\", \"shape\": [4294967296, 4294967296],"
-        " \"data\": []}]}",
+        ("{\"inputs\": [{\"name\": \"input_ids\", \"datatype\": \"INT32\", \"shape\": [4294967296, 4294967296],"
+         " \"data\": []}]}"),
         /* one dimension alone over the limit, the product within 64 bits */
         "{\"inputs\": [{\"name\": \"input_ids\", \"datatype\": \"INT32\", \"shape\": [1, 16777217], \"data\": [1]}]}",
     };
