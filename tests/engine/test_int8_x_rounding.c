@@ -28,6 +28,7 @@
 
 #include "qt_backends.h"
 #include "qt_plan_guard.h"
+#include "qt_tensor.h"
 #include "test_util.h"
 
 typedef struct rcase {
@@ -61,13 +62,6 @@ static int model_of(const char *backend, const rcase *c, xmodel *m) {
 
 static void put_half(unsigned char *b, uint16_t h) { b[0] = (unsigned char)h, b[1] = (unsigned char)(h >> 8); }
 
-/* An IEEE binary16 value (little-endian bytes) as a double, from its bit fields. */
-static double half_bits(const unsigned char *b) {
-    const unsigned h = (unsigned)b[0] | (unsigned)b[1] << 8, e = (h >> 10) & 31, f = h & 1023;
-    const double v = e == 0 ? ldexp((double)f, -24) : ldexp((double)(f | 1024), (int)e - 25);
-    return h & 0x8000 ? -v : v;
-}
-
 /* N rows of K positive weights in format t as ggml blocks of 32 (bytes into *blocks), and their
  * values decoded from the documented layouts into w[N*K]: Q8_0 = f16 d, 32 int8 q, w = d·q;
  * Q4_0 = f16 d, 16 bytes of nibbles (element j low nibble of byte j, element j + 16 high), w = d·(q - 8);
@@ -79,7 +73,7 @@ static size_t make_weights(quanta_dtype t, int64_t N, int64_t K, qt_rng *r, unsi
     for (size_t i = 0; i < nb; i++) {
         unsigned char *p = b + i * bb;
         put_half(p, quanta_f32_to_f16(qt_uniform(r, 0.5f, 1.0f) / 1024.0f));
-        const double d = half_bits(p);
+        const double d = qt_rd_half(p);
         double *wv = w + i * 32;
         if (t == QUANTA_GGML_Q8_0) {
             for (int j = 0; j < 32; j++) {
