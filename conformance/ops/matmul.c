@@ -69,6 +69,11 @@ static int make(const qc_case *c, qc_data *d, qc_rng *r, char *err, size_t errle
                : 0;
 }
 
+/* make, and the energies of x · wᵀ (a dot product per result: it can cancel). */
+static int mm_make(const qc_case *c, qc_data *d, qc_rng *r, char *err, size_t errlen) {
+    return make(c, d, r, err, errlen) || qc_dot_energy(d, 0, 1, err, errlen) ? -1 : 0;
+}
+
 /* matmul's x and w, then w_up drawn like w (the same format, a fresh draw). */
 static int glu_make(const qc_case *c, qc_data *d, qc_rng *r, char *err, size_t errlen) {
     if (make(c, d, r, err, errlen)) return -1;
@@ -94,7 +99,7 @@ static int multi_make(const qc_case *c, qc_data *d, qc_rng *r, char *err, size_t
             return -1;
     }
     if (c->part) d->out_desc.dims[d->out_desc.ndim - 1] = rows[c->part - 1];
-    return 0;
+    return qc_dot_energy(d, 0, 1 + c->part, err, errlen); /* the judged product's */
 }
 
 /* The products as plain matmuls of one x (plans fuse them where the backend has the kernel), all
@@ -264,7 +269,7 @@ static const qc_thr_row thresholds[] = {
     {QUANTA_BF16, {5e-4, 4e-2, false, "ggml mul_mat; + bf16 output rounding (2^-8 relative)"}},
     QC_THR_END};
 
-const qc_op_def qc_matmul_def = {QN_OP_MATMUL, keys, validate, elements, make, build, generate, thresholds,
+const qc_op_def qc_matmul_def = {QN_OP_MATMUL, keys, validate, elements, mm_make, build, generate, thresholds,
                                  threshold_dtype, NULL};
 const qc_op_def qc_matmul_glu_def = {QN_OP_MATMUL_GLU, glu_keys, validate, glu_elements, glu_make, glu_build,
                                      glu_generate, thresholds, threshold_dtype, NULL};
