@@ -18,7 +18,8 @@
  * - matmul and attention: the 5e-4 NMSE bound already covers a backend that computes in
  *   f16/bf16 or int8 internally (tensor cores, on-the-fly activation quantization); maxrel
  *   (a wrong element of at most 2-5% of the largest value) catches a single corrupted element
- *   that NMSE would average away in a large output.
+ *   that NMSE would average away in a large output. Except fp8_e4m3 weights, whose x may be
+ *   rounded to e4m3 (3 mantissa bits, FP8 x FP8 tensor cores): their row in ops/matmul.c.
  * - rope: an f32 backend forms the angle pos·θ^(−2i/D) in f32; at positions ~4096 that loses
  *   ~4096·6e-8 = 2.4e-4 rad, i.e. NMSE up to ~1e-7 against the double oracle, hence 1e-6.
  * - get_rows of quantized tables: dequantization is one or two f32 roundings (double-quant
