@@ -10,7 +10,8 @@
 #   3. fp8_check check: the quantizer's codes byte for byte and y against a host reference of the same arithmetic,
 #      every tile; fp8_check time: ours (quantize + GEMM) against today's route, cuBLASLt FP8 and cuBLAS bf16 on
 #      LLaMA-7B/13B shapes at M = 256, 512, 2048;
-#   4. torch._scaled_mm row-wise (the issue's peer, bench/cuda/fp8_peers.py) on the same shapes when time is left.
+#   4. torch._scaled_mm row-wise (the issue's peer, bench/cuda/fp8_peers.py) on the same shapes when time is left;
+#   5. compute-sanitizer memcheck / synccheck / racecheck of fp8_check's two small cases, when time is left.
 # Everything goes to $OUT/mmq8/ (summary.txt: the numbers to decide with).
 set -u
 cd "$(dirname "$0")/../.." # the repository root
@@ -88,6 +89,15 @@ if [ -s $D/fp8_time.csv ] && [ $(left) -gt 12 ] && python3 -c 'import torch' 2> 
 fi
 
 # 1b. each tile forced through conformance (fp8_check check ran every tile against its host reference already)
+# 5. compute-sanitizer on two small cases (tiles 128x256 and 64x64), each tool while time is left
+if [ -x /tmp/fp8check8/fp8_check ] && command -v compute-sanitizer > /dev/null; then
+  for tool in memcheck synccheck racecheck; do
+    [ $(left) -gt 10 ] || break
+    timeout 8 compute-sanitizer --tool $tool /tmp/fp8check8/fp8_check sanitize > $D/sanitize_$tool.txt 2>&1
+    say "compute-sanitizer $tool rc=$?: $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' $D/sanitize_$tool.txt | head -1)"
+  done
+fi
+
 TILES_RUN=""
 for t in 128x256 128x128 64x128 64x64; do
   [ $(left) -gt 6 ] || break
