@@ -2,7 +2,8 @@
  * fp8_check.cu — the FP8 x FP8 GEMM of kernels_cuda/matmul_fp8_wg.cu (mmq8) against a host reference of exactly
  * its arithmetic, then timed against cuBLASLt FP8 and cuBLAS bf16 on LLaMA-7B/13B linear shapes.
  *
- *   fp8_check [check|time|all] [csv]     (FP8_SEED=<n> repeats a run; the seed is printed either way)
+ *   fp8_check [check|time|all|sanitize] [csv]     (FP8_SEED=<n> repeats a run; the seed is printed either way;
+ *   sanitize: two small check cases, for compute-sanitizer)
  *
  * check: random e4m3 weight codes (every finite code) with per-row scales, laid out with cuda_kernels.h's
  *   qn_cuda_weight_code_offset (the tiled layout engine/cuda/cuda_repack.c writes); x random, rows at scales
@@ -407,6 +408,12 @@ int main(int argc, char **argv) {
     printf("fp8_check: seed %llu (FP8_SEED=%llu repeats it), %s, compute capability %d.%d\n", (unsigned long long)seed,
            (unsigned long long)seed, prop.name, prop.major, prop.minor);
     int rc = 0;
+    if (!strcmp(mode, "sanitize")) { /* small, for compute-sanitizer (memcheck, racecheck, synccheck) */
+        static const ccase cases[] = {{70, 150, 192, QN_DT_F32, QN_DT_BF16, 1}, {70, 150, 192, QN_DT_F16, QN_DT_F32, 4}};
+        int bad = 0;
+        for (const ccase &c : cases) bad += check_case(c);
+        return bad ? 1 : 0;
+    }
     if (!strcmp(mode, "check") || !strcmp(mode, "all")) {
         static const ccase cases[] = {
             {66, 96, 256, QN_DT_F32, QN_DT_F32, 0},      /* the conformance batch shape, the pick */

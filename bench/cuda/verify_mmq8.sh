@@ -4,13 +4,14 @@
 # linked by step 2):
 #   VERIFY=bench/cuda/verify_mmq8.sh bash bench/e2e/run_h200.sh build files verify
 # At most ~60 s: every step has its own timeout, later steps are skipped when late.
-#   1. conformance of the e4m3 matmuls, switch off (today's f16 route) and on (the pick by grid size), then on
-#      with each tile forced (QUANTA_CUDA_FP8_TILE);
+#   1. conformance of the e4m3 matmuls, switch off (today's f16 route) and on (the pick by grid size); after the
+#      timings, when time is left, on with each tile forced (QUANTA_CUDA_FP8_TILE);
 #   2. wgmma_check (one f16 and one FP8 wgmma against a host product: the instruction and its layouts alone);
 #   3. fp8_check check: the quantizer's codes byte for byte and y against a host reference of the same arithmetic,
 #      every tile; fp8_check time: ours (quantize + GEMM) against today's route, cuBLASLt FP8 and cuBLAS bf16 on
 #      LLaMA-7B/13B shapes at M = 256, 512, 2048;
-#   4. torch._scaled_mm row-wise (the issue's peer, bench/cuda/fp8_peers.py) on the same shapes when time is left.
+#   4. torch._scaled_mm row-wise (the issue's peer, bench/cuda/fp8_peers.py) on the same shapes when time is left;
+#   5. compute-sanitizer memcheck / synccheck / racecheck of fp8_check's two small cases, when time is left.
 # Everything goes to $OUT/mmq8/ (summary.txt: the numbers to decide with).
 set -u
 cd "$(dirname "$0")/../.." # the repository root
@@ -39,8 +40,8 @@ CHECK_PID=$!
 # new kernel) and wider ones for the tiles
 LISTED=$($Q conform --backend ref --list 2> /dev/null | grep -E '^matmul:.*w=fp8_e4m3')
 WIDE=($(echo "$LISTED" | grep -E 'm=(33,.*b=2|64|77|300|257),' | sed 's/^/--case /'))
-EXTRA=(--case "matmul:m=520,n=390,k=2048,w=fp8_e4m3,x=bf16" --case "matmul:m=512,n=2048,k=512,w=fp8_e4m3,x=f32"
-       --case "matmul:m=2048,n=256,k=1024,w=fp8_e4m3,x=f16" --case "matmul:m=65,n=1024,k=4096,w=fp8_e4m3,x=f32")
+EXTRA=(--case "matmul:m=520,n=390,k=2048,w=fp8_e4m3,x=bf16" --case "matmul:m=512,n=1024,k=512,w=fp8_e4m3,x=f32"
+       --case "matmul:m=2048,n=128,k=512,w=fp8_e4m3,x=f16" --case "matmul:m=65,n=512,k=4096,w=fp8_e4m3,x=f32")
 WIDE+=("${EXTRA[@]}")
 ALL=($(echo "$LISTED" | sed 's/^/--case /') "${EXTRA[@]}")
 say "conformance cases: $((${#ALL[@]} / 2)) (off, on), $((${#WIDE[@]} / 2)) from M = 64 (each tile)"
@@ -59,7 +60,6 @@ conform() { # label, env..., -- cases...
 }
 conform off QUANTA_CUDA_FP8_WGMMA=0 -- "${ALL[@]}"
 conform on QUANTA_CUDA_FP8_WGMMA=1 -- "${ALL[@]}"
-for t in 128x256 128x128 64x128 64x64; do conform on_$t QUANTA_CUDA_FP8_WGMMA=1 QUANTA_CUDA_FP8_TILE=$t -- "${WIDE[@]}"; done
 
 # 2. one wgmma of each kind against the host
 wait $CHECK_PID 2> /dev/null
@@ -75,19 +75,38 @@ if [ -x /tmp/fp8check8/fp8_check ]; then
     say "fp8_check check rc=$?"; tee -a $D/summary.txt < $D/fp8_check.txt
   fi
   if [ $(left) -gt 10 ]; then
-    timeout $(($(left) - 2)) /tmp/fp8check8/fp8_check time $D/fp8_time.csv > $D/fp8_time.txt 2>&1
+    TL=$(($(left) - 2)); [ $TL -gt 22 ] && TL=22
+    timeout $TL /tmp/fp8check8/fp8_check time $D/fp8_time.csv > $D/fp8_time.txt 2>&1
     say "fp8_check time rc=$?"; tee -a $D/summary.txt < $D/fp8_time.txt
   fi
 fi
 
 # 4. torch._scaled_mm row-wise on the same shapes (after the kernel rows: torch's import takes seconds)
 if [ -s $D/fp8_time.csv ] && [ $(left) -gt 12 ] && python3 -c 'import torch' 2> /dev/null; then
-  timeout $(($(left) - 1)) python3 bench/cuda/fp8_peers.py $D/fp8_time.csv > $D/fp8_peers.txt 2>&1
+  TL=$(($(left) - 1)); [ $TL -gt 15 ] && TL=15
+  timeout $TL python3 bench/cuda/fp8_peers.py $D/fp8_time.csv > $D/fp8_peers.txt 2>&1
   say "fp8_peers rc=$?"; tee -a $D/summary.txt < $D/fp8_peers.txt
 fi
 
+# 1b. each tile forced through conformance (fp8_check check ran every tile against its host reference already)
+# 5. compute-sanitizer on two small cases (tiles 128x256 and 64x64), each tool while time is left
+if [ -x /tmp/fp8check8/fp8_check ] && command -v compute-sanitizer > /dev/null; then
+  for tool in memcheck synccheck racecheck; do
+    [ $(left) -gt 10 ] || break
+    timeout 8 compute-sanitizer --tool $tool /tmp/fp8check8/fp8_check sanitize > $D/sanitize_$tool.txt 2>&1
+    say "compute-sanitizer $tool rc=$?: $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' $D/sanitize_$tool.txt | head -1)"
+  done
+fi
+
+TILES_RUN=""
+for t in 128x256 128x128 64x128 64x64; do
+  [ $(left) -gt 6 ] || break
+  conform on_$t QUANTA_CUDA_FP8_WGMMA=1 QUANTA_CUDA_FP8_TILE=$t -- "${WIDE[@]}"
+  TILES_RUN="$TILES_RUN $t"
+done
+
 {
-  echo "== mmq8 summary: conformance (off, on, each tile): $VERDICT"
+  echo "== mmq8 summary: conformance (off, on, forced tiles:${TILES_RUN:- none}): $VERDICT"
   grep -E 'wrong' $D/wgmma_check.txt $D/fp8_check.txt 2> /dev/null | sed 's/^[^:]*://' | grep -E 'cases wrong|wgmma_check'
   [ -f $D/fp8_time.txt ] && grep -E '^ *[0-9]+ ' $D/fp8_time.txt | awk '{print "  M="$1" N="$2" K="$3": ours "$7" us (gemm "$6"), f16 route "$8", lt_fast "$10", bf16 "$12"; f16route/ours "$14", lt_fast/gemm "$15", bf16/ours "$17", gemm "$19" TFLOP/s"}'
   [ -f $D/fp8_peers.txt ] && grep -E 'scaled_mm' $D/fp8_peers.txt | tail -20
