@@ -43,6 +43,8 @@ typedef enum qn_op {
     QN_OP_WRITE_ROWS_PAIR, /* two write_rows at one start (a layer's k and v cache appends; fused by plans) */
     QN_OP_RMS_NORM_ROPE_PAIR, /* two rms_norm_rope at one position and parameters (q and k norms + rope; fused by plans) */
     QN_OP_RMS_NORM_ADD_NORM, /* s = r + rms_norm(x) and rms_norm(s): a post-norm, its residual and the next norm (fused by plans) */
+    QN_OP_ADD_NORM, /* s = a + b and rms_norm(s): a residual add and the next norm, both kept (LLaMA; fused by plans) */
+    QN_OP_ROPE_PAIR, /* two ropes at one positions tensor and parameters (q and k without norms; fused by plans) */
     QN_OP_COUNT
 } qn_op;
 
@@ -82,8 +84,8 @@ typedef struct qn_tensor {
 typedef struct qn_op_params {
     quanta_attention_params attention;
     quanta_rope_params rope;
-    float eps;                 /* rms_norm, add_rms_norm, rms_norm_add, rms_norm_rope */
-    int32_t weight_plus_one;   /* rms_norm, add_rms_norm, rms_norm_add, rms_norm_rope */
+    float eps;                 /* rms_norm, add_rms_norm, rms_norm_add, rms_norm_rope, add_norm */
+    int32_t weight_plus_one;   /* rms_norm, add_rms_norm, rms_norm_add, rms_norm_rope, add_norm */
     int32_t approximate;       /* gelu */
     int32_t glu_act;           /* glu, matmul_glu: a quanta_glu_act */
     float scale;               /* scale */
@@ -110,6 +112,8 @@ typedef struct qn_op_params {
  *   its write, in place too)
  *   rms_norm_rope_pair: x0, weight0, positions, x1, weight1 (extra_dst[0] = rms_norm_rope of x1)
  *   rms_norm_add_norm: x, r, weight, weight2 (dst = r + rms_norm(x, weight); extra_dst[0] = rms_norm(dst, weight2))
+ *   add_norm: a, b, weight (dst = a + b; extra_dst[0] = rms_norm(dst, weight))
+ *   rope_pair: x0, positions, x1 (dst = rope(x0); extra_dst[0] = rope(x1))
  * dst is the result; matmul_multi also writes extra_dst[i] = x·w(i+1)^T (NULL elsewhere).
  */
 typedef struct qn_node {

@@ -217,12 +217,21 @@ int qn_cuda_rms_norm(int x_dtype, const void *x, int r_dtype, const void *r, int
 int qn_cuda_rms_norm_add_norm(int x_dtype, const void *x, int r_dtype, const void *r, int w_dtype, const void *w,
                               int w2_dtype, const void *w2, int y_dtype, void *y, void *y2, int64_t rows, int64_t D,
                               float eps, int plus_one, void *xq_buf, int *xq_done, void *stream);
+/* add_norm: y = a + b (as qn_cuda_binary adds), then y2 = rms_norm(y as stored) * w (w may be NULL), one launch;
+ * with xq_buf, y2's codes as qn_cuda_rms_norm leaves them. D <= 4096. */
+int qn_cuda_add_norm(int a_dtype, const void *a, int b_dtype, const void *b, int w_dtype, const void *w, int y_dtype,
+                     void *y, void *y2, int64_t rows, int64_t D, float eps, int plus_one, void *xq_buf, int *xq_done,
+                     void *stream);
 int qn_cuda_softmax(int x_dtype, const void *x, int y_dtype, void *y, int64_t rows, int64_t D, void *stream);
 /* y[r] (i32) = the index of row r's largest element (first on ties; -1 for a NaN or -Inf only). */
 int qn_cuda_argmax(int x_dtype, const void *x, int32_t *y, int64_t rows, int64_t D, void *stream);
 /* x[rows, D] where row r has position pos[r % N]. mode 0 = NORM, 1 = NEOX. */
 int qn_cuda_rope(int x_dtype, const void *x, int y_dtype, void *y, const int32_t *pos, int64_t rows, int64_t N,
                  int64_t D, int64_t rot, int mode, float theta_base, float freq_scale, void *stream);
+/* rope_pair: the same of x [rows, D] into y and of x2 [rows2, D] into y2 (same dtypes), one launch. */
+int qn_cuda_rope_pair(int x_dtype, const void *x, int y_dtype, void *y, const void *x2, void *y2, int64_t rows2,
+                      const int32_t *pos, int64_t rows, int64_t N, int64_t D, int64_t rot, int mode, float theta_base,
+                      float freq_scale, void *stream);
 /* rope(rms_norm(x) * w) (rms_norm_rope: x [rows, D] as for qn_cuda_rope, the weight as for
  * qn_cuda_rms_norm; the normed row is kept in f32 between the two). */
 int qn_cuda_rms_norm_rope(int x_dtype, const void *x, int w_dtype, const void *w, int y_dtype, void *y,

@@ -2,7 +2,8 @@
  * offset .. offset+N-1, norm or neox pairing, full or partial rotation, linear scaling, of
  * rms_norm_rope, the same of rms_norm(x) with its weight (q/k norms fused with their rope), and of
  * rms_norm_rope_pair, two of those at one positions tensor (a layer's q and k; built as two
- * rms_norm_rope, which plans fuse, both outputs, the one named by `part` judged). */
+ * rms_norm_rope, which plans fuse, both outputs, the one named by `part` judged), and of rope_pair,
+ * two ropes at one positions tensor (q and k without norms; built as two ropes, fused the same way). */
 #include "op_entry.h"
 
 /* The keys rope and rms_norm_rope share. */
@@ -118,6 +119,45 @@ static quanta_status pair_build(quanta_graph *g, const qc_case *c, quanta_tensor
     return st;
 }
 
+static const qc_key rope_pair_keys[] = {
+    ROPE_KEYS,
+    {"h1", QC_K_I64, QC_OFF(n1), "1", 1, QC_DIM_MAX, "heads of x1 (x1 [B,h1,N,D]: k beside q)"},
+    {"part", QC_K_I32, QC_OFF(part), "0", 0, 1, "the result judged: 0 of x (x0), 1 of x1"},
+    QC_KEYS_END};
+
+static int64_t rope_pair_elements(const qc_case *c) {
+    return elements(c) + 2 * c->shape[0] * c->n1 * c->shape[2] * c->shape[3];
+}
+
+static int rope_pair_validate(const qc_case *c, char *err, size_t errlen) {
+    if (validate(c, err, errlen)) return -1;
+    int64_t x1[4] = {c->shape[0], c->n1, c->shape[2], c->shape[3]};
+    return qc_check_elems("x1", x1, 4, err, errlen);
+}
+
+/* rope's x and positions, then x1 [B,h1,N,D] ~ N(0, 1); the result judged has its input's shape. */
+static int rope_pair_make(const qc_case *c, qc_data *d, qc_rng *r, char *err, size_t errlen) {
+    if (make(c, d, r, err, errlen)) return -1;
+    const int64_t x1d[4] = {c->shape[0], c->n1, c->shape[2], c->shape[3]};
+    quanta_tensor_desc x1 = qc_desc(c->dtype, 4, x1d);
+    d->count = 3;
+    if (qc_slot_fill(d, 2, "x1", QC_ROLE_INPUT, &x1, r, 0, 1, err, errlen)) return -1;
+    if (c->part) d->out_desc = x1;
+    return 0;
+}
+
+/* Both ropes at the one positions tensor (fuse8's rope_pair, which plans fuse), both outputs; *y the
+ * judged one. */
+static quanta_status rope_pair_build(quanta_graph *g, const qc_case *c, quanta_tensor *const *t, quanta_tensor **y) {
+    quanta_rope_params p = {(quanta_rope_mode)c->mode, c->theta, c->fscale, c->rot};
+    quanta_tensor *y0 = NULL, *y1 = NULL;
+    quanta_status st = quanta_rope(g, t[0], t[1], &p, &y0);
+    if (st == QUANTA_OK) st = quanta_rope(g, t[2], t[1], &p, &y1);
+    if (st == QUANTA_OK) st = quanta_graph_output(g, c->part ? y0 : y1);
+    *y = c->part ? y1 : y0;
+    return st;
+}
+
 static quanta_status build(quanta_graph *g, const qc_case *c, quanta_tensor *const *t, quanta_tensor **y) {
     quanta_rope_params p = {(quanta_rope_mode)c->mode, c->theta, c->fscale, c->rot};
     return quanta_rope(g, t[0], t[1], &p, y);
@@ -178,6 +218,31 @@ static void norm_generate_op(qc_gen *g, bool quick, qn_op op) {
             }
 }
 
+/* The decode shapes rope_pair serves (LLaMA 7B's q 32x128 with k 8x128, far into a sequence; a 1B's
+ * 32x64 with 4x64), prefill ones, both modes, full and partial rotation, every dtype. Quick: three. */
+static void rope_pair_generate(qc_gen *g, bool quick) {
+    /* {B, H, N, D, offset, h1} */
+    static const int64_t sh[][6] = {{1, 32, 1, 128, 4095, 8}, {1, 32, 1, 64, 17, 4}, {1, 4, 7, 80, 37, 2},
+                                    {2, 3, 33, 64, 1000, 1},   {1, 1, 1, 2, 0, 1}};
+    const size_t ns = sizeof sh / sizeof sh[0];
+    int k = 0;
+    for (int ti = 0; ti < 3; ti++)
+        for (size_t si = 0; si < ns; si++)
+            for (int mode = 0; mode < 2; mode++, k++) {
+                if (quick && (si > 1 || mode != ti % 2 || (size_t)ti == si + 1)) continue;
+                qc_case c;
+                qc_case_defaults(QN_OP_ROPE_PAIR, &c);
+                c.dtype = qc_acts[ti];
+                c.mode = mode;
+                qc_set_shape(&c, 4, sh[si][0], sh[si][1], sh[si][2], sh[si][3]);
+                c.offset = sh[si][4];
+                c.n1 = sh[si][5];
+                c.rot = k % 4 == 3 ? (int32_t)(sh[si][3] / 2 / 2 * 2) : 0;
+                c.part = k % 2;
+                qc_gen_add(g, &c);
+            }
+}
+
 static void norm_generate(qc_gen *g, bool quick) { norm_generate_op(g, quick, QN_OP_RMS_NORM_ROPE); }
 /* rms_norm_rope's cases, each with x1 of half the heads (one where x has one). */
 static void pair_generate(qc_gen *g, bool quick) { norm_generate_op(g, quick, QN_OP_RMS_NORM_ROPE_PAIR); }
@@ -193,3 +258,5 @@ const qc_op_def qc_rms_norm_rope_def = {QN_OP_RMS_NORM_ROPE, norm_keys, norm_val
                                         norm_build, norm_generate, thresholds, NULL, NULL};
 const qc_op_def qc_rms_norm_rope_pair_def = {QN_OP_RMS_NORM_ROPE_PAIR, pair_keys, pair_validate, pair_elements,
                                              pair_make, pair_build, pair_generate, thresholds, NULL, NULL};
+const qc_op_def qc_rope_pair_def = {QN_OP_ROPE_PAIR, rope_pair_keys, rope_pair_validate, rope_pair_elements,
+                                    rope_pair_make, rope_pair_build, rope_pair_generate, thresholds, NULL, NULL};

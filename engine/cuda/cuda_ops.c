@@ -374,6 +374,41 @@ static quanta_status run_norm_add_norm(qn_cuda_state *s, const qn_node *node) {
     return QUANTA_OK;
 }
 
+/* Whether CUDA claims the plan's add_norm (LLaMA's residual add with the next norm: -64 launches per 7B token)
+ * and rope_pair (its q and k ropes in one launch: -32). QUANTA_CUDA_ADD_NORM=1 / QUANTA_CUDA_ROPE_PAIR=1; off by
+ * default until measured on a GPU (bench/cuda/verify_fuse8.sh). */
+static bool add_norm_wanted(void) {
+    static int on = -1;
+    return qn_cuda_switch_opt_in("QUANTA_CUDA_ADD_NORM", &on);
+}
+
+static bool rope_pair_wanted(void) {
+    static int on = -1;
+    return qn_cuda_switch_opt_in("QUANTA_CUDA_ROPE_PAIR", &on);
+}
+
+/* add_norm (a, b, weight): dst = a + b, extra_dst[0] = rms_norm(dst) * weight, one launch; extra_dst[0]'s int8
+ * codes left for the GEMV (q/k/v or gate/up) as run_norm leaves them. */
+static quanta_status run_add_norm(qn_cuda_state *s, const qn_node *node) {
+    const qn_tensor *a = src_at(node, 0), *b = src_at(node, 1), *w = src_at(node, 2);
+    const qn_tensor *y = node->dst, *y2 = node->extra_dst[0];
+    const int64_t D = last_dim(a), rows = D ? elems(a) / D : 0;
+    void *xq = NULL, *y2p = qn_cuda_ptr(y2);
+    const bool gemv_rows = rows >= 1 && rows <= QN_CUDA_GGML_GEMV_MAX_M && D >= QN_CUDA_GGML_GEMV_MIN_K && D % 32 == 0;
+    if (gemv_rows && norm_qx_wanted()) {
+        quanta_status st = qn_cuda_xq(s, qn_cuda_ggml_xq_bytes(rows, D), &xq);
+        if (st != QUANTA_OK) return st;
+    }
+    int done = 0;
+    const int e = qn_cuda_add_norm((int)a->desc.dtype, qn_cuda_ptr(a), (int)b->desc.dtype, qn_cuda_ptr(b),
+                                   w ? (int)w->desc.dtype : 0, w ? qn_cuda_ptr(w) : NULL, (int)y->desc.dtype,
+                                   qn_cuda_ptr(y), y2p, rows, D, node->params.eps, node->params.weight_plus_one, xq,
+                                   &done, s->stream);
+    if (e) return qn_cuda_error((cudaError_t)e, "add_norm");
+    if (done) s->xq_src = y2p, s->xq_M = rows, s->xq_K = D, s->xq_dtype = (int)y2->desc.dtype;
+    return QUANTA_OK;
+}
+
 /* ------------------------------------------------------------------ matmul_multi, write_rows_pair */
 
 /* Whether CUDA claims the plan's matmul_multi (q/k/v of one x in one GEMV launch) and write_rows_pair (a
@@ -476,6 +511,8 @@ const qn_dtype_set qn_cuda_kernels[QN_OP_COUNT] = {
     [QN_OP_WRITE_ROWS_PAIR] = QN_DT_FLOATS,    /* fuse_write_rows_pair: k and v appends in one launch */
     [QN_OP_RMS_NORM_ROPE_PAIR] = QN_DT_FLOATS, /* fuse_rms_norm_rope_pair: q and k norm + rope in one launch */
     [QN_OP_RMS_NORM_ADD_NORM] = QN_DT_FLOATS,  /* fuse_rms_norm_add_norm: post-norm, residual, next norm */
+    [QN_OP_ADD_NORM] = QN_DT_FLOATS,           /* fuse_add_norm: residual add and the next norm (switch) */
+    [QN_OP_ROPE_PAIR] = QN_DT_FLOATS,          /* fuse_rope_pair: q and k ropes in one launch (switch) */
 };
 
 /* The kernels' own limits of a node in the table (the rest have none). */
@@ -489,6 +526,8 @@ bool qn_cuda_supports_op(void *self, const qn_node *node) {
     case QN_OP_WRITE_ROWS_PAIR: return multi_wanted();
     case QN_OP_RMS_NORM_ROPE_PAIR: return norm_rope_wanted() && norm_pairs_wanted();
     case QN_OP_RMS_NORM_ADD_NORM: return norm_pairs_wanted() && last_dim(node->src[0]) <= 4096;
+    case QN_OP_ADD_NORM: return add_norm_wanted() && last_dim(node->src[0]) <= 4096; /* a row in registers */
+    case QN_OP_ROPE_PAIR: return rope_pair_wanted();
     case QN_OP_ATTENTION: {
         qn_cuda_attention_args a;
         attention_args(node, &a);
@@ -529,15 +568,19 @@ quanta_status qn_cuda_run(void *self, const qn_node *node) {
     case QN_OP_RMS_NORM: case QN_OP_ADD_RMS_NORM: case QN_OP_RMS_NORM_ADD: return run_norm(s, node);
     case QN_OP_RMS_NORM_ROPE: case QN_OP_RMS_NORM_ROPE_PAIR: return run_norm_rope(s, node);
     case QN_OP_RMS_NORM_ADD_NORM: return run_norm_add_norm(s, node);
+    case QN_OP_ADD_NORM: return run_add_norm(s, node);
     case QN_OP_MATMUL_MULTI: return run_matmul_multi(s, node);
     case QN_OP_WRITE_ROWS_PAIR: return run_write_rows_pair(s, node);
-    case QN_OP_ROPE: {
+    case QN_OP_ROPE: case QN_OP_ROPE_PAIR: { /* rope_pair: x1 (source 2) into extra_dst[0], the same launch */
         const quanta_rope_params *rp = &node->params.rope;
         const int nd = x->desc.ndim;
         const int64_t D = last_dim(x), N = nd >= 2 && nd <= QUANTA_MAX_DIMS ? x->desc.dims[nd - 2] : 1;
         const int64_t rows = D ? elems(x) / D : 0;
-        e = qn_cuda_rope(xd, xp, yd, yp, qn_cuda_ptr(b), rows, N, D, rp->rot_dims ? rp->rot_dims : D, (int)rp->mode,
-                         rp->theta_base, rp->freq_scale, s->stream);
+        const qn_tensor *x1 = node->op == QN_OP_ROPE_PAIR ? src_at(node, 2) : NULL;
+        const int64_t rows1 = x1 && D ? elems(x1) / D : 0;
+        e = qn_cuda_rope_pair(xd, xp, yd, yp, x1 ? qn_cuda_ptr(x1) : NULL, x1 ? qn_cuda_ptr(node->extra_dst[0]) : NULL,
+                              rows1, qn_cuda_ptr(b), rows, N, D, rp->rot_dims ? rp->rot_dims : D, (int)rp->mode,
+                              rp->theta_base, rp->freq_scale, s->stream);
         break;
     }
     case QN_OP_SILU: e = qn_cuda_unary(QN_UNARY_SILU, xd, xp, yd, yp, elems(x), 0.0f, s->stream); break;

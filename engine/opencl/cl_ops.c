@@ -83,26 +83,27 @@ static quanta_status run_rows(qn_cl *s, const qn_node *node) {
         return st != QUANTA_OK ? st : qn_cl_launch(s, QK_ARGMAX, "argmax", 1, &g, &l);
     }
     /* rms_norm: x, weight; add_rms_norm: a (x), b (the residual r, added before the norm),
-     * weight; rms_norm_add: x, r (added after the norm: p below), weight. */
-    const int pre = node->op == QN_OP_ADD_RMS_NORM,
+     * weight; rms_norm_add: x, r (added after the norm: p below), weight; add_norm: a (x), b (r),
+     * weight2 (the first stage only adds: norm1 0). */
+    const int addn = node->op == QN_OP_ADD_NORM, pre = node->op == QN_OP_ADD_RMS_NORM || addn,
               post = node->op == QN_OP_RMS_NORM_ADD || node->op == QN_OP_RMS_NORM_ADD_NORM;
     const qn_tensor *r = pre ? src(node, 1) : NULL, *pr = post ? src(node, 1) : NULL;
-    const qn_tensor *w = src(node, pre || post ? 2 : 1);
+    const qn_tensor *w = addn ? NULL : src(node, pre || post ? 2 : 1);
     cl_mem rm = r ? qn_cl_mem(r) : xm, wm = w ? qn_cl_mem(w) : xm, pm = pr ? qn_cl_mem(pr) : xm;
     cl_ulong ro = r ? r->mem.offset : 0, wo = w ? w->mem.offset : 0, po = pr ? pr->mem.offset : 0;
     cl_int rd = r ? r->desc.dtype : 0, hasr = r != NULL, pd = pr ? pr->desc.dtype : 0, hasp = pr != NULL;
     cl_int wd = w ? w->desc.dtype : 0, hasw = w != NULL, p1 = node->params.weight_plus_one != 0;
     float eps = node->params.eps;
-    /* rms_norm_add_norm: the stored row normed again by weight2 into extra_dst[0] */
-    const qn_tensor *w2 = node->op == QN_OP_RMS_NORM_ADD_NORM ? src(node, 3) : NULL;
-    const qn_tensor *y2 = node->op == QN_OP_RMS_NORM_ADD_NORM ? node->extra_dst[0] : NULL;
+    /* rms_norm_add_norm, add_norm: the stored row normed again by weight2 into extra_dst[0] */
+    const int two = node->op == QN_OP_RMS_NORM_ADD_NORM || addn;
+    const qn_tensor *w2 = two ? src(node, addn ? 2 : 3) : NULL, *y2 = two ? node->extra_dst[0] : NULL;
     cl_mem w2m = w2 ? qn_cl_mem(w2) : xm, y2m = y2 ? qn_cl_mem(y2) : ym;
     cl_ulong w2o = w2 ? w2->mem.offset : 0, y2o = y2 ? y2->mem.offset : 0;
-    cl_int w2d = w2 ? w2->desc.dtype : 0, hasw2 = w2 != NULL, has2 = y2 != NULL;
+    cl_int w2d = w2 ? w2->desc.dtype : 0, hasw2 = w2 != NULL, has2 = y2 != NULL, norm1 = !addn;
     qn_cl_arg a[] = {QA(xm),  QA(xo),   QA(xd),  QA(rm),    QA(ro),   QA(rd),  QA(hasr), QA(wm), QA(wo),
                      QA(wd),  QA(hasw), QA(p1),  QA(pm),    QA(po),   QA(pd),  QA(hasp), QA(ym), QA(yo),
                      QA(yd),  QA(D),    QA(eps), QA(w2m),   QA(w2o),  QA(w2d), QA(hasw2), QA(has2), QA(y2m),
-                     QA(y2o), QA_LOCAL(l * sizeof(float))};
+                     QA(y2o), QA(norm1), QA_LOCAL(l * sizeof(float))};
     st = qn_cl_set_args(s, QK_RMS_NORM, a, (int)(sizeof a / sizeof a[0]));
     return st != QUANTA_OK ? st : qn_cl_launch(s, QK_RMS_NORM, qn_op_name(node->op), 1, &g, &l);
 }
@@ -157,12 +158,19 @@ static quanta_status run_rope(qn_cl *s, const qn_node *node) {
     cl_mem fm = rope_freq(s, base, rot);
     cl_int has_freq = fm != NULL;
     if (!fm) fm = pm; /* any valid buffer: the kernel reads no table without one */
-    qn_cl_arg a[] = {QA(xm), QA(xo), QA(xd), QA(pm), QA(po), QA(ym), QA(yo), QA(yd), QA(rows), QA(N), QA(D), QA(rot),
-                     QA(neox), QA(base), QA(fs), QA(fm), QA(has_freq)};
-    quanta_status st = qn_cl_set_args(s, QK_ROPE, a, 17);
+    /* rope_pair: x1 into extra_dst[0], its positions after x's in dimension 1 */
+    const int pair = node->op == QN_OP_ROPE_PAIR;
+    const qn_tensor *x1 = pair ? src(node, 2) : x, *y1 = pair ? node->extra_dst[0] : y;
+    cl_mem x1m = qn_cl_mem(x1), y1m = qn_cl_mem(y1);
+    cl_ulong xo1 = x1->mem.offset, yo1 = y1->mem.offset, rows1 = qn_cl_elems(x1) / D;
+    cl_int has2 = pair;
+    qn_cl_arg a[] = {QA(xm),  QA(xo),  QA(xd),  QA(pm),  QA(po),       QA(ym),  QA(yo),  QA(yd),  QA(rows),
+                     QA(N),   QA(D),   QA(rot), QA(neox), QA(base),    QA(fs),  QA(fm),  QA(has_freq),
+                     QA(x1m), QA(xo1), QA(y1m), QA(yo1),  QA(rows1),   QA(has2)};
+    quanta_status st = qn_cl_set_args(s, QK_ROPE, a, (int)(sizeof a / sizeof a[0]));
     /* one item per rotated pair; the pairs' items also copy the dims past rot */
-    size_t g[2] = {(size_t)(rot / 2), (size_t)N}, l[2] = {(size_t)(rot / 2) < 64 ? 16 : 64, 1};
-    return st != QUANTA_OK ? st : qn_cl_launch(s, QK_ROPE, "rope", 2, g, l);
+    size_t g[2] = {(size_t)(rot / 2), (size_t)N * (pair ? 2 : 1)}, l[2] = {(size_t)(rot / 2) < 64 ? 16 : 64, 1};
+    return st != QUANTA_OK ? st : qn_cl_launch(s, QK_ROPE, qn_op_name(node->op), 2, g, l);
 }
 
 /* rms_norm_rope (x, weight, positions): one work-group per position, its rot / 2 pairs as
@@ -354,9 +362,9 @@ quanta_status qn_cl_ops_run(qn_cl *s, const qn_node *node) {
     case QN_OP_MUL: return run_binary(s, node, 1);
     case QN_OP_GLU: return run_glu(s, node);
     case QN_OP_RMS_NORM: case QN_OP_ADD_RMS_NORM: case QN_OP_RMS_NORM_ADD: case QN_OP_RMS_NORM_ADD_NORM:
-    case QN_OP_SOFTMAX: case QN_OP_ARGMAX:
+    case QN_OP_ADD_NORM: case QN_OP_SOFTMAX: case QN_OP_ARGMAX:
         return run_rows(s, node);
-    case QN_OP_ROPE: return run_rope(s, node);
+    case QN_OP_ROPE: case QN_OP_ROPE_PAIR: return run_rope(s, node);
     case QN_OP_RMS_NORM_ROPE: case QN_OP_RMS_NORM_ROPE_PAIR: return run_rms_norm_rope(s, node);
     case QN_OP_GET_ROWS: return run_get_rows(s, node);
     case QN_OP_PERMUTE: return run_permute(s, node);

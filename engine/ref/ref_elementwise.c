@@ -1,5 +1,6 @@
 /*
  * ref_elementwise.c — row- and element-wise ops: rms_norm, add_rms_norm, rms_norm_add, rope, rms_norm_rope, silu,
+ * the plan-made pairs (rms_norm_add_norm, rms_norm_rope_pair, add_norm, rope_pair),
  * gelu, glu, add,
  * mul, scale, softmax, convert. Inputs are loaded to f32 first and the result stored last, so an output
  * that shares memory with an input is still right.
@@ -278,4 +279,35 @@ quanta_status qn_ref_rms_norm_rope_pair(const qn_node *node) {
     one.src[1] = node->src[4];
     one.dst = node->extra_dst[0];
     return qn_ref_rms_norm_rope(&one);
+}
+
+/* add into dst, then rms_norm of dst as stored (rounded to its dtype) into extra_dst[0], as the two
+ * ops give them one after the other. */
+quanta_status qn_ref_add_norm(const qn_node *node) {
+    qn_node one = *node;
+    one.op = QN_OP_ADD;
+    one.nsrc = 2;
+    one.src[2] = NULL;
+    one.extra_dst[0] = NULL;
+    quanta_status st = qn_ref_add(&one);
+    if (st != QUANTA_OK) return st;
+    one.op = QN_OP_RMS_NORM;
+    one.src[0] = node->dst;
+    one.src[1] = node->src[2];
+    one.dst = node->extra_dst[0];
+    return qn_ref_rms_norm(&one);
+}
+
+/* Each rope as qn_ref_rope gives it alone: x0 into dst, x1 into extra_dst[0]. */
+quanta_status qn_ref_rope_pair(const qn_node *node) {
+    qn_node one = *node;
+    one.op = QN_OP_ROPE;
+    one.nsrc = 2;
+    one.src[2] = NULL;
+    one.extra_dst[0] = NULL;
+    quanta_status st = qn_ref_rope(&one);
+    if (st != QUANTA_OK) return st;
+    one.src[0] = node->src[2];
+    one.dst = node->extra_dst[0];
+    return qn_ref_rope(&one);
 }
