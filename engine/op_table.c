@@ -488,6 +488,22 @@ static quanta_status infer_write_rows_pair(quanta_tensor *const *src, qn_op_para
     return QUANTA_OK;
 }
 
+/* rope_pair (rope_norm 0) or rms_norm_rope_pair (1) of x0 and x1, with x1's result appended to k_cache and v to
+ * v_cache at start as write_rows_pair appends them (float caches of x1's dtype; v of x1's shape): dst is x0's
+ * result. Made by plans only (fuse_rope_kv), where x1's result was read by the append alone. */
+static quanta_status infer_rope_kv(quanta_tensor *const *src, qn_op_params *p, quanta_tensor_desc *out) {
+    static const char *const op = "rope_kv";
+    quanta_tensor *norm_pair[5] = {src[0], src[3], src[1], src[2], src[4]}, *rope_pair[3] = {src[0], src[1], src[2]};
+    TRY(p->rope_norm ? infer_rms_norm_rope_pair(norm_pair, p, out) : infer_rope_pair(rope_pair, p, out));
+    quanta_tensor *writes[5] = {src[5], src[2], src[6], src[7], src[8]};
+    quanta_tensor_desc cache;
+    TRY(infer_write_rows_pair(writes, p, &cache));
+    if (qn_kv_dtype_is_quantized(src[5]->desc.dtype))
+        return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "quanta_%s: k_cache must be a float cache, got %s", op,
+                            dt(src[5]->desc.dtype));
+    return QUANTA_OK;
+}
+
 /* ------------------------------------------------------------------ the table */
 
 #define SRC(...) {__VA_ARGS__}
@@ -530,6 +546,9 @@ static const qn_op_def op_table[QN_OP_COUNT] = {
                                infer_write_rows_pair, qn_ref_write_rows_pair, 0},
     [QN_OP_ADD_NORM] = {"add_norm", 3, SRC("a", "b", "weight"), 1u << 2, false, infer_add_norm, qn_ref_add_norm, 0},
     [QN_OP_ROPE_PAIR] = {"rope_pair", 3, SRC("x0", "positions", "x1"), 0, false, infer_rope_pair, qn_ref_rope_pair, 0},
+    /* writes k_cache and v_cache in place (its extra results) while its result is x0's: dst_is_src0 stays false */
+    [QN_OP_ROPE_KV] = {"rope_kv", 9, SRC("x0", "positions", "x1", "weight0", "weight1", "k_cache", "start", "v_cache", "v"),
+                       1u << 3 | 1u << 4, false, infer_rope_kv, qn_ref_rope_kv, 0},
 };
 
 const qn_op_def *qn_op_def_of(qn_op op) {

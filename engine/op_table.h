@@ -50,6 +50,7 @@ quanta_status qn_ref_rms_norm_add_norm(const qn_node *node);
 quanta_status qn_ref_rms_norm_rope_pair(const qn_node *node);
 quanta_status qn_ref_add_norm(const qn_node *node);
 quanta_status qn_ref_rope_pair(const qn_node *node);
+quanta_status qn_ref_rope_kv(const qn_node *node);
 quanta_status qn_ref_attention(const qn_node *node);
 quanta_status qn_ref_rms_norm(const qn_node *node);
 quanta_status qn_ref_add_rms_norm(const qn_node *node);

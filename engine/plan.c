@@ -3,7 +3,7 @@
  * writes) need, fuses pairs of ops the backend has one kernel for (fuse_nodes, and a gated MLP's two
  * matmuls with their glu: fuse_matmul_glu; matmuls of one x, such as q/k/v: fuse_matmul_multi; and
  * the multi-result pairs: fuse_write_rows_pair, fuse_rms_norm_add_norm, fuse_rms_norm_rope_pair,
- * fuse_add_norm, fuse_rope_pair), plans
+ * fuse_add_norm, fuse_rope_pair, fuse_rope_kv), plans
  * intermediate memory with buffer reuse, picks per-op fallback to the reference backend, and
  * runs the ops.
  */
@@ -605,6 +605,50 @@ static void fuse_rope_pair(quanta_plan *p) {
     }
 }
 
+/* A write_rows_pair (a layer's k and v cache appends) whose first source is the second result of a rope_pair or
+ * rms_norm_rope_pair (k after its rope), read by the append alone, joins that node: rope_kv, which writes k's
+ * rotated rows straight into the cache and copies v's, one launch instead of two (and k's rows never stored
+ * apart). The appends move up to the rope's place, so v and the start must exist by then, and no node between may
+ * read or write either cache or write in place. Runs last: the pair fusions make both nodes. */
+static void fuse_rope_kv(quanta_plan *p) {
+    for (int q = 0; q < p->norder; q++) {
+        const qn_graph_node *w = &p->nodes[p->order[q]];
+        if (w->op != QN_OP_WRITE_ROWS_PAIR) continue;
+        quanta_tensor *k = w->src[1];
+        const int pos = produced_at(p, k);
+        if (pos < 0 || k->kind != QN_KIND_NODE || k->is_output || read_elsewhere(p, k, q)) continue;
+        qn_graph_node *r = &p->nodes[p->order[pos]];
+        if ((r->op != QN_OP_ROPE_PAIR && r->op != QN_OP_RMS_NORM_ROPE_PAIR) || r->extra_dst[0] != k ||
+            produced_at(p, w->src[4]) >= pos || produced_at(p, w->src[2]) >= pos || !no_write_between(p, pos, q))
+            continue;
+        int ok = 1;
+        for (int i = pos + 1; ok && i < q; i++) {
+            const qn_graph_node *n = &p->nodes[p->order[i]];
+            for (int s = 0; ok && s < n->nsrc; s++)
+                ok = !n->src[s] || (!same_storage(n->src[s], w->src[0]) && !same_storage(n->src[s], w->src[3]));
+        }
+        if (!ok) continue;
+        const int norm = r->op == QN_OP_RMS_NORM_ROPE_PAIR;
+        qn_graph_node f = *r;
+        f.op = QN_OP_ROPE_KV;
+        f.params.rope_norm = norm;
+        f.nsrc = 9;
+        f.src[0] = r->src[0];
+        f.src[1] = norm ? r->src[2] : r->src[1];
+        f.src[2] = norm ? r->src[3] : r->src[2];
+        f.src[3] = norm ? r->src[1] : NULL;
+        f.src[4] = norm ? r->src[4] : NULL;
+        f.src[5] = w->src[0], f.src[6] = w->src[2], f.src[7] = w->src[3], f.src[8] = w->src[4];
+        f.extra_dst[0] = w->dst;
+        f.extra_dst[1] = w->extra_dst[0];
+        if (!takes_fused(p, &f)) continue;
+        *r = f;
+        memmove(&p->order[q], &p->order[q + 1], (size_t)(p->norder - q - 1) * sizeof *p->order);
+        p->norder--;
+        q--;
+    }
+}
+
 static quanta_status resolve_leaves(quanta_plan *p) {
     quanta_graph *g = p->graph;
     for (int i = 0; i < p->ntensors; i++) {
@@ -716,6 +760,7 @@ quanta_status quanta_plan_create(quanta_graph *g, quanta_backend *backend, quant
     if (st == QUANTA_OK) fuse_rms_norm_rope_pair(p);
     if (st == QUANTA_OK) fuse_add_norm(p);
     if (st == QUANTA_OK) fuse_rope_pair(p);
+    if (st == QUANTA_OK) fuse_rope_kv(p);
     if (st == QUANTA_OK) st = plan_arena(p, offsets, &p->arena_bytes);
     if (st == QUANTA_OK && p->arena_bytes) st = qn_backend_alloc(backend, p->arena_bytes, &p->arena);
     if (st == QUANTA_OK) {
@@ -1021,8 +1066,10 @@ static quanta_status execute(quanta_plan *p) {
         quanta_status st = QUANTA_OK;
         quanta_tensor *dsts[QN_MAX_DST];
         const int nd = node_dsts(&p->nodes[p->order[pos]], dsts);
-        const int guarded = p->guard_bytes && dsts[0]->kind == QN_KIND_NODE; /* extra results are NODE too */
-        for (int i = 0; guarded && i < nd && st == QUANTA_OK; i++) st = poison(p, &p->pt[dsts[i]->id].rt);
+        /* rope_kv's extra results are caches written in place (views of buffers): neither poisoned nor guarded */
+        const int guarded = p->guard_bytes && dsts[0]->kind == QN_KIND_NODE;
+        for (int i = 0; guarded && i < nd && st == QUANTA_OK; i++)
+            if (dsts[i]->kind == QN_KIND_NODE) st = poison(p, &p->pt[dsts[i]->id].rt);
         const double t0 = prof ? qn_now_s() : 0.0;
         if (st == QUANTA_OK) st = p->fallback[pos] ? run_fallback(p, &node) : ops->run(p->backend->self, &node);
         if (st == QUANTA_OK && prof) { /* the op's time to finish, by op code (fallbacks apart) */
@@ -1032,7 +1079,8 @@ static quanta_status execute(quanta_plan *p) {
             profile.count[row]++;
         }
         if (st == QUANTA_OK && guarded) st = ops->synchronize(p->backend->self);
-        for (int i = 0; guarded && i < nd && st == QUANTA_OK; i++) st = check_guards(p, &p->pt[dsts[i]->id].rt, pos);
+        for (int i = 0; guarded && i < nd && st == QUANTA_OK; i++)
+            if (dsts[i]->kind == QN_KIND_NODE) st = check_guards(p, &p->pt[dsts[i]->id].rt, pos);
         if (st != QUANTA_OK) return st;
     }
     return ops->synchronize(p->backend->self);

@@ -295,7 +295,11 @@ kernel void qn_rope(const global uchar *x, ulong xo, int xdt, const global int *
  * rotation as qn_rope's, each element scaled by its row's inv and its weight as it is read.
  * One launch for what were rms_norm and rope, no intermediate in memory. With has2
  * (rms_norm_rope_pair: a layer's q and k) groups N..2N-1 do the same for x1 (rows1 rows, weight
- * w1 when hasw1) into y1: one launch for both; inv holds max(rows, rows1) / N floats. */
+ * w1 when hasw1) into y1: one launch for both; inv holds max(rows, rows1) / N floats. With has_kv
+ * (rope_kv, has2 too) x1's rows go into the k cache y1 at the rows write_rows would put them (row j·Nmax + the
+ * start's row for n; a start outside the cache writes nothing and is reported through err), and groups
+ * 2N..3N-1 copy v's rows into the v cache vc the same way; without norm the rows are rotated as they are (inv 1,
+ * no weights: rope_pair's form, the same values as qn_rope's). */
 inline float qn_nr_ld(const global uchar *x, int xdt, const global float *w, int hasw, float one, size_t i, size_t d,
                       float inv) {
     const float v = qn_ld(x, xdt, i) * inv;
@@ -307,16 +311,38 @@ kernel void qn_rms_norm_rope(const global uchar *x, ulong xo, int xdt, const glo
                              int ydt, ulong rows, ulong N, ulong D, ulong rot, int neox, float theta_base,
                              float freq_scale, const global QN_ANGLE *freq, int has_freq, const global uchar *x1,
                              ulong xo1, const global uchar *wb1, ulong wo1, int hasw1, global uchar *y1, ulong yo1,
-                             ulong rows1, int has2, local float *inv) {
+                             ulong rows1, int has2, int norm, int has_kv, ulong Nmax, const global uchar *startp,
+                             ulong sto, ulong ns, const global uchar *v, ulong vo, global uchar *vc, ulong vco,
+                             ulong rows_v, global int *err, local float *inv) {
     size_t n = get_group_id(1);
-    if (has2 && n >= N) { /* the second tensor of the pair */
-        n -= N, x = x1, xo = xo1, wb = wb1, wo = wo1, hasw = hasw1, y = y1, yo = yo1, rows = rows1;
-    }
     const size_t i = get_local_id(0), ls = get_local_size(0), half_rot = rot / 2;
+    if (has_kv && n >= 2 * N) { /* rope_kv: v's rows at position n - 2N copied into v_cache, as write_rows does */
+        n -= 2 * N;
+        const long dr = qn_write_row_dest(startp, sto, ns, n, N, Nmax, 0, err); /* k's groups report */
+        if (dr < 0) return;
+        for (size_t j = 0; j < rows_v / N; j++)
+            for (size_t d = i; d < D; d += ls)
+                qn_st(vc + vco, ydt, (j * Nmax + (size_t)dr) * D + d, qn_ld(v + vo, xdt, (j * N + n) * D + d));
+        return;
+    }
+    /* out rows: r = j·N + n in y; rope_kv's k rows go to row j·Nmax + dr of the k cache (y1) instead */
+    size_t ostride = N, orow = n;
+    if (has2 && n >= N) { /* the second tensor of the pair */
+        n -= N, x = x1, xo = xo1, wb = wb1, wo = wo1, hasw = hasw1, y = y1, yo = yo1, rows = rows1, orow = n;
+        if (has_kv) {
+            const long dr = qn_write_row_dest(startp, sto, ns, n, N, Nmax, n == 0 && i == 0, err);
+            if (dr < 0) return; /* uniform over the group: no item reaches the barrier below */
+            ostride = Nmax, orow = (size_t)dr;
+        }
+    }
     const size_t per = rows / N; /* rows at position n: r = j·N + n */
     for (size_t j = i; j < per; j += ls) {
         const size_t base = (j * N + n) * D;
         float ss = 0.0f;
+        if (!norm) { /* rope_kv of rope_pair: the rows as they are (x · 1 · 1 is x) */
+            inv[j] = 1.0f;
+            continue;
+        }
         if (xdt == QN_DT_F32 && D % 16 == 0 && xo % 4 == 0) {
             const global float *xf = (const global float *)(x + xo) + base;
             float16 acc = 0.0f;
@@ -351,10 +377,10 @@ kernel void qn_rms_norm_rope(const global uchar *x, ulong xo, int xdt, const glo
         const global float *xf = (const global float *)(x + xo);
         global float *yf = (global float *)(y + yo);
         for (size_t j = 0; j < per; j++) {
-            const size_t base = (j * N + n) * D;
+            const size_t base = (j * N + n) * D, obase = (j * ostride + orow) * D;
             const float iv = inv[j], x0 = xf[base + a] * iv * ga, x1 = xf[base + b] * iv * gb;
-            yf[base + a] = x0 * c - x1 * s;
-            yf[base + b] = x0 * s + x1 * c;
+            yf[obase + a] = x0 * c - x1 * s;
+            yf[obase + b] = x0 * s + x1 * c;
         }
         return;
     }
@@ -362,14 +388,14 @@ kernel void qn_rms_norm_rope(const global uchar *x, ulong xo, int xdt, const glo
     float c;
     const float s = sincos((float)(th - two_pi * rint(th / two_pi)), &c);
     for (size_t j = 0; j < per; j++) {
-        const size_t base = (j * N + n) * D;
+        const size_t base = (j * N + n) * D, obase = (j * ostride + orow) * D;
         const float iv = inv[j];
         for (size_t d = rot + i; d < D; d += half_rot) /* dims past rot: normed, not rotated */
-            qn_st(y + yo, ydt, base + d, qn_nr_ld(x + xo, xdt, w, hasw, one, base + d, d, iv));
+            qn_st(y + yo, ydt, obase + d, qn_nr_ld(x + xo, xdt, w, hasw, one, base + d, d, iv));
         const float x0 = qn_nr_ld(x + xo, xdt, w, hasw, one, base + a, a, iv);
         const float x1 = qn_nr_ld(x + xo, xdt, w, hasw, one, base + b, b, iv);
-        qn_st(y + yo, ydt, base + a, x0 * c - x1 * s);
-        qn_st(y + yo, ydt, base + b, x0 * s + x1 * c);
+        qn_st(y + yo, ydt, obase + a, x0 * c - x1 * s);
+        qn_st(y + yo, ydt, obase + b, x0 * s + x1 * c);
     }
 }
 

@@ -173,10 +173,18 @@ static quanta_status run_rope(qn_cl *s, const qn_node *node) {
     return st != QUANTA_OK ? st : qn_cl_launch(s, QK_ROPE, qn_op_name(node->op), 2, g, l);
 }
 
+/* Out is dst after the write: where the executor gave it memory of its own (never in plans'
+ * in-place use), dst's rows are copied over first. */
+static quanta_status write_rows_carry(qn_cl *s, const qn_tensor *dst, const qn_tensor *out);
+
 /* rms_norm_rope (x, weight, positions): one work-group per position, its rot / 2 pairs as
- * items (qn_cl_rms_norm_rope_supports checks the group and its local memory). */
+ * items (qn_cl_rms_norm_rope_supports checks the group and its local memory). rms_norm_rope_pair
+ * (x0, weight0, positions, x1, weight1) and rope_kv (x0, positions, x1, weight0, weight1, k_cache,
+ * start, v_cache, v; without rope_norm the weights are absent and the rows not normed) in the same launch. */
 static quanta_status run_rms_norm_rope(qn_cl *s, const qn_node *node) {
-    const qn_tensor *x = src(node, 0), *w = src(node, 1), *p = src(node, 2), *y = node->dst;
+    const int kv = node->op == QN_OP_ROPE_KV, pair = node->op == QN_OP_RMS_NORM_ROPE_PAIR || kv;
+    const int norm = !kv || node->params.rope_norm;
+    const qn_tensor *x = src(node, 0), *w = src(node, kv ? 3 : 1), *p = src(node, kv ? 1 : 2), *y = node->dst;
     const quanta_rope_params *rp = &node->params.rope;
     cl_ulong D = (cl_ulong)x->desc.dims[x->desc.ndim - 1], N = (cl_ulong)x->desc.dims[x->desc.ndim - 2];
     cl_ulong rot = rp->rot_dims ? (cl_ulong)rp->rot_dims : D;
@@ -190,20 +198,33 @@ static quanta_status run_rms_norm_rope(qn_cl *s, const qn_node *node) {
     cl_mem fm = rope_freq(s, base, rot);
     cl_int has_freq = fm != NULL;
     if (!fm) fm = pm; /* any valid buffer: the kernel reads no table without one */
-    /* rms_norm_rope_pair: x1 (weight1) into extra_dst[0], its groups after x's */
-    const int pair = node->op == QN_OP_RMS_NORM_ROPE_PAIR;
-    const qn_tensor *x1 = pair ? src(node, 3) : x, *w1 = pair ? src(node, 4) : NULL, *y1 = pair ? node->extra_dst[0] : y;
+    /* the pair's x1 (weight1) into extra_dst[0], its groups after x's; rope_kv's into the k cache */
+    const qn_tensor *x1 = pair ? src(node, kv ? 2 : 3) : x, *w1 = pair ? src(node, 4) : NULL,
+                    *y1 = pair ? node->extra_dst[0] : y;
     cl_mem x1m = qn_cl_mem(x1), w1m = w1 ? qn_cl_mem(w1) : xm, y1m = qn_cl_mem(y1);
     cl_ulong x1o = x1->mem.offset, w1o = w1 ? w1->mem.offset : 0, y1o = y1->mem.offset, rows1 = qn_cl_elems(x1) / D;
-    cl_int hasw1 = w1 != NULL, has2 = pair;
+    cl_int hasw1 = w1 != NULL, has2 = pair, cl_norm = norm, has_kv = kv;
+    /* rope_kv: the appends (write_rows_pair's arguments); dummies otherwise */
+    const qn_tensor *start = kv ? src(node, 6) : p, *v = kv ? src(node, 8) : x, *vc = kv ? node->extra_dst[1] : y;
+    cl_ulong Nmax = kv ? (cl_ulong)src(node, 5)->desc.dims[2] : 1, sto = start->mem.offset,
+             ns = kv ? (cl_ulong)start->desc.dims[0] : 1, vo = v->mem.offset, vco = vc->mem.offset,
+             rows_v = qn_cl_elems(v) / D;
+    cl_mem stm = qn_cl_mem(start), vm = qn_cl_mem(v), vcm = qn_cl_mem(vc);
+    quanta_status st = QUANTA_OK;
+    if (kv) { /* the caches' other rows, where the plan gave the results memory of their own (it never does) */
+        st = write_rows_carry(s, src(node, 5), node->extra_dst[0]);
+        if (st == QUANTA_OK) st = write_rows_carry(s, src(node, 7), node->extra_dst[1]);
+        if (st != QUANTA_OK) return st;
+    }
     const cl_ulong per = (pair && rows1 > rows ? rows1 : rows) / N;
-    qn_cl_arg a[] = {QA(xm),       QA(xo),   QA(xd),   QA(wm),    QA(wo),   QA(hasw), QA(p1),
-                     QA(eps),      QA(pm),   QA(po),   QA(ym),    QA(yo),   QA(yd),   QA(rows),
-                     QA(N),        QA(D),    QA(rot),  QA(neox),  QA(base), QA(fs),   QA(fm),
-                     QA(has_freq), QA(x1m),  QA(x1o),  QA(w1m),   QA(w1o),  QA(hasw1), QA(y1m),
-                     QA(y1o),      QA(rows1), QA(has2), QA_LOCAL((size_t)per * sizeof(float))};
-    quanta_status st = qn_cl_set_args(s, QK_RMS_NORM_ROPE, a, (int)(sizeof a / sizeof a[0]));
-    size_t g[2] = {(size_t)(rot / 2), (size_t)N * (pair ? 2 : 1)}, l[2] = {(size_t)(rot / 2), 1};
+    qn_cl_arg a[] = {QA(xm),       QA(xo),    QA(xd),    QA(wm),     QA(wo),    QA(hasw), QA(p1),   QA(eps),
+                     QA(pm),       QA(po),    QA(ym),    QA(yo),     QA(yd),    QA(rows), QA(N),    QA(D),
+                     QA(rot),      QA(neox),  QA(base),  QA(fs),     QA(fm),    QA(has_freq), QA(x1m), QA(x1o),
+                     QA(w1m),      QA(w1o),   QA(hasw1), QA(y1m),    QA(y1o),   QA(rows1), QA(has2), QA(cl_norm),
+                     QA(has_kv),   QA(Nmax),  QA(stm),   QA(sto),    QA(ns),    QA(vm),   QA(vo),   QA(vcm),
+                     QA(vco),      QA(rows_v), QA(s->err_flag), QA_LOCAL((size_t)per * sizeof(float))};
+    st = qn_cl_set_args(s, QK_RMS_NORM_ROPE, a, (int)(sizeof a / sizeof a[0]));
+    size_t g[2] = {(size_t)(rot / 2), (size_t)N * (size_t)(1 + pair + kv)}, l[2] = {(size_t)(rot / 2), 1};
     return st != QUANTA_OK ? st : qn_cl_launch(s, QK_RMS_NORM_ROPE, qn_op_name(node->op), 2, g, l);
 }
 
@@ -213,8 +234,8 @@ bool qn_cl_rms_norm_rope_supports(qn_cl *s, const qn_node *node) {
     const int64_t rot = node->params.rope.rot_dims ? node->params.rope.rot_dims : D;
     if (D == 0 || N == 0) return true;
     uint64_t per = (uint64_t)(qn_cl_elems(x) / (size_t)D / (size_t)N);
-    if (node->op == QN_OP_RMS_NORM_ROPE_PAIR) {
-        const uint64_t per1 = (uint64_t)(qn_cl_elems(node->src[3]) / (size_t)D / (size_t)N);
+    if (node->op == QN_OP_RMS_NORM_ROPE_PAIR || node->op == QN_OP_ROPE_KV) {
+        const uint64_t per1 = (uint64_t)(qn_cl_elems(node->src[node->op == QN_OP_ROPE_KV ? 2 : 3]) / (size_t)D / (size_t)N);
         if (per1 > per) per = per1;
     }
     return rot >= 2 && (size_t)(rot / 2) <= s->dev.max_wg && per * sizeof(float) <= s->dev.local_mem;
@@ -302,8 +323,6 @@ static quanta_status run_permute(qn_cl *s, const qn_node *node) {
     return st;
 }
 
-/* out is dst after the write: where the executor gave it memory of its own (never in plans'
- * in-place use), dst's rows are copied over first. */
 static quanta_status write_rows_carry(qn_cl *s, const qn_tensor *dst, const qn_tensor *out) {
     if (qn_cl_mem(out) == qn_cl_mem(dst) && out->mem.offset == dst->mem.offset) return QUANTA_OK;
     size_t nd = qn_cl_elems(dst) * qn_dtype_elem_size(dst->desc.dtype);
@@ -365,7 +384,7 @@ quanta_status qn_cl_ops_run(qn_cl *s, const qn_node *node) {
     case QN_OP_ADD_NORM: case QN_OP_SOFTMAX: case QN_OP_ARGMAX:
         return run_rows(s, node);
     case QN_OP_ROPE: case QN_OP_ROPE_PAIR: return run_rope(s, node);
-    case QN_OP_RMS_NORM_ROPE: case QN_OP_RMS_NORM_ROPE_PAIR: return run_rms_norm_rope(s, node);
+    case QN_OP_RMS_NORM_ROPE: case QN_OP_RMS_NORM_ROPE_PAIR: case QN_OP_ROPE_KV: return run_rms_norm_rope(s, node);
     case QN_OP_GET_ROWS: return run_get_rows(s, node);
     case QN_OP_PERMUTE: return run_permute(s, node);
     case QN_OP_WRITE_ROWS: case QN_OP_WRITE_ROWS_PAIR: return run_write_rows(s, node);
