@@ -242,6 +242,15 @@ int qn_cuda_rms_norm_rope_pair(int x_dtype, const void *x, int w_dtype, const vo
                                int w2_dtype, const void *w2, void *y2, int64_t rows2, int y_dtype, const int32_t *pos,
                                int64_t rows, int64_t N, int64_t D, int64_t rot, int mode, float theta_base,
                                float freq_scale, float eps, int plus_one, void *stream);
+/* rope_kv: rms_norm_rope_pair's work (norm 0: the ropes alone, no weights, rope_pair's values) with x2's results
+ * written into the k cache kc [B, H, Nmax, D] at the rows write_rows would put them (start i32 [1] or [N], ns its
+ * length) and v [rows2, D] copied into vc the same way, one launch; a start outside the caches writes nothing and
+ * sets *err_flag to 2, as qn_cuda_write_rows does. */
+int qn_cuda_rope_kv(int x_dtype, const void *x, int w_dtype, const void *w, void *y, const void *x2, int w2_dtype,
+                    const void *w2, void *kc, int64_t rows2, int y_dtype, const int32_t *pos, int64_t rows, int64_t N,
+                    int64_t D, int64_t rot, int mode, float theta_base, float freq_scale, float eps, int plus_one,
+                    int norm, const int32_t *start, int64_t ns, int64_t Nmax, const void *v, void *vc, int *err_flag,
+                    void *stream);
 
 /* ---------------------------------------------------------------- rows */
 
