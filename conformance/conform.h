@@ -123,6 +123,7 @@ typedef struct qc_metrics {
     size_t bad_index;   /* first element where a is not finite but b is (or Inf signs differ) */
     bool nonfinite;     /* such an element exists */
     size_t nan_count;   /* how many of them are NaN (unwritten elements show as NaN) */
+    double err2, ref2;  /* sum (a-b)^2 and sum b^2: nmse's numerator and denominator */
 } qc_metrics;
 
 /* a: backend under test, b: reference. */
@@ -152,6 +153,12 @@ typedef struct qc_data {
     quanta_tensor_desc out_desc; /* the op's result, as the graph should report it */
     size_t out_count;
     uint64_t seed;               /* the case's own seed (run seed mixed with the spec) */
+    /* Ops whose results are dot products (matmul, matmul_multi): the energy the results would have
+     * with their operands in general position, E = |x row|^2 |w row|^2 / K per result, summed
+     * (cond_sum) and the largest (cond_max); 0 for other ops. A result that cancels keeps the error
+     * its operands' magnitudes give it, so qc_judge measures against these where the result's own
+     * energy is smaller (thresholds.c, "Cancellation"). */
+    double cond_sum, cond_max;
 } qc_data;
 
 /* The seed of one case: the run seed mixed with a hash of its canonical spec, so that
@@ -209,9 +216,10 @@ typedef struct qc_result {
     char msg[QC_ERR_MAX];
 } qc_result;
 
-/* Judges one backend's output against the reference run. self: the backend is the
- * reference itself (its run is the oracle; guards, poison and finiteness are still checked). */
-void qc_judge(const qc_case *c, const qc_output *ref, const qc_output *out, bool self,
+/* Judges one backend's output against the reference run of the inputs d (NULL: no operand
+ * energies, the plain measures). self: the backend is the reference itself (its run is the
+ * oracle; guards, poison and finiteness are still checked). */
+void qc_judge(const qc_case *c, const qc_data *d, const qc_output *ref, const qc_output *out, bool self,
               const char *backend, qc_result *r);
 
 /* A backend under test. */

@@ -125,6 +125,45 @@ int qc_make_x(const qc_case *c, qc_data *d, qc_rng *r, float sd, char *err, size
     return qc_slot_fill(d, 0, "x", QC_ROLE_INPUT, &x, r, 0, sd, err, errlen);
 }
 
+/* Σ v² over each row of `cols` values of slot i (decoded to f32), into e[rows]. */
+static int row_energies(const qc_tensor_data *t, int64_t cols, double *e, char *err, size_t errlen) {
+    const size_t n = elems(&t->desc);
+    float *v = malloc((n ? n : 1) * sizeof *v);
+    if (!v) return qc_err(err, errlen, "%s: out of memory", t->name);
+    if (quanta_dequantize(&t->desc, t->data, t->bytes, v, n) != QUANTA_OK) {
+        free(v);
+        return qc_err(err, errlen, "%s: quanta_dequantize: %s", t->name, quanta_last_error());
+    }
+    for (size_t r = 0; r < n / (size_t)cols; r++) {
+        double s = 0;
+        for (int64_t k = 0; k < cols; k++) s += (double)v[r * (size_t)cols + (size_t)k] * v[r * (size_t)cols + (size_t)k];
+        e[r] = s;
+    }
+    free(v);
+    return 0;
+}
+
+/* For random signs E[(x·w)²] = Σ x²w², which |x|²|w|²/K estimates from the rows' energies alone
+ * (O(MK + NK), not another product); summed over results it is (Σ|x_m|²)(Σ|w_n|²)/K. */
+int qc_dot_energy(qc_data *d, int xs, int ws, char *err, size_t errlen) {
+    const qc_tensor_data *x = &d->t[xs], *w = &d->t[ws];
+    const int64_t K = x->desc.dims[x->desc.ndim - 1];
+    const size_t M = elems(&x->desc) / (size_t)K, N = (size_t)w->desc.dims[0];
+    double *e = malloc((M + N) * sizeof *e);
+    if (!e) return qc_err(err, errlen, "out of memory");
+    int rc = row_energies(x, K, e, err, errlen) || row_energies(w, K, e + M, err, errlen) ? -1 : 0;
+    double sx = 0, sw = 0, mx = 0, mw = 0;
+    for (size_t i = 0; i < M + N && !rc; i++) {
+        *(i < M ? &sx : &sw) += e[i];
+        double *mm = i < M ? &mx : &mw;
+        if (e[i] > *mm) *mm = e[i];
+    }
+    free(e);
+    d->cond_sum = rc ? 0 : sx * sw / (double)K;
+    d->cond_max = rc ? 0 : mx * mw / (double)K;
+    return rc;
+}
+
 int qc_data_make(const qc_case *c, uint64_t run_seed, qc_data *d, char *err, size_t errlen) {
     memset(d, 0, sizeof *d);
     d->seed = qc_case_seed(c, run_seed);

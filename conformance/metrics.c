@@ -31,5 +31,7 @@ void qc_compare(const float *a, const float *b, size_t n, qc_metrics *m) {
         if (fabs((double)y) > m->refmax) m->refmax = fabs((double)y);
     }
     /* An all-zero reference: any error at all is infinitely large relative to it. */
+    m->err2 = err2;
+    m->ref2 = ref2;
     m->nmse = ref2 > 0 ? err2 / ref2 : (err2 > 0 ? INFINITY : 0.0);
 }

@@ -133,6 +133,10 @@ int qc_make_x(const qc_case *c, qc_data *d, qc_rng *r, float sd, char *err, size
 int qc_slot_fill(qc_data *d, int i, const char *name, qc_role role, const quanta_tensor_desc *desc, qc_rng *r,
                  float mean, float sd, char *err, size_t errlen);
 
+/* d->cond_sum / cond_max (conform.h) of the products x · wᵀ, x in slot xs ([..., K]: every row),
+ * w in slot ws ([N, K], any dtype, decoded by quanta_dequantize). */
+int qc_dot_energy(qc_data *d, int xs, int ws, char *err, size_t errlen);
+
 /* ------------------------------------------------------- the sweep (cases.c) */
 
 /* Appends a generated case; an invalid one marks the sweep failed (a bug in its entry). */

@@ -18,13 +18,33 @@
  * - matmul and attention: the 5e-4 NMSE bound already covers a backend that computes in
  *   f16/bf16 or int8 internally (tensor cores, on-the-fly activation quantization); maxrel
  *   (a wrong element of at most 2-5% of the largest value) catches a single corrupted element
- *   that NMSE would average away in a large output.
+ *   that NMSE would average away in a large output. Except fp8_e4m3 weights, whose x may be
+ *   rounded to e4m3 (3 mantissa bits, FP8 x FP8 tensor cores): their row in ops/matmul.c.
  * - rope: an f32 backend forms the angle pos·θ^(−2i/D) in f32; at positions ~4096 that loses
  *   ~4096·6e-8 = 2.4e-4 rad, i.e. NMSE up to ~1e-7 against the double oracle, hence 1e-6.
  * - get_rows of quantized tables: dequantization is one or two f32 roundings (double-quant
  *   nf4 may fuse a multiply-add), so 1e-12, not bit-exact.
  * - exact: write_rows, permute, convert, get_rows of dense tables move or round single
  *   values (round-to-nearest-even conversions), so any difference is a bug.
+ *
+ * Cancellation (matmul, matmul_multi: results that are dot products; runner.c, qc_judge). The
+ * error of a reduced-precision path scales with its operands, not with its result: x rounded to
+ * int8 per block (ggml's q8_0 activations, one or two planes), to f16/bf16/tf32, or summed in f32
+ * is x·wᵀ plus Σ_k w_k·e_k with |e_k| bounded by x's block scale (or |x_k|·2^-p), so by
+ * Cauchy-Schwarz |err| <= |w|·|e| = δ·|w|·|x| for the path's δ; it does not shrink when the sum
+ * cancels. A result near zero (a 1x1 product, k = 32, |y| ~ 1e-4 of |w||x|) then has an NMSE of
+ * err²/y², unbounded as y -> 0: every finite precision fails some draw (OpenCL's two-plane int8
+ * Q5_0 GEMV: 81 of 100000 seeds of matmul:m=1,n=1,k=32,w=q5_0; f32 sums of fp8 x bf16 at k = 3:
+ * 1 in 1000). More precision (a third int8 plane) only makes the draws rarer. So the measures
+ * take the energy the results would have with their operands in general position, E = |x_m|²|w_n|²/K
+ * per result (E[y²] for random signs: the inputs are drawn so that E ~ y²): NMSE = Σ(a−b)² /
+ * max(Σb², ΣE) and maxrel's scale max(max|b|, max √E). Where the results do not cancel (Σb² >= ΣE;
+ * a large output's Σb² is within a few % of ΣE either way) the measures are the plain ones; they are
+ * never stricter, and looser only by the factor the result cancelled by. A third int8 plane in
+ * OpenCL's GEMV was the alternative: one more dot product, shift and add per block pair in a kernel
+ * that is instruction-bound on PoCL (bench/NOTES.md section 1), for failing draws 256x rarer, not
+ * none. matmul_glu's results (act(x·w_gᵀ)·(x·w_uᵀ): two products, an activation) keep the plain
+ * measure: its cases have at least 33 results, whose sum of squares does not cancel.
  */
 #include "op_entry.h"
 

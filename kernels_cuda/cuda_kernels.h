@@ -107,6 +107,23 @@ int qn_cuda_matmul_q(const qn_cuda_weight *w, int x_dtype, const void *x, int y_
 /* Batches of at least this many rows use the block-tiled prefill kernel, smaller ones the
  * streaming kernel (0: never the prefill kernel; for benchmarks and tests). Default 65. */
 extern int qn_cuda_matmul_big_min_m;
+/* FP8 x FP8 on Hopper's wgmma (kernels_cuda/matmul_fp8_wg.cu, QUANTA_CUDA_FP8_WGMMA=1): e4m3 weights (QN_CW_E4M3)
+ * times x quantized per token to e4m3 (scale max|x_row| / 448), f32 sums, y in y_dtype. Returns -1 (nothing
+ * launched) where it does not apply: another format, a device other than compute capability 9.0, or M below
+ * QN_CUDA_FP8_WG_MIN_M (there the weight-streaming kernel with split-K keeps the GPU busy and the weight bytes
+ * are the same 1 byte either way). Scratch: qn_cuda_fp8_x_bytes(M, w->Kp). */
+#define QN_CUDA_FP8_WG_MIN_M 64
+size_t qn_cuda_fp8_x_bytes(int64_t M, int64_t Kp);
+int qn_cuda_matmul_fp8(const qn_cuda_weight *w, int x_dtype, const void *x, int y_dtype, void *y, int64_t M,
+                       void *scratch, size_t scratch_bytes, int sms, void *stream);
+/* Its two launches, for bench/cuda/fp8_check.cu: x[M,K] to per-token e4m3 codes (K padded to Kp, a multiple
+ * of 64, with zeros) and scales in buf; the GEMM on them (tile 0: picked by grid size; 1-4 force 128x256,
+ * 128x128, 64x128, 64x64 weight rows x tokens). The codes' layout: qn_cuda_fp8_x_split and matmul_fp8_wg.cu. */
+int qn_cuda_fp8_quantize_x(int x_dtype, const void *x, int64_t M, int64_t K, int64_t Kp, void *buf, void *stream);
+int qn_cuda_fp8_gemm(const qn_cuda_weight *w, const void *buf, int64_t M, int y_dtype, void *y, int tile, int sms,
+                     void *stream);
+void qn_cuda_fp8_x_split(void *buf, int64_t M, int64_t Kp, uint8_t **xq, float **sx);
+
 /* Dense fallback: y[M,N] = x[M,K] . w[N,K]^T, any float dtypes, f32 accumulation. */
 int qn_cuda_matmul_dense(int x_dtype, const void *x, int w_dtype, const void *w, int y_dtype, void *y, int64_t M,
                          int64_t N, int64_t K, void *stream);

@@ -274,14 +274,15 @@ int qn_cuda_ggml_mmq_kernel = -1, qn_cuda_ggml_mmq_tile = -1;
 
 /* Which kernel: QUANTA_CUDA_GGML_MMQ=5 this file's; =6 the one that decodes into mma fragments
  * (ggml_mmq_frag.cu); anything else (unset, 7) the wgmma kernel (ggml_mmq_wg.cu) where it is faster (M > 64
- * on compute capability 9.0, grids of 256x128 tiles that cover the GPU), else 6; =0 is read by the engine:
+ * on compute capability 9.0, grids of 256x128 tiles that cover the GPU), else 6; =8 as 7, and the wgmma
+ * kernel's 256x64 tile where 256x128 leaves the GPU short (mmq8, not measured yet); =0 is read by the engine:
  * the older route without any. Read once, unless a benchmark has set qn_cuda_ggml_mmq_kernel. */
 static int qn_gmmq_kernel() {
     if (qn_cuda_ggml_mmq_kernel < 0) {
         const char *e = getenv("QUANTA_CUDA_GGML_MMQ");
         /* 6 measured faster than 5 (H100, 2026-12-05 16:40); 7's 256x128 tile 1.39-1.43x 6 on the 7B's gate/up,
          * conformance passed on every tile (H100, 18:50) */
-        qn_cuda_ggml_mmq_kernel = e && !strcmp(e, "5") ? 5 : e && !strcmp(e, "6") ? 6 : 7;
+        qn_cuda_ggml_mmq_kernel = e && !strcmp(e, "5") ? 5 : e && !strcmp(e, "6") ? 6 : e && !strcmp(e, "8") ? 8 : 7;
     }
     return qn_cuda_ggml_mmq_kernel;
 }
@@ -320,8 +321,8 @@ extern "C" int qn_cuda_ggml_mmq(int w_dtype, const void *w, int64_t N, int64_t K
     a.N = N, a.K = K, a.M = M, a.Kp = Kp;
     a.xh = xh, a.xscale = xscale, a.yd = y_dtype, a.y = y;
     const int kernel = qn_gmmq_kernel();
-    if (kernel == 7 && M > 64) {
-        const int e7 = qn_gmmq_wg_run(w_dtype, a, sms, s);
+    if ((kernel == 7 || kernel == 8) && M > 64) {
+        const int e7 = qn_gmmq_wg_run(w_dtype, a, sms, kernel == 8, s);
         if (e7 >= 0) return e7;
     }
     if (kernel >= 6) return qn_gmmq_frag_run(w_dtype, a, sms, s);

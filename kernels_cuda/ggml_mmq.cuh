@@ -195,14 +195,14 @@ static int qn_gmmq_launch_grid(Kernel k, bool &attr_set, int bn, int bm, int thr
 /* QUANTA_CUDA_GGML_MMQ_TILE forces a tile (so that a device check can run every conformance case through
  * each): 128x128, 128x64 or 64x32 for either kernel; for ggml_mmq_frag.cu also 128x128w4 (4 warps of
  * 64x64), 256x128 (8 warps of 64x64) and 128x128b2 (the 128x128 tile held to 128 registers, two blocks
- * per SM); for ggml_mmq_wg.cu wg128x128, wg64x128, wg128x64, wg64x64, wg256x128 (7 to 11). Anything
+ * per SM); for ggml_mmq_wg.cu wg128x128, wg64x128, wg128x64, wg64x64, wg256x128, wg256x64 (7 to 12). Anything
  * else, a tile of the other kernel, or unset, picks by grid size. Read at the first call unless a benchmark has set
  * qn_cuda_ggml_mmq_tile (cuda_kernels.h) to the tile's number here. */
 static int qn_gmmq_forced_tile() {
     if (qn_cuda_ggml_mmq_tile < 0) {
         static const char *const names[] = {"128x128",   "128x64",   "64x32",     "128x128w4", "256x128",
                                             "128x128b2", "wg128x128", "wg64x128", "wg128x64",  "wg64x64",
-                                            "wg256x128"};
+                                            "wg256x128", "wg256x64"};
         const char *e = getenv("QUANTA_CUDA_GGML_MMQ_TILE");
         int tile = 0;
         for (int i = 0; e && i < (int)(sizeof names / sizeof names[0]); i++)
@@ -215,7 +215,8 @@ static int qn_gmmq_forced_tile() {
 /* y = x . W^T by the fragment-decoding kernel (ggml_mmq_frag.cu) on activations prepared by
  * qn_cuda_ggml_mmq; its tile picked by grid size or forced. */
 int qn_gmmq_frag_run(int w_dtype, const qn_gmmq_args &a, int sms, cudaStream_t s);
-/* The same by the wgmma kernel (ggml_mmq_wg.cu, sm_90a); -1 where this device cannot run it. */
-int qn_gmmq_wg_run(int w_dtype, const qn_gmmq_args &a, int sms, cudaStream_t s);
+/* The same by the wgmma kernel (ggml_mmq_wg.cu, sm_90a); -1 where this device cannot run it or no tile is
+ * picked. wide64: also the 256x64 tile where the 256x128 one leaves the GPU short (QUANTA_CUDA_GGML_MMQ=8). */
+int qn_gmmq_wg_run(int w_dtype, const qn_gmmq_args &a, int sms, bool wide64, cudaStream_t s);
 
 #endif

@@ -180,18 +180,25 @@ template <int DT, int WG, int NB> static int qn_wg_launch(const qn_gmmq_args &a,
  * 7B's 14336-row gate/up weights at 256- and 512-token steps), else -1: the fragment kernel. Measured (H100,
  * 2026-12-05 18:50, q4_0/q8_0 at M = 256): 256x128 1.39-1.43x frag on 14336 x 4096; the 1- and 2-warpgroup
  * tiles, which leave 4 or 8 warps per SM, 0.58-1.14x frag (latency-bound: 20% issue-active, 6% warps active);
- * so only 16 warps per SM beat it. The others stay for QUANTA_CUDA_GGML_MMQ_TILE=wg128x128 ... wg64x64. */
-template <int DT> static int qn_wg_pick(const qn_gmmq_args &a, int sms, cudaStream_t s) {
+ * so only 16 warps per SM beat it. The others stay for QUANTA_CUDA_GGML_MMQ_TILE=wg128x128 ... wg64x64, and
+ * 256x64 (wg256x64) for QUANTA_CUDA_GGML_MMQ=8. */
+template <int DT> static int qn_wg_pick(const qn_gmmq_args &a, int sms, bool wide64, cudaStream_t s) {
     switch (qn_gmmq_forced_tile()) {
     case 7: return qn_wg_launch<DT, 2, 128>(a, s);
     case 8: return qn_wg_launch<DT, 1, 128>(a, s);
     case 9: return qn_wg_launch<DT, 2, 64>(a, s);
     case 10: return qn_wg_launch<DT, 1, 64>(a, s);
     case 11: return qn_wg_launch<DT, 4, 128>(a, s);
+    case 12: return qn_wg_launch<DT, 4, 64>(a, s);
     default: break;
     }
     const int64_t want = (int64_t)(sms > 0 ? sms : 132) * 3 / 4;
     if (a.M > 64 && (a.N + 255) / 256 * ((a.M + 127) / 128) >= want) return qn_wg_launch<DT, 4, 128>(a, s);
+    /* QUANTA_CUDA_GGML_MMQ=8 (mmq8, not measured yet): 16 warps per SM on the 4096-row weights too, as 256x64
+     * tiles (the 7B's q/o/down at 512-token steps: 16 x 8 = 128 blocks where 256x128 has 64). Half the tokens
+     * per decoded weight fragment of 256x128, so the decode weighs twice as much per flop; the prediction is
+     * that 16 warps per SM still beat the fragment kernel's 8 (the wgmma tiles with 4-8 warps did not). */
+    if (wide64 && a.M > 64 && (a.N + 255) / 256 * ((a.M + 63) / 64) >= want) return qn_wg_launch<DT, 4, 64>(a, s);
     return -1;
 }
 
@@ -208,7 +215,7 @@ static bool qn_wg_device_ok() {
     return ok == 1;
 }
 
-int qn_gmmq_wg_run(int w_dtype, const qn_gmmq_args &a, int sms, cudaStream_t s) {
+int qn_gmmq_wg_run(int w_dtype, const qn_gmmq_args &a, int sms, bool wide64, cudaStream_t s) {
     if (!qn_wg_device_ok()) return -1;
-    QN_GGML_DISPATCH(w_dtype, return qn_wg_pick<DT>(a, sms, s))
+    QN_GGML_DISPATCH(w_dtype, return qn_wg_pick<DT>(a, sms, wide64, s))
 }

@@ -1,5 +1,6 @@
 /* wgmma.cuh — Hopper warpgroup MMA (sm_90a only: include it from files compiled for that target alone) with
- * the A operand in registers and B in shared memory, f16 inputs, f32 sums; and the fences around it.
+ * the A operand in registers and B in shared memory, f16 or e4m3 inputs, f32 sums; the fences around it; and
+ * the pieces of a producer/consumer pipeline (mbarriers, bulk copies, named barriers, setmaxnreg).
  *
  * Register layouts (PTX ISA, "wgmma .m64nNk16 register fragments"): warp w of the warpgroup holds rows
  * 16w .. 16w + 15 of the 64; lane (g = lane / 4, t = lane % 4) holds A as mma.sync m16n8k16 does (a0: row g,
@@ -50,6 +51,13 @@ template <int R, int C> __device__ __forceinline__ void qn_wg_keep(uint32_t (&a)
             for (int k = 0; k < 4; k++) asm volatile("" : "+r"(a[i][j][k])::"memory");
 }
 
+template <int R> __device__ __forceinline__ void qn_wg_keep(uint32_t (&a)[R][4]) {
+#pragma unroll
+    for (int i = 0; i < R; i++)
+#pragma unroll
+        for (int k = 0; k < 4; k++) asm volatile("" : "+r"(a[i][k])::"memory");
+}
+
 /* The accumulator operands: d[j] (8 columns: 4 registers per lane) for j in 0-7 and 8-15, and their names in
  * the instruction text. */
 #define QN_WG_D8(j) "+f"(d[j][0]), "+f"(d[j][1]), "+f"(d[j][2]), "+f"(d[j][3])
@@ -78,6 +86,94 @@ __device__ __forceinline__ void qn_wg_mma_n128(float (&d)[16][4], const uint32_t
                  "{%64, %65, %66, %67}, %68, p, 1, 1, 0;\n}\n"
                  : QN_WG_D_0_7, QN_WG_D_8_15
                  : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(desc), "r"(1));
+}
+
+
+/* ---------------------------------------------------------------- FP8 (e4m3 x e4m3, f32 sums): matmul_fp8_wg.cu
+ * wgmma .m64nNk32 with 8-bit A in registers (CUTLASS cute/atom/mma_traits_sm90_gmma.hpp, ALayout_64x32: row
+ * 16w + g + 8 v1, k 4t + v0 + 16 v2 for register v1 + 2 v2, byte v0): a0 = row g, k 4t..4t+3 (one byte each,
+ * low byte first); a1 = row g + 8; a2 = row g, k 16 + 4t..; a3 = row g + 8, k 16 + 4t... The accumulators are
+ * laid out as in the f16 form above (d[j]: rows g, g + 8, columns 8j + 2t, 8j + 2t + 1). B: two core matrices
+ * along K per instruction (16 e4m3 of K each = 16 bytes, the same byte geometry as 8 f16), read through the
+ * same descriptor as the f16 form (qn_wg_desc: leading = between K-adjacent core matrices, stride = between
+ * 8-token groups; verified for f16 on the H100 by bench/cuda/wgmma_check.cu). FP8 has no transpose operand:
+ * the PTX form is d, a, b-desc, scale-d, imm-scale-a, imm-scale-b (PTX ISA, wgmma.mma_async, FP8 syntax). */
+#define QN_WG_D8_16_31                                                                                             \
+    QN_WG_D8(16), QN_WG_D8(17), QN_WG_D8(18), QN_WG_D8(19), QN_WG_D8(20), QN_WG_D8(21), QN_WG_D8(22), QN_WG_D8(23), \
+        QN_WG_D8(24), QN_WG_D8(25), QN_WG_D8(26), QN_WG_D8(27), QN_WG_D8(28), QN_WG_D8(29), QN_WG_D8(30), QN_WG_D8(31)
+#define QN_WG_R_64_95 \
+    "%64, %65, %66, %67, %68, %69, %70, %71, %72, %73, %74, %75, %76, %77, %78, %79, %80, %81, %82, %83, %84, %85, %86, %87, %88, %89, %90, %91, %92, %93, %94, %95"
+#define QN_WG_R_96_127 \
+    "%96, %97, %98, %99, %100, %101, %102, %103, %104, %105, %106, %107, %108, %109, %110, %111, %112, %113, %114, %115, %116, %117, %118, %119, %120, %121, %122, %123, %124, %125, %126, %127"
+
+__device__ __forceinline__ void qn_wg_mma_f8_n64(float (&d)[8][4], const uint32_t a[4], uint64_t desc) {
+    asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %37, 0;\n"
+                 "wgmma.mma_async.sync.aligned.m64n64k32.f32.e4m3.e4m3 {" QN_WG_R_0_31 "}, "
+                 "{%32, %33, %34, %35}, %36, p, 1, 1;\n}\n"
+                 : QN_WG_D_0_7
+                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(desc), "r"(1));
+}
+__device__ __forceinline__ void qn_wg_mma_f8_n128(float (&d)[16][4], const uint32_t a[4], uint64_t desc) {
+    asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %69, 0;\n"
+                 "wgmma.mma_async.sync.aligned.m64n128k32.f32.e4m3.e4m3 {" QN_WG_R_0_31 ", " QN_WG_R_32_63 "}, "
+                 "{%64, %65, %66, %67}, %68, p, 1, 1;\n}\n"
+                 : QN_WG_D_0_7, QN_WG_D_8_15
+                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(desc), "r"(1));
+}
+__device__ __forceinline__ void qn_wg_mma_f8_n256(float (&d)[32][4], const uint32_t a[4], uint64_t desc) {
+    asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %133, 0;\n"
+                 "wgmma.mma_async.sync.aligned.m64n256k32.f32.e4m3.e4m3 {" QN_WG_R_0_31 ", " QN_WG_R_32_63
+                 ", " QN_WG_R_64_95 ", " QN_WG_R_96_127 "}, "
+                 "{%128, %129, %130, %131}, %132, p, 1, 1;\n}\n"
+                 : QN_WG_D_0_7, QN_WG_D_8_15, QN_WG_D8_16_31
+                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(desc), "r"(1));
+}
+
+/* ---------------------------------------------------------------- mbarriers and bulk copies (sm_90)
+ * A producer/consumer pipeline: the copy engine (cp.async.bulk) writes a stage and completes its bytes on the
+ * stage's "full" barrier; consumers wait on it, and arrive on the stage's "empty" barrier when done reading.
+ * Phase rule (PTX ISA, mbarrier.try_wait.parity): waiting on parity P returns once the phase of parity P has
+ * completed, so a fresh barrier (phase 0 running) passes a wait on parity 1 at once: the n-th use of a stage
+ * waits full on parity n & 1 and empty on (n & 1) ^ 1. */
+__device__ __forceinline__ void qn_mbar_init(uint32_t bar, uint32_t count) {
+    asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;\n" ::"r"(bar), "r"(count) : "memory");
+}
+/* Makes the initialized barriers visible to the async proxy (the copy engine); a __syncthreads follows. */
+__device__ __forceinline__ void qn_mbar_init_fence() { asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory"); }
+__device__ __forceinline__ void qn_mbar_arrive(uint32_t bar) {
+    asm volatile("mbarrier.arrive.shared::cta.b64 _, [%0];\n" ::"r"(bar) : "memory");
+}
+/* One arrival that also announces `bytes` of copies that will complete on this barrier's phase. */
+__device__ __forceinline__ void qn_mbar_arrive_expect_tx(uint32_t bar, uint32_t bytes) {
+    asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;\n" ::"r"(bar), "r"(bytes) : "memory");
+}
+__device__ __forceinline__ void qn_mbar_wait(uint32_t bar, uint32_t parity) {
+    uint32_t done;
+    do {
+        asm volatile("{\n.reg .pred p;\nmbarrier.try_wait.parity.shared::cta.b64 p, [%1], %2;\nselp.u32 %0, 1, 0, p;\n}\n"
+                     : "=r"(done)
+                     : "r"(bar), "r"(parity)
+                     : "memory");
+    } while (!done);
+}
+/* bytes (a multiple of 16; both addresses 16-byte aligned) from global memory to shared memory by the copy
+ * engine, completing on barrier bar. */
+__device__ __forceinline__ void qn_bulk_copy(uint32_t dst, const void *src, uint32_t bytes, uint32_t bar) {
+    asm volatile("cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1], %2, [%3];\n" ::"r"(dst),
+                 "l"(src), "r"(bytes), "r"(bar)
+                 : "memory");
+}
+/* A barrier among `count` threads (a multiple of 32) of the block, id 1..15 (0 is __syncthreads). */
+__device__ __forceinline__ void qn_named_sync(uint32_t id, uint32_t count) {
+    asm volatile("bar.sync %0, %1;\n" ::"r"(id), "r"(count) : "memory");
+}
+/* Hands registers between warpgroups (sm_90a; takes effect only under a register cap at entry,
+ * __launch_bounds__(threads, 1)): every thread of a warpgroup runs the same one. */
+template <int R> __device__ __forceinline__ void qn_setmaxnreg_inc() {
+    asm volatile("setmaxnreg.inc.sync.aligned.u32 %0;\n" ::"n"(R));
+}
+template <int R> __device__ __forceinline__ void qn_setmaxnreg_dec() {
+    asm volatile("setmaxnreg.dec.sync.aligned.u32 %0;\n" ::"n"(R));
 }
 
 #endif

@@ -136,8 +136,10 @@ static int parse_input(json_t *t, qs_kv2_infer *r, const unsigned char *bin, siz
     if (!json_is_array(js) || json_array_size(js) != 2)
         return fail(msg, cap, "%s: shape must be [batch, %s]", name, which == 1 ? "length" : "1");
     json_int_t d0 = json_integer_value(json_array_get(js, 0)), d1 = json_integer_value(json_array_get(js, 1));
+    /* each dimension bounded before the product: [3, 6148914691236517207] would wrap to 5 elements */
     if (!json_is_integer(json_array_get(js, 0)) || !json_is_integer(json_array_get(js, 1)) || d0 < 1 || d1 < 1 ||
-        (which != 1 && d1 != 1) || (uint64_t)d0 * (uint64_t)d1 > QS_KV2_MAX_ELEMENTS)
+        (which != 1 && d1 != 1) || d0 > QS_KV2_MAX_ELEMENTS || d1 > QS_KV2_MAX_ELEMENTS ||
+        (uint64_t)d0 * (uint64_t)d1 > QS_KV2_MAX_ELEMENTS)
         return fail(msg, cap, "%s: shape must be [batch, %s] with batch >= 1%s (at most %u elements)", name,
                     which == 1 ? "length" : "1", which == 1 ? " and length >= 1" : "", QS_KV2_MAX_ELEMENTS);
     size_t b = (size_t)d0, n = (size_t)d0 * (size_t)d1;

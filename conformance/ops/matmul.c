@@ -69,6 +69,11 @@ static int make(const qc_case *c, qc_data *d, qc_rng *r, char *err, size_t errle
                : 0;
 }
 
+/* make, and the energies of x · wᵀ (a dot product per result: it can cancel). */
+static int mm_make(const qc_case *c, qc_data *d, qc_rng *r, char *err, size_t errlen) {
+    return make(c, d, r, err, errlen) || qc_dot_energy(d, 0, 1, err, errlen) ? -1 : 0;
+}
+
 /* matmul's x and w, then w_up drawn like w (the same format, a fresh draw). */
 static int glu_make(const qc_case *c, qc_data *d, qc_rng *r, char *err, size_t errlen) {
     if (make(c, d, r, err, errlen)) return -1;
@@ -94,7 +99,7 @@ static int multi_make(const qc_case *c, qc_data *d, qc_rng *r, char *err, size_t
             return -1;
     }
     if (c->part) d->out_desc.dims[d->out_desc.ndim - 1] = rows[c->part - 1];
-    return 0;
+    return qc_dot_energy(d, 0, 1 + c->part, err, errlen); /* the judged product's */
 }
 
 /* The products as plain matmuls of one x (plans fuse them where the backend has the kernel), all
@@ -149,6 +154,15 @@ static void ggml_batched(qc_gen *g, const qc_wfmt *w, size_t i) {
         one(g, w, qc_acts[(i + s) % 3], 1, shapes[s][0], shapes[s][1], qc_legal_cols(w, shapes[s][2]), 0);
 }
 
+/* e4m3 weights at M >= 64, where CUDA's FP8 x FP8 kernel (kernels_cuda/matmul_fp8_wg.cu,
+ * QUANTA_CUDA_FP8_WGMMA=1) takes them: M at its threshold, K not a multiple of its 64-wide step, N and M
+ * past its 128x256 / 128x128 / 64x128 / 64x64 tiles (the tile is picked by grid size). x rotates. */
+static void fp8_batched(qc_gen *g, const qc_wfmt *w, size_t i) {
+    static const int64_t shapes[][3] = {{64, 64, 64}, {77, 131, 160}, {300, 200, 544}, {257, 300, 1024}};
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
+        one(g, w, qc_acts[(i + s) % 3], 1, shapes[s][0], shapes[s][1], shapes[s][2], 0);
+}
+
 /* Every weight format × x in f32/f16/bf16 × tiny, odd, large K, decode and batched shapes. */
 static void generate(qc_gen *g, bool quick) {
     for (size_t i = 0; i < qc_nwfmts; i++) {
@@ -168,6 +182,7 @@ static void generate(qc_gen *g, bool quick) {
             one(g, w, x, 1, 8, 67, 640, 0);                          /* decode, the GEMV's most x rows */
             one(g, w, x, 2, 33, 96, 256, 0);                        /* batch, leading dim */
         }
+        if (w->t == QUANTA_FP8_E4M3) fp8_batched(g, w, i);
         if (w->t >= QUANTA_GGML_Q4_0 && w->t <= QUANTA_GGML_Q6_K) {
             ggml_batched(g, w, i);
             /* one x row of 7B-long rows: the CUDA GEMV gives such rows 64 (K = 4096) or 128 (K = 8192)
@@ -237,14 +252,26 @@ static void multi_generate(qc_gen *g, bool quick) {
     }
 }
 
+/* fp8_e4m3 weights are judged by their own row, whatever x's dtype: a backend may run them as FP8 x FP8 (x
+ * quantized per row to e4m3: scale max|x_row| / 448, 3 mantissa bits, so up to 2^-4 relative per element),
+ * CUDA's QUANTA_CUDA_FP8_WGMMA=1 at M >= 64 (bench/NOTES.md, mmq8). Against the reference's f32 x that
+ * rounding alone gives NMSE 6.7-7.2e-4 and a largest error of 3.1-3.4% of max|y| (numpy model of the
+ * arithmetic, x ~ N(0, 1), w ~ N(0, 1/K), 20 draws of each conformance shape, 2026-12-05), above the 5e-4 /
+ * 2e-2 of the other formats; the row allows about twice that (with bf16's output rounding). */
+static quanta_dtype threshold_dtype(const qc_case *c) {
+    return c->wtype == QUANTA_FP8_E4M3 ? QUANTA_FP8_E4M3 : c->dtype;
+}
+
 static const qc_thr_row thresholds[] = {
+    {QUANTA_FP8_E4M3, {1.5e-3, 7e-2, false, "e4m3 weights: x may be quantized per row to e4m3 (FP8 x FP8)"}},
     {QUANTA_F32, {5e-4, 2e-2, false, "ggml mul_mat; accumulation order, f16/tf32/int8 internal paths"}},
     {QUANTA_F16, {5e-4, 2e-2, false, "ggml mul_mat; + f16 output rounding"}},
     {QUANTA_BF16, {5e-4, 4e-2, false, "ggml mul_mat; + bf16 output rounding (2^-8 relative)"}},
     QC_THR_END};
 
-const qc_op_def qc_matmul_def = {QN_OP_MATMUL, keys, validate, elements, make, build, generate, thresholds, NULL, NULL};
+const qc_op_def qc_matmul_def = {QN_OP_MATMUL, keys, validate, elements, mm_make, build, generate, thresholds,
+                                 threshold_dtype, NULL};
 const qc_op_def qc_matmul_glu_def = {QN_OP_MATMUL_GLU, glu_keys, validate, glu_elements, glu_make, glu_build,
-                                     glu_generate, thresholds, NULL, NULL};
+                                     glu_generate, thresholds, threshold_dtype, NULL};
 const qc_op_def qc_matmul_multi_def = {QN_OP_MATMUL_MULTI, multi_keys, validate_multi, multi_elements, multi_make,
-                                       multi_build, multi_generate, thresholds, NULL, NULL};
+                                       multi_build, multi_generate, thresholds, threshold_dtype, NULL};

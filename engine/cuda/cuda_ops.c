@@ -185,6 +185,26 @@ static quanta_status run_matmul_ggml(qn_cuda_state *s, const qn_node *node, int6
     return e ? qn_cuda_error((cudaError_t)e, "matmul (ggml, tensor cores)") : QUANTA_OK;
 }
 
+/* FP8 x FP8 on Hopper (kernels_cuda/matmul_fp8_wg.cu): e4m3 weights with x quantized per token to e4m3, wgmma
+ * e4m3 with f32 sums, at M >= QN_CUDA_FP8_WG_MIN_M on compute capability 9.0. Opt-in (QUANTA_CUDA_FP8_WGMMA=1)
+ * until a device run has checked and timed it (bench/cuda/verify_mmq8.sh). *taken is false where it does not
+ * apply (the caller then runs the f16 tensor-core kernel). */
+static quanta_status run_matmul_fp8(qn_cuda_state *s, const qn_cuda_weight *w, const qn_tensor *x, const qn_tensor *y,
+                                    int64_t M, bool *taken) {
+    static int on = -1;
+    *taken = false;
+    if (w->fmt != QN_CW_E4M3 || M < QN_CUDA_FP8_WG_MIN_M || !qn_cuda_switch_opt_in("QUANTA_CUDA_FP8_WGMMA", &on))
+        return QUANTA_OK;
+    void *scratch = NULL;
+    quanta_status st = qn_cuda_scratch(s, qn_cuda_fp8_x_bytes(M, w->Kp), &scratch);
+    if (st != QUANTA_OK) return st;
+    const int e = qn_cuda_matmul_fp8(w, x->desc.dtype, qn_cuda_ptr(x), y->desc.dtype, qn_cuda_ptr(y), M, scratch,
+                                     s->scratch_bytes, s->sms, s->stream);
+    if (e < 0) return QUANTA_OK; /* not this device */
+    *taken = true;
+    return e ? qn_cuda_error((cudaError_t)e, "matmul (fp8 x fp8, wgmma)") : QUANTA_OK;
+}
+
 static quanta_status run_matmul(qn_cuda_state *s, const qn_node *node) {
     int64_t M, N, K;
     matmul_shapes(node, &M, &N, &K);
@@ -193,6 +213,9 @@ static quanta_status run_matmul(qn_cuda_state *s, const qn_node *node) {
     if (qn_dtype_is_ggml(w->desc.dtype)) return run_matmul_ggml(s, node, M, N, K);
     if (w->aux) {
         const qn_cuda_prepared *pw = w->aux;
+        bool fp8 = false;
+        quanta_status st8 = run_matmul_fp8(s, &pw->w, x, node->dst, M, &fp8);
+        if (fp8 || st8 != QUANTA_OK) return st8;
         const size_t need = qn_cuda_matmul_q_scratch(&pw->w, M, s->sms);
         void *scratch = NULL;
         quanta_status st = qn_cuda_scratch(s, need, &scratch);

@@ -123,12 +123,12 @@ START_TEST(judge_verdicts) {
 
     /* small noise passes; NMSE over 5e-4 fails */
     for (int i = 0; i < N; i++) out[i] = ref[i] * (1 + 1e-4f);
-    qc_judge(&mm, &ro, &oo, false, "x", &res);
+    qc_judge(&mm, NULL, &ro, &oo, false, "x", &res);
     ck_assert_msg(res.status == QC_PASS, "%s", res.msg);
     ck_assert_str_eq(res.backend, "x");
     ck_assert(strstr(res.spec, "matmul:m=64,n=64"));
     for (int i = 0; i < N; i++) out[i] = ref[i] * 1.03f;
-    qc_judge(&mm, &ro, &oo, false, "x", &res);
+    qc_judge(&mm, NULL, &ro, &oo, false, "x", &res);
     ck_assert(res.status == QC_FAIL && res.reason == QC_R_ACCURACY && res.nmse > 5e-4);
 
     /* one element off by 20% of max|ref|: NMSE alone (~1e-4 here) would pass, maxerr catches it */
@@ -136,31 +136,31 @@ START_TEST(judge_verdicts) {
     float mx = 0;
     for (int i = 0; i < N; i++) mx = fmaxf(mx, fabsf(ref[i]));
     out[N / 3] += 0.2f * mx;
-    qc_judge(&mm, &ro, &oo, false, "x", &res);
+    qc_judge(&mm, NULL, &ro, &oo, false, "x", &res);
     ck_assert_msg(res.nmse < 5e-4, "nmse %g", res.nmse);
     ck_assert(res.status == QC_FAIL && res.reason == QC_R_ACCURACY);
 
     /* exact: one ulp is a failure */
     memcpy(out, ref, sizeof out);
-    qc_judge(&perm, &ro, &oo, false, "x", &res);
+    qc_judge(&perm, NULL, &ro, &oo, false, "x", &res);
     ck_assert(res.status == QC_PASS && res.exact && res.maxerr == 0);
     out[7] = nextafterf(out[7], INFINITY);
-    qc_judge(&perm, &ro, &oo, false, "x", &res);
+    qc_judge(&perm, NULL, &ro, &oo, false, "x", &res);
     ck_assert(res.status == QC_FAIL && res.reason == QC_R_ACCURACY && strstr(res.msg, "not exact"));
 
     /* unwritten element */
     memcpy(out, ref, sizeof out);
     out[100] = NAN;
-    qc_judge(&mm, &ro, &oo, false, "x", &res);
+    qc_judge(&mm, NULL, &ro, &oo, false, "x", &res);
     ck_assert(res.status == QC_FAIL && res.reason == QC_R_NONFINITE && strstr(res.msg, "element 100"));
 
     /* fallback: correct but not run by the backend -> SKIP; wrong -> FAIL */
     memcpy(out, ref, sizeof out);
     oo.fallback = true;
-    qc_judge(&mm, &ro, &oo, false, "x", &res);
+    qc_judge(&mm, NULL, &ro, &oo, false, "x", &res);
     ck_assert(res.status == QC_SKIP && res.reason == QC_R_FALLBACK);
     out[0] += 100;
-    qc_judge(&mm, &ro, &oo, false, "x", &res);
+    qc_judge(&mm, NULL, &ro, &oo, false, "x", &res);
     ck_assert(res.status == QC_FAIL);
     oo.fallback = false;
 
@@ -168,11 +168,11 @@ START_TEST(judge_verdicts) {
     qc_output e = mk(NULL, 0);
     e.st = QUANTA_ERR_UNSUPPORTED;
     e.reason = QC_R_UNSUPPORTED;
-    qc_judge(&mm, &ro, &e, false, "x", &res);
+    qc_judge(&mm, NULL, &ro, &e, false, "x", &res);
     ck_assert(res.status == QC_SKIP && res.reason == QC_R_UNSUPPORTED);
     e.st = QUANTA_ERR_BACKEND;
     e.reason = QC_R_GUARD;
-    qc_judge(&mm, &ro, &e, false, "x", &res);
+    qc_judge(&mm, NULL, &ro, &e, false, "x", &res);
     ck_assert(res.status == QC_FAIL && res.reason == QC_R_GUARD);
 
     /* a failed reference fails the target (nothing to compare with) */
@@ -180,21 +180,106 @@ START_TEST(judge_verdicts) {
     qc_output bad_ref = mk(NULL, 0);
     bad_ref.st = QUANTA_ERR_BACKEND;
     bad_ref.reason = QC_R_ERROR;
-    qc_judge(&mm, &bad_ref, &oo, false, "x", &res);
+    qc_judge(&mm, NULL, &bad_ref, &oo, false, "x", &res);
     ck_assert(res.status == QC_FAIL && res.reason == QC_R_NOREF);
 
     /* the reference judged as itself: NaN in its output fails */
     ref[5] = NAN;
-    qc_judge(&mm, &ro, &ro, true, "ref", &res);
+    qc_judge(&mm, NULL, &ro, &ro, true, "ref", &res);
     ck_assert(res.status == QC_FAIL && res.reason == QC_R_NONFINITE);
     ref[5] = 0.5f;
-    qc_judge(&mm, &ro, &ro, true, "ref", &res);
+    qc_judge(&mm, NULL, &ro, &ro, true, "ref", &res);
     ck_assert(res.status == QC_PASS && res.nmse == 0);
 
     /* size mismatch */
     qc_output shorter = mk(out, N - 1);
-    qc_judge(&mm, &ro, &shorter, false, "x", &res);
+    qc_judge(&mm, NULL, &ro, &shorter, false, "x", &res);
     ck_assert(res.status == QC_FAIL);
+}
+END_TEST
+
+/* A dot product that cancels (|y| far below its operands' |x||w|/√K): judged against the operands'
+ * energy, so the error an int8 or f32 path leaves on such a result passes, while an error of the
+ * operands' scale fails, and results that do not cancel keep the plain measures. */
+START_TEST(judge_cancelled_dot_products) {
+    qc_case mm, perm;
+    char err[QC_ERR_MAX];
+    ck_assert_int_eq(qc_case_parse("matmul:m=1,n=1,k=32,w=q5_0", &mm, err, sizeof err), 0);
+    ck_assert_int_eq(qc_case_parse("permute:shape=1,perm=0", &perm, err, sizeof err), 0);
+    qc_data d;
+    memset(&d, 0, sizeof d);
+    d.cond_sum = d.cond_max = 1.0; /* |x|²|w|²/K of the one result */
+    float ref[1] = {1.4e-4f}, out[1] = {1.4e-4f + 7e-6f}; /* seed 4768687182002737128's numbers */
+    qc_output ro = mk(ref, 1), oo = mk(out, 1);
+    qc_result res;
+    qc_judge(&mm, NULL, &ro, &oo, false, "x", &res); /* the plain measure: err²/y² = 2.5e-3 */
+    ck_assert(res.status == QC_FAIL && res.reason == QC_R_ACCURACY);
+    qc_judge(&mm, &d, &ro, &oo, false, "x", &res);
+    ck_assert_msg(res.status == QC_PASS, "%s", res.msg);
+    ck_assert(fabs(res.nmse - 7e-6 * 7e-6) < 1e-12 && fabs(res.maxerr_thr - 2e-2) < 1e-9);
+    /* an error of 3% of the operands' scale is a real one: NMSE 9e-4 */
+    out[0] = ref[0] + 0.03f;
+    qc_judge(&mm, &d, &ro, &oo, false, "x", &res);
+    ck_assert(res.status == QC_FAIL && res.reason == QC_R_ACCURACY && strstr(res.msg, "cancels"));
+    /* ...and so is 2.5% at maxrel 2% with NMSE under its limit (many results, one off) */
+    enum { N = 64 };
+    float r64[N], o64[N];
+    for (int i = 0; i < N; i++) r64[i] = o64[i] = (i % 2 ? 1e-3f : -1e-3f);
+    o64[5] += 0.025f;
+    qc_output r6 = mk(r64, N), o6 = mk(o64, N);
+    d.cond_sum = N, d.cond_max = 1.0;
+    qc_judge(&mm, &d, &r6, &o6, false, "x", &res);
+    ck_assert_msg(res.nmse < 5e-4 && res.status == QC_FAIL && strstr(res.msg, "operands' scale"), "%g %s", res.nmse,
+                  res.msg);
+    /* a result that does not cancel (Σy² >= ΣE): the plain measures, a 3% error fails */
+    ref[0] = 2.0f, out[0] = 2.0f * 1.03f;
+    d.cond_sum = d.cond_max = 1.0;
+    qc_judge(&mm, &d, &ro, &oo, false, "x", &res);
+    ck_assert(res.status == QC_FAIL && fabs(res.nmse - 9e-4) < 1e-6 && !strstr(res.msg, "cancels"));
+    out[0] = 2.0f * 1.01f;
+    qc_judge(&mm, &d, &ro, &oo, false, "x", &res);
+    ck_assert_msg(res.status == QC_PASS, "%s", res.msg);
+    /* exact ops never take it */
+    ref[0] = 1e-4f, out[0] = nextafterf(1e-4f, 1.0f);
+    qc_judge(&perm, &d, &ro, &oo, false, "x", &res);
+    ck_assert(res.status == QC_FAIL && strstr(res.msg, "not exact"));
+}
+END_TEST
+
+/* The energies a matmul / matmul_multi case's data carries, against a direct sum over every result
+ * of |x_m|²|w_n|²/K (f32 operands: no decoding), and none for an op that is not a dot product. */
+START_TEST(dot_energies_of_cases) {
+    const char *specs[] = {"matmul:m=3,n=5,k=7,w=f32,x=f32", "matmul:m=2,n=4,k=9,w=f32,x=f32,b=3",
+                           "matmul_multi:m=2,n=3,n1=6,n2=4,k=5,w=f32,x=f32,part=2"};
+    const uint64_t seed = qt_seed();
+    for (int s = 0; s < 3; s++) {
+        qc_case c;
+        qc_data d;
+        char err[QC_ERR_MAX];
+        ck_assert_int_eq(qc_case_parse(specs[s], &c, err, sizeof err), 0);
+        ck_assert_msg(qc_data_make(&c, seed, &d, err, sizeof err) == 0, "%s", err);
+        const float *x = d.t[0].data, *w = d.t[1 + c.part].data;
+        const int64_t rows = c.b * c.m, N = c.part == 2 ? c.n2 : c.n, K = c.k;
+        double sum = 0, mx = 0;
+        for (int64_t m = 0; m < rows; m++)
+            for (int64_t n = 0; n < N; n++) {
+                double ex = 0, ew = 0;
+                for (int64_t k = 0; k < K; k++) ex += (double)x[m * K + k] * x[m * K + k];
+                for (int64_t k = 0; k < K; k++) ew += (double)w[n * K + k] * w[n * K + k];
+                sum += ex * ew / (double)K;
+                if (ex * ew / (double)K > mx) mx = ex * ew / (double)K;
+            }
+        ck_assert_msg(fabs(d.cond_sum - sum) <= 1e-12 * sum && fabs(d.cond_max - mx) <= 1e-12 * mx,
+                      "%s: %g %g vs %g %g", specs[s], d.cond_sum, d.cond_max, sum, mx);
+        qc_data_free(&d);
+    }
+    qc_case c;
+    qc_data d;
+    char err[QC_ERR_MAX];
+    ck_assert_int_eq(qc_case_parse("add:shape=4x8", &c, err, sizeof err), 0);
+    ck_assert_int_eq(qc_data_make(&c, seed, &d, err, sizeof err), 0);
+    ck_assert(d.cond_sum == 0 && d.cond_max == 0);
+    qc_data_free(&d);
 }
 END_TEST
 
@@ -258,6 +343,8 @@ int main(void) {
     tcase_add_test(tc, nonfinite_rules);
     tcase_add_test(tc, threshold_table);
     tcase_add_test(tc, judge_verdicts);
+    tcase_add_test(tc, judge_cancelled_dot_products);
+    tcase_add_test(tc, dot_energies_of_cases);
     tcase_add_test(tc, reports_written);
     suite_add_tcase(s, tc);
     return qt_run_suite(s);

@@ -1,0 +1,433 @@
+/*
+ * fp8_check.cu — the FP8 x FP8 GEMM of kernels_cuda/matmul_fp8_wg.cu (mmq8) against a host reference of exactly
+ * its arithmetic, then timed against cuBLASLt FP8 and cuBLAS bf16 on LLaMA-7B/13B linear shapes.
+ *
+ *   fp8_check [check|time|all|sanitize] [csv]     (FP8_SEED=<n> repeats a run; the seed is printed either way;
+ *   sanitize: two small check cases, for compute-sanitizer)
+ *
+ * check: random e4m3 weight codes (every finite code) with per-row scales, laid out with cuda_kernels.h's
+ *   qn_cuda_weight_code_offset (the tiled layout engine/cuda/cuda_repack.c writes); x random, rows at scales
+ *   from 1e-3 to 1e3 and one zero row. (1) The per-token codes and scales of qn_cuda_fp8_quantize_x against
+ *   formats/fp8.c's encoder on x / (max|x| / 448): must be equal, byte for byte, in the kernel's K order.
+ *   (2) y (NaN-poisoned before the GEMM) against sum_k dec(wq) dec(xq) * sw * sx in double: an element is
+ *   wrong past 2^-10 of sum_k |dec(wq) dec(xq)| * sw * sx (f32 sums inside the tensor cores, fast
+ *   accumulation) plus y's own rounding. Every tile forced once, and the pick; K and N not multiples of
+ *   the tiles, M not a multiple of the token tile. Also printed: the error the e4m3 activations add
+ *   against the f32 product with the unquantized x (NMSE; what conformance's bound is about).
+ * time: quantize + GEMM (bf16 x in, bf16 y out, tile picked), our GEMM with each tile forced, the route e4m3
+ *   weights take without the switch (matmul_q.cu: x to f16, f16 tensor cores), cuBLASLt FP8 (e4m3 x e4m3 ->
+ *   bf16, per-tensor scales, fast accumulation and not), cuBLAS bf16 (bf16 x bf16 -> bf16, f32 compute), same
+ *   shapes, same process; CUDA events around 20 back-to-back calls, best of 5; operands stay resident (no
+ *   rotation: every peer alike). Ratios > 1: ours faster. csv (optional) gets one row per shape for
+ *   bench/cuda/fp8_peers.py (torch._scaled_mm row-wise in the same call).
+ *
+ * Build: bench/cuda/build_fp8_check.sh (nvcc, sm_90a; links matmul_fp8_wg.cu, matmul_q.cu, formats/fp8.c,
+ * -lcublasLt -lcublas).
+ */
+#include <cublasLt.h>
+#include <cublas_v2.h>
+#include <cuda_bf16.h>
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <random>
+#include <vector>
+
+extern "C" {
+#include "cuda_kernels.h"
+#include "formats.h" /* qn_f32_to_e4m3, qn_e4m3_to_f32: formats/fp8.c, the one definition of e4m3 */
+}
+
+#define CK(x)                                                                                       \
+    do {                                                                                            \
+        cudaError_t e_ = (x);                                                                       \
+        if (e_ != cudaSuccess) {                                                                    \
+            printf("fp8_check: %s: %s (line %d)\n", #x, cudaGetErrorString(e_), __LINE__);          \
+            exit(2);                                                                                \
+        }                                                                                           \
+    } while (0)
+
+static std::mt19937_64 rng;
+static float urand() { return (float)((rng() >> 11) * (1.0 / 9007199254740992.0)); }
+static float nrand() {
+    float u = urand(), v = urand();
+    return sqrtf(-2.0f * logf(u + 1e-12f)) * cosf(6.2831853f * v);
+}
+static uint8_t code_rand() { /* any finite e4m3 code (0x7F / 0xFF are NaN) */
+    uint8_t c;
+    do c = (uint8_t)(rng() & 0xFF);
+    while ((c & 0x7F) == 0x7F);
+    return c;
+}
+static float bf16_round(float v) { return __bfloat162float(__float2bfloat16_rn(v)); }
+/* Timing data: values do not change the speed, so a cheap generator (tens of millions of elements). */
+static uint64_t fast_state = 88172645463325252ull;
+static uint32_t fast_u32() {
+    fast_state ^= fast_state << 13, fast_state ^= fast_state >> 7, fast_state ^= fast_state << 17;
+    return (uint32_t)fast_state;
+}
+static void fill_codes(uint8_t *p, size_t n) { /* finite e4m3 codes of magnitude <= 1.75 (exponent <= 7) */
+    for (size_t i = 0; i < n; i++) p[i] = (uint8_t)(fast_u32() & 0xBF);
+}
+
+/* A weight in the tiled layout, on the device: codes [Np/16][Kp/64][1 KB], row scales [Np] (1 past N). */
+struct dweight {
+    qn_cuda_weight w;
+    void *codes, *sw;
+};
+static dweight upload_weight(int64_t N, int64_t K, const std::vector<uint8_t> &wq, const std::vector<float> &sw) {
+    dweight d;
+    d.w.fmt = QN_CW_E4M3, d.w.N = N, d.w.K = K, d.w.Np = (N + 15) / 16 * 16, d.w.Kp = (K + 63) / 64 * 64;
+    d.w.group = 0, d.w.meta = NULL;
+    std::vector<uint8_t> tiled((size_t)d.w.Np * d.w.Kp, 0);
+    for (int64_t n = 0; n < N; n++)
+        for (int64_t k = 0; k < K; k++) {
+            int sh;
+            tiled[qn_cuda_weight_code_offset(QN_CW_E4M3, d.w.Kp, n, k, &sh)] = wq[n * K + k];
+        }
+    std::vector<float> rs(d.w.Np, 1.0f);
+    std::copy(sw.begin(), sw.end(), rs.begin());
+    CK(cudaMalloc(&d.codes, tiled.size()));
+    CK(cudaMalloc(&d.sw, rs.size() * 4));
+    CK(cudaMemcpy(d.codes, tiled.data(), tiled.size(), cudaMemcpyHostToDevice));
+    CK(cudaMemcpy(d.sw, rs.data(), rs.size() * 4, cudaMemcpyHostToDevice));
+    d.w.codes = d.codes, d.w.row_scale = (const float *)d.sw;
+    return d;
+}
+
+/* The kernel's K order inside a 16-byte slice (matmul_fp8_wg.cu, qn_f8_kperm). */
+static int kperm(int p) { return 2 * (p >> 2) + (p & 1) + 8 * ((p >> 1) & 1); }
+
+struct ccase {
+    int64_t M, N, K;
+    int xd, yd, tile;
+};
+
+static const char *dtn(int d) { return d == QN_DT_F32 ? "f32" : d == QN_DT_F16 ? "f16" : "bf16"; }
+
+static int check_case(const ccase &c) {
+    const int64_t M = c.M, N = c.N, K = c.K, Kp = (K + 63) / 64 * 64;
+    /* x, rounded to its dtype first (the kernel reads that dtype) */
+    std::vector<float> x((size_t)(M * K));
+    for (int64_t m = 0; m < M; m++) {
+        const float rs = m == M / 2 ? 0.0f : powf(10.0f, -3.0f + 6.0f * urand());
+        for (int64_t k = 0; k < K; k++) {
+            float v = nrand() * rs;
+            if (c.xd == QN_DT_F16) v = __half2float(__float2half_rn(v));
+            if (c.xd == QN_DT_BF16) v = bf16_round(v);
+            x[m * K + k] = v;
+        }
+    }
+    std::vector<uint8_t> wq((size_t)(N * K));
+    std::vector<float> sw(N);
+    for (auto &b : wq) b = code_rand();
+    for (auto &s : sw) s = (0.5f + urand()) / (448.0f * sqrtf((float)K));
+    /* host codes: the format's arithmetic (formats/fp8.c) on x / (max|x| / 448) */
+    std::vector<uint8_t> hq((size_t)(M * K), 0);
+    std::vector<float> hs(M);
+    for (int64_t m = 0; m < M; m++) {
+        float amax = 0.0f;
+        for (int64_t k = 0; k < K; k++) amax = fmaxf(amax, fabsf(x[m * K + k]));
+        hs[m] = amax / 448.0f;
+        for (int64_t k = 0; k < K; k++) hq[m * K + k] = hs[m] > 0.0f ? qn_f32_to_e4m3(x[m * K + k] / hs[m]) : 0;
+    }
+    /* device */
+    dweight dw = upload_weight(N, K, wq, sw);
+    const size_t es = c.xd == QN_DT_F32 ? 4 : 2, ys = c.yd == QN_DT_F32 ? 4 : 2;
+    std::vector<uint8_t> xb((size_t)(M * K) * es);
+    for (int64_t i = 0; i < M * K; i++) {
+        if (c.xd == QN_DT_F32) memcpy(&xb[i * 4], &x[i], 4);
+        else if (c.xd == QN_DT_F16) { __half h = __float2half_rn(x[i]); memcpy(&xb[i * 2], &h, 2); }
+        else { __nv_bfloat16 h = __float2bfloat16_rn(x[i]); memcpy(&xb[i * 2], &h, 2); }
+    }
+    void *dx, *dy, *buf;
+    const size_t bb = qn_cuda_fp8_x_bytes(M, Kp);
+    CK(cudaMalloc(&dx, xb.size()));
+    CK(cudaMalloc(&dy, (size_t)(M * N) * ys));
+    CK(cudaMalloc(&buf, bb));
+    CK(cudaMemcpy(dx, xb.data(), xb.size(), cudaMemcpyHostToDevice));
+    CK(cudaMemset(buf, 0xA5, bb)); /* garbage: the quantizer must write every padded byte it owns */
+    CK(cudaMemset(dy, 0xFF, (size_t)(M * N) * ys)); /* NaN */
+    int e = qn_cuda_fp8_quantize_x(c.xd, dx, M, K, Kp, buf, NULL);
+    if (e) { printf("quantize launch: %d\n", e); return 1; }
+    e = qn_cuda_fp8_gemm(&dw.w, buf, M, c.yd, dy, c.tile, 132, NULL);
+    if (e) { printf("gemm launch: %d%s\n", e, e < 0 ? " (not a 9.0 device)" : ""); return 1; }
+    CK(cudaDeviceSynchronize());
+    std::vector<uint8_t> dq(bb);
+    CK(cudaMemcpy(dq.data(), buf, bb, cudaMemcpyDeviceToHost));
+    uint8_t *xqd;
+    float *sxd;
+    qn_cuda_fp8_x_split(dq.data(), M, Kp, &xqd, &sxd);
+    const int64_t Mp = (M + 255) / 256 * 256;
+    int64_t code_bad = 0, scale_bad = 0, pad_bad = 0;
+    for (int64_t m = 0; m < Mp; m++) {
+        if (m < M && memcmp(&sxd[m], &hs[m], 4)) scale_bad++;
+        if (m >= M && sxd[m] != 0.0f) pad_bad++;
+        for (int64_t s = 0; s < Kp / 16; s++)
+            for (int p = 0; p < 16; p++) {
+                const int64_t k = s * 16 + kperm(p);
+                const uint8_t want = (m < M && k < K) ? hq[m * K + k] : 0;
+                if (xqd[(s * Mp + m) * 16 + p] != want) (m < M && k < K ? code_bad : pad_bad)++;
+            }
+    }
+    std::vector<uint8_t> yb((size_t)(M * N) * ys);
+    CK(cudaMemcpy(yb.data(), dy, yb.size(), cudaMemcpyDeviceToHost));
+    float lut[256];
+    for (int v = 0; v < 256; v++) lut[v] = qn_e4m3_to_f32((uint8_t)v);
+    int64_t bad = 0, first = -1;
+    double se = 0, sr = 0, worst = 0, fe = 0, fr = 0;
+    std::vector<double> xf(K);
+    for (int64_t m = 0; m < M; m++) {
+        for (int64_t k = 0; k < K; k++) xf[k] = lut[hq[m * K + k]];
+        for (int64_t n = 0; n < N; n++) {
+            double s = 0, a = 0, exact = 0;
+            for (int64_t k = 0; k < K; k++) {
+                const double w = lut[wq[n * K + k]];
+                s += w * xf[k], a += fabs(w * xf[k]), exact += w * (double)x[m * K + k];
+            }
+            const double sc = (double)sw[n] * (double)hs[m];
+            const double ref = s * sc, mag = a * sc;
+            float got;
+            const uint8_t *p = &yb[(size_t)(m * N + n) * ys];
+            if (c.yd == QN_DT_F32) memcpy(&got, p, 4);
+            else if (c.yd == QN_DT_F16) { __half h; memcpy(&h, p, 2); got = __half2float(h); }
+            else { __nv_bfloat16 h; memcpy(&h, p, 2); got = __bfloat162float(h); }
+            const double own = c.yd == QN_DT_F32 ? 0.0 : fabs(ref) * (c.yd == QN_DT_F16 ? 1.0 / 1024 : 1.0 / 128);
+            const double err = fabs((double)got - ref), tol = mag / 1024.0 + own + 1e-30;
+            if (!(err <= tol)) { bad++; if (first < 0) first = m * N + n; }
+            if (mag > 0) worst = std::max(worst, err / (mag + own));
+            se += err * err, sr += ref * ref;
+            exact *= (double)sw[n];
+            fe += ((double)got - exact) * ((double)got - exact), fr += exact * exact;
+        }
+    }
+    printf("check M=%lld N=%lld K=%lld x=%s y=%s tile=%d: codes %lld wrong, scales %lld wrong, padding %lld wrong; "
+           "y %lld of %lld wrong (worst err / sum|terms| %.2e, NMSE vs reference %.2e); e4m3 x costs NMSE %.2e "
+           "against the unquantized x",
+           (long long)M, (long long)N, (long long)K, dtn(c.xd), dtn(c.yd), c.tile, (long long)code_bad,
+           (long long)scale_bad, (long long)pad_bad, (long long)bad, (long long)(M * N), worst, sr > 0 ? se / sr : 0.0,
+           fr > 0 ? fe / fr : 0.0);
+    if (first >= 0) printf("; first wrong at m=%lld n=%lld", (long long)(first / N), (long long)(first % N));
+    printf("\n");
+    cudaFree(dx), cudaFree(dy), cudaFree(buf), cudaFree(dw.codes), cudaFree(dw.sw);
+    return code_bad || scale_bad || pad_bad || bad ? 1 : 0;
+}
+
+/* ------------------------------------------------------------------ timing */
+
+template <typename F> static double time_us(F f) {
+    cudaEvent_t a, b;
+    CK(cudaEventCreate(&a));
+    CK(cudaEventCreate(&b));
+    for (int i = 0; i < 3; i++) f();
+    double best = 1e30;
+    for (int r = 0; r < 5; r++) {
+        CK(cudaEventRecord(a));
+        for (int i = 0; i < 20; i++) f();
+        CK(cudaEventRecord(b));
+        CK(cudaEventSynchronize(b));
+        float ms;
+        CK(cudaEventElapsedTime(&ms, a, b));
+        best = std::min(best, ms * 1e3 / 20);
+    }
+    cudaEventDestroy(a), cudaEventDestroy(b);
+    return best;
+}
+
+struct lt_fp8 {
+    cublasLtMatmulDesc_t op = NULL;
+    cublasLtMatrixLayout_t la = NULL, lb = NULL, lc = NULL;
+    cublasLtMatmulAlgo_t algo;
+    bool ok = false;
+};
+
+/* y^T (N x M, column-major = y[M][N] row-major) = W (T of a K x N column-major = W[N][K]) . x^T (K x M). */
+static lt_fp8 lt_setup(cublasLtHandle_t lt, int64_t M, int64_t N, int64_t K, const float *sa, const float *sb,
+                       int8_t fast, size_t ws) {
+    lt_fp8 s;
+    cublasOperation_t ta = CUBLAS_OP_T, tb = CUBLAS_OP_N;
+    if (cublasLtMatmulDescCreate(&s.op, CUBLAS_COMPUTE_32F, CUDA_R_32F)) return s;
+    cublasLtMatmulDescSetAttribute(s.op, CUBLASLT_MATMUL_DESC_TRANSA, &ta, sizeof ta);
+    cublasLtMatmulDescSetAttribute(s.op, CUBLASLT_MATMUL_DESC_TRANSB, &tb, sizeof tb);
+    cublasLtMatmulDescSetAttribute(s.op, CUBLASLT_MATMUL_DESC_FAST_ACCUM, &fast, sizeof fast);
+    cublasLtMatmulDescSetAttribute(s.op, CUBLASLT_MATMUL_DESC_A_SCALE_POINTER, &sa, sizeof sa);
+    cublasLtMatmulDescSetAttribute(s.op, CUBLASLT_MATMUL_DESC_B_SCALE_POINTER, &sb, sizeof sb);
+    if (cublasLtMatrixLayoutCreate(&s.la, CUDA_R_8F_E4M3, K, N, K) ||
+        cublasLtMatrixLayoutCreate(&s.lb, CUDA_R_8F_E4M3, K, M, K) ||
+        cublasLtMatrixLayoutCreate(&s.lc, CUDA_R_16BF, N, M, N))
+        return s;
+    cublasLtMatmulPreference_t pref;
+    cublasLtMatmulPreferenceCreate(&pref);
+    cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws, sizeof ws);
+    cublasLtMatmulHeuristicResult_t h;
+    int n = 0;
+    if (!cublasLtMatmulAlgoGetHeuristic(lt, s.op, s.la, s.lb, s.lc, s.lc, pref, 1, &h, &n) && n > 0) {
+        s.algo = h.algo;
+        s.ok = true;
+    }
+    cublasLtMatmulPreferenceDestroy(pref);
+    return s;
+}
+
+static int time_all(const char *csv) {
+    static const int64_t Ms[] = {256, 512, 2048};
+    static const int64_t NK[][2] = {{4096, 4096}, {11008, 4096}, {4096, 11008}, {5120, 5120}, {13824, 5120}, {5120, 13824}};
+    FILE *out = csv ? fopen(csv, "w") : NULL;
+    if (out) fprintf(out, "M,N,K,quant_us,gemm_us,ours_us,f16route_us,lt_fast_us,lt_us,bf16_us,t128x256,t128x128,t64x128,t64x64\n");
+    cublasLtHandle_t lt;
+    cublasHandle_t bl;
+    if (cublasLtCreate(&lt) || cublasCreate(&bl)) { printf("cublas init failed\n"); return 2; }
+    const size_t ws = 32u << 20;
+    void *wsp;
+    float *one;
+    CK(cudaMalloc(&wsp, ws));
+    CK(cudaMalloc(&one, 4));
+    const float onev = 1.0f;
+    CK(cudaMemcpy(one, &onev, 4, cudaMemcpyHostToDevice));
+    int sms = 132;
+    cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, 0);
+    printf("time: us per call (best of 5 x 20 back-to-back), bf16 x -> bf16 y; ratio = peer / ours (> 1: ours faster)\n");
+    printf("quant + gemm = ours; f16route = qn_cuda_matmul_q, today's route for e4m3 weights; lt_fast / lt = cuBLASLt FP8\n"
+           "with / without fast accumulation (ratios against our gemm alone, the same work); bf16 = cuBLAS bf16 (ratio\n"
+           "against ours, quantization included)\n");
+    printf("%6s %6s %6s | %7s %7s %7s %8s | %8s %8s %8s | %6s %6s %6s %6s | %s\n", "M", "N", "K", "quant", "gemm",
+           "ours", "f16route", "lt_fast", "lt", "bf16", "f16/o", "ltf/g", "lt/g", "bf16/o", "TFLOP/s gemm");
+    for (auto &nk : NK) {
+        const int64_t N = nk[0], K = nk[1];
+        /* the codes straight into the tiled buffer (their order does not change the speed) */
+        std::vector<uint8_t> wq((size_t)(N * K));
+        fill_codes(wq.data(), wq.size());
+        dweight dw;
+        dw.w.fmt = QN_CW_E4M3, dw.w.N = N, dw.w.K = K, dw.w.Np = (N + 15) / 16 * 16, dw.w.Kp = (K + 63) / 64 * 64;
+        dw.w.group = 0, dw.w.meta = NULL;
+        if (dw.w.Np != N || dw.w.Kp != K) { printf("timing shapes are multiples of 16 x 64\n"); return 2; }
+        std::vector<float> sw(N, 1.0f / 448.0f);
+        CK(cudaMalloc(&dw.codes, wq.size()));
+        CK(cudaMalloc(&dw.sw, (size_t)N * 4));
+        CK(cudaMemcpy(dw.codes, wq.data(), wq.size(), cudaMemcpyHostToDevice));
+        CK(cudaMemcpy(dw.sw, sw.data(), (size_t)N * 4, cudaMemcpyHostToDevice));
+        dw.w.codes = dw.codes, dw.w.row_scale = (const float *)dw.sw;
+        uint8_t *w8;
+        __nv_bfloat16 *wb;
+        CK(cudaMalloc(&w8, (size_t)(N * K)));
+        CK(cudaMalloc(&wb, (size_t)(N * K) * 2));
+        CK(cudaMemcpy(w8, wq.data(), wq.size(), cudaMemcpyHostToDevice));
+        {
+            std::vector<__nv_bfloat16> h((size_t)(N * K));
+            for (size_t i = 0; i < h.size(); i++) h[i] = __float2bfloat16_rn(((float)(fast_u32() & 0xFFFF) - 32768.0f) * 1e-6f);
+            CK(cudaMemcpy(wb, h.data(), h.size() * 2, cudaMemcpyHostToDevice));
+        }
+        for (int64_t M : Ms) {
+            std::vector<__nv_bfloat16> hx((size_t)(M * K));
+            std::vector<uint8_t> hq((size_t)(M * K));
+            for (size_t i = 0; i < hx.size(); i++) hx[i] = __float2bfloat16_rn(((float)(fast_u32() & 0xFFFF) - 32768.0f) / 16384.0f);
+            fill_codes(hq.data(), hq.size());
+            __nv_bfloat16 *x, *y;
+            uint8_t *x8;
+            void *buf;
+            CK(cudaMalloc(&x, hx.size() * 2));
+            CK(cudaMalloc(&x8, hq.size()));
+            CK(cudaMalloc(&y, (size_t)(M * N) * 2));
+            CK(cudaMalloc(&buf, qn_cuda_fp8_x_bytes(M, dw.w.Kp)));
+            CK(cudaMemcpy(x, hx.data(), hx.size() * 2, cudaMemcpyHostToDevice));
+            CK(cudaMemcpy(x8, hq.data(), hq.size(), cudaMemcpyHostToDevice));
+            int err = 0;
+            const double tq = time_us([&] { err |= qn_cuda_fp8_quantize_x(QN_DT_BF16, x, M, K, dw.w.Kp, buf, NULL); });
+            const double tg = time_us([&] { err |= qn_cuda_fp8_gemm(&dw.w, buf, M, QN_DT_BF16, y, 0, sms, NULL); });
+            const double to = time_us([&] { err |= qn_cuda_matmul_fp8(&dw.w, QN_DT_BF16, x, QN_DT_BF16, y, M, buf,
+                                                                      qn_cuda_fp8_x_bytes(M, dw.w.Kp), sms, NULL); });
+            double tt[4]; /* every tile forced: the measurements to set qn_f8_pick's table from */
+            for (int tile = 1; tile <= 4; tile++)
+                tt[tile - 1] = time_us([&] { err |= qn_cuda_fp8_gemm(&dw.w, buf, M, QN_DT_BF16, y, tile, sms, NULL); });
+            if (err) printf("our launches failed (%d)\n", err);
+            /* the route e4m3 weights take today (f16 tensor cores, x converted to f16): the A/B of the switch */
+            const size_t qs = qn_cuda_matmul_q_scratch(&dw.w, M, sms);
+            void *qsp;
+            unsigned *cnt;
+            CK(cudaMalloc(&qsp, qs));
+            CK(cudaMalloc(&cnt, QN_CUDA_MATMUL_COUNTERS * sizeof(unsigned)));
+            CK(cudaMemset(cnt, 0, QN_CUDA_MATMUL_COUNTERS * sizeof(unsigned)));
+            const double t16 = time_us([&] {
+                err |= qn_cuda_matmul_q(&dw.w, QN_DT_BF16, x, QN_DT_BF16, y, M, qsp, qs, cnt, QN_CUDA_MATMUL_COUNTERS, sms,
+                                        NULL);
+            });
+            cudaFree(qsp), cudaFree(cnt);
+            double tl[2] = {NAN, NAN};
+            for (int f = 0; f < 2; f++) {
+                lt_fp8 s = lt_setup(lt, M, N, K, one, one, (int8_t)(f == 0), ws);
+                const float alpha = 1.0f, beta = 0.0f;
+                if (s.ok)
+                    tl[f] = time_us([&] {
+                        cublasLtMatmul(lt, s.op, &alpha, w8, s.la, x8, s.lb, &beta, y, s.lc, y, s.lc, &s.algo, wsp, ws, 0);
+                    });
+                else
+                    printf("cuBLASLt FP8 (fast accumulation %d): no algorithm for M=%lld N=%lld K=%lld\n", f == 0,
+                           (long long)M, (long long)N, (long long)K);
+                if (s.la) cublasLtMatrixLayoutDestroy(s.la);
+                if (s.lb) cublasLtMatrixLayoutDestroy(s.lb);
+                if (s.lc) cublasLtMatrixLayoutDestroy(s.lc);
+                if (s.op) cublasLtMatmulDescDestroy(s.op);
+            }
+            const float alpha = 1.0f, beta = 0.0f;
+            const double tb = time_us([&] {
+                cublasGemmEx(bl, CUBLAS_OP_T, CUBLAS_OP_N, (int)N, (int)M, (int)K, &alpha, wb, CUDA_R_16BF, (int)K, x,
+                             CUDA_R_16BF, (int)K, &beta, y, CUDA_R_16BF, (int)N, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT);
+            });
+            CK(cudaDeviceSynchronize());
+            printf("%6lld %6lld %6lld | %7.1f %7.1f %7.1f %8.1f | %8.1f %8.1f %8.1f | %6.2f %6.2f %6.2f %6.2f | %.0f\n",
+                   (long long)M, (long long)N, (long long)K, tq, tg, to, t16, tl[0], tl[1], tb, t16 / to, tl[0] / tg,
+                   tl[1] / tg, tb / to, 2.0 * M * N * K / (tg * 1e-6) / 1e12);
+            printf("%20s tiles 128x256 %.1f, 128x128 %.1f, 64x128 %.1f, 64x64 %.1f us\n", "", tt[0], tt[1], tt[2], tt[3]);
+            if (out)
+                fprintf(out, "%lld,%lld,%lld,%.2f,%.2f,%.2f,%.2f,%.2f,%.2f,%.2f,%.2f,%.2f,%.2f,%.2f\n", (long long)M,
+                        (long long)N, (long long)K, tq, tg, to, t16, tl[0], tl[1], tb, tt[0], tt[1], tt[2], tt[3]);
+            cudaFree(x), cudaFree(x8), cudaFree(y), cudaFree(buf);
+        }
+        cudaFree(w8), cudaFree(wb), cudaFree(dw.codes), cudaFree(dw.sw);
+    }
+    if (out) fclose(out);
+    cublasLtDestroy(lt);
+    cublasDestroy(bl);
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    const char *mode = argc > 1 ? argv[1] : "all";
+    const char *env = getenv("FP8_SEED");
+    const uint64_t seed = env ? strtoull(env, NULL, 10)
+                              : (uint64_t)std::chrono::high_resolution_clock::now().time_since_epoch().count();
+    rng.seed(seed);
+    cudaDeviceProp prop;
+    CK(cudaGetDeviceProperties(&prop, 0));
+    printf("fp8_check: seed %llu (FP8_SEED=%llu repeats it), %s, compute capability %d.%d\n", (unsigned long long)seed,
+           (unsigned long long)seed, prop.name, prop.major, prop.minor);
+    int rc = 0;
+    if (!strcmp(mode, "sanitize")) { /* small, for compute-sanitizer (memcheck, racecheck, synccheck) */
+        static const ccase cases[] = {{70, 150, 192, QN_DT_F32, QN_DT_BF16, 1}, {70, 150, 192, QN_DT_F16, QN_DT_F32, 4}};
+        int bad = 0;
+        for (const ccase &c : cases) bad += check_case(c);
+        return bad ? 1 : 0;
+    }
+    if (!strcmp(mode, "check") || !strcmp(mode, "all")) {
+        static const ccase cases[] = {
+            {66, 96, 256, QN_DT_F32, QN_DT_F32, 0},      /* the conformance batch shape, the pick */
+            {77, 131, 160, QN_DT_F16, QN_DT_F16, 4},     /* K not a multiple of 64, odd N: 64x64 */
+            {300, 200, 544, QN_DT_BF16, QN_DT_BF16, 3},  /* 64x128, partial token tile */
+            {257, 300, 1024, QN_DT_F32, QN_DT_BF16, 2},  /* 128x128, a 1-token last tile */
+            {520, 390, 2048, QN_DT_F32, QN_DT_F32, 1},   /* 128x256, N and M past the tiles */
+            {512, 4096, 512, QN_DT_BF16, QN_DT_F32, 0},  /* the pick on a wide weight */
+        };
+        int bad = 0;
+        for (const ccase &c : cases) bad += check_case(c);
+        printf("fp8_check: %d of %d cases wrong\n", bad, (int)(sizeof cases / sizeof cases[0]));
+        rc |= bad ? 1 : 0;
+    }
+    if (!strcmp(mode, "time") || !strcmp(mode, "all")) rc |= time_all(argc > 2 ? argv[2] : NULL);
+    return rc;
+}

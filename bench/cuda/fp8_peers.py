@@ -1,0 +1,66 @@
+#!/usr/bin/env python3
+"""fp8_peers.py — torch._scaled_mm (FP8 e4m3 x e4m3, row-wise scales: the issue #14 peer) on the shapes of
+bench/cuda/fp8_check's timing CSV, in the same device call, and the ratios to Quanta's FP8 GEMM.
+
+  python3 bench/cuda/fp8_peers.py fp8_time.csv
+
+Same method as fp8_check (CUDA events around 20 back-to-back calls, best of 5; bf16 out, operands resident):
+row-wise scales (x per token, w per output channel) with use_fast_accum True (the arithmetic of our kernel)
+and False (torch's default: promoted sums). Ratio = peer time / ours (> 1: ours faster), against our GEMM
+alone (the same work: _scaled_mm is given e4m3 x) and against quantize + GEMM.
+"""
+import csv
+import sys
+
+import torch
+
+
+def time_us(f):
+    for _ in range(3):
+        f()
+    s, e = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+    best = float("inf")
+    for _ in range(5):
+        s.record()
+        for _ in range(20):
+            f()
+        e.record()
+        torch.cuda.synchronize()
+        best = min(best, s.elapsed_time(e) * 1e3 / 20)
+    return best
+
+
+def main():
+    rows = list(csv.DictReader(open(sys.argv[1])))
+    print(f"torch {torch.__version__}, {torch.cuda.get_device_name()}")
+    print(f"{'M':>6} {'N':>6} {'K':>6} | {'gemm':>8} {'ours':>8} | {'sm_fast':>8} {'sm':>8} | "
+          f"{'fast/gemm':>9} {'sm/gemm':>8} {'fast/ours':>9}   (scaled_mm row-wise, us)")
+    weights = {}
+    for r in rows:
+        M, N, K = int(r["M"]), int(r["N"]), int(r["K"])
+        if (N, K) not in weights:
+            weights.clear()
+            torch.cuda.empty_cache()
+            w = torch.randn(N, K, device="cuda")
+            sw = (w.abs().amax(1, keepdim=True) / 448.0).clamp_min(1e-12)
+            weights[(N, K)] = ((w / sw).to(torch.float8_e4m3fn), sw.reshape(1, N).contiguous())
+            del w
+        w8, sw = weights[(N, K)]
+        x = torch.randn(M, K, device="cuda", dtype=torch.bfloat16)
+        sx = (x.float().abs().amax(1, keepdim=True) / 448.0).clamp_min(1e-12)
+        x8 = (x.float() / sx).to(torch.float8_e4m3fn)
+        t = {}
+        for fast in (True, False):
+            try:
+                t[fast] = time_us(lambda: torch._scaled_mm(x8, w8.t(), sx, sw, out_dtype=torch.bfloat16,
+                                                           use_fast_accum=fast))
+            except Exception as ex:  # an older torch without row-wise scales
+                print(f"scaled_mm M={M} N={N} K={K} fast={fast}: {ex}")
+                t[fast] = float("nan")
+        g, o = float(r["gemm_us"]), float(r["ours_us"])
+        print(f"{M:>6} {N:>6} {K:>6} | {g:>8.1f} {o:>8.1f} | {t[True]:>8.1f} {t[False]:>8.1f} | "
+              f"{t[True] / g:>9.2f} {t[False] / g:>8.2f} {t[True] / o:>9.2f}   scaled_mm")
+
+
+if __name__ == "__main__":
+    main()

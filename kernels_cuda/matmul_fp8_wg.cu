@@ -1,0 +1,445 @@
+/* matmul_fp8_wg.cu — FP8 x FP8 GEMM on Hopper's warpgroup MMA (sm_90a; issue #14 item 2, mmq8):
+ * y[M,N] = x[M,K] . W[N,K]^T for e4m3 weights (QUANTA_FP8_E4M3: codes and one f32 scale per row, prepared by
+ * engine/cuda/cuda_repack.c into the tiled layout of cuda_kernels.h), with x quantized on the fly to e4m3 with
+ * one scale per token (row). Taken, when QUANTA_CUDA_FP8_WGMMA=1 (off by default until a device run has
+ * checked it), by the matmuls with M >= QN_CUDA_FP8_WG_MIN_M on a compute capability 9.0 device.
+ *
+ * Arithmetic (what bench/cuda/fp8_check.cu's host reference computes): per row m of x,
+ *     sx[m] = max_k |x[m][k]| / 448,   xq[m][k] = e4m3_rne_satfinite(x[m][k] / sx[m])   (IEEE divisions),
+ * the arithmetic of formats/fp8.c's weight format (qn_fp8_quantize) and of the paged KV cache's e4m3 rows
+ * (paged_attention.cu); then y[m][n] = (sum_k dec(wq[n][k]) dec(xq[m][k])) * sw[n] * sx[m], the sum by the
+ * tensor cores (products exact, sums in f32 as the FP8 wgmma does them: without CUTLASS's periodic promotion,
+ * the "fast accumulation" of cuBLASLt / torch._scaled_mm(use_fast_accum=True)). The x rounding is the new
+ * error: up to 2^-4 relative per element (e4m3 keeps 3 mantissa bits), NMSE ~7e-4 of y on Gaussian data
+ * (conformance/ops/matmul.c's fp8_e4m3 row says why its bound is what it is).
+ *
+ * Two kernels:
+ *  - qn_k_fp8_quant_x: one block of 128 threads per token; the row's max, then the codes of 16-element K
+ *    slices written in the order the GEMM's shared-memory B operand wants: xq[slice][Mp][16] (16 bytes per
+ *    token and slice, slices Mp tokens apart), so a stage's activations are 4 contiguous runs (one bulk copy
+ *    each), already in wgmma's no-swizzle K-major core-matrix layout. Within a slice, byte p holds k =
+ *    qn_f8_kperm(p): the weights' tiled layout gives each lane k 2t, 2t+1, 2t+8, 2t+9 of a 16-wide step where
+ *    the 8-bit A fragment wants 4t .. 4t+3, and permuting K the same way in both operands leaves the sum as is.
+ *  - qn_k_fp8_wg: a producer warp and CW consumer warpgroups. The producer waits for a free stage, announces
+ *    its bytes on the stage's full barrier and issues bulk copies (cp.async.bulk): the block's BM/16 weight
+ *    tiles (1 KB each, contiguous in the tiled layout) and the 4 activation slices of the step (BN x 16
+ *    bytes each). Consumer warpgroup c owns weight rows 64c .. 64c + 63 of the block's BM and all BN tokens:
+ *    per 64-wide step it waits on the full barrier, loads its A fragments (one 16-byte shared load per lane
+ *    and k32, four byte permutes), issues 2 wgmma m64nBNk32, commits, waits until only this step's wgmma
+ *    run, and releases the previous step's stage (one arrival per warp on the empty barrier). Epilogue:
+ *    the sums times sw[n] sx[m] through shared memory, so each token's outputs leave as 16-byte stores.
+ *
+ * No split-K and no persistent tile scheduler: tiles are picked so that the grid covers the GPU
+ * (qn_f8_pick); below QN_CUDA_FP8_WG_MIN_M tokens the weight-streaming kernel of matmul_q.cu (split-K) stays.
+ */
+#include <cuda_fp8.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cp_async.cuh"
+#include "cuda_common.cuh"
+
+#if defined(__CUDA_ARCH__) && defined(__CUDA_ARCH_FEAT_SM90_ALL)
+#define QN_F8_HAVE 1
+#include "wgmma.cuh"
+#else
+#define QN_F8_HAVE 0
+#endif
+
+#define QN_F8_BK 64      /* K per pipeline stage: one weight tile's width (QN_CW_TILE_K) */
+#define QN_F8_MPAD 256   /* tokens of xq padded to the widest BN */
+#define QN_F8_QTHREADS 128
+
+/* Byte p of a 16-byte K slice holds k = qn_f8_kperm(p) of the slice: p = 4t + i <-> 2t + (i & 1) + 8 (i >> 1),
+ * the k a lane's tiled weight bytes hold (cuda_kernels.h: qn_cuda_weight_code_offset, E order (g,2t) (g,2t+1)
+ * (g+8,2t) (g+8,2t+1) (g,2t+8) (g,2t+9) ..) once the consumer's byte permutes have gathered row g's four. */
+static __host__ __device__ __forceinline__ int qn_f8_kperm(int p) { return 2 * (p >> 2) + (p & 1) + 8 * ((p >> 1) & 1); }
+
+static inline int64_t qn_f8_mp(int64_t M) { return (M + QN_F8_MPAD - 1) / QN_F8_MPAD * QN_F8_MPAD; }
+static inline size_t qn_f8_al(size_t b) { return (b + 255) & ~(size_t)255; }
+
+/* ------------------------------------------------------------------ per-token e4m3 activations */
+
+/* 16 values of row `row` from k0 (zeros past K). vec: 16-byte loads are aligned (checked by the host). */
+__device__ __forceinline__ void qn_f8_load16(int xd, const void *x, int64_t row, int64_t K, int64_t k0, bool vec,
+                                             float v[16]) {
+    if (vec && k0 + 16 <= K) {
+        if (xd == QN_DT_F32) {
+            const float4 *p = reinterpret_cast<const float4 *>((const float *)x + row * K + k0);
+#pragma unroll
+            for (int i = 0; i < 4; i++) {
+                const float4 q = p[i];
+                v[4 * i] = q.x, v[4 * i + 1] = q.y, v[4 * i + 2] = q.z, v[4 * i + 3] = q.w;
+            }
+        } else {
+            const uint4 *p = reinterpret_cast<const uint4 *>((const uint16_t *)x + row * K + k0);
+#pragma unroll
+            for (int i = 0; i < 2; i++) {
+                const uint4 q = p[i];
+                const uint32_t u[4] = {q.x, q.y, q.z, q.w};
+#pragma unroll
+                for (int j = 0; j < 4; j++) {
+                    const uint16_t lo = (uint16_t)(u[j] & 0xFFFFu), hi = (uint16_t)(u[j] >> 16);
+                    if (xd == QN_DT_F16) {
+                        v[8 * i + 2 * j] = __half2float(__ushort_as_half(lo));
+                        v[8 * i + 2 * j + 1] = __half2float(__ushort_as_half(hi));
+                    } else {
+                        v[8 * i + 2 * j] = __uint_as_float((uint32_t)lo << 16);
+                        v[8 * i + 2 * j + 1] = __uint_as_float((uint32_t)hi << 16);
+                    }
+                }
+            }
+        }
+        return;
+    }
+#pragma unroll
+    for (int i = 0; i < 16; i++) v[i] = k0 + i < K ? qn_ld(xd, x, row * K + k0 + i) : 0.0f;
+}
+
+/* Block m: token m of Mp (rows M.. are zeros, scale 0). */
+__global__ void __launch_bounds__(QN_F8_QTHREADS) qn_k_fp8_quant_x(int xd, const void *x, int64_t M, int64_t K,
+                                                                   int64_t Kp, int64_t Mp, bool vec, uint8_t *xq,
+                                                                   float *sx) {
+    __shared__ float sh[32];
+    const int64_t m = blockIdx.x;
+    const int64_t slices = Kp / 16;
+    if (m >= M) {
+        for (int64_t s = threadIdx.x; s < slices; s += QN_F8_QTHREADS)
+            *reinterpret_cast<uint4 *>(xq + (s * Mp + m) * 16) = make_uint4(0u, 0u, 0u, 0u);
+        if (threadIdx.x == 0) sx[m] = 0.0f;
+        return;
+    }
+    float amax = 0.0f;
+    for (int64_t s = threadIdx.x; s < slices; s += QN_F8_QTHREADS) {
+        float v[16];
+        qn_f8_load16(xd, x, m, K, s * 16, vec, v);
+#pragma unroll
+        for (int i = 0; i < 16; i++) amax = fmaxf(amax, fabsf(v[i]));
+    }
+    amax = qn_block_max(amax, sh);
+    const float scale = __fdiv_rn(amax, QN_FP8_E4M3_MAX);
+    if (threadIdx.x == 0) sx[m] = scale;
+    for (int64_t s = threadIdx.x; s < slices; s += QN_F8_QTHREADS) {
+        float v[16];
+        qn_f8_load16(xd, x, m, K, s * 16, vec, v); /* again: the row is in L1 */
+        uint32_t w[4];
+#pragma unroll
+        for (int j = 0; j < 4; j++) {
+            uint32_t word = 0;
+#pragma unroll
+            for (int b = 0; b < 4; b++) {
+                const float q = scale > 0.0f ? __fdiv_rn(v[qn_f8_kperm(4 * j + b)], scale) : 0.0f;
+                word |= (uint32_t)__nv_cvt_float_to_fp8(q, __NV_SATFINITE, __NV_E4M3) << (8 * b);
+            }
+            w[j] = word;
+        }
+        *reinterpret_cast<uint4 *>(xq + (s * Mp + m) * 16) = make_uint4(w[0], w[1], w[2], w[3]);
+    }
+}
+
+/* ------------------------------------------------------------------ the GEMM */
+
+/* CW consumer warpgroups of 64 weight rows x BN tokens, one producer warpgroup (one warp of it copies). */
+template <int CW, int BN> struct qn_f8_cfg {
+    static constexpr int BM = 64 * CW, threads = 128 * (CW + 1);
+    static constexpr int a_bytes = BM * QN_F8_BK; /* BM / 16 weight tiles of 1 KB */
+    static constexpr int b_bytes = BN * QN_F8_BK; /* 4 K slices x BN tokens x 16 B */
+    static constexpr int stage = a_bytes + b_bytes;
+    static constexpr int S0 = 200 * 1024 / stage, S = S0 > 8 ? 8 : S0;
+    /* the epilogue reuses the stages: per consumer warpgroup BN tokens x (64 outputs + 16 bytes of pad) */
+    static constexpr int epi_pitch_max = 64 * 4 + 16;
+    static constexpr int smem = S * stage;
+    static constexpr int min_blocks = CW == 1 ? 2 : 1;
+    static_assert(S >= 3, "pipeline depth");
+    static_assert(CW * BN * epi_pitch_max <= smem, "epilogue tile fits in the stages");
+    static_assert(BM / 16 + 4 <= 32, "one lane per bulk copy");
+};
+
+#if QN_F8_HAVE
+template <int BN> __device__ __forceinline__ void qn_f8_mma(float (&d)[BN / 8][4], const uint32_t a[4], uint64_t desc);
+template <> __device__ __forceinline__ void qn_f8_mma<64>(float (&d)[8][4], const uint32_t a[4], uint64_t desc) {
+    qn_wg_mma_f8_n64(d, a, desc);
+}
+template <> __device__ __forceinline__ void qn_f8_mma<128>(float (&d)[16][4], const uint32_t a[4], uint64_t desc) {
+    qn_wg_mma_f8_n128(d, a, desc);
+}
+template <> __device__ __forceinline__ void qn_f8_mma<256>(float (&d)[32][4], const uint32_t a[4], uint64_t desc) {
+    qn_wg_mma_f8_n256(d, a, desc);
+}
+#endif
+
+struct qn_f8_args {
+    const uint8_t *codes;   /* tiled e4m3 weights [Np/16][Kp/64][1 KB] */
+    const float *sw;        /* [Np] weight row scales */
+    const uint8_t *xq;      /* [Kp/16][Mp][16] activation codes */
+    const float *sx;        /* [Mp] token scales */
+    int64_t N, Np, Kp, M, Mp;
+    int yd;
+    void *y; /* [M][N] */
+};
+
+template <int CW, int BN>
+__global__ void __launch_bounds__(qn_f8_cfg<CW, BN>::threads, qn_f8_cfg<CW, BN>::min_blocks) qn_k_fp8_wg(qn_f8_args p) {
+#if QN_F8_HAVE
+    typedef qn_f8_cfg<CW, BN> Cfg;
+    constexpr int S = Cfg::S, BM = Cfg::BM;
+    extern __shared__ __align__(128) uint8_t qn_f8_smem[];
+    __shared__ __align__(8) uint64_t full_bar[S], empty_bar[S];
+    const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31, wg = warp >> 2;
+    const int64_t KT = p.Kp / QN_F8_BK, NT = p.Np / 16;
+    const int64_t nt0 = (int64_t)blockIdx.x * (BM / 16), m0 = (int64_t)blockIdx.y * BN;
+    auto a_of = [&](int s) { return qn_f8_smem + s * Cfg::stage; };
+    auto b_of = [&](int s) { return qn_f8_smem + s * Cfg::stage + Cfg::a_bytes; };
+
+    if (tid == 0) {
+        for (int s = 0; s < S; s++) {
+            qn_mbar_init(qn_smem_u32(&full_bar[s]), 1);             /* the producer's arrive.expect_tx */
+            qn_mbar_init(qn_smem_u32(&empty_bar[s]), CW * 4);       /* one arrival per consumer warp */
+        }
+        qn_mbar_init_fence();
+    }
+    __syncthreads();
+
+    if (wg == 0) { /* ---------------- producer: one warp issues, the other three leave */
+        if (CW == 2) qn_setmaxnreg_dec<40>();
+        if (warp != 0) return;
+        const int64_t tiles = NT - nt0 < BM / 16 ? NT - nt0 : BM / 16; /* weight tiles inside the matrix */
+        const uint32_t bytes = (uint32_t)(tiles * 1024 + Cfg::b_bytes);
+        for (int64_t kt = 0; kt < KT; kt++) {
+            const int s = (int)(kt % S);
+            const uint32_t use = (uint32_t)(kt / S);
+            qn_mbar_wait(qn_smem_u32(&empty_bar[s]), (use & 1u) ^ 1u);
+            const uint32_t fb = qn_smem_u32(&full_bar[s]);
+            if (lane == 0) qn_mbar_arrive_expect_tx(fb, bytes);
+            __syncwarp();
+            if (lane < tiles) /* weight tile nt0 + lane, step kt: 1 KB at its place in the tiled layout */
+                qn_bulk_copy(qn_smem_u32(a_of(s) + lane * 1024), p.codes + ((nt0 + lane) * KT + kt) * 1024, 1024, fb);
+            else if (lane >= BM / 16 && lane < BM / 16 + 4) { /* activation slice j of the step: BN tokens */
+                const int j = lane - BM / 16;
+                qn_bulk_copy(qn_smem_u32(b_of(s) + j * BN * 16), p.xq + ((kt * 4 + j) * p.Mp + m0) * 16, BN * 16, fb);
+            }
+        }
+        return;
+    }
+
+    /* ---------------- consumers */
+    if (CW == 2) qn_setmaxnreg_inc<232>();
+    const int cw = wg - 1, w4 = warp & 3, g = lane >> 2, t = lane & 3;
+    const int ctid = tid - 128 * wg; /* thread in the warpgroup */
+    float acc[BN / 8][4];
+#pragma unroll
+    for (int j = 0; j < BN / 8; j++) acc[j][0] = acc[j][1] = acc[j][2] = acc[j][3] = 0.0f;
+
+    /* Step kt: this warp's 16 rows are weight tile cw * 4 + w4 of the stage; the lane's 32 bytes of it are
+     * its fragments of the tile's four k16 steps, 8 bytes each (cuda_kernels.h). */
+    auto step = [&](int64_t kt, uint32_t (&a)[2][4], uint32_t (&a_prev)[2][4]) {
+        const int s = (int)(kt % S);
+        qn_mbar_wait(qn_smem_u32(&full_bar[s]), (uint32_t)((kt / S) & 1));
+        const uint4 *src = reinterpret_cast<const uint4 *>(a_of(s) + (cw * 4 + w4) * 1024 + lane * 32);
+#pragma unroll
+        for (int q = 0; q < 2; q++) { /* k32 q = k16 steps 2q (u.x, u.y) and 2q + 1 (u.z, u.w) */
+            const uint4 u = src[q];
+            a[q][0] = __byte_perm(u.x, u.y, 0x5410); /* row g: k 2t, 2t+1, 2t+8, 2t+9 of step 2q */
+            a[q][1] = __byte_perm(u.x, u.y, 0x7632); /* row g + 8 */
+            a[q][2] = __byte_perm(u.z, u.w, 0x5410); /* row g, step 2q + 1 */
+            a[q][3] = __byte_perm(u.z, u.w, 0x7632);
+        }
+        const uint32_t base = qn_smem_u32(b_of(s));
+        qn_wg_fence();
+#pragma unroll
+        for (int q = 0; q < 2; q++) /* K slices 2q, 2q + 1: BN * 16 bytes apart; 8-token groups 128 apart */
+            qn_f8_mma<BN>(acc, a[q], qn_wg_desc(base + 2 * q * BN * 16, BN * 16, 128));
+        qn_wg_commit();
+        qn_wg_wait<1>(); /* step kt - 1's wgmma are done: its registers and its stage are free */
+        qn_wg_keep(a_prev);
+        qn_wg_keep(acc);
+        if (kt > 0) {
+            __syncwarp();
+            if (lane == 0) qn_mbar_arrive(qn_smem_u32(&empty_bar[(int)((kt - 1) % S)]));
+        }
+    };
+    uint32_t a0[2][4], a1[2][4];
+#pragma unroll
+    for (int q = 0; q < 2; q++)
+#pragma unroll
+        for (int i = 0; i < 4; i++) a0[q][i] = a1[q][i] = 0u;
+    /* steps in pairs, the odd one after the loop (a step under a condition inside the loop serializes the
+     * wgmma: ptxas C7515, ggml_mmq_wg.cu) */
+    int64_t kt = 0;
+    for (; kt + 1 < KT; kt += 2) {
+        step(kt, a0, a1);
+        step(kt + 1, a1, a0);
+    }
+    if (kt < KT) step(kt, a0, a1);
+    qn_wg_wait<0>();
+    qn_wg_keep(acc);
+    qn_wg_keep(a0);
+    qn_wg_keep(a1);
+
+    /* ---------------- epilogue: every consumer is past its last wgmma (so no one reads the stages any more,
+     * and every copy has landed: each was waited on), then warpgroup cw writes its 64 x BN outputs, scaled
+     * and rounded to y's dtype, token-major into its part of the stages, and stores each token's 64 outputs
+     * with 16-byte stores. Pitch 64 * osz + 16: the lanes' scattered stores (8 rows g, 4 token pairs t) land
+     * in distinct banks, and a quarter-warp's 16-byte reads are one token's contiguous 128 bytes. */
+    qn_named_sync(1, CW * 128);
+    const int osz = p.yd == QN_DT_F32 ? 4 : 2, pitch = 64 * osz + 16;
+    uint8_t *tile = qn_f8_smem + cw * BN * pitch;
+    const int64_t nb = (nt0 + cw * 4) * 16; /* the warpgroup's first output n */
+    float swr[2];
+#pragma unroll
+    for (int h = 0; h < 2; h++) {
+        const int64_t n = nb + w4 * 16 + g + 8 * h;
+        swr[h] = n < p.Np ? p.sw[n] : 0.0f;
+    }
+#pragma unroll
+    for (int j = 0; j < BN / 8; j++) {
+#pragma unroll
+        for (int c = 0; c < 2; c++) {
+            const int ml = 8 * j + 2 * t + c;
+            const float xs = p.sx[m0 + ml]; /* m0 + ml < Mp: zero past M */
+#pragma unroll
+            for (int h = 0; h < 2; h++) {
+                const int nl = w4 * 16 + g + 8 * h;
+                const float v = acc[j][2 * h + c] * swr[h] * xs;
+                uint8_t *dst = tile + ml * pitch + nl * osz;
+                if (osz == 4) *reinterpret_cast<float *>(dst) = v;
+                else if (p.yd == QN_DT_F16) *reinterpret_cast<__half *>(dst) = __float2half_rn(v);
+                else *reinterpret_cast<__nv_bfloat16 *>(dst) = __float2bfloat16_rn(v);
+            }
+        }
+    }
+    qn_named_sync(2 + cw, 128);
+    const int per_row = 64 * osz / 16, epc = 16 / osz; /* 16-byte pieces per token, outputs per piece */
+    const bool vec_ok = (p.N * osz) % 16 == 0 && ((uintptr_t)p.y & 15u) == 0;
+    for (int i = ctid; i < BN * per_row; i += 128) {
+        const int ml = i / per_row, pc = i % per_row;
+        const int64_t m = m0 + ml, n = nb + pc * epc;
+        if (m >= p.M || n >= p.N) continue;
+        const uint8_t *src = tile + ml * pitch + pc * 16;
+        uint8_t *dst = (uint8_t *)p.y + (m * p.N + n) * osz;
+        if (vec_ok && n + epc <= p.N) {
+            *reinterpret_cast<uint4 *>(dst) = *reinterpret_cast<const uint4 *>(src);
+        } else {
+            for (int e = 0; e < epc && n + e < p.N; e++)
+                for (int b = 0; b < osz; b++) dst[e * osz + b] = src[e * osz + b];
+        }
+    }
+#else
+    (void)p;
+    __trap(); /* compiled for sm_90a only; the host launches it only on compute capability 9.0 */
+#endif
+}
+
+/* ------------------------------------------------------------------ host side */
+
+template <int CW, int BN> static int qn_f8_launch(const qn_f8_args &a, cudaStream_t s) {
+    typedef qn_f8_cfg<CW, BN> Cfg;
+    static bool attr_set = false; /* per instantiation; a race only repeats an idempotent call */
+    if (!attr_set) {
+        const cudaError_t e =
+            cudaFuncSetAttribute(qn_k_fp8_wg<CW, BN>, cudaFuncAttributeMaxDynamicSharedMemorySize, Cfg::smem);
+        if (e != cudaSuccess) return (int)e;
+        attr_set = true;
+    }
+    const int64_t gx = (a.Np / 16 + Cfg::BM / 16 - 1) / (Cfg::BM / 16), gy = (a.M + BN - 1) / BN;
+    if (gx > 0x7fffffff || gy > 65535) return (int)cudaErrorInvalidValue;
+    qn_k_fp8_wg<CW, BN><<<dim3((unsigned)gx, (unsigned)gy), Cfg::threads, Cfg::smem, s>>>(a);
+    return qn_cu_launch_status();
+}
+
+/* Tiles (weight rows x tokens), largest first: the first whose grid covers ~4/5 of the SMs (one block per
+ * SM for the two-consumer tiles), else the smallest. Prediction, not a measurement (bench/NOTES.md, mmq8):
+ * the 128x256 tile reads 384 bytes per 32K multiply-adds of a K step (L2 ~11 TB/s at the FP8 peak), 128x128
+ * 512 (~15 TB/s), so the wide tiles are wanted where the grid allows; M = 256 on 4096 rows only fills
+ * the GPU with 64x128 tiles. */
+static int qn_f8_pick(int64_t N, int64_t M, int sms, int forced) {
+    static const int bm[4] = {128, 128, 64, 64}, bn[4] = {256, 128, 128, 64};
+    if (forced >= 1 && forced <= 4) return forced;
+    const int64_t want = (int64_t)(sms > 0 ? sms : 132) * 4 / 5;
+    for (int i = 0; i < 4; i++)
+        if ((N + bm[i] - 1) / bm[i] * ((M + bn[i] - 1) / bn[i]) >= want) return i + 1;
+    return 4;
+}
+
+/* QUANTA_CUDA_FP8_TILE=128x256|128x128|64x128|64x64 forces a tile on every call (conformance of each tile by
+ * bench/cuda/verify_mmq8.sh); unset or anything else: picked by grid size. Read once. */
+static int qn_f8_forced_tile() {
+    static int tile = -1;
+    if (tile < 0) {
+        static const char *const names[4] = {"128x256", "128x128", "64x128", "64x64"};
+        const char *e = getenv("QUANTA_CUDA_FP8_TILE");
+        int t = 0;
+        for (int i = 0; e && i < 4; i++)
+            if (!strcmp(e, names[i])) t = i + 1;
+        tile = t;
+    }
+    return tile;
+}
+
+static bool qn_f8_device_ok() {
+    static int ok = -1;
+    if (ok < 0) {
+        int dev = 0, major = 0, minor = 0;
+        ok = cudaGetDevice(&dev) == cudaSuccess &&
+             cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev) == cudaSuccess &&
+             cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, dev) == cudaSuccess && major == 9 &&
+             minor == 0;
+    }
+    return ok == 1;
+}
+
+extern "C" {
+
+size_t qn_cuda_fp8_x_bytes(int64_t M, int64_t Kp) {
+    const int64_t Mp = qn_f8_mp(M);
+    return qn_f8_al((size_t)Kp * (size_t)Mp) + qn_f8_al((size_t)Mp * 4);
+}
+
+void qn_cuda_fp8_x_split(void *buf, int64_t M, int64_t Kp, uint8_t **xq, float **sx) {
+    *xq = (uint8_t *)buf;
+    *sx = (float *)(void *)((uint8_t *)buf + qn_f8_al((size_t)Kp * (size_t)qn_f8_mp(M)));
+}
+
+int qn_cuda_fp8_quantize_x(int x_dtype, const void *x, int64_t M, int64_t K, int64_t Kp, void *buf, void *stream) {
+    if (M <= 0) return 0;
+    if (Kp % QN_F8_BK || Kp < K) return (int)cudaErrorInvalidValue;
+    const int64_t Mp = qn_f8_mp(M);
+    uint8_t *xq;
+    float *sx;
+    qn_cuda_fp8_x_split(buf, M, Kp, &xq, &sx);
+    const int es = x_dtype == QN_DT_F32 ? 4 : 2;
+    const bool vec = ((uintptr_t)x & 15u) == 0 && (K * es) % 16 == 0;
+    if (Mp > 0x7fffffff) return (int)cudaErrorInvalidValue;
+    qn_k_fp8_quant_x<<<(unsigned)Mp, QN_F8_QTHREADS, 0, (cudaStream_t)stream>>>(x_dtype, x, M, K, Kp, Mp, vec, xq, sx);
+    return qn_cu_launch_status();
+}
+
+int qn_cuda_fp8_gemm(const qn_cuda_weight *w, const void *buf, int64_t M, int y_dtype, void *y, int tile, int sms,
+                     void *stream) {
+    if (w->fmt != QN_CW_E4M3 || !qn_f8_device_ok()) return -1;
+    if (M <= 0 || w->N <= 0) return 0;
+    qn_f8_args a;
+    uint8_t *xq;
+    float *sx;
+    qn_cuda_fp8_x_split((void *)buf, M, w->Kp, &xq, &sx);
+    a.codes = (const uint8_t *)w->codes, a.sw = w->row_scale, a.xq = xq, a.sx = sx;
+    a.N = w->N, a.Np = w->Np, a.Kp = w->Kp, a.M = M, a.Mp = qn_f8_mp(M);
+    a.yd = y_dtype, a.y = y;
+    cudaStream_t s = (cudaStream_t)stream;
+    switch (qn_f8_pick(w->N, M, sms, tile)) {
+    case 1: return qn_f8_launch<2, 256>(a, s);
+    case 2: return qn_f8_launch<2, 128>(a, s);
+    case 3: return qn_f8_launch<1, 128>(a, s);
+    default: return qn_f8_launch<1, 64>(a, s);
+    }
+}
+
+int qn_cuda_matmul_fp8(const qn_cuda_weight *w, int x_dtype, const void *x, int y_dtype, void *y, int64_t M,
+                       void *scratch, size_t scratch_bytes, int sms, void *stream) {
+    if (w->fmt != QN_CW_E4M3 || !qn_f8_device_ok() || M < QN_CUDA_FP8_WG_MIN_M || w->K <= 0) return -1;
+    if (scratch_bytes < qn_cuda_fp8_x_bytes(M, w->Kp)) return (int)cudaErrorInvalidValue;
+    const int e = qn_cuda_fp8_quantize_x(x_dtype, x, M, w->K, w->Kp, scratch, stream);
+    return e ? e : qn_cuda_fp8_gemm(w, scratch, M, y_dtype, y, qn_f8_forced_tile(), sms, stream);
+}
+
+} /* extern "C" */
