@@ -195,6 +195,7 @@ static void ocl_close(void *self) {
         if (s->k[i]) clReleaseKernel(s->k[i]);
     if (s->program) clReleaseProgram(s->program);
     if (s->err_flag) clReleaseMemObject(s->err_flag);
+    if (s->arena) clReleaseMemObject(s->arena);
     for (int i = 0; i < s->n_rope_freq; i++) {
         clReleaseMemObject(s->rope_freq[i].mem);
         qn_mem_release(s->stats, s->rope_freq[i].bytes);
@@ -286,7 +287,7 @@ static void CL_CALLBACK free_host_memory(cl_mem m, void *p) {
  * 256 MiB ran 9-10 GB/s on 4 KiB pages and 20-30 GB/s on 2 MiB ones in the same minutes, where
  * THP is "madvise" (the default of many distributions) and PoCL's own allocations are never
  * advised (bench/NOTES.md section 1 v10). NULL where it does not apply or fails (the caller then
- * takes a plain buffer); QUANTA_OPENCL_HUGEPAGES=0 turns it off. */
+ * takes a plain buffer); QUANTA_OPENCL_HUGEPAGES=0 turns it off (and arena_buffer with it). */
 static cl_mem create_huge_page_buffer(qn_cl *s, size_t bytes) {
 #if defined(__linux__) && defined(MADV_HUGEPAGE)
     const char *e = getenv("QUANTA_OPENCL_HUGEPAGES");
@@ -308,6 +309,31 @@ static cl_mem create_huge_page_buffer(qn_cl *s, size_t bytes) {
 #endif
 }
 
+/* Buffers of 64 KiB to 2 MiB (a model's layer weights: 0.16-1.3 MB each on Gemma 3 270M) on a CPU
+ * device: sub-buffers of 32 MiB huge-page chunks (create_huge_page_buffer), each 4 KiB aligned.
+ * A chunk lives while any of its sub-buffers does (OpenCL deletes a buffer only after its
+ * sub-buffers) and while it is the backend's current chunk; space inside a chunk is not reused,
+ * so buffers that come and go (a plan's arena) cost at most a chunk until its last one goes.
+ * NULL where it does not apply or fails (the caller takes a plain buffer). */
+#define ARENA_CHUNK_BYTES ((size_t)32 << 20)
+static cl_mem arena_buffer(qn_cl *s, size_t bytes) {
+    if (bytes < ((size_t)64 << 10) || bytes >= ((size_t)2 << 20)) return NULL;
+    const size_t need = (bytes + 4095) / 4096 * 4096;
+    if (!s->arena || s->arena_used + need > ARENA_CHUNK_BYTES) {
+        cl_mem a = create_huge_page_buffer(s, ARENA_CHUNK_BYTES);
+        if (!a) return NULL;
+        if (s->arena) clReleaseMemObject(s->arena); /* its sub-buffers keep it while they live */
+        s->arena = a;
+        s->arena_used = 0;
+    }
+    cl_buffer_region r = {s->arena_used, bytes};
+    cl_int err;
+    cl_mem m = clCreateSubBuffer(s->arena, CL_MEM_READ_WRITE, CL_BUFFER_CREATE_TYPE_REGION, &r, &err);
+    if (err != CL_SUCCESS) return NULL;
+    s->arena_used += need;
+    return m;
+}
+
 static quanta_status ocl_alloc(void *self, size_t bytes, void **handle) {
     qn_cl *s = self;
     if (!handle) return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "opencl alloc: handle is NULL");
@@ -319,6 +345,7 @@ static quanta_status ocl_alloc(void *self, size_t bytes, void **handle) {
                             (unsigned long long)s->dev.max_alloc);
     cl_int err = CL_SUCCESS;
     cl_mem m = create_huge_page_buffer(s, bytes);
+    if (!m) m = arena_buffer(s, bytes);
     if (!m) m = clCreateBuffer(s->ctx, CL_MEM_READ_WRITE, bytes, NULL, &err);
     if (err != CL_SUCCESS) return qn_cl_error(err, "alloc (clCreateBuffer)");
     const cl_uchar zero = 0;

@@ -136,6 +136,8 @@ typedef struct qn_cl {
     const char *program_origin; /* "cache", "spir-v" or "source": how the program was made */
     int vnni;            /* the program was built with QN_X86_VNNI (vpdpbusd by inline assembly) */
     cl_mem err_flag;     /* int[4]: checks kernels make on device-side arguments (qn_report in common.cl) */
+    cl_mem arena;        /* CPU devices: the huge-page chunk small buffers are cut from (cl_backend.c) */
+    size_t arena_used;
     qn_cl_rope_freq rope_freq[QN_CL_ROPE_TABLES];
     int n_rope_freq;
     qn_cl_rec *rec;      /* the open capture (cl_record.c), else NULL */
