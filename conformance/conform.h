@@ -71,6 +71,7 @@ typedef struct qc_case {
     int64_t n1, n2;        /* matmul_multi: rows of w1 and w2 (n2 = 0: two weights); rms_norm_rope_pair: n1 heads of x1 */
     int32_t part;          /* fused pairs and groups (matmul_multi, write_rows_pair, rms_norm_add_norm,
                             * rms_norm_rope_pair): the result judged (the others are outputs too) */
+    int32_t norm;          /* rope_kv: q and k rms-normed before their ropes (rms_norm_rope_pair's form) */
 } qc_case;
 
 #define QC_SPEC_MAX 320
@@ -136,7 +137,7 @@ typedef enum qc_role {
     QC_ROLE_BUFFER   /* quanta_buffer on the backend, quanta_graph_buffer */
 } qc_role;
 
-#define QC_MAX_TENSORS 6
+#define QC_MAX_TENSORS 9 /* rope_kv has 9 sources */
 
 typedef struct qc_tensor_data {
     const char *name;

@@ -9,7 +9,7 @@ extern const qc_op_def qc_matmul_def, qc_attention_def, qc_paged_attention_def, 
     qc_add_rms_norm_def, qc_rope_def, qc_silu_def, qc_gelu_def, qc_add_def, qc_mul_def, qc_scale_def,
     qc_softmax_def, qc_get_rows_def, qc_permute_def, qc_convert_def, qc_write_rows_def, qc_glu_def, qc_rms_norm_add_def,
     qc_matmul_glu_def, qc_rms_norm_rope_def, qc_argmax_def, qc_matmul_multi_def, qc_write_rows_pair_def, qc_rms_norm_add_norm_def,
-    qc_rms_norm_rope_pair_def;
+    qc_rms_norm_rope_pair_def, qc_add_norm_def, qc_rope_pair_def, qc_rope_kv_def;
 
 _Static_assert(QN_OP_COUNT <= QC_OP_MAX, "QC_OP_MAX (conform.h) must exceed every engine op id");
 
@@ -40,6 +40,9 @@ static const qc_op_def *const entries[QN_OP_COUNT] = {
     [QN_OP_WRITE_ROWS_PAIR] = &qc_write_rows_pair_def,
     [QN_OP_RMS_NORM_ADD_NORM] = &qc_rms_norm_add_norm_def,
     [QN_OP_RMS_NORM_ROPE_PAIR] = &qc_rms_norm_rope_pair_def,
+    [QN_OP_ADD_NORM] = &qc_add_norm_def,
+    [QN_OP_ROPE_PAIR] = &qc_rope_pair_def,
+    [QN_OP_ROPE_KV] = &qc_rope_kv_def,
 };
 
 const qc_op_def *qc_op_def_of(qc_op op) {

@@ -43,6 +43,9 @@ typedef enum qn_op {
     QN_OP_WRITE_ROWS_PAIR, /* two write_rows at one start (a layer's k and v cache appends; fused by plans) */
     QN_OP_RMS_NORM_ROPE_PAIR, /* two rms_norm_rope at one position and parameters (q and k norms + rope; fused by plans) */
     QN_OP_RMS_NORM_ADD_NORM, /* s = r + rms_norm(x) and rms_norm(s): a post-norm, its residual and the next norm (fused by plans) */
+    QN_OP_ADD_NORM, /* s = a + b and rms_norm(s): a residual add and the next norm, both kept (LLaMA; fused by plans) */
+    QN_OP_ROPE_PAIR, /* two ropes at one positions tensor and parameters (q and k without norms; fused by plans) */
+    QN_OP_ROPE_KV, /* rope_pair or rms_norm_rope_pair with k's result and v appended to the caches (fused by plans) */
     QN_OP_COUNT
 } qn_op;
 
@@ -82,8 +85,8 @@ typedef struct qn_tensor {
 typedef struct qn_op_params {
     quanta_attention_params attention;
     quanta_rope_params rope;
-    float eps;                 /* rms_norm, add_rms_norm, rms_norm_add, rms_norm_rope */
-    int32_t weight_plus_one;   /* rms_norm, add_rms_norm, rms_norm_add, rms_norm_rope */
+    float eps;                 /* rms_norm, add_rms_norm, rms_norm_add, rms_norm_rope, add_norm */
+    int32_t weight_plus_one;   /* rms_norm, add_rms_norm, rms_norm_add, rms_norm_rope, add_norm */
     int32_t approximate;       /* gelu */
     int32_t glu_act;           /* glu, matmul_glu: a quanta_glu_act */
     float scale;               /* scale */
@@ -91,10 +94,12 @@ typedef struct qn_op_params {
     quanta_comm *comm;         /* all_reduce: the rank's communicator (engine/comm.h) */
     quanta_dtype dtype;        /* convert: the target dtype (also the dst's) */
     int32_t block_size;        /* paged_attention: pool rows per block */
+    int32_t rope_norm;         /* rope_kv: q and k rms-normed before their ropes (rms_norm_rope_pair's form) */
 } qn_op_params;
 
-#define QN_MAX_SRC 5
-/* Results past the first: only matmul_multi has them (its second and third products). */
+#define QN_MAX_SRC 9
+/* Results past the first: matmul_multi's second and third products, the pair ops' second results, rope_kv's two
+ * caches. */
 #define QN_MAX_EXTRA_DST 2
 
 /*
@@ -110,6 +115,11 @@ typedef struct qn_op_params {
  *   its write, in place too)
  *   rms_norm_rope_pair: x0, weight0, positions, x1, weight1 (extra_dst[0] = rms_norm_rope of x1)
  *   rms_norm_add_norm: x, r, weight, weight2 (dst = r + rms_norm(x, weight); extra_dst[0] = rms_norm(dst, weight2))
+ *   add_norm: a, b, weight (dst = a + b; extra_dst[0] = rms_norm(dst, weight))
+ *   rope_pair: x0, positions, x1 (dst = rope(x0); extra_dst[0] = rope(x1))
+ *   rope_kv: x0, positions, x1, weight0, weight1, k_cache, start, v_cache, v (dst = [norm +] rope of x0; the same of
+ *   x1 written into k_cache at start and v into v_cache, as write_rows_pair: extra_dst[0] and [1] are the caches
+ *   after the writes, in place; rope(x1) itself is not kept)
  * dst is the result; matmul_multi also writes extra_dst[i] = x·w(i+1)^T (NULL elsewhere).
  */
 typedef struct qn_node {

@@ -210,6 +210,13 @@ static quanta_status infer_rms_norm_add_norm(quanta_tensor *const *src, qn_op_pa
     return check_norm("rms_norm_add_norm", src[0], src[3], p->eps);
 }
 
+/* s = a + b (the result; b of a's dtype and shape, no broadcast), then rms_norm(s, weight) (the
+ * extra result): a residual add and the next norm where both are read later (LLaMA's residual
+ * stream). Made by plans only (fuse_add_norm). */
+static quanta_status infer_add_norm(quanta_tensor *const *src, qn_op_params *p, quanta_tensor_desc *out) {
+    return infer_norm_pair(src, p, out, "add_norm", "a", "b");
+}
+
 /* act(gate) * up: up of gate's dtype and shape, act a quanta_glu_act. */
 static quanta_status infer_glu(quanta_tensor *const *src, qn_op_params *p, quanta_tensor_desc *out) {
     const quanta_tensor *gate = src[0], *up = src[1];
@@ -300,6 +307,19 @@ static quanta_status infer_rms_norm_rope_pair(quanta_tensor *const *src, qn_op_p
         a->dims[a->ndim - 2] != b->dims[b->ndim - 2])
         return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT,
                             "quanta_rms_norm_rope_pair: x1 must have x0's dtype, positions and row length");
+    return QUANTA_OK;
+}
+
+/* Two ropes of one positions tensor and parameters: rope(x0) (the result), rope(x1) (the extra
+ * result), x1 of x0's dtype, position count and row length (a layer's q and k without norms).
+ * Made by plans only (fuse_rope_pair). */
+static quanta_status infer_rope_pair(quanta_tensor *const *src, qn_op_params *p, quanta_tensor_desc *out) {
+    TRY(check_rope("rope_pair", src[0], src[1], p));
+    TRY(check_rope("rope_pair", src[2], src[1], p)); /* x1 at the same positions (its N is theirs) */
+    const quanta_tensor_desc *a = &src[0]->desc, *b = &src[2]->desc;
+    if (a->dtype != b->dtype || a->dims[3] != b->dims[3])
+        return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "quanta_rope_pair: x1 must have x0's dtype and row length");
+    *out = *a;
     return QUANTA_OK;
 }
 
@@ -468,6 +488,22 @@ static quanta_status infer_write_rows_pair(quanta_tensor *const *src, qn_op_para
     return QUANTA_OK;
 }
 
+/* rope_pair (rope_norm 0) or rms_norm_rope_pair (1) of x0 and x1, with x1's result appended to k_cache and v to
+ * v_cache at start as write_rows_pair appends them (float caches of x1's dtype; v of x1's shape): dst is x0's
+ * result. Made by plans only (fuse_rope_kv), where x1's result was read by the append alone. */
+static quanta_status infer_rope_kv(quanta_tensor *const *src, qn_op_params *p, quanta_tensor_desc *out) {
+    static const char *const op = "rope_kv";
+    quanta_tensor *norm_pair[5] = {src[0], src[3], src[1], src[2], src[4]}, *rope_pair[3] = {src[0], src[1], src[2]};
+    TRY(p->rope_norm ? infer_rms_norm_rope_pair(norm_pair, p, out) : infer_rope_pair(rope_pair, p, out));
+    quanta_tensor *writes[5] = {src[5], src[2], src[6], src[7], src[8]};
+    quanta_tensor_desc cache;
+    TRY(infer_write_rows_pair(writes, p, &cache));
+    if (qn_kv_dtype_is_quantized(src[5]->desc.dtype))
+        return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "quanta_%s: k_cache must be a float cache, got %s", op,
+                            dt(src[5]->desc.dtype));
+    return QUANTA_OK;
+}
+
 /* ------------------------------------------------------------------ the table */
 
 #define SRC(...) {__VA_ARGS__}
@@ -508,6 +544,11 @@ static const qn_op_def op_table[QN_OP_COUNT] = {
                                  infer_rms_norm_add_norm, qn_ref_rms_norm_add_norm, 0},
     [QN_OP_WRITE_ROWS_PAIR] = {"write_rows_pair", 5, SRC("dst0", "src0", "start", "dst1", "src1"), 0, true,
                                infer_write_rows_pair, qn_ref_write_rows_pair, 0},
+    [QN_OP_ADD_NORM] = {"add_norm", 3, SRC("a", "b", "weight"), 1u << 2, false, infer_add_norm, qn_ref_add_norm, 0},
+    [QN_OP_ROPE_PAIR] = {"rope_pair", 3, SRC("x0", "positions", "x1"), 0, false, infer_rope_pair, qn_ref_rope_pair, 0},
+    /* writes k_cache and v_cache in place (its extra results) while its result is x0's: dst_is_src0 stays false */
+    [QN_OP_ROPE_KV] = {"rope_kv", 9, SRC("x0", "positions", "x1", "weight0", "weight1", "k_cache", "start", "v_cache", "v"),
+                       1u << 3 | 1u << 4, false, infer_rope_kv, qn_ref_rope_kv, 0},
 };
 
 const qn_op_def *qn_op_def_of(qn_op op) {

@@ -1,7 +1,9 @@
 /*
  * plan.c — the executor: orders a graph's ops, keeps only what its outputs (and in-place
  * writes) need, fuses pairs of ops the backend has one kernel for (fuse_nodes, and a gated MLP's two
- * matmuls with their glu: fuse_matmul_glu; matmuls of one x, such as q/k/v: fuse_matmul_multi), plans
+ * matmuls with their glu: fuse_matmul_glu; matmuls of one x, such as q/k/v: fuse_matmul_multi; and
+ * the multi-result pairs: fuse_write_rows_pair, fuse_rms_norm_add_norm, fuse_rms_norm_rope_pair,
+ * fuse_add_norm, fuse_rope_pair, fuse_rope_kv), plans
  * intermediate memory with buffer reuse, picks per-op fallback to the reference backend, and
  * runs the ops.
  */
@@ -532,6 +534,121 @@ static void fuse_rms_norm_rope_pair(quanta_plan *p) {
     }
 }
 
+/* Whether the plan may move node b's work up to position pos: no in-place write at pos+1 .. q-1
+ * (a buffer written there would be read early). */
+static int no_write_between(const quanta_plan *p, int pos, int q) {
+    for (int i = pos + 1; i < q; i++)
+        if (qn_op_def_of(p->nodes[p->order[i]].op)->dst_is_src0) return 0;
+    return 1;
+}
+
+/* rms_norm(s) where s is an add's result of two operands of one shape (LLaMA: the residual
+ * h = x + o, then the next layer's or the MLP's input norm; the last one and the output norm)
+ * becomes part of that node, add_norm, with the norm as its extra result, where the backend has
+ * its kernel: one launch instead of two, s read back from cache. fuse_nodes cannot do it, since
+ * the next residual add reads s too. The norm moves up to the add's place, so its weight must be a
+ * leaf and no in-place write may lie between. Runs after fuse_nodes and fuse_rms_norm_add_norm:
+ * an add of a norm's result (Gemma's post-norms) is an rms_norm_add by then, which they keep. */
+static void fuse_add_norm(quanta_plan *p) {
+    for (int pos = 0; pos < p->norder; pos++) {
+        const qn_graph_node *n = &p->nodes[p->order[pos]];
+        if (n->op != QN_OP_RMS_NORM || n->src[0]->kind != QN_KIND_NODE) continue;
+        const int apos = produced_at(p, n->src[0]);
+        if (apos < 0) continue;
+        qn_graph_node *a = &p->nodes[p->order[apos]];
+        if (a->op != QN_OP_ADD || a->dst != n->src[0] || (n->src[1] && produced_at(p, n->src[1]) >= 0)) continue;
+        const quanta_tensor_desc *da = &a->src[0]->desc, *db = &a->src[1]->desc;
+        if (da->dtype != db->dtype || da->ndim != db->ndim ||
+            memcmp(da->dims, db->dims, sizeof da->dims[0] * (size_t)da->ndim) != 0 || !no_write_between(p, apos, pos))
+            continue;
+        qn_graph_node f = *a;
+        f.op = QN_OP_ADD_NORM;
+        f.params = n->params;
+        f.nsrc = 3;
+        f.src[2] = n->src[1];
+        f.extra_dst[0] = n->dst;
+        if (!takes_fused(p, &f)) continue;
+        *a = f;
+        memmove(&p->order[pos], &p->order[pos + 1], (size_t)(p->norder - pos - 1) * sizeof *p->order);
+        p->norder--;
+        pos--;
+    }
+}
+
+/* Two ropes of one positions tensor and parameters whose inputs share dtype, position count and
+ * row length (a layer's q and k where the model has no q/k norms: LLaMA, Mistral) become one
+ * rope_pair node where the backend has its kernel: one launch instead of two. The second moves up
+ * to the first's place, so its x must exist by then; no in-place write may lie between. */
+static void fuse_rope_pair(quanta_plan *p) {
+    for (int pos = 0; pos < p->norder; pos++) {
+        qn_graph_node *a = &p->nodes[p->order[pos]];
+        if (a->op != QN_OP_ROPE) continue;
+        int q = pos + 1;
+        while (q < p->norder && (p->nodes[p->order[q]].op != QN_OP_ROPE || p->nodes[p->order[q]].src[1] != a->src[1]))
+            q++;
+        if (q == p->norder) continue;
+        const qn_graph_node *b = &p->nodes[p->order[q]];
+        const quanta_tensor_desc *da = &a->src[0]->desc, *db = &b->src[0]->desc;
+        if (memcmp(&a->params.rope, &b->params.rope, sizeof a->params.rope) || da->dtype != db->dtype ||
+            da->dims[2] != db->dims[2] || da->dims[3] != db->dims[3] || produced_at(p, b->src[0]) >= pos ||
+            !no_write_between(p, pos, q))
+            continue;
+        qn_graph_node f = *a;
+        f.op = QN_OP_ROPE_PAIR;
+        f.nsrc = 3;
+        f.src[2] = b->src[0];
+        f.extra_dst[0] = b->dst;
+        if (!takes_fused(p, &f)) continue;
+        *a = f;
+        memmove(&p->order[q], &p->order[q + 1], (size_t)(p->norder - q - 1) * sizeof *p->order);
+        p->norder--;
+    }
+}
+
+/* A write_rows_pair (a layer's k and v cache appends) whose first source is the second result of a rope_pair or
+ * rms_norm_rope_pair (k after its rope), read by the append alone, joins that node: rope_kv, which writes k's
+ * rotated rows straight into the cache and copies v's, one launch instead of two (and k's rows never stored
+ * apart). The appends move up to the rope's place, so v and the start must exist by then, and no node between may
+ * read or write either cache or write in place. Runs last: the pair fusions make both nodes. */
+static void fuse_rope_kv(quanta_plan *p) {
+    for (int q = 0; q < p->norder; q++) {
+        const qn_graph_node *w = &p->nodes[p->order[q]];
+        if (w->op != QN_OP_WRITE_ROWS_PAIR) continue;
+        quanta_tensor *k = w->src[1];
+        const int pos = produced_at(p, k);
+        if (pos < 0 || k->kind != QN_KIND_NODE || k->is_output || read_elsewhere(p, k, q)) continue;
+        qn_graph_node *r = &p->nodes[p->order[pos]];
+        if ((r->op != QN_OP_ROPE_PAIR && r->op != QN_OP_RMS_NORM_ROPE_PAIR) || r->extra_dst[0] != k ||
+            produced_at(p, w->src[4]) >= pos || produced_at(p, w->src[2]) >= pos || !no_write_between(p, pos, q))
+            continue;
+        int ok = 1;
+        for (int i = pos + 1; ok && i < q; i++) {
+            const qn_graph_node *n = &p->nodes[p->order[i]];
+            for (int s = 0; ok && s < n->nsrc; s++)
+                ok = !n->src[s] || (!same_storage(n->src[s], w->src[0]) && !same_storage(n->src[s], w->src[3]));
+        }
+        if (!ok) continue;
+        const int norm = r->op == QN_OP_RMS_NORM_ROPE_PAIR;
+        qn_graph_node f = *r;
+        f.op = QN_OP_ROPE_KV;
+        f.params.rope_norm = norm;
+        f.nsrc = 9;
+        f.src[0] = r->src[0];
+        f.src[1] = norm ? r->src[2] : r->src[1];
+        f.src[2] = norm ? r->src[3] : r->src[2];
+        f.src[3] = norm ? r->src[1] : NULL;
+        f.src[4] = norm ? r->src[4] : NULL;
+        f.src[5] = w->src[0], f.src[6] = w->src[2], f.src[7] = w->src[3], f.src[8] = w->src[4];
+        f.extra_dst[0] = w->dst;
+        f.extra_dst[1] = w->extra_dst[0];
+        if (!takes_fused(p, &f)) continue;
+        *r = f;
+        memmove(&p->order[q], &p->order[q + 1], (size_t)(p->norder - q - 1) * sizeof *p->order);
+        p->norder--;
+        q--;
+    }
+}
+
 static quanta_status resolve_leaves(quanta_plan *p) {
     quanta_graph *g = p->graph;
     for (int i = 0; i < p->ntensors; i++) {
@@ -641,6 +758,9 @@ quanta_status quanta_plan_create(quanta_graph *g, quanta_backend *backend, quant
     if (st == QUANTA_OK) fuse_write_rows_pair(p);
     if (st == QUANTA_OK) fuse_rms_norm_add_norm(p);
     if (st == QUANTA_OK) fuse_rms_norm_rope_pair(p);
+    if (st == QUANTA_OK) fuse_add_norm(p);
+    if (st == QUANTA_OK) fuse_rope_pair(p);
+    if (st == QUANTA_OK) fuse_rope_kv(p);
     if (st == QUANTA_OK) st = plan_arena(p, offsets, &p->arena_bytes);
     if (st == QUANTA_OK && p->arena_bytes) st = qn_backend_alloc(backend, p->arena_bytes, &p->arena);
     if (st == QUANTA_OK) {
@@ -946,8 +1066,10 @@ static quanta_status execute(quanta_plan *p) {
         quanta_status st = QUANTA_OK;
         quanta_tensor *dsts[QN_MAX_DST];
         const int nd = node_dsts(&p->nodes[p->order[pos]], dsts);
-        const int guarded = p->guard_bytes && dsts[0]->kind == QN_KIND_NODE; /* extra results are NODE too */
-        for (int i = 0; guarded && i < nd && st == QUANTA_OK; i++) st = poison(p, &p->pt[dsts[i]->id].rt);
+        /* rope_kv's extra results are caches written in place (views of buffers): neither poisoned nor guarded */
+        const int guarded = p->guard_bytes && dsts[0]->kind == QN_KIND_NODE;
+        for (int i = 0; guarded && i < nd && st == QUANTA_OK; i++)
+            if (dsts[i]->kind == QN_KIND_NODE) st = poison(p, &p->pt[dsts[i]->id].rt);
         const double t0 = prof ? qn_now_s() : 0.0;
         if (st == QUANTA_OK) st = p->fallback[pos] ? run_fallback(p, &node) : ops->run(p->backend->self, &node);
         if (st == QUANTA_OK && prof) { /* the op's time to finish, by op code (fallbacks apart) */
@@ -957,7 +1079,8 @@ static quanta_status execute(quanta_plan *p) {
             profile.count[row]++;
         }
         if (st == QUANTA_OK && guarded) st = ops->synchronize(p->backend->self);
-        for (int i = 0; guarded && i < nd && st == QUANTA_OK; i++) st = check_guards(p, &p->pt[dsts[i]->id].rt, pos);
+        for (int i = 0; guarded && i < nd && st == QUANTA_OK; i++)
+            if (dsts[i]->kind == QN_KIND_NODE) st = check_guards(p, &p->pt[dsts[i]->id].rt, pos);
         if (st != QUANTA_OK) return st;
     }
     return ops->synchronize(p->backend->self);

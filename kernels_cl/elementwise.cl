@@ -75,7 +75,8 @@ inline float qn_wg_max(local float *red, float v) {
  * the row is x + r, summed in f32, both read twice rather than kept (rows exceed local memory).
  * With hasp (rms_norm_add) p is added to the normed row, in f32, before the one store. With has2
  * (rms_norm_add_norm) the stored row y is normed again, by w2 when hasw2, into y2: y read back
- * as stored (in its dtype), so y2 is what an rms_norm of y would give. */
+ * as stored (in its dtype), so y2 is what an rms_norm of y would give. Without norm1 (add_norm)
+ * the first stage only stores x + r (hasr), as qn_binary adds, and has2's norm follows. */
 inline float qn_norm_in(const global uchar *x, int xdt, const global uchar *r, int rdt, int hasr, size_t i) {
     float v = qn_ld(x, xdt, i);
     return hasr ? v + qn_ld(r, rdt, i) : v;
@@ -85,11 +86,13 @@ kernel void qn_rms_norm(const global uchar *x, ulong xo, int xdt, const global u
                         const global uchar *w, ulong wo, int wdt, int hasw, int plus_one, const global uchar *p,
                         ulong po, int pdt, int hasp, global uchar *y, ulong yo, int ydt, ulong D, float eps,
                         const global uchar *w2, ulong w2o, int w2dt, int hasw2, int has2, global uchar *y2, ulong y2o,
-                        local float *red) {
+                        int norm1, local float *red) {
     size_t row = get_group_id(0), l = get_local_id(0), ls = get_local_size(0);
     size_t base = row * D;
-    if (ls == 1 && xdt == QN_DT_F32 && ydt == QN_DT_F32 && !hasr && (!hasw || wdt == QN_DT_F32) &&
-        (!hasp || pdt == QN_DT_F32) && (!hasw2 || w2dt == QN_DT_F32) && (xo | yo | wo | po | w2o | y2o) % 4 == 0) {
+    const float one = plus_one ? 1.0f : 0.0f;
+    if (ls == 1 && xdt == QN_DT_F32 && ydt == QN_DT_F32 && (!hasr || (!norm1 && rdt == QN_DT_F32)) &&
+        (!hasw || wdt == QN_DT_F32) && (!hasp || pdt == QN_DT_F32) && (!hasw2 || w2dt == QN_DT_F32) &&
+        (xo | ro | yo | wo | po | w2o | y2o) % 4 == 0) {
         /* CPUs' one item per row, all f32: 16-wide vectors by hand (the dtype switches of the
          * generic loops kept them scalar; decode norms of 640 are ~1 µs of PoCL's 3) */
         const global float *xf = (const global float *)(x + xo) + base, *wf = (const global float *)(w + wo);
@@ -97,23 +100,30 @@ kernel void qn_rms_norm(const global uchar *x, ulong xo, int xdt, const global u
         global float *yf = (global float *)(y + yo) + base;
         const size_t D16 = D / 16 * 16;
         float16 acc = 0.0f;
-        for (size_t d = 0; d < D16; d += 16) {
-            const float16 v = vload16(0, xf + d);
-            acc = fma(v, v, acc);
-        }
-        float s2 = qn_hsum16(acc);
-        for (size_t d = D16; d < D; d++) s2 += xf[d] * xf[d];
-        const float inv = rsqrt(s2 / (float)D + eps), one = plus_one ? 1.0f : 0.0f;
-        for (size_t d = 0; d < D16; d += 16) {
-            float16 v = vload16(0, xf + d) * inv;
-            if (hasw) v *= vload16(0, wf + d) + one;
-            if (hasp) v += vload16(0, pf + d);
-            vstore16(v, 0, yf + d);
-        }
-        for (size_t d = D16; d < D; d++) {
-            float v = xf[d] * inv;
-            if (hasw) v *= wf[d] + one;
-            yf[d] = hasp ? v + pf[d] : v;
+        float s2;
+        if (!norm1) { /* add_norm: y = x + r, as qn_binary adds (one f32 add per element) */
+            const global float *rf = (const global float *)(r + ro) + base;
+            for (size_t d = 0; d < D16; d += 16) vstore16(vload16(0, xf + d) + vload16(0, rf + d), 0, yf + d);
+            for (size_t d = D16; d < D; d++) yf[d] = xf[d] + rf[d];
+        } else {
+            for (size_t d = 0; d < D16; d += 16) {
+                const float16 v = vload16(0, xf + d);
+                acc = fma(v, v, acc);
+            }
+            s2 = qn_hsum16(acc);
+            for (size_t d = D16; d < D; d++) s2 += xf[d] * xf[d];
+            const float inv = rsqrt(s2 / (float)D + eps);
+            for (size_t d = 0; d < D16; d += 16) {
+                float16 v = vload16(0, xf + d) * inv;
+                if (hasw) v *= vload16(0, wf + d) + one;
+                if (hasp) v += vload16(0, pf + d);
+                vstore16(v, 0, yf + d);
+            }
+            for (size_t d = D16; d < D; d++) {
+                float v = xf[d] * inv;
+                if (hasw) v *= wf[d] + one;
+                yf[d] = hasp ? v + pf[d] : v;
+            }
         }
         if (!has2) return;
         /* the second norm, of the row just stored (still in L1) */
@@ -135,14 +145,20 @@ kernel void qn_rms_norm(const global uchar *x, ulong xo, int xdt, const global u
         for (size_t d = D16; d < D; d++) y2f[d] = yf[d] * inv2 * (hasw2 ? w2f[d] + one : 1.0f);
         return;
     }
-    float ss = 0.0f;
-    for (size_t d = l; d < D; d += ls) {
-        float v = qn_norm_in(x + xo, xdt, r + ro, rdt, hasr, base + d);
-        ss += v * v;
+    float ss = 0.0f, inv = 1.0f;
+    if (norm1) { /* uniform over the group: every item reaches qn_wg_sum's barriers or none */
+        for (size_t d = l; d < D; d += ls) {
+            float v = qn_norm_in(x + xo, xdt, r + ro, rdt, hasr, base + d);
+            ss += v * v;
+        }
+        ss = qn_wg_sum(red, ss);
+        inv = rsqrt(ss / (float)D + eps);
     }
-    ss = qn_wg_sum(red, ss);
-    float inv = rsqrt(ss / (float)D + eps);
     for (size_t d = l; d < D; d += ls) {
+        if (!norm1) { /* add_norm: the sum, as qn_binary stores it */
+            qn_st(y + yo, ydt, base + d, qn_norm_in(x + xo, xdt, r + ro, rdt, hasr, base + d));
+            continue;
+        }
         float g = 1.0f;
         if (hasw) {
             g = qn_ld(w + wo, wdt, d);
@@ -229,10 +245,15 @@ kernel void qn_argmax(const global uchar *x, ulong xo, int xdt, global int *y, u
  * θ^(-2i/rot) come from the host's table freq (has_freq; the host made them in the angle
  * type with the reference's formula) or are computed here: a double exp2 and log2 per pair
  * were 8 of a decode rope's 15 µs on PoCL. */
+/* With has2 (rope_pair: a layer's q and k) positions N..2N-1 of dimension 1 do the same for x1 (rows1
+ * rows) into y1: one launch for both, each element computed as a rope of x1 alone computes it. */
 kernel void qn_rope(const global uchar *x, ulong xo, int xdt, const global int *pos, ulong po,
                     global uchar *y, ulong yo, int ydt, ulong rows, ulong N, ulong D, ulong rot, int neox,
-                    float theta_base, float freq_scale, const global QN_ANGLE *freq, int has_freq) {
-    const size_t i = get_global_id(0), n = get_global_id(1), half_rot = rot / 2;
+                    float theta_base, float freq_scale, const global QN_ANGLE *freq, int has_freq,
+                    const global uchar *x1, ulong xo1, global uchar *y1, ulong yo1, ulong rows1, int has2) {
+    size_t n = get_global_id(1);
+    const size_t i = get_global_id(0), half_rot = rot / 2;
+    if (has2 && n >= N) n -= N, x = x1, xo = xo1, y = y1, yo = yo1, rows = rows1;
     if (i >= half_rot || n >= N) return;
     const global int *pp = (const global int *)((const global uchar *)pos + po);
     const QN_ANGLE p = (QN_ANGLE)pp[n] * (QN_ANGLE)freq_scale;
@@ -274,7 +295,11 @@ kernel void qn_rope(const global uchar *x, ulong xo, int xdt, const global int *
  * rotation as qn_rope's, each element scaled by its row's inv and its weight as it is read.
  * One launch for what were rms_norm and rope, no intermediate in memory. With has2
  * (rms_norm_rope_pair: a layer's q and k) groups N..2N-1 do the same for x1 (rows1 rows, weight
- * w1 when hasw1) into y1: one launch for both; inv holds max(rows, rows1) / N floats. */
+ * w1 when hasw1) into y1: one launch for both; inv holds max(rows, rows1) / N floats. With has_kv
+ * (rope_kv, has2 too) x1's rows go into the k cache y1 at the rows write_rows would put them (row j·Nmax + the
+ * start's row for n; a start outside the cache writes nothing and is reported through err), and groups
+ * 2N..3N-1 copy v's rows into the v cache vc the same way; without norm the rows are rotated as they are (inv 1,
+ * no weights: rope_pair's form, the same values as qn_rope's). */
 inline float qn_nr_ld(const global uchar *x, int xdt, const global float *w, int hasw, float one, size_t i, size_t d,
                       float inv) {
     const float v = qn_ld(x, xdt, i) * inv;
@@ -286,16 +311,38 @@ kernel void qn_rms_norm_rope(const global uchar *x, ulong xo, int xdt, const glo
                              int ydt, ulong rows, ulong N, ulong D, ulong rot, int neox, float theta_base,
                              float freq_scale, const global QN_ANGLE *freq, int has_freq, const global uchar *x1,
                              ulong xo1, const global uchar *wb1, ulong wo1, int hasw1, global uchar *y1, ulong yo1,
-                             ulong rows1, int has2, local float *inv) {
+                             ulong rows1, int has2, int norm, int has_kv, ulong Nmax, const global uchar *startp,
+                             ulong sto, ulong ns, const global uchar *v, ulong vo, global uchar *vc, ulong vco,
+                             ulong rows_v, global int *err, local float *inv) {
     size_t n = get_group_id(1);
-    if (has2 && n >= N) { /* the second tensor of the pair */
-        n -= N, x = x1, xo = xo1, wb = wb1, wo = wo1, hasw = hasw1, y = y1, yo = yo1, rows = rows1;
-    }
     const size_t i = get_local_id(0), ls = get_local_size(0), half_rot = rot / 2;
+    if (has_kv && n >= 2 * N) { /* rope_kv: v's rows at position n - 2N copied into v_cache, as write_rows does */
+        n -= 2 * N;
+        const long dr = qn_write_row_dest(startp, sto, ns, n, N, Nmax, 0, err); /* k's groups report */
+        if (dr < 0) return;
+        for (size_t j = 0; j < rows_v / N; j++)
+            for (size_t d = i; d < D; d += ls)
+                qn_st(vc + vco, ydt, (j * Nmax + (size_t)dr) * D + d, qn_ld(v + vo, xdt, (j * N + n) * D + d));
+        return;
+    }
+    /* out rows: r = j·N + n in y; rope_kv's k rows go to row j·Nmax + dr of the k cache (y1) instead */
+    size_t ostride = N, orow = n;
+    if (has2 && n >= N) { /* the second tensor of the pair */
+        n -= N, x = x1, xo = xo1, wb = wb1, wo = wo1, hasw = hasw1, y = y1, yo = yo1, rows = rows1, orow = n;
+        if (has_kv) {
+            const long dr = qn_write_row_dest(startp, sto, ns, n, N, Nmax, n == 0 && i == 0, err);
+            if (dr < 0) return; /* uniform over the group: no item reaches the barrier below */
+            ostride = Nmax, orow = (size_t)dr;
+        }
+    }
     const size_t per = rows / N; /* rows at position n: r = j·N + n */
     for (size_t j = i; j < per; j += ls) {
         const size_t base = (j * N + n) * D;
         float ss = 0.0f;
+        if (!norm) { /* rope_kv of rope_pair: the rows as they are (x · 1 · 1 is x) */
+            inv[j] = 1.0f;
+            continue;
+        }
         if (xdt == QN_DT_F32 && D % 16 == 0 && xo % 4 == 0) {
             const global float *xf = (const global float *)(x + xo) + base;
             float16 acc = 0.0f;
@@ -330,10 +377,10 @@ kernel void qn_rms_norm_rope(const global uchar *x, ulong xo, int xdt, const glo
         const global float *xf = (const global float *)(x + xo);
         global float *yf = (global float *)(y + yo);
         for (size_t j = 0; j < per; j++) {
-            const size_t base = (j * N + n) * D;
+            const size_t base = (j * N + n) * D, obase = (j * ostride + orow) * D;
             const float iv = inv[j], x0 = xf[base + a] * iv * ga, x1 = xf[base + b] * iv * gb;
-            yf[base + a] = x0 * c - x1 * s;
-            yf[base + b] = x0 * s + x1 * c;
+            yf[obase + a] = x0 * c - x1 * s;
+            yf[obase + b] = x0 * s + x1 * c;
         }
         return;
     }
@@ -341,14 +388,14 @@ kernel void qn_rms_norm_rope(const global uchar *x, ulong xo, int xdt, const glo
     float c;
     const float s = sincos((float)(th - two_pi * rint(th / two_pi)), &c);
     for (size_t j = 0; j < per; j++) {
-        const size_t base = (j * N + n) * D;
+        const size_t base = (j * N + n) * D, obase = (j * ostride + orow) * D;
         const float iv = inv[j];
         for (size_t d = rot + i; d < D; d += half_rot) /* dims past rot: normed, not rotated */
-            qn_st(y + yo, ydt, base + d, qn_nr_ld(x + xo, xdt, w, hasw, one, base + d, d, iv));
+            qn_st(y + yo, ydt, obase + d, qn_nr_ld(x + xo, xdt, w, hasw, one, base + d, d, iv));
         const float x0 = qn_nr_ld(x + xo, xdt, w, hasw, one, base + a, a, iv);
         const float x1 = qn_nr_ld(x + xo, xdt, w, hasw, one, base + b, b, iv);
-        qn_st(y + yo, ydt, base + a, x0 * c - x1 * s);
-        qn_st(y + yo, ydt, base + b, x0 * s + x1 * c);
+        qn_st(y + yo, ydt, obase + a, x0 * c - x1 * s);
+        qn_st(y + yo, ydt, obase + b, x0 * s + x1 * c);
     }
 }
 

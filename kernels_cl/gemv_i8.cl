@@ -210,3 +210,129 @@ kernel void qn_gemv_i8(const global uchar *W0, ulong wo0, long N0, const global 
         }
     }
 }
+
+/* ---- q8 weights (int8 codes, an f32 scale per row; formats/README.md): qn_gemv_q8_i8 ----
+ *
+ * Why: the default model on OpenCL CPUs is all q8 (the output head alone is 169 of the 269 MB a
+ * token reads), and on PoCL the float GEMV's q8 loop (qn_gemv_row: two sign extensions, two
+ * conversions, a multiply, an FMA and an add per 32 weights, then a horizontal sum per row) costs
+ * about as many cycles as the bytes take to arrive, so the stream does not run at the memory's
+ * speed (bench/NOTES.md section 1 v10). Here a 64-weight piece of a row costs one load with an XOR
+ * and three vpdpbusd, about a third of the float loop's instructions.
+ *
+ * The maths. x row m, block b of B = 64·bv columns: dx = max|x| / 127 and s = x / dx in three int8
+ * planes of base 254, xh = rint(s), t = (s - xh)·254, xl = rint(t), xm = rint((t - xl)·254), each
+ * in ±127 without clamping (base 256 puts xl at ±128 for |s - xh| >= 0.498, and clamping it left
+ * dx/256 on ~0.4% of the columns); x ≈ dx·(xh + xl/254 + xm/254²) to ~24 bits, as exact as the f32
+ * GEMV (two planes, ~16 bits, left 4-7e-5 relative errors on whole rows, against the 1e-5 that
+ * OpenCL's f32 products are held to in tests/engine). vpdpbusd multiplies unsigned by signed bytes,
+ * so the codes q go in as u = q + 128 (one XOR) and each lane's sum starts from -128·Σ of the x
+ * codes it multiplies: it ends as Σ q·x exactly. Per block the lanes' xh·254 + xl sums (exact in
+ * int32: |Σ| <= bv·4·127·127·255 < 2^31 for bv <= 8) and xm sums are converted and scaled by
+ * dx / 254 and dx / 254²; the row's scale multiplies the result. Each x row is summed alone in one
+ * order, so a row's bits do not depend on M.
+ *
+ * Local memory for M x rows of K = 64·bv·nb columns: Xh, Xl, Xm [M][K] (the planes), Oh, Ol, Om
+ * [M][nb][16] (each lane's start value) and D [M][nb] (dx / 254): 3K + 196·nb bytes per row. */
+QN_INL void qn_q8i8_quant_x(const global float *x, int M, long K, int bv, local char *X, local int *O,
+                            local float *D) {
+    const long B = 64 * (long)bv, nb = K / B, P = M * K, Q = 16 * M * nb; /* plane strides */
+    for (long i = get_local_id(0); i < M * nb; i += get_local_size(0)) {
+        const long base = (i / nb) * K + (i % nb) * B; /* x row i / nb, block i % nb */
+        float16 m16 = 0.0f;
+        for (long k = 0; k < B; k += 16) m16 = fmax(m16, fabs(vload16(0, x + base + k)));
+        const float8 m8 = fmax(m16.lo, m16.hi);
+        const float4 m4 = fmax(m8.lo, m8.hi);
+        const float2 m2 = fmax(m4.lo, m4.hi);
+        const float am = fmax(m2.x, m2.y), inv = am > 0.0f ? 127.0f / am : 0.0f;
+        int16 oh = 0, ol = 0, om = 0;
+        for (long v = 0; v < B; v += 64) {
+            int4 sh[4], sl[4], sm[4];
+            for (int j = 0; j < 4; j++) { /* lane 4j + t of a piece multiplies its columns 16j + 4t .. + 3 */
+                const long k = base + v + 16 * j;
+                const float16 s = vload16(0, x + k) * inv, r = rint(s), t = (s - r) * 254.0f, u = rint(t);
+                const int16 h = convert_int16(r), l = convert_int16(u), e = convert_int16(rint((t - u) * 254.0f));
+                vstore16(convert_char16(h), 0, X + k);
+                vstore16(convert_char16(l), 0, X + P + k);
+                vstore16(convert_char16(e), 0, X + 2 * P + k);
+                sh[j] = qn_i8_sum4(h), sl[j] = qn_i8_sum4(l), sm[j] = qn_i8_sum4(e);
+            }
+            oh += (int16)(sh[0], sh[1], sh[2], sh[3]);
+            ol += (int16)(sl[0], sl[1], sl[2], sl[3]);
+            om += (int16)(sm[0], sm[1], sm[2], sm[3]);
+        }
+        vstore16(-128 * oh, i, O);
+        vstore16(-128 * ol, i, O + Q);
+        vstore16(-128 * om, i, O + 2 * Q);
+        D[i] = am / (127.0f * 254.0f);
+    }
+}
+
+/* Two rows' sums against one x row: ra and rb (the same row twice where there is no second), nb
+ * blocks of bv 64-byte pieces; X, O and D that x row's planes (strides P and Q between planes, in
+ * ints), lane start values and scales. Each x piece is loaded once for both rows. */
+QN_INL float2 qn_q8i8_rows2(const global int *ra, const global int *rb, const local int *X, const local int *O,
+                            const local float *D, long nb, int bv, long P, long Q) {
+    float16 fa = 0.0f, fb = 0.0f;
+    for (long b = 0; b < nb; b++) {
+        int16 ha = vload16(b, O), la = vload16(b, O + Q), ma = vload16(b, O + 2 * Q), hb = ha, lb = la, mb = ma;
+        for (int v = 0; v < bv; v++) {
+            const long c = b * bv + v;
+            const int16 xh = vload16(c, X), xl = vload16(c, X + P), xm = vload16(c, X + 2 * P);
+            const int16 ua = as_int16(as_uint16(vload16(c, ra)) ^ 0x80808080u);
+            const int16 ub = as_int16(as_uint16(vload16(c, rb)) ^ 0x80808080u);
+            QN_DP4(ha, ua, xh);
+            QN_DP4(la, ua, xl);
+            QN_DP4(ma, ua, xm);
+            QN_DP4(hb, ub, xh);
+            QN_DP4(lb, ub, xl);
+            QN_DP4(mb, ub, xm);
+        }
+        const float16 d = (float16)D[b], dm = d * (1.0f / 254.0f);
+        fa = fma(convert_float16(ha * 254 + la), d, fma(convert_float16(ma), dm, fa));
+        fb = fma(convert_float16(hb * 254 + lb), d, fma(convert_float16(mb), dm, fb));
+    }
+    return qn_i8_pair_sum((float16)(fa.lo + fa.hi, fb.lo + fb.hi));
+}
+
+/* Work-item i takes two weight rows. act < 0: one to three weights of one x (matmul, matmul_multi),
+ * ceil(N_p/2) items each, item i of weight p its rows i and i + ceil(N_p/2): two streams that each
+ * run forward through memory (rows 2i and 2i + 1 side by side, 640 bytes apart, streamed ~1.3x
+ * slower beyond the caches on PoCL: bench/NOTES.md section 1 v10). act >= 0: matmul_glu's gate row
+ * n of W0 and up row n of Wu. ws_p: the byte offset of W_p's row scales from W_p + wo_p (after its
+ * N_p·K codes). The weights' codes start 4-byte aligned (the host checks). */
+kernel void qn_gemv_q8_i8(const global uchar *W0, ulong wo0, long ws0, long N0, const global uchar *W1, ulong wo1,
+                          long ws1, long N1, const global uchar *W2, ulong wo2, long ws2, long N2,
+                          const global uchar *Wu, ulong uo, long wsu, int act, const global uchar *xb_, ulong xo,
+                          global uchar *y0, ulong yo0, global uchar *y1, ulong yo1, global uchar *y2, ulong yo2,
+                          int ydt, int M, long K, int bv, local char *xb) {
+    const long nb = K / (64 * (long)bv), P = M * K, Q = 16 * M * nb;
+    local int *O = (local int *)(xb + 3 * P);
+    local float *D = (local float *)(O + 3 * Q);
+    qn_q8i8_quant_x((const global float *)(xb_ + xo), M, K, bv, xb, O, D);
+    barrier(CLK_LOCAL_MEM_FENCE);
+    long i = get_global_id(0), N = N0, ws = ws0;
+    const global uchar *W = W0 + wo0;
+    global uchar *y = y0 + yo0;
+    if (act < 0 && i >= (N0 + 1) / 2) {
+        i -= (N0 + 1) / 2, W = W1 + wo1, y = y1 + yo1, N = N1, ws = ws1;
+        if (i >= (N1 + 1) / 2) i -= (N1 + 1) / 2, W = W2 + wo2, y = y2 + yo2, N = N2, ws = ws2;
+    }
+    const long n = i, h = act < 0 ? (N + 1) / 2 : 0, n2 = n + h;
+    if (n >= (act < 0 ? h : N)) return;
+    const int pair = act < 0 && n2 < N;
+    const global uchar *ra = W + n * K, *rb = act >= 0 ? Wu + uo + n * K : pair ? W + n2 * K : ra;
+    const float sa = qn_ldf_any(W + ws + n * 4);
+    const float sb = act >= 0 ? qn_ldf_any(Wu + uo + wsu + n * 4) : pair ? qn_ldf_any(W + ws + n2 * 4) : sa;
+    for (int m = 0; m < M; m++) {
+        const float2 r = qn_q8i8_rows2((const global int *)ra, (const global int *)rb, (const local int *)(xb + m * K),
+                                       O + 16 * m * nb, D + m * nb, nb, bv, P / 4, Q);
+        const size_t at = (size_t)m * (size_t)N + (size_t)n;
+        if (act >= 0) {
+            qn_st(y, ydt, at, qn_act(r.x * sa, act, 0.0f) * (r.y * sb));
+        } else {
+            qn_st(y, ydt, at, r.x * sa);
+            if (pair) qn_st(y, ydt, at + h, r.y * sb);
+        }
+    }
+}

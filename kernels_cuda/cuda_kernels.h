@@ -239,12 +239,21 @@ int qn_cuda_rms_norm(int x_dtype, const void *x, int r_dtype, const void *r, int
 int qn_cuda_rms_norm_add_norm(int x_dtype, const void *x, int r_dtype, const void *r, int w_dtype, const void *w,
                               int w2_dtype, const void *w2, int y_dtype, void *y, void *y2, int64_t rows, int64_t D,
                               float eps, int plus_one, void *xq_buf, int *xq_done, void *stream);
+/* add_norm: y = a + b (as qn_cuda_binary adds), then y2 = rms_norm(y as stored) * w (w may be NULL), one launch;
+ * with xq_buf, y2's codes as qn_cuda_rms_norm leaves them. D <= 4096. */
+int qn_cuda_add_norm(int a_dtype, const void *a, int b_dtype, const void *b, int w_dtype, const void *w, int y_dtype,
+                     void *y, void *y2, int64_t rows, int64_t D, float eps, int plus_one, void *xq_buf, int *xq_done,
+                     void *stream);
 int qn_cuda_softmax(int x_dtype, const void *x, int y_dtype, void *y, int64_t rows, int64_t D, void *stream);
 /* y[r] (i32) = the index of row r's largest element (first on ties; -1 for a NaN or -Inf only). */
 int qn_cuda_argmax(int x_dtype, const void *x, int32_t *y, int64_t rows, int64_t D, void *stream);
 /* x[rows, D] where row r has position pos[r % N]. mode 0 = NORM, 1 = NEOX. */
 int qn_cuda_rope(int x_dtype, const void *x, int y_dtype, void *y, const int32_t *pos, int64_t rows, int64_t N,
                  int64_t D, int64_t rot, int mode, float theta_base, float freq_scale, void *stream);
+/* rope_pair: the same of x [rows, D] into y and of x2 [rows2, D] into y2 (same dtypes), one launch. */
+int qn_cuda_rope_pair(int x_dtype, const void *x, int y_dtype, void *y, const void *x2, void *y2, int64_t rows2,
+                      const int32_t *pos, int64_t rows, int64_t N, int64_t D, int64_t rot, int mode, float theta_base,
+                      float freq_scale, void *stream);
 /* rope(rms_norm(x) * w) (rms_norm_rope: x [rows, D] as for qn_cuda_rope, the weight as for
  * qn_cuda_rms_norm; the normed row is kept in f32 between the two). */
 int qn_cuda_rms_norm_rope(int x_dtype, const void *x, int w_dtype, const void *w, int y_dtype, void *y,
@@ -255,6 +264,15 @@ int qn_cuda_rms_norm_rope_pair(int x_dtype, const void *x, int w_dtype, const vo
                                int w2_dtype, const void *w2, void *y2, int64_t rows2, int y_dtype, const int32_t *pos,
                                int64_t rows, int64_t N, int64_t D, int64_t rot, int mode, float theta_base,
                                float freq_scale, float eps, int plus_one, void *stream);
+/* rope_kv: rms_norm_rope_pair's work (norm 0: the ropes alone, no weights, rope_pair's values) with x2's results
+ * written into the k cache kc [B, H, Nmax, D] at the rows write_rows would put them (start i32 [1] or [N], ns its
+ * length) and v [rows2, D] copied into vc the same way, one launch; a start outside the caches writes nothing and
+ * sets *err_flag to 2, as qn_cuda_write_rows does. */
+int qn_cuda_rope_kv(int x_dtype, const void *x, int w_dtype, const void *w, void *y, const void *x2, int w2_dtype,
+                    const void *w2, void *kc, int64_t rows2, int y_dtype, const int32_t *pos, int64_t rows, int64_t N,
+                    int64_t D, int64_t rot, int mode, float theta_base, float freq_scale, float eps, int plus_one,
+                    int norm, const int32_t *start, int64_t ns, int64_t Nmax, const void *v, void *vc, int *err_flag,
+                    void *stream);
 
 /* ---------------------------------------------------------------- rows */
 

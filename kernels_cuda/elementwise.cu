@@ -4,6 +4,7 @@
  * safe: every element is read before it is written by the same thread, and row ops read a
  * whole row before writing it. */
 #include <math.h>
+#include <string.h>
 
 #include "cuda_common.cuh"
 #include "ggml_xq.cuh"
@@ -77,6 +78,10 @@ struct qn_norm_args {
     const void *x2, *w2;
     void *y2;
     int64_t rows0;
+    int64_t rows1; /* rms_norm_rope_pair, rope_kv: x2's rows */
+    /* add_norm (qn_k_rms_norm_regs<PER, true> only): the first stage stores y = x + p, as qn_k_binary adds,
+     * with no norm; the second norms it by w2. */
+    int sum_only;
 };
 
 /* v as y's dtype stores it (what qn_ld reads back). */
@@ -147,14 +152,17 @@ template <int PER, bool TWO> __global__ void qn_k_rms_norm_regs(qn_norm_args a) 
             if (TWO && a.w2) g2[k] = a.plus_one ? 1.0f + qn_ld(a.w2d, a.w2, d) : qn_ld(a.w2d, a.w2, d);
         }
     }
+    float inv = 1.0f;
+    if (!TWO || !a.sum_only) { /* uniform over the block: all threads reach qn_block_sum's barriers or none */
 #pragma unroll
-    for (int k = 0; k < PER; k++) ss += v[k] * v[k];
-    const float inv = qn_norm_inv(qn_block_sum(ss, sh), a);
+        for (int k = 0; k < PER; k++) ss += v[k] * v[k];
+        inv = qn_norm_inv(qn_block_sum(ss, sh), a);
+    }
 #pragma unroll
     for (int k = 0; k < PER; k++) {
         const int64_t d = threadIdx.x + (int64_t)k * blockDim.x;
         if (d < a.D) {
-            float o = v[k] * inv * g[k];
+            float o = TWO && a.sum_only ? v[k] : v[k] * inv * g[k];
             if (a.p) o += q[k];
             v[k] = qn_norm_store(a, a.y, base + d, o, !TWO); /* TWO: the second norm's input, as stored */
         } else {
@@ -185,7 +193,7 @@ extern "C" int qn_cuda_rms_norm(int x_dtype, const void *x, int r_dtype, const v
     a.xd = x_dtype, a.rd = r_dtype, a.wd = w_dtype, a.pd = p_dtype, a.yd = y_dtype, a.plus_one = plus_one;
     a.x = x, a.r = r, a.w = w, a.p = p, a.y = y, a.D = D, a.eps = eps;
     a.xq = NULL, a.dx = NULL, a.sx = NULL, a.xl = NULL, a.sl = NULL;
-    a.w2d = 0, a.x2 = NULL, a.w2 = NULL, a.y2 = NULL, a.rows0 = 0;
+    a.w2d = 0, a.x2 = NULL, a.w2 = NULL, a.y2 = NULL, a.rows0 = 0, a.sum_only = 0, a.rows1 = 0;
     cudaStream_t st = (cudaStream_t)stream;
     if (D <= 4 * (int64_t)threads) {
         const bool quantize = xq_buf && D % 32 == 0;
@@ -200,19 +208,20 @@ extern "C" int qn_cuda_rms_norm(int x_dtype, const void *x, int r_dtype, const v
     return qn_launch(qn_k_rms_norm, (unsigned)rows, threads, 0, st, a);
 }
 
-extern "C" int qn_cuda_rms_norm_add_norm(int x_dtype, const void *x, int r_dtype, const void *r, int w_dtype,
-                                         const void *w, int w2_dtype, const void *w2, int y_dtype, void *y, void *y2,
-                                         int64_t rows, int64_t D, float eps, int plus_one, void *xq_buf, int *xq_done,
-                                         void *stream) {
+/* The two-result norms in one launch (qn_k_rms_norm_regs<4, true>): sum_only 0, rms_norm_add_norm (y = rms_norm(x)
+ * * w + r, y2 = rms_norm(y) * w2); 1, add_norm (y = x + r, y2 = rms_norm(y) * w2; w unused). */
+static int norm_two(int sum_only, int x_dtype, const void *x, int r_dtype, const void *r, int w_dtype, const void *w,
+                    int w2_dtype, const void *w2, int y_dtype, void *y, void *y2, int64_t rows, int64_t D, float eps,
+                    int plus_one, void *xq_buf, int *xq_done, void *stream) {
     if (xq_done) *xq_done = 0;
     if (rows <= 0 || D <= 0) return 0;
     const int threads = D >= 1024 ? 1024 : D >= 256 ? 256 : 64;
     if (rows > 0x7fffffff || D > 4 * (int64_t)threads) return (int)cudaErrorInvalidValue;
     qn_norm_args a;
     a.xd = x_dtype, a.rd = 0, a.wd = w_dtype, a.pd = r_dtype, a.yd = y_dtype, a.plus_one = plus_one;
-    a.x = x, a.r = NULL, a.w = w, a.p = r, a.y = y, a.D = D, a.eps = eps;
+    a.x = x, a.r = NULL, a.w = sum_only ? NULL : w, a.p = r, a.y = y, a.D = D, a.eps = eps;
     a.xq = NULL, a.dx = NULL, a.sx = NULL, a.xl = NULL, a.sl = NULL;
-    a.w2d = w2_dtype, a.x2 = NULL, a.w2 = w2, a.y2 = y2, a.rows0 = 0;
+    a.w2d = w2_dtype, a.x2 = NULL, a.w2 = w2, a.y2 = y2, a.rows0 = 0, a.sum_only = sum_only, a.rows1 = 0;
     const bool quantize = xq_buf && D % 32 == 0;
     if (quantize) {
         qn_cuda_ggml_xq_split(xq_buf, rows, D, &a.xq, &a.dx, &a.sx);
@@ -221,6 +230,21 @@ extern "C" int qn_cuda_rms_norm_add_norm(int x_dtype, const void *x, int r_dtype
     const int e = qn_launch(qn_k_rms_norm_regs<4, true>, (unsigned)rows, threads, 0, (cudaStream_t)stream, a);
     if (!e && quantize && xq_done) *xq_done = 1;
     return e;
+}
+
+extern "C" int qn_cuda_rms_norm_add_norm(int x_dtype, const void *x, int r_dtype, const void *r, int w_dtype,
+                                         const void *w, int w2_dtype, const void *w2, int y_dtype, void *y, void *y2,
+                                         int64_t rows, int64_t D, float eps, int plus_one, void *xq_buf, int *xq_done,
+                                         void *stream) {
+    return norm_two(0, x_dtype, x, r_dtype, r, w_dtype, w, w2_dtype, w2, y_dtype, y, y2, rows, D, eps, plus_one,
+                    xq_buf, xq_done, stream);
+}
+
+extern "C" int qn_cuda_add_norm(int a_dtype, const void *a, int b_dtype, const void *b, int w_dtype, const void *w,
+                                int y_dtype, void *y, void *y2, int64_t rows, int64_t D, float eps, int plus_one,
+                                void *xq_buf, int *xq_done, void *stream) {
+    return norm_two(1, a_dtype, a, b_dtype, b, 0, NULL, w_dtype, w, y_dtype, y, y2, rows, D, eps, plus_one, xq_buf,
+                    xq_done, stream);
 }
 
 __global__ void qn_k_softmax(int xd, const void *x, int yd, void *y, int64_t D) {
@@ -284,17 +308,25 @@ extern "C" int qn_cuda_softmax(int x_dtype, const void *x, int y_dtype, void *y,
 }
 
 /* One thread per rotated pair; the dims past rot are copied by the same launch. The angle is
- * formed in f64 like the oracle: positions of 10^5 would lose radians in f32. */
+ * formed in f64 like the oracle: positions of 10^5 would lose radians in f32. With x2 (rope_pair: a
+ * layer's q and k) the work items past rows0's rows take x2's rows2 rows into y2, each element
+ * computed as a rope of x2 alone computes it (the same dtypes, D, N and parameters). */
 __global__ void qn_k_rope(int xd, const void *x, int yd, void *y, const int32_t *pos, int64_t rows, int64_t N,
-                          int64_t D, int64_t rot, int mode, double base, double fs) {
+                          int64_t D, int64_t rot, int mode, double base, double fs, const void *x2, void *y2,
+                          int64_t rows2) {
     qn_pdl_begin();
     const int64_t half = rot / 2, per_row = half + (D - rot);
-    const int64_t total = rows * per_row;
+    const int64_t total = (rows + (x2 ? rows2 : 0)) * per_row;
     for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < total; i += (int64_t)gridDim.x * blockDim.x) {
-        const int64_t r = i / per_row, j = i % per_row, o = r * D;
+        int64_t r = i / per_row;
+        const int64_t j = i % per_row;
+        const void *xs = x;
+        void *ys = y;
+        if (r >= rows) r -= rows, xs = x2, ys = y2; /* only with x2: total covers rows alone otherwise */
+        const int64_t o = r * D;
         if (j >= half) { /* pass-through tail */
             const int64_t d = rot + (j - half);
-            qn_st(yd, y, o + d, qn_ld(xd, x, o + d));
+            qn_st(yd, ys, o + d, qn_ld(xd, xs, o + d));
             continue;
         }
         const double p = (double)pos[r % N] * fs;
@@ -302,46 +334,106 @@ __global__ void qn_k_rope(int xd, const void *x, int yd, void *y, const int32_t 
         double sn, cs;
         sincos(theta, &sn, &cs);
         const int64_t a = mode == 0 ? 2 * j : j, b = mode == 0 ? 2 * j + 1 : j + half;
-        const double x0 = qn_ld(xd, x, o + a), x1 = qn_ld(xd, x, o + b);
-        qn_st(yd, y, o + a, (float)(x0 * cs - x1 * sn));
-        qn_st(yd, y, o + b, (float)(x0 * sn + x1 * cs));
+        const double x0 = qn_ld(xd, xs, o + a), x1 = qn_ld(xd, xs, o + b);
+        qn_st(yd, ys, o + a, (float)(x0 * cs - x1 * sn));
+        qn_st(yd, ys, o + b, (float)(x0 * sn + x1 * cs));
     }
+}
+
+static int rope(int x_dtype, const void *x, int y_dtype, void *y, const int32_t *pos, int64_t rows, int64_t N,
+                int64_t D, int64_t rot, int mode, float theta_base, float freq_scale, const void *x2, void *y2,
+                int64_t rows2, void *stream) {
+    if (!x2) rows2 = 0;
+    if (rows + rows2 <= 0 || D <= 0 || N <= 0) return 0;
+    const double fs = freq_scale != 0.0f ? (double)freq_scale : 1.0;
+    const int64_t work = (rows + rows2) * (rot / 2 + (D - rot));
+    return qn_launch(qn_k_rope, qn_cu_blocks(work, 256, 132 * 32), 256, 0, (cudaStream_t)stream, x_dtype, x, y_dtype, y,
+                     pos, rows, N, D, rot, mode, (double)theta_base, fs, x2, y2, rows2);
 }
 
 extern "C" int qn_cuda_rope(int x_dtype, const void *x, int y_dtype, void *y, const int32_t *pos, int64_t rows,
                             int64_t N, int64_t D, int64_t rot, int mode, float theta_base, float freq_scale,
                             void *stream) {
-    if (rows <= 0 || D <= 0 || N <= 0) return 0;
-    const double fs = freq_scale != 0.0f ? (double)freq_scale : 1.0;
-    const int64_t work = rows * (rot / 2 + (D - rot));
-    return qn_launch(qn_k_rope, qn_cu_blocks(work, 256, 132 * 32), 256, 0, (cudaStream_t)stream, x_dtype, x, y_dtype, y,
-                     pos, rows, N, D, rot, mode, (double)theta_base, fs);
+    return rope(x_dtype, x, y_dtype, y, pos, rows, N, D, rot, mode, theta_base, freq_scale, NULL, NULL, 0, stream);
+}
+
+extern "C" int qn_cuda_rope_pair(int x_dtype, const void *x, int y_dtype, void *y, const void *x2, void *y2,
+                                 int64_t rows2, const int32_t *pos, int64_t rows, int64_t N, int64_t D, int64_t rot,
+                                 int mode, float theta_base, float freq_scale, void *stream) {
+    return rope(x_dtype, x, y_dtype, y, pos, rows, N, D, rot, mode, theta_base, freq_scale, x2, y2, rows2, stream);
+}
+
+/* rope_kv's appends (write_rows_pair's arguments): v NULL for the other rope ops. */
+struct qn_kv_args {
+    const int32_t *start; /* i32 [1] (rows start.. of the caches) or [N] (a row each) */
+    int64_t ns, Nmax;     /* start's length; the caches' rows [B, H, Nmax, D] */
+    const void *v;        /* [B, H, N, D] in x's dtype, copied into vc (y's dtype) */
+    void *vc;
+    int *err;             /* set to 2 (as qn_write_rows_body sets it) for a start outside the caches */
+};
+
+/* The cache row that position n goes to (qn_write_rows_body's rule), or -1 when it lies outside the caches (the
+ * error flag set as write_rows sets it; report: this block reports a start [1] that does not fit). */
+__device__ __forceinline__ int64_t qn_kv_row(const qn_kv_args &kv, int64_t n, int64_t N, bool report) {
+    if (kv.ns == 1) {
+        const int64_t s0 = kv.start[0];
+        if (s0 < 0 || s0 + N > kv.Nmax) {
+            if (report && threadIdx.x == 0) atomicExch(kv.err, 2);
+            return -1;
+        }
+        return s0 + n;
+    }
+    const int64_t r = kv.start[n];
+    if (r < 0 || r >= kv.Nmax) {
+        if (threadIdx.x == 0) atomicCAS(kv.err, 0, 2);
+        return -1;
+    }
+    return r;
 }
 
 /* rms_norm_rope: one block per row; the row's sum of squares, then each thread rotates its pairs of
  * the normed row (kept in f32, as the reference keeps it) and copies its dims past rot, normed. One
  * launch for a q or k norm and its rope (Gemma 3, Qwen 3): two fewer per layer. In place is safe:
- * every element is read by the thread that writes it, after the block's reduction. */
+ * every element is read by the thread that writes it, after the block's reduction. Without norm
+ * (rope_kv of a rope_pair) inv is 1 and there is no weight: x · 1 · 1 is x, so the values are qn_k_rope's.
+ * With kv.v (rope_kv) the second input's rows go to their cache rows (row j·Nmax + the start's row for
+ * position n, as write_rows puts them) and blocks past both inputs' rows copy v's rows into vc. */
 __global__ void qn_k_rms_norm_rope(qn_norm_args a, const int32_t *pos, int64_t N, int64_t rot, int mode, double base,
-                                   double fs) {
+                                   double fs, int norm, qn_kv_args kv) {
     __shared__ float sh[32];
     qn_pdl_begin();
-    if (a.x2 && (int64_t)blockIdx.x >= a.rows0) { /* rms_norm_rope_pair: the second input's rows */
-        a.x = a.x2, a.w = a.w2, a.wd = a.w2d, a.y = a.y2;
+    const int64_t b = blockIdx.x, rows1 = a.x2 ? a.rows1 : 0;
+    if (kv.v && b >= a.rows0 + rows1) { /* rope_kv: v's row r into its cache row */
+        const int64_t r = b - a.rows0 - rows1, dr = qn_kv_row(kv, r % N, N, false); /* k's first block reports */
+        if (dr < 0) return;
+        const int64_t o = r * a.D, oo = ((r / N) * kv.Nmax + dr) * a.D;
+        for (int64_t d = threadIdx.x; d < a.D; d += blockDim.x) qn_st(a.yd, kv.vc, oo + d, qn_ld(a.xd, kv.v, o + d));
+        return;
     }
-    const int64_t row = a.x2 && (int64_t)blockIdx.x >= a.rows0 ? blockIdx.x - a.rows0 : blockIdx.x;
-    const int64_t o = row * a.D, half = rot / 2;
-    float ss = 0.0f;
-    for (int64_t d = threadIdx.x; d < a.D; d += blockDim.x) {
-        const float v = qn_ld(a.xd, a.x, o + d);
-        ss += v * v;
+    const bool second = a.x2 && b >= a.rows0; /* rms_norm_rope_pair, rope_kv: the second input's rows */
+    if (second) a.x = a.x2, a.w = a.w2, a.wd = a.w2d, a.y = a.y2;
+    const int64_t row = second ? b - a.rows0 : b;
+    int64_t orow = row; /* the row of y written */
+    if (second && kv.v) { /* uniform over the block: it returns before the reduction's barriers or not at all */
+        const int64_t dr = qn_kv_row(kv, row % N, N, row == 0);
+        if (dr < 0) return;
+        orow = (row / N) * kv.Nmax + dr;
     }
-    const float inv = qn_norm_inv(qn_block_sum(ss, sh), a);
+    const int64_t o = row * a.D, oo = orow * a.D, half = rot / 2;
+    float inv = 1.0f;
+    if (norm) {
+        float ss = 0.0f;
+        for (int64_t d = threadIdx.x; d < a.D; d += blockDim.x) {
+            const float v = qn_ld(a.xd, a.x, o + d);
+            ss += v * v;
+        }
+        inv = qn_norm_inv(qn_block_sum(ss, sh), a);
+    }
     const double p = (double)pos[row % N] * fs;
     for (int64_t j = threadIdx.x; j < half + (a.D - rot); j += blockDim.x) {
         if (j >= half) { /* pass-through tail, normed */
             const int64_t d = rot + (j - half);
-            qn_st(a.yd, a.y, o + d, qn_ld(a.xd, a.x, o + d) * inv * qn_norm_gain(a, d));
+            qn_st(a.yd, a.y, oo + d, qn_ld(a.xd, a.x, o + d) * inv * qn_norm_gain(a, d));
             continue;
         }
         const int64_t ia = mode == 0 ? 2 * j : j, ib = mode == 0 ? 2 * j + 1 : j + half;
@@ -350,35 +442,41 @@ __global__ void qn_k_rms_norm_rope(qn_norm_args a, const int32_t *pos, int64_t N
         const double theta = p * pow(base, -2.0 * (double)j / (double)rot);
         double sn, cs;
         sincos(theta, &sn, &cs);
-        qn_st(a.yd, a.y, o + ia, (float)(x0 * cs - x1 * sn));
-        qn_st(a.yd, a.y, o + ib, (float)(x0 * sn + x1 * cs));
+        qn_st(a.yd, a.y, oo + ia, (float)(x0 * cs - x1 * sn));
+        qn_st(a.yd, a.y, oo + ib, (float)(x0 * sn + x1 * cs));
     }
 }
 
-/* One or (x2 not NULL) two inputs: rows of x, then rows2 of x2 (the same D, N and parameters). */
+/* One or (x2 not NULL) two inputs: rows of x, then rows2 of x2 (the same D, N and parameters); norm 0: rotated as
+ * they are (no weights); kv (NULL: none): x2's rows into the k cache y2 and v's rows2 rows into kv->vc. */
 static int rms_norm_rope(int x_dtype, const void *x, int w_dtype, const void *w, int y_dtype, void *y, const void *x2,
                          int w2_dtype, const void *w2, void *y2, int64_t rows2, const int32_t *pos, int64_t rows,
                          int64_t N, int64_t D, int64_t rot, int mode, float theta_base, float freq_scale, float eps,
-                         int plus_one, void *stream) {
-    if (rows + (x2 ? rows2 : 0) <= 0 || D <= 0 || N <= 0) return 0;
-    if (rows + rows2 > 0x7fffffff || rot > D || rot % 2) return (int)cudaErrorInvalidValue;
+                         int plus_one, int norm, const qn_kv_args *kv, void *stream) {
+    if (!x2) rows2 = 0;
+    const int64_t blocks = rows + rows2 + (kv ? rows2 : 0);
+    if (blocks <= 0 || D <= 0 || N <= 0) return 0;
+    if (blocks > 0x7fffffff || rot > D || rot % 2) return (int)cudaErrorInvalidValue;
     const int64_t work = rot / 2 + (D - rot);
     const int threads = work >= 256 ? 256 : work >= 128 ? 128 : work >= 64 ? 64 : 32;
     qn_norm_args a;
     a.xd = x_dtype, a.rd = 0, a.wd = w_dtype, a.pd = 0, a.yd = y_dtype, a.plus_one = plus_one;
-    a.x = x, a.r = NULL, a.w = w, a.p = NULL, a.y = y, a.D = D, a.eps = eps;
+    a.x = x, a.r = NULL, a.w = norm ? w : NULL, a.p = NULL, a.y = y, a.D = D, a.eps = eps;
     a.xq = NULL, a.dx = NULL, a.sx = NULL, a.xl = NULL, a.sl = NULL;
-    a.w2d = w2_dtype, a.x2 = x2, a.w2 = w2, a.y2 = y2, a.rows0 = rows;
+    a.w2d = w2_dtype, a.x2 = x2, a.w2 = norm ? w2 : NULL, a.y2 = y2, a.rows0 = rows, a.sum_only = 0, a.rows1 = rows2;
+    qn_kv_args k;
+    memset(&k, 0, sizeof k);
+    if (kv) k = *kv;
     const double fs = freq_scale != 0.0f ? (double)freq_scale : 1.0;
-    return qn_launch(qn_k_rms_norm_rope, (unsigned)(rows + (x2 ? rows2 : 0)), threads, 0, (cudaStream_t)stream, a, pos,
-                     N, rot, mode, (double)theta_base, fs);
+    return qn_launch(qn_k_rms_norm_rope, (unsigned)blocks, threads, 0, (cudaStream_t)stream, a, pos, N, rot, mode,
+                     (double)theta_base, fs, norm, k);
 }
 
 extern "C" int qn_cuda_rms_norm_rope(int x_dtype, const void *x, int w_dtype, const void *w, int y_dtype, void *y,
                                      const int32_t *pos, int64_t rows, int64_t N, int64_t D, int64_t rot, int mode,
                                      float theta_base, float freq_scale, float eps, int plus_one, void *stream) {
     return rms_norm_rope(x_dtype, x, w_dtype, w, y_dtype, y, NULL, 0, NULL, NULL, 0, pos, rows, N, D, rot, mode,
-                         theta_base, freq_scale, eps, plus_one, stream);
+                         theta_base, freq_scale, eps, plus_one, 1, NULL, stream);
 }
 
 extern "C" int qn_cuda_rms_norm_rope_pair(int x_dtype, const void *x, int w_dtype, const void *w, void *y,
@@ -389,5 +487,17 @@ extern "C" int qn_cuda_rms_norm_rope_pair(int x_dtype, const void *x, int w_dtyp
     if (rows2 <= 0) return qn_cuda_rms_norm_rope(x_dtype, x, w_dtype, w, y_dtype, y, pos, rows, N, D, rot, mode,
                                                  theta_base, freq_scale, eps, plus_one, stream);
     return rms_norm_rope(x_dtype, x, w_dtype, w, y_dtype, y, x2, w2_dtype, w2, y2, rows2, pos, rows, N, D, rot, mode,
-                         theta_base, freq_scale, eps, plus_one, stream);
+                         theta_base, freq_scale, eps, plus_one, 1, NULL, stream);
+}
+
+extern "C" int qn_cuda_rope_kv(int x_dtype, const void *x, int w_dtype, const void *w, void *y, const void *x2,
+                               int w2_dtype, const void *w2, void *kc, int64_t rows2, int y_dtype, const int32_t *pos,
+                               int64_t rows, int64_t N, int64_t D, int64_t rot, int mode, float theta_base,
+                               float freq_scale, float eps, int plus_one, int norm, const int32_t *start, int64_t ns,
+                               int64_t Nmax, const void *v, void *vc, int *err_flag, void *stream) {
+    if (rows2 <= 0 || !x2 || !v) return (int)cudaErrorInvalidValue;
+    qn_kv_args kv;
+    kv.start = start, kv.ns = ns, kv.Nmax = Nmax, kv.v = v, kv.vc = vc, kv.err = err_flag;
+    return rms_norm_rope(x_dtype, x, w_dtype, w, y_dtype, y, x2, w2_dtype, w2, kc, rows2, pos, rows, N, D, rot, mode,
+                         theta_base, freq_scale, eps, plus_one, norm, &kv, stream);
 }

@@ -2,7 +2,8 @@
  * add_rms_norm, the same of a + b (the residual add fused into the norm), of rms_norm_add,
  * r + the same of x (a post-norm and its residual add), and of rms_norm_add_norm, s = that sum
  * and rms_norm(s) by a second weight (built as rms_norm_add then rms_norm, which plans fuse; both
- * are outputs, the one named by `part` judged). They share keys and cases. */
+ * are outputs, the one named by `part` judged), and of add_norm, s = a + b and rms_norm(s) (built as
+ * add then rms_norm, fused the same way). They share keys and cases. */
 #include "op_entry.h"
 
 #define RMS_NORM_KEYS \
@@ -86,6 +87,17 @@ static quanta_status add_norm_build(quanta_graph *g, const qc_case *c, quanta_te
     return st;
 }
 
+/* fuse8's add_norm: s = a + b, then rms_norm(s) by the weight; both outputs, *y the judged one. */
+static quanta_status add_then_norm_build(quanta_graph *g, const qc_case *c, quanta_tensor *const *t,
+                                         quanta_tensor **y) {
+    quanta_tensor *sum = NULL, *h = NULL;
+    quanta_status st = quanta_add(g, t[0], t[1], &sum);
+    if (st == QUANTA_OK) st = quanta_rms_norm(g, sum, t[2], c->eps, c->plus1, &h);
+    if (st == QUANTA_OK) st = quanta_graph_output(g, c->part ? sum : h);
+    *y = c->part ? h : sum;
+    return st;
+}
+
 static quanta_status rms_norm_add_build(quanta_graph *g, const qc_case *c, quanta_tensor *const *t,
                                         quanta_tensor **y) {
     return quanta_rms_norm_add(g, t[0], t[1], t[2], c->eps, c->plus1, y);
@@ -121,6 +133,7 @@ static void rms_norm_generate(qc_gen *g, bool quick) { generate_op(g, quick, QN_
 static void add_rms_norm_generate(qc_gen *g, bool quick) { generate_op(g, quick, QN_OP_ADD_RMS_NORM); }
 static void rms_norm_add_generate(qc_gen *g, bool quick) { generate_op(g, quick, QN_OP_RMS_NORM_ADD); }
 static void add_norm_generate(qc_gen *g, bool quick) { generate_op(g, quick, QN_OP_RMS_NORM_ADD_NORM); }
+static void add_then_norm_generate(qc_gen *g, bool quick) { generate_op(g, quick, QN_OP_ADD_NORM); }
 
 const qc_op_def qc_rms_norm_def = {QN_OP_RMS_NORM, keys, validate, rms_norm_elements, rms_norm_make,
                                    rms_norm_build, rms_norm_generate, NULL, NULL, NULL};
@@ -130,3 +143,6 @@ const qc_op_def qc_rms_norm_add_def = {QN_OP_RMS_NORM_ADD, keys, validate, add_r
                                        rms_norm_add_build, rms_norm_add_generate, NULL, NULL, NULL};
 const qc_op_def qc_rms_norm_add_norm_def = {QN_OP_RMS_NORM_ADD_NORM, add_norm_keys, validate, add_norm_elements,
                                             add_norm_make, add_norm_build, add_norm_generate, NULL, NULL, NULL};
+/* add_norm (built as add then rms_norm, which plans fuse): add_rms_norm's operands, both results kept. */
+const qc_op_def qc_add_norm_def = {QN_OP_ADD_NORM, add_norm_keys, validate, add_rms_norm_elements, add_rms_norm_make,
+                                   add_then_norm_build, add_then_norm_generate, NULL, NULL, NULL};

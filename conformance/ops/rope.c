@@ -2,7 +2,8 @@
  * offset .. offset+N-1, norm or neox pairing, full or partial rotation, linear scaling, of
  * rms_norm_rope, the same of rms_norm(x) with its weight (q/k norms fused with their rope), and of
  * rms_norm_rope_pair, two of those at one positions tensor (a layer's q and k; built as two
- * rms_norm_rope, which plans fuse, both outputs, the one named by `part` judged). */
+ * rms_norm_rope, which plans fuse, both outputs, the one named by `part` judged), and of rope_pair,
+ * two ropes at one positions tensor (q and k without norms; built as two ropes, fused the same way). */
 #include "op_entry.h"
 
 /* The keys rope and rms_norm_rope share. */
@@ -118,6 +119,45 @@ static quanta_status pair_build(quanta_graph *g, const qc_case *c, quanta_tensor
     return st;
 }
 
+static const qc_key rope_pair_keys[] = {
+    ROPE_KEYS,
+    {"h1", QC_K_I64, QC_OFF(n1), "1", 1, QC_DIM_MAX, "heads of x1 (x1 [B,h1,N,D]: k beside q)"},
+    {"part", QC_K_I32, QC_OFF(part), "0", 0, 1, "the result judged: 0 of x (x0), 1 of x1"},
+    QC_KEYS_END};
+
+static int64_t rope_pair_elements(const qc_case *c) {
+    return elements(c) + 2 * c->shape[0] * c->n1 * c->shape[2] * c->shape[3];
+}
+
+static int rope_pair_validate(const qc_case *c, char *err, size_t errlen) {
+    if (validate(c, err, errlen)) return -1;
+    int64_t x1[4] = {c->shape[0], c->n1, c->shape[2], c->shape[3]};
+    return qc_check_elems("x1", x1, 4, err, errlen);
+}
+
+/* rope's x and positions, then x1 [B,h1,N,D] ~ N(0, 1); the result judged has its input's shape. */
+static int rope_pair_make(const qc_case *c, qc_data *d, qc_rng *r, char *err, size_t errlen) {
+    if (make(c, d, r, err, errlen)) return -1;
+    const int64_t x1d[4] = {c->shape[0], c->n1, c->shape[2], c->shape[3]};
+    quanta_tensor_desc x1 = qc_desc(c->dtype, 4, x1d);
+    d->count = 3;
+    if (qc_slot_fill(d, 2, "x1", QC_ROLE_INPUT, &x1, r, 0, 1, err, errlen)) return -1;
+    if (c->part) d->out_desc = x1;
+    return 0;
+}
+
+/* Both ropes at the one positions tensor (fuse8's rope_pair, which plans fuse), both outputs; *y the
+ * judged one. */
+static quanta_status rope_pair_build(quanta_graph *g, const qc_case *c, quanta_tensor *const *t, quanta_tensor **y) {
+    quanta_rope_params p = {(quanta_rope_mode)c->mode, c->theta, c->fscale, c->rot};
+    quanta_tensor *y0 = NULL, *y1 = NULL;
+    quanta_status st = quanta_rope(g, t[0], t[1], &p, &y0);
+    if (st == QUANTA_OK) st = quanta_rope(g, t[2], t[1], &p, &y1);
+    if (st == QUANTA_OK) st = quanta_graph_output(g, c->part ? y0 : y1);
+    *y = c->part ? y1 : y0;
+    return st;
+}
+
 static quanta_status build(quanta_graph *g, const qc_case *c, quanta_tensor *const *t, quanta_tensor **y) {
     quanta_rope_params p = {(quanta_rope_mode)c->mode, c->theta, c->fscale, c->rot};
     return quanta_rope(g, t[0], t[1], &p, y);
@@ -178,9 +218,128 @@ static void norm_generate_op(qc_gen *g, bool quick, qn_op op) {
             }
 }
 
+/* The decode shapes rope_pair serves (LLaMA 7B's q 32x128 with k 8x128, far into a sequence; a 1B's
+ * 32x64 with 4x64), prefill ones, both modes, full and partial rotation, every dtype. Quick: three. */
+static void rope_pair_generate(qc_gen *g, bool quick) {
+    /* {B, H, N, D, offset, h1} */
+    static const int64_t sh[][6] = {{1, 32, 1, 128, 4095, 8}, {1, 32, 1, 64, 17, 4}, {1, 4, 7, 80, 37, 2},
+                                    {2, 3, 33, 64, 1000, 1},   {1, 1, 1, 2, 0, 1}};
+    const size_t ns = sizeof sh / sizeof sh[0];
+    int k = 0;
+    for (int ti = 0; ti < 3; ti++)
+        for (size_t si = 0; si < ns; si++)
+            for (int mode = 0; mode < 2; mode++, k++) {
+                if (quick && (si > 1 || mode != ti % 2 || (size_t)ti == si + 1)) continue;
+                qc_case c;
+                qc_case_defaults(QN_OP_ROPE_PAIR, &c);
+                c.dtype = qc_acts[ti];
+                c.mode = mode;
+                qc_set_shape(&c, 4, sh[si][0], sh[si][1], sh[si][2], sh[si][3]);
+                c.offset = sh[si][4];
+                c.n1 = sh[si][5];
+                c.rot = k % 4 == 3 ? (int32_t)(sh[si][3] / 2 / 2 * 2) : 0;
+                c.part = k % 2;
+                qc_gen_add(g, &c);
+            }
+}
+
 static void norm_generate(qc_gen *g, bool quick) { norm_generate_op(g, quick, QN_OP_RMS_NORM_ROPE); }
 /* rms_norm_rope's cases, each with x1 of half the heads (one where x has one). */
 static void pair_generate(qc_gen *g, bool quick) { norm_generate_op(g, quick, QN_OP_RMS_NORM_ROPE_PAIR); }
+
+/* rope_kv: q's and k's ropes (normed first with norm=1) and k's and v's appends at one start, built as the ropes
+ * (or rms_norm_ropes) and two write_rows, which plans fuse into one node; `part` judges q's result (0), the k cache
+ * (1) or the v cache (2). */
+static const qc_key rope_kv_keys[] = {
+    NORM_KEYS,
+    {"h1", QC_K_I64, QC_OFF(n1), "1", 1, QC_DIM_MAX, "heads of k and v ([B,h1,N,D] beside q)"},
+    {"nmax", QC_K_I64, QC_OFF(nmax), "16", 1, QC_DIM_MAX, "rows of the caches [B,h1,nmax,D]"},
+    {"start", QC_K_I64, QC_OFF(start), "5", 0, QC_DIM_MAX, "first cache row written (start + N <= nmax)"},
+    {"norm", QC_K_I32, QC_OFF(norm), "0", 0, 1, "rms_norm q and k before the ropes (Gemma's q/k norms)"},
+    {"part", QC_K_I32, QC_OFF(part), "0", 0, 2, "the result judged: 0 q's rope, 1 the k cache, 2 the v cache"},
+    QC_KEYS_END};
+
+static int rope_kv_validate(const qc_case *c, char *err, size_t errlen) {
+    if (norm_validate(c, err, errlen)) return -1;
+    if (c->start + c->shape[2] > c->nmax)
+        return qc_err(err, errlen, "start (%lld) + N (%lld) must be <= nmax (%lld)", (long long)c->start,
+                      (long long)c->shape[2], (long long)c->nmax);
+    int64_t cache[4] = {c->shape[0], c->n1, c->nmax, c->shape[3]};
+    return qc_check_elems("cache", cache, 4, err, errlen);
+}
+
+static int64_t rope_kv_elements(const qc_case *c) {
+    return norm_elements(c) + c->shape[3] + c->shape[0] * c->n1 * (2 * c->nmax + 3 * c->shape[2]) * c->shape[3];
+}
+
+/* x0 (q) and positions (and q's weight) as rms_norm_rope's, then k [B,h1,N,D] ~ N(-0.2, 1), its weight, the two
+ * caches [B,h1,nmax,D] with random rows N(0, 1) that must survive outside the written ones, start, v ~ N(5, 1). */
+static int rope_kv_make(const qc_case *c, qc_data *d, qc_rng *r, char *err, size_t errlen) {
+    quanta_tensor_desc x = qc_desc(c->dtype, 4, c->shape), w = qc_desc(QUANTA_F32, 1, &c->shape[3]);
+    const int64_t kd[4] = {c->shape[0], c->n1, c->shape[2], c->shape[3]}, cd[4] = {c->shape[0], c->n1, c->nmax, c->shape[3]};
+    quanta_tensor_desc k = qc_desc(c->dtype, 4, kd), cache = qc_desc(c->dtype, 4, cd);
+    const int wt = c->norm && c->weight;
+    d->count = 9;
+    d->out_desc = c->part ? cache : x;
+    if (qc_slot_fill(d, 0, "x0", QC_ROLE_INPUT, &x, r, 0.2f, 1, err, errlen) ||
+        qc_i32_slot(d, 1, "positions", c->shape[2], err, errlen) ||
+        qc_slot_fill(d, 2, "x1", QC_ROLE_INPUT, &k, r, -0.2f, 1, err, errlen) ||
+        (wt && qc_slot_fill(d, 3, "weight0", QC_ROLE_CONST, &w, r, c->plus1 ? 0.0f : 1.0f, 0.3f, err, errlen)) ||
+        (wt && qc_slot_fill(d, 4, "weight1", QC_ROLE_CONST, &w, r, c->plus1 ? 0.0f : 1.0f, 0.3f, err, errlen)) ||
+        qc_slot_fill(d, 5, "k_cache", QC_ROLE_BUFFER, &cache, r, 0, 1, err, errlen) ||
+        qc_i32_slot(d, 6, "start", 1, err, errlen) ||
+        qc_slot_fill(d, 7, "v_cache", QC_ROLE_BUFFER, &cache, r, 0, 1, err, errlen) ||
+        qc_slot_fill(d, 8, "v", QC_ROLE_INPUT, &k, r, 5, 1, err, errlen))
+        return -1;
+    int32_t *p = d->t[1].data;
+    for (int64_t j = 0; j < c->shape[2]; j++) p[j] = (int32_t)(c->offset + j);
+    *(int32_t *)d->t[6].data = (int32_t)c->start;
+    return 0;
+}
+
+/* q's result is always an output (else the plan drops q's rope, and the pair with it); k's rope is not (the
+ * fusion needs the append to be its only reader). */
+static quanta_status rope_kv_build(quanta_graph *g, const qc_case *c, quanta_tensor *const *t, quanta_tensor **y) {
+    quanta_rope_params p = {(quanta_rope_mode)c->mode, c->theta, c->fscale, c->rot};
+    quanta_tensor *q = NULL, *k = NULL, *kc = NULL, *vc = NULL;
+    quanta_status st = c->norm ? quanta_rms_norm_rope(g, t[0], t[3], c->eps, c->plus1, t[1], &p, &q)
+                               : quanta_rope(g, t[0], t[1], &p, &q);
+    if (st == QUANTA_OK)
+        st = c->norm ? quanta_rms_norm_rope(g, t[2], t[4], c->eps, c->plus1, t[1], &p, &k) : quanta_rope(g, t[2], t[1], &p, &k);
+    if (st == QUANTA_OK) st = quanta_write_rows(g, t[5], k, t[6], &kc);
+    if (st == QUANTA_OK) st = quanta_write_rows(g, t[7], t[8], t[6], &vc);
+    if (st == QUANTA_OK) st = quanta_graph_output(g, q);
+    *y = c->part == 0 ? q : c->part == 1 ? kc : vc;
+    return st;
+}
+
+/* Decode rows far into a cache (LLaMA 7B's 32x128 q with 8 k/v heads; Gemma's 4x256 with 1, normed), a prompt's
+ * rows, partial rotation, both modes, every dtype, each part in turn. Quick: three cases. */
+static void rope_kv_generate(qc_gen *g, bool quick) {
+    /* {B, H, N, D, offset, h1, nmax, start, norm} */
+    static const int64_t sh[][9] = {{1, 32, 1, 128, 4095, 8, 4100, 4095, 0}, {1, 4, 1, 256, 17, 1, 64, 17, 1},
+                                    {1, 4, 7, 80, 37, 2, 48, 37, 0},         {2, 3, 5, 64, 9, 1, 16, 9, 1},
+                                    {1, 1, 1, 2, 0, 1, 1, 0, 0}};
+    const size_t ns = sizeof sh / sizeof sh[0];
+    int k = 0;
+    for (int ti = 0; ti < 3; ti++)
+        for (size_t si = 0; si < ns; si++)
+            for (int mode = 0; mode < 2; mode++, k++) {
+                if (quick && (si > 1 || mode != ti % 2 || (size_t)ti == si + 1)) continue;
+                qc_case c;
+                qc_case_defaults(QN_OP_ROPE_KV, &c);
+                c.dtype = qc_acts[ti];
+                c.mode = mode;
+                qc_set_shape(&c, 4, sh[si][0], sh[si][1], sh[si][2], sh[si][3]);
+                c.offset = sh[si][4];
+                c.n1 = sh[si][5], c.nmax = sh[si][6], c.start = sh[si][7], c.norm = (int32_t)sh[si][8];
+                c.rot = k % 4 == 3 ? (int32_t)(sh[si][3] / 2 / 2 * 2) : 0;
+                c.weight = c.norm && k % 3 != 2; /* the weights are norms' */
+                c.plus1 = c.norm && k % 3 == 1;
+                c.part = k % 3;
+                qc_gen_add(g, &c);
+            }
+}
 
 static const qc_thr_row thresholds[] = {
     {QUANTA_F32, {1e-6, 1e-3, false, "f32 angles at positions ~4096 lose ~2.4e-4 rad"}},
@@ -193,3 +352,7 @@ const qc_op_def qc_rms_norm_rope_def = {QN_OP_RMS_NORM_ROPE, norm_keys, norm_val
                                         norm_build, norm_generate, thresholds, NULL, NULL};
 const qc_op_def qc_rms_norm_rope_pair_def = {QN_OP_RMS_NORM_ROPE_PAIR, pair_keys, pair_validate, pair_elements,
                                              pair_make, pair_build, pair_generate, thresholds, NULL, NULL};
+const qc_op_def qc_rope_pair_def = {QN_OP_ROPE_PAIR, rope_pair_keys, rope_pair_validate, rope_pair_elements,
+                                    rope_pair_make, rope_pair_build, rope_pair_generate, thresholds, NULL, NULL};
+const qc_op_def qc_rope_kv_def = {QN_OP_ROPE_KV, rope_kv_keys, rope_kv_validate, rope_kv_elements, rope_kv_make,
+                                  rope_kv_build, rope_kv_generate, thresholds, NULL, NULL};

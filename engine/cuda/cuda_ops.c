@@ -397,6 +397,49 @@ static quanta_status run_norm_add_norm(qn_cuda_state *s, const qn_node *node) {
     return QUANTA_OK;
 }
 
+/* Whether CUDA claims the plan's add_norm (LLaMA's residual add with the next norm: -64 launches per 7B token)
+ * and rope_pair (its q and k ropes in one launch: -32). QUANTA_CUDA_ADD_NORM=1 / QUANTA_CUDA_ROPE_PAIR=1; off by
+ * default until measured on a GPU (bench/cuda/verify_fuse8.sh). */
+static bool add_norm_wanted(void) {
+    static int on = -1;
+    return qn_cuda_switch_opt_in("QUANTA_CUDA_ADD_NORM", &on);
+}
+
+static bool rope_pair_wanted(void) {
+    static int on = -1;
+    return qn_cuda_switch_opt_in("QUANTA_CUDA_ROPE_PAIR", &on);
+}
+
+/* Whether CUDA claims the plan's rope_kv (a layer's q/k ropes, with or without their norms, and its k/v cache
+ * appends in one launch: -32 per 7B token, -18 per Gemma token): QUANTA_CUDA_ROPE_KV=1, off by default until
+ * measured on a GPU. */
+static bool rope_kv_wanted(void) {
+    static int on = -1;
+    return qn_cuda_switch_opt_in("QUANTA_CUDA_ROPE_KV", &on);
+}
+
+/* add_norm (a, b, weight): dst = a + b, extra_dst[0] = rms_norm(dst) * weight, one launch; extra_dst[0]'s int8
+ * codes left for the GEMV (q/k/v or gate/up) as run_norm leaves them. */
+static quanta_status run_add_norm(qn_cuda_state *s, const qn_node *node) {
+    const qn_tensor *a = src_at(node, 0), *b = src_at(node, 1), *w = src_at(node, 2);
+    const qn_tensor *y = node->dst, *y2 = node->extra_dst[0];
+    const int64_t D = last_dim(a), rows = D ? elems(a) / D : 0;
+    void *xq = NULL, *y2p = qn_cuda_ptr(y2);
+    const bool gemv_rows = rows >= 1 && rows <= QN_CUDA_GGML_GEMV_MAX_M && D >= QN_CUDA_GGML_GEMV_MIN_K && D % 32 == 0;
+    if (gemv_rows && norm_qx_wanted()) {
+        quanta_status st = qn_cuda_xq(s, qn_cuda_ggml_xq_bytes(rows, D), &xq);
+        if (st != QUANTA_OK) return st;
+    }
+    int done = 0;
+    const int e = qn_cuda_add_norm((int)a->desc.dtype, qn_cuda_ptr(a), (int)b->desc.dtype, qn_cuda_ptr(b),
+                                   w ? (int)w->desc.dtype : 0, w ? qn_cuda_ptr(w) : NULL, (int)y->desc.dtype,
+                                   qn_cuda_ptr(y), y2p, rows, D, node->params.eps, node->params.weight_plus_one, xq,
+                                   &done, s->stream);
+    if (e) return qn_cuda_error((cudaError_t)e, "add_norm");
+    if (done) s->xq_src = y2p, s->xq_M = rows, s->xq_K = D, s->xq_dtype = (int)y2->desc.dtype;
+    return QUANTA_OK;
+}
+
 /* ------------------------------------------------------------------ matmul_multi, write_rows_pair */
 
 /* Whether CUDA claims the plan's matmul_multi (q/k/v of one x in one GEMV launch) and write_rows_pair (a
@@ -482,6 +525,28 @@ static quanta_status run_write_rows_pair(qn_cuda_state *s, const qn_node *node) 
     return e ? qn_cuda_error((cudaError_t)e, "write_rows_pair") : QUANTA_OK;
 }
 
+/* rope_kv (x0, positions, x1, weight0, weight1, k_cache, start, v_cache, v): x0's (norm +) rope into dst, x1's
+ * into the k cache at start and v into the v cache (extra_dst[0] and [1], the caches after the writes), one launch. */
+static quanta_status run_rope_kv(qn_cuda_state *s, const qn_node *node) {
+    const qn_tensor *x = src_at(node, 0), *pos = src_at(node, 1), *x1 = src_at(node, 2), *w = src_at(node, 3);
+    const qn_tensor *w1 = src_at(node, 4), *start = src_at(node, 6), *v = src_at(node, 8), *y = node->dst;
+    const qn_tensor *kc = node->extra_dst[0], *vc = node->extra_dst[1];
+    quanta_status st = write_rows_carry(s, src_at(node, 5), kc);
+    if (st == QUANTA_OK) st = write_rows_carry(s, src_at(node, 7), vc);
+    if (st != QUANTA_OK) return st;
+    const quanta_rope_params *rp = &node->params.rope;
+    const int nd = x->desc.ndim, norm = node->params.rope_norm != 0;
+    const int64_t D = last_dim(x), N = nd >= 2 && nd <= QUANTA_MAX_DIMS ? x->desc.dims[nd - 2] : 1;
+    const int64_t rows = D ? elems(x) / D : 0, rows1 = D ? elems(x1) / D : 0;
+    const int e = qn_cuda_rope_kv(
+        (int)x->desc.dtype, qn_cuda_ptr(x), w ? (int)w->desc.dtype : 0, w ? qn_cuda_ptr(w) : NULL, qn_cuda_ptr(y),
+        qn_cuda_ptr(x1), w1 ? (int)w1->desc.dtype : 0, w1 ? qn_cuda_ptr(w1) : NULL, qn_cuda_ptr(kc), rows1,
+        (int)y->desc.dtype, qn_cuda_ptr(pos), rows, N, D, rp->rot_dims ? rp->rot_dims : D, (int)rp->mode,
+        rp->theta_base, rp->freq_scale, node->params.eps, node->params.weight_plus_one, norm, qn_cuda_ptr(start),
+        start->desc.dims[0], kc->desc.dims[2], qn_cuda_ptr(v), qn_cuda_ptr(vc), s->err_flag, s->stream);
+    return e ? qn_cuda_error((cudaError_t)e, "rope_kv") : QUANTA_OK;
+}
+
 /* ------------------------------------------------------------------ others */
 
 /* The kernels (kernels_cuda/): per op, the dtypes of its format source they decode. */
@@ -499,6 +564,9 @@ const qn_dtype_set qn_cuda_kernels[QN_OP_COUNT] = {
     [QN_OP_WRITE_ROWS_PAIR] = QN_DT_FLOATS,    /* fuse_write_rows_pair: k and v appends in one launch */
     [QN_OP_RMS_NORM_ROPE_PAIR] = QN_DT_FLOATS, /* fuse_rms_norm_rope_pair: q and k norm + rope in one launch */
     [QN_OP_RMS_NORM_ADD_NORM] = QN_DT_FLOATS,  /* fuse_rms_norm_add_norm: post-norm, residual, next norm */
+    [QN_OP_ADD_NORM] = QN_DT_FLOATS,           /* fuse_add_norm: residual add and the next norm (switch) */
+    [QN_OP_ROPE_PAIR] = QN_DT_FLOATS,          /* fuse_rope_pair: q and k ropes in one launch (switch) */
+    [QN_OP_ROPE_KV] = QN_DT_FLOATS,            /* fuse_rope_kv: the ropes and the k/v appends in one launch (switch) */
 };
 
 /* The kernels' own limits of a node in the table (the rest have none). */
@@ -512,6 +580,9 @@ bool qn_cuda_supports_op(void *self, const qn_node *node) {
     case QN_OP_WRITE_ROWS_PAIR: return multi_wanted();
     case QN_OP_RMS_NORM_ROPE_PAIR: return norm_rope_wanted() && norm_pairs_wanted();
     case QN_OP_RMS_NORM_ADD_NORM: return norm_pairs_wanted() && last_dim(node->src[0]) <= 4096;
+    case QN_OP_ADD_NORM: return add_norm_wanted() && last_dim(node->src[0]) <= 4096; /* a row in registers */
+    case QN_OP_ROPE_PAIR: return rope_pair_wanted();
+    case QN_OP_ROPE_KV: return rope_kv_wanted() && (!node->params.rope_norm || norm_rope_wanted());
     case QN_OP_ATTENTION: {
         qn_cuda_attention_args a;
         attention_args(node, &a);
@@ -552,15 +623,20 @@ quanta_status qn_cuda_run(void *self, const qn_node *node) {
     case QN_OP_RMS_NORM: case QN_OP_ADD_RMS_NORM: case QN_OP_RMS_NORM_ADD: return run_norm(s, node);
     case QN_OP_RMS_NORM_ROPE: case QN_OP_RMS_NORM_ROPE_PAIR: return run_norm_rope(s, node);
     case QN_OP_RMS_NORM_ADD_NORM: return run_norm_add_norm(s, node);
+    case QN_OP_ADD_NORM: return run_add_norm(s, node);
+    case QN_OP_ROPE_KV: return run_rope_kv(s, node);
     case QN_OP_MATMUL_MULTI: return run_matmul_multi(s, node);
     case QN_OP_WRITE_ROWS_PAIR: return run_write_rows_pair(s, node);
-    case QN_OP_ROPE: {
+    case QN_OP_ROPE: case QN_OP_ROPE_PAIR: { /* rope_pair: x1 (source 2) into extra_dst[0], the same launch */
         const quanta_rope_params *rp = &node->params.rope;
         const int nd = x->desc.ndim;
         const int64_t D = last_dim(x), N = nd >= 2 && nd <= QUANTA_MAX_DIMS ? x->desc.dims[nd - 2] : 1;
         const int64_t rows = D ? elems(x) / D : 0;
-        e = qn_cuda_rope(xd, xp, yd, yp, qn_cuda_ptr(b), rows, N, D, rp->rot_dims ? rp->rot_dims : D, (int)rp->mode,
-                         rp->theta_base, rp->freq_scale, s->stream);
+        const qn_tensor *x1 = node->op == QN_OP_ROPE_PAIR ? src_at(node, 2) : NULL;
+        const int64_t rows1 = x1 && D ? elems(x1) / D : 0;
+        e = qn_cuda_rope_pair(xd, xp, yd, yp, x1 ? qn_cuda_ptr(x1) : NULL, x1 ? qn_cuda_ptr(node->extra_dst[0]) : NULL,
+                              rows1, qn_cuda_ptr(b), rows, N, D, rp->rot_dims ? rp->rot_dims : D, (int)rp->mode,
+                              rp->theta_base, rp->freq_scale, s->stream);
         break;
     }
     case QN_OP_SILU: e = qn_cuda_unary(QN_UNARY_SILU, xd, xp, yd, yp, elems(x), 0.0f, s->stream); break;

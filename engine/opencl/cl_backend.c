@@ -337,10 +337,27 @@ static const qn_dtype_set ocl_kernels[QN_OP_COUNT] = {
     [QN_OP_WRITE_ROWS_PAIR] = QN_DT_FLOATS,
     [QN_OP_RMS_NORM_ADD_NORM] = QN_DT_FLOATS,
     [QN_OP_RMS_NORM_ROPE_PAIR] = QN_DT_FLOATS,
+    /* LLaMA's residual add with the next norm, and its q and k ropes, each in one launch */
+    [QN_OP_ADD_NORM] = QN_DT_FLOATS,
+    [QN_OP_ROPE_PAIR] = QN_DT_FLOATS,
+    /* q/k (norm +) rope with the k/v cache appends in one launch (float caches) */
+    [QN_OP_ROPE_KV] = QN_DT_FLOATS,
 };
+
+/* Whether a fusion of fuse8's is claimed: on unless the variable is "0" (QUANTA_OPENCL_ADD_NORM=0,
+ * QUANTA_OPENCL_ROPE_PAIR=0, QUANTA_OPENCL_ROPE_KV=0 keep the separate launches, for side-by-side timings), read
+ * once. */
+static bool fusion_on(const char *name, int *cache) {
+    if (*cache < 0) {
+        const char *e = getenv(name);
+        *cache = !(e && !strcmp(e, "0"));
+    }
+    return *cache == 1;
+}
 
 /* The kernels' own size limits (the rest have none beyond the table). */
 static bool ocl_supports_op(void *self, const qn_node *node) {
+    static int add_norm = -1, rope_pair = -1, rope_kv = -1;
     qn_cl *s = self;
     if (!s) return false;
     switch (node->op) {
@@ -348,6 +365,9 @@ static bool ocl_supports_op(void *self, const qn_node *node) {
     case QN_OP_ATTENTION: return qn_cl_attention_supports(s, node);
     case QN_OP_PAGED_ATTENTION: return qn_cl_paged_attention_supports(s, node);
     case QN_OP_RMS_NORM_ROPE: case QN_OP_RMS_NORM_ROPE_PAIR: return qn_cl_rms_norm_rope_supports(s, node);
+    case QN_OP_ADD_NORM: return fusion_on("QUANTA_OPENCL_ADD_NORM", &add_norm);
+    case QN_OP_ROPE_PAIR: return fusion_on("QUANTA_OPENCL_ROPE_PAIR", &rope_pair);
+    case QN_OP_ROPE_KV: return fusion_on("QUANTA_OPENCL_ROPE_KV", &rope_kv) && qn_cl_rms_norm_rope_supports(s, node);
     default: return true;
     }
 }

@@ -7,7 +7,8 @@
  *                     registers (q4 and nf4 read x prepared by qn_x_prep: reordered to the
  *                     nibble order, q4 with group sums). ggml Q5_0 on CPUs with AVX-512 VNNI:
  *                     qn_gemv_i8 (x quantized to int8 in the kernel, integer dot products),
- *                     plain and matmul_glu.
+ *                     plain and matmul_glu. q8 there: qn_gemv_q8_i8 (x to three int8 planes,
+ *                     as exact as the float GEMV), plain, matmul_glu and matmul_multi.
  *   M > 8:            the path the tuning table (cl_tune.c) names for the format and M class:
  *                     int8   qn_gemm_q8_i8, q8 weights with x quantized per block (CPU prefill);
  *                     rows   qn_gemm_rows, register tiles, caches do the rest (CPUs);
@@ -169,33 +170,98 @@ static size_t gemv_i8_group_rows(const qn_cl *s, size_t N) {
     return r > s->dev.max_wg ? s->dev.max_wg / 16 * 16 : r;
 }
 
+/* The weights and results of a two-row-per-item int8 GEMV launch: matmul's one, or matmul_multi's
+ * two or three (node: its other weights and results, all of W's format and K); unused slots repeat
+ * the first buffers with no rows. ws: each weight's row scales from its start (q8: after N·K codes). */
+typedef struct i8_targets {
+    cl_mem wm[3], ym[3];
+    cl_ulong wo[3], yo[3];
+    cl_long nn[3], ws[3];
+} i8_targets;
+
+static i8_targets i8_targets_of(const mm_args *m, const qn_node *multi) {
+    i8_targets t = {{m->wm, m->wm, m->wm}, {m->y, m->y, m->y}, {m->wo, 0, 0}, {m->yo, 0, 0}, {m->N, 0, 0}, {0, 0, 0}};
+    t.ws[0] = m->N * m->K;
+    for (int i = 1; multi && i < 3 && multi->src[1 + i]; i++) {
+        const qn_tensor *w = multi->src[1 + i], *y = multi->extra_dst[i - 1];
+        t.wm[i] = qn_cl_mem(w), t.wo[i] = w->mem.offset, t.nn[i] = w->desc.dims[0], t.ws[i] = t.nn[i] * m->K;
+        t.ym[i] = qn_cl_mem(y), t.yo[i] = y->mem.offset;
+    }
+    return t;
+}
+
+/* Work-items of a two-row-per-item launch: per weight ceil(N/2); matmul_glu's gate and up rows n */
+static size_t i8_items(const i8_targets *t, int glu) {
+    return glu ? (size_t)t->nn[0] : (size_t)((t->nn[0] + 1) / 2 + (t->nn[1] + 1) / 2 + (t->nn[2] + 1) / 2);
+}
+
+static quanta_status launch_i8(qn_cl *s, qn_cl_kernel_id id, const char *what, size_t items) {
+    size_t l = gemv_i8_group_rows(s, items), g = (items + l - 1) / l * l;
+    return qn_cl_launch(s, id, what, 1, &g, &l);
+}
+
 /* qn_gemv_i8: y = x·Wᵀ (wu and node NULL), act(x·Wᵀ)·(x·Wuᵀ) (matmul_glu; Wu has W's layout), or
- * matmul_multi's two or three products of one x (node: its other weights and results, all of
- * W's format and K), the group's quantized x in local memory. */
+ * matmul_multi's two or three products of one x, the group's quantized x in local memory. */
 static quanta_status run_gemv_i8(qn_cl *s, const mm_args *m, const qn_tensor *wu, cl_int act, const qn_node *multi) {
     const size_t local_bytes = gemv_i8_local_bytes(m);
     const cl_long rb = (cl_long)m->wd.codes_row_bytes;
     cl_mem um = wu ? qn_cl_mem(wu) : m->wm;
     cl_ulong uo = wu ? wu->mem.offset : m->wo;
     const cl_int a_ = wu ? act : -1;
-    cl_mem wm[3] = {m->wm, m->wm, m->wm}, ym[3] = {m->y, m->y, m->y};
-    cl_ulong wo[3] = {m->wo, 0, 0}, yo[3] = {m->yo, 0, 0};
-    cl_long nn[3] = {m->N, 0, 0};
-    for (int i = 1; multi && i < 3 && multi->src[1 + i]; i++) {
-        const qn_tensor *w = multi->src[1 + i], *y = multi->extra_dst[i - 1];
-        wm[i] = qn_cl_mem(w), wo[i] = w->mem.offset, nn[i] = w->desc.dims[0];
-        ym[i] = qn_cl_mem(y), yo[i] = y->mem.offset;
-    }
-    qn_cl_arg a[] = {QA(wm[0]), QA(wo[0]), QA(nn[0]), QA(wm[1]), QA(wo[1]), QA(nn[1]), QA(wm[2]), QA(wo[2]),
-                     QA(nn[2]), QA(um), QA(uo), QA(rb), QA(a_), QA(m->x), QA(m->xo), QA(ym[0]), QA(yo[0]),
-                     QA(ym[1]), QA(yo[1]), QA(ym[2]), QA(yo[2]), QA(m->ydt), QA(m->m32), QA(m->K),
-                     QA_LOCAL(local_bytes)};
+    const i8_targets t = i8_targets_of(m, multi);
+    qn_cl_arg a[] = {QA(t.wm[0]), QA(t.wo[0]), QA(t.nn[0]), QA(t.wm[1]), QA(t.wo[1]), QA(t.nn[1]), QA(t.wm[2]),
+                     QA(t.wo[2]), QA(t.nn[2]), QA(um), QA(uo), QA(rb), QA(a_), QA(m->x), QA(m->xo), QA(t.ym[0]),
+                     QA(t.yo[0]), QA(t.ym[1]), QA(t.yo[1]), QA(t.ym[2]), QA(t.yo[2]), QA(m->ydt), QA(m->m32),
+                     QA(m->K), QA_LOCAL(local_bytes)};
     quanta_status st = qn_cl_set_args(s, QK_GEMV_I8, a, (int)(sizeof a / sizeof a[0]));
-    /* two rows per work-item: per weight ceil(N/2) items; matmul_glu's gate and up rows n */
-    const size_t items = wu ? (size_t)m->N : (size_t)((nn[0] + 1) / 2 + (nn[1] + 1) / 2 + (nn[2] + 1) / 2);
-    size_t l = gemv_i8_group_rows(s, items), g = (items + l - 1) / l * l;
     const char *what = wu ? "matmul_glu (int8 gemv)" : multi ? "matmul_multi (int8 gemv)" : "matmul (int8 gemv)";
-    return st != QUANTA_OK ? st : qn_cl_launch(s, QK_GEMV_I8, what, 1, &g, &l);
+    return st != QUANTA_OK ? st : launch_i8(s, QK_GEMV_I8, what, i8_items(&t, wu != NULL));
+}
+
+/* qn_gemv_q8_i8's blocks of x: bv 64-column pieces per scale, the most (up to 8) dividing K / 64
+ * (each block's sums cost a conversion and an FMA per row; 8 keeps the int32 lanes exact). */
+static int q8_i8_bv(int64_t K) {
+    for (int bv = 8; bv > 1; bv--)
+        if ((K / 64) % bv == 0) return bv;
+    return 1;
+}
+
+/* its local buffer: per x row 3K bytes of codes, 196 per block (three planes' lane start values,
+ * the scale) */
+static size_t gemv_q8_i8_local_bytes(const mm_args *m) {
+    return (size_t)m->M * (3 * (size_t)m->K + (size_t)(m->K / (64 * q8_i8_bv(m->K))) * 196);
+}
+
+/* Whether qn_gemv_q8_i8 (x rounded to three int8 planes in the kernel, vpdpbusd per 64 weights)
+ * takes this decode product over q8 weights: the CPU class where AVX-512 VNNI runs, K in 64-column
+ * pieces, codes 4-byte aligned. QUANTA_OPENCL_Q8_I8=0 keeps the float GEMV (qn_gemv_rows), =1 takes
+ * it without VNNI too (the written-out dot product: how its portable form is checked); under
+ * QUANTA_OPENCL_GEMM (int8: qn_gemm_q8_i8 at every M for batch invariance; rows) the old paths. */
+static int gemv_q8_i8_fits(const qn_cl *s, const mm_args *m) {
+    if (s->gpu_class || s->force_path >= 0 || m->wd.dtype != QUANTA_Q8 || m->K % 64 || m->wo % 4) return 0;
+    if (gemv_q8_i8_local_bytes(m) > GEMV_I8_LOCAL_MAX) return 0;
+    const char *e = getenv("QUANTA_OPENCL_Q8_I8");
+    if (e && !strcmp(e, "0")) return 0;
+    return s->vnni || (e && !strcmp(e, "1"));
+}
+
+/* qn_gemv_q8_i8 over q8 weights, the same three forms as run_gemv_i8. Returns
+ * QUANTA_ERR_UNSUPPORTED (no message) where a second weight's codes are not 4-byte aligned. */
+static quanta_status run_gemv_q8_i8(qn_cl *s, const mm_args *m, const qn_tensor *wu, cl_int act,
+                                    const qn_node *multi) {
+    const i8_targets t = i8_targets_of(m, multi);
+    cl_mem um = wu ? qn_cl_mem(wu) : m->wm;
+    cl_ulong uo = wu ? wu->mem.offset : m->wo;
+    if (uo % 4 || t.wo[1] % 4 || t.wo[2] % 4) return QUANTA_ERR_UNSUPPORTED;
+    const cl_long wsu = m->N * m->K;
+    const cl_int a_ = wu ? act : -1, bv = q8_i8_bv(m->K);
+    qn_cl_arg a[] = {QA(t.wm[0]), QA(t.wo[0]), QA(t.ws[0]), QA(t.nn[0]), QA(t.wm[1]), QA(t.wo[1]), QA(t.ws[1]),
+                     QA(t.nn[1]), QA(t.wm[2]), QA(t.wo[2]), QA(t.ws[2]), QA(t.nn[2]), QA(um), QA(uo), QA(wsu),
+                     QA(a_), QA(m->x), QA(m->xo), QA(t.ym[0]), QA(t.yo[0]), QA(t.ym[1]), QA(t.yo[1]), QA(t.ym[2]),
+                     QA(t.yo[2]), QA(m->ydt), QA(m->m32), QA(m->K), QA(bv), QA_LOCAL(gemv_q8_i8_local_bytes(m))};
+    quanta_status st = qn_cl_set_args(s, QK_GEMV_Q8_I8, a, (int)(sizeof a / sizeof a[0]));
+    const char *what = wu ? "matmul_glu (q8 int8 gemv)" : multi ? "matmul_multi (q8 int8 gemv)" : "matmul (q8 int8 gemv)";
+    return st != QUANTA_OK ? st : launch_i8(s, QK_GEMV_Q8_I8, what, i8_items(&t, wu != NULL));
 }
 
 /* M > 8 x rows over Q5_0 weights where qn_gemv_i8 runs: 8 rows per launch, each row's sums made
@@ -222,6 +288,7 @@ static quanta_status run_gemv_i8_chunks(qn_cl *s, const mm_args *m) {
 
 static quanta_status run_gemv(qn_cl *s, const mm_args *m) {
     if (gemv_i8_fits(s, m)) return run_gemv_i8(s, m, NULL, 0, NULL);
+    if (gemv_q8_i8_fits(s, m)) return run_gemv_q8_i8(s, m, NULL, 0, NULL);
     int lws, rows;
     qn_cl_tune_gemv(s, m->w->desc.dtype, &lws, &rows);
     /* lws 0: q8 through the int8 kernel (x quantized per block), rows tiles per group */
@@ -247,6 +314,10 @@ static quanta_status run_gemv(qn_cl *s, const mm_args *m) {
  * w_up has w_gate's layout (the op's infer checked format and shape). */
 static quanta_status run_gemv_glu(qn_cl *s, const mm_args *m, const qn_tensor *wu, cl_int act) {
     if (gemv_i8_fits(s, m)) return run_gemv_i8(s, m, wu, act, NULL);
+    if (gemv_q8_i8_fits(s, m)) {
+        quanta_status st = run_gemv_q8_i8(s, m, wu, act, NULL);
+        if (st != QUANTA_ERR_UNSUPPORTED) return st;
+    }
     int lws, rows;
     qn_cl_tune_gemv(s, m->w->desc.dtype, &lws, &rows);
     cl_mem um = qn_cl_mem(wu);
@@ -276,6 +347,10 @@ static quanta_status run_gemv_glu(qn_cl *s, const mm_args *m, const qn_tensor *w
  * w0's product, the others' weights and results come from the node. */
 static quanta_status run_gemv_multi(qn_cl *s, const mm_args *m, const qn_node *node) {
     if (gemv_i8_fits(s, m)) return run_gemv_i8(s, m, NULL, 0, node);
+    if (gemv_q8_i8_fits(s, m)) {
+        quanta_status st = run_gemv_q8_i8(s, m, NULL, 0, node);
+        if (st != QUANTA_ERR_UNSUPPORTED) return st;
+    }
     cl_mem wm[3] = {m->wm, m->wm, m->wm}, ym[3] = {m->y, m->y, m->y};
     cl_ulong wo[3] = {m->wo, 0, 0}, yo[3] = {m->yo, 0, 0};
     cl_long ws[3] = {(cl_long)m->wd.scales_offset, 0, 0}, nn[3] = {m->N, 0, 0};

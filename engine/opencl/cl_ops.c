@@ -83,26 +83,27 @@ static quanta_status run_rows(qn_cl *s, const qn_node *node) {
         return st != QUANTA_OK ? st : qn_cl_launch(s, QK_ARGMAX, "argmax", 1, &g, &l);
     }
     /* rms_norm: x, weight; add_rms_norm: a (x), b (the residual r, added before the norm),
-     * weight; rms_norm_add: x, r (added after the norm: p below), weight. */
-    const int pre = node->op == QN_OP_ADD_RMS_NORM,
+     * weight; rms_norm_add: x, r (added after the norm: p below), weight; add_norm: a (x), b (r),
+     * weight2 (the first stage only adds: norm1 0). */
+    const int addn = node->op == QN_OP_ADD_NORM, pre = node->op == QN_OP_ADD_RMS_NORM || addn,
               post = node->op == QN_OP_RMS_NORM_ADD || node->op == QN_OP_RMS_NORM_ADD_NORM;
     const qn_tensor *r = pre ? src(node, 1) : NULL, *pr = post ? src(node, 1) : NULL;
-    const qn_tensor *w = src(node, pre || post ? 2 : 1);
+    const qn_tensor *w = addn ? NULL : src(node, pre || post ? 2 : 1);
     cl_mem rm = r ? qn_cl_mem(r) : xm, wm = w ? qn_cl_mem(w) : xm, pm = pr ? qn_cl_mem(pr) : xm;
     cl_ulong ro = r ? r->mem.offset : 0, wo = w ? w->mem.offset : 0, po = pr ? pr->mem.offset : 0;
     cl_int rd = r ? r->desc.dtype : 0, hasr = r != NULL, pd = pr ? pr->desc.dtype : 0, hasp = pr != NULL;
     cl_int wd = w ? w->desc.dtype : 0, hasw = w != NULL, p1 = node->params.weight_plus_one != 0;
     float eps = node->params.eps;
-    /* rms_norm_add_norm: the stored row normed again by weight2 into extra_dst[0] */
-    const qn_tensor *w2 = node->op == QN_OP_RMS_NORM_ADD_NORM ? src(node, 3) : NULL;
-    const qn_tensor *y2 = node->op == QN_OP_RMS_NORM_ADD_NORM ? node->extra_dst[0] : NULL;
+    /* rms_norm_add_norm, add_norm: the stored row normed again by weight2 into extra_dst[0] */
+    const int two = node->op == QN_OP_RMS_NORM_ADD_NORM || addn;
+    const qn_tensor *w2 = two ? src(node, addn ? 2 : 3) : NULL, *y2 = two ? node->extra_dst[0] : NULL;
     cl_mem w2m = w2 ? qn_cl_mem(w2) : xm, y2m = y2 ? qn_cl_mem(y2) : ym;
     cl_ulong w2o = w2 ? w2->mem.offset : 0, y2o = y2 ? y2->mem.offset : 0;
-    cl_int w2d = w2 ? w2->desc.dtype : 0, hasw2 = w2 != NULL, has2 = y2 != NULL;
+    cl_int w2d = w2 ? w2->desc.dtype : 0, hasw2 = w2 != NULL, has2 = y2 != NULL, norm1 = !addn;
     qn_cl_arg a[] = {QA(xm),  QA(xo),   QA(xd),  QA(rm),    QA(ro),   QA(rd),  QA(hasr), QA(wm), QA(wo),
                      QA(wd),  QA(hasw), QA(p1),  QA(pm),    QA(po),   QA(pd),  QA(hasp), QA(ym), QA(yo),
                      QA(yd),  QA(D),    QA(eps), QA(w2m),   QA(w2o),  QA(w2d), QA(hasw2), QA(has2), QA(y2m),
-                     QA(y2o), QA_LOCAL(l * sizeof(float))};
+                     QA(y2o), QA(norm1), QA_LOCAL(l * sizeof(float))};
     st = qn_cl_set_args(s, QK_RMS_NORM, a, (int)(sizeof a / sizeof a[0]));
     return st != QUANTA_OK ? st : qn_cl_launch(s, QK_RMS_NORM, qn_op_name(node->op), 1, &g, &l);
 }
@@ -157,18 +158,33 @@ static quanta_status run_rope(qn_cl *s, const qn_node *node) {
     cl_mem fm = rope_freq(s, base, rot);
     cl_int has_freq = fm != NULL;
     if (!fm) fm = pm; /* any valid buffer: the kernel reads no table without one */
-    qn_cl_arg a[] = {QA(xm), QA(xo), QA(xd), QA(pm), QA(po), QA(ym), QA(yo), QA(yd), QA(rows), QA(N), QA(D), QA(rot),
-                     QA(neox), QA(base), QA(fs), QA(fm), QA(has_freq)};
-    quanta_status st = qn_cl_set_args(s, QK_ROPE, a, 17);
+    /* rope_pair: x1 into extra_dst[0], its positions after x's in dimension 1 */
+    const int pair = node->op == QN_OP_ROPE_PAIR;
+    const qn_tensor *x1 = pair ? src(node, 2) : x, *y1 = pair ? node->extra_dst[0] : y;
+    cl_mem x1m = qn_cl_mem(x1), y1m = qn_cl_mem(y1);
+    cl_ulong xo1 = x1->mem.offset, yo1 = y1->mem.offset, rows1 = qn_cl_elems(x1) / D;
+    cl_int has2 = pair;
+    qn_cl_arg a[] = {QA(xm),  QA(xo),  QA(xd),  QA(pm),  QA(po),       QA(ym),  QA(yo),  QA(yd),  QA(rows),
+                     QA(N),   QA(D),   QA(rot), QA(neox), QA(base),    QA(fs),  QA(fm),  QA(has_freq),
+                     QA(x1m), QA(xo1), QA(y1m), QA(yo1),  QA(rows1),   QA(has2)};
+    quanta_status st = qn_cl_set_args(s, QK_ROPE, a, (int)(sizeof a / sizeof a[0]));
     /* one item per rotated pair; the pairs' items also copy the dims past rot */
-    size_t g[2] = {(size_t)(rot / 2), (size_t)N}, l[2] = {(size_t)(rot / 2) < 64 ? 16 : 64, 1};
-    return st != QUANTA_OK ? st : qn_cl_launch(s, QK_ROPE, "rope", 2, g, l);
+    size_t g[2] = {(size_t)(rot / 2), (size_t)N * (pair ? 2 : 1)}, l[2] = {(size_t)(rot / 2) < 64 ? 16 : 64, 1};
+    return st != QUANTA_OK ? st : qn_cl_launch(s, QK_ROPE, qn_op_name(node->op), 2, g, l);
 }
 
+/* Out is dst after the write: where the executor gave it memory of its own (never in plans'
+ * in-place use), dst's rows are copied over first. */
+static quanta_status write_rows_carry(qn_cl *s, const qn_tensor *dst, const qn_tensor *out);
+
 /* rms_norm_rope (x, weight, positions): one work-group per position, its rot / 2 pairs as
- * items (qn_cl_rms_norm_rope_supports checks the group and its local memory). */
+ * items (qn_cl_rms_norm_rope_supports checks the group and its local memory). rms_norm_rope_pair
+ * (x0, weight0, positions, x1, weight1) and rope_kv (x0, positions, x1, weight0, weight1, k_cache,
+ * start, v_cache, v; without rope_norm the weights are absent and the rows not normed) in the same launch. */
 static quanta_status run_rms_norm_rope(qn_cl *s, const qn_node *node) {
-    const qn_tensor *x = src(node, 0), *w = src(node, 1), *p = src(node, 2), *y = node->dst;
+    const int kv = node->op == QN_OP_ROPE_KV, pair = node->op == QN_OP_RMS_NORM_ROPE_PAIR || kv;
+    const int norm = !kv || node->params.rope_norm;
+    const qn_tensor *x = src(node, 0), *w = src(node, kv ? 3 : 1), *p = src(node, kv ? 1 : 2), *y = node->dst;
     const quanta_rope_params *rp = &node->params.rope;
     cl_ulong D = (cl_ulong)x->desc.dims[x->desc.ndim - 1], N = (cl_ulong)x->desc.dims[x->desc.ndim - 2];
     cl_ulong rot = rp->rot_dims ? (cl_ulong)rp->rot_dims : D;
@@ -182,20 +198,33 @@ static quanta_status run_rms_norm_rope(qn_cl *s, const qn_node *node) {
     cl_mem fm = rope_freq(s, base, rot);
     cl_int has_freq = fm != NULL;
     if (!fm) fm = pm; /* any valid buffer: the kernel reads no table without one */
-    /* rms_norm_rope_pair: x1 (weight1) into extra_dst[0], its groups after x's */
-    const int pair = node->op == QN_OP_RMS_NORM_ROPE_PAIR;
-    const qn_tensor *x1 = pair ? src(node, 3) : x, *w1 = pair ? src(node, 4) : NULL, *y1 = pair ? node->extra_dst[0] : y;
+    /* the pair's x1 (weight1) into extra_dst[0], its groups after x's; rope_kv's into the k cache */
+    const qn_tensor *x1 = pair ? src(node, kv ? 2 : 3) : x, *w1 = pair ? src(node, 4) : NULL,
+                    *y1 = pair ? node->extra_dst[0] : y;
     cl_mem x1m = qn_cl_mem(x1), w1m = w1 ? qn_cl_mem(w1) : xm, y1m = qn_cl_mem(y1);
     cl_ulong x1o = x1->mem.offset, w1o = w1 ? w1->mem.offset : 0, y1o = y1->mem.offset, rows1 = qn_cl_elems(x1) / D;
-    cl_int hasw1 = w1 != NULL, has2 = pair;
+    cl_int hasw1 = w1 != NULL, has2 = pair, cl_norm = norm, has_kv = kv;
+    /* rope_kv: the appends (write_rows_pair's arguments); dummies otherwise */
+    const qn_tensor *start = kv ? src(node, 6) : p, *v = kv ? src(node, 8) : x, *vc = kv ? node->extra_dst[1] : y;
+    cl_ulong Nmax = kv ? (cl_ulong)src(node, 5)->desc.dims[2] : 1, sto = start->mem.offset,
+             ns = kv ? (cl_ulong)start->desc.dims[0] : 1, vo = v->mem.offset, vco = vc->mem.offset,
+             rows_v = qn_cl_elems(v) / D;
+    cl_mem stm = qn_cl_mem(start), vm = qn_cl_mem(v), vcm = qn_cl_mem(vc);
+    quanta_status st = QUANTA_OK;
+    if (kv) { /* the caches' other rows, where the plan gave the results memory of their own (it never does) */
+        st = write_rows_carry(s, src(node, 5), node->extra_dst[0]);
+        if (st == QUANTA_OK) st = write_rows_carry(s, src(node, 7), node->extra_dst[1]);
+        if (st != QUANTA_OK) return st;
+    }
     const cl_ulong per = (pair && rows1 > rows ? rows1 : rows) / N;
-    qn_cl_arg a[] = {QA(xm),       QA(xo),   QA(xd),   QA(wm),    QA(wo),   QA(hasw), QA(p1),
-                     QA(eps),      QA(pm),   QA(po),   QA(ym),    QA(yo),   QA(yd),   QA(rows),
-                     QA(N),        QA(D),    QA(rot),  QA(neox),  QA(base), QA(fs),   QA(fm),
-                     QA(has_freq), QA(x1m),  QA(x1o),  QA(w1m),   QA(w1o),  QA(hasw1), QA(y1m),
-                     QA(y1o),      QA(rows1), QA(has2), QA_LOCAL((size_t)per * sizeof(float))};
-    quanta_status st = qn_cl_set_args(s, QK_RMS_NORM_ROPE, a, (int)(sizeof a / sizeof a[0]));
-    size_t g[2] = {(size_t)(rot / 2), (size_t)N * (pair ? 2 : 1)}, l[2] = {(size_t)(rot / 2), 1};
+    qn_cl_arg a[] = {QA(xm),       QA(xo),    QA(xd),    QA(wm),     QA(wo),    QA(hasw), QA(p1),   QA(eps),
+                     QA(pm),       QA(po),    QA(ym),    QA(yo),     QA(yd),    QA(rows), QA(N),    QA(D),
+                     QA(rot),      QA(neox),  QA(base),  QA(fs),     QA(fm),    QA(has_freq), QA(x1m), QA(x1o),
+                     QA(w1m),      QA(w1o),   QA(hasw1), QA(y1m),    QA(y1o),   QA(rows1), QA(has2), QA(cl_norm),
+                     QA(has_kv),   QA(Nmax),  QA(stm),   QA(sto),    QA(ns),    QA(vm),   QA(vo),   QA(vcm),
+                     QA(vco),      QA(rows_v), QA(s->err_flag), QA_LOCAL((size_t)per * sizeof(float))};
+    st = qn_cl_set_args(s, QK_RMS_NORM_ROPE, a, (int)(sizeof a / sizeof a[0]));
+    size_t g[2] = {(size_t)(rot / 2), (size_t)N * (size_t)(1 + pair + kv)}, l[2] = {(size_t)(rot / 2), 1};
     return st != QUANTA_OK ? st : qn_cl_launch(s, QK_RMS_NORM_ROPE, qn_op_name(node->op), 2, g, l);
 }
 
@@ -205,8 +234,8 @@ bool qn_cl_rms_norm_rope_supports(qn_cl *s, const qn_node *node) {
     const int64_t rot = node->params.rope.rot_dims ? node->params.rope.rot_dims : D;
     if (D == 0 || N == 0) return true;
     uint64_t per = (uint64_t)(qn_cl_elems(x) / (size_t)D / (size_t)N);
-    if (node->op == QN_OP_RMS_NORM_ROPE_PAIR) {
-        const uint64_t per1 = (uint64_t)(qn_cl_elems(node->src[3]) / (size_t)D / (size_t)N);
+    if (node->op == QN_OP_RMS_NORM_ROPE_PAIR || node->op == QN_OP_ROPE_KV) {
+        const uint64_t per1 = (uint64_t)(qn_cl_elems(node->src[node->op == QN_OP_ROPE_KV ? 2 : 3]) / (size_t)D / (size_t)N);
         if (per1 > per) per = per1;
     }
     return rot >= 2 && (size_t)(rot / 2) <= s->dev.max_wg && per * sizeof(float) <= s->dev.local_mem;
@@ -294,8 +323,6 @@ static quanta_status run_permute(qn_cl *s, const qn_node *node) {
     return st;
 }
 
-/* out is dst after the write: where the executor gave it memory of its own (never in plans'
- * in-place use), dst's rows are copied over first. */
 static quanta_status write_rows_carry(qn_cl *s, const qn_tensor *dst, const qn_tensor *out) {
     if (qn_cl_mem(out) == qn_cl_mem(dst) && out->mem.offset == dst->mem.offset) return QUANTA_OK;
     size_t nd = qn_cl_elems(dst) * qn_dtype_elem_size(dst->desc.dtype);
@@ -354,10 +381,10 @@ quanta_status qn_cl_ops_run(qn_cl *s, const qn_node *node) {
     case QN_OP_MUL: return run_binary(s, node, 1);
     case QN_OP_GLU: return run_glu(s, node);
     case QN_OP_RMS_NORM: case QN_OP_ADD_RMS_NORM: case QN_OP_RMS_NORM_ADD: case QN_OP_RMS_NORM_ADD_NORM:
-    case QN_OP_SOFTMAX: case QN_OP_ARGMAX:
+    case QN_OP_ADD_NORM: case QN_OP_SOFTMAX: case QN_OP_ARGMAX:
         return run_rows(s, node);
-    case QN_OP_ROPE: return run_rope(s, node);
-    case QN_OP_RMS_NORM_ROPE: case QN_OP_RMS_NORM_ROPE_PAIR: return run_rms_norm_rope(s, node);
+    case QN_OP_ROPE: case QN_OP_ROPE_PAIR: return run_rope(s, node);
+    case QN_OP_RMS_NORM_ROPE: case QN_OP_RMS_NORM_ROPE_PAIR: case QN_OP_ROPE_KV: return run_rms_norm_rope(s, node);
     case QN_OP_GET_ROWS: return run_get_rows(s, node);
     case QN_OP_PERMUTE: return run_permute(s, node);
     case QN_OP_WRITE_ROWS: case QN_OP_WRITE_ROWS_PAIR: return run_write_rows(s, node);

@@ -1,5 +1,6 @@
 /*
  * ref_elementwise.c — row- and element-wise ops: rms_norm, add_rms_norm, rms_norm_add, rope, rms_norm_rope, silu,
+ * the plan-made pairs (rms_norm_add_norm, rms_norm_rope_pair, add_norm, rope_pair),
  * gelu, glu, add,
  * mul, scale, softmax, convert. Inputs are loaded to f32 first and the result stored last, so an output
  * that shares memory with an input is still right.
@@ -278,4 +279,73 @@ quanta_status qn_ref_rms_norm_rope_pair(const qn_node *node) {
     one.src[1] = node->src[4];
     one.dst = node->extra_dst[0];
     return qn_ref_rms_norm_rope(&one);
+}
+
+/* add into dst, then rms_norm of dst as stored (rounded to its dtype) into extra_dst[0], as the two
+ * ops give them one after the other. */
+quanta_status qn_ref_add_norm(const qn_node *node) {
+    qn_node one = *node;
+    one.op = QN_OP_ADD;
+    one.nsrc = 2;
+    one.src[2] = NULL;
+    one.extra_dst[0] = NULL;
+    quanta_status st = qn_ref_add(&one);
+    if (st != QUANTA_OK) return st;
+    one.op = QN_OP_RMS_NORM;
+    one.src[0] = node->dst;
+    one.src[1] = node->src[2];
+    one.dst = node->extra_dst[0];
+    return qn_ref_rms_norm(&one);
+}
+
+/* Each rope as qn_ref_rope gives it alone: x0 into dst, x1 into extra_dst[0]. */
+quanta_status qn_ref_rope_pair(const qn_node *node) {
+    qn_node one = *node;
+    one.op = QN_OP_ROPE;
+    one.nsrc = 2;
+    one.src[2] = NULL;
+    one.extra_dst[0] = NULL;
+    quanta_status st = qn_ref_rope(&one);
+    if (st != QUANTA_OK) return st;
+    one.src[0] = node->src[2];
+    one.dst = node->extra_dst[0];
+    return qn_ref_rope(&one);
+}
+
+/* rope_pair (or rms_norm_rope_pair) with x1's result into a scratch tensor, then write_rows_pair of it and v into
+ * the caches: exactly what the three ops give one after the other. */
+quanta_status qn_ref_rope_kv(const qn_node *node) {
+    const qn_tensor *x1 = node->src[2];
+    qn_tensor k = *x1; /* x1's result: made here, read by the append alone */
+    void *mem = malloc(x1->bytes ? x1->bytes : 1);
+    if (!mem) return qn_ref_oom("rope_kv");
+    k.mem = (qn_mem){mem, 0};
+    k.aux = NULL;
+    qn_node pair = *node;
+    pair.extra_dst[0] = &k;
+    pair.extra_dst[1] = NULL;
+    for (int i = 0; i < QN_MAX_SRC; i++) pair.src[i] = NULL;
+    quanta_status st;
+    if (node->params.rope_norm) {
+        pair.op = QN_OP_RMS_NORM_ROPE_PAIR;
+        pair.nsrc = 5;
+        pair.src[0] = node->src[0], pair.src[1] = node->src[3], pair.src[2] = node->src[1];
+        pair.src[3] = node->src[2], pair.src[4] = node->src[4];
+        st = qn_ref_rms_norm_rope_pair(&pair);
+    } else {
+        pair.op = QN_OP_ROPE_PAIR;
+        pair.nsrc = 3;
+        pair.src[0] = node->src[0], pair.src[1] = node->src[1], pair.src[2] = node->src[2];
+        st = qn_ref_rope_pair(&pair);
+    }
+    if (st == QUANTA_OK) {
+        qn_node w = {.op = QN_OP_WRITE_ROWS_PAIR,
+                     .nsrc = 5,
+                     .src = {node->src[5], &k, node->src[6], node->src[7], node->src[8]},
+                     .dst = node->extra_dst[0],
+                     .extra_dst = {node->extra_dst[1]}};
+        st = qn_ref_write_rows_pair(&w);
+    }
+    free(mem);
+    return st;
 }

@@ -3,6 +3,7 @@
 #ifndef QUANTA_QT_TENSOR_H
 #define QUANTA_QT_TENSOR_H
 
+#include <math.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -30,6 +31,14 @@ static inline float qt_rd_f32(const uint8_t *p) {
     float x;
     memcpy(&x, &u, 4);
     return x;
+}
+
+/* The IEEE binary16 value at p (little-endian) as a double, from its bit fields (the f16 scales of
+ * ggml's blocks), not through the library's conversion. */
+static inline double qt_rd_half(const uint8_t *p) {
+    const unsigned h = (unsigned)p[0] | (unsigned)p[1] << 8, e = (h >> 10) & 31, f = h & 1023;
+    const double v = e == 0 ? ldexp((double)f, -24) : ldexp((double)(f | 1024), (int)e - 25);
+    return h & 0x8000 ? -v : v;
 }
 
 #endif

@@ -13,7 +13,12 @@
  *     x ≈ dx·(xq + xl/254);
  *   - opencl under QUANTA_OPENCL_GEMM=int8, Q5_0 weights, M <= 8 (kernels_cl/gemv_i8.cl): two planes,
  *     xl = rn(256·(x/dx - xq)) clamped to ±127, x ≈ dx·(xq + xl/256), matmul and matmul_glu alike;
+ *     q8 weights: the int8 GEMM at every M (one plane per block of 256 columns);
+ *   - opencl under QUANTA_OPENCL_Q8_I8=1, q8 weights, M <= 8 (gemv_i8.cl, qn_gemv_q8_i8): three planes of
+ *     base 254, xl = rn(254·(x/dx - xq)), xm = rn(254·(254·(x/dx - xq) - xl)), stored as int8 unclamped;
  *   - ref: x itself.
+ * With three planes a truncated second or third plane is corrected by the next to ~1e-5 of a step (below
+ * f32 precision here); the first plane truncated overflows the second (190 does not fit int8).
  * The data: each block's first x is 127 (so dx = 1 and the codes are x's own rounding), every other
  * x = j + 1 - 63.7/S (S the second plane's step, 254 or 256; j random in 0..110), so the first plane
  * rounds up by 63.7/S (truncation would round down by 1 - 63.7/S) and the second plane's value
@@ -28,44 +33,60 @@
 
 #include "qt_backends.h"
 #include "qt_plan_guard.h"
+#include "qt_tensor.h"
 #include "test_util.h"
 
 typedef struct rcase {
-    quanta_dtype w; /* QUANTA_GGML_Q8_0, Q4_0 or Q5_0 */
+    quanta_dtype w; /* QUANTA_GGML_Q8_0, Q4_0, Q5_0 or QUANTA_Q8 */
+    const char *ocl_env; /* the OpenCL switch its int8 path needs: "QUANTA_OPENCL_GEMM" = int8, else Q8_I8 = 1 */
     int glu;        /* matmul_glu (silu) instead of matmul */
     int64_t M, N, K;
 } rcase;
 
-/* The model of a backend's x for one case: planes 0 (x itself), 1 or 2, the second plane's step S
- * and whether its codes are clamped to ±127. */
+/* The model of a backend's x for one case: planes 0 (x itself), 1, 2 or 3, the lower planes' step S,
+ * and whether their codes are clamped to ±127 (else stored as int8: wrapped). */
 typedef struct xmodel {
     int planes;
     float S;
     int clamp;
 } xmodel;
 
+static int gemm_int8(const rcase *c) { return !strcmp(c->ocl_env, "QUANTA_OPENCL_GEMM"); }
+
 /* 0 when the backend's int8 path does not take the case (not run there). */
 static int model_of(const char *backend, const rcase *c, xmodel *m) {
     memset(m, 0, sizeof *m);
     if (!strcmp(backend, "ref")) return 1;
-    if (!strcmp(backend, "cuda")) {
+    if (!strcmp(backend, "cuda")) { /* q8: f16 x, not an int8 path */
         m->planes = c->glu ? 2 : 1, m->S = 254.0f;
-        return c->K >= 512 && c->M <= 8;
+        return c->w != QUANTA_Q8 && c->K >= 512 && c->M <= 8;
     }
     if (!strcmp(backend, "opencl")) {
-        m->planes = 2, m->S = 256.0f, m->clamp = 1;
-        return c->w == QUANTA_GGML_Q5_0 && c->M <= 8;
+        if (c->w == QUANTA_GGML_Q5_0) m->planes = 2, m->S = 256.0f, m->clamp = 1;
+        else if (c->w == QUANTA_Q8 && gemm_int8(c)) m->planes = 1;
+        else if (c->w == QUANTA_Q8) m->planes = 3, m->S = 254.0f;
+        return (c->w == QUANTA_GGML_Q5_0 || c->w == QUANTA_Q8) && c->M <= 8 && (c->w == QUANTA_Q8 || gemm_int8(c));
     }
     return 0;
 }
 
 static void put_half(unsigned char *b, uint16_t h) { b[0] = (unsigned char)h, b[1] = (unsigned char)(h >> 8); }
 
-/* An IEEE binary16 value (little-endian bytes) as a double, from its bit fields. */
-static double half_bits(const unsigned char *b) {
-    const unsigned h = (unsigned)b[0] | (unsigned)b[1] << 8, e = (h >> 10) & 31, f = h & 1023;
-    const double v = e == 0 ? ldexp((double)f, -24) : ldexp((double)(f | 1024), (int)e - 25);
-    return h & 0x8000 ? -v : v;
+/* Quanta's q8 (quanta.h: int8 q[N][K], then an f32 scale per row, w = q·scale), positive. */
+static size_t make_q8(int64_t N, int64_t K, qt_rng *r, unsigned char **blocks, double *w) {
+    const size_t bytes = (size_t)(N * K) + 4 * (size_t)N;
+    unsigned char *b = malloc(bytes);
+    ck_assert_ptr_nonnull(b);
+    for (int64_t n = 0; n < N; n++) {
+        const float sc = qt_uniform(r, 0.5f, 1.0f) / 1024.0f;
+        memcpy(b + N * K + 4 * n, &sc, 4);
+        for (int64_t k = 0; k < K; k++) {
+            const int q = 1 + (int)(qt_next(r) % 127);
+            b[n * K + k] = (unsigned char)(signed char)q, w[n * K + k] = (double)sc * q;
+        }
+    }
+    *blocks = b;
+    return bytes;
 }
 
 /* N rows of K positive weights in format t as ggml blocks of 32 (bytes into *blocks), and their
@@ -73,13 +94,14 @@ static double half_bits(const unsigned char *b) {
  * Q4_0 = f16 d, 16 bytes of nibbles (element j low nibble of byte j, element j + 16 high), w = d·(q - 8);
  * Q5_0 = f16 d, u32 of fifth bits, the nibbles as Q4_0, w = d·(q - 16). */
 static size_t make_weights(quanta_dtype t, int64_t N, int64_t K, qt_rng *r, unsigned char **blocks, double *w) {
+    if (t == QUANTA_Q8) return make_q8(N, K, r, blocks, w);
     const size_t bb = t == QUANTA_GGML_Q8_0 ? 34 : t == QUANTA_GGML_Q4_0 ? 18 : 22, nb = (size_t)(N * K / 32);
     unsigned char *b = malloc(nb * bb);
     ck_assert_ptr_nonnull(b);
     for (size_t i = 0; i < nb; i++) {
         unsigned char *p = b + i * bb;
         put_half(p, quanta_f32_to_f16(qt_uniform(r, 0.5f, 1.0f) / 1024.0f));
-        const double d = half_bits(p);
+        const double d = qt_rd_half(p);
         double *wv = w + i * 32;
         if (t == QUANTA_GGML_Q8_0) {
             for (int j = 0; j < 32; j++) {
@@ -103,16 +125,25 @@ static size_t make_weights(quanta_dtype t, int64_t N, int64_t K, qt_rng *r, unsi
     return nb * bb;
 }
 
-/* x's value as the backend's codes hold it (m: the model); trunc 1: a kernel that truncates both
- * planes instead, 2: only the second. */
+/* A lower plane's code as stored: clamped to ±127, or wrapped as int8. */
+static float stored(float v, const xmodel *m) {
+    if (m->clamp) return fminf(fmaxf(v, -127.0f), 127.0f);
+    return (float)(signed char)(unsigned char)((int)v & 255);
+}
+
+/* x's value as the backend's codes hold it (m: the model); trunc 1: a kernel that truncates every
+ * plane instead, 2: only the lower planes. */
 static double coded(float x, const xmodel *m, int trunc) {
     if (m->planes == 0) return x;
     const float q = trunc == 1 ? truncf(x) : rintf(x); /* dx = 1: x/dx is x */
     if (m->planes == 1) return q;
-    float l = m->S * (x - q);
-    l = trunc ? truncf(l) : rintf(l);
-    if (m->clamp) l = fminf(fmaxf(l, -127.0f), 127.0f);
-    return (double)q + (double)l / m->S;
+    const float t = m->S * (x - q), l = trunc ? truncf(t) : rintf(t);
+    double v = (double)q + (double)stored(l, m) / m->S;
+    if (m->planes == 3) {
+        const float e = (t - l) * m->S;
+        v += (double)stored(trunc ? truncf(e) : rintf(e), m) / ((double)m->S * m->S);
+    }
+    return v;
 }
 
 static double silu(double v) { return v / (1.0 + exp(-v)); }
@@ -148,7 +179,7 @@ static void run_case(quanta_backend *be, const char *name, const rcase *c, qt_rn
     if (c->glu) make_weights(c->w, N, K, r, &bu, wu);
     model_result(c, x, wg, wu, &m, 0, want);
     model_result(c, x, wg, wu, &m, 1, trunc);
-    if (m.planes == 2) { /* the nearer of the two truncating kernels */
+    if (m.planes == 2) { /* the nearer of the two truncating kernels (three planes: see the top) */
         double *t2 = malloc((size_t)(M * N) * sizeof *t2);
         ck_assert_ptr_nonnull(t2);
         model_result(c, x, wg, wu, &m, 2, t2);
@@ -200,33 +231,40 @@ static void run_case(quanta_backend *be, const char *name, const rcase *c, qt_rn
     free(x), free(y), free(wg), free(wu), free(want), free(trunc), free(bg), free(bu);
 }
 
+#define GEMM "QUANTA_OPENCL_GEMM"
+#define Q8I8 "QUANTA_OPENCL_Q8_I8"
 static const rcase kCases[] = {
-    {QUANTA_GGML_Q8_0, 0, 1, 64, 1024},  /* cuda: x quantized inside the GEMV */
-    {QUANTA_GGML_Q8_0, 0, 1, 64, 4096},  /* cuda: quantize launch, staged q8_0 GEMV */
-    {QUANTA_GGML_Q4_0, 0, 1, 64, 4096},  /* cuda: staged q4_0 */
-    {QUANTA_GGML_Q5_0, 0, 3, 40, 1024},  /* cuda: generic GEMV, 4 x rows; opencl: gemv_i8 */
-    {QUANTA_GGML_Q5_0, 0, 1, 33, 512},   /* opencl: gemv_i8, odd N (row pairs) */
-    {QUANTA_GGML_Q8_0, 1, 1, 64, 1024},  /* cuda: matmul_glu, two planes */
-    {QUANTA_GGML_Q4_0, 1, 3, 40, 1024},
-    {QUANTA_GGML_Q5_0, 1, 1, 48, 512},   /* opencl: gemv_i8's gate and up rows */
+    {QUANTA_GGML_Q8_0, GEMM, 0, 1, 64, 1024}, /* cuda: x quantized inside the GEMV */
+    {QUANTA_GGML_Q8_0, GEMM, 0, 1, 64, 4096}, /* cuda: quantize launch, staged q8_0 GEMV */
+    {QUANTA_GGML_Q4_0, GEMM, 0, 1, 64, 4096}, /* cuda: staged q4_0 */
+    {QUANTA_GGML_Q5_0, GEMM, 0, 3, 40, 1024}, /* cuda: generic GEMV, 4 x rows; opencl: gemv_i8 */
+    {QUANTA_GGML_Q5_0, GEMM, 0, 1, 33, 512},  /* opencl: gemv_i8, odd N (row pairs) */
+    {QUANTA_GGML_Q8_0, GEMM, 1, 1, 64, 1024}, /* cuda: matmul_glu, two planes */
+    {QUANTA_GGML_Q4_0, GEMM, 1, 3, 40, 1024},
+    {QUANTA_GGML_Q5_0, GEMM, 1, 1, 48, 512},  /* opencl: gemv_i8's gate and up rows */
+    {QUANTA_Q8, GEMM, 0, 1, 64, 1024},        /* opencl: the int8 GEMM at M = 1, one plane */
+    {QUANTA_Q8, Q8I8, 0, 1, 64, 1024},        /* opencl: qn_gemv_q8_i8, three planes */
+    {QUANTA_Q8, Q8I8, 0, 5, 33, 512},
+    {QUANTA_Q8, Q8I8, 1, 1, 40, 1024},        /* its gate and up rows */
 };
 #define NCASES (int)(sizeof kCases / sizeof kCases[0])
 
 START_TEST(int8_x_rounds_to_nearest) {
     qt_rng r = qt_rng_make(0x18A7 + (uint64_t)_i);
-    /* OpenCL's int8 GEMV takes Q5_0 decode on every CPU with this switch (on AVX-512 VNNI ones anyway) */
-    const char *saved = getenv("QUANTA_OPENCL_GEMM");
+    /* the OpenCL switch that takes the case's int8 path on every CPU (AVX-512 VNNI or not) */
+    const rcase *c = &kCases[_i];
+    const char *var = c->ocl_env, *saved = getenv(var);
     char keep[64] = "";
     if (saved) snprintf(keep, sizeof keep, "%s", saved);
-    setenv("QUANTA_OPENCL_GEMM", "int8", 1);
+    setenv(var, gemm_int8(c) ? "int8" : "1", 1);
     quanta_backend *be;
     const char *name;
     for (int i = 0; qt_next_backend(&i, &be, &name);) {
-        run_case(be, name, &kCases[_i], &r);
+        run_case(be, name, c, &r);
         quanta_backend_close(be);
     }
-    if (saved) setenv("QUANTA_OPENCL_GEMM", keep, 1);
-    else unsetenv("QUANTA_OPENCL_GEMM");
+    if (saved) setenv(var, keep, 1);
+    else unsetenv(var);
 }
 END_TEST
 

@@ -238,6 +238,70 @@ START_TEST(test_rows) {
 }
 END_TEST
 
+/* ggml block weights (the file's Q4_0 ... Q6_K blocks kept as they are): every descriptor, size and op
+ * that cannot hold or take them is refused with a message; none of these had a test. */
+START_TEST(test_ggml_weights) {
+    static const quanta_dtype T[] = {QUANTA_GGML_Q4_0, QUANTA_GGML_Q4_1, QUANTA_GGML_Q5_0, QUANTA_GGML_Q5_1,
+                                     QUANTA_GGML_Q8_0, QUANTA_GGML_Q4_K, QUANTA_GGML_Q5_K, QUANTA_GGML_Q6_K};
+    for (size_t i = 0; i < sizeof T / sizeof T[0]; i++) {
+        const quanta_dtype t = T[i];
+        const int k_quant = t >= QUANTA_GGML_Q4_K;
+        size_t bytes = 0;
+        quanta_tensor_desc d = qt_desc(t, 1, 256, 0, 0, 0);
+        QT_EXPECT_ERR(quanta_tensor_bytes(&d, &bytes), QUANTA_ERR_INVALID_ARGUMENT, "ndim is 1", "2-D");
+        d = qt_desc(t, 3, 2, 3, 256, 0);
+        QT_EXPECT_ERR(quanta_tensor_bytes(&d, &bytes), QUANTA_ERR_INVALID_ARGUMENT, "ndim is 3");
+        d = qt_desc(t, 2, 3, k_quant ? 288 : 100, 0, 0); /* 288: whole 32-blocks, not whole 256-blocks */
+        QT_EXPECT_ERR(quanta_tensor_bytes(&d, &bytes), QUANTA_ERR_INVALID_ARGUMENT, "not a multiple",
+                      k_quant ? "256" : "32");
+        d = qt_desc(t, 2, INT64_C(1) << 40, INT64_C(1) << 40, 0, 0);
+        const quanta_status st = quanta_tensor_bytes(&d, &bytes);
+        ck_assert_msg(st == QUANTA_ERR_OVERFLOW || st == QUANTA_ERR_INVALID_ARGUMENT, "%s", quanta_status_name(st));
+        const quanta_tensor_desc w2 = qt_desc(t, 2, 3, 256, 0, 0);
+        ck_assert_int_eq(quanta_tensor_bytes(&w2, &bytes), QUANTA_OK);
+        unsigned char *raw = calloc(bytes, 1);
+        float f[768] = {0};
+        ck_assert_ptr_nonnull(raw);
+        QT_EXPECT_ERR(quanta_dequantize(&w2, raw, bytes - 1, f, 768), QUANTA_ERR_INVALID_ARGUMENT, "src_bytes");
+        QT_EXPECT_ERR(quanta_dequantize(&w2, raw, bytes, f, 767), QUANTA_ERR_INVALID_ARGUMENT, "dst_count");
+        const quanta_status qs = quanta_quantize(&w2, f, raw, bytes);
+        if (qs != QUANTA_OK) /* formats without an encoder say so */
+            QT_EXPECT_ERR(quanta_quantize(&w2, f, raw, bytes), QUANTA_ERR_UNSUPPORTED, "no encoder");
+        else
+            QT_EXPECT_ERR(quanta_quantize(&w2, f, raw, bytes - 1), QUANTA_ERR_INVALID_ARGUMENT, "dst_bytes");
+        quanta_tensor *w = NULL, *wu = NULL, *y = NULL;
+        QT_EXPECT_ERR(quanta_graph_constant(g, "w", &w2, raw, bytes - 1, &w), QUANTA_ERR_INVALID_ARGUMENT, "bytes");
+        ck_assert_int_eq(quanta_graph_constant(g, "w", &w2, raw, bytes, &w), QUANTA_OK);
+        quanta_tensor *x = in(QUANTA_F32, 2, 2, 256, 0, 0);
+        QT_EXPECT_ERR(quanta_matmul(g, w, x, &y), QUANTA_ERR_INVALID_ARGUMENT, "x must be f32, f16 or bf16");
+        QT_EXPECT_ERR(quanta_convert(g, w, QUANTA_F32, &y), QUANTA_ERR_INVALID_ARGUMENT, "x must be");
+        const int32_t perm[2] = {1, 0};
+        QT_EXPECT_ERR(quanta_permute(g, w, perm, &y), QUANTA_ERR_INVALID_ARGUMENT, "quantized");
+        const int64_t flat[1] = {768};
+        QT_EXPECT_ERR(quanta_reshape(g, w, 1, flat, &y), QUANTA_ERR_INVALID_ARGUMENT, "quantized");
+        QT_EXPECT_ERR(quanta_add(g, w, w, &y), QUANTA_ERR_INVALID_ARGUMENT, "a must be");
+        QT_EXPECT_ERR(quanta_softmax(g, w, &y), QUANTA_ERR_INVALID_ARGUMENT, "x must be");
+        QT_EXPECT_ERR(quanta_rms_norm(g, x, w, 1e-5f, 0, &y), QUANTA_ERR_INVALID_ARGUMENT, "weight");
+        /* matmul_glu's w_up in another block format */
+        const quanta_tensor_desc du = qt_desc(T[(i + 1) % (sizeof T / sizeof T[0])], 2, 3, 256, 0, 0);
+        size_t bu = 0;
+        ck_assert_int_eq(quanta_tensor_bytes(&du, &bu), QUANTA_OK);
+        unsigned char *ru = calloc(bu, 1);
+        ck_assert_ptr_nonnull(ru);
+        ck_assert_int_eq(quanta_graph_constant(g, "w_up", &du, ru, bu, &wu), QUANTA_OK);
+        QT_EXPECT_ERR(quanta_matmul_glu(g, x, w, wu, QUANTA_GLU_SILU, &y), QUANTA_ERR_INVALID_ARGUMENT, "w_up");
+        ck_assert_ptr_null(y);
+        ck_assert_int_eq(quanta_matmul(g, x, w, &y), QUANTA_OK); /* and the one op that takes them */
+        /* a row-parallel shard must keep whole blocks: K = 256 over 2 ranks is 128 */
+        quanta_tensor_desc sd;
+        if (k_quant)
+            QT_EXPECT_ERR(quanta_shard_desc(&w2, QUANTA_SHARD_COLS, 0, 2, &sd), QUANTA_ERR_INVALID_ARGUMENT, "256");
+        free(raw);
+        free(ru);
+    }
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("op_errors");
     TCase *tc = tcase_create("op_errors");
@@ -247,6 +311,7 @@ int main(void) {
     tcase_add_test(tc, test_matmul);
     tcase_add_test(tc, test_elementwise);
     tcase_add_test(tc, test_rows);
+    tcase_add_test(tc, test_ggml_weights);
     suite_add_tcase(s, tc);
     return qt_run_suite(s);
 }

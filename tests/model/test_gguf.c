@@ -7,6 +7,7 @@
 
 #include "formats.h"
 #include "gguf.h"
+#include "qt_ggml.h"
 
 /* ----------------------------------------------------------------- helpers */
 
@@ -307,6 +308,81 @@ START_TEST(test_every_prefix_rejected) {
 }
 END_TEST
 
+/* Every ggml block type, as a [3, 512] tensor of random blocks whose first f16 scales are NaN, Inf
+ * and a subnormal: it opens and dequantizes (NaN/Inf where a scale is one, finite where the scale is
+ * finite), and is refused with a message for every prefix of the file, for columns that are not
+ * whole blocks (a K-quant's 288 columns are whole 32-blocks, not 256-blocks), and for a third row
+ * more than the data holds. A retyped tensor either opens and dequantizes or is refused. */
+START_TEST(test_ggml_blocks_malformed) {
+    const qt_ggml_block *T = qt_ggml_blocks;
+    static const uint16_t scales[3] = {0x7E00 /* NaN */, 0x7C00 /* +Inf */, 0x0001 /* smallest subnormal */};
+    qt_rng r = qt_rng_make(0x66B1);
+    for (int i = 0; i < QT_GGML_NBLOCKS; i++) {
+        const int64_t cols = 512, rows = 3, nb = rows * cols / T[i].block;
+        const size_t bytes = (size_t)nb * (size_t)T[i].bytes;
+        uint8_t *data = malloc(bytes);
+        ck_assert_ptr_nonnull(data);
+        for (size_t k = 0; k < bytes; k++) data[k] = (uint8_t)qt_next(&r);
+        for (int b = 0; b < nb; b++) { /* finite scales and minimums of ~1e-3, then the three odd scales */
+            uint8_t *blk = data + (size_t)b * (size_t)T[i].bytes, *sc = blk + T[i].scale_at;
+            const uint16_t h = b < 3 ? scales[b] : (uint16_t)(0x1400 + qt_next(&r) % 0x400);
+            sc[0] = (uint8_t)h, sc[1] = (uint8_t)(h >> 8);
+            if (T[i].min_at >= 0) blk[T[i].min_at] = (uint8_t)qt_next(&r), blk[T[i].min_at + 1] = 0x14;
+        }
+        qn_gguf_writer *w;
+        ck_assert_int_eq(qn_gguf_writer_create(&w), QUANTA_OK);
+        int64_t dims[2] = {cols, rows};
+        ck_assert_int_eq(qn_gguf_writer_add_tensor(w, "blocks", 2, dims, T[i].type, data, bytes), QUANTA_OK);
+        size_t n;
+        uint8_t *img = image(w, &n), *orig = malloc(n);
+        ck_assert_ptr_nonnull(orig);
+        memcpy(orig, img, n);
+        float *f = malloc((size_t)(rows * cols) * sizeof *f);
+        ck_assert_ptr_nonnull(f);
+        qn_gguf *g = open_ok(img, n);
+        ck_assert_int_eq(qn_gguf_tensor_to_f32(qn_gguf_tensor_at(g, 0), f, (size_t)(rows * cols)), QUANTA_OK);
+        int nonfinite = 0;
+        for (int64_t k = 0; k < rows * cols; k++) {
+            const int64_t b = k / T[i].block;
+            if (b >= 2) ck_assert_msg(isfinite(f[k]), "type %u: element %lld of block %lld is %g", T[i].type,
+                                      (long long)k, (long long)b, (double)f[k]);
+            nonfinite += !isfinite(f[k]);
+        }
+        ck_assert_msg(nonfinite > 0, "type %u: NaN and Inf scales gave only finite values", T[i].type);
+        qn_gguf_close(g);
+        for (size_t k = 0; k < n; k++) { /* every prefix, in an exact-size copy (ASan sees over-reads) */
+            uint8_t *c = malloc(k ? k : 1);
+            memcpy(c, img, k);
+            g = (qn_gguf *)1;
+            const quanta_status st = qn_gguf_open_memory(c, k, &g);
+            ck_assert_msg(st == QUANTA_ERR_CORRUPT && !g && quanta_last_error()[0], "type %u, prefix %zu/%zu: %s",
+                          T[i].type, k, n, quanta_status_name(st));
+            free(c);
+        }
+        const info_pos at = tensor_info(img, n, "blocks");
+        put64(img + at.dims, T[i].block == 32 ? 496 : 288); /* not whole blocks */
+        expect_reject(img, n, QUANTA_ERR_CORRUPT, "block");
+        memcpy(img, orig, n);
+        put64(img + at.dims + 8, rows + 1); /* a row more than the data */
+        expect_reject(img, n, QUANTA_ERR_CORRUPT, "blocks");
+        for (int j = 0; j < QT_GGML_NBLOCKS; j++) { /* retyped */
+            memcpy(img, orig, n);
+            put32(img + at.type, T[j].type);
+            if (qn_gguf_open_memory(img, n, &g) == QUANTA_OK) {
+                ck_assert_int_eq(qn_gguf_tensor_to_f32(qn_gguf_tensor_at(g, 0), f, (size_t)(rows * cols)), QUANTA_OK);
+                qn_gguf_close(g);
+            } else {
+                ck_assert(quanta_last_error()[0]);
+            }
+        }
+        free(f);
+        free(orig);
+        free(img);
+        free(data);
+    }
+}
+END_TEST
+
 START_TEST(test_bad_header) {
     size_t n;
     uint8_t *img = small_file(&n);
@@ -558,6 +634,7 @@ int main(void) {
     tcase_add_test(tc, test_tensor_round_trip_bit_exact);
     tcase_add_test(tc, test_writer_rejects);
     tcase_add_test(tc, test_every_prefix_rejected);
+    tcase_add_test(tc, test_ggml_blocks_malformed);
     tcase_add_test(tc, test_bad_header);
     tcase_add_test(tc, test_bad_alignment);
     tcase_add_test(tc, test_bad_tensor_infos);

@@ -37,6 +37,7 @@
 
 #include "cl_test.h"
 #include "qt_plan_guard.h"
+#include "qt_tensor.h"
 #include "test_util.h"
 
 #define MAXM 64
@@ -52,13 +53,6 @@ typedef struct problem {
     double *exact;  /* [MAXM, N]: x · decoded W^T in float64 */
     double *bound;  /* [MAXM, N]: int8 rounding bound of x plus f32 summation error */
 } problem;
-
-/* An IEEE binary16 value (little-endian bytes) as a double, from its bit fields. */
-static double half_bits(const unsigned char *b) {
-    const unsigned h = (unsigned)b[0] | (unsigned)b[1] << 8, e = (h >> 10) & 31, f = h & 1023;
-    const double v = e == 0 ? ldexp((double)f, -24) : ldexp((double)(f | 1024), (int)e - 25);
-    return h & 0x8000 ? -v : v;
-}
 
 /* W[n, k] decoded from wdt's documented layout; *mag_w: what the kernel's f32 sums carry for it
  * (Q5_0's integer form sums d·q and subtracts 16·d separately: |d|·(q + 16)). */
@@ -79,7 +73,7 @@ static double weight_at(const problem *p, int64_t n, int64_t k, double *mag_w) {
         const int j = (int)(k % 32);
         const uint32_t qh = (uint32_t)blk[2] | (uint32_t)blk[3] << 8 | (uint32_t)blk[4] << 16 | (uint32_t)blk[5] << 24;
         const int lo = j < 16 ? blk[6 + j] & 15 : blk[6 + j - 16] >> 4, q = lo | (int)((qh >> j) & 1) << 4;
-        const double d = half_bits(blk);
+        const double d = qt_rd_half(blk);
         *mag_w = fabs(d) * (q + 16);
         return d * (q - 16);
     }
@@ -99,7 +93,7 @@ static void encode_q5_0(const float *w, int64_t nblk, unsigned char *out) {
         memcpy(&fb, &d, 4); /* a normal binary16 for these magnitudes: exponent rebased, mantissa cut */
         const unsigned h = ((fb >> 16) & 0x8000u) | ((((fb >> 23) & 255u) - 112u) << 10) | ((fb >> 13) & 1023u);
         out[0] = (unsigned char)h, out[1] = (unsigned char)(h >> 8);
-        const double dd = half_bits(out);
+        const double dd = qt_rd_half(out);
         uint32_t qh = 0;
         memset(out + 6, 0, 16);
         for (int j = 0; j < 32; j++) {

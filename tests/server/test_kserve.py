@@ -201,6 +201,11 @@ def check_errors(c, s, prompt):
             b'"parameters": {"binary_data_size": 99}}]}', None),
            (f"/v2/models/{MODEL}/infer", b'{"inputs": [', None),
            (f"/v2/models/{MODEL}/generate", b'{"parameters": {"max_tokens": 3}}', None),
+           # 3 x 6148914691236517207 elements wrap 64 bits to 5: five ids were accepted for three rows of 6e18
+           # columns and read far outside them (a crash, before review8's fix)
+           (f"/v2/models/{MODEL}/infer", b'{"inputs": [{"name": "input_ids", "datatype": "INT32", "shape": '
+            b'[3, 6148914691236517207], "data": [1, 2, 3, 4, 5]}, {"name": "input_lengths", "datatype": "INT32", '
+            b'"shape": [3, 1], "data": [50, 50, 50]}]}', None),
            (f"/v2/models/{MODEL}/generate_stream", b'{"text_input": 3}', None)]
     for path, body, hdrs in bad:
         code, h, data = s.request("POST", path, body, headers=hdrs)
