@@ -192,11 +192,11 @@ kernel void qn_gemv_i8(const global uchar *W0, ulong wo0, long N0, const global 
         i -= (N0 + 1) / 2, W = W1 + wo1, y = y1 + yo1, N = N1;
         if (i >= (N1 + 1) / 2) i -= (N1 + 1) / 2, W = W2 + wo2, y = y2 + yo2, N = N2;
     }
-    const long n = act < 0 ? 2 * i : i;
-    if (n >= N) return;
-    const int pair = act < 0 && n + 1 < N;
+    const long n = i, h = act < 0 ? (N + 1) / 2 : 0;
+    if (n >= (act < 0 ? h : N)) return;
+    const int pair = act < 0 && n + h < N;
     const global uchar *ra = W + n * row_bytes;
-    const global uchar *rb = act >= 0 ? Wu + uo + n * row_bytes : pair ? ra + row_bytes : ra;
+    const global uchar *rb = act >= 0 ? Wu + uo + n * row_bytes : pair ? ra + h * row_bytes : ra;
     float2 r8[8];
     if (M == 8) qn_i8_rows2x8_q5_0(ra, rb, xb, O, D, nb, r8);
     for (int m = 0; m < M; m++) {
@@ -206,7 +206,7 @@ kernel void qn_gemv_i8(const global uchar *W0, ulong wo0, long N0, const global 
             qn_st(y, ydt, at, qn_act(r.x, act, 0.0f) * r.y);
         } else {
             qn_st(y, ydt, at, r.x);
-            if (pair) qn_st(y, ydt, at + 1, r.y);
+            if (pair) qn_st(y, ydt, at + h, r.y);
         }
     }
 }

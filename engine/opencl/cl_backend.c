@@ -5,10 +5,14 @@
  * (CL_MEM_OBJECT_ALLOCATION_FAILURE, CL_OUT_OF_RESOURCES, CL_OUT_OF_HOST_MEMORY) become
  * QUANTA_ERR_OUT_OF_MEMORY.
  */
+#define _DEFAULT_SOURCE /* madvise's MADV_HUGEPAGE (glibc: a BSD/Linux extension) */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#if defined(__linux__)
+#include <sys/mman.h>
+#endif
 
 #include "cl_internal.h"
 #include "clock.h"
@@ -267,6 +271,43 @@ static quanta_status ocl_open(int index, qn_mem_stats *stats, void **self) {
     return QUANTA_OK;
 }
 
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+#define HUGE_PAGE_BYTES ((size_t)2 << 20)
+static void CL_CALLBACK free_host_memory(cl_mem m, void *p) {
+    (void)m;
+    free(p);
+}
+#endif
+
+/* A CPU device's buffer of 2 MiB or more in host memory we give it (CL_MEM_USE_HOST_PTR: PoCL's
+ * CPU drivers run on that memory itself), 2 MiB aligned and advised into transparent huge pages.
+ * Why: decode streams the weights (the default model's output head alone is 169 MB a token), and
+ * in this VM (nested paging) 4 KiB pages cost the stream half its speed: a two-thread read of
+ * 256 MiB ran 9-10 GB/s on 4 KiB pages and 20-30 GB/s on 2 MiB ones in the same minutes, where
+ * THP is "madvise" (the default of many distributions) and PoCL's own allocations are never
+ * advised (bench/NOTES.md section 1 v10). NULL where it does not apply or fails (the caller then
+ * takes a plain buffer); QUANTA_OPENCL_HUGEPAGES=0 turns it off. */
+static cl_mem create_huge_page_buffer(qn_cl *s, size_t bytes) {
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+    const char *e = getenv("QUANTA_OPENCL_HUGEPAGES");
+    if (!(s->dev.type & CL_DEVICE_TYPE_CPU) || bytes < HUGE_PAGE_BYTES || (e && !strcmp(e, "0"))) return NULL;
+    const size_t len = (bytes + HUGE_PAGE_BYTES - 1) / HUGE_PAGE_BYTES * HUGE_PAGE_BYTES;
+    void *p = NULL;
+    if (posix_memalign(&p, HUGE_PAGE_BYTES, len) != 0) return NULL;
+    (void)madvise(p, len, MADV_HUGEPAGE); /* advice: refused, the pages stay 4 KiB */
+    cl_int err;
+    cl_mem m = clCreateBuffer(s->ctx, CL_MEM_READ_WRITE | CL_MEM_USE_HOST_PTR, bytes, p, &err);
+    if (err == CL_SUCCESS && clSetMemObjectDestructorCallback(m, free_host_memory, p) == CL_SUCCESS) return m;
+    if (err == CL_SUCCESS) clReleaseMemObject(m); /* nothing was enqueued on it: released at once */
+    free(p);
+    return NULL;
+#else
+    (void)s;
+    (void)bytes;
+    return NULL;
+#endif
+}
+
 static quanta_status ocl_alloc(void *self, size_t bytes, void **handle) {
     qn_cl *s = self;
     if (!handle) return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "opencl alloc: handle is NULL");
@@ -276,8 +317,9 @@ static quanta_status ocl_alloc(void *self, size_t bytes, void **handle) {
         return qn_error_set(QUANTA_ERR_OUT_OF_MEMORY,
                             "opencl alloc: %zu bytes exceeds the device's largest allocation (%llu bytes)", bytes,
                             (unsigned long long)s->dev.max_alloc);
-    cl_int err;
-    cl_mem m = clCreateBuffer(s->ctx, CL_MEM_READ_WRITE, bytes, NULL, &err);
+    cl_int err = CL_SUCCESS;
+    cl_mem m = create_huge_page_buffer(s, bytes);
+    if (!m) m = clCreateBuffer(s->ctx, CL_MEM_READ_WRITE, bytes, NULL, &err);
     if (err != CL_SUCCESS) return qn_cl_error(err, "alloc (clCreateBuffer)");
     const cl_uchar zero = 0;
     err = clEnqueueFillBuffer(s->queue, m, &zero, 1, 0, bytes, 0, NULL, NULL);

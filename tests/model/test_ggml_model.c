@@ -11,18 +11,13 @@
 
 #include "qt_backends.h"
 #include "qt_file.h"
+#include "qt_ggml.h"
 #include "tiny_model.h"
 
 /* rows of 256 and 512: whole blocks of every format, the K-quants' 256 included */
 static const tiny_spec SPEC = {"llama", 256, 4, 2, 64, 512, 1, 300, 0, 10000.0f, 0, 0};
 
-static const struct {
-    uint32_t type;
-    int block, bytes, scale_at, min_at; /* the f16 scale's and the f16 minimum's offsets (-1: none) */
-} T[] = {{QN_GGML_Q4_0, 32, 18, 0, -1}, {QN_GGML_Q4_1, 32, 20, 0, 2},   {QN_GGML_Q5_0, 32, 22, 0, -1},
-         {QN_GGML_Q5_1, 32, 24, 0, 2},  {QN_GGML_Q8_0, 32, 34, 0, -1},  {QN_GGML_Q4_K, 256, 144, 0, 2},
-         {QN_GGML_Q5_K, 256, 176, 0, 2}, {QN_GGML_Q6_K, 256, 210, 208, -1}};
-#define NT (int)(sizeof T / sizeof T[0])
+static const qt_ggml_block *const T = qt_ggml_blocks;
 
 /* The tiny model's file with every tensor in format T[f] (random blocks, scales and minimums
  * about 1e-3). */
@@ -130,7 +125,7 @@ int main(void) {
     Suite *s = suite_create("ggml_model");
     TCase *tc = tcase_create("formats");
     tcase_set_timeout(tc, 300);
-    tcase_add_loop_test(tc, test_every_block_format, 0, NT);
+    tcase_add_loop_test(tc, test_every_block_format, 0, QT_GGML_NBLOCKS);
     suite_add_tcase(s, tc);
     return qt_run_suite(s);
 }

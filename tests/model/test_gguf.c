@@ -7,6 +7,7 @@
 
 #include "formats.h"
 #include "gguf.h"
+#include "qt_ggml.h"
 
 /* ----------------------------------------------------------------- helpers */
 
@@ -313,15 +314,10 @@ END_TEST
  * whole blocks (a K-quant's 288 columns are whole 32-blocks, not 256-blocks), and for a third row
  * more than the data holds. A retyped tensor either opens and dequantizes or is refused. */
 START_TEST(test_ggml_blocks_malformed) {
-    static const struct {
-        uint32_t type;
-        int block, bytes, scale_at, min_at; /* the f16 scale's and the f16 minimum's offsets (-1: none) */
-    } T[] = {{QN_GGML_Q4_0, 32, 18, 0, -1},   {QN_GGML_Q4_1, 32, 20, 0, 2},   {QN_GGML_Q5_0, 32, 22, 0, -1},
-             {QN_GGML_Q5_1, 32, 24, 0, 2},    {QN_GGML_Q8_0, 32, 34, 0, -1},  {QN_GGML_Q4_K, 256, 144, 0, 2},
-             {QN_GGML_Q5_K, 256, 176, 0, 2},  {QN_GGML_Q6_K, 256, 210, 208, -1}};
+    const qt_ggml_block *T = qt_ggml_blocks;
     static const uint16_t scales[3] = {0x7E00 /* NaN */, 0x7C00 /* +Inf */, 0x0001 /* smallest subnormal */};
     qt_rng r = qt_rng_make(0x66B1);
-    for (size_t i = 0; i < sizeof T / sizeof T[0]; i++) {
+    for (int i = 0; i < QT_GGML_NBLOCKS; i++) {
         const int64_t cols = 512, rows = 3, nb = rows * cols / T[i].block;
         const size_t bytes = (size_t)nb * (size_t)T[i].bytes;
         uint8_t *data = malloc(bytes);
@@ -369,7 +365,7 @@ START_TEST(test_ggml_blocks_malformed) {
         memcpy(img, orig, n);
         put64(img + at.dims + 8, rows + 1); /* a row more than the data */
         expect_reject(img, n, QUANTA_ERR_CORRUPT, "blocks");
-        for (size_t j = 0; j < sizeof T / sizeof T[0]; j++) { /* retyped */
+        for (int j = 0; j < QT_GGML_NBLOCKS; j++) { /* retyped */
             memcpy(img, orig, n);
             put32(img + at.type, T[j].type);
             if (qn_gguf_open_memory(img, n, &g) == QUANTA_OK) {
