@@ -31,6 +31,7 @@
 #include <cooperative_groups.h>
 
 #include "attention.h"
+#include "ggml_xq.cuh" /* qn_ggml_quantize_chunk: the decode-rows kernel may leave wo's activation codes */
 #include "cp_async.cuh"
 #include "layout.h" /* formats/: the dtype codes QN_DT_* */
 
@@ -53,6 +54,9 @@ struct Params {
     long long rows_fold; /* G * Nq rows per KV head */
     int mask_batched, causal, window, splits;
     float sl2; /* scale * log2(e) */
+    int8_t *xq, *xl; /* not NULL: out's int8 codes too (attn_decode_rows_kernel; qn_cuda_attention_args) */
+    float *dx;
+    int *sx, *sl;
 };
 
 /* ------------------------------------------------------------------ device helpers */
@@ -699,6 +703,15 @@ template <typename T> __global__ void __launch_bounds__(kGenWarps * 32) attn_gen
 
 constexpr int kDecWarps = 8, kDecKU = 4;
 
+/* Output element i (flat over out) as stored, v, into its chunk's int8 codes, both planes: the activation codes of
+ * the GEMV after attention (wo), made with the function the quantize kernel and the norms use, on the same stored
+ * values, so the same codes. Called by all 32 lanes of a warp for one aligned chunk. */
+__device__ __forceinline__ void dec_codes(const Params &p, long long i, float v)
+{
+    const long long e0 = i & ~31LL;
+    qn_ggml_quantize_chunk(v, p.xq + e0, p.dx + e0 / 32, p.sx + e0 / 32, p.xl + e0, p.sl + e0 / 32);
+}
+
 /* Decode with at most RM folded rows (a KV head's query heads times Nq) and D = 32 * DL, any of
  * the three dtypes: one block per (split, KV head, batch), its splits a thread-block cluster
  * (sm_90) that merges through distributed shared memory. Each warp takes kDecKU keys at a time
@@ -853,7 +866,10 @@ template <typename T, int DL, int RM> __global__ void __launch_bounds__(kDecWarp
             const int r = e / D, d = e % D;
             const float tot = bml[r * 2 + 1];
             const long long nat = (b * p.Hq + hkv * G + r % G) * p.Nq + r / G;
-            static_cast<T *>(p.out)[nat * D + d] = Ty<T>::from_f(tot > 0.f ? bo[e] / tot : 0.f);
+            const T y = Ty<T>::from_f(tot > 0.f ? bo[e] / tot : 0.f);
+            static_cast<T *>(p.out)[nat * D + d] = y;
+            if (p.xq) /* warp-uniform: a warp's 32 e are one aligned chunk of one row (D % 32 == 0) */
+                dec_codes(p, nat * D + d, Ty<T>::to_f(y));
         }
         return;
     }
@@ -878,7 +894,10 @@ template <typename T, int DL, int RM> __global__ void __launch_bounds__(kDecWarp
             tot = fmaf(wt, ml[r * 2 + 1], tot);
         }
         const long long nat = (b * p.Hq + hkv * G + r % G) * p.Nq + r / G;
-        static_cast<T *>(p.out)[nat * D + (e % D)] = Ty<T>::from_f(tot > 0.f ? acc / tot : 0.f);
+        const T y = Ty<T>::from_f(tot > 0.f ? acc / tot : 0.f);
+        static_cast<T *>(p.out)[nat * D + (e % D)] = y;
+        if (p.xq) /* warp-uniform, as above: e runs in whole warps over chunks of 32 */
+            dec_codes(p, nat * D + (e % D), Ty<T>::to_f(y));
     }
     cluster.sync(); /* keep this block's shared memory alive until every rank has read it */
 #endif
@@ -937,6 +956,7 @@ KernelInfo mma_info()
     KernelInfo ki;
     ki.fn = reinterpret_cast<const void *>(&attn_mma_kernel<T, D, WARPS, MT, BN, STAGES, QREG, SPLITN, BNC, CL>);
     ki.cluster = CL ? 1 : 0;
+    ki.codes = 0;
     ki.threads = WARPS * 32;
     ki.rb = C::RB;
     ki.bn = BN;
@@ -960,6 +980,7 @@ template <typename T> KernelInfo generic_info(int D)
     ki.smem = generic_smem(D);
     ki.smem_max = generic_smem(kMaxGenericD);
     ki.cluster = 0;
+    ki.codes = 0;
     return ki;
 }
 
@@ -976,6 +997,7 @@ template <typename T, int DL, int RM> KernelInfo decode_rows_info_of()
     ki.smem = dec_smem_floats<DL, RM>() * 4;
     ki.smem_max = ki.smem;
     ki.cluster = 1;
+    ki.codes = 1;
     return ki;
 }
 template <typename T> bool decode_rows_info(int D, KernelInfo *ki)
@@ -1073,6 +1095,13 @@ int launch(const qn_cuda_attention_args *a, const KernelInfo *k, long long mbloc
     p.window = a->window;
     p.splits = splits;
     p.sl2 = a->scale * 1.4426950408889634f;
+    if (a->xq_done)
+        *a->xq_done = 0;
+    /* out's int8 codes: only the decode-rows kernel makes them, and only where out's rows hold whole chunks */
+    const bool codes = a->xq && k->codes && a->D % 32 == 0;
+    if (codes) {
+        p.xq = a->xq, p.xl = a->xl, p.dx = a->dx, p.sx = a->sx, p.sl = a->sl;
+    }
     const long long rows = a->B * a->Hq * a->Nq;
     if (splits > 1 && !k->cluster) {
         p.part_o = static_cast<float *>(a->scratch);
@@ -1104,6 +1133,8 @@ int launch(const qn_cuda_attention_args *a, const KernelInfo *k, long long mbloc
         set_err(err, err_len, "launching the attention kernel", e);
         return (int)e;
     }
+    if (codes && a->xq_done && (splits == 1 || k->cluster))
+        *a->xq_done = 1; /* the kernel itself wrote out (no combine after it) */
     if (splits > 1 && !k->cluster) {
         const unsigned cblocks = (unsigned)((rows + 3) / 4);
         if (a->dtype == kF32)

@@ -29,6 +29,13 @@ typedef struct qn_cuda_attention_args {
     void *scratch;           /* device scratch for split-KV partials (see _scratch_bytes) */
     size_t scratch_bytes;
     void *stream;            /* cudaStream_t */
+    /* Not NULL (QUANTA_CUDA_ATTN_QX=1, decode): the decode-rows kernel also leaves out's int8 codes, both planes, in
+     * the ggml GEMV's activation-code layout (cuda_kernels.h qn_cuda_ggml_xq_split / _lo over out as [B*Hq*Nq, D]),
+     * as qn_cuda_ggml_quantize_x(out) would make them, and sets *xq_done = 1 (the other kernels leave it 0). */
+    int8_t *xq, *xl;
+    float *dx;
+    int *sx, *sl;
+    int *xq_done;
 } qn_cuda_attention_args;
 
 /* The kernels' limits: the generic kernel's largest head dim, and the most split-KV partials
@@ -46,6 +53,7 @@ typedef struct qn_cuda_attn_kernel {
     size_t smem;     /* dynamic shared memory of one block */
     size_t smem_max; /* the opt-in limit to set on fn (the largest smem any launch of fn uses) */
     int cluster;     /* decode splits merged inside a thread-block cluster (sm_90) */
+    int codes;       /* the kernel leaves out's int8 codes when the args carry xq (the decode-rows kernel) */
 } qn_cuda_attn_kernel;
 
 /* The kernel families: the scalar generic kernel (every dtype, D <= QN_CUDA_ATTN_MAX_D) and the

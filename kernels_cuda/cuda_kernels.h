@@ -122,6 +122,11 @@ int qn_cuda_matmul_fp8(const qn_cuda_weight *w, int x_dtype, const void *x, int 
 int qn_cuda_fp8_quantize_x(int x_dtype, const void *x, int64_t M, int64_t K, int64_t Kp, void *buf, void *stream);
 int qn_cuda_fp8_gemm(const qn_cuda_weight *w, const void *buf, int64_t M, int y_dtype, void *y, int tile, int sms,
                      void *stream);
+/* The same with K split `splits` ways (f32 partials in part, splits * M * N floats, summed in a fixed order by a
+ * second launch): a candidate timed by fp8_check for M <= 512, where the wide tiles alone leave SMs idle; the
+ * engine does not take it (yet). */
+int qn_cuda_fp8_gemm_split(const qn_cuda_weight *w, const void *buf, int64_t M, int y_dtype, void *y, int tile,
+                           int splits, float *part, int sms, void *stream);
 void qn_cuda_fp8_x_split(void *buf, int64_t M, int64_t Kp, uint8_t **xq, float **sx);
 
 /* Dense fallback: y[M,N] = x[M,K] . w[N,K]^T, any float dtypes, f32 accumulation. */

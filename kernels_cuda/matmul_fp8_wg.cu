@@ -174,6 +174,8 @@ struct qn_f8_args {
     const uint8_t *xq;      /* [Kp/16][Mp][16] activation codes */
     const float *sx;        /* [Mp] token scales */
     int64_t N, Np, Kp, M, Mp;
+    int64_t ksteps; /* 64-wide K steps per block: blockIdx.z takes steps z * ksteps .. (all of K: no split) */
+    float *part;    /* split-K: unscaled f32 sums [gridDim.z][M][N] (qn_k_fp8_reduce finishes y), or NULL */
     int yd;
     void *y; /* [M][N] */
 };
@@ -187,6 +189,8 @@ __global__ void __launch_bounds__(qn_f8_cfg<CW, BN>::threads, qn_f8_cfg<CW, BN>:
     __shared__ __align__(8) uint64_t full_bar[S], empty_bar[S];
     const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31, wg = warp >> 2;
     const int64_t KT = p.Kp / QN_F8_BK, NT = p.Np / 16;
+    const int64_t kt0 = (int64_t)blockIdx.z * p.ksteps; /* this block's K steps: kt0 + i, i < nk */
+    const int64_t nk = KT - kt0 < p.ksteps ? KT - kt0 : p.ksteps;
     const int64_t nt0 = (int64_t)blockIdx.x * (BM / 16), m0 = (int64_t)blockIdx.y * BN;
     auto a_of = [&](int s) { return qn_f8_smem + s * Cfg::stage; };
     auto b_of = [&](int s) { return qn_f8_smem + s * Cfg::stage + Cfg::a_bytes; };
@@ -205,9 +209,10 @@ __global__ void __launch_bounds__(qn_f8_cfg<CW, BN>::threads, qn_f8_cfg<CW, BN>:
         if (warp != 0) return;
         const int64_t tiles = NT - nt0 < BM / 16 ? NT - nt0 : BM / 16; /* weight tiles inside the matrix */
         const uint32_t bytes = (uint32_t)(tiles * 1024 + Cfg::b_bytes);
-        for (int64_t kt = 0; kt < KT; kt++) {
-            const int s = (int)(kt % S);
-            const uint32_t use = (uint32_t)(kt / S);
+        for (int64_t i = 0; i < nk; i++) {
+            const int64_t kt = kt0 + i;
+            const int s = (int)(i % S);
+            const uint32_t use = (uint32_t)(i / S);
             qn_mbar_wait(qn_smem_u32(&empty_bar[s]), (use & 1u) ^ 1u);
             const uint32_t fb = qn_smem_u32(&full_bar[s]);
             if (lane == 0) qn_mbar_arrive_expect_tx(fb, bytes);
@@ -230,11 +235,11 @@ __global__ void __launch_bounds__(qn_f8_cfg<CW, BN>::threads, qn_f8_cfg<CW, BN>:
 #pragma unroll
     for (int j = 0; j < BN / 8; j++) acc[j][0] = acc[j][1] = acc[j][2] = acc[j][3] = 0.0f;
 
-    /* Step kt: this warp's 16 rows are weight tile cw * 4 + w4 of the stage; the lane's 32 bytes of it are
-     * its fragments of the tile's four k16 steps, 8 bytes each (cuda_kernels.h). */
-    auto step = [&](int64_t kt, uint32_t (&a)[2][4], uint32_t (&a_prev)[2][4]) {
-        const int s = (int)(kt % S);
-        qn_mbar_wait(qn_smem_u32(&full_bar[s]), (uint32_t)((kt / S) & 1));
+    /* Step i (K step kt0 + i): this warp's 16 rows are weight tile cw * 4 + w4 of the stage; the lane's 32 bytes
+     * of it are its fragments of the tile's four k16 steps, 8 bytes each (cuda_kernels.h). */
+    auto step = [&](int64_t i, uint32_t (&a)[2][4], uint32_t (&a_prev)[2][4]) {
+        const int s = (int)(i % S);
+        qn_mbar_wait(qn_smem_u32(&full_bar[s]), (uint32_t)((i / S) & 1));
         const uint4 *src = reinterpret_cast<const uint4 *>(a_of(s) + (cw * 4 + w4) * 1024 + lane * 32);
 #pragma unroll
         for (int q = 0; q < 2; q++) { /* k32 q = k16 steps 2q (u.x, u.y) and 2q + 1 (u.z, u.w) */
@@ -250,12 +255,12 @@ __global__ void __launch_bounds__(qn_f8_cfg<CW, BN>::threads, qn_f8_cfg<CW, BN>:
         for (int q = 0; q < 2; q++) /* K slices 2q, 2q + 1: BN * 16 bytes apart; 8-token groups 128 apart */
             qn_f8_mma<BN>(acc, a[q], qn_wg_desc(base + 2 * q * BN * 16, BN * 16, 128));
         qn_wg_commit();
-        qn_wg_wait<1>(); /* step kt - 1's wgmma are done: its registers and its stage are free */
+        qn_wg_wait<1>(); /* step i - 1's wgmma are done: its registers and its stage are free */
         qn_wg_keep(a_prev);
         qn_wg_keep(acc);
-        if (kt > 0) {
+        if (i > 0) {
             __syncwarp();
-            if (lane == 0) qn_mbar_arrive(qn_smem_u32(&empty_bar[(int)((kt - 1) % S)]));
+            if (lane == 0) qn_mbar_arrive(qn_smem_u32(&empty_bar[(int)((i - 1) % S)]));
         }
     };
     uint32_t a0[2][4], a1[2][4];
@@ -265,12 +270,12 @@ __global__ void __launch_bounds__(qn_f8_cfg<CW, BN>::threads, qn_f8_cfg<CW, BN>:
         for (int i = 0; i < 4; i++) a0[q][i] = a1[q][i] = 0u;
     /* steps in pairs, the odd one after the loop (a step under a condition inside the loop serializes the
      * wgmma: ptxas C7515, ggml_mmq_wg.cu) */
-    int64_t kt = 0;
-    for (; kt + 1 < KT; kt += 2) {
-        step(kt, a0, a1);
-        step(kt + 1, a1, a0);
+    int64_t i = 0;
+    for (; i + 1 < nk; i += 2) {
+        step(i, a0, a1);
+        step(i + 1, a1, a0);
     }
-    if (kt < KT) step(kt, a0, a1);
+    if (i < nk) step(i, a0, a1);
     qn_wg_wait<0>();
     qn_wg_keep(acc);
     qn_wg_keep(a0);
@@ -282,41 +287,45 @@ __global__ void __launch_bounds__(qn_f8_cfg<CW, BN>::threads, qn_f8_cfg<CW, BN>:
      * with 16-byte stores. Pitch 64 * osz + 16: the lanes' scattered stores (8 rows g, 4 token pairs t) land
      * in distinct banks, and a quarter-warp's 16-byte reads are one token's contiguous 128 bytes. */
     qn_named_sync(1, CW * 128);
-    const int osz = p.yd == QN_DT_F32 ? 4 : 2, pitch = 64 * osz + 16;
+    /* split-K: this block's unscaled sums, f32, into its plane of the partials */
+    const bool split = p.part != NULL;
+    const int od = split ? QN_DT_F32 : p.yd;
+    void *out = split ? (void *)(p.part + (int64_t)blockIdx.z * p.M * p.N) : p.y;
+    const int osz = od == QN_DT_F32 ? 4 : 2, pitch = 64 * osz + 16;
     uint8_t *tile = qn_f8_smem + cw * BN * pitch;
     const int64_t nb = (nt0 + cw * 4) * 16; /* the warpgroup's first output n */
     float swr[2];
 #pragma unroll
     for (int h = 0; h < 2; h++) {
         const int64_t n = nb + w4 * 16 + g + 8 * h;
-        swr[h] = n < p.Np ? p.sw[n] : 0.0f;
+        swr[h] = split ? 1.0f : n < p.Np ? p.sw[n] : 0.0f;
     }
 #pragma unroll
     for (int j = 0; j < BN / 8; j++) {
 #pragma unroll
         for (int c = 0; c < 2; c++) {
             const int ml = 8 * j + 2 * t + c;
-            const float xs = p.sx[m0 + ml]; /* m0 + ml < Mp: zero past M */
+            const float xs = split ? 1.0f : p.sx[m0 + ml]; /* m0 + ml < Mp: zero past M */
 #pragma unroll
             for (int h = 0; h < 2; h++) {
                 const int nl = w4 * 16 + g + 8 * h;
                 const float v = acc[j][2 * h + c] * swr[h] * xs;
                 uint8_t *dst = tile + ml * pitch + nl * osz;
                 if (osz == 4) *reinterpret_cast<float *>(dst) = v;
-                else if (p.yd == QN_DT_F16) *reinterpret_cast<__half *>(dst) = __float2half_rn(v);
+                else if (od == QN_DT_F16) *reinterpret_cast<__half *>(dst) = __float2half_rn(v);
                 else *reinterpret_cast<__nv_bfloat16 *>(dst) = __float2bfloat16_rn(v);
             }
         }
     }
     qn_named_sync(2 + cw, 128);
     const int per_row = 64 * osz / 16, epc = 16 / osz; /* 16-byte pieces per token, outputs per piece */
-    const bool vec_ok = (p.N * osz) % 16 == 0 && ((uintptr_t)p.y & 15u) == 0;
+    const bool vec_ok = (p.N * osz) % 16 == 0 && ((uintptr_t)out & 15u) == 0;
     for (int i = ctid; i < BN * per_row; i += 128) {
         const int ml = i / per_row, pc = i % per_row;
         const int64_t m = m0 + ml, n = nb + pc * epc;
         if (m >= p.M || n >= p.N) continue;
         const uint8_t *src = tile + ml * pitch + pc * 16;
-        uint8_t *dst = (uint8_t *)p.y + (m * p.N + n) * osz;
+        uint8_t *dst = (uint8_t *)out + (m * p.N + n) * osz;
         if (vec_ok && n + epc <= p.N) {
             *reinterpret_cast<uint4 *>(dst) = *reinterpret_cast<const uint4 *>(src);
         } else {
@@ -330,9 +339,20 @@ __global__ void __launch_bounds__(qn_f8_cfg<CW, BN>::threads, qn_f8_cfg<CW, BN>:
 #endif
 }
 
+/* y = (sum of the S planes of partials, in plane order: deterministic) * sw[n] * sx[m]. */
+__global__ void qn_k_fp8_reduce(const float *part, int S, int64_t M, int64_t N, const float *sw, const float *sx,
+                                int yd, void *y) {
+    const int64_t total = M * N;
+    for (int64_t e = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; e < total; e += (int64_t)gridDim.x * blockDim.x) {
+        float v = 0.0f;
+        for (int z = 0; z < S; z++) v += part[(int64_t)z * total + e];
+        qn_st(yd, y, e, v * sw[e % N] * sx[e / N]);
+    }
+}
+
 /* ------------------------------------------------------------------ host side */
 
-template <int CW, int BN> static int qn_f8_launch(const qn_f8_args &a, cudaStream_t s) {
+template <int CW, int BN> static int qn_f8_launch(const qn_f8_args &a, int splits, cudaStream_t s) {
     typedef qn_f8_cfg<CW, BN> Cfg;
     static bool attr_set = false; /* per instantiation; a race only repeats an idempotent call */
     if (!attr_set) {
@@ -342,8 +362,8 @@ template <int CW, int BN> static int qn_f8_launch(const qn_f8_args &a, cudaStrea
         attr_set = true;
     }
     const int64_t gx = (a.Np / 16 + Cfg::BM / 16 - 1) / (Cfg::BM / 16), gy = (a.M + BN - 1) / BN;
-    if (gx > 0x7fffffff || gy > 65535) return (int)cudaErrorInvalidValue;
-    qn_k_fp8_wg<CW, BN><<<dim3((unsigned)gx, (unsigned)gy), Cfg::threads, Cfg::smem, s>>>(a);
+    if (gx > 0x7fffffff || gy > 65535 || splits > 65535) return (int)cudaErrorInvalidValue;
+    qn_k_fp8_wg<CW, BN><<<dim3((unsigned)gx, (unsigned)gy, (unsigned)splits), Cfg::threads, Cfg::smem, s>>>(a);
     return qn_cu_launch_status();
 }
 
@@ -416,22 +436,40 @@ int qn_cuda_fp8_quantize_x(int x_dtype, const void *x, int64_t M, int64_t K, int
 
 int qn_cuda_fp8_gemm(const qn_cuda_weight *w, const void *buf, int64_t M, int y_dtype, void *y, int tile, int sms,
                      void *stream) {
+    return qn_cuda_fp8_gemm_split(w, buf, M, y_dtype, y, tile, 1, NULL, sms, stream);
+}
+
+int qn_cuda_fp8_gemm_split(const qn_cuda_weight *w, const void *buf, int64_t M, int y_dtype, void *y, int tile,
+                           int splits, float *part, int sms, void *stream) {
     if (w->fmt != QN_CW_E4M3 || !qn_f8_device_ok()) return -1;
     if (M <= 0 || w->N <= 0) return 0;
+    const int64_t KT = w->Kp / QN_F8_BK;
+    if (splits < 1 || (splits > 1 && !part)) return (int)cudaErrorInvalidValue;
+    int64_t ksteps = (KT + splits - 1) / splits;
+    if (ksteps < 1) ksteps = 1;
+    splits = (int)((KT + ksteps - 1) / ksteps); /* no empty split */
+    if (splits < 1) splits = 1;
     qn_f8_args a;
     uint8_t *xq;
     float *sx;
     qn_cuda_fp8_x_split((void *)buf, M, w->Kp, &xq, &sx);
     a.codes = (const uint8_t *)w->codes, a.sw = w->row_scale, a.xq = xq, a.sx = sx;
     a.N = w->N, a.Np = w->Np, a.Kp = w->Kp, a.M = M, a.Mp = qn_f8_mp(M);
+    a.ksteps = splits > 1 ? ksteps : (KT > 0 ? KT : 1);
+    a.part = splits > 1 ? part : NULL;
     a.yd = y_dtype, a.y = y;
     cudaStream_t s = (cudaStream_t)stream;
+    int e;
     switch (qn_f8_pick(w->N, M, sms, tile)) {
-    case 1: return qn_f8_launch<2, 256>(a, s);
-    case 2: return qn_f8_launch<2, 128>(a, s);
-    case 3: return qn_f8_launch<1, 128>(a, s);
-    default: return qn_f8_launch<1, 64>(a, s);
+    case 1: e = qn_f8_launch<2, 256>(a, splits, s); break;
+    case 2: e = qn_f8_launch<2, 128>(a, splits, s); break;
+    case 3: e = qn_f8_launch<1, 128>(a, splits, s); break;
+    default: e = qn_f8_launch<1, 64>(a, splits, s); break;
     }
+    if (e || splits == 1) return e;
+    qn_k_fp8_reduce<<<qn_cu_blocks(M * w->N, 256, (unsigned)(sms > 0 ? sms : 132) * 8), 256, 0, s>>>(
+        part, splits, M, w->N, w->row_scale, a.sx, y_dtype, y);
+    return qn_cu_launch_status();
 }
 
 int qn_cuda_matmul_fp8(const qn_cuda_weight *w, int x_dtype, const void *x, int y_dtype, void *y, int64_t M,

@@ -80,7 +80,7 @@ struct DevCase {
     std::vector<uint8_t> hmask;
     std::vector<int32_t> hkvl;
     size_t scratch_bytes = 0;
-    qn_cuda_attention_args a;
+    qn_cuda_attention_args a{}; /* zeroed: the fields this tool does not set (the codes, xq) stay off */
 };
 
 static void setup(const Case &c, DevCase &d, unsigned long long seed)

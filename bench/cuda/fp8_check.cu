@@ -14,7 +14,8 @@
  *   accumulation) plus y's own rounding. Every tile forced once, and the pick; K and N not multiples of
  *   the tiles, M not a multiple of the token tile. Also printed: the error the e4m3 activations add
  *   against the f32 product with the unquantized x (NMSE; what conformance's bound is about).
- * time: quantize + GEMM (bf16 x in, bf16 y out, tile picked), our GEMM with each tile forced, the route e4m3
+ * time: quantize + GEMM (bf16 x in, bf16 y out, tile picked), our GEMM with each tile forced and (M <= 512) with
+ *   K split on the two wide tiles (qn_cuda_fp8_gemm_split: not taken by the engine yet), the route e4m3
  *   weights take without the switch (matmul_q.cu: x to f16, f16 tensor cores), cuBLASLt FP8 (e4m3 x e4m3 ->
  *   bf16, per-tensor scales, fast accumulation and not), cuBLAS bf16 (bf16 x bf16 -> bf16, f32 compute), same
  *   shapes, same process; CUDA events around 20 back-to-back calls, best of 5; operands stay resident (no
@@ -106,7 +107,7 @@ static int kperm(int p) { return 2 * (p >> 2) + (p & 1) + 8 * ((p >> 1) & 1); }
 
 struct ccase {
     int64_t M, N, K;
-    int xd, yd, tile;
+    int xd, yd, tile, splits; /* splits > 1: qn_cuda_fp8_gemm_split */
 };
 
 static const char *dtn(int d) { return d == QN_DT_F32 ? "f32" : d == QN_DT_F16 ? "f16" : "bf16"; }
@@ -154,9 +155,14 @@ static int check_case(const ccase &c) {
     CK(cudaMemcpy(dx, xb.data(), xb.size(), cudaMemcpyHostToDevice));
     CK(cudaMemset(buf, 0xA5, bb)); /* garbage: the quantizer must write every padded byte it owns */
     CK(cudaMemset(dy, 0xFF, (size_t)(M * N) * ys)); /* NaN */
+    printf("case M=%lld N=%lld K=%lld tile=%d splits=%d ...\n", (long long)M, (long long)N, (long long)K, c.tile,
+           c.splits);
+    float *part = NULL;
+    if (c.splits > 1) CK(cudaMalloc(&part, (size_t)c.splits * (size_t)(M * N) * 4));
     int e = qn_cuda_fp8_quantize_x(c.xd, dx, M, K, Kp, buf, NULL);
     if (e) { printf("quantize launch: %d\n", e); return 1; }
-    e = qn_cuda_fp8_gemm(&dw.w, buf, M, c.yd, dy, c.tile, 132, NULL);
+    e = c.splits > 1 ? qn_cuda_fp8_gemm_split(&dw.w, buf, M, c.yd, dy, c.tile, c.splits, part, 132, NULL)
+                     : qn_cuda_fp8_gemm(&dw.w, buf, M, c.yd, dy, c.tile, 132, NULL);
     if (e) { printf("gemm launch: %d%s\n", e, e < 0 ? " (not a 9.0 device)" : ""); return 1; }
     CK(cudaDeviceSynchronize());
     std::vector<uint8_t> dq(bb);
@@ -207,15 +213,15 @@ static int check_case(const ccase &c) {
             fe += ((double)got - exact) * ((double)got - exact), fr += exact * exact;
         }
     }
-    printf("check M=%lld N=%lld K=%lld x=%s y=%s tile=%d: codes %lld wrong, scales %lld wrong, padding %lld wrong; "
+    printf("check M=%lld N=%lld K=%lld x=%s y=%s tile=%d splits=%d: codes %lld wrong, scales %lld wrong, padding %lld wrong; "
            "y %lld of %lld wrong (worst err / sum|terms| %.2e, NMSE vs reference %.2e); e4m3 x costs NMSE %.2e "
            "against the unquantized x",
-           (long long)M, (long long)N, (long long)K, dtn(c.xd), dtn(c.yd), c.tile, (long long)code_bad,
+           (long long)M, (long long)N, (long long)K, dtn(c.xd), dtn(c.yd), c.tile, c.splits, (long long)code_bad,
            (long long)scale_bad, (long long)pad_bad, (long long)bad, (long long)(M * N), worst, sr > 0 ? se / sr : 0.0,
            fr > 0 ? fe / fr : 0.0);
     if (first >= 0) printf("; first wrong at m=%lld n=%lld", (long long)(first / N), (long long)(first % N));
     printf("\n");
-    cudaFree(dx), cudaFree(dy), cudaFree(buf), cudaFree(dw.codes), cudaFree(dw.sw);
+    cudaFree(dx), cudaFree(dy), cudaFree(buf), cudaFree(dw.codes), cudaFree(dw.sw), cudaFree(part);
     return code_bad || scale_bad || pad_bad || bad ? 1 : 0;
 }
 
@@ -279,7 +285,9 @@ static int time_all(const char *csv) {
     static const int64_t Ms[] = {256, 512, 2048};
     static const int64_t NK[][2] = {{4096, 4096}, {11008, 4096}, {4096, 11008}, {5120, 5120}, {13824, 5120}, {5120, 13824}};
     FILE *out = csv ? fopen(csv, "w") : NULL;
-    if (out) fprintf(out, "M,N,K,quant_us,gemm_us,ours_us,f16route_us,lt_fast_us,lt_us,bf16_us,t128x256,t128x128,t64x128,t64x64\n");
+    if (out)
+        fprintf(out, "M,N,K,quant_us,gemm_us,ours_us,f16route_us,lt_fast_us,lt_us,bf16_us,t128x256,t128x128,t64x128,"
+                     "t64x64,split128x256_us,split128x128_us\n");
     cublasLtHandle_t lt;
     cublasHandle_t bl;
     if (cublasLtCreate(&lt) || cublasCreate(&bl)) { printf("cublas init failed\n"); return 2; }
@@ -345,6 +353,26 @@ static int time_all(const char *csv) {
             double tt[4]; /* every tile forced: the measurements to set qn_f8_pick's table from */
             for (int tile = 1; tile <= 4; tile++)
                 tt[tile - 1] = time_us([&] { err |= qn_cuda_fp8_gemm(&dw.w, buf, M, QN_DT_BF16, y, tile, sms, NULL); });
+            /* split-K candidates (M <= 512): the two wide tiles, K split until the grid covers the SMs, at least
+             * 8 steps (512 of K) per split */
+            double ts[2] = {NAN, NAN};
+            int sp[2] = {1, 1};
+            if (M <= 512) {
+                for (int c = 0; c < 2; c++) {
+                    const int64_t bm = 128, bn = c == 0 ? 256 : 128;
+                    const int64_t blocks = (N + bm - 1) / bm * ((M + bn - 1) / bn), kt = K / 64;
+                    int64_t want = (sms + blocks - 1) / blocks;
+                    if (want > kt / 8) want = kt / 8;
+                    sp[c] = (int)(want > 1 ? want : 1);
+                    if (sp[c] < 2) continue;
+                    float *part;
+                    CK(cudaMalloc(&part, (size_t)sp[c] * (size_t)(M * N) * 4));
+                    ts[c] = time_us([&] {
+                        err |= qn_cuda_fp8_gemm_split(&dw.w, buf, M, QN_DT_BF16, y, c + 1, sp[c], part, sms, NULL);
+                    });
+                    cudaFree(part);
+                }
+            }
             if (err) printf("our launches failed (%d)\n", err);
             /* the route e4m3 weights take today (f16 tensor cores, x converted to f16): the A/B of the switch */
             const size_t qs = qn_cuda_matmul_q_scratch(&dw.w, M, sms);
@@ -383,10 +411,12 @@ static int time_all(const char *csv) {
             printf("%6lld %6lld %6lld | %7.1f %7.1f %7.1f %8.1f | %8.1f %8.1f %8.1f | %6.2f %6.2f %6.2f %6.2f | %.0f\n",
                    (long long)M, (long long)N, (long long)K, tq, tg, to, t16, tl[0], tl[1], tb, t16 / to, tl[0] / tg,
                    tl[1] / tg, tb / to, 2.0 * M * N * K / (tg * 1e-6) / 1e12);
-            printf("%20s tiles 128x256 %.1f, 128x128 %.1f, 64x128 %.1f, 64x64 %.1f us\n", "", tt[0], tt[1], tt[2], tt[3]);
+            printf("%20s tiles 128x256 %.1f, 128x128 %.1f, 64x128 %.1f, 64x64 %.1f us; split-K 128x256/%d %.1f, "
+                   "128x128/%d %.1f us\n", "", tt[0], tt[1], tt[2], tt[3], sp[0], ts[0], sp[1], ts[1]);
             if (out)
-                fprintf(out, "%lld,%lld,%lld,%.2f,%.2f,%.2f,%.2f,%.2f,%.2f,%.2f,%.2f,%.2f,%.2f,%.2f\n", (long long)M,
-                        (long long)N, (long long)K, tq, tg, to, t16, tl[0], tl[1], tb, tt[0], tt[1], tt[2], tt[3]);
+                fprintf(out, "%lld,%lld,%lld,%.2f,%.2f,%.2f,%.2f,%.2f,%.2f,%.2f,%.2f,%.2f,%.2f,%.2f,%.2f,%.2f\n",
+                        (long long)M, (long long)N, (long long)K, tq, tg, to, t16, tl[0], tl[1], tb, tt[0], tt[1], tt[2],
+                        tt[3], ts[0], ts[1]);
             cudaFree(x), cudaFree(x8), cudaFree(y), cudaFree(buf);
         }
         cudaFree(w8), cudaFree(wb), cudaFree(dw.codes), cudaFree(dw.sw);
@@ -398,6 +428,7 @@ static int time_all(const char *csv) {
 }
 
 int main(int argc, char **argv) {
+    setvbuf(stdout, NULL, _IOLBF, 0); /* line by line: a run killed by its timeout (a hang) keeps what it printed */
     const char *mode = argc > 1 ? argv[1] : "all";
     const char *env = getenv("FP8_SEED");
     const uint64_t seed = env ? strtoull(env, NULL, 10)
@@ -409,19 +440,21 @@ int main(int argc, char **argv) {
            (unsigned long long)seed, prop.name, prop.major, prop.minor);
     int rc = 0;
     if (!strcmp(mode, "sanitize")) { /* small, for compute-sanitizer (memcheck, racecheck, synccheck) */
-        static const ccase cases[] = {{70, 150, 192, QN_DT_F32, QN_DT_BF16, 1}, {70, 150, 192, QN_DT_F16, QN_DT_F32, 4}};
+        static const ccase cases[] = {{70, 150, 192, QN_DT_F32, QN_DT_BF16, 1, 1}, {70, 150, 192, QN_DT_F16, QN_DT_F32, 4, 2}};
         int bad = 0;
         for (const ccase &c : cases) bad += check_case(c);
         return bad ? 1 : 0;
     }
     if (!strcmp(mode, "check") || !strcmp(mode, "all")) {
         static const ccase cases[] = {
-            {66, 96, 256, QN_DT_F32, QN_DT_F32, 0},      /* the conformance batch shape, the pick */
-            {77, 131, 160, QN_DT_F16, QN_DT_F16, 4},     /* K not a multiple of 64, odd N: 64x64 */
-            {300, 200, 544, QN_DT_BF16, QN_DT_BF16, 3},  /* 64x128, partial token tile */
-            {257, 300, 1024, QN_DT_F32, QN_DT_BF16, 2},  /* 128x128, a 1-token last tile */
-            {520, 390, 2048, QN_DT_F32, QN_DT_F32, 1},   /* 128x256, N and M past the tiles */
-            {512, 4096, 512, QN_DT_BF16, QN_DT_F32, 0},  /* the pick on a wide weight */
+            {66, 96, 256, QN_DT_F32, QN_DT_F32, 0, 1},      /* the conformance batch shape, the pick */
+            {77, 131, 160, QN_DT_F16, QN_DT_F16, 4, 1},     /* K not a multiple of 64, odd N: 64x64 */
+            {300, 200, 544, QN_DT_BF16, QN_DT_BF16, 3, 1},  /* 64x128, partial token tile */
+            {257, 300, 1024, QN_DT_F32, QN_DT_BF16, 2, 1},  /* 128x128, a 1-token last tile */
+            {520, 390, 2048, QN_DT_F32, QN_DT_F32, 1, 1},   /* 128x256, N and M past the tiles */
+            {512, 4096, 512, QN_DT_BF16, QN_DT_F32, 0, 1},  /* the pick on a wide weight */
+            {257, 300, 1024, QN_DT_F32, QN_DT_BF16, 1, 3},  /* split-K: 128x256, 16 steps in 6 + 6 + 4 */
+            {300, 200, 544, QN_DT_BF16, QN_DT_F32, 2, 2},   /* split-K: 128x128, 9 steps in 5 + 4 */
         };
         int bad = 0;
         for (const ccase &c : cases) bad += check_case(c);

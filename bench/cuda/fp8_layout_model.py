@@ -21,7 +21,7 @@ def code_offset(Kp,n,k):  # cuda_kernels.h qn_cuda_weight_code_offset, bits == 8
 def kperm(p): return 2*(p>>2)+(p&1)+8*((p>>1)&1)
 def prmt(a,b,sel):
     src=list(a)+list(b); return [src[(sel>>(4*i))&0xF] for i in range(4)]
-def run(M,N,K,CW,BN):
+def run(M,N,K,CW,BN,splits=1):
     Kp=(K+63)//64*64; Np=(N+15)//16*16; Mp=(M+255)//256*256; KT=Kp//64; NT=Np//16; BM=64*CW
     W=rng.integers(-3,4,(N,K)); X=rng.integers(-3,4,(M,K))
     tiled=np.zeros(Np*Kp,dtype=np.int64)
@@ -42,7 +42,10 @@ def run(M,N,K,CW,BN):
             nt0=bx*(BM//16); m0=by*BN
             tiles=min(NT-nt0,BM//16)
             D=np.zeros((CW,64,BN))
-            for kt in range(KT):
+            ks=max(1,(KT+splits-1)//splits); nz=max(1,(KT+ks-1)//ks)
+            steps=[(z*ks+i) for z in range(nz) for i in range(min(KT-z*ks,ks))]  # kt = kt0 + i per split z
+            assert sorted(steps)==list(range(KT))
+            for kt in steps:
                 A_s=np.full(BM*64,1000,dtype=np.int64)  # stale data where no copy lands
                 for lane in range(tiles):
                     src=((nt0+lane)*KT+kt)*1024
@@ -88,9 +91,10 @@ def run(M,N,K,CW,BN):
                         if m<M and n<N: Y[m,n]=tile[ml,nl]
     ref=X@W.T
     bad=int((~(Y==ref)).sum())
-    print(f"M={M} N={N} K={K} CW={CW} BN={BN}: {bad} of {M*N} wrong")
+    print(f"M={M} N={N} K={K} CW={CW} BN={BN} splits={splits}: {bad} of {M*N} wrong")
     return bad
 bad=0
-for (M,N,K,CW,BN) in [(77,131,160,1,64),(70,40,64,1,128),(130,150,128,2,128),(260,140,192,2,256)]:
-    bad+=run(M,N,K,CW,BN)
+for (M,N,K,CW,BN,S) in [(77,131,160,1,64,1),(70,40,64,1,128,1),(130,150,128,2,128,1),(260,140,192,2,256,1),
+                        (70,40,320,2,128,2)]:
+    bad+=run(M,N,K,CW,BN,S)
 sys.exit(1 if bad else 0)

@@ -250,6 +250,14 @@ static void attention_args(const qn_node *node, qn_cuda_attention_args *a) {
     a->window = p->window;
 }
 
+/* Whether decode attention leaves its output's int8 codes for the wo GEMV (the decode-rows kernel makes them with
+ * the quantize kernel's function on the stored values: the same codes), so that GEMV needs no quantize launch: -32
+ * launches per 7B token. QUANTA_CUDA_ATTN_QX=1; off by default until measured on a GPU. */
+static bool attn_qx_wanted(void) {
+    static int on = -1;
+    return qn_cuda_switch_opt_in("QUANTA_CUDA_ATTN_QX", &on);
+}
+
 static quanta_status run_attention(qn_cuda_state *s, const qn_node *node) {
     qn_cuda_attention_args a;
     attention_args(node, &a);
@@ -263,6 +271,18 @@ static quanta_status run_attention(qn_cuda_state *s, const qn_node *node) {
         if (st != QUANTA_OK) return st;
         a.scratch_bytes = s->scratch_bytes;
     }
+    /* decode (one query row per sequence): the decode-rows kernel may leave out's int8 codes for the wo GEMV after
+     * it, as a norm leaves them for q/k/v (out [B, Hq * D] is that GEMV's x: the reshape between is a view) */
+    int done = 0;
+    const int64_t K = a.Hq * a.D;
+    if (attn_qx_wanted() && a.Nq == 1 && a.B <= QN_CUDA_GGML_GEMV_MAX_M && K >= QN_CUDA_GGML_GEMV_MIN_K && a.D % 32 == 0) {
+        void *buf = NULL;
+        quanta_status st = qn_cuda_xq(s, qn_cuda_ggml_xq_bytes(a.B, K), &buf);
+        if (st != QUANTA_OK) return st;
+        qn_cuda_ggml_xq_split(buf, a.B, K, &a.xq, &a.dx, &a.sx);
+        qn_cuda_ggml_xq_lo(buf, a.B, K, &a.xl, &a.sl);
+        a.xq_done = &done;
+    }
     char msg[256] = "";
     int e = qn_cuda_attention(&a, msg, sizeof msg);
     if (e) {
@@ -270,6 +290,7 @@ static quanta_status run_attention(qn_cuda_state *s, const qn_node *node) {
         return qn_error_set(QUANTA_ERR_BACKEND, "cuda attention: %s (%s)", msg[0] ? msg : "launch failed",
                             cudaGetErrorString((cudaError_t)e));
     }
+    if (done) s->xq_src = a.out, s->xq_M = a.B, s->xq_K = K, s->xq_dtype = a.dtype;
     return QUANTA_OK;
 }
 

@@ -1,7 +1,8 @@
 /* test_rope_kv.c — the plan's fusion of a layer's q/k ropes (rope_pair; with q/k norms rms_norm_rope_pair) and
  * its k/v cache appends (write_rows_pair) into one rope_kv node, which writes k's rotated rows straight into the
  * k cache: taken where the backend claims the kernel (the reference always; OpenCL unless QUANTA_OPENCL_ROPE_KV=0;
- * CUDA not at all yet), refused when k's rotated rows are also an output and when v is computed after the ropes.
+ * CUDA with QUANTA_CUDA_ROPE_KV=1, then checked), refused when k's rotated rows are also an output and when v is
+ * computed after the ropes.
  * q's result and both whole caches of every plan must equal, bit for bit, those of the same graph with k's rope
  * kept as an output (so planned as the pair and the appends: the ops the fusion replaces); the caches start with
  * random rows, so rows written where they do not belong would show. Guards on q's result. */
@@ -120,8 +121,13 @@ static void run_case(quanta_backend *be, const char *name, enum kind k, int norm
     const int32_t start = (int32_t)(qt_next(r) % (NMAX - N + 1));
     run_graph(be, k, 0, norm, neox, D, xq, xk, xv, wq, wk, ik, iv, pos, start, &f);
     run_graph(be, k, 1, norm, neox, D, xq, xk, xv, wq, wk, ik, iv, pos, start, &u);
-    const char *off = getenv("QUANTA_OPENCL_ROPE_KV");
-    const int claims = !strcmp(name, "ref") || (!strcmp(name, "opencl") && !(off && !strcmp(off, "0")));
+    const char *off = getenv("QUANTA_OPENCL_ROPE_KV"), *kv_on = getenv("QUANTA_CUDA_ROPE_KV");
+    const char *pair_on = getenv("QUANTA_CUDA_ROPE_PAIR");
+    /* CUDA claims it with QUANTA_CUDA_ROPE_KV=1 (bench/cuda/verify_fuse8.sh) where it has the pair before it: its
+     * rms_norm_rope_pair (on by default), or rope_pair with QUANTA_CUDA_ROPE_PAIR=1 */
+    const int cuda = !strcmp(name, "cuda") && kv_on && !strcmp(kv_on, "1") &&
+                     (norm || (pair_on && !strcmp(pair_on, "1")));
+    const int claims = !strcmp(name, "ref") || (!strcmp(name, "opencl") && !(off && !strcmp(off, "0"))) || cuda;
     if (k == FUSED && claims) {
         ck_assert_msg(f.ops == 1 && !strcmp(f.first, "rope_kv"), "%s norm %d: %d ops, the first %s", name, norm, f.ops,
                       f.first);

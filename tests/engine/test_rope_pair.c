@@ -80,14 +80,16 @@ static void run_case(quanta_backend *be, const char *name, enum kind k, int neox
     ck_assert_int_eq(quanta_graph_output(g, ok), QUANTA_OK);
     ck_assert_msg(quanta_plan_create(g, be, &plan) == QUANTA_OK, "%s", quanta_last_error());
     qt_plan_guard(plan);
-    const char *off = getenv("QUANTA_OPENCL_ROPE_PAIR");
-    const int claims = !strcmp(name, "ref") || (!strcmp(name, "opencl") && !(off && !strcmp(off, "0")));
+    const char *off = getenv("QUANTA_OPENCL_ROPE_PAIR"), *cuda_on = getenv("QUANTA_CUDA_ROPE_PAIR");
+    /* CUDA claims it with QUANTA_CUDA_ROPE_PAIR=1 (bench/cuda/verify_fuse8.sh) */
+    const int claims = !strcmp(name, "ref") || (!strcmp(name, "opencl") && !(off && !strcmp(off, "0"))) ||
+                       (!strcmp(name, "cuda") && cuda_on && !strcmp(cuda_on, "1"));
     const char *op = NULL;
     if (k == FUSED && claims) {
         ck_assert_int_eq(quanta_plan_op_count(plan), 1);
         ck_assert_int_eq(quanta_plan_op_info(plan, 0, &op, NULL), QUANTA_OK);
         ck_assert_str_eq(op, "rope_pair");
-    } else if (k != FUSED) { /* CUDA's claim is a switch (QUANTA_CUDA_ROPE_PAIR): either plan there */
+    } else if (k != FUSED) { /* refused everywhere */
         for (int i = 0; i < quanta_plan_op_count(plan); i++) {
             ck_assert_int_eq(quanta_plan_op_info(plan, i, &op, NULL), QUANTA_OK);
             ck_assert_str_ne(op, "rope_pair");
