@@ -476,29 +476,42 @@ static void fuse_write_rows_pair(quanta_plan *p) {
     }
 }
 
-/* rms_norm(s) where s is an rms_norm_add's result (Gemma: the post-attention norm and residual,
- * then the MLP's input norm; the post-MLP norm and residual, then the next layer's input norm)
- * becomes part of that node, rms_norm_add_norm, with the norm as its extra result, where the
- * backend has its kernel and both norms share eps and weight_plus_one: one launch instead of
- * two, s read back from cache. The norm moves up to the rms_norm_add's place, so its weight
- * must be a leaf and no in-place write may lie between. */
-static void fuse_rms_norm_add_norm(quanta_plan *p) {
+/* Whether the plan may move node b's work up to position pos: no in-place write at pos+1 .. q-1
+ * (a buffer written there would be read early). */
+static int no_write_between(const quanta_plan *p, int pos, int q) {
+    for (int i = pos + 1; i < q; i++)
+        if (qn_op_def_of(p->nodes[p->order[i]].op)->dst_is_src0) return 0;
+    return 1;
+}
+
+/* The norm passes: each rms_norm(s) where s is the result itself of a node of op `from` becomes part of that node,
+ * op `to`, with the norm as its extra result, where the backend has its kernel: one launch instead of two, s read
+ * back from cache. The norm moves up to that node's place, so its weight must be a leaf and no in-place write may
+ * lie between. `to`'s sources are the node's (the first `keep` of them), then the norm's weight; params: `from`'s
+ * must share eps and weight_plus_one with the norm (rms_norm_add_norm), else the norm's are taken (add_norm). */
+static void fuse_norm_into(quanta_plan *p, qn_op from, qn_op to, int keep) {
     for (int pos = 0; pos < p->norder; pos++) {
         const qn_graph_node *n = &p->nodes[p->order[pos]];
         if (n->op != QN_OP_RMS_NORM || n->src[0]->kind != QN_KIND_NODE) continue;
         const int apos = produced_at(p, n->src[0]);
         if (apos < 0) continue;
         qn_graph_node *a = &p->nodes[p->order[apos]];
-        if (a->op != QN_OP_RMS_NORM_ADD || a->dst != n->src[0] || a->params.eps != n->params.eps ||
-            a->params.weight_plus_one != n->params.weight_plus_one || (n->src[1] && produced_at(p, n->src[1]) >= 0))
+        const int norm_params = from == QN_OP_RMS_NORM_ADD;
+        if (a->op != from || a->dst != n->src[0] || (n->src[1] && produced_at(p, n->src[1]) >= 0) ||
+            (norm_params && (a->params.eps != n->params.eps || a->params.weight_plus_one != n->params.weight_plus_one)) ||
+            !no_write_between(p, apos, pos))
             continue;
-        int ok = 1;
-        for (int i = apos + 1; ok && i < pos; i++) ok = !qn_op_def_of(p->nodes[p->order[i]].op)->dst_is_src0;
-        if (!ok) continue;
+        if (from == QN_OP_ADD) { /* no broadcast: the kernels add two rows of one shape */
+            const quanta_tensor_desc *da = &a->src[0]->desc, *db = &a->src[1]->desc;
+            if (da->dtype != db->dtype || da->ndim != db->ndim ||
+                memcmp(da->dims, db->dims, sizeof da->dims[0] * (size_t)da->ndim) != 0)
+                continue;
+        }
         qn_graph_node f = *a;
-        f.op = QN_OP_RMS_NORM_ADD_NORM;
-        f.nsrc = 4;
-        f.src[3] = n->src[1];
+        f.op = to;
+        if (!norm_params) f.params = n->params;
+        f.nsrc = keep + 1;
+        f.src[keep] = n->src[1];
         f.extra_dst[0] = n->dst;
         if (!takes_fused(p, &f)) continue;
         *a = f;
@@ -507,6 +520,11 @@ static void fuse_rms_norm_add_norm(quanta_plan *p) {
         pos--;
     }
 }
+
+/* rms_norm(s) where s is an rms_norm_add's result (Gemma: the post-attention norm and residual, then the MLP's input
+ * norm; the post-MLP norm and residual, then the next layer's input norm) becomes rms_norm_add_norm where both norms
+ * share eps and weight_plus_one. */
+static void fuse_rms_norm_add_norm(quanta_plan *p) { fuse_norm_into(p, QN_OP_RMS_NORM_ADD, QN_OP_RMS_NORM_ADD_NORM, 3); }
 
 /* Two rms_norm_rope of one positions tensor and parameters whose inputs share dtype, position
  * count and row length (a layer's q and k norms with their rope) become one rms_norm_rope_pair
@@ -534,46 +552,11 @@ static void fuse_rms_norm_rope_pair(quanta_plan *p) {
     }
 }
 
-/* Whether the plan may move node b's work up to position pos: no in-place write at pos+1 .. q-1
- * (a buffer written there would be read early). */
-static int no_write_between(const quanta_plan *p, int pos, int q) {
-    for (int i = pos + 1; i < q; i++)
-        if (qn_op_def_of(p->nodes[p->order[i]].op)->dst_is_src0) return 0;
-    return 1;
-}
-
-/* rms_norm(s) where s is an add's result of two operands of one shape (LLaMA: the residual
- * h = x + o, then the next layer's or the MLP's input norm; the last one and the output norm)
- * becomes part of that node, add_norm, with the norm as its extra result, where the backend has
- * its kernel: one launch instead of two, s read back from cache. fuse_nodes cannot do it, since
- * the next residual add reads s too. The norm moves up to the add's place, so its weight must be a
- * leaf and no in-place write may lie between. Runs after fuse_nodes and fuse_rms_norm_add_norm:
- * an add of a norm's result (Gemma's post-norms) is an rms_norm_add by then, which they keep. */
-static void fuse_add_norm(quanta_plan *p) {
-    for (int pos = 0; pos < p->norder; pos++) {
-        const qn_graph_node *n = &p->nodes[p->order[pos]];
-        if (n->op != QN_OP_RMS_NORM || n->src[0]->kind != QN_KIND_NODE) continue;
-        const int apos = produced_at(p, n->src[0]);
-        if (apos < 0) continue;
-        qn_graph_node *a = &p->nodes[p->order[apos]];
-        if (a->op != QN_OP_ADD || a->dst != n->src[0] || (n->src[1] && produced_at(p, n->src[1]) >= 0)) continue;
-        const quanta_tensor_desc *da = &a->src[0]->desc, *db = &a->src[1]->desc;
-        if (da->dtype != db->dtype || da->ndim != db->ndim ||
-            memcmp(da->dims, db->dims, sizeof da->dims[0] * (size_t)da->ndim) != 0 || !no_write_between(p, apos, pos))
-            continue;
-        qn_graph_node f = *a;
-        f.op = QN_OP_ADD_NORM;
-        f.params = n->params;
-        f.nsrc = 3;
-        f.src[2] = n->src[1];
-        f.extra_dst[0] = n->dst;
-        if (!takes_fused(p, &f)) continue;
-        *a = f;
-        memmove(&p->order[pos], &p->order[pos + 1], (size_t)(p->norder - pos - 1) * sizeof *p->order);
-        p->norder--;
-        pos--;
-    }
-}
+/* rms_norm(s) where s is an add's result of two operands of one shape (LLaMA: the residual h = x + o, then the next
+ * layer's or the MLP's input norm; the last one and the output norm) becomes add_norm. fuse_nodes cannot do it, since
+ * the next residual add reads s too. Runs after fuse_nodes and fuse_rms_norm_add_norm: an add of a norm's result
+ * (Gemma's post-norms) is an rms_norm_add by then, which they keep. */
+static void fuse_add_norm(quanta_plan *p) { fuse_norm_into(p, QN_OP_ADD, QN_OP_ADD_NORM, 2); }
 
 /* Two ropes of one positions tensor and parameters whose inputs share dtype, position count and
  * row length (a layer's q and k where the model has no q/k norms: LLaMA, Mistral) become one
