@@ -2,7 +2,7 @@
 # make_peer_dir.sh — assembles, on this (Debian, networked) machine, the folder that bench/e2e/run_h200.sh
 # takes to the device machine (which reaches no network): the llama.cpp peer source and Mistral-shaped
 # file maker (../shared/anchors/peers/), the `gguf` wheel, the default model's skeleton, a static copy of
-# Check for the CUDA unit tests, and libmicrohttpd/jansson source for `quanta serve`. About 14 MB.
+# Check for the CUDA unit tests, OpenCL headers and loader (bench/opencl/run_gpu.sh), and libmicrohttpd/jansson source for `quanta serve`. About 14 MB.
 #
 #   bash bench/e2e/make_peer_dir.sh [DIR]        # default .dev/peer (git-ignored: see .git/info/exclude)
 #   run: command "OUT=$OUT PEER=.dev/peer bash bench/e2e/run_h200.sh", carry [".dev/peer"]
@@ -32,6 +32,13 @@ Version: 0.15.2
 Libs: -L${libdir} -lcheck_pic -lsubunit -lrt -lm -pthread
 Cflags: -I${includedir} -pthread
 PC
+# OpenCL headers and the ICD loader (bench/opencl/run_gpu.sh builds the OpenCL backend on the device, whose
+# image may lack them; NVIDIA's driver brings the platform itself), with a pkg-config file whose prefix it rewrites
+mkdir -p "$DIR/opencl/include" "$DIR/opencl/lib/pkgconfig"
+cp -r /usr/include/CL "$DIR/opencl/include/"
+cp -P /usr/lib/x86_64-linux-gnu/libOpenCL.so* "$DIR/opencl/lib/"
+sed "s|^prefix=.*|prefix=/tmp/oclroot|;s|^libdir=.*|libdir=\${prefix}/lib|" /usr/lib/x86_64-linux-gnu/pkgconfig/OpenCL.pc \
+  > "$DIR/opencl/lib/pkgconfig/OpenCL.pc"
 # libmicrohttpd and jansson source through a deb-src list of our own (the system's lists stay as they are)
 T=$(mktemp -d)
 mkdir -p "$T/parts" "$T/lists/partial"

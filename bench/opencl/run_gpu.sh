@@ -1,0 +1,79 @@
+#!/bin/bash
+# run_gpu.sh — issue #12's GPU table on the device machine: Quanta's OpenCL backend on NVIDIA's OpenCL against
+# Quanta's CUDA backend, same file, same call. Targets: decode >= 0.5x and prefill >= 0.4x of CUDA; GEMV q4/q8
+# >= 70% of the OpenCL copy kernel's bandwidth (`quanta bench --backend opencl` rows); conformance passes.
+# run_h200.sh's build has OpenCL off, so this builds its own (/tmp/qbuild-cl, OpenCL + CUDA, no tests).
+# The device may lack OpenCL headers and the ICD loader: then the copies carried in $PEER/opencl are used
+# (bench/e2e/make_peer_dir.sh puts them there). NVIDIA's driver provides the platform itself
+# (/etc/OpenCL/vendors/nvidia.icd); without it the script says so and stops.
+#   OUT=$OUT PEER=.dev/peer bash bench/opencl/run_gpu.sh          (carry [".dev/peer"]; about 6-8 min)
+# Results: $OUT/ocl_gpu/summary.txt (the ratio lines at its end) and the raw outputs beside it.
+set -u
+cd "$(dirname "$0")/../.." || exit 1
+OUT=${OUT:-/tmp/e2e-out}
+PEER=$(cd "${PEER:-.dev/peer}" 2>/dev/null && pwd || echo /nonexistent)
+D=$OUT/ocl_gpu
+mkdir -p $D
+W=/tmp/ocl_gpu
+mkdir -p $W
+T0=$(date +%s)
+say() { echo "[$(($(date +%s) - T0))s] $*" | tee -a $D/summary.txt; }
+say "gpu: $(nvidia-smi --query-gpu=name --format=csv,noheader 2>&1)"
+ls /etc/OpenCL/vendors/ > $D/icd.txt 2>&1
+say "ICDs: $(tr '\n' ' ' < $D/icd.txt)"
+grep -qi nvidia $D/icd.txt || { say "no NVIDIA OpenCL ICD here: nothing to measure"; exit 0; }
+
+if ! pkg-config --exists OpenCL 2>/dev/null; then
+  [ -d "$PEER/opencl" ] || { say "no OpenCL headers/loader and none carried ($PEER/opencl)"; exit 0; }
+  rm -rf /tmp/oclroot && cp -r "$PEER/opencl" /tmp/oclroot &&
+    sed -i "s|^prefix=.*|prefix=/tmp/oclroot|;s|^libdir=.*|libdir=/tmp/oclroot/lib|" /tmp/oclroot/lib/pkgconfig/OpenCL.pc
+  export PKG_CONFIG_PATH=/tmp/oclroot/lib/pkgconfig${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}
+  export LD_LIBRARY_PATH=/tmp/oclroot/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+  say "OpenCL headers and loader: carried copy"
+fi
+
+# Files: the 1B-shaped LLaMA Q8_0 (the issue's file) and the Gemma-shaped default, both in the background.
+( python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/site "$PEER"/gguf-*.whl &&
+  export PYTHONPATH=/tmp/site &&
+  { [ -f $W/llama1b-q8_0.gguf ] || timeout 240 python3 "$PEER/make_llama_gguf.py" $W/llama1b-q8_0.gguf Q8_0 1b; } &&
+  { [ -f $W/gemma.gguf ] || timeout 120 python3 bench/e2e/gguf_skeleton.py build "$PEER/gemma.skel" $W/gemma.gguf; }
+  echo "files rc=$?" ) > $D/files.log 2>&1 &
+FILES=$!
+
+B=/tmp/qbuild-cl
+{ rm -rf $B && timeout 400 meson setup $B . --buildtype=release -Dwerror=false -Dopencl=enabled -Dclblast=disabled \
+    -Dspirv=disabled -Dtests=false -Dcuda=enabled && timeout 420 ninja -C $B tools/quanta; } > $D/build.log 2>&1
+say "build rc=$? $(tail -1 $D/build.log)"
+Q=$B/tools/quanta
+[ -x $Q ] || { tail -20 $D/build.log >> $D/summary.txt; exit 1; }
+timeout 20 $Q info > $D/info.txt 2>&1
+say "devices: $(grep -i -E 'opencl|cuda' $D/info.txt | head -4 | tr '\n' ';')"
+
+timeout 150 $Q conform --backend opencl --failures --json $D/conform_opencl.json > $D/conform_opencl.txt 2>&1
+say "conform opencl rc=$? $(tail -1 $D/conform_opencl.txt)"
+
+timeout 90 $Q bench --backend opencl --json $D/kernels_opencl.json > $D/kernels_opencl.txt 2>&1
+say "kernel bench opencl rc=$?"
+grep -i -E "copy|gemv" $D/kernels_opencl.txt | head -20 | tee -a $D/summary.txt
+
+wait $FILES; say "$(tail -1 $D/files.log)"
+for f in llama1b-q8_0 gemma; do
+  [ -f $W/$f.gguf ] || { say "no $f"; continue; }
+  for be in cuda opencl; do
+    timeout 120 $Q bench model -m $W/$f.gguf -p 512 -n 128 -r 3 --backend $be > $D/$f-$be.txt 2>&1
+    say "$f $be rc=$? $(grep -E 'pp512|tg128' $D/$f-$be.txt | tr -s ' ' | tr '\n' ' ')"
+  done
+  python3 - $D/$f-cuda.txt $D/$f-opencl.txt <<'PY' 2>&1 | tee -a $D/summary.txt
+import re, sys
+def rates(p):  # the table rows "| pp512 | mean | sd |" and "| tg128 | mean | sd |"
+    t = open(p).read()
+    r = {k: float(v) for k, v in re.findall(r"\|\s*(pp512|tg128)\s*\|\s*([0-9.]+)", t)}
+    return (r["pp512"], r["tg128"]) if len(r) == 2 else None
+name = sys.argv[2].rsplit("/", 1)[-1].replace("-opencl.txt", "")
+try: c, o = rates(sys.argv[1]), rates(sys.argv[2])
+except OSError: c = o = None
+if not c or not o: print(f"{name}: ratio unavailable (see the .txt files)")
+else: print(f"{name}: OpenCL/CUDA prefill {o[0]/c[0]:.2f}x (target >= 0.4), decode {o[1]/c[1]:.2f}x (target >= 0.5)")
+PY
+done
+say "done"
