@@ -121,7 +121,7 @@ enum MHD_Result qs_handle_generate(qs_server *s, struct MHD_Connection *c, int c
     char msg[512], param[64];
     if (qs_api_parse(body, len, chat, &a, msg, sizeof msg, param, sizeof param))
         return qs_reply_error(s, c, rt, 400, "invalid_request_error", msg, param, 0);
-    if (a.model[0] && strcmp(a.model, s->model_id)) {
+    if (a.model && a.model[0] && strcmp(a.model, s->model_id)) {
         char m2[320];
         snprintf(m2, sizeof m2, "model '%.120s' is not served here (this server has '%.120s')", a.model, s->model_id);
         qs_api_req_free(&a);

@@ -158,6 +158,13 @@ quanta_status qs_server_start(quanta_model *model, const qs_server_config *cfg, 
     s->model = model;
     s->max_body = cfg->max_body;
     s->created = (long long)time(NULL);
+    /* A longer id would be cut, and requests naming the cut id would then be served under a name they did not give. */
+    if (!cfg->model_id || strlen(cfg->model_id) >= sizeof s->model_id) {
+        snprintf(err, err_cap, "model id %s (the name /v1/models lists; at most %zu bytes: give a shorter one)",
+                 cfg->model_id ? "too long" : "missing", sizeof s->model_id - 1);
+        free(s);
+        return QUANTA_ERR_INVALID_ARGUMENT;
+    }
     snprintf(s->model_id, sizeof s->model_id, "%s", cfg->model_id);
     quanta_status st = quanta_model_get_info(model, &s->info);
     if (!st && !(s->metrics = qs_metrics_create())) st = QUANTA_ERR_OUT_OF_MEMORY;

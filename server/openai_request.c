@@ -253,7 +253,10 @@ int qs_api_parse(const char *body, size_t len, int chat, qs_api_req *r, char *ms
             bad(&p, "model", "'model' must be a string");
             goto done;
         }
-        snprintf(r->model, sizeof r->model, "%s", json_string_value(m));
+        if (!(r->model = strdup(json_string_value(m)))) {
+            bad(&p, "model", "out of memory");
+            goto done;
+        }
     }
     long long n = r->gen.max_tokens, lp = -1, top = 0, seed = 0;
     double d;
@@ -312,6 +315,7 @@ done:
 }
 
 void qs_api_req_free(qs_api_req *r) {
+    free(r->model);
     free(r->prompt);
     free(r->prompt_ids);
     for (size_t i = 0; i < r->n_messages; i++) {

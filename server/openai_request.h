@@ -18,7 +18,7 @@ typedef struct qs_chat_msg {
 
 typedef struct qs_api_req {
     int chat;                  /* /v1/chat/completions */
-    char model[128];
+    char *model;               /* the request's 'model', whole (NULL: not given); compared with the served id */
     char *prompt;              /* completions: the prompt text, or NULL when given as token ids */
     int32_t *prompt_ids;       /* completions: a prompt of token ids */
     size_t n_prompt_ids;

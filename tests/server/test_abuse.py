@@ -191,6 +191,23 @@ def main():
             n_cancel_whole += after == before + 1
         assert n_cancel_whole >= 1
         check_good(s)
+    # Model ids: the server keeps 127 bytes of one, so a longer id is refused at start (it used to be cut,
+    # and then a request naming the cut id plus anything was served); a request's name is compared whole.
+    long_id = "m" * 127
+    with Server(a.model, a.backend, ["--ctx", "64", "--name", long_id]) as s:
+        code, _, body = s.post("/v1/completions", {**GOOD, "model": long_id})
+        assert code == 200, (code, body)
+        expect(s, {**GOOD, "model": long_id + "-other"}, 404, "model")
+    refused = Server(a.model, a.backend, ["--ctx", "64", "--name", long_id + "m"])
+    try:
+        refused.__enter__()
+        refused.__exit__(None, None, None)
+        raise AssertionError("a 128-byte model id was accepted")
+    except RuntimeError:
+        refused.err_reader.join(10)
+        said = "".join(refused.err_lines)
+        print("refused at start:", said.strip()[:200])
+        assert "too long" in said, said
     print("OK")
 
 

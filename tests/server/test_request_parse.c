@@ -143,12 +143,34 @@ START_TEST(prefixes_and_mutations) {
 }
 END_TEST
 
+/* A request's model name is kept whole: it was cut to 127 bytes, so a name that only began with the
+ * served id (of 127 bytes) was served under it. */
+START_TEST(long_model_name_whole) {
+    char name[301];
+    memset(name, 'm', 300);
+    name[300] = 0;
+    char body[512];
+    snprintf(body, sizeof body, "{\"prompt\": \"a\", \"model\": \"%s\"}", name);
+    qs_api_req r;
+    char msg[256], param[64];
+    ck_assert_msg(qs_api_parse(body, strlen(body), 0, &r, msg, sizeof msg, param, sizeof param) == 0, "%s", msg);
+    ck_assert_ptr_nonnull(r.model);
+    ck_assert_uint_eq(strlen(r.model), 300);
+    ck_assert_str_eq(r.model, name);
+    qs_api_req_free(&r);
+    ck_assert(qs_api_parse("{\"prompt\": \"a\"}", 15, 0, &r, msg, sizeof msg, param, sizeof param) == 0);
+    ck_assert_ptr_null(r.model); /* not given: any served id */
+    qs_api_req_free(&r);
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("server_request_parse");
     TCase *tc = tcase_create("parse");
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, shape_overflow_refused);
     tcase_add_test(tc, prefixes_and_mutations);
+    tcase_add_test(tc, long_model_name_whole);
     suite_add_tcase(s, tc);
     return qt_run_suite(s);
 }
