@@ -247,69 +247,59 @@ quanta_status qn_ref_convert(const qn_node *node) {
     return unary_end(node, xf, n);
 }
 
-/* rms_norm_add into dst, then rms_norm of dst as stored (rounded to its dtype) into extra_dst[0],
- * as the two ops give them one after the other. */
-quanta_status qn_ref_rms_norm_add_norm(const qn_node *node) {
+/* A plan-made pair is its two ops one after the other (the second may read the first's result as stored,
+ * rounded to its dtype). Each half: the op, its ref function, and its sources as the pair's slots (PAIR_DST: the
+ * pair's dst). */
+#define PAIR_DST (-1)
+typedef struct pair_half {
+    qn_op op;
+    quanta_status (*run)(const qn_node *);
+    int nsrc;
+    int src[3];
+} pair_half;
+
+static quanta_status run_half(const qn_node *node, const pair_half *h, const qn_tensor *dst) {
     qn_node one = *node;
-    one.op = QN_OP_RMS_NORM_ADD;
-    one.nsrc = 3;
-    one.src[3] = NULL;
+    one.op = h->op;
+    one.nsrc = h->nsrc;
+    for (int i = 0; i < QN_MAX_SRC; i++)
+        one.src[i] = i >= h->nsrc ? NULL : h->src[i] == PAIR_DST ? node->dst : node->src[h->src[i]];
+    one.dst = dst;
     one.extra_dst[0] = NULL;
-    quanta_status st = qn_ref_rms_norm_add(&one);
-    if (st != QUANTA_OK) return st;
-    one.op = QN_OP_RMS_NORM;
-    one.nsrc = 2;
-    one.src[0] = node->dst;
-    one.src[1] = node->src[3];
-    one.src[2] = NULL;
-    one.dst = node->extra_dst[0];
-    return qn_ref_rms_norm(&one);
+    return h->run(&one);
+}
+
+/* The first half into dst, then the second into extra_dst[0]. */
+static quanta_status run_pair(const qn_node *node, const pair_half h[2]) {
+    quanta_status st = run_half(node, &h[0], node->dst);
+    return st != QUANTA_OK ? st : run_half(node, &h[1], node->extra_dst[0]);
+}
+
+/* rms_norm_add into dst, then rms_norm of dst as stored into extra_dst[0]. */
+quanta_status qn_ref_rms_norm_add_norm(const qn_node *node) {
+    static const pair_half h[2] = {{QN_OP_RMS_NORM_ADD, qn_ref_rms_norm_add, 3, {0, 1, 2}},
+                                   {QN_OP_RMS_NORM, qn_ref_rms_norm, 2, {PAIR_DST, 3}}};
+    return run_pair(node, h);
 }
 
 /* Each rms_norm_rope as qn_ref_rms_norm_rope gives it alone: x0 into dst, x1 into extra_dst[0]. */
 quanta_status qn_ref_rms_norm_rope_pair(const qn_node *node) {
-    qn_node one = *node;
-    one.op = QN_OP_RMS_NORM_ROPE;
-    one.nsrc = 3;
-    one.src[3] = one.src[4] = NULL;
-    one.extra_dst[0] = NULL;
-    quanta_status st = qn_ref_rms_norm_rope(&one);
-    if (st != QUANTA_OK) return st;
-    one.src[0] = node->src[3];
-    one.src[1] = node->src[4];
-    one.dst = node->extra_dst[0];
-    return qn_ref_rms_norm_rope(&one);
+    static const pair_half h[2] = {{QN_OP_RMS_NORM_ROPE, qn_ref_rms_norm_rope, 3, {0, 1, 2}},
+                                   {QN_OP_RMS_NORM_ROPE, qn_ref_rms_norm_rope, 3, {3, 4, 2}}};
+    return run_pair(node, h);
 }
 
-/* add into dst, then rms_norm of dst as stored (rounded to its dtype) into extra_dst[0], as the two
- * ops give them one after the other. */
+/* add into dst, then rms_norm of dst as stored into extra_dst[0]. */
 quanta_status qn_ref_add_norm(const qn_node *node) {
-    qn_node one = *node;
-    one.op = QN_OP_ADD;
-    one.nsrc = 2;
-    one.src[2] = NULL;
-    one.extra_dst[0] = NULL;
-    quanta_status st = qn_ref_add(&one);
-    if (st != QUANTA_OK) return st;
-    one.op = QN_OP_RMS_NORM;
-    one.src[0] = node->dst;
-    one.src[1] = node->src[2];
-    one.dst = node->extra_dst[0];
-    return qn_ref_rms_norm(&one);
+    static const pair_half h[2] = {{QN_OP_ADD, qn_ref_add, 2, {0, 1}},
+                                   {QN_OP_RMS_NORM, qn_ref_rms_norm, 2, {PAIR_DST, 2}}};
+    return run_pair(node, h);
 }
 
 /* Each rope as qn_ref_rope gives it alone: x0 into dst, x1 into extra_dst[0]. */
 quanta_status qn_ref_rope_pair(const qn_node *node) {
-    qn_node one = *node;
-    one.op = QN_OP_ROPE;
-    one.nsrc = 2;
-    one.src[2] = NULL;
-    one.extra_dst[0] = NULL;
-    quanta_status st = qn_ref_rope(&one);
-    if (st != QUANTA_OK) return st;
-    one.src[0] = node->src[2];
-    one.dst = node->extra_dst[0];
-    return qn_ref_rope(&one);
+    static const pair_half h[2] = {{QN_OP_ROPE, qn_ref_rope, 2, {0, 1}}, {QN_OP_ROPE, qn_ref_rope, 2, {2, 1}}};
+    return run_pair(node, h);
 }
 
 /* rope_pair (or rms_norm_rope_pair) with x1's result into a scratch tensor, then write_rows_pair of it and v into
