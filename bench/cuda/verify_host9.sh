@@ -6,7 +6,7 @@
 # the stream (one wait instead of a stream wait plus a blocking cudaMemcpy; two synchronizes per step). Both are on.
 # The question: QUANTA_CUDA_PINNED_READ=1 reads outputs of at most 16 MiB (the logits, 1 MiB on Gemma) through a
 # page-locked staging buffer plus a host memcpy instead of cudaMemcpyAsync into the caller's pageable memory.
-# Steps: 1. tests/cuda (graph replay vs op by op, every CUDA op) with the switch on; 2. Gemma and 7B Q8_0 tg128 -r 3,
+# Steps: 1. tests/cuda/test_cuda_graphs (graph replay vs op by op: bit-identical logits) with the switch on; 2. Gemma and 7B Q8_0 tg128 -r 3,
 # off and on alternating. Everything goes to $OUT/host9/ (summary.txt).
 OUT=${OUT:-/tmp/e2e-out}
 D=$OUT/host9
@@ -22,7 +22,7 @@ pack() { tar czf $OUT/host9.tgz.part -C $OUT host9 2>/dev/null && mv $OUT/host9.
 [ -x $Q ] || { say "no $Q"; exit 1; }
 say "gpu: $(nvidia-smi --query-gpu=name,clocks.sm,clocks.mem --format=csv,noheader 2>&1)"
 
-for t in $(ls $B/tests/cuda/test_* 2>/dev/null | grep -v '\.p$'); do
+for t in $B/tests/cuda/test_cuda_graphs; do
   [ -x $t ] || continue
   QUANTA_CUDA_PINNED_READ=1 CK_FORK=no timeout 20 $t > $D/$(basename $t).log 2>&1
   say "$(basename $t) (pinned read on) rc=$?: $(grep -E 'Checks' $D/$(basename $t).log | tail -1)"
