@@ -242,7 +242,21 @@ quanta_status qn_model_eval_rank(quanta_model_context *c, const int32_t *tokens,
     return st;
 }
 
+/* Whether any of the n floats has an all-ones exponent (Inf or NaN). A loop without an early exit
+ * over the bits vectorizes: a 262144-entry vocabulary (Gemma) took 87 us per decode step with
+ * isfinite() and an exit per element, 22 us this way, on a 1.5 ms step. */
+static int any_nonfinite(const float *x, size_t n) {
+    uint32_t bad = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint32_t u;
+        memcpy(&u, &x[i], sizeof u);
+        bad |= (uint32_t)((u & 0x7f800000u) == 0x7f800000u);
+    }
+    return bad != 0;
+}
+
 quanta_status qn_check_logits(const char *fn, const float *logits, size_t count, int32_t n_vocab) {
+    if (!any_nonfinite(logits, count)) return QUANTA_OK;
     for (size_t i = 0; i < count; i++)
         if (!isfinite(logits[i]))
             return qn_error_set(QUANTA_ERR_CORRUPT,

@@ -77,6 +77,8 @@ static quanta_status cuda_open(int index, qn_mem_stats *stats, void **self) {
     s->stats = stats;
     const char *g = getenv("QUANTA_CUDA_GRAPHS");
     s->graphs = !(g && !strcmp(g, "0"));
+    const char *pr = getenv("QUANTA_CUDA_PINNED_READ");
+    s->pinned_read = pr && !strcmp(pr, "1");
     cudaError_t e = cudaSetDevice(index);
     if (e == cudaSuccess) e = cudaDeviceGetAttribute(&s->sms, cudaDevAttrMultiProcessorCount, index);
     if (e == cudaSuccess) e = pdl_update(index);
@@ -85,8 +87,10 @@ static quanta_status cuda_open(int index, qn_mem_stats *stats, void **self) {
     if (e == cudaSuccess) e = cudaMemset(s->err_flag, 0, 4 * sizeof(int));
     if (e == cudaSuccess) e = cudaMalloc((void **)&s->counters, QN_CUDA_MATMUL_COUNTERS * sizeof(unsigned));
     if (e == cudaSuccess) e = cudaMemset(s->counters, 0, QN_CUDA_MATMUL_COUNTERS * sizeof(unsigned));
+    if (e == cudaSuccess) e = cudaMallocHost((void **)&s->host_flag, 4 * sizeof(int));
     if (e != cudaSuccess) {
         quanta_status st = qn_cuda_error(e, "open");
+        if (s->host_flag) cudaFreeHost(s->host_flag);
         if (s->counters) cudaFree(s->counters);
         if (s->err_flag) cudaFree(s->err_flag);
         if (s->stream) cudaStreamDestroy(s->stream);
@@ -116,6 +120,8 @@ static void cuda_close(void *self) {
     }
     cudaFree(s->err_flag);
     cudaFree(s->counters);
+    cudaFreeHost(s->host_flag);
+    if (s->pinned) cudaFreeHost(s->pinned);
     cudaStreamDestroy(s->stream);
     (void)cudaGetLastError();
     free(s);
@@ -218,7 +224,23 @@ static quanta_status cuda_write(void *self, qn_mem dst, const void *src, size_t 
 static quanta_status cuda_read(void *self, qn_mem src, void *dst, size_t bytes) {
     qn_cuda_state *s = self;
     if (!bytes) return QUANTA_OK;
-    cudaError_t e = cudaMemcpyAsync(dst, (const char *)src.handle + src.offset, bytes, cudaMemcpyDeviceToHost, s->stream);
+    const char *from = (const char *)src.handle + src.offset;
+    if (s->pinned_read && bytes <= QN_CUDA_PINNED_READ_MAX) {
+        if (bytes > s->pinned_bytes) { /* the stream is idle here: nothing reads the old buffer */
+            if (s->pinned) cudaFreeHost(s->pinned);
+            s->pinned = NULL;
+            s->pinned_bytes = 0;
+            cudaError_t a = cudaMallocHost(&s->pinned, bytes);
+            if (a != cudaSuccess) return qn_cuda_error(a, "read: cudaMallocHost");
+            s->pinned_bytes = bytes;
+        }
+        cudaError_t e = cudaMemcpyAsync(s->pinned, from, bytes, cudaMemcpyDeviceToHost, s->stream);
+        if (e == cudaSuccess) e = cudaStreamSynchronize(s->stream);
+        if (e != cudaSuccess) return qn_cuda_error(e, "read: cudaMemcpyAsync");
+        memcpy(dst, s->pinned, bytes);
+        return QUANTA_OK;
+    }
+    cudaError_t e = cudaMemcpyAsync(dst, from, bytes, cudaMemcpyDeviceToHost, s->stream);
     if (e == cudaSuccess) e = cudaStreamSynchronize(s->stream);
     return e == cudaSuccess ? QUANTA_OK : qn_cuda_error(e, "read: cudaMemcpyAsync");
 }
@@ -276,11 +298,13 @@ static void cuda_release_weight(void *self, void *aux) {
 
 static quanta_status cuda_synchronize(void *self) {
     qn_cuda_state *s = self;
-    cudaError_t e = cudaStreamSynchronize(s->stream);
+    /* The flag's copy joins the stream's queue: one wait for both (a blocking cudaMemcpy after
+     * the stream's wait cost a second round trip per synchronize, two per decode step). */
+    cudaError_t e = cudaMemcpyAsync(s->host_flag, s->err_flag, 4 * sizeof(int), cudaMemcpyDeviceToHost, s->stream);
+    if (e == cudaSuccess) e = cudaStreamSynchronize(s->stream);
     if (e != cudaSuccess) return qn_cuda_error(e, "synchronize");
-    int f[4] = {0, 0, 0, 0}, flag;
-    e = cudaMemcpy(f, s->err_flag, sizeof f, cudaMemcpyDeviceToHost);
-    if (e != cudaSuccess) return qn_cuda_error(e, "synchronize: reading the error flag");
+    int f[4], flag;
+    memcpy(f, s->host_flag, sizeof f);
     flag = f[0];
     if (flag) {
         (void)cudaMemset(s->err_flag, 0, sizeof f);

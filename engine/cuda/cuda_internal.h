@@ -38,7 +38,16 @@ typedef struct qn_cuda_state {
     /* Bumped whenever scratch or xq move: captured CUDA graphs hold their addresses. */
     unsigned epoch;
     int graphs; /* plans may be captured as CUDA graphs (QUANTA_CUDA_GRAPHS=0 turns it off) */
+    /* Page-locked host memory: the error flag's copy (read once per synchronize with the stream's
+     * own wait) and a staging buffer for reads of at most QN_CUDA_PINNED_READ_MAX bytes (a decode
+     * step's logits): a copy from pageable memory goes through the driver's staging in chunks. */
+    int *host_flag;
+    void *pinned;
+    size_t pinned_bytes;
+    int pinned_read; /* QUANTA_CUDA_PINNED_READ (0 turns the staging buffer off) */
 } qn_cuda_state;
+
+#define QN_CUDA_PINNED_READ_MAX ((size_t)16 << 20)
 
 /* A weight prepared for the tensor-core matmul: one device allocation holding the tiled
  * codes, row scales and group metadata that `w` points into. */
