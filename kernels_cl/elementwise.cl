@@ -82,6 +82,19 @@ inline float qn_norm_in(const global uchar *x, int xdt, const global uchar *r, i
     return hasr ? v + qn_ld(r, rdt, i) : v;
 }
 
+/* 1 / rms of an f32 row of D (with eps), 16 wide then the tail: the norms of the all-f32 paths. */
+inline float qn_inv_rms16(const global float *v, size_t D, float eps) {
+    const size_t D16 = D / 16 * 16;
+    float16 acc = 0.0f;
+    for (size_t d = 0; d < D16; d += 16) {
+        const float16 x = vload16(0, v + d);
+        acc = fma(x, x, acc);
+    }
+    float s2 = qn_hsum16(acc);
+    for (size_t d = D16; d < D; d++) s2 += v[d] * v[d];
+    return rsqrt(s2 / (float)D + eps);
+}
+
 kernel void qn_rms_norm(const global uchar *x, ulong xo, int xdt, const global uchar *r, ulong ro, int rdt, int hasr,
                         const global uchar *w, ulong wo, int wdt, int hasw, int plus_one, const global uchar *p,
                         ulong po, int pdt, int hasp, global uchar *y, ulong yo, int ydt, ulong D, float eps,
@@ -99,20 +112,12 @@ kernel void qn_rms_norm(const global uchar *x, ulong xo, int xdt, const global u
         const global float *pf = (const global float *)(p + po) + base;
         global float *yf = (global float *)(y + yo) + base;
         const size_t D16 = D / 16 * 16;
-        float16 acc = 0.0f;
-        float s2;
         if (!norm1) { /* add_norm: y = x + r, as qn_binary adds (one f32 add per element) */
             const global float *rf = (const global float *)(r + ro) + base;
             for (size_t d = 0; d < D16; d += 16) vstore16(vload16(0, xf + d) + vload16(0, rf + d), 0, yf + d);
             for (size_t d = D16; d < D; d++) yf[d] = xf[d] + rf[d];
         } else {
-            for (size_t d = 0; d < D16; d += 16) {
-                const float16 v = vload16(0, xf + d);
-                acc = fma(v, v, acc);
-            }
-            s2 = qn_hsum16(acc);
-            for (size_t d = D16; d < D; d++) s2 += xf[d] * xf[d];
-            const float inv = rsqrt(s2 / (float)D + eps);
+            const float inv = qn_inv_rms16(xf, D, eps);
             for (size_t d = 0; d < D16; d += 16) {
                 float16 v = vload16(0, xf + d) * inv;
                 if (hasw) v *= vload16(0, wf + d) + one;
@@ -129,14 +134,7 @@ kernel void qn_rms_norm(const global uchar *x, ulong xo, int xdt, const global u
         /* the second norm, of the row just stored (still in L1) */
         const global float *w2f = (const global float *)(w2 + w2o);
         global float *y2f = (global float *)(y2 + y2o) + base;
-        acc = 0.0f;
-        for (size_t d = 0; d < D16; d += 16) {
-            const float16 v = vload16(0, yf + d);
-            acc = fma(v, v, acc);
-        }
-        s2 = qn_hsum16(acc);
-        for (size_t d = D16; d < D; d++) s2 += yf[d] * yf[d];
-        const float inv2 = rsqrt(s2 / (float)D + eps);
+        const float inv2 = qn_inv_rms16(yf, D, eps);
         for (size_t d = 0; d < D16; d += 16) {
             float16 v = vload16(0, yf + d) * inv2;
             if (hasw2) v *= vload16(0, w2f + d) + one;
@@ -338,24 +336,18 @@ kernel void qn_rms_norm_rope(const global uchar *x, ulong xo, int xdt, const glo
     const size_t per = rows / N; /* rows at position n: r = j·N + n */
     for (size_t j = i; j < per; j += ls) {
         const size_t base = (j * N + n) * D;
-        float ss = 0.0f;
         if (!norm) { /* rope_kv of rope_pair: the rows as they are (x · 1 · 1 is x) */
             inv[j] = 1.0f;
             continue;
         }
         if (xdt == QN_DT_F32 && D % 16 == 0 && xo % 4 == 0) {
-            const global float *xf = (const global float *)(x + xo) + base;
-            float16 acc = 0.0f;
-            for (size_t d = 0; d < D; d += 16) {
-                const float16 v = vload16(0, xf + d);
-                acc = fma(v, v, acc);
-            }
-            ss = qn_hsum16(acc);
-        } else {
-            for (size_t d = 0; d < D; d++) {
-                const float v = qn_ld(x + xo, xdt, base + d);
-                ss += v * v;
-            }
+            inv[j] = qn_inv_rms16((const global float *)(x + xo) + base, D, eps);
+            continue;
+        }
+        float ss = 0.0f;
+        for (size_t d = 0; d < D; d++) {
+            const float v = qn_ld(x + xo, xdt, base + d);
+            ss += v * v;
         }
         inv[j] = rsqrt(ss / (float)D + eps);
     }
