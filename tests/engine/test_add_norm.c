@@ -13,6 +13,7 @@
 #include "qt_backends.h"
 #include "qt_check.h"
 #include "qt_plan_guard.h"
+#include "qt_plan_run.h"
 #include "qt_tensor.h"
 #include "quanta.h"
 #include "test_util.h"
@@ -23,11 +24,10 @@ enum kind {
     COMPUTED_W, /* the norm's weight is scale(constant): not fused */
 };
 
-/* Runs plan g on be with inputs (t[i] <- v[i], n[i] floats) and reads outputs o[j] (m[j] floats)
- * into y[j], poisoned first; returns the plan's op count and first op's name in *ops, *first. */
-static void run_graph(quanta_backend *be, quanta_graph *g, int nin, quanta_tensor *const *t, const float *const *v,
-                      const size_t *n, int nout, quanta_tensor *const *o, float *const *y, const size_t *m, int *ops,
-                      char *first, size_t first_len) {
+/* Runs plan g on be with inputs in and reads outputs out (qt_plan_run); returns the plan's op count and first
+ * op's name in *ops, *first. */
+static void run_graph(quanta_backend *be, quanta_graph *g, int nin, const qt_in *in, int nout, const qt_out *out,
+                      int *ops, char *first, size_t first_len) {
     quanta_plan *plan;
     ck_assert_msg(quanta_plan_create(g, be, &plan) == QUANTA_OK, "%s", quanta_last_error());
     qt_plan_guard(plan);
@@ -35,13 +35,7 @@ static void run_graph(quanta_backend *be, quanta_graph *g, int nin, quanta_tenso
     *ops = quanta_plan_op_count(plan);
     ck_assert_int_eq(quanta_plan_op_info(plan, 0, &op, NULL), QUANTA_OK);
     if (first) snprintf(first, first_len, "%s", op);
-    for (int i = 0; i < nin; i++)
-        ck_assert_int_eq(quanta_plan_set_input(plan, t[i], v[i], n[i] * sizeof(float)), QUANTA_OK);
-    ck_assert_msg(quanta_plan_execute(plan) == QUANTA_OK, "%s", quanta_last_error());
-    for (int j = 0; j < nout; j++) {
-        qt_poison_f32(y[j], m[j]);
-        ck_assert_int_eq(quanta_plan_get_output(plan, o[j], y[j], m[j] * sizeof(float)), QUANTA_OK);
-    }
+    qt_plan_run(plan, nin, in, nout, out);
     quanta_plan_destroy(plan);
 }
 
@@ -58,17 +52,18 @@ static void alone(quanta_backend *be, const float *a, const float *b, int bcast,
     ck_assert_int_eq(quanta_graph_input(g, "b", bcast ? &drow : &dx, &tb), QUANTA_OK);
     ck_assert_int_eq(quanta_add(g, ta, tb, &ts), QUANTA_OK);
     ck_assert_int_eq(quanta_graph_output(g, ts), QUANTA_OK);
-    quanta_tensor *in[2] = {ta, tb};
-    const float *v[2] = {a, b};
-    const size_t nv[2] = {n, nb};
-    run_graph(be, g, 2, in, v, nv, 1, &ts, &s, &n, &ops, NULL, 0);
+    const qt_in in[2] = {{ta, a, n * sizeof *a}, {tb, b, nb * sizeof *b}};
+    const qt_out sum = {ts, s, n};
+    run_graph(be, g, 2, in, 1, &sum, &ops, NULL, 0);
     quanta_graph_destroy(g);
     ck_assert_int_eq(quanta_graph_create(&g), QUANTA_OK);
     ck_assert_int_eq(quanta_graph_input(g, "s", &dx, &ts), QUANTA_OK);
     if (w) ck_assert_int_eq(quanta_graph_constant(g, "w", &drow, w, (size_t)D * sizeof *w, &tw), QUANTA_OK);
     ck_assert_int_eq(quanta_rms_norm(g, ts, tw, eps, plus1, &th), QUANTA_OK);
     ck_assert_int_eq(quanta_graph_output(g, th), QUANTA_OK);
-    run_graph(be, g, 1, &ts, (const float *const *)&s, &n, 1, &th, &h, &n, &ops, NULL, 0);
+    const qt_in sum_in = {ts, s, n * sizeof *s};
+    const qt_out norm = {th, h, n};
+    run_graph(be, g, 1, &sum_in, 1, &norm, &ops, NULL, 0);
     quanta_graph_destroy(g);
 }
 
@@ -97,13 +92,11 @@ static void run_case(quanta_backend *be, const char *name, enum kind k, int wmod
     ck_assert_int_eq(quanta_rms_norm(g, ts, tw, eps, wmode == 2, &th), QUANTA_OK);
     ck_assert_int_eq(quanta_graph_output(g, ts), QUANTA_OK);
     ck_assert_int_eq(quanta_graph_output(g, th), QUANTA_OK);
-    quanta_tensor *in[2] = {ta, tb}, *outs[2] = {ts, th};
-    const float *v[2] = {a, b};
-    float *yv[2] = {ys, yh};
-    const size_t nv[2] = {n, nb}, nout[2] = {n, n};
+    const qt_in in[2] = {{ta, a, n * sizeof *a}, {tb, b, nb * sizeof *b}};
+    const qt_out out[2] = {{ts, ys, n}, {th, yh, n}};
     int ops;
     char first[64];
-    run_graph(be, g, 2, in, v, nv, 2, outs, yv, nout, &ops, first, sizeof first);
+    run_graph(be, g, 2, in, 2, out, &ops, first, sizeof first);
     quanta_graph_destroy(g);
     /* COMPUTED_W without weights is FUSED again (no weight to compute) */
     const int fusable = k == FUSED || (k == COMPUTED_W && !wmode);

@@ -8,6 +8,7 @@
 #include "norm_pair_args.h"
 #include "qt_check.h"
 #include "qt_plan_guard.h"
+#include "qt_plan_run.h"
 #include "qt_tensor.h"
 #include "quanta.h"
 #include "test_util.h"
@@ -40,11 +41,9 @@ static void run_case(const char *backend, int64_t rows, int64_t D, int wmode, qt
     ck_assert_int_eq(quanta_graph_output(g, ty), QUANTA_OK);
     ck_assert_msg(quanta_plan_create(g, be, &plan) == QUANTA_OK, "%s", quanta_last_error());
     qt_plan_guard(plan);
-    ck_assert_int_eq(quanta_plan_set_input(plan, ta, a, n * sizeof *a), QUANTA_OK);
-    ck_assert_int_eq(quanta_plan_set_input(plan, tb, b, n * sizeof *b), QUANTA_OK);
-    ck_assert_msg(quanta_plan_execute(plan) == QUANTA_OK, "%s", quanta_last_error());
-    qt_poison_f32(y, n);
-    ck_assert_int_eq(quanta_plan_get_output(plan, ty, y, n * sizeof *y), QUANTA_OK);
+    const qt_in in[] = {{ta, a, n * sizeof *a}, {tb, b, n * sizeof *b}};
+    const qt_out out[] = {{ty, y, n}};
+    qt_plan_run(plan, QT_COUNT(in), in, QT_COUNT(out), out);
 
     /* float64 oracle: s = f32(a + b); y = s / sqrt(mean(s^2) + eps) * g. The kernels sum
      * squares in f32 (one rounding per term), hence a relative bound well above f32 epsilon. */

@@ -13,6 +13,7 @@
 #include "qt_backends.h"
 #include "qt_check.h"
 #include "qt_plan_guard.h"
+#include "qt_plan_run.h"
 #include "qt_tensor.h"
 #include "qt_matmul.h"
 #include "quanta.h"
@@ -119,11 +120,9 @@ static void run_case(quanta_backend *be, const char *name, enum shape_kind k, in
         ck_assert_msg(nops + multi == 3 || nops + multi == 4,
                       "%s case %d: %d ops (%d matmul_multi), expected the unfused 3 or 4", name, (int)k, nops, multi);
     }
-    ck_assert_int_eq(quanta_plan_set_input(plan, tx, x, nx * sizeof *x), QUANTA_OK);
-    if (tx2) ck_assert_int_eq(quanta_plan_set_input(plan, tx2, x2, nx * sizeof *x2), QUANTA_OK);
-    ck_assert_msg(quanta_plan_execute(plan) == QUANTA_OK, "%s", quanta_last_error());
-    qt_poison_f32(y, ny);
-    ck_assert_int_eq(quanta_plan_get_output(plan, ty, y, ny * sizeof *y), QUANTA_OK);
+    const qt_in in[] = {{tx, x, nx * sizeof *x}, {tx2, x2, nx * sizeof *x2}}; /* tx2 NULL: one x */
+    const qt_out out[] = {{ty, y, ny}};
+    qt_plan_run(plan, QT_COUNT(in), in, QT_COUNT(out), out);
     if (pg) {
         qt_poison_f32(side, ny);
         if (k == GATE_OUTPUT) ck_assert_int_eq(quanta_plan_get_output(plan, pg, side, ny * sizeof *side), QUANTA_OK);

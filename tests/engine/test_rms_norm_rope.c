@@ -11,6 +11,7 @@
 #include "qt_backends.h"
 #include "qt_check.h"
 #include "qt_plan_guard.h"
+#include "qt_plan_run.h"
 #include "qt_tensor.h"
 #include "quanta.h"
 #include "test_util.h"
@@ -114,11 +115,9 @@ static void run_case(quanta_backend *be, const char *name, enum kind k, int wmod
     const char *op = NULL;
     ck_assert_int_eq(quanta_plan_op_info(plan, 0, &op, NULL), QUANTA_OK);
     ck_assert_str_eq(op, fused ? "rms_norm_rope" : "rms_norm");
-    ck_assert_int_eq(quanta_plan_set_input(plan, tx, x, n * sizeof *x), QUANTA_OK);
-    ck_assert_int_eq(quanta_plan_set_input(plan, tp, pos, (size_t)N * sizeof *pos), QUANTA_OK);
-    ck_assert_msg(quanta_plan_execute(plan) == QUANTA_OK, "%s", quanta_last_error());
-    qt_poison_f32(y, n);
-    ck_assert_int_eq(quanta_plan_get_output(plan, ty, y, n * sizeof *y), QUANTA_OK);
+    const qt_in in[] = {{tx, x, n * sizeof *x}, {tp, pos, (size_t)N * sizeof *pos}};
+    const qt_out out[] = {{ty, y, n}};
+    qt_plan_run(plan, QT_COUNT(in), in, QT_COUNT(out), out);
     /* f32 rsqrt and f32 sin/cos of angles reduced in double (positions to ~4k): 2e-5 of the scale */
     double maxerr = 0.0;
     for (size_t i = 0; i < n; i++) {

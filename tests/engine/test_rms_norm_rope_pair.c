@@ -10,6 +10,7 @@
 #include "qt_backends.h"
 #include "qt_check.h"
 #include "qt_plan_guard.h"
+#include "qt_plan_run.h"
 #include "qt_tensor.h"
 #include "quanta.h"
 #include "test_util.h"
@@ -39,11 +40,9 @@ static void alone(quanta_backend *be, const float *x, int64_t H, const float *w,
     ck_assert_int_eq(quanta_graph_output(g, ty), QUANTA_OK);
     ck_assert_msg(quanta_plan_create(g, be, &plan) == QUANTA_OK, "%s", quanta_last_error());
     qt_plan_guard(plan);
-    ck_assert_int_eq(quanta_plan_set_input(plan, tx, x, (size_t)(H * N * D) * sizeof *x), QUANTA_OK);
-    ck_assert_int_eq(quanta_plan_set_input(plan, tp, pos, N * sizeof *pos), QUANTA_OK);
-    ck_assert_msg(quanta_plan_execute(plan) == QUANTA_OK, "%s", quanta_last_error());
-    qt_poison_f32(y, (size_t)(H * N * D));
-    ck_assert_int_eq(quanta_plan_get_output(plan, ty, y, (size_t)(H * N * D) * sizeof *y), QUANTA_OK);
+    const qt_in in[] = {{tx, x, (size_t)(H * N * D) * sizeof *x}, {tp, pos, N * sizeof *pos}};
+    const qt_out out[] = {{ty, y, (size_t)(H * N * D)}};
+    qt_plan_run(plan, QT_COUNT(in), in, QT_COUNT(out), out);
     quanta_plan_destroy(plan);
     quanta_graph_destroy(g);
 }
@@ -95,15 +94,9 @@ static void run_case(quanta_backend *be, const char *name, enum kind k, int neox
             ck_assert_str_ne(op, "rms_norm_rope_pair");
         }
     }
-    ck_assert_int_eq(quanta_plan_set_input(plan, tq, xq, sizeof xq), QUANTA_OK);
-    ck_assert_int_eq(quanta_plan_set_input(plan, tk, xk, sizeof xk), QUANTA_OK);
-    ck_assert_int_eq(quanta_plan_set_input(plan, tp, pos, sizeof pos), QUANTA_OK);
-    ck_assert_int_eq(quanta_plan_set_input(plan, tp2, pos2, sizeof pos2), QUANTA_OK);
-    ck_assert_msg(quanta_plan_execute(plan) == QUANTA_OK, "%s", quanta_last_error());
-    qt_poison_f32(yq, HQ * N * D);
-    qt_poison_f32(yk, HK * N * D);
-    ck_assert_int_eq(quanta_plan_get_output(plan, oq, yq, sizeof yq), QUANTA_OK);
-    ck_assert_int_eq(quanta_plan_get_output(plan, ok, yk, sizeof yk), QUANTA_OK);
+    const qt_in in[] = {{tq, xq, sizeof xq}, {tk, xk, sizeof xk}, {tp, pos, sizeof pos}, {tp2, pos2, sizeof pos2}};
+    const qt_out out[] = {{oq, yq, HQ * N * D}, {ok, yk, HK * N * D}};
+    qt_plan_run(plan, QT_COUNT(in), in, QT_COUNT(out), out);
     quanta_plan_destroy(plan);
     quanta_graph_destroy(g);
     alone(be, xq, HQ, wq, eps, pos, &rp, aq);

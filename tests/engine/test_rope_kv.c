@@ -12,6 +12,7 @@
 #include "qt_backends.h"
 #include "qt_check.h"
 #include "qt_plan_guard.h"
+#include "qt_plan_run.h"
 #include "qt_tensor.h"
 #include "quanta.h"
 #include "test_util.h"
@@ -83,18 +84,13 @@ static void run_graph(quanta_backend *be, enum kind k, int keep_k, int norm, int
         if (i == 0) snprintf(o->first, sizeof o->first, "%s", op);
         o->has_rope_kv |= !strcmp(op, "rope_kv");
     }
-    ck_assert_int_eq(quanta_plan_set_input(plan, tq, xq, nq * sizeof *xq), QUANTA_OK);
-    ck_assert_int_eq(quanta_plan_set_input(plan, tk, xk, nkv * sizeof *xk), QUANTA_OK);
-    ck_assert_int_eq(quanta_plan_set_input(plan, tv, xv, nkv * sizeof *xv), QUANTA_OK);
-    ck_assert_int_eq(quanta_plan_set_input(plan, tp, pos, N * sizeof *pos), QUANTA_OK);
-    ck_assert_int_eq(quanta_plan_set_input(plan, ts, &start, sizeof start), QUANTA_OK);
-    ck_assert_msg(quanta_plan_execute(plan) == QUANTA_OK, "%s", quanta_last_error());
-    qt_poison_f32(o->q, nq);
-    qt_poison_f32(o->kc, nc);
-    qt_poison_f32(o->vc, nc);
-    ck_assert_int_eq(quanta_plan_get_output(plan, oq, o->q, nq * sizeof *o->q), QUANTA_OK);
-    ck_assert_int_eq(quanta_plan_get_output(plan, kc, o->kc, nc * sizeof *o->kc), QUANTA_OK);
-    ck_assert_int_eq(quanta_plan_get_output(plan, vc, o->vc, nc * sizeof *o->vc), QUANTA_OK);
+    const qt_in in[] = {{tq, xq, nq * sizeof *xq},
+                        {tk, xk, nkv * sizeof *xk},
+                        {tv, xv, nkv * sizeof *xv},
+                        {tp, pos, N * sizeof *pos},
+                        {ts, &start, sizeof start}};
+    const qt_out out[] = {{oq, o->q, nq}, {kc, o->kc, nc}, {vc, o->vc, nc}};
+    qt_plan_run(plan, QT_COUNT(in), in, QT_COUNT(out), out);
     quanta_plan_destroy(plan);
     quanta_graph_destroy(g);
     quanta_buffer_destroy(kb);

@@ -11,6 +11,7 @@
 #include "qt_backends.h"
 #include "qt_check.h"
 #include "qt_plan_guard.h"
+#include "qt_plan_run.h"
 #include "qt_tensor.h"
 #include "quanta.h"
 #include "test_util.h"
@@ -39,11 +40,9 @@ static void alone(quanta_backend *be, const float *x, int64_t H, int64_t D, cons
     ck_assert_int_eq(quanta_graph_output(g, ty), QUANTA_OK);
     ck_assert_msg(quanta_plan_create(g, be, &plan) == QUANTA_OK, "%s", quanta_last_error());
     qt_plan_guard(plan);
-    ck_assert_int_eq(quanta_plan_set_input(plan, tx, x, n * sizeof *x), QUANTA_OK);
-    ck_assert_int_eq(quanta_plan_set_input(plan, tp, pos, N * sizeof *pos), QUANTA_OK);
-    ck_assert_msg(quanta_plan_execute(plan) == QUANTA_OK, "%s", quanta_last_error());
-    qt_poison_f32(y, n);
-    ck_assert_int_eq(quanta_plan_get_output(plan, ty, y, n * sizeof *y), QUANTA_OK);
+    const qt_in in[] = {{tx, x, n * sizeof *x}, {tp, pos, N * sizeof *pos}};
+    const qt_out out[] = {{ty, y, n}};
+    qt_plan_run(plan, QT_COUNT(in), in, QT_COUNT(out), out);
     quanta_plan_destroy(plan);
     quanta_graph_destroy(g);
 }
@@ -95,15 +94,10 @@ static void run_case(quanta_backend *be, const char *name, enum kind k, int neox
             ck_assert_str_ne(op, "rope_pair");
         }
     }
-    ck_assert_int_eq(quanta_plan_set_input(plan, tq, xq, nq * sizeof *xq), QUANTA_OK);
-    ck_assert_int_eq(quanta_plan_set_input(plan, tk, xk, nk * sizeof *xk), QUANTA_OK);
-    ck_assert_int_eq(quanta_plan_set_input(plan, tp, pos, sizeof pos), QUANTA_OK);
-    ck_assert_int_eq(quanta_plan_set_input(plan, tp2, pos2, sizeof pos2), QUANTA_OK);
-    ck_assert_msg(quanta_plan_execute(plan) == QUANTA_OK, "%s", quanta_last_error());
-    qt_poison_f32(yq, nq);
-    qt_poison_f32(yk, nk);
-    ck_assert_int_eq(quanta_plan_get_output(plan, oq, yq, nq * sizeof *yq), QUANTA_OK);
-    ck_assert_int_eq(quanta_plan_get_output(plan, ok, yk, nk * sizeof *yk), QUANTA_OK);
+    const qt_in in[] = {
+        {tq, xq, nq * sizeof *xq}, {tk, xk, nk * sizeof *xk}, {tp, pos, sizeof pos}, {tp2, pos2, sizeof pos2}};
+    const qt_out out[] = {{oq, yq, nq}, {ok, yk, nk}};
+    qt_plan_run(plan, QT_COUNT(in), in, QT_COUNT(out), out);
     quanta_plan_destroy(plan);
     quanta_graph_destroy(g);
     alone(be, xq, HQ, D, pos, &rp, aq);
