@@ -19,16 +19,9 @@
 # Everything goes to $OUT/cuda7/ (summary.txt) and $OUT/cuda7.tgz; the table is printed at the end.
 set -u
 cd "$(dirname "$0")/../.." # the repository root
-OUT=${OUT:-/tmp/e2e-out}
-D=$OUT/cuda7
-mkdir -p $D
+. bench/common/verifylib.sh cuda7 ${LIMIT:-60}
 Q=${QUANTA:-/tmp/qbuild/tools/quanta}
 F=${FILES:-/tmp/e2e/files}
-T0=$(date +%s)
-LIMIT=${LIMIT:-60}
-el() { echo $(($(date +%s) - T0)); }
-say() { echo "[$(el)s] $*" | tee -a $D/summary.txt; }
-pack() { tar czf $OUT/cuda7.tgz.part -C $OUT cuda7 2>/dev/null && mv $OUT/cuda7.tgz.part $OUT/cuda7.tgz; }
 [ -x $Q ] || { say "no $Q"; exit 1; }
 say "gpu: $(nvidia-smi --query-gpu=name,clocks.sm,clocks.mem --format=csv,noheader 2>&1)"
 
@@ -81,16 +74,6 @@ fi
 pack
 
 # 4. decode tok/s
-ROWS=""
-tg() { # label, env, args...: one decode-only bench (-p 0 -n 128 -r 3)
-  local label=$1 env=$2; shift 2
-  if [ $(el) -gt $((LIMIT - 5)) ]; then say "tg $label skipped (time)"; return; fi
-  env $env timeout 15 $Q bench model -p 0 -n 128 -r 3 --backend cuda --json "$@" > $D/tg_$label.json 2> $D/tg_$label.err
-  local rc=$? v=$(grep -o '"tg_tps": [0-9.]*' $D/tg_$label.json | grep -o '[0-9.]*$')
-  local sd=$(grep -o '"tg_tps_sd": [0-9.]*' $D/tg_$label.json | grep -o '[0-9.]*$')
-  say "tg $label rc=$rc: ${v:-?} ± ${sd:-?} tok/s"
-  ROWS="$ROWS\n| $label | ${v:-?} | ${sd:-?} |"
-}
 [ -f $M4 ] && { tg 7b_q4_0_default X=1 -m $M4; tg 7b_q4_0_staged_off QUANTA_CUDA_GEMV_STAGED=0 -m $M4; }
 [ -f $M8 ] && { tg 7b_q8_0_default X=1 -m $M8; tg 7b_q8_0_staged_off QUANTA_CUDA_GEMV_STAGED=0 -m $M8; }
 [ -f $M4 ] && tg 7b_q4_0_glu_codes QUANTA_CUDA_GLU_CODES=1 -m $M4
@@ -101,5 +84,5 @@ tg() { # label, env, args...: one decode-only bench (-p 0 -n 128 -r 3)
 pack
 
 say "done"
-printf "\n| decode run (tg128, -r 3) | tok/s | sd |\n|---|---|---|$ROWS\n" | tee -a $D/summary.txt
+tg_table
 pack

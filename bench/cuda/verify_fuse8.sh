@@ -22,18 +22,11 @@
 # Everything goes to $OUT/fuse8/ (summary.txt) and $OUT/fuse8.tgz; the table is printed at the end.
 set -u
 cd "$(dirname "$0")/../.." # the repository root
-OUT=${OUT:-/tmp/e2e-out}
-D=$OUT/fuse8
-mkdir -p $D
+. bench/common/verifylib.sh fuse8 ${LIMIT:-60}
 B=${QBUILD:-/tmp/qbuild}
 Q=${QUANTA:-$B/tools/quanta}
 F=${FILES:-/tmp/e2e/files}
-T0=$(date +%s)
-LIMIT=${LIMIT:-60}
 ON="QUANTA_CUDA_ADD_NORM=1 QUANTA_CUDA_ROPE_PAIR=1 QUANTA_CUDA_ROPE_KV=1 QUANTA_CUDA_ATTN_QX=1"
-el() { echo $(($(date +%s) - T0)); }
-say() { echo "[$(el)s] $*" | tee -a $D/summary.txt; }
-pack() { tar czf $OUT/fuse8.tgz.part -C $OUT fuse8 2>/dev/null && mv $OUT/fuse8.tgz.part $OUT/fuse8.tgz; }
 [ -x $Q ] || { say "no $Q"; exit 1; }
 say "gpu: $(nvidia-smi --query-gpu=name,clocks.sm,clocks.mem --format=csv,noheader 2>&1)"
 
@@ -85,16 +78,6 @@ done
 pack
 
 # 5. decode tok/s, off and on back to back
-ROWS=""
-tg() { # label, env, args...: one decode-only bench (-p 0 -n 128 -r 3)
-  local label=$1 env=$2; shift 2
-  if [ $(el) -gt $((LIMIT - 5)) ]; then say "tg $label skipped (time)"; return; fi
-  env $env timeout 15 $Q bench model -p 0 -n 128 -r 3 --backend cuda --json "$@" > $D/tg_$label.json 2> $D/tg_$label.err
-  local rc=$? v=$(grep -o '"tg_tps": [0-9.]*' $D/tg_$label.json | grep -o '[0-9.]*$')
-  local sd=$(grep -o '"tg_tps_sd": [0-9.]*' $D/tg_$label.json | grep -o '[0-9.]*$')
-  say "tg $label rc=$rc: ${v:-?} ± ${sd:-?} tok/s"
-  ROWS="$ROWS\n| $label | ${v:-?} | ${sd:-?} |"
-}
 [ -f $M4 ] && { tg 7b_q4_0_off X=1 -m $M4; tg 7b_q4_0_on "$ON" -m $M4; }
 [ -f $M8 ] && { tg 7b_q8_0_off X=1 -m $M8; tg 7b_q8_0_on "$ON" -m $M8; }
 [ -f $M4 ] && { tg 7b_q4_0_on_add_norm_only QUANTA_CUDA_ADD_NORM=1 -m $M4; tg 7b_q4_0_attn_qx_only QUANTA_CUDA_ATTN_QX=1 -m $M4; tg 7b_q4_0_off2 X=1 -m $M4; }
@@ -102,5 +85,5 @@ tg() { # label, env, args...: one decode-only bench (-p 0 -n 128 -r 3)
 pack
 
 say "done"
-printf "\n| decode run (tg128, -r 3) | tok/s | sd |\n|---|---|---|$ROWS\n" | tee -a $D/summary.txt
+tg_table
 pack

@@ -8,17 +8,10 @@
 # page-locked staging buffer plus a host memcpy instead of cudaMemcpyAsync into the caller's pageable memory.
 # Steps: 1. tests/cuda/test_cuda_graphs (graph replay vs op by op: bit-identical logits) with the switch on; 2. Gemma and 7B Q8_0 tg128 -r 3,
 # off and on alternating. Everything goes to $OUT/host9/ (summary.txt).
-OUT=${OUT:-/tmp/e2e-out}
-D=$OUT/host9
-mkdir -p $D
+. "$(dirname "$0")/../common/verifylib.sh" host9 ${LIMIT:-60}
 B=${QBUILD:-/tmp/qbuild}
 Q=${QUANTA:-$B/tools/quanta}
 F=${FILES:-/tmp/e2e/files}
-T0=$(date +%s)
-LIMIT=${LIMIT:-60}
-el() { echo $(($(date +%s) - T0)); }
-say() { echo "[$(el)s] $*" | tee -a $D/summary.txt; }
-pack() { tar czf $OUT/host9.tgz.part -C $OUT host9 2>/dev/null && mv $OUT/host9.tgz.part $OUT/host9.tgz; }
 [ -x $Q ] || { say "no $Q"; exit 1; }
 say "gpu: $(nvidia-smi --query-gpu=name,clocks.sm,clocks.mem --format=csv,noheader 2>&1)"
 
@@ -29,16 +22,6 @@ for t in $B/tests/cuda/test_cuda_graphs; do
 done
 pack
 
-ROWS=""
-tg() { # label, env, args...
-  local label=$1 env=$2; shift 2
-  if [ $(el) -gt $((LIMIT - 5)) ]; then say "tg $label skipped (time)"; return; fi
-  env $env timeout 15 $Q bench model -p 0 -n 128 -r 3 --backend cuda --json "$@" > $D/tg_$label.json 2> $D/tg_$label.err
-  local rc=$? v=$(grep -o '"tg_tps": [0-9.]*' $D/tg_$label.json | grep -o '[0-9.]*$')
-  local sd=$(grep -o '"tg_tps_sd": [0-9.]*' $D/tg_$label.json | grep -o '[0-9.]*$')
-  say "tg $label rc=$rc: ${v:-?} ± ${sd:-?} tok/s"
-  ROWS="$ROWS\n| $label | ${v:-?} | ${sd:-?} |"
-}
 G=$F/gemma3-270m-q4_k_m.gguf M8=$F/mistral7b-q8_0.gguf
 for i in 1 2 3; do
   [ -f $G ] && { tg gemma_off$i QUANTA_CUDA_PINNED_READ=0 -m $G; tg gemma_on$i QUANTA_CUDA_PINNED_READ=1 -m $G; }
@@ -46,5 +29,5 @@ for i in 1 2 3; do
 done
 [ -f $M8 ] && { tg 7b_q8_0_off QUANTA_CUDA_PINNED_READ=0 -m $M8; tg 7b_q8_0_on QUANTA_CUDA_PINNED_READ=1 -m $M8; }
 say "done"
-printf "\n| decode run (tg128, -r 3) | tok/s | sd |\n|---|---|---|$ROWS\n" | tee -a $D/summary.txt
+tg_table
 pack

@@ -15,15 +15,10 @@
 set -u
 cd "$(dirname "$0")/../.." # the repository root
 export PATH=$PATH:/usr/local/cuda/bin
-OUT=${OUT:-/tmp/e2e-out}
-D=$OUT/mmq7
-mkdir -p $D
+. bench/common/verifylib.sh mmq7 58
 Q=${QUANTA:-/tmp/qbuild/tools/quanta}
 B=${QBUILD:-/tmp/qbuild}/kernels_cuda
 F=${FILES:-/tmp/e2e/files}
-T0=$(date +%s)
-say() { echo "[$(($(date +%s) - T0))s] $*" | tee -a $D/summary.txt; }
-left() { echo $((58 - ($(date +%s) - T0))); }
 [ -x $Q ] || { say "no $Q"; exit 1; }
 say "gpu: $(nvidia-smi --query-gpu=name,clocks.sm --format=csv,noheader 2>&1)"
 
@@ -49,17 +44,6 @@ BIG=(--case "matmul:m=256,n=1024,k=4096,w=q4_0,x=f32" --case "matmul:m=130,n=512
      --case "matmul:m=300,n=640,k=2048,w=q6_k,x=f32" --case "matmul:m=256,n=2048,k=768,w=q4_k,x=f32"
      --case "matmul:m=130,n=12800,k=96,w=q4_0,x=f32" --case "matmul:m=200,n=12800,k=256,w=q6_k,x=f16")
 WG=FAIL # the conformance verdict of the defaults
-conform() { # label, env..., -- cases...
-  local label=$1; shift
-  local envs=()
-  while [ "$1" != "--" ]; do envs+=("$1"); shift; done; shift
-  [ $(left) -gt 5 ] || { say "conform $label skipped (time)"; return 1; }
-  env "${envs[@]}" timeout 12 $Q conform --backend cuda "$@" > $D/conform_$label.log 2>&1
-  local rc=$?
-  say "conform $label rc=$rc: $(grep -E '^total' $D/conform_$label.log)"
-  grep -E '^FAIL' $D/conform_$label.log | head -4 | tee -a $D/summary.txt
-  return $rc
-}
 
 # 1. the defaults (wgmma on the wide cases), one wgmma against the host, the 256x128 tile on every case
 conform default QUANTA_PLAN_PROFILE=0 -- "${CASES[@]}" "${BIG[@]}" && WG=ok

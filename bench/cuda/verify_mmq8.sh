@@ -16,14 +16,9 @@
 set -u
 cd "$(dirname "$0")/../.." # the repository root
 export PATH=$PATH:/usr/local/cuda/bin
-OUT=${OUT:-/tmp/e2e-out}
-D=$OUT/mmq8
-mkdir -p $D
+. bench/common/verifylib.sh mmq8 58
 Q=${QUANTA:-/tmp/qbuild/tools/quanta}
 B=${QBUILD:-/tmp/qbuild}/kernels_cuda
-T0=$(date +%s)
-say() { echo "[$(($(date +%s) - T0))s] $*" | tee -a $D/summary.txt; }
-left() { echo $((58 - ($(date +%s) - T0))); }
 [ -x $Q ] || { say "no $Q"; exit 1; }
 say "gpu: $(nvidia-smi --query-gpu=name,clocks.sm --format=csv,noheader 2>&1)"
 
@@ -45,19 +40,6 @@ EXTRA=(--case "matmul:m=520,n=390,k=2048,w=fp8_e4m3,x=bf16" --case "matmul:m=512
 WIDE+=("${EXTRA[@]}")
 ALL=($(echo "$LISTED" | sed 's/^/--case /') "${EXTRA[@]}")
 say "conformance cases: $((${#ALL[@]} / 2)) (off, on), $((${#WIDE[@]} / 2)) from M = 64 (each tile)"
-VERDICT=ok
-conform() { # label, env..., -- cases...
-  local label=$1; shift
-  local envs=()
-  while [ "$1" != "--" ]; do envs+=("$1"); shift; done; shift
-  [ $(left) -gt 5 ] || { say "conform $label skipped (time)"; VERDICT=incomplete; return 1; }
-  env "${envs[@]}" timeout 12 $Q conform --backend cuda "$@" > $D/conform_$label.log 2>&1
-  local rc=$?
-  say "conform $label rc=$rc: $(grep -E '^total' $D/conform_$label.log)"
-  grep -E '^FAIL' $D/conform_$label.log | head -4 | tee -a $D/summary.txt
-  [ $rc -eq 0 ] || VERDICT=FAIL
-  return $rc
-}
 conform off QUANTA_CUDA_FP8_WGMMA=0 -- "${ALL[@]}"
 conform on QUANTA_CUDA_FP8_WGMMA=1 -- "${ALL[@]}"
 

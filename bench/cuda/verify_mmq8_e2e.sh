@@ -9,14 +9,9 @@
 # At most ~60 s. Everything goes to $OUT/mmq8_e2e/.
 set -u
 cd "$(dirname "$0")/../.." # the repository root
-OUT=${OUT:-/tmp/e2e-out}
-D=$OUT/mmq8_e2e
-mkdir -p $D
+. bench/common/verifylib.sh mmq8_e2e 58
 Q=${QUANTA:-/tmp/qbuild/tools/quanta}
 F=${FILES:-/tmp/e2e/files}
-T0=$(date +%s)
-say() { echo "[$(($(date +%s) - T0))s] $*" | tee -a $D/summary.txt; }
-left() { echo $((58 - ($(date +%s) - T0))); }
 [ -x $Q ] || { say "no $Q"; exit 1; }
 SRC=$F/gemma3-270m-q4_k_m.gguf
 [ -f $SRC ] || { say "no $SRC"; exit 1; }

@@ -10,15 +10,10 @@
 set -u
 cd "$(dirname "$0")/../.." # the repository root
 export PATH=$PATH:/usr/local/cuda/bin
-OUT=${OUT:-/tmp/e2e-out}
-D=$OUT/mmq8_tile
-mkdir -p $D
+. bench/common/verifylib.sh mmq8_tile 58
 Q=${QUANTA:-/tmp/qbuild/tools/quanta}
 B=${QBUILD:-/tmp/qbuild}/kernels_cuda
 F=${FILES:-/tmp/e2e/files}
-T0=$(date +%s)
-say() { echo "[$(($(date +%s) - T0))s] $*" | tee -a $D/summary.txt; }
-left() { echo $((58 - ($(date +%s) - T0))); }
 [ -x $Q ] || { say "no $Q"; exit 1; }
 say "gpu: $(nvidia-smi --query-gpu=name,clocks.sm --format=csv,noheader 2>&1)"
 
@@ -37,19 +32,7 @@ for w in q4_0 q4_1 q5_0 q5_1 q8_0 q4_k q5_k q6_k; do
 done
 WIDE=(--case "matmul:m=512,n=4096,k=1024,w=q4_0,x=f32" --case "matmul:m=512,n=4096,k=512,w=q8_0,x=f32"
       --case "matmul:m=300,n=1024,k=4096,w=q6_k,x=f16" --case "matmul:m=512,n=2048,k=768,w=q4_k,x=bf16")
-VERDICT=ok
-conform() { # label, env..., -- cases...
-  local label=$1; shift
-  local envs=()
-  while [ "$1" != "--" ]; do envs+=("$1"); shift; done; shift
-  [ $(left) -gt 5 ] || { say "conform $label skipped (time)"; VERDICT=incomplete; return 1; }
-  env "${envs[@]}" timeout 14 $Q conform --backend cuda "$@" > $D/conform_$label.log 2>&1
-  local rc=$?
-  say "conform $label rc=$rc: $(grep -E '^total' $D/conform_$label.log)"
-  grep -E '^FAIL' $D/conform_$label.log | head -4 | tee -a $D/summary.txt
-  [ $rc -eq 0 ] || VERDICT=FAIL
-  return $rc
-}
+CONFORM_S=14
 conform wg256x64 QUANTA_CUDA_GGML_MMQ_TILE=wg256x64 -- "${CASES[@]}" "${WIDE[@]}"
 conform mmq8 QUANTA_CUDA_GGML_MMQ=8 -- "${WIDE[@]}"
 

@@ -17,13 +17,8 @@
 # (summary.txt; one line per test, then any failure lines).
 set -u
 cd "$(dirname "$0")/../.." || exit 1 # the repository root
-OUT=${OUT:-/tmp/e2e-out}
-D=$OUT/review8
-mkdir -p $D
+. bench/common/verifylib.sh review8 58
 B=${QUANTA_BUILD:-/tmp/qbuild}
-T0=$(date +%s)
-say() { echo "[$(($(date +%s) - T0))s] $*" | tee -a $D/summary.txt; }
-left() { echo $((58 - ($(date +%s) - T0))); }
 say "gpu: $(nvidia-smi --query-gpu=name --format=csv,noheader 2>&1)"
 say "cuda backend: $(timeout 10 $B/tools/quanta info 2>&1 | grep -i -m1 cuda)" # the tests skip a backend without a device
 

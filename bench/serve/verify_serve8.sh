@@ -17,15 +17,10 @@
 # Everything goes to $OUT/serve8/ (summary.txt; the numbers to decide with are at its end).
 set -u
 cd "$(dirname "$0")/../.." # the repository root
-OUT=${OUT:-/tmp/e2e-out}
-D=$OUT/serve8
-mkdir -p $D
+. bench/common/verifylib.sh serve8 57
 Q=${QUANTA_BIN:-/tmp/qbuild/tools/quanta}
 F=${QUANTA_MODEL_FILE:-/tmp/e2e/files/gemma3-270m-q4_k_m.gguf}
 BE=${QUANTA_VERIFY_BACKEND:-cuda}
-T0=$(date +%s)
-say() { echo "[$(($(date +%s) - T0))s] $*" | tee -a $D/summary.txt; }
-left() { echo $((57 - ($(date +%s) - T0))); }
 [ -x $Q ] || { say "no $Q"; exit 1; }
 [ -f $F ] || { say "no $F"; exit 1; }
 say "gpu: $(nvidia-smi --query-gpu=name,clocks.sm --format=csv,noheader 2>&1)"
