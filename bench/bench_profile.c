@@ -40,3 +40,19 @@ void qb_profile_print(FILE *f, const char *what, int steps) {
                 total > 0 ? 100.0 * rows[i].seconds / total : 0.0);
     }
 }
+
+int qb_split_on(void) { return qn_step_split_on(); }
+
+void qb_split_reset(void) { qn_step_split_take(NULL, 1); }
+
+void qb_split_print(FILE *f, const char *what, int steps, double wall_seconds) {
+    qn_step_split p;
+    qn_step_split_take(&p, 1);
+    if (steps < 1) steps = 1;
+    const double us = 1e6 / steps, rest = wall_seconds - p.input_seconds - p.execute_seconds - p.output_seconds;
+    fprintf(f,
+            "\nhost split of %s (us per step, %d steps): wall %.1f = inputs %.1f (%lld writes) + execute %.1f "
+            "(launch + wait) + outputs %.1f (wait + read) + rest %.1f (model host work)\n",
+            what, steps, wall_seconds * us, p.input_seconds * us, p.inputs, p.execute_seconds * us,
+            p.output_seconds * us, rest * us);
+}

@@ -976,14 +976,32 @@ const char *qn_plan_profile_row_name(int i, int *fallback) {
 
 _Static_assert(QN_OP_COUNT <= QN_PLAN_PROFILE_OPS, "the profile table has a row per op code");
 
+static qn_step_split split;
+
+int qn_step_split_on(void) {
+    static int on = -1;
+    if (on < 0) {
+        const char *e = getenv("QUANTA_STEP_SPLIT");
+        on = e && *e && *e != '0';
+    }
+    return on;
+}
+
+void qn_step_split_take(qn_step_split *out, int reset) {
+    if (out) *out = split;
+    if (reset) memset(&split, 0, sizeof split);
+}
+
 static quanta_status execute(quanta_plan *p);
 
 quanta_status quanta_plan_execute(quanta_plan *p) {
-    if (!qn_plan_profile_on()) return execute(p);
+    const int prof = qn_plan_profile_on(), sp = qn_step_split_on();
+    if (!prof && !sp) return execute(p);
     const double t0 = qn_now_s();
     quanta_status st = execute(p);
-    profile.execute_seconds += qn_now_s() - t0;
-    profile.executes++;
+    const double dt = qn_now_s() - t0;
+    if (prof) profile.execute_seconds += dt, profile.executes++;
+    if (sp) split.execute_seconds += dt, split.executes++;
     return st;
 }
 
@@ -1087,8 +1105,10 @@ quanta_status quanta_plan_set_input(quanta_plan *p, quanta_tensor *t, const void
     if (bytes != t->bytes)
         return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "quanta_plan_set_input: bytes is %zu but input '%s' needs %zu",
                             bytes, t->name ? t->name : "(unnamed)", t->bytes);
+    const double t0 = qn_step_split_on() ? qn_now_s() : 0.0;
     st = p->backend->ops->write(p->backend->self, p->pt[t->id].rt.mem, data, bytes);
     if (st == QUANTA_OK) p->pt[t->id].input_set = 1;
+    if (qn_step_split_on()) split.input_seconds += qn_now_s() - t0, split.inputs++;
     return st;
 }
 
@@ -1107,9 +1127,11 @@ static quanta_status get_output(quanta_plan *p, quanta_tensor *t, void *data, si
                             t->bytes);
     if (root == QN_KIND_NODE && !p->executed)
         return qn_error_set(QUANTA_ERR_STATE, "%s: the plan has not been executed", fn);
+    const double t0 = qn_step_split_on() ? qn_now_s() : 0.0;
     st = p->backend->ops->synchronize(p->backend->self);
-    if (st != QUANTA_OK) return st;
-    return p->backend->ops->read(p->backend->self, p->pt[t->id].rt.mem, data, bytes);
+    if (st == QUANTA_OK) st = p->backend->ops->read(p->backend->self, p->pt[t->id].rt.mem, data, bytes);
+    if (qn_step_split_on()) split.output_seconds += qn_now_s() - t0, split.outputs++;
+    return st;
 }
 
 quanta_status quanta_plan_get_output(quanta_plan *p, quanta_tensor *t, void *data, size_t bytes) {

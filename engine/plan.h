@@ -41,4 +41,17 @@ void qn_plan_profile_take(qn_plan_profile *out, int reset);
 /* The name of row i of the table (an op's name, or NULL for an unused code). */
 const char *qn_plan_profile_row_name(int i, int *fallback);
 
+/*
+ * Where a step's host time goes (QUANTA_STEP_SPLIT=1, read once): quanta_plan_set_input,
+ * quanta_plan_execute and the output reads timed on the host, nothing else changed (recordings
+ * replay as usual). With a GPU, execute's time is the launch plus the wait for the GPU, so
+ * the split shows how much of a decode step is host work and copies. One thread.
+ */
+typedef struct qn_step_split {
+    double input_seconds, execute_seconds, output_seconds;
+    long long inputs, executes, outputs;
+} qn_step_split;
+int qn_step_split_on(void);
+void qn_step_split_take(qn_step_split *out, int reset);
+
 #endif

@@ -140,14 +140,17 @@ int qn_cmd_bench_model(int argc, char **argv) {
         if (N > 0) {
             quanta_model_context_reset(ctx);
             if (r == R - 1 && qb_profile_on()) qb_profile_reset(); /* QUANTA_PLAN_PROFILE=1: the last tg run */
+            if (r == R - 1 && qb_split_on()) qb_split_reset();     /* QUANTA_STEP_SPLIT=1: the same */
             double a = qn_now_s();
             for (int i = 0; i < N; i++)
                 if ((st = quanta_model_eval(ctx, &toks[i], 1, logits, (size_t)info.n_vocab))) {
                     rc = qn_status_fail(cmd, "generation", st);
                     goto done;
                 }
-            if (r >= 0) tg[r] = N / (qn_now_s() - a);
+            const double wall = qn_now_s() - a;
+            if (r >= 0) tg[r] = N / wall;
             if (r == R - 1 && qb_profile_on() && !json) qb_profile_print(stdout, "the last tg run's decode steps", N);
+            if (r == R - 1 && qb_split_on()) qb_split_print(stderr, "the last tg run's decode steps", N, wall);
         }
         if (r == -1 && !json) fprintf(stderr, "quanta bench model: warm-up done\n");
     }
