@@ -16,4 +16,12 @@ static inline void qt_plan_guard(quanta_plan *plan) {
     ck_assert_msg(qn_plan_set_guard_bytes(plan, 64) == QUANTA_OK, "guards: %s", quanta_last_error());
 }
 
+/* The plan of g on be (its creation asserted, with the library's message), guarded. */
+static inline quanta_plan *qt_plan_guarded(quanta_graph *g, quanta_backend *be) {
+    quanta_plan *plan;
+    ck_assert_msg(quanta_plan_create(g, be, &plan) == QUANTA_OK, "%s", quanta_last_error());
+    qt_plan_guard(plan);
+    return plan;
+}
+
 #endif

@@ -19,8 +19,7 @@ void qt_fusion_run(qt_fusion_graph *f, quanta_backend *be, const char *name, int
                    const char *want_first, const float *v0, const float *v1, size_t n, int nout,
                    quanta_tensor *const *outs, float *const *ys) {
     quanta_plan *plan;
-    ck_assert_msg(quanta_plan_create(f->g, be, &plan) == QUANTA_OK, "%s", quanta_last_error());
-    qt_plan_guard(plan);
+    plan = qt_plan_guarded(f->g, be);
     if (want_ops >= 0) /* -1: either plan is right (a backend's claim behind a switch) */
         ck_assert_msg(quanta_plan_op_count(plan) == want_ops, "%s case %d: %d ops, expected %d", name, kind,
                       quanta_plan_op_count(plan), want_ops);

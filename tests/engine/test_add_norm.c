@@ -29,8 +29,7 @@ enum kind {
 static void run_graph(quanta_backend *be, quanta_graph *g, int nin, const qt_in *in, int nout, const qt_out *out,
                       int *ops, char *first, size_t first_len) {
     quanta_plan *plan;
-    ck_assert_msg(quanta_plan_create(g, be, &plan) == QUANTA_OK, "%s", quanta_last_error());
-    qt_plan_guard(plan);
+    plan = qt_plan_guarded(g, be);
     const char *op = NULL;
     *ops = quanta_plan_op_count(plan);
     ck_assert_int_eq(quanta_plan_op_info(plan, 0, &op, NULL), QUANTA_OK);

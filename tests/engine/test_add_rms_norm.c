@@ -39,8 +39,7 @@ static void run_case(const char *backend, int64_t rows, int64_t D, int wmode, qt
     if (wmode) ck_assert_int_eq(quanta_graph_constant(g, "w", &dw, w, (size_t)D * sizeof *w, &tw), QUANTA_OK);
     ck_assert_int_eq(quanta_add_rms_norm(g, ta, tb, tw, eps, wmode == 2, &ty), QUANTA_OK);
     ck_assert_int_eq(quanta_graph_output(g, ty), QUANTA_OK);
-    ck_assert_msg(quanta_plan_create(g, be, &plan) == QUANTA_OK, "%s", quanta_last_error());
-    qt_plan_guard(plan);
+    plan = qt_plan_guarded(g, be);
     const qt_in in[] = {{ta, a, n * sizeof *a}, {tb, b, n * sizeof *b}};
     const qt_out out[] = {{ty, y, n}};
     qt_plan_run(plan, QT_COUNT(in), in, QT_COUNT(out), out);

@@ -100,8 +100,7 @@ static void run_case(quanta_backend *be, const char *name, enum shape_kind k, in
         if (k == GATE_OUTPUT) ck_assert_int_eq(quanta_graph_output(g, pg), QUANTA_OK);
     }
     ck_assert_int_eq(quanta_graph_output(g, ty), QUANTA_OK);
-    ck_assert_msg(quanta_plan_create(g, be, &plan) == QUANTA_OK, "%s", quanta_last_error());
-    qt_plan_guard(plan);
+    plan = qt_plan_guarded(g, be);
     const int fusable = k == CHAIN && claims_fused(be, name, M), nops = quanta_plan_op_count(plan);
     if (k == DIRECT || fusable) {
         ck_assert_int_eq(nops, 1);

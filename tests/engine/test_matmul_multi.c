@@ -74,8 +74,7 @@ static void run_case(quanta_backend *be, const char *name, enum shape_kind k, qu
         ck_assert_int_eq(quanta_graph_output(g, o), QUANTA_OK);
         ck_assert_int_eq(quanta_graph_output(g, y[i]), QUANTA_OK);
     }
-    ck_assert_msg(quanta_plan_create(g, be, &plan) == QUANTA_OK, "%s", quanta_last_error());
-    qt_plan_guard(plan);
+    plan = qt_plan_guarded(g, be);
     /* expected ops: the products (1 fused, else nw; TWO_X and the like fuse the first two),
      * the muls, COMPUTED_W's scale */
     const int fused = claims_fused(be, name, wt, M), partial = k == TWO_X || k == MIXED_FORMAT || k == COMPUTED_W;

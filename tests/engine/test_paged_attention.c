@@ -85,8 +85,7 @@ static quanta_status run(const char *backend, const pcase *c, const float *q, co
     quanta_attention_params p = {0, c->causal, c->window};
     ck_assert_int_eq(quanta_paged_attention(g, tq, tk, tv, tt, tl, (int32_t)c->bs, &p, &ty), QUANTA_OK);
     ck_assert_int_eq(quanta_graph_output(g, ty), QUANTA_OK);
-    ck_assert_msg(quanta_plan_create(g, be, &plan) == QUANTA_OK, "%s", quanta_last_error());
-    qt_plan_guard(plan);
+    plan = qt_plan_guarded(g, be);
     ck_assert_int_eq(quanta_plan_set_input(plan, tq, q, nq * 4), QUANTA_OK);
     ck_assert_int_eq(quanta_plan_set_input(plan, tk, k, np * 4), QUANTA_OK);
     ck_assert_int_eq(quanta_plan_set_input(plan, tv, v, np * 4), QUANTA_OK);

@@ -221,8 +221,7 @@ static void run_case(const char *backend, const qcase *c, qt_rng *r) {
     quanta_attention_params p = {0, 1, 0};
     ck_assert_int_eq(quanta_paged_attention(g, tq, tk, tv, tt, tl, (int32_t)c->bs, &p, &ty), QUANTA_OK);
     ck_assert_int_eq(quanta_graph_output(g, ty), QUANTA_OK);
-    ck_assert_msg(quanta_plan_create(g, be, &plan) == QUANTA_OK, "%s", quanta_last_error());
-    qt_plan_guard(plan);
+    plan = qt_plan_guarded(g, be);
     const int32_t zero = 0;
     ck_assert_int_eq(quanta_plan_set_input(plan, tks, k, (size_t)np * 4), QUANTA_OK);
     ck_assert_int_eq(quanta_plan_set_input(plan, tvs, v, (size_t)np * 4), QUANTA_OK);
@@ -273,8 +272,7 @@ static void run_case(const char *backend, const qcase *c, qt_rng *r) {
     ck_assert_int_eq(quanta_graph_input(g, "x", &d2, &tks), QUANTA_OK);
     ck_assert_int_eq(quanta_graph_input(g, "start", &d1, &ts), QUANTA_OK);
     ck_assert_int_eq(quanta_write_rows(g, tk, tks, ts, &tk), QUANTA_OK);
-    ck_assert_msg(quanta_plan_create(g, be, &plan) == QUANTA_OK, "%s", quanta_last_error());
-    qt_plan_guard(plan);
+    plan = qt_plan_guarded(g, be);
     const int32_t at32 = (int32_t)at;
     ck_assert_int_eq(quanta_plan_set_input(plan, tks, h2, (size_t)(c->Hkv * T2 * c->D) * 2), QUANTA_OK);
     ck_assert_int_eq(quanta_plan_set_input(plan, ts, &at32, 4), QUANTA_OK);

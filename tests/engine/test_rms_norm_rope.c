@@ -105,8 +105,7 @@ static void run_case(quanta_backend *be, const char *name, enum kind k, int wmod
         if (k == NORM_OUTPUT) ck_assert_int_eq(quanta_graph_output(g, tn), QUANTA_OK);
     }
     ck_assert_int_eq(quanta_graph_output(g, ty), QUANTA_OK);
-    ck_assert_msg(quanta_plan_create(g, be, &plan) == QUANTA_OK, "%s", quanta_last_error());
-    qt_plan_guard(plan);
+    plan = qt_plan_guarded(g, be);
     /* CUDA fuses the pair too (its rms_norm_rope kernel), unless QUANTA_CUDA_NORM_ROPE=0 keeps it two launches */
     const char *cuda_sw = getenv("QUANTA_CUDA_NORM_ROPE");
     const int cuda_unfused = !strcmp(name, "cuda") && cuda_sw && !strcmp(cuda_sw, "0");

@@ -38,8 +38,7 @@ static void alone(quanta_backend *be, const float *x, int64_t H, const float *w,
     ck_assert_int_eq(quanta_graph_constant(g, "w", &dw, w, D * sizeof *w, &tw), QUANTA_OK);
     ck_assert_int_eq(quanta_rms_norm_rope(g, tx, tw, eps, 1, tp, rp, &ty), QUANTA_OK);
     ck_assert_int_eq(quanta_graph_output(g, ty), QUANTA_OK);
-    ck_assert_msg(quanta_plan_create(g, be, &plan) == QUANTA_OK, "%s", quanta_last_error());
-    qt_plan_guard(plan);
+    plan = qt_plan_guarded(g, be);
     const qt_in in[] = {{tx, x, (size_t)(H * N * D) * sizeof *x}, {tp, pos, N * sizeof *pos}};
     const qt_out out[] = {{ty, y, (size_t)(H * N * D)}};
     qt_plan_run(plan, QT_COUNT(in), in, QT_COUNT(out), out);
@@ -76,8 +75,7 @@ static void run_case(quanta_backend *be, const char *name, enum kind k, int neox
     ck_assert_int_eq(quanta_rms_norm_rope(g, xk_t, twk, eps_k, 1, k == TWO_POS ? tp2 : tp, &rp, &ok), QUANTA_OK);
     ck_assert_int_eq(quanta_graph_output(g, oq), QUANTA_OK);
     ck_assert_int_eq(quanta_graph_output(g, ok), QUANTA_OK);
-    ck_assert_msg(quanta_plan_create(g, be, &plan) == QUANTA_OK, "%s", quanta_last_error());
-    qt_plan_guard(plan);
+    plan = qt_plan_guarded(g, be);
     /* CUDA claims rms_norm_rope_pair behind switches (QUANTA_CUDA_NORM_ROPE, QUANTA_CUDA_NORM_PAIRS):
      * either plan is right there, so only the refusals are checked on it */
     const int fused = k == FUSED && strcmp(name, "cuda") != 0, either = k == FUSED && !fused;

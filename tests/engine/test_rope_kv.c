@@ -74,8 +74,7 @@ static void run_graph(quanta_backend *be, enum kind k, int keep_k, int norm, int
     ck_assert_int_eq(quanta_graph_output(g, kc), QUANTA_OK);
     ck_assert_int_eq(quanta_graph_output(g, vc), QUANTA_OK);
     if (keep_k) ck_assert_int_eq(quanta_graph_output(g, ok), QUANTA_OK);
-    ck_assert_msg(quanta_plan_create(g, be, &plan) == QUANTA_OK, "%s", quanta_last_error());
-    qt_plan_guard(plan);
+    plan = qt_plan_guarded(g, be);
     o->ops = quanta_plan_op_count(plan);
     o->has_rope_kv = 0;
     for (int i = 0; i < o->ops; i++) {

@@ -38,8 +38,7 @@ static void alone(quanta_backend *be, const float *x, int64_t H, int64_t D, cons
     ck_assert_int_eq(quanta_graph_input(g, "pos", &dp, &tp), QUANTA_OK);
     ck_assert_int_eq(quanta_rope(g, tx, tp, rp, &ty), QUANTA_OK);
     ck_assert_int_eq(quanta_graph_output(g, ty), QUANTA_OK);
-    ck_assert_msg(quanta_plan_create(g, be, &plan) == QUANTA_OK, "%s", quanta_last_error());
-    qt_plan_guard(plan);
+    plan = qt_plan_guarded(g, be);
     const qt_in in[] = {{tx, x, n * sizeof *x}, {tp, pos, N * sizeof *pos}};
     const qt_out out[] = {{ty, y, n}};
     qt_plan_run(plan, QT_COUNT(in), in, QT_COUNT(out), out);
@@ -77,8 +76,7 @@ static void run_case(quanta_backend *be, const char *name, enum kind k, int neox
     ck_assert_int_eq(quanta_rope(g, xk_t, k == TWO_POS ? tp2 : tp, &rpk, &ok), QUANTA_OK);
     ck_assert_int_eq(quanta_graph_output(g, oq), QUANTA_OK);
     ck_assert_int_eq(quanta_graph_output(g, ok), QUANTA_OK);
-    ck_assert_msg(quanta_plan_create(g, be, &plan) == QUANTA_OK, "%s", quanta_last_error());
-    qt_plan_guard(plan);
+    plan = qt_plan_guarded(g, be);
     const char *off = getenv("QUANTA_OPENCL_ROPE_PAIR"), *cuda_on = getenv("QUANTA_CUDA_ROPE_PAIR");
     /* CUDA claims it with QUANTA_CUDA_ROPE_PAIR=1 (bench/cuda/verify_fuse8.sh) */
     const int claims = !strcmp(name, "ref") || (!strcmp(name, "opencl") && !(off && !strcmp(off, "0"))) ||

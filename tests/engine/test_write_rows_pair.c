@@ -69,8 +69,7 @@ static void run_case(quanta_backend *be, const char *name, enum shape_kind k, qt
                      QUANTA_OK);
     ck_assert_int_eq(quanta_graph_output(g, w[0]), QUANTA_OK);
     ck_assert_int_eq(quanta_graph_output(g, w[1]), QUANTA_OK);
-    ck_assert_msg(quanta_plan_create(g, be, &plan) == QUANTA_OK, "%s", quanta_last_error());
-    qt_plan_guard(plan);
+    plan = qt_plan_guarded(g, be);
     const int fused = (k == PAIR || k == PAIR_Q8) && (!strcmp(name, "ref") || (k == PAIR && !strcmp(name, "opencl")));
     const int want = fused ? 1 : 2 + (k == LATE_SOURCE);
     /* CUDA claims write_rows_pair behind a switch (QUANTA_CUDA_MULTI): either plan is right there */

@@ -185,8 +185,7 @@ static void run_matmul(quanta_backend *be, const problem *p, int M, float *y) {
     ck_assert_int_eq(quanta_graph_constant(g, "w", &wd, p->wq, p->wbytes, &w), QUANTA_OK);
     ck_assert_int_eq(quanta_matmul(g, x, w, &out), QUANTA_OK);
     ck_assert_int_eq(quanta_graph_output(g, out), QUANTA_OK);
-    ck_assert_msg(quanta_plan_create(g, be, &plan) == QUANTA_OK, "%s", quanta_last_error());
-    qt_plan_guard(plan);
+    plan = qt_plan_guarded(g, be);
     ck_assert_int_eq(quanta_plan_fallback_count(plan), 0);
     const size_t ny = (size_t)M * (size_t)p->N;
     qt_poison_f32(y, ny);
