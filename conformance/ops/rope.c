@@ -57,9 +57,14 @@ static void fill_positions(const qc_case *c, qc_data *d, int i) {
     for (int64_t j = 0; j < c->shape[2]; j++) p[j] = (int32_t)(c->offset + j);
 }
 
-/* A pair's x1 [B,h1,N,D]: its dims, and the elements of it and its result. */
+/* A pair's x1 [B,h1,N,D]: its dims, its desc, and the elements of it and its result. */
 static void x1_dims(const qc_case *c, int64_t dims[4]) {
     dims[0] = c->shape[0], dims[1] = c->n1, dims[2] = c->shape[2], dims[3] = c->shape[3];
+}
+static quanta_tensor_desc x1_desc(const qc_case *c) {
+    int64_t dims[4];
+    x1_dims(c, dims);
+    return qc_desc(c->dtype, 4, dims);
 }
 static int64_t x1_elements(const qc_case *c) { return 2 * c->shape[0] * c->n1 * c->shape[2] * c->shape[3]; }
 
@@ -116,9 +121,7 @@ static int pair_validate(const qc_case *c, char *err, size_t errlen) {
  * result judged has its input's shape. */
 static int pair_make(const qc_case *c, qc_data *d, qc_rng *r, char *err, size_t errlen) {
     if (norm_make(c, d, r, err, errlen)) return -1;
-    int64_t x1d[4];
-    x1_dims(c, x1d);
-    quanta_tensor_desc x1 = qc_desc(c->dtype, 4, x1d), w = qc_desc(QUANTA_F32, 1, &c->shape[3]);
+    quanta_tensor_desc x1 = x1_desc(c), w = qc_desc(QUANTA_F32, 1, &c->shape[3]);
     d->count = 5;
     if (qc_slot_fill(d, 3, "x1", QC_ROLE_INPUT, &x1, r, -0.2f, 1, err, errlen) ||
         (c->weight && qc_slot_fill(d, 4, "weight1", QC_ROLE_CONST, &w, r, c->plus1 ? 0.0f : 1.0f, 0.3f, err, errlen)))
@@ -155,9 +158,7 @@ static int rope_pair_validate(const qc_case *c, char *err, size_t errlen) {
 /* rope's x and positions, then x1 [B,h1,N,D] ~ N(0, 1); the result judged has its input's shape. */
 static int rope_pair_make(const qc_case *c, qc_data *d, qc_rng *r, char *err, size_t errlen) {
     if (make(c, d, r, err, errlen)) return -1;
-    int64_t x1d[4];
-    x1_dims(c, x1d);
-    quanta_tensor_desc x1 = qc_desc(c->dtype, 4, x1d);
+    quanta_tensor_desc x1 = x1_desc(c);
     d->count = 3;
     if (qc_slot_fill(d, 2, "x1", QC_ROLE_INPUT, &x1, r, 0, 1, err, errlen)) return -1;
     if (c->part) d->out_desc = x1;
@@ -293,10 +294,8 @@ static int64_t rope_kv_elements(const qc_case *c) {
  * caches [B,h1,nmax,D] with random rows N(0, 1) that must survive outside the written ones, start, v ~ N(5, 1). */
 static int rope_kv_make(const qc_case *c, qc_data *d, qc_rng *r, char *err, size_t errlen) {
     quanta_tensor_desc x = qc_desc(c->dtype, 4, c->shape), w = qc_desc(QUANTA_F32, 1, &c->shape[3]);
-    int64_t kd[4];
-    x1_dims(c, kd);
     const int64_t cd[4] = {c->shape[0], c->n1, c->nmax, c->shape[3]};
-    quanta_tensor_desc k = qc_desc(c->dtype, 4, kd), cache = qc_desc(c->dtype, 4, cd);
+    quanta_tensor_desc k = x1_desc(c), cache = qc_desc(c->dtype, 4, cd);
     const int wt = c->norm && c->weight;
     d->count = 9;
     d->out_desc = c->part ? cache : x;
