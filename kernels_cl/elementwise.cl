@@ -83,7 +83,7 @@ inline float qn_norm_in(const global uchar *x, int xdt, const global uchar *r, i
 }
 
 /* 1 / rms of an f32 row of D (with eps), 16 wide then the tail: the norms of the all-f32 paths. */
-inline float qn_inv_rms16(const global float *v, size_t D, float eps) {
+QN_INL float qn_inv_rms16(const global float *v, size_t D, float eps) {
     const size_t D16 = D / 16 * 16;
     float16 acc = 0.0f;
     for (size_t d = 0; d < D16; d += 16) {
