@@ -103,6 +103,11 @@ static void run_case(quanta_backend *be, const char *name, enum kind k, int neox
                   neox);
     ck_assert_msg(!memcmp(yk, ak, sizeof yk), "%s case %d neox %d: k differs from rms_norm_rope alone", name, (int)k,
                   neox);
+    /* Both sides start poisoned with NaN: equal bytes alone would pass an op that wrote nothing. */
+    for (size_t i = 0; i < sizeof yq / sizeof yq[0]; i++)
+        ck_assert_msg(yq[i] == yq[i], "%s case %d neox %d: q element %zu is NaN (unwritten)", name, (int)k, neox, i);
+    for (size_t i = 0; i < sizeof yk / sizeof yk[0]; i++)
+        ck_assert_msg(yk[i] == yk[i], "%s case %d neox %d: k element %zu is NaN (unwritten)", name, (int)k, neox, i);
 }
 
 START_TEST(test_rms_norm_rope_pair_matches_alone) {
