@@ -62,6 +62,16 @@ bool qn_dtype_from_ggml(uint32_t ggml_type, quanta_dtype *out);
  * (codes only). */
 quanta_status qn_quant_layout_get(const quanta_tensor_desc *desc, qn_quant_layout *out);
 
+/* Whether quanta_quantize's output for desc is made of independent rows (f32, f16, bf16: element
+ * by element; q8, fp8: a scale per row), so qn_quantize_rows may fill it a few rows at a time. */
+bool qn_quantize_rows_ok(quanta_dtype t);
+/* quanta_quantize for rows [row0, row0 + nrows) of a 2-D desc whose rows are independent:
+ * src holds just those rows (f32), dst is the whole tensor's quanta_tensor_bytes(desc). Bytes
+ * and errors are those of quanta_quantize (row indices counted in the whole tensor); desc and
+ * the range are the caller's to check (L from qn_quant_layout_get). */
+quanta_status qn_quantize_rows(const qn_quant_layout *L, quanta_dtype t, int64_t row0, int64_t nrows, const float *src,
+                               void *dst);
+
 /* Validates any descriptor (dense or quantized) and returns its element count/bytes. */
 quanta_status qn_desc_check(const quanta_tensor_desc *desc, const char *what);
 quanta_status qn_desc_elements(const quanta_tensor_desc *desc, size_t *count);

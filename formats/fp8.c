@@ -78,16 +78,17 @@ float qn_e5m2_to_f32(uint8_t v) {
     return fp8_decode_finite(v, 2, 15);
 }
 
-quanta_status qn_fp8_quantize(const qn_quant_layout *L, const float *src, uint8_t *dst) {
+void qn_fp8_quantize_rows(const qn_quant_layout *L, const float *src, int64_t row0, int64_t nrows, uint8_t *dst) {
     const fp8_spec *sp = L->dtype == QUANTA_FP8_E5M2 ? &e5m2 : &e4m3;
     size_t cols = (size_t)L->cols;
-    for (int64_t r = 0; r < L->rows; r++) {
-        const float *w = src + (size_t)r * cols;
-        uint8_t *q = dst + (size_t)r * cols;
+    for (int64_t i = 0; i < nrows; i++) {
+        size_t r = (size_t)(row0 + i);
+        const float *w = src + (size_t)i * cols;
+        uint8_t *q = dst + r * cols;
         float amax = 0.0f;
-        for (size_t c = 0; c < cols; c++) amax = fmaxf(amax, fabsf(w[c]));
+        for (size_t c = 0; c < cols; c++) amax = qn_max_abs(amax, w[c]);
         float scale = amax / sp->maxv;
-        qn_store_f32(dst + L->scales_offset + (size_t)r * 4, scale);
+        qn_store_f32(dst + L->scales_offset + r * 4, scale);
         if (scale == 0.0f) { /* all-zero row (or amax below 448 * 2^-149): exact zeros, no 0/0 */
             memset(q, 0, cols);
             continue;
@@ -95,6 +96,10 @@ quanta_status qn_fp8_quantize(const qn_quant_layout *L, const float *src, uint8_
         /* w/scale of the largest element may land a hair above max: the encoder saturates it. */
         for (size_t c = 0; c < cols; c++) q[c] = fp8_encode(w[c] / scale, sp);
     }
+}
+
+quanta_status qn_fp8_quantize(const qn_quant_layout *L, const float *src, uint8_t *dst) {
+    qn_fp8_quantize_rows(L, src, 0, L->rows, dst);
     return QUANTA_OK;
 }
 

@@ -15,21 +15,26 @@ quanta_status qn_row_scale_layout(const quanta_tensor_desc *d, const char *what,
     return QUANTA_OK;
 }
 
-quanta_status qn_q8_quantize(const qn_quant_layout *L, const float *src, uint8_t *dst) {
+void qn_q8_quantize_rows(const qn_quant_layout *L, const float *src, int64_t row0, int64_t nrows, uint8_t *dst) {
     size_t cols = (size_t)L->cols;
-    for (int64_t r = 0; r < L->rows; r++) {
-        const float *w = src + (size_t)r * cols;
-        int8_t *q = (int8_t *)(dst + (size_t)r * cols);
+    for (int64_t i = 0; i < nrows; i++) {
+        size_t r = (size_t)(row0 + i);
+        const float *w = src + (size_t)i * cols;
+        int8_t *q = (int8_t *)(dst + r * cols);
         float amax = 0.0f;
-        for (size_t c = 0; c < cols; c++) amax = fmaxf(amax, fabsf(w[c]));
+        for (size_t c = 0; c < cols; c++) amax = qn_max_abs(amax, w[c]);
         float s = amax / 127.0f;
-        qn_store_f32(dst + L->scales_offset + (size_t)r * 4, s);
+        qn_store_f32(dst + L->scales_offset + r * 4, s);
         if (s == 0.0f) { /* all-zero row (or amax below 127 * 2^-149): codes 0, exact zeros back */
             memset(q, 0, cols);
             continue;
         }
         for (size_t c = 0; c < cols; c++) q[c] = (int8_t)qn_rne_clamp((double)w[c] / s, -127, 127);
     }
+}
+
+quanta_status qn_q8_quantize(const qn_quant_layout *L, const float *src, uint8_t *dst) {
+    qn_q8_quantize_rows(L, src, 0, L->rows, dst);
     return QUANTA_OK;
 }
 

@@ -171,6 +171,31 @@ quanta_status qn_quantize(const quanta_tensor_desc *desc, const float *src, void
     return qn_format_of(desc->dtype)->quantize(&L, src, dst);
 }
 
+bool qn_quantize_rows_ok(quanta_dtype t) {
+    const qn_format *f = qn_format_of(t);
+    if (!f) return false;
+    if (!qn_dtype_is_quantized(t)) return t == QUANTA_F32 || t == QUANTA_F16 || t == QUANTA_BF16;
+    return f->layout == qn_row_scale_layout;
+}
+
+quanta_status qn_quantize_rows(const qn_quant_layout *L, quanta_dtype t, int64_t row0, int64_t nrows, const float *src,
+                               void *dst) {
+    size_t cols = (size_t)L->cols, n = (size_t)nrows * cols;
+    uint8_t *d = dst;
+    if (!qn_dtype_is_quantized(t)) {
+        qn_from_f32(t, src, d + (size_t)row0 * cols * qn_format_of(t)->elem_size, n);
+        return QUANTA_OK;
+    }
+    for (size_t i = 0; i < n; i++) /* as qn_quantize: reject before writing these rows */
+        if (!isfinite(src[i]))
+            return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT,
+                                "quanta_quantize: src[%zu][%zu] is %s; %s needs finite values", (size_t)row0 + i / cols,
+                                i % cols, isnan(src[i]) ? "NaN" : "infinite", quanta_dtype_name(t));
+    if (t == QUANTA_Q8) qn_q8_quantize_rows(L, src, row0, nrows, d);
+    else qn_fp8_quantize_rows(L, src, row0, nrows, d);
+    return QUANTA_OK;
+}
+
 quanta_status qn_dequantize(const quanta_tensor_desc *desc, const void *src, size_t src_bytes, float *dst,
                             size_t dst_count) {
     qn_quant_layout L;

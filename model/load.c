@@ -13,6 +13,7 @@
 #include "formats.h"
 #include "load_checks.h"
 #include "model_internal.h"
+#include "par_for.h"
 #include "tp_threads.h"
 
 void quanta_model_default_params(quanta_model_params *p) {
@@ -85,6 +86,9 @@ typedef struct loader {
     const quanta_model_params *p;
     float *tmp;       /* f32 staging, grown as needed */
     size_t tmp_count;
+    float *scratch;   /* per thread: a range of rows in f32 (convert_rows) */
+    size_t scratch_count;
+    int threads;      /* for the conversion: qn_par_load_threads() */
     void *qbuf;
     size_t qbuf_bytes;
     void *sbuf;       /* this rank's shard of the tensor */
@@ -111,6 +115,66 @@ static int shape_is(const qn_weight_src *t, int64_t rows, int64_t cols) {
         if (t->dims[i] != 1) return 0;
     if (rows) return t->ndim >= 2 && inner == cols && outer == rows;
     return inner == cols && outer == 1;
+}
+
+/* Converting a tensor whose target format codes each row on its own: ranges of rows go to f32
+ * in a thread's scratch (cache-sized) and straight on to the target bytes, on all cores. Each
+ * row's bytes are the same function of its own f32 values whichever thread or range does it,
+ * so the result does not depend on the thread count; the whole f32 tensor never exists. */
+typedef struct conv_job {
+    loader *L;
+    const qn_weight_src *t;
+    const char *name;
+    quanta_dtype dtype;
+    qn_quant_layout lay;
+    int64_t cols, grain;
+    void *out;        /* the whole tensor in its target format */
+} conv_job;
+
+static quanta_status convert_rows(void *ctx, int worker, int64_t begin, int64_t end) {
+    conv_job *j = ctx;
+    int64_t n = end - begin;
+    size_t count = (size_t)n * (size_t)j->cols;
+    float *f = j->dtype == QUANTA_F32 ? (float *)j->out + (size_t)begin * (size_t)j->cols
+                                      : j->L->scratch + (size_t)worker * (size_t)j->grain * (size_t)j->cols;
+    quanta_status st = j->t->rows_to_f32(j->t, begin, n, f, count);
+    if (st) return qn_error_set(st, "quanta_model_load: tensor '%s': %s", j->name, quanta_last_error());
+    if (j->dtype == QUANTA_F32) return QUANTA_OK;
+    if ((st = qn_quantize_rows(&j->lay, j->dtype, begin, n, f, j->out)))
+        return qn_error_set(st, "quanta_model_load: quantizing '%s': %s", j->name, quanta_last_error());
+    return QUANTA_OK;
+}
+
+/* t's [rows, cols] (rows >= 1) into *data as desc says; false if this path does not apply. */
+static int convert_parallel(loader *L, const qn_weight_src *t, const char *name, const quanta_tensor_desc *desc,
+                            int64_t rows, int64_t cols, size_t bytes, const void **data, quanta_status *st) {
+    if (!t->rows_to_f32 || !qn_quantize_rows_ok(desc->dtype)) return 0;
+    conv_job j;
+    memset(&j, 0, sizeof j);
+    if ((*st = qn_quant_layout_get(desc, &j.lay))) return 1;
+    j.L = L;
+    j.t = t;
+    j.name = name;
+    j.dtype = desc->dtype;
+    j.cols = cols;
+    j.grain = cols >= 65536 ? 1 : 65536 / cols; /* 256 KiB of f32 a range: stays in L2 */
+    int threads = L->threads;
+    if (desc->dtype == QUANTA_F32) {
+        if ((*st = grow((void **)&L->tmp, &L->tmp_count, (size_t)rows * (size_t)cols, sizeof(float)))) return 1;
+        j.out = L->tmp;
+    } else {
+        if ((*st = grow(&L->qbuf, &L->qbuf_bytes, bytes, 1))) return 1;
+        size_t per;
+        if (!qn_mul_size((size_t)j.grain, (size_t)cols, &per) || !qn_mul_size(per, (size_t)threads, &per)) {
+            *st = qn_error_set(QUANTA_ERR_OVERFLOW, "quanta_model_load: tensor '%s' too large", name);
+            return 1;
+        }
+        if ((*st = grow((void **)&L->scratch, &L->scratch_count, per, sizeof(float)))) return 1;
+        j.out = L->qbuf;
+    }
+    if ((*st = qn_par_for(rows, j.grain, threads, convert_rows, &j))) return 1;
+    *data = j.out;
+    return 1;
 }
 
 /* Loads tensor `name` of shape [rows, cols] (rows = 0: a vector of cols) into a new buffer.
@@ -161,6 +225,8 @@ static quanta_status load_tensor(loader *L, const char *name, int64_t rows, int6
             return qn_error_set(QUANTA_ERR_CORRUPT, "quanta_model_load: tensor '%s' holds %llu bytes, needs %zu", name,
                                 (unsigned long long)t.bytes, bytes);
         data = t.data; /* already in its load format: uploaded bit for bit */
+    } else if (rows && convert_parallel(L, &t, name, &desc, rows, cols, bytes, &data, &st)) {
+        if (st) return st;
     } else {
         if ((st = grow((void **)&L->tmp, &L->tmp_count, count, sizeof(float)))) return st;
         if ((st = t.to_f32(&t, L->tmp, count)))
@@ -335,7 +401,7 @@ quanta_status qn_model_build_tp(const qn_model_config *cfg, qn_tokenizer *tok, c
                           (int)params->kv_dtype,
                           quanta_dtype_name(params->kv_dtype) ? quanta_dtype_name(params->kv_dtype) : "unknown");
     if (!st) st = qn_check_config(cfg); /* before anything is sized from it */
-    loader L = {wf, NULL, params, NULL, 0, NULL, 0, NULL, 0, 0, {0, 0, 1}, {0, 0, 1}, {0, 0, 1}};
+    loader L = {wf, NULL, params, NULL, 0, NULL, 0, qn_par_load_threads(), NULL, 0, NULL, 0, 0, {0, 0, 1}, {0, 0, 1}, {0, 0, 1}};
     if (!st && comm) st = tp_plan(cfg, rank, world, &L);
     quanta_model *m = st ? NULL : calloc(1, sizeof *m);
     if (!st && !m) st = qn_error_set(QUANTA_ERR_OUT_OF_MEMORY, "quanta_model_load: no memory");
@@ -386,12 +452,14 @@ quanta_status qn_model_build_tp(const qn_model_config *cfg, qn_tokenizer *tok, c
     c->n_ff /= world;
     c->n_head_kv = L.kv.world > 1 ? c->n_head_kv / L.kv.world : c->n_head_kv;
     free(L.tmp);
+    free(L.scratch);
     free(L.qbuf);
     free(L.sbuf);
     *out = m;
     return QUANTA_OK;
 fail:
     free(L.tmp);
+    free(L.scratch);
     free(L.qbuf);
     free(L.sbuf);
     quanta_model_destroy(m);
@@ -404,6 +472,10 @@ static quanta_status gguf_to_f32(const qn_weight_src *w, float *dst, size_t coun
     return qn_gguf_tensor_to_f32((const qn_gguf_tensor *)w->handle, dst, count);
 }
 
+static quanta_status gguf_rows_to_f32(const qn_weight_src *w, int64_t row0, int64_t nrows, float *dst, size_t count) {
+    return qn_gguf_tensor_rows_to_f32((const qn_gguf_tensor *)w->handle, row0, nrows, dst, count);
+}
+
 static int gguf_find(void *ctx, const char *name, qn_weight_src *w) {
     const qn_gguf_tensor *t = qn_gguf_find_tensor((const qn_gguf *)ctx, name);
     if (!t) return 0;
@@ -413,6 +485,7 @@ static int gguf_find(void *ctx, const char *name, qn_weight_src *w) {
     w->data = t->data;
     w->bytes = t->bytes;
     w->to_f32 = gguf_to_f32;
+    w->rows_to_f32 = gguf_rows_to_f32;
     w->handle = t;
     return 1;
 }

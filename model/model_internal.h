@@ -128,6 +128,9 @@ typedef struct qn_weight_src {
     const void *data;
     uint64_t bytes;
     quanta_status (*to_f32)(const struct qn_weight_src *w, float *dst, size_t count);
+    /* Rows [row0, row0 + nrows) of the row-major [rows, cols] view to f32 (dst: nrows * cols),
+     * callable from several threads at once; NULL: only to_f32. Same values as to_f32's rows. */
+    quanta_status (*rows_to_f32)(const struct qn_weight_src *w, int64_t row0, int64_t nrows, float *dst, size_t count);
     const void *handle;
 } qn_weight_src;
 
