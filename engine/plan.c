@@ -954,13 +954,18 @@ static quanta_status run_fallback(quanta_plan *p, const qn_node *node) {
 
 static qn_plan_profile profile;
 
+/* A diagnostic switch read once from the environment into *cache: on when set and not "0". */
+static int env_switch(const char *name, int *cache) {
+    if (*cache < 0) {
+        const char *e = getenv(name);
+        *cache = e && *e && *e != '0';
+    }
+    return *cache;
+}
+
 int qn_plan_profile_on(void) {
     static int on = -1;
-    if (on < 0) {
-        const char *e = getenv("QUANTA_PLAN_PROFILE");
-        on = e && *e && *e != '0';
-    }
-    return on;
+    return env_switch("QUANTA_PLAN_PROFILE", &on);
 }
 
 void qn_plan_profile_take(qn_plan_profile *out, int reset) {
@@ -980,11 +985,7 @@ static qn_step_split split;
 
 int qn_step_split_on(void) {
     static int on = -1;
-    if (on < 0) {
-        const char *e = getenv("QUANTA_STEP_SPLIT");
-        on = e && *e && *e != '0';
-    }
-    return on;
+    return env_switch("QUANTA_STEP_SPLIT", &on);
 }
 
 void qn_step_split_take(qn_step_split *out, int reset) {
