@@ -62,9 +62,10 @@ bool qn_dtype_from_ggml(uint32_t ggml_type, quanta_dtype *out);
  * (codes only). */
 quanta_status qn_quant_layout_get(const quanta_tensor_desc *desc, qn_quant_layout *out);
 
-/* Whether quanta_quantize's output for desc is made of independent rows (f32, f16, bf16: element
- * by element; q8, fp8: a scale per row), so qn_quantize_rows may fill it a few rows at a time. */
-bool qn_quantize_rows_ok(quanta_dtype t);
+/* Whether quanta_quantize's output for the tensor of layout L is made of independent rows (f32,
+ * f16, bf16: element by element; q8, fp8: a scale per row; q4, nf4: groups or blocks along a
+ * row, nf4 without double quantization), so qn_quantize_rows may fill it a few rows at a time. */
+bool qn_quantize_rows_ok(const qn_quant_layout *L);
 /* quanta_quantize for rows [row0, row0 + nrows) of a 2-D desc whose rows are independent:
  * src holds just those rows (f32), dst is the whole tensor's quanta_tensor_bytes(desc). Bytes
  * and errors are those of quanta_quantize (row indices counted in the whole tensor); desc and

@@ -41,7 +41,7 @@ static inline float nf4_dq_decode(uint8_t q, float scale, float mean) {
 
 static float block_absmax(const float *w) {
     float a = 0.0f;
-    for (int i = 0; i < QN_NF4_BLOCK; i++) a = fmaxf(a, fabsf(w[i]));
+    for (int i = 0; i < QN_NF4_BLOCK; i++) a = qn_max_abs(a, w[i]); /* fmaxf(a, fabsf(w)): no libm call */
     return a;
 }
 
@@ -89,15 +89,25 @@ quanta_status qn_nf4_layout(const quanta_tensor_desc *d, const char *what, qn_qu
     return QUANTA_OK;
 }
 
+/* Rows [row0, row0 + nrows) without double quantization: src holds those rows, dst is the whole
+ * tensor. Blocks never leave their row (the layout requires cols % 64 == 0) and block b's codes
+ * and absmax depend on its 64 weights only, so row ranges write the bytes of one whole pass.
+ * (With double quantization the absmax codes depend on the mean of every block of the tensor
+ * and on runs of 256 blocks that cross rows: quantized whole, qn_quantize_rows_ok says no.) */
+void qn_nf4_quantize_rows(const qn_quant_layout *L, const float *src, int64_t row0, int64_t nrows, uint8_t *dst) {
+    size_t bpr = (size_t)L->cols / QN_NF4_BLOCK, b0 = (size_t)row0 * bpr, nb = (size_t)nrows * bpr;
+    for (size_t i = 0; i < nb; i++) {
+        const float *w = src + i * QN_NF4_BLOCK;
+        float a = block_absmax(w);
+        qn_store_f32(dst + L->scales_offset + (b0 + i) * 4, a);
+        code_block(w, a, dst + (b0 + i) * (QN_NF4_BLOCK / 2));
+    }
+}
+
 quanta_status qn_nf4_quantize(const qn_quant_layout *L, const float *src, uint8_t *dst) {
     size_t nb = (size_t)L->rows * (size_t)L->cols / QN_NF4_BLOCK;
     if (!L->double_quant) {
-        for (size_t b = 0; b < nb; b++) {
-            const float *w = src + b * QN_NF4_BLOCK;
-            float a = block_absmax(w);
-            qn_store_f32(dst + L->scales_offset + b * 4, a);
-            code_block(w, a, dst + b * (QN_NF4_BLOCK / 2));
-        }
+        qn_nf4_quantize_rows(L, src, 0, L->rows, dst);
         return QUANTA_OK;
     }
     double sum = 0.0;

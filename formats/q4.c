@@ -31,19 +31,28 @@ quanta_status qn_q4_layout(const quanta_tensor_desc *d, const char *what, qn_qua
     return QUANTA_OK;
 }
 
-quanta_status qn_q4_quantize(const qn_quant_layout *L, const float *src, uint8_t *dst) {
+/* Rows [row0, row0 + nrows): src holds those rows, dst is the whole tensor. A group never
+ * leaves its row (the layout requires cols % g == 0), and a row's scales and zero nibbles sit in
+ * its own slices, so any split into row ranges writes the bytes of one whole-tensor pass.
+ * lo/hi: comparisons, not fminf/fmaxf (libm calls). The results differ only in the sign of a
+ * zero bound, which changes no byte: lo stays <= +0 and hi >= +0, so hi - lo is never -0, and
+ * -lo/s is a zero either way. The code: clamp(rint(x) + z, 0, 15) = z + clamp(rint(x), -z,
+ * 15 - z) (z an integer, rint monotone), which qn_rne_clamp gives without a rint call. */
+quanta_status qn_q4_quantize_rows(const qn_quant_layout *L, const float *src, int64_t row0, int64_t nrows,
+                                  uint8_t *dst) {
     size_t cols = (size_t)L->cols, g = (size_t)L->group, ng = cols / g;
     uint8_t *scales = dst + L->scales_offset, *zeros = dst + L->q4_zeros_offset;
-    memset(zeros, 0, (size_t)L->rows * L->q4_zero_row_bytes); /* the odd trailing nibble stays 0 */
-    for (int64_t r = 0; r < L->rows; r++) {
-        const float *w = src + (size_t)r * cols;
-        uint8_t *q = dst + (size_t)r * L->codes_row_bytes;
+    memset(zeros + (size_t)row0 * L->q4_zero_row_bytes, 0, (size_t)nrows * L->q4_zero_row_bytes); /* odd nibble: 0 */
+    for (int64_t i = 0; i < nrows; i++) {
+        size_t r = (size_t)(row0 + i);
+        const float *w = src + (size_t)i * cols;
+        uint8_t *q = dst + r * L->codes_row_bytes;
         for (size_t j = 0; j < ng; j++) {
             const float *wg = w + j * g;
             float lo = 0.0f, hi = 0.0f;
             for (size_t c = 0; c < g; c++) {
-                lo = fminf(lo, wg[c]);
-                hi = fmaxf(hi, wg[c]);
+                lo = wg[c] < lo ? wg[c] : lo;
+                hi = wg[c] > hi ? wg[c] : hi;
             }
             uint16_t s16 = qn_f32_to_f16((hi - lo) / 15.0f);
             float s = qn_f16_to_f32(s16);
@@ -54,20 +63,25 @@ quanta_status qn_q4_quantize(const qn_quant_layout *L, const float *src, uint8_t
                                     (long long)r, j, (double)lo, (double)hi);
             int z = 0;
             if (s > 0.0f) z = qn_rne_clamp(-(double)lo / s, 0, 15);
-            size_t gi = (size_t)r * ng + j;
-            qn_store_u16(scales + gi * 2, s16);
-            zeros[(size_t)r * L->q4_zero_row_bytes + j / 2] |= (uint8_t)(z << ((j & 1) * 4));
+            qn_store_u16(scales + (r * ng + j) * 2, s16);
+            zeros[r * L->q4_zero_row_bytes + j / 2] |= (uint8_t)(z << ((j & 1) * 4));
+            uint8_t *qg = q + j * g / 2;
+            if (!(s > 0.0f)) { /* range below the f16 subnormal step: every code z, decodes to 0 */
+                memset(qg, (int)(z | (z << 4)), g / 2);
+                continue;
+            }
             for (size_t c = 0; c < g; c += 2) {
-                int q0 = z, q1 = z; /* s == 0: range below the f16 subnormal step, decode to 0 */
-                if (s > 0.0f) {
-                    q0 = qn_rne_clamp(rint((double)wg[c] / s) + z, 0, 15);
-                    q1 = qn_rne_clamp(rint((double)wg[c + 1] / s) + z, 0, 15);
-                }
-                q[(j * g + c) / 2] = (uint8_t)(q0 | (q1 << 4));
+                int q0 = z + qn_rne_clamp((double)wg[c] / s, -z, 15 - z);
+                int q1 = z + qn_rne_clamp((double)wg[c + 1] / s, -z, 15 - z);
+                qg[c / 2] = (uint8_t)(q0 | (q1 << 4));
             }
         }
     }
     return QUANTA_OK;
+}
+
+quanta_status qn_q4_quantize(const qn_quant_layout *L, const float *src, uint8_t *dst) {
+    return qn_q4_quantize_rows(L, src, 0, L->rows, dst);
 }
 
 void qn_q4_dequant_row(const qn_quant_layout *L, const uint8_t *base, int64_t r, float *out) {

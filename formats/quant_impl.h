@@ -49,9 +49,14 @@ void qn_q8_quantize_rows(const qn_quant_layout *L, const float *src, int64_t row
 void qn_q8_dequant_row(const qn_quant_layout *L, const uint8_t *base, int64_t r, float *out);
 quanta_status qn_q4_layout(const quanta_tensor_desc *d, const char *what, qn_quant_layout *L);
 quanta_status qn_q4_quantize(const qn_quant_layout *L, const float *src, uint8_t *dst);
+/* Rows [row0, row0 + nrows) as qn_q8_quantize_rows; q4 may refuse a range (scale beyond f16). */
+quanta_status qn_q4_quantize_rows(const qn_quant_layout *L, const float *src, int64_t row0, int64_t nrows,
+                                  uint8_t *dst);
 void qn_q4_dequant_row(const qn_quant_layout *L, const uint8_t *base, int64_t r, float *out);
 quanta_status qn_nf4_layout(const quanta_tensor_desc *d, const char *what, qn_quant_layout *L);
 quanta_status qn_nf4_quantize(const qn_quant_layout *L, const float *src, uint8_t *dst);
+/* Rows [row0, row0 + nrows) of an nf4 tensor without double quantization. */
+void qn_nf4_quantize_rows(const qn_quant_layout *L, const float *src, int64_t row0, int64_t nrows, uint8_t *dst);
 void qn_nf4_dequant_row(const qn_quant_layout *L, const uint8_t *base, int64_t r, float *out);
 quanta_status qn_fp8_quantize(const qn_quant_layout *L, const float *src, uint8_t *dst); /* e4m3 and e5m2 */
 void qn_fp8_quantize_rows(const qn_quant_layout *L, const float *src, int64_t row0, int64_t nrows, uint8_t *dst);

@@ -117,7 +117,8 @@ static int shape_is(const qn_weight_src *t, int64_t rows, int64_t cols) {
     return inner == cols && outer == 1;
 }
 
-/* Converting a tensor whose target format codes each row on its own: ranges of rows go to f32
+/* Converting a tensor whose target format codes each row on its own (every format the loader
+ * makes: q8, fp8, q4 and nf4 groups along a row, f16/bf16/f32): ranges of rows go to f32
  * in a thread's scratch (cache-sized) and straight on to the target bytes, on all cores. Each
  * row's bytes are the same function of its own f32 values whichever thread or range does it,
  * so the result does not depend on the thread count; the whole f32 tensor never exists. */
@@ -148,10 +149,11 @@ static quanta_status convert_rows(void *ctx, int worker, int64_t begin, int64_t 
 /* t's [rows, cols] (rows >= 1) into *data as desc says; false if this path does not apply. */
 static int convert_parallel(loader *L, const qn_weight_src *t, const char *name, const quanta_tensor_desc *desc,
                             int64_t rows, int64_t cols, size_t bytes, const void **data, quanta_status *st) {
-    if (!t->rows_to_f32 || !qn_quantize_rows_ok(desc->dtype)) return 0;
+    if (!t->rows_to_f32) return 0;
     conv_job j;
     memset(&j, 0, sizeof j);
     if ((*st = qn_quant_layout_get(desc, &j.lay))) return 1;
+    if (!qn_quantize_rows_ok(&j.lay)) return 0; /* nf4 with double quantization: the mean of all blocks */
     j.L = L;
     j.t = t;
     j.name = name;

@@ -4,9 +4,12 @@
  *   qn_max_abs equals fmaxf(m, fabsf(x)) for every x, quiet NaN and infinities included (not
  *   signaling NaN: glibc's fmaxf makes that NaN; the quantizers never see non-finite values);
  *   qn_quantize_rows over random row ranges, in random order, fills the same bytes as one
- *   quanta_quantize of the whole tensor (q8, fp8 e4m3 / e5m2, f16, bf16, f32), and its q8 codes
- *   are those of the format's definition (q8.c: s = max|w|/127, q = rne(w/s) in double);
- *   a non-finite value is refused with quanta_quantize's message, the row counted in the whole. */
+ *   quanta_quantize of the whole tensor (q8, fp8 e4m3 / e5m2, f16, bf16, f32, q4 with groups of
+ *   32, 64 and 128, nf4), and its codes are those of the formats' definitions written out here
+ *   (q8.c: s = max|w|/127, q = rne(w/s) in double; q4.c with fminf/fmaxf/rint, as it was before
+ *   its loops lost the libm calls; nf4's absmax = max|w| per block); nf4 with double
+ *   quantization is not row-local and is refused; a non-finite value, or a q4 range beyond the
+ *   f16 scale, is refused with quanta_quantize's message, the row counted in the whole. */
 #include "quant_impl.h"
 #include "test_util.h"
 
@@ -78,8 +81,10 @@ START_TEST(test_max_abs_same_as_fmaxf) {
 END_TEST
 
 /* Rows with the edge values the loader can meet: zeros, subnormals only, huge values, exact
- * .5 multiples of the scale, the ±127 ends, then random rows. */
-static void fill_rows(qt_rng *r, float *w, int64_t rows, int64_t cols) {
+ * .5 multiples of the scale, the ±127 ends, then random rows. q4 (f16 scales): "huge" stays
+ * below 15 x 65504 / 2, and the ties are q4's: each 32 columns pin lo = -1.75 and hi = 2, so
+ * s = 3.75 / 15 = 0.25 exactly, z = 7, and the odd multiples of 0.125 all fall on a .5. */
+static void fill_rows(qt_rng *r, float *w, int64_t rows, int64_t cols, int q4) {
     for (int64_t i = 0; i < rows; i++) {
         float *x = w + i * cols;
         int kind = (int)(i % 7);
@@ -87,22 +92,57 @@ static void fill_rows(qt_rng *r, float *w, int64_t rows, int64_t cols) {
             switch (kind) {
             case 0: x[c] = 0.0f; break;
             case 1: x[c] = (float)((int)(qt_next(r) % 9) - 4) * 0x1p-149f; break;
-            case 2: x[c] = qt_uniform(r, -1.0f, 1.0f) * 3.4e38f; break;
-            case 3: x[c] = ((float)((int)(qt_next(r) % 255) - 127) + 0.5f) * 0.25f; break; /* ties at s = 0.25 */
+            case 2: x[c] = qt_uniform(r, -1.0f, 1.0f) * (q4 ? 4e5f : 3.4e38f); break;
+            case 3:
+                if (q4) x[c] = c % 32 == 0 ? -1.75f : c % 32 == 1 ? 2.0f : (float)((int)(qt_next(r) % 31) - 14) * 0.125f;
+                else x[c] = ((float)((int)(qt_next(r) % 255) - 127) + 0.5f) * 0.25f; /* ties at s = 0.25 */
+                break;
             case 4: x[c] = c == 0 ? 127.0f : c == 1 ? -127.0f : (float)((int)(qt_next(r) % 255) - 127); break;
+            case 5: x[c] = (i & 8 ? -1.0f : 1.0f) * fabsf(qt_normal(r, 0.05f)); break; /* one sign: z = 0 or 15 */
             default: x[c] = qt_normal(r, 0.05f); break;
             }
         }
-        if (kind == 3) x[0] = 127.0f * 0.25f; /* pins s = 0.25 exactly: every tie is a tie */
+        if (kind == 3 && !q4) x[0] = 127.0f * 0.25f; /* pins s = 0.25 exactly: every tie is a tie */
     }
 }
 
-static void rows_vs_whole(quanta_dtype t, int64_t rows, int64_t cols, uint64_t salt) {
+/* q4 as q4.c defined it before the row ranges: fminf/fmaxf bounds, rint codes. */
+static void q4_reference(const float *w, int64_t rows, int64_t cols, int g, const qn_quant_layout *L, const uint8_t *got) {
+    for (int64_t r = 0; r < rows; r++)
+        for (int64_t j = 0; j < cols / g; j++) {
+            const float *wg = w + r * cols + j * g;
+            float lo = 0.0f, hi = 0.0f;
+            for (int c = 0; c < g; c++) {
+                lo = fminf(lo, wg[c]);
+                hi = fmaxf(hi, wg[c]);
+            }
+            uint16_t s16 = quanta_f32_to_f16((hi - lo) / 15.0f);
+            float s = quanta_f16_to_f32(s16);
+            int z = s > 0.0f ? (int)lrint(fmin(fmax(-(double)lo / s, 0.0), 15.0)) : 0;
+            size_t gi = (size_t)(r * (cols / g) + j);
+            uint16_t gs = (uint16_t)(got[L->scales_offset + 2 * gi] | (got[L->scales_offset + 2 * gi + 1] << 8));
+            int gz = (got[L->q4_zeros_offset + (size_t)r * L->q4_zero_row_bytes + (size_t)j / 2] >> ((j & 1) * 4)) & 0xF;
+            if (gs != s16 || gz != z)
+                ck_abort_msg("q4 g%d row %lld group %lld: scale %04x zero %d, want %04x %d", g, (long long)r,
+                             (long long)j, gs, gz, s16, z);
+            for (int c = 0; c < g; c++) {
+                double q = s > 0.0f ? rint((double)wg[c] / s) + z : z;
+                int want = q < 0 ? 0 : q > 15 ? 15 : (int)q;
+                size_t k = (size_t)(r * cols + j * g + c);
+                int code = (got[k / 2] >> ((k & 1) * 4)) & 0xF;
+                if (code != want)
+                    ck_abort_msg("q4 g%d row %lld col %zu: code %d, want %d (w %a, s %a)", g, (long long)r,
+                                 (size_t)(j * g + c), code, want, (double)wg[c], (double)s);
+            }
+        }
+}
+
+static void rows_vs_whole(quanta_dtype t, int group, int64_t rows, int64_t cols, uint64_t salt) {
     qt_rng r = qt_rng_make(salt);
     float *w = malloc((size_t)(rows * cols) * sizeof *w);
     ck_assert_ptr_nonnull(w);
-    fill_rows(&r, w, rows, cols);
-    quanta_tensor_desc d = {t, 2, {rows, cols, 0, 0}, 0, 0};
+    fill_rows(&r, w, rows, cols, t == QUANTA_Q4);
+    quanta_tensor_desc d = {t, 2, {rows, cols, 0, 0}, group, 0};
     size_t bytes;
     ck_assert_int_eq(quanta_tensor_bytes(&d, &bytes), QUANTA_OK);
     uint8_t *whole = malloc(bytes), *parts = malloc(bytes);
@@ -110,9 +150,9 @@ static void rows_vs_whole(quanta_dtype t, int64_t rows, int64_t cols, uint64_t s
     memset(whole, 0xA5, bytes);
     memset(parts, 0x5A, bytes); /* poison: a byte no range writes stays different */
     ck_assert_msg(quanta_quantize(&d, w, whole, bytes) == QUANTA_OK, "%s", quanta_last_error());
-    ck_assert(qn_quantize_rows_ok(t));
     qn_quant_layout L;
     ck_assert_int_eq(qn_quant_layout_get(&d, &L), QUANTA_OK);
+    ck_assert(qn_quantize_rows_ok(&L));
     /* random cuts, done last range first */
     int64_t cut[64];
     int nc = 0;
@@ -123,8 +163,8 @@ static void rows_vs_whole(quanta_dtype t, int64_t rows, int64_t cols, uint64_t s
                       quanta_last_error());
     for (size_t i = 0; i < bytes; i++)
         if (whole[i] != parts[i])
-            ck_abort_msg("%s [%lld, %lld]: byte %zu: whole %u, by rows %u", quanta_dtype_name(t), (long long)rows,
-                         (long long)cols, i, whole[i], parts[i]);
+            ck_abort_msg("%s g%d [%lld, %lld]: byte %zu: whole %u, by rows %u", quanta_dtype_name(t), group,
+                         (long long)rows, (long long)cols, i, whole[i], parts[i]);
     if (t == QUANTA_Q8) /* the definition, written out here */
         for (int64_t i = 0; i < rows; i++) {
             float amax = 0.0f;
@@ -140,6 +180,14 @@ static void rows_vs_whole(quanta_dtype t, int64_t rows, int64_t cols, uint64_t s
                                  (int8_t)parts[i * cols + c], want);
             }
         }
+    if (t == QUANTA_Q4) q4_reference(w, rows, cols, L.group, &L, parts);
+    if (t == QUANTA_NF4) /* absmax per block of 64 along the row */
+        for (size_t b = 0; b < (size_t)(rows * cols) / QN_NF4_BLOCK; b++) {
+            float a = 0.0f, got;
+            for (int c = 0; c < QN_NF4_BLOCK; c++) a = fmaxf(a, fabsf(w[b * QN_NF4_BLOCK + (size_t)c]));
+            memcpy(&got, parts + L.scales_offset + b * 4, 4);
+            if (memcmp(&got, &a, 4) != 0) ck_abort_msg("nf4 block %zu: absmax %a, want %a", b, (double)got, (double)a);
+        }
     free(w);
     free(whole);
     free(parts);
@@ -148,14 +196,29 @@ static void rows_vs_whole(quanta_dtype t, int64_t rows, int64_t cols, uint64_t s
 START_TEST(test_rows_same_as_whole) {
     const quanta_dtype ts[] = {QUANTA_Q8, QUANTA_FP8_E4M3, QUANTA_FP8_E5M2, QUANTA_F16, QUANTA_BF16, QUANTA_F32};
     for (size_t i = 0; i < sizeof ts / sizeof *ts; i++) {
-        rows_vs_whole(ts[i], 61, 96, 0x700 + i);
-        rows_vs_whole(ts[i], 23, 1, 0x710 + i);
-        rows_vs_whole(ts[i], 40, 333, 0x720 + i);
+        rows_vs_whole(ts[i], 0, 61, 96, 0x700 + i);
+        rows_vs_whole(ts[i], 0, 23, 1, 0x710 + i);
+        rows_vs_whole(ts[i], 0, 40, 333, 0x720 + i);
     }
-    ck_assert(!qn_quantize_rows_ok(QUANTA_Q4)); /* groups: quantized whole */
-    ck_assert(!qn_quantize_rows_ok(QUANTA_NF4));
-    ck_assert(!qn_quantize_rows_ok(QUANTA_GGML_Q4_K));
-    ck_assert(!qn_quantize_rows_ok(QUANTA_I32));
+    static const int groups[] = {32, 64, 128};
+    for (size_t i = 0; i < 3; i++) { /* one group a row, several, an odd count (its zero nibble pads) */
+        rows_vs_whole(QUANTA_Q4, groups[i], 61, groups[i], 0x730 + i);
+        rows_vs_whole(QUANTA_Q4, groups[i], 47, 384, 0x740 + i);
+        rows_vs_whole(QUANTA_Q4, groups[i], 30, 3 * 128 * 5, 0x750 + i);
+    }
+    rows_vs_whole(QUANTA_NF4, 0, 61, 64, 0x760);
+    rows_vs_whole(QUANTA_NF4, 0, 47, 448, 0x761);
+    rows_vs_whole(QUANTA_NF4, 0, 30, 1920, 0x762);
+    qn_quant_layout L;
+    quanta_tensor_desc dq = {QUANTA_NF4, 2, {8, 64, 0, 0}, 0, 1}; /* double quantization: the mean of all blocks */
+    ck_assert_int_eq(qn_quant_layout_get(&dq, &L), QUANTA_OK);
+    ck_assert(!qn_quantize_rows_ok(&L));
+    const quanta_dtype no[] = {QUANTA_GGML_Q4_K, QUANTA_I32};
+    for (size_t i = 0; i < 2; i++) {
+        quanta_tensor_desc d = {no[i], 2, {8, 256, 0, 0}, 0, 0};
+        ck_assert_int_eq(qn_quant_layout_get(&d, &L), QUANTA_OK);
+        ck_assert(!qn_quantize_rows_ok(&L));
+    }
 }
 END_TEST
 
@@ -173,6 +236,20 @@ START_TEST(test_rows_refuse_non_finite) {
     w[2 * cols + 3] = -INFINITY;
     ck_assert_int_eq(qn_quantize_rows(&L, QUANTA_FP8_E4M3, 4, 4, w, out), QUANTA_ERR_INVALID_ARGUMENT);
     ck_assert_str_eq(quanta_last_error(), "quanta_quantize: src[6][3] is infinite; fp8_e4m3 needs finite values");
+    /* q4: a group whose range needs a scale beyond f16, in row 6 of the whole */
+    float v[8 * 64];
+    for (int i = 0; i < 8 * 64; i++) v[i] = (float)(i % 13) - 6.0f;
+    v[6 * 64 + 40] = 1e6f;
+    quanta_tensor_desc d4 = {QUANTA_Q4, 2, {8, 64, 0, 0}, 32, 0};
+    ck_assert_int_eq(qn_quant_layout_get(&d4, &L), QUANTA_OK);
+    uint8_t q[8 * 32 + 8 * 2 * 2 + 8];
+    ck_assert_int_eq(quanta_quantize(&d4, v, q, sizeof q), QUANTA_ERR_INVALID_ARGUMENT);
+    char whole_msg[256];
+    snprintf(whole_msg, sizeof whole_msg, "%s", quanta_last_error());
+    ck_assert_int_eq(qn_quantize_rows(&L, QUANTA_Q4, 4, 4, v + 4 * 64, q), QUANTA_ERR_INVALID_ARGUMENT);
+    ck_assert_str_eq(quanta_last_error(), whole_msg);
+    ck_assert_str_eq(whole_msg, "quanta_quantize: q4 row 6 group 1: value range [-6, 1e+06] needs a scale beyond the f16 "
+                                "maximum 65504");
 }
 END_TEST
 
