@@ -242,13 +242,23 @@ static uint64_t ld(const unsigned char *p, int n) {
     return v;
 }
 
-quanta_status qn_st_tensor_to_f32(const qn_st_tensor *t, float *dst, size_t count) {
-    if (!t || (!dst && count)) return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "qn_st_tensor_to_f32: NULL argument");
-    uint64_t n = qn_st_tensor_elements(t);
-    if ((uint64_t)count != n)
-        return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "qn_st_tensor_to_f32: count %zu != %llu elements of '%.120s'",
-                            count, (unsigned long long)n, t->name);
-    const unsigned char *p = t->data;
+/* Elements [first, first + count) of t to f32 (the caller checked the range). The float types a
+ * checkpoint's weights come in convert in a loop of their own; the rest element by element. */
+static quanta_status range_to_f32(const qn_st_tensor *t, uint64_t first, size_t count, float *dst) {
+    if ((unsigned)t->dtype >= N_DTYPES)
+        return qn_error_set(QUANTA_ERR_UNSUPPORTED, "qn_st_tensor_to_f32: dtype %d", (int)t->dtype);
+    const unsigned char *p = (const unsigned char *)t->data + first * dtypes[t->dtype].size;
+    switch (t->dtype) {
+    case QN_ST_F16: qn_to_f32(QUANTA_F16, p, dst, count); return QUANTA_OK;
+    case QN_ST_BF16: qn_to_f32(QUANTA_BF16, p, dst, count); return QUANTA_OK;
+    case QN_ST_F32:
+        for (size_t i = 0; i < count; i++) {
+            uint32_t u = (uint32_t)ld(p + 4 * i, 4);
+            memcpy(dst + i, &u, 4);
+        }
+        return QUANTA_OK;
+    default: break;
+    }
     for (size_t i = 0; i < count; i++) {
         float v;
         switch (t->dtype) {
@@ -257,15 +267,8 @@ quanta_status qn_st_tensor_to_f32(const qn_st_tensor *t, float *dst, size_t coun
         case QN_ST_I8: v = (int8_t)p[i]; break;
         case QN_ST_I16: v = (int16_t)ld(p + 2 * i, 2); break;
         case QN_ST_U16: v = (float)ld(p + 2 * i, 2); break;
-        case QN_ST_F16: v = qn_f16_to_f32((uint16_t)ld(p + 2 * i, 2)); break;
-        case QN_ST_BF16: v = qn_bf16_to_f32((uint16_t)ld(p + 2 * i, 2)); break;
         case QN_ST_I32: v = (float)(int32_t)ld(p + 4 * i, 4); break;
         case QN_ST_U32: v = (float)ld(p + 4 * i, 4); break;
-        case QN_ST_F32: {
-            uint32_t u = (uint32_t)ld(p + 4 * i, 4);
-            memcpy(&v, &u, 4);
-            break;
-        }
         case QN_ST_F64: {
             uint64_t u = ld(p + 8 * i, 8);
             double d;
@@ -282,6 +285,31 @@ quanta_status qn_st_tensor_to_f32(const qn_st_tensor *t, float *dst, size_t coun
         dst[i] = v;
     }
     return QUANTA_OK;
+}
+
+quanta_status qn_st_tensor_to_f32(const qn_st_tensor *t, float *dst, size_t count) {
+    if (!t || (!dst && count)) return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "qn_st_tensor_to_f32: NULL argument");
+    uint64_t n = qn_st_tensor_elements(t);
+    if ((uint64_t)count != n)
+        return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "qn_st_tensor_to_f32: count %zu != %llu elements of '%.120s'",
+                            count, (unsigned long long)n, t->name);
+    return range_to_f32(t, 0, count, dst);
+}
+
+quanta_status qn_st_tensor_rows_to_f32(const qn_st_tensor *t, int64_t row0, int64_t nrows, float *dst, size_t count) {
+    if (!t || (!dst && count))
+        return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "qn_st_tensor_rows_to_f32: NULL argument");
+    const uint64_t cols = t->ndim ? (uint64_t)t->dims[t->ndim - 1] : 1, n = qn_st_tensor_elements(t);
+    const uint64_t rows = cols ? n / cols : 0;
+    if (row0 < 0 || nrows < 0 || (uint64_t)row0 > rows || (uint64_t)nrows > rows - (uint64_t)row0)
+        return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT,
+                            "qn_st_tensor_rows_to_f32: rows [%lld, +%lld) outside tensor '%.120s' (%llu rows)",
+                            (long long)row0, (long long)nrows, t->name, (unsigned long long)rows);
+    if ((uint64_t)count != (uint64_t)nrows * cols)
+        return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT,
+                            "qn_st_tensor_rows_to_f32: count %zu != %lld rows x %llu for tensor '%.120s'", count,
+                            (long long)nrows, (unsigned long long)cols, t->name);
+    return range_to_f32(t, (uint64_t)row0 * cols, count, dst);
 }
 
 quanta_status qn_st_tensor_desc(const qn_st_tensor *t, quanta_tensor_desc *desc) {

@@ -53,6 +53,10 @@ const char *qn_st_dtype_name(qn_st_dtype t); /* "F32", ... */
 uint64_t qn_st_tensor_elements(const qn_st_tensor *t);
 /* Converts any float or integer dtype to f32 (count = element count). */
 quanta_status qn_st_tensor_to_f32(const qn_st_tensor *t, float *dst, size_t count);
+/* Rows [row0, row0 + nrows) of t seen as row-major [elements / cols, cols], cols its last dim
+ * (a scalar: one row of 1), to f32: the values qn_st_tensor_to_f32 gives them (count = nrows x
+ * cols). Reads only t: may run on several threads at once. */
+quanta_status qn_st_tensor_rows_to_f32(const qn_st_tensor *t, int64_t row0, int64_t nrows, float *dst, size_t count);
 /* Quanta descriptor for F32/F16/BF16/I32/U8/BOOL tensors of 1 to 4 dims (scalar: [1]);
  * QUANTA_ERR_UNSUPPORTED for others (convert them with qn_st_tensor_to_f32). */
 quanta_status qn_st_tensor_desc(const qn_st_tensor *t, quanta_tensor_desc *desc);

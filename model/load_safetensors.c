@@ -31,6 +31,10 @@ static quanta_status st_to_f32(const qn_weight_src *w, float *dst, size_t count)
     return qn_st_tensor_to_f32((const qn_st_tensor *)w->handle, dst, count);
 }
 
+static quanta_status st_rows_to_f32(const qn_weight_src *w, int64_t row0, int64_t nrows, float *dst, size_t count) {
+    return qn_st_tensor_rows_to_f32((const qn_st_tensor *)w->handle, row0, nrows, dst, count);
+}
+
 static const qn_st_tensor *find_any(const st_set *s, const char *name) {
     static const char *const prefixes[] = {"", "language_model.", "model.language_model.", "language_model.model."};
     char full[256];
@@ -93,6 +97,7 @@ static int st_find(void *ctx, const char *name, qn_weight_src *w) {
     w->data = t->data;
     w->bytes = t->bytes;
     w->to_f32 = st_to_f32;
+    w->rows_to_f32 = st_rows_to_f32; /* the parallel conversion (load.c) */
     w->handle = t;
     return 1;
 }
