@@ -129,7 +129,8 @@ typedef struct conv_job {
     quanta_dtype dtype;
     qn_quant_layout lay;
     int64_t cols, grain;
-    void *out;        /* the whole tensor in its target format */
+    int64_t src_row0; /* the file's row of the job's row 0 (a tensor-parallel row shard) */
+    void *out;        /* the whole tensor (or row shard) in its target format */
 } conv_job;
 
 static quanta_status convert_rows(void *ctx, int worker, int64_t begin, int64_t end) {
@@ -138,7 +139,7 @@ static quanta_status convert_rows(void *ctx, int worker, int64_t begin, int64_t 
     size_t count = (size_t)n * (size_t)j->cols;
     float *f = j->dtype == QUANTA_F32 ? (float *)j->out + (size_t)begin * (size_t)j->cols
                                       : j->L->scratch + (size_t)worker * (size_t)j->grain * (size_t)j->cols;
-    quanta_status st = j->t->rows_to_f32(j->t, begin, n, f, count);
+    quanta_status st = j->t->rows_to_f32(j->t, j->src_row0 + begin, n, f, count);
     if (st) return qn_error_set(st, "quanta_model_load: tensor '%s': %s", j->name, quanta_last_error());
     if (j->dtype == QUANTA_F32) return QUANTA_OK;
     if ((st = qn_quantize_rows(&j->lay, j->dtype, begin, n, f, j->out)))
@@ -146,9 +147,11 @@ static quanta_status convert_rows(void *ctx, int worker, int64_t begin, int64_t 
     return QUANTA_OK;
 }
 
-/* t's [rows, cols] (rows >= 1) into *data as desc says; false if this path does not apply. */
+/* Rows [src_row0, src_row0 + rows) of t's [*, cols] (rows >= 1) into *data as desc ([rows, cols])
+ * says; false if this path does not apply. */
 static int convert_parallel(loader *L, const qn_weight_src *t, const char *name, const quanta_tensor_desc *desc,
-                            int64_t rows, int64_t cols, size_t bytes, const void **data, quanta_status *st) {
+                            int64_t src_row0, int64_t rows, int64_t cols, size_t bytes, const void **data,
+                            quanta_status *st) {
     if (!t->rows_to_f32) return 0;
     conv_job j;
     memset(&j, 0, sizeof j);
@@ -159,6 +162,7 @@ static int convert_parallel(loader *L, const qn_weight_src *t, const char *name,
     j.name = name;
     j.dtype = desc->dtype;
     j.cols = cols;
+    j.src_row0 = src_row0;
     j.grain = cols >= 65536 ? 1 : 65536 / cols; /* 256 KiB of f32 a range: stays in L2 */
     int threads = L->threads;
     if (desc->dtype == QUANTA_F32) {
@@ -176,6 +180,30 @@ static int convert_parallel(loader *L, const qn_weight_src *t, const char *name,
     }
     if ((*st = qn_par_for(rows, j.grain, threads, convert_rows, &j))) return 1;
     *data = j.out;
+    return 1;
+}
+
+/* A row cut (tensor parallelism) of a conversion that codes each row on its own: the shard's bytes
+ * are those of its rows converted as a tensor of their own (quanta_shard_weight copies whole rows
+ * with their scales, zero points and absmax), so only this rank's rows are read and converted.
+ * Applied (true), *desc and *bytes become the shard's, *data its bytes, *st the status. False
+ * where the whole tensor is converted first (a target that is not row-local, no rows_to_f32) or
+ * the shard functions refuse the cut (the cut after conversion then reports why). */
+static int row_shard(loader *L, const qn_weight_src *t, const char *name, const qn_cut *cut,
+                     quanta_tensor_desc *desc, size_t *bytes, const void **data, quanta_status *st) {
+    quanta_tensor_desc sd;
+    int64_t first;
+    size_t sbytes;
+    if (quanta_shard_desc(desc, cut->axis, cut->rank, cut->world, &sd) ||
+        quanta_shard_offset(desc, cut->axis, cut->rank, cut->world, &first) || quanta_tensor_bytes(&sd, &sbytes)) {
+        qn_error_clear();
+        return 0;
+    }
+    if (!convert_parallel(L, t, name, &sd, first, sd.dims[0], sd.dims[1], sbytes, data, st)) return 0;
+    if (!*st) {
+        *desc = sd;
+        *bytes = sbytes;
+    }
     return 1;
 }
 
@@ -227,7 +255,10 @@ static quanta_status load_tensor(loader *L, const char *name, int64_t rows, int6
             return qn_error_set(QUANTA_ERR_CORRUPT, "quanta_model_load: tensor '%s' holds %llu bytes, needs %zu", name,
                                 (unsigned long long)t.bytes, bytes);
         data = t.data; /* already in its load format: uploaded bit for bit */
-    } else if (rows && convert_parallel(L, &t, name, &desc, rows, cols, bytes, &data, &st)) {
+    } else if (rows && cut && cut->axis == QUANTA_SHARD_ROWS && row_shard(L, &t, name, cut, &desc, &bytes, &data, &st)) {
+        if (st) return st;
+        cut = NULL; /* only this rank's rows were converted, into the shard's layout */
+    } else if (rows && convert_parallel(L, &t, name, &desc, 0, rows, cols, bytes, &data, &st)) {
         if (st) return st;
     } else {
         if ((st = grow((void **)&L->tmp, &L->tmp_count, count, sizeof(float)))) return st;

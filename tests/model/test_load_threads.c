@@ -246,6 +246,91 @@ START_TEST(test_threads_same_bytes) {
 }
 END_TEST
 
+/* b (a rank's buffer) against the cut of a (the whole model's buffer) along axis, or a itself
+ * (axis < 0: replicated), byte for byte. */
+static void check_shard(const quanta_buffer *a, const quanta_buffer *b, int axis, int rank, int world, const char *what) {
+    ck_assert_msg(a && b, "%s: missing", what);
+    quanta_tensor_desc da, db, sd;
+    size_t na, nb, ns;
+    uint8_t *pa = read_all(a, &da, &na), *pb = read_all(b, &db, &nb), *want = pa;
+    if (axis >= 0) {
+        ck_assert(quanta_shard_desc(&da, (quanta_shard_axis)axis, rank, world, &sd) == QUANTA_OK);
+        ck_assert(quanta_tensor_bytes(&sd, &ns) == QUANTA_OK);
+        want = malloc(ns);
+        ck_assert_ptr_nonnull(want);
+        ck_assert(quanta_shard_weight(&da, pa, na, (quanta_shard_axis)axis, rank, world, want, ns) == QUANTA_OK);
+        da = sd;
+        na = ns;
+    }
+    ck_assert_msg(da.dtype == db.dtype && da.dims[0] == db.dims[0] && da.dims[1] == db.dims[1] && na == nb,
+                  "%s: %s [%lld, %lld] vs %s [%lld, %lld]", what, quanta_dtype_name(da.dtype), (long long)da.dims[0],
+                  (long long)da.dims[1], quanta_dtype_name(db.dtype), (long long)db.dims[0], (long long)db.dims[1]);
+    for (size_t i = 0; i < na; i++)
+        if (want[i] != pb[i]) ck_abort_msg("%s (%s) byte %zu: rank %d %u, cut of the whole %u", what, quanta_dtype_name(da.dtype), i, rank, pb[i], want[i]);
+    if (want != pa) free(want);
+    free(pa);
+    free(pb);
+}
+
+/* Tensor parallelism, 2 ranks (loaded one after the other: the load does not communicate): a
+ * row-cut matrix (q, k, v, gate, up) is converted from this rank's rows only; it must equal
+ * the whole model's buffer cut by quanta_shard_weight, as must the column cuts (o, down) and
+ * the replicated tensors. From an f32 file and a Q4_K file (rows_to_f32 at a row offset). */
+START_TEST(test_tp_rows_same_bytes) {
+    const quanta_dtype src = _i ? QUANTA_GGML_Q4_K : QUANTA_F32;
+    tiny_model tm;
+    tiny_build(&tm, &SPEC, 0x7B00 + (uint64_t)_i, NULL, NULL);
+    size_t size = tm.image_size;
+    void *img = src == QUANTA_F32 ? tm.image : retyped(&tm, src, &size);
+    quanta_backend *be;
+    ck_assert(quanta_backend_open("ref", &be) == QUANTA_OK);
+    static const target tps[] = {{1, QUANTA_Q8, 0}, {1, QUANTA_Q4, 0}, {1, QUANTA_Q4, 128}, {1, QUANTA_NF4, 0},
+                                 {1, QUANTA_F16, 0}, {1, QUANTA_F32, 0}, {0, QUANTA_F32, 0}};
+    for (size_t k = 0; k < sizeof tps / sizeof *tps; k++) {
+        if (src != QUANTA_F32 && !tps[k].quantize) continue; /* Q4_K kept: 256-wide blocks, K = 256 cannot split */
+        quanta_model *whole = load_with(img, size, NULL, be, &tps[k], "1");
+        quanta_comm *comms[2];
+        ck_assert(quanta_comm_create_local(2, comms) == QUANTA_OK);
+        ck_assert(setenv("QUANTA_LOAD_THREADS", "3", 1) == 0);
+        for (int r = 0; r < 2; r++) {
+            quanta_model_params p;
+            quanta_model_default_params(&p);
+            p.quantize = tps[k].quantize;
+            p.weight_dtype = tps[k].dtype;
+            p.group = tps[k].group;
+            qn_gguf *g;
+            ck_assert(qn_gguf_open_memory(img, size, &g) == QUANTA_OK);
+            quanta_model *m = NULL;
+            quanta_status st = qn_model_from_gguf_tp(g, be, &p, comms[r], &m);
+            qn_gguf_close(g);
+            ck_assert_msg(st == QUANTA_OK, "rank %d: %s", r, quanta_last_error());
+            char what[128];
+            snprintf(what, sizeof what, "%s file, %s g%d, embeddings", quanta_dtype_name(src),
+                     tps[k].quantize ? quanta_dtype_name(tps[k].dtype) : "as stored", tps[k].group);
+            check_shard(whole->tok_embd, m->tok_embd, -1, r, 2, what);
+            check_shard(whole->output, m->output, -1, r, 2, what);
+            for (int l = 0; l < SPEC.n_layer; l++) {
+                const qn_layer_weights *x = &whole->layers[l], *y = &m->layers[l];
+                const quanta_buffer *const xa[] = {x->wq, x->wk, x->wv, x->w_gate, x->w_up, x->wo, x->w_down, x->attn_norm};
+                const quanta_buffer *const ya[] = {y->wq, y->wk, y->wv, y->w_gate, y->w_up, y->wo, y->w_down, y->attn_norm};
+                for (int i = 0; i < 8; i++) {
+                    snprintf(what, sizeof what, "%s file, %s g%d, layer %d matrix %d", quanta_dtype_name(src),
+                             tps[k].quantize ? quanta_dtype_name(tps[k].dtype) : "as stored", tps[k].group, l, i);
+                    check_shard(xa[i], ya[i], i < 5 ? QUANTA_SHARD_ROWS : i < 7 ? QUANTA_SHARD_COLS : -1, r, 2, what);
+                }
+            }
+            quanta_model_destroy(m);
+        }
+        ck_assert(unsetenv("QUANTA_LOAD_THREADS") == 0);
+        for (int r = 0; r < 2; r++) quanta_comm_destroy(comms[r]);
+        quanta_model_destroy(whole);
+    }
+    quanta_backend_close(be);
+    if (img != tm.image) free(img);
+    tiny_free(&tm);
+}
+END_TEST
+
 /* The same through model/load_safetensors.c: matrices in F32, F16, BF16 (vectors F32). */
 START_TEST(test_safetensors_same_bytes) {
     static const int dts[] = {TINY_ST_F32, TINY_ST_F16, TINY_ST_BF16};
@@ -277,6 +362,7 @@ int main(void) {
     tcase_set_timeout(tc, 600);
     tcase_add_loop_test(tc, test_threads_same_bytes, 0, (int)(sizeof SOURCES / sizeof *SOURCES));
     tcase_add_loop_test(tc, test_safetensors_same_bytes, 0, 3);
+    tcase_add_loop_test(tc, test_tp_rows_same_bytes, 0, 2);
     suite_add_tcase(s, tc);
     return qt_run_suite(s);
 }
