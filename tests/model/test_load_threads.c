@@ -63,9 +63,10 @@ typedef struct target {
     int group;
 } target;
 
-/* The model from a GGUF image (img) or a Hugging Face directory (dir), on `threads` threads. */
+/* The model from a GGUF image (img) or a Hugging Face directory (dir), on `threads` threads;
+ * with comm, the rank's shard of a GGUF model. */
 static quanta_model *load_with(const void *img, size_t size, const char *dir, quanta_backend *be, const target *t,
-                               const char *threads) {
+                               const char *threads, quanta_comm *comm) {
     ck_assert(setenv("QUANTA_LOAD_THREADS", threads, 1) == 0);
     quanta_model_params p;
     quanta_model_default_params(&p);
@@ -79,7 +80,7 @@ static quanta_model *load_with(const void *img, size_t size, const char *dir, qu
     } else {
         qn_gguf *g;
         ck_assert(qn_gguf_open_memory(img, size, &g) == QUANTA_OK);
-        st = qn_model_from_gguf(g, be, &p, &m);
+        st = qn_model_from_gguf_tp(g, be, &p, comm, &m);
         qn_gguf_close(g);
     }
     ck_assert(unsetenv("QUANTA_LOAD_THREADS") == 0);
@@ -218,8 +219,8 @@ static void check_targets(const void *img, size_t size, const char *dir, const s
         char what[96];
         snprintf(what, sizeof what, "%s file, %s g%d", file, t->quantize ? quanta_dtype_name(t->dtype) : "as stored",
                  t->group);
-        quanta_model *a = load_with(img, size, dir, be, t, "1");
-        quanta_model *b = load_with(img, size, dir, be, t, "3");
+        quanta_model *a = load_with(img, size, dir, be, t, "1", NULL);
+        quanta_model *b = load_with(img, size, dir, be, t, "3", NULL);
         ck_assert_int_eq(check_models(src, a, b, what), 3 + 9 * SPEC.n_layer); /* llama: output untied */
         quanta_model_destroy(a);
         quanta_model_destroy(b);
@@ -288,22 +289,11 @@ START_TEST(test_tp_rows_same_bytes) {
                                  {1, QUANTA_F16, 0}, {1, QUANTA_F32, 0}, {0, QUANTA_F32, 0}};
     for (size_t k = 0; k < sizeof tps / sizeof *tps; k++) {
         if (src != QUANTA_F32 && !tps[k].quantize) continue; /* Q4_K kept: 256-wide blocks, K = 256 cannot split */
-        quanta_model *whole = load_with(img, size, NULL, be, &tps[k], "1");
+        quanta_model *whole = load_with(img, size, NULL, be, &tps[k], "1", NULL);
         quanta_comm *comms[2];
         ck_assert(quanta_comm_create_local(2, comms) == QUANTA_OK);
-        ck_assert(setenv("QUANTA_LOAD_THREADS", "3", 1) == 0);
         for (int r = 0; r < 2; r++) {
-            quanta_model_params p;
-            quanta_model_default_params(&p);
-            p.quantize = tps[k].quantize;
-            p.weight_dtype = tps[k].dtype;
-            p.group = tps[k].group;
-            qn_gguf *g;
-            ck_assert(qn_gguf_open_memory(img, size, &g) == QUANTA_OK);
-            quanta_model *m = NULL;
-            quanta_status st = qn_model_from_gguf_tp(g, be, &p, comms[r], &m);
-            qn_gguf_close(g);
-            ck_assert_msg(st == QUANTA_OK, "rank %d: %s", r, quanta_last_error());
+            quanta_model *m = load_with(img, size, NULL, be, &tps[k], "3", comms[r]);
             char what[128];
             snprintf(what, sizeof what, "%s file, %s g%d, embeddings", quanta_dtype_name(src),
                      tps[k].quantize ? quanta_dtype_name(tps[k].dtype) : "as stored", tps[k].group);
@@ -321,7 +311,6 @@ START_TEST(test_tp_rows_same_bytes) {
             }
             quanta_model_destroy(m);
         }
-        ck_assert(unsetenv("QUANTA_LOAD_THREADS") == 0);
         for (int r = 0; r < 2; r++) quanta_comm_destroy(comms[r]);
         quanta_model_destroy(whole);
     }
