@@ -17,6 +17,7 @@ typedef struct par_loop {
     void *ctx;
     atomic_llong next;      /* first item of the next range to hand out */
     atomic_int workers;     /* worker indices handed out */
+    atomic_int failed;      /* a range failed: hand out no more */
     pthread_mutex_t lock;   /* guards the error below */
     int64_t err_begin;
     quanta_status err;
@@ -27,11 +28,16 @@ static void *worker(void *arg) {
     par_loop *p = arg;
     int id = atomic_fetch_add(&p->workers, 1);
     for (;;) {
+        /* Ranges go out in order, so when one fails every lower range has already gone out and
+         * will still report its own failure: skipping the rest keeps the lowest failing begin.
+         * next stays below n + threads * grain (no overflow: qn_par_for bounds both). */
+        if (atomic_load_explicit(&p->failed, memory_order_relaxed)) break;
         int64_t b = (int64_t)atomic_fetch_add(&p->next, (long long)p->grain);
         if (b >= p->n) break;
-        int64_t e = p->n - b < p->grain ? p->n : b + p->grain;
+        int64_t e = p->n - b <= p->grain ? p->n : b + p->grain;
         quanta_status st = p->fn(p->ctx, id, b, e);
         if (st == QUANTA_OK) continue;
+        atomic_store_explicit(&p->failed, 1, memory_order_relaxed);
         /* the message lives in this thread's slot: copy it for the caller */
         pthread_mutex_lock(&p->lock);
         if (p->err == QUANTA_OK || b < p->err_begin) {
@@ -47,8 +53,9 @@ static void *worker(void *arg) {
 }
 
 static quanta_status run_in_order(int64_t n, int64_t grain, qn_par_fn fn, void *ctx) {
-    for (int64_t b = 0; b < n; b += grain) {
-        quanta_status st = fn(ctx, 0, b, n - b < grain ? n : b + grain);
+    for (int64_t b = 0, e; b < n; b = e) { /* b + grain only where it is <= n: no overflow */
+        e = n - b <= grain ? n : b + grain;
+        quanta_status st = fn(ctx, 0, b, e);
         if (st != QUANTA_OK) return st;
     }
     return QUANTA_OK;
@@ -57,10 +64,11 @@ static quanta_status run_in_order(int64_t n, int64_t grain, qn_par_fn fn, void *
 quanta_status qn_par_for(int64_t n, int64_t grain, int threads, qn_par_fn fn, void *ctx) {
     if (n <= 0) return QUANTA_OK;
     if (grain < 1) grain = 1;
-    int64_t ranges = (n + grain - 1) / grain;
+    const int64_t ranges = n / grain + (n % grain != 0); /* not (n + grain - 1) / grain: that overflows */
     if (threads > QN_PAR_MAX) threads = QN_PAR_MAX;
     if ((int64_t)threads > ranges) threads = (int)ranges;
-    if (threads <= 1) return run_in_order(n, grain, fn, ctx);
+    /* The workers' counter passes n by at most threads * grain: keep that below INT64_MAX. */
+    if (threads <= 1 || grain > (INT64_MAX - n) / threads) return run_in_order(n, grain, fn, ctx);
     par_loop p;
     memset(&p, 0, sizeof p);
     p.n = n;
@@ -69,6 +77,7 @@ quanta_status qn_par_for(int64_t n, int64_t grain, int threads, qn_par_fn fn, vo
     p.ctx = ctx;
     atomic_init(&p.next, 0);
     atomic_init(&p.workers, 0);
+    atomic_init(&p.failed, 0);
     if (pthread_mutex_init(&p.lock, NULL)) return run_in_order(n, grain, fn, ctx);
     pthread_t tid[QN_PAR_MAX];
     int started = 0;

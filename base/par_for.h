@@ -14,7 +14,7 @@
 typedef quanta_status (*qn_par_fn)(void *ctx, int worker, int64_t begin, int64_t end);
 
 /* Runs fn over [0, n) in ranges of `grain` items (the last one shorter) on up to `threads`
- * threads, the caller's included; threads <= 1 runs fn(ctx, 0, n) on the caller. Which thread
+ * threads, the caller's included; threads <= 1 runs the ranges in order on the caller. Which thread
  * takes which range varies, so fn's results must not depend on it. A thread that cannot be
  * started leaves its share to the others. Returns the status of the failing range with the
  * lowest begin (its message set on the calling thread), or QUANTA_OK; after a failure the
