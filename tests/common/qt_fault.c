@@ -5,6 +5,7 @@
 #include "qt_fault.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -15,11 +16,13 @@ void *__real_calloc(size_t n, size_t size);
 void *__real_realloc(void *p, size_t n);
 size_t __real_fwrite(const void *p, size_t size, size_t n, FILE *f);
 int __real_fsync(int fd);
+int __real_pthread_create(pthread_t *t, const pthread_attr_t *a, void *(*fn)(void *), void *arg);
 void *__wrap_malloc(size_t n);
 void *__wrap_calloc(size_t n, size_t size);
 void *__wrap_realloc(void *p, size_t n);
 size_t __wrap_fwrite(const void *p, size_t size, size_t n, FILE *f);
 int __wrap_fsync(int fd);
+int __wrap_pthread_create(pthread_t *t, const pthread_attr_t *a, void *(*fn)(void *), void *arg);
 
 static atomic_int armed = -1; /* the kind armed, -1 none */
 static atomic_long calls, fail_at;
@@ -97,4 +100,9 @@ int __wrap_fsync(int fd) {
         return -1;
     }
     return __real_fsync(fd);
+}
+
+int __wrap_pthread_create(pthread_t *t, const pthread_attr_t *a, void *(*fn)(void *), void *arg) {
+    if (should_fail(QT_FAULT_THREAD)) return EAGAIN; /* what glibc returns out of threads or memory */
+    return __real_pthread_create(t, a, fn, arg);
 }

@@ -1,7 +1,10 @@
 /*
  * test_fault_sweep.c — the load, quantize and generate paths fail cleanly at every point: for
- * each N the N-th heap allocation (and, for quantize, the N-th file write) from the start of
- * the path fails (qt_fault.h), until a run makes fewer calls than N and succeeds. A failing run
+ * each N the N-th heap allocation (and, for quantize, the N-th file write; for load and generate,
+ * the N-th thread start) from the start of the path fails (qt_fault.h), until a run makes fewer
+ * calls than N and succeeds. The load converts on 3 threads (QUANTA_LOAD_THREADS) whatever the
+ * machine, so its per-thread scratch and thread starts are in every sweep; a conversion thread
+ * that cannot start leaves its rows to the others (the load must succeed). A failing run
  * must return an error with a message and no model/context, leave nothing half-written (the old
  * output byte for byte, no temporary file), and leak nothing (CI runs this under ASan). The
  * tensor-parallel generate (world 2) runs the same sweep: a follower's failure must end the
@@ -15,12 +18,15 @@
 #include "qt_file.h"
 #include "tiny_model.h"
 
-static const tiny_spec SPEC = {"llama", 64, 4, 2, 32, 128, 1, 300, 0, 10000.0f, 0, 0};
+/* 2100 vocabulary rows of 64: the q8 conversion of the embeddings / output runs as 3 ranges (grain 1024
+ * rows) on 3 threads, so the sweeps reach its thread starts and per-thread scratch */
+static const tiny_spec SPEC = {"llama", 64, 4, 2, 32, 128, 1, 2100, 0, 10000.0f, 0, 0};
 static char dir[] = "/tmp/quanta_test_fault_XXXXXX";
 static char model_path[300], out_path[300];
 static tiny_model tm;
 
 static void setup(void) {
+    setenv("QUANTA_LOAD_THREADS", "3", 1);
     tiny_build(&tm, &SPEC, 991, NULL, NULL);
     ck_assert_ptr_nonnull(mkdtemp(dir));
     snprintf(model_path, sizeof model_path, "%s/in.gguf", dir);
@@ -45,6 +51,7 @@ static void expect_clean_failure(quanta_status st, const char *what, long n) {
 START_TEST(test_load_sweep) {
     quanta_backend *be;
     ck_assert(quanta_backend_open("ref", &be) == QUANTA_OK);
+    for (int kind = QT_FAULT_ALLOC; kind <= QT_FAULT_THREAD; kind += QT_FAULT_THREAD - QT_FAULT_ALLOC)
     for (int quant = 0; quant < 2; quant++) {
         quanta_model_params p;
         quanta_model_default_params(&p);
@@ -53,7 +60,7 @@ START_TEST(test_load_sweep) {
         long n = 1, failures = 0;
         for (;; n++) {
             quanta_model *m = NULL;
-            qt_fault_arm(QT_FAULT_ALLOC, n);
+            qt_fault_arm((qt_fault_kind)kind, n);
             quanta_status st = quanta_model_load(model_path, be, &p, &m);
             qt_fault_disarm();
             if (!qt_fault_fired()) {
@@ -61,6 +68,9 @@ START_TEST(test_load_sweep) {
                 quanta_model_destroy(m);
                 break;
             }
+            /* a conversion thread that cannot start leaves its share to the others */
+            ck_assert_msg(kind != QT_FAULT_THREAD || st == QUANTA_OK, "load: thread start %ld failed the load: %s", n,
+                          quanta_last_error());
             if (st == QUANTA_OK) { /* a failure the loader could absorb: the model must work */
                 quanta_model_destroy(m);
                 continue;
@@ -69,8 +79,10 @@ START_TEST(test_load_sweep) {
             ck_assert_ptr_null(m);
             failures++;
         }
-        printf("fault sweep: load (%s): %ld allocations, each made to fail in turn: %ld clean failures\n",
-               quant ? "q8" : "keep", n - 1, failures);
+        printf("fault sweep: load (%s): %ld %s, each made to fail in turn: %ld clean failures\n", quant ? "q8" : "keep",
+               n - 1, kind == QT_FAULT_ALLOC ? "allocations" : "thread starts", failures);
+        /* q8 converts on the load threads: there are thread starts to fail */
+        if (kind == QT_FAULT_THREAD && quant) ck_assert_int_ge(n - 1, 1);
     }
     quanta_backend_close(be);
 }
@@ -112,12 +124,13 @@ START_TEST(test_generate_sweep) {
     quanta_backend *be;
     ck_assert(quanta_backend_open("ref", &be) == QUANTA_OK);
     signal(SIGALRM, on_alarm);
+    for (int kind = QT_FAULT_ALLOC; kind <= QT_FAULT_THREAD; kind += QT_FAULT_THREAD - QT_FAULT_ALLOC)
     for (int world = 1; world <= 2; world++) {
         long n = 1, failures = 0;
         alarm(120);
         for (;; n++) {
             quanta_model *m = NULL;
-            qt_fault_arm(QT_FAULT_ALLOC, n);
+            qt_fault_arm((qt_fault_kind)kind, n);
             /* world 2: the load and every command run on two threads, whose allocations
              * interleave: the sweep still fails each count once, in some thread. */
             quanta_status st = quanta_model_load_tp_threads(model_path, be, NULL, NULL, world, &m);
@@ -134,8 +147,8 @@ START_TEST(test_generate_sweep) {
             }
         }
         alarm(0);
-        printf("fault sweep: load + generate at world %d: %ld allocations, each made to fail in turn: %ld clean "
-               "failures, no hang\n", world, n - 1, failures);
+        printf("fault sweep: load + generate at world %d: %ld %s, each made to fail in turn: %ld clean "
+               "failures, no hang\n", world, n - 1, kind == QT_FAULT_ALLOC ? "allocations" : "thread starts", failures);
     }
     quanta_backend_close(be);
 }
