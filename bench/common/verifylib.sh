@@ -13,6 +13,11 @@
 #                        `conform --backend cuda` of the cases with ENV (at most CONFORM_S s, default 12), said with
 #                        its first FAIL lines; VERDICT (ok until then) becomes FAIL, or incomplete when skipped with
 #                        5 s or less left; returns conform's status
+# Refused with status 2 (return, not exit: this file is sourced) without a NAME or a numeric BUDGET: under the
+# scripts' set -u a missing $1 would end the caller, and an empty NAME would make D $OUT itself.
+case "${1:-}/${2:-}" in
+  /* | */ | */*[!0-9]*) echo "verifylib.sh: usage: . bench/common/verifylib.sh NAME BUDGET (seconds), got '${1:-}' '${2:-}'" >&2; return 2 ;;
+esac
 VERIFY_NAME=$1
 VERIFY_BUDGET=$2
 OUT=${OUT:-/tmp/e2e-out}
@@ -43,7 +48,9 @@ tg_table() { printf "\n| decode run (tg128, -r 3) | tok/s | sd |\n|---|---|---|$
 conform() {
   local label=$1; shift
   local envs=()
-  while [ "$1" != "--" ]; do envs+=("$1"); shift; done; shift
+  while [ $# -gt 0 ] && [ "$1" != "--" ]; do envs+=("$1"); shift; done
+  [ $# -gt 0 ] || { say "conform $label: no -- before the cases (conform LABEL ENV... -- CASES...)"; return 2; }
+  shift
   [ $(left) -gt 5 ] || { say "conform $label skipped (time)"; VERDICT=incomplete; return 1; }
   env "${envs[@]}" timeout ${CONFORM_S:-12} $Q conform --backend cuda "$@" > $D/conform_$label.log 2>&1
   local rc=$?
