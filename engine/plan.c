@@ -10,6 +10,7 @@
 #include "plan.h"
 
 #include <limits.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -954,17 +955,21 @@ static quanta_status run_fallback(quanta_plan *p, const qn_node *node) {
 
 static qn_plan_profile profile;
 
-/* A diagnostic switch read once from the environment into *cache: on when set and not "0". */
-static int env_switch(const char *name, int *cache) {
-    if (*cache < 0) {
+/* A diagnostic switch read once from the environment into *cache: on when set and not "0". Atomic:
+ * every execute asks, from whichever thread runs the plan (tensor-parallel ranks, an application's
+ * own threads), and two first reads may come at once (each then reads the same environment). */
+static int env_switch(const char *name, atomic_int *cache) {
+    int v = atomic_load_explicit(cache, memory_order_relaxed);
+    if (v < 0) {
         const char *e = getenv(name);
-        *cache = e && *e && *e != '0';
+        v = e && *e && *e != '0';
+        atomic_store_explicit(cache, v, memory_order_relaxed);
     }
-    return *cache;
+    return v;
 }
 
 int qn_plan_profile_on(void) {
-    static int on = -1;
+    static atomic_int on = -1;
     return env_switch("QUANTA_PLAN_PROFILE", &on);
 }
 
@@ -984,7 +989,7 @@ _Static_assert(QN_OP_COUNT <= QN_PLAN_PROFILE_OPS, "the profile table has a row 
 static qn_step_split split;
 
 int qn_step_split_on(void) {
-    static int on = -1;
+    static atomic_int on = -1;
     return env_switch("QUANTA_STEP_SPLIT", &on);
 }
 
