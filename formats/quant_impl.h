@@ -15,13 +15,16 @@
  * f32 quotient can land exactly on .5 and round the wrong way (error just above s/2).
  * Between the bounds |x| < 2^31, so adding and subtracting 1.5 * 2^52 leaves x rounded to an
  * integer in the current rounding mode, exactly as lrint would (ties to even by default) but
- * without a libm call per element (load-time quantization ran through one). That needs double
- * arithmetic in double precision (FLT_EVAL_METHOD 0, not x87) and no -ffast-math reassociation. */
+ * without a libm call per element (load-time quantization ran through one). A negative x adds and
+ * subtracts -1.5 * 2^52 instead: the sum's magnitude is what gets rounded, so toward zero would
+ * otherwise floor a negative x (-126.9 -> -127, lrint -126); this way every mode rounds like
+ * lrint. That needs double arithmetic in double precision (FLT_EVAL_METHOD 0, not x87) and no
+ * -ffast-math reassociation. */
 static inline int qn_rne_clamp(double x, int lo, int hi) {
     if (x <= (double)lo) return lo;
     if (x >= (double)hi) return hi;
 #if defined(FLT_EVAL_METHOD) && FLT_EVAL_METHOD == 0 && !defined(__FAST_MATH__)
-    const double m = 0x1.8p52;
+    const double m = copysign(0x1.8p52, x); /* a sign bit, not a branch: the loops still vectorize */
     return (int)((x + m) - m);
 #else
     return (int)lrint(x); /* default rounding mode: to nearest, ties to even */

@@ -10,6 +10,8 @@
  *   its loops lost the libm calls; nf4's absmax = max|w| per block); nf4 with double
  *   quantization is not row-local and is refused; a non-finite value, or a q4 range beyond the
  *   f16 scale, is refused with quanta_quantize's message, the row counted in the whole. */
+#include <fenv.h>
+
 #include "quant_impl.h"
 #include "test_util.h"
 
@@ -49,6 +51,39 @@ START_TEST(test_rne_clamp_same_as_lrint) {
             check_rne((double)w / s, lo, hi);
             check_rne(qt_uniform(&r, -140.0f, 140.0f), lo, hi);
         }
+    }
+}
+END_TEST
+
+/* qn_rne_clamp rounds "in the current rounding mode, exactly as lrint would" (quant_impl.h): an
+ * application may have changed the mode before loading a model. In every mode, on the ties,
+ * their neighbours and random quotients of both signs. */
+START_TEST(test_rne_clamp_rounding_modes) {
+    static const int modes[] = {FE_TONEAREST, FE_UPWARD, FE_DOWNWARD, FE_TOWARDZERO};
+    static const char *names[] = {"to nearest", "upward", "downward", "toward zero"};
+    qt_rng r = qt_rng_make(0x40DE);
+    for (int m = 0; m < 4; m++) {
+        ck_assert_int_eq(fesetround(modes[m]), 0);
+        long bad = 0;
+        double first = 0.0;
+        int got = 0, want = 0;
+        for (int k = -300; k <= 300; k++)
+            for (int q = 0; q < 16; q++) {
+                volatile double x = k + q / 16.0; /* volatile: computed at run time, in this mode */
+                const double xs[] = {x, nextafter(x, 1e300), nextafter(x, -1e300)};
+                for (int i = 0; i < 3; i++) {
+                    const int a = qn_rne_clamp(xs[i], -127, 127), b = old_rne_clamp(xs[i], -127, 127);
+                    if (a != b && !bad++) first = xs[i], got = a, want = b;
+                }
+            }
+        for (int i = 0; i < 100000; i++) {
+            volatile double x = qt_uniform(&r, -140.0f, 140.0f);
+            const int a = qn_rne_clamp(x, -8, 7), b = old_rne_clamp(x, -8, 7);
+            if (a != b && !bad++) first = x, got = a, want = b;
+        }
+        fesetround(FE_TONEAREST);
+        ck_assert_msg(bad == 0, "rounding %s: %ld values differ from lrint, the first %a (%d, lrint %d)", names[m], bad,
+                      first, got, want);
     }
 }
 END_TEST
@@ -258,6 +293,7 @@ int main(void) {
     TCase *tc = tcase_create("row_quant");
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, test_rne_clamp_same_as_lrint);
+    tcase_add_test(tc, test_rne_clamp_rounding_modes);
     tcase_add_test(tc, test_max_abs_same_as_fmaxf);
     tcase_add_test(tc, test_rows_same_as_whole);
     tcase_add_test(tc, test_rows_refuse_non_finite);
