@@ -7,6 +7,7 @@
 #include <check.h>
 #include <stddef.h>
 
+#include "qt_tensor.h"
 #include "quanta.h"
 #include "test_util.h"
 
@@ -21,6 +22,20 @@ typedef struct qt_out {
     float *y;
     size_t n; /* floats */
 } qt_out;
+
+/* The graph y = 2x + x of an f32 vector of n, x its input: the smallest plan of two ops (the executor's
+ * timing tests). */
+static inline quanta_graph *qt_graph_3x(int64_t n, quanta_tensor **x, quanta_tensor **y) {
+    quanta_graph *g;
+    ck_assert_int_eq(quanta_graph_create(&g), QUANTA_OK);
+    quanta_tensor_desc d = qt_desc(QUANTA_F32, 1, n, 0, 0, 0);
+    quanta_tensor *a;
+    ck_assert_int_eq(quanta_graph_input(g, "x", &d, x), QUANTA_OK);
+    ck_assert_int_eq(quanta_scale(g, *x, 2.0f, &a), QUANTA_OK);
+    ck_assert_int_eq(quanta_add(g, a, *x, y), QUANTA_OK);
+    ck_assert_int_eq(quanta_graph_output(g, *y), QUANTA_OK);
+    return g;
+}
 
 #define QT_COUNT(a) ((int)(sizeof(a) / sizeof((a)[0])))
 

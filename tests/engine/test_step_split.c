@@ -11,6 +11,7 @@
 #include "plan.h"
 #include "quanta.h"
 #include "qt_check.h"
+#include "qt_plan_run.h"
 #include "qt_tensor.h"
 #include "test_util.h"
 
@@ -20,14 +21,8 @@ START_TEST(test_split_counts) {
     ck_assert_int_eq(quanta_backend_open("ref", &be), QUANTA_OK);
     qt_rng r = qt_rng_make(0x5917);
     enum { N = 1000 };
-    quanta_graph *g;
-    ck_assert_int_eq(quanta_graph_create(&g), QUANTA_OK);
-    quanta_tensor_desc d = qt_desc(QUANTA_F32, 1, N, 0, 0, 0);
-    quanta_tensor *x, *a, *y;
-    ck_assert_int_eq(quanta_graph_input(g, "x", &d, &x), QUANTA_OK);
-    ck_assert_int_eq(quanta_scale(g, x, 2.0f, &a), QUANTA_OK);
-    ck_assert_int_eq(quanta_add(g, a, x, &y), QUANTA_OK);
-    ck_assert_int_eq(quanta_graph_output(g, y), QUANTA_OK);
+    quanta_tensor *x, *y;
+    quanta_graph *g = qt_graph_3x(N, &x, &y);
     quanta_plan *p;
     ck_assert_int_eq(quanta_plan_create(g, be, &p), QUANTA_OK);
     static float in[N], out[N];
