@@ -23,12 +23,8 @@
 #define QN_CUDA_ATTN_F16_MIN_NQ 32
 
 static bool route_wanted(void) {
-    static int wanted = -1;
-    if (wanted < 0) {
-        const char *e = getenv("QUANTA_CUDA_ATTN_F16");
-        wanted = !(e && !strcmp(e, "0"));
-    }
-    return wanted == 1;
+    static atomic_int wanted = -1;
+    return qn_cuda_switch_on("QUANTA_CUDA_ATTN_F16", &wanted);
 }
 
 static size_t align256(size_t b) { return (b + 255) & ~(size_t)255; }

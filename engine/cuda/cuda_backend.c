@@ -225,15 +225,20 @@ static quanta_status cuda_read(void *self, qn_mem src, void *dst, size_t bytes) 
     qn_cuda_state *s = self;
     if (!bytes) return QUANTA_OK;
     const char *from = (const char *)src.handle + src.offset;
-    if (s->pinned_read && bytes <= QN_CUDA_PINNED_READ_MAX) {
-        if (bytes > s->pinned_bytes) { /* the stream is idle here: nothing reads the old buffer */
-            if (s->pinned) cudaFreeHost(s->pinned);
-            s->pinned = NULL;
-            s->pinned_bytes = 0;
-            cudaError_t a = cudaMallocHost(&s->pinned, bytes);
-            if (a != cudaSuccess) return qn_cuda_error(a, "read: cudaMallocHost");
+    if (s->pinned_read && bytes <= QN_CUDA_PINNED_READ_MAX && bytes > s->pinned_bytes) {
+        /* the stream is idle here: nothing reads the old buffer */
+        if (s->pinned) cudaFreeHost(s->pinned);
+        s->pinned = NULL;
+        s->pinned_bytes = 0;
+        if (cudaMallocHost(&s->pinned, bytes) == cudaSuccess) {
             s->pinned_bytes = bytes;
+        } else { /* no page-locked memory to be had: reads stay on the pageable copy below, which works */
+            s->pinned = NULL;
+            s->pinned_read = 0;
+            (void)cudaGetLastError();
         }
+    }
+    if (s->pinned_read && bytes <= s->pinned_bytes) {
         cudaError_t e = cudaMemcpyAsync(s->pinned, from, bytes, cudaMemcpyDeviceToHost, s->stream);
         if (e == cudaSuccess) e = cudaStreamSynchronize(s->stream);
         if (e != cudaSuccess) return qn_cuda_error(e, "read: cudaMemcpyAsync");

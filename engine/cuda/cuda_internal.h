@@ -76,24 +76,29 @@ quanta_status qn_cuda_error(cudaError_t e, const char *what);
 /* Grows the backend's scratch to at least `bytes` (booked in the memory account). */
 quanta_status qn_cuda_scratch(qn_cuda_state *s, size_t bytes, void **out);
 
-/* A switch of a default path (QUANTA_CUDA_* in the environment): on unless the variable is "0", read
- * once into *cache (-1 before). For side-by-side timings of a new path and the one before it. */
-static inline bool qn_cuda_switch_on(const char *name, int *cache) {
-    if (*cache < 0) {
+/* The switches of default and not-yet-default paths (QUANTA_CUDA_* in the environment), for side-by-side
+ * timings of a new path and the one before it. Read once into *cache (-1 before); atomic because a plan
+ * executes on whichever thread runs it (tensor-parallel ranks, an application's threads) and two first
+ * reads may come at once (each then reads the same environment). C only: bench/cuda's .cu files include
+ * this header for its types. */
+#ifndef __cplusplus
+#include <stdatomic.h>
+static inline bool qn_cuda_switch_read(const char *name, atomic_int *cache, bool default_on) {
+    int v = atomic_load_explicit(cache, memory_order_relaxed);
+    if (v < 0) {
         const char *e = getenv(name);
-        *cache = !(e && !strcmp(e, "0"));
+        v = default_on ? !(e && !strcmp(e, "0")) : (e && !strcmp(e, "1"));
+        atomic_store_explicit(cache, v, memory_order_relaxed);
     }
-    return *cache == 1;
+    return v == 1;
 }
-
-/* A switch of a path not yet the default: on only when the variable is "1", read once into *cache. */
-static inline bool qn_cuda_switch_opt_in(const char *name, int *cache) {
-    if (*cache < 0) {
-        const char *e = getenv(name);
-        *cache = e && !strcmp(e, "1");
-    }
-    return *cache == 1;
+/* On unless the variable is "0". */
+static inline bool qn_cuda_switch_on(const char *name, atomic_int *cache) { return qn_cuda_switch_read(name, cache, true); }
+/* On only when the variable is "1". */
+static inline bool qn_cuda_switch_opt_in(const char *name, atomic_int *cache) {
+    return qn_cuda_switch_read(name, cache, false);
 }
+#endif
 
 static inline void *qn_cuda_ptr(const qn_tensor *t) { return (char *)t->mem.handle + t->mem.offset; }
 

@@ -66,7 +66,7 @@ static int glu_act(const qn_node *node) {
  * and 1024 in the H200 run of 2026-12-05 13:10) rather than the f32 form, which decodes every weight
  * value in f32 (bd8bc16). QUANTA_CUDA_GLU_INT8=0 keeps the f32 form (side-by-side timings). */
 static bool glu_int8_wanted(void) {
-    static int on = -1;
+    static atomic_int on = -1;
     return qn_cuda_switch_on("QUANTA_CUDA_GLU_INT8", &on);
 }
 
@@ -75,7 +75,7 @@ static bool glu_int8_wanted(void) {
  * before it (each block reads all of x: K floats, little next to a launch for such weights). The same
  * codes, so the same results. QUANTA_CUDA_GEMV_QX=0 keeps the quantize launch (side-by-side timings). */
 static bool gemv_qx_wanted(void) {
-    static int on = -1;
+    static atomic_int on = -1;
     return qn_cuda_switch_on("QUANTA_CUDA_GEMV_QX", &on);
 }
 
@@ -84,7 +84,7 @@ static bool gemv_qx_wanted(void) {
  * (the same codes as that launch makes, so the same results): QUANTA_CUDA_GLU_CODES=1. Off by default until
  * measured on a GPU. */
 static bool glu_codes_wanted(void) {
-    static int on = -1;
+    static atomic_int on = -1;
     return qn_cuda_switch_opt_in("QUANTA_CUDA_GLU_CODES", &on);
 }
 
@@ -151,7 +151,7 @@ static quanta_status run_gemv_ggml(qn_cuda_state *s, const qn_node *node, int64_
  * not; QUANTA_CUDA_GGML_MMQ=0 keeps the older route (the weight dequantized into a tiled f16 copy
  * per call, then qn_cuda_matmul_q), for side-by-side runs. */
 static bool ggml_mmq_wanted(void) {
-    static int on = -1;
+    static atomic_int on = -1;
     return qn_cuda_switch_on("QUANTA_CUDA_GGML_MMQ", &on);
 }
 
@@ -191,7 +191,7 @@ static quanta_status run_matmul_ggml(qn_cuda_state *s, const qn_node *node, int6
  * apply (the caller then runs the f16 tensor-core kernel). */
 static quanta_status run_matmul_fp8(qn_cuda_state *s, const qn_cuda_weight *w, const qn_tensor *x, const qn_tensor *y,
                                     int64_t M, bool *taken) {
-    static int on = -1;
+    static atomic_int on = -1;
     *taken = false;
     if (w->fmt != QN_CW_E4M3 || M < QN_CUDA_FP8_WG_MIN_M || !qn_cuda_switch_opt_in("QUANTA_CUDA_FP8_WGMMA", &on))
         return QUANTA_OK;
@@ -254,7 +254,7 @@ static void attention_args(const qn_node *node, qn_cuda_attention_args *a) {
  * the quantize kernel's function on the stored values: the same codes), so that GEMV needs no quantize launch: -32
  * launches per 7B token. QUANTA_CUDA_ATTN_QX=1; off by default until measured on a GPU. */
 static bool attn_qx_wanted(void) {
-    static int on = -1;
+    static atomic_int on = -1;
     return qn_cuda_switch_opt_in("QUANTA_CUDA_ATTN_QX", &on);
 }
 
@@ -315,7 +315,7 @@ static quanta_status run_paged_attention(qn_cuda_state *s, const qn_node *node) 
     a.scale = node->params.attention.scale; /* infer resolved 0 to 1/sqrt(D) */
     a.causal = node->params.attention.causal, a.window = node->params.attention.window;
     a.stream = s->stream;
-    static int tiled = -1; /* QUANTA_CUDA_PAGED_TILED=0: the kernel before serve7's, for side-by-side timings */
+    static atomic_int tiled = -1; /* QUANTA_CUDA_PAGED_TILED=0: the kernel before serve7's, for side-by-side timings */
     a.tiled = qn_cuda_switch_on("QUANTA_CUDA_PAGED_TILED", &tiled);
     int ce = qn_cuda_paged_attention(&a);
     if (ce) {
@@ -332,7 +332,7 @@ static quanta_status run_paged_attention(qn_cuda_state *s, const qn_node *node) 
  * the same codes (greedy text identical on the H100, 2026-12-05). QUANTA_CUDA_NORM_QX=0 turns it
  * off, for side-by-side timings. */
 static bool norm_qx_wanted(void) {
-    static int on = -1;
+    static atomic_int on = -1;
     return qn_cuda_switch_on("QUANTA_CUDA_NORM_QX", &on);
 }
 
@@ -364,7 +364,7 @@ static quanta_status run_norm(qn_cuda_state *s, const qn_node *node) {
 /* rms_norm_rope (x, weight, positions): the plan fuses a q/k norm with its rope into this node where
  * the backend claims it. QUANTA_CUDA_NORM_ROPE=0 leaves them two launches (side-by-side timings). */
 static bool norm_rope_wanted(void) {
-    static int on = -1;
+    static atomic_int on = -1;
     return qn_cuda_switch_on("QUANTA_CUDA_NORM_ROPE", &on);
 }
 
@@ -374,7 +374,7 @@ static bool norm_rope_wanted(void) {
  * norms in one launch, a post-norm with its residual and the next norm in one). QUANTA_CUDA_NORM_PAIRS=0 keeps
  * them separate (side-by-side timings). */
 static bool norm_pairs_wanted(void) {
-    static int on = -1;
+    static atomic_int on = -1;
     return qn_cuda_switch_on("QUANTA_CUDA_NORM_PAIRS", &on);
 }
 
@@ -422,12 +422,12 @@ static quanta_status run_norm_add_norm(qn_cuda_state *s, const qn_node *node) {
  * and rope_pair (its q and k ropes in one launch: -32). QUANTA_CUDA_ADD_NORM=1 / QUANTA_CUDA_ROPE_PAIR=1; off by
  * default until measured on a GPU (bench/cuda/verify_fuse8.sh). */
 static bool add_norm_wanted(void) {
-    static int on = -1;
+    static atomic_int on = -1;
     return qn_cuda_switch_opt_in("QUANTA_CUDA_ADD_NORM", &on);
 }
 
 static bool rope_pair_wanted(void) {
-    static int on = -1;
+    static atomic_int on = -1;
     return qn_cuda_switch_opt_in("QUANTA_CUDA_ROPE_PAIR", &on);
 }
 
@@ -435,7 +435,7 @@ static bool rope_pair_wanted(void) {
  * appends in one launch: -32 per 7B token, -18 per Gemma token): QUANTA_CUDA_ROPE_KV=1, off by default until
  * measured on a GPU. */
 static bool rope_kv_wanted(void) {
-    static int on = -1;
+    static atomic_int on = -1;
     return qn_cuda_switch_opt_in("QUANTA_CUDA_ROPE_KV", &on);
 }
 
@@ -467,7 +467,7 @@ static quanta_status run_add_norm(qn_cuda_state *s, const qn_node *node) {
  * layer's k and v appends in one launch). QUANTA_CUDA_MULTI=0 leaves them separate nodes (side-by-side
  * timings). */
 static bool multi_wanted(void) {
-    static int on = -1;
+    static atomic_int on = -1;
     return qn_cuda_switch_on("QUANTA_CUDA_MULTI", &on);
 }
 
