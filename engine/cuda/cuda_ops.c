@@ -252,10 +252,11 @@ static void attention_args(const qn_node *node, qn_cuda_attention_args *a) {
 
 /* Whether decode attention leaves its output's int8 codes for the wo GEMV (the decode-rows kernel makes them with
  * the quantize kernel's function on the stored values: the same codes), so that GEMV needs no quantize launch: -32
- * launches per 7B token. QUANTA_CUDA_ATTN_QX=1; off by default until measured on a GPU. */
+ * launches per 7B token. On by default since the H100 run of 2026-12-06 (verify_fuse8.sh: the same greedy text);
+ * QUANTA_CUDA_ATTN_QX=0 quantizes in its own launch. */
 static bool attn_qx_wanted(void) {
     static atomic_int on = -1;
-    return qn_cuda_switch_opt_in("QUANTA_CUDA_ATTN_QX", &on);
+    return qn_cuda_switch_on("QUANTA_CUDA_ATTN_QX", &on);
 }
 
 static quanta_status run_attention(qn_cuda_state *s, const qn_node *node) {
@@ -419,24 +420,25 @@ static quanta_status run_norm_add_norm(qn_cuda_state *s, const qn_node *node) {
 }
 
 /* Whether CUDA claims the plan's add_norm (LLaMA's residual add with the next norm: -64 launches per 7B token)
- * and rope_pair (its q and k ropes in one launch: -32). QUANTA_CUDA_ADD_NORM=1 / QUANTA_CUDA_ROPE_PAIR=1; off by
- * default until measured on a GPU (bench/cuda/verify_fuse8.sh). */
+ * and rope_pair (its q and k ropes in one launch: -32). On by default since the H100 run of 2026-12-06 03:50
+ * (bench/cuda/verify_fuse8.sh: greedy text identical, with rope_kv and attn_qx 7B Q4_0 335 -> 366 tok/s, Q8_0
+ * 248 -> 263, Gemma 835-845 -> 904); QUANTA_CUDA_ADD_NORM=0 / QUANTA_CUDA_ROPE_PAIR=0 plan them apart. */
 static bool add_norm_wanted(void) {
     static atomic_int on = -1;
-    return qn_cuda_switch_opt_in("QUANTA_CUDA_ADD_NORM", &on);
+    return qn_cuda_switch_on("QUANTA_CUDA_ADD_NORM", &on);
 }
 
 static bool rope_pair_wanted(void) {
     static atomic_int on = -1;
-    return qn_cuda_switch_opt_in("QUANTA_CUDA_ROPE_PAIR", &on);
+    return qn_cuda_switch_on("QUANTA_CUDA_ROPE_PAIR", &on);
 }
 
 /* Whether CUDA claims the plan's rope_kv (a layer's q/k ropes, with or without their norms, and its k/v cache
- * appends in one launch: -32 per 7B token, -18 per Gemma token): QUANTA_CUDA_ROPE_KV=1, off by default until
- * measured on a GPU. */
+ * appends in one launch: -32 per 7B token, -18 per Gemma token): on by default since the H100 run of 2026-12-06
+ * (verify_fuse8.sh, above); QUANTA_CUDA_ROPE_KV=0 plans them apart. */
 static bool rope_kv_wanted(void) {
     static atomic_int on = -1;
-    return qn_cuda_switch_opt_in("QUANTA_CUDA_ROPE_KV", &on);
+    return qn_cuda_switch_on("QUANTA_CUDA_ROPE_KV", &on);
 }
 
 /* add_norm (a, b, weight): dst = a + b, extra_dst[0] = rms_norm(dst) * weight, one launch; extra_dst[0]'s int8

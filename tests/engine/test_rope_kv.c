@@ -116,12 +116,12 @@ static void run_case(quanta_backend *be, const char *name, enum kind k, int norm
     const int32_t start = (int32_t)(qt_next(r) % (NMAX - N + 1));
     run_graph(be, k, 0, norm, neox, D, xq, xk, xv, wq, wk, ik, iv, pos, start, &f);
     run_graph(be, k, 1, norm, neox, D, xq, xk, xv, wq, wk, ik, iv, pos, start, &u);
-    const char *off = getenv("QUANTA_OPENCL_ROPE_KV"), *kv_on = getenv("QUANTA_CUDA_ROPE_KV");
-    const char *pair_on = getenv("QUANTA_CUDA_ROPE_PAIR");
-    /* CUDA claims it with QUANTA_CUDA_ROPE_KV=1 (bench/cuda/verify_fuse8.sh) where it has the pair before it: its
-     * rms_norm_rope_pair (on by default), or rope_pair with QUANTA_CUDA_ROPE_PAIR=1 */
-    const int cuda = !strcmp(name, "cuda") && kv_on && !strcmp(kv_on, "1") &&
-                     (norm || (pair_on && !strcmp(pair_on, "1")));
+    const char *off = getenv("QUANTA_OPENCL_ROPE_KV"), *kv_off = getenv("QUANTA_CUDA_ROPE_KV");
+    const char *pair_off = getenv("QUANTA_CUDA_ROPE_PAIR");
+    /* CUDA claims it unless QUANTA_CUDA_ROPE_KV=0 (default since the H100 run of 2026-12-06) where it has the pair
+     * before it: its rms_norm_rope_pair (on by default), or rope_pair (unless QUANTA_CUDA_ROPE_PAIR=0) */
+    const int cuda = !strcmp(name, "cuda") && !(kv_off && !strcmp(kv_off, "0")) &&
+                     (norm || !(pair_off && !strcmp(pair_off, "0")));
     const int claims = !strcmp(name, "ref") || (!strcmp(name, "opencl") && !(off && !strcmp(off, "0"))) || cuda;
     if (k == FUSED && claims) {
         ck_assert_msg(f.ops == 1 && !strcmp(f.first, "rope_kv"), "%s norm %d: %d ops, the first %s", name, norm, f.ops,
