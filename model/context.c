@@ -242,12 +242,23 @@ quanta_status qn_model_eval_rank(quanta_model_context *c, const int32_t *tokens,
     return st;
 }
 
-/* Whether any of the n floats has an all-ones exponent (Inf or NaN). A loop without an early exit
- * over the bits vectorizes: a 262144-entry vocabulary (Gemma) took 87 us per decode step with
- * isfinite() and an exit per element, 22 us this way, on a 1.5 ms step. */
+/* Whether any of the n floats has an all-ones exponent (Inf or NaN). No early exit, and blocks of a
+ * fixed 64 so that -O2 vectorizes it too (its cost model takes no loop that needs a scalar tail): a
+ * 262144-entry vocabulary (Gemma) took 87 us per decode step with isfinite() and an exit per element,
+ * 180 us as one open loop in an -O2 build (not vectorized), ~10 us this way (both on this 2-core box). */
 static int any_nonfinite(const float *x, size_t n) {
     uint32_t bad = 0;
-    for (size_t i = 0; i < n; i++) {
+    size_t i = 0;
+    for (; i + 64 <= n; i += 64) {
+        uint32_t b = 0;
+        for (int j = 0; j < 64; j++) {
+            uint32_t u;
+            memcpy(&u, &x[i + (size_t)j], sizeof u);
+            b |= (uint32_t)((u & 0x7f800000u) == 0x7f800000u);
+        }
+        bad |= b;
+    }
+    for (; i < n; i++) {
         uint32_t u;
         memcpy(&u, &x[i], sizeof u);
         bad |= (uint32_t)((u & 0x7f800000u) == 0x7f800000u);
