@@ -1,5 +1,5 @@
 #!/bin/bash
-# verify_mmq8.sh — device checks of mmq8's FP8 x FP8 GEMM (kernels_cuda/matmul_fp8_wg.cu, QUANTA_CUDA_FP8_WGMMA=1,
+# verify_mmq8.sh — device checks of mmq8's FP8 x FP8 GEMM (kernels_cuda/matmul_fp8_wg.cu, QUANTA_CUDA_FP8_WGMMA, on by default
 # off by default), run after bench/e2e/run_h200.sh has built Quanta (/tmp/qbuild: its kernels_cuda objects are
 # linked by step 2):
 #   VERIFY=bench/cuda/verify_mmq8.sh bash bench/e2e/run_h200.sh build files verify
