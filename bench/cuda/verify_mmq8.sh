@@ -1,6 +1,6 @@
 #!/bin/bash
-# verify_mmq8.sh — device checks of mmq8's FP8 x FP8 GEMM (kernels_cuda/matmul_fp8_wg.cu, QUANTA_CUDA_FP8_WGMMA, on by default
-# off by default), run after bench/e2e/run_h200.sh has built Quanta (/tmp/qbuild: its kernels_cuda objects are
+# verify_mmq8.sh — device checks of mmq8's FP8 x FP8 GEMM (kernels_cuda/matmul_fp8_wg.cu, QUANTA_CUDA_FP8_WGMMA,
+# on by default since its H100 run of 2026-12-06), run after bench/e2e/run_h200.sh has built Quanta (/tmp/qbuild: its kernels_cuda objects are
 # linked by step 2):
 #   VERIFY=bench/cuda/verify_mmq8.sh bash bench/e2e/run_h200.sh build files verify
 # At most ~60 s: every step has its own timeout, later steps are skipped when late.
