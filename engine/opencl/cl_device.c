@@ -68,6 +68,9 @@ static void describe(qn_cl_device *q) {
     q->has_fp64 = strstr(ext, "cl_khr_fp64") != NULL;
     q->has_il = strstr(il, "SPIR-V") != NULL;
     q->x86_vnni = (q->type & CL_DEVICE_TYPE_CPU) && host_avx512_vnni();
+    cl_device_fp_config fp = 0;
+    clGetDeviceInfo(d, CL_DEVICE_SINGLE_FP_CONFIG, sizeof fp, &fp, NULL);
+    q->cr_divide = (fp & CL_FP_CORRECTLY_ROUNDED_DIVIDE_SQRT) != 0;
     /* Truncating the free-form summary is harmless; using the result keeps gcc's
      * -Wformat-truncation (which fires at some optimisation levels only) quiet. */
     if (snprintf(info->details, sizeof info->details,

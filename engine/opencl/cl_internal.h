@@ -74,6 +74,7 @@ typedef struct qn_cl_device {
     int has_fp64;
     int has_il;          /* CL_DEVICE_IL_VERSION names SPIR-V: the device ingests it */
     int x86_vnni;        /* a CPU device on an x86 host with AVX-512 VNNI (cpuid) */
+    int cr_divide;       /* CL_FP_CORRECTLY_ROUNDED_DIVIDE_SQRT: the program is built to divide as IEEE does */
 } qn_cl_device;
 
 /* The per-device tuning table (cl_tune.c): one entry per kernel and shape class.

@@ -51,8 +51,15 @@ const char *qn_cl_kernel_name(qn_cl_kernel_id id) { return kernel_names[id]; }
 
 /* One program, one option set: every build costs seconds on PoCL. QN_X86_VNNI turns on the
  * inline-assembly dot product of matmul_int8.cl (only CPUs whose cpuid reports it). */
+/* OpenCL C 1.2 lets x / y be off by 2.5 ulp; where the device can, divide and sqrt are built
+ * correctly rounded, as the reference computes them: NVIDIA's OpenCL otherwise put one e4m3 KV
+ * code in a few thousand on the other side of a rounding boundary (x / scale; write_rows into an
+ * fp8 cache failed its conformance bound, H100 2026-12-06). */
 static const char *build_options(const qn_cl *s) {
-    return s->vnni ? "-cl-std=CL1.2 -DQN_X86_VNNI=1" : "-cl-std=CL1.2";
+    static const char *const opts[2][2] = {{"-cl-std=CL1.2", "-cl-std=CL1.2 -cl-fp32-correctly-rounded-divide-sqrt"},
+                                           {"-cl-std=CL1.2 -DQN_X86_VNNI=1",
+                                            "-cl-std=CL1.2 -DQN_X86_VNNI=1 -cl-fp32-correctly-rounded-divide-sqrt"}};
+    return opts[s->vnni != 0][s->dev.cr_divide != 0];
 }
 
 #define CACHE_MAGIC "QNCLBIN1"
