@@ -513,17 +513,11 @@ kernel void qn_gemv_rows_multi(const global uchar *W0, ulong wo0, long ws0, cons
         qn_st(y, ydt, (size_t)m * (size_t)N + n, qn_gemv_row(W, &w, QN_XROW(m), QN_XROW(m), n, K, 0, 1, 1));
 }
 
-/* GPUs: work-group (lsx, lsy) holds lsy weight rows, each walked by lsx work-items whose
- * partial sums meet in a local-memory tree. red holds QN_GEMV_MAXM * lsx * lsy floats. */
-kernel void qn_gemv(const global uchar *Wb, ulong wo, QN_WLAYOUT_ARGS, const global uchar *xb_, ulong xo,
-                    global uchar *y, ulong yo, int ydt, int M, long N, long K, local float *red) {
-    QN_WLAYOUT_MAKE(w);
+/* The GPU GEMVs' end: the lsx partial sums of each of a group's lsy rows meet in a local-memory
+ * tree (red holds QN_GEMV_MAXM * lsx * lsy floats) and item m of row n stores y[m][n] times scale. */
+inline void qn_gemv_reduce_store(float *part, local float *red, global uchar *y, int ydt, int M, long N, long n,
+                                 float scale) {
     const size_t l = get_local_id(0), ls = get_local_size(0), ly = get_local_id(1);
-    const long n = get_group_id(1) * (long)get_local_size(1) + (long)ly;
-    float part[QN_GEMV_MAXM] = {0, 0, 0, 0, 0, 0, 0, 0};
-    const global float *x = (const global float *)(xb_ + xo);
-    if (n < N)
-        for (int m = 0; m < M; m++) part[m] = qn_gemv_row(Wb + wo, &w, QN_XROW(m), QN_XGS(m), n, K, (long)l, (long)ls, 0);
     local float *r = red + ly * QN_GEMV_MAXM * ls;
     for (int m = 0; m < M; m++) r[m * ls + l] = part[m];
     barrier(CLK_LOCAL_MEM_FENCE);
@@ -533,7 +527,47 @@ kernel void qn_gemv(const global uchar *Wb, ulong wo, QN_WLAYOUT_ARGS, const glo
         barrier(CLK_LOCAL_MEM_FENCE);
     }
     if (n < N)
-        for (size_t m = l; m < (size_t)M; m += ls) qn_st(y + yo, ydt, m * (size_t)N + n, r[m * ls]);
+        for (size_t m = l; m < (size_t)M; m += ls) qn_st(y, ydt, m * (size_t)N + n, r[m * ls] * scale);
+}
+
+/* GPUs: work-group (lsx, lsy) holds lsy weight rows, each walked by lsx work-items. */
+kernel void qn_gemv(const global uchar *Wb, ulong wo, QN_WLAYOUT_ARGS, const global uchar *xb_, ulong xo,
+                    global uchar *y, ulong yo, int ydt, int M, long N, long K, local float *red) {
+    QN_WLAYOUT_MAKE(w);
+    const size_t l = get_local_id(0), ls = get_local_size(0), ly = get_local_id(1);
+    const long n = get_group_id(1) * (long)get_local_size(1) + (long)ly;
+    float part[QN_GEMV_MAXM] = {0, 0, 0, 0, 0, 0, 0, 0};
+    const global float *x = (const global float *)(xb_ + xo);
+    if (n < N)
+        for (int m = 0; m < M; m++) part[m] = qn_gemv_row(Wb + wo, &w, QN_XROW(m), QN_XGS(m), n, K, (long)l, (long)ls, 0);
+    qn_gemv_reduce_store(part, red, y + yo, ydt, M, N, n, 1.0f);
+}
+
+/* GPUs, q8 weights (int8 codes [N][K], one f32 scale a row): as qn_gemv, but each item reads 16
+ * consecutive codes a step, so a row's lsx items read one run of 16·lsx bytes (qn_gemv walks
+ * whole 32-weight chunks: 32-byte pieces 32 bytes apart, half of each sector another item's),
+ * and the format is fixed, not switched per chunk (the generic walk keeps every format's
+ * registers live). The scale multiplies the row's sum once. */
+kernel void qn_gemv_q8_gpu(const global uchar *Wb, ulong wo, QN_WLAYOUT_ARGS, const global uchar *xb_, ulong xo,
+                           global uchar *y, ulong yo, int ydt, int M, long N, long K, local float *red) {
+    QN_WLAYOUT_MAKE(w);
+    const size_t l = get_local_id(0), ls = get_local_size(0), ly = get_local_id(1);
+    const long n = get_group_id(1) * (long)get_local_size(1) + (long)ly;
+    float part[QN_GEMV_MAXM] = {0, 0, 0, 0, 0, 0, 0, 0};
+    const global float *x = (const global float *)(xb_ + xo);
+    float scale = 0.0f;
+    if (n < N) {
+        const global char *row = (const global char *)(Wb + wo) + n * K;
+        const long K16 = K & ~15L;
+        for (long k0 = (long)l * 16; k0 < K16; k0 += (long)ls * 16) {
+            const float16 wv = convert_float16(vload16(0, row + k0));
+            for (int m = 0; m < M; m++) part[m] += qn_hsum16(wv * vload16(0, QN_XROW(m) + k0));
+        }
+        for (long k = K16 + (long)l; k < K; k += (long)ls)
+            for (int m = 0; m < M; m++) part[m] += (float)row[k] * QN_XROW(m)[k];
+        scale = qn_ldf_any(Wb + wo + w.scales_offset + n * 4);
+    }
+    qn_gemv_reduce_store(part, red, y + yo, ydt, M, N, n, scale);
 }
 
 /* CPUs, M > 8: each work-item owns 4 weight rows x 4 x rows and walks K in 32-weight chunks,

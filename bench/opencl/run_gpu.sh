@@ -68,10 +68,15 @@ say "conform opencl rc=$? $(tail -1 $D/conform_opencl.txt)"
 timeout 60 $Q bench --backend opencl --json $D/kernels_opencl.json > $D/kernels_opencl.txt 2>&1
 say "kernel bench opencl rc=$?"
 grep -i -E "copy|gemv" $D/kernels_opencl.txt | head -20 | tee -a $D/summary.txt
+# the GPU class's q8 GEMV (qn_gemv_q8_gpu, default) against the generic chunk walk it replaced
+QUANTA_OPENCL_Q8_GPU=0 timeout 60 $Q bench --backend opencl > $D/kernels_opencl_q8_generic.txt 2>&1
+say "kernel bench opencl, QUANTA_OPENCL_Q8_GPU=0 rc=$?: $(grep -E '^gemv +q8 ' $D/kernels_opencl_q8_generic.txt | tr -s ' ' | cut -d' ' -f3,5,6 | tr '\n' ';')"
 
 wait $FILES; say "$(tail -1 $D/files.log)"
 for f in llama1b-q8_0 gemma; do
   [ -f $W/$f.gguf ] || { say "no $f"; continue; }
+  [ $f = llama1b-q8_0 ] && { QUANTA_OPENCL_Q8_GPU=0 timeout 120 $Q bench model -m $W/$f.gguf -p 0 -n 128 -r 3 --backend opencl > $D/$f-opencl-q8generic.txt 2>&1
+    say "$f opencl QUANTA_OPENCL_Q8_GPU=0 rc=$? $(grep -E 'tg128' $D/$f-opencl-q8generic.txt | tr -s ' ')"; }
   for be in cuda opencl; do
     timeout 120 $Q bench model -m $W/$f.gguf -p 512 -n 128 -r 3 --backend $be > $D/$f-$be.txt 2>&1
     say "$f $be rc=$? $(grep -E 'pp512|tg128' $D/$f-$be.txt | tr -s ' ' | tr '\n' ' ')"

@@ -59,6 +59,7 @@ typedef enum qn_cl_kernel_id {
     QK_GEMV_ROWS_MULTI,
     QK_WRITE_ROWS_PAIR,
     QK_GEMV_Q8_I8,
+    QK_GEMV_Q8_GPU,
     QK_COUNT
 } qn_cl_kernel_id;
 

@@ -286,9 +286,31 @@ static quanta_status run_gemv_i8_chunks(qn_cl *s, const mm_args *m) {
     return st;
 }
 
+/* The GPU class's q8 GEMV (qn_gemv_q8_gpu: 16 consecutive codes an item, the format fixed) instead
+ * of the generic chunk walk, which read 5-6% of the copy kernel's bandwidth on NVIDIA's OpenCL (H100,
+ * 2026-12-06; bench/NOTES.md section 1). QUANTA_OPENCL_Q8_GPU=0 keeps the generic one (the tuning
+ * table's lws x rows). Written without a GPU: bench/opencl/run_gpu.sh times both. */
+static int gemv_q8_gpu_fits(const qn_cl *s, const mm_args *m) {
+    if (!s->gpu_class || m->wd.dtype != QUANTA_Q8 || s->dev.max_wg < 256) return 0;
+    const char *e = getenv("QUANTA_OPENCL_Q8_GPU");
+    return !(e && !strcmp(e, "0"));
+}
+
+static quanta_status run_gemv_q8_gpu(qn_cl *s, const mm_args *m) {
+    size_t l[2] = {32, 8}; /* 32 items a row (one warp on NVIDIA, half a wave on AMD), 8 rows a group */
+    qn_cl_arg a[24];
+    int k = mm_kernel_args(m, 1, 1, a);
+    a[k++] = QA_LOCAL(GEMV_MAX_M * l[0] * l[1] * sizeof(float));
+    quanta_status st = qn_cl_set_args(s, QK_GEMV_Q8_GPU, a, k);
+    if (st != QUANTA_OK) return st;
+    size_t g[2] = {l[0], ((size_t)m->N + l[1] - 1) / l[1] * l[1]};
+    return qn_cl_launch(s, QK_GEMV_Q8_GPU, "matmul (gemv q8, gpu)", 2, g, l);
+}
+
 static quanta_status run_gemv(qn_cl *s, const mm_args *m) {
     if (gemv_i8_fits(s, m)) return run_gemv_i8(s, m, NULL, 0, NULL);
     if (gemv_q8_i8_fits(s, m)) return run_gemv_q8_i8(s, m, NULL, 0, NULL);
+    if (gemv_q8_gpu_fits(s, m)) return run_gemv_q8_gpu(s, m);
     int lws, rows;
     qn_cl_tune_gemv(s, m->w->desc.dtype, &lws, &rows);
     /* lws 0: q8 through the int8 kernel (x quantized per block), rows tiles per group */
