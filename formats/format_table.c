@@ -17,26 +17,26 @@ _Static_assert(QN_DT_GGML_Q4_0 == QUANTA_GGML_Q4_0 && QN_DT_GGML_Q4_1 == QUANTA_
                "layout.h ggml dtype codes must equal quanta_dtype");
 
 static const qn_format formats[] = {
-    /* dtype            name        size float  layout               quantize        dequant_row */
-    {QUANTA_F32,       "f32",      4,   true,  NULL,                NULL,           NULL},
-    {QUANTA_F16,       "f16",      2,   true,  NULL,                NULL,           NULL},
-    {QUANTA_BF16,      "bf16",     2,   true,  NULL,                NULL,           NULL},
-    {QUANTA_I32,       "i32",      4,   false, NULL,                NULL,           NULL},
-    {QUANTA_U8,        "u8",       1,   false, NULL,                NULL,           NULL},
-    {QUANTA_Q8,        "q8",       0,   false, qn_row_scale_layout, qn_q8_quantize, qn_q8_dequant_row},
-    {QUANTA_Q4,        "q4",       0,   false, qn_q4_layout,        qn_q4_quantize, qn_q4_dequant_row},
-    {QUANTA_NF4,       "nf4",      0,   false, qn_nf4_layout,       qn_nf4_quantize, qn_nf4_dequant_row},
-    {QUANTA_FP8_E4M3,  "fp8_e4m3", 0,   false, qn_row_scale_layout, qn_fp8_quantize, qn_fp8_dequant_row},
-    {QUANTA_FP8_E5M2,  "fp8_e5m2", 0,   false, qn_row_scale_layout, qn_fp8_quantize, qn_fp8_dequant_row},
+    /* dtype           name        size float  layout               quantize          quantize_rows         dequant_row */
+    {QUANTA_F32,       "f32",      4,   true,  NULL,                NULL,             NULL,                 NULL},
+    {QUANTA_F16,       "f16",      2,   true,  NULL,                NULL,             NULL,                 NULL},
+    {QUANTA_BF16,      "bf16",     2,   true,  NULL,                NULL,             NULL,                 NULL},
+    {QUANTA_I32,       "i32",      4,   false, NULL,                NULL,             NULL,                 NULL},
+    {QUANTA_U8,        "u8",       1,   false, NULL,                NULL,             NULL,                 NULL},
+    {QUANTA_Q8,        "q8",       0,   false, qn_row_scale_layout, qn_q8_quantize,   qn_q8_quantize_rows,  qn_q8_dequant_row},
+    {QUANTA_Q4,        "q4",       0,   false, qn_q4_layout,        qn_q4_quantize,   qn_q4_quantize_rows,  qn_q4_dequant_row},
+    {QUANTA_NF4,       "nf4",      0,   false, qn_nf4_layout,       qn_nf4_quantize,  qn_nf4_quantize_rows, qn_nf4_dequant_row},
+    {QUANTA_FP8_E4M3,  "fp8_e4m3", 0,   false, qn_row_scale_layout, qn_fp8_quantize,  qn_fp8_quantize_rows, qn_fp8_dequant_row},
+    {QUANTA_FP8_E5M2,  "fp8_e5m2", 0,   false, qn_row_scale_layout, qn_fp8_quantize,  qn_fp8_quantize_rows, qn_fp8_dequant_row},
     /* ggml block formats (ggml_formats.c), as GGUF files store them */
-    {QUANTA_GGML_Q4_0, "q4_0",     0,   false, qn_ggml_layout,      qn_ggml_quantize, qn_ggml_fmt_dequant_row},
-    {QUANTA_GGML_Q4_1, "q4_1",     0,   false, qn_ggml_layout,      qn_ggml_quantize, qn_ggml_fmt_dequant_row},
-    {QUANTA_GGML_Q5_0, "q5_0",     0,   false, qn_ggml_layout,      qn_ggml_quantize, qn_ggml_fmt_dequant_row},
-    {QUANTA_GGML_Q5_1, "q5_1",     0,   false, qn_ggml_layout,      qn_ggml_quantize, qn_ggml_fmt_dequant_row},
-    {QUANTA_GGML_Q8_0, "q8_0",     0,   false, qn_ggml_layout,      qn_ggml_quantize, qn_ggml_fmt_dequant_row},
-    {QUANTA_GGML_Q4_K, "q4_k",     0,   false, qn_ggml_layout,      qn_ggml_quantize, qn_ggml_fmt_dequant_row},
-    {QUANTA_GGML_Q5_K, "q5_k",     0,   false, qn_ggml_layout,      qn_ggml_quantize, qn_ggml_fmt_dequant_row},
-    {QUANTA_GGML_Q6_K, "q6_k",     0,   false, qn_ggml_layout,      qn_ggml_quantize, qn_ggml_fmt_dequant_row},
+    {QUANTA_GGML_Q4_0, "q4_0",     0,   false, qn_ggml_layout,      qn_ggml_quantize, NULL,                 qn_ggml_fmt_dequant_row},
+    {QUANTA_GGML_Q4_1, "q4_1",     0,   false, qn_ggml_layout,      qn_ggml_quantize, NULL,                 qn_ggml_fmt_dequant_row},
+    {QUANTA_GGML_Q5_0, "q5_0",     0,   false, qn_ggml_layout,      qn_ggml_quantize, NULL,                 qn_ggml_fmt_dequant_row},
+    {QUANTA_GGML_Q5_1, "q5_1",     0,   false, qn_ggml_layout,      qn_ggml_quantize, NULL,                 qn_ggml_fmt_dequant_row},
+    {QUANTA_GGML_Q8_0, "q8_0",     0,   false, qn_ggml_layout,      qn_ggml_quantize, NULL,                 qn_ggml_fmt_dequant_row},
+    {QUANTA_GGML_Q4_K, "q4_k",     0,   false, qn_ggml_layout,      qn_ggml_quantize, NULL,                 qn_ggml_fmt_dequant_row},
+    {QUANTA_GGML_Q5_K, "q5_k",     0,   false, qn_ggml_layout,      qn_ggml_quantize, NULL,                 qn_ggml_fmt_dequant_row},
+    {QUANTA_GGML_Q6_K, "q6_k",     0,   false, qn_ggml_layout,      qn_ggml_quantize, NULL,                 qn_ggml_fmt_dequant_row},
 };
 #define N_FORMATS ((int)(sizeof formats / sizeof formats[0]))
 

@@ -33,6 +33,10 @@ typedef struct qn_format {
     bool is_float;     /* f32, f16, bf16: the activation dtypes */
     quanta_status (*layout)(const quanta_tensor_desc *d, const char *what, qn_quant_layout *L);
     quanta_status (*quantize)(const qn_quant_layout *L, const float *src, uint8_t *dst);
+    /* Rows [row0, row0 + nrows) alone (src holds those rows, dst is the whole tensor), the bytes
+     * of one whole quantize where the layout keeps rows independent; NULL where it never does. */
+    quanta_status (*quantize_rows)(const qn_quant_layout *L, const float *src, int64_t row0, int64_t nrows,
+                                   uint8_t *dst);
     void (*dequant_row)(const qn_quant_layout *L, const uint8_t *base, int64_t r, float *out);
 } qn_format;
 

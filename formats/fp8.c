@@ -78,7 +78,8 @@ float qn_e5m2_to_f32(uint8_t v) {
     return fp8_decode_finite(v, 2, 15);
 }
 
-void qn_fp8_quantize_rows(const qn_quant_layout *L, const float *src, int64_t row0, int64_t nrows, uint8_t *dst) {
+quanta_status qn_fp8_quantize_rows(const qn_quant_layout *L, const float *src, int64_t row0, int64_t nrows,
+                                   uint8_t *dst) {
     const fp8_spec *sp = L->dtype == QUANTA_FP8_E5M2 ? &e5m2 : &e4m3;
     size_t cols = (size_t)L->cols;
     for (int64_t i = 0; i < nrows; i++) {
@@ -96,11 +97,11 @@ void qn_fp8_quantize_rows(const qn_quant_layout *L, const float *src, int64_t ro
         /* w/scale of the largest element may land a hair above max: the encoder saturates it. */
         for (size_t c = 0; c < cols; c++) q[c] = fp8_encode(w[c] / scale, sp);
     }
+    return QUANTA_OK;
 }
 
 quanta_status qn_fp8_quantize(const qn_quant_layout *L, const float *src, uint8_t *dst) {
-    qn_fp8_quantize_rows(L, src, 0, L->rows, dst);
-    return QUANTA_OK;
+    return qn_fp8_quantize_rows(L, src, 0, L->rows, dst);
 }
 
 void qn_fp8_dequant_row(const qn_quant_layout *L, const uint8_t *base, int64_t r, float *out) {

@@ -100,7 +100,8 @@ quanta_status qn_nf4_layout(const quanta_tensor_desc *d, const char *what, qn_qu
  * and absmax depend on its 64 weights only, so row ranges write the bytes of one whole pass.
  * (With double quantization the absmax codes depend on the mean of every block of the tensor
  * and on runs of 256 blocks that cross rows: quantized whole, qn_quantize_rows_ok says no.) */
-void qn_nf4_quantize_rows(const qn_quant_layout *L, const float *src, int64_t row0, int64_t nrows, uint8_t *dst) {
+quanta_status qn_nf4_quantize_rows(const qn_quant_layout *L, const float *src, int64_t row0, int64_t nrows,
+                                   uint8_t *dst) {
     size_t bpr = (size_t)L->cols / QN_NF4_BLOCK, b0 = (size_t)row0 * bpr, nb = (size_t)nrows * bpr;
     float mid[15];
     nf4_mids(mid);
@@ -110,14 +111,12 @@ void qn_nf4_quantize_rows(const qn_quant_layout *L, const float *src, int64_t ro
         qn_store_f32(dst + L->scales_offset + (b0 + i) * 4, a);
         code_block(w, a, mid, dst + (b0 + i) * (QN_NF4_BLOCK / 2));
     }
+    return QUANTA_OK;
 }
 
 quanta_status qn_nf4_quantize(const qn_quant_layout *L, const float *src, uint8_t *dst) {
     size_t nb = (size_t)L->rows * (size_t)L->cols / QN_NF4_BLOCK;
-    if (!L->double_quant) {
-        qn_nf4_quantize_rows(L, src, 0, L->rows, dst);
-        return QUANTA_OK;
-    }
+    if (!L->double_quant) return qn_nf4_quantize_rows(L, src, 0, L->rows, dst);
     double sum = 0.0;
     for (size_t b = 0; b < nb; b++) sum += block_absmax(src + b * QN_NF4_BLOCK);
     float mean = (float)(sum / (double)nb);

@@ -15,7 +15,8 @@ quanta_status qn_row_scale_layout(const quanta_tensor_desc *d, const char *what,
     return QUANTA_OK;
 }
 
-void qn_q8_quantize_rows(const qn_quant_layout *L, const float *src, int64_t row0, int64_t nrows, uint8_t *dst) {
+quanta_status qn_q8_quantize_rows(const qn_quant_layout *L, const float *src, int64_t row0, int64_t nrows,
+                                  uint8_t *dst) {
     size_t cols = (size_t)L->cols;
     for (int64_t i = 0; i < nrows; i++) {
         size_t r = (size_t)(row0 + i);
@@ -31,11 +32,11 @@ void qn_q8_quantize_rows(const qn_quant_layout *L, const float *src, int64_t row
         }
         for (size_t c = 0; c < cols; c++) q[c] = (int8_t)qn_rne_clamp((double)w[c] / s, -127, 127);
     }
+    return QUANTA_OK;
 }
 
 quanta_status qn_q8_quantize(const qn_quant_layout *L, const float *src, uint8_t *dst) {
-    qn_q8_quantize_rows(L, src, 0, L->rows, dst);
-    return QUANTA_OK;
+    return qn_q8_quantize_rows(L, src, 0, L->rows, dst);
 }
 
 void qn_q8_dequant_row(const qn_quant_layout *L, const uint8_t *base, int64_t r, float *out) {

@@ -175,18 +175,18 @@ bool qn_quantize_rows_ok(const qn_quant_layout *L) {
     quanta_dtype t = (quanta_dtype)L->dtype;
     const qn_format *f = qn_format_of(t);
     if (!f) return false;
-    if (!qn_dtype_is_quantized(t)) return t == QUANTA_F32 || t == QUANTA_F16 || t == QUANTA_BF16;
-    if (t == QUANTA_Q4) return true; /* groups lie inside a row (qn_q4_layout: cols % g == 0) */
-    if (t == QUANTA_NF4) return !L->double_quant; /* blocks inside a row; the mean spans all */
-    return f->layout == qn_row_scale_layout;
+    if (f->is_float) return true;
+    /* nf4's double quantization codes every absmax against the mean of all blocks: rows depend on each other */
+    return f->quantize_rows && !L->double_quant;
 }
 
 quanta_status qn_quantize_rows(const qn_quant_layout *L, quanta_dtype t, int64_t row0, int64_t nrows, const float *src,
                                void *dst) {
     size_t cols = (size_t)L->cols, n = (size_t)nrows * cols;
     uint8_t *d = dst;
-    if (!qn_dtype_is_quantized(t)) {
-        qn_from_f32(t, src, d + (size_t)row0 * cols * qn_format_of(t)->elem_size, n);
+    const qn_format *f = qn_format_of(t);
+    if (f->is_float) {
+        qn_from_f32(t, src, d + (size_t)row0 * cols * f->elem_size, n);
         return QUANTA_OK;
     }
     for (size_t i = 0; i < n; i++) /* as qn_quantize: reject before writing these rows */
@@ -194,11 +194,7 @@ quanta_status qn_quantize_rows(const qn_quant_layout *L, quanta_dtype t, int64_t
             return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT,
                                 "quanta_quantize: src[%zu][%zu] is %s; %s needs finite values", (size_t)row0 + i / cols,
                                 i % cols, isnan(src[i]) ? "NaN" : "infinite", quanta_dtype_name(t));
-    if (t == QUANTA_Q4) return qn_q4_quantize_rows(L, src, row0, nrows, d);
-    if (t == QUANTA_NF4) qn_nf4_quantize_rows(L, src, row0, nrows, d);
-    else if (t == QUANTA_Q8) qn_q8_quantize_rows(L, src, row0, nrows, d);
-    else qn_fp8_quantize_rows(L, src, row0, nrows, d);
-    return QUANTA_OK;
+    return f->quantize_rows(L, src, row0, nrows, d);
 }
 
 quanta_status qn_dequantize(const quanta_tensor_desc *desc, const void *src, size_t src_bytes, float *dst,

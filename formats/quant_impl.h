@@ -48,7 +48,8 @@ quanta_status qn_row_scale_layout(const quanta_tensor_desc *d, const char *what,
 quanta_status qn_q8_quantize(const qn_quant_layout *L, const float *src, uint8_t *dst);
 /* Rows [row0, row0 + nrows) only: src holds those rows, dst is the whole tensor (codes and
  * scales land where qn_q8_quantize puts them). Same for fp8. */
-void qn_q8_quantize_rows(const qn_quant_layout *L, const float *src, int64_t row0, int64_t nrows, uint8_t *dst);
+quanta_status qn_q8_quantize_rows(const qn_quant_layout *L, const float *src, int64_t row0, int64_t nrows,
+                                  uint8_t *dst);
 void qn_q8_dequant_row(const qn_quant_layout *L, const uint8_t *base, int64_t r, float *out);
 quanta_status qn_q4_layout(const quanta_tensor_desc *d, const char *what, qn_quant_layout *L);
 quanta_status qn_q4_quantize(const qn_quant_layout *L, const float *src, uint8_t *dst);
@@ -59,10 +60,12 @@ void qn_q4_dequant_row(const qn_quant_layout *L, const uint8_t *base, int64_t r,
 quanta_status qn_nf4_layout(const quanta_tensor_desc *d, const char *what, qn_quant_layout *L);
 quanta_status qn_nf4_quantize(const qn_quant_layout *L, const float *src, uint8_t *dst);
 /* Rows [row0, row0 + nrows) of an nf4 tensor without double quantization. */
-void qn_nf4_quantize_rows(const qn_quant_layout *L, const float *src, int64_t row0, int64_t nrows, uint8_t *dst);
+quanta_status qn_nf4_quantize_rows(const qn_quant_layout *L, const float *src, int64_t row0, int64_t nrows,
+                                   uint8_t *dst);
 void qn_nf4_dequant_row(const qn_quant_layout *L, const uint8_t *base, int64_t r, float *out);
 quanta_status qn_fp8_quantize(const qn_quant_layout *L, const float *src, uint8_t *dst); /* e4m3 and e5m2 */
-void qn_fp8_quantize_rows(const qn_quant_layout *L, const float *src, int64_t row0, int64_t nrows, uint8_t *dst);
+quanta_status qn_fp8_quantize_rows(const qn_quant_layout *L, const float *src, int64_t row0, int64_t nrows,
+                                   uint8_t *dst);
 void qn_fp8_dequant_row(const qn_quant_layout *L, const uint8_t *base, int64_t r, float *out);
 
 /* The ggml block formats q4_0 ... q6_k (formats/ggml_formats.c). */
