@@ -531,13 +531,17 @@ inline void qn_gemv_reduce_store(float *part, local float *red, global uchar *y,
 }
 
 /* GPUs: work-group (lsx, lsy) holds lsy weight rows, each walked by lsx work-items. */
+/* A GPU GEMV's start: item l of ls walks row n of its group's rows, partial sums in part. */
+#define QN_GEMV_GPU_BEGIN                                                                              \
+    QN_WLAYOUT_MAKE(w);                                                                                \
+    const size_t l = get_local_id(0), ls = get_local_size(0);                                          \
+    const long n = get_group_id(1) * (long)get_local_size(1) + (long)get_local_id(1);                  \
+    float part[QN_GEMV_MAXM] = {0, 0, 0, 0, 0, 0, 0, 0};                                               \
+    const global float *x = (const global float *)(xb_ + xo);
+
 kernel void qn_gemv(const global uchar *Wb, ulong wo, QN_WLAYOUT_ARGS, const global uchar *xb_, ulong xo,
                     global uchar *y, ulong yo, int ydt, int M, long N, long K, local float *red) {
-    QN_WLAYOUT_MAKE(w);
-    const size_t l = get_local_id(0), ls = get_local_size(0), ly = get_local_id(1);
-    const long n = get_group_id(1) * (long)get_local_size(1) + (long)ly;
-    float part[QN_GEMV_MAXM] = {0, 0, 0, 0, 0, 0, 0, 0};
-    const global float *x = (const global float *)(xb_ + xo);
+    QN_GEMV_GPU_BEGIN
     if (n < N)
         for (int m = 0; m < M; m++) part[m] = qn_gemv_row(Wb + wo, &w, QN_XROW(m), QN_XGS(m), n, K, (long)l, (long)ls, 0);
     qn_gemv_reduce_store(part, red, y + yo, ydt, M, N, n, 1.0f);
@@ -550,11 +554,7 @@ kernel void qn_gemv(const global uchar *Wb, ulong wo, QN_WLAYOUT_ARGS, const glo
  * registers live). The scale multiplies the row's sum once. */
 kernel void qn_gemv_q8_gpu(const global uchar *Wb, ulong wo, QN_WLAYOUT_ARGS, const global uchar *xb_, ulong xo,
                            global uchar *y, ulong yo, int ydt, int M, long N, long K, local float *red) {
-    QN_WLAYOUT_MAKE(w);
-    const size_t l = get_local_id(0), ls = get_local_size(0), ly = get_local_id(1);
-    const long n = get_group_id(1) * (long)get_local_size(1) + (long)ly;
-    float part[QN_GEMV_MAXM] = {0, 0, 0, 0, 0, 0, 0, 0};
-    const global float *x = (const global float *)(xb_ + xo);
+    QN_GEMV_GPU_BEGIN
     float scale = 0.0f;
     if (n < N) {
         const global char *row = (const global char *)(Wb + wo) + n * K;
