@@ -31,6 +31,12 @@
  *
  * No split-K and no persistent tile scheduler: tiles are picked so that the grid covers the GPU
  * (qn_f8_pick); below QN_CUDA_FP8_WG_MIN_M tokens the weight-streaming kernel of matmul_q.cu (split-K) stays.
+ *
+ * Block clusters (fp8pp11, QUANTA_CUDA_FP8_V2=2 or 4, off by default until a device run): mmq8's H100 run moved
+ * ~1000 clocks per 64-wide step of the 128x256 tile where the tensor cores need 512, i.e. 24 KB per step per SM
+ * at ~24 B/clock/SM, the L2's share (bench/NOTES.md, fp8pp11): the kernel is bound by L2 -> SM bytes, not by the
+ * pipeline's depth (8 stages already) or the A fragments' loads. Blocks of a cluster along the weight rows hold
+ * the same tokens, so the token tile is read from L2 once per cluster and multicast (qn_k_fp8_wg, CL).
  */
 #include <cuda_fp8.h>
 #include <stdlib.h>
@@ -38,6 +44,7 @@
 
 #include "cp_async.cuh"
 #include "cuda_common.cuh"
+#include "matmul_fp8_wg.h"
 
 #if defined(__CUDA_ARCH__) && defined(__CUDA_ARCH_FEAT_SM90_ALL)
 #define QN_F8_HAVE 1
@@ -180,11 +187,18 @@ struct qn_f8_args {
     void *y; /* [M][N] */
 };
 
-template <int CW, int BN>
+/* CL: CTAs per cluster along the weight rows (1: mmq8's kernel as measured; 2 or 4: fp8pp11's V2). The CL blocks of
+ * a cluster hold the same tokens, so each copies 4 / CL of the step's activation slices once, multicast into all
+ * CL shared memories: L2 reads per block and step fall from BM * 64 + BN * 64 bytes to BM * 64 + BN * 64 / CL. A
+ * stage is then refilled only when the consumers of every block of the cluster have released it: their warps
+ * arrive on the empty barrier of each block (CL * CW * 4 arrivals a phase). The sums are the same instructions
+ * on the same bytes in the same order: y is bit-identical to CL = 1. */
+template <int CW, int BN, int CL>
 __global__ void __launch_bounds__(qn_f8_cfg<CW, BN>::threads, qn_f8_cfg<CW, BN>::min_blocks) qn_k_fp8_wg(qn_f8_args p) {
 #if QN_F8_HAVE
     typedef qn_f8_cfg<CW, BN> Cfg;
     constexpr int S = Cfg::S, BM = Cfg::BM;
+    static_assert(CL == 1 || CL == 2 || CL == 4, "a cluster splits the 4 activation slices of a step evenly");
     extern __shared__ __align__(128) uint8_t qn_f8_smem[];
     __shared__ __align__(8) uint64_t full_bar[S], empty_bar[S];
     const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31, wg = warp >> 2;
@@ -198,16 +212,24 @@ __global__ void __launch_bounds__(qn_f8_cfg<CW, BN>::threads, qn_f8_cfg<CW, BN>:
     if (tid == 0) {
         for (int s = 0; s < S; s++) {
             qn_mbar_init(qn_smem_u32(&full_bar[s]), 1);             /* the producer's arrive.expect_tx */
-            qn_mbar_init(qn_smem_u32(&empty_bar[s]), CW * 4);       /* one arrival per consumer warp */
+            qn_mbar_init(qn_smem_u32(&empty_bar[s]), CW * 4 * CL);  /* one arrival per consumer warp of the cluster */
         }
         qn_mbar_init_fence();
     }
-    __syncthreads();
+    /* CL > 1: no block's copies or arrivals may reach a barrier of another before that one is initialized */
+    const uint32_t rank = CL > 1 ? qn_cluster_rank() : 0u;
+    if (CL > 1) qn_cluster_sync();
+    else __syncthreads();
 
     if (wg == 0) { /* ---------------- producer: one warp issues, the other three leave */
         if (CW == 2) qn_setmaxnreg_dec<40>();
-        if (warp != 0) return;
-        const int64_t tiles = NT - nt0 < BM / 16 ? NT - nt0 : BM / 16; /* weight tiles inside the matrix */
+        if (warp != 0) {
+            if (CL > 1) qn_cluster_sync(); /* the closing one below */
+            return;
+        }
+        /* weight tiles inside the matrix (none in a block that only pads the grid to whole clusters) */
+        int64_t tiles = NT - nt0 < BM / 16 ? NT - nt0 : BM / 16;
+        if (tiles < 0) tiles = 0;
         const uint32_t bytes = (uint32_t)(tiles * 1024 + Cfg::b_bytes);
         for (int64_t i = 0; i < nk; i++) {
             const int64_t kt = kt0 + i;
@@ -221,9 +243,15 @@ __global__ void __launch_bounds__(qn_f8_cfg<CW, BN>::threads, qn_f8_cfg<CW, BN>:
                 qn_bulk_copy(qn_smem_u32(a_of(s) + lane * 1024), p.codes + ((nt0 + lane) * KT + kt) * 1024, 1024, fb);
             else if (lane >= BM / 16 && lane < BM / 16 + 4) { /* activation slice j of the step: BN tokens */
                 const int j = lane - BM / 16;
-                qn_bulk_copy(qn_smem_u32(b_of(s) + j * BN * 16), p.xq + ((kt * 4 + j) * p.Mp + m0) * 16, BN * 16, fb);
+                const uint8_t *src = p.xq + ((kt * 4 + j) * p.Mp + m0) * 16;
+                if (CL == 1) qn_bulk_copy(qn_smem_u32(b_of(s) + j * BN * 16), src, BN * 16, fb);
+                else if ((uint32_t)(j % CL) == rank) /* this block's share, into every block of the cluster */
+                    qn_bulk_copy_mc(qn_smem_u32(b_of(s) + j * BN * 16), src, BN * 16, fb, (uint16_t)((1u << CL) - 1u));
             }
         }
+        /* CL > 1: stay until every block of the cluster is done, so no copy this block issued is still landing
+         * in another block's shared memory when it leaves */
+        if (CL > 1) qn_cluster_sync();
         return;
     }
 
@@ -260,7 +288,13 @@ __global__ void __launch_bounds__(qn_f8_cfg<CW, BN>::threads, qn_f8_cfg<CW, BN>:
         qn_wg_keep(acc);
         if (i > 0) {
             __syncwarp();
-            if (lane == 0) qn_mbar_arrive(qn_smem_u32(&empty_bar[(int)((i - 1) % S)]));
+            const uint32_t eb = qn_smem_u32(&empty_bar[(int)((i - 1) % S)]);
+            if (CL == 1) {
+                if (lane == 0) qn_mbar_arrive(eb);
+            } else if (i - 1 + S < nk && lane < CL) { /* lane r: block r's barrier; a stage no copy will refill
+                                                       * again is not released (no arrival after its block left) */
+                qn_mbar_arrive_cluster(qn_mapa(eb, (uint32_t)lane));
+            }
         }
     };
     uint32_t a0[2][4], a1[2][4];
@@ -333,6 +367,7 @@ __global__ void __launch_bounds__(qn_f8_cfg<CW, BN>::threads, qn_f8_cfg<CW, BN>:
                 for (int b = 0; b < osz; b++) dst[e * osz + b] = src[e * osz + b];
         }
     }
+    if (CL > 1) qn_cluster_sync(); /* the producers' closing barrier */
 #else
     (void)p;
     __trap(); /* compiled for sm_90a only; the host launches it only on compute capability 9.0 */
@@ -352,19 +387,42 @@ __global__ void qn_k_fp8_reduce(const float *part, int S, int64_t M, int64_t N, 
 
 /* ------------------------------------------------------------------ host side */
 
-template <int CW, int BN> static int qn_f8_launch(const qn_f8_args &a, int splits, cudaStream_t s) {
+template <int CW, int BN, int CL> static int qn_f8_launch(const qn_f8_args &a, int splits, cudaStream_t s) {
     typedef qn_f8_cfg<CW, BN> Cfg;
     static bool attr_set = false; /* per instantiation; a race only repeats an idempotent call */
     if (!attr_set) {
         const cudaError_t e =
-            cudaFuncSetAttribute(qn_k_fp8_wg<CW, BN>, cudaFuncAttributeMaxDynamicSharedMemorySize, Cfg::smem);
+            cudaFuncSetAttribute(qn_k_fp8_wg<CW, BN, CL>, cudaFuncAttributeMaxDynamicSharedMemorySize, Cfg::smem);
         if (e != cudaSuccess) return (int)e;
         attr_set = true;
     }
-    const int64_t gx = (a.Np / 16 + Cfg::BM / 16 - 1) / (Cfg::BM / 16), gy = (a.M + BN - 1) / BN;
+    int64_t gx = (a.Np / 16 + Cfg::BM / 16 - 1) / (Cfg::BM / 16);
+    const int64_t gy = (a.M + BN - 1) / BN;
+    gx = (gx + CL - 1) / CL * CL; /* whole clusters: the blocks past N copy their token share and store nothing */
     if (gx > 0x7fffffff || gy > 65535 || splits > 65535) return (int)cudaErrorInvalidValue;
-    qn_k_fp8_wg<CW, BN><<<dim3((unsigned)gx, (unsigned)gy, (unsigned)splits), Cfg::threads, Cfg::smem, s>>>(a);
-    return qn_cu_launch_status();
+    const dim3 grid((unsigned)gx, (unsigned)gy, (unsigned)splits);
+    if (CL == 1) {
+        qn_k_fp8_wg<CW, BN, CL><<<grid, Cfg::threads, Cfg::smem, s>>>(a);
+        return qn_cu_launch_status();
+    }
+    cudaLaunchConfig_t cfg = {};
+    cudaLaunchAttribute at[1] = {};
+    at[0].id = cudaLaunchAttributeClusterDimension;
+    at[0].val.clusterDim.x = CL, at[0].val.clusterDim.y = 1, at[0].val.clusterDim.z = 1;
+    cfg.gridDim = grid, cfg.blockDim = dim3(Cfg::threads), cfg.dynamicSmemBytes = Cfg::smem, cfg.stream = s;
+    cfg.attrs = at, cfg.numAttrs = 1;
+    const cudaError_t e = cudaLaunchKernelEx(&cfg, qn_k_fp8_wg<CW, BN, CL>, a);
+    return e != cudaSuccess ? (int)e : qn_cu_launch_status();
+}
+
+/* The tile's kernel with CL-block clusters. */
+template <int CL> static int qn_f8_launch_tile(int tile, const qn_f8_args &a, int splits, cudaStream_t s) {
+    switch (tile) {
+    case 1: return qn_f8_launch<2, 256, CL>(a, splits, s);
+    case 2: return qn_f8_launch<2, 128, CL>(a, splits, s);
+    case 3: return qn_f8_launch<1, 128, CL>(a, splits, s);
+    default: return qn_f8_launch<1, 64, CL>(a, splits, s);
+    }
 }
 
 /* Tiles (weight rows x tokens), largest first: the first whose grid covers ~4/5 of the SMs (one block per
@@ -394,6 +452,18 @@ static int qn_f8_forced_tile() {
         tile = t;
     }
     return tile;
+}
+
+/* QUANTA_CUDA_FP8_V2 (fp8pp11): unset or 0: mmq8's kernel (blocks alone); 1 or 2: clusters of 2 blocks sharing
+ * the token tile; 4: clusters of 4. Off by default until a device run has checked and timed it. Read once. */
+static int qn_f8_env_cluster() {
+    static int cl = -1;
+    if (cl < 0) {
+        const char *e = getenv("QUANTA_CUDA_FP8_V2");
+        const int v = e ? atoi(e) : 0;
+        cl = v == 4 ? 4 : v == 1 || v == 2 ? 2 : 1;
+    }
+    return cl;
 }
 
 static bool qn_f8_device_ok() {
@@ -436,12 +506,18 @@ int qn_cuda_fp8_quantize_x(int x_dtype, const void *x, int64_t M, int64_t K, int
 
 int qn_cuda_fp8_gemm(const qn_cuda_weight *w, const void *buf, int64_t M, int y_dtype, void *y, int tile, int sms,
                      void *stream) {
-    return qn_cuda_fp8_gemm_split(w, buf, M, y_dtype, y, tile, 1, NULL, sms, stream);
+    return qn_cuda_fp8_gemm_cl(w, buf, M, y_dtype, y, tile, 1, NULL, qn_f8_env_cluster(), sms, stream);
 }
 
 int qn_cuda_fp8_gemm_split(const qn_cuda_weight *w, const void *buf, int64_t M, int y_dtype, void *y, int tile,
                            int splits, float *part, int sms, void *stream) {
+    return qn_cuda_fp8_gemm_cl(w, buf, M, y_dtype, y, tile, splits, part, qn_f8_env_cluster(), sms, stream);
+}
+
+int qn_cuda_fp8_gemm_cl(const qn_cuda_weight *w, const void *buf, int64_t M, int y_dtype, void *y, int tile,
+                        int splits, float *part, int cluster, int sms, void *stream) {
     if (w->fmt != QN_CW_E4M3 || !qn_f8_device_ok()) return -1;
+    if (cluster != 1 && cluster != 2 && cluster != 4) return (int)cudaErrorInvalidValue;
     if (M <= 0 || w->N <= 0) return 0;
     const int64_t KT = w->Kp / QN_F8_BK;
     if (splits < 1 || (splits > 1 && !part)) return (int)cudaErrorInvalidValue;
@@ -459,13 +535,10 @@ int qn_cuda_fp8_gemm_split(const qn_cuda_weight *w, const void *buf, int64_t M, 
     a.part = splits > 1 ? part : NULL;
     a.yd = y_dtype, a.y = y;
     cudaStream_t s = (cudaStream_t)stream;
-    int e;
-    switch (qn_f8_pick(w->N, M, sms, tile)) {
-    case 1: e = qn_f8_launch<2, 256>(a, splits, s); break;
-    case 2: e = qn_f8_launch<2, 128>(a, splits, s); break;
-    case 3: e = qn_f8_launch<1, 128>(a, splits, s); break;
-    default: e = qn_f8_launch<1, 64>(a, splits, s); break;
-    }
+    const int t = qn_f8_pick(w->N, M, sms, tile);
+    const int e = cluster == 4   ? qn_f8_launch_tile<4>(t, a, splits, s)
+                  : cluster == 2 ? qn_f8_launch_tile<2>(t, a, splits, s)
+                                 : qn_f8_launch_tile<1>(t, a, splits, s);
     if (e || splits == 1) return e;
     qn_k_fp8_reduce<<<qn_cu_blocks(M * w->N, 256, (unsigned)(sms > 0 ? sms : 132) * 8), 256, 0, s>>>(
         part, splits, M, w->N, w->row_scale, a.sx, y_dtype, y);

@@ -2,8 +2,8 @@
  * fp8_check.cu — the FP8 x FP8 GEMM of kernels_cuda/matmul_fp8_wg.cu (mmq8) against a host reference of exactly
  * its arithmetic, then timed against cuBLASLt FP8 and cuBLAS bf16 on LLaMA-7B/13B linear shapes.
  *
- *   fp8_check [check|time|all|sanitize] [csv]     (FP8_SEED=<n> repeats a run; the seed is printed either way;
- *   sanitize: two small check cases, for compute-sanitizer)
+ *   fp8_check [check|time|time2|all|sanitize] [csv]     (FP8_SEED=<n> repeats a run; the seed is printed either
+ *   way; sanitize: two small check cases, for compute-sanitizer)
  *
  * check: random e4m3 weight codes (every finite code) with per-row scales, laid out with cuda_kernels.h's
  *   qn_cuda_weight_code_offset (the tiled layout engine/cuda/cuda_repack.c writes); x random, rows at scales
@@ -11,7 +11,8 @@
  *   formats/fp8.c's encoder on x / (max|x| / 448): must be equal, byte for byte, in the kernel's K order.
  *   (2) y (NaN-poisoned before the GEMM) against sum_k dec(wq) dec(xq) * sw * sx in double: an element is
  *   wrong past 2^-10 of sum_k |dec(wq) dec(xq)| * sw * sx (f32 sums inside the tensor cores, fast
- *   accumulation) plus y's own rounding. Every tile forced once, and the pick; K and N not multiples of
+ *   accumulation) plus y's own rounding; then the same GEMM with block clusters of 1, 2 and 4 (fp8pp11,
+ *   QUANTA_CUDA_FP8_V2 chooses the checked one) must give y bit for bit. Every tile forced once, and the pick; K and N not multiples of
  *   the tiles, M not a multiple of the token tile. Also printed: the error the e4m3 activations add
  *   against the f32 product with the unquantized x (NMSE; what conformance's bound is about).
  * time: quantize + GEMM (bf16 x in, bf16 y out, tile picked), our GEMM with each tile forced and (M <= 512) with
@@ -21,6 +22,9 @@
  *   shapes, same process; CUDA events around 20 back-to-back calls, best of 5; operands stay resident (no
  *   rotation: every peer alike). Ratios > 1: ours faster. csv (optional) gets one row per shape for
  *   bench/cuda/fp8_peers.py (torch._scaled_mm row-wise in the same call).
+ *
+ * time2: our GEMM alone with clusters of 1 (mmq8), 2 and 4 (fp8pp11), picked tile and each tile, against cuBLASLt
+ *   FP8 (fast accumulation) on bench/NOTES.md's FP8 table shapes; csv for fp8_peers.py as for time.
  *
  * Build: bench/cuda/build_fp8_check.sh (nvcc, sm_90a; links matmul_fp8_wg.cu, matmul_q.cu, formats/fp8.c,
  * -lcublasLt -lcublas).
@@ -44,6 +48,7 @@ extern "C" {
 #include "cuda_kernels.h"
 #include "formats.h" /* qn_f32_to_e4m3, qn_e4m3_to_f32: formats/fp8.c, the one definition of e4m3 */
 }
+#include "matmul_fp8_wg.h" /* qn_cuda_fp8_gemm_cl: the block-cluster size per call (fp8pp11) */
 
 #define CK(x)                                                                                       \
     do {                                                                                            \
@@ -184,6 +189,18 @@ static int check_case(const ccase &c) {
     }
     std::vector<uint8_t> yb((size_t)(M * N) * ys);
     CK(cudaMemcpy(yb.data(), dy, yb.size(), cudaMemcpyDeviceToHost));
+    /* fp8pp11: the same GEMM with blocks alone and in clusters of 2 and 4 (QUANTA_CUDA_FP8_V2 chose the run
+     * above): the same instructions on the same bytes, so y must match it bit for bit (y NaN-poisoned again) */
+    int64_t cl_bad[3] = {0, 0, 0};
+    std::vector<uint8_t> yc(yb.size());
+    for (int ci = 0; ci < 3; ci++) {
+        CK(cudaMemset(dy, 0xFF, yb.size()));
+        e = qn_cuda_fp8_gemm_cl(&dw.w, buf, M, c.yd, dy, c.tile, c.splits, part, 1 << ci, 132, NULL);
+        if (e) { printf("gemm launch (cluster %d): %d\n", 1 << ci, e); return 1; }
+        CK(cudaDeviceSynchronize());
+        CK(cudaMemcpy(yc.data(), dy, yc.size(), cudaMemcpyDeviceToHost));
+        for (size_t i = 0; i < yc.size(); i += ys) cl_bad[ci] += memcmp(&yc[i], &yb[i], ys) != 0;
+    }
     float lut[256];
     for (int v = 0; v < 256; v++) lut[v] = qn_e4m3_to_f32((uint8_t)v);
     int64_t bad = 0, first = -1;
@@ -220,9 +237,10 @@ static int check_case(const ccase &c) {
            (long long)scale_bad, (long long)pad_bad, (long long)bad, (long long)(M * N), worst, sr > 0 ? se / sr : 0.0,
            fr > 0 ? fe / fr : 0.0);
     if (first >= 0) printf("; first wrong at m=%lld n=%lld", (long long)(first / N), (long long)(first % N));
-    printf("\n");
+    printf("; clusters 1 / 2 / 4 differ from it in %lld / %lld / %lld outputs\n", (long long)cl_bad[0],
+           (long long)cl_bad[1], (long long)cl_bad[2]);
     cudaFree(dx), cudaFree(dy), cudaFree(buf), cudaFree(dw.codes), cudaFree(dw.sw), cudaFree(part);
-    return code_bad || scale_bad || pad_bad || bad ? 1 : 0;
+    return code_bad || scale_bad || pad_bad || bad || cl_bad[0] || cl_bad[1] || cl_bad[2] ? 1 : 0;
 }
 
 /* ------------------------------------------------------------------ timing */
@@ -427,6 +445,104 @@ static int time_all(const char *csv) {
     return 0;
 }
 
+/* time2 (fp8pp11): the GEMM alone with blocks alone (mmq8's kernel, "v1") and in clusters of 2 and 4 ("v2"),
+ * tile picked and each tile forced, beside cuBLASLt FP8 with fast accumulation, on bench/NOTES.md's FP8 table
+ * shapes; the three variants interleaved per shape, same data, same process. csv: one row per shape for
+ * bench/cuda/fp8_peers.py (gemm_us = v1 picked, ours_us = quantize + v1; v2c2_us / v2c4_us = the clusters). */
+static int time_v2(const char *csv) {
+    static const int64_t shapes[][3] = {{256, 4096, 4096}, {2048, 4096, 4096}, {2048, 11008, 4096},
+                                        {2048, 4096, 11008}, {2048, 13824, 5120}};
+    FILE *out = csv ? fopen(csv, "w") : NULL;
+    if (out) fprintf(out, "M,N,K,quant_us,gemm_us,ours_us,v2c2_us,v2c4_us,lt_fast_us,best_tile_c1,best_tile_c2,best_tile_c4\n");
+    cublasLtHandle_t lt;
+    if (cublasLtCreate(&lt)) { printf("cublasLt init failed\n"); return 2; }
+    const size_t ws = 32u << 20;
+    void *wsp;
+    float *one;
+    CK(cudaMalloc(&wsp, ws));
+    CK(cudaMalloc(&one, 4));
+    const float onev = 1.0f;
+    CK(cudaMemcpy(one, &onev, 4, cudaMemcpyHostToDevice));
+    int sms = 132;
+    cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, 0);
+    printf("time2: us per call (best of 5 x 20 back-to-back), bf16 y; c1 = mmq8's kernel, c2 / c4 = clusters of 2 / 4\n"
+           "(QUANTA_CUDA_FP8_V2=2 / 4); pick = the tile by grid size; lt_fast = cuBLASLt FP8 fast accumulation\n");
+    printf("%6s %6s %6s | %6s | %8s %8s %8s | %8s | %6s %6s | %s\n", "M", "N", "K", "quant", "c1 pick", "c2 pick",
+           "c4 pick", "lt_fast", "c1/c2", "c1/c4", "TFLOP/s c1 c2 c4");
+    int err = 0;
+    for (auto &sh : shapes) {
+        const int64_t M = sh[0], N = sh[1], K = sh[2];
+        std::vector<uint8_t> wq((size_t)(N * K));
+        fill_codes(wq.data(), wq.size());
+        dweight dw;
+        dw.w.fmt = QN_CW_E4M3, dw.w.N = N, dw.w.K = K, dw.w.Np = N, dw.w.Kp = K, dw.w.group = 0, dw.w.meta = NULL;
+        std::vector<float> sw(N, 1.0f / 448.0f);
+        CK(cudaMalloc(&dw.codes, wq.size()));
+        CK(cudaMalloc(&dw.sw, (size_t)N * 4));
+        CK(cudaMemcpy(dw.codes, wq.data(), wq.size(), cudaMemcpyHostToDevice));
+        CK(cudaMemcpy(dw.sw, sw.data(), (size_t)N * 4, cudaMemcpyHostToDevice));
+        dw.w.codes = dw.codes, dw.w.row_scale = (const float *)dw.sw;
+        std::vector<__nv_bfloat16> hx((size_t)(M * K));
+        for (size_t i = 0; i < hx.size(); i++) hx[i] = __float2bfloat16_rn(((float)(fast_u32() & 0xFFFF) - 32768.0f) / 16384.0f);
+        std::vector<uint8_t> hq((size_t)(M * K));
+        fill_codes(hq.data(), hq.size());
+        __nv_bfloat16 *x, *y;
+        uint8_t *x8;
+        void *buf;
+        CK(cudaMalloc(&x, hx.size() * 2));
+        CK(cudaMalloc(&x8, hq.size()));
+        CK(cudaMalloc(&y, (size_t)(M * N) * 2));
+        CK(cudaMalloc(&buf, qn_cuda_fp8_x_bytes(M, K)));
+        CK(cudaMemcpy(x, hx.data(), hx.size() * 2, cudaMemcpyHostToDevice));
+        CK(cudaMemcpy(x8, hq.data(), hq.size(), cudaMemcpyHostToDevice));
+        const double tq = time_us([&] { err |= qn_cuda_fp8_quantize_x(QN_DT_BF16, x, M, K, K, buf, NULL); });
+        double tp[3], tt[3][4];
+        for (int ci = 0; ci < 3; ci++)
+            tp[ci] = time_us([&] { err |= qn_cuda_fp8_gemm_cl(&dw.w, buf, M, QN_DT_BF16, y, 0, 1, NULL, 1 << ci, sms, NULL); });
+        for (int tile = 1; tile <= 4; tile++)
+            for (int ci = 0; ci < 3; ci++)
+                tt[ci][tile - 1] = time_us(
+                    [&] { err |= qn_cuda_fp8_gemm_cl(&dw.w, buf, M, QN_DT_BF16, y, tile, 1, NULL, 1 << ci, sms, NULL); });
+        double tl = NAN;
+        {
+            lt_fp8 s = lt_setup(lt, M, N, K, one, one, 1, ws);
+            const float alpha = 1.0f, beta = 0.0f;
+            if (s.ok)
+                tl = time_us([&] {
+                    cublasLtMatmul(lt, s.op, &alpha, dw.codes, s.la, x8, s.lb, &beta, y, s.lc, y, s.lc, &s.algo, wsp, ws, 0);
+                });
+            if (s.la) cublasLtMatrixLayoutDestroy(s.la);
+            if (s.lb) cublasLtMatrixLayoutDestroy(s.lb);
+            if (s.lc) cublasLtMatrixLayoutDestroy(s.lc);
+            if (s.op) cublasLtMatmulDescDestroy(s.op);
+        }
+        CK(cudaDeviceSynchronize());
+        if (err) printf("our launches failed (%d)\n", err);
+        const double fl = 2.0 * M * N * K / 1e6; /* TFLOP/s = fl / us */
+        printf("%6lld %6lld %6lld | %6.1f | %8.1f %8.1f %8.1f | %8.1f | %6.2f %6.2f | %.0f %.0f %.0f\n", (long long)M,
+               (long long)N, (long long)K, tq, tp[0], tp[1], tp[2], tl, tp[0] / tp[1], tp[0] / tp[2], fl / tp[0],
+               fl / tp[1], fl / tp[2]);
+        static const char *const tn[4] = {"128x256", "128x128", "64x128", "64x64"};
+        int best[3] = {0, 0, 0};
+        for (int ci = 0; ci < 3; ci++) {
+            printf("%20s c%d tiles", "", 1 << ci);
+            for (int t = 0; t < 4; t++) {
+                printf(" %s %.1f", tn[t], tt[ci][t]);
+                if (tt[ci][t] < tt[ci][best[ci]]) best[ci] = t;
+            }
+            printf(" us\n");
+        }
+        if (out)
+            fprintf(out, "%lld,%lld,%lld,%.2f,%.2f,%.2f,%.2f,%.2f,%.2f,%s,%s,%s\n", (long long)M, (long long)N, (long long)K,
+                    tq, tp[0], tq + tp[0], tp[1], tp[2], tl, tn[best[0]], tn[best[1]], tn[best[2]]);
+        cudaFree(x), cudaFree(x8), cudaFree(y), cudaFree(buf), cudaFree(dw.codes), cudaFree(dw.sw);
+    }
+    if (out) fclose(out);
+    cudaFree(wsp), cudaFree(one);
+    cublasLtDestroy(lt);
+    return err ? 1 : 0;
+}
+
 int main(int argc, char **argv) {
     setvbuf(stdout, NULL, _IOLBF, 0); /* line by line: a run killed by its timeout (a hang) keeps what it printed */
     const char *mode = argc > 1 ? argv[1] : "all";
@@ -462,5 +578,6 @@ int main(int argc, char **argv) {
         rc |= bad ? 1 : 0;
     }
     if (!strcmp(mode, "time") || !strcmp(mode, "all")) rc |= time_all(argc > 2 ? argv[2] : NULL);
+    if (!strcmp(mode, "time2")) rc |= time_v2(argc > 2 ? argv[2] : NULL);
     return rc;
 }
