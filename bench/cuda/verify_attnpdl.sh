@@ -1,0 +1,44 @@
+#!/bin/bash
+# verify_attnpdl.sh — device check of programmatic dependent launch for the attention kernels (issue 11), run after
+# bench/e2e/run_h200.sh has built Quanta (/tmp/qbuild) and written the model files (/tmp/e2e/files). About 80 s.
+# QUANTA_CUDA_ATTN_PDL=1 (off by default until this check has run; needs QUANTA_CUDA_PDL on): attention.cu's launch() adds the programmatic
+# stream serialization attribute (beside the cluster dimension of the decode-rows kernel) and every kernel it
+# launches waits (griddepcontrol.wait) before it reads anything, so results cannot change; the launch gap of 18
+# (Gemma) / 32 (7B) attention launches a step overlaps the rope/KV-append kernel before each.
+# Steps: 1. conformance of attention on cuda, on and off; 2. graph replay test; 3. greedy text on vs off (Gemma, 7B);
+# 4. the step split on Gemma (tg64); 5. tg128 off / on / off / on on Gemma and the 7B Q4_0.
+set -u
+cd "$(dirname "$0")/../.." # the repository root
+. bench/common/verifylib.sh attnpdl ${LIMIT:-100}
+B=${QBUILD:-/tmp/qbuild}
+Q=${QUANTA:-$B/tools/quanta}
+F=${FILES:-/tmp/e2e/files}
+OFF="QUANTA_CUDA_ATTN_PDL=0" ON="QUANTA_CUDA_ATTN_PDL=1"
+[ -x $Q ] || { say "no $Q"; exit 1; }
+CONFORM_S=30 conform attention_on "$ON" -- --filter attention,paged_attention --failures
+CONFORM_S=30 conform attention_off "$OFF" -- --filter attention --failures
+if [ -x $B/tests/cuda/test_cuda_graphs ]; then
+  env $ON CK_FORK=no timeout 30 $B/tests/cuda/test_cuda_graphs > $D/graphs.log 2>&1
+  say "test_cuda_graphs (ATTN_PDL=1) rc=$?: $(grep -E 'Checks' $D/graphs.log | tail -1)"
+fi
+pack
+M4=$F/mistral7b-q4_0.gguf G=$F/gemma3-270m-q4_k_m.gguf
+for f in $G $M4; do
+  [ -f $f ] || continue
+  n=$(basename $f .gguf)
+  env $OFF timeout 15 $Q generate -m $f --backend cuda -n 16 --quiet > $D/gen_${n}_off.txt 2> $D/gen_${n}_off.err; r1=$?
+  env $ON timeout 15 $Q generate -m $f --backend cuda -n 16 --quiet > $D/gen_${n}_on.txt 2> $D/gen_${n}_on.err; r2=$?
+  cmp -s $D/gen_${n}_on.txt $D/gen_${n}_off.txt && same=identical || same="DIFFERENT (expected identical)"
+  say "$n greedy text off rc=$r1 / on rc=$r2: $same"
+done
+pack
+if [ -f $G ]; then
+  QUANTA_STEP_SPLIT=1 timeout 15 $Q bench model -m $G -p 0 -n 64 -r 1 --backend cuda > $D/split_gemma.txt 2>&1
+  say "Gemma step split: $(grep -iE 'step|input|execute|output|rest' $D/split_gemma.txt | tr '\n' ' ' | cut -c1-400)"
+fi
+pack
+[ -f $G ] && { tg gemma_off "$OFF" -m $G; tg gemma_on "$ON" -m $G; tg gemma_off2 "$OFF" -m $G; tg gemma_on2 "$ON" -m $G; }
+[ -f $M4 ] && { tg 7b_q4_0_off "$OFF" -m $M4; tg 7b_q4_0_on "$ON" -m $M4; }
+say "done"
+tg_table
+pack
