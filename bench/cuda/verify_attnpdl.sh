@@ -6,7 +6,8 @@
 # launches waits (griddepcontrol.wait) before it reads anything, so results cannot change; the launch gap of 18
 # (Gemma) / 32 (7B) attention launches a step overlaps the rope/KV-append kernel before each.
 # Steps: 1. conformance of attention on cuda, on and off; 2. graph replay test; 3. greedy text on vs off (Gemma, 7B);
-# 4. the step split on Gemma (tg64); 5. tg128 off / on / off / on on Gemma and the 7B Q4_0.
+# 4. the step split on Gemma (tg64); 5. tg128 off / on / off / on on Gemma and the 7B Q4_0; 6. Gemma tg128 with the
+# decode-rows kernel's key splits forced to 1/2/4/8 (QUANTA_CUDA_DEC_SPLITS); 7. the 7B's per-op decode profile.
 set -u
 cd "$(dirname "$0")/../.." # the repository root
 . bench/common/verifylib.sh attnpdl ${LIMIT:-100}
@@ -39,6 +40,20 @@ fi
 pack
 [ -f $G ] && { tg gemma_off "$OFF" -m $G; tg gemma_on "$ON" -m $G; tg gemma_off2 "$OFF" -m $G; tg gemma_on2 "$ON" -m $G; }
 [ -f $M4 ] && { tg 7b_q4_0_off "$OFF" -m $M4; tg 7b_q4_0_on "$ON" -m $M4; }
+pack
+# 6. the decode-rows kernel's key splits on Gemma (QUANTA_CUDA_DEC_SPLITS forces them; auto picks by the KV length)
+if [ -f $G ]; then
+  for sp in 1 2 4 8; do tg gemma_splits$sp "QUANTA_CUDA_DEC_SPLITS=$sp" -m $G; done
+  env QUANTA_CUDA_DEC_SPLITS=1 timeout 15 $Q generate -m $G --backend cuda -n 16 --quiet > $D/gen_gemma_s1.txt 2>&1
+  cmp -s $D/gen_gemma_s1.txt $D/gen_$(basename $G .gguf)_off.txt && same="identical to auto" || same="differs from auto (split order: expected at most in ties)"
+  say "Gemma greedy text, one split: $same"
+fi
+pack
+# 7. per-op time of 7B decode steps, ops synchronized one by one (where a 7B step goes besides the GEMVs)
+if [ -f $M4 ] && [ $(left) -gt 15 ]; then
+  QUANTA_PLAN_PROFILE=1 timeout 15 $Q bench model -m $M4 -p 0 -n 8 -r 1 --backend cuda > $D/profile_7b.txt 2>&1
+  say "7B q4_0 per-op profile: $(grep -E '^\| [a-z_]+ \|' $D/profile_7b.txt | tr -s ' ' | tr '\n' ' ' | cut -c1-600)"
+fi
 say "done"
 tg_table
 pack
