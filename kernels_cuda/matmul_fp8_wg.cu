@@ -185,7 +185,27 @@ struct qn_f8_args {
     float *part;    /* split-K: unscaled f32 sums [gridDim.z][M][N] (qn_k_fp8_reduce finishes y), or NULL */
     int yd;
     void *y; /* [M][N] */
+    /* bench/cuda/fp8_check's trace (fp8pp11), or NULL: per block QN_CUDA_FP8_TRACE words, block b = x + gx (y + gy z):
+     * SM id, then %globaltimer (ns) at entry, when step 0's bytes had landed, after the last wgmma, after the
+     * epilogue's stores; the same four points in SM clocks (clock64). Recorded by consumer warpgroup 0's first
+     * thread: where a block's life goes outside its K steps (bench/NOTES.md, fp8pp11). */
+    unsigned long long *trace;
 };
+
+#if QN_F8_HAVE
+__device__ __forceinline__ unsigned long long qn_f8_smid() {
+    unsigned r;
+    asm volatile("mov.u32 %0, %%smid;\n" : "=r"(r));
+    return r;
+}
+/* point k (0-3) of a trace record: globaltimer in word 1 + k, clock64 in word 5 + k */
+__device__ __forceinline__ void qn_f8_stamp(unsigned long long *tr, int k) {
+    unsigned long long g;
+    asm volatile("mov.u64 %0, %%globaltimer;\n" : "=l"(g)::"memory");
+    tr[1 + k] = g;
+    tr[5 + k] = (unsigned long long)clock64();
+}
+#endif
 
 /* CL: CTAs per cluster along the weight rows (1: mmq8's kernel as measured; 2 or 4: fp8pp11's V2). The CL blocks of
  * a cluster hold the same tokens, so each copies 4 / CL of the step's activation slices once, multicast into all
@@ -202,6 +222,13 @@ __global__ void __launch_bounds__(qn_f8_cfg<CW, BN>::threads, qn_f8_cfg<CW, BN>:
     extern __shared__ __align__(128) uint8_t qn_f8_smem[];
     __shared__ __align__(8) uint64_t full_bar[S], empty_bar[S];
     const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31, wg = warp >> 2;
+    unsigned long long *tr = p.trace && tid == 128
+                                 ? p.trace + QN_CUDA_FP8_TRACE * (blockIdx.x + (uint64_t)gridDim.x * (blockIdx.y + (uint64_t)gridDim.y * blockIdx.z))
+                                 : NULL;
+    if (tr) {
+        tr[0] = qn_f8_smid();
+        qn_f8_stamp(tr, 0);
+    }
     const int64_t KT = p.Kp / QN_F8_BK, NT = p.Np / 16;
     const int64_t kt0 = (int64_t)blockIdx.z * p.ksteps; /* this block's K steps: kt0 + i, i < nk */
     const int64_t nk = KT - kt0 < p.ksteps ? KT - kt0 : p.ksteps;
@@ -304,6 +331,10 @@ __global__ void __launch_bounds__(qn_f8_cfg<CW, BN>::threads, qn_f8_cfg<CW, BN>:
         for (int i = 0; i < 4; i++) a0[q][i] = a1[q][i] = 0u;
     /* steps in pairs, the odd one after the loop (a step under a condition inside the loop serializes the
      * wgmma: ptxas C7515, ggml_mmq_wg.cu) */
+    if (tr) { /* the step-0 wait the first step repeats: when the block's first bytes had landed */
+        qn_mbar_wait(qn_smem_u32(&full_bar[0]), 0u);
+        qn_f8_stamp(tr, 1);
+    }
     int64_t i = 0;
     for (; i + 1 < nk; i += 2) {
         step(i, a0, a1);
@@ -314,6 +345,7 @@ __global__ void __launch_bounds__(qn_f8_cfg<CW, BN>::threads, qn_f8_cfg<CW, BN>:
     qn_wg_keep(acc);
     qn_wg_keep(a0);
     qn_wg_keep(a1);
+    if (tr) qn_f8_stamp(tr, 2);
 
     /* ---------------- epilogue: every consumer is past its last wgmma (so no one reads the stages any more,
      * and every copy has landed: each was waited on), then warpgroup cw writes its 64 x BN outputs, scaled
@@ -367,6 +399,7 @@ __global__ void __launch_bounds__(qn_f8_cfg<CW, BN>::threads, qn_f8_cfg<CW, BN>:
                 for (int b = 0; b < osz; b++) dst[e * osz + b] = src[e * osz + b];
         }
     }
+    if (tr) qn_f8_stamp(tr, 3);
     if (CL > 1) qn_cluster_sync(); /* the producers' closing barrier */
 #else
     (void)p;
@@ -506,16 +539,23 @@ int qn_cuda_fp8_quantize_x(int x_dtype, const void *x, int64_t M, int64_t K, int
 
 int qn_cuda_fp8_gemm(const qn_cuda_weight *w, const void *buf, int64_t M, int y_dtype, void *y, int tile, int sms,
                      void *stream) {
-    return qn_cuda_fp8_gemm_cl(w, buf, M, y_dtype, y, tile, 1, NULL, qn_f8_env_cluster(), sms, stream);
+    return qn_cuda_fp8_gemm_cl(w, buf, M, y_dtype, y, tile, 1, NULL, qn_f8_env_cluster(), NULL, sms, stream);
 }
 
 int qn_cuda_fp8_gemm_split(const qn_cuda_weight *w, const void *buf, int64_t M, int y_dtype, void *y, int tile,
                            int splits, float *part, int sms, void *stream) {
-    return qn_cuda_fp8_gemm_cl(w, buf, M, y_dtype, y, tile, splits, part, qn_f8_env_cluster(), sms, stream);
+    return qn_cuda_fp8_gemm_cl(w, buf, M, y_dtype, y, tile, splits, part, qn_f8_env_cluster(), NULL, sms, stream);
+}
+
+void qn_cuda_fp8_grid(int64_t N, int64_t M, int tile, int splits, int cluster, int sms, int64_t g[3]) {
+    static const int bm[4] = {128, 128, 64, 64}, bn[4] = {256, 128, 128, 64};
+    const int t = qn_f8_pick(N, M, sms, tile) - 1, cl = cluster > 1 ? cluster : 1;
+    const int64_t gx = ((N + 15) / 16 + bm[t] / 16 - 1) / (bm[t] / 16);
+    g[0] = (gx + cl - 1) / cl * cl, g[1] = (M + bn[t] - 1) / bn[t], g[2] = splits > 1 ? splits : 1;
 }
 
 int qn_cuda_fp8_gemm_cl(const qn_cuda_weight *w, const void *buf, int64_t M, int y_dtype, void *y, int tile,
-                        int splits, float *part, int cluster, int sms, void *stream) {
+                        int splits, float *part, int cluster, unsigned long long *trace, int sms, void *stream) {
     if (w->fmt != QN_CW_E4M3 || !qn_f8_device_ok()) return -1;
     if (cluster != 1 && cluster != 2 && cluster != 4) return (int)cudaErrorInvalidValue;
     if (M <= 0 || w->N <= 0) return 0;
@@ -533,7 +573,7 @@ int qn_cuda_fp8_gemm_cl(const qn_cuda_weight *w, const void *buf, int64_t M, int
     a.N = w->N, a.Np = w->Np, a.Kp = w->Kp, a.M = M, a.Mp = qn_f8_mp(M);
     a.ksteps = splits > 1 ? ksteps : (KT > 0 ? KT : 1);
     a.part = splits > 1 ? part : NULL;
-    a.yd = y_dtype, a.y = y;
+    a.yd = y_dtype, a.y = y, a.trace = trace;
     cudaStream_t s = (cudaStream_t)stream;
     const int t = qn_f8_pick(w->N, M, sms, tile);
     const int e = cluster == 4   ? qn_f8_launch_tile<4>(t, a, splits, s)

@@ -2,7 +2,7 @@
  * fp8_check.cu — the FP8 x FP8 GEMM of kernels_cuda/matmul_fp8_wg.cu (mmq8) against a host reference of exactly
  * its arithmetic, then timed against cuBLASLt FP8 and cuBLAS bf16 on LLaMA-7B/13B linear shapes.
  *
- *   fp8_check [check|time|time2|all|sanitize] [csv]     (FP8_SEED=<n> repeats a run; the seed is printed either
+ *   fp8_check [check|time|time2|trace|all|sanitize] [csv]     (FP8_SEED=<n> repeats a run; the seed is printed either
  *   way; sanitize: two small check cases, for compute-sanitizer)
  *
  * check: random e4m3 weight codes (every finite code) with per-row scales, laid out with cuda_kernels.h's
@@ -25,6 +25,8 @@
  *
  * time2: our GEMM alone with clusters of 1 (mmq8), 2 and 4 (fp8pp11), picked tile and each tile, against cuBLASLt
  *   FP8 (fast accumulation) on bench/NOTES.md's FP8 table shapes; csv for fp8_peers.py as for time.
+ * trace: one launch per shape and cluster size with the kernel's per-block timestamps: time to the first stage,
+ *   K steps, epilogue, gaps between blocks on an SM (where the time outside the K steps goes).
  *
  * Build: bench/cuda/build_fp8_check.sh (nvcc, sm_90a; links matmul_fp8_wg.cu, matmul_q.cu, formats/fp8.c,
  * -lcublasLt -lcublas).
@@ -195,7 +197,7 @@ static int check_case(const ccase &c) {
     std::vector<uint8_t> yc(yb.size());
     for (int ci = 0; ci < 3; ci++) {
         CK(cudaMemset(dy, 0xFF, yb.size()));
-        e = qn_cuda_fp8_gemm_cl(&dw.w, buf, M, c.yd, dy, c.tile, c.splits, part, 1 << ci, 132, NULL);
+        e = qn_cuda_fp8_gemm_cl(&dw.w, buf, M, c.yd, dy, c.tile, c.splits, part, 1 << ci, NULL, 132, NULL);
         if (e) { printf("gemm launch (cluster %d): %d\n", 1 << ci, e); return 1; }
         CK(cudaDeviceSynchronize());
         CK(cudaMemcpy(yc.data(), dy, yc.size(), cudaMemcpyDeviceToHost));
@@ -498,11 +500,11 @@ static int time_v2(const char *csv) {
         const double tq = time_us([&] { err |= qn_cuda_fp8_quantize_x(QN_DT_BF16, x, M, K, K, buf, NULL); });
         double tp[3], tt[3][4];
         for (int ci = 0; ci < 3; ci++)
-            tp[ci] = time_us([&] { err |= qn_cuda_fp8_gemm_cl(&dw.w, buf, M, QN_DT_BF16, y, 0, 1, NULL, 1 << ci, sms, NULL); });
+            tp[ci] = time_us([&] { err |= qn_cuda_fp8_gemm_cl(&dw.w, buf, M, QN_DT_BF16, y, 0, 1, NULL, 1 << ci, NULL, sms, NULL); });
         for (int tile = 1; tile <= 4; tile++)
             for (int ci = 0; ci < 3; ci++)
                 tt[ci][tile - 1] = time_us(
-                    [&] { err |= qn_cuda_fp8_gemm_cl(&dw.w, buf, M, QN_DT_BF16, y, tile, 1, NULL, 1 << ci, sms, NULL); });
+                    [&] { err |= qn_cuda_fp8_gemm_cl(&dw.w, buf, M, QN_DT_BF16, y, tile, 1, NULL, 1 << ci, NULL, sms, NULL); });
         double tl = NAN;
         {
             lt_fp8 s = lt_setup(lt, M, N, K, one, one, 1, ws);
@@ -543,6 +545,103 @@ static int time_v2(const char *csv) {
     return err ? 1 : 0;
 }
 
+/* trace (fp8pp11): where a block's life goes. One launch per shape and cluster size (1, 2, 4; tile picked) with
+ * the kernel's per-block trace (matmul_fp8_wg.h): time to its first stage, its K steps, its epilogue, and the
+ * gaps between consecutive blocks on one SM — the 15.75 us per wave that bench/NOTES.md's fit of mmq8's times
+ * leaves unexplained. */
+static int trace_all() {
+    static const int64_t shapes[][3] = {{256, 4096, 4096}, {2048, 4096, 4096}, {2048, 5120, 13824}};
+    int sms = 132, khz = 0;
+    cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, 0);
+    cudaDeviceGetAttribute(&khz, cudaDevAttrClockRate, 0);
+    printf("trace: one launch each, tile picked; per block (mean): first = entry to its first stage landed, steps = its K\n"
+           "steps (and per step), epi = its epilogue; gap = an SM's next block entry after the previous one's stores\n");
+    int err = 0;
+    for (auto &sh : shapes) {
+        const int64_t M = sh[0], N = sh[1], K = sh[2];
+        std::vector<uint8_t> wq((size_t)(N * K));
+        fill_codes(wq.data(), wq.size());
+        dweight dw;
+        dw.w.fmt = QN_CW_E4M3, dw.w.N = N, dw.w.K = K, dw.w.Np = N, dw.w.Kp = K, dw.w.group = 0, dw.w.meta = NULL;
+        std::vector<float> sw(N, 1.0f / 448.0f);
+        CK(cudaMalloc(&dw.codes, wq.size()));
+        CK(cudaMalloc(&dw.sw, (size_t)N * 4));
+        CK(cudaMemcpy(dw.codes, wq.data(), wq.size(), cudaMemcpyHostToDevice));
+        CK(cudaMemcpy(dw.sw, sw.data(), (size_t)N * 4, cudaMemcpyHostToDevice));
+        dw.w.codes = dw.codes, dw.w.row_scale = (const float *)dw.sw;
+        std::vector<__nv_bfloat16> hx((size_t)(M * K));
+        for (size_t i = 0; i < hx.size(); i++) hx[i] = __float2bfloat16_rn(((float)(fast_u32() & 0xFFFF) - 32768.0f) / 16384.0f);
+        __nv_bfloat16 *x, *y;
+        void *buf;
+        CK(cudaMalloc(&x, hx.size() * 2));
+        CK(cudaMalloc(&y, (size_t)(M * N) * 2));
+        CK(cudaMalloc(&buf, qn_cuda_fp8_x_bytes(M, K)));
+        CK(cudaMemcpy(x, hx.data(), hx.size() * 2, cudaMemcpyHostToDevice));
+        err |= qn_cuda_fp8_quantize_x(QN_DT_BF16, x, M, K, K, buf, NULL);
+        for (int ci = 0; ci < 3; ci++) {
+            const int cl = 1 << ci;
+            int64_t g[3];
+            qn_cuda_fp8_grid(N, M, 0, 1, cl, sms, g);
+            const int64_t nb = g[0] * g[1] * g[2];
+            unsigned long long *dt;
+            CK(cudaMalloc(&dt, (size_t)nb * QN_CUDA_FP8_TRACE * 8));
+            CK(cudaMemset(dt, 0, (size_t)nb * QN_CUDA_FP8_TRACE * 8));
+            for (int w = 0; w < 3; w++) err |= qn_cuda_fp8_gemm_cl(&dw.w, buf, M, QN_DT_BF16, y, 0, 1, NULL, cl, NULL, sms, NULL);
+            cudaEvent_t a, b;
+            CK(cudaEventCreate(&a));
+            CK(cudaEventCreate(&b));
+            CK(cudaEventRecord(a));
+            err |= qn_cuda_fp8_gemm_cl(&dw.w, buf, M, QN_DT_BF16, y, 0, 1, NULL, cl, dt, sms, NULL);
+            CK(cudaEventRecord(b));
+            CK(cudaEventSynchronize(b));
+            float ms = 0;
+            CK(cudaEventElapsedTime(&ms, a, b));
+            cudaEventDestroy(a), cudaEventDestroy(b);
+            std::vector<unsigned long long> h((size_t)nb * QN_CUDA_FP8_TRACE);
+            CK(cudaMemcpy(h.data(), dt, h.size() * 8, cudaMemcpyDeviceToHost));
+            cudaFree(dt);
+            unsigned long long t0 = ~0ull, t3 = 0;
+            double first = 0, steps = 0, epi = 0, csteps = 0;
+            int64_t rec = 0;
+            std::vector<std::vector<std::pair<unsigned long long, unsigned long long>>> per_sm(1024);
+            for (int64_t i = 0; i < nb; i++) {
+                const unsigned long long *r = &h[(size_t)i * QN_CUDA_FP8_TRACE];
+                if (!r[1] || !r[4]) continue; /* not recorded */
+                rec++;
+                t0 = std::min(t0, r[1]), t3 = std::max(t3, r[4]);
+                first += (double)(r[2] - r[1]), steps += (double)(r[3] - r[2]), epi += (double)(r[4] - r[3]);
+                csteps += (double)(r[7] - r[6]);
+                per_sm[r[0] & 1023].push_back({r[1], r[4]});
+            }
+            double gap = 0, gmax = 0, fs_max = 0, le_min = 1e30, le_max = 0;
+            int64_t ng = 0, used = 0, most = 0;
+            for (auto &v : per_sm) {
+                if (v.empty()) continue;
+                used++, most = std::max(most, (int64_t)v.size());
+                std::sort(v.begin(), v.end());
+                fs_max = std::max(fs_max, (double)(v[0].first - t0));
+                le_min = std::min(le_min, (double)(t3 - v.back().second)), le_max = std::max(le_max, (double)(t3 - v.back().second));
+                for (size_t k = 1; k < v.size(); k++) {
+                    const double d = (double)v[k].first - (double)v[k - 1].second;
+                    gap += d, gmax = std::max(gmax, d), ng++;
+                }
+            }
+            const double n = rec > 0 ? (double)rec : 1.0, ksteps = (double)(K / 64);
+            printf("trace M=%lld N=%lld K=%lld cluster %d: %lld blocks (%lld recorded) on %lld SMs (<= %lld each); launch "
+                   "%.1f us, span %.1f us; per block: first %.2f us, steps %.1f us (%.3f us, %.0f clocks per step), "
+                   "epi %.2f us; gap %.2f us mean, %.2f max; first entries within %.2f us, last ends %.2f-%.2f us before "
+                   "the end; clock %d MHz (nominal)\n",
+                   (long long)M, (long long)N, (long long)K, cl, (long long)nb, (long long)rec, (long long)used,
+                   (long long)most, ms * 1e3, (t3 - t0) * 1e-3, first / n * 1e-3, steps / n * 1e-3,
+                   steps / n * 1e-3 / ksteps, csteps / n / ksteps, epi / n * 1e-3, ng ? gap / ng * 1e-3 : 0.0,
+                   gmax * 1e-3, fs_max * 1e-3, le_min > 1e29 ? 0.0 : le_min * 1e-3, le_max * 1e-3, khz / 1000);
+        }
+        cudaFree(x), cudaFree(y), cudaFree(buf), cudaFree(dw.codes), cudaFree(dw.sw);
+    }
+    if (err) printf("trace: launches failed (%d)\n", err);
+    return err ? 1 : 0;
+}
+
 int main(int argc, char **argv) {
     setvbuf(stdout, NULL, _IOLBF, 0); /* line by line: a run killed by its timeout (a hang) keeps what it printed */
     const char *mode = argc > 1 ? argv[1] : "all";
@@ -579,5 +678,6 @@ int main(int argc, char **argv) {
     }
     if (!strcmp(mode, "time") || !strcmp(mode, "all")) rc |= time_all(argc > 2 ? argv[2] : NULL);
     if (!strcmp(mode, "time2")) rc |= time_v2(argc > 2 ? argv[2] : NULL);
+    if (!strcmp(mode, "trace")) rc |= trace_all();
     return rc;
 }

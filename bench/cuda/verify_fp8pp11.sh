@@ -9,6 +9,8 @@
 #      1 / 2 / 4 bit-identical (same instructions, same bytes, same order), every tile and split-K;
 #   3. fp8_check time2: GEMM alone, clusters 1 / 2 / 4, picked tile and each tile, cuBLASLt FP8 fast, on the
 #      shapes of bench/NOTES.md's FP8 table; then torch._scaled_mm row-wise (fp8_peers.py) on the same shapes;
+#   3b. fp8_check trace: per-block timestamps of one launch per shape and cluster size (first stage, K steps,
+#      epilogue, gaps between blocks on an SM: the ~16 us per wave outside the K steps in mmq8's times);
 #   4. compute-sanitizer racecheck and synccheck of fp8_check's small cases with V2=2 (each also runs 1 and 4);
 #   5. conformance with each tile forced (QUANTA_CUDA_FP8_TILE) with V2=4, then V2=2, while time is left.
 # Everything goes to $OUT/fp8pp11/ (summary.txt: the numbers to decide with).
@@ -60,6 +62,12 @@ if [ -s $D/fp8_time2.csv ] && [ $(left) -gt 10 ] && python3 -c 'import torch' 2>
   TL=$(($(left) - 20)); [ $TL -gt 20 ] && TL=20; [ $TL -lt 8 ] && TL=8
   timeout $TL python3 bench/cuda/fp8_peers.py $D/fp8_time2.csv > $D/fp8_peers.txt 2>&1
   say "fp8_peers rc=$?"; tee -a $D/summary.txt < $D/fp8_peers.txt
+fi
+
+# 3b. per-block timestamps of one launch per shape and cluster size (where the time outside the K steps goes)
+if [ -x $FC/fp8_check ] && [ $(left) -gt 15 ]; then
+  timeout 10 $FC/fp8_check trace > $D/fp8_trace.txt 2>&1
+  say "fp8_check trace rc=$?"; grep -E '^trace M=|failed' $D/fp8_trace.txt | tee -a $D/summary.txt
 fi
 
 # 4. compute-sanitizer on the small cases (V2=2 runs, then clusters 1, 2, 4 each), each tool while time is left
