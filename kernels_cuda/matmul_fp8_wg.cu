@@ -190,6 +190,9 @@ struct qn_f8_args {
      * epilogue's stores; the same four points in SM clocks (clock64). Recorded by consumer warpgroup 0's first
      * thread: where a block's life goes outside its K steps (bench/NOTES.md, fp8pp11). */
     unsigned long long *trace;
+    /* persistent kernel (qn_k_fp8_wg_ps): units = clusters' tiles (gxc clusters of CL weight tiles per token row
+     * times the token tiles), walked as u = cluster id + k * clusters launched, x fastest */
+    int64_t units, gxc;
 };
 
 #if QN_F8_HAVE
@@ -204,6 +207,29 @@ __device__ __forceinline__ void qn_f8_stamp(unsigned long long *tr, int k) {
     asm volatile("mov.u64 %0, %%globaltimer;\n" : "=l"(g)::"memory");
     tr[1 + k] = g;
     tr[5 + k] = (unsigned long long)clock64();
+}
+#endif
+
+#if QN_F8_HAVE
+/* One 64-wide K step of a consumer warpgroup: the lane's 32 bytes of its warp's weight tile (a_lane) into A
+ * fragments, 2 wgmma k32 against the stage's token slices at b (issued and committed, not waited for). */
+template <int BN>
+__device__ __forceinline__ void qn_f8_stage_mma(float (&acc)[BN / 8][4], uint32_t (&a)[2][4], const uint8_t *a_lane,
+                                                uint32_t b) {
+    const uint4 *src = reinterpret_cast<const uint4 *>(a_lane);
+#pragma unroll
+    for (int q = 0; q < 2; q++) { /* k32 q = k16 steps 2q (u.x, u.y) and 2q + 1 (u.z, u.w) */
+        const uint4 u = src[q];
+        a[q][0] = __byte_perm(u.x, u.y, 0x5410); /* row g: k 2t, 2t+1, 2t+8, 2t+9 of step 2q */
+        a[q][1] = __byte_perm(u.x, u.y, 0x7632); /* row g + 8 */
+        a[q][2] = __byte_perm(u.z, u.w, 0x5410); /* row g, step 2q + 1 */
+        a[q][3] = __byte_perm(u.z, u.w, 0x7632);
+    }
+    qn_wg_fence();
+#pragma unroll
+    for (int q = 0; q < 2; q++) /* K slices 2q, 2q + 1: BN * 16 bytes apart; 8-token groups 128 apart */
+        qn_f8_mma<BN>(acc, a[q], qn_wg_desc(b + 2 * q * BN * 16, BN * 16, 128));
+    qn_wg_commit();
 }
 #endif
 
@@ -295,21 +321,7 @@ __global__ void __launch_bounds__(qn_f8_cfg<CW, BN>::threads, qn_f8_cfg<CW, BN>:
     auto step = [&](int64_t i, uint32_t (&a)[2][4], uint32_t (&a_prev)[2][4]) {
         const int s = (int)(i % S);
         qn_mbar_wait(qn_smem_u32(&full_bar[s]), (uint32_t)((i / S) & 1));
-        const uint4 *src = reinterpret_cast<const uint4 *>(a_of(s) + (cw * 4 + w4) * 1024 + lane * 32);
-#pragma unroll
-        for (int q = 0; q < 2; q++) { /* k32 q = k16 steps 2q (u.x, u.y) and 2q + 1 (u.z, u.w) */
-            const uint4 u = src[q];
-            a[q][0] = __byte_perm(u.x, u.y, 0x5410); /* row g: k 2t, 2t+1, 2t+8, 2t+9 of step 2q */
-            a[q][1] = __byte_perm(u.x, u.y, 0x7632); /* row g + 8 */
-            a[q][2] = __byte_perm(u.z, u.w, 0x5410); /* row g, step 2q + 1 */
-            a[q][3] = __byte_perm(u.z, u.w, 0x7632);
-        }
-        const uint32_t base = qn_smem_u32(b_of(s));
-        qn_wg_fence();
-#pragma unroll
-        for (int q = 0; q < 2; q++) /* K slices 2q, 2q + 1: BN * 16 bytes apart; 8-token groups 128 apart */
-            qn_f8_mma<BN>(acc, a[q], qn_wg_desc(base + 2 * q * BN * 16, BN * 16, 128));
-        qn_wg_commit();
+        qn_f8_stage_mma<BN>(acc, a, a_of(s) + (cw * 4 + w4) * 1024 + lane * 32, qn_smem_u32(b_of(s)));
         qn_wg_wait<1>(); /* step i - 1's wgmma are done: its registers and its stage are free */
         qn_wg_keep(a_prev);
         qn_wg_keep(acc);
@@ -407,6 +419,167 @@ __global__ void __launch_bounds__(qn_f8_cfg<CW, BN>::threads, qn_f8_cfg<CW, BN>:
 #endif
 }
 
+/* The persistent form (fp8pp11, QUANTA_CUDA_FP8_V2=...p): as many blocks as fit at once (whole clusters), each
+ * walking the tiles u = its cluster + k * clusters launched (all blocks of a cluster on the same token tile, as
+ * above). The stages and their barriers run on across tiles (global step count), so the producer copies the next
+ * tile's first stages while the consumers finish the current one: the fill and the epilogue of consecutive tiles
+ * overlap, instead of a block's life ending in a drain and the next beginning with an empty pipeline. The
+ * epilogue stores straight from the accumulators (the stages are the next tile's now). Split-K is not taken
+ * (the host launches qn_k_fp8_wg then). Same wgmma on the same bytes in the same order, the same scaling
+ * expression and rounding: y bit-identical to qn_k_fp8_wg. */
+template <typename OT> __device__ __forceinline__ OT qn_f8_cvt(float v);
+template <> __device__ __forceinline__ float qn_f8_cvt<float>(float v) { return v; }
+template <> __device__ __forceinline__ __half qn_f8_cvt<__half>(float v) { return __float2half_rn(v); }
+template <> __device__ __forceinline__ __nv_bfloat16 qn_f8_cvt<__nv_bfloat16>(float v) { return __float2bfloat16_rn(v); }
+
+/* acc (rows nb + w4 * 16 + g + 8h of the weights, tokens m0 + 8j + 2t + c) * sw[n] * sx[m] into y[m][n] */
+template <typename OT, int BN>
+__device__ __forceinline__ void qn_f8_store_direct(const float (&acc)[BN / 8][4], const qn_f8_args &p, int64_t nb,
+                                                   int64_t m0, int w4, int g, int t) {
+    OT *y = (OT *)p.y;
+    float swr[2];
+    int64_t n[2];
+#pragma unroll
+    for (int h = 0; h < 2; h++) {
+        n[h] = nb + w4 * 16 + g + 8 * h;
+        swr[h] = n[h] < p.Np ? p.sw[n[h]] : 0.0f;
+    }
+#pragma unroll
+    for (int j = 0; j < BN / 8; j++) {
+#pragma unroll
+        for (int c = 0; c < 2; c++) {
+            const int64_t m = m0 + 8 * j + 2 * t + c;
+            const float xs = p.sx[m]; /* m < Mp: zero past M */
+#pragma unroll
+            for (int h = 0; h < 2; h++)
+                if (m < p.M && n[h] < p.N) y[m * p.N + n[h]] = qn_f8_cvt<OT>(acc[j][2 * h + c] * swr[h] * xs);
+        }
+    }
+}
+
+template <int CW, int BN, int CL>
+__global__ void __launch_bounds__(qn_f8_cfg<CW, BN>::threads, qn_f8_cfg<CW, BN>::min_blocks) qn_k_fp8_wg_ps(qn_f8_args p) {
+#if QN_F8_HAVE
+    typedef qn_f8_cfg<CW, BN> Cfg;
+    constexpr int S = Cfg::S, BM = Cfg::BM;
+    static_assert(CL == 1 || CL == 2 || CL == 4, "a cluster splits the 4 activation slices of a step evenly");
+    extern __shared__ __align__(128) uint8_t qn_f8_smem[];
+    __shared__ __align__(8) uint64_t full_bar[S], empty_bar[S];
+    const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31, wg = warp >> 2;
+    const int64_t KT = p.Kp / QN_F8_BK, NT = p.Np / 16, nk = KT;
+    const uint32_t rank = CL > 1 ? qn_cluster_rank() : 0u;
+    const int64_t C = gridDim.x / CL, cid = blockIdx.x / CL;
+    const int64_t nunits = p.units > cid ? (p.units - cid + C - 1) / C : 0;
+    const int64_t total = nunits * nk; /* steps this block runs, all its tiles */
+    auto a_of = [&](int s) { return qn_f8_smem + s * Cfg::stage; };
+    auto b_of = [&](int s) { return qn_f8_smem + s * Cfg::stage + Cfg::a_bytes; };
+    auto tile_of = [&](int64_t k, int64_t &nt0, int64_t &m0) {
+        const int64_t u = cid + k * C;
+        nt0 = ((u % p.gxc) * CL + rank) * (BM / 16), m0 = (u / p.gxc) * BN;
+    };
+
+    if (tid == 0) {
+        for (int s = 0; s < S; s++) {
+            qn_mbar_init(qn_smem_u32(&full_bar[s]), 1);
+            qn_mbar_init(qn_smem_u32(&empty_bar[s]), CW * 4 * CL);
+        }
+        qn_mbar_init_fence();
+    }
+    if (CL > 1) qn_cluster_sync();
+    else __syncthreads();
+
+    if (wg == 0) { /* ---------------- producer */
+        if (CW == 2) qn_setmaxnreg_dec<40>();
+        if (warp == 0) {
+            int64_t gs = 0; /* global step: stage gs % S, its use gs / S */
+            for (int64_t k = 0; k < nunits; k++) {
+                int64_t nt0, m0;
+                tile_of(k, nt0, m0);
+                int64_t tiles = NT - nt0 < BM / 16 ? NT - nt0 : BM / 16;
+                if (tiles < 0) tiles = 0;
+                const uint32_t bytes = (uint32_t)(tiles * 1024 + Cfg::b_bytes);
+                for (int64_t kt = 0; kt < nk; kt++, gs++) {
+                    const int s = (int)(gs % S);
+                    qn_mbar_wait(qn_smem_u32(&empty_bar[s]), ((uint32_t)(gs / S) & 1u) ^ 1u);
+                    const uint32_t fb = qn_smem_u32(&full_bar[s]);
+                    if (lane == 0) qn_mbar_arrive_expect_tx(fb, bytes);
+                    __syncwarp();
+                    if (lane < tiles)
+                        qn_bulk_copy(qn_smem_u32(a_of(s) + lane * 1024), p.codes + ((nt0 + lane) * KT + kt) * 1024, 1024, fb);
+                    else if (lane >= BM / 16 && lane < BM / 16 + 4) {
+                        const int j = lane - BM / 16;
+                        const uint8_t *src = p.xq + ((kt * 4 + j) * p.Mp + m0) * 16;
+                        if (CL == 1) qn_bulk_copy(qn_smem_u32(b_of(s) + j * BN * 16), src, BN * 16, fb);
+                        else if ((uint32_t)(j % CL) == rank)
+                            qn_bulk_copy_mc(qn_smem_u32(b_of(s) + j * BN * 16), src, BN * 16, fb,
+                                            (uint16_t)((1u << CL) - 1u));
+                    }
+                }
+            }
+        }
+        if (CL > 1) qn_cluster_sync(); /* no copy of this block still landing elsewhere when it leaves */
+        return;
+    }
+
+    /* ---------------- consumers */
+    if (CW == 2) qn_setmaxnreg_inc<232>();
+    const int cw = wg - 1, w4 = warp & 3, g = lane >> 2, t = lane & 3;
+    float acc[BN / 8][4];
+    /* global step gj's stage is free again (its wgmma done); only stages some copy still refills are released */
+    auto release = [&](int64_t gj) {
+        __syncwarp();
+        if (gj + S >= total) return;
+        const uint32_t eb = qn_smem_u32(&empty_bar[(int)(gj % S)]);
+        if (CL == 1) {
+            if (lane == 0) qn_mbar_arrive(eb);
+        } else if (lane < CL) {
+            qn_mbar_arrive_cluster(qn_mapa(eb, (uint32_t)lane));
+        }
+    };
+    int64_t g0 = 0; /* the global step of the tile's first K step */
+    auto step = [&](int64_t i, uint32_t (&a)[2][4], uint32_t (&a_prev)[2][4]) {
+        const int64_t gi = g0 + i;
+        const int s = (int)(gi % S);
+        qn_mbar_wait(qn_smem_u32(&full_bar[s]), (uint32_t)((gi / S) & 1));
+        qn_f8_stage_mma<BN>(acc, a, a_of(s) + (cw * 4 + w4) * 1024 + lane * 32, qn_smem_u32(b_of(s)));
+        qn_wg_wait<1>(); /* step i - 1's wgmma are done */
+        qn_wg_keep(a_prev);
+        qn_wg_keep(acc);
+        if (i > 0) release(gi - 1);
+    };
+    uint32_t a0[2][4], a1[2][4];
+#pragma unroll
+    for (int q = 0; q < 2; q++)
+#pragma unroll
+        for (int i = 0; i < 4; i++) a0[q][i] = a1[q][i] = 0u;
+    for (int64_t k = 0; k < nunits; k++, g0 += nk) {
+        int64_t nt0, m0;
+        tile_of(k, nt0, m0);
+#pragma unroll
+        for (int j = 0; j < BN / 8; j++) acc[j][0] = acc[j][1] = acc[j][2] = acc[j][3] = 0.0f;
+        int64_t i = 0;
+        for (; i + 1 < nk; i += 2) { /* in pairs, the odd one after (ptxas C7515, as above) */
+            step(i, a0, a1);
+            step(i + 1, a1, a0);
+        }
+        if (i < nk) step(i, a0, a1);
+        qn_wg_wait<0>();
+        qn_wg_keep(acc);
+        qn_wg_keep(a0);
+        qn_wg_keep(a1);
+        release(g0 + nk - 1);
+        const int64_t nb = (nt0 + cw * 4) * 16;
+        if (p.yd == QN_DT_F32) qn_f8_store_direct<float, BN>(acc, p, nb, m0, w4, g, t);
+        else if (p.yd == QN_DT_F16) qn_f8_store_direct<__half, BN>(acc, p, nb, m0, w4, g, t);
+        else qn_f8_store_direct<__nv_bfloat16, BN>(acc, p, nb, m0, w4, g, t);
+    }
+    if (CL > 1) qn_cluster_sync();
+#else
+    (void)p;
+    __trap();
+#endif
+}
+
 /* y = (sum of the S planes of partials, in plane order: deterministic) * sw[n] * sx[m]. */
 __global__ void qn_k_fp8_reduce(const float *part, int S, int64_t M, int64_t N, const float *sw, const float *sx,
                                 int yd, void *y) {
@@ -448,8 +621,57 @@ template <int CW, int BN, int CL> static int qn_f8_launch(const qn_f8_args &a, i
     return e != cudaSuccess ? (int)e : qn_cu_launch_status();
 }
 
-/* The tile's kernel with CL-block clusters. */
-template <int CL> static int qn_f8_launch_tile(int tile, const qn_f8_args &a, int splits, cudaStream_t s) {
+/* The persistent kernel: as many whole clusters as fit on the GPU at once (the occupancy API, asked once per
+ * instantiation), at most one per tile. */
+template <int CW, int BN, int CL> static int qn_f8_launch_ps(const qn_f8_args &a0, int sms, cudaStream_t s) {
+    typedef qn_f8_cfg<CW, BN> Cfg;
+    static int resident = 0; /* clusters at once; a race only repeats the same query */
+    cudaLaunchConfig_t cfg = {};
+    cudaLaunchAttribute at[1] = {};
+    at[0].id = cudaLaunchAttributeClusterDimension;
+    at[0].val.clusterDim.x = CL, at[0].val.clusterDim.y = 1, at[0].val.clusterDim.z = 1;
+    cfg.blockDim = dim3(Cfg::threads), cfg.dynamicSmemBytes = Cfg::smem, cfg.stream = s;
+    cfg.attrs = at, cfg.numAttrs = 1;
+    if (resident <= 0) {
+        cudaError_t e =
+            cudaFuncSetAttribute(qn_k_fp8_wg_ps<CW, BN, CL>, cudaFuncAttributeMaxDynamicSharedMemorySize, Cfg::smem);
+        if (e != cudaSuccess) return (int)e;
+        int n = 0;
+        if (CL > 1) {
+            cfg.gridDim = dim3(CL * 64);
+            e = cudaOccupancyMaxActiveClusters(&n, qn_k_fp8_wg_ps<CW, BN, CL>, &cfg);
+        } else {
+            e = cudaOccupancyMaxActiveBlocksPerMultiprocessor(&n, qn_k_fp8_wg_ps<CW, BN, CL>, Cfg::threads, Cfg::smem);
+            n *= sms > 0 ? sms : 132;
+        }
+        if (e != cudaSuccess) return (int)e;
+        if (n <= 0) return (int)cudaErrorInvalidConfiguration;
+        resident = n;
+    }
+    qn_f8_args a = a0;
+    int64_t gx = (a.Np / 16 + Cfg::BM / 16 - 1) / (Cfg::BM / 16);
+    gx = (gx + CL - 1) / CL * CL;
+    a.gxc = gx / CL, a.units = a.gxc * ((a.M + BN - 1) / BN);
+    const int64_t clusters = a.units < resident ? a.units : resident;
+    if (clusters <= 0) return 0;
+    cfg.gridDim = dim3((unsigned)(clusters * CL));
+    const cudaError_t e = CL > 1 ? cudaLaunchKernelEx(&cfg, qn_k_fp8_wg_ps<CW, BN, CL>, a)
+                                 : (qn_k_fp8_wg_ps<CW, BN, CL><<<cfg.gridDim, cfg.blockDim, Cfg::smem, s>>>(a),
+                                    cudaSuccess);
+    return e != cudaSuccess ? (int)e : qn_cu_launch_status();
+}
+
+/* The tile's kernel with CL-block clusters; persistent (splits == 1 only) or one block per tile. */
+template <int CL>
+static int qn_f8_launch_tile(int tile, const qn_f8_args &a, int splits, bool persist, int sms, cudaStream_t s) {
+    if (persist && splits == 1) {
+        switch (tile) {
+        case 1: return qn_f8_launch_ps<2, 256, CL>(a, sms, s);
+        case 2: return qn_f8_launch_ps<2, 128, CL>(a, sms, s);
+        case 3: return qn_f8_launch_ps<1, 128, CL>(a, sms, s);
+        default: return qn_f8_launch_ps<1, 64, CL>(a, sms, s);
+        }
+    }
     switch (tile) {
     case 1: return qn_f8_launch<2, 256, CL>(a, splits, s);
     case 2: return qn_f8_launch<2, 128, CL>(a, splits, s);
@@ -488,15 +710,16 @@ static int qn_f8_forced_tile() {
 }
 
 /* QUANTA_CUDA_FP8_V2 (fp8pp11): unset or 0: mmq8's kernel (blocks alone); 1 or 2: clusters of 2 blocks sharing
- * the token tile; 4: clusters of 4. Off by default until a device run has checked and timed it. Read once. */
-static int qn_f8_env_cluster() {
-    static int cl = -1;
-    if (cl < 0) {
+ * the token tile; 4: clusters of 4; a trailing p (0p, 2p, 4p): the persistent form of that cluster size. Off by
+ * default until a device run has checked and timed it. Read once: the cluster size, and 16 if persistent. */
+static int qn_f8_env_v2() {
+    static int v2 = -1;
+    if (v2 < 0) {
         const char *e = getenv("QUANTA_CUDA_FP8_V2");
         const int v = e ? atoi(e) : 0;
-        cl = v == 4 ? 4 : v == 1 || v == 2 ? 2 : 1;
+        v2 = (v == 4 ? 4 : v == 1 || v == 2 ? 2 : 1) | (e && strchr(e, 'p') ? 16 : 0);
     }
-    return cl;
+    return v2;
 }
 
 static bool qn_f8_device_ok() {
@@ -539,12 +762,14 @@ int qn_cuda_fp8_quantize_x(int x_dtype, const void *x, int64_t M, int64_t K, int
 
 int qn_cuda_fp8_gemm(const qn_cuda_weight *w, const void *buf, int64_t M, int y_dtype, void *y, int tile, int sms,
                      void *stream) {
-    return qn_cuda_fp8_gemm_cl(w, buf, M, y_dtype, y, tile, 1, NULL, qn_f8_env_cluster(), NULL, sms, stream);
+    return qn_cuda_fp8_gemm_cl(w, buf, M, y_dtype, y, tile, 1, NULL, qn_f8_env_v2() & 15, qn_f8_env_v2() >> 4, NULL,
+                               sms, stream);
 }
 
 int qn_cuda_fp8_gemm_split(const qn_cuda_weight *w, const void *buf, int64_t M, int y_dtype, void *y, int tile,
                            int splits, float *part, int sms, void *stream) {
-    return qn_cuda_fp8_gemm_cl(w, buf, M, y_dtype, y, tile, splits, part, qn_f8_env_cluster(), NULL, sms, stream);
+    return qn_cuda_fp8_gemm_cl(w, buf, M, y_dtype, y, tile, splits, part, qn_f8_env_v2() & 15, qn_f8_env_v2() >> 4,
+                               NULL, sms, stream);
 }
 
 void qn_cuda_fp8_grid(int64_t N, int64_t M, int tile, int splits, int cluster, int sms, int64_t g[3]) {
@@ -555,7 +780,8 @@ void qn_cuda_fp8_grid(int64_t N, int64_t M, int tile, int splits, int cluster, i
 }
 
 int qn_cuda_fp8_gemm_cl(const qn_cuda_weight *w, const void *buf, int64_t M, int y_dtype, void *y, int tile,
-                        int splits, float *part, int cluster, unsigned long long *trace, int sms, void *stream) {
+                        int splits, float *part, int cluster, int persist, unsigned long long *trace, int sms,
+                        void *stream) {
     if (w->fmt != QN_CW_E4M3 || !qn_f8_device_ok()) return -1;
     if (cluster != 1 && cluster != 2 && cluster != 4) return (int)cudaErrorInvalidValue;
     if (M <= 0 || w->N <= 0) return 0;
@@ -573,12 +799,13 @@ int qn_cuda_fp8_gemm_cl(const qn_cuda_weight *w, const void *buf, int64_t M, int
     a.N = w->N, a.Np = w->Np, a.Kp = w->Kp, a.M = M, a.Mp = qn_f8_mp(M);
     a.ksteps = splits > 1 ? ksteps : (KT > 0 ? KT : 1);
     a.part = splits > 1 ? part : NULL;
-    a.yd = y_dtype, a.y = y, a.trace = trace;
+    a.yd = y_dtype, a.y = y, a.trace = trace, a.units = 0, a.gxc = 0;
     cudaStream_t s = (cudaStream_t)stream;
     const int t = qn_f8_pick(w->N, M, sms, tile);
-    const int e = cluster == 4   ? qn_f8_launch_tile<4>(t, a, splits, s)
-                  : cluster == 2 ? qn_f8_launch_tile<2>(t, a, splits, s)
-                                 : qn_f8_launch_tile<1>(t, a, splits, s);
+    const bool ps = persist != 0 && splits == 1;
+    const int e = cluster == 4   ? qn_f8_launch_tile<4>(t, a, splits, ps, sms, s)
+                  : cluster == 2 ? qn_f8_launch_tile<2>(t, a, splits, ps, sms, s)
+                                 : qn_f8_launch_tile<1>(t, a, splits, ps, sms, s);
     if (e || splits == 1) return e;
     qn_k_fp8_reduce<<<qn_cu_blocks(M * w->N, 256, (unsigned)(sms > 0 ? sms : 132) * 8), 256, 0, s>>>(
         part, splits, M, w->N, w->row_scale, a.sx, y_dtype, y);
