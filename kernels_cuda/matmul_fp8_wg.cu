@@ -37,6 +37,8 @@
  * at ~24 B/clock/SM, the L2's share (bench/NOTES.md, fp8pp11): the kernel is bound by L2 -> SM bytes, not by the
  * pipeline's depth (8 stages already) or the A fragments' loads. Blocks of a cluster along the weight rows hold
  * the same tokens, so the token tile is read from L2 once per cluster and multicast (qn_k_fp8_wg, CL).
+ * QUANTA_CUDA_FP8_V2=0p / 2p / 4p: the persistent form of each (qn_k_fp8_wg_ps), against the ~16 us of each
+ * block's life outside its K steps that the same fit finds (fill, epilogue, launch). y is bit-identical in all.
  */
 #include <cuda_fp8.h>
 #include <stdlib.h>
