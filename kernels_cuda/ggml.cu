@@ -52,7 +52,6 @@ struct qn_gemv_args {
     int act, yd;
     void *y;
     int pre; /* the first weight loads before the wait for the predecessor (gemv_prefetch) */
-    int l2pf; /* with pre, the rest of the staged kernel's rows toward L2 before that wait too (gemv_l2_prefetch) */
     /* matmul_multi: rows n0 .. n0 + n1 - 1 of the N are wm1's (results in ym1), the rest wm2's (ym2); the
      * first n0 are w's (y). wm1 NULL: one weight. */
     const uint8_t *wm1, *wm2;
@@ -238,19 +237,6 @@ static int gemv_prefetch(void) {
     return gemv_switch_on("QUANTA_CUDA_GEMV_PREFETCH", &on);
 }
 
-/* Whether the staged GEMV (ggml_gemv_staged.cuh) also asks L2 for the rest of its rows (past the first round it
- * loads into registers) before it waits for the kernel before it: with programmatic dependent launch its blocks
- * are resident while that kernel runs (a norm, the attention, the GLU before down), when DRAM is otherwise idle,
- * so more of the weights stream during it. QUANTA_CUDA_GEMV_L2PF=1; off until a device run has measured it. */
-static int gemv_l2_prefetch(void) {
-    static int on = -1;
-    if (on < 0) {
-        const char *e = getenv("QUANTA_CUDA_GEMV_L2PF");
-        on = e && !strcmp(e, "1");
-    }
-    return on;
-}
-
 /* Threads per weight row (qn_k_ggml_gemv's L) for one x row: QUANTA_CUDA_GEMV_LPR = 64 or 128 gives a
  * row 2 or 4 warps (a thread then has at most about four chunks of its row); the default is one warp.
  * Measured on the H100 (2026-12-05 16:40, bench/NOTES.md section 6): one warp decodes the 7B Q4_0 at
@@ -337,7 +323,6 @@ static int ggml_gemv(int w_dtype, const void *w, const void *w_up, int act, int6
     a.rb = (size_t)(K / qn_ggml_block_elems(w_dtype)) * (size_t)qn_ggml_block_bytes(w_dtype);
     a.N = N, a.K = K, a.M = M, a.xd = x_dtype, a.x = x, a.act = act, a.yd = y_dtype, a.y = y;
     a.pre = gemv_prefetch();
-    a.l2pf = gemv_l2_prefetch();
     const bool f32x = xq_buf == NULL && !qx;
     cudaStream_t s = (cudaStream_t)stream;
     QN_GGML_DISPATCH(w_dtype, return gemv_launch<DT>(a, f32x, qx, s))
@@ -369,7 +354,6 @@ extern "C" int qn_cuda_ggml_gemv_multi(int w_dtype, int nw, const void *const *w
     a.rb = (size_t)(K / qn_ggml_block_elems(w_dtype)) * (size_t)qn_ggml_block_bytes(w_dtype);
     a.N = N[0] + N[1] + (nw > 2 ? N[2] : 0), a.K = K, a.M = M, a.xd = x_dtype, a.x = x, a.yd = y_dtype;
     a.pre = gemv_prefetch();
-    a.l2pf = gemv_l2_prefetch();
     if (a.N <= 0) return 0;
     const bool f32x = xq_buf == NULL && !qx;
     cudaStream_t s = (cudaStream_t)stream;
@@ -397,7 +381,6 @@ extern "C" int qn_cuda_ggml_gemv_glu_codes(int w_dtype, const void *w, const voi
     a.rb = (size_t)(K / qn_ggml_block_elems(w_dtype)) * (size_t)qn_ggml_block_bytes(w_dtype);
     a.N = N, a.K = K, a.M = 1, a.act = act, a.yd = y_dtype, a.y = y;
     a.pre = gemv_prefetch();
-    a.l2pf = gemv_l2_prefetch();
     if (!gemv_staged_fits(w_dtype, a, true)) return (int)cudaErrorNotSupported;
     cudaStream_t s = (cudaStream_t)stream;
     if (w_dtype == QN_DT_GGML_Q4_0) return gemv_staged_launch<QN_DT_GGML_Q4_0, true>(a, s);

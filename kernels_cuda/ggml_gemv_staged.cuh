@@ -89,12 +89,6 @@ __global__ void __launch_bounds__(128) qn_k_ggml_gemv_staged(qn_gemv_args a) {
     };
     if (!a.pre) qn_pdl_wait();
     load(0);
-    if (a.pre && a.l2pf) /* the rounds after the first toward L2 while the kernel before this one runs */
-#pragma unroll
-        for (int r = 0; r < R; r++)
-            if (rowp[r])
-                for (size_t off = (size_t)CB * BB + (size_t)lane * 128; off < a.rb; off += 32 * 128)
-                    asm volatile("prefetch.global.L2 [%0];" ::"l"(rowp[r] + off));
     qn_pdl_wait(); /* weights are never written by a step; x's codes are */
     float acc[R];
 #pragma unroll
