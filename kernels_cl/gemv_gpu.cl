@@ -42,6 +42,18 @@
     const long nr0 = min(n0, N - 1), nr1 = min(n0 + 1, N - 1), nr2 = min(n0 + 2, N - 1), nr3 = min(n0 + 3, N - 1); \
     const global float *x = (const global float *)(xb_ + xo);
 
+/* The 32 partials of one sum, in four chains (not one of 32 dependent adds). */
+QN_INL float qn_gpu_sum32(const local float *p) {
+    float s0 = 0.0f, s1 = 0.0f, s2 = 0.0f, s3 = 0.0f;
+    for (int i = 0; i < QN_GPU_LX; i += 4) {
+        s0 += p[i];
+        s1 += p[i + 1];
+        s2 += p[i + 2];
+        s3 += p[i + 3];
+    }
+    return (s0 + s1) + (s2 + s3);
+}
+
 /* Each partial sum times its row's scale into red, then item f of the group adds up sum f =
  * (row set's row) * M + m and stores it. */
 QN_INL void qn_gemv_gpu_store(float part[QN_GPU_RPI][QN_GEMV_MAXM], const float4 scale, local float *red,
@@ -53,16 +65,8 @@ QN_INL void qn_gemv_gpu_store(float part[QN_GPU_RPI][QN_GEMV_MAXM], const float4
     barrier(CLK_LOCAL_MEM_FENCE);
     const int f = ly * QN_GPU_LX + l;
     if (f < ry * QN_GPU_RPI * M) {
-        const local float *p = red + f * QN_GPU_RED;
-        float s0 = 0.0f, s1 = 0.0f, s2 = 0.0f, s3 = 0.0f; /* four chains, not one of 32 adds */
-        for (int i = 0; i < QN_GPU_LX; i += 4) {
-            s0 += p[i];
-            s1 += p[i + 1];
-            s2 += p[i + 2];
-            s3 += p[i + 3];
-        }
         const long n = (long)get_group_id(1) * ry * QN_GPU_RPI + f / M;
-        if (n < N) qn_st(y, ydt, (size_t)(f % M) * (size_t)N + (size_t)n, (s0 + s1) + (s2 + s3));
+        if (n < N) qn_st(y, ydt, (size_t)(f % M) * (size_t)N + (size_t)n, qn_gpu_sum32(red + f * QN_GPU_RED));
     }
 }
 
@@ -91,30 +95,101 @@ QN_INL float qn_q8_dot16(uint4 c, float4 x0, float4 x1, float4 x2, float4 x3) {
         part[3][m] += qn_q8_dot16(C3, X0, X1, X2, X3);                                              \
     }
 
-/* Host: K % 16 == 0, codes and x 16-byte aligned. */
-kernel void qn_gemv_q8_gpu(const global uchar *Wb, ulong wo, QN_WLAYOUT_ARGS, const global uchar *xb_, ulong xo,
-                           global uchar *y, ulong yo, int ydt, int M, long N, long K, local float *red) {
-    QN_GPU_BEGIN
-    const global uchar *W = Wb + wo;
-    const global uint4 *w0 = (const global uint4 *)(W + nr0 * K), *w1 = (const global uint4 *)(W + nr1 * K);
-    const global uint4 *w2 = (const global uint4 *)(W + nr2 * K), *w3 = (const global uint4 *)(W + nr3 * K);
-    const long nv = K / 16;
-    long v = l;
-    for (; v + QN_GPU_LX < nv; v += 2 * QN_GPU_LX) {
-        const long u = v + QN_GPU_LX;
-        const uint4 a0 = w0[v], a1 = w1[v], a2 = w2[v], a3 = w3[v];
-        const uint4 b0 = w0[u], b1 = w1[u], b2 = w2[u], b3 = w3[u];
-        QN_Q8_PIECE(a0, a1, a2, a3, v)
-        QN_Q8_PIECE(b0, b1, b2, b3, u)
+/* The q8 loop over K for rows whose codes start at w0..w3 (K codes each). */
+#define QN_Q8_ROWS_LOOP                                                                             \
+    const long nv = K / 16;                                                                         \
+    long v = l;                                                                                     \
+    for (; v + QN_GPU_LX < nv; v += 2 * QN_GPU_LX) {                                                \
+        const long u = v + QN_GPU_LX;                                                               \
+        const uint4 a0 = w0[v], a1 = w1[v], a2 = w2[v], a3 = w3[v];                                 \
+        const uint4 b0 = w0[u], b1 = w1[u], b2 = w2[u], b3 = w3[u];                                 \
+        QN_Q8_PIECE(a0, a1, a2, a3, v)                                                              \
+        QN_Q8_PIECE(b0, b1, b2, b3, u)                                                              \
+    }                                                                                               \
+    if (v < nv) {                                                                                   \
+        const uint4 a0 = w0[v], a1 = w1[v], a2 = w2[v], a3 = w3[v];                                 \
+        QN_Q8_PIECE(a0, a1, a2, a3, v)                                                              \
     }
-    if (v < nv) {
-        const uint4 a0 = w0[v], a1 = w1[v], a2 = w2[v], a3 = w3[v];
-        QN_Q8_PIECE(a0, a1, a2, a3, v)
+
+/* Row n of the stacked weights W0 (N0 rows), W1 (N1), W2 (N2): which one (0..2) and its row there. */
+QN_INL int qn_stack_row(long n, long N0, long N1, long *r) {
+    const int i = n >= N0 + N1 ? 2 : n >= N0 ? 1 : 0;
+    *r = n - (i == 2 ? N0 + N1 : i == 1 ? N0 : 0);
+    return i;
+}
+
+/* q8, one x for up to three weights of one K (matmul_multi: a layer's q, k and v; plain matmul:
+ * N1 = N2 = 0): rows of W0, W1, W2 stacked, the row sets walking them as one matrix, so a set's
+ * 4 rows may belong to two weights. ws_i: weight i's row scales from its start (after N_i·K
+ * codes). Host: K % 16 == 0, every weight's codes and x 16-byte aligned. */
+kernel void qn_gemv_q8_gpu(const global uchar *W0, ulong wo0, long ws0, const global uchar *W1, ulong wo1, long ws1,
+                           const global uchar *W2, ulong wo2, long ws2, const global uchar *xb_, ulong xo,
+                           global uchar *y0, ulong yo0, global uchar *y1, ulong yo1, global uchar *y2, ulong yo2,
+                           int ydt, int M, long N0, long N1, long N2, long K, local float *red) {
+    const int l = (int)get_local_id(0), ly = (int)get_local_id(1), ry = (int)get_local_size(1);
+    const long N = N0 + N1 + N2, n0 = ((long)get_group_id(1) * ry + ly) * QN_GPU_RPI;
+    float part[QN_GPU_RPI][QN_GEMV_MAXM];
+    for (int r = 0; r < QN_GPU_RPI; r++)
+        QN_GPU_FOR_M part[r][m] = 0.0f;
+    const global float *x = (const global float *)(xb_ + xo);
+    const global uchar *codes[QN_GPU_RPI];
+    float sc[QN_GPU_RPI];
+    for (int r = 0; r < QN_GPU_RPI; r++) {
+        long rr;
+        const int i = qn_stack_row(min(n0 + r, N - 1), N0, N1, &rr);
+        const global uchar *base = i == 0 ? W0 + wo0 : i == 1 ? W1 + wo1 : W2 + wo2;
+        codes[r] = base + rr * K;
+        sc[r] = qn_ldf_any(base + (i == 0 ? ws0 : i == 1 ? ws1 : ws2) + rr * 4);
     }
-    const global uchar *sp = W + w.scales_offset;
-    const float4 scale = (float4)(qn_ldf_any(sp + nr0 * 4), qn_ldf_any(sp + nr1 * 4), qn_ldf_any(sp + nr2 * 4),
-                                  qn_ldf_any(sp + nr3 * 4));
-    qn_gemv_gpu_store(part, scale, red, y + yo, ydt, M, N);
+    const global uint4 *w0 = (const global uint4 *)codes[0], *w1 = (const global uint4 *)codes[1];
+    const global uint4 *w2 = (const global uint4 *)codes[2], *w3 = (const global uint4 *)codes[3];
+    QN_Q8_ROWS_LOOP
+    for (int r = 0; r < QN_GPU_RPI; r++)
+        QN_GPU_FOR_M red[((ly * QN_GPU_RPI + r) * M + m) * QN_GPU_RED + l] = part[r][m] * sc[r];
+    barrier(CLK_LOCAL_MEM_FENCE);
+    const int f = ly * QN_GPU_LX + l;
+    if (f < ry * QN_GPU_RPI * M) {
+        const float s = qn_gpu_sum32(red + f * QN_GPU_RED);
+        const long n = (long)get_group_id(1) * ry * QN_GPU_RPI + f / M;
+        if (n < N) {
+            long rr;
+            const int i = qn_stack_row(n, N0, N1, &rr);
+            global uchar *y = i == 0 ? y0 + yo0 : i == 1 ? y1 + yo1 : y2 + yo2;
+            qn_st(y, ydt, (size_t)(f % M) * (size_t)(i == 0 ? N0 : i == 1 ? N1 : N2) + (size_t)rr, s);
+        }
+    }
+}
+
+/* q8 matmul_glu: y = act(x·Wg^T) * (x·Wu^T), Wu with Wg's layout (gs = us: the scales after N·K
+ * codes). A row set walks gate rows n0, n0 + 1 and up rows n0, n0 + 1 (its 4 rows), and the
+ * summing item of output (n, m) adds up both sums and applies the activation (a QN_UNARY_*
+ * code). One launch for gate, up and glu. Host: as qn_gemv_q8_gpu. */
+kernel void qn_gemv_q8_gpu_glu(const global uchar *Wg, ulong go, const global uchar *Wu, ulong uo, long ws,
+                               const global uchar *xb_, ulong xo, global uchar *y, ulong yo, int ydt, int M, long N,
+                               long K, int act, local float *red) {
+    const int l = (int)get_local_id(0), ly = (int)get_local_id(1), ry = (int)get_local_size(1);
+    const long n0 = ((long)get_group_id(1) * ry + ly) * 2, na = min(n0, N - 1), nb = min(n0 + 1, N - 1);
+    float part[QN_GPU_RPI][QN_GEMV_MAXM];
+    for (int r = 0; r < QN_GPU_RPI; r++)
+        QN_GPU_FOR_M part[r][m] = 0.0f;
+    const global float *x = (const global float *)(xb_ + xo);
+    const global uchar *G = Wg + go, *U = Wu + uo;
+    const global uint4 *w0 = (const global uint4 *)(G + na * K), *w1 = (const global uint4 *)(G + nb * K);
+    const global uint4 *w2 = (const global uint4 *)(U + na * K), *w3 = (const global uint4 *)(U + nb * K);
+    QN_Q8_ROWS_LOOP
+    const float sc[QN_GPU_RPI] = {qn_ldf_any(G + ws + na * 4), qn_ldf_any(G + ws + nb * 4), qn_ldf_any(U + ws + na * 4),
+                                  qn_ldf_any(U + ws + nb * 4)};
+    for (int r = 0; r < QN_GPU_RPI; r++)
+        QN_GPU_FOR_M red[((ly * QN_GPU_RPI + r) * M + m) * QN_GPU_RED + l] = part[r][m] * sc[r];
+    barrier(CLK_LOCAL_MEM_FENCE);
+    const int f = ly * QN_GPU_LX + l; /* output f = (set ly', row p of its 2) * M + m */
+    if (f < ry * 2 * M) {
+        const int set = f / (2 * M), p = (f / M) % 2, m = f % M;
+        const float g = qn_gpu_sum32(red + ((set * QN_GPU_RPI + p) * M + m) * QN_GPU_RED);
+        const float u = qn_gpu_sum32(red + ((set * QN_GPU_RPI + 2 + p) * M + m) * QN_GPU_RED);
+        const long n = ((long)get_group_id(1) * ry + set) * 2 + p;
+        if (n < N) qn_st(y + yo, ydt, (size_t)m * (size_t)N + (size_t)n, qn_act(g, act, 0.0f) * u);
+    }
 }
 
 /* q4 (nibble codes [N][K/2], low nibble the even column; f16 scale and 4-bit zero per group of

@@ -90,6 +90,9 @@ for f in llama1b-q8_0 gemma; do
   [ $f = llama1b-q8_0 ] && { QUANTA_OPENCL_Q8_GPU=0 QUANTA_OPENCL_GEMM_GPU=0 timeout 120 $Q bench model -m $W/$f.gguf \
     -p 512 -n 128 -r 2 --backend opencl > $D/$f-opencl-old.txt 2>&1
     say "$f opencl QUANTA_OPENCL_Q8_GPU=0 QUANTA_OPENCL_GEMM_GPU=0 rc=$? $(grep -E 'pp512|tg128' $D/$f-opencl-old.txt | tr -s ' ' | tr '\n' ' ')"; }
+  [ $f = llama1b-q8_0 ] && { QUANTA_OPENCL_FUSE_GPU=0 timeout 60 $Q bench model -m $W/$f.gguf -p 0 -n 128 -r 2 \
+    --backend opencl > $D/$f-opencl-nofuse.txt 2>&1
+    say "$f opencl QUANTA_OPENCL_FUSE_GPU=0 rc=$? $(grep -E 'tg128' $D/$f-opencl-nofuse.txt | tr -s ' ')"; }
   # where a decode step's time goes on this driver (per-op table of the executor, 16 steps)
   QUANTA_PLAN_PROFILE=1 timeout 60 $Q bench model -m $W/$f.gguf -p 0 -n 16 -r 1 --backend opencl > $D/$f-opencl-profile.txt 2>&1
   say "$f opencl decode profile rc=$? (top rows):"
