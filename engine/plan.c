@@ -16,6 +16,7 @@
 
 #include "clock.h"
 #include "error.h"
+#include "finite.h"
 #include "graph_internal.h"
 #include "op_table.h"
 
@@ -986,18 +987,6 @@ const char *qn_plan_profile_row_name(int i, int *fallback) {
 
 _Static_assert(QN_OP_COUNT <= QN_PLAN_PROFILE_OPS, "the profile table has a row per op code");
 
-static qn_step_split split;
-
-int qn_step_split_on(void) {
-    static atomic_int on = -1;
-    return env_switch("QUANTA_STEP_SPLIT", &on);
-}
-
-void qn_step_split_take(qn_step_split *out, int reset) {
-    if (out) *out = split;
-    if (reset) memset(&split, 0, sizeof split);
-}
-
 static quanta_status execute(quanta_plan *p);
 
 quanta_status quanta_plan_execute(quanta_plan *p) {
@@ -1007,7 +996,7 @@ quanta_status quanta_plan_execute(quanta_plan *p) {
     quanta_status st = execute(p);
     const double dt = qn_now_s() - t0;
     if (prof) profile.execute_seconds += dt, profile.executes++;
-    if (sp) split.execute_seconds += dt, split.executes++;
+    if (sp) qn_split_end(QN_SPLIT_EXECUTE, t0);
     return st;
 }
 
@@ -1111,15 +1100,16 @@ quanta_status quanta_plan_set_input(quanta_plan *p, quanta_tensor *t, const void
     if (bytes != t->bytes)
         return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "quanta_plan_set_input: bytes is %zu but input '%s' needs %zu",
                             bytes, t->name ? t->name : "(unnamed)", t->bytes);
-    const double t0 = qn_step_split_on() ? qn_now_s() : 0.0;
+    const double t0 = qn_split_start();
     st = p->backend->ops->write(p->backend->self, p->pt[t->id].rt.mem, data, bytes);
     if (st == QUANTA_OK) p->pt[t->id].input_set = 1;
-    if (qn_step_split_on()) split.input_seconds += qn_now_s() - t0, split.inputs++;
+    qn_split_end(QN_SPLIT_INPUT, t0);
     return st;
 }
 
-/* The first `bytes` of output t (all of it when whole). */
-static quanta_status get_output(quanta_plan *p, quanta_tensor *t, void *data, size_t bytes, int whole, const char *fn) {
+/* Whether output t may be read into data now: `bytes` of it (all of it when whole). */
+static quanta_status output_readable(const quanta_plan *p, quanta_tensor *t, const void *data, size_t bytes,
+                                     int whole, const char *fn) {
     quanta_status st = plan_tensor_of(p, t, fn);
     if (st != QUANTA_OK) return st;
     qn_tensor_kind root = qn_storage_root(t)->kind;
@@ -1133,10 +1123,60 @@ static quanta_status get_output(quanta_plan *p, quanta_tensor *t, void *data, si
                             t->bytes);
     if (root == QN_KIND_NODE && !p->executed)
         return qn_error_set(QUANTA_ERR_STATE, "%s: the plan has not been executed", fn);
-    const double t0 = qn_step_split_on() ? qn_now_s() : 0.0;
+    return QUANTA_OK;
+}
+
+/* The first `bytes` of output t (all of it when whole). */
+static quanta_status get_output(quanta_plan *p, quanta_tensor *t, void *data, size_t bytes, int whole, const char *fn) {
+    quanta_status st = output_readable(p, t, data, bytes, whole, fn);
+    if (st != QUANTA_OK) return st;
+    const double t0 = qn_split_start();
     st = p->backend->ops->synchronize(p->backend->self);
     if (st == QUANTA_OK) st = p->backend->ops->read(p->backend->self, p->pt[t->id].rt.mem, data, bytes);
-    if (qn_step_split_on()) split.output_seconds += qn_now_s() - t0, split.outputs++;
+    qn_split_end(QN_SPLIT_OUTPUT, t0);
+    return st;
+}
+
+/* On unless QUANTA_FUSED_CHECK=0 (read once, as QUANTA_CUDA_PINNED_READ=0). */
+int qn_fused_check_on(void) {
+    static atomic_int on = -1;
+    int v = atomic_load_explicit(&on, memory_order_relaxed);
+    if (v < 0) {
+        const char *e = getenv("QUANTA_FUSED_CHECK");
+        v = !(e && !strcmp(e, "0"));
+        atomic_store_explicit(&on, v, memory_order_relaxed);
+    }
+    return v;
+}
+
+quanta_status qn_plan_get_output_f32_finite(quanta_plan *p, quanta_tensor *t, float *data, size_t count,
+                                            int *nonfinite) {
+    static const char fn[] = "qn_plan_get_output_f32_finite";
+    if (!nonfinite) return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "%s: nonfinite is NULL", fn);
+    *nonfinite = 0;
+    quanta_status st = plan_tensor_of(p, t, fn);
+    if (st != QUANTA_OK) return st;
+    if (t->desc.dtype != QUANTA_F32)
+        return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "%s: tensor %d is of dtype %d, not f32", fn, t->id,
+                            (int)t->desc.dtype);
+    if (count > SIZE_MAX / sizeof(float))
+        return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "%s: count %zu overflows", fn, count);
+    const size_t bytes = count * sizeof(float);
+    if ((st = output_readable(p, t, data, bytes, 1, fn))) return st;
+    const double t0 = qn_split_start();
+    const qn_backend_ops *ops = p->backend->ops;
+    void *self = p->backend->self;
+    const void *view = NULL;
+    st = ops->synchronize(self);
+    if (st == QUANTA_OK && ops->read_view && qn_fused_check_on())
+        st = ops->read_view(self, p->pt[t->id].rt.mem, bytes, &view);
+    if (st == QUANTA_OK && view) {
+        *nonfinite = qn_f32_copy_any_nonfinite(data, view, count);
+    } else if (st == QUANTA_OK) { /* no view: the read, then a pass of its own */
+        if ((st = ops->read(self, p->pt[t->id].rt.mem, data, bytes)) == QUANTA_OK)
+            *nonfinite = qn_f32_any_nonfinite(data, count);
+    }
+    qn_split_end(QN_SPLIT_OUTPUT, t0);
     return st;
 }
 
