@@ -31,6 +31,6 @@ void qn_step_split_take(qn_step_split *out, int reset) {
 }
 
 const char *qn_split_phase_name(qn_split_phase phase) {
-    static const char *const names[QN_SPLIT_PHASES] = {"inputs", "execute", "outputs", "eval", "prep", "check", "post"};
+    static const char *const names[QN_SPLIT_PHASES] = {"inputs", "execute", "outputs", "check", "eval", "prep", "post"};
     return phase >= 0 && phase < QN_SPLIT_PHASES ? names[phase] : NULL;
 }

@@ -59,13 +59,14 @@ void qb_split_print(FILE *f, const char *what, int steps, double wall_seconds) {
                  outside = wall_seconds - t[QN_SPLIT_EVAL];
     fprintf(f,
             "\nhost split of %s (us per step, %d steps): wall %.1f = inputs %.1f (%lld writes) + execute %.1f "
-            "(launch + wait) + outputs %.1f (wait + read) + rest %.1f (model host work)\n",
+            "(launch + wait) + outputs %.1f (wait + read%s) + rest %.1f (host work)\n",
             what, steps, wall_seconds * us, t[QN_SPLIT_INPUT] * us, n[QN_SPLIT_INPUT], t[QN_SPLIT_EXECUTE] * us,
-            t[QN_SPLIT_OUTPUT] * us, (wall_seconds - t[QN_SPLIT_INPUT] - t[QN_SPLIT_EXECUTE] - t[QN_SPLIT_OUTPUT]) * us);
+            t[QN_SPLIT_OUTPUT] * us, n[QN_SPLIT_CHECK] ? "" : ", the logits' check fused into it",
+            (wall_seconds - t[QN_SPLIT_INPUT] - t[QN_SPLIT_EXECUTE] - t[QN_SPLIT_OUTPUT]) * us);
     fprintf(f,
-            "  rest = prep %.1f (before execute, less the writes) + check %.1f (logits finite) + post %.1f + eval "
-            "other %.1f (argument checks, step loop) + outside eval %.1f (the caller's loop); %lld evals, %lld "
-            "executes, %lld reads, %lld checks\n",
-            prep_host * us, t[QN_SPLIT_CHECK] * us, t[QN_SPLIT_POST] * us, eval_other * us, outside * us,
-            n[QN_SPLIT_EVAL], n[QN_SPLIT_EXECUTE], n[QN_SPLIT_OUTPUT], n[QN_SPLIT_CHECK]);
+            "  rest = check %.1f (%lld scans of the logits after their read) + prep %.1f (before execute, less the "
+            "writes) + post %.1f + eval other %.1f (argument checks, step loop) + outside eval %.1f (the caller's "
+            "loop); %lld evals, %lld executes, %lld reads\n",
+            t[QN_SPLIT_CHECK] * us, n[QN_SPLIT_CHECK], prep_host * us, t[QN_SPLIT_POST] * us, eval_other * us,
+            outside * us, n[QN_SPLIT_EVAL], n[QN_SPLIT_EXECUTE], n[QN_SPLIT_OUTPUT]);
 }

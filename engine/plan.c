@@ -1172,11 +1172,16 @@ quanta_status qn_plan_get_output_f32_finite(quanta_plan *p, quanta_tensor *t, fl
         st = ops->read_view(self, p->pt[t->id].rt.mem, bytes, &view);
     if (st == QUANTA_OK && view) {
         *nonfinite = qn_f32_copy_any_nonfinite(data, view, count);
-    } else if (st == QUANTA_OK) { /* no view: the read, then a pass of its own */
-        if ((st = ops->read(self, p->pt[t->id].rt.mem, data, bytes)) == QUANTA_OK)
-            *nonfinite = qn_f32_any_nonfinite(data, count);
+        qn_split_end(QN_SPLIT_OUTPUT, t0);
+    } else if (st == QUANTA_OK) { /* no view: the read, then a pass of its own (the split's check) */
+        st = ops->read(self, p->pt[t->id].rt.mem, data, bytes);
+        qn_split_end(QN_SPLIT_OUTPUT, t0);
+        const double t1 = qn_split_start();
+        if (st == QUANTA_OK) *nonfinite = qn_f32_any_nonfinite(data, count);
+        qn_split_end(QN_SPLIT_CHECK, t1);
+    } else {
+        qn_split_end(QN_SPLIT_OUTPUT, t0);
     }
-    qn_split_end(QN_SPLIT_OUTPUT, t0);
     return st;
 }
 

@@ -153,9 +153,8 @@ static quanta_status run_step(quanta_model_context *c, const int32_t *tokens, in
         /* the copy back and the finiteness check in one pass where the backend allows (engine/plan.h) */
         int bad = 0;
         st = qn_plan_get_output_f32_finite(s->plan, s->logits, logits, logits_count, &bad);
-        const double t_check = qn_split_start();
+        /* only to name the first non-finite logit: a failing step's second pass */
         if (!st && bad) st = qn_check_logits("quanta_model_eval", logits, logits_count, c->model->cfg.n_vocab);
-        qn_split_end(QN_SPLIT_CHECK, t_check);
     }
     const double t_post = qn_split_start();
     if (!st && s->cap) st = deliver_capture(c, s);

@@ -42,7 +42,7 @@ START_TEST(test_split_counts) {
     ck_assert_int_eq((int)s.count[QN_SPLIT_INPUT], 1);
     ck_assert_int_eq((int)s.count[QN_SPLIT_EXECUTE], 3);
     ck_assert_int_eq((int)s.count[QN_SPLIT_OUTPUT], 3);
-    for (int ph = QN_SPLIT_EVAL; ph < QN_SPLIT_PHASES; ph++) /* the model's phases: no model here */
+    for (int ph = QN_SPLIT_CHECK; ph < QN_SPLIT_PHASES; ph++) /* no checked read, no model here */
         ck_assert_msg(s.count[ph] == 0 && s.seconds[ph] == 0.0, "%s", qn_split_phase_name((qn_split_phase)ph));
     ck_assert(s.seconds[QN_SPLIT_EXECUTE] > 0.0 && s.seconds[QN_SPLIT_INPUT] >= 0.0 && s.seconds[QN_SPLIT_OUTPUT] >= 0.0);
     qn_step_split_take(&s, 0); /* taken with reset: empty */
