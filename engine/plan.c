@@ -987,20 +987,23 @@ const char *qn_plan_profile_row_name(int i, int *fallback) {
 
 _Static_assert(QN_OP_COUNT <= QN_PLAN_PROFILE_OPS, "the profile table has a row per op code");
 
-static quanta_status execute(quanta_plan *p);
+/* sync = 0: the work is queued and the final synchronize left to the caller (execute_read below). */
+static quanta_status execute(quanta_plan *p, int sync);
 
-quanta_status quanta_plan_execute(quanta_plan *p) {
+static quanta_status execute_timed(quanta_plan *p, int sync) {
     const int prof = qn_plan_profile_on(), sp = qn_step_split_on();
-    if (!prof && !sp) return execute(p);
+    if (!prof && !sp) return execute(p, sync);
     const double t0 = qn_now_s();
-    quanta_status st = execute(p);
+    quanta_status st = execute(p, sync);
     const double dt = qn_now_s() - t0;
     if (prof) profile.execute_seconds += dt, profile.executes++;
     if (sp) qn_split_end(QN_SPLIT_EXECUTE, t0);
     return st;
 }
 
-static quanta_status execute(quanta_plan *p) {
+quanta_status quanta_plan_execute(quanta_plan *p) { return execute_timed(p, 1); }
+
+static quanta_status execute(quanta_plan *p, int sync) {
     if (!p) return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "quanta_plan_execute: plan is NULL");
     for (int i = 0; i < p->ntensors; i++) {
         quanta_tensor *t = p->graph->tensors[i];
@@ -1030,7 +1033,7 @@ static quanta_status execute(quanta_plan *p) {
         int valid = 0;
         quanta_status st = ops->replay(self, p->recording, &valid);
         if (st != QUANTA_OK) return st;
-        if (valid) return ops->synchronize(self);
+        if (valid) return sync ? ops->synchronize(self) : QUANTA_OK;
         drop_recording(p);
     }
     if (!p->no_recording && p->plain_runs > 0) {
@@ -1049,7 +1052,7 @@ static quanta_status execute(quanta_plan *p) {
             int valid = 0;
             st = ops->replay(self, rec, &valid);
             if (st != QUANTA_OK) return st;
-            if (valid) return ops->synchronize(self);
+            if (valid) return sync ? ops->synchronize(self) : QUANTA_OK;
             drop_recording(p);
         }
         p->no_recording = 1;
@@ -1079,7 +1082,7 @@ static quanta_status execute(quanta_plan *p) {
             if (dsts[i]->kind == QN_KIND_NODE) st = check_guards(p, &p->pt[dsts[i]->id].rt, pos);
         if (st != QUANTA_OK) return st;
     }
-    return ops->synchronize(p->backend->self);
+    return sync ? ops->synchronize(p->backend->self) : QUANTA_OK;
 }
 
 static quanta_status plan_tensor_of(const quanta_plan *p, const quanta_tensor *t, const char *fn) {
@@ -1149,9 +1152,9 @@ int qn_fused_check_on(void) {
     return v;
 }
 
-quanta_status qn_plan_get_output_f32_finite(quanta_plan *p, quanta_tensor *t, float *data, size_t count,
-                                            int *nonfinite) {
-    static const char fn[] = "qn_plan_get_output_f32_finite";
+/* The arguments of a checked f32 read of all of t (count values) before its plan runs. */
+static quanta_status f32_finite_args(const quanta_plan *p, const quanta_tensor *t, const float *data, size_t count,
+                                     int *nonfinite, const char *fn) {
     if (!nonfinite) return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "%s: nonfinite is NULL", fn);
     *nonfinite = 0;
     quanta_status st = plan_tensor_of(p, t, fn);
@@ -1159,17 +1162,30 @@ quanta_status qn_plan_get_output_f32_finite(quanta_plan *p, quanta_tensor *t, fl
     if (t->desc.dtype != QUANTA_F32)
         return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "%s: tensor %d is of dtype %d, not f32", fn, t->id,
                             (int)t->desc.dtype);
-    if (count > SIZE_MAX / sizeof(float))
-        return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "%s: count %zu overflows", fn, count);
+    if (count > SIZE_MAX / sizeof(float) || count * sizeof(float) != t->bytes)
+        return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "%s: count %zu but the tensor holds %zu bytes", fn, count,
+                            t->bytes);
+    if (!data) return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "%s: data is NULL", fn);
+    return QUANTA_OK;
+}
+
+/* The checked read itself. queued: the plan's work may still be running (execute with sync = 0): the view
+ * waits for it (read_view is ordered after the queued work), then synchronize reports the run's errors,
+ * before anything reaches data. */
+static quanta_status read_f32_finite(quanta_plan *p, quanta_tensor *t, float *data, size_t count, int *nonfinite,
+                                     int queued) {
     const size_t bytes = count * sizeof(float);
-    if ((st = output_readable(p, t, data, bytes, 1, fn))) return st;
     const double t0 = qn_split_start();
     const qn_backend_ops *ops = p->backend->ops;
     void *self = p->backend->self;
     const void *view = NULL;
-    st = ops->synchronize(self);
+    quanta_status st = queued ? QUANTA_OK : ops->synchronize(self);
     if (st == QUANTA_OK && ops->read_view && qn_fused_check_on())
         st = ops->read_view(self, p->pt[t->id].rt.mem, bytes, &view);
+    if (queued) { /* the run's own errors first (the view stays valid across synchronize) */
+        quanta_status sy = ops->synchronize(self);
+        if (st == QUANTA_OK) st = sy;
+    }
     if (st == QUANTA_OK && view) {
         *nonfinite = qn_f32_copy_any_nonfinite(data, view, count);
         qn_split_end(QN_SPLIT_OUTPUT, t0);
@@ -1183,6 +1199,34 @@ quanta_status qn_plan_get_output_f32_finite(quanta_plan *p, quanta_tensor *t, fl
         qn_split_end(QN_SPLIT_OUTPUT, t0);
     }
     return st;
+}
+
+quanta_status qn_plan_get_output_f32_finite(quanta_plan *p, quanta_tensor *t, float *data, size_t count,
+                                            int *nonfinite) {
+    static const char fn[] = "qn_plan_get_output_f32_finite";
+    quanta_status st = f32_finite_args(p, t, data, count, nonfinite, fn);
+    if (st == QUANTA_OK) st = output_readable(p, t, data, count * sizeof(float), 1, fn);
+    return st == QUANTA_OK ? read_f32_finite(p, t, data, count, nonfinite, 0) : st;
+}
+
+/* On when QUANTA_EXECUTE_READ=1 (read once). */
+int qn_execute_read_on(void) {
+    static atomic_int on = -1;
+    return env_switch("QUANTA_EXECUTE_READ", &on);
+}
+
+quanta_status qn_plan_execute_read_f32_finite(quanta_plan *p, quanta_tensor *t, float *data, size_t count,
+                                              int *nonfinite) {
+    static const char fn[] = "qn_plan_execute_read_f32_finite";
+    quanta_status st = f32_finite_args(p, t, data, count, nonfinite, fn);
+    /* executed or not, t must be an output whose memory the plan keeps (the mark at planning time) */
+    if (st == QUANTA_OK && !p->pt[t->id].output && qn_storage_root(t)->kind == QN_KIND_NODE)
+        st = qn_error_set(QUANTA_ERR_STATE, "%s: tensor %d was not marked with quanta_graph_output before planning", fn,
+                          t->id);
+    if (st != QUANTA_OK) return st;
+    const int queued = qn_execute_read_on() && qn_fused_check_on() && p->backend->ops->read_view;
+    if ((st = execute_timed(p, !queued))) return st;
+    return read_f32_finite(p, t, data, count, nonfinite, queued);
 }
 
 quanta_status quanta_plan_get_output(quanta_plan *p, quanta_tensor *t, void *data, size_t bytes) {

@@ -56,5 +56,16 @@ const char *qn_plan_profile_row_name(int i, int *fallback);
 quanta_status qn_plan_get_output_f32_finite(quanta_plan *plan, quanta_tensor *t, float *data, size_t count,
                                             int *nonfinite);
 int qn_fused_check_on(void);
+/*
+ * quanta_plan_execute, then qn_plan_get_output_f32_finite of t, for a decode step. With
+ * QUANTA_EXECUTE_READ=1 (read once; off by default until its device check) and a backend that lends
+ * a view (the fused check on), the run is queued without its final wait: the view's copy back is
+ * queued behind it and one wait covers both (CUDA: the graph, then the logits' copy into the staging
+ * buffer, then the error flags' synchronize), where the plain order waits for the run, synchronizes
+ * again and only then starts the copy. The run's errors are reported before anything reaches data.
+ */
+quanta_status qn_plan_execute_read_f32_finite(quanta_plan *plan, quanta_tensor *t, float *data, size_t count,
+                                              int *nonfinite);
+int qn_execute_read_on(void);
 
 #endif

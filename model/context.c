@@ -148,11 +148,12 @@ static quanta_status run_step(quanta_model_context *c, const int32_t *tokens, in
     if (!st) st = quanta_plan_set_input(s->plan, s->kv_len, &kv_len, sizeof kv_len);
     free(pos);
     qn_split_end(QN_SPLIT_PREP, t_prep);
-    if (!st) st = quanta_plan_execute(s->plan);
+    if (!st && !logits) st = quanta_plan_execute(s->plan);
     if (!st && logits) {
-        /* the copy back and the finiteness check in one pass where the backend allows (engine/plan.h) */
+        /* the copy back and the finiteness check in one pass where the backend allows, the copy queued
+         * behind the run where switched on (engine/plan.h) */
         int bad = 0;
-        st = qn_plan_get_output_f32_finite(s->plan, s->logits, logits, logits_count, &bad);
+        st = qn_plan_execute_read_f32_finite(s->plan, s->logits, logits, logits_count, &bad);
         /* only to name the first non-finite logit: a failing step's second pass */
         if (!st && bad) st = qn_check_logits("quanta_model_eval", logits, logits_count, c->model->cfg.n_vocab);
     }

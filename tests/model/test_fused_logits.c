@@ -11,9 +11,12 @@
  *     QUANTA_ERR_CORRUPT naming logit k, for k in each of those position classes, prefill and decode;
  *   - the split: every model phase counted once per step, the disjoint parts within the eval time
  *     and the evals within the caller's wall time.
+ *   - the run and the read in one call (qn_plan_execute_read_f32_finite): the same bytes and flag; a run
+ *     that fails reports its error and leaves data alone, and the plan runs again after it.
  * On ref (its memory is the view), opencl (no view: the read, then a scan) and cuda (the page-locked
- * staging buffer) where present. Registered twice (tests/model/meson.build): fused (the default) and
- * QUANTA_FUSED_CHECK=0 (the read, then a scan everywhere). Random values from the printed seed.
+ * staging buffer) where present. Registered three times (tests/model/meson.build): the defaults,
+ * QUANTA_FUSED_CHECK=0 (the read, then a scan everywhere) and QUANTA_EXECUTE_READ=1 (the read queued
+ * behind the run). Random values from the printed seed.
  */
 #include <float.h>
 
@@ -22,6 +25,7 @@
 #include "model_internal.h"
 #include "plan.h"
 #include "qt_plan_run.h"
+#include "qt_tensor.h"
 #include "tiny_model.h"
 
 static const uint32_t bad_bits[] = {0x7fc00000u, 0xffc00000u, 0x7f800001u, 0xff800001u,
@@ -77,7 +81,8 @@ static int open_backend(int i, quanta_backend **be) {
 }
 
 START_TEST(test_plan_read) {
-    printf("fused check %s\n", qn_fused_check_on() ? "on" : "off (QUANTA_FUSED_CHECK=0)");
+    printf("fused check %s, execute-read %s\n", qn_fused_check_on() ? "on" : "off (QUANTA_FUSED_CHECK=0)",
+           qn_execute_read_on() ? "queued (QUANTA_EXECUTE_READ=1)" : "off");
     const char *e = getenv("QUANTA_FUSED_CHECK");
     ck_assert_int_eq(qn_fused_check_on(), !(e && !strcmp(e, "0")));
     quanta_backend *be;
@@ -103,6 +108,14 @@ START_TEST(test_plan_read) {
         ck_assert_msg(!memcmp(got, want, sizeof got), "%s, non-finite at %d: bytes differ from quanta_plan_get_output",
                       backends[_i], places[k]);
         ck_assert_msg(bad == (places[k] >= 0), "%s, non-finite at %d: flag %d", backends[_i], places[k], bad);
+        /* the run and the read in one call (queued behind the run with QUANTA_EXECUTE_READ=1) */
+        qt_poison_f32(got, N);
+        bad = -1;
+        ck_assert_int_eq(qn_plan_execute_read_f32_finite(p, y, got, N, &bad), QUANTA_OK);
+        ck_assert_msg(!memcmp(got, want, sizeof got), "%s, non-finite at %d: execute_read's bytes differ",
+                      backends[_i], places[k]);
+        ck_assert_msg(bad == (places[k] >= 0), "%s, non-finite at %d: execute_read's flag %d", backends[_i],
+                      places[k], bad);
     }
     int bad = 7;
     ck_assert_int_eq(qn_plan_get_output_f32_finite(p, y, got, N - 1, &bad), QUANTA_ERR_INVALID_ARGUMENT);
@@ -111,6 +124,52 @@ START_TEST(test_plan_read) {
     ck_assert_int_eq(qn_plan_get_output_f32_finite(p, y, got, N, NULL), QUANTA_ERR_INVALID_ARGUMENT);
     ck_assert_int_eq(qn_plan_get_output_f32_finite(NULL, y, got, N, &bad), QUANTA_ERR_INVALID_ARGUMENT);
     ck_assert_int_eq(qn_plan_get_output_f32_finite(p, y, got, SIZE_MAX / 2, &bad), QUANTA_ERR_INVALID_ARGUMENT);
+    ck_assert_int_eq(qn_plan_execute_read_f32_finite(p, y, got, N + 1, &bad), QUANTA_ERR_INVALID_ARGUMENT);
+    ck_assert_int_eq(qn_plan_execute_read_f32_finite(p, y, NULL, N, &bad), QUANTA_ERR_INVALID_ARGUMENT);
+    ck_assert_int_eq(qn_plan_execute_read_f32_finite(p, y, got, N, NULL), QUANTA_ERR_INVALID_ARGUMENT);
+    ck_assert_int_eq(qn_plan_execute_read_f32_finite(p, x, got, N, &bad), QUANTA_OK); /* an input: its own bytes */
+    ck_assert(!memcmp(got, in, sizeof got));
+    quanta_plan_destroy(p);
+    quanta_graph_destroy(g);
+    quanta_backend_close(be);
+}
+END_TEST
+
+/* A run that fails (get_rows with an id out of range: ref fails in the op, cuda through its error flag at the
+ * synchronize, which the queued read does after its copy) reports the error and leaves data alone. */
+START_TEST(test_run_error_before_data) {
+    quanta_backend *be;
+    if (!open_backend(_i, &be)) return;
+    enum { V = 16, D = 70 };
+    quanta_graph *g;
+    ck_assert_int_eq(quanta_graph_create(&g), QUANTA_OK);
+    quanta_tensor_desc dt = qt_desc(QUANTA_F32, 2, V, D, 0, 0), di = qt_desc(QUANTA_I32, 1, 1, 0, 0, 0);
+    static float table[V * D], got[D];
+    qt_rng r = qt_rng_make(0xF060 + (uint64_t)_i);
+    qt_fill_normal(&r, table, V * D, 1.0f);
+    quanta_tensor *tab, *ids, *y;
+    ck_assert_int_eq(quanta_graph_constant(g, "table", &dt, table, sizeof table, &tab), QUANTA_OK);
+    ck_assert_int_eq(quanta_graph_input(g, "ids", &di, &ids), QUANTA_OK);
+    ck_assert_int_eq(quanta_get_rows(g, tab, ids, &y), QUANTA_OK);
+    ck_assert_int_eq(quanta_graph_output(g, y), QUANTA_OK);
+    quanta_plan *p;
+    ck_assert_int_eq(quanta_plan_create(g, be, &p), QUANTA_OK);
+    for (int rep = 0; rep < 3; rep++) { /* good, bad, good: a failed run leaves the plan usable */
+        const int32_t id = rep == 1 ? V + 3 : (int32_t)(qt_next(&r) % V);
+        ck_assert_int_eq(quanta_plan_set_input(p, ids, &id, sizeof id), QUANTA_OK);
+        for (int i = 0; i < D; i++) got[i] = 12345.0f;
+        int bad = -1;
+        quanta_status st = qn_plan_execute_read_f32_finite(p, y, got, D, &bad);
+        if (rep == 1) {
+            ck_assert_msg(st != QUANTA_OK, "%s: an id out of range not reported", backends[_i]);
+            for (int i = 0; i < D; i++) ck_assert_msg(got[i] == 12345.0f, "%s: data[%d] written by a failed run",
+                                                      backends[_i], i);
+        } else {
+            ck_assert_msg(st == QUANTA_OK, "%s: %s", backends[_i], quanta_last_error());
+            ck_assert_int_eq(bad, 0);
+            ck_assert(!memcmp(got, table + (size_t)id * D, sizeof got));
+        }
+    }
     quanta_plan_destroy(p);
     quanta_graph_destroy(g);
     quanta_backend_close(be);
@@ -237,6 +296,7 @@ int main(void) {
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, test_copy_check);
     tcase_add_loop_test(tc, test_plan_read, 0, N_BACKENDS);
+    tcase_add_loop_test(tc, test_run_error_before_data, 0, N_BACKENDS);
     tcase_add_loop_test(tc, test_model_overflow_named, 0, N_BACKENDS);
     tcase_add_test(tc, test_split_model_phases);
     suite_add_tcase(s, tc);
