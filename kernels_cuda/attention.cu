@@ -28,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <atomic>
 #include <cooperative_groups.h>
 
 #include "attention.h"
@@ -210,6 +211,7 @@ __global__ void __launch_bounds__(WARPS * 32) attn_mma_kernel(const Params p)
     T *sK = sQ + RB * SROW;
     T *sV = sK + STAGES * BN * SROW;
 
+    qn_pdl_wait(); /* launch() may overlap this grid with the kernel before it: nothing is read before this */
     const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
     const int g = lane >> 2, c = lane & 3;
     const BlockRange br = block_range(p, RB, BN);
@@ -593,6 +595,7 @@ template <typename T> __global__ void __launch_bounds__(kGenWarps * 32) attn_gen
 {
     constexpr int NT = kGenWarps * 32;
     constexpr int OPL = kMaxGenericD / 32;
+    qn_pdl_wait(); /* as in attn_mma_kernel */
     const int D = (int)p.D;
     const int KS = D | 1; /* odd stride: lanes reading K[lane][d] hit distinct banks */
     extern __shared__ __align__(16) unsigned char gsm_raw[];
@@ -728,6 +731,7 @@ template <int DL, int RM> constexpr size_t dec_smem_floats()
 template <typename T, int DL, int RM> __global__ void __launch_bounds__(kDecWarps * 32) attn_decode_rows_kernel(const Params p)
 {
     constexpr int D = DL * 32, NT = kDecWarps * 32;
+    qn_pdl_wait(); /* as in attn_mma_kernel */
     extern __shared__ __align__(16) unsigned char dsm_raw[];
     float *wo = reinterpret_cast<float *>(dsm_raw); /* [warp][RM][D] */
     float *wml = wo + kDecWarps * RM * D;            /* [warp][RM][2]: max, sum */
@@ -1061,6 +1065,23 @@ template <typename T> bool decode_info(int D, KernelInfo *ki)
     }
 }
 
+/* Programmatic dependent launch of the attention kernels (as qn_launch does for the others): the grid may be
+ * scheduled while the kernel before it finishes (decode: the rope / KV append), its blocks waiting in
+ * qn_pdl_wait, so the launch gap overlaps that kernel's tail. QUANTA_CUDA_ATTN_PDL=1 turns it on (off until a device
+ * run has checked a cluster launch with the attribute), and then only where the backend's PDL is on (sm_90 and
+ * QUANTA_CUDA_PDL not 0). */
+bool attn_pdl_on()
+{
+    static std::atomic<int> on{-1};
+    int v = on.load(std::memory_order_relaxed);
+    if (v < 0) {
+        const char *e = getenv("QUANTA_CUDA_ATTN_PDL");
+        v = e && !strcmp(e, "1");
+        on.store(v, std::memory_order_relaxed);
+    }
+    return v == 1 && qn_cuda_pdl_on;
+}
+
 void set_err(char *err, size_t len, const char *what, cudaError_t e)
 {
     if (err && len)
@@ -1109,23 +1130,28 @@ int launch(const qn_cuda_attention_args *a, const KernelInfo *k, long long mbloc
     }
     dim3 grid((unsigned)(mblocks * splits), (unsigned)a->Hkv, (unsigned)a->B);
     void *args[] = {&p};
+    cudaLaunchConfig_t cfg = {};
+    cudaLaunchAttribute at[2] = {};
+    unsigned n_at = 0;
     if (k->cluster) {
-        cudaLaunchConfig_t cfg = {};
-        cudaLaunchAttribute at = {};
-        at.id = cudaLaunchAttributeClusterDimension;
-        at.val.clusterDim.x = (unsigned)splits;
-        at.val.clusterDim.y = 1;
-        at.val.clusterDim.z = 1;
-        cfg.gridDim = grid;
-        cfg.blockDim = dim3((unsigned)k->threads, 1, 1);
-        cfg.dynamicSmemBytes = k->smem;
-        cfg.stream = stream;
-        cfg.attrs = &at;
-        cfg.numAttrs = 1;
-        e = cudaLaunchKernelExC(&cfg, k->fn, args);
-    } else {
-        e = cudaLaunchKernel(k->fn, grid, dim3((unsigned)k->threads), args, k->smem, stream);
+        at[n_at].id = cudaLaunchAttributeClusterDimension;
+        at[n_at].val.clusterDim.x = (unsigned)splits;
+        at[n_at].val.clusterDim.y = 1;
+        at[n_at].val.clusterDim.z = 1;
+        n_at++;
     }
+    if (attn_pdl_on()) { /* every kernel launched here waits (qn_pdl_wait) before it reads anything */
+        at[n_at].id = cudaLaunchAttributeProgrammaticStreamSerialization;
+        at[n_at].val.programmaticStreamSerializationAllowed = 1;
+        n_at++;
+    }
+    cfg.gridDim = grid;
+    cfg.blockDim = dim3((unsigned)k->threads, 1, 1);
+    cfg.dynamicSmemBytes = k->smem;
+    cfg.stream = stream;
+    cfg.attrs = at;
+    cfg.numAttrs = n_at;
+    e = cudaLaunchKernelExC(&cfg, k->fn, args);
     if (e == cudaSuccess)
         e = cudaGetLastError();
     if (e != cudaSuccess) {

@@ -4,7 +4,10 @@
  * safe: every element is read before it is written by the same thread, and row ops read a
  * whole row before writing it. */
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include <atomic>
 
 #include "cuda_common.cuh"
 #include "ggml_xq.cuh"
@@ -101,6 +104,13 @@ __device__ __forceinline__ float qn_norm_inv(float ss, const qn_norm_args &a) {
     return (float)(1.0 / sqrt((double)ss / (double)a.D + (double)a.eps));
 }
 
+/* The roundings a norm's result depends on, spelled out (nothing left for the compiler to contract into an fma or
+ * not), so that the block kernels and the one-warp kernel give the same bits however each is scheduled: a step of
+ * the sum of squares is fma(v, v, ss); the result is (v * inv) * g, and a p added to it is rounded apart (as the
+ * norm alone and an add after it would). */
+__device__ __forceinline__ float qn_sq_acc(float ss, float v) { return __fmaf_rn(v, v, ss); }
+__device__ __forceinline__ float qn_norm_out(float v, float inv, float g) { return __fmul_rn(__fmul_rn(v, inv), g); }
+
 /* Rows of any length: each thread strides the row, reading it twice. */
 __global__ void qn_k_rms_norm(qn_norm_args a) {
     __shared__ float sh[32];
@@ -109,12 +119,12 @@ __global__ void qn_k_rms_norm(qn_norm_args a) {
     float ss = 0.0f;
     for (int64_t d = threadIdx.x; d < a.D; d += blockDim.x) {
         const float v = qn_norm_in(a.xd, a.x, a.rd, a.r, base + d);
-        ss += v * v;
+        ss = qn_sq_acc(ss, v);
     }
     const float inv = qn_norm_inv(qn_block_sum(ss, sh), a);
     for (int64_t d = threadIdx.x; d < a.D; d += blockDim.x) {
-        float o = qn_norm_in(a.xd, a.x, a.rd, a.r, base + d) * inv * qn_norm_gain(a, d);
-        if (a.p) o += qn_ld(a.pd, a.p, base + d);
+        float o = qn_norm_out(qn_norm_in(a.xd, a.x, a.rd, a.r, base + d), inv, qn_norm_gain(a, d));
+        if (a.p) o = __fadd_rn(o, qn_ld(a.pd, a.p, base + d));
         qn_st(a.yd, a.y, base + d, o);
     }
 }
@@ -155,15 +165,15 @@ template <int PER, bool TWO> __global__ void qn_k_rms_norm_regs(qn_norm_args a) 
     float inv = 1.0f;
     if (!TWO || !a.sum_only) { /* uniform over the block: all threads reach qn_block_sum's barriers or none */
 #pragma unroll
-        for (int k = 0; k < PER; k++) ss += v[k] * v[k];
+        for (int k = 0; k < PER; k++) ss = qn_sq_acc(ss, v[k]);
         inv = qn_norm_inv(qn_block_sum(ss, sh), a);
     }
 #pragma unroll
     for (int k = 0; k < PER; k++) {
         const int64_t d = threadIdx.x + (int64_t)k * blockDim.x;
         if (d < a.D) {
-            float o = TWO && a.sum_only ? v[k] : v[k] * inv * g[k];
-            if (a.p) o += q[k];
+            float o = TWO && a.sum_only ? v[k] : qn_norm_out(v[k], inv, g[k]);
+            if (a.p) o = __fadd_rn(o, q[k]);
             v[k] = qn_norm_store(a, a.y, base + d, o, !TWO); /* TWO: the second norm's input, as stored */
         } else {
             v[k] = 0.0f;
@@ -172,14 +182,145 @@ template <int PER, bool TWO> __global__ void qn_k_rms_norm_regs(qn_norm_args a) 
     if constexpr (TWO) { /* rms_norm_add_norm: the next norm of the stored sum, as qn_k_rms_norm_regs would */
         float ss2 = 0.0f;
 #pragma unroll
-        for (int k = 0; k < PER; k++) ss2 += v[k] * v[k];
+        for (int k = 0; k < PER; k++) ss2 = qn_sq_acc(ss2, v[k]);
         const float inv2 = qn_norm_inv(qn_block_sum(ss2, sh), a);
 #pragma unroll
         for (int k = 0; k < PER; k++) {
             const int64_t d = threadIdx.x + (int64_t)k * blockDim.x;
-            if (d < a.D) qn_norm_store(a, a.y2, base + d, v[k] * inv2 * g2[k], true);
+            if (d < a.D) qn_norm_store(a, a.y2, base + d, qn_norm_out(v[k], inv2, g2[k]), true);
         }
     }
+}
+
+/* ---------------------------------------------------------------- one warp per row (QUANTA_CUDA_NORM_WARP=1)
+ * Why: a decode step norms one row of D (Gemma 3 270M: 640) at a time, and such a norm is latency-bound (~10 KB
+ * moved: launch, the loads, two reductions, the stores). qn_k_rms_norm_regs gives the row a block of 256 threads and
+ * its reductions two block barriers each; the H100 profile had rms_norm_add_norm at 6.7 us a launch, 23% of a Gemma
+ * step, where llama.cpp's one-warp norm takes 2-3 us. This kernel gives a row of D <= 1024 one warp and no barrier.
+ * Bit for bit the block kernel's results: the block kernel with T = 32 NW threads (qn_cuda_rms_norm's count for D)
+ * gives thread t the elements t + k T (k < PER), sums their squares in k order, and qn_block_sum adds within each
+ * warp w by an xor butterfly, then lane l of every warp takes warp l's sum (0 past NW) into a second butterfly.
+ * Here lane l plays the threads l + 32 j (j < NW): register j holds thread l + 32 j's sum, formed in the same k
+ * order; the butterfly on register j is virtual warp j's (the same shuffles, so the same adds); lane l then takes
+ * register l's total (0 past NW) into the same final butterfly. Every element's arithmetic (qn_sq_acc,
+ * qn_norm_out, the stored value fed to the second norm, the codes of a chunk of 32 = one virtual warp's elements
+ * for one k) is the block kernel's. Slots (j, k) at or past D hold 0, which adds nothing (fma(0, 0, ss) is ss). */
+
+/* qn_block_sum of the virtual threads' sums of squares, as above. */
+template <int NW, int PER> __device__ __forceinline__ float qn_warp_rows_sum(const float (&v)[NW][PER]) {
+    float w[NW];
+#pragma unroll
+    for (int j = 0; j < NW; j++) {
+        float ss = 0.0f;
+#pragma unroll
+        for (int k = 0; k < PER; k++) ss = qn_sq_acc(ss, v[j][k]);
+        w[j] = ss;
+    }
+#pragma unroll
+    for (int o = 16; o > 0; o >>= 1)
+#pragma unroll
+        for (int j = 0; j < NW; j++) w[j] += __shfl_xor_sync(0xffffffffu, w[j], o);
+    const int l = threadIdx.x & 31;
+    float t = 0.0f;
+#pragma unroll
+    for (int j = 0; j < NW; j++)
+        if (l == j) t = w[j];
+    for (int o = 16; o > 0; o >>= 1) t += __shfl_xor_sync(0xffffffffu, t, o);
+    return t;
+}
+
+/* The int8 codes (a.xq: D % 32 == 0) of the stored values v: for each k, the NW chunks of the virtual warps at once. */
+template <int NW, int PER>
+__device__ __forceinline__ void qn_warp_rows_codes(const qn_norm_args &a, const float (&v)[NW][PER], int64_t base, int D) {
+    if (!a.xq) return;
+#pragma unroll
+    for (int k = 0; k < PER; k++) {
+        if (k * 32 * NW >= D) break; /* uniform */
+        float vs[NW];
+        bool live[NW];
+        int64_t ch[NW];
+#pragma unroll
+        for (int j = 0; j < NW; j++) {
+            const int d0 = 32 * j + k * 32 * NW;
+            vs[j] = v[j][k], live[j] = d0 < D, ch[j] = (base + d0) / 32;
+        }
+        qn_ggml_quantize_chunks<NW>(vs, live, ch, a.xq, a.dx, a.sx, a.xl, a.sl);
+    }
+}
+
+/* qn_k_rms_norm_regs<4, TWO> with 32 NW threads, a warp per row (blockDim.x / 32 rows a block). */
+template <int NW, bool TWO> __global__ void __launch_bounds__(128) qn_k_rms_norm_warp(qn_norm_args a, int64_t rows) {
+    constexpr int T = 32 * NW;
+    constexpr int PER = NW == 32 ? 1 : 4; /* D <= 1024: with T = 1024 only k = 0 holds elements */
+    qn_pdl_begin();
+    const int lane = threadIdx.x & 31;
+    const int64_t row = (int64_t)blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5);
+    if (row >= rows) return; /* the whole warp; no block barrier follows */
+    const int64_t base = row * a.D;
+    const int D = (int)a.D;
+    float v[NW][PER], g[NW][PER], q[NW][PER], g2[NW][PER];
+#pragma unroll
+    for (int k = 0; k < PER; k++)
+#pragma unroll
+        for (int j = 0; j < NW; j++) {
+            const int d = lane + 32 * j + k * T;
+            v[j][k] = 0.0f, g[j][k] = 1.0f, q[j][k] = 0.0f, g2[j][k] = 1.0f;
+            if (d < D) {
+                v[j][k] = qn_norm_in(a.xd, a.x, a.rd, a.r, base + d);
+                g[j][k] = qn_norm_gain(a, d);
+                if (a.p) q[j][k] = qn_ld(a.pd, a.p, base + d);
+                if (TWO && a.w2) g2[j][k] = a.plus_one ? 1.0f + qn_ld(a.w2d, a.w2, d) : qn_ld(a.w2d, a.w2, d);
+            }
+        }
+    float inv = 1.0f;
+    if (!TWO || !a.sum_only) inv = qn_norm_inv(qn_warp_rows_sum<NW, PER>(v), a);
+#pragma unroll
+    for (int k = 0; k < PER; k++)
+#pragma unroll
+        for (int j = 0; j < NW; j++) {
+            const int d = lane + 32 * j + k * T;
+            if (d < D) {
+                float o = TWO && a.sum_only ? v[j][k] : qn_norm_out(v[j][k], inv, g[j][k]);
+                if (a.p) o = __fadd_rn(o, q[j][k]);
+                v[j][k] = qn_norm_store(a, a.y, base + d, o, false); /* TWO: the second norm's input, as stored */
+            } else {
+                v[j][k] = 0.0f;
+            }
+        }
+    if constexpr (TWO) {
+        const float inv2 = qn_norm_inv(qn_warp_rows_sum<NW, PER>(v), a);
+#pragma unroll
+        for (int k = 0; k < PER; k++)
+#pragma unroll
+            for (int j = 0; j < NW; j++) {
+                const int d = lane + 32 * j + k * T;
+                if (d < D) v[j][k] = qn_norm_store(a, a.y2, base + d, qn_norm_out(v[j][k], inv2, g2[j][k]), false);
+            }
+    }
+    qn_warp_rows_codes<NW, PER>(a, v, base, D); /* TWO: y2's codes, else y's */
+}
+
+/* Whether rows of D <= 1024 take qn_k_rms_norm_warp: QUANTA_CUDA_NORM_WARP=1 (off by default until its device
+ * check: bench/cuda/verify_norm11.sh). Read once; atomic because plans run on any thread. */
+static std::atomic<int> norm_warp_cache{-1};
+static bool norm_warp_on(int64_t D) {
+    int v = norm_warp_cache.load(std::memory_order_relaxed);
+    if (v < 0) {
+        const char *e = getenv("QUANTA_CUDA_NORM_WARP");
+        v = e && !strcmp(e, "1");
+        norm_warp_cache.store(v, std::memory_order_relaxed);
+    }
+    return v == 1 && D <= 1024;
+}
+
+/* A warp per row, up to 4 rows a block; NW from the block kernel's thread count, whose results it reproduces. */
+template <bool TWO> static int norm_warp_launch(const qn_norm_args &a, int64_t rows, int threads, cudaStream_t st) {
+    const int wpb = rows < 4 ? (int)rows : 4;
+    const unsigned blocks = (unsigned)((rows + wpb - 1) / wpb);
+    void (*k)(qn_norm_args, int64_t) = threads == 1024 ? qn_k_rms_norm_warp<32, TWO>
+                                       : threads == 256 ? qn_k_rms_norm_warp<8, TWO>
+                                                        : qn_k_rms_norm_warp<2, TWO>;
+    return qn_launch(k, blocks, 32 * wpb, 0, st, a, rows);
 }
 
 extern "C" int qn_cuda_rms_norm(int x_dtype, const void *x, int r_dtype, const void *r, int w_dtype, const void *w,
@@ -201,7 +342,8 @@ extern "C" int qn_cuda_rms_norm(int x_dtype, const void *x, int r_dtype, const v
             qn_cuda_ggml_xq_split(xq_buf, rows, D, &a.xq, &a.dx, &a.sx);
             qn_cuda_ggml_xq_lo(xq_buf, rows, D, &a.xl, &a.sl);
         }
-        const int e = qn_launch(qn_k_rms_norm_regs<4, false>, (unsigned)rows, threads, 0, st, a);
+        const int e = norm_warp_on(D) ? norm_warp_launch<false>(a, rows, threads, st)
+                                      : qn_launch(qn_k_rms_norm_regs<4, false>, (unsigned)rows, threads, 0, st, a);
         if (!e && quantize && xq_done) *xq_done = 1;
         return e;
     }
@@ -227,7 +369,8 @@ static int norm_two(int sum_only, int x_dtype, const void *x, int r_dtype, const
         qn_cuda_ggml_xq_split(xq_buf, rows, D, &a.xq, &a.dx, &a.sx);
         qn_cuda_ggml_xq_lo(xq_buf, rows, D, &a.xl, &a.sl);
     }
-    const int e = qn_launch(qn_k_rms_norm_regs<4, true>, (unsigned)rows, threads, 0, (cudaStream_t)stream, a);
+    const int e = norm_warp_on(D) ? norm_warp_launch<true>(a, rows, threads, (cudaStream_t)stream)
+                                  : qn_launch(qn_k_rms_norm_regs<4, true>, (unsigned)rows, threads, 0, (cudaStream_t)stream, a);
     if (!e && quantize && xq_done) *xq_done = 1;
     return e;
 }
@@ -399,8 +542,14 @@ __device__ __forceinline__ int64_t qn_kv_row(const qn_kv_args &kv, int64_t n, in
  * With kv.v (rope_kv) the second input's rows go to their cache rows (row j·Nmax + the start's row for
  * position n, as write_rows puts them) and blocks past both inputs' rows copy v's rows into vc. */
 __global__ void qn_k_rms_norm_rope(qn_norm_args a, const int32_t *pos, int64_t N, int64_t rot, int mode, double base,
-                                   double fs, int norm, qn_kv_args kv) {
+                                   double fs, int norm, qn_kv_args kv, int early) {
     __shared__ float sh[32];
+    /* early (QUANTA_CUDA_ROPE_EARLY=1): the frequency of this thread's first pair, base^(-2j/rot), depends on the
+     * arguments alone, so its f64 pow is taken before the wait for the kernel before and overlaps that kernel's
+     * tail; the same expression on the same values, so the same angle */
+    const int64_t j0 = threadIdx.x;
+    const double f0 = early && j0 < rot / 2 ? pow(base, -2.0 * (double)j0 / (double)rot) : 0.0;
+    asm volatile("" ::"d"(f0)); /* f0 before the wait: volatile asm keeps its order, so nvcc cannot sink the pow */
     qn_pdl_begin();
     const int64_t b = blockIdx.x, rows1 = a.x2 ? a.rows1 : 0;
     if (kv.v && b >= a.rows0 + rows1) { /* rope_kv: v's row r into its cache row */
@@ -439,12 +588,25 @@ __global__ void qn_k_rms_norm_rope(qn_norm_args a, const int32_t *pos, int64_t N
         const int64_t ia = mode == 0 ? 2 * j : j, ib = mode == 0 ? 2 * j + 1 : j + half;
         const double x0 = qn_ld(a.xd, a.x, o + ia) * inv * qn_norm_gain(a, ia);
         const double x1 = qn_ld(a.xd, a.x, o + ib) * inv * qn_norm_gain(a, ib);
-        const double theta = p * pow(base, -2.0 * (double)j / (double)rot);
+        const double theta = p * (early && j == j0 ? f0 : pow(base, -2.0 * (double)j / (double)rot));
         double sn, cs;
         sincos(theta, &sn, &cs);
         qn_st(a.yd, a.y, oo + ia, (float)(x0 * cs - x1 * sn));
         qn_st(a.yd, a.y, oo + ib, (float)(x0 * sn + x1 * cs));
     }
+}
+
+/* Whether qn_k_rms_norm_rope takes its first pow before the PDL wait: QUANTA_CUDA_ROPE_EARLY=1 (off by default until
+ * verify_norm11.sh has timed it). Read once; atomic because plans run on any thread. */
+static std::atomic<int> rope_early_cache{-1};
+static bool rope_early_on() {
+    int v = rope_early_cache.load(std::memory_order_relaxed);
+    if (v < 0) {
+        const char *e = getenv("QUANTA_CUDA_ROPE_EARLY");
+        v = e && !strcmp(e, "1");
+        rope_early_cache.store(v, std::memory_order_relaxed);
+    }
+    return v == 1;
 }
 
 /* One or (x2 not NULL) two inputs: rows of x, then rows2 of x2 (the same D, N and parameters); norm 0: rotated as
@@ -469,7 +631,7 @@ static int rms_norm_rope(int x_dtype, const void *x, int w_dtype, const void *w,
     if (kv) k = *kv;
     const double fs = freq_scale != 0.0f ? (double)freq_scale : 1.0;
     return qn_launch(qn_k_rms_norm_rope, (unsigned)blocks, threads, 0, (cudaStream_t)stream, a, pos, N, rot, mode,
-                     (double)theta_base, fs, norm, k);
+                     (double)theta_base, fs, norm, k, rope_early_on() ? 1 : 0);
 }
 
 extern "C" int qn_cuda_rms_norm_rope(int x_dtype, const void *x, int w_dtype, const void *w, int y_dtype, void *y,

@@ -7,37 +7,76 @@
 
 #include "ggml_blocks.cuh"
 
+/* NS chunks at once: chunk c's values v[c] (lane = element) into the codes of chunk number ch[c] of the planes
+ * (xq + 32 ch[c], dx + ch[c], ...), stored only where live[c] (uniform over the warp); xl NULL: no second plane.
+ * Each chunk's arithmetic is the one-chunk form's, so the codes are the same; the chunks' shuffle chains are
+ * interleaved instead of waited on one after another (a warp making a whole row's codes: the one-warp norm). */
+template <int NS>
+__device__ __forceinline__ void qn_ggml_quantize_chunks(const float (&v)[NS], const bool (&live)[NS], const int64_t (&ch)[NS],
+                                                        int8_t *xq, float *dx, int *sx, int8_t *xl, int *sl) {
+    const int lane = threadIdx.x & 31;
+    float amax[NS], t[NS];
+    int q[NS], s[NS];
+#pragma unroll
+    for (int c = 0; c < NS; c++) amax[c] = fabsf(v[c]);
+#pragma unroll
+    for (int o = 16; o > 0; o >>= 1)
+#pragma unroll
+        for (int c = 0; c < NS; c++) amax[c] = fmaxf(amax[c], __shfl_xor_sync(0xffffffffu, amax[c], o));
+#pragma unroll
+    for (int c = 0; c < NS; c++) {
+        const float d = amax[c] / 127.0f;
+        t[c] = d > 0.0f ? v[c] / d : 0.0f;
+        q[c] = __float2int_rn(t[c]);
+        s[c] = q[c];
+        amax[c] = d;
+    }
+    /* the sums of the codes of each half (low 16 bits: elements 0-15, high: 16-31) */
+#pragma unroll
+    for (int o = 8; o > 0; o >>= 1)
+#pragma unroll
+        for (int c = 0; c < NS; c++) s[c] += __shfl_xor_sync(0xffffffffu, s[c], o);
+#pragma unroll
+    for (int c = 0; c < NS; c++) {
+        const int s_hi = __shfl_sync(0xffffffffu, s[c], 16);
+        if (live[c]) {
+            xq[ch[c] * 32 + lane] = (int8_t)q[c];
+            if (lane == 0) {
+                dx[ch[c]] = amax[c];
+                sx[ch[c]] = (s[c] & 0xFFFF) | (s_hi << 16);
+            }
+        }
+    }
+    if (!xl) return;
+#pragma unroll
+    for (int c = 0; c < NS; c++) {
+        q[c] = __float2int_rn(254.0f * (t[c] - (float)q[c]));
+        s[c] = q[c];
+    }
+#pragma unroll
+    for (int o = 8; o > 0; o >>= 1)
+#pragma unroll
+        for (int c = 0; c < NS; c++) s[c] += __shfl_xor_sync(0xffffffffu, s[c], o);
+#pragma unroll
+    for (int c = 0; c < NS; c++) {
+        const int s_hi = __shfl_sync(0xffffffffu, s[c], 16);
+        if (live[c]) {
+            xl[ch[c] * 32 + lane] = (int8_t)q[c];
+            if (lane == 0) sl[ch[c]] = (s[c] & 0xFFFF) | (s_hi << 16);
+        }
+    }
+}
+
 /* The warp's 32 values v (lane = element of the chunk) as codes xq[lane] = round(v / d) with
  * d = max|v| / 127 in *dx, and the sums of the codes of each half (low 16 bits: elements 0-15,
  * high: 16-31) in *sx; with xl not NULL also the second plane (qn_cuda_ggml_xq_lo): xl[lane] =
  * round(254 * (v / d - xq[lane])), in [-127, 127], and its half sums in *sl. Whole warps only. */
-__device__ __forceinline__ int qn_ggml_half_sums(int q) {
-    int s = q;
-    for (int o = 8; o > 0; o >>= 1) s += __shfl_xor_sync(0xffffffffu, s, o); /* within each half */
-    const int s_hi = __shfl_sync(0xffffffffu, s, 16);
-    return (s & 0xFFFF) | (s_hi << 16);
-}
-
 __device__ __forceinline__ void qn_ggml_quantize_chunk(float v, int8_t *xq, float *dx, int *sx, int8_t *xl = nullptr,
                                                        int *sl = nullptr) {
-    const int lane = threadIdx.x & 31;
-    float amax = fabsf(v);
-    for (int o = 16; o > 0; o >>= 1) amax = fmaxf(amax, __shfl_xor_sync(0xffffffffu, amax, o));
-    const float d = amax / 127.0f;
-    const float t = d > 0.0f ? v / d : 0.0f;
-    const int q = __float2int_rn(t);
-    const int s = qn_ggml_half_sums(q);
-    xq[lane] = (int8_t)q;
-    if (lane == 0) {
-        *dx = d;
-        *sx = s;
-    }
-    if (xl) {
-        const int l = __float2int_rn(254.0f * (t - (float)q));
-        const int ls = qn_ggml_half_sums(l);
-        xl[lane] = (int8_t)l;
-        if (lane == 0) *sl = ls;
-    }
+    const float vs[1] = {v};
+    const bool live[1] = {true};
+    const int64_t ch[1] = {0};
+    qn_ggml_quantize_chunks<1>(vs, live, ch, xq, dx, sx, xl, sl);
 }
 
 /* acc + (the weight chunk ch . the activation chunk of codes xc, scale dx, half sums sx):

@@ -31,6 +31,14 @@
  *
  * No split-K and no persistent tile scheduler: tiles are picked so that the grid covers the GPU
  * (qn_f8_pick); below QN_CUDA_FP8_WG_MIN_M tokens the weight-streaming kernel of matmul_q.cu (split-K) stays.
+ *
+ * Block clusters (fp8pp11, QUANTA_CUDA_FP8_V2=2 or 4, off by default until a device run): mmq8's H100 run moved
+ * ~1000 clocks per 64-wide step of the 128x256 tile where the tensor cores need 512, i.e. 24 KB per step per SM
+ * at ~24 B/clock/SM, the L2's share (bench/NOTES.md, fp8pp11): the kernel is bound by L2 -> SM bytes, not by the
+ * pipeline's depth (8 stages already) or the A fragments' loads. Blocks of a cluster along the weight rows hold
+ * the same tokens, so the token tile is read from L2 once per cluster and multicast (qn_k_fp8_wg, CL).
+ * QUANTA_CUDA_FP8_V2=0p / 2p / 4p: the persistent form of each (qn_k_fp8_wg_ps), against the ~16 us of each
+ * block's life outside its K steps that the same fit finds (fill, epilogue, launch). y is bit-identical in all.
  */
 #include <cuda_fp8.h>
 #include <stdlib.h>
@@ -38,6 +46,7 @@
 
 #include "cp_async.cuh"
 #include "cuda_common.cuh"
+#include "matmul_fp8_wg.h"
 
 #if defined(__CUDA_ARCH__) && defined(__CUDA_ARCH_FEAT_SM90_ALL)
 #define QN_F8_HAVE 1
@@ -178,16 +187,76 @@ struct qn_f8_args {
     float *part;    /* split-K: unscaled f32 sums [gridDim.z][M][N] (qn_k_fp8_reduce finishes y), or NULL */
     int yd;
     void *y; /* [M][N] */
+    /* bench/cuda/fp8_check's trace (fp8pp11), or NULL: per block QN_CUDA_FP8_TRACE words, block b = x + gx (y + gy z):
+     * SM id, then %globaltimer (ns) at entry, when step 0's bytes had landed, after the last wgmma, after the
+     * epilogue's stores; the same four points in SM clocks (clock64). Recorded by consumer warpgroup 0's first
+     * thread: where a block's life goes outside its K steps (bench/NOTES.md, fp8pp11). */
+    unsigned long long *trace;
+    /* persistent kernel (qn_k_fp8_wg_ps): units = clusters' tiles (gxc clusters of CL weight tiles per token row
+     * times the token tiles), walked as u = cluster id + k * clusters launched, x fastest */
+    int64_t units, gxc;
 };
 
-template <int CW, int BN>
+#if QN_F8_HAVE
+__device__ __forceinline__ unsigned long long qn_f8_smid() {
+    unsigned r;
+    asm volatile("mov.u32 %0, %%smid;\n" : "=r"(r));
+    return r;
+}
+/* point k (0-3) of a trace record: globaltimer in word 1 + k, clock64 in word 5 + k */
+__device__ __forceinline__ void qn_f8_stamp(unsigned long long *tr, int k) {
+    unsigned long long g;
+    asm volatile("mov.u64 %0, %%globaltimer;\n" : "=l"(g)::"memory");
+    tr[1 + k] = g;
+    tr[5 + k] = (unsigned long long)clock64();
+}
+#endif
+
+#if QN_F8_HAVE
+/* One 64-wide K step of a consumer warpgroup: the lane's 32 bytes of its warp's weight tile (a_lane) into A
+ * fragments, 2 wgmma k32 against the stage's token slices at b (issued and committed, not waited for). */
+template <int BN>
+__device__ __forceinline__ void qn_f8_stage_mma(float (&acc)[BN / 8][4], uint32_t (&a)[2][4], const uint8_t *a_lane,
+                                                uint32_t b) {
+    const uint4 *src = reinterpret_cast<const uint4 *>(a_lane);
+#pragma unroll
+    for (int q = 0; q < 2; q++) { /* k32 q = k16 steps 2q (u.x, u.y) and 2q + 1 (u.z, u.w) */
+        const uint4 u = src[q];
+        a[q][0] = __byte_perm(u.x, u.y, 0x5410); /* row g: k 2t, 2t+1, 2t+8, 2t+9 of step 2q */
+        a[q][1] = __byte_perm(u.x, u.y, 0x7632); /* row g + 8 */
+        a[q][2] = __byte_perm(u.z, u.w, 0x5410); /* row g, step 2q + 1 */
+        a[q][3] = __byte_perm(u.z, u.w, 0x7632);
+    }
+    qn_wg_fence();
+#pragma unroll
+    for (int q = 0; q < 2; q++) /* K slices 2q, 2q + 1: BN * 16 bytes apart; 8-token groups 128 apart */
+        qn_f8_mma<BN>(acc, a[q], qn_wg_desc(b + 2 * q * BN * 16, BN * 16, 128));
+    qn_wg_commit();
+}
+#endif
+
+/* CL: CTAs per cluster along the weight rows (1: mmq8's kernel as measured; 2 or 4: fp8pp11's V2). The CL blocks of
+ * a cluster hold the same tokens, so each copies 4 / CL of the step's activation slices once, multicast into all
+ * CL shared memories: L2 reads per block and step fall from BM * 64 + BN * 64 bytes to BM * 64 + BN * 64 / CL. A
+ * stage is then refilled only when the consumers of every block of the cluster have released it: their warps
+ * arrive on the empty barrier of each block (CL * CW * 4 arrivals a phase). The sums are the same instructions
+ * on the same bytes in the same order: y is bit-identical to CL = 1. */
+template <int CW, int BN, int CL>
 __global__ void __launch_bounds__(qn_f8_cfg<CW, BN>::threads, qn_f8_cfg<CW, BN>::min_blocks) qn_k_fp8_wg(qn_f8_args p) {
 #if QN_F8_HAVE
     typedef qn_f8_cfg<CW, BN> Cfg;
     constexpr int S = Cfg::S, BM = Cfg::BM;
+    static_assert(CL == 1 || CL == 2 || CL == 4, "a cluster splits the 4 activation slices of a step evenly");
     extern __shared__ __align__(128) uint8_t qn_f8_smem[];
     __shared__ __align__(8) uint64_t full_bar[S], empty_bar[S];
     const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31, wg = warp >> 2;
+    unsigned long long *tr = p.trace && tid == 128
+                                 ? p.trace + QN_CUDA_FP8_TRACE * (blockIdx.x + (uint64_t)gridDim.x * (blockIdx.y + (uint64_t)gridDim.y * blockIdx.z))
+                                 : NULL;
+    if (tr) {
+        tr[0] = qn_f8_smid();
+        qn_f8_stamp(tr, 0);
+    }
     const int64_t KT = p.Kp / QN_F8_BK, NT = p.Np / 16;
     const int64_t kt0 = (int64_t)blockIdx.z * p.ksteps; /* this block's K steps: kt0 + i, i < nk */
     const int64_t nk = KT - kt0 < p.ksteps ? KT - kt0 : p.ksteps;
@@ -198,16 +267,24 @@ __global__ void __launch_bounds__(qn_f8_cfg<CW, BN>::threads, qn_f8_cfg<CW, BN>:
     if (tid == 0) {
         for (int s = 0; s < S; s++) {
             qn_mbar_init(qn_smem_u32(&full_bar[s]), 1);             /* the producer's arrive.expect_tx */
-            qn_mbar_init(qn_smem_u32(&empty_bar[s]), CW * 4);       /* one arrival per consumer warp */
+            qn_mbar_init(qn_smem_u32(&empty_bar[s]), CW * 4 * CL);  /* one arrival per consumer warp of the cluster */
         }
         qn_mbar_init_fence();
     }
-    __syncthreads();
+    /* CL > 1: no block's copies or arrivals may reach a barrier of another before that one is initialized */
+    const uint32_t rank = CL > 1 ? qn_cluster_rank() : 0u;
+    if (CL > 1) qn_cluster_sync();
+    else __syncthreads();
 
     if (wg == 0) { /* ---------------- producer: one warp issues, the other three leave */
         if (CW == 2) qn_setmaxnreg_dec<40>();
-        if (warp != 0) return;
-        const int64_t tiles = NT - nt0 < BM / 16 ? NT - nt0 : BM / 16; /* weight tiles inside the matrix */
+        if (warp != 0) {
+            if (CL > 1) qn_cluster_sync(); /* the closing one below */
+            return;
+        }
+        /* weight tiles inside the matrix (none in a block that only pads the grid to whole clusters) */
+        int64_t tiles = NT - nt0 < BM / 16 ? NT - nt0 : BM / 16;
+        if (tiles < 0) tiles = 0;
         const uint32_t bytes = (uint32_t)(tiles * 1024 + Cfg::b_bytes);
         for (int64_t i = 0; i < nk; i++) {
             const int64_t kt = kt0 + i;
@@ -221,9 +298,15 @@ __global__ void __launch_bounds__(qn_f8_cfg<CW, BN>::threads, qn_f8_cfg<CW, BN>:
                 qn_bulk_copy(qn_smem_u32(a_of(s) + lane * 1024), p.codes + ((nt0 + lane) * KT + kt) * 1024, 1024, fb);
             else if (lane >= BM / 16 && lane < BM / 16 + 4) { /* activation slice j of the step: BN tokens */
                 const int j = lane - BM / 16;
-                qn_bulk_copy(qn_smem_u32(b_of(s) + j * BN * 16), p.xq + ((kt * 4 + j) * p.Mp + m0) * 16, BN * 16, fb);
+                const uint8_t *src = p.xq + ((kt * 4 + j) * p.Mp + m0) * 16;
+                if (CL == 1) qn_bulk_copy(qn_smem_u32(b_of(s) + j * BN * 16), src, BN * 16, fb);
+                else if ((uint32_t)(j % CL) == rank) /* this block's share, into every block of the cluster */
+                    qn_bulk_copy_mc(qn_smem_u32(b_of(s) + j * BN * 16), src, BN * 16, fb, (uint16_t)((1u << CL) - 1u));
             }
         }
+        /* CL > 1: stay until every block of the cluster is done, so no copy this block issued is still landing
+         * in another block's shared memory when it leaves */
+        if (CL > 1) qn_cluster_sync();
         return;
     }
 
@@ -240,27 +323,19 @@ __global__ void __launch_bounds__(qn_f8_cfg<CW, BN>::threads, qn_f8_cfg<CW, BN>:
     auto step = [&](int64_t i, uint32_t (&a)[2][4], uint32_t (&a_prev)[2][4]) {
         const int s = (int)(i % S);
         qn_mbar_wait(qn_smem_u32(&full_bar[s]), (uint32_t)((i / S) & 1));
-        const uint4 *src = reinterpret_cast<const uint4 *>(a_of(s) + (cw * 4 + w4) * 1024 + lane * 32);
-#pragma unroll
-        for (int q = 0; q < 2; q++) { /* k32 q = k16 steps 2q (u.x, u.y) and 2q + 1 (u.z, u.w) */
-            const uint4 u = src[q];
-            a[q][0] = __byte_perm(u.x, u.y, 0x5410); /* row g: k 2t, 2t+1, 2t+8, 2t+9 of step 2q */
-            a[q][1] = __byte_perm(u.x, u.y, 0x7632); /* row g + 8 */
-            a[q][2] = __byte_perm(u.z, u.w, 0x5410); /* row g, step 2q + 1 */
-            a[q][3] = __byte_perm(u.z, u.w, 0x7632);
-        }
-        const uint32_t base = qn_smem_u32(b_of(s));
-        qn_wg_fence();
-#pragma unroll
-        for (int q = 0; q < 2; q++) /* K slices 2q, 2q + 1: BN * 16 bytes apart; 8-token groups 128 apart */
-            qn_f8_mma<BN>(acc, a[q], qn_wg_desc(base + 2 * q * BN * 16, BN * 16, 128));
-        qn_wg_commit();
+        qn_f8_stage_mma<BN>(acc, a, a_of(s) + (cw * 4 + w4) * 1024 + lane * 32, qn_smem_u32(b_of(s)));
         qn_wg_wait<1>(); /* step i - 1's wgmma are done: its registers and its stage are free */
         qn_wg_keep(a_prev);
         qn_wg_keep(acc);
         if (i > 0) {
             __syncwarp();
-            if (lane == 0) qn_mbar_arrive(qn_smem_u32(&empty_bar[(int)((i - 1) % S)]));
+            const uint32_t eb = qn_smem_u32(&empty_bar[(int)((i - 1) % S)]);
+            if (CL == 1) {
+                if (lane == 0) qn_mbar_arrive(eb);
+            } else if (i - 1 + S < nk && lane < CL) { /* lane r: block r's barrier; a stage no copy will refill
+                                                       * again is not released (no arrival after its block left) */
+                qn_mbar_arrive_cluster(qn_mapa(eb, (uint32_t)lane));
+            }
         }
     };
     uint32_t a0[2][4], a1[2][4];
@@ -270,6 +345,10 @@ __global__ void __launch_bounds__(qn_f8_cfg<CW, BN>::threads, qn_f8_cfg<CW, BN>:
         for (int i = 0; i < 4; i++) a0[q][i] = a1[q][i] = 0u;
     /* steps in pairs, the odd one after the loop (a step under a condition inside the loop serializes the
      * wgmma: ptxas C7515, ggml_mmq_wg.cu) */
+    if (tr) { /* the step-0 wait the first step repeats: when the block's first bytes had landed */
+        qn_mbar_wait(qn_smem_u32(&full_bar[0]), 0u);
+        qn_f8_stamp(tr, 1);
+    }
     int64_t i = 0;
     for (; i + 1 < nk; i += 2) {
         step(i, a0, a1);
@@ -280,6 +359,7 @@ __global__ void __launch_bounds__(qn_f8_cfg<CW, BN>::threads, qn_f8_cfg<CW, BN>:
     qn_wg_keep(acc);
     qn_wg_keep(a0);
     qn_wg_keep(a1);
+    if (tr) qn_f8_stamp(tr, 2);
 
     /* ---------------- epilogue: every consumer is past its last wgmma (so no one reads the stages any more,
      * and every copy has landed: each was waited on), then warpgroup cw writes its 64 x BN outputs, scaled
@@ -333,9 +413,172 @@ __global__ void __launch_bounds__(qn_f8_cfg<CW, BN>::threads, qn_f8_cfg<CW, BN>:
                 for (int b = 0; b < osz; b++) dst[e * osz + b] = src[e * osz + b];
         }
     }
+    if (tr) qn_f8_stamp(tr, 3);
+    if (CL > 1) qn_cluster_sync(); /* the producers' closing barrier */
 #else
     (void)p;
     __trap(); /* compiled for sm_90a only; the host launches it only on compute capability 9.0 */
+#endif
+}
+
+/* The persistent form (fp8pp11, QUANTA_CUDA_FP8_V2=...p): as many blocks as fit at once (whole clusters), each
+ * walking the tiles u = its cluster + k * clusters launched (all blocks of a cluster on the same token tile, as
+ * above). The stages and their barriers run on across tiles (global step count), so the producer copies the next
+ * tile's first stages while the consumers finish the current one: the fill and the epilogue of consecutive tiles
+ * overlap, instead of a block's life ending in a drain and the next beginning with an empty pipeline. The
+ * epilogue stores straight from the accumulators (the stages are the next tile's now). Split-K is not taken
+ * (the host launches qn_k_fp8_wg then). Same wgmma on the same bytes in the same order, the same scaling
+ * expression and rounding: y bit-identical to qn_k_fp8_wg. */
+template <typename OT> __device__ __forceinline__ OT qn_f8_cvt(float v);
+template <> __device__ __forceinline__ float qn_f8_cvt<float>(float v) { return v; }
+template <> __device__ __forceinline__ __half qn_f8_cvt<__half>(float v) { return __float2half_rn(v); }
+template <> __device__ __forceinline__ __nv_bfloat16 qn_f8_cvt<__nv_bfloat16>(float v) { return __float2bfloat16_rn(v); }
+
+/* acc (rows nb + w4 * 16 + g + 8h of the weights, tokens m0 + 8j + 2t + c) * sw[n] * sx[m] into y[m][n] */
+template <typename OT, int BN>
+__device__ __forceinline__ void qn_f8_store_direct(const float (&acc)[BN / 8][4], const qn_f8_args &p, int64_t nb,
+                                                   int64_t m0, int w4, int g, int t) {
+    OT *y = (OT *)p.y;
+    float swr[2];
+    int64_t n[2];
+#pragma unroll
+    for (int h = 0; h < 2; h++) {
+        n[h] = nb + w4 * 16 + g + 8 * h;
+        swr[h] = n[h] < p.Np ? p.sw[n[h]] : 0.0f;
+    }
+#pragma unroll
+    for (int j = 0; j < BN / 8; j++) {
+#pragma unroll
+        for (int c = 0; c < 2; c++) {
+            const int64_t m = m0 + 8 * j + 2 * t + c;
+            const float xs = p.sx[m]; /* m < Mp: zero past M */
+#pragma unroll
+            for (int h = 0; h < 2; h++)
+                if (m < p.M && n[h] < p.N) y[m * p.N + n[h]] = qn_f8_cvt<OT>(acc[j][2 * h + c] * swr[h] * xs);
+        }
+    }
+}
+
+template <int CW, int BN, int CL>
+__global__ void __launch_bounds__(qn_f8_cfg<CW, BN>::threads, qn_f8_cfg<CW, BN>::min_blocks) qn_k_fp8_wg_ps(qn_f8_args p) {
+#if QN_F8_HAVE
+    typedef qn_f8_cfg<CW, BN> Cfg;
+    constexpr int S = Cfg::S, BM = Cfg::BM;
+    static_assert(CL == 1 || CL == 2 || CL == 4, "a cluster splits the 4 activation slices of a step evenly");
+    extern __shared__ __align__(128) uint8_t qn_f8_smem[];
+    __shared__ __align__(8) uint64_t full_bar[S], empty_bar[S];
+    const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31, wg = warp >> 2;
+    const int64_t KT = p.Kp / QN_F8_BK, NT = p.Np / 16, nk = KT;
+    const uint32_t rank = CL > 1 ? qn_cluster_rank() : 0u;
+    const int64_t C = gridDim.x / CL, cid = blockIdx.x / CL;
+    const int64_t nunits = p.units > cid ? (p.units - cid + C - 1) / C : 0;
+    const int64_t total = nunits * nk; /* steps this block runs, all its tiles */
+    auto a_of = [&](int s) { return qn_f8_smem + s * Cfg::stage; };
+    auto b_of = [&](int s) { return qn_f8_smem + s * Cfg::stage + Cfg::a_bytes; };
+    auto tile_of = [&](int64_t k, int64_t &nt0, int64_t &m0) {
+        const int64_t u = cid + k * C;
+        nt0 = ((u % p.gxc) * CL + rank) * (BM / 16), m0 = (u / p.gxc) * BN;
+    };
+
+    if (tid == 0) {
+        for (int s = 0; s < S; s++) {
+            qn_mbar_init(qn_smem_u32(&full_bar[s]), 1);
+            qn_mbar_init(qn_smem_u32(&empty_bar[s]), CW * 4 * CL);
+        }
+        qn_mbar_init_fence();
+    }
+    if (CL > 1) qn_cluster_sync();
+    else __syncthreads();
+
+    if (wg == 0) { /* ---------------- producer */
+        if (CW == 2) qn_setmaxnreg_dec<40>();
+        if (warp == 0) {
+            int64_t gs = 0; /* global step: stage gs % S, its use gs / S */
+            for (int64_t k = 0; k < nunits; k++) {
+                int64_t nt0, m0;
+                tile_of(k, nt0, m0);
+                int64_t tiles = NT - nt0 < BM / 16 ? NT - nt0 : BM / 16;
+                if (tiles < 0) tiles = 0;
+                const uint32_t bytes = (uint32_t)(tiles * 1024 + Cfg::b_bytes);
+                for (int64_t kt = 0; kt < nk; kt++, gs++) {
+                    const int s = (int)(gs % S);
+                    qn_mbar_wait(qn_smem_u32(&empty_bar[s]), ((uint32_t)(gs / S) & 1u) ^ 1u);
+                    const uint32_t fb = qn_smem_u32(&full_bar[s]);
+                    if (lane == 0) qn_mbar_arrive_expect_tx(fb, bytes);
+                    __syncwarp();
+                    if (lane < tiles)
+                        qn_bulk_copy(qn_smem_u32(a_of(s) + lane * 1024), p.codes + ((nt0 + lane) * KT + kt) * 1024, 1024, fb);
+                    else if (lane >= BM / 16 && lane < BM / 16 + 4) {
+                        const int j = lane - BM / 16;
+                        const uint8_t *src = p.xq + ((kt * 4 + j) * p.Mp + m0) * 16;
+                        if (CL == 1) qn_bulk_copy(qn_smem_u32(b_of(s) + j * BN * 16), src, BN * 16, fb);
+                        else if ((uint32_t)(j % CL) == rank)
+                            qn_bulk_copy_mc(qn_smem_u32(b_of(s) + j * BN * 16), src, BN * 16, fb,
+                                            (uint16_t)((1u << CL) - 1u));
+                    }
+                }
+            }
+        }
+        if (CL > 1) qn_cluster_sync(); /* no copy of this block still landing elsewhere when it leaves */
+        return;
+    }
+
+    /* ---------------- consumers */
+    if (CW == 2) qn_setmaxnreg_inc<232>();
+    const int cw = wg - 1, w4 = warp & 3, g = lane >> 2, t = lane & 3;
+    float acc[BN / 8][4];
+    /* global step gj's stage is free again (its wgmma done); only stages some copy still refills are released */
+    auto release = [&](int64_t gj) {
+        __syncwarp();
+        if (gj + S >= total) return;
+        const uint32_t eb = qn_smem_u32(&empty_bar[(int)(gj % S)]);
+        if (CL == 1) {
+            if (lane == 0) qn_mbar_arrive(eb);
+        } else if (lane < CL) {
+            qn_mbar_arrive_cluster(qn_mapa(eb, (uint32_t)lane));
+        }
+    };
+    int64_t g0 = 0; /* the global step of the tile's first K step */
+    auto step = [&](int64_t i, uint32_t (&a)[2][4], uint32_t (&a_prev)[2][4]) {
+        const int64_t gi = g0 + i;
+        const int s = (int)(gi % S);
+        qn_mbar_wait(qn_smem_u32(&full_bar[s]), (uint32_t)((gi / S) & 1));
+        qn_f8_stage_mma<BN>(acc, a, a_of(s) + (cw * 4 + w4) * 1024 + lane * 32, qn_smem_u32(b_of(s)));
+        qn_wg_wait<1>(); /* step i - 1's wgmma are done */
+        qn_wg_keep(a_prev);
+        qn_wg_keep(acc);
+        if (i > 0) release(gi - 1);
+    };
+    uint32_t a0[2][4], a1[2][4];
+#pragma unroll
+    for (int q = 0; q < 2; q++)
+#pragma unroll
+        for (int i = 0; i < 4; i++) a0[q][i] = a1[q][i] = 0u;
+    for (int64_t k = 0; k < nunits; k++, g0 += nk) {
+        int64_t nt0, m0;
+        tile_of(k, nt0, m0);
+#pragma unroll
+        for (int j = 0; j < BN / 8; j++) acc[j][0] = acc[j][1] = acc[j][2] = acc[j][3] = 0.0f;
+        int64_t i = 0;
+        for (; i + 1 < nk; i += 2) { /* in pairs, the odd one after (ptxas C7515, as above) */
+            step(i, a0, a1);
+            step(i + 1, a1, a0);
+        }
+        if (i < nk) step(i, a0, a1);
+        qn_wg_wait<0>();
+        qn_wg_keep(acc);
+        qn_wg_keep(a0);
+        qn_wg_keep(a1);
+        release(g0 + nk - 1);
+        const int64_t nb = (nt0 + cw * 4) * 16;
+        if (p.yd == QN_DT_F32) qn_f8_store_direct<float, BN>(acc, p, nb, m0, w4, g, t);
+        else if (p.yd == QN_DT_F16) qn_f8_store_direct<__half, BN>(acc, p, nb, m0, w4, g, t);
+        else qn_f8_store_direct<__nv_bfloat16, BN>(acc, p, nb, m0, w4, g, t);
+    }
+    if (CL > 1) qn_cluster_sync();
+#else
+    (void)p;
+    __trap();
 #endif
 }
 
@@ -352,19 +595,91 @@ __global__ void qn_k_fp8_reduce(const float *part, int S, int64_t M, int64_t N, 
 
 /* ------------------------------------------------------------------ host side */
 
-template <int CW, int BN> static int qn_f8_launch(const qn_f8_args &a, int splits, cudaStream_t s) {
+template <int CW, int BN, int CL> static int qn_f8_launch(const qn_f8_args &a, int splits, cudaStream_t s) {
     typedef qn_f8_cfg<CW, BN> Cfg;
     static bool attr_set = false; /* per instantiation; a race only repeats an idempotent call */
     if (!attr_set) {
         const cudaError_t e =
-            cudaFuncSetAttribute(qn_k_fp8_wg<CW, BN>, cudaFuncAttributeMaxDynamicSharedMemorySize, Cfg::smem);
+            cudaFuncSetAttribute(qn_k_fp8_wg<CW, BN, CL>, cudaFuncAttributeMaxDynamicSharedMemorySize, Cfg::smem);
         if (e != cudaSuccess) return (int)e;
         attr_set = true;
     }
-    const int64_t gx = (a.Np / 16 + Cfg::BM / 16 - 1) / (Cfg::BM / 16), gy = (a.M + BN - 1) / BN;
+    int64_t gx = (a.Np / 16 + Cfg::BM / 16 - 1) / (Cfg::BM / 16);
+    const int64_t gy = (a.M + BN - 1) / BN;
+    gx = (gx + CL - 1) / CL * CL; /* whole clusters: the blocks past N copy their token share and store nothing */
     if (gx > 0x7fffffff || gy > 65535 || splits > 65535) return (int)cudaErrorInvalidValue;
-    qn_k_fp8_wg<CW, BN><<<dim3((unsigned)gx, (unsigned)gy, (unsigned)splits), Cfg::threads, Cfg::smem, s>>>(a);
-    return qn_cu_launch_status();
+    const dim3 grid((unsigned)gx, (unsigned)gy, (unsigned)splits);
+    if (CL == 1) {
+        qn_k_fp8_wg<CW, BN, CL><<<grid, Cfg::threads, Cfg::smem, s>>>(a);
+        return qn_cu_launch_status();
+    }
+    cudaLaunchConfig_t cfg = {};
+    cudaLaunchAttribute at[1] = {};
+    at[0].id = cudaLaunchAttributeClusterDimension;
+    at[0].val.clusterDim.x = CL, at[0].val.clusterDim.y = 1, at[0].val.clusterDim.z = 1;
+    cfg.gridDim = grid, cfg.blockDim = dim3(Cfg::threads), cfg.dynamicSmemBytes = Cfg::smem, cfg.stream = s;
+    cfg.attrs = at, cfg.numAttrs = 1;
+    const cudaError_t e = cudaLaunchKernelEx(&cfg, qn_k_fp8_wg<CW, BN, CL>, a);
+    return e != cudaSuccess ? (int)e : qn_cu_launch_status();
+}
+
+/* The persistent kernel: as many whole clusters as fit on the GPU at once (the occupancy API, asked once per
+ * instantiation), at most one per tile. */
+template <int CW, int BN, int CL> static int qn_f8_launch_ps(const qn_f8_args &a0, int sms, cudaStream_t s) {
+    typedef qn_f8_cfg<CW, BN> Cfg;
+    static int resident = 0; /* clusters at once; a race only repeats the same query */
+    cudaLaunchConfig_t cfg = {};
+    cudaLaunchAttribute at[1] = {};
+    at[0].id = cudaLaunchAttributeClusterDimension;
+    at[0].val.clusterDim.x = CL, at[0].val.clusterDim.y = 1, at[0].val.clusterDim.z = 1;
+    cfg.blockDim = dim3(Cfg::threads), cfg.dynamicSmemBytes = Cfg::smem, cfg.stream = s;
+    cfg.attrs = at, cfg.numAttrs = 1;
+    if (resident <= 0) {
+        cudaError_t e =
+            cudaFuncSetAttribute(qn_k_fp8_wg_ps<CW, BN, CL>, cudaFuncAttributeMaxDynamicSharedMemorySize, Cfg::smem);
+        if (e != cudaSuccess) return (int)e;
+        int n = 0;
+        if (CL > 1) {
+            cfg.gridDim = dim3(CL * 64);
+            e = cudaOccupancyMaxActiveClusters(&n, qn_k_fp8_wg_ps<CW, BN, CL>, &cfg);
+        } else {
+            e = cudaOccupancyMaxActiveBlocksPerMultiprocessor(&n, qn_k_fp8_wg_ps<CW, BN, CL>, Cfg::threads, Cfg::smem);
+            n *= sms > 0 ? sms : 132;
+        }
+        if (e != cudaSuccess) return (int)e;
+        if (n <= 0) return (int)cudaErrorInvalidConfiguration;
+        resident = n;
+    }
+    qn_f8_args a = a0;
+    int64_t gx = (a.Np / 16 + Cfg::BM / 16 - 1) / (Cfg::BM / 16);
+    gx = (gx + CL - 1) / CL * CL;
+    a.gxc = gx / CL, a.units = a.gxc * ((a.M + BN - 1) / BN);
+    const int64_t clusters = a.units < resident ? a.units : resident;
+    if (clusters <= 0) return 0;
+    cfg.gridDim = dim3((unsigned)(clusters * CL));
+    const cudaError_t e = CL > 1 ? cudaLaunchKernelEx(&cfg, qn_k_fp8_wg_ps<CW, BN, CL>, a)
+                                 : (qn_k_fp8_wg_ps<CW, BN, CL><<<cfg.gridDim, cfg.blockDim, Cfg::smem, s>>>(a),
+                                    cudaSuccess);
+    return e != cudaSuccess ? (int)e : qn_cu_launch_status();
+}
+
+/* The tile's kernel with CL-block clusters; persistent (splits == 1 only) or one block per tile. */
+template <int CL>
+static int qn_f8_launch_tile(int tile, const qn_f8_args &a, int splits, bool persist, int sms, cudaStream_t s) {
+    if (persist && splits == 1) {
+        switch (tile) {
+        case 1: return qn_f8_launch_ps<2, 256, CL>(a, sms, s);
+        case 2: return qn_f8_launch_ps<2, 128, CL>(a, sms, s);
+        case 3: return qn_f8_launch_ps<1, 128, CL>(a, sms, s);
+        default: return qn_f8_launch_ps<1, 64, CL>(a, sms, s);
+        }
+    }
+    switch (tile) {
+    case 1: return qn_f8_launch<2, 256, CL>(a, splits, s);
+    case 2: return qn_f8_launch<2, 128, CL>(a, splits, s);
+    case 3: return qn_f8_launch<1, 128, CL>(a, splits, s);
+    default: return qn_f8_launch<1, 64, CL>(a, splits, s);
+    }
 }
 
 /* Tiles (weight rows x tokens), largest first: the first whose grid covers ~4/5 of the SMs (one block per
@@ -394,6 +709,19 @@ static int qn_f8_forced_tile() {
         tile = t;
     }
     return tile;
+}
+
+/* QUANTA_CUDA_FP8_V2 (fp8pp11): unset or 0: mmq8's kernel (blocks alone); 1 or 2: clusters of 2 blocks sharing
+ * the token tile; 4: clusters of 4; a trailing p (0p, 2p, 4p): the persistent form of that cluster size. Off by
+ * default until a device run has checked and timed it. Read once: the cluster size, and 16 if persistent. */
+static int qn_f8_env_v2() {
+    static int v2 = -1;
+    if (v2 < 0) {
+        const char *e = getenv("QUANTA_CUDA_FP8_V2");
+        const int v = e ? atoi(e) : 0;
+        v2 = (v == 4 ? 4 : v == 1 || v == 2 ? 2 : 1) | (e && strchr(e, 'p') ? 16 : 0);
+    }
+    return v2;
 }
 
 static bool qn_f8_device_ok() {
@@ -436,12 +764,28 @@ int qn_cuda_fp8_quantize_x(int x_dtype, const void *x, int64_t M, int64_t K, int
 
 int qn_cuda_fp8_gemm(const qn_cuda_weight *w, const void *buf, int64_t M, int y_dtype, void *y, int tile, int sms,
                      void *stream) {
-    return qn_cuda_fp8_gemm_split(w, buf, M, y_dtype, y, tile, 1, NULL, sms, stream);
+    return qn_cuda_fp8_gemm_cl(w, buf, M, y_dtype, y, tile, 1, NULL, qn_f8_env_v2() & 15, qn_f8_env_v2() >> 4, NULL,
+                               sms, stream);
 }
 
 int qn_cuda_fp8_gemm_split(const qn_cuda_weight *w, const void *buf, int64_t M, int y_dtype, void *y, int tile,
                            int splits, float *part, int sms, void *stream) {
+    return qn_cuda_fp8_gemm_cl(w, buf, M, y_dtype, y, tile, splits, part, qn_f8_env_v2() & 15, qn_f8_env_v2() >> 4,
+                               NULL, sms, stream);
+}
+
+void qn_cuda_fp8_grid(int64_t N, int64_t M, int tile, int splits, int cluster, int sms, int64_t g[3]) {
+    static const int bm[4] = {128, 128, 64, 64}, bn[4] = {256, 128, 128, 64};
+    const int t = qn_f8_pick(N, M, sms, tile) - 1, cl = cluster > 1 ? cluster : 1;
+    const int64_t gx = ((N + 15) / 16 + bm[t] / 16 - 1) / (bm[t] / 16);
+    g[0] = (gx + cl - 1) / cl * cl, g[1] = (M + bn[t] - 1) / bn[t], g[2] = splits > 1 ? splits : 1;
+}
+
+int qn_cuda_fp8_gemm_cl(const qn_cuda_weight *w, const void *buf, int64_t M, int y_dtype, void *y, int tile,
+                        int splits, float *part, int cluster, int persist, unsigned long long *trace, int sms,
+                        void *stream) {
     if (w->fmt != QN_CW_E4M3 || !qn_f8_device_ok()) return -1;
+    if (cluster != 1 && cluster != 2 && cluster != 4) return (int)cudaErrorInvalidValue;
     if (M <= 0 || w->N <= 0) return 0;
     const int64_t KT = w->Kp / QN_F8_BK;
     if (splits < 1 || (splits > 1 && !part)) return (int)cudaErrorInvalidValue;
@@ -457,15 +801,13 @@ int qn_cuda_fp8_gemm_split(const qn_cuda_weight *w, const void *buf, int64_t M, 
     a.N = w->N, a.Np = w->Np, a.Kp = w->Kp, a.M = M, a.Mp = qn_f8_mp(M);
     a.ksteps = splits > 1 ? ksteps : (KT > 0 ? KT : 1);
     a.part = splits > 1 ? part : NULL;
-    a.yd = y_dtype, a.y = y;
+    a.yd = y_dtype, a.y = y, a.trace = trace, a.units = 0, a.gxc = 0;
     cudaStream_t s = (cudaStream_t)stream;
-    int e;
-    switch (qn_f8_pick(w->N, M, sms, tile)) {
-    case 1: e = qn_f8_launch<2, 256>(a, splits, s); break;
-    case 2: e = qn_f8_launch<2, 128>(a, splits, s); break;
-    case 3: e = qn_f8_launch<1, 128>(a, splits, s); break;
-    default: e = qn_f8_launch<1, 64>(a, splits, s); break;
-    }
+    const int t = qn_f8_pick(w->N, M, sms, tile);
+    const bool ps = persist != 0 && splits == 1;
+    const int e = cluster == 4   ? qn_f8_launch_tile<4>(t, a, splits, ps, sms, s)
+                  : cluster == 2 ? qn_f8_launch_tile<2>(t, a, splits, ps, sms, s)
+                                 : qn_f8_launch_tile<1>(t, a, splits, ps, sms, s);
     if (e || splits == 1) return e;
     qn_k_fp8_reduce<<<qn_cu_blocks(M * w->N, 256, (unsigned)(sms > 0 ? sms : 132) * 8), 256, 0, s>>>(
         part, splits, M, w->N, w->row_scale, a.sx, y_dtype, y);

@@ -176,4 +176,42 @@ template <int R> __device__ __forceinline__ void qn_setmaxnreg_dec() {
     asm volatile("setmaxnreg.dec.sync.aligned.u32 %0;\n" ::"n"(R));
 }
 
+/* ---------------------------------------------------------------- thread-block clusters (sm_90; fp8pp11)
+ * A cluster of CTAs on one GPC shares shared memory: a bulk copy can land in every CTA's shared memory at the
+ * same offset (multicast: one L2 read feeds several SMs) and complete its bytes on each destination's barrier
+ * at the same offset; a thread can arrive on another CTA's mbarrier (mapa gives that barrier's cluster
+ * address). Addresses passed here are this CTA's own (shared::cta) addresses. */
+__device__ __forceinline__ uint32_t qn_cluster_rank() {
+    uint32_t r;
+    asm volatile("mov.u32 %0, %%cluster_ctarank;\n" : "=r"(r));
+    return r;
+}
+/* Every thread of the cluster that has not exited arrives, then waits for the others. Relaxed arrival (no
+ * memory fence, as CUTLASS's pipelines after their barrier init): what it orders is barrier state made visible
+ * by fence.mbarrier_init, and the lifetime of the blocks, not ordinary stores. */
+__device__ __forceinline__ void qn_cluster_sync() {
+    asm volatile("barrier.cluster.arrive.relaxed;\nbarrier.cluster.wait;\n" ::: "memory");
+}
+/* The cluster address of this CTA's shared address `saddr` in CTA `rank` of the cluster. */
+__device__ __forceinline__ uint32_t qn_mapa(uint32_t saddr, uint32_t rank) {
+    uint32_t r;
+    asm volatile("mapa.shared::cluster.u32 %0, %1, %2;\n" : "=r"(r) : "r"(saddr), "r"(rank));
+    return r;
+}
+/* One arrival on a barrier given by its cluster address (qn_mapa). Default semantics (release at CTA scope, as
+ * CUTLASS's ClusterBarrier::arrive(cta_id)): .release.cluster costs a MEMBAR.ALL.GPU per arrival, and what the
+ * arrival announces (wgmma reads of a stage, complete after wgmma.wait_group) needs no fence of this thread's
+ * stores. */
+__device__ __forceinline__ void qn_mbar_arrive_cluster(uint32_t cbar) {
+    asm volatile("mbarrier.arrive.shared::cluster.b64 _, [%0];\n" ::"r"(cbar) : "memory");
+}
+/* qn_bulk_copy into the CTAs of `mask` (bit r: cluster rank r), each at dst, completing on each one's bar. */
+__device__ __forceinline__ void qn_bulk_copy_mc(uint32_t dst, const void *src, uint32_t bytes, uint32_t bar,
+                                                uint16_t mask) {
+    asm volatile("cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes.multicast::cluster [%0], [%1], %2, "
+                 "[%3], %4;\n" ::"r"(dst),
+                 "l"(src), "r"(bytes), "r"(bar), "h"(mask)
+                 : "memory");
+}
+
 #endif

@@ -2,8 +2,8 @@
  * fp8_check.cu — the FP8 x FP8 GEMM of kernels_cuda/matmul_fp8_wg.cu (mmq8) against a host reference of exactly
  * its arithmetic, then timed against cuBLASLt FP8 and cuBLAS bf16 on LLaMA-7B/13B linear shapes.
  *
- *   fp8_check [check|time|all|sanitize] [csv]     (FP8_SEED=<n> repeats a run; the seed is printed either way;
- *   sanitize: two small check cases, for compute-sanitizer)
+ *   fp8_check [check|time|time2|trace|all|sanitize] [csv]     (FP8_SEED=<n> repeats a run; the seed is printed either
+ *   way; sanitize: two small check cases, for compute-sanitizer)
  *
  * check: random e4m3 weight codes (every finite code) with per-row scales, laid out with cuda_kernels.h's
  *   qn_cuda_weight_code_offset (the tiled layout engine/cuda/cuda_repack.c writes); x random, rows at scales
@@ -11,7 +11,8 @@
  *   formats/fp8.c's encoder on x / (max|x| / 448): must be equal, byte for byte, in the kernel's K order.
  *   (2) y (NaN-poisoned before the GEMM) against sum_k dec(wq) dec(xq) * sw * sx in double: an element is
  *   wrong past 2^-10 of sum_k |dec(wq) dec(xq)| * sw * sx (f32 sums inside the tensor cores, fast
- *   accumulation) plus y's own rounding. Every tile forced once, and the pick; K and N not multiples of
+ *   accumulation) plus y's own rounding; then the same GEMM with block clusters of 1, 2 and 4, each also in
+ *   the persistent form (fp8pp11; QUANTA_CUDA_FP8_V2 chooses the checked one), must give y bit for bit. Every tile forced once, and the pick; K and N not multiples of
  *   the tiles, M not a multiple of the token tile. Also printed: the error the e4m3 activations add
  *   against the f32 product with the unquantized x (NMSE; what conformance's bound is about).
  * time: quantize + GEMM (bf16 x in, bf16 y out, tile picked), our GEMM with each tile forced and (M <= 512) with
@@ -21,6 +22,12 @@
  *   shapes, same process; CUDA events around 20 back-to-back calls, best of 5; operands stay resident (no
  *   rotation: every peer alike). Ratios > 1: ours faster. csv (optional) gets one row per shape for
  *   bench/cuda/fp8_peers.py (torch._scaled_mm row-wise in the same call).
+ *
+ * time2: our GEMM alone with clusters of 1 (mmq8), 2 and 4 (fp8pp11), each also persistent (tile picked), and
+ *   the non-persistent ones with each tile forced, against cuBLASLt
+ *   FP8 (fast accumulation) on bench/NOTES.md's FP8 table shapes; csv for fp8_peers.py as for time.
+ * trace: one launch per shape and cluster size with the kernel's per-block timestamps: time to the first stage,
+ *   K steps, epilogue, gaps between blocks on an SM (where the time outside the K steps goes).
  *
  * Build: bench/cuda/build_fp8_check.sh (nvcc, sm_90a; links matmul_fp8_wg.cu, matmul_q.cu, formats/fp8.c,
  * -lcublasLt -lcublas).
@@ -44,6 +51,7 @@ extern "C" {
 #include "cuda_kernels.h"
 #include "formats.h" /* qn_f32_to_e4m3, qn_e4m3_to_f32: formats/fp8.c, the one definition of e4m3 */
 }
+#include "matmul_fp8_wg.h" /* qn_cuda_fp8_gemm_cl: the block-cluster size per call (fp8pp11) */
 
 #define CK(x)                                                                                       \
     do {                                                                                            \
@@ -184,6 +192,18 @@ static int check_case(const ccase &c) {
     }
     std::vector<uint8_t> yb((size_t)(M * N) * ys);
     CK(cudaMemcpy(yb.data(), dy, yb.size(), cudaMemcpyDeviceToHost));
+    /* fp8pp11: the same GEMM with blocks alone and in clusters of 2 and 4 (QUANTA_CUDA_FP8_V2 chose the run
+     * above): the same instructions on the same bytes, so y must match it bit for bit (y NaN-poisoned again) */
+    int64_t cl_bad[6] = {0, 0, 0, 0, 0, 0}; /* clusters 1, 2, 4; then the same persistent */
+    std::vector<uint8_t> yc(yb.size());
+    for (int ci = 0; ci < 6; ci++) {
+        CK(cudaMemset(dy, 0xFF, yb.size()));
+        e = qn_cuda_fp8_gemm_cl(&dw.w, buf, M, c.yd, dy, c.tile, c.splits, part, 1 << (ci % 3), ci / 3, NULL, 132, NULL);
+        if (e) { printf("gemm launch (cluster %d, persistent %d): %d\n", 1 << (ci % 3), ci / 3, e); return 1; }
+        CK(cudaDeviceSynchronize());
+        CK(cudaMemcpy(yc.data(), dy, yc.size(), cudaMemcpyDeviceToHost));
+        for (size_t i = 0; i < yc.size(); i += ys) cl_bad[ci] += memcmp(&yc[i], &yb[i], ys) != 0;
+    }
     float lut[256];
     for (int v = 0; v < 256; v++) lut[v] = qn_e4m3_to_f32((uint8_t)v);
     int64_t bad = 0, first = -1;
@@ -220,9 +240,13 @@ static int check_case(const ccase &c) {
            (long long)scale_bad, (long long)pad_bad, (long long)bad, (long long)(M * N), worst, sr > 0 ? se / sr : 0.0,
            fr > 0 ? fe / fr : 0.0);
     if (first >= 0) printf("; first wrong at m=%lld n=%lld", (long long)(first / N), (long long)(first % N));
-    printf("\n");
+    printf("; clusters 1 / 2 / 4 differ from it in %lld / %lld / %lld outputs, persistent %lld / %lld / %lld%s\n",
+           (long long)cl_bad[0], (long long)cl_bad[1], (long long)cl_bad[2], (long long)cl_bad[3], (long long)cl_bad[4],
+           (long long)cl_bad[5], c.splits > 1 ? " (split-K: not persistent)" : "");
     cudaFree(dx), cudaFree(dy), cudaFree(buf), cudaFree(dw.codes), cudaFree(dw.sw), cudaFree(part);
-    return code_bad || scale_bad || pad_bad || bad ? 1 : 0;
+    int64_t cl_any = 0;
+    for (int64_t v : cl_bad) cl_any += v;
+    return code_bad || scale_bad || pad_bad || bad || cl_any ? 1 : 0;
 }
 
 /* ------------------------------------------------------------------ timing */
@@ -427,6 +451,210 @@ static int time_all(const char *csv) {
     return 0;
 }
 
+/* time2 (fp8pp11): the GEMM alone with blocks alone (mmq8's kernel, "v1") and in clusters of 2 and 4 ("v2"),
+ * tile picked and each tile forced, beside cuBLASLt FP8 with fast accumulation, on bench/NOTES.md's FP8 table
+ * shapes; the three variants interleaved per shape, same data, same process. csv: one row per shape for
+ * bench/cuda/fp8_peers.py (gemm_us = v1 picked, ours_us = quantize + v1; v2c2_us / v2c4_us = the clusters). */
+static int time_v2(const char *csv) {
+    static const int64_t shapes[][3] = {{256, 4096, 4096}, {2048, 4096, 4096}, {2048, 11008, 4096},
+                                        {2048, 4096, 11008}, {2048, 13824, 5120}};
+    FILE *out = csv ? fopen(csv, "w") : NULL;
+    if (out)
+        fprintf(out, "M,N,K,quant_us,gemm_us,ours_us,v2c2_us,v2c4_us,v2c1p_us,v2c2p_us,v2c4p_us,lt_fast_us,best_tile_c1,"
+                     "best_tile_c2,best_tile_c4\n");
+    cublasLtHandle_t lt;
+    if (cublasLtCreate(&lt)) { printf("cublasLt init failed\n"); return 2; }
+    const size_t ws = 32u << 20;
+    void *wsp;
+    float *one;
+    CK(cudaMalloc(&wsp, ws));
+    CK(cudaMalloc(&one, 4));
+    const float onev = 1.0f;
+    CK(cudaMemcpy(one, &onev, 4, cudaMemcpyHostToDevice));
+    int sms = 132;
+    cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, 0);
+    printf("time2: us per call (best of 5 x 20 back-to-back), bf16 y; c1 = mmq8's kernel, c2 / c4 = clusters of 2 / 4\n"
+           "(QUANTA_CUDA_FP8_V2=2 / 4), c1p / c2p / c4p = persistent (=0p / 2p / 4p); pick = the tile by grid size;\n"
+           "lt_fast = cuBLASLt FP8 fast accumulation; c1/x = speed-up over mmq8's kernel\n");
+    printf("%6s %6s %6s | %6s | %7s %7s %7s | %7s %7s %7s | %8s | %5s %5s %5s %5s %5s | %s\n", "M", "N", "K", "quant",
+           "c1", "c2", "c4", "c1p", "c2p", "c4p", "lt_fast", "c1/c2", "c1/c4", "/c1p", "/c2p", "/c4p", "TFLOP/s best");
+    int err = 0;
+    for (auto &sh : shapes) {
+        const int64_t M = sh[0], N = sh[1], K = sh[2];
+        std::vector<uint8_t> wq((size_t)(N * K));
+        fill_codes(wq.data(), wq.size());
+        dweight dw;
+        dw.w.fmt = QN_CW_E4M3, dw.w.N = N, dw.w.K = K, dw.w.Np = N, dw.w.Kp = K, dw.w.group = 0, dw.w.meta = NULL;
+        std::vector<float> sw(N, 1.0f / 448.0f);
+        CK(cudaMalloc(&dw.codes, wq.size()));
+        CK(cudaMalloc(&dw.sw, (size_t)N * 4));
+        CK(cudaMemcpy(dw.codes, wq.data(), wq.size(), cudaMemcpyHostToDevice));
+        CK(cudaMemcpy(dw.sw, sw.data(), (size_t)N * 4, cudaMemcpyHostToDevice));
+        dw.w.codes = dw.codes, dw.w.row_scale = (const float *)dw.sw;
+        std::vector<__nv_bfloat16> hx((size_t)(M * K));
+        for (size_t i = 0; i < hx.size(); i++) hx[i] = __float2bfloat16_rn(((float)(fast_u32() & 0xFFFF) - 32768.0f) / 16384.0f);
+        std::vector<uint8_t> hq((size_t)(M * K));
+        fill_codes(hq.data(), hq.size());
+        __nv_bfloat16 *x, *y;
+        uint8_t *x8;
+        void *buf;
+        CK(cudaMalloc(&x, hx.size() * 2));
+        CK(cudaMalloc(&x8, hq.size()));
+        CK(cudaMalloc(&y, (size_t)(M * N) * 2));
+        CK(cudaMalloc(&buf, qn_cuda_fp8_x_bytes(M, K)));
+        CK(cudaMemcpy(x, hx.data(), hx.size() * 2, cudaMemcpyHostToDevice));
+        CK(cudaMemcpy(x8, hq.data(), hq.size(), cudaMemcpyHostToDevice));
+        const double tq = time_us([&] { err |= qn_cuda_fp8_quantize_x(QN_DT_BF16, x, M, K, K, buf, NULL); });
+        double tp[6], tt[3][4];
+        for (int ci = 0; ci < 6; ci++)
+            tp[ci] = time_us([&] {
+                err |= qn_cuda_fp8_gemm_cl(&dw.w, buf, M, QN_DT_BF16, y, 0, 1, NULL, 1 << (ci % 3), ci / 3, NULL, sms, NULL);
+            });
+        for (int tile = 1; tile <= 4; tile++)
+            for (int ci = 0; ci < 3; ci++)
+                tt[ci][tile - 1] = time_us(
+                    [&] { err |= qn_cuda_fp8_gemm_cl(&dw.w, buf, M, QN_DT_BF16, y, tile, 1, NULL, 1 << ci, 0, NULL, sms, NULL); });
+        double tl = NAN;
+        {
+            lt_fp8 s = lt_setup(lt, M, N, K, one, one, 1, ws);
+            const float alpha = 1.0f, beta = 0.0f;
+            if (s.ok)
+                tl = time_us([&] {
+                    cublasLtMatmul(lt, s.op, &alpha, dw.codes, s.la, x8, s.lb, &beta, y, s.lc, y, s.lc, &s.algo, wsp, ws, 0);
+                });
+            if (s.la) cublasLtMatrixLayoutDestroy(s.la);
+            if (s.lb) cublasLtMatrixLayoutDestroy(s.lb);
+            if (s.lc) cublasLtMatrixLayoutDestroy(s.lc);
+            if (s.op) cublasLtMatmulDescDestroy(s.op);
+        }
+        CK(cudaDeviceSynchronize());
+        if (err) printf("our launches failed (%d)\n", err);
+        const double fl = 2.0 * M * N * K / 1e6; /* TFLOP/s = fl / us */
+        double tbest = tp[0];
+        for (double v : tp) tbest = std::min(tbest, v);
+        printf("%6lld %6lld %6lld | %6.1f | %7.1f %7.1f %7.1f | %7.1f %7.1f %7.1f | %8.1f | %5.2f %5.2f %5.2f %5.2f %5.2f | "
+               "%.0f (c1 %.0f)\n",
+               (long long)M, (long long)N, (long long)K, tq, tp[0], tp[1], tp[2], tp[3], tp[4], tp[5], tl, tp[0] / tp[1],
+               tp[0] / tp[2], tp[0] / tp[3], tp[0] / tp[4], tp[0] / tp[5], fl / tbest, fl / tp[0]);
+        static const char *const tn[4] = {"128x256", "128x128", "64x128", "64x64"};
+        int best[3] = {0, 0, 0};
+        for (int ci = 0; ci < 3; ci++) {
+            printf("%20s c%d tiles", "", 1 << ci);
+            for (int t = 0; t < 4; t++) {
+                printf(" %s %.1f", tn[t], tt[ci][t]);
+                if (tt[ci][t] < tt[ci][best[ci]]) best[ci] = t;
+            }
+            printf(" us\n");
+        }
+        if (out)
+            fprintf(out, "%lld,%lld,%lld,%.2f,%.2f,%.2f,%.2f,%.2f,%.2f,%.2f,%.2f,%.2f,%s,%s,%s\n", (long long)M, (long long)N,
+                    (long long)K, tq, tp[0], tq + tp[0], tp[1], tp[2], tp[3], tp[4], tp[5], tl, tn[best[0]], tn[best[1]],
+                    tn[best[2]]);
+        cudaFree(x), cudaFree(x8), cudaFree(y), cudaFree(buf), cudaFree(dw.codes), cudaFree(dw.sw);
+    }
+    if (out) fclose(out);
+    cudaFree(wsp), cudaFree(one);
+    cublasLtDestroy(lt);
+    return err ? 1 : 0;
+}
+
+/* trace (fp8pp11): where a block's life goes. One launch per shape and cluster size (1, 2, 4; tile picked) with
+ * the kernel's per-block trace (matmul_fp8_wg.h): time to its first stage, its K steps, its epilogue, and the
+ * gaps between consecutive blocks on one SM — the 15.75 us per wave that bench/NOTES.md's fit of mmq8's times
+ * leaves unexplained. */
+static int trace_all() {
+    static const int64_t shapes[][3] = {{256, 4096, 4096}, {2048, 4096, 4096}, {2048, 5120, 13824}};
+    int sms = 132, khz = 0;
+    cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, 0);
+    cudaDeviceGetAttribute(&khz, cudaDevAttrClockRate, 0);
+    printf("trace: one launch each, tile picked; per block (mean): first = entry to its first stage landed, steps = its K\n"
+           "steps (and per step), epi = its epilogue; gap = an SM's next block entry after the previous one's stores\n");
+    int err = 0;
+    for (auto &sh : shapes) {
+        const int64_t M = sh[0], N = sh[1], K = sh[2];
+        std::vector<uint8_t> wq((size_t)(N * K));
+        fill_codes(wq.data(), wq.size());
+        dweight dw;
+        dw.w.fmt = QN_CW_E4M3, dw.w.N = N, dw.w.K = K, dw.w.Np = N, dw.w.Kp = K, dw.w.group = 0, dw.w.meta = NULL;
+        std::vector<float> sw(N, 1.0f / 448.0f);
+        CK(cudaMalloc(&dw.codes, wq.size()));
+        CK(cudaMalloc(&dw.sw, (size_t)N * 4));
+        CK(cudaMemcpy(dw.codes, wq.data(), wq.size(), cudaMemcpyHostToDevice));
+        CK(cudaMemcpy(dw.sw, sw.data(), (size_t)N * 4, cudaMemcpyHostToDevice));
+        dw.w.codes = dw.codes, dw.w.row_scale = (const float *)dw.sw;
+        std::vector<__nv_bfloat16> hx((size_t)(M * K));
+        for (size_t i = 0; i < hx.size(); i++) hx[i] = __float2bfloat16_rn(((float)(fast_u32() & 0xFFFF) - 32768.0f) / 16384.0f);
+        __nv_bfloat16 *x, *y;
+        void *buf;
+        CK(cudaMalloc(&x, hx.size() * 2));
+        CK(cudaMalloc(&y, (size_t)(M * N) * 2));
+        CK(cudaMalloc(&buf, qn_cuda_fp8_x_bytes(M, K)));
+        CK(cudaMemcpy(x, hx.data(), hx.size() * 2, cudaMemcpyHostToDevice));
+        err |= qn_cuda_fp8_quantize_x(QN_DT_BF16, x, M, K, K, buf, NULL);
+        for (int ci = 0; ci < 3; ci++) {
+            const int cl = 1 << ci;
+            int64_t g[3];
+            qn_cuda_fp8_grid(N, M, 0, 1, cl, sms, g);
+            const int64_t nb = g[0] * g[1] * g[2];
+            unsigned long long *dt;
+            CK(cudaMalloc(&dt, (size_t)nb * QN_CUDA_FP8_TRACE * 8));
+            CK(cudaMemset(dt, 0, (size_t)nb * QN_CUDA_FP8_TRACE * 8));
+            for (int w = 0; w < 3; w++) err |= qn_cuda_fp8_gemm_cl(&dw.w, buf, M, QN_DT_BF16, y, 0, 1, NULL, cl, 0, NULL, sms, NULL);
+            cudaEvent_t a, b;
+            CK(cudaEventCreate(&a));
+            CK(cudaEventCreate(&b));
+            CK(cudaEventRecord(a));
+            err |= qn_cuda_fp8_gemm_cl(&dw.w, buf, M, QN_DT_BF16, y, 0, 1, NULL, cl, 0, dt, sms, NULL);
+            CK(cudaEventRecord(b));
+            CK(cudaEventSynchronize(b));
+            float ms = 0;
+            CK(cudaEventElapsedTime(&ms, a, b));
+            cudaEventDestroy(a), cudaEventDestroy(b);
+            std::vector<unsigned long long> h((size_t)nb * QN_CUDA_FP8_TRACE);
+            CK(cudaMemcpy(h.data(), dt, h.size() * 8, cudaMemcpyDeviceToHost));
+            cudaFree(dt);
+            unsigned long long t0 = ~0ull, t3 = 0;
+            double first = 0, steps = 0, epi = 0, csteps = 0;
+            int64_t rec = 0;
+            std::vector<std::vector<std::pair<unsigned long long, unsigned long long>>> per_sm(1024);
+            for (int64_t i = 0; i < nb; i++) {
+                const unsigned long long *r = &h[(size_t)i * QN_CUDA_FP8_TRACE];
+                if (!r[1] || !r[4]) continue; /* not recorded */
+                rec++;
+                t0 = std::min(t0, r[1]), t3 = std::max(t3, r[4]);
+                first += (double)(r[2] - r[1]), steps += (double)(r[3] - r[2]), epi += (double)(r[4] - r[3]);
+                csteps += (double)(r[7] - r[6]);
+                per_sm[r[0] & 1023].push_back({r[1], r[4]});
+            }
+            double gap = 0, gmax = 0, fs_max = 0, le_min = 1e30, le_max = 0;
+            int64_t ng = 0, used = 0, most = 0;
+            for (auto &v : per_sm) {
+                if (v.empty()) continue;
+                used++, most = std::max(most, (int64_t)v.size());
+                std::sort(v.begin(), v.end());
+                fs_max = std::max(fs_max, (double)(v[0].first - t0));
+                le_min = std::min(le_min, (double)(t3 - v.back().second)), le_max = std::max(le_max, (double)(t3 - v.back().second));
+                for (size_t k = 1; k < v.size(); k++) {
+                    const double d = (double)v[k].first - (double)v[k - 1].second;
+                    gap += d, gmax = std::max(gmax, d), ng++;
+                }
+            }
+            const double n = rec > 0 ? (double)rec : 1.0, ksteps = (double)(K / 64);
+            printf("trace M=%lld N=%lld K=%lld cluster %d: %lld blocks (%lld recorded) on %lld SMs (<= %lld each); launch "
+                   "%.1f us, span %.1f us; per block: first %.2f us, steps %.1f us (%.3f us, %.0f clocks per step), "
+                   "epi %.2f us; gap %.2f us mean, %.2f max; first entries within %.2f us, last ends %.2f-%.2f us before "
+                   "the end; clock %d MHz (nominal)\n",
+                   (long long)M, (long long)N, (long long)K, cl, (long long)nb, (long long)rec, (long long)used,
+                   (long long)most, ms * 1e3, (t3 - t0) * 1e-3, first / n * 1e-3, steps / n * 1e-3,
+                   steps / n * 1e-3 / ksteps, csteps / n / ksteps, epi / n * 1e-3, ng ? gap / ng * 1e-3 : 0.0,
+                   gmax * 1e-3, fs_max * 1e-3, le_min > 1e29 ? 0.0 : le_min * 1e-3, le_max * 1e-3, khz / 1000);
+        }
+        cudaFree(x), cudaFree(y), cudaFree(buf), cudaFree(dw.codes), cudaFree(dw.sw);
+    }
+    if (err) printf("trace: launches failed (%d)\n", err);
+    return err ? 1 : 0;
+}
+
 int main(int argc, char **argv) {
     setvbuf(stdout, NULL, _IOLBF, 0); /* line by line: a run killed by its timeout (a hang) keeps what it printed */
     const char *mode = argc > 1 ? argv[1] : "all";
@@ -462,5 +690,7 @@ int main(int argc, char **argv) {
         rc |= bad ? 1 : 0;
     }
     if (!strcmp(mode, "time") || !strcmp(mode, "all")) rc |= time_all(argc > 2 ? argv[2] : NULL);
+    if (!strcmp(mode, "time2")) rc |= time_v2(argc > 2 ? argv[2] : NULL);
+    if (!strcmp(mode, "trace")) rc |= trace_all();
     return rc;
 }

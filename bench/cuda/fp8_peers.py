@@ -7,7 +7,9 @@ bench/cuda/fp8_check's timing CSV, in the same device call, and the ratios to Qu
 Same method as fp8_check (CUDA events around 20 back-to-back calls, best of 5; bf16 out, operands resident):
 row-wise scales (x per token, w per output channel) with use_fast_accum True (the arithmetic of our kernel)
 and False (torch's default: promoted sums). Ratio = peer time / ours (> 1: ours faster), against our GEMM
-alone (the same work: _scaled_mm is given e4m3 x) and against quantize + GEMM.
+alone (the same work: _scaled_mm is given e4m3 x) and against quantize + GEMM. A CSV from `fp8_check time2`
+(fp8pp11) also has the clustered and persistent GEMMs' times (v2c2_us .. v2c4p_us): their ratios follow on a
+second line per shape.
 """
 import csv
 import sys
@@ -60,6 +62,12 @@ def main():
         g, o = float(r["gemm_us"]), float(r["ours_us"])
         print(f"{M:>6} {N:>6} {K:>6} | {g:>8.1f} {o:>8.1f} | {t[True]:>8.1f} {t[False]:>8.1f} | "
               f"{t[True] / g:>9.2f} {t[False] / g:>8.2f} {t[True] / o:>9.2f}   scaled_mm")
+        v2 = [(c, float(r[c])) for c in ("v2c2_us", "v2c4_us", "v2c1p_us", "v2c2p_us", "v2c4p_us") if r.get(c)]
+        if v2:
+            q = float(r["quant_us"])
+            print(f"{M:>6} {N:>6} {K:>6} | " + ", ".join(
+                f"{c[2:-3]} {v:.1f} us: fast/gemm {t[True] / v:.2f} (+quant {t[True] / (q + v):.2f})"
+                for c, v in v2) + "   scaled_mm v2")
 
 
 if __name__ == "__main__":
