@@ -11,7 +11,7 @@
 # Modes: off = QUANTA_FUSED_CHECK=0, on = the defaults (fused), queued = QUANTA_EXECUTE_READ=1 (fused + queued).
 # Steps: 1. tests/model/test_model_fused_logits on ref and cuda in each mode (the bytes of quanta_plan_get_output,
 # a non-finite logit in each position class named, a failing run reported before data is written); 2. the step
-# split of Gemma (pp512, then tg64) in each mode; 3. Gemma tg128 -r 3, off/on/queued alternated, 2 rounds;
+# split of Gemma (tg64, -p 0) in each mode; 3. Gemma tg128 -r 3, off/on/queued alternated, 2 rounds;
 # 4. greedy text (Gemma, 7B Q4_0): identical in every mode; 5. 7B Q4_0 tg128 -r 3 off/on/queued, then off/on.
 # Everything goes to $OUT/host11/ (summary.txt) and $OUT/host11.tgz.
 set -u
@@ -44,8 +44,8 @@ pack
 # 2. the step split (us per step; its second line is the host work in what was the rest, new)
 if [ -f $G ]; then
   for m in off on queued; do
-    env $(mode_env $m) QUANTA_STEP_SPLIT=1 timeout 15 $Q bench model -m $G -n ${SPLIT_N:-64} -r 1 --backend cuda > $D/split_$m.txt 2>&1
-    say "Gemma step split (pp512 then tg64), $m, rc=$?:"
+    env $(mode_env $m) QUANTA_STEP_SPLIT=1 timeout 15 $Q bench model -m $G -p 0 -n ${SPLIT_N:-64} -r 1 --backend cuda > $D/split_$m.txt 2>&1
+    say "Gemma step split (tg64, -p 0 as verify_lead11), $m, rc=$?:"
     grep -A1 'host split' $D/split_$m.txt | tee -a $D/summary.txt
   done
 fi
