@@ -9,7 +9,8 @@
  *                             outputs poisoned (differently) before each run
  *   norm_check bench          one row of D = 640 (Gemma 3 270M) and of 1024: us per launch of add_norm,
  *                             rms_norm_add_norm and rms_norm with codes, block kernel vs warp kernel, 2000
- *                             back-to-back launches (PDL on, as the backend launches them on sm_90)
+ *                             back-to-back launches, PDL on (as the backend launches them on sm_90) and off (each
+ *                             launch waits for the one before: close to the latency ncu's per-kernel times show)
  *
  * Exit status 0 only if every check passed. Build: bench/cuda/verify_norm11.sh does (nvcc, sm_90).
  */
@@ -219,7 +220,7 @@ static double time_case(const norm_case &c, const norm_bufs &b, int warp, int it
 
 static int bench() {
     rng_state = 1;
-    printf("| op (1 row, f32, codes) | D | block kernel us | warp kernel us |\n|---|---|---|---|\n");
+    printf("| op (1 row, f32, codes) | D | PDL | block kernel us | warp kernel us |\n|---|---|---|---|---|\n");
     for (int64_t D : {640, 1024}) {
         norm_bufs b;
         const int dt = QN_DT_F32;
@@ -229,13 +230,18 @@ static int bench() {
         CK(cudaMalloc(&b.y, b.ny));
         CK(cudaMalloc(&b.y2, b.ny));
         CK(cudaMalloc(&b.xq, b.nxq));
-        for (int o = 0; o < 3; o++) {
-            norm_case c;
-            c.o = (op)o, c.dt = dt, c.rows = 1, c.D = D, c.wmode = 2, c.codes = true, c.r = false, c.p = o != RMS_NORM;
-            const double t0 = time_case(c, b, 0, 2000), t1 = time_case(c, b, 1, 2000), t2 = time_case(c, b, 0, 2000),
-                         t3 = time_case(c, b, 1, 2000);
-            printf("| %s | %lld | %.2f, %.2f | %.2f, %.2f |\n", op_name[o], (long long)D, t0, t2, t1, t3);
-        }
+        for (int pdl = 1; pdl >= 0; pdl--) /* off: each launch waits for the one before to finish, as under ncu */
+            for (int o = 0; o < 3; o++) {
+                qn_cuda_pdl_on = pdl;
+                norm_case c;
+                c.o = (op)o, c.dt = dt, c.rows = 1, c.D = D, c.wmode = 2, c.codes = true, c.r = false,
+                c.p = o != RMS_NORM;
+                const double t0 = time_case(c, b, 0, 2000), t1 = time_case(c, b, 1, 2000),
+                             t2 = time_case(c, b, 0, 2000), t3 = time_case(c, b, 1, 2000);
+                printf("| %s | %lld | %s | %.2f, %.2f | %.2f, %.2f |\n", op_name[o], (long long)D, pdl ? "on" : "off",
+                       t0, t2, t1, t3);
+            }
+        qn_cuda_pdl_on = 1;
         void *ps[] = {b.x, b.r, b.p, b.w, b.w2, b.y, b.y2, b.xq};
         for (void *p : ps) CK(cudaFree(p));
     }

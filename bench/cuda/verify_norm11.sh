@@ -45,7 +45,7 @@ for t in $TESTS; do
   env $ON OCL_ICD_VENDORS=/nonexistent-quanta-icd CK_FORK=no timeout 20 $B/tests/$t > $D/$(basename $t).log 2>&1
   rc=$?
   say "$t (switches on) rc=$rc: $(grep -E 'Checks' $D/$(basename $t).log | tail -1)"
-  grep -E 'differs|Failure|Error' $D/$(basename $t).log | head -3 | tee -a $D/summary.txt
+  grep -E 'differs|:F:|:E:' $D/$(basename $t).log | head -3 | tee -a $D/summary.txt
   [ $rc -eq 0 ] || VERDICT=FAIL
 done
 pack

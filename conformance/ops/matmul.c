@@ -163,6 +163,15 @@ static void fp8_batched(qc_gen *g, const qc_wfmt *w, size_t i) {
         one(g, w, qc_acts[(i + s) % 3], 1, shapes[s][0], shapes[s][1], shapes[s][2], 0);
 }
 
+/* q8 at M > 8 past the OpenCL GPU class's q8 GEMM tiles (kernels_cl/gemm_gpu.cl: 64 x rows x 128
+ * weight rows, K in steps of 32): partial tiles in M and N, several K steps, and K a multiple of 16
+ * but not 32 (qn_gemm's fallback). x rotates. */
+static void q8_gpu_batched(qc_gen *g, const qc_wfmt *w, size_t i) {
+    static const int64_t shapes[][3] = {{130, 260, 320}, {65, 129, 544}, {77, 131, 208}};
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
+        one(g, w, qc_acts[(i + s) % 3], 1, shapes[s][0], shapes[s][1], shapes[s][2], 0);
+}
+
 /* Every weight format × x in f32/f16/bf16 × tiny, odd, large K, decode and batched shapes. */
 static void generate(qc_gen *g, bool quick) {
     for (size_t i = 0; i < qc_nwfmts; i++) {
@@ -183,6 +192,7 @@ static void generate(qc_gen *g, bool quick) {
             one(g, w, x, 2, 33, 96, 256, 0);                        /* batch, leading dim */
         }
         if (w->t == QUANTA_FP8_E4M3) fp8_batched(g, w, i);
+        if (w->t == QUANTA_Q8) q8_gpu_batched(g, w, i);
         if (w->t >= QUANTA_GGML_Q4_0 && w->t <= QUANTA_GGML_Q6_K) {
             ggml_batched(g, w, i);
             /* one x row of 7B-long rows: the CUDA GEMV gives such rows 64 (K = 4096) or 128 (K = 8192)
