@@ -1169,17 +1169,22 @@ static quanta_status f32_finite_args(const quanta_plan *p, const quanta_tensor *
     return QUANTA_OK;
 }
 
-/* The checked read itself. queued: the plan's work may still be running (execute with sync = 0): the view
- * waits for it (read_view is ordered after the queued work), then synchronize reports the run's errors,
- * before anything reaches data. */
+/* Where the plan's run stands when its checked read starts. */
+enum { RUN_UNKNOWN, RUN_SYNCED, RUN_QUEUED };
+
+/* The checked read itself. RUN_UNKNOWN: synchronize first (as quanta_plan_get_output). RUN_SYNCED: the
+ * run's own synchronize just returned (nothing queued since: a second one would only repeat its round
+ * trip). RUN_QUEUED: the run may still be going (execute with sync = 0): the view waits for it (read_view
+ * is ordered after queued work), then synchronize reports the run's errors, before anything reaches data. */
 static quanta_status read_f32_finite(quanta_plan *p, quanta_tensor *t, float *data, size_t count, int *nonfinite,
-                                     int queued) {
+                                     int run) {
+    const int queued = run == RUN_QUEUED;
     const size_t bytes = count * sizeof(float);
     const double t0 = qn_split_start();
     const qn_backend_ops *ops = p->backend->ops;
     void *self = p->backend->self;
     const void *view = NULL;
-    quanta_status st = queued ? QUANTA_OK : ops->synchronize(self);
+    quanta_status st = run == RUN_UNKNOWN ? ops->synchronize(self) : QUANTA_OK;
     if (st == QUANTA_OK && ops->read_view && qn_fused_check_on())
         st = ops->read_view(self, p->pt[t->id].rt.mem, bytes, &view);
     if (queued) { /* the run's own errors first (the view stays valid across synchronize) */
@@ -1206,7 +1211,7 @@ quanta_status qn_plan_get_output_f32_finite(quanta_plan *p, quanta_tensor *t, fl
     static const char fn[] = "qn_plan_get_output_f32_finite";
     quanta_status st = f32_finite_args(p, t, data, count, nonfinite, fn);
     if (st == QUANTA_OK) st = output_readable(p, t, data, count * sizeof(float), 1, fn);
-    return st == QUANTA_OK ? read_f32_finite(p, t, data, count, nonfinite, 0) : st;
+    return st == QUANTA_OK ? read_f32_finite(p, t, data, count, nonfinite, RUN_UNKNOWN) : st;
 }
 
 /* On when QUANTA_EXECUTE_READ=1 (read once). */
@@ -1226,7 +1231,7 @@ quanta_status qn_plan_execute_read_f32_finite(quanta_plan *p, quanta_tensor *t, 
     if (st != QUANTA_OK) return st;
     const int queued = qn_execute_read_on() && qn_fused_check_on() && p->backend->ops->read_view;
     if ((st = execute_timed(p, !queued))) return st;
-    return read_f32_finite(p, t, data, count, nonfinite, queued);
+    return read_f32_finite(p, t, data, count, nonfinite, queued ? RUN_QUEUED : RUN_SYNCED);
 }
 
 quanta_status quanta_plan_get_output(quanta_plan *p, quanta_tensor *t, void *data, size_t bytes) {

@@ -57,7 +57,8 @@ quanta_status qn_plan_get_output_f32_finite(quanta_plan *plan, quanta_tensor *t,
                                             int *nonfinite);
 int qn_fused_check_on(void);
 /*
- * quanta_plan_execute, then qn_plan_get_output_f32_finite of t, for a decode step. With
+ * quanta_plan_execute, then qn_plan_get_output_f32_finite of t, for a decode step, without the
+ * read's own synchronize (the run's just returned: CUDA's is a round trip for the error flags). With
  * QUANTA_EXECUTE_READ=1 (read once; off by default until its device check) and a backend that lends
  * a view (the fused check on), the run is queued without its final wait: the view's copy back is
  * queued behind it and one wait covers both (CUDA: the graph, then the logits' copy into the staging

@@ -12,7 +12,8 @@
  *   - the split: every model phase counted once per step, the disjoint parts within the eval time
  *     and the evals within the caller's wall time.
  *   - the run and the read in one call (qn_plan_execute_read_f32_finite): the same bytes and flag; a run
- *     that fails reports its error and leaves data alone, and the plan runs again after it.
+ *     that fails reports its error and leaves data alone, and the plan runs again after it; one
+ *     synchronize a step, before the view or read, or after the view when queued (a logging backend).
  * On ref (its memory is the view), opencl (no view: the read, then a scan) and cuda (the page-locked
  * staging buffer) where present. Registered three times (tests/model/meson.build): the defaults,
  * QUANTA_FUSED_CHECK=0 (the read, then a scan everywhere) and QUANTA_EXECUTE_READ=1 (the read queued
@@ -21,10 +22,12 @@
 #include <float.h>
 
 #include "clock.h"
+#include "error.h"
 #include "finite.h"
 #include "model_internal.h"
 #include "plan.h"
 #include "qt_plan_run.h"
+#include "qt_ref_wrapper.h"
 #include "qt_tensor.h"
 #include "tiny_model.h"
 
@@ -176,6 +179,88 @@ START_TEST(test_run_error_before_data) {
 }
 END_TEST
 
+/* A reference backend in disguise that logs its synchronize / read / read_view calls, and whose synchronize fails
+ * once when asked (an error a GPU reports only at its synchronize, as CUDA's error flags). */
+static char call_log[64];
+static int n_calls, fail_next_sync;
+static void log_call(char c) {
+    if (n_calls < (int)sizeof call_log - 1) call_log[n_calls++] = c, call_log[n_calls] = '\0';
+}
+static quanta_status logged_sync(void *self) {
+    log_call('s');
+    if (fail_next_sync) {
+        fail_next_sync = 0;
+        return qn_error_set(QUANTA_ERR_BACKEND, "logged: the run failed (reported at synchronize)");
+    }
+    return qn_ref_backend.synchronize(self);
+}
+static quanta_status logged_read(void *self, qn_mem src, void *dst, size_t bytes) {
+    log_call('r');
+    return qn_ref_backend.read(self, src, dst, bytes);
+}
+static quanta_status logged_view(void *self, qn_mem src, size_t bytes, const void **view) {
+    log_call('v');
+    return qn_ref_backend.read_view(self, src, bytes, view);
+}
+static qn_backend_ops logged_ops(void) {
+    qn_backend_ops o = qt_ref_wrapper("logged");
+    o.synchronize = logged_sync;
+    o.read = logged_read;
+    o.read_view = logged_view;
+    return o;
+}
+static qn_backend_ops logged_noview_ops(void) {
+    qn_backend_ops o = logged_ops();
+    o.name = "logged_noview";
+    o.read_view = NULL;
+    return o;
+}
+
+/* The calls a checked read makes, by mode: one synchronize a step (the run's, or after the queued view), none
+ * repeated; a synchronize that fails leaves data alone and the next step runs. */
+START_TEST(test_call_order) {
+    static qn_backend_ops slot[2];
+    quanta_backend *be = qt_ref_wrapper_open(&slot[_i], _i ? logged_noview_ops : logged_ops);
+    const int view = _i == 0 && qn_fused_check_on(), queued = view && qn_execute_read_on();
+    enum { N = 200 };
+    quanta_tensor *x, *y;
+    quanta_graph *g = qt_graph_3x(N, &x, &y);
+    quanta_plan *p;
+    ck_assert_int_eq(quanta_plan_create(g, be, &p), QUANTA_OK);
+    static float in[N], got[N];
+    qt_rng r = qt_rng_make(0xF061 + (uint64_t)_i);
+    qt_fill_normal(&r, in, N, 1.0f);
+    ck_assert_int_eq(quanta_plan_set_input(p, x, in, sizeof in), QUANTA_OK);
+    const char *want_step = queued ? "vs" : view ? "sv" : "sr"; /* execute_read */
+    for (int rep = 0; rep < 4; rep++) {
+        n_calls = 0;
+        call_log[0] = '\0';
+        fail_next_sync = rep == 2;
+        for (int i = 0; i < N; i++) got[i] = -7.0f;
+        int bad = -1;
+        quanta_status st = qn_plan_execute_read_f32_finite(p, y, got, N, &bad);
+        if (rep == 2) {
+            ck_assert_int_eq(st, QUANTA_ERR_BACKEND);
+            for (int i = 0; i < N; i++) ck_assert_msg(got[i] == -7.0f, "%s: data[%d] written by a failed run", slot[_i].name, i);
+            continue;
+        }
+        ck_assert_msg(st == QUANTA_OK, "%s", quanta_last_error());
+        for (int i = 0; i < N; i++) ck_assert(fabsf(got[i] - 3.0f * in[i]) <= 1e-5f * fabsf(3.0f * in[i]));
+        ck_assert_msg(!strcmp(call_log, want_step), "%s, step %d: calls '%s', want '%s'", slot[_i].name, rep, call_log,
+                      want_step);
+    }
+    /* the read alone synchronizes first (it cannot know what ran since) */
+    n_calls = 0;
+    call_log[0] = '\0';
+    int bad = -1;
+    ck_assert_int_eq(qn_plan_get_output_f32_finite(p, y, got, N, &bad), QUANTA_OK);
+    ck_assert_msg(!strcmp(call_log, view ? "sv" : "sr"), "%s: the read alone: '%s'", slot[_i].name, call_log);
+    quanta_plan_destroy(p);
+    quanta_graph_destroy(g);
+    quanta_backend_close(be);
+}
+END_TEST
+
 /* 2 layers, 300 tokens (blocks of 64: 4 whole, a tail of 44), untied output. */
 static const tiny_spec SPEC = {"llama", 32, 4, 2, 8, 48, 2, 300, 0, 10000.0f, 0, 0};
 
@@ -297,6 +382,7 @@ int main(void) {
     tcase_add_test(tc, test_copy_check);
     tcase_add_loop_test(tc, test_plan_read, 0, N_BACKENDS);
     tcase_add_loop_test(tc, test_run_error_before_data, 0, N_BACKENDS);
+    tcase_add_loop_test(tc, test_call_order, 0, 2);
     tcase_add_loop_test(tc, test_model_overflow_named, 0, N_BACKENDS);
     tcase_add_test(tc, test_split_model_phases);
     suite_add_tcase(s, tc);
