@@ -4,9 +4,9 @@
 # What changed: the logits' finiteness check is fused into their copy out of CUDA's page-locked staging buffer
 # (ops->read_view, engine/plan.c qn_plan_get_output_f32_finite): one pass over Gemma's 1 MiB of logits instead of a
 # memcpy and a second scan (the scan: ~40 us a step on the 2-core CPU box), and without the read's own synchronize
-# after the replay's (a second flag round trip a step). Bit-identical, on by default;
-# QUANTA_FUSED_CHECK=0 reads, then scans (the dropped synchronize stays: off vs on is the fused pass alone). QUANTA_EXECUTE_READ=1 (off by default until this
-# check) also queues the logits' copy behind the graph replay: one wait for both, then the error flags' synchronize
+# after the replay's (a second flag round trip a step). Bit-identical, on by default; QUANTA_FUSED_CHECK=0 reads,
+# then scans (the dropped synchronize stays: off vs on is the fused pass alone). QUANTA_EXECUTE_READ=1 (off by
+# default until this check) also queues the logits' copy behind the graph replay: one wait for both, then the error flags' synchronize
 # (the plain order: wait for the replay, then start the copy and wait for it).
 # QUANTA_STEP_SPLIT=1 now also splits the host work out of what was the "rest" (check / prep / post / eval other).
 # Modes: off = QUANTA_FUSED_CHECK=0, on = the defaults (fused), queued = QUANTA_EXECUTE_READ=1 (fused + queued).
