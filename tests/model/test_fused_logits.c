@@ -8,7 +8,8 @@
  *   - the plan read: the bytes of quanta_plan_get_output and the flag, a non-finite value at the
  *     first, 63rd, 64th, last-of-a-block and tail positions; bad arguments refused;
  *   - the model: a tiny model whose output row k overflows f32 fails its eval with
- *     QUANTA_ERR_CORRUPT naming logit k, for k in each of those position classes, prefill and decode;
+ *     QUANTA_ERR_CORRUPT naming logit k, for k in each of those position classes, prefill, decode and
+ *     a batched decode step (quanta_model_eval_batch);
  *   - the split: every model phase counted once per step, the disjoint parts within the eval time
  *     and the evals within the caller's wall time.
  *   - the run and the read in one call (qn_plan_execute_read_f32_finite): the same bytes and flag; a run
@@ -314,6 +315,17 @@ START_TEST(test_model_overflow_named) {
         ck_assert_int_eq(quanta_model_eval(ctx, ids, 2, logits, (size_t)V * 2), QUANTA_ERR_CORRUPT);
         ck_assert_msg(!strncmp(quanta_last_error(), want, strlen(want)), "%s, k %d: '%s'", backends[_i], k,
                       quanta_last_error());
+        /* a batched decode step of two contexts: row 0's logit k named */
+        quanta_model_context *two[2];
+        ck_assert_int_eq(quanta_model_context_create(m, 32, &two[0]), QUANTA_OK);
+        ck_assert_int_eq(quanta_model_context_create(m, 32, &two[1]), QUANTA_OK);
+        ck_assert_int_eq(quanta_model_eval(two[1], ids, 2, NULL, 0), QUANTA_OK); /* the two at other positions */
+        ck_assert_int_eq(quanta_model_eval_batch(two, ids, 2, logits, (size_t)V * 2), QUANTA_ERR_CORRUPT);
+        snprintf(want, sizeof want, "quanta_model_eval_batch: logit %d of row 0 is ", k);
+        ck_assert_msg(!strncmp(quanta_last_error(), want, strlen(want)), "%s, k %d: '%s'", backends[_i], k,
+                      quanta_last_error());
+        quanta_model_context_destroy(two[0]);
+        quanta_model_context_destroy(two[1]);
         quanta_model_context_destroy(ctx);
         quanta_model_destroy(m);
         tiny_free(&tm);
