@@ -74,22 +74,22 @@ timeout 120 python3 bench/opencl/ptx_summary.py $QUANTA_CACHE_DIR $D 2>&1 | tee 
 
 timeout 60 $Q bench --backend opencl --json $D/kernels_opencl.json > $D/kernels_opencl.txt 2>&1
 say "kernel bench opencl rc=$?"
-grep -i -E "^(copy|gemv|gemm) " $D/kernels_opencl.txt | head -24 | tee -a $D/summary.txt
+grep -i -E "^(copy|gemv|gemm|attention) " $D/kernels_opencl.txt | head -26 | tee -a $D/summary.txt
 # the GPU class's format-fixed GEMVs (gemv_gpu.cl: q8, q4, f16; default) against the generic chunk walk
-QUANTA_OPENCL_Q8_GPU=0 QUANTA_OPENCL_Q4_GPU=0 QUANTA_OPENCL_F16_GPU=0 QUANTA_OPENCL_GEMM_GPU=0 \
+QUANTA_OPENCL_Q8_GPU=0 QUANTA_OPENCL_Q4_GPU=0 QUANTA_OPENCL_F16_GPU=0 QUANTA_OPENCL_GEMM_GPU=0 QUANTA_OPENCL_SPLIT_MIN=256 \
   timeout 60 $Q bench --backend opencl \
   > $D/kernels_opencl_generic.txt 2>&1
-say "kernel bench opencl, QUANTA_OPENCL_{Q8,Q4,F16,GEMM}_GPU=0 (generic walk, qn_gemm) rc=$?: $(grep -E '^(gemv|gemm) +(q4|q8|f16) ' \
-  $D/kernels_opencl_generic.txt | tr -s ' ' | cut -d' ' -f2,3,5,6 | tr '\n' ';')"
+say "kernel bench opencl, QUANTA_OPENCL_{Q8,Q4,F16,GEMM}_GPU=0 SPLIT_MIN=256 (the old paths) rc=$?:"
+grep -E '^((gemv|gemm) +(q4|q8|f16)|attention) ' $D/kernels_opencl_generic.txt | tr -s ' ' | tee -a $D/summary.txt
 
 wait $FILES; say "$(tail -1 $D/files.log)"
 for f in llama1b-q8_0 gemma; do
   [ -f $W/$f.gguf ] || { say "no $f"; continue; }
   # both files decode and prefill through q8 on OpenCL (--quant auto): the old paths are the generic
-  # GEMV walk (QUANTA_OPENCL_Q8_GPU=0) and qn_gemm (QUANTA_OPENCL_GEMM_GPU=0); 1B file only (time)
-  [ $f = llama1b-q8_0 ] && { QUANTA_OPENCL_Q8_GPU=0 QUANTA_OPENCL_GEMM_GPU=0 timeout 120 $Q bench model -m $W/$f.gguf \
+  # GEMV walk (QUANTA_OPENCL_Q8_GPU=0), qn_gemm (QUANTA_OPENCL_GEMM_GPU=0), 256-key splits; 1B file only (time)
+  [ $f = llama1b-q8_0 ] && { QUANTA_OPENCL_Q8_GPU=0 QUANTA_OPENCL_GEMM_GPU=0 QUANTA_OPENCL_SPLIT_MIN=256 timeout 120 $Q bench model -m $W/$f.gguf \
     -p 512 -n 128 -r 2 --backend opencl > $D/$f-opencl-old.txt 2>&1
-    say "$f opencl QUANTA_OPENCL_Q8_GPU=0 QUANTA_OPENCL_GEMM_GPU=0 rc=$? $(grep -E 'pp512|tg128' $D/$f-opencl-old.txt | tr -s ' ' | tr '\n' ' ')"; }
+    say "$f opencl QUANTA_OPENCL_Q8_GPU=0 QUANTA_OPENCL_GEMM_GPU=0 QUANTA_OPENCL_SPLIT_MIN=256 (old) rc=$? $(grep -E 'pp512|tg128' $D/$f-opencl-old.txt | tr -s ' ' | tr '\n' ' ')"; }
   [ $f = llama1b-q8_0 ] && { QUANTA_OPENCL_FUSE_GPU=0 timeout 60 $Q bench model -m $W/$f.gguf -p 0 -n 128 -r 2 \
     --backend opencl > $D/$f-opencl-nofuse.txt 2>&1
     say "$f opencl QUANTA_OPENCL_FUSE_GPU=0 rc=$? $(grep -E 'tg128' $D/$f-opencl-nofuse.txt | tr -s ' ')"; }
