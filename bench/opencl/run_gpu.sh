@@ -7,6 +7,8 @@
 # (bench/e2e/make_peer_dir.sh puts them there). NVIDIA's driver provides the platform itself
 # (/etc/OpenCL/vendors/nvidia.icd); without it the script says so and stops.
 #   OUT=$OUT PEER=.dev/peer bash bench/opencl/run_gpu.sh          (carry [".dev/peer"]; about 6-8 min)
+# Since clgpu11: NVIDIA's compiled program and per-kernel PTX load counts (ptx_summary.py), the old paths timed
+# beside the new (QUANTA_OPENCL_{Q8,Q4,F16,GEMM}_GPU=0, SPLIT_MIN=256, FUSE_GPU=0) and a profiled decode step per file.
 # Results: $OUT/ocl_gpu/summary.txt (the ratio lines at its end) and the raw outputs beside it.
 set -u
 cd "$(dirname "$0")/../.." || exit 1
@@ -72,12 +74,12 @@ say "conform opencl rc=$? $(tail -1 $D/conform_opencl.txt)"
 # (ld.global.v4.u32 = 16-byte loads, .u8 = byte loads, ld/st.local = stack) and ptxas -v registers/spills.
 timeout 120 python3 bench/opencl/ptx_summary.py $QUANTA_CACHE_DIR $D 2>&1 | tee -a $D/summary.txt
 
-timeout 60 $Q bench --backend opencl --json $D/kernels_opencl.json > $D/kernels_opencl.txt 2>&1
+timeout 60 $Q bench --backend opencl --no-ref --json $D/kernels_opencl.json > $D/kernels_opencl.txt 2>&1
 say "kernel bench opencl rc=$?"
 grep -i -E "^(copy|gemv|gemm|attention) " $D/kernels_opencl.txt | head -26 | tee -a $D/summary.txt
 # the GPU class's format-fixed GEMVs (gemv_gpu.cl: q8, q4, f16; default) against the generic chunk walk
 QUANTA_OPENCL_Q8_GPU=0 QUANTA_OPENCL_Q4_GPU=0 QUANTA_OPENCL_F16_GPU=0 QUANTA_OPENCL_GEMM_GPU=0 QUANTA_OPENCL_SPLIT_MIN=256 \
-  timeout 60 $Q bench --backend opencl \
+  timeout 60 $Q bench --backend opencl --no-ref \
   > $D/kernels_opencl_generic.txt 2>&1
 say "kernel bench opencl, QUANTA_OPENCL_{Q8,Q4,F16,GEMM}_GPU=0 SPLIT_MIN=256 (the old paths) rc=$?:"
 grep -E '^((gemv|gemm) +(q4|q8|f16)|attention) ' $D/kernels_opencl_generic.txt | tr -s ' ' | tee -a $D/summary.txt
