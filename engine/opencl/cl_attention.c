@@ -17,7 +17,7 @@ static bool tiles(const qn_cl *s, int64_t D, int64_t Dv, int *bq, int *bk) {
     static const int cand[][2] = {{16, 32}, {16, 16}, {8, 16}, {8, 8}};
     for (size_t i = 0; i < sizeof cand / sizeof cand[0]; i++) {
         int64_t q = cand[i][0], k = cand[i][1];
-        uint64_t bytes = (uint64_t)(q * D + k * D + k * Dv + q * k + 3 * q) * 4;
+        uint64_t bytes = (uint64_t)(q * D + k * (D + 1) + k * Dv + q * k + 3 * q) * 4; /* keys D + 1 apart */
         if (bytes + 1024 <= s->dev.local_mem) {
             *bq = (int)q;
             *bk = (int)k;
@@ -116,7 +116,7 @@ quanta_status qn_cl_attention_run(qn_cl *s, const qn_node *node) {
                          QA(mmode), QA(lm), QA(lo), QA(has_lens), QA(om), QA(oo), QA(odt), QA(pm), QA(po), QA(B), QA(Hq),
                          QA(Hkv), QA(Nq), QA(Nk), QA(D), QA(Dv), QA(scale_log2), QA(causal), QA(window), QA(BQ), QA(BK),
                          QA(nsplit), QA(split_len), QA(s->err_flag),
-                         QA_LOCAL((size_t)bq * D * 4), QA_LOCAL((size_t)bk * D * 4), QA_LOCAL((size_t)bk * Dv * 4),
+                         QA_LOCAL((size_t)bq * D * 4), QA_LOCAL((size_t)bk * (D + 1) * 4), QA_LOCAL((size_t)bk * Dv * 4),
                          QA_LOCAL((size_t)bq * bk * 4), QA_LOCAL((size_t)bq * 4), QA_LOCAL((size_t)bq * 4),
                          QA_LOCAL((size_t)bq * 4)};
         st = qn_cl_set_args(s, QK_ATTENTION, a, (int)(sizeof a / sizeof a[0]));
