@@ -193,7 +193,7 @@ struct qn_f8_args {
      * thread: where a block's life goes outside its K steps (bench/NOTES.md, fp8pp11). */
     unsigned long long *trace;
     /* persistent kernel (qn_k_fp8_wg_ps): units = clusters' tiles (gxc clusters of CL weight tiles per token row
-     * times the token tiles), walked as u = cluster id + k * clusters launched, x fastest */
+     * times the token tiles), walked as u = cluster id + k * clusters launched, in qn_f8_raster's order */
     int64_t units, gxc;
 };
 
@@ -213,6 +213,19 @@ __device__ __forceinline__ void qn_f8_stamp(unsigned long long *tr, int k) {
 #endif
 
 #if QN_F8_HAVE
+/* V2's tile order (clusters and the persistent form; mmq8's kernel keeps blockIdx order): cluster tile L of the
+ * gxc x gy (weight clusters x token rows) grid is (xc, yb), in groups of QN_F8_GROUP token rows walked rows
+ * fastest, so the tiles in flight at once (~132 consecutive L) share ~17 weight tiles and all token rows of the
+ * group: W need not fit in L2 (13824 x 5120 is 71 MB, the L2 50) to be read from DRAM about once. A bijection
+ * (the last group may hold fewer rows). The same tiles, computed the same: y unchanged. */
+#define QN_F8_GROUP 8
+__device__ __forceinline__ void qn_f8_raster(uint32_t L, uint32_t gxc, uint32_t gy, int64_t &xc, int64_t &yb) {
+    /* 32-bit: tiles < 2^31 (the host's grid limits); 64-bit divisions cost the 64x128 persistent kernel spills */
+    const uint32_t per = QN_F8_GROUP * gxc, grp = L / per, in = L % per;
+    const uint32_t rows = gy - grp * QN_F8_GROUP < QN_F8_GROUP ? gy - grp * QN_F8_GROUP : QN_F8_GROUP;
+    yb = grp * QN_F8_GROUP + in % rows, xc = in / rows;
+}
+
 /* One 64-wide K step of a consumer warpgroup: the lane's 32 bytes of its warp's weight tile (a_lane) into A
  * fragments, 2 wgmma k32 against the stage's token slices at b (issued and committed, not waited for). */
 template <int BN>
@@ -260,7 +273,13 @@ __global__ void __launch_bounds__(qn_f8_cfg<CW, BN>::threads, qn_f8_cfg<CW, BN>:
     const int64_t KT = p.Kp / QN_F8_BK, NT = p.Np / 16;
     const int64_t kt0 = (int64_t)blockIdx.z * p.ksteps; /* this block's K steps: kt0 + i, i < nk */
     const int64_t nk = KT - kt0 < p.ksteps ? KT - kt0 : p.ksteps;
-    const int64_t nt0 = (int64_t)blockIdx.x * (BM / 16), m0 = (int64_t)blockIdx.y * BN;
+    int64_t bx = blockIdx.x, by = blockIdx.y;
+    if (CL > 1) { /* V2's grouped order; a cluster's blocks are consecutive in x (rank = blockIdx.x % CL) */
+        int64_t xc, yb;
+        qn_f8_raster(blockIdx.x / CL + (gridDim.x / CL) * blockIdx.y, gridDim.x / CL, gridDim.y, xc, yb);
+        bx = xc * CL + blockIdx.x % CL, by = yb;
+    }
+    const int64_t nt0 = bx * (BM / 16), m0 = by * BN;
     auto a_of = [&](int s) { return qn_f8_smem + s * Cfg::stage; };
     auto b_of = [&](int s) { return qn_f8_smem + s * Cfg::stage + Cfg::a_bytes; };
 
@@ -476,8 +495,9 @@ __global__ void __launch_bounds__(qn_f8_cfg<CW, BN>::threads, qn_f8_cfg<CW, BN>:
     auto a_of = [&](int s) { return qn_f8_smem + s * Cfg::stage; };
     auto b_of = [&](int s) { return qn_f8_smem + s * Cfg::stage + Cfg::a_bytes; };
     auto tile_of = [&](int64_t k, int64_t &nt0, int64_t &m0) {
-        const int64_t u = cid + k * C;
-        nt0 = ((u % p.gxc) * CL + rank) * (BM / 16), m0 = (u / p.gxc) * BN;
+        int64_t xc, yb;
+        qn_f8_raster((uint32_t)(cid + k * C), (uint32_t)p.gxc, (uint32_t)(p.units / p.gxc), xc, yb);
+        nt0 = (xc * CL + rank) * (BM / 16), m0 = yb * BN;
     };
 
     if (tid == 0) {

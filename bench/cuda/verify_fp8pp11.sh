@@ -92,7 +92,7 @@ for v in 4p 4 2p 2; do
 done
 
 {
-  echo "== fp8pp11 summary: conformance (V2=2, V2=4, forced tiles:${TILES_RUN:- none}), fp8_check, sanitizers: $VERDICT"
+  echo "== fp8pp11 summary: conformance (V2=2, 4, 4p, 2p; forced tiles:${TILES_RUN:- none}), fp8_check, sanitizers: $VERDICT"
   grep -E 'cases wrong' $D/fp8_check.txt 2> /dev/null
   [ -f $D/fp8_time2.txt ] && grep -E '^ *[0-9]+ +[0-9]+ +[0-9]+ \|' $D/fp8_time2.txt | awk -F'|' '{print "  " $1 "| gemm us c1 c2 c4:" $3 "| persistent c1p c2p c4p:" $4 "| lt_fast" $5 "| c1/(c2 c4 c1p c2p c4p)" $6 "| TFLOP/s best" $7}'
   [ -f $D/fp8_peers.txt ] && grep -E 'scaled_mm' $D/fp8_peers.txt | tail -12

@@ -9,7 +9,7 @@
 #   136-row buffer of `bench model -n 128` took 5 before, 4 now).
 # Steps: 1. conformance of attention and paged attention with ATTN_PDL=1; graph replay; greedy text ATTN_PDL on vs off
 # and 4 vs 5 splits; 2. tg128 pairs, alternated: ATTN_PDL on/off (Gemma, 7B Q4_0, Q8_0), splits auto/5 (Gemma, 7B Q4_0);
-# 3. the Gemma step split.
+# 3. the step split (Gemma, 7B Q4_0).
 set -u
 cd "$(dirname "$0")/../.." # the repository root
 . bench/common/verifylib.sh lead11 ${LIMIT:-140}
@@ -40,10 +40,11 @@ for f in $G $M4; do
   done
 done
 pack
-if [ -f $G ]; then
-  QUANTA_STEP_SPLIT=1 timeout 15 $Q bench model -m $G -p 0 -n 64 -r 1 --backend cuda > $D/split_gemma.txt 2>&1
-  say "Gemma step split: $(grep -iE 'wall' $D/split_gemma.txt | head -1)"
-fi
+for f in $G $M4; do
+  [ -f $f ] || continue
+  QUANTA_STEP_SPLIT=1 timeout 15 $Q bench model -m $f -p 0 -n 64 -r 1 --backend cuda > $D/split_$(basename $f .gguf).txt 2>&1
+  say "$(basename $f .gguf) step split: $(grep -iE 'wall' $D/split_$(basename $f .gguf).txt | head -1)"
+done
 for i in 1 2 3; do
   [ -f $G ] && { tg gemma_pdl0_$i "$OFF" -m $G; tg gemma_pdl1_$i "$ON" -m $G; tg gemma_split5_$i "QUANTA_CUDA_DEC_SPLITS=5" -m $G; }
 done

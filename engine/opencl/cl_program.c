@@ -44,7 +44,9 @@ static const char *const kernel_names[QK_COUNT] = {
     [QK_GLU] = "qn_glu",             [QK_GEMV_ROWS_GLU] = "qn_gemv_rows_glu",
     [QK_RMS_NORM_ROPE] = "qn_rms_norm_rope", [QK_ARGMAX] = "qn_argmax", [QK_GEMV_I8] = "qn_gemv_i8",
     [QK_GEMV_ROWS_MULTI] = "qn_gemv_rows_multi", [QK_WRITE_ROWS_PAIR] = "qn_write_rows_pair",
-    [QK_GEMV_Q8_I8] = "qn_gemv_q8_i8", [QK_GEMV_Q8_GPU] = "qn_gemv_q8_gpu",
+    [QK_GEMV_Q8_I8] = "qn_gemv_q8_i8", [QK_GEMV_Q8_GPU] = "qn_gemv_q8_gpu", [QK_GEMV_Q8_GPU_GLU] = "qn_gemv_q8_gpu_glu",
+    [QK_GEMV_Q4_GPU] = "qn_gemv_q4_gpu", [QK_GEMV_F16_GPU] = "qn_gemv_f16_gpu",
+    [QK_GEMM_Q8_GPU] = "qn_gemm_q8_gpu",
 };
 
 const char *qn_cl_kernel_name(qn_cl_kernel_id id) { return kernel_names[id]; }
