@@ -95,10 +95,11 @@ for f in llama1b-q8_0 gemma; do
   [ $f = llama1b-q8_0 ] && { QUANTA_OPENCL_FUSE_GPU=0 timeout 60 $Q bench model -m $W/$f.gguf -p 0 -n 128 -r 2 \
     --backend opencl > $D/$f-opencl-nofuse.txt 2>&1
     say "$f opencl QUANTA_OPENCL_FUSE_GPU=0 rc=$? $(grep -E 'tg128' $D/$f-opencl-nofuse.txt | tr -s ' ')"; }
-  # where a decode step's time goes on this driver (per-op table of the executor, 16 steps)
-  QUANTA_PLAN_PROFILE=1 timeout 60 $Q bench model -m $W/$f.gguf -p 0 -n 16 -r 1 --backend opencl > $D/$f-opencl-profile.txt 2>&1
-  say "$f opencl decode profile rc=$? (top rows):"
-  grep -A14 "decode steps" $D/$f-opencl-profile.txt | head -15 >> $D/summary.txt
+  # where a prompt's and a decode step's time go on this driver (the executor's per-op tables: pp512, 16 steps)
+  QUANTA_PLAN_PROFILE=1 timeout 60 $Q bench model -m $W/$f.gguf -p 512 -n 16 -r 1 --backend opencl > $D/$f-opencl-profile.txt 2>&1
+  say "$f opencl profile rc=$? (top rows):"
+  grep -A10 "pp run's prompt" $D/$f-opencl-profile.txt | head -11 >> $D/summary.txt
+  grep -A12 "decode steps" $D/$f-opencl-profile.txt | head -13 >> $D/summary.txt
   for be in cuda opencl; do
     timeout 120 $Q bench model -m $W/$f.gguf -p 512 -n 128 -r 3 --backend $be > $D/$f-$be.txt 2>&1
     say "$f $be rc=$? $(grep -E 'pp512|tg128' $D/$f-$be.txt | tr -s ' ' | tr '\n' ' ')"
