@@ -65,6 +65,7 @@ Q=$B/tools/quanta
 # binary (PTX text) there, which ptx_summary.py reads (and the tuning table stays the class defaults).
 export QUANTA_CACHE_DIR=$W/clcache
 rm -rf $QUANTA_CACHE_DIR
+export QUANTA_OPENCL_BUILD_LOG=$D/cl_build_log.txt # written only if the program fails to build
 timeout 20 $Q info > $D/info.txt 2>&1
 say "devices: $(grep -i -E 'opencl|cuda' $D/info.txt | head -4 | tr '\n' ';')"
 
