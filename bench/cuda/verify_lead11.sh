@@ -6,7 +6,7 @@
 # logits through quanta_model_eval_view (checked in CUDA's page-locked read buffer, no copy into the caller's
 # buffer); QUANTA_BENCH_COPY=1 restores the copy (quanta_model_eval).
 # Steps: 1. the step split with the view and with the copy (Gemma, 7B Q4_0); 2. tg128 view / copy alternated (Gemma 3
-# pairs, 7B Q4_0 2 pairs); 3. test_cuda_graphs.
+# pairs, 7B Q4_0 2 pairs); 3. test_model_fused_logits on cuda (view bytes = copy bytes); test_cuda_graphs.
 set -u
 cd "$(dirname "$0")/../.." # the repository root
 . bench/common/verifylib.sh lead11 ${LIMIT:-90}
@@ -32,6 +32,15 @@ for i in 1 2; do
   [ -f $M4 ] && { tg 7b_q4_0_view_$i "$VIEW" -m $M4; tg 7b_q4_0_copy_$i "$COPY" -m $M4; }
 done
 pack
+# the view's bytes against the copy's on cuda (and ref), the overflow named through it (tests/model, built here)
+timeout 60 ninja -C $B tests/model/test_model_fused_logits > $D/build_fused.log 2>&1
+if [ -x $B/tests/model/test_model_fused_logits ]; then
+  OCL_ICD_VENDORS=/nonexistent-quanta-icd CK_FORK=no timeout 40 $B/tests/model/test_model_fused_logits > $D/fused.log 2>&1
+  say "test_model_fused_logits (ref + cuda) rc=$?: $(grep -E 'Checks' $D/fused.log | tail -1)"
+  grep -E 'differs|Failure|Error|:F:' $D/fused.log | head -4 | tee -a $D/summary.txt
+else
+  say "test_model_fused_logits not built: $(tail -2 $D/build_fused.log | tr '\n' ' ')"
+fi
 if [ -x $B/tests/cuda/test_cuda_graphs ]; then
   CK_FORK=no timeout 30 $B/tests/cuda/test_cuda_graphs > $D/graphs.log 2>&1
   say "test_cuda_graphs rc=$?: $(grep -E 'Checks' $D/graphs.log | tail -1)"
