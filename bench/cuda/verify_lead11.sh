@@ -6,7 +6,7 @@
 # logits through quanta_model_eval_view (checked in CUDA's page-locked read buffer, no copy into the caller's
 # buffer); QUANTA_BENCH_COPY=1 restores the copy (quanta_model_eval).
 # Steps: 1. the step split with the view and with the copy (Gemma, 7B Q4_0); 2. tg128 view / copy alternated (Gemma 3
-# pairs, 7B Q4_0 2 pairs); 3. test_model_fused_logits on cuda (view bytes = copy bytes); test_cuda_graphs.
+# pairs, 7B Q4_0 2 pairs); the flat head GEMV on Gemma (3 pairs, greedy text, matmul conformance); 3. test_model_fused_logits on cuda (view bytes = copy bytes); test_cuda_graphs.
 set -u
 cd "$(dirname "$0")/../.." # the repository root
 . bench/common/verifylib.sh lead11 ${LIMIT:-90}
@@ -31,6 +31,18 @@ done
 for i in 1 2; do
   [ -f $M4 ] && { tg 7b_q4_0_view_$i "$VIEW" -m $M4; tg 7b_q4_0_copy_$i "$COPY" -m $M4; }
 done
+# Gemma's 262144 x 640 head on cuda7's flat GEMV (QUANTA_CUDA_GEMV_FLAT=1: 8 rows a warp as one run of 16-byte
+# loads; no gain measured on 2026-12-05, when a step had ~300 us more host work around it)
+for i in 1 2 3; do
+  [ -f $G ] && { tg gemma_flat0_$i "QUANTA_CUDA_GEMV_FLAT=0" -m $G; tg gemma_flat1_$i "QUANTA_CUDA_GEMV_FLAT=1" -m $G; }
+done
+if [ -f $G ]; then
+  QUANTA_CUDA_GEMV_FLAT=1 timeout 15 $Q generate -m $G --backend cuda -n 16 --quiet > $D/gen_flat1.txt 2>&1
+  timeout 15 $Q generate -m $G --backend cuda -n 16 --quiet > $D/gen_flat0.txt 2>&1
+  cmp -s $D/gen_flat0.txt $D/gen_flat1.txt && same=identical || same="differs (a different sum order: expected only at ties)"
+  say "Gemma greedy text, flat head GEMV vs default: $same"
+  CONFORM_S=20 conform flat "QUANTA_CUDA_GEMV_FLAT=1" -- --filter matmul --failures
+fi
 pack
 # the view's bytes against the copy's on cuda (and ref), the overflow named through it (tests/model, built here)
 timeout 60 ninja -C $B tests/model/test_model_fused_logits > $D/build_fused.log 2>&1
