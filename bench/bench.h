@@ -63,8 +63,9 @@ int qb_write_json(const char *path, const qb_report *rep);
 int qb_profile_on(void);
 void qb_profile_reset(void);
 void qb_profile_print(FILE *f, const char *what, int steps);
-/* The host-side split of steps (QUANTA_STEP_SPLIT=1, engine/plan.h): whether it is on, zeroing it,
- * printing it per step against the steps' wall time (the rest: the model's own host work). */
+/* The host-side split of steps (QUANTA_STEP_SPLIT=1, base/step_split.h): whether it is on, zeroing it,
+ * printing it per step against the steps' wall time: the engine's calls, then the rest broken into the
+ * model's phases (prep, check, post, eval's other work) and the caller's own time outside the evals. */
 int qb_split_on(void);
 void qb_split_reset(void);
 void qb_split_print(FILE *f, const char *what, int steps, double wall_seconds);

@@ -45,14 +45,28 @@ int qb_split_on(void) { return qn_step_split_on(); }
 
 void qb_split_reset(void) { qn_step_split_take(NULL, 1); }
 
+/* Each phase once: the model's phases hold the engine's (prep holds the input writes; eval holds them all), so
+ * the shares printed are disjoint and sum to the wall time. */
 void qb_split_print(FILE *f, const char *what, int steps, double wall_seconds) {
     qn_step_split p;
     qn_step_split_take(&p, 1);
     if (steps < 1) steps = 1;
-    const double us = 1e6 / steps, rest = wall_seconds - p.input_seconds - p.execute_seconds - p.output_seconds;
+    const double *t = p.seconds;
+    const long long *n = p.count;
+    const double us = 1e6 / steps, prep_host = t[QN_SPLIT_PREP] - t[QN_SPLIT_INPUT],
+                 eval_other = t[QN_SPLIT_EVAL] - t[QN_SPLIT_PREP] - t[QN_SPLIT_EXECUTE] - t[QN_SPLIT_OUTPUT] -
+                              t[QN_SPLIT_CHECK] - t[QN_SPLIT_POST],
+                 outside = wall_seconds - t[QN_SPLIT_EVAL];
     fprintf(f,
             "\nhost split of %s (us per step, %d steps): wall %.1f = inputs %.1f (%lld writes) + execute %.1f "
-            "(launch + wait) + outputs %.1f (wait + read) + rest %.1f (model host work)\n",
-            what, steps, wall_seconds * us, p.input_seconds * us, p.inputs, p.execute_seconds * us,
-            p.output_seconds * us, rest * us);
+            "(launch + wait) + outputs %.1f (wait + read%s) + rest %.1f (host work)\n",
+            what, steps, wall_seconds * us, t[QN_SPLIT_INPUT] * us, n[QN_SPLIT_INPUT], t[QN_SPLIT_EXECUTE] * us,
+            t[QN_SPLIT_OUTPUT] * us, n[QN_SPLIT_CHECK] ? "" : ", the logits' check fused into it",
+            (wall_seconds - t[QN_SPLIT_INPUT] - t[QN_SPLIT_EXECUTE] - t[QN_SPLIT_OUTPUT]) * us);
+    fprintf(f,
+            "  rest = check %.1f (%lld scans of the logits after their read) + prep %.1f (before execute, less the "
+            "writes) + post %.1f + eval other %.1f (argument checks, step loop) + outside eval %.1f (the caller's "
+            "loop); %lld evals, %lld executes, %lld reads\n",
+            t[QN_SPLIT_CHECK] * us, n[QN_SPLIT_CHECK], prep_host * us, t[QN_SPLIT_POST] * us, eval_other * us,
+            outside * us, n[QN_SPLIT_EVAL], n[QN_SPLIT_EXECUTE], n[QN_SPLIT_OUTPUT]);
 }

@@ -180,6 +180,14 @@ typedef struct qn_backend_ops {
     void (*free)(void *self, void *handle);
     quanta_status (*write)(void *self, qn_mem dst, const void *src, size_t bytes);
     quanta_status (*read)(void *self, qn_mem src, void *dst, size_t bytes);
+    /* Optional: the bytes of src in host memory the backend owns, for a caller that copies them out
+     * itself in a pass that also inspects them (the logits' copy and finiteness check in one pass,
+     * engine/plan.h qn_plan_get_output_f32_finite): the staging buffer a copy back lands in, or the
+     * memory itself where it is host memory. Ordered after the work queued before it (it waits for
+     * that work: a plan's run may be left unsynchronized before it). Valid until the next read,
+     * read_view, free or close on this backend (synchronize keeps it). *view = NULL (with
+     * QUANTA_OK): no view of this size, use read. NULL: never. */
+    quanta_status (*read_view)(void *self, qn_mem src, size_t bytes, const void **view);
 
     /* Optional: repack a weight (a constant or buffer of 2-D matrix form) into the backend's
      * faster layout, kept in *aux next to the interchange copy; release_weight frees it. */

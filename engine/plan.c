@@ -16,6 +16,7 @@
 
 #include "clock.h"
 #include "error.h"
+#include "finite.h"
 #include "graph_internal.h"
 #include "op_table.h"
 
@@ -986,32 +987,23 @@ const char *qn_plan_profile_row_name(int i, int *fallback) {
 
 _Static_assert(QN_OP_COUNT <= QN_PLAN_PROFILE_OPS, "the profile table has a row per op code");
 
-static qn_step_split split;
+/* sync = 0: the work is queued and the final synchronize left to the caller (execute_read below). */
+static quanta_status execute(quanta_plan *p, int sync);
 
-int qn_step_split_on(void) {
-    static atomic_int on = -1;
-    return env_switch("QUANTA_STEP_SPLIT", &on);
-}
-
-void qn_step_split_take(qn_step_split *out, int reset) {
-    if (out) *out = split;
-    if (reset) memset(&split, 0, sizeof split);
-}
-
-static quanta_status execute(quanta_plan *p);
-
-quanta_status quanta_plan_execute(quanta_plan *p) {
+static quanta_status execute_timed(quanta_plan *p, int sync) {
     const int prof = qn_plan_profile_on(), sp = qn_step_split_on();
-    if (!prof && !sp) return execute(p);
+    if (!prof && !sp) return execute(p, sync);
     const double t0 = qn_now_s();
-    quanta_status st = execute(p);
+    quanta_status st = execute(p, sync);
     const double dt = qn_now_s() - t0;
     if (prof) profile.execute_seconds += dt, profile.executes++;
-    if (sp) split.execute_seconds += dt, split.executes++;
+    if (sp) qn_split_end(QN_SPLIT_EXECUTE, t0);
     return st;
 }
 
-static quanta_status execute(quanta_plan *p) {
+quanta_status quanta_plan_execute(quanta_plan *p) { return execute_timed(p, 1); }
+
+static quanta_status execute(quanta_plan *p, int sync) {
     if (!p) return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "quanta_plan_execute: plan is NULL");
     for (int i = 0; i < p->ntensors; i++) {
         quanta_tensor *t = p->graph->tensors[i];
@@ -1041,7 +1033,7 @@ static quanta_status execute(quanta_plan *p) {
         int valid = 0;
         quanta_status st = ops->replay(self, p->recording, &valid);
         if (st != QUANTA_OK) return st;
-        if (valid) return ops->synchronize(self);
+        if (valid) return sync ? ops->synchronize(self) : QUANTA_OK;
         drop_recording(p);
     }
     if (!p->no_recording && p->plain_runs > 0) {
@@ -1060,7 +1052,7 @@ static quanta_status execute(quanta_plan *p) {
             int valid = 0;
             st = ops->replay(self, rec, &valid);
             if (st != QUANTA_OK) return st;
-            if (valid) return ops->synchronize(self);
+            if (valid) return sync ? ops->synchronize(self) : QUANTA_OK;
             drop_recording(p);
         }
         p->no_recording = 1;
@@ -1090,7 +1082,7 @@ static quanta_status execute(quanta_plan *p) {
             if (dsts[i]->kind == QN_KIND_NODE) st = check_guards(p, &p->pt[dsts[i]->id].rt, pos);
         if (st != QUANTA_OK) return st;
     }
-    return ops->synchronize(p->backend->self);
+    return sync ? ops->synchronize(p->backend->self) : QUANTA_OK;
 }
 
 static quanta_status plan_tensor_of(const quanta_plan *p, const quanta_tensor *t, const char *fn) {
@@ -1111,15 +1103,16 @@ quanta_status quanta_plan_set_input(quanta_plan *p, quanta_tensor *t, const void
     if (bytes != t->bytes)
         return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "quanta_plan_set_input: bytes is %zu but input '%s' needs %zu",
                             bytes, t->name ? t->name : "(unnamed)", t->bytes);
-    const double t0 = qn_step_split_on() ? qn_now_s() : 0.0;
+    const double t0 = qn_split_start();
     st = p->backend->ops->write(p->backend->self, p->pt[t->id].rt.mem, data, bytes);
     if (st == QUANTA_OK) p->pt[t->id].input_set = 1;
-    if (qn_step_split_on()) split.input_seconds += qn_now_s() - t0, split.inputs++;
+    qn_split_end(QN_SPLIT_INPUT, t0);
     return st;
 }
 
-/* The first `bytes` of output t (all of it when whole). */
-static quanta_status get_output(quanta_plan *p, quanta_tensor *t, void *data, size_t bytes, int whole, const char *fn) {
+/* Whether output t may be read into data now: `bytes` of it (all of it when whole). */
+static quanta_status output_readable(const quanta_plan *p, quanta_tensor *t, const void *data, size_t bytes,
+                                     int whole, const char *fn) {
     quanta_status st = plan_tensor_of(p, t, fn);
     if (st != QUANTA_OK) return st;
     qn_tensor_kind root = qn_storage_root(t)->kind;
@@ -1133,10 +1126,144 @@ static quanta_status get_output(quanta_plan *p, quanta_tensor *t, void *data, si
                             t->bytes);
     if (root == QN_KIND_NODE && !p->executed)
         return qn_error_set(QUANTA_ERR_STATE, "%s: the plan has not been executed", fn);
-    const double t0 = qn_step_split_on() ? qn_now_s() : 0.0;
+    return QUANTA_OK;
+}
+
+/* The first `bytes` of output t (all of it when whole). */
+static quanta_status get_output(quanta_plan *p, quanta_tensor *t, void *data, size_t bytes, int whole, const char *fn) {
+    quanta_status st = output_readable(p, t, data, bytes, whole, fn);
+    if (st != QUANTA_OK) return st;
+    const double t0 = qn_split_start();
     st = p->backend->ops->synchronize(p->backend->self);
     if (st == QUANTA_OK) st = p->backend->ops->read(p->backend->self, p->pt[t->id].rt.mem, data, bytes);
-    if (qn_step_split_on()) split.output_seconds += qn_now_s() - t0, split.outputs++;
+    qn_split_end(QN_SPLIT_OUTPUT, t0);
+    return st;
+}
+
+/* On unless QUANTA_FUSED_CHECK=0 (read once, as QUANTA_CUDA_PINNED_READ=0). */
+int qn_fused_check_on(void) {
+    static atomic_int on = -1;
+    int v = atomic_load_explicit(&on, memory_order_relaxed);
+    if (v < 0) {
+        const char *e = getenv("QUANTA_FUSED_CHECK");
+        v = !(e && !strcmp(e, "0"));
+        atomic_store_explicit(&on, v, memory_order_relaxed);
+    }
+    return v;
+}
+
+/* The arguments of a checked f32 read of all of t (count values) before its plan runs. */
+static quanta_status f32_finite_args(const quanta_plan *p, const quanta_tensor *t, const float *data, size_t count,
+                                     int *nonfinite, const char *fn) {
+    if (!nonfinite) return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "%s: nonfinite is NULL", fn);
+    *nonfinite = 0;
+    quanta_status st = plan_tensor_of(p, t, fn);
+    if (st != QUANTA_OK) return st;
+    if (t->desc.dtype != QUANTA_F32)
+        return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "%s: tensor %d is of dtype %d, not f32", fn, t->id,
+                            (int)t->desc.dtype);
+    if (count > SIZE_MAX / sizeof(float) || count * sizeof(float) != t->bytes)
+        return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "%s: count %zu but the tensor holds %zu bytes", fn, count,
+                            t->bytes);
+    if (!data) return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "%s: data is NULL", fn);
+    return QUANTA_OK;
+}
+
+/* Where the plan's run stands when its checked read starts. */
+enum { RUN_UNKNOWN, RUN_SYNCED, RUN_QUEUED };
+
+/* The checked read itself. RUN_UNKNOWN: synchronize first (as quanta_plan_get_output). RUN_SYNCED: the
+ * run's own synchronize just returned (nothing queued since: a second one would only repeat its round
+ * trip). RUN_QUEUED: the run may still be going (execute with sync = 0): the view waits for it (read_view
+ * is ordered after queued work), then synchronize reports the run's errors, before anything reaches data. */
+static quanta_status read_f32_finite(quanta_plan *p, quanta_tensor *t, float *data, size_t count, int *nonfinite,
+                                     int run) {
+    const int queued = run == RUN_QUEUED;
+    const size_t bytes = count * sizeof(float);
+    const double t0 = qn_split_start();
+    const qn_backend_ops *ops = p->backend->ops;
+    void *self = p->backend->self;
+    const void *view = NULL;
+    quanta_status st = run == RUN_UNKNOWN ? ops->synchronize(self) : QUANTA_OK;
+    if (st == QUANTA_OK && ops->read_view && qn_fused_check_on())
+        st = ops->read_view(self, p->pt[t->id].rt.mem, bytes, &view);
+    if (queued) { /* the run's own errors first (the view stays valid across synchronize) */
+        quanta_status sy = ops->synchronize(self);
+        if (st == QUANTA_OK) st = sy;
+    }
+    if (st == QUANTA_OK && view) {
+        *nonfinite = qn_f32_copy_any_nonfinite(data, view, count);
+        qn_split_end(QN_SPLIT_OUTPUT, t0);
+    } else if (st == QUANTA_OK) { /* no view: the read, then a pass of its own (the split's check) */
+        st = ops->read(self, p->pt[t->id].rt.mem, data, bytes);
+        qn_split_end(QN_SPLIT_OUTPUT, t0);
+        const double t1 = qn_split_start();
+        if (st == QUANTA_OK) *nonfinite = qn_f32_any_nonfinite(data, count);
+        qn_split_end(QN_SPLIT_CHECK, t1);
+    } else {
+        qn_split_end(QN_SPLIT_OUTPUT, t0);
+    }
+    return st;
+}
+
+quanta_status qn_plan_get_output_f32_finite(quanta_plan *p, quanta_tensor *t, float *data, size_t count,
+                                            int *nonfinite) {
+    static const char fn[] = "qn_plan_get_output_f32_finite";
+    quanta_status st = f32_finite_args(p, t, data, count, nonfinite, fn);
+    if (st == QUANTA_OK) st = output_readable(p, t, data, count * sizeof(float), 1, fn);
+    return st == QUANTA_OK ? read_f32_finite(p, t, data, count, nonfinite, RUN_UNKNOWN) : st;
+}
+
+/* On when QUANTA_EXECUTE_READ=1 (read once). */
+int qn_execute_read_on(void) {
+    static atomic_int on = -1;
+    return env_switch("QUANTA_EXECUTE_READ", &on);
+}
+
+quanta_status qn_plan_execute_read_f32_finite(quanta_plan *p, quanta_tensor *t, float *data, size_t count,
+                                              int *nonfinite) {
+    static const char fn[] = "qn_plan_execute_read_f32_finite";
+    quanta_status st = f32_finite_args(p, t, data, count, nonfinite, fn);
+    /* executed or not, t must be an output whose memory the plan keeps (the mark at planning time) */
+    if (st == QUANTA_OK && !p->pt[t->id].output && qn_storage_root(t)->kind == QN_KIND_NODE)
+        st = qn_error_set(QUANTA_ERR_STATE, "%s: tensor %d was not marked with quanta_graph_output before planning", fn,
+                          t->id);
+    if (st != QUANTA_OK) return st;
+    const int queued = qn_execute_read_on() && qn_fused_check_on() && p->backend->ops->read_view;
+    if ((st = execute_timed(p, !queued))) return st;
+    return read_f32_finite(p, t, data, count, nonfinite, queued ? RUN_QUEUED : RUN_SYNCED);
+}
+
+quanta_status qn_plan_execute_view_f32_finite(quanta_plan *p, quanta_tensor *t, size_t count, float *fallback,
+                                              const float **view, int *nonfinite) {
+    static const char fn[] = "qn_plan_execute_view_f32_finite";
+    if (!view) return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "%s: view is NULL", fn);
+    *view = NULL;
+    quanta_status st = f32_finite_args(p, t, fallback, count, nonfinite, fn);
+    if (st == QUANTA_OK && !p->pt[t->id].output && qn_storage_root(t)->kind == QN_KIND_NODE)
+        st = qn_error_set(QUANTA_ERR_STATE, "%s: tensor %d was not marked with quanta_graph_output before planning", fn,
+                          t->id);
+    if (st != QUANTA_OK) return st;
+    const qn_backend_ops *ops = p->backend->ops;
+    if (!ops->read_view || !qn_fused_check_on()) { /* no view to lend: the copying form into fallback */
+        if ((st = qn_plan_execute_read_f32_finite(p, t, fallback, count, nonfinite)) == QUANTA_OK) *view = fallback;
+        return st;
+    }
+    if ((st = execute_timed(p, 1))) return st;
+    const double t0 = qn_split_start();
+    const void *v = NULL;
+    st = ops->read_view(p->backend->self, p->pt[t->id].rt.mem, count * sizeof(float), &v);
+    if (st == QUANTA_OK && v) {
+        *nonfinite = qn_f32_any_nonfinite(v, count);
+        *view = v;
+        qn_split_end(QN_SPLIT_OUTPUT, t0);
+        return QUANTA_OK;
+    }
+    qn_split_end(QN_SPLIT_OUTPUT, t0);
+    if (st != QUANTA_OK) return st;
+    /* no view of this size (a staging buffer that could not grow): the run is done, so the plain read */
+    st = read_f32_finite(p, t, fallback, count, nonfinite, RUN_SYNCED);
+    if (st == QUANTA_OK) *view = fallback;
     return st;
 }
 

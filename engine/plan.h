@@ -41,17 +41,42 @@ void qn_plan_profile_take(qn_plan_profile *out, int reset);
 /* The name of row i of the table (an op's name, or NULL for an unused code). */
 const char *qn_plan_profile_row_name(int i, int *fallback);
 
+/* The step split (QUANTA_STEP_SPLIT=1): quanta_plan_set_input, quanta_plan_execute and the output
+ * reads add their host time to base/step_split.h's table (recordings replay as usual). */
+#include "step_split.h"
+
 /*
- * Where a step's host time goes (QUANTA_STEP_SPLIT=1, read once): quanta_plan_set_input,
- * quanta_plan_execute and the output reads timed on the host, nothing else changed (recordings
- * replay as usual). With a GPU, execute's time is the launch plus the wait for the GPU, so
- * the split shows how much of a decode step is host work and copies. One thread.
+ * quanta_plan_get_output of a whole f32 output (count values) that also says whether any value is
+ * Inf or NaN (*nonfinite = 1), for a decode step's logits: where the backend lends a host view
+ * (ops->read_view: CUDA's pinned staging buffer, the reference backend's memory) the copy into
+ * data and the check are one pass over the values; else the read, then a scan of data. The bytes
+ * in data are those quanta_plan_get_output gives either way. QUANTA_FUSED_CHECK=0 (read once) takes
+ * the read-then-scan path always, to compare the two.
  */
-typedef struct qn_step_split {
-    double input_seconds, execute_seconds, output_seconds;
-    long long inputs, executes, outputs;
-} qn_step_split;
-int qn_step_split_on(void);
-void qn_step_split_take(qn_step_split *out, int reset);
+quanta_status qn_plan_get_output_f32_finite(quanta_plan *plan, quanta_tensor *t, float *data, size_t count,
+                                            int *nonfinite);
+int qn_fused_check_on(void);
+/*
+ * quanta_plan_execute, then qn_plan_get_output_f32_finite of t, for a decode step, without the
+ * read's own synchronize (the run's just returned: CUDA's is a round trip for the error flags). With
+ * QUANTA_EXECUTE_READ=1 (read once; off by default until its device check) and a backend that lends
+ * a view (the fused check on), the run is queued without its final wait: the view's copy back is
+ * queued behind it and one wait covers both (CUDA: the graph, then the logits' copy into the staging
+ * buffer, then the error flags' synchronize), where the plain order waits for the run, synchronizes
+ * again and only then starts the copy. The run's errors are reported before anything reaches data.
+ */
+quanta_status qn_plan_execute_read_f32_finite(quanta_plan *plan, quanta_tensor *t, float *data, size_t count,
+                                              int *nonfinite);
+int qn_execute_read_on(void);
+/*
+ * The same run and check without the copy: *view points at t's count floats in host memory the
+ * backend lends (ops->read_view: CUDA's page-locked staging buffer, the reference backend's own
+ * memory), checked in place. Where the backend lends none (OpenCL, or QUANTA_FUSED_CHECK=0) the values
+ * are read into `fallback` (count floats, the caller's), checked there, and *view = fallback. A lent
+ * view stays valid until the next read, read_view, free or close on the plan's backend; the bytes are
+ * those quanta_plan_get_output gives. On an error *view is NULL and fallback's contents are unspecified.
+ */
+quanta_status qn_plan_execute_view_f32_finite(quanta_plan *plan, quanta_tensor *t, size_t count, float *fallback,
+                                              const float **view, int *nonfinite);
 
 #endif

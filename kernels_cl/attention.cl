@@ -17,6 +17,10 @@
  *
  * Work-group size is QN_ATT_WG; each row's accumulator is spread over WG/BQ items, so Dv is
  * at most QN_ATT_MAXD (the host checks, and falls back otherwise).
+ *
+ * Keys sit in local memory D + 1 floats apart: the score loop has consecutive items on
+ * consecutive keys at the same d, and at a stride of D (a multiple of 32) every item of a warp
+ * hit one bank (a 32-way conflict on GPUs, nothing on CPUs).
  */
 
 #define QN_ATT_WG 64
@@ -79,7 +83,7 @@ void qn_attention(const global uchar *qb, ulong qo, int qdt, const global uchar 
         barrier(CLK_LOCAL_MEM_FENCE);
         for (int e = lid; e < BK * D; e += QN_ATT_WG) {
             int c = e / D, j = k0 + c;
-            Ks[e] = j < kend ? qn_ld(kb + ko, kdt, (kvbase + j) * D + e % D) : 0.0f;
+            Ks[c * (D + 1) + e % D] = j < kend ? qn_ld(kb + ko, kdt, (kvbase + j) * D + e % D) : 0.0f;
         }
         for (int e = lid; e < BK * Dv; e += QN_ATT_WG) {
             int c = e / Dv, j = k0 + c;
@@ -100,7 +104,7 @@ void qn_attention(const global uchar *qb, ulong qo, int qdt, const global uchar 
                 }
                 if (vis) {
                     float dot = 0.0f;
-                    const local float *qr = Qs + r * D, *kr = Ks + c * D;
+                    const local float *qr = Qs + r * D, *kr = Ks + c * (D + 1);
                     for (int d = 0; d < D; d++) dot = fma(qr[d], kr[d], dot);
                     s = dot;
                 }

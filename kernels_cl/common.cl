@@ -13,6 +13,9 @@
 
 #define QN_INL inline __attribute__((always_inline))
 
+/* The GEMV kernels' most x rows (the host's GEMV_MAX_M): larger M goes to the GEMMs. */
+#define QN_GEMV_MAXM 8
+
 inline float qn_hsum16(float16 v) {
     float8 a = v.lo + v.hi;
     float4 b = a.lo + a.hi;

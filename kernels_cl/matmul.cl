@@ -11,7 +11,9 @@
  *                 over a gate row and an up row, through the activation: matmul_glu;
  *                 qn_gemv_rows_multi: over the rows of two or three weights of one x: matmul_multi).
  *   qn_gemv       GPUs: several work-items per row, partial sums meet in a local-memory tree
- *                 (no subgroups needed, so every OpenCL 1.2 device runs it).
+ *                 (no subgroups needed, so every OpenCL 1.2 device runs it). q8, q4 and f16
+ *                 have their own GPU kernels, the format fixed (gemv_gpu.cl); qn_gemv takes
+ *                 the other formats and what those kernels' alignment checks refuse.
  *   Both walk a weight row through qn_gemv_row once per x row: one loop per format with the
  *   decode inline (PoCL does not inline a shared chunk decoder, and a call per chunk spills
  *   every accumulator), NF4 decoded by 16-entry table lookups (one vpermd each on AVX-512),
@@ -25,7 +27,6 @@
  * x is f32 (the host converts f16/bf16 activations first); y is stored in its dtype.
  */
 
-#define QN_GEMV_MAXM 8
 
 
 /* t[c] for 16 lanes (c < 16), written as per-lane extracts, which LLVM's x86 back end turns
@@ -545,29 +546,6 @@ kernel void qn_gemv(const global uchar *Wb, ulong wo, QN_WLAYOUT_ARGS, const glo
     if (n < N)
         for (int m = 0; m < M; m++) part[m] = qn_gemv_row(Wb + wo, &w, QN_XROW(m), QN_XGS(m), n, K, (long)l, (long)ls, 0);
     qn_gemv_reduce_store(part, red, y + yo, ydt, M, N, n, 1.0f);
-}
-
-/* GPUs, q8 weights (int8 codes [N][K], one f32 scale a row): as qn_gemv, but each item reads 16
- * consecutive codes a step, so a row's lsx items read one run of 16·lsx bytes (qn_gemv walks
- * whole 32-weight chunks: 32-byte pieces 32 bytes apart, half of each sector another item's),
- * and the format is fixed, not switched per chunk (the generic walk keeps every format's
- * registers live). The scale multiplies the row's sum once. */
-kernel void qn_gemv_q8_gpu(const global uchar *Wb, ulong wo, QN_WLAYOUT_ARGS, const global uchar *xb_, ulong xo,
-                           global uchar *y, ulong yo, int ydt, int M, long N, long K, local float *red) {
-    QN_GEMV_GPU_BEGIN
-    float scale = 0.0f;
-    if (n < N) {
-        const global char *row = (const global char *)(Wb + wo) + n * K;
-        const long K16 = K & ~15L;
-        for (long k0 = (long)l * 16; k0 < K16; k0 += (long)ls * 16) {
-            const float16 wv = convert_float16(vload16(0, row + k0));
-            for (int m = 0; m < M; m++) part[m] += qn_hsum16(wv * vload16(0, QN_XROW(m) + k0));
-        }
-        for (long k = K16 + (long)l; k < K; k += (long)ls)
-            for (int m = 0; m < M; m++) part[m] += (float)row[k] * QN_XROW(m)[k];
-        scale = qn_ldf_any(Wb + wo + w.scales_offset + n * 4);
-    }
-    qn_gemv_reduce_store(part, red, y + yo, ydt, M, N, n, scale);
 }
 
 /* CPUs, M > 8: each work-item owns 4 weight rows x 4 x rows and walks K in 32-weight chunks,

@@ -9,6 +9,8 @@
 #include "ggml_blocks.cl"
 #include "elementwise.cl"
 #include "matmul.cl"
+#include "gemv_gpu.cl"
+#include "gemm_gpu.cl"
 #include "matmul_int8.cl"
 #include "gemv_i8.cl"
 #include "attention.cl"

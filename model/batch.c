@@ -13,6 +13,7 @@
 
 #include "error.h"
 #include "graph_build.h"
+#include "plan.h"
 #include "tp_threads.h"
 
 typedef struct qn_batch_step {
@@ -191,9 +192,12 @@ static quanta_status eval_batch(quanta_model_context *const *ctxs, const int32_t
             st = qn_ring_set_inputs(ctxs[i], s->ring_start[i], s->ring_len[i], s->ring_mask[i], 1, s->plan);
     }
     free(pos);
-    if (!st) st = quanta_plan_execute(s->plan);
-    if (!st && logits) st = quanta_plan_get_output(s->plan, s->logits, logits, logits_count * sizeof(float));
-    if (!st && logits) st = qn_check_logits("quanta_model_eval_batch", logits, logits_count, m->cfg.n_vocab);
+    if (!st && !logits) st = quanta_plan_execute(s->plan);
+    if (!st && logits) { /* the copy back and the finiteness check in one pass, as quanta_model_eval (context.c) */
+        int bad = 0;
+        st = qn_plan_execute_read_f32_finite(s->plan, s->logits, logits, logits_count, &bad);
+        if (!st && bad) st = qn_check_logits("quanta_model_eval_batch", logits, logits_count, m->cfg.n_vocab);
+    }
     if (st) return st;
     size_t peak = 0;
     quanta_plan_peak_bytes(s->plan, &peak);

@@ -8,7 +8,10 @@
 #include <string.h>
 
 #include "error.h"
+#include "finite.h"
 #include "model_internal.h"
+#include "plan.h"
+#include "step_split.h"
 #include "tensor_desc.h"
 #include "tp_threads.h"
 
@@ -60,6 +63,7 @@ static void context_free(quanta_model_context *c) {
     qn_step_free(&c->decode);
     qn_step_free(&c->prefill);
     qn_kv_cache_free(c);
+    free(c->view_fallback);
     free(c);
 }
 
@@ -122,8 +126,10 @@ quanta_status qn_ring_set_inputs(const quanta_model_context *c, quanta_tensor *s
     return st;
 }
 
+/* view not NULL: the step's logits are left where the backend lends them (*view; logits is the fallback buffer). */
 static quanta_status run_step(quanta_model_context *c, const int32_t *tokens, int32_t T, int all, float *logits,
-                              size_t logits_count) {
+                              size_t logits_count, const float **view) {
+    const double t_prep = qn_split_start();
     qn_step *s = T == 1 ? &c->decode : &c->prefill;
     quanta_status st = qn_kv_cache_reserve(c, c->n_past + T);
     if (st) return st;
@@ -143,11 +149,25 @@ static quanta_status run_step(quanta_model_context *c, const int32_t *tokens, in
     if (!st) st = quanta_plan_set_input(s->plan, s->start, &start, sizeof start);
     if (!st) st = quanta_plan_set_input(s->plan, s->kv_len, &kv_len, sizeof kv_len);
     free(pos);
-    if (!st) st = quanta_plan_execute(s->plan);
-    if (!st && logits) st = quanta_plan_get_output(s->plan, s->logits, logits, logits_count * sizeof(float));
-    if (!st && logits) st = qn_check_logits("quanta_model_eval", logits, logits_count, c->model->cfg.n_vocab);
+    qn_split_end(QN_SPLIT_PREP, t_prep);
+    if (!st && !logits) st = quanta_plan_execute(s->plan);
+    if (!st && logits && view) { /* no copy: the check in place over what the backend lends */
+        int bad = 0;
+        st = qn_plan_execute_view_f32_finite(s->plan, s->logits, logits_count, logits, view, &bad);
+        if (!st && bad) st = qn_check_logits("quanta_model_eval_view", *view, logits_count, c->model->cfg.n_vocab);
+        if (st) *view = NULL;
+    } else if (!st && logits) {
+        /* the copy back and the finiteness check in one pass where the backend allows, the copy queued
+         * behind the run where switched on (engine/plan.h) */
+        int bad = 0;
+        st = qn_plan_execute_read_f32_finite(s->plan, s->logits, logits, logits_count, &bad);
+        /* only to name the first non-finite logit: a failing step's second pass */
+        if (!st && bad) st = qn_check_logits("quanta_model_eval", logits, logits_count, c->model->cfg.n_vocab);
+    }
+    const double t_post = qn_split_start();
     if (!st && s->cap) st = deliver_capture(c, s);
     if (!st) c->n_past += T;
+    qn_split_end(QN_SPLIT_POST, t_post);
     return st;
 }
 
@@ -188,7 +208,7 @@ static size_t prefill_step_tokens(const quanta_model *m) {
 }
 
 static quanta_status eval_tokens(quanta_model_context *c, const int32_t *tokens, size_t n, float *logits,
-                                 size_t logits_count) {
+                                 size_t logits_count, const float **view) {
     quanta_status st0 = qn_model_eval_check(c, tokens, n, logits, logits_count);
     if (st0) return st0;
     const int32_t V = c->model->cfg.n_vocab;
@@ -213,7 +233,7 @@ static quanta_status eval_tokens(quanta_model_context *c, const int32_t *tokens,
             dst = logits;
             cnt = (size_t)V;
         }
-        quanta_status st = run_step(c, tokens + done, (int32_t)T, all || T == 1, dst, cnt);
+        quanta_status st = run_step(c, tokens + done, (int32_t)T, all || T == 1, dst, cnt, dst ? view : NULL);
         if (st) return st;
         done += T;
         if (c->progress && T != n) c->progress(c->progress_user, "prefill", (double)done / (double)n);
@@ -230,44 +250,44 @@ quanta_status quanta_model_context_set_progress(quanta_model_context *c, quanta_
 
 quanta_status quanta_model_eval(quanta_model_context *c, const int32_t *tokens, size_t n, float *logits,
                                 size_t logits_count) {
-    if (c && c->model->threads) return qn_tp_threads_eval(c, tokens, n, logits, logits_count);
-    return qn_model_eval_rank(c, tokens, n, logits, logits_count);
+    const double t0 = qn_split_start();
+    quanta_status st = c && c->model->threads ? qn_tp_threads_eval(c, tokens, n, logits, logits_count)
+                                              : qn_model_eval_rank(c, tokens, n, logits, logits_count);
+    qn_split_end(QN_SPLIT_EVAL, t0);
+    return st;
 }
 
 quanta_status qn_model_eval_rank(quanta_model_context *c, const int32_t *tokens, size_t n, float *logits,
                                  size_t logits_count) {
-    quanta_status st = eval_tokens(c, tokens, n, logits, logits_count);
+    quanta_status st = eval_tokens(c, tokens, n, logits, logits_count, NULL);
     /* Tensor parallelism: the other ranks would wait for this one in their next all-reduce. */
     if (st && c && c->model->comm) quanta_comm_abort(c->model->comm);
     return st;
 }
 
-/* Whether any of the n floats has an all-ones exponent (Inf or NaN). No early exit, and blocks of a
- * fixed 64 so that -O2 vectorizes it too (its cost model takes no loop that needs a scalar tail): a
- * 262144-entry vocabulary (Gemma) took 87 us per decode step with isfinite() and an exit per element,
- * 180 us as one open loop in an -O2 build (not vectorized), ~10 us this way (both on this 2-core box). */
-static int any_nonfinite(const float *x, size_t n) {
-    uint32_t bad = 0;
-    size_t i = 0;
-    for (; i + 64 <= n; i += 64) {
-        uint32_t b = 0;
-        for (int j = 0; j < 64; j++) {
-            uint32_t u;
-            memcpy(&u, &x[i + (size_t)j], sizeof u);
-            b |= (uint32_t)((u & 0x7f800000u) == 0x7f800000u);
-        }
-        bad |= b;
+quanta_status quanta_model_eval_view(quanta_model_context *c, const int32_t *tokens, size_t n, const float **logits) {
+    if (!logits) return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "quanta_model_eval_view: logits is NULL");
+    *logits = NULL;
+    if (!c) return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "quanta_model_eval_view: ctx is NULL");
+    const double t0 = qn_split_start();
+    const size_t V = (size_t)c->model->cfg.n_vocab;
+    if (!c->view_fallback && !(c->view_fallback = malloc(V * sizeof *c->view_fallback)))
+        return qn_error_set(QUANTA_ERR_OUT_OF_MEMORY, "quanta_model_eval_view: no memory for %zu logits", V);
+    quanta_status st;
+    if (c->model->threads) { /* tensor parallelism: rank 0's logits, copied out by the ranks' step */
+        st = qn_tp_threads_eval(c, tokens, n, c->view_fallback, V);
+        if (!st) *logits = c->view_fallback;
+    } else {
+        st = eval_tokens(c, tokens, n, c->view_fallback, V, logits);
+        if (st && c->model->comm) quanta_comm_abort(c->model->comm);
     }
-    for (; i < n; i++) {
-        uint32_t u;
-        memcpy(&u, &x[i], sizeof u);
-        bad |= (uint32_t)((u & 0x7f800000u) == 0x7f800000u);
-    }
-    return bad != 0;
+    if (st) *logits = NULL;
+    qn_split_end(QN_SPLIT_EVAL, t0);
+    return st;
 }
 
 quanta_status qn_check_logits(const char *fn, const float *logits, size_t count, int32_t n_vocab) {
-    if (!any_nonfinite(logits, count)) return QUANTA_OK;
+    if (!qn_f32_any_nonfinite(logits, count)) return QUANTA_OK;
     for (size_t i = 0; i < count; i++)
         if (!isfinite(logits[i]))
             return qn_error_set(QUANTA_ERR_CORRUPT,

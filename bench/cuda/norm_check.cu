@@ -1,14 +1,15 @@
 /*
- * norm_check.cu — the one-warp norm (qn_k_rms_norm_warp, QUANTA_CUDA_NORM_WARP=1) against the block kernel it
- * replays (qn_k_rms_norm_regs), outside libquanta: this file includes kernels_cuda/elementwise.cu, so it can set
- * the switch's cache between calls of the same host entry points.
+ * norm_check.cu — the one-warp norm (qn_k_rms_norm_warp, QUANTA_CUDA_NORM_WARP=1) and the block kernel's all-f32
+ * form (QUANTA_CUDA_NORM_F32=1) against the block kernel (qn_k_rms_norm_regs), outside libquanta: this file includes
+ * kernels_cuda/elementwise.cu, so it can set the switches' caches between calls of the same host entry points.
  *
  *   norm_check check [seed]   every norm entry point (rms_norm with and without weight / 1 + w / r / p,
  *                             rms_norm_add_norm, add_norm) x dtype x D (32 .. 1024, codes where D % 32 == 0) x
- *                             rows (1, 3, 9): y, y2 and the int8 codes of both planes must be equal byte for byte;
+ *                             rows (1, 3, 9): y, y2 and the int8 codes of both planes of each of the two kernels
+ *                             must equal the block kernel's byte for byte;
  *                             outputs poisoned (differently) before each run
  *   norm_check bench          one row of D = 640 (Gemma 3 270M) and of 1024: us per launch of add_norm,
- *                             rms_norm_add_norm and rms_norm with codes, block kernel vs warp kernel, 2000
+ *                             rms_norm_add_norm and rms_norm with codes, block / block f32 / warp kernel, 2000
  *                             back-to-back launches, PDL on (as the backend launches them on sm_90) and off (each
  *                             launch waits for the one before: close to the latency ncu's per-kernel times show)
  *
@@ -110,9 +111,16 @@ static int run(const norm_case &c, const norm_bufs &b, int *done) {
     }
 }
 
-/* The case's outputs after a run with the switch at `warp`, outputs poisoned with byte `poison` first. */
-static std::vector<unsigned char> outputs(const norm_case &c, const norm_bufs &b, int warp, int poison, int *done) {
-    norm_warp_cache.store(warp);
+/* The kernels compared: the block kernel, its all-f32 form (QUANTA_CUDA_NORM_F32), the warp kernel. */
+static const char *kernel_name[] = {"block", "block_f32", "warp"};
+static void set_kernel(int kind) {
+    norm_warp_cache.store(kind == 2);
+    norm_f32_cache.store(kind == 1);
+}
+
+/* The case's outputs after a run with kernel `kind`, outputs poisoned with byte `poison` first. */
+static std::vector<unsigned char> outputs(const norm_case &c, const norm_bufs &b, int kind, int poison, int *done) {
+    set_kernel(kind);
     CK(cudaMemset(b.y, poison, b.ny));
     CK(cudaMemset(b.y2, poison, b.ny));
     CK(cudaMemset(b.xq, poison, b.nxq));
@@ -152,7 +160,7 @@ static std::vector<unsigned char> outputs(const norm_case &c, const norm_bufs &b
 static int check(uint64_t seed) {
     rng_state = seed;
     printf("norm_check check seed %llu\n", (unsigned long long)seed);
-    const int64_t Ds[] = {32, 64, 96, 200, 256, 288, 640, 768, 1000, 1024};
+    const int64_t Ds[] = {32, 64, 96, 200, 256, 288, 640, 768, 1000, 1024, 4096}; /* 4096: the block kernels alone */
     const int64_t Rs[] = {1, 3, 9};
     const int dts[] = {QN_DT_F32, QN_DT_F16, QN_DT_BF16};
     int cases = 0, fails = 0, warp_codes = 0;
@@ -173,36 +181,40 @@ static int check(uint64_t seed) {
                         c.o = (op)o, c.dt = dt, c.rows = rows, c.D = D;
                         c.wmode = v % 3, c.codes = v >= 3;
                         c.r = o == RMS_NORM && v % 2 == 1, c.p = o == RMS_NORM && v >= 2 && v != 3;
-                        int d0 = 0, d1 = 0;
-                        const std::vector<unsigned char> a = outputs(c, b, 0, 0x7f, &d0), w = outputs(c, b, 1, 0xa5, &d1);
+                        int d0 = 0;
+                        const std::vector<unsigned char> a = outputs(c, b, 0, 0x7f, &d0);
                         cases++;
-                        warp_codes += d1;
-                        size_t first = a.size();
-                        for (size_t i = 0; i < a.size(); i++)
-                            if (a[i] != w[i]) {
-                                first = i;
-                                break;
+                        for (int kind = 1; kind < 3; kind++) {
+                            int d1 = 0;
+                            const std::vector<unsigned char> w = outputs(c, b, kind, 0xa5, &d1);
+                            warp_codes += kind == 2 && d1;
+                            size_t first = a.size();
+                            for (size_t i = 0; i < a.size(); i++)
+                                if (a[i] != w[i]) {
+                                    first = i;
+                                    break;
+                                }
+                            if (first < a.size() || d0 != d1) {
+                                fails++;
+                                if (fails <= 12)
+                                    printf("FAIL %s vs block: %s dt=%d D=%lld rows=%lld w=%d r=%d p=%d codes=%d: first "
+                                           "differing byte %zu of %zu (y %zu, y2 %zu, codes after), done %d/%d\n",
+                                           kernel_name[kind], op_name[o], dt, (long long)D, (long long)rows, c.wmode,
+                                           c.r, c.p, c.codes, first, a.size(), b.ny, b.ny, d0, d1);
                             }
-                        if (first < a.size() || d0 != d1) {
-                            fails++;
-                            if (fails <= 12)
-                                printf("FAIL %s dt=%d D=%lld rows=%lld w=%d r=%d p=%d codes=%d: first differing byte %zu "
-                                       "of %zu (y %zu, y2 %zu, codes after), done %d/%d\n",
-                                       op_name[o], dt, (long long)D, (long long)rows, c.wmode, c.r, c.p, c.codes, first,
-                                       a.size(), b.ny, b.ny, d0, d1);
                         }
                     }
                 void *ps[] = {b.x, b.r, b.p, b.w, b.w2, b.y, b.y2, b.xq};
                 for (void *p : ps) CK(cudaFree(p));
             }
-    printf("norm_check: %d cases (%d with codes), %d differ between the block and the warp kernel\n", cases,
+    printf("norm_check: %d cases (%d with codes), %d comparisons (block_f32, warp vs block) differ\n", cases,
            warp_codes, fails);
     return fails ? 1 : 0;
 }
 
 /* us per launch of c, `iters` back to back on one stream. */
-static double time_case(const norm_case &c, const norm_bufs &b, int warp, int iters) {
-    norm_warp_cache.store(warp);
+static double time_case(const norm_case &c, const norm_bufs &b, int kind, int iters) {
+    set_kernel(kind);
     int done;
     cudaEvent_t e0, e1;
     CK(cudaEventCreate(&e0));
@@ -220,7 +232,7 @@ static double time_case(const norm_case &c, const norm_bufs &b, int warp, int it
 
 static int bench() {
     rng_state = 1;
-    printf("| op (1 row, f32, codes) | D | PDL | block kernel us | warp kernel us |\n|---|---|---|---|---|\n");
+    printf("| op (1 row, f32, codes) | D | PDL | block kernel us | block f32 us | warp kernel us |\n|---|---|---|---|---|---|\n");
     for (int64_t D : {640, 1024}) {
         norm_bufs b;
         const int dt = QN_DT_F32;
@@ -236,10 +248,11 @@ static int bench() {
                 norm_case c;
                 c.o = (op)o, c.dt = dt, c.rows = 1, c.D = D, c.wmode = 2, c.codes = true, c.r = false,
                 c.p = o != RMS_NORM;
-                const double t0 = time_case(c, b, 0, 2000), t1 = time_case(c, b, 1, 2000),
-                             t2 = time_case(c, b, 0, 2000), t3 = time_case(c, b, 1, 2000);
-                printf("| %s | %lld | %s | %.2f, %.2f | %.2f, %.2f |\n", op_name[o], (long long)D, pdl ? "on" : "off",
-                       t0, t2, t1, t3);
+                double t[2][3];
+                for (int rep = 0; rep < 2; rep++)
+                    for (int kind = 0; kind < 3; kind++) t[rep][kind] = time_case(c, b, kind, 2000);
+                printf("| %s | %lld | %s | %.2f, %.2f | %.2f, %.2f | %.2f, %.2f |\n", op_name[o], (long long)D,
+                       pdl ? "on" : "off", t[0][0], t[1][0], t[0][1], t[1][1], t[0][2], t[1][2]);
             }
         qn_cuda_pdl_on = 1;
         void *ps[] = {b.x, b.r, b.p, b.w, b.w2, b.y, b.y2, b.xq};

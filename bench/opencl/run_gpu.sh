@@ -7,6 +7,8 @@
 # (bench/e2e/make_peer_dir.sh puts them there). NVIDIA's driver provides the platform itself
 # (/etc/OpenCL/vendors/nvidia.icd); without it the script says so and stops.
 #   OUT=$OUT PEER=.dev/peer bash bench/opencl/run_gpu.sh          (carry [".dev/peer"]; about 6-8 min)
+# Since clgpu11: NVIDIA's compiled program and per-kernel PTX load counts (ptx_summary.py), the old paths timed
+# beside the new (QUANTA_OPENCL_{Q8,Q4,F16,GEMM}_GPU=0, SPLIT_MIN=256, FUSE_GPU=0) and a profiled decode step per file.
 # Results: $OUT/ocl_gpu/summary.txt (the ratio lines at its end) and the raw outputs beside it.
 set -u
 cd "$(dirname "$0")/../.." || exit 1
@@ -59,24 +61,46 @@ export CPATH=/usr/local/cuda/include${CPATH:+:$CPATH} # nccl.h includes cuda_run
 say "build rc=$? $(tail -1 $D/build.log)"
 Q=$B/tools/quanta
 [ -x $Q ] || { tail -20 $D/build.log >> $D/summary.txt; exit 1; }
+# A fresh program cache of our own: the first OpenCL run below compiles the program and stores NVIDIA's
+# binary (PTX text) there, which ptx_summary.py reads (and the tuning table stays the class defaults).
+export QUANTA_CACHE_DIR=$W/clcache
+rm -rf $QUANTA_CACHE_DIR
+export QUANTA_OPENCL_BUILD_LOG=$D/cl_build_log.txt # written only if the program fails to build
 timeout 20 $Q info > $D/info.txt 2>&1
 say "devices: $(grep -i -E 'opencl|cuda' $D/info.txt | head -4 | tr '\n' ';')"
 
 timeout 80 $Q conform --backend opencl --failures --json $D/conform_opencl.json > $D/conform_opencl.txt 2>&1
 say "conform opencl rc=$? $(tail -1 $D/conform_opencl.txt)"
+# What NVIDIA's compiler made of the GEMV kernels: the program gzipped into $D, per-kernel load kinds
+# (ld.global.v4.u32 = 16-byte loads, .u8 = byte loads, ld/st.local = stack) and ptxas -v registers/spills.
+timeout 120 python3 bench/opencl/ptx_summary.py $QUANTA_CACHE_DIR $D 2>&1 | tee -a $D/summary.txt
 
-timeout 60 $Q bench --backend opencl --json $D/kernels_opencl.json > $D/kernels_opencl.txt 2>&1
+timeout 60 $Q bench --backend opencl --no-ref --json $D/kernels_opencl.json > $D/kernels_opencl.txt 2>&1
 say "kernel bench opencl rc=$?"
-grep -i -E "copy|gemv" $D/kernels_opencl.txt | head -20 | tee -a $D/summary.txt
-# the GPU class's q8 GEMV (qn_gemv_q8_gpu, default) against the generic chunk walk it replaced
-QUANTA_OPENCL_Q8_GPU=0 timeout 60 $Q bench --backend opencl > $D/kernels_opencl_q8_generic.txt 2>&1
-say "kernel bench opencl, QUANTA_OPENCL_Q8_GPU=0 rc=$?: $(grep -E '^gemv +q8 ' $D/kernels_opencl_q8_generic.txt | tr -s ' ' | cut -d' ' -f3,5,6 | tr '\n' ';')"
+grep -i -E "^(copy|gemv|gemm|attention) " $D/kernels_opencl.txt | head -26 | tee -a $D/summary.txt
+# the GPU class's format-fixed GEMVs (gemv_gpu.cl: q8, q4, f16; default) against the generic chunk walk
+QUANTA_OPENCL_Q8_GPU=0 QUANTA_OPENCL_Q4_GPU=0 QUANTA_OPENCL_F16_GPU=0 QUANTA_OPENCL_GEMM_GPU=0 QUANTA_OPENCL_SPLIT_MIN=256 \
+  timeout 60 $Q bench --backend opencl --no-ref \
+  > $D/kernels_opencl_generic.txt 2>&1
+say "kernel bench opencl, QUANTA_OPENCL_{Q8,Q4,F16,GEMM}_GPU=0 SPLIT_MIN=256 (the old paths) rc=$?:"
+grep -E '^((gemv|gemm) +(q4|q8|f16)|attention) ' $D/kernels_opencl_generic.txt | tr -s ' ' | tee -a $D/summary.txt
 
 wait $FILES; say "$(tail -1 $D/files.log)"
 for f in llama1b-q8_0 gemma; do
   [ -f $W/$f.gguf ] || { say "no $f"; continue; }
-  [ $f = llama1b-q8_0 ] && { QUANTA_OPENCL_Q8_GPU=0 timeout 120 $Q bench model -m $W/$f.gguf -p 0 -n 128 -r 3 --backend opencl > $D/$f-opencl-q8generic.txt 2>&1
-    say "$f opencl QUANTA_OPENCL_Q8_GPU=0 rc=$? $(grep -E 'tg128' $D/$f-opencl-q8generic.txt | tr -s ' ')"; }
+  # both files decode and prefill through q8 on OpenCL (--quant auto): the old paths are the generic
+  # GEMV walk (QUANTA_OPENCL_Q8_GPU=0), qn_gemm (QUANTA_OPENCL_GEMM_GPU=0), 256-key splits; 1B file only (time)
+  [ $f = llama1b-q8_0 ] && { QUANTA_OPENCL_Q8_GPU=0 QUANTA_OPENCL_GEMM_GPU=0 QUANTA_OPENCL_SPLIT_MIN=256 timeout 120 $Q bench model -m $W/$f.gguf \
+    -p 512 -n 128 -r 2 --backend opencl > $D/$f-opencl-old.txt 2>&1
+    say "$f opencl QUANTA_OPENCL_Q8_GPU=0 QUANTA_OPENCL_GEMM_GPU=0 QUANTA_OPENCL_SPLIT_MIN=256 (old) rc=$? $(grep -E 'pp512|tg128' $D/$f-opencl-old.txt | tr -s ' ' | tr '\n' ' ')"; }
+  [ $f = llama1b-q8_0 ] && { QUANTA_OPENCL_FUSE_GPU=0 timeout 60 $Q bench model -m $W/$f.gguf -p 0 -n 128 -r 2 \
+    --backend opencl > $D/$f-opencl-nofuse.txt 2>&1
+    say "$f opencl QUANTA_OPENCL_FUSE_GPU=0 rc=$? $(grep -E 'tg128' $D/$f-opencl-nofuse.txt | tr -s ' ')"; }
+  # where a prompt's and a decode step's time go on this driver (the executor's per-op tables: pp512, 16 steps)
+  QUANTA_PLAN_PROFILE=1 timeout 60 $Q bench model -m $W/$f.gguf -p 512 -n 16 -r 1 --backend opencl > $D/$f-opencl-profile.txt 2>&1
+  say "$f opencl profile rc=$? (top rows):"
+  grep -A10 "pp run's prompt" $D/$f-opencl-profile.txt | head -11 >> $D/summary.txt
+  grep -A12 "decode steps" $D/$f-opencl-profile.txt | head -13 >> $D/summary.txt
   for be in cuda opencl; do
     timeout 120 $Q bench model -m $W/$f.gguf -p 512 -n 128 -r 3 --backend $be > $D/$f-$be.txt 2>&1
     say "$f $be rc=$? $(grep -E 'pp512|tg128' $D/$f-$be.txt | tr -s ' ' | tr '\n' ' ')"

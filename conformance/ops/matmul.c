@@ -163,6 +163,15 @@ static void fp8_batched(qc_gen *g, const qc_wfmt *w, size_t i) {
         one(g, w, qc_acts[(i + s) % 3], 1, shapes[s][0], shapes[s][1], shapes[s][2], 0);
 }
 
+/* q8 at M > 8 past the OpenCL GPU class's q8 GEMM tiles (kernels_cl/gemm_gpu.cl: 64 x rows x 128
+ * weight rows, K in steps of 32): partial tiles in M and N, several K steps, and K a multiple of 16
+ * but not 32 (qn_gemm's fallback). x rotates. */
+static void q8_gpu_batched(qc_gen *g, const qc_wfmt *w, size_t i) {
+    static const int64_t shapes[][3] = {{130, 260, 320}, {65, 129, 544}, {77, 131, 208}};
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
+        one(g, w, qc_acts[(i + s) % 3], 1, shapes[s][0], shapes[s][1], shapes[s][2], 0);
+}
+
 /* Every weight format × x in f32/f16/bf16 × tiny, odd, large K, decode and batched shapes. */
 static void generate(qc_gen *g, bool quick) {
     for (size_t i = 0; i < qc_nwfmts; i++) {
@@ -183,6 +192,7 @@ static void generate(qc_gen *g, bool quick) {
             one(g, w, x, 2, 33, 96, 256, 0);                        /* batch, leading dim */
         }
         if (w->t == QUANTA_FP8_E4M3) fp8_batched(g, w, i);
+        if (w->t == QUANTA_Q8) q8_gpu_batched(g, w, i);
         if (w->t >= QUANTA_GGML_Q4_0 && w->t <= QUANTA_GGML_Q6_K) {
             ggml_batched(g, w, i);
             /* one x row of 7B-long rows: the CUDA GEMV gives such rows 64 (K = 4096) or 128 (K = 8192)
@@ -210,6 +220,8 @@ static void glu_generate(qc_gen *g, bool quick) {
             if (quick) continue;
             one_op(g, QN_OP_MATMUL_GLU, (act + 1) % 3, w, qc_acts[xi], 1, 3, 64, qc_legal_cols(w, 1024), xi == 2);
             if (xi == 0) one_op(g, QN_OP_MATMUL_GLU, (act + 2) % 3, w, qc_acts[xi], 2, 9, 33, qc_legal_cols(w, 256), 0);
+            /* q8: the OpenCL GPU class's fused kernel (K % 16 == 0) at its most x rows, odd N (row pairs) */
+            if (w->t == QUANTA_Q8) one_op(g, QN_OP_MATMUL_GLU, act, w, qc_acts[xi], 1, 8, 67, 640, 0);
             /* a 7B-long row, one x row (the CUDA GEMV's 64 threads per row) */
             if (xi == 1 && w->t >= QUANTA_GGML_Q4_0 && w->t <= QUANTA_GGML_Q6_K)
                 one_op(g, QN_OP_MATMUL_GLU, act, w, qc_acts[xi], 1, 1, 48, 4096, 0);
@@ -229,12 +241,15 @@ static void multi_generate(qc_gen *g, bool quick) {
             if (quick && xi != (int)(i % 3)) continue;
             /* M, then rows of w0, w1, w2 */
             static const int64_t shapes[][4] = {{1, 64, 16, 16}, {3, 67, 33, 0}, {8, 40, 10, 10}, {1, 128, 32, 32},
-                                                {12, 24, 8, 8}, {1, 48, 16, 16}};
+                                                {12, 24, 8, 8}, {1, 48, 16, 16}, {3, 67, 33, 13}, {8, 41, 10, 9}};
             for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
                 if (quick && s != i % 3) continue;
                 if (s == 4 && xi != 0) continue; /* batched: once per format */
                 /* a 7B-long row (K = 4096: the CUDA GEMV's 64 threads per row), ggml formats, once */
                 if (s == 5 && (xi != 2 || w->t < QUANTA_GGML_Q4_0 || w->t > QUANTA_GGML_Q6_K)) continue;
+                /* q8 at K = 640 with row counts that are not multiples of 4: the OpenCL GPU class's
+                 * stacked kernel (4-row sets straddling two weights; K % 16 == 0) */
+                if (s >= 6 && w->t != QUANTA_Q8) continue;
                 qc_case c;
                 qc_case_defaults(QN_OP_MATMUL_MULTI, &c);
                 qc_set_weight(&c, w);
@@ -243,7 +258,7 @@ static void multi_generate(qc_gen *g, bool quick) {
                 c.n = shapes[s][1];
                 c.n1 = shapes[s][2];
                 c.n2 = shapes[s][3];
-                c.k = qc_legal_cols(w, s == 5 ? 4096 : s == 3 ? 640 : (q > 1 ? 3 * q : 131));
+                c.k = qc_legal_cols(w, s == 5 ? 4096 : (s == 3 || s >= 6) ? 640 : (q > 1 ? 3 * q : 131));
                 c.part = (int32_t)((i + s + (size_t)xi) % (c.n2 ? 3 : 2));
                 c.wbuf = (int)(s == 1);
                 qc_gen_add(g, &c);

@@ -223,10 +223,14 @@ static quanta_status cuda_write(void *self, qn_mem dst, const void *src, size_t 
     return e == cudaSuccess ? QUANTA_OK : qn_cuda_error(e, "write: cudaMemcpyAsync");
 }
 
-static quanta_status cuda_read(void *self, qn_mem src, void *dst, size_t bytes) {
+/* The bytes of src copied into the page-locked staging buffer (grown to fit), for a caller that copies
+ * them out of it itself (read, or the logits' copy fused with their check: engine/plan.c
+ * qn_plan_get_output_f32_finite). *view = NULL: no staging buffer (switched off, too large, or no
+ * page-locked memory to be had): the caller reads straight into its own memory. */
+static quanta_status cuda_read_view(void *self, qn_mem src, size_t bytes, const void **view) {
     qn_cuda_state *s = self;
+    *view = NULL;
     if (!bytes) return QUANTA_OK;
-    const char *from = (const char *)src.handle + src.offset;
     if (s->pinned_read && bytes <= QN_CUDA_PINNED_READ_MAX && bytes > s->pinned_bytes) {
         /* the stream is idle here: nothing reads the old buffer */
         if (s->pinned) cudaFreeHost(s->pinned);
@@ -234,20 +238,33 @@ static quanta_status cuda_read(void *self, qn_mem src, void *dst, size_t bytes) 
         s->pinned_bytes = 0;
         if (cudaMallocHost(&s->pinned, bytes) == cudaSuccess) {
             s->pinned_bytes = bytes;
-        } else { /* no page-locked memory to be had: reads stay on the pageable copy below, which works */
+        } else { /* no page-locked memory to be had: reads stay on the pageable copy, which works */
             s->pinned = NULL;
             s->pinned_read = 0;
             (void)cudaGetLastError();
         }
     }
-    if (s->pinned_read && bytes <= s->pinned_bytes) {
-        cudaError_t e = cudaMemcpyAsync(s->pinned, from, bytes, cudaMemcpyDeviceToHost, s->stream);
-        if (e == cudaSuccess) e = cudaStreamSynchronize(s->stream);
-        if (e != cudaSuccess) return qn_cuda_error(e, "read: cudaMemcpyAsync");
-        memcpy(dst, s->pinned, bytes);
+    if (!s->pinned_read || bytes > s->pinned_bytes) return QUANTA_OK;
+    cudaError_t e = cudaMemcpyAsync(s->pinned, (const char *)src.handle + src.offset, bytes, cudaMemcpyDeviceToHost,
+                                    s->stream);
+    if (e == cudaSuccess) e = cudaStreamSynchronize(s->stream);
+    if (e != cudaSuccess) return qn_cuda_error(e, "read: cudaMemcpyAsync");
+    *view = s->pinned;
+    return QUANTA_OK;
+}
+
+static quanta_status cuda_read(void *self, qn_mem src, void *dst, size_t bytes) {
+    qn_cuda_state *s = self;
+    if (!bytes) return QUANTA_OK;
+    const void *view = NULL;
+    quanta_status st = cuda_read_view(s, src, bytes, &view);
+    if (st != QUANTA_OK) return st;
+    if (view) {
+        memcpy(dst, view, bytes);
         return QUANTA_OK;
     }
-    cudaError_t e = cudaMemcpyAsync(dst, from, bytes, cudaMemcpyDeviceToHost, s->stream);
+    cudaError_t e = cudaMemcpyAsync(dst, (const char *)src.handle + src.offset, bytes, cudaMemcpyDeviceToHost,
+                                    s->stream);
     if (e == cudaSuccess) e = cudaStreamSynchronize(s->stream);
     return e == cudaSuccess ? QUANTA_OK : qn_cuda_error(e, "read: cudaMemcpyAsync");
 }
@@ -441,6 +458,7 @@ const qn_backend_ops qn_cuda_backend = {
     .free = cuda_free,
     .write = cuda_write,
     .read = cuda_read,
+    .read_view = cuda_read_view,
     .prepare_weight = cuda_prepare_weight,
     .release_weight = cuda_release_weight,
     .kernels = qn_cuda_kernels,

@@ -17,7 +17,7 @@ static bool tiles(const qn_cl *s, int64_t D, int64_t Dv, int *bq, int *bk) {
     static const int cand[][2] = {{16, 32}, {16, 16}, {8, 16}, {8, 8}};
     for (size_t i = 0; i < sizeof cand / sizeof cand[0]; i++) {
         int64_t q = cand[i][0], k = cand[i][1];
-        uint64_t bytes = (uint64_t)(q * D + k * D + k * Dv + q * k + 3 * q) * 4;
+        uint64_t bytes = (uint64_t)(q * D + k * (D + 1) + k * Dv + q * k + 3 * q) * 4; /* keys D + 1 apart */
         if (bytes + 1024 <= s->dev.local_mem) {
             *bq = (int)q;
             *bk = (int)k;
@@ -59,8 +59,14 @@ quanta_status qn_cl_attention_run(qn_cl *s, const qn_node *node) {
     /* Split the keys when the grid would leave compute units idle. */
     size_t target = (size_t)(s->dev.info.compute_units > 0 ? s->dev.info.compute_units : 1) * (rows_kernel ? 4 : 2);
     cl_int nsplit = 1, split_len = Nk;
-    if (groups < target && Nk >= 512) {
-        size_t want = (target + groups - 1) / groups, maxs = (size_t)Nk / 256;
+    /* Keys a split takes at least: 256, but 64 on the GPU class, where a decode step at a few hundred
+     * keys otherwise ran as 8-16 work-groups (one or two splits per kv head) on 132 compute units
+     * (H100; the combine costs one small launch). QUANTA_OPENCL_SPLIT_MIN=256 restores the old floor. */
+    size_t split_min = s->gpu_class ? 64 : 256;
+    const char *sm = getenv("QUANTA_OPENCL_SPLIT_MIN");
+    if (sm && atoi(sm) >= 16) split_min = (size_t)atoi(sm);
+    if (groups < target && (size_t)Nk >= 2 * split_min) {
+        size_t want = (target + groups - 1) / groups, maxs = (size_t)Nk / split_min;
         if (want > maxs) want = maxs;
         if (want > 64) want = 64;
         if (want > 1) {
@@ -110,7 +116,7 @@ quanta_status qn_cl_attention_run(qn_cl *s, const qn_node *node) {
                          QA(mmode), QA(lm), QA(lo), QA(has_lens), QA(om), QA(oo), QA(odt), QA(pm), QA(po), QA(B), QA(Hq),
                          QA(Hkv), QA(Nq), QA(Nk), QA(D), QA(Dv), QA(scale_log2), QA(causal), QA(window), QA(BQ), QA(BK),
                          QA(nsplit), QA(split_len), QA(s->err_flag),
-                         QA_LOCAL((size_t)bq * D * 4), QA_LOCAL((size_t)bk * D * 4), QA_LOCAL((size_t)bk * Dv * 4),
+                         QA_LOCAL((size_t)bq * D * 4), QA_LOCAL((size_t)bk * (D + 1) * 4), QA_LOCAL((size_t)bk * Dv * 4),
                          QA_LOCAL((size_t)bq * bk * 4), QA_LOCAL((size_t)bq * 4), QA_LOCAL((size_t)bq * 4),
                          QA_LOCAL((size_t)bq * 4)};
         st = qn_cl_set_args(s, QK_ATTENTION, a, (int)(sizeof a / sizeof a[0]));

@@ -60,6 +60,10 @@ typedef enum qn_cl_kernel_id {
     QK_WRITE_ROWS_PAIR,
     QK_GEMV_Q8_I8,
     QK_GEMV_Q8_GPU,
+    QK_GEMV_Q8_GPU_GLU,
+    QK_GEMV_Q4_GPU,
+    QK_GEMV_F16_GPU,
+    QK_GEMM_Q8_GPU,
     QK_COUNT
 } qn_cl_kernel_id;
 

@@ -3,7 +3,9 @@
  *
  *   M <= 8 (decode):  qn_gemv_rows (one work-item per weight row: CPUs) or qn_gemv (a work-group
  *                     per few rows, partial sums through local memory: GPUs), as the tuning
- *                     table's work-group shape says; every weight format, dequantized in
+ *                     table's work-group shape says; on the GPU class q8, q4 and f16 take
+ *                     qn_gemv_{q8,q4,f16}_gpu (gemv_gpu.cl) where their 16-byte loads are
+ *                     aligned; every weight format, dequantized in
  *                     registers (q4 and nf4 read x prepared by qn_x_prep: reordered to the
  *                     nibble order, q4 with group sums). ggml Q5_0 on CPUs with AVX-512 VNNI:
  *                     qn_gemv_i8 (x quantized to int8 in the kernel, integer dot products),
@@ -43,9 +45,24 @@
 #include "clock.h"
 
 #define GEMV_MAX_M 8
+/* the GPU GEMVs' shape (gemv_gpu.cl QN_GPU_LX, QN_GPU_RPI): 32 items walk 4 rows; 2 such sets a group */
+#define GEMV_GPU_LX 32
+#define GEMV_GPU_RPI 4
+#define GEMV_GPU_SETS 2
 
 static int gemv_i8_takes(const qn_cl *s, quanta_dtype dt, size_t M, size_t K);
 static bool multi_supported(qn_cl *s, const qn_node *node, size_t M, size_t K);
+
+/* matmul_glu and matmul_multi on the GPU class: q8 only, through qn_gemv_q8_gpu_glu and
+ * qn_gemv_q8_gpu (gemv_gpu.cl), unless QUANTA_OPENCL_Q8_GPU=0 or QUANTA_OPENCL_FUSE_GPU=0 (then
+ * plans keep the separate matmuls and the glu, as before). A launch whose offsets turn out
+ * unaligned runs the CPU class's one-row-per-item kernels instead (correct, slow; not expected:
+ * tensors start 64-byte aligned). */
+static bool gpu_fused_claims(const qn_cl *s, quanta_dtype dt, size_t K) {
+    const char *e = getenv("QUANTA_OPENCL_Q8_GPU"), *f = getenv("QUANTA_OPENCL_FUSE_GPU");
+    return s->gpu_class && dt == QUANTA_Q8 && K % 16 == 0 && K > 0 && s->dev.max_wg >= 64 && !(e && !strcmp(e, "0")) &&
+           !(f && !strcmp(f, "0"));
+}
 
 bool qn_cl_matmul_supports(qn_cl *s, const qn_node *node) {
     const qn_tensor *x = node->src[0], *w = node->src[1];
@@ -54,8 +71,10 @@ bool qn_cl_matmul_supports(qn_cl *s, const qn_node *node) {
     /* matmul_glu: the one-row-per-work-item GEMV only (CPU class, decode); elsewhere plans
      * keep the two matmuls and the glu. Not q8 under QUANTA_OPENCL_GEMM=int8: its two matmuls
      * then take the int8 kernel at every M, as they do in a batch (batch invariance) */
-    if (node->op == QN_OP_MATMUL_GLU)
-        return M <= GEMV_MAX_M && !s->gpu_class && !(s->force_path == QN_GEMM_INT8 && w->desc.dtype == QUANTA_Q8);
+    if (node->op == QN_OP_MATMUL_GLU) {
+        if (M > GEMV_MAX_M || (s->force_path == QN_GEMM_INT8 && w->desc.dtype == QUANTA_Q8)) return false;
+        return !s->gpu_class || gpu_fused_claims(s, w->desc.dtype, K);
+    }
     if (M > GEMV_MAX_M && s->dev.max_wg < 256 && !s->have_blas) return false;
     return true;
 }
@@ -140,7 +159,12 @@ bool qn_cl_prefers_stored(qn_cl *s, const quanta_tensor_desc *w, quanta_dtype al
  * one format and K; Q5_0 has no per-matrix sections). */
 static bool multi_supported(qn_cl *s, const qn_node *node, size_t M, size_t K) {
     const quanta_dtype dt = node->src[1]->desc.dtype;
-    if (M == 0 || M > GEMV_MAX_M || K == 0 || s->gpu_class) return false;
+    if (M == 0 || M > GEMV_MAX_M || K == 0) return false;
+    if (s->gpu_class) {
+        bool ok = gpu_fused_claims(s, dt, K);
+        for (int i = 2; ok && i < 4 && node->src[i]; i++) ok = node->src[i]->desc.dtype == dt;
+        return ok;
+    }
     if (gemv_i8_takes(s, dt, M, K)) return true;
     int lws, rows;
     qn_cl_tune_gemv(s, dt, &lws, &rows);
@@ -286,31 +310,91 @@ static quanta_status run_gemv_i8_chunks(qn_cl *s, const mm_args *m) {
     return st;
 }
 
-/* The GPU class's q8 GEMV (qn_gemv_q8_gpu: 16 consecutive codes an item, the format fixed) instead
- * of the generic chunk walk, which read 5-6% of the copy kernel's bandwidth on NVIDIA's OpenCL (H100,
- * 2026-12-06; bench/NOTES.md section 1). QUANTA_OPENCL_Q8_GPU=0 keeps the generic one (the tuning
- * table's lws x rows). Written without a GPU: bench/opencl/run_gpu.sh times both. */
-static int gemv_q8_gpu_fits(const qn_cl *s, const mm_args *m) {
-    if (!s->gpu_class || m->wd.dtype != QUANTA_Q8 || s->dev.max_wg < 256) return 0;
-    const char *e = getenv("QUANTA_OPENCL_Q8_GPU");
+/* The GPU class's decode GEMVs with the format fixed (gemv_gpu.cl: q8, q4, f16; 32 items and 4
+ * rows a row set, 16-byte loads) instead of the generic chunk walk, which read 3-10% of the copy
+ * kernel's bandwidth on NVIDIA's OpenCL (H100, 2026-12-06; bench/NOTES.md section 1). They load
+ * weights (and x for q8 and f16) as 16-byte vectors, so they take only products whose codes and
+ * x start 16-byte aligned, in whole 16-byte pieces; the rest keep the generic walk. Each format
+ * has a switch, QUANTA_OPENCL_{Q8,Q4,F16}_GPU=0, that keeps the generic one (the tuning table's
+ * lws x rows). Returns the kernel, or QK_COUNT where none applies. */
+static int gpu_switch_on(const char *name) {
+    const char *e = getenv(name);
     return !(e && !strcmp(e, "0"));
 }
 
-static quanta_status run_gemv_q8_gpu(qn_cl *s, const mm_args *m) {
-    size_t l[2] = {32, 8}; /* 32 items a row (one warp on NVIDIA, half a wave on AMD), 8 rows a group */
+static qn_cl_kernel_id gemv_gpu_kernel(const qn_cl *s, const mm_args *m) {
+    if (!s->gpu_class || s->dev.max_wg < GEMV_GPU_LX * GEMV_GPU_SETS || m->wo % 16) return QK_COUNT;
+    const int x16 = m->xo % 16 == 0;
+    switch (m->wd.dtype) {
+    case QUANTA_Q8: /* run_gemv_q8_gpu: the stacked kernel with one weight */
+        return x16 && m->K % 16 == 0 && gpu_switch_on("QUANTA_OPENCL_Q8_GPU") ? QK_GEMV_Q8_GPU : QK_COUNT;
+    case QUANTA_F16:
+        return x16 && m->K % 8 == 0 && gpu_switch_on("QUANTA_OPENCL_F16_GPU") ? QK_GEMV_F16_GPU : QK_COUNT;
+    case QUANTA_Q4: /* x prepared into scratch (offset 0); a 32-weight chunk never straddles a group */
+        return m->xpo % 16 == 0 && m->K % 32 == 0 && m->wd.codes_row_bytes % 16 == 0 &&
+                       (m->wd.group == 32 || m->wd.group == 64 || m->wd.group == 128) &&
+                       gpu_switch_on("QUANTA_OPENCL_Q4_GPU")
+                   ? QK_GEMV_Q4_GPU
+                   : QK_COUNT;
+    default: return QK_COUNT;
+    }
+}
+
+static quanta_status run_gemv_gpu(qn_cl *s, const mm_args *m, qn_cl_kernel_id id) {
+    /* (32, 2) items: 2 row sets of 4 rows, one warp each on NVIDIA; many small groups keep a
+     * GPU's cores busy at Gemma's N = 640 too. Local memory: each (row, x row) sum's 32 partials,
+     * 33 floats apart. */
+    size_t l[2] = {GEMV_GPU_LX, GEMV_GPU_SETS};
+    const size_t rows_per_group = GEMV_GPU_SETS * GEMV_GPU_RPI;
     qn_cl_arg a[24];
     int k = mm_kernel_args(m, 1, 1, a);
-    a[k++] = QA_LOCAL(GEMV_MAX_M * l[0] * l[1] * sizeof(float));
-    quanta_status st = qn_cl_set_args(s, QK_GEMV_Q8_GPU, a, k);
+    a[k++] = QA_LOCAL(rows_per_group * (size_t)m->M * 33 * sizeof(float));
+    quanta_status st = qn_cl_set_args(s, id, a, k);
     if (st != QUANTA_OK) return st;
-    size_t g[2] = {l[0], ((size_t)m->N + l[1] - 1) / l[1] * l[1]};
-    return qn_cl_launch(s, QK_GEMV_Q8_GPU, "matmul (gemv q8, gpu)", 2, g, l);
+    size_t g[2] = {l[0], ((size_t)m->N + rows_per_group - 1) / rows_per_group * l[1]};
+    return qn_cl_launch(s, id, "matmul (gemv, gpu)", 2, g, l);
+}
+
+/* qn_gemv_q8_gpu: matmul's weight alone (multi NULL) or matmul_multi's two or three, stacked.
+ * Returns QUANTA_ERR_UNSUPPORTED (no message) where a weight's codes or x are not 16-byte aligned. */
+static quanta_status run_gemv_q8_gpu(qn_cl *s, const mm_args *m, const qn_node *multi) {
+    const i8_targets t = i8_targets_of(m, multi);
+    if (m->xo % 16 || t.wo[0] % 16 || t.wo[1] % 16 || t.wo[2] % 16 || m->K % 16) return QUANTA_ERR_UNSUPPORTED;
+    size_t l[2] = {GEMV_GPU_LX, GEMV_GPU_SETS};
+    const size_t rows_per_group = GEMV_GPU_SETS * GEMV_GPU_RPI, nt = (size_t)(t.nn[0] + t.nn[1] + t.nn[2]);
+    qn_cl_arg a[] = {QA(t.wm[0]), QA(t.wo[0]), QA(t.ws[0]), QA(t.wm[1]), QA(t.wo[1]), QA(t.ws[1]), QA(t.wm[2]),
+                     QA(t.wo[2]), QA(t.ws[2]), QA(m->x), QA(m->xo), QA(t.ym[0]), QA(t.yo[0]), QA(t.ym[1]),
+                     QA(t.yo[1]), QA(t.ym[2]), QA(t.yo[2]), QA(m->ydt), QA(m->m32), QA(t.nn[0]), QA(t.nn[1]),
+                     QA(t.nn[2]), QA(m->K), QA_LOCAL(rows_per_group * (size_t)m->M * 33 * sizeof(float))};
+    quanta_status st = qn_cl_set_args(s, QK_GEMV_Q8_GPU, a, (int)(sizeof a / sizeof a[0]));
+    if (st != QUANTA_OK) return st;
+    size_t g[2] = {l[0], (nt + rows_per_group - 1) / rows_per_group * l[1]};
+    return qn_cl_launch(s, QK_GEMV_Q8_GPU, multi ? "matmul_multi (gemv q8, gpu)" : "matmul (gemv q8, gpu)", 2, g, l);
+}
+
+/* qn_gemv_q8_gpu_glu: 2 output rows a row set (gate and up rows), 4 a group. UNSUPPORTED as above. */
+static quanta_status run_gemv_q8_gpu_glu(qn_cl *s, const mm_args *m, const qn_tensor *wu, cl_int act) {
+    cl_mem um = qn_cl_mem(wu);
+    cl_ulong uo = wu->mem.offset;
+    if (m->xo % 16 || m->wo % 16 || uo % 16 || m->K % 16) return QUANTA_ERR_UNSUPPORTED;
+    size_t l[2] = {GEMV_GPU_LX, GEMV_GPU_SETS};
+    const size_t rows_per_group = GEMV_GPU_SETS * 2;
+    const cl_long ws = (cl_long)m->wd.scales_offset;
+    qn_cl_arg a[] = {QA(m->wm), QA(m->wo), QA(um), QA(uo), QA(ws), QA(m->x), QA(m->xo), QA(m->y), QA(m->yo),
+                     QA(m->ydt), QA(m->m32), QA(m->N), QA(m->K), QA(act),
+                     QA_LOCAL(GEMV_GPU_SETS * GEMV_GPU_RPI * (size_t)m->M * 33 * sizeof(float))};
+    quanta_status st = qn_cl_set_args(s, QK_GEMV_Q8_GPU_GLU, a, (int)(sizeof a / sizeof a[0]));
+    if (st != QUANTA_OK) return st;
+    size_t g[2] = {l[0], ((size_t)m->N + rows_per_group - 1) / rows_per_group * l[1]};
+    return qn_cl_launch(s, QK_GEMV_Q8_GPU_GLU, "matmul_glu (gemv q8, gpu)", 2, g, l);
 }
 
 static quanta_status run_gemv(qn_cl *s, const mm_args *m) {
     if (gemv_i8_fits(s, m)) return run_gemv_i8(s, m, NULL, 0, NULL);
     if (gemv_q8_i8_fits(s, m)) return run_gemv_q8_i8(s, m, NULL, 0, NULL);
-    if (gemv_q8_gpu_fits(s, m)) return run_gemv_q8_gpu(s, m);
+    const qn_cl_kernel_id gpu = gemv_gpu_kernel(s, m);
+    if (gpu == QK_GEMV_Q8_GPU) return run_gemv_q8_gpu(s, m, NULL);
+    if (gpu != QK_COUNT) return run_gemv_gpu(s, m, gpu);
     int lws, rows;
     qn_cl_tune_gemv(s, m->w->desc.dtype, &lws, &rows);
     /* lws 0: q8 through the int8 kernel (x quantized per block), rows tiles per group */
@@ -335,6 +419,10 @@ static quanta_status run_gemv(qn_cl *s, const mm_args *m) {
 /* matmul_glu: gate and up rows of one n per work-item through the activation (qn_gemv_rows_glu);
  * w_up has w_gate's layout (the op's infer checked format and shape). */
 static quanta_status run_gemv_glu(qn_cl *s, const mm_args *m, const qn_tensor *wu, cl_int act) {
+    if (s->gpu_class && m->wd.dtype == QUANTA_Q8) {
+        quanta_status st = run_gemv_q8_gpu_glu(s, m, wu, act);
+        if (st != QUANTA_ERR_UNSUPPORTED) return st;
+    }
     if (gemv_i8_fits(s, m)) return run_gemv_i8(s, m, wu, act, NULL);
     if (gemv_q8_i8_fits(s, m)) {
         quanta_status st = run_gemv_q8_i8(s, m, wu, act, NULL);
@@ -368,6 +456,10 @@ static quanta_status run_gemv_glu(qn_cl *s, const mm_args *m, const qn_tensor *w
 /* matmul_multi: the rows of w0, w1 (and w2) stacked in one qn_gemv_rows_multi launch; m holds
  * w0's product, the others' weights and results come from the node. */
 static quanta_status run_gemv_multi(qn_cl *s, const mm_args *m, const qn_node *node) {
+    if (s->gpu_class && m->wd.dtype == QUANTA_Q8) {
+        quanta_status st = run_gemv_q8_gpu(s, m, node);
+        if (st != QUANTA_ERR_UNSUPPORTED) return st;
+    }
     if (gemv_i8_fits(s, m)) return run_gemv_i8(s, m, NULL, 0, node);
     if (gemv_q8_i8_fits(s, m)) {
         quanta_status st = run_gemv_q8_i8(s, m, NULL, 0, node);
@@ -449,8 +541,23 @@ static quanta_status run_gemm_int8(qn_cl *s, const mm_args *m, int group) {
     return st;
 }
 
-/* GPUs: 64x64 output tiles staged through local memory (qn_gemm). */
+/* The GPU class's q8 GEMM (gemm_gpu.cl: 64 x 128 tiles, 4 x 8 outputs an item, codes to local
+ * memory as exact floats, 16-byte loads) instead of qn_gemm, whose element-wise dequantization ran
+ * at 8-10 TFLOP/s on an H100 through NVIDIA's OpenCL (bench/NOTES.md section 1). Takes K % 32 == 0
+ * with codes and x 16-byte aligned; QUANTA_OPENCL_GEMM_GPU=0 keeps qn_gemm. */
+static int gemm_q8_gpu_fits(const qn_cl *s, const mm_args *m) {
+    return s->gpu_class && s->dev.max_wg >= 256 && m->wd.dtype == QUANTA_Q8 && m->K % 32 == 0 && m->wo % 16 == 0 &&
+           m->xo % 16 == 0 && gpu_switch_on("QUANTA_OPENCL_GEMM_GPU");
+}
+
+/* GPUs: 64x64 output tiles staged through local memory (qn_gemm), or q8's own GEMM. */
 static quanta_status run_gemm_local(qn_cl *s, const mm_args *m) {
+    if (gemm_q8_gpu_fits(s, m)) {
+        qn_cl_arg a[24];
+        quanta_status st = qn_cl_set_args(s, QK_GEMM_Q8_GPU, a, mm_kernel_args(m, 0, 0, a));
+        size_t g[2] = {(size_t)((m->N + 127) / 128) * 16, (size_t)((m->M + 63) / 64) * 16}, l[2] = {16, 16};
+        return st != QUANTA_OK ? st : qn_cl_launch(s, QK_GEMM_Q8_GPU, "matmul (gemm q8, gpu)", 2, g, l);
+    }
     qn_cl_arg a[24];
     const int k = mm_kernel_args(m, 0, 0, a);
     quanta_status st = qn_cl_set_args(s, QK_GEMM, a, k);

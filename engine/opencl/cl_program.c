@@ -44,7 +44,9 @@ static const char *const kernel_names[QK_COUNT] = {
     [QK_GLU] = "qn_glu",             [QK_GEMV_ROWS_GLU] = "qn_gemv_rows_glu",
     [QK_RMS_NORM_ROPE] = "qn_rms_norm_rope", [QK_ARGMAX] = "qn_argmax", [QK_GEMV_I8] = "qn_gemv_i8",
     [QK_GEMV_ROWS_MULTI] = "qn_gemv_rows_multi", [QK_WRITE_ROWS_PAIR] = "qn_write_rows_pair",
-    [QK_GEMV_Q8_I8] = "qn_gemv_q8_i8", [QK_GEMV_Q8_GPU] = "qn_gemv_q8_gpu",
+    [QK_GEMV_Q8_I8] = "qn_gemv_q8_i8", [QK_GEMV_Q8_GPU] = "qn_gemv_q8_gpu", [QK_GEMV_Q8_GPU_GLU] = "qn_gemv_q8_gpu_glu",
+    [QK_GEMV_Q4_GPU] = "qn_gemv_q4_gpu", [QK_GEMV_F16_GPU] = "qn_gemv_f16_gpu",
+    [QK_GEMM_Q8_GPU] = "qn_gemm_q8_gpu",
 };
 
 const char *qn_cl_kernel_name(qn_cl_kernel_id id) { return kernel_names[id]; }
@@ -188,13 +190,32 @@ static void cache_write(const char *path, uint64_t key, const unsigned char *p, 
     (void)qn_cl_cache_store(path, write_entry, &e);
 }
 
+/* The build log in the error message from its first "error" on (a driver's warnings before it
+ * would fill the message; NVIDIA's log runs to kilobytes), the whole log also written to the file
+ * QUANTA_OPENCL_BUILD_LOG names, where set (bench/opencl/run_gpu.sh keeps it with its results). */
 static quanta_status build_log_error(qn_cl *s, cl_program prog, cl_int err) {
-    char log[700] = "";
     size_t n = 0;
-    clGetProgramBuildInfo(prog, s->dev.device, CL_PROGRAM_BUILD_LOG, sizeof log - 1, log, &n);
-    log[sizeof log - 1] = '\0';
-    return qn_error_set(QUANTA_ERR_BACKEND, "opencl: building the kernel program for '%s' failed (%s): %s",
-                        s->dev.info.name, qn_cl_errname(err), log);
+    char *log = NULL;
+    if (clGetProgramBuildInfo(prog, s->dev.device, CL_PROGRAM_BUILD_LOG, 0, NULL, &n) == CL_SUCCESS && n > 0 &&
+        n < ((size_t)1 << 26) && (log = malloc(n + 1)) != NULL &&
+        clGetProgramBuildInfo(prog, s->dev.device, CL_PROGRAM_BUILD_LOG, n, log, NULL) != CL_SUCCESS)
+        n = 0;
+    if (log) log[n] = '\0';
+    const char *path = getenv("QUANTA_OPENCL_BUILD_LOG");
+    if (log && path && *path) {
+        FILE *f = fopen(path, "w");
+        if (f) {
+            fputs(log, f);
+            fclose(f);
+        }
+    }
+    const char *p = log ? strstr(log, "error") : NULL;
+    if (!p) p = log ? log : "";
+    while (log && p > log && p[-1] != '\n') p--; /* from the start of that line */
+    quanta_status st = qn_error_set(QUANTA_ERR_BACKEND, "opencl: building the kernel program for '%s' failed (%s): %.600s",
+                                    s->dev.info.name, qn_cl_errname(err), p);
+    free(log);
+    return st;
 }
 
 static quanta_status build_from_source(qn_cl *s, cl_program *out) {

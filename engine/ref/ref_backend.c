@@ -112,6 +112,16 @@ static quanta_status ref_read(void *self, qn_mem src, void *dst, size_t bytes) {
     return QUANTA_OK;
 }
 
+/* The memory is host memory: the view is the tensor itself (the fused copy and check then make the
+ * read's only pass). */
+static quanta_status ref_read_view(void *self, qn_mem src, size_t bytes, const void **view) {
+    (void)self;
+    (void)bytes;
+    if (!src.handle || !view) return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "ref read_view: NULL %s", view ? "src" : "view");
+    *view = (const char *)src.handle + src.offset;
+    return QUANTA_OK;
+}
+
 static bool ref_supports_op(void *self, const qn_node *node) {
     (void)self;
     return node && (int)node->op >= 0 && (int)node->op < (int)QN_OP_COUNT;
@@ -137,6 +147,7 @@ const qn_backend_ops qn_ref_backend = {
     .free = ref_free,
     .write = ref_write,
     .read = ref_read,
+    .read_view = ref_read_view,
     .prepare_weight = NULL,
     .release_weight = NULL,
     .supports_op = ref_supports_op,

@@ -39,12 +39,14 @@ START_TEST(test_split_counts) {
     ck_assert_int_eq(quanta_plan_get_output(p, y, out, sizeof out - 4), QUANTA_ERR_INVALID_ARGUMENT);
     qn_step_split s;
     qn_step_split_take(&s, 1);
-    ck_assert_int_eq((int)s.inputs, 1);
-    ck_assert_int_eq((int)s.executes, 3);
-    ck_assert_int_eq((int)s.outputs, 3);
-    ck_assert(s.execute_seconds > 0.0 && s.input_seconds >= 0.0 && s.output_seconds >= 0.0);
+    ck_assert_int_eq((int)s.count[QN_SPLIT_INPUT], 1);
+    ck_assert_int_eq((int)s.count[QN_SPLIT_EXECUTE], 3);
+    ck_assert_int_eq((int)s.count[QN_SPLIT_OUTPUT], 3);
+    for (int ph = QN_SPLIT_CHECK; ph < QN_SPLIT_PHASES; ph++) /* no checked read, no model here */
+        ck_assert_msg(s.count[ph] == 0 && s.seconds[ph] == 0.0, "%s", qn_split_phase_name((qn_split_phase)ph));
+    ck_assert(s.seconds[QN_SPLIT_EXECUTE] > 0.0 && s.seconds[QN_SPLIT_INPUT] >= 0.0 && s.seconds[QN_SPLIT_OUTPUT] >= 0.0);
     qn_step_split_take(&s, 0); /* taken with reset: empty */
-    ck_assert(s.inputs == 0 && s.executes == 0 && s.outputs == 0 && s.execute_seconds == 0.0);
+    for (int ph = 0; ph < QN_SPLIT_PHASES; ph++) ck_assert(s.count[ph] == 0 && s.seconds[ph] == 0.0);
     quanta_plan_destroy(p);
     quanta_graph_destroy(g);
     quanta_backend_close(be);

@@ -1,0 +1,296 @@
+/*
+ * gemv_gpu.cl — the GPU class's decode GEMVs (M <= 8 x rows), one kernel per weight format.
+ *
+ * Why not the generic walk (qn_gemv) or the first q8 kernel: on an H100 through NVIDIA's OpenCL
+ * they read 3-12% of the copy kernel's bandwidth (bench/NOTES.md section 1, clgpu11). From the
+ * code, what costs: vload16 on a char or float pointer promises only element alignment, so the
+ * compiler may issue 16 one-byte (or 4-byte) loads per item for what is one 16-byte load;
+ * char-to-float conversions run on the quarter-rate conversion unit (16 per clock per SM, about
+ * the rate q8 bytes arrive at full bandwidth); a partial-sum array indexed by a run-time M is
+ * likely kept in local (stack) memory; each item had one 16-byte piece in flight per step.
+ *
+ * Shape here: a work-group is (32, R) items; the 32 items of a row set (one warp on NVIDIA)
+ * walk QN_GPU_RPI = 4 weight rows together, item l taking the 16-byte pieces l, l + 32, l + 64
+ * ... of each row (a warp's load is one 512-byte run per row). Pieces are read as uint4 through
+ * a pointer the host proved 16-byte aligned (its offsets are checked in cl_matmul.c), two pieces
+ * of each of the 4 rows (128 bytes) loaded before any math; the x values of a piece are loaded
+ * once, as float4s, for the 4 rows (through L1 they would be 2-8x the weight bytes per row).
+ * Codes become floats by exponent-field arithmetic (a code c in the low bits of 0x4b000000 is
+ * the float 2^23 + c; subtracting 2^23 (+ the zero point) is exact), one logic op and one add
+ * per value, no conversion unit. The M loops run to the constant QN_GEMV_MAXM so the compiler
+ * unrolls them and the partial sums stay in registers. The 32 partial sums of each (row, x row)
+ * meet in local memory (stride 33: the items that add them up read different banks) and one
+ * item adds each up: one barrier per group.
+ */
+
+#define QN_GPU_RPI 4 /* weight rows a row set (32 items) walks together */
+#define QN_GPU_LX 32 /* items per row set: the host launches (32, R) work-groups */
+#define QN_GPU_RED 33
+
+/* m over the x rows, unrolled to a constant count so part[][m] indexes are constants */
+#define QN_GPU_FOR_M _Pragma("unroll") for (int m = 0; m < QN_GEMV_MAXM; m++) if (m < M)
+
+/* The row set's start: item l of the 32, rows n0 .. n0 + 3 (past N: clamped to N - 1 for reading,
+ * never stored), part[r][m] the partial sums. */
+#define QN_GPU_BEGIN                                                                                   \
+    QN_WLAYOUT_MAKE(w);                                                                                \
+    const int l = (int)get_local_id(0);                                                                \
+    const long n0 = ((long)get_group_id(1) * (long)get_local_size(1) + (long)get_local_id(1)) * QN_GPU_RPI; \
+    float part[QN_GPU_RPI][QN_GEMV_MAXM];                                                              \
+    for (int r = 0; r < QN_GPU_RPI; r++)                                                               \
+        QN_GPU_FOR_M part[r][m] = 0.0f;                                                                \
+    const long nr0 = min(n0, N - 1), nr1 = min(n0 + 1, N - 1), nr2 = min(n0 + 2, N - 1), nr3 = min(n0 + 3, N - 1); \
+    const global float *x = (const global float *)(xb_ + xo);
+
+/* The 32 partials of one sum, in four chains (not one of 32 dependent adds). */
+QN_INL float qn_gpu_sum32(const local float *p) {
+    float s0 = 0.0f, s1 = 0.0f, s2 = 0.0f, s3 = 0.0f;
+    for (int i = 0; i < QN_GPU_LX; i += 4) {
+        s0 += p[i];
+        s1 += p[i + 1];
+        s2 += p[i + 2];
+        s3 += p[i + 3];
+    }
+    return (s0 + s1) + (s2 + s3);
+}
+
+/* Each partial sum times its row's scale into red, then item f of the group adds up sum f =
+ * (row set's row) * M + m and stores it. */
+QN_INL void qn_gemv_gpu_store(float part[QN_GPU_RPI][QN_GEMV_MAXM], const float4 scale, local float *red,
+                              global uchar *y, int ydt, int M, long N) {
+    const int l = (int)get_local_id(0), ly = (int)get_local_id(1), ry = (int)get_local_size(1);
+    const float sc[QN_GPU_RPI] = {scale.x, scale.y, scale.z, scale.w};
+    for (int r = 0; r < QN_GPU_RPI; r++)
+        QN_GPU_FOR_M red[((ly * QN_GPU_RPI + r) * M + m) * QN_GPU_RED + l] = part[r][m] * sc[r];
+    barrier(CLK_LOCAL_MEM_FENCE);
+    const int f = ly * QN_GPU_LX + l;
+    if (f < ry * QN_GPU_RPI * M) {
+        const long n = (long)get_group_id(1) * ry * QN_GPU_RPI + f / M;
+        if (n < N) qn_st(y, ydt, (size_t)(f % M) * (size_t)N + (size_t)n, qn_gpu_sum32(red + f * QN_GPU_RED));
+    }
+}
+
+/* 4 bytes of u as floats c + o, c the byte (o = 2^23 + bias subtracted after the OR: exact) */
+#define QN_GPU_B4(u, o)                                                                             \
+    ((float4)(as_float(0x4b000000u | ((u) & 0xffu)), as_float(0x4b000000u | (((u) >> 8) & 0xffu)),   \
+              as_float(0x4b000000u | (((u) >> 16) & 0xffu)), as_float(0x4b000000u | ((u) >> 24))) - (o))
+
+/* q8 (int8 codes [N][K], one f32 scale a row). A piece is 16 codes; flipping the sign bits makes
+ * the bytes c + 128, so o = 2^23 + 128 gives c. */
+QN_INL float qn_q8_dot16(uint4 c, float4 x0, float4 x1, float4 x2, float4 x3) {
+    const float o = 8388736.0f; /* 2^23 + 128 */
+    c ^= (uint4)0x80808080u;
+    return dot(QN_GPU_B4(c.x, o), x0) + dot(QN_GPU_B4(c.y, o), x1) + dot(QN_GPU_B4(c.z, o), x2) +
+           dot(QN_GPU_B4(c.w, o), x3);
+}
+
+/* piece V of the 4 rows (codes C0..C3) against each x row: its 4 float4s loaded once for the rows */
+#define QN_Q8_PIECE(C0, C1, C2, C3, V)                                                              \
+    QN_GPU_FOR_M {                                                                                  \
+        const global float4 *xv = (const global float4 *)(x + (size_t)m * (size_t)K) + (V) * 4;     \
+        const float4 X0 = xv[0], X1 = xv[1], X2 = xv[2], X3 = xv[3];                                \
+        part[0][m] += qn_q8_dot16(C0, X0, X1, X2, X3);                                              \
+        part[1][m] += qn_q8_dot16(C1, X0, X1, X2, X3);                                              \
+        part[2][m] += qn_q8_dot16(C2, X0, X1, X2, X3);                                              \
+        part[3][m] += qn_q8_dot16(C3, X0, X1, X2, X3);                                              \
+    }
+
+/* The q8 loop over K for rows whose codes start at w0..w3 (K codes each). */
+#define QN_Q8_ROWS_LOOP                                                                             \
+    const long nv = K / 16;                                                                         \
+    long v = l;                                                                                     \
+    for (; v + QN_GPU_LX < nv; v += 2 * QN_GPU_LX) {                                                \
+        const long u = v + QN_GPU_LX;                                                               \
+        const uint4 a0 = w0[v], a1 = w1[v], a2 = w2[v], a3 = w3[v];                                 \
+        const uint4 b0 = w0[u], b1 = w1[u], b2 = w2[u], b3 = w3[u];                                 \
+        QN_Q8_PIECE(a0, a1, a2, a3, v)                                                              \
+        QN_Q8_PIECE(b0, b1, b2, b3, u)                                                              \
+    }                                                                                               \
+    if (v < nv) {                                                                                   \
+        const uint4 a0 = w0[v], a1 = w1[v], a2 = w2[v], a3 = w3[v];                                 \
+        QN_Q8_PIECE(a0, a1, a2, a3, v)                                                              \
+    }
+
+/* Row n of the stacked weights W0 (N0 rows), W1 (N1), W2 (N2): which one (0..2) and its row there. */
+QN_INL int qn_stack_row(long n, long N0, long N1, long *r) {
+    const int i = n >= N0 + N1 ? 2 : n >= N0 ? 1 : 0;
+    *r = n - (i == 2 ? N0 + N1 : i == 1 ? N0 : 0);
+    return i;
+}
+
+/* q8, one x for up to three weights of one K (matmul_multi: a layer's q, k and v; plain matmul:
+ * N1 = N2 = 0): rows of W0, W1, W2 stacked, the row sets walking them as one matrix, so a set's
+ * 4 rows may belong to two weights. ws_i: weight i's row scales from its start (after N_i·K
+ * codes). Host: K % 16 == 0, every weight's codes and x 16-byte aligned. */
+kernel void qn_gemv_q8_gpu(const global uchar *W0, ulong wo0, long ws0, const global uchar *W1, ulong wo1, long ws1,
+                           const global uchar *W2, ulong wo2, long ws2, const global uchar *xb_, ulong xo,
+                           global uchar *y0, ulong yo0, global uchar *y1, ulong yo1, global uchar *y2, ulong yo2,
+                           int ydt, int M, long N0, long N1, long N2, long K, local float *red) {
+    const int l = (int)get_local_id(0), ly = (int)get_local_id(1), ry = (int)get_local_size(1);
+    const long N = N0 + N1 + N2, n0 = ((long)get_group_id(1) * ry + ly) * QN_GPU_RPI;
+    float part[QN_GPU_RPI][QN_GEMV_MAXM];
+    for (int r = 0; r < QN_GPU_RPI; r++)
+        QN_GPU_FOR_M part[r][m] = 0.0f;
+    const global float *x = (const global float *)(xb_ + xo);
+    const global uchar *codes[QN_GPU_RPI];
+    float sc[QN_GPU_RPI];
+    for (int r = 0; r < QN_GPU_RPI; r++) {
+        long rr;
+        const int i = qn_stack_row(min(n0 + r, N - 1), N0, N1, &rr);
+        const global uchar *base = i == 0 ? W0 + wo0 : i == 1 ? W1 + wo1 : W2 + wo2;
+        codes[r] = base + rr * K;
+        sc[r] = qn_ldf_any(base + (i == 0 ? ws0 : i == 1 ? ws1 : ws2) + rr * 4);
+    }
+    const global uint4 *w0 = (const global uint4 *)codes[0], *w1 = (const global uint4 *)codes[1];
+    const global uint4 *w2 = (const global uint4 *)codes[2], *w3 = (const global uint4 *)codes[3];
+    QN_Q8_ROWS_LOOP
+    for (int r = 0; r < QN_GPU_RPI; r++)
+        QN_GPU_FOR_M red[((ly * QN_GPU_RPI + r) * M + m) * QN_GPU_RED + l] = part[r][m] * sc[r];
+    barrier(CLK_LOCAL_MEM_FENCE);
+    const int f = ly * QN_GPU_LX + l;
+    if (f < ry * QN_GPU_RPI * M) {
+        const float s = qn_gpu_sum32(red + f * QN_GPU_RED);
+        const long n = (long)get_group_id(1) * ry * QN_GPU_RPI + f / M;
+        if (n < N) {
+            long rr;
+            const int i = qn_stack_row(n, N0, N1, &rr);
+            global uchar *y = i == 0 ? y0 + yo0 : i == 1 ? y1 + yo1 : y2 + yo2;
+            qn_st(y, ydt, (size_t)(f % M) * (size_t)(i == 0 ? N0 : i == 1 ? N1 : N2) + (size_t)rr, s);
+        }
+    }
+}
+
+/* q8 matmul_glu: y = act(x·Wg^T) * (x·Wu^T), Wu with Wg's layout (gs = us: the scales after N·K
+ * codes). A row set walks gate rows n0, n0 + 1 and up rows n0, n0 + 1 (its 4 rows), and the
+ * summing item of output (n, m) adds up both sums and applies the activation (a QN_UNARY_*
+ * code). One launch for gate, up and glu. Host: as qn_gemv_q8_gpu. */
+kernel void qn_gemv_q8_gpu_glu(const global uchar *Wg, ulong go, const global uchar *Wu, ulong uo, long ws,
+                               const global uchar *xb_, ulong xo, global uchar *y, ulong yo, int ydt, int M, long N,
+                               long K, int act, local float *red) {
+    const int l = (int)get_local_id(0), ly = (int)get_local_id(1), ry = (int)get_local_size(1);
+    const long n0 = ((long)get_group_id(1) * ry + ly) * 2, na = min(n0, N - 1), nb = min(n0 + 1, N - 1);
+    float part[QN_GPU_RPI][QN_GEMV_MAXM];
+    for (int r = 0; r < QN_GPU_RPI; r++)
+        QN_GPU_FOR_M part[r][m] = 0.0f;
+    const global float *x = (const global float *)(xb_ + xo);
+    const global uchar *G = Wg + go, *U = Wu + uo;
+    const global uint4 *w0 = (const global uint4 *)(G + na * K), *w1 = (const global uint4 *)(G + nb * K);
+    const global uint4 *w2 = (const global uint4 *)(U + na * K), *w3 = (const global uint4 *)(U + nb * K);
+    QN_Q8_ROWS_LOOP
+    const float sc[QN_GPU_RPI] = {qn_ldf_any(G + ws + na * 4), qn_ldf_any(G + ws + nb * 4), qn_ldf_any(U + ws + na * 4),
+                                  qn_ldf_any(U + ws + nb * 4)};
+    for (int r = 0; r < QN_GPU_RPI; r++)
+        QN_GPU_FOR_M red[((ly * QN_GPU_RPI + r) * M + m) * QN_GPU_RED + l] = part[r][m] * sc[r];
+    barrier(CLK_LOCAL_MEM_FENCE);
+    const int f = ly * QN_GPU_LX + l; /* output f = (set ly', row p of its 2) * M + m */
+    if (f < ry * 2 * M) {
+        const int set = f / (2 * M), p = (f / M) % 2, m = f % M;
+        const float g = qn_gpu_sum32(red + ((set * QN_GPU_RPI + p) * M + m) * QN_GPU_RED);
+        const float u = qn_gpu_sum32(red + ((set * QN_GPU_RPI + 2 + p) * M + m) * QN_GPU_RED);
+        const long n = ((long)get_group_id(1) * ry + set) * 2 + p;
+        if (n < N) qn_st(y + yo, ydt, (size_t)m * (size_t)N + (size_t)n, qn_act(g, act, 0.0f) * u);
+    }
+}
+
+/* q4 (nibble codes [N][K/2], low nibble the even column; f16 scale and 4-bit zero per group of
+ * 32/64/128). A piece is one 32-weight chunk, inside one group; x comes from qn_x_prep, each
+ * chunk's even columns then its odd ones, so word i of a piece pairs its low nibbles with
+ * x[32c + 4i ..] (e) and its high nibbles with x[32c + 16 + 4i ..] (o). Low nibbles give c,
+ * high ones 16c: subtracting 2^23 + z and 2^23 + 16z gives c - z and 16(c - z) (the zero point
+ * folded in exactly); the high sum is scaled by 1/16 once. Returns Σ (c - z)·x over the chunk. */
+QN_INL float qn_q4_dot32(uint4 c, float z, const float4 *e, const float4 *o) {
+    const float ol = 8388608.0f + z, oh = 8388608.0f + 16.0f * z;
+    const uint4 lo = c & (uint4)0x0f0f0f0fu, hi = c & (uint4)0xf0f0f0f0u;
+    const float sl = dot(QN_GPU_B4(lo.x, ol), e[0]) + dot(QN_GPU_B4(lo.y, ol), e[1]) + dot(QN_GPU_B4(lo.z, ol), e[2]) +
+                     dot(QN_GPU_B4(lo.w, ol), e[3]);
+    const float sh = dot(QN_GPU_B4(hi.x, oh), o[0]) + dot(QN_GPU_B4(hi.y, oh), o[1]) + dot(QN_GPU_B4(hi.z, oh), o[2]) +
+                     dot(QN_GPU_B4(hi.w, oh), o[3]);
+    return fma(sh, 0.0625f, sl);
+}
+
+/* row r's group scale and zero for chunk V: f16 scales [N][K/g], zero nibbles [N][zrb] */
+#define QN_Q4_SZ(r, NR, V)                                                                          \
+    const long j##r = (V) >> gsh;                                                                   \
+    const float s##r = vload_half((size_t)((NR) * ng + j##r), (const global half *)(W + w.scales_offset)); \
+    const float z##r = (float)((W[w.q4_zeros_offset + (NR) * w.q4_zero_row_bytes + (j##r >> 1)] >> ((j##r & 1) * 4)) & 15u);
+
+#define QN_Q4_PIECE(C0, C1, C2, C3, V)                                                              \
+    {                                                                                               \
+        QN_Q4_SZ(0, nr0, V) QN_Q4_SZ(1, nr1, V) QN_Q4_SZ(2, nr2, V) QN_Q4_SZ(3, nr3, V)             \
+        QN_GPU_FOR_M {                                                                              \
+            const global float4 *xv = (const global float4 *)(x + (size_t)m * (size_t)K) + (V) * 8; \
+            const float4 e[4] = {xv[0], xv[1], xv[2], xv[3]}, o[4] = {xv[4], xv[5], xv[6], xv[7]};  \
+            part[0][m] = fma(s0, qn_q4_dot32(C0, z0, e, o), part[0][m]);                            \
+            part[1][m] = fma(s1, qn_q4_dot32(C1, z1, e, o), part[1][m]);                            \
+            part[2][m] = fma(s2, qn_q4_dot32(C2, z2, e, o), part[2][m]);                            \
+            part[3][m] = fma(s3, qn_q4_dot32(C3, z3, e, o), part[3][m]);                            \
+        }                                                                                           \
+    }
+
+/* Host: x prepared by qn_x_prep (offset 0 of its scratch), codes 16-byte aligned (K % 32 == 0
+ * makes every row's K/2 bytes whole pieces). */
+kernel void qn_gemv_q4_gpu(const global uchar *Wb, ulong wo, QN_WLAYOUT_ARGS, const global uchar *xb_, ulong xo,
+                           global uchar *y, ulong yo, int ydt, int M, long N, long K, local float *red) {
+    QN_GPU_BEGIN
+    const global uchar *W = Wb + wo;
+    const long rb = w.codes_row_bytes, ng = K / w.group;
+    const int gsh = 26 - clz(w.group); /* group 32/64/128: chunk >> gsh is its group */
+    const global uint4 *w0 = (const global uint4 *)(W + nr0 * rb), *w1 = (const global uint4 *)(W + nr1 * rb);
+    const global uint4 *w2 = (const global uint4 *)(W + nr2 * rb), *w3 = (const global uint4 *)(W + nr3 * rb);
+    const long nv = K / 32;
+    long v = l;
+    for (; v + QN_GPU_LX < nv; v += 2 * QN_GPU_LX) {
+        const long u = v + QN_GPU_LX;
+        const uint4 a0 = w0[v], a1 = w1[v], a2 = w2[v], a3 = w3[v];
+        const uint4 b0 = w0[u], b1 = w1[u], b2 = w2[u], b3 = w3[u];
+        QN_Q4_PIECE(a0, a1, a2, a3, v)
+        QN_Q4_PIECE(b0, b1, b2, b3, u)
+    }
+    if (v < nv) {
+        const uint4 a0 = w0[v], a1 = w1[v], a2 = w2[v], a3 = w3[v];
+        QN_Q4_PIECE(a0, a1, a2, a3, v)
+    }
+    qn_gemv_gpu_store(part, (float4)1.0f, red, y + yo, ydt, M, N);
+}
+
+/* f16 (halves [N][K]): a piece is 8 weights, x's 2 float4s. NVIDIA's OpenCL reports no fp16, so
+ * the halves are widened by bit arithmetic (qn_h2f's, exact for subnormals, Inf and NaN). */
+QN_INL float4 qn_h2f4(uint4 h) { QN_H2F(float4, uint4, convert_float4) }
+QN_INL float qn_f16_dot8(uint4 c, float4 x0, float4 x1) {
+    return dot(qn_h2f4((uint4)(c.x & 0xffffu, c.x >> 16, c.y & 0xffffu, c.y >> 16)), x0) +
+           dot(qn_h2f4((uint4)(c.z & 0xffffu, c.z >> 16, c.w & 0xffffu, c.w >> 16)), x1);
+}
+
+#define QN_F16_PIECE(C0, C1, C2, C3, V)                                                             \
+    QN_GPU_FOR_M {                                                                                  \
+        const global float4 *xv = (const global float4 *)(x + (size_t)m * (size_t)K) + (V) * 2;     \
+        const float4 X0 = xv[0], X1 = xv[1];                                                        \
+        part[0][m] += qn_f16_dot8(C0, X0, X1);                                                      \
+        part[1][m] += qn_f16_dot8(C1, X0, X1);                                                      \
+        part[2][m] += qn_f16_dot8(C2, X0, X1);                                                      \
+        part[3][m] += qn_f16_dot8(C3, X0, X1);                                                      \
+    }
+
+/* Host: K % 8 == 0, weights and x 16-byte aligned. */
+kernel void qn_gemv_f16_gpu(const global uchar *Wb, ulong wo, QN_WLAYOUT_ARGS, const global uchar *xb_, ulong xo,
+                            global uchar *y, ulong yo, int ydt, int M, long N, long K, local float *red) {
+    QN_GPU_BEGIN
+    (void)w;
+    const global uchar *W = Wb + wo;
+    const global uint4 *w0 = (const global uint4 *)(W + nr0 * K * 2), *w1 = (const global uint4 *)(W + nr1 * K * 2);
+    const global uint4 *w2 = (const global uint4 *)(W + nr2 * K * 2), *w3 = (const global uint4 *)(W + nr3 * K * 2);
+    const long nv = K / 8;
+    long v = l;
+    for (; v + QN_GPU_LX < nv; v += 2 * QN_GPU_LX) {
+        const long u = v + QN_GPU_LX;
+        const uint4 a0 = w0[v], a1 = w1[v], a2 = w2[v], a3 = w3[v];
+        const uint4 b0 = w0[u], b1 = w1[u], b2 = w2[u], b3 = w3[u];
+        QN_F16_PIECE(a0, a1, a2, a3, v)
+        QN_F16_PIECE(b0, b1, b2, b3, u)
+    }
+    if (v < nv) {
+        const uint4 a0 = w0[v], a1 = w1[v], a2 = w2[v], a3 = w3[v];
+        QN_F16_PIECE(a0, a1, a2, a3, v)
+    }
+    qn_gemv_gpu_store(part, (float4)1.0f, red, y + yo, ydt, M, N);
+}
