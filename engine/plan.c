@@ -1234,6 +1234,39 @@ quanta_status qn_plan_execute_read_f32_finite(quanta_plan *p, quanta_tensor *t, 
     return read_f32_finite(p, t, data, count, nonfinite, queued ? RUN_QUEUED : RUN_SYNCED);
 }
 
+quanta_status qn_plan_execute_view_f32_finite(quanta_plan *p, quanta_tensor *t, size_t count, float *fallback,
+                                              const float **view, int *nonfinite) {
+    static const char fn[] = "qn_plan_execute_view_f32_finite";
+    if (!view) return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "%s: view is NULL", fn);
+    *view = NULL;
+    quanta_status st = f32_finite_args(p, t, fallback, count, nonfinite, fn);
+    if (st == QUANTA_OK && !p->pt[t->id].output && qn_storage_root(t)->kind == QN_KIND_NODE)
+        st = qn_error_set(QUANTA_ERR_STATE, "%s: tensor %d was not marked with quanta_graph_output before planning", fn,
+                          t->id);
+    if (st != QUANTA_OK) return st;
+    const qn_backend_ops *ops = p->backend->ops;
+    if (!ops->read_view || !qn_fused_check_on()) { /* no view to lend: the copying form into fallback */
+        if ((st = qn_plan_execute_read_f32_finite(p, t, fallback, count, nonfinite)) == QUANTA_OK) *view = fallback;
+        return st;
+    }
+    if ((st = execute_timed(p, 1))) return st;
+    const double t0 = qn_split_start();
+    const void *v = NULL;
+    st = ops->read_view(p->backend->self, p->pt[t->id].rt.mem, count * sizeof(float), &v);
+    if (st == QUANTA_OK && v) {
+        *nonfinite = qn_f32_any_nonfinite(v, count);
+        *view = v;
+        qn_split_end(QN_SPLIT_OUTPUT, t0);
+        return QUANTA_OK;
+    }
+    qn_split_end(QN_SPLIT_OUTPUT, t0);
+    if (st != QUANTA_OK) return st;
+    /* no view of this size (a staging buffer that could not grow): the run is done, so the plain read */
+    st = read_f32_finite(p, t, fallback, count, nonfinite, RUN_SYNCED);
+    if (st == QUANTA_OK) *view = fallback;
+    return st;
+}
+
 quanta_status quanta_plan_get_output(quanta_plan *p, quanta_tensor *t, void *data, size_t bytes) {
     return get_output(p, t, data, bytes, 1, "quanta_plan_get_output");
 }

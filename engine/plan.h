@@ -68,5 +68,15 @@ int qn_fused_check_on(void);
 quanta_status qn_plan_execute_read_f32_finite(quanta_plan *plan, quanta_tensor *t, float *data, size_t count,
                                               int *nonfinite);
 int qn_execute_read_on(void);
+/*
+ * The same run and check without the copy: *view points at t's count floats in host memory the
+ * backend lends (ops->read_view: CUDA's page-locked staging buffer, the reference backend's own
+ * memory), checked in place. Where the backend lends none (OpenCL, or QUANTA_FUSED_CHECK=0) the values
+ * are read into `fallback` (count floats, the caller's), checked there, and *view = fallback. A lent
+ * view stays valid until the next read, read_view, free or close on the plan's backend; the bytes are
+ * those quanta_plan_get_output gives. On an error *view is NULL and fallback's contents are unspecified.
+ */
+quanta_status qn_plan_execute_view_f32_finite(quanta_plan *plan, quanta_tensor *t, size_t count, float *fallback,
+                                              const float **view, int *nonfinite);
 
 #endif

@@ -621,6 +621,18 @@ QUANTA_API int32_t quanta_model_context_size(const quanta_model_context *ctx);
  */
 QUANTA_API quanta_status quanta_model_eval(quanta_model_context *ctx, const int32_t *tokens, size_t n,
                                            float *logits, size_t logits_count);
+/*
+ * The same evaluation, without copying the logits: *logits points at the last token's n_vocab f32
+ * logits where they already are in host memory (the GPU backend's page-locked read buffer, the CPU
+ * backends' own memory, or the context's buffer where a backend lends none), checked for Inf/NaN
+ * as quanta_model_eval checks them. Read-only; valid until the next evaluation, reset or destroy
+ * of any context of the same model, or the next read from its backend (they share the backend's
+ * read buffer). On an error *logits is
+ * NULL. A decode loop that samples from the logits (quanta_model_sample) saves a 4 * n_vocab-byte
+ * copy a token: ~1 MiB for a 262k vocabulary.
+ */
+QUANTA_API quanta_status quanta_model_eval_view(quanta_model_context *ctx, const int32_t *tokens, size_t n,
+                                                const float **logits);
 
 /*
  * Batched decode: one new token for each of n sequences (distinct contexts of one model, each

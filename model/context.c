@@ -63,6 +63,7 @@ static void context_free(quanta_model_context *c) {
     qn_step_free(&c->decode);
     qn_step_free(&c->prefill);
     qn_kv_cache_free(c);
+    free(c->view_fallback);
     free(c);
 }
 
@@ -125,8 +126,9 @@ quanta_status qn_ring_set_inputs(const quanta_model_context *c, quanta_tensor *s
     return st;
 }
 
+/* view not NULL: the step's logits are left where the backend lends them (*view; logits is the fallback buffer). */
 static quanta_status run_step(quanta_model_context *c, const int32_t *tokens, int32_t T, int all, float *logits,
-                              size_t logits_count) {
+                              size_t logits_count, const float **view) {
     const double t_prep = qn_split_start();
     qn_step *s = T == 1 ? &c->decode : &c->prefill;
     quanta_status st = qn_kv_cache_reserve(c, c->n_past + T);
@@ -149,7 +151,12 @@ static quanta_status run_step(quanta_model_context *c, const int32_t *tokens, in
     free(pos);
     qn_split_end(QN_SPLIT_PREP, t_prep);
     if (!st && !logits) st = quanta_plan_execute(s->plan);
-    if (!st && logits) {
+    if (!st && logits && view) { /* no copy: the check in place over what the backend lends */
+        int bad = 0;
+        st = qn_plan_execute_view_f32_finite(s->plan, s->logits, logits_count, logits, view, &bad);
+        if (!st && bad) st = qn_check_logits("quanta_model_eval_view", *view, logits_count, c->model->cfg.n_vocab);
+        if (st) *view = NULL;
+    } else if (!st && logits) {
         /* the copy back and the finiteness check in one pass where the backend allows, the copy queued
          * behind the run where switched on (engine/plan.h) */
         int bad = 0;
@@ -201,7 +208,7 @@ static size_t prefill_step_tokens(const quanta_model *m) {
 }
 
 static quanta_status eval_tokens(quanta_model_context *c, const int32_t *tokens, size_t n, float *logits,
-                                 size_t logits_count) {
+                                 size_t logits_count, const float **view) {
     quanta_status st0 = qn_model_eval_check(c, tokens, n, logits, logits_count);
     if (st0) return st0;
     const int32_t V = c->model->cfg.n_vocab;
@@ -226,7 +233,7 @@ static quanta_status eval_tokens(quanta_model_context *c, const int32_t *tokens,
             dst = logits;
             cnt = (size_t)V;
         }
-        quanta_status st = run_step(c, tokens + done, (int32_t)T, all || T == 1, dst, cnt);
+        quanta_status st = run_step(c, tokens + done, (int32_t)T, all || T == 1, dst, cnt, dst ? view : NULL);
         if (st) return st;
         done += T;
         if (c->progress && T != n) c->progress(c->progress_user, "prefill", (double)done / (double)n);
@@ -252,9 +259,30 @@ quanta_status quanta_model_eval(quanta_model_context *c, const int32_t *tokens, 
 
 quanta_status qn_model_eval_rank(quanta_model_context *c, const int32_t *tokens, size_t n, float *logits,
                                  size_t logits_count) {
-    quanta_status st = eval_tokens(c, tokens, n, logits, logits_count);
+    quanta_status st = eval_tokens(c, tokens, n, logits, logits_count, NULL);
     /* Tensor parallelism: the other ranks would wait for this one in their next all-reduce. */
     if (st && c && c->model->comm) quanta_comm_abort(c->model->comm);
+    return st;
+}
+
+quanta_status quanta_model_eval_view(quanta_model_context *c, const int32_t *tokens, size_t n, const float **logits) {
+    if (!logits) return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "quanta_model_eval_view: logits is NULL");
+    *logits = NULL;
+    if (!c) return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "quanta_model_eval_view: ctx is NULL");
+    const double t0 = qn_split_start();
+    const size_t V = (size_t)c->model->cfg.n_vocab;
+    if (!c->view_fallback && !(c->view_fallback = malloc(V * sizeof *c->view_fallback)))
+        return qn_error_set(QUANTA_ERR_OUT_OF_MEMORY, "quanta_model_eval_view: no memory for %zu logits", V);
+    quanta_status st;
+    if (c->model->threads) { /* tensor parallelism: rank 0's logits, copied out by the ranks' step */
+        st = qn_tp_threads_eval(c, tokens, n, c->view_fallback, V);
+        if (!st) *logits = c->view_fallback;
+    } else {
+        st = eval_tokens(c, tokens, n, c->view_fallback, V, logits);
+        if (st && c->model->comm) quanta_comm_abort(c->model->comm);
+    }
+    if (st) *logits = NULL;
+    qn_split_end(QN_SPLIT_EVAL, t0);
     return st;
 }
 

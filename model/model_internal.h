@@ -205,6 +205,7 @@ struct quanta_model_context {
     void *capture_user;
     quanta_progress_fn progress; /* long evaluations report their chunks (quanta_model_context_set_progress) */
     void *progress_user;
+    float *view_fallback; /* quanta_model_eval_view's logits where the backend lends no view (n_vocab floats) */
 };
 
 /* Rows of a sliding-window layer's ring cache for a context of n_ctx positions: at least window

@@ -1,7 +1,7 @@
 /*
  * cmd_bench_model.c — `quanta bench model`, the llama-bench of Quanta: load time, prompt
  * processing (pp: one eval of P tokens from an empty context) and generation (tg: N single-
- * token evals from an empty context, logits copied back each step) in tokens/s, mean and
+ * token evals from an empty context, logits read back and checked each step) in tokens/s, mean and
  * standard deviation over R repetitions after one warm-up of each, and the device memory.
  * Tokens are random ids (fixed seed) as in llama-bench, so no tokenizer work is timed.
  *
@@ -43,6 +43,21 @@ static stat stats(const double *v, int n) {
     for (int i = 0; i < n; i++) s.sd += (v[i] - s.mean) * (v[i] - s.mean);
     s.sd = n > 1 ? sqrt(s.sd / (n - 1)) : 0.0;
     return s;
+}
+
+/* One eval with its logits as an application gets them: by default through quanta_model_eval_view (read back
+ * and checked for Inf/NaN where they land, not copied again: llama-bench's loop gets a pointer from
+ * llama_get_logits too); QUANTA_BENCH_COPY=1 copies them into this buffer instead (quanta_model_eval), to time
+ * the copy. Read once. */
+static quanta_status bench_eval(quanta_model_context *ctx, const int32_t *t, size_t n, float *logits, size_t count) {
+    static int copy = -1;
+    if (copy < 0) {
+        const char *e = getenv("QUANTA_BENCH_COPY");
+        copy = e && !strcmp(e, "1");
+    }
+    if (copy) return quanta_model_eval(ctx, t, n, logits, count);
+    const float *view = NULL;
+    return quanta_model_eval_view(ctx, t, n, &view);
 }
 
 /* bench model's own options (bench_opts.h parses -m, --backend, --quant, -h). */
@@ -120,7 +135,7 @@ int qn_cmd_bench_model(int argc, char **argv) {
     }
     /* Load to first token: the first decode step (plan building included) after the load. */
     double t1 = qn_now_s();
-    if ((st = quanta_model_eval(ctx, toks, 1, logits, (size_t)info.n_vocab))) {
+    if ((st = bench_eval(ctx, toks, 1, logits, (size_t)info.n_vocab))) {
         rc = qn_status_fail(cmd, "first token", st);
         goto done;
     }
@@ -130,7 +145,7 @@ int qn_cmd_bench_model(int argc, char **argv) {
             quanta_model_context_reset(ctx);
             if (r == R - 1 && qb_profile_on()) qb_profile_reset(); /* QUANTA_PLAN_PROFILE=1: the last pp run */
             double a = qn_now_s();
-            if ((st = quanta_model_eval(ctx, toks, (size_t)P, logits, (size_t)info.n_vocab))) {
+            if ((st = bench_eval(ctx, toks, (size_t)P, logits, (size_t)info.n_vocab))) {
                 rc = qn_status_fail(cmd, "prompt", st);
                 goto done;
             }
@@ -143,7 +158,7 @@ int qn_cmd_bench_model(int argc, char **argv) {
             if (r == R - 1 && qb_split_on()) qb_split_reset();     /* QUANTA_STEP_SPLIT=1: the same */
             double a = qn_now_s();
             for (int i = 0; i < N; i++)
-                if ((st = quanta_model_eval(ctx, &toks[i], 1, logits, (size_t)info.n_vocab))) {
+                if ((st = bench_eval(ctx, &toks[i], 1, logits, (size_t)info.n_vocab))) {
                     rc = qn_status_fail(cmd, "generation", st);
                     goto done;
                 }

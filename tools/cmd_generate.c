@@ -91,7 +91,6 @@ int qn_cmd_generate(int argc, char **argv) {
     quanta_model_context *ctx = NULL;
     quanta_model_sampler *smp = NULL;
     int32_t *ids = NULL;
-    float *logits = NULL;
     char *text = NULL;
     quanta_status st;
     rc = qn_model_opts_load(&o, &l);
@@ -105,8 +104,7 @@ int qn_cmd_generate(int argc, char **argv) {
         goto done;
     }
     ids = malloc((n_prompt + 1) * sizeof *ids);
-    logits = malloc((size_t)l.info.n_vocab * sizeof *logits);
-    if (!ids || !logits) {
+    if (!ids) {
         rc = qn_fail("generate", "out of memory");
         goto done;
     }
@@ -151,7 +149,9 @@ int qn_cmd_generate(int argc, char **argv) {
     }
     fflush(stdout);
     double t0 = qn_now_s();
-    st = quanta_model_eval(ctx, ids, n_prompt, logits, (size_t)l.info.n_vocab);
+    /* the logits where they land (quanta_model_eval_view): sampling only reads them, so no copy a token */
+    const float *view = NULL;
+    st = quanta_model_eval_view(ctx, ids, n_prompt, &view);
     qn_progress_clear(&l.progress);
     if (st) {
         rc = qn_status_fail("generate", "prompt", st);
@@ -162,7 +162,7 @@ int qn_cmd_generate(int argc, char **argv) {
     t0 = qn_now_s();
     for (int i = 0; n_gen < 0 || i < n_gen; i++) {
         int32_t tok;
-        if ((st = quanta_model_sample(smp, logits, (size_t)l.info.n_vocab, &tok))) {
+        if ((st = quanta_model_sample(smp, view, (size_t)l.info.n_vocab, &tok))) {
             rc = qn_status_fail("generate", "sampling", st);
             goto done;
         }
@@ -174,7 +174,7 @@ int qn_cmd_generate(int argc, char **argv) {
         quanta_model_sampler_accept(smp, tok);
         n_done++;
         if (i + 1 == n_gen || quanta_model_context_position(ctx) >= quanta_model_context_size(ctx)) break;
-        if ((st = quanta_model_eval(ctx, &tok, 1, logits, (size_t)l.info.n_vocab))) {
+        if ((st = quanta_model_eval_view(ctx, &tok, 1, &view))) {
             rc = qn_status_fail("generate", "decode", st);
             goto done;
         }
@@ -200,7 +200,6 @@ done:
     quanta_model_context_destroy(ctx);
     qn_loaded_free(&l);
     free(ids);
-    free(logits);
     free(text);
     free(prompt);
     return rc;

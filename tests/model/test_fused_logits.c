@@ -10,6 +10,8 @@
  *   - the model: a tiny model whose output row k overflows f32 fails its eval with
  *     QUANTA_ERR_CORRUPT naming logit k, for k in each of those position classes, prefill, decode and
  *     a batched decode step (quanta_model_eval_batch);
+ *   - the view (quanta_model_eval_view): the bytes of quanta_model_eval's copy for prefill (one and several
+ *     steps) and decode, the overflow named through it, bad arguments refused with *logits NULL;
  *   - the split: every model phase counted once per step, the disjoint parts within the eval time
  *     and the evals within the caller's wall time.
  *   - the run and the read in one call (qn_plan_execute_read_f32_finite): the same bytes and flag; a run
@@ -27,6 +29,7 @@
 #include "finite.h"
 #include "model_internal.h"
 #include "plan.h"
+#include "qt_check.h"
 #include "qt_plan_run.h"
 #include "qt_ref_wrapper.h"
 #include "qt_tensor.h"
@@ -310,6 +313,21 @@ START_TEST(test_model_overflow_named) {
         ck_assert_msg(!strncmp(quanta_last_error(), want, strlen(want)), "%s, k %d: '%s'", backends[_i], k,
                       quanta_last_error());
         ck_assert_int_eq(quanta_model_context_position(ctx), 3);
+        /* the view (quanta_model_eval_view): the same check in place, prefill and decode; no pointer on the error */
+        snprintf(want, sizeof want, "quanta_model_eval_view: logit %d of row 0 is ", k);
+        quanta_model_context_reset(ctx);
+        const float *view = (const float *)logits;
+        ck_assert_int_eq(quanta_model_eval_view(ctx, ids, 3, &view), QUANTA_ERR_CORRUPT);
+        ck_assert_ptr_null(view);
+        ck_assert_msg(!strncmp(quanta_last_error(), want, strlen(want)), "%s, k %d: '%s'", backends[_i], k,
+                      quanta_last_error());
+        ck_assert_int_eq(quanta_model_eval(ctx, ids, 3, NULL, 0), QUANTA_OK);
+        view = (const float *)logits;
+        ck_assert_int_eq(quanta_model_eval_view(ctx, ids, 1, &view), QUANTA_ERR_CORRUPT);
+        ck_assert_ptr_null(view);
+        ck_assert_msg(!strncmp(quanta_last_error(), want, strlen(want)), "%s, k %d: '%s'", backends[_i], k,
+                      quanta_last_error());
+        snprintf(want, sizeof want, "quanta_model_eval: logit %d of row 0 is ", k);
         /* every row's logits: the first row's logit k is named */
         quanta_model_context_reset(ctx);
         ck_assert_int_eq(quanta_model_eval(ctx, ids, 2, logits, (size_t)V * 2), QUANTA_ERR_CORRUPT);
@@ -332,6 +350,58 @@ START_TEST(test_model_overflow_named) {
     }
     quanta_backend_close(be);
     free(logits);
+}
+END_TEST
+
+/* quanta_model_eval_view against quanta_model_eval on the same tokens (random weights, printed seed): the same
+ * bytes for a prefill's last row and for each decode step, the view read before the next eval; prompts that run
+ * as several prefill steps too (QUANTA_PREFILL_STEP is left alone: 40 tokens against the step cap). */
+START_TEST(test_model_view_same_bytes) {
+    const int V = SPEC.n_vocab;
+    quanta_backend *be;
+    if (!open_backend(_i, &be)) return;
+    qt_rng r = qt_rng_make(0x51ED); /* the run's printed seed (qt_seed) salted */
+    tiny_model tm;
+    tiny_build(&tm, &SPEC, qt_next(&r), NULL, NULL);
+    quanta_model *m = tiny_load(&tm, be, NULL);
+    ck_assert_ptr_nonnull(m);
+    quanta_model_context *a, *b;
+    ck_assert_int_eq(quanta_model_context_create(m, 64, &a), QUANTA_OK);
+    ck_assert_int_eq(quanta_model_context_create(m, 64, &b), QUANTA_OK);
+    int32_t ids[40];
+    for (int i = 0; i < 40; i++) ids[i] = (int32_t)(qt_next(&r) % (uint64_t)V);
+    float *want = malloc((size_t)V * sizeof *want);
+    ck_assert_ptr_nonnull(want);
+    for (int step = 0; step < 8; step++) {
+        const size_t n = step == 0 ? 40 : 1;
+        const int32_t *tok = step == 0 ? ids : &ids[step];
+        memset(want, 0x5a, (size_t)V * sizeof *want);
+        ck_assert_int_eq(quanta_model_eval(a, tok, n, want, (size_t)V), QUANTA_OK);
+        const float *view = NULL;
+        ck_assert_int_eq(quanta_model_eval_view(b, tok, n, &view), QUANTA_OK);
+        ck_assert_ptr_nonnull(view);
+        ck_assert_msg(!memcmp(view, want, (size_t)V * sizeof *want), "%s, step %d: the view differs from the copy",
+                      backends[_i], step);
+        ck_assert_int_eq(quanta_model_context_position(b), quanta_model_context_position(a));
+    }
+    /* bad arguments: refused, named, *logits NULL, the context unchanged */
+    const float *view = (const float *)want;
+    const int32_t pos = quanta_model_context_position(b);
+    QT_EXPECT_ERR(quanta_model_eval_view(NULL, ids, 1, &view), QUANTA_ERR_INVALID_ARGUMENT, "ctx is NULL");
+    ck_assert_ptr_null(view);
+    QT_EXPECT_ERR(quanta_model_eval_view(b, ids, 1, NULL), QUANTA_ERR_INVALID_ARGUMENT, "logits is NULL");
+    view = (const float *)want;
+    QT_EXPECT_ERR(quanta_model_eval_view(b, NULL, 1, &view), QUANTA_ERR_INVALID_ARGUMENT, "tokens is NULL");
+    ck_assert_ptr_null(view);
+    const int32_t out_of_range = V;
+    QT_EXPECT_ERR(quanta_model_eval_view(b, &out_of_range, 1, &view), QUANTA_ERR_INVALID_ARGUMENT, "outside");
+    ck_assert_int_eq(quanta_model_context_position(b), pos);
+    free(want);
+    quanta_model_context_destroy(a);
+    quanta_model_context_destroy(b);
+    quanta_model_destroy(m);
+    tiny_free(&tm);
+    quanta_backend_close(be);
 }
 END_TEST
 
@@ -396,6 +466,7 @@ int main(void) {
     tcase_add_loop_test(tc, test_run_error_before_data, 0, N_BACKENDS);
     tcase_add_loop_test(tc, test_call_order, 0, 2);
     tcase_add_loop_test(tc, test_model_overflow_named, 0, N_BACKENDS);
+    tcase_add_loop_test(tc, test_model_view_same_bytes, 0, N_BACKENDS);
     tcase_add_test(tc, test_split_model_phases);
     suite_add_tcase(s, tc);
     return qt_run_suite(s);
