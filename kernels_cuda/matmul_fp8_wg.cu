@@ -248,6 +248,62 @@ __device__ __forceinline__ void qn_f8_stage_mma(float (&acc)[BN / 8][4], uint32_
 }
 #endif
 
+#if QN_F8_HAVE
+/* The stages' barriers (full: the producer's arrive.expect_tx; empty: `arrivals`, one per consumer warp of the
+ * cluster), made visible to every block of the cluster before any copy or arrival can reach them. */
+template <int S, int CL>
+__device__ __forceinline__ void qn_f8_bars_init(uint64_t *full_bar, uint64_t *empty_bar, uint32_t arrivals, int tid) {
+    static_assert(CL == 1 || CL == 2 || CL == 4, "a cluster splits the 4 activation slices of a step evenly");
+    if (tid == 0) {
+        for (int s = 0; s < S; s++) {
+            qn_mbar_init(qn_smem_u32(&full_bar[s]), 1);
+            qn_mbar_init(qn_smem_u32(&empty_bar[s]), arrivals);
+        }
+        qn_mbar_init_fence();
+    }
+    if (CL > 1) qn_cluster_sync();
+    else __syncthreads();
+}
+
+/* Weight tiles of the block's BM / 16 inside the matrix (none in a block that only pads the grid to whole
+ * clusters). */
+__device__ __forceinline__ int64_t qn_f8_tiles(int64_t NT, int64_t nt0, int64_t per_block) {
+    const int64_t t = NT - nt0 < per_block ? NT - nt0 : per_block;
+    return t > 0 ? t : 0;
+}
+
+/* The producer warp's copies of one stage (its empty barrier waited): K step kt of weight tiles nt0.. and of
+ * tokens m0.., `bytes` announced on full barrier fb; lane < tiles copies weight tile nt0 + lane (1 KB at its
+ * place in the tiled layout), lanes BM / 16 .. + 3 the 4 activation slices of BN tokens (CL > 1: only the slices
+ * j = rank mod CL, multicast into every block of the cluster). */
+template <int BM, int BN, int CL>
+__device__ __forceinline__ void qn_f8_issue(const qn_f8_args &p, uint8_t *a_s, uint8_t *b_s, uint32_t fb, int64_t nt0,
+                                            int64_t m0, int64_t kt, int64_t KT, int64_t tiles, uint32_t bytes, int lane,
+                                            uint32_t rank) {
+    if (lane == 0) qn_mbar_arrive_expect_tx(fb, bytes);
+    __syncwarp();
+    if (lane < tiles) {
+        qn_bulk_copy(qn_smem_u32(a_s + lane * 1024), p.codes + ((nt0 + lane) * KT + kt) * 1024, 1024, fb);
+    } else if (lane >= BM / 16 && lane < BM / 16 + 4) {
+        const int j = lane - BM / 16;
+        const uint8_t *src = p.xq + ((kt * 4 + j) * p.Mp + m0) * 16;
+        if (CL == 1) qn_bulk_copy(qn_smem_u32(b_s + j * BN * 16), src, BN * 16, fb);
+        else if ((uint32_t)(j % CL) == rank)
+            qn_bulk_copy_mc(qn_smem_u32(b_s + j * BN * 16), src, BN * 16, fb, (uint16_t)((1u << CL) - 1u));
+    }
+}
+
+/* A consumer warp's release of a stage whose wgmma are done (after a __syncwarp): one arrival on this block's
+ * empty barrier eb, or (CL > 1) lane r's on block r's. */
+template <int CL> __device__ __forceinline__ void qn_f8_release(uint32_t eb, int lane) {
+    if (CL == 1) {
+        if (lane == 0) qn_mbar_arrive(eb);
+    } else if (lane < CL) {
+        qn_mbar_arrive_cluster(qn_mapa(eb, (uint32_t)lane));
+    }
+}
+#endif
+
 /* CL: CTAs per cluster along the weight rows (1: mmq8's kernel as measured; 2 or 4: fp8pp11's V2). The CL blocks of
  * a cluster hold the same tokens, so each copies 4 / CL of the step's activation slices once, multicast into all
  * CL shared memories: L2 reads per block and step fall from BM * 64 + BN * 64 bytes to BM * 64 + BN * 64 / CL. A
@@ -259,7 +315,6 @@ __global__ void __launch_bounds__(qn_f8_cfg<CW, BN>::threads, qn_f8_cfg<CW, BN>:
 #if QN_F8_HAVE
     typedef qn_f8_cfg<CW, BN> Cfg;
     constexpr int S = Cfg::S, BM = Cfg::BM;
-    static_assert(CL == 1 || CL == 2 || CL == 4, "a cluster splits the 4 activation slices of a step evenly");
     extern __shared__ __align__(128) uint8_t qn_f8_smem[];
     __shared__ __align__(8) uint64_t full_bar[S], empty_bar[S];
     const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31, wg = warp >> 2;
@@ -283,17 +338,8 @@ __global__ void __launch_bounds__(qn_f8_cfg<CW, BN>::threads, qn_f8_cfg<CW, BN>:
     auto a_of = [&](int s) { return qn_f8_smem + s * Cfg::stage; };
     auto b_of = [&](int s) { return qn_f8_smem + s * Cfg::stage + Cfg::a_bytes; };
 
-    if (tid == 0) {
-        for (int s = 0; s < S; s++) {
-            qn_mbar_init(qn_smem_u32(&full_bar[s]), 1);             /* the producer's arrive.expect_tx */
-            qn_mbar_init(qn_smem_u32(&empty_bar[s]), CW * 4 * CL);  /* one arrival per consumer warp of the cluster */
-        }
-        qn_mbar_init_fence();
-    }
-    /* CL > 1: no block's copies or arrivals may reach a barrier of another before that one is initialized */
     const uint32_t rank = CL > 1 ? qn_cluster_rank() : 0u;
-    if (CL > 1) qn_cluster_sync();
-    else __syncthreads();
+    qn_f8_bars_init<S, CL>(full_bar, empty_bar, CW * 4 * CL, tid);
 
     if (wg == 0) { /* ---------------- producer: one warp issues, the other three leave */
         if (CW == 2) qn_setmaxnreg_dec<40>();
@@ -301,27 +347,13 @@ __global__ void __launch_bounds__(qn_f8_cfg<CW, BN>::threads, qn_f8_cfg<CW, BN>:
             if (CL > 1) qn_cluster_sync(); /* the closing one below */
             return;
         }
-        /* weight tiles inside the matrix (none in a block that only pads the grid to whole clusters) */
-        int64_t tiles = NT - nt0 < BM / 16 ? NT - nt0 : BM / 16;
-        if (tiles < 0) tiles = 0;
+        const int64_t tiles = qn_f8_tiles(NT, nt0, BM / 16);
         const uint32_t bytes = (uint32_t)(tiles * 1024 + Cfg::b_bytes);
         for (int64_t i = 0; i < nk; i++) {
-            const int64_t kt = kt0 + i;
             const int s = (int)(i % S);
-            const uint32_t use = (uint32_t)(i / S);
-            qn_mbar_wait(qn_smem_u32(&empty_bar[s]), (use & 1u) ^ 1u);
-            const uint32_t fb = qn_smem_u32(&full_bar[s]);
-            if (lane == 0) qn_mbar_arrive_expect_tx(fb, bytes);
-            __syncwarp();
-            if (lane < tiles) /* weight tile nt0 + lane, step kt: 1 KB at its place in the tiled layout */
-                qn_bulk_copy(qn_smem_u32(a_of(s) + lane * 1024), p.codes + ((nt0 + lane) * KT + kt) * 1024, 1024, fb);
-            else if (lane >= BM / 16 && lane < BM / 16 + 4) { /* activation slice j of the step: BN tokens */
-                const int j = lane - BM / 16;
-                const uint8_t *src = p.xq + ((kt * 4 + j) * p.Mp + m0) * 16;
-                if (CL == 1) qn_bulk_copy(qn_smem_u32(b_of(s) + j * BN * 16), src, BN * 16, fb);
-                else if ((uint32_t)(j % CL) == rank) /* this block's share, into every block of the cluster */
-                    qn_bulk_copy_mc(qn_smem_u32(b_of(s) + j * BN * 16), src, BN * 16, fb, (uint16_t)((1u << CL) - 1u));
-            }
+            qn_mbar_wait(qn_smem_u32(&empty_bar[s]), ((uint32_t)(i / S) & 1u) ^ 1u);
+            qn_f8_issue<BM, BN, CL>(p, a_of(s), b_of(s), qn_smem_u32(&full_bar[s]), nt0, m0, kt0 + i, KT, tiles, bytes,
+                                    lane, rank);
         }
         /* CL > 1: stay until every block of the cluster is done, so no copy this block issued is still landing
          * in another block's shared memory when it leaves */
@@ -348,13 +380,8 @@ __global__ void __launch_bounds__(qn_f8_cfg<CW, BN>::threads, qn_f8_cfg<CW, BN>:
         qn_wg_keep(acc);
         if (i > 0) {
             __syncwarp();
-            const uint32_t eb = qn_smem_u32(&empty_bar[(int)((i - 1) % S)]);
-            if (CL == 1) {
-                if (lane == 0) qn_mbar_arrive(eb);
-            } else if (i - 1 + S < nk && lane < CL) { /* lane r: block r's barrier; a stage no copy will refill
-                                                       * again is not released (no arrival after its block left) */
-                qn_mbar_arrive_cluster(qn_mapa(eb, (uint32_t)lane));
-            }
+            /* CL > 1: a stage no copy will refill again is not released (no arrival after its block left) */
+            if (CL == 1 || i - 1 + S < nk) qn_f8_release<CL>(qn_smem_u32(&empty_bar[(int)((i - 1) % S)]), lane);
         }
     };
     uint32_t a0[2][4], a1[2][4];
@@ -498,7 +525,6 @@ __global__ void __launch_bounds__(qn_f8_cfg<CW, BN>::threads, qn_f8_cfg<CW, BN>:
 #if QN_F8_HAVE
     typedef qn_f8_cfg<CW, BN> Cfg;
     constexpr int S = Cfg::S, BM = Cfg::BM;
-    static_assert(CL == 1 || CL == 2 || CL == 4, "a cluster splits the 4 activation slices of a step evenly");
     extern __shared__ __align__(128) uint8_t qn_f8_smem[];
     __shared__ __align__(8) uint64_t full_bar[S], empty_bar[S];
     const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31, wg = warp >> 2;
@@ -515,15 +541,7 @@ __global__ void __launch_bounds__(qn_f8_cfg<CW, BN>::threads, qn_f8_cfg<CW, BN>:
         nt0 = (xc * CL + rank) * (BM / 16), m0 = yb * BN;
     };
 
-    if (tid == 0) {
-        for (int s = 0; s < S; s++) {
-            qn_mbar_init(qn_smem_u32(&full_bar[s]), 1);
-            qn_mbar_init(qn_smem_u32(&empty_bar[s]), CW * 4 * CL);
-        }
-        qn_mbar_init_fence();
-    }
-    if (CL > 1) qn_cluster_sync();
-    else __syncthreads();
+    qn_f8_bars_init<S, CL>(full_bar, empty_bar, CW * 4 * CL, tid);
 
     if (wg == 0) { /* ---------------- producer */
         if (CW == 2) qn_setmaxnreg_dec<40>();
@@ -532,25 +550,13 @@ __global__ void __launch_bounds__(qn_f8_cfg<CW, BN>::threads, qn_f8_cfg<CW, BN>:
             for (int64_t k = 0; k < nunits; k++) {
                 int64_t nt0, m0;
                 tile_of(k, nt0, m0);
-                int64_t tiles = NT - nt0 < BM / 16 ? NT - nt0 : BM / 16;
-                if (tiles < 0) tiles = 0;
+                const int64_t tiles = qn_f8_tiles(NT, nt0, BM / 16);
                 const uint32_t bytes = (uint32_t)(tiles * 1024 + Cfg::b_bytes);
                 for (int64_t kt = 0; kt < nk; kt++, gs++) {
                     const int s = (int)(gs % S);
                     qn_mbar_wait(qn_smem_u32(&empty_bar[s]), ((uint32_t)(gs / S) & 1u) ^ 1u);
-                    const uint32_t fb = qn_smem_u32(&full_bar[s]);
-                    if (lane == 0) qn_mbar_arrive_expect_tx(fb, bytes);
-                    __syncwarp();
-                    if (lane < tiles)
-                        qn_bulk_copy(qn_smem_u32(a_of(s) + lane * 1024), p.codes + ((nt0 + lane) * KT + kt) * 1024, 1024, fb);
-                    else if (lane >= BM / 16 && lane < BM / 16 + 4) {
-                        const int j = lane - BM / 16;
-                        const uint8_t *src = p.xq + ((kt * 4 + j) * p.Mp + m0) * 16;
-                        if (CL == 1) qn_bulk_copy(qn_smem_u32(b_of(s) + j * BN * 16), src, BN * 16, fb);
-                        else if ((uint32_t)(j % CL) == rank)
-                            qn_bulk_copy_mc(qn_smem_u32(b_of(s) + j * BN * 16), src, BN * 16, fb,
-                                            (uint16_t)((1u << CL) - 1u));
-                    }
+                    qn_f8_issue<BM, BN, CL>(p, a_of(s), b_of(s), qn_smem_u32(&full_bar[s]), nt0, m0, kt, KT, tiles,
+                                            bytes, lane, rank);
                 }
             }
         }
@@ -565,13 +571,7 @@ __global__ void __launch_bounds__(qn_f8_cfg<CW, BN>::threads, qn_f8_cfg<CW, BN>:
     /* global step gj's stage is free again (its wgmma done); only stages some copy still refills are released */
     auto release = [&](int64_t gj) {
         __syncwarp();
-        if (gj + S >= total) return;
-        const uint32_t eb = qn_smem_u32(&empty_bar[(int)(gj % S)]);
-        if (CL == 1) {
-            if (lane == 0) qn_mbar_arrive(eb);
-        } else if (lane < CL) {
-            qn_mbar_arrive_cluster(qn_mapa(eb, (uint32_t)lane));
-        }
+        if (gj + S < total) qn_f8_release<CL>(qn_smem_u32(&empty_bar[(int)(gj % S)]), lane);
     };
     int64_t g0 = 0; /* the global step of the tile's first K step */
     /* step i: its A into `a`; after the wait, step i - DEPTH is done and its buffer, `a_next` (step i + 1's), free */
