@@ -43,6 +43,7 @@ void qn_gemm_q8_gpu(const global uchar *Wb, ulong wo, QN_WLAYOUT_ARGS, const glo
     const int xr = lid & (QN_GG_TM - 1), xq = lid >> 6; /* xq 0..3: float4s xq and xq + 4 of the step */
     const global float4 *xp = (const global float4 *)(x + min(m0 + xr, M - 1) * K) + xq;
     float4 acc[4][2];
+#pragma unroll
     for (int i = 0; i < 4; i++) acc[i][0] = acc[i][1] = 0.0f;
     uint4 wc = wp[0];
     float4 xa = xp[0], xb = xp[4];
@@ -65,6 +66,7 @@ void qn_gemm_q8_gpu(const global uchar *Wb, ulong wo, QN_WLAYOUT_ARGS, const glo
             xa = xp[s * 4];
             xb = xp[s * 4 + 4];
         }
+#pragma unroll 8
         for (int kk = 0; kk < QN_GG_TK; kk++) {
             const float4 a = Xv[kk][ty], b0 = Wv[kk][tx], b1 = Wv[kk][16 + tx];
             acc[0][0] = fma((float4)a.x, b0, acc[0][0]), acc[0][1] = fma((float4)a.x, b1, acc[0][1]);
@@ -73,10 +75,13 @@ void qn_gemm_q8_gpu(const global uchar *Wb, ulong wo, QN_WLAYOUT_ARGS, const glo
             acc[3][0] = fma((float4)a.w, b0, acc[3][0]), acc[3][1] = fma((float4)a.w, b1, acc[3][1]);
         }
     }
+    /* unrolled: a rolled loop indexing acc would put it on the stack (clang's NVPTX output did) */
+#pragma unroll
     for (int h = 0; h < 2; h++) {
         const long nb = n0 + h * 64 + tx * 4;
         float sc[4];
         for (int j = 0; j < 4; j++) sc[j] = nb + j < N ? qn_ldf_any(W + w.scales_offset + (nb + j) * 4) : 0.0f;
+#pragma unroll
         for (int i = 0; i < 4; i++) {
             const long m = m0 + ty * 4 + i;
             if (m >= M) break;

@@ -27,8 +27,11 @@
 #define QN_GPU_LX 32 /* items per row set: the host launches (32, R) work-groups */
 #define QN_GPU_RED 33
 
-/* m over the x rows, unrolled to a constant count so part[][m] indexes are constants */
+/* m over the x rows, unrolled to a constant count, and r over a set's rows, unrolled too: part[r][m]
+ * indexes must all be constants, or the whole array goes to the stack (clang's NVPTX output kept it
+ * there when only the store's r loop was left rolled) */
 #define QN_GPU_FOR_M _Pragma("unroll") for (int m = 0; m < QN_GEMV_MAXM; m++) if (m < M)
+#define QN_GPU_FOR_R _Pragma("unroll") for (int r = 0; r < QN_GPU_RPI; r++)
 
 /* The row set's start: item l of the 32, rows n0 .. n0 + 3 (past N: clamped to N - 1 for reading,
  * never stored), part[r][m] the partial sums. */
@@ -37,7 +40,7 @@
     const int l = (int)get_local_id(0);                                                                \
     const long n0 = ((long)get_group_id(1) * (long)get_local_size(1) + (long)get_local_id(1)) * QN_GPU_RPI; \
     float part[QN_GPU_RPI][QN_GEMV_MAXM];                                                              \
-    for (int r = 0; r < QN_GPU_RPI; r++)                                                               \
+    QN_GPU_FOR_R                                                               \
         QN_GPU_FOR_M part[r][m] = 0.0f;                                                                \
     const long nr0 = min(n0, N - 1), nr1 = min(n0 + 1, N - 1), nr2 = min(n0 + 2, N - 1), nr3 = min(n0 + 3, N - 1); \
     const global float *x = (const global float *)(xb_ + xo);
@@ -60,7 +63,7 @@ QN_INL void qn_gemv_gpu_store(float part[QN_GPU_RPI][QN_GEMV_MAXM], const float4
                               global uchar *y, int ydt, int M, long N) {
     const int l = (int)get_local_id(0), ly = (int)get_local_id(1), ry = (int)get_local_size(1);
     const float sc[QN_GPU_RPI] = {scale.x, scale.y, scale.z, scale.w};
-    for (int r = 0; r < QN_GPU_RPI; r++)
+    QN_GPU_FOR_R
         QN_GPU_FOR_M red[((ly * QN_GPU_RPI + r) * M + m) * QN_GPU_RED + l] = part[r][m] * sc[r];
     barrier(CLK_LOCAL_MEM_FENCE);
     const int f = ly * QN_GPU_LX + l;
@@ -129,12 +132,12 @@ kernel void qn_gemv_q8_gpu(const global uchar *W0, ulong wo0, long ws0, const gl
     const int l = (int)get_local_id(0), ly = (int)get_local_id(1), ry = (int)get_local_size(1);
     const long N = N0 + N1 + N2, n0 = ((long)get_group_id(1) * ry + ly) * QN_GPU_RPI;
     float part[QN_GPU_RPI][QN_GEMV_MAXM];
-    for (int r = 0; r < QN_GPU_RPI; r++)
+    QN_GPU_FOR_R
         QN_GPU_FOR_M part[r][m] = 0.0f;
     const global float *x = (const global float *)(xb_ + xo);
     const global uchar *codes[QN_GPU_RPI];
     float sc[QN_GPU_RPI];
-    for (int r = 0; r < QN_GPU_RPI; r++) {
+    QN_GPU_FOR_R {
         long rr;
         const int i = qn_stack_row(min(n0 + r, N - 1), N0, N1, &rr);
         const global uchar *base = i == 0 ? W0 + wo0 : i == 1 ? W1 + wo1 : W2 + wo2;
@@ -144,7 +147,7 @@ kernel void qn_gemv_q8_gpu(const global uchar *W0, ulong wo0, long ws0, const gl
     const global uint4 *w0 = (const global uint4 *)codes[0], *w1 = (const global uint4 *)codes[1];
     const global uint4 *w2 = (const global uint4 *)codes[2], *w3 = (const global uint4 *)codes[3];
     QN_Q8_ROWS_LOOP
-    for (int r = 0; r < QN_GPU_RPI; r++)
+    QN_GPU_FOR_R
         QN_GPU_FOR_M red[((ly * QN_GPU_RPI + r) * M + m) * QN_GPU_RED + l] = part[r][m] * sc[r];
     barrier(CLK_LOCAL_MEM_FENCE);
     const int f = ly * QN_GPU_LX + l;
@@ -170,7 +173,7 @@ kernel void qn_gemv_q8_gpu_glu(const global uchar *Wg, ulong go, const global uc
     const int l = (int)get_local_id(0), ly = (int)get_local_id(1), ry = (int)get_local_size(1);
     const long n0 = ((long)get_group_id(1) * ry + ly) * 2, na = min(n0, N - 1), nb = min(n0 + 1, N - 1);
     float part[QN_GPU_RPI][QN_GEMV_MAXM];
-    for (int r = 0; r < QN_GPU_RPI; r++)
+    QN_GPU_FOR_R
         QN_GPU_FOR_M part[r][m] = 0.0f;
     const global float *x = (const global float *)(xb_ + xo);
     const global uchar *G = Wg + go, *U = Wu + uo;
@@ -179,7 +182,7 @@ kernel void qn_gemv_q8_gpu_glu(const global uchar *Wg, ulong go, const global uc
     QN_Q8_ROWS_LOOP
     const float sc[QN_GPU_RPI] = {qn_ldf_any(G + ws + na * 4), qn_ldf_any(G + ws + nb * 4), qn_ldf_any(U + ws + na * 4),
                                   qn_ldf_any(U + ws + nb * 4)};
-    for (int r = 0; r < QN_GPU_RPI; r++)
+    QN_GPU_FOR_R
         QN_GPU_FOR_M red[((ly * QN_GPU_RPI + r) * M + m) * QN_GPU_RED + l] = part[r][m] * sc[r];
     barrier(CLK_LOCAL_MEM_FENCE);
     const int f = ly * QN_GPU_LX + l; /* output f = (set ly', row p of its 2) * M + m */

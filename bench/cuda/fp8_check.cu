@@ -12,7 +12,7 @@
  *   (2) y (NaN-poisoned before the GEMM) against sum_k dec(wq) dec(xq) * sw * sx in double: an element is
  *   wrong past 2^-10 of sum_k |dec(wq) dec(xq)| * sw * sx (f32 sums inside the tensor cores, fast
  *   accumulation) plus y's own rounding; then the same GEMM with block clusters of 1, 2 and 4, each also in
- *   the persistent form (fp8pp11; QUANTA_CUDA_FP8_V2 chooses the checked one), must give y bit for bit. Every tile forced once, and the pick; K and N not multiples of
+ *   the two persistent forms (fp8pp11; QUANTA_CUDA_FP8_V2 chooses the checked one), must give y bit for bit. Every tile forced once, and the pick; K and N not multiples of
  *   the tiles, M not a multiple of the token tile. Also printed: the error the e4m3 activations add
  *   against the f32 product with the unquantized x (NMSE; what conformance's bound is about).
  * time: quantize + GEMM (bf16 x in, bf16 y out, tile picked), our GEMM with each tile forced and (M <= 512) with
@@ -23,7 +23,8 @@
  *   rotation: every peer alike). Ratios > 1: ours faster. csv (optional) gets one row per shape for
  *   bench/cuda/fp8_peers.py (torch._scaled_mm row-wise in the same call).
  *
- * time2: our GEMM alone with clusters of 1 (mmq8), 2 and 4 (fp8pp11), each also persistent (tile picked), and
+ * time2: our GEMM alone with clusters of 1 (mmq8), 2 and 4 (fp8pp11), each also in the two persistent forms
+ *   (tile picked), and
  *   the non-persistent ones with each tile forced, against cuBLASLt
  *   FP8 (fast accumulation) on bench/NOTES.md's FP8 table shapes; csv for fp8_peers.py as for time.
  * trace: one launch per shape and cluster size with the kernel's per-block timestamps: time to the first stage,
@@ -194,9 +195,9 @@ static int check_case(const ccase &c) {
     CK(cudaMemcpy(yb.data(), dy, yb.size(), cudaMemcpyDeviceToHost));
     /* fp8pp11: the same GEMM with blocks alone and in clusters of 2 and 4 (QUANTA_CUDA_FP8_V2 chose the run
      * above): the same instructions on the same bytes, so y must match it bit for bit (y NaN-poisoned again) */
-    int64_t cl_bad[6] = {0, 0, 0, 0, 0, 0}; /* clusters 1, 2, 4; then the same persistent */
+    int64_t cl_bad[9] = {0, 0, 0, 0, 0, 0, 0, 0, 0}; /* clusters 1, 2, 4; persistent; persistent, 2 in flight */
     std::vector<uint8_t> yc(yb.size());
-    for (int ci = 0; ci < 6; ci++) {
+    for (int ci = 0; ci < 9; ci++) {
         CK(cudaMemset(dy, 0xFF, yb.size()));
         e = qn_cuda_fp8_gemm_cl(&dw.w, buf, M, c.yd, dy, c.tile, c.splits, part, 1 << (ci % 3), ci / 3, NULL, 132, NULL);
         if (e) { printf("gemm launch (cluster %d, persistent %d): %d\n", 1 << (ci % 3), ci / 3, e); return 1; }
@@ -240,9 +241,11 @@ static int check_case(const ccase &c) {
            (long long)scale_bad, (long long)pad_bad, (long long)bad, (long long)(M * N), worst, sr > 0 ? se / sr : 0.0,
            fr > 0 ? fe / fr : 0.0);
     if (first >= 0) printf("; first wrong at m=%lld n=%lld", (long long)(first / N), (long long)(first % N));
-    printf("; clusters 1 / 2 / 4 differ from it in %lld / %lld / %lld outputs, persistent %lld / %lld / %lld%s\n",
+    printf("; clusters 1 / 2 / 4 differ from it in %lld / %lld / %lld outputs, persistent %lld / %lld / %lld, "
+           "persistent with 2 in flight %lld / %lld / %lld%s\n",
            (long long)cl_bad[0], (long long)cl_bad[1], (long long)cl_bad[2], (long long)cl_bad[3], (long long)cl_bad[4],
-           (long long)cl_bad[5], c.splits > 1 ? " (split-K: not persistent)" : "");
+           (long long)cl_bad[5], (long long)cl_bad[6], (long long)cl_bad[7], (long long)cl_bad[8],
+           c.splits > 1 ? " (split-K: not persistent)" : "");
     cudaFree(dx), cudaFree(dy), cudaFree(buf), cudaFree(dw.codes), cudaFree(dw.sw), cudaFree(part);
     int64_t cl_any = 0;
     for (int64_t v : cl_bad) cl_any += v;
@@ -460,8 +463,8 @@ static int time_v2(const char *csv) {
                                         {2048, 4096, 11008}, {2048, 13824, 5120}};
     FILE *out = csv ? fopen(csv, "w") : NULL;
     if (out)
-        fprintf(out, "M,N,K,quant_us,gemm_us,ours_us,v2c2_us,v2c4_us,v2c1p_us,v2c2p_us,v2c4p_us,lt_fast_us,best_tile_c1,"
-                     "best_tile_c2,best_tile_c4\n");
+        fprintf(out, "M,N,K,quant_us,gemm_us,ours_us,v2c2_us,v2c4_us,v2c1p_us,v2c2p_us,v2c4p_us,v2c1pp_us,v2c2pp_us,"
+                     "v2c4pp_us,lt_fast_us,best_tile_c1,best_tile_c2,best_tile_c4\n");
     cublasLtHandle_t lt;
     if (cublasLtCreate(&lt)) { printf("cublasLt init failed\n"); return 2; }
     const size_t ws = 32u << 20;
@@ -474,10 +477,12 @@ static int time_v2(const char *csv) {
     int sms = 132;
     cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, 0);
     printf("time2: us per call (best of 5 x 20 back-to-back), bf16 y; c1 = mmq8's kernel, c2 / c4 = clusters of 2 / 4\n"
-           "(QUANTA_CUDA_FP8_V2=2 / 4), c1p / c2p / c4p = persistent (=0p / 2p / 4p); pick = the tile by grid size;\n"
-           "lt_fast = cuBLASLt FP8 fast accumulation; c1/x = speed-up over mmq8's kernel\n");
-    printf("%6s %6s %6s | %6s | %7s %7s %7s | %7s %7s %7s | %8s | %5s %5s %5s %5s %5s | %s\n", "M", "N", "K", "quant",
-           "c1", "c2", "c4", "c1p", "c2p", "c4p", "lt_fast", "c1/c2", "c1/c4", "/c1p", "/c2p", "/c4p", "TFLOP/s best");
+           "(QUANTA_CUDA_FP8_V2=2 / 4), c1p / c2p / c4p = persistent (=0p / 2p / 4p), c1pp .. = persistent with 2\n"
+           "wgmma groups in flight (=0pp / 2pp / 4pp); pick = the tile by grid size; lt_fast = cuBLASLt FP8 fast\n"
+           "accumulation; c1/x = speed-up over mmq8's kernel\n");
+    printf("%6s %6s %6s | %6s | %7s %7s %7s | %7s %7s %7s | %7s %7s %7s | %8s | %5s %5s %5s %5s %5s %5s %5s %5s | %s\n",
+           "M", "N", "K", "quant", "c1", "c2", "c4", "c1p", "c2p", "c4p", "c1pp", "c2pp", "c4pp", "lt_fast", "c1/c2",
+           "/c4", "/c1p", "/c2p", "/c4p", "/c1pp", "/c2pp", "/c4pp", "TFLOP/s best");
     int err = 0;
     for (auto &sh : shapes) {
         const int64_t M = sh[0], N = sh[1], K = sh[2];
@@ -505,8 +510,8 @@ static int time_v2(const char *csv) {
         CK(cudaMemcpy(x, hx.data(), hx.size() * 2, cudaMemcpyHostToDevice));
         CK(cudaMemcpy(x8, hq.data(), hq.size(), cudaMemcpyHostToDevice));
         const double tq = time_us([&] { err |= qn_cuda_fp8_quantize_x(QN_DT_BF16, x, M, K, K, buf, NULL); });
-        double tp[6], tt[3][4];
-        for (int ci = 0; ci < 6; ci++)
+        double tp[9], tt[3][4];
+        for (int ci = 0; ci < 9; ci++)
             tp[ci] = time_us([&] {
                 err |= qn_cuda_fp8_gemm_cl(&dw.w, buf, M, QN_DT_BF16, y, 0, 1, NULL, 1 << (ci % 3), ci / 3, NULL, sms, NULL);
             });
@@ -532,10 +537,11 @@ static int time_v2(const char *csv) {
         const double fl = 2.0 * M * N * K / 1e6; /* TFLOP/s = fl / us */
         double tbest = tp[0];
         for (double v : tp) tbest = std::min(tbest, v);
-        printf("%6lld %6lld %6lld | %6.1f | %7.1f %7.1f %7.1f | %7.1f %7.1f %7.1f | %8.1f | %5.2f %5.2f %5.2f %5.2f %5.2f | "
-               "%.0f (c1 %.0f)\n",
-               (long long)M, (long long)N, (long long)K, tq, tp[0], tp[1], tp[2], tp[3], tp[4], tp[5], tl, tp[0] / tp[1],
-               tp[0] / tp[2], tp[0] / tp[3], tp[0] / tp[4], tp[0] / tp[5], fl / tbest, fl / tp[0]);
+        printf("%6lld %6lld %6lld | %6.1f | %7.1f %7.1f %7.1f | %7.1f %7.1f %7.1f | %7.1f %7.1f %7.1f | %8.1f | %5.2f %5.2f "
+               "%5.2f %5.2f %5.2f %5.2f %5.2f %5.2f | %.0f (c1 %.0f)\n",
+               (long long)M, (long long)N, (long long)K, tq, tp[0], tp[1], tp[2], tp[3], tp[4], tp[5], tp[6], tp[7], tp[8],
+               tl, tp[0] / tp[1], tp[0] / tp[2], tp[0] / tp[3], tp[0] / tp[4], tp[0] / tp[5], tp[0] / tp[6],
+               tp[0] / tp[7], tp[0] / tp[8], fl / tbest, fl / tp[0]);
         static const char *const tn[4] = {"128x256", "128x128", "64x128", "64x64"};
         int best[3] = {0, 0, 0};
         for (int ci = 0; ci < 3; ci++) {
@@ -547,9 +553,9 @@ static int time_v2(const char *csv) {
             printf(" us\n");
         }
         if (out)
-            fprintf(out, "%lld,%lld,%lld,%.2f,%.2f,%.2f,%.2f,%.2f,%.2f,%.2f,%.2f,%.2f,%s,%s,%s\n", (long long)M, (long long)N,
-                    (long long)K, tq, tp[0], tq + tp[0], tp[1], tp[2], tp[3], tp[4], tp[5], tl, tn[best[0]], tn[best[1]],
-                    tn[best[2]]);
+            fprintf(out, "%lld,%lld,%lld,%.2f,%.2f,%.2f,%.2f,%.2f,%.2f,%.2f,%.2f,%.2f,%.2f,%.2f,%.2f,%s,%s,%s\n",
+                    (long long)M, (long long)N, (long long)K, tq, tp[0], tq + tp[0], tp[1], tp[2], tp[3], tp[4], tp[5],
+                    tp[6], tp[7], tp[8], tl, tn[best[0]], tn[best[1]], tn[best[2]]);
         cudaFree(x), cudaFree(x8), cudaFree(y), cudaFree(buf), cudaFree(dw.codes), cudaFree(dw.sw);
     }
     if (out) fclose(out);
