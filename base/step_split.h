@@ -15,8 +15,9 @@ typedef enum qn_split_phase {
     QN_SPLIT_INPUT,   /* engine: quanta_plan_set_input (the copy to the backend) */
     QN_SPLIT_EXECUTE, /* engine: quanta_plan_execute (with a GPU: the launch and the wait for it) */
     QN_SPLIT_OUTPUT,  /* engine: output reads (the wait, the copy back; the logits' check where fused into it) */
-    QN_SPLIT_CHECK,   /* engine: the logits' finiteness scan as a pass of its own after the read (not counted
-                       * where the check is fused into the copy: engine/plan.h qn_plan_get_output_f32_finite) */
+    QN_SPLIT_CHECK,   /* engine: the logits' finiteness scan as a pass of its own after the read, or over the
+                       * view in place (quanta_model_eval_view); not counted where the check is fused into the
+                       * copy (engine/plan.h qn_plan_get_output_f32_finite) */
     QN_SPLIT_EVAL,    /* model: a whole quanta_model_eval (the phases below and the engine's lie inside) */
     QN_SPLIT_PREP,    /* model: a step's work before its execute (KV reserve, plan lookup, inputs: INPUT inside) */
     QN_SPLIT_POST,    /* model: a step's work after its logits (captures, position) */

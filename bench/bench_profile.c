@@ -64,7 +64,7 @@ void qb_split_print(FILE *f, const char *what, int steps, double wall_seconds) {
             t[QN_SPLIT_OUTPUT] * us, n[QN_SPLIT_CHECK] ? "" : ", the logits' check fused into it",
             (wall_seconds - t[QN_SPLIT_INPUT] - t[QN_SPLIT_EXECUTE] - t[QN_SPLIT_OUTPUT]) * us);
     fprintf(f,
-            "  rest = check %.1f (%lld scans of the logits after their read) + prep %.1f (before execute, less the "
+            "  rest = check %.1f (%lld scans of the logits after their read or in place) + prep %.1f (before execute, less the "
             "writes) + post %.1f + eval other %.1f (argument checks, step loop) + outside eval %.1f (the caller's "
             "loop); %lld evals, %lld executes, %lld reads\n",
             t[QN_SPLIT_CHECK] * us, n[QN_SPLIT_CHECK], prep_host * us, t[QN_SPLIT_POST] * us, eval_other * us,

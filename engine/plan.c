@@ -1253,13 +1253,14 @@ quanta_status qn_plan_execute_view_f32_finite(quanta_plan *p, quanta_tensor *t, 
     const double t0 = qn_split_start();
     const void *v = NULL;
     st = ops->read_view(p->backend->self, p->pt[t->id].rt.mem, count * sizeof(float), &v);
-    if (st == QUANTA_OK && v) {
+    qn_split_end(QN_SPLIT_OUTPUT, t0);
+    if (st == QUANTA_OK && v) { /* the scan in place is a pass of its own: the split's check */
+        const double t1 = qn_split_start();
         *nonfinite = qn_f32_any_nonfinite(v, count);
         *view = v;
-        qn_split_end(QN_SPLIT_OUTPUT, t0);
+        qn_split_end(QN_SPLIT_CHECK, t1);
         return QUANTA_OK;
     }
-    qn_split_end(QN_SPLIT_OUTPUT, t0);
     if (st != QUANTA_OK) return st;
     /* no view of this size (a staging buffer that could not grow): the run is done, so the plain read */
     st = read_f32_finite(p, t, fallback, count, nonfinite, RUN_SYNCED);

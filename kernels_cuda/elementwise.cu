@@ -105,9 +105,9 @@ __device__ __forceinline__ float qn_norm_inv(float ss, const qn_norm_args &a) {
 }
 
 /* The roundings a norm's result depends on, spelled out (nothing left for the compiler to contract into an fma or
- * not), so that the block kernels and the one-warp kernel give the same bits however each is scheduled: a step of
- * the sum of squares is fma(v, v, ss); the result is (v * inv) * g, and a p added to it is rounded apart (as the
- * norm alone and an add after it would). */
+ * not), so that the norm kernels and their forms (strided, registers, lean) give the same bits however each is
+ * scheduled: a step of the sum of squares is fma(v, v, ss); the result is (v * inv) * g, and a p added to it is
+ * rounded apart (as the norm alone and an add after it would). */
 __device__ __forceinline__ float qn_sq_acc(float ss, float v) { return __fmaf_rn(v, v, ss); }
 __device__ __forceinline__ float qn_norm_out(float v, float inv, float g) { return __fmul_rn(__fmul_rn(v, inv), g); }
 
@@ -145,9 +145,11 @@ __device__ __forceinline__ float qn_norm_store(const qn_norm_args &a, void *y, i
  * kept in registers, so the kernel waits for memory once instead of twice (decode's norms are
  * latency-bound: one 640-wide row took 4.4 us in the strided kernel). Same summation order as
  * qn_k_rms_norm, so the same results. */
-/* F32 (QUANTA_CUDA_NORM_F32=1, every operand given f32): the dtypes fixed, so that nvcc folds qn_ld / qn_st /
- * qn_rounded to plain accesses; the same functions, so the same values. */
-template <int PER, bool TWO, bool F32 = false> __global__ void qn_k_rms_norm_regs(qn_norm_args a) {
+/* The lean form (QUANTA_CUDA_NORM_LEAN=1), the same values: ILV, a warp's chunks of codes (one per k) made at once
+ * by qn_ggml_quantize_chunks, their shuffle chains interleaved instead of one chunk after another (~500 cycles of
+ * dependent shuffles and a division each); F32 (every operand given f32), the dtypes fixed so that nvcc folds
+ * qn_ld / qn_st / qn_rounded to plain accesses (-30% instructions on the main path, a smaller kernel). */
+template <int PER, bool TWO, bool F32 = false, bool ILV = false> __global__ void qn_k_rms_norm_regs(qn_norm_args a) {
     __shared__ float sh[32];
     if (F32) a.xd = a.rd = a.wd = a.pd = a.yd = a.w2d = QN_DT_F32;
     qn_pdl_begin();
@@ -177,7 +179,7 @@ template <int PER, bool TWO, bool F32 = false> __global__ void qn_k_rms_norm_reg
         if (d < a.D) {
             float o = TWO && a.sum_only ? v[k] : qn_norm_out(v[k], inv, g[k]);
             if (a.p) o = __fadd_rn(o, q[k]);
-            v[k] = qn_norm_store(a, a.y, base + d, o, !TWO); /* TWO: the second norm's input, as stored */
+            v[k] = qn_norm_store(a, a.y, base + d, o, !TWO && !ILV); /* TWO: the second norm's input, as stored */
         } else {
             v[k] = 0.0f;
         }
@@ -190,159 +192,21 @@ template <int PER, bool TWO, bool F32 = false> __global__ void qn_k_rms_norm_reg
 #pragma unroll
         for (int k = 0; k < PER; k++) {
             const int64_t d = threadIdx.x + (int64_t)k * blockDim.x;
-            if (d < a.D) qn_norm_store(a, a.y2, base + d, qn_norm_out(v[k], inv2, g2[k]), true);
+            if (d < a.D) v[k] = qn_norm_store(a, a.y2, base + d, qn_norm_out(v[k], inv2, g2[k]), !ILV);
         }
     }
-}
-
-/* ---------------------------------------------------------------- one warp per row (QUANTA_CUDA_NORM_WARP=1)
- * Why: a decode step norms one row of D (Gemma 3 270M: 640) at a time, and such a norm is latency-bound (~10 KB
- * moved: launch, the loads, two reductions, the stores). qn_k_rms_norm_regs gives the row a block of 256 threads and
- * its reductions two block barriers each; the H100 profile had rms_norm_add_norm at 6.7 us a launch, 23% of a Gemma
- * step, where llama.cpp's one-warp norm takes 2-3 us. This kernel gives a row of D <= 1024 one warp and no barrier.
- * Bit for bit the block kernel's results: the block kernel with T = 32 NW threads (qn_cuda_rms_norm's count for D)
- * gives thread t the elements t + k T (k < PER), sums their squares in k order, and qn_block_sum adds within each
- * warp w by an xor butterfly, then lane l of every warp takes warp l's sum (0 past NW) into a second butterfly.
- * Here lane l plays the threads l + 32 j (j < NW): register j holds thread l + 32 j's sum, formed in the same k
- * order; the butterfly on register j is virtual warp j's (the same shuffles, so the same adds); lane l then takes
- * register l's total (0 past NW) into the same final butterfly. Every element's arithmetic (qn_sq_acc,
- * qn_norm_out, the stored value fed to the second norm, the codes of a chunk of 32 = one virtual warp's elements
- * for one k) is the block kernel's. Slots (j, k) at or past D hold 0, which adds nothing (fma(0, 0, ss) is ss). */
-
-/* qn_block_sum of the virtual threads' sums of squares, as above. */
-template <int NW, int PER> __device__ __forceinline__ float qn_warp_rows_sum(const float (&v)[NW][PER]) {
-    float w[NW];
+    if (ILV && a.xq) { /* the codes of the values just stored (TWO: y2's), the warp's PER chunks at once */
+        const int64_t w0 = threadIdx.x & ~31;
+        float vs[PER];
+        bool live[PER];
+        int64_t ch[PER];
 #pragma unroll
-    for (int j = 0; j < NW; j++) {
-        float ss = 0.0f;
-#pragma unroll
-        for (int k = 0; k < PER; k++) ss = qn_sq_acc(ss, v[j][k]);
-        w[j] = ss;
-    }
-#pragma unroll
-    for (int o = 16; o > 0; o >>= 1)
-#pragma unroll
-        for (int j = 0; j < NW; j++) w[j] += __shfl_xor_sync(0xffffffffu, w[j], o);
-    const int l = threadIdx.x & 31;
-    float t = 0.0f;
-#pragma unroll
-    for (int j = 0; j < NW; j++)
-        if (l == j) t = w[j];
-    for (int o = 16; o > 0; o >>= 1) t += __shfl_xor_sync(0xffffffffu, t, o);
-    return t;
-}
-
-/* The int8 codes (a.xq: D % 32 == 0) of the stored values v: for each k, the NW chunks of the virtual warps at once
- * (the planes offset to the row once: the chunk numbers are constants). */
-template <int NW, int PER>
-__device__ __forceinline__ void qn_warp_rows_codes(const qn_norm_args &a, const float (&v)[NW][PER], int64_t base, int D) {
-    if (!a.xq) return;
-    const int64_t c0 = base / 32; /* base = row * D, a multiple of 32 */
-#pragma unroll
-    for (int k = 0; k < PER; k++) {
-        if (k * 32 * NW >= D) break; /* uniform */
-        float vs[NW];
-        bool live[NW];
-        int64_t ch[NW];
-#pragma unroll
-        for (int j = 0; j < NW; j++) vs[j] = v[j][k], live[j] = 32 * (j + k * NW) < D, ch[j] = j + k * NW;
-        qn_ggml_quantize_chunks<NW>(vs, live, ch, a.xq + base, a.dx + c0, a.sx + c0, a.xl + base, a.sl + c0);
-    }
-}
-
-/* qn_k_rms_norm_regs<4, TWO> with 32 NW threads, a warp per row (blockDim.x / 32 rows a block). One warp issues all
- * of a row's instructions, so their count is part of its latency. F32 (every operand given is f32: Gemma's decode):
- * each slot's loads and stores are predicated plain accesses at constant offsets from the row, with no branch per
- * slot; the values are the generic path's (qn_norm_in's x + r, qn_norm_gain's w or 1 + w, the store's rounding
- * being none for f32). */
-template <int NW, bool TWO, bool F32>
-__global__ void __launch_bounds__(128) qn_k_rms_norm_warp(qn_norm_args a, int64_t rows) {
-    constexpr int T = 32 * NW;
-    constexpr int PER = NW == 32 ? 1 : 4; /* D <= 1024: with T = 1024 only k = 0 holds elements */
-    qn_pdl_begin();
-    const int lane = threadIdx.x & 31;
-    const int64_t row = (int64_t)blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5);
-    if (row >= rows) return; /* the whole warp; no block barrier follows */
-    const int64_t base = row * a.D;
-    const int D = (int)a.D;
-    const bool hr = a.r, hw = a.w, hp = a.p, hw2 = TWO && a.w2, p1 = a.plus_one, sum_only = TWO && a.sum_only;
-    /* F32's row pointers (an operand not given points at x, never read) */
-    const float *xf = (const float *)a.x + base, *rf = hr ? (const float *)a.r + base : xf;
-    const float *pf = hp ? (const float *)a.p + base : xf, *wf = hw ? (const float *)a.w : xf;
-    const float *w2f = hw2 ? (const float *)a.w2 : xf;
-    float *yf = (float *)a.y + base, *y2f = TWO ? (float *)a.y2 + base : yf;
-    float v[NW][PER], g[NW][PER], q[NW][PER], g2[NW][PER];
-#pragma unroll
-    for (int k = 0; k < PER; k++)
-#pragma unroll
-        for (int j = 0; j < NW; j++) {
-            const int d = lane + 32 * j + k * T;
-            const bool in = d < D;
-            if constexpr (F32) {
-                const float xv = in ? xf[d] : 0.0f, wv = in && hw ? wf[d] : 0.0f, w2v = in && hw2 ? w2f[d] : 0.0f;
-                v[j][k] = in && hr ? xv + rf[d] : xv;
-                g[j][k] = in && hw ? (p1 ? 1.0f + wv : wv) : 1.0f;
-                q[j][k] = in && hp ? pf[d] : 0.0f;
-                g2[j][k] = in && hw2 ? (p1 ? 1.0f + w2v : w2v) : 1.0f;
-            } else {
-                v[j][k] = 0.0f, g[j][k] = 1.0f, q[j][k] = 0.0f, g2[j][k] = 1.0f;
-                if (in) {
-                    v[j][k] = qn_norm_in(a.xd, a.x, a.rd, a.r, base + d);
-                    g[j][k] = qn_norm_gain(a, d);
-                    if (hp) q[j][k] = qn_ld(a.pd, a.p, base + d);
-                    if (hw2) g2[j][k] = p1 ? 1.0f + qn_ld(a.w2d, a.w2, d) : qn_ld(a.w2d, a.w2, d);
-                }
-            }
+        for (int k = 0; k < PER; k++) {
+            const int64_t d0 = w0 + (int64_t)k * blockDim.x; /* D % 32 == 0: a chunk is all in the row or all past */
+            vs[k] = v[k], live[k] = d0 < a.D, ch[k] = (base + d0) / 32;
         }
-    float inv = 1.0f;
-    if (!sum_only) inv = qn_norm_inv(qn_warp_rows_sum<NW, PER>(v), a);
-#pragma unroll
-    for (int k = 0; k < PER; k++)
-#pragma unroll
-        for (int j = 0; j < NW; j++) {
-            const int d = lane + 32 * j + k * T;
-            const bool in = d < D;
-            /* TWO: v becomes the second norm's input, as stored */
-            if constexpr (F32) {
-                float o = sum_only ? v[j][k] : qn_norm_out(v[j][k], inv, g[j][k]);
-                if (hp) o = __fadd_rn(o, q[j][k]);
-                if (in) yf[d] = o;
-                v[j][k] = in ? o : 0.0f;
-            } else if (in) {
-                float o = sum_only ? v[j][k] : qn_norm_out(v[j][k], inv, g[j][k]);
-                if (hp) o = __fadd_rn(o, q[j][k]);
-                v[j][k] = qn_norm_store(a, a.y, base + d, o, false);
-            } else {
-                v[j][k] = 0.0f;
-            }
-        }
-    if constexpr (TWO) {
-        const float inv2 = qn_norm_inv(qn_warp_rows_sum<NW, PER>(v), a);
-#pragma unroll
-        for (int k = 0; k < PER; k++)
-#pragma unroll
-            for (int j = 0; j < NW; j++) {
-                const int d = lane + 32 * j + k * T;
-                if (d >= D) continue;
-                const float o = qn_norm_out(v[j][k], inv2, g2[j][k]);
-                if (F32) y2f[d] = o, v[j][k] = o;
-                else v[j][k] = qn_norm_store(a, a.y2, base + d, o, false);
-            }
+        qn_ggml_quantize_chunks<PER>(vs, live, ch, a.xq, a.dx, a.sx, a.xl, a.sl);
     }
-    qn_warp_rows_codes<NW, PER>(a, v, base, D); /* TWO: y2's codes, else y's */
-}
-
-/* Whether rows of D <= 1024 take qn_k_rms_norm_warp: QUANTA_CUDA_NORM_WARP=1 (off by default until its device
- * check: bench/cuda/verify_norm11.sh). Read once; atomic because plans run on any thread. */
-static std::atomic<int> norm_warp_cache{-1};
-static bool norm_warp_on(int64_t D) {
-    int v = norm_warp_cache.load(std::memory_order_relaxed);
-    if (v < 0) {
-        const char *e = getenv("QUANTA_CUDA_NORM_WARP");
-        v = e && !strcmp(e, "1");
-        norm_warp_cache.store(v, std::memory_order_relaxed);
-    }
-    return v == 1 && D <= 1024;
 }
 
 /* Whether every operand a norm kernel reads or writes is f32 (those not given do not count). */
@@ -352,36 +216,22 @@ static bool norm_all_f32(const qn_norm_args &a) {
     return ok && (!a.w2 || a.w2d == QN_DT_F32);
 }
 
-template <int NW, bool TWO> static int norm_warp_launch_nw(const qn_norm_args &a, unsigned blocks, int wpb, int64_t rows,
-                                                           cudaStream_t st) {
-    void (*k)(qn_norm_args, int64_t) = norm_all_f32(a) ? qn_k_rms_norm_warp<NW, TWO, true> : qn_k_rms_norm_warp<NW, TWO, false>;
-    return qn_launch(k, blocks, 32 * wpb, 0, st, a, rows);
-}
-
-/* Whether the block kernel takes its all-f32 form where it can: QUANTA_CUDA_NORM_F32=1 (off by default until
- * verify_norm11.sh has timed it). */
-static std::atomic<int> norm_f32_cache{-1};
-static bool norm_f32_on() {
-    int v = norm_f32_cache.load(std::memory_order_relaxed);
+/* Whether the block kernel takes its lean form: QUANTA_CUDA_NORM_LEAN=1 (off by default until verify_norm11.sh has
+ * timed it). Read once; atomic because plans run on any thread. */
+static std::atomic<int> norm_lean_cache{-1};
+static bool norm_lean_on() {
+    int v = norm_lean_cache.load(std::memory_order_relaxed);
     if (v < 0) {
-        const char *e = getenv("QUANTA_CUDA_NORM_F32");
+        const char *e = getenv("QUANTA_CUDA_NORM_LEAN");
         v = e && !strcmp(e, "1");
-        norm_f32_cache.store(v, std::memory_order_relaxed);
+        norm_lean_cache.store(v, std::memory_order_relaxed);
     }
     return v == 1;
 }
 
 template <bool TWO> static void (*norm_regs_kernel(const qn_norm_args &a))(qn_norm_args) {
-    return norm_f32_on() && norm_all_f32(a) ? qn_k_rms_norm_regs<4, TWO, true> : qn_k_rms_norm_regs<4, TWO, false>;
-}
-
-/* A warp per row, up to 4 rows a block; NW from the block kernel's thread count, whose results it reproduces. */
-template <bool TWO> static int norm_warp_launch(const qn_norm_args &a, int64_t rows, int threads, cudaStream_t st) {
-    const int wpb = rows < 4 ? (int)rows : 4;
-    const unsigned blocks = (unsigned)((rows + wpb - 1) / wpb);
-    if (threads == 1024) return norm_warp_launch_nw<32, TWO>(a, blocks, wpb, rows, st);
-    if (threads == 256) return norm_warp_launch_nw<8, TWO>(a, blocks, wpb, rows, st);
-    return norm_warp_launch_nw<2, TWO>(a, blocks, wpb, rows, st);
+    if (!norm_lean_on()) return qn_k_rms_norm_regs<4, TWO>;
+    return norm_all_f32(a) ? qn_k_rms_norm_regs<4, TWO, true, true> : qn_k_rms_norm_regs<4, TWO, false, true>;
 }
 
 extern "C" int qn_cuda_rms_norm(int x_dtype, const void *x, int r_dtype, const void *r, int w_dtype, const void *w,
@@ -403,8 +253,7 @@ extern "C" int qn_cuda_rms_norm(int x_dtype, const void *x, int r_dtype, const v
             qn_cuda_ggml_xq_split(xq_buf, rows, D, &a.xq, &a.dx, &a.sx);
             qn_cuda_ggml_xq_lo(xq_buf, rows, D, &a.xl, &a.sl);
         }
-        const int e = norm_warp_on(D) ? norm_warp_launch<false>(a, rows, threads, st)
-                                      : qn_launch(norm_regs_kernel<false>(a), (unsigned)rows, threads, 0, st, a);
+        const int e = qn_launch(norm_regs_kernel<false>(a), (unsigned)rows, threads, 0, st, a);
         if (!e && quantize && xq_done) *xq_done = 1;
         return e;
     }
@@ -430,8 +279,7 @@ static int norm_two(int sum_only, int x_dtype, const void *x, int r_dtype, const
         qn_cuda_ggml_xq_split(xq_buf, rows, D, &a.xq, &a.dx, &a.sx);
         qn_cuda_ggml_xq_lo(xq_buf, rows, D, &a.xl, &a.sl);
     }
-    const int e = norm_warp_on(D) ? norm_warp_launch<true>(a, rows, threads, (cudaStream_t)stream)
-                                  : qn_launch(norm_regs_kernel<true>(a), (unsigned)rows, threads, 0, (cudaStream_t)stream, a);
+    const int e = qn_launch(norm_regs_kernel<true>(a), (unsigned)rows, threads, 0, (cudaStream_t)stream, a);
     if (!e && quantize && xq_done) *xq_done = 1;
     return e;
 }

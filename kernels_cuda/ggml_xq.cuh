@@ -10,7 +10,7 @@
 /* NS chunks at once: chunk c's values v[c] (lane = element) into the codes of chunk number ch[c] of the planes
  * (xq + 32 ch[c], dx + ch[c], ...), stored only where live[c] (uniform over the warp); xl NULL: no second plane.
  * Each chunk's arithmetic is the one-chunk form's, so the codes are the same; the chunks' shuffle chains are
- * interleaved instead of waited on one after another (a warp making a whole row's codes: the one-warp norm). */
+ * interleaved instead of waited on one after another (a norm's warp making its chunk of each k at once). */
 template <int NS>
 __device__ __forceinline__ void qn_ggml_quantize_chunks(const float (&v)[NS], const bool (&live)[NS], const int64_t (&ch)[NS],
                                                         int8_t *xq, float *dx, int *sx, int8_t *xl, int *sl) {

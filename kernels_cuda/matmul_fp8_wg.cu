@@ -248,6 +248,62 @@ __device__ __forceinline__ void qn_f8_stage_mma(float (&acc)[BN / 8][4], uint32_
 }
 #endif
 
+#if QN_F8_HAVE
+/* The stages' barriers (full: the producer's arrive.expect_tx; empty: `arrivals`, one per consumer warp of the
+ * cluster), made visible to every block of the cluster before any copy or arrival can reach them. */
+template <int S, int CL>
+__device__ __forceinline__ void qn_f8_bars_init(uint64_t *full_bar, uint64_t *empty_bar, uint32_t arrivals, int tid) {
+    static_assert(CL == 1 || CL == 2 || CL == 4, "a cluster splits the 4 activation slices of a step evenly");
+    if (tid == 0) {
+        for (int s = 0; s < S; s++) {
+            qn_mbar_init(qn_smem_u32(&full_bar[s]), 1);
+            qn_mbar_init(qn_smem_u32(&empty_bar[s]), arrivals);
+        }
+        qn_mbar_init_fence();
+    }
+    if (CL > 1) qn_cluster_sync();
+    else __syncthreads();
+}
+
+/* Weight tiles of the block's BM / 16 inside the matrix (none in a block that only pads the grid to whole
+ * clusters). */
+__device__ __forceinline__ int64_t qn_f8_tiles(int64_t NT, int64_t nt0, int64_t per_block) {
+    const int64_t t = NT - nt0 < per_block ? NT - nt0 : per_block;
+    return t > 0 ? t : 0;
+}
+
+/* The producer warp's copies of one stage (its empty barrier waited): K step kt of weight tiles nt0.. and of
+ * tokens m0.., `bytes` announced on full barrier fb; lane < tiles copies weight tile nt0 + lane (1 KB at its
+ * place in the tiled layout), lanes BM / 16 .. + 3 the 4 activation slices of BN tokens (CL > 1: only the slices
+ * j = rank mod CL, multicast into every block of the cluster). */
+template <int BM, int BN, int CL>
+__device__ __forceinline__ void qn_f8_issue(const qn_f8_args &p, uint8_t *a_s, uint8_t *b_s, uint32_t fb, int64_t nt0,
+                                            int64_t m0, int64_t kt, int64_t KT, int64_t tiles, uint32_t bytes, int lane,
+                                            uint32_t rank) {
+    if (lane == 0) qn_mbar_arrive_expect_tx(fb, bytes);
+    __syncwarp();
+    if (lane < tiles) {
+        qn_bulk_copy(qn_smem_u32(a_s + lane * 1024), p.codes + ((nt0 + lane) * KT + kt) * 1024, 1024, fb);
+    } else if (lane >= BM / 16 && lane < BM / 16 + 4) {
+        const int j = lane - BM / 16;
+        const uint8_t *src = p.xq + ((kt * 4 + j) * p.Mp + m0) * 16;
+        if (CL == 1) qn_bulk_copy(qn_smem_u32(b_s + j * BN * 16), src, BN * 16, fb);
+        else if ((uint32_t)(j % CL) == rank)
+            qn_bulk_copy_mc(qn_smem_u32(b_s + j * BN * 16), src, BN * 16, fb, (uint16_t)((1u << CL) - 1u));
+    }
+}
+
+/* A consumer warp's release of a stage whose wgmma are done (after a __syncwarp): one arrival on this block's
+ * empty barrier eb, or (CL > 1) lane r's on block r's. */
+template <int CL> __device__ __forceinline__ void qn_f8_release(uint32_t eb, int lane) {
+    if (CL == 1) {
+        if (lane == 0) qn_mbar_arrive(eb);
+    } else if (lane < CL) {
+        qn_mbar_arrive_cluster(qn_mapa(eb, (uint32_t)lane));
+    }
+}
+#endif
+
 /* CL: CTAs per cluster along the weight rows (1: mmq8's kernel as measured; 2 or 4: fp8pp11's V2). The CL blocks of
  * a cluster hold the same tokens, so each copies 4 / CL of the step's activation slices once, multicast into all
  * CL shared memories: L2 reads per block and step fall from BM * 64 + BN * 64 bytes to BM * 64 + BN * 64 / CL. A
@@ -259,7 +315,6 @@ __global__ void __launch_bounds__(qn_f8_cfg<CW, BN>::threads, qn_f8_cfg<CW, BN>:
 #if QN_F8_HAVE
     typedef qn_f8_cfg<CW, BN> Cfg;
     constexpr int S = Cfg::S, BM = Cfg::BM;
-    static_assert(CL == 1 || CL == 2 || CL == 4, "a cluster splits the 4 activation slices of a step evenly");
     extern __shared__ __align__(128) uint8_t qn_f8_smem[];
     __shared__ __align__(8) uint64_t full_bar[S], empty_bar[S];
     const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31, wg = warp >> 2;
@@ -283,17 +338,8 @@ __global__ void __launch_bounds__(qn_f8_cfg<CW, BN>::threads, qn_f8_cfg<CW, BN>:
     auto a_of = [&](int s) { return qn_f8_smem + s * Cfg::stage; };
     auto b_of = [&](int s) { return qn_f8_smem + s * Cfg::stage + Cfg::a_bytes; };
 
-    if (tid == 0) {
-        for (int s = 0; s < S; s++) {
-            qn_mbar_init(qn_smem_u32(&full_bar[s]), 1);             /* the producer's arrive.expect_tx */
-            qn_mbar_init(qn_smem_u32(&empty_bar[s]), CW * 4 * CL);  /* one arrival per consumer warp of the cluster */
-        }
-        qn_mbar_init_fence();
-    }
-    /* CL > 1: no block's copies or arrivals may reach a barrier of another before that one is initialized */
     const uint32_t rank = CL > 1 ? qn_cluster_rank() : 0u;
-    if (CL > 1) qn_cluster_sync();
-    else __syncthreads();
+    qn_f8_bars_init<S, CL>(full_bar, empty_bar, CW * 4 * CL, tid);
 
     if (wg == 0) { /* ---------------- producer: one warp issues, the other three leave */
         if (CW == 2) qn_setmaxnreg_dec<40>();
@@ -301,27 +347,13 @@ __global__ void __launch_bounds__(qn_f8_cfg<CW, BN>::threads, qn_f8_cfg<CW, BN>:
             if (CL > 1) qn_cluster_sync(); /* the closing one below */
             return;
         }
-        /* weight tiles inside the matrix (none in a block that only pads the grid to whole clusters) */
-        int64_t tiles = NT - nt0 < BM / 16 ? NT - nt0 : BM / 16;
-        if (tiles < 0) tiles = 0;
+        const int64_t tiles = qn_f8_tiles(NT, nt0, BM / 16);
         const uint32_t bytes = (uint32_t)(tiles * 1024 + Cfg::b_bytes);
         for (int64_t i = 0; i < nk; i++) {
-            const int64_t kt = kt0 + i;
             const int s = (int)(i % S);
-            const uint32_t use = (uint32_t)(i / S);
-            qn_mbar_wait(qn_smem_u32(&empty_bar[s]), (use & 1u) ^ 1u);
-            const uint32_t fb = qn_smem_u32(&full_bar[s]);
-            if (lane == 0) qn_mbar_arrive_expect_tx(fb, bytes);
-            __syncwarp();
-            if (lane < tiles) /* weight tile nt0 + lane, step kt: 1 KB at its place in the tiled layout */
-                qn_bulk_copy(qn_smem_u32(a_of(s) + lane * 1024), p.codes + ((nt0 + lane) * KT + kt) * 1024, 1024, fb);
-            else if (lane >= BM / 16 && lane < BM / 16 + 4) { /* activation slice j of the step: BN tokens */
-                const int j = lane - BM / 16;
-                const uint8_t *src = p.xq + ((kt * 4 + j) * p.Mp + m0) * 16;
-                if (CL == 1) qn_bulk_copy(qn_smem_u32(b_of(s) + j * BN * 16), src, BN * 16, fb);
-                else if ((uint32_t)(j % CL) == rank) /* this block's share, into every block of the cluster */
-                    qn_bulk_copy_mc(qn_smem_u32(b_of(s) + j * BN * 16), src, BN * 16, fb, (uint16_t)((1u << CL) - 1u));
-            }
+            qn_mbar_wait(qn_smem_u32(&empty_bar[s]), ((uint32_t)(i / S) & 1u) ^ 1u);
+            qn_f8_issue<BM, BN, CL>(p, a_of(s), b_of(s), qn_smem_u32(&full_bar[s]), nt0, m0, kt0 + i, KT, tiles, bytes,
+                                    lane, rank);
         }
         /* CL > 1: stay until every block of the cluster is done, so no copy this block issued is still landing
          * in another block's shared memory when it leaves */
@@ -348,13 +380,8 @@ __global__ void __launch_bounds__(qn_f8_cfg<CW, BN>::threads, qn_f8_cfg<CW, BN>:
         qn_wg_keep(acc);
         if (i > 0) {
             __syncwarp();
-            const uint32_t eb = qn_smem_u32(&empty_bar[(int)((i - 1) % S)]);
-            if (CL == 1) {
-                if (lane == 0) qn_mbar_arrive(eb);
-            } else if (i - 1 + S < nk && lane < CL) { /* lane r: block r's barrier; a stage no copy will refill
-                                                       * again is not released (no arrival after its block left) */
-                qn_mbar_arrive_cluster(qn_mapa(eb, (uint32_t)lane));
-            }
+            /* CL > 1: a stage no copy will refill again is not released (no arrival after its block left) */
+            if (CL == 1 || i - 1 + S < nk) qn_f8_release<CL>(qn_smem_u32(&empty_bar[(int)((i - 1) % S)]), lane);
         }
     };
     uint32_t a0[2][4], a1[2][4];
@@ -460,30 +487,44 @@ __device__ __forceinline__ void qn_f8_store_direct(const float (&acc)[BN / 8][4]
     OT *y = (OT *)p.y;
     float swr[2];
     int64_t n[2];
+    /* scales loaded ahead of the stores, 16 at a time: y's stores may alias sx / sw as far as the compiler knows,
+     * so a load after a store waits for it, and 64 dependent L2 round trips are what made mmq8's epilogue ~12 us
+     * (fp8_check trace, 06:30 run); all 64 at once would spill */
 #pragma unroll
     for (int h = 0; h < 2; h++) {
         n[h] = nb + w4 * 16 + g + 8 * h;
-        swr[h] = n[h] < p.Np ? p.sw[n[h]] : 0.0f;
+        swr[h] = n[h] < p.Np ? __ldg(p.sw + n[h]) : 0.0f;
     }
+    constexpr int JC = BN >= 256 ? 8 : 4; /* 4 under the one-warpgroup tiles' 128-register cap */
 #pragma unroll
-    for (int j = 0; j < BN / 8; j++) {
+    for (int j0 = 0; j0 < BN / 8; j0 += JC) {
+        float xs[JC][2];
 #pragma unroll
-        for (int c = 0; c < 2; c++) {
-            const int64_t m = m0 + 8 * j + 2 * t + c;
-            const float xs = p.sx[m]; /* m < Mp: zero past M */
+        for (int j = 0; j < JC; j++)
 #pragma unroll
-            for (int h = 0; h < 2; h++)
-                if (m < p.M && n[h] < p.N) y[m * p.N + n[h]] = qn_f8_cvt<OT>(acc[j][2 * h + c] * swr[h] * xs);
+            for (int c = 0; c < 2; c++) xs[j][c] = __ldg(p.sx + m0 + 8 * (j0 + j) + 2 * t + c); /* < Mp: 0 past M */
+#pragma unroll
+        for (int j = 0; j < JC; j++) {
+#pragma unroll
+            for (int c = 0; c < 2; c++) {
+                const int64_t m = m0 + 8 * (j0 + j) + 2 * t + c;
+#pragma unroll
+                for (int h = 0; h < 2; h++)
+                    if (m < p.M && n[h] < p.N)
+                        y[m * p.N + n[h]] = qn_f8_cvt<OT>(acc[j0 + j][2 * h + c] * swr[h] * xs[j][c]);
+            }
         }
     }
 }
 
-template <int CW, int BN, int CL>
+/* DEPTH: wgmma groups a consumer keeps in flight (1: as qn_k_fp8_wg; 2: CUTLASS's register-A mainloop waits with
+ * 2 outstanding; the 06:30 trace's 900-1000 clocks per step of the 128x256 tile, where the tensor cores need
+ * ~550, look like each step waiting out the previous one's latency), with as many A buffers + 1. */
+template <int CW, int BN, int CL, int DEPTH>
 __global__ void __launch_bounds__(qn_f8_cfg<CW, BN>::threads, qn_f8_cfg<CW, BN>::min_blocks) qn_k_fp8_wg_ps(qn_f8_args p) {
 #if QN_F8_HAVE
     typedef qn_f8_cfg<CW, BN> Cfg;
     constexpr int S = Cfg::S, BM = Cfg::BM;
-    static_assert(CL == 1 || CL == 2 || CL == 4, "a cluster splits the 4 activation slices of a step evenly");
     extern __shared__ __align__(128) uint8_t qn_f8_smem[];
     __shared__ __align__(8) uint64_t full_bar[S], empty_bar[S];
     const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31, wg = warp >> 2;
@@ -500,15 +541,7 @@ __global__ void __launch_bounds__(qn_f8_cfg<CW, BN>::threads, qn_f8_cfg<CW, BN>:
         nt0 = (xc * CL + rank) * (BM / 16), m0 = yb * BN;
     };
 
-    if (tid == 0) {
-        for (int s = 0; s < S; s++) {
-            qn_mbar_init(qn_smem_u32(&full_bar[s]), 1);
-            qn_mbar_init(qn_smem_u32(&empty_bar[s]), CW * 4 * CL);
-        }
-        qn_mbar_init_fence();
-    }
-    if (CL > 1) qn_cluster_sync();
-    else __syncthreads();
+    qn_f8_bars_init<S, CL>(full_bar, empty_bar, CW * 4 * CL, tid);
 
     if (wg == 0) { /* ---------------- producer */
         if (CW == 2) qn_setmaxnreg_dec<40>();
@@ -517,25 +550,13 @@ __global__ void __launch_bounds__(qn_f8_cfg<CW, BN>::threads, qn_f8_cfg<CW, BN>:
             for (int64_t k = 0; k < nunits; k++) {
                 int64_t nt0, m0;
                 tile_of(k, nt0, m0);
-                int64_t tiles = NT - nt0 < BM / 16 ? NT - nt0 : BM / 16;
-                if (tiles < 0) tiles = 0;
+                const int64_t tiles = qn_f8_tiles(NT, nt0, BM / 16);
                 const uint32_t bytes = (uint32_t)(tiles * 1024 + Cfg::b_bytes);
                 for (int64_t kt = 0; kt < nk; kt++, gs++) {
                     const int s = (int)(gs % S);
                     qn_mbar_wait(qn_smem_u32(&empty_bar[s]), ((uint32_t)(gs / S) & 1u) ^ 1u);
-                    const uint32_t fb = qn_smem_u32(&full_bar[s]);
-                    if (lane == 0) qn_mbar_arrive_expect_tx(fb, bytes);
-                    __syncwarp();
-                    if (lane < tiles)
-                        qn_bulk_copy(qn_smem_u32(a_of(s) + lane * 1024), p.codes + ((nt0 + lane) * KT + kt) * 1024, 1024, fb);
-                    else if (lane >= BM / 16 && lane < BM / 16 + 4) {
-                        const int j = lane - BM / 16;
-                        const uint8_t *src = p.xq + ((kt * 4 + j) * p.Mp + m0) * 16;
-                        if (CL == 1) qn_bulk_copy(qn_smem_u32(b_of(s) + j * BN * 16), src, BN * 16, fb);
-                        else if ((uint32_t)(j % CL) == rank)
-                            qn_bulk_copy_mc(qn_smem_u32(b_of(s) + j * BN * 16), src, BN * 16, fb,
-                                            (uint16_t)((1u << CL) - 1u));
-                    }
+                    qn_f8_issue<BM, BN, CL>(p, a_of(s), b_of(s), qn_smem_u32(&full_bar[s]), nt0, m0, kt, KT, tiles,
+                                            bytes, lane, rank);
                 }
             }
         }
@@ -550,46 +571,52 @@ __global__ void __launch_bounds__(qn_f8_cfg<CW, BN>::threads, qn_f8_cfg<CW, BN>:
     /* global step gj's stage is free again (its wgmma done); only stages some copy still refills are released */
     auto release = [&](int64_t gj) {
         __syncwarp();
-        if (gj + S >= total) return;
-        const uint32_t eb = qn_smem_u32(&empty_bar[(int)(gj % S)]);
-        if (CL == 1) {
-            if (lane == 0) qn_mbar_arrive(eb);
-        } else if (lane < CL) {
-            qn_mbar_arrive_cluster(qn_mapa(eb, (uint32_t)lane));
-        }
+        if (gj + S < total) qn_f8_release<CL>(qn_smem_u32(&empty_bar[(int)(gj % S)]), lane);
     };
     int64_t g0 = 0; /* the global step of the tile's first K step */
-    auto step = [&](int64_t i, uint32_t (&a)[2][4], uint32_t (&a_prev)[2][4]) {
+    /* step i: its A into `a`; after the wait, step i - DEPTH is done and its buffer, `a_next` (step i + 1's), free */
+    auto step = [&](int64_t i, uint32_t (&a)[2][4], uint32_t (&a_next)[2][4]) {
         const int64_t gi = g0 + i;
         const int s = (int)(gi % S);
         qn_mbar_wait(qn_smem_u32(&full_bar[s]), (uint32_t)((gi / S) & 1));
         qn_f8_stage_mma<BN>(acc, a, a_of(s) + (cw * 4 + w4) * 1024 + lane * 32, qn_smem_u32(b_of(s)));
-        qn_wg_wait<1>(); /* step i - 1's wgmma are done */
-        qn_wg_keep(a_prev);
+        qn_wg_wait<DEPTH>();
+        qn_wg_keep(a_next);
         qn_wg_keep(acc);
-        if (i > 0) release(gi - 1);
+        if (i >= DEPTH) release(gi - DEPTH);
     };
-    uint32_t a0[2][4], a1[2][4];
+    uint32_t a0[2][4], a1[2][4], a2[2][4];
 #pragma unroll
     for (int q = 0; q < 2; q++)
 #pragma unroll
-        for (int i = 0; i < 4; i++) a0[q][i] = a1[q][i] = 0u;
+        for (int i = 0; i < 4; i++) a0[q][i] = a1[q][i] = a2[q][i] = 0u;
     for (int64_t k = 0; k < nunits; k++, g0 += nk) {
         int64_t nt0, m0;
         tile_of(k, nt0, m0);
 #pragma unroll
         for (int j = 0; j < BN / 8; j++) acc[j][0] = acc[j][1] = acc[j][2] = acc[j][3] = 0.0f;
         int64_t i = 0;
-        for (; i + 1 < nk; i += 2) { /* in pairs, the odd one after (ptxas C7515, as above) */
-            step(i, a0, a1);
-            step(i + 1, a1, a0);
+        if (DEPTH == 1) {
+            for (; i + 1 < nk; i += 2) { /* in pairs, the odd one after (ptxas C7515, as above) */
+                step(i, a0, a1);
+                step(i + 1, a1, a0);
+            }
+            if (i < nk) step(i, a0, a1);
+        } else { /* three buffers in turn, the one or two left after */
+            for (; i + 2 < nk; i += 3) {
+                step(i, a0, a1);
+                step(i + 1, a1, a2);
+                step(i + 2, a2, a0);
+            }
+            if (i < nk) step(i, a0, a1);
+            if (i + 1 < nk) step(i + 1, a1, a2);
         }
-        if (i < nk) step(i, a0, a1);
         qn_wg_wait<0>();
         qn_wg_keep(acc);
         qn_wg_keep(a0);
         qn_wg_keep(a1);
-        release(g0 + nk - 1);
+        if (DEPTH > 1) qn_wg_keep(a2);
+        for (int64_t r = nk > DEPTH ? nk - DEPTH : 0; r < nk; r++) release(g0 + r);
         const int64_t nb = (nt0 + cw * 4) * 16;
         if (p.yd == QN_DT_F32) qn_f8_store_direct<float, BN>(acc, p, nb, m0, w4, g, t);
         else if (p.yd == QN_DT_F16) qn_f8_store_direct<__half, BN>(acc, p, nb, m0, w4, g, t);
@@ -645,7 +672,7 @@ template <int CW, int BN, int CL> static int qn_f8_launch(const qn_f8_args &a, i
 
 /* The persistent kernel: as many whole clusters as fit on the GPU at once (the occupancy API, asked once per
  * instantiation), at most one per tile. */
-template <int CW, int BN, int CL> static int qn_f8_launch_ps(const qn_f8_args &a0, int sms, cudaStream_t s) {
+template <int CW, int BN, int CL, int DEPTH> static int qn_f8_launch_ps(const qn_f8_args &a0, int sms, cudaStream_t s) {
     typedef qn_f8_cfg<CW, BN> Cfg;
     static int resident = 0; /* clusters at once; a race only repeats the same query */
     cudaLaunchConfig_t cfg = {};
@@ -656,14 +683,14 @@ template <int CW, int BN, int CL> static int qn_f8_launch_ps(const qn_f8_args &a
     cfg.attrs = at, cfg.numAttrs = 1;
     if (resident <= 0) {
         cudaError_t e =
-            cudaFuncSetAttribute(qn_k_fp8_wg_ps<CW, BN, CL>, cudaFuncAttributeMaxDynamicSharedMemorySize, Cfg::smem);
+            cudaFuncSetAttribute(qn_k_fp8_wg_ps<CW, BN, CL, DEPTH>, cudaFuncAttributeMaxDynamicSharedMemorySize, Cfg::smem);
         if (e != cudaSuccess) return (int)e;
         int n = 0;
         if (CL > 1) {
             cfg.gridDim = dim3(CL * 64);
-            e = cudaOccupancyMaxActiveClusters(&n, qn_k_fp8_wg_ps<CW, BN, CL>, &cfg);
+            e = cudaOccupancyMaxActiveClusters(&n, qn_k_fp8_wg_ps<CW, BN, CL, DEPTH>, &cfg);
         } else {
-            e = cudaOccupancyMaxActiveBlocksPerMultiprocessor(&n, qn_k_fp8_wg_ps<CW, BN, CL>, Cfg::threads, Cfg::smem);
+            e = cudaOccupancyMaxActiveBlocksPerMultiprocessor(&n, qn_k_fp8_wg_ps<CW, BN, CL, DEPTH>, Cfg::threads, Cfg::smem);
             n *= sms > 0 ? sms : 132;
         }
         if (e != cudaSuccess) return (int)e;
@@ -677,21 +704,31 @@ template <int CW, int BN, int CL> static int qn_f8_launch_ps(const qn_f8_args &a
     const int64_t clusters = a.units < resident ? a.units : resident;
     if (clusters <= 0) return 0;
     cfg.gridDim = dim3((unsigned)(clusters * CL));
-    const cudaError_t e = CL > 1 ? cudaLaunchKernelEx(&cfg, qn_k_fp8_wg_ps<CW, BN, CL>, a)
-                                 : (qn_k_fp8_wg_ps<CW, BN, CL><<<cfg.gridDim, cfg.blockDim, Cfg::smem, s>>>(a),
+    const cudaError_t e = CL > 1 ? cudaLaunchKernelEx(&cfg, qn_k_fp8_wg_ps<CW, BN, CL, DEPTH>, a)
+                                 : (qn_k_fp8_wg_ps<CW, BN, CL, DEPTH><<<cfg.gridDim, cfg.blockDim, Cfg::smem, s>>>(a),
                                     cudaSuccess);
     return e != cudaSuccess ? (int)e : qn_cu_launch_status();
 }
 
 /* The tile's kernel with CL-block clusters; persistent (splits == 1 only) or one block per tile. */
 template <int CL>
-static int qn_f8_launch_tile(int tile, const qn_f8_args &a, int splits, bool persist, int sms, cudaStream_t s) {
-    if (persist && splits == 1) {
+static int qn_f8_launch_tile(int tile, const qn_f8_args &a, int splits, int persist, int sms, cudaStream_t s) {
+    if (persist == 1 && splits == 1) {
         switch (tile) {
-        case 1: return qn_f8_launch_ps<2, 256, CL>(a, sms, s);
-        case 2: return qn_f8_launch_ps<2, 128, CL>(a, sms, s);
-        case 3: return qn_f8_launch_ps<1, 128, CL>(a, sms, s);
-        default: return qn_f8_launch_ps<1, 64, CL>(a, sms, s);
+        case 1: return qn_f8_launch_ps<2, 256, CL, 1>(a, sms, s);
+        case 2: return qn_f8_launch_ps<2, 128, CL, 1>(a, sms, s);
+        case 3: return qn_f8_launch_ps<1, 128, CL, 1>(a, sms, s);
+        default: return qn_f8_launch_ps<1, 64, CL, 1>(a, sms, s);
+        }
+    }
+    if (persist == 2 && splits == 1) {
+        switch (tile) {
+        case 1: return qn_f8_launch_ps<2, 256, CL, 2>(a, sms, s);
+        case 2: return qn_f8_launch_ps<2, 128, CL, 2>(a, sms, s);
+        /* the one-warpgroup tiles stay at 1 in flight: under their 128-register cap a third A buffer makes
+         * ptxas serialize the wgmma (C7512) */
+        case 3: return qn_f8_launch_ps<1, 128, CL, 1>(a, sms, s);
+        default: return qn_f8_launch_ps<1, 64, CL, 1>(a, sms, s);
         }
     }
     switch (tile) {
@@ -732,14 +769,16 @@ static int qn_f8_forced_tile() {
 }
 
 /* QUANTA_CUDA_FP8_V2 (fp8pp11): unset or 0: mmq8's kernel (blocks alone); 1 or 2: clusters of 2 blocks sharing
- * the token tile; 4: clusters of 4; a trailing p (0p, 2p, 4p): the persistent form of that cluster size. Off by
- * default until a device run has checked and timed it. Read once: the cluster size, and 16 if persistent. */
+ * the token tile; 4: clusters of 4; a trailing p (0p, 2p, 4p): the persistent form of that cluster size, pp (0pp,
+ * 2pp, 4pp): persistent with 2 wgmma groups in flight. Off by default until a device run has checked and timed
+ * it. Read once: the cluster size, plus 16 x the persistent form (1 or 2). */
 static int qn_f8_env_v2() {
     static int v2 = -1;
     if (v2 < 0) {
         const char *e = getenv("QUANTA_CUDA_FP8_V2");
         const int v = e ? atoi(e) : 0;
-        v2 = (v == 4 ? 4 : v == 1 || v == 2 ? 2 : 1) | (e && strchr(e, 'p') ? 16 : 0);
+        const char *p1 = e ? strchr(e, 'p') : NULL;
+        v2 = (v == 4 ? 4 : v == 1 || v == 2 ? 2 : 1) | (p1 ? (p1[1] == 'p' ? 32 : 16) : 0);
     }
     return v2;
 }
@@ -824,7 +863,7 @@ int qn_cuda_fp8_gemm_cl(const qn_cuda_weight *w, const void *buf, int64_t M, int
     a.yd = y_dtype, a.y = y, a.trace = trace, a.units = 0, a.gxc = 0;
     cudaStream_t s = (cudaStream_t)stream;
     const int t = qn_f8_pick(w->N, M, sms, tile);
-    const bool ps = persist != 0 && splits == 1;
+    const int ps = splits == 1 ? (persist >= 2 ? 2 : persist == 1 ? 1 : 0) : 0;
     const int e = cluster == 4   ? qn_f8_launch_tile<4>(t, a, splits, ps, sms, s)
                   : cluster == 2 ? qn_f8_launch_tile<2>(t, a, splits, ps, sms, s)
                                  : qn_f8_launch_tile<1>(t, a, splits, ps, sms, s);

@@ -13,8 +13,8 @@ extern "C" {
 
 /* qn_cuda_fp8_gemm_split with `cluster` blocks per cluster along the weight rows: 1 (mmq8's kernel), 2 or 4
  * (each block of a cluster copies 4 / cluster of the shared token tile, multicast to all; y bit-identical to 1).
- * Anything else: cudaErrorInvalidValue, nothing launched. persist != 0 (with splits 1): the persistent kernel
- * (as many whole clusters as fit, each walking tiles; y bit-identical too). trace (NULL: none; not persistent): QN_CUDA_FP8_TRACE words per block
+ * Anything else: cudaErrorInvalidValue, nothing launched. persist 1 or 2 (with splits 1): the persistent kernel
+ * (as many whole clusters as fit, each walking tiles; y bit-identical too) with 1 or 2 wgmma groups in flight. trace (NULL: none; not persistent): QN_CUDA_FP8_TRACE words per block
  * of the GEMM's grid (qn_cuda_fp8_grid; splits as given), written by the launch: SM id, then %globaltimer (ns) at the block's
  * entry, when its first stage had landed, after its last wgmma, after its stores; then the same four points in
  * its SM's clock64. */

@@ -112,7 +112,9 @@ typedef struct session {
     quanta_chat_template tmpl;
     quanta_model_context *ctx;
     quanta_model_sampler *smp;
-    float *logits;
+    /* the last eval's logits where they land (quanta_model_eval_view: sampling only reads them, so no copy a
+     * token); valid until the next eval or reset of ctx, NULL before the first */
+    const float *logits;
     char *evaluated;      /* the text the KV cache holds (rendered prompt + replies as generated) */
     size_t evaluated_len, evaluated_cap;
 } session;
@@ -164,7 +166,7 @@ static int eval_text(session *s, const char *text, size_t len, size_t *n_tokens)
         return 1;
     }
     for (size_t i = 0; i < n; i++) quanta_model_sampler_accept(s->smp, ids[i]);
-    st = n ? quanta_model_eval(s->ctx, ids, n, s->logits, (size_t)s->l.info.n_vocab) : QUANTA_OK;
+    st = n ? quanta_model_eval_view(s->ctx, ids, n, &s->logits) : QUANTA_OK;
     qn_progress_clear(&s->l.progress);
     free(ids);
     if (st) {
@@ -188,6 +190,7 @@ static int prepare_turn(session *s, history *h, size_t *n_new, size_t *kept) {
         int reuse = s->evaluated_len && len >= s->evaluated_len && !memcmp(full, s->evaluated, s->evaluated_len);
         if (!reuse) {
             quanta_model_context_reset(s->ctx);
+            s->logits = NULL;
             s->evaluated_len = 0;
         }
         *kept = (size_t)quanta_model_context_position(s->ctx);
@@ -199,6 +202,7 @@ static int prepare_turn(session *s, history *h, size_t *n_new, size_t *kept) {
                                                    "positions (use -c)", *n_new, quanta_model_context_size(s->ctx));
         if (!s->o->quiet) fprintf(stderr, "[context full: dropped the oldest exchange]\n");
         quanta_model_context_reset(s->ctx);
+        s->logits = NULL;
         s->evaluated_len = 0;
     }
 }
@@ -238,7 +242,7 @@ static char *reply(session *s, int *n_out) {
         quanta_model_sampler_accept(s->smp, tok);
         (*n_out)++;
         if (quanta_model_context_position(s->ctx) >= quanta_model_context_size(s->ctx)) break;
-        if ((st = quanta_model_eval(s->ctx, &tok, 1, s->logits, (size_t)s->l.info.n_vocab))) {
+        if ((st = quanta_model_eval_view(s->ctx, &tok, 1, &s->logits))) {
             qn_status_fail("chat", "decode", st);
             free(text);
             return NULL;
@@ -272,10 +276,6 @@ int qn_chat_session(qn_model_opts *o) {
         rc = qn_status_fail("chat", "sampler", st);
         goto done;
     }
-    if (!(s.logits = malloc((size_t)s.l.info.n_vocab * sizeof *s.logits))) {
-        rc = qn_fail("chat", "out of memory");
-        goto done;
-    }
     if (o->system && history_add(&h, "system", o->system)) goto done;
     size_t keep = h.n;
     int tty = isatty(STDIN_FILENO);
@@ -290,6 +290,7 @@ int qn_chat_session(qn_model_opts *o) {
         if (!strcmp(line, "/reset")) {
             history_clear(&h, keep);
             quanta_model_context_reset(s.ctx);
+            s.logits = NULL; /* the view ends with the reset */
             s.evaluated_len = 0;
             free(line);
             continue;
@@ -317,7 +318,6 @@ done:
     history_clear(&h, 0);
     free(h.m);
     free(h.owned);
-    free(s.logits);
     free(s.evaluated);
     quanta_model_sampler_destroy(s.smp);
     quanta_model_context_destroy(s.ctx);

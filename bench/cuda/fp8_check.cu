@@ -12,7 +12,7 @@
  *   (2) y (NaN-poisoned before the GEMM) against sum_k dec(wq) dec(xq) * sw * sx in double: an element is
  *   wrong past 2^-10 of sum_k |dec(wq) dec(xq)| * sw * sx (f32 sums inside the tensor cores, fast
  *   accumulation) plus y's own rounding; then the same GEMM with block clusters of 1, 2 and 4, each also in
- *   the persistent form (fp8pp11; QUANTA_CUDA_FP8_V2 chooses the checked one), must give y bit for bit. Every tile forced once, and the pick; K and N not multiples of
+ *   the two persistent forms (fp8pp11; QUANTA_CUDA_FP8_V2 chooses the checked one), must give y bit for bit. Every tile forced once, and the pick; K and N not multiples of
  *   the tiles, M not a multiple of the token tile. Also printed: the error the e4m3 activations add
  *   against the f32 product with the unquantized x (NMSE; what conformance's bound is about).
  * time: quantize + GEMM (bf16 x in, bf16 y out, tile picked), our GEMM with each tile forced and (M <= 512) with
@@ -23,7 +23,8 @@
  *   rotation: every peer alike). Ratios > 1: ours faster. csv (optional) gets one row per shape for
  *   bench/cuda/fp8_peers.py (torch._scaled_mm row-wise in the same call).
  *
- * time2: our GEMM alone with clusters of 1 (mmq8), 2 and 4 (fp8pp11), each also persistent (tile picked), and
+ * time2: our GEMM alone with clusters of 1 (mmq8), 2 and 4 (fp8pp11), each also in the two persistent forms
+ *   (tile picked), and
  *   the non-persistent ones with each tile forced, against cuBLASLt
  *   FP8 (fast accumulation) on bench/NOTES.md's FP8 table shapes; csv for fp8_peers.py as for time.
  * trace: one launch per shape and cluster size with the kernel's per-block timestamps: time to the first stage,
@@ -194,9 +195,9 @@ static int check_case(const ccase &c) {
     CK(cudaMemcpy(yb.data(), dy, yb.size(), cudaMemcpyDeviceToHost));
     /* fp8pp11: the same GEMM with blocks alone and in clusters of 2 and 4 (QUANTA_CUDA_FP8_V2 chose the run
      * above): the same instructions on the same bytes, so y must match it bit for bit (y NaN-poisoned again) */
-    int64_t cl_bad[6] = {0, 0, 0, 0, 0, 0}; /* clusters 1, 2, 4; then the same persistent */
+    int64_t cl_bad[9] = {0, 0, 0, 0, 0, 0, 0, 0, 0}; /* clusters 1, 2, 4; persistent; persistent, 2 in flight */
     std::vector<uint8_t> yc(yb.size());
-    for (int ci = 0; ci < 6; ci++) {
+    for (int ci = 0; ci < 9; ci++) {
         CK(cudaMemset(dy, 0xFF, yb.size()));
         e = qn_cuda_fp8_gemm_cl(&dw.w, buf, M, c.yd, dy, c.tile, c.splits, part, 1 << (ci % 3), ci / 3, NULL, 132, NULL);
         if (e) { printf("gemm launch (cluster %d, persistent %d): %d\n", 1 << (ci % 3), ci / 3, e); return 1; }
@@ -240,9 +241,11 @@ static int check_case(const ccase &c) {
            (long long)scale_bad, (long long)pad_bad, (long long)bad, (long long)(M * N), worst, sr > 0 ? se / sr : 0.0,
            fr > 0 ? fe / fr : 0.0);
     if (first >= 0) printf("; first wrong at m=%lld n=%lld", (long long)(first / N), (long long)(first % N));
-    printf("; clusters 1 / 2 / 4 differ from it in %lld / %lld / %lld outputs, persistent %lld / %lld / %lld%s\n",
+    printf("; clusters 1 / 2 / 4 differ from it in %lld / %lld / %lld outputs, persistent %lld / %lld / %lld, "
+           "persistent with 2 in flight %lld / %lld / %lld%s\n",
            (long long)cl_bad[0], (long long)cl_bad[1], (long long)cl_bad[2], (long long)cl_bad[3], (long long)cl_bad[4],
-           (long long)cl_bad[5], c.splits > 1 ? " (split-K: not persistent)" : "");
+           (long long)cl_bad[5], (long long)cl_bad[6], (long long)cl_bad[7], (long long)cl_bad[8],
+           c.splits > 1 ? " (split-K: not persistent)" : "");
     cudaFree(dx), cudaFree(dy), cudaFree(buf), cudaFree(dw.codes), cudaFree(dw.sw), cudaFree(part);
     int64_t cl_any = 0;
     for (int64_t v : cl_bad) cl_any += v;
@@ -305,6 +308,67 @@ static lt_fp8 lt_setup(cublasLtHandle_t lt, int64_t M, int64_t N, int64_t K, con
     return s;
 }
 
+/* A timing weight (N x K, multiples of 16 x 64): random finite codes straight into the tiled buffer (their order
+ * does not change the speed), row scales 1/448; the host codes stay in wq for peers that want them. */
+static dweight timing_weight(int64_t N, int64_t K, std::vector<uint8_t> &wq) {
+    wq.resize((size_t)(N * K));
+    fill_codes(wq.data(), wq.size());
+    dweight dw;
+    dw.w.fmt = QN_CW_E4M3, dw.w.N = N, dw.w.K = K, dw.w.Np = N, dw.w.Kp = K, dw.w.group = 0, dw.w.meta = NULL;
+    std::vector<float> sw(N, 1.0f / 448.0f);
+    CK(cudaMalloc(&dw.codes, wq.size()));
+    CK(cudaMalloc(&dw.sw, (size_t)N * 4));
+    CK(cudaMemcpy(dw.codes, wq.data(), wq.size(), cudaMemcpyHostToDevice));
+    CK(cudaMemcpy(dw.sw, sw.data(), (size_t)N * 4, cudaMemcpyHostToDevice));
+    dw.w.codes = dw.codes, dw.w.row_scale = (const float *)dw.sw;
+    return dw;
+}
+
+/* Timing activations: x (M x K bf16 in [-2, 2)) on the device, y (M x N bf16) and the quantizer's buffer. */
+struct tact {
+    __nv_bfloat16 *x, *y;
+    void *buf;
+};
+static tact timing_x(int64_t M, int64_t N, int64_t K) {
+    std::vector<__nv_bfloat16> hx((size_t)(M * K));
+    for (size_t i = 0; i < hx.size(); i++) hx[i] = __float2bfloat16_rn(((float)(fast_u32() & 0xFFFF) - 32768.0f) / 16384.0f);
+    tact a;
+    CK(cudaMalloc(&a.x, hx.size() * 2));
+    CK(cudaMalloc(&a.y, (size_t)(M * N) * 2));
+    CK(cudaMalloc(&a.buf, qn_cuda_fp8_x_bytes(M, (K + 63) / 64 * 64)));
+    CK(cudaMemcpy(a.x, hx.data(), hx.size() * 2, cudaMemcpyHostToDevice));
+    return a;
+}
+static void tact_free(tact &a) { cudaFree(a.x), cudaFree(a.y), cudaFree(a.buf); }
+/* e4m3 codes for cuBLASLt's x (M x K) */
+static uint8_t *timing_x8(int64_t M, int64_t K) {
+    std::vector<uint8_t> hq((size_t)(M * K));
+    fill_codes(hq.data(), hq.size());
+    uint8_t *x8;
+    CK(cudaMalloc(&x8, hq.size()));
+    CK(cudaMemcpy(x8, hq.data(), hq.size(), cudaMemcpyHostToDevice));
+    return x8;
+}
+
+/* cuBLASLt's timing state: the handle, a 32 MiB workspace, a device 1.0f for the scale pointers, the SM count. */
+struct lt_env {
+    cublasLtHandle_t lt;
+    void *wsp;
+    float *one;
+    size_t ws = 32u << 20;
+    int sms = 132;
+};
+static bool lt_env_init(lt_env &e) {
+    if (cublasLtCreate(&e.lt)) return false;
+    CK(cudaMalloc(&e.wsp, e.ws));
+    CK(cudaMalloc(&e.one, 4));
+    const float onev = 1.0f;
+    CK(cudaMemcpy(e.one, &onev, 4, cudaMemcpyHostToDevice));
+    cudaDeviceGetAttribute(&e.sms, cudaDevAttrMultiProcessorCount, 0);
+    return true;
+}
+static void lt_env_free(lt_env &e) { cudaFree(e.wsp), cudaFree(e.one), cublasLtDestroy(e.lt); }
+
 static int time_all(const char *csv) {
     static const int64_t Ms[] = {256, 512, 2048};
     static const int64_t NK[][2] = {{4096, 4096}, {11008, 4096}, {4096, 11008}, {5120, 5120}, {13824, 5120}, {5120, 13824}};
@@ -312,18 +376,14 @@ static int time_all(const char *csv) {
     if (out)
         fprintf(out, "M,N,K,quant_us,gemm_us,ours_us,f16route_us,lt_fast_us,lt_us,bf16_us,t128x256,t128x128,t64x128,"
                      "t64x64,split128x256_us,split128x128_us\n");
-    cublasLtHandle_t lt;
+    lt_env le;
     cublasHandle_t bl;
-    if (cublasLtCreate(&lt) || cublasCreate(&bl)) { printf("cublas init failed\n"); return 2; }
-    const size_t ws = 32u << 20;
-    void *wsp;
-    float *one;
-    CK(cudaMalloc(&wsp, ws));
-    CK(cudaMalloc(&one, 4));
-    const float onev = 1.0f;
-    CK(cudaMemcpy(one, &onev, 4, cudaMemcpyHostToDevice));
-    int sms = 132;
-    cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, 0);
+    if (!lt_env_init(le) || cublasCreate(&bl)) { printf("cublas init failed\n"); return 2; }
+    cublasLtHandle_t lt = le.lt;
+    const size_t ws = le.ws;
+    void *wsp = le.wsp;
+    float *one = le.one;
+    const int sms = le.sms;
     printf("time: us per call (best of 5 x 20 back-to-back), bf16 x -> bf16 y; ratio = peer / ours (> 1: ours faster)\n");
     printf("quant + gemm = ours; f16route = qn_cuda_matmul_q, today's route for e4m3 weights; lt_fast / lt = cuBLASLt FP8\n"
            "with / without fast accumulation (ratios against our gemm alone, the same work); bf16 = cuBLAS bf16 (ratio\n"
@@ -332,19 +392,9 @@ static int time_all(const char *csv) {
            "ours", "f16route", "lt_fast", "lt", "bf16", "f16/o", "ltf/g", "lt/g", "bf16/o", "TFLOP/s gemm");
     for (auto &nk : NK) {
         const int64_t N = nk[0], K = nk[1];
-        /* the codes straight into the tiled buffer (their order does not change the speed) */
-        std::vector<uint8_t> wq((size_t)(N * K));
-        fill_codes(wq.data(), wq.size());
-        dweight dw;
-        dw.w.fmt = QN_CW_E4M3, dw.w.N = N, dw.w.K = K, dw.w.Np = (N + 15) / 16 * 16, dw.w.Kp = (K + 63) / 64 * 64;
-        dw.w.group = 0, dw.w.meta = NULL;
-        if (dw.w.Np != N || dw.w.Kp != K) { printf("timing shapes are multiples of 16 x 64\n"); return 2; }
-        std::vector<float> sw(N, 1.0f / 448.0f);
-        CK(cudaMalloc(&dw.codes, wq.size()));
-        CK(cudaMalloc(&dw.sw, (size_t)N * 4));
-        CK(cudaMemcpy(dw.codes, wq.data(), wq.size(), cudaMemcpyHostToDevice));
-        CK(cudaMemcpy(dw.sw, sw.data(), (size_t)N * 4, cudaMemcpyHostToDevice));
-        dw.w.codes = dw.codes, dw.w.row_scale = (const float *)dw.sw;
+        if (N % 16 || K % 64) { printf("timing shapes are multiples of 16 x 64\n"); return 2; }
+        std::vector<uint8_t> wq;
+        dweight dw = timing_weight(N, K, wq);
         uint8_t *w8;
         __nv_bfloat16 *wb;
         CK(cudaMalloc(&w8, (size_t)(N * K)));
@@ -356,19 +406,10 @@ static int time_all(const char *csv) {
             CK(cudaMemcpy(wb, h.data(), h.size() * 2, cudaMemcpyHostToDevice));
         }
         for (int64_t M : Ms) {
-            std::vector<__nv_bfloat16> hx((size_t)(M * K));
-            std::vector<uint8_t> hq((size_t)(M * K));
-            for (size_t i = 0; i < hx.size(); i++) hx[i] = __float2bfloat16_rn(((float)(fast_u32() & 0xFFFF) - 32768.0f) / 16384.0f);
-            fill_codes(hq.data(), hq.size());
-            __nv_bfloat16 *x, *y;
-            uint8_t *x8;
-            void *buf;
-            CK(cudaMalloc(&x, hx.size() * 2));
-            CK(cudaMalloc(&x8, hq.size()));
-            CK(cudaMalloc(&y, (size_t)(M * N) * 2));
-            CK(cudaMalloc(&buf, qn_cuda_fp8_x_bytes(M, dw.w.Kp)));
-            CK(cudaMemcpy(x, hx.data(), hx.size() * 2, cudaMemcpyHostToDevice));
-            CK(cudaMemcpy(x8, hq.data(), hq.size(), cudaMemcpyHostToDevice));
+            tact ta = timing_x(M, N, K);
+            uint8_t *x8 = timing_x8(M, K);
+            __nv_bfloat16 *x = ta.x, *y = ta.y;
+            void *buf = ta.buf;
             int err = 0;
             const double tq = time_us([&] { err |= qn_cuda_fp8_quantize_x(QN_DT_BF16, x, M, K, dw.w.Kp, buf, NULL); });
             const double tg = time_us([&] { err |= qn_cuda_fp8_gemm(&dw.w, buf, M, QN_DT_BF16, y, 0, sms, NULL); });
@@ -441,12 +482,12 @@ static int time_all(const char *csv) {
                 fprintf(out, "%lld,%lld,%lld,%.2f,%.2f,%.2f,%.2f,%.2f,%.2f,%.2f,%.2f,%.2f,%.2f,%.2f,%.2f,%.2f\n",
                         (long long)M, (long long)N, (long long)K, tq, tg, to, t16, tl[0], tl[1], tb, tt[0], tt[1], tt[2],
                         tt[3], ts[0], ts[1]);
-            cudaFree(x), cudaFree(x8), cudaFree(y), cudaFree(buf);
+            tact_free(ta), cudaFree(x8);
         }
         cudaFree(w8), cudaFree(wb), cudaFree(dw.codes), cudaFree(dw.sw);
     }
     if (out) fclose(out);
-    cublasLtDestroy(lt);
+    lt_env_free(le);
     cublasDestroy(bl);
     return 0;
 }
@@ -460,53 +501,34 @@ static int time_v2(const char *csv) {
                                         {2048, 4096, 11008}, {2048, 13824, 5120}};
     FILE *out = csv ? fopen(csv, "w") : NULL;
     if (out)
-        fprintf(out, "M,N,K,quant_us,gemm_us,ours_us,v2c2_us,v2c4_us,v2c1p_us,v2c2p_us,v2c4p_us,lt_fast_us,best_tile_c1,"
-                     "best_tile_c2,best_tile_c4\n");
-    cublasLtHandle_t lt;
-    if (cublasLtCreate(&lt)) { printf("cublasLt init failed\n"); return 2; }
-    const size_t ws = 32u << 20;
-    void *wsp;
-    float *one;
-    CK(cudaMalloc(&wsp, ws));
-    CK(cudaMalloc(&one, 4));
-    const float onev = 1.0f;
-    CK(cudaMemcpy(one, &onev, 4, cudaMemcpyHostToDevice));
-    int sms = 132;
-    cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, 0);
+        fprintf(out, "M,N,K,quant_us,gemm_us,ours_us,v2c2_us,v2c4_us,v2c1p_us,v2c2p_us,v2c4p_us,v2c1pp_us,v2c2pp_us,"
+                     "v2c4pp_us,lt_fast_us,best_tile_c1,best_tile_c2,best_tile_c4\n");
+    lt_env le;
+    if (!lt_env_init(le)) { printf("cublasLt init failed\n"); return 2; }
+    cublasLtHandle_t lt = le.lt;
+    const size_t ws = le.ws;
+    void *wsp = le.wsp;
+    float *one = le.one;
+    const int sms = le.sms;
     printf("time2: us per call (best of 5 x 20 back-to-back), bf16 y; c1 = mmq8's kernel, c2 / c4 = clusters of 2 / 4\n"
-           "(QUANTA_CUDA_FP8_V2=2 / 4), c1p / c2p / c4p = persistent (=0p / 2p / 4p); pick = the tile by grid size;\n"
-           "lt_fast = cuBLASLt FP8 fast accumulation; c1/x = speed-up over mmq8's kernel\n");
-    printf("%6s %6s %6s | %6s | %7s %7s %7s | %7s %7s %7s | %8s | %5s %5s %5s %5s %5s | %s\n", "M", "N", "K", "quant",
-           "c1", "c2", "c4", "c1p", "c2p", "c4p", "lt_fast", "c1/c2", "c1/c4", "/c1p", "/c2p", "/c4p", "TFLOP/s best");
+           "(QUANTA_CUDA_FP8_V2=2 / 4), c1p / c2p / c4p = persistent (=0p / 2p / 4p), c1pp .. = persistent with 2\n"
+           "wgmma groups in flight (=0pp / 2pp / 4pp); pick = the tile by grid size; lt_fast = cuBLASLt FP8 fast\n"
+           "accumulation; c1/x = speed-up over mmq8's kernel\n");
+    printf("%6s %6s %6s | %6s | %7s %7s %7s | %7s %7s %7s | %7s %7s %7s | %8s | %5s %5s %5s %5s %5s %5s %5s %5s | %s\n",
+           "M", "N", "K", "quant", "c1", "c2", "c4", "c1p", "c2p", "c4p", "c1pp", "c2pp", "c4pp", "lt_fast", "c1/c2",
+           "/c4", "/c1p", "/c2p", "/c4p", "/c1pp", "/c2pp", "/c4pp", "TFLOP/s best");
     int err = 0;
     for (auto &sh : shapes) {
         const int64_t M = sh[0], N = sh[1], K = sh[2];
-        std::vector<uint8_t> wq((size_t)(N * K));
-        fill_codes(wq.data(), wq.size());
-        dweight dw;
-        dw.w.fmt = QN_CW_E4M3, dw.w.N = N, dw.w.K = K, dw.w.Np = N, dw.w.Kp = K, dw.w.group = 0, dw.w.meta = NULL;
-        std::vector<float> sw(N, 1.0f / 448.0f);
-        CK(cudaMalloc(&dw.codes, wq.size()));
-        CK(cudaMalloc(&dw.sw, (size_t)N * 4));
-        CK(cudaMemcpy(dw.codes, wq.data(), wq.size(), cudaMemcpyHostToDevice));
-        CK(cudaMemcpy(dw.sw, sw.data(), (size_t)N * 4, cudaMemcpyHostToDevice));
-        dw.w.codes = dw.codes, dw.w.row_scale = (const float *)dw.sw;
-        std::vector<__nv_bfloat16> hx((size_t)(M * K));
-        for (size_t i = 0; i < hx.size(); i++) hx[i] = __float2bfloat16_rn(((float)(fast_u32() & 0xFFFF) - 32768.0f) / 16384.0f);
-        std::vector<uint8_t> hq((size_t)(M * K));
-        fill_codes(hq.data(), hq.size());
-        __nv_bfloat16 *x, *y;
-        uint8_t *x8;
-        void *buf;
-        CK(cudaMalloc(&x, hx.size() * 2));
-        CK(cudaMalloc(&x8, hq.size()));
-        CK(cudaMalloc(&y, (size_t)(M * N) * 2));
-        CK(cudaMalloc(&buf, qn_cuda_fp8_x_bytes(M, K)));
-        CK(cudaMemcpy(x, hx.data(), hx.size() * 2, cudaMemcpyHostToDevice));
-        CK(cudaMemcpy(x8, hq.data(), hq.size(), cudaMemcpyHostToDevice));
+        std::vector<uint8_t> wq;
+        dweight dw = timing_weight(N, K, wq);
+        tact ta = timing_x(M, N, K);
+        uint8_t *x8 = timing_x8(M, K);
+        __nv_bfloat16 *x = ta.x, *y = ta.y;
+        void *buf = ta.buf;
         const double tq = time_us([&] { err |= qn_cuda_fp8_quantize_x(QN_DT_BF16, x, M, K, K, buf, NULL); });
-        double tp[6], tt[3][4];
-        for (int ci = 0; ci < 6; ci++)
+        double tp[9], tt[3][4];
+        for (int ci = 0; ci < 9; ci++)
             tp[ci] = time_us([&] {
                 err |= qn_cuda_fp8_gemm_cl(&dw.w, buf, M, QN_DT_BF16, y, 0, 1, NULL, 1 << (ci % 3), ci / 3, NULL, sms, NULL);
             });
@@ -532,10 +554,11 @@ static int time_v2(const char *csv) {
         const double fl = 2.0 * M * N * K / 1e6; /* TFLOP/s = fl / us */
         double tbest = tp[0];
         for (double v : tp) tbest = std::min(tbest, v);
-        printf("%6lld %6lld %6lld | %6.1f | %7.1f %7.1f %7.1f | %7.1f %7.1f %7.1f | %8.1f | %5.2f %5.2f %5.2f %5.2f %5.2f | "
-               "%.0f (c1 %.0f)\n",
-               (long long)M, (long long)N, (long long)K, tq, tp[0], tp[1], tp[2], tp[3], tp[4], tp[5], tl, tp[0] / tp[1],
-               tp[0] / tp[2], tp[0] / tp[3], tp[0] / tp[4], tp[0] / tp[5], fl / tbest, fl / tp[0]);
+        printf("%6lld %6lld %6lld | %6.1f | %7.1f %7.1f %7.1f | %7.1f %7.1f %7.1f | %7.1f %7.1f %7.1f | %8.1f | %5.2f %5.2f "
+               "%5.2f %5.2f %5.2f %5.2f %5.2f %5.2f | %.0f (c1 %.0f)\n",
+               (long long)M, (long long)N, (long long)K, tq, tp[0], tp[1], tp[2], tp[3], tp[4], tp[5], tp[6], tp[7], tp[8],
+               tl, tp[0] / tp[1], tp[0] / tp[2], tp[0] / tp[3], tp[0] / tp[4], tp[0] / tp[5], tp[0] / tp[6],
+               tp[0] / tp[7], tp[0] / tp[8], fl / tbest, fl / tp[0]);
         static const char *const tn[4] = {"128x256", "128x128", "64x128", "64x64"};
         int best[3] = {0, 0, 0};
         for (int ci = 0; ci < 3; ci++) {
@@ -547,14 +570,13 @@ static int time_v2(const char *csv) {
             printf(" us\n");
         }
         if (out)
-            fprintf(out, "%lld,%lld,%lld,%.2f,%.2f,%.2f,%.2f,%.2f,%.2f,%.2f,%.2f,%.2f,%s,%s,%s\n", (long long)M, (long long)N,
-                    (long long)K, tq, tp[0], tq + tp[0], tp[1], tp[2], tp[3], tp[4], tp[5], tl, tn[best[0]], tn[best[1]],
-                    tn[best[2]]);
-        cudaFree(x), cudaFree(x8), cudaFree(y), cudaFree(buf), cudaFree(dw.codes), cudaFree(dw.sw);
+            fprintf(out, "%lld,%lld,%lld,%.2f,%.2f,%.2f,%.2f,%.2f,%.2f,%.2f,%.2f,%.2f,%.2f,%.2f,%.2f,%s,%s,%s\n",
+                    (long long)M, (long long)N, (long long)K, tq, tp[0], tq + tp[0], tp[1], tp[2], tp[3], tp[4], tp[5],
+                    tp[6], tp[7], tp[8], tl, tn[best[0]], tn[best[1]], tn[best[2]]);
+        tact_free(ta), cudaFree(x8), cudaFree(dw.codes), cudaFree(dw.sw);
     }
     if (out) fclose(out);
-    cudaFree(wsp), cudaFree(one);
-    cublasLtDestroy(lt);
+    lt_env_free(le);
     return err ? 1 : 0;
 }
 
@@ -572,24 +594,11 @@ static int trace_all() {
     int err = 0;
     for (auto &sh : shapes) {
         const int64_t M = sh[0], N = sh[1], K = sh[2];
-        std::vector<uint8_t> wq((size_t)(N * K));
-        fill_codes(wq.data(), wq.size());
-        dweight dw;
-        dw.w.fmt = QN_CW_E4M3, dw.w.N = N, dw.w.K = K, dw.w.Np = N, dw.w.Kp = K, dw.w.group = 0, dw.w.meta = NULL;
-        std::vector<float> sw(N, 1.0f / 448.0f);
-        CK(cudaMalloc(&dw.codes, wq.size()));
-        CK(cudaMalloc(&dw.sw, (size_t)N * 4));
-        CK(cudaMemcpy(dw.codes, wq.data(), wq.size(), cudaMemcpyHostToDevice));
-        CK(cudaMemcpy(dw.sw, sw.data(), (size_t)N * 4, cudaMemcpyHostToDevice));
-        dw.w.codes = dw.codes, dw.w.row_scale = (const float *)dw.sw;
-        std::vector<__nv_bfloat16> hx((size_t)(M * K));
-        for (size_t i = 0; i < hx.size(); i++) hx[i] = __float2bfloat16_rn(((float)(fast_u32() & 0xFFFF) - 32768.0f) / 16384.0f);
-        __nv_bfloat16 *x, *y;
-        void *buf;
-        CK(cudaMalloc(&x, hx.size() * 2));
-        CK(cudaMalloc(&y, (size_t)(M * N) * 2));
-        CK(cudaMalloc(&buf, qn_cuda_fp8_x_bytes(M, K)));
-        CK(cudaMemcpy(x, hx.data(), hx.size() * 2, cudaMemcpyHostToDevice));
+        std::vector<uint8_t> wq;
+        dweight dw = timing_weight(N, K, wq);
+        tact ta = timing_x(M, N, K);
+        __nv_bfloat16 *x = ta.x, *y = ta.y;
+        void *buf = ta.buf;
         err |= qn_cuda_fp8_quantize_x(QN_DT_BF16, x, M, K, K, buf, NULL);
         for (int ci = 0; ci < 3; ci++) {
             const int cl = 1 << ci;
@@ -649,7 +658,7 @@ static int trace_all() {
                    steps / n * 1e-3 / ksteps, csteps / n / ksteps, epi / n * 1e-3, ng ? gap / ng * 1e-3 : 0.0,
                    gmax * 1e-3, fs_max * 1e-3, le_min > 1e29 ? 0.0 : le_min * 1e-3, le_max * 1e-3, khz / 1000);
         }
-        cudaFree(x), cudaFree(y), cudaFree(buf), cudaFree(dw.codes), cudaFree(dw.sw);
+        tact_free(ta), cudaFree(dw.codes), cudaFree(dw.sw);
     }
     if (err) printf("trace: launches failed (%d)\n", err);
     return err ? 1 : 0;

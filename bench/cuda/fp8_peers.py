@@ -62,7 +62,8 @@ def main():
         g, o = float(r["gemm_us"]), float(r["ours_us"])
         print(f"{M:>6} {N:>6} {K:>6} | {g:>8.1f} {o:>8.1f} | {t[True]:>8.1f} {t[False]:>8.1f} | "
               f"{t[True] / g:>9.2f} {t[False] / g:>8.2f} {t[True] / o:>9.2f}   scaled_mm")
-        v2 = [(c, float(r[c])) for c in ("v2c2_us", "v2c4_us", "v2c1p_us", "v2c2p_us", "v2c4p_us") if r.get(c)]
+        v2 = [(c, float(r[c])) for c in ("v2c2_us", "v2c4_us", "v2c1p_us", "v2c2p_us", "v2c4p_us", "v2c1pp_us",
+                                              "v2c2pp_us", "v2c4pp_us") if r.get(c)]
         if v2:
             q = float(r["quant_us"])
             print(f"{M:>6} {N:>6} {K:>6} | " + ", ".join(

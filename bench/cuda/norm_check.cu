@@ -1,15 +1,15 @@
 /*
- * norm_check.cu — the one-warp norm (qn_k_rms_norm_warp, QUANTA_CUDA_NORM_WARP=1) and the block kernel's all-f32
- * form (QUANTA_CUDA_NORM_F32=1) against the block kernel (qn_k_rms_norm_regs), outside libquanta: this file includes
- * kernels_cuda/elementwise.cu, so it can set the switches' caches between calls of the same host entry points.
+ * norm_check.cu — the lean form of the register norm kernel (qn_k_rms_norm_regs<..., ILV>, QUANTA_CUDA_NORM_LEAN=1:
+ * interleaved codes, dtypes folded where all f32) against its plain form, outside libquanta: this file includes
+ * kernels_cuda/elementwise.cu, so it can set the switch's cache between calls of the same host entry points.
  *
  *   norm_check check [seed]   every norm entry point (rms_norm with and without weight / 1 + w / r / p,
  *                             rms_norm_add_norm, add_norm) x dtype x D (32 .. 1024, codes where D % 32 == 0) x
- *                             rows (1, 3, 9): y, y2 and the int8 codes of both planes of each of the two kernels
- *                             must equal the block kernel's byte for byte;
+ *                             rows (1, 3, 9): y, y2 and the int8 codes of both planes of the lean form must equal
+ *                             the plain form's byte for byte;
  *                             outputs poisoned (differently) before each run
  *   norm_check bench          one row of D = 640 (Gemma 3 270M) and of 1024: us per launch of add_norm,
- *                             rms_norm_add_norm and rms_norm with codes, block / block f32 / warp kernel, 2000
+ *                             rms_norm_add_norm and rms_norm with codes, plain vs lean form, 2000
  *                             back-to-back launches, PDL on (as the backend launches them on sm_90) and off (each
  *                             launch waits for the one before: close to the latency ncu's per-kernel times show)
  *
@@ -111,12 +111,9 @@ static int run(const norm_case &c, const norm_bufs &b, int *done) {
     }
 }
 
-/* The kernels compared: the block kernel, its all-f32 form (QUANTA_CUDA_NORM_F32), the warp kernel. */
-static const char *kernel_name[] = {"block", "block_f32", "warp"};
-static void set_kernel(int kind) {
-    norm_warp_cache.store(kind == 2);
-    norm_f32_cache.store(kind == 1);
-}
+/* The forms compared: plain, lean (QUANTA_CUDA_NORM_LEAN=1). */
+static const char *kernel_name[] = {"plain", "lean"};
+static void set_kernel(int kind) { norm_lean_cache.store(kind == 1); }
 
 /* The case's outputs after a run with kernel `kind`, outputs poisoned with byte `poison` first. */
 static std::vector<unsigned char> outputs(const norm_case &c, const norm_bufs &b, int kind, int poison, int *done) {
@@ -160,10 +157,10 @@ static std::vector<unsigned char> outputs(const norm_case &c, const norm_bufs &b
 static int check(uint64_t seed) {
     rng_state = seed;
     printf("norm_check check seed %llu\n", (unsigned long long)seed);
-    const int64_t Ds[] = {32, 64, 96, 200, 256, 288, 640, 768, 1000, 1024, 4096}; /* 4096: the block kernels alone */
+    const int64_t Ds[] = {32, 64, 96, 200, 256, 288, 640, 768, 1000, 1024, 2048, 4096};
     const int64_t Rs[] = {1, 3, 9};
     const int dts[] = {QN_DT_F32, QN_DT_F16, QN_DT_BF16};
-    int cases = 0, fails = 0, warp_codes = 0;
+    int cases = 0, fails = 0, with_codes = 0;
     for (int64_t D : Ds)
         for (int64_t rows : Rs)
             for (int dt : dts) {
@@ -184,10 +181,10 @@ static int check(uint64_t seed) {
                         int d0 = 0;
                         const std::vector<unsigned char> a = outputs(c, b, 0, 0x7f, &d0);
                         cases++;
-                        for (int kind = 1; kind < 3; kind++) {
+                        for (int kind = 1; kind < 2; kind++) {
                             int d1 = 0;
                             const std::vector<unsigned char> w = outputs(c, b, kind, 0xa5, &d1);
-                            warp_codes += kind == 2 && d1;
+                            with_codes += d1;
                             size_t first = a.size();
                             for (size_t i = 0; i < a.size(); i++)
                                 if (a[i] != w[i]) {
@@ -197,7 +194,7 @@ static int check(uint64_t seed) {
                             if (first < a.size() || d0 != d1) {
                                 fails++;
                                 if (fails <= 12)
-                                    printf("FAIL %s vs block: %s dt=%d D=%lld rows=%lld w=%d r=%d p=%d codes=%d: first "
+                                    printf("FAIL %s vs plain: %s dt=%d D=%lld rows=%lld w=%d r=%d p=%d codes=%d: first "
                                            "differing byte %zu of %zu (y %zu, y2 %zu, codes after), done %d/%d\n",
                                            kernel_name[kind], op_name[o], dt, (long long)D, (long long)rows, c.wmode,
                                            c.r, c.p, c.codes, first, a.size(), b.ny, b.ny, d0, d1);
@@ -207,8 +204,8 @@ static int check(uint64_t seed) {
                 void *ps[] = {b.x, b.r, b.p, b.w, b.w2, b.y, b.y2, b.xq};
                 for (void *p : ps) CK(cudaFree(p));
             }
-    printf("norm_check: %d cases (%d with codes), %d comparisons (block_f32, warp vs block) differ\n", cases,
-           warp_codes, fails);
+    printf("norm_check: %d cases (%d with codes), %d differ between the lean and the plain form\n", cases, with_codes,
+           fails);
     return fails ? 1 : 0;
 }
 
@@ -232,7 +229,7 @@ static double time_case(const norm_case &c, const norm_bufs &b, int kind, int it
 
 static int bench() {
     rng_state = 1;
-    printf("| op (1 row, f32, codes) | D | PDL | block kernel us | block f32 us | warp kernel us |\n|---|---|---|---|---|---|\n");
+    printf("| op (1 row, f32, codes) | D | PDL | plain form us | lean form us |\n|---|---|---|---|---|\n");
     for (int64_t D : {640, 1024}) {
         norm_bufs b;
         const int dt = QN_DT_F32;
@@ -248,11 +245,11 @@ static int bench() {
                 norm_case c;
                 c.o = (op)o, c.dt = dt, c.rows = 1, c.D = D, c.wmode = 2, c.codes = true, c.r = false,
                 c.p = o != RMS_NORM;
-                double t[2][3];
+                double t[2][2];
                 for (int rep = 0; rep < 2; rep++)
-                    for (int kind = 0; kind < 3; kind++) t[rep][kind] = time_case(c, b, kind, 2000);
-                printf("| %s | %lld | %s | %.2f, %.2f | %.2f, %.2f | %.2f, %.2f |\n", op_name[o], (long long)D,
-                       pdl ? "on" : "off", t[0][0], t[1][0], t[0][1], t[1][1], t[0][2], t[1][2]);
+                    for (int kind = 0; kind < 2; kind++) t[rep][kind] = time_case(c, b, kind, 2000);
+                printf("| %s | %lld | %s | %.2f, %.2f | %.2f, %.2f |\n", op_name[o], (long long)D, pdl ? "on" : "off",
+                       t[0][0], t[1][0], t[0][1], t[1][1]);
             }
         qn_cuda_pdl_on = 1;
         void *ps[] = {b.x, b.r, b.p, b.w, b.w2, b.y, b.y2, b.xq};

@@ -418,27 +418,36 @@ START_TEST(test_split_model_phases) {
     float *logits = malloc((size_t)V * sizeof *logits);
     ck_assert_ptr_nonnull(logits);
     int32_t tok = 7;
+    const int view = _i == 1; /* 0: quanta_model_eval (copies), 1: quanta_model_eval_view */
+    const float *lv = NULL;
     ck_assert_int_eq(quanta_model_eval(ctx, &tok, 1, logits, (size_t)V), QUANTA_OK); /* plans built */
     enum { STEPS = 12 };
     qn_step_split_take(NULL, 1);
     const double t0 = qn_now_s();
     for (int i = 0; i < STEPS; i++) {
-        ck_assert_int_eq(quanta_model_eval(ctx, &tok, 1, logits, (size_t)V), QUANTA_OK);
-        tok = (int32_t)tiny_argmax(logits, V);
+        if (view) {
+            ck_assert_int_eq(quanta_model_eval_view(ctx, &tok, 1, &lv), QUANTA_OK);
+            tok = (int32_t)tiny_argmax(lv, V);
+        } else {
+            ck_assert_int_eq(quanta_model_eval(ctx, &tok, 1, logits, (size_t)V), QUANTA_OK);
+            tok = (int32_t)tiny_argmax(logits, V);
+        }
     }
     const double wall = qn_now_s() - t0;
     /* refused before any work: an eval is counted (its time is the caller's), no step phase */
-    ck_assert_int_eq(quanta_model_eval(ctx, &tok, 0, logits, (size_t)V), QUANTA_ERR_INVALID_ARGUMENT);
+    ck_assert_int_eq(view ? quanta_model_eval_view(ctx, &tok, 0, &lv) : quanta_model_eval(ctx, &tok, 0, logits, (size_t)V),
+                     QUANTA_ERR_INVALID_ARGUMENT);
     qn_step_split s;
     qn_step_split_take(&s, 1);
     for (int ph = 0; ph < QN_SPLIT_PHASES; ph++) {
-        /* the scan of its own only where the check is not fused into the copy (ref lends its memory) */
+        /* the scan of its own: the view's, checked in place, or where the check is not fused into the copy (ref
+         * lends its memory) */
         const long long want = ph == QN_SPLIT_INPUT   ? 4 * STEPS
                                : ph == QN_SPLIT_EVAL  ? STEPS + 1
-                               : ph == QN_SPLIT_CHECK ? (qn_fused_check_on() ? 0 : STEPS)
+                               : ph == QN_SPLIT_CHECK ? (view || !qn_fused_check_on() ? STEPS : 0)
                                                       : STEPS;
-        ck_assert_msg(s.count[ph] == want, "%s: %lld, want %lld", qn_split_phase_name((qn_split_phase)ph), s.count[ph],
-                      want);
+        ck_assert_msg(s.count[ph] == want, "%s, %s: %lld, want %lld", view ? "view" : "copy",
+                      qn_split_phase_name((qn_split_phase)ph), s.count[ph], want);
         ck_assert_msg(s.seconds[ph] >= 0.0, "%s", qn_split_phase_name((qn_split_phase)ph));
     }
     const double *t = s.seconds;
@@ -467,7 +476,7 @@ int main(void) {
     tcase_add_loop_test(tc, test_call_order, 0, 2);
     tcase_add_loop_test(tc, test_model_overflow_named, 0, N_BACKENDS);
     tcase_add_loop_test(tc, test_model_view_same_bytes, 0, N_BACKENDS);
-    tcase_add_test(tc, test_split_model_phases);
+    tcase_add_loop_test(tc, test_split_model_phases, 0, 2);
     suite_add_tcase(s, tc);
     return qt_run_suite(s);
 }
