@@ -98,21 +98,27 @@ QN_INL float qn_q8_dot16(uint4 c, float4 x0, float4 x1, float4 x2, float4 x3) {
         part[3][m] += qn_q8_dot16(C3, X0, X1, X2, X3);                                              \
     }
 
-/* The q8 loop over K for rows whose codes start at w0..w3 (K codes each). */
-#define QN_Q8_ROWS_LOOP                                                                             \
-    const long nv = K / 16;                                                                         \
+/* The loop over a row set's 16-byte pieces (nv a row; w0..w3 its rows' pieces): two pieces of each
+ * row loaded before PIECE does the math on them, then the odd one left. */
+#define QN_GPU_ROWS_LOOP(PIECE, NV)                                                                 \
+    const long nv = (NV);                                                                           \
     long v = l;                                                                                     \
     for (; v + QN_GPU_LX < nv; v += 2 * QN_GPU_LX) {                                                \
         const long u = v + QN_GPU_LX;                                                               \
         const uint4 a0 = w0[v], a1 = w1[v], a2 = w2[v], a3 = w3[v];                                 \
         const uint4 b0 = w0[u], b1 = w1[u], b2 = w2[u], b3 = w3[u];                                 \
-        QN_Q8_PIECE(a0, a1, a2, a3, v)                                                              \
-        QN_Q8_PIECE(b0, b1, b2, b3, u)                                                              \
+        PIECE(a0, a1, a2, a3, v)                                                                    \
+        PIECE(b0, b1, b2, b3, u)                                                                    \
     }                                                                                               \
     if (v < nv) {                                                                                   \
         const uint4 a0 = w0[v], a1 = w1[v], a2 = w2[v], a3 = w3[v];                                 \
-        QN_Q8_PIECE(a0, a1, a2, a3, v)                                                              \
+        PIECE(a0, a1, a2, a3, v)                                                                    \
     }
+
+/* w0..w3: rows nr0..nr3 of W, rb bytes a row, as 16-byte pieces */
+#define QN_GPU_ROW_PTRS(W, RB)                                                                      \
+    const global uint4 *w0 = (const global uint4 *)((W) + nr0 * (RB)), *w1 = (const global uint4 *)((W) + nr1 * (RB)); \
+    const global uint4 *w2 = (const global uint4 *)((W) + nr2 * (RB)), *w3 = (const global uint4 *)((W) + nr3 * (RB));
 
 /* Row n of the stacked weights W0 (N0 rows), W1 (N1), W2 (N2): which one (0..2) and its row there. */
 QN_INL int qn_stack_row(long n, long N0, long N1, long *r) {
@@ -146,7 +152,7 @@ kernel void qn_gemv_q8_gpu(const global uchar *W0, ulong wo0, long ws0, const gl
     }
     const global uint4 *w0 = (const global uint4 *)codes[0], *w1 = (const global uint4 *)codes[1];
     const global uint4 *w2 = (const global uint4 *)codes[2], *w3 = (const global uint4 *)codes[3];
-    QN_Q8_ROWS_LOOP
+    QN_GPU_ROWS_LOOP(QN_Q8_PIECE, K / 16)
     QN_GPU_FOR_R
         QN_GPU_FOR_M red[((ly * QN_GPU_RPI + r) * M + m) * QN_GPU_RED + l] = part[r][m] * sc[r];
     barrier(CLK_LOCAL_MEM_FENCE);
@@ -179,7 +185,7 @@ kernel void qn_gemv_q8_gpu_glu(const global uchar *Wg, ulong go, const global uc
     const global uchar *G = Wg + go, *U = Wu + uo;
     const global uint4 *w0 = (const global uint4 *)(G + na * K), *w1 = (const global uint4 *)(G + nb * K);
     const global uint4 *w2 = (const global uint4 *)(U + na * K), *w3 = (const global uint4 *)(U + nb * K);
-    QN_Q8_ROWS_LOOP
+    QN_GPU_ROWS_LOOP(QN_Q8_PIECE, K / 16)
     const float sc[QN_GPU_RPI] = {qn_ldf_any(G + ws + na * 4), qn_ldf_any(G + ws + nb * 4), qn_ldf_any(U + ws + na * 4),
                                   qn_ldf_any(U + ws + nb * 4)};
     QN_GPU_FOR_R
@@ -238,21 +244,8 @@ kernel void qn_gemv_q4_gpu(const global uchar *Wb, ulong wo, QN_WLAYOUT_ARGS, co
     const global uchar *W = Wb + wo;
     const long rb = w.codes_row_bytes, ng = K / w.group;
     const int gsh = 26 - clz(w.group); /* group 32/64/128: chunk >> gsh is its group */
-    const global uint4 *w0 = (const global uint4 *)(W + nr0 * rb), *w1 = (const global uint4 *)(W + nr1 * rb);
-    const global uint4 *w2 = (const global uint4 *)(W + nr2 * rb), *w3 = (const global uint4 *)(W + nr3 * rb);
-    const long nv = K / 32;
-    long v = l;
-    for (; v + QN_GPU_LX < nv; v += 2 * QN_GPU_LX) {
-        const long u = v + QN_GPU_LX;
-        const uint4 a0 = w0[v], a1 = w1[v], a2 = w2[v], a3 = w3[v];
-        const uint4 b0 = w0[u], b1 = w1[u], b2 = w2[u], b3 = w3[u];
-        QN_Q4_PIECE(a0, a1, a2, a3, v)
-        QN_Q4_PIECE(b0, b1, b2, b3, u)
-    }
-    if (v < nv) {
-        const uint4 a0 = w0[v], a1 = w1[v], a2 = w2[v], a3 = w3[v];
-        QN_Q4_PIECE(a0, a1, a2, a3, v)
-    }
+    QN_GPU_ROW_PTRS(W, rb)
+    QN_GPU_ROWS_LOOP(QN_Q4_PIECE, K / 32)
     qn_gemv_gpu_store(part, (float4)1.0f, red, y + yo, ydt, M, N);
 }
 
@@ -280,20 +273,7 @@ kernel void qn_gemv_f16_gpu(const global uchar *Wb, ulong wo, QN_WLAYOUT_ARGS, c
     QN_GPU_BEGIN
     (void)w;
     const global uchar *W = Wb + wo;
-    const global uint4 *w0 = (const global uint4 *)(W + nr0 * K * 2), *w1 = (const global uint4 *)(W + nr1 * K * 2);
-    const global uint4 *w2 = (const global uint4 *)(W + nr2 * K * 2), *w3 = (const global uint4 *)(W + nr3 * K * 2);
-    const long nv = K / 8;
-    long v = l;
-    for (; v + QN_GPU_LX < nv; v += 2 * QN_GPU_LX) {
-        const long u = v + QN_GPU_LX;
-        const uint4 a0 = w0[v], a1 = w1[v], a2 = w2[v], a3 = w3[v];
-        const uint4 b0 = w0[u], b1 = w1[u], b2 = w2[u], b3 = w3[u];
-        QN_F16_PIECE(a0, a1, a2, a3, v)
-        QN_F16_PIECE(b0, b1, b2, b3, u)
-    }
-    if (v < nv) {
-        const uint4 a0 = w0[v], a1 = w1[v], a2 = w2[v], a3 = w3[v];
-        QN_F16_PIECE(a0, a1, a2, a3, v)
-    }
+    QN_GPU_ROW_PTRS(W, K * 2)
+    QN_GPU_ROWS_LOOP(QN_F16_PIECE, K / 8)
     qn_gemv_gpu_store(part, (float4)1.0f, red, y + yo, ydt, M, N);
 }

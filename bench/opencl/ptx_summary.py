@@ -58,6 +58,9 @@ def main():
         return
     for f in bins:
         data = open(os.path.join(cache, f), "rb").read()[HEADER:]
+        # NVIDIA's binary ends in a NUL after the PTX text (ptxas stopped at it: "Unexpected EOF", 2026-12-06)
+        if b"\0" in data[-16:]:
+            data = data[:data.index(b"\0", max(0, len(data) - 16))]
         base = os.path.join(out, f[: -len(".clbin")])
         is_ptx = b".entry" in data[:1 << 22] or b".version" in data[:4096]
         path = base + (".ptx" if is_ptx else ".bin")

@@ -59,11 +59,12 @@ quanta_status qn_cl_attention_run(qn_cl *s, const qn_node *node) {
     /* Split the keys when the grid would leave compute units idle. */
     size_t target = (size_t)(s->dev.info.compute_units > 0 ? s->dev.info.compute_units : 1) * (rows_kernel ? 4 : 2);
     cl_int nsplit = 1, split_len = Nk;
-    /* Keys a split takes at least: 256, but 32 on the GPU class, where a decode step at a few hundred
+    /* Keys a split takes at least: 256, but 64 on the GPU class, where a decode step at a few hundred
      * keys otherwise ran as 8-16 work-groups (one or two splits per kv head) on 132 compute units
-     * (H100), and Gemma 3's one kv head as 1-2 (the combine costs one small launch; splits are whole
-     * key tiles). QUANTA_OPENCL_SPLIT_MIN=256 restores the old floor. */
-    size_t split_min = s->gpu_class ? 32 : 256;
+     * (H100; Gemma 3's one kv head as 1-2; the combine costs one small launch). 64 is what the H100
+     * run of 2026-12-06 06:37 had; 32 (more splits for Gemma) is unmeasured: QUANTA_OPENCL_SPLIT_MIN=32.
+     * QUANTA_OPENCL_SPLIT_MIN=256 restores the old floor. */
+    size_t split_min = s->gpu_class ? 64 : 256;
     const char *sm = getenv("QUANTA_OPENCL_SPLIT_MIN");
     if (sm && atoi(sm) >= 16) split_min = (size_t)atoi(sm);
     if (groups < target && (size_t)Nk >= 2 * split_min) {

@@ -314,9 +314,10 @@ static quanta_status run_gemv_i8_chunks(qn_cl *s, const mm_args *m) {
  * rows a row set, 16-byte loads) instead of the generic chunk walk, which read 3-10% of the copy
  * kernel's bandwidth on NVIDIA's OpenCL (H100, 2026-12-06; bench/NOTES.md section 1). They load
  * weights (and x for q8 and f16) as 16-byte vectors, so they take only products whose codes and
- * x start 16-byte aligned, in whole 16-byte pieces; the rest keep the generic walk. Each format
- * has a switch, QUANTA_OPENCL_{Q8,Q4,F16}_GPU=0, that keeps the generic one (the tuning table's
- * lws x rows). Returns the kernel, or QK_COUNT where none applies. */
+ * x start 16-byte aligned, in whole 16-byte pieces; the rest keep the generic walk. q8 and q4 are on
+ * (H100: q8 499 / 845 GB/s, q4 228 / 440 against the generic 137-158 / 77-89), QUANTA_OPENCL_{Q8,Q4}_GPU=0
+ * keeps the generic one (the tuning table's lws x rows); f16 is off unless QUANTA_OPENCL_F16_GPU=1.
+ * Returns the kernel, or QK_COUNT where none applies. */
 static int gpu_switch_on(const char *name) {
     const char *e = getenv(name);
     return !(e && !strcmp(e, "0"));
@@ -328,8 +329,10 @@ static qn_cl_kernel_id gemv_gpu_kernel(const qn_cl *s, const mm_args *m) {
     switch (m->wd.dtype) {
     case QUANTA_Q8: /* run_gemv_q8_gpu: the stacked kernel with one weight */
         return x16 && m->K % 16 == 0 && gpu_switch_on("QUANTA_OPENCL_Q8_GPU") ? QK_GEMV_Q8_GPU : QK_COUNT;
-    case QUANTA_F16:
-        return x16 && m->K % 8 == 0 && gpu_switch_on("QUANTA_OPENCL_F16_GPU") ? QK_GEMV_F16_GPU : QK_COUNT;
+    case QUANTA_F16: { /* off unless =1: its H100 row of 2026-12-06 06:37 was not kept (run_gpu.sh cut it) */
+        const char *e = getenv("QUANTA_OPENCL_F16_GPU");
+        return x16 && m->K % 8 == 0 && e && !strcmp(e, "1") ? QK_GEMV_F16_GPU : QK_COUNT;
+    }
     case QUANTA_Q4: /* x prepared into scratch (offset 0); a 32-weight chunk never straddles a group */
         return m->xpo % 16 == 0 && m->K % 32 == 0 && m->wd.codes_row_bytes % 16 == 0 &&
                        (m->wd.group == 32 || m->wd.group == 64 || m->wd.group == 128) &&
