@@ -145,10 +145,11 @@ __device__ __forceinline__ float qn_norm_store(const qn_norm_args &a, void *y, i
  * kept in registers, so the kernel waits for memory once instead of twice (decode's norms are
  * latency-bound: one 640-wide row took 4.4 us in the strided kernel). Same summation order as
  * qn_k_rms_norm, so the same results. */
-/* The lean form (QUANTA_CUDA_NORM_LEAN=1), the same values: ILV, a warp's chunks of codes (one per k) made at once
- * by qn_ggml_quantize_chunks, their shuffle chains interleaved instead of one chunk after another (~500 cycles of
- * dependent shuffles and a division each); F32 (every operand given f32), the dtypes fixed so that nvcc folds
- * qn_ld / qn_st / qn_rounded to plain accesses (-30% instructions on the main path, a smaller kernel). */
+/* The lean form (QUANTA_CUDA_NORM_LEAN, on by default for blocks of 256: norm_lean_on), the same values: ILV, a
+ * warp's chunks of codes (one per k) made at once by qn_ggml_quantize_chunks, their shuffle chains interleaved
+ * instead of one chunk after another (~500 cycles of dependent shuffles and a division each); F32 (every operand
+ * given f32), the dtypes fixed so that nvcc folds qn_ld / qn_st / qn_rounded to plain accesses (-27% instructions
+ * on the main path, a smaller kernel). */
 template <int PER, bool TWO, bool F32 = false, bool ILV = false> __global__ void qn_k_rms_norm_regs(qn_norm_args a) {
     __shared__ float sh[32];
     if (F32) a.xd = a.rd = a.wd = a.pd = a.yd = a.w2d = QN_DT_F32;
@@ -216,21 +217,25 @@ static bool norm_all_f32(const qn_norm_args &a) {
     return ok && (!a.w2 || a.w2d == QN_DT_F32);
 }
 
-/* Whether the block kernel takes its lean form: QUANTA_CUDA_NORM_LEAN=1 (off by default until verify_norm11.sh has
- * timed it). Read once; atomic because plans run on any thread. */
-static std::atomic<int> norm_lean_cache{-1};
-static bool norm_lean_on() {
+/* Whether the register kernel takes its lean form, for a block of `threads`. On by default for blocks of 256 (rows of
+ * 256 <= D < 1024): on the H100 (07:15, verify_norm11.sh) one 640-wide row took 4.10 us instead of 5.05
+ * (rms_norm_add_norm, back to back) and Gemma decoded at 1105.6 / 1101.4 tok/s against 1066.7 / 1070.8, the same
+ * bits. Not for blocks of 1024 (D >= 1024): there a row of 1024 took 5.20 us instead of 3.99, its 32 warps
+ * interleaving four chunks of which one holds the row (rows of 4096, all four live, unmeasured). QUANTA_CUDA_NORM_LEAN
+ * =1 takes it for every block size, =0 never. Read once; atomic because plans run on any thread. */
+static std::atomic<int> norm_lean_cache{-1}; /* -1 unread, 0 never, 1 always, 2 by block size */
+static bool norm_lean_on(int threads) {
     int v = norm_lean_cache.load(std::memory_order_relaxed);
     if (v < 0) {
         const char *e = getenv("QUANTA_CUDA_NORM_LEAN");
-        v = e && !strcmp(e, "1");
+        v = e && !strcmp(e, "0") ? 0 : e && !strcmp(e, "1") ? 1 : 2;
         norm_lean_cache.store(v, std::memory_order_relaxed);
     }
-    return v == 1;
+    return v == 1 || (v == 2 && threads == 256);
 }
 
-template <bool TWO> static void (*norm_regs_kernel(const qn_norm_args &a))(qn_norm_args) {
-    if (!norm_lean_on()) return qn_k_rms_norm_regs<4, TWO>;
+template <bool TWO> static void (*norm_regs_kernel(const qn_norm_args &a, int threads))(qn_norm_args) {
+    if (!norm_lean_on(threads)) return qn_k_rms_norm_regs<4, TWO>;
     return norm_all_f32(a) ? qn_k_rms_norm_regs<4, TWO, true, true> : qn_k_rms_norm_regs<4, TWO, false, true>;
 }
 
@@ -253,7 +258,7 @@ extern "C" int qn_cuda_rms_norm(int x_dtype, const void *x, int r_dtype, const v
             qn_cuda_ggml_xq_split(xq_buf, rows, D, &a.xq, &a.dx, &a.sx);
             qn_cuda_ggml_xq_lo(xq_buf, rows, D, &a.xl, &a.sl);
         }
-        const int e = qn_launch(norm_regs_kernel<false>(a), (unsigned)rows, threads, 0, st, a);
+        const int e = qn_launch(norm_regs_kernel<false>(a, threads), (unsigned)rows, threads, 0, st, a);
         if (!e && quantize && xq_done) *xq_done = 1;
         return e;
     }
@@ -279,7 +284,7 @@ static int norm_two(int sum_only, int x_dtype, const void *x, int r_dtype, const
         qn_cuda_ggml_xq_split(xq_buf, rows, D, &a.xq, &a.dx, &a.sx);
         qn_cuda_ggml_xq_lo(xq_buf, rows, D, &a.xl, &a.sl);
     }
-    const int e = qn_launch(norm_regs_kernel<true>(a), (unsigned)rows, threads, 0, (cudaStream_t)stream, a);
+    const int e = qn_launch(norm_regs_kernel<true>(a, threads), (unsigned)rows, threads, 0, (cudaStream_t)stream, a);
     if (!e && quantize && xq_done) *xq_done = 1;
     return e;
 }
@@ -505,8 +510,9 @@ __global__ void qn_k_rms_norm_rope(qn_norm_args a, const int32_t *pos, int64_t N
     }
 }
 
-/* Whether qn_k_rms_norm_rope takes its first pow before the PDL wait: QUANTA_CUDA_ROPE_EARLY=1 (off by default until
- * verify_norm11.sh has timed it). Read once; atomic because plans run on any thread. */
+/* Whether qn_k_rms_norm_rope takes its first pow before the PDL wait: QUANTA_CUDA_ROPE_EARLY=1. Off: on the H100
+ * (07:15) Gemma decoded at 1060 / 1079 tok/s with it against 1106 / 1101 without (no gain). Read once; atomic
+ * because plans run on any thread. */
 static std::atomic<int> rope_early_cache{-1};
 static bool rope_early_on() {
     int v = rope_early_cache.load(std::memory_order_relaxed);

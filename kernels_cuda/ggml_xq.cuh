@@ -7,6 +7,20 @@
 
 #include "ggml_blocks.cuh"
 
+/* Each chunk c's codes (one a lane in s[c]) become the sums of the codes of each half of the chunk: low 16 bits
+ * elements 0-15, high 16-31 (every lane gets them). */
+template <int NS> __device__ __forceinline__ void qn_ggml_half_sums(int (&s)[NS]) {
+#pragma unroll
+    for (int o = 8; o > 0; o >>= 1)
+#pragma unroll
+        for (int c = 0; c < NS; c++) s[c] += __shfl_xor_sync(0xffffffffu, s[c], o); /* within each half */
+#pragma unroll
+    for (int c = 0; c < NS; c++) {
+        const int s_hi = __shfl_sync(0xffffffffu, s[c], 16);
+        s[c] = (s[c] & 0xFFFF) | (s_hi << 16);
+    }
+}
+
 /* NS chunks at once: chunk c's values v[c] (lane = element) into the codes of chunk number ch[c] of the planes
  * (xq + 32 ch[c], dx + ch[c], ...), stored only where live[c] (uniform over the warp); xl NULL: no second plane.
  * Each chunk's arithmetic is the one-chunk form's, so the codes are the same; the chunks' shuffle chains are
@@ -31,40 +45,26 @@ __device__ __forceinline__ void qn_ggml_quantize_chunks(const float (&v)[NS], co
         s[c] = q[c];
         amax[c] = d;
     }
-    /* the sums of the codes of each half (low 16 bits: elements 0-15, high: 16-31) */
+    qn_ggml_half_sums<NS>(s);
 #pragma unroll
-    for (int o = 8; o > 0; o >>= 1)
-#pragma unroll
-        for (int c = 0; c < NS; c++) s[c] += __shfl_xor_sync(0xffffffffu, s[c], o);
-#pragma unroll
-    for (int c = 0; c < NS; c++) {
-        const int s_hi = __shfl_sync(0xffffffffu, s[c], 16);
+    for (int c = 0; c < NS; c++)
         if (live[c]) {
             xq[ch[c] * 32 + lane] = (int8_t)q[c];
-            if (lane == 0) {
-                dx[ch[c]] = amax[c];
-                sx[ch[c]] = (s[c] & 0xFFFF) | (s_hi << 16);
-            }
+            if (lane == 0) dx[ch[c]] = amax[c], sx[ch[c]] = s[c];
         }
-    }
     if (!xl) return;
 #pragma unroll
     for (int c = 0; c < NS; c++) {
         q[c] = __float2int_rn(254.0f * (t[c] - (float)q[c]));
         s[c] = q[c];
     }
+    qn_ggml_half_sums<NS>(s);
 #pragma unroll
-    for (int o = 8; o > 0; o >>= 1)
-#pragma unroll
-        for (int c = 0; c < NS; c++) s[c] += __shfl_xor_sync(0xffffffffu, s[c], o);
-#pragma unroll
-    for (int c = 0; c < NS; c++) {
-        const int s_hi = __shfl_sync(0xffffffffu, s[c], 16);
+    for (int c = 0; c < NS; c++)
         if (live[c]) {
             xl[ch[c] * 32 + lane] = (int8_t)q[c];
-            if (lane == 0) sl[ch[c]] = (s[c] & 0xFFFF) | (s_hi << 16);
+            if (lane == 0) sl[ch[c]] = s[c];
         }
-    }
 }
 
 /* The warp's 32 values v (lane = element of the chunk) as codes xq[lane] = round(v / d) with

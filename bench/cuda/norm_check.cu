@@ -1,5 +1,5 @@
 /*
- * norm_check.cu — the lean form of the register norm kernel (qn_k_rms_norm_regs<..., ILV>, QUANTA_CUDA_NORM_LEAN=1:
+ * norm_check.cu — the lean form of the register norm kernel (qn_k_rms_norm_regs<..., ILV>, QUANTA_CUDA_NORM_LEAN:
  * interleaved codes, dtypes folded where all f32) against its plain form, outside libquanta: this file includes
  * kernels_cuda/elementwise.cu, so it can set the switch's cache between calls of the same host entry points.
  *

@@ -1,7 +1,8 @@
 #!/bin/bash
 # verify_norm11.sh — device checks of norm11's norm and rope changes (issue 11: Gemma decode), run after
 # bench/e2e/run_h200.sh has built Quanta (/tmp/qbuild) and written the model files (/tmp/e2e/files). About 60 s.
-# The switches (off by default until this script's run; =1 turns each on):
+# The switches (NORM_LEAN on by default for rows of 256-1023 since this script's run of 07:15, =0 off, =1 every row;
+# ROPE_EARLY off, =1 on):
 #   QUANTA_CUDA_NORM_LEAN=1  the register norm kernel (qn_k_rms_norm_regs: rms_norm / rms_norm_add / add_rms_norm /
 #                            rms_norm_add_norm / add_norm of rows up to 4096) in its lean form: a warp's int8 code
 #                            chunks (one per k) made at once with interleaved shuffle chains, and the dtypes
