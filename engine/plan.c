@@ -1110,21 +1110,26 @@ quanta_status quanta_plan_set_input(quanta_plan *p, quanta_tensor *t, const void
     return st;
 }
 
+/* Whether t keeps its memory after a run: an input, constant or buffer, or a node marked with quanta_graph_output
+ * before planning (the plan-time mark decides: memory of tensors marked later may have been reused). */
+static quanta_status output_kept(const quanta_plan *p, quanta_tensor *t, const char *fn) {
+    if (!p->pt[t->id].output && qn_storage_root(t)->kind == QN_KIND_NODE)
+        return qn_error_set(QUANTA_ERR_STATE, "%s: tensor %d was not marked with quanta_graph_output before planning",
+                            fn, t->id);
+    return QUANTA_OK;
+}
+
 /* Whether output t may be read into data now: `bytes` of it (all of it when whole). */
 static quanta_status output_readable(const quanta_plan *p, quanta_tensor *t, const void *data, size_t bytes,
                                      int whole, const char *fn) {
     quanta_status st = plan_tensor_of(p, t, fn);
     if (st != QUANTA_OK) return st;
-    qn_tensor_kind root = qn_storage_root(t)->kind;
-    /* The plan-time mark decides: memory of tensors marked later may have been reused. */
-    if (!p->pt[t->id].output && root == QN_KIND_NODE)
-        return qn_error_set(QUANTA_ERR_STATE, "%s: tensor %d was not marked with quanta_graph_output before planning",
-                            fn, t->id);
+    if ((st = output_kept(p, t, fn)) != QUANTA_OK) return st;
     if (!data) return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "%s: data is NULL", fn);
     if (whole ? bytes != t->bytes : bytes > t->bytes)
         return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "%s: bytes is %zu but the tensor holds %zu", fn, bytes,
                             t->bytes);
-    if (root == QN_KIND_NODE && !p->executed)
+    if (qn_storage_root(t)->kind == QN_KIND_NODE && !p->executed)
         return qn_error_set(QUANTA_ERR_STATE, "%s: the plan has not been executed", fn);
     return QUANTA_OK;
 }
@@ -1224,10 +1229,7 @@ quanta_status qn_plan_execute_read_f32_finite(quanta_plan *p, quanta_tensor *t, 
                                               int *nonfinite) {
     static const char fn[] = "qn_plan_execute_read_f32_finite";
     quanta_status st = f32_finite_args(p, t, data, count, nonfinite, fn);
-    /* executed or not, t must be an output whose memory the plan keeps (the mark at planning time) */
-    if (st == QUANTA_OK && !p->pt[t->id].output && qn_storage_root(t)->kind == QN_KIND_NODE)
-        st = qn_error_set(QUANTA_ERR_STATE, "%s: tensor %d was not marked with quanta_graph_output before planning", fn,
-                          t->id);
+    if (st == QUANTA_OK) st = output_kept(p, t, fn); /* executed or not */
     if (st != QUANTA_OK) return st;
     const int queued = qn_execute_read_on() && qn_fused_check_on() && p->backend->ops->read_view;
     if ((st = execute_timed(p, !queued))) return st;
@@ -1240,9 +1242,7 @@ quanta_status qn_plan_execute_view_f32_finite(quanta_plan *p, quanta_tensor *t, 
     if (!view) return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "%s: view is NULL", fn);
     *view = NULL;
     quanta_status st = f32_finite_args(p, t, fallback, count, nonfinite, fn);
-    if (st == QUANTA_OK && !p->pt[t->id].output && qn_storage_root(t)->kind == QN_KIND_NODE)
-        st = qn_error_set(QUANTA_ERR_STATE, "%s: tensor %d was not marked with quanta_graph_output before planning", fn,
-                          t->id);
+    if (st == QUANTA_OK) st = output_kept(p, t, fn);
     if (st != QUANTA_OK) return st;
     const qn_backend_ops *ops = p->backend->ops;
     if (!ops->read_view || !qn_fused_check_on()) { /* no view to lend: the copying form into fallback */
