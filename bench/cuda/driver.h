@@ -6,9 +6,21 @@
 #include <cuda_runtime.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <vector>
+
+/* A splitmix64 draw from *state, uniform in [0, 1) with 53 bits: the drivers' random inputs (each keeps its own
+ * state and prints its seed). */
+static inline double qn_bench_urand(uint64_t *state)
+{
+    uint64_t z = (*state += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    z ^= z >> 31;
+    return (double)(z >> 11) * (1.0 / 9007199254740992.0);
+}
 
 /* Exit status 2, naming the file, line and call. */
 #define CK(x)                                                                                                     \

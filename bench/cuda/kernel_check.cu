@@ -26,13 +26,7 @@ extern "C" {
 #include "driver.h"
 
 static uint64_t rng_state = 0x1234567ull;
-static double urand() { /* splitmix64 */
-    uint64_t z = (rng_state += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    z ^= z >> 31;
-    return (double)(z >> 11) * (1.0 / 9007199254740992.0);
-}
+static double urand() { return qn_bench_urand(&rng_state); }
 static float nrand() {
     double s = 0;
     for (int i = 0; i < 4; i++) s += urand() * 2 - 1;

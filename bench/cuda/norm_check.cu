@@ -21,32 +21,20 @@
 #include <cstdlib>
 #include <vector>
 
+#include "driver.h"
+
 extern "C" {
 int qn_cuda_pdl_on = 1;
 }
 
 static uint64_t rng_state;
-static double urand() { /* splitmix64 */
-    uint64_t z = (rng_state += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    z ^= z >> 31;
-    return (double)(z >> 11) * (1.0 / 9007199254740992.0);
-}
+static double urand() { return qn_bench_urand(&rng_state); }
 static float nrand(float mean, float sd) {
     double s = 0;
     for (int i = 0; i < 4; i++) s += urand() * 2 - 1;
     return mean + sd * (float)(s * 0.8660254);
 }
 
-#define CK(x)                                                                                                       \
-    do {                                                                                                            \
-        cudaError_t e_ = (x);                                                                                       \
-        if (e_ != cudaSuccess) {                                                                                    \
-            fprintf(stderr, "%s:%d: %s\n", __FILE__, __LINE__, cudaGetErrorString(e_));                            \
-            exit(2);                                                                                                \
-        }                                                                                                           \
-    } while (0)
 
 static size_t dt_size(int dt) { return dt == QN_DT_F32 ? 4 : 2; }
 
