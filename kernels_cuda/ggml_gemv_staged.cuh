@@ -15,12 +15,19 @@
  * round's loads are issued before this round's arithmetic (one round always in flight). x's codes
  * of a lane's blocks are loaded once per round for all R rows. Sums: per block d * (sum q * xq) in
  * one integer dp4a chain, times dx, accumulated per lane over its blocks in order, then a warp
- * reduction: not the one-warp kernel's order, so results differ from it in the last bits. */
+ * reduction: not the one-warp kernel's order, so results differ from it in the last bits.
+ *
+ * Split K (S = 2 or 4, QUANTA_CUDA_GEMV_SPLITK, gemv12): the S warps of a group share the group's R rows and take
+ * every S-th round (warp p of the group: rounds p, p + S, ...), so a row has S rounds in flight instead of one and a
+ * launch has S times the warps (the 7B's down projection at S = 1: 2048 warps, ~15 an SM, each walking 7 rounds
+ * one at a time). Each warp reduces its lanes as above; the S partial sums then add in shared memory in the
+ * order p = 0 .. S - 1: fixed, so results are the same run to run, and differ from S = 1 in the last bits. */
 #ifndef QUANTA_KERNELS_CUDA_GGML_GEMV_STAGED_CUH
 #define QUANTA_KERNELS_CUDA_GGML_GEMV_STAGED_CUH
 
 /* Blocks per lane and round: q4_0 2 (a round of a row is 1152 bytes), q8_0 1 (1088 bytes). */
 template <int DT> __host__ __device__ constexpr int qn_staged_u() { return DT == QN_DT_GGML_Q4_0 ? 2 : 1; }
+static int qn_staged_u_host(int dt) { return dt == QN_DT_GGML_Q4_0 ? 2 : 1; }
 
 /* Word k (bytes 4k .. 4k + 3) of a block's codes, the block starting `sh` bytes (0 or 2) into aligned word w[0]. */
 __device__ __forceinline__ int qn_staged_codes(const uint32_t *w, int k, int sh) {
@@ -56,18 +63,20 @@ __device__ __forceinline__ float qn_staged_block_dot(const int4 *st, int off, co
     return d * part;
 }
 
-template <int DT, bool GLU, int R>
-__global__ void __launch_bounds__(128) qn_k_ggml_gemv_staged(qn_gemv_args a) {
+template <int DT, bool GLU, int R, int S>
+__device__ __forceinline__ void qn_ggml_gemv_staged_body(const qn_gemv_args &a) {
     constexpr int BB = DT == QN_DT_GGML_Q4_0 ? 18 : 34; /* bytes per block */
     constexpr int U = qn_staged_u<DT>();
     constexpr int CB = 32 * U;                /* blocks of a row per round */
     constexpr int SPAN = CB * BB / 16;        /* 16-byte words of a row per round */
     constexpr int NV = (SPAN + 31) / 32;      /* ...loaded per lane */
-    constexpr int OUTW = GLU ? R / 2 : R;     /* outputs per warp */
+    constexpr int OUTW = GLU ? R / 2 : R;     /* outputs per warp group */
+    constexpr int GW = 4 / S;                 /* warp groups per block */
+    static_assert(S == 1 || S == 2 || S == 4, "split K: 1, 2 or 4 warps a row group");
     __shared__ int4 stage[4][R * SPAN + 1]; /* + 1: a block's last aligned word may end past its row */
     qn_pdl_launch();
-    const int lane = threadIdx.x & 31, wid = threadIdx.x >> 5;
-    const int64_t o0 = ((int64_t)blockIdx.x * 4 + wid) * OUTW;
+    const int lane = threadIdx.x & 31, wid = threadIdx.x >> 5, p = wid % S;
+    const int64_t o0 = ((int64_t)blockIdx.x * GW + wid / S) * OUTW;
     const int64_t nch = a.K / 32;
     const uint8_t *rowp[R];
 #pragma unroll
@@ -88,13 +97,13 @@ __global__ void __launch_bounds__(128) qn_k_ggml_gemv_staged(qn_gemv_args a) {
             }
     };
     if (!a.pre) qn_pdl_wait();
-    load(0);
+    if ((int64_t)p * CB < nch) load((int64_t)p * CB);
     qn_pdl_wait(); /* weights are never written by a step; x's codes are */
     float acc[R];
 #pragma unroll
     for (int r = 0; r < R; r++) acc[r] = 0.0f;
     int4 *st = stage[wid];
-    for (int64_t c0 = 0; c0 < nch; c0 += CB) {
+    for (int64_t c0 = (int64_t)p * CB; c0 < nch; c0 += S * CB) {
         const int s = (int)((nch - c0 < CB ? nch - c0 : CB) * BB / 16);
 #pragma unroll
         for (int r = 0; r < R; r++)
@@ -104,7 +113,7 @@ __global__ void __launch_bounds__(128) qn_k_ggml_gemv_staged(qn_gemv_args a) {
                 if (v < s) st[r * SPAN + v] = buf[r][j];
             }
         __syncwarp();
-        if (c0 + CB < nch) load(c0 + CB);
+        if (c0 + S * CB < nch) load(c0 + S * CB);
 #pragma unroll
         for (int u = 0; u < U; u++) {
             const int64_t c = c0 + lane + 32 * u;
@@ -127,7 +136,22 @@ __global__ void __launch_bounds__(128) qn_k_ggml_gemv_staged(qn_gemv_args a) {
 #pragma unroll
     for (int r = 0; r < R; r++)
         for (int o = 16; o > 0; o >>= 1) acc[r] += __shfl_xor_sync(0xffffffffu, acc[r], o);
-    if (lane == 0) {
+    if constexpr (S > 1) { /* the group's S partial sums, in the order of p */
+        __shared__ float part[4][R];
+        if (lane == 0) {
+#pragma unroll
+            for (int r = 0; r < R; r++) part[wid][r] = acc[r];
+        }
+        __syncthreads();
+#pragma unroll
+        for (int r = 0; r < R; r++) {
+            float v = part[wid - p][r];
+#pragma unroll
+            for (int k = 1; k < S; k++) v += part[wid - p + k][r];
+            acc[r] = v;
+        }
+    }
+    if (lane == 0 && p == 0) {
 #pragma unroll
         for (int r = 0; r < OUTW; r++) {
             const int64_t o = o0 + r;
@@ -135,9 +159,9 @@ __global__ void __launch_bounds__(128) qn_k_ggml_gemv_staged(qn_gemv_args a) {
             qn_gemv_store(a, 0, o, GLU ? qn_act(a.act, acc[r], 0.0f) * acc[r + OUTW] : acc[r]);
         }
     }
-    if (GLU && a.ocnt) { /* y's codes: the last of the 32 / (4 OUTW) blocks of each 32 outputs makes them */
+    if (GLU && a.ocnt) { /* y's codes: the last of the 32 / OUTB blocks of each 32 outputs makes them */
         __shared__ int last;
-        constexpr int OUTB = 4 * OUTW;
+        constexpr int OUTB = GW * OUTW; /* outputs per block: 1 .. 8, so 32 / OUTB blocks complete a group */
         const int64_t chunk = (int64_t)blockIdx.x * OUTB / 32;
         __threadfence(); /* this block's outputs visible to the block that quantizes them */
         __syncthreads();
@@ -150,6 +174,17 @@ __global__ void __launch_bounds__(128) qn_k_ggml_gemv_staged(qn_gemv_args a) {
             if (lane == 0) a.ocnt[chunk] = 0; /* left zeroed for the next launch */
         }
     }
+}
+
+/* The kernel as before gemv12 (no occupancy asked: 64-80 registers at R = 2), and with 8 blocks an SM asked (64
+ * registers; glu spills 20-60 bytes) for the split forms and QUANTA_CUDA_GEMV_OCC=1. */
+template <int DT, bool GLU, int R, int S>
+__global__ void __launch_bounds__(128) qn_k_ggml_gemv_staged(qn_gemv_args a) {
+    qn_ggml_gemv_staged_body<DT, GLU, R, S>(a);
+}
+template <int DT, bool GLU, int R, int S>
+__global__ void __launch_bounds__(128, 8) qn_k_ggml_gemv_staged_occ(qn_gemv_args a) {
+    qn_ggml_gemv_staged_body<DT, GLU, R, S>(a);
 }
 
 /* Rows too short for the kernel above (a row's blocks not a multiple of 8: Gemma's 640-wide tied head, 262144
@@ -266,12 +301,53 @@ static bool gemv_staged_fits(int dt, const qn_gemv_args &a, bool x2) {
     return true; /* matmul_multi: qn_gemv_wrow finds each row's own weight */
 }
 
+/* Warps per row group (the kernel's S) of the staged kernel at R = 2, from QUANTA_CUDA_GEMV_SPLITK (plain and multi
+ * launches) and QUANTA_CUDA_GEMV_SPLITK_GLU (matmul_glu): 0 or unset 1 (the kernel before gemv12); 2 or 4 forced;
+ * 1 (plain only) by the rounds a row has (nch / 32U): 4 where it has 6 or more (the 7B's down: 7 q4_0 / 14 q8_0
+ * rounds), 2 where it has 2 or more (wo, q/k/v: 2 / 4), so each warp walks about two rounds or fewer. */
+static int gemv_staged_split(int dt, bool glu, int64_t nch) {
+    static int plain = -1, gated = -1;
+    int *c = glu ? &gated : &plain;
+    if (*c < 0) {
+        const char *e = getenv(glu ? "QUANTA_CUDA_GEMV_SPLITK_GLU" : "QUANTA_CUDA_GEMV_SPLITK");
+        const int v = e ? atoi(e) : 0;
+        *c = v == 2 || v == 4 || (v == 1 && !glu) ? v : 0;
+    }
+    if (*c != 1) return *c ? *c : 1;
+    const int64_t rounds = (nch + 32 * qn_staged_u_host(dt) - 1) / (32 * qn_staged_u_host(dt));
+    return rounds >= 6 ? 4 : rounds >= 2 ? 2 : 1;
+}
+
+/* Blocks an SM must hold (the kernel's MB, so at most 65536 / (128 MB) registers a thread): QUANTA_CUDA_GEMV_OCC=1
+ * asks 8 (64 registers: 32 warps an SM) of the R = 2 kernel with S = 1, which takes 80 registers for glu (6 blocks an
+ * SM) and 64 otherwise; unset or 0, none (the kernel before gemv12). The split kernels always ask 8: without it they
+ * take 94-125 registers (4-5 blocks an SM), which would cost the warps that splitting K is for. */
+static int gemv_staged_occ(void) {
+    static int on = -1;
+    if (on < 0) {
+        const char *e = getenv("QUANTA_CUDA_GEMV_OCC");
+        on = e && !strcmp(e, "1");
+    }
+    return on;
+}
+
+template <int DT, bool GLU, int S> static int gemv_staged_launch_s(const qn_gemv_args &a, cudaStream_t s) {
+    const int64_t outs_per_block = 4 / S * (GLU ? 1 : 2); /* R = 2 */
+    const dim3 grid((unsigned)((a.N + outs_per_block - 1) / outs_per_block));
+    if (S == 1 && !gemv_staged_occ()) return qn_launch(qn_k_ggml_gemv_staged<DT, GLU, 2, 1>, grid, 128, 0, s, a);
+    return qn_launch(qn_k_ggml_gemv_staged_occ<DT, GLU, 2, S>, grid, 128, 0, s, a);
+}
+
 template <int DT, bool GLU> static int gemv_staged_launch(const qn_gemv_args &a, cudaStream_t s) {
     const int R = gemv_staged_rows(a.N * (GLU ? 2 : 1));
-    const int64_t outs_per_block = 4 * (GLU ? R / 2 : R);
-    const dim3 grid((unsigned)((a.N + outs_per_block - 1) / outs_per_block));
-    if (R == 4) return qn_launch(qn_k_ggml_gemv_staged<DT, GLU, 4>, grid, 128, 0, s, a);
-    return qn_launch(qn_k_ggml_gemv_staged<DT, GLU, 2>, grid, 128, 0, s, a);
+    if (R == 4) { /* split K only at R = 2 */
+        const dim3 grid((unsigned)((a.N + 4 * (GLU ? 2 : 4) - 1) / (4 * (GLU ? 2 : 4))));
+        return qn_launch(qn_k_ggml_gemv_staged<DT, GLU, 4, 1>, grid, 128, 0, s, a);
+    }
+    const int S = gemv_staged_split(DT, GLU, a.K / 32);
+    if (S == 4) return gemv_staged_launch_s<DT, GLU, 4>(a, s);
+    if (S == 2) return gemv_staged_launch_s<DT, GLU, 2>(a, s);
+    return gemv_staged_launch_s<DT, GLU, 1>(a, s);
 }
 
 #endif

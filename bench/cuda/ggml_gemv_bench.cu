@@ -5,9 +5,14 @@
  * (QN_GEMV_U) and with QN_GEMV_U=1 (the one-chunk loop before 2026-12-05), for a side-by-side row;
  * QUANTA_CUDA_PDL=0 launches without programmatic dependent launch; QUANTA_CUDA_GEMV_LPR (32, 64,
  * 128: threads per weight row), QUANTA_CUDA_GEMV_PREFETCH=0, QUANTA_CUDA_GEMV_STAGED=0 and
- * QUANTA_CUDA_GEMV_RPW (2, 4) pick the kernel as in the library.
+ * QUANTA_CUDA_GEMV_RPW (2, 4), QUANTA_CUDA_GEMV_SPLITK (0, 1 by shape, 2, 4: warps sharing a row group of the
+ * staged kernel), QUANTA_CUDA_GEMV_SPLITK_GLU (0, 2, 4) and QUANTA_CUDA_GEMV_OCC=1 pick the kernel as in the library;
+ * QN_BENCH_FMTS (e.g. "q4_0,q8_0") limits the formats. Besides the copy, a read-only kernel (16-byte loads over
+ * 1 GiB, the GEMV's access pattern without the arithmetic) gives the read bandwidth the GEMV rows are also shown
+ * against (%read).
  * Every row also prints an FNV-1a hash of the output bytes, which must be the same in all runs of
- * one LPR (PDL, prefetch and U keep the order of the sums; another LPR splits the row another way).
+ * one LPR and split K (PDL, prefetch, U and OCC keep the order of the sums; another LPR or SPLITK splits the
+ * row another way).
  * The last two rows are the gated pair (matmul_glu) on the 7B's 14336 x 4096: the int8 kernel with
  * both planes of x's codes, and the f32 form.
  *
@@ -43,6 +48,16 @@ static void scale_offsets(int dt, std::vector<int> &o) {
     else o = {0};
 }
 
+/* The read floor: every 16-byte word of n once, xor-folded so the loads are not removed. */
+__global__ void read_only(const int4 *p, size_t n, int *out) {
+    int v = 0;
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) {
+        const int4 w = __ldg(p + i);
+        v ^= w.x ^ w.y ^ w.z ^ w.w;
+    }
+    if (v == 0x7fffffff) *out = v;
+}
+
 extern "C" int qn_cuda_pdl_on; /* kernels_cuda/cuda_common.cuh; defined by rows.cu in libquanta */
 int qn_cuda_pdl_on = 0;
 
@@ -57,8 +72,11 @@ int main(int argc, char **argv) {
     char mode[96];
     const char *lpr = getenv("QUANTA_CUDA_GEMV_LPR"), *pre = getenv("QUANTA_CUDA_GEMV_PREFETCH");
     const char *stg = getenv("QUANTA_CUDA_GEMV_STAGED"), *rpw = getenv("QUANTA_CUDA_GEMV_RPW");
-    snprintf(mode, sizeof mode, "U%d-pdl%d-lpr%s-pre%s-staged%s-rpw%s", QN_GEMV_U, qn_cuda_pdl_on, lpr ? lpr : "auto",
-             pre ? pre : "1", stg ? stg : "1", rpw ? rpw : "auto");
+    const char *spk = getenv("QUANTA_CUDA_GEMV_SPLITK"), *spg = getenv("QUANTA_CUDA_GEMV_SPLITK_GLU");
+    const char *occ = getenv("QUANTA_CUDA_GEMV_OCC"), *fsel = getenv("QN_BENCH_FMTS");
+    snprintf(mode, sizeof mode, "U%d-pdl%d-lpr%s-pre%s-staged%s-rpw%s-sk%s-skg%s-occ%s", QN_GEMV_U, qn_cuda_pdl_on,
+             lpr ? lpr : "auto", pre ? pre : "1", stg ? stg : "1", rpw ? rpw : "auto", spk ? spk : "0", spg ? spg : "0",
+             occ ? occ : "0");
     cudaStream_t st;
     CK(cudaStreamCreate(&st));
     cudaEvent_t e0, e1;
@@ -74,18 +92,28 @@ int main(int argc, char **argv) {
         for (int i = 0; i < 10; i++) CK(cudaMemcpyAsync(i & 1 ? ca : cbuf, i & 1 ? cbuf : ca, cb, cudaMemcpyDeviceToDevice, st));
     });
     const double copy = 2.0 * cb * 10 / (cms * 1e-3);
-    cudaFree(ca), cudaFree(cbuf);
-    printf("mode %s; copy bandwidth (cudaMemcpy D2D, 1 GiB, read+write): %.0f GB/s\n", mode, copy / 1e9);
-    if (csv) fprintf(csv, "mode,format,N,K,us,weight_bytes,GBps,pct_copy,hash\n");
+    int *sink;
+    CK(cudaMalloc(&sink, sizeof(int)));
+    const float rms = median_ms(st, e0, e1, 5, [&] {
+        for (int i = 0; i < 10; i++) read_only<<<132 * 16, 256, 0, st>>>((const int4 *)(i & 1 ? ca : cbuf), cb / 16, sink);
+    });
+    const double rd = (double)cb * 10 / (rms * 1e-3);
+    cudaFree(ca), cudaFree(cbuf), cudaFree(sink);
+    printf("mode %s; copy bandwidth (cudaMemcpy D2D, 1 GiB, read+write): %.0f GB/s; read-only kernel: %.0f GB/s\n", mode,
+           copy / 1e9, rd / 1e9);
+    if (csv) fprintf(csv, "mode,format,N,K,us,weight_bytes,GBps,pct_copy,pct_read,hash\n");
 
     struct fmt { const char *name; int dt; } fmts[] = {{"q4_0", QN_DT_GGML_Q4_0}, {"q8_0", QN_DT_GGML_Q8_0},
                                                         {"q4_k", QN_DT_GGML_Q4_K}, {"q6_k", QN_DT_GGML_Q6_K}};
     /* N, K, kind: 0 plain, 1 glu (gate + up + silu, two planes of x's codes: the library's matmul_glu),
      * 2 the same glu in the GEMV's f32 form (the route of bd8bc16); glu bytes count both weights */
-    const int64_t shapes[][3] = {{4096, 4096, 0},  {14336, 4096, 0}, {4096, 14336, 0},
+    /* the 7B's: wo 4096 x 4096, q/k/v as one 6144 x 4096 (matmul_multi's rows), down 4096 x 14336, the head */
+    const int64_t shapes[][3] = {{4096, 4096, 0},  {6144, 4096, 0},  {14336, 4096, 0}, {4096, 14336, 0},
                                  {32000, 4096, 0}, {14336, 4096, 1}, {14336, 4096, 2}};
-    printf("%-11s %6s %6s %9s %10s %8s %6s  %s\n", "format", "N", "K", "us", "wbytes MB", "GB/s", "%copy", "hash");
+    printf("%-11s %6s %6s %9s %10s %8s %6s %6s  %s\n", "format", "N", "K", "us", "wbytes MB", "GB/s", "%copy", "%read",
+           "hash");
     for (const fmt &f : fmts) {
+        if (fsel && !strstr(fsel, f.name)) continue;
         for (const auto &sh : shapes) {
             const int64_t N = sh[0], K = sh[1], kind = sh[2];
             const int be = QN_GGML_BLOCK_ELEMS(f.dt), bb = QN_GGML_BLOCK_BYTES(f.dt);
@@ -134,11 +162,11 @@ int main(int argc, char **argv) {
             static const char *kinds[] = {"", "-glu", "-gluf32"};
             char fname[32];
             snprintf(fname, sizeof fname, "%s%s", f.name, kinds[kind]);
-            printf("%-11s %6lld %6lld %9.2f %10.1f %8.0f %5.1f%%  %016llx\n", fname, (long long)N, (long long)K, us,
-                   wbytes / 1e6, gbps, 100.0 * gbps * 1e9 / copy, (unsigned long long)h);
+            printf("%-11s %6lld %6lld %9.2f %10.1f %8.0f %5.1f%% %5.1f%%  %016llx\n", fname, (long long)N, (long long)K,
+                   us, wbytes / 1e6, gbps, 100.0 * gbps * 1e9 / copy, 100.0 * gbps * 1e9 / rd, (unsigned long long)h);
             if (csv)
-                fprintf(csv, "%s,%s,%lld,%lld,%.3f,%zu,%.1f,%.1f,%016llx\n", mode, fname, (long long)N, (long long)K, us,
-                        wbytes, gbps, 100.0 * gbps * 1e9 / copy, (unsigned long long)h);
+                fprintf(csv, "%s,%s,%lld,%lld,%.3f,%zu,%.1f,%.1f,%.1f,%016llx\n", mode, fname, (long long)N, (long long)K,
+                        us, wbytes, gbps, 100.0 * gbps * 1e9 / copy, 100.0 * gbps * 1e9 / rd, (unsigned long long)h);
             cudaGraphExecDestroy(ge), cudaGraphDestroy(g);
             cudaFree(w), cudaFree(x), cudaFree(y), cudaFree(xq);
         }
