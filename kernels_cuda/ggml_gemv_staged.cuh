@@ -21,9 +21,13 @@
  * every S-th round (warp p of the group: rounds p, p + S, ...), so a row has S rounds in flight instead of one and a
  * launch has S times the warps (the 7B's down projection at S = 1: 2048 warps, ~15 an SM, each walking 7 rounds
  * one at a time). Each warp reduces its lanes as above; the S partial sums then add in shared memory in the
- * order p = 0 .. S - 1: fixed, so results are the same run to run, and differ from S = 1 in the last bits. */
+ * order p = 0 .. S - 1: fixed, so results are the same run to run, and differ from S = 1 in the last bits.
+ * cp.async (QUANTA_CUDA_GEMV_CPASYNC=1, gemv12): the same rounds copied straight to shared memory in 3 stages, two
+ * in flight a warp and none held in registers; the arithmetic and its order are the register form's. */
 #ifndef QUANTA_KERNELS_CUDA_GGML_GEMV_STAGED_CUH
 #define QUANTA_KERNELS_CUDA_GGML_GEMV_STAGED_CUH
+
+#include "cp_async.cuh"
 
 /* Blocks per lane and round: q4_0 2 (a round of a row is 1152 bytes), q8_0 1 (1088 bytes). */
 template <int DT> __host__ __device__ constexpr int qn_staged_u() { return DT == QN_DT_GGML_Q4_0 ? 2 : 1; }
@@ -63,7 +67,7 @@ __device__ __forceinline__ float qn_staged_block_dot(const int4 *st, int off, co
     return d * part;
 }
 
-template <int DT, bool GLU, int R, int S>
+template <int DT, bool GLU, int R, int S, int NST>
 __device__ __forceinline__ void qn_ggml_gemv_staged_body(const qn_gemv_args &a) {
     constexpr int BB = DT == QN_DT_GGML_Q4_0 ? 18 : 34; /* bytes per block */
     constexpr int U = qn_staged_u<DT>();
@@ -73,7 +77,9 @@ __device__ __forceinline__ void qn_ggml_gemv_staged_body(const qn_gemv_args &a) 
     constexpr int OUTW = GLU ? R / 2 : R;     /* outputs per warp group */
     constexpr int GW = 4 / S;                 /* warp groups per block */
     static_assert(S == 1 || S == 2 || S == 4, "split K: 1, 2 or 4 warps a row group");
-    __shared__ int4 stage[4][R * SPAN + 1]; /* + 1: a block's last aligned word may end past its row */
+    static_assert(NST == 0 || NST >= 2, "cp.async stages: 0 (registers) or 2 and more");
+    constexpr int W = R * SPAN + 1;         /* + 1: a block's last aligned word may end past its row */
+    __shared__ int4 stage[4][NST ? NST : 1][W];
     qn_pdl_launch();
     const int lane = threadIdx.x & 31, wid = threadIdx.x >> 5, p = wid % S;
     const int64_t o0 = ((int64_t)blockIdx.x * GW + wid / S) * OUTW;
@@ -84,36 +90,11 @@ __device__ __forceinline__ void qn_ggml_gemv_staged_body(const qn_gemv_args &a) 
         const int64_t o = o0 + (GLU ? r % OUTW : r);
         rowp[r] = o < a.N ? qn_gemv_wrow(a, o, GLU && r >= OUTW) : nullptr;
     }
-    int4 buf[R][NV];
-    /* The round starting at block c0 of every row into buf (words past the round's end not loaded). */
-    auto load = [&](int64_t c0) {
-        const int s = (int)((nch - c0 < CB ? nch - c0 : CB) * BB / 16);
-#pragma unroll
-        for (int r = 0; r < R; r++)
-#pragma unroll
-            for (int j = 0; j < NV; j++) {
-                const int v = lane + 32 * j;
-                if (rowp[r] && v < s) buf[r][j] = __ldg((const int4 *)(rowp[r] + c0 * BB) + v);
-            }
-    };
-    if (!a.pre) qn_pdl_wait();
-    if ((int64_t)p * CB < nch) load((int64_t)p * CB);
-    qn_pdl_wait(); /* weights are never written by a step; x's codes are */
     float acc[R];
 #pragma unroll
     for (int r = 0; r < R; r++) acc[r] = 0.0f;
-    int4 *st = stage[wid];
-    for (int64_t c0 = (int64_t)p * CB; c0 < nch; c0 += S * CB) {
-        const int s = (int)((nch - c0 < CB ? nch - c0 : CB) * BB / 16);
-#pragma unroll
-        for (int r = 0; r < R; r++)
-#pragma unroll
-            for (int j = 0; j < NV; j++) {
-                const int v = lane + 32 * j;
-                if (v < s) st[r * SPAN + v] = buf[r][j];
-            }
-        __syncwarp();
-        if (c0 + S * CB < nch) load(c0 + S * CB);
+    /* This lane's blocks of the round at c0, staged in st, into acc. */
+    auto dot_round = [&](const int4 *st, int64_t c0) {
 #pragma unroll
         for (int u = 0; u < U; u++) {
             const int64_t c = c0 + lane + 32 * u;
@@ -131,7 +112,70 @@ __device__ __forceinline__ void qn_ggml_gemv_staged_body(const qn_gemv_args &a) 
                 acc[r] = fmaf(qn_staged_block_dot<DT, GLU>(st, r * SPAN * 16 + (lane + 32 * u) * BB, x0, x1, l0, l1), dx,
                               acc[r]);
         }
-        __syncwarp();
+    };
+    if constexpr (NST > 0) {
+        /* Rounds through cp.async (QUANTA_CUDA_GEMV_CPASYNC): round k of this warp (blocks (p + k S) CB ..) goes to
+         * stage k % NST, NST - 1 rounds in flight, no registers carrying them. Each lane commits one group per
+         * round issued (empty past the end), so waiting for NST - 2 pending groups means round k has landed. */
+        int4 *sw = stage[wid][0];
+        auto issue = [&](int64_t k) {
+            const int64_t c0 = ((int64_t)p + k * S) * CB;
+            if (c0 < nch) {
+                const int s = (int)((nch - c0 < CB ? nch - c0 : CB) * BB / 16);
+                int4 *d = sw + (int)(k % NST) * W;
+#pragma unroll
+                for (int r = 0; r < R; r++)
+#pragma unroll
+                    for (int j = 0; j < NV; j++) {
+                        const int v = lane + 32 * j;
+                        if (rowp[r] && v < s)
+                            qn_cp_async16(qn_smem_u32(d + r * SPAN + v), (const int4 *)(rowp[r] + c0 * BB) + v, true);
+                    }
+            }
+            qn_cp_async_commit();
+        };
+        if (!a.pre) qn_pdl_wait();
+#pragma unroll
+        for (int k = 0; k < NST - 1; k++) issue(k);
+        qn_pdl_wait();
+        const int64_t nr = (int64_t)p * CB < nch ? (nch - (int64_t)p * CB + S * CB - 1) / (S * CB) : 0;
+        for (int64_t k = 0; k < nr; k++) {
+            qn_cp_async_wait<NST - 2>();
+            __syncwarp();      /* every lane's copies of round k visible; every lane done with round k - 1 */
+            issue(k + NST - 1); /* into stage (k - 1) % NST */
+            dot_round(sw + (int)(k % NST) * W, ((int64_t)p + k * S) * CB);
+        }
+    } else {
+        int4 buf[R][NV];
+        /* The round starting at block c0 of every row into buf (words past the round's end not loaded). */
+        auto load = [&](int64_t c0) {
+            const int s = (int)((nch - c0 < CB ? nch - c0 : CB) * BB / 16);
+#pragma unroll
+            for (int r = 0; r < R; r++)
+#pragma unroll
+                for (int j = 0; j < NV; j++) {
+                    const int v = lane + 32 * j;
+                    if (rowp[r] && v < s) buf[r][j] = __ldg((const int4 *)(rowp[r] + c0 * BB) + v);
+                }
+        };
+        if (!a.pre) qn_pdl_wait();
+        if ((int64_t)p * CB < nch) load((int64_t)p * CB);
+        qn_pdl_wait(); /* weights are never written by a step; x's codes are */
+        int4 *st = stage[wid][0];
+        for (int64_t c0 = (int64_t)p * CB; c0 < nch; c0 += S * CB) {
+            const int s = (int)((nch - c0 < CB ? nch - c0 : CB) * BB / 16);
+#pragma unroll
+            for (int r = 0; r < R; r++)
+#pragma unroll
+                for (int j = 0; j < NV; j++) {
+                    const int v = lane + 32 * j;
+                    if (v < s) st[r * SPAN + v] = buf[r][j];
+                }
+            __syncwarp();
+            if (c0 + S * CB < nch) load(c0 + S * CB);
+            dot_round(st, c0);
+            __syncwarp();
+        }
     }
 #pragma unroll
     for (int r = 0; r < R; r++)
@@ -177,14 +221,14 @@ __device__ __forceinline__ void qn_ggml_gemv_staged_body(const qn_gemv_args &a) 
 }
 
 /* The kernel as before gemv12 (no occupancy asked: 64-80 registers at R = 2), and with 8 blocks an SM asked (64
- * registers; glu spills 20-60 bytes) for the split forms and QUANTA_CUDA_GEMV_OCC=1. */
+ * registers; glu spills 20-60 bytes) for the split forms, QUANTA_CUDA_GEMV_OCC=1 and the cp.async form. */
 template <int DT, bool GLU, int R, int S>
 __global__ void __launch_bounds__(128) qn_k_ggml_gemv_staged(qn_gemv_args a) {
-    qn_ggml_gemv_staged_body<DT, GLU, R, S>(a);
+    qn_ggml_gemv_staged_body<DT, GLU, R, S, 0>(a);
 }
-template <int DT, bool GLU, int R, int S>
+template <int DT, bool GLU, int R, int S, int NST>
 __global__ void __launch_bounds__(128, 8) qn_k_ggml_gemv_staged_occ(qn_gemv_args a) {
-    qn_ggml_gemv_staged_body<DT, GLU, R, S>(a);
+    qn_ggml_gemv_staged_body<DT, GLU, R, S, NST>(a);
 }
 
 /* Rows too short for the kernel above (a row's blocks not a multiple of 8: Gemma's 640-wide tied head, 262144
@@ -331,11 +375,24 @@ static int gemv_staged_occ(void) {
     return on;
 }
 
+/* QUANTA_CUDA_GEMV_CPASYNC=1: the R = 2 kernel (any S) loads its rounds with cp.async into 3 stages of shared memory
+ * (2 rounds in flight a warp instead of 1, and none in registers); unset or 0: through registers. Shared memory:
+ * 27.8 KB a block (q4_0), so 7-8 blocks an SM. */
+static int gemv_staged_cpasync(void) {
+    static int on = -1;
+    if (on < 0) {
+        const char *e = getenv("QUANTA_CUDA_GEMV_CPASYNC");
+        on = e && !strcmp(e, "1");
+    }
+    return on;
+}
+
 template <int DT, bool GLU, int S> static int gemv_staged_launch_s(const qn_gemv_args &a, cudaStream_t s) {
     const int64_t outs_per_block = 4 / S * (GLU ? 1 : 2); /* R = 2 */
     const dim3 grid((unsigned)((a.N + outs_per_block - 1) / outs_per_block));
+    if (gemv_staged_cpasync()) return qn_launch(qn_k_ggml_gemv_staged_occ<DT, GLU, 2, S, 3>, grid, 128, 0, s, a);
     if (S == 1 && !gemv_staged_occ()) return qn_launch(qn_k_ggml_gemv_staged<DT, GLU, 2, 1>, grid, 128, 0, s, a);
-    return qn_launch(qn_k_ggml_gemv_staged_occ<DT, GLU, 2, S>, grid, 128, 0, s, a);
+    return qn_launch(qn_k_ggml_gemv_staged_occ<DT, GLU, 2, S, 0>, grid, 128, 0, s, a);
 }
 
 template <int DT, bool GLU> static int gemv_staged_launch(const qn_gemv_args &a, cudaStream_t s) {

@@ -6,12 +6,14 @@
 #                                   (1: by shape, 4 for rows of 6+ rounds (down), 2 for 2-5 (wo, q/k/v))
 #   QUANTA_CUDA_GEMV_SPLITK_GLU=2|4 the same for matmul_glu (gate + up)
 #   QUANTA_CUDA_GEMV_OCC=1          the unsplit R = 2 kernel at 64 registers (8 blocks an SM)
-# Steps: 1. conformance of matmul / matmul_glu / matmul_multi at M = 1 on q4_0 / q8_0 with S = 2 and S = 4 forced (K =
-# 4096, 14336; partial last rounds K = 2560, 4352; K = 1024 leaves split warps with no round; partial row groups);
-# 2. graph replay (tests/cuda/test_cuda_graphs) with the new forms on; 3. greedy text old vs new (7B Q4_0; may
-# differ in the last bits: reported, not failed), and GLU_CODES=1 under SPLITK_GLU=4 (must be identical); 4. the
-# kernel rows (bench/cuda/ggml_gemv_bench.cu linked to the build's ggml.cu.o) for each form; 5. tg128 -r 3 of the
-# 7B files, old / new forms alternated twice.
+#   QUANTA_CUDA_GEMV_CPASYNC=1      the R = 2 kernel (any S) stages its rounds with cp.async, 2 rounds in flight a warp
+# Steps: 1. conformance of matmul / matmul_glu / matmul_multi at M = 1 on q4_0 / q8_0 with S = 2 and S = 4 forced, by
+# shape, and the cp.async form (K = 4096, 14336; partial last rounds K = 2560, 4352; K = 1024 leaves split warps
+# with no round; partial row groups); 2. graph replay (tests/cuda/test_cuda_graphs) with the new forms on;
+# 3. greedy text old vs new (7B Q4_0; may differ in the last bits: reported, not failed), and GLU_CODES=1 under
+# SPLITK_GLU=4 and under CPASYNC=1 (must be identical to the same form without); 4. tg128 -r 3 of the 7B files, old
+# and three new forms; 5. the kernel rows (bench/cuda/ggml_gemv_bench.cu linked to the build's ggml.cu.o) for the
+# forms; 6. step 4 again (alternated) as time allows.
 set -u
 cd "$(dirname "$0")/../.." # the repository root
 . bench/common/verifylib.sh gemv12 ${LIMIT:-100}
@@ -38,7 +40,8 @@ for w in q4_0 q8_0; do
 done
 conform s2 QUANTA_CUDA_GEMV_SPLITK=2 QUANTA_CUDA_GEMV_SPLITK_GLU=2 QUANTA_CUDA_GEMV_OCC=1 -- --failures $C
 conform s4 QUANTA_CUDA_GEMV_SPLITK=4 QUANTA_CUDA_GEMV_SPLITK_GLU=4 -- --failures $C
-conform auto_occ QUANTA_CUDA_GEMV_SPLITK=1 QUANTA_CUDA_GEMV_OCC=1 -- --failures $C
+conform cp1 QUANTA_CUDA_GEMV_CPASYNC=1 -- --failures $C
+conform cp_auto QUANTA_CUDA_GEMV_CPASYNC=1 QUANTA_CUDA_GEMV_SPLITK=1 QUANTA_CUDA_GEMV_SPLITK_GLU=4 -- --failures $C
 pack
 
 # 2. graph replay bit-identical to plain decode, the new forms on
@@ -59,15 +62,31 @@ if [ -f $M4 ]; then
   QUANTA_CUDA_GEMV_SPLITK_GLU=4 QUANTA_CUDA_GLU_CODES=1 timeout 12 $Q generate -m $M4 --backend cuda -n 16 --quiet > $D/gen_g4c.txt 2>&1; r2=$?
   cmp -s $D/gen_g4.txt $D/gen_g4c.txt && same=identical || { same="DIFFERENT (expected identical)"; VERDICT=FAIL; }
   say "7B q4_0 greedy text SPLITK_GLU=4 rc=$r1, + GLU_CODES=1 rc=$r2: $same"
+  CP="QUANTA_CUDA_GEMV_CPASYNC=1 QUANTA_CUDA_GEMV_SPLITK=1"
+  env $CP timeout 12 $Q generate -m $M4 --backend cuda -n 16 --quiet > $D/gen_cp.txt 2>&1; r1=$?
+  env $CP QUANTA_CUDA_GLU_CODES=1 timeout 12 $Q generate -m $M4 --backend cuda -n 16 --quiet > $D/gen_cpc.txt 2>&1; r2=$?
+  cmp -s $D/gen_cp.txt $D/gen_cpc.txt && same=identical || { same="DIFFERENT (expected identical)"; VERDICT=FAIL; }
+  cmp -s $D/gen_old.txt $D/gen_cp.txt && s2=identical || s2="differs (last bits)"
+  say "7B q4_0 greedy text $CP rc=$r1 (vs old: $s2), + GLU_CODES=1 rc=$r2: $same"
 fi
 pack
 
-# 4. kernel rows (q4_0, q8_0: the 7B's shapes), each form
+# 4. decode tok/s: old and the three candidate forms, then (6.) again
+SK="QUANTA_CUDA_GEMV_SPLITK=1" CP="QUANTA_CUDA_GEMV_CPASYNC=1 QUANTA_CUDA_GEMV_SPLITK=1"
+tgs() {
+  [ -f $M4 ] && { tg 7b_q4_0_old_$1 X=1 -m $M4; tg 7b_q4_0_sk1_$1 "$SK" -m $M4; tg 7b_q4_0_new_$1 "$NEW" -m $M4; tg 7b_q4_0_cp_$1 "$CP" -m $M4; }
+  [ -f $M8 ] && { tg 7b_q8_0_old_$1 X=1 -m $M8; tg 7b_q8_0_sk1_$1 "$SK" -m $M8; tg 7b_q8_0_new_$1 "$NEW" -m $M8; tg 7b_q8_0_cp_$1 "$CP" -m $M8; }
+  pack
+}
+tgs 1
+
+# 5. kernel rows (q4_0, q8_0: the 7B's shapes), each form
 wait $BUILD_PID
 if [ -x $D/bench/ggml_gemv_bench ]; then
-  for e in "X=1" "QUANTA_CUDA_GEMV_SPLITK=1" "QUANTA_CUDA_GEMV_SPLITK=2 QUANTA_CUDA_GEMV_SPLITK_GLU=2" \
-           "QUANTA_CUDA_GEMV_SPLITK=4 QUANTA_CUDA_GEMV_SPLITK_GLU=4" "QUANTA_CUDA_GEMV_OCC=1"; do
-    [ $(left) -gt 55 ] || { say "kernel rows skipped from '$e' (time)"; break; }
+  for e in "X=1" "QUANTA_CUDA_GEMV_SPLITK=2 QUANTA_CUDA_GEMV_SPLITK_GLU=2 QUANTA_CUDA_GEMV_OCC=1" \
+           "QUANTA_CUDA_GEMV_SPLITK=4 QUANTA_CUDA_GEMV_SPLITK_GLU=4" "QUANTA_CUDA_GEMV_CPASYNC=1" \
+           "QUANTA_CUDA_GEMV_CPASYNC=1 QUANTA_CUDA_GEMV_SPLITK=2 QUANTA_CUDA_GEMV_SPLITK_GLU=2"; do
+    [ $(left) -gt 12 ] || { say "kernel rows skipped from '$e' (time)"; break; }
     env $e QN_BENCH_FMTS=q4_0,q8_0 timeout 15 $D/bench/ggml_gemv_bench $D/rows.csv.part > $D/rows.txt.part 2>&1
     say "kernel rows ($e) rc=$?"; cat $D/rows.txt.part | tee -a $D/summary.txt
     cat $D/rows.csv.part >> $D/rows.csv; rm -f $D/rows.csv.part $D/rows.txt.part
@@ -77,14 +96,8 @@ else
 fi
 pack
 
-# 5. decode tok/s, alternated
-SK="QUANTA_CUDA_GEMV_SPLITK=1"
-for i in 1 2; do
-  [ -f $M4 ] && { tg 7b_q4_0_old_$i X=1 -m $M4; tg 7b_q4_0_sk1_$i "$SK" -m $M4; tg 7b_q4_0_new_$i "$NEW" -m $M4; }
-  [ -f $M8 ] && { tg 7b_q8_0_old_$i X=1 -m $M8; tg 7b_q8_0_sk1_$i "$SK" -m $M8; tg 7b_q8_0_new_$i "$NEW" -m $M8; }
-  pack
-done
-[ -f $M4 ] && { tg 7b_q4_0_skg4 "$SK QUANTA_CUDA_GEMV_SPLITK_GLU=4" -m $M4; tg 7b_q4_0_occ QUANTA_CUDA_GEMV_OCC=1 -m $M4; }
+# 6. decode again, alternated
+tgs 2
 say "verdict: $VERDICT"
 tg_table
 pack
