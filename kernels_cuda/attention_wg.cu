@@ -29,9 +29,13 @@
  * landed, every warpgroup done with the tile before, whose stage the next copies overwrite), issue the copies
  * of tile + S - 1, compute. Causal / window: only the tiles some row of the block sees are visited, and only
  * tiles that cross a boundary (or any tile under a mask) are masked.
- * Not here (yet): a producer warp with TMA, ping-pong between the warpgroups, softmax overlapped with the
- * next tile's Q . K^T inside a warpgroup, head dims other than 128, key splits (the plan keeps the mma.sync
- * kernel where the blocks do not fill the GPU).
+ * Variants (attention_wg.h): 64- or 128-key tiles, 2-4 stages; "o": FlashAttention-3's intra-warpgroup
+ * overlap (tile j's Q . K^T issued with tile j - 1's P . V, the softmax of j while P . V runs); "o3": 3 consumer
+ * warpgroups (192 rows, Q in shared memory as wgmma's A descriptor so that 384 threads fit 168 registers);
+ * "ws": warpgroup 0 a producer (cp.async, then per-stage full/empty mbarriers) and 2 consumers, so the
+ * consumers are not held in step by a block barrier each tile.
+ * Not here (yet): TMA copies, ping-pong ordering between the consumers, head dims other than 128, key splits
+ * (the plan keeps the mma.sync kernel where the blocks do not fill the GPU).
  */
 #include <cuda_runtime.h>
 #include <cuda_fp16.h>
@@ -92,13 +96,15 @@ template <> struct Ty<__nv_bfloat16> {
 
 /* WGN consumer warpgroups of 64 rows; with 3, Q lives in shared memory (wgmma's A from a descriptor): 32 fewer
  * registers a thread, which 384 threads need (at most 168 each) */
-template <int BN, int S, int WGN> struct Cfg {
+/* WS: warpgroup 0 is a producer (it copies Q and the K/V tiles and hands stages over through mbarriers), the
+ * others consume; then the rows are 64 per consumer warpgroup. */
+template <int BN, int S, int WGN, bool WS = false> struct Cfg {
     static constexpr int tile = BN * kD * 2; /* bytes of one K (or V) tile */
     static constexpr int stage = 2 * tile;
-    static constexpr int rb = 64 * WGN, nt = 128 * WGN;
+    static constexpr int rb = 64 * (WGN - (WS ? 1 : 0)), nt = 128 * WGN;
     static constexpr bool qs = WGN > 2;
     static constexpr int qbytes = qs ? rb * kD * 2 : 0;
-    static constexpr size_t smem = (size_t)S * stage + qbytes;
+    static constexpr size_t smem = (size_t)S * stage + qbytes + (WS ? (2 * S + 1) * 8 : 0);
 };
 
 #if QN_AWG_HAVE
@@ -124,10 +130,11 @@ template <int BF> struct MmaS<BF, 64> {
 };
 #endif
 
-template <typename T, int BN, int S, bool OV, int WGN>
+template <typename T, int BN, int S, bool OV, int WGN, bool WS>
 __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const Params p) {
 #if QN_AWG_HAVE
-    typedef Cfg<BN, S, WGN> C;
+    typedef Cfg<BN, S, WGN, WS> C;
+    static_assert(!WS || (OV && S >= 3 && WGN == 3), "the producer form: overlapped, 2 consumer warpgroups");
     constexpr int NS = BN / 8, PK = BN / 16, TILE = C::tile, STAGE = C::stage, kRB = C::rb, kNT = C::nt;
     constexpr bool QS = C::qs;
     static_assert(!QS || BN == 64, "Q from shared memory: the m64n64 form only");
@@ -137,6 +144,8 @@ __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const Params p) {
     extern __shared__ __align__(128) uint8_t smem[];
     const uint32_t sbase = qn_smem_u32(smem);
     const int tid = threadIdx.x, wg = tid >> 7, warp = (tid >> 5) & 3, lane = tid & 31, g = lane >> 2, t = lane & 3;
+    const int cw = WS ? wg - 1 : wg; /* the consumer warpgroup's row group (WS: -1 for the producer) */
+    constexpr int LNT = WS ? 128 : kNT; /* threads that copy */
     /* the last rows see the most keys under causal masking: start them first */
     const long long mb = (long long)gridDim.x - 1 - blockIdx.x, hkv = blockIdx.y, b = blockIdx.z;
     long long L = p.Nk;
@@ -162,9 +171,9 @@ __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const Params p) {
         const long long k0 = tile * BN;
         const uint32_t kb = sbase + st * STAGE, vb = kb + TILE;
 #pragma unroll
-        for (int v = 0; v < (BN * 16 + kNT - 1) / kNT; ++v) {
-            const int i = tid + v * kNT;
-            if ((BN * 16) % kNT && i >= BN * 16) break;
+        for (int v = 0; v < (BN * 16 + LNT - 1) / LNT; ++v) {
+            const int i = tid + v * LNT;
+            if ((BN * 16) % LNT && i >= BN * 16) break;
             const int r8 = i & 7, c = (i >> 3) & 15, ng = i >> 7;
             const long long key = k0 + ng * 8 + r8;
             const bool ok = key < L;
@@ -178,19 +187,22 @@ __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const Params p) {
      * (c * RB / 8 + m / 8) * 128 + (m % 8) * 16), rows past the block's end zero-filled; its own copy group, the
      * oldest, so every later wait covers it */
     const uint32_t qsbase = sbase + S * STAGE;
-    if constexpr (QS) {
+    auto load_q = [&]() {
 #pragma unroll
-        for (int v = 0; v < kRB * 16 / kNT; ++v) {
-            const int i = tid + v * kNT;
+        for (int v = 0; v < kRB * 16 / LNT; ++v) {
+            const int i = tid + v * LNT;
             const int r8 = i & 7, c = (i >> 3) & 15, mg = i >> 7;
             const long long r = r0 + mg * 8 + r8;
             const bool ok = r < rend;
             const T *src = ok ? Q + ((b * p.Hq + hkv * p.G + r % p.G) * p.Nq + r / p.G) * kD + c * 8 : Q;
             qn_cp_async16(qsbase + (uint32_t)((c * (kRB / 8) + mg) * 128 + r8 * 16), src, ok);
         }
+    };
+    if constexpr (QS && !WS) {
+        load_q();
         qn_cp_async_commit();
     }
-    constexpr int AHEAD = OV ? S - 2 : S - 1; /* tiles the prologue copies */
+    constexpr int AHEAD = WS ? 0 : OV ? S - 2 : S - 1; /* tiles the prologue copies */
 #pragma unroll
     for (int s = 0; s < AHEAD; ++s) {
         if (s < n) load_tile(tb + s, s);
@@ -199,7 +211,7 @@ __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const Params p) {
 
     /* Q as A fragments (rows ra = g and rb = g + 8 of the warp's 16; k 2t, 2t + 1 and 8 + 2t, 9 + 2t of each
      * k16 step), straight from global memory; rows past the block's end are zeros (never stored) */
-    const long long ra = r0 + wg * 64 + warp * 16 + g, rb = ra + 8;
+    const long long ra = r0 + cw * 64 + warp * 16 + g, rb = ra + 8;
     uint32_t qf[QS ? 1 : kD / 16][4];
     if constexpr (!QS) {
         const bool va = ra < rend, vb = rb < rend;
@@ -229,7 +241,7 @@ __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const Params p) {
         for (int kk = 0; kk < kD / 16; ++kk) { /* dims 16 kk .. 16 kk + 15: core-matrix columns 2 kk, 2 kk + 1 */
             const uint64_t kdesc = qn_wg_desc(kbase + kk * 2 * (BN * 16), BN * 16, 128);
             if constexpr (QS) /* this warpgroup's 64 rows: 8 row groups from group 8 wg */
-                MmaS<BF, BN>::run_ss(s, qn_wg_desc(qsbase + kk * 2 * (kRB * 16) + wg * 8 * 128, kRB * 16, 128), kdesc,
+                MmaS<BF, BN>::run_ss(s, qn_wg_desc(qsbase + kk * 2 * (kRB * 16) + cw * 8 * 128, kRB * 16, 128), kdesc,
                                      kk > 0);
             else
                 MmaS<BF, BN>::run(s, qf[kk], kdesc, kk > 0);
@@ -315,7 +327,77 @@ __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const Params p) {
         __syncthreads();
     };
 
-    if constexpr (!OV) {
+    if constexpr (WS) {
+        /* mbarriers after Q: full[s] (the producer's 128 threads arrive once its copies of the stage landed and
+         * were fenced to the async proxy), empty[s] (the 256 consumer threads arrive once their P . V of the
+         * stage's tile is done), qfull. The n-th use of a stage: full on parity n & 1, empty on (n & 1) ^ 1 (a
+         * fresh barrier passes parity 1 at once). */
+        const uint32_t bars = qsbase + C::qbytes, qfull = bars + 16 * S;
+        auto full = [&](int st) { return bars + 8 * st; };
+        auto empty = [&](int st) { return bars + 8 * (S + st); };
+        if (tid == 0) {
+            for (int st = 0; st < S; ++st) {
+                qn_mbar_init(full(st), 128);
+                qn_mbar_init(empty(st), 256);
+            }
+            qn_mbar_init(qfull, 128);
+            qn_mbar_init_fence();
+        }
+        __syncthreads();
+        if (wg == 0) {
+            /* copies one tile ahead of what it hands over: tile j's are issued, then tile j - 1 (Q at j = 0),
+             * all but the newest group landed, is fenced and announced */
+            load_q();
+            qn_cp_async_commit();
+            for (int j = 0; j < n; ++j) {
+                const int st = j % S;
+                qn_mbar_wait(empty(st), ((j / S) & 1) ^ 1);
+                load_tile(tb + j, st);
+                qn_cp_async_commit();
+                qn_cp_async_wait<1>();
+                qn_fence_proxy_async();
+                qn_mbar_arrive(j == 0 ? qfull : full((j - 1) % S));
+            }
+            qn_cp_async_wait<0>();
+            qn_fence_proxy_async();
+            qn_mbar_arrive(n > 0 ? full((n - 1) % S) : qfull);
+            return; /* no barrier below counts the producer */
+        }
+        if (n > 0) {
+            qn_mbar_wait(qfull, 0);
+            uint32_t pf[PK][4];
+            {
+                qn_mbar_wait(full(0), 0);
+                float s[NS][4], alpha[2];
+                issue_s(s, sbase);
+                qn_wg_wait<0>();
+                qn_wg_keep(s);
+                softmax(s, tb * BN, alpha);
+                pack(s, pf);
+            }
+            for (int it = 1; it < n; ++it) {
+                const int st = it % S;
+                qn_mbar_wait(full(st), (it / S) & 1);
+                const uint32_t kbase = sbase + st * STAGE, vprev = sbase + ((it - 1) % S) * STAGE + TILE;
+                float s[NS][4], alpha[2];
+                issue_s(s, kbase);
+                issue_pv(pf, vprev);
+                qn_wg_wait<1>();
+                qn_wg_keep(s);
+                softmax(s, (tb + it) * BN, alpha);
+                qn_wg_wait<0>();
+                qn_wg_keep(o);
+                qn_wg_keep(pf);
+                qn_mbar_arrive(empty((it - 1) % S)); /* tile it - 1: K read at it - 1, V just now */
+                rescale(alpha);
+                pack(s, pf);
+            }
+            issue_pv(pf, sbase + ((n - 1) % S) * STAGE + TILE);
+            qn_wg_wait<0>();
+            qn_wg_keep(o);
+            qn_wg_keep(pf);
+        }
+    } else if constexpr (!OV) {
         for (int it = 0; it < n; ++it) {
             qn_cp_async_wait<S - 2>();
             arrive(); /* ... so tile it - 1's stage is free */
@@ -418,12 +500,12 @@ void set_err(char *err, size_t len, const char *what, cudaError_t e) {
     if (err && len) snprintf(err, len, "qn_cuda_attn_wg: %s: %s (%d)", what, cudaGetErrorString(e), (int)e);
 }
 
-template <typename T, int BN, int S, bool OV, int WGN> int launch_t(const qn_cuda_attention_args *a, int vswap, char *err, size_t len) {
+template <typename T, int BN, int S, bool OV, int WGN, bool WS = false> int launch_t(const qn_cuda_attention_args *a, int vswap, char *err, size_t len) {
     /* the shared-memory opt-in once per device (bit dev % 32), so that launches inside stream capture make no
      * attribute call after the first */
     static std::atomic<unsigned> attr{0};
-    typedef Cfg<BN, S, WGN> C;
-    auto fn = attn_wg_kernel<T, BN, S, OV, WGN>;
+    typedef Cfg<BN, S, WGN, WS> C;
+    auto fn = attn_wg_kernel<T, BN, S, OV, WGN, WS>;
     int dev = 0;
     cudaError_t e = cudaGetDevice(&dev);
     const unsigned bit = 1u << (dev & 31);
@@ -459,6 +541,7 @@ template <typename T> int launch_v(const qn_cuda_attention_args *a, int variant,
     case QN_CUDA_ATTN_WG_N64S4O: return launch_t<T, 64, 4, true, 2>(a, vswap, err, len);
     case QN_CUDA_ATTN_WG_N128S3O: return launch_t<T, 128, 3, true, 2>(a, vswap, err, len);
     case QN_CUDA_ATTN_WG_N64S4O3: return launch_t<T, 64, 4, true, 3>(a, vswap, err, len);
+    case QN_CUDA_ATTN_WG_N64S4WS: return launch_t<T, 64, 4, true, 3, true>(a, vswap, err, len);
     default: return launch_t<T, 128, 2, false, 2>(a, vswap, err, len);
     }
 }
