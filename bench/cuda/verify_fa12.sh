@@ -5,7 +5,7 @@
 #  0. builds bench/cuda/attention_check (nvcc, sm_90a) in the background;
 #  1. conformance of attention on cuda with QUANTA_CUDA_ATTN_WG=2 (every call the kernel handles goes to it: the
 #     conformance shapes are too small for =1's one-wave rule) while the build runs;
-#  2. attention_check wg: the kernel's seven tile variants against a float64 reference (NaN-poisoned output,
+#  2. attention_check wg: the kernel's eight tile variants against a float64 reference (NaN-poisoned output,
 #     seed printed; rel = RMS error / RMS of the reference, maxabs, NaN count, rows that see nothing) on hd128
 #     shapes (causal or not, 1k-16k, rows/keys not multiples of the tiles, GQA, window, masks, kv_lens), and the
 #     engine entry under QUANTA_CUDA_ATTN_WG=1; a failing case is rerun with V's descriptor offsets exchanged
