@@ -89,6 +89,37 @@ __device__ __forceinline__ void qn_wg_mma_n128(float (&d)[16][4], const uint32_t
 }
 
 
+/* ---------------------------------------------------------------- f16 or bf16, B either major (fa12: attention_wg.cu)
+ * d (64 x N, f32) (+)= A (64 x 16, registers) . B, with BF = 1 for bf16 inputs (0: f16), TB = 1 for an MN-major
+ * B (its N elements contiguous: core matrices of 8 K-rows x 16 bytes of N; leading byte offset = between
+ * K-adjacent core matrices, stride byte offset = between N-adjacent ones, PTX ISA "canonical layouts"
+ * ((T,1,m),(8,k)):((1,T,SBO),(1T,LBO))), TB = 0 for K-major as above; acc = 0 writes d = A . B. */
+#define QN_WG_D_0_15 QN_WG_D_0_7, QN_WG_D_8_15
+#define QN_WG_MMA16_BODY(NSTR, OUTS, PA, PD, PS, PT, RS)                                                          \
+    if constexpr (BF)                                                                                          \
+        asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, " PS ", 0;\n"                                          \
+                     "wgmma.mma_async.sync.aligned.m64" NSTR "k16.f32.bf16.bf16 {" RS "}, "                     \
+                     "{" PA "}, " PD ", p, 1, 1, " PT ";\n}\n"                                                \
+                     : OUTS                                                                                    \
+                     : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(desc), "r"(acc), "n"(TB));     \
+    else                                                                                                       \
+        asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, " PS ", 0;\n"                                          \
+                     "wgmma.mma_async.sync.aligned.m64" NSTR "k16.f32.f16.f16 {" RS "}, "                       \
+                     "{" PA "}, " PD ", p, 1, 1, " PT ";\n}\n"                                                \
+                     : OUTS                                                                                    \
+                     : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(desc), "r"(acc), "n"(TB));
+template <int BF, int TB>
+__device__ __forceinline__ void qn_wg_mma16_n64(float (&d)[8][4], const uint32_t a[4], uint64_t desc, int acc) {
+    QN_WG_MMA16_BODY("n64", QN_WG_D_0_7, "%32, %33, %34, %35", "%36", "%37", "%38", QN_WG_R_0_31)
+}
+template <int BF, int TB>
+__device__ __forceinline__ void qn_wg_mma16_n128(float (&d)[16][4], const uint32_t a[4], uint64_t desc, int acc) {
+    QN_WG_MMA16_BODY("n128", QN_WG_D_0_15, "%64, %65, %66, %67", "%68", "%69", "%70",
+                     QN_WG_R_0_31 ", " QN_WG_R_32_63)
+}
+#undef QN_WG_MMA16_BODY
+
+
 /* ---------------------------------------------------------------- FP8 (e4m3 x e4m3, f32 sums): matmul_fp8_wg.cu
  * wgmma .m64nNk32 with 8-bit A in registers (CUTLASS cute/atom/mma_traits_sm90_gmma.hpp, ALayout_64x32: row
  * 16w + g + 8 v1, k 4t + v0 + 16 v2 for register v1 + 2 v2, byte v0): a0 = row g, k 4t..4t+3 (one byte each,

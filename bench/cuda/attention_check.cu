@@ -3,12 +3,18 @@
  *   attention_check check        every correctness case against a float64 CPU reference
  *   attention_check small        a few small cases (for compute-sanitizer)
  *   attention_check bench FILE   times our kernels (default dispatch and tile variants), CSV to FILE
- * The kernel file is included so that the benchmark can force tile variants, and the launch
- * planning (engine/cuda/cuda_attention_plan.c, C that also compiles as C++) with it.
- * Build: nvcc -std=c++17 -O2 -gencode arch=compute_90,code=sm_90 -Ikernels_cuda -Iinclude -Iformats \
+ *   attention_check wg           the wgmma prefill kernel (attention_wg.cu, fa12), every tile variant, against the
+ *                                float64 reference (and the dispatch under QUANTA_CUDA_ATTN_WG=1)
+ *   attention_check wgsmall      two small cases of it (for compute-sanitizer)
+ *   attention_check wgbench FILE hd128 prefill rows: the mma.sync kernel (default dispatch) and the wgmma variants
+ * The kernel files are included so that the benchmark can force tile variants, and the launch
+ * planning (engine/cuda/cuda_attention_plan.c, C that also compiles as C++) with them.
+ * Build (sm_90a: the wgmma kernel is compiled for it alone and traps elsewhere):
+ *        nvcc -std=c++17 -O2 -gencode arch=compute_90a,code=sm_90a -Ikernels_cuda -Iinclude -Iformats \
  *        -Iengine/cuda bench/cuda/attention_check.cu -o attention_check
  */
 #include "../../kernels_cuda/attention.cu"
+#include "../../kernels_cuda/attention_wg.cu"
 #include "../../engine/cuda/cuda_attention_plan.c"
 
 #include <algorithm>
@@ -19,6 +25,10 @@
 #include <vector>
 
 #include "driver.h"
+
+/* kernels_cuda/cuda_common.cuh's switch, defined by rows.cu in libquanta: this driver links no libquanta, and
+ * launches the attention kernels without programmatic dependent launch */
+int qn_cuda_pdl_on = 0;
 
 static const char *dtname(int dt) { return dt == kF32 ? "f32" : dt == kF16 ? "f16" : "bf16"; }
 
@@ -218,7 +228,34 @@ static void describe_plan(const qn_cuda_attention_args *a, const KernelInfo *for
              pl.kernel.cluster ? " cluster" : "");
 }
 
-static void run_check(const Case &c, const KernelInfo *force = nullptr)
+/* One call: the forced kernel (force), the wgmma kernel's variant wg (>= 0; -2: qn_cuda_attention's own
+ * dispatch, which QUANTA_CUDA_ATTN_WG=1 may send to it), or the default plan. */
+static int run_attn(const qn_cuda_attention_args *a, const KernelInfo *force, int wg, char *err, size_t n)
+{
+    if (wg >= 0) {
+        if (!qn_cuda_attn_wg_applies(a)) {
+            snprintf(err, n, "qn_cuda_attn_wg_applies says no");
+            return (int)cudaErrorNotSupported;
+        }
+        return qn_cuda_attn_wg_launch(a, wg, err, n);
+    }
+    if (wg == -2)
+        return qn_cuda_attention(a, err, n);
+    return qn_cuda_attention_forced(a, force, err, n);
+}
+
+static const char *wg_name(int wg)
+{
+    switch (wg & 0xff) {
+    case QN_CUDA_ATTN_WG_N128S3: return "wg_n128s3";
+    case QN_CUDA_ATTN_WG_N64S3: return "wg_n64s3";
+    case QN_CUDA_ATTN_WG_N64S4O: return "wg_n64s4o";
+    case QN_CUDA_ATTN_WG_N128S3O: return "wg_n128s3o";
+    default: return "wg_n128s2";
+    }
+}
+
+static bool run_check(const Case &c, const KernelInfo *force = nullptr, int wg = -1)
 {
     DevCase d;
     const unsigned long long seed = ++g_seed;
@@ -227,16 +264,26 @@ static void run_check(const Case &c, const KernelInfo *force = nullptr)
     const size_t nq = (size_t)(c.B * c.Hq * c.Nq * c.D), nk = (size_t)(c.B * c.Hkv * c.Nk * c.D);
     CK(cudaMemset(d.out, 0xFF, std::max<size_t>(nq * es, 1))); /* NaN poison in every dtype */
     char err[256];
-    int rc = qn_cuda_attention_forced(&d.a, force, err, sizeof err);
+    int rc = run_attn(&d.a, force, wg, err, sizeof err);
     cudaError_t se = cudaDeviceSynchronize();
     char plan[160];
-    describe_plan(&d.a, force, plan, sizeof plan);
+    if (wg >= 0)
+        snprintf(plan, sizeof plan, "%s%s blocks=%lld", wg_name(wg), (wg & QN_CUDA_ATTN_WG_VSWAP) ? " vswap" : "",
+                 qn_cuda_attn_wg_blocks(&d.a));
+    else if (wg == -2 && qn_cuda_attn_wg_chosen(&d.a))
+        snprintf(plan, sizeof plan, "dispatch: wgmma kernel");
+    else
+        describe_plan(&d.a, force, plan, sizeof plan);
     ++g_cases;
     if (rc != 0 || se != cudaSuccess) {
-        printf("FAIL %-34s launch rc=%d sync=%s %s\n", c.name.c_str(), rc, cudaGetErrorString(se), err);
+        printf("FAIL %-34s launch rc=%d sync=%s %s [%s]\n", c.name.c_str(), rc, cudaGetErrorString(se), err, plan);
         ++g_fail;
         teardown(d);
-        return;
+        if (se != cudaSuccess) {
+            printf("the device is in an error state after that: stopping\n");
+            exit(2);
+        }
+        return false;
     }
     std::vector<char> hq(nq * es), hk(nk * es), hv(nk * es), ho(nq * es);
     CK(cudaMemcpy(hq.data(), d.q, nq * es, cudaMemcpyDeviceToHost));
@@ -305,6 +352,7 @@ static void run_check(const Case &c, const KernelInfo *force = nullptr)
            c.mask, c.kvlens, rel, M, nan, NZ, Z, pick.size(), plan);
     fflush(stdout);
     teardown(d);
+    return ok;
 }
 
 static Case mk(const char *name, int dt, long long B, long long Hq, long long Hkv, long long Nq, long long Nk,
@@ -448,6 +496,84 @@ static std::vector<Case> small_cases()
     return v;
 }
 
+/* The wgmma prefill kernel's cases (head dim 128): rows not a multiple of 64, keys not a multiple of the tile,
+ * GQA folds, causal offsets, window, masks with hidden rows, kv_lens, rows that see nothing, large scores. */
+static std::vector<Case> wg_cases(bool small)
+{
+    std::vector<Case> v;
+    const int BF = kBF16, F16 = kF16;
+    if (small) {
+        v.push_back(mk("wgs causal gqa", BF, 1, 4, 2, 200, 200, 128, 1, 0, 0, 0, 0));
+        v.push_back(mk("wgs mask kvl", F16, 2, 2, 2, 100, 150, 128, 0, 0, 2, 1, 0));
+        return v;
+    }
+    v.push_back(mk("wg 1k causal", BF, 1, 8, 8, 1024, 1024, 128, 1, 0, 0, 0, 256));
+    v.push_back(mk("wg 1k noncausal", BF, 1, 8, 8, 1024, 1024, 128, 0, 0, 0, 0, 256));
+    v.push_back(mk("wg 1k causal f16", F16, 2, 4, 4, 1024, 1024, 128, 1, 0, 0, 0, 256));
+    v.push_back(mk("wg 1k noncausal f16", F16, 2, 4, 4, 1024, 1024, 128, 0, 0, 0, 0, 256));
+    v.push_back(mk("wg 4k causal", BF, 1, 8, 8, 4096, 4096, 128, 1, 0, 0, 0, 128));
+    v.push_back(mk("wg 16k causal", BF, 1, 2, 2, 16384, 16384, 128, 1, 0, 0, 0, 64));
+    v.push_back(mk("wg 16k noncausal f16", F16, 1, 2, 2, 16384, 16384, 128, 0, 0, 0, 0, 64));
+    v.push_back(mk("wg Nq=1000 causal", BF, 1, 4, 4, 1000, 1000, 128, 1, 0, 0, 0, 0));
+    v.push_back(mk("wg Nq=333 noncausal f16", F16, 1, 3, 3, 333, 333, 128, 0, 0, 0, 0, 0));
+    v.push_back(mk("wg Nq<Nk causal", F16, 2, 4, 2, 200, 1337, 128, 1, 0, 0, 0, 0));
+    v.push_back(mk("wg Nq<Nk noncausal", BF, 1, 4, 4, 77, 1000, 128, 0, 0, 0, 0, 0));
+    v.push_back(mk("wg Nq>Nk causal", BF, 1, 2, 2, 100, 40, 128, 1, 0, 0, 0, 0));
+    v.push_back(mk("wg gqa4 causal", BF, 2, 32, 8, 777, 777, 128, 1, 0, 0, 0, 256));
+    v.push_back(mk("wg gqa8 noncausal f16", F16, 1, 16, 2, 300, 300, 128, 0, 0, 0, 0, 0));
+    v.push_back(mk("wg gqa32 Nq=3", BF, 1, 32, 1, 3, 500, 128, 1, 0, 0, 0, 0));
+    v.push_back(mk("wg window causal", BF, 1, 4, 4, 4096, 4096, 128, 1, 1000, 0, 0, 128));
+    v.push_back(mk("wg window=1", BF, 1, 2, 2, 300, 300, 128, 1, 1, 0, 0, 0));
+    v.push_back(mk("wg mask shared", BF, 1, 4, 4, 70, 300, 128, 0, 0, 1, 0, 0));
+    v.push_back(mk("wg mask batched+kvl", F16, 3, 4, 2, 64, 200, 128, 1, 0, 2, 1, 0));
+    v.push_back(mk("wg kv_lens", BF, 4, 4, 4, 128, 1000, 128, 1, 0, 0, 1, 0));
+    v.push_back(mk("wg kv_lens noncausal", F16, 3, 4, 4, 300, 700, 128, 0, 0, 0, 1, 0));
+    v.push_back(mk("wg Nq=Nk=17", F16, 1, 2, 2, 17, 17, 128, 1));
+    v.push_back(mk("wg Nk=1", BF, 1, 2, 2, 5, 1, 128, 0));
+    v.push_back(mk("wg large scores", BF, 1, 4, 4, 512, 512, 128, 1, 0, 0, 0, 0, 8.0f));
+    v.push_back(mk("wg large scores f16", F16, 1, 4, 4, 512, 700, 128, 0, 0, 0, 0, 0, 6.0f));
+    return v;
+}
+
+static void wg_check(bool small)
+{
+    const int vars[] = {QN_CUDA_ATTN_WG_N128S2, QN_CUDA_ATTN_WG_N128S3, QN_CUDA_ATTN_WG_N64S3, QN_CUDA_ATTN_WG_N64S4O,
+                        QN_CUDA_ATTN_WG_N128S3O};
+    constexpr int NV = sizeof vars / sizeof vars[0];
+    int vfail[NV] = {}, swap_ok = 0, swap_tried = 0;
+    for (const Case &c : wg_cases(small))
+        for (int i = 0; i < NV; ++i) {
+            if (small && i != 0 && i != 3)
+                continue; /* sanitizers: one plain and one overlapped form */
+            Case cc = c;
+            cc.name = c.name + " " + wg_name(vars[i]);
+            if (!run_check(cc, nullptr, vars[i])) {
+                ++vfail[i];
+                /* diagnosis: the same case with V's descriptor offsets exchanged (not counted) */
+                if (swap_tried < 4) {
+                    ++swap_tried;
+                    const int before = g_fail, cases = g_cases;
+                    cc.name += " (diag)";
+                    swap_ok += run_check(cc, nullptr, vars[i] | QN_CUDA_ATTN_WG_VSWAP) ? 1 : 0;
+                    g_fail = before, g_cases = cases;
+                }
+            }
+        }
+    if (!small) {
+        /* the engine's entry under QUANTA_CUDA_ATTN_WG=1: the wgmma kernel where its blocks fill the SMs, else the
+         * mma.sync kernel (the [..] column says which ran) */
+        setenv("QUANTA_CUDA_ATTN_WG", "1", 1);
+        run_check(mk("dispatch wg=1 2k causal", kBF16, 2, 32, 8, 2048, 2048, 128, 1, 0, 0, 0, 128), nullptr, -2);
+        run_check(mk("dispatch wg=1 f16 noncausal", kF16, 4, 32, 32, 1024, 1024, 128, 0, 0, 0, 0, 128), nullptr, -2);
+        run_check(mk("dispatch wg=1 small grid", kBF16, 1, 2, 1, 64, 5000, 128, 1, 0, 0, 0, 0), nullptr, -2);
+        run_check(mk("dispatch wg=1 decode", kBF16, 2, 8, 2, 1, 3000, 128, 1, 0, 0, 1, 0), nullptr, -2);
+    }
+    printf("wg variants failed cases:");
+    for (int i = 0; i < NV; ++i)
+        printf(" %s %d", wg_name(vars[i]), vfail[i]);
+    printf("; V offsets exchanged passed %d of %d tried\n", swap_ok, swap_tried);
+}
+
 /* ------------------------------------------------------------------ timing */
 
 static double visible_pairs(const Case &c)
@@ -468,7 +594,7 @@ static double visible_pairs(const Case &c)
 
 /* ms per call: prefill with events around single calls; decode as a CUDA graph of back-to-back calls
  * that rotate over enough copies of K/V that every call reads HBM, not L2. */
-static float time_case(const Case &c, const KernelInfo *force, bool decode)
+static float time_case(const Case &c, const KernelInfo *force, bool decode, int wg = -1)
 {
     const size_t es = esize(c.dt);
     const size_t kvbytes = (size_t)(2 * c.B * c.Hkv * c.Nk * c.D) * es;
@@ -482,7 +608,7 @@ static float time_case(const Case &c, const KernelInfo *force, bool decode)
         d.a.stream = st;
     char err[256];
     for (int i = 0; i < copies; ++i)
-        if (qn_cuda_attention_forced(&ds[i].a, force, err, sizeof err) != 0) {
+        if (run_attn(&ds[i].a, force, wg, err, sizeof err) != 0) {
             printf("launch failed: %s\n", err);
             exit(3);
         }
@@ -492,14 +618,14 @@ static float time_case(const Case &c, const KernelInfo *force, bool decode)
     CK(cudaEventCreate(&e1));
     float per = 0;
     if (!decode) {
-        per = median_ms(st, e0, e1, 7, [&] { qn_cuda_attention_forced(&ds[0].a, force, err, sizeof err); });
+        per = median_ms(st, e0, e1, 7, [&] { run_attn(&ds[0].a, force, wg, err, sizeof err); });
     } else {
         const int calls = std::max(copies, 32);
         cudaGraph_t g;
         cudaGraphExec_t ge;
         CK(cudaStreamBeginCapture(st, cudaStreamCaptureModeRelaxed));
         for (int i = 0; i < calls; ++i)
-            qn_cuda_attention_forced(&ds[i % copies].a, force, err, sizeof err);
+            run_attn(&ds[i % copies].a, force, wg, err, sizeof err);
         CK(cudaStreamEndCapture(st, &g));
         CK(cudaGraphInstantiate(&ge, g, 0));
         per = graph_median_ms(ge, st, e0, e1, 9) / calls;
@@ -577,6 +703,44 @@ static void bench(const char *path)
     fclose(f);
 }
 
+/* hd128 prefill, the GPU full at every length (B * Hq * Nq = 32 heads x 16k rows): the mma.sync kernel (the
+ * default dispatch: QUANTA_CUDA_ATTN_WG unset) and the wgmma variants, in one process. */
+static void wg_bench(const char *path)
+{
+    FILE *f = fopen(path, "w");
+    if (!f) {
+        perror(path);
+        exit(1);
+    }
+    fprintf(f, "kind,dtype,D,B,Hq,Hkv,Nq,Nk,causal,window,variant,ms,metric\n");
+    std::vector<Case> pre;
+    for (int cz : {0, 1})
+        for (long long N : {1024LL, 4096LL, 16384LL})
+            pre.push_back(mk("b", kBF16, 16384 / N, 32, 32, N, N, 128, cz));
+    pre.push_back(mk("b", kF16, 4, 32, 32, 4096, 4096, 128, 1));
+    pre.push_back(mk("b", kBF16, 4, 32, 8, 4096, 4096, 128, 1));
+    pre.push_back(mk("b", kBF16, 32, 32, 32, 512, 512, 128, 1));
+    const int vars[] = {QN_CUDA_ATTN_WG_N128S2, QN_CUDA_ATTN_WG_N128S3, QN_CUDA_ATTN_WG_N64S3, QN_CUDA_ATTN_WG_N64S4O,
+                        QN_CUDA_ATTN_WG_N128S3O};
+    for (const Case &c : pre) {
+        const double fl = 4.0 * c.B * c.Hq * visible_pairs(c) * c.D;
+        const float ms = time_case(c, nullptr, false);
+        auto emit = [&](const char *var, float t) {
+            const double tf = fl / (t * 1e-3) / 1e12;
+            fprintf(f, "prefill,%s,%lld,%lld,%lld,%lld,%lld,%lld,%d,%d,%s,%.5f,%.2f\n", dtname(c.dt), c.D, c.B, c.Hq,
+                    c.Hkv, c.Nq, c.Nk, c.causal, c.window, var, t, tf);
+            printf("prefill %-4s B=%lld Hq=%lld Hkv=%lld N=%lld c=%d %-10s %9.4f ms %7.1f TFLOP/s (%.2fx mma.sync)\n",
+                   dtname(c.dt), c.B, c.Hq, c.Hkv, c.Nq, c.causal, var, t, tf, ms / t);
+            fflush(stdout);
+            fflush(f);
+        };
+        emit("default", ms);
+        for (int v : vars)
+            emit(wg_name(v), time_case(c, nullptr, false, v));
+    }
+    fclose(f);
+}
+
 int main(int argc, char **argv)
 {
     const std::string mode = argc > 1 ? argv[1] : "check";
@@ -611,10 +775,19 @@ int main(int argc, char **argv)
         printf("%s: %d cases, %d failed\n", mode.c_str(), g_cases, g_fail);
         return g_fail ? 1 : 0;
     }
+    if (mode == "wg" || mode == "wgsmall") {
+        wg_check(mode == "wgsmall");
+        printf("%s: %d cases, %d failed\n", mode.c_str(), g_cases, g_fail);
+        return g_fail ? 1 : 0;
+    }
     if (mode == "bench" && argc > 2) {
         bench(argv[2]);
         return 0;
     }
-    fprintf(stderr, "usage: attention_check check|small|bench FILE\n");
+    if (mode == "wgbench" && argc > 2) {
+        wg_bench(argv[2]);
+        return 0;
+    }
+    fprintf(stderr, "usage: attention_check check|small|bench FILE|wg|wgsmall|wgbench FILE\n");
     return 1;
 }

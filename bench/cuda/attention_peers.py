@@ -6,6 +6,7 @@ usage: attention_peers.py ours.csv [peers.csv]
 Prefill metric: TFLOP/s = 4*B*Hq*(visible query-key pairs)*D / time; decode: GB/s of K+V read.
 Decode calls are captured as a CUDA graph over enough K/V copies that each call reads HBM."""
 import csv
+import os
 import sys
 from collections import OrderedDict
 
@@ -15,6 +16,10 @@ from torch.nn.attention import SDPBackend, sdpa_kernel
 
 BACKENDS = [("flash", SDPBackend.FLASH_ATTENTION), ("cudnn", SDPBackend.CUDNN_ATTENTION),
             ("efficient", SDPBackend.EFFICIENT_ATTENTION)]
+# ATTN_PEERS=flash,cudnn: only these backends (a shorter run, e.g. bench/cuda/verify_fa12.sh)
+if os.environ.get("ATTN_PEERS"):
+    _want = os.environ["ATTN_PEERS"].split(",")
+    BACKENDS = [b for b in BACKENDS if b[0] in _want]
 DT = {"bf16": torch.bfloat16, "f16": torch.float16, "f32": torch.float32}
 
 
@@ -175,6 +180,17 @@ def main():
         print(f"| {kind} | {dt} | {D} | {B} | {Hq}/{Hkv} | {Nq} | {Nk} | {causal} | {window} | {fmt(d)} | "
               f"{best[0]} {best[1][1]:.0f} | {fmt(fl)} | {fmt(cu)} | {fmt(peers.get('efficient'))} | {r1} | {r2} |")
     print("(prefill: TFLOP/s; decode: GB/s of K+V read)")
+    # every variant of ours against the peers, one row each (variants named in the CSV: attention_check bench/wgbench)
+    print()
+    print("| kind | dtype | B | Hq/Hkv | Nq | causal | win | variant | ours | /cudnn | /flash |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    for key, ours, peers in out_rows:
+        kind, dt, D, B, Hq, Hkv, Nq, Nk, causal, window = key
+        fl, cu = peers.get("flash"), peers.get("cudnn")
+        for name, p in ours.items():
+            r1 = "-" if fl is None else f"{p[1] / fl[1]:.2f}"
+            r2 = "-" if cu is None else f"{p[1] / cu[1]:.2f}"
+            print(f"| {kind} | {dt} | {B} | {Hq}/{Hkv} | {Nq} | {causal} | {window} | {name} | {p[1]:.0f} | {r2} | {r1} |")
 
 
 if __name__ == "__main__":

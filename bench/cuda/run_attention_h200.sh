@@ -8,7 +8,7 @@ BIN=${1:-}
 if [ -n "$BIN" ]; then "$BIN" none >/dev/null 2>&1; [ $? -eq 1 ] || { echo "prebuilt $BIN does not run here; building"; BIN=""; }; fi
 if [ -z "$BIN" ]; then
   BIN=/tmp/attention_check
-  nvcc -std=c++17 -O2 -lineinfo -gencode arch=compute_90,code=sm_90 -Ikernels_cuda -Iformats -Iengine/cuda bench/cuda/attention_check.cu -o $BIN || exit 1
+  nvcc -std=c++17 -O2 -lineinfo -gencode arch=compute_90a,code=sm_90a -Ikernels_cuda -Iinclude -Iformats -Ibase -Iengine/cuda bench/cuda/attention_check.cu -o $BIN || exit 1
 fi
 nvidia-smi --query-gpu=name,clocks.sm,clocks.mem,temperature.gpu,power.draw,power.limit --format=csv,noheader
 STAGES=${STAGES:-check,memcheck,racecheck,bench,peers}

@@ -25,7 +25,7 @@
 #   serve     quanta serve and llama-server (-np 64, continuous batching) on the Gemma-shaped file, each
 #             swept by bench/serve_sweep.py at 1, 16 and 64 streams (fixed and long-tailed mixes);
 #             bench/e2e/serve_ratio.py prints the table (summary_serve.md)
-#   profile   ncu per-kernel summary of decode steps (Gemma and the 7B Q4_0)
+#   profile   ncu per-kernel summary of decode steps (Gemma and the 7B Q4_0); PROFILE_PP=1 adds a pp512 of each 7B file
 #   verify    each helper's device check, bench/*/verify_*.sh (VERIFY: the list, default all; 100 s each),
 #             writing under $OUT/<name>/, its log in logs.tgz
 #   (order: build files conform tests verify, then, once llama.cpp's niced build is done, bench variants kv
@@ -90,7 +90,8 @@ elif [ -d "$PEER/check" ] && command -v pkg-config >/dev/null 2>&1; then
     export PKG_CONFIG_PATH=/tmp/checkroot/lib/pkgconfig && TESTS=true
 fi
 # `quanta serve` needs libmicrohttpd and jansson: the machine's, else built from carried source.
-if { has serve || has verify; } && ! pkg-config --exists libmicrohttpd jansson 2>/dev/null && [ -d "$PEER/sdeps" ]; then
+# the server deps only for the serve stage or the whole verify list (a named VERIFY list needs none: -> 60 s saved)
+if { has serve || { has verify && [ -z "${VERIFY:-}" ]; }; } && ! pkg-config --exists libmicrohttpd jansson 2>/dev/null && [ -d "$PEER/sdeps" ]; then
   timeout 240 bash bench/e2e/build_server_deps.sh "$PEER/sdeps" /tmp/sdeps > $L/sdeps.log 2>&1
   stamp "server deps rc=$?"
   export PKG_CONFIG_PATH=/tmp/sdeps/lib/pkgconfig${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}
@@ -241,5 +242,14 @@ if has profile && command -v ncu >/dev/null 2>&1; then
       $Q bench model -m $W/files/$f.gguf -p 0 -n 64 -r 1 --backend cuda > $L/ncu_$f.txt 2>&1
     stamp "ncu $f rc=$?"
   done
+  # PROFILE_PP=1: also one pp512 of each 7B file (issue 14's unmet prefill rows: which GEMM tiles take the time)
+  if [ -n "${PROFILE_PP:-}" ]; then
+    for f in mistral7b-q8_0 mistral7b-q4_0; do
+      [ -f $W/files/$f.gguf ] || continue
+      timeout 120 ncu --clock-control none --metrics gpu__time_duration.sum --print-summary per-kernel \
+        $Q bench model -m $W/files/$f.gguf -p 512 -n 0 -r 1 --backend cuda > $L/ncu_pp_$f.txt 2>&1
+      stamp "ncu pp512 $f rc=$?"
+    done
+  fi
 fi
 stamp "end"

@@ -126,6 +126,17 @@ static void generate(qc_gen *g, bool quick) {
             one(g, qc_acts[ti], long_dims[di], 1, 2, 1, 8192, &variants[v++ % NVAR]);
             one(g, qc_acts[ti], long_dims[di], 1, 1, 16, 8192, &variants[v++ % NVAR]);
         }
+    /* Head dim 128 prefill for CUDA's wgmma kernel (kernels_cuda/attention_wg.cu; QUANTA_CUDA_ATTN_WG=2 sends every
+     * call it handles there, f32 through the f16 route): folded rows (hq/hkv x nq) not a multiple of its 64-row
+     * warpgroups, one block and several of 128 rows; keys not a multiple of its 64/128-key tiles, more keys than
+     * queries (causal offset) and fewer; GQA 1/4/8; causal and not, window, mask, kv lengths. */
+    static const flags wgf[] = {{1, 0, 0, 0, 1}, {0, 0, 0, 0, 4}, {1, 0, 0, 1, 8}, {0, 0, 1, 0, 1}, {1, 100, 0, 0, 4}};
+    for (int ti = 0; ti < 3; ti++)
+        for (size_t i = 0; i < sizeof wgf / sizeof wgf[0]; i++) {
+            one(g, qc_acts[ti], 128, 2, 1, 200, 200, &wgf[i]);
+            one(g, qc_acts[ti], 128, 1, 2, 77, 333, &wgf[(i + 1) % 5]);
+            one(g, qc_acts[ti], 128, 1, 1, 150, 70, &wgf[(i + 2) % 5]);
+        }
 }
 
 static const qc_thr_row thresholds[] = {

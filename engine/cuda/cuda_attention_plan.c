@@ -21,7 +21,8 @@
 
 #include <cuda_runtime.h>
 
-#include "layout.h" /* formats/: the dtype codes QN_DT_* */
+#include "attention_wg.h" /* kernels_cuda/: the wgmma prefill kernel (sm_90a) */
+#include "layout.h"       /* formats/: the dtype codes QN_DT_* */
 
 /* 0: clusters where the split count is small (auto), 1: never, 2: whenever splits > 1 (benchmarks) */
 static int g_decode_cluster_mode = 0;
@@ -334,6 +335,33 @@ int qn_cuda_attention_forced(const qn_cuda_attention_args *a, const qn_cuda_attn
     return qn_cuda_attn_launch(a, &pl.kernel, pl.mblocks, pl.splits, err, err_len);
 }
 
+/* QUANTA_CUDA_ATTN_WG=1: prefill calls the wgmma kernel handles (kernels_cuda/attention_wg.cu: head dim 128,
+ * f16/bf16, compute capability 9.0) go to it, where its blocks fill one wave of the SMs (it has no key splits;
+ * below that the mma.sync kernel splits the keys) and the rows are not decode rows. =2: every call it handles,
+ * whatever the shape (conformance: small shapes through the new kernel). Off by default until a device run has
+ * measured it correct and faster. Read once. */
+static int g_wg_mode;
+static pthread_once_t g_wg_once = PTHREAD_ONCE_INIT;
+static void wg_read(void) {
+    const char *e = getenv("QUANTA_CUDA_ATTN_WG");
+    g_wg_mode = e && (e[0] == '1' || e[0] == '2') && !e[1] ? e[0] - '0' : 0;
+}
+
+int qn_cuda_attn_wg_chosen(const qn_cuda_attention_args *a) {
+    (void)pthread_once(&g_wg_once, wg_read);
+    if (!g_wg_mode || !qn_cuda_attn_wg_applies(a)) return 0;
+    if (g_wg_mode == 2) return 1;
+    if ((a->Hq / a->Hkv) * a->Nq <= 16) return 0;
+    int dev = 0, sms = 0;
+    if (cudaGetDevice(&dev) != cudaSuccess || cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev) != cudaSuccess) {
+        (void)cudaGetLastError();
+        return 0;
+    }
+    return qn_cuda_attn_wg_blocks(a) >= sms;
+}
+
 int qn_cuda_attention(const qn_cuda_attention_args *a, char *err, size_t err_len) {
+    if (qn_cuda_attention_supported(a) && qn_cuda_attn_wg_chosen(a))
+        return qn_cuda_attn_wg_launch(a, QN_CUDA_ATTN_WG_AUTO, err, err_len);
     return qn_cuda_attention_forced(a, NULL, err, err_len);
 }

@@ -40,6 +40,9 @@ int qn_cuda_attn_make_plan(const qn_cuda_attention_args *a, const qn_cuda_attn_k
 int qn_cuda_attention_forced(const qn_cuda_attention_args *a, const qn_cuda_attn_kernel *force, char *err,
                              size_t err_len);
 void qn_cuda_attn_set_cluster_mode(int mode);
+/* Whether qn_cuda_attention sends this call to the wgmma prefill kernel (QUANTA_CUDA_ATTN_WG=1 or 2 and the
+ * shapes it takes: cuda_attention_plan.c). */
+int qn_cuda_attn_wg_chosen(const qn_cuda_attention_args *a);
 
 #ifdef __cplusplus
 }

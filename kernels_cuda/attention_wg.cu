@@ -1,0 +1,451 @@
+/*
+ * attention_wg.cu — prefill attention on Hopper's warpgroup MMA (wgmma, sm_90a; issue 14, fa12), head dim 128,
+ * f16/bf16. Semantics: attention.h / attention.cu (folded GQA rows: row r of a KV head's block is query r / G
+ * of query head hkv * G + r % G, so every query head of a KV head reads the same K/V tiles, no copies;
+ * visibility: key j < L, causal j <= p, window j > p - window, mask[q][j] != 0 with p = L - Nq + q; a row that
+ * sees nothing is written as zeros).
+ *
+ * Why: attention.cu's prefill (mma.sync m16n8k16, B fragments by ldmatrix per warp) reached 0.51-0.58x cuDNN
+ * at long sequences on the H200. mma.sync peaks near 2/3 of Hopper's dense f16 rate; wgmma m64nNk16 runs a
+ * warpgroup's 64 rows from one instruction, reads B from shared memory itself and runs asynchronously.
+ *
+ * Block: 128 folded query rows of one (batch, KV head), 2 warpgroups of 64 rows (256 threads, 1 block per SM).
+ * Per warpgroup and key tile of BN keys:
+ *   S (64 x BN, f32)  = Q . K^T: 8 wgmma m64nBNk16, A = Q from registers (loaded once, the mma.sync A layout),
+ *                       B = the K tile, K-major (its rows are keys, its 16-byte pieces dims: no transpose);
+ *   online softmax on S in registers (log2 domain, row max / sum over the 4 lanes of a row by shuffles);
+ *   P = S as f16/bf16 A fragments: the m64nN accumulator of lane (g, t) holds rows g, g + 8, columns 8j + 2t,
+ *                       8j + 2t + 1 — exactly the A fragment of k16 step j / 2 (FlashAttention-3's trick);
+ *   O (64 x 128) += P . V: BN / 16 wgmma m64n128k16, B = the V tile read MN-major (transpose bit): V is
+ *                       [key][dim], so dims (the N of this product) are contiguous.
+ * K and V tiles share one shared-memory layout, wgmma's no-swizzle core matrices (8 keys x 16 bytes of dims,
+ * 128 contiguous bytes): key n, dims 8c .. 8c + 7 at byte (c * BN / 8 + n / 8) * 128 + (n % 8) * 16. For K
+ * (K-major B: N = keys, K = dims) that is leading offset (K-adjacent) BN * 16, stride offset (N-adjacent) 128;
+ * for V (MN-major B: K = keys, N = dims) leading offset (K-adjacent, next 8 keys) 128, stride offset
+ * (N-adjacent, next 8 dims) BN * 16.
+ * Pipeline (as ggml_mmq_wg.cu, one barrier a tile): S stages of K+V copied by all 256 threads with cp.async
+ * (16 bytes each; a quarter warp writes one 128-byte core matrix, a warp reads 64 contiguous bytes of 8 keys);
+ * per tile: wait for this thread's copies of the tile, fence them to the async proxy, barrier (all copies
+ * landed, every warpgroup done with the tile before, whose stage the next copies overwrite), issue the copies
+ * of tile + S - 1, compute. Causal / window: only the tiles some row of the block sees are visited, and only
+ * tiles that cross a boundary (or any tile under a mask) are masked.
+ * Not here (yet): a producer warp with TMA, ping-pong between the warpgroups, softmax overlapped with the
+ * next tile's Q . K^T inside a warpgroup, head dims other than 128, key splits (the plan keeps the mma.sync
+ * kernel where the blocks do not fill the GPU).
+ */
+#include <cuda_runtime.h>
+#include <cuda_fp16.h>
+#include <cuda_bf16.h>
+
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <atomic>
+
+#include "attention_wg.h"
+#include "cp_async.cuh"
+#include "layout.h" /* formats/: the dtype codes QN_DT_* */
+
+#if defined(__CUDA_ARCH__) && defined(__CUDA_ARCH_FEAT_SM90_ALL)
+#define QN_AWG_HAVE 1
+#include "wgmma.cuh"
+#else
+#define QN_AWG_HAVE 0
+#endif
+
+namespace qn_awg {
+
+constexpr int kD = 128;  /* head dim */
+constexpr int kRB = 128; /* folded rows per block: 2 warpgroups of 64 */
+constexpr int kNT = 256;
+
+struct Params {
+    const void *q, *k, *v;
+    const uint8_t *mask;
+    const int32_t *kv_lens;
+    void *out;
+    long long Hq, Hkv, Nq, Nk, G, rows_fold;
+    int mask_batched, causal, window, vswap;
+    float sl2; /* scale * log2(e), > 0 */
+};
+
+template <typename T> struct Ty;
+template <> struct Ty<__half> {
+    static constexpr int bf = 0;
+    static __device__ __forceinline__ uint32_t pack(float x, float y) {
+        __half2 h = __floats2half2_rn(x, y);
+        uint32_t u;
+        memcpy(&u, &h, 4);
+        return u;
+    }
+};
+template <> struct Ty<__nv_bfloat16> {
+    static constexpr int bf = 1;
+    static __device__ __forceinline__ uint32_t pack(float x, float y) {
+        __nv_bfloat162 h = __floats2bfloat162_rn(x, y);
+        uint32_t u;
+        memcpy(&u, &h, 4);
+        return u;
+    }
+};
+
+template <int BN, int S> struct Cfg {
+    static constexpr int tile = BN * kD * 2; /* bytes of one K (or V) tile */
+    static constexpr int stage = 2 * tile;
+    static constexpr size_t smem = (size_t)S * stage;
+};
+
+#if QN_AWG_HAVE
+__device__ __forceinline__ float ex2(float x) {
+    float y;
+    asm("ex2.approx.ftz.f32 %0, %1;\n" : "=f"(y) : "f"(x));
+    return y;
+}
+template <int BF, int BN> struct MmaS;
+template <int BF> struct MmaS<BF, 128> {
+    static __device__ __forceinline__ void run(float (&d)[16][4], const uint32_t a[4], uint64_t desc, int acc) {
+        qn_wg_mma16_n128<BF, 0>(d, a, desc, acc);
+    }
+};
+template <int BF> struct MmaS<BF, 64> {
+    static __device__ __forceinline__ void run(float (&d)[8][4], const uint32_t a[4], uint64_t desc, int acc) {
+        qn_wg_mma16_n64<BF, 0>(d, a, desc, acc);
+    }
+};
+#endif
+
+template <typename T, int BN, int S, bool OV> __global__ void __launch_bounds__(kNT, 1) attn_wg_kernel(const Params p) {
+#if QN_AWG_HAVE
+    constexpr int NS = BN / 8, PK = BN / 16, TILE = Cfg<BN, S>::tile, STAGE = Cfg<BN, S>::stage;
+    constexpr int BF = Ty<T>::bf;
+    static_assert(BN == 64 || BN == 128, "S = Q.K^T is one m64nBN accumulator");
+    static_assert(S >= (OV ? 3 : 2), "stages: the tile computed (and, overlapped, the one before) plus copies");
+    extern __shared__ __align__(128) uint8_t smem[];
+    const uint32_t sbase = qn_smem_u32(smem);
+    const int tid = threadIdx.x, wg = tid >> 7, warp = (tid >> 5) & 3, lane = tid & 31, g = lane >> 2, t = lane & 3;
+    /* the last rows see the most keys under causal masking: start them first */
+    const long long mb = (long long)gridDim.x - 1 - blockIdx.x, hkv = blockIdx.y, b = blockIdx.z;
+    long long L = p.Nk;
+    if (p.kv_lens) {
+        const long long l = p.kv_lens[b];
+        L = l < 0 ? 0 : (l > p.Nk ? p.Nk : l);
+    }
+    const long long r0 = mb * kRB, rend = r0 + kRB < p.rows_fold ? r0 + kRB : p.rows_fold;
+    const long long pmin = L - p.Nq + r0 / p.G, pmax = L - p.Nq + (rend - 1) / p.G;
+    long long lo = 0, hi = L;
+    if (p.causal && hi > pmax + 1) hi = pmax + 1;
+    if (p.window > 0 && lo < pmin - p.window + 1) lo = pmin - p.window + 1;
+    const long long tb = lo / BN;
+    const int n = hi > lo ? (int)((hi + BN - 1) / BN - tb) : 0;
+
+    const T *Q = static_cast<const T *>(p.q);
+    const T *K = static_cast<const T *>(p.k) + (b * p.Hkv + hkv) * p.Nk * kD;
+    const T *V = static_cast<const T *>(p.v) + (b * p.Hkv + hkv) * p.Nk * kD;
+
+    /* thread tid copies pieces i = tid + 256 v: key (i / 128) * 8 + i % 8, dims 8 ((i / 8) % 16) .. + 7; keys
+     * at or past L are zero-filled (never stale or NaN bytes in the products: P is 0 there, but 0 * NaN is not) */
+    auto load_tile = [&](long long tile, int st) {
+        const long long k0 = tile * BN;
+        const uint32_t kb = sbase + st * STAGE, vb = kb + TILE;
+#pragma unroll
+        for (int v = 0; v < BN * 16 / kNT; ++v) {
+            const int i = tid + v * kNT;
+            const int r8 = i & 7, c = (i >> 3) & 15, ng = i >> 7;
+            const long long key = k0 + ng * 8 + r8;
+            const bool ok = key < L;
+            const long long off = ok ? key * kD + c * 8 : 0;
+            const uint32_t so = (uint32_t)((c * (BN / 8) + ng) * 128 + r8 * 16);
+            qn_cp_async16(kb + so, K + off, ok);
+            qn_cp_async16(vb + so, V + off, ok);
+        }
+    };
+    constexpr int AHEAD = OV ? S - 2 : S - 1; /* tiles the prologue copies */
+#pragma unroll
+    for (int s = 0; s < AHEAD; ++s) {
+        if (s < n) load_tile(tb + s, s);
+        qn_cp_async_commit();
+    }
+
+    /* Q as A fragments (rows ra = g and rb = g + 8 of the warp's 16; k 2t, 2t + 1 and 8 + 2t, 9 + 2t of each
+     * k16 step), straight from global memory; rows past the block's end are zeros (never stored) */
+    const long long ra = r0 + wg * 64 + warp * 16 + g, rb = ra + 8;
+    uint32_t qf[kD / 16][4];
+    {
+        const bool va = ra < rend, vb = rb < rend;
+        const uint32_t *qa = reinterpret_cast<const uint32_t *>(
+            Q + (va ? ((b * p.Hq + hkv * p.G + ra % p.G) * p.Nq + ra / p.G) * kD : 0));
+        const uint32_t *qb = reinterpret_cast<const uint32_t *>(
+            Q + (vb ? ((b * p.Hq + hkv * p.G + rb % p.G) * p.Nq + rb / p.G) * kD : 0));
+#pragma unroll
+        for (int kk = 0; kk < kD / 16; ++kk) {
+            qf[kk][0] = va ? qa[8 * kk + t] : 0u;
+            qf[kk][1] = vb ? qb[8 * kk + t] : 0u;
+            qf[kk][2] = va ? qa[8 * kk + 4 + t] : 0u;
+            qf[kk][3] = vb ? qb[8 * kk + 4 + t] : 0u;
+        }
+    }
+
+    float o[kD / 8][4];
+#pragma unroll
+    for (int j = 0; j < kD / 8; ++j) o[j][0] = o[j][1] = o[j][2] = o[j][3] = 0.f;
+    float m[2] = {-INFINITY, -INFINITY}, ls[2] = {0.f, 0.f};
+    const uint32_t vlbo = p.vswap ? BN * 16 : 128, vsbo = p.vswap ? 128 : BN * 16;
+
+    /* S = Q . K^T of the tile at kbase, issued and committed (one wgmma group) */
+    auto issue_s = [&](float (&s)[NS][4], uint32_t kbase) {
+        qn_wg_fence();
+#pragma unroll
+        for (int kk = 0; kk < kD / 16; ++kk) /* dims 16 kk .. 16 kk + 15: core-matrix columns 2 kk, 2 kk + 1 */
+            MmaS<BF, BN>::run(s, qf[kk], qn_wg_desc(kbase + kk * 2 * (BN * 16), BN * 16, 128), kk > 0);
+        qn_wg_commit();
+    };
+    /* O += P . V of the tile at vbase, issued and committed */
+    auto issue_pv = [&](const uint32_t (&pf)[PK][4], uint32_t vbase) {
+        qn_wg_fence();
+#pragma unroll
+        for (int j = 0; j < PK; ++j) /* keys 16 j .. 16 j + 15: core-matrix rows 2 j, 2 j + 1 */
+            qn_wg_mma16_n128<BF, 1>(o, pf[j], qn_wg_desc(vbase + j * 2 * 128, vlbo, vsbo), 1);
+        qn_wg_commit();
+    };
+    /* masks the scores of the tile at key k0 where it crosses a boundary, then the online softmax: s becomes P
+     * (f32), m and ls move on, alpha is what O (as of the tiles before) must be scaled by */
+    auto softmax = [&](float (&s)[NS][4], long long k0, float (&alpha)[2]) {
+        if (p.mask != nullptr || k0 + BN > L || (p.causal && k0 + BN - 1 > pmin) ||
+            (p.window > 0 && k0 <= pmax - p.window)) {
+#pragma unroll
+            for (int h = 0; h < 2; ++h) {
+                long long r = h ? rb : ra;
+                if (r >= rend) r = rend - 1;
+                const long long qq = r / p.G;
+                const int pos = (int)(L - p.Nq + qq);
+                const uint8_t *mr = p.mask ? p.mask + (p.mask_batched ? b * p.Nq * p.Nk : 0) + qq * p.Nk : nullptr;
+#pragma unroll
+                for (int j = 0; j < NS; ++j)
+#pragma unroll
+                    for (int e = 0; e < 2; ++e) {
+                        const int key = (int)k0 + j * 8 + 2 * t + e;
+                        const bool vis = key < (int)L && (!p.causal || key <= pos) &&
+                                         (p.window <= 0 || key > pos - p.window) && (mr == nullptr || mr[key] != 0);
+                        if (!vis) s[j][2 * h + e] = -INFINITY;
+                    }
+            }
+        }
+#pragma unroll
+        for (int h = 0; h < 2; ++h) {
+            float mx = -INFINITY;
+#pragma unroll
+            for (int j = 0; j < NS; ++j) mx = fmaxf(mx, fmaxf(s[j][2 * h], s[j][2 * h + 1]));
+            mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
+            mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
+            /* raw scores, the scale folded into one FFMA (sl2 > 0) */
+            const float mnew = fmaxf(m[h], mx * p.sl2);
+            const float muse = mnew == -INFINITY ? 0.f : mnew;
+            alpha[h] = ex2(m[h] - muse);
+            m[h] = mnew;
+            float sum = 0.f;
+#pragma unroll
+            for (int j = 0; j < NS; ++j) {
+                s[j][2 * h] = ex2(fmaf(s[j][2 * h], p.sl2, -muse));
+                s[j][2 * h + 1] = ex2(fmaf(s[j][2 * h + 1], p.sl2, -muse));
+                sum += s[j][2 * h] + s[j][2 * h + 1];
+            }
+            ls[h] = ls[h] * alpha[h] + sum;
+        }
+    };
+    auto rescale = [&](const float (&alpha)[2]) {
+#pragma unroll
+        for (int j = 0; j < kD / 8; ++j) {
+            o[j][0] *= alpha[0];
+            o[j][1] *= alpha[0];
+            o[j][2] *= alpha[1];
+            o[j][3] *= alpha[1];
+        }
+    };
+    /* P as the A fragments of the second product: accumulator columns 16 j .. 16 j + 15 are k16 step j */
+    auto pack = [&](const float (&s)[NS][4], uint32_t (&pf)[PK][4]) {
+#pragma unroll
+        for (int j = 0; j < PK; ++j) {
+            pf[j][0] = Ty<T>::pack(s[2 * j][0], s[2 * j][1]);
+            pf[j][1] = Ty<T>::pack(s[2 * j][2], s[2 * j][3]);
+            pf[j][2] = Ty<T>::pack(s[2 * j + 1][0], s[2 * j + 1][1]);
+            pf[j][3] = Ty<T>::pack(s[2 * j + 1][2], s[2 * j + 1][3]);
+        }
+    };
+    /* this thread's copies of tile it landed (at most PEND younger groups in flight), fenced to the async proxy;
+     * the barrier: everyone's, and both warpgroups are past the iteration before */
+    auto arrive = [&]() {
+        qn_fence_proxy_async();
+        __syncthreads();
+    };
+
+    if constexpr (!OV) {
+        for (int it = 0; it < n; ++it) {
+            qn_cp_async_wait<S - 2>();
+            arrive(); /* ... so tile it - 1's stage is free */
+            if (it + S - 1 < n) load_tile(tb + it + S - 1, (it + S - 1) % S);
+            qn_cp_async_commit();
+            const uint32_t kbase = sbase + (it % S) * STAGE;
+            float s[NS][4], alpha[2];
+            issue_s(s, kbase);
+            qn_wg_wait<0>();
+            qn_wg_keep(s);
+            softmax(s, (tb + it) * BN, alpha);
+            rescale(alpha);
+            uint32_t pf[PK][4];
+            pack(s, pf);
+            issue_pv(pf, kbase + TILE);
+            qn_wg_wait<0>();
+            qn_wg_keep(o);
+            qn_wg_keep(pf);
+        }
+    } else if (n > 0) {
+        /* FlashAttention-3's intra-warpgroup overlap: tile it's Q . K^T and tile it - 1's P . V are issued
+         * together, and the softmax of tile it runs while P . V does. Live stages: tile it - 1 (V) and tile it
+         * (K), so copies run S - 2 tiles ahead (the prologue issued S - 2 tiles, not S - 1). */
+        uint32_t pf[PK][4];
+        {
+            qn_cp_async_wait<S - 3>();
+            arrive();
+            if (S - 2 < n) load_tile(tb + S - 2, (S - 2) % S);
+            qn_cp_async_commit();
+            float s[NS][4], alpha[2];
+            issue_s(s, sbase);
+            qn_wg_wait<0>();
+            qn_wg_keep(s);
+            softmax(s, tb * BN, alpha); /* O is still 0: no rescale */
+            pack(s, pf);
+        }
+        for (int it = 1; it < n; ++it) {
+            qn_cp_async_wait<S - 3>();
+            arrive(); /* ... so tile it - 2's stage is free */
+            if (it + S - 2 < n) load_tile(tb + it + S - 2, (it + S - 2) % S);
+            qn_cp_async_commit();
+            const uint32_t kbase = sbase + (it % S) * STAGE, vprev = sbase + ((it - 1) % S) * STAGE + TILE;
+            float s[NS][4], alpha[2];
+            issue_s(s, kbase);
+            issue_pv(pf, vprev);
+            qn_wg_wait<1>(); /* S of tile it is done; P . V of tile it - 1 may run on */
+            qn_wg_keep(s);
+            softmax(s, (tb + it) * BN, alpha);
+            qn_wg_wait<0>();
+            qn_wg_keep(o);
+            qn_wg_keep(pf);
+            rescale(alpha);
+            /* P packed only now, into the registers P . V just read: packing into a second set and copying it
+             * over made ptxas serialize the wgmma (C7513, non-wgmma instructions defining a wgmma's inputs) */
+            pack(s, pf);
+        }
+        issue_pv(pf, sbase + ((n - 1) % S) * STAGE + TILE);
+        qn_wg_wait<0>();
+        qn_wg_keep(o);
+        qn_wg_keep(pf);
+    }
+    qn_cp_async_wait<0>(); /* (empty groups only: nothing is copied past tile n - 1) */
+
+#pragma unroll
+    for (int h = 0; h < 2; ++h) {
+        float l = ls[h];
+        l += __shfl_xor_sync(0xffffffffu, l, 1);
+        l += __shfl_xor_sync(0xffffffffu, l, 2);
+        const long long r = h ? rb : ra;
+        if (r >= rend) continue;
+        const float inv = l > 0.f ? 1.f / l : 0.f;
+        T *dst = static_cast<T *>(p.out) + ((b * p.Hq + hkv * p.G + r % p.G) * p.Nq + r / p.G) * kD + 2 * t;
+#pragma unroll
+        for (int j = 0; j < kD / 8; ++j)
+            *reinterpret_cast<uint32_t *>(dst + j * 8) = Ty<T>::pack(o[j][2 * h] * inv, o[j][2 * h + 1] * inv);
+    }
+#else
+    (void)p;
+    __trap(); /* compiled for sm_90a only; the host launches it only on compute capability 9.0 */
+#endif
+}
+
+/* ------------------------------------------------------------------ host side */
+
+bool device_ok() {
+    static std::atomic<int> ok{-1};
+    int v = ok.load(std::memory_order_relaxed);
+    if (v < 0) {
+        int dev = 0, major = 0, minor = 0;
+        v = cudaGetDevice(&dev) == cudaSuccess &&
+            cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev) == cudaSuccess &&
+            cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, dev) == cudaSuccess && major == 9 &&
+            minor == 0;
+        ok.store(v, std::memory_order_relaxed);
+    }
+    return v == 1;
+}
+
+void set_err(char *err, size_t len, const char *what, cudaError_t e) {
+    if (err && len) snprintf(err, len, "qn_cuda_attn_wg: %s: %s (%d)", what, cudaGetErrorString(e), (int)e);
+}
+
+template <typename T, int BN, int S, bool OV> int launch_t(const qn_cuda_attention_args *a, int vswap, char *err, size_t len) {
+    /* the shared-memory opt-in once per device (bit dev % 32), so that launches inside stream capture make no
+     * attribute call after the first */
+    static std::atomic<unsigned> attr{0};
+    auto fn = attn_wg_kernel<T, BN, S, OV>;
+    int dev = 0;
+    cudaError_t e = cudaGetDevice(&dev);
+    const unsigned bit = 1u << (dev & 31);
+    if (e == cudaSuccess && !(attr.load(std::memory_order_relaxed) & bit)) {
+        e = cudaFuncSetAttribute(fn, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)Cfg<BN, S>::smem);
+        if (e == cudaSuccess) attr.fetch_or(bit, std::memory_order_relaxed);
+    }
+    if (e != cudaSuccess) {
+        (void)cudaGetLastError();
+        set_err(err, len, "setting the shared-memory limit", e);
+        return (int)e;
+    }
+    Params p;
+    memset(&p, 0, sizeof p);
+    p.q = a->q, p.k = a->k, p.v = a->v, p.mask = a->mask, p.kv_lens = a->kv_lens, p.out = a->out;
+    p.Hq = a->Hq, p.Hkv = a->Hkv, p.Nq = a->Nq, p.Nk = a->Nk, p.G = a->Hq / a->Hkv, p.rows_fold = p.G * a->Nq;
+    p.mask_batched = a->mask_batched, p.causal = a->causal, p.window = a->window, p.vswap = vswap;
+    p.sl2 = a->scale * 1.4426950408889634f;
+    const dim3 grid((unsigned)((p.rows_fold + kRB - 1) / kRB), (unsigned)a->Hkv, (unsigned)a->B);
+    fn<<<grid, kNT, Cfg<BN, S>::smem, static_cast<cudaStream_t>(a->stream)>>>(p);
+    e = cudaGetLastError();
+    if (e != cudaSuccess) {
+        (void)cudaGetLastError();
+        set_err(err, len, "launching the kernel", e);
+    }
+    return (int)e;
+}
+
+template <typename T> int launch_v(const qn_cuda_attention_args *a, int variant, int vswap, char *err, size_t len) {
+    switch (variant) {
+    case QN_CUDA_ATTN_WG_N128S3: return launch_t<T, 128, 3, false>(a, vswap, err, len);
+    case QN_CUDA_ATTN_WG_N64S3: return launch_t<T, 64, 3, false>(a, vswap, err, len);
+    case QN_CUDA_ATTN_WG_N64S4O: return launch_t<T, 64, 4, true>(a, vswap, err, len);
+    case QN_CUDA_ATTN_WG_N128S3O: return launch_t<T, 128, 3, true>(a, vswap, err, len);
+    default: return launch_t<T, 128, 2, false>(a, vswap, err, len);
+    }
+}
+
+} // namespace qn_awg
+
+extern "C" long long qn_cuda_attn_wg_blocks(const qn_cuda_attention_args *a) {
+    const long long rows = (a->Hq / a->Hkv) * a->Nq;
+    return a->B * a->Hkv * ((rows + qn_awg::kRB - 1) / qn_awg::kRB);
+}
+
+extern "C" int qn_cuda_attn_wg_applies(const qn_cuda_attention_args *a) {
+    const uintptr_t al = (uintptr_t)a->q | (uintptr_t)a->k | (uintptr_t)a->v | (uintptr_t)a->out;
+    if ((a->dtype != QN_DT_F16 && a->dtype != QN_DT_BF16) || a->D != qn_awg::kD || !(a->scale > 0.f) || (al & 15))
+        return 0;
+    if (a->Nq < 1 || a->Nk < 1 || a->Hkv < 1 || a->Hq % a->Hkv || a->B > 65535 || a->Hkv > 65535 ||
+        a->Nq >= (1LL << 30) || a->Nk >= (1LL << 30) || (a->Hq / a->Hkv) * a->Nq >= (1LL << 30))
+        return 0;
+    return qn_awg::device_ok() ? 1 : 0;
+}
+
+extern "C" int qn_cuda_attn_wg_launch(const qn_cuda_attention_args *a, int variant, char *err, size_t err_len) {
+    if (err && err_len) err[0] = '\0';
+    const int v = variant & 0xff, vswap = (variant & QN_CUDA_ATTN_WG_VSWAP) ? 1 : 0;
+    if (a->dtype == QN_DT_F16) return qn_awg::launch_v<__half>(a, v, vswap, err, err_len);
+    return qn_awg::launch_v<__nv_bfloat16>(a, v, vswap, err, err_len);
+}

@@ -1,0 +1,38 @@
+/*
+ * attention_wg.h — prefill attention on Hopper's warpgroup MMA (kernels_cuda/attention_wg.cu, sm_90a; issue 14,
+ * fa12): head dim 128, f16/bf16, the semantics of attention.h's qn_cuda_attention_args (folded GQA rows, causal,
+ * window, mask, kv_lens). Which calls take it: engine/cuda/cuda_attention_plan.c (QUANTA_CUDA_ATTN_WG=1).
+ */
+#ifndef QUANTA_KERNELS_CUDA_ATTENTION_WG_H
+#define QUANTA_KERNELS_CUDA_ATTENTION_WG_H
+
+#include <stddef.h>
+
+#include "attention.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Tile variants (keys per tile, shared-memory stages), for bench/cuda/attention_check.cu's side-by-side rows;
+ * QN_CUDA_ATTN_WG_AUTO: the kernel's pick. */
+enum { QN_CUDA_ATTN_WG_AUTO = 0, QN_CUDA_ATTN_WG_N128S2, QN_CUDA_ATTN_WG_N128S3, QN_CUDA_ATTN_WG_N64S3,
+       QN_CUDA_ATTN_WG_N64S4O,  /* O: the softmax of a tile overlapped with the previous tile's P . V */
+       QN_CUDA_ATTN_WG_N128S3O, QN_CUDA_ATTN_WG_NVARIANTS };
+/* Flag for the check: V's descriptor with its two byte offsets exchanged (a wrong reading of the MN-major
+ * layout shows as a failure with one and a pass with the other). */
+#define QN_CUDA_ATTN_WG_VSWAP 0x100
+
+/* 1 when the kernel handles these arguments (dtype f16/bf16, D = 128, positive scale, 16-byte aligned
+ * tensors) and the current device is compute capability 9.0; 0 otherwise. Says nothing about speed. */
+int qn_cuda_attn_wg_applies(const qn_cuda_attention_args *a);
+/* Launches it (variant | flags as above) on a->stream: no scratch, no key splits. Returns 0 or a cudaError_t
+ * value with a message in err. Call only where qn_cuda_attn_wg_applies. */
+int qn_cuda_attn_wg_launch(const qn_cuda_attention_args *a, int variant, char *err, size_t err_len);
+/* Blocks of the launch (for the plan's one-wave test): B * Hkv * ceil(Hq / Hkv * Nq / 128). */
+long long qn_cuda_attn_wg_blocks(const qn_cuda_attention_args *a);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
