@@ -251,6 +251,8 @@ static const char *wg_name(int wg)
     case QN_CUDA_ATTN_WG_N64S3: return "wg_n64s3";
     case QN_CUDA_ATTN_WG_N64S4O: return "wg_n64s4o";
     case QN_CUDA_ATTN_WG_N128S3O: return "wg_n128s3o";
+    case QN_CUDA_ATTN_WG_N64S4O3: return "wg_n64s4o3";
+    case QN_CUDA_ATTN_WG_N64S4WS: return "wg_n64s4ws";
     default: return "wg_n128s2";
     }
 }
@@ -538,13 +540,13 @@ static std::vector<Case> wg_cases(bool small)
 static void wg_check(bool small)
 {
     const int vars[] = {QN_CUDA_ATTN_WG_N128S2, QN_CUDA_ATTN_WG_N128S3, QN_CUDA_ATTN_WG_N64S3, QN_CUDA_ATTN_WG_N64S4O,
-                        QN_CUDA_ATTN_WG_N128S3O};
+                        QN_CUDA_ATTN_WG_N128S3O, QN_CUDA_ATTN_WG_N64S4O3, QN_CUDA_ATTN_WG_N64S4WS};
     constexpr int NV = sizeof vars / sizeof vars[0];
     int vfail[NV] = {}, swap_ok = 0, swap_tried = 0;
     for (const Case &c : wg_cases(small))
         for (int i = 0; i < NV; ++i) {
-            if (small && i != 0 && i != 3)
-                continue; /* sanitizers: one plain and one overlapped form */
+            if (small && i != 0 && i != 6)
+                continue; /* sanitizers: the plain form and the producer form */
             Case cc = c;
             cc.name = c.name + " " + wg_name(vars[i]);
             if (!run_check(cc, nullptr, vars[i])) {
@@ -721,7 +723,7 @@ static void wg_bench(const char *path)
     pre.push_back(mk("b", kBF16, 4, 32, 8, 4096, 4096, 128, 1));
     pre.push_back(mk("b", kBF16, 32, 32, 32, 512, 512, 128, 1));
     const int vars[] = {QN_CUDA_ATTN_WG_N128S2, QN_CUDA_ATTN_WG_N128S3, QN_CUDA_ATTN_WG_N64S3, QN_CUDA_ATTN_WG_N64S4O,
-                        QN_CUDA_ATTN_WG_N128S3O};
+                        QN_CUDA_ATTN_WG_N128S3O, QN_CUDA_ATTN_WG_N64S4O3, QN_CUDA_ATTN_WG_N64S4WS};
     for (const Case &c : pre) {
         const double fl = 4.0 * c.B * c.Hq * visible_pairs(c) * c.D;
         const float ms = time_case(c, nullptr, false);
