@@ -158,6 +158,13 @@ typedef uint64_t qn_dtype_set;
 /* Every dense dtype (what permute moves). */
 #define QN_DT_DENSE (QN_DT_FLOATS | QN_DT_BIT(QUANTA_I32) | QN_DT_BIT(QUANTA_U8))
 
+/* What a backend's own check of f32 values for Inf/NaN found (read_view_f32_checked). */
+typedef enum qn_finite_state {
+    QN_FINITE_UNCHECKED = 0, /* none made: the caller scans */
+    QN_FINITE_ALL,           /* every value finite */
+    QN_FINITE_SOME           /* at least one Inf or NaN */
+} qn_finite_state;
+
 /*
  * The backend vtable. `self` is the backend's per-open state. All calls return QUANTA_OK or
  * set the thread-local error (qn_error_set) and return its status. Optional entries may be NULL.
@@ -188,6 +195,14 @@ typedef struct qn_backend_ops {
      * read_view, free or close on this backend (synchronize keeps it). *view = NULL (with
      * QUANTA_OK): no view of this size, use read. NULL: never. */
     quanta_status (*read_view)(void *self, qn_mem src, size_t bytes, const void **view);
+    /* Optional: read_view of count f32 values that the backend also checks for Inf/NaN itself, before they
+     * leave the device (CUDA: a kernel over the values while they are hot in its L2, the page-locked copy's
+     * host scan skipped), with base/finite.h's test. *state says what it found: QN_FINITE_ALL (no value is Inf
+     * or NaN), QN_FINITE_SOME (at least one is: the caller scans the view to name it, so the answer it gives
+     * is the host scan's), QN_FINITE_UNCHECKED (no check made: switched off, or no view); read_view's
+     * contract otherwise. NULL: read_view and the caller's own scan. */
+    quanta_status (*read_view_f32_checked)(void *self, qn_mem src, size_t count, const void **view,
+                                           qn_finite_state *state);
 
     /* Optional: repack a weight (a constant or buffer of 2-D matrix form) into the backend's
      * faster layout, kept in *aux next to the interchange copy; release_weight frees it. */

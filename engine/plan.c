@@ -1177,6 +1177,17 @@ static quanta_status f32_finite_args(const quanta_plan *p, const quanta_tensor *
 /* Where the plan's run stands when its checked read starts. */
 enum { RUN_UNKNOWN, RUN_SYNCED, RUN_QUEUED };
 
+/* The view of t's count f32 values (ops->read_view), checked by the backend itself where it can
+ * (ops->read_view_f32_checked: *state QN_FINITE_ALL lets the caller skip its scan). */
+static quanta_status view_f32(const quanta_plan *p, const quanta_tensor *t, size_t count, const void **view,
+                              qn_finite_state *state) {
+    const qn_backend_ops *ops = p->backend->ops;
+    *state = QN_FINITE_UNCHECKED;
+    if (ops->read_view_f32_checked)
+        return ops->read_view_f32_checked(p->backend->self, p->pt[t->id].rt.mem, count, view, state);
+    return ops->read_view(p->backend->self, p->pt[t->id].rt.mem, count * sizeof(float), view);
+}
+
 /* The checked read itself. RUN_UNKNOWN: synchronize first (as quanta_plan_get_output). RUN_SYNCED: the
  * run's own synchronize just returned (nothing queued since: a second one would only repeat its round
  * trip). RUN_QUEUED: the run may still be going (execute with sync = 0): the view waits for it (read_view
@@ -1189,15 +1200,18 @@ static quanta_status read_f32_finite(quanta_plan *p, quanta_tensor *t, float *da
     const qn_backend_ops *ops = p->backend->ops;
     void *self = p->backend->self;
     const void *view = NULL;
+    qn_finite_state state = QN_FINITE_UNCHECKED;
     quanta_status st = run == RUN_UNKNOWN ? ops->synchronize(self) : QUANTA_OK;
-    if (st == QUANTA_OK && ops->read_view && qn_fused_check_on())
-        st = ops->read_view(self, p->pt[t->id].rt.mem, bytes, &view);
+    if (st == QUANTA_OK && ops->read_view && qn_fused_check_on()) st = view_f32(p, t, count, &view, &state);
     if (queued) { /* the run's own errors first (the view stays valid across synchronize) */
         quanta_status sy = ops->synchronize(self);
         if (st == QUANTA_OK) st = sy;
     }
     if (st == QUANTA_OK && view) {
-        *nonfinite = qn_f32_copy_any_nonfinite(data, view, count);
+        if (state == QN_FINITE_ALL) /* checked on the device: the copy alone */
+            memcpy(data, view, bytes);
+        else
+            *nonfinite = qn_f32_copy_any_nonfinite(data, view, count);
         qn_split_end(QN_SPLIT_OUTPUT, t0);
     } else if (st == QUANTA_OK) { /* no view: the read, then a pass of its own (the split's check) */
         st = ops->read(self, p->pt[t->id].rt.mem, data, bytes);
@@ -1252,11 +1266,13 @@ quanta_status qn_plan_execute_view_f32_finite(quanta_plan *p, quanta_tensor *t, 
     if ((st = execute_timed(p, 1))) return st;
     const double t0 = qn_split_start();
     const void *v = NULL;
-    st = ops->read_view(p->backend->self, p->pt[t->id].rt.mem, count * sizeof(float), &v);
+    qn_finite_state state = QN_FINITE_UNCHECKED;
+    st = view_f32(p, t, count, &v, &state);
     qn_split_end(QN_SPLIT_OUTPUT, t0);
     if (st == QUANTA_OK && v) { /* the scan in place is a pass of its own: the split's check */
         const double t1 = qn_split_start();
-        *nonfinite = qn_f32_any_nonfinite(v, count);
+        /* none where the backend found every value finite; where it found one, the scan is the answer */
+        *nonfinite = state == QN_FINITE_ALL ? 0 : qn_f32_any_nonfinite(v, count);
         *view = v;
         qn_split_end(QN_SPLIT_CHECK, t1);
         return QUANTA_OK;

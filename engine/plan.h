@@ -51,7 +51,10 @@ const char *qn_plan_profile_row_name(int i, int *fallback);
  * (ops->read_view: CUDA's pinned staging buffer, the reference backend's memory) the copy into
  * data and the check are one pass over the values; else the read, then a scan of data. The bytes
  * in data are those quanta_plan_get_output gives either way. QUANTA_FUSED_CHECK=0 (read once) takes
- * the read-then-scan path always, to compare the two.
+ * the read-then-scan path always, to compare the two. Where the backend checks the values itself
+ * (ops->read_view_f32_checked: CUDA with QUANTA_CUDA_FINITE_GPU=1, a kernel over them before they leave the
+ * device) and finds them all finite, the copy is a plain one and no host pass tests them; where it finds an
+ * Inf or NaN, the host pass runs as without it, so *nonfinite is the host's answer.
  */
 quanta_status qn_plan_get_output_f32_finite(quanta_plan *plan, quanta_tensor *t, float *data, size_t count,
                                             int *nonfinite);
@@ -75,6 +78,7 @@ int qn_execute_read_on(void);
  * are read into `fallback` (count floats, the caller's), checked there, and *view = fallback. A lent
  * view stays valid until the next read, read_view, free or close on the plan's backend; the bytes are
  * those quanta_plan_get_output gives. On an error *view is NULL and fallback's contents are unspecified.
+ * The in-place scan is skipped where the backend checked the values itself and found them finite (as above).
  */
 quanta_status qn_plan_execute_view_f32_finite(quanta_plan *plan, quanta_tensor *t, size_t count, float *fallback,
                                               const float **view, int *nonfinite);

@@ -311,14 +311,14 @@ kernel void qn_rms_norm_rope(const global uchar *x, ulong xo, int xdt, const glo
                              ulong xo1, const global uchar *wb1, ulong wo1, int hasw1, global uchar *y1, ulong yo1,
                              ulong rows1, int has2, int norm, int has_kv, ulong Nmax, const global uchar *startp,
                              ulong sto, ulong ns, const global uchar *v, ulong vo, global uchar *vc, ulong vco,
-                             ulong rows_v, global int *err, local float *inv) {
+                             ulong rows_v, int one_row, global int *err, local float *inv) {
     size_t n = get_group_id(1);
-    const size_t i = get_local_id(0), ls = get_local_size(0), half_rot = rot / 2;
+    const size_t i = get_local_id(0), ls = get_local_size(0), half_rot = rot / 2, jr = get_group_id(2);
     if (has_kv && n >= 2 * N) { /* rope_kv: v's rows at position n - 2N copied into v_cache, as write_rows does */
         n -= 2 * N;
         const long dr = qn_write_row_dest(startp, sto, ns, n, N, Nmax, 0, err); /* k's groups report */
         if (dr < 0) return;
-        for (size_t j = 0; j < rows_v / N; j++)
+        for (size_t j = one_row ? jr : 0; j < (one_row ? min(jr + 1, rows_v / N) : rows_v / N); j++)
             for (size_t d = i; d < D; d += ls)
                 qn_st(vc + vco, ydt, (j * Nmax + (size_t)dr) * D + d, qn_ld(v + vo, xdt, (j * N + n) * D + d));
         return;
@@ -334,7 +334,28 @@ kernel void qn_rms_norm_rope(const global uchar *x, ulong xo, int xdt, const glo
         }
     }
     const size_t per = rows / N; /* rows at position n: r = j·N + n */
-    for (size_t j = i; j < per; j += ls) {
+    /* one_row (the GPU class): group jr of dimension 2 takes row jr alone, its sum of squares a
+     * tree over the group (else a group takes every row at n, each row's sum in one item) */
+    const size_t j0 = one_row ? jr : 0, j1 = one_row ? min(jr + 1, per) : per;
+    if (j0 >= j1) return; /* uniform over the group: no item reaches the barriers below */
+    float iv1 = 1.0f;
+    if (one_row) {
+        float ss = 0.0f;
+        for (size_t d = i; norm && d < D; d += ls) {
+            const float v = qn_ld(x + xo, xdt, (j0 * N + n) * D + d);
+            ss += v * v;
+        }
+        inv[i] = ss;
+        barrier(CLK_LOCAL_MEM_FENCE);
+        size_t w = 1;
+        while (w < ls) w <<= 1;
+        for (w >>= 1; w > 0; w >>= 1) {
+            if (i < w && i + w < ls) inv[i] += inv[i + w];
+            barrier(CLK_LOCAL_MEM_FENCE);
+        }
+        if (norm) iv1 = rsqrt(inv[0] / (float)D + eps);
+    }
+    for (size_t j = i; !one_row && j < per; j += ls) {
         const size_t base = (j * N + n) * D;
         if (!norm) { /* rope_kv of rope_pair: the rows as they are (x · 1 · 1 is x) */
             inv[j] = 1.0f;
@@ -368,9 +389,9 @@ kernel void qn_rms_norm_rope(const global uchar *x, ulong xo, int xdt, const glo
         const float ga = hasw ? w[a] + one : 1.0f, gb = hasw ? w[b] + one : 1.0f;
         const global float *xf = (const global float *)(x + xo);
         global float *yf = (global float *)(y + yo);
-        for (size_t j = 0; j < per; j++) {
+        for (size_t j = j0; j < j1; j++) {
             const size_t base = (j * N + n) * D, obase = (j * ostride + orow) * D;
-            const float iv = inv[j], x0 = xf[base + a] * iv * ga, x1 = xf[base + b] * iv * gb;
+            const float iv = one_row ? iv1 : inv[j], x0 = xf[base + a] * iv * ga, x1 = xf[base + b] * iv * gb;
             yf[obase + a] = x0 * c - x1 * s;
             yf[obase + b] = x0 * s + x1 * c;
         }
@@ -379,9 +400,9 @@ kernel void qn_rms_norm_rope(const global uchar *x, ulong xo, int xdt, const glo
     const QN_ANGLE th = p * (has_freq ? freq[i] : exp2(-2.0 * (QN_ANGLE)i / (QN_ANGLE)rot * log2((QN_ANGLE)theta_base)));
     float c;
     const float s = sincos((float)(th - two_pi * rint(th / two_pi)), &c);
-    for (size_t j = 0; j < per; j++) {
+    for (size_t j = j0; j < j1; j++) {
         const size_t base = (j * N + n) * D, obase = (j * ostride + orow) * D;
-        const float iv = inv[j];
+        const float iv = one_row ? iv1 : inv[j];
         for (size_t d = rot + i; d < D; d += half_rot) /* dims past rot: normed, not rotated */
             qn_st(y + yo, ydt, obase + d, qn_nr_ld(x + xo, xdt, w, hasw, one, base + d, d, iv));
         const float x0 = qn_nr_ld(x + xo, xdt, w, hasw, one, base + a, a, iv);

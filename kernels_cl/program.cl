@@ -14,4 +14,5 @@
 #include "matmul_int8.cl"
 #include "gemv_i8.cl"
 #include "attention.cl"
+#include "attention_gpu.cl"
 #include "paged_attention.cl"

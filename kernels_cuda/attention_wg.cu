@@ -29,9 +29,14 @@
  * landed, every warpgroup done with the tile before, whose stage the next copies overwrite), issue the copies
  * of tile + S - 1, compute. Causal / window: only the tiles some row of the block sees are visited, and only
  * tiles that cross a boundary (or any tile under a mask) are masked.
- * Not here (yet): a producer warp with TMA, ping-pong between the warpgroups, softmax overlapped with the
- * next tile's Q . K^T inside a warpgroup, head dims other than 128, key splits (the plan keeps the mma.sync
- * kernel where the blocks do not fill the GPU).
+ * Variants (attention_wg.h): 64- or 128-key tiles, 2-4 stages; "o": FlashAttention-3's intra-warpgroup
+ * overlap (tile j's Q . K^T issued with tile j - 1's P . V, the softmax of j while P . V runs); "o3": 3 consumer
+ * warpgroups (192 rows, Q in shared memory as wgmma's A descriptor so that 384 threads fit 168 registers);
+ * "ws": warpgroup 0 a producer (cp.async, then per-stage full/empty mbarriers) and 2 consumers, so the
+ * consumers are not held in step by a block barrier each tile.
+ * "wsp": the same with FlashAttention-3's ping-pong (the consumers take turns issuing their wgmma).
+ * Not here (yet): TMA copies, head dims other than 128, key splits
+ * (the plan keeps the mma.sync kernel where the blocks do not fill the GPU).
  */
 #include <cuda_runtime.h>
 #include <cuda_fp16.h>
@@ -40,6 +45,7 @@
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <atomic>
@@ -58,8 +64,7 @@
 namespace qn_awg {
 
 constexpr int kD = 128;  /* head dim */
-constexpr int kRB = 128; /* folded rows per block: 2 warpgroups of 64 */
-constexpr int kNT = 256;
+constexpr int kRB = 128; /* folded rows per block of the 2-warpgroup forms (64 each) */
 
 struct Params {
     const void *q, *k, *v;
@@ -91,10 +96,17 @@ template <> struct Ty<__nv_bfloat16> {
     }
 };
 
-template <int BN, int S> struct Cfg {
+/* WGN consumer warpgroups of 64 rows; with 3, Q lives in shared memory (wgmma's A from a descriptor): 32 fewer
+ * registers a thread, which 384 threads need (at most 168 each) */
+/* WS: warpgroup 0 is a producer (it copies Q and the K/V tiles and hands stages over through mbarriers), the
+ * others consume; then the rows are 64 per consumer warpgroup. */
+template <int BN, int S, int WGN, bool WS = false> struct Cfg {
     static constexpr int tile = BN * kD * 2; /* bytes of one K (or V) tile */
     static constexpr int stage = 2 * tile;
-    static constexpr size_t smem = (size_t)S * stage;
+    static constexpr int rb = 64 * (WGN - (WS ? 1 : 0)), nt = 128 * WGN;
+    static constexpr bool qs = WGN > 2;
+    static constexpr int qbytes = qs ? rb * kD * 2 : 0;
+    static constexpr size_t smem = (size_t)S * stage + qbytes + (WS ? (2 * S + 1) * 8 : 0);
 };
 
 #if QN_AWG_HAVE
@@ -113,18 +125,30 @@ template <int BF> struct MmaS<BF, 64> {
     static __device__ __forceinline__ void run(float (&d)[8][4], const uint32_t a[4], uint64_t desc, int acc) {
         qn_wg_mma16_n64<BF, 0>(d, a, desc, acc);
     }
+    /* A (64 x 16, K-major) from shared memory too */
+    static __device__ __forceinline__ void run_ss(float (&d)[8][4], uint64_t adesc, uint64_t desc, int acc) {
+        qn_wg_mma16_ss_n64<BF>(d, adesc, desc, acc);
+    }
 };
 #endif
 
-template <typename T, int BN, int S, bool OV> __global__ void __launch_bounds__(kNT, 1) attn_wg_kernel(const Params p) {
+template <typename T, int BN, int S, bool OV, int WGN, bool WS, bool PP>
+__global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const Params p) {
 #if QN_AWG_HAVE
-    constexpr int NS = BN / 8, PK = BN / 16, TILE = Cfg<BN, S>::tile, STAGE = Cfg<BN, S>::stage;
+    typedef Cfg<BN, S, WGN, WS> C;
+    static_assert(!WS || (OV && S >= 3 && WGN == 3), "the producer form: overlapped, 2 consumer warpgroups");
+    static_assert(!PP || WS, "ping-pong: between the producer form's two consumers");
+    constexpr int NS = BN / 8, PK = BN / 16, TILE = C::tile, STAGE = C::stage, kRB = C::rb, kNT = C::nt;
+    constexpr bool QS = C::qs;
+    static_assert(!QS || BN == 64, "Q from shared memory: the m64n64 form only");
     constexpr int BF = Ty<T>::bf;
     static_assert(BN == 64 || BN == 128, "S = Q.K^T is one m64nBN accumulator");
     static_assert(S >= (OV ? 3 : 2), "stages: the tile computed (and, overlapped, the one before) plus copies");
     extern __shared__ __align__(128) uint8_t smem[];
     const uint32_t sbase = qn_smem_u32(smem);
     const int tid = threadIdx.x, wg = tid >> 7, warp = (tid >> 5) & 3, lane = tid & 31, g = lane >> 2, t = lane & 3;
+    const int cw = WS ? wg - 1 : wg; /* the consumer warpgroup's row group (WS: -1 for the producer) */
+    constexpr int LNT = WS ? 128 : kNT; /* threads that copy */
     /* the last rows see the most keys under causal masking: start them first */
     const long long mb = (long long)gridDim.x - 1 - blockIdx.x, hkv = blockIdx.y, b = blockIdx.z;
     long long L = p.Nk;
@@ -144,14 +168,15 @@ template <typename T, int BN, int S, bool OV> __global__ void __launch_bounds__(
     const T *K = static_cast<const T *>(p.k) + (b * p.Hkv + hkv) * p.Nk * kD;
     const T *V = static_cast<const T *>(p.v) + (b * p.Hkv + hkv) * p.Nk * kD;
 
-    /* thread tid copies pieces i = tid + 256 v: key (i / 128) * 8 + i % 8, dims 8 ((i / 8) % 16) .. + 7; keys
+    /* thread tid copies pieces i = tid + NT v: key (i / 128) * 8 + i % 8, dims 8 ((i / 8) % 16) .. + 7; keys
      * at or past L are zero-filled (never stale or NaN bytes in the products: P is 0 there, but 0 * NaN is not) */
     auto load_tile = [&](long long tile, int st) {
         const long long k0 = tile * BN;
         const uint32_t kb = sbase + st * STAGE, vb = kb + TILE;
 #pragma unroll
-        for (int v = 0; v < BN * 16 / kNT; ++v) {
-            const int i = tid + v * kNT;
+        for (int v = 0; v < (BN * 16 + LNT - 1) / LNT; ++v) {
+            const int i = tid + v * LNT;
+            if ((BN * 16) % LNT && i >= BN * 16) break;
             const int r8 = i & 7, c = (i >> 3) & 15, ng = i >> 7;
             const long long key = k0 + ng * 8 + r8;
             const bool ok = key < L;
@@ -161,7 +186,26 @@ template <typename T, int BN, int S, bool OV> __global__ void __launch_bounds__(
             qn_cp_async16(vb + so, V + off, ok);
         }
     };
-    constexpr int AHEAD = OV ? S - 2 : S - 1; /* tiles the prologue copies */
+    /* Q into shared memory (the 3-warpgroup form): the same core-matrix layout as K (row m, dims 8c .. 8c + 7 at
+     * (c * RB / 8 + m / 8) * 128 + (m % 8) * 16), rows past the block's end zero-filled; its own copy group, the
+     * oldest, so every later wait covers it */
+    const uint32_t qsbase = sbase + S * STAGE;
+    auto load_q = [&]() {
+#pragma unroll
+        for (int v = 0; v < kRB * 16 / LNT; ++v) {
+            const int i = tid + v * LNT;
+            const int r8 = i & 7, c = (i >> 3) & 15, mg = i >> 7;
+            const long long r = r0 + mg * 8 + r8;
+            const bool ok = r < rend;
+            const T *src = ok ? Q + ((b * p.Hq + hkv * p.G + r % p.G) * p.Nq + r / p.G) * kD + c * 8 : Q;
+            qn_cp_async16(qsbase + (uint32_t)((c * (kRB / 8) + mg) * 128 + r8 * 16), src, ok);
+        }
+    };
+    if constexpr (QS && !WS) {
+        load_q();
+        qn_cp_async_commit();
+    }
+    constexpr int AHEAD = WS ? 0 : OV ? S - 2 : S - 1; /* tiles the prologue copies */
 #pragma unroll
     for (int s = 0; s < AHEAD; ++s) {
         if (s < n) load_tile(tb + s, s);
@@ -170,9 +214,9 @@ template <typename T, int BN, int S, bool OV> __global__ void __launch_bounds__(
 
     /* Q as A fragments (rows ra = g and rb = g + 8 of the warp's 16; k 2t, 2t + 1 and 8 + 2t, 9 + 2t of each
      * k16 step), straight from global memory; rows past the block's end are zeros (never stored) */
-    const long long ra = r0 + wg * 64 + warp * 16 + g, rb = ra + 8;
-    uint32_t qf[kD / 16][4];
-    {
+    const long long ra = r0 + cw * 64 + warp * 16 + g, rb = ra + 8;
+    uint32_t qf[QS ? 1 : kD / 16][4];
+    if constexpr (!QS) {
         const bool va = ra < rend, vb = rb < rend;
         const uint32_t *qa = reinterpret_cast<const uint32_t *>(
             Q + (va ? ((b * p.Hq + hkv * p.G + ra % p.G) * p.Nq + ra / p.G) * kD : 0));
@@ -197,8 +241,14 @@ template <typename T, int BN, int S, bool OV> __global__ void __launch_bounds__(
     auto issue_s = [&](float (&s)[NS][4], uint32_t kbase) {
         qn_wg_fence();
 #pragma unroll
-        for (int kk = 0; kk < kD / 16; ++kk) /* dims 16 kk .. 16 kk + 15: core-matrix columns 2 kk, 2 kk + 1 */
-            MmaS<BF, BN>::run(s, qf[kk], qn_wg_desc(kbase + kk * 2 * (BN * 16), BN * 16, 128), kk > 0);
+        for (int kk = 0; kk < kD / 16; ++kk) { /* dims 16 kk .. 16 kk + 15: core-matrix columns 2 kk, 2 kk + 1 */
+            const uint64_t kdesc = qn_wg_desc(kbase + kk * 2 * (BN * 16), BN * 16, 128);
+            if constexpr (QS) /* this warpgroup's 64 rows: 8 row groups from group 8 wg */
+                MmaS<BF, BN>::run_ss(s, qn_wg_desc(qsbase + kk * 2 * (kRB * 16) + cw * 8 * 128, kRB * 16, 128), kdesc,
+                                     kk > 0);
+            else
+                MmaS<BF, BN>::run(s, qf[kk], kdesc, kk > 0);
+        }
         qn_wg_commit();
     };
     /* O += P . V of the tile at vbase, issued and committed */
@@ -280,7 +330,96 @@ template <typename T, int BN, int S, bool OV> __global__ void __launch_bounds__(
         __syncthreads();
     };
 
-    if constexpr (!OV) {
+    if constexpr (WS) {
+        /* mbarriers after Q: full[s] (the producer's 128 threads arrive once its copies of the stage landed and
+         * were fenced to the async proxy), empty[s] (the 256 consumer threads arrive once their P . V of the
+         * stage's tile is done), qfull. The n-th use of a stage: full on parity n & 1, empty on (n & 1) ^ 1 (a
+         * fresh barrier passes parity 1 at once). */
+        const uint32_t bars = qsbase + C::qbytes, qfull = bars + 16 * S;
+        auto full = [&](int st) { return bars + 8 * st; };
+        auto empty = [&](int st) { return bars + 8 * (S + st); };
+        if (tid == 0) {
+            for (int st = 0; st < S; ++st) {
+                qn_mbar_init(full(st), 128);
+                qn_mbar_init(empty(st), 256);
+            }
+            qn_mbar_init(qfull, 128);
+            qn_mbar_init_fence();
+        }
+        __syncthreads();
+        if (wg == 0) {
+            /* copies one tile ahead of what it hands over: tile j's are issued, then tile j - 1 (Q at j = 0),
+             * all but the newest group landed, is fenced and announced */
+            load_q();
+            qn_cp_async_commit();
+            for (int j = 0; j < n; ++j) {
+                const int st = j % S;
+                qn_mbar_wait(empty(st), ((j / S) & 1) ^ 1);
+                load_tile(tb + j, st);
+                qn_cp_async_commit();
+                qn_cp_async_wait<1>();
+                qn_fence_proxy_async();
+                qn_mbar_arrive(j == 0 ? qfull : full((j - 1) % S));
+            }
+            qn_cp_async_wait<0>();
+            qn_fence_proxy_async();
+            qn_mbar_arrive(n > 0 ? full((n - 1) % S) : qfull);
+            return; /* no barrier below counts the producer */
+        }
+        /* PP (FlashAttention-3's ping-pong): the consumers take turns issuing their wgmma, through named barriers
+         * 1 + cw (count 256: one warpgroup waits, the other arrives), so one's softmax runs while the other's
+         * products do. Turns k = 0 .. n; consumer 1 opens consumer 0's first turn and does not hand over after
+         * its last, so every barrier phase has exactly one wait and one arrival. */
+        auto turn_begin = [&]() {
+            if constexpr (PP) qn_named_sync(1 + cw, 256);
+        };
+        auto turn_end = [&](bool last) {
+            if constexpr (PP)
+                if (cw == 0 || !last) qn_named_arrive(2 - cw, 256);
+        };
+        if (n > 0) {
+            if constexpr (PP)
+                if (cw == 1) qn_named_arrive(1, 256);
+            qn_mbar_wait(qfull, 0);
+            uint32_t pf[PK][4];
+            {
+                qn_mbar_wait(full(0), 0);
+                float s[NS][4], alpha[2];
+                turn_begin();
+                issue_s(s, sbase);
+                turn_end(false);
+                qn_wg_wait<0>();
+                qn_wg_keep(s);
+                softmax(s, tb * BN, alpha);
+                pack(s, pf);
+            }
+            for (int it = 1; it < n; ++it) {
+                const int st = it % S;
+                qn_mbar_wait(full(st), (it / S) & 1);
+                const uint32_t kbase = sbase + st * STAGE, vprev = sbase + ((it - 1) % S) * STAGE + TILE;
+                float s[NS][4], alpha[2];
+                turn_begin();
+                issue_s(s, kbase);
+                issue_pv(pf, vprev);
+                turn_end(false);
+                qn_wg_wait<1>();
+                qn_wg_keep(s);
+                softmax(s, (tb + it) * BN, alpha);
+                qn_wg_wait<0>();
+                qn_wg_keep(o);
+                qn_wg_keep(pf);
+                qn_mbar_arrive(empty((it - 1) % S)); /* tile it - 1: K read at it - 1, V just now */
+                rescale(alpha);
+                pack(s, pf);
+            }
+            turn_begin();
+            issue_pv(pf, sbase + ((n - 1) % S) * STAGE + TILE);
+            turn_end(true);
+            qn_wg_wait<0>();
+            qn_wg_keep(o);
+            qn_wg_keep(pf);
+        }
+    } else if constexpr (!OV) {
         for (int it = 0; it < n; ++it) {
             qn_cp_async_wait<S - 2>();
             arrive(); /* ... so tile it - 1's stage is free */
@@ -383,16 +522,17 @@ void set_err(char *err, size_t len, const char *what, cudaError_t e) {
     if (err && len) snprintf(err, len, "qn_cuda_attn_wg: %s: %s (%d)", what, cudaGetErrorString(e), (int)e);
 }
 
-template <typename T, int BN, int S, bool OV> int launch_t(const qn_cuda_attention_args *a, int vswap, char *err, size_t len) {
+template <typename T, int BN, int S, bool OV, int WGN, bool WS = false, bool PP = false> int launch_t(const qn_cuda_attention_args *a, int vswap, char *err, size_t len) {
     /* the shared-memory opt-in once per device (bit dev % 32), so that launches inside stream capture make no
      * attribute call after the first */
     static std::atomic<unsigned> attr{0};
-    auto fn = attn_wg_kernel<T, BN, S, OV>;
+    typedef Cfg<BN, S, WGN, WS> C;
+    auto fn = attn_wg_kernel<T, BN, S, OV, WGN, WS, PP>;
     int dev = 0;
     cudaError_t e = cudaGetDevice(&dev);
     const unsigned bit = 1u << (dev & 31);
     if (e == cudaSuccess && !(attr.load(std::memory_order_relaxed) & bit)) {
-        e = cudaFuncSetAttribute(fn, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)Cfg<BN, S>::smem);
+        e = cudaFuncSetAttribute(fn, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)C::smem);
         if (e == cudaSuccess) attr.fetch_or(bit, std::memory_order_relaxed);
     }
     if (e != cudaSuccess) {
@@ -406,8 +546,8 @@ template <typename T, int BN, int S, bool OV> int launch_t(const qn_cuda_attenti
     p.Hq = a->Hq, p.Hkv = a->Hkv, p.Nq = a->Nq, p.Nk = a->Nk, p.G = a->Hq / a->Hkv, p.rows_fold = p.G * a->Nq;
     p.mask_batched = a->mask_batched, p.causal = a->causal, p.window = a->window, p.vswap = vswap;
     p.sl2 = a->scale * 1.4426950408889634f;
-    const dim3 grid((unsigned)((p.rows_fold + kRB - 1) / kRB), (unsigned)a->Hkv, (unsigned)a->B);
-    fn<<<grid, kNT, Cfg<BN, S>::smem, static_cast<cudaStream_t>(a->stream)>>>(p);
+    const dim3 grid((unsigned)((p.rows_fold + C::rb - 1) / C::rb), (unsigned)a->Hkv, (unsigned)a->B);
+    fn<<<grid, C::nt, C::smem, static_cast<cudaStream_t>(a->stream)>>>(p);
     e = cudaGetLastError();
     if (e != cudaSuccess) {
         (void)cudaGetLastError();
@@ -418,11 +558,14 @@ template <typename T, int BN, int S, bool OV> int launch_t(const qn_cuda_attenti
 
 template <typename T> int launch_v(const qn_cuda_attention_args *a, int variant, int vswap, char *err, size_t len) {
     switch (variant) {
-    case QN_CUDA_ATTN_WG_N128S3: return launch_t<T, 128, 3, false>(a, vswap, err, len);
-    case QN_CUDA_ATTN_WG_N64S3: return launch_t<T, 64, 3, false>(a, vswap, err, len);
-    case QN_CUDA_ATTN_WG_N64S4O: return launch_t<T, 64, 4, true>(a, vswap, err, len);
-    case QN_CUDA_ATTN_WG_N128S3O: return launch_t<T, 128, 3, true>(a, vswap, err, len);
-    default: return launch_t<T, 128, 2, false>(a, vswap, err, len);
+    case QN_CUDA_ATTN_WG_N128S3: return launch_t<T, 128, 3, false, 2>(a, vswap, err, len);
+    case QN_CUDA_ATTN_WG_N64S3: return launch_t<T, 64, 3, false, 2>(a, vswap, err, len);
+    case QN_CUDA_ATTN_WG_N64S4O: return launch_t<T, 64, 4, true, 2>(a, vswap, err, len);
+    case QN_CUDA_ATTN_WG_N128S3O: return launch_t<T, 128, 3, true, 2>(a, vswap, err, len);
+    case QN_CUDA_ATTN_WG_N64S4O3: return launch_t<T, 64, 4, true, 3>(a, vswap, err, len);
+    case QN_CUDA_ATTN_WG_N64S4WS: return launch_t<T, 64, 4, true, 3, true>(a, vswap, err, len);
+    case QN_CUDA_ATTN_WG_N64S4WSP: return launch_t<T, 64, 4, true, 3, true, true>(a, vswap, err, len);
+    default: return launch_t<T, 128, 2, false, 2>(a, vswap, err, len);
     }
 }
 
@@ -430,7 +573,7 @@ template <typename T> int launch_v(const qn_cuda_attention_args *a, int variant,
 
 extern "C" long long qn_cuda_attn_wg_blocks(const qn_cuda_attention_args *a) {
     const long long rows = (a->Hq / a->Hkv) * a->Nq;
-    return a->B * a->Hkv * ((rows + qn_awg::kRB - 1) / qn_awg::kRB);
+    return a->B * a->Hkv * ((rows + qn_awg::kRB - 1) / qn_awg::kRB); /* the default (2-warpgroup) form */
 }
 
 extern "C" int qn_cuda_attn_wg_applies(const qn_cuda_attention_args *a) {
@@ -443,9 +586,25 @@ extern "C" int qn_cuda_attn_wg_applies(const qn_cuda_attention_args *a) {
     return qn_awg::device_ok() ? 1 : 0;
 }
 
+/* QUANTA_CUDA_ATTN_WG_TILE=1..8 (attention_wg.h's variants: 1 n128s2, 2 n128s3, 3 n64s3, 4 n64s4o, 5 n128s3o,
+ * 6 n64s4o3, 7 n64s4ws, 8 n64s4wsp) picks the form QN_CUDA_ATTN_WG_AUTO runs, for side-by-side runs of the
+ * engine; unset or anything else: n128s2. Read once. */
+static int auto_variant() {
+    static std::atomic<int> v{-1};
+    int x = v.load(std::memory_order_relaxed);
+    if (x < 0) {
+        const char *e = getenv("QUANTA_CUDA_ATTN_WG_TILE");
+        x = e && e[0] >= '1' && e[0] < '0' + QN_CUDA_ATTN_WG_NVARIANTS && !e[1] ? e[0] - '0' : QN_CUDA_ATTN_WG_N128S2;
+        v.store(x, std::memory_order_relaxed);
+    }
+    return x;
+}
+
 extern "C" int qn_cuda_attn_wg_launch(const qn_cuda_attention_args *a, int variant, char *err, size_t err_len) {
     if (err && err_len) err[0] = '\0';
-    const int v = variant & 0xff, vswap = (variant & QN_CUDA_ATTN_WG_VSWAP) ? 1 : 0;
+    int v = variant & 0xff;
+    const int vswap = (variant & QN_CUDA_ATTN_WG_VSWAP) ? 1 : 0;
+    if (v == QN_CUDA_ATTN_WG_AUTO) v = auto_variant();
     if (a->dtype == QN_DT_F16) return qn_awg::launch_v<__half>(a, v, vswap, err, err_len);
     return qn_awg::launch_v<__nv_bfloat16>(a, v, vswap, err, err_len);
 }

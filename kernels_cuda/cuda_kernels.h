@@ -308,6 +308,11 @@ void qn_cuda_set_pdl(int on);
 /* Copies bytes (multiple of 16) with a 16-byte-per-thread kernel (the bandwidth probe). */
 int qn_cuda_copy(void *dst, const void *src, size_t bytes, void *stream);
 
+/* Sets *flag (a device-visible word, e.g. mapped page-locked host memory) to gen where any of x[0..n) is Inf or
+ * NaN (base/finite.h's bit test: -0, denormals and +-FLT_MAX are finite); leaves it alone otherwise, so the caller
+ * passes a fresh gen each time and compares (finite_check.cu). x needs only 4-byte alignment. */
+int qn_cuda_finite_check(const float *x, int64_t n, unsigned gen, unsigned *flag, void *stream);
+
 #ifdef __cplusplus
 }
 #endif

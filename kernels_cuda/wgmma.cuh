@@ -118,6 +118,23 @@ __device__ __forceinline__ void qn_wg_mma16_n128(float (&d)[16][4], const uint32
                      QN_WG_R_0_31 ", " QN_WG_R_32_63)
 }
 #undef QN_WG_MMA16_BODY
+/* The same with A (64 x 16, K-major, no swizzle) from shared memory through its own descriptor (leading offset:
+ * between K-adjacent core matrices, stride offset: between 8-row groups), B K-major. */
+template <int BF>
+__device__ __forceinline__ void qn_wg_mma16_ss_n64(float (&d)[8][4], uint64_t adesc, uint64_t bdesc, int acc) {
+    if constexpr (BF)
+        asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %34, 0;\n"
+                     "wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16 {" QN_WG_R_0_31 "}, "
+                     "%32, %33, p, 1, 1, 0, 0;\n}\n"
+                     : QN_WG_D_0_7
+                     : "l"(adesc), "l"(bdesc), "r"(acc));
+    else
+        asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %34, 0;\n"
+                     "wgmma.mma_async.sync.aligned.m64n64k16.f32.f16.f16 {" QN_WG_R_0_31 "}, "
+                     "%32, %33, p, 1, 1, 0, 0;\n}\n"
+                     : QN_WG_D_0_7
+                     : "l"(adesc), "l"(bdesc), "r"(acc));
+}
 
 
 /* ---------------------------------------------------------------- FP8 (e4m3 x e4m3, f32 sums): matmul_fp8_wg.cu
@@ -197,6 +214,10 @@ __device__ __forceinline__ void qn_bulk_copy(uint32_t dst, const void *src, uint
 /* A barrier among `count` threads (a multiple of 32) of the block, id 1..15 (0 is __syncthreads). */
 __device__ __forceinline__ void qn_named_sync(uint32_t id, uint32_t count) {
     asm volatile("bar.sync %0, %1;\n" ::"r"(id), "r"(count) : "memory");
+}
+/* Arrives on named barrier id without waiting (the other side of a qn_named_sync with the same count). */
+__device__ __forceinline__ void qn_named_arrive(uint32_t id, uint32_t count) {
+    asm volatile("bar.arrive %0, %1;\n" ::"r"(id), "r"(count) : "memory");
 }
 /* Hands registers between warpgroups (sm_90a; takes effect only under a register cap at entry,
  * __launch_bounds__(threads, 1)): every thread of a warpgroup runs the same one. */

@@ -251,6 +251,9 @@ static const char *wg_name(int wg)
     case QN_CUDA_ATTN_WG_N64S3: return "wg_n64s3";
     case QN_CUDA_ATTN_WG_N64S4O: return "wg_n64s4o";
     case QN_CUDA_ATTN_WG_N128S3O: return "wg_n128s3o";
+    case QN_CUDA_ATTN_WG_N64S4O3: return "wg_n64s4o3";
+    case QN_CUDA_ATTN_WG_N64S4WS: return "wg_n64s4ws";
+    case QN_CUDA_ATTN_WG_N64S4WSP: return "wg_n64s4wsp";
     default: return "wg_n128s2";
     }
 }
@@ -507,27 +510,27 @@ static std::vector<Case> wg_cases(bool small)
         v.push_back(mk("wgs mask kvl", F16, 2, 2, 2, 100, 150, 128, 0, 0, 2, 1, 0));
         return v;
     }
-    v.push_back(mk("wg 1k causal", BF, 1, 8, 8, 1024, 1024, 128, 1, 0, 0, 0, 256));
-    v.push_back(mk("wg 1k noncausal", BF, 1, 8, 8, 1024, 1024, 128, 0, 0, 0, 0, 256));
-    v.push_back(mk("wg 1k causal f16", F16, 2, 4, 4, 1024, 1024, 128, 1, 0, 0, 0, 256));
-    v.push_back(mk("wg 1k noncausal f16", F16, 2, 4, 4, 1024, 1024, 128, 0, 0, 0, 0, 256));
-    v.push_back(mk("wg 4k causal", BF, 1, 8, 8, 4096, 4096, 128, 1, 0, 0, 0, 128));
+    v.push_back(mk("wg 1k causal", BF, 1, 8, 8, 1024, 1024, 128, 1, 0, 0, 0, 96));
+    v.push_back(mk("wg 1k noncausal", BF, 1, 8, 8, 1024, 1024, 128, 0, 0, 0, 0, 96));
+    v.push_back(mk("wg 1k causal f16", F16, 2, 4, 4, 1024, 1024, 128, 1, 0, 0, 0, 96));
+    v.push_back(mk("wg 1k noncausal f16", F16, 2, 4, 4, 1024, 1024, 128, 0, 0, 0, 0, 96));
+    v.push_back(mk("wg 4k causal", BF, 1, 8, 8, 4096, 4096, 128, 1, 0, 0, 0, 64));
     v.push_back(mk("wg 16k causal", BF, 1, 2, 2, 16384, 16384, 128, 1, 0, 0, 0, 64));
     v.push_back(mk("wg 16k noncausal f16", F16, 1, 2, 2, 16384, 16384, 128, 0, 0, 0, 0, 64));
-    v.push_back(mk("wg Nq=1000 causal", BF, 1, 4, 4, 1000, 1000, 128, 1, 0, 0, 0, 0));
+    v.push_back(mk("wg Nq=1000 causal", BF, 1, 4, 4, 1000, 1000, 128, 1, 0, 0, 0, 400));
     v.push_back(mk("wg Nq=333 noncausal f16", F16, 1, 3, 3, 333, 333, 128, 0, 0, 0, 0, 0));
     v.push_back(mk("wg Nq<Nk causal", F16, 2, 4, 2, 200, 1337, 128, 1, 0, 0, 0, 0));
     v.push_back(mk("wg Nq<Nk noncausal", BF, 1, 4, 4, 77, 1000, 128, 0, 0, 0, 0, 0));
     v.push_back(mk("wg Nq>Nk causal", BF, 1, 2, 2, 100, 40, 128, 1, 0, 0, 0, 0));
-    v.push_back(mk("wg gqa4 causal", BF, 2, 32, 8, 777, 777, 128, 1, 0, 0, 0, 256));
-    v.push_back(mk("wg gqa8 noncausal f16", F16, 1, 16, 2, 300, 300, 128, 0, 0, 0, 0, 0));
+    v.push_back(mk("wg gqa4 causal", BF, 2, 32, 8, 777, 777, 128, 1, 0, 0, 0, 128));
+    v.push_back(mk("wg gqa8 noncausal f16", F16, 1, 16, 2, 300, 300, 128, 0, 0, 0, 0, 400));
     v.push_back(mk("wg gqa32 Nq=3", BF, 1, 32, 1, 3, 500, 128, 1, 0, 0, 0, 0));
-    v.push_back(mk("wg window causal", BF, 1, 4, 4, 4096, 4096, 128, 1, 1000, 0, 0, 128));
+    v.push_back(mk("wg window causal", BF, 1, 4, 4, 4096, 4096, 128, 1, 1000, 0, 0, 64));
     v.push_back(mk("wg window=1", BF, 1, 2, 2, 300, 300, 128, 1, 1, 0, 0, 0));
     v.push_back(mk("wg mask shared", BF, 1, 4, 4, 70, 300, 128, 0, 0, 1, 0, 0));
     v.push_back(mk("wg mask batched+kvl", F16, 3, 4, 2, 64, 200, 128, 1, 0, 2, 1, 0));
     v.push_back(mk("wg kv_lens", BF, 4, 4, 4, 128, 1000, 128, 1, 0, 0, 1, 0));
-    v.push_back(mk("wg kv_lens noncausal", F16, 3, 4, 4, 300, 700, 128, 0, 0, 0, 1, 0));
+    v.push_back(mk("wg kv_lens noncausal", F16, 3, 4, 4, 300, 700, 128, 0, 0, 0, 1, 400));
     v.push_back(mk("wg Nq=Nk=17", F16, 1, 2, 2, 17, 17, 128, 1));
     v.push_back(mk("wg Nk=1", BF, 1, 2, 2, 5, 1, 128, 0));
     v.push_back(mk("wg large scores", BF, 1, 4, 4, 512, 512, 128, 1, 0, 0, 0, 0, 8.0f));
@@ -538,13 +541,14 @@ static std::vector<Case> wg_cases(bool small)
 static void wg_check(bool small)
 {
     const int vars[] = {QN_CUDA_ATTN_WG_N128S2, QN_CUDA_ATTN_WG_N128S3, QN_CUDA_ATTN_WG_N64S3, QN_CUDA_ATTN_WG_N64S4O,
-                        QN_CUDA_ATTN_WG_N128S3O};
+                        QN_CUDA_ATTN_WG_N128S3O, QN_CUDA_ATTN_WG_N64S4O3, QN_CUDA_ATTN_WG_N64S4WS,
+                        QN_CUDA_ATTN_WG_N64S4WSP};
     constexpr int NV = sizeof vars / sizeof vars[0];
     int vfail[NV] = {}, swap_ok = 0, swap_tried = 0;
     for (const Case &c : wg_cases(small))
         for (int i = 0; i < NV; ++i) {
-            if (small && i != 0 && i != 3)
-                continue; /* sanitizers: one plain and one overlapped form */
+            if (small && i != 0 && i != 7)
+                continue; /* sanitizers: the plain form and the producer form with ping-pong */
             Case cc = c;
             cc.name = c.name + " " + wg_name(vars[i]);
             if (!run_check(cc, nullptr, vars[i])) {
@@ -721,7 +725,8 @@ static void wg_bench(const char *path)
     pre.push_back(mk("b", kBF16, 4, 32, 8, 4096, 4096, 128, 1));
     pre.push_back(mk("b", kBF16, 32, 32, 32, 512, 512, 128, 1));
     const int vars[] = {QN_CUDA_ATTN_WG_N128S2, QN_CUDA_ATTN_WG_N128S3, QN_CUDA_ATTN_WG_N64S3, QN_CUDA_ATTN_WG_N64S4O,
-                        QN_CUDA_ATTN_WG_N128S3O};
+                        QN_CUDA_ATTN_WG_N128S3O, QN_CUDA_ATTN_WG_N64S4O3, QN_CUDA_ATTN_WG_N64S4WS,
+                        QN_CUDA_ATTN_WG_N64S4WSP};
     for (const Case &c : pre) {
         const double fl = 4.0 * c.B * c.Hq * visible_pairs(c) * c.D;
         const float ms = time_case(c, nullptr, false);

@@ -31,6 +31,7 @@
 #   (order: build files conform tests verify, then, once llama.cpp's niced build is done, bench variants kv
 #   peer serve profile: every comparison with the peer runs on a quiet machine)
 # Prints the ratio table; every log and JSON goes to $OUT/logs.tgz (packed at each step), the tables to $OUT/summary*.md.
+# BG (a command) runs in the background while llama.cpp compiles; the comparisons wait for it.
 # SWEEP (serve_sweep.py's arguments) and SWEEP_S (seconds per sweep) shorten the serve stage; NAMES (the
 # files benchmarked), CONFORM_S and KV_S (seconds) shorten the others, for a run on little device time.
 set -u
@@ -142,9 +143,17 @@ if has verify; then
     stamp "$n rc=$?: $(tail -2 $L/$n.log | tr '\n' ' ' | head -c 300)"
   done
 fi
+# BG: a command run in the background from here (after the build and the verify stage), while llama.cpp compiles,
+# e.g. BG="bash bench/opencl/run_gpu.sh": the comparisons below wait for it too, so they still run on a quiet machine
+if [ -n "${BG:-}" ]; then
+  ( OUT=$OUT PEER=$PEER bash -c "$BG" ) > $L/bg.log 2>&1 &
+  BG_PID=$!
+  stamp "background: $BG"
+fi
 if [ -n "${LLAMA_PID:-}" ] && { has bench || has peer || has serve || has variants || has profile; }; then
   wait $LLAMA_PID; stamp "quiet: $(tail -1 $L/llama_build.log)"
 fi
+if [ -n "${BG_PID:-}" ]; then wait $BG_PID; stamp "background rc=$?"; fi
 
 NAMES=${NAMES:-"gemma3-270m-q4_k_m mistral7b-q4_0 mistral7b-q8_0"}
 if has bench; then

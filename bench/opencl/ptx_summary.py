@@ -20,7 +20,7 @@ import subprocess
 import sys
 
 KERNELS = ("qn_gemv_q8_gpu", "qn_gemv_q8_gpu_glu", "qn_gemv_q4_gpu", "qn_gemv_f16_gpu", "qn_gemv", "qn_gemm_q8_gpu", "qn_gemm",
-           "qn_attention")
+           "qn_attention", "qn_attention_dec", "qn_rms_norm_rope")
 HEADER = 32  # cache_header: magic[8], key hash, payload bytes, payload hash
 
 

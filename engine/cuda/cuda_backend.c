@@ -66,6 +66,29 @@ static cudaError_t pdl_update(int index) {
     return cudaSuccess;
 }
 
+/* The device check of the logits (QUANTA_CUDA_FINITE_GPU=1) and its flag word in mapped page-locked memory, which
+ * the kernel writes straight into: where the device cannot map host memory the check stays off (the host scans). */
+static cudaError_t finite_word_open(qn_cuda_state *s) {
+    const char *v = getenv("QUANTA_CUDA_FINITE_GPU");
+    int can_map = 0;
+    if (!(v && !strcmp(v, "1"))) return cudaSuccess;
+    cudaError_t e = cudaDeviceGetAttribute(&can_map, cudaDevAttrCanMapHostMemory, s->device);
+    if (e != cudaSuccess || !can_map) return e;
+    void *h = NULL, *d = NULL;
+    e = cudaHostAlloc(&h, sizeof(unsigned), cudaHostAllocMapped | cudaHostAllocPortable);
+    if (e == cudaSuccess) e = cudaHostGetDevicePointer(&d, h, 0);
+    if (e != cudaSuccess) { /* no mapped memory to be had: the host's scan, which works */
+        if (h) cudaFreeHost(h);
+        (void)cudaGetLastError();
+        return cudaSuccess;
+    }
+    memset(h, 0, sizeof(unsigned)); /* generation 0 is never passed */
+    s->finite_word = h;
+    s->finite_word_dev = d;
+    s->finite_gpu = 1;
+    return cudaSuccess;
+}
+
 static quanta_status cuda_open(int index, qn_mem_stats *stats, void **self) {
     int n = 0;
     cuda_device_count(&n);
@@ -90,9 +113,11 @@ static quanta_status cuda_open(int index, qn_mem_stats *stats, void **self) {
     if (e == cudaSuccess) e = cudaMalloc((void **)&s->counters, QN_CUDA_MATMUL_COUNTERS * sizeof(unsigned));
     if (e == cudaSuccess) e = cudaMemset(s->counters, 0, QN_CUDA_MATMUL_COUNTERS * sizeof(unsigned));
     if (e == cudaSuccess) e = cudaMallocHost((void **)&s->host_flag, 4 * sizeof(int));
+    if (e == cudaSuccess) e = finite_word_open(s);
     if (e != cudaSuccess) {
         quanta_status st = qn_cuda_error(e, "open");
         if (s->host_flag) cudaFreeHost(s->host_flag);
+        if (s->finite_word) cudaFreeHost((void *)s->finite_word);
         if (s->counters) cudaFree(s->counters);
         if (s->err_flag) cudaFree(s->err_flag);
         if (s->stream) cudaStreamDestroy(s->stream);
@@ -123,6 +148,7 @@ static void cuda_close(void *self) {
     cudaFree(s->err_flag);
     cudaFree(s->counters);
     cudaFreeHost(s->host_flag);
+    if (s->finite_word) cudaFreeHost((void *)s->finite_word);
     if (s->pinned) cudaFreeHost(s->pinned);
     cudaStreamDestroy(s->stream);
     (void)cudaGetLastError();
@@ -223,14 +249,9 @@ static quanta_status cuda_write(void *self, qn_mem dst, const void *src, size_t 
     return e == cudaSuccess ? QUANTA_OK : qn_cuda_error(e, "write: cudaMemcpyAsync");
 }
 
-/* The bytes of src copied into the page-locked staging buffer (grown to fit), for a caller that copies
- * them out of it itself (read, or the logits' copy fused with their check: engine/plan.c
- * qn_plan_get_output_f32_finite). *view = NULL: no staging buffer (switched off, too large, or no
- * page-locked memory to be had): the caller reads straight into its own memory. */
-static quanta_status cuda_read_view(void *self, qn_mem src, size_t bytes, const void **view) {
-    qn_cuda_state *s = self;
-    *view = NULL;
-    if (!bytes) return QUANTA_OK;
+/* Whether the page-locked staging buffer holds `bytes`, grown to fit where it is on (QUANTA_CUDA_PINNED_READ) and
+ * they are few enough; no: switched off, too large, or no page-locked memory to be had. */
+static int staging_fits(qn_cuda_state *s, size_t bytes) {
     if (s->pinned_read && bytes <= QN_CUDA_PINNED_READ_MAX && bytes > s->pinned_bytes) {
         /* the stream is idle here: nothing reads the old buffer */
         if (s->pinned) cudaFreeHost(s->pinned);
@@ -244,13 +265,51 @@ static quanta_status cuda_read_view(void *self, qn_mem src, size_t bytes, const 
             (void)cudaGetLastError();
         }
     }
-    if (!s->pinned_read || bytes > s->pinned_bytes) return QUANTA_OK;
+    return s->pinned_read && bytes <= s->pinned_bytes;
+}
+
+/* src's bytes copied into the staging buffer (which fits them), after the work queued before. */
+static quanta_status stage(qn_cuda_state *s, qn_mem src, size_t bytes, const void **view) {
     cudaError_t e = cudaMemcpyAsync(s->pinned, (const char *)src.handle + src.offset, bytes, cudaMemcpyDeviceToHost,
                                     s->stream);
     if (e == cudaSuccess) e = cudaStreamSynchronize(s->stream);
     if (e != cudaSuccess) return qn_cuda_error(e, "read: cudaMemcpyAsync");
     *view = s->pinned;
     return QUANTA_OK;
+}
+
+/* The bytes of src copied into the page-locked staging buffer (grown to fit), for a caller that copies
+ * them out of it itself (read, or the logits' copy fused with their check: engine/plan.c
+ * qn_plan_get_output_f32_finite). *view = NULL: no staging buffer (switched off, too large, or no
+ * page-locked memory to be had): the caller reads straight into its own memory. */
+static quanta_status cuda_read_view(void *self, qn_mem src, size_t bytes, const void **view) {
+    qn_cuda_state *s = self;
+    *view = NULL;
+    if (!bytes || !staging_fits(s, bytes)) return QUANTA_OK;
+    return stage(s, src, bytes, view);
+}
+
+/* The same view of count f32 values checked for Inf/NaN on the device first (QUANTA_CUDA_FINITE_GPU=1): the kernel
+ * is queued at the read, outside any captured graph, so one recording serves both settings and the check follows
+ * whatever ran before it (a replay, or ops one by one); it reads the values while the head GEMV's writes are still
+ * in L2, and the 1 MiB of Gemma's logits are not scanned on the host (67 us of a step on the H100 host). The flag
+ * word is mapped host memory: no copy of its own, visible once the stream's wait for the values' copy returns. */
+static quanta_status cuda_read_view_f32_checked(void *self, qn_mem src, size_t count, const void **view,
+                                                qn_finite_state *state) {
+    qn_cuda_state *s = self;
+    *view = NULL;
+    *state = QN_FINITE_UNCHECKED;
+    if (count > SIZE_MAX / sizeof(float))
+        return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "cuda read: %zu floats", count);
+    const size_t bytes = count * sizeof(float);
+    if (!s->finite_gpu || !bytes || !staging_fits(s, bytes)) return cuda_read_view(s, src, bytes, view);
+    if (++s->finite_gen == 0) s->finite_gen = 1; /* 0 is the word's first value: never a generation */
+    const int e = qn_cuda_finite_check((const float *)(const void *)((const char *)src.handle + src.offset),
+                                       (int64_t)count, s->finite_gen, s->finite_word_dev, s->stream);
+    if (e) return qn_cuda_error((cudaError_t)e, "read: the finiteness check");
+    quanta_status st = stage(s, src, bytes, view);
+    if (st == QUANTA_OK) *state = *s->finite_word == s->finite_gen ? QN_FINITE_SOME : QN_FINITE_ALL;
+    return st;
 }
 
 static quanta_status cuda_read(void *self, qn_mem src, void *dst, size_t bytes) {
@@ -459,6 +518,7 @@ const qn_backend_ops qn_cuda_backend = {
     .write = cuda_write,
     .read = cuda_read,
     .read_view = cuda_read_view,
+    .read_view_f32_checked = cuda_read_view_f32_checked,
     .prepare_weight = cuda_prepare_weight,
     .release_weight = cuda_release_weight,
     .kernels = qn_cuda_kernels,

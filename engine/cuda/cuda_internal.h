@@ -45,6 +45,13 @@ typedef struct qn_cuda_state {
     void *pinned;
     size_t pinned_bytes;
     int pinned_read; /* QUANTA_CUDA_PINNED_READ (0 turns the staging buffer off) */
+    /* The logits' finiteness check on the device (read_view_f32_checked, kernels_cuda/finite_check.cu): a word of
+     * mapped page-locked memory the check's kernel writes its generation number into where it finds an Inf or
+     * NaN (no reset, no copy back), its device address, and the last generation passed. */
+    int finite_gpu; /* QUANTA_CUDA_FINITE_GPU (1 turns the check on; needs mapped host memory) */
+    volatile unsigned *finite_word;
+    unsigned *finite_word_dev;
+    unsigned finite_gen;
 } qn_cuda_state;
 
 #define QN_CUDA_PINNED_READ_MAX ((size_t)16 << 20)

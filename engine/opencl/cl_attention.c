@@ -6,11 +6,27 @@
  */
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "cl_internal.h"
 
 #define ATT_WG 64
 #define ATT_MAXD 256
+#define DEC_WG 128 /* qn_attention_dec (attention_gpu.cl): QN_DEC_WG, QN_DEC_GMAX */
+#define DEC_GMAX 8
+
+/* qn_attention_dec's local memory (qs, red, pv, accs), or 0 where it does not apply: the GPU
+ * class at one query (decode), G <= DEC_GMAX query heads per kv head, head dims in fours with
+ * Dv / 4 <= DEC_WG. QUANTA_OPENCL_ATTN_GPU=0 keeps qn_attention there. */
+static size_t dec_local(const qn_cl *s, int64_t Nq, int64_t G, int64_t D, int64_t Dv) {
+    const char *e = getenv("QUANTA_OPENCL_ATTN_GPU");
+    if (!s->gpu_class || (e && !strcmp(e, "0")) || Nq != 1 || G < 1 || G > DEC_GMAX || D % 4 || Dv % 4 ||
+        Dv / 4 > DEC_WG || s->dev.max_wg < DEC_WG)
+        return 0;
+    const int64_t kl = DEC_WG / (Dv / 4);
+    const size_t bytes = (size_t)(G * D + 2 * G * DEC_WG + kl * G * Dv) * 4;
+    return bytes + 1024 <= s->dev.local_mem ? bytes : 0;
+}
 
 /* Tile sizes that fit the device's local memory; false when none does. */
 static bool tiles(const qn_cl *s, int64_t D, int64_t Dv, int *bq, int *bk) {
@@ -52,8 +68,9 @@ quanta_status qn_cl_attention_run(qn_cl *s, const qn_node *node) {
      * them here would drain the queue once per layer and step. */
     const int G = Hq / Hkv;
     const int rows_kernel = qn_cl_tune_attention_rows(s, Nq == 1) && D % 16 == 0 && Dv % 16 == 0;
-    const size_t rows = (size_t)G * (size_t)Nq, nblocks = (rows + (size_t)bq - 1) / (size_t)bq;
-    /* Parallel units: work-groups of the tiled kernel, work-items of the row kernel. */
+    const size_t dec = rows_kernel ? 0 : dec_local(s, Nq, G, D, Dv);
+    const size_t rows = (size_t)G * (size_t)Nq, nblocks = dec ? 1 : (rows + (size_t)bq - 1) / (size_t)bq;
+    /* Parallel units: work-groups of the tiled kernels, work-items of the row kernel. */
     const size_t groups = (rows_kernel ? rows : nblocks) * (size_t)B * (size_t)Hkv;
 
     /* Split the keys when the grid would leave compute units idle. */
@@ -103,7 +120,17 @@ quanta_status qn_cl_attention_run(qn_cl *s, const qn_node *node) {
     float scale = pa->scale != 0.0f ? pa->scale : 1.0f / sqrtf((float)D);
     float scale_log2 = scale * 1.4426950408889634f;
     cl_int causal = pa->causal != 0, window = pa->window > 0 ? pa->window : 0, BQ = bq, BK = bk;
-    if (rows_kernel) {
+    if (dec) {
+        const size_t kl = DEC_WG / ((size_t)Dv / 4);
+        qn_cl_arg a[] = {QA(qm), QA(qo), QA(qdt), QA(km), QA(ko), QA(kdt), QA(vm), QA(vo), QA(vdt), QA(mm), QA(mo),
+                         QA(mmode), QA(lm), QA(lo), QA(has_lens), QA(om), QA(oo), QA(odt), QA(pm), QA(po), QA(Hq),
+                         QA(Hkv), QA(Nk), QA(D), QA(Dv), QA(scale_log2), QA(window), QA(nsplit), QA(split_len),
+                         QA(s->err_flag), QA_LOCAL((size_t)G * D * 4), QA_LOCAL((size_t)G * DEC_WG * 4),
+                         QA_LOCAL((size_t)G * DEC_WG * 4), QA_LOCAL(kl * (size_t)G * Dv * 4)};
+        st = qn_cl_set_args(s, QK_ATTENTION_DEC, a, (int)(sizeof a / sizeof a[0]));
+        size_t g[3] = {DEC_WG, (size_t)B * (size_t)Hkv, (size_t)nsplit}, l[3] = {DEC_WG, 1, 1};
+        if (st == QUANTA_OK) st = qn_cl_launch(s, QK_ATTENTION_DEC, "attention (decode, GPU)", 3, g, l);
+    } else if (rows_kernel) {
         qn_cl_arg a[] = {QA(qm), QA(qo), QA(qdt), QA(km), QA(ko), QA(kdt), QA(vm), QA(vo), QA(vdt), QA(mm), QA(mo),
                          QA(mmode), QA(lm), QA(lo), QA(has_lens), QA(om), QA(oo), QA(odt), QA(pm), QA(po), QA(B),
                          QA(Hq), QA(Hkv), QA(Nq), QA(Nk), QA(D), QA(Dv), QA(scale_log2), QA(causal), QA(window),

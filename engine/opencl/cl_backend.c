@@ -109,8 +109,8 @@ quanta_status qn_cl_launch(qn_cl *s, qn_cl_kernel_id id, const char *what, cl_ui
         if (g[i] == 0) return QUANTA_OK; /* nothing to do */
         if (local) g[i] = (g[i] + local[i] - 1) / local[i] * local[i];
     }
-    if (s->rec) return qn_cl_record_launch(s, id, dims, g, local);
-    cl_int err = clEnqueueNDRangeKernel(s->queue, s->k[id], dims, NULL, g, local, 0, NULL, NULL);
+    if (s->rec) return qn_cl_record_launch(s, id, what, dims, g, local);
+    cl_int err = clEnqueueNDRangeKernel(s->queue, s->k[id], dims, NULL, g, local, 0, NULL, qn_cl_events_slot(s, what));
     if (err != CL_SUCCESS) return qn_cl_error(err, what);
     return QUANTA_OK;
 }
@@ -191,6 +191,7 @@ static void ocl_close(void *self) {
     qn_cl *s = self;
     if (!s) return;
     if (s->queue) clFinish(s->queue);
+    if (s->queue) qn_cl_events_close(s);
     for (int i = 0; i < QK_COUNT; i++)
         if (s->k[i]) clReleaseKernel(s->k[i]);
     if (s->program) clReleaseProgram(s->program);
@@ -251,7 +252,9 @@ static quanta_status ocl_open(int index, qn_mem_stats *stats, void **self) {
     quanta_status st = QUANTA_OK;
     if (err != CL_SUCCESS) st = qn_cl_error(err, "clCreateContext");
     if (st == QUANTA_OK) {
-        s->queue = clCreateCommandQueueWithProperties(s->ctx, s->dev.device, NULL, &err);
+        s->events = qn_cl_events_new();
+        const cl_queue_properties prof[] = {CL_QUEUE_PROPERTIES, CL_QUEUE_PROFILING_ENABLE, 0};
+        s->queue = clCreateCommandQueueWithProperties(s->ctx, s->dev.device, s->events ? prof : NULL, &err);
         if (err != CL_SUCCESS) st = qn_cl_error(err, "clCreateCommandQueueWithProperties");
     }
     if (st == QUANTA_OK) st = qn_cl_program_load(s);
@@ -496,11 +499,12 @@ static quanta_status device_check_error(const cl_int f[4]) {
  * beyond the table, paged attention's lengths and block tables); the flag is cleared for the next run. */
 static quanta_status ocl_synchronize(void *self) {
     qn_cl *s = self;
-    cl_int err = clFinish(s->queue);
-    if (err != CL_SUCCESS) return qn_cl_error(err, "synchronize (clFinish)");
     cl_int flag[4] = {0, 0, 0, 0};
-    err = clEnqueueReadBuffer(s->queue, s->err_flag, CL_TRUE, 0, sizeof flag, flag, 0, NULL, NULL);
+    /* the queue is in order: the blocking read returns after every kernel before it (a clFinish
+     * first was one more driver round trip per decode step) */
+    cl_int err = clEnqueueReadBuffer(s->queue, s->err_flag, CL_TRUE, 0, sizeof flag, flag, 0, NULL, NULL);
     if (err != CL_SUCCESS) return qn_cl_error(err, "synchronize (reading the error flag)");
+    qn_cl_events_harvest(s);
     if (flag[0] == 0) return QUANTA_OK;
     const cl_int zero[4] = {0, 0, 0, 0};
     err = clEnqueueWriteBuffer(s->queue, s->err_flag, CL_TRUE, 0, sizeof zero, zero, 0, NULL, NULL);

@@ -10,6 +10,7 @@
  * cl_tune_sweep.c the `quanta tune` sweep that fills it
  * cl_attention.c tiled attention and split-KV launchers
  * cl_record.c   a plan's launches recorded once and replayed (capture_begin/end, replay)
+ * cl_events.c   QUANTA_OPENCL_EVENTS: kernel times and gaps from event timestamps
  */
 #ifndef QUANTA_CL_INTERNAL_H
 #define QUANTA_CL_INTERNAL_H
@@ -64,6 +65,7 @@ typedef enum qn_cl_kernel_id {
     QK_GEMV_Q4_GPU,
     QK_GEMV_F16_GPU,
     QK_GEMM_Q8_GPU,
+    QK_ATTENTION_DEC,
     QK_COUNT
 } qn_cl_kernel_id;
 
@@ -112,6 +114,7 @@ typedef struct qn_cl_arg_copy {
     int local; /* local memory of `size` bytes */
 } qn_cl_arg_copy;
 typedef struct qn_cl_rec qn_cl_rec;
+typedef struct qn_cl_events qn_cl_events;
 
 /* rope's frequencies base^(-2i/rot), i < rot/2, per (base, rot), made on the host in double
  * (cl_ops.c): the kernel then forms an angle with one multiply instead of a double exp2 and
@@ -147,6 +150,7 @@ typedef struct qn_cl {
     qn_cl_rope_freq rope_freq[QN_CL_ROPE_TABLES];
     int n_rope_freq;
     qn_cl_rec *rec;      /* the open capture (cl_record.c), else NULL */
+    qn_cl_events *events; /* QUANTA_OPENCL_EVENTS (cl_events.c), else NULL */
     int rec_nargs[QK_COUNT];
     qn_cl_arg_copy rec_args[QK_COUNT][QN_CL_MAX_ARGS];
 } qn_cl;
@@ -208,14 +212,23 @@ quanta_status qn_cl_capture_end(void *self, int ok, void **recording);
 quanta_status qn_cl_replay(void *self, void *recording, int *valid);
 void qn_cl_release_recording(void *self, void *recording);
 /* While a capture is open: records a launch of kernel id with the arguments last set. */
-quanta_status qn_cl_record_launch(qn_cl *s, qn_cl_kernel_id id, cl_uint dims, const size_t *global,
-                                  const size_t *local);
+quanta_status qn_cl_record_launch(qn_cl *s, qn_cl_kernel_id id, const char *what, cl_uint dims,
+                                  const size_t *global, const size_t *local);
 /* While a capture is open: the recording takes over scratch the recorded kernels use (1), else 0. */
 int qn_cl_record_keep(qn_cl *s, qn_cl_scratch *sc);
 /* While a capture is open: lends an idle buffer of the recording of at least `bytes` (1), else 0. */
 int qn_cl_record_reuse(qn_cl *s, size_t bytes, qn_cl_scratch *out);
 /* QUANTA_OK, or while a capture is open an error: `what` (not a kernel launch) cannot be recorded. */
 quanta_status qn_cl_record_refuse(const qn_cl *s, const char *what);
+
+/* cl_events.c: NULL unless QUANTA_OPENCL_EVENTS names a file (then the queue profiles). */
+qn_cl_events *qn_cl_events_new(void);
+/* Where a launch labelled `what` (a string that lives as long as the backend) stores its event, or NULL. */
+cl_event *qn_cl_events_slot(qn_cl *s, const char *what);
+/* Waits for the queue and adds the pending events' times to the totals. */
+void qn_cl_events_harvest(qn_cl *s);
+/* Harvests, appends the table to the file, frees s->events. */
+void qn_cl_events_close(qn_cl *s);
 
 /* cl_backend.c helpers */
 quanta_status qn_cl_error(cl_int err, const char *what);

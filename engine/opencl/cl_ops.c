@@ -216,16 +216,23 @@ static quanta_status run_rms_norm_rope(qn_cl *s, const qn_node *node) {
         if (st == QUANTA_OK) st = write_rows_carry(s, src(node, 7), node->extra_dst[1]);
         if (st != QUANTA_OK) return st;
     }
-    const cl_ulong per = (pair && rows1 > rows ? rows1 : rows) / N;
+    const cl_ulong per = (pair && rows1 > rows ? rows1 : rows) / N, per_v = kv ? rows_v / N : 0;
+    /* the GPU class: a group per (position, row) (qn_rms_norm_rope's one_row): a decode step's rope_kv was
+     * 3 groups on the whole device, each row's sum of squares a serial loop in one item.
+     * QUANTA_OPENCL_ROPE_GPU=0 keeps a group per position there. */
+    const char *e = getenv("QUANTA_OPENCL_ROPE_GPU");
+    const cl_int one_row = s->gpu_class && !(e && !strcmp(e, "0"));
+    const cl_ulong slices = one_row ? (per_v > per ? per_v : per) : 1, lsz = rot / 2;
     qn_cl_arg a[] = {QA(xm),       QA(xo),    QA(xd),    QA(wm),     QA(wo),    QA(hasw), QA(p1),   QA(eps),
                      QA(pm),       QA(po),    QA(ym),    QA(yo),     QA(yd),    QA(rows), QA(N),    QA(D),
                      QA(rot),      QA(neox),  QA(base),  QA(fs),     QA(fm),    QA(has_freq), QA(x1m), QA(x1o),
                      QA(w1m),      QA(w1o),   QA(hasw1), QA(y1m),    QA(y1o),   QA(rows1), QA(has2), QA(cl_norm),
                      QA(has_kv),   QA(Nmax),  QA(stm),   QA(sto),    QA(ns),    QA(vm),   QA(vo),   QA(vcm),
-                     QA(vco),      QA(rows_v), QA(s->err_flag), QA_LOCAL((size_t)per * sizeof(float))};
+                     QA(vco),      QA(rows_v), QA(one_row), QA(s->err_flag),
+                     QA_LOCAL((size_t)(one_row && lsz > per ? lsz : per) * sizeof(float))};
     st = qn_cl_set_args(s, QK_RMS_NORM_ROPE, a, (int)(sizeof a / sizeof a[0]));
-    size_t g[2] = {(size_t)(rot / 2), (size_t)N * (size_t)(1 + pair + kv)}, l[2] = {(size_t)(rot / 2), 1};
-    return st != QUANTA_OK ? st : qn_cl_launch(s, QK_RMS_NORM_ROPE, qn_op_name(node->op), 2, g, l);
+    size_t g[3] = {(size_t)(rot / 2), (size_t)N * (size_t)(1 + pair + kv), (size_t)slices}, l[3] = {(size_t)(rot / 2), 1, 1};
+    return st != QUANTA_OK ? st : qn_cl_launch(s, QK_RMS_NORM_ROPE, qn_op_name(node->op), 3, g, l);
 }
 
 bool qn_cl_rms_norm_rope_supports(qn_cl *s, const qn_node *node) {
@@ -238,6 +245,7 @@ bool qn_cl_rms_norm_rope_supports(qn_cl *s, const qn_node *node) {
         const uint64_t per1 = (uint64_t)(qn_cl_elems(node->src[node->op == QN_OP_ROPE_KV ? 2 : 3]) / (size_t)D / (size_t)N);
         if (per1 > per) per = per1;
     }
+    if ((uint64_t)(rot / 2) > per) per = (uint64_t)(rot / 2); /* the GPU class's tree (one_row) */
     return rot >= 2 && (size_t)(rot / 2) <= s->dev.max_wg && per * sizeof(float) <= s->dev.local_mem;
 }
 

@@ -22,6 +22,7 @@
 
 typedef struct rec_cmd {
     cl_kernel k;
+    const char *what; /* the launch's label (QUANTA_OPENCL_EVENTS) */
     cl_uint dims;
     size_t g[3], l[3];
     int has_local;
@@ -93,7 +94,7 @@ quanta_status qn_cl_replay(void *self, void *recording, int *valid) {
     for (int i = 0; i < r->n; i++) {
         const rec_cmd *c = &r->cmd[i];
         cl_int err = clEnqueueNDRangeKernel(s->queue, c->k, c->dims, NULL, c->g, c->has_local ? c->l : NULL, 0, NULL,
-                                            NULL);
+                                            qn_cl_events_slot(s, c->what));
         if (err != CL_SUCCESS) return qn_cl_error(err, "replay (clEnqueueNDRangeKernel)");
     }
     return QUANTA_OK;
@@ -101,8 +102,8 @@ quanta_status qn_cl_replay(void *self, void *recording, int *valid) {
 
 void qn_cl_release_recording(void *self, void *recording) { rec_free(self, recording); }
 
-quanta_status qn_cl_record_launch(qn_cl *s, qn_cl_kernel_id id, cl_uint dims, const size_t *global,
-                                  const size_t *local) {
+quanta_status qn_cl_record_launch(qn_cl *s, qn_cl_kernel_id id, const char *what, cl_uint dims,
+                                  const size_t *global, const size_t *local) {
     qn_cl_rec *r = s->rec;
     if (r->n == r->cap) {
         int cap = r->cap ? 2 * r->cap : 256;
@@ -130,6 +131,7 @@ quanta_status qn_cl_record_launch(qn_cl *s, qn_cl_kernel_id id, cl_uint dims, co
     rec_cmd *c = &r->cmd[r->n++];
     memset(c, 0, sizeof *c);
     c->k = k;
+    c->what = what;
     c->dims = dims;
     c->has_local = local != NULL;
     for (cl_uint i = 0; i < dims; i++) {

@@ -207,6 +207,61 @@ static void open_and_check(const char *origin) {
     quanta_backend_close(be);
 }
 
+/* QUANTA_OPENCL_EVENTS: the table written at close counts each launch, replayed ones included
+ * (the plan records its launches and replays them from its second execute). */
+START_TEST(test_events_table) {
+    char path[] = "/tmp/quanta_cl_events_XXXXXX";
+    const int fd = mkstemp(path);
+    ck_assert_int_ge(fd, 0);
+    close(fd);
+    unlink(path); /* the backend appends: start from nothing */
+    setenv("QUANTA_OPENCL_EVENTS", path, 1);
+    quanta_backend *be;
+    const quanta_status st = quanta_backend_open("opencl", &be);
+    unsetenv("QUANTA_OPENCL_EVENTS");
+    ck_assert_msg(st == QUANTA_OK, "%s", quanta_last_error());
+    quanta_graph *g;
+    quanta_tensor *x, *y;
+    quanta_tensor_desc d = qt_desc(QUANTA_F32, 1, 5, 0, 0, 0);
+    float in[5] = {1, -2, 3.5f, 0, 1e-3f}, out[5];
+    ck_assert_int_eq(quanta_graph_create(&g), QUANTA_OK);
+    ck_assert_int_eq(quanta_graph_input(g, "x", &d, &x), QUANTA_OK);
+    ck_assert_int_eq(quanta_scale(g, x, 2.0f, &y), QUANTA_OK);
+    ck_assert_int_eq(quanta_graph_output(g, y), QUANTA_OK);
+    quanta_plan *p;
+    ck_assert_int_eq(quanta_plan_create(g, be, &p), QUANTA_OK);
+    ck_assert_int_eq(quanta_plan_set_input(p, x, in, sizeof in), QUANTA_OK);
+    for (int run = 0; run < 3; run++) {
+        qt_poison_f32(out, 5);
+        ck_assert_int_eq(quanta_plan_execute(p), QUANTA_OK);
+        ck_assert_int_eq(quanta_plan_get_output(p, y, out, sizeof out), QUANTA_OK);
+        for (int i = 0; i < 5; i++) ck_assert_float_eq(out[i], 2 * in[i]);
+    }
+    quanta_plan_destroy(p);
+    quanta_graph_destroy(g);
+    quanta_backend_close(be);
+    FILE *f = fopen(path, "r");
+    ck_assert_msg(f != NULL, "no events table at %s", path);
+    char line[256];
+    unsigned long long kernels = 0, calls = 0;
+    int header = 0, totals = 0;
+    while (fgets(line, sizeof line, f)) {
+        if (!strncmp(line, "# opencl events (", 17)) { /* the device name may hold "): " itself: the last one */
+            const char *c = strstr(line, "): "), *next;
+            while (c && (next = strstr(c + 1, "): "))) c = next;
+            header = c && sscanf(c + 3, "%llu kernels", &kernels) == 1;
+        }
+        if (sscanf(line, "unary %llu", &calls) == 1) continue;
+        if (!strncmp(line, "kernels ", 8)) totals = 1;
+    }
+    fclose(f);
+    unlink(path);
+    ck_assert_msg(header && totals, "events table without its header or totals");
+    ck_assert_int_eq(kernels, 3);
+    ck_assert_int_eq(calls, 3);
+}
+END_TEST
+
 START_TEST(test_program_cache) {
     const char *base = getenv("QUANTA_CACHE_DIR");
     char dir[512], path[800];
@@ -549,6 +604,7 @@ static Suite *suite(void) {
     tcase_add_test(tc, test_attention_memory_is_linear);
     tcase_add_test(tc, test_attention_decode_long);
     tcase_add_test(tc, test_program_cache);
+    tcase_add_test(tc, test_events_table);
     tcase_add_test(tc, test_program_cache_unwritable);
     suite_add_tcase(s, tc);
     return s;
