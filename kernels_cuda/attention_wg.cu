@@ -34,7 +34,8 @@
  * warpgroups (192 rows, Q in shared memory as wgmma's A descriptor so that 384 threads fit 168 registers);
  * "ws": warpgroup 0 a producer (cp.async, then per-stage full/empty mbarriers) and 2 consumers, so the
  * consumers are not held in step by a block barrier each tile.
- * Not here (yet): TMA copies, ping-pong ordering between the consumers, head dims other than 128, key splits
+ * "wsp": the same with FlashAttention-3's ping-pong (the consumers take turns issuing their wgmma).
+ * Not here (yet): TMA copies, head dims other than 128, key splits
  * (the plan keeps the mma.sync kernel where the blocks do not fill the GPU).
  */
 #include <cuda_runtime.h>
@@ -44,6 +45,7 @@
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <atomic>
@@ -130,11 +132,12 @@ template <int BF> struct MmaS<BF, 64> {
 };
 #endif
 
-template <typename T, int BN, int S, bool OV, int WGN, bool WS>
+template <typename T, int BN, int S, bool OV, int WGN, bool WS, bool PP>
 __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const Params p) {
 #if QN_AWG_HAVE
     typedef Cfg<BN, S, WGN, WS> C;
     static_assert(!WS || (OV && S >= 3 && WGN == 3), "the producer form: overlapped, 2 consumer warpgroups");
+    static_assert(!PP || WS, "ping-pong: between the producer form's two consumers");
     constexpr int NS = BN / 8, PK = BN / 16, TILE = C::tile, STAGE = C::stage, kRB = C::rb, kNT = C::nt;
     constexpr bool QS = C::qs;
     static_assert(!QS || BN == 64, "Q from shared memory: the m64n64 form only");
@@ -363,13 +366,28 @@ __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const Params p) {
             qn_mbar_arrive(n > 0 ? full((n - 1) % S) : qfull);
             return; /* no barrier below counts the producer */
         }
+        /* PP (FlashAttention-3's ping-pong): the consumers take turns issuing their wgmma, through named barriers
+         * 1 + cw (count 256: one warpgroup waits, the other arrives), so one's softmax runs while the other's
+         * products do. Turns k = 0 .. n; consumer 1 opens consumer 0's first turn and does not hand over after
+         * its last, so every barrier phase has exactly one wait and one arrival. */
+        auto turn_begin = [&]() {
+            if constexpr (PP) qn_named_sync(1 + cw, 256);
+        };
+        auto turn_end = [&](bool last) {
+            if constexpr (PP)
+                if (cw == 0 || !last) qn_named_arrive(2 - cw, 256);
+        };
         if (n > 0) {
+            if constexpr (PP)
+                if (cw == 1) qn_named_arrive(1, 256);
             qn_mbar_wait(qfull, 0);
             uint32_t pf[PK][4];
             {
                 qn_mbar_wait(full(0), 0);
                 float s[NS][4], alpha[2];
+                turn_begin();
                 issue_s(s, sbase);
+                turn_end(false);
                 qn_wg_wait<0>();
                 qn_wg_keep(s);
                 softmax(s, tb * BN, alpha);
@@ -380,8 +398,10 @@ __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const Params p) {
                 qn_mbar_wait(full(st), (it / S) & 1);
                 const uint32_t kbase = sbase + st * STAGE, vprev = sbase + ((it - 1) % S) * STAGE + TILE;
                 float s[NS][4], alpha[2];
+                turn_begin();
                 issue_s(s, kbase);
                 issue_pv(pf, vprev);
+                turn_end(false);
                 qn_wg_wait<1>();
                 qn_wg_keep(s);
                 softmax(s, (tb + it) * BN, alpha);
@@ -392,7 +412,9 @@ __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const Params p) {
                 rescale(alpha);
                 pack(s, pf);
             }
+            turn_begin();
             issue_pv(pf, sbase + ((n - 1) % S) * STAGE + TILE);
+            turn_end(true);
             qn_wg_wait<0>();
             qn_wg_keep(o);
             qn_wg_keep(pf);
@@ -500,12 +522,12 @@ void set_err(char *err, size_t len, const char *what, cudaError_t e) {
     if (err && len) snprintf(err, len, "qn_cuda_attn_wg: %s: %s (%d)", what, cudaGetErrorString(e), (int)e);
 }
 
-template <typename T, int BN, int S, bool OV, int WGN, bool WS = false> int launch_t(const qn_cuda_attention_args *a, int vswap, char *err, size_t len) {
+template <typename T, int BN, int S, bool OV, int WGN, bool WS = false, bool PP = false> int launch_t(const qn_cuda_attention_args *a, int vswap, char *err, size_t len) {
     /* the shared-memory opt-in once per device (bit dev % 32), so that launches inside stream capture make no
      * attribute call after the first */
     static std::atomic<unsigned> attr{0};
     typedef Cfg<BN, S, WGN, WS> C;
-    auto fn = attn_wg_kernel<T, BN, S, OV, WGN, WS>;
+    auto fn = attn_wg_kernel<T, BN, S, OV, WGN, WS, PP>;
     int dev = 0;
     cudaError_t e = cudaGetDevice(&dev);
     const unsigned bit = 1u << (dev & 31);
@@ -542,6 +564,7 @@ template <typename T> int launch_v(const qn_cuda_attention_args *a, int variant,
     case QN_CUDA_ATTN_WG_N128S3O: return launch_t<T, 128, 3, true, 2>(a, vswap, err, len);
     case QN_CUDA_ATTN_WG_N64S4O3: return launch_t<T, 64, 4, true, 3>(a, vswap, err, len);
     case QN_CUDA_ATTN_WG_N64S4WS: return launch_t<T, 64, 4, true, 3, true>(a, vswap, err, len);
+    case QN_CUDA_ATTN_WG_N64S4WSP: return launch_t<T, 64, 4, true, 3, true, true>(a, vswap, err, len);
     default: return launch_t<T, 128, 2, false, 2>(a, vswap, err, len);
     }
 }
@@ -563,9 +586,25 @@ extern "C" int qn_cuda_attn_wg_applies(const qn_cuda_attention_args *a) {
     return qn_awg::device_ok() ? 1 : 0;
 }
 
+/* QUANTA_CUDA_ATTN_WG_TILE=1..8 (attention_wg.h's variants: 1 n128s2, 2 n128s3, 3 n64s3, 4 n64s4o, 5 n128s3o,
+ * 6 n64s4o3, 7 n64s4ws, 8 n64s4wsp) picks the form QN_CUDA_ATTN_WG_AUTO runs, for side-by-side runs of the
+ * engine; unset or anything else: n128s2. Read once. */
+static int auto_variant() {
+    static std::atomic<int> v{-1};
+    int x = v.load(std::memory_order_relaxed);
+    if (x < 0) {
+        const char *e = getenv("QUANTA_CUDA_ATTN_WG_TILE");
+        x = e && e[0] >= '1' && e[0] < '0' + QN_CUDA_ATTN_WG_NVARIANTS && !e[1] ? e[0] - '0' : QN_CUDA_ATTN_WG_N128S2;
+        v.store(x, std::memory_order_relaxed);
+    }
+    return x;
+}
+
 extern "C" int qn_cuda_attn_wg_launch(const qn_cuda_attention_args *a, int variant, char *err, size_t err_len) {
     if (err && err_len) err[0] = '\0';
-    const int v = variant & 0xff, vswap = (variant & QN_CUDA_ATTN_WG_VSWAP) ? 1 : 0;
+    int v = variant & 0xff;
+    const int vswap = (variant & QN_CUDA_ATTN_WG_VSWAP) ? 1 : 0;
+    if (v == QN_CUDA_ATTN_WG_AUTO) v = auto_variant();
     if (a->dtype == QN_DT_F16) return qn_awg::launch_v<__half>(a, v, vswap, err, err_len);
     return qn_awg::launch_v<__nv_bfloat16>(a, v, vswap, err, err_len);
 }

@@ -215,6 +215,10 @@ __device__ __forceinline__ void qn_bulk_copy(uint32_t dst, const void *src, uint
 __device__ __forceinline__ void qn_named_sync(uint32_t id, uint32_t count) {
     asm volatile("bar.sync %0, %1;\n" ::"r"(id), "r"(count) : "memory");
 }
+/* Arrives on named barrier id without waiting (the other side of a qn_named_sync with the same count). */
+__device__ __forceinline__ void qn_named_arrive(uint32_t id, uint32_t count) {
+    asm volatile("bar.arrive %0, %1;\n" ::"r"(id), "r"(count) : "memory");
+}
 /* Hands registers between warpgroups (sm_90a; takes effect only under a register cap at entry,
  * __launch_bounds__(threads, 1)): every thread of a warpgroup runs the same one. */
 template <int R> __device__ __forceinline__ void qn_setmaxnreg_inc() {
