@@ -15,7 +15,7 @@
 #  2. decode and prefill, OpenCL against CUDA, per file (-r 2), and the ratio lines
 #  3. decode (tg128) with each clgpu12 switch off, alternated with the defaults: QUANTA_OPENCL_ATTN_GPU=0
 #     (qn_attention_dec) and QUANTA_OPENCL_ROPE_GPU=0 (rope_kv a group per row); QUANTA_OPENCL_ATTN_FUSED=1 on;
-#     no split (SPLITKV=1); 1B: 128-key splits
+#     1B: 128-key splits, no split (SPLITKV=1), norms 1024 items a row (QUANTA_OPENCL_ROW_LWS=1024)
 #  4. QUANTA_OPENCL_EVENTS: each kernel's device time and the gaps between kernels over 32 decode steps per file
 #     (the per-op profile of QUANTA_PLAN_PROFILE waits per op and on this driver mostly counts launches)
 #  5. the kernel rows (`quanta bench --backend opencl`, short timings)
@@ -130,13 +130,12 @@ for f in $L1 $G; do
   tgo ${n}_default1 $f
   tgo ${n}_attn_off $f QUANTA_OPENCL_ATTN_GPU=0
   tgo ${n}_rope_off $f QUANTA_OPENCL_ROPE_GPU=0
-  tgo ${n}_both_off $f QUANTA_OPENCL_ATTN_GPU=0 QUANTA_OPENCL_ROPE_GPU=0
   tgo ${n}_fused $f QUANTA_OPENCL_ATTN_FUSED=1
   tgo ${n}_default2 $f
-  # qn_attention_dec takes 128 keys a pass: 64-key splits (the GPU class's floor) leave half its items idle
-  # and none (one group per kv head: no combine launch, 8 groups on the device)
-  [ $n = llama1b ] && tgo ${n}_split128 $f QUANTA_OPENCL_SPLIT_MIN=128
-  tgo ${n}_nosplit $f QUANTA_OPENCL_SPLITKV=1
+  # the 1B only: 128-key splits (qn_attention_dec takes 128 keys a pass: 64-key splits leave half its items idle),
+  # none (no combine launch, 4 groups on the device), norms of 1024 items a row
+  [ $n = llama1b ] && { tgo ${n}_split128 $f QUANTA_OPENCL_SPLIT_MIN=128; tgo ${n}_nosplit $f QUANTA_OPENCL_SPLITKV=1;
+    tgo ${n}_rowlws1024 $f QUANTA_OPENCL_ROW_LWS=1024; }
   pack
 done
 
