@@ -168,17 +168,7 @@ kernel void qn_attn_combine(const global float *part, ulong po, global uchar *ob
     size_t row = gid / Dv;
     int d = gid % Dv;
     const global float *pp = (const global float *)((const global uchar *)part + po) + row * nsplit * (size_t)(Dv + 1);
-    float mx = -INFINITY;
-    for (int s = 0; s < nsplit; s++) mx = fmax(mx, pp[s * (Dv + 1) + Dv]);
-    float num = 0.0f, den = 0.0f;
-    if (mx != -INFINITY) {
-        for (int s = 0; s < nsplit; s++) {
-            float wgt = exp2(pp[s * (Dv + 1) + Dv] - mx);
-            num += wgt * pp[s * (Dv + 1) + d];
-            den += wgt;
-        }
-    }
-    qn_st(ob + oo, odt, gid, den > 0.0f ? num / den : 0.0f);
+    qn_st(ob + oo, odt, gid, qn_attn_merge(pp, nsplit, Dv, d));
 }
 
 /*

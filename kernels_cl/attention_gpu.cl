@@ -17,7 +17,13 @@
  *    contiguous run, KL = QN_DEC_WG/NL lanes take every KL-th key of the chunk, and the lanes'
  *    sums meet in local memory at the end.
  * Output: the row itself (one split), or the split's normalised partial and log2-sum-exp in
- * qn_attention's layout, merged by qn_attn_combine. Masks, kv_lens and the window as
+ * qn_attention's layout, merged by qn_attn_combine — or, with fused, by the last group of its
+ * (sequence, kv head) to finish: each group counts itself in cnt with an atomic after its partials
+ * (a global fence first); the one that sees nsplit - 1 merges the rows (qn_attn_merge, volatile
+ * reads) and sets the counter back to 0 for the next launch. One launch fewer per layer and step;
+ * it leans on a global fence ordering stores before an atomic across work-groups, which OpenCL 1.2
+ * does not promise (NVIDIA's GPUs and PoCL's CPU devices keep it), so the host takes it only when
+ * asked (QUANTA_OPENCL_ATTN_FUSED=1). Masks, kv_lens and the window as
  * qn_attention reads them at Nq = 1 (the causal limit is the last key: nothing to hide).
  * Local memory (host-sized): qs G·D, red and pv G·QN_DEC_WG, accs KL·G·Dv floats.
  */
@@ -35,8 +41,8 @@ void qn_attention_dec(const global uchar *qb, ulong qo, int qdt, const global uc
                       const global uchar *vb, ulong vo, int vdt, const global uchar *mb, ulong mo, int mask_mode,
                       const global uchar *lb, ulong lo, int has_lens, global uchar *ob, ulong oo, int odt,
                       global float *part, ulong po, int Hq, int Hkv, int Nk, int D, int Dv, float scale_log2,
-                      int window, int nsplit, int split_len, global int *err, local float *qs, local float *red,
-                      local float *pv, local float *accs) {
+                      int window, int nsplit, int split_len, global int *cnt, int fused, global int *err,
+                      local float *qs, local float *red, local float *pv, local float *accs) {
     const int t = get_local_id(0), bh = get_group_id(1), split = get_group_id(2);
     const int G = Hq / Hkv, b = bh / Hkv, hk = bh % Hkv;
     const int L = has_lens ? ((const global int *)(lb + lo))[b] : Nk;
@@ -144,5 +150,23 @@ void qn_attention_dec(const global uchar *qb, ulong qo, int qdt, const global uc
             pp[d] = v * inv;
             if (d == 0) pp[Dv] = l > 0.0f ? qs[g] + log2(l) : -INFINITY;
         }
+    }
+    if (nsplit == 1 || !fused) return;
+    mem_fence(CLK_GLOBAL_MEM_FENCE); /* this item's partials before the count */
+    barrier(CLK_GLOBAL_MEM_FENCE | CLK_LOCAL_MEM_FENCE);
+    if (t == 0) {
+        mem_fence(CLK_GLOBAL_MEM_FENCE);
+        red[0] = as_float(atomic_inc(cnt + bh));
+    }
+    barrier(CLK_LOCAL_MEM_FENCE);
+    if (as_int(red[0]) != nsplit - 1) return; /* uniform over the group */
+    if (t == 0) cnt[bh] = 0;                  /* every group of this launch has counted: ready for the next */
+    mem_fence(CLK_GLOBAL_MEM_FENCE);
+    for (int e = t; e < G * Dv; e += QN_DEC_WG) {
+        const int g = e / Dv, d = e % Dv;
+        const size_t orow = (size_t)(b * Hq + hk * G + g);
+        const volatile global float *pp =
+            (const volatile global float *)((global uchar *)part + po) + orow * nsplit * (size_t)(Dv + 1);
+        qn_st(ob + oo, odt, orow * Dv + d, qn_attn_merge(pp, nsplit, Dv, d));
     }
 }

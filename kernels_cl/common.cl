@@ -41,6 +41,24 @@ inline void qn_report(global int *err, int code, int a, int b, int c) {
     atomic_xchg((volatile global int *)err, code);
 }
 
+/* Split-KV attention: element d of one output row merged from its nsplit partials pp (each Dv normalised
+ * outputs then the log2-sum-exp, Dv + 1 floats; qn_attention's and qn_attention_dec's layout). Volatile:
+ * qn_attention_dec's last group reads partials other groups of the same launch wrote (through L2, not a
+ * stale L1 line). Used by qn_attn_combine too, so both forms compute the same bits. */
+inline float qn_attn_merge(const volatile global float *pp, int nsplit, int Dv, int d) {
+    float mx = -INFINITY;
+    for (int s = 0; s < nsplit; s++) mx = fmax(mx, pp[s * (Dv + 1) + Dv]);
+    float num = 0.0f, den = 0.0f;
+    if (mx != -INFINITY) {
+        for (int s = 0; s < nsplit; s++) {
+            const float wgt = exp2(pp[s * (Dv + 1) + Dv] - mx);
+            num += wgt * pp[s * (Dv + 1) + d];
+            den += wgt;
+        }
+    }
+    return den > 0.0f ? num / den : 0.0f;
+}
+
 /* The dst row that src row t goes to: start[0] + t (ns = 1), or start[t] (ns = T: a scatter);
  * -1 (and the error reported, once per op by the work-item `first`) when it is outside dst. */
 inline long qn_write_row_dest(const global uchar *startp, ulong sto, ulong ns, ulong t, ulong T, ulong Nmax,

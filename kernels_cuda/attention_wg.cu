@@ -34,7 +34,8 @@
  * warpgroups (192 rows, Q in shared memory as wgmma's A descriptor so that 384 threads fit 168 registers);
  * "ws": warpgroup 0 a producer (cp.async, then per-stage full/empty mbarriers) and 2 consumers, so the
  * consumers are not held in step by a block barrier each tile.
- * "wsp": the same with FlashAttention-3's ping-pong (the consumers take turns issuing their wgmma).
+ * "wsp": the same with FlashAttention-3's ping-pong (the consumers take turns issuing their wgmma); with 128-key
+ * tiles the consumers take registers from the producer (setmaxnreg).
  * Not here (yet): TMA copies, head dims other than 128, key splits
  * (the plan keeps the mma.sync kernel where the blocks do not fill the GPU).
  */
@@ -120,6 +121,9 @@ template <int BF> struct MmaS<BF, 128> {
     static __device__ __forceinline__ void run(float (&d)[16][4], const uint32_t a[4], uint64_t desc, int acc) {
         qn_wg_mma16_n128<BF, 0>(d, a, desc, acc);
     }
+    static __device__ __forceinline__ void run_ss(float (&d)[16][4], uint64_t adesc, uint64_t desc, int acc) {
+        qn_wg_mma16_ss_n128<BF>(d, adesc, desc, acc);
+    }
 };
 template <int BF> struct MmaS<BF, 64> {
     static __device__ __forceinline__ void run(float (&d)[8][4], const uint32_t a[4], uint64_t desc, int acc) {
@@ -140,7 +144,9 @@ __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const Params p) {
     static_assert(!PP || WS, "ping-pong: between the producer form's two consumers");
     constexpr int NS = BN / 8, PK = BN / 16, TILE = C::tile, STAGE = C::stage, kRB = C::rb, kNT = C::nt;
     constexpr bool QS = C::qs;
-    static_assert(!QS || BN == 64, "Q from shared memory: the m64n64 form only");
+    /* 128-key tiles in the producer form: the consumers take the producer's registers (setmaxnreg: 232 each for
+     * the 2 consumer warpgroups, 40 for the producer; 384 threads otherwise get 168) */
+    constexpr bool REGS = WS && BN == 128;
     constexpr int BF = Ty<T>::bf;
     static_assert(BN == 64 || BN == 128, "S = Q.K^T is one m64nBN accumulator");
     static_assert(S >= (OV ? 3 : 2), "stages: the tile computed (and, overlapped, the one before) plus copies");
@@ -348,6 +354,7 @@ __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const Params p) {
         }
         __syncthreads();
         if (wg == 0) {
+            if constexpr (REGS) qn_setmaxnreg_dec<40>();
             /* copies one tile ahead of what it hands over: tile j's are issued, then tile j - 1 (Q at j = 0),
              * all but the newest group landed, is fenced and announced */
             load_q();
@@ -370,6 +377,7 @@ __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const Params p) {
          * 1 + cw (count 256: one warpgroup waits, the other arrives), so one's softmax runs while the other's
          * products do. Turns k = 0 .. n; consumer 1 opens consumer 0's first turn and does not hand over after
          * its last, so every barrier phase has exactly one wait and one arrival. */
+        if constexpr (REGS) qn_setmaxnreg_inc<232>();
         auto turn_begin = [&]() {
             if constexpr (PP) qn_named_sync(1 + cw, 256);
         };
@@ -565,6 +573,8 @@ template <typename T> int launch_v(const qn_cuda_attention_args *a, int variant,
     case QN_CUDA_ATTN_WG_N64S4O3: return launch_t<T, 64, 4, true, 3>(a, vswap, err, len);
     case QN_CUDA_ATTN_WG_N64S4WS: return launch_t<T, 64, 4, true, 3, true>(a, vswap, err, len);
     case QN_CUDA_ATTN_WG_N64S4WSP: return launch_t<T, 64, 4, true, 3, true, true>(a, vswap, err, len);
+    case QN_CUDA_ATTN_WG_N128S3WS: return launch_t<T, 128, 3, true, 3, true>(a, vswap, err, len);
+    case QN_CUDA_ATTN_WG_N128S3WSP: return launch_t<T, 128, 3, true, 3, true, true>(a, vswap, err, len);
     default: return launch_t<T, 128, 2, false, 2>(a, vswap, err, len);
     }
 }
@@ -586,15 +596,16 @@ extern "C" int qn_cuda_attn_wg_applies(const qn_cuda_attention_args *a) {
     return qn_awg::device_ok() ? 1 : 0;
 }
 
-/* QUANTA_CUDA_ATTN_WG_TILE=1..8 (attention_wg.h's variants: 1 n128s2, 2 n128s3, 3 n64s3, 4 n64s4o, 5 n128s3o,
- * 6 n64s4o3, 7 n64s4ws, 8 n64s4wsp) picks the form QN_CUDA_ATTN_WG_AUTO runs, for side-by-side runs of the
- * engine; unset or anything else: n128s2. Read once. */
+/* QUANTA_CUDA_ATTN_WG_TILE=1..10 (attention_wg.h's variants: 1 n128s2, 2 n128s3, 3 n64s3, 4 n64s4o, 5 n128s3o,
+ * 6 n64s4o3, 7 n64s4ws, 8 n64s4wsp, 9 n128s3ws, 10 n128s3wsp) picks the form QN_CUDA_ATTN_WG_AUTO runs, for
+ * side-by-side runs of the engine; unset or anything else: n128s2. Read once. */
 static int auto_variant() {
     static std::atomic<int> v{-1};
     int x = v.load(std::memory_order_relaxed);
     if (x < 0) {
         const char *e = getenv("QUANTA_CUDA_ATTN_WG_TILE");
-        x = e && e[0] >= '1' && e[0] < '0' + QN_CUDA_ATTN_WG_NVARIANTS && !e[1] ? e[0] - '0' : QN_CUDA_ATTN_WG_N128S2;
+        const int k = e ? atoi(e) : 0;
+        x = k >= 1 && k < QN_CUDA_ATTN_WG_NVARIANTS ? k : QN_CUDA_ATTN_WG_N128S2;
         v.store(x, std::memory_order_relaxed);
     }
     return x;

@@ -22,6 +22,7 @@ enum { QN_CUDA_ATTN_WG_AUTO = 0, QN_CUDA_ATTN_WG_N128S2, QN_CUDA_ATTN_WG_N128S3,
        QN_CUDA_ATTN_WG_N64S4O3, /* 3 warpgroups (192 rows a block, Q in shared memory): 2/3 of the K/V reads a row */
        QN_CUDA_ATTN_WG_N64S4WS, /* a producer warpgroup and 2 consumers (128 rows) decoupled by mbarriers */
        QN_CUDA_ATTN_WG_N64S4WSP, /* the same, the consumers taking turns issuing their wgmma (ping-pong) */
+       QN_CUDA_ATTN_WG_N128S3WS, QN_CUDA_ATTN_WG_N128S3WSP, /* both with 128-key tiles (setmaxnreg) */
        QN_CUDA_ATTN_WG_NVARIANTS };
 /* Flag for the check: V's descriptor with its two byte offsets exchanged (a wrong reading of the MN-major
  * layout shows as a failure with one and a pass with the other). */

@@ -121,6 +121,21 @@ __device__ __forceinline__ void qn_wg_mma16_n128(float (&d)[16][4], const uint32
 /* The same with A (64 x 16, K-major, no swizzle) from shared memory through its own descriptor (leading offset:
  * between K-adjacent core matrices, stride offset: between 8-row groups), B K-major. */
 template <int BF>
+__device__ __forceinline__ void qn_wg_mma16_ss_n128(float (&d)[16][4], uint64_t adesc, uint64_t bdesc, int acc) {
+    if constexpr (BF)
+        asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %66, 0;\n"
+                     "wgmma.mma_async.sync.aligned.m64n128k16.f32.bf16.bf16 {" QN_WG_R_0_31 ", " QN_WG_R_32_63 "}, "
+                     "%64, %65, p, 1, 1, 0, 0;\n}\n"
+                     : QN_WG_D_0_15
+                     : "l"(adesc), "l"(bdesc), "r"(acc));
+    else
+        asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %66, 0;\n"
+                     "wgmma.mma_async.sync.aligned.m64n128k16.f32.f16.f16 {" QN_WG_R_0_31 ", " QN_WG_R_32_63 "}, "
+                     "%64, %65, p, 1, 1, 0, 0;\n}\n"
+                     : QN_WG_D_0_15
+                     : "l"(adesc), "l"(bdesc), "r"(acc));
+}
+template <int BF>
 __device__ __forceinline__ void qn_wg_mma16_ss_n64(float (&d)[8][4], uint64_t adesc, uint64_t bdesc, int acc) {
     if constexpr (BF)
         asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %34, 0;\n"

@@ -3,10 +3,12 @@
  *   attention_check check        every correctness case against a float64 CPU reference
  *   attention_check small        a few small cases (for compute-sanitizer)
  *   attention_check bench FILE   times our kernels (default dispatch and tile variants), CSV to FILE
- *   attention_check wg           the wgmma prefill kernel (attention_wg.cu, fa12), every tile variant, against the
- *                                float64 reference (and the dispatch under QUANTA_CUDA_ATTN_WG=1)
+ *   attention_check wg [VARS]    the wgmma prefill kernel (attention_wg.cu, fa12), its tile variants, against the
+ *                                float64 reference (and, with 0 in VARS, the dispatch under QUANTA_CUDA_ATTN_WG=1)
  *   attention_check wgsmall      two small cases of it (for compute-sanitizer)
- *   attention_check wgbench FILE hd128 prefill rows: the mma.sync kernel (default dispatch) and the wgmma variants
+ *   attention_check wgbench FILE [VARS]  hd128 prefill rows: the mma.sync kernel (0, the default dispatch) and the
+ *                                wgmma variants (1..10, attention_wg.h), appended to FILE if it has rows
+ *   VARS: a comma list, e.g. 0,1,2 (default: all)
  * The kernel files are included so that the benchmark can force tile variants, and the launch
  * planning (engine/cuda/cuda_attention_plan.c, C that also compiles as C++) with them.
  * Build (sm_90a: the wgmma kernel is compiled for it alone and traps elsewhere):
@@ -254,6 +256,8 @@ static const char *wg_name(int wg)
     case QN_CUDA_ATTN_WG_N64S4O3: return "wg_n64s4o3";
     case QN_CUDA_ATTN_WG_N64S4WS: return "wg_n64s4ws";
     case QN_CUDA_ATTN_WG_N64S4WSP: return "wg_n64s4wsp";
+    case QN_CUDA_ATTN_WG_N128S3WS: return "wg_n128s3ws";
+    case QN_CUDA_ATTN_WG_N128S3WSP: return "wg_n128s3wsp";
     default: return "wg_n128s2";
     }
 }
@@ -538,17 +542,42 @@ static std::vector<Case> wg_cases(bool small)
     return v;
 }
 
-static void wg_check(bool small)
+/* A comma list of variants ("0,1,2": 0 = the mma.sync kernel / the engine's dispatch, k = attention_wg.h's
+ * variant k), so that forms run in separate processes (a form that hangs or faults costs only its own run);
+ * NULL: all. */
+static std::vector<int> parse_vars(const char *s)
 {
-    const int vars[] = {QN_CUDA_ATTN_WG_N128S2, QN_CUDA_ATTN_WG_N128S3, QN_CUDA_ATTN_WG_N64S3, QN_CUDA_ATTN_WG_N64S4O,
-                        QN_CUDA_ATTN_WG_N128S3O, QN_CUDA_ATTN_WG_N64S4O3, QN_CUDA_ATTN_WG_N64S4WS,
-                        QN_CUDA_ATTN_WG_N64S4WSP};
-    constexpr int NV = sizeof vars / sizeof vars[0];
-    int vfail[NV] = {}, swap_ok = 0, swap_tried = 0;
+    std::vector<int> v;
+    if (!s) {
+        for (int i = 0; i < QN_CUDA_ATTN_WG_NVARIANTS; ++i)
+            v.push_back(i);
+        return v;
+    }
+    for (const char *p = s; *p;) {
+        char *end = nullptr;
+        const long x = strtol(p, &end, 10);
+        if (end == p || x < 0 || x >= QN_CUDA_ATTN_WG_NVARIANTS) {
+            fprintf(stderr, "bad variant list '%s'\n", s);
+            exit(2);
+        }
+        v.push_back((int)x);
+        p = *end == ',' ? end + 1 : end;
+    }
+    return v;
+}
+static bool has(const std::vector<int> &v, int x) { return std::find(v.begin(), v.end(), x) != v.end(); }
+
+static void wg_check(bool small, const std::vector<int> &list)
+{
+    std::vector<int> vars;
+    for (int v : list)
+        if (v > 0 && (!small || v == QN_CUDA_ATTN_WG_N128S2 || v == QN_CUDA_ATTN_WG_N64S4WSP))
+            vars.push_back(v); /* sanitizers: the plain form and the producer form with ping-pong */
+    const int NV = (int)vars.size();
+    std::vector<int> vfail(NV, 0);
+    int swap_ok = 0, swap_tried = 0;
     for (const Case &c : wg_cases(small))
         for (int i = 0; i < NV; ++i) {
-            if (small && i != 0 && i != 7)
-                continue; /* sanitizers: the plain form and the producer form with ping-pong */
             Case cc = c;
             cc.name = c.name + " " + wg_name(vars[i]);
             if (!run_check(cc, nullptr, vars[i])) {
@@ -563,7 +592,7 @@ static void wg_check(bool small)
                 }
             }
         }
-    if (!small) {
+    if (!small && has(list, 0)) {
         /* the engine's entry under QUANTA_CUDA_ATTN_WG=1: the wgmma kernel where its blocks fill the SMs, else the
          * mma.sync kernel (the [..] column says which ran) */
         setenv("QUANTA_CUDA_ATTN_WG", "1", 1);
@@ -709,14 +738,19 @@ static void bench(const char *path)
 
 /* hd128 prefill, the GPU full at every length (B * Hq * Nq = 32 heads x 16k rows): the mma.sync kernel (the
  * default dispatch: QUANTA_CUDA_ATTN_WG unset) and the wgmma variants, in one process. */
-static void wg_bench(const char *path)
+static void wg_bench(const char *path, const std::vector<int> &vars)
 {
-    FILE *f = fopen(path, "w");
+    FILE *old = fopen(path, "r");
+    const bool fresh = !old || fgetc(old) == EOF; /* a second run (other variants) appends its rows */
+    if (old)
+        fclose(old);
+    FILE *f = fopen(path, fresh ? "w" : "a");
     if (!f) {
         perror(path);
         exit(1);
     }
-    fprintf(f, "kind,dtype,D,B,Hq,Hkv,Nq,Nk,causal,window,variant,ms,metric\n");
+    if (fresh)
+        fprintf(f, "kind,dtype,D,B,Hq,Hkv,Nq,Nk,causal,window,variant,ms,metric\n");
     std::vector<Case> pre;
     for (int cz : {0, 1})
         for (long long N : {1024LL, 4096LL, 16384LL})
@@ -724,24 +758,26 @@ static void wg_bench(const char *path)
     pre.push_back(mk("b", kF16, 4, 32, 32, 4096, 4096, 128, 1));
     pre.push_back(mk("b", kBF16, 4, 32, 8, 4096, 4096, 128, 1));
     pre.push_back(mk("b", kBF16, 32, 32, 32, 512, 512, 128, 1));
-    const int vars[] = {QN_CUDA_ATTN_WG_N128S2, QN_CUDA_ATTN_WG_N128S3, QN_CUDA_ATTN_WG_N64S3, QN_CUDA_ATTN_WG_N64S4O,
-                        QN_CUDA_ATTN_WG_N128S3O, QN_CUDA_ATTN_WG_N64S4O3, QN_CUDA_ATTN_WG_N64S4WS,
-                        QN_CUDA_ATTN_WG_N64S4WSP};
     for (const Case &c : pre) {
         const double fl = 4.0 * c.B * c.Hq * visible_pairs(c) * c.D;
-        const float ms = time_case(c, nullptr, false);
+        const float ms = has(vars, 0) ? time_case(c, nullptr, false) : 0.f;
         auto emit = [&](const char *var, float t) {
             const double tf = fl / (t * 1e-3) / 1e12;
             fprintf(f, "prefill,%s,%lld,%lld,%lld,%lld,%lld,%lld,%d,%d,%s,%.5f,%.2f\n", dtname(c.dt), c.D, c.B, c.Hq,
                     c.Hkv, c.Nq, c.Nk, c.causal, c.window, var, t, tf);
-            printf("prefill %-4s B=%lld Hq=%lld Hkv=%lld N=%lld c=%d %-10s %9.4f ms %7.1f TFLOP/s (%.2fx mma.sync)\n",
-                   dtname(c.dt), c.B, c.Hq, c.Hkv, c.Nq, c.causal, var, t, tf, ms / t);
+            printf("prefill %-4s B=%lld Hq=%lld Hkv=%lld N=%lld c=%d %-11s %9.4f ms %7.1f TFLOP/s", dtname(c.dt), c.B,
+                   c.Hq, c.Hkv, c.Nq, c.causal, var, t, tf);
+            if (ms > 0)
+                printf(" (%.2fx mma.sync)", ms / t);
+            printf("\n");
             fflush(stdout);
             fflush(f);
         };
-        emit("default", ms);
+        if (ms > 0)
+            emit("default", ms);
         for (int v : vars)
-            emit(wg_name(v), time_case(c, nullptr, false, v));
+            if (v > 0)
+                emit(wg_name(v), time_case(c, nullptr, false, v));
     }
     fclose(f);
 }
@@ -781,7 +817,7 @@ int main(int argc, char **argv)
         return g_fail ? 1 : 0;
     }
     if (mode == "wg" || mode == "wgsmall") {
-        wg_check(mode == "wgsmall");
+        wg_check(mode == "wgsmall", parse_vars(argc > 2 ? argv[2] : nullptr));
         printf("%s: %d cases, %d failed\n", mode.c_str(), g_cases, g_fail);
         return g_fail ? 1 : 0;
     }
@@ -790,9 +826,9 @@ int main(int argc, char **argv)
         return 0;
     }
     if (mode == "wgbench" && argc > 2) {
-        wg_bench(argv[2]);
+        wg_bench(argv[2], parse_vars(argc > 3 ? argv[3] : nullptr));
         return 0;
     }
-    fprintf(stderr, "usage: attention_check check|small|bench FILE|wg|wgsmall|wgbench FILE\n");
+    fprintf(stderr, "usage: attention_check check|small|bench FILE|wg [VARS]|wgsmall [VARS]|wgbench FILE [VARS]\n");
     return 1;
 }

@@ -5,7 +5,7 @@
 #  0. builds bench/cuda/attention_check (nvcc, sm_90a) in the background;
 #  1. conformance of attention on cuda with QUANTA_CUDA_ATTN_WG=2 (every call the kernel handles goes to it: the
 #     conformance shapes are too small for =1's one-wave rule) while the build runs;
-#  2. attention_check wg: the kernel's eight tile variants against a float64 reference (NaN-poisoned output,
+#  2. attention_check wg: the kernel's ten tile variants against a float64 reference (NaN-poisoned output,
 #     seed printed; rel = RMS error / RMS of the reference, maxabs, NaN count, rows that see nothing) on hd128
 #     shapes (causal or not, 1k-16k, rows/keys not multiples of the tiles, GQA, window, masks, kv_lens), and the
 #     engine entry under QUANTA_CUDA_ATTN_WG=1; a failing case is rerun with V's descriptor offsets exchanged
@@ -37,20 +37,28 @@ wait $BUILD_PID
 brc=$?
 say "attention_check build rc=$brc ($(el) s)"
 [ $brc -eq 0 ] && [ -x $BIN ] || { tail -5 $D/build.log | tee -a $D/summary.txt; say "VERDICT incomplete"; pack; exit 1; }
-T=$(($(left) - 45)); [ $T -gt 30 ] && T=30; [ $T -lt 10 ] && T=10
-timeout $T $BIN wg > $D/check.log 2>&1
+# the producer forms (7-10: mbarriers, named barriers, setmaxnreg) in their own processes: one that hangs or faults costs
+# only its own run
+T=$(($(left) - 50)); [ $T -gt 25 ] && T=25; [ $T -lt 10 ] && T=10
+timeout $T $BIN wg 0,1,2,3,4,5,6 > $D/check.log 2>&1
 crc=$?
-say "check (wg) rc=$crc: $(grep -m1 '^seed' $D/check.log); $(tail -n 1 $D/check.log)"
-grep -E "^FAIL" $D/check.log | cut -c1-240 | head -12 | tee -a $D/summary.txt
-grep -E "^wg variants|diag" $D/check.log | cut -c1-240 | head -6 | tee -a $D/summary.txt
+say "check (wg 0-6) rc=$crc: $(grep -m1 '^seed' $D/check.log); $(tail -n 1 $D/check.log)"
+grep -E "^FAIL" $D/check.log | cut -c1-240 | head -10 | tee -a $D/summary.txt
+grep -E "^wg variants|diag|device is in an error" $D/check.log | cut -c1-240 | head -6 | tee -a $D/summary.txt
 grep -E "^ok .*dispatch" $D/check.log | cut -c1-200 | tee -a $D/summary.txt
 [ $crc -eq 0 ] || VERDICT=FAIL
+timeout 16 $BIN wg 7,8,9,10 > $D/check_ws.log 2>&1
+wrc=$?
+say "check (wg 7-10: producer forms) rc=$wrc: $(tail -n 1 $D/check_ws.log)"
+grep -E "^FAIL|^wg variants|device is in an error" $D/check_ws.log | cut -c1-240 | head -6 | tee -a $D/summary.txt
 pack
-timeout 20 $BIN wgbench $D/wg.csv > $D/bench.log 2>&1
-say "wgbench rc=$?"
-grep -E "^prefill" $D/bench.log | cut -c1-150 | tee -a $D/summary.txt
+timeout 18 $BIN wgbench $D/wg.csv 0,1,2,3,4,5,6 > $D/bench.log 2>&1
+say "wgbench (0-6) rc=$?"
+timeout 10 $BIN wgbench $D/wg.csv 7,8,9,10 > $D/bench_ws.log 2>&1
+say "wgbench (7-10) rc=$?"
+cat $D/bench.log $D/bench_ws.log | grep -E "^prefill" | cut -c1-150 | tee -a $D/summary.txt
 pack
-if [ $(left) -gt 15 ]; then
+if [ $(left) -gt 10 ]; then
   ATTN_PEERS=flash,cudnn PYTHONUNBUFFERED=1 timeout $(($(left) - 3)) python3 bench/cuda/attention_peers.py $D/wg.csv $D/all.csv \
     > $D/peers.log 2>&1
   say "peers rc=$?"

@@ -11,13 +11,15 @@
 # (run_h200.sh's copy when present), made in the background, kept in /tmp/ocl_gpu between calls.
 # Steps (each skipped when the budget is short; the order is by value):
 #  1. conformance of the ops with GPU-class variants on NVIDIA's OpenCL (attention, rope, rms_norm, matmul)
+#     and attention with QUANTA_OPENCL_ATTN_FUSED=1 (the split combine inside qn_attention_dec), all split in 3
 #  2. decode and prefill, OpenCL against CUDA, per file (-r 2), and the ratio lines
 #  3. decode (tg128) with each clgpu12 switch off, alternated with the defaults: QUANTA_OPENCL_ATTN_GPU=0
-#     (qn_attention_dec) and QUANTA_OPENCL_ROPE_GPU=0 (rope_kv a group per row); 1B: 128-key splits, no split
+#     (qn_attention_dec) and QUANTA_OPENCL_ROPE_GPU=0 (rope_kv a group per row); QUANTA_OPENCL_ATTN_FUSED=1 on;
+#     1B: 128-key splits, no split (SPLITKV=1), norms 1024 items a row (QUANTA_OPENCL_ROW_LWS=1024)
 #  4. QUANTA_OPENCL_EVENTS: each kernel's device time and the gaps between kernels over 32 decode steps per file
 #     (the per-op profile of QUANTA_PLAN_PROFILE waits per op and on this driver mostly counts launches)
-#  5. the kernel rows (`quanta bench --backend opencl`, short timings), attention decode with ATTN_GPU off too
-#  6. the whole conformance suite on OpenCL; PTX summary of the GPU kernels (ptx_summary.py)
+#  5. the kernel rows (`quanta bench --backend opencl`, short timings)
+#  6. the whole conformance suite on OpenCL; the kernel rows with ATTN_GPU=0; PTX summary (ptx_summary.py)
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 . bench/common/verifylib.sh ocl_gpu ${LIMIT:-240}
@@ -85,6 +87,13 @@ pack
   timeout 40 $Q conform --backend opencl --filter attention,rope,rms_norm,matmul --failures > $D/conform_gpu_ops.txt 2>&1
   say "conform opencl (attention,rope,rms_norm,matmul) rc=$? $(grep -E '^total' $D/conform_gpu_ops.txt)"
   grep -E '^FAIL' $D/conform_gpu_ops.txt | head -5 | tee -a $D/summary.txt; pack; }
+# the fused split combine (QUANTA_OPENCL_ATTN_FUSED=1: the last group merges; a cross-group fence OpenCL 1.2
+# does not promise), every case split in 3 so each takes it
+[ $(left) -gt 30 ] && {
+  QUANTA_OPENCL_ATTN_FUSED=1 QUANTA_OPENCL_SPLITKV=3 timeout 25 $Q conform --backend opencl --filter attention --failures \
+    > $D/conform_attn_fused.txt 2>&1
+  say "conform opencl attention QUANTA_OPENCL_ATTN_FUSED=1 SPLITKV=3 rc=$? $(grep -E '^total' $D/conform_attn_fused.txt)"
+  grep -E '^FAIL' $D/conform_attn_fused.txt | head -5 | tee -a $D/summary.txt; pack; }
 
 wait $FILES; say "$(tail -1 $D/files.log)"
 rates() { # "pp512 tg128" of a bench model table
@@ -121,11 +130,12 @@ for f in $L1 $G; do
   tgo ${n}_default1 $f
   tgo ${n}_attn_off $f QUANTA_OPENCL_ATTN_GPU=0
   tgo ${n}_rope_off $f QUANTA_OPENCL_ROPE_GPU=0
-  tgo ${n}_both_off $f QUANTA_OPENCL_ATTN_GPU=0 QUANTA_OPENCL_ROPE_GPU=0
+  tgo ${n}_fused $f QUANTA_OPENCL_ATTN_FUSED=1
   tgo ${n}_default2 $f
-  # qn_attention_dec takes 128 keys a pass: 64-key splits (the GPU class's floor) leave half its items idle
-  # and none (one group per kv head: no combine launch, 8 groups on the device)
-  [ $n = llama1b ] && { tgo ${n}_split128 $f QUANTA_OPENCL_SPLIT_MIN=128; tgo ${n}_nosplit $f QUANTA_OPENCL_SPLITKV=1; }
+  # the 1B only: 128-key splits (qn_attention_dec takes 128 keys a pass: 64-key splits leave half its items idle),
+  # none (no combine launch, 4 groups on the device), norms of 1024 items a row
+  [ $n = llama1b ] && { tgo ${n}_split128 $f QUANTA_OPENCL_SPLIT_MIN=128; tgo ${n}_nosplit $f QUANTA_OPENCL_SPLITKV=1;
+    tgo ${n}_rowlws1024 $f QUANTA_OPENCL_ROW_LWS=1024; }
   pack
 done
 
@@ -142,21 +152,21 @@ for f in $L1 $G; do
   pack
 done
 
-# 5. the kernel rows (short timings), attention decode with qn_attention_dec off too
+# 5. the kernel rows (short timings)
 [ $(left) -gt 30 ] && {
   timeout 40 $Q bench --backend opencl --no-ref --min-seconds 0.1 > $D/kernels_opencl.txt 2>&1
   say "kernel bench opencl rc=$?"
   grep -E "^(copy|gemv|gemm|attention) " $D/kernels_opencl.txt | grep -v '\.\.\.$' | tr -s ' ' | tee -a $D/summary.txt; pack; }
-[ $(left) -gt 30 ] && {
-  QUANTA_OPENCL_ATTN_GPU=0 timeout 40 $Q bench --backend opencl --no-ref --min-seconds 0.1 > $D/kernels_opencl_attn_off.txt 2>&1
-  say "kernel bench opencl QUANTA_OPENCL_ATTN_GPU=0 rc=$?"
-  grep -E "^attention " $D/kernels_opencl_attn_off.txt | grep -v '\.\.\.$' | tr -s ' ' | tee -a $D/summary.txt; pack; }
 
 # 6. the whole suite, and what NVIDIA's compiler made of the kernels
 [ $(left) -gt 20 ] && {
   timeout $(( $(left) - 12 )) $Q conform --backend opencl --failures > $D/conform_opencl.txt 2>&1
   say "conform opencl (whole suite) rc=$? $(grep -E '^total' $D/conform_opencl.txt)"
   grep -E '^FAIL' $D/conform_opencl.txt | head -5 | tee -a $D/summary.txt; pack; }
+[ $(left) -gt 30 ] && {
+  QUANTA_OPENCL_ATTN_GPU=0 timeout 40 $Q bench --backend opencl --no-ref --min-seconds 0.1 > $D/kernels_opencl_attn_off.txt 2>&1
+  say "kernel bench opencl QUANTA_OPENCL_ATTN_GPU=0 rc=$?"
+  grep -E "^attention " $D/kernels_opencl_attn_off.txt | grep -v '\.\.\.$' | tr -s ' ' | tee -a $D/summary.txt; pack; }
 timeout 10 python3 bench/opencl/ptx_summary.py $QUANTA_CACHE_DIR $D > $D/ptx_summary.txt 2>&1
 grep -A12 -E "qn_attention_dec|qn_rms_norm_rope" $D/ptx_summary.txt | head -30 >> $D/summary.txt
 say "done"

@@ -53,6 +53,28 @@ bool qn_cl_attention_supports(qn_cl *s, const qn_node *node) {
     return tiles(s, D, Dv, &bq, &bk);
 }
 
+/* The fused combine's counters (made zero on first use, kept until close, never moved: a recording's
+ * kernels hold the buffer), or NULL when they cannot be had (the combine is then its own launch). */
+static cl_mem attn_counters(qn_cl *s) {
+    if (s->attn_cnt) return s->attn_cnt;
+    const size_t bytes = QN_CL_ATTN_COUNTERS * sizeof(cl_int);
+    cl_int *zero = calloc(QN_CL_ATTN_COUNTERS, sizeof *zero);
+    if (!zero || qn_mem_reserve(s->stats, bytes, "opencl attention: split counters") != QUANTA_OK) {
+        qn_error_clear();
+        free(zero);
+        return NULL;
+    }
+    cl_int err;
+    /* made by copy at creation, not by an enqueued write: works inside a capture too */
+    s->attn_cnt = clCreateBuffer(s->ctx, CL_MEM_READ_WRITE | CL_MEM_COPY_HOST_PTR, bytes, zero, &err);
+    free(zero);
+    if (err != CL_SUCCESS) {
+        s->attn_cnt = NULL;
+        qn_mem_release(s->stats, bytes);
+    }
+    return s->attn_cnt;
+}
+
 quanta_status qn_cl_attention_run(qn_cl *s, const qn_node *node) {
     const qn_tensor *q = node->src[0], *k = node->src[1], *v = node->src[2], *o = node->dst;
     const qn_tensor *mask = node->nsrc > 3 ? node->src[3] : NULL, *lens = node->nsrc > 4 ? node->src[4] : NULL;
@@ -120,12 +142,19 @@ quanta_status qn_cl_attention_run(qn_cl *s, const qn_node *node) {
     float scale = pa->scale != 0.0f ? pa->scale : 1.0f / sqrtf((float)D);
     float scale_log2 = scale * 1.4426950408889634f;
     cl_int causal = pa->causal != 0, window = pa->window > 0 ? pa->window : 0, BQ = bq, BK = bk;
+    /* the split combine inside qn_attention_dec (its last group per kv head), opt-in: attention_gpu.cl says why */
+    const char *fe = getenv("QUANTA_OPENCL_ATTN_FUSED");
+    cl_mem cnt = dec && nsplit > 1 && fe && !strcmp(fe, "1") && (size_t)B * (size_t)Hkv <= QN_CL_ATTN_COUNTERS
+                     ? attn_counters(s)
+                     : NULL;
+    cl_int fused = cnt != NULL;
+    if (!cnt) cnt = s->err_flag; /* any valid buffer: the kernel touches none without fused */
     if (dec) {
         const size_t kl = DEC_WG / ((size_t)Dv / 4);
         qn_cl_arg a[] = {QA(qm), QA(qo), QA(qdt), QA(km), QA(ko), QA(kdt), QA(vm), QA(vo), QA(vdt), QA(mm), QA(mo),
                          QA(mmode), QA(lm), QA(lo), QA(has_lens), QA(om), QA(oo), QA(odt), QA(pm), QA(po), QA(Hq),
                          QA(Hkv), QA(Nk), QA(D), QA(Dv), QA(scale_log2), QA(window), QA(nsplit), QA(split_len),
-                         QA(s->err_flag), QA_LOCAL((size_t)G * D * 4), QA_LOCAL((size_t)G * DEC_WG * 4),
+                         QA(cnt), QA(fused), QA(s->err_flag), QA_LOCAL((size_t)G * D * 4), QA_LOCAL((size_t)G * DEC_WG * 4),
                          QA_LOCAL((size_t)G * DEC_WG * 4), QA_LOCAL(kl * (size_t)G * Dv * 4)};
         st = qn_cl_set_args(s, QK_ATTENTION_DEC, a, (int)(sizeof a / sizeof a[0]));
         size_t g[3] = {DEC_WG, (size_t)B * (size_t)Hkv, (size_t)nsplit}, l[3] = {DEC_WG, 1, 1};
@@ -152,7 +181,7 @@ quanta_status qn_cl_attention_run(qn_cl *s, const qn_node *node) {
         size_t g[3] = {nblocks * ATT_WG, (size_t)B * (size_t)Hkv, (size_t)nsplit}, l[3] = {ATT_WG, 1, 1};
         if (st == QUANTA_OK) st = qn_cl_launch(s, QK_ATTENTION, "attention", 3, g, l);
     }
-    if (st == QUANTA_OK && nsplit > 1) {
+    if (st == QUANTA_OK && nsplit > 1 && !fused) {
         cl_ulong nr = out_rows;
         qn_cl_arg c[] = {QA(part.mem), QA(po), QA(om), QA(oo), QA(odt), QA(nr), QA(Dv), QA(nsplit)};
         st = qn_cl_set_args(s, QK_ATTN_COMBINE, c, 8);

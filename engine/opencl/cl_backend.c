@@ -196,6 +196,10 @@ static void ocl_close(void *self) {
         if (s->k[i]) clReleaseKernel(s->k[i]);
     if (s->program) clReleaseProgram(s->program);
     if (s->err_flag) clReleaseMemObject(s->err_flag);
+    if (s->attn_cnt) {
+        clReleaseMemObject(s->attn_cnt);
+        qn_mem_release(s->stats, QN_CL_ATTN_COUNTERS * sizeof(cl_int));
+    }
     if (s->arena) clReleaseMemObject(s->arena);
     for (int i = 0; i < s->n_rope_freq; i++) {
         clReleaseMemObject(s->rope_freq[i].mem);

@@ -128,6 +128,7 @@ typedef struct qn_cl_rope_freq {
     size_t bytes;
 } qn_cl_rope_freq;
 
+#define QN_CL_ATTN_COUNTERS 4096
 typedef struct qn_cl {
     qn_cl_device dev;
     cl_context ctx;
@@ -151,6 +152,7 @@ typedef struct qn_cl {
     int n_rope_freq;
     qn_cl_rec *rec;      /* the open capture (cl_record.c), else NULL */
     qn_cl_events *events; /* QUANTA_OPENCL_EVENTS (cl_events.c), else NULL */
+    cl_mem attn_cnt;      /* qn_attention_dec's fused combine: QN_CL_ATTN_COUNTERS ints, 0 between launches */
     int rec_nargs[QK_COUNT];
     qn_cl_arg_copy rec_args[QK_COUNT][QN_CL_MAX_ARGS];
 } qn_cl;

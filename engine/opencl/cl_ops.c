@@ -55,11 +55,14 @@ static quanta_status run_glu(qn_cl *s, const qn_node *node) {
 }
 
 /* CPUs: one work-item per row (PoCL runs a group's items as a loop; the local-memory tree's
- * barriers cost more than the row). */
+ * barriers cost more than the row). GPUs: up to 256 items a row; QUANTA_OPENCL_ROW_LWS=N (a power
+ * of two) moves that cap, to time a decode step's one-row norms (one group on the device) wider. */
 static size_t row_lws(qn_cl *s, int64_t D) {
-    size_t l = 1;
+    size_t l = 1, cap = 256;
     if (s->cpu_rows) return 1;
-    while (l < 256 && l * 2 <= s->dev.max_wg && (int64_t)l * 2 <= D) l *= 2;
+    const char *e = getenv("QUANTA_OPENCL_ROW_LWS");
+    if (e && atoi(e) > 0 && (atoi(e) & (atoi(e) - 1)) == 0) cap = (size_t)atoi(e);
+    while (l < cap && l * 2 <= s->dev.max_wg && (int64_t)l * 2 <= D) l *= 2;
     return l;
 }
 
