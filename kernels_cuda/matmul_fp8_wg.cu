@@ -32,7 +32,7 @@
  * No split-K and no persistent tile scheduler: tiles are picked so that the grid covers the GPU
  * (qn_f8_pick); below QN_CUDA_FP8_WG_MIN_M tokens the weight-streaming kernel of matmul_q.cu (split-K) stays.
  *
- * Block clusters (fp8pp11, QUANTA_CUDA_FP8_V2=2 or 4, off by default until a device run): mmq8's H100 run moved
+ * Block clusters (fp8pp11, QUANTA_CUDA_FP8_V2=2 or 4; 2p, clusters of 2 in persistent blocks, is the default): mmq8's H100 run moved
  * ~1000 clocks per 64-wide step of the 128x256 tile where the tensor cores need 512, i.e. 24 KB per step per SM
  * at ~24 B/clock/SM, the L2's share (bench/NOTES.md, fp8pp11): the kernel is bound by L2 -> SM bytes, not by the
  * pipeline's depth (8 stages already) or the A fragments' loads. Blocks of a cluster along the weight rows hold
@@ -768,14 +768,17 @@ static int qn_f8_forced_tile() {
     return tile;
 }
 
-/* QUANTA_CUDA_FP8_V2 (fp8pp11): unset or 0: mmq8's kernel (blocks alone); 1 or 2: clusters of 2 blocks sharing
- * the token tile; 4: clusters of 4; a trailing p (0p, 2p, 4p): the persistent form of that cluster size, pp (0pp,
- * 2pp, 4pp): persistent with 2 wgmma groups in flight. Off by default until a device run has checked and timed
- * it. Read once: the cluster size, plus 16 x the persistent form (1 or 2). */
+/* QUANTA_CUDA_FP8_V2 (fp8pp11): 0: mmq8's kernel (blocks alone); 1 or 2: clusters of 2 blocks sharing the token
+ * tile; 4: clusters of 4; a trailing p (0p, 2p, 4p): the persistent form of that cluster size, pp (0pp, 2pp, 4pp):
+ * persistent with 2 wgmma groups in flight. Unset: 2p, the fastest form in the H100 run of 2026-12-06 09:42
+ * (1.16-1.20x mmq8's kernel at M = 2048 on the 7B/13B shapes, 1.19x at M = 256; pp no faster; bit-identical,
+ * conformance per tile and compute-sanitizer clean: bench/NOTES.md section 6, lead12). Read once: the cluster
+ * size, plus 16 x the persistent form (1 or 2). */
 static int qn_f8_env_v2() {
     static int v2 = -1;
     if (v2 < 0) {
         const char *e = getenv("QUANTA_CUDA_FP8_V2");
+        if (!e) e = "2p";
         const int v = e ? atoi(e) : 0;
         const char *p1 = e ? strchr(e, 'p') : NULL;
         v2 = (v == 4 ? 4 : v == 1 || v == 2 ? 2 : 1) | (p1 ? (p1[1] == 'p' ? 32 : 16) : 0);

@@ -1,6 +1,6 @@
 #!/bin/bash
 # verify_fp8pp11.sh — device checks of fp8pp11's FP8 x FP8 GEMM with block clusters (kernels_cuda/matmul_fp8_wg.cu,
-# QUANTA_CUDA_FP8_V2: unset/0 = mmq8's kernel, 1 or 2 = clusters of 2 blocks sharing the token tile by multicast,
+# QUANTA_CUDA_FP8_V2: 0 = mmq8's kernel (unset = 2p since 2026-12-06 09:42), 1 or 2 = clusters of 2 blocks sharing the token tile by multicast,
 # 4 = clusters of 4; a trailing p = the persistent kernel of that cluster size (0p, 2p, 4p), pp = persistent with 2
 # wgmma groups in flight and (both persistent forms) the epilogue's scales loaded before its stores; off by default), run
 # after bench/e2e/run_h200.sh has built Quanta (/tmp/qbuild):
