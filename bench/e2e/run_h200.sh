@@ -70,6 +70,15 @@ if has llama; then
   LLAMA_PID=$!
 fi
 
+# BG: a command run in the background from the start, while Quanta and llama.cpp compile (e.g. BG="bash
+# bench/opencl/run_gpu.sh", which builds its own copy): the comparisons below wait for it, so they run on a quiet
+# machine; the verify stage does not (do not combine BG with GPU timings in verify)
+if [ -n "${BG:-}" ]; then
+  ( OUT=$OUT PEER=$PEER bash -c "$BG" ) > $L/bg.log 2>&1 &
+  BG_PID=$!
+  stamp "background: $BG"
+fi
+
 if has files; then
   ( python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/site "$PEER"/gguf-*.whl &&
     export PYTHONPATH=/tmp/site &&
@@ -142,13 +151,6 @@ if has verify; then
     OUT=$OUT timeout 100 bash $v > $L/$n.log 2>&1
     stamp "$n rc=$?: $(tail -2 $L/$n.log | tr '\n' ' ' | head -c 300)"
   done
-fi
-# BG: a command run in the background from here (after the build and the verify stage), while llama.cpp compiles,
-# e.g. BG="bash bench/opencl/run_gpu.sh": the comparisons below wait for it too, so they still run on a quiet machine
-if [ -n "${BG:-}" ]; then
-  ( OUT=$OUT PEER=$PEER bash -c "$BG" ) > $L/bg.log 2>&1 &
-  BG_PID=$!
-  stamp "background: $BG"
 fi
 if [ -n "${LLAMA_PID:-}" ] && { has bench || has peer || has serve || has variants || has profile; }; then
   wait $LLAMA_PID; stamp "quiet: $(tail -1 $L/llama_build.log)"
