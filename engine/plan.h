@@ -52,7 +52,7 @@ const char *qn_plan_profile_row_name(int i, int *fallback);
  * data and the check are one pass over the values; else the read, then a scan of data. The bytes
  * in data are those quanta_plan_get_output gives either way. QUANTA_FUSED_CHECK=0 (read once) takes
  * the read-then-scan path always, to compare the two. Where the backend checks the values itself
- * (ops->read_view_f32_checked: CUDA with QUANTA_CUDA_FINITE_GPU=1, a kernel over them before they leave the
+ * (ops->read_view_f32_checked: CUDA per QUANTA_CUDA_FINITE_GPU, a kernel over them before they leave the
  * device) and finds them all finite, the copy is a plain one and no host pass tests them; where it finds an
  * Inf or NaN, the host pass runs as without it, so *nonfinite is the host's answer.
  */

@@ -9,7 +9,7 @@
 # test_model_fused_logits with the switch on (the tiny model's overflowing logit named the same way on cuda);
 # 2. the same test linked against a mutant kernel that ignores NaN (nvcc here): it must FAIL (the test can fail);
 # 3. the step split off / on (Gemma; 7B Q4_0): check and outputs us per step; 4. greedy text off vs on (Gemma, 7B
-# Q4_0: identical); 5. tg128 off / on alternated twice (Gemma), once (7B Q4_0).
+# Q4_0: identical); 5. tg128 off / on alternated twice (Gemma), once (7B Q4_0), then the default (7B, Gemma).
 # Prediction (bench/NOTES.md section 6, flag12): Gemma step -60 us (the 67 us check -> ~5 us of launch and kernel),
 # ~+6% tok/s; 7B unchanged (32000 logits: 128 KB, a ~8 us scan).
 set -u
@@ -18,7 +18,8 @@ cd "$(dirname "$0")/../.." # the repository root
 B=${QBUILD:-/tmp/qbuild}
 Q=${QUANTA:-$B/tools/quanta}
 F=${FILES:-/tmp/e2e/files}
-OFF="QUANTA_CUDA_FINITE_GPU=0" ON="QUANTA_CUDA_FINITE_GPU=1"
+# off, on at every size (the 09:42 run's "on"), and the default since 10:10 (on from 98304 logits: Gemma on, 7B off)
+OFF="QUANTA_CUDA_FINITE_GPU=0" ON="QUANTA_CUDA_FINITE_GPU=1" DEF="QUANTA_CUDA_FINITE_GPU=default"
 [ -x $Q ] || { say "no $Q"; exit 1; }
 say "gpu: $(nvidia-smi --query-gpu=name,clocks.sm,clocks.mem --format=csv,noheader 2>&1)"
 say "tree: $(git log --oneline -1 2>/dev/null)"
@@ -30,7 +31,7 @@ BUILD_PID=$!
 # 3. the step split (host us per step of the last tg run's 64 decode steps)
 split() {
   local f=$1 n=$(basename $1 .gguf) e
-  for e in "$OFF" "$ON"; do
+  for e in "$OFF" "$ON" "$DEF"; do
     env $e QUANTA_STEP_SPLIT=1 timeout 15 $Q bench model -m $f -p 0 -n 64 -r 1 --backend cuda > $D/split_${n}_${e#*=}.txt 2>&1
     say "$n split ($e): $(grep -oE 'wall [0-9.]+|execute [0-9.]+|outputs [0-9.]+|check [0-9.]+' $D/split_${n}_${e#*=}.txt | tr '\n' ' ')"
   done
@@ -108,7 +109,8 @@ pack
 for i in 1 2; do
   [ -f $G ] && { tg gemma_off_$i "$OFF" -m $G; tg gemma_on_$i "$ON" -m $G; }
 done
-[ -f $M4 ] && { tg 7b_q4_0_off "$OFF" -m $M4; tg 7b_q4_0_on "$ON" -m $M4; }
+[ -f $M4 ] && { tg 7b_q4_0_off "$OFF" -m $M4; tg 7b_q4_0_on "$ON" -m $M4; tg 7b_q4_0_default "$DEF" -m $M4; }
+[ -f $G ] && tg gemma_default "$DEF" -m $G
 # the 7B's split last (its scan is 128 KB: the least to learn), if time is left
 [ -f $M4 ] && [ $(left) -gt 20 ] && split $M4
 say "verdict: $VERDICT"

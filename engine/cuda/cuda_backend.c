@@ -66,12 +66,13 @@ static cudaError_t pdl_update(int index) {
     return cudaSuccess;
 }
 
-/* The device check of the logits (QUANTA_CUDA_FINITE_GPU=1) and its flag word in mapped page-locked memory, which
- * the kernel writes straight into: where the device cannot map host memory the check stays off (the host scans). */
+/* The device check of the logits (QUANTA_CUDA_FINITE_GPU: 0 never, 1 at every size, else from QN_CUDA_FINITE_GPU_MIN
+ * values) and its flag word in mapped page-locked memory, which the kernel writes straight into: where the device
+ * cannot map host memory the check stays off (the host scans). */
 static cudaError_t finite_word_open(qn_cuda_state *s) {
     const char *v = getenv("QUANTA_CUDA_FINITE_GPU");
     int can_map = 0;
-    if (!(v && !strcmp(v, "1"))) return cudaSuccess;
+    if (v && !strcmp(v, "0")) return cudaSuccess;
     cudaError_t e = cudaDeviceGetAttribute(&can_map, cudaDevAttrCanMapHostMemory, s->device);
     if (e != cudaSuccess || !can_map) return e;
     void *h = NULL, *d = NULL;
@@ -85,7 +86,7 @@ static cudaError_t finite_word_open(qn_cuda_state *s) {
     memset(h, 0, sizeof(unsigned)); /* generation 0 is never passed */
     s->finite_word = h;
     s->finite_word_dev = d;
-    s->finite_gpu = 1;
+    s->finite_gpu = v && !strcmp(v, "1") ? 2 : 1;
     return cudaSuccess;
 }
 
@@ -289,7 +290,7 @@ static quanta_status cuda_read_view(void *self, qn_mem src, size_t bytes, const 
     return stage(s, src, bytes, view);
 }
 
-/* The same view of count f32 values checked for Inf/NaN on the device first (QUANTA_CUDA_FINITE_GPU=1): the kernel
+/* The same view of count f32 values checked for Inf/NaN on the device first (QUANTA_CUDA_FINITE_GPU): the kernel
  * is queued at the read, outside any captured graph, so one recording serves both settings and the check follows
  * whatever ran before it (a replay, or ops one by one); it reads the values while the head GEMV's writes are still
  * in L2, and the 1 MiB of Gemma's logits are not scanned on the host (67 us of a step on the H100 host). The flag
@@ -302,7 +303,8 @@ static quanta_status cuda_read_view_f32_checked(void *self, qn_mem src, size_t c
     if (count > SIZE_MAX / sizeof(float))
         return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "cuda read: %zu floats", count);
     const size_t bytes = count * sizeof(float);
-    if (!s->finite_gpu || !bytes || !staging_fits(s, bytes)) return cuda_read_view(s, src, bytes, view);
+    const int check = s->finite_gpu == 2 || (s->finite_gpu == 1 && count >= QN_CUDA_FINITE_GPU_MIN);
+    if (!check || !bytes || !staging_fits(s, bytes)) return cuda_read_view(s, src, bytes, view);
     if (++s->finite_gen == 0) s->finite_gen = 1; /* 0 is the word's first value: never a generation */
     const int e = qn_cuda_finite_check((const float *)(const void *)((const char *)src.handle + src.offset),
                                        (int64_t)count, s->finite_gen, s->finite_word_dev, s->stream);

@@ -48,13 +48,21 @@ typedef struct qn_cuda_state {
     /* The logits' finiteness check on the device (read_view_f32_checked, kernels_cuda/finite_check.cu): a word of
      * mapped page-locked memory the check's kernel writes its generation number into where it finds an Inf or
      * NaN (no reset, no copy back), its device address, and the last generation passed. */
-    int finite_gpu; /* QUANTA_CUDA_FINITE_GPU (1 turns the check on; needs mapped host memory) */
+    /* QUANTA_CUDA_FINITE_GPU: 0 never, 1 at every size, else (the default) from QN_CUDA_FINITE_GPU_MIN values; needs
+     * mapped host memory (0 without). */
+    int finite_gpu;
     volatile unsigned *finite_word;
     unsigned *finite_word_dev;
     unsigned finite_gen;
 } qn_cuda_state;
 
 #define QN_CUDA_PINNED_READ_MAX ((size_t)16 << 20)
+/* The fewest f32 values the logits' check takes to the device by default. Its fixed cost (the launch after the run's
+ * wait, the copy then waiting for the kernel) against the host scan's ~73 us per MiB (H100 host, 09:42): Gemma's
+ * 262144 logits gained 80 us a step (+7-10% tok/s), the 7B's 32000 (128 KiB) lost 16-31 us; break-even at ~0.3-0.4
+ * MiB from those two points, so 98304 values (384 KiB): Llama 3's 128256 and larger vocabularies on, Llama 2's and
+ * Mistral's 32000 off (unmeasured in between). */
+#define QN_CUDA_FINITE_GPU_MIN ((size_t)98304)
 
 /* A weight prepared for the tensor-core matmul: one device allocation holding the tiled
  * codes, row scales and group metadata that `w` points into. */

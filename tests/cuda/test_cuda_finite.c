@@ -1,11 +1,11 @@
 /*
  * test_cuda_finite.c — the logits' finiteness check on the device (kernels_cuda/finite_check.cu, the CUDA backend's
- * read_view_f32_checked, QUANTA_CUDA_FINITE_GPU=1) against base/finite.h's host test, which it must match exactly:
+ * read_view_f32_checked, QUANTA_CUDA_FINITE_GPU) against base/finite.h's host test, which it must match exactly:
  *   - the kernel alone: every class of Inf/NaN bits planted at a random index (printed seed) of counts around
  *     its 16-byte loads and of Gemma's 262144, at each alignment mod 16 bytes, is found; values that are finite
  *     (+-FLT_MAX, denormals, -0, FLT_MIN) are not; a word left at an earlier generation is not a hit;
- *   - the backend op: the state it gives (all finite / some not) with the switch on, none with it off, and the
- *     view's bytes those of a plain read;
+ *   - the backend op: the state it gives (all finite / some not) with the switch at 1 and by default for Gemma's
+ *     262144 values, none at 0 or by default for the 7B's 32000, and the view's bytes those of a plain read;
  *   - the plan's checked reads (qn_plan_execute_view_f32_finite, _execute_read_, _get_output_): the same flag,
  *     bytes and first non-finite index with the switch on and off, for a planted value and for none.
  * The model's error naming the bad logit through this path is tests/model/test_fused_logits.c, registered with
@@ -111,12 +111,18 @@ START_TEST(test_kernel) {
 }
 END_TEST
 
-/* The backend op itself: with the switch on it checks (the state is all / some, the host scan's answer), off it
- * does not; the view's bytes are a plain read's either way. */
+/* The backend op itself: where it checks, the state is all / some (the host scan's answer); it checks with the switch
+ * at 1 (every size) and by default from QN_CUDA_FINITE_GPU_MIN values (Gemma's 262144 logits, not the 7B's 32000), never
+ * at 0; the view's bytes are a plain read's either way. _i: 0 switch 0, 1 switch 1, 2 and 3 the default at 262144 and
+ * 32000 values. */
 START_TEST(test_backend_op) {
-    const int on = _i;
-    setenv("QUANTA_CUDA_FINITE_GPU", on ? "1" : "0", 1); /* read at open */
-    enum { N = 262144 };
+    if (_i < 2)
+        setenv("QUANTA_CUDA_FINITE_GPU", _i ? "1" : "0", 1); /* read at open */
+    else
+        unsetenv("QUANTA_CUDA_FINITE_GPU");
+    const int on = _i == 1 || _i == 2;
+    const size_t N = _i == 3 ? 32000 : 262144;
+    ck_assert_int_eq(on, _i != 0 && (_i == 1 || N >= QN_CUDA_FINITE_GPU_MIN));
     const qn_backend_ops *ops = &qn_cuda_backend;
     ck_assert_ptr_nonnull(ops->read_view_f32_checked);
     qn_mem_stats stats = {0};
@@ -125,7 +131,7 @@ START_TEST(test_backend_op) {
     void *buf = NULL;
     ck_assert_int_eq(ops->alloc(self, (N + 1) * sizeof(float), &buf), QUANTA_OK);
     const qn_mem mem = {buf, sizeof(float)}; /* 4 bytes in: the kernel's unaligned path */
-    qt_rng r = qt_rng_make(0xF1AA + (uint64_t)on);
+    qt_rng r = qt_rng_make(0xF1AA + (uint64_t)_i);
     float *host = malloc(N * sizeof *host), *plain = malloc(N * sizeof *plain);
     ck_assert(host && plain);
     for (int rep = 0; rep < 2 + N_BAD; rep++) {
@@ -140,9 +146,9 @@ START_TEST(test_backend_op) {
         qn_finite_state state = (qn_finite_state)-1;
         ck_assert_msg(ops->read_view_f32_checked(self, mem, N, &view, &state) == QUANTA_OK, "%s", quanta_last_error());
         ck_assert_ptr_nonnull(view);
-        ck_assert_msg(!memcmp(view, host, N * sizeof *host), "switch %d, rep %d: the view's bytes differ", on, rep);
+        ck_assert_msg(!memcmp(view, host, N * sizeof *host), "case %d, rep %d: the view's bytes differ", _i, rep);
         const qn_finite_state want = !on ? QN_FINITE_UNCHECKED : pos >= 0 ? QN_FINITE_SOME : QN_FINITE_ALL;
-        ck_assert_msg(state == want, "switch %d, bits %08x at %ld: state %d, want %d", on,
+        ck_assert_msg(state == want, "case %d (%zu values), bits %08x at %ld: state %d, want %d", _i, N,
                       pos >= 0 ? bad_bits[rep - 2] : 0u, pos, (int)state, (int)want);
     }
     ops->free(self, buf);
@@ -250,7 +256,7 @@ int main(void) {
     TCase *tc = tcase_create("finite");
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, test_kernel);
-    tcase_add_loop_test(tc, test_backend_op, 0, 2);
+    tcase_add_loop_test(tc, test_backend_op, 0, 4);
     tcase_add_loop_test(tc, test_plan_on_off, 0, 2);
     suite_add_tcase(s, tc);
     return qt_run_suite(s);
