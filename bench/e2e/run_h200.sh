@@ -164,12 +164,20 @@ if has bench; then
     timeout 240 $Q bench model -m $W/files/$f.gguf -p 512 -n 128 -r 3 --backend cuda --json > $L/quanta_$f.json \
       2> $L/quanta_$f.err
     stamp "quanta $f rc=$?: $(tr -d '\n' < $L/quanta_$f.json | head -c 600)"
-    # BENCH_ALT (environment settings, e.g. a switch not yet on by default): the decode again with them, right
-    # after the default's, so that the switch gets a same-run ratio against the peer too
+    # BENCH_ALT ("A=1 B=2;C=0": sets of environment settings, ';' between sets, e.g. switches not yet on by default
+    # or a default's way back): the decode again with each set, right after the default's, so that each gets a
+    # same-run ratio against the peer too
     if [ -n "${BENCH_ALT:-}" ]; then
-      env $BENCH_ALT timeout 120 $Q bench model -m $W/files/$f.gguf -p 0 -n 128 -r 3 --backend cuda --json \
-        > $L/quanta_alt_$f.json 2> $L/quanta_alt_$f.err
-      stamp "quanta $f with $BENCH_ALT rc=$?: tg $(grep -o '"tg_tps": [0-9.]*' $L/quanta_alt_$f.json) $(grep -o '"tg_tps_sd": [0-9.]*' $L/quanta_alt_$f.json)"
+      IFS=';' read -ra ALTS <<< "$BENCH_ALT"
+      for k in "${!ALTS[@]}"; do
+        env ${ALTS[$k]} timeout 120 $Q bench model -m $W/files/$f.gguf -p 0 -n 128 -r 3 --backend cuda --json \
+          > $L/quanta_alt${k}_$f.json 2> $L/quanta_alt${k}_$f.err
+        stamp "quanta $f with ${ALTS[$k]} rc=$?: tg $(grep -o '"tg_tps": [0-9.]*' $L/quanta_alt${k}_$f.json) $(grep -o '"tg_tps_sd": [0-9.]*' $L/quanta_alt${k}_$f.json)"
+      done
+      # and the default's decode once more after them (drift between the first and the last)
+      timeout 120 $Q bench model -m $W/files/$f.gguf -p 0 -n 128 -r 3 --backend cuda --json > $L/quanta_again_$f.json \
+        2> $L/quanta_again_$f.err
+      stamp "quanta $f default again rc=$?: tg $(grep -o '"tg_tps": [0-9.]*' $L/quanta_again_$f.json) $(grep -o '"tg_tps_sd": [0-9.]*' $L/quanta_again_$f.json)"
     fi
   done
 fi
