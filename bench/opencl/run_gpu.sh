@@ -5,21 +5,24 @@
 #   OUT=$OUT PEER=.dev/peer bash bench/opencl/run_gpu.sh       (carry [".dev/peer"]; at most LIMIT s, default 240)
 # Everything it writes is in $OUT/ocl_gpu/ and packed, after every step, into ONE file: $OUT/ocl_gpu.tgz
 # (summary.txt there: the step lines, the tables, the ratio lines at the end).
-# Builds: OpenCL only (no CUDA: about a minute) in /tmp/qbuild-cl; the CUDA side is run_h200.sh's
-# /tmp/qbuild/tools/quanta (QCUDA=...) when present, else this build gets CUDA too (minutes: the budget then
-# cuts the later steps). Files: the 1B-shaped LLaMA Q8_0 (make_llama_gguf.py) and the Gemma-shaped Q4_K_M
-# (run_h200.sh's copy when present), made in the background, kept in /tmp/ocl_gpu between calls.
-# Steps (each skipped when the budget is short; the order is by value):
+# Builds: OpenCL only (no CUDA: about a minute) in /tmp/qbuild-cl. The CUDA side is run_h200.sh's
+# /tmp/qbuild/tools/quanta (QCUDA=...): as run_h200.sh's background command (BG="bash bench/opencl/run_gpu.sh", started
+# beside its own build) the CUDA rows come last and wait for that build ("build rc=" in /tmp/e2e/logs/build.log);
+# run alone on a machine without it, this build gets CUDA too (minutes: the budget then cuts the later steps).
+# Files: the 1B-shaped LLaMA Q8_0 (make_llama_gguf.py) and the Gemma-shaped Q4_K_M (gguf_skeleton.py), our own
+# copies made in the background (run_h200.sh may be rewriting its own), kept in /tmp/ocl_gpu between calls.
+# Steps (each skipped when the budget is short; the order is by value, the CUDA rows last):
 #  1. conformance of the ops with GPU-class variants on NVIDIA's OpenCL (attention, rope, rms_norm, matmul)
-#     and attention with QUANTA_OPENCL_ATTN_FUSED=1 (the split combine inside qn_attention_dec), all split in 3
-#  2. decode and prefill, OpenCL against CUDA, per file (-r 2), and the ratio lines
+#     and attention with every case split in 3 (each decode case through the fused split combine)
+#  2. decode and prefill on OpenCL, per file (-r 2); the same on CUDA at the end (step 7) and the ratio lines
 #  3. decode (tg128) with each clgpu12 switch off, alternated with the defaults: QUANTA_OPENCL_ATTN_GPU=0
-#     (qn_attention_dec) and QUANTA_OPENCL_ROPE_GPU=0 (rope_kv a group per row); QUANTA_OPENCL_ATTN_FUSED=1 on;
+#     (qn_attention_dec), QUANTA_OPENCL_ROPE_GPU=0 (rope_kv a group per row), QUANTA_OPENCL_ATTN_FUSED=0 (the combine apart);
 #     1B: 128-key splits, no split (SPLITKV=1), norms 1024 items a row (QUANTA_OPENCL_ROW_LWS=1024)
 #  4. QUANTA_OPENCL_EVENTS: each kernel's device time and the gaps between kernels over 32 decode steps per file
 #     (the per-op profile of QUANTA_PLAN_PROFILE waits per op and on this driver mostly counts launches)
 #  5. the kernel rows (`quanta bench --backend opencl`, short timings)
 #  6. the whole conformance suite on OpenCL; the kernel rows with ATTN_GPU=0; PTX summary (ptx_summary.py)
+#  7. the CUDA rows (once run_h200.sh's build is done) and the ratios; the 5-6 steps yield to it in the budget
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 . bench/common/verifylib.sh ocl_gpu ${LIMIT:-240}
@@ -50,8 +53,7 @@ if ! pkg-config --exists OpenCL 2>/dev/null; then
 fi
 
 # the files, in the background
-G=/tmp/e2e/files/gemma3-270m-q4_k_m.gguf
-[ -f $G ] || G=$W/gemma.gguf
+G=$W/gemma.gguf
 L1=$W/llama1b-q8_0.gguf
 ( python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/site "$PEER"/gguf-*.whl &&
   export PYTHONPATH=/tmp/site &&
@@ -63,8 +65,10 @@ FILES=$!
 export PATH=/usr/local/cuda/bin:$PATH
 export CPATH=/usr/local/cuda/include${CPATH:+:$CPATH} # nccl.h includes cuda_runtime.h
 QC=${QCUDA:-/tmp/qbuild/tools/quanta}
+RH=${RH_LOGS:-/tmp/e2e/logs} # run_h200.sh's logs: there while it runs (it starts us beside its build)
+cuda_ready() { [ -x $QC ] && { [ ! -f $RH/steps.txt ] || grep -q "build rc=" $RH/build.log 2>/dev/null; }; }
 CUDA_OPT=disabled
-[ -x $QC ] || { CUDA_OPT=enabled; QC=/tmp/qbuild-cl/tools/quanta; }
+[ -x $QC ] || [ -f $RH/steps.txt ] || { CUDA_OPT=enabled; QC=/tmp/qbuild-cl/tools/quanta; }
 B=/tmp/qbuild-cl
 { { [ -f $B/build.ninja ] && grep -q "cuda=$CUDA_OPT" $B/.opts 2>/dev/null ||
     { rm -rf $B && timeout 200 meson setup $B . --buildtype=release -Dwerror=false -Dopencl=enabled -Dclblast=disabled \
@@ -87,40 +91,36 @@ pack
   timeout 40 $Q conform --backend opencl --filter attention,rope,rms_norm,matmul --failures > $D/conform_gpu_ops.txt 2>&1
   say "conform opencl (attention,rope,rms_norm,matmul) rc=$? $(grep -E '^total' $D/conform_gpu_ops.txt)"
   grep -E '^FAIL' $D/conform_gpu_ops.txt | head -5 | tee -a $D/summary.txt; pack; }
-# the fused split combine (QUANTA_OPENCL_ATTN_FUSED=1: the last group merges; a cross-group fence OpenCL 1.2
-# does not promise), every case split in 3 so each takes it
+# the fused split combine (on by default: the last group merges; a cross-group fence OpenCL 1.2 does not
+# promise), every case split in 3 so each takes it
 [ $(left) -gt 30 ] && {
-  QUANTA_OPENCL_ATTN_FUSED=1 QUANTA_OPENCL_SPLITKV=3 timeout 25 $Q conform --backend opencl --filter attention --failures \
+  QUANTA_OPENCL_SPLITKV=3 timeout 25 $Q conform --backend opencl --filter attention --failures \
     > $D/conform_attn_fused.txt 2>&1
-  say "conform opencl attention QUANTA_OPENCL_ATTN_FUSED=1 SPLITKV=3 rc=$? $(grep -E '^total' $D/conform_attn_fused.txt)"
+  say "conform opencl attention SPLITKV=3 (every decode case through the fused combine) rc=$? $(grep -E '^total' $D/conform_attn_fused.txt)"
   grep -E '^FAIL' $D/conform_attn_fused.txt | head -5 | tee -a $D/summary.txt; pack; }
 
 wait $FILES; say "$(tail -1 $D/files.log)"
 rates() { # "pp512 tg128" of a bench model table
   echo "$(grep -oE '\| *pp512 *\| *[0-9.]+' $1 | grep -oE '[0-9.]+$') $(grep -oE '\| *tg128 *\| *[0-9.]+' $1 | grep -oE '[0-9.]+$')"
 }
-# 2. OpenCL against CUDA, per file
-RATIOS=""
+# 2. OpenCL, per file (CUDA in step 7)
+RESERVE=35 # seconds kept for step 7
+bm() { # NAME BACKEND QUANTA FILE: pp512 / tg128, -r 2
+  [ $(left) -gt ${BM_MIN:-25} ] || { say "$1 $2 skipped (time)"; return; }
+  local t=$(( $(left) - 3 )); [ $t -gt 40 ] && t=40
+  timeout $t $3 bench model -m $4 -p 512 -n 128 -r 2 --backend $2 > $D/$1-$2.txt 2>&1
+  say "$1 $2 rc=$? pp512/tg128: $(rates $D/$1-$2.txt)"
+}
 for f in $L1 $G; do
   [ -f $f ] || { say "no $f"; continue; }
-  n=$(basename $f .gguf)
-  for be in cuda opencl; do
-    [ $(left) -gt 25 ] || { say "$n $be skipped (time)"; continue; }
-    q=$Q; [ $be = cuda ] && q=$QC
-    timeout 40 $q bench model -m $f -p 512 -n 128 -r 2 --backend $be > $D/$n-$be.txt 2>&1
-    say "$n $be rc=$? pp512/tg128: $(rates $D/$n-$be.txt)"
-  done
-  read cp ct <<< "$(rates $D/$n-cuda.txt)"; read op ot <<< "$(rates $D/$n-opencl.txt)"
-  RATIOS="$RATIOS\n$(python3 -c "print('$n: OpenCL/CUDA prefill %.2fx (target >= 0.4), decode %.2fx (target >= 0.5)' % ($op/$cp, $ot/$ct))" 2>/dev/null ||
-    echo "$n: ratio unavailable")"
+  bm $(basename $f .gguf) opencl $Q $f
   pack
 done
-printf "$RATIOS\n" | tee -a $D/summary.txt
 
 # 3. the switches, decode only, alternated with the defaults
 tgo() { # LABEL FILE ENV...: OpenCL tg128 -r 2
   local label=$1 f=$2; shift 2
-  [ $(left) -gt 15 ] || { say "tg $label skipped (time)"; return; }
+  [ $(left) -gt $((15 + RESERVE)) ] || { say "tg $label skipped (time)"; return; }
   env "$@" timeout 25 $Q bench model -m $f -p 0 -n 128 -r 2 --backend opencl > $D/tg_$label.txt 2>&1
   say "tg $label ($*) rc=$?: $(rates $D/tg_$label.txt)"
 }
@@ -130,7 +130,7 @@ for f in $L1 $G; do
   tgo ${n}_default1 $f
   tgo ${n}_attn_off $f QUANTA_OPENCL_ATTN_GPU=0
   tgo ${n}_rope_off $f QUANTA_OPENCL_ROPE_GPU=0
-  tgo ${n}_fused $f QUANTA_OPENCL_ATTN_FUSED=1
+  tgo ${n}_fused_off $f QUANTA_OPENCL_ATTN_FUSED=0
   tgo ${n}_default2 $f
   # the 1B only: 128-key splits (qn_attention_dec takes 128 keys a pass: 64-key splits leave half its items idle),
   # none (no combine launch, 4 groups on the device), norms of 1024 items a row
@@ -141,7 +141,7 @@ done
 
 # 4. where a decode step's device time goes: event timestamps, nothing waits
 for f in $L1 $G; do
-  [ -f $f ] && [ $(left) -gt 15 ] || continue
+  [ -f $f ] && [ $(left) -gt $((15 + RESERVE)) ] || continue
   n=$(basename $f .gguf)
   rm -f $D/events_$n.txt
   QUANTA_OPENCL_EVENTS=$D/events_$n.txt timeout 25 $Q bench model -m $f -p 0 -n 32 -r 1 --backend opencl > $D/events_$n.log 2>&1
@@ -153,22 +153,38 @@ for f in $L1 $G; do
 done
 
 # 5. the kernel rows (short timings)
-[ $(left) -gt 30 ] && {
+[ $(left) -gt $((30 + RESERVE)) ] && {
   timeout 40 $Q bench --backend opencl --no-ref --min-seconds 0.1 > $D/kernels_opencl.txt 2>&1
   say "kernel bench opencl rc=$?"
   grep -E "^(copy|gemv|gemm|attention) " $D/kernels_opencl.txt | grep -v '\.\.\.$' | tr -s ' ' | tee -a $D/summary.txt; pack; }
 
 # 6. the whole suite, and what NVIDIA's compiler made of the kernels
-[ $(left) -gt 20 ] && {
-  timeout $(( $(left) - 12 )) $Q conform --backend opencl --failures > $D/conform_opencl.txt 2>&1
+[ $(left) -gt $((20 + RESERVE)) ] && {
+  timeout $(( $(left) - 12 - RESERVE )) $Q conform --backend opencl --failures > $D/conform_opencl.txt 2>&1
   say "conform opencl (whole suite) rc=$? $(grep -E '^total' $D/conform_opencl.txt)"
   grep -E '^FAIL' $D/conform_opencl.txt | head -5 | tee -a $D/summary.txt; pack; }
-[ $(left) -gt 30 ] && {
+[ $(left) -gt $((30 + RESERVE)) ] && {
   QUANTA_OPENCL_ATTN_GPU=0 timeout 40 $Q bench --backend opencl --no-ref --min-seconds 0.1 > $D/kernels_opencl_attn_off.txt 2>&1
   say "kernel bench opencl QUANTA_OPENCL_ATTN_GPU=0 rc=$?"
   grep -E "^attention " $D/kernels_opencl_attn_off.txt | grep -v '\.\.\.$' | tr -s ' ' | tee -a $D/summary.txt; pack; }
 timeout 10 python3 bench/opencl/ptx_summary.py $QUANTA_CACHE_DIR $D > $D/ptx_summary.txt 2>&1
 grep -A12 -E "qn_attention_dec|qn_rms_norm_rope" $D/ptx_summary.txt | head -30 >> $D/summary.txt
+pack
+
+# 7. CUDA, per file (run_h200.sh's build, waited for), and the ratios
+while ! cuda_ready && [ $(left) -gt 25 ]; do sleep 2; done
+BM_MIN=10
+say "CUDA side: $QC $(cuda_ready && echo ready || echo 'not ready')"
+RATIOS=""
+for f in $L1 $G; do
+  [ -f $f ] || continue
+  n=$(basename $f .gguf)
+  cuda_ready && bm $n cuda $QC $f
+  read cp ct <<< "$(rates $D/$n-cuda.txt 2>/dev/null)"; read op ot <<< "$(rates $D/$n-opencl.txt)"
+  RATIOS="$RATIOS\n$(python3 -c "print('$n: OpenCL/CUDA prefill %.2fx (target >= 0.4), decode %.2fx (target >= 0.5)' % ($op/$cp, $ot/$ct))" 2>/dev/null ||
+    echo "$n: ratio unavailable")"
+  pack
+done
 say "done"
 printf "$RATIOS\n" | tee -a $D/summary.txt
 pack
