@@ -27,6 +27,7 @@ say "$(nvidia-smi --query-gpu=name,clocks.sm,temperature.gpu --format=csv,nohead
 timeout 60 $NVCC --split-compile 0 -std=c++17 -O2 -lineinfo -gencode arch=compute_90a,code=sm_90a -Ikernels_cuda \
   -Iinclude -Iformats -Ibase -Iengine/cuda bench/cuda/attention_check.cu -o $BIN > $D/build.log 2>&1 &
 BUILD_PID=$!
+say "layout model (host): $(timeout 20 python3 bench/cuda/attention_wg_layout.py 2>&1 | tail -1)"
 if [ -x $Q ]; then
   CONFORM_S=25 conform wg2 QUANTA_CUDA_ATTN_WG=2 -- --filter attention
 else
