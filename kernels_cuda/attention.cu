@@ -728,7 +728,61 @@ template <int DL, int RM> constexpr size_t dec_smem_floats()
     return (size_t)kDecWarps * RM * (DL * 32 + 2) + (size_t)RM * (DL * 32 + 2);
 }
 
-template <typename T, int DL, int RM> __global__ void __launch_bounds__(kDecWarps * 32) attn_decode_rows_kernel(const Params p)
+/* One reduce-scatter step of dec_rs_sum: values [0, H) and [H, 2H) paired across lanes `off` apart (lane bit off
+ * keeps the upper half); a template per step so that every index is a constant (w stays in registers). */
+template <int N, int H> __device__ __forceinline__ void dec_rs_step(float (&w)[N], int lane)
+{
+    if constexpr (H >= 1) {
+        constexpr int off = 32 * H / N;
+        /* bit masks, not ?: on the values, which the front end turns into a select of addresses (w in local memory) */
+        const unsigned up = (lane & off) ? 0xffffffffu : 0u;
+#pragma unroll
+        for (int i = 0; i < H; ++i) {
+            const unsigned a = __float_as_uint(w[i]), c = __float_as_uint(w[i + H]);
+            const float send = __uint_as_float((a & up) | (c & ~up)), keep = __uint_as_float((c & up) | (a & ~up));
+            w[i] = keep + __shfl_xor_sync(0xffffffffu, send, off);
+        }
+        dec_rs_step<N, H / 2>(w, lane);
+    }
+}
+/* The short form's reduction of a warp's key scores (SH): N = kDecKU * RM partial dot products per lane, summed
+ * over the 32 lanes. The butterfly costs 5 shuffles per value (80 for 4 keys x 4 rows, 160 for x 8 rows), and the
+ * warp's 8 copies on an SM issue them one per clock; reduce-scatter halves the values at each step (N - 1 shuffles,
+ * then log2(32 / N) for the lanes left holding the same value) and a broadcast per value gives every lane the sums:
+ * 2N + 1 shuffles (16 values: 33 against 80). Every lane ends with the same bits (each value is taken from one lane). */
+template <int N> __device__ __forceinline__ void dec_rs_sum(float (&v)[N], int lane)
+{
+    static_assert(N >= 1 && N <= 32 && (N & (N - 1)) == 0, "a power of two up to 32 values");
+    constexpr int SH = N >= 32 ? 0 : N >= 16 ? 1 : N >= 8 ? 2 : N >= 4 ? 3 : N >= 2 ? 4 : 5;
+    float w[N];
+#pragma unroll
+    for (int i = 0; i < N; ++i)
+        w[i] = v[i];
+    dec_rs_step<N, N / 2>(w, lane);
+    /* the 2^SH lanes left holding the same value */
+    if constexpr (SH >= 4)
+        w[0] += __shfl_xor_sync(0xffffffffu, w[0], 8);
+    if constexpr (SH >= 3)
+        w[0] += __shfl_xor_sync(0xffffffffu, w[0], 4);
+    if constexpr (SH >= 2)
+        w[0] += __shfl_xor_sync(0xffffffffu, w[0], 2);
+    if constexpr (SH >= 1)
+        w[0] += __shfl_xor_sync(0xffffffffu, w[0], 1);
+    if constexpr (SH >= 5)
+        w[0] += __shfl_xor_sync(0xffffffffu, w[0], 16);
+    /* lane l now holds the sum of value l >> SH */
+#pragma unroll
+    for (int n = 0; n < N; ++n)
+        v[n] = __shfl_sync(0xffffffffu, w[0], n << SH);
+}
+
+/* SH (QUANTA_CUDA_DEC_SHORT, cuda_attention_plan.c): the same contract, a shorter chain for decode's fixed cost
+ * (its ncu time was ~9 us whatever the key count, 8.8-9.6 over a tg64): q loaded before kv_lens so that both
+ * round trips overlap, the key scores reduced by dec_rs_sum, and the cluster merge reading every rank's
+ * (max, sum, out) in one distributed-shared-memory round trip instead of two. Instantiated with RM = 4 where a KV
+ * head has at most 4 folded rows (7B: Hq 32 / Hkv 8), so no dummy rows' dot products or shuffles. */
+template <typename T, int DL, int RM, bool SH = false>
+__global__ void __launch_bounds__(kDecWarps * 32) attn_decode_rows_kernel(const Params p)
 {
     constexpr int D = DL * 32, NT = kDecWarps * 32;
     qn_pdl_wait(); /* as in attn_mma_kernel */
@@ -741,6 +795,18 @@ template <typename T, int DL, int RM> __global__ void __launch_bounds__(kDecWarp
     const int S = p.splits, split = (int)(blockIdx.x % S);
     const long long b = blockIdx.z, hkv = blockIdx.y;
     const int R = (int)p.rows_fold, G = (int)p.G, Nq = (int)p.Nq;
+    const T *Q = static_cast<const T *>(p.q);
+    float q[RM][DL];
+    if (SH) { /* issued before kv_lens' load, whose value the key range waits on */
+#pragma unroll
+        for (int r = 0; r < RM; ++r) {
+            const int rr = r < R ? r : R - 1;
+            const long long qrow = (b * p.Hq + hkv * G + rr % G) * p.Nq + rr / G;
+#pragma unroll
+            for (int i = 0; i < DL; ++i)
+                q[r][i] = r < R ? Ty<T>::to_f(Q[qrow * D + lane + 32 * i]) * p.sl2 : 0.f;
+        }
+    }
     long long Lr = p.Nk;
     if (p.kv_lens) {
         const long long l = p.kv_lens[b];
@@ -754,11 +820,10 @@ template <typename T, int DL, int RM> __global__ void __launch_bounds__(kDecWarp
         lo = pmin - p.window + 1;
     const int per = hi > lo ? (hi - lo + S - 1) / S : 0;
     const int k0 = lo + split * per, k1 = min(hi, k0 + per);
-    const T *Q = static_cast<const T *>(p.q);
     const T *K = static_cast<const T *>(p.k) + (b * p.Hkv + hkv) * p.Nk * D;
     const T *V = static_cast<const T *>(p.v) + (b * p.Hkv + hkv) * p.Nk * D;
 
-    float q[RM][DL], o[RM][DL], m[RM], l[RM];
+    float o[RM][DL], m[RM], l[RM];
     int pos[RM];
     const uint8_t *mrow[RM];
 #pragma unroll
@@ -767,7 +832,8 @@ template <typename T, int DL, int RM> __global__ void __launch_bounds__(kDecWarp
         const long long qrow = (b * p.Hq + hkv * G + rr % G) * p.Nq + rr / G;
 #pragma unroll
         for (int i = 0; i < DL; ++i) {
-            q[r][i] = r < R ? Ty<T>::to_f(Q[qrow * D + lane + 32 * i]) * p.sl2 : 0.f;
+            if (!SH)
+                q[r][i] = r < R ? Ty<T>::to_f(Q[qrow * D + lane + 32 * i]) * p.sl2 : 0.f;
             o[r][i] = 0.f;
         }
         m[r] = -INFINITY, l[r] = 0.f;
@@ -797,13 +863,28 @@ template <typename T, int DL, int RM> __global__ void __launch_bounds__(kDecWarp
                     t = fmaf(q[r][i], kr[u][i], t);
                 sc[u][r] = t;
             }
-#pragma unroll
-        for (int off = 16; off > 0; off >>= 1)
+        if (SH) {
+            float v[kDecKU * RM];
 #pragma unroll
             for (int u = 0; u < kDecKU; ++u)
 #pragma unroll
                 for (int r = 0; r < RM; ++r)
-                    sc[u][r] += __shfl_xor_sync(0xffffffffu, sc[u][r], off);
+                    v[u * RM + r] = sc[u][r];
+            dec_rs_sum<kDecKU * RM>(v, lane);
+#pragma unroll
+            for (int u = 0; u < kDecKU; ++u)
+#pragma unroll
+                for (int r = 0; r < RM; ++r)
+                    sc[u][r] = v[u * RM + r];
+        } else {
+#pragma unroll
+            for (int off = 16; off > 0; off >>= 1)
+#pragma unroll
+                for (int u = 0; u < kDecKU; ++u)
+#pragma unroll
+                    for (int r = 0; r < RM; ++r)
+                        sc[u][r] += __shfl_xor_sync(0xffffffffu, sc[u][r], off);
+        }
 #pragma unroll
         for (int r = 0; r < RM; ++r) {
             if (r >= R)
@@ -882,10 +963,40 @@ template <typename T, int DL, int RM> __global__ void __launch_bounds__(kDecWarp
      * each rank writes its share of the outputs */
     namespace cg = cooperative_groups;
     cg::cluster_group cluster = cg::this_cluster();
+    constexpr int kDecMaxCluster = 8; /* the decode-rows plan's most splits (cuda_attention_plan.c) */
     const int cs = (int)cluster.num_blocks(), rank = (int)cluster.block_rank();
     cluster.sync();
     for (int e = rank * NT + tid; e < R * D; e += cs * NT) {
         const int r = e / D;
+        if (SH) { /* every rank's three values loaded before any is used (the plan keeps cs <= kDecMaxCluster) */
+            float mk[kDecMaxCluster], lk[kDecMaxCluster], ok[kDecMaxCluster];
+#pragma unroll
+            for (int k = 0; k < kDecMaxCluster; ++k)
+                if (k < cs) {
+                    const float *ml = cluster.map_shared_rank(bml, k);
+                    mk[k] = ml[r * 2], lk[k] = ml[r * 2 + 1], ok[k] = cluster.map_shared_rank(bo, k)[e];
+                }
+            float M = -INFINITY;
+#pragma unroll
+            for (int k = 0; k < kDecMaxCluster; ++k)
+                if (k < cs)
+                    M = fmaxf(M, mk[k]);
+            const float mu = M == -INFINITY ? 0.f : M;
+            float acc = 0.f, tot = 0.f;
+#pragma unroll
+            for (int k = 0; k < kDecMaxCluster; ++k)
+                if (k < cs) {
+                    const float wt = ex2(mk[k] - mu);
+                    acc = fmaf(wt, ok[k], acc);
+                    tot = fmaf(wt, lk[k], tot);
+                }
+            const long long nat = (b * p.Hq + hkv * G + r % G) * p.Nq + r / G;
+            const T y = Ty<T>::from_f(tot > 0.f ? acc / tot : 0.f);
+            static_cast<T *>(p.out)[nat * D + (e % D)] = y;
+            if (p.xq)
+                dec_codes(p, nat * D + (e % D), Ty<T>::to_f(y));
+            continue;
+        }
         float M = -INFINITY;
         for (int k = 0; k < cs; ++k)
             M = fmaxf(M, cluster.map_shared_rank(bml, k)[r * 2]);
@@ -991,10 +1102,10 @@ template <typename T> KernelInfo generic_info(int D)
 /* The decode-rows kernel for D = 64, 96, 128 (up to 8 folded rows) and 256 (up to 4). Launched as
  * clusters of its splits where the device has them (cluster = 1; the plan falls back to one split
  * without). */
-template <typename T, int DL, int RM> KernelInfo decode_rows_info_of()
+template <typename T, int DL, int RM, bool SH = false> KernelInfo decode_rows_info_of()
 {
     KernelInfo ki;
-    ki.fn = reinterpret_cast<const void *>(&attn_decode_rows_kernel<T, DL, RM>);
+    ki.fn = reinterpret_cast<const void *>(&attn_decode_rows_kernel<T, DL, RM, SH>);
     ki.threads = kDecWarps * 32;
     ki.rb = RM;
     ki.bn = kDecWarps * kDecKU;
@@ -1011,6 +1122,17 @@ template <typename T> bool decode_rows_info(int D, KernelInfo *ki)
     case 96: *ki = decode_rows_info_of<T, 3, 8>(); return true;
     case 128: *ki = decode_rows_info_of<T, 4, 8>(); return true;
     case 256: *ki = decode_rows_info_of<T, 8, 4>(); return true;
+    default: return false;
+    }
+}
+/* The short form (SH) for at most 4 folded rows: QN_CUDA_ATTN_DECODE_ROWS_SHORT. */
+template <typename T> bool decode_rows_short_info(int D, KernelInfo *ki)
+{
+    switch (D) {
+    case 64: *ki = decode_rows_info_of<T, 2, 4, true>(); return true;
+    case 96: *ki = decode_rows_info_of<T, 3, 4, true>(); return true;
+    case 128: *ki = decode_rows_info_of<T, 4, 4, true>(); return true;
+    case 256: *ki = decode_rows_info_of<T, 8, 4, true>(); return true;
     default: return false;
     }
 }
@@ -1214,6 +1336,15 @@ extern "C" int qn_cuda_attn_kernel_of(int family, int dtype, int D, qn_cuda_attn
             return decode_rows_info<__half>(D, out) ? 1 : 0;
         if (dtype == kBF16)
             return decode_rows_info<__nv_bfloat16>(D, out) ? 1 : 0;
+        return 0;
+    }
+    if (family == QN_CUDA_ATTN_DECODE_ROWS_SHORT) {
+        if (dtype == kF32)
+            return decode_rows_short_info<float>(D, out) ? 1 : 0;
+        if (dtype == kF16)
+            return decode_rows_short_info<__half>(D, out) ? 1 : 0;
+        if (dtype == kBF16)
+            return decode_rows_short_info<__nv_bfloat16>(D, out) ? 1 : 0;
         return 0;
     }
     if (family == QN_CUDA_ATTN_GENERIC) {

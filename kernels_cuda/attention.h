@@ -66,7 +66,8 @@ enum {
     QN_CUDA_ATTN_PREFILL_ROWS64,
     QN_CUDA_ATTN_DECODE,
     QN_CUDA_ATTN_DECODE_CLUSTER,
-    QN_CUDA_ATTN_DECODE_ROWS /* any dtype, at most rb folded rows, D = 64/96/128/256, cluster-merged splits */
+    QN_CUDA_ATTN_DECODE_ROWS, /* any dtype, at most rb folded rows, D = 64/96/128/256, cluster-merged splits */
+    QN_CUDA_ATTN_DECODE_ROWS_SHORT /* the same for at most 4 rows, a shorter latency chain (QUANTA_CUDA_DEC_SHORT) */
 };
 
 /* The family's kernel for dtype and head dim D: 1 with *out set, or 0 when it has none. */

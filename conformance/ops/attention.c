@@ -126,6 +126,18 @@ static void generate(qc_gen *g, bool quick) {
             one(g, qc_acts[ti], long_dims[di], 1, 2, 1, 8192, &variants[v++ % NVAR]);
             one(g, qc_acts[ti], long_dims[di], 1, 1, 16, 8192, &variants[v++ % NVAR]);
         }
+    /* Decode rows for CUDA's decode-rows kernel and its short form (QUANTA_CUDA_DEC_SHORT=1: at most 4 folded rows;
+     * f32 at every head dim it has, f16/bf16 at 256): the 7B's shape (8 KV heads of 4 query heads, 136 keys: a
+     * cluster of 5 splits), Gemma's (1 KV head of 4 at 256; 300 keys: 8 splits, two key passes per warp), and two
+     * queries of one query head each; GQA 1 and 4 with causal, window, masks and kv lengths. */
+    static const flags decf[] = {{1, 0, 0, 1, 4}, {0, 0, 2, 1, 4}, {1, 7, 0, 0, 1}, {0, 0, 1, 1, 1}};
+    static const int64_t ddims[] = {64, 96, 128, 256};
+    for (int ti = 0; ti < 3; ti++)
+        for (int di = 0; di < 4; di++) {
+            one(g, qc_acts[ti], ddims[di], 1, 8, 1, 136, &decf[(ti + di) % 4]);
+            one(g, qc_acts[ti], ddims[di], 2, 1, 1, 300, &decf[(ti + di + 1) % 4]);
+            one(g, qc_acts[ti], ddims[di], 1, 2, 2, 45, &decf[2 + (ti + di) % 2]);
+        }
     /* Head dim 128 prefill for CUDA's wgmma kernel (kernels_cuda/attention_wg.cu; QUANTA_CUDA_ATTN_WG=2 sends every
      * call it handles there, f32 through the f16 route): folded rows (hq/hkv x nq) not a multiple of its 64-row
      * warpgroups, one block and several of 128 rows; keys not a multiple of its 64/128-key tiles, more keys than

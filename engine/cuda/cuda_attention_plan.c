@@ -202,13 +202,31 @@ static int dec_splits_forced(void) {
     (void)pthread_once(&g_dec_splits_once, dec_splits_read);
     return g_dec_splits_forced;
 }
+/* QUANTA_CUDA_DEC_SHORT=1: decode-rows calls with at most 4 folded rows (7B: 32 / 8 query heads, Gemma 3: 4 / 1) run
+ * the kernel's short form (QN_CUDA_ATTN_DECODE_ROWS_SHORT: 4-row instance, reduce-scatter score sums, q before
+ * kv_lens, one-round-trip cluster merge; same splits). Off by default until a device run has measured it correct and
+ * faster (bench/cuda/verify_attn12.sh). Read once. */
+static int g_dec_short;
+static pthread_once_t g_dec_short_once = PTHREAD_ONCE_INIT;
+static void dec_short_read(void) {
+    const char *e = getenv("QUANTA_CUDA_DEC_SHORT");
+    g_dec_short = e && e[0] == '1' && !e[1];
+}
+static int dec_short_on(void) {
+    (void)pthread_once(&g_dec_short_once, dec_short_read);
+    return g_dec_short;
+}
 static int decode_rows_plan(const qn_cuda_attention_args *a, int fast_ok, long long rows_fold, qn_cuda_attn_plan *pl,
                             cudaError_t *err) {
     qn_cuda_attn_kernel k;
     *err = cudaSuccess;
     if (fast_ok && rows_fold <= 16 && qn_cuda_attn_kernel_of(QN_CUDA_ATTN_DECODE, a->dtype, (int)a->D, &k)) return 0;
-    if (a->Nk > QN_DECODE_ROWS_MAX_NK || !qn_cuda_attn_kernel_of(QN_CUDA_ATTN_DECODE_ROWS, a->dtype, (int)a->D, &k) ||
-        rows_fold > k.rb)
+    if (a->Nk > QN_DECODE_ROWS_MAX_NK) return 0;
+    const int short_form = dec_short_on() && rows_fold <= 4 &&
+                           qn_cuda_attn_kernel_of(QN_CUDA_ATTN_DECODE_ROWS_SHORT, a->dtype, (int)a->D, &k) &&
+                           rows_fold <= k.rb;
+    if (!short_form &&
+        (!qn_cuda_attn_kernel_of(QN_CUDA_ATTN_DECODE_ROWS, a->dtype, (int)a->D, &k) || rows_fold > k.rb))
         return 0;
     long long resident = 0;
     int maxc = 0;
@@ -222,6 +240,7 @@ static int decode_rows_plan(const qn_cuda_attention_args *a, int fast_ok, long l
         if (splits < 1) splits = 1;
         const int forced = dec_splits_forced();
         if (forced) splits = forced < maxc ? forced : maxc;
+        if (splits > 8) splits = 8; /* the kernel's cluster merge holds at most 8 ranks (kDecMaxCluster) */
         if (splits == 1) k.cluster = 0;
     } else {
         k.cluster = 0;
