@@ -101,13 +101,14 @@ template <> struct Ty<__nv_bfloat16> {
  * registers a thread, which 384 threads need (at most 168 each) */
 /* WS: warpgroup 0 is a producer (it copies Q and the K/V tiles and hands stages over through mbarriers), the
  * others consume; then the rows are 64 per consumer warpgroup. */
-template <int BN, int S, int WGN, bool WS = false> struct Cfg {
+template <int BN, int S, int WGN, bool WS = false, bool SW = false> struct Cfg {
     static constexpr int tile = BN * kD * 2; /* bytes of one K (or V) tile */
     static constexpr int stage = 2 * tile;
     static constexpr int rb = 64 * (WGN - (WS ? 1 : 0)), nt = 128 * WGN;
     static constexpr bool qs = WGN > 2;
     static constexpr int qbytes = qs ? rb * kD * 2 : 0;
-    static constexpr size_t smem = (size_t)S * stage + qbytes + (WS ? (2 * S + 1) * 8 : 0);
+    /* SW: + 1 KB to align the tiles to the 1024-byte repeat of the 128-byte swizzle */
+    static constexpr size_t smem = (size_t)S * stage + qbytes + (WS ? (2 * S + 1) * 8 : 0) + (SW ? 1024 : 0);
 };
 
 #if QN_AWG_HAVE
@@ -136,10 +137,18 @@ template <int BF> struct MmaS<BF, 64> {
 };
 #endif
 
-template <typename T, int BN, int S, bool OV, int WGN, bool WS, bool PP>
+/* The 128-byte-swizzle layout (SW) of a tile of R rows x 128 dims: 64-dim blocks R * 128 bytes apart, row r's
+ * 128 bytes at r * 128, its 16-byte chunk c (dims 8c .. 8c + 7 of the block) at chunk c ^ (r % 8): wgmma's
+ * canonical SW128 atom (8 rows x 128 bytes), for K-major K and Q and MN-major V alike (PTX ISA "canonical layouts":
+ * K-major ((8,m),(T,2k)):((8T,SBO),(1,T)), MN-major ((T,8,m),(8,k)):((1,T,LBO),(8T,SBO))). */
+__device__ __forceinline__ uint32_t sw_off(int R, int r, int c) {
+    return (uint32_t)((c >> 3) * (R * 128) + r * 128 + (((c & 7) ^ (r & 7)) << 4));
+}
+
+template <typename T, int BN, int S, bool OV, int WGN, bool WS, bool PP, bool SW>
 __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const Params p) {
 #if QN_AWG_HAVE
-    typedef Cfg<BN, S, WGN, WS> C;
+    typedef Cfg<BN, S, WGN, WS, SW> C;
     static_assert(!WS || (OV && S >= 3 && WGN == 3), "the producer form: overlapped, 2 consumer warpgroups");
     static_assert(!PP || WS, "ping-pong: between the producer form's two consumers");
     constexpr int NS = BN / 8, PK = BN / 16, TILE = C::tile, STAGE = C::stage, kRB = C::rb, kNT = C::nt;
@@ -151,7 +160,7 @@ __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const Params p) {
     static_assert(BN == 64 || BN == 128, "S = Q.K^T is one m64nBN accumulator");
     static_assert(S >= (OV ? 3 : 2), "stages: the tile computed (and, overlapped, the one before) plus copies");
     extern __shared__ __align__(128) uint8_t smem[];
-    const uint32_t sbase = qn_smem_u32(smem);
+    const uint32_t sbase = SW ? (qn_smem_u32(smem) + 1023u) & ~1023u : qn_smem_u32(smem);
     const int tid = threadIdx.x, wg = tid >> 7, warp = (tid >> 5) & 3, lane = tid & 31, g = lane >> 2, t = lane & 3;
     const int cw = WS ? wg - 1 : wg; /* the consumer warpgroup's row group (WS: -1 for the producer) */
     constexpr int LNT = WS ? 128 : kNT; /* threads that copy */
@@ -183,11 +192,13 @@ __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const Params p) {
         for (int v = 0; v < (BN * 16 + LNT - 1) / LNT; ++v) {
             const int i = tid + v * LNT;
             if ((BN * 16) % LNT && i >= BN * 16) break;
-            const int r8 = i & 7, c = (i >> 3) & 15, ng = i >> 7;
+            /* SW: key n = i / 16, chunk c = i % 16 (a warp reads two whole rows); no swizzle: a quarter warp
+             * writes one core matrix */
+            const int r8 = SW ? (i >> 4) & 7 : i & 7, c = SW ? i & 15 : (i >> 3) & 15, ng = SW ? i >> 7 : i >> 7;
             const long long key = k0 + ng * 8 + r8;
             const bool ok = key < L;
             const long long off = ok ? key * kD + c * 8 : 0;
-            const uint32_t so = (uint32_t)((c * (BN / 8) + ng) * 128 + r8 * 16);
+            const uint32_t so = SW ? sw_off(BN, ng * 8 + r8, c) : (uint32_t)((c * (BN / 8) + ng) * 128 + r8 * 16);
             qn_cp_async16(kb + so, K + off, ok);
             qn_cp_async16(vb + so, V + off, ok);
         }
@@ -200,11 +211,12 @@ __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const Params p) {
 #pragma unroll
         for (int v = 0; v < kRB * 16 / LNT; ++v) {
             const int i = tid + v * LNT;
-            const int r8 = i & 7, c = (i >> 3) & 15, mg = i >> 7;
+            const int r8 = SW ? (i >> 4) & 7 : i & 7, c = SW ? i & 15 : (i >> 3) & 15, mg = i >> 7;
             const long long r = r0 + mg * 8 + r8;
             const bool ok = r < rend;
             const T *src = ok ? Q + ((b * p.Hq + hkv * p.G + r % p.G) * p.Nq + r / p.G) * kD + c * 8 : Q;
-            qn_cp_async16(qsbase + (uint32_t)((c * (kRB / 8) + mg) * 128 + r8 * 16), src, ok);
+            qn_cp_async16(qsbase + (SW ? sw_off(kRB, mg * 8 + r8, c) : (uint32_t)((c * (kRB / 8) + mg) * 128 + r8 * 16)),
+                          src, ok);
         }
     };
     if constexpr (QS && !WS) {
@@ -248,10 +260,17 @@ __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const Params p) {
         qn_wg_fence();
 #pragma unroll
         for (int kk = 0; kk < kD / 16; ++kk) { /* dims 16 kk .. 16 kk + 15: core-matrix columns 2 kk, 2 kk + 1 */
-            const uint64_t kdesc = qn_wg_desc(kbase + kk * 2 * (BN * 16), BN * 16, 128);
+            /* SW: 64-dim block kk / 4, 32 bytes a k16 step inside its 128-byte rows (the swizzle is applied to
+             * the address bits, so the start may move inside the 1024-byte atom); 8-row groups 1024 bytes apart */
+            const uint64_t kdesc =
+                SW ? qn_wg_desc_sw128(kbase + (kk >> 2) * (BN * 128) + (kk & 3) * 32, 16, 1024)
+                   : qn_wg_desc(kbase + kk * 2 * (BN * 16), BN * 16, 128);
             if constexpr (QS) /* this warpgroup's 64 rows: 8 row groups from group 8 wg */
-                MmaS<BF, BN>::run_ss(s, qn_wg_desc(qsbase + kk * 2 * (kRB * 16) + cw * 8 * 128, kRB * 16, 128), kdesc,
-                                     kk > 0);
+                MmaS<BF, BN>::run_ss(
+                    s,
+                    SW ? qn_wg_desc_sw128(qsbase + (kk >> 2) * (kRB * 128) + (kk & 3) * 32 + cw * 64 * 128, 16, 1024)
+                       : qn_wg_desc(qsbase + kk * 2 * (kRB * 16) + cw * 8 * 128, kRB * 16, 128),
+                    kdesc, kk > 0);
             else
                 MmaS<BF, BN>::run(s, qf[kk], kdesc, kk > 0);
         }
@@ -262,7 +281,11 @@ __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const Params p) {
         qn_wg_fence();
 #pragma unroll
         for (int j = 0; j < PK; ++j) /* keys 16 j .. 16 j + 15: core-matrix rows 2 j, 2 j + 1 */
-            qn_wg_mma16_n128<BF, 1>(o, pf[j], qn_wg_desc(vbase + j * 2 * 128, vlbo, vsbo), 1);
+            qn_wg_mma16_n128<BF, 1>(o, pf[j],
+                                    SW ? qn_wg_desc_sw128(vbase + j * 2048, BN * 128, 1024) /* MN-major, swizzled:
+                                           leading = next 64 dims, stride = next 8 keys */
+                                       : qn_wg_desc(vbase + j * 2 * 128, vlbo, vsbo),
+                                    1);
         qn_wg_commit();
     };
     /* masks the scores of the tile at key k0 where it crosses a boundary, then the online softmax: s becomes P
@@ -530,12 +553,13 @@ void set_err(char *err, size_t len, const char *what, cudaError_t e) {
     if (err && len) snprintf(err, len, "qn_cuda_attn_wg: %s: %s (%d)", what, cudaGetErrorString(e), (int)e);
 }
 
-template <typename T, int BN, int S, bool OV, int WGN, bool WS = false, bool PP = false> int launch_t(const qn_cuda_attention_args *a, int vswap, char *err, size_t len) {
+template <typename T, int BN, int S, bool OV, int WGN, bool WS = false, bool PP = false, bool SW = false>
+int launch_t(const qn_cuda_attention_args *a, int vswap, char *err, size_t len) {
     /* the shared-memory opt-in once per device (bit dev % 32), so that launches inside stream capture make no
      * attribute call after the first */
     static std::atomic<unsigned> attr{0};
-    typedef Cfg<BN, S, WGN, WS> C;
-    auto fn = attn_wg_kernel<T, BN, S, OV, WGN, WS, PP>;
+    typedef Cfg<BN, S, WGN, WS, SW> C;
+    auto fn = attn_wg_kernel<T, BN, S, OV, WGN, WS, PP, SW>;
     int dev = 0;
     cudaError_t e = cudaGetDevice(&dev);
     const unsigned bit = 1u << (dev & 31);
@@ -575,6 +599,9 @@ template <typename T> int launch_v(const qn_cuda_attention_args *a, int variant,
     case QN_CUDA_ATTN_WG_N64S4WSP: return launch_t<T, 64, 4, true, 3, true, true>(a, vswap, err, len);
     case QN_CUDA_ATTN_WG_N128S3WS: return launch_t<T, 128, 3, true, 3, true>(a, vswap, err, len);
     case QN_CUDA_ATTN_WG_N128S3WSP: return launch_t<T, 128, 3, true, 3, true, true>(a, vswap, err, len);
+    case QN_CUDA_ATTN_WG_N128S2SW: return launch_t<T, 128, 2, false, 2, false, false, true>(a, vswap, err, len);
+    case QN_CUDA_ATTN_WG_N64S4O3SW: return launch_t<T, 64, 4, true, 3, false, false, true>(a, vswap, err, len);
+    case QN_CUDA_ATTN_WG_N64S4WSSW: return launch_t<T, 64, 4, true, 3, true, false, true>(a, vswap, err, len);
     default: return launch_t<T, 128, 2, false, 2>(a, vswap, err, len);
     }
 }

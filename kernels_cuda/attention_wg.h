@@ -23,6 +23,9 @@ enum { QN_CUDA_ATTN_WG_AUTO = 0, QN_CUDA_ATTN_WG_N128S2, QN_CUDA_ATTN_WG_N128S3,
        QN_CUDA_ATTN_WG_N64S4WS, /* a producer warpgroup and 2 consumers (128 rows) decoupled by mbarriers */
        QN_CUDA_ATTN_WG_N64S4WSP, /* the same, the consumers taking turns issuing their wgmma (ping-pong) */
        QN_CUDA_ATTN_WG_N128S3WS, QN_CUDA_ATTN_WG_N128S3WSP, /* both with 128-key tiles (setmaxnreg) */
+       /* n128s2, n64s4o3, n64s4ws with the tiles in wgmma's 128-byte-swizzle layout instead of no-swizzle core
+        * matrices (UNMEASURED: after the H100 run of 09:42) */
+       QN_CUDA_ATTN_WG_N128S2SW, QN_CUDA_ATTN_WG_N64S4O3SW, QN_CUDA_ATTN_WG_N64S4WSSW,
        QN_CUDA_ATTN_WG_NVARIANTS };
 /* Flag for the check: V's descriptor with its two byte offsets exchanged (a wrong reading of the MN-major
  * layout shows as a failure with one and a pass with the other). */

@@ -22,8 +22,9 @@
  * launch has S times the warps (the 7B's down projection at S = 1: 2048 warps, ~15 an SM, each walking 7 rounds
  * one at a time). Each warp reduces its lanes as above; the S partial sums then add in shared memory in the
  * order p = 0 .. S - 1: fixed, so results are the same run to run, and differ from S = 1 in the last bits.
- * cp.async (QUANTA_CUDA_GEMV_CPASYNC=1, gemv12): the same rounds copied straight to shared memory in 3 stages, two
- * in flight a warp and none held in registers; the arithmetic and its order are the register form's. */
+ * cp.async (QUANTA_CUDA_GEMV_CPASYNC, gemv12; on by default where it measured faster, gemv_staged_cpasync): the same
+ * rounds copied straight to shared memory in 3 stages, two in flight a warp and none held in registers; the arithmetic
+ * and its order are the register form's, so the results are too. */
 #ifndef QUANTA_KERNELS_CUDA_GGML_GEMV_STAGED_CUH
 #define QUANTA_KERNELS_CUDA_GGML_GEMV_STAGED_CUH
 
@@ -375,22 +376,27 @@ static int gemv_staged_occ(void) {
     return on;
 }
 
-/* QUANTA_CUDA_GEMV_CPASYNC=1: the R = 2 kernel (any S) loads its rounds with cp.async into 3 stages of shared memory
- * (2 rounds in flight a warp instead of 1, and none in registers); unset or 0: through registers. Shared memory:
- * 27.8 KB a block (q4_0), so 7-8 blocks an SM. */
-static int gemv_staged_cpasync(void) {
-    static int on = -1;
-    if (on < 0) {
+/* Whether the R = 2 kernel (any S) loads its rounds with cp.async into 3 stages of shared memory (2 rounds in flight a
+ * warp instead of 1, none in registers; 27.8 KB a block for q4_0, so 7-8 blocks an SM) rather than through registers.
+ * The same bytes, blocks and sums: results bit-identical to the register form. QUANTA_CUDA_GEMV_CPASYNC=0 never,
+ * =1 always; by default every q4_0 launch and the q8_0 plain launches of at most 4096 rows. Why (H100, 09:42 call,
+ * ggml_gemv_bench, the same output hashes): q4_0 wo 4096 x 4096 6.38 -> 5.87 us, q/k/v 6144 x 4096 7.59 -> 7.24, down
+ * 4096 x 14336 17.73 -> 15.53, glu 2 x 14336 x 4096 27.02 -> 26.15, head 32000 x 4096 27.10 -> 27.91 (once a step);
+ * q8_0 wo 8.46 -> 7.89, down 27.02 -> 25.92, but q/k/v 10.17 -> 10.57, glu 42.72 -> 43.72, head 46.39 -> 47.81. */
+static bool gemv_staged_cpasync(int dt, bool glu, int64_t N) {
+    static int forced = -2;
+    if (forced == -2) {
         const char *e = getenv("QUANTA_CUDA_GEMV_CPASYNC");
-        on = e && !strcmp(e, "1");
+        forced = e && !strcmp(e, "0") ? 0 : e && !strcmp(e, "1") ? 1 : -1;
     }
-    return on;
+    if (forced >= 0) return forced == 1;
+    return dt == QN_DT_GGML_Q4_0 || (!glu && N <= 4096);
 }
 
 template <int DT, bool GLU, int S> static int gemv_staged_launch_s(const qn_gemv_args &a, cudaStream_t s) {
     const int64_t outs_per_block = 4 / S * (GLU ? 1 : 2); /* R = 2 */
     const dim3 grid((unsigned)((a.N + outs_per_block - 1) / outs_per_block));
-    if (gemv_staged_cpasync()) return qn_launch(qn_k_ggml_gemv_staged_occ<DT, GLU, 2, S, 3>, grid, 128, 0, s, a);
+    if (gemv_staged_cpasync(DT, GLU, a.N)) return qn_launch(qn_k_ggml_gemv_staged_occ<DT, GLU, 2, S, 3>, grid, 128, 0, s, a);
     if (S == 1 && !gemv_staged_occ()) return qn_launch(qn_k_ggml_gemv_staged<DT, GLU, 2, 1>, grid, 128, 0, s, a);
     return qn_launch(qn_k_ggml_gemv_staged_occ<DT, GLU, 2, S, 0>, grid, 128, 0, s, a);
 }

@@ -23,6 +23,13 @@ __device__ __forceinline__ uint64_t qn_wg_desc(uint32_t saddr, uint32_t lbo, uin
            ((uint64_t)((sbo >> 4) & 0x3FFFu) << 32);
 }
 
+/* The same for the 128-byte swizzle (layout type 1, bits 62-63; base offset 0: the 8-row x 128-byte atoms start
+ * on 1024-byte boundaries). K-major: lbo unused (16), sbo = between 8-row groups; MN-major: lbo = between 64-element
+ * blocks of the MN dimension, sbo = between 8-row groups of K (PTX ISA, "canonical layouts"). */
+__device__ __forceinline__ uint64_t qn_wg_desc_sw128(uint32_t saddr, uint32_t lbo, uint32_t sbo) {
+    return qn_wg_desc(saddr, lbo, sbo) | (1ull << 62);
+}
+
 /* Before the first wgmma after any other instruction wrote its A registers or accumulators. */
 __device__ __forceinline__ void qn_wg_fence() { asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory"); }
 __device__ __forceinline__ void qn_wg_commit() { asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory"); }

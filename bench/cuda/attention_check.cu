@@ -7,7 +7,7 @@
  *                                float64 reference (and, with 0 in VARS, the dispatch under QUANTA_CUDA_ATTN_WG=1)
  *   attention_check wgsmall      two small cases of it (for compute-sanitizer)
  *   attention_check wgbench FILE [VARS]  hd128 prefill rows: the mma.sync kernel (0, the default dispatch) and the
- *                                wgmma variants (1..10, attention_wg.h), appended to FILE if it has rows
+ *                                wgmma variants (1..13, attention_wg.h), appended to FILE if it has rows
  *   VARS: a comma list, e.g. 0,1,2 (default: all)
  * The kernel files are included so that the benchmark can force tile variants, and the launch
  * planning (engine/cuda/cuda_attention_plan.c, C that also compiles as C++) with them.
@@ -258,6 +258,9 @@ static const char *wg_name(int wg)
     case QN_CUDA_ATTN_WG_N64S4WSP: return "wg_n64s4wsp";
     case QN_CUDA_ATTN_WG_N128S3WS: return "wg_n128s3ws";
     case QN_CUDA_ATTN_WG_N128S3WSP: return "wg_n128s3wsp";
+    case QN_CUDA_ATTN_WG_N128S2SW: return "wg_n128s2sw";
+    case QN_CUDA_ATTN_WG_N64S4O3SW: return "wg_n64s4o3sw";
+    case QN_CUDA_ATTN_WG_N64S4WSSW: return "wg_n64s4wssw";
     default: return "wg_n128s2";
     }
 }

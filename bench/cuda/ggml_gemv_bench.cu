@@ -6,12 +6,13 @@
  * QUANTA_CUDA_PDL=0 launches without programmatic dependent launch; QUANTA_CUDA_GEMV_LPR (32, 64,
  * 128: threads per weight row), QUANTA_CUDA_GEMV_PREFETCH=0, QUANTA_CUDA_GEMV_STAGED=0 and
  * QUANTA_CUDA_GEMV_RPW (2, 4), QUANTA_CUDA_GEMV_SPLITK (0, 1 by shape, 2, 4: warps sharing a row group of the
- * staged kernel), QUANTA_CUDA_GEMV_SPLITK_GLU (0, 2, 4) and QUANTA_CUDA_GEMV_OCC=1 pick the kernel as in the library;
+ * staged kernel), QUANTA_CUDA_GEMV_SPLITK_GLU (0, 2, 4), QUANTA_CUDA_GEMV_OCC=1 and QUANTA_CUDA_GEMV_CPASYNC (0, 1; by
+ * shape when unset) pick the kernel as in the library;
  * QN_BENCH_FMTS (e.g. "q4_0,q8_0") limits the formats. Besides the copy, a read-only kernel (16-byte loads over
  * 1 GiB, the GEMV's access pattern without the arithmetic) gives the read bandwidth the GEMV rows are also shown
  * against (%read).
  * Every row also prints an FNV-1a hash of the output bytes, which must be the same in all runs of
- * one LPR and split K (PDL, prefetch, U and OCC keep the order of the sums; another LPR or SPLITK splits the
+ * one LPR and split K (PDL, prefetch, U, OCC and CPASYNC keep the order of the sums; another LPR or SPLITK splits the
  * row another way).
  * The last two rows are the gated pair (matmul_glu) on the 7B's 14336 x 4096: the int8 kernel with
  * both planes of x's codes, and the f32 form.
@@ -74,9 +75,10 @@ int main(int argc, char **argv) {
     const char *stg = getenv("QUANTA_CUDA_GEMV_STAGED"), *rpw = getenv("QUANTA_CUDA_GEMV_RPW");
     const char *spk = getenv("QUANTA_CUDA_GEMV_SPLITK"), *spg = getenv("QUANTA_CUDA_GEMV_SPLITK_GLU");
     const char *occ = getenv("QUANTA_CUDA_GEMV_OCC"), *fsel = getenv("QN_BENCH_FMTS");
-    snprintf(mode, sizeof mode, "U%d-pdl%d-lpr%s-pre%s-staged%s-rpw%s-sk%s-skg%s-occ%s", QN_GEMV_U, qn_cuda_pdl_on,
+    const char *cpa = getenv("QUANTA_CUDA_GEMV_CPASYNC");
+    snprintf(mode, sizeof mode, "U%d-pdl%d-lpr%s-pre%s-staged%s-rpw%s-sk%s-skg%s-occ%s-cp%s", QN_GEMV_U, qn_cuda_pdl_on,
              lpr ? lpr : "auto", pre ? pre : "1", stg ? stg : "1", rpw ? rpw : "auto", spk ? spk : "0", spg ? spg : "0",
-             occ ? occ : "0");
+             occ ? occ : "0", cpa ? cpa : "auto");
     cudaStream_t st;
     CK(cudaStreamCreate(&st));
     cudaEvent_t e0, e1;

@@ -5,7 +5,7 @@
 #  0. builds bench/cuda/attention_check (nvcc, sm_90a) in the background;
 #  1. conformance of attention on cuda with QUANTA_CUDA_ATTN_WG=2 (every call the kernel handles goes to it: the
 #     conformance shapes are too small for =1's one-wave rule) while the build runs;
-#  2. attention_check wg: the kernel's ten tile variants against a float64 reference (NaN-poisoned output,
+#  2. attention_check wg: the kernel's thirteen tile variants against a float64 reference (NaN-poisoned output,
 #     seed printed; rel = RMS error / RMS of the reference, maxabs, NaN count, rows that see nothing) on hd128
 #     shapes (causal or not, 1k-16k, rows/keys not multiples of the tiles, GQA, window, masks, kv_lens), and the
 #     engine entry under QUANTA_CUDA_ATTN_WG=1; a failing case is rerun with V's descriptor offsets exchanged
@@ -27,6 +27,7 @@ say "$(nvidia-smi --query-gpu=name,clocks.sm,temperature.gpu --format=csv,nohead
 timeout 60 $NVCC --split-compile 0 -std=c++17 -O2 -lineinfo -gencode arch=compute_90a,code=sm_90a -Ikernels_cuda \
   -Iinclude -Iformats -Ibase -Iengine/cuda bench/cuda/attention_check.cu -o $BIN > $D/build.log 2>&1 &
 BUILD_PID=$!
+say "layout model (host): $(timeout 20 python3 bench/cuda/attention_wg_layout.py 2>&1 | tail -1)"
 if [ -x $Q ]; then
   CONFORM_S=25 conform wg2 QUANTA_CUDA_ATTN_WG=2 -- --filter attention
 else
@@ -51,12 +52,19 @@ timeout 16 $BIN wg 7,8,9,10 > $D/check_ws.log 2>&1
 wrc=$?
 say "check (wg 7-10: producer forms) rc=$wrc: $(tail -n 1 $D/check_ws.log)"
 grep -E "^FAIL|^wg variants|device is in an error" $D/check_ws.log | cut -c1-240 | head -6 | tee -a $D/summary.txt
+# the 128-byte-swizzle forms (11-13, unmeasured before this script's next run)
+timeout 14 $BIN wg 11,12,13 > $D/check_sw.log 2>&1
+src=$?
+say "check (wg 11-13: swizzled forms) rc=$src: $(tail -n 1 $D/check_sw.log)"
+grep -E "^FAIL|^wg variants|device is in an error" $D/check_sw.log | cut -c1-240 | head -6 | tee -a $D/summary.txt
 pack
 timeout 18 $BIN wgbench $D/wg.csv 0,1,2,3,4,5,6 > $D/bench.log 2>&1
 say "wgbench (0-6) rc=$?"
 timeout 10 $BIN wgbench $D/wg.csv 7,8,9,10 > $D/bench_ws.log 2>&1
 say "wgbench (7-10) rc=$?"
-cat $D/bench.log $D/bench_ws.log | grep -E "^prefill" | cut -c1-150 | tee -a $D/summary.txt
+timeout 8 $BIN wgbench $D/wg.csv 11,12,13 > $D/bench_sw.log 2>&1
+say "wgbench (11-13) rc=$?"
+cat $D/bench.log $D/bench_ws.log $D/bench_sw.log | grep -E "^prefill" | cut -c1-150 | tee -a $D/summary.txt
 pack
 if [ $(left) -gt 10 ]; then
   ATTN_PEERS=flash,cudnn PYTHONUNBUFFERED=1 timeout $(($(left) - 3)) python3 bench/cuda/attention_peers.py $D/wg.csv $D/all.csv \

@@ -6,7 +6,9 @@
 #                                   (1: by shape, 4 for rows of 6+ rounds (down), 2 for 2-5 (wo, q/k/v))
 #   QUANTA_CUDA_GEMV_SPLITK_GLU=2|4 the same for matmul_glu (gate + up)
 #   QUANTA_CUDA_GEMV_OCC=1          the unsplit R = 2 kernel at 64 registers (8 blocks an SM)
-#   QUANTA_CUDA_GEMV_CPASYNC=1      the R = 2 kernel (any S) stages its rounds with cp.async, 2 rounds in flight a warp
+#   QUANTA_CUDA_GEMV_CPASYNC=0|1    the R = 2 kernel (any S) stages its rounds with cp.async, 2 rounds in flight a warp
+#                                   (bit-identical; since 10:00 on by default for q4_0 and q8_0 plain N <= 4096: "old" below
+#                                   is =0, "default" unset)
 # Steps: 1. conformance of matmul / matmul_glu / matmul_multi at M = 1 on q4_0 / q8_0 with S = 2 and S = 4 forced, by
 # shape, and the cp.async form (K = 4096, 14336; partial last rounds K = 2560, 4352; K = 1024 leaves split warps
 # with no round; partial row groups); 2. graph replay (tests/cuda/test_cuda_graphs) with the new forms on;
@@ -54,10 +56,13 @@ fi
 
 # 3. greedy text
 if [ -f $M4 ]; then
-  timeout 12 $Q generate -m $M4 --backend cuda -n 16 --quiet > $D/gen_old.txt 2> $D/gen_old.err; r1=$?
+  QUANTA_CUDA_GEMV_CPASYNC=0 timeout 12 $Q generate -m $M4 --backend cuda -n 16 --quiet > $D/gen_old.txt 2> $D/gen_old.err; r1=$?
   env $NEW timeout 12 $Q generate -m $M4 --backend cuda -n 16 --quiet > $D/gen_new.txt 2> $D/gen_new.err; r2=$?
   cmp -s $D/gen_old.txt $D/gen_new.txt && same=identical || same="differs (another sum order: last bits)"
   say "7B q4_0 greedy text old rc=$r1 / new ($NEW) rc=$r2: $same"
+  timeout 12 $Q generate -m $M4 --backend cuda -n 16 --quiet > $D/gen_default.txt 2>&1; r2=$?
+  cmp -s $D/gen_old.txt $D/gen_default.txt && same=identical || { same="DIFFERENT (expected identical)"; VERDICT=FAIL; }
+  say "7B q4_0 greedy text default (cp.async where chosen) rc=$r2 vs CPASYNC=0: $same"
   QUANTA_CUDA_GEMV_SPLITK_GLU=4 timeout 12 $Q generate -m $M4 --backend cuda -n 16 --quiet > $D/gen_g4.txt 2>&1; r1=$?
   QUANTA_CUDA_GEMV_SPLITK_GLU=4 QUANTA_CUDA_GLU_CODES=1 timeout 12 $Q generate -m $M4 --backend cuda -n 16 --quiet > $D/gen_g4c.txt 2>&1; r2=$?
   cmp -s $D/gen_g4.txt $D/gen_g4c.txt && same=identical || { same="DIFFERENT (expected identical)"; VERDICT=FAIL; }
@@ -71,11 +76,11 @@ if [ -f $M4 ]; then
 fi
 pack
 
-# 4. decode tok/s: old and the three candidate forms, then (6.) again
-SK="QUANTA_CUDA_GEMV_SPLITK=1" CP="QUANTA_CUDA_GEMV_CPASYNC=1 QUANTA_CUDA_GEMV_SPLITK=1"
+# 4. decode tok/s: old (register form everywhere), the default, and two other forms, then (6.) again
+SK="QUANTA_CUDA_GEMV_SPLITK=1" CP="QUANTA_CUDA_GEMV_CPASYNC=1 QUANTA_CUDA_GEMV_SPLITK=1" OLD="QUANTA_CUDA_GEMV_CPASYNC=0"
 tgs() {
-  [ -f $M4 ] && { tg 7b_q4_0_old_$1 X=1 -m $M4; tg 7b_q4_0_sk1_$1 "$SK" -m $M4; tg 7b_q4_0_new_$1 "$NEW" -m $M4; tg 7b_q4_0_cp_$1 "$CP" -m $M4; }
-  [ -f $M8 ] && { tg 7b_q8_0_old_$1 X=1 -m $M8; tg 7b_q8_0_sk1_$1 "$SK" -m $M8; tg 7b_q8_0_new_$1 "$NEW" -m $M8; tg 7b_q8_0_cp_$1 "$CP" -m $M8; }
+  [ -f $M4 ] && { tg 7b_q4_0_old_$1 "$OLD" -m $M4; tg 7b_q4_0_default_$1 X=1 -m $M4; tg 7b_q4_0_sk1_$1 "$SK" -m $M4; tg 7b_q4_0_cp_$1 "$CP" -m $M4; }
+  [ -f $M8 ] && { tg 7b_q8_0_old_$1 "$OLD" -m $M8; tg 7b_q8_0_default_$1 X=1 -m $M8; tg 7b_q8_0_sk1_$1 "$SK" -m $M8; tg 7b_q8_0_cp_$1 "$CP" -m $M8; }
   pack
 }
 tgs 1
@@ -83,7 +88,7 @@ tgs 1
 # 5. kernel rows (q4_0, q8_0: the 7B's shapes), each form
 wait $BUILD_PID
 if [ -x $D/bench/ggml_gemv_bench ]; then
-  for e in "X=1" "QUANTA_CUDA_GEMV_SPLITK=2 QUANTA_CUDA_GEMV_SPLITK_GLU=2 QUANTA_CUDA_GEMV_OCC=1" \
+  for e in "QUANTA_CUDA_GEMV_CPASYNC=0" "X=1" "QUANTA_CUDA_GEMV_SPLITK=2 QUANTA_CUDA_GEMV_SPLITK_GLU=2 QUANTA_CUDA_GEMV_OCC=1" \
            "QUANTA_CUDA_GEMV_SPLITK=4 QUANTA_CUDA_GEMV_SPLITK_GLU=4" "QUANTA_CUDA_GEMV_CPASYNC=1" \
            "QUANTA_CUDA_GEMV_CPASYNC=1 QUANTA_CUDA_GEMV_SPLITK=2 QUANTA_CUDA_GEMV_SPLITK_GLU=2"; do
     [ $(left) -gt 12 ] || { say "kernel rows skipped from '$e' (time)"; break; }

@@ -31,7 +31,8 @@
 #   (order: build files conform tests verify, then, once llama.cpp's niced build is done, bench variants kv
 #   peer serve profile: every comparison with the peer runs on a quiet machine)
 # Prints the ratio table; every log and JSON goes to $OUT/logs.tgz (packed at each step), the tables to $OUT/summary*.md.
-# BG (a command) runs in the background while llama.cpp compiles; the comparisons wait for it.
+# BG (a command) runs in the background while llama.cpp compiles; the comparisons wait for it. BENCH_ALT
+# (environment settings) times the decode of each file again with them, next to the default's.
 # SWEEP (serve_sweep.py's arguments) and SWEEP_S (seconds per sweep) shorten the serve stage; NAMES (the
 # files benchmarked), CONFORM_S and KV_S (seconds) shorten the others, for a run on little device time.
 set -u
@@ -68,15 +69,6 @@ if has llama; then
       -DCMAKE_BUILD_TYPE=Release && timeout 540 nice -n 19 cmake --build build -j $NP --target llama-bench llama-server;
     echo "llama build rc=$?" ) > $L/llama_build.log 2>&1 &
   LLAMA_PID=$!
-fi
-
-# BG: a command run in the background from the start, while Quanta and llama.cpp compile (e.g. BG="bash
-# bench/opencl/run_gpu.sh", which builds its own copy): the comparisons below wait for it, so they run on a quiet
-# machine; the verify stage does not (do not combine BG with GPU timings in verify)
-if [ -n "${BG:-}" ]; then
-  ( OUT=$OUT PEER=$PEER bash -c "$BG" ) > $L/bg.log 2>&1 &
-  BG_PID=$!
-  stamp "background: $BG"
 fi
 
 if has files; then
@@ -120,6 +112,14 @@ if has build; then
 fi
 [ -x $Q ] || { stamp "no quanta binary"; tail -30 $L/build.log; exit 1; }
 $Q info > $L/info.txt 2>&1
+# BG: a command run in the background from here (after Quanta's build, before the verify stage), while llama.cpp
+# compiles, e.g. BG="bash bench/opencl/run_gpu.sh" (its own build comes first, ~140 s, so a short verify stage's GPU
+# timings finish before its own start): the comparisons below wait for it, so they run on a quiet machine
+if [ -n "${BG:-}" ]; then
+  ( OUT=$OUT PEER=$PEER bash -c "$BG" ) > $L/bg.log 2>&1 &
+  BG_PID=$!
+  stamp "background: $BG"
+fi
 
 if has conform; then
   timeout ${CONFORM_S:-300} $Q conform --backend cuda --failures --json $L/conform.json > $L/conform.log 2>&1
@@ -164,6 +164,21 @@ if has bench; then
     timeout 240 $Q bench model -m $W/files/$f.gguf -p 512 -n 128 -r 3 --backend cuda --json > $L/quanta_$f.json \
       2> $L/quanta_$f.err
     stamp "quanta $f rc=$?: $(tr -d '\n' < $L/quanta_$f.json | head -c 600)"
+    # BENCH_ALT ("A=1 B=2;C=0": sets of environment settings, ';' between sets, e.g. switches not yet on by default
+    # or a default's way back): the decode again with each set, right after the default's, so that each gets a
+    # same-run ratio against the peer too
+    if [ -n "${BENCH_ALT:-}" ]; then
+      IFS=';' read -ra ALTS <<< "$BENCH_ALT"
+      for k in "${!ALTS[@]}"; do
+        env ${ALTS[$k]} timeout 120 $Q bench model -m $W/files/$f.gguf -p 0 -n 128 -r 3 --backend cuda --json \
+          > $L/quanta_alt${k}_$f.json 2> $L/quanta_alt${k}_$f.err
+        stamp "quanta $f with ${ALTS[$k]} rc=$?: tg $(grep -o '"tg_tps": [0-9.]*' $L/quanta_alt${k}_$f.json) $(grep -o '"tg_tps_sd": [0-9.]*' $L/quanta_alt${k}_$f.json)"
+      done
+      # and the default's decode once more after them (drift between the first and the last)
+      timeout 120 $Q bench model -m $W/files/$f.gguf -p 0 -n 128 -r 3 --backend cuda --json > $L/quanta_again_$f.json \
+        2> $L/quanta_again_$f.err
+      stamp "quanta $f default again rc=$?: tg $(grep -o '"tg_tps": [0-9.]*' $L/quanta_again_$f.json) $(grep -o '"tg_tps_sd": [0-9.]*' $L/quanta_again_$f.json)"
+    fi
   done
 fi
 
