@@ -15,10 +15,12 @@
 #  1. conformance of the ops with GPU-class variants on NVIDIA's OpenCL (attention, rope, rms_norm, matmul)
 #     and attention with every case split in 3 (each decode case through the fused split combine)
 #  2. decode and prefill on OpenCL, per file (-r 2); the same on CUDA at the end (step 7) and the ratio lines
-#  3. decode (tg128) with each clgpu12 switch off, alternated with the defaults: QUANTA_OPENCL_ATTN_GPU=0
-#     (qn_attention_dec), QUANTA_OPENCL_ROPE_GPU=0 (rope_kv a group per row), QUANTA_OPENCL_ATTN_FUSED=0 (the combine apart);
+#  3. decode (tg128 -r 3) with each clgpu12 switch off, alternated with the defaults: QUANTA_OPENCL_ATTN_GPU=0
+#     (qn_attention_dec), QUANTA_OPENCL_ROPE_GPU=0 (rope_kv a group per row), QUANTA_OPENCL_ATTN_FUSED=0 (the combine
+#     apart), QUANTA_OPENCL_ASYNC_WRITE=0 (a step's inputs written with a wait each);
 #     1B: 128-key splits, no split (SPLITKV=1), norms 1024 items a row (QUANTA_OPENCL_ROW_LWS=1024)
 #  4. QUANTA_OPENCL_EVENTS: each kernel's device time and the gaps between kernels over 32 decode steps per file
+#     (between the 1B's switch runs and Gemma's; the 1B's extra runs after)
 #     (the per-op profile of QUANTA_PLAN_PROFILE waits per op and on this driver mostly counts launches)
 #  5. the kernel rows (`quanta bench --backend opencl`, short timings)
 #  6. the whole conformance suite on OpenCL; the kernel rows with ATTN_GPU=0; PTX summary (ptx_summary.py)
@@ -117,40 +119,45 @@ for f in $L1 $G; do
   pack
 done
 
-# 3. the switches, decode only, alternated with the defaults
-tgo() { # LABEL FILE ENV...: OpenCL tg128 -r 2
+# 3-4. the switches, decode only, alternated with the defaults (the 1B's first: they decide the defaults), then
+# where a decode step's device time goes (event timestamps, nothing waits), then the rest of the switch runs
+tgo() { # LABEL FILE ENV...: OpenCL tg128 -r 3
   local label=$1 f=$2; shift 2
+  [ -f $f ] || return
   [ $(left) -gt $((15 + RESERVE)) ] || { say "tg $label skipped (time)"; return; }
-  env "$@" timeout 25 $Q bench model -m $f -p 0 -n 128 -r 2 --backend opencl > $D/tg_$label.txt 2>&1
+  env "$@" timeout 25 $Q bench model -m $f -p 0 -n 128 -r 3 --backend opencl > $D/tg_$label.txt 2>&1
   say "tg $label ($*) rc=$?: $(rates $D/tg_$label.txt)"
 }
-for f in $L1 $G; do
-  [ -f $f ] || continue
-  n=gemma; [ $f = $L1 ] && n=llama1b
-  tgo ${n}_default1 $f
-  tgo ${n}_attn_off $f QUANTA_OPENCL_ATTN_GPU=0
-  tgo ${n}_rope_off $f QUANTA_OPENCL_ROPE_GPU=0
-  tgo ${n}_fused_off $f QUANTA_OPENCL_ATTN_FUSED=0
-  tgo ${n}_default2 $f
-  # the 1B only: 128-key splits (qn_attention_dec takes 128 keys a pass: 64-key splits leave half its items idle),
-  # none (no combine launch, 4 groups on the device), norms of 1024 items a row
-  [ $n = llama1b ] && { tgo ${n}_split128 $f QUANTA_OPENCL_SPLIT_MIN=128; tgo ${n}_nosplit $f QUANTA_OPENCL_SPLITKV=1;
-    tgo ${n}_rowlws1024 $f QUANTA_OPENCL_ROW_LWS=1024; }
+switches() { # NAME FILE
+  tgo $1_default1 $2
+  tgo $1_attn_off $2 QUANTA_OPENCL_ATTN_GPU=0
+  tgo $1_rope_off $2 QUANTA_OPENCL_ROPE_GPU=0
+  tgo $1_fused_off $2 QUANTA_OPENCL_ATTN_FUSED=0
+  tgo $1_async_off $2 QUANTA_OPENCL_ASYNC_WRITE=0
+  tgo $1_default2 $2
   pack
-done
-
-# 4. where a decode step's device time goes: event timestamps, nothing waits
-for f in $L1 $G; do
-  [ -f $f ] && [ $(left) -gt $((15 + RESERVE)) ] || continue
-  n=$(basename $f .gguf)
+}
+events() { # FILE
+  [ -f $1 ] && [ $(left) -gt $((15 + RESERVE)) ] || return
+  local n=$(basename $1 .gguf)
   rm -f $D/events_$n.txt
-  QUANTA_OPENCL_EVENTS=$D/events_$n.txt timeout 25 $Q bench model -m $f -p 0 -n 32 -r 1 --backend opencl > $D/events_$n.log 2>&1
+  QUANTA_OPENCL_EVENTS=$D/events_$n.txt timeout 25 $Q bench model -m $1 -p 0 -n 32 -r 1 --backend opencl > $D/events_$n.log 2>&1
   say "events $n rc=$? (32 decode steps + warm-up; launch, calls, us total, us per call, share of the spans):"
   grep -v '^#\|^launch\|^kernels' $D/events_$n.txt 2>/dev/null | awk '{print $(NF-2), $0}' | sort -rn | cut -d' ' -f2- |
     head -12 | tee -a $D/summary.txt
   grep '^kernels' $D/events_$n.txt | tee -a $D/summary.txt
   pack
-done
+}
+switches llama1b $L1
+events $L1
+events $G
+switches gemma $G
+# the 1B: 128-key splits (qn_attention_dec takes 128 keys a pass: 64-key splits leave half its items idle), none
+# (no combine, 4 groups on the device), norms of 1024 items a row
+tgo llama1b_split128 $L1 QUANTA_OPENCL_SPLIT_MIN=128
+tgo llama1b_nosplit $L1 QUANTA_OPENCL_SPLITKV=1
+tgo llama1b_rowlws1024 $L1 QUANTA_OPENCL_ROW_LWS=1024
+pack
 
 # 5. the kernel rows (short timings)
 [ $(left) -gt $((30 + RESERVE)) ] && {

@@ -187,10 +187,26 @@ static quanta_status ocl_device_info(int index, quanta_device_info *info) {
     return QUANTA_OK;
 }
 
+/* Small writes without a wait: a decode step's inputs (token ids, positions, cache start and lengths) were four
+ * blocking writes, each a driver round trip (tens of µs on NVIDIA's OpenCL) before the step could be enqueued.
+ * Each is copied and enqueued without blocking (the in-order queue runs it before the step's kernels; the
+ * caller's memory is free at once); the copies are freed when the queue is known drained: after a blocking read
+ * (ocl_read, synchronize), at close, or by a wait here once STAGE_CAP bytes are pending. On for the GPU class,
+ * QUANTA_OPENCL_ASYNC_WRITE=0 off, =1 on for any device. */
+#define STAGE_MAX ((size_t)64 << 10) /* bytes a write may have to be taken this way */
+#define STAGE_CAP ((size_t)1 << 20)  /* bytes pending before a wait */
+static void stage_release(qn_cl *s) {
+    for (int i = 0; i < s->nstage; i++) free(s->stage[i]);
+    s->nstage = 0;
+    s->stage_bytes = 0;
+}
+
 static void ocl_close(void *self) {
     qn_cl *s = self;
     if (!s) return;
     if (s->queue) clFinish(s->queue);
+    stage_release(s); /* after the wait: no write still reads a copy */
+    free(s->stage);
     if (s->queue) qn_cl_events_close(s);
     for (int i = 0; i < QK_COUNT; i++)
         if (s->k[i]) clReleaseKernel(s->k[i]);
@@ -234,6 +250,8 @@ static void choose_kernels(qn_cl *s) {
     e = getenv("QUANTA_OPENCL_ATTENTION");
     if (e && !strcmp(e, "rows")) s->force_attention = 1;
     if (e && !strcmp(e, "local")) s->force_attention = 0;
+    e = getenv("QUANTA_OPENCL_ASYNC_WRITE");
+    s->async_write = e && *e ? strcmp(e, "0") != 0 : s->gpu_class;
     qn_cl_tune_load(s);
 }
 
@@ -376,6 +394,33 @@ static quanta_status ocl_write(void *self, qn_mem dst, const void *src, size_t b
     if (bytes == 0) return QUANTA_OK;
     if (!dst.handle || !src)
         return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "opencl write: %s is NULL", src ? "dst" : "src");
+    if (s->async_write && bytes <= STAGE_MAX) {
+        if (s->stage_bytes + bytes > STAGE_CAP || s->nstage == s->stage_cap) {
+            if (s->stage_bytes + bytes > STAGE_CAP || s->stage_cap >= 4096) {
+                const cl_int ferr = clFinish(s->queue);
+                if (ferr != CL_SUCCESS) return qn_cl_error(ferr, "write (clFinish)");
+                stage_release(s);
+            }
+            if (s->nstage == s->stage_cap) {
+                const int cap = s->stage_cap ? 2 * s->stage_cap : 16;
+                void **p = realloc(s->stage, (size_t)cap * sizeof *p);
+                if (!p) return qn_error_set(QUANTA_ERR_OUT_OF_MEMORY, "opencl write: out of host memory");
+                s->stage = p;
+                s->stage_cap = cap;
+            }
+        }
+        void *c = malloc(bytes);
+        if (!c) return qn_error_set(QUANTA_ERR_OUT_OF_MEMORY, "opencl write: out of host memory");
+        memcpy(c, src, bytes);
+        cl_int err = clEnqueueWriteBuffer(s->queue, (cl_mem)dst.handle, CL_FALSE, dst.offset, bytes, c, 0, NULL, NULL);
+        if (err != CL_SUCCESS) {
+            free(c);
+            return qn_cl_error(err, "write (clEnqueueWriteBuffer)");
+        }
+        s->stage[s->nstage++] = c;
+        s->stage_bytes += bytes;
+        return QUANTA_OK;
+    }
     cl_int err = clEnqueueWriteBuffer(s->queue, (cl_mem)dst.handle, CL_TRUE, dst.offset, bytes, src, 0, NULL, NULL);
     return err == CL_SUCCESS ? QUANTA_OK : qn_cl_error(err, "write (clEnqueueWriteBuffer)");
 }
@@ -386,7 +431,9 @@ static quanta_status ocl_read(void *self, qn_mem src, void *dst, size_t bytes) {
     if (!src.handle || !dst)
         return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "opencl read: %s is NULL", dst ? "src" : "dst");
     cl_int err = clEnqueueReadBuffer(s->queue, (cl_mem)src.handle, CL_TRUE, src.offset, bytes, dst, 0, NULL, NULL);
-    return err == CL_SUCCESS ? QUANTA_OK : qn_cl_error(err, "read (clEnqueueReadBuffer)");
+    if (err != CL_SUCCESS) return qn_cl_error(err, "read (clEnqueueReadBuffer)");
+    stage_release(s); /* in order: every write before the read is done */
+    return QUANTA_OK;
 }
 
 extern const qn_backend_ops qn_opencl_backend;
@@ -508,6 +555,7 @@ static quanta_status ocl_synchronize(void *self) {
      * first was one more driver round trip per decode step) */
     cl_int err = clEnqueueReadBuffer(s->queue, s->err_flag, CL_TRUE, 0, sizeof flag, flag, 0, NULL, NULL);
     if (err != CL_SUCCESS) return qn_cl_error(err, "synchronize (reading the error flag)");
+    stage_release(s);
     qn_cl_events_harvest(s);
     if (flag[0] == 0) return QUANTA_OK;
     const cl_int zero[4] = {0, 0, 0, 0};

@@ -153,6 +153,10 @@ typedef struct qn_cl {
     qn_cl_rec *rec;      /* the open capture (cl_record.c), else NULL */
     qn_cl_events *events; /* QUANTA_OPENCL_EVENTS (cl_events.c), else NULL */
     cl_mem attn_cnt;      /* qn_attention_dec's fused combine: QN_CL_ATTN_COUNTERS ints, 0 between launches */
+    int async_write;      /* small writes enqueued without waiting, from copies (cl_backend.c ocl_write) */
+    void **stage;         /* those copies, freed once the queue is known drained */
+    int nstage, stage_cap;
+    size_t stage_bytes;
     int rec_nargs[QK_COUNT];
     qn_cl_arg_copy rec_args[QK_COUNT][QN_CL_MAX_ARGS];
 } qn_cl;

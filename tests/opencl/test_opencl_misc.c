@@ -262,6 +262,45 @@ START_TEST(test_events_table) {
 }
 END_TEST
 
+/* QUANTA_OPENCL_ASYNC_WRITE=1: small writes are enqueued without waiting, from copies: the caller's memory may
+ * change at once, later writes to a buffer win, and more than the pending cap (1 MiB) of them (a wait inside)
+ * keeps every value. 40 buffers of 64 KiB, each written twice, the source poisoned after each write. */
+START_TEST(test_async_writes) {
+    setenv("QUANTA_OPENCL_ASYNC_WRITE", "1", 1);
+    quanta_backend *be;
+    const quanta_status st = quanta_backend_open("opencl", &be);
+    unsetenv("QUANTA_OPENCL_ASYNC_WRITE");
+    ck_assert_msg(st == QUANTA_OK, "%s", quanta_last_error());
+    void *self;
+    ck_assert_ptr_nonnull(qn_backend_vtable(be, &self));
+    ck_assert_int_eq(((const qn_cl *)self)->async_write, 1);
+    enum { NB = 40, NE = 16384 };
+    quanta_tensor_desc d = qt_desc(QUANTA_F32, 1, NE, 0, 0, 0);
+    quanta_buffer *b[NB];
+    float *want = malloc((size_t)NB * NE * sizeof *want), *src = malloc(NE * sizeof *src), *got = malloc(NE * sizeof *got);
+    ck_assert(want && src && got);
+    qt_rng r = qt_rng_make(404);
+    for (int i = 0; i < NB; i++) ck_assert_int_eq(quanta_buffer_create(be, &d, &b[i]), QUANTA_OK);
+    for (int pass = 0; pass < 2; pass++)
+        for (int i = 0; i < NB; i++) {
+            qt_fill_normal(&r, src, NE, 1.0f);
+            memcpy(want + (size_t)i * NE, src, NE * sizeof *src); /* the second pass's values win */
+            ck_assert_int_eq(quanta_buffer_write(b[i], src, NE * sizeof *src), QUANTA_OK);
+            qt_poison_f32(src, NE); /* the write must not read this */
+        }
+    for (int i = 0; i < NB; i++) {
+        qt_poison_f32(got, NE);
+        ck_assert_int_eq(quanta_buffer_read(b[i], got, NE * sizeof *got), QUANTA_OK);
+        ck_assert_msg(!memcmp(got, want + (size_t)i * NE, NE * sizeof *got), "buffer %d differs from its last write", i);
+        quanta_buffer_destroy(b[i]);
+    }
+    free(want);
+    free(src);
+    free(got);
+    quanta_backend_close(be);
+}
+END_TEST
+
 START_TEST(test_program_cache) {
     const char *base = getenv("QUANTA_CACHE_DIR");
     char dir[512], path[800];
@@ -605,6 +644,7 @@ static Suite *suite(void) {
     tcase_add_test(tc, test_attention_decode_long);
     tcase_add_test(tc, test_program_cache);
     tcase_add_test(tc, test_events_table);
+    tcase_add_test(tc, test_async_writes);
     tcase_add_test(tc, test_program_cache_unwritable);
     suite_add_tcase(s, tc);
     return s;
