@@ -785,7 +785,35 @@ template <typename T, int DL, int RM, bool SH = false>
 __global__ void __launch_bounds__(kDecWarps * 32) attn_decode_rows_kernel(const Params p)
 {
     constexpr int D = DL * 32, NT = kDecWarps * 32;
-    qn_pdl_wait(); /* as in attn_mma_kernel */
+    if (SH) {
+        /* Launched with PDL (ki.pdl), its blocks sit here while the rope / KV-append kernel before it runs: prefetch
+         * this block's K and V rows into L2 meanwhile. Only a hint: kv_lens is read around L1 (__ldcg: no stale line
+         * left for the read after the wait) and may be old; the rows are inside the buffers whatever it says, and
+         * the append's new row is coherent in L2. Then let the next kernel (wo's GEMV, which loads weights before
+         * its own wait) be scheduled: this kernel was the one per layer that never called launch_dependents. */
+        const long long bh = blockIdx.z, hh = blockIdx.y;
+        long long Lh = p.Nk;
+        if (p.kv_lens) {
+            const long long l = __ldcg(p.kv_lens + bh);
+            Lh = l < 0 ? 0 : (l > p.Nk ? p.Nk : l);
+        }
+        const int Sh = p.splits, sp = (int)(blockIdx.x % Sh);
+        const int per = Lh > 0 ? (int)((Lh + Sh - 1) / Sh) : 0, j0 = sp * per;
+        const int j1 = (int)(Lh < (long long)j0 + per ? Lh : (long long)j0 + per);
+        constexpr int kLines = (int)(D * sizeof(T) / 128) > 0 ? (int)(D * sizeof(T) / 128) : 1; /* 128-byte lines a row */
+        const char *K0 = static_cast<const char *>(p.k) + ((bh * p.Hkv + hh) * p.Nk) * D * (long long)sizeof(T);
+        const char *V0 = static_cast<const char *>(p.v) + ((bh * p.Hkv + hh) * p.Nk) * D * (long long)sizeof(T);
+        const int n = j1 > j0 ? (j1 - j0) * kLines : 0;
+        for (int t = threadIdx.x; t < 2 * n; t += NT) {
+            const int t2 = t < n ? t : t - n;
+            const char *a = (t < n ? K0 : V0) + ((long long)j0 + t2 / kLines) * D * (long long)sizeof(T) + (t2 % kLines) * 128;
+            asm volatile("prefetch.global.L2 [%0];" ::"l"(a));
+        }
+        qn_pdl_wait();
+        qn_pdl_launch();
+    } else {
+        qn_pdl_wait(); /* as in attn_mma_kernel */
+    }
     extern __shared__ __align__(16) unsigned char dsm_raw[];
     float *wo = reinterpret_cast<float *>(dsm_raw); /* [warp][RM][D] */
     float *wml = wo + kDecWarps * RM * D;            /* [warp][RM][2]: max, sum */
@@ -1072,6 +1100,7 @@ KernelInfo mma_info()
     ki.fn = reinterpret_cast<const void *>(&attn_mma_kernel<T, D, WARPS, MT, BN, STAGES, QREG, SPLITN, BNC, CL>);
     ki.cluster = CL ? 1 : 0;
     ki.codes = 0;
+    ki.pdl = 0;
     ki.threads = WARPS * 32;
     ki.rb = C::RB;
     ki.bn = BN;
@@ -1096,6 +1125,7 @@ template <typename T> KernelInfo generic_info(int D)
     ki.smem_max = generic_smem(kMaxGenericD);
     ki.cluster = 0;
     ki.codes = 0;
+    ki.pdl = 0;
     return ki;
 }
 
@@ -1113,6 +1143,7 @@ template <typename T, int DL, int RM, bool SH = false> KernelInfo decode_rows_in
     ki.smem_max = ki.smem;
     ki.cluster = 1;
     ki.codes = 1;
+    ki.pdl = SH ? 1 : 0;
     return ki;
 }
 template <typename T> bool decode_rows_info(int D, KernelInfo *ki)
@@ -1262,7 +1293,8 @@ int launch(const qn_cuda_attention_args *a, const KernelInfo *k, long long mbloc
         at[n_at].val.clusterDim.z = 1;
         n_at++;
     }
-    if (attn_pdl_on()) { /* every kernel launched here waits (qn_pdl_wait) before it reads anything */
+    if (attn_pdl_on() || (k->pdl && qn_cuda_pdl_on)) { /* every kernel launched here waits (qn_pdl_wait) before it
+                                                         reads anything the step writes */
         at[n_at].id = cudaLaunchAttributeProgrammaticStreamSerialization;
         at[n_at].val.programmaticStreamSerializationAllowed = 1;
         n_at++;

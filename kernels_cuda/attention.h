@@ -54,6 +54,8 @@ typedef struct qn_cuda_attn_kernel {
     size_t smem_max; /* the opt-in limit to set on fn (the largest smem any launch of fn uses) */
     int cluster;     /* decode splits merged inside a thread-block cluster (sm_90) */
     int codes;       /* the kernel leaves out's int8 codes when the args carry xq (the decode-rows kernel) */
+    int pdl;         /* launched with programmatic dependent launch where the backend's PDL is on, whatever
+                        QUANTA_CUDA_ATTN_PDL says (the short decode form: it prefetches its keys before its wait) */
 } qn_cuda_attn_kernel;
 
 /* The kernel families: the scalar generic kernel (every dtype, D <= QN_CUDA_ATTN_MAX_D) and the

@@ -6,8 +6,10 @@
 # attn_decode_rows_kernel<float, 4, 8> at 9.1 us a launch (8.8-9.6 whatever the key count: a fixed chain), 32 a step,
 # and Gemma's <float, 8, 4> at 9.6 us x 18. The short form (at most 4 folded rows: both models) keeps the contract and
 # the splits but shortens the chain: a 4-row instance (the 7B ran 8 rows, 4 of them dummies), the key scores summed by
-# reduce-scatter + broadcast (33 shuffles a pass instead of 80 / 160), q loaded before kv_lens, and the cluster merge
-# in one distributed-shared-memory round trip. Its sums run in another order: results may differ in the last bits.
+# reduce-scatter + broadcast (32 shuffles a pass instead of 80 / 160), q loaded before kv_lens, and the cluster merge
+# in one distributed-shared-memory round trip; launched with PDL, it prefetches its K/V rows into L2 before its wait
+# and lets wo's GEMV in after it (launch_dependents). Its sums run in another order: results may differ in the last
+# bits.
 # Steps: 1. conformance of attention with the switch on (the decode classes: 7B and Gemma shapes, kv lengths, masks,
 # causal, window; paged attention has its own kernel and is not touched); 2. tests/cuda/test_cuda_graphs with it on
 # (its tiny models' head dims do not reach this kernel: run for completeness); 3. greedy text off vs on (Gemma, 7B Q4_0:

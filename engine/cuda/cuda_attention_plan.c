@@ -204,7 +204,8 @@ static int dec_splits_forced(void) {
 }
 /* QUANTA_CUDA_DEC_SHORT=1: decode-rows calls with at most 4 folded rows (7B: 32 / 8 query heads, Gemma 3: 4 / 1) run
  * the kernel's short form (QN_CUDA_ATTN_DECODE_ROWS_SHORT: 4-row instance, reduce-scatter score sums, q before
- * kv_lens, one-round-trip cluster merge; same splits). Off by default until a device run has measured it correct and
+ * kv_lens, one-round-trip cluster merge; launched with PDL, its keys prefetched into L2 before its wait and the next
+ * kernel let in after it; same splits). Off by default until a device run has measured it correct and
  * faster (bench/cuda/verify_attn12.sh). Read once. */
 static int g_dec_short;
 static pthread_once_t g_dec_short_once = PTHREAD_ONCE_INIT;
