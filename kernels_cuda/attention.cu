@@ -58,6 +58,7 @@ struct Params {
     int8_t *xq, *xl; /* not NULL: out's int8 codes too (attn_decode_rows_kernel; qn_cuda_attention_args) */
     float *dx;
     int *sx, *sl;
+    int early; /* the decode-rows short form: K/V prefetch before its PDL wait, launch_dependents after (ki.pdl) */
 };
 
 /* ------------------------------------------------------------------ device helpers */
@@ -785,7 +786,7 @@ template <typename T, int DL, int RM, bool SH = false>
 __global__ void __launch_bounds__(kDecWarps * 32) attn_decode_rows_kernel(const Params p)
 {
     constexpr int D = DL * 32, NT = kDecWarps * 32;
-    if (SH) {
+    if (SH && p.early) {
         /* Launched with PDL (ki.pdl), its blocks sit here while the rope / KV-append kernel before it runs: prefetch
          * this block's K and V rows into L2 meanwhile. Only a hint: kv_lens is read around L1 (__ldcg: no stale line
          * left for the read after the wait) and may be old; the rows are inside the buffers whatever it says, and
@@ -1269,6 +1270,7 @@ int launch(const qn_cuda_attention_args *a, const KernelInfo *k, long long mbloc
     p.window = a->window;
     p.splits = splits;
     p.sl2 = a->scale * 1.4426950408889634f;
+    p.early = k->pdl;
     if (a->xq_done)
         *a->xq_done = 0;
     /* out's int8 codes: only the decode-rows kernel makes them, and only where out's rows hold whole chunks */

@@ -14,7 +14,8 @@
 # causal, window; paged attention has its own kernel and is not touched); 2. tests/cuda/test_cuda_graphs with it on
 # (its tiny models' head dims do not reach this kernel: run for completeness); 3. greedy text off vs on (Gemma, 7B Q4_0:
 # reported, a difference is allowed in principle but worth a look), and on with graphs vs op by op (must be
-# identical); 4. tg128 off / on alternated twice on the 7B Q4_0, once on Gemma.
+# identical); 4. tg128 off / on alternated twice on the 7B Q4_0, =2 (the chain without the early part) once, off / on
+# once on Gemma.
 # Everything goes to $OUT/attn12/ (summary.txt) and $OUT/attn12.tgz; the table is printed at the end.
 set -u
 cd "$(dirname "$0")/../.." # the repository root
@@ -67,6 +68,8 @@ for i in 1 2; do
   [ -f $M4 ] && { tg 7b_q4_0_off$i "$OFF" -m $M4; tg 7b_q4_0_short$i "$ON" -m $M4; }
   pack
 done
+# the chain alone (=2: no PDL attribute, prefetch or launch_dependents), to tell the two parts apart
+[ -f $M4 ] && tg 7b_q4_0_short2_chain_only "QUANTA_CUDA_DEC_SHORT=2" -m $M4
 [ -f $G ] && { tg gemma_off1 "$OFF" -m $G; tg gemma_short1 "$ON" -m $G; }
 
 say "verdict: $VERDICT (conformance and graph replay; timings are in the table)"

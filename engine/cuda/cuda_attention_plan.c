@@ -206,12 +206,13 @@ static int dec_splits_forced(void) {
  * the kernel's short form (QN_CUDA_ATTN_DECODE_ROWS_SHORT: 4-row instance, reduce-scatter score sums, q before
  * kv_lens, one-round-trip cluster merge; launched with PDL, its keys prefetched into L2 before its wait and the next
  * kernel let in after it; same splits). Off by default until a device run has measured it correct and
- * faster (bench/cuda/verify_attn12.sh). Read once. */
+ * faster (bench/cuda/verify_attn12.sh). =2: the same kernel without the early part (no PDL attribute, prefetch or
+ * launch_dependents), to tell the two apart. Read once. */
 static int g_dec_short;
 static pthread_once_t g_dec_short_once = PTHREAD_ONCE_INIT;
 static void dec_short_read(void) {
     const char *e = getenv("QUANTA_CUDA_DEC_SHORT");
-    g_dec_short = e && e[0] == '1' && !e[1];
+    g_dec_short = e && (e[0] == '1' || e[0] == '2') && !e[1] ? e[0] - '0' : 0;
 }
 static int dec_short_on(void) {
     (void)pthread_once(&g_dec_short_once, dec_short_read);
@@ -246,6 +247,7 @@ static int decode_rows_plan(const qn_cuda_attention_args *a, int fast_ok, long l
     } else {
         k.cluster = 0;
     }
+    if (short_form && dec_short_on() == 2) k.pdl = 0;
     pl->kernel = k;
     pl->mblocks = 1;
     pl->splits = (int)splits;
