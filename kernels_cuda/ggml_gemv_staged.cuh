@@ -379,7 +379,9 @@ static int gemv_staged_occ(void) {
 /* Whether the R = 2 kernel (any S) loads its rounds with cp.async into 3 stages of shared memory (2 rounds in flight a
  * warp instead of 1, none in registers; 27.8 KB a block for q4_0, so 7-8 blocks an SM) rather than through registers.
  * The same bytes, blocks and sums: results bit-identical to the register form. QUANTA_CUDA_GEMV_CPASYNC=0 never,
- * =1 always; by default every q4_0 launch and the q8_0 plain launches of at most 4096 rows. Why (H100, 09:42 call,
+ * =1 always; by default every q4_0 launch (q8_0 not: in the 10:38 call, in the same run as llama.cpp, the 7B Q8_0
+ * decoded at 262.8 / 264.9 tok/s with it on its wo/down launches and 268.5 with =0, while the 7B Q4_0 went 369.4 with
+ * =0 -> 374.2 / 374.1 with it). The kernel rows behind the first pick (H100, 09:42 call,
  * ggml_gemv_bench, the same output hashes): q4_0 wo 4096 x 4096 6.38 -> 5.87 us, q/k/v 6144 x 4096 7.59 -> 7.24, down
  * 4096 x 14336 17.73 -> 15.53, glu 2 x 14336 x 4096 27.02 -> 26.15, head 32000 x 4096 27.10 -> 27.91 (once a step);
  * q8_0 wo 8.46 -> 7.89, down 27.02 -> 25.92, but q/k/v 10.17 -> 10.57, glu 42.72 -> 43.72, head 46.39 -> 47.81. */
@@ -390,7 +392,8 @@ static bool gemv_staged_cpasync(int dt, bool glu, int64_t N) {
         forced = e && !strcmp(e, "0") ? 0 : e && !strcmp(e, "1") ? 1 : -1;
     }
     if (forced >= 0) return forced == 1;
-    return dt == QN_DT_GGML_Q4_0 || (!glu && N <= 4096);
+    (void)glu, (void)N;
+    return dt == QN_DT_GGML_Q4_0;
 }
 
 template <int DT, bool GLU, int S> static int gemv_staged_launch_s(const qn_gemv_args &a, cudaStream_t s) {

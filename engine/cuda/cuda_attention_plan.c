@@ -202,17 +202,18 @@ static int dec_splits_forced(void) {
     (void)pthread_once(&g_dec_splits_once, dec_splits_read);
     return g_dec_splits_forced;
 }
-/* QUANTA_CUDA_DEC_SHORT=1: decode-rows calls with at most 4 folded rows (7B: 32 / 8 query heads, Gemma 3: 4 / 1) run
- * the kernel's short form (QN_CUDA_ATTN_DECODE_ROWS_SHORT: 4-row instance, reduce-scatter score sums, q before
- * kv_lens, one-round-trip cluster merge; launched with PDL, its keys prefetched into L2 before its wait and the next
- * kernel let in after it; same splits). Off by default until a device run has measured it correct and
- * faster (bench/cuda/verify_attn12.sh). =2: the same kernel without the early part (no PDL attribute, prefetch or
- * launch_dependents), to tell the two apart. Read once. */
+/* QUANTA_CUDA_DEC_SHORT (on by default, =0 off): decode-rows calls with at most 4 folded rows (7B: 32 / 8 query
+ * heads, Gemma 3: 4 / 1) run the kernel's short form (QN_CUDA_ATTN_DECODE_ROWS_SHORT: 4-row instance, reduce-scatter
+ * score sums, q before kv_lens, one-round-trip cluster merge; launched with PDL, its keys prefetched into L2 before
+ * its wait and the next kernel let in after it; same splits). H100, 2026-12-06 10:38, in the same run as llama.cpp:
+ * 7B Q4_0 374.2 -> 382.7 tok/s, Q8_0 262.8 -> 269.3, Gemma 3 270M 1174.6 -> 1247.2; conformance 333/0, greedy text
+ * and graph replay identical (bench/cuda/verify_attn12.sh, bench/NOTES.md section 6 attn12). =2: the same kernel
+ * without the early part (no PDL attribute, prefetch or launch_dependents), to tell the two apart. Read once. */
 static int g_dec_short;
 static pthread_once_t g_dec_short_once = PTHREAD_ONCE_INIT;
 static void dec_short_read(void) {
     const char *e = getenv("QUANTA_CUDA_DEC_SHORT");
-    g_dec_short = e && (e[0] == '1' || e[0] == '2') && !e[1] ? e[0] - '0' : 0;
+    g_dec_short = !e ? 1 : (e[0] == '1' || e[0] == '2') && !e[1] ? e[0] - '0' : 0;
 }
 static int dec_short_on(void) {
     (void)pthread_once(&g_dec_short_once, dec_short_read);
