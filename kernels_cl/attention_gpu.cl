@@ -23,7 +23,8 @@
  * reads) and sets the counter back to 0 for the next launch. One launch fewer per layer and step;
  * it leans on a global fence ordering stores before an atomic across work-groups, which OpenCL 1.2
  * does not promise (NVIDIA's GPUs and PoCL's CPU devices keep it; bit-identical to the separate
- * combine on PoCL): QUANTA_OPENCL_ATTN_FUSED=0 turns it off. Masks, kv_lens and the window as
+ * combine on PoCL; conformance on NVIDIA's OpenCL passed with it): QUANTA_OPENCL_ATTN_FUSED=1 (off by default:
+ * slower on the H100, bench/NOTES.md section 1 clgpu12). Masks, kv_lens and the window as
  * qn_attention reads them at Nq = 1 (the causal limit is the last key: nothing to hide).
  * Local memory (host-sized): qs G·D, red and pv G·QN_DEC_WG, accs KL·G·Dv floats.
  */

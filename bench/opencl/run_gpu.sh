@@ -16,8 +16,8 @@
 #     and attention with every case split in 3 (each decode case through the fused split combine)
 #  2. decode and prefill on OpenCL, per file (-r 2); the same on CUDA at the end (step 7) and the ratio lines
 #  3. decode (tg128 -r 3) with each clgpu12 switch off, alternated with the defaults: QUANTA_OPENCL_ATTN_GPU=0
-#     (qn_attention_dec), QUANTA_OPENCL_ROPE_GPU=0 (rope_kv a group per row), QUANTA_OPENCL_ATTN_FUSED=0 (the combine
-#     apart), QUANTA_OPENCL_ASYNC_WRITE=0 (a step's inputs written with a wait each);
+#     (qn_attention_dec), QUANTA_OPENCL_ROPE_GPU=0 (rope_kv a group per row), QUANTA_OPENCL_ATTN_FUSED=1 (the combine
+#     inside, off by default), QUANTA_OPENCL_ASYNC_WRITE=0 (a step's inputs written with a wait each);
 #     1B: 128-key splits, no split (SPLITKV=1), norms 1024 items a row (QUANTA_OPENCL_ROW_LWS=1024)
 #  4. QUANTA_OPENCL_EVENTS: each kernel's device time and the gaps between kernels over 32 decode steps per file
 #     (between the 1B's switch runs and Gemma's; the 1B's extra runs after)
@@ -90,13 +90,13 @@ pack
 
 # 1. conformance of the ops with GPU-class kernels
 [ $(left) -gt 30 ] && {
-  timeout 40 $Q conform --backend opencl --filter attention,rope,rms_norm,matmul --failures > $D/conform_gpu_ops.txt 2>&1
+  timeout 70 $Q conform --backend opencl --filter attention,rope,rms_norm,matmul --failures > $D/conform_gpu_ops.txt 2>&1
   say "conform opencl (attention,rope,rms_norm,matmul) rc=$? $(grep -E '^total' $D/conform_gpu_ops.txt)"
   grep -E '^FAIL' $D/conform_gpu_ops.txt | head -5 | tee -a $D/summary.txt; pack; }
-# the fused split combine (on by default: the last group merges; a cross-group fence OpenCL 1.2 does not
-# promise), every case split in 3 so each takes it
+# the fused split combine (QUANTA_OPENCL_ATTN_FUSED=1, off by default: the last group merges; a cross-group fence
+# OpenCL 1.2 does not promise), every case split in 3 so each takes it
 [ $(left) -gt 30 ] && {
-  QUANTA_OPENCL_SPLITKV=3 timeout 25 $Q conform --backend opencl --filter attention --failures \
+  QUANTA_OPENCL_ATTN_FUSED=1 QUANTA_OPENCL_SPLITKV=3 timeout 40 $Q conform --backend opencl --filter attention --failures \
     > $D/conform_attn_fused.txt 2>&1
   say "conform opencl attention SPLITKV=3 (every decode case through the fused combine) rc=$? $(grep -E '^total' $D/conform_attn_fused.txt)"
   grep -E '^FAIL' $D/conform_attn_fused.txt | head -5 | tee -a $D/summary.txt; pack; }
@@ -132,7 +132,7 @@ switches() { # NAME FILE
   tgo $1_default1 $2
   tgo $1_attn_off $2 QUANTA_OPENCL_ATTN_GPU=0
   tgo $1_rope_off $2 QUANTA_OPENCL_ROPE_GPU=0
-  tgo $1_fused_off $2 QUANTA_OPENCL_ATTN_FUSED=0
+  tgo $1_fused_on $2 QUANTA_OPENCL_ATTN_FUSED=1
   tgo $1_async_off $2 QUANTA_OPENCL_ASYNC_WRITE=0
   tgo $1_default2 $2
   pack
