@@ -42,7 +42,7 @@ void qn_attention_dec(const global uchar *qb, ulong qo, int qdt, const global uc
                       const global uchar *vb, ulong vo, int vdt, const global uchar *mb, ulong mo, int mask_mode,
                       const global uchar *lb, ulong lo, int has_lens, global uchar *ob, ulong oo, int odt,
                       global float *part, ulong po, int Hq, int Hkv, int Nk, int D, int Dv, float scale_log2,
-                      int window, int nsplit, int split_len, global int *cnt, int fused, global int *err,
+                      int window, int nsplit, int split_len, global int *cnt, int fused, int ahead, global int *err,
                       local float *qs, local float *red, local float *pv, local float *accs) {
     const int t = get_local_id(0), bh = get_group_id(1), split = get_group_id(2);
     const int G = Hq / Hkv, b = bh / Hkv, hk = bh % Hkv;
@@ -72,14 +72,22 @@ void qn_attention_dec(const global uchar *qb, ulong qo, int qdt, const global uc
         if (j < kend && !(mask_mode && mrow[j] == 0)) {
 #pragma unroll
             for (int g = 0; g < QN_DEC_GMAX; g++) s[g] = 0.0f;
-            for (int i = 0; i < D4; i++) {
-                const float4 k = qn_ld4(kb + ko, kdt, (kvbase + j) * (size_t)D4 + i);
+            /* ahead: 8 pieces of the row loaded before their FMAs (one global latency per 8, not per piece);
+             * the same FMAs in the same order, so the same bits */
+            for (int i0 = 0; i0 < D4; i0 += ahead ? 8 : 1) {
+                float4 kk[8];
 #pragma unroll
-                for (int g = 0; g < QN_DEC_GMAX; g++)
-                    if (g < G) {
-                        const float4 q = vload4(0, qs + g * D + 4 * i);
-                        s[g] = fma(k.w, q.w, fma(k.z, q.z, fma(k.y, q.y, fma(k.x, q.x, s[g]))));
-                    }
+                for (int u = 0; u < 8; u++)
+                    if (u == 0 || (ahead && i0 + u < D4)) kk[u] = qn_ld4(kb + ko, kdt, (kvbase + j) * (size_t)D4 + i0 + u);
+#pragma unroll
+                for (int u = 0; u < 8; u++)
+                    if (u == 0 || (ahead && i0 + u < D4))
+#pragma unroll
+                        for (int g = 0; g < QN_DEC_GMAX; g++)
+                            if (g < G) {
+                                const float4 k = kk[u], q = vload4(0, qs + g * D + 4 * (i0 + u));
+                                s[g] = fma(k.w, q.w, fma(k.z, q.z, fma(k.y, q.y, fma(k.x, q.x, s[g]))));
+                            }
             }
         }
         /* the chunk's max of each row: one tree for all G rows */
@@ -109,11 +117,18 @@ void qn_attention_dec(const global uchar *qb, ulong qo, int qdt, const global uc
         barrier(CLK_LOCAL_MEM_FENCE);
         const int nc = min(QN_DEC_WG, kend - k0);
         if (lane < KL)
-            for (int c = lane; c < nc; c += KL) {
-                const float4 v = qn_ld4(vb + vo, vdt, (kvbase + k0 + c) * (size_t)NL + d4);
+            for (int c0 = lane; c0 < nc; c0 += (ahead ? 4 : 1) * KL) { /* ahead: 4 keys' V loaded first */
+                float4 vv[4];
 #pragma unroll
-                for (int g = 0; g < QN_DEC_GMAX; g++)
-                    if (g < G) acc[g] = fma((float4)(pv[g * QN_DEC_WG + c]), v, acc[g]);
+                for (int u = 0; u < 4; u++)
+                    if (u == 0 || (ahead && c0 + u * KL < nc))
+                        vv[u] = qn_ld4(vb + vo, vdt, (kvbase + k0 + c0 + u * KL) * (size_t)NL + d4);
+#pragma unroll
+                for (int u = 0; u < 4; u++)
+                    if (u == 0 || (ahead && c0 + u * KL < nc))
+#pragma unroll
+                        for (int g = 0; g < QN_DEC_GMAX; g++)
+                            if (g < G) acc[g] = fma((float4)(pv[g * QN_DEC_WG + c0 + u * KL]), vv[u], acc[g]);
             }
         /* no barrier: the next chunk writes pv only after its tree's barriers, which every item
          * reaches after these reads, and red's last reads came before the barrier above */

@@ -17,7 +17,7 @@
 #  2. decode and prefill on OpenCL, per file (-r 2); the same on CUDA at the end (step 7) and the ratio lines
 #  3. decode (tg128 -r 3) with each clgpu12 switch off, alternated with the defaults: QUANTA_OPENCL_ATTN_GPU=0
 #     (qn_attention_dec), QUANTA_OPENCL_ROPE_GPU=0 (rope_kv a group per row), QUANTA_OPENCL_ATTN_FUSED=1 (the combine
-#     inside, off by default), QUANTA_OPENCL_ASYNC_WRITE=0 (a step's inputs written with a wait each);
+#     inside, off by default), QUANTA_OPENCL_ATTN_AHEAD=1 (qn_attention_dec's loads ahead, off by default), QUANTA_OPENCL_ASYNC_WRITE=0 (a step's inputs written with a wait each);
 #     1B: 128-key splits, no split (SPLITKV=1), norms 1024 items a row (QUANTA_OPENCL_ROW_LWS=1024)
 #  4. QUANTA_OPENCL_EVENTS: each kernel's device time and the gaps between kernels over 32 decode steps per file
 #     (between the 1B's switch runs and Gemma's; the 1B's extra runs after)
@@ -133,6 +133,7 @@ switches() { # NAME FILE
   tgo $1_attn_off $2 QUANTA_OPENCL_ATTN_GPU=0
   tgo $1_rope_off $2 QUANTA_OPENCL_ROPE_GPU=0
   tgo $1_fused_on $2 QUANTA_OPENCL_ATTN_FUSED=1
+  tgo $1_ahead $2 QUANTA_OPENCL_ATTN_AHEAD=1
   tgo $1_async_off $2 QUANTA_OPENCL_ASYNC_WRITE=0
   tgo $1_default2 $2
   pack

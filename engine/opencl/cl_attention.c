@@ -151,13 +151,16 @@ quanta_status qn_cl_attention_run(qn_cl *s, const qn_node *node) {
                      ? attn_counters(s)
                      : NULL;
     cl_int fused = cnt != NULL;
+    /* qn_attention_dec's loads ahead of their FMAs (bit-identical; unmeasured on a GPU: off, =1 on) */
+    const char *ae = getenv("QUANTA_OPENCL_ATTN_AHEAD");
+    cl_int ahead = ae && !strcmp(ae, "1");
     if (!cnt) cnt = s->err_flag; /* any valid buffer: the kernel touches none without fused */
     if (dec) {
         const size_t kl = DEC_WG / ((size_t)Dv / 4);
         qn_cl_arg a[] = {QA(qm), QA(qo), QA(qdt), QA(km), QA(ko), QA(kdt), QA(vm), QA(vo), QA(vdt), QA(mm), QA(mo),
                          QA(mmode), QA(lm), QA(lo), QA(has_lens), QA(om), QA(oo), QA(odt), QA(pm), QA(po), QA(Hq),
                          QA(Hkv), QA(Nk), QA(D), QA(Dv), QA(scale_log2), QA(window), QA(nsplit), QA(split_len),
-                         QA(cnt), QA(fused), QA(s->err_flag), QA_LOCAL((size_t)G * D * 4), QA_LOCAL((size_t)G * DEC_WG * 4),
+                         QA(cnt), QA(fused), QA(ahead), QA(s->err_flag), QA_LOCAL((size_t)G * D * 4), QA_LOCAL((size_t)G * DEC_WG * 4),
                          QA_LOCAL((size_t)G * DEC_WG * 4), QA_LOCAL(kl * (size_t)G * Dv * 4)};
         st = qn_cl_set_args(s, QK_ATTENTION_DEC, a, (int)(sizeof a / sizeof a[0]));
         size_t g[3] = {DEC_WG, (size_t)B * (size_t)Hkv, (size_t)nsplit}, l[3] = {DEC_WG, 1, 1};
