@@ -229,6 +229,15 @@ static int gemv_switch_on(const char *name, int *cache) {
     return *cache;
 }
 
+/* A switch read once from the environment into *cache: on only where it is "1". */
+static int gemv_switch_one(const char *name, int *cache) {
+    if (*cache < 0) {
+        const char *e = getenv(name);
+        *cache = e && !strcmp(e, "1");
+    }
+    return *cache;
+}
+
 /* Whether the GEMV issues its first weight loads before it waits for the kernel before it (weights
  * are never written by a step, so they can be read while that kernel finishes): on unless
  * QUANTA_CUDA_GEMV_PREFETCH=0 (side-by-side timings). */

@@ -298,11 +298,7 @@ template <int DT> __global__ void __launch_bounds__(128) qn_k_ggml_gemv_flat(qn_
  * weight it takes), so it bought nothing measurable. */
 static int gemv_flat_on(void) {
     static int on = -1;
-    if (on < 0) {
-        const char *e = getenv("QUANTA_CUDA_GEMV_FLAT");
-        on = e && !strcmp(e, "1");
-    }
-    return on;
+    return gemv_switch_one("QUANTA_CUDA_GEMV_FLAT", &on);
 }
 
 static bool gemv_flat_fits(int dt, const qn_gemv_args &a) {
@@ -369,11 +365,7 @@ static int gemv_staged_split(int dt, bool glu, int64_t nch) {
  * take 94-125 registers (4-5 blocks an SM), which would cost the warps that splitting K is for. */
 static int gemv_staged_occ(void) {
     static int on = -1;
-    if (on < 0) {
-        const char *e = getenv("QUANTA_CUDA_GEMV_OCC");
-        on = e && !strcmp(e, "1");
-    }
-    return on;
+    return gemv_switch_one("QUANTA_CUDA_GEMV_OCC", &on);
 }
 
 /* Whether the R = 2 kernel (any S) loads its rounds with cp.async into 3 stages of shared memory (2 rounds in flight a
