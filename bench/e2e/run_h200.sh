@@ -158,6 +158,12 @@ fi
 # (17:45 run of 2026-12-05).
 if has verify; then
   [ -n "$PRE_PIDS" ] && { wait $PRE_PIDS; stamp "prebuilds: $(tr '\n' ' ' < $L/prebuild.txt 2>/dev/null)"; }
+  # VERIFY_WAIT (a path): something else of the call using the GPU (e.g. OpenCL checks run during Quanta's build)
+  # writes it when done; the checks here wait for it (at most until VERIFY_WAIT_S s into the run, default 330)
+  if [ -n "${VERIFY_WAIT:-}" ]; then
+    while [ ! -e $VERIFY_WAIT ] && [ $(( $(date +%s) - T0 )) -lt ${VERIFY_WAIT_S:-330} ]; do sleep 1; done
+    stamp "verify: waited for $VERIFY_WAIT ($( [ -e $VERIFY_WAIT ] && echo there || echo 'not there: going on'))"
+  fi
   for v in ${VERIFY:-$(ls bench/*/verify_*.sh)}; do
     n=$(basename $v .sh)
     OUT=$OUT PEER=$PEER timeout ${VERIFY_S:-100} bash $v > $L/$n.log 2>&1
