@@ -4,10 +4,12 @@
 # (summary.txt: every step's line, the tg table, the events tables).
 # Measures, in this order (each step skipped when the budget is short):
 #  1. conformance on NVIDIA's OpenCL with the new switches on: the q8 decode GEMVs at M = 1 (matmul, matmul_glu,
-#     matmul_multi cases that take qn_gemv_q8_m1 / _glu), decode attention with its loads ahead, the norms
+#     matmul_multi cases that take qn_gemv_q8_m1 / _glu), decode attention with its loads ahead, the norms with
+#     the row in registers (qn_rms_norm_reg)
 #  2. decode tg128 (-r 3) on $L1 (1B LLaMA Q8_0) and $G (Gemma 3 270M Q4_K_M), the switches alternated with the
-#     defaults: QUANTA_OPENCL_GEMV1=1 (the M = 1 q8 GEMVs), QUANTA_OPENCL_ATTN_AHEAD=1 (qn_attention_dec's loads
-#     ahead), both, both without a key split (QUANTA_OPENCL_SPLITKV=1, 1B)
+#     defaults: all three switches, then each alone (1B): QUANTA_OPENCL_GEMV1=1 (the M = 1 q8 GEMVs),
+#     QUANTA_OPENCL_ATTN_AHEAD=1 (qn_attention_dec's loads ahead), QUANTA_OPENCL_NORM_REG=1 (one-pass norms);
+#     Gemma all and AHEAD alone; at the end the 1B with all on and no key split (QUANTA_OPENCL_SPLITKV=1)
 #  3. QUANTA_OPENCL_EVENTS with the switches on: each kernel's device time per call over 32 decode steps
 #     (the GEMVs' per-call bytes are known from the file's shapes: GB/s of kernel time, not of launch + wait)
 #  4. the kernel rows (`quanta bench --backend opencl`, copy and gemv q8/q4) with and without GEMV1, if time is left
@@ -16,7 +18,7 @@ cd "$(dirname "$0")/../.." || exit 1
 . bench/common/verifylib.sh clgemv13 ${VERIFY_S:-80}
 . bench/opencl/cl_setup.sh
 [ $CL_OK = 1 ] || { pack; exit 0; }
-ON="QUANTA_OPENCL_GEMV1=1 QUANTA_OPENCL_ATTN_AHEAD=1"
+ON="QUANTA_OPENCL_GEMV1=1 QUANTA_OPENCL_ATTN_AHEAD=1 QUANTA_OPENCL_NORM_REG=1"
 
 # 1. conformance: the cases that take the new kernels (explicit, so the run stays short: the reference side of a
 # whole filtered sweep took over a minute on the device machine)
@@ -31,7 +33,8 @@ done
   env $ON timeout 15 $Q conform --backend opencl "${CASES[@]}" --failures > $D/conform_gemv1.txt 2>&1
   say "conform q8 M=1 GEMVs ($ON) rc=$? $(grep -E '^total' $D/conform_gemv1.txt)"
   grep -E '^FAIL' $D/conform_gemv1.txt | head -4 | tee -a $D/summary.txt
-  env $ON timeout 15 $Q conform --backend opencl --quick --filter matmul,matmul_glu,matmul_multi,rms_norm,add_norm,rms_norm_add_norm,attention \
+  env $ON timeout 15 $Q conform --backend opencl --quick \
+    --filter matmul,matmul_glu,matmul_multi,rms_norm,add_norm,add_rms_norm,rms_norm_add,rms_norm_add_norm,attention \
     --failures > $D/conform_quick.txt 2>&1
   say "conform --quick matmul*,norms,attention ($ON) rc=$? $(grep -E '^total' $D/conform_quick.txt)"
   grep -E '^FAIL' $D/conform_quick.txt | head -4 | tee -a $D/summary.txt
@@ -63,20 +66,20 @@ events() { # LABEL FILE ENV...
 
 # 2-3. the 1B first (the decode target's file), then Gemma
 tgo l1_default1 $L1
+tgo l1_all $L1 $ON
 tgo l1_gemv1 $L1 QUANTA_OPENCL_GEMV1=1
 tgo l1_ahead $L1 QUANTA_OPENCL_ATTN_AHEAD=1
-tgo l1_both $L1 $ON
+tgo l1_norm $L1 QUANTA_OPENCL_NORM_REG=1
 tgo l1_default2 $L1
 pack
 tgo g_default1 $G
-tgo g_gemv1 $G QUANTA_OPENCL_GEMV1=1
+tgo g_all $G $ON
 tgo g_ahead $G QUANTA_OPENCL_ATTN_AHEAD=1
-tgo g_both $G $ON
 tgo g_default2 $G
 pack
 events l1_on $L1 $ON
 events g_on $G $ON
-tgo l1_both_nosplit $L1 $ON QUANTA_OPENCL_SPLITKV=1
+tgo l1_all_nosplit $L1 $ON QUANTA_OPENCL_SPLITKV=1
 printf "\n| decode run (OpenCL tg128, -r 3) | switches | tok/s | sd |\n|---|---|---|---|$ROWS\n" | tee -a $D/summary.txt
 pack
 

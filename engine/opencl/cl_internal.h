@@ -68,6 +68,7 @@ typedef enum qn_cl_kernel_id {
     QK_ATTENTION_DEC,
     QK_GEMV_Q8_M1,
     QK_GEMV_Q8_M1_GLU,
+    QK_RMS_NORM_REG,
     QK_COUNT
 } qn_cl_kernel_id;
 
