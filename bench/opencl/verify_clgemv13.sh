@@ -11,7 +11,8 @@
 #     QUANTA_OPENCL_ATTN_AHEAD=1 (qn_attention_dec's loads ahead), QUANTA_OPENCL_NORM_REG=1 (one-pass norms);
 #     Gemma all and AHEAD alone; at the end the 1B with all on and no key split (QUANTA_OPENCL_SPLITKV=1)
 #  3. QUANTA_OPENCL_EVENTS with the switches on: each kernel's device time per call over 32 decode steps
-#     (the GEMVs' per-call bytes are known from the file's shapes: GB/s of kernel time, not of launch + wait)
+#     (the GEMVs' per-call bytes are known from the file's shapes: GB/s of kernel time, not of launch + wait);
+#     the 1B again with the M = 1 GEMVs' groups of 2 and 8 warps (QUANTA_OPENCL_GEMV1_SETS)
 #  4. the kernel rows (`quanta bench --backend opencl`, copy and gemv q8/q4) with and without GEMV1, if time is left
 set -u
 cd "$(dirname "$0")/../.." || exit 1
@@ -79,6 +80,9 @@ tgo g_default2 $G
 pack
 events l1_on $L1 $ON
 events g_on $G $ON
+# the M = 1 GEMVs' work-group: 2 and 8 warps (default 4), their device time per call
+events l1_sets2 $L1 $ON QUANTA_OPENCL_GEMV1_SETS=2
+events l1_sets8 $L1 $ON QUANTA_OPENCL_GEMV1_SETS=8
 tgo l1_all_nosplit $L1 $ON QUANTA_OPENCL_SPLITKV=1
 printf "\n| decode run (OpenCL tg128, -r 3) | switches | tok/s | sd |\n|---|---|---|---|$ROWS\n" | tee -a $D/summary.txt
 pack
