@@ -76,11 +76,11 @@ if [ -s $D/fp8_time3.csv ] && [ $(left) -gt 12 ] && python3 -c 'import torch' 2>
   say "fp8_peers rc=$?"; tee -a $D/summary.txt < $D/fp8_peers.txt
 fi
 
-# 5. compute-sanitizer on the small cases (V2=2t: the engine-path form first, then every form)
+# 5. compute-sanitizer on the small cases (V2 unset: 2p against the reference, then every form, the TMA ones included)
 if [ -x $FC/fp8_check ] && command -v compute-sanitizer > /dev/null; then
   for tool in racecheck synccheck; do
     [ $(left) -gt 10 ] || { say "compute-sanitizer $tool skipped (time)"; continue; }
-    QUANTA_CUDA_FP8_V2=2t timeout 10 compute-sanitizer --tool $tool $FC/fp8_check sanitize > $D/sanitize_$tool.txt 2>&1
+    timeout 10 compute-sanitizer --tool $tool $FC/fp8_check sanitize > $D/sanitize_$tool.txt 2>&1
     say "compute-sanitizer $tool rc=$?: $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' $D/sanitize_$tool.txt | head -1)"
   done
 fi
