@@ -648,12 +648,16 @@ __global__ void __launch_bounds__(qn_f8_cfg<CW, BN>::threads, qn_f8_cfg<CW, BN>:
  * times zero codes, TMA's fill past the arrays): y bit-identical to the other forms (fp8_check compares). */
 #define QN_F8T_BK 128 /* K bytes per stage: two weight K tiles, one 128-byte swizzle row of each token */
 
-template <int CW, int BN> struct qn_f8t_cfg {
+/* EPI 1: the epilogue through shared memory and a TMA store (qn_f8t_store_tma): per consumer warpgroup a BN x 64
+ * box of 2-byte outputs (128 bytes a token, the store map's 128-byte swizzle), fewer stages to make room. */
+template <int CW, int BN, int EPI = 0> struct qn_f8t_cfg {
     static constexpr int BM = 64 * CW, threads = 128 * (CW + 1);
     static constexpr int a_bytes = BM * QN_F8T_BK, b_bytes = BN * QN_F8T_BK, stage = a_bytes + b_bytes;
     static constexpr int min_blocks = CW == 1 ? 2 : 1;
-    static constexpr int S0 = (min_blocks == 2 ? 100 : 200) * 1024 / stage, S = S0 > 8 ? 8 : S0;
-    static constexpr int smem = S * stage + 1024; /* + aligning the stages to the swizzle atom's 1024 bytes */
+    static constexpr int epi_bytes = EPI ? CW * BN * 128 : 0;
+    static constexpr int S0 = ((min_blocks == 2 ? 100 : EPI ? 220 : 200) * 1024 - epi_bytes) / stage, S = S0 > 8 ? 8 : S0;
+    /* + aligning the stages to the swizzle atom's 1024 bytes */
+    static constexpr int smem = S * stage + epi_bytes + 1024;
     static_assert(S >= 3, "pipeline depth");
     static_assert(stage % 1024 == 0 && b_bytes % 1024 == 0, "stages and their A part on 1024-byte boundaries");
 };
@@ -686,11 +690,61 @@ __device__ __forceinline__ void qn_f8t_stage_mma(float (&acc)[BN / 8][4], uint32
 }
 #endif
 
-template <int CW, int BN, int CL>
-__global__ void __launch_bounds__(qn_f8t_cfg<CW, BN>::threads, qn_f8t_cfg<CW, BN>::min_blocks)
-    qn_k_fp8_tma(qn_f8_args p, const __grid_constant__ CUtensorMap wmap, const __grid_constant__ CUtensorMap xmap) {
 #if QN_F8_HAVE
-    typedef qn_f8t_cfg<CW, BN> Cfg;
+/* EPI's epilogue of one consumer warpgroup: acc (weight rows nb + w4 * 16 + g + 8h, tokens m0 + 8j + 2t + c) times
+ * sw[n] sx[m], rounded to OT (2 bytes), into its box ep (token m's 64 outputs in the 128-byte row m, 16-byte chunk
+ * (n / 8) ^ (m & 7): the 4 token rows a warp's store touches land in different banks), then one thread stores the
+ * box to y[m0.., nb..] by TMA (what lies past M or N is not written) without waiting for it; the box is reused
+ * only after that store has read it (wait_read before the next tile's writes). Same products, same rounding as
+ * qn_f8_store_direct: y bit-identical. */
+template <typename OT, int BN>
+__device__ __forceinline__ void qn_f8t_store_tma(const float (&acc)[BN / 8][4], const qn_f8_args &p, const CUtensorMap *ymap,
+                                                 uint8_t *ep, int64_t nb, int64_t m0, int w4, int g, int t, int ctid,
+                                                 uint32_t bar_id) {
+    float swr[2];
+#pragma unroll
+    for (int h = 0; h < 2; h++) {
+        const int64_t n = nb + w4 * 16 + g + 8 * h;
+        swr[h] = n < p.Np ? __ldg(p.sw + n) : 0.0f;
+    }
+    if (ctid == 0) qn_tma_store_wait_read<0>(); /* the previous tile's store has read the box */
+    qn_named_sync(bar_id, 128);
+    constexpr int JC = BN >= 256 ? 8 : 4;
+#pragma unroll
+    for (int j0 = 0; j0 < BN / 8; j0 += JC) {
+        float xs[JC][2];
+#pragma unroll
+        for (int j = 0; j < JC; j++)
+#pragma unroll
+            for (int c = 0; c < 2; c++) xs[j][c] = __ldg(p.sx + m0 + 8 * (j0 + j) + 2 * t + c);
+#pragma unroll
+        for (int j = 0; j < JC; j++)
+#pragma unroll
+            for (int c = 0; c < 2; c++) {
+                const int ml = 8 * (j0 + j) + 2 * t + c;
+#pragma unroll
+                for (int h = 0; h < 2; h++) {
+                    const int nl = w4 * 16 + g + 8 * h;
+                    *reinterpret_cast<OT *>(ep + ml * 128 + (((nl >> 3) ^ (ml & 7)) << 4) + (nl & 7) * 2) =
+                        qn_f8_cvt<OT>(acc[j0 + j][2 * h + c] * swr[h] * xs[j][c]);
+                }
+            }
+    }
+    qn_tma_fence_smem();
+    qn_named_sync(bar_id, 128);
+    if (ctid == 0) {
+        qn_tma_store_2d(ymap, qn_smem_u32(ep), (int32_t)nb, (int32_t)m0);
+        qn_tma_store_commit();
+    }
+}
+#endif
+
+template <int CW, int BN, int CL, int EPI>
+__global__ void __launch_bounds__(qn_f8t_cfg<CW, BN, EPI>::threads, qn_f8t_cfg<CW, BN, EPI>::min_blocks)
+    qn_k_fp8_tma(qn_f8_args p, const __grid_constant__ CUtensorMap wmap, const __grid_constant__ CUtensorMap xmap,
+                 const __grid_constant__ CUtensorMap ymap) {
+#if QN_F8_HAVE
+    typedef qn_f8t_cfg<CW, BN, EPI> Cfg;
     constexpr int S = Cfg::S, BM = Cfg::BM;
     extern __shared__ __align__(128) uint8_t qn_f8_smem[];
     __shared__ __align__(8) uint64_t full_bar[S], empty_bar[S];
@@ -795,14 +849,19 @@ __global__ void __launch_bounds__(qn_f8t_cfg<CW, BN>::threads, qn_f8t_cfg<CW, BN
         if (tr && k == 0) qn_f8_stamp(tr, 2);
         release(g0 + nk - 1);
         const int64_t nb = (nt0 + cw * 4) * 16;
-        if (p.yd == QN_DT_F32) qn_f8_store_direct<float, BN>(acc, p, nb, m0, w4, g, t);
+        if (EPI) { /* the host takes EPI with 2-byte y only */
+            uint8_t *ep = base + S * Cfg::stage + cw * BN * 128;
+            if (p.yd == QN_DT_F16) qn_f8t_store_tma<__half, BN>(acc, p, &ymap, ep, nb, m0, w4, g, t, tid - 128 * wg, 2 + cw);
+            else qn_f8t_store_tma<__nv_bfloat16, BN>(acc, p, &ymap, ep, nb, m0, w4, g, t, tid - 128 * wg, 2 + cw);
+        } else if (p.yd == QN_DT_F32) qn_f8_store_direct<float, BN>(acc, p, nb, m0, w4, g, t);
         else if (p.yd == QN_DT_F16) qn_f8_store_direct<__half, BN>(acc, p, nb, m0, w4, g, t);
         else qn_f8_store_direct<__nv_bfloat16, BN>(acc, p, nb, m0, w4, g, t);
         if (tr && k == 0) qn_f8_stamp(tr, 3);
     }
+    if (EPI && tid - 128 * wg == 0) qn_tma_store_wait_all(); /* the last box is read before the block's memory goes */
     if (CL > 1) qn_cluster_sync();
 #else
-    (void)p, (void)wmap, (void)xmap;
+    (void)p, (void)wmap, (void)xmap, (void)ymap;
     __trap();
 #endif
 }
@@ -891,8 +950,8 @@ template <int CW, int BN, int CL, int DEPTH> static int qn_f8_launch_ps(const qn
 /* fp813's TMA form: as many whole clusters as fit (as qn_f8_launch_ps), the two tensor maps encoded per call
  * (host arithmetic only, ~1 us): the weights' tiled codes as u64 [Np/16][Kp/64][128] in boxes of BM/16 row tiles
  * x 2 K tiles, the token-major codes as bytes [Mp][Kp] in boxes of BN / CL rows x 128, 128-byte swizzle. */
-template <int CW, int BN, int CL> static int qn_f8t_launch(const qn_f8_args &a0, int sms, cudaStream_t s) {
-    typedef qn_f8t_cfg<CW, BN> Cfg;
+template <int CW, int BN, int CL, int EPI> static int qn_f8t_launch(const qn_f8_args &a0, int sms, cudaStream_t s) {
+    typedef qn_f8t_cfg<CW, BN, EPI> Cfg;
     static int resident = 0; /* clusters at once; a race only repeats the same query */
     cudaLaunchConfig_t cfg = {};
     cudaLaunchAttribute at[1] = {};
@@ -901,14 +960,14 @@ template <int CW, int BN, int CL> static int qn_f8t_launch(const qn_f8_args &a0,
     cfg.blockDim = dim3(Cfg::threads), cfg.dynamicSmemBytes = Cfg::smem, cfg.stream = s;
     cfg.attrs = at, cfg.numAttrs = CL > 1 ? 1 : 0;
     if (resident <= 0) {
-        cudaError_t e = cudaFuncSetAttribute(qn_k_fp8_tma<CW, BN, CL>, cudaFuncAttributeMaxDynamicSharedMemorySize, Cfg::smem);
+        cudaError_t e = cudaFuncSetAttribute(qn_k_fp8_tma<CW, BN, CL, EPI>, cudaFuncAttributeMaxDynamicSharedMemorySize, Cfg::smem);
         if (e != cudaSuccess) return (int)e;
         int n = 0;
         if (CL > 1) {
             cfg.gridDim = dim3(CL * 64);
-            e = cudaOccupancyMaxActiveClusters(&n, qn_k_fp8_tma<CW, BN, CL>, &cfg);
+            e = cudaOccupancyMaxActiveClusters(&n, qn_k_fp8_tma<CW, BN, CL, EPI>, &cfg);
         } else {
-            e = cudaOccupancyMaxActiveBlocksPerMultiprocessor(&n, qn_k_fp8_tma<CW, BN, CL>, Cfg::threads, Cfg::smem);
+            e = cudaOccupancyMaxActiveBlocksPerMultiprocessor(&n, qn_k_fp8_tma<CW, BN, CL, EPI>, Cfg::threads, Cfg::smem);
             n *= sms > 0 ? sms : 132;
         }
         if (e != cudaSuccess) return (int)e;
@@ -929,20 +988,25 @@ template <int CW, int BN, int CL> static int qn_f8t_launch(const qn_f8_args &a0,
     if (!e)
         e = qn_tma_encode_2d(&xm, CU_TENSOR_MAP_DATA_TYPE_UINT8, a.xq, (uint64_t)a.Kp, (uint64_t)a.Mp, (uint64_t)a.Kp,
                              QN_F8T_BK, BN / CL, CU_TENSOR_MAP_SWIZZLE_128B);
+    CUtensorMap ym;
+    memset(&ym, 0, sizeof ym);
+    if (!e && EPI) /* y as 2-byte elements [M][N], boxes of BN tokens x 64 outputs (128 bytes), 128-byte swizzle */
+        e = qn_tma_encode_2d(&ym, CU_TENSOR_MAP_DATA_TYPE_UINT16, a.y, (uint64_t)a.N, (uint64_t)a.M, (uint64_t)a.N * 2, 64,
+                             BN, CU_TENSOR_MAP_SWIZZLE_128B);
     if (e) return e;
     cfg.gridDim = dim3((unsigned)(clusters * CL));
-    const cudaError_t le = cudaLaunchKernelEx(&cfg, qn_k_fp8_tma<CW, BN, CL>, a, wm, xm);
+    const cudaError_t le = cudaLaunchKernelEx(&cfg, qn_k_fp8_tma<CW, BN, CL, EPI>, a, wm, xm, ym);
     return le != cudaSuccess ? (int)le : qn_cu_launch_status();
 }
 
-template <int CL> static int qn_f8t_launch_tile(int tile, const qn_f8_args &a, int sms, cudaStream_t s) {
+template <int CL, int EPI> static int qn_f8t_launch_tile(int tile, const qn_f8_args &a, int sms, cudaStream_t s) {
     switch (tile) {
-    case 1: return qn_f8t_launch<2, 256, CL>(a, sms, s);
-    case 2: return qn_f8t_launch<2, 128, CL>(a, sms, s);
+    case 1: return qn_f8t_launch<2, 256, CL, EPI>(a, sms, s);
+    case 2: return qn_f8t_launch<2, 128, CL, EPI>(a, sms, s);
     /* 64x128's place (the same grid size) goes to 128x64: one warpgroup under the two-block register cap of 128
      * with two 16-register A buffers makes ptxas serialize the wgmma (C7512); two of 64 tokens do not */
-    case 3: return qn_f8t_launch<2, 64, CL>(a, sms, s);
-    default: return qn_f8t_launch<1, 64, CL>(a, sms, s);
+    case 3: return qn_f8t_launch<2, 64, CL, EPI>(a, sms, s);
+    default: return qn_f8t_launch<1, 64, CL, EPI>(a, sms, s);
     }
 }
 
@@ -1009,7 +1073,7 @@ static int qn_f8_forced_tile() {
  * persistent with 2 wgmma groups in flight. Unset: 2p, the fastest form in the H100 run of 2026-12-06 09:42
  * (1.16-1.20x mmq8's kernel at M = 2048 on the 7B/13B shapes, 1.19x at M = 256; pp no faster; bit-identical,
  * conformance per tile and compute-sanitizer clean: bench/NOTES.md section 6, lead12). Read once: the cluster
- * size, plus 16 x the persistent form (1 or 2; 3: fp813's TMA form, a trailing t: 0t, 2t). */
+ * size, plus 16 x the persistent form (1 or 2; 3: fp813's TMA form, a trailing t: 0t, 2t; 4: ts, its TMA store). */
 static int qn_f8_env_v2() {
     static int v2 = -1;
     if (v2 < 0) {
@@ -1018,7 +1082,8 @@ static int qn_f8_env_v2() {
         const int v = e ? atoi(e) : 0;
         const char *p1 = e ? strchr(e, 'p') : NULL;
         v2 = (v == 4 ? 4 : v == 1 || v == 2 ? 2 : 1) | (p1 ? (p1[1] == 'p' ? 32 : 16) : 0);
-        if (strchr(e, 't')) v2 = (v == 1 || v == 2 ? 2 : 1) | 48; /* fp813's TMA form: clusters of 1 or 2 */
+        /* fp813's TMA form, clusters of 1 or 2: t, or ts with the TMA store epilogue (0t, 2t, 0ts, 2ts) */
+        if (strchr(e, 't')) v2 = (v == 1 || v == 2 ? 2 : 1) | (strchr(e, 's') ? 64 : 48);
     }
     return v2;
 }
@@ -1049,7 +1114,7 @@ void qn_cuda_fp8_x_split(void *buf, int64_t M, int64_t Kp, uint8_t **xq, float *
 
 /* The layout the GEMM of QUANTA_CUDA_FP8_V2 reads: token-major for the TMA form (t), slices otherwise. */
 int qn_cuda_fp8_quantize_x(int x_dtype, const void *x, int64_t M, int64_t K, int64_t Kp, void *buf, void *stream) {
-    return qn_cuda_fp8_quantize_x_tm(x_dtype, x, M, K, Kp, buf, (qn_f8_env_v2() >> 4) == 3, stream);
+    return qn_cuda_fp8_quantize_x_tm(x_dtype, x, M, K, Kp, buf, (qn_f8_env_v2() >> 4) >= 3, stream);
 }
 
 int qn_cuda_fp8_quantize_x_tm(int x_dtype, const void *x, int64_t M, int64_t K, int64_t Kp, void *buf, int token_major,
@@ -1092,7 +1157,7 @@ int qn_cuda_fp8_gemm_cl(const qn_cuda_weight *w, const void *buf, int64_t M, int
                         void *stream) {
     if (w->fmt != QN_CW_E4M3 || !qn_f8_device_ok()) return -1;
     if (cluster != 1 && cluster != 2 && cluster != 4) return (int)cudaErrorInvalidValue;
-    if (persist == 3 && (cluster == 4 || splits != 1)) return (int)cudaErrorInvalidValue; /* TMA form: 1 or 2, no split */
+    if (persist >= 3 && (cluster == 4 || splits != 1)) return (int)cudaErrorInvalidValue; /* TMA form: 1 or 2, no split */
     if (M <= 0 || w->N <= 0) return 0;
     const int64_t KT = w->Kp / QN_F8_BK;
     if (splits < 1 || (splits > 1 && !part)) return (int)cudaErrorInvalidValue;
@@ -1111,7 +1176,11 @@ int qn_cuda_fp8_gemm_cl(const qn_cuda_weight *w, const void *buf, int64_t M, int
     a.yd = y_dtype, a.y = y, a.trace = trace, a.units = 0, a.gxc = 0;
     cudaStream_t s = (cudaStream_t)stream;
     const int t = qn_f8_pick(w->N, M, sms, tile);
-    if (persist == 3) return cluster == 2 ? qn_f8t_launch_tile<2>(t, a, sms, s) : qn_f8t_launch_tile<1>(t, a, sms, s);
+    if (persist >= 3) { /* 4: the TMA store epilogue where y allows it (2-byte, rows 16-byte multiples, aligned) */
+        const bool epi = persist == 4 && y_dtype != QN_DT_F32 && w->N % 8 == 0 && ((uintptr_t)y & 15u) == 0;
+        if (cluster == 2) return epi ? qn_f8t_launch_tile<2, 1>(t, a, sms, s) : qn_f8t_launch_tile<2, 0>(t, a, sms, s);
+        return epi ? qn_f8t_launch_tile<1, 1>(t, a, sms, s) : qn_f8t_launch_tile<1, 0>(t, a, sms, s);
+    }
     const int ps = splits == 1 ? (persist >= 2 ? 2 : persist == 1 ? 1 : 0) : 0;
     const int e = cluster == 4   ? qn_f8_launch_tile<4>(t, a, splits, ps, sms, s)
                   : cluster == 2 ? qn_f8_launch_tile<2>(t, a, splits, ps, sms, s)
