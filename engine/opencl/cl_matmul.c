@@ -553,8 +553,43 @@ static int gemm_q8_gpu_fits(const qn_cl *s, const mm_args *m) {
            m->xo % 16 == 0 && gpu_switch_on("QUANTA_OPENCL_GEMM_GPU");
 }
 
+/* The GPU class's int8 q8 GEMM (gemm_i8_gpu.cl: x quantized to int8 per 32 columns, mma.sync by
+ * inline PTX on NVIDIA, 4-byte dot products elsewhere): QUANTA_OPENCL_GEMM_I8=1 (PTX where the device
+ * is NVIDIA's and its compiler took it) or =portable (never PTX: how CI checks it); off otherwise
+ * until measured on a GPU. K % 32 == 0, codes 16-byte aligned. */
+static int gemm_i8_gpu_fits(const qn_cl *s, const mm_args *m) {
+    const char *e = getenv("QUANTA_OPENCL_GEMM_I8");
+    return s->gpu_class && s->dev.max_wg >= 256 && m->wd.dtype == QUANTA_Q8 && m->K % 32 == 0 && m->wo % 16 == 0 &&
+           e && (!strcmp(e, "1") || !strcmp(e, "portable"));
+}
+
+/* x to int8 per 32 columns into scratch (qn_x_quant8 with B = 32: codes [M, K] at 0, the block scales
+ * at xso, its offset terms, unused here, at xco), then qn_gemm_q8_i8_gpu over 64 x 128 output tiles. */
+static quanta_status run_gemm_i8_gpu(qn_cl *s, const mm_args *m) {
+    const size_t M = (size_t)m->M, K = (size_t)m->K, nb = K / 32;
+    const cl_ulong xso = (M * K + 63) / 64 * 64, xco = xso + M * nb * 4;
+    qn_cl_scratch xs = {0};
+    quanta_status st = qn_cl_scratch_alloc(s, (size_t)xco + M * nb * 4, "opencl matmul: int8 x (gpu)", &xs);
+    if (st != QUANTA_OK) return st;
+    const cl_long Ml = m->M, Kl = m->K;
+    const cl_int B = 32;
+    qn_cl_arg q[] = {QA(m->x), QA(m->xo), QA(xs.mem), QA(xso), QA(xco), QA(Ml), QA(Kl), QA(B)};
+    st = qn_cl_set_args(s, QK_X_QUANT8, q, 8);
+    size_t lq[2] = {nb < 64 ? nb : 64, 1}, gq[2] = {(nb + lq[0] - 1) / lq[0] * lq[0], M};
+    if (st == QUANTA_OK) st = qn_cl_launch(s, QK_X_QUANT8, "matmul (quantize x to int8, gpu)", 2, gq, lq);
+    const cl_long wso = (cl_long)m->wd.scales_offset;
+    qn_cl_arg a[] = {QA(m->wm), QA(m->wo), QA(wso), QA(xs.mem), QA(xso), QA(m->y), QA(m->yo), QA(m->ydt),
+                     QA(Ml), QA(m->N), QA(Kl)};
+    if (st == QUANTA_OK) st = qn_cl_set_args(s, QK_GEMM_Q8_I8_GPU, a, 11);
+    size_t g[2] = {(size_t)((m->N + 127) / 128) * 256, (M + 63) / 64}, l[2] = {256, 1};
+    if (st == QUANTA_OK) st = qn_cl_launch(s, QK_GEMM_Q8_I8_GPU, "matmul (int8 gemm q8, gpu)", 2, g, l);
+    qn_cl_scratch_free(s, &xs);
+    return st;
+}
+
 /* GPUs: 64x64 output tiles staged through local memory (qn_gemm), or q8's own GEMM. */
 static quanta_status run_gemm_local(qn_cl *s, const mm_args *m) {
+    if (gemm_i8_gpu_fits(s, m)) return run_gemm_i8_gpu(s, m);
     if (gemm_q8_gpu_fits(s, m)) {
         qn_cl_arg a[24];
         quanta_status st = qn_cl_set_args(s, QK_GEMM_Q8_GPU, a, mm_kernel_args(m, 0, 0, a));
