@@ -908,6 +908,7 @@ static int time_t3(const char *csv) {
                 fprintf(out, "%lld,%lld,%lld,%.2f,%.2f,%.2f,%.2f,%.2f,%.2f,%.2f,%.2f,%.2f,%.2f,%s\n", (long long)M,
                         (long long)N, (long long)K, tq, t2p, tq + t2p, t2p, tt[0], tt[1], tt[2], tt[3], tt[4], tl,
                         M <= 512 ? tn[best] : "-");
+            if (out) fflush(out); /* a run cut by its timeout keeps its rows for fp8_peers.py */
             tact_free(ta), cudaFree(x8), cudaFree(buft);
         }
         cudaFree(dw.codes), cudaFree(dw.sw);
