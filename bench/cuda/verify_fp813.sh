@@ -14,6 +14,7 @@
 #      token-major codes) too;
 #   4. fp8_check time3: GEMM alone, 2p vs 0t, 2t, 2ts, 2tw, 4tw (tile picked; M <= 512: 2t each tile forced) vs cuBLASLt FP8 fast, LLaMA-7B
 #      and 13B shapes at M = 256 .. 4096; then torch._scaled_mm row-wise on the same shapes (fp8_peers.py);
+#      (fast accumulation only, for time);
 #   4b. fp8_check trace3: the TMA form's first tile per block (clocks per 64 of K, epilogue);
 #   5. compute-sanitizer racecheck / synccheck of fp8_check's small cases (the TMA form runs in them);
 #   6. conformance with each tile forced, V2=2t, while time is left.
@@ -62,20 +63,21 @@ if [ -x $FC/fp8_check ]; then
   fi
   # 4. timings
   if [ $(left) -gt 20 ]; then
-    TL=$(($(left) - 35)); [ $TL -gt 22 ] && TL=22; [ $TL -lt 8 ] && TL=8
+    TL=$(($(left) - 32)); [ $TL -gt 22 ] && TL=22; [ $TL -lt 8 ] && TL=8
     timeout $TL $FC/fp8_check time3 $D/fp8_time3.csv > $D/fp8_time3.txt 2>&1
     say "fp8_check time3 rc=$?"; grep -vE '^fp8_check: seed' $D/fp8_time3.txt | tee -a $D/summary.txt
   fi
 fi
+if [ -s $D/fp8_time3.csv ] && [ $(left) -gt 12 ] && python3 -c 'import torch' 2> /dev/null; then
+  TL=$(($(left) - 14)); [ $TL -gt 18 ] && TL=18; [ $TL -lt 8 ] && TL=8
+  FP8_PEERS_FAST_ONLY=1 timeout $TL python3 bench/cuda/fp8_peers.py $D/fp8_time3.csv > $D/fp8_peers.txt 2>&1
+  say "fp8_peers rc=$?"; tee -a $D/summary.txt < $D/fp8_peers.txt
+fi
+
 # 4b. where a block's time goes in the TMA form (clocks per 64 of K against fp8pp11's ~960 for 2p)
-if [ -x $FC/fp8_check ] && [ $(left) -gt 25 ]; then
+if [ -x $FC/fp8_check ] && [ $(left) -gt 16 ]; then
   timeout 6 $FC/fp8_check trace3 > $D/fp8_trace3.txt 2>&1
   say "fp8_check trace3 rc=$?"; grep -E '^trace3|failed' $D/fp8_trace3.txt | tee -a $D/summary.txt
-fi
-if [ -s $D/fp8_time3.csv ] && [ $(left) -gt 12 ] && python3 -c 'import torch' 2> /dev/null; then
-  TL=$(($(left) - 18)); [ $TL -gt 20 ] && TL=20; [ $TL -lt 8 ] && TL=8
-  timeout $TL python3 bench/cuda/fp8_peers.py $D/fp8_time3.csv > $D/fp8_peers.txt 2>&1
-  say "fp8_peers rc=$?"; tee -a $D/summary.txt < $D/fp8_peers.txt
 fi
 
 # 5. compute-sanitizer on the small cases (V2 unset: 2p against the reference, then every form, the TMA ones included)
