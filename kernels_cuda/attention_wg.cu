@@ -36,8 +36,10 @@
  * consumers are not held in step by a block barrier each tile.
  * "wsp": the same with FlashAttention-3's ping-pong (the consumers take turns issuing their wgmma); with 128-key
  * tiles the consumers take registers from the producer (setmaxnreg).
- * Not here (yet): TMA copies, head dims other than 128, key splits
- * (the plan keeps the mma.sync kernel where the blocks do not fill the GPU).
+ * "tma" (fa13): the producer form with its K/V tiles by TMA (one thread, cp.async.bulk.tensor into the swizzled
+ * layout), "ws3": with 3 consumers (192 rows).
+ * Not here (yet): head dims other than 128, key splits (the plan keeps the mma.sync kernel where the blocks do
+ * not fill the GPU).
  */
 #include <cuda_runtime.h>
 #include <cuda_fp16.h>
@@ -53,6 +55,7 @@
 
 #include "attention_wg.h"
 #include "cp_async.cuh"
+#include "tma.cuh"
 #include "layout.h" /* formats/: the dtype codes QN_DT_* */
 
 #if defined(__CUDA_ARCH__) && defined(__CUDA_ARCH_FEAT_SM90_ALL)
@@ -75,6 +78,9 @@ struct Params {
     long long Hq, Hkv, Nq, Nk, G, rows_fold;
     int mask_batched, causal, window, vswap;
     float sl2; /* scale * log2(e), > 0 */
+    /* the TMA forms: K and V as 3-d tensors (128 dims, Nk keys, B * Hkv heads), boxes of 64 dims x BN keys in the
+     * 128-byte swizzle (kernel parameters: the copies take their address in the parameter space) */
+    CUtensorMap tk, tv;
 };
 
 template <typename T> struct Ty;
@@ -145,17 +151,26 @@ __device__ __forceinline__ uint32_t sw_off(int R, int r, int c) {
     return (uint32_t)((c >> 3) * (R * 128) + r * 128 + (((c & 7) ^ (r & 7)) << 4));
 }
 
-template <typename T, int BN, int S, bool OV, int WGN, bool WS, bool PP, bool SW>
-__global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const Params p) {
+/* TMA (fa13): the producer form's K/V tiles by cp.async.bulk.tensor from one thread (4 boxes a tile, the
+ * stage's bytes counted on its full barrier) instead of 16-byte cp.async from 128 threads: the producer's issue
+ * slots and registers go to the consumers (setmaxnreg 24 / 240). Needs kv_lens == NULL: the box's keys past Nk
+ * read as zeros, but keys in [kv_lens[b], Nk) would be read from memory (possibly NaN, and 0 x NaN in P . V). */
+template <typename T, int BN, int S, bool OV, int WGN, bool WS, bool PP, bool SW, bool TMA = false>
+__global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const __grid_constant__ Params p) {
 #if QN_AWG_HAVE
     typedef Cfg<BN, S, WGN, WS, SW> C;
-    static_assert(!WS || (OV && S >= 3 && WGN == 3), "the producer form: overlapped, 2 consumer warpgroups");
+    static_assert(!TMA || (WS && SW), "TMA: the producer form, swizzled tiles");
+    static_assert(!WS || (OV && S >= 3 && (WGN == 3 || (WGN == 4 && TMA && !PP))),
+                  "the producer form: overlapped, 2 consumer warpgroups (3 with TMA, no ping-pong)");
     static_assert(!PP || WS, "ping-pong: between the producer form's two consumers");
     constexpr int NS = BN / 8, PK = BN / 16, TILE = C::tile, STAGE = C::stage, kRB = C::rb, kNT = C::nt;
     constexpr bool QS = C::qs;
     /* 128-key tiles in the producer form: the consumers take the producer's registers (setmaxnreg: 232 each for
-     * the 2 consumer warpgroups, 40 for the producer; 384 threads otherwise get 168) */
-    constexpr bool REGS = WS && BN == 128;
+     * the 2 consumer warpgroups, 40 for the producer; 384 threads otherwise get 168). ptxas allocates per region:
+     * code after setmaxnreg gets its count, code the regions share the entry cap (168) */
+    constexpr bool REGS = WS && (BN == 128 || TMA);
+    /* 128 x PREG + 128 (WGN - 1) x CREG <= 64K; 3 consumers (192 rows, 2/3 of the K/V bytes a row): 160 each */
+    constexpr int PREG = TMA ? 24 : 40, CREG = WGN == 4 ? 160 : TMA ? 240 : 232;
     constexpr int BF = Ty<T>::bf;
     static_assert(BN == 64 || BN == 128, "S = Q.K^T is one m64nBN accumulator");
     static_assert(S >= (OV ? 3 : 2), "stages: the tile computed (and, overlapped, the one before) plus copies");
@@ -188,7 +203,10 @@ __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const Params p) {
     auto load_tile = [&](long long tile, int st) {
         const long long k0 = tile * BN;
         const uint32_t kb = sbase + st * STAGE, vb = kb + TILE;
-#pragma unroll
+        /* the producer form unrolls twice only: a full unroll's addresses need ~60 registers, more than the
+         * producer keeps after setmaxnreg (fully unrolled, the 128-key forms spilled 100-300 bytes) */
+        constexpr int LU = WS ? 2 : 32;
+#pragma unroll LU
         for (int v = 0; v < (BN * 16 + LNT - 1) / LNT; ++v) {
             const int i = tid + v * LNT;
             if ((BN * 16) % LNT && i >= BN * 16) break;
@@ -208,7 +226,8 @@ __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const Params p) {
      * oldest, so every later wait covers it */
     const uint32_t qsbase = sbase + S * STAGE;
     auto load_q = [&]() {
-#pragma unroll
+        constexpr int LU = WS ? 2 : 32; /* (as load_tile's) */
+#pragma unroll LU
         for (int v = 0; v < kRB * 16 / LNT; ++v) {
             const int i = tid + v * LNT;
             const int r8 = SW ? (i >> 4) & 7 : i & 7, c = SW ? i & 15 : (i >> 3) & 15, mg = i >> 7;
@@ -359,6 +378,25 @@ __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const Params p) {
         __syncthreads();
     };
 
+    /* O / l to the output (rows past the block's end are not stored); the producer form calls it from its
+     * consumer branch, so that no code after the branches is shared with the producer (ptxas allocates registers
+     * per setmaxnreg region: shared code is held to the entry cap of 168) */
+    auto store_out = [&]() {
+    #pragma unroll
+        for (int h = 0; h < 2; ++h) {
+            float l = ls[h];
+            l += __shfl_xor_sync(0xffffffffu, l, 1);
+            l += __shfl_xor_sync(0xffffffffu, l, 2);
+            const long long r = h ? rb : ra;
+            if (r >= rend) continue;
+            const float inv = l > 0.f ? 1.f / l : 0.f;
+            T *dst = static_cast<T *>(p.out) + ((b * p.Hq + hkv * p.G + r % p.G) * p.Nq + r / p.G) * kD + 2 * t;
+    #pragma unroll
+            for (int j = 0; j < kD / 8; ++j)
+                *reinterpret_cast<uint32_t *>(dst + j * 8) = Ty<T>::pack(o[j][2 * h] * inv, o[j][2 * h + 1] * inv);
+        }
+    };
+
     if constexpr (WS) {
         /* mbarriers after Q: full[s] (the producer's 128 threads arrive once its copies of the stage landed and
          * were fenced to the async proxy), empty[s] (the 256 consumer threads arrive once their P . V of the
@@ -369,38 +407,69 @@ __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const Params p) {
         auto empty = [&](int st) { return bars + 8 * (S + st); };
         if (tid == 0) {
             for (int st = 0; st < S; ++st) {
-                qn_mbar_init(full(st), 128);
-                qn_mbar_init(empty(st), 256);
+                qn_mbar_init(full(st), TMA ? 1 : 128);
+                qn_mbar_init(empty(st), 128 * (WGN - 1));
             }
             qn_mbar_init(qfull, 128);
             qn_mbar_init_fence();
         }
         __syncthreads();
         if (wg == 0) {
-            if constexpr (REGS) qn_setmaxnreg_dec<40>();
+            if constexpr (REGS) qn_setmaxnreg_dec<PREG>();
             /* copies one tile ahead of what it hands over: tile j's are issued, then tile j - 1 (Q at j = 0),
              * all but the newest group landed, is fenced and announced */
             load_q();
             qn_cp_async_commit();
-            for (int j = 0; j < n; ++j) {
-                const int st = j % S;
-                qn_mbar_wait(empty(st), ((j / S) & 1) ^ 1);
-                load_tile(tb + j, st);
-                qn_cp_async_commit();
-                qn_cp_async_wait<1>();
+            if constexpr (TMA) {
+                /* Q by the warpgroup's cp.async, then one thread feeds the stages: per tile, once the consumers
+                 * freed the stage, its bytes announced on full and 4 boxes (K and V, dims 0-63 and 64-127: the
+                 * 64-dim blocks of sw_off, BN * 128 bytes apart) issued; keys past Nk arrive as zeros */
+                qn_cp_async_wait<0>();
                 qn_fence_proxy_async();
-                qn_mbar_arrive(j == 0 ? qfull : full((j - 1) % S));
+                qn_mbar_arrive(qfull);
+                if (tid == 0) {
+                    qn_tma_prefetch(&p.tk);
+                    qn_tma_prefetch(&p.tv);
+                    const int c2 = (int)(b * p.Hkv + hkv);
+                    for (int j = 0; j < n; ++j) {
+                        const int st = j % S;
+                        const uint32_t kb = sbase + st * STAGE;
+                        const int k0 = (int)((tb + j) * BN);
+                        qn_mbar_wait(empty(st), ((j / S) & 1) ^ 1);
+                        qn_mbar_arrive_expect_tx(full(st), STAGE);
+                        qn_tma_load_3d(kb, &p.tk, full(st), 0, k0, c2);
+                        qn_tma_load_3d(kb + BN * 128, &p.tk, full(st), 64, k0, c2);
+                        qn_tma_load_3d(kb + TILE, &p.tv, full(st), 0, k0, c2);
+                        qn_tma_load_3d(kb + TILE + BN * 128, &p.tv, full(st), 64, k0, c2);
+                    }
+                }
+            } else {
+                for (int j = 0; j < n; ++j) {
+                    const int st = j % S;
+                    qn_mbar_wait(empty(st), ((j / S) & 1) ^ 1);
+                    load_tile(tb + j, st);
+                    qn_cp_async_commit();
+                    qn_cp_async_wait<1>();
+                    qn_fence_proxy_async();
+                    qn_mbar_arrive(j == 0 ? qfull : full((j - 1) % S));
+                }
+                qn_cp_async_wait<0>();
+                qn_fence_proxy_async();
+                qn_mbar_arrive(n > 0 ? full((n - 1) % S) : qfull);
             }
-            qn_cp_async_wait<0>();
-            qn_fence_proxy_async();
-            qn_mbar_arrive(n > 0 ? full((n - 1) % S) : qfull);
             return; /* no barrier below counts the producer */
         }
         /* PP (FlashAttention-3's ping-pong): the consumers take turns issuing their wgmma, through named barriers
          * 1 + cw (count 256: one warpgroup waits, the other arrives), so one's softmax runs while the other's
          * products do. Turns k = 0 .. n; consumer 1 opens consumer 0's first turn and does not hand over after
          * its last, so every barrier phase has exactly one wait and one arrival. */
-        if constexpr (REGS) qn_setmaxnreg_inc<232>();
+        if constexpr (REGS) qn_setmaxnreg_inc<CREG>();
+        /* O and the row state set here, in the consumers' register region (set before the branch, they were live
+         * across the entry region's cap: 40 bytes of spill stores with 3 consumers) */
+#pragma unroll
+        for (int j = 0; j < kD / 8; ++j) o[j][0] = o[j][1] = o[j][2] = o[j][3] = 0.f;
+        m[0] = m[1] = -INFINITY;
+        ls[0] = ls[1] = 0.f;
         auto turn_begin = [&]() {
             if constexpr (PP) qn_named_sync(1 + cw, 256);
         };
@@ -450,6 +519,7 @@ __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const Params p) {
             qn_wg_keep(o);
             qn_wg_keep(pf);
         }
+        store_out();
     } else if constexpr (!OV) {
         for (int it = 0; it < n; ++it) {
             qn_cp_async_wait<S - 2>();
@@ -512,20 +582,9 @@ __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const Params p) {
         qn_wg_keep(o);
         qn_wg_keep(pf);
     }
-    qn_cp_async_wait<0>(); /* (empty groups only: nothing is copied past tile n - 1) */
-
-#pragma unroll
-    for (int h = 0; h < 2; ++h) {
-        float l = ls[h];
-        l += __shfl_xor_sync(0xffffffffu, l, 1);
-        l += __shfl_xor_sync(0xffffffffu, l, 2);
-        const long long r = h ? rb : ra;
-        if (r >= rend) continue;
-        const float inv = l > 0.f ? 1.f / l : 0.f;
-        T *dst = static_cast<T *>(p.out) + ((b * p.Hq + hkv * p.G + r % p.G) * p.Nq + r / p.G) * kD + 2 * t;
-#pragma unroll
-        for (int j = 0; j < kD / 8; ++j)
-            *reinterpret_cast<uint32_t *>(dst + j * 8) = Ty<T>::pack(o[j][2 * h] * inv, o[j][2 * h + 1] * inv);
+    if constexpr (!WS) {
+        qn_cp_async_wait<0>(); /* (empty groups only: nothing is copied past tile n - 1) */
+        store_out();
     }
 #else
     (void)p;
@@ -553,13 +612,30 @@ void set_err(char *err, size_t len, const char *what, cudaError_t e) {
     if (err && len) snprintf(err, len, "qn_cuda_attn_wg: %s: %s (%d)", what, cudaGetErrorString(e), (int)e);
 }
 
-template <typename T, int BN, int S, bool OV, int WGN, bool WS = false, bool PP = false, bool SW = false>
+/* The TMA forms' maps (rank 3: dims, keys, heads; boxes 64 x BN x 1, 128-byte swizzle). 0 or a driver / runtime
+ * error (then the caller runs the cp.async form). */
+template <int BN> int encode_kv(const qn_cuda_attention_args *a, Params &p) {
+    const CUtensorMapDataType dt = a->dtype == QN_DT_F16 ? CU_TENSOR_MAP_DATA_TYPE_FLOAT16 : CU_TENSOR_MAP_DATA_TYPE_BFLOAT16;
+    const uint64_t dims[3] = {(uint64_t)kD, (uint64_t)a->Nk, (uint64_t)(a->B * a->Hkv)};
+    const uint64_t strides[2] = {(uint64_t)kD * 2, (uint64_t)a->Nk * kD * 2};
+    const uint32_t box[3] = {64, BN, 1};
+    int e = qn_tma_encode(&p.tk, dt, 3, a->k, dims, strides, box, CU_TENSOR_MAP_SWIZZLE_128B);
+    if (e == 0) e = qn_tma_encode(&p.tv, dt, 3, a->v, dims, strides, box, CU_TENSOR_MAP_SWIZZLE_128B);
+    return e;
+}
+
+template <typename T, int BN, int S, bool OV, int WGN, bool WS = false, bool PP = false, bool SW = false, bool TMA = false>
 int launch_t(const qn_cuda_attention_args *a, int vswap, char *err, size_t len) {
+    /* kv_lens (keys past a batch's length read from memory) or no encoder: the cp.async form (2 consumers: with 3,
+     * the cp.async producer's registers leave the consumers too few) */
+    if constexpr (TMA)
+        if (a->kv_lens != nullptr || a->B * a->Hkv >= (1LL << 31))
+            return launch_t<T, BN, S, OV, WGN == 4 ? 3 : WGN, WS, PP, SW, false>(a, vswap, err, len);
     /* the shared-memory opt-in once per device (bit dev % 32), so that launches inside stream capture make no
      * attribute call after the first */
     static std::atomic<unsigned> attr{0};
     typedef Cfg<BN, S, WGN, WS, SW> C;
-    auto fn = attn_wg_kernel<T, BN, S, OV, WGN, WS, PP, SW>;
+    auto fn = attn_wg_kernel<T, BN, S, OV, WGN, WS, PP, SW, TMA>;
     int dev = 0;
     cudaError_t e = cudaGetDevice(&dev);
     const unsigned bit = 1u << (dev & 31);
@@ -578,6 +654,9 @@ int launch_t(const qn_cuda_attention_args *a, int vswap, char *err, size_t len) 
     p.Hq = a->Hq, p.Hkv = a->Hkv, p.Nq = a->Nq, p.Nk = a->Nk, p.G = a->Hq / a->Hkv, p.rows_fold = p.G * a->Nq;
     p.mask_batched = a->mask_batched, p.causal = a->causal, p.window = a->window, p.vswap = vswap;
     p.sl2 = a->scale * 1.4426950408889634f;
+    if constexpr (TMA)
+        if (encode_kv<BN>(a, p) != 0)
+            return launch_t<T, BN, S, OV, WGN == 4 ? 3 : WGN, WS, PP, SW, false>(a, vswap, err, len);
     const dim3 grid((unsigned)((p.rows_fold + C::rb - 1) / C::rb), (unsigned)a->Hkv, (unsigned)a->B);
     fn<<<grid, C::nt, C::smem, static_cast<cudaStream_t>(a->stream)>>>(p);
     e = cudaGetLastError();
@@ -602,6 +681,15 @@ template <typename T> int launch_v(const qn_cuda_attention_args *a, int variant,
     case QN_CUDA_ATTN_WG_N128S2SW: return launch_t<T, 128, 2, false, 2, false, false, true>(a, vswap, err, len);
     case QN_CUDA_ATTN_WG_N64S4O3SW: return launch_t<T, 64, 4, true, 3, false, false, true>(a, vswap, err, len);
     case QN_CUDA_ATTN_WG_N64S4WSSW: return launch_t<T, 64, 4, true, 3, true, false, true>(a, vswap, err, len);
+    case QN_CUDA_ATTN_WG_N64S4WSPSW: return launch_t<T, 64, 4, true, 3, true, true, true>(a, vswap, err, len);
+    case QN_CUDA_ATTN_WG_N128S3WSSW: return launch_t<T, 128, 3, true, 3, true, false, true>(a, vswap, err, len);
+    case QN_CUDA_ATTN_WG_N128S3WSPSW: return launch_t<T, 128, 3, true, 3, true, true, true>(a, vswap, err, len);
+    case QN_CUDA_ATTN_WG_N128S3OSW: return launch_t<T, 128, 3, true, 2, false, false, true>(a, vswap, err, len);
+    case QN_CUDA_ATTN_WG_N64S4WSTMA: return launch_t<T, 64, 4, true, 3, true, false, true, true>(a, vswap, err, len);
+    case QN_CUDA_ATTN_WG_N64S4WSPTMA: return launch_t<T, 64, 4, true, 3, true, true, true, true>(a, vswap, err, len);
+    case QN_CUDA_ATTN_WG_N128S3WSTMA: return launch_t<T, 128, 3, true, 3, true, false, true, true>(a, vswap, err, len);
+    case QN_CUDA_ATTN_WG_N128S3WSPTMA: return launch_t<T, 128, 3, true, 3, true, true, true, true>(a, vswap, err, len);
+    case QN_CUDA_ATTN_WG_N64S4WS3TMA: return launch_t<T, 64, 4, true, 4, true, false, true, true>(a, vswap, err, len);
     default: return launch_t<T, 128, 2, false, 2>(a, vswap, err, len);
     }
 }
@@ -623,26 +711,38 @@ extern "C" int qn_cuda_attn_wg_applies(const qn_cuda_attention_args *a) {
     return qn_awg::device_ok() ? 1 : 0;
 }
 
-/* QUANTA_CUDA_ATTN_WG_TILE=1..10 (attention_wg.h's variants: 1 n128s2, 2 n128s3, 3 n64s3, 4 n64s4o, 5 n128s3o,
- * 6 n64s4o3, 7 n64s4ws, 8 n64s4wsp, 9 n128s3ws, 10 n128s3wsp) picks the form QN_CUDA_ATTN_WG_AUTO runs, for
- * side-by-side runs of the engine; unset or anything else: n128s2. Read once. */
-static int auto_variant() {
+/* QUANTA_CUDA_ATTN_WG_TILE=1..22 (attention_wg.h's variants: 1 n128s2, 2 n128s3, 3 n64s3, 4 n64s4o, 5 n128s3o,
+ * 6 n64s4o3, 7 n64s4ws, 8 n64s4wsp, 9 n128s3ws, 10 n128s3wsp, 11 n128s2sw, 12 n64s4o3sw, 13 n64s4wssw,
+ * 14 n64s4wspsw, 15 n128s3wssw, 16 n128s3wspsw, 17 n128s3osw, 18 n64s4wstma, 19 n64s4wsptma, 20 n128s3wstma,
+ * 21 n128s3wsptma, 22 n64s4ws3tma) picks the form QN_CUDA_ATTN_WG_AUTO runs, for
+ * side-by-side runs of the engine; unset or anything else: the pick by shape below. Read once. */
+static int tile_env() {
     static std::atomic<int> v{-1};
     int x = v.load(std::memory_order_relaxed);
     if (x < 0) {
         const char *e = getenv("QUANTA_CUDA_ATTN_WG_TILE");
         const int k = e ? atoi(e) : 0;
-        x = k >= 1 && k < QN_CUDA_ATTN_WG_NVARIANTS ? k : QN_CUDA_ATTN_WG_N128S2;
+        x = k >= 1 && k < QN_CUDA_ATTN_WG_NVARIANTS ? k : 0;
         v.store(x, std::memory_order_relaxed);
     }
     return x;
+}
+
+/* The pick by shape, from the H100 run of 10:38 (fa12's swizzled forms, bf16 hd128, B x 32 heads x N = 512k
+ * rows): with many keys a block (Nk > 1024) the producer form n64s4wssw led (473-500 TFLOP/s at 4k-16k, causal
+ * or not; n128s2sw 431-456); at Nk <= 1024 the 2-warpgroup n128s2sw (369 vs 360 at 1k, 224 vs 218 at 1k causal,
+ * 154 vs 140 at 512 causal): few tiles a block, where the producer's start-up is not hidden. */
+static int auto_variant(const qn_cuda_attention_args *a) {
+    const int e = tile_env();
+    if (e) return e;
+    return a->Nk > 1024 ? QN_CUDA_ATTN_WG_N64S4WSSW : QN_CUDA_ATTN_WG_N128S2SW;
 }
 
 extern "C" int qn_cuda_attn_wg_launch(const qn_cuda_attention_args *a, int variant, char *err, size_t err_len) {
     if (err && err_len) err[0] = '\0';
     int v = variant & 0xff;
     const int vswap = (variant & QN_CUDA_ATTN_WG_VSWAP) ? 1 : 0;
-    if (v == QN_CUDA_ATTN_WG_AUTO) v = auto_variant();
+    if (v == QN_CUDA_ATTN_WG_AUTO) v = auto_variant(a);
     if (a->dtype == QN_DT_F16) return qn_awg::launch_v<__half>(a, v, vswap, err, err_len);
     return qn_awg::launch_v<__nv_bfloat16>(a, v, vswap, err, err_len);
 }

@@ -24,8 +24,17 @@ enum { QN_CUDA_ATTN_WG_AUTO = 0, QN_CUDA_ATTN_WG_N128S2, QN_CUDA_ATTN_WG_N128S3,
        QN_CUDA_ATTN_WG_N64S4WSP, /* the same, the consumers taking turns issuing their wgmma (ping-pong) */
        QN_CUDA_ATTN_WG_N128S3WS, QN_CUDA_ATTN_WG_N128S3WSP, /* both with 128-key tiles (setmaxnreg) */
        /* n128s2, n64s4o3, n64s4ws with the tiles in wgmma's 128-byte-swizzle layout instead of no-swizzle core
-        * matrices (UNMEASURED: after the H100 run of 09:42) */
+        * matrices (H100 10:38: correct, 430-500 TFLOP/s at 4k-16k) */
        QN_CUDA_ATTN_WG_N128S2SW, QN_CUDA_ATTN_WG_N64S4O3SW, QN_CUDA_ATTN_WG_N64S4WSSW,
+       /* fa13 (UNMEASURED): swizzled ping-pong (14), the 128-key producer forms swizzled, without the ping-pong (15)
+        * and with it (16), and the overlapped 2-warpgroup form with 128-key tiles swizzled (17) */
+       QN_CUDA_ATTN_WG_N64S4WSPSW, QN_CUDA_ATTN_WG_N128S3WSSW, QN_CUDA_ATTN_WG_N128S3WSPSW,
+       QN_CUDA_ATTN_WG_N128S3OSW,
+       /* fa13 (UNMEASURED): the producer forms 13, 14, 15, 16 with their K/V tiles by TMA (one thread issues
+        * cp.async.bulk.tensor; setmaxnreg 24 / 240). With kv_lens they run as their cp.async forms. */
+       QN_CUDA_ATTN_WG_N64S4WSTMA, QN_CUDA_ATTN_WG_N64S4WSPTMA, QN_CUDA_ATTN_WG_N128S3WSTMA,
+       QN_CUDA_ATTN_WG_N128S3WSPTMA,
+       QN_CUDA_ATTN_WG_N64S4WS3TMA, /* the TMA producer and 3 consumers (192 rows a block; setmaxnreg 24 / 160) */
        QN_CUDA_ATTN_WG_NVARIANTS };
 /* Flag for the check: V's descriptor with its two byte offsets exchanged (a wrong reading of the MN-major
  * layout shows as a failure with one and a pass with the other). */

@@ -47,6 +47,7 @@
 #include "cp_async.cuh"
 #include "cuda_common.cuh"
 #include "matmul_fp8_wg.h"
+#include "tma.cuh"
 
 #if defined(__CUDA_ARCH__) && defined(__CUDA_ARCH_FEAT_SM90_ALL)
 #define QN_F8_HAVE 1
@@ -106,15 +107,16 @@ __device__ __forceinline__ void qn_f8_load16(int xd, const void *x, int64_t row,
 }
 
 /* Block m: token m of Mp (rows M.. are zeros, scale 0). */
+/* tm (fp813's TMA form): token-major codes, xq[m][Kp] (slice s of token m at m * Kp + 16 s), else xq[slice][Mp][16]. */
 __global__ void __launch_bounds__(QN_F8_QTHREADS) qn_k_fp8_quant_x(int xd, const void *x, int64_t M, int64_t K,
-                                                                   int64_t Kp, int64_t Mp, bool vec, uint8_t *xq,
-                                                                   float *sx) {
+                                                                   int64_t Kp, int64_t Mp, bool vec, bool tm,
+                                                                   uint8_t *xq, float *sx) {
     __shared__ float sh[32];
     const int64_t m = blockIdx.x;
     const int64_t slices = Kp / 16;
     if (m >= M) {
         for (int64_t s = threadIdx.x; s < slices; s += QN_F8_QTHREADS)
-            *reinterpret_cast<uint4 *>(xq + (s * Mp + m) * 16) = make_uint4(0u, 0u, 0u, 0u);
+            *reinterpret_cast<uint4 *>(xq + (tm ? m * Kp + s * 16 : (s * Mp + m) * 16)) = make_uint4(0u, 0u, 0u, 0u);
         if (threadIdx.x == 0) sx[m] = 0.0f;
         return;
     }
@@ -142,7 +144,7 @@ __global__ void __launch_bounds__(QN_F8_QTHREADS) qn_k_fp8_quant_x(int xd, const
             }
             w[j] = word;
         }
-        *reinterpret_cast<uint4 *>(xq + (s * Mp + m) * 16) = make_uint4(w[0], w[1], w[2], w[3]);
+        *reinterpret_cast<uint4 *>(xq + (tm ? m * Kp + s * 16 : (s * Mp + m) * 16)) = make_uint4(w[0], w[1], w[2], w[3]);
     }
 }
 
@@ -629,6 +631,255 @@ __global__ void __launch_bounds__(qn_f8_cfg<CW, BN>::threads, qn_f8_cfg<CW, BN>:
 #endif
 }
 
+/* ------------------------------------------------------------------ fp813: the TMA form (QUANTA_CUDA_FP8_V2=0t / 2t)
+ * fp8pp11's trace put the K step of the 128x256 tile at ~960 clocks where the tensor cores need 512, and halving
+ * its L2 bytes (clusters) took only 10% off; fa12's attention kernel gained 30-45% from nothing but the 128-byte
+ * swizzle of its wgmma shared-memory operands (bench/NOTES.md section 6, fa12): the no-swizzle ("interleave")
+ * core-matrix layout of the token tile is the suspect. This form keeps the persistent kernel's walk, clusters,
+ * weights in registers (A) and arithmetic, and changes how the stages are filled and laid out:
+ *  - tokens (B) token-major in global memory (qn_k_fp8_quant_x with tm: row m = its Kp codes, the same kperm
+ *    order inside each 16 bytes), loaded by one TMA instruction per stage with the 128-byte swizzle: BN rows of
+ *    128 K bytes, wgmma's K-major SW128 canonical layout (descriptor stride 1024, start + 32 bytes per k32);
+ *    in clusters of 2 each block loads half the rows and multicasts them to both;
+ *  - the weights' tiled layout as it is ([Np/16][Kp/64][1 KB], so no repack), one 3d TMA box per stage (the BM/16
+ *    row tiles x 2 K tiles, u64 elements), no swizzle (they go to registers through LDS.128 as before);
+ *  - K 128 per stage (two of the old steps: 4 wgmma k32 per wait), fewer, larger stages (4 of 48 KB for 128x256).
+ * The wgmma sequence is the old one (the K tiles in order, k32 halves in order; a last odd K tile adds zero codes
+ * times zero codes, TMA's fill past the arrays): y bit-identical to the other forms (fp8_check compares). */
+#define QN_F8T_BK 128 /* K bytes per stage: two weight K tiles, one 128-byte swizzle row of each token */
+
+/* EPI 1: the epilogue through shared memory and a TMA store (qn_f8t_store_tma): per consumer warpgroup a BN x 64
+ * box of 2-byte outputs (128 bytes a token, the store map's 128-byte swizzle), fewer stages to make room. */
+template <int CW, int BN, int EPI = 0> struct qn_f8t_cfg {
+    static constexpr int BM = 64 * CW, threads = 128 * (CW + 1);
+    static constexpr int a_bytes = BM * QN_F8T_BK, b_bytes = BN * QN_F8T_BK, stage = a_bytes + b_bytes;
+    static constexpr int min_blocks = CW == 1 ? 2 : 1;
+    static constexpr int epi_bytes = EPI ? CW * BN * 128 : 0;
+    static constexpr int S0 = ((min_blocks == 2 ? 100 : EPI ? 220 : 200) * 1024 - epi_bytes) / stage, S = S0 > 8 ? 8 : S0;
+    /* + aligning the stages to the swizzle atom's 1024 bytes */
+    static constexpr int smem = S * stage + epi_bytes + 1024;
+    static_assert(S >= 3, "pipeline depth");
+    static_assert(stage % 1024 == 0 && b_bytes % 1024 == 0, "stages and their A part on 1024-byte boundaries");
+};
+
+#if QN_F8_HAVE
+/* One 128-wide K stage of a consumer warpgroup: K tiles j = 0, 1 of its warp's 16 weight rows (a_lane: the lane's
+ * 32 bytes of tile 0; tile 1 is 1 KB on) into A fragments as qn_f8_stage_mma does, then 4 wgmma k32 against the
+ * swizzled token rows at b (K bytes 64 j + 32 q), committed, not waited for. */
+template <int BN>
+__device__ __forceinline__ void qn_f8t_stage_mma(float (&acc)[BN / 8][4], uint32_t (&a)[2][2][4], const uint8_t *a_lane,
+                                                 uint32_t b) {
+#pragma unroll
+    for (int j = 0; j < 2; j++) {
+        const uint4 *src = reinterpret_cast<const uint4 *>(a_lane + j * 1024);
+#pragma unroll
+        for (int q = 0; q < 2; q++) {
+            const uint4 u = src[q];
+            a[j][q][0] = __byte_perm(u.x, u.y, 0x5410);
+            a[j][q][1] = __byte_perm(u.x, u.y, 0x7632);
+            a[j][q][2] = __byte_perm(u.z, u.w, 0x5410);
+            a[j][q][3] = __byte_perm(u.z, u.w, 0x7632);
+        }
+    }
+    qn_wg_fence();
+#pragma unroll
+    for (int j = 0; j < 2; j++)
+#pragma unroll
+        for (int q = 0; q < 2; q++) qn_f8_mma<BN>(acc, a[j][q], qn_wg_desc_sw128(b + 64 * j + 32 * q, 16, 1024));
+    qn_wg_commit();
+}
+#endif
+
+#if QN_F8_HAVE
+/* EPI's epilogue of one consumer warpgroup: acc (weight rows nb + w4 * 16 + g + 8h, tokens m0 + 8j + 2t + c) times
+ * sw[n] sx[m], rounded to OT (2 bytes), into its box ep (token m's 64 outputs in the 128-byte row m, 16-byte chunk
+ * (n / 8) ^ (m & 7): the 4 token rows a warp's store touches land in different banks), then one thread stores the
+ * box to y[m0.., nb..] by TMA (what lies past M or N is not written) without waiting for it; the box is reused
+ * only after that store has read it (wait_read before the next tile's writes). Same products, same rounding as
+ * qn_f8_store_direct: y bit-identical. */
+template <typename OT, int BN>
+__device__ __forceinline__ void qn_f8t_store_tma(const float (&acc)[BN / 8][4], const qn_f8_args &p, const CUtensorMap *ymap,
+                                                 uint8_t *ep, int64_t nb, int64_t m0, int w4, int g, int t, int ctid,
+                                                 uint32_t bar_id) {
+    float swr[2];
+#pragma unroll
+    for (int h = 0; h < 2; h++) {
+        const int64_t n = nb + w4 * 16 + g + 8 * h;
+        swr[h] = n < p.Np ? __ldg(p.sw + n) : 0.0f;
+    }
+    if (ctid == 0) qn_tma_store_wait_read<0>(); /* the previous tile's store has read the box */
+    qn_named_sync(bar_id, 128);
+    constexpr int JC = BN >= 256 ? 8 : 4;
+#pragma unroll
+    for (int j0 = 0; j0 < BN / 8; j0 += JC) {
+        float xs[JC][2];
+#pragma unroll
+        for (int j = 0; j < JC; j++)
+#pragma unroll
+            for (int c = 0; c < 2; c++) xs[j][c] = __ldg(p.sx + m0 + 8 * (j0 + j) + 2 * t + c);
+#pragma unroll
+        for (int j = 0; j < JC; j++)
+#pragma unroll
+            for (int c = 0; c < 2; c++) {
+                const int ml = 8 * (j0 + j) + 2 * t + c;
+#pragma unroll
+                for (int h = 0; h < 2; h++) {
+                    const int nl = w4 * 16 + g + 8 * h;
+                    *reinterpret_cast<OT *>(ep + ml * 128 + (((nl >> 3) ^ (ml & 7)) << 4) + (nl & 7) * 2) =
+                        qn_f8_cvt<OT>(acc[j0 + j][2 * h + c] * swr[h] * xs[j][c]);
+                }
+            }
+    }
+    qn_tma_fence_smem();
+    qn_named_sync(bar_id, 128);
+    if (ctid == 0) {
+        qn_tma_store_2d(ymap, qn_smem_u32(ep), (int32_t)nb, (int32_t)m0);
+        qn_tma_store_commit();
+    }
+}
+#endif
+
+/* TOK 1 (V2=2tw / 4tw): the cluster's CL blocks lie along the tokens instead (same weight rows, token tiles
+ * CL * cluster row + rank), each loads BM / 16 / CL of the stage's weight row tiles and multicasts them, and its
+ * whole token tile alone: at small M the weights are most of the L2 bytes (M = 256 on 128x64 tiles: 16 KB of
+ * weights and 8 KB of tokens per block and stage, 4 token tiles reading each weight tile). */
+template <int CW, int BN, int CL, int EPI, int TOK>
+__global__ void __launch_bounds__(qn_f8t_cfg<CW, BN, EPI>::threads, qn_f8t_cfg<CW, BN, EPI>::min_blocks)
+    qn_k_fp8_tma(qn_f8_args p, const __grid_constant__ CUtensorMap wmap, const __grid_constant__ CUtensorMap xmap,
+                 const __grid_constant__ CUtensorMap ymap) {
+#if QN_F8_HAVE
+    typedef qn_f8t_cfg<CW, BN, EPI> Cfg;
+    constexpr int S = Cfg::S, BM = Cfg::BM;
+    extern __shared__ __align__(128) uint8_t qn_f8_smem[];
+    __shared__ __align__(8) uint64_t full_bar[S], empty_bar[S];
+    /* the same offset in every block of a cluster (same kernel, same static layout): multicast lands alike */
+    uint8_t *base = qn_f8_smem + ((1024u - (qn_smem_u32(qn_f8_smem) & 1023u)) & 1023u);
+    const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31, wg = warp >> 2;
+    const int64_t nk = (p.Kp + QN_F8T_BK - 1) / QN_F8T_BK; /* stages per tile */
+    const uint32_t rank = CL > 1 ? qn_cluster_rank() : 0u;
+    const int64_t C = gridDim.x / CL, cid = blockIdx.x / CL;
+    const int64_t nunits = p.units > cid ? (p.units - cid + C - 1) / C : 0;
+    const int64_t total = nunits * nk;
+    auto b_of = [&](int s) { return base + s * Cfg::stage; };
+    auto a_of = [&](int s) { return base + s * Cfg::stage + Cfg::b_bytes; };
+    static_assert(!TOK || (BM / 16) % CL == 0, "the weight box splits evenly over the cluster");
+    auto tile_of = [&](int64_t k, int64_t &nt0, int64_t &m0) {
+        int64_t xc, yb;
+        qn_f8_raster((uint32_t)(cid + k * C), (uint32_t)p.gxc, (uint32_t)(p.units / p.gxc), xc, yb);
+        if (TOK) nt0 = xc * (BM / 16), m0 = (yb * CL + rank) * BN;
+        else nt0 = (xc * CL + rank) * (BM / 16), m0 = yb * BN;
+    };
+    if (tid == 0) {
+        qn_tma_prefetch(&wmap);
+        qn_tma_prefetch(&xmap);
+    }
+    /* fp8_check trace3: block b's record (its first tile: entry, first stage landed, last wgmma, stores done) */
+    unsigned long long *tr = p.trace && tid == 128 ? p.trace + QN_CUDA_FP8_TRACE * (uint64_t)blockIdx.x : NULL;
+    if (tr) {
+        tr[0] = qn_f8_smid();
+        qn_f8_stamp(tr, 0);
+    }
+    qn_f8_bars_init<S, CL>(full_bar, empty_bar, CW * 4 * CL, tid);
+
+    if (wg == 0) { /* ---------------- producer: one thread issues two TMA copies per stage */
+        if (CW == 2) qn_setmaxnreg_dec<40>();
+        if (tid == 0) {
+            int64_t gs = 0;
+            for (int64_t k = 0; k < nunits; k++) {
+                int64_t nt0, m0;
+                tile_of(k, nt0, m0);
+                for (int64_t kt = 0; kt < nk; kt++, gs++) {
+                    const int s = (int)(gs % S);
+                    qn_mbar_wait(qn_smem_u32(&empty_bar[s]), ((uint32_t)(gs / S) & 1u) ^ 1u);
+                    const uint32_t fb = qn_smem_u32(&full_bar[s]);
+                    /* whole boxes are counted, zero-filled parts too; the multicast halves land from both blocks */
+                    qn_mbar_arrive_expect_tx(fb, (uint32_t)Cfg::stage);
+                    if (TOK) { /* weights: this block's share, multicast; tokens: its own tile (past Mp: zeros) */
+                        constexpr uint32_t RT = BM / 16 / CL;
+                        qn_tma_load_3d_mc(qn_smem_u32(a_of(s)) + rank * RT * 2048, &wmap, fb, 0, (int32_t)(2 * kt),
+                                          (int32_t)(nt0 + rank * RT), (uint16_t)((1u << CL) - 1u));
+                        qn_tma_load_2d(qn_smem_u32(b_of(s)), &xmap, fb, (int32_t)(kt * QN_F8T_BK), (int32_t)m0);
+                        continue;
+                    }
+                    qn_tma_load_3d(qn_smem_u32(a_of(s)), &wmap, fb, 0, (int32_t)(2 * kt), (int32_t)nt0);
+                    const uint32_t rows = BN / CL, bdst = qn_smem_u32(b_of(s)) + rank * rows * QN_F8T_BK;
+                    if (CL == 1) qn_tma_load_2d(bdst, &xmap, fb, (int32_t)(kt * QN_F8T_BK), (int32_t)m0);
+                    else
+                        qn_tma_load_2d_mc(bdst, &xmap, fb, (int32_t)(kt * QN_F8T_BK), (int32_t)(m0 + rank * rows),
+                                          (uint16_t)((1u << CL) - 1u));
+                }
+            }
+        }
+        if (CL > 1) qn_cluster_sync(); /* no copy of this block still landing elsewhere when it leaves */
+        return;
+    }
+
+    /* ---------------- consumers */
+    if (CW == 2) qn_setmaxnreg_inc<232>();
+    const int cw = wg - 1, w4 = warp & 3, g = lane >> 2, t = lane & 3;
+    float acc[BN / 8][4];
+    auto release = [&](int64_t gj) {
+        __syncwarp();
+        if (gj + S < total) qn_f8_release<CL>(qn_smem_u32(&empty_bar[(int)(gj % S)]), lane);
+    };
+    int64_t g0 = 0;
+    auto step = [&](int64_t i, uint32_t (&a)[2][2][4], uint32_t (&a_prev)[2][2][4]) {
+        const int64_t gi = g0 + i;
+        const int s = (int)(gi % S);
+        qn_mbar_wait(qn_smem_u32(&full_bar[s]), (uint32_t)((gi / S) & 1));
+        qn_f8t_stage_mma<BN>(acc, a, a_of(s) + (cw * 4 + w4) * 2048 + lane * 32, qn_smem_u32(b_of(s)));
+        qn_wg_wait<1>(); /* stage i - 1's wgmma are done: its registers and its stage are free */
+        qn_wg_keep(a_prev);
+        qn_wg_keep(acc);
+        if (i > 0) release(gi - 1);
+    };
+    uint32_t a0[2][2][4], a1[2][2][4];
+#pragma unroll
+    for (int j = 0; j < 2; j++)
+#pragma unroll
+        for (int q = 0; q < 2; q++)
+#pragma unroll
+            for (int i = 0; i < 4; i++) a0[j][q][i] = a1[j][q][i] = 0u;
+    for (int64_t k = 0; k < nunits; k++, g0 += nk) {
+        int64_t nt0, m0;
+        tile_of(k, nt0, m0);
+#pragma unroll
+        for (int j = 0; j < BN / 8; j++) acc[j][0] = acc[j][1] = acc[j][2] = acc[j][3] = 0.0f;
+        if (tr && k == 0) {
+            qn_mbar_wait(qn_smem_u32(&full_bar[0]), 0u);
+            qn_f8_stamp(tr, 1);
+        }
+        int64_t i = 0;
+        for (; i + 1 < nk; i += 2) { /* in pairs, the odd one after (ptxas C7515, as above) */
+            step(i, a0, a1);
+            step(i + 1, a1, a0);
+        }
+        if (i < nk) step(i, a0, a1);
+        qn_wg_wait<0>();
+        qn_wg_keep(acc);
+        qn_wg_keep(a0);
+        qn_wg_keep(a1);
+        if (tr && k == 0) qn_f8_stamp(tr, 2);
+        release(g0 + nk - 1);
+        const int64_t nb = (nt0 + cw * 4) * 16;
+        if (TOK && m0 >= p.M) { /* a token tile padding the last cluster row: nothing to store (sx ends at Mp) */
+        } else if (EPI) { /* the host takes EPI with 2-byte y only */
+            uint8_t *ep = base + S * Cfg::stage + cw * BN * 128;
+            if (p.yd == QN_DT_F16) qn_f8t_store_tma<__half, BN>(acc, p, &ymap, ep, nb, m0, w4, g, t, tid - 128 * wg, 2 + cw);
+            else qn_f8t_store_tma<__nv_bfloat16, BN>(acc, p, &ymap, ep, nb, m0, w4, g, t, tid - 128 * wg, 2 + cw);
+        } else if (p.yd == QN_DT_F32) qn_f8_store_direct<float, BN>(acc, p, nb, m0, w4, g, t);
+        else if (p.yd == QN_DT_F16) qn_f8_store_direct<__half, BN>(acc, p, nb, m0, w4, g, t);
+        else qn_f8_store_direct<__nv_bfloat16, BN>(acc, p, nb, m0, w4, g, t);
+        if (tr && k == 0) qn_f8_stamp(tr, 3);
+    }
+    if (EPI && tid - 128 * wg == 0) qn_tma_store_wait_all(); /* the last box is read before the block's memory goes */
+    if (CL > 1) qn_cluster_sync();
+#else
+    (void)p, (void)wmap, (void)xmap, (void)ymap;
+    __trap();
+#endif
+}
+
 /* y = (sum of the S planes of partials, in plane order: deterministic) * sw[n] * sx[m]. */
 __global__ void qn_k_fp8_reduce(const float *part, int S, int64_t M, int64_t N, const float *sw, const float *sx,
                                 int yd, void *y) {
@@ -710,6 +961,75 @@ template <int CW, int BN, int CL, int DEPTH> static int qn_f8_launch_ps(const qn
     return e != cudaSuccess ? (int)e : qn_cu_launch_status();
 }
 
+/* fp813's TMA form: as many whole clusters as fit (as qn_f8_launch_ps), the two tensor maps encoded per call
+ * (host arithmetic only, ~1 us): the weights' tiled codes as u64 [Np/16][Kp/64][128] in boxes of BM/16 row tiles
+ * x 2 K tiles, the token-major codes as bytes [Mp][Kp] in boxes of BN / CL rows x 128, 128-byte swizzle. */
+template <int CW, int BN, int CL, int EPI, int TOK>
+static int qn_f8t_launch(const qn_f8_args &a0, int sms, cudaStream_t s) {
+    typedef qn_f8t_cfg<CW, BN, EPI> Cfg;
+    static int resident = 0; /* clusters at once; a race only repeats the same query */
+    cudaLaunchConfig_t cfg = {};
+    cudaLaunchAttribute at[1] = {};
+    at[0].id = cudaLaunchAttributeClusterDimension;
+    at[0].val.clusterDim.x = CL, at[0].val.clusterDim.y = 1, at[0].val.clusterDim.z = 1;
+    cfg.blockDim = dim3(Cfg::threads), cfg.dynamicSmemBytes = Cfg::smem, cfg.stream = s;
+    cfg.attrs = at, cfg.numAttrs = CL > 1 ? 1 : 0;
+    if (resident <= 0) {
+        cudaError_t e = cudaFuncSetAttribute(qn_k_fp8_tma<CW, BN, CL, EPI, TOK>, cudaFuncAttributeMaxDynamicSharedMemorySize, Cfg::smem);
+        if (e != cudaSuccess) return (int)e;
+        int n = 0;
+        if (CL > 1) {
+            cfg.gridDim = dim3(CL * 64);
+            e = cudaOccupancyMaxActiveClusters(&n, qn_k_fp8_tma<CW, BN, CL, EPI, TOK>, &cfg);
+        } else {
+            e = cudaOccupancyMaxActiveBlocksPerMultiprocessor(&n, qn_k_fp8_tma<CW, BN, CL, EPI, TOK>, Cfg::threads, Cfg::smem);
+            n *= sms > 0 ? sms : 132;
+        }
+        if (e != cudaSuccess) return (int)e;
+        if (n <= 0) return (int)cudaErrorInvalidConfiguration;
+        resident = n;
+    }
+    qn_f8_args a = a0;
+    int64_t gx = (a.Np / 16 + Cfg::BM / 16 - 1) / (Cfg::BM / 16);
+    if (TOK) { /* units: weight tiles x clusters of CL token tiles */
+        a.gxc = gx, a.units = gx * (((a.M + BN - 1) / BN + CL - 1) / CL);
+    } else {
+        gx = (gx + CL - 1) / CL * CL;
+        a.gxc = gx / CL, a.units = a.gxc * ((a.M + BN - 1) / BN);
+    }
+    const int64_t clusters = a.units < resident ? a.units : resident;
+    if (clusters <= 0) return 0;
+    CUtensorMap wm, xm;
+    const uint64_t wd[3] = {128, (uint64_t)(a.Kp / 64), (uint64_t)(a.Np / 16)};
+    const uint64_t wst[2] = {1024, (uint64_t)(a.Kp / 64) * 1024};
+    const uint32_t wb[3] = {128, 2, TOK ? Cfg::BM / 16 / CL : Cfg::BM / 16};
+    int e = qn_tma_encode(&wm, CU_TENSOR_MAP_DATA_TYPE_UINT64, 3, a.codes, wd, wst, wb, CU_TENSOR_MAP_SWIZZLE_NONE);
+    if (!e)
+        e = qn_tma_encode_2d(&xm, CU_TENSOR_MAP_DATA_TYPE_UINT8, a.xq, (uint64_t)a.Kp, (uint64_t)a.Mp, (uint64_t)a.Kp,
+                             QN_F8T_BK, TOK ? BN : BN / CL, CU_TENSOR_MAP_SWIZZLE_128B);
+    CUtensorMap ym;
+    memset(&ym, 0, sizeof ym);
+    if (!e && EPI) /* y as 2-byte elements [M][N], boxes of BN tokens x 64 outputs (128 bytes), 128-byte swizzle */
+        e = qn_tma_encode_2d(&ym, CU_TENSOR_MAP_DATA_TYPE_UINT16, a.y, (uint64_t)a.N, (uint64_t)a.M, (uint64_t)a.N * 2, 64,
+                             BN, CU_TENSOR_MAP_SWIZZLE_128B);
+    if (e) return e;
+    cfg.gridDim = dim3((unsigned)(clusters * CL));
+    const cudaError_t le = cudaLaunchKernelEx(&cfg, qn_k_fp8_tma<CW, BN, CL, EPI, TOK>, a, wm, xm, ym);
+    return le != cudaSuccess ? (int)le : qn_cu_launch_status();
+}
+
+template <int CL, int EPI, int TOK>
+static int qn_f8t_launch_tile(int tile, const qn_f8_args &a, int sms, cudaStream_t s) {
+    switch (tile) {
+    case 1: return qn_f8t_launch<2, 256, CL, EPI, TOK>(a, sms, s);
+    case 2: return qn_f8t_launch<2, 128, CL, EPI, TOK>(a, sms, s);
+    /* 64x128's place (the same grid size) goes to 128x64: one warpgroup under the two-block register cap of 128
+     * with two 16-register A buffers makes ptxas serialize the wgmma (C7512); two of 64 tokens do not */
+    case 3: return qn_f8t_launch<2, 64, CL, EPI, TOK>(a, sms, s);
+    default: return qn_f8t_launch<1, 64, CL, EPI, TOK>(a, sms, s);
+    }
+}
+
 /* The tile's kernel with CL-block clusters; persistent (splits == 1 only) or one block per tile. */
 template <int CL>
 static int qn_f8_launch_tile(int tile, const qn_f8_args &a, int splits, int persist, int sms, cudaStream_t s) {
@@ -773,7 +1093,8 @@ static int qn_f8_forced_tile() {
  * persistent with 2 wgmma groups in flight. Unset: 2p, the fastest form in the H100 run of 2026-12-06 09:42
  * (1.16-1.20x mmq8's kernel at M = 2048 on the 7B/13B shapes, 1.19x at M = 256; pp no faster; bit-identical,
  * conformance per tile and compute-sanitizer clean: bench/NOTES.md section 6, lead12). Read once: the cluster
- * size, plus 16 x the persistent form (1 or 2). */
+ * size, plus 16 x the persistent form (1 or 2; 3: fp813's TMA form, a trailing t: 0t, 2t; 4: ts, its TMA store;
+ * 5, 6: tw, tws, its clusters along the tokens). */
 static int qn_f8_env_v2() {
     static int v2 = -1;
     if (v2 < 0) {
@@ -782,6 +1103,12 @@ static int qn_f8_env_v2() {
         const int v = e ? atoi(e) : 0;
         const char *p1 = e ? strchr(e, 'p') : NULL;
         v2 = (v == 4 ? 4 : v == 1 || v == 2 ? 2 : 1) | (p1 ? (p1[1] == 'p' ? 32 : 16) : 0);
+        /* fp813's TMA form, clusters of 1 or 2: t, or ts with the TMA store epilogue (0t, 2t, 0ts, 2ts); with w
+         * clusters of 2 or 4 along the tokens sharing the weights (2tw, 4tw, 2tws, 4tws) */
+        if (strchr(e, 't')) {
+            const int w = strchr(e, 'w') != NULL;
+            v2 = (w ? (v == 4 ? 4 : 2) : v == 1 || v == 2 ? 2 : 1) | ((strchr(e, 's') ? 4 : 3) + 2 * w) << 4;
+        }
     }
     return v2;
 }
@@ -810,7 +1137,13 @@ void qn_cuda_fp8_x_split(void *buf, int64_t M, int64_t Kp, uint8_t **xq, float *
     *sx = (float *)(void *)((uint8_t *)buf + qn_f8_al((size_t)Kp * (size_t)qn_f8_mp(M)));
 }
 
+/* The layout the GEMM of QUANTA_CUDA_FP8_V2 reads: token-major for the TMA form (t), slices otherwise. */
 int qn_cuda_fp8_quantize_x(int x_dtype, const void *x, int64_t M, int64_t K, int64_t Kp, void *buf, void *stream) {
+    return qn_cuda_fp8_quantize_x_tm(x_dtype, x, M, K, Kp, buf, (qn_f8_env_v2() >> 4) >= 3, stream);
+}
+
+int qn_cuda_fp8_quantize_x_tm(int x_dtype, const void *x, int64_t M, int64_t K, int64_t Kp, void *buf, int token_major,
+                              void *stream) {
     if (M <= 0) return 0;
     if (Kp % QN_F8_BK || Kp < K) return (int)cudaErrorInvalidValue;
     const int64_t Mp = qn_f8_mp(M);
@@ -820,7 +1153,8 @@ int qn_cuda_fp8_quantize_x(int x_dtype, const void *x, int64_t M, int64_t K, int
     const int es = x_dtype == QN_DT_F32 ? 4 : 2;
     const bool vec = ((uintptr_t)x & 15u) == 0 && (K * es) % 16 == 0;
     if (Mp > 0x7fffffff) return (int)cudaErrorInvalidValue;
-    qn_k_fp8_quant_x<<<(unsigned)Mp, QN_F8_QTHREADS, 0, (cudaStream_t)stream>>>(x_dtype, x, M, K, Kp, Mp, vec, xq, sx);
+    qn_k_fp8_quant_x<<<(unsigned)Mp, QN_F8_QTHREADS, 0, (cudaStream_t)stream>>>(x_dtype, x, M, K, Kp, Mp, vec, token_major != 0,
+                                                                                  xq, sx);
     return qn_cu_launch_status();
 }
 
@@ -848,6 +1182,9 @@ int qn_cuda_fp8_gemm_cl(const qn_cuda_weight *w, const void *buf, int64_t M, int
                         void *stream) {
     if (w->fmt != QN_CW_E4M3 || !qn_f8_device_ok()) return -1;
     if (cluster != 1 && cluster != 2 && cluster != 4) return (int)cudaErrorInvalidValue;
+    /* TMA forms: no split; clusters of 1 or 2 along the weights, 2 or 4 along the tokens (5, 6) */
+    if (persist >= 3 && (splits != 1 || (persist <= 4 ? cluster == 4 : cluster == 1) || persist > 6))
+        return (int)cudaErrorInvalidValue;
     if (M <= 0 || w->N <= 0) return 0;
     const int64_t KT = w->Kp / QN_F8_BK;
     if (splits < 1 || (splits > 1 && !part)) return (int)cudaErrorInvalidValue;
@@ -866,6 +1203,15 @@ int qn_cuda_fp8_gemm_cl(const qn_cuda_weight *w, const void *buf, int64_t M, int
     a.yd = y_dtype, a.y = y, a.trace = trace, a.units = 0, a.gxc = 0;
     cudaStream_t s = (cudaStream_t)stream;
     const int t = qn_f8_pick(w->N, M, sms, tile);
+    if (persist >= 3) { /* 4, 6: the TMA store epilogue where y allows it (2-byte, rows 16-byte multiples, aligned) */
+        const bool epi = (persist == 4 || persist == 6) && y_dtype != QN_DT_F32 && w->N % 8 == 0 && ((uintptr_t)y & 15u) == 0;
+        if (persist >= 5) { /* clusters along the tokens */
+            if (cluster == 4) return epi ? qn_f8t_launch_tile<4, 1, 1>(t, a, sms, s) : qn_f8t_launch_tile<4, 0, 1>(t, a, sms, s);
+            return epi ? qn_f8t_launch_tile<2, 1, 1>(t, a, sms, s) : qn_f8t_launch_tile<2, 0, 1>(t, a, sms, s);
+        }
+        if (cluster == 2) return epi ? qn_f8t_launch_tile<2, 1, 0>(t, a, sms, s) : qn_f8t_launch_tile<2, 0, 0>(t, a, sms, s);
+        return epi ? qn_f8t_launch_tile<1, 1, 0>(t, a, sms, s) : qn_f8t_launch_tile<1, 0, 0>(t, a, sms, s);
+    }
     const int ps = splits == 1 ? (persist >= 2 ? 2 : persist == 1 ? 1 : 0) : 0;
     const int e = cluster == 4   ? qn_f8_launch_tile<4>(t, a, splits, ps, sms, s)
                   : cluster == 2 ? qn_f8_launch_tile<2>(t, a, splits, ps, sms, s)

@@ -5,9 +5,9 @@
  *   attention_check bench FILE   times our kernels (default dispatch and tile variants), CSV to FILE
  *   attention_check wg [VARS]    the wgmma prefill kernel (attention_wg.cu, fa12), its tile variants, against the
  *                                float64 reference (and, with 0 in VARS, the dispatch under QUANTA_CUDA_ATTN_WG=1)
- *   attention_check wgsmall      two small cases of it (for compute-sanitizer)
+ *   attention_check wgsmall [VARS]  two small cases of it (for compute-sanitizer; no VARS: n128s2, n64s4wsp)
  *   attention_check wgbench FILE [VARS]  hd128 prefill rows: the mma.sync kernel (0, the default dispatch) and the
- *                                wgmma variants (1..13, attention_wg.h), appended to FILE if it has rows
+ *                                wgmma variants (1..22, attention_wg.h), appended to FILE if it has rows
  *   VARS: a comma list, e.g. 0,1,2 (default: all)
  * The kernel files are included so that the benchmark can force tile variants, and the launch
  * planning (engine/cuda/cuda_attention_plan.c, C that also compiles as C++) with them.
@@ -261,6 +261,15 @@ static const char *wg_name(int wg)
     case QN_CUDA_ATTN_WG_N128S2SW: return "wg_n128s2sw";
     case QN_CUDA_ATTN_WG_N64S4O3SW: return "wg_n64s4o3sw";
     case QN_CUDA_ATTN_WG_N64S4WSSW: return "wg_n64s4wssw";
+    case QN_CUDA_ATTN_WG_N64S4WSPSW: return "wg_n64s4wspsw";
+    case QN_CUDA_ATTN_WG_N128S3WSSW: return "wg_n128s3wssw";
+    case QN_CUDA_ATTN_WG_N128S3WSPSW: return "wg_n128s3wspsw";
+    case QN_CUDA_ATTN_WG_N128S3OSW: return "wg_n128s3osw";
+    case QN_CUDA_ATTN_WG_N64S4WSTMA: return "wg_n64s4wstma";
+    case QN_CUDA_ATTN_WG_N64S4WSPTMA: return "wg_n64s4wsptma";
+    case QN_CUDA_ATTN_WG_N128S3WSTMA: return "wg_n128s3wstma";
+    case QN_CUDA_ATTN_WG_N128S3WSPTMA: return "wg_n128s3wsptma";
+    case QN_CUDA_ATTN_WG_N64S4WS3TMA: return "wg_n64s4ws3tma";
     default: return "wg_n128s2";
     }
 }
@@ -574,8 +583,9 @@ static void wg_check(bool small, const std::vector<int> &list)
 {
     std::vector<int> vars;
     for (int v : list)
-        if (v > 0 && (!small || v == QN_CUDA_ATTN_WG_N128S2 || v == QN_CUDA_ATTN_WG_N64S4WSP))
-            vars.push_back(v); /* sanitizers: the plain form and the producer form with ping-pong */
+        if (v > 0 && (!small || list.size() < (size_t)QN_CUDA_ATTN_WG_NVARIANTS || v == QN_CUDA_ATTN_WG_N128S2 ||
+                      v == QN_CUDA_ATTN_WG_N64S4WSP))
+            vars.push_back(v); /* sanitizers: the forms listed, or (no list) the plain form and the ping-pong one */
     const int NV = (int)vars.size();
     std::vector<int> vfail(NV, 0);
     int swap_ok = 0, swap_tried = 0;

@@ -2,7 +2,7 @@
  * fp8_check.cu — the FP8 x FP8 GEMM of kernels_cuda/matmul_fp8_wg.cu (mmq8) against a host reference of exactly
  * its arithmetic, then timed against cuBLASLt FP8 and cuBLAS bf16 on LLaMA-7B/13B linear shapes.
  *
- *   fp8_check [check|time|time2|trace|all|sanitize] [csv]     (FP8_SEED=<n> repeats a run; the seed is printed either
+ *   fp8_check [check|time|time2|time3|trace|tma|all|sanitize] [csv]     (FP8_SEED=<n> repeats a run; the seed is printed either
  *   way; sanitize: two small check cases, for compute-sanitizer)
  *
  * check: random e4m3 weight codes (every finite code) with per-row scales, laid out with cuda_kernels.h's
@@ -27,6 +27,10 @@
  *   (tile picked), and
  *   the non-persistent ones with each tile forced, against cuBLASLt
  *   FP8 (fast accumulation) on bench/NOTES.md's FP8 table shapes; csv for fp8_peers.py as for time.
+ * tma (fp813): kernels_cuda/tma.cuh's loads (2d swizzled, 3d, multicast) and store against the host's bytes.
+ * trace3 (fp813): the TMA form's per-block timestamps of its first tile (clocks per 64 of K, epilogue).
+ * time3 (fp813): the default (2p) against the TMA form (0t, 2t) and cuBLASLt on LLaMA-7B/13B shapes, M 256..4096.
+ *   check also compares the TMA form (token-major codes, clusters 1 and 2) bit for bit with the form of the run.
  * trace: one launch per shape and cluster size with the kernel's per-block timestamps: time to the first stage,
  *   K steps, epilogue, gaps between blocks on an SM (where the time outside the K steps goes).
  *
@@ -53,6 +57,9 @@ extern "C" {
 #include "formats.h" /* qn_f32_to_e4m3, qn_e4m3_to_f32: formats/fp8.c, the one definition of e4m3 */
 }
 #include "matmul_fp8_wg.h" /* qn_cuda_fp8_gemm_cl: the block-cluster size per call (fp8pp11) */
+#include "cp_async.cuh"
+#include "wgmma.cuh" /* mbarriers for the tma probe */
+#include "tma.cuh"   /* fp813: the tensor-map pieces under test (tma mode) */
 
 #define CK(x)                                                                                       \
     do {                                                                                            \
@@ -205,6 +212,43 @@ static int check_case(const ccase &c) {
         CK(cudaMemcpy(yc.data(), dy, yc.size(), cudaMemcpyDeviceToHost));
         for (size_t i = 0; i < yc.size(); i += ys) cl_bad[ci] += memcmp(&yc[i], &yb[i], ys) != 0;
     }
+    /* fp813: the TMA form reads token-major codes (xq[m][Kp], the same kperm order in each 16 bytes): quantized
+     * again in that layout into a fresh garbage-filled buffer (codes and scales checked as above), then clusters
+     * 1 and 2 of it must give y bit for bit (y NaN-poisoned again). Not split-K (the form has none). */
+    /* 0t, 2t, 0ts, 2ts (clusters along the weights), 2tw, 4tw, 2tws, 4tws (along the tokens) */
+    static const int tforms[8][2] = {{1, 3}, {2, 3}, {1, 4}, {2, 4}, {2, 5}, {4, 5}, {2, 6}, {4, 6}};
+    int64_t t_bad[8] = {0, 0, 0, 0, 0, 0, 0, 0}, tcode_bad = 0;
+    const bool t_ran = c.splits == 1;
+    if (t_ran) {
+        void *buf2;
+        CK(cudaMalloc(&buf2, bb));
+        CK(cudaMemset(buf2, 0xA5, bb));
+        e = qn_cuda_fp8_quantize_x_tm(c.xd, dx, M, K, Kp, buf2, 1, NULL);
+        if (e) { printf("quantize (token-major) launch: %d\n", e); return 1; }
+        CK(cudaDeviceSynchronize());
+        std::vector<uint8_t> dq2(bb);
+        CK(cudaMemcpy(dq2.data(), buf2, bb, cudaMemcpyDeviceToHost));
+        uint8_t *xq2;
+        float *sx2;
+        qn_cuda_fp8_x_split(dq2.data(), M, Kp, &xq2, &sx2);
+        for (int64_t m = 0; m < Mp; m++) {
+            if (memcmp(&sx2[m], &sxd[m], 4)) tcode_bad++;
+            for (int64_t k = 0; k < Kp; k++) {
+                const int64_t kk = k / 16 * 16 + kperm((int)(k % 16));
+                const uint8_t want = (m < M && kk < K) ? hq[m * K + kk] : 0;
+                if (xq2[m * Kp + k] != want) tcode_bad++;
+            }
+        }
+        for (int ci = 0; ci < 8; ci++) {
+            CK(cudaMemset(dy, 0xFF, yb.size()));
+            e = qn_cuda_fp8_gemm_cl(&dw.w, buf2, M, c.yd, dy, c.tile, 1, NULL, tforms[ci][0], tforms[ci][1], NULL, 132, NULL);
+            if (e) { printf("gemm launch (TMA form %d, cluster %d): %d\n", tforms[ci][1], tforms[ci][0], e); return 1; }
+            CK(cudaDeviceSynchronize());
+            CK(cudaMemcpy(yc.data(), dy, yc.size(), cudaMemcpyDeviceToHost));
+            for (size_t i = 0; i < yc.size(); i += ys) t_bad[ci] += memcmp(&yc[i], &yb[i], ys) != 0;
+        }
+        cudaFree(buf2);
+    }
     float lut[256];
     for (int v = 0; v < 256; v++) lut[v] = qn_e4m3_to_f32((uint8_t)v);
     int64_t bad = 0, first = -1;
@@ -246,10 +290,16 @@ static int check_case(const ccase &c) {
            (long long)cl_bad[0], (long long)cl_bad[1], (long long)cl_bad[2], (long long)cl_bad[3], (long long)cl_bad[4],
            (long long)cl_bad[5], (long long)cl_bad[6], (long long)cl_bad[7], (long long)cl_bad[8],
            c.splits > 1 ? " (split-K: not persistent)" : "");
+    if (t_ran)
+        printf("check M=%lld N=%lld K=%lld y=%s tile=%d: TMA forms (V2=0t / 2t / 0ts / 2ts / 2tw / 4tw / 2tws / 4tws) differ "
+               "in %lld / %lld / %lld / %lld / %lld / %lld / %lld / %lld outputs; their token-major codes / scales %lld wrong\n",
+               (long long)M, (long long)N, (long long)K, dtn(c.yd), c.tile, (long long)t_bad[0], (long long)t_bad[1],
+               (long long)t_bad[2], (long long)t_bad[3], (long long)t_bad[4], (long long)t_bad[5], (long long)t_bad[6],
+               (long long)t_bad[7], (long long)tcode_bad);
     cudaFree(dx), cudaFree(dy), cudaFree(buf), cudaFree(dw.codes), cudaFree(dw.sw), cudaFree(part);
     int64_t cl_any = 0;
     for (int64_t v : cl_bad) cl_any += v;
-    return code_bad || scale_bad || pad_bad || bad || cl_any ? 1 : 0;
+    return code_bad || scale_bad || pad_bad || bad || cl_any || std::any_of(t_bad, t_bad + 8, [](int64_t v) { return v != 0; }) || tcode_bad ? 1 : 0;
 }
 
 /* ------------------------------------------------------------------ timing */
@@ -664,6 +714,268 @@ static int trace_all() {
     return err ? 1 : 0;
 }
 
+/* ------------------------------------------------------------------ tma (fp813): kernels_cuda/tma.cuh itself
+ * One block: a 2d box of bytes with the 128-byte swizzle, partly past the array (zeros), and a 3d box of u64 (the
+ * tiled weights' map) partly past it, into shared memory on one mbarrier; the bytes copied out as they lie. Then
+ * the 3d box back to global memory by a 2d store partly past the array (those bytes not written). A cluster of 2:
+ * each block loads half the 2d box's rows and multicasts it; both blocks' shared memory copied out. */
+__global__ void tma_probe(const __grid_constant__ CUtensorMap m2, const __grid_constant__ CUtensorMap m3,
+                          const __grid_constant__ CUtensorMap ms, int c0, int c1, uint8_t *out) {
+    __shared__ __align__(1024) uint8_t sm[2][8192];
+    __shared__ __align__(8) uint64_t bar;
+    const uint32_t b = qn_smem_u32(&bar);
+    if (threadIdx.x == 0) {
+        qn_tma_prefetch(&m2);
+        qn_mbar_init(b, 1);
+        qn_mbar_init_fence();
+    }
+    __syncthreads();
+    if (threadIdx.x == 0) {
+        qn_mbar_arrive_expect_tx(b, 16384);
+        qn_tma_load_2d(qn_smem_u32(sm[0]), &m2, b, c0, c1);
+        qn_tma_load_3d(qn_smem_u32(sm[1]), &m3, b, 0, 1, 2);
+    }
+    qn_mbar_wait(b, 0);
+    for (int i = threadIdx.x; i < 16384; i += blockDim.x) out[i] = sm[i >> 13][i & 8191];
+    qn_tma_fence_smem();
+    __syncthreads();
+    if (threadIdx.x == 0) {
+        qn_tma_store_2d(&ms, qn_smem_u32(sm[1]), c0, c1);
+        qn_tma_store_commit();
+        qn_tma_store_wait_all();
+    }
+}
+__global__ void tma_probe_mc(const __grid_constant__ CUtensorMap mh, int c0, int c1, uint8_t *out) {
+    __shared__ __align__(1024) uint8_t sm[8192];
+    __shared__ __align__(8) uint64_t bar;
+    const uint32_t b = qn_smem_u32(&bar), r = qn_cluster_rank();
+    if (threadIdx.x == 0) {
+        qn_mbar_init(b, 1);
+        qn_mbar_init_fence();
+    }
+    qn_cluster_sync();
+    if (threadIdx.x == 0) {
+        qn_mbar_arrive_expect_tx(b, 8192);
+        qn_tma_load_2d_mc(qn_smem_u32(sm) + r * 4096, &mh, b, c0, c1 + 32 * (int)r, 3);
+    }
+    qn_mbar_wait(b, 0);
+    for (int i = threadIdx.x; i < 8192; i += blockDim.x) out[r * 8192 + i] = sm[i];
+    qn_cluster_sync(); /* no multicast still landing in the other block when it leaves */
+}
+
+static int tma_test() {
+    const int R = 200, Cc = 300, P = 304, c0 = 256, c1 = 160; /* the 2d array: R rows of Cc bytes, P apart */
+    std::vector<uint8_t> src((size_t)R * P), w3((size_t)5 * 3 * 1024);
+    for (auto &v : src) v = (uint8_t)(fast_u32() | 1u); /* never 0: a zero in the copy is a fill */
+    for (auto &v : w3) v = (uint8_t)(fast_u32() | 1u);
+    uint8_t *dsrc, *dw3, *ddst, *dout;
+    CK(cudaMalloc(&dsrc, src.size()));
+    CK(cudaMalloc(&dw3, w3.size()));
+    CK(cudaMalloc(&ddst, src.size()));
+    CK(cudaMalloc(&dout, 16384));
+    CK(cudaMemcpy(dsrc, src.data(), src.size(), cudaMemcpyHostToDevice));
+    CK(cudaMemcpy(dw3, w3.data(), w3.size(), cudaMemcpyHostToDevice));
+    CK(cudaMemset(ddst, 0xEE, src.size()));
+    CK(cudaMemset(dout, 0xEE, 16384));
+    CUtensorMap m2, m3, ms, mh;
+    const uint64_t d3[3] = {128, 3, 5}, s3[2] = {1024, 3 * 1024};
+    const uint32_t b3[3] = {128, 2, 4};
+    int e = qn_tma_encode_2d(&m2, CU_TENSOR_MAP_DATA_TYPE_UINT8, dsrc, Cc, R, P, 128, 64, CU_TENSOR_MAP_SWIZZLE_128B);
+    e = e ? e : qn_tma_encode(&m3, CU_TENSOR_MAP_DATA_TYPE_UINT64, 3, dw3, d3, s3, b3, CU_TENSOR_MAP_SWIZZLE_NONE);
+    e = e ? e : qn_tma_encode_2d(&ms, CU_TENSOR_MAP_DATA_TYPE_UINT8, ddst, Cc, R, P, 128, 64, CU_TENSOR_MAP_SWIZZLE_NONE);
+    e = e ? e : qn_tma_encode_2d(&mh, CU_TENSOR_MAP_DATA_TYPE_UINT8, dsrc, Cc, R, P, 128, 32, CU_TENSOR_MAP_SWIZZLE_128B);
+    if (e) { printf("tma: encode failed: %d\n", e); return 1; }
+    tma_probe<<<1, 128>>>(m2, m3, ms, c0, c1, dout);
+    CK(cudaGetLastError());
+    CK(cudaDeviceSynchronize());
+    std::vector<uint8_t> out(16384), dst(src.size());
+    CK(cudaMemcpy(out.data(), dout, 16384, cudaMemcpyDeviceToHost));
+    CK(cudaMemcpy(dst.data(), ddst, dst.size(), cudaMemcpyDeviceToHost));
+    /* expected: 2d: byte b of 16-byte chunk ch of box row r at r * 128 + 16 (ch ^ (r & 7)) + b; 3d: row tile rt, K
+     * tile j at (2 rt + j) * 1024 */
+    std::vector<uint8_t> want2(8192), want3(8192);
+    for (int r = 0; r < 64; r++)
+        for (int x = 0; x < 128; x++) {
+            const int row = c1 + r, col = c0 + x;
+            want2[r * 128 + 16 * ((x >> 4) ^ (r & 7)) + (x & 15)] = row < R && col < Cc ? src[(size_t)row * P + col] : 0;
+        }
+    for (int rt = 0; rt < 4; rt++)
+        for (int j = 0; j < 2; j++)
+            for (int x = 0; x < 1024; x++)
+                want3[(2 * rt + j) * 1024 + x] = 2 + rt < 5 ? w3[((size_t)(2 + rt) * 3 + 1 + j) * 1024 + x] : 0;
+    int64_t bad2 = 0, bad3 = 0, bads = 0, badm = 0;
+    for (int i = 0; i < 8192; i++) bad2 += out[i] != want2[i], bad3 += out[8192 + i] != want3[i];
+    for (int row = 0; row < R; row++)
+        for (int col = 0; col < P; col++) {
+            const bool in = row >= c1 && row < c1 + 64 && col >= c0 && col < c0 + 128 && col < Cc;
+            const uint8_t w = in ? want3[(row - c1) * 128 + (col - c0)] : 0xEE;
+            bads += dst[(size_t)row * P + col] != w;
+        }
+    /* multicast: both blocks must hold the whole 2d box */
+    CK(cudaMemset(dout, 0xEE, 16384));
+    cudaLaunchConfig_t cfg = {};
+    cudaLaunchAttribute at[1] = {};
+    at[0].id = cudaLaunchAttributeClusterDimension;
+    at[0].val.clusterDim.x = 2, at[0].val.clusterDim.y = 1, at[0].val.clusterDim.z = 1;
+    cfg.gridDim = dim3(2), cfg.blockDim = dim3(128), cfg.attrs = at, cfg.numAttrs = 1;
+    CK(cudaLaunchKernelEx(&cfg, tma_probe_mc, mh, c0, c1, dout));
+    CK(cudaDeviceSynchronize());
+    CK(cudaMemcpy(out.data(), dout, 16384, cudaMemcpyDeviceToHost));
+    for (int i = 0; i < 16384; i++) badm += out[i] != want2[i & 8191];
+    printf("tma: 2d load, 128-byte swizzle, box past the array: %lld of 8192 bytes wrong; 3d load (u64): %lld of 8192; "
+           "2d store past the array: %lld of %lld bytes wrong; 2d multicast in a cluster of 2: %lld of 16384 wrong\n",
+           (long long)bad2, (long long)bad3, (long long)bads, (long long)(R * P), (long long)badm);
+    cudaFree(dsrc), cudaFree(dw3), cudaFree(ddst), cudaFree(dout);
+    return bad2 || bad3 || bads || badm ? 1 : 0;
+}
+
+/* time3 (fp813): the GEMM alone, QUANTA_CUDA_FP8_V2=2p (the default: mmq8's pipeline in clusters of 2, persistent)
+ * against the TMA form in clusters of 1 and 2 (0t, 2t; tile picked, and 2t with each tile forced), cuBLASLt FP8
+ * fast, on LLaMA-7B / 13B linear shapes at M = 256 .. 4096. csv: one row per shape for fp8_peers.py (gemm_us =
+ * 2p; v2c1t_us / v2c2t_us the TMA form). */
+static int time_t3(const char *csv) {
+    static const int64_t nk[][2] = {{4096, 4096}, {11008, 4096}, {4096, 11008}, {5120, 5120}, {13824, 5120}, {5120, 13824}};
+    static const int64_t ms[] = {256, 512, 1024, 2048, 4096};
+    FILE *out = csv ? fopen(csv, "w") : NULL;
+    if (out)
+        fprintf(out, "M,N,K,quant_us,gemm_us,ours_us,v2c2p_us,v2c1t_us,v2c2t_us,v2c2ts_us,v2c2tw_us,v2c4tw_us,lt_fast_us,"
+                     "best_tile_t\n");
+    lt_env le;
+    if (!lt_env_init(le)) { printf("cublasLt init failed\n"); return 2; }
+    printf("time3: us per call (best of 5 x 20 back-to-back), bf16 y; c2p = the default (=2p), c1t / c2t = the TMA\n"
+           "form (=0t / 2t), c2ts = 2t with the TMA store epilogue (=2ts), c2tw / c4tw = clusters of 2 / 4 along the\n"
+           "tokens (=2tw / 4tw), tile picked; lt_fast = cuBLASLt FP8 fast accumulation; then (M <= 512) 2t with each tile\n"
+           "forced\n");
+    printf("%6s %6s %6s | %6s | %7s %7s %7s %7s %7s %7s | %8s | %6s %6s %6s %6s | %s\n", "M", "N", "K", "quant", "c2p", "c1t",
+           "c2t", "c2ts", "c2tw", "c4tw", "lt_fast", "c2p/c2t", "lt/c2t", "lt/c2ts", "lt/c4tw", "TFLOP/s c2p c2t c2ts lt");
+    int err = 0;
+    static const char *const tn[4] = {"128x256", "128x128", "128x64", "64x64"};
+    for (auto &w : nk) {
+        const int64_t N = w[0], K = w[1];
+        std::vector<uint8_t> wq;
+        dweight dw = timing_weight(N, K, wq);
+        for (int64_t M : ms) {
+            tact ta = timing_x(M, N, K);
+            uint8_t *x8 = timing_x8(M, K);
+            void *buft;
+            CK(cudaMalloc(&buft, qn_cuda_fp8_x_bytes(M, K)));
+            const double tq = time_us([&] { err |= qn_cuda_fp8_quantize_x_tm(QN_DT_BF16, ta.x, M, K, K, ta.buf, 0, NULL); });
+            err |= qn_cuda_fp8_quantize_x_tm(QN_DT_BF16, ta.x, M, K, K, buft, 1, NULL);
+            const double t2p = time_us([&] {
+                err |= qn_cuda_fp8_gemm_cl(&dw.w, ta.buf, M, QN_DT_BF16, ta.y, 0, 1, NULL, 2, 1, NULL, le.sms, NULL);
+            });
+            static const int tf5[5][2] = {{1, 3}, {2, 3}, {2, 4}, {2, 5}, {4, 5}}; /* 0t 2t 2ts 2tw 4tw */
+            double tt[5], tf[4] = {NAN, NAN, NAN, NAN};
+            for (int ci = 0; ci < 5; ci++)
+                tt[ci] = time_us([&] {
+                    err |= qn_cuda_fp8_gemm_cl(&dw.w, buft, M, QN_DT_BF16, ta.y, 0, 1, NULL, tf5[ci][0], tf5[ci][1], NULL,
+                                               le.sms, NULL);
+                });
+            int best = 0;
+            for (int tile = 1; tile <= 4 && M <= 512; tile++) {
+                tf[tile - 1] = time_us([&] {
+                    err |= qn_cuda_fp8_gemm_cl(&dw.w, buft, M, QN_DT_BF16, ta.y, tile, 1, NULL, 2, 3, NULL, le.sms, NULL);
+                });
+                if (tf[tile - 1] < tf[best]) best = tile - 1;
+            }
+            double tl = NAN;
+            {
+                lt_fp8 s = lt_setup(le.lt, M, N, K, le.one, le.one, 1, le.ws);
+                const float alpha = 1.0f, beta = 0.0f;
+                if (s.ok)
+                    tl = time_us([&] {
+                        cublasLtMatmul(le.lt, s.op, &alpha, dw.codes, s.la, x8, s.lb, &beta, ta.y, s.lc, ta.y, s.lc, &s.algo,
+                                       le.wsp, le.ws, 0);
+                    });
+                if (s.la) cublasLtMatrixLayoutDestroy(s.la);
+                if (s.lb) cublasLtMatrixLayoutDestroy(s.lb);
+                if (s.lc) cublasLtMatrixLayoutDestroy(s.lc);
+                if (s.op) cublasLtMatmulDescDestroy(s.op);
+            }
+            CK(cudaDeviceSynchronize());
+            if (err) printf("our launches failed (%d)\n", err);
+            const double fl = 2.0 * M * N * K / 1e6;
+            printf("%6lld %6lld %6lld | %6.1f | %7.1f %7.1f %7.1f %7.1f %7.1f %7.1f | %8.1f | %6.2f %6.2f %6.2f %6.2f | %.0f %.0f "
+                   "%.0f %.0f",
+                   (long long)M, (long long)N, (long long)K, tq, t2p, tt[0], tt[1], tt[2], tt[3], tt[4], tl, t2p / tt[1],
+                   tl / tt[1], tl / tt[2], tl / tt[4], fl / t2p, fl / tt[1], fl / tt[2], fl / tl);
+            if (M <= 512) {
+                printf(" | 2t tiles");
+                for (int t = 0; t < 4; t++) printf(" %s %.1f", tn[t], tf[t]);
+            }
+            printf("\n");
+            if (out)
+                fprintf(out, "%lld,%lld,%lld,%.2f,%.2f,%.2f,%.2f,%.2f,%.2f,%.2f,%.2f,%.2f,%.2f,%s\n", (long long)M,
+                        (long long)N, (long long)K, tq, t2p, tq + t2p, t2p, tt[0], tt[1], tt[2], tt[3], tt[4], tl,
+                        M <= 512 ? tn[best] : "-");
+            if (out) fflush(out); /* a run cut by its timeout keeps its rows for fp8_peers.py */
+            tact_free(ta), cudaFree(x8), cudaFree(buft);
+        }
+        cudaFree(dw.codes), cudaFree(dw.sw);
+    }
+    if (out) fclose(out);
+    lt_env_free(le);
+    return err ? 1 : 0;
+}
+
+/* trace3 (fp813): the TMA form's per-block record of its first tile (one launch per shape and cluster size): time
+ * to the first stage, the K loop in SM clocks per 64 of K (fp8pp11's ~960 for 2p against the tensor cores' 512 for
+ * 128x256), the epilogue (direct stores), and the launch's span. */
+static int trace_t3() {
+    static const int64_t shapes[][3] = {{256, 4096, 4096}, {2048, 4096, 4096}, {2048, 5120, 13824}};
+    int sms = 132;
+    cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, 0);
+    int err = 0;
+    for (auto &sh : shapes) {
+        const int64_t M = sh[0], N = sh[1], K = sh[2];
+        std::vector<uint8_t> wq;
+        dweight dw = timing_weight(N, K, wq);
+        tact ta = timing_x(M, N, K);
+        err |= qn_cuda_fp8_quantize_x_tm(QN_DT_BF16, ta.x, M, K, K, ta.buf, 1, NULL);
+        for (int ci = 0; ci < 3; ci++) { /* 0t, 2t, 2ts */
+            const int cl = ci ? 2 : 1, form = ci == 2 ? 4 : 3;
+            int64_t g[3];
+            qn_cuda_fp8_grid(N, M, 0, 1, cl, sms, g);
+            const int64_t nb = g[0] * g[1] * g[2] + 2 * sms; /* >= the persistent grid (at most one block per tile) */
+            unsigned long long *dt;
+            CK(cudaMalloc(&dt, (size_t)nb * QN_CUDA_FP8_TRACE * 8));
+            CK(cudaMemset(dt, 0, (size_t)nb * QN_CUDA_FP8_TRACE * 8));
+            for (int w = 0; w < 3; w++) err |= qn_cuda_fp8_gemm_cl(&dw.w, ta.buf, M, QN_DT_BF16, ta.y, 0, 1, NULL, cl, form, NULL, sms, NULL);
+            cudaEvent_t a, b;
+            CK(cudaEventCreate(&a));
+            CK(cudaEventCreate(&b));
+            CK(cudaEventRecord(a));
+            err |= qn_cuda_fp8_gemm_cl(&dw.w, ta.buf, M, QN_DT_BF16, ta.y, 0, 1, NULL, cl, form, dt, sms, NULL);
+            CK(cudaEventRecord(b));
+            CK(cudaEventSynchronize(b));
+            float ms = 0;
+            CK(cudaEventElapsedTime(&ms, a, b));
+            cudaEventDestroy(a), cudaEventDestroy(b);
+            std::vector<unsigned long long> h((size_t)nb * QN_CUDA_FP8_TRACE);
+            CK(cudaMemcpy(h.data(), dt, h.size() * 8, cudaMemcpyDeviceToHost));
+            cudaFree(dt);
+            double first = 0, steps = 0, csteps = 0, epi = 0;
+            int64_t rec = 0;
+            for (int64_t i = 0; i < nb; i++) {
+                const unsigned long long *r = &h[(size_t)i * QN_CUDA_FP8_TRACE];
+                if (!r[1] || !r[4]) continue;
+                rec++;
+                first += (double)(r[2] - r[1]), steps += (double)(r[3] - r[2]), epi += (double)(r[4] - r[3]);
+                csteps += (double)(r[7] - r[6]);
+            }
+            const double n = rec > 0 ? (double)rec : 1.0, k64 = (double)(K / 64);
+            printf("trace3 M=%lld N=%lld K=%lld TMA form%s, cluster %d: %lld blocks recorded; launch %.1f us; first tile per "
+                   "block: first stage %.2f us, K loop %.1f us (%.0f clocks per 64 of K), epilogue %.2f us\n",
+                   (long long)M, (long long)N, (long long)K, form == 4 ? " + TMA store" : "", cl, (long long)rec, ms * 1e3,
+                   first / n * 1e-3,
+                   steps / n * 1e-3, csteps / n / k64, epi / n * 1e-3);
+        }
+        tact_free(ta), cudaFree(dw.codes), cudaFree(dw.sw);
+    }
+    if (err) printf("trace3: launches failed (%d)\n", err);
+    return err ? 1 : 0;
+}
+
 int main(int argc, char **argv) {
     setvbuf(stdout, NULL, _IOLBF, 0); /* line by line: a run killed by its timeout (a hang) keeps what it printed */
     const char *mode = argc > 1 ? argv[1] : "all";
@@ -701,5 +1013,8 @@ int main(int argc, char **argv) {
     if (!strcmp(mode, "time") || !strcmp(mode, "all")) rc |= time_all(argc > 2 ? argv[2] : NULL);
     if (!strcmp(mode, "time2")) rc |= time_v2(argc > 2 ? argv[2] : NULL);
     if (!strcmp(mode, "trace")) rc |= trace_all();
+    if (!strcmp(mode, "tma")) rc |= tma_test();
+    if (!strcmp(mode, "trace3")) rc |= trace_t3();
+    if (!strcmp(mode, "time3")) rc |= time_t3(argc > 2 ? argv[2] : NULL);
     return rc;
 }

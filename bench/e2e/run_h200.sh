@@ -101,6 +101,17 @@ if { has serve || { has verify && [ -z "${VERIFY:-}" ]; }; } && ! pkg-config --e
   export LDFLAGS="-Wl,-rpath,/tmp/sdeps/lib${LDFLAGS:+ $LDFLAGS}"
 fi
 Q=/tmp/qbuild/tools/quanta
+# PREBUILD (default: every bench/*/prebuild_*.sh with the verify stage or BG): the device checks' own builds (bench
+# binaries compiled with nvcc, the OpenCL-only quanta and its files), started in the background beside Quanta's build
+# (16 cores); each writes under /tmp/prebuild/; the verify stage waits for them
+PRE_PIDS=""
+if has verify || [ -n "${BG:-}" ]; then
+  for p in ${PREBUILD-$(ls bench/*/prebuild_*.sh 2>/dev/null)}; do
+    ( OUT=$OUT PEER=$PEER timeout 420 bash $p > $L/$(basename $p .sh).log 2>&1; echo "$(basename $p .sh) rc=$?" >> $L/prebuild.txt ) &
+    PRE_PIDS="$PRE_PIDS $!"
+  done
+  [ -n "$PRE_PIDS" ] && stamp "prebuilds started: ${PREBUILD-$(ls bench/*/prebuild_*.sh 2>/dev/null | tr '\n' ' ')}"
+fi
 if has build; then
   build() { rm -rf /tmp/qbuild; timeout 420 meson setup /tmp/qbuild . --buildtype=release -Dwerror=false -Dopencl=disabled \
       -Dclblast=disabled -Dspirv=disabled -Dtests=$1 -Dcuda=enabled && timeout 420 ninja -C /tmp/qbuild $2; }
@@ -146,9 +157,16 @@ fi
 # quiet machine: a 16-core compile next to Quanta cost 8% of 7B decode and half the serve throughput
 # (17:45 run of 2026-12-05).
 if has verify; then
+  [ -n "$PRE_PIDS" ] && { wait $PRE_PIDS; stamp "prebuilds: $(tr '\n' ' ' < $L/prebuild.txt 2>/dev/null)"; }
+  # VERIFY_WAIT (a path): something else of the call using the GPU (e.g. OpenCL checks run during Quanta's build)
+  # writes it when done; the checks here wait for it (at most until VERIFY_WAIT_S s into the run, default 330)
+  if [ -n "${VERIFY_WAIT:-}" ]; then
+    while [ ! -e $VERIFY_WAIT ] && [ $(( $(date +%s) - T0 )) -lt ${VERIFY_WAIT_S:-330} ]; do sleep 1; done
+    stamp "verify: waited for $VERIFY_WAIT ($( [ -e $VERIFY_WAIT ] && echo there || echo 'not there: going on'))"
+  fi
   for v in ${VERIFY:-$(ls bench/*/verify_*.sh)}; do
     n=$(basename $v .sh)
-    OUT=$OUT timeout 100 bash $v > $L/$n.log 2>&1
+    OUT=$OUT PEER=$PEER timeout ${VERIFY_S:-100} bash $v > $L/$n.log 2>&1
     stamp "$n rc=$?: $(tail -2 $L/$n.log | tr '\n' ' ' | head -c 300)"
   done
 fi

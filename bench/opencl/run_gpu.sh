@@ -5,10 +5,10 @@
 #   OUT=$OUT PEER=.dev/peer bash bench/opencl/run_gpu.sh       (carry [".dev/peer"]; at most LIMIT s, default 240)
 # Everything it writes is in $OUT/ocl_gpu/ and packed, after every step, into ONE file: $OUT/ocl_gpu.tgz
 # (summary.txt there: the step lines, the tables, the ratio lines at the end).
-# Builds: OpenCL only (no CUDA: about a minute) in /tmp/qbuild-cl. The CUDA side is run_h200.sh's
-# /tmp/qbuild/tools/quanta (QCUDA=...): as run_h200.sh's background command (BG="bash bench/opencl/run_gpu.sh", started
-# beside its own build) the CUDA rows come last and wait for that build ("build rc=" in /tmp/e2e/logs/build.log);
-# run alone on a machine without it, this build gets CUDA too (minutes: the budget then cuts the later steps).
+# Builds and files: bench/opencl/prebuild_cl.sh (OpenCL-only quanta in /tmp/qbuild-cl, the two files in /tmp/ocl_gpu),
+# waited for through bench/opencl/cl_setup.sh. The CUDA side is run_h200.sh's /tmp/qbuild/tools/quanta (QCUDA=...):
+# as run_h200.sh's background command (BG="bash bench/opencl/run_gpu.sh") the CUDA rows come last and wait for that
+# build ("build rc=" in /tmp/e2e/logs/build.log); run alone, without it, the CUDA rows are skipped.
 # Files: the 1B-shaped LLaMA Q8_0 (make_llama_gguf.py) and the Gemma-shaped Q4_K_M (gguf_skeleton.py), our own
 # copies made in the background (run_h200.sh may be rewriting its own), kept in /tmp/ocl_gpu between calls.
 # Steps (each skipped when the budget is short; the order is by value, the CUDA rows last):
@@ -28,62 +28,13 @@
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 . bench/common/verifylib.sh ocl_gpu ${LIMIT:-240}
-PEER=$(cd "${PEER:-.dev/peer}" 2>/dev/null && pwd || echo /nonexistent)
-W=/tmp/ocl_gpu
-mkdir -p $W
+. bench/opencl/cl_setup.sh
+W=$CL_W
 say "gpu: $(nvidia-smi --query-gpu=name --format=csv,noheader 2>&1); tree: $(git log --oneline -1 2>/dev/null | head -c 80)"
-ls /etc/OpenCL/vendors/ > $D/icd.txt 2>&1
-if ! grep -qi nvidia $D/icd.txt; then
-  # The driver's OpenCL library can be present without its ICD file (seen on the H100 machines, 2026-12-06):
-  # the ICD loader then finds it through OCL_ICD_VENDORS, a folder of .icd files naming the library.
-  LIB=$(ls /usr/lib/x86_64-linux-gnu/libnvidia-opencl.so.1 /usr/lib/libnvidia-opencl.so.1 \
-    /usr/local/nvidia/lib64/libnvidia-opencl.so.1 /usr/local/nvidia/lib64/libnvidia-opencl.so 2>/dev/null | head -1)
-  [ -n "$LIB" ] || { say "no NVIDIA OpenCL ICD or library here: nothing to measure"; pack; exit 0; }
-  rm -rf /tmp/ocl_vendors && mkdir -p /tmp/ocl_vendors && echo "$LIB" > /tmp/ocl_vendors/nvidia.icd
-  export OCL_ICD_VENDORS=/tmp/ocl_vendors OCL_ICD_FILENAMES=$LIB
-  # the CPU platform beside it would be device 0 (and its LLVM 16 asserted on a kernel there, 2026-12-06)
-  [ -w /etc/OpenCL/vendors ] && mkdir -p /tmp/ocl_hidden && mv /etc/OpenCL/vendors/*.icd /tmp/ocl_hidden/ 2>/dev/null
-  say "NVIDIA OpenCL through OCL_ICD_VENDORS ($LIB)"
-fi
-if ! pkg-config --exists OpenCL 2>/dev/null; then
-  [ -d "$PEER/opencl" ] || { say "no OpenCL headers/loader and none carried ($PEER/opencl)"; pack; exit 0; }
-  rm -rf /tmp/oclroot && cp -r "$PEER/opencl" /tmp/oclroot &&
-    sed -i "s|^prefix=.*|prefix=/tmp/oclroot|;s|^libdir=.*|libdir=/tmp/oclroot/lib|" /tmp/oclroot/lib/pkgconfig/OpenCL.pc
-  export PKG_CONFIG_PATH=/tmp/oclroot/lib/pkgconfig${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}
-  export LD_LIBRARY_PATH=/tmp/oclroot/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
-  say "OpenCL headers and loader: the carried copy"
-fi
-
-# the files, in the background
-G=$W/gemma.gguf
-L1=$W/llama1b-q8_0.gguf
-( python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/site "$PEER"/gguf-*.whl &&
-  export PYTHONPATH=/tmp/site &&
-  { [ -f $L1 ] || timeout 150 python3 "$PEER/make_llama_gguf.py" $L1.part Q8_0 1b && mv $L1.part $L1; } &&
-  { [ -f $G ] || timeout 100 python3 bench/e2e/gguf_skeleton.py build "$PEER/gemma.skel" $G; }
-  echo "files rc=$?" ) > $D/files.log 2>&1 &
-FILES=$!
-
+[ $CL_OK = 1 ] || { pack; exit 0; }
 export PATH=/usr/local/cuda/bin:$PATH
-export CPATH=/usr/local/cuda/include${CPATH:+:$CPATH} # nccl.h includes cuda_runtime.h
-QC=${QCUDA:-/tmp/qbuild/tools/quanta}
 RH=${RH_LOGS:-/tmp/e2e/logs} # run_h200.sh's logs: there while it runs (it starts us beside its build)
 cuda_ready() { [ -x $QC ] && { [ ! -f $RH/steps.txt ] || grep -q "build rc=" $RH/build.log 2>/dev/null; }; }
-CUDA_OPT=disabled
-[ -x $QC ] || [ -f $RH/steps.txt ] || { CUDA_OPT=enabled; QC=/tmp/qbuild-cl/tools/quanta; }
-B=/tmp/qbuild-cl
-{ { [ -f $B/build.ninja ] && grep -q "cuda=$CUDA_OPT" $B/.opts 2>/dev/null ||
-    { rm -rf $B && timeout 200 meson setup $B . --buildtype=release -Dwerror=false -Dopencl=enabled -Dclblast=disabled \
-      -Dspirv=disabled -Dtests=false -Dcuda=$CUDA_OPT && echo "cuda=$CUDA_OPT" > $B/.opts; }; } &&
-  timeout 300 ninja -C $B tools/quanta; } > $D/build.log 2>&1
-say "build (OpenCL, CUDA $CUDA_OPT) rc=$? $(tail -1 $D/build.log | head -c 100); CUDA side: $QC"
-Q=$B/tools/quanta
-[ -x $Q ] || { tail -20 $D/build.log >> $D/summary.txt; pack; exit 1; }
-# a fresh program cache of our own: the first OpenCL run compiles the program and stores NVIDIA's binary (PTX
-# text), which ptx_summary.py reads; the tuning table stays the class defaults
-export QUANTA_CACHE_DIR=$W/clcache
-rm -rf $QUANTA_CACHE_DIR
-export QUANTA_OPENCL_BUILD_LOG=$D/cl_build_log.txt # written only if the program fails to build
 timeout 60 $Q info > $D/info.txt 2>&1
 say "devices: $(grep -i -E 'opencl|tuning' $D/info.txt | head -3 | tr -s ' ' | tr '\n' ';' | head -c 300)"
 pack
@@ -101,7 +52,7 @@ pack
   say "conform opencl attention SPLITKV=3 (every decode case through the fused combine) rc=$? $(grep -E '^total' $D/conform_attn_fused.txt)"
   grep -E '^FAIL' $D/conform_attn_fused.txt | head -5 | tee -a $D/summary.txt; pack; }
 
-wait $FILES; say "$(tail -1 $D/files.log)"
+cl_files_wait
 rates() { # "pp512 tg128" of a bench model table
   echo "$(grep -oE '\| *pp512 *\| *[0-9.]+' $1 | grep -oE '[0-9.]+$') $(grep -oE '\| *tg128 *\| *[0-9.]+' $1 | grep -oE '[0-9.]+$')"
 }

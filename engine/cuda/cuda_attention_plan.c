@@ -363,11 +363,14 @@ int qn_cuda_attention_forced(const qn_cuda_attention_args *a, const qn_cuda_attn
  * below that the mma.sync kernel splits the keys) and the rows are not decode rows. =2: every call it handles,
  * whatever the shape (conformance: small shapes through the new kernel). Off by default until a device run has
  * measured it correct and faster. Read once. */
+/* The mode when QUANTA_CUDA_ATTN_WG is unset (or not 0/1/2): 0 until a device run has the swizzled forms through
+ * the engine's conformance and measured faster (fa13); =0 turns the kernel off whatever the default. */
+#define QN_CUDA_ATTN_WG_DEFAULT 0
 static int g_wg_mode;
 static pthread_once_t g_wg_once = PTHREAD_ONCE_INIT;
 static void wg_read(void) {
     const char *e = getenv("QUANTA_CUDA_ATTN_WG");
-    g_wg_mode = e && (e[0] == '1' || e[0] == '2') && !e[1] ? e[0] - '0' : 0;
+    g_wg_mode = e && e[0] >= '0' && e[0] <= '2' && !e[1] ? e[0] - '0' : QN_CUDA_ATTN_WG_DEFAULT;
 }
 
 int qn_cuda_attn_wg_chosen(const qn_cuda_attention_args *a) {

@@ -1,0 +1,22 @@
+#!/bin/bash
+# prebuild_cl.sh — the OpenCL device checks' build and files, started in the background at the top of a device call
+# (bench/e2e/run_h200.sh starts every bench/*/prebuild_*.sh; bench/opencl/cl_setup.sh starts it when nothing did).
+# Builds the OpenCL-only quanta in /tmp/qbuild-cl (about a minute) and makes the two files in /tmp/ocl_gpu (our
+# own copies: run_h200.sh may be rewriting its own); /tmp/prebuild/cl/{build,files}.rc say when each is done.
+set -u
+cd "$(dirname "$0")/../.." || exit 1
+P=/tmp/prebuild/cl
+mkdir /tmp/prebuild 2>/dev/null; mkdir $P 2>/dev/null || exit 0 # one run per machine
+. bench/opencl/cl_env.sh
+mkdir -p $CL_W
+cl_env || { echo "rc=1 (no OpenCL here)" > $P/build.rc; echo "rc=1" > $P/files.rc; exit 0; }
+( python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/site "$PEER"/gguf-*.whl &&
+  export PYTHONPATH=/tmp/site &&
+  { [ -f $L1 ] || { timeout 150 python3 "$PEER/make_llama_gguf.py" $L1.part Q8_0 1b && mv $L1.part $L1; }; } &&
+  { [ -f $G ] || timeout 100 python3 bench/e2e/gguf_skeleton.py build "$PEER/gemma.skel" $G; }
+  echo "rc=$?" > $P/files.rc ) > $P/files.log 2>&1 &
+B=/tmp/qbuild-cl
+{ rm -rf $B && timeout 200 meson setup $B . --buildtype=release -Dwerror=false -Dopencl=enabled -Dclblast=disabled \
+    -Dspirv=disabled -Dtests=false -Dcuda=disabled && timeout 300 nice ninja -C $B tools/quanta; } > $P/build.log 2>&1
+echo "rc=$?" > $P/build.rc
+wait
