@@ -253,8 +253,8 @@ static int qn_gmmq_kernel() {
 
 static size_t qn_gmmq_align(size_t b) { return (b + 255) & ~(size_t)255; }
 
-/* The f16 activations: M rows, or for ggml_mmq_ws_wg.cu's tiled copy M rounded up to its 128-token tiles. */
-static size_t qn_gmmq_xh_bytes(int64_t M, int64_t Kp) { return qn_gmmq_align((size_t)(M + 127) / 128 * 128 * (size_t)Kp * 2); }
+/* The f16 activations: M rows, or for ggml_mmq_ws_wg.cu's tiled copy M rounded up to its tiles (up to 256 tokens). */
+static size_t qn_gmmq_xh_bytes(int64_t M, int64_t Kp) { return qn_gmmq_align((size_t)(M + 255) / 256 * 256 * (size_t)Kp * 2); }
 
 extern "C" size_t qn_cuda_ggml_mmq_scratch(int64_t M, int64_t K) {
     const int64_t Kp = (K + QN_GMMQ_BK - 1) / QN_GMMQ_BK * QN_GMMQ_BK;

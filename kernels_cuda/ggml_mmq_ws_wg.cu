@@ -35,19 +35,22 @@
 #endif
 
 #define QN_WS_BN 128   /* weight rows per tile: two consumer warpgroups of 64 */
-#define QN_WS_PROD 256 /* producer threads */
 
 template <int DT, int NB> struct qn_ws_cfg {
     typedef qn_gmmq_raw<DT> Raw;
-    static constexpr int threads = 256 + QN_WS_PROD;
+    /* producer threads: 256 (one chunk each per step), 128 with 256 tokens (two each: 384 threads leave 168
+     * registers a thread for the consumers' 128 accumulators; at 512 threads ptxas cannot fit the n256 wgmma) */
+    static constexpr int prod = NB == 256 ? 128 : 256, cpt = 2 * QN_WS_BN / prod;
+    static constexpr int threads = 256 + prod;
     static constexpr int a_bytes = QN_WS_BN * QN_GMMQ_BK * 2, b_bytes = NB * QN_GMMQ_BK * 2;
     static constexpr int stage = a_bytes + b_bytes;
     static constexpr int raw_bytes = (QN_WS_BN * Raw::words * 4 + 127) / 128 * 128;
-    /* stages: as many as fit in ~200 KB beside the 3 raw slots, 2 to 6 */
-    static constexpr int S0 = (200 * 1024 - 3 * raw_bytes) / stage, S = S0 < 2 ? 2 : S0 > 6 ? 6 : S0;
+    /* stages: as many as fit in ~200 KB (224 KB for 256 tokens) beside the 3 raw slots, 2 to 6 */
+    static constexpr int budget = (NB == 256 ? 224 : 200) * 1024;
+    static constexpr int S0 = (budget - 3 * raw_bytes) / stage, S = S0 < 2 ? 2 : S0 > 6 ? 6 : S0;
     static constexpr int raw_off = S * stage, bar_off = raw_off + 3 * raw_bytes;
     static constexpr int smem = bar_off + 2 * S * 8;
-    static_assert(QN_WS_BN * 2 == QN_WS_PROD, "one chunk per producer thread and step");
+    static_assert(cpt * prod == 2 * QN_WS_BN, "whole chunks per producer thread and step");
 };
 
 /* Activations in the tiled order the bulk copy reads: xt[tile = m / nb][kt][slice (k / 8) % 8][m % nb][k % 8],
@@ -91,10 +94,13 @@ template <> __device__ __forceinline__ void qn_ws_mma<64>(float (&d)[8][4], uint
 template <> __device__ __forceinline__ void qn_ws_mma<128>(float (&d)[16][4], uint64_t ad, uint64_t bd) {
     qn_wg_mma16_ss_n128<0>(d, ad, bd, 1);
 }
+template <> __device__ __forceinline__ void qn_ws_mma<256>(float (&d)[32][4], uint64_t ad, uint64_t bd) {
+    qn_wg_mma16_ss_n256(d, ad, bd);
+}
 #endif
 
 template <int DT, int NB>
-__global__ void __launch_bounds__(256 + QN_WS_PROD, 1) qn_k_ggml_mmq_ws(qn_gmmq_args p) {
+__global__ void __launch_bounds__(qn_ws_cfg<DT, NB>::threads, 1) qn_k_ggml_mmq_ws(qn_gmmq_args p) {
 #if QN_WS_HAVE
     typedef qn_ws_cfg<DT, NB> Cfg;
     typedef qn_gmmq_raw<DT> Raw;
@@ -108,7 +114,7 @@ __global__ void __launch_bounds__(256 + QN_WS_PROD, 1) qn_k_ggml_mmq_ws(qn_gmmq_
     auto empty = [&](int s) { return bars + 8u * (uint32_t)(S + s); };
     if (tid == 0) {
         for (int s = 0; s < S; s++) {
-            qn_mbar_init(full(s), QN_WS_PROD + 1);
+            qn_mbar_init(full(s), Cfg::prod + 1);
             qn_mbar_init(empty(s), 8);
         }
         qn_mbar_init_fence();
@@ -119,20 +125,27 @@ __global__ void __launch_bounds__(256 + QN_WS_PROD, 1) qn_k_ggml_mmq_ws(qn_gmmq_
         const int pt = tid - 256;
         const size_t wbytes = (size_t)p.N * p.rb;
         uint8_t *raw0 = qn_ws_smem + Cfg::raw_off;
-        qn_gmmq_rawcopy<DT, BN, QN_WS_PROD> rc(p, n0, pt);
+        qn_gmmq_rawcopy<DT, BN, Cfg::prod> rc(p, n0, pt);
         rc.issue(reinterpret_cast<uint32_t *>(raw0), p, n0, pt, 0, wbytes);
         qn_cp_async_commit();
         if (KT > 1) rc.issue(reinterpret_cast<uint32_t *>(raw0 + Cfg::raw_bytes), p, n0, pt, 1, wbytes);
         qn_cp_async_commit();
-        const int wrow = (pt & 31) + 32 * (pt >> 6), wsel = (pt >> 5) & 1;
-        const bool wthread = n0 + wrow < p.N;
-        const int rsh = (int)(((size_t)(n0 + wrow) * p.rb) & 3);
+        /* chunk id = pt + prod i of the step's 256: tile row (id & 31) + 32 (id >> 6), chunk (id >> 5) & 1 */
+        int wrow[Cfg::cpt], wsel[Cfg::cpt], rsh[Cfg::cpt];
+        bool wthread[Cfg::cpt];
+#pragma unroll
+        for (int i = 0; i < Cfg::cpt; i++) {
+            const int id = pt + Cfg::prod * i;
+            wrow[i] = (id & 31) + 32 * (id >> 6), wsel[i] = (id >> 5) & 1;
+            wthread[i] = n0 + wrow[i] < p.N;
+            rsh[i] = (int)(((size_t)(n0 + wrow[i]) * p.rb) & 3);
+        }
         const __half *xt = p.xh + (size_t)blockIdx.y * (size_t)KT * NB * QN_GMMQ_BK;
         for (int64_t kt = 0; kt < KT; kt++) {
             const int s = (int)(kt % S);
             const uint32_t ph = (uint32_t)((kt / S) & 1);
             qn_cp_async_wait<1>();  /* this thread's raw words of step kt landed */
-            qn_named_sync(1, QN_WS_PROD); /* everyone's; everyone has decoded step kt - 1 (its slot is reused next) */
+            qn_named_sync(1, Cfg::prod); /* everyone's; everyone has decoded step kt - 1 (its slot is reused next) */
             if (kt + 2 < KT)
                 rc.issue(reinterpret_cast<uint32_t *>(raw0 + ((kt + 2) % 3) * Cfg::raw_bytes), p, n0, pt, kt + 2, wbytes);
             qn_cp_async_commit();
@@ -142,19 +155,22 @@ __global__ void __launch_bounds__(256 + QN_WS_PROD, 1) qn_k_ggml_mmq_ws(qn_gmmq_
                 qn_mbar_arrive_expect_tx(full(s), Cfg::b_bytes);
                 qn_bulk_copy(qn_smem_u32(A + Cfg::a_bytes), xt + (size_t)kt * NB * QN_GMMQ_BK, Cfg::b_bytes, full(s));
             }
-            const int64_t c = kt * 2 + wsel; /* chunk of the row */
-            const bool live = wthread && c * 32 < p.K;
-            qn_ggml_chunk ch;
-            if (live) {
-                const uint8_t *rowb = raw0 + (kt % 3) * Cfg::raw_bytes + wrow * (4 * Raw::words) +
-                                      ((rsh + (int)(Raw::koff(kt) & 3)) & 3);
-                qn_ggml_load_chunk<DT>(rowb, Raw::super ? (c & 7) : wsel, ch);
-            }
-            uint32_t h[16];
-            qn_gmmq_chunk_f16<DT>(ch, live, h);
-            uint4 *dst = reinterpret_cast<uint4 *>(A + (4 * wsel) * (BN * 16) + wrow * 16);
 #pragma unroll
-            for (int v = 0; v < 4; v++) dst[v * BN] = make_uint4(h[4 * v], h[4 * v + 1], h[4 * v + 2], h[4 * v + 3]);
+            for (int i = 0; i < Cfg::cpt; i++) {
+                const int64_t c = kt * 2 + wsel[i]; /* chunk of the row */
+                const bool live = wthread[i] && c * 32 < p.K;
+                qn_ggml_chunk ch;
+                if (live) {
+                    const uint8_t *rowb = raw0 + (kt % 3) * Cfg::raw_bytes + wrow[i] * (4 * Raw::words) +
+                                          ((rsh[i] + (int)(Raw::koff(kt) & 3)) & 3);
+                    qn_ggml_load_chunk<DT>(rowb, Raw::super ? (c & 7) : wsel[i], ch);
+                }
+                uint32_t h[16];
+                qn_gmmq_chunk_f16<DT>(ch, live, h);
+                uint4 *dst = reinterpret_cast<uint4 *>(A + (4 * wsel[i]) * (BN * 16) + wrow[i] * 16);
+#pragma unroll
+                for (int v = 0; v < 4; v++) dst[v * BN] = make_uint4(h[4 * v], h[4 * v + 1], h[4 * v + 2], h[4 * v + 3]);
+            }
             qn_fence_proxy_async(); /* the stores, before wgmma's reads (async proxy) */
             qn_mbar_arrive(full(s));
         }
@@ -196,17 +212,18 @@ template <int DT, int NB> static int qn_ws_launch(const qn_gmmq_args &a, cudaStr
 }
 
 /* Tokens per tile: 128 where the grid of 128x128 tiles covers about 3/4 of the SMs, else 64;
- * QUANTA_CUDA_GGML_MMQ_TILE=ws128x128 / ws128x64 force one. */
+ * QUANTA_CUDA_GGML_MMQ_TILE=ws128x128 / ws128x64 / ws128x256 force one. */
 static int qn_ws_nb(const qn_gmmq_args &a, int sms) {
     const int ft = qn_gmmq_forced_tile();
     if (ft == 13) return 128;
     if (ft == 14) return 64;
+    if (ft == 15) return 256;
     const int64_t want = (int64_t)(sms > 0 ? sms : 132) * 3 / 4;
     return (a.N + QN_WS_BN - 1) / QN_WS_BN * ((a.M + 127) / 128) >= want ? 128 : 64;
 }
 
 template <int DT> static int qn_ws_go(int nb, const qn_gmmq_args &a, cudaStream_t s) {
-    return nb == 128 ? qn_ws_launch<DT, 128>(a, s) : qn_ws_launch<DT, 64>(a, s);
+    return nb == 256 ? qn_ws_launch<DT, 256>(a, s) : nb == 128 ? qn_ws_launch<DT, 128>(a, s) : qn_ws_launch<DT, 64>(a, s);
 }
 
 static bool qn_ws_device_ok() {

@@ -158,8 +158,9 @@ int main(int argc, char **argv) {
                 const char *tiles = getenv("MMQ_BENCH_TILES");
                 static const char *const names[] = {"128x128",   "128x64",    "64x32",    "128x128w4", "256x128",
                                                     "128x128b2", "wg128x128", "wg64x128", "wg128x64",  "wg64x64",
-                                                    "wg256x128", "wg256x64",  "ws128x128", "ws128x64"};
-                const int t0 = knew == 13 ? 13 : knew >= 7 ? 7 : 1, t1 = knew == 13 ? 14 : knew >= 7 ? 12 : 6;
+                                                    "wg256x128", "wg256x64",  "ws128x128", "ws128x64",
+                                                    "ws128x256"};
+                const int t0 = knew == 13 ? 13 : knew >= 7 ? 7 : 1, t1 = knew == 13 ? 15 : knew >= 7 ? 12 : 6;
                 if (M >= 256 && K * N >= 4096 * 4096 && !(tiles && !strcmp(tiles, "0")))
                     for (int t = t0; t <= t1; t++) row(names[t - 1], time_ms(knew, t, yn));
                 cudaFree(x), cudaFree(yn), cudaFree(yo), cudaFree(scr);

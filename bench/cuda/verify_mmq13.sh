@@ -4,7 +4,8 @@
 # the model files (/tmp/e2e/files); prebuild_mmq13.sh has built the kernel bench (/tmp/prebuild/mmq13/ggml_mmq_bench;
 # if it is missing it is built here from the meson objects). About 75 s; later steps are skipped when late.
 #   1. conformance of the ggml matmuls past the GEMV with =13 (tile by grid size: ws128x64 on the small cases, ws128x128
-#      on the wide ones) and every case on the forced ws128x128 tile (a hang ends the ws steps);
+#      on the wide ones) and every case on the forced ws128x256 tile (one producer warpgroup, n256 wgmma; a hang ends
+#      the ws steps);
 #   2. pp512 on the two 7B files: the defaults, then =13;
 #   3. kernel rows (ggml_mmq_bench, NaN-poisoned outputs, maxdiff against the default route =7): =13 at M = 256 and 2048
 #      on the 7B and 13B shapes, q4_0 and q8_0;
@@ -47,7 +48,7 @@ WS=ok
 CONFORM_S=16 conform ws_auto QUANTA_CUDA_GGML_MMQ=13 -- "${CASES[@]}" "${BIG[@]}"
 rc=$?; [ $rc -eq 0 ] || WS=FAIL
 if [ $rc -eq 124 ]; then say "ws_auto timed out: a hang? the ws steps are skipped"; WS=HANG; fi
-[ $WS = HANG ] || CONFORM_S=12 conform ws128x128 QUANTA_CUDA_GGML_MMQ=13 QUANTA_CUDA_GGML_MMQ_TILE=ws128x128 -- "${CASES[@]}" || WS=FAIL
+[ $WS = HANG ] || CONFORM_S=12 conform ws128x256 QUANTA_CUDA_GGML_MMQ=13 QUANTA_CUDA_GGML_MMQ_TILE=ws128x256 -- "${CASES[@]}" || WS=FAIL
 pack
 
 # 2. pp512, defaults then =13
@@ -76,6 +77,12 @@ if [ $WS != HANG ] && [ -x $BENCH ] && [ $(left) -gt 20 ]; then
     timeout $(($(left) - 14)) $BENCH $D/mmq_bench.csv > $D/mmq_bench.txt 2>&1
   say "kernel bench rc=$?"; cat $D/mmq_bench.txt >> $D/summary.txt
 fi
+# every ws tile at M = 512 (a pp512 step) on two 7B shapes
+if [ $WS != HANG ] && [ -x $BENCH ] && [ $(left) -gt 18 ]; then
+  MMQ_BENCH_NEW=13 MMQ_BENCH_OLD=7 MMQ_BENCH_M=512 MMQ_BENCH_FORMATS=q4_0 MMQ_BENCH_SHAPES=4096x4096,14336x4096 \
+    timeout $(($(left) - 12)) $BENCH $D/mmq_tiles.csv > $D/mmq_tiles.txt 2>&1
+  say "kernel bench (tiles) rc=$?"; cat $D/mmq_tiles.txt >> $D/summary.txt
+fi
 pack
 
 # 4. cuBLAS bf16 on the same rows
@@ -86,7 +93,7 @@ fi
 
 {
   echo "== mmq13 summary =="
-  echo "conformance with QUANTA_CUDA_GGML_MMQ=13 (auto tile, forced ws128x128): $WS"
+  echo "conformance with QUANTA_CUDA_GGML_MMQ=13 (auto tile, forced ws128x256): $WS"
   echo "| pp512 (tok/s, -r 3) | mean ± sd |"; echo "|---|---|"
   for r in "${PP[@]}"; do echo "$r"; done
   [ -s $D/mmq_peers.md ] && { echo "kernel rows (ours = =13, old = =7) against cuBLAS bf16:"; cat $D/mmq_peers.md; }
