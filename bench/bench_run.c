@@ -5,6 +5,7 @@
  * reports no ratio.
  */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -150,6 +151,32 @@ done:
     return rc;
 }
 
+/* QUANTA_BENCH_ROWS=copy,gemv,gemm,attention: only the named sections (a device check timing a few
+ * rows); QUANTA_BENCH_GEMM_DTYPES=q8,...: only those GEMM formats; QUANTA_BENCH_GEMM=MxNxK[,MxNxK...]: the GEMM rows' shapes instead of 256 x K x K (at most 4). */
+static bool qb_listed(const char *var, const char *name) {
+    const char *e = getenv(var);
+    if (!e || !*e) return true;
+    const size_t n = strlen(name);
+    for (const char *p = e; (p = strstr(p, name)) != NULL; p += n)
+        if ((p == e || p[-1] == ',') && (p[n] == ',' || p[n] == '\0')) return true;
+    return false;
+}
+
+static int qb_gemm_shapes(int64_t def_m, int64_t def_k, int64_t shapes[4][3]) {
+    const char *e = getenv("QUANTA_BENCH_GEMM");
+    int n = 0;
+    while (e && *e && n < 4) {
+        long long m, nn, k;
+        int used = 0;
+        if (sscanf(e, "%lldx%lldx%lld%n", &m, &nn, &k, &used) != 3 || m <= 0 || nn <= 0 || k <= 0) break;
+        shapes[n][0] = m, shapes[n][1] = nn, shapes[n][2] = k, n++;
+        e += used;
+        if (*e == ',') e++;
+    }
+    if (n == 0) shapes[0][0] = def_m, shapes[0][1] = def_k, shapes[0][2] = def_k, n = 1;
+    return n;
+}
+
 static const quanta_dtype gemv_formats[] = {QUANTA_Q4, QUANTA_NF4, QUANTA_Q8, QUANTA_FP8_E4M3, QUANTA_FP8_E5M2,
                                             QUANTA_F16};
 static const quanta_dtype gemm_formats[] = {QUANTA_Q4, QUANTA_NF4, QUANTA_Q8, QUANTA_F32};
@@ -170,7 +197,7 @@ int qb_run(const qb_options *opt, qb_report *rep, FILE *log) {
 
     /* Copy bandwidth: arrays well beyond any last-level cache. */
     size_t copy_bytes = (size_t)(opt->quick ? 64 : 256) << 20;
-    if (ops && ops->copy_bandwidth) {
+    if (ops && ops->copy_bandwidth && qb_listed("QUANTA_BENCH_ROWS", "copy")) {
         double bps = 0;
         if (log) fprintf(log, "copy bandwidth (%zu MiB)...\n", copy_bytes >> 20);
         if (!qb_fail(ops->copy_bandwidth(self, copy_bytes, &bps), "copy_bandwidth")) {
@@ -190,7 +217,7 @@ int qb_run(const qb_options *opt, qb_report *rep, FILE *log) {
     const int64_t K = opt->quick ? 2048 : 4096;
     const int64_t gemv_n[2] = {opt->quick ? 2048 : 4096, 11008};
     const int nshapes = opt->quick ? 1 : 2;
-    for (size_t f = 0; f < sizeof gemv_formats / sizeof gemv_formats[0]; f++)
+    for (size_t f = 0; f < sizeof gemv_formats / sizeof gemv_formats[0] && qb_listed("QUANTA_BENCH_ROWS", "gemv"); f++)
         for (int s = 0; s < nshapes; s++) {
             const quanta_dtype dt = gemv_formats[f];
             double sec;
@@ -216,37 +243,42 @@ int qb_run(const qb_options *opt, qb_report *rep, FILE *log) {
         }
 
     /* GEMM, M = 256, against the peer on f32 weights. CPUs get a smaller square. */
-    const int64_t gm = 256, gk = opt->quick ? 1024 : (cpu ? 2048 : 4096), gn = gk;
-    double peer_sec = 0;
-    char peer_name[48] = "";
-    if (ops && ops->peer_gemm && !is_ref) {
-        if (log) fprintf(log, "peer gemm %lldx%lldx%lld...\n", (long long)gm, (long long)gn, (long long)gk);
-        if (ops->peer_gemm(self, gm, gn, gk, &peer_sec, peer_name, sizeof peer_name) != QUANTA_OK) peer_sec = 0;
-    }
-    for (size_t f = 0; f < sizeof gemm_formats / sizeof gemm_formats[0]; f++) {
-        const quanta_dtype dt = gemm_formats[f];
-        double sec;
-        size_t wb;
-        int fb = 0;
-        if (is_ref && !opt->quick) continue; /* hours on the double-precision oracle */
-        if (log) fprintf(log, "gemm %s %lldx%lldx%lld...\n", quanta_dtype_name(dt), (long long)gm, (long long)gn,
-                         (long long)gk);
-        if (qb_matmul(be, dt, gm, gn, gk, min_s, &sec, &wb, &fb)) {
-            rc = -1;
-            continue;
+    int64_t gshape[4][3];
+    const int ngs = qb_listed("QUANTA_BENCH_ROWS", "gemm") ? qb_gemm_shapes(256, opt->quick ? 1024 : (cpu ? 2048 : 4096), gshape) : 0;
+    for (int gs = 0; gs < ngs; gs++) {
+        const int64_t gm = gshape[gs][0], gn = gshape[gs][1], gk = gshape[gs][2];
+        double peer_sec = 0;
+        char peer_name[48] = "";
+        if (ops && ops->peer_gemm && !is_ref) {
+            if (log) fprintf(log, "peer gemm %lldx%lldx%lld...\n", (long long)gm, (long long)gn, (long long)gk);
+            if (ops->peer_gemm(self, gm, gn, gk, &peer_sec, peer_name, sizeof peer_name) != QUANTA_OK) peer_sec = 0;
         }
-        qb_row *r = qb_add(rep, "gemm", quanta_dtype_name(dt));
-        if (!r) continue;
-        r->m = gm, r->n = gn, r->k = gk;
-        r->seconds = sec;
-        r->value = 2.0 * (double)gm * (double)gn * (double)gk / sec / 1e9;
-        snprintf(r->unit, sizeof r->unit, "GFLOP/s");
-        if (peer_sec > 0) {
-            r->peer_value = 2.0 * (double)gm * (double)gn * (double)gk / peer_sec / 1e9;
-            snprintf(r->peer, sizeof r->peer, "%s", peer_name);
-            r->ratio = r->value / r->peer_value;
+        for (size_t f = 0; f < sizeof gemm_formats / sizeof gemm_formats[0]; f++) {
+            const quanta_dtype dt = gemm_formats[f];
+            double sec;
+            size_t wb;
+            int fb = 0;
+            if ((is_ref && !opt->quick) || !qb_listed("QUANTA_BENCH_GEMM_DTYPES", quanta_dtype_name(dt)))
+                continue; /* the oracle: hours in double precision */
+            if (log) fprintf(log, "gemm %s %lldx%lldx%lld...\n", quanta_dtype_name(dt), (long long)gm, (long long)gn,
+                             (long long)gk);
+            if (qb_matmul(be, dt, gm, gn, gk, min_s, &sec, &wb, &fb)) {
+                rc = -1;
+                continue;
+            }
+            qb_row *r = qb_add(rep, "gemm", quanta_dtype_name(dt));
+            if (!r) continue;
+            r->m = gm, r->n = gn, r->k = gk;
+            r->seconds = sec;
+            r->value = 2.0 * (double)gm * (double)gn * (double)gk / sec / 1e9;
+            snprintf(r->unit, sizeof r->unit, "GFLOP/s");
+            if (peer_sec > 0) {
+                r->peer_value = 2.0 * (double)gm * (double)gn * (double)gk / peer_sec / 1e9;
+                snprintf(r->peer, sizeof r->peer, "%s", peer_name);
+                r->ratio = r->value / r->peer_value;
+            }
+            snprintf(r->note, sizeof r->note, "%s", fb ? "FELL BACK to ref" : "");
         }
-        snprintf(r->note, sizeof r->note, "%s", fb ? "FELL BACK to ref" : "");
     }
 
     /* Attention: causal prefill and one-token decode, f16, GQA 4 (32 query heads of 128 on
@@ -258,7 +290,7 @@ int qb_run(const qb_options *opt, qb_report *rep, FILE *log) {
         int64_t hq, hkv, nq, nk;
     } att[2] = {{"prefill causal", opt->quick ? 8 : 32, opt->quick ? 2 : 8, opt->quick ? 256 : 512, opt->quick ? 256 : 512},
                 {"decode", opt->quick ? 8 : 32, opt->quick ? 2 : 8, 1, opt->quick ? 1024 : 4096}};
-    for (int i = 0; i < 2; i++) {
+    for (int i = 0; i < 2 && qb_listed("QUANTA_BENCH_ROWS", "attention"); i++) {
         const int64_t D = 128;
         double sec, rsec = 0;
         if (log) fprintf(log, "attention %s...\n", att[i].name);

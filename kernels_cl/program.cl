@@ -12,6 +12,7 @@
 #include "gemv_gpu.cl"
 #include "gemm_gpu.cl"
 #include "matmul_int8.cl"
+#include "gemm_i8_gpu.cl"
 #include "gemv_i8.cl"
 #include "attention.cl"
 #include "attention_gpu.cl"

@@ -66,6 +66,10 @@ typedef enum qn_cl_kernel_id {
     QK_GEMV_F16_GPU,
     QK_GEMM_Q8_GPU,
     QK_ATTENTION_DEC,
+    QK_GEMV_Q8_M1,
+    QK_GEMV_Q8_M1_GLU,
+    QK_RMS_NORM_REG,
+    QK_GEMM_Q8_I8_GPU,
     QK_COUNT
 } qn_cl_kernel_id;
 
@@ -145,6 +149,7 @@ typedef struct qn_cl {
     qn_cl_tune tune;
     const char *program_origin; /* "cache", "spir-v" or "source": how the program was made */
     int vnni;            /* the program was built with QN_X86_VNNI (vpdpbusd by inline assembly) */
+    int nv_ptx;          /* the program was built with QN_NV_PTX (mma.sync / dp4a by inline PTX, NVIDIA only) */
     cl_mem err_flag;     /* int[4]: checks kernels make on device-side arguments (qn_report in common.cl) */
     cl_mem arena;        /* CPU devices: the huge-page chunk small buffers are cut from (cl_backend.c) */
     size_t arena_used;

@@ -358,13 +358,37 @@ static quanta_status run_gemv_gpu(qn_cl *s, const mm_args *m, qn_cl_kernel_id id
     return qn_cl_launch(s, id, "matmul (gemv, gpu)", 2, g, l);
 }
 
+/* The GPU class's q8 GEMVs at M = 1 (qn_gemv_q8_m1, qn_gemv_q8_m1_glu: a warp per 2 rows, no M loop,
+ * about half the registers; the same bits as the M <= 8 kernels) where QUANTA_OPENCL_GEMV1=1 (off
+ * until measured on a GPU). Work-groups of 32 x S items, S = QUANTA_OPENCL_GEMV1_SETS (1..8, default 4). */
+static size_t gemv1_sets(const qn_cl *s, const mm_args *m) {
+    const char *e = getenv("QUANTA_OPENCL_GEMV1");
+    if (m->M != 1 || !e || strcmp(e, "1")) return 0;
+    const char *g = getenv("QUANTA_OPENCL_GEMV1_SETS");
+    size_t sets = g && atoi(g) >= 1 && atoi(g) <= 8 ? (size_t)atoi(g) : 4;
+    while (sets > 1 && sets * GEMV_GPU_LX > s->dev.max_wg) sets /= 2;
+    return sets;
+}
+
 /* qn_gemv_q8_gpu: matmul's weight alone (multi NULL) or matmul_multi's two or three, stacked.
  * Returns QUANTA_ERR_UNSUPPORTED (no message) where a weight's codes or x are not 16-byte aligned. */
 static quanta_status run_gemv_q8_gpu(qn_cl *s, const mm_args *m, const qn_node *multi) {
     const i8_targets t = i8_targets_of(m, multi);
     if (m->xo % 16 || t.wo[0] % 16 || t.wo[1] % 16 || t.wo[2] % 16 || m->K % 16) return QUANTA_ERR_UNSUPPORTED;
+    const size_t nt = (size_t)(t.nn[0] + t.nn[1] + t.nn[2]), sets = gemv1_sets(s, m);
+    if (sets) { /* qn_gemv_q8_m1: 2 rows a warp */
+        size_t l[2] = {GEMV_GPU_LX, sets}, rows_per_group = 2 * sets;
+        qn_cl_arg a[] = {QA(t.wm[0]), QA(t.wo[0]), QA(t.ws[0]), QA(t.wm[1]), QA(t.wo[1]), QA(t.ws[1]), QA(t.wm[2]),
+                         QA(t.wo[2]), QA(t.ws[2]), QA(m->x), QA(m->xo), QA(t.ym[0]), QA(t.yo[0]), QA(t.ym[1]),
+                         QA(t.yo[1]), QA(t.ym[2]), QA(t.yo[2]), QA(m->ydt), QA(t.nn[0]), QA(t.nn[1]), QA(t.nn[2]),
+                         QA(m->K), QA_LOCAL(rows_per_group * 33 * sizeof(float))};
+        quanta_status st = qn_cl_set_args(s, QK_GEMV_Q8_M1, a, (int)(sizeof a / sizeof a[0]));
+        if (st != QUANTA_OK) return st;
+        size_t g[2] = {l[0], (nt + rows_per_group - 1) / rows_per_group * l[1]};
+        return qn_cl_launch(s, QK_GEMV_Q8_M1, multi ? "matmul_multi (gemv q8 m1)" : "matmul (gemv q8 m1)", 2, g, l);
+    }
     size_t l[2] = {GEMV_GPU_LX, GEMV_GPU_SETS};
-    const size_t rows_per_group = GEMV_GPU_SETS * GEMV_GPU_RPI, nt = (size_t)(t.nn[0] + t.nn[1] + t.nn[2]);
+    const size_t rows_per_group = GEMV_GPU_SETS * GEMV_GPU_RPI;
     qn_cl_arg a[] = {QA(t.wm[0]), QA(t.wo[0]), QA(t.ws[0]), QA(t.wm[1]), QA(t.wo[1]), QA(t.ws[1]), QA(t.wm[2]),
                      QA(t.wo[2]), QA(t.ws[2]), QA(m->x), QA(m->xo), QA(t.ym[0]), QA(t.yo[0]), QA(t.ym[1]),
                      QA(t.yo[1]), QA(t.ym[2]), QA(t.yo[2]), QA(m->ydt), QA(m->m32), QA(t.nn[0]), QA(t.nn[1]),
@@ -380,6 +404,17 @@ static quanta_status run_gemv_q8_gpu_glu(qn_cl *s, const mm_args *m, const qn_te
     cl_mem um = qn_cl_mem(wu);
     cl_ulong uo = wu->mem.offset;
     if (m->xo % 16 || m->wo % 16 || uo % 16 || m->K % 16) return QUANTA_ERR_UNSUPPORTED;
+    const cl_long ws1 = (cl_long)m->wd.scales_offset;
+    const size_t sets = gemv1_sets(s, m);
+    if (sets) { /* qn_gemv_q8_m1_glu: a warp per output (its gate and up rows) */
+        size_t l[2] = {GEMV_GPU_LX, sets};
+        qn_cl_arg a[] = {QA(m->wm), QA(m->wo), QA(um), QA(uo), QA(ws1), QA(m->x), QA(m->xo), QA(m->y), QA(m->yo),
+                         QA(m->ydt), QA(m->N), QA(m->K), QA(act), QA_LOCAL(2 * sets * 33 * sizeof(float))};
+        quanta_status st = qn_cl_set_args(s, QK_GEMV_Q8_M1_GLU, a, (int)(sizeof a / sizeof a[0]));
+        if (st != QUANTA_OK) return st;
+        size_t g[2] = {l[0], ((size_t)m->N + sets - 1) / sets * l[1]};
+        return qn_cl_launch(s, QK_GEMV_Q8_M1_GLU, "matmul_glu (gemv q8 m1)", 2, g, l);
+    }
     size_t l[2] = {GEMV_GPU_LX, GEMV_GPU_SETS};
     const size_t rows_per_group = GEMV_GPU_SETS * 2;
     const cl_long ws = (cl_long)m->wd.scales_offset;
@@ -553,8 +588,43 @@ static int gemm_q8_gpu_fits(const qn_cl *s, const mm_args *m) {
            m->xo % 16 == 0 && gpu_switch_on("QUANTA_OPENCL_GEMM_GPU");
 }
 
+/* The GPU class's int8 q8 GEMM (gemm_i8_gpu.cl: x quantized to int8 per 32 columns, mma.sync by
+ * inline PTX on NVIDIA, 4-byte dot products elsewhere): QUANTA_OPENCL_GEMM_I8=1 (PTX where the device
+ * is NVIDIA's and its compiler took it) or =portable (never PTX: how CI checks it); off otherwise
+ * until measured on a GPU. K % 32 == 0, codes 16-byte aligned. */
+static int gemm_i8_gpu_fits(const qn_cl *s, const mm_args *m) {
+    const char *e = getenv("QUANTA_OPENCL_GEMM_I8");
+    return s->gpu_class && s->dev.max_wg >= 256 && m->wd.dtype == QUANTA_Q8 && m->K % 32 == 0 && m->wo % 16 == 0 &&
+           e && (!strcmp(e, "1") || !strcmp(e, "portable"));
+}
+
+/* x to int8 per 32 columns into scratch (qn_x_quant8 with B = 32: codes [M, K] at 0, the block scales
+ * at xso, its offset terms, unused here, at xco), then qn_gemm_q8_i8_gpu over 64 x 128 output tiles. */
+static quanta_status run_gemm_i8_gpu(qn_cl *s, const mm_args *m) {
+    const size_t M = (size_t)m->M, K = (size_t)m->K, nb = K / 32;
+    const cl_ulong xso = (M * K + 63) / 64 * 64, xco = xso + M * nb * 4;
+    qn_cl_scratch xs = {0};
+    quanta_status st = qn_cl_scratch_alloc(s, (size_t)xco + M * nb * 4, "opencl matmul: int8 x (gpu)", &xs);
+    if (st != QUANTA_OK) return st;
+    const cl_long Ml = m->M, Kl = m->K;
+    const cl_int B = 32;
+    qn_cl_arg q[] = {QA(m->x), QA(m->xo), QA(xs.mem), QA(xso), QA(xco), QA(Ml), QA(Kl), QA(B)};
+    st = qn_cl_set_args(s, QK_X_QUANT8, q, 8);
+    size_t lq[2] = {nb < 64 ? nb : 64, 1}, gq[2] = {(nb + lq[0] - 1) / lq[0] * lq[0], M};
+    if (st == QUANTA_OK) st = qn_cl_launch(s, QK_X_QUANT8, "matmul (quantize x to int8, gpu)", 2, gq, lq);
+    const cl_long wso = (cl_long)m->wd.scales_offset;
+    qn_cl_arg a[] = {QA(m->wm), QA(m->wo), QA(wso), QA(xs.mem), QA(xso), QA(m->y), QA(m->yo), QA(m->ydt),
+                     QA(Ml), QA(m->N), QA(Kl)};
+    if (st == QUANTA_OK) st = qn_cl_set_args(s, QK_GEMM_Q8_I8_GPU, a, 11);
+    size_t g[2] = {(size_t)((m->N + 127) / 128) * 256, (M + 63) / 64}, l[2] = {256, 1};
+    if (st == QUANTA_OK) st = qn_cl_launch(s, QK_GEMM_Q8_I8_GPU, "matmul (int8 gemm q8, gpu)", 2, g, l);
+    qn_cl_scratch_free(s, &xs);
+    return st;
+}
+
 /* GPUs: 64x64 output tiles staged through local memory (qn_gemm), or q8's own GEMM. */
 static quanta_status run_gemm_local(qn_cl *s, const mm_args *m) {
+    if (gemm_i8_gpu_fits(s, m)) return run_gemm_i8_gpu(s, m);
     if (gemm_q8_gpu_fits(s, m)) {
         qn_cl_arg a[24];
         quanta_status st = qn_cl_set_args(s, QK_GEMM_Q8_GPU, a, mm_kernel_args(m, 0, 0, a));

@@ -47,6 +47,9 @@ static const char *const kernel_names[QK_COUNT] = {
     [QK_GEMV_Q8_I8] = "qn_gemv_q8_i8", [QK_GEMV_Q8_GPU] = "qn_gemv_q8_gpu", [QK_GEMV_Q8_GPU_GLU] = "qn_gemv_q8_gpu_glu",
     [QK_GEMV_Q4_GPU] = "qn_gemv_q4_gpu", [QK_GEMV_F16_GPU] = "qn_gemv_f16_gpu",
     [QK_GEMM_Q8_GPU] = "qn_gemm_q8_gpu", [QK_ATTENTION_DEC] = "qn_attention_dec",
+    [QK_GEMV_Q8_M1] = "qn_gemv_q8_m1", [QK_GEMV_Q8_M1_GLU] = "qn_gemv_q8_m1_glu",
+    [QK_RMS_NORM_REG] = "qn_rms_norm_reg",
+    [QK_GEMM_Q8_I8_GPU] = "qn_gemm_q8_i8_gpu",
 };
 
 const char *qn_cl_kernel_name(qn_cl_kernel_id id) { return kernel_names[id]; }
@@ -58,10 +61,12 @@ const char *qn_cl_kernel_name(qn_cl_kernel_id id) { return kernel_names[id]; }
  * code in a few thousand on the other side of a rounding boundary (x / scale; write_rows into an
  * fp8 cache failed its conformance bound, H100 2026-12-06). */
 static const char *build_options(const qn_cl *s) {
-    static const char *const opts[2][2] = {{"-cl-std=CL1.2", "-cl-std=CL1.2 -cl-fp32-correctly-rounded-divide-sqrt"},
+    static const char *const opts[3][2] = {{"-cl-std=CL1.2", "-cl-std=CL1.2 -cl-fp32-correctly-rounded-divide-sqrt"},
                                            {"-cl-std=CL1.2 -DQN_X86_VNNI=1",
-                                            "-cl-std=CL1.2 -DQN_X86_VNNI=1 -cl-fp32-correctly-rounded-divide-sqrt"}};
-    return opts[s->vnni != 0][s->dev.cr_divide != 0];
+                                            "-cl-std=CL1.2 -DQN_X86_VNNI=1 -cl-fp32-correctly-rounded-divide-sqrt"},
+                                           {"-cl-std=CL1.2 -DQN_NV_PTX=1",
+                                            "-cl-std=CL1.2 -DQN_NV_PTX=1 -cl-fp32-correctly-rounded-divide-sqrt"}};
+    return opts[s->vnni ? 1 : s->nv_ptx ? 2 : 0][s->dev.cr_divide != 0];
 }
 
 #define CACHE_MAGIC "QNCLBIN1"
@@ -252,7 +257,7 @@ static cl_program build_from_il(qn_cl *s) {
 #ifdef QUANTA_HAVE_SPIRV
     const char *e = getenv("QUANTA_OPENCL_PROGRAM");
     /* the offline module is the portable program: the VNNI variant needs the source */
-    if (!s->dev.has_il || s->vnni || (e && !strcmp(e, "source"))) return NULL;
+    if (!s->dev.has_il || s->vnni || s->nv_ptx || (e && !strcmp(e, "source"))) return NULL;
     cl_int err;
     cl_program prog = clCreateProgramWithIL(s->ctx, qn_cl_spirv, qn_cl_spirv_size, &err);
     if (err != CL_SUCCESS || !prog) return NULL;
@@ -283,16 +288,23 @@ static quanta_status program_load(qn_cl *s);
 
 /* With AVX-512 VNNI the program is first built with the inline-assembly dot product; a device
  * compiler that refuses it (not PoCL's LLVM, or a target without AVX-512 registers) gets the
- * portable program instead. QUANTA_OPENCL_VNNI=0 asks for the portable one. */
+ * portable program instead. QUANTA_OPENCL_VNNI=0 asks for the portable one. Likewise inline PTX
+ * (QN_NV_PTX: gemm_i8_gpu.cl's mma.sync) on NVIDIA's OpenCL, asked for by QUANTA_OPENCL_GEMM_I8=1
+ * (=portable: the int8 GEMM without it). */
+static void release_program(qn_cl *s) {
+    for (int i = 0; i < QK_COUNT; i++)
+        if (s->k[i]) clReleaseKernel(s->k[i]), s->k[i] = NULL;
+    if (s->program) clReleaseProgram(s->program), s->program = NULL;
+}
+
 quanta_status qn_cl_program_load(qn_cl *s) {
-    const char *e = getenv("QUANTA_OPENCL_VNNI");
+    const char *e = getenv("QUANTA_OPENCL_VNNI"), *g = getenv("QUANTA_OPENCL_GEMM_I8");
     s->vnni = s->dev.x86_vnni && !(e && !strcmp(e, "0"));
-    if (s->vnni) {
+    s->nv_ptx = !s->vnni && g && !strcmp(g, "1") && strstr(s->dev.info.vendor, "NVIDIA") != NULL;
+    if (s->vnni || s->nv_ptx) {
         if (program_load(s) == QUANTA_OK) return QUANTA_OK;
-        for (int i = 0; i < QK_COUNT; i++)
-            if (s->k[i]) clReleaseKernel(s->k[i]), s->k[i] = NULL;
-        if (s->program) clReleaseProgram(s->program), s->program = NULL;
-        s->vnni = 0;
+        release_program(s);
+        s->vnni = s->nv_ptx = 0;
     }
     return program_load(s);
 }
