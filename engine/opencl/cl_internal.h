@@ -67,6 +67,7 @@ typedef enum qn_cl_kernel_id {
     QK_GEMM_Q8_GPU,
     QK_ATTENTION_DEC,
     QK_GEMM_Q8_I8_GPU,
+    QK_ATTENTION_PF,
     QK_COUNT
 } qn_cl_kernel_id;
 
