@@ -739,7 +739,11 @@ __device__ __forceinline__ void qn_f8t_store_tma(const float (&acc)[BN / 8][4], 
 }
 #endif
 
-template <int CW, int BN, int CL, int EPI>
+/* TOK 1 (V2=2tw / 4tw): the cluster's CL blocks lie along the tokens instead (same weight rows, token tiles
+ * CL * cluster row + rank), each loads BM / 16 / CL of the stage's weight row tiles and multicasts them, and its
+ * whole token tile alone: at small M the weights are most of the L2 bytes (M = 256 on 128x64 tiles: 16 KB of
+ * weights and 8 KB of tokens per block and stage, 4 token tiles reading each weight tile). */
+template <int CW, int BN, int CL, int EPI, int TOK>
 __global__ void __launch_bounds__(qn_f8t_cfg<CW, BN, EPI>::threads, qn_f8t_cfg<CW, BN, EPI>::min_blocks)
     qn_k_fp8_tma(qn_f8_args p, const __grid_constant__ CUtensorMap wmap, const __grid_constant__ CUtensorMap xmap,
                  const __grid_constant__ CUtensorMap ymap) {
@@ -758,10 +762,12 @@ __global__ void __launch_bounds__(qn_f8t_cfg<CW, BN, EPI>::threads, qn_f8t_cfg<C
     const int64_t total = nunits * nk;
     auto b_of = [&](int s) { return base + s * Cfg::stage; };
     auto a_of = [&](int s) { return base + s * Cfg::stage + Cfg::b_bytes; };
+    static_assert(!TOK || (BM / 16) % CL == 0, "the weight box splits evenly over the cluster");
     auto tile_of = [&](int64_t k, int64_t &nt0, int64_t &m0) {
         int64_t xc, yb;
         qn_f8_raster((uint32_t)(cid + k * C), (uint32_t)p.gxc, (uint32_t)(p.units / p.gxc), xc, yb);
-        nt0 = (xc * CL + rank) * (BM / 16), m0 = yb * BN;
+        if (TOK) nt0 = xc * (BM / 16), m0 = (yb * CL + rank) * BN;
+        else nt0 = (xc * CL + rank) * (BM / 16), m0 = yb * BN;
     };
     if (tid == 0) {
         qn_tma_prefetch(&wmap);
@@ -788,6 +794,13 @@ __global__ void __launch_bounds__(qn_f8t_cfg<CW, BN, EPI>::threads, qn_f8t_cfg<C
                     const uint32_t fb = qn_smem_u32(&full_bar[s]);
                     /* whole boxes are counted, zero-filled parts too; the multicast halves land from both blocks */
                     qn_mbar_arrive_expect_tx(fb, (uint32_t)Cfg::stage);
+                    if (TOK) { /* weights: this block's share, multicast; tokens: its own tile (past Mp: zeros) */
+                        constexpr uint32_t RT = BM / 16 / CL;
+                        qn_tma_load_3d_mc(qn_smem_u32(a_of(s)) + rank * RT * 2048, &wmap, fb, 0, (int32_t)(2 * kt),
+                                          (int32_t)(nt0 + rank * RT), (uint16_t)((1u << CL) - 1u));
+                        qn_tma_load_2d(qn_smem_u32(b_of(s)), &xmap, fb, (int32_t)(kt * QN_F8T_BK), (int32_t)m0);
+                        continue;
+                    }
                     qn_tma_load_3d(qn_smem_u32(a_of(s)), &wmap, fb, 0, (int32_t)(2 * kt), (int32_t)nt0);
                     const uint32_t rows = BN / CL, bdst = qn_smem_u32(b_of(s)) + rank * rows * QN_F8T_BK;
                     if (CL == 1) qn_tma_load_2d(bdst, &xmap, fb, (int32_t)(kt * QN_F8T_BK), (int32_t)m0);
@@ -849,7 +862,8 @@ __global__ void __launch_bounds__(qn_f8t_cfg<CW, BN, EPI>::threads, qn_f8t_cfg<C
         if (tr && k == 0) qn_f8_stamp(tr, 2);
         release(g0 + nk - 1);
         const int64_t nb = (nt0 + cw * 4) * 16;
-        if (EPI) { /* the host takes EPI with 2-byte y only */
+        if (TOK && m0 >= p.M) { /* a token tile padding the last cluster row: nothing to store (sx ends at Mp) */
+        } else if (EPI) { /* the host takes EPI with 2-byte y only */
             uint8_t *ep = base + S * Cfg::stage + cw * BN * 128;
             if (p.yd == QN_DT_F16) qn_f8t_store_tma<__half, BN>(acc, p, &ymap, ep, nb, m0, w4, g, t, tid - 128 * wg, 2 + cw);
             else qn_f8t_store_tma<__nv_bfloat16, BN>(acc, p, &ymap, ep, nb, m0, w4, g, t, tid - 128 * wg, 2 + cw);
@@ -950,7 +964,8 @@ template <int CW, int BN, int CL, int DEPTH> static int qn_f8_launch_ps(const qn
 /* fp813's TMA form: as many whole clusters as fit (as qn_f8_launch_ps), the two tensor maps encoded per call
  * (host arithmetic only, ~1 us): the weights' tiled codes as u64 [Np/16][Kp/64][128] in boxes of BM/16 row tiles
  * x 2 K tiles, the token-major codes as bytes [Mp][Kp] in boxes of BN / CL rows x 128, 128-byte swizzle. */
-template <int CW, int BN, int CL, int EPI> static int qn_f8t_launch(const qn_f8_args &a0, int sms, cudaStream_t s) {
+template <int CW, int BN, int CL, int EPI, int TOK>
+static int qn_f8t_launch(const qn_f8_args &a0, int sms, cudaStream_t s) {
     typedef qn_f8t_cfg<CW, BN, EPI> Cfg;
     static int resident = 0; /* clusters at once; a race only repeats the same query */
     cudaLaunchConfig_t cfg = {};
@@ -960,14 +975,14 @@ template <int CW, int BN, int CL, int EPI> static int qn_f8t_launch(const qn_f8_
     cfg.blockDim = dim3(Cfg::threads), cfg.dynamicSmemBytes = Cfg::smem, cfg.stream = s;
     cfg.attrs = at, cfg.numAttrs = CL > 1 ? 1 : 0;
     if (resident <= 0) {
-        cudaError_t e = cudaFuncSetAttribute(qn_k_fp8_tma<CW, BN, CL, EPI>, cudaFuncAttributeMaxDynamicSharedMemorySize, Cfg::smem);
+        cudaError_t e = cudaFuncSetAttribute(qn_k_fp8_tma<CW, BN, CL, EPI, TOK>, cudaFuncAttributeMaxDynamicSharedMemorySize, Cfg::smem);
         if (e != cudaSuccess) return (int)e;
         int n = 0;
         if (CL > 1) {
             cfg.gridDim = dim3(CL * 64);
-            e = cudaOccupancyMaxActiveClusters(&n, qn_k_fp8_tma<CW, BN, CL, EPI>, &cfg);
+            e = cudaOccupancyMaxActiveClusters(&n, qn_k_fp8_tma<CW, BN, CL, EPI, TOK>, &cfg);
         } else {
-            e = cudaOccupancyMaxActiveBlocksPerMultiprocessor(&n, qn_k_fp8_tma<CW, BN, CL, EPI>, Cfg::threads, Cfg::smem);
+            e = cudaOccupancyMaxActiveBlocksPerMultiprocessor(&n, qn_k_fp8_tma<CW, BN, CL, EPI, TOK>, Cfg::threads, Cfg::smem);
             n *= sms > 0 ? sms : 132;
         }
         if (e != cudaSuccess) return (int)e;
@@ -976,18 +991,22 @@ template <int CW, int BN, int CL, int EPI> static int qn_f8t_launch(const qn_f8_
     }
     qn_f8_args a = a0;
     int64_t gx = (a.Np / 16 + Cfg::BM / 16 - 1) / (Cfg::BM / 16);
-    gx = (gx + CL - 1) / CL * CL;
-    a.gxc = gx / CL, a.units = a.gxc * ((a.M + BN - 1) / BN);
+    if (TOK) { /* units: weight tiles x clusters of CL token tiles */
+        a.gxc = gx, a.units = gx * (((a.M + BN - 1) / BN + CL - 1) / CL);
+    } else {
+        gx = (gx + CL - 1) / CL * CL;
+        a.gxc = gx / CL, a.units = a.gxc * ((a.M + BN - 1) / BN);
+    }
     const int64_t clusters = a.units < resident ? a.units : resident;
     if (clusters <= 0) return 0;
     CUtensorMap wm, xm;
     const uint64_t wd[3] = {128, (uint64_t)(a.Kp / 64), (uint64_t)(a.Np / 16)};
     const uint64_t wst[2] = {1024, (uint64_t)(a.Kp / 64) * 1024};
-    const uint32_t wb[3] = {128, 2, Cfg::BM / 16};
+    const uint32_t wb[3] = {128, 2, TOK ? Cfg::BM / 16 / CL : Cfg::BM / 16};
     int e = qn_tma_encode(&wm, CU_TENSOR_MAP_DATA_TYPE_UINT64, 3, a.codes, wd, wst, wb, CU_TENSOR_MAP_SWIZZLE_NONE);
     if (!e)
         e = qn_tma_encode_2d(&xm, CU_TENSOR_MAP_DATA_TYPE_UINT8, a.xq, (uint64_t)a.Kp, (uint64_t)a.Mp, (uint64_t)a.Kp,
-                             QN_F8T_BK, BN / CL, CU_TENSOR_MAP_SWIZZLE_128B);
+                             QN_F8T_BK, TOK ? BN : BN / CL, CU_TENSOR_MAP_SWIZZLE_128B);
     CUtensorMap ym;
     memset(&ym, 0, sizeof ym);
     if (!e && EPI) /* y as 2-byte elements [M][N], boxes of BN tokens x 64 outputs (128 bytes), 128-byte swizzle */
@@ -995,18 +1014,19 @@ template <int CW, int BN, int CL, int EPI> static int qn_f8t_launch(const qn_f8_
                              BN, CU_TENSOR_MAP_SWIZZLE_128B);
     if (e) return e;
     cfg.gridDim = dim3((unsigned)(clusters * CL));
-    const cudaError_t le = cudaLaunchKernelEx(&cfg, qn_k_fp8_tma<CW, BN, CL, EPI>, a, wm, xm, ym);
+    const cudaError_t le = cudaLaunchKernelEx(&cfg, qn_k_fp8_tma<CW, BN, CL, EPI, TOK>, a, wm, xm, ym);
     return le != cudaSuccess ? (int)le : qn_cu_launch_status();
 }
 
-template <int CL, int EPI> static int qn_f8t_launch_tile(int tile, const qn_f8_args &a, int sms, cudaStream_t s) {
+template <int CL, int EPI, int TOK>
+static int qn_f8t_launch_tile(int tile, const qn_f8_args &a, int sms, cudaStream_t s) {
     switch (tile) {
-    case 1: return qn_f8t_launch<2, 256, CL, EPI>(a, sms, s);
-    case 2: return qn_f8t_launch<2, 128, CL, EPI>(a, sms, s);
+    case 1: return qn_f8t_launch<2, 256, CL, EPI, TOK>(a, sms, s);
+    case 2: return qn_f8t_launch<2, 128, CL, EPI, TOK>(a, sms, s);
     /* 64x128's place (the same grid size) goes to 128x64: one warpgroup under the two-block register cap of 128
      * with two 16-register A buffers makes ptxas serialize the wgmma (C7512); two of 64 tokens do not */
-    case 3: return qn_f8t_launch<2, 64, CL, EPI>(a, sms, s);
-    default: return qn_f8t_launch<1, 64, CL, EPI>(a, sms, s);
+    case 3: return qn_f8t_launch<2, 64, CL, EPI, TOK>(a, sms, s);
+    default: return qn_f8t_launch<1, 64, CL, EPI, TOK>(a, sms, s);
     }
 }
 
@@ -1073,7 +1093,8 @@ static int qn_f8_forced_tile() {
  * persistent with 2 wgmma groups in flight. Unset: 2p, the fastest form in the H100 run of 2026-12-06 09:42
  * (1.16-1.20x mmq8's kernel at M = 2048 on the 7B/13B shapes, 1.19x at M = 256; pp no faster; bit-identical,
  * conformance per tile and compute-sanitizer clean: bench/NOTES.md section 6, lead12). Read once: the cluster
- * size, plus 16 x the persistent form (1 or 2; 3: fp813's TMA form, a trailing t: 0t, 2t; 4: ts, its TMA store). */
+ * size, plus 16 x the persistent form (1 or 2; 3: fp813's TMA form, a trailing t: 0t, 2t; 4: ts, its TMA store;
+ * 5, 6: tw, tws, its clusters along the tokens). */
 static int qn_f8_env_v2() {
     static int v2 = -1;
     if (v2 < 0) {
@@ -1082,8 +1103,12 @@ static int qn_f8_env_v2() {
         const int v = e ? atoi(e) : 0;
         const char *p1 = e ? strchr(e, 'p') : NULL;
         v2 = (v == 4 ? 4 : v == 1 || v == 2 ? 2 : 1) | (p1 ? (p1[1] == 'p' ? 32 : 16) : 0);
-        /* fp813's TMA form, clusters of 1 or 2: t, or ts with the TMA store epilogue (0t, 2t, 0ts, 2ts) */
-        if (strchr(e, 't')) v2 = (v == 1 || v == 2 ? 2 : 1) | (strchr(e, 's') ? 64 : 48);
+        /* fp813's TMA form, clusters of 1 or 2: t, or ts with the TMA store epilogue (0t, 2t, 0ts, 2ts); with w
+         * clusters of 2 or 4 along the tokens sharing the weights (2tw, 4tw, 2tws, 4tws) */
+        if (strchr(e, 't')) {
+            const int w = strchr(e, 'w') != NULL;
+            v2 = (w ? (v == 4 ? 4 : 2) : v == 1 || v == 2 ? 2 : 1) | ((strchr(e, 's') ? 4 : 3) + 2 * w) << 4;
+        }
     }
     return v2;
 }
@@ -1157,7 +1182,9 @@ int qn_cuda_fp8_gemm_cl(const qn_cuda_weight *w, const void *buf, int64_t M, int
                         void *stream) {
     if (w->fmt != QN_CW_E4M3 || !qn_f8_device_ok()) return -1;
     if (cluster != 1 && cluster != 2 && cluster != 4) return (int)cudaErrorInvalidValue;
-    if (persist >= 3 && (cluster == 4 || splits != 1)) return (int)cudaErrorInvalidValue; /* TMA form: 1 or 2, no split */
+    /* TMA forms: no split; clusters of 1 or 2 along the weights, 2 or 4 along the tokens (5, 6) */
+    if (persist >= 3 && (splits != 1 || (persist <= 4 ? cluster == 4 : cluster == 1) || persist > 6))
+        return (int)cudaErrorInvalidValue;
     if (M <= 0 || w->N <= 0) return 0;
     const int64_t KT = w->Kp / QN_F8_BK;
     if (splits < 1 || (splits > 1 && !part)) return (int)cudaErrorInvalidValue;
@@ -1176,10 +1203,14 @@ int qn_cuda_fp8_gemm_cl(const qn_cuda_weight *w, const void *buf, int64_t M, int
     a.yd = y_dtype, a.y = y, a.trace = trace, a.units = 0, a.gxc = 0;
     cudaStream_t s = (cudaStream_t)stream;
     const int t = qn_f8_pick(w->N, M, sms, tile);
-    if (persist >= 3) { /* 4: the TMA store epilogue where y allows it (2-byte, rows 16-byte multiples, aligned) */
-        const bool epi = persist == 4 && y_dtype != QN_DT_F32 && w->N % 8 == 0 && ((uintptr_t)y & 15u) == 0;
-        if (cluster == 2) return epi ? qn_f8t_launch_tile<2, 1>(t, a, sms, s) : qn_f8t_launch_tile<2, 0>(t, a, sms, s);
-        return epi ? qn_f8t_launch_tile<1, 1>(t, a, sms, s) : qn_f8t_launch_tile<1, 0>(t, a, sms, s);
+    if (persist >= 3) { /* 4, 6: the TMA store epilogue where y allows it (2-byte, rows 16-byte multiples, aligned) */
+        const bool epi = (persist == 4 || persist == 6) && y_dtype != QN_DT_F32 && w->N % 8 == 0 && ((uintptr_t)y & 15u) == 0;
+        if (persist >= 5) { /* clusters along the tokens */
+            if (cluster == 4) return epi ? qn_f8t_launch_tile<4, 1, 1>(t, a, sms, s) : qn_f8t_launch_tile<4, 0, 1>(t, a, sms, s);
+            return epi ? qn_f8t_launch_tile<2, 1, 1>(t, a, sms, s) : qn_f8t_launch_tile<2, 0, 1>(t, a, sms, s);
+        }
+        if (cluster == 2) return epi ? qn_f8t_launch_tile<2, 1, 0>(t, a, sms, s) : qn_f8t_launch_tile<2, 0, 0>(t, a, sms, s);
+        return epi ? qn_f8t_launch_tile<1, 1, 0>(t, a, sms, s) : qn_f8t_launch_tile<1, 0, 0>(t, a, sms, s);
     }
     const int ps = splits == 1 ? (persist >= 2 ? 2 : persist == 1 ? 1 : 0) : 0;
     const int e = cluster == 4   ? qn_f8_launch_tile<4>(t, a, splits, ps, sms, s)

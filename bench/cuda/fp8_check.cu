@@ -215,7 +215,9 @@ static int check_case(const ccase &c) {
     /* fp813: the TMA form reads token-major codes (xq[m][Kp], the same kperm order in each 16 bytes): quantized
      * again in that layout into a fresh garbage-filled buffer (codes and scales checked as above), then clusters
      * 1 and 2 of it must give y bit for bit (y NaN-poisoned again). Not split-K (the form has none). */
-    int64_t t_bad[4] = {0, 0, 0, 0}, tcode_bad = 0; /* 0t, 2t, 0ts, 2ts */
+    /* 0t, 2t, 0ts, 2ts (clusters along the weights), 2tw, 4tw, 2tws, 4tws (along the tokens) */
+    static const int tforms[8][2] = {{1, 3}, {2, 3}, {1, 4}, {2, 4}, {2, 5}, {4, 5}, {2, 6}, {4, 6}};
+    int64_t t_bad[8] = {0, 0, 0, 0, 0, 0, 0, 0}, tcode_bad = 0;
     const bool t_ran = c.splits == 1;
     if (t_ran) {
         void *buf2;
@@ -237,10 +239,10 @@ static int check_case(const ccase &c) {
                 if (xq2[m * Kp + k] != want) tcode_bad++;
             }
         }
-        for (int ci = 0; ci < 4; ci++) {
+        for (int ci = 0; ci < 8; ci++) {
             CK(cudaMemset(dy, 0xFF, yb.size()));
-            e = qn_cuda_fp8_gemm_cl(&dw.w, buf2, M, c.yd, dy, c.tile, 1, NULL, 1 << (ci & 1), 3 + ci / 2, NULL, 132, NULL);
-            if (e) { printf("gemm launch (TMA form %d, cluster %d): %d\n", 3 + ci / 2, 1 << (ci & 1), e); return 1; }
+            e = qn_cuda_fp8_gemm_cl(&dw.w, buf2, M, c.yd, dy, c.tile, 1, NULL, tforms[ci][0], tforms[ci][1], NULL, 132, NULL);
+            if (e) { printf("gemm launch (TMA form %d, cluster %d): %d\n", tforms[ci][1], tforms[ci][0], e); return 1; }
             CK(cudaDeviceSynchronize());
             CK(cudaMemcpy(yc.data(), dy, yc.size(), cudaMemcpyDeviceToHost));
             for (size_t i = 0; i < yc.size(); i += ys) t_bad[ci] += memcmp(&yc[i], &yb[i], ys) != 0;
@@ -289,14 +291,15 @@ static int check_case(const ccase &c) {
            (long long)cl_bad[5], (long long)cl_bad[6], (long long)cl_bad[7], (long long)cl_bad[8],
            c.splits > 1 ? " (split-K: not persistent)" : "");
     if (t_ran)
-        printf("check M=%lld N=%lld K=%lld y=%s tile=%d: TMA form (V2=0t / 2t / 0ts / 2ts) differs in %lld / %lld / %lld / "
-               "%lld outputs; its token-major codes / scales %lld wrong\n",
+        printf("check M=%lld N=%lld K=%lld y=%s tile=%d: TMA forms (V2=0t / 2t / 0ts / 2ts / 2tw / 4tw / 2tws / 4tws) differ "
+               "in %lld / %lld / %lld / %lld / %lld / %lld / %lld / %lld outputs; their token-major codes / scales %lld wrong\n",
                (long long)M, (long long)N, (long long)K, dtn(c.yd), c.tile, (long long)t_bad[0], (long long)t_bad[1],
-               (long long)t_bad[2], (long long)t_bad[3], (long long)tcode_bad);
+               (long long)t_bad[2], (long long)t_bad[3], (long long)t_bad[4], (long long)t_bad[5], (long long)t_bad[6],
+               (long long)t_bad[7], (long long)tcode_bad);
     cudaFree(dx), cudaFree(dy), cudaFree(buf), cudaFree(dw.codes), cudaFree(dw.sw), cudaFree(part);
     int64_t cl_any = 0;
     for (int64_t v : cl_bad) cl_any += v;
-    return code_bad || scale_bad || pad_bad || bad || cl_any || t_bad[0] || t_bad[1] || t_bad[2] || t_bad[3] || tcode_bad ? 1 : 0;
+    return code_bad || scale_bad || pad_bad || bad || cl_any || std::any_of(t_bad, t_bad + 8, [](int64_t v) { return v != 0; }) || tcode_bad ? 1 : 0;
 }
 
 /* ------------------------------------------------------------------ timing */
@@ -834,14 +837,17 @@ static int time_t3(const char *csv) {
     static const int64_t nk[][2] = {{4096, 4096}, {11008, 4096}, {4096, 11008}, {5120, 5120}, {13824, 5120}, {5120, 13824}};
     static const int64_t ms[] = {256, 512, 1024, 2048, 4096};
     FILE *out = csv ? fopen(csv, "w") : NULL;
-    if (out) fprintf(out, "M,N,K,quant_us,gemm_us,ours_us,v2c2p_us,v2c1t_us,v2c2t_us,v2c2ts_us,lt_fast_us,best_tile_t\n");
+    if (out)
+        fprintf(out, "M,N,K,quant_us,gemm_us,ours_us,v2c2p_us,v2c1t_us,v2c2t_us,v2c2ts_us,v2c2tw_us,v2c4tw_us,lt_fast_us,"
+                     "best_tile_t\n");
     lt_env le;
     if (!lt_env_init(le)) { printf("cublasLt init failed\n"); return 2; }
     printf("time3: us per call (best of 5 x 20 back-to-back), bf16 y; c2p = the default (=2p), c1t / c2t = the TMA\n"
-           "form (=0t / 2t), c2ts = 2t with the TMA store epilogue (=2ts), tile picked; lt_fast = cuBLASLt FP8 fast\n"
-           "accumulation; then 2t with each tile forced\n");
-    printf("%6s %6s %6s | %6s | %7s %7s %7s %7s | %8s | %6s %6s %6s | %s\n", "M", "N", "K", "quant", "c2p", "c1t", "c2t",
-           "c2ts", "lt_fast", "c2p/c2t", "lt/c2t", "lt/c2ts", "TFLOP/s c2p c2t c2ts lt");
+           "form (=0t / 2t), c2ts = 2t with the TMA store epilogue (=2ts), c2tw / c4tw = clusters of 2 / 4 along the\n"
+           "tokens (=2tw / 4tw), tile picked; lt_fast = cuBLASLt FP8 fast accumulation; then (M <= 512) 2t with each tile\n"
+           "forced\n");
+    printf("%6s %6s %6s | %6s | %7s %7s %7s %7s %7s %7s | %8s | %6s %6s %6s %6s | %s\n", "M", "N", "K", "quant", "c2p", "c1t",
+           "c2t", "c2ts", "c2tw", "c4tw", "lt_fast", "c2p/c2t", "lt/c2t", "lt/c2ts", "lt/c4tw", "TFLOP/s c2p c2t c2ts lt");
     int err = 0;
     static const char *const tn[4] = {"128x256", "128x128", "128x64", "64x64"};
     for (auto &w : nk) {
@@ -858,14 +864,15 @@ static int time_t3(const char *csv) {
             const double t2p = time_us([&] {
                 err |= qn_cuda_fp8_gemm_cl(&dw.w, ta.buf, M, QN_DT_BF16, ta.y, 0, 1, NULL, 2, 1, NULL, le.sms, NULL);
             });
-            double tt[3], tf[4];
-            for (int ci = 0; ci < 3; ci++)
+            static const int tf5[5][2] = {{1, 3}, {2, 3}, {2, 4}, {2, 5}, {4, 5}}; /* 0t 2t 2ts 2tw 4tw */
+            double tt[5], tf[4] = {NAN, NAN, NAN, NAN};
+            for (int ci = 0; ci < 5; ci++)
                 tt[ci] = time_us([&] {
-                    err |= qn_cuda_fp8_gemm_cl(&dw.w, buft, M, QN_DT_BF16, ta.y, 0, 1, NULL, ci ? 2 : 1, 3 + ci / 2, NULL,
+                    err |= qn_cuda_fp8_gemm_cl(&dw.w, buft, M, QN_DT_BF16, ta.y, 0, 1, NULL, tf5[ci][0], tf5[ci][1], NULL,
                                                le.sms, NULL);
                 });
             int best = 0;
-            for (int tile = 1; tile <= 4; tile++) {
+            for (int tile = 1; tile <= 4 && M <= 512; tile++) {
                 tf[tile - 1] = time_us([&] {
                     err |= qn_cuda_fp8_gemm_cl(&dw.w, buft, M, QN_DT_BF16, ta.y, tile, 1, NULL, 2, 3, NULL, le.sms, NULL);
                 });
@@ -888,15 +895,20 @@ static int time_t3(const char *csv) {
             CK(cudaDeviceSynchronize());
             if (err) printf("our launches failed (%d)\n", err);
             const double fl = 2.0 * M * N * K / 1e6;
-            printf("%6lld %6lld %6lld | %6.1f | %7.1f %7.1f %7.1f %7.1f | %8.1f | %6.2f %6.2f %6.2f | %.0f %.0f %.0f %.0f | 2t "
-                   "tiles",
-                   (long long)M, (long long)N, (long long)K, tq, t2p, tt[0], tt[1], tt[2], tl, t2p / tt[1], tl / tt[1],
-                   tl / tt[2], fl / t2p, fl / tt[1], fl / tt[2], fl / tl);
-            for (int t = 0; t < 4; t++) printf(" %s %.1f", tn[t], tf[t]);
+            printf("%6lld %6lld %6lld | %6.1f | %7.1f %7.1f %7.1f %7.1f %7.1f %7.1f | %8.1f | %6.2f %6.2f %6.2f %6.2f | %.0f %.0f "
+                   "%.0f %.0f",
+                   (long long)M, (long long)N, (long long)K, tq, t2p, tt[0], tt[1], tt[2], tt[3], tt[4], tl, t2p / tt[1],
+                   tl / tt[1], tl / tt[2], tl / tt[4], fl / t2p, fl / tt[1], fl / tt[2], fl / tl);
+            if (M <= 512) {
+                printf(" | 2t tiles");
+                for (int t = 0; t < 4; t++) printf(" %s %.1f", tn[t], tf[t]);
+            }
             printf("\n");
             if (out)
-                fprintf(out, "%lld,%lld,%lld,%.2f,%.2f,%.2f,%.2f,%.2f,%.2f,%.2f,%.2f,%s\n", (long long)M, (long long)N,
-                        (long long)K, tq, t2p, tq + t2p, t2p, tt[0], tt[1], tt[2], tl, tn[best]);
+                fprintf(out, "%lld,%lld,%lld,%.2f,%.2f,%.2f,%.2f,%.2f,%.2f,%.2f,%.2f,%.2f,%.2f,%s\n", (long long)M,
+                        (long long)N, (long long)K, tq, t2p, tq + t2p, t2p, tt[0], tt[1], tt[2], tt[3], tt[4], tl,
+                        M <= 512 ? tn[best] : "-");
+            if (out) fflush(out); /* a run cut by its timeout keeps its rows for fp8_peers.py */
             tact_free(ta), cudaFree(x8), cudaFree(buft);
         }
         cudaFree(dw.codes), cudaFree(dw.sw);

@@ -6,12 +6,15 @@
 # fp8_check comes from bench/cuda/prebuild_fp813.sh (/tmp/prebuild/fp813), else is built here from /tmp/qbuild's
 # objects. At most ~80 s; every step has its own timeout (a barrier or TMA mistake hangs), later steps skipped when late.
 #   1. fp8_check tma: tma.cuh's 2d swizzled / 3d / multicast loads and 2d store against the host's bytes;
-#   2. conformance of the e4m3 matmuls with V2=2t, 0t and 2ts (engine path: token-major quantizer + TMA GEMM; ts: the
-#      epilogue through shared memory and a TMA store, where y is bf16/f16);
+#   2. conformance of the e4m3 matmuls with V2=2t, 0t, 2ts and 4tw (engine path: token-major quantizer + TMA GEMM; ts:
+#      the epilogue through shared memory and a TMA store, where y is bf16/f16; tw: clusters along the tokens, the
+#      weights multicast);
 #   3. fp8_check check (V2 unset = 2p): codes byte-exact, y within its bound of the float64 reference (NaN-poisoned),
-#      every other form bit-identical to it, and the TMA forms (0t, 2t, 0ts, 2ts; their token-major codes) too;
-#   4. fp8_check time3: GEMM alone, 2p vs 0t vs 2t vs 2ts (tile picked, 2t each tile forced) vs cuBLASLt FP8 fast, LLaMA-7B
+#      every other form bit-identical to it, and the TMA forms (0t, 2t, 0ts, 2ts, 2tw, 4tw, 2tws, 4tws; their
+#      token-major codes) too;
+#   4. fp8_check time3: GEMM alone, 2p vs 0t, 2t, 2ts, 2tw, 4tw (tile picked; M <= 512: 2t each tile forced) vs cuBLASLt FP8 fast, LLaMA-7B
 #      and 13B shapes at M = 256 .. 4096; then torch._scaled_mm row-wise on the same shapes (fp8_peers.py);
+#      (fast accumulation only, for time);
 #   4b. fp8_check trace3: the TMA form's first tile per block (clocks per 64 of K, epilogue);
 #   5. compute-sanitizer racecheck / synccheck of fp8_check's small cases (the TMA form runs in them);
 #   6. conformance with each tile forced, V2=2t, while time is left.
@@ -43,8 +46,8 @@ EXTRA=(--case "matmul:m=520,n=390,k=2048,w=fp8_e4m3,x=bf16" --case "matmul:m=512
        --case "matmul:m=300,n=1000,k=704,w=fp8_e4m3,x=bf16")
 WIDE=($(echo "$LISTED" | grep -E 'm=(33,.*b=2|64|77|300|257),' | sed 's/^/--case /') "${EXTRA[@]}")
 ALL=($(echo "$LISTED" | sed 's/^/--case /') "${EXTRA[@]}")
-say "conformance cases: $((${#ALL[@]} / 2)) (V2=2t, 0t, 2ts), $((${#WIDE[@]} / 2)) from M = 64 (each tile)"
-for v in 2t 0t 2ts; do CONFORM_S=12 conform v2c$v QUANTA_CUDA_FP8_V2=$v -- "${ALL[@]}"; done
+say "conformance cases: $((${#ALL[@]} / 2)) (V2=2t, 0t, 2ts, 4tw), $((${#WIDE[@]} / 2)) from M = 64 (each tile)"
+for v in 2t 0t 2ts 4tw; do CONFORM_S=12 conform v2c$v QUANTA_CUDA_FP8_V2=$v -- "${ALL[@]}"; done
 
 [ -n "$BUILD_PID" ] && { wait $BUILD_PID 2> /dev/null; say "fp8_check build: $(tail -1 $D/fp8_check_build.log)"; }
 if [ -x $FC/fp8_check ]; then
@@ -60,20 +63,21 @@ if [ -x $FC/fp8_check ]; then
   fi
   # 4. timings
   if [ $(left) -gt 20 ]; then
-    TL=$(($(left) - 35)); [ $TL -gt 22 ] && TL=22; [ $TL -lt 8 ] && TL=8
+    TL=$(($(left) - 32)); [ $TL -gt 22 ] && TL=22; [ $TL -lt 8 ] && TL=8
     timeout $TL $FC/fp8_check time3 $D/fp8_time3.csv > $D/fp8_time3.txt 2>&1
     say "fp8_check time3 rc=$?"; grep -vE '^fp8_check: seed' $D/fp8_time3.txt | tee -a $D/summary.txt
   fi
 fi
+if [ -s $D/fp8_time3.csv ] && [ $(left) -gt 12 ] && python3 -c 'import torch' 2> /dev/null; then
+  TL=$(($(left) - 14)); [ $TL -gt 18 ] && TL=18; [ $TL -lt 8 ] && TL=8
+  FP8_PEERS_FAST_ONLY=1 timeout $TL python3 bench/cuda/fp8_peers.py $D/fp8_time3.csv > $D/fp8_peers.txt 2>&1
+  say "fp8_peers rc=$?"; tee -a $D/summary.txt < $D/fp8_peers.txt
+fi
+
 # 4b. where a block's time goes in the TMA form (clocks per 64 of K against fp8pp11's ~960 for 2p)
-if [ -x $FC/fp8_check ] && [ $(left) -gt 25 ]; then
+if [ -x $FC/fp8_check ] && [ $(left) -gt 16 ]; then
   timeout 6 $FC/fp8_check trace3 > $D/fp8_trace3.txt 2>&1
   say "fp8_check trace3 rc=$?"; grep -E '^trace3|failed' $D/fp8_trace3.txt | tee -a $D/summary.txt
-fi
-if [ -s $D/fp8_time3.csv ] && [ $(left) -gt 12 ] && python3 -c 'import torch' 2> /dev/null; then
-  TL=$(($(left) - 18)); [ $TL -gt 20 ] && TL=20; [ $TL -lt 8 ] && TL=8
-  timeout $TL python3 bench/cuda/fp8_peers.py $D/fp8_time3.csv > $D/fp8_peers.txt 2>&1
-  say "fp8_peers rc=$?"; tee -a $D/summary.txt < $D/fp8_peers.txt
 fi
 
 # 5. compute-sanitizer on the small cases (V2 unset: 2p against the reference, then every form, the TMA ones included)
@@ -94,7 +98,7 @@ for t in 128x256 128x128 64x128 64x64; do
 done
 
 {
-  echo "== fp813 summary: tma probe, conformance (V2=2t, 0t, 2ts; 2t forced tiles:${TILES_RUN:- none}), fp8_check, sanitizers: $VERDICT"
+  echo "== fp813 summary: tma probe, conformance (V2=2t, 0t, 2ts, 4tw; 2t forced tiles:${TILES_RUN:- none}), fp8_check, sanitizers: $VERDICT"
   grep -E 'cases wrong' $D/fp8_check.txt 2> /dev/null
   [ -f $D/fp8_peers.txt ] && grep -E 'scaled_mm' $D/fp8_peers.txt | tail -40
 } | tee -a $D/summary.txt
