@@ -15,6 +15,7 @@ cl_env || { echo "rc=1 (no OpenCL here)" > $P/build.rc; echo "rc=1" > $P/files.r
   { [ -f $L1 ] || { timeout 150 python3 "$PEER/make_llama_gguf.py" $L1.part Q8_0 1b && mv $L1.part $L1; }; } &&
   { [ -f $G ] || timeout 100 python3 bench/e2e/gguf_skeleton.py build "$PEER/gemma.skel" $G; }
   echo "rc=$?" > $P/files.rc ) > $P/files.log 2>&1 &
+export CPATH=/usr/local/cuda/include${CPATH:+:$CPATH} # the machine's nccl.h includes cuda_runtime.h
 B=/tmp/qbuild-cl
 { rm -rf $B && timeout 200 meson setup $B . --buildtype=release -Dwerror=false -Dopencl=enabled -Dclblast=disabled \
     -Dspirv=disabled -Dtests=false -Dcuda=disabled && timeout 300 nice ninja -C $B tools/quanta; } > $P/build.log 2>&1
