@@ -71,6 +71,7 @@ typedef enum qn_cl_kernel_id {
     QK_RMS_NORM_REG,
     QK_GEMV_Q4_M1,
     QK_GEMM_Q8_I8_GPU,
+    QK_ATTENTION_PF,
     QK_COUNT
 } qn_cl_kernel_id;
 
