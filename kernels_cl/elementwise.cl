@@ -184,6 +184,86 @@ kernel void qn_rms_norm(const global uchar *x, ulong xo, int xdt, const global u
     }
 }
 
+/* The sum of v over the work-group (size ls, a power of two) in every item, in 3 barriers rather than
+ * the tree's log2(ls): up to 32 items add ls/32 values each, then every item adds those (at most 32)
+ * in the same order. red: ls floats. */
+inline float qn_wg_sum2(local float *red, float v) {
+    const int l = (int)get_local_id(0), ls = (int)get_local_size(0), nw = min(ls, 32);
+    red[l] = v;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    float s = 0.0f;
+    if (l < nw)
+        for (int i = l; i < ls; i += nw) s += red[i];
+    barrier(CLK_LOCAL_MEM_FENCE);
+    if (l < nw) red[l] = s;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    float s0 = 0.0f, s1 = 0.0f;
+    for (int i = 0; i < nw; i += 2) {
+        s0 += red[i];
+        if (i + 1 < nw) s1 += red[i + 1];
+    }
+    const float r = s0 + s1;
+    barrier(CLK_LOCAL_MEM_FENCE); /* red is reused by the next sum */
+    return r;
+}
+
+/* qn_rms_norm for the GPU class with the row in registers (QUANTA_OPENCL_NORM_REG=1; off until
+ * measured): item l holds elements l, l + ls, ... (at most QN_NORM_REG_MAX: the host checks D), all
+ * of x, r, p, w and w2 loaded before the first reduction, one pass. Why: qn_rms_norm reads its row
+ * two or three times through global memory (the sum, the store, has2's second norm reading the stored
+ * row back after a global barrier), each read a full global latency, and its log2(ls)-barrier trees
+ * twice: 9-11 us a decode norm on the H100 (bench/NOTES.md section 1 clgpu12) for a few KB. The
+ * second norm reads the stored values from registers where y is f32 (the same value), else its own
+ * stores back (y's rounding, as qn_rms_norm's second norm sees it). Same arguments as qn_rms_norm. */
+#define QN_NORM_REG_MAX 16
+kernel void qn_rms_norm_reg(const global uchar *x, ulong xo, int xdt, const global uchar *r, ulong ro, int rdt,
+                            int hasr, const global uchar *w, ulong wo, int wdt, int hasw, int plus_one,
+                            const global uchar *p, ulong po, int pdt, int hasp, global uchar *y, ulong yo, int ydt,
+                            ulong D, float eps, const global uchar *w2, ulong w2o, int w2dt, int hasw2, int has2,
+                            global uchar *y2, ulong y2o, int norm1, local float *red) {
+    const size_t row = get_group_id(0), l = get_local_id(0), ls = get_local_size(0), base = row * D;
+    const float one = plus_one ? 1.0f : 0.0f;
+    float v[QN_NORM_REG_MAX], g[QN_NORM_REG_MAX], pp[QN_NORM_REG_MAX], g2[QN_NORM_REG_MAX];
+#pragma unroll
+    for (int j = 0; j < QN_NORM_REG_MAX; j++) {
+        const size_t d = l + (size_t)j * ls;
+        v[j] = 0.0f, g[j] = 1.0f, pp[j] = 0.0f, g2[j] = 1.0f;
+        if (d < D) {
+            v[j] = qn_norm_in(x + xo, xdt, r + ro, rdt, hasr, base + d);
+            if (hasw) g[j] = qn_ld(w + wo, wdt, d) + one;
+            if (hasp) pp[j] = qn_ld(p + po, pdt, base + d);
+            if (hasw2) g2[j] = qn_ld(w2 + w2o, w2dt, d) + one;
+        }
+    }
+    float inv = 1.0f;
+    if (norm1) { /* uniform over the group */
+        float ss = 0.0f;
+#pragma unroll
+        for (int j = 0; j < QN_NORM_REG_MAX; j++) ss += v[j] * v[j]; /* 0 past the row */
+        inv = rsqrt(qn_wg_sum2(red, ss) / (float)D + eps);
+    }
+    float ss2 = 0.0f;
+#pragma unroll
+    for (int j = 0; j < QN_NORM_REG_MAX; j++) {
+        const size_t d = l + (size_t)j * ls;
+        if (d < D) {
+            const float o = norm1 ? (hasp ? v[j] * inv * g[j] + pp[j] : v[j] * inv * g[j]) : v[j];
+            qn_st(y + yo, ydt, base + d, o);
+            if (has2) {
+                v[j] = ydt == QN_DT_F32 ? o : qn_ld(y + yo, ydt, base + d); /* the row as stored */
+                ss2 += v[j] * v[j];
+            }
+        }
+    }
+    if (!has2) return; /* uniform over the group */
+    const float inv2 = rsqrt(qn_wg_sum2(red, ss2) / (float)D + eps);
+#pragma unroll
+    for (int j = 0; j < QN_NORM_REG_MAX; j++) {
+        const size_t d = l + (size_t)j * ls;
+        if (d < D) qn_st(y2 + y2o, ydt, base + d, v[j] * inv2 * g2[j]);
+    }
+}
+
 kernel void qn_softmax(const global uchar *x, ulong xo, int xdt, global uchar *y, ulong yo, int ydt, ulong D,
                        local float *red) {
     size_t row = get_group_id(0), l = get_local_id(0), ls = get_local_size(0);

@@ -277,3 +277,149 @@ kernel void qn_gemv_f16_gpu(const global uchar *Wb, ulong wo, QN_WLAYOUT_ARGS, c
     QN_GPU_ROWS_LOOP(QN_F16_PIECE, K / 8)
     qn_gemv_gpu_store(part, (float4)1.0f, red, y + yo, ydt, M, N);
 }
+
+/* ---- M = 1 (a decode step's one x row): q8 ----
+ * Why apart from qn_gemv_q8_gpu: that kernel keeps QN_GEMV_MAXM = 8 partial sums for each of its
+ * 4 rows and 8 x rows' float4s live across its unrolled M loop; ptxas put it at 238-255
+ * registers (with spills), so an SM held 8 of its warps: too few 16-byte loads in flight to cover
+ * HBM latency (22-33% of the copy kernel on the H100, bench/NOTES.md section 1 clgemv13). Here
+ * M is 1: a warp (32 items) walks QN_G1_RW = 2 rows, each lane QN_G1_U = 4 pieces of both rows
+ * loaded before their math (8 independent 16-byte loads in flight a lane, as before, at a
+ * fraction of the registers), so an SM holds several times the warps. Each lane adds its pieces
+ * l, l + 32, ... in the order qn_gemv_q8_gpu does, the partials meet the same way
+ * (qn_gpu_sum32 after the row scale): the same bits as qn_gemv_q8_gpu at M = 1, so a row's
+ * result stays independent of the batch it comes in. */
+#define QN_G1_RW 2
+#define QN_G1_U 4
+
+/* lane l's sums over the 16-byte pieces l, l + 32, ... of rows w0 and w1 (nv pieces a row) */
+QN_INL float2 qn_q8_m1_rows(const global uint4 *w0, const global uint4 *w1, const global float4 *x4, long nv, int l) {
+    float s0 = 0.0f, s1 = 0.0f;
+    for (long v0 = l; v0 < nv; v0 += QN_G1_U * QN_GPU_LX) {
+        uint4 a[QN_G1_U], b[QN_G1_U];
+#pragma unroll
+        for (int u = 0; u < QN_G1_U; u++) { /* past the row: piece nv - 1 again, loaded, never used */
+            const long v = min(v0 + u * QN_GPU_LX, nv - 1);
+            a[u] = w0[v];
+            b[u] = w1[v];
+        }
+#pragma unroll
+        for (int u = 0; u < QN_G1_U; u++) {
+            const long v = v0 + u * QN_GPU_LX;
+            if (v < nv) {
+                const global float4 *xv = x4 + v * 4;
+                const float4 X0 = xv[0], X1 = xv[1], X2 = xv[2], X3 = xv[3];
+                s0 += qn_q8_dot16(a[u], X0, X1, X2, X3);
+                s1 += qn_q8_dot16(b[u], X0, X1, X2, X3);
+            }
+        }
+    }
+    return (float2)(s0, s1);
+}
+
+/* Row n of the stacked weights: its codes and its scale (as qn_gemv_q8_gpu finds them) */
+QN_INL const global uint4 *qn_q8_m1_row(long n, const global uchar *W0, long ws0, const global uchar *W1, long ws1,
+                                       const global uchar *W2, long ws2, long N0, long N1, long K, float *sc) {
+    long rr;
+    const int i = qn_stack_row(n, N0, N1, &rr);
+    const global uchar *base = i == 0 ? W0 : i == 1 ? W1 : W2;
+    *sc = qn_ldf_any(base + (i == 0 ? ws0 : i == 1 ? ws1 : ws2) + rr * 4);
+    return (const global uint4 *)(base + rr * K);
+}
+
+/* qn_gemv_q8_gpu at M = 1: matmul (one weight) and matmul_multi (two or three stacked), work-group
+ * (32, S): warp ly takes rows 2·(group·S + ly) and the next. Host: as qn_gemv_q8_gpu. */
+kernel void qn_gemv_q8_m1(const global uchar *W0, ulong wo0, long ws0, const global uchar *W1, ulong wo1, long ws1,
+                          const global uchar *W2, ulong wo2, long ws2, const global uchar *xb_, ulong xo,
+                          global uchar *y0, ulong yo0, global uchar *y1, ulong yo1, global uchar *y2, ulong yo2,
+                          int ydt, long N0, long N1, long N2, long K, local float *red) {
+    const int l = (int)get_local_id(0), ly = (int)get_local_id(1), ry = (int)get_local_size(1);
+    const long N = N0 + N1 + N2, n0 = ((long)get_group_id(1) * ry + ly) * QN_G1_RW;
+    float sa, sb;
+    const global uint4 *wa = qn_q8_m1_row(min(n0, N - 1), W0 + wo0, ws0, W1 + wo1, ws1, W2 + wo2, ws2, N0, N1, K, &sa);
+    const global uint4 *wb = qn_q8_m1_row(min(n0 + 1, N - 1), W0 + wo0, ws0, W1 + wo1, ws1, W2 + wo2, ws2, N0, N1, K, &sb);
+    const float2 s = qn_q8_m1_rows(wa, wb, (const global float4 *)(xb_ + xo), K / 16, l);
+    red[(ly * QN_G1_RW) * QN_GPU_RED + l] = s.x * sa;
+    red[(ly * QN_G1_RW + 1) * QN_GPU_RED + l] = s.y * sb;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    const int f = ly * QN_GPU_LX + l;
+    if (f < ry * QN_G1_RW) {
+        const float v = qn_gpu_sum32(red + f * QN_GPU_RED);
+        const long n = (long)get_group_id(1) * ry * QN_G1_RW + f;
+        if (n < N) {
+            long rr;
+            const int i = qn_stack_row(n, N0, N1, &rr);
+            qn_st(i == 0 ? y0 + yo0 : i == 1 ? y1 + yo1 : y2 + yo2, ydt, (size_t)rr, v);
+        }
+    }
+}
+
+/* qn_gemv_q8_gpu_glu at M = 1: warp ly takes gate row n and up row n, n = group·S + ly; output n
+ * is act(gate sum)·(up sum). Host: as qn_gemv_q8_gpu_glu. */
+kernel void qn_gemv_q8_m1_glu(const global uchar *Wg, ulong go, const global uchar *Wu, ulong uo, long ws,
+                              const global uchar *xb_, ulong xo, global uchar *y, ulong yo, int ydt, long N, long K,
+                              int act, local float *red) {
+    const int l = (int)get_local_id(0), ly = (int)get_local_id(1), ry = (int)get_local_size(1);
+    const long n = min((long)get_group_id(1) * ry + ly, N - 1);
+    const global uchar *G = Wg + go, *U = Wu + uo;
+    const float2 s = qn_q8_m1_rows((const global uint4 *)(G + n * K), (const global uint4 *)(U + n * K),
+                                   (const global float4 *)(xb_ + xo), K / 16, l);
+    red[(ly * QN_G1_RW) * QN_GPU_RED + l] = s.x * qn_ldf_any(G + ws + n * 4);
+    red[(ly * QN_G1_RW + 1) * QN_GPU_RED + l] = s.y * qn_ldf_any(U + ws + n * 4);
+    barrier(CLK_LOCAL_MEM_FENCE);
+    const int f = ly * QN_GPU_LX + l;
+    if (f < ry) {
+        const float g = qn_gpu_sum32(red + (f * QN_G1_RW) * QN_GPU_RED);
+        const float u = qn_gpu_sum32(red + (f * QN_G1_RW + 1) * QN_GPU_RED);
+        const long no = (long)get_group_id(1) * ry + f;
+        if (no < N) qn_st(y + yo, ydt, (size_t)no, qn_act(g, act, 0.0f) * u);
+    }
+}
+
+/* ---- M = 1: q4 ----
+ * qn_gemv_q4_gpu at M = 1 (QUANTA_OPENCL_GEMV1=1), as qn_gemv_q8_m1 is to qn_gemv_q8_gpu: a warp per
+ * 2 rows, QN_G1_U4 chunks of both rows loaded before their math, each lane's chunks added in
+ * qn_gemv_q4_gpu's order (so the same bits). ptxas (clang's PTX, sm_90) put qn_gemv_q4_gpu at 255
+ * registers with 3.4 KB of spills. Same arguments as qn_gemv_q4_gpu (M is 1). */
+#define QN_G1_U4 2
+kernel void qn_gemv_q4_m1(const global uchar *Wb, ulong wo, QN_WLAYOUT_ARGS, const global uchar *xb_, ulong xo,
+                          global uchar *y, ulong yo, int ydt, int M, long N, long K, local float *red) {
+    QN_WLAYOUT_MAKE(w);
+    (void)M;
+    const int l = (int)get_local_id(0), ly = (int)get_local_id(1), ry = (int)get_local_size(1);
+    const long n0 = ((long)get_group_id(1) * ry + ly) * QN_G1_RW, nr0 = min(n0, N - 1), nr1 = min(n0 + 1, N - 1);
+    const global uchar *W = Wb + wo;
+    const long rb = w.codes_row_bytes, ng = K / w.group, nv = K / 32;
+    const int gsh = 26 - clz(w.group); /* group 32/64/128: chunk >> gsh is its group */
+    const global uint4 *w0 = (const global uint4 *)(W + nr0 * rb), *w1 = (const global uint4 *)(W + nr1 * rb);
+    const global float4 *x4 = (const global float4 *)(xb_ + xo);
+    float p0 = 0.0f, p1 = 0.0f;
+    for (long v0 = l; v0 < nv; v0 += QN_G1_U4 * QN_GPU_LX) {
+        uint4 a[QN_G1_U4], b[QN_G1_U4];
+#pragma unroll
+        for (int u = 0; u < QN_G1_U4; u++) { /* past the row: chunk nv - 1 again, loaded, never used */
+            const long v = min(v0 + u * QN_GPU_LX, nv - 1);
+            a[u] = w0[v];
+            b[u] = w1[v];
+        }
+#pragma unroll
+        for (int u = 0; u < QN_G1_U4; u++) {
+            const long v = v0 + u * QN_GPU_LX;
+            if (v < nv) {
+                QN_Q4_SZ(0, nr0, v) QN_Q4_SZ(1, nr1, v)
+                const global float4 *xv = x4 + v * 8;
+                const float4 e[4] = {xv[0], xv[1], xv[2], xv[3]}, o[4] = {xv[4], xv[5], xv[6], xv[7]};
+                p0 = fma(s0, qn_q4_dot32(a[u], z0, e, o), p0);
+                p1 = fma(s1, qn_q4_dot32(b[u], z1, e, o), p1);
+            }
+        }
+    }
+    red[(ly * QN_G1_RW) * QN_GPU_RED + l] = p0 * 1.0f; /* as qn_gemv_gpu_store scales by 1 */
+    red[(ly * QN_G1_RW + 1) * QN_GPU_RED + l] = p1 * 1.0f;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    const int f = ly * QN_GPU_LX + l;
+    if (f < ry * QN_G1_RW) {
+        const long n = (long)get_group_id(1) * ry * QN_G1_RW + f;
+        if (n < N) qn_st(y + yo, ydt, (size_t)n, qn_gpu_sum32(red + f * QN_GPU_RED));
+    }
+}

@@ -52,6 +52,7 @@
 #include <string.h>
 
 #include <atomic>
+#include <type_traits>
 
 #include "attention_wg.h"
 #include "cp_async.cuh"
@@ -78,10 +79,20 @@ struct Params {
     long long Hq, Hkv, Nq, Nk, G, rows_fold;
     int mask_batched, causal, window, vswap;
     float sl2; /* scale * log2(e), > 0 */
-    /* the TMA forms: K and V as 3-d tensors (128 dims, Nk keys, B * Hkv heads), boxes of 64 dims x BN keys in the
-     * 128-byte swizzle (kernel parameters: the copies take their address in the parameter space) */
+    /* the persistent forms (items < 2^31 there): row blocks a (batch, KV head), all blocks, B x Hkv (ints: three
+     * more 64-bit parameters moved n128s2sw from 230 to 254 registers) */
+    int nmb, items, bh;
+};
+/* The TMA forms' K and V as 3-d tensors (128 dims, Nk keys, B * Hkv heads), boxes of 64 dims x BN keys in the
+ * 128-byte swizzle: a __grid_constant__ parameter (the copies take its address in the parameter space) of the
+ * TMA forms alone. (Params itself is not __grid_constant__: that moved n128s2sw from 230 to 254 registers.) */
+struct Maps {
     CUtensorMap tk, tv;
 };
+struct NoMaps {
+    int unused;
+};
+template <bool TMA> using MapsT = typename std::conditional<TMA, Maps, NoMaps>::type;
 
 template <typename T> struct Ty;
 template <> struct Ty<__half> {
@@ -114,7 +125,7 @@ template <int BN, int S, int WGN, bool WS = false, bool SW = false> struct Cfg {
     static constexpr bool qs = WGN > 2;
     static constexpr int qbytes = qs ? rb * kD * 2 : 0;
     /* SW: + 1 KB to align the tiles to the 1024-byte repeat of the 128-byte swizzle */
-    static constexpr size_t smem = (size_t)S * stage + qbytes + (WS ? (2 * S + 1) * 8 : 0) + (SW ? 1024 : 0);
+    static constexpr size_t smem = (size_t)S * stage + qbytes + (WS ? (2 * S + 2) * 8 : 0) + (SW ? 1024 : 0);
 };
 
 #if QN_AWG_HAVE
@@ -155,11 +166,16 @@ __device__ __forceinline__ uint32_t sw_off(int R, int r, int c) {
  * stage's bytes counted on its full barrier) instead of 16-byte cp.async from 128 threads: the producer's issue
  * slots and registers go to the consumers (setmaxnreg 24 / 240). Needs kv_lens == NULL: the box's keys past Nk
  * read as zeros, but keys in [kv_lens[b], Nk) would be read from memory (possibly NaN, and 0 x NaN in P . V). */
-template <typename T, int BN, int S, bool OV, int WGN, bool WS, bool PP, bool SW, bool TMA = false>
-__global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const __grid_constant__ Params p) {
+/* PER (fa13): persistent blocks (one a SM, looping over the row blocks, the heaviest first under causal masking):
+ * the producer loads the next block's Q once the consumers' last Q . K^T of the current one is done (barrier
+ * qempty) and its K/V tiles into the stages as they free up, so one block's last tiles and epilogue run under the
+ * next one's start (short sequences: a block of 512-1k causal rows has 1-8 tiles). */
+template <typename T, int BN, int S, bool OV, int WGN, bool WS, bool PP, bool SW, bool TMA = false, bool PER = false>
+__global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const Params p, const __grid_constant__ MapsT<TMA> mp) {
 #if QN_AWG_HAVE
     typedef Cfg<BN, S, WGN, WS, SW> C;
     static_assert(!TMA || (WS && SW), "TMA: the producer form, swizzled tiles");
+    static_assert(!PER || TMA, "persistent: the TMA producer form");
     static_assert(!WS || (OV && S >= 3 && (WGN == 3 || (WGN == 4 && TMA && !PP))),
                   "the producer form: overlapped, 2 consumer warpgroups (3 with TMA, no ping-pong)");
     static_assert(!PP || WS, "ping-pong: between the producer form's two consumers");
@@ -179,24 +195,66 @@ __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const __grid_cons
     const int tid = threadIdx.x, wg = tid >> 7, warp = (tid >> 5) & 3, lane = tid & 31, g = lane >> 2, t = lane & 3;
     const int cw = WS ? wg - 1 : wg; /* the consumer warpgroup's row group (WS: -1 for the producer) */
     constexpr int LNT = WS ? 128 : kNT; /* threads that copy */
+    /* the block's rows (row block mb of KV head hkv of batch b), the keys they see (L), the tiles visited
+     * (tb .. tb + n - 1); set once, or per work item by the persistent forms */
+    /* The persistent forms carry these from item to item in 32 bits (qn_cuda_attn_wg_applies keeps rows and keys
+     * under 2^30; a 64-bit division is a call, and 64-bit copies spilled there) and set them per item (set_block);
+     * the others compute them once, here, as before (through the lambda, or in 32 bits, n128s2sw went from 230 to
+     * 255 registers). */
+    typedef typename std::conditional<PER, int, long long>::type I;
     /* the last rows see the most keys under causal masking: start them first */
-    const long long mb = (long long)gridDim.x - 1 - blockIdx.x, hkv = blockIdx.y, b = blockIdx.z;
-    long long L = p.Nk;
+    I mb = (I)gridDim.x - 1 - (I)blockIdx.x, hkv = blockIdx.y, b = blockIdx.z;
+    I L = p.Nk;
     if (p.kv_lens) {
-        const long long l = p.kv_lens[b];
-        L = l < 0 ? 0 : (l > p.Nk ? p.Nk : l);
+        const I l = p.kv_lens[b];
+        L = l < 0 ? 0 : (l > p.Nk ? (I)p.Nk : l);
     }
-    const long long r0 = mb * kRB, rend = r0 + kRB < p.rows_fold ? r0 + kRB : p.rows_fold;
-    const long long pmin = L - p.Nq + r0 / p.G, pmax = L - p.Nq + (rend - 1) / p.G;
-    long long lo = 0, hi = L;
-    if (p.causal && hi > pmax + 1) hi = pmax + 1;
-    if (p.window > 0 && lo < pmin - p.window + 1) lo = pmin - p.window + 1;
-    const long long tb = lo / BN;
-    const int n = hi > lo ? (int)((hi + BN - 1) / BN - tb) : 0;
-
+    I r0 = mb * kRB, rend = r0 + kRB < p.rows_fold ? r0 + kRB : p.rows_fold;
+    I pmin = L - p.Nq + r0 / p.G, pmax = L - p.Nq + (rend - 1) / p.G;
+    I tb;
+    int n;
+    {
+        long long lo = 0, hi = L;
+        if (p.causal && hi > pmax + 1) hi = pmax + 1;
+        if (p.window > 0 && lo < pmin - p.window + 1) lo = pmin - p.window + 1;
+        tb = lo / BN;
+        n = hi > lo ? (int)((hi + BN - 1) / BN - tb) : 0;
+    }
     const T *Q = static_cast<const T *>(p.q);
     const T *K = static_cast<const T *>(p.k) + (b * p.Hkv + hkv) * p.Nk * kD;
     const T *V = static_cast<const T *>(p.v) + (b * p.Hkv + hkv) * p.Nk * kD;
+    auto set_block = [&](I mb_, I hkv_, I b_) {
+        mb = mb_, hkv = hkv_, b = b_;
+        L = (I)p.Nk;
+        if (p.kv_lens) {
+            const I l = p.kv_lens[b];
+            L = l < 0 ? 0 : (l > p.Nk ? (I)p.Nk : l);
+        }
+        const unsigned G = (unsigned)p.G;
+        const int Nq = (int)p.Nq, rows = (int)p.rows_fold;
+        r0 = mb * kRB, rend = r0 + kRB < rows ? r0 + kRB : rows;
+        pmin = L - Nq + (int)((unsigned)r0 / G), pmax = L - Nq + (int)((unsigned)(rend - 1) / G);
+        I lo = 0, hi = L;
+        if (p.causal && hi > pmax + 1) hi = pmax + 1;
+        if (p.window > 0 && lo < pmin - p.window + 1) lo = pmin - p.window + 1;
+        tb = lo / BN;
+        n = hi > lo ? (int)((hi + BN - 1) / BN - tb) : 0;
+        K = static_cast<const T *>(p.k) + (b * p.Hkv + hkv) * p.Nk * kD;
+        V = static_cast<const T *>(p.v) + (b * p.Hkv + hkv) * p.Nk * kD;
+    };
+    /* work item w of the persistent forms: causal, the last row blocks (most keys) of every head first; else a
+     * head's blocks together (its K/V stay in L2) */
+    auto set_work = [&](unsigned w) { /* (the host keeps items under 2^31 for these) */
+        const unsigned nmb = (unsigned)p.nmb, hk = (unsigned)p.Hkv, bh = (unsigned)p.bh;
+        if (p.causal) {
+            const unsigned h = w % bh;
+            set_block((int)(nmb - 1 - w / bh), (int)(h % hk), (int)(h / hk));
+        } else {
+            const unsigned h = w / nmb;
+            set_block((int)(nmb - 1 - w % nmb), (int)(h % hk), (int)(h / hk));
+        }
+    };
+    if constexpr (PER) set_work(blockIdx.x);
 
     /* thread tid copies pieces i = tid + NT v: key (i / 128) * 8 + i % 8, dims 8 ((i / 8) % 16) .. + 7; keys
      * at or past L are zero-filled (never stale or NaN bytes in the products: P is 0 there, but 0 * NaN is not) */
@@ -251,7 +309,7 @@ __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const __grid_cons
 
     /* Q as A fragments (rows ra = g and rb = g + 8 of the warp's 16; k 2t, 2t + 1 and 8 + 2t, 9 + 2t of each
      * k16 step), straight from global memory; rows past the block's end are zeros (never stored) */
-    const long long ra = r0 + cw * 64 + warp * 16 + g, rb = ra + 8;
+    I ra = r0 + cw * 64 + warp * 16 + g, rb = ra + 8;
     uint32_t qf[QS ? 1 : kD / 16][4];
     if constexpr (!QS) {
         const bool va = ra < rend, vb = rb < rend;
@@ -402,7 +460,7 @@ __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const __grid_cons
          * were fenced to the async proxy), empty[s] (the 256 consumer threads arrive once their P . V of the
          * stage's tile is done), qfull. The n-th use of a stage: full on parity n & 1, empty on (n & 1) ^ 1 (a
          * fresh barrier passes parity 1 at once). */
-        const uint32_t bars = qsbase + C::qbytes, qfull = bars + 16 * S;
+        const uint32_t bars = qsbase + C::qbytes, qfull = bars + 16 * S, qempty = qfull + 8;
         auto full = [&](int st) { return bars + 8 * st; };
         auto empty = [&](int st) { return bars + 8 * (S + st); };
         if (tid == 0) {
@@ -411,6 +469,7 @@ __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const __grid_cons
                 qn_mbar_init(empty(st), 128 * (WGN - 1));
             }
             qn_mbar_init(qfull, 128);
+            qn_mbar_init(qempty, 128 * (WGN - 1)); /* (the persistent forms: Q's last reader is done) */
             qn_mbar_init_fence();
         }
         __syncthreads();
@@ -418,6 +477,38 @@ __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const __grid_cons
             if constexpr (REGS) qn_setmaxnreg_dec<PREG>();
             /* copies one tile ahead of what it hands over: tile j's are issued, then tile j - 1 (Q at j = 0),
              * all but the newest group landed, is fenced and announced */
+            if constexpr (PER) {
+                /* per work item: Q once the consumers' last Q . K^T of the item before is done, then (one thread)
+                 * the item's tiles, the stage ring going on from the item before (cnt: tiles issued so far) */
+                int cnt = 0;
+                for (int item = 0;; ++item) {
+                    const unsigned w = blockIdx.x + (unsigned)item * gridDim.x;
+                    if (w >= p.items) break;
+                    if (item > 0) set_work(w);
+                    qn_mbar_wait(qempty, (item & 1) ^ 1);
+                    load_q();
+                    qn_cp_async_commit();
+                    qn_cp_async_wait<0>();
+                    qn_fence_proxy_async();
+                    qn_mbar_arrive(qfull);
+                    if (tid == 0) {
+                        const int c2 = (int)(b * p.Hkv + hkv);
+                        for (int j = 0; j < n; ++j) {
+                            const int c = cnt + j, st = c % S;
+                            const uint32_t kb = sbase + st * STAGE;
+                            const int k0 = (int)((tb + j) * BN);
+                            qn_mbar_wait(empty(st), ((c / S) & 1) ^ 1);
+                            qn_mbar_arrive_expect_tx(full(st), STAGE);
+                            qn_tma_load_3d(kb, &mp.tk, full(st), 0, k0, c2);
+                            qn_tma_load_3d(kb + BN * 128, &mp.tk, full(st), 64, k0, c2);
+                            qn_tma_load_3d(kb + TILE, &mp.tv, full(st), 0, k0, c2);
+                            qn_tma_load_3d(kb + TILE + BN * 128, &mp.tv, full(st), 64, k0, c2);
+                        }
+                    }
+                    cnt += n;
+                }
+                return;
+            }
             load_q();
             qn_cp_async_commit();
             if constexpr (TMA) {
@@ -428,8 +519,8 @@ __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const __grid_cons
                 qn_fence_proxy_async();
                 qn_mbar_arrive(qfull);
                 if (tid == 0) {
-                    qn_tma_prefetch(&p.tk);
-                    qn_tma_prefetch(&p.tv);
+                    qn_tma_prefetch(&mp.tk);
+                    qn_tma_prefetch(&mp.tv);
                     const int c2 = (int)(b * p.Hkv + hkv);
                     for (int j = 0; j < n; ++j) {
                         const int st = j % S;
@@ -437,10 +528,10 @@ __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const __grid_cons
                         const int k0 = (int)((tb + j) * BN);
                         qn_mbar_wait(empty(st), ((j / S) & 1) ^ 1);
                         qn_mbar_arrive_expect_tx(full(st), STAGE);
-                        qn_tma_load_3d(kb, &p.tk, full(st), 0, k0, c2);
-                        qn_tma_load_3d(kb + BN * 128, &p.tk, full(st), 64, k0, c2);
-                        qn_tma_load_3d(kb + TILE, &p.tv, full(st), 0, k0, c2);
-                        qn_tma_load_3d(kb + TILE + BN * 128, &p.tv, full(st), 64, k0, c2);
+                        qn_tma_load_3d(kb, &mp.tk, full(st), 0, k0, c2);
+                        qn_tma_load_3d(kb + BN * 128, &mp.tk, full(st), 64, k0, c2);
+                        qn_tma_load_3d(kb + TILE, &mp.tv, full(st), 0, k0, c2);
+                        qn_tma_load_3d(kb + TILE + BN * 128, &mp.tv, full(st), 64, k0, c2);
                     }
                 }
             } else {
@@ -477,49 +568,76 @@ __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const __grid_cons
             if constexpr (PP)
                 if (cw == 0 || !last) qn_named_arrive(2 - cw, 256);
         };
-        if (n > 0) {
-            if constexpr (PP)
-                if (cw == 1) qn_named_arrive(1, 256);
-            qn_mbar_wait(qfull, 0);
-            uint32_t pf[PK][4];
-            {
-                qn_mbar_wait(full(0), 0);
-                float s[NS][4], alpha[2];
-                turn_begin();
-                issue_s(s, sbase);
-                turn_end(false);
-                qn_wg_wait<0>();
-                qn_wg_keep(s);
-                softmax(s, tb * BN, alpha);
-                pack(s, pf);
+        /* cnt: tiles consumed before this work item (where the stage ring stands); one item unless persistent */
+        int cnt = 0;
+        for (int item = 0;; ++item) {
+            if constexpr (PER) {
+                const unsigned w = blockIdx.x + (unsigned)item * gridDim.x;
+                if (w >= p.items) break;
+                if (item > 0) {
+                    set_work(w);
+                    ra = r0 + cw * 64 + warp * 16 + g, rb = ra + 8;
+#pragma unroll
+                    for (int j = 0; j < kD / 8; ++j) o[j][0] = o[j][1] = o[j][2] = o[j][3] = 0.f;
+                    m[0] = m[1] = -INFINITY;
+                    ls[0] = ls[1] = 0.f;
+                }
+                qn_mbar_wait(qfull, item & 1); /* every item, seen keys or not: the phases stay in step */
             }
-            for (int it = 1; it < n; ++it) {
-                const int st = it % S;
-                qn_mbar_wait(full(st), (it / S) & 1);
-                const uint32_t kbase = sbase + st * STAGE, vprev = sbase + ((it - 1) % S) * STAGE + TILE;
-                float s[NS][4], alpha[2];
+            if (n > 0) {
+                if constexpr (PP)
+                    if (cw == 1) qn_named_arrive(1, 256);
+                if constexpr (!PER) qn_mbar_wait(qfull, 0);
+                uint32_t pf[PK][4];
+                {
+                    const int st = cnt % S;
+                    qn_mbar_wait(full(st), (cnt / S) & 1);
+                    float s[NS][4], alpha[2];
+                    turn_begin();
+                    issue_s(s, sbase + st * STAGE);
+                    turn_end(false);
+                    qn_wg_wait<0>();
+                    qn_wg_keep(s);
+                    if constexpr (PER)
+                        if (n == 1) qn_mbar_arrive(qempty); /* Q's last reader done */
+                    softmax(s, tb * BN, alpha);
+                    pack(s, pf);
+                }
+                for (int it = 1; it < n; ++it) {
+                    const int c = cnt + it, st = c % S;
+                    qn_mbar_wait(full(st), (c / S) & 1);
+                    const uint32_t kbase = sbase + st * STAGE, vprev = sbase + ((c - 1) % S) * STAGE + TILE;
+                    float s[NS][4], alpha[2];
+                    turn_begin();
+                    issue_s(s, kbase);
+                    issue_pv(pf, vprev);
+                    turn_end(false);
+                    qn_wg_wait<1>();
+                    qn_wg_keep(s);
+                    if constexpr (PER)
+                        if (it == n - 1) qn_mbar_arrive(qempty);
+                    softmax(s, (tb + it) * BN, alpha);
+                    qn_wg_wait<0>();
+                    qn_wg_keep(o);
+                    qn_wg_keep(pf);
+                    qn_mbar_arrive(empty((c - 1) % S)); /* tile it - 1: K read at it - 1, V just now */
+                    rescale(alpha);
+                    pack(s, pf);
+                }
                 turn_begin();
-                issue_s(s, kbase);
-                issue_pv(pf, vprev);
-                turn_end(false);
-                qn_wg_wait<1>();
-                qn_wg_keep(s);
-                softmax(s, (tb + it) * BN, alpha);
+                issue_pv(pf, sbase + ((cnt + n - 1) % S) * STAGE + TILE);
+                turn_end(true);
                 qn_wg_wait<0>();
                 qn_wg_keep(o);
                 qn_wg_keep(pf);
-                qn_mbar_arrive(empty((it - 1) % S)); /* tile it - 1: K read at it - 1, V just now */
-                rescale(alpha);
-                pack(s, pf);
+                if constexpr (PER) qn_mbar_arrive(empty((cnt + n - 1) % S)); /* the ring goes on */
+                cnt += n;
+            } else if constexpr (PER) {
+                qn_mbar_arrive(qempty);
             }
-            turn_begin();
-            issue_pv(pf, sbase + ((n - 1) % S) * STAGE + TILE);
-            turn_end(true);
-            qn_wg_wait<0>();
-            qn_wg_keep(o);
-            qn_wg_keep(pf);
+            store_out();
+            if constexpr (!PER) break;
         }
-        store_out();
     } else if constexpr (!OV) {
         for (int it = 0; it < n; ++it) {
             qn_cp_async_wait<S - 2>();
@@ -614,28 +732,52 @@ void set_err(char *err, size_t len, const char *what, cudaError_t e) {
 
 /* The TMA forms' maps (rank 3: dims, keys, heads; boxes 64 x BN x 1, 128-byte swizzle). 0 or a driver / runtime
  * error (then the caller runs the cp.async form). */
-template <int BN> int encode_kv(const qn_cuda_attention_args *a, Params &p) {
+template <int BN> int encode_kv(const qn_cuda_attention_args *a, Maps &m) {
     const CUtensorMapDataType dt = a->dtype == QN_DT_F16 ? CU_TENSOR_MAP_DATA_TYPE_FLOAT16 : CU_TENSOR_MAP_DATA_TYPE_BFLOAT16;
     const uint64_t dims[3] = {(uint64_t)kD, (uint64_t)a->Nk, (uint64_t)(a->B * a->Hkv)};
     const uint64_t strides[2] = {(uint64_t)kD * 2, (uint64_t)a->Nk * kD * 2};
     const uint32_t box[3] = {64, BN, 1};
-    int e = qn_tma_encode(&p.tk, dt, 3, a->k, dims, strides, box, CU_TENSOR_MAP_SWIZZLE_128B);
-    if (e == 0) e = qn_tma_encode(&p.tv, dt, 3, a->v, dims, strides, box, CU_TENSOR_MAP_SWIZZLE_128B);
+    int e = qn_tma_encode(&m.tk, dt, 3, a->k, dims, strides, box, CU_TENSOR_MAP_SWIZZLE_128B);
+    if (e == 0) e = qn_tma_encode(&m.tv, dt, 3, a->v, dims, strides, box, CU_TENSOR_MAP_SWIZZLE_128B);
     return e;
 }
 
-template <typename T, int BN, int S, bool OV, int WGN, bool WS = false, bool PP = false, bool SW = false, bool TMA = false>
+/* the persistent forms' grid: qn_cuda_attn_wg_set_persist_grid's cap, else the SMs of the current device (read
+ * once per device) */
+std::atomic<int> g_persist_cap{0};
+int sm_count() {
+    const int cap = g_persist_cap.load(std::memory_order_relaxed);
+    if (cap > 0) return cap;
+    static std::atomic<int> cache[32];
+    int dev = 0;
+    if (cudaGetDevice(&dev) != cudaSuccess) {
+        (void)cudaGetLastError();
+        return 132;
+    }
+    int v = cache[dev & 31].load(std::memory_order_relaxed);
+    if (v <= 0) {
+        if (cudaDeviceGetAttribute(&v, cudaDevAttrMultiProcessorCount, dev) != cudaSuccess || v <= 0) {
+            (void)cudaGetLastError();
+            v = 132;
+        }
+        cache[dev & 31].store(v, std::memory_order_relaxed);
+    }
+    return v;
+}
+
+template <typename T, int BN, int S, bool OV, int WGN, bool WS = false, bool PP = false, bool SW = false, bool TMA = false,
+          bool PER = false>
 int launch_t(const qn_cuda_attention_args *a, int vswap, char *err, size_t len) {
     /* kv_lens (keys past a batch's length read from memory) or no encoder: the cp.async form (2 consumers: with 3,
      * the cp.async producer's registers leave the consumers too few) */
     if constexpr (TMA)
-        if (a->kv_lens != nullptr || a->B * a->Hkv >= (1LL << 31))
+        if (a->kv_lens != nullptr || a->B * a->Hkv >= (1LL << 31) || (PER && qn_cuda_attn_wg_blocks(a) >= (1LL << 31)))
             return launch_t<T, BN, S, OV, WGN == 4 ? 3 : WGN, WS, PP, SW, false>(a, vswap, err, len);
     /* the shared-memory opt-in once per device (bit dev % 32), so that launches inside stream capture make no
      * attribute call after the first */
     static std::atomic<unsigned> attr{0};
     typedef Cfg<BN, S, WGN, WS, SW> C;
-    auto fn = attn_wg_kernel<T, BN, S, OV, WGN, WS, PP, SW, TMA>;
+    auto fn = attn_wg_kernel<T, BN, S, OV, WGN, WS, PP, SW, TMA, PER>;
     int dev = 0;
     cudaError_t e = cudaGetDevice(&dev);
     const unsigned bit = 1u << (dev & 31);
@@ -654,11 +796,16 @@ int launch_t(const qn_cuda_attention_args *a, int vswap, char *err, size_t len) 
     p.Hq = a->Hq, p.Hkv = a->Hkv, p.Nq = a->Nq, p.Nk = a->Nk, p.G = a->Hq / a->Hkv, p.rows_fold = p.G * a->Nq;
     p.mask_batched = a->mask_batched, p.causal = a->causal, p.window = a->window, p.vswap = vswap;
     p.sl2 = a->scale * 1.4426950408889634f;
+    MapsT<TMA> mp;
+    memset(&mp, 0, sizeof mp);
     if constexpr (TMA)
-        if (encode_kv<BN>(a, p) != 0)
+        if (encode_kv<BN>(a, mp) != 0)
             return launch_t<T, BN, S, OV, WGN == 4 ? 3 : WGN, WS, PP, SW, false>(a, vswap, err, len);
-    const dim3 grid((unsigned)((p.rows_fold + C::rb - 1) / C::rb), (unsigned)a->Hkv, (unsigned)a->B);
-    fn<<<grid, C::nt, C::smem, static_cast<cudaStream_t>(a->stream)>>>(p);
+    const long long nmb = (p.rows_fold + C::rb - 1) / C::rb, items = nmb * a->Hkv * a->B;
+    p.nmb = (int)nmb, p.items = (int)items, p.bh = (int)(a->Hkv * a->B);
+    const long long sms = PER ? sm_count() : 0;
+    const dim3 grid = PER ? dim3((unsigned)(items < sms ? items : sms), 1, 1) : dim3((unsigned)nmb, (unsigned)a->Hkv, (unsigned)a->B);
+    fn<<<grid, C::nt, C::smem, static_cast<cudaStream_t>(a->stream)>>>(p, mp);
     e = cudaGetLastError();
     if (e != cudaSuccess) {
         (void)cudaGetLastError();
@@ -690,11 +837,17 @@ template <typename T> int launch_v(const qn_cuda_attention_args *a, int variant,
     case QN_CUDA_ATTN_WG_N128S3WSTMA: return launch_t<T, 128, 3, true, 3, true, false, true, true>(a, vswap, err, len);
     case QN_CUDA_ATTN_WG_N128S3WSPTMA: return launch_t<T, 128, 3, true, 3, true, true, true, true>(a, vswap, err, len);
     case QN_CUDA_ATTN_WG_N64S4WS3TMA: return launch_t<T, 64, 4, true, 4, true, false, true, true>(a, vswap, err, len);
+    case QN_CUDA_ATTN_WG_N64S4WSPTMAP: return launch_t<T, 64, 4, true, 3, true, true, true, true, true>(a, vswap, err, len);
+    case QN_CUDA_ATTN_WG_N128S3WSPTMAP: return launch_t<T, 128, 3, true, 3, true, true, true, true, true>(a, vswap, err, len);
     default: return launch_t<T, 128, 2, false, 2>(a, vswap, err, len);
     }
 }
 
 } // namespace qn_awg
+
+extern "C" void qn_cuda_attn_wg_set_persist_grid(int blocks) {
+    qn_awg::g_persist_cap.store(blocks > 0 ? blocks : 0, std::memory_order_relaxed);
+}
 
 extern "C" long long qn_cuda_attn_wg_blocks(const qn_cuda_attention_args *a) {
     const long long rows = (a->Hq / a->Hkv) * a->Nq;
@@ -711,10 +864,10 @@ extern "C" int qn_cuda_attn_wg_applies(const qn_cuda_attention_args *a) {
     return qn_awg::device_ok() ? 1 : 0;
 }
 
-/* QUANTA_CUDA_ATTN_WG_TILE=1..22 (attention_wg.h's variants: 1 n128s2, 2 n128s3, 3 n64s3, 4 n64s4o, 5 n128s3o,
+/* QUANTA_CUDA_ATTN_WG_TILE=1..24 (attention_wg.h's variants: 1 n128s2, 2 n128s3, 3 n64s3, 4 n64s4o, 5 n128s3o,
  * 6 n64s4o3, 7 n64s4ws, 8 n64s4wsp, 9 n128s3ws, 10 n128s3wsp, 11 n128s2sw, 12 n64s4o3sw, 13 n64s4wssw,
  * 14 n64s4wspsw, 15 n128s3wssw, 16 n128s3wspsw, 17 n128s3osw, 18 n64s4wstma, 19 n64s4wsptma, 20 n128s3wstma,
- * 21 n128s3wsptma, 22 n64s4ws3tma) picks the form QN_CUDA_ATTN_WG_AUTO runs, for
+ * 21 n128s3wsptma, 22 n64s4ws3tma, 23 n64s4wsptmap, 24 n128s3wsptmap) picks the form QN_CUDA_ATTN_WG_AUTO runs, for
  * side-by-side runs of the engine; unset or anything else: the pick by shape below. Read once. */
 static int tile_env() {
     static std::atomic<int> v{-1};

@@ -35,6 +35,9 @@ enum { QN_CUDA_ATTN_WG_AUTO = 0, QN_CUDA_ATTN_WG_N128S2, QN_CUDA_ATTN_WG_N128S3,
        QN_CUDA_ATTN_WG_N64S4WSTMA, QN_CUDA_ATTN_WG_N64S4WSPTMA, QN_CUDA_ATTN_WG_N128S3WSTMA,
        QN_CUDA_ATTN_WG_N128S3WSPTMA,
        QN_CUDA_ATTN_WG_N64S4WS3TMA, /* the TMA producer and 3 consumers (192 rows a block; setmaxnreg 24 / 160) */
+       /* 19 and 21 persistent (one block a SM looping over the row blocks; the next one's Q and tiles loaded under
+        * the current one's last tiles and epilogue) */
+       QN_CUDA_ATTN_WG_N64S4WSPTMAP, QN_CUDA_ATTN_WG_N128S3WSPTMAP,
        QN_CUDA_ATTN_WG_NVARIANTS };
 /* Flag for the check: V's descriptor with its two byte offsets exchanged (a wrong reading of the MN-major
  * layout shows as a failure with one and a pass with the other). */
@@ -46,6 +49,9 @@ int qn_cuda_attn_wg_applies(const qn_cuda_attention_args *a);
 /* Launches it (variant | flags as above) on a->stream: no scratch, no key splits. Returns 0 or a cudaError_t
  * value with a message in err. Call only where qn_cuda_attn_wg_applies. */
 int qn_cuda_attn_wg_launch(const qn_cuda_attention_args *a, int variant, char *err, size_t err_len);
+/* The persistent forms' grid: at most `blocks` blocks (0: one a SM, the default), so that a check makes every
+ * block loop over several row blocks on small shapes. */
+void qn_cuda_attn_wg_set_persist_grid(int blocks);
 /* Blocks of the launch (for the plan's one-wave test): B * Hkv * ceil(Hq / Hkv * Nq / 128). */
 long long qn_cuda_attn_wg_blocks(const qn_cuda_attention_args *a);
 

@@ -59,47 +59,6 @@ __global__ void __launch_bounds__(256) qn_k_gmmq_prep_x(int xd, const void *x, i
     }
 }
 
-/* ------------------------------------------------------------------ weights to f16 */
-
-/* The chunk's 32 weights as 16 f16 pairs in element order (h[i] = elements 2i, 2i+1), each
- * (float)q * d + m rounded once to f16, or zeros for a chunk outside the weight.
- * Q4_0 / Q5_0 / Q8_0 (m = 0, d an f16 value): q + 1152 built in the f16 bits (byte_perm into
- * 0x64xx = 1024 + (q ^ 0x80)), minus 1152 exactly, times d in f16: the exact product rounded
- * once, the same value as the f32 route. Others: (float)q from 2^23 + (q ^ 0x80) in the f32
- * bits, then the reference's multiply and add. */
-template <int DT>
-__device__ __forceinline__ void qn_gmmq_chunk_f16(const qn_ggml_chunk &ch, bool live, uint32_t h[16]) {
-    if (!live) {
-#pragma unroll
-        for (int i = 0; i < 16; i++) h[i] = 0u;
-        return;
-    }
-    if (DT == QN_DT_GGML_Q4_0 || DT == QN_DT_GGML_Q5_0 || DT == QN_DT_GGML_Q8_0) {
-        const __half2 d2 = __float2half2_rn(ch.d[0]);
-        const __half2 off = __half2half2(__ushort_as_half((unsigned short)0x6480)); /* 1152 */
-#pragma unroll
-        for (int i = 0; i < 8; i++) {
-            const uint32_t u = (uint32_t)ch.q[i] ^ 0x80808080u;
-            h[2 * i] = qn_h2u(__hmul2(__hsub2(qn_u2h(__byte_perm(u, 0x64646464u, 0x4140)), off), d2));
-            h[2 * i + 1] = qn_h2u(__hmul2(__hsub2(qn_u2h(__byte_perm(u, 0x64646464u, 0x4342)), off), d2));
-        }
-    } else {
-#pragma unroll
-        for (int i = 0; i < 8; i++) {
-            const float d = ch.d[i >> 2], m = ch.m[i >> 2];
-            const uint32_t u = (uint32_t)ch.q[i] ^ 0x80808080u;
-            float v[4];
-#pragma unroll
-            for (int b = 0; b < 4; b++) {
-                const float q = __int_as_float((int)__byte_perm(u, 0x4B000000u, 0x7540u + b)) - 8388736.0f;
-                v[b] = __fadd_rn(__fmul_rn(q, d), m);
-            }
-            h[2 * i] = qn_h2u(__floats2half2_rn(v[0], v[1]));
-            h[2 * i + 1] = qn_h2u(__floats2half2_rn(v[2], v[3]));
-        }
-    }
-}
-
 /* ------------------------------------------------------------------ the GEMM */
 
 template <int DT, int MI, int NT> struct qn_gmmq_cfg {
@@ -276,22 +235,33 @@ int qn_cuda_ggml_mmq_kernel = -1, qn_cuda_ggml_mmq_tile = -1;
  * (ggml_mmq_frag.cu); anything else (unset, 7) the wgmma kernel (ggml_mmq_wg.cu) where it is faster (M > 64
  * on compute capability 9.0, grids of 256x128 tiles that cover the GPU), else 6; =8 as 7, and the wgmma
  * kernel's 256x64 tile where 256x128 leaves the GPU short (mmq8, not measured yet); =0 is read by the engine:
- * the older route without any. Read once, unless a benchmark has set qn_cuda_ggml_mmq_kernel. */
+ * the older route without any; =13 the warp-specialized wgmma kernel (ggml_mmq_ws_wg.cu, mmq13) at M > 64 on
+ * compute capability 9.0, else as 7; =14 the same kernel fed with the weight dequantized to f16 per call
+ * (mmq13's dense form). Read once, unless a benchmark has set qn_cuda_ggml_mmq_kernel. */
 static int qn_gmmq_kernel() {
     if (qn_cuda_ggml_mmq_kernel < 0) {
         const char *e = getenv("QUANTA_CUDA_GGML_MMQ");
         /* 6 measured faster than 5 (H100, 2026-12-05 16:40); 7's 256x128 tile 1.39-1.43x 6 on the 7B's gate/up,
          * conformance passed on every tile (H100, 18:50) */
-        qn_cuda_ggml_mmq_kernel = e && !strcmp(e, "5") ? 5 : e && !strcmp(e, "6") ? 6 : e && !strcmp(e, "8") ? 8 : 7;
+        qn_cuda_ggml_mmq_kernel = e && !strcmp(e, "5")    ? 5
+                                  : e && !strcmp(e, "6")  ? 6
+                                  : e && !strcmp(e, "8")  ? 8
+                                  : e && !strcmp(e, "13") ? 13
+                                  : e && !strcmp(e, "14") ? 14
+                                                          : 7;
     }
     return qn_cuda_ggml_mmq_kernel;
 }
 
 static size_t qn_gmmq_align(size_t b) { return (b + 255) & ~(size_t)255; }
 
-extern "C" size_t qn_cuda_ggml_mmq_scratch(int64_t M, int64_t K) {
+/* The f16 activations: M rows, or for ggml_mmq_ws_wg.cu's tiled copy M rounded up to its tiles (up to 256 tokens). */
+static size_t qn_gmmq_xh_bytes(int64_t M, int64_t Kp) { return qn_gmmq_align((size_t)(M + 255) / 256 * 256 * (size_t)Kp * 2); }
+
+extern "C" size_t qn_cuda_ggml_mmq_scratch(int64_t M, int64_t N, int64_t K) {
     const int64_t Kp = (K + QN_GMMQ_BK - 1) / QN_GMMQ_BK * QN_GMMQ_BK;
-    return qn_gmmq_align((size_t)M * (size_t)Kp * 2) + qn_gmmq_align((size_t)M * 4);
+    const size_t dq = qn_gmmq_kernel() == 14 && M > 64 ? qn_gmmq_ws_dq_bytes(N, Kp) : 0;
+    return qn_gmmq_xh_bytes(M, Kp) + qn_gmmq_align((size_t)M * 4) + qn_gmmq_align(dq);
 }
 
 extern "C" int qn_cuda_ggml_mmq(int w_dtype, const void *w, int64_t N, int64_t K, int x_dtype, const void *x,
@@ -301,12 +271,23 @@ extern "C" int qn_cuda_ggml_mmq(int w_dtype, const void *w, int64_t N, int64_t K
     if (K == 0) /* empty sums: zeros */
         return (int)cudaMemsetAsync(y, 0, (size_t)M * (size_t)N * (y_dtype == QN_DT_F32 ? 4 : 2), (cudaStream_t)stream);
     if (K < 0 || K % qn_ggml_block_elems(w_dtype) || M > 0x7fffffff ||
-        scratch_bytes < qn_cuda_ggml_mmq_scratch(M, K))
+        scratch_bytes < qn_cuda_ggml_mmq_scratch(M, N, K))
         return (int)cudaErrorInvalidValue;
     cudaStream_t s = (cudaStream_t)stream;
     const int64_t Kp = (K + QN_GMMQ_BK - 1) / QN_GMMQ_BK * QN_GMMQ_BK;
     __half *xh = (__half *)scratch;
-    float *xscale = (float *)((uint8_t *)scratch + qn_gmmq_align((size_t)M * (size_t)Kp * 2));
+    float *xscale = (float *)((uint8_t *)scratch + qn_gmmq_xh_bytes(M, Kp));
+    qn_gmmq_args a;
+    a.w = (const uint8_t *)w;
+    a.rb = (size_t)(K / qn_ggml_block_elems(w_dtype)) * (size_t)qn_ggml_block_bytes(w_dtype);
+    a.N = N, a.K = K, a.M = M, a.Kp = Kp;
+    a.xh = xh, a.xscale = xscale, a.yd = y_dtype, a.y = y;
+    const int kernel = qn_gmmq_kernel();
+    if ((kernel == 13 || kernel == 14) && M > 64) { /* its own activation prep (tiled) */
+        void *dq = kernel == 14 ? (uint8_t *)xscale + qn_gmmq_align((size_t)M * 4) : nullptr;
+        const int e13 = qn_gmmq_ws_run(w_dtype, x_dtype, x, a, sms, dq, s);
+        if (e13 >= 0) return e13;
+    }
     const int64_t want = 2 * (int64_t)(sms > 0 ? sms : 132);
     int64_t parts = (want + M - 1) / M;
     if (parts > Kp / 256) parts = Kp / 256 > 0 ? Kp / 256 : 1;
@@ -315,13 +296,7 @@ extern "C" int qn_cuda_ggml_mmq(int w_dtype, const void *w, int64_t N, int64_t K
         x_dtype, x, M, K, Kp, chunk, xh, xscale);
     int e = qn_cu_launch_status();
     if (e) return e;
-    qn_gmmq_args a;
-    a.w = (const uint8_t *)w;
-    a.rb = (size_t)(K / qn_ggml_block_elems(w_dtype)) * (size_t)qn_ggml_block_bytes(w_dtype);
-    a.N = N, a.K = K, a.M = M, a.Kp = Kp;
-    a.xh = xh, a.xscale = xscale, a.yd = y_dtype, a.y = y;
-    const int kernel = qn_gmmq_kernel();
-    if ((kernel == 7 || kernel == 8) && M > 64) {
+    if ((kernel == 7 || kernel == 13 || kernel == 14 || kernel == 8) && M > 64) {
         const int e7 = qn_gmmq_wg_run(w_dtype, a, sms, kernel == 8, s);
         if (e7 >= 0) return e7;
     }

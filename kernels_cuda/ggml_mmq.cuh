@@ -134,6 +134,45 @@ __device__ __forceinline__ void qn_gfrag_to_f16(const uint32_t u0[2], const floa
     }
 }
 
+/* The chunk's 32 weights (ggml_mmq.cu's stage, ggml_mmq_ws_wg.cu's producers) as 16 f16 pairs in element order (h[i] = elements 2i, 2i+1), each
+ * (float)q * d + m rounded once to f16, or zeros for a chunk outside the weight.
+ * Q4_0 / Q5_0 / Q8_0 (m = 0, d an f16 value): q + 1152 built in the f16 bits (byte_perm into
+ * 0x64xx = 1024 + (q ^ 0x80)), minus 1152 exactly, times d in f16: the exact product rounded
+ * once, the same value as the f32 route. Others: (float)q from 2^23 + (q ^ 0x80) in the f32
+ * bits, then the reference's multiply and add. */
+template <int DT>
+__device__ __forceinline__ void qn_gmmq_chunk_f16(const qn_ggml_chunk &ch, bool live, uint32_t h[16]) {
+    if (!live) {
+#pragma unroll
+        for (int i = 0; i < 16; i++) h[i] = 0u;
+        return;
+    }
+    if (DT == QN_DT_GGML_Q4_0 || DT == QN_DT_GGML_Q5_0 || DT == QN_DT_GGML_Q8_0) {
+        const __half2 d2 = __float2half2_rn(ch.d[0]);
+        const __half2 off = __half2half2(__ushort_as_half((unsigned short)0x6480)); /* 1152 */
+#pragma unroll
+        for (int i = 0; i < 8; i++) {
+            const uint32_t u = (uint32_t)ch.q[i] ^ 0x80808080u;
+            h[2 * i] = qn_h2u(__hmul2(__hsub2(qn_u2h(__byte_perm(u, 0x64646464u, 0x4140)), off), d2));
+            h[2 * i + 1] = qn_h2u(__hmul2(__hsub2(qn_u2h(__byte_perm(u, 0x64646464u, 0x4342)), off), d2));
+        }
+    } else {
+#pragma unroll
+        for (int i = 0; i < 8; i++) {
+            const float d = ch.d[i >> 2], m = ch.m[i >> 2];
+            const uint32_t u = (uint32_t)ch.q[i] ^ 0x80808080u;
+            float v[4];
+#pragma unroll
+            for (int b = 0; b < 4; b++) {
+                const float q = __int_as_float((int)__byte_perm(u, 0x4B000000u, 0x7540u + b)) - 8388736.0f;
+                v[b] = __fadd_rn(__fmul_rn(q, d), m);
+            }
+            h[2 * i] = qn_h2u(__floats2half2_rn(v[0], v[1]));
+            h[2 * i + 1] = qn_h2u(__floats2half2_rn(v[2], v[3]));
+        }
+    }
+}
+
 /* The lane's A fragments (a[kk], the two k16 halves) of chunk ci (c: 0 or 1 within the step) for the
  * 16-row tile whose row g is tile row r0 (the lane's rows r0 and r0 + 8), from a raw stage laid out as
  * qn_gmmq_raw (rows of Raw::words words; rshift[h]: where row r0 + 8h starts in its first word, less the
@@ -195,14 +234,16 @@ static int qn_gmmq_launch_grid(Kernel k, bool &attr_set, int bn, int bm, int thr
 /* QUANTA_CUDA_GGML_MMQ_TILE forces a tile (so that a device check can run every conformance case through
  * each): 128x128, 128x64 or 64x32 for either kernel; for ggml_mmq_frag.cu also 128x128w4 (4 warps of
  * 64x64), 256x128 (8 warps of 64x64) and 128x128b2 (the 128x128 tile held to 128 registers, two blocks
- * per SM); for ggml_mmq_wg.cu wg128x128, wg64x128, wg128x64, wg64x64, wg256x128, wg256x64 (7 to 12). Anything
+ * per SM); for ggml_mmq_wg.cu wg128x128, wg64x128, wg128x64, wg64x64, wg256x128, wg256x64 (7 to 12); for
+ * ggml_mmq_ws_wg.cu ws128x128, ws128x64, ws128x256 (13 to 15). Anything
  * else, a tile of the other kernel, or unset, picks by grid size. Read at the first call unless a benchmark has set
  * qn_cuda_ggml_mmq_tile (cuda_kernels.h) to the tile's number here. */
 static int qn_gmmq_forced_tile() {
     if (qn_cuda_ggml_mmq_tile < 0) {
         static const char *const names[] = {"128x128",   "128x64",   "64x32",     "128x128w4", "256x128",
                                             "128x128b2", "wg128x128", "wg64x128", "wg128x64",  "wg64x64",
-                                            "wg256x128", "wg256x64"};
+                                            "wg256x128", "wg256x64", "ws128x128", "ws128x64",
+                                            "ws128x256"};
         const char *e = getenv("QUANTA_CUDA_GGML_MMQ_TILE");
         int tile = 0;
         for (int i = 0; e && i < (int)(sizeof names / sizeof names[0]); i++)
@@ -218,5 +259,12 @@ int qn_gmmq_frag_run(int w_dtype, const qn_gmmq_args &a, int sms, cudaStream_t s
 /* The same by the wgmma kernel (ggml_mmq_wg.cu, sm_90a); -1 where this device cannot run it or no tile is
  * picked. wide64: also the 256x64 tile where the 256x128 one leaves the GPU short (QUANTA_CUDA_GGML_MMQ=8). */
 int qn_gmmq_wg_run(int w_dtype, const qn_gmmq_args &a, int sms, bool wide64, cudaStream_t s);
+/* The same by the warp-specialized wgmma kernel (ggml_mmq_ws_wg.cu, sm_90a), which writes its own tiled f16
+ * activations from x into a.xh (qn_cuda_ggml_mmq_scratch's bytes) and the row scales; -1 where this device
+ * cannot run it. */
+int qn_gmmq_ws_run(int w_dtype, int x_dtype, const void *x, const qn_gmmq_args &a, int sms, void *dq, cudaStream_t s);
+/* With dq (not null: qn_gmmq_ws_dq_bytes of scratch) the weight is first dequantized there into the kernel's
+ * tiled f16 A order, and the kernel's producer only bulk-copies (QUANTA_CUDA_GGML_MMQ=14). */
+size_t qn_gmmq_ws_dq_bytes(int64_t N, int64_t Kp);
 
 #endif

@@ -1,9 +1,10 @@
 /*
  * ggml_mmq_bench.cu — kernel rows of the ggml-block matmul past the GEMV (qn_cuda_ggml_mmq) on the 7B's
  * shapes at M = 512, 256 (a prefill step), 64, 16: a "new" kernel against an "old" one in the same process
- * (MMQ_BENCH_NEW / MMQ_BENCH_OLD, the numbers of QUANTA_CUDA_GGML_MMQ: 7 the wgmma kernel of
- * kernels_cuda/ggml_mmq_wg.cu, 6 the fragment kernel of ggml_mmq_frag.cu, 5 ggml_mmq.cu's; default 6
- * against 5). Prints µs per call and TFLOP/s of each, and the largest |new - old| relative to the largest
+ * (MMQ_BENCH_NEW / MMQ_BENCH_OLD, the numbers of QUANTA_CUDA_GGML_MMQ: 13 the warp-specialized wgmma kernel
+ * of kernels_cuda/ggml_mmq_ws_wg.cu, 14 the same fed with the weight dequantized to f16 per call (the old
+ * kernel must need no more scratch than the new), 7 the wgmma kernel of kernels_cuda/ggml_mmq_wg.cu, 6 the fragment
+ * kernel of ggml_mmq_frag.cu, 5 ggml_mmq.cu's; default 6 against 5). Prints µs per call and TFLOP/s of each, and the largest |new - old| relative to the largest
  * |old| (6 against 5: the same f16 weights and activations and the same mma order per output, 0 expected;
  * 7 sums in wgmma's order: f32 rounding, ~1e-6).
  *
@@ -13,7 +14,9 @@
  * Weights: random bytes with a valid f16 scale per block; x: random f32 in [-1, 1]. 10 calls per CUDA
  * graph, median of 3 graph launches; one copy of each weight (at M = 16 part of it may sit in L2). At M = 512
  * and 256 on the 4096-and-wider shapes every tile of the new kernel is timed too (MMQ_BENCH_TILES=0: only the one picked).
- * MMQ_BENCH_FORMATS=q4_0,q8_0 limits the formats, MMQ_BENCH_M=512 the batch sizes.
+ * MMQ_BENCH_FORMATS=q4_0,q8_0 limits the formats, MMQ_BENCH_M=512 (or a list: 256,2048; 2048 is not in
+ * the default list) the batch sizes, MMQ_BENCH_SHAPES=5120x5120,27648x5120 (N x K) the shapes (default the
+ * 7B's four).
  */
 #include <cuda_runtime.h>
 
@@ -59,9 +62,28 @@ int main(int argc, char **argv) {
 
     struct fmt { const char *name; int dt; } fmts[] = {{"q4_0", QN_DT_GGML_Q4_0}, {"q8_0", QN_DT_GGML_Q8_0},
                                                         {"q4_k", QN_DT_GGML_Q4_K}, {"q6_k", QN_DT_GGML_Q6_K}};
-    const int64_t shapes[][2] = {{4096, 4096}, {1024, 4096}, {14336, 4096}, {4096, 14336}}; /* N, K */
-    const int64_t Ms[] = {512, 256, 64, 16};
+    std::vector<std::vector<int64_t>> shapes = {{4096, 4096}, {1024, 4096}, {14336, 4096}, {4096, 14336}}; /* N, K */
+    std::vector<int64_t> Ms = {512, 256, 64, 16};
     const char *only = getenv("MMQ_BENCH_FORMATS"), *only_m = getenv("MMQ_BENCH_M"); /* "q4_0,q8_0", "512" */
+    if (only_m) { /* a list of batch sizes */
+        Ms.clear();
+        for (const char *c = only_m; *c;) {
+            Ms.push_back(atoll(c));
+            while (*c && *c != ',') c++;
+            if (*c == ',') c++;
+        }
+    }
+    if (const char *sh = getenv("MMQ_BENCH_SHAPES")) { /* "NxK,NxK" */
+        shapes.clear();
+        for (const char *c = sh; *c;) {
+            const int64_t n = atoll(c);
+            while (*c && *c != 'x') c++;
+            if (!*c) break;
+            shapes.push_back({n, atoll(++c)});
+            while (*c && *c != ',') c++;
+            if (*c == ',') c++;
+        }
+    }
     for (const fmt &f : fmts) {
         if (only && !strstr(only, f.name)) continue;
         for (const auto &sh : shapes) {
@@ -76,7 +98,6 @@ int main(int argc, char **argv) {
             CK(cudaMalloc(&w, wbytes));
             CK(cudaMemcpy(w, hw.data(), wbytes, cudaMemcpyHostToDevice));
             for (int64_t M : Ms) {
-                if (only_m && atoll(only_m) != M) continue;
                 std::vector<float> hx((size_t)(M * K));
                 for (auto &v : hx) v = (float)((int)(next32() % 2001) - 1000) / 1000.0f;
                 float *x, *yn, *yo;
@@ -84,7 +105,8 @@ int main(int argc, char **argv) {
                 CK(cudaMalloc(&yn, (size_t)(M * N) * sizeof(float)));
                 CK(cudaMalloc(&yo, (size_t)(M * N) * sizeof(float)));
                 CK(cudaMemcpy(x, hx.data(), hx.size() * sizeof(float), cudaMemcpyHostToDevice));
-                const size_t sn = qn_cuda_ggml_mmq_scratch(M, K);
+                qn_cuda_ggml_mmq_kernel = knew; /* the scratch of the new kernel (=14's holds the f16 weight too) */
+                const size_t sn = qn_cuda_ggml_mmq_scratch(M, N, K);
                 void *scr;
                 CK(cudaMalloc(&scr, sn));
                 auto run = [&](int kernel, int tile, float *y) {
@@ -95,6 +117,8 @@ int main(int argc, char **argv) {
                     cudaGraph_t g;
                     cudaGraphExec_t ge;
                     const int calls = 10;
+                    /* NaN-poisoned first: an output the kernel leaves unwritten shows in maxdiff */
+                    CK(cudaMemsetAsync(y, 0xFF, (size_t)(M * N) * sizeof(float), st));
                     run(kernel, tile, y); /* the first call outside the capture (kernel attributes) */
                     CK(cudaStreamBeginCapture(st, cudaStreamCaptureModeGlobal));
                     for (int i = 0; i < calls; i++) run(kernel, tile, y);
@@ -128,6 +152,7 @@ int main(int argc, char **argv) {
                         fprintf(csv, "%s,%lld,%lld,%lld,%.2f,%.2f,%.2f,%.2f,%.3f,%.3e,%s,%d,%d\n", f.name, (long long)M,
                                 (long long)N, (long long)K, ms * 1e3, fl / (ms * 1e-3) / 1e12, old_ms * 1e3,
                                 fl / (old_ms * 1e-3) / 1e12, old_ms / ms, md, label, knew, kold);
+                    if (csv) fflush(csv); /* a run cut short by its timeout keeps its rows */
                     fflush(stdout);
                 };
                 row("auto", time_ms(knew, 0, yn));
@@ -135,8 +160,9 @@ int main(int argc, char **argv) {
                 const char *tiles = getenv("MMQ_BENCH_TILES");
                 static const char *const names[] = {"128x128",   "128x64",    "64x32",    "128x128w4", "256x128",
                                                     "128x128b2", "wg128x128", "wg64x128", "wg128x64",  "wg64x64",
-                                                    "wg256x128", "wg256x64"};
-                const int t0 = knew >= 7 ? 7 : 1, t1 = knew >= 7 ? 12 : 6;
+                                                    "wg256x128", "wg256x64",  "ws128x128", "ws128x64",
+                                                    "ws128x256"};
+                const int t0 = knew >= 13 ? 13 : knew >= 7 ? 7 : 1, t1 = knew >= 13 ? 15 : knew >= 7 ? 12 : 6;
                 if (M >= 256 && K * N >= 4096 * 4096 && !(tiles && !strcmp(tiles, "0")))
                     for (int t = t0; t <= t1; t++) row(names[t - 1], time_ms(knew, t, yn));
                 cudaFree(x), cudaFree(yn), cudaFree(yo), cudaFree(scr);

@@ -222,6 +222,8 @@ static void glu_generate(qc_gen *g, bool quick) {
             if (xi == 0) one_op(g, QN_OP_MATMUL_GLU, (act + 2) % 3, w, qc_acts[xi], 2, 9, 33, qc_legal_cols(w, 256), 0);
             /* q8: the OpenCL GPU class's fused kernel (K % 16 == 0) at its most x rows, odd N (row pairs) */
             if (w->t == QUANTA_Q8) one_op(g, QN_OP_MATMUL_GLU, act, w, qc_acts[xi], 1, 8, 67, 640, 0);
+            /* and at one x row (its M = 1 kernel, QUANTA_OPENCL_GEMV1=1: a warp per output) */
+            if (w->t == QUANTA_Q8) one_op(g, QN_OP_MATMUL_GLU, (act + 1) % 3, w, qc_acts[xi], 1, 1, 67, 640, 0);
             /* a 7B-long row, one x row (the CUDA GEMV's 64 threads per row) */
             if (xi == 1 && w->t >= QUANTA_GGML_Q4_0 && w->t <= QUANTA_GGML_Q6_K)
                 one_op(g, QN_OP_MATMUL_GLU, act, w, qc_acts[xi], 1, 1, 48, 4096, 0);
@@ -241,14 +243,16 @@ static void multi_generate(qc_gen *g, bool quick) {
             if (quick && xi != (int)(i % 3)) continue;
             /* M, then rows of w0, w1, w2 */
             static const int64_t shapes[][4] = {{1, 64, 16, 16}, {3, 67, 33, 0}, {8, 40, 10, 10}, {1, 128, 32, 32},
-                                                {12, 24, 8, 8}, {1, 48, 16, 16}, {3, 67, 33, 13}, {8, 41, 10, 9}};
+                                                {12, 24, 8, 8}, {1, 48, 16, 16}, {3, 67, 33, 13}, {8, 41, 10, 9},
+                                                {1, 67, 33, 13}};
             for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
                 if (quick && s != i % 3) continue;
                 if (s == 4 && xi != 0) continue; /* batched: once per format */
                 /* a 7B-long row (K = 4096: the CUDA GEMV's 64 threads per row), ggml formats, once */
                 if (s == 5 && (xi != 2 || w->t < QUANTA_GGML_Q4_0 || w->t > QUANTA_GGML_Q6_K)) continue;
                 /* q8 at K = 640 with row counts that are not multiples of 4: the OpenCL GPU class's
-                 * stacked kernel (4-row sets straddling two weights; K % 16 == 0) */
+                 * stacked kernel (4-row sets straddling two weights; K % 16 == 0), and at M = 1 its
+                 * 2-row warps (QUANTA_OPENCL_GEMV1=1) */
                 if (s >= 6 && w->t != QUANTA_Q8) continue;
                 qc_case c;
                 qc_case_defaults(QN_OP_MATMUL_MULTI, &c);

@@ -343,7 +343,20 @@ static qn_cl_kernel_id gemv_gpu_kernel(const qn_cl *s, const mm_args *m) {
     }
 }
 
+static size_t gemv1_sets(const qn_cl *s, const mm_args *m);
+
 static quanta_status run_gemv_gpu(qn_cl *s, const mm_args *m, qn_cl_kernel_id id) {
+    const size_t sets = id == QK_GEMV_Q4_GPU ? gemv1_sets(s, m) : 0;
+    if (sets) { /* qn_gemv_q4_m1: 2 rows a warp, the same arguments */
+        size_t l[2] = {GEMV_GPU_LX, sets}, rows_per_group = 2 * sets;
+        qn_cl_arg a[24];
+        int k = mm_kernel_args(m, 1, 1, a);
+        a[k++] = QA_LOCAL(rows_per_group * 33 * sizeof(float));
+        quanta_status st = qn_cl_set_args(s, QK_GEMV_Q4_M1, a, k);
+        if (st != QUANTA_OK) return st;
+        size_t g[2] = {l[0], ((size_t)m->N + rows_per_group - 1) / rows_per_group * l[1]};
+        return qn_cl_launch(s, QK_GEMV_Q4_M1, "matmul (gemv q4 m1)", 2, g, l);
+    }
     /* (32, 2) items: 2 row sets of 4 rows, one warp each on NVIDIA; many small groups keep a
      * GPU's cores busy at Gemma's N = 640 too. Local memory: each (row, x row) sum's 32 partials,
      * 33 floats apart. */
@@ -358,13 +371,37 @@ static quanta_status run_gemv_gpu(qn_cl *s, const mm_args *m, qn_cl_kernel_id id
     return qn_cl_launch(s, id, "matmul (gemv, gpu)", 2, g, l);
 }
 
+/* The GPU class's q8 and q4 GEMVs at M = 1 (qn_gemv_q8_m1, qn_gemv_q8_m1_glu, qn_gemv_q4_m1: a warp per
+ * 2 rows, no M loop, about half the registers; the same bits as the M <= 8 kernels) where QUANTA_OPENCL_GEMV1=1 (off
+ * until measured on a GPU). Work-groups of 32 x S items, S = QUANTA_OPENCL_GEMV1_SETS (1..8, default 4). */
+static size_t gemv1_sets(const qn_cl *s, const mm_args *m) {
+    const char *e = getenv("QUANTA_OPENCL_GEMV1");
+    if (m->M != 1 || !e || strcmp(e, "1")) return 0;
+    const char *g = getenv("QUANTA_OPENCL_GEMV1_SETS");
+    size_t sets = g && atoi(g) >= 1 && atoi(g) <= 8 ? (size_t)atoi(g) : 4;
+    while (sets > 1 && sets * GEMV_GPU_LX > s->dev.max_wg) sets /= 2;
+    return sets;
+}
+
 /* qn_gemv_q8_gpu: matmul's weight alone (multi NULL) or matmul_multi's two or three, stacked.
  * Returns QUANTA_ERR_UNSUPPORTED (no message) where a weight's codes or x are not 16-byte aligned. */
 static quanta_status run_gemv_q8_gpu(qn_cl *s, const mm_args *m, const qn_node *multi) {
     const i8_targets t = i8_targets_of(m, multi);
     if (m->xo % 16 || t.wo[0] % 16 || t.wo[1] % 16 || t.wo[2] % 16 || m->K % 16) return QUANTA_ERR_UNSUPPORTED;
+    const size_t nt = (size_t)(t.nn[0] + t.nn[1] + t.nn[2]), sets = gemv1_sets(s, m);
+    if (sets) { /* qn_gemv_q8_m1: 2 rows a warp */
+        size_t l[2] = {GEMV_GPU_LX, sets}, rows_per_group = 2 * sets;
+        qn_cl_arg a[] = {QA(t.wm[0]), QA(t.wo[0]), QA(t.ws[0]), QA(t.wm[1]), QA(t.wo[1]), QA(t.ws[1]), QA(t.wm[2]),
+                         QA(t.wo[2]), QA(t.ws[2]), QA(m->x), QA(m->xo), QA(t.ym[0]), QA(t.yo[0]), QA(t.ym[1]),
+                         QA(t.yo[1]), QA(t.ym[2]), QA(t.yo[2]), QA(m->ydt), QA(t.nn[0]), QA(t.nn[1]), QA(t.nn[2]),
+                         QA(m->K), QA_LOCAL(rows_per_group * 33 * sizeof(float))};
+        quanta_status st = qn_cl_set_args(s, QK_GEMV_Q8_M1, a, (int)(sizeof a / sizeof a[0]));
+        if (st != QUANTA_OK) return st;
+        size_t g[2] = {l[0], (nt + rows_per_group - 1) / rows_per_group * l[1]};
+        return qn_cl_launch(s, QK_GEMV_Q8_M1, multi ? "matmul_multi (gemv q8 m1)" : "matmul (gemv q8 m1)", 2, g, l);
+    }
     size_t l[2] = {GEMV_GPU_LX, GEMV_GPU_SETS};
-    const size_t rows_per_group = GEMV_GPU_SETS * GEMV_GPU_RPI, nt = (size_t)(t.nn[0] + t.nn[1] + t.nn[2]);
+    const size_t rows_per_group = GEMV_GPU_SETS * GEMV_GPU_RPI;
     qn_cl_arg a[] = {QA(t.wm[0]), QA(t.wo[0]), QA(t.ws[0]), QA(t.wm[1]), QA(t.wo[1]), QA(t.ws[1]), QA(t.wm[2]),
                      QA(t.wo[2]), QA(t.ws[2]), QA(m->x), QA(m->xo), QA(t.ym[0]), QA(t.yo[0]), QA(t.ym[1]),
                      QA(t.yo[1]), QA(t.ym[2]), QA(t.yo[2]), QA(m->ydt), QA(m->m32), QA(t.nn[0]), QA(t.nn[1]),
@@ -380,6 +417,17 @@ static quanta_status run_gemv_q8_gpu_glu(qn_cl *s, const mm_args *m, const qn_te
     cl_mem um = qn_cl_mem(wu);
     cl_ulong uo = wu->mem.offset;
     if (m->xo % 16 || m->wo % 16 || uo % 16 || m->K % 16) return QUANTA_ERR_UNSUPPORTED;
+    const cl_long ws1 = (cl_long)m->wd.scales_offset;
+    const size_t sets = gemv1_sets(s, m);
+    if (sets) { /* qn_gemv_q8_m1_glu: a warp per output (its gate and up rows) */
+        size_t l[2] = {GEMV_GPU_LX, sets};
+        qn_cl_arg a[] = {QA(m->wm), QA(m->wo), QA(um), QA(uo), QA(ws1), QA(m->x), QA(m->xo), QA(m->y), QA(m->yo),
+                         QA(m->ydt), QA(m->N), QA(m->K), QA(act), QA_LOCAL(2 * sets * 33 * sizeof(float))};
+        quanta_status st = qn_cl_set_args(s, QK_GEMV_Q8_M1_GLU, a, (int)(sizeof a / sizeof a[0]));
+        if (st != QUANTA_OK) return st;
+        size_t g[2] = {l[0], ((size_t)m->N + sets - 1) / sets * l[1]};
+        return qn_cl_launch(s, QK_GEMV_Q8_M1_GLU, "matmul_glu (gemv q8 m1)", 2, g, l);
+    }
     size_t l[2] = {GEMV_GPU_LX, GEMV_GPU_SETS};
     const size_t rows_per_group = GEMV_GPU_SETS * 2;
     const cl_long ws = (cl_long)m->wd.scales_offset;

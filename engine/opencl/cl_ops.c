@@ -107,8 +107,13 @@ static quanta_status run_rows(qn_cl *s, const qn_node *node) {
                      QA(wd),  QA(hasw), QA(p1),  QA(pm),    QA(po),   QA(pd),  QA(hasp), QA(ym), QA(yo),
                      QA(yd),  QA(D),    QA(eps), QA(w2m),   QA(w2o),  QA(w2d), QA(hasw2), QA(has2), QA(y2m),
                      QA(y2o), QA(norm1), QA_LOCAL(l * sizeof(float))};
-    st = qn_cl_set_args(s, QK_RMS_NORM, a, (int)(sizeof a / sizeof a[0]));
-    return st != QUANTA_OK ? st : qn_cl_launch(s, QK_RMS_NORM, qn_op_name(node->op), 1, &g, &l);
+    /* the GPU class's one-pass form, the row in registers (16 elements an item at most), where
+     * QUANTA_OPENCL_NORM_REG=1 (off until measured on a GPU) */
+    const char *e = getenv("QUANTA_OPENCL_NORM_REG");
+    const qn_cl_kernel_id id =
+        s->gpu_class && e && !strcmp(e, "1") && D <= 16 * (cl_ulong)l ? QK_RMS_NORM_REG : QK_RMS_NORM;
+    st = qn_cl_set_args(s, id, a, (int)(sizeof a / sizeof a[0]));
+    return st != QUANTA_OK ? st : qn_cl_launch(s, id, qn_op_name(node->op), 1, &g, &l);
 }
 
 /* The frequency table for (base, rot) (cl_internal.h), made on first use: doubles where the
