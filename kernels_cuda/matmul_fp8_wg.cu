@@ -1122,7 +1122,7 @@ static int qn_f8_forced_tile() {
 /* QUANTA_CUDA_FP8_V2 (fp8pp11): 0: mmq8's kernel (blocks alone); 1 or 2: clusters of 2 blocks sharing the token
  * tile; 4: clusters of 4; a trailing p (0p, 2p, 4p): the persistent form of that cluster size, pp (0pp, 2pp, 4pp):
  * persistent with 2 wgmma groups in flight. Unset: 0t (fp813's TMA form, clusters of 1): faster than 2p on all 30
- * LLaMA-7B/13B shapes of the H100 run of 2026-12-06 13:12 (1.12-1.94x), bit-identical, conformance per tile and
+ * LLaMA-7B/13B shapes of the H100 run of 2026-12-06 13:12 (1.19-2.06x), bit-identical, conformance per tile and
  * compute-sanitizer clean (bench/NOTES.md section 6, fp813). Before: 2p, the fastest form in the H100 run of 2026-12-06 09:42
  * (1.16-1.20x mmq8's kernel at M = 2048 on the 7B/13B shapes, 1.19x at M = 256; pp no faster; bit-identical,
  * conformance per tile and compute-sanitizer clean: bench/NOTES.md section 6, lead12). Read once: the cluster
