@@ -29,16 +29,18 @@ static size_t dec_local(const qn_cl *s, int64_t Nq, int64_t G, int64_t D, int64_
 }
 
 /* qn_attention_pf (attention_pf_gpu.cl), the GPU class's prefill kernel: its rows per group (64 where both head
- * dims are at most 64, else 32), or 0 where it does not apply (one query row, head dims past 128 or not in
- * fours, too little local memory); *local_bytes its local buffers (Qt, KV, Pt, red, row max / sum / rescale).
+ * dims are at most 64, 32 up to 128, 16 up to 256), or 0 where it does not apply (one query row, head dims past 256
+ * or not in fours, too little local memory); lb its local buffers (Qt, KV, Pt, red, row max / sum / rescale).
  * QUANTA_OPENCL_ATTN_PF=1 takes it (off until measured on a GPU). */
 #define PF_WG 128
 #define PF_BK 32
 static int pf_rows(const qn_cl *s, int64_t Nq, int64_t D, int64_t Dv, size_t lb[7]) {
     const char *e = getenv("QUANTA_OPENCL_ATTN_PF");
-    if (!s->gpu_class || !e || strcmp(e, "1") || Nq < 2 || D % 4 || Dv % 4 || D > 128 || Dv > 128 || s->dev.max_wg < PF_WG)
+    if (!s->gpu_class || !e || strcmp(e, "1") || Nq < 2 || D % 4 || Dv % 4 || D > 256 || Dv > 256 || s->dev.max_wg < PF_WG)
         return 0;
-    const int64_t bq = D <= 64 && Dv <= 64 ? 64 : 32, kv = D * (PF_BK + 4) > PF_BK * Dv ? D * (PF_BK + 4) : PF_BK * Dv;
+    const int64_t wide = D > Dv ? D : Dv, bq = wide <= 64 ? 64 : wide <= 128 ? 32 : 16;
+    const int64_t dc = D < 128 ? D : 128, vc = Dv < 128 ? Dv : 128; /* K and V pass in chunks of 128 dims */
+    const int64_t kv = dc * (PF_BK + 4) > PF_BK * vc ? dc * (PF_BK + 4) : PF_BK * vc;
     const size_t b[7] = {(size_t)(D * (bq + 4)) * 4, (size_t)kv * 4, (size_t)(PF_BK * (bq + 4)) * 4, (size_t)(16 * bq) * 4,
                          (size_t)bq * 4, (size_t)bq * 4, (size_t)bq * 4};
     size_t total = 0;
