@@ -200,7 +200,7 @@ size_t qn_cuda_ggml_tiled_bytes(int64_t N, int64_t K);
 int qn_cuda_ggml_to_tiled(int w_dtype, const void *w, int64_t N, int64_t K, void *buf, qn_cuda_weight *out,
                           void *stream);
 /* Scratch bytes of qn_cuda_ggml_mmq for x[M,K] and W[N,K] (its f16 activations and row scales; with
- * QUANTA_CUDA_GGML_MMQ=14 at M > 64 also W dequantized to f16, N x K x 2 bytes). */
+ * QUANTA_CUDA_GGML_MMQ=14 or 15 at M > 64 also W dequantized to f16, N x K x 2 bytes). */
 size_t qn_cuda_ggml_mmq_scratch(int64_t M, int64_t N, int64_t K);
 /* y[M,N] = x[M,K] . W^T on tensor cores, W's ggml blocks decoded into shared memory per block
  * tile (kernels_cuda/ggml_mmq.cu): any M, for the M and K the GEMV does not take. */
