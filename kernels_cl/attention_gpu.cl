@@ -57,6 +57,8 @@ void qn_attention_dec(const global uchar *qb, ulong qo, int qdt, const global uc
     for (int e = t; e < G * D; e += QN_DEC_WG)
         qs[e] = qn_ld(qb + qo, qdt, (size_t)(b * Hq + hk * G + e / D) * D + e % D) * scale_log2;
     const int D4 = D / 4, NL = Dv / 4, KL = QN_DEC_WG / NL, lane = t / NL, d4 = t % NL;
+    /* loads in flight an item: K pieces and V keys (ahead 0: 1 and 1; 1: 8 and 4; 2: 16 and 8, for d 256) */
+    const int KA = ahead >= 2 ? 16 : ahead ? 8 : 1, VA = ahead >= 2 ? 8 : ahead ? 4 : 1;
     const size_t kvbase = (size_t)(b * Hkv + hk) * Nk;
     const global uchar *mrow = mb + mo + (mask_mode == 2 ? (size_t)b * Nk : 0);
     float m[QN_DEC_GMAX], lsum[QN_DEC_GMAX];
@@ -72,16 +74,16 @@ void qn_attention_dec(const global uchar *qb, ulong qo, int qdt, const global uc
         if (j < kend && !(mask_mode && mrow[j] == 0)) {
 #pragma unroll
             for (int g = 0; g < QN_DEC_GMAX; g++) s[g] = 0.0f;
-            /* ahead: 8 pieces of the row loaded before their FMAs (one global latency per 8, not per piece);
+            /* ahead: KA pieces of the row loaded before their FMAs (one global latency per KA, not per piece);
              * the same FMAs in the same order, so the same bits */
-            for (int i0 = 0; i0 < D4; i0 += ahead ? 8 : 1) {
-                float4 kk[8];
+            for (int i0 = 0; i0 < D4; i0 += KA) {
+                float4 kk[16];
 #pragma unroll
-                for (int u = 0; u < 8; u++)
-                    if (u == 0 || (ahead && i0 + u < D4)) kk[u] = qn_ld4(kb + ko, kdt, (kvbase + j) * (size_t)D4 + i0 + u);
+                for (int u = 0; u < 16; u++)
+                    if (u < KA && i0 + u < D4) kk[u] = qn_ld4(kb + ko, kdt, (kvbase + j) * (size_t)D4 + i0 + u);
 #pragma unroll
-                for (int u = 0; u < 8; u++)
-                    if (u == 0 || (ahead && i0 + u < D4))
+                for (int u = 0; u < 16; u++)
+                    if (u < KA && i0 + u < D4)
 #pragma unroll
                         for (int g = 0; g < QN_DEC_GMAX; g++)
                             if (g < G) {
@@ -117,15 +119,15 @@ void qn_attention_dec(const global uchar *qb, ulong qo, int qdt, const global uc
         barrier(CLK_LOCAL_MEM_FENCE);
         const int nc = min(QN_DEC_WG, kend - k0);
         if (lane < KL)
-            for (int c0 = lane; c0 < nc; c0 += (ahead ? 4 : 1) * KL) { /* ahead: 4 keys' V loaded first */
-                float4 vv[4];
+            for (int c0 = lane; c0 < nc; c0 += VA * KL) { /* ahead: VA keys' V loaded first */
+                float4 vv[8];
 #pragma unroll
-                for (int u = 0; u < 4; u++)
-                    if (u == 0 || (ahead && c0 + u * KL < nc))
+                for (int u = 0; u < 8; u++)
+                    if (u < VA && c0 + u * KL < nc)
                         vv[u] = qn_ld4(vb + vo, vdt, (kvbase + k0 + c0 + u * KL) * (size_t)NL + d4);
 #pragma unroll
-                for (int u = 0; u < 4; u++)
-                    if (u == 0 || (ahead && c0 + u * KL < nc))
+                for (int u = 0; u < 8; u++)
+                    if (u < VA && c0 + u * KL < nc)
 #pragma unroll
                         for (int g = 0; g < QN_DEC_GMAX; g++)
                             if (g < G) acc[g] = fma((float4)(pv[g * QN_DEC_WG + c0 + u * KL]), vv[u], acc[g]);

@@ -375,3 +375,51 @@ kernel void qn_gemv_q8_m1_glu(const global uchar *Wg, ulong go, const global uch
         if (no < N) qn_st(y + yo, ydt, (size_t)no, qn_act(g, act, 0.0f) * u);
     }
 }
+
+/* ---- M = 1: q4 ----
+ * qn_gemv_q4_gpu at M = 1 (QUANTA_OPENCL_GEMV1=1), as qn_gemv_q8_m1 is to qn_gemv_q8_gpu: a warp per
+ * 2 rows, QN_G1_U4 chunks of both rows loaded before their math, each lane's chunks added in
+ * qn_gemv_q4_gpu's order (so the same bits). ptxas (clang's PTX, sm_90) put qn_gemv_q4_gpu at 255
+ * registers with 3.4 KB of spills. Same arguments as qn_gemv_q4_gpu (M is 1). */
+#define QN_G1_U4 2
+kernel void qn_gemv_q4_m1(const global uchar *Wb, ulong wo, QN_WLAYOUT_ARGS, const global uchar *xb_, ulong xo,
+                          global uchar *y, ulong yo, int ydt, int M, long N, long K, local float *red) {
+    QN_WLAYOUT_MAKE(w);
+    (void)M;
+    const int l = (int)get_local_id(0), ly = (int)get_local_id(1), ry = (int)get_local_size(1);
+    const long n0 = ((long)get_group_id(1) * ry + ly) * QN_G1_RW, nr0 = min(n0, N - 1), nr1 = min(n0 + 1, N - 1);
+    const global uchar *W = Wb + wo;
+    const long rb = w.codes_row_bytes, ng = K / w.group, nv = K / 32;
+    const int gsh = 26 - clz(w.group); /* group 32/64/128: chunk >> gsh is its group */
+    const global uint4 *w0 = (const global uint4 *)(W + nr0 * rb), *w1 = (const global uint4 *)(W + nr1 * rb);
+    const global float4 *x4 = (const global float4 *)(xb_ + xo);
+    float p0 = 0.0f, p1 = 0.0f;
+    for (long v0 = l; v0 < nv; v0 += QN_G1_U4 * QN_GPU_LX) {
+        uint4 a[QN_G1_U4], b[QN_G1_U4];
+#pragma unroll
+        for (int u = 0; u < QN_G1_U4; u++) { /* past the row: chunk nv - 1 again, loaded, never used */
+            const long v = min(v0 + u * QN_GPU_LX, nv - 1);
+            a[u] = w0[v];
+            b[u] = w1[v];
+        }
+#pragma unroll
+        for (int u = 0; u < QN_G1_U4; u++) {
+            const long v = v0 + u * QN_GPU_LX;
+            if (v < nv) {
+                QN_Q4_SZ(0, nr0, v) QN_Q4_SZ(1, nr1, v)
+                const global float4 *xv = x4 + v * 8;
+                const float4 e[4] = {xv[0], xv[1], xv[2], xv[3]}, o[4] = {xv[4], xv[5], xv[6], xv[7]};
+                p0 = fma(s0, qn_q4_dot32(a[u], z0, e, o), p0);
+                p1 = fma(s1, qn_q4_dot32(b[u], z1, e, o), p1);
+            }
+        }
+    }
+    red[(ly * QN_G1_RW) * QN_GPU_RED + l] = p0 * 1.0f; /* as qn_gemv_gpu_store scales by 1 */
+    red[(ly * QN_G1_RW + 1) * QN_GPU_RED + l] = p1 * 1.0f;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    const int f = ly * QN_GPU_LX + l;
+    if (f < ry * QN_G1_RW) {
+        const long n = (long)get_group_id(1) * ry * QN_G1_RW + f;
+        if (n < N) qn_st(y + yo, ydt, (size_t)n, qn_gpu_sum32(red + f * QN_GPU_RED));
+    }
+}

@@ -16,4 +16,5 @@
 #include "gemv_i8.cl"
 #include "attention.cl"
 #include "attention_gpu.cl"
+#include "attention_pf_gpu.cl"
 #include "paged_attention.cl"

@@ -236,7 +236,8 @@ int qn_cuda_ggml_mmq_kernel = -1, qn_cuda_ggml_mmq_tile = -1;
  * on compute capability 9.0, grids of 256x128 tiles that cover the GPU), else 6; =8 as 7, and the wgmma
  * kernel's 256x64 tile where 256x128 leaves the GPU short (mmq8, not measured yet); =0 is read by the engine:
  * the older route without any; =13 the warp-specialized wgmma kernel (ggml_mmq_ws_wg.cu, mmq13) at M > 64 on
- * compute capability 9.0, else as 7. Read once, unless a benchmark has set qn_cuda_ggml_mmq_kernel. */
+ * compute capability 9.0, else as 7; =14 the same kernel fed with the weight dequantized to f16 per call
+ * (mmq13's dense form); =15 that with both operands in the 128-byte swizzle. Read once, unless a benchmark has set qn_cuda_ggml_mmq_kernel. */
 static int qn_gmmq_kernel() {
     if (qn_cuda_ggml_mmq_kernel < 0) {
         const char *e = getenv("QUANTA_CUDA_GGML_MMQ");
@@ -246,6 +247,8 @@ static int qn_gmmq_kernel() {
                                   : e && !strcmp(e, "6")  ? 6
                                   : e && !strcmp(e, "8")  ? 8
                                   : e && !strcmp(e, "13") ? 13
+                                  : e && !strcmp(e, "14") ? 14
+                                  : e && !strcmp(e, "15") ? 15
                                                           : 7;
     }
     return qn_cuda_ggml_mmq_kernel;
@@ -253,12 +256,13 @@ static int qn_gmmq_kernel() {
 
 static size_t qn_gmmq_align(size_t b) { return (b + 255) & ~(size_t)255; }
 
-/* The f16 activations: M rows, or for ggml_mmq_ws_wg.cu's tiled copy M rounded up to its 128-token tiles. */
-static size_t qn_gmmq_xh_bytes(int64_t M, int64_t Kp) { return qn_gmmq_align((size_t)(M + 127) / 128 * 128 * (size_t)Kp * 2); }
+/* The f16 activations: M rows, or for ggml_mmq_ws_wg.cu's tiled copy M rounded up to its tiles (up to 256 tokens). */
+static size_t qn_gmmq_xh_bytes(int64_t M, int64_t Kp) { return qn_gmmq_align((size_t)(M + 255) / 256 * 256 * (size_t)Kp * 2); }
 
-extern "C" size_t qn_cuda_ggml_mmq_scratch(int64_t M, int64_t K) {
+extern "C" size_t qn_cuda_ggml_mmq_scratch(int64_t M, int64_t N, int64_t K) {
     const int64_t Kp = (K + QN_GMMQ_BK - 1) / QN_GMMQ_BK * QN_GMMQ_BK;
-    return qn_gmmq_xh_bytes(M, Kp) + qn_gmmq_align((size_t)M * 4);
+    const size_t dq = (qn_gmmq_kernel() == 14 || qn_gmmq_kernel() == 15) && M > 64 ? qn_gmmq_ws_dq_bytes(N, Kp) : 0;
+    return qn_gmmq_xh_bytes(M, Kp) + qn_gmmq_align((size_t)M * 4) + qn_gmmq_align(dq);
 }
 
 extern "C" int qn_cuda_ggml_mmq(int w_dtype, const void *w, int64_t N, int64_t K, int x_dtype, const void *x,
@@ -268,7 +272,7 @@ extern "C" int qn_cuda_ggml_mmq(int w_dtype, const void *w, int64_t N, int64_t K
     if (K == 0) /* empty sums: zeros */
         return (int)cudaMemsetAsync(y, 0, (size_t)M * (size_t)N * (y_dtype == QN_DT_F32 ? 4 : 2), (cudaStream_t)stream);
     if (K < 0 || K % qn_ggml_block_elems(w_dtype) || M > 0x7fffffff ||
-        scratch_bytes < qn_cuda_ggml_mmq_scratch(M, K))
+        scratch_bytes < qn_cuda_ggml_mmq_scratch(M, N, K))
         return (int)cudaErrorInvalidValue;
     cudaStream_t s = (cudaStream_t)stream;
     const int64_t Kp = (K + QN_GMMQ_BK - 1) / QN_GMMQ_BK * QN_GMMQ_BK;
@@ -280,8 +284,9 @@ extern "C" int qn_cuda_ggml_mmq(int w_dtype, const void *w, int64_t N, int64_t K
     a.N = N, a.K = K, a.M = M, a.Kp = Kp;
     a.xh = xh, a.xscale = xscale, a.yd = y_dtype, a.y = y;
     const int kernel = qn_gmmq_kernel();
-    if (kernel == 13 && M > 64) { /* its own activation prep (tiled) */
-        const int e13 = qn_gmmq_ws_run(w_dtype, x_dtype, x, a, sms, s);
+    if (kernel >= 13 && M > 64) { /* its own activation prep (tiled) */
+        void *dq = kernel >= 14 ? (uint8_t *)xscale + qn_gmmq_align((size_t)M * 4) : nullptr;
+        const int e13 = qn_gmmq_ws_run(w_dtype, x_dtype, x, a, sms, dq, kernel == 15, s);
         if (e13 >= 0) return e13;
     }
     const int64_t want = 2 * (int64_t)(sms > 0 ? sms : 132);
@@ -292,7 +297,7 @@ extern "C" int qn_cuda_ggml_mmq(int w_dtype, const void *w, int64_t N, int64_t K
         x_dtype, x, M, K, Kp, chunk, xh, xscale);
     int e = qn_cu_launch_status();
     if (e) return e;
-    if ((kernel == 7 || kernel == 13 || kernel == 8) && M > 64) {
+    if ((kernel == 7 || kernel >= 13 || kernel == 8) && M > 64) {
         const int e7 = qn_gmmq_wg_run(w_dtype, a, sms, kernel == 8, s);
         if (e7 >= 0) return e7;
     }

@@ -235,14 +235,15 @@ static int qn_gmmq_launch_grid(Kernel k, bool &attr_set, int bn, int bm, int thr
  * each): 128x128, 128x64 or 64x32 for either kernel; for ggml_mmq_frag.cu also 128x128w4 (4 warps of
  * 64x64), 256x128 (8 warps of 64x64) and 128x128b2 (the 128x128 tile held to 128 registers, two blocks
  * per SM); for ggml_mmq_wg.cu wg128x128, wg64x128, wg128x64, wg64x64, wg256x128, wg256x64 (7 to 12); for
- * ggml_mmq_ws_wg.cu ws128x128, ws128x64 (13, 14). Anything
+ * ggml_mmq_ws_wg.cu ws128x128, ws128x64, ws128x256 (13 to 15). Anything
  * else, a tile of the other kernel, or unset, picks by grid size. Read at the first call unless a benchmark has set
  * qn_cuda_ggml_mmq_tile (cuda_kernels.h) to the tile's number here. */
 static int qn_gmmq_forced_tile() {
     if (qn_cuda_ggml_mmq_tile < 0) {
         static const char *const names[] = {"128x128",   "128x64",   "64x32",     "128x128w4", "256x128",
                                             "128x128b2", "wg128x128", "wg64x128", "wg128x64",  "wg64x64",
-                                            "wg256x128", "wg256x64", "ws128x128", "ws128x64"};
+                                            "wg256x128", "wg256x64", "ws128x128", "ws128x64",
+                                            "ws128x256"};
         const char *e = getenv("QUANTA_CUDA_GGML_MMQ_TILE");
         int tile = 0;
         for (int i = 0; e && i < (int)(sizeof names / sizeof names[0]); i++)
@@ -261,6 +262,11 @@ int qn_gmmq_wg_run(int w_dtype, const qn_gmmq_args &a, int sms, bool wide64, cud
 /* The same by the warp-specialized wgmma kernel (ggml_mmq_ws_wg.cu, sm_90a), which writes its own tiled f16
  * activations from x into a.xh (qn_cuda_ggml_mmq_scratch's bytes) and the row scales; -1 where this device
  * cannot run it. */
-int qn_gmmq_ws_run(int w_dtype, int x_dtype, const void *x, const qn_gmmq_args &a, int sms, cudaStream_t s);
+int qn_gmmq_ws_run(int w_dtype, int x_dtype, const void *x, const qn_gmmq_args &a, int sms, void *dq, bool sw,
+                   cudaStream_t s);
+/* With dq (not null: qn_gmmq_ws_dq_bytes of scratch) the weight is first dequantized there into the kernel's
+ * tiled f16 A order, and the kernel's producer only bulk-copies (QUANTA_CUDA_GGML_MMQ=14); sw (=15): both
+ * operands in wgmma's 128-byte swizzle (rows of the step's 64 K, pieces permuted in global memory already). */
+size_t qn_gmmq_ws_dq_bytes(int64_t N, int64_t Kp);
 
 #endif

@@ -35,26 +35,29 @@
 #endif
 
 #define QN_WS_BN 128   /* weight rows per tile: two consumer warpgroups of 64 */
-#define QN_WS_PROD 256 /* producer threads */
 
 template <int DT, int NB> struct qn_ws_cfg {
     typedef qn_gmmq_raw<DT> Raw;
-    static constexpr int threads = 256 + QN_WS_PROD;
+    /* producer threads: 256 (one chunk each per step), 128 with 256 tokens (two each: 384 threads leave 168
+     * registers a thread for the consumers' 128 accumulators; at 512 threads ptxas cannot fit the n256 wgmma) */
+    static constexpr int prod = NB == 256 ? 128 : 256, cpt = 2 * QN_WS_BN / prod;
+    static constexpr int threads = 256 + prod;
     static constexpr int a_bytes = QN_WS_BN * QN_GMMQ_BK * 2, b_bytes = NB * QN_GMMQ_BK * 2;
     static constexpr int stage = a_bytes + b_bytes;
     static constexpr int raw_bytes = (QN_WS_BN * Raw::words * 4 + 127) / 128 * 128;
-    /* stages: as many as fit in ~200 KB beside the 3 raw slots, 2 to 6 */
-    static constexpr int S0 = (200 * 1024 - 3 * raw_bytes) / stage, S = S0 < 2 ? 2 : S0 > 6 ? 6 : S0;
+    /* stages: as many as fit in ~200 KB (224 KB for 256 tokens) beside the 3 raw slots, 2 to 6 */
+    static constexpr int budget = (NB == 256 ? 224 : 200) * 1024;
+    static constexpr int S0 = (budget - 3 * raw_bytes) / stage, S = S0 < 2 ? 2 : S0 > 6 ? 6 : S0;
     static constexpr int raw_off = S * stage, bar_off = raw_off + 3 * raw_bytes;
     static constexpr int smem = bar_off + 2 * S * 8;
-    static_assert(QN_WS_BN * 2 == QN_WS_PROD, "one chunk per producer thread and step");
+    static_assert(cpt * prod == 2 * QN_WS_BN, "whole chunks per producer thread and step");
 };
 
 /* Activations in the tiled order the bulk copy reads: xt[tile = m / nb][kt][slice (k / 8) % 8][m % nb][k % 8],
  * f16, row m times the power of two that puts its largest |x| in [2^13, 2^14) (as qn_k_gmmq_prep_x), zero
  * past K and for rows M .. Mt - 1 (the last tile's rest). One block per row (grid-stride). */
 __global__ void __launch_bounds__(256) qn_k_gmmq_prep_xt(int xd, const void *x, int64_t M, int64_t Mt, int64_t K,
-                                                         int64_t Kp, int nb, __half *xt, float *xscale) {
+                                                         int64_t Kp, int nb, int sw, __half *xt, float *xscale) {
     __shared__ float sh[32];
     const int64_t KT = Kp / QN_GMMQ_BK;
     uint4 *xt4 = reinterpret_cast<uint4 *>(xt);
@@ -78,7 +81,9 @@ __global__ void __launch_bounds__(256) qn_k_gmmq_prep_xt(int xd, const void *x, 
                 const float v1 = m < M && k + 1 < K ? qn_ld(xd, x, m * K + k + 1) * f : 0.0f;
                 h[e] = qn_h2u(__floats2half2_rn(v0, v1));
             }
-            xt4[((tile * KT + (k0 >> 6)) * 8 + ((k0 >> 3) & 7)) * nb + r] = make_uint4(h[0], h[1], h[2], h[3]);
+            const int64_t j = (k0 >> 3) & 7; /* swizzled: token r's 128 bytes, piece j at j ^ (r % 8) */
+            xt4[(tile * KT + (k0 >> 6)) * 8 * nb + (sw ? r * 8 + (j ^ (r & 7)) : j * nb + r)] =
+                make_uint4(h[0], h[1], h[2], h[3]);
         }
     }
 }
@@ -91,15 +96,39 @@ template <> __device__ __forceinline__ void qn_ws_mma<64>(float (&d)[8][4], uint
 template <> __device__ __forceinline__ void qn_ws_mma<128>(float (&d)[16][4], uint64_t ad, uint64_t bd) {
     qn_wg_mma16_ss_n128<0>(d, ad, bd, 1);
 }
+template <> __device__ __forceinline__ void qn_ws_mma<256>(float (&d)[32][4], uint64_t ad, uint64_t bd) {
+    qn_wg_mma16_ss_n256(d, ad, bd);
+}
 #endif
 
-template <int DT, int NB>
-__global__ void __launch_bounds__(256 + QN_WS_PROD, 1) qn_k_ggml_mmq_ws(qn_gmmq_args p) {
+/* The weight dequantized (QUANTA_CUDA_GGML_MMQ=14) into the kernel's A order, one thread per 32-element chunk
+ * (mmq5's decoder, the same f16 values): wt[row tile n / 128][kt][slice][n % 128][8 f16], zero past N and K. */
+template <int DT>
+__global__ void __launch_bounds__(256) qn_k_gmmq_dq(const uint8_t *w, size_t rb, int64_t N, int64_t K, int sw, uint4 *wt) {
+    const int r = threadIdx.x & 127, csel = threadIdx.x >> 7;
+    const int64_t kt = blockIdx.x, nt = blockIdx.y, n = nt * QN_WS_BN + r, c = kt * 2 + csel;
+    const bool live = n < N && c * 32 < K;
+    qn_ggml_chunk ch;
+    if (live) qn_ggml_load_chunk<DT>(w + (size_t)n * rb, c, ch);
+    uint32_t h[16];
+    qn_gmmq_chunk_f16<DT>(ch, live, h);
+    uint4 *tile = wt + (nt * gridDim.x + kt) * 8 * QN_WS_BN;
+#pragma unroll
+    for (int v = 0; v < 4; v++) { /* slice j = 4 csel + v; swizzled: row r's 128 bytes, piece j at j ^ (r % 8) */
+        const int j = 4 * csel + v;
+        tile[sw ? r * 8 + (j ^ (r & 7)) : j * QN_WS_BN + r] = make_uint4(h[4 * v], h[4 * v + 1], h[4 * v + 2], h[4 * v + 3]);
+    }
+}
+
+template <int DT, int NB, bool DQ, bool SW>
+__global__ void __launch_bounds__(qn_ws_cfg<DT, NB>::threads, 1) qn_k_ggml_mmq_ws(qn_gmmq_args p, const __half *wt) {
 #if QN_WS_HAVE
     typedef qn_ws_cfg<DT, NB> Cfg;
     typedef qn_gmmq_raw<DT> Raw;
     constexpr int BN = QN_WS_BN, S = Cfg::S;
-    extern __shared__ __align__(128) uint8_t qn_ws_smem[];
+    extern __shared__ __align__(128) uint8_t qn_ws_smem_raw[];
+    /* stages on 1024-byte boundaries (the 128-byte swizzle's atoms; Cfg::smem + 1024 is allocated) */
+    uint8_t *qn_ws_smem = qn_ws_smem_raw + ((1024u - (qn_smem_u32(qn_ws_smem_raw) & 1023u)) & 1023u);
     const int tid = threadIdx.x;
     const int64_t n0 = (int64_t)blockIdx.x * BN, m0 = (int64_t)blockIdx.y * NB;
     const int64_t KT = p.Kp / QN_GMMQ_BK;
@@ -108,55 +137,80 @@ __global__ void __launch_bounds__(256 + QN_WS_PROD, 1) qn_k_ggml_mmq_ws(qn_gmmq_
     auto empty = [&](int s) { return bars + 8u * (uint32_t)(S + s); };
     if (tid == 0) {
         for (int s = 0; s < S; s++) {
-            qn_mbar_init(full(s), QN_WS_PROD + 1);
+            qn_mbar_init(full(s), DQ ? 1 : Cfg::prod + 1);
             qn_mbar_init(empty(s), 8);
         }
         qn_mbar_init_fence();
     }
     __syncthreads();
 
-    if (tid >= 256) { /* ---------------------------------------------------------------- producers */
+    if (DQ && tid >= 256) { /* ------------------------------- producer of the dense form: one thread, bulk copies */
+        if (tid == 256) {
+            const __half *xt = p.xh + (size_t)blockIdx.y * (size_t)KT * NB * QN_GMMQ_BK;
+            const __half *at = wt + (size_t)blockIdx.x * (size_t)KT * BN * QN_GMMQ_BK;
+            for (int64_t kt = 0; kt < KT; kt++) {
+                const int s = (int)(kt % S);
+                qn_mbar_wait(empty(s), (uint32_t)((kt / S) & 1) ^ 1u);
+                const uint32_t A = sbase + s * Cfg::stage;
+                qn_mbar_arrive_expect_tx(full(s), Cfg::a_bytes + Cfg::b_bytes);
+                qn_bulk_copy(A, at + (size_t)kt * BN * QN_GMMQ_BK, Cfg::a_bytes, full(s));
+                qn_bulk_copy(A + Cfg::a_bytes, xt + (size_t)kt * NB * QN_GMMQ_BK, Cfg::b_bytes, full(s));
+            }
+        }
+    } else if (tid >= 256) { /* ---------------------------------------------------------------- producers */
         const int pt = tid - 256;
         const size_t wbytes = (size_t)p.N * p.rb;
         uint8_t *raw0 = qn_ws_smem + Cfg::raw_off;
-        qn_gmmq_rawcopy<DT, BN, QN_WS_PROD> rc(p, n0, pt);
+        qn_gmmq_rawcopy<DT, BN, Cfg::prod> rc(p, n0, pt);
         rc.issue(reinterpret_cast<uint32_t *>(raw0), p, n0, pt, 0, wbytes);
         qn_cp_async_commit();
         if (KT > 1) rc.issue(reinterpret_cast<uint32_t *>(raw0 + Cfg::raw_bytes), p, n0, pt, 1, wbytes);
         qn_cp_async_commit();
-        const int wrow = (pt & 31) + 32 * (pt >> 6), wsel = (pt >> 5) & 1;
-        const bool wthread = n0 + wrow < p.N;
-        const int rsh = (int)(((size_t)(n0 + wrow) * p.rb) & 3);
+        /* chunk id = pt + prod i of the step's 256: tile row (id & 31) + 32 (id >> 6), chunk (id >> 5) & 1 */
+        int wrow[Cfg::cpt], wsel[Cfg::cpt], rsh[Cfg::cpt];
+        bool wthread[Cfg::cpt];
+#pragma unroll
+        for (int i = 0; i < Cfg::cpt; i++) {
+            const int id = pt + Cfg::prod * i;
+            wrow[i] = (id & 31) + 32 * (id >> 6), wsel[i] = (id >> 5) & 1;
+            wthread[i] = n0 + wrow[i] < p.N;
+            rsh[i] = (int)(((size_t)(n0 + wrow[i]) * p.rb) & 3);
+        }
         const __half *xt = p.xh + (size_t)blockIdx.y * (size_t)KT * NB * QN_GMMQ_BK;
         for (int64_t kt = 0; kt < KT; kt++) {
             const int s = (int)(kt % S);
             const uint32_t ph = (uint32_t)((kt / S) & 1);
             qn_cp_async_wait<1>();  /* this thread's raw words of step kt landed */
-            qn_named_sync(1, QN_WS_PROD); /* everyone's; everyone has decoded step kt - 1 (its slot is reused next) */
-            if (kt + 2 < KT)
-                rc.issue(reinterpret_cast<uint32_t *>(raw0 + ((kt + 2) % 3) * Cfg::raw_bytes), p, n0, pt, kt + 2, wbytes);
-            qn_cp_async_commit();
+            qn_named_sync(1, Cfg::prod); /* everyone's; everyone has decoded step kt - 1 (its slot is reused next) */
             qn_mbar_wait(empty(s), ph ^ 1u); /* the consumers are done with the stage's previous use */
             uint8_t *A = qn_ws_smem + s * Cfg::stage;
             if (pt == 0) {
                 qn_mbar_arrive_expect_tx(full(s), Cfg::b_bytes);
                 qn_bulk_copy(qn_smem_u32(A + Cfg::a_bytes), xt + (size_t)kt * NB * QN_GMMQ_BK, Cfg::b_bytes, full(s));
             }
-            const int64_t c = kt * 2 + wsel; /* chunk of the row */
-            const bool live = wthread && c * 32 < p.K;
-            qn_ggml_chunk ch;
-            if (live) {
-                const uint8_t *rowb = raw0 + (kt % 3) * Cfg::raw_bytes + wrow * (4 * Raw::words) +
-                                      ((rsh + (int)(Raw::koff(kt) & 3)) & 3);
-                qn_ggml_load_chunk<DT>(rowb, Raw::super ? (c & 7) : wsel, ch);
-            }
-            uint32_t h[16];
-            qn_gmmq_chunk_f16<DT>(ch, live, h);
-            uint4 *dst = reinterpret_cast<uint4 *>(A + (4 * wsel) * (BN * 16) + wrow * 16);
 #pragma unroll
-            for (int v = 0; v < 4; v++) dst[v * BN] = make_uint4(h[4 * v], h[4 * v + 1], h[4 * v + 2], h[4 * v + 3]);
+            for (int i = 0; i < Cfg::cpt; i++) {
+                const int64_t c = kt * 2 + wsel[i]; /* chunk of the row */
+                const bool live = wthread[i] && c * 32 < p.K;
+                qn_ggml_chunk ch;
+                if (live) {
+                    const uint8_t *rowb = raw0 + (kt % 3) * Cfg::raw_bytes + wrow[i] * (4 * Raw::words) +
+                                          ((rsh[i] + (int)(Raw::koff(kt) & 3)) & 3);
+                    qn_ggml_load_chunk<DT>(rowb, Raw::super ? (c & 7) : wsel[i], ch);
+                }
+                uint32_t h[16];
+                qn_gmmq_chunk_f16<DT>(ch, live, h);
+                uint4 *dst = reinterpret_cast<uint4 *>(A + (4 * wsel[i]) * (BN * 16) + wrow[i] * 16);
+#pragma unroll
+                for (int v = 0; v < 4; v++) dst[v * BN] = make_uint4(h[4 * v], h[4 * v + 1], h[4 * v + 2], h[4 * v + 3]);
+            }
             qn_fence_proxy_async(); /* the stores, before wgmma's reads (async proxy) */
             qn_mbar_arrive(full(s));
+            /* step kt + 2's raw words into the slot step kt - 1 used, after the fence and the arrival (round 1:
+             * issued before them, the fence may wait for these copies' global loads) */
+            if (kt + 2 < KT)
+                rc.issue(reinterpret_cast<uint32_t *>(raw0 + ((kt + 2) % 3) * Cfg::raw_bytes), p, n0, pt, kt + 2, wbytes);
+            qn_cp_async_commit();
         }
         qn_cp_async_wait<0>();
     } else { /* ---------------------------------------------------------------- consumers */
@@ -171,8 +225,12 @@ __global__ void __launch_bounds__(256 + QN_WS_PROD, 1) qn_k_ggml_mmq_ws(qn_gmmq_
             qn_wg_fence();
 #pragma unroll
             for (int q = 0; q < 4; q++) /* k16 q of the step: slices 2q, 2q + 1 */
-                qn_ws_mma<NB>(acc, qn_wg_desc(A + 2 * q * (BN * 16) + wg * 64 * 16, BN * 16, 128),
-                              qn_wg_desc(B + 2 * q * (NB * 16), NB * 16, 128));
+                if constexpr (SW) /* rows of 128 bytes (the step's 64 of K), 8-row atoms of 1024 bytes */
+                    qn_ws_mma<NB>(acc, qn_wg_desc_sw128(A + 32 * q + wg * 64 * 128, 16, 1024),
+                                  qn_wg_desc_sw128(B + 32 * q, 16, 1024));
+                else
+                    qn_ws_mma<NB>(acc, qn_wg_desc(A + 2 * q * (BN * 16) + wg * 64 * 16, BN * 16, 128),
+                                  qn_wg_desc(B + 2 * q * (NB * 16), NB * 16, 128));
             qn_wg_commit();
             qn_wg_wait<1>(); /* step kt - 1's wgmma are done: its stage is free */
             qn_wg_keep(acc);
@@ -189,25 +247,56 @@ __global__ void __launch_bounds__(256 + QN_WS_PROD, 1) qn_k_ggml_mmq_ws(qn_gmmq_
 #endif
 }
 
-template <int DT, int NB> static int qn_ws_launch(const qn_gmmq_args &a, cudaStream_t s) {
+template <int DT, int NB, bool DQ, bool SW = false>
+static int qn_ws_launch(const qn_gmmq_args &a, const __half *wt, cudaStream_t s) {
     typedef qn_ws_cfg<DT, NB> Cfg;
     static bool attr_set = false;
-    return qn_gmmq_launch_grid(qn_k_ggml_mmq_ws<DT, NB>, attr_set, QN_WS_BN, NB, Cfg::threads, Cfg::smem, a, s);
+    auto k = qn_k_ggml_mmq_ws<DT, NB, DQ, SW>;
+    if (!attr_set) {
+        cudaError_t e = cudaFuncSetAttribute(k, cudaFuncAttributeMaxDynamicSharedMemorySize, Cfg::smem + 1024);
+        if (e != cudaSuccess) return (int)e;
+        attr_set = true;
+    }
+    const int64_t gx = (a.N + QN_WS_BN - 1) / QN_WS_BN, gy = (a.M + NB - 1) / NB;
+    if (gx > 0x7fffffff || gy > 65535) return (int)cudaErrorInvalidValue;
+    k<<<dim3((unsigned)gx, (unsigned)gy), Cfg::threads, Cfg::smem + 1024, s>>>(a, wt);
+    return qn_cu_launch_status();
 }
 
 /* Tokens per tile: 128 where the grid of 128x128 tiles covers about 3/4 of the SMs, else 64;
- * QUANTA_CUDA_GGML_MMQ_TILE=ws128x128 / ws128x64 force one. */
+ * QUANTA_CUDA_GGML_MMQ_TILE=ws128x128 / ws128x64 / ws128x256 force one. */
 static int qn_ws_nb(const qn_gmmq_args &a, int sms) {
     const int ft = qn_gmmq_forced_tile();
     if (ft == 13) return 128;
     if (ft == 14) return 64;
-    const int64_t want = (int64_t)(sms > 0 ? sms : 132) * 3 / 4;
-    return (a.N + QN_WS_BN - 1) / QN_WS_BN * ((a.M + 127) / 128) >= want ? 128 : 64;
+    if (ft == 15) return 256;
+    const int64_t want = (int64_t)(sms > 0 ? sms : 132) * 3 / 4, rows = (a.N + QN_WS_BN - 1) / QN_WS_BN;
+    /* round 1 (H100, q4_0, M = 512): 128x256 1.14x kernel 7 on 14336 x 4096 where 128x128 was 0.78x; 128x128 1.10x
+     * on 4096 x 4096 where 128x256 (half the grid) was 0.90x */
+    if (rows * ((a.M + 255) / 256) >= want) return 256;
+    return rows * ((a.M + 127) / 128) >= want ? 128 : 64;
 }
 
 template <int DT> static int qn_ws_go(int nb, const qn_gmmq_args &a, cudaStream_t s) {
-    return nb == 128 ? qn_ws_launch<DT, 128>(a, s) : qn_ws_launch<DT, 64>(a, s);
+    return nb == 256 ? qn_ws_launch<DT, 256, false>(a, nullptr, s)
+           : nb == 128 ? qn_ws_launch<DT, 128, false>(a, nullptr, s)
+                       : qn_ws_launch<DT, 64, false>(a, nullptr, s);
 }
+/* The dense form: one instance (its producer does not decode; DT only sizes the unused raw slots: Q4_0's) */
+template <bool SW> static int qn_ws_go_dq(int nb, const qn_gmmq_args &a, const __half *wt, cudaStream_t s) {
+    constexpr int D = QN_DT_GGML_Q4_0;
+    return nb == 256 ? qn_ws_launch<D, 256, true, SW>(a, wt, s)
+           : nb == 128 ? qn_ws_launch<D, 128, true, SW>(a, wt, s)
+                       : qn_ws_launch<D, 64, true, SW>(a, wt, s);
+}
+template <int DT> static int qn_ws_dq(const qn_gmmq_args &a, int sw, uint4 *wt, cudaStream_t s) {
+    const int64_t KT = a.Kp / QN_GMMQ_BK, NT = (a.N + QN_WS_BN - 1) / QN_WS_BN;
+    if (KT > 0x7fffffff || NT > 65535) return (int)cudaErrorInvalidValue;
+    qn_k_gmmq_dq<DT><<<dim3((unsigned)KT, (unsigned)NT), 256, 0, s>>>(a.w, a.rb, a.N, a.K, sw, wt);
+    return qn_cu_launch_status();
+}
+
+size_t qn_gmmq_ws_dq_bytes(int64_t N, int64_t Kp) { return (size_t)(N + QN_WS_BN - 1) / QN_WS_BN * QN_WS_BN * (size_t)Kp * 2; }
 
 static bool qn_ws_device_ok() {
     static int ok = -1;
@@ -221,14 +310,22 @@ static bool qn_ws_device_ok() {
     return ok == 1;
 }
 
-int qn_gmmq_ws_run(int w_dtype, int x_dtype, const void *x, const qn_gmmq_args &a0, int sms, cudaStream_t s) {
+int qn_gmmq_ws_run(int w_dtype, int x_dtype, const void *x, const qn_gmmq_args &a0, int sms, void *dq, bool sw,
+                   cudaStream_t s) {
+    sw = sw && dq;
     if (!qn_ws_device_ok()) return -1;
     const int nb = qn_ws_nb(a0, sms);
     const int64_t Mt = (a0.M + nb - 1) / nb * nb;
     const int64_t grid = Mt < 65535 ? Mt : 65535;
-    qn_k_gmmq_prep_xt<<<(unsigned)grid, 256, 0, s>>>(x_dtype, x, a0.M, Mt, a0.K, a0.Kp, nb, const_cast<__half *>(a0.xh),
+    qn_k_gmmq_prep_xt<<<(unsigned)grid, 256, 0, s>>>(x_dtype, x, a0.M, Mt, a0.K, a0.Kp, nb, sw ? 1 : 0, const_cast<__half *>(a0.xh),
                                                      const_cast<float *>(a0.xscale));
     const int e = qn_cu_launch_status();
     if (e) return e;
+    if (dq) {
+        int e2 = 0;
+        QN_GGML_DISPATCH(w_dtype, e2 = qn_ws_dq<DT>(a0, sw ? 1 : 0, (uint4 *)dq, s))
+        if (e2) return e2;
+        return sw ? qn_ws_go_dq<true>(nb, a0, (const __half *)dq, s) : qn_ws_go_dq<false>(nb, a0, (const __half *)dq, s);
+    }
     QN_GGML_DISPATCH(w_dtype, return qn_ws_go<DT>(nb, a0, s))
 }

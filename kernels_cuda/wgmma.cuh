@@ -199,6 +199,15 @@ __device__ __forceinline__ void qn_wg_mma_f8_n256(float (&d)[32][4], const uint3
                  : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(desc), "r"(1));
 }
 
+/* qn_wg_mma16_ss_n128's form with N = 256 (mmq13: ggml_mmq_ws_wg.cu's 128x256 tile), f16, adding to d. */
+__device__ __forceinline__ void qn_wg_mma16_ss_n256(float (&d)[32][4], uint64_t adesc, uint64_t bdesc) {
+    asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %130, 0;\n"
+                 "wgmma.mma_async.sync.aligned.m64n256k16.f32.f16.f16 {" QN_WG_R_0_31 ", " QN_WG_R_32_63
+                 ", " QN_WG_R_64_95 ", " QN_WG_R_96_127 "}, %128, %129, p, 1, 1, 0, 0;\n}\n"
+                 : QN_WG_D_0_7, QN_WG_D_8_15, QN_WG_D8_16_31
+                 : "l"(adesc), "l"(bdesc), "r"(1));
+}
+
 /* ---------------------------------------------------------------- mbarriers and bulk copies (sm_90)
  * A producer/consumer pipeline: the copy engine (cp.async.bulk) writes a stage and completes its bytes on the
  * stage's "full" barrier; consumers wait on it, and arrive on the stage's "empty" barrier when done reading.

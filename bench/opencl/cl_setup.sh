@@ -8,8 +8,8 @@
 #   L1    the 1B-shaped LLaMA Q8_0 file                  G   the Gemma-3-270M-shaped Q4_K_M file
 #   CL_OK 1 when NVIDIA's OpenCL and $Q are there (else the caller should say so, pack and exit 0)
 #   cl_files_wait   waits (within the budget) for the two files
-# and a fresh program cache of the caller's own (QUANTA_CACHE_DIR=/tmp/ocl_gpu/cache_NAME): the first run compiles the
-# program and stores NVIDIA's binary (PTX text: bench/opencl/ptx_summary.py reads it).
+# and the program cache the prebuild filled (QUANTA_CACHE_DIR=/tmp/ocl_gpu/cache: NVIDIA's binary, PTX text, which
+# bench/opencl/ptx_summary.py reads).
 . bench/opencl/cl_env.sh
 mkdir -p $CL_W
 CL_OK=0
@@ -21,10 +21,9 @@ if cl_env; then
   [ -d $CL_PRE ] || { (bash bench/opencl/prebuild_cl.sh > /tmp/prebuild_cl.log 2>&1 &); sleep 1; }
   if cl_wait_for $CL_PRE/build.rc 15 && grep -q "rc=0" $CL_PRE/build.rc && [ -x $Q ]; then
     CL_OK=1
-    export QUANTA_CACHE_DIR=$CL_W/cache_$VERIFY_NAME
-    rm -rf $QUANTA_CACHE_DIR
+    export QUANTA_CACHE_DIR=$CL_W/cache # compiled by prebuild_cl.sh (cold: tens of seconds a program)
     export QUANTA_OPENCL_BUILD_LOG=$D/cl_build_log.txt # written only if the program fails to build
-    say "NVIDIA OpenCL ready (${OCL_ICD_FILENAMES:-ICD file}); $Q built"
+    say "NVIDIA OpenCL ready (${OCL_ICD_FILENAMES:-ICD file}); $Q built; program cache: $(tr '\n' ' ' < $CL_PRE/warm.txt 2>/dev/null)"
   else
     say "OpenCL build not ready: $(cat $CL_PRE/build.rc 2>/dev/null || echo none); $(tail -3 $CL_PRE/build.log 2>/dev/null | tr '\n' ' ')"
   fi

@@ -9,7 +9,7 @@
 #  2. decode tg128 (-r 3) on $L1 (1B LLaMA Q8_0) and $G (Gemma 3 270M Q4_K_M), the switches alternated with the
 #     defaults: all three switches, then each alone (1B): QUANTA_OPENCL_GEMV1=1 (the M = 1 q8 GEMVs),
 #     QUANTA_OPENCL_ATTN_AHEAD=1 (qn_attention_dec's loads ahead), QUANTA_OPENCL_NORM_REG=1 (one-pass norms);
-#     Gemma all and AHEAD alone; at the end the 1B with all on and no key split (QUANTA_OPENCL_SPLITKV=1)
+#     Gemma all, AHEAD=1 and AHEAD=2 (16 K pieces, 8 V keys in flight) alone; at the end the 1B with all on and no key split (QUANTA_OPENCL_SPLITKV=1)
 #  3. QUANTA_OPENCL_EVENTS with the switches on: each kernel's device time per call over 32 decode steps
 #     (the GEMVs' per-call bytes are known from the file's shapes: GB/s of kernel time, not of launch + wait);
 #     the 1B again with the M = 1 GEMVs' groups of 2 and 8 warps (QUANTA_OPENCL_GEMV1_SETS)
@@ -76,10 +76,12 @@ pack
 tgo g_default1 $G
 tgo g_all $G $ON
 tgo g_ahead $G QUANTA_OPENCL_ATTN_AHEAD=1
+tgo g_ahead2 $G QUANTA_OPENCL_ATTN_AHEAD=2
 tgo g_default2 $G
 pack
 events l1_on $L1 $ON
 events g_on $G $ON
+events g_ahead2 $G $ON QUANTA_OPENCL_ATTN_AHEAD=2
 # the M = 1 GEMVs' work-group: 2 and 8 warps (default 4), their device time per call
 events l1_sets2 $L1 $ON QUANTA_OPENCL_GEMV1_SETS=2
 events l1_sets8 $L1 $ON QUANTA_OPENCL_GEMV1_SETS=8

@@ -9,6 +9,8 @@
 #   4. where a prefill's device time goes with the switch on (QUANTA_OPENCL_EVENTS, one pp512 of the 1B)
 #   5. kernel rows: q8 GEMM at the 1B's prefill shapes and 256x4096x4096, off / on
 #   6. the matmul conformance sweep with the switch on (as much as the budget leaves)
+# and the GPU prefill attention (kernels_cl/attention_pf_gpu.cl, QUANTA_OPENCL_ATTN_PF=1): its conformance (step 2),
+# pp512 with both switches on (step 3), its kernel row (step 5).
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 . bench/common/verifylib.sh clpp13 ${CLPP13_S:-80}
@@ -16,6 +18,7 @@ cd "$(dirname "$0")/../.." || exit 1
 say "gpu: $(nvidia-smi --query-gpu=name --format=csv,noheader 2>&1 | head -1); tree: $(git log --oneline -1 2>/dev/null | head -c 80)"
 [ $CL_OK = 1 ] || { pack; exit 0; }
 ON=QUANTA_OPENCL_GEMM_I8=1
+PF=QUANTA_OPENCL_ATTN_PF=1
 
 # 1. the probe
 if cc -O1 -o /tmp/clpp13_probe bench/opencl/clpp13_probe.c $(pkg-config --cflags --libs OpenCL) > $D/probe_cc.txt 2>&1; then
@@ -33,6 +36,9 @@ for c in "m=130,n=260,k=320" "m=65,n=129,k=544,x=f16" "m=33,n=96,k=256,b=2,x=bf1
 timeout 35 env $ON $Q conform --backend opencl "${CASES[@]}" > $D/conform_i8.txt 2>&1
 say "conform q8 int8 GEMM ($ON) rc=$? $(grep -E '^total' $D/conform_i8.txt)"
 grep -E '^FAIL|error' $D/conform_i8.txt | head -4 | tee -a $D/summary.txt
+timeout 25 env $PF $Q conform --backend opencl --filter attention --failures > $D/conform_pf.txt 2>&1
+say "conform attention ($PF) rc=$? $(grep -E '^total' $D/conform_pf.txt)"
+grep -E '^FAIL|error' $D/conform_pf.txt | head -4 | tee -a $D/summary.txt
 [ -s $D/cl_build_log.txt ] && { say "program build log (first lines):"; head -c 1500 $D/cl_build_log.txt | tee -a $D/summary.txt; }
 pack
 
@@ -48,18 +54,20 @@ pp() { # LABEL FILE ENV...
 }
 pp llama1b_off $L1
 pp llama1b_on $L1 $ON
+pp llama1b_both $L1 $ON $PF
 pack
 # 4. the prefill's device time per kernel, the int8 GEMM on
 [ -f $L1 ] && [ $(left) -gt 15 ] && {
-  env QUANTA_OPENCL_EVENTS=$D/events_pp_llama1b.txt $ON timeout 20 $Q bench model -m $L1 -p 512 -n 0 -r 1 --backend opencl \
+  env QUANTA_OPENCL_EVENTS=$D/events_pp_llama1b.txt $ON $PF timeout 20 $Q bench model -m $L1 -p 512 -n 0 -r 1 --backend opencl \
     > $D/events_pp.log 2>&1
-  say "events pp512 llama1b ($ON) rc=$? (launch, calls, us total, us per call, share):"
+  say "events pp512 llama1b ($ON $PF) rc=$? (launch, calls, us total, us per call, share):"
   grep -v '^#\|^launch\|^kernels' $D/events_pp_llama1b.txt 2>/dev/null | awk '{print $(NF-2), $0}' | sort -rn |
     cut -d' ' -f2- | head -10 | tee -a $D/summary.txt
   grep '^kernels' $D/events_pp_llama1b.txt | tee -a $D/summary.txt
   pack; }
 pp gemma_off $G
 pp gemma_on $G $ON
+pp gemma_both $G $ON $PF
 pack
 
 # 5. kernel rows (q8 GEMM, the 1B's prefill shapes: qo/down 512x2048x2048 and 512x2048x5632, gate/up 512x5632x2048)
@@ -73,6 +81,10 @@ rows() { # LABEL ENV...
 }
 rows off
 rows on $ON
+[ $(left) -gt 10 ] && for v in "" "$PF"; do
+  env $v QUANTA_BENCH_ROWS=attention timeout 15 $Q bench --backend opencl --no-ref --min-seconds 0.05 > $D/rows_attn$v.txt 2>&1
+  say "attention rows (${v:-default}) rc=$?:"; grep -E "^attention " $D/rows_attn$v.txt | grep -v '\.\.\.$' | tr -s ' ' | tee -a $D/summary.txt
+done
 pack
 
 # 6. the matmul sweep with the int8 GEMM on, while time is left

@@ -166,7 +166,7 @@ static quanta_status run_matmul_ggml(qn_cuda_state *s, const qn_node *node, int6
     int e;
     if (ggml_mmq_wanted()) {
         void *scratch = NULL;
-        if ((st = qn_cuda_scratch(s, qn_cuda_ggml_mmq_scratch(M, K), &scratch))) return st;
+        if ((st = qn_cuda_scratch(s, qn_cuda_ggml_mmq_scratch(M, N, K), &scratch))) return st;
         e = qn_cuda_ggml_mmq(wd, qn_cuda_ptr(w), N, K, (int)x->desc.dtype, qn_cuda_ptr(x), M, (int)y->desc.dtype,
                              qn_cuda_ptr(y), scratch, s->scratch_bytes, s->sms, s->stream);
         return e ? qn_cuda_error((cudaError_t)e, "matmul (ggml, tensor cores)") : QUANTA_OK;

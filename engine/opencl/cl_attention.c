@@ -28,6 +28,26 @@ static size_t dec_local(const qn_cl *s, int64_t Nq, int64_t G, int64_t D, int64_
     return bytes + 1024 <= s->dev.local_mem ? bytes : 0;
 }
 
+/* qn_attention_pf (attention_pf_gpu.cl), the GPU class's prefill kernel: its rows per group (64 where both head
+ * dims are at most 64, 32 up to 128, 16 up to 256), or 0 where it does not apply (one query row, head dims past 256
+ * or not in fours, too little local memory); lb its local buffers (Qt, KV, Pt, red, row max / sum / rescale).
+ * QUANTA_OPENCL_ATTN_PF=1 takes it (off until measured on a GPU). */
+#define PF_WG 128
+#define PF_BK 32
+static int pf_rows(const qn_cl *s, int64_t Nq, int64_t D, int64_t Dv, size_t lb[7]) {
+    const char *e = getenv("QUANTA_OPENCL_ATTN_PF");
+    if (!s->gpu_class || !e || strcmp(e, "1") || Nq < 2 || D % 4 || Dv % 4 || D > 256 || Dv > 256 || s->dev.max_wg < PF_WG)
+        return 0;
+    const int64_t wide = D > Dv ? D : Dv, bq = wide <= 64 ? 64 : wide <= 128 ? 32 : 16;
+    const int64_t dc = D < 128 ? D : 128, vc = Dv < 128 ? Dv : 128; /* K and V pass in chunks of 128 dims */
+    const int64_t kv = dc * (PF_BK + 4) > PF_BK * vc ? dc * (PF_BK + 4) : PF_BK * vc;
+    const size_t b[7] = {(size_t)(D * (bq + 4)) * 4, (size_t)kv * 4, (size_t)(PF_BK * (bq + 4)) * 4, (size_t)(16 * bq) * 4,
+                         (size_t)bq * 4, (size_t)bq * 4, (size_t)bq * 4};
+    size_t total = 0;
+    for (int i = 0; i < 7; i++) total += (lb[i] = b[i]);
+    return total + 1024 <= s->dev.local_mem ? (int)bq : 0;
+}
+
 /* Tile sizes that fit the device's local memory; false when none does. */
 static bool tiles(const qn_cl *s, int64_t D, int64_t Dv, int *bq, int *bk) {
     static const int cand[][2] = {{16, 32}, {16, 16}, {8, 16}, {8, 8}};
@@ -91,6 +111,8 @@ quanta_status qn_cl_attention_run(qn_cl *s, const qn_node *node) {
     const int G = Hq / Hkv;
     const int rows_kernel = qn_cl_tune_attention_rows(s, Nq == 1) && D % 16 == 0 && Dv % 16 == 0;
     const size_t dec = rows_kernel ? 0 : dec_local(s, Nq, G, D, Dv);
+    size_t pfl[7];
+    const int pf = rows_kernel || dec ? 0 : pf_rows(s, Nq, D, Dv, pfl);
     const size_t rows = (size_t)G * (size_t)Nq, nblocks = dec ? 1 : (rows + (size_t)bq - 1) / (size_t)bq;
     /* Parallel units: work-groups of the tiled kernels, work-items of the row kernel. */
     const size_t groups = (rows_kernel ? rows : nblocks) * (size_t)B * (size_t)Hkv;
@@ -106,7 +128,7 @@ quanta_status qn_cl_attention_run(qn_cl *s, const qn_node *node) {
     size_t split_min = s->gpu_class ? 64 : 256;
     const char *sm = getenv("QUANTA_OPENCL_SPLIT_MIN");
     if (sm && atoi(sm) >= 16) split_min = (size_t)atoi(sm);
-    if (groups < target && (size_t)Nk >= 2 * split_min) {
+    if (groups < target && (size_t)Nk >= 2 * split_min && !pf) {
         size_t want = (target + groups - 1) / groups, maxs = (size_t)Nk / split_min;
         if (want > maxs) want = maxs;
         if (want > 64) want = 64;
@@ -117,7 +139,7 @@ quanta_status qn_cl_attention_run(qn_cl *s, const qn_node *node) {
         }
     }
     const char *e = getenv("QUANTA_OPENCL_SPLITKV");
-    if (e && atoi(e) > 0 && Nk > 0) {
+    if (e && atoi(e) > 0 && Nk > 0 && !pf) { /* qn_attention_pf takes every key of its rows */
         int want = atoi(e);
         split_len = (Nk + want - 1) / want;
         split_len = (split_len + bk - 1) / bk * bk;
@@ -151,9 +173,10 @@ quanta_status qn_cl_attention_run(qn_cl *s, const qn_node *node) {
                      ? attn_counters(s)
                      : NULL;
     cl_int fused = cnt != NULL;
-    /* qn_attention_dec's loads ahead of their FMAs (bit-identical; unmeasured on a GPU: off, =1 on) */
+    /* qn_attention_dec's loads ahead of their FMAs (bit-identical; unmeasured on a GPU: off; =1: 8 K pieces
+     * and 4 V keys in flight an item, =2: 16 and 8) */
     const char *ae = getenv("QUANTA_OPENCL_ATTN_AHEAD");
-    cl_int ahead = ae && !strcmp(ae, "1");
+    cl_int ahead = ae && (!strcmp(ae, "1") || !strcmp(ae, "2")) ? atoi(ae) : 0;
     if (!cnt) cnt = s->err_flag; /* any valid buffer: the kernel touches none without fused */
     if (dec) {
         const size_t kl = DEC_WG / ((size_t)Dv / 4);
@@ -165,6 +188,16 @@ quanta_status qn_cl_attention_run(qn_cl *s, const qn_node *node) {
         st = qn_cl_set_args(s, QK_ATTENTION_DEC, a, (int)(sizeof a / sizeof a[0]));
         size_t g[3] = {DEC_WG, (size_t)B * (size_t)Hkv, (size_t)nsplit}, l[3] = {DEC_WG, 1, 1};
         if (st == QUANTA_OK) st = qn_cl_launch(s, QK_ATTENTION_DEC, "attention (decode, GPU)", 3, g, l);
+    } else if (pf) {
+        const cl_int BQp = pf;
+        qn_cl_arg a[] = {QA(qm), QA(qo), QA(qdt), QA(km), QA(ko), QA(kdt), QA(vm), QA(vo), QA(vdt), QA(mm), QA(mo),
+                         QA(mmode), QA(lm), QA(lo), QA(has_lens), QA(om), QA(oo), QA(odt), QA(Hq), QA(Hkv), QA(Nq),
+                         QA(Nk), QA(D), QA(Dv), QA(scale_log2), QA(causal), QA(window), QA(BQp), QA(s->err_flag),
+                         QA_LOCAL(pfl[0]), QA_LOCAL(pfl[1]), QA_LOCAL(pfl[2]), QA_LOCAL(pfl[3]), QA_LOCAL(pfl[4]),
+                         QA_LOCAL(pfl[5]), QA_LOCAL(pfl[6])};
+        st = qn_cl_set_args(s, QK_ATTENTION_PF, a, (int)(sizeof a / sizeof a[0]));
+        size_t g[2] = {(rows + (size_t)pf - 1) / (size_t)pf * PF_WG, (size_t)B * (size_t)Hkv}, l[2] = {PF_WG, 1};
+        if (st == QUANTA_OK) st = qn_cl_launch(s, QK_ATTENTION_PF, "attention (prefill, GPU)", 2, g, l);
     } else if (rows_kernel) {
         qn_cl_arg a[] = {QA(qm), QA(qo), QA(qdt), QA(km), QA(ko), QA(kdt), QA(vm), QA(vo), QA(vdt), QA(mm), QA(mo),
                          QA(mmode), QA(lm), QA(lo), QA(has_lens), QA(om), QA(oo), QA(odt), QA(pm), QA(po), QA(B),

@@ -69,7 +69,9 @@ typedef enum qn_cl_kernel_id {
     QK_GEMV_Q8_M1,
     QK_GEMV_Q8_M1_GLU,
     QK_RMS_NORM_REG,
+    QK_GEMV_Q4_M1,
     QK_GEMM_Q8_I8_GPU,
+    QK_ATTENTION_PF,
     QK_COUNT
 } qn_cl_kernel_id;
 

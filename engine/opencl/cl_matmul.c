@@ -343,7 +343,20 @@ static qn_cl_kernel_id gemv_gpu_kernel(const qn_cl *s, const mm_args *m) {
     }
 }
 
+static size_t gemv1_sets(const qn_cl *s, const mm_args *m);
+
 static quanta_status run_gemv_gpu(qn_cl *s, const mm_args *m, qn_cl_kernel_id id) {
+    const size_t sets = id == QK_GEMV_Q4_GPU ? gemv1_sets(s, m) : 0;
+    if (sets) { /* qn_gemv_q4_m1: 2 rows a warp, the same arguments */
+        size_t l[2] = {GEMV_GPU_LX, sets}, rows_per_group = 2 * sets;
+        qn_cl_arg a[24];
+        int k = mm_kernel_args(m, 1, 1, a);
+        a[k++] = QA_LOCAL(rows_per_group * 33 * sizeof(float));
+        quanta_status st = qn_cl_set_args(s, QK_GEMV_Q4_M1, a, k);
+        if (st != QUANTA_OK) return st;
+        size_t g[2] = {l[0], ((size_t)m->N + rows_per_group - 1) / rows_per_group * l[1]};
+        return qn_cl_launch(s, QK_GEMV_Q4_M1, "matmul (gemv q4 m1)", 2, g, l);
+    }
     /* (32, 2) items: 2 row sets of 4 rows, one warp each on NVIDIA; many small groups keep a
      * GPU's cores busy at Gemma's N = 640 too. Local memory: each (row, x row) sum's 32 partials,
      * 33 floats apart. */
@@ -358,8 +371,8 @@ static quanta_status run_gemv_gpu(qn_cl *s, const mm_args *m, qn_cl_kernel_id id
     return qn_cl_launch(s, id, "matmul (gemv, gpu)", 2, g, l);
 }
 
-/* The GPU class's q8 GEMVs at M = 1 (qn_gemv_q8_m1, qn_gemv_q8_m1_glu: a warp per 2 rows, no M loop,
- * about half the registers; the same bits as the M <= 8 kernels) where QUANTA_OPENCL_GEMV1=1 (off
+/* The GPU class's q8 and q4 GEMVs at M = 1 (qn_gemv_q8_m1, qn_gemv_q8_m1_glu, qn_gemv_q4_m1: a warp per
+ * 2 rows, no M loop, about half the registers; the same bits as the M <= 8 kernels) where QUANTA_OPENCL_GEMV1=1 (off
  * until measured on a GPU). Work-groups of 32 x S items, S = QUANTA_OPENCL_GEMV1_SETS (1..8, default 4). */
 static size_t gemv1_sets(const qn_cl *s, const mm_args *m) {
     const char *e = getenv("QUANTA_OPENCL_GEMV1");
