@@ -82,12 +82,11 @@ struct Params {
     /* the persistent forms (items < 2^31 there): row blocks a (batch, KV head), all blocks, B x Hkv (ints: three
      * more 64-bit parameters moved n128s2sw from 230 to 254 registers) */
     int nmb, items, bh;
-    /* fa13 options (forms 25-27, same kernels): F_HEADS: the persistent forms' causal order head by head too (the
-     * heaviest-first order across all heads read every head's K/V from HBM: 4k causal 362 vs 514 TFLOP/s without
-     * persistence, H100 13:12); F_SKIP: O is rescaled only where some lane's row max moved (bit-identical: the
-     * factor is exactly 1 otherwise) */
-    int flags;
 };
+/* fa13 options, forms 25-27 only (a template parameter FL, so that the measured forms' code stays as measured):
+ * F_HEADS: the persistent forms' causal order head by head too (the heaviest-first order across all heads read
+ * every head's K/V from HBM: 4k causal 362 vs 514 TFLOP/s without persistence, H100 13:12); F_SKIP: O is rescaled
+ * only where some lane's row max moved (bit-identical: the factor is exactly 1 otherwise) */
 enum { F_HEADS = 1, F_SKIP = 2, F_CMASK = 4 }; /* F_CMASK: the boundary tiles of causal-only (or unmasked) calls
                                                  * through one compare a score (bit-identical) */
 /* The TMA forms' K and V as 3-d tensors (128 dims, Nk keys, B * Hkv heads), boxes of 64 dims x BN keys in the
@@ -177,7 +176,8 @@ __device__ __forceinline__ uint32_t sw_off(int R, int r, int c) {
  * the producer loads the next block's Q once the consumers' last Q . K^T of the current one is done (barrier
  * qempty) and its K/V tiles into the stages as they free up, so one block's last tiles and epilogue run under the
  * next one's start (short sequences: a block of 512-1k causal rows has 1-8 tiles). */
-template <typename T, int BN, int S, bool OV, int WGN, bool WS, bool PP, bool SW, bool TMA = false, bool PER = false>
+template <typename T, int BN, int S, bool OV, int WGN, bool WS, bool PP, bool SW, bool TMA = false, bool PER = false,
+          int FL = 0>
 __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const Params p, const __grid_constant__ MapsT<TMA> mp) {
 #if QN_AWG_HAVE
     typedef Cfg<BN, S, WGN, WS, SW> C;
@@ -253,7 +253,7 @@ __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const Params p, c
      * head's blocks together (its K/V stay in L2) */
     auto set_work = [&](unsigned w) { /* (the host keeps items under 2^31 for these) */
         const unsigned nmb = (unsigned)p.nmb, hk = (unsigned)p.Hkv, bh = (unsigned)p.bh;
-        if (p.causal && !(p.flags & F_HEADS)) {
+        if (p.causal && !(FL & F_HEADS)) {
             const unsigned h = w % bh;
             set_block((int)(nmb - 1 - w / bh), (int)(h % hk), (int)(h / hk));
         } else {
@@ -377,7 +377,7 @@ __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const Params p, c
     auto softmax = [&](float (&s)[NS][4], long long k0, float (&alpha)[2]) {
         const bool edge = p.mask != nullptr || k0 + BN > L || (p.causal && k0 + BN - 1 > pmin) ||
                           (p.window > 0 && k0 <= pmax - p.window);
-        if (edge && (p.flags & F_CMASK) && p.mask == nullptr && p.window <= 0) {
+        if (edge && (FL & F_CMASK) && p.mask == nullptr && p.window <= 0) {
             /* no mask, no window: the visible keys of a row are those <= lim (one compare a score; the general
              * path below tests each bound and the mask pointer per score, with a branch each) */
 #pragma unroll
@@ -434,7 +434,8 @@ __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const Params p, c
         }
     };
     auto rescale = [&](const float (&alpha)[2]) {
-        if ((p.flags & F_SKIP) && !__any_sync(0xffffffffu, alpha[0] != 1.f || alpha[1] != 1.f)) return;
+        if constexpr ((FL & F_SKIP) != 0)
+            if (!__any_sync(0xffffffffu, alpha[0] != 1.f || alpha[1] != 1.f)) return;
 #pragma unroll
         for (int j = 0; j < kD / 8; ++j) {
             o[j][0] *= alpha[0];
@@ -790,18 +791,18 @@ int sm_count() {
 }
 
 template <typename T, int BN, int S, bool OV, int WGN, bool WS = false, bool PP = false, bool SW = false, bool TMA = false,
-          bool PER = false>
-int launch_t(const qn_cuda_attention_args *a, int opts, char *err, size_t len) {
+          bool PER = false, int FL = 0>
+int launch_t(const qn_cuda_attention_args *a, int vswap, char *err, size_t len) {
     /* kv_lens (keys past a batch's length read from memory) or no encoder: the cp.async form (2 consumers: with 3,
      * the cp.async producer's registers leave the consumers too few) */
     if constexpr (TMA)
         if (a->kv_lens != nullptr || a->B * a->Hkv >= (1LL << 31) || (PER && qn_cuda_attn_wg_blocks(a) >= (1LL << 31)))
-            return launch_t<T, BN, S, OV, WGN == 4 ? 3 : WGN, WS, PP, SW, false>(a, opts, err, len);
+            return launch_t<T, BN, S, OV, WGN == 4 ? 3 : WGN, WS, PP, SW, false>(a, vswap, err, len);
     /* the shared-memory opt-in once per device (bit dev % 32), so that launches inside stream capture make no
      * attribute call after the first */
     static std::atomic<unsigned> attr{0};
     typedef Cfg<BN, S, WGN, WS, SW> C;
-    auto fn = attn_wg_kernel<T, BN, S, OV, WGN, WS, PP, SW, TMA, PER>;
+    auto fn = attn_wg_kernel<T, BN, S, OV, WGN, WS, PP, SW, TMA, PER, FL>;
     int dev = 0;
     cudaError_t e = cudaGetDevice(&dev);
     const unsigned bit = 1u << (dev & 31);
@@ -818,14 +819,13 @@ int launch_t(const qn_cuda_attention_args *a, int opts, char *err, size_t len) {
     memset(&p, 0, sizeof p);
     p.q = a->q, p.k = a->k, p.v = a->v, p.mask = a->mask, p.kv_lens = a->kv_lens, p.out = a->out;
     p.Hq = a->Hq, p.Hkv = a->Hkv, p.Nq = a->Nq, p.Nk = a->Nk, p.G = a->Hq / a->Hkv, p.rows_fold = p.G * a->Nq;
-    p.mask_batched = a->mask_batched, p.causal = a->causal, p.window = a->window;
-    p.vswap = opts & 1, p.flags = opts >> 1; /* opts: bit 0 V's offsets exchanged, then F_* */
+    p.mask_batched = a->mask_batched, p.causal = a->causal, p.window = a->window, p.vswap = vswap;
     p.sl2 = a->scale * 1.4426950408889634f;
     MapsT<TMA> mp;
     memset(&mp, 0, sizeof mp);
     if constexpr (TMA)
         if (encode_kv<BN>(a, mp) != 0)
-            return launch_t<T, BN, S, OV, WGN == 4 ? 3 : WGN, WS, PP, SW, false>(a, opts, err, len);
+            return launch_t<T, BN, S, OV, WGN == 4 ? 3 : WGN, WS, PP, SW, false>(a, vswap, err, len);
     const long long nmb = (p.rows_fold + C::rb - 1) / C::rb, items = nmb * a->Hkv * a->B;
     p.nmb = (int)nmb, p.items = (int)items, p.bh = (int)(a->Hkv * a->B);
     const long long sms = PER ? sm_count() : 0;
@@ -865,12 +865,11 @@ template <typename T> int launch_v(const qn_cuda_attention_args *a, int variant,
     case QN_CUDA_ATTN_WG_N64S4WSPTMAP: return launch_t<T, 64, 4, true, 3, true, true, true, true, true>(a, vswap, err, len);
     case QN_CUDA_ATTN_WG_N128S3WSPTMAP: return launch_t<T, 128, 3, true, 3, true, true, true, true, true>(a, vswap, err, len);
     case QN_CUDA_ATTN_WG_N128S3WSPTMAPH:
-        return launch_t<T, 128, 3, true, 3, true, true, true, true, true>(a, vswap | F_HEADS << 1, err, len);
+        return launch_t<T, 128, 3, true, 3, true, true, true, true, true, F_HEADS>(a, vswap, err, len);
     case QN_CUDA_ATTN_WG_N128S3WSPTMAR:
-        return launch_t<T, 128, 3, true, 3, true, true, true, true>(a, vswap | (F_SKIP | F_CMASK) << 1, err, len);
+        return launch_t<T, 128, 3, true, 3, true, true, true, true, false, F_SKIP | F_CMASK>(a, vswap, err, len);
     case QN_CUDA_ATTN_WG_N128S3WSPTMAPHR:
-        return launch_t<T, 128, 3, true, 3, true, true, true, true, true>(a, vswap | (F_HEADS | F_SKIP | F_CMASK) << 1, err,
-                                                                          len);
+        return launch_t<T, 128, 3, true, 3, true, true, true, true, true, F_HEADS | F_SKIP | F_CMASK>(a, vswap, err, len);
     default: return launch_t<T, 128, 2, false, 2>(a, vswap, err, len);
     }
 }
