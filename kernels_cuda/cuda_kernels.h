@@ -124,7 +124,8 @@ int qn_cuda_fp8_gemm(const qn_cuda_weight *w, const void *buf, int64_t M, int y_
                      void *stream);
 /* The same with K split `splits` ways (f32 partials in part, splits * M * N floats, summed in a fixed order by a
  * second launch): a candidate timed by fp8_check for M <= 512, where the wide tiles alone leave SMs idle; the
- * engine does not take it (yet). */
+ * engine does not take it (yet). Under a TMA form of QUANTA_CUDA_FP8_V2 (the default since fp813) it has none:
+ * cudaErrorInvalidValue; matmul_fp8_wg.h's qn_cuda_fp8_gemm_cl names a split form explicitly. */
 int qn_cuda_fp8_gemm_split(const qn_cuda_weight *w, const void *buf, int64_t M, int y_dtype, void *y, int tile,
                            int splits, float *part, int sms, void *stream);
 void qn_cuda_fp8_x_split(void *buf, int64_t M, int64_t Kp, uint8_t **xq, float **sx);
@@ -199,7 +200,7 @@ size_t qn_cuda_ggml_tiled_bytes(int64_t N, int64_t K);
 int qn_cuda_ggml_to_tiled(int w_dtype, const void *w, int64_t N, int64_t K, void *buf, qn_cuda_weight *out,
                           void *stream);
 /* Scratch bytes of qn_cuda_ggml_mmq for x[M,K] and W[N,K] (its f16 activations and row scales; with
- * QUANTA_CUDA_GGML_MMQ=14 at M > 64 also W dequantized to f16, N x K x 2 bytes). */
+ * QUANTA_CUDA_GGML_MMQ=14 or 15 at M > 64 also W dequantized to f16, N x K x 2 bytes). */
 size_t qn_cuda_ggml_mmq_scratch(int64_t M, int64_t N, int64_t K);
 /* y[M,N] = x[M,K] . W^T on tensor cores, W's ggml blocks decoded into shared memory per block
  * tile (kernels_cuda/ggml_mmq.cu): any M, for the M and K the GEMV does not take. */

@@ -237,7 +237,7 @@ int qn_cuda_ggml_mmq_kernel = -1, qn_cuda_ggml_mmq_tile = -1;
  * kernel's 256x64 tile where 256x128 leaves the GPU short (mmq8, not measured yet); =0 is read by the engine:
  * the older route without any; =13 the warp-specialized wgmma kernel (ggml_mmq_ws_wg.cu, mmq13) at M > 64 on
  * compute capability 9.0, else as 7; =14 the same kernel fed with the weight dequantized to f16 per call
- * (mmq13's dense form). Read once, unless a benchmark has set qn_cuda_ggml_mmq_kernel. */
+ * (mmq13's dense form); =15 that with both operands in the 128-byte swizzle. Read once, unless a benchmark has set qn_cuda_ggml_mmq_kernel. */
 static int qn_gmmq_kernel() {
     if (qn_cuda_ggml_mmq_kernel < 0) {
         const char *e = getenv("QUANTA_CUDA_GGML_MMQ");
@@ -248,6 +248,7 @@ static int qn_gmmq_kernel() {
                                   : e && !strcmp(e, "8")  ? 8
                                   : e && !strcmp(e, "13") ? 13
                                   : e && !strcmp(e, "14") ? 14
+                                  : e && !strcmp(e, "15") ? 15
                                                           : 7;
     }
     return qn_cuda_ggml_mmq_kernel;
@@ -260,7 +261,7 @@ static size_t qn_gmmq_xh_bytes(int64_t M, int64_t Kp) { return qn_gmmq_align((si
 
 extern "C" size_t qn_cuda_ggml_mmq_scratch(int64_t M, int64_t N, int64_t K) {
     const int64_t Kp = (K + QN_GMMQ_BK - 1) / QN_GMMQ_BK * QN_GMMQ_BK;
-    const size_t dq = qn_gmmq_kernel() == 14 && M > 64 ? qn_gmmq_ws_dq_bytes(N, Kp) : 0;
+    const size_t dq = (qn_gmmq_kernel() == 14 || qn_gmmq_kernel() == 15) && M > 64 ? qn_gmmq_ws_dq_bytes(N, Kp) : 0;
     return qn_gmmq_xh_bytes(M, Kp) + qn_gmmq_align((size_t)M * 4) + qn_gmmq_align(dq);
 }
 
@@ -283,9 +284,9 @@ extern "C" int qn_cuda_ggml_mmq(int w_dtype, const void *w, int64_t N, int64_t K
     a.N = N, a.K = K, a.M = M, a.Kp = Kp;
     a.xh = xh, a.xscale = xscale, a.yd = y_dtype, a.y = y;
     const int kernel = qn_gmmq_kernel();
-    if ((kernel == 13 || kernel == 14) && M > 64) { /* its own activation prep (tiled) */
-        void *dq = kernel == 14 ? (uint8_t *)xscale + qn_gmmq_align((size_t)M * 4) : nullptr;
-        const int e13 = qn_gmmq_ws_run(w_dtype, x_dtype, x, a, sms, dq, s);
+    if (kernel >= 13 && M > 64) { /* its own activation prep (tiled) */
+        void *dq = kernel >= 14 ? (uint8_t *)xscale + qn_gmmq_align((size_t)M * 4) : nullptr;
+        const int e13 = qn_gmmq_ws_run(w_dtype, x_dtype, x, a, sms, dq, kernel == 15, s);
         if (e13 >= 0) return e13;
     }
     const int64_t want = 2 * (int64_t)(sms > 0 ? sms : 132);
@@ -296,7 +297,7 @@ extern "C" int qn_cuda_ggml_mmq(int w_dtype, const void *w, int64_t N, int64_t K
         x_dtype, x, M, K, Kp, chunk, xh, xscale);
     int e = qn_cu_launch_status();
     if (e) return e;
-    if ((kernel == 7 || kernel == 13 || kernel == 14 || kernel == 8) && M > 64) {
+    if ((kernel == 7 || kernel >= 13 || kernel == 8) && M > 64) {
         const int e7 = qn_gmmq_wg_run(w_dtype, a, sms, kernel == 8, s);
         if (e7 >= 0) return e7;
     }

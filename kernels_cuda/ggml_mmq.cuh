@@ -262,9 +262,11 @@ int qn_gmmq_wg_run(int w_dtype, const qn_gmmq_args &a, int sms, bool wide64, cud
 /* The same by the warp-specialized wgmma kernel (ggml_mmq_ws_wg.cu, sm_90a), which writes its own tiled f16
  * activations from x into a.xh (qn_cuda_ggml_mmq_scratch's bytes) and the row scales; -1 where this device
  * cannot run it. */
-int qn_gmmq_ws_run(int w_dtype, int x_dtype, const void *x, const qn_gmmq_args &a, int sms, void *dq, cudaStream_t s);
+int qn_gmmq_ws_run(int w_dtype, int x_dtype, const void *x, const qn_gmmq_args &a, int sms, void *dq, bool sw,
+                   cudaStream_t s);
 /* With dq (not null: qn_gmmq_ws_dq_bytes of scratch) the weight is first dequantized there into the kernel's
- * tiled f16 A order, and the kernel's producer only bulk-copies (QUANTA_CUDA_GGML_MMQ=14). */
+ * tiled f16 A order, and the kernel's producer only bulk-copies (QUANTA_CUDA_GGML_MMQ=14); sw (=15): both
+ * operands in wgmma's 128-byte swizzle (rows of the step's 64 K, pieces permuted in global memory already). */
 size_t qn_gmmq_ws_dq_bytes(int64_t N, int64_t Kp);
 
 #endif

@@ -57,7 +57,7 @@ template <int DT, int NB> struct qn_ws_cfg {
  * f16, row m times the power of two that puts its largest |x| in [2^13, 2^14) (as qn_k_gmmq_prep_x), zero
  * past K and for rows M .. Mt - 1 (the last tile's rest). One block per row (grid-stride). */
 __global__ void __launch_bounds__(256) qn_k_gmmq_prep_xt(int xd, const void *x, int64_t M, int64_t Mt, int64_t K,
-                                                         int64_t Kp, int nb, __half *xt, float *xscale) {
+                                                         int64_t Kp, int nb, int sw, __half *xt, float *xscale) {
     __shared__ float sh[32];
     const int64_t KT = Kp / QN_GMMQ_BK;
     uint4 *xt4 = reinterpret_cast<uint4 *>(xt);
@@ -81,7 +81,9 @@ __global__ void __launch_bounds__(256) qn_k_gmmq_prep_xt(int xd, const void *x, 
                 const float v1 = m < M && k + 1 < K ? qn_ld(xd, x, m * K + k + 1) * f : 0.0f;
                 h[e] = qn_h2u(__floats2half2_rn(v0, v1));
             }
-            xt4[((tile * KT + (k0 >> 6)) * 8 + ((k0 >> 3) & 7)) * nb + r] = make_uint4(h[0], h[1], h[2], h[3]);
+            const int64_t j = (k0 >> 3) & 7; /* swizzled: token r's 128 bytes, piece j at j ^ (r % 8) */
+            xt4[(tile * KT + (k0 >> 6)) * 8 * nb + (sw ? r * 8 + (j ^ (r & 7)) : j * nb + r)] =
+                make_uint4(h[0], h[1], h[2], h[3]);
         }
     }
 }
@@ -102,7 +104,7 @@ template <> __device__ __forceinline__ void qn_ws_mma<256>(float (&d)[32][4], ui
 /* The weight dequantized (QUANTA_CUDA_GGML_MMQ=14) into the kernel's A order, one thread per 32-element chunk
  * (mmq5's decoder, the same f16 values): wt[row tile n / 128][kt][slice][n % 128][8 f16], zero past N and K. */
 template <int DT>
-__global__ void __launch_bounds__(256) qn_k_gmmq_dq(const uint8_t *w, size_t rb, int64_t N, int64_t K, uint4 *wt) {
+__global__ void __launch_bounds__(256) qn_k_gmmq_dq(const uint8_t *w, size_t rb, int64_t N, int64_t K, int sw, uint4 *wt) {
     const int r = threadIdx.x & 127, csel = threadIdx.x >> 7;
     const int64_t kt = blockIdx.x, nt = blockIdx.y, n = nt * QN_WS_BN + r, c = kt * 2 + csel;
     const bool live = n < N && c * 32 < K;
@@ -110,18 +112,23 @@ __global__ void __launch_bounds__(256) qn_k_gmmq_dq(const uint8_t *w, size_t rb,
     if (live) qn_ggml_load_chunk<DT>(w + (size_t)n * rb, c, ch);
     uint32_t h[16];
     qn_gmmq_chunk_f16<DT>(ch, live, h);
-    uint4 *dst = wt + ((nt * gridDim.x + kt) * 8 + 4 * csel) * QN_WS_BN + r;
+    uint4 *tile = wt + (nt * gridDim.x + kt) * 8 * QN_WS_BN;
 #pragma unroll
-    for (int v = 0; v < 4; v++) dst[v * QN_WS_BN] = make_uint4(h[4 * v], h[4 * v + 1], h[4 * v + 2], h[4 * v + 3]);
+    for (int v = 0; v < 4; v++) { /* slice j = 4 csel + v; swizzled: row r's 128 bytes, piece j at j ^ (r % 8) */
+        const int j = 4 * csel + v;
+        tile[sw ? r * 8 + (j ^ (r & 7)) : j * QN_WS_BN + r] = make_uint4(h[4 * v], h[4 * v + 1], h[4 * v + 2], h[4 * v + 3]);
+    }
 }
 
-template <int DT, int NB, bool DQ>
+template <int DT, int NB, bool DQ, bool SW>
 __global__ void __launch_bounds__(qn_ws_cfg<DT, NB>::threads, 1) qn_k_ggml_mmq_ws(qn_gmmq_args p, const __half *wt) {
 #if QN_WS_HAVE
     typedef qn_ws_cfg<DT, NB> Cfg;
     typedef qn_gmmq_raw<DT> Raw;
     constexpr int BN = QN_WS_BN, S = Cfg::S;
-    extern __shared__ __align__(128) uint8_t qn_ws_smem[];
+    extern __shared__ __align__(128) uint8_t qn_ws_smem_raw[];
+    /* stages on 1024-byte boundaries (the 128-byte swizzle's atoms; Cfg::smem + 1024 is allocated) */
+    uint8_t *qn_ws_smem = qn_ws_smem_raw + ((1024u - (qn_smem_u32(qn_ws_smem_raw) & 1023u)) & 1023u);
     const int tid = threadIdx.x;
     const int64_t n0 = (int64_t)blockIdx.x * BN, m0 = (int64_t)blockIdx.y * NB;
     const int64_t KT = p.Kp / QN_GMMQ_BK;
@@ -218,8 +225,12 @@ __global__ void __launch_bounds__(qn_ws_cfg<DT, NB>::threads, 1) qn_k_ggml_mmq_w
             qn_wg_fence();
 #pragma unroll
             for (int q = 0; q < 4; q++) /* k16 q of the step: slices 2q, 2q + 1 */
-                qn_ws_mma<NB>(acc, qn_wg_desc(A + 2 * q * (BN * 16) + wg * 64 * 16, BN * 16, 128),
-                              qn_wg_desc(B + 2 * q * (NB * 16), NB * 16, 128));
+                if constexpr (SW) /* rows of 128 bytes (the step's 64 of K), 8-row atoms of 1024 bytes */
+                    qn_ws_mma<NB>(acc, qn_wg_desc_sw128(A + 32 * q + wg * 64 * 128, 16, 1024),
+                                  qn_wg_desc_sw128(B + 32 * q, 16, 1024));
+                else
+                    qn_ws_mma<NB>(acc, qn_wg_desc(A + 2 * q * (BN * 16) + wg * 64 * 16, BN * 16, 128),
+                                  qn_wg_desc(B + 2 * q * (NB * 16), NB * 16, 128));
             qn_wg_commit();
             qn_wg_wait<1>(); /* step kt - 1's wgmma are done: its stage is free */
             qn_wg_keep(acc);
@@ -236,18 +247,19 @@ __global__ void __launch_bounds__(qn_ws_cfg<DT, NB>::threads, 1) qn_k_ggml_mmq_w
 #endif
 }
 
-template <int DT, int NB, bool DQ> static int qn_ws_launch(const qn_gmmq_args &a, const __half *wt, cudaStream_t s) {
+template <int DT, int NB, bool DQ, bool SW = false>
+static int qn_ws_launch(const qn_gmmq_args &a, const __half *wt, cudaStream_t s) {
     typedef qn_ws_cfg<DT, NB> Cfg;
     static bool attr_set = false;
-    auto k = qn_k_ggml_mmq_ws<DT, NB, DQ>;
+    auto k = qn_k_ggml_mmq_ws<DT, NB, DQ, SW>;
     if (!attr_set) {
-        cudaError_t e = cudaFuncSetAttribute(k, cudaFuncAttributeMaxDynamicSharedMemorySize, Cfg::smem);
+        cudaError_t e = cudaFuncSetAttribute(k, cudaFuncAttributeMaxDynamicSharedMemorySize, Cfg::smem + 1024);
         if (e != cudaSuccess) return (int)e;
         attr_set = true;
     }
     const int64_t gx = (a.N + QN_WS_BN - 1) / QN_WS_BN, gy = (a.M + NB - 1) / NB;
     if (gx > 0x7fffffff || gy > 65535) return (int)cudaErrorInvalidValue;
-    k<<<dim3((unsigned)gx, (unsigned)gy), Cfg::threads, Cfg::smem, s>>>(a, wt);
+    k<<<dim3((unsigned)gx, (unsigned)gy), Cfg::threads, Cfg::smem + 1024, s>>>(a, wt);
     return qn_cu_launch_status();
 }
 
@@ -271,16 +283,16 @@ template <int DT> static int qn_ws_go(int nb, const qn_gmmq_args &a, cudaStream_
                        : qn_ws_launch<DT, 64, false>(a, nullptr, s);
 }
 /* The dense form: one instance (its producer does not decode; DT only sizes the unused raw slots: Q4_0's) */
-static int qn_ws_go_dq(int nb, const qn_gmmq_args &a, const __half *wt, cudaStream_t s) {
+template <bool SW> static int qn_ws_go_dq(int nb, const qn_gmmq_args &a, const __half *wt, cudaStream_t s) {
     constexpr int D = QN_DT_GGML_Q4_0;
-    return nb == 256 ? qn_ws_launch<D, 256, true>(a, wt, s)
-           : nb == 128 ? qn_ws_launch<D, 128, true>(a, wt, s)
-                       : qn_ws_launch<D, 64, true>(a, wt, s);
+    return nb == 256 ? qn_ws_launch<D, 256, true, SW>(a, wt, s)
+           : nb == 128 ? qn_ws_launch<D, 128, true, SW>(a, wt, s)
+                       : qn_ws_launch<D, 64, true, SW>(a, wt, s);
 }
-template <int DT> static int qn_ws_dq(const qn_gmmq_args &a, uint4 *wt, cudaStream_t s) {
+template <int DT> static int qn_ws_dq(const qn_gmmq_args &a, int sw, uint4 *wt, cudaStream_t s) {
     const int64_t KT = a.Kp / QN_GMMQ_BK, NT = (a.N + QN_WS_BN - 1) / QN_WS_BN;
     if (KT > 0x7fffffff || NT > 65535) return (int)cudaErrorInvalidValue;
-    qn_k_gmmq_dq<DT><<<dim3((unsigned)KT, (unsigned)NT), 256, 0, s>>>(a.w, a.rb, a.N, a.K, wt);
+    qn_k_gmmq_dq<DT><<<dim3((unsigned)KT, (unsigned)NT), 256, 0, s>>>(a.w, a.rb, a.N, a.K, sw, wt);
     return qn_cu_launch_status();
 }
 
@@ -298,20 +310,22 @@ static bool qn_ws_device_ok() {
     return ok == 1;
 }
 
-int qn_gmmq_ws_run(int w_dtype, int x_dtype, const void *x, const qn_gmmq_args &a0, int sms, void *dq, cudaStream_t s) {
+int qn_gmmq_ws_run(int w_dtype, int x_dtype, const void *x, const qn_gmmq_args &a0, int sms, void *dq, bool sw,
+                   cudaStream_t s) {
+    sw = sw && dq;
     if (!qn_ws_device_ok()) return -1;
     const int nb = qn_ws_nb(a0, sms);
     const int64_t Mt = (a0.M + nb - 1) / nb * nb;
     const int64_t grid = Mt < 65535 ? Mt : 65535;
-    qn_k_gmmq_prep_xt<<<(unsigned)grid, 256, 0, s>>>(x_dtype, x, a0.M, Mt, a0.K, a0.Kp, nb, const_cast<__half *>(a0.xh),
+    qn_k_gmmq_prep_xt<<<(unsigned)grid, 256, 0, s>>>(x_dtype, x, a0.M, Mt, a0.K, a0.Kp, nb, sw ? 1 : 0, const_cast<__half *>(a0.xh),
                                                      const_cast<float *>(a0.xscale));
     const int e = qn_cu_launch_status();
     if (e) return e;
     if (dq) {
         int e2 = 0;
-        QN_GGML_DISPATCH(w_dtype, e2 = qn_ws_dq<DT>(a0, (uint4 *)dq, s))
+        QN_GGML_DISPATCH(w_dtype, e2 = qn_ws_dq<DT>(a0, sw ? 1 : 0, (uint4 *)dq, s))
         if (e2) return e2;
-        return qn_ws_go_dq(nb, a0, (const __half *)dq, s);
+        return sw ? qn_ws_go_dq<true>(nb, a0, (const __half *)dq, s) : qn_ws_go_dq<false>(nb, a0, (const __half *)dq, s);
     }
     QN_GGML_DISPATCH(w_dtype, return qn_ws_go<DT>(nb, a0, s))
 }

@@ -107,6 +107,22 @@ __device__ __forceinline__ void qn_f8_load16(int xd, const void *x, int64_t row,
 }
 
 /* Block m: token m of Mp (rows M.. are zeros, scale 0). */
+/* The 16 codes of a slice, x / scale each (IEEE division) rounded to e4m3 (RNE, saturating), in kperm order. */
+__device__ __forceinline__ uint4 qn_f8_encode16(const float (&v)[16], float scale) {
+    uint32_t w[4];
+#pragma unroll
+    for (int j = 0; j < 4; j++) {
+        uint32_t word = 0;
+#pragma unroll
+        for (int b = 0; b < 4; b++) {
+            const float q = scale > 0.0f ? __fdiv_rn(v[qn_f8_kperm(4 * j + b)], scale) : 0.0f;
+            word |= (uint32_t)__nv_cvt_float_to_fp8(q, __NV_SATFINITE, __NV_E4M3) << (8 * b);
+        }
+        w[j] = word;
+    }
+    return make_uint4(w[0], w[1], w[2], w[3]);
+}
+
 /* tm (fp813's TMA form): token-major codes, xq[m][Kp] (slice s of token m at m * Kp + 16 s), else xq[slice][Mp][16]. */
 __global__ void __launch_bounds__(QN_F8_QTHREADS) qn_k_fp8_quant_x(int xd, const void *x, int64_t M, int64_t K,
                                                                    int64_t Kp, int64_t Mp, bool vec, bool tm,
@@ -133,18 +149,43 @@ __global__ void __launch_bounds__(QN_F8_QTHREADS) qn_k_fp8_quant_x(int xd, const
     for (int64_t s = threadIdx.x; s < slices; s += QN_F8_QTHREADS) {
         float v[16];
         qn_f8_load16(xd, x, m, K, s * 16, vec, v); /* again: the row is in L1 */
-        uint32_t w[4];
+        *reinterpret_cast<uint4 *>(xq + (tm ? m * Kp + s * 16 : (s * Mp + m) * 16)) = qn_f8_encode16(v, scale);
+    }
+}
+
+/* fp813: the same codes with the row read once, R slices a thread held in registers (256 threads: K <= 4096 R on
+ * a row). Round 1 on the H100 timed the loop form above at 75-194 us for M = 2048-4096 at K = 11008 / 13824
+ * (0.6 TB/s: its second pass re-reads rows that no longer fit in L1). Same arithmetic, same codes. */
+template <int R>
+__global__ void __launch_bounds__(256) qn_k_fp8_quant_x_reg(int xd, const void *x, int64_t M, int64_t K, int64_t Kp,
+                                                            int64_t Mp, bool vec, bool tm, uint8_t *xq, float *sx) {
+    __shared__ float sh[32];
+    const int64_t m = blockIdx.x;
+    const int64_t slices = Kp / 16;
+    if (m >= M) {
+        for (int64_t s = threadIdx.x; s < slices; s += 256)
+            *reinterpret_cast<uint4 *>(xq + (tm ? m * Kp + s * 16 : (s * Mp + m) * 16)) = make_uint4(0u, 0u, 0u, 0u);
+        if (threadIdx.x == 0) sx[m] = 0.0f;
+        return;
+    }
+    float v[R][16], amax = 0.0f;
 #pragma unroll
-        for (int j = 0; j < 4; j++) {
-            uint32_t word = 0;
+    for (int r = 0; r < R; r++) {
+        const int64_t s = threadIdx.x + 256 * r;
+        if (s < slices) {
+            qn_f8_load16(xd, x, m, K, s * 16, vec, v[r]);
 #pragma unroll
-            for (int b = 0; b < 4; b++) {
-                const float q = scale > 0.0f ? __fdiv_rn(v[qn_f8_kperm(4 * j + b)], scale) : 0.0f;
-                word |= (uint32_t)__nv_cvt_float_to_fp8(q, __NV_SATFINITE, __NV_E4M3) << (8 * b);
-            }
-            w[j] = word;
+            for (int i = 0; i < 16; i++) amax = fmaxf(amax, fabsf(v[r][i]));
         }
-        *reinterpret_cast<uint4 *>(xq + (tm ? m * Kp + s * 16 : (s * Mp + m) * 16)) = make_uint4(w[0], w[1], w[2], w[3]);
+    }
+    amax = qn_block_max(amax, sh);
+    const float scale = __fdiv_rn(amax, QN_FP8_E4M3_MAX);
+    if (threadIdx.x == 0) sx[m] = scale;
+#pragma unroll
+    for (int r = 0; r < R; r++) {
+        const int64_t s = threadIdx.x + 256 * r;
+        if (s < slices)
+            *reinterpret_cast<uint4 *>(xq + (tm ? m * Kp + s * 16 : (s * Mp + m) * 16)) = qn_f8_encode16(v[r], scale);
     }
 }
 
@@ -648,14 +689,16 @@ __global__ void __launch_bounds__(qn_f8_cfg<CW, BN>::threads, qn_f8_cfg<CW, BN>:
  * times zero codes, TMA's fill past the arrays): y bit-identical to the other forms (fp8_check compares). */
 #define QN_F8T_BK 128 /* K bytes per stage: two weight K tiles, one 128-byte swizzle row of each token */
 
-/* EPI 1: the epilogue through shared memory and a TMA store (qn_f8t_store_tma): per consumer warpgroup a BN x 64
- * box of 2-byte outputs (128 bytes a token, the store map's 128-byte swizzle), fewer stages to make room. */
+/* EPI 1: the epilogue through shared memory and a TMA store (qn_f8t_store_tma): per consumer warpgroup two 64 x 64
+ * boxes of 2-byte outputs (128 bytes a token, the store map's 128-byte swizzle); the stages fill the rest of the
+ * 227 KB (4 of 48 KB for 128x256). */
 template <int CW, int BN, int EPI = 0> struct qn_f8t_cfg {
     static constexpr int BM = 64 * CW, threads = 128 * (CW + 1);
     static constexpr int a_bytes = BM * QN_F8T_BK, b_bytes = BN * QN_F8T_BK, stage = a_bytes + b_bytes;
     static constexpr int min_blocks = CW == 1 ? 2 : 1;
-    static constexpr int epi_bytes = EPI ? CW * BN * 128 : 0;
-    static constexpr int S0 = ((min_blocks == 2 ? 100 : EPI ? 220 : 200) * 1024 - epi_bytes) / stage, S = S0 > 8 ? 8 : S0;
+    static constexpr int epi_bytes = EPI ? CW * 2 * 8192 : 0;
+    static constexpr int S0 = ((min_blocks == 2 ? 100 * 1024 : EPI ? 231424 : 200 * 1024) - epi_bytes - (EPI ? 1024 : 0)) / stage,
+                         S = S0 > 8 ? 8 : S0;
     /* + aligning the stages to the swizzle atom's 1024 bytes */
     static constexpr int smem = S * stage + epi_bytes + 1024;
     static_assert(S >= 3, "pipeline depth");
@@ -692,49 +735,57 @@ __device__ __forceinline__ void qn_f8t_stage_mma(float (&acc)[BN / 8][4], uint32
 
 #if QN_F8_HAVE
 /* EPI's epilogue of one consumer warpgroup: acc (weight rows nb + w4 * 16 + g + 8h, tokens m0 + 8j + 2t + c) times
- * sw[n] sx[m], rounded to OT (2 bytes), into its box ep (token m's 64 outputs in the 128-byte row m, 16-byte chunk
- * (n / 8) ^ (m & 7): the 4 token rows a warp's store touches land in different banks), then one thread stores the
- * box to y[m0.., nb..] by TMA (what lies past M or N is not written) without waiting for it; the box is reused
- * only after that store has read it (wait_read before the next tile's writes). Same products, same rounding as
+ * sw[n] sx[m], rounded to OT (2 bytes), in chunks of 64 tokens, each into one of the warpgroup's two 8 KB boxes in
+ * turn (cc counts its chunks across tiles: consecutive chunks never share a box) as the store map lays it out
+ * (token m's 64 outputs in the 128-byte row m, 16-byte chunk (n / 8) ^ (m & 7): the 4 token rows one store
+ * instruction touches land in different banks), then one thread stores the box to y[m0.., nb..] by TMA and the
+ * warpgroup goes on; a box is rewritten only after the store before the last one has read it (wait_group.read 1).
+ * Two small boxes instead of one BN x 64: the 128x256 tile keeps its 4 stages (round 1 on the H100: one 64 KB box
+ * and 3 stages took the K loop from 516 to 683 clocks per 64 of K). Same products, same rounding as
  * qn_f8_store_direct: y bit-identical. */
 template <typename OT, int BN>
 __device__ __forceinline__ void qn_f8t_store_tma(const float (&acc)[BN / 8][4], const qn_f8_args &p, const CUtensorMap *ymap,
                                                  uint8_t *ep, int64_t nb, int64_t m0, int w4, int g, int t, int ctid,
-                                                 uint32_t bar_id) {
+                                                 uint32_t bar_id, uint32_t &cc) {
+    static_assert(BN % 64 == 0, "whole 64-token chunks");
     float swr[2];
 #pragma unroll
     for (int h = 0; h < 2; h++) {
         const int64_t n = nb + w4 * 16 + g + 8 * h;
         swr[h] = n < p.Np ? __ldg(p.sw + n) : 0.0f;
     }
-    if (ctid == 0) qn_tma_store_wait_read<0>(); /* the previous tile's store has read the box */
-    qn_named_sync(bar_id, 128);
-    constexpr int JC = BN >= 256 ? 8 : 4;
+    constexpr int JC = BN >= 256 ? 8 : 4; /* scales loaded ahead, JC token groups at a time (as store_direct) */
 #pragma unroll
-    for (int j0 = 0; j0 < BN / 8; j0 += JC) {
-        float xs[JC][2];
+    for (int q = 0; q < BN / 64; q++, cc++) {
+        uint8_t *box = ep + (cc & 1u) * 8192;
+        if (ctid == 0) qn_tma_store_wait_read<1>(); /* the store that last read this box is done reading */
+        qn_named_sync(bar_id, 128);
 #pragma unroll
-        for (int j = 0; j < JC; j++)
+        for (int j0 = 8 * q; j0 < 8 * q + 8; j0 += JC) {
+            float xs[JC][2];
 #pragma unroll
-            for (int c = 0; c < 2; c++) xs[j][c] = __ldg(p.sx + m0 + 8 * (j0 + j) + 2 * t + c);
+            for (int j = 0; j < JC; j++)
 #pragma unroll
-        for (int j = 0; j < JC; j++)
+                for (int c = 0; c < 2; c++) xs[j][c] = __ldg(p.sx + m0 + 8 * (j0 + j) + 2 * t + c);
 #pragma unroll
-            for (int c = 0; c < 2; c++) {
-                const int ml = 8 * (j0 + j) + 2 * t + c;
+            for (int j = 0; j < JC; j++)
 #pragma unroll
-                for (int h = 0; h < 2; h++) {
-                    const int nl = w4 * 16 + g + 8 * h;
-                    *reinterpret_cast<OT *>(ep + ml * 128 + (((nl >> 3) ^ (ml & 7)) << 4) + (nl & 7) * 2) =
-                        qn_f8_cvt<OT>(acc[j0 + j][2 * h + c] * swr[h] * xs[j][c]);
+                for (int c = 0; c < 2; c++) {
+                    const int ml = 8 * (j0 + j - 8 * q) + 2 * t + c; /* token in the chunk */
+#pragma unroll
+                    for (int h = 0; h < 2; h++) {
+                        const int nl = w4 * 16 + g + 8 * h;
+                        *reinterpret_cast<OT *>(box + ml * 128 + (((nl >> 3) ^ (ml & 7)) << 4) + (nl & 7) * 2) =
+                            qn_f8_cvt<OT>(acc[j0 + j][2 * h + c] * swr[h] * xs[j][c]);
+                    }
                 }
-            }
-    }
-    qn_tma_fence_smem();
-    qn_named_sync(bar_id, 128);
-    if (ctid == 0) {
-        qn_tma_store_2d(ymap, qn_smem_u32(ep), (int32_t)nb, (int32_t)m0);
-        qn_tma_store_commit();
+        }
+        qn_tma_fence_smem();
+        qn_named_sync(bar_id, 128);
+        if (ctid == 0) {
+            qn_tma_store_2d(ymap, qn_smem_u32(box), (int32_t)nb, (int32_t)(m0 + 64 * q));
+            qn_tma_store_commit();
+        }
     }
 }
 #endif
@@ -840,6 +891,7 @@ __global__ void __launch_bounds__(qn_f8t_cfg<CW, BN, EPI>::threads, qn_f8t_cfg<C
         for (int q = 0; q < 2; q++)
 #pragma unroll
             for (int i = 0; i < 4; i++) a0[j][q][i] = a1[j][q][i] = 0u;
+    uint32_t cc = 0; /* EPI: the warpgroup's epilogue chunks so far (which box is next) */
     for (int64_t k = 0; k < nunits; k++, g0 += nk) {
         int64_t nt0, m0;
         tile_of(k, nt0, m0);
@@ -864,9 +916,9 @@ __global__ void __launch_bounds__(qn_f8t_cfg<CW, BN, EPI>::threads, qn_f8t_cfg<C
         const int64_t nb = (nt0 + cw * 4) * 16;
         if (TOK && m0 >= p.M) { /* a token tile padding the last cluster row: nothing to store (sx ends at Mp) */
         } else if (EPI) { /* the host takes EPI with 2-byte y only */
-            uint8_t *ep = base + S * Cfg::stage + cw * BN * 128;
-            if (p.yd == QN_DT_F16) qn_f8t_store_tma<__half, BN>(acc, p, &ymap, ep, nb, m0, w4, g, t, tid - 128 * wg, 2 + cw);
-            else qn_f8t_store_tma<__nv_bfloat16, BN>(acc, p, &ymap, ep, nb, m0, w4, g, t, tid - 128 * wg, 2 + cw);
+            uint8_t *ep = base + S * Cfg::stage + cw * 2 * 8192;
+            if (p.yd == QN_DT_F16) qn_f8t_store_tma<__half, BN>(acc, p, &ymap, ep, nb, m0, w4, g, t, tid - 128 * wg, 2 + cw, cc);
+            else qn_f8t_store_tma<__nv_bfloat16, BN>(acc, p, &ymap, ep, nb, m0, w4, g, t, tid - 128 * wg, 2 + cw, cc);
         } else if (p.yd == QN_DT_F32) qn_f8_store_direct<float, BN>(acc, p, nb, m0, w4, g, t);
         else if (p.yd == QN_DT_F16) qn_f8_store_direct<__half, BN>(acc, p, nb, m0, w4, g, t);
         else qn_f8_store_direct<__nv_bfloat16, BN>(acc, p, nb, m0, w4, g, t);
@@ -1009,9 +1061,9 @@ static int qn_f8t_launch(const qn_f8_args &a0, int sms, cudaStream_t s) {
                              QN_F8T_BK, TOK ? BN : BN / CL, CU_TENSOR_MAP_SWIZZLE_128B);
     CUtensorMap ym;
     memset(&ym, 0, sizeof ym);
-    if (!e && EPI) /* y as 2-byte elements [M][N], boxes of BN tokens x 64 outputs (128 bytes), 128-byte swizzle */
+    if (!e && EPI) /* y as 2-byte elements [M][N], boxes of 64 tokens x 64 outputs (128 bytes), 128-byte swizzle */
         e = qn_tma_encode_2d(&ym, CU_TENSOR_MAP_DATA_TYPE_UINT16, a.y, (uint64_t)a.N, (uint64_t)a.M, (uint64_t)a.N * 2, 64,
-                             BN, CU_TENSOR_MAP_SWIZZLE_128B);
+                             64, CU_TENSOR_MAP_SWIZZLE_128B);
     if (e) return e;
     cfg.gridDim = dim3((unsigned)(clusters * CL));
     const cudaError_t le = cudaLaunchKernelEx(&cfg, qn_k_fp8_tma<CW, BN, CL, EPI, TOK>, a, wm, xm, ym);
@@ -1073,6 +1125,26 @@ static int qn_f8_pick(int64_t N, int64_t M, int sms, int forced) {
     return 4;
 }
 
+/* The TMA forms' pick (fp813): the tile with the least rounds x cost, rounds = tiles / resident blocks rounded up,
+ * cost = a tile's time relative to 128x256's at equal K. The costs are the H100 round-1 times of each tile forced
+ * at one round (fp8_check time3, 2t: 256 x 4096 x 4096 and 256 x 5120 x 13824: 128x128 0.78, 128x64 0.55 (L2-bound:
+ * 277 clocks per 64 of K for 128 of tensor work), 64x64 0.65 at two blocks per SM); that rule picks the measured
+ * best tile (within 3%) on all 12 rows with M <= 512 (the grid-size rule of qn_f8_pick: 7 of 12, up to 1.56x slower). */
+static int qn_f8t_pick(int64_t N, int64_t M, int sms, int forced) {
+    static const int bm[4] = {128, 128, 128, 64}, bn[4] = {256, 128, 64, 64}, per_sm[4] = {1, 1, 1, 2};
+    static const double cost[4] = {1.0, 0.78, 0.55, 0.65};
+    if (forced >= 1 && forced <= 4) return forced;
+    const int64_t s = sms > 0 ? sms : 132;
+    int best = 0;
+    double tb = 1e300;
+    for (int i = 0; i < 4; i++) {
+        const int64_t tiles = (N + bm[i] - 1) / bm[i] * ((M + bn[i] - 1) / bn[i]);
+        const double tm = (double)((tiles + s * per_sm[i] - 1) / (s * per_sm[i])) * cost[i];
+        if (tm < tb) tb = tm, best = i;
+    }
+    return best + 1;
+}
+
 /* QUANTA_CUDA_FP8_TILE=128x256|128x128|64x128|64x64 forces a tile on every call (conformance of each tile by
  * bench/cuda/verify_mmq8.sh); unset or anything else: picked by grid size. Read once. */
 static int qn_f8_forced_tile() {
@@ -1090,7 +1162,9 @@ static int qn_f8_forced_tile() {
 
 /* QUANTA_CUDA_FP8_V2 (fp8pp11): 0: mmq8's kernel (blocks alone); 1 or 2: clusters of 2 blocks sharing the token
  * tile; 4: clusters of 4; a trailing p (0p, 2p, 4p): the persistent form of that cluster size, pp (0pp, 2pp, 4pp):
- * persistent with 2 wgmma groups in flight. Unset: 2p, the fastest form in the H100 run of 2026-12-06 09:42
+ * persistent with 2 wgmma groups in flight. Unset: 0t (fp813's TMA form, clusters of 1): faster than 2p on all 30
+ * LLaMA-7B/13B shapes of the H100 run of 2026-12-06 13:12 (1.19-2.06x), bit-identical, conformance per tile and
+ * compute-sanitizer clean (bench/NOTES.md section 6, fp813). Before: 2p, the fastest form in the H100 run of 2026-12-06 09:42
  * (1.16-1.20x mmq8's kernel at M = 2048 on the 7B/13B shapes, 1.19x at M = 256; pp no faster; bit-identical,
  * conformance per tile and compute-sanitizer clean: bench/NOTES.md section 6, lead12). Read once: the cluster
  * size, plus 16 x the persistent form (1 or 2; 3: fp813's TMA form, a trailing t: 0t, 2t; 4: ts, its TMA store;
@@ -1099,7 +1173,7 @@ static int qn_f8_env_v2() {
     static int v2 = -1;
     if (v2 < 0) {
         const char *e = getenv("QUANTA_CUDA_FP8_V2");
-        if (!e) e = "2p";
+        if (!e) e = "0t";
         const int v = e ? atoi(e) : 0;
         const char *p1 = e ? strchr(e, 'p') : NULL;
         v2 = (v == 4 ? 4 : v == 1 || v == 2 ? 2 : 1) | (p1 ? (p1[1] == 'p' ? 32 : 16) : 0);
@@ -1137,6 +1211,17 @@ void qn_cuda_fp8_x_split(void *buf, int64_t M, int64_t Kp, uint8_t **xq, float *
     *sx = (float *)(void *)((uint8_t *)buf + qn_f8_al((size_t)Kp * (size_t)qn_f8_mp(M)));
 }
 
+/* QUANTA_CUDA_FP8_QUANT_REG=1 (fp813, off: unmeasured): the quantizer that reads each row once (qn_k_fp8_quant_x_reg)
+ * for K <= 16384. Read once. */
+static bool qn_f8_quant_reg() {
+    static int on = -1;
+    if (on < 0) {
+        const char *e = getenv("QUANTA_CUDA_FP8_QUANT_REG");
+        on = e && !strcmp(e, "1");
+    }
+    return on == 1;
+}
+
 /* The layout the GEMM of QUANTA_CUDA_FP8_V2 reads: token-major for the TMA form (t), slices otherwise. */
 int qn_cuda_fp8_quantize_x(int x_dtype, const void *x, int64_t M, int64_t K, int64_t Kp, void *buf, void *stream) {
     return qn_cuda_fp8_quantize_x_tm(x_dtype, x, M, K, Kp, buf, (qn_f8_env_v2() >> 4) >= 3, stream);
@@ -1153,8 +1238,17 @@ int qn_cuda_fp8_quantize_x_tm(int x_dtype, const void *x, int64_t M, int64_t K, 
     const int es = x_dtype == QN_DT_F32 ? 4 : 2;
     const bool vec = ((uintptr_t)x & 15u) == 0 && (K * es) % 16 == 0;
     if (Mp > 0x7fffffff) return (int)cudaErrorInvalidValue;
-    qn_k_fp8_quant_x<<<(unsigned)Mp, QN_F8_QTHREADS, 0, (cudaStream_t)stream>>>(x_dtype, x, M, K, Kp, Mp, vec, token_major != 0,
-                                                                                  xq, sx);
+    const int64_t slices = Kp / 16;
+    cudaStream_t st = (cudaStream_t)stream;
+    const bool tm = token_major != 0;
+    if (qn_f8_quant_reg() && slices <= 256)
+        qn_k_fp8_quant_x_reg<1><<<(unsigned)Mp, 256, 0, st>>>(x_dtype, x, M, K, Kp, Mp, vec, tm, xq, sx);
+    else if (qn_f8_quant_reg() && slices <= 512)
+        qn_k_fp8_quant_x_reg<2><<<(unsigned)Mp, 256, 0, st>>>(x_dtype, x, M, K, Kp, Mp, vec, tm, xq, sx);
+    else if (qn_f8_quant_reg() && slices <= 1024)
+        qn_k_fp8_quant_x_reg<4><<<(unsigned)Mp, 256, 0, st>>>(x_dtype, x, M, K, Kp, Mp, vec, tm, xq, sx);
+    else
+        qn_k_fp8_quant_x<<<(unsigned)Mp, QN_F8_QTHREADS, 0, st>>>(x_dtype, x, M, K, Kp, Mp, vec, tm, xq, sx);
     return qn_cu_launch_status();
 }
 
@@ -1202,7 +1296,7 @@ int qn_cuda_fp8_gemm_cl(const qn_cuda_weight *w, const void *buf, int64_t M, int
     a.part = splits > 1 ? part : NULL;
     a.yd = y_dtype, a.y = y, a.trace = trace, a.units = 0, a.gxc = 0;
     cudaStream_t s = (cudaStream_t)stream;
-    const int t = qn_f8_pick(w->N, M, sms, tile);
+    const int t = persist >= 3 ? qn_f8t_pick(w->N, M, sms, tile) : qn_f8_pick(w->N, M, sms, tile);
     if (persist >= 3) { /* 4, 6: the TMA store epilogue where y allows it (2-byte, rows 16-byte multiples, aligned) */
         const bool epi = (persist == 4 || persist == 6) && y_dtype != QN_DT_F32 && w->N % 8 == 0 && ((uintptr_t)y & 15u) == 0;
         if (persist >= 5) { /* clusters along the tokens */

@@ -175,10 +175,11 @@ static int check_case(const ccase &c) {
            c.splits);
     float *part = NULL;
     if (c.splits > 1) CK(cudaMalloc(&part, (size_t)c.splits * (size_t)(M * N) * 4));
-    int e = qn_cuda_fp8_quantize_x(c.xd, dx, M, K, Kp, buf, NULL);
+    /* the slice layout and 2p explicitly (QUANTA_CUDA_FP8_V2 may choose a TMA form, which reads token-major codes) */
+    int e = qn_cuda_fp8_quantize_x_tm(c.xd, dx, M, K, Kp, buf, 0, NULL);
     if (e) { printf("quantize launch: %d\n", e); return 1; }
-    e = c.splits > 1 ? qn_cuda_fp8_gemm_split(&dw.w, buf, M, c.yd, dy, c.tile, c.splits, part, 132, NULL)
-                     : qn_cuda_fp8_gemm(&dw.w, buf, M, c.yd, dy, c.tile, 132, NULL);
+    e = c.splits > 1 ? qn_cuda_fp8_gemm_cl(&dw.w, buf, M, c.yd, dy, c.tile, c.splits, part, 2, 0, NULL, 132, NULL)
+                     : qn_cuda_fp8_gemm_cl(&dw.w, buf, M, c.yd, dy, c.tile, 1, NULL, 2, 1, NULL, 132, NULL);
     if (e) { printf("gemm launch: %d%s\n", e, e < 0 ? " (not a 9.0 device)" : ""); return 1; }
     CK(cudaDeviceSynchronize());
     std::vector<uint8_t> dq(bb);
@@ -461,13 +462,17 @@ static int time_all(const char *csv) {
             __nv_bfloat16 *x = ta.x, *y = ta.y;
             void *buf = ta.buf;
             int err = 0;
-            const double tq = time_us([&] { err |= qn_cuda_fp8_quantize_x(QN_DT_BF16, x, M, K, dw.w.Kp, buf, NULL); });
-            const double tg = time_us([&] { err |= qn_cuda_fp8_gemm(&dw.w, buf, M, QN_DT_BF16, y, 0, sms, NULL); });
+            const double tq = time_us([&] { err |= qn_cuda_fp8_quantize_x_tm(QN_DT_BF16, x, M, K, dw.w.Kp, buf, 0, NULL); });
+            const double tg = time_us([&] {
+                err |= qn_cuda_fp8_gemm_cl(&dw.w, buf, M, QN_DT_BF16, y, 0, 1, NULL, 2, 1, NULL, sms, NULL);
+            });
             const double to = time_us([&] { err |= qn_cuda_matmul_fp8(&dw.w, QN_DT_BF16, x, QN_DT_BF16, y, M, buf,
                                                                       qn_cuda_fp8_x_bytes(M, dw.w.Kp), sms, NULL); });
             double tt[4]; /* every tile forced: the measurements to set qn_f8_pick's table from */
             for (int tile = 1; tile <= 4; tile++)
-                tt[tile - 1] = time_us([&] { err |= qn_cuda_fp8_gemm(&dw.w, buf, M, QN_DT_BF16, y, tile, sms, NULL); });
+                tt[tile - 1] = time_us([&] {
+                    err |= qn_cuda_fp8_gemm_cl(&dw.w, buf, M, QN_DT_BF16, y, tile, 1, NULL, 2, 1, NULL, sms, NULL);
+                });
             /* split-K candidates (M <= 512): the two wide tiles, K split until the grid covers the SMs, at least
              * 8 steps (512 of K) per split */
             double ts[2] = {NAN, NAN};
@@ -483,7 +488,7 @@ static int time_all(const char *csv) {
                     float *part;
                     CK(cudaMalloc(&part, (size_t)sp[c] * (size_t)(M * N) * 4));
                     ts[c] = time_us([&] {
-                        err |= qn_cuda_fp8_gemm_split(&dw.w, buf, M, QN_DT_BF16, y, c + 1, sp[c], part, sms, NULL);
+                        err |= qn_cuda_fp8_gemm_cl(&dw.w, buf, M, QN_DT_BF16, y, c + 1, sp[c], part, 2, 0, NULL, sms, NULL);
                     });
                     cudaFree(part);
                 }
@@ -576,7 +581,7 @@ static int time_v2(const char *csv) {
         uint8_t *x8 = timing_x8(M, K);
         __nv_bfloat16 *x = ta.x, *y = ta.y;
         void *buf = ta.buf;
-        const double tq = time_us([&] { err |= qn_cuda_fp8_quantize_x(QN_DT_BF16, x, M, K, K, buf, NULL); });
+        const double tq = time_us([&] { err |= qn_cuda_fp8_quantize_x_tm(QN_DT_BF16, x, M, K, K, buf, 0, NULL); });
         double tp[9], tt[3][4];
         for (int ci = 0; ci < 9; ci++)
             tp[ci] = time_us([&] {
@@ -649,7 +654,7 @@ static int trace_all() {
         tact ta = timing_x(M, N, K);
         __nv_bfloat16 *x = ta.x, *y = ta.y;
         void *buf = ta.buf;
-        err |= qn_cuda_fp8_quantize_x(QN_DT_BF16, x, M, K, K, buf, NULL);
+        err |= qn_cuda_fp8_quantize_x_tm(QN_DT_BF16, x, M, K, K, buf, 0, NULL);
         for (int ci = 0; ci < 3; ci++) {
             const int cl = 1 << ci;
             int64_t g[3];
@@ -764,7 +769,9 @@ __global__ void tma_probe_mc(const __grid_constant__ CUtensorMap mh, int c0, int
 }
 
 static int tma_test() {
-    const int R = 200, Cc = 300, P = 304, c0 = 256, c1 = 160; /* the 2d array: R rows of Cc bytes, P apart */
+    /* the 2d array: R rows of Cc bytes, P apart. Cc a multiple of 16: the store clips dimension 0 to 16 bytes only
+     * (round 1, H100: Cc = 300 got bytes 300-303 of each row written; tma.cuh says so) */
+    const int R = 200, Cc = 288, P = 304, c0 = 192, c1 = 160;
     std::vector<uint8_t> src((size_t)R * P), w3((size_t)5 * 3 * 1024);
     for (auto &v : src) v = (uint8_t)(fast_u32() | 1u); /* never 0: a zero in the copy is a fill */
     for (auto &v : w3) v = (uint8_t)(fast_u32() | 1u);
@@ -838,16 +845,16 @@ static int time_t3(const char *csv) {
     static const int64_t ms[] = {256, 512, 1024, 2048, 4096};
     FILE *out = csv ? fopen(csv, "w") : NULL;
     if (out)
-        fprintf(out, "M,N,K,quant_us,gemm_us,ours_us,v2c2p_us,v2c1t_us,v2c2t_us,v2c2ts_us,v2c2tw_us,v2c4tw_us,lt_fast_us,"
+        fprintf(out, "M,N,K,quant_us,gemm_us,ours_us,v2c2p_us,v2c1t_us,v2c2t_us,v2c2ts_us,v2c1ts_us,v2c2tw_us,lt_fast_us,"
                      "best_tile_t\n");
     lt_env le;
     if (!lt_env_init(le)) { printf("cublasLt init failed\n"); return 2; }
     printf("time3: us per call (best of 5 x 20 back-to-back), bf16 y; c2p = the default (=2p), c1t / c2t = the TMA\n"
-           "form (=0t / 2t), c2ts = 2t with the TMA store epilogue (=2ts), c2tw / c4tw = clusters of 2 / 4 along the\n"
-           "tokens (=2tw / 4tw), tile picked; lt_fast = cuBLASLt FP8 fast accumulation; then (M <= 512) 2t with each tile\n"
-           "forced\n");
+           "form (=0t / 2t), c2ts / c1ts = with the TMA store epilogue (=2ts / 0ts), c2tw = clusters of 2 along the\n"
+           "tokens (=2tw), tile picked (qn_f8t_pick); lt_fast = cuBLASLt FP8 fast accumulation; then (M <= 512) 0ts with\n"
+           "each tile forced\n");
     printf("%6s %6s %6s | %6s | %7s %7s %7s %7s %7s %7s | %8s | %6s %6s %6s %6s | %s\n", "M", "N", "K", "quant", "c2p", "c1t",
-           "c2t", "c2ts", "c2tw", "c4tw", "lt_fast", "c2p/c2t", "lt/c2t", "lt/c2ts", "lt/c4tw", "TFLOP/s c2p c2t c2ts lt");
+           "c2t", "c2ts", "c1ts", "c2tw", "lt_fast", "c2p/c1ts", "lt/c2t", "lt/c2ts", "lt/c1ts", "TFLOP/s c2p c2t c1ts lt");
     int err = 0;
     static const char *const tn[4] = {"128x256", "128x128", "128x64", "64x64"};
     for (auto &w : nk) {
@@ -864,7 +871,7 @@ static int time_t3(const char *csv) {
             const double t2p = time_us([&] {
                 err |= qn_cuda_fp8_gemm_cl(&dw.w, ta.buf, M, QN_DT_BF16, ta.y, 0, 1, NULL, 2, 1, NULL, le.sms, NULL);
             });
-            static const int tf5[5][2] = {{1, 3}, {2, 3}, {2, 4}, {2, 5}, {4, 5}}; /* 0t 2t 2ts 2tw 4tw */
+            static const int tf5[5][2] = {{1, 3}, {2, 3}, {2, 4}, {1, 4}, {2, 5}}; /* 0t 2t 2ts 0ts 2tw */
             double tt[5], tf[4] = {NAN, NAN, NAN, NAN};
             for (int ci = 0; ci < 5; ci++)
                 tt[ci] = time_us([&] {
@@ -874,7 +881,7 @@ static int time_t3(const char *csv) {
             int best = 0;
             for (int tile = 1; tile <= 4 && M <= 512; tile++) {
                 tf[tile - 1] = time_us([&] {
-                    err |= qn_cuda_fp8_gemm_cl(&dw.w, buft, M, QN_DT_BF16, ta.y, tile, 1, NULL, 2, 3, NULL, le.sms, NULL);
+                    err |= qn_cuda_fp8_gemm_cl(&dw.w, buft, M, QN_DT_BF16, ta.y, tile, 1, NULL, 1, 4, NULL, le.sms, NULL);
                 });
                 if (tf[tile - 1] < tf[best]) best = tile - 1;
             }
@@ -897,10 +904,10 @@ static int time_t3(const char *csv) {
             const double fl = 2.0 * M * N * K / 1e6;
             printf("%6lld %6lld %6lld | %6.1f | %7.1f %7.1f %7.1f %7.1f %7.1f %7.1f | %8.1f | %6.2f %6.2f %6.2f %6.2f | %.0f %.0f "
                    "%.0f %.0f",
-                   (long long)M, (long long)N, (long long)K, tq, t2p, tt[0], tt[1], tt[2], tt[3], tt[4], tl, t2p / tt[1],
-                   tl / tt[1], tl / tt[2], tl / tt[4], fl / t2p, fl / tt[1], fl / tt[2], fl / tl);
+                   (long long)M, (long long)N, (long long)K, tq, t2p, tt[0], tt[1], tt[2], tt[3], tt[4], tl, t2p / tt[3],
+                   tl / tt[1], tl / tt[2], tl / tt[3], fl / t2p, fl / tt[1], fl / tt[3], fl / tl);
             if (M <= 512) {
-                printf(" | 2t tiles");
+                printf(" | 0ts tiles");
                 for (int t = 0; t < 4; t++) printf(" %s %.1f", tn[t], tf[t]);
             }
             printf("\n");
@@ -932,8 +939,8 @@ static int trace_t3() {
         dweight dw = timing_weight(N, K, wq);
         tact ta = timing_x(M, N, K);
         err |= qn_cuda_fp8_quantize_x_tm(QN_DT_BF16, ta.x, M, K, K, ta.buf, 1, NULL);
-        for (int ci = 0; ci < 3; ci++) { /* 0t, 2t, 2ts */
-            const int cl = ci ? 2 : 1, form = ci == 2 ? 4 : 3;
+        for (int ci = 0; ci < 3; ci++) { /* 0t, 0ts, 2ts */
+            const int cl = ci == 2 ? 2 : 1, form = ci ? 4 : 3;
             int64_t g[3];
             qn_cuda_fp8_grid(N, M, 0, 1, cl, sms, g);
             const int64_t nb = g[0] * g[1] * g[2] + 2 * sms; /* >= the persistent grid (at most one block per tile) */
@@ -976,6 +983,23 @@ static int trace_t3() {
     return err ? 1 : 0;
 }
 
+/* quant (fp813): the quantizer alone (token-major, bf16 x) on the K of the 7B/13B weights at M = 2048 and 4096, in
+ * the form QUANTA_CUDA_FP8_QUANT_REG chooses (run it with =0 and =1), and the bytes it moves per us. */
+static int time_quant() {
+    static const int64_t ks[] = {4096, 5120, 11008, 13824}, ms[] = {2048, 4096};
+    int err = 0;
+    for (int64_t K : ks)
+        for (int64_t M : ms) {
+            tact ta = timing_x(M, 16, K);
+            const double t = time_us([&] { err |= qn_cuda_fp8_quantize_x_tm(QN_DT_BF16, ta.x, M, K, K, ta.buf, 1, NULL); });
+            printf("quant M=%lld K=%lld (QUANTA_CUDA_FP8_QUANT_REG=%s): %.1f us, %.2f TB/s of x read once + codes\n",
+                   (long long)M, (long long)K, getenv("QUANTA_CUDA_FP8_QUANT_REG") ? getenv("QUANTA_CUDA_FP8_QUANT_REG") : "unset",
+                   t, (double)M * K * 3 / t / 1e6);
+            tact_free(ta);
+        }
+    return err ? 1 : 0;
+}
+
 int main(int argc, char **argv) {
     setvbuf(stdout, NULL, _IOLBF, 0); /* line by line: a run killed by its timeout (a hang) keeps what it printed */
     const char *mode = argc > 1 ? argv[1] : "all";
@@ -1000,8 +1024,12 @@ int main(int argc, char **argv) {
             {77, 131, 160, QN_DT_F16, QN_DT_F16, 4, 1},     /* K not a multiple of 64, odd N: 64x64 */
             {300, 200, 544, QN_DT_BF16, QN_DT_BF16, 3, 1},  /* 64x128, partial token tile */
             {257, 300, 1024, QN_DT_F32, QN_DT_BF16, 2, 1},  /* 128x128, a 1-token last tile */
+            {200, 264, 704, QN_DT_F16, QN_DT_BF16, 0, 1},   /* fp813: 2-byte y, N % 8 == 0: the ts forms' TMA store */
             {520, 390, 2048, QN_DT_F32, QN_DT_F32, 1, 1},   /* 128x256, N and M past the tiles */
             {512, 4096, 512, QN_DT_BF16, QN_DT_F32, 0, 1},  /* the pick on a wide weight */
+            {333, 1024, 1088, QN_DT_BF16, QN_DT_BF16, 1, 1}, /* fp813: 128x256 with the TMA store, K odd in 128 */
+            {70, 150, 10000, QN_DT_BF16, QN_DT_BF16, 0, 1},  /* fp813: long K (QUANT_REG: 4 slices a thread) */
+            {90, 64, 5000, QN_DT_F32, QN_DT_F16, 0, 1},      /* fp813: 2 slices a thread */
             {257, 300, 1024, QN_DT_F32, QN_DT_BF16, 1, 3},  /* split-K: 128x256, 16 steps in 6 + 6 + 4 */
             {300, 200, 544, QN_DT_BF16, QN_DT_F32, 2, 2},   /* split-K: 128x128, 9 steps in 5 + 4 */
         };
@@ -1014,6 +1042,7 @@ int main(int argc, char **argv) {
     if (!strcmp(mode, "time2")) rc |= time_v2(argc > 2 ? argv[2] : NULL);
     if (!strcmp(mode, "trace")) rc |= trace_all();
     if (!strcmp(mode, "tma")) rc |= tma_test();
+    if (!strcmp(mode, "quant")) rc |= time_quant();
     if (!strcmp(mode, "trace3")) rc |= trace_t3();
     if (!strcmp(mode, "time3")) rc |= time_t3(argc > 2 ? argv[2] : NULL);
     return rc;

@@ -6,18 +6,19 @@
 # fp8_check comes from bench/cuda/prebuild_fp813.sh (/tmp/prebuild/fp813), else is built here from /tmp/qbuild's
 # objects. At most ~80 s; every step has its own timeout (a barrier or TMA mistake hangs), later steps skipped when late.
 #   1. fp8_check tma: tma.cuh's 2d swizzled / 3d / multicast loads and 2d store against the host's bytes;
-#   2. conformance of the e4m3 matmuls with V2=2t, 0t, 2ts and 4tw (engine path: token-major quantizer + TMA GEMM; ts:
+#   2. conformance of the e4m3 matmuls with V2 unset (the default, 0t), 0ts, 2ts and 2tw (engine path: token-major quantizer + TMA GEMM; ts:
 #      the epilogue through shared memory and a TMA store, where y is bf16/f16; tw: clusters along the tokens, the
 #      weights multicast);
-#   3. fp8_check check (V2 unset = 2p): codes byte-exact, y within its bound of the float64 reference (NaN-poisoned),
+#   3. fp8_check check (2p named explicitly): codes byte-exact, y within its bound of the float64 reference (NaN-poisoned),
 #      every other form bit-identical to it, and the TMA forms (0t, 2t, 0ts, 2ts, 2tw, 4tw, 2tws, 4tws; their
 #      token-major codes) too;
-#   4. fp8_check time3: GEMM alone, 2p vs 0t, 2t, 2ts, 2tw, 4tw (tile picked; M <= 512: 2t each tile forced) vs cuBLASLt FP8 fast, LLaMA-7B
+#   3b. the same check with QUANTA_CUDA_FP8_QUANT_REG=1 (a row read once), and fp8_check quant with it 0 and 1;
+#   4. fp8_check time3: GEMM alone, 2p vs 0t, 2t, 2ts, 0ts, 2tw (tile picked; M <= 512: 0ts each tile forced) vs cuBLASLt FP8 fast, LLaMA-7B
 #      and 13B shapes at M = 256 .. 4096; then torch._scaled_mm row-wise on the same shapes (fp8_peers.py);
 #      (fast accumulation only, for time);
 #   4b. fp8_check trace3: the TMA form's first tile per block (clocks per 64 of K, epilogue);
 #   5. compute-sanitizer racecheck / synccheck of fp8_check's small cases (the TMA form runs in them);
-#   6. conformance with each tile forced, V2=2t, while time is left.
+#   6. conformance with each tile forced, V2=0ts (QUANTA_CUDA_FP8_TILE=64x128 means 128x64 there), while time is left.
 # Everything goes to $OUT/fp813/ (summary.txt: the numbers to decide with).
 set -u
 cd "$(dirname "$0")/../.." # the repository root
@@ -46,8 +47,9 @@ EXTRA=(--case "matmul:m=520,n=390,k=2048,w=fp8_e4m3,x=bf16" --case "matmul:m=512
        --case "matmul:m=300,n=1000,k=704,w=fp8_e4m3,x=bf16")
 WIDE=($(echo "$LISTED" | grep -E 'm=(33,.*b=2|64|77|300|257),' | sed 's/^/--case /') "${EXTRA[@]}")
 ALL=($(echo "$LISTED" | sed 's/^/--case /') "${EXTRA[@]}")
-say "conformance cases: $((${#ALL[@]} / 2)) (V2=2t, 0t, 2ts, 4tw), $((${#WIDE[@]} / 2)) from M = 64 (each tile)"
-for v in 2t 0t 2ts 4tw; do CONFORM_S=12 conform v2c$v QUANTA_CUDA_FP8_V2=$v -- "${ALL[@]}"; done
+say "conformance cases: $((${#ALL[@]} / 2)) (V2 unset = 0t, 0ts, 2ts, 2tw), $((${#WIDE[@]} / 2)) from M = 64 (each tile)"
+CONFORM_S=12 conform default QUANTA_CUDA_FP8_TILE= -- "${ALL[@]}" # V2 unset: the default (0t since fp813 round 1)
+for v in 0ts 2ts 2tw; do CONFORM_S=12 conform v2c$v QUANTA_CUDA_FP8_V2=$v -- "${ALL[@]}"; done
 
 [ -n "$BUILD_PID" ] && { wait $BUILD_PID 2> /dev/null; say "fp8_check build: $(tail -1 $D/fp8_check_build.log)"; }
 if [ -x $FC/fp8_check ]; then
@@ -58,8 +60,15 @@ if [ -x $FC/fp8_check ]; then
   # 3. against the float64 reference, every form bit-identical
   if [ $(left) -gt 10 ]; then
     timeout 20 $FC/fp8_check check > $D/fp8_check.txt 2>&1
-    rc=$?; say "fp8_check check (V2 unset = 2p; TMA form 0t/2t compared) rc=$rc"; [ $rc -eq 0 ] || VERDICT=FAIL
+    rc=$?; say "fp8_check check (2p against the reference; the other forms, TMA ones included, compared) rc=$rc"; [ $rc -eq 0 ] || VERDICT=FAIL
     grep -E '^check|cases wrong|launch|fp8_check:' $D/fp8_check.txt | sed 's/; e4m3 x costs.*against the unquantized x//' | tee -a $D/summary.txt
+  fi
+  # 3b. the quantizer that reads each row once (QUANTA_CUDA_FP8_QUANT_REG=1): codes byte-exact, then its time vs the loop
+  if [ $(left) -gt 40 ]; then
+    QUANTA_CUDA_FP8_QUANT_REG=1 timeout 20 $FC/fp8_check check > $D/fp8_check_qreg.txt 2>&1
+    rc=$?; say "fp8_check check with QUANTA_CUDA_FP8_QUANT_REG=1 rc=$rc"; [ $rc -eq 0 ] || VERDICT=FAIL
+    grep -E 'cases wrong|codes [1-9]|launch' $D/fp8_check_qreg.txt | tee -a $D/summary.txt
+    for q in 0 1; do QUANTA_CUDA_FP8_QUANT_REG=$q timeout 6 $FC/fp8_check quant 2>&1 | grep -E '^quant' | tee -a $D/summary.txt; done
   fi
   # 4. timings
   if [ $(left) -gt 20 ]; then
@@ -93,12 +102,12 @@ fi
 TILES_RUN=""
 for t in 128x256 128x128 64x128 64x64; do
   [ $(left) -gt 6 ] || break
-  CONFORM_S=8 conform v2c2t_$t QUANTA_CUDA_FP8_V2=2t QUANTA_CUDA_FP8_TILE=$t -- "${WIDE[@]}"
+  CONFORM_S=8 conform v2c0ts_$t QUANTA_CUDA_FP8_V2=0ts QUANTA_CUDA_FP8_TILE=$t -- "${WIDE[@]}"
   TILES_RUN="$TILES_RUN $t"
 done
 
 {
-  echo "== fp813 summary: tma probe, conformance (V2=2t, 0t, 2ts, 4tw; 2t forced tiles:${TILES_RUN:- none}), fp8_check, sanitizers: $VERDICT"
+  echo "== fp813 summary: tma probe, conformance (V2 unset = 0t, 0ts, 2ts, 2tw; 0ts forced tiles:${TILES_RUN:- none}), fp8_check, sanitizers: $VERDICT"
   grep -E 'cases wrong' $D/fp8_check.txt 2> /dev/null
   [ -f $D/fp8_peers.txt ] && grep -E 'scaled_mm' $D/fp8_peers.txt | tail -40
 } | tee -a $D/summary.txt

@@ -1,15 +1,15 @@
 #!/bin/bash
 # verify_mmq13.sh — device checks of mmq13's warp-specialized wgmma GEMM on ggml weights (kernels_cuda/ggml_mmq_ws_wg.cu,
-# QUANTA_CUDA_GGML_MMQ=13 / =14, off by default), run after bench/e2e/run_h200.sh has built Quanta (/tmp/qbuild) and written
+# QUANTA_CUDA_GGML_MMQ=13 / 14 / 15, off by default), run after bench/e2e/run_h200.sh has built Quanta (/tmp/qbuild) and written
 # the model files (/tmp/e2e/files); prebuild_mmq13.sh has built the kernel bench (/tmp/prebuild/mmq13/ggml_mmq_bench;
 # if it is missing it is built here from the meson objects). About 75 s; later steps are skipped when late.
-#   1. conformance of the ggml matmuls past the GEMV with =14 (the dense form: weight dequantized to f16 per call, then
-#      the same kernel fed by bulk copies; tile by grid size, and 128x256 forced) and =13 (round 2's producer order);
-#      a hang ends the ws steps;
-#   2. pp512 on the two 7B files: the defaults, =13, =14;
-#   3. kernel rows (ggml_mmq_bench, NaN-poisoned outputs, maxdiff against the default route =7): =14 at M = 512 and 2048,
-#      =13 at 512, on the 7B shapes, q4_0 and q8_0; =14's tiles on 14336 x 4096 at 2048;
-#   4. cuBLAS bf16 on =14's rows (mmq_peers.py, torch): issue 14's "quantized GEMM >= 0.8x cuBLAS bf16" ratio.
+#   1. conformance of the ggml matmuls past the GEMV with =15 (the dense form, 128-byte swizzle: weight dequantized to
+#      f16 per call, then the same kernel fed by bulk copies; tile by grid size, and 128x256 forced), =14 (the dense
+#      form without swizzle) and =13 (round 2's producer order); a hang ends the ws steps;
+#   2. pp512 on the two 7B files: the defaults, =15, =14, =13;
+#   3. kernel rows (ggml_mmq_bench, NaN-poisoned outputs, maxdiff against the default route =7): =15 at M = 512 and 2048,
+#      =14 and =13 at 512, on the 7B shapes, q4_0 and q8_0; =15's tiles on 14336 x 4096 at 2048;
+#   4. cuBLAS bf16 on =15's rows (mmq_peers.py, torch): issue 14's "quantized GEMM >= 0.8x cuBLAS bf16" ratio.
 # Everything goes to $OUT/mmq13/ (summary.txt; the tables at its end).
 set -u
 cd "$(dirname "$0")/../.." # the repository root
@@ -43,13 +43,15 @@ BIG=(--case "matmul:m=256,n=1024,k=4096,w=q4_0,x=f32" --case "matmul:m=130,n=512
      --case "matmul:m=130,n=12800,k=96,w=q4_0,x=f32" --case "matmul:m=200,n=12800,k=256,w=q6_k,x=f16"
      --case "matmul:m=512,n=4096,k=4096,w=q8_0,x=f32" --case "matmul:m=1000,n=1100,k=4096,w=q4_0,x=f32")
 
-# 1. conformance: =14 (dense form) with the tile by grid size and 128x256 forced, =13 (round 2's producer order)
+# 1. conformance: =15 (dense, swizzled) by grid size on every case and 128x256 forced, =14 (dense), =13 (round 2's
+#    producer order) on the small cases
 WS=ok
-CONFORM_S=18 conform dq_auto QUANTA_CUDA_GGML_MMQ=14 -- "${CASES[@]}" "${BIG[@]}"
+CONFORM_S=18 conform sw15_auto QUANTA_CUDA_GGML_MMQ=15 -- "${CASES[@]}" "${BIG[@]}"
 rc=$?; [ $rc -eq 0 ] || WS=FAIL
-if [ $rc -eq 124 ]; then say "dq_auto timed out: a hang? the ws steps are skipped"; WS=HANG; fi
-[ $WS = HANG ] || CONFORM_S=10 conform dq128x256 QUANTA_CUDA_GGML_MMQ=14 QUANTA_CUDA_GGML_MMQ_TILE=ws128x256 -- "${CASES[@]}" || WS=FAIL
-[ $WS = HANG ] || CONFORM_S=10 conform ws_auto QUANTA_CUDA_GGML_MMQ=13 -- "${CASES[@]}" || WS=FAIL
+if [ $rc -eq 124 ]; then say "sw15_auto timed out: a hang? the ws steps are skipped"; WS=HANG; fi
+[ $WS = HANG ] || CONFORM_S=8 conform sw15_128x256 QUANTA_CUDA_GGML_MMQ=15 QUANTA_CUDA_GGML_MMQ_TILE=ws128x256 -- "${CASES[@]}" || WS=FAIL
+[ $WS = HANG ] || CONFORM_S=8 conform dq14_auto QUANTA_CUDA_GGML_MMQ=14 -- "${CASES[@]}" || WS=FAIL
+[ $WS = HANG ] || CONFORM_S=8 conform ws13_auto QUANTA_CUDA_GGML_MMQ=13 -- "${CASES[@]}" || WS=FAIL
 pack
 
 # 2. pp512: defaults, =13, =14
@@ -66,7 +68,8 @@ pp() { # label file [VAR=value...]
 }
 for f in mistral7b-q4_0 mistral7b-q8_0; do
   pp ${f}__default $f QUANTA_PLAN_PROFILE=0
-  [ $WS = HANG ] || { pp ${f}__ws13 $f QUANTA_CUDA_GGML_MMQ=13; pp ${f}__dq14 $f QUANTA_CUDA_GGML_MMQ=14; }
+  [ $WS = HANG ] || { pp ${f}__sw15 $f QUANTA_CUDA_GGML_MMQ=15; pp ${f}__dq14 $f QUANTA_CUDA_GGML_MMQ=14;
+                      pp ${f}__ws13 $f QUANTA_CUDA_GGML_MMQ=13; }
 done
 pack
 
@@ -79,23 +82,24 @@ kb() { # label NEW M SHAPES TILES
   say "kernel rows $1 rc=$?"; cat $D/mmq_$1.txt >> $D/summary.txt
 }
 S7=4096x4096,1024x4096,14336x4096,4096x14336
-kb dq14 14 512,2048 $S7 0
+kb sw15 15 512,2048 $S7 0
+kb dq14 14 512 $S7 0
 kb ws13 13 512 $S7 0
-kb dq14tiles 14 2048 14336x4096 1
+kb sw15tiles 15 2048 14336x4096 1
 pack
 
-# 4. cuBLAS bf16 on =14's rows
-if [ -s $D/mmq_dq14.csv ] && [ $(left) -gt 6 ] && python3 -c 'import torch' 2> /dev/null; then
-  timeout $(($(left) - 2)) python3 bench/cuda/mmq_peers.py $D/mmq_dq14.csv > $D/mmq_peers.md 2> $D/mmq_peers.err
+# 4. cuBLAS bf16 on =15's rows
+if [ -s $D/mmq_sw15.csv ] && [ $(left) -gt 6 ] && python3 -c 'import torch' 2> /dev/null; then
+  timeout $(($(left) - 2)) python3 bench/cuda/mmq_peers.py $D/mmq_sw15.csv > $D/mmq_peers.md 2> $D/mmq_peers.err
   say "mmq_peers rc=$?"
 fi
 
 {
   echo "== mmq13 summary =="
-  echo "conformance with QUANTA_CUDA_GGML_MMQ=14 (auto, forced ws128x256) and =13 (auto): $WS"
+  echo "conformance with QUANTA_CUDA_GGML_MMQ=15 (auto, forced ws128x256), =14 and =13 (auto): $WS"
   echo "| pp512 (tok/s, -r 3) | mean ± sd |"; echo "|---|---|"
   for r in "${PP[@]}"; do echo "$r"; done
-  [ -s $D/mmq_peers.md ] && { echo "kernel rows (ours = =14, old = =7) against cuBLAS bf16:"; cat $D/mmq_peers.md; }
+  [ -s $D/mmq_peers.md ] && { echo "kernel rows (ours = =15, old = =7) against cuBLAS bf16:"; cat $D/mmq_peers.md; }
 } | tee -a $D/summary.txt
 say "done"
 pack
