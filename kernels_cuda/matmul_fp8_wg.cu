@@ -107,6 +107,22 @@ __device__ __forceinline__ void qn_f8_load16(int xd, const void *x, int64_t row,
 }
 
 /* Block m: token m of Mp (rows M.. are zeros, scale 0). */
+/* The 16 codes of a slice, x / scale each (IEEE division) rounded to e4m3 (RNE, saturating), in kperm order. */
+__device__ __forceinline__ uint4 qn_f8_encode16(const float (&v)[16], float scale) {
+    uint32_t w[4];
+#pragma unroll
+    for (int j = 0; j < 4; j++) {
+        uint32_t word = 0;
+#pragma unroll
+        for (int b = 0; b < 4; b++) {
+            const float q = scale > 0.0f ? __fdiv_rn(v[qn_f8_kperm(4 * j + b)], scale) : 0.0f;
+            word |= (uint32_t)__nv_cvt_float_to_fp8(q, __NV_SATFINITE, __NV_E4M3) << (8 * b);
+        }
+        w[j] = word;
+    }
+    return make_uint4(w[0], w[1], w[2], w[3]);
+}
+
 /* tm (fp813's TMA form): token-major codes, xq[m][Kp] (slice s of token m at m * Kp + 16 s), else xq[slice][Mp][16]. */
 __global__ void __launch_bounds__(QN_F8_QTHREADS) qn_k_fp8_quant_x(int xd, const void *x, int64_t M, int64_t K,
                                                                    int64_t Kp, int64_t Mp, bool vec, bool tm,
@@ -133,18 +149,43 @@ __global__ void __launch_bounds__(QN_F8_QTHREADS) qn_k_fp8_quant_x(int xd, const
     for (int64_t s = threadIdx.x; s < slices; s += QN_F8_QTHREADS) {
         float v[16];
         qn_f8_load16(xd, x, m, K, s * 16, vec, v); /* again: the row is in L1 */
-        uint32_t w[4];
+        *reinterpret_cast<uint4 *>(xq + (tm ? m * Kp + s * 16 : (s * Mp + m) * 16)) = qn_f8_encode16(v, scale);
+    }
+}
+
+/* fp813: the same codes with the row read once, R slices a thread held in registers (256 threads: K <= 4096 R on
+ * a row). Round 1 on the H100 timed the loop form above at 75-194 us for M = 2048-4096 at K = 11008 / 13824
+ * (0.6 TB/s: its second pass re-reads rows that no longer fit in L1). Same arithmetic, same codes. */
+template <int R>
+__global__ void __launch_bounds__(256) qn_k_fp8_quant_x_reg(int xd, const void *x, int64_t M, int64_t K, int64_t Kp,
+                                                            int64_t Mp, bool vec, bool tm, uint8_t *xq, float *sx) {
+    __shared__ float sh[32];
+    const int64_t m = blockIdx.x;
+    const int64_t slices = Kp / 16;
+    if (m >= M) {
+        for (int64_t s = threadIdx.x; s < slices; s += 256)
+            *reinterpret_cast<uint4 *>(xq + (tm ? m * Kp + s * 16 : (s * Mp + m) * 16)) = make_uint4(0u, 0u, 0u, 0u);
+        if (threadIdx.x == 0) sx[m] = 0.0f;
+        return;
+    }
+    float v[R][16], amax = 0.0f;
 #pragma unroll
-        for (int j = 0; j < 4; j++) {
-            uint32_t word = 0;
+    for (int r = 0; r < R; r++) {
+        const int64_t s = threadIdx.x + 256 * r;
+        if (s < slices) {
+            qn_f8_load16(xd, x, m, K, s * 16, vec, v[r]);
 #pragma unroll
-            for (int b = 0; b < 4; b++) {
-                const float q = scale > 0.0f ? __fdiv_rn(v[qn_f8_kperm(4 * j + b)], scale) : 0.0f;
-                word |= (uint32_t)__nv_cvt_float_to_fp8(q, __NV_SATFINITE, __NV_E4M3) << (8 * b);
-            }
-            w[j] = word;
+            for (int i = 0; i < 16; i++) amax = fmaxf(amax, fabsf(v[r][i]));
         }
-        *reinterpret_cast<uint4 *>(xq + (tm ? m * Kp + s * 16 : (s * Mp + m) * 16)) = make_uint4(w[0], w[1], w[2], w[3]);
+    }
+    amax = qn_block_max(amax, sh);
+    const float scale = __fdiv_rn(amax, QN_FP8_E4M3_MAX);
+    if (threadIdx.x == 0) sx[m] = scale;
+#pragma unroll
+    for (int r = 0; r < R; r++) {
+        const int64_t s = threadIdx.x + 256 * r;
+        if (s < slices)
+            *reinterpret_cast<uint4 *>(xq + (tm ? m * Kp + s * 16 : (s * Mp + m) * 16)) = qn_f8_encode16(v[r], scale);
     }
 }
 
@@ -1170,6 +1211,17 @@ void qn_cuda_fp8_x_split(void *buf, int64_t M, int64_t Kp, uint8_t **xq, float *
     *sx = (float *)(void *)((uint8_t *)buf + qn_f8_al((size_t)Kp * (size_t)qn_f8_mp(M)));
 }
 
+/* QUANTA_CUDA_FP8_QUANT_REG=1 (fp813, off: unmeasured): the quantizer that reads each row once (qn_k_fp8_quant_x_reg)
+ * for K <= 16384. Read once. */
+static bool qn_f8_quant_reg() {
+    static int on = -1;
+    if (on < 0) {
+        const char *e = getenv("QUANTA_CUDA_FP8_QUANT_REG");
+        on = e && !strcmp(e, "1");
+    }
+    return on == 1;
+}
+
 /* The layout the GEMM of QUANTA_CUDA_FP8_V2 reads: token-major for the TMA form (t), slices otherwise. */
 int qn_cuda_fp8_quantize_x(int x_dtype, const void *x, int64_t M, int64_t K, int64_t Kp, void *buf, void *stream) {
     return qn_cuda_fp8_quantize_x_tm(x_dtype, x, M, K, Kp, buf, (qn_f8_env_v2() >> 4) >= 3, stream);
@@ -1186,8 +1238,17 @@ int qn_cuda_fp8_quantize_x_tm(int x_dtype, const void *x, int64_t M, int64_t K, 
     const int es = x_dtype == QN_DT_F32 ? 4 : 2;
     const bool vec = ((uintptr_t)x & 15u) == 0 && (K * es) % 16 == 0;
     if (Mp > 0x7fffffff) return (int)cudaErrorInvalidValue;
-    qn_k_fp8_quant_x<<<(unsigned)Mp, QN_F8_QTHREADS, 0, (cudaStream_t)stream>>>(x_dtype, x, M, K, Kp, Mp, vec, token_major != 0,
-                                                                                  xq, sx);
+    const int64_t slices = Kp / 16;
+    cudaStream_t st = (cudaStream_t)stream;
+    const bool tm = token_major != 0;
+    if (qn_f8_quant_reg() && slices <= 256)
+        qn_k_fp8_quant_x_reg<1><<<(unsigned)Mp, 256, 0, st>>>(x_dtype, x, M, K, Kp, Mp, vec, tm, xq, sx);
+    else if (qn_f8_quant_reg() && slices <= 512)
+        qn_k_fp8_quant_x_reg<2><<<(unsigned)Mp, 256, 0, st>>>(x_dtype, x, M, K, Kp, Mp, vec, tm, xq, sx);
+    else if (qn_f8_quant_reg() && slices <= 1024)
+        qn_k_fp8_quant_x_reg<4><<<(unsigned)Mp, 256, 0, st>>>(x_dtype, x, M, K, Kp, Mp, vec, tm, xq, sx);
+    else
+        qn_k_fp8_quant_x<<<(unsigned)Mp, QN_F8_QTHREADS, 0, st>>>(x_dtype, x, M, K, Kp, Mp, vec, tm, xq, sx);
     return qn_cu_launch_status();
 }
 

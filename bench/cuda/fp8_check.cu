@@ -983,6 +983,23 @@ static int trace_t3() {
     return err ? 1 : 0;
 }
 
+/* quant (fp813): the quantizer alone (token-major, bf16 x) on the K of the 7B/13B weights at M = 2048 and 4096, in
+ * the form QUANTA_CUDA_FP8_QUANT_REG chooses (run it with =0 and =1), and the bytes it moves per us. */
+static int time_quant() {
+    static const int64_t ks[] = {4096, 5120, 11008, 13824}, ms[] = {2048, 4096};
+    int err = 0;
+    for (int64_t K : ks)
+        for (int64_t M : ms) {
+            tact ta = timing_x(M, 16, K);
+            const double t = time_us([&] { err |= qn_cuda_fp8_quantize_x_tm(QN_DT_BF16, ta.x, M, K, K, ta.buf, 1, NULL); });
+            printf("quant M=%lld K=%lld (QUANTA_CUDA_FP8_QUANT_REG=%s): %.1f us, %.2f TB/s of x read once + codes\n",
+                   (long long)M, (long long)K, getenv("QUANTA_CUDA_FP8_QUANT_REG") ? getenv("QUANTA_CUDA_FP8_QUANT_REG") : "unset",
+                   t, (double)M * K * 3 / t / 1e6);
+            tact_free(ta);
+        }
+    return err ? 1 : 0;
+}
+
 int main(int argc, char **argv) {
     setvbuf(stdout, NULL, _IOLBF, 0); /* line by line: a run killed by its timeout (a hang) keeps what it printed */
     const char *mode = argc > 1 ? argv[1] : "all";
@@ -1011,6 +1028,8 @@ int main(int argc, char **argv) {
             {520, 390, 2048, QN_DT_F32, QN_DT_F32, 1, 1},   /* 128x256, N and M past the tiles */
             {512, 4096, 512, QN_DT_BF16, QN_DT_F32, 0, 1},  /* the pick on a wide weight */
             {333, 1024, 1088, QN_DT_BF16, QN_DT_BF16, 1, 1}, /* fp813: 128x256 with the TMA store, K odd in 128 */
+            {70, 150, 10000, QN_DT_BF16, QN_DT_BF16, 0, 1},  /* fp813: long K (QUANT_REG: 4 slices a thread) */
+            {90, 64, 5000, QN_DT_F32, QN_DT_F16, 0, 1},      /* fp813: 2 slices a thread */
             {257, 300, 1024, QN_DT_F32, QN_DT_BF16, 1, 3},  /* split-K: 128x256, 16 steps in 6 + 6 + 4 */
             {300, 200, 544, QN_DT_BF16, QN_DT_F32, 2, 2},   /* split-K: 128x128, 9 steps in 5 + 4 */
         };
@@ -1023,6 +1042,7 @@ int main(int argc, char **argv) {
     if (!strcmp(mode, "time2")) rc |= time_v2(argc > 2 ? argv[2] : NULL);
     if (!strcmp(mode, "trace")) rc |= trace_all();
     if (!strcmp(mode, "tma")) rc |= tma_test();
+    if (!strcmp(mode, "quant")) rc |= time_quant();
     if (!strcmp(mode, "trace3")) rc |= trace_t3();
     if (!strcmp(mode, "time3")) rc |= time_t3(argc > 2 ? argv[2] : NULL);
     return rc;

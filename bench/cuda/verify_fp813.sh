@@ -12,6 +12,7 @@
 #   3. fp8_check check (2p named explicitly): codes byte-exact, y within its bound of the float64 reference (NaN-poisoned),
 #      every other form bit-identical to it, and the TMA forms (0t, 2t, 0ts, 2ts, 2tw, 4tw, 2tws, 4tws; their
 #      token-major codes) too;
+#   3b. the same check with QUANTA_CUDA_FP8_QUANT_REG=1 (a row read once), and fp8_check quant with it 0 and 1;
 #   4. fp8_check time3: GEMM alone, 2p vs 0t, 2t, 2ts, 0ts, 2tw (tile picked; M <= 512: 0ts each tile forced) vs cuBLASLt FP8 fast, LLaMA-7B
 #      and 13B shapes at M = 256 .. 4096; then torch._scaled_mm row-wise on the same shapes (fp8_peers.py);
 #      (fast accumulation only, for time);
@@ -61,6 +62,13 @@ if [ -x $FC/fp8_check ]; then
     timeout 20 $FC/fp8_check check > $D/fp8_check.txt 2>&1
     rc=$?; say "fp8_check check (2p against the reference; the other forms, TMA ones included, compared) rc=$rc"; [ $rc -eq 0 ] || VERDICT=FAIL
     grep -E '^check|cases wrong|launch|fp8_check:' $D/fp8_check.txt | sed 's/; e4m3 x costs.*against the unquantized x//' | tee -a $D/summary.txt
+  fi
+  # 3b. the quantizer that reads each row once (QUANTA_CUDA_FP8_QUANT_REG=1): codes byte-exact, then its time vs the loop
+  if [ $(left) -gt 40 ]; then
+    QUANTA_CUDA_FP8_QUANT_REG=1 timeout 20 $FC/fp8_check check > $D/fp8_check_qreg.txt 2>&1
+    rc=$?; say "fp8_check check with QUANTA_CUDA_FP8_QUANT_REG=1 rc=$rc"; [ $rc -eq 0 ] || VERDICT=FAIL
+    grep -E 'cases wrong|codes [1-9]|launch' $D/fp8_check_qreg.txt | tee -a $D/summary.txt
+    for q in 0 1; do QUANTA_CUDA_FP8_QUANT_REG=$q timeout 6 $FC/fp8_check quant 2>&1 | grep -E '^quant' | tee -a $D/summary.txt; done
   fi
   # 4. timings
   if [ $(left) -gt 20 ]; then
