@@ -83,6 +83,12 @@ struct Params {
      * more 64-bit parameters moved n128s2sw from 230 to 254 registers) */
     int nmb, items, bh;
 };
+/* fa13 options, forms 25-27 only (a template parameter FL, so that the measured forms' code stays as measured):
+ * F_HEADS: the persistent forms' causal order head by head too (the heaviest-first order across all heads read
+ * every head's K/V from HBM: 4k causal 362 vs 514 TFLOP/s without persistence, H100 13:12); F_SKIP: O is rescaled
+ * only where some lane's row max moved (bit-identical: the factor is exactly 1 otherwise) */
+enum { F_HEADS = 1, F_SKIP = 2, F_CMASK = 4 }; /* F_CMASK: the boundary tiles of causal-only (or unmasked) calls
+                                                 * through one compare a score (bit-identical) */
 /* The TMA forms' K and V as 3-d tensors (128 dims, Nk keys, B * Hkv heads), boxes of 64 dims x BN keys in the
  * 128-byte swizzle: a __grid_constant__ parameter (the copies take its address in the parameter space) of the
  * TMA forms alone. (Params itself is not __grid_constant__: that moved n128s2sw from 230 to 254 registers.) */
@@ -170,7 +176,8 @@ __device__ __forceinline__ uint32_t sw_off(int R, int r, int c) {
  * the producer loads the next block's Q once the consumers' last Q . K^T of the current one is done (barrier
  * qempty) and its K/V tiles into the stages as they free up, so one block's last tiles and epilogue run under the
  * next one's start (short sequences: a block of 512-1k causal rows has 1-8 tiles). */
-template <typename T, int BN, int S, bool OV, int WGN, bool WS, bool PP, bool SW, bool TMA = false, bool PER = false>
+template <typename T, int BN, int S, bool OV, int WGN, bool WS, bool PP, bool SW, bool TMA = false, bool PER = false,
+          int FL = 0>
 __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const Params p, const __grid_constant__ MapsT<TMA> mp) {
 #if QN_AWG_HAVE
     typedef Cfg<BN, S, WGN, WS, SW> C;
@@ -246,7 +253,7 @@ __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const Params p, c
      * head's blocks together (its K/V stay in L2) */
     auto set_work = [&](unsigned w) { /* (the host keeps items under 2^31 for these) */
         const unsigned nmb = (unsigned)p.nmb, hk = (unsigned)p.Hkv, bh = (unsigned)p.bh;
-        if (p.causal) {
+        if (p.causal && !(FL & F_HEADS)) {
             const unsigned h = w % bh;
             set_block((int)(nmb - 1 - w / bh), (int)(h % hk), (int)(h / hk));
         } else {
@@ -368,8 +375,24 @@ __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const Params p, c
     /* masks the scores of the tile at key k0 where it crosses a boundary, then the online softmax: s becomes P
      * (f32), m and ls move on, alpha is what O (as of the tiles before) must be scaled by */
     auto softmax = [&](float (&s)[NS][4], long long k0, float (&alpha)[2]) {
-        if (p.mask != nullptr || k0 + BN > L || (p.causal && k0 + BN - 1 > pmin) ||
-            (p.window > 0 && k0 <= pmax - p.window)) {
+        const bool edge = p.mask != nullptr || k0 + BN > L || (p.causal && k0 + BN - 1 > pmin) ||
+                          (p.window > 0 && k0 <= pmax - p.window);
+        if (edge && (FL & F_CMASK) && p.mask == nullptr && p.window <= 0) {
+            /* no mask, no window: the visible keys of a row are those <= lim (one compare a score; the general
+             * path below tests each bound and the mask pointer per score, with a branch each) */
+#pragma unroll
+            for (int h = 0; h < 2; ++h) {
+                int r = (int)(h ? rb : ra);
+                if (r >= (int)rend) r = (int)rend - 1;
+                const int pos = (int)(L - p.Nq) + r / (int)p.G;
+                const int lim = (p.causal && pos < (int)L - 1 ? pos : (int)L - 1) - ((int)k0 + 2 * t);
+#pragma unroll
+                for (int j = 0; j < NS; ++j)
+#pragma unroll
+                    for (int e = 0; e < 2; ++e)
+                        if (j * 8 + e > lim) s[j][2 * h + e] = -INFINITY;
+            }
+        } else if (edge) {
 #pragma unroll
             for (int h = 0; h < 2; ++h) {
                 long long r = h ? rb : ra;
@@ -411,6 +434,8 @@ __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const Params p, c
         }
     };
     auto rescale = [&](const float (&alpha)[2]) {
+        if constexpr ((FL & F_SKIP) != 0)
+            if (!__any_sync(0xffffffffu, alpha[0] != 1.f || alpha[1] != 1.f)) return;
 #pragma unroll
         for (int j = 0; j < kD / 8; ++j) {
             o[j][0] *= alpha[0];
@@ -766,7 +791,7 @@ int sm_count() {
 }
 
 template <typename T, int BN, int S, bool OV, int WGN, bool WS = false, bool PP = false, bool SW = false, bool TMA = false,
-          bool PER = false>
+          bool PER = false, int FL = 0>
 int launch_t(const qn_cuda_attention_args *a, int vswap, char *err, size_t len) {
     /* kv_lens (keys past a batch's length read from memory) or no encoder: the cp.async form (2 consumers: with 3,
      * the cp.async producer's registers leave the consumers too few) */
@@ -777,7 +802,7 @@ int launch_t(const qn_cuda_attention_args *a, int vswap, char *err, size_t len) 
      * attribute call after the first */
     static std::atomic<unsigned> attr{0};
     typedef Cfg<BN, S, WGN, WS, SW> C;
-    auto fn = attn_wg_kernel<T, BN, S, OV, WGN, WS, PP, SW, TMA, PER>;
+    auto fn = attn_wg_kernel<T, BN, S, OV, WGN, WS, PP, SW, TMA, PER, FL>;
     int dev = 0;
     cudaError_t e = cudaGetDevice(&dev);
     const unsigned bit = 1u << (dev & 31);
@@ -839,6 +864,12 @@ template <typename T> int launch_v(const qn_cuda_attention_args *a, int variant,
     case QN_CUDA_ATTN_WG_N64S4WS3TMA: return launch_t<T, 64, 4, true, 4, true, false, true, true>(a, vswap, err, len);
     case QN_CUDA_ATTN_WG_N64S4WSPTMAP: return launch_t<T, 64, 4, true, 3, true, true, true, true, true>(a, vswap, err, len);
     case QN_CUDA_ATTN_WG_N128S3WSPTMAP: return launch_t<T, 128, 3, true, 3, true, true, true, true, true>(a, vswap, err, len);
+    case QN_CUDA_ATTN_WG_N128S3WSPTMAPH:
+        return launch_t<T, 128, 3, true, 3, true, true, true, true, true, F_HEADS>(a, vswap, err, len);
+    case QN_CUDA_ATTN_WG_N128S3WSPTMAR:
+        return launch_t<T, 128, 3, true, 3, true, true, true, true, false, F_SKIP | F_CMASK>(a, vswap, err, len);
+    case QN_CUDA_ATTN_WG_N128S3WSPTMAPHR:
+        return launch_t<T, 128, 3, true, 3, true, true, true, true, true, F_HEADS | F_SKIP | F_CMASK>(a, vswap, err, len);
     default: return launch_t<T, 128, 2, false, 2>(a, vswap, err, len);
     }
 }
@@ -867,7 +898,8 @@ extern "C" int qn_cuda_attn_wg_applies(const qn_cuda_attention_args *a) {
 /* QUANTA_CUDA_ATTN_WG_TILE=1..24 (attention_wg.h's variants: 1 n128s2, 2 n128s3, 3 n64s3, 4 n64s4o, 5 n128s3o,
  * 6 n64s4o3, 7 n64s4ws, 8 n64s4wsp, 9 n128s3ws, 10 n128s3wsp, 11 n128s2sw, 12 n64s4o3sw, 13 n64s4wssw,
  * 14 n64s4wspsw, 15 n128s3wssw, 16 n128s3wspsw, 17 n128s3osw, 18 n64s4wstma, 19 n64s4wsptma, 20 n128s3wstma,
- * 21 n128s3wsptma, 22 n64s4ws3tma, 23 n64s4wsptmap, 24 n128s3wsptmap) picks the form QN_CUDA_ATTN_WG_AUTO runs, for
+ * 21 n128s3wsptma, 22 n64s4ws3tma, 23 n64s4wsptmap, 24 n128s3wsptmap, 25 n128s3wsptmaph, 26 n128s3wsptmar,
+ * 27 n128s3wsptmaphr) picks the form QN_CUDA_ATTN_WG_AUTO runs, for
  * side-by-side runs of the engine; unset or anything else: the pick by shape below. Read once. */
 static int tile_env() {
     static std::atomic<int> v{-1};
@@ -881,14 +913,15 @@ static int tile_env() {
     return x;
 }
 
-/* The pick by shape, from the H100 run of 10:38 (fa12's swizzled forms, bf16 hd128, B x 32 heads x N = 512k
- * rows): with many keys a block (Nk > 1024) the producer form n64s4wssw led (473-500 TFLOP/s at 4k-16k, causal
- * or not; n128s2sw 431-456); at Nk <= 1024 the 2-warpgroup n128s2sw (369 vs 360 at 1k, 224 vs 218 at 1k causal,
- * 154 vs 140 at 512 causal): few tiles a block, where the producer's start-up is not hidden. */
+/* The pick by shape, from the H100 run of 13:12 (fa13, bf16 hd128, B x 32 heads x N = 512k rows, verify_fa13):
+ * n128s3wsptma (21: TMA producer, 2 ping-pong consumers, 128-key tiles) led or tied everywhere: non-causal 1k / 4k
+ * / 16k 458 / 634 / 624 TFLOP/s (0.79 / 0.94 / 0.89x cuDNN), causal 266 / 514 / 597, f16 4k causal 470, GQA 32/8
+ * 532 (the mma.sync kernel: 196-347); its persistent form (24) led at 512 causal (164 vs 151) and 16k (637), lost
+ * at 4k-16k causal (its order then read K/V from HBM): 24 where causal Nk <= 512. */
 static int auto_variant(const qn_cuda_attention_args *a) {
     const int e = tile_env();
     if (e) return e;
-    return a->Nk > 1024 ? QN_CUDA_ATTN_WG_N64S4WSSW : QN_CUDA_ATTN_WG_N128S2SW;
+    return a->causal && a->Nk <= 512 ? QN_CUDA_ATTN_WG_N128S3WSPTMAP : QN_CUDA_ATTN_WG_N128S3WSPTMA;
 }
 
 extern "C" int qn_cuda_attn_wg_launch(const qn_cuda_attention_args *a, int variant, char *err, size_t err_len) {

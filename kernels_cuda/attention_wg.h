@@ -38,6 +38,10 @@ enum { QN_CUDA_ATTN_WG_AUTO = 0, QN_CUDA_ATTN_WG_N128S2, QN_CUDA_ATTN_WG_N128S3,
        /* 19 and 21 persistent (one block a SM looping over the row blocks; the next one's Q and tiles loaded under
         * the current one's last tiles and epilogue) */
        QN_CUDA_ATTN_WG_N64S4WSPTMAP, QN_CUDA_ATTN_WG_N128S3WSPTMAP,
+       /* fa13 round 2 (UNMEASURED): 24 with the causal order head by head (H); 21 with O rescaled only where a row
+        * max moved and the causal-only boundary tiles masked by one compare a score (R, both bit-identical); 24
+        * with H and R */
+       QN_CUDA_ATTN_WG_N128S3WSPTMAPH, QN_CUDA_ATTN_WG_N128S3WSPTMAR, QN_CUDA_ATTN_WG_N128S3WSPTMAPHR,
        QN_CUDA_ATTN_WG_NVARIANTS };
 /* Flag for the check: V's descriptor with its two byte offsets exchanged (a wrong reading of the MN-major
  * layout shows as a failure with one and a pass with the other). */

@@ -238,9 +238,11 @@ int qn_cuda_ggml_mmq_kernel = -1, qn_cuda_ggml_mmq_tile = -1;
  * the older route without any; =13 the warp-specialized wgmma kernel (ggml_mmq_ws_wg.cu, mmq13) at M > 64 on
  * compute capability 9.0, else as 7; =14 the same kernel fed with the weight dequantized to f16 per call
  * (mmq13's dense form); =15 that with both operands in the 128-byte swizzle. Read once, unless a benchmark has set qn_cuda_ggml_mmq_kernel. */
+static bool qn_gmmq_unset = false; /* QUANTA_CUDA_GGML_MMQ unset (and no benchmark's choice): the default route */
 static int qn_gmmq_kernel() {
     if (qn_cuda_ggml_mmq_kernel < 0) {
         const char *e = getenv("QUANTA_CUDA_GGML_MMQ");
+        qn_gmmq_unset = !e || !*e;
         /* 6 measured faster than 5 (H100, 2026-12-05 16:40); 7's 256x128 tile 1.39-1.43x 6 on the 7B's gate/up,
          * conformance passed on every tile (H100, 18:50) */
         qn_cuda_ggml_mmq_kernel = e && !strcmp(e, "5")    ? 5
@@ -254,6 +256,15 @@ static int qn_gmmq_kernel() {
     return qn_cuda_ggml_mmq_kernel;
 }
 
+/* The kernel a call runs: the switch's; by default (unset) also mmq13's dense swizzled form (=15) on the wide
+ * prefill GEMMs (M >= 256, N x K >= 2^24: the 7B's and larger; Gemma's stay on 7) — see QN_GMMQ_DENSE_DEFAULT. */
+#define QN_GMMQ_DENSE_DEFAULT 0
+static int qn_gmmq_route(int64_t M, int64_t N, int64_t K) {
+    const int k = qn_gmmq_kernel();
+    if (QN_GMMQ_DENSE_DEFAULT && k == 7 && qn_gmmq_unset && M >= 256 && N * K >= ((int64_t)1 << 24)) return 15;
+    return k;
+}
+
 static size_t qn_gmmq_align(size_t b) { return (b + 255) & ~(size_t)255; }
 
 /* The f16 activations: M rows, or for ggml_mmq_ws_wg.cu's tiled copy M rounded up to its tiles (up to 256 tokens). */
@@ -261,7 +272,8 @@ static size_t qn_gmmq_xh_bytes(int64_t M, int64_t Kp) { return qn_gmmq_align((si
 
 extern "C" size_t qn_cuda_ggml_mmq_scratch(int64_t M, int64_t N, int64_t K) {
     const int64_t Kp = (K + QN_GMMQ_BK - 1) / QN_GMMQ_BK * QN_GMMQ_BK;
-    const size_t dq = (qn_gmmq_kernel() == 14 || qn_gmmq_kernel() == 15) && M > 64 ? qn_gmmq_ws_dq_bytes(N, Kp) : 0;
+    const int kernel = qn_gmmq_route(M, N, K);
+    const size_t dq = (kernel == 14 || kernel == 15) && M > 64 ? qn_gmmq_ws_dq_bytes(N, Kp) : 0;
     return qn_gmmq_xh_bytes(M, Kp) + qn_gmmq_align((size_t)M * 4) + qn_gmmq_align(dq);
 }
 
@@ -283,7 +295,7 @@ extern "C" int qn_cuda_ggml_mmq(int w_dtype, const void *w, int64_t N, int64_t K
     a.rb = (size_t)(K / qn_ggml_block_elems(w_dtype)) * (size_t)qn_ggml_block_bytes(w_dtype);
     a.N = N, a.K = K, a.M = M, a.Kp = Kp;
     a.xh = xh, a.xscale = xscale, a.yd = y_dtype, a.y = y;
-    const int kernel = qn_gmmq_kernel();
+    const int kernel = qn_gmmq_route(M, N, K);
     if (kernel >= 13 && M > 64) { /* its own activation prep (tiled) */
         void *dq = kernel >= 14 ? (uint8_t *)xscale + qn_gmmq_align((size_t)M * 4) : nullptr;
         const int e13 = qn_gmmq_ws_run(w_dtype, x_dtype, x, a, sms, dq, kernel == 15, s);

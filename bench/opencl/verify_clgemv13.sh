@@ -16,10 +16,10 @@
 #  4. the kernel rows (`quanta bench --backend opencl`, copy and gemv q8/q4) with and without GEMV1, if time is left
 set -u
 cd "$(dirname "$0")/../.." || exit 1
-. bench/common/verifylib.sh clgemv13 ${VERIFY_S:-80}
+. bench/common/verifylib.sh clgemv13 ${VERIFY_S:-65}
 . bench/opencl/cl_setup.sh
 [ $CL_OK = 1 ] || { pack; exit 0; }
-ON="QUANTA_OPENCL_GEMV1=1 QUANTA_OPENCL_ATTN_AHEAD=1 QUANTA_OPENCL_NORM_REG=1"
+ON="QUANTA_OPENCL_GEMV1=1 QUANTA_OPENCL_ATTN_AHEAD=2 QUANTA_OPENCL_NORM_REG=1"
 
 # 1. conformance: the cases that take the new kernels (explicit, so the run stays short: the reference side of a
 # whole filtered sweep took over a minute on the device machine)
@@ -30,15 +30,15 @@ for x in f32 f16 bf16; do
     --case "matmul_multi:m=1,n=67,k=640,w=q8,x=$x,n1=33,n2=13,part=$P" --case "matmul_multi:m=1,n=128,k=640,w=q8,x=$x,n1=32,n2=32,part=$P")
   P=$((P + 1))
 done
+CASES+=(--case "add_norm:shape=1x2048,part=1" --case "rms_norm_add_norm:shape=1x640,plus1=1,part=1"
+  --case "rms_norm_add_norm:shape=3x1001,dtype=f16,part=1" --case "rms_norm:shape=1x4096,dtype=bf16"
+  --case "attention:b=1,hq=4,hkv=1,nq=1,nk=129,d=256,causal=1,dtype=f32"
+  --case "attention:b=1,hq=32,hkv=4,nq=1,nk=600,d=64,causal=1,dtype=f32"
+  --case "attention:b=2,hq=8,hkv=1,nq=1,nk=129,d=64,causal=1,window=16,dtype=f16")
 [ $(left) -gt 20 ] && {
   env $ON timeout 15 $Q conform --backend opencl "${CASES[@]}" --failures > $D/conform_gemv1.txt 2>&1
-  say "conform q8 M=1 GEMVs ($ON) rc=$? $(grep -E '^total' $D/conform_gemv1.txt)"
+  say "conform q8 M=1 GEMVs, norms, decode attention ($ON) rc=$? $(grep -E '^total' $D/conform_gemv1.txt)"
   grep -E '^FAIL' $D/conform_gemv1.txt | head -4 | tee -a $D/summary.txt
-  env $ON timeout 15 $Q conform --backend opencl --quick \
-    --filter matmul,matmul_glu,matmul_multi,rms_norm,add_norm,add_rms_norm,rms_norm_add,rms_norm_add_norm,attention \
-    --failures > $D/conform_quick.txt 2>&1
-  say "conform --quick matmul*,norms,attention ($ON) rc=$? $(grep -E '^total' $D/conform_quick.txt)"
-  grep -E '^FAIL' $D/conform_quick.txt | head -4 | tee -a $D/summary.txt
   pack; }
 
 cl_files_wait
@@ -68,24 +68,19 @@ events() { # LABEL FILE ENV...
 # 2-3. the 1B first (the decode target's file), then Gemma
 tgo l1_default1 $L1
 tgo l1_all $L1 $ON
-tgo l1_gemv1 $L1 QUANTA_OPENCL_GEMV1=1
-tgo l1_ahead $L1 QUANTA_OPENCL_ATTN_AHEAD=1
-tgo l1_norm $L1 QUANTA_OPENCL_NORM_REG=1
-tgo l1_default2 $L1
-pack
 tgo g_default1 $G
 tgo g_all $G $ON
-tgo g_ahead $G QUANTA_OPENCL_ATTN_AHEAD=1
+tgo l1_gemv1 $L1 QUANTA_OPENCL_GEMV1=1
+tgo l1_norm $L1 QUANTA_OPENCL_NORM_REG=1
 tgo g_ahead2 $G QUANTA_OPENCL_ATTN_AHEAD=2
+tgo g_ahead1 $G QUANTA_OPENCL_ATTN_AHEAD=1
+tgo l1_default2 $L1
 tgo g_default2 $G
 pack
 events l1_on $L1 $ON
 events g_on $G $ON
-events g_ahead2 $G $ON QUANTA_OPENCL_ATTN_AHEAD=2
-# the M = 1 GEMVs' work-group: 2 and 8 warps (default 4), their device time per call
-events l1_sets2 $L1 $ON QUANTA_OPENCL_GEMV1_SETS=2
-events l1_sets8 $L1 $ON QUANTA_OPENCL_GEMV1_SETS=8
 tgo l1_all_nosplit $L1 $ON QUANTA_OPENCL_SPLITKV=1
+tgo l1_ahead1 $L1 QUANTA_OPENCL_ATTN_AHEAD=1
 printf "\n| decode run (OpenCL tg128, -r 3) | switches | tok/s | sd |\n|---|---|---|---|$ROWS\n" | tee -a $D/summary.txt
 pack
 
@@ -98,6 +93,13 @@ krows() { # LABEL ENV...
   grep -E "^(copy|gemv) " $D/kernels_$label.txt | grep -E "copy|q8|q4" | tr -s ' ' | tee -a $D/summary.txt
   pack
 }
+[ $(left) -gt 15 ] && {
+  env $ON timeout 15 $Q conform --backend opencl --quick \
+    --filter matmul,matmul_glu,matmul_multi,rms_norm,add_norm,add_rms_norm,rms_norm_add,rms_norm_add_norm,attention \
+    --failures > $D/conform_quick.txt 2>&1
+  say "conform --quick matmul*,norms,attention ($ON) rc=$? $(grep -E '^total' $D/conform_quick.txt)"
+  grep -E '^FAIL' $D/conform_quick.txt | head -4 | tee -a $D/summary.txt
+  pack; }
 krows gemv1 QUANTA_OPENCL_GEMV1=1
 krows default
 say "done"

@@ -361,11 +361,11 @@ int qn_cuda_attention_forced(const qn_cuda_attention_args *a, const qn_cuda_attn
 /* QUANTA_CUDA_ATTN_WG=1: prefill calls the wgmma kernel handles (kernels_cuda/attention_wg.cu: head dim 128,
  * f16/bf16, compute capability 9.0) go to it, where its blocks fill one wave of the SMs (it has no key splits;
  * below that the mma.sync kernel splits the keys) and the rows are not decode rows. =2: every call it handles,
- * whatever the shape (conformance: small shapes through the new kernel). Off by default until a device run has
- * measured it correct and faster. Read once. */
-/* The mode when QUANTA_CUDA_ATTN_WG is unset (or not 0/1/2): 0 until a device run has the swizzled forms through
- * the engine's conformance and measured faster (fa13); =0 turns the kernel off whatever the default. */
-#define QN_CUDA_ATTN_WG_DEFAULT 0
+ * whatever the shape (conformance: small shapes through the new kernel); =0: never. Read once. */
+/* The mode when QUANTA_CUDA_ATTN_WG is unset (or not 0/1/2): 1 since the H100 run of 13:12 (fa13: conformance of
+ * attention 333/0 with every form, the auto pick 1.2-2.0x the mma.sync kernel on every hd128 prefill row there);
+ * =0 turns the kernel off. */
+#define QN_CUDA_ATTN_WG_DEFAULT 1
 static int g_wg_mode;
 static pthread_once_t g_wg_once = PTHREAD_ONCE_INIT;
 static void wg_read(void) {
