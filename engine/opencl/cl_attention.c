@@ -173,10 +173,10 @@ quanta_status qn_cl_attention_run(qn_cl *s, const qn_node *node) {
                      ? attn_counters(s)
                      : NULL;
     cl_int fused = cnt != NULL;
-    /* qn_attention_dec's loads ahead of their FMAs (bit-identical; unmeasured on a GPU: off; =1: 8 K pieces
+    /* qn_attention_dec's loads ahead of their FMAs (bit-identical; default 2, =0 off; =1: 8 K pieces
      * and 4 V keys in flight an item, =2: 16 and 8) */
     const char *ae = getenv("QUANTA_OPENCL_ATTN_AHEAD");
-    cl_int ahead = ae && (!strcmp(ae, "1") || !strcmp(ae, "2")) ? atoi(ae) : 0;
+    cl_int ahead = ae && (!strcmp(ae, "0") || !strcmp(ae, "1")) ? atoi(ae) : 2; /* 2: Gemma 493 vs 315 tok/s (H100) */
     if (!cnt) cnt = s->err_flag; /* any valid buffer: the kernel touches none without fused */
     if (dec) {
         const size_t kl = DEC_WG / ((size_t)Dv / 4);

@@ -372,11 +372,11 @@ static quanta_status run_gemv_gpu(qn_cl *s, const mm_args *m, qn_cl_kernel_id id
 }
 
 /* The GPU class's q8 and q4 GEMVs at M = 1 (qn_gemv_q8_m1, qn_gemv_q8_m1_glu, qn_gemv_q4_m1: a warp per
- * 2 rows, no M loop, about half the registers; the same bits as the M <= 8 kernels) where QUANTA_OPENCL_GEMV1=1 (off
- * until measured on a GPU). Work-groups of 32 x S items, S = QUANTA_OPENCL_GEMV1_SETS (1..8, default 4). */
+ * 2 rows, no M loop, about half the registers; the same bits as the M <= 8 kernels) unless QUANTA_OPENCL_GEMV1=0
+ * (bench/NOTES.md section 1 clgemv13). Work-groups of 32 x S items, S = QUANTA_OPENCL_GEMV1_SETS (1..8, default 4). */
 static size_t gemv1_sets(const qn_cl *s, const mm_args *m) {
     const char *e = getenv("QUANTA_OPENCL_GEMV1");
-    if (m->M != 1 || !e || strcmp(e, "1")) return 0;
+    if (m->M != 1 || (e && !strcmp(e, "0"))) return 0; /* on: H100 14:14, 1B tg128 568 vs 499-536 tok/s */
     const char *g = getenv("QUANTA_OPENCL_GEMV1_SETS");
     size_t sets = g && atoi(g) >= 1 && atoi(g) <= 8 ? (size_t)atoi(g) : 4;
     while (sets > 1 && sets * GEMV_GPU_LX > s->dev.max_wg) sets /= 2;
