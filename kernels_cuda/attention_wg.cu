@@ -55,6 +55,7 @@
 #include <type_traits>
 
 #include "attention_wg.h"
+#include "sm90a_device.cuh"
 #include "cp_async.cuh"
 #include "tma.cuh"
 #include "layout.h" /* formats/: the dtype codes QN_DT_* */
@@ -737,20 +738,6 @@ __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const Params p, c
 
 /* ------------------------------------------------------------------ host side */
 
-bool device_ok() {
-    static std::atomic<int> ok{-1};
-    int v = ok.load(std::memory_order_relaxed);
-    if (v < 0) {
-        int dev = 0, major = 0, minor = 0;
-        v = cudaGetDevice(&dev) == cudaSuccess &&
-            cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev) == cudaSuccess &&
-            cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, dev) == cudaSuccess && major == 9 &&
-            minor == 0;
-        ok.store(v, std::memory_order_relaxed);
-    }
-    return v == 1;
-}
-
 void set_err(char *err, size_t len, const char *what, cudaError_t e) {
     if (err && len) snprintf(err, len, "qn_cuda_attn_wg: %s: %s (%d)", what, cudaGetErrorString(e), (int)e);
 }
@@ -892,7 +879,7 @@ extern "C" int qn_cuda_attn_wg_applies(const qn_cuda_attention_args *a) {
     if (a->Nq < 1 || a->Nk < 1 || a->Hkv < 1 || a->Hq % a->Hkv || a->B > 65535 || a->Hkv > 65535 ||
         a->Nq >= (1LL << 30) || a->Nk >= (1LL << 30) || (a->Hq / a->Hkv) * a->Nq >= (1LL << 30))
         return 0;
-    return qn_awg::device_ok() ? 1 : 0;
+    return qn_sm90a_device_ok() ? 1 : 0;
 }
 
 /* QUANTA_CUDA_ATTN_WG_TILE=1..24 (attention_wg.h's variants: 1 n128s2, 2 n128s3, 3 n64s3, 4 n64s4o, 5 n128s3o,

@@ -29,6 +29,7 @@
  * overlaps the wgmma of step kt - 1, and the A registers of a step stay untouched until its wgmma are done.
  */
 #include "ggml_mmq.cuh"
+#include "sm90a_device.cuh"
 
 #if defined(__CUDA_ARCH__) && defined(__CUDA_ARCH_FEAT_SM90_ALL)
 #define QN_WG_HAVE 1
@@ -202,20 +203,7 @@ template <int DT> static int qn_wg_pick(const qn_gmmq_args &a, int sms, bool wid
     return -1;
 }
 
-/* Whether this device runs the kernel: compute capability 9.0 (the only target it is built for). Read once. */
-static bool qn_wg_device_ok() {
-    static int ok = -1;
-    if (ok < 0) {
-        int dev = 0, major = 0, minor = 0;
-        ok = cudaGetDevice(&dev) == cudaSuccess &&
-             cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev) == cudaSuccess &&
-             cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, dev) == cudaSuccess && major == 9 &&
-             minor == 0;
-    }
-    return ok == 1;
-}
-
 int qn_gmmq_wg_run(int w_dtype, const qn_gmmq_args &a, int sms, bool wide64, cudaStream_t s) {
-    if (!qn_wg_device_ok()) return -1;
+    if (!qn_sm90a_device_ok()) return -1;
     QN_GGML_DISPATCH(w_dtype, return qn_wg_pick<DT>(a, sms, wide64, s))
 }

@@ -26,6 +26,7 @@
  * in wgmma's order (as ggml_mmq_wg.cu): equal to the other kernels to f32 rounding.
  */
 #include "ggml_mmq.cuh"
+#include "sm90a_device.cuh"
 
 #if defined(__CUDA_ARCH__) && defined(__CUDA_ARCH_FEAT_SM90_ALL)
 #define QN_WS_HAVE 1
@@ -298,22 +299,10 @@ template <int DT> static int qn_ws_dq(const qn_gmmq_args &a, int sw, uint4 *wt, 
 
 size_t qn_gmmq_ws_dq_bytes(int64_t N, int64_t Kp) { return (size_t)(N + QN_WS_BN - 1) / QN_WS_BN * QN_WS_BN * (size_t)Kp * 2; }
 
-static bool qn_ws_device_ok() {
-    static int ok = -1;
-    if (ok < 0) {
-        int dev = 0, major = 0, minor = 0;
-        ok = cudaGetDevice(&dev) == cudaSuccess &&
-             cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev) == cudaSuccess &&
-             cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, dev) == cudaSuccess && major == 9 &&
-             minor == 0;
-    }
-    return ok == 1;
-}
-
 int qn_gmmq_ws_run(int w_dtype, int x_dtype, const void *x, const qn_gmmq_args &a0, int sms, void *dq, bool sw,
                    cudaStream_t s) {
     sw = sw && dq;
-    if (!qn_ws_device_ok()) return -1;
+    if (!qn_sm90a_device_ok()) return -1;
     const int nb = qn_ws_nb(a0, sms);
     const int64_t Mt = (a0.M + nb - 1) / nb * nb;
     const int64_t grid = Mt < 65535 ? Mt : 65535;

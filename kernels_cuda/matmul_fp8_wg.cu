@@ -47,6 +47,7 @@
 #include "cp_async.cuh"
 #include "cuda_common.cuh"
 #include "matmul_fp8_wg.h"
+#include "sm90a_device.cuh"
 #include "tma.cuh"
 
 #if defined(__CUDA_ARCH__) && defined(__CUDA_ARCH_FEAT_SM90_ALL)
@@ -1187,18 +1188,6 @@ static int qn_f8_env_v2() {
     return v2;
 }
 
-static bool qn_f8_device_ok() {
-    static int ok = -1;
-    if (ok < 0) {
-        int dev = 0, major = 0, minor = 0;
-        ok = cudaGetDevice(&dev) == cudaSuccess &&
-             cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev) == cudaSuccess &&
-             cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, dev) == cudaSuccess && major == 9 &&
-             minor == 0;
-    }
-    return ok == 1;
-}
-
 extern "C" {
 
 size_t qn_cuda_fp8_x_bytes(int64_t M, int64_t Kp) {
@@ -1274,7 +1263,7 @@ void qn_cuda_fp8_grid(int64_t N, int64_t M, int tile, int splits, int cluster, i
 int qn_cuda_fp8_gemm_cl(const qn_cuda_weight *w, const void *buf, int64_t M, int y_dtype, void *y, int tile,
                         int splits, float *part, int cluster, int persist, unsigned long long *trace, int sms,
                         void *stream) {
-    if (w->fmt != QN_CW_E4M3 || !qn_f8_device_ok()) return -1;
+    if (w->fmt != QN_CW_E4M3 || !qn_sm90a_device_ok()) return -1;
     if (cluster != 1 && cluster != 2 && cluster != 4) return (int)cudaErrorInvalidValue;
     /* TMA forms: no split; clusters of 1 or 2 along the weights, 2 or 4 along the tokens (5, 6) */
     if (persist >= 3 && (splits != 1 || (persist <= 4 ? cluster == 4 : cluster == 1) || persist > 6))
@@ -1318,7 +1307,7 @@ int qn_cuda_fp8_gemm_cl(const qn_cuda_weight *w, const void *buf, int64_t M, int
 
 int qn_cuda_matmul_fp8(const qn_cuda_weight *w, int x_dtype, const void *x, int y_dtype, void *y, int64_t M,
                        void *scratch, size_t scratch_bytes, int sms, void *stream) {
-    if (w->fmt != QN_CW_E4M3 || !qn_f8_device_ok() || M < QN_CUDA_FP8_WG_MIN_M || w->K <= 0) return -1;
+    if (w->fmt != QN_CW_E4M3 || !qn_sm90a_device_ok() || M < QN_CUDA_FP8_WG_MIN_M || w->K <= 0) return -1;
     if (scratch_bytes < qn_cuda_fp8_x_bytes(M, w->Kp)) return (int)cudaErrorInvalidValue;
     const int e = qn_cuda_fp8_quantize_x(x_dtype, x, M, w->K, w->Kp, scratch, stream);
     return e ? e : qn_cuda_fp8_gemm(w, scratch, M, y_dtype, y, qn_f8_forced_tile(), sms, stream);
