@@ -30,10 +30,10 @@
  * tma (fp813): kernels_cuda/tma.cuh's loads (2d swizzled, 3d, multicast) and store against the host's bytes.
  * trace3 (fp813): the TMA form's per-block timestamps of its first tile (clocks per 64 of K, epilogue).
  * time3 (fp813): the default (2p) against the TMA form (0t, 2t) and cuBLASLt on LLaMA-7B/13B shapes, M 256..4096.
- * time4 (fp814): 0t, 0ts / 2ts (the default by M), 0ts without the scale prefetch, the ping-pong form (0tp, 2tp)
- *   and cuBLASLt, same shapes; check also
- *   compares the ping-pong form bit for bit with the TMA form's 128x128 tile, and against the reference.
  *   check also compares the TMA form (token-major codes, clusters 1 and 2) bit for bit with the form of the run.
+ * time4 (fp814): 0t, 0ts / 2ts (the default by M), 0ts without the scale prefetch, the ping-pong form (0tp, 2tp)
+ *   and cuBLASLt, same shapes. check also compares the ping-pong form bit for bit with the TMA form's 128x128 tile
+ *   (on the whole GPU and with every tile in one block / cluster) and against the reference.
  * trace: one launch per shape and cluster size with the kernel's per-block timestamps: time to the first stage,
  *   K steps, epilogue, gaps between blocks on an SM (where the time outside the K steps goes).
  *
