@@ -1,7 +1,7 @@
 #!/bin/bash
 # verify_fa14.sh — device checks of the wgmma prefill attention (kernels_cuda/attention_wg.cu, issue 14, fa14), run
 # after bench/e2e/run_h200.sh has built Quanta (/tmp/qbuild) and bench/cuda/prebuild_fa13.sh attention_check (the
-# same binary serves both scripts: it is built from the tree of the call). At most ~78 s. Steps, deciding rows first:
+# same binary serves both scripts: it is built from the tree of the call). At most ~60 s. Steps, deciding rows first:
 #  1. attention_check wgbench (alone on the GPU): hd128 prefill, bf16 B x 32 heads x N = 512k rows, causal and
 #     not at 1k / 4k / 16k, f16 4k causal, GQA 32/8 4k causal, 512 causal: the forms now picked (21, 24), 20 (21
 #     without ping-pong: ahead at 16k at 16:17), 26 and 27 (fa13, bit-identical rescale / mask shortcuts), the new
@@ -17,7 +17,7 @@
 #     synccheck on the small cases (causal GQA, mask + kv_lens, a window: in pairs the later block skips a tile).
 set -u
 cd "$(dirname "$0")/../.." # the repository root
-. bench/common/verifylib.sh fa14 ${LIMIT:-78}
+. bench/common/verifylib.sh fa14 ${LIMIT:-60}
 B=${QBUILD:-/tmp/qbuild}
 Q=${QUANTA:-$B/tools/quanta}
 P=/tmp/prebuild/fa13
@@ -31,19 +31,19 @@ if [ ! -x $BIN ]; then # no prebuild ran (or it failed): build here, in the budg
 fi
 [ -x $BIN ] || { tail -5 $P/build.log 2>/dev/null | tee -a $D/summary.txt; say "no attention_check: VERDICT incomplete"; VERDICT=incomplete; }
 if [ -x $BIN ]; then
-  timeout 24 $BIN wgbench $D/wg.csv $BENCH > $D/bench.log 2>&1
-  say "wgbench rc=$? (24 s at most)"
+  timeout 20 $BIN wgbench $D/wg.csv $BENCH > $D/bench.log 2>&1
+  say "wgbench rc=$? (20 s at most)"
   grep -E "^prefill" $D/bench.log | cut -c1-120 | tee -a $D/summary.txt
 fi
 pack
 if [ -f $D/wg.csv ]; then
-  ATTN_PEERS=cudnn PYTHONUNBUFFERED=1 timeout 20 python3 bench/cuda/attention_peers.py $D/wg.csv $D/all.csv \
+  ATTN_PEERS=cudnn PYTHONUNBUFFERED=1 timeout 16 python3 bench/cuda/attention_peers.py $D/wg.csv $D/all.csv \
     > $D/peers.log 2>&1
   say "peers rc=$?"
   sed -n '/^| kind | dtype | B /,$p' $D/peers.log | grep -vE '\| default \|' | tee -a $D/summary.txt
 fi
 pack
-T=$(($(left) - 6)); [ $T -gt 30 ] && T=30
+T=$(($(left) - 4)); [ $T -gt 26 ] && T=26
 if [ $T -lt 8 ]; then say "correctness skipped (time): VERDICT incomplete"; VERDICT=incomplete; say "VERDICT $VERDICT"; pack; exit 0; fi
 PIDS=""
 if [ -x $Q ]; then
