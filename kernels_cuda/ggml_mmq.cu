@@ -261,8 +261,12 @@ static int qn_gmmq_kernel() {
 /* The kernel a call runs: the switch's; by default (unset) also mmq13's dense swizzled form (=15) on the wide
  * prefill GEMMs (M >= 256, N x K >= 2^24: the 7B's and larger; Gemma's stay on 7) — see QN_GMMQ_DENSE_DEFAULT. */
 #define QN_GMMQ_DENSE_DEFAULT 0
+/* ... and mmq14's register-A kernel (=16) on the prefill GEMMs with M >= QN_GMMQ_RS_DEFAULT_M (0: never), which
+ * itself takes only Q4_0 / Q8_0 with K a multiple of 256 and hands the rest back to kernel 7. */
+#define QN_GMMQ_RS_DEFAULT_M 0
 static int qn_gmmq_route(int64_t M, int64_t N, int64_t K) {
     const int k = qn_gmmq_kernel();
+    if (QN_GMMQ_RS_DEFAULT_M > 0 && k == 7 && qn_gmmq_unset && M >= QN_GMMQ_RS_DEFAULT_M) return 16;
     if (QN_GMMQ_DENSE_DEFAULT && k == 7 && qn_gmmq_unset && M >= 256 && N * K >= ((int64_t)1 << 24)) return 15;
     return k;
 }

@@ -47,6 +47,7 @@
 
 #define QN_RS_BN 128 /* weight rows per tile: two consumer warpgroups of 64 */
 #define QN_RS_KA 256 /* K per A slot: 8 blocks (a TMA box row of 144 / 272 bytes, a multiple of 16) */
+#define QN_RS_GROUP 8 /* weight tiles per group of the block order (even: whole clusters of two) */
 
 template <int DT, int NB> struct qn_rs_cfg {
     static constexpr int bb = qn_ggml_block_bytes(DT);
@@ -129,6 +130,17 @@ __global__ void __launch_bounds__(384, 1) qn_k_ggml_mmq_rs(const __grid_constant
     const int tid = threadIdx.x;
     const int64_t KT = p.Kp / QN_GMMQ_BK; /* a multiple of 4 (K % 256 == 0) */
     const uint32_t rank = CL > 1 ? qn_cluster_rank() : 0u;
+    /* The block's tiles in groups of QN_RS_GROUP weight tiles, the token tiles walked first inside a group: the
+     * blocks running at once share a few weight tiles (read from HBM once each, then from L2) instead of sweeping
+     * the whole weight per token tile (a 7B Q8_0 gate/up weight, 62 MB, does not stay in the 50 MB L2). A cluster's
+     * blocks (consecutive x, gridDim.x and the group even) keep the same token tile and neighbouring weight tiles. */
+    int64_t nt, mt;
+    {
+        const int64_t gx = gridDim.x, gy = gridDim.y, L = (int64_t)blockIdx.y * gx + blockIdx.x;
+        const int64_t first = L / (QN_RS_GROUP * gy) * QN_RS_GROUP, gsize = gx - first < QN_RS_GROUP ? gx - first : QN_RS_GROUP;
+        const int64_t i = L % (QN_RS_GROUP * gy);
+        nt = first + i % gsize, mt = i / gsize;
+    }
     if (tid == 0) {
         for (int s = 0; s < SA; s++) qn_mbar_init(afull(s), 1), qn_mbar_init(aempty(s), 8);
         /* B slots are released by the consumer warps of every block of the cluster */
@@ -141,8 +153,8 @@ __global__ void __launch_bounds__(384, 1) qn_k_ggml_mmq_rs(const __grid_constant
     if (tid >= 256) { /* ------------------------------------------------------------ producer: one thread */
         if (tid == 256) {
             qn_tma_prefetch(&amap);
-            const __half *xt = p.xh + (size_t)blockIdx.y * (size_t)KT * NB * QN_GMMQ_BK;
-            const int32_t row0 = (int32_t)(blockIdx.x * QN_RS_BN);
+            const __half *xt = p.xh + (size_t)mt * (size_t)KT * NB * QN_GMMQ_BK;
+            const int32_t row0 = (int32_t)(nt * QN_RS_BN);
             for (int64_t kt = 0; kt < KT; kt++) {
                 if ((kt & 3) == 0) {
                     const int64_t ka = kt >> 2;
@@ -229,7 +241,7 @@ __global__ void __launch_bounds__(384, 1) qn_k_ggml_mmq_rs(const __grid_constant
     qn_wg_keep(a0);
     qn_wg_keep(a1);
     float (&acc1)[1][NB / 8][4] = *reinterpret_cast<float (*)[1][NB / 8][4]>(&acc);
-    qn_gmmq_store<1, NB / 8>(p, acc1, (int64_t)blockIdx.x * QN_RS_BN + warp * 16, (int64_t)blockIdx.y * NB, g, t);
+    qn_gmmq_store<1, NB / 8>(p, acc1, nt * QN_RS_BN + warp * 16, mt * NB, g, t);
     if (CL > 1) qn_cluster_sync();
 #else
     (void)amap, (void)p;

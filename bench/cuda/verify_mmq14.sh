@@ -2,7 +2,7 @@
 # verify_mmq14.sh — device checks of mmq14's register-A wgmma GEMM on GGUF Q4_0 / Q8_0 weights (kernels_cuda/ggml_mmq_rs_wg.cu,
 # QUANTA_CUDA_GGML_MMQ=16, off by default), run after bench/e2e/run_h200.sh has built Quanta (/tmp/qbuild) and written
 # the model files (/tmp/e2e/files); prebuild_mmq14.sh has built the kernel bench (/tmp/prebuild/mmq14/ggml_mmq_bench;
-# if it is missing it is built here from the meson objects). About 70 s; later steps are skipped when late.
+# if it is missing it is built here from the meson objects). About 58 s; later steps are skipped when late.
 # Deciding rows first:
 #   1. kernel rows (ggml_mmq_bench, NaN-poisoned outputs, maxdiff against the default route =7): =16 at M = 512 and 2048
 #      on the 7B shapes, q4_0 and q8_0; a hang (timeout) ends the =16 steps;
@@ -18,7 +18,7 @@
 set -u
 cd "$(dirname "$0")/../.." # the repository root
 export PATH=$PATH:/usr/local/cuda/bin
-. bench/common/verifylib.sh mmq14 ${LIMIT:-72}
+. bench/common/verifylib.sh mmq14 ${LIMIT:-58}
 Q=${QUANTA:-/tmp/qbuild/tools/quanta}
 KB=${QBUILD:-/tmp/qbuild}/kernels_cuda
 F=${FILES:-/tmp/e2e/files}
@@ -44,11 +44,14 @@ kb() { # label NEW M SHAPES TILES SECONDS
     timeout $lim $BENCH $D/mmq_$1.csv > $D/mmq_$1.txt 2>&1
   local rc=$?
   say "kernel rows $1 rc=$rc"; cat $D/mmq_$1.txt >> $D/summary.txt
-  [ $rc -eq 124 ] && { say "kernel rows $1 timed out: a hang? the =16 steps are skipped"; RS=HANG; }
+  if [ $rc -eq 124 ]; then # cut short: a hang only if not even its first row came
+    if [ $(wc -l < $D/mmq_$1.csv 2>/dev/null || echo 0) -lt 2 ]; then say "kernel rows $1: no row in ${lim}s, a hang? the =16 steps are skipped"; RS=HANG
+    else say "kernel rows $1 cut short at ${lim}s (rows kept)"; fi
+  fi
   return 0
 }
 S7=4096x4096,1024x4096,14336x4096,4096x14336
-kb rs16 16 512,2048 $S7 0 20
+kb rs16 16 512,2048 $S7 0 14
 pack
 
 # 2. conformance: =16 by grid size and rs128x64 forced
@@ -60,14 +63,14 @@ for w in q4_0 q8_0; do
           --case "matmul:m=130,n=200,k=96,w=$w,x=f32")
 done
 BIG=(--case "matmul:m=256,n=1024,k=4096,w=q4_0,x=f32" --case "matmul:m=130,n=512,k=14336,w=q8_0,x=f32"
-     --case "matmul:m=512,n=4096,k=4096,w=q8_0,x=f32" --case "matmul:m=1000,n=1100,k=1024,w=q4_0,x=f32"
+     --case "matmul:m=1000,n=1100,k=1024,w=q4_0,x=f32"
      --case "matmul:m=130,n=300,k=512,w=q4_k,x=f32" --case "matmul:m=200,n=260,k=576,w=q5_0,x=f16")
 if [ $RS != HANG ]; then
-  CONFORM_S=16 conform rs16_auto QUANTA_CUDA_GGML_MMQ=16 -- "${CASES[@]}" "${BIG[@]}"
+  CONFORM_S=12 conform rs16_auto QUANTA_CUDA_GGML_MMQ=16 -- "${CASES[@]}" "${BIG[@]}"
   rc=$?; [ $rc -eq 0 ] || RS=FAIL
   if [ $rc -eq 124 ]; then say "rs16_auto timed out: a hang? the =16 steps are skipped"; RS=HANG; fi
-  [ $RS = HANG ] || CONFORM_S=8 conform rs16_128x64 QUANTA_CUDA_GGML_MMQ=16 QUANTA_CUDA_GGML_MMQ_TILE=rs128x64 -- "${CASES[@]}" || RS=FAIL
-  [ $RS = HANG ] || CONFORM_S=8 conform rs16_c2 QUANTA_CUDA_GGML_MMQ=16 QUANTA_CUDA_GGML_MMQ_TILE=rs128x128c2 -- "${CASES[@]}" || RS=FAIL
+  [ $RS = HANG ] || CONFORM_S=6 conform rs16_128x64 QUANTA_CUDA_GGML_MMQ=16 QUANTA_CUDA_GGML_MMQ_TILE=rs128x64 -- "${CASES[@]}" || RS=FAIL
+  [ $RS = HANG ] || CONFORM_S=6 conform rs16_c2 QUANTA_CUDA_GGML_MMQ=16 QUANTA_CUDA_GGML_MMQ_TILE=rs128x128c2 -- "${CASES[@]}" || RS=FAIL
 fi
 pack
 
@@ -76,7 +79,7 @@ PP=()
 pp() { # label file [VAR=value...]
   local label=$1 f=$2; shift 2
   [ -f $F/$f.gguf ] || { say "no $F/$f.gguf"; return 0; }
-  [ $(left) -gt 22 ] || { say "pp $label skipped (time)"; return 0; }
+  [ $(left) -gt 18 ] || { say "pp $label skipped (time)"; return 0; }
   env "$@" timeout 12 $Q bench model -m $F/$f.gguf -p 512 -n 0 -r 3 --backend cuda --json > $D/pp_$label.json 2> $D/pp_$label.err
   local rc=$? v
   v=$(grep -o '"pp_tps": [0-9.]*, "pp_tps_sd": [0-9.]*' $D/pp_$label.json | sed 's/"pp_tps": //; s/, "pp_tps_sd": / ± /')
@@ -97,9 +100,9 @@ fi
 pack
 
 # 5. =16's tiles, then =15
-kb rs16tiles 16 512,2048 4096x4096,14336x4096 1 10
+kb rs16tiles 16 512,2048 4096x4096,14336x4096 1 8
 RS15=$RS; RS=ok # =15's own hang check (a hang there says nothing of =16)
-kb sw15 15 512,2048 4096x4096,14336x4096 0 8
+kb sw15 15 512,2048 4096x4096,14336x4096 0 6
 RS=$RS15
 
 {
