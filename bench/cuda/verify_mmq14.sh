@@ -45,7 +45,7 @@ kb() { # label NEW M SHAPES TILES SECONDS
   local rc=$?
   say "kernel rows $1 rc=$rc"; cat $D/mmq_$1.txt >> $D/summary.txt
   if [ $rc -eq 124 ]; then # cut short: a hang only if not even its first row came
-    if [ $(wc -l < $D/mmq_$1.csv 2>/dev/null || echo 0) -lt 2 ]; then say "kernel rows $1: no row in ${lim}s, a hang? the =16 steps are skipped"; RS=HANG
+    if [ $(cat $D/mmq_$1.csv 2>/dev/null | wc -l) -lt 2 ]; then say "kernel rows $1: no row in ${lim}s, a hang? the =$2 steps are skipped"; RS=HANG
     else say "kernel rows $1 cut short at ${lim}s (rows kept)"; fi
   fi
   return 0
@@ -107,7 +107,7 @@ RS=$RS15
 
 {
   echo "== mmq14 summary =="
-  echo "conformance with QUANTA_CUDA_GGML_MMQ=16 (auto, forced rs128x64): $RS"
+  echo "conformance with QUANTA_CUDA_GGML_MMQ=16 (auto, forced rs128x64 and rs128x128c2): $RS"
   echo "| pp512 (tok/s, -r 3) | mean ± sd |"; echo "|---|---|"
   for r in "${PP[@]}"; do echo "$r"; done
   [ -s $D/mmq_peers.md ] && { echo "kernel rows (ours = =16, old = =7) against cuBLAS bf16:"; cat $D/mmq_peers.md; }
