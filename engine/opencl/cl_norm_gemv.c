@@ -9,7 +9,11 @@
  * group 0 storing the norm's results as the norm kernel would (later ops read them), the same bits. Any other
  * next node, and every queue operation that is not a launch (read, write, synchronize, a capture's end, a replay),
  * launches the held norm first, unchanged. Held only where the fused kernel's reading of its inputs cannot race
- * with group 0's stores (no result overlaps an input) and the GEMV's results overlap none of them either.
+ * with group 0's stores (no result overlaps an input) and fused only where the GEMV's results overlap none of them
+ * either: a group's outputs may be stored before another group has read the norm's inputs. In the models' decode
+ * plans that refuses q/k/v after the norm (the memory plan puts k where the norm's input was: that input is dead
+ * once the norm ran apart), so what fuses is the norm before the gated MLP (LLaMA's second add_norm of a layer,
+ * Gemma 3's post-attention norm pair) and the last norm before the output GEMV.
  */
 #include <stdlib.h>
 #include <string.h>
