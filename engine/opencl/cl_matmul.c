@@ -602,13 +602,15 @@ static int gemm_q8_gpu_fits(const qn_cl *s, const mm_args *m) {
 }
 
 /* The GPU class's int8 q8 GEMM (gemm_i8_gpu.cl: x quantized to int8 per 32 columns, mma.sync by
- * inline PTX on NVIDIA, 4-byte dot products elsewhere): QUANTA_OPENCL_GEMM_I8=1 (PTX where the device
- * is NVIDIA's and its compiler took it) or =portable (never PTX: how CI checks it); off otherwise
- * until measured on a GPU. K % 32 == 0, codes 16-byte aligned. */
+ * inline PTX on NVIDIA, 4-byte dot products elsewhere). On by default where the program was built with
+ * the PTX (s->nv_ptx: NVIDIA's GPUs, measured there 2.2-2.9x the f32 GEMM; the portable form is unmeasured
+ * on any GPU, so other devices keep the f32 GEMM); QUANTA_OPENCL_GEMM_I8=0 off, =1 on anywhere in the GPU
+ * class (PTX where built), =portable on without PTX (how CI checks it). K % 32 == 0, codes 16-byte aligned. */
 static int gemm_i8_gpu_fits(const qn_cl *s, const mm_args *m) {
     const char *e = getenv("QUANTA_OPENCL_GEMM_I8");
-    return s->gpu_class && s->dev.max_wg >= 256 && m->wd.dtype == QUANTA_Q8 && m->K % 32 == 0 && m->wo % 16 == 0 &&
-           e && (!strcmp(e, "1") || !strcmp(e, "portable"));
+    const int on = e && *e ? !strcmp(e, "1") || !strcmp(e, "portable") : s->nv_ptx;
+    return on && s->gpu_class && s->dev.max_wg >= 256 && m->wd.dtype == QUANTA_Q8 && m->K % 32 == 0 &&
+           m->wo % 16 == 0;
 }
 
 /* x to int8 per 32 columns into scratch (qn_x_quant8 with B = 32: codes [M, K] at 0, the block scales

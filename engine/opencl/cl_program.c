@@ -289,18 +289,24 @@ static quanta_status program_load(qn_cl *s);
 /* With AVX-512 VNNI the program is first built with the inline-assembly dot product; a device
  * compiler that refuses it (not PoCL's LLVM, or a target without AVX-512 registers) gets the
  * portable program instead. QUANTA_OPENCL_VNNI=0 asks for the portable one. Likewise inline PTX
- * (QN_NV_PTX: gemm_i8_gpu.cl's mma.sync) on NVIDIA's OpenCL, asked for by QUANTA_OPENCL_GEMM_I8=1
- * (=portable: the int8 GEMM without it). */
+ * (QN_NV_PTX: gemm_i8_gpu.cl's mma.sync), by default on NVIDIA's GPUs run as the GPU class (where the
+ * int8 GEMM was measured: H100 2026-12-06, 26-29 -> 58-81 TFLOP/s); QUANTA_OPENCL_GEMM_I8=0 (the f32 GEMM)
+ * and =portable (the int8 GEMM without PTX) build without it. The int8 GEMM's default route
+ * (cl_matmul.c) follows s->nv_ptx, so a compiler that refuses the PTX also turns the default GEMM off. */
 static void release_program(qn_cl *s) {
     for (int i = 0; i < QK_COUNT; i++)
         if (s->k[i]) clReleaseKernel(s->k[i]), s->k[i] = NULL;
     if (s->program) clReleaseProgram(s->program), s->program = NULL;
 }
 
+int qn_cl_nvidia_gpu(const qn_cl_device *d) {
+    return qn_cl_gpu_class(d) && strstr(d->info.vendor, "NVIDIA") != NULL;
+}
+
 quanta_status qn_cl_program_load(qn_cl *s) {
     const char *e = getenv("QUANTA_OPENCL_VNNI"), *g = getenv("QUANTA_OPENCL_GEMM_I8");
     s->vnni = s->dev.x86_vnni && !(e && !strcmp(e, "0"));
-    s->nv_ptx = !s->vnni && g && !strcmp(g, "1") && strstr(s->dev.info.vendor, "NVIDIA") != NULL;
+    s->nv_ptx = !s->vnni && qn_cl_nvidia_gpu(&s->dev) && !(g && (!strcmp(g, "0") || !strcmp(g, "portable")));
     if (s->vnni || s->nv_ptx) {
         if (program_load(s) == QUANTA_OK) return QUANTA_OK;
         release_program(s);
