@@ -17,8 +17,10 @@
  * hk·G + rho / Nq, query rho % Nq), as qn_attention does; key tiles hidden from all of a block's
  * rows (causal limit, window) are never loaded. K and V share one local buffer (loaded in turn,
  * in chunks of 128 dims: a 256-wide head takes two).
- * No split of the keys (the host uses it with nsplit = 1 only). Base-2 exponentials with
- * log2(e) folded into the query scale, as attention.cl.
+ * Split-KV as qn_attention's: with nsplit > 1 dimension 2 of the grid splits the keys (split_len a multiple of
+ * QN_PF_BK), each split writes its normalised partial rows and log2-sum-exp to part and qn_attn_combine merges
+ * them; the host splits where the row blocks alone leave compute units idle (Gemma's one kv head: 64 groups).
+ * Base-2 exponentials with log2(e) folded into the query scale, as attention.cl.
  *
  * No `#pragma unroll` here: with them PoCL 3.1 (LLVM 15) miscompiled this kernel (heap corruption
  * and wrong rows in conformance; without them 333/333). The loops are of constant length 4 and 2,
@@ -78,18 +80,18 @@ inline void qn_pf_stage_v(local float4 *KV, const global uchar *vb, int vdt, siz
 kernel __attribute__((reqd_work_group_size(QN_PF_WG, 1, 1)))
 void qn_attention_pf(const global uchar *qb, ulong qo, int qdt, const global uchar *kb, ulong ko, int kdt,
                      const global uchar *vb, ulong vo, int vdt, const global uchar *mb, ulong mo, int mask_mode,
-                     const global uchar *lb, ulong lo, int has_lens, global uchar *ob, ulong oo, int odt, int Hq,
-                     int Hkv, int Nq, int Nk, int D, int Dv, float scale_log2, int causal, int window, int BQ,
-                     global int *err, local float4 *Qt, local float4 *KV, local float4 *Pt, local float *red,
+                     const global uchar *lb, ulong lo, int has_lens, global uchar *ob, ulong oo, int odt,
+                     global float *part, ulong po, int Hq, int Hkv, int Nq, int Nk, int D, int Dv, float scale_log2,
+                     int causal, int window, int BQ, int nsplit, int split_len, global int *err, local float4 *Qt, local float4 *KV, local float4 *Pt, local float *red,
                      local float *rowm, local float *rowl, local float *rowa) {
     const int lid = get_local_id(0);
     const int G = Hq / Hkv, rows = G * Nq;
-    const int rb = get_group_id(0), bh = get_group_id(1);
+    const int rb = get_group_id(0), bh = get_group_id(1), split = get_group_id(2);
     const int b = bh / Hkv, hk = bh % Hkv;
     const int rho0 = rb * BQ, nrow = min(BQ, rows - rho0);
     const int L = has_lens ? ((const global int *)(lb + lo))[b] : Nk;
     if (L < 0 || L > Nk) { /* the whole group leaves: nothing written, reported */
-        if (lid == 0 && rb == 0) qn_report(err, QN_ERR_ATTENTION_KV_LENS, b, L, Nk);
+        if (lid == 0 && rb == 0 && split == 0) qn_report(err, QN_ERR_ATTENTION_KV_LENS, b, L, Nk);
         return;
     }
     /* the block's smallest and largest query index, for skipping tiles */
@@ -98,7 +100,8 @@ void qn_attention_pf(const global uchar *qb, ulong qo, int qdt, const global uch
     int kbeg = 0, kend = L;
     if (causal) kend = min(kend, L - Nq + qmax + 1);
     if (window > 0) kbeg = max(kbeg, L - Nq + qmin - window + 1);
-    kbeg = kbeg / QN_PF_BK * QN_PF_BK;
+    kbeg = max(kbeg, split * split_len) / QN_PF_BK * QN_PF_BK; /* this split's share (split_len: whole tiles) */
+    kend = min(kend, (split + 1) * split_len);
 
     /* local layouts (in floats): Qt [D][BQ + 4] (rows of one d side by side), K as [D][BK + 4], V as
      * [BK][Dv], Pt [BK][BQ + 4]; red [2][8][BQ] (max, then sum partials of the 8 key groups) */
@@ -241,15 +244,20 @@ void qn_attention_pf(const global uchar *qb, ulong qo, int qdt, const global uch
             const int r = 4 * pr + i, rho = rho0 + r;
             const int h = hk * G + rho / Nq, qi = rho % Nq;
             const float l = rowl[r], inv = l > 0.0f ? 1.0f / l : 0.0f;
-            const size_t orow = ((size_t)(b * Hq + h) * Nq + qi) * Dv;
+            const size_t orow = (size_t)(b * Hq + h) * Nq + qi;
+            /* part: [rows][nsplit][Dv + 1], the normalised row then its log2-sum-exp (qn_attn_combine) */
+            global float *pp = (global float *)((global uchar *)part + po) + (orow * nsplit + split) * (size_t)(Dv + 1);
+            if (nsplit > 1 && r < nrow && pq == 0) pp[Dv] = l > 0.0f ? rowm[r] + log2(l) : -INFINITY;
             for (int u = 0; u < 2; u++) {
                 const int q4 = pq + u * IPG;
                 const float4 o = acc[i][u] * inv;
-                if (r < nrow && q4 < NV4) {
-                    qn_st(ob + oo, odt, orow + 4 * q4 + 0, o.x);
-                    qn_st(ob + oo, odt, orow + 4 * q4 + 1, o.y);
-                    qn_st(ob + oo, odt, orow + 4 * q4 + 2, o.z);
-                    qn_st(ob + oo, odt, orow + 4 * q4 + 3, o.w);
+                if (r < nrow && q4 < NV4 && nsplit > 1) {
+                    vstore4(o, 0, pp + 4 * q4);
+                } else if (r < nrow && q4 < NV4) {
+                    qn_st(ob + oo, odt, orow * Dv + 4 * q4 + 0, o.x);
+                    qn_st(ob + oo, odt, orow * Dv + 4 * q4 + 1, o.y);
+                    qn_st(ob + oo, odt, orow * Dv + 4 * q4 + 2, o.z);
+                    qn_st(ob + oo, odt, orow * Dv + 4 * q4 + 3, o.w);
                 }
             }
         }

@@ -7,7 +7,9 @@
 # without PTX: prebuild_cl.sh warms that option set too), QUANTA_OPENCL_ATTN_PF=0 (qn_attention).
 #   1. conformance with the defaults: the q8 cases the int8 GEMM takes; every attention case (prefill ones take
 #      the staged kernel)
-#   2. pp512 (-r 2): 1B default / GEMM_I8=0 / ATTN_PF=0 / QUANTA_PREFILL_STEP=512; Gemma the same
+#   2. pp512 (-r 2): default, QUANTA_OPENCL_PF_SPLIT=1 (the prefill attention split over the keys where its row
+#      blocks leave compute units idle: Gemma; off by default), GEMM_I8=0, ATTN_PF=0, QUANTA_PREFILL_STEP=512 (one
+#      512-token step instead of two of 256), both files; conformance of the split attention
 #   3. the prefill events with the defaults (QUANTA_OPENCL_EVENTS: per label, and per synchronized batch = a
 #      256-token step: batch 1 runs op by op, the later ones are replays of its recording)
 #   4. kernel rows (attention prefill, q8 GEMM) with the defaults
@@ -21,6 +23,7 @@ say "gpu: $(nvidia-smi --query-gpu=name --format=csv,noheader 2>&1 | head -1); t
 OFF_I8=QUANTA_OPENCL_GEMM_I8=0
 OFF_PF=QUANTA_OPENCL_ATTN_PF=0
 STEP=QUANTA_PREFILL_STEP=512
+SPLIT=QUANTA_OPENCL_PF_SPLIT=1
 
 # 1. conformance with the defaults (K = 208: the f32 GEMM, a control)
 CASES=()
@@ -47,14 +50,21 @@ pp() { # LABEL FILE ENV...
 }
 pp llama1b $L1
 pp gemma $G
+pp gemma_pfsplit $G $SPLIT
 pp llama1b_i8off $L1 $OFF_I8
 pp gemma_pfoff $G $OFF_PF
 pp llama1b_pfoff $L1 $OFF_PF
 pp gemma_i8off $G $OFF_I8
 pack
+pp llama1b_pfsplit $L1 $SPLIT
 pp llama1b_step512 $L1 $STEP
 pp gemma_step512 $G $STEP
 pack
+# the split prefill attention's conformance: every prefill case with more than 32 keys split in 3
+[ $(left) -gt 20 ] && {
+  env $SPLIT QUANTA_OPENCL_SPLITKV=3 timeout 12 $Q conform --backend opencl --filter attention --failures > $D/conform_split.txt 2>&1
+  say "conform attention ($SPLIT QUANTA_OPENCL_SPLITKV=3) rc=$? $(grep -E '^total' $D/conform_split.txt)"
+  grep -E '^FAIL|error' $D/conform_split.txt | head -4 | tee -a $D/summary.txt; pack; }
 
 # 3. device time per kernel of one pp512 with the defaults, and per step
 events() { # NAME FILE
