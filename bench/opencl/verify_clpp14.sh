@@ -5,9 +5,10 @@
 # the program builds with -DQN_NV_PTX=1) and the GPU prefill attention (attention_pf_gpu.cl, its K/V/Q tiles now
 # staged with every load of an item in flight at once). Switches off: QUANTA_OPENCL_GEMM_I8=0 (f32 GEMM, program
 # without PTX: prebuild_cl.sh warms that option set too), QUANTA_OPENCL_ATTN_PF=0 (qn_attention).
-#   1. conformance with the defaults: the q8 cases the int8 GEMM takes; every attention case (prefill ones take
-#      the staged kernel)
-#   2. pp512 (-r 2): default, QUANTA_OPENCL_PF_SPLIT=1 (the prefill attention split over the keys where its row
+#   1. conformance with the defaults: the q8 cases the int8 GEMM takes (and with QUANTA_OPENCL_XQ_GPU=1, the GEMM's
+#      x quantized by qn_x_quant8_gpu, + QUANTA_OPENCL_GI_V2=1, the GEMM's local layout 2 with 16-byte fragment
+#      reads; both off by default); every attention case (prefill ones take the staged kernel)
+#   2. pp512 (-r 2): default, QUANTA_OPENCL_XQ_GPU=1 / GI_V2=1 / both (1B), QUANTA_OPENCL_PF_SPLIT=1 (the prefill attention split over the keys where its row
 #      blocks leave compute units idle: Gemma; off by default), GEMM_I8=0, ATTN_PF=0, QUANTA_PREFILL_STEP=512 (one
 #      512-token step instead of two of 256), both files; conformance of the split attention
 #   3. the prefill events with the defaults (QUANTA_OPENCL_EVENTS: per label, and per synchronized batch = a
@@ -24,6 +25,8 @@ OFF_I8=QUANTA_OPENCL_GEMM_I8=0
 OFF_PF=QUANTA_OPENCL_ATTN_PF=0
 STEP=QUANTA_PREFILL_STEP=512
 SPLIT=QUANTA_OPENCL_PF_SPLIT=1
+XQ=QUANTA_OPENCL_XQ_GPU=1
+V2=QUANTA_OPENCL_GI_V2=1
 
 # 1. conformance with the defaults (K = 208: the f32 GEMM, a control)
 CASES=()
@@ -33,6 +36,9 @@ timeout 15 $Q conform --backend opencl "${CASES[@]}" > $D/conform_i8.txt 2>&1
 say "conform q8 int8 GEMM (default) rc=$? $(grep -E '^total' $D/conform_i8.txt)"
 grep -E '^FAIL|error' $D/conform_i8.txt | head -4 | tee -a $D/summary.txt
 [ -s $D/cl_build_log.txt ] && { say "program build log (first lines):"; head -c 1500 $D/cl_build_log.txt | tee -a $D/summary.txt; }
+env $XQ $V2 timeout 10 $Q conform --backend opencl "${CASES[@]}" > $D/conform_xq.txt 2>&1
+say "conform q8 int8 GEMM ($XQ $V2) rc=$? $(grep -E '^total' $D/conform_xq.txt)"
+grep -E '^FAIL|error' $D/conform_xq.txt | head -4 | tee -a $D/summary.txt
 timeout 15 $Q conform --backend opencl --filter attention --failures > $D/conform_attn.txt 2>&1
 say "conform attention (default: staged prefill kernel) rc=$? $(grep -E '^total' $D/conform_attn.txt)"
 grep -E '^FAIL|error' $D/conform_attn.txt | head -4 | tee -a $D/summary.txt
@@ -51,6 +57,9 @@ pp() { # LABEL FILE ENV...
 pp llama1b $L1
 pp gemma $G
 pp gemma_pfsplit $G $SPLIT
+pp llama1b_xq $L1 $XQ
+pp llama1b_v2 $L1 $V2
+pp llama1b_v2xq $L1 $V2 $XQ
 pp llama1b_i8off $L1 $OFF_I8
 pp gemma_pfoff $G $OFF_PF
 pp llama1b_pfoff $L1 $OFF_PF
@@ -86,6 +95,11 @@ events llama1b $L1
     timeout 8 $Q bench --backend opencl --no-ref --min-seconds 0.03 > $D/rows.txt 2>&1
   say "kernel rows (defaults) rc=$?:"
   grep -E "^(gemm|attention) " $D/rows.txt | grep -v '\.\.\.$' | tr -s ' ' | cut -d' ' -f1-9 | tee -a $D/summary.txt; }
+[ $(left) -gt 18 ] && {
+  env $V2 QUANTA_BENCH_ROWS=gemm QUANTA_BENCH_GEMM_DTYPES=q8 QUANTA_BENCH_GEMM=512x2048x2048,256x5632x2048 \
+    timeout 6 $Q bench --backend opencl --no-ref --min-seconds 0.03 > $D/rows_v2.txt 2>&1
+  say "kernel rows ($V2) rc=$?:"
+  grep -E "^gemm " $D/rows_v2.txt | grep -v '\.\.\.$' | tr -s ' ' | cut -d' ' -f1-9 | tee -a $D/summary.txt; }
 
 # 5. CUDA's pp512 in the same call (run_h200.sh's build; skipped when it is not done in time)
 RH=${RH_LOGS:-/tmp/e2e/logs}

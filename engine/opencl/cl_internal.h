@@ -72,6 +72,8 @@ typedef enum qn_cl_kernel_id {
     QK_GEMV_Q4_M1,
     QK_GEMM_Q8_I8_GPU,
     QK_ATTENTION_PF,
+    QK_X_QUANT8_GPU,
+    QK_GEMM_Q8_I8_GPU2,
     QK_COUNT
 } qn_cl_kernel_id;
 
