@@ -423,3 +423,182 @@ kernel void qn_gemv_q4_m1(const global uchar *Wb, ulong wo, QN_WLAYOUT_ARGS, con
         if (n < N) qn_st(y + yo, ydt, (size_t)n, qn_gpu_sum32(red + f * QN_GPU_RED));
     }
 }
+
+/* ---- M = 1 with the norm before it (QUANTA_OPENCL_NORM_GEMV=1): add_norm / rms_norm_add_norm / rms_norm,
+ * then the q8 GEMV(s) reading its normed row ----
+ * Why: on NVIDIA's OpenCL every launch costs ~6 us of device time however small (H100 events, bench/NOTES.md
+ * section 1 clgemv13), and a decode step's norms are 32 (1B) or 36 (Gemma) launches of 11-17 us for a row of
+ * a few KB. Here the norm runs in the prologue of the GEMV that reads its result: every work-group norms the
+ * whole row into local memory (8 KB of L2 reads a row of 2048, next to the 16 KB a row pair of weights per warp
+ * it streams anyway), group 0 also stores the norm's results (the residual sum and the normed row: later ops
+ * may read them), and the GEMV reads x from local memory. The work-group is (32, 8): its 256 items are exactly
+ * qn_rms_norm's group on the GPU class (row_lws: the host checks), each item adds the elements l, l + 256, ...
+ * in qn_rms_norm's order and the tree (qn_sum256) is qn_wg_sum's, with the same expressions, so the normed row
+ * has the same bits as the two launches; the GEMV's sums are qn_gemv_q8_m1's: the same bits end to end.
+ * mode: 0 rms_norm (y = a·inv·w), 1 add_norm (s = a + b, y = s·inv(s)·w2), 2 rms_norm_add_norm
+ * (s = b + a·inv(a)·w, y = s·inv(s)·w2). f32 rows, weights and results (the host checks). x in local memory
+ * as pieces of 16 floats 20 apart (a warp's lanes read pieces 80 bytes apart: no two of a quarter warp's
+ * 16-byte reads in one bank). */
+#define QN_NG_ITEMS 256
+#define QN_NG_PAD(d) (((d) >> 4) * 20 + ((d) & 15))
+
+/* qn_wg_sum's tree for the 256 items of a (32, 8) group, t the linear id */
+QN_INL float qn_sum256(local float *red, float v, int t) {
+    red[t] = v;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (int s = QN_NG_ITEMS / 2; s > 0; s >>= 1) {
+        if (t < s) red[t] += red[t + s];
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    const float r = red[0];
+    barrier(CLK_LOCAL_MEM_FENCE);
+    return r;
+}
+
+QN_INL void qn_ng_norm(const global float *a, const global float *b, const global float *w, int hasw,
+                       const global float *w2, int hasw2, global float *so, global float *yo, int mode, int plus_one,
+                       float eps, long D, int t, int writer, local float *red, local float *xs) {
+    float inv = 1.0f;
+    if (mode != 1) { /* the first norm's sum (qn_rms_norm's norm1) */
+        float ss = 0.0f;
+        for (long d = t; d < D; d += QN_NG_ITEMS) {
+            float v = a[d];
+            ss += v * v;
+        }
+        ss = qn_sum256(red, ss, t);
+        inv = rsqrt(ss / (float)D + eps);
+    }
+    for (long d = t; d < D; d += QN_NG_ITEMS) {
+        float o;
+        if (mode == 1) {
+            o = a[d] + b[d];
+        } else {
+            float g = 1.0f;
+            if (hasw) {
+                g = w[d];
+                if (plus_one) g += 1.0f;
+            }
+            const float v = a[d] * inv * g;
+            o = mode == 2 ? v + b[d] : v;
+        }
+        xs[QN_NG_PAD(d)] = o;
+        if (writer) (mode == 0 ? yo : so)[d] = o;
+    }
+    if (mode != 0) { /* the second norm, of the stored sum (qn_rms_norm's has2; f32: the value as stored) */
+        float ss = 0.0f;
+        for (long d = t; d < D; d += QN_NG_ITEMS) {
+            const float v = xs[QN_NG_PAD(d)];
+            ss += v * v;
+        }
+        ss = qn_sum256(red, ss, t);
+        inv = rsqrt(ss / (float)D + eps);
+        for (long d = t; d < D; d += QN_NG_ITEMS) {
+            float g = 1.0f;
+            if (hasw2) {
+                g = w2[d];
+                if (plus_one) g += 1.0f;
+            }
+            const float y = xs[QN_NG_PAD(d)] * inv * g;
+            xs[QN_NG_PAD(d)] = y;
+            if (writer) yo[d] = y;
+        }
+    }
+    barrier(CLK_LOCAL_MEM_FENCE); /* the whole row in xs before any warp reads it */
+}
+
+/* qn_q8_m1_rows with x from xs (QN_NG_PAD layout): the same FMAs in the same order */
+QN_INL float2 qn_q8_m1_rows_lx(const global uint4 *w0, const global uint4 *w1, const local float *xs, long nv, int l) {
+    float s0 = 0.0f, s1 = 0.0f;
+    for (long v0 = l; v0 < nv; v0 += QN_G1_U * QN_GPU_LX) {
+        uint4 a[QN_G1_U], b[QN_G1_U];
+#pragma unroll
+        for (int u = 0; u < QN_G1_U; u++) {
+            const long v = min(v0 + u * QN_GPU_LX, nv - 1);
+            a[u] = w0[v];
+            b[u] = w1[v];
+        }
+#pragma unroll
+        for (int u = 0; u < QN_G1_U; u++) {
+            const long v = v0 + u * QN_GPU_LX;
+            if (v < nv) {
+                const local float4 *xv = (const local float4 *)(xs + v * 20);
+                const float4 X0 = xv[0], X1 = xv[1], X2 = xv[2], X3 = xv[3];
+                s0 += qn_q8_dot16(a[u], X0, X1, X2, X3);
+                s1 += qn_q8_dot16(b[u], X0, X1, X2, X3);
+            }
+        }
+    }
+    return (float2)(s0, s1);
+}
+
+#define QN_NG_ARGS                                                                                                  \
+    const global uchar *na, ulong nao, const global uchar *nb, ulong nbo, const global uchar *nw, ulong nwo,       \
+        int hasw, const global uchar *nw2, ulong nw2o, int hasw2, global uchar *ns, ulong nso, global uchar *ny,    \
+        ulong nyo, int nmode, int plus_one, float eps
+#define QN_NG_PROLOGUE(t)                                                                                           \
+    qn_ng_norm((const global float *)(na + nao), (const global float *)(nb + nbo), (const global float *)(nw + nwo), \
+               hasw, (const global float *)(nw2 + nw2o), hasw2, (global float *)(ns + nso), (global float *)(ny + nyo), \
+               nmode, plus_one, eps, K, t, get_group_id(1) == 0, red, xs)
+
+/* qn_gemv_q8_m1 (matmul, matmul_multi) after the norm: group g takes `passes` sets of 16 rows (2 a warp), one
+ * after another (fewer groups: each norms the row once). red: 16 · 33 floats (>= the tree's 256). */
+kernel __attribute__((reqd_work_group_size(32, 8, 1)))
+void qn_gemv_q8_m1n(const global uchar *W0, ulong wo0, long ws0, const global uchar *W1, ulong wo1, long ws1,
+                    const global uchar *W2, ulong wo2, long ws2, QN_NG_ARGS, global uchar *y0, ulong yo0,
+                    global uchar *y1, ulong yo1, global uchar *y2, ulong yo2, int ydt, long N0, long N1, long N2,
+                    long K, int passes, local float *red, local float *xs) {
+    const int l = (int)get_local_id(0), ly = (int)get_local_id(1);
+    QN_NG_PROLOGUE(ly * QN_GPU_LX + l);
+    const long N = N0 + N1 + N2;
+    for (int p = 0; p < passes; p++) {
+        const long gb = ((long)get_group_id(1) * passes + p) * (8 * QN_G1_RW);
+        if (gb >= N) break; /* uniform over the group */
+        const long n0 = gb + ly * QN_G1_RW;
+        float sa, sb;
+        const global uint4 *wa = qn_q8_m1_row(min(n0, N - 1), W0 + wo0, ws0, W1 + wo1, ws1, W2 + wo2, ws2, N0, N1, K, &sa);
+        const global uint4 *wb = qn_q8_m1_row(min(n0 + 1, N - 1), W0 + wo0, ws0, W1 + wo1, ws1, W2 + wo2, ws2, N0, N1, K, &sb);
+        const float2 s = qn_q8_m1_rows_lx(wa, wb, xs, K / 16, l);
+        red[(ly * QN_G1_RW) * QN_GPU_RED + l] = s.x * sa;
+        red[(ly * QN_G1_RW + 1) * QN_GPU_RED + l] = s.y * sb;
+        barrier(CLK_LOCAL_MEM_FENCE);
+        const int f = ly * QN_GPU_LX + l;
+        if (f < 8 * QN_G1_RW) {
+            const float v = qn_gpu_sum32(red + f * QN_GPU_RED);
+            const long n = gb + f;
+            if (n < N) {
+                long rr;
+                const int i = qn_stack_row(n, N0, N1, &rr);
+                qn_st(i == 0 ? y0 + yo0 : i == 1 ? y1 + yo1 : y2 + yo2, ydt, (size_t)rr, v);
+            }
+        }
+        barrier(CLK_LOCAL_MEM_FENCE); /* red's sums read before the next pass writes it */
+    }
+}
+
+/* qn_gemv_q8_m1_glu after the norm: `passes` sets of 8 outputs a group (gate and up row a warp). */
+kernel __attribute__((reqd_work_group_size(32, 8, 1)))
+void qn_gemv_q8_m1n_glu(const global uchar *Wg, ulong go, const global uchar *Wu, ulong uo, long ws, QN_NG_ARGS,
+                        global uchar *y, ulong yo, int ydt, long N, long K, int act, int passes, local float *red,
+                        local float *xs) {
+    const int l = (int)get_local_id(0), ly = (int)get_local_id(1);
+    QN_NG_PROLOGUE(ly * QN_GPU_LX + l);
+    const global uchar *G = Wg + go, *U = Wu + uo;
+    for (int p = 0; p < passes; p++) {
+        const long gb = ((long)get_group_id(1) * passes + p) * 8;
+        if (gb >= N) break; /* uniform over the group */
+        const long n = min(gb + ly, N - 1);
+        const float2 s = qn_q8_m1_rows_lx((const global uint4 *)(G + n * K), (const global uint4 *)(U + n * K), xs,
+                                          K / 16, l);
+        red[(ly * QN_G1_RW) * QN_GPU_RED + l] = s.x * qn_ldf_any(G + ws + n * 4);
+        red[(ly * QN_G1_RW + 1) * QN_GPU_RED + l] = s.y * qn_ldf_any(U + ws + n * 4);
+        barrier(CLK_LOCAL_MEM_FENCE);
+        const int f = ly * QN_GPU_LX + l;
+        if (f < 8) {
+            const float g = qn_gpu_sum32(red + (f * QN_G1_RW) * QN_GPU_RED);
+            const float u = qn_gpu_sum32(red + (f * QN_G1_RW + 1) * QN_GPU_RED);
+            const long no = gb + f;
+            if (no < N) qn_st(y + yo, ydt, (size_t)no, qn_act(g, act, 0.0f) * u);
+        }
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+}

@@ -204,6 +204,7 @@ static void stage_release(qn_cl *s) {
 static void ocl_close(void *self) {
     qn_cl *s = self;
     if (!s) return;
+    s->norm_pend = 0; /* a held norm (cl_norm_gemv.c) nobody synchronized: its results were never read */
     if (s->queue) clFinish(s->queue);
     stage_release(s); /* after the wait: no write still reads a copy */
     free(s->stage);
@@ -385,7 +386,8 @@ static quanta_status ocl_alloc(void *self, size_t bytes, void **handle) {
 
 /* Safe with kernels still queued: OpenCL keeps the buffer until the commands using it finish. */
 static void ocl_free(void *self, void *handle) {
-    (void)self;
+    qn_cl *s = self;
+    if (s && qn_cl_norm_flush(s) != QUANTA_OK) qn_error_clear(); /* a held norm may use the buffer (cl_norm_gemv.c) */
     if (handle) clReleaseMemObject((cl_mem)handle);
 }
 
@@ -394,6 +396,8 @@ static quanta_status ocl_write(void *self, qn_mem dst, const void *src, size_t b
     if (bytes == 0) return QUANTA_OK;
     if (!dst.handle || !src)
         return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "opencl write: %s is NULL", src ? "dst" : "src");
+    quanta_status fl = qn_cl_norm_flush(s); /* a held norm (cl_norm_gemv.c) before anything else queued */
+    if (fl != QUANTA_OK) return fl;
     if (s->async_write && bytes <= STAGE_MAX) {
         if (s->stage_bytes + bytes > STAGE_CAP || s->nstage == s->stage_cap) {
             if (s->stage_bytes + bytes > STAGE_CAP || s->stage_cap >= 4096) {
@@ -430,6 +434,8 @@ static quanta_status ocl_read(void *self, qn_mem src, void *dst, size_t bytes) {
     if (bytes == 0) return QUANTA_OK;
     if (!src.handle || !dst)
         return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "opencl read: %s is NULL", dst ? "src" : "dst");
+    quanta_status fl = qn_cl_norm_flush(s); /* a held norm (cl_norm_gemv.c) before the read */
+    if (fl != QUANTA_OK) return fl;
     cl_int err = clEnqueueReadBuffer(s->queue, (cl_mem)src.handle, CL_TRUE, src.offset, bytes, dst, 0, NULL, NULL);
     if (err != CL_SUCCESS) return qn_cl_error(err, "read (clEnqueueReadBuffer)");
     stage_release(s); /* in order: every write before the read is done */
@@ -504,6 +510,9 @@ static quanta_status ocl_run(void *self, const qn_node *node) {
     if (!s) return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "opencl run: self is NULL");
     quanta_status st = qn_backend_check_node(&qn_opencl_backend, s, node);
     if (st != QUANTA_OK) return st;
+    int done;
+    st = qn_cl_norm_gemv_step(s, node, &done); /* a norm held for the GEMV after it (cl_norm_gemv.c) */
+    if (st != QUANTA_OK || done) return st;
     switch (node->op) {
     case QN_OP_MATMUL: case QN_OP_MATMUL_GLU: case QN_OP_MATMUL_MULTI: return qn_cl_matmul_run(s, node);
     case QN_OP_ATTENTION: return qn_cl_attention_run(s, node);
@@ -551,6 +560,8 @@ static quanta_status device_check_error(const cl_int f[4]) {
 static quanta_status ocl_synchronize(void *self) {
     qn_cl *s = self;
     cl_int flag[4] = {0, 0, 0, 0};
+    quanta_status fl = qn_cl_norm_flush(s); /* a held norm (cl_norm_gemv.c) */
+    if (fl != QUANTA_OK) return fl;
     /* the queue is in order: the blocking read returns after every kernel before it (a clFinish
      * first was one more driver round trip per decode step) */
     cl_int err = clEnqueueReadBuffer(s->queue, s->err_flag, CL_TRUE, 0, sizeof flag, flag, 0, NULL, NULL);

@@ -74,6 +74,8 @@ typedef enum qn_cl_kernel_id {
     QK_ATTENTION_PF,
     QK_X_QUANT8_GPU,
     QK_GEMM_Q8_I8_GPU2,
+    QK_GEMV_Q8_M1N,
+    QK_GEMV_Q8_M1N_GLU,
     QK_COUNT
 } qn_cl_kernel_id;
 
@@ -166,6 +168,8 @@ typedef struct qn_cl {
     void **stage;         /* those copies, freed once the queue is known drained */
     int nstage, stage_cap;
     size_t stage_bytes;
+    int norm_pend;        /* a norm node held for the GEMV that reads it (cl_norm_gemv.c): norm_node */
+    qn_node norm_node;
     int rec_nargs[QK_COUNT];
     qn_cl_arg_copy rec_args[QK_COUNT][QN_CL_MAX_ARGS];
 } qn_cl;
@@ -301,6 +305,23 @@ static inline cl_int qn_cl_glu_op(int32_t glu_act) {
 }
 quanta_status qn_cl_peer_gemm(qn_cl *s, int64_t m, int64_t n, int64_t k, double *seconds, char *name,
                               size_t name_len);
+
+/* cl_norm_gemv.c: a one-row norm (rms_norm, add_norm, rms_norm_add_norm) run in the prologue of the q8 GEMV
+ * that reads its normed row (QUANTA_OPENCL_NORM_GEMV=1). The norm's arguments as the fused kernels take them. */
+typedef struct qn_cl_norm_args {
+    cl_mem a, b, w, w2, s, y;
+    cl_ulong ao, bo, wo, w2o, so, yo;
+    cl_int hasw, hasw2, mode, plus_one;
+    cl_float eps;
+    int64_t D;
+} qn_cl_norm_args;
+/* ocl_run's hook: runs node (a fused pair, or the held norm first), or holds a norm node; *done says it did. */
+quanta_status qn_cl_norm_gemv_step(qn_cl *s, const qn_node *node, int *done);
+/* The held norm's own launch (before any other queue work: read, write, synchronize, capture end, replay). */
+quanta_status qn_cl_norm_flush(qn_cl *s);
+/* cl_matmul.c: mm (matmul / matmul_multi / matmul_glu, q8, M = 1) through qn_gemv_q8_m1n(_glu) with x the
+ * norm's result; QUANTA_ERR_UNSUPPORTED (nothing launched, no message) where that kernel does not apply. */
+quanta_status qn_cl_matmul_run_normed(qn_cl *s, const qn_node *mm, const qn_cl_norm_args *na);
 
 /* cl_attention.c */
 bool qn_cl_attention_supports(qn_cl *s, const qn_node *node);

@@ -860,3 +860,68 @@ quanta_status qn_cl_peer_gemm(qn_cl *s, int64_t m, int64_t n, int64_t k, double 
     return qn_error_set(QUANTA_ERR_UNSUPPORTED, "opencl peer_gemm: built without CLBlast");
 #endif
 }
+
+/* qn_gemv_q8_m1n(_glu): the norm in the GEMV's prologue (cl_norm_gemv.c holds the norm node; gemv_gpu.cl says why).
+ * Groups of (32, 8): 16 rows (glu: 8 outputs) a pass; `passes` per group so that about 4 groups per compute unit
+ * remain (each group norms the row once: the output GEMV's 32000-262144 rows would otherwise norm it 2000-16000
+ * times). Everything checked before the launch: UNSUPPORTED leaves the queue as it was. */
+#define NG_ITEMS 256
+quanta_status qn_cl_matmul_run_normed(qn_cl *s, const qn_node *mm, const qn_cl_norm_args *na) {
+    const qn_tensor *x = mm->src[0], *w = mm->src[1], *y = mm->dst;
+    if (mm->op != QN_OP_MATMUL && mm->op != QN_OP_MATMUL_MULTI && mm->op != QN_OP_MATMUL_GLU) return QUANTA_ERR_UNSUPPORTED;
+    if (!s->gpu_class || s->dev.max_wg < NG_ITEMS || w->desc.dtype != QUANTA_Q8 || x->desc.dtype != QUANTA_F32 ||
+        !gpu_switch_on("QUANTA_OPENCL_Q8_GPU"))
+        return QUANTA_ERR_UNSUPPORTED;
+    mm_args m;
+    memset(&m, 0, sizeof m);
+    m.w = w;
+    quanta_status st = qn_cl_weight_layout(w, "matmul", &m.wd);
+    if (st != QUANTA_OK) {
+        qn_error_clear();
+        return QUANTA_ERR_UNSUPPORTED;
+    }
+    m.wm = qn_cl_mem(w), m.wo = w->mem.offset, m.N = m.wd.rows, m.K = m.wd.cols, m.M = 1;
+    m.y = qn_cl_mem(y), m.yo = y->mem.offset, m.ydt = y->desc.dtype;
+    if (m.K != na->D || m.K % 16 || m.N == 0 || qn_cl_elems(x) != (size_t)m.K || m.wo % 16 || !gemv1_sets(s, &m))
+        return QUANTA_ERR_UNSUPPORTED;
+    const size_t red = 16 * 33 * sizeof(float), xs = (size_t)m.K / 16 * 20 * sizeof(float);
+    if (red + xs + 1024 > s->dev.local_mem) return QUANTA_ERR_UNSUPPORTED;
+    const size_t cu = s->dev.info.compute_units > 0 ? (size_t)s->dev.info.compute_units : 1;
+    size_t l[2] = {GEMV_GPU_LX, 8};
+    if (mm->op == QN_OP_MATMUL_GLU) {
+        const qn_tensor *wu = mm->src[2];
+        cl_mem um = qn_cl_mem(wu);
+        cl_ulong uo = wu->mem.offset;
+        if (uo % 16 || wu->desc.dtype != QUANTA_Q8) return QUANTA_ERR_UNSUPPORTED;
+        const cl_long ws = (cl_long)m.wd.scales_offset;
+        const cl_int act = qn_cl_glu_op(mm->params.glu_act);
+        const size_t sets = ((size_t)m.N + 7) / 8;
+        cl_int passes = (cl_int)(sets / (4 * cu) > 1 ? sets / (4 * cu) : 1);
+        qn_cl_arg a[] = {QA(m.wm), QA(m.wo), QA(um), QA(uo), QA(ws), QA(na->a), QA(na->ao), QA(na->b), QA(na->bo),
+                         QA(na->w), QA(na->wo), QA(na->hasw), QA(na->w2), QA(na->w2o), QA(na->hasw2), QA(na->s),
+                         QA(na->so), QA(na->y), QA(na->yo), QA(na->mode), QA(na->plus_one), QA(na->eps), QA(m.y),
+                         QA(m.yo), QA(m.ydt), QA(m.N), QA(m.K), QA(act), QA(passes), QA_LOCAL(red), QA_LOCAL(xs)};
+        st = qn_cl_set_args(s, QK_GEMV_Q8_M1N_GLU, a, (int)(sizeof a / sizeof a[0]));
+        if (st != QUANTA_OK) return st;
+        size_t g[2] = {l[0], (sets + (size_t)passes - 1) / (size_t)passes * l[1]};
+        return qn_cl_launch(s, QK_GEMV_Q8_M1N_GLU, "norm + matmul_glu (gemv q8 m1)", 2, g, l);
+    }
+    const i8_targets t = i8_targets_of(&m, mm->op == QN_OP_MATMUL_MULTI ? mm : NULL);
+    if (t.wo[1] % 16 || t.wo[2] % 16) return QUANTA_ERR_UNSUPPORTED;
+    for (int i = 1; mm->op == QN_OP_MATMUL_MULTI && i < 3 && mm->src[1 + i]; i++)
+        if (mm->src[1 + i]->desc.dtype != QUANTA_Q8 || mm->src[1 + i]->desc.dims[1] != m.K) return QUANTA_ERR_UNSUPPORTED;
+    const size_t nt = (size_t)(t.nn[0] + t.nn[1] + t.nn[2]), sets = (nt + 15) / 16;
+    cl_int passes = (cl_int)(sets / (4 * cu) > 1 ? sets / (4 * cu) : 1);
+    qn_cl_arg a[] = {QA(t.wm[0]), QA(t.wo[0]), QA(t.ws[0]), QA(t.wm[1]), QA(t.wo[1]), QA(t.ws[1]), QA(t.wm[2]),
+                     QA(t.wo[2]), QA(t.ws[2]), QA(na->a), QA(na->ao), QA(na->b), QA(na->bo), QA(na->w), QA(na->wo),
+                     QA(na->hasw), QA(na->w2), QA(na->w2o), QA(na->hasw2), QA(na->s), QA(na->so), QA(na->y),
+                     QA(na->yo), QA(na->mode), QA(na->plus_one), QA(na->eps), QA(t.ym[0]), QA(t.yo[0]), QA(t.ym[1]),
+                     QA(t.yo[1]), QA(t.ym[2]), QA(t.yo[2]), QA(m.ydt), QA(t.nn[0]), QA(t.nn[1]), QA(t.nn[2]),
+                     QA(m.K), QA(passes), QA_LOCAL(red), QA_LOCAL(xs)};
+    st = qn_cl_set_args(s, QK_GEMV_Q8_M1N, a, (int)(sizeof a / sizeof a[0]));
+    if (st != QUANTA_OK) return st;
+    size_t g[2] = {l[0], (sets + (size_t)passes - 1) / (size_t)passes * l[1]};
+    return qn_cl_launch(s, QK_GEMV_Q8_M1N,
+                        mm->op == QN_OP_MATMUL_MULTI ? "norm + matmul_multi (gemv q8 m1)" : "norm + matmul (gemv q8 m1)",
+                        2, g, l);
+}

@@ -51,6 +51,7 @@ static const char *const kernel_names[QK_COUNT] = {
     [QK_RMS_NORM_REG] = "qn_rms_norm_reg", [QK_GEMV_Q4_M1] = "qn_gemv_q4_m1",
     [QK_GEMM_Q8_I8_GPU] = "qn_gemm_q8_i8_gpu", [QK_ATTENTION_PF] = "qn_attention_pf",
     [QK_X_QUANT8_GPU] = "qn_x_quant8_gpu", [QK_GEMM_Q8_I8_GPU2] = "qn_gemm_q8_i8_gpu2",
+    [QK_GEMV_Q8_M1N] = "qn_gemv_q8_m1n", [QK_GEMV_Q8_M1N_GLU] = "qn_gemv_q8_m1n_glu",
 };
 
 const char *qn_cl_kernel_name(qn_cl_kernel_id id) { return kernel_names[id]; }

@@ -61,6 +61,8 @@ static void rec_free(qn_cl *s, qn_cl_rec *r) {
 quanta_status qn_cl_capture_begin(void *self) {
     qn_cl *s = self;
     if (s->rec) return qn_error_set(QUANTA_ERR_STATE, "opencl capture_begin: a capture is already open");
+    quanta_status fl = qn_cl_norm_flush(s); /* a held norm (cl_norm_gemv.c) is not the capture's */
+    if (fl != QUANTA_OK) return fl;
     s->rec = calloc(1, sizeof *s->rec);
     if (!s->rec) return qn_error_set(QUANTA_ERR_OUT_OF_MEMORY, "opencl capture_begin: out of host memory");
     memset(s->rec_nargs, 0, sizeof s->rec_nargs);
@@ -71,6 +73,9 @@ quanta_status qn_cl_capture_begin(void *self) {
 quanta_status qn_cl_capture_end(void *self, int ok, void **recording) {
     qn_cl *s = self;
     qn_cl_rec *r = s->rec;
+    /* a held norm (cl_norm_gemv.c) is the capture's last launch; a failed capture runs again op by op */
+    if (r && ok && qn_cl_norm_flush(s) != QUANTA_OK) ok = 0;
+    s->norm_pend = 0;
     s->rec = NULL; /* scratch freed from here on is released at once again */
     if (recording) *recording = NULL;
     if (!r) return qn_error_set(QUANTA_ERR_STATE, "opencl capture_end: no capture is open");
@@ -85,6 +90,8 @@ quanta_status qn_cl_capture_end(void *self, int ok, void **recording) {
 quanta_status qn_cl_replay(void *self, void *recording, int *valid) {
     qn_cl *s = self;
     const qn_cl_rec *r = recording;
+    quanta_status fl = qn_cl_norm_flush(s); /* a held norm (cl_norm_gemv.c) runs before the replay's kernels */
+    if (fl != QUANTA_OK) return fl;
     /* cl_mem handles never move, but the kernels were chosen by the tuning table: a table
      * changed since (`quanta tune` times one plan under each candidate) invalidates the
      * recording, and the plan records again */

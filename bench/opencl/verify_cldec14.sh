@@ -1,0 +1,101 @@
+#!/bin/bash
+# verify_cldec14.sh — issue #12's decode on NVIDIA's OpenCL (helper cldec14; bench/NOTES.md section 1 "cldec14").
+# At most VERIFY_S (60) s; everything in $OUT/cldec14/ and packed into $OUT/cldec14.tgz (summary.txt: every step's
+# line, the tg table, the events tables).
+# Measures, in this order (each step skipped when the budget is short):
+#  1. decode tg128 (-r 3) of $L1 (1B LLaMA Q8_0) and $G (Gemma 3 270M Q4_K_M): the defaults against
+#     QUANTA_OPENCL_NORM_GEMV=1 (the one-row norm inside the q8 GEMV that reads it: one launch fewer per fused pair),
+#     alternated; CUDA's tg128 of both files ($QC) in the same call
+#  2. conformance on NVIDIA's OpenCL of the touched ops (q8 M = 1 GEMVs, the norms) and the model's greedy text with
+#     the switch on and off (the fused path's check: the same tokens)
+#  3. QUANTA_OPENCL_EVENTS with the switch on: each kernel's device time per call over 32 decode steps
+#  4. the kernel rows (copy, gemv q8/q4) if time is left
+set -u
+cd "$(dirname "$0")/../.." || exit 1
+. bench/common/verifylib.sh cldec14 ${VERIFY_S:-58}
+. bench/opencl/cl_setup.sh
+[ $CL_OK = 1 ] || { pack; exit 0; }
+ON="QUANTA_OPENCL_NORM_GEMV=1"
+
+cl_files_wait
+tgo() { # LABEL FILE ENV...: OpenCL decode tg128 -r 3
+  local label=$1 f=$2; shift 2
+  [ -f $f ] || return
+  [ $(left) -gt 8 ] || { say "tg $label skipped (time)"; return; }
+  env "$@" timeout 15 $Q bench model -m $f -p 0 -n 128 -r 3 --backend opencl --json > $D/tg_$label.json 2> $D/tg_$label.err
+  local rc=$? v=$(grep -o '"tg_tps": [0-9.]*' $D/tg_$label.json | grep -o '[0-9.]*$')
+  local sd=$(grep -o '"tg_tps_sd": [0-9.]*' $D/tg_$label.json | grep -o '[0-9.]*$')
+  say "tg $label ($*) rc=$rc: ${v:-?} ± ${sd:-?} tok/s"
+  ROWS="$ROWS\n| $label | $* | ${v:-?} | ${sd:-?} |"
+}
+tgc() { # LABEL FILE: CUDA decode tg128 -r 1 (the ratio's denominator, same call)
+  local label=$1 f=$2
+  [ -f $f ] && [ -x "$QC" ] || { say "cuda tg $label: no CUDA quanta ($QC)"; return; }
+  [ $(left) -gt 8 ] || { say "cuda tg $label skipped (time)"; return; }
+  timeout 15 $QC bench model -m $f -p 0 -n 128 -r 1 --backend cuda --json > $D/cuda_$label.json 2> $D/cuda_$label.err
+  local rc=$? v=$(grep -o '"tg_tps": [0-9.]*' $D/cuda_$label.json | grep -o '[0-9.]*$')
+  say "cuda tg $label rc=$rc: ${v:-?} tok/s"
+  ROWS="$ROWS\n| cuda_$label | (CUDA) | ${v:-?} | |"
+}
+events() { # LABEL FILE ENV...
+  local label=$1 f=$2; shift 2
+  [ -f $f ] && [ $(left) -gt 10 ] || return
+  rm -f $D/events_$label.txt
+  env "$@" QUANTA_OPENCL_EVENTS=$D/events_$label.txt timeout 15 $Q bench model -m $f -p 0 -n 32 -r 1 --backend opencl \
+    > $D/events_$label.log 2>&1
+  say "events $label ($*) rc=$? (32 decode steps + warm-up; launch, calls, us total, us per call, share):"
+  grep -v '^#\|^launch\|^kernels' $D/events_$label.txt 2>/dev/null | awk '{print $(NF-2), $0}' | sort -rn | cut -d' ' -f2- |
+    head -10 | tee -a $D/summary.txt
+  grep '^kernels' $D/events_$label.txt | tee -a $D/summary.txt
+  pack
+}
+
+# 1. the deciding rows: the switch against the defaults, alternated, both files; CUDA's in the same call
+tgo l1_default1 $L1
+tgo l1_ng1 $L1 $ON
+tgo g_default1 $G
+tgo g_ng1 $G $ON
+tgo l1_default2 $L1
+tgo l1_ng2 $L1 $ON
+tgo g_default2 $G
+tgo g_ng2 $G $ON
+tgc l1 $L1
+tgc g $G
+printf "\n| decode run (tg128) | switches | tok/s | sd |\n|---|---|---|---|$ROWS\n" | tee -a $D/summary.txt
+pack
+
+# 2. correctness on NVIDIA: the touched ops' conformance, and the fused path inside a model (greedy text equal)
+CASES=(--case "matmul:m=1,n=512,k=1024,w=q8,x=f32" --case "matmul_glu:m=1,n=67,k=640,w=q8,x=f32,act=0"
+  --case "matmul_multi:m=1,n=67,k=640,w=q8,x=f32,n1=33,n2=13,part=0" --case "add_norm:shape=1x2048,part=1"
+  --case "rms_norm_add_norm:shape=1x640,plus1=1,part=1" --case "rms_norm:shape=1x4096,dtype=bf16")
+[ $(left) -gt 12 ] && {
+  env $ON timeout 10 $Q conform --backend opencl "${CASES[@]}" --failures > $D/conform.txt 2>&1
+  say "conform q8 M=1 GEMVs, norms ($ON) rc=$? $(grep -E '^total' $D/conform.txt)"
+  grep -E '^FAIL' $D/conform.txt | head -4 | tee -a $D/summary.txt
+  pack; }
+gen() { # LABEL FILE ENV...: 24 greedy tokens
+  local label=$1 f=$2; shift 2
+  [ -f $f ] && [ $(left) -gt 6 ] || return
+  env "$@" timeout 10 $Q generate -m $f -n 24 --backend opencl --quiet > $D/gen_$label.txt 2> $D/gen_$label.err
+  say "generate $label ($*) rc=$? $(md5sum < $D/gen_$label.txt | cut -c1-12)"
+}
+gen l1_off $L1
+gen l1_on $L1 $ON
+gen g_off $G
+gen g_on $G $ON
+for f in l1 g; do
+  [ -f $D/gen_${f}_on.txt ] && { cmp -s $D/gen_${f}_off.txt $D/gen_${f}_on.txt && say "greedy $f: same text" || say "greedy $f: TEXT DIFFERS"; }
+done
+pack
+
+# 3. where a step's time goes with the switch on
+events l1_on $L1 $ON
+events g_on $G $ON
+
+# 4. the kernel rows (the table prints at the end: only if the whole run fits)
+[ $(left) -gt 25 ] && {
+  timeout $(( $(left) - 3 )) $Q bench --backend opencl --no-ref --min-seconds 0.05 > $D/kernels.txt 2>&1
+  say "kernel rows rc=$?"
+  grep -E "^(copy|gemv) " $D/kernels.txt | grep -E "copy|q8|q4" | tr -s ' ' | tee -a $D/summary.txt; }
+say "done"
+pack

@@ -1,0 +1,239 @@
+/*
+ * test_opencl_norm_gemv.c — the one-row norm run inside the q8 GEMV that reads it (QUANTA_OPENCL_NORM_GEMV=1,
+ * engine/opencl/cl_norm_gemv.c, kernels_cl/gemv_gpu.cl qn_gemv_q8_m1n / _glu) on the GPU class.
+ *
+ * Two decode-shaped graphs (one x row, q8 weights, f32 norm weights, random inputs from the printed seed):
+ *   LLaMA: s = a + b, y = rms_norm(s)·w1 -> q, k, v (matmul_multi); s2 = s + q, y2 = rms_norm(s2)·w2 -> the
+ *          gated MLP (matmul_glu); z = rms_norm(h)·w3 -> logits (matmul). The plan makes add_norm, add_norm and
+ *          rms_norm of the norms: the three modes' first two and the plain one.
+ *   Gemma: s = r + rms_norm(x)·(1 + w1), y = rms_norm(s)·(1 + w2) -> the gated MLP: rms_norm_add_norm (weight + 1).
+ * Every result (the norms' own included: later ops read them) must equal, bit for bit, the same plan with the
+ * switch off (the norms launched apart: what the conformance suite checks against float64), on a first execute
+ * and on a replay; each must also be within 1e-3 relative (of the row's largest magnitude) of the reference
+ * backend, so the comparison is not of two empty outputs; and the events table of the run with the switch on
+ * must list the three fused launches, so the test fails if the fusion silently stops being taken.
+ * Exits 77 (SKIP) without an OpenCL device.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cl_test.h"
+#include "qt_check.h"
+#include "qt_plan_run.h"
+#include "qt_tensor.h"
+#include "test_util.h"
+
+#define D 512
+#define F 768
+#define NK 128
+#define NO 1000
+#define MAXOUT 12
+
+typedef struct graph_set {
+    quanta_graph *g;
+    int nin, nout;
+    qt_in in[4];
+    quanta_tensor *out[MAXOUT];
+    size_t n[MAXOUT];
+} graph_set;
+
+static void *q8_weight(qt_rng *r, int64_t N, int64_t K) {
+    unsigned char *w = malloc((size_t)(N * K + 4 * N));
+    ck_assert_ptr_nonnull(w);
+    for (int64_t i = 0; i < N * K; i++) w[i] = (unsigned char)(int8_t)(qt_next(r) % 255 - 127);
+    for (int64_t n = 0; n < N; n++) {
+        const float sc = qt_uniform(r, 0.5f, 1.5f) / (127.0f * sqrtf((float)K));
+        memcpy(w + N * K + 4 * n, &sc, 4);
+    }
+    return w;
+}
+
+static quanta_tensor *weight(quanta_graph *g, const char *name, qt_rng *r, int64_t N, int64_t K, void **keep) {
+    quanta_tensor_desc d = {QUANTA_Q8, 2, {N, K}, 0, 0};
+    quanta_tensor *t;
+    *keep = q8_weight(r, N, K);
+    ck_assert_int_eq(quanta_graph_constant(g, name, &d, *keep, (size_t)(N * K + 4 * N), &t), QUANTA_OK);
+    return t;
+}
+
+static quanta_tensor *vec(quanta_graph *g, const char *name, qt_rng *r, int64_t n, float mean, void **keep) {
+    quanta_tensor_desc d = qt_desc(QUANTA_F32, 1, n, 0, 0, 0);
+    float *v = malloc((size_t)n * sizeof *v);
+    ck_assert_ptr_nonnull(v);
+    for (int64_t i = 0; i < n; i++) v[i] = mean + qt_normal(r, 0.3f);
+    *keep = v;
+    quanta_tensor *t;
+    ck_assert_int_eq(quanta_graph_constant(g, name, &d, v, (size_t)n * sizeof *v, &t), QUANTA_OK);
+    return t;
+}
+
+static void add_out(graph_set *s, quanta_tensor *t, size_t n) {
+    ck_assert_int_eq(quanta_graph_output(s->g, t), QUANTA_OK);
+    s->out[s->nout] = t;
+    s->n[s->nout++] = n;
+}
+
+/* The LLaMA-shaped graph (gemma 0) or the Gemma-shaped one; keep: the host buffers to free. */
+static void make(graph_set *s, int gemma, qt_rng *r, void **keep, int *nkeep, float *in0, float *in1) {
+    memset(s, 0, sizeof *s);
+    ck_assert_int_eq(quanta_graph_create(&s->g), QUANTA_OK);
+    quanta_tensor_desc dx = qt_desc(QUANTA_F32, 2, 1, D, 0, 0);
+    quanta_tensor *a, *b, *sum, *y, *h;
+    ck_assert_int_eq(quanta_graph_input(s->g, "a", &dx, &a), QUANTA_OK);
+    ck_assert_int_eq(quanta_graph_input(s->g, "b", &dx, &b), QUANTA_OK);
+    qt_fill_normal(r, in0, D, 1.0f);
+    qt_fill_normal(r, in1, D, 1.0f);
+    s->in[0] = (qt_in){a, in0, D * sizeof(float)};
+    s->in[1] = (qt_in){b, in1, D * sizeof(float)};
+    s->nin = 2;
+    quanta_tensor *w1 = vec(s->g, "w1", r, D, gemma ? 0.0f : 1.0f, &keep[(*nkeep)++]), *w2 = vec(s->g, "w2", r, D, gemma ? 0.0f : 1.0f, &keep[(*nkeep)++]);
+    quanta_tensor *wg = weight(s->g, "wg", r, F, D, &keep[(*nkeep)++]), *wu = weight(s->g, "wu", r, F, D, &keep[(*nkeep)++]);
+    quanta_tensor *gt, *up;
+    if (gemma) { /* s = b + rms_norm(a)·(1 + w1), y = rms_norm(s)·(1 + w2) */
+        quanta_tensor *p;
+        ck_assert_int_eq(quanta_rms_norm(s->g, a, w1, 1e-6f, 1, &p), QUANTA_OK);
+        ck_assert_int_eq(quanta_add(s->g, b, p, &sum), QUANTA_OK);
+        ck_assert_int_eq(quanta_rms_norm(s->g, sum, w2, 1e-6f, 1, &y), QUANTA_OK);
+        add_out(s, sum, D);
+        add_out(s, y, D);
+    } else { /* s = a + b, y = rms_norm(s)·w1 -> q, k, v; s2 = s + q, y2 = rms_norm(s2)·w2 */
+        quanta_tensor *q, *k, *v, *s2, *y1;
+        ck_assert_int_eq(quanta_add(s->g, a, b, &sum), QUANTA_OK);
+        ck_assert_int_eq(quanta_rms_norm(s->g, sum, w1, 1e-5f, 0, &y1), QUANTA_OK);
+        quanta_tensor *wq = weight(s->g, "wq", r, D, D, &keep[(*nkeep)++]);
+        quanta_tensor *wk = weight(s->g, "wk", r, NK, D, &keep[(*nkeep)++]), *wv = weight(s->g, "wv", r, NK, D, &keep[(*nkeep)++]);
+        ck_assert_int_eq(quanta_matmul(s->g, y1, wq, &q), QUANTA_OK);
+        ck_assert_int_eq(quanta_matmul(s->g, y1, wk, &k), QUANTA_OK);
+        ck_assert_int_eq(quanta_matmul(s->g, y1, wv, &v), QUANTA_OK);
+        ck_assert_int_eq(quanta_add(s->g, sum, q, &s2), QUANTA_OK);
+        ck_assert_int_eq(quanta_rms_norm(s->g, s2, w2, 1e-5f, 0, &y), QUANTA_OK);
+        add_out(s, sum, D);
+        add_out(s, y1, D);
+        add_out(s, q, D);
+        add_out(s, k, NK);
+        add_out(s, v, NK);
+        add_out(s, s2, D);
+        add_out(s, y, D);
+    }
+    ck_assert_int_eq(quanta_matmul(s->g, y, wg, &gt), QUANTA_OK);
+    ck_assert_int_eq(quanta_matmul(s->g, y, wu, &up), QUANTA_OK);
+    ck_assert_int_eq(quanta_glu(s->g, gt, up, QUANTA_GLU_SILU, &h), QUANTA_OK);
+    add_out(s, h, F);
+    if (!gemma) { /* z = rms_norm(h)·w3 -> logits */
+        quanta_tensor *w3 = vec(s->g, "w3", r, F, 1.0f, &keep[(*nkeep)++]), *wo = weight(s->g, "wo", r, NO, F, &keep[(*nkeep)++]);
+        quanta_tensor *z, *lg;
+        ck_assert_int_eq(quanta_rms_norm(s->g, h, w3, 1e-5f, 0, &z), QUANTA_OK);
+        ck_assert_int_eq(quanta_matmul(s->g, z, wo, &lg), QUANTA_OK);
+        add_out(s, z, F);
+        add_out(s, lg, NO);
+    }
+}
+
+/* Runs s's plan on be twice (an execute, then another: a replay where the executor records); res[run][out]. */
+static void run(quanta_backend *be, graph_set *s, float *res[2][MAXOUT]) {
+    /* not guarded (qt_plan_guard): its poison writes and checks between ops would launch every held norm apart.
+     * Each setting runs on its own backend (fresh device memory), so a result the fused kernels left unwritten
+     * cannot hold the other run's values; host buffers are poisoned by qt_plan_run */
+    quanta_plan *plan;
+    ck_assert_msg(quanta_plan_create(s->g, be, &plan) == QUANTA_OK, "%s", quanta_last_error());
+    for (int rep = 0; rep < 2; rep++) {
+        qt_out o[MAXOUT];
+        for (int j = 0; j < s->nout; j++) o[j] = (qt_out){s->out[j], res[rep][j], s->n[j]};
+        qt_plan_run(plan, s->nin, s->in, s->nout, o);
+    }
+    quanta_plan_destroy(plan);
+}
+
+static quanta_backend *open_cl(const char *events) {
+    if (events) setenv("QUANTA_OPENCL_EVENTS", events, 1);
+    else unsetenv("QUANTA_OPENCL_EVENTS");
+    quanta_backend *be;
+    ck_assert_msg(quanta_backend_open("opencl", &be) == QUANTA_OK, "%s", quanta_last_error());
+    unsetenv("QUANTA_OPENCL_EVENTS");
+    return be;
+}
+
+static int file_has(const char *path, const char *what) {
+    FILE *f = fopen(path, "r");
+    if (!f) return 0;
+    char line[512];
+    int found = 0;
+    while (!found && fgets(line, sizeof line, f)) found = strstr(line, what) != NULL;
+    fclose(f);
+    return found;
+}
+
+static void check_graph(int gemma) {
+    qt_rng r = qt_rng_make(41 + (uint64_t)gemma);
+    void *keep[16];
+    int nkeep = 0;
+    float in0[D], in1[D];
+    graph_set s;
+    make(&s, gemma, &r, keep, &nkeep, in0, in1);
+    float *res[3][2][MAXOUT]; /* off, on, ref */
+    for (int v = 0; v < 3; v++)
+        for (int rep = 0; rep < 2; rep++)
+            for (int j = 0; j < s.nout; j++) ck_assert_ptr_nonnull(res[v][rep][j] = malloc(s.n[j] * sizeof(float)));
+    char events[256];
+    snprintf(events, sizeof events, "test_opencl_norm_gemv_events_%d.txt", gemma);
+    remove(events);
+    setenv("QUANTA_OPENCL_NORM_GEMV", "0", 1);
+    quanta_backend *be = open_cl(NULL);
+    run(be, &s, res[0]);
+    quanta_backend_close(be);
+    setenv("QUANTA_OPENCL_NORM_GEMV", "1", 1);
+    be = open_cl(events);
+    run(be, &s, res[1]);
+    quanta_backend_close(be); /* writes the events table */
+    unsetenv("QUANTA_OPENCL_NORM_GEMV");
+    ck_assert_int_eq(quanta_backend_open("ref", &be), QUANTA_OK);
+    run(be, &s, res[2]);
+    quanta_backend_close(be);
+    for (int j = 0; j < s.nout; j++) {
+        double big = 0;
+        for (size_t i = 0; i < s.n[j]; i++) big = fmax(big, fabs(res[2][0][j][i]));
+        for (int rep = 0; rep < 2; rep++) {
+            ck_assert_msg(!memcmp(res[0][rep][j], res[1][rep][j], s.n[j] * sizeof(float)),
+                          "%s graph, output %d, run %d: NORM_GEMV=1 differs from the norm launched apart",
+                          gemma ? "gemma" : "llama", j, rep);
+            for (size_t i = 0; i < s.n[j]; i++)
+                QT_CHECK(fabs(res[1][rep][j][i] - res[2][0][j][i]) <= 1e-3 * big + 1e-6,
+                         "%s graph, output %d[%zu], run %d: opencl %g, ref %g", gemma ? "gemma" : "llama", j, i, rep,
+                         (double)res[1][rep][j][i], (double)res[2][0][j][i]);
+        }
+    }
+    ck_assert_msg(file_has(events, "norm + matmul_glu"), "the fused glu launch is not in %s", events);
+    if (!gemma) {
+        ck_assert_msg(file_has(events, "norm + matmul_multi"), "the fused q/k/v launch is not in %s", events);
+        ck_assert_msg(file_has(events, "norm + matmul (gemv"), "the fused plain GEMV launch is not in %s", events);
+    }
+    if (!getenv("KEEPEV")) remove(events);
+    for (int v = 0; v < 3; v++)
+        for (int rep = 0; rep < 2; rep++)
+            for (int j = 0; j < s.nout; j++) free(res[v][rep][j]);
+    for (int i = 0; i < nkeep; i++) free(keep[i]);
+    quanta_graph_destroy(s.g);
+}
+
+START_TEST(test_norm_gemv_llama) { check_graph(0); }
+END_TEST
+
+START_TEST(test_norm_gemv_gemma) { check_graph(1); }
+END_TEST
+
+int main(void) {
+    setenv("QUANTA_OPENCL_CLASS", "gpu", 1);
+    quanta_backend *probe;
+    const int rc = qt_cl_open(&probe);
+    if (rc) return rc;
+    quanta_backend_close(probe);
+    Suite *su = suite_create("opencl_norm_gemv");
+    TCase *tc = tcase_create("norm_gemv");
+    tcase_set_timeout(tc, 600);
+    tcase_add_test(tc, test_norm_gemv_llama);
+    tcase_add_test(tc, test_norm_gemv_gemma);
+    suite_add_tcase(su, tc);
+    return qt_run_suite(su);
+}
