@@ -1,23 +1,24 @@
 #!/bin/bash
-# verify_clpp14.sh — issue 12's prefill on NVIDIA's OpenCL (helper clpp14), <= 60 s, the rows that decide first.
+# verify_clpp14.sh — issue 12's prefill on NVIDIA's OpenCL (helper clpp14), <= 45 s, the rows that decide first.
 # Writes $OUT/clpp14/summary.txt, packed as $OUT/clpp14.tgz.
 # Defaults now (NVIDIA's GPUs, the GPU class): the int8 GEMM with inline-PTX mma.sync (kernels_cl/gemm_i8_gpu.cl;
 # the program builds with -DQN_NV_PTX=1) and the GPU prefill attention (attention_pf_gpu.cl, its K/V/Q tiles now
 # staged with every load of an item in flight at once). Switches off: QUANTA_OPENCL_GEMM_I8=0 (f32 GEMM, program
 # without PTX: prebuild_cl.sh warms that option set too), QUANTA_OPENCL_ATTN_PF=0 (qn_attention).
-#   1. conformance with the defaults: the q8 cases the int8 GEMM takes (and with QUANTA_OPENCL_XQ_GPU=1, the GEMM's
-#      x quantized by qn_x_quant8_gpu, + QUANTA_OPENCL_GI_V2=1, the GEMM's local layout 2 with 16-byte fragment
-#      reads; both off by default); every attention case (prefill ones take the staged kernel)
-#   2. pp512 (-r 2): default, QUANTA_OPENCL_XQ_GPU=1 / GI_V2=1 / both (1B), QUANTA_OPENCL_PF_SPLIT=1 (the prefill attention split over the keys where its row
-#      blocks leave compute units idle: Gemma; off by default), GEMM_I8=0, ATTN_PF=0, QUANTA_PREFILL_STEP=512 (one
-#      512-token step instead of two of 256), both files; conformance of the split attention
-#   3. the prefill events with the defaults (QUANTA_OPENCL_EVENTS: per label, and per synchronized batch = a
-#      256-token step: batch 1 runs op by op, the later ones are replays of its recording)
-#   4. kernel rows (attention prefill, q8 GEMM) with the defaults
+#   1. conformance with the defaults: the q8 cases the int8 GEMM takes, the same with QUANTA_OPENCL_XQ_GPU=1 (x
+#      quantized by qn_x_quant8_gpu) + QUANTA_OPENCL_GI_V2=1 (the GEMM's local layout 2, 16-byte fragment reads),
+#      both off by default; every attention case (the prefill ones take the staged kernel)
+#   2. pp512 (-r 2): default; GI_V2=1, XQ_GPU=1 (1B); QUANTA_OPENCL_PF_SPLIT=1 (the prefill attention split over the
+#      keys where its row blocks leave compute units idle; off by default); GEMM_I8=0; ATTN_PF=0;
+#      QUANTA_PREFILL_STEP=512 (one 512-token step, not two of 256)
+#   3. the prefill events with the defaults (QUANTA_OPENCL_EVENTS: per label, and per synchronized batch: batch 0 the
+#      first token, 1 the first 256-token step run op by op, 2 its recording, then replays); the split attention's
+#      conformance (every prefill case past 32 keys in 3 splits)
+#   4. kernel rows (attention prefill, q8 GEMM) with the defaults and GI_V2=1
 #   5. CUDA's pp512 of both files ($QC, once run_h200.sh's CUDA build is done: waited for within the budget), ratios
 set -u
 cd "$(dirname "$0")/../.." || exit 1
-. bench/common/verifylib.sh clpp14 ${CLPP14_S:-58}
+. bench/common/verifylib.sh clpp14 ${CLPP14_S:-44}
 . bench/opencl/cl_setup.sh
 say "gpu: $(nvidia-smi --query-gpu=name --format=csv,noheader 2>&1 | head -1); tree: $(git log --oneline -1 2>/dev/null | head -c 80)"
 [ $CL_OK = 1 ] || { pack; exit 0; }
@@ -50,31 +51,24 @@ pp() { # LABEL FILE ENV...
   local label=$1 f=$2; shift 2
   [ -f $f ] || { say "no $f"; return; }
   [ $(left) -gt 12 ] || { say "pp $label skipped (time)"; return; }
-  local t=$(( $(left) - 10 )); [ $t -gt 15 ] && t=15
+  local t=$(( $(left) - 10 )); [ $t -gt 10 ] && t=10
   env "$@" timeout $t $Q bench model -m $f -p 512 -n 0 -r 2 --backend opencl > $D/pp_$label.txt 2>&1
   say "pp512 $label (${*:-default}) rc=$?: $(grep -oE '\| *pp512 *\| *[0-9.]+( *\| *[0-9.]+)?' $D/pp_$label.txt | tr -s ' ')"
 }
 pp llama1b $L1
 pp gemma $G
+pp llama1b_v2 $L1 $V2
 pp gemma_pfsplit $G $SPLIT
 pp llama1b_xq $L1 $XQ
-pp llama1b_v2 $L1 $V2
-pp llama1b_v2xq $L1 $V2 $XQ
 pp llama1b_i8off $L1 $OFF_I8
 pp gemma_pfoff $G $OFF_PF
-pp llama1b_pfoff $L1 $OFF_PF
-pp gemma_i8off $G $OFF_I8
 pack
-pp llama1b_pfsplit $L1 $SPLIT
 pp llama1b_step512 $L1 $STEP
 pp gemma_step512 $G $STEP
+pp llama1b_pfoff $L1 $OFF_PF
+pp gemma_i8off $G $OFF_I8
+pp llama1b_pfsplit $L1 $SPLIT
 pack
-# the split prefill attention's conformance: every prefill case with more than 32 keys split in 3
-[ $(left) -gt 20 ] && {
-  env $SPLIT QUANTA_OPENCL_SPLITKV=3 timeout 12 $Q conform --backend opencl --filter attention --failures > $D/conform_split.txt 2>&1
-  say "conform attention ($SPLIT QUANTA_OPENCL_SPLITKV=3) rc=$? $(grep -E '^total' $D/conform_split.txt)"
-  grep -E '^FAIL|error' $D/conform_split.txt | head -4 | tee -a $D/summary.txt; pack; }
-
 # 3. device time per kernel of one pp512 with the defaults, and per step
 events() { # NAME FILE
   [ -f $2 ] && [ $(left) -gt 12 ] || { say "events $1 skipped"; return; }
@@ -88,6 +82,13 @@ events() { # NAME FILE
 }
 events gemma $G
 events llama1b $L1
+
+# the split prefill attention's conformance: every prefill case with more than 32 keys split in 3
+[ $(left) -gt 16 ] && {
+  env $SPLIT QUANTA_OPENCL_SPLITKV=3 timeout 12 $Q conform --backend opencl --filter attention --failures > $D/conform_split.txt 2>&1
+  say "conform attention ($SPLIT QUANTA_OPENCL_SPLITKV=3) rc=$? $(grep -E '^total' $D/conform_split.txt)"
+  grep -E '^FAIL|error' $D/conform_split.txt | head -4 | tee -a $D/summary.txt; pack; }
+
 
 # 4. kernel rows with the defaults
 [ $(left) -gt 20 ] && {
