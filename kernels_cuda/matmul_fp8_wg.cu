@@ -230,7 +230,8 @@ struct qn_f8_args {
     int64_t ksteps; /* 64-wide K steps per block: blockIdx.z takes steps z * ksteps .. (all of K: no split) */
     float *part;    /* split-K: unscaled f32 sums [gridDim.z][M][N] (qn_k_fp8_reduce finishes y), or NULL */
     int yd;
-    void *y; /* [M][N] */
+    int scale_pf; /* fp814: the TMA and ping-pong forms prefetch the tile's scales into L1 (qn_f8_scales_ahead); 0: not */
+    void *y;      /* [M][N] */
     /* bench/cuda/fp8_check's trace (fp8pp11), or NULL: per block QN_CUDA_FP8_TRACE words, block b = x + gx (y + gy z):
      * SM id, then %globaltimer (ns) at entry, when step 0's bytes had landed, after the last wgmma, after the
      * epilogue's stores; the same four points in SM clocks (clock64). Recorded by consumer warpgroup 0's first
@@ -253,6 +254,19 @@ __device__ __forceinline__ void qn_f8_stamp(unsigned long long *tr, int k) {
     asm volatile("mov.u64 %0, %%globaltimer;\n" : "=l"(g)::"memory");
     tr[1 + k] = g;
     tr[5 + k] = (unsigned long long)clock64();
+}
+
+/* fp814: the 128-byte lines of a tile's scales (sx of its BN tokens; sw of ROWS weight rows from nb) fetched into L1
+ * when the tile starts, one line a thread, so that the epilogue's loads of them (qn_f8_store_direct,
+ * qn_f8t_store_tma: 16 at a time, each batch a round trip to L2 otherwise, ~4 per chunk of the TMA store) hit L1.
+ * The K loop reads nothing through L1 (TMA writes shared memory), so the lines stay. Addresses: sx has Mp entries, a
+ * multiple of 256 (so m0 < Mp gives m0 + BN <= Mp), sw Np (both 256-byte aligned, m0 and nb multiples of 64). */
+template <int BN, int ROWS>
+__device__ __forceinline__ void qn_f8_scales_ahead(const qn_f8_args &p, int64_t m0, int64_t nb, int ctid) {
+    const void *a = NULL;
+    if (ctid < BN / 32) a = m0 < p.Mp ? p.sx + m0 + 32 * ctid : NULL; /* tw forms: padding tiles start past Mp */
+    else if (ctid < BN / 32 + ROWS / 32 && nb + 32 * (ctid - BN / 32) < p.Np) a = p.sw + nb + 32 * (ctid - BN / 32);
+    if (a) asm volatile("prefetch.global.L1 [%0];\n" ::"l"(a));
 }
 #endif
 
@@ -791,6 +805,45 @@ __device__ __forceinline__ void qn_f8t_store_tma(const float (&acc)[BN / 8][4], 
 }
 #endif
 
+#if QN_F8_HAVE
+/* The TMA forms' producer (one thread): every K stage of this block's tiles in order (the stages and their
+ * barriers run on across tiles: global step gs uses stage gs % S for the gs / S-th time), each stage = the token
+ * box at base + s * STAGE (BN rows x 128 K bytes, 128-byte swizzle) and the weight box after it (BM / 16 row
+ * tiles x 2 K tiles). CL > 1 along the weights (TOK 0): this block loads BN / CL token rows and multicasts them;
+ * along the tokens (TOK 1): BM / 16 / CL weight row tiles, multicast, and its own token tile. */
+template <int S, int STAGE, int BM, int BN, int CL, int TOK, typename TileOf>
+__device__ __forceinline__ void qn_f8t_produce(int64_t nunits, int64_t nk, const TileOf &tile_of, uint8_t *base,
+                                               uint64_t *full_bar, uint64_t *empty_bar, const CUtensorMap *wmap,
+                                               const CUtensorMap *xmap, uint32_t rank) {
+    int64_t gs = 0;
+    for (int64_t k = 0; k < nunits; k++) {
+        int64_t nt0, m0;
+        tile_of(k, nt0, m0);
+        for (int64_t kt = 0; kt < nk; kt++, gs++) {
+            const int s = (int)(gs % S);
+            const uint32_t bs = qn_smem_u32(base + s * STAGE), as = bs + BN * QN_F8T_BK;
+            qn_mbar_wait(qn_smem_u32(&empty_bar[s]), ((uint32_t)(gs / S) & 1u) ^ 1u);
+            const uint32_t fb = qn_smem_u32(&full_bar[s]);
+            /* whole boxes are counted, zero-filled parts too; the multicast halves land from both blocks */
+            qn_mbar_arrive_expect_tx(fb, (uint32_t)STAGE);
+            if (TOK) { /* weights: this block's share, multicast; tokens: its own tile (past Mp: zeros) */
+                constexpr uint32_t RT = BM / 16 / CL;
+                qn_tma_load_3d_mc(as + rank * RT * 2048, wmap, fb, 0, (int32_t)(2 * kt), (int32_t)(nt0 + rank * RT),
+                                  (uint16_t)((1u << CL) - 1u));
+                qn_tma_load_2d(bs, xmap, fb, (int32_t)(kt * QN_F8T_BK), (int32_t)m0);
+                continue;
+            }
+            qn_tma_load_3d(as, wmap, fb, 0, (int32_t)(2 * kt), (int32_t)nt0);
+            const uint32_t rows = BN / CL, bdst = bs + rank * rows * QN_F8T_BK;
+            if (CL == 1) qn_tma_load_2d(bdst, xmap, fb, (int32_t)(kt * QN_F8T_BK), (int32_t)m0);
+            else
+                qn_tma_load_2d_mc(bdst, xmap, fb, (int32_t)(kt * QN_F8T_BK), (int32_t)(m0 + rank * rows),
+                                  (uint16_t)((1u << CL) - 1u));
+        }
+    }
+}
+#endif
+
 /* TOK 1 (V2=2tw / 4tw): the cluster's CL blocks lie along the tokens instead (same weight rows, token tiles
  * CL * cluster row + rank), each loads BM / 16 / CL of the stage's weight row tiles and multicasts them, and its
  * whole token tile alone: at small M the weights are most of the L2 bytes (M = 256 on 128x64 tiles: 16 KB of
@@ -835,33 +888,8 @@ __global__ void __launch_bounds__(qn_f8t_cfg<CW, BN, EPI>::threads, qn_f8t_cfg<C
 
     if (wg == 0) { /* ---------------- producer: one thread issues two TMA copies per stage */
         if (CW == 2) qn_setmaxnreg_dec<40>();
-        if (tid == 0) {
-            int64_t gs = 0;
-            for (int64_t k = 0; k < nunits; k++) {
-                int64_t nt0, m0;
-                tile_of(k, nt0, m0);
-                for (int64_t kt = 0; kt < nk; kt++, gs++) {
-                    const int s = (int)(gs % S);
-                    qn_mbar_wait(qn_smem_u32(&empty_bar[s]), ((uint32_t)(gs / S) & 1u) ^ 1u);
-                    const uint32_t fb = qn_smem_u32(&full_bar[s]);
-                    /* whole boxes are counted, zero-filled parts too; the multicast halves land from both blocks */
-                    qn_mbar_arrive_expect_tx(fb, (uint32_t)Cfg::stage);
-                    if (TOK) { /* weights: this block's share, multicast; tokens: its own tile (past Mp: zeros) */
-                        constexpr uint32_t RT = BM / 16 / CL;
-                        qn_tma_load_3d_mc(qn_smem_u32(a_of(s)) + rank * RT * 2048, &wmap, fb, 0, (int32_t)(2 * kt),
-                                          (int32_t)(nt0 + rank * RT), (uint16_t)((1u << CL) - 1u));
-                        qn_tma_load_2d(qn_smem_u32(b_of(s)), &xmap, fb, (int32_t)(kt * QN_F8T_BK), (int32_t)m0);
-                        continue;
-                    }
-                    qn_tma_load_3d(qn_smem_u32(a_of(s)), &wmap, fb, 0, (int32_t)(2 * kt), (int32_t)nt0);
-                    const uint32_t rows = BN / CL, bdst = qn_smem_u32(b_of(s)) + rank * rows * QN_F8T_BK;
-                    if (CL == 1) qn_tma_load_2d(bdst, &xmap, fb, (int32_t)(kt * QN_F8T_BK), (int32_t)m0);
-                    else
-                        qn_tma_load_2d_mc(bdst, &xmap, fb, (int32_t)(kt * QN_F8T_BK), (int32_t)(m0 + rank * rows),
-                                          (uint16_t)((1u << CL) - 1u));
-                }
-            }
-        }
+        if (tid == 0)
+            qn_f8t_produce<S, Cfg::stage, BM, BN, CL, TOK>(nunits, nk, tile_of, base, full_bar, empty_bar, &wmap, &xmap, rank);
         if (CL > 1) qn_cluster_sync(); /* no copy of this block still landing elsewhere when it leaves */
         return;
     }
@@ -896,6 +924,7 @@ __global__ void __launch_bounds__(qn_f8t_cfg<CW, BN, EPI>::threads, qn_f8t_cfg<C
     for (int64_t k = 0; k < nunits; k++, g0 += nk) {
         int64_t nt0, m0;
         tile_of(k, nt0, m0);
+        if (p.scale_pf) qn_f8_scales_ahead<BN, 64>(p, m0, (nt0 + cw * 4) * 16, tid - 128 * wg);
 #pragma unroll
         for (int j = 0; j < BN / 8; j++) acc[j][0] = acc[j][1] = acc[j][2] = acc[j][3] = 0.0f;
         if (tr && k == 0) {
@@ -926,6 +955,184 @@ __global__ void __launch_bounds__(qn_f8t_cfg<CW, BN, EPI>::threads, qn_f8t_cfg<C
         if (tr && k == 0) qn_f8_stamp(tr, 3);
     }
     if (EPI && tid - 128 * wg == 0) qn_tma_store_wait_all(); /* the last box is read before the block's memory goes */
+    if (CL > 1) qn_cluster_sync();
+#else
+    (void)p, (void)wmap, (void)xmap, (void)ymap;
+    __trap();
+#endif
+}
+
+/* ------------------------------------------------------------------ fp814: ping-pong consumers (QUANTA_CUDA_FP8_V2=0tp / 2tp)
+ * fp813's H100 trace (13:12): the TMA form's 128x256 K loop runs at 516 clocks per 64 of K (the tensor cores' 512),
+ * but each tile's epilogue (9.5-12 us of stores) follows it with the tensor cores idle, a third of a tile's life at
+ * K = 4096. Here (CUTLASS's sm90 "ping-pong" schedule) each consumer warpgroup owns whole 128 x 128 tiles (weight
+ * rows x tokens; its tiles are the block's 1st, 3rd, .. or 2nd, 4th, ..) and the two take turns on the tensor
+ * cores: one runs its K loop while the other scales and stores its last tile. One producer thread fills the stages
+ * in tile order, as in the TMA form (qn_f8t_produce). The turn (named barriers 8 + c, 256 threads: one warpgroup
+ * arrives, the other waits) passes once a consumer has issued its tile's last wgmma; it also keeps the mbarrier
+ * parities sound, since a consumer then never waits on a stage whose previous use it did not see completed (every
+ * earlier tile's stages were waited on by their owner before the turn passed). 128 x 128 per warpgroup (two m64n128k32
+ * per k32, A for both 64-row halves in registers) rather than 64 x 256: 32 KB of stage per 128 K where 64 x 256 needs
+ * 40 KB for the same tensor work (what the SM's L2 feed carries is the limit of the small tiles: 128x64's 277 clocks
+ * per 64 of K, fp813). Epilogue: fp813's chunked TMA store (qn_f8t_store_tma, two 8 KB boxes per consumer) where y is
+ * 2-byte with rows of 16-byte multiples, else the direct stores. The same wgmma on the same bytes in the same K order
+ * as the TMA form's 128x128 tile (V2=0t, QUANTA_CUDA_FP8_TILE=128x128): y bit-identical to it (fp8_check). */
+template <int EPI> struct qn_f8p_cfg {
+    static constexpr int BM = 128, BN = 128, threads = 384;
+    static constexpr int a_bytes = BM * QN_F8T_BK, b_bytes = BN * QN_F8T_BK, stage = a_bytes + b_bytes;
+    static constexpr int epi_bytes = EPI ? 2 * 2 * 8192 : 0; /* two 8 KB boxes per consumer */
+    static constexpr int S0 = (231424 - epi_bytes - 1024) / stage, S = S0 > 8 ? 8 : S0;
+    static constexpr int smem = S * stage + epi_bytes + 1024;
+    static_assert(S >= 4, "pipeline depth");
+    static_assert(stage % 1024 == 0 && b_bytes % 1024 == 0, "stages and their A part on 1024-byte boundaries");
+};
+
+#if QN_F8_HAVE
+/* Half a K stage of a ping-pong consumer: K tile j of its warp's 16 rows of each 64-row half h (weight row tile
+ * 4h + w4; a_lane: the lane's 32 bytes of half 0's tile j) into A fragments, then per k32 q one m64n128k32 per half
+ * against the token rows at b (K bytes 64 j + 32 q), committed, not waited for. Half a stage per group, not a
+ * stage: A of a whole stage for both halves is 32 registers, and two of them in flight beside the 128 accumulators
+ * pass the 168 registers a thread of a 384-thread block gets (ptxas then serializes the wgmma, C7512); in halves,
+ * 2 x 16, as the TMA form's footprint. */
+__device__ __forceinline__ void qn_f8p_half_mma(float (&acc)[2][16][4], uint32_t (&a)[2][2][4], const uint8_t *a_lane,
+                                                uint32_t b) {
+#pragma unroll
+    for (int h = 0; h < 2; h++) {
+        const uint4 *src = reinterpret_cast<const uint4 *>(a_lane + h * 4 * 2048);
+#pragma unroll
+        for (int q = 0; q < 2; q++) {
+            const uint4 u = src[q];
+            a[h][q][0] = __byte_perm(u.x, u.y, 0x5410);
+            a[h][q][1] = __byte_perm(u.x, u.y, 0x7632);
+            a[h][q][2] = __byte_perm(u.z, u.w, 0x5410);
+            a[h][q][3] = __byte_perm(u.z, u.w, 0x7632);
+        }
+    }
+    qn_wg_fence();
+#pragma unroll
+    for (int q = 0; q < 2; q++)
+#pragma unroll
+        for (int h = 0; h < 2; h++) qn_f8_mma<128>(acc[h], a[h][q], qn_wg_desc_sw128(b + 32 * q, 16, 1024));
+    qn_wg_commit();
+}
+#endif
+
+template <int CL, int EPI>
+__global__ void __launch_bounds__(384, 1)
+    qn_k_fp8_pp(qn_f8_args p, const __grid_constant__ CUtensorMap wmap, const __grid_constant__ CUtensorMap xmap,
+                const __grid_constant__ CUtensorMap ymap) {
+#if QN_F8_HAVE
+    typedef qn_f8p_cfg<EPI> Cfg;
+    constexpr int S = Cfg::S, BM = Cfg::BM, BN = Cfg::BN;
+    extern __shared__ __align__(128) uint8_t qn_f8_smem[];
+    __shared__ __align__(8) uint64_t full_bar[S], empty_bar[S];
+    uint8_t *base = qn_f8_smem + ((1024u - (qn_smem_u32(qn_f8_smem) & 1023u)) & 1023u);
+    const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31, wg = warp >> 2;
+    const int64_t nk = (p.Kp + QN_F8T_BK - 1) / QN_F8T_BK;
+    const uint32_t rank = CL > 1 ? qn_cluster_rank() : 0u;
+    const int64_t C = gridDim.x / CL, cid = blockIdx.x / CL;
+    const int64_t nunits = p.units > cid ? (p.units - cid + C - 1) / C : 0;
+    const int64_t total = nunits * nk;
+    auto b_of = [&](int s) { return base + s * Cfg::stage; };
+    auto a_of = [&](int s) { return base + s * Cfg::stage + Cfg::b_bytes; };
+    auto tile_of = [&](int64_t k, int64_t &nt0, int64_t &m0) {
+        int64_t xc, yb;
+        qn_f8_raster((uint32_t)(cid + k * C), (uint32_t)p.gxc, (uint32_t)(p.units / p.gxc), xc, yb);
+        nt0 = (xc * CL + rank) * (BM / 16), m0 = yb * BN;
+    };
+    if (tid == 0) {
+        qn_tma_prefetch(&wmap);
+        qn_tma_prefetch(&xmap);
+    }
+    unsigned long long *tr = p.trace && tid == 128 ? p.trace + QN_CUDA_FP8_TRACE * (uint64_t)blockIdx.x : NULL;
+    if (tr) {
+        tr[0] = qn_f8_smid();
+        qn_f8_stamp(tr, 0);
+    }
+    /* a stage is read by one consumer warpgroup: 4 warp arrivals per block of the cluster */
+    qn_f8_bars_init<S, CL>(full_bar, empty_bar, 4 * CL, tid);
+
+    if (wg == 0) { /* ---------------- producer */
+        qn_setmaxnreg_dec<40>();
+        if (tid == 0)
+            qn_f8t_produce<S, Cfg::stage, BM, BN, CL, 0>(nunits, nk, tile_of, base, full_bar, empty_bar, &wmap, &xmap, rank);
+        if (CL > 1) qn_cluster_sync();
+        return;
+    }
+
+    /* ---------------- consumers: c = 0 takes the block's tiles 0, 2, 4, .., c = 1 tiles 1, 3, .. */
+    qn_setmaxnreg_inc<232>();
+    const int c = wg - 1, w4 = warp & 3, g = lane >> 2, t = lane & 3, ctid = tid - 128 * wg;
+    float acc[2][16][4];
+    auto release = [&](int64_t gj) {
+        __syncwarp();
+        if (gj + S < total) qn_f8_release<CL>(qn_smem_u32(&empty_bar[(int)(gj % S)]), lane);
+    };
+    int64_t g0 = 0;
+    /* stage i: K tile 0 from a0, K tile 1 from a1; each group waited for once the next is issued, a stage released
+     * once both of its groups are done */
+    uint32_t a0[2][2][4], a1[2][2][4];
+    auto step = [&](int64_t i) {
+        const int64_t gi = g0 + i;
+        const int s = (int)(gi % S);
+        qn_mbar_wait(qn_smem_u32(&full_bar[s]), (uint32_t)((gi / S) & 1));
+        const uint8_t *al = a_of(s) + w4 * 2048 + lane * 32;
+        const uint32_t b = qn_smem_u32(b_of(s));
+        qn_f8p_half_mma(acc, a0, al, b);
+        qn_wg_wait<1>(); /* stage i - 1's second group is done: a1 and that stage are free */
+        qn_wg_keep(a1);
+        qn_wg_keep(acc[0]);
+        qn_wg_keep(acc[1]);
+        if (i > 0) release(gi - 1);
+        qn_f8p_half_mma(acc, a1, al + 1024, b + 64);
+        qn_wg_wait<1>(); /* this stage's first group is done: a0 is free */
+        qn_wg_keep(a0);
+        qn_wg_keep(acc[0]);
+        qn_wg_keep(acc[1]);
+    };
+#pragma unroll
+    for (int h = 0; h < 2; h++)
+#pragma unroll
+        for (int q = 0; q < 2; q++)
+#pragma unroll
+            for (int i = 0; i < 4; i++) a0[h][q][i] = a1[h][q][i] = 0u;
+    uint32_t cc = 0; /* EPI: this consumer's epilogue chunks so far (which box is next) */
+    uint8_t *ep = base + S * Cfg::stage + c * 2 * 8192;
+    for (int64_t k = c; k < nunits; k += 2) {
+        g0 = k * nk;
+        int64_t nt0, m0;
+        tile_of(k, nt0, m0);
+        if (p.scale_pf) qn_f8_scales_ahead<BN, BM>(p, m0, nt0 * 16, ctid);
+#pragma unroll
+        for (int h = 0; h < 2; h++)
+#pragma unroll
+            for (int j = 0; j < 16; j++) acc[h][j][0] = acc[h][j][1] = acc[h][j][2] = acc[h][j][3] = 0.0f;
+        if (k > 0) qn_named_sync(8 + c, 256); /* this consumer's turn: the other has issued tile k - 1's wgmma */
+        if (tr && k == 0) {
+            qn_mbar_wait(qn_smem_u32(&full_bar[0]), 0u);
+            qn_f8_stamp(tr, 1);
+        }
+        for (int64_t i = 0; i < nk; i++) step(i);
+        if (k + 1 < nunits) qn_named_arrive(8 + (c ^ 1), 256); /* the other's turn, while this tile's last group runs */
+        qn_wg_wait<0>();
+        qn_wg_keep(acc[0]);
+        qn_wg_keep(acc[1]);
+        qn_wg_keep(a1);
+        if (tr && k == 0) qn_f8_stamp(tr, 2);
+        release(g0 + nk - 1);
+#pragma unroll
+        for (int h = 0; h < 2; h++) {
+            const int64_t nb = (nt0 + 4 * h) * 16;
+            if (EPI) { /* the host takes EPI with 2-byte y only */
+                if (p.yd == QN_DT_F16) qn_f8t_store_tma<__half, BN>(acc[h], p, &ymap, ep, nb, m0, w4, g, t, ctid, 2 + c, cc);
+                else qn_f8t_store_tma<__nv_bfloat16, BN>(acc[h], p, &ymap, ep, nb, m0, w4, g, t, ctid, 2 + c, cc);
+            } else if (p.yd == QN_DT_F32) qn_f8_store_direct<float, BN>(acc[h], p, nb, m0, w4, g, t);
+            else if (p.yd == QN_DT_F16) qn_f8_store_direct<__half, BN>(acc[h], p, nb, m0, w4, g, t);
+            else qn_f8_store_direct<__nv_bfloat16, BN>(acc[h], p, nb, m0, w4, g, t);
+        }
+        if (tr && k == 0) qn_f8_stamp(tr, 3);
+    }
+    if (EPI && ctid == 0) qn_tma_store_wait_all(); /* the last box is read before the block's memory goes */
     if (CL > 1) qn_cluster_sync();
 #else
     (void)p, (void)wmap, (void)xmap, (void)ymap;
@@ -1083,6 +1290,59 @@ static int qn_f8t_launch_tile(int tile, const qn_f8_args &a, int sms, cudaStream
     }
 }
 
+/* fp814's ping-pong form: one block per SM (whole clusters) of the `sms` given, as many as there are tiles (a block
+ * given one tile leaves its second consumer idle); the maps as qn_f8t_launch's for 128 x 128 tiles. `sms` is taken
+ * as given on every call (fp8_check runs it on 1 or 2 SMs' worth of blocks so that small cases take turns too). */
+template <int CL, int EPI> static int qn_f8p_launch(const qn_f8_args &a0, int sms, cudaStream_t s) {
+    typedef qn_f8p_cfg<EPI> Cfg;
+    static int resident = 0; /* blocks per SM (CL 1), or clusters on the device; a race only repeats the same query */
+    cudaLaunchConfig_t cfg = {};
+    cudaLaunchAttribute at[1] = {};
+    at[0].id = cudaLaunchAttributeClusterDimension;
+    at[0].val.clusterDim.x = CL, at[0].val.clusterDim.y = 1, at[0].val.clusterDim.z = 1;
+    cfg.blockDim = dim3(Cfg::threads), cfg.dynamicSmemBytes = Cfg::smem, cfg.stream = s;
+    cfg.attrs = at, cfg.numAttrs = CL > 1 ? 1 : 0;
+    if (resident <= 0) {
+        cudaError_t e = cudaFuncSetAttribute(qn_k_fp8_pp<CL, EPI>, cudaFuncAttributeMaxDynamicSharedMemorySize, Cfg::smem);
+        if (e != cudaSuccess) return (int)e;
+        int n = 0;
+        if (CL > 1) {
+            cfg.gridDim = dim3(CL * 64);
+            e = cudaOccupancyMaxActiveClusters(&n, qn_k_fp8_pp<CL, EPI>, &cfg);
+        } else {
+            e = cudaOccupancyMaxActiveBlocksPerMultiprocessor(&n, qn_k_fp8_pp<CL, EPI>, Cfg::threads, Cfg::smem);
+        }
+        if (e != cudaSuccess) return (int)e;
+        if (n <= 0) return (int)cudaErrorInvalidConfiguration;
+        resident = n;
+    }
+    const int64_t sm = sms > 0 ? sms : 132;
+    int64_t fit = CL > 1 ? (resident < sm / CL ? resident : sm / CL) : resident * sm;
+    if (fit < 1) fit = 1;
+    qn_f8_args a = a0;
+    int64_t gx = (a.Np / 16 + Cfg::BM / 16 - 1) / (Cfg::BM / 16);
+    gx = (gx + CL - 1) / CL * CL;
+    a.gxc = gx / CL, a.units = a.gxc * ((a.M + Cfg::BN - 1) / Cfg::BN);
+    const int64_t clusters = a.units < fit ? a.units : fit;
+    if (clusters <= 0) return 0;
+    CUtensorMap wm, xm, ym;
+    const uint64_t wd[3] = {128, (uint64_t)(a.Kp / 64), (uint64_t)(a.Np / 16)};
+    const uint64_t wst[2] = {1024, (uint64_t)(a.Kp / 64) * 1024};
+    const uint32_t wb[3] = {128, 2, Cfg::BM / 16};
+    int e = qn_tma_encode(&wm, CU_TENSOR_MAP_DATA_TYPE_UINT64, 3, a.codes, wd, wst, wb, CU_TENSOR_MAP_SWIZZLE_NONE);
+    if (!e)
+        e = qn_tma_encode_2d(&xm, CU_TENSOR_MAP_DATA_TYPE_UINT8, a.xq, (uint64_t)a.Kp, (uint64_t)a.Mp, (uint64_t)a.Kp,
+                             QN_F8T_BK, Cfg::BN / CL, CU_TENSOR_MAP_SWIZZLE_128B);
+    memset(&ym, 0, sizeof ym);
+    if (!e && EPI)
+        e = qn_tma_encode_2d(&ym, CU_TENSOR_MAP_DATA_TYPE_UINT16, a.y, (uint64_t)a.N, (uint64_t)a.M, (uint64_t)a.N * 2, 64,
+                             64, CU_TENSOR_MAP_SWIZZLE_128B);
+    if (e) return e;
+    cfg.gridDim = dim3((unsigned)(clusters * CL));
+    const cudaError_t le = cudaLaunchKernelEx(&cfg, qn_k_fp8_pp<CL, EPI>, a, wm, xm, ym);
+    return le != cudaSuccess ? (int)le : qn_cu_launch_status();
+}
+
 /* The tile's kernel with CL-block clusters; persistent (splits == 1 only) or one block per tile. */
 template <int CL>
 static int qn_f8_launch_tile(int tile, const qn_f8_args &a, int splits, int persist, int sms, cudaStream_t s) {
@@ -1163,26 +1423,34 @@ static int qn_f8_forced_tile() {
 
 /* QUANTA_CUDA_FP8_V2 (fp8pp11): 0: mmq8's kernel (blocks alone); 1 or 2: clusters of 2 blocks sharing the token
  * tile; 4: clusters of 4; a trailing p (0p, 2p, 4p): the persistent form of that cluster size, pp (0pp, 2pp, 4pp):
- * persistent with 2 wgmma groups in flight. Unset: 0t (fp813's TMA form, clusters of 1): faster than 2p on all 30
- * LLaMA-7B/13B shapes of the H100 run of 2026-12-06 13:12 (1.19-2.06x), bit-identical, conformance per tile and
- * compute-sanitizer clean (bench/NOTES.md section 6, fp813). Before: 2p, the fastest form in the H100 run of 2026-12-06 09:42
+ * persistent with 2 wgmma groups in flight. Unset (fp814, from the H100 run of 2026-12-06 16:17): ts, fp813's TMA
+ * form with its TMA-store epilogue, clusters of 1 below M = 2048 and of 2 from it (cluster 0 here: picked per call,
+ * qn_f8_cluster). 0ts was 1.0-1.35x 0t on 28 of 30 LLaMA-7B/13B rows (0.94-0.96x on two at M = 4096, K = 11008 / 13824),
+ * and 2ts up to 1.1x 0ts at M >= 2048 (within 1.6% where slower), below it 0ts up to 1.2x 2ts; bit-identical,
+ * conformance per tile and compute-sanitizer clean (bench/NOTES.md section 6, fp814). Before: 0t, faster than 2p
+ * on all 30 shapes of the H100 run of 2026-12-06 13:12 (1.19-2.06x; fp813). Before that: 2p, the fastest form in the H100 run of 2026-12-06 09:42
  * (1.16-1.20x mmq8's kernel at M = 2048 on the 7B/13B shapes, 1.19x at M = 256; pp no faster; bit-identical,
  * conformance per tile and compute-sanitizer clean: bench/NOTES.md section 6, lead12). Read once: the cluster
  * size, plus 16 x the persistent form (1 or 2; 3: fp813's TMA form, a trailing t: 0t, 2t; 4: ts, its TMA store;
- * 5, 6: tw, tws, its clusters along the tokens). */
+ * 5, 6: tw, tws, its clusters along the tokens; 7: tp, fp814's ping-pong consumers, unmeasured, off). */
 static int qn_f8_env_v2() {
     static int v2 = -1;
     if (v2 < 0) {
         const char *e = getenv("QUANTA_CUDA_FP8_V2");
-        if (!e) e = "0t";
-        const int v = e ? atoi(e) : 0;
-        const char *p1 = e ? strchr(e, 'p') : NULL;
+        if (!e) {
+            v2 = 4 << 4; /* ts, the cluster size by M */
+            return v2;
+        }
+        const int v = atoi(e);
+        const char *p1 = strchr(e, 'p');
         v2 = (v == 4 ? 4 : v == 1 || v == 2 ? 2 : 1) | (p1 ? (p1[1] == 'p' ? 32 : 16) : 0);
         /* fp813's TMA form, clusters of 1 or 2: t, or ts with the TMA store epilogue (0t, 2t, 0ts, 2ts); with w
          * clusters of 2 or 4 along the tokens sharing the weights (2tw, 4tw, 2tws, 4tws) */
         if (strchr(e, 't')) {
             const int w = strchr(e, 'w') != NULL;
             v2 = (w ? (v == 4 ? 4 : 2) : v == 1 || v == 2 ? 2 : 1) | ((strchr(e, 's') ? 4 : 3) + 2 * w) << 4;
+            /* fp814's ping-pong consumers, clusters of 1 or 2 along the weights: 0tp, 2tp */
+            if (strchr(strchr(e, 't'), 'p')) v2 = (v == 1 || v == 2 ? 2 : 1) | 7 << 4;
         }
     }
     return v2;
@@ -1241,16 +1509,23 @@ int qn_cuda_fp8_quantize_x_tm(int x_dtype, const void *x, int64_t M, int64_t K, 
     return qn_cu_launch_status();
 }
 
+/* The cluster size of QUANTA_CUDA_FP8_V2 for M tokens: as named, or (unset) 2 from M = 2048 (the H100 run of 16:17:
+ * 2ts up to 1.1x 0ts on the wide weights there, where the token tile multicast halves the L2 reads), else 1. */
+static int qn_f8_cluster(int64_t M) {
+    const int c = qn_f8_env_v2() & 15;
+    return c ? c : M >= 2048 ? 2 : 1;
+}
+
 int qn_cuda_fp8_gemm(const qn_cuda_weight *w, const void *buf, int64_t M, int y_dtype, void *y, int tile, int sms,
                      void *stream) {
-    return qn_cuda_fp8_gemm_cl(w, buf, M, y_dtype, y, tile, 1, NULL, qn_f8_env_v2() & 15, qn_f8_env_v2() >> 4, NULL,
-                               sms, stream);
+    return qn_cuda_fp8_gemm_cl(w, buf, M, y_dtype, y, tile, 1, NULL, qn_f8_cluster(M), qn_f8_env_v2() >> 4, NULL, sms,
+                               stream);
 }
 
 int qn_cuda_fp8_gemm_split(const qn_cuda_weight *w, const void *buf, int64_t M, int y_dtype, void *y, int tile,
                            int splits, float *part, int sms, void *stream) {
-    return qn_cuda_fp8_gemm_cl(w, buf, M, y_dtype, y, tile, splits, part, qn_f8_env_v2() & 15, qn_f8_env_v2() >> 4,
-                               NULL, sms, stream);
+    return qn_cuda_fp8_gemm_cl(w, buf, M, y_dtype, y, tile, splits, part, qn_f8_cluster(M), qn_f8_env_v2() >> 4, NULL,
+                               sms, stream);
 }
 
 void qn_cuda_fp8_grid(int64_t N, int64_t M, int tile, int splits, int cluster, int sms, int64_t g[3]) {
@@ -1265,8 +1540,10 @@ int qn_cuda_fp8_gemm_cl(const qn_cuda_weight *w, const void *buf, int64_t M, int
                         void *stream) {
     if (w->fmt != QN_CW_E4M3 || !qn_sm90a_device_ok()) return -1;
     if (cluster != 1 && cluster != 2 && cluster != 4) return (int)cudaErrorInvalidValue;
+    const bool scale_pf = !(persist & 256);
+    persist &= 255;
     /* TMA forms: no split; clusters of 1 or 2 along the weights, 2 or 4 along the tokens (5, 6) */
-    if (persist >= 3 && (splits != 1 || (persist <= 4 ? cluster == 4 : cluster == 1) || persist > 6))
+    if (persist >= 3 && (splits != 1 || ((persist <= 4 || persist == 7) ? cluster == 4 : cluster == 1) || persist > 7))
         return (int)cudaErrorInvalidValue;
     if (M <= 0 || w->N <= 0) return 0;
     const int64_t KT = w->Kp / QN_F8_BK;
@@ -1283,8 +1560,13 @@ int qn_cuda_fp8_gemm_cl(const qn_cuda_weight *w, const void *buf, int64_t M, int
     a.N = w->N, a.Np = w->Np, a.Kp = w->Kp, a.M = M, a.Mp = qn_f8_mp(M);
     a.ksteps = splits > 1 ? ksteps : (KT > 0 ? KT : 1);
     a.part = splits > 1 ? part : NULL;
-    a.yd = y_dtype, a.y = y, a.trace = trace, a.units = 0, a.gxc = 0;
+    a.yd = y_dtype, a.y = y, a.trace = trace, a.units = 0, a.gxc = 0, a.scale_pf = scale_pf;
     cudaStream_t s = (cudaStream_t)stream;
+    if (persist == 7) { /* fp814's ping-pong form: 128 x 128 tiles always; the TMA store where y allows it (as 4) */
+        const bool epi = y_dtype != QN_DT_F32 && w->N % 8 == 0 && ((uintptr_t)y & 15u) == 0;
+        if (cluster == 2) return epi ? qn_f8p_launch<2, 1>(a, sms, s) : qn_f8p_launch<2, 0>(a, sms, s);
+        return epi ? qn_f8p_launch<1, 1>(a, sms, s) : qn_f8p_launch<1, 0>(a, sms, s);
+    }
     const int t = persist >= 3 ? qn_f8t_pick(w->N, M, sms, tile) : qn_f8_pick(w->N, M, sms, tile);
     if (persist >= 3) { /* 4, 6: the TMA store epilogue where y allows it (2-byte, rows 16-byte multiples, aligned) */
         const bool epi = (persist == 4 || persist == 6) && y_dtype != QN_DT_F32 && w->N % 8 == 0 && ((uintptr_t)y & 15u) == 0;

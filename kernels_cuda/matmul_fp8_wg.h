@@ -18,7 +18,10 @@ extern "C" {
  * persist 3 (splits 1, cluster 1 or 2; fp813): the TMA form, which reads buf as qn_cuda_fp8_quantize_x_tm wrote it
  * with token_major 1 (y bit-identical again); persist 4: the same with its epilogue through shared memory and a
  * TMA store where y is 2-byte with rows of 16-byte multiples (else as 3); persist 5 / 6 (cluster 2 or 4): 3 / 4 with
- * the cluster along the tokens, multicasting the weights; their trace: one record per launched (persistent) block, the four
+ * the cluster along the tokens, multicasting the weights; persist 7 (fp814; cluster 1 or 2 along the weights): the
+ * ping-pong form, each consumer warpgroup on its own 128 x 128 tiles in turn (y bit-identical to 3 with tile 2, the
+ * TMA store as 4 where y allows it); persist | 256: the TMA and ping-pong forms without fp814's prefetch of each
+ * tile's scales into L1 (fp8_check's A/B; y the same); their trace: one record per launched (persistent) block, the four
  * points of its first tile, the timer words 0 for blocks given no tile. trace (NULL: none; not persistent): QN_CUDA_FP8_TRACE words per block
  * of the GEMM's grid (qn_cuda_fp8_grid; splits as given), written by the launch: SM id, then %globaltimer (ns) at the block's
  * entry, when its first stage had landed, after its last wgmma, after its stores; then the same four points in

@@ -2,8 +2,8 @@
  * fp8_check.cu — the FP8 x FP8 GEMM of kernels_cuda/matmul_fp8_wg.cu (mmq8) against a host reference of exactly
  * its arithmetic, then timed against cuBLASLt FP8 and cuBLAS bf16 on LLaMA-7B/13B linear shapes.
  *
- *   fp8_check [check|time|time2|time3|trace|tma|all|sanitize] [csv]     (FP8_SEED=<n> repeats a run; the seed is printed either
- *   way; sanitize: two small check cases, for compute-sanitizer)
+ *   fp8_check [check|time|time2|time3|time4|trace|trace3|quant|tma|all|sanitize] [csv]     (FP8_SEED=<n> repeats a run; the seed is printed either
+ *   way; sanitize: three small check cases, for compute-sanitizer)
  *
  * check: random e4m3 weight codes (every finite code) with per-row scales, laid out with cuda_kernels.h's
  *   qn_cuda_weight_code_offset (the tiled layout engine/cuda/cuda_repack.c writes); x random, rows at scales
@@ -31,6 +31,9 @@
  * trace3 (fp813): the TMA form's per-block timestamps of its first tile (clocks per 64 of K, epilogue).
  * time3 (fp813): the default (2p) against the TMA form (0t, 2t) and cuBLASLt on LLaMA-7B/13B shapes, M 256..4096.
  *   check also compares the TMA form (token-major codes, clusters 1 and 2) bit for bit with the form of the run.
+ * time4 (fp814): 0t, 0ts / 2ts (the default by M), 0ts without the scale prefetch, the ping-pong form (0tp, 2tp)
+ *   and cuBLASLt, same shapes. check also compares the ping-pong form bit for bit with the TMA form's 128x128 tile
+ *   (on the whole GPU and with every tile in one block / cluster) and against the reference.
  * trace: one launch per shape and cluster size with the kernel's per-block timestamps: time to the first stage,
  *   K steps, epilogue, gaps between blocks on an SM (where the time outside the K steps goes).
  *
@@ -218,7 +221,8 @@ static int check_case(const ccase &c) {
      * 1 and 2 of it must give y bit for bit (y NaN-poisoned again). Not split-K (the form has none). */
     /* 0t, 2t, 0ts, 2ts (clusters along the weights), 2tw, 4tw, 2tws, 4tws (along the tokens) */
     static const int tforms[8][2] = {{1, 3}, {2, 3}, {1, 4}, {2, 4}, {2, 5}, {4, 5}, {2, 6}, {4, 6}};
-    int64_t t_bad[8] = {0, 0, 0, 0, 0, 0, 0, 0}, tcode_bad = 0;
+    int64_t t_bad[8] = {0, 0, 0, 0, 0, 0, 0, 0}, tcode_bad = 0, pp_bad[4] = {0, 0, 0, 0};
+    std::vector<uint8_t> y128(yb.size()), ypp[2] = {std::vector<uint8_t>(yb.size()), std::vector<uint8_t>(yb.size())};
     const bool t_ran = c.splits == 1;
     if (t_ran) {
         void *buf2;
@@ -248,11 +252,30 @@ static int check_case(const ccase &c) {
             CK(cudaMemcpy(yc.data(), dy, yc.size(), cudaMemcpyDeviceToHost));
             for (size_t i = 0; i < yc.size(); i += ys) t_bad[ci] += memcmp(&yc[i], &yb[i], ys) != 0;
         }
+        /* fp814: the ping-pong form (128 x 128 tiles, clusters 1 and 2) against the TMA form with that tile forced
+         * (the same wgmma, m64n128k32, in the same K order: bit for bit), and against the reference below */
+        CK(cudaMemset(dy, 0xFF, yb.size()));
+        e = qn_cuda_fp8_gemm_cl(&dw.w, buf2, M, c.yd, dy, 2, 1, NULL, 1, 3, NULL, 132, NULL);
+        if (e) { printf("gemm launch (TMA form, tile 128x128): %d\n", e); return 1; }
+        CK(cudaDeviceSynchronize());
+        CK(cudaMemcpy(y128.data(), dy, y128.size(), cudaMemcpyDeviceToHost));
+        /* clusters 1 and 2 on the whole GPU (few tiles a block), then on one SM's / one cluster's worth of blocks
+         * (sms 1 / 2: every tile in one block or cluster, the two consumers taking turns through all of them) */
+        for (int ci = 0; ci < 4; ci++) {
+            const int cl = 1 + (ci & 1), sm = ci < 2 ? 132 : cl;
+            CK(cudaMemset(dy, 0xFF, yb.size()));
+            e = qn_cuda_fp8_gemm_cl(&dw.w, buf2, M, c.yd, dy, 0, 1, NULL, cl, 7, NULL, sm, NULL);
+            if (e) { printf("gemm launch (ping-pong, cluster %d, %d SMs): %d\n", cl, sm, e); return 1; }
+            CK(cudaDeviceSynchronize());
+            std::vector<uint8_t> &yp = ci < 2 ? ypp[ci] : yc;
+            CK(cudaMemcpy(yp.data(), dy, yc.size(), cudaMemcpyDeviceToHost));
+            for (size_t i = 0; i < yc.size(); i += ys) pp_bad[ci] += memcmp(&yp[i], &y128[i], ys) != 0;
+        }
         cudaFree(buf2);
     }
     float lut[256];
     for (int v = 0; v < 256; v++) lut[v] = qn_e4m3_to_f32((uint8_t)v);
-    int64_t bad = 0, first = -1;
+    int64_t bad = 0, first = -1, pp_ref_bad[2] = {0, 0};
     double se = 0, sr = 0, worst = 0, fe = 0, fr = 0;
     std::vector<double> xf(K);
     for (int64_t m = 0; m < M; m++) {
@@ -265,14 +288,20 @@ static int check_case(const ccase &c) {
             }
             const double sc = (double)sw[n] * (double)hs[m];
             const double ref = s * sc, mag = a * sc;
-            float got;
-            const uint8_t *p = &yb[(size_t)(m * N + n) * ys];
-            if (c.yd == QN_DT_F32) memcpy(&got, p, 4);
-            else if (c.yd == QN_DT_F16) { __half h; memcpy(&h, p, 2); got = __half2float(h); }
-            else { __nv_bfloat16 h; memcpy(&h, p, 2); got = __bfloat162float(h); }
+            auto value = [&](const std::vector<uint8_t> &buf) {
+                float v;
+                const uint8_t *p = &buf[(size_t)(m * N + n) * ys];
+                if (c.yd == QN_DT_F32) memcpy(&v, p, 4);
+                else if (c.yd == QN_DT_F16) { __half h; memcpy(&h, p, 2); v = __half2float(h); }
+                else { __nv_bfloat16 h; memcpy(&h, p, 2); v = __bfloat162float(h); }
+                return v;
+            };
+            const float got = value(yb);
             const double own = c.yd == QN_DT_F32 ? 0.0 : fabs(ref) * (c.yd == QN_DT_F16 ? 1.0 / 1024 : 1.0 / 128);
             const double err = fabs((double)got - ref), tol = mag / 1024.0 + own + 1e-30;
             if (!(err <= tol)) { bad++; if (first < 0) first = m * N + n; }
+            for (int ci = 0; ci < 2 && t_ran; ci++) /* NaN (never written) fails too */
+                pp_ref_bad[ci] += !(fabs((double)value(ypp[ci]) - ref) <= tol);
             if (mag > 0) worst = std::max(worst, err / (mag + own));
             se += err * err, sr += ref * ref;
             exact *= (double)sw[n];
@@ -297,10 +326,21 @@ static int check_case(const ccase &c) {
                (long long)M, (long long)N, (long long)K, dtn(c.yd), c.tile, (long long)t_bad[0], (long long)t_bad[1],
                (long long)t_bad[2], (long long)t_bad[3], (long long)t_bad[4], (long long)t_bad[5], (long long)t_bad[6],
                (long long)t_bad[7], (long long)tcode_bad);
+    if (t_ran)
+        printf("check M=%lld N=%lld K=%lld y=%s: ping-pong form (V2=0tp / 2tp) differs from the TMA form's 128x128 tile in "
+               "%lld / %lld outputs (all tiles in one block / cluster: %lld / %lld); %lld / %lld of %lld wrong against the "
+               "reference\n",
+               (long long)M, (long long)N, (long long)K, dtn(c.yd), (long long)pp_bad[0], (long long)pp_bad[1],
+               (long long)pp_bad[2], (long long)pp_bad[3], (long long)pp_ref_bad[0], (long long)pp_ref_bad[1],
+               (long long)(M * N));
     cudaFree(dx), cudaFree(dy), cudaFree(buf), cudaFree(dw.codes), cudaFree(dw.sw), cudaFree(part);
     int64_t cl_any = 0;
     for (int64_t v : cl_bad) cl_any += v;
-    return code_bad || scale_bad || pad_bad || bad || cl_any || std::any_of(t_bad, t_bad + 8, [](int64_t v) { return v != 0; }) || tcode_bad ? 1 : 0;
+    return code_bad || scale_bad || pad_bad || bad || cl_any || std::any_of(t_bad, t_bad + 8, [](int64_t v) { return v != 0; }) ||
+                   tcode_bad || std::any_of(pp_bad, pp_bad + 4, [](int64_t v) { return v != 0; }) || pp_ref_bad[0] ||
+                   pp_ref_bad[1]
+               ? 1
+               : 0;
 }
 
 /* ------------------------------------------------------------------ timing */
@@ -925,6 +965,77 @@ static int time_t3(const char *csv) {
     return err ? 1 : 0;
 }
 
+/* time4 (fp814): the GEMM alone: 0t (fp813's TMA form), 0ts / 2ts (its TMA store epilogue, clusters of 1 / 2: the
+ * default is 0ts below M = 2048 and 2ts from it), 0ts without fp814's prefetch of the scales (0tsn: the A/B of that),
+ * the ping-pong form (0tp, 2tp: each consumer warpgroup on its own 128x128 tiles, in turn) and cuBLASLt FP8 fast, on
+ * LLaMA-7B / 13B linear shapes at M = 256 .. 4096, plus the quantizer (the form QUANTA_CUDA_FP8_QUANT_REG chooses).
+ * csv: one row per shape for fp8_peers.py (gemm_us = the default, ours_us = quant + the default). */
+static int time_t4(const char *csv) {
+    static const int64_t nk[][2] = {{4096, 4096}, {11008, 4096}, {4096, 11008}, {5120, 5120}, {13824, 5120}, {5120, 13824}};
+    static const int64_t ms[] = {256, 512, 1024, 2048, 4096};
+    FILE *out = csv ? fopen(csv, "w") : NULL;
+    if (out)
+        fprintf(out, "M,N,K,quant_us,gemm_us,ours_us,v2c1t_us,v2c1ts_us,v2c2ts_us,v2c1tsn_us,v2c1tp_us,v2c2tp_us,lt_fast_us\n");
+    lt_env le;
+    if (!lt_env_init(le)) { printf("cublasLt init failed\n"); return 2; }
+    printf("time4: us per call (best of 5 x 20 back-to-back), bf16 y, GEMM alone; c1t = 0t (fp813), c1ts / c2ts = the\n"
+           "TMA store epilogue, clusters of 1 / 2 (the default: c1ts below M = 2048, c2ts from it), c1tsn = c1ts without\n"
+           "the scales' L1 prefetch, c1tp / c2tp = ping-pong consumers (=0tp / 2tp); lt_fast = cuBLASLt FP8 fast\n"
+           "(per-tensor scales); quant = the per-token quantizer (QUANTA_CUDA_FP8_QUANT_REG=%s)\n",
+           getenv("QUANTA_CUDA_FP8_QUANT_REG") ? getenv("QUANTA_CUDA_FP8_QUANT_REG") : "unset");
+    printf("%6s %6s %6s | %6s | %7s %7s %7s %7s %7s %7s | %8s | %7s %7s %7s | %s\n", "M", "N", "K", "quant", "c1t", "c1ts",
+           "c2ts", "c1tsn", "c1tp", "c2tp", "lt_fast", "dflt/tp", "lt/dflt", "lt/c1tp", "TFLOP/s dflt c1tp lt");
+    int err = 0;
+    for (auto &w : nk) {
+        const int64_t N = w[0], K = w[1];
+        std::vector<uint8_t> wq;
+        dweight dw = timing_weight(N, K, wq);
+        for (int64_t M : ms) {
+            tact ta = timing_x(M, N, K);
+            uint8_t *x8 = timing_x8(M, K);
+            const double tq = time_us([&] { err |= qn_cuda_fp8_quantize_x_tm(QN_DT_BF16, ta.x, M, K, K, ta.buf, 1, NULL); });
+            static const int tf[6][2] = {{1, 3}, {1, 4}, {2, 4}, {1, 4 | 256}, {1, 7}, {2, 7}}; /* 0t 0ts 2ts 0tsn 0tp 2tp */
+            double tt[6];
+            for (int ci = 0; ci < 6; ci++)
+                tt[ci] = time_us([&] {
+                    err |= qn_cuda_fp8_gemm_cl(&dw.w, ta.buf, M, QN_DT_BF16, ta.y, 0, 1, NULL, tf[ci][0], tf[ci][1], NULL,
+                                               le.sms, NULL);
+                });
+            const double td = M >= 2048 ? tt[2] : tt[1]; /* the default's pick */
+            double tl = NAN;
+            {
+                lt_fp8 s = lt_setup(le.lt, M, N, K, le.one, le.one, 1, le.ws);
+                const float alpha = 1.0f, beta = 0.0f;
+                if (s.ok)
+                    tl = time_us([&] {
+                        cublasLtMatmul(le.lt, s.op, &alpha, dw.codes, s.la, x8, s.lb, &beta, ta.y, s.lc, ta.y, s.lc, &s.algo,
+                                       le.wsp, le.ws, 0);
+                    });
+                if (s.la) cublasLtMatrixLayoutDestroy(s.la);
+                if (s.lb) cublasLtMatrixLayoutDestroy(s.lb);
+                if (s.lc) cublasLtMatrixLayoutDestroy(s.lc);
+                if (s.op) cublasLtMatmulDescDestroy(s.op);
+            }
+            CK(cudaDeviceSynchronize());
+            if (err) printf("our launches failed (%d)\n", err);
+            const double fl = 2.0 * M * N * K / 1e6;
+            printf("%6lld %6lld %6lld | %6.1f | %7.1f %7.1f %7.1f %7.1f %7.1f %7.1f | %8.1f | %7.2f %7.2f %7.2f | %.0f %.0f %.0f\n",
+                   (long long)M, (long long)N, (long long)K, tq, tt[0], tt[1], tt[2], tt[3], tt[4], tt[5], tl, td / tt[4],
+                   tl / td, tl / tt[4], fl / td, fl / tt[4], fl / tl);
+            if (out) {
+                fprintf(out, "%lld,%lld,%lld,%.2f,%.2f,%.2f,%.2f,%.2f,%.2f,%.2f,%.2f,%.2f,%.2f\n", (long long)M, (long long)N,
+                        (long long)K, tq, td, tq + td, tt[0], tt[1], tt[2], tt[3], tt[4], tt[5], tl);
+                fflush(out); /* a run cut by its timeout keeps its rows for fp8_peers.py */
+            }
+            tact_free(ta), cudaFree(x8);
+        }
+        cudaFree(dw.codes), cudaFree(dw.sw);
+    }
+    if (out) fclose(out);
+    lt_env_free(le);
+    return err ? 1 : 0;
+}
+
 /* trace3 (fp813): the TMA form's per-block record of its first tile (one launch per shape and cluster size): time
  * to the first stage, the K loop in SM clocks per 64 of K (fp8pp11's ~960 for 2p against the tensor cores' 512 for
  * 128x256), the epilogue (direct stores), and the launch's span. */
@@ -939,8 +1050,8 @@ static int trace_t3() {
         dweight dw = timing_weight(N, K, wq);
         tact ta = timing_x(M, N, K);
         err |= qn_cuda_fp8_quantize_x_tm(QN_DT_BF16, ta.x, M, K, K, ta.buf, 1, NULL);
-        for (int ci = 0; ci < 3; ci++) { /* 0t, 0ts, 2ts */
-            const int cl = ci == 2 ? 2 : 1, form = ci ? 4 : 3;
+        for (int ci = 0; ci < 3; ci++) { /* 0t, 0ts, 0tp (fp814: ping-pong, consumer 0's first 128x128 tile) */
+            const int cl = 1, form = ci == 2 ? 7 : ci ? 4 : 3;
             int64_t g[3];
             qn_cuda_fp8_grid(N, M, 0, 1, cl, sms, g);
             const int64_t nb = g[0] * g[1] * g[2] + 2 * sms; /* >= the persistent grid (at most one block per tile) */
@@ -973,7 +1084,10 @@ static int trace_t3() {
             const double n = rec > 0 ? (double)rec : 1.0, k64 = (double)(K / 64);
             printf("trace3 M=%lld N=%lld K=%lld TMA form%s, cluster %d: %lld blocks recorded; launch %.1f us; first tile per "
                    "block: first stage %.2f us, K loop %.1f us (%.0f clocks per 64 of K), epilogue %.2f us\n",
-                   (long long)M, (long long)N, (long long)K, form == 4 ? " + TMA store" : "", cl, (long long)rec, ms * 1e3,
+                   (long long)M, (long long)N, (long long)K,
+                   form == 7 ? ", ping-pong (one warpgroup's 128x128 tile: tensor floor 256 clocks per 64 of K)"
+                   : form == 4 ? " + TMA store" : "",
+                   cl, (long long)rec, ms * 1e3,
                    first / n * 1e-3,
                    steps / n * 1e-3, csteps / n / k64, epi / n * 1e-3);
         }
@@ -1013,7 +1127,9 @@ int main(int argc, char **argv) {
            (unsigned long long)seed, prop.name, prop.major, prop.minor);
     int rc = 0;
     if (!strcmp(mode, "sanitize")) { /* small, for compute-sanitizer (memcheck, racecheck, synccheck) */
-        static const ccase cases[] = {{70, 150, 192, QN_DT_F32, QN_DT_BF16, 1, 1}, {70, 150, 192, QN_DT_F16, QN_DT_F32, 4, 2}};
+        /* fp814: + 2-byte y with N % 8 == 0 (the ping-pong form's TMA store), K odd in 128, 3 x 2 tiles of 128 x 128 */
+        static const ccase cases[] = {{70, 150, 192, QN_DT_F32, QN_DT_BF16, 1, 1}, {70, 150, 192, QN_DT_F16, QN_DT_F32, 4, 2},
+                                      {300, 256, 320, QN_DT_BF16, QN_DT_BF16, 2, 1}};
         int bad = 0;
         for (const ccase &c : cases) bad += check_case(c);
         return bad ? 1 : 0;
@@ -1045,5 +1161,6 @@ int main(int argc, char **argv) {
     if (!strcmp(mode, "quant")) rc |= time_quant();
     if (!strcmp(mode, "trace3")) rc |= trace_t3();
     if (!strcmp(mode, "time3")) rc |= time_t3(argc > 2 ? argv[2] : NULL);
+    if (!strcmp(mode, "time4")) rc |= time_t4(argc > 2 ? argv[2] : NULL);
     return rc;
 }

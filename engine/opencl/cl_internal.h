@@ -76,6 +76,7 @@ typedef enum qn_cl_kernel_id {
     QK_GEMM_Q8_I8_GPU2,
     QK_GEMV_Q8_M1N,
     QK_GEMV_Q8_M1N_GLU,
+    QK_ATTENTION_DEC1,
     QK_COUNT
 } qn_cl_kernel_id;
 
