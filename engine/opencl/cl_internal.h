@@ -77,6 +77,7 @@ typedef enum qn_cl_kernel_id {
     QK_GEMV_Q8_M1N,
     QK_GEMV_Q8_M1N_GLU,
     QK_ATTENTION_DEC1,
+    QK_GEMV_Q8_M1R,
     QK_COUNT
 } qn_cl_kernel_id;
 
@@ -171,6 +172,8 @@ typedef struct qn_cl {
     size_t stage_bytes;
     int norm_pend;        /* a norm node held for the GEMV that reads it (cl_norm_gemv.c): norm_node */
     qn_node norm_node;
+    int mm_pend;          /* a q8 GEMV held for the add_norm after it (cl_norm_gemv.c): mm_node */
+    qn_node mm_node;
     int rec_nargs[QK_COUNT];
     qn_cl_arg_copy rec_args[QK_COUNT][QN_CL_MAX_ARGS];
 } qn_cl;
@@ -323,6 +326,9 @@ quanta_status qn_cl_norm_flush(qn_cl *s);
 /* cl_matmul.c: mm (matmul / matmul_multi / matmul_glu, q8, M = 1) through qn_gemv_q8_m1n(_glu) with x the
  * norm's result; QUANTA_ERR_UNSUPPORTED (nothing launched, no message) where that kernel does not apply. */
 quanta_status qn_cl_matmul_run_normed(qn_cl *s, const qn_node *mm, const qn_cl_norm_args *na);
+/* mm (matmul, q8, M = 1, f32 x and y) through qn_gemv_q8_m1r: its result and res = result + r stored;
+ * QUANTA_ERR_UNSUPPORTED (nothing launched, no message) where that kernel does not apply. */
+quanta_status qn_cl_matmul_run_residual(qn_cl *s, const qn_node *mm, const qn_tensor *r, const qn_tensor *res);
 
 /* cl_attention.c */
 bool qn_cl_attention_supports(qn_cl *s, const qn_node *node);

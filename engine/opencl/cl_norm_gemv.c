@@ -74,9 +74,51 @@ static int holdable(const qn_cl *s, const qn_node *n, norm_parts *p) {
 }
 
 quanta_status qn_cl_norm_flush(qn_cl *s) {
+    if (s->mm_pend) { /* the held GEMV (never both held: see qn_cl_norm_gemv_step) */
+        s->mm_pend = 0;
+        return qn_cl_matmul_run(s, &s->mm_node);
+    }
     if (!s->norm_pend) return QUANTA_OK;
     s->norm_pend = 0;
     return qn_cl_ops_run(s, &s->norm_node);
+}
+
+/* The held GEMV (y = x·W^T) and node, an add_norm of y and r: the GEMV with the residual sum s = y + r in one launch
+ * (qn_gemv_q8_m1r), and *norm set to what is left of the add_norm: rms_norm(s)·w2 into its normed result, a node of
+ * its own (the same bits: add_norm norms the stored sum, f32, as rms_norm does its input). UNSUPPORTED: nothing
+ * launched. The add's other operand, its results and the GEMV's x and W must not overlap y or each other. */
+static quanta_status residual_fused(qn_cl *s, const qn_node *node, qn_node *norm) {
+    const qn_node *mm = &s->mm_node;
+    if (node->op != QN_OP_ADD_NORM || !node->extra_dst[0]) return QUANTA_ERR_UNSUPPORTED;
+    const qn_tensor *y = mm->dst, *a = node->src[0], *r = node->src[1], *sum = node->dst, *ny = node->extra_dst[0];
+    const qn_tensor *w2 = node->nsrc > 2 ? node->src[2] : NULL;
+    if (qn_cl_mem(r) == qn_cl_mem(y) && r->mem.offset == y->mem.offset) { /* y is the add's second operand: */
+        const qn_tensor *t = a;                                          /* f32 sums commute exactly */
+        a = r, r = t;
+    }
+    if (qn_cl_mem(a) != qn_cl_mem(y) || a->mem.offset != y->mem.offset || a->bytes != y->bytes) return QUANTA_ERR_UNSUPPORTED;
+    const qn_tensor *all[6] = {mm->src[0], mm->src[1], y, r, sum, ny};
+    for (int i = 0; i < 6; i++)
+        for (int j = i + 1; j < 6; j++)
+            if (overlap(all[i], all[j])) return QUANTA_ERR_UNSUPPORTED;
+    if (w2 && (overlap(w2, sum) || overlap(w2, ny))) return QUANTA_ERR_UNSUPPORTED;
+    const quanta_status st = qn_cl_matmul_run_residual(s, mm, r, sum);
+    if (st != QUANTA_OK) return st;
+    memset(norm, 0, sizeof *norm);
+    norm->op = QN_OP_RMS_NORM;
+    norm->params = node->params;
+    norm->nsrc = w2 ? 2 : 1;
+    norm->src[0] = sum;
+    norm->src[1] = w2;
+    norm->dst = ny;
+    return QUANTA_OK;
+}
+
+/* A GEMV to hold for an add_norm after it: matmul, q8, M = 1 (its own checks come at the launch). */
+static int mm_holdable(const qn_cl *s, const qn_node *n) {
+    if (n->op != QN_OP_MATMUL || !s->gpu_class || n->src[1]->desc.dtype != QUANTA_Q8) return 0;
+    const qn_tensor *x = n->src[0];
+    return x->desc.dtype == QUANTA_F32 && qn_cl_elems(x) == (size_t)n->src[1]->desc.dims[1];
 }
 
 /* node through the fused kernel with the held norm, or UNSUPPORTED (nothing launched). */
@@ -106,6 +148,24 @@ static quanta_status fused(qn_cl *s, const qn_node *node) {
 
 quanta_status qn_cl_norm_gemv_step(qn_cl *s, const qn_node *node, int *done) {
     *done = 0;
+    norm_parts p;
+    if (s->mm_pend) {
+        qn_node norm;
+        quanta_status st = residual_fused(s, node, &norm);
+        if (st != QUANTA_ERR_UNSUPPORTED) {
+            s->mm_pend = 0;
+            *done = 1;
+            if (st != QUANTA_OK) return st;
+            if (holdable(s, &norm, &p)) { /* for the GEMV after it */
+                s->norm_node = norm;
+                s->norm_pend = 1;
+                return QUANTA_OK;
+            }
+            return qn_cl_ops_run(s, &norm);
+        }
+        st = qn_cl_norm_flush(s);
+        if (st != QUANTA_OK) return st;
+    }
     if (s->norm_pend) {
         const quanta_status st = fused(s, node);
         if (st != QUANTA_ERR_UNSUPPORTED) {
@@ -116,8 +176,12 @@ quanta_status qn_cl_norm_gemv_step(qn_cl *s, const qn_node *node, int *done) {
         const quanta_status fl = qn_cl_norm_flush(s);
         if (fl != QUANTA_OK) return fl;
     }
-    norm_parts p;
-    if (norm_gemv_on() && holdable(s, node, &p)) {
+    if (!norm_gemv_on()) return QUANTA_OK;
+    if (mm_holdable(s, node)) {
+        s->mm_node = *node;
+        s->mm_pend = 1;
+        *done = 1;
+    } else if (holdable(s, node, &p)) {
         s->norm_node = *node;
         s->norm_pend = 1;
         *done = 1;
