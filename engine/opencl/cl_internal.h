@@ -72,6 +72,8 @@ typedef enum qn_cl_kernel_id {
     QK_GEMV_Q4_M1,
     QK_GEMM_Q8_I8_GPU,
     QK_ATTENTION_PF,
+    QK_X_QUANT8_GPU,
+    QK_GEMM_Q8_I8_GPU2,
     QK_GEMV_Q8_M1N,
     QK_GEMV_Q8_M1N_GLU,
     QK_ATTENTION_DEC1,
@@ -205,6 +207,8 @@ void qn_cl_tune_summary(const qn_cl_tune *t, char *buf, size_t len);
 void qn_cl_tune_describe(const qn_cl_device *d, char *buf, size_t len);
 /* 1 when the device runs the GPU kernels (its type, or QUANTA_OPENCL_CLASS=gpu|cpu). */
 int qn_cl_gpu_class(const qn_cl_device *d);
+/* the GPU class on NVIDIA's OpenCL: where the int8 GEMM (PTX) and the prefill attention are on by default */
+int qn_cl_nvidia_gpu(const qn_cl_device *d);
 /* The sweep behind `quanta tune --backend opencl`: times every candidate of every entry and
  * stores the fastest; report gets one line per entry. */
 quanta_status qn_cl_tune_sweep(qn_cl *s, quanta_backend *be, int quick, char *report, size_t len);
