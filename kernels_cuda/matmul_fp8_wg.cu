@@ -219,6 +219,9 @@ template <> __device__ __forceinline__ void qn_f8_mma<128>(float (&d)[16][4], co
 template <> __device__ __forceinline__ void qn_f8_mma<256>(float (&d)[32][4], const uint32_t a[4], uint64_t desc) {
     qn_wg_mma_f8_n256(d, a, desc);
 }
+template <> __device__ __forceinline__ void qn_f8_mma<192>(float (&d)[24][4], const uint32_t a[4], uint64_t desc) {
+    qn_wg_mma_f8_n192(d, a, desc);
+}
 #endif
 
 struct qn_f8_args {
@@ -264,7 +267,7 @@ __device__ __forceinline__ void qn_f8_stamp(unsigned long long *tr, int k) {
 template <int BN, int ROWS>
 __device__ __forceinline__ void qn_f8_scales_ahead(const qn_f8_args &p, int64_t m0, int64_t nb, int ctid) {
     const void *a = NULL;
-    if (ctid < BN / 32) a = m0 < p.Mp ? p.sx + m0 + 32 * ctid : NULL; /* tw forms: padding tiles start past Mp */
+    if (ctid < BN / 32) a = m0 + 32 * ctid < p.Mp ? p.sx + m0 + 32 * ctid : NULL; /* tw / 192-token tiles: past Mp */
     else if (ctid < BN / 32 + ROWS / 32 && nb + 32 * (ctid - BN / 32) < p.Np) a = p.sw + nb + 32 * (ctid - BN / 32);
     if (a) asm volatile("prefetch.global.L1 [%0];\n" ::"l"(a));
 }
@@ -533,6 +536,12 @@ __global__ void __launch_bounds__(qn_f8_cfg<CW, BN>::threads, qn_f8_cfg<CW, BN>:
  * epilogue stores straight from the accumulators (the stages are the next tile's now). Split-K is not taken
  * (the host launches qn_k_fp8_wg then). Same wgmma on the same bytes in the same order, the same scaling
  * expression and rounding: y bit-identical to qn_k_fp8_wg. */
+/* Token m's scale (sx has Mp entries, zeros past M). A token tile of BN dividing 256 never passes Mp (a multiple of
+ * 256); fp814's 192-token tile can, and reads zero there. */
+template <int BN> __device__ __forceinline__ float qn_f8_sx(const qn_f8_args &p, int64_t m) {
+    if (256 % BN == 0) return __ldg(p.sx + m);
+    return m < p.Mp ? __ldg(p.sx + m) : 0.0f;
+}
 template <typename OT> __device__ __forceinline__ OT qn_f8_cvt(float v);
 template <> __device__ __forceinline__ float qn_f8_cvt<float>(float v) { return v; }
 template <> __device__ __forceinline__ __half qn_f8_cvt<__half>(float v) { return __float2half_rn(v); }
@@ -560,7 +569,7 @@ __device__ __forceinline__ void qn_f8_store_direct(const float (&acc)[BN / 8][4]
 #pragma unroll
         for (int j = 0; j < JC; j++)
 #pragma unroll
-            for (int c = 0; c < 2; c++) xs[j][c] = __ldg(p.sx + m0 + 8 * (j0 + j) + 2 * t + c); /* < Mp: 0 past M */
+            for (int c = 0; c < 2; c++) xs[j][c] = qn_f8_sx<BN>(p, m0 + 8 * (j0 + j) + 2 * t + c);
 #pragma unroll
         for (int j = 0; j < JC; j++) {
 #pragma unroll
@@ -781,7 +790,7 @@ __device__ __forceinline__ void qn_f8t_store_tma(const float (&acc)[BN / 8][4], 
 #pragma unroll
             for (int j = 0; j < JC; j++)
 #pragma unroll
-                for (int c = 0; c < 2; c++) xs[j][c] = __ldg(p.sx + m0 + 8 * (j0 + j) + 2 * t + c);
+                for (int c = 0; c < 2; c++) xs[j][c] = qn_f8_sx<BN>(p, m0 + 8 * (j0 + j) + 2 * t + c);
 #pragma unroll
             for (int j = 0; j < JC; j++)
 #pragma unroll
@@ -1286,6 +1295,9 @@ static int qn_f8t_launch_tile(int tile, const qn_f8_args &a, int sms, cudaStream
     /* 64x128's place (the same grid size) goes to 128x64: one warpgroup under the two-block register cap of 128
      * with two 16-register A buffers makes ptxas serialize the wgmma (C7512); two of 64 tokens do not */
     case 3: return qn_f8t_launch<2, 64, CL, EPI, TOK>(a, sms, s);
+    /* fp814: 128x192 (forced only, unmeasured): 512 tokens in 3 token tiles instead of 2 or 4, for the grids that
+     * leave 128x256 a third of a round short (86 x 2 = 172 tiles on 132 SMs at M = 512 x 11008) */
+    case 5: return qn_f8t_launch<2, 192, CL, EPI, TOK>(a, sms, s);
     default: return qn_f8t_launch<1, 64, CL, EPI, TOK>(a, sms, s);
     }
 }
@@ -1394,7 +1406,7 @@ static int qn_f8_pick(int64_t N, int64_t M, int sms, int forced) {
 static int qn_f8t_pick(int64_t N, int64_t M, int sms, int forced) {
     static const int bm[4] = {128, 128, 128, 64}, bn[4] = {256, 128, 64, 64}, per_sm[4] = {1, 1, 1, 2};
     static const double cost[4] = {1.0, 0.78, 0.55, 0.65};
-    if (forced >= 1 && forced <= 4) return forced;
+    if (forced >= 1 && forced <= 5) return forced; /* 5: 128x192, not picked until measured */
     const int64_t s = sms > 0 ? sms : 132;
     int best = 0;
     double tb = 1e300;
@@ -1406,15 +1418,15 @@ static int qn_f8t_pick(int64_t N, int64_t M, int sms, int forced) {
     return best + 1;
 }
 
-/* QUANTA_CUDA_FP8_TILE=128x256|128x128|64x128|64x64 forces a tile on every call (conformance of each tile by
+/* QUANTA_CUDA_FP8_TILE=128x256|128x128|64x128|64x64|128x192 (the last: TMA forms only, fp814) forces a tile on every call (conformance of each tile by
  * bench/cuda/verify_mmq8.sh); unset or anything else: picked by grid size. Read once. */
 static int qn_f8_forced_tile() {
     static int tile = -1;
     if (tile < 0) {
-        static const char *const names[4] = {"128x256", "128x128", "64x128", "64x64"};
+        static const char *const names[5] = {"128x256", "128x128", "64x128", "64x64", "128x192"};
         const char *e = getenv("QUANTA_CUDA_FP8_TILE");
         int t = 0;
-        for (int i = 0; e && i < 4; i++)
+        for (int i = 0; e && i < 5; i++)
             if (!strcmp(e, names[i])) t = i + 1;
         tile = t;
     }

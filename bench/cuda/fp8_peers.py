@@ -69,7 +69,7 @@ def main():
               f"{t[True] / g:>9.2f} {t[False] / g:>8.2f} {t[True] / o:>9.2f}   scaled_mm")
         v2 = [(c, float(r[c])) for c in ("v2c2_us", "v2c4_us", "v2c1p_us", "v2c2p_us", "v2c4p_us", "v2c1pp_us",
                                               "v2c2pp_us", "v2c4pp_us", "v2c1t_us", "v2c2t_us", "v2c2ts_us", "v2c1ts_us", "v2c2tw_us", "v2c4tw_us",
-                                              "v2c1tsn_us", "v2c1tp_us", "v2c2tp_us") if r.get(c)]
+                                              "v2c1tsn_us", "v2c1tp_us", "v2c2tp_us", "v2c1ts192_us") if r.get(c)]
         if v2:
             q = float(r["quant_us"])
             print(f"{M:>6} {N:>6} {K:>6} | " + ", ".join(

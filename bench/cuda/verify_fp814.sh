@@ -9,13 +9,15 @@
 # objects. At most ~80 s; every step has its own timeout (a barrier mistake hangs), later steps skipped when late.
 # Deciding rows first:
 #   1. fp8_check sanitize (two small cases, every form, ping-pong included: a hang or a wrong y shows here in ~2 s);
-#   2. fp8_check time4: GEMM alone, 0t, 0ts, 2ts, 0tsn (no scale prefetch), 0tp, 2tp, cuBLASLt FP8 fast, LLaMA-7B/13B
+#   2. fp8_check time4: GEMM alone, 0t, 0ts, 2ts, 0tsn (no scale prefetch), 0tp, 2tp, 0ts with the 128x192 tile
+#      forced (t192), cuBLASLt FP8 fast, LLaMA-7B/13B
 #      shapes at M = 256 .. 4096 (+ the quantizer's time), then torch._scaled_mm row-wise fast on the same shapes
 #      (fp8_peers.py: its first line per shape is the default's pick);
 #   3. fp8_check check: codes byte-exact, y within its bound of the float64 reference (NaN-poisoned), every form
 #      bit-identical to 2p at the case's tile, the ping-pong form bit-identical to 0t's 128x128 tile and within the
-#      bound itself;
-#   4. conformance of the e4m3 matmuls with V2 = 0tp, 2tp and unset (ts by M) (engine path: token-major quantizer + GEMM);
+#      bound itself, the 128x192 tile (0ts, 2ts) within the bound;
+#   4. conformance of the e4m3 matmuls with V2 = 0tp, 2tp and unset (ts by M), and unset with fp814's 128x192 tile
+#      forced (engine path: token-major quantizer + GEMM);
 #   5. fp8_check trace3 (0t, 0ts, 0tp: the first tile per block, clocks per 64 of K, epilogue; with the prefetch);
 #   6. compute-sanitizer racecheck / synccheck of the small cases;
 #   7. the quantizer alone with QUANTA_CUDA_FP8_QUANT_REG=0 and 1 (the "+quant" part of the engine's FP8 matmul).
@@ -72,6 +74,7 @@ if [ -x $Q ]; then
   say "conformance cases: $((${#ALL[@]} / 2)) (V2 = 0tp, 2tp, unset = 0ts / 2ts by M)"
   for v in 0tp 2tp; do CONFORM_S=10 conform v2c$v QUANTA_CUDA_FP8_V2=$v QUANTA_CUDA_FP8_TILE= -- "${ALL[@]}"; done
   CONFORM_S=10 conform default QUANTA_CUDA_FP8_TILE= -- "${ALL[@]}"
+  CONFORM_S=10 conform default_128x192 QUANTA_CUDA_FP8_TILE=128x192 -- "${ALL[@]}"
 else
   say "no $Q: conformance skipped"; VERDICT=incomplete
 fi
