@@ -188,3 +188,120 @@ void qn_attention_dec(const global uchar *qb, ulong qo, int qdt, const global uc
         qn_st(ob + oo, odt, orow * Dv + d, qn_attn_merge(pp, nsplit, Dv, d));
     }
 }
+
+/*
+ * qn_attention_dec1 — decode attention with a work-group per (sequence, query head) and no key split
+ * (QUANTA_OPENCL_ATTN_DEC1=1; the host takes it at Nk <= 1024, D % 16 == 0).
+ *
+ * Why: qn_attention_dec takes a (sequence, kv head) per group of 128: Gemma 3's one kv head is one work-group on
+ * the whole GPU and the 1B's four are four; each item walks its key's whole row and each P·V lane up to 64 keys,
+ * a chain of dependent global round trips, and a decode step's attention measured 24 us (1B) / 32 us (Gemma) a
+ * layer on the H100 for < 1 MB (bench/NOTES.md section 1 clgemv13). Here Hq groups (32 / 4) of QN_D1_WG items:
+ *  - scores: item t takes 16 dims (sl = t % S, S = D / 16) of key t / S, QN_D1_U keys apart by WG / S, all their
+ *    loads issued before the FMAs (1B, D 64: 256 keys a step, one round trip at tg128; Gemma, D 256: 64 keys);
+ *    the S partials of a key meet in local memory, summed by one item in slice order into sc[key];
+ *  - the row's max and sum over sc by 32 items then every item (3 barriers each, not a log2 tree);
+ *  - P·V: items as (key lane, 4 dims), QN_D1_VA keys' V loaded before their FMAs, lanes meet in local memory.
+ * Masks, kv_lens and the window as qn_attention_dec reads them. Local memory (host-sized): qs D, sc Nk,
+ * red QN_D1_U · QN_D1_WG, accs 4 · QN_D1_WG floats.
+ */
+#define QN_D1_WG 256
+#define QN_D1_U 4
+#define QN_D1_VA 16
+
+/* the max (op 0) or sum (op 1) of v over the group, in every item: 32 items take WG / 32 each, then all add the 32 */
+inline float qn_d1_reduce(local float *red, float v, int op) {
+    const int t = (int)get_local_id(0);
+    red[t] = v;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    float r = op ? 0.0f : -INFINITY;
+    if (t < 32)
+        for (int i = t; i < QN_D1_WG; i += 32) r = op ? r + red[i] : fmax(r, red[i]);
+    barrier(CLK_LOCAL_MEM_FENCE);
+    if (t < 32) red[t] = r;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    r = op ? 0.0f : -INFINITY;
+    for (int i = 0; i < 32; i++) r = op ? r + red[i] : fmax(r, red[i]);
+    barrier(CLK_LOCAL_MEM_FENCE); /* red is written again by the next use */
+    return r;
+}
+
+kernel __attribute__((reqd_work_group_size(QN_D1_WG, 1, 1)))
+void qn_attention_dec1(const global uchar *qb, ulong qo, int qdt, const global uchar *kb, ulong ko, int kdt,
+                       const global uchar *vb, ulong vo, int vdt, const global uchar *mb, ulong mo, int mask_mode,
+                       const global uchar *lb, ulong lo, int has_lens, global uchar *ob, ulong oo, int odt, int Hq,
+                       int Hkv, int Nk, int D, int Dv, float scale_log2, int window, global int *err, local float *qs,
+                       local float *sc, local float *red, local float *accs) {
+    const int t = get_local_id(0), bq = get_group_id(0), b = bq / Hq, h = bq % Hq, hk = h / (Hq / Hkv);
+    const int L = has_lens ? ((const global int *)(lb + lo))[b] : Nk;
+    if (L < 0 || L > Nk) { /* the whole group leaves: nothing written, reported */
+        if (t == 0 && h == 0) qn_report(err, QN_ERR_ATTENTION_KV_LENS, b, L, Nk);
+        return;
+    }
+    const int kend = L, kbeg = window > 0 ? max(0, L - window) : 0, n = kend - kbeg;
+    for (int e = t; e < D; e += QN_D1_WG) qs[e] = qn_ld(qb + qo, qdt, (size_t)(b * Hq + h) * D + e) * scale_log2;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    const int S = D / 16, KP = QN_D1_WG / S, sl = t % S, kk = t / S;
+    const size_t kvbase = (size_t)(b * Hkv + hk) * Nk;
+    const global uchar *mrow = mb + mo + (mask_mode == 2 ? (size_t)b * Nk : 0);
+    const size_t D4 = (size_t)D / 4;
+    for (int k0 = kbeg; k0 < kend; k0 += KP * QN_D1_U) { /* uniform over the group */
+        float4 kv[QN_D1_U][4];
+#pragma unroll
+        for (int u = 0; u < QN_D1_U; u++) {
+            const int j = min(k0 + u * KP + kk, kend - 1); /* past the keys: the last again, never used */
+#pragma unroll
+            for (int i = 0; i < 4; i++) kv[u][i] = qn_ld4(kb + ko, kdt, (kvbase + j) * D4 + sl * 4 + i);
+        }
+#pragma unroll
+        for (int u = 0; u < QN_D1_U; u++) {
+            float s = 0.0f;
+#pragma unroll
+            for (int i = 0; i < 4; i++) {
+                const float4 q = vload4(0, qs + sl * 16 + 4 * i), k = kv[u][i];
+                s = fma(k.w, q.w, fma(k.z, q.z, fma(k.y, q.y, fma(k.x, q.x, s))));
+            }
+            red[u * QN_D1_WG + t] = s;
+        }
+        barrier(CLK_LOCAL_MEM_FENCE);
+        if (t < KP * QN_D1_U) { /* key c of this step: its S slices, summed in order */
+            const int u = t / KP, c = t % KP, j = k0 + u * KP + c;
+            if (j < kend) {
+                float s = 0.0f;
+                for (int i = 0; i < S; i++) s += red[u * QN_D1_WG + c * S + i];
+                sc[j - kbeg] = mask_mode && mrow[j] == 0 ? -INFINITY : s;
+            }
+        }
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    float m = -INFINITY;
+    for (int i = t; i < n; i += QN_D1_WG) m = fmax(m, sc[i]);
+    m = qn_d1_reduce(red, m, 0);
+    float l = 0.0f;
+    for (int i = t; i < n; i += QN_D1_WG) {
+        const float p = m == -INFINITY ? 0.0f : exp2(sc[i] - m); /* every key hidden: no weights */
+        sc[i] = p;
+        l += p;
+    }
+    l = qn_d1_reduce(red, l, 1); /* its barriers also order the sc stores before the reads below */
+    const int NL = Dv / 4, KL = QN_D1_WG / NL, lane = t / NL, d4 = t % NL;
+    float4 acc = 0.0f;
+    if (lane < KL)
+        for (int c0 = lane; c0 < n; c0 += QN_D1_VA * KL) {
+            float4 vv[QN_D1_VA];
+#pragma unroll
+            for (int u = 0; u < QN_D1_VA; u++)
+                vv[u] = qn_ld4(vb + vo, vdt, (kvbase + kbeg + min(c0 + u * KL, n - 1)) * (size_t)NL + d4);
+#pragma unroll
+            for (int u = 0; u < QN_D1_VA; u++)
+                if (c0 + u * KL < n) acc = fma((float4)(sc[c0 + u * KL]), vv[u], acc);
+        }
+    if (lane < KL) vstore4(acc, 0, accs + lane * Dv + 4 * d4);
+    barrier(CLK_LOCAL_MEM_FENCE);
+    const float inv = l > 0.0f ? 1.0f / l : 0.0f;
+    for (int e = t; e < Dv; e += QN_D1_WG) {
+        float v = 0.0f;
+        for (int ln = 0; ln < KL; ln++) v += accs[ln * Dv + e];
+        qn_st(ob + oo, odt, (size_t)(b * Hq + h) * Dv + e, v * inv);
+    }
+}

@@ -90,6 +90,19 @@ struct Params {
  * only where some lane's row max moved (bit-identical: the factor is exactly 1 otherwise) */
 enum { F_HEADS = 1, F_SKIP = 2, F_CMASK = 4 }; /* F_CMASK: the boundary tiles of causal-only (or unmasked) calls
                                                  * through one compare a score (bit-identical) */
+/* fa14 options (forms 28-31). F_EARLY: the producer issues the first tiles' TMA before its Q copies land (the
+ * measured forms wait for Q first: a TMA latency, ~1 us, at the start of every block, 5-10% of a block at 1k);
+ * the persistent form: the next item's first tile before its Q. F_CL2: clusters of 2 row blocks of one head
+ * (blockIdx.x pairs); each block TMA-multicasts half of every K/V tile (rank 0 K, rank 1 V) into both, so the
+ * L2 -> SM bytes a row halve (21 reads 64 KB a 128-row tile: ~5 TB/s at 630 TFLOP/s, near the L2's rate); a
+ * stage is refilled once the consumer warps of both blocks released it; both walk the union of their tiles (a
+ * block skips, but still receives and releases, the ones its rows do not see). */
+enum { F_EARLY = 8, F_CL2 = 16, F_CL4 = 32 }; /* F_CL4: clusters of 4 (a quarter: rank r the r-th of the 4 boxes) */
+/* F_QREG (persistent forms): the consumers copy their Q rows from shared memory into registers (wgmma's A from
+ * registers for Q . K^T) at the start of an item and release Q's buffer at once, so the producer loads the next
+ * item's Q while this one runs, not after its last Q . K^T (fa13's persistent forms: the next Q's load, ~1-2 us
+ * from HBM, and then its first tile were exposed at every item; 32 more registers a consumer thread). */
+enum { F_QREG = 64 };
 /* The TMA forms' K and V as 3-d tensors (128 dims, Nk keys, B * Hkv heads), boxes of 64 dims x BN keys in the
  * 128-byte swizzle: a __grid_constant__ parameter (the copies take its address in the parameter space) of the
  * TMA forms alone. (Params itself is not __grid_constant__: that moved n128s2sw from 230 to 254 registers.) */
@@ -168,6 +181,11 @@ template <int BF> struct MmaS<BF, 64> {
 __device__ __forceinline__ uint32_t sw_off(int R, int r, int c) {
     return (uint32_t)((c >> 3) * (R * 128) + r * 128 + (((c & 7) ^ (r & 7)) << 4));
 }
+__device__ __forceinline__ uint32_t qn_lds32(uint32_t a) {
+    uint32_t v;
+    asm volatile("ld.shared.b32 %0, [%1];\n" : "=r"(v) : "r"(a) : "memory");
+    return v;
+}
 
 /* TMA (fa13): the producer form's K/V tiles by cp.async.bulk.tensor from one thread (4 boxes a tile, the
  * stage's bytes counted on its full barrier) instead of 16-byte cp.async from 128 threads: the producer's issue
@@ -187,6 +205,11 @@ __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const Params p, c
     static_assert(!WS || (OV && S >= 3 && (WGN == 3 || (WGN == 4 && TMA && !PP))),
                   "the producer form: overlapped, 2 consumer warpgroups (3 with TMA, no ping-pong)");
     static_assert(!PP || WS, "ping-pong: between the producer form's two consumers");
+    constexpr int CLN = (FL & F_CL4) ? 4 : (FL & F_CL2) ? 2 : 1; /* blocks a cluster */
+    constexpr bool CL = CLN > 1;
+    static_assert(!CL || (TMA && !PER && WGN == 3), "clusters: the non-persistent TMA form with 2 consumers");
+    constexpr bool QR = (FL & F_QREG) != 0;
+    static_assert(!QR || (PER && WGN == 3), "Q from registers: the persistent form with 2 consumers");
     constexpr int NS = BN / 8, PK = BN / 16, TILE = C::tile, STAGE = C::stage, kRB = C::rb, kNT = C::nt;
     constexpr bool QS = C::qs;
     /* 128-key tiles in the producer form: the consumers take the producer's registers (setmaxnreg: 232 each for
@@ -227,6 +250,21 @@ __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const Params p, c
         if (p.window > 0 && lo < pmin - p.window + 1) lo = pmin - p.window + 1;
         tb = lo / BN;
         n = hi > lo ? (int)((hi + BN - 1) / BN - tb) : 0;
+    }
+    /* CL: the tiles of the cluster's row blocks (mb & ~(CLN - 1) ..; the host launches a multiple of CLN row
+     * blocks): nu from tbu, this block's own ones from tile pre of those */
+    long long tbu = 0;
+    int nu = 0, pre = 0;
+    if constexpr (CL) {
+        const long long r0u = (long long)(mb & ~(I)(CLN - 1)) * kRB,
+                        rendu = r0u + CLN * kRB < p.rows_fold ? r0u + CLN * kRB : p.rows_fold;
+        const long long pminu = L - p.Nq + r0u / p.G, pmaxu = L - p.Nq + (rendu - 1) / p.G;
+        long long lo = 0, hi = L;
+        if (p.causal && hi > pmaxu + 1) hi = pmaxu + 1;
+        if (p.window > 0 && lo < pminu - p.window + 1) lo = pminu - p.window + 1;
+        tbu = lo / BN;
+        nu = hi > lo ? (int)((hi + BN - 1) / BN - tbu) : 0;
+        pre = n > 0 ? (int)(tb - tbu) : nu;
     }
     const T *Q = static_cast<const T *>(p.q);
     const T *K = static_cast<const T *>(p.k) + (b * p.Hkv + hkv) * p.Nk * kD;
@@ -318,7 +356,7 @@ __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const Params p, c
     /* Q as A fragments (rows ra = g and rb = g + 8 of the warp's 16; k 2t, 2t + 1 and 8 + 2t, 9 + 2t of each
      * k16 step), straight from global memory; rows past the block's end are zeros (never stored) */
     I ra = r0 + cw * 64 + warp * 16 + g, rb = ra + 8;
-    uint32_t qf[QS ? 1 : kD / 16][4];
+    uint32_t qf[QS && !QR ? 1 : kD / 16][4];
     if constexpr (!QS) {
         const bool va = ra < rend, vb = rb < rend;
         const uint32_t *qa = reinterpret_cast<const uint32_t *>(
@@ -350,7 +388,7 @@ __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const Params p, c
             const uint64_t kdesc =
                 SW ? qn_wg_desc_sw128(kbase + (kk >> 2) * (BN * 128) + (kk & 3) * 32, 16, 1024)
                    : qn_wg_desc(kbase + kk * 2 * (BN * 16), BN * 16, 128);
-            if constexpr (QS) /* this warpgroup's 64 rows: 8 row groups from group 8 wg */
+            if constexpr (QS && !QR) /* this warpgroup's 64 rows: 8 row groups from group 8 wg */
                 MmaS<BF, BN>::run_ss(
                     s,
                     SW ? qn_wg_desc_sw128(qsbase + (kk >> 2) * (kRB * 128) + (kk & 3) * 32 + cw * 64 * 128, 16, 1024)
@@ -492,13 +530,16 @@ __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const Params p, c
         if (tid == 0) {
             for (int st = 0; st < S; ++st) {
                 qn_mbar_init(full(st), TMA ? 1 : 128);
-                qn_mbar_init(empty(st), 128 * (WGN - 1));
+                qn_mbar_init(empty(st), CL ? CLN * 4 * (WGN - 1) : 128 * (WGN - 1)); /* CL: a warp's arrival */
             }
             qn_mbar_init(qfull, 128);
             qn_mbar_init(qempty, 128 * (WGN - 1)); /* (the persistent forms: Q's last reader is done) */
             qn_mbar_init_fence();
         }
-        __syncthreads();
+        if constexpr (CL)
+            qn_cluster_sync(); /* the pair's barriers initialized before any multicast or remote arrival */
+        else
+            __syncthreads();
         if (wg == 0) {
             if constexpr (REGS) qn_setmaxnreg_dec<PREG>();
             /* copies one tile ahead of what it hands over: tile j's are issued, then tile j - 1 (Q at j = 0),
@@ -511,13 +552,32 @@ __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const Params p, c
                     const unsigned w = blockIdx.x + (unsigned)item * gridDim.x;
                     if (w >= p.items) break;
                     if (item > 0) set_work(w);
+                    int j0 = 0;
+                    auto feed = [&](int j) {
+                        const int c = cnt + j, st = c % S, c2 = (int)(b * p.Hkv + hkv);
+                        const uint32_t kb = sbase + st * STAGE;
+                        const int k0 = (int)((tb + j) * BN);
+                        qn_mbar_wait(empty(st), ((c / S) & 1) ^ 1);
+                        qn_mbar_arrive_expect_tx(full(st), STAGE);
+                        qn_tma_load_3d(kb, &mp.tk, full(st), 0, k0, c2);
+                        qn_tma_load_3d(kb + BN * 128, &mp.tk, full(st), 64, k0, c2);
+                        qn_tma_load_3d(kb + TILE, &mp.tv, full(st), 0, k0, c2);
+                        qn_tma_load_3d(kb + TILE + BN * 128, &mp.tv, full(st), 64, k0, c2);
+                    };
+                    /* E: the item's first tile before its Q (its stage frees two tiles before the item ahead
+                     * ends, so this thread's share of Q is not held back) */
+                    if constexpr ((FL & F_EARLY) != 0)
+                        if (tid == 0 && n > 0) feed(j0++);
                     qn_mbar_wait(qempty, (item & 1) ^ 1);
                     load_q();
                     qn_cp_async_commit();
                     qn_cp_async_wait<0>();
                     qn_fence_proxy_async();
                     qn_mbar_arrive(qfull);
-                    if (tid == 0) {
+                    if constexpr ((FL & F_EARLY) != 0) {
+                        if (tid == 0)
+                            for (int j = j0; j < n; ++j) feed(j);
+                    } else if (tid == 0) {
                         const int c2 = (int)(b * p.Hkv + hkv);
                         for (int j = 0; j < n; ++j) {
                             const int c = cnt + j, st = c % S;
@@ -533,6 +593,53 @@ __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const Params p, c
                     }
                     cnt += n;
                 }
+                return;
+            }
+            if constexpr (TMA && (FL & (F_EARLY | F_CL2)) != 0) {
+                /* E: one thread issues the first S tiles (every stage is free at the start) before the
+                 * warpgroup's Q copies, then the rest as stages free up. CL: the pair's tiles, this block's half
+                 * of each (rank 0 K, rank 1 V: two boxes) multicast into both blocks; each block's full barrier
+                 * expects the whole stage (its own half and the peer's, in either order). */
+                const int ntl = CL ? nu : n;
+                const long long tb0 = CL ? tbu : (long long)tb;
+                const uint32_t rank = CL ? qn_cluster_rank() : 0u;
+                const int c2 = (int)(b * p.Hkv + hkv);
+                auto feed = [&](int j) {
+                    const int st = j % S;
+                    const uint32_t kb = sbase + st * STAGE;
+                    const int k0 = (int)((tb0 + j) * BN);
+                    qn_mbar_wait(empty(st), ((j / S) & 1) ^ 1);
+                    qn_mbar_arrive_expect_tx(full(st), STAGE);
+                    if constexpr (CLN == 2) {
+                        const CUtensorMap *mm = rank ? &mp.tv : &mp.tk;
+                        const uint32_t d = rank ? kb + TILE : kb;
+                        qn_tma_load_3d_mc(d, mm, full(st), 0, k0, c2, (uint16_t)3);
+                        qn_tma_load_3d_mc(d + BN * 128, mm, full(st), 64, k0, c2, (uint16_t)3);
+                    } else if constexpr (CLN == 4) { /* rank r: K (r < 2) or V, dims 64 (r & 1) .. */
+                        qn_tma_load_3d_mc(kb + (rank >> 1) * TILE + (rank & 1) * (BN * 128), (rank >> 1) ? &mp.tv : &mp.tk,
+                                          full(st), (int)(rank & 1) * 64, k0, c2, (uint16_t)15);
+                    } else {
+                        qn_tma_load_3d(kb, &mp.tk, full(st), 0, k0, c2);
+                        qn_tma_load_3d(kb + BN * 128, &mp.tk, full(st), 64, k0, c2);
+                        qn_tma_load_3d(kb + TILE, &mp.tv, full(st), 0, k0, c2);
+                        qn_tma_load_3d(kb + TILE + BN * 128, &mp.tv, full(st), 64, k0, c2);
+                    }
+                };
+                int j0 = 0;
+                if (tid == 0) {
+                    qn_tma_prefetch(&mp.tk);
+                    qn_tma_prefetch(&mp.tv);
+                    for (; j0 < ntl && j0 < S; ++j0) feed(j0);
+                }
+                load_q();
+                qn_cp_async_commit();
+                qn_cp_async_wait<0>();
+                qn_fence_proxy_async();
+                qn_mbar_arrive(qfull);
+                if (tid == 0)
+                    for (int j = j0; j < ntl; ++j) feed(j);
+                /* CL: stay until the pair is done (its copies into this block and arrivals on its barriers) */
+                if constexpr (CL) qn_cluster_sync();
                 return;
             }
             load_q();
@@ -594,6 +701,38 @@ __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const Params p, c
             if constexpr (PP)
                 if (cw == 0 || !last) qn_named_arrive(2 - cw, 256);
         };
+        /* a stage read: CL, one arrival a warp on the stage's empty barrier in both blocks of the pair (its
+         * wgmma reads are complete at the warp's wgmma.wait_group) */
+        auto release = [&](int st) {
+            if constexpr (CL) {
+                __syncwarp();
+                if (lane < CLN) qn_mbar_arrive_cluster(qn_mapa(empty(st), (uint32_t)lane));
+            } else {
+                qn_mbar_arrive(empty(st));
+            }
+        };
+        /* CL: the pair's tiles this block's rows do not see, received and released in turn */
+        auto skip = [&](int c0, int c1) {
+            for (int c = c0; c < c1; ++c) {
+                qn_mbar_wait(full(c % S), (c / S) & 1);
+                release(c % S);
+            }
+        };
+        /* QR: this thread's Q fragments (rows ra, rb of the block; k 2t.. and 8 + 2t.. of each k16 step: 16-byte
+         * chunks 2 kk and 2 kk + 1 of the swizzled rows) from shared memory, then Q's buffer handed back */
+        auto load_qf = [&]() {
+            if constexpr (QR) {
+                const int la = cw * 64 + warp * 16 + g, lb = la + 8;
+#pragma unroll
+                for (int kk = 0; kk < kD / 16; ++kk) {
+                    qf[kk][0] = qn_lds32(qsbase + sw_off(kRB, la, 2 * kk) + 4 * t);
+                    qf[kk][1] = qn_lds32(qsbase + sw_off(kRB, lb, 2 * kk) + 4 * t);
+                    qf[kk][2] = qn_lds32(qsbase + sw_off(kRB, la, 2 * kk + 1) + 4 * t);
+                    qf[kk][3] = qn_lds32(qsbase + sw_off(kRB, lb, 2 * kk + 1) + 4 * t);
+                }
+                qn_mbar_arrive(qempty); /* (release: the loads above are done before the buffer is refilled) */
+            }
+        };
         /* cnt: tiles consumed before this work item (where the stage ring stands); one item unless persistent */
         int cnt = 0;
         for (int item = 0;; ++item) {
@@ -609,6 +748,11 @@ __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const Params p, c
                     ls[0] = ls[1] = 0.f;
                 }
                 qn_mbar_wait(qfull, item & 1); /* every item, seen keys or not: the phases stay in step */
+                if constexpr (QR) load_qf();
+            }
+            if constexpr (CL) {
+                skip(0, pre);
+                cnt = pre;
             }
             if (n > 0) {
                 if constexpr (PP)
@@ -624,7 +768,7 @@ __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const Params p, c
                     turn_end(false);
                     qn_wg_wait<0>();
                     qn_wg_keep(s);
-                    if constexpr (PER)
+                    if constexpr (PER && !QR)
                         if (n == 1) qn_mbar_arrive(qempty); /* Q's last reader done */
                     softmax(s, tb * BN, alpha);
                     pack(s, pf);
@@ -640,13 +784,13 @@ __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const Params p, c
                     turn_end(false);
                     qn_wg_wait<1>();
                     qn_wg_keep(s);
-                    if constexpr (PER)
+                    if constexpr (PER && !QR)
                         if (it == n - 1) qn_mbar_arrive(qempty);
                     softmax(s, (tb + it) * BN, alpha);
                     qn_wg_wait<0>();
                     qn_wg_keep(o);
                     qn_wg_keep(pf);
-                    qn_mbar_arrive(empty((c - 1) % S)); /* tile it - 1: K read at it - 1, V just now */
+                    release((c - 1) % S); /* tile it - 1: K read at it - 1, V just now */
                     rescale(alpha);
                     pack(s, pf);
                 }
@@ -656,12 +800,15 @@ __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const Params p, c
                 qn_wg_wait<0>();
                 qn_wg_keep(o);
                 qn_wg_keep(pf);
-                if constexpr (PER) qn_mbar_arrive(empty((cnt + n - 1) % S)); /* the ring goes on */
+                if constexpr (PER || CL) release((cnt + n - 1) % S); /* the ring goes on */
                 cnt += n;
-            } else if constexpr (PER) {
+            } else if constexpr (PER && !QR) {
                 qn_mbar_arrive(qempty);
             }
+            if constexpr (CL) skip(cnt, nu);
             store_out();
+            /* CL: no block leaves while the other may still multicast into it or arrive on its barriers */
+            if constexpr (CL) qn_cluster_sync();
             if constexpr (!PER) break;
         }
     } else if constexpr (!OV) {
@@ -785,10 +932,15 @@ int launch_t(const qn_cuda_attention_args *a, int vswap, char *err, size_t len) 
     if constexpr (TMA)
         if (a->kv_lens != nullptr || a->B * a->Hkv >= (1LL << 31) || (PER && qn_cuda_attn_wg_blocks(a) >= (1LL << 31)))
             return launch_t<T, BN, S, OV, WGN == 4 ? 3 : WGN, WS, PP, SW, false>(a, vswap, err, len);
+    typedef Cfg<BN, S, WGN, WS, SW> C;
+    /* CL: clusters of CLN row blocks of one head, so a multiple of CLN of them (else the form without clusters) */
+    constexpr int CLN = (FL & F_CL4) ? 4 : (FL & F_CL2) ? 2 : 1;
+    if constexpr (CLN > 1)
+        if (((a->Hq / a->Hkv) * a->Nq + C::rb - 1) / C::rb % CLN != 0)
+            return launch_t<T, BN, S, OV, WGN, WS, PP, SW, TMA, PER, FL & ~(F_CL2 | F_CL4)>(a, vswap, err, len);
     /* the shared-memory opt-in once per device (bit dev % 32), so that launches inside stream capture make no
      * attribute call after the first */
     static std::atomic<unsigned> attr{0};
-    typedef Cfg<BN, S, WGN, WS, SW> C;
     auto fn = attn_wg_kernel<T, BN, S, OV, WGN, WS, PP, SW, TMA, PER, FL>;
     int dev = 0;
     cudaError_t e = cudaGetDevice(&dev);
@@ -817,8 +969,29 @@ int launch_t(const qn_cuda_attention_args *a, int vswap, char *err, size_t len) 
     p.nmb = (int)nmb, p.items = (int)items, p.bh = (int)(a->Hkv * a->B);
     const long long sms = PER ? sm_count() : 0;
     const dim3 grid = PER ? dim3((unsigned)(items < sms ? items : sms), 1, 1) : dim3((unsigned)nmb, (unsigned)a->Hkv, (unsigned)a->B);
-    fn<<<grid, C::nt, C::smem, static_cast<cudaStream_t>(a->stream)>>>(p, mp);
-    e = cudaGetLastError();
+    if constexpr (CLN > 1) {
+        cudaLaunchConfig_t cfg = {};
+        cudaLaunchAttribute at[1] = {};
+        at[0].id = cudaLaunchAttributeClusterDimension;
+        at[0].val.clusterDim.x = CLN, at[0].val.clusterDim.y = 1, at[0].val.clusterDim.z = 1;
+        cfg.gridDim = grid, cfg.blockDim = dim3(C::nt), cfg.dynamicSmemBytes = C::smem;
+        cfg.stream = static_cast<cudaStream_t>(a->stream), cfg.attrs = at, cfg.numAttrs = 1;
+        /* whether a pair of these blocks fits a GPC at all (asked once a process; 0: the form without clusters) */
+        static std::atomic<int> fits{-1};
+        int f = fits.load(std::memory_order_relaxed);
+        if (f < 0) {
+            int nc = 0;
+            f = cudaOccupancyMaxActiveClusters(&nc, fn, &cfg) == cudaSuccess && nc > 0 ? 1 : 0;
+            (void)cudaGetLastError();
+            fits.store(f, std::memory_order_relaxed);
+        }
+        if (!f) return launch_t<T, BN, S, OV, WGN, WS, PP, SW, TMA, PER, FL & ~(F_CL2 | F_CL4)>(a, vswap, err, len);
+        e = cudaLaunchKernelEx(&cfg, fn, p, mp);
+        if (e == cudaSuccess) e = cudaGetLastError();
+    } else {
+        fn<<<grid, C::nt, C::smem, static_cast<cudaStream_t>(a->stream)>>>(p, mp);
+        e = cudaGetLastError();
+    }
     if (e != cudaSuccess) {
         (void)cudaGetLastError();
         set_err(err, len, "launching the kernel", e);
@@ -857,6 +1030,27 @@ template <typename T> int launch_v(const qn_cuda_attention_args *a, int variant,
         return launch_t<T, 128, 3, true, 3, true, true, true, true, false, F_SKIP | F_CMASK>(a, vswap, err, len);
     case QN_CUDA_ATTN_WG_N128S3WSPTMAPHR:
         return launch_t<T, 128, 3, true, 3, true, true, true, true, true, F_HEADS | F_SKIP | F_CMASK>(a, vswap, err, len);
+    case QN_CUDA_ATTN_WG_N128S3WSPTMAE:
+        return launch_t<T, 128, 3, true, 3, true, true, true, true, false, F_EARLY>(a, vswap, err, len);
+    case QN_CUDA_ATTN_WG_N128S3WSPTMAC:
+        return launch_t<T, 128, 3, true, 3, true, true, true, true, false, F_EARLY | F_CL2>(a, vswap, err, len);
+    case QN_CUDA_ATTN_WG_N128S3WSPTMAPHRE:
+        return launch_t<T, 128, 3, true, 3, true, true, true, true, true, F_HEADS | F_SKIP | F_CMASK | F_EARLY>(a, vswap,
+                                                                                                          err, len);
+    case QN_CUDA_ATTN_WG_N128S3WSPTMACR:
+        return launch_t<T, 128, 3, true, 3, true, true, true, true, false, F_EARLY | F_CL2 | F_SKIP | F_CMASK>(a, vswap,
+                                                                                                        err, len);
+    case QN_CUDA_ATTN_WG_N128S3WSPTMAC4:
+        return launch_t<T, 128, 3, true, 3, true, true, true, true, false, F_EARLY | F_CL4>(a, vswap, err, len);
+    case QN_CUDA_ATTN_WG_N128S3WSTMAC: /* 20 (no ping-pong) + E + clusters of 2 */
+        return launch_t<T, 128, 3, true, 3, true, false, true, true, false, F_EARLY | F_CL2>(a, vswap, err, len);
+    case QN_CUDA_ATTN_WG_N128S3WSPTMAM: /* 26's two shortcuts apart: the one-compare mask ... */
+        return launch_t<T, 128, 3, true, 3, true, true, true, true, false, F_CMASK>(a, vswap, err, len);
+    case QN_CUDA_ATTN_WG_N128S3WSPTMAS: /* ... and the rescale skipped where no row max moved */
+        return launch_t<T, 128, 3, true, 3, true, true, true, true, false, F_SKIP>(a, vswap, err, len);
+    case QN_CUDA_ATTN_WG_N128S3WSPTMAPHREQ:
+        return launch_t<T, 128, 3, true, 3, true, true, true, true, true, F_HEADS | F_SKIP | F_CMASK | F_EARLY | F_QREG>(
+            a, vswap, err, len);
     default: return launch_t<T, 128, 2, false, 2>(a, vswap, err, len);
     }
 }
@@ -882,12 +1076,14 @@ extern "C" int qn_cuda_attn_wg_applies(const qn_cuda_attention_args *a) {
     return qn_sm90a_device_ok() ? 1 : 0;
 }
 
-/* QUANTA_CUDA_ATTN_WG_TILE=1..24 (attention_wg.h's variants: 1 n128s2, 2 n128s3, 3 n64s3, 4 n64s4o, 5 n128s3o,
+/* QUANTA_CUDA_ATTN_WG_TILE=1..36 (attention_wg.h's variants: 1 n128s2, 2 n128s3, 3 n64s3, 4 n64s4o, 5 n128s3o,
  * 6 n64s4o3, 7 n64s4ws, 8 n64s4wsp, 9 n128s3ws, 10 n128s3wsp, 11 n128s2sw, 12 n64s4o3sw, 13 n64s4wssw,
  * 14 n64s4wspsw, 15 n128s3wssw, 16 n128s3wspsw, 17 n128s3osw, 18 n64s4wstma, 19 n64s4wsptma, 20 n128s3wstma,
  * 21 n128s3wsptma, 22 n64s4ws3tma, 23 n64s4wsptmap, 24 n128s3wsptmap, 25 n128s3wsptmaph, 26 n128s3wsptmar,
- * 27 n128s3wsptmaphr) picks the form QN_CUDA_ATTN_WG_AUTO runs, for
- * side-by-side runs of the engine; unset or anything else: the pick by shape below. Read once. */
+ * 27 n128s3wsptmaphr, 28 n128s3wsptmae, 29 n128s3wsptmac, 30 n128s3wsptmaphre, 31 n128s3wsptmacr,
+ * 32 n128s3wsptmac4, 33 n128s3wsptmaphreq, 34 n128s3wstmac, 35 n128s3wsptmam, 36 n128s3wsptmas) picks the form
+ * QN_CUDA_ATTN_WG_AUTO runs, for side-by-side runs of the engine; unset or anything else: the pick by shape below.
+ * Read once. */
 static int tile_env() {
     static std::atomic<int> v{-1};
     int x = v.load(std::memory_order_relaxed);

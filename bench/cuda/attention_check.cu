@@ -7,7 +7,7 @@
  *                                float64 reference (and, with 0 in VARS, the dispatch under QUANTA_CUDA_ATTN_WG=1)
  *   attention_check wgsmall [VARS]  two small cases of it (for compute-sanitizer; no VARS: n128s2, n64s4wsp)
  *   attention_check wgbench FILE [VARS]  hd128 prefill rows: the mma.sync kernel (0, the default dispatch) and the
- *                                wgmma variants (1..27, attention_wg.h), appended to FILE if it has rows
+ *                                wgmma variants (1..36, attention_wg.h), appended to FILE if it has rows
  *   VARS: a comma list, e.g. 0,1,2 (default: all)
  * The kernel files are included so that the benchmark can force tile variants, and the launch
  * planning (engine/cuda/cuda_attention_plan.c, C that also compiles as C++) with them.
@@ -275,6 +275,15 @@ static const char *wg_name(int wg)
     case QN_CUDA_ATTN_WG_N128S3WSPTMAPH: return "wg_n128s3wsptmaph";
     case QN_CUDA_ATTN_WG_N128S3WSPTMAR: return "wg_n128s3wsptmar";
     case QN_CUDA_ATTN_WG_N128S3WSPTMAPHR: return "wg_n128s3wsptmaphr";
+    case QN_CUDA_ATTN_WG_N128S3WSPTMAE: return "wg_n128s3wsptmae";
+    case QN_CUDA_ATTN_WG_N128S3WSPTMAC: return "wg_n128s3wsptmac";
+    case QN_CUDA_ATTN_WG_N128S3WSPTMAPHRE: return "wg_n128s3wsptmaphre";
+    case QN_CUDA_ATTN_WG_N128S3WSPTMACR: return "wg_n128s3wsptmacr";
+    case QN_CUDA_ATTN_WG_N128S3WSPTMAC4: return "wg_n128s3wsptmac4";
+    case QN_CUDA_ATTN_WG_N128S3WSPTMAPHREQ: return "wg_n128s3wsptmaphreq";
+    case QN_CUDA_ATTN_WG_N128S3WSTMAC: return "wg_n128s3wstmac";
+    case QN_CUDA_ATTN_WG_N128S3WSPTMAM: return "wg_n128s3wsptmam";
+    case QN_CUDA_ATTN_WG_N128S3WSPTMAS: return "wg_n128s3wsptmas";
     default: return "wg_n128s2";
     }
 }
@@ -529,6 +538,8 @@ static std::vector<Case> wg_cases(bool small)
     if (small) {
         v.push_back(mk("wgs causal gqa", BF, 1, 4, 2, 200, 200, 128, 1, 0, 0, 0, 0));
         v.push_back(mk("wgs mask kvl", F16, 2, 2, 2, 100, 150, 128, 0, 0, 2, 1, 0));
+        /* (fa14) a window: in clusters of 2 row blocks (29, 31) the later block skips the pair's first tile */
+        v.push_back(mk("wgs window", BF, 1, 2, 2, 512, 512, 128, 1, 150, 0, 0, 0));
         return v;
     }
     v.push_back(mk("wg 1k causal", BF, 1, 8, 8, 1024, 1024, 128, 1, 0, 0, 0, 96));
@@ -600,7 +611,8 @@ static void wg_check(bool small, const std::vector<int> &list)
             cc.name = c.name + " " + wg_name(vars[i]);
             bool ok = run_check(cc, nullptr, vars[i]);
             if (vars[i] == QN_CUDA_ATTN_WG_N64S4WSPTMAP || vars[i] == QN_CUDA_ATTN_WG_N128S3WSPTMAP ||
-                vars[i] == QN_CUDA_ATTN_WG_N128S3WSPTMAPH || vars[i] == QN_CUDA_ATTN_WG_N128S3WSPTMAPHR) {
+                vars[i] == QN_CUDA_ATTN_WG_N128S3WSPTMAPH || vars[i] == QN_CUDA_ATTN_WG_N128S3WSPTMAPHR ||
+                vars[i] == QN_CUDA_ATTN_WG_N128S3WSPTMAPHRE || vars[i] == QN_CUDA_ATTN_WG_N128S3WSPTMAPHREQ) {
                 /* the persistent forms again on 3 blocks: each loops over several row blocks, whatever the shape */
                 qn_cuda_attn_wg_set_persist_grid(3);
                 Case c3 = cc;
@@ -764,8 +776,12 @@ static void bench(const char *path)
     fclose(f);
 }
 
-/* hd128 prefill, the GPU full at every length (B * Hq * Nq = 32 heads x 16k rows): the mma.sync kernel (the
- * default dispatch: QUANTA_CUDA_ATTN_WG unset) and the wgmma variants, in one process. */
+/* hd128 prefill, the GPU full at every length (B * Hq * Nq = 32 heads x 16k rows): the mma.sync kernel (0, the
+ * default dispatch: QUANTA_CUDA_ATTN_WG unset) and the wgmma variants, in one process. fa14: per shape the inputs
+ * are set up once and the forms timed in turns (R rounds of every form; a sample = back-to-back launches of one
+ * form filling ~2 ms), the median sample per form: the 13:12 and 16:17 runs, one form after the other with the
+ * next shape's host-side setup between (the GPU idle, its clock dropping) and a sample one launch, moved the same
+ * form by 5-10% from run to run — more than the differences between forms. */
 static void wg_bench(const char *path, const std::vector<int> &vars)
 {
     FILE *old = fopen(path, "r");
@@ -786,27 +802,74 @@ static void wg_bench(const char *path, const std::vector<int> &vars)
     pre.push_back(mk("b", kF16, 4, 32, 32, 4096, 4096, 128, 1));
     pre.push_back(mk("b", kBF16, 4, 32, 8, 4096, 4096, 128, 1));
     pre.push_back(mk("b", kBF16, 32, 32, 32, 512, 512, 128, 1));
+    const int R = getenv("WGBENCH_ROUNDS") ? std::max(1, atoi(getenv("WGBENCH_ROUNDS"))) : 5;
+    cudaStream_t st;
+    CK(cudaStreamCreateWithFlags(&st, cudaStreamNonBlocking));
+    cudaEvent_t e0, e1;
+    CK(cudaEventCreate(&e0));
+    CK(cudaEventCreate(&e1));
+    char err[256];
     for (const Case &c : pre) {
         const double fl = 4.0 * c.B * c.Hq * visible_pairs(c) * c.D;
-        const float ms = has(vars, 0) ? time_case(c, nullptr, false) : 0.f;
-        auto emit = [&](const char *var, float t) {
-            const double tf = fl / (t * 1e-3) / 1e12;
-            fprintf(f, "prefill,%s,%lld,%lld,%lld,%lld,%lld,%lld,%d,%d,%s,%.5f,%.2f\n", dtname(c.dt), c.D, c.B, c.Hq,
-                    c.Hkv, c.Nq, c.Nk, c.causal, c.window, var, t, tf);
-            printf("prefill %-4s B=%lld Hq=%lld Hkv=%lld N=%lld c=%d %-11s %9.4f ms %7.1f TFLOP/s", dtname(c.dt), c.B,
-                   c.Hq, c.Hkv, c.Nq, c.causal, var, t, tf);
-            if (ms > 0)
-                printf(" (%.2fx mma.sync)", ms / t);
-            printf("\n");
-            fflush(stdout);
-            fflush(f);
+        DevCase d;
+        setup(c, d, 1000);
+        d.a.stream = st;
+        const int NV = (int)vars.size();
+        std::vector<int> reps(NV, 1);
+        std::vector<std::vector<float>> t(NV);
+        auto launch = [&](int v) {
+            if (run_attn(&d.a, nullptr, v > 0 ? v : -1, err, sizeof err) != 0) {
+                printf("launch failed (%d): %s\n", v, err);
+                exit(3);
+            }
         };
-        if (ms > 0)
-            emit("default", ms);
-        for (int v : vars)
-            if (v > 0)
-                emit(wg_name(v), time_case(c, nullptr, false, v));
+        /* warm-up (and the shared-memory opt-in) of every form, then a launch count per sample from one timing */
+        for (int i = 0; i < NV; ++i) {
+            launch(vars[i]);
+            CK(cudaStreamSynchronize(st));
+            CK(cudaEventRecord(e0, st));
+            launch(vars[i]);
+            CK(cudaEventRecord(e1, st));
+            CK(cudaEventSynchronize(e1));
+            float ms;
+            CK(cudaEventElapsedTime(&ms, e0, e1));
+            reps[i] = std::max(1, std::min(20, (int)(2.0f / std::max(ms, 1e-3f))));
+        }
+        for (int r = 0; r < R; ++r)
+            for (int i = 0; i < NV; ++i) {
+                CK(cudaEventRecord(e0, st));
+                for (int k = 0; k < reps[i]; ++k)
+                    launch(vars[i]);
+                CK(cudaEventRecord(e1, st));
+                CK(cudaEventSynchronize(e1));
+                float ms;
+                CK(cudaEventElapsedTime(&ms, e0, e1));
+                t[i].push_back(ms / reps[i]);
+            }
+        CK(cudaGetLastError());
+        teardown(d);
+        float base = 0.f;
+        for (int i = 0; i < NV; ++i) {
+            std::sort(t[i].begin(), t[i].end());
+            const float ms = t[i][t[i].size() / 2], lo = t[i].front(), hi = t[i].back();
+            const char *var = vars[i] > 0 ? wg_name(vars[i]) : "default";
+            if (vars[i] == 0)
+                base = ms;
+            const double tf = fl / (ms * 1e-3) / 1e12;
+            fprintf(f, "prefill,%s,%lld,%lld,%lld,%lld,%lld,%lld,%d,%d,%s,%.5f,%.2f\n", dtname(c.dt), c.D, c.B, c.Hq,
+                    c.Hkv, c.Nq, c.Nk, c.causal, c.window, var, ms, tf);
+            printf("prefill %-4s B=%lld Hq=%lld Hkv=%lld N=%lld c=%d %-11s %9.4f ms %7.1f TFLOP/s (spread %.1f%%)",
+                   dtname(c.dt), c.B, c.Hq, c.Hkv, c.Nq, c.causal, var, ms, tf, 100.0 * (hi - lo) / ms);
+            if (base > 0 && vars[i] > 0)
+                printf(" (%.2fx mma.sync)", base / ms);
+            printf("\n");
+        }
+        fflush(stdout);
+        fflush(f);
     }
+    cudaEventDestroy(e0);
+    cudaEventDestroy(e1);
+    cudaStreamDestroy(st);
     fclose(f);
 }
 

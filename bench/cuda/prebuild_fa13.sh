@@ -1,7 +1,7 @@
 #!/bin/bash
-# prebuild_fa13.sh — bench/cuda/attention_check (nvcc, sm_90a) for verify_fa13.sh, built beside Quanta's build at the
-# top of a device call (bench/e2e/run_h200.sh starts every bench/*/prebuild_*.sh). Writes /tmp/prebuild/fa13/
-# attention_check, build.log and build.rc.
+# prebuild_fa13.sh — bench/cuda/attention_check (nvcc, sm_90a) for verify_fa14.sh (it replaced verify_fa13.sh), built beside
+# Quanta's build at the top of a device call (bench/e2e/run_h200.sh starts every bench/*/prebuild_*.sh). Writes
+# /tmp/prebuild/fa13/attention_check, build.log and build.rc.
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 P=/tmp/prebuild/fa13

@@ -5,17 +5,21 @@
 # Measures, in this order (each step skipped when the budget is short):
 #  1. decode tg128 (-r 3) of $L1 (1B LLaMA Q8_0) and $G (Gemma 3 270M Q4_K_M): the defaults against
 #     QUANTA_OPENCL_NORM_GEMV=1 (the one-row norm inside the q8 GEMV that reads it: one launch fewer per fused pair),
-#     alternated; CUDA's tg128 of both files ($QC) in the same call
-#  2. conformance on NVIDIA's OpenCL of the touched ops (q8 M = 1 GEMVs, the norms) and the model's greedy text with
-#     the switch on and off (the fused path's check: the same tokens)
-#  3. QUANTA_OPENCL_EVENTS with the switch on: each kernel's device time per call over 32 decode steps
+#     QUANTA_OPENCL_ATTN_DEC1=1 (decode attention a work-group per query head, no split) and both, alternated;
+#     CUDA's tg128 of both files ($QC) in the same call
+#  2. conformance on NVIDIA's OpenCL of the touched ops (q8 M = 1 GEMVs, the norms, decode attention) and the models'
+#     greedy text with each switch on and off (NORM_GEMV is the same bits: the same tokens)
+#  3. QUANTA_OPENCL_EVENTS with both switches on: each kernel's device time per call over 32 decode steps
 #  4. the kernel rows (copy, gemv q8/q4) if time is left
+#  5. the defaults and both switches again, if time is left
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 . bench/common/verifylib.sh cldec14 ${VERIFY_S:-58}
 . bench/opencl/cl_setup.sh
 [ $CL_OK = 1 ] || { pack; exit 0; }
-ON="QUANTA_OPENCL_NORM_GEMV=1"
+NG="QUANTA_OPENCL_NORM_GEMV=1"
+A1="QUANTA_OPENCL_ATTN_DEC1=1"
+ON="$NG $A1"
 
 cl_files_wait
 tgo() { # LABEL FILE ENV...: OpenCL decode tg128 -r 3
@@ -52,13 +56,13 @@ events() { # LABEL FILE ENV...
 
 # 1. the deciding rows: the switch against the defaults, alternated, both files; CUDA's in the same call
 tgo l1_default1 $L1
-tgo l1_ng1 $L1 $ON
+tgo l1_both1 $L1 $ON
 tgo g_default1 $G
-tgo g_ng1 $G $ON
-tgo l1_default2 $L1
-tgo l1_ng2 $L1 $ON
-tgo g_default2 $G
-tgo g_ng2 $G $ON
+tgo g_both1 $G $ON
+tgo l1_ng $L1 $NG
+tgo l1_a1 $L1 $A1
+tgo g_ng $G $NG
+tgo g_a1 $G $A1
 tgc l1 $L1
 tgc g $G
 printf "\n| decode run (tg128) | switches | tok/s | sd |\n|---|---|---|---|$ROWS\n" | tee -a $D/summary.txt
@@ -67,10 +71,13 @@ pack
 # 2. correctness on NVIDIA: the touched ops' conformance, and the fused path inside a model (greedy text equal)
 CASES=(--case "matmul:m=1,n=512,k=1024,w=q8,x=f32" --case "matmul_glu:m=1,n=67,k=640,w=q8,x=f32,act=0"
   --case "matmul_multi:m=1,n=67,k=640,w=q8,x=f32,n1=33,n2=13,part=0" --case "add_norm:shape=1x2048,part=1"
-  --case "rms_norm_add_norm:shape=1x640,plus1=1,part=1" --case "rms_norm:shape=1x4096,dtype=bf16")
+  --case "rms_norm_add_norm:shape=1x640,plus1=1,part=1" --case "rms_norm:shape=1x4096,dtype=bf16"
+  --case "attention:b=1,hq=4,hkv=1,nq=1,nk=129,d=256,causal=1,dtype=f32"
+  --case "attention:b=1,hq=32,hkv=4,nq=1,nk=600,d=64,causal=1,dtype=f32"
+  --case "attention:b=2,hq=8,hkv=1,nq=1,nk=129,d=64,causal=1,window=16,dtype=f16")
 [ $(left) -gt 12 ] && {
   env $ON timeout 10 $Q conform --backend opencl "${CASES[@]}" --failures > $D/conform.txt 2>&1
-  say "conform q8 M=1 GEMVs, norms ($ON) rc=$? $(grep -E '^total' $D/conform.txt)"
+  say "conform q8 M=1 GEMVs, norms, decode attention ($ON) rc=$? $(grep -E '^total' $D/conform.txt)"
   grep -E '^FAIL' $D/conform.txt | head -4 | tee -a $D/summary.txt
   pack; }
 gen() { # LABEL FILE ENV...: 24 greedy tokens
@@ -80,11 +87,14 @@ gen() { # LABEL FILE ENV...: 24 greedy tokens
   say "generate $label ($*) rc=$? $(md5sum < $D/gen_$label.txt | cut -c1-12)"
 }
 gen l1_off $L1
-gen l1_on $L1 $ON
+gen l1_on $L1 $NG
 gen g_off $G
-gen g_on $G $ON
-for f in l1 g; do
-  [ -f $D/gen_${f}_on.txt ] && { cmp -s $D/gen_${f}_off.txt $D/gen_${f}_on.txt && say "greedy $f: same text" || say "greedy $f: TEXT DIFFERS"; }
+gen g_on $G $NG
+gen l1_a1 $L1 $A1
+gen g_a1 $G $A1
+for f in l1 g; do # NORM_GEMV is the same bits: the same text; ATTN_DEC1 sums in another order (may differ, said)
+  [ -f $D/gen_${f}_on.txt ] && { cmp -s $D/gen_${f}_off.txt $D/gen_${f}_on.txt && say "greedy $f NORM_GEMV: same text" || say "greedy $f NORM_GEMV: TEXT DIFFERS"; }
+  [ -f $D/gen_${f}_a1.txt ] && { cmp -s $D/gen_${f}_off.txt $D/gen_${f}_a1.txt && say "greedy $f ATTN_DEC1: same text" || say "greedy $f ATTN_DEC1: text differs"; }
 done
 pack
 
@@ -97,5 +107,11 @@ events g_on $G $ON
   timeout $(( $(left) - 3 )) $Q bench --backend opencl --no-ref --min-seconds 0.05 > $D/kernels.txt 2>&1
   say "kernel rows rc=$?"
   grep -E "^(copy|gemv) " $D/kernels.txt | grep -E "copy|q8|q4" | tr -s ' ' | tee -a $D/summary.txt; }
+# 5. the defaults and both switches again (the machine's drift between the two halves)
+tgo l1_default2 $L1
+tgo l1_both2 $L1 $ON
+tgo g_default2 $G
+tgo g_both2 $G $ON
+printf "\n| decode run (tg128), all | switches | tok/s | sd |\n|---|---|---|---|$ROWS\n" | tee -a $D/summary.txt
 say "done"
 pack
