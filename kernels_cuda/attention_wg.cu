@@ -207,7 +207,10 @@ __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const Params p, c
     static_assert(!PP || WS, "ping-pong: between the producer form's two consumers");
     constexpr int CLN = (FL & F_CL4) ? 4 : (FL & F_CL2) ? 2 : 1; /* blocks a cluster */
     constexpr bool CL = CLN > 1;
-    static_assert(!CL || (TMA && !PER && WGN == 3), "clusters: the non-persistent TMA form with 2 consumers");
+    static_assert(!CL || (TMA && WGN == 3 && (!PER || (FL & F_HEADS))),
+                  "clusters: the TMA form with 2 consumers (persistent: a head's row blocks in order, so the blocks of "
+                  "a cluster hold adjacent row blocks of one head at every item)");
+    static_assert(!CL || (FL & F_EARLY), "clusters: the producer paths of E feed the cluster's tiles");
     constexpr bool QR = (FL & F_QREG) != 0;
     static_assert(!QR || (PER && WGN == 3), "Q from registers: the persistent form with 2 consumers");
     constexpr int NS = BN / 8, PK = BN / 16, TILE = C::tile, STAGE = C::stage, kRB = C::rb, kNT = C::nt;
@@ -255,17 +258,20 @@ __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const Params p, c
      * blocks): nu from tbu, this block's own ones from tile pre of those */
     long long tbu = 0;
     int nu = 0, pre = 0;
-    if constexpr (CL) {
-        const long long r0u = (long long)(mb & ~(I)(CLN - 1)) * kRB,
-                        rendu = r0u + CLN * kRB < p.rows_fold ? r0u + CLN * kRB : p.rows_fold;
-        const long long pminu = L - p.Nq + r0u / p.G, pmaxu = L - p.Nq + (rendu - 1) / p.G;
-        long long lo = 0, hi = L;
-        if (p.causal && hi > pmaxu + 1) hi = pmaxu + 1;
-        if (p.window > 0 && lo < pminu - p.window + 1) lo = pminu - p.window + 1;
-        tbu = lo / BN;
-        nu = hi > lo ? (int)((hi + BN - 1) / BN - tbu) : 0;
-        pre = n > 0 ? (int)(tb - tbu) : nu;
-    }
+    auto set_union = [&]() {
+        if constexpr (CL) {
+            const long long r0u = (long long)(mb & ~(I)(CLN - 1)) * kRB,
+                            rendu = r0u + CLN * kRB < p.rows_fold ? r0u + CLN * kRB : p.rows_fold;
+            const long long pminu = L - p.Nq + r0u / p.G, pmaxu = L - p.Nq + (rendu - 1) / p.G;
+            long long lo = 0, hi = L;
+            if (p.causal && hi > pmaxu + 1) hi = pmaxu + 1;
+            if (p.window > 0 && lo < pminu - p.window + 1) lo = pminu - p.window + 1;
+            tbu = lo / BN;
+            nu = hi > lo ? (int)((hi + BN - 1) / BN - tbu) : 0;
+            pre = n > 0 ? (int)(tb - tbu) : nu;
+        }
+    };
+    set_union();
     const T *Q = static_cast<const T *>(p.q);
     const T *K = static_cast<const T *>(p.k) + (b * p.Hkv + hkv) * p.Nk * kD;
     const T *V = static_cast<const T *>(p.v) + (b * p.Hkv + hkv) * p.Nk * kD;
@@ -287,6 +293,7 @@ __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const Params p, c
         n = hi > lo ? (int)((hi + BN - 1) / BN - tb) : 0;
         K = static_cast<const T *>(p.k) + (b * p.Hkv + hkv) * p.Nk * kD;
         V = static_cast<const T *>(p.v) + (b * p.Hkv + hkv) * p.Nk * kD;
+        set_union();
     };
     /* work item w of the persistent forms: causal, the last row blocks (most keys) of every head first; else a
      * head's blocks together (its K/V stay in L2) */
@@ -544,6 +551,27 @@ __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const Params p, c
             if constexpr (REGS) qn_setmaxnreg_dec<PREG>();
             /* copies one tile ahead of what it hands over: tile j's are issued, then tile j - 1 (Q at j = 0),
              * all but the newest group landed, is fenced and announced */
+            /* one tile's boxes into stage st, completing on its full barrier: K and V, dims 0-63 and 64-127 (the
+             * 64-dim blocks of sw_off, BN * 128 bytes apart); CL: this block's share, multicast into the cluster */
+            auto boxes = [&](int st, int k0, int c2) {
+                const uint32_t kb = sbase + st * STAGE;
+                if constexpr (CLN == 2) { /* rank 0 K, rank 1 V */
+                    const uint32_t rank = qn_cluster_rank();
+                    const CUtensorMap *mm = rank ? &mp.tv : &mp.tk;
+                    const uint32_t d = rank ? kb + TILE : kb;
+                    qn_tma_load_3d_mc(d, mm, full(st), 0, k0, c2, (uint16_t)3);
+                    qn_tma_load_3d_mc(d + BN * 128, mm, full(st), 64, k0, c2, (uint16_t)3);
+                } else if constexpr (CLN == 4) { /* rank r: K (r < 2) or V, dims 64 (r & 1) .. */
+                    const uint32_t rank = qn_cluster_rank();
+                    qn_tma_load_3d_mc(kb + (rank >> 1) * TILE + (rank & 1) * (BN * 128), (rank >> 1) ? &mp.tv : &mp.tk,
+                                      full(st), (int)(rank & 1) * 64, k0, c2, (uint16_t)15);
+                } else if constexpr (TMA) {
+                    qn_tma_load_3d(kb, &mp.tk, full(st), 0, k0, c2);
+                    qn_tma_load_3d(kb + BN * 128, &mp.tk, full(st), 64, k0, c2);
+                    qn_tma_load_3d(kb + TILE, &mp.tv, full(st), 0, k0, c2);
+                    qn_tma_load_3d(kb + TILE + BN * 128, &mp.tv, full(st), 64, k0, c2);
+                }
+            };
             if constexpr (PER) {
                 /* per work item: Q once the consumers' last Q . K^T of the item before is done, then (one thread)
                  * the item's tiles, the stage ring going on from the item before (cnt: tiles issued so far) */
@@ -553,21 +581,19 @@ __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const Params p, c
                     if (w >= p.items) break;
                     if (item > 0) set_work(w);
                     int j0 = 0;
+                    /* (CL: the cluster's tiles of the item, each block its share of each) */
+                    const int ntl = CL ? nu : n;
+                    const int tb0 = CL ? (int)tbu : (int)tb;
                     auto feed = [&](int j) {
-                        const int c = cnt + j, st = c % S, c2 = (int)(b * p.Hkv + hkv);
-                        const uint32_t kb = sbase + st * STAGE;
-                        const int k0 = (int)((tb + j) * BN);
+                        const int c = cnt + j, st = c % S;
                         qn_mbar_wait(empty(st), ((c / S) & 1) ^ 1);
                         qn_mbar_arrive_expect_tx(full(st), STAGE);
-                        qn_tma_load_3d(kb, &mp.tk, full(st), 0, k0, c2);
-                        qn_tma_load_3d(kb + BN * 128, &mp.tk, full(st), 64, k0, c2);
-                        qn_tma_load_3d(kb + TILE, &mp.tv, full(st), 0, k0, c2);
-                        qn_tma_load_3d(kb + TILE + BN * 128, &mp.tv, full(st), 64, k0, c2);
+                        boxes(st, (tb0 + j) * BN, (int)(b * p.Hkv + hkv));
                     };
                     /* E: the item's first tile before its Q (its stage frees two tiles before the item ahead
                      * ends, so this thread's share of Q is not held back) */
                     if constexpr ((FL & F_EARLY) != 0)
-                        if (tid == 0 && n > 0) feed(j0++);
+                        if (tid == 0 && ntl > 0) feed(j0++);
                     qn_mbar_wait(qempty, (item & 1) ^ 1);
                     load_q();
                     qn_cp_async_commit();
@@ -576,7 +602,7 @@ __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const Params p, c
                     qn_mbar_arrive(qfull);
                     if constexpr ((FL & F_EARLY) != 0) {
                         if (tid == 0)
-                            for (int j = j0; j < n; ++j) feed(j);
+                            for (int j = j0; j < ntl; ++j) feed(j);
                     } else if (tid == 0) {
                         const int c2 = (int)(b * p.Hkv + hkv);
                         for (int j = 0; j < n; ++j) {
@@ -591,8 +617,10 @@ __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const Params p, c
                             qn_tma_load_3d(kb + TILE + BN * 128, &mp.tv, full(st), 64, k0, c2);
                         }
                     }
-                    cnt += n;
+                    cnt += ntl;
                 }
+                /* CL: stay until the cluster is done (its copies into this block and arrivals on its barriers) */
+                if constexpr (CL) qn_cluster_sync();
                 return;
             }
             if constexpr (TMA && (FL & (F_EARLY | F_CL2)) != 0) {
@@ -602,28 +630,12 @@ __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const Params p, c
                  * expects the whole stage (its own half and the peer's, in either order). */
                 const int ntl = CL ? nu : n;
                 const long long tb0 = CL ? tbu : (long long)tb;
-                const uint32_t rank = CL ? qn_cluster_rank() : 0u;
                 const int c2 = (int)(b * p.Hkv + hkv);
                 auto feed = [&](int j) {
                     const int st = j % S;
-                    const uint32_t kb = sbase + st * STAGE;
-                    const int k0 = (int)((tb0 + j) * BN);
                     qn_mbar_wait(empty(st), ((j / S) & 1) ^ 1);
                     qn_mbar_arrive_expect_tx(full(st), STAGE);
-                    if constexpr (CLN == 2) {
-                        const CUtensorMap *mm = rank ? &mp.tv : &mp.tk;
-                        const uint32_t d = rank ? kb + TILE : kb;
-                        qn_tma_load_3d_mc(d, mm, full(st), 0, k0, c2, (uint16_t)3);
-                        qn_tma_load_3d_mc(d + BN * 128, mm, full(st), 64, k0, c2, (uint16_t)3);
-                    } else if constexpr (CLN == 4) { /* rank r: K (r < 2) or V, dims 64 (r & 1) .. */
-                        qn_tma_load_3d_mc(kb + (rank >> 1) * TILE + (rank & 1) * (BN * 128), (rank >> 1) ? &mp.tv : &mp.tk,
-                                          full(st), (int)(rank & 1) * 64, k0, c2, (uint16_t)15);
-                    } else {
-                        qn_tma_load_3d(kb, &mp.tk, full(st), 0, k0, c2);
-                        qn_tma_load_3d(kb + BN * 128, &mp.tk, full(st), 64, k0, c2);
-                        qn_tma_load_3d(kb + TILE, &mp.tv, full(st), 0, k0, c2);
-                        qn_tma_load_3d(kb + TILE + BN * 128, &mp.tv, full(st), 64, k0, c2);
-                    }
+                    boxes(st, (int)((tb0 + j) * BN), c2);
                 };
                 int j0 = 0;
                 if (tid == 0) {
@@ -750,9 +762,10 @@ __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const Params p, c
                 qn_mbar_wait(qfull, item & 1); /* every item, seen keys or not: the phases stay in step */
                 if constexpr (QR) load_qf();
             }
+            [[maybe_unused]] const int base = cnt; /* (CL: the item's first tile of the cluster's in the ring) */
             if constexpr (CL) {
-                skip(0, pre);
-                cnt = pre;
+                skip(base, base + pre);
+                cnt = base + pre;
             }
             if (n > 0) {
                 if constexpr (PP)
@@ -805,12 +818,15 @@ __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const Params p, c
             } else if constexpr (PER && !QR) {
                 qn_mbar_arrive(qempty);
             }
-            if constexpr (CL) skip(cnt, nu);
+            if constexpr (CL) {
+                skip(cnt, base + nu);
+                cnt = base + nu;
+            }
             store_out();
-            /* CL: no block leaves while the other may still multicast into it or arrive on its barriers */
-            if constexpr (CL) qn_cluster_sync();
             if constexpr (!PER) break;
         }
+        /* CL: no block leaves while another may still multicast into it or arrive on its barriers */
+        if constexpr (CL) qn_cluster_sync();
     } else if constexpr (!OV) {
         for (int it = 0; it < n; ++it) {
             qn_cp_async_wait<S - 2>();
@@ -968,24 +984,30 @@ int launch_t(const qn_cuda_attention_args *a, int vswap, char *err, size_t len) 
     const long long nmb = (p.rows_fold + C::rb - 1) / C::rb, items = nmb * a->Hkv * a->B;
     p.nmb = (int)nmb, p.items = (int)items, p.bh = (int)(a->Hkv * a->B);
     const long long sms = PER ? sm_count() : 0;
-    const dim3 grid = PER ? dim3((unsigned)(items < sms ? items : sms), 1, 1) : dim3((unsigned)nmb, (unsigned)a->Hkv, (unsigned)a->B);
+    dim3 grid = PER ? dim3((unsigned)(items < sms ? items : sms), 1, 1) : dim3((unsigned)nmb, (unsigned)a->Hkv, (unsigned)a->B);
     if constexpr (CLN > 1) {
         cudaLaunchConfig_t cfg = {};
         cudaLaunchAttribute at[1] = {};
         at[0].id = cudaLaunchAttributeClusterDimension;
         at[0].val.clusterDim.x = CLN, at[0].val.clusterDim.y = 1, at[0].val.clusterDim.z = 1;
-        cfg.gridDim = grid, cfg.blockDim = dim3(C::nt), cfg.dynamicSmemBytes = C::smem;
+        cfg.gridDim = dim3(CLN * 64), cfg.blockDim = dim3(C::nt), cfg.dynamicSmemBytes = C::smem;
         cfg.stream = static_cast<cudaStream_t>(a->stream), cfg.attrs = at, cfg.numAttrs = 1;
-        /* whether a pair of these blocks fits a GPC at all (asked once a process; 0: the form without clusters) */
+        /* clusters of these blocks resident at once (asked once a process; 0: the form without clusters) */
         static std::atomic<int> fits{-1};
         int f = fits.load(std::memory_order_relaxed);
         if (f < 0) {
             int nc = 0;
-            f = cudaOccupancyMaxActiveClusters(&nc, fn, &cfg) == cudaSuccess && nc > 0 ? 1 : 0;
+            f = cudaOccupancyMaxActiveClusters(&nc, fn, &cfg) == cudaSuccess && nc > 0 ? nc : 0;
             (void)cudaGetLastError();
             fits.store(f, std::memory_order_relaxed);
         }
         if (!f) return launch_t<T, BN, S, OV, WGN, WS, PP, SW, TMA, PER, FL & ~(F_CL2 | F_CL4)>(a, vswap, err, len);
+        if constexpr (PER) { /* whole clusters, all resident (a later cluster would run its items after the others) */
+            long long g = grid.x < (long long)f * CLN ? (long long)grid.x : (long long)f * CLN;
+            g = g / CLN * CLN;
+            grid.x = (unsigned)(g < CLN ? CLN : g);
+        }
+        cfg.gridDim = grid;
         e = cudaLaunchKernelEx(&cfg, fn, p, mp);
         if (e == cudaSuccess) e = cudaGetLastError();
     } else {
@@ -1048,6 +1070,12 @@ template <typename T> int launch_v(const qn_cuda_attention_args *a, int variant,
         return launch_t<T, 128, 3, true, 3, true, true, true, true, false, F_CMASK>(a, vswap, err, len);
     case QN_CUDA_ATTN_WG_N128S3WSPTMAS: /* ... and the rescale skipped where no row max moved */
         return launch_t<T, 128, 3, true, 3, true, true, true, true, false, F_SKIP>(a, vswap, err, len);
+    case QN_CUDA_ATTN_WG_N128S3WSPTMAPHREQC: /* 33 in clusters of 2 */
+        return launch_t<T, 128, 3, true, 3, true, true, true, true, true,
+                        F_HEADS | F_SKIP | F_CMASK | F_EARLY | F_QREG | F_CL2>(a, vswap, err, len);
+    case QN_CUDA_ATTN_WG_N128S3WSPTMAPHMEQ: /* 33 without the rescale skip */
+        return launch_t<T, 128, 3, true, 3, true, true, true, true, true, F_HEADS | F_CMASK | F_EARLY | F_QREG>(a, vswap,
+                                                                                                          err, len);
     case QN_CUDA_ATTN_WG_N128S3WSPTMAPHREQ:
         return launch_t<T, 128, 3, true, 3, true, true, true, true, true, F_HEADS | F_SKIP | F_CMASK | F_EARLY | F_QREG>(
             a, vswap, err, len);
@@ -1076,12 +1104,13 @@ extern "C" int qn_cuda_attn_wg_applies(const qn_cuda_attention_args *a) {
     return qn_sm90a_device_ok() ? 1 : 0;
 }
 
-/* QUANTA_CUDA_ATTN_WG_TILE=1..36 (attention_wg.h's variants: 1 n128s2, 2 n128s3, 3 n64s3, 4 n64s4o, 5 n128s3o,
+/* QUANTA_CUDA_ATTN_WG_TILE=1..38 (attention_wg.h's variants: 1 n128s2, 2 n128s3, 3 n64s3, 4 n64s4o, 5 n128s3o,
  * 6 n64s4o3, 7 n64s4ws, 8 n64s4wsp, 9 n128s3ws, 10 n128s3wsp, 11 n128s2sw, 12 n64s4o3sw, 13 n64s4wssw,
  * 14 n64s4wspsw, 15 n128s3wssw, 16 n128s3wspsw, 17 n128s3osw, 18 n64s4wstma, 19 n64s4wsptma, 20 n128s3wstma,
  * 21 n128s3wsptma, 22 n64s4ws3tma, 23 n64s4wsptmap, 24 n128s3wsptmap, 25 n128s3wsptmaph, 26 n128s3wsptmar,
  * 27 n128s3wsptmaphr, 28 n128s3wsptmae, 29 n128s3wsptmac, 30 n128s3wsptmaphre, 31 n128s3wsptmacr,
- * 32 n128s3wsptmac4, 33 n128s3wsptmaphreq, 34 n128s3wstmac, 35 n128s3wsptmam, 36 n128s3wsptmas) picks the form
+ * 32 n128s3wsptmac4, 33 n128s3wsptmaphreq, 34 n128s3wstmac, 35 n128s3wsptmam, 36 n128s3wsptmas,
+ * 37 n128s3wsptmaphreqc, 38 n128s3wsptmaphmeq) picks the form
  * QN_CUDA_ATTN_WG_AUTO runs, for side-by-side runs of the engine; unset or anything else: the pick by shape below.
  * Read once. */
 static int tile_env() {
