@@ -103,6 +103,12 @@ enum { F_EARLY = 8, F_CL2 = 16, F_CL4 = 32 }; /* F_CL4: clusters of 4 (a quarter
  * item's Q while this one runs, not after its last Q . K^T (fa13's persistent forms: the next Q's load, ~1-2 us
  * from HBM, and then its first tile were exposed at every item; 32 more registers a consumer thread). */
 enum { F_QREG = 64 };
+/* F_PAIR (persistent forms): a block's work unit is a pair of row blocks of one head, the last and the first not yet
+ * taken (mb = nmb - 1 - k, then k: nmb + 1 tiles a pair under causal masking, whatever k), walked as pair = block +
+ * i x grid. fa13's per-row-block stride gave block i the row blocks i, i + 132, ..: under causal masking their tile
+ * counts repeat with the stride mod nmb (4 at 1k-16k), so blocks drew 2x (1k: 8 + 4 vs 5 + 1 tiles) to 1.2x (4k)
+ * different totals — the persistent causal forms' loss at 1k-4k. */
+enum { F_PAIR = 128 };
 /* The TMA forms' K and V as 3-d tensors (128 dims, Nk keys, B * Hkv heads), boxes of 64 dims x BN keys in the
  * 128-byte swizzle: a __grid_constant__ parameter (the copies take its address in the parameter space) of the
  * TMA forms alone. (Params itself is not __grid_constant__: that moved n128s2sw from 230 to 254 registers.) */
@@ -209,9 +215,12 @@ __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const Params p, c
     constexpr bool CL = CLN > 1;
     static_assert(!CL || (TMA && WGN == 3 && (!PER || (FL & F_HEADS))),
                   "clusters: the TMA form with 2 consumers (persistent: a head's row blocks in order, so the blocks of "
-                  "a cluster hold adjacent row blocks of one head at every item)");
+                  "a cluster hold adjacent row blocks of one head at every item; no form instantiates that: the "
+                  "clusters lost 5-25% in their non-persistent forms, H100 17:13)");
     static_assert(!CL || (FL & F_EARLY), "clusters: the producer paths of E feed the cluster's tiles");
     constexpr bool QR = (FL & F_QREG) != 0;
+    constexpr bool PAIR = (FL & F_PAIR) != 0;
+    static_assert(!PAIR || (PER && !CL), "pairs of row blocks: the persistent form without clusters");
     static_assert(!QR || (PER && WGN == 3), "Q from registers: the persistent form with 2 consumers");
     constexpr int NS = BN / 8, PK = BN / 16, TILE = C::tile, STAGE = C::stage, kRB = C::rb, kNT = C::nt;
     constexpr bool QS = C::qs;
@@ -306,6 +315,18 @@ __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const Params p, c
             const unsigned h = w / nmb;
             set_block((int)(nmb - 1 - w % nmb), (int)(h % hk), (int)(h / hk));
         }
+    };
+    /* PAIR: this block's item `item` (0, 1: the two row blocks of its first pair, ...): 0 past the last pair, 2 the
+     * second half of an odd head's middle pair (nothing), else 1 with the row block set */
+    auto pair_work = [&](int item) -> int {
+        const unsigned hp = ((unsigned)p.nmb + 1u) / 2u, pairs = hp * (unsigned)p.bh;
+        const unsigned pr = blockIdx.x + (unsigned)(item >> 1) * gridDim.x;
+        if (pr >= pairs) return 0;
+        const unsigned h = pr / hp, k = pr % hp, nmb = (unsigned)p.nmb;
+        if ((item & 1) && nmb - 1u - k == k) return 2;
+        const unsigned hk = (unsigned)p.Hkv;
+        set_block((int)((item & 1) ? k : nmb - 1u - k), (int)(h % hk), (int)(h / hk));
+        return 1;
     };
     if constexpr (PER) set_work(blockIdx.x);
 
@@ -575,11 +596,18 @@ __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const Params p, c
             if constexpr (PER) {
                 /* per work item: Q once the consumers' last Q . K^T of the item before is done, then (one thread)
                  * the item's tiles, the stage ring going on from the item before (cnt: tiles issued so far) */
-                int cnt = 0;
+                int cnt = 0, qi = 0; /* qi: items taken (PAIR skips some), the Q barriers' phase */
                 for (int item = 0;; ++item) {
-                    const unsigned w = blockIdx.x + (unsigned)item * gridDim.x;
-                    if (w >= p.items) break;
-                    if (item > 0) set_work(w);
+                    if constexpr (PAIR) {
+                        const int r = pair_work(item);
+                        if (r == 0) break;
+                        if (r == 2) continue;
+                    } else {
+                        const unsigned w = blockIdx.x + (unsigned)item * gridDim.x;
+                        if (w >= p.items) break;
+                        if (item > 0) set_work(w);
+                    }
+                    const int ph = PAIR ? qi++ : item;
                     int j0 = 0;
                     /* (CL: the cluster's tiles of the item, each block its share of each) */
                     const int ntl = CL ? nu : n;
@@ -594,7 +622,7 @@ __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const Params p, c
                      * ends, so this thread's share of Q is not held back) */
                     if constexpr ((FL & F_EARLY) != 0)
                         if (tid == 0 && ntl > 0) feed(j0++);
-                    qn_mbar_wait(qempty, (item & 1) ^ 1);
+                    qn_mbar_wait(qempty, (ph & 1) ^ 1);
                     load_q();
                     qn_cp_async_commit();
                     qn_cp_async_wait<0>();
@@ -746,9 +774,18 @@ __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const Params p, c
             }
         };
         /* cnt: tiles consumed before this work item (where the stage ring stands); one item unless persistent */
-        int cnt = 0;
+        int cnt = 0, qi = 0;
         for (int item = 0;; ++item) {
-            if constexpr (PER) {
+            if constexpr (PER && PAIR) {
+                const int r = pair_work(item);
+                if (r == 0) break;
+                if (r == 2) continue;
+                ra = r0 + cw * 64 + warp * 16 + g, rb = ra + 8;
+#pragma unroll
+                for (int j = 0; j < kD / 8; ++j) o[j][0] = o[j][1] = o[j][2] = o[j][3] = 0.f;
+                m[0] = m[1] = -INFINITY;
+                ls[0] = ls[1] = 0.f;
+            } else if constexpr (PER) {
                 const unsigned w = blockIdx.x + (unsigned)item * gridDim.x;
                 if (w >= p.items) break;
                 if (item > 0) {
@@ -759,7 +796,10 @@ __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const Params p, c
                     m[0] = m[1] = -INFINITY;
                     ls[0] = ls[1] = 0.f;
                 }
-                qn_mbar_wait(qfull, item & 1); /* every item, seen keys or not: the phases stay in step */
+            }
+            if constexpr (PER) {
+                const int ph = PAIR ? qi++ : item;
+                qn_mbar_wait(qfull, ph & 1); /* every item, seen keys or not: the phases stay in step */
                 if constexpr (QR) load_qf();
             }
             [[maybe_unused]] const int base = cnt; /* (CL: the item's first tile of the cluster's in the ring) */
@@ -984,7 +1024,9 @@ int launch_t(const qn_cuda_attention_args *a, int vswap, char *err, size_t len) 
     const long long nmb = (p.rows_fold + C::rb - 1) / C::rb, items = nmb * a->Hkv * a->B;
     p.nmb = (int)nmb, p.items = (int)items, p.bh = (int)(a->Hkv * a->B);
     const long long sms = PER ? sm_count() : 0;
-    dim3 grid = PER ? dim3((unsigned)(items < sms ? items : sms), 1, 1) : dim3((unsigned)nmb, (unsigned)a->Hkv, (unsigned)a->B);
+    /* (F_PAIR: a block's units are pairs of row blocks) */
+    const long long units = (FL & F_PAIR) ? (nmb + 1) / 2 * a->Hkv * a->B : items;
+    dim3 grid = PER ? dim3((unsigned)(units < sms ? units : sms), 1, 1) : dim3((unsigned)nmb, (unsigned)a->Hkv, (unsigned)a->B);
     if constexpr (CLN > 1) {
         cudaLaunchConfig_t cfg = {};
         cudaLaunchAttribute at[1] = {};
@@ -1070,12 +1112,8 @@ template <typename T> int launch_v(const qn_cuda_attention_args *a, int variant,
         return launch_t<T, 128, 3, true, 3, true, true, true, true, false, F_CMASK>(a, vswap, err, len);
     case QN_CUDA_ATTN_WG_N128S3WSPTMAS: /* ... and the rescale skipped where no row max moved */
         return launch_t<T, 128, 3, true, 3, true, true, true, true, false, F_SKIP>(a, vswap, err, len);
-    case QN_CUDA_ATTN_WG_N128S3WSPTMAPHREQC: /* 33 in clusters of 2 */
-        return launch_t<T, 128, 3, true, 3, true, true, true, true, true,
-                        F_HEADS | F_SKIP | F_CMASK | F_EARLY | F_QREG | F_CL2>(a, vswap, err, len);
-    case QN_CUDA_ATTN_WG_N128S3WSPTMAPHMEQ: /* 33 without the rescale skip */
-        return launch_t<T, 128, 3, true, 3, true, true, true, true, true, F_HEADS | F_CMASK | F_EARLY | F_QREG>(a, vswap,
-                                                                                                          err, len);
+    case QN_CUDA_ATTN_WG_N128S3WSPTMAPM2: /* 24 walking pairs of row blocks, with 35's mask */
+        return launch_t<T, 128, 3, true, 3, true, true, true, true, true, F_PAIR | F_CMASK>(a, vswap, err, len);
     case QN_CUDA_ATTN_WG_N128S3WSPTMAPHREQ:
         return launch_t<T, 128, 3, true, 3, true, true, true, true, true, F_HEADS | F_SKIP | F_CMASK | F_EARLY | F_QREG>(
             a, vswap, err, len);
@@ -1104,13 +1142,13 @@ extern "C" int qn_cuda_attn_wg_applies(const qn_cuda_attention_args *a) {
     return qn_sm90a_device_ok() ? 1 : 0;
 }
 
-/* QUANTA_CUDA_ATTN_WG_TILE=1..38 (attention_wg.h's variants: 1 n128s2, 2 n128s3, 3 n64s3, 4 n64s4o, 5 n128s3o,
+/* QUANTA_CUDA_ATTN_WG_TILE=1..37 (attention_wg.h's variants: 1 n128s2, 2 n128s3, 3 n64s3, 4 n64s4o, 5 n128s3o,
  * 6 n64s4o3, 7 n64s4ws, 8 n64s4wsp, 9 n128s3ws, 10 n128s3wsp, 11 n128s2sw, 12 n64s4o3sw, 13 n64s4wssw,
  * 14 n64s4wspsw, 15 n128s3wssw, 16 n128s3wspsw, 17 n128s3osw, 18 n64s4wstma, 19 n64s4wsptma, 20 n128s3wstma,
  * 21 n128s3wsptma, 22 n64s4ws3tma, 23 n64s4wsptmap, 24 n128s3wsptmap, 25 n128s3wsptmaph, 26 n128s3wsptmar,
  * 27 n128s3wsptmaphr, 28 n128s3wsptmae, 29 n128s3wsptmac, 30 n128s3wsptmaphre, 31 n128s3wsptmacr,
  * 32 n128s3wsptmac4, 33 n128s3wsptmaphreq, 34 n128s3wstmac, 35 n128s3wsptmam, 36 n128s3wsptmas,
- * 37 n128s3wsptmaphreqc, 38 n128s3wsptmaphmeq) picks the form
+ * 37 n128s3wsptmapm2) picks the form
  * QN_CUDA_ATTN_WG_AUTO runs, for side-by-side runs of the engine; unset or anything else: the pick by shape below.
  * Read once. */
 static int tile_env() {
@@ -1125,15 +1163,15 @@ static int tile_env() {
     return x;
 }
 
-/* The pick by shape, from the H100 run of 13:12 (fa13, bf16 hd128, B x 32 heads x N = 512k rows, verify_fa13):
- * n128s3wsptma (21: TMA producer, 2 ping-pong consumers, 128-key tiles) led or tied everywhere: non-causal 1k / 4k
- * / 16k 458 / 634 / 624 TFLOP/s (0.79 / 0.94 / 0.89x cuDNN), causal 266 / 514 / 597, f16 4k causal 470, GQA 32/8
- * 532 (the mma.sync kernel: 196-347); its persistent form (24) led at 512 causal (164 vs 151) and 16k (637), lost
- * at 4k-16k causal (its order then read K/V from HBM): 24 where causal Nk <= 512. */
+/* The pick by shape. fa13 (H100 13:12): n128s3wsptma (21: TMA producer, 2 ping-pong consumers, 128-key tiles) led or
+ * tied everywhere but 512 causal (24, persistent). fa14 (H100 17:13, the forms timed in turns on one setup, bf16
+ * hd128, B x 32 heads x N = 512k rows): 35 (21 with the boundary tiles of causal-only calls masked by one compare a
+ * score, bit-identical) led every causal row: 1k / 4k / 16k 304 / 507 / 607 TFLOP/s vs 21's 265 / 481 / 596, f16
+ * 4k 495 vs 466, GQA 32/8 499 vs 467, 512 182 vs 24's 164; non-causal (no boundary tiles at these shapes) 21 stays. */
 static int auto_variant(const qn_cuda_attention_args *a) {
     const int e = tile_env();
     if (e) return e;
-    return a->causal && a->Nk <= 512 ? QN_CUDA_ATTN_WG_N128S3WSPTMAP : QN_CUDA_ATTN_WG_N128S3WSPTMA;
+    return a->causal ? QN_CUDA_ATTN_WG_N128S3WSPTMAM : QN_CUDA_ATTN_WG_N128S3WSPTMA;
 }
 
 extern "C" int qn_cuda_attn_wg_launch(const qn_cuda_attention_args *a, int variant, char *err, size_t err_len) {
