@@ -109,6 +109,10 @@ enum { F_QREG = 64 };
  * counts repeat with the stride mod nmb (4 at 1k-16k), so blocks drew 2x (1k: 8 + 4 vs 5 + 1 tiles) to 1.2x (4k)
  * different totals — the persistent causal forms' loss at 1k-4k. */
 enum { F_PAIR = 128 };
+/* fa14 round 2. F_E1: the first tile's TMA issued right after the warpgroup has issued its Q copies, not after they
+ * landed (E issued 3 tiles before Q and lost 10-20%: Q queued behind 192 KB); F_QPF: one thread asks L2 for the Q
+ * rows of the block about one wave ahead (linear block id + SMs), so that block's Q comes from L2, not HBM. */
+enum { F_E1 = 256, F_QPF = 512 };
 /* The TMA forms' K and V as 3-d tensors (128 dims, Nk keys, B * Hkv heads), boxes of 64 dims x BN keys in the
  * 128-byte swizzle: a __grid_constant__ parameter (the copies take its address in the parameter space) of the
  * TMA forms alone. (Params itself is not __grid_constant__: that moved n128s2sw from 230 to 254 registers.) */
@@ -651,6 +655,49 @@ __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const Params p, c
                 if constexpr (CL) qn_cluster_sync();
                 return;
             }
+            if constexpr (TMA && !PER && (FL & (F_E1 | F_QPF)) != 0) {
+                const int c2 = (int)(b * p.Hkv + hkv);
+                auto feed = [&](int j) {
+                    const int st = j % S;
+                    qn_mbar_wait(empty(st), ((j / S) & 1) ^ 1);
+                    qn_mbar_arrive_expect_tx(full(st), STAGE);
+                    boxes(st, (int)((tb + j) * BN), c2);
+                };
+                if constexpr ((FL & F_QPF) != 0)
+                    if (tid == 0) { /* the block ~one wave ahead in launch order (x fastest) */
+                        uint32_t nsm;
+                        asm("mov.u32 %0, %%nsmid;\n" : "=r"(nsm));
+                        const long long lin = blockIdx.x + (long long)gridDim.x * (blockIdx.y + (long long)gridDim.y * blockIdx.z) + nsm;
+                        const long long nmb2 = gridDim.x, G = p.G;
+                        if (lin < nmb2 * gridDim.y * gridDim.z && G <= 16) {
+                            const long long x2 = lin % nmb2, y2 = (lin / nmb2) % gridDim.y, z2 = lin / nmb2 / gridDim.y;
+                            const long long r02 = (nmb2 - 1 - x2) * kRB,
+                                            re2 = r02 + kRB < p.rows_fold ? r02 + kRB : p.rows_fold;
+                            const long long p0 = r02 / G, p1 = (re2 - 1) / G; /* positions; G heads a position */
+                            for (long long gg = 0; gg < G; ++gg) {
+                                const T *src = Q + ((z2 * p.Hq + y2 * G + gg) * p.Nq + p0) * kD;
+                                asm volatile("cp.async.bulk.prefetch.L2.global [%0], %1;\n" ::"l"(src),
+                                             "r"((uint32_t)((p1 - p0 + 1) * kD * sizeof(T)))
+                                             : "memory");
+                            }
+                        }
+                    }
+                load_q();
+                qn_cp_async_commit();
+                int j0 = 0;
+                if (tid == 0) {
+                    qn_tma_prefetch(&mp.tk);
+                    qn_tma_prefetch(&mp.tv);
+                    if constexpr ((FL & F_E1) != 0)
+                        if (n > 0) feed(j0++);
+                }
+                qn_cp_async_wait<0>();
+                qn_fence_proxy_async();
+                qn_mbar_arrive(qfull);
+                if (tid == 0)
+                    for (int j = j0; j < n; ++j) feed(j);
+                return;
+            }
             if constexpr (TMA && (FL & (F_EARLY | F_CL2)) != 0) {
                 /* E: one thread issues the first S tiles (every stage is free at the start) before the
                  * warpgroup's Q copies, then the rest as stages free up. CL: the pair's tiles, this block's half
@@ -1112,6 +1159,10 @@ template <typename T> int launch_v(const qn_cuda_attention_args *a, int variant,
         return launch_t<T, 128, 3, true, 3, true, true, true, true, false, F_CMASK>(a, vswap, err, len);
     case QN_CUDA_ATTN_WG_N128S3WSPTMAS: /* ... and the rescale skipped where no row max moved */
         return launch_t<T, 128, 3, true, 3, true, true, true, true, false, F_SKIP>(a, vswap, err, len);
+    case QN_CUDA_ATTN_WG_N128S3WSPTMAME1: /* 35 with its first tile issued right after Q's copies */
+        return launch_t<T, 128, 3, true, 3, true, true, true, true, false, F_CMASK | F_E1>(a, vswap, err, len);
+    case QN_CUDA_ATTN_WG_N128S3WSPTMAMQ: /* 35 with the L2 prefetch of the Q of the block a wave ahead */
+        return launch_t<T, 128, 3, true, 3, true, true, true, true, false, F_CMASK | F_QPF>(a, vswap, err, len);
     case QN_CUDA_ATTN_WG_N128S3WSPTMAPM2: /* 24 walking pairs of row blocks, with 35's mask */
         return launch_t<T, 128, 3, true, 3, true, true, true, true, true, F_PAIR | F_CMASK>(a, vswap, err, len);
     case QN_CUDA_ATTN_WG_N128S3WSPTMAPHREQ:
@@ -1142,13 +1193,13 @@ extern "C" int qn_cuda_attn_wg_applies(const qn_cuda_attention_args *a) {
     return qn_sm90a_device_ok() ? 1 : 0;
 }
 
-/* QUANTA_CUDA_ATTN_WG_TILE=1..37 (attention_wg.h's variants: 1 n128s2, 2 n128s3, 3 n64s3, 4 n64s4o, 5 n128s3o,
+/* QUANTA_CUDA_ATTN_WG_TILE=1..39 (attention_wg.h's variants: 1 n128s2, 2 n128s3, 3 n64s3, 4 n64s4o, 5 n128s3o,
  * 6 n64s4o3, 7 n64s4ws, 8 n64s4wsp, 9 n128s3ws, 10 n128s3wsp, 11 n128s2sw, 12 n64s4o3sw, 13 n64s4wssw,
  * 14 n64s4wspsw, 15 n128s3wssw, 16 n128s3wspsw, 17 n128s3osw, 18 n64s4wstma, 19 n64s4wsptma, 20 n128s3wstma,
  * 21 n128s3wsptma, 22 n64s4ws3tma, 23 n64s4wsptmap, 24 n128s3wsptmap, 25 n128s3wsptmaph, 26 n128s3wsptmar,
  * 27 n128s3wsptmaphr, 28 n128s3wsptmae, 29 n128s3wsptmac, 30 n128s3wsptmaphre, 31 n128s3wsptmacr,
  * 32 n128s3wsptmac4, 33 n128s3wsptmaphreq, 34 n128s3wstmac, 35 n128s3wsptmam, 36 n128s3wsptmas,
- * 37 n128s3wsptmapm2) picks the form
+ * 37 n128s3wsptmapm2, 38 n128s3wsptmame1, 39 n128s3wsptmamq) picks the form
  * QN_CUDA_ATTN_WG_AUTO runs, for side-by-side runs of the engine; unset or anything else: the pick by shape below.
  * Read once. */
 static int tile_env() {
