@@ -17,8 +17,10 @@
  * hk·G + rho / Nq, query rho % Nq), as qn_attention does; key tiles hidden from all of a block's
  * rows (causal limit, window) are never loaded. K and V share one local buffer (loaded in turn,
  * in chunks of 128 dims: a 256-wide head takes two).
- * No split of the keys (the host uses it with nsplit = 1 only). Base-2 exponentials with
- * log2(e) folded into the query scale, as attention.cl.
+ * Split-KV as qn_attention's: with nsplit > 1 dimension 2 of the grid splits the keys (split_len a multiple of
+ * QN_PF_BK), each split writes its normalised partial rows and log2-sum-exp to part and qn_attn_combine merges
+ * them; the host splits where the row blocks alone leave compute units idle (Gemma's one kv head: 64 groups).
+ * Base-2 exponentials with log2(e) folded into the query scale, as attention.cl.
  *
  * No `#pragma unroll` here: with them PoCL 3.1 (LLVM 15) miscompiled this kernel (heap corruption
  * and wrong rows in conformance; without them 333/333). The loops are of constant length 4 and 2,
@@ -28,21 +30,68 @@
 #define QN_PF_WG 128
 #define QN_PF_BK 32
 
+/* Four consecutive elements (i % 4 == 0) of an f32 / f16 / bf16 tensor, as qn_ld reads one. */
+inline float4 qn_pf_ld4(const global uchar *p, int dt, size_t i) {
+    if (dt == QN_DT_F32) return vload4(0, (const global float *)p + i);
+    if (dt == QN_DT_F16) return vload_half4(0, (const global half *)p + i);
+    const ushort4 u = vload4(0, (const global ushort *)p + i);
+    return (float4)(qn_bf16_f32(u.x), qn_bf16_f32(u.y), qn_bf16_f32(u.z), qn_bf16_f32(u.w));
+}
+
+/* Tiles into local memory, an item's whole share (at most 8 float4s) loaded before any of it is stored: the
+ * element-at-a-time loops these replace waited out one global load per element and item (a d-256 tile's K and V
+ * were 128 loads in a row an item, ~465 us a Gemma prefill call on an H100). */
+#define QN_PF_NLD 8
+/* K keys k0 .. k0 + 31, dims d0 .. d0 + dn - 1, d-major ([dd][KS]): lane = key, so the stores hit 32 banks */
+inline void qn_pf_stage_k(local float *KVf, const global uchar *kb, int kdt, size_t kvbase, int k0, int kend, int D,
+                          int d0, int dn, int KS, int lid) {
+    const int tot = QN_PF_BK * (dn / 4);
+    float4 r[QN_PF_NLD];
+    for (int u = 0; u < QN_PF_NLD; u++) {
+        const int e = lid + u * QN_PF_WG, c = e % QN_PF_BK, j = k0 + c;
+        r[u] = e < tot && j < kend ? qn_pf_ld4(kb, kdt, (kvbase + j) * D + d0 + 4 * (e / QN_PF_BK)) : (float4)0.0f;
+    }
+    for (int u = 0; u < QN_PF_NLD; u++) {
+        const int e = lid + u * QN_PF_WG, c = e % QN_PF_BK, dd = 4 * (e / QN_PF_BK);
+        if (e < tot) {
+            KVf[dd * KS + c] = r[u].x;
+            KVf[(dd + 1) * KS + c] = r[u].y;
+            KVf[(dd + 2) * KS + c] = r[u].z;
+            KVf[(dd + 3) * KS + c] = r[u].w;
+        }
+    }
+}
+
+/* V keys k0 .. k0 + 31, dims v0 .. v0 + vn - 1, key-major ([c][vn]): float4s along a key's row, coalesced */
+inline void qn_pf_stage_v(local float4 *KV, const global uchar *vb, int vdt, size_t kvbase, int k0, int kend, int Dv,
+                          int v0, int vn, int lid) {
+    const int vn4 = vn / 4, tot = QN_PF_BK * vn4;
+    float4 r[QN_PF_NLD];
+    for (int u = 0; u < QN_PF_NLD; u++) {
+        const int e = lid + u * QN_PF_WG, j = k0 + e / vn4;
+        r[u] = e < tot && j < kend ? qn_pf_ld4(vb, vdt, (kvbase + j) * Dv + v0 + 4 * (e % vn4)) : (float4)0.0f;
+    }
+    for (int u = 0; u < QN_PF_NLD; u++) {
+        const int e = lid + u * QN_PF_WG;
+        if (e < tot) KV[e] = r[u];
+    }
+}
+
 kernel __attribute__((reqd_work_group_size(QN_PF_WG, 1, 1)))
 void qn_attention_pf(const global uchar *qb, ulong qo, int qdt, const global uchar *kb, ulong ko, int kdt,
                      const global uchar *vb, ulong vo, int vdt, const global uchar *mb, ulong mo, int mask_mode,
-                     const global uchar *lb, ulong lo, int has_lens, global uchar *ob, ulong oo, int odt, int Hq,
-                     int Hkv, int Nq, int Nk, int D, int Dv, float scale_log2, int causal, int window, int BQ,
-                     global int *err, local float4 *Qt, local float4 *KV, local float4 *Pt, local float *red,
+                     const global uchar *lb, ulong lo, int has_lens, global uchar *ob, ulong oo, int odt,
+                     global float *part, ulong po, int Hq, int Hkv, int Nq, int Nk, int D, int Dv, float scale_log2,
+                     int causal, int window, int BQ, int nsplit, int split_len, global int *err, local float4 *Qt, local float4 *KV, local float4 *Pt, local float *red,
                      local float *rowm, local float *rowl, local float *rowa) {
     const int lid = get_local_id(0);
     const int G = Hq / Hkv, rows = G * Nq;
-    const int rb = get_group_id(0), bh = get_group_id(1);
+    const int rb = get_group_id(0), bh = get_group_id(1), split = get_group_id(2);
     const int b = bh / Hkv, hk = bh % Hkv;
     const int rho0 = rb * BQ, nrow = min(BQ, rows - rho0);
     const int L = has_lens ? ((const global int *)(lb + lo))[b] : Nk;
     if (L < 0 || L > Nk) { /* the whole group leaves: nothing written, reported */
-        if (lid == 0 && rb == 0) qn_report(err, QN_ERR_ATTENTION_KV_LENS, b, L, Nk);
+        if (lid == 0 && rb == 0 && split == 0) qn_report(err, QN_ERR_ATTENTION_KV_LENS, b, L, Nk);
         return;
     }
     /* the block's smallest and largest query index, for skipping tiles */
@@ -51,20 +100,31 @@ void qn_attention_pf(const global uchar *qb, ulong qo, int qdt, const global uch
     int kbeg = 0, kend = L;
     if (causal) kend = min(kend, L - Nq + qmax + 1);
     if (window > 0) kbeg = max(kbeg, L - Nq + qmin - window + 1);
-    kbeg = kbeg / QN_PF_BK * QN_PF_BK;
+    kbeg = max(kbeg, split * split_len) / QN_PF_BK * QN_PF_BK; /* this split's share (split_len: whole tiles) */
+    kend = min(kend, (split + 1) * split_len);
 
     /* local layouts (in floats): Qt [D][BQ + 4] (rows of one d side by side), K as [D][BK + 4], V as
      * [BK][Dv], Pt [BK][BQ + 4]; red [2][8][BQ] (max, then sum partials of the 8 key groups) */
     const int QS = BQ + 4, KS = QN_PF_BK + 4, DC = min(D, 128), VC = min(Dv, 128);
     local float *Qf = (local float *)Qt, *KVf = (local float *)KV, *Pf = (local float *)Pt;
-    for (int e = lid; e < BQ * D; e += QN_PF_WG) {
-        const int r = e / D, d = e % D, rho = rho0 + r;
-        float v = 0.0f;
-        if (r < nrow) {
+    { /* Q as K: BQ * D / 4 <= 1024 float4s, all loads first; lane = row, so the stores hit 32 banks */
+        float4 r4[QN_PF_NLD];
+        const int tot = BQ * (D / 4);
+        for (int u = 0; u < QN_PF_NLD; u++) {
+            const int e = lid + u * QN_PF_WG, r = e % BQ, rho = rho0 + r;
             const int h = hk * G + rho / Nq, i = rho % Nq;
-            v = qn_ld(qb + qo, qdt, ((size_t)(b * Hq + h) * Nq + i) * D + d) * scale_log2;
+            r4[u] = e < tot && r < nrow ? qn_pf_ld4(qb + qo, qdt, ((size_t)(b * Hq + h) * Nq + i) * D + 4 * (e / BQ)) * scale_log2
+                                        : (float4)0.0f;
         }
-        Qf[d * QS + r] = v;
+        for (int u = 0; u < QN_PF_NLD; u++) {
+            const int e = lid + u * QN_PF_WG, r = e % BQ, d = 4 * (e / BQ);
+            if (e < tot) {
+                Qf[d * QS + r] = r4[u].x;
+                Qf[(d + 1) * QS + r] = r4[u].y;
+                Qf[(d + 2) * QS + r] = r4[u].z;
+                Qf[(d + 3) * QS + r] = r4[u].w;
+            }
+        }
     }
     for (int r = lid; r < BQ; r += QN_PF_WG) rowm[r] = -INFINITY, rowl[r] = 0.0f;
     /* S phase: item (sr, sc): rows RPI·sr .. +RPI-1 (RPI = BQ / 16: 4, 2 or 1), keys 4·sc .. +3 */
@@ -81,10 +141,7 @@ void qn_attention_pf(const global uchar *qb, ulong qo, int qdt, const global uch
         for (int d0 = 0; d0 < D; d0 += DC) { /* K in chunks of DC dims (one chunk up to 128) */
             const int dn = min(DC, D - d0);
             barrier(CLK_LOCAL_MEM_FENCE); /* the previous chunk's, or tile's V and P, reads are done */
-            for (int e = lid; e < QN_PF_BK * dn; e += QN_PF_WG) {
-                const int c = e / dn, dd = e % dn, j = k0 + c;
-                KVf[dd * KS + c] = j < kend ? qn_ld(kb + ko, kdt, (kvbase + j) * D + d0 + dd) : 0.0f;
-            }
+            qn_pf_stage_k(KVf, kb + ko, kdt, kvbase, k0, kend, D, d0, dn, KS, lid);
             barrier(CLK_LOCAL_MEM_FENCE);
             if (RPI == 4) {
                 for (int dd = 0; dd < dn; dd++) {
@@ -158,10 +215,7 @@ void qn_attention_pf(const global uchar *qb, ulong qo, int qdt, const global uch
         for (int v0 = 0; v0 < Dv; v0 += VC) { /* V in chunks of VC dims (one chunk up to 128) */
             const int vn = min(VC, Dv - v0), vn4 = vn / 4;
             if (v0 > 0) barrier(CLK_LOCAL_MEM_FENCE); /* the previous chunk's reads are done (K's: before the max) */
-            for (int e = lid; e < QN_PF_BK * vn; e += QN_PF_WG) {
-                const int c = e / vn, j = k0 + c;
-                KVf[e] = j < kend ? qn_ld(vb + vo, vdt, (kvbase + j) * Dv + v0 + e % vn) : 0.0f;
-            }
+            qn_pf_stage_v(KV, vb + vo, vdt, kvbase, k0, kend, Dv, v0, vn, lid);
             barrier(CLK_LOCAL_MEM_FENCE);
             if (v0 == 0)
                 for (int r = lid; r < BQ; r += QN_PF_WG) {
@@ -190,15 +244,20 @@ void qn_attention_pf(const global uchar *qb, ulong qo, int qdt, const global uch
             const int r = 4 * pr + i, rho = rho0 + r;
             const int h = hk * G + rho / Nq, qi = rho % Nq;
             const float l = rowl[r], inv = l > 0.0f ? 1.0f / l : 0.0f;
-            const size_t orow = ((size_t)(b * Hq + h) * Nq + qi) * Dv;
+            const size_t orow = (size_t)(b * Hq + h) * Nq + qi;
+            /* part: [rows][nsplit][Dv + 1], the normalised row then its log2-sum-exp (qn_attn_combine) */
+            global float *pp = (global float *)((global uchar *)part + po) + (orow * nsplit + split) * (size_t)(Dv + 1);
+            if (nsplit > 1 && r < nrow && pq == 0) pp[Dv] = l > 0.0f ? rowm[r] + log2(l) : -INFINITY;
             for (int u = 0; u < 2; u++) {
                 const int q4 = pq + u * IPG;
                 const float4 o = acc[i][u] * inv;
-                if (r < nrow && q4 < NV4) {
-                    qn_st(ob + oo, odt, orow + 4 * q4 + 0, o.x);
-                    qn_st(ob + oo, odt, orow + 4 * q4 + 1, o.y);
-                    qn_st(ob + oo, odt, orow + 4 * q4 + 2, o.z);
-                    qn_st(ob + oo, odt, orow + 4 * q4 + 3, o.w);
+                if (r < nrow && q4 < NV4 && nsplit > 1) {
+                    vstore4(o, 0, pp + 4 * q4);
+                } else if (r < nrow && q4 < NV4) {
+                    qn_st(ob + oo, odt, orow * Dv + 4 * q4 + 0, o.x);
+                    qn_st(ob + oo, odt, orow * Dv + 4 * q4 + 1, o.y);
+                    qn_st(ob + oo, odt, orow * Dv + 4 * q4 + 2, o.z);
+                    qn_st(ob + oo, odt, orow * Dv + 4 * q4 + 3, o.w);
                 }
             }
         }

@@ -75,14 +75,65 @@ QN_INL void qn_gi_tile(const local uint *As, const local uint *Bs, int ra, int c
 #endif
 }
 
+/* Layout 2 (qn_gemm_q8_i8_gpu2): rows of 16 words, no padding; word kw of a row's 64-byte stage at chunk
+ * (kw & 3) ^ ((row >> 1) & 3), slot kw >> 2. A thread's fragments for both k32 steps of a stage (words t, 4 + t,
+ * 8 + t, 12 + t of its row) are then one 16-byte chunk: one 16-byte local read where layout 1 made four 4-byte
+ * ones (layout 1: 6 reads of 4 bytes per mma.sync, 96 a warp and stage, against 16 mma.sync: the local reads, not
+ * the tensor cores, set the pace). The chunk swizzle keeps both the 16-byte reads (8 lanes: rows g, g + 1, chunks
+ * t) and the 4-byte stores (8 lanes: rows lr .. lr + 7, one slot) on distinct banks. The values each mma.sync gets
+ * are layout 1's: the same bits. */
+#define QN_GI_SWZ(row) (((row) >> 1) & 3)
+QN_INL int qn_gi2_pos(int row, int kw) { return row * 16 + 4 * ((kw & 3) ^ QN_GI_SWZ(row)) + (kw >> 2); }
+/* words t, 4 + t, 8 + t, 12 + t of row: (a0 / b0, a2 / b1) of k32 step 0, then of step 1 */
+QN_INL uint4 qn_gi2_frag(const local uint4 *V, int row, int t) { return V[row * 4 + (t ^ QN_GI_SWZ(row))]; }
+
+#if defined(QN_NV_PTX)
+#define QN_GI_MMA(d, a0, a1, a2, a3, b0, b1)                                                                     \
+    __asm__("mma.sync.aligned.m16n8k32.row.col.s32.s8.s8.s32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, "    \
+            "{%10, %10, %10, %10};"                                                                              \
+            : "=r"(d[0]), "=r"(d[1]), "=r"(d[2]), "=r"(d[3])                                                     \
+            : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1), "r"(0))
+#endif
+
+QN_INL uint qn_gi_u4(uint4 v, int o) { return o == 0 ? v.x : o == 1 ? v.y : o == 2 ? v.z : v.w; }
+
+/* One k32 step (s) of a 16 x 8 tile in layout 2: rows ra + g, ra + g + 8 of A, cb + g of B (the mma.sync form takes
+ * the thread's fragments fa0 / fa1 / fb, read once a stage); the other form reads the words it needs itself through
+ * qn_gi2_pos, except A's words of its own fragments (kw & 3 == t), taken from fa0 / fa1: so conformance off NVIDIA
+ * checks the fragment reads too (B's are the same function). */
+QN_INL void qn_gi2_tile(const local uint *As, const local uint *Bs, uint4 fa0, uint4 fa1, uint4 fb, int ra, int cb,
+                        int s, int g, int t, int d[4]) {
+#if defined(QN_NV_PTX)
+    int e[4];
+    if (s == 0) QN_GI_MMA(e, fa0.x, fa1.x, fa0.y, fa1.y, fb.x, fb.y);
+    else QN_GI_MMA(e, fa0.z, fa1.z, fa0.w, fa1.w, fb.z, fb.w);
+    d[0] = e[0], d[1] = e[1], d[2] = e[2], d[3] = e[3];
+#else
+    int u[4] = {0, 0, 0, 0};
+    for (int w = 0; w < 8; w++) {
+        const int kw = 8 * s + w;
+        const int own = (kw & 3) == t;
+        const uint x0 = own ? qn_gi_u4(fa0, kw >> 2) : As[qn_gi2_pos(ra + g, kw)];
+        const uint x1 = own ? qn_gi_u4(fa1, kw >> 2) : As[qn_gi2_pos(ra + g + 8, kw)];
+        const uint y0 = Bs[qn_gi2_pos(cb + 2 * t, kw)], y1 = Bs[qn_gi2_pos(cb + 2 * t + 1, kw)];
+        QN_GI_DOT4(u[0], x0, y0);
+        QN_GI_DOT4(u[1], x0, y1);
+        QN_GI_DOT4(u[2], x1, y0);
+        QN_GI_DOT4(u[3], x1, y1);
+    }
+    d[0] = u[0], d[1] = u[1], d[2] = u[2], d[3] = u[3];
+    (void)fb;
+#endif
+}
+
 /* Host: K % 32 == 0; W's codes (wo) 16-byte aligned; xq from qn_x_quant8 with B = 32 (codes [M, K]
  * at offset 0, the block scales [M, K/32] at byte xso); launched as (256, 1) groups over
- * (ceil(N / 128) * 256, ceil(M / 64)). */
-kernel __attribute__((reqd_work_group_size(256, 1, 1)))
-void qn_gemm_q8_i8_gpu(const global uchar *Wb, ulong wo, long wso, const global uchar *xq, ulong xso,
-                       global uchar *y, ulong yo, int ydt, long M, long N, long K) {
-    local uint4 Av[QN_GI_TM * QN_GI_RW / 4], Bv[QN_GI_TN * QN_GI_RW / 4];
+ * (ceil(N / 128) * 256, ceil(M / 64)). v2: layout 2 (qn_gemm_q8_i8_gpu2). */
+QN_INL void qn_gemm_q8_i8_gpu_body(const global uchar *Wb, ulong wo, long wso, const global uchar *xq, ulong xso,
+                                   global uchar *y, ulong yo, int ydt, long M, long N, long K, local uint4 *Av,
+                                   local uint4 *Bv, const int v2) {
     const local uint *As = (const local uint *)Av, *Bs = (const local uint *)Bv;
+    local uint *Aw = (local uint *)Av, *Bw = (local uint *)Bv;
     const int lid = (int)get_local_id(0), lane = lid & 31, wp = lid >> 5;
     const int g = lane >> 2, t = lane & 3, wm = (wp & 1) * 32, wn = (wp >> 1) * 32;
     const long n0 = (long)get_group_id(0) * QN_GI_TN, m0 = (long)get_group_id(1) * QN_GI_TM;
@@ -109,9 +160,18 @@ void qn_gemm_q8_i8_gpu(const global uchar *Wb, ulong wo, long wso, const global 
     uint4 ca = q < K16 ? xp[0] : (uint4)0, cw0 = q < K16 ? wp0[0] : (uint4)0, cw1 = q < K16 ? wp1[0] : (uint4)0;
     for (long k0 = 0; k0 < K; k0 += QN_GI_KS) {
         barrier(CLK_LOCAL_MEM_FENCE); /* the previous stage's reads are done */
-        Av[lr * (QN_GI_RW / 4) + q] = ca;
-        Bv[lr * (QN_GI_RW / 4) + q] = cw0;
-        Bv[(lr + 64) * (QN_GI_RW / 4) + q] = cw1;
+        if (v2) { /* words 4q .. 4q + 3 of rows lr, lr + 64 (A: lr) */
+            Aw[qn_gi2_pos(lr, 4 * q)] = ca.x, Aw[qn_gi2_pos(lr, 4 * q + 1)] = ca.y;
+            Aw[qn_gi2_pos(lr, 4 * q + 2)] = ca.z, Aw[qn_gi2_pos(lr, 4 * q + 3)] = ca.w;
+            Bw[qn_gi2_pos(lr, 4 * q)] = cw0.x, Bw[qn_gi2_pos(lr, 4 * q + 1)] = cw0.y;
+            Bw[qn_gi2_pos(lr, 4 * q + 2)] = cw0.z, Bw[qn_gi2_pos(lr, 4 * q + 3)] = cw0.w;
+            Bw[qn_gi2_pos(lr + 64, 4 * q)] = cw1.x, Bw[qn_gi2_pos(lr + 64, 4 * q + 1)] = cw1.y;
+            Bw[qn_gi2_pos(lr + 64, 4 * q + 2)] = cw1.z, Bw[qn_gi2_pos(lr + 64, 4 * q + 3)] = cw1.w;
+        } else {
+            Av[lr * (QN_GI_RW / 4) + q] = ca;
+            Bv[lr * (QN_GI_RW / 4) + q] = cw0;
+            Bv[(lr + 64) * (QN_GI_RW / 4) + q] = cw1;
+        }
         barrier(CLK_LOCAL_MEM_FENCE);
         {
             const long c = (k0 + QN_GI_KS) / 16 + q; /* the next stage's chunk, in flight during the math */
@@ -119,6 +179,16 @@ void qn_gemm_q8_i8_gpu(const global uchar *Wb, ulong wo, long wso, const global 
             ca = in ? xp[c - q] : (uint4)0;
             cw0 = in ? wp0[c - q] : (uint4)0;
             cw1 = in ? wp1[c - q] : (uint4)0;
+        }
+        uint4 fa[2][2], fb[4]; /* layout 2: the thread's fragments of this stage */
+        if (v2) {
+#pragma unroll
+            for (int i = 0; i < 2; i++) {
+                fa[i][0] = qn_gi2_frag(Av, wm + 16 * i + g, t);
+                fa[i][1] = qn_gi2_frag(Av, wm + 16 * i + 8 + g, t);
+            }
+#pragma unroll
+            for (int j = 0; j < 4; j++) fb[j] = qn_gi2_frag(Bv, wn + 8 * j + g, t);
         }
 #pragma unroll
         for (int s = 0; s < 2; s++) {
@@ -131,7 +201,8 @@ void qn_gemm_q8_i8_gpu(const global uchar *Wb, ulong wo, long wso, const global 
 #pragma unroll
                 for (int j = 0; j < 4; j++) {
                     int d[4];
-                    qn_gi_tile(As, Bs, wm + 16 * i, wn + 8 * j, s * 8, g, t, d);
+                    if (v2) qn_gi2_tile(As, Bs, fa[i][0], fa[i][1], fb[j], wm + 16 * i, wn + 8 * j, s, g, t, d);
+                    else qn_gi_tile(As, Bs, wm + 16 * i, wn + 8 * j, s * 8, g, t, d);
                     acc[i][j][0] = fma(su, qn_gi_f(d[0]), acc[i][j][0]);
                     acc[i][j][1] = fma(su, qn_gi_f(d[1]), acc[i][j][1]);
                     acc[i][j][2] = fma(sd, qn_gi_f(d[2]), acc[i][j][2]);
@@ -157,4 +228,38 @@ void qn_gemm_q8_i8_gpu(const global uchar *Wb, ulong wo, long wso, const global 
             }
         }
     }
+}
+
+kernel __attribute__((reqd_work_group_size(256, 1, 1)))
+void qn_gemm_q8_i8_gpu(const global uchar *Wb, ulong wo, long wso, const global uchar *xq, ulong xso,
+                       global uchar *y, ulong yo, int ydt, long M, long N, long K) {
+    local uint4 Av[QN_GI_TM * QN_GI_RW / 4], Bv[QN_GI_TN * QN_GI_RW / 4];
+    qn_gemm_q8_i8_gpu_body(Wb, wo, wso, xq, xso, y, yo, ydt, M, N, K, Av, Bv, 0);
+}
+
+kernel __attribute__((reqd_work_group_size(256, 1, 1)))
+void qn_gemm_q8_i8_gpu2(const global uchar *Wb, ulong wo, long wso, const global uchar *xq, ulong xso,
+                        global uchar *y, ulong yo, int ydt, long M, long N, long K) {
+    local uint4 Av[QN_GI_TM * 4], Bv[QN_GI_TN * 4];
+    qn_gemm_q8_i8_gpu_body(Wb, wo, wso, xq, xso, y, yo, ydt, M, N, K, Av, Bv, 1);
+}
+
+/* x [M, K] (f32, its rows 16-byte aligned) to int8 per 32 columns for qn_gemm_q8_i8_gpu: codes [M, K] at xq, the
+ * block scales [M, K / 32] at byte xso, the same bits as qn_x_quant8 with B = 32 (the same operations; a max is
+ * exact in any order), whose offset terms, never read by this GEMM, are left out. Why its own kernel: qn_x_quant8
+ * reads each block twice through vload16, which only promises float alignment, so NVIDIA's compiler may issue 4-byte
+ * loads: 9.8-15.5 us a call at a prompt step's 256 x 640-5632 on an H100 (events, 2026-12-06 14:14) for 0.6-5.8 MB.
+ * Here an item's 8 float4 loads go out at once and its block stays in registers. */
+kernel void qn_x_quant8_gpu(const global uchar *xb_, ulong xo, global char *xq, ulong xso, long M, long K) {
+    const long b = get_global_id(0), m = get_global_id(1), nb = K / 32;
+    if (b >= nb || m >= M) return;
+    const global float4 *x = (const global float4 *)(xb_ + xo) + (m * K + b * 32) / 4;
+    float4 v[8];
+    for (int i = 0; i < 8; i++) v[i] = x[i];
+    float4 a = fabs(v[0]);
+    for (int i = 1; i < 8; i++) a = fmax(a, fabs(v[i]));
+    const float am = fmax(fmax(a.x, a.y), fmax(a.z, a.w)), inv = am > 0.0f ? 127.0f / am : 0.0f;
+    global uint *q = (global uint *)(xq + m * K + b * 32);
+    for (int i = 0; i < 8; i++) q[i] = as_uint(convert_char4(convert_int4_rte(clamp(v[i] * inv, -127.0f, 127.0f))));
+    ((global float *)((global uchar *)xq + xso))[m * nb + b] = am / 127.0f;
 }

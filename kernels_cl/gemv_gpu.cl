@@ -441,6 +441,10 @@ kernel void qn_gemv_q4_m1(const global uchar *Wb, ulong wo, QN_WLAYOUT_ARGS, con
  * 16-byte reads in one bank). */
 #define QN_NG_ITEMS 256
 #define QN_NG_PAD(d) (((d) >> 4) * 20 + ((d) & 15))
+/* One local buffer: red (16 · 33 floats, >= the tree's 256), then xs at 2112 bytes, a multiple of 16 from the buffer's
+ * start: its float4 reads are aligned only so (two local arguments are placed as the driver likes: NVIDIA's
+ * OpenCL failed every launch with CL_OUT_OF_RESOURCES, H100 17:13, with xs its own argument) */
+#define QN_NG_RED (16 * 33)
 
 /* qn_wg_sum's tree for the 256 items of a (32, 8) group, t the linear id */
 QN_INL float qn_sum256(local float *red, float v, int t) {
@@ -541,13 +545,14 @@ QN_INL float2 qn_q8_m1_rows_lx(const global uint4 *w0, const global uint4 *w1, c
                nmode, plus_one, eps, K, t, get_group_id(1) == 0, red, xs)
 
 /* qn_gemv_q8_m1 (matmul, matmul_multi) after the norm: group g takes `passes` sets of 16 rows (2 a warp), one
- * after another (fewer groups: each norms the row once). red: 16 · 33 floats (>= the tree's 256). */
+ * after another (fewer groups: each norms the row once). lm: red, then xs (QN_NG_RED). */
 kernel __attribute__((reqd_work_group_size(32, 8, 1)))
 void qn_gemv_q8_m1n(const global uchar *W0, ulong wo0, long ws0, const global uchar *W1, ulong wo1, long ws1,
                     const global uchar *W2, ulong wo2, long ws2, QN_NG_ARGS, global uchar *y0, ulong yo0,
                     global uchar *y1, ulong yo1, global uchar *y2, ulong yo2, int ydt, long N0, long N1, long N2,
-                    long K, int passes, local float *red, local float *xs) {
+                    long K, int passes, local float *lm) {
     const int l = (int)get_local_id(0), ly = (int)get_local_id(1);
+    local float *red = lm, *xs = lm + QN_NG_RED;
     QN_NG_PROLOGUE(ly * QN_GPU_LX + l);
     const long N = N0 + N1 + N2;
     for (int p = 0; p < passes; p++) {
@@ -578,9 +583,9 @@ void qn_gemv_q8_m1n(const global uchar *W0, ulong wo0, long ws0, const global uc
 /* qn_gemv_q8_m1_glu after the norm: `passes` sets of 8 outputs a group (gate and up row a warp). */
 kernel __attribute__((reqd_work_group_size(32, 8, 1)))
 void qn_gemv_q8_m1n_glu(const global uchar *Wg, ulong go, const global uchar *Wu, ulong uo, long ws, QN_NG_ARGS,
-                        global uchar *y, ulong yo, int ydt, long N, long K, int act, int passes, local float *red,
-                        local float *xs) {
+                        global uchar *y, ulong yo, int ydt, long N, long K, int act, int passes, local float *lm) {
     const int l = (int)get_local_id(0), ly = (int)get_local_id(1);
+    local float *red = lm, *xs = lm + QN_NG_RED;
     QN_NG_PROLOGUE(ly * QN_GPU_LX + l);
     const global uchar *G = Wg + go, *U = Wu + uo;
     for (int p = 0; p < passes; p++) {
@@ -600,5 +605,35 @@ void qn_gemv_q8_m1n_glu(const global uchar *Wg, ulong go, const global uchar *Wu
             if (no < N) qn_st(y + yo, ydt, (size_t)no, qn_act(g, act, 0.0f) * u);
         }
         barrier(CLK_LOCAL_MEM_FENCE);
+    }
+}
+
+/* qn_gemv_q8_m1 for one weight with the residual add after it (QUANTA_OPENCL_NORM_GEMV=1, cl_norm_gemv.c): y = x·W^T
+ * as qn_gemv_q8_m1 stores it, and s = y + r (radd), as add_norm's first stage adds the stored y (f32) and r, or a
+ * copy s = y (radd 0) in the backend's own buffer. Why: the add_norm after a layer's last GEMV then needs only the
+ * norm of s, which the next GEMV's prologue takes from s (mode 0), never reading y: the plans put the next q/k/v
+ * results where y was (qn_gemv_q8_m1n with mode 1 read y, so those could not fuse); Gemma 3's rms_norm_add_norm
+ * needs y's own norm first, so its prologue reads the copy. f32 y, r and s (the host checks). */
+kernel void qn_gemv_q8_m1r(const global uchar *W0, ulong wo0, long ws0, const global uchar *xb_, ulong xo,
+                           global uchar *y0, ulong yo0, const global uchar *rres, ulong ro, global uchar *sres,
+                           ulong so, int radd, long N, long K, local float *red) {
+    const int l = (int)get_local_id(0), ly = (int)get_local_id(1), ry = (int)get_local_size(1);
+    const long n0 = ((long)get_group_id(1) * ry + ly) * QN_G1_RW;
+    float sa, sb;
+    const global uchar *W = W0 + wo0;
+    const global uint4 *wa = qn_q8_m1_row(min(n0, N - 1), W, ws0, W, 0, W, 0, N, 0, K, &sa);
+    const global uint4 *wb = qn_q8_m1_row(min(n0 + 1, N - 1), W, ws0, W, 0, W, 0, N, 0, K, &sb);
+    const float2 s = qn_q8_m1_rows(wa, wb, (const global float4 *)(xb_ + xo), K / 16, l);
+    red[(ly * QN_G1_RW) * QN_GPU_RED + l] = s.x * sa;
+    red[(ly * QN_G1_RW + 1) * QN_GPU_RED + l] = s.y * sb;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    const int f = ly * QN_GPU_LX + l;
+    if (f < ry * QN_G1_RW) {
+        const float v = qn_gpu_sum32(red + f * QN_GPU_RED);
+        const long n = (long)get_group_id(1) * ry * QN_G1_RW + f;
+        if (n < N) {
+            ((global float *)(y0 + yo0))[n] = v;
+            ((global float *)(sres + so))[n] = radd ? v + ((const global float *)(rres + ro))[n] : v;
+        }
     }
 }

@@ -235,7 +235,7 @@ static int qn_gmmq_launch_grid(Kernel k, bool &attr_set, int bn, int bm, int thr
  * each): 128x128, 128x64 or 64x32 for either kernel; for ggml_mmq_frag.cu also 128x128w4 (4 warps of
  * 64x64), 256x128 (8 warps of 64x64) and 128x128b2 (the 128x128 tile held to 128 registers, two blocks
  * per SM); for ggml_mmq_wg.cu wg128x128, wg64x128, wg128x64, wg64x64, wg256x128, wg256x64 (7 to 12); for
- * ggml_mmq_ws_wg.cu ws128x128, ws128x64, ws128x256 (13 to 15). Anything
+ * ggml_mmq_ws_wg.cu ws128x128, ws128x64, ws128x256 (13 to 15); for ggml_mmq_rs_wg.cu rs128x128, rs128x64 (16, 17), rs128x128c2, rs128x64c2 (18, 19), rs128x256, rs128x256c2 (20, 21), rs128x128g2 (22). Anything
  * else, a tile of the other kernel, or unset, picks by grid size. Read at the first call unless a benchmark has set
  * qn_cuda_ggml_mmq_tile (cuda_kernels.h) to the tile's number here. */
 static int qn_gmmq_forced_tile() {
@@ -243,7 +243,8 @@ static int qn_gmmq_forced_tile() {
         static const char *const names[] = {"128x128",   "128x64",   "64x32",     "128x128w4", "256x128",
                                             "128x128b2", "wg128x128", "wg64x128", "wg128x64",  "wg64x64",
                                             "wg256x128", "wg256x64", "ws128x128", "ws128x64",
-                                            "ws128x256"};
+                                            "ws128x256", "rs128x128", "rs128x64",
+                                            "rs128x128c2", "rs128x64c2", "rs128x256", "rs128x256c2", "rs128x128g2"};
         const char *e = getenv("QUANTA_CUDA_GGML_MMQ_TILE");
         int tile = 0;
         for (int i = 0; e && i < (int)(sizeof names / sizeof names[0]); i++)
@@ -268,5 +269,13 @@ int qn_gmmq_ws_run(int w_dtype, int x_dtype, const void *x, const qn_gmmq_args &
  * tiled f16 A order, and the kernel's producer only bulk-copies (QUANTA_CUDA_GGML_MMQ=14); sw (=15): both
  * operands in wgmma's 128-byte swizzle (rows of the step's 64 K, pieces permuted in global memory already). */
 size_t qn_gmmq_ws_dq_bytes(int64_t N, int64_t Kp);
+/* The activations as ggml_mmq_ws_wg.cu's kernel reads them (a.xh: [M rounded up to nb / nb][Kp / 64][64 of K for nb
+ * tokens], f16 with a per-row power of two, zeros past M and K; sw: each token's 128 bytes in the 128-byte swizzle)
+ * and a.xscale; a CUDA error or 0. */
+int qn_gmmq_prep_xt(int x_dtype, const void *x, const qn_gmmq_args &a, int nb, bool sw, cudaStream_t s);
+/* The same product by ggml_mmq_rs_wg.cu's kernel (mmq14, QUANTA_CUDA_GGML_MMQ=16: the weight's raw Q4_0 / Q8_0 bytes
+ * by TMA, decoded in the consumers' registers as wgmma's A operand), which preps its own activations; -1 (nothing
+ * launched) for other formats, K not a multiple of 256, M <= 64, or a device that cannot run it. */
+int qn_gmmq_rs_run(int w_dtype, int x_dtype, const void *x, const qn_gmmq_args &a, int sms, cudaStream_t s);
 
 #endif

@@ -299,16 +299,20 @@ template <int DT> static int qn_ws_dq(const qn_gmmq_args &a, int sw, uint4 *wt, 
 
 size_t qn_gmmq_ws_dq_bytes(int64_t N, int64_t Kp) { return (size_t)(N + QN_WS_BN - 1) / QN_WS_BN * QN_WS_BN * (size_t)Kp * 2; }
 
+int qn_gmmq_prep_xt(int x_dtype, const void *x, const qn_gmmq_args &a, int nb, bool sw, cudaStream_t s) {
+    const int64_t Mt = (a.M + nb - 1) / nb * nb;
+    const int64_t grid = Mt < 65535 ? Mt : 65535;
+    qn_k_gmmq_prep_xt<<<(unsigned)grid, 256, 0, s>>>(x_dtype, x, a.M, Mt, a.K, a.Kp, nb, sw ? 1 : 0, const_cast<__half *>(a.xh),
+                                                     const_cast<float *>(a.xscale));
+    return qn_cu_launch_status();
+}
+
 int qn_gmmq_ws_run(int w_dtype, int x_dtype, const void *x, const qn_gmmq_args &a0, int sms, void *dq, bool sw,
                    cudaStream_t s) {
     sw = sw && dq;
     if (!qn_sm90a_device_ok()) return -1;
     const int nb = qn_ws_nb(a0, sms);
-    const int64_t Mt = (a0.M + nb - 1) / nb * nb;
-    const int64_t grid = Mt < 65535 ? Mt : 65535;
-    qn_k_gmmq_prep_xt<<<(unsigned)grid, 256, 0, s>>>(x_dtype, x, a0.M, Mt, a0.K, a0.Kp, nb, sw ? 1 : 0, const_cast<__half *>(a0.xh),
-                                                     const_cast<float *>(a0.xscale));
-    const int e = qn_cu_launch_status();
+    const int e = qn_gmmq_prep_xt(x_dtype, x, a0, nb, sw, s);
     if (e) return e;
     if (dq) {
         int e2 = 0;

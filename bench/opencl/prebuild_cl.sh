@@ -21,11 +21,12 @@ B=/tmp/qbuild-cl
     -Dspirv=disabled -Dtests=false -Dcuda=disabled && timeout 300 nice ninja -C $B tools/quanta; } > $P/build.log 2>&1
 rc=$?
 # NVIDIA's OpenCL compiles the program for tens of seconds on a cold cache: compile it here, once per call and per
-# option set (QUANTA_OPENCL_GEMM_I8=1 builds with inline PTX), into the cache every check shares
+# option set (the default builds with inline PTX on NVIDIA's GPUs; QUANTA_OPENCL_GEMM_I8=0, or =portable, without:
+# the same option set as every device but NVIDIA's), into the cache every check shares
 # (cl_setup.sh points QUANTA_CACHE_DIR there), so that no check's short timeouts cut a compile off
 if [ $rc = 0 ]; then
   export QUANTA_CACHE_DIR=$CL_W/cache
-  for opt in "" QUANTA_OPENCL_GEMM_I8=1; do
+  for opt in "" QUANTA_OPENCL_GEMM_I8=0; do
     ( t0=$(date +%s); env $opt timeout 240 $Q conform --backend opencl --case "matmul:m=1,n=64,k=64,w=q8,x=f32" \
         > $P/warm_${opt:-default}.log 2>&1; echo "warm ${opt:-default} rc=$? $(( $(date +%s) - t0 )) s" >> $P/warm.txt ) &
   done

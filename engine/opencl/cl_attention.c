@@ -28,16 +28,17 @@ static size_t dec_local(const qn_cl *s, int64_t Nq, int64_t G, int64_t D, int64_
     return bytes + 1024 <= s->dev.local_mem ? bytes : 0;
 }
 
-/* qn_attention_dec1 (attention_gpu.cl: a group of DEC1_WG per query head, no key split) where
- * QUANTA_OPENCL_ATTN_DEC1=1 (off until measured on a GPU): the GPU class at one query, D % 16 == 0, Dv in fours
- * with Dv / 4 <= DEC1_WG, at most DEC1_MAXK keys (its scores sit in local memory; a longer cache wants the key
- * splits of qn_attention_dec). Its local memory in bytes (qs, sc, red, accs), or 0. */
+/* qn_attention_dec1 (attention_gpu.cl: a group of DEC1_WG per query head, no key split) on the GPU class unless
+ * QUANTA_OPENCL_ATTN_DEC1=0 (H100 17:13: tg128 1B 649 -> 753 tok/s, Gemma 544 -> 706, the same greedy text;
+ * bench/NOTES.md section 1 cldec14): one query, D % 16 == 0, Dv in fours with Dv / 4 <= DEC1_WG, at most DEC1_MAXK
+ * keys (its scores sit in local memory; a longer cache wants the key splits of qn_attention_dec). Its local memory
+ * in bytes (qs, sc, red, accs), or 0. */
 #define DEC1_WG 256
 #define DEC1_U 4
 #define DEC1_MAXK 1024
 static size_t dec1_local(const qn_cl *s, int64_t Nq, int64_t D, int64_t Dv, int64_t Nk, size_t lb[4]) {
     const char *e = getenv("QUANTA_OPENCL_ATTN_DEC1");
-    if (!s->gpu_class || !e || strcmp(e, "1") || Nq != 1 || D % 16 || D < 16 || Dv % 4 || Dv / 4 > DEC1_WG ||
+    if (!s->gpu_class || (e && !strcmp(e, "0")) || Nq != 1 || D % 16 || D < 16 || Dv % 4 || Dv / 4 > DEC1_WG ||
         Nk > DEC1_MAXK || Nk < 1 || s->dev.max_wg < DEC1_WG)
         return 0;
     lb[0] = (size_t)D * 4, lb[1] = (size_t)Nk * 4, lb[2] = (size_t)DEC1_U * DEC1_WG * 4, lb[3] = (size_t)4 * DEC1_WG * 4;
@@ -48,12 +49,14 @@ static size_t dec1_local(const qn_cl *s, int64_t Nq, int64_t D, int64_t Dv, int6
 /* qn_attention_pf (attention_pf_gpu.cl), the GPU class's prefill kernel: its rows per group (64 where both head
  * dims are at most 64, 32 up to 128, 16 up to 256), or 0 where it does not apply (one query row, head dims past 256
  * or not in fours, too little local memory); lb its local buffers (Qt, KV, Pt, red, row max / sum / rescale).
- * QUANTA_OPENCL_ATTN_PF=1 takes it (off until measured on a GPU). */
+ * On by default on NVIDIA's GPUs (measured there: H100 2026-12-06, 1B pp512 +24% over the int8 GEMM alone,
+ * conformance 333/333); QUANTA_OPENCL_ATTN_PF=0 off, =1 on for any device of the GPU class. */
 #define PF_WG 128
 #define PF_BK 32
 static int pf_rows(const qn_cl *s, int64_t Nq, int64_t D, int64_t Dv, size_t lb[7]) {
     const char *e = getenv("QUANTA_OPENCL_ATTN_PF");
-    if (!s->gpu_class || !e || strcmp(e, "1") || Nq < 2 || D % 4 || Dv % 4 || D > 256 || Dv > 256 || s->dev.max_wg < PF_WG)
+    const int on = e && *e ? !strcmp(e, "1") : qn_cl_nvidia_gpu(&s->dev);
+    if (!s->gpu_class || !on || Nq < 2 || D % 4 || Dv % 4 || D > 256 || Dv > 256 || s->dev.max_wg < PF_WG)
         return 0;
     const int64_t wide = D > Dv ? D : Dv, bq = wide <= 64 ? 64 : wide <= 128 ? 32 : 16;
     const int64_t dc = D < 128 ? D : 128, vc = Dv < 128 ? Dv : 128; /* K and V pass in chunks of 128 dims */
@@ -149,7 +152,8 @@ quanta_status qn_cl_attention_run(qn_cl *s, const qn_node *node) {
     const size_t dec = rows_kernel ? 0 : dec_local(s, Nq, G, D, Dv);
     size_t pfl[7];
     const int pf = rows_kernel || dec ? 0 : pf_rows(s, Nq, D, Dv, pfl);
-    const size_t rows = (size_t)G * (size_t)Nq, nblocks = dec ? 1 : (rows + (size_t)bq - 1) / (size_t)bq;
+    const size_t rows = (size_t)G * (size_t)Nq, rb = pf ? (size_t)pf : (size_t)bq;
+    const size_t nblocks = dec ? 1 : (rows + rb - 1) / rb;
     /* Parallel units: work-groups of the tiled kernels, work-items of the row kernel. */
     const size_t groups = (rows_kernel ? rows : nblocks) * (size_t)B * (size_t)Hkv;
 
@@ -164,7 +168,12 @@ quanta_status qn_cl_attention_run(qn_cl *s, const qn_node *node) {
     size_t split_min = s->gpu_class ? 64 : 256;
     const char *sm = getenv("QUANTA_OPENCL_SPLIT_MIN");
     if (sm && atoi(sm) >= 16) split_min = (size_t)atoi(sm);
-    if (groups < target && (size_t)Nk >= 2 * split_min && !pf) {
+    /* qn_attention_pf splits only under QUANTA_OPENCL_PF_SPLIT=1 (unmeasured: Gemma's one kv head gives it 64
+     * groups of 4 warps on 132 compute units), in whole 32-key tiles */
+    const char *pe = getenv("QUANTA_OPENCL_PF_SPLIT");
+    const int pf_split = pf && pe && !strcmp(pe, "1");
+    if (pf_split) bk = PF_BK;
+    if (groups < target && (size_t)Nk >= 2 * split_min && (!pf || pf_split)) {
         size_t want = (target + groups - 1) / groups, maxs = (size_t)Nk / split_min;
         if (want > maxs) want = maxs;
         if (want > 64) want = 64;
@@ -175,7 +184,7 @@ quanta_status qn_cl_attention_run(qn_cl *s, const qn_node *node) {
         }
     }
     const char *e = getenv("QUANTA_OPENCL_SPLITKV");
-    if (e && atoi(e) > 0 && Nk > 0 && !pf) { /* qn_attention_pf takes every key of its rows */
+    if (e && atoi(e) > 0 && Nk > 0 && (!pf || pf_split)) {
         int want = atoi(e);
         split_len = (Nk + want - 1) / want;
         split_len = (split_len + bk - 1) / bk * bk;
@@ -227,13 +236,15 @@ quanta_status qn_cl_attention_run(qn_cl *s, const qn_node *node) {
     } else if (pf) {
         const cl_int BQp = pf;
         qn_cl_arg a[] = {QA(qm), QA(qo), QA(qdt), QA(km), QA(ko), QA(kdt), QA(vm), QA(vo), QA(vdt), QA(mm), QA(mo),
-                         QA(mmode), QA(lm), QA(lo), QA(has_lens), QA(om), QA(oo), QA(odt), QA(Hq), QA(Hkv), QA(Nq),
-                         QA(Nk), QA(D), QA(Dv), QA(scale_log2), QA(causal), QA(window), QA(BQp), QA(s->err_flag),
+                         QA(mmode), QA(lm), QA(lo), QA(has_lens), QA(om), QA(oo), QA(odt), QA(pm), QA(po), QA(Hq),
+                         QA(Hkv), QA(Nq), QA(Nk), QA(D), QA(Dv), QA(scale_log2), QA(causal), QA(window), QA(BQp),
+                         QA(nsplit), QA(split_len), QA(s->err_flag),
                          QA_LOCAL(pfl[0]), QA_LOCAL(pfl[1]), QA_LOCAL(pfl[2]), QA_LOCAL(pfl[3]), QA_LOCAL(pfl[4]),
                          QA_LOCAL(pfl[5]), QA_LOCAL(pfl[6])};
         st = qn_cl_set_args(s, QK_ATTENTION_PF, a, (int)(sizeof a / sizeof a[0]));
-        size_t g[2] = {(rows + (size_t)pf - 1) / (size_t)pf * PF_WG, (size_t)B * (size_t)Hkv}, l[2] = {PF_WG, 1};
-        if (st == QUANTA_OK) st = qn_cl_launch(s, QK_ATTENTION_PF, "attention (prefill, GPU)", 2, g, l);
+        size_t g[3] = {(rows + (size_t)pf - 1) / (size_t)pf * PF_WG, (size_t)B * (size_t)Hkv, (size_t)nsplit},
+               l[3] = {PF_WG, 1, 1};
+        if (st == QUANTA_OK) st = qn_cl_launch(s, QK_ATTENTION_PF, "attention (prefill, GPU)", 3, g, l);
     } else if (rows_kernel) {
         qn_cl_arg a[] = {QA(qm), QA(qo), QA(qdt), QA(km), QA(ko), QA(kdt), QA(vm), QA(vo), QA(vdt), QA(mm), QA(mo),
                          QA(mmode), QA(lm), QA(lo), QA(has_lens), QA(om), QA(oo), QA(odt), QA(pm), QA(po), QA(B),

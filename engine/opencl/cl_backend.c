@@ -204,7 +204,7 @@ static void stage_release(qn_cl *s) {
 static void ocl_close(void *self) {
     qn_cl *s = self;
     if (!s) return;
-    s->norm_pend = 0; /* a held norm (cl_norm_gemv.c) nobody synchronized: its results were never read */
+    s->norm_pend = s->mm_pend = 0; /* a held norm (cl_norm_gemv.c) nobody synchronized: its results were never read */
     if (s->queue) clFinish(s->queue);
     stage_release(s); /* after the wait: no write still reads a copy */
     free(s->stage);
@@ -213,6 +213,7 @@ static void ocl_close(void *self) {
         if (s->k[i]) clReleaseKernel(s->k[i]);
     if (s->program) clReleaseProgram(s->program);
     if (s->err_flag) clReleaseMemObject(s->err_flag);
+    qn_cl_norm_gemv_close(s);
     if (s->attn_cnt) {
         clReleaseMemObject(s->attn_cnt);
         qn_mem_release(s->stats, QN_CL_ATTN_COUNTERS * sizeof(cl_int));

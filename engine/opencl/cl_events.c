@@ -29,8 +29,18 @@ typedef struct ev_label {
     double ns;
 } ev_label;
 
+/* One synchronized batch (a model step: its kernels up to the synchronize), for the first EV_BATCHES: the totals
+ * mix a step run op by op (argument setup, scratch buffers made and released) with recorded replays, and only
+ * the rows apart say which of them leaves the device waiting for the host. */
+#define EV_BATCHES 12
+typedef struct ev_batch {
+    unsigned long long kernels;
+    double kernel_ns, gap_device_ns, gap_starved_ns, span_ns;
+} ev_batch;
+
 struct qn_cl_events {
     char *path;
+    ev_batch bat[EV_BATCHES];
     ev_pending *p;
     int n, cap;
     ev_label lab[EV_LABELS];
@@ -78,6 +88,8 @@ void qn_cl_events_harvest(qn_cl *s) {
     if (!ev || !ev->n) return;
     clFinish(s->queue);
     cl_ulong prev_end = 0, first = 0;
+    const double k0 = ev->kernel_ns, d0 = ev->gap_device_ns, s0 = ev->gap_starved_ns;
+    const unsigned long long n0 = ev->kernels;
     for (int i = 0; i < ev->n; i++) {
         cl_event e = ev->p[i].e;
         if (!e) continue; /* the enqueue failed: no event */
@@ -101,7 +113,11 @@ void qn_cl_events_harvest(qn_cl *s) {
         }
         if (en > prev_end) prev_end = en;
     }
-    if (first && prev_end > first) ev->span_ns += (double)(prev_end - first);
+    const double span = first && prev_end > first ? (double)(prev_end - first) : 0.0;
+    ev->span_ns += span;
+    if (ev->batches < EV_BATCHES)
+        ev->bat[ev->batches] = (ev_batch){ev->kernels - n0, ev->kernel_ns - k0, ev->gap_device_ns - d0,
+                                          ev->gap_starved_ns - s0, span};
     ev->batches++;
     ev->n = 0;
 }
@@ -122,6 +138,11 @@ void qn_cl_events_close(qn_cl *s) {
         fprintf(f, "kernels %.1f us, gaps %.1f us between queued kernels + %.1f us waiting for the host, spans %.1f us "
                    "(first start to last end per batch)\n",
                 ev->kernel_ns / 1e3, ev->gap_device_ns / 1e3, ev->gap_starved_ns / 1e3, ev->span_ns / 1e3);
+        for (unsigned long long b = 0; b < ev->batches && b < EV_BATCHES; b++) {
+            const ev_batch *t = &ev->bat[b];
+            fprintf(f, "batch %llu: %llu kernels %.1f us, gaps %.1f + %.1f us waiting for the host, span %.1f us\n", b,
+                    t->kernels, t->kernel_ns / 1e3, t->gap_device_ns / 1e3, t->gap_starved_ns / 1e3, t->span_ns / 1e3);
+        }
         fclose(f);
     }
     free(ev->p);

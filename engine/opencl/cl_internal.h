@@ -72,9 +72,12 @@ typedef enum qn_cl_kernel_id {
     QK_GEMV_Q4_M1,
     QK_GEMM_Q8_I8_GPU,
     QK_ATTENTION_PF,
+    QK_X_QUANT8_GPU,
+    QK_GEMM_Q8_I8_GPU2,
     QK_GEMV_Q8_M1N,
     QK_GEMV_Q8_M1N_GLU,
     QK_ATTENTION_DEC1,
+    QK_GEMV_Q8_M1R,
     QK_COUNT
 } qn_cl_kernel_id;
 
@@ -169,6 +172,9 @@ typedef struct qn_cl {
     size_t stage_bytes;
     int norm_pend;        /* a norm node held for the GEMV that reads it (cl_norm_gemv.c): norm_node */
     qn_node norm_node;
+    int mm_pend;          /* a q8 GEMV held for the add_norm after it (cl_norm_gemv.c): mm_node */
+    qn_node mm_node;
+    qn_tensor ng_copy;    /* cl_norm_gemv.c's own copy of a GEMV's result (its mem.handle NULL until made) */
     int rec_nargs[QK_COUNT];
     qn_cl_arg_copy rec_args[QK_COUNT][QN_CL_MAX_ARGS];
 } qn_cl;
@@ -201,6 +207,8 @@ void qn_cl_tune_summary(const qn_cl_tune *t, char *buf, size_t len);
 void qn_cl_tune_describe(const qn_cl_device *d, char *buf, size_t len);
 /* 1 when the device runs the GPU kernels (its type, or QUANTA_OPENCL_CLASS=gpu|cpu). */
 int qn_cl_gpu_class(const qn_cl_device *d);
+/* the GPU class on NVIDIA's OpenCL: where the int8 GEMM (PTX) and the prefill attention are on by default */
+int qn_cl_nvidia_gpu(const qn_cl_device *d);
 /* The sweep behind `quanta tune --backend opencl`: times every candidate of every entry and
  * stores the fastest; report gets one line per entry. */
 quanta_status qn_cl_tune_sweep(qn_cl *s, quanta_backend *be, int quick, char *report, size_t len);
@@ -316,9 +324,15 @@ typedef struct qn_cl_norm_args {
 quanta_status qn_cl_norm_gemv_step(qn_cl *s, const qn_node *node, int *done);
 /* The held norm's own launch (before any other queue work: read, write, synchronize, capture end, replay). */
 quanta_status qn_cl_norm_flush(qn_cl *s);
+/* Frees cl_norm_gemv.c's own buffer (close). */
+void qn_cl_norm_gemv_close(qn_cl *s);
 /* cl_matmul.c: mm (matmul / matmul_multi / matmul_glu, q8, M = 1) through qn_gemv_q8_m1n(_glu) with x the
  * norm's result; QUANTA_ERR_UNSUPPORTED (nothing launched, no message) where that kernel does not apply. */
 quanta_status qn_cl_matmul_run_normed(qn_cl *s, const qn_node *mm, const qn_cl_norm_args *na);
+/* mm (matmul, q8, M = 1, f32 x and y) through qn_gemv_q8_m1r: its result and res = result + r (r NULL: the result)
+ * stored;
+ * QUANTA_ERR_UNSUPPORTED (nothing launched, no message) where that kernel does not apply. */
+quanta_status qn_cl_matmul_run_residual(qn_cl *s, const qn_node *mm, const qn_tensor *r, const qn_tensor *res);
 
 /* cl_attention.c */
 bool qn_cl_attention_supports(qn_cl *s, const qn_node *node);

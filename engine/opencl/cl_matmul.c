@@ -602,13 +602,15 @@ static int gemm_q8_gpu_fits(const qn_cl *s, const mm_args *m) {
 }
 
 /* The GPU class's int8 q8 GEMM (gemm_i8_gpu.cl: x quantized to int8 per 32 columns, mma.sync by
- * inline PTX on NVIDIA, 4-byte dot products elsewhere): QUANTA_OPENCL_GEMM_I8=1 (PTX where the device
- * is NVIDIA's and its compiler took it) or =portable (never PTX: how CI checks it); off otherwise
- * until measured on a GPU. K % 32 == 0, codes 16-byte aligned. */
+ * inline PTX on NVIDIA, 4-byte dot products elsewhere). On by default where the program was built with
+ * the PTX (s->nv_ptx: NVIDIA's GPUs, measured there 2.2-2.9x the f32 GEMM; the portable form is unmeasured
+ * on any GPU, so other devices keep the f32 GEMM); QUANTA_OPENCL_GEMM_I8=0 off, =1 on anywhere in the GPU
+ * class (PTX where built), =portable on without PTX (how CI checks it). K % 32 == 0, codes 16-byte aligned. */
 static int gemm_i8_gpu_fits(const qn_cl *s, const mm_args *m) {
     const char *e = getenv("QUANTA_OPENCL_GEMM_I8");
-    return s->gpu_class && s->dev.max_wg >= 256 && m->wd.dtype == QUANTA_Q8 && m->K % 32 == 0 && m->wo % 16 == 0 &&
-           e && (!strcmp(e, "1") || !strcmp(e, "portable"));
+    const int on = e && *e ? !strcmp(e, "1") || !strcmp(e, "portable") : s->nv_ptx;
+    return on && s->gpu_class && s->dev.max_wg >= 256 && m->wd.dtype == QUANTA_Q8 && m->K % 32 == 0 &&
+           m->wo % 16 == 0;
 }
 
 /* x to int8 per 32 columns into scratch (qn_x_quant8 with B = 32: codes [M, K] at 0, the block scales
@@ -621,16 +623,31 @@ static quanta_status run_gemm_i8_gpu(qn_cl *s, const mm_args *m) {
     if (st != QUANTA_OK) return st;
     const cl_long Ml = m->M, Kl = m->K;
     const cl_int B = 32;
-    qn_cl_arg q[] = {QA(m->x), QA(m->xo), QA(xs.mem), QA(xso), QA(xco), QA(Ml), QA(Kl), QA(B)};
-    st = qn_cl_set_args(s, QK_X_QUANT8, q, 8);
     size_t lq[2] = {nb < 64 ? nb : 64, 1}, gq[2] = {(nb + lq[0] - 1) / lq[0] * lq[0], M};
-    if (st == QUANTA_OK) st = qn_cl_launch(s, QK_X_QUANT8, "matmul (quantize x to int8, gpu)", 2, gq, lq);
+    /* qn_x_quant8_gpu (the same bits, float4 loads in registers) where x's rows are 16-byte aligned:
+     * QUANTA_OPENCL_XQ_GPU=1, off until measured on a GPU */
+    const char *xe = getenv("QUANTA_OPENCL_XQ_GPU");
+    if (xe && !strcmp(xe, "1") && m->xo % 16 == 0) {
+        qn_cl_arg q[] = {QA(m->x), QA(m->xo), QA(xs.mem), QA(xso), QA(Ml), QA(Kl)};
+        st = qn_cl_set_args(s, QK_X_QUANT8_GPU, q, 6);
+        if (st == QUANTA_OK) st = qn_cl_launch(s, QK_X_QUANT8_GPU, "matmul (quantize x to int8, gpu v2)", 2, gq, lq);
+    } else {
+        qn_cl_arg q[] = {QA(m->x), QA(m->xo), QA(xs.mem), QA(xso), QA(xco), QA(Ml), QA(Kl), QA(B)};
+        st = qn_cl_set_args(s, QK_X_QUANT8, q, 8);
+        if (st == QUANTA_OK) st = qn_cl_launch(s, QK_X_QUANT8, "matmul (quantize x to int8, gpu)", 2, gq, lq);
+    }
     const cl_long wso = (cl_long)m->wd.scales_offset;
     qn_cl_arg a[] = {QA(m->wm), QA(m->wo), QA(wso), QA(xs.mem), QA(xso), QA(m->y), QA(m->yo), QA(m->ydt),
                      QA(Ml), QA(m->N), QA(Kl)};
-    if (st == QUANTA_OK) st = qn_cl_set_args(s, QK_GEMM_Q8_I8_GPU, a, 11);
+    /* qn_gemm_q8_i8_gpu2: layout 2 (a 16-byte local read where the first made four; the same bits):
+     * QUANTA_OPENCL_GI_V2=1, off until measured on a GPU */
+    const char *ve = getenv("QUANTA_OPENCL_GI_V2");
+    const qn_cl_kernel_id id = ve && !strcmp(ve, "1") ? QK_GEMM_Q8_I8_GPU2 : QK_GEMM_Q8_I8_GPU;
+    if (st == QUANTA_OK) st = qn_cl_set_args(s, id, a, 11);
     size_t g[2] = {(size_t)((m->N + 127) / 128) * 256, (M + 63) / 64}, l[2] = {256, 1};
-    if (st == QUANTA_OK) st = qn_cl_launch(s, QK_GEMM_Q8_I8_GPU, "matmul (int8 gemm q8, gpu)", 2, g, l);
+    if (st == QUANTA_OK)
+        st = qn_cl_launch(s, id, id == QK_GEMM_Q8_I8_GPU2 ? "matmul (int8 gemm q8, gpu v2)" : "matmul (int8 gemm q8, gpu)",
+                          2, g, l);
     qn_cl_scratch_free(s, &xs);
     return st;
 }
@@ -867,8 +884,9 @@ quanta_status qn_cl_matmul_run_normed(qn_cl *s, const qn_node *mm, const qn_cl_n
     m.y = qn_cl_mem(y), m.yo = y->mem.offset, m.ydt = y->desc.dtype;
     if (m.K != na->D || m.K % 16 || m.N == 0 || qn_cl_elems(x) != (size_t)m.K || m.wo % 16 || !gemv1_sets(s, &m))
         return QUANTA_ERR_UNSUPPORTED;
-    const size_t red = 16 * 33 * sizeof(float), xs = (size_t)m.K / 16 * 20 * sizeof(float);
-    if (red + xs + 1024 > s->dev.local_mem) return QUANTA_ERR_UNSUPPORTED;
+    /* one local buffer: the sums (16 · 33 floats, gemv_gpu.cl QN_NG_RED), then x at a multiple of 16 bytes */
+    const size_t red = 16 * 33 * sizeof(float), xs = (size_t)m.K / 16 * 20 * sizeof(float), lm = red + xs;
+    if (lm + 1024 > s->dev.local_mem) return QUANTA_ERR_UNSUPPORTED;
     const size_t cu = s->dev.info.compute_units > 0 ? (size_t)s->dev.info.compute_units : 1;
     size_t l[2] = {GEMV_GPU_LX, 8};
     if (mm->op == QN_OP_MATMUL_GLU) {
@@ -883,7 +901,7 @@ quanta_status qn_cl_matmul_run_normed(qn_cl *s, const qn_node *mm, const qn_cl_n
         qn_cl_arg a[] = {QA(m.wm), QA(m.wo), QA(um), QA(uo), QA(ws), QA(na->a), QA(na->ao), QA(na->b), QA(na->bo),
                          QA(na->w), QA(na->wo), QA(na->hasw), QA(na->w2), QA(na->w2o), QA(na->hasw2), QA(na->s),
                          QA(na->so), QA(na->y), QA(na->yo), QA(na->mode), QA(na->plus_one), QA(na->eps), QA(m.y),
-                         QA(m.yo), QA(m.ydt), QA(m.N), QA(m.K), QA(act), QA(passes), QA_LOCAL(red), QA_LOCAL(xs)};
+                         QA(m.yo), QA(m.ydt), QA(m.N), QA(m.K), QA(act), QA(passes), QA_LOCAL(lm)};
         st = qn_cl_set_args(s, QK_GEMV_Q8_M1N_GLU, a, (int)(sizeof a / sizeof a[0]));
         if (st != QUANTA_OK) return st;
         size_t g[2] = {l[0], (sets + (size_t)passes - 1) / (size_t)passes * l[1]};
@@ -900,11 +918,47 @@ quanta_status qn_cl_matmul_run_normed(qn_cl *s, const qn_node *mm, const qn_cl_n
                      QA(na->hasw), QA(na->w2), QA(na->w2o), QA(na->hasw2), QA(na->s), QA(na->so), QA(na->y),
                      QA(na->yo), QA(na->mode), QA(na->plus_one), QA(na->eps), QA(t.ym[0]), QA(t.yo[0]), QA(t.ym[1]),
                      QA(t.yo[1]), QA(t.ym[2]), QA(t.yo[2]), QA(m.ydt), QA(t.nn[0]), QA(t.nn[1]), QA(t.nn[2]),
-                     QA(m.K), QA(passes), QA_LOCAL(red), QA_LOCAL(xs)};
+                     QA(m.K), QA(passes), QA_LOCAL(lm)};
     st = qn_cl_set_args(s, QK_GEMV_Q8_M1N, a, (int)(sizeof a / sizeof a[0]));
     if (st != QUANTA_OK) return st;
     size_t g[2] = {l[0], (sets + (size_t)passes - 1) / (size_t)passes * l[1]};
     return qn_cl_launch(s, QK_GEMV_Q8_M1N,
                         mm->op == QN_OP_MATMUL_MULTI ? "norm + matmul_multi (gemv q8 m1)" : "norm + matmul (gemv q8 m1)",
                         2, g, l);
+}
+
+/* qn_gemv_q8_m1r: matmul's product and the residual sum after it (r NULL: a copy of the product) in one launch
+ * (cl_norm_gemv.c holds the matmul for the norm that follows). Checked before the launch: UNSUPPORTED leaves the
+ * queue as it was. */
+quanta_status qn_cl_matmul_run_residual(qn_cl *s, const qn_node *mm, const qn_tensor *r, const qn_tensor *res) {
+    const qn_tensor *x = mm->src[0], *w = mm->src[1], *y = mm->dst;
+    if (mm->op != QN_OP_MATMUL || !s->gpu_class || w->desc.dtype != QUANTA_Q8 || x->desc.dtype != QUANTA_F32 ||
+        y->desc.dtype != QUANTA_F32 || (r && r->desc.dtype != QUANTA_F32) || res->desc.dtype != QUANTA_F32 ||
+        !gpu_switch_on("QUANTA_OPENCL_Q8_GPU") || s->dev.max_wg < GEMV_GPU_LX * GEMV_GPU_SETS)
+        return QUANTA_ERR_UNSUPPORTED;
+    mm_args m;
+    memset(&m, 0, sizeof m);
+    m.w = w;
+    if (qn_cl_weight_layout(w, "matmul", &m.wd) != QUANTA_OK) {
+        qn_error_clear();
+        return QUANTA_ERR_UNSUPPORTED;
+    }
+    m.wm = qn_cl_mem(w), m.wo = w->mem.offset, m.N = m.wd.rows, m.K = m.wd.cols, m.M = 1;
+    m.x = qn_cl_mem(x), m.xo = x->mem.offset;
+    if (m.K % 16 || m.N == 0 || qn_cl_elems(x) != (size_t)m.K || qn_cl_elems(y) != (size_t)m.N ||
+        (r && qn_cl_elems(r) != (size_t)m.N) || qn_cl_elems(res) != (size_t)m.N || m.wo % 16 || m.xo % 16)
+        return QUANTA_ERR_UNSUPPORTED;
+    const size_t sets = gemv1_sets(s, &m);
+    if (!sets) return QUANTA_ERR_UNSUPPORTED;
+    cl_mem ym = qn_cl_mem(y), rm = qn_cl_mem(r ? r : y), sm = qn_cl_mem(res);
+    cl_ulong yo = y->mem.offset, ro = r ? r->mem.offset : 0, so = res->mem.offset;
+    cl_int radd = r != NULL;
+    const cl_long ws = (cl_long)m.wd.scales_offset;
+    size_t l[2] = {GEMV_GPU_LX, sets}, rows_per_group = 2 * sets;
+    qn_cl_arg a[] = {QA(m.wm), QA(m.wo), QA(ws), QA(m.x), QA(m.xo), QA(ym), QA(yo), QA(rm), QA(ro), QA(sm), QA(so),
+                     QA(radd), QA(m.N), QA(m.K), QA_LOCAL(rows_per_group * 33 * sizeof(float))};
+    quanta_status st = qn_cl_set_args(s, QK_GEMV_Q8_M1R, a, (int)(sizeof a / sizeof a[0]));
+    if (st != QUANTA_OK) return st;
+    size_t g[2] = {l[0], ((size_t)m.N + rows_per_group - 1) / rows_per_group * l[1]};
+    return qn_cl_launch(s, QK_GEMV_Q8_M1R, r ? "matmul + residual (gemv q8 m1)" : "matmul + copy (gemv q8 m1)", 2, g, l);
 }

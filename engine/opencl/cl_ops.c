@@ -317,7 +317,10 @@ static quanta_status run_permute(qn_cl *s, const qn_node *node) {
     cl_ulong xo = x->mem.offset, yo = y->mem.offset, nn = n;
     qn_cl_scratch tmp = {0};
     quanta_status st;
-    if (xm == ym) { /* out may share memory with x: copy x aside first */
+    /* out overlapping x: copy x aside first. Only where the bytes overlap: a plan's activations share one buffer, and
+     * the copy (not a kernel) kept every prefill step from being recorded (each ran op by op, its host work between
+     * the kernels) */
+    if (xm == ym && xo < yo + nn * (cl_ulong)es && yo < xo + nn * (cl_ulong)es) {
         if ((st = qn_cl_record_refuse(s, "permute's copy of x")) != QUANTA_OK) return st;
         if ((st = qn_cl_scratch_alloc(s, n * (size_t)es, "opencl permute: copy of x", &tmp)) != QUANTA_OK) return st;
         cl_int err = clEnqueueCopyBuffer(s->queue, xm, tmp.mem, xo, 0, n * (size_t)es, 0, NULL, NULL);

@@ -50,8 +50,9 @@ static const char *const kernel_names[QK_COUNT] = {
     [QK_GEMV_Q8_M1] = "qn_gemv_q8_m1", [QK_GEMV_Q8_M1_GLU] = "qn_gemv_q8_m1_glu",
     [QK_RMS_NORM_REG] = "qn_rms_norm_reg", [QK_GEMV_Q4_M1] = "qn_gemv_q4_m1",
     [QK_GEMM_Q8_I8_GPU] = "qn_gemm_q8_i8_gpu", [QK_ATTENTION_PF] = "qn_attention_pf",
+    [QK_X_QUANT8_GPU] = "qn_x_quant8_gpu", [QK_GEMM_Q8_I8_GPU2] = "qn_gemm_q8_i8_gpu2",
     [QK_GEMV_Q8_M1N] = "qn_gemv_q8_m1n", [QK_GEMV_Q8_M1N_GLU] = "qn_gemv_q8_m1n_glu",
-    [QK_ATTENTION_DEC1] = "qn_attention_dec1",
+    [QK_ATTENTION_DEC1] = "qn_attention_dec1", [QK_GEMV_Q8_M1R] = "qn_gemv_q8_m1r",
 };
 
 const char *qn_cl_kernel_name(qn_cl_kernel_id id) { return kernel_names[id]; }
@@ -291,18 +292,24 @@ static quanta_status program_load(qn_cl *s);
 /* With AVX-512 VNNI the program is first built with the inline-assembly dot product; a device
  * compiler that refuses it (not PoCL's LLVM, or a target without AVX-512 registers) gets the
  * portable program instead. QUANTA_OPENCL_VNNI=0 asks for the portable one. Likewise inline PTX
- * (QN_NV_PTX: gemm_i8_gpu.cl's mma.sync) on NVIDIA's OpenCL, asked for by QUANTA_OPENCL_GEMM_I8=1
- * (=portable: the int8 GEMM without it). */
+ * (QN_NV_PTX: gemm_i8_gpu.cl's mma.sync), by default on NVIDIA's GPUs run as the GPU class (where the
+ * int8 GEMM was measured: H100 2026-12-06, 26-29 -> 58-81 TFLOP/s); QUANTA_OPENCL_GEMM_I8=0 (the f32 GEMM)
+ * and =portable (the int8 GEMM without PTX) build without it. The int8 GEMM's default route
+ * (cl_matmul.c) follows s->nv_ptx, so a compiler that refuses the PTX also turns the default GEMM off. */
 static void release_program(qn_cl *s) {
     for (int i = 0; i < QK_COUNT; i++)
         if (s->k[i]) clReleaseKernel(s->k[i]), s->k[i] = NULL;
     if (s->program) clReleaseProgram(s->program), s->program = NULL;
 }
 
+int qn_cl_nvidia_gpu(const qn_cl_device *d) {
+    return qn_cl_gpu_class(d) && strstr(d->info.vendor, "NVIDIA") != NULL;
+}
+
 quanta_status qn_cl_program_load(qn_cl *s) {
     const char *e = getenv("QUANTA_OPENCL_VNNI"), *g = getenv("QUANTA_OPENCL_GEMM_I8");
     s->vnni = s->dev.x86_vnni && !(e && !strcmp(e, "0"));
-    s->nv_ptx = !s->vnni && g && !strcmp(g, "1") && strstr(s->dev.info.vendor, "NVIDIA") != NULL;
+    s->nv_ptx = !s->vnni && qn_cl_nvidia_gpu(&s->dev) && !(g && (!strcmp(g, "0") || !strcmp(g, "portable")));
     if (s->vnni || s->nv_ptx) {
         if (program_load(s) == QUANTA_OK) return QUANTA_OK;
         release_program(s);

@@ -75,7 +75,7 @@ quanta_status qn_cl_capture_end(void *self, int ok, void **recording) {
     qn_cl_rec *r = s->rec;
     /* a held norm (cl_norm_gemv.c) is the capture's last launch; a failed capture runs again op by op */
     if (r && ok && qn_cl_norm_flush(s) != QUANTA_OK) ok = 0;
-    s->norm_pend = 0;
+    s->norm_pend = s->mm_pend = 0;
     s->rec = NULL; /* scratch freed from here on is released at once again */
     if (recording) *recording = NULL;
     if (!r) return qn_error_set(QUANTA_ERR_STATE, "opencl capture_end: no capture is open");

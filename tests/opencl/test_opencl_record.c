@@ -11,6 +11,7 @@
 
 #include "cl_test.h"
 #include "opencl/cl_internal.h"
+#include "plan.h"
 #include "qt_tensor.h"
 #include "registry.h"
 #include "test_util.h"
@@ -61,7 +62,8 @@ static void build(net *n, int64_t M, uint64_t salt) {
     quanta_attention_params ap = {0};
     quanta_tensor *att;
     ck_assert_int_eq(quanta_attention(n->g, q, n->kv, n->kv, NULL, n->len, &ap, &att), QUANTA_OK);
-    /* a permute whose output shares the activations' buffer copies x aside: not recordable */
+    /* a permute whose output shares the activations' buffer but not x's bytes: recorded (it once copied x aside
+     * whenever the buffers were the same, and that copy kept every prefill step from being recorded) */
     static const int32_t perm[4] = {0, 2, 1, 3};
     ck_assert_int_eq(quanta_permute(n->g, att, perm, &n->o), QUANTA_OK);
     ck_assert_int_eq(quanta_graph_output(n->g, n->o), QUANTA_OK);
@@ -93,8 +95,9 @@ static void expect_close(const float *got, const float *want, size_t n, const ch
     ck_assert_msg(num <= 1e-8 * den + 1e-20, "%s execute %d: relative squared error %g", what, rep, num / den);
 }
 
-/* Five executes with fresh inputs each (the first plain, the second recorded, then replays). */
-static void check_repeats(quanta_backend *be, int64_t M, uint64_t salt) {
+/* Five executes with fresh inputs each (the first plain, the second recorded, then replays); recorded: the plan
+ * must have been recorded by then (0: a path that cannot be, where it is taken, is not asserted either way). */
+static void check_repeats(quanta_backend *be, int64_t M, uint64_t salt, int recorded) {
     net nc, nr;
     build(&nc, M, salt);
     build(&nr, M, salt);
@@ -115,6 +118,7 @@ static void check_repeats(quanta_backend *be, int64_t M, uint64_t salt) {
         expect_close(y, yr, yn, "matmul chain", rep);
         expect_close(o, orf, on, "attention", rep);
     }
+    ck_assert_msg(!recorded || qn_plan_is_recorded(pc), "M = %lld: the plan was not recorded (%s)", (long long)M, quanta_last_error());
     quanta_plan_destroy(pc);
     quanta_plan_destroy(pr);
     quanta_graph_destroy(nc.g);
@@ -127,10 +131,10 @@ static void check_repeats(quanta_backend *be, int64_t M, uint64_t salt) {
     free(orf);
 }
 
-START_TEST(test_replay_decode) { check_repeats(g_cl, 1, 11); }
+START_TEST(test_replay_decode) { check_repeats(g_cl, 1, 11, 1); }
 END_TEST
 
-START_TEST(test_replay_prefill) { check_repeats(g_cl, 20, 12); }
+START_TEST(test_replay_prefill) { check_repeats(g_cl, 20, 12, 1); }
 END_TEST
 
 /* CLBlast cannot be recorded: the capture gives up and the plan keeps running op by op. */
@@ -140,7 +144,7 @@ START_TEST(test_unrecordable_path_runs_plain) {
     quanta_status st = quanta_backend_open("opencl", &be);
     unsetenv("QUANTA_OPENCL_GEMM");
     ck_assert_msg(st == QUANTA_OK, "%s", quanta_last_error());
-    check_repeats(be, 20, 13);
+    check_repeats(be, 20, 13, 0);
     quanta_backend_close(be);
 }
 END_TEST
