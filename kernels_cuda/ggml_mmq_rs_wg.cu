@@ -49,7 +49,7 @@
 #define QN_RS_KA 256 /* K per A slot: 8 blocks (a TMA box row of 144 / 272 bytes, a multiple of 16) */
 #define QN_RS_GROUP 8 /* weight tiles per group of the block order (even: whole clusters of two) */
 
-template <int DT, int NB> struct qn_rs_cfg {
+template <int DT, int NB, int G = 1> struct qn_rs_cfg {
     static constexpr int bb = qn_ggml_block_bytes(DT);
     static constexpr int arow = (QN_RS_KA / 32) * bb;             /* bytes per row in an A slot */
     static constexpr int a_bytes = QN_RS_BN * arow;               /* 18432 / 34816: multiples of 1024 */
@@ -61,7 +61,8 @@ template <int DT, int NB> struct qn_rs_cfg {
     static constexpr int a_off = SB * b_bytes, bar_off = a_off + SA * a_bytes;
     static constexpr int smem = bar_off + 2 * (SA + SB) * 8;
     static constexpr int threads = 384;
-    static_assert(SB >= 3, "B ring of at least 3 steps");
+    /* a group holds G slots while the one before it still holds its G: one more to copy ahead into */
+    static_assert(SB >= 2 * G + 1, "B ring of at least 2 G + 1 steps");
     static_assert(a_bytes % 1024 == 0 && b_bytes % 1024 == 0, "slots on 1024-byte boundaries (the swizzle's atoms)");
     static_assert(arow % 16 == 0 && arow / 2 <= 256, "a TMA box row: a multiple of 16 bytes, at most 256 elements");
 };
@@ -122,11 +123,12 @@ template <> __device__ __forceinline__ void qn_rs_mma<256>(float (&d)[32][4], co
 }
 #endif
 
-template <int DT, int NB, int CL>
+template <int DT, int NB, int CL, int G>
 __global__ void __launch_bounds__(384, 1) qn_k_ggml_mmq_rs(const __grid_constant__ CUtensorMap amap, qn_gmmq_args p) {
 #if QN_RS_HAVE
-    typedef qn_rs_cfg<DT, NB> Cfg;
+    typedef qn_rs_cfg<DT, NB, G> Cfg;
     constexpr int SA = Cfg::SA, SB = Cfg::SB;
+    constexpr bool big = NB == 256 || G > 1; /* more than 168 registers a consumer thread: setmaxnreg */
     extern __shared__ __align__(128) uint8_t qn_rs_smem_raw[];
     /* slots on 1024-byte boundaries (Cfg::smem + 1024 is allocated) */
     uint8_t *sm = qn_rs_smem_raw + ((1024u - (qn_smem_u32(qn_rs_smem_raw) & 1023u)) & 1023u);
@@ -159,7 +161,7 @@ __global__ void __launch_bounds__(384, 1) qn_k_ggml_mmq_rs(const __grid_constant
     else __syncthreads();
 
     if (tid >= 256) { /* ------------------------------------------------------------ producer: one thread */
-        if (NB == 256) qn_setmaxnreg_dec<40>(); /* the whole warpgroup, before it splits */
+        if (big) qn_setmaxnreg_dec<40>(); /* the whole warpgroup, before it splits */
         if (tid == 256) {
             qn_tma_prefetch(&amap);
             const __half *xt = p.xh + (size_t)mt * (size_t)KT * NB * QN_GMMQ_BK;
@@ -192,61 +194,76 @@ __global__ void __launch_bounds__(384, 1) qn_k_ggml_mmq_rs(const __grid_constant
         return;
     }
     /* ---------------------------------------------------------------------------------- consumers */
-    /* 256 tokens: 128 accumulators a thread; the producer warpgroup's registers go to the consumers (40 + 2 x 232
-     * per 128 threads = 504 <= 512) */
-    if (NB == 256) qn_setmaxnreg_inc<232>();
+    /* 256 tokens (128 accumulators a thread) or two steps' A registers (64): the producer warpgroup's registers go to
+     * the consumers (40 + 2 x 232 per 128 threads = 504 <= 512) */
+    if (big) qn_setmaxnreg_inc<232>();
     const int warp = tid >> 5, lane = tid & 31, g = lane >> 2, t = lane & 3;
     const int r0 = warp * 16 + g; /* the lane's first tile row (warpgroup warp / 4) */
     float acc[NB / 8][4];
 #pragma unroll
     for (int j = 0; j < NB / 8; j++) acc[j][0] = acc[j][1] = acc[j][2] = acc[j][3] = 0.0f;
 
-    /* step kt = 4 ka + j: its two blocks are j's of A slot sa */
-    auto step = [&](int64_t kt, int j, int sa, uint32_t (&a)[2][2][4], uint32_t (&a_prev)[2][2][4]) {
-        const uint8_t *blk = sm + Cfg::a_off + sa * Cfg::a_bytes + j * 2 * Cfg::bb + r0 * Cfg::arow;
+    /* Group of G steps kt0 .. kt0 + G - 1 = 4 ka + j0 ..: their 2 G blocks are j0's.. of A slot sa. All its wgmma in
+     * one commit group: G = 2 gives the decode of the next group 512 clocks of this warpgroup's tensor work to hide
+     * under instead of 256. */
+    typedef uint32_t areg[2 * G][2][4];
+    auto group = [&](int64_t kt0, int j0, int sa, areg &a, areg &a_prev) {
+        const uint8_t *blk = sm + Cfg::a_off + sa * Cfg::a_bytes + j0 * 2 * Cfg::bb + r0 * Cfg::arow;
 #pragma unroll
-        for (int c = 0; c < 2; c++) qn_rs_frag<DT>(blk + c * Cfg::bb, blk + c * Cfg::bb + 8 * Cfg::arow, t, a[c]);
-        if (j == 3) { /* the warp's last reads of this A slot are done (values in registers) */
+        for (int c = 0; c < 2 * G; c++) qn_rs_frag<DT>(blk + c * Cfg::bb, blk + c * Cfg::bb + 8 * Cfg::arow, t, a[c]);
+        if (j0 + G == 4) { /* the warp's last reads of this A slot are done (values in registers) */
             __syncwarp();
             if (lane == 0) qn_mbar_arrive(aempty(sa));
         }
-        const int sb = (int)(kt % SB);
-        qn_mbar_wait(bfull(sb), (uint32_t)((kt / SB) & 1));
-        const uint32_t B = sbase + sb * Cfg::b_bytes;
+#pragma unroll
+        for (int i = 0; i < G; i++) qn_mbar_wait(bfull((int)((kt0 + i) % SB)), (uint32_t)(((kt0 + i) / SB) & 1));
         qn_wg_fence();
 #pragma unroll
-        for (int q = 0; q < 4; q++) /* k16 q of the step: token rows of 128 bytes, 8-row atoms of 1024 */
-            qn_rs_mma<NB>(acc, a[q >> 1][q & 1], qn_wg_desc_sw128(B + 32 * q, 16, 1024));
+        for (int i = 0; i < G; i++) {
+            const uint32_t B = sbase + (int)((kt0 + i) % SB) * Cfg::b_bytes;
+#pragma unroll
+            for (int q = 0; q < 4; q++) /* k16 q of the step: token rows of 128 bytes, 8-row atoms of 1024 */
+                qn_rs_mma<NB>(acc, a[2 * i + (q >> 1)][q & 1], qn_wg_desc_sw128(B + 32 * q, 16, 1024));
+        }
         qn_wg_commit();
-        qn_wg_wait<1>(); /* step kt - 1's wgmma are done: its A registers and B slot are free */
+        qn_wg_wait<1>(); /* the previous group's wgmma are done: its A registers and B slots are free */
         qn_wg_keep(a_prev);
         qn_wg_keep(acc);
-        if (kt > 0) { /* CL > 1: lane r arrives on block r's barrier */
-            if (CL == 1) {
-                if (lane == 0) qn_mbar_arrive(bempty((int)((kt - 1) % SB)));
-            } else if (lane < CL) {
-                qn_mbar_arrive_cluster(qn_mapa(bempty((int)((kt - 1) % SB)), (uint32_t)lane));
+        if (kt0 > 0) { /* CL > 1: lane r arrives on block r's barrier */
+#pragma unroll
+            for (int i = 0; i < G; i++) {
+                const int sb = (int)((kt0 - G + i) % SB);
+                if (CL == 1) {
+                    if (lane == 0) qn_mbar_arrive(bempty(sb));
+                } else if (lane < CL) {
+                    qn_mbar_arrive_cluster(qn_mapa(bempty(sb), (uint32_t)lane));
+                }
             }
         }
     };
 
-    uint32_t a0[2][2][4], a1[2][2][4];
+    areg a0, a1;
 #pragma unroll
-    for (int c = 0; c < 2; c++)
+    for (int c = 0; c < 2 * G; c++)
 #pragma unroll
         for (int kk = 0; kk < 2; kk++)
 #pragma unroll
             for (int i = 0; i < 4; i++) a0[c][kk][i] = a1[c][kk][i] = 0u;
-    /* four steps per A slot (KT is a multiple of 4): the two register sets stay in place, no step or wait under a
-     * condition (ptxas serializes the wgmma otherwise, C7515) */
+    /* four steps per A slot (KT is a multiple of 4) in 4 / G groups: the two register sets stay in place, no group or
+     * wait under a condition (ptxas serializes the wgmma otherwise, C7515) */
     int64_t ka = 0;
     do { /* at least once (K >= 256): with a loop that may run zero times ptxas serializes the wgmma (C7515) */
         const int sa = (int)(ka % SA);
         qn_mbar_wait(afull(sa), (uint32_t)((ka / SA) & 1));
-        step(4 * ka, 0, sa, a0, a1);
-        step(4 * ka + 1, 1, sa, a1, a0);
-        step(4 * ka + 2, 2, sa, a0, a1);
-        step(4 * ka + 3, 3, sa, a1, a0);
+        if constexpr (G == 1) {
+            group(4 * ka, 0, sa, a0, a1);
+            group(4 * ka + 1, 1, sa, a1, a0);
+            group(4 * ka + 2, 2, sa, a0, a1);
+            group(4 * ka + 3, 3, sa, a1, a0);
+        } else {
+            group(4 * ka, 0, sa, a0, a1);
+            group(4 * ka + 2, 2, sa, a1, a0);
+        }
     } while (++ka < KT / 4);
     qn_wg_wait<0>();
     qn_wg_keep(acc);
@@ -261,10 +278,11 @@ __global__ void __launch_bounds__(384, 1) qn_k_ggml_mmq_rs(const __grid_constant
 #endif
 }
 
-template <int DT, int NB, int CL> static int qn_rs_launch(const CUtensorMap &m, const qn_gmmq_args &a, cudaStream_t s) {
-    typedef qn_rs_cfg<DT, NB> Cfg;
+template <int DT, int NB, int CL, int G = 1>
+static int qn_rs_launch(const CUtensorMap &m, const qn_gmmq_args &a, cudaStream_t s) {
+    typedef qn_rs_cfg<DT, NB, G> Cfg;
     static bool attr_set = false;
-    auto k = qn_k_ggml_mmq_rs<DT, NB, CL>;
+    auto k = qn_k_ggml_mmq_rs<DT, NB, CL, G>;
     if (!attr_set) {
         cudaError_t e = cudaFuncSetAttribute(k, cudaFuncAttributeMaxDynamicSharedMemorySize, Cfg::smem + 1024);
         if (e != cudaSuccess) return (int)e;
@@ -291,11 +309,12 @@ template <int DT, int NB, int CL> static int qn_rs_launch(const CUtensorMap &m, 
  * QUANTA_CUDA_GGML_MMQ_TILE=rs128x128 / rs128x64 force one, rs128x128c2 / rs128x64c2 the same in clusters of two
  * blocks along the weight rows (the tile's tokens read from L2 once per cluster, multicast: half the activation
  * traffic; forced only until measured); rs128x256 / rs128x256c2 256 tokens (m64n256k16: B read once per 256
- * tokens of decoded weights, half the codes' shared-memory reads per flop; forced only). */
+ * tokens of decoded weights, half the codes' shared-memory reads per flop; forced only); rs128x128g2 the 128x128
+ * tile with two steps (8 wgmma) per commit group (forced only). */
 static int qn_rs_nb(const qn_gmmq_args &a, int sms) {
     const int ft = qn_gmmq_forced_tile();
     if (ft == 20 || ft == 21) return 256;
-    if (ft == 16 || ft == 18) return 128;
+    if (ft == 16 || ft == 18 || ft == 22) return 128;
     if (ft == 17 || ft == 19) return 64;
     const int64_t want = (int64_t)(sms > 0 ? sms : 132) * 3 / 4, rows = (a.N + QN_RS_BN - 1) / QN_RS_BN;
     return rows * ((a.M + 127) / 128) >= want ? 128 : 64;
@@ -312,6 +331,7 @@ template <int DT> static int qn_rs_go(const qn_gmmq_args &a, int x_dtype, const 
     const int e = qn_gmmq_prep_xt(x_dtype, x, a, nb, true, s);
     if (e) return e;
     const int ft = qn_gmmq_forced_tile();
+    if (ft == 22) return qn_rs_launch<DT, 128, 1, 2>(m, a, s);
     if (ft == 20) return qn_rs_launch<DT, 256, 1>(m, a, s);
     if (ft == 21) return qn_rs_launch<DT, 256, 2>(m, a, s);
     if (ft == 18 || ft == 19) return nb == 128 ? qn_rs_launch<DT, 128, 2>(m, a, s) : qn_rs_launch<DT, 64, 2>(m, a, s);
