@@ -350,18 +350,21 @@ static int qn_rs_nb(const qn_gmmq_args &a, int sms) { return qn_rs_nb_of(a.M, a.
  * QN_RS_SPLIT_DEFAULT. Fixed numbers, not the SM count, so that the scratch size (qn_gmmq_rs_part_bytes) and the run
  * agree. */
 #define QN_RS_SPLIT_DEFAULT 0
-static int qn_rs_splits(int64_t M, int64_t N, int64_t K, int nb) {
-    if (!(QN_RS_SPLIT_DEFAULT || qn_gmmq_forced_tile() == 23)) return 1;
+static int qn_rs_splits_rule(int64_t M, int64_t N, int64_t K, int nb) {
     const int64_t blocks = (N + QN_RS_BN - 1) / QN_RS_BN * ((M + nb - 1) / nb), KA = K / QN_RS_KA;
     int64_t sp = blocks > 0 ? 128 / blocks : 1;
     if (sp > 4) sp = 4;
     if (sp > KA / 4) sp = KA / 4;
     return sp > 1 ? (int)sp : 1;
 }
-static int qn_rs_nb_of(int64_t M, int64_t N, int sms);
+static int qn_rs_splits(int64_t M, int64_t N, int64_t K, int nb) {
+    return QN_RS_SPLIT_DEFAULT || qn_gmmq_forced_tile() == 23 ? qn_rs_splits_rule(M, N, K, nb) : 1;
+}
 size_t qn_gmmq_rs_part_bytes(int64_t M, int64_t N, int64_t K) {
     if (K % QN_RS_KA || M <= 64) return 0;
-    const int sp = qn_rs_splits(M, N, K, qn_rs_nb_of(M, N, 132));
+    /* reserved whether or not splitting is on (a few MB on the shapes it splits), for the most splits the auto tile
+     * can take (128 tokens: the fewest blocks): a benchmark sizes the scratch once, then forces tiles */
+    const int sp = qn_rs_splits_rule(M, N, K, 128);
     return sp > 1 ? (size_t)sp * (size_t)M * (size_t)N * 4 : 0;
 }
 
