@@ -604,13 +604,14 @@ void qn_gemv_q8_m1n_glu(const global uchar *Wg, ulong go, const global uchar *Wu
 }
 
 /* qn_gemv_q8_m1 for one weight with the residual add after it (QUANTA_OPENCL_NORM_GEMV=1, cl_norm_gemv.c): y = x·W^T
- * as qn_gemv_q8_m1 stores it, and s = y + r, as add_norm's first stage adds the stored y (f32) and r. Why: the
- * add_norm after a layer's last GEMV then needs only the norm of s, which the next GEMV's prologue takes from s
- * (mode 0), never reading y: the plans put the next q/k/v results where y was (qn_gemv_q8_m1n with mode 1 read y,
- * so those could not fuse). f32 y, r and s (the host checks). */
+ * as qn_gemv_q8_m1 stores it, and s = y + r (radd), as add_norm's first stage adds the stored y (f32) and r, or a
+ * copy s = y (radd 0) in the backend's own buffer. Why: the add_norm after a layer's last GEMV then needs only the
+ * norm of s, which the next GEMV's prologue takes from s (mode 0), never reading y: the plans put the next q/k/v
+ * results where y was (qn_gemv_q8_m1n with mode 1 read y, so those could not fuse); Gemma 3's rms_norm_add_norm
+ * needs y's own norm first, so its prologue reads the copy. f32 y, r and s (the host checks). */
 kernel void qn_gemv_q8_m1r(const global uchar *W0, ulong wo0, long ws0, const global uchar *xb_, ulong xo,
                            global uchar *y0, ulong yo0, const global uchar *rres, ulong ro, global uchar *sres,
-                           ulong so, long N, long K, local float *red) {
+                           ulong so, int radd, long N, long K, local float *red) {
     const int l = (int)get_local_id(0), ly = (int)get_local_id(1), ry = (int)get_local_size(1);
     const long n0 = ((long)get_group_id(1) * ry + ly) * QN_G1_RW;
     float sa, sb;
@@ -627,7 +628,7 @@ kernel void qn_gemv_q8_m1r(const global uchar *W0, ulong wo0, long ws0, const gl
         const long n = (long)get_group_id(1) * ry * QN_G1_RW + f;
         if (n < N) {
             ((global float *)(y0 + yo0))[n] = v;
-            ((global float *)(sres + so))[n] = v + ((const global float *)(rres + ro))[n];
+            ((global float *)(sres + so))[n] = radd ? v + ((const global float *)(rres + ro))[n] : v;
         }
     }
 }

@@ -112,6 +112,14 @@ template <> __device__ __forceinline__ void qn_rs_mma<64>(float (&d)[8][4], cons
 template <> __device__ __forceinline__ void qn_rs_mma<128>(float (&d)[16][4], const uint32_t a[4], uint64_t bd) {
     qn_wg_mma_n128(d, a, bd);
 }
+/* m64n256k16, A (f16) from registers, adding to d (the 256-token tile) */
+template <> __device__ __forceinline__ void qn_rs_mma<256>(float (&d)[32][4], const uint32_t a[4], uint64_t bd) {
+    asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %133, 0;\n"
+                 "wgmma.mma_async.sync.aligned.m64n256k16.f32.f16.f16 {" QN_WG_R_0_31 ", " QN_WG_R_32_63 ", " QN_WG_R_64_95
+                 ", " QN_WG_R_96_127 "}, {%128, %129, %130, %131}, %132, p, 1, 1, 0;\n}\n"
+                 : QN_WG_D_0_7, QN_WG_D_8_15, QN_WG_D8_16_31
+                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(bd), "r"(1));
+}
 #endif
 
 template <int DT, int NB, int CL>
@@ -151,6 +159,7 @@ __global__ void __launch_bounds__(384, 1) qn_k_ggml_mmq_rs(const __grid_constant
     else __syncthreads();
 
     if (tid >= 256) { /* ------------------------------------------------------------ producer: one thread */
+        if (NB == 256) qn_setmaxnreg_dec<40>(); /* the whole warpgroup, before it splits */
         if (tid == 256) {
             qn_tma_prefetch(&amap);
             const __half *xt = p.xh + (size_t)mt * (size_t)KT * NB * QN_GMMQ_BK;
@@ -183,6 +192,9 @@ __global__ void __launch_bounds__(384, 1) qn_k_ggml_mmq_rs(const __grid_constant
         return;
     }
     /* ---------------------------------------------------------------------------------- consumers */
+    /* 256 tokens: 128 accumulators a thread; the producer warpgroup's registers go to the consumers (40 + 2 x 232
+     * per 128 threads = 504 <= 512) */
+    if (NB == 256) qn_setmaxnreg_inc<232>();
     const int warp = tid >> 5, lane = tid & 31, g = lane >> 2, t = lane & 3;
     const int r0 = warp * 16 + g; /* the lane's first tile row (warpgroup warp / 4) */
     float acc[NB / 8][4];
@@ -278,9 +290,11 @@ template <int DT, int NB, int CL> static int qn_rs_launch(const CUtensorMap &m, 
 /* Tokens per tile: 128 where the grid of 128x128 tiles covers about 3/4 of the SMs, else 64;
  * QUANTA_CUDA_GGML_MMQ_TILE=rs128x128 / rs128x64 force one, rs128x128c2 / rs128x64c2 the same in clusters of two
  * blocks along the weight rows (the tile's tokens read from L2 once per cluster, multicast: half the activation
- * traffic; forced only until measured). */
+ * traffic; forced only until measured); rs128x256 / rs128x256c2 256 tokens (m64n256k16: B read once per 256
+ * tokens of decoded weights, half the codes' shared-memory reads per flop; forced only). */
 static int qn_rs_nb(const qn_gmmq_args &a, int sms) {
     const int ft = qn_gmmq_forced_tile();
+    if (ft == 20 || ft == 21) return 256;
     if (ft == 16 || ft == 18) return 128;
     if (ft == 17 || ft == 19) return 64;
     const int64_t want = (int64_t)(sms > 0 ? sms : 132) * 3 / 4, rows = (a.N + QN_RS_BN - 1) / QN_RS_BN;
@@ -298,6 +312,8 @@ template <int DT> static int qn_rs_go(const qn_gmmq_args &a, int x_dtype, const 
     const int e = qn_gmmq_prep_xt(x_dtype, x, a, nb, true, s);
     if (e) return e;
     const int ft = qn_gmmq_forced_tile();
+    if (ft == 20) return qn_rs_launch<DT, 256, 1>(m, a, s);
+    if (ft == 21) return qn_rs_launch<DT, 256, 2>(m, a, s);
     if (ft == 18 || ft == 19) return nb == 128 ? qn_rs_launch<DT, 128, 2>(m, a, s) : qn_rs_launch<DT, 64, 2>(m, a, s);
     return nb == 128 ? qn_rs_launch<DT, 128, 1>(m, a, s) : qn_rs_launch<DT, 64, 1>(m, a, s);
 }

@@ -162,9 +162,10 @@ int main(int argc, char **argv) {
                 static const char *const names[] = {"128x128",   "128x64",    "64x32",    "128x128w4", "256x128",
                                                     "128x128b2", "wg128x128", "wg64x128", "wg128x64",  "wg64x64",
                                                     "wg256x128", "wg256x64",  "ws128x128", "ws128x64",
-                                                    "ws128x256", "rs128x128", "rs128x64", "rs128x128c2", "rs128x64c2"};
+                                                    "ws128x256", "rs128x128", "rs128x64", "rs128x128c2", "rs128x64c2",
+                                                    "rs128x256", "rs128x256c2"};
                 const int t0 = knew >= 16 ? 16 : knew >= 13 ? 13 : knew >= 7 ? 7 : 1,
-                          t1 = knew >= 16 ? 19 : knew >= 13 ? 15 : knew >= 7 ? 12 : 6;
+                          t1 = knew >= 16 ? 21 : knew >= 13 ? 15 : knew >= 7 ? 12 : 6;
                 if (M >= 256 && K * N >= 4096 * 4096 && !(tiles && !strcmp(tiles, "0")))
                     for (int t = t0; t <= t1; t++) row(names[t - 1], time_ms(knew, t, yn));
                 cudaFree(x), cudaFree(yn), cudaFree(yo), cudaFree(scr);

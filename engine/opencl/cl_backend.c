@@ -213,6 +213,7 @@ static void ocl_close(void *self) {
         if (s->k[i]) clReleaseKernel(s->k[i]);
     if (s->program) clReleaseProgram(s->program);
     if (s->err_flag) clReleaseMemObject(s->err_flag);
+    qn_cl_norm_gemv_close(s);
     if (s->attn_cnt) {
         clReleaseMemObject(s->attn_cnt);
         qn_mem_release(s->stats, QN_CL_ATTN_COUNTERS * sizeof(cl_int));

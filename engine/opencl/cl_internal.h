@@ -174,6 +174,7 @@ typedef struct qn_cl {
     qn_node norm_node;
     int mm_pend;          /* a q8 GEMV held for the add_norm after it (cl_norm_gemv.c): mm_node */
     qn_node mm_node;
+    qn_tensor ng_copy;    /* cl_norm_gemv.c's own copy of a GEMV's result (its mem.handle NULL until made) */
     int rec_nargs[QK_COUNT];
     qn_cl_arg_copy rec_args[QK_COUNT][QN_CL_MAX_ARGS];
 } qn_cl;
@@ -323,10 +324,13 @@ typedef struct qn_cl_norm_args {
 quanta_status qn_cl_norm_gemv_step(qn_cl *s, const qn_node *node, int *done);
 /* The held norm's own launch (before any other queue work: read, write, synchronize, capture end, replay). */
 quanta_status qn_cl_norm_flush(qn_cl *s);
+/* Frees cl_norm_gemv.c's own buffer (close). */
+void qn_cl_norm_gemv_close(qn_cl *s);
 /* cl_matmul.c: mm (matmul / matmul_multi / matmul_glu, q8, M = 1) through qn_gemv_q8_m1n(_glu) with x the
  * norm's result; QUANTA_ERR_UNSUPPORTED (nothing launched, no message) where that kernel does not apply. */
 quanta_status qn_cl_matmul_run_normed(qn_cl *s, const qn_node *mm, const qn_cl_norm_args *na);
-/* mm (matmul, q8, M = 1, f32 x and y) through qn_gemv_q8_m1r: its result and res = result + r stored;
+/* mm (matmul, q8, M = 1, f32 x and y) through qn_gemv_q8_m1r: its result and res = result + r (r NULL: the result)
+ * stored;
  * QUANTA_ERR_UNSUPPORTED (nothing launched, no message) where that kernel does not apply. */
 quanta_status qn_cl_matmul_run_residual(qn_cl *s, const qn_node *mm, const qn_tensor *r, const qn_tensor *res);
 

@@ -1029,12 +1029,13 @@ quanta_status qn_cl_matmul_run_normed(qn_cl *s, const qn_node *mm, const qn_cl_n
                         2, g, l);
 }
 
-/* qn_gemv_q8_m1r: matmul's product and the residual sum after it in one launch (cl_norm_gemv.c holds the matmul for
- * the add_norm that follows). Checked before the launch: UNSUPPORTED leaves the queue as it was. */
+/* qn_gemv_q8_m1r: matmul's product and the residual sum after it (r NULL: a copy of the product) in one launch
+ * (cl_norm_gemv.c holds the matmul for the norm that follows). Checked before the launch: UNSUPPORTED leaves the
+ * queue as it was. */
 quanta_status qn_cl_matmul_run_residual(qn_cl *s, const qn_node *mm, const qn_tensor *r, const qn_tensor *res) {
     const qn_tensor *x = mm->src[0], *w = mm->src[1], *y = mm->dst;
     if (mm->op != QN_OP_MATMUL || !s->gpu_class || w->desc.dtype != QUANTA_Q8 || x->desc.dtype != QUANTA_F32 ||
-        y->desc.dtype != QUANTA_F32 || r->desc.dtype != QUANTA_F32 || res->desc.dtype != QUANTA_F32 ||
+        y->desc.dtype != QUANTA_F32 || (r && r->desc.dtype != QUANTA_F32) || res->desc.dtype != QUANTA_F32 ||
         !gpu_switch_on("QUANTA_OPENCL_Q8_GPU") || s->dev.max_wg < GEMV_GPU_LX * GEMV_GPU_SETS)
         return QUANTA_ERR_UNSUPPORTED;
     mm_args m;
@@ -1047,18 +1048,19 @@ quanta_status qn_cl_matmul_run_residual(qn_cl *s, const qn_node *mm, const qn_te
     m.wm = qn_cl_mem(w), m.wo = w->mem.offset, m.N = m.wd.rows, m.K = m.wd.cols, m.M = 1;
     m.x = qn_cl_mem(x), m.xo = x->mem.offset;
     if (m.K % 16 || m.N == 0 || qn_cl_elems(x) != (size_t)m.K || qn_cl_elems(y) != (size_t)m.N ||
-        qn_cl_elems(r) != (size_t)m.N || qn_cl_elems(res) != (size_t)m.N || m.wo % 16 || m.xo % 16)
+        (r && qn_cl_elems(r) != (size_t)m.N) || qn_cl_elems(res) != (size_t)m.N || m.wo % 16 || m.xo % 16)
         return QUANTA_ERR_UNSUPPORTED;
     const size_t sets = gemv1_sets(s, &m);
     if (!sets) return QUANTA_ERR_UNSUPPORTED;
-    cl_mem ym = qn_cl_mem(y), rm = qn_cl_mem(r), sm = qn_cl_mem(res);
-    cl_ulong yo = y->mem.offset, ro = r->mem.offset, so = res->mem.offset;
+    cl_mem ym = qn_cl_mem(y), rm = qn_cl_mem(r ? r : y), sm = qn_cl_mem(res);
+    cl_ulong yo = y->mem.offset, ro = r ? r->mem.offset : 0, so = res->mem.offset;
+    cl_int radd = r != NULL;
     const cl_long ws = (cl_long)m.wd.scales_offset;
     size_t l[2] = {GEMV_GPU_LX, sets}, rows_per_group = 2 * sets;
     qn_cl_arg a[] = {QA(m.wm), QA(m.wo), QA(ws), QA(m.x), QA(m.xo), QA(ym), QA(yo), QA(rm), QA(ro), QA(sm), QA(so),
-                     QA(m.N), QA(m.K), QA_LOCAL(rows_per_group * 33 * sizeof(float))};
+                     QA(radd), QA(m.N), QA(m.K), QA_LOCAL(rows_per_group * 33 * sizeof(float))};
     quanta_status st = qn_cl_set_args(s, QK_GEMV_Q8_M1R, a, (int)(sizeof a / sizeof a[0]));
     if (st != QUANTA_OK) return st;
     size_t g[2] = {l[0], ((size_t)m.N + rows_per_group - 1) / rows_per_group * l[1]};
-    return qn_cl_launch(s, QK_GEMV_Q8_M1R, "matmul + residual (gemv q8 m1)", 2, g, l);
+    return qn_cl_launch(s, QK_GEMV_Q8_M1R, r ? "matmul + residual (gemv q8 m1)" : "matmul + copy (gemv q8 m1)", 2, g, l);
 }

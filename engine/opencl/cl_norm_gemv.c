@@ -114,6 +114,61 @@ static quanta_status residual_fused(qn_cl *s, const qn_node *node, qn_node *norm
     return QUANTA_OK;
 }
 
+/* The copy buffer's size: a row of 16384 floats (Gemma 3 270M's is 640, a 7B's 4096); made on first use, kept (a
+ * recording's kernels hold it) until close. */
+#define NG_COPY_FLOATS 16384
+void qn_cl_norm_gemv_close(qn_cl *s) {
+    if (!s->ng_copy.mem.handle) return;
+    clReleaseMemObject(qn_cl_mem(&s->ng_copy));
+    qn_mem_release(s->stats, NG_COPY_FLOATS * sizeof(float));
+    s->ng_copy.mem.handle = NULL;
+}
+
+/* The copy buffer as a tensor like t (f32, at most NG_COPY_FLOATS), or NULL. */
+static const qn_tensor *copy_like(qn_cl *s, const qn_tensor *t) {
+    if (qn_cl_elems(t) > NG_COPY_FLOATS || t->desc.dtype != QUANTA_F32) return NULL;
+    if (!s->ng_copy.mem.handle) {
+        if (qn_mem_reserve(s->stats, NG_COPY_FLOATS * sizeof(float), "opencl: the norm's copy of a GEMV row") !=
+            QUANTA_OK) {
+            qn_error_clear();
+            return NULL;
+        }
+        cl_int err;
+        cl_mem m = clCreateBuffer(s->ctx, CL_MEM_READ_WRITE, NG_COPY_FLOATS * sizeof(float), NULL, &err);
+        if (err != CL_SUCCESS) {
+            qn_mem_release(s->stats, NG_COPY_FLOATS * sizeof(float));
+            return NULL;
+        }
+        s->ng_copy.mem.handle = m;
+    }
+    s->ng_copy.desc = t->desc;
+    s->ng_copy.bytes = t->bytes;
+    s->ng_copy.mem.offset = 0;
+    s->ng_copy.aux = NULL;
+    s->ng_copy.name = "opencl norm copy";
+    return &s->ng_copy;
+}
+
+/* The held GEMV (y) and node, an rms_norm_add_norm of y (Gemma 3's post-norm of the MLP and the next layer's input
+ * norm): the GEMV stores y and a copy of it in the backend's own buffer (qn_gemv_q8_m1r), and *norm is the node
+ * reading the copy. The norm's first step needs the whole of y, so the sum cannot be made in the GEMV as for
+ * add_norm; reading the copy, the fused kernel after it no longer reads y, where the plans put the next q/k/v
+ * results. UNSUPPORTED: nothing launched. */
+static quanta_status copy_fused(qn_cl *s, const qn_node *node, qn_node *norm) {
+    const qn_node *mm = &s->mm_node;
+    if (node->op != QN_OP_RMS_NORM_ADD_NORM) return QUANTA_ERR_UNSUPPORTED;
+    const qn_tensor *y = mm->dst, *x = node->src[0];
+    if (qn_cl_mem(x) != qn_cl_mem(y) || x->mem.offset != y->mem.offset || x->bytes != y->bytes) return QUANTA_ERR_UNSUPPORTED;
+    if (overlap(mm->src[0], y) || overlap(mm->src[1], y)) return QUANTA_ERR_UNSUPPORTED;
+    const qn_tensor *c = copy_like(s, y);
+    if (!c) return QUANTA_ERR_UNSUPPORTED;
+    const quanta_status st = qn_cl_matmul_run_residual(s, mm, NULL, c);
+    if (st != QUANTA_OK) return st;
+    *norm = *node;
+    norm->src[0] = c;
+    return QUANTA_OK;
+}
+
 /* A GEMV to hold for an add_norm after it: matmul, q8, M = 1 (its own checks come at the launch). */
 static int mm_holdable(const qn_cl *s, const qn_node *n) {
     if (n->op != QN_OP_MATMUL || !s->gpu_class || n->src[1]->desc.dtype != QUANTA_Q8) return 0;
@@ -152,6 +207,7 @@ quanta_status qn_cl_norm_gemv_step(qn_cl *s, const qn_node *node, int *done) {
     if (s->mm_pend) {
         qn_node norm;
         quanta_status st = residual_fused(s, node, &norm);
+        if (st == QUANTA_ERR_UNSUPPORTED) st = copy_fused(s, node, &norm);
         if (st != QUANTA_ERR_UNSUPPORTED) {
             s->mm_pend = 0;
             *done = 1;

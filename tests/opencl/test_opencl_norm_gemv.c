@@ -7,7 +7,8 @@
  *          -> the gated MLP h (matmul_glu); dn = h·Wd^T, s3 = s2 + dn, z = rms_norm(s3)·w3 -> logits (matmul). The
  *          plan makes add_norms of the three norms: the first fuses into q/k/v (mode 1), the others follow a GEMV,
  *          which then stores the residual sum too (qn_gemv_q8_m1r), and their norms of the sum fuse (mode 0).
- *   Gemma: s = r + rms_norm(x)·(1 + w1), y = rms_norm(s)·(1 + w2) -> the gated MLP: rms_norm_add_norm (weight + 1).
+ *   Gemma: xd = a·Wd^T, s = b + rms_norm(xd)·(1 + w1), y = rms_norm(s)·(1 + w2) -> the gated MLP:
+ *          rms_norm_add_norm (weight + 1) after a GEMV, which stores a copy of xd that the norm reads.
  * Every result (the norms' own included: later ops read them) must equal, bit for bit, the same plan with the
  * switch off (the norms launched apart: what the conformance suite checks against float64), on a first execute
  * and on a replay; each must also be within 1e-3 relative (of the row's largest magnitude) of the reference
@@ -92,9 +93,11 @@ static void make(graph_set *s, int gemma, qt_rng *r, void **keep, int *nkeep, fl
     quanta_tensor *w1 = vec(s->g, "w1", r, D, gemma ? 0.0f : 1.0f, &keep[(*nkeep)++]), *w2 = vec(s->g, "w2", r, D, gemma ? 0.0f : 1.0f, &keep[(*nkeep)++]);
     quanta_tensor *wg = weight(s->g, "wg", r, F, D, &keep[(*nkeep)++]), *wu = weight(s->g, "wu", r, F, D, &keep[(*nkeep)++]);
     quanta_tensor *gt, *up;
-    if (gemma) { /* s = b + rms_norm(a)·(1 + w1), y = rms_norm(s)·(1 + w2) */
-        quanta_tensor *p;
-        ck_assert_int_eq(quanta_rms_norm(s->g, a, w1, 1e-6f, 1, &p), QUANTA_OK);
+    if (gemma) { /* xd = a·Wd^T, s = b + rms_norm(xd)·(1 + w1), y = rms_norm(s)·(1 + w2) */
+        quanta_tensor *p, *xd, *wd = weight(s->g, "wd", r, D, D, &keep[(*nkeep)++]);
+        ck_assert_int_eq(quanta_matmul(s->g, a, wd, &xd), QUANTA_OK);
+        add_out(s, xd, D);
+        ck_assert_int_eq(quanta_rms_norm(s->g, xd, w1, 1e-6f, 1, &p), QUANTA_OK);
         ck_assert_int_eq(quanta_add(s->g, b, p, &sum), QUANTA_OK);
         ck_assert_int_eq(quanta_rms_norm(s->g, sum, w2, 1e-6f, 1, &y), QUANTA_OK);
         add_out(s, sum, D);
@@ -213,6 +216,7 @@ static void check_graph(int gemma) {
         }
     }
     ck_assert_msg(file_has(events, "norm + matmul_glu"), "the fused glu launch is not in %s", events);
+    if (gemma) ck_assert_msg(file_has(events, "matmul + copy"), "the GEMV with the copy is not in %s", events);
     if (!gemma) {
         ck_assert_msg(file_has(events, "norm + matmul_multi"), "the fused q/k/v launch is not in %s", events);
         ck_assert_msg(file_has(events, "norm + matmul (gemv"), "the fused plain GEMV launch is not in %s", events);
