@@ -219,6 +219,9 @@ template <> __device__ __forceinline__ void qn_f8_mma<128>(float (&d)[16][4], co
 template <> __device__ __forceinline__ void qn_f8_mma<256>(float (&d)[32][4], const uint32_t a[4], uint64_t desc) {
     qn_wg_mma_f8_n256(d, a, desc);
 }
+template <> __device__ __forceinline__ void qn_f8_mma<192>(float (&d)[24][4], const uint32_t a[4], uint64_t desc) {
+    qn_wg_mma_f8_n192(d, a, desc);
+}
 #endif
 
 struct qn_f8_args {
@@ -264,7 +267,7 @@ __device__ __forceinline__ void qn_f8_stamp(unsigned long long *tr, int k) {
 template <int BN, int ROWS>
 __device__ __forceinline__ void qn_f8_scales_ahead(const qn_f8_args &p, int64_t m0, int64_t nb, int ctid) {
     const void *a = NULL;
-    if (ctid < BN / 32) a = m0 < p.Mp ? p.sx + m0 + 32 * ctid : NULL; /* tw forms: padding tiles start past Mp */
+    if (ctid < BN / 32) a = m0 + 32 * ctid < p.Mp ? p.sx + m0 + 32 * ctid : NULL; /* tw / 192-token tiles: past Mp */
     else if (ctid < BN / 32 + ROWS / 32 && nb + 32 * (ctid - BN / 32) < p.Np) a = p.sw + nb + 32 * (ctid - BN / 32);
     if (a) asm volatile("prefetch.global.L1 [%0];\n" ::"l"(a));
 }
@@ -533,6 +536,12 @@ __global__ void __launch_bounds__(qn_f8_cfg<CW, BN>::threads, qn_f8_cfg<CW, BN>:
  * epilogue stores straight from the accumulators (the stages are the next tile's now). Split-K is not taken
  * (the host launches qn_k_fp8_wg then). Same wgmma on the same bytes in the same order, the same scaling
  * expression and rounding: y bit-identical to qn_k_fp8_wg. */
+/* Token m's scale (sx has Mp entries, zeros past M). A token tile of BN dividing 256 never passes Mp (a multiple of
+ * 256); fp814's 192-token tile can, and reads zero there. */
+template <int BN> __device__ __forceinline__ float qn_f8_sx(const qn_f8_args &p, int64_t m) {
+    if (256 % BN == 0) return __ldg(p.sx + m);
+    return m < p.Mp ? __ldg(p.sx + m) : 0.0f;
+}
 template <typename OT> __device__ __forceinline__ OT qn_f8_cvt(float v);
 template <> __device__ __forceinline__ float qn_f8_cvt<float>(float v) { return v; }
 template <> __device__ __forceinline__ __half qn_f8_cvt<__half>(float v) { return __float2half_rn(v); }
@@ -560,7 +569,7 @@ __device__ __forceinline__ void qn_f8_store_direct(const float (&acc)[BN / 8][4]
 #pragma unroll
         for (int j = 0; j < JC; j++)
 #pragma unroll
-            for (int c = 0; c < 2; c++) xs[j][c] = __ldg(p.sx + m0 + 8 * (j0 + j) + 2 * t + c); /* < Mp: 0 past M */
+            for (int c = 0; c < 2; c++) xs[j][c] = qn_f8_sx<BN>(p, m0 + 8 * (j0 + j) + 2 * t + c);
 #pragma unroll
         for (int j = 0; j < JC; j++) {
 #pragma unroll
@@ -781,7 +790,7 @@ __device__ __forceinline__ void qn_f8t_store_tma(const float (&acc)[BN / 8][4], 
 #pragma unroll
             for (int j = 0; j < JC; j++)
 #pragma unroll
-                for (int c = 0; c < 2; c++) xs[j][c] = __ldg(p.sx + m0 + 8 * (j0 + j) + 2 * t + c);
+                for (int c = 0; c < 2; c++) xs[j][c] = qn_f8_sx<BN>(p, m0 + 8 * (j0 + j) + 2 * t + c);
 #pragma unroll
             for (int j = 0; j < JC; j++)
 #pragma unroll
@@ -1286,6 +1295,9 @@ static int qn_f8t_launch_tile(int tile, const qn_f8_args &a, int sms, cudaStream
     /* 64x128's place (the same grid size) goes to 128x64: one warpgroup under the two-block register cap of 128
      * with two 16-register A buffers makes ptxas serialize the wgmma (C7512); two of 64 tokens do not */
     case 3: return qn_f8t_launch<2, 64, CL, EPI, TOK>(a, sms, s);
+    /* fp814: 128x192 (forced only, unmeasured): 512 tokens in 3 token tiles instead of 2 or 4, for the grids that
+     * leave 128x256 a third of a round short (86 x 2 = 172 tiles on 132 SMs at M = 512 x 11008) */
+    case 5: return qn_f8t_launch<2, 192, CL, EPI, TOK>(a, sms, s);
     default: return qn_f8t_launch<1, 64, CL, EPI, TOK>(a, sms, s);
     }
 }
@@ -1386,19 +1398,24 @@ static int qn_f8_pick(int64_t N, int64_t M, int sms, int forced) {
     return 4;
 }
 
+/* fp814's 128x192 tile (5): its cost relative to 128x256 at one round, or 0: forced only (QUANTA_CUDA_FP8_TILE=128x192),
+ * never picked, until a device run has timed both tiles at one round (fp8_check time4: 512 x 4096 x 11008, 512 x 5120
+ * x 13824). */
+#define QN_F8T_COST_192 0.0
 /* The TMA forms' pick (fp813): the tile with the least rounds x cost, rounds = tiles / resident blocks rounded up,
  * cost = a tile's time relative to 128x256's at equal K. The costs are the H100 round-1 times of each tile forced
  * at one round (fp8_check time3, 2t: 256 x 4096 x 4096 and 256 x 5120 x 13824: 128x128 0.78, 128x64 0.55 (L2-bound:
  * 277 clocks per 64 of K for 128 of tensor work), 64x64 0.65 at two blocks per SM); that rule picks the measured
  * best tile (within 3%) on all 12 rows with M <= 512 (the grid-size rule of qn_f8_pick: 7 of 12, up to 1.56x slower). */
 static int qn_f8t_pick(int64_t N, int64_t M, int sms, int forced) {
-    static const int bm[4] = {128, 128, 128, 64}, bn[4] = {256, 128, 64, 64}, per_sm[4] = {1, 1, 1, 2};
-    static const double cost[4] = {1.0, 0.78, 0.55, 0.65};
-    if (forced >= 1 && forced <= 4) return forced;
+    static const int bm[5] = {128, 128, 128, 64, 128}, bn[5] = {256, 128, 64, 64, 192}, per_sm[5] = {1, 1, 1, 2, 1};
+    static const double cost[5] = {1.0, 0.78, 0.55, 0.65, QN_F8T_COST_192};
+    if (forced >= 1 && forced <= 5) return forced;
     const int64_t s = sms > 0 ? sms : 132;
     int best = 0;
     double tb = 1e300;
-    for (int i = 0; i < 4; i++) {
+    for (int i = 0; i < 5; i++) {
+        if (cost[i] <= 0.0) continue; /* not picked */
         const int64_t tiles = (N + bm[i] - 1) / bm[i] * ((M + bn[i] - 1) / bn[i]);
         const double tm = (double)((tiles + s * per_sm[i] - 1) / (s * per_sm[i])) * cost[i];
         if (tm < tb) tb = tm, best = i;
@@ -1406,15 +1423,15 @@ static int qn_f8t_pick(int64_t N, int64_t M, int sms, int forced) {
     return best + 1;
 }
 
-/* QUANTA_CUDA_FP8_TILE=128x256|128x128|64x128|64x64 forces a tile on every call (conformance of each tile by
+/* QUANTA_CUDA_FP8_TILE=128x256|128x128|64x128|64x64|128x192 (the last: TMA forms only, fp814) forces a tile on every call (conformance of each tile by
  * bench/cuda/verify_mmq8.sh); unset or anything else: picked by grid size. Read once. */
 static int qn_f8_forced_tile() {
     static int tile = -1;
     if (tile < 0) {
-        static const char *const names[4] = {"128x256", "128x128", "64x128", "64x64"};
+        static const char *const names[5] = {"128x256", "128x128", "64x128", "64x64", "128x192"};
         const char *e = getenv("QUANTA_CUDA_FP8_TILE");
         int t = 0;
-        for (int i = 0; e && i < 4; i++)
+        for (int i = 0; e && i < 5; i++)
             if (!strcmp(e, names[i])) t = i + 1;
         tile = t;
     }
@@ -1423,11 +1440,11 @@ static int qn_f8_forced_tile() {
 
 /* QUANTA_CUDA_FP8_V2 (fp8pp11): 0: mmq8's kernel (blocks alone); 1 or 2: clusters of 2 blocks sharing the token
  * tile; 4: clusters of 4; a trailing p (0p, 2p, 4p): the persistent form of that cluster size, pp (0pp, 2pp, 4pp):
- * persistent with 2 wgmma groups in flight. Unset (fp814, from the H100 run of 2026-12-06 16:17): ts, fp813's TMA
- * form with its TMA-store epilogue, clusters of 1 below M = 2048 and of 2 from it (cluster 0 here: picked per call,
- * qn_f8_cluster). 0ts was 1.0-1.35x 0t on 28 of 30 LLaMA-7B/13B rows (0.94-0.96x on two at M = 4096, K = 11008 / 13824),
- * and 2ts up to 1.1x 0ts at M >= 2048 (within 1.6% where slower), below it 0ts up to 1.2x 2ts; bit-identical,
- * conformance per tile and compute-sanitizer clean (bench/NOTES.md section 6, fp814). Before: 0t, faster than 2p
+ * persistent with 2 wgmma groups in flight. Unset: 0ts (fp814), fp813's TMA form with its TMA-store epilogue and
+ * fp814's L1 prefetch of each tile's scales: in the H100 run of 2026-12-06 17:13 the fastest form (or within 1% of
+ * it) on all 30 LLaMA-7B/13B rows, 1.04-1.31x 0t (2ts, ahead at M >= 2048 in the run of 16:17 before the prefetch,
+ * now 1.0-1.16x slower); bit-identical, conformance and compute-sanitizer clean (bench/NOTES.md section 6, fp814).
+ * Before: 0t, faster than 2p
  * on all 30 shapes of the H100 run of 2026-12-06 13:12 (1.19-2.06x; fp813). Before that: 2p, the fastest form in the H100 run of 2026-12-06 09:42
  * (1.16-1.20x mmq8's kernel at M = 2048 on the 7B/13B shapes, 1.19x at M = 256; pp no faster; bit-identical,
  * conformance per tile and compute-sanitizer clean: bench/NOTES.md section 6, lead12). Read once: the cluster
@@ -1437,10 +1454,7 @@ static int qn_f8_env_v2() {
     static int v2 = -1;
     if (v2 < 0) {
         const char *e = getenv("QUANTA_CUDA_FP8_V2");
-        if (!e) {
-            v2 = 4 << 4; /* ts, the cluster size by M */
-            return v2;
-        }
+        if (!e) e = "0ts";
         const int v = atoi(e);
         const char *p1 = strchr(e, 'p');
         v2 = (v == 4 ? 4 : v == 1 || v == 2 ? 2 : 1) | (p1 ? (p1[1] == 'p' ? 32 : 16) : 0);
@@ -1509,23 +1523,16 @@ int qn_cuda_fp8_quantize_x_tm(int x_dtype, const void *x, int64_t M, int64_t K, 
     return qn_cu_launch_status();
 }
 
-/* The cluster size of QUANTA_CUDA_FP8_V2 for M tokens: as named, or (unset) 2 from M = 2048 (the H100 run of 16:17:
- * 2ts up to 1.1x 0ts on the wide weights there, where the token tile multicast halves the L2 reads), else 1. */
-static int qn_f8_cluster(int64_t M) {
-    const int c = qn_f8_env_v2() & 15;
-    return c ? c : M >= 2048 ? 2 : 1;
-}
-
 int qn_cuda_fp8_gemm(const qn_cuda_weight *w, const void *buf, int64_t M, int y_dtype, void *y, int tile, int sms,
                      void *stream) {
-    return qn_cuda_fp8_gemm_cl(w, buf, M, y_dtype, y, tile, 1, NULL, qn_f8_cluster(M), qn_f8_env_v2() >> 4, NULL, sms,
+    return qn_cuda_fp8_gemm_cl(w, buf, M, y_dtype, y, tile, 1, NULL, qn_f8_env_v2() & 15, qn_f8_env_v2() >> 4, NULL, sms,
                                stream);
 }
 
 int qn_cuda_fp8_gemm_split(const qn_cuda_weight *w, const void *buf, int64_t M, int y_dtype, void *y, int tile,
                            int splits, float *part, int sms, void *stream) {
-    return qn_cuda_fp8_gemm_cl(w, buf, M, y_dtype, y, tile, splits, part, qn_f8_cluster(M), qn_f8_env_v2() >> 4, NULL,
-                               sms, stream);
+    return qn_cuda_fp8_gemm_cl(w, buf, M, y_dtype, y, tile, splits, part, qn_f8_env_v2() & 15, qn_f8_env_v2() >> 4,
+                               NULL, sms, stream);
 }
 
 void qn_cuda_fp8_grid(int64_t N, int64_t M, int tile, int splits, int cluster, int sms, int64_t g[3]) {

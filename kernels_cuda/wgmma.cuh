@@ -199,6 +199,18 @@ __device__ __forceinline__ void qn_wg_mma_f8_n256(float (&d)[32][4], const uint3
                  : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(desc), "r"(1));
 }
 
+/* fp814: N = 192 (matmul_fp8_wg.cu's 128x192 tile: 1.5 token tiles of 128 per weight tile, for grids that 128x256
+ * leaves a third of a round short) */
+#define QN_WG_D8_16_23 QN_WG_D8(16), QN_WG_D8(17), QN_WG_D8(18), QN_WG_D8(19), QN_WG_D8(20), QN_WG_D8(21), QN_WG_D8(22), QN_WG_D8(23)
+__device__ __forceinline__ void qn_wg_mma_f8_n192(float (&d)[24][4], const uint32_t a[4], uint64_t desc) {
+    asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %101, 0;\n"
+                 "wgmma.mma_async.sync.aligned.m64n192k32.f32.e4m3.e4m3 {" QN_WG_R_0_31 ", " QN_WG_R_32_63
+                 ", " QN_WG_R_64_95 "}, "
+                 "{%96, %97, %98, %99}, %100, p, 1, 1;\n}\n"
+                 : QN_WG_D_0_7, QN_WG_D_8_15, QN_WG_D8_16_23
+                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(desc), "r"(1));
+}
+
 /* qn_wg_mma16_ss_n128's form with N = 256 (mmq13: ggml_mmq_ws_wg.cu's 128x256 tile), f16, adding to d. */
 __device__ __forceinline__ void qn_wg_mma16_ss_n256(float (&d)[32][4], uint64_t adesc, uint64_t bdesc) {
     asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %130, 0;\n"

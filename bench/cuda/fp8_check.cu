@@ -31,8 +31,8 @@
  * trace3 (fp813): the TMA form's per-block timestamps of its first tile (clocks per 64 of K, epilogue).
  * time3 (fp813): the default (2p) against the TMA form (0t, 2t) and cuBLASLt on LLaMA-7B/13B shapes, M 256..4096.
  *   check also compares the TMA form (token-major codes, clusters 1 and 2) bit for bit with the form of the run.
- * time4 (fp814): 0t, 0ts / 2ts (the default by M), 0ts without the scale prefetch, the ping-pong form (0tp, 2tp)
- *   and cuBLASLt, same shapes. check also compares the ping-pong form bit for bit with the TMA form's 128x128 tile
+ * time4 (fp814): the default (0ts) with the tile picked, 128x256 and 128x192 forced, and cuBLASLt, same shapes
+ *   (round 1's time4 also timed 0t, 2ts, 0tsn and the ping-pong form: bench/NOTES.md). check also compares the ping-pong form bit for bit with the TMA form's 128x128 tile
  *   (on the whole GPU and with every tile in one block / cluster) and against the reference.
  * trace: one launch per shape and cluster size with the kernel's per-block timestamps: time to the first stage,
  *   K steps, epilogue, gaps between blocks on an SM (where the time outside the K steps goes).
@@ -222,7 +222,11 @@ static int check_case(const ccase &c) {
     /* 0t, 2t, 0ts, 2ts (clusters along the weights), 2tw, 4tw, 2tws, 4tws (along the tokens) */
     static const int tforms[8][2] = {{1, 3}, {2, 3}, {1, 4}, {2, 4}, {2, 5}, {4, 5}, {2, 6}, {4, 6}};
     int64_t t_bad[8] = {0, 0, 0, 0, 0, 0, 0, 0}, tcode_bad = 0, pp_bad[4] = {0, 0, 0, 0};
-    std::vector<uint8_t> y128(yb.size()), ypp[2] = {std::vector<uint8_t>(yb.size()), std::vector<uint8_t>(yb.size())};
+    /* ypp: the ping-pong form (clusters 1, 2), then fp814's 128x192 tile of the TMA form (0ts, 2ts: another wgmma N,
+     * so checked against the reference, its bit differences from the run's form only counted) */
+    std::vector<uint8_t> y128(yb.size()), ypp[4];
+    for (auto &v : ypp) v.resize(yb.size());
+    int64_t t192_diff[2] = {0, 0};
     const bool t_ran = c.splits == 1;
     if (t_ran) {
         void *buf2;
@@ -271,11 +275,19 @@ static int check_case(const ccase &c) {
             CK(cudaMemcpy(yp.data(), dy, yc.size(), cudaMemcpyDeviceToHost));
             for (size_t i = 0; i < yc.size(); i += ys) pp_bad[ci] += memcmp(&yp[i], &y128[i], ys) != 0;
         }
+        for (int ci = 0; ci < 2; ci++) {
+            CK(cudaMemset(dy, 0xFF, yb.size()));
+            e = qn_cuda_fp8_gemm_cl(&dw.w, buf2, M, c.yd, dy, 5, 1, NULL, ci + 1, 4, NULL, 132, NULL);
+            if (e) { printf("gemm launch (TMA form, tile 128x192, cluster %d): %d\n", ci + 1, e); return 1; }
+            CK(cudaDeviceSynchronize());
+            CK(cudaMemcpy(ypp[2 + ci].data(), dy, yc.size(), cudaMemcpyDeviceToHost));
+            for (size_t i = 0; i < yc.size(); i += ys) t192_diff[ci] += memcmp(&ypp[2 + ci][i], &yb[i], ys) != 0;
+        }
         cudaFree(buf2);
     }
     float lut[256];
     for (int v = 0; v < 256; v++) lut[v] = qn_e4m3_to_f32((uint8_t)v);
-    int64_t bad = 0, first = -1, pp_ref_bad[2] = {0, 0};
+    int64_t bad = 0, first = -1, pp_ref_bad[4] = {0, 0, 0, 0};
     double se = 0, sr = 0, worst = 0, fe = 0, fr = 0;
     std::vector<double> xf(K);
     for (int64_t m = 0; m < M; m++) {
@@ -300,7 +312,7 @@ static int check_case(const ccase &c) {
             const double own = c.yd == QN_DT_F32 ? 0.0 : fabs(ref) * (c.yd == QN_DT_F16 ? 1.0 / 1024 : 1.0 / 128);
             const double err = fabs((double)got - ref), tol = mag / 1024.0 + own + 1e-30;
             if (!(err <= tol)) { bad++; if (first < 0) first = m * N + n; }
-            for (int ci = 0; ci < 2 && t_ran; ci++) /* NaN (never written) fails too */
+            for (int ci = 0; ci < 4 && t_ran; ci++) /* NaN (never written) fails too */
                 pp_ref_bad[ci] += !(fabs((double)value(ypp[ci]) - ref) <= tol);
             if (mag > 0) worst = std::max(worst, err / (mag + own));
             se += err * err, sr += ref * ref;
@@ -333,12 +345,17 @@ static int check_case(const ccase &c) {
                (long long)M, (long long)N, (long long)K, dtn(c.yd), (long long)pp_bad[0], (long long)pp_bad[1],
                (long long)pp_bad[2], (long long)pp_bad[3], (long long)pp_ref_bad[0], (long long)pp_ref_bad[1],
                (long long)(M * N));
+    if (t_ran)
+        printf("check M=%lld N=%lld K=%lld y=%s: tile 128x192 (0ts / 2ts) %lld / %lld of %lld wrong against the reference "
+               "(bits differ from the run's form in %lld / %lld)\n",
+               (long long)M, (long long)N, (long long)K, dtn(c.yd), (long long)pp_ref_bad[2], (long long)pp_ref_bad[3],
+               (long long)(M * N), (long long)t192_diff[0], (long long)t192_diff[1]);
     cudaFree(dx), cudaFree(dy), cudaFree(buf), cudaFree(dw.codes), cudaFree(dw.sw), cudaFree(part);
     int64_t cl_any = 0;
     for (int64_t v : cl_bad) cl_any += v;
     return code_bad || scale_bad || pad_bad || bad || cl_any || std::any_of(t_bad, t_bad + 8, [](int64_t v) { return v != 0; }) ||
-                   tcode_bad || std::any_of(pp_bad, pp_bad + 4, [](int64_t v) { return v != 0; }) || pp_ref_bad[0] ||
-                   pp_ref_bad[1]
+                   tcode_bad || std::any_of(pp_bad, pp_bad + 4, [](int64_t v) { return v != 0; }) ||
+                   std::any_of(pp_ref_bad, pp_ref_bad + 4, [](int64_t v) { return v != 0; })
                ? 1
                : 0;
 }
@@ -965,26 +982,24 @@ static int time_t3(const char *csv) {
     return err ? 1 : 0;
 }
 
-/* time4 (fp814): the GEMM alone: 0t (fp813's TMA form), 0ts / 2ts (its TMA store epilogue, clusters of 1 / 2: the
- * default is 0ts below M = 2048 and 2ts from it), 0ts without fp814's prefetch of the scales (0tsn: the A/B of that),
- * the ping-pong form (0tp, 2tp: each consumer warpgroup on its own 128x128 tiles, in turn) and cuBLASLt FP8 fast, on
+/* time4 (fp814): the GEMM alone: the default (0ts: fp813's TMA form with its TMA-store epilogue, fp814's scale
+ * prefetch, tile picked), the same with 128x256 and with fp814's 128x192 tile forced, and cuBLASLt FP8 fast, on
  * LLaMA-7B / 13B linear shapes at M = 256 .. 4096, plus the quantizer (the form QUANTA_CUDA_FP8_QUANT_REG chooses).
- * csv: one row per shape for fp8_peers.py (gemm_us = the default, ours_us = quant + the default). */
+ * 128x192 against 128x256 where both are one round (512 x 4096 x 11008, 512 x 5120 x 13824) is the tile's cost for
+ * qn_f8t_pick. csv: one row per shape for fp8_peers.py (gemm_us = the default, ours_us = quant + the default). */
 static int time_t4(const char *csv) {
     static const int64_t nk[][2] = {{4096, 4096}, {11008, 4096}, {4096, 11008}, {5120, 5120}, {13824, 5120}, {5120, 13824}};
     static const int64_t ms[] = {256, 512, 1024, 2048, 4096};
     FILE *out = csv ? fopen(csv, "w") : NULL;
-    if (out)
-        fprintf(out, "M,N,K,quant_us,gemm_us,ours_us,v2c1t_us,v2c1ts_us,v2c2ts_us,v2c1tsn_us,v2c1tp_us,v2c2tp_us,lt_fast_us\n");
+    if (out) fprintf(out, "M,N,K,quant_us,gemm_us,ours_us,v2c1ts_us,v2c1ts256_us,v2c1ts192_us,lt_fast_us\n");
     lt_env le;
     if (!lt_env_init(le)) { printf("cublasLt init failed\n"); return 2; }
-    printf("time4: us per call (best of 5 x 20 back-to-back), bf16 y, GEMM alone; c1t = 0t (fp813), c1ts / c2ts = the\n"
-           "TMA store epilogue, clusters of 1 / 2 (the default: c1ts below M = 2048, c2ts from it), c1tsn = c1ts without\n"
-           "the scales' L1 prefetch, c1tp / c2tp = ping-pong consumers (=0tp / 2tp); lt_fast = cuBLASLt FP8 fast\n"
-           "(per-tensor scales); quant = the per-token quantizer (QUANTA_CUDA_FP8_QUANT_REG=%s)\n",
+    printf("time4: us per call (best of 5 x 20 back-to-back), bf16 y, GEMM alone; dflt = 0ts (tile picked), t256 / t192\n"
+           "= 0ts with 128x256 / 128x192 forced; lt_fast = cuBLASLt FP8 fast (per-tensor scales); quant = the per-token\n"
+           "quantizer (QUANTA_CUDA_FP8_QUANT_REG=%s)\n",
            getenv("QUANTA_CUDA_FP8_QUANT_REG") ? getenv("QUANTA_CUDA_FP8_QUANT_REG") : "unset");
-    printf("%6s %6s %6s | %6s | %7s %7s %7s %7s %7s %7s | %8s | %7s %7s %7s | %s\n", "M", "N", "K", "quant", "c1t", "c1ts",
-           "c2ts", "c1tsn", "c1tp", "c2tp", "lt_fast", "dflt/tp", "lt/dflt", "lt/c1tp", "TFLOP/s dflt c1tp lt");
+    printf("%6s %6s %6s | %6s | %7s %7s %7s | %8s | %7s %7s | %s\n", "M", "N", "K", "quant", "dflt", "t256", "t192", "lt_fast",
+           "t192/256", "lt/dflt", "TFLOP/s dflt t192 lt");
     int err = 0;
     for (auto &w : nk) {
         const int64_t N = w[0], K = w[1];
@@ -994,14 +1009,12 @@ static int time_t4(const char *csv) {
             tact ta = timing_x(M, N, K);
             uint8_t *x8 = timing_x8(M, K);
             const double tq = time_us([&] { err |= qn_cuda_fp8_quantize_x_tm(QN_DT_BF16, ta.x, M, K, K, ta.buf, 1, NULL); });
-            static const int tf[6][2] = {{1, 3}, {1, 4}, {2, 4}, {1, 4 | 256}, {1, 7}, {2, 7}}; /* 0t 0ts 2ts 0tsn 0tp 2tp */
-            double tt[6];
-            for (int ci = 0; ci < 6; ci++)
+            static const int tiles[3] = {0, 1, 5}; /* the pick, 128x256, 128x192 */
+            double tt[3];
+            for (int ci = 0; ci < 3; ci++)
                 tt[ci] = time_us([&] {
-                    err |= qn_cuda_fp8_gemm_cl(&dw.w, ta.buf, M, QN_DT_BF16, ta.y, 0, 1, NULL, tf[ci][0], tf[ci][1], NULL,
-                                               le.sms, NULL);
+                    err |= qn_cuda_fp8_gemm_cl(&dw.w, ta.buf, M, QN_DT_BF16, ta.y, tiles[ci], 1, NULL, 1, 4, NULL, le.sms, NULL);
                 });
-            const double td = M >= 2048 ? tt[2] : tt[1]; /* the default's pick */
             double tl = NAN;
             {
                 lt_fp8 s = lt_setup(le.lt, M, N, K, le.one, le.one, 1, le.ws);
@@ -1019,12 +1032,12 @@ static int time_t4(const char *csv) {
             CK(cudaDeviceSynchronize());
             if (err) printf("our launches failed (%d)\n", err);
             const double fl = 2.0 * M * N * K / 1e6;
-            printf("%6lld %6lld %6lld | %6.1f | %7.1f %7.1f %7.1f %7.1f %7.1f %7.1f | %8.1f | %7.2f %7.2f %7.2f | %.0f %.0f %.0f\n",
-                   (long long)M, (long long)N, (long long)K, tq, tt[0], tt[1], tt[2], tt[3], tt[4], tt[5], tl, td / tt[4],
-                   tl / td, tl / tt[4], fl / td, fl / tt[4], fl / tl);
+            printf("%6lld %6lld %6lld | %6.1f | %7.1f %7.1f %7.1f | %8.1f | %7.2f %7.2f | %.0f %.0f %.0f\n", (long long)M,
+                   (long long)N, (long long)K, tq, tt[0], tt[1], tt[2], tl, tt[2] / tt[1], tl / tt[0], fl / tt[0], fl / tt[2],
+                   fl / tl);
             if (out) {
-                fprintf(out, "%lld,%lld,%lld,%.2f,%.2f,%.2f,%.2f,%.2f,%.2f,%.2f,%.2f,%.2f,%.2f\n", (long long)M, (long long)N,
-                        (long long)K, tq, td, tq + td, tt[0], tt[1], tt[2], tt[3], tt[4], tt[5], tl);
+                fprintf(out, "%lld,%lld,%lld,%.2f,%.2f,%.2f,%.2f,%.2f,%.2f,%.2f\n", (long long)M, (long long)N, (long long)K, tq,
+                        tt[0], tq + tt[0], tt[0], tt[1], tt[2], tl);
                 fflush(out); /* a run cut by its timeout keeps its rows for fp8_peers.py */
             }
             tact_free(ta), cudaFree(x8);
@@ -1050,20 +1063,20 @@ static int trace_t3() {
         dweight dw = timing_weight(N, K, wq);
         tact ta = timing_x(M, N, K);
         err |= qn_cuda_fp8_quantize_x_tm(QN_DT_BF16, ta.x, M, K, K, ta.buf, 1, NULL);
-        for (int ci = 0; ci < 3; ci++) { /* 0t, 0ts, 0tp (fp814: ping-pong, consumer 0's first 128x128 tile) */
-            const int cl = 1, form = ci == 2 ? 7 : ci ? 4 : 3;
+        for (int ci = 0; ci < 3; ci++) { /* fp814: 0ts, 0ts without the scale prefetch, 0ts with 128x192 */
+            const int cl = 1, form = ci == 1 ? 4 | 256 : 4, tile = ci == 2 ? 5 : 0;
             int64_t g[3];
             qn_cuda_fp8_grid(N, M, 0, 1, cl, sms, g);
             const int64_t nb = g[0] * g[1] * g[2] + 2 * sms; /* >= the persistent grid (at most one block per tile) */
             unsigned long long *dt;
             CK(cudaMalloc(&dt, (size_t)nb * QN_CUDA_FP8_TRACE * 8));
             CK(cudaMemset(dt, 0, (size_t)nb * QN_CUDA_FP8_TRACE * 8));
-            for (int w = 0; w < 3; w++) err |= qn_cuda_fp8_gemm_cl(&dw.w, ta.buf, M, QN_DT_BF16, ta.y, 0, 1, NULL, cl, form, NULL, sms, NULL);
+            for (int w = 0; w < 3; w++) err |= qn_cuda_fp8_gemm_cl(&dw.w, ta.buf, M, QN_DT_BF16, ta.y, tile, 1, NULL, cl, form, NULL, sms, NULL);
             cudaEvent_t a, b;
             CK(cudaEventCreate(&a));
             CK(cudaEventCreate(&b));
             CK(cudaEventRecord(a));
-            err |= qn_cuda_fp8_gemm_cl(&dw.w, ta.buf, M, QN_DT_BF16, ta.y, 0, 1, NULL, cl, form, dt, sms, NULL);
+            err |= qn_cuda_fp8_gemm_cl(&dw.w, ta.buf, M, QN_DT_BF16, ta.y, tile, 1, NULL, cl, form, dt, sms, NULL);
             CK(cudaEventRecord(b));
             CK(cudaEventSynchronize(b));
             float ms = 0;
@@ -1085,8 +1098,8 @@ static int trace_t3() {
             printf("trace3 M=%lld N=%lld K=%lld TMA form%s, cluster %d: %lld blocks recorded; launch %.1f us; first tile per "
                    "block: first stage %.2f us, K loop %.1f us (%.0f clocks per 64 of K), epilogue %.2f us\n",
                    (long long)M, (long long)N, (long long)K,
-                   form == 7 ? ", ping-pong (one warpgroup's 128x128 tile: tensor floor 256 clocks per 64 of K)"
-                   : form == 4 ? " + TMA store" : "",
+                   ci == 0 ? " + TMA store (0ts, tile picked)" : ci == 1 ? " + TMA store, no scale prefetch"
+                                                                         : " + TMA store, 128x192 (tensor floor 384 clocks per 64 of K)",
                    cl, (long long)rec, ms * 1e3,
                    first / n * 1e-3,
                    steps / n * 1e-3, csteps / n / k64, epi / n * 1e-3);

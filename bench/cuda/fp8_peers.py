@@ -10,8 +10,8 @@ and False (torch's default: promoted sums). Ratio = peer time / ours (> 1: ours 
 alone (the same work: _scaled_mm is given e4m3 x) and against quantize + GEMM. A CSV from `fp8_check time2`
 (fp8pp11) also has the clustered and persistent GEMMs' times (v2c2_us .. v2c4p_us): their ratios follow on a
 second line per shape (FP8_PEERS_FAST_ONLY=1: use_fast_accum True alone); one from `fp8_check time3` (fp813) has the default 2p and the TMA form (v2c1t_us, v2c2t_us, v2c2ts_us, v2c1ts_us, v2c2tw_us); one from
-`fp8_check time4` (fp814) the default (gemm_us: 0ts below M = 2048, 2ts from it), 0t, 0ts, 2ts, 0ts without the
-scale prefetch (v2c1tsn_us) and the ping-pong form (v2c1tp_us, v2c2tp_us).
+`fp8_check time4` (fp814) the default 0ts (gemm_us, v2c1ts_us) and it with 128x256 / 128x192 forced (v2c1ts256_us,
+v2c1ts192_us; round 1's CSV also had 0t, 2ts, 0tsn and the ping-pong form).
 """
 import csv
 import os
@@ -69,7 +69,7 @@ def main():
               f"{t[True] / g:>9.2f} {t[False] / g:>8.2f} {t[True] / o:>9.2f}   scaled_mm")
         v2 = [(c, float(r[c])) for c in ("v2c2_us", "v2c4_us", "v2c1p_us", "v2c2p_us", "v2c4p_us", "v2c1pp_us",
                                               "v2c2pp_us", "v2c4pp_us", "v2c1t_us", "v2c2t_us", "v2c2ts_us", "v2c1ts_us", "v2c2tw_us", "v2c4tw_us",
-                                              "v2c1tsn_us", "v2c1tp_us", "v2c2tp_us") if r.get(c)]
+                                              "v2c1tsn_us", "v2c1tp_us", "v2c2tp_us", "v2c1ts256_us", "v2c1ts192_us") if r.get(c)]
         if v2:
             q = float(r["quant_us"])
             print(f"{M:>6} {N:>6} {K:>6} | " + ", ".join(

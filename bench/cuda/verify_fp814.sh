@@ -1,29 +1,26 @@
 #!/bin/bash
-# verify_fp814.sh — device checks of fp814's FP8 x FP8 GEMM work (kernels_cuda/matmul_fp8_wg.cu): the ping-pong form
-# (QUANTA_CUDA_FP8_V2=0tp / 2tp: a persistent kernel whose two consumer warpgroups each own whole 128 x 128 tiles and
-# take turns on the tensor cores, one's K loop under the other's epilogue; off) against the new default (V2 unset:
-# fp813's TMA form with its TMA-store epilogue, 0ts below M = 2048 and 2ts from it, plus fp814's L1 prefetch of each
-# tile's scales, A/B'd as 0tsn), and 0t (the default before), run after bench/e2e/run_h200.sh has built Quanta:
+# verify_fp814.sh — device checks of fp814's FP8 x FP8 GEMM work (kernels_cuda/matmul_fp8_wg.cu), round 2 (≤ 50 s):
+# the default QUANTA_CUDA_FP8_V2 (unset = 0ts: fp813's TMA form with its TMA-store epilogue and fp814's L1 prefetch of
+# each tile's scales) against torch._scaled_mm, and fp814's 128x192 tile (forced only: QUANTA_CUDA_FP8_TILE=128x192),
+# whose time against 128x256 decides whether the tile pick takes it. The ping-pong form (V2=0tp / 2tp, off: 0.5-0.85x
+# the default in round 1) stays in fp8_check check. Run after bench/e2e/run_h200.sh has built Quanta:
 #   VERIFY=bench/cuda/verify_fp814.sh bash bench/e2e/run_h200.sh build files verify
 # fp8_check comes from bench/cuda/prebuild_fp814.sh (/tmp/prebuild/fp814), else is built here from /tmp/qbuild's
-# objects. At most ~80 s; every step has its own timeout (a barrier mistake hangs), later steps skipped when late.
-# Deciding rows first:
-#   1. fp8_check sanitize (two small cases, every form, ping-pong included: a hang or a wrong y shows here in ~2 s);
-#   2. fp8_check time4: GEMM alone, 0t, 0ts, 2ts, 0tsn (no scale prefetch), 0tp, 2tp, cuBLASLt FP8 fast, LLaMA-7B/13B
-#      shapes at M = 256 .. 4096 (+ the quantizer's time), then torch._scaled_mm row-wise fast on the same shapes
-#      (fp8_peers.py: its first line per shape is the default's pick);
+# objects. Every step has its own timeout (a barrier mistake hangs), later steps skipped when late. Deciding rows first:
+#   1. fp8_check sanitize (three small cases, every form: a hang or a wrong y shows here in ~2 s);
+#   2. fp8_check time4: GEMM alone, the default (tile picked), 128x256 and 128x192 forced, cuBLASLt FP8 fast,
+#      LLaMA-7B/13B shapes at M = 256 .. 4096 (+ the quantizer's time), then torch._scaled_mm row-wise fast on the same
+#      shapes (fp8_peers.py);
 #   3. fp8_check check: codes byte-exact, y within its bound of the float64 reference (NaN-poisoned), every form
-#      bit-identical to 2p at the case's tile, the ping-pong form bit-identical to 0t's 128x128 tile and within the
-#      bound itself;
-#   4. conformance of the e4m3 matmuls with V2 = 0tp, 2tp and unset (ts by M) (engine path: token-major quantizer + GEMM);
-#   5. fp8_check trace3 (0t, 0ts, 0tp: the first tile per block, clocks per 64 of K, epilogue; with the prefetch);
-#   6. compute-sanitizer racecheck / synccheck of the small cases;
-#   7. the quantizer alone with QUANTA_CUDA_FP8_QUANT_REG=0 and 1 (the "+quant" part of the engine's FP8 matmul).
+#      bit-identical to 2p at the case's tile, the ping-pong form to 0t's 128x128 tile, 128x192 (0ts, 2ts) within the bound;
+#   4. conformance of the e4m3 matmuls, V2 unset, tile picked and 128x192 forced (engine path: quantizer + GEMM);
+#   5. fp8_check trace3 (0ts, 0ts without the prefetch, 128x192: the first tile per block, clocks per 64 of K, epilogue);
+#   6. compute-sanitizer racecheck / synccheck of the small cases.
 # Everything goes to $OUT/fp814/ (summary.txt: the numbers to decide with).
 set -u
 cd "$(dirname "$0")/../.." # the repository root
 export PATH=$PATH:/usr/local/cuda/bin
-. bench/common/verifylib.sh fp814 80
+. bench/common/verifylib.sh fp814 50
 Q=${QUANTA:-/tmp/qbuild/tools/quanta}
 B=${QBUILD:-/tmp/qbuild}/kernels_cuda
 say "gpu: $(nvidia-smi --query-gpu=name,clocks.sm,clocks.max.sm --format=csv,noheader 2>&1)"
@@ -33,32 +30,31 @@ if [ ! -x $FC/fp8_check ]; then
   say "no prebuilt fp8_check ($(tail -1 $FC/build.log 2> /dev/null)); building from $B"
   FC=/tmp/fp8check_fp814
   rm -rf $FC
-  KOBJ=$B timeout 50 sh bench/cuda/build_fp8_check.sh $FC > $D/fp8_check_build.log 2>&1
+  KOBJ=$B timeout 40 sh bench/cuda/build_fp8_check.sh $FC > $D/fp8_check_build.log 2>&1
   say "fp8_check build: $(tail -1 $D/fp8_check_build.log)"
 fi
 cp /tmp/prebuild/fp814/build.log $D/prebuild.log 2> /dev/null
 
 if [ -x $FC/fp8_check ]; then
-  # 1. small cases first: a deadlocked or wrong ping-pong shows in seconds, before the timings
+  # 1. small cases first: a deadlocked or wrong form shows in seconds, before the timings
   timeout 8 $FC/fp8_check sanitize > $D/fp8_smoke.txt 2>&1
   rc=$?; say "fp8_check sanitize (smoke: every form on 70 x 150 x 192 and 300 x 256 x 320) rc=$rc"; [ $rc -eq 0 ] || VERDICT=FAIL
   grep -E '^check|launch|fp8_check:' $D/fp8_smoke.txt | sed 's/; e4m3 x costs.*against the unquantized x//' | tee -a $D/summary.txt
   # 2. the deciding timings (GEMM alone), then torch._scaled_mm on the same rows
-  TL=$(($(left) - 50)); [ $TL -gt 20 ] && TL=20; [ $TL -lt 8 ] && TL=8
+  TL=$(($(left) - 34)); [ $TL -gt 14 ] && TL=14; [ $TL -lt 6 ] && TL=6
   timeout $TL $FC/fp8_check time4 $D/fp8_time4.csv > $D/fp8_time4.txt 2>&1
   say "fp8_check time4 rc=$?"; grep -vE '^fp8_check: seed' $D/fp8_time4.txt | tee -a $D/summary.txt
 fi
 if [ -s $D/fp8_time4.csv ] && python3 -c 'import torch' 2> /dev/null; then
-  TL=$(($(left) - 40)); [ $TL -gt 16 ] && TL=16; [ $TL -lt 6 ] && TL=6
+  TL=$(($(left) - 20)); [ $TL -gt 14 ] && TL=14; [ $TL -lt 6 ] && TL=6
   FP8_PEERS_FAST_ONLY=1 timeout $TL python3 bench/cuda/fp8_peers.py $D/fp8_time4.csv > $D/fp8_peers.txt 2>&1
   say "fp8_peers rc=$?"; tee -a $D/summary.txt < $D/fp8_peers.txt
 fi
 
-if [ -x $FC/fp8_check ] && [ $(left) -gt 12 ]; then
-  # 3. against the float64 reference; every form bit-identical (~14 s, mostly the host's float64 sums)
-  TL=$(($(left) - 22)); [ $TL -gt 20 ] && TL=20; [ $TL -lt 10 ] && TL=10
-  timeout $TL $FC/fp8_check check > $D/fp8_check.txt 2>&1
-  rc=$?; say "fp8_check check (2p against the reference; TMA and ping-pong forms compared) rc=$rc"; [ $rc -eq 0 ] || VERDICT=FAIL
+if [ -x $FC/fp8_check ] && [ $(left) -gt 8 ]; then
+  # 3. against the float64 reference; every form bit-identical (~3 s)
+  timeout 8 $FC/fp8_check check > $D/fp8_check.txt 2>&1
+  rc=$?; say "fp8_check check (2p against the reference; TMA, ping-pong, 128x192 forms compared) rc=$rc"; [ $rc -eq 0 ] || VERDICT=FAIL
   grep -E '^check|cases wrong|launch|fp8_check:' $D/fp8_check.txt | sed 's/; e4m3 x costs.*against the unquantized x//' | tee -a $D/summary.txt
 fi
 
@@ -69,40 +65,32 @@ if [ -x $Q ]; then
          --case "matmul:m=2048,n=128,k=512,w=fp8_e4m3,x=f16" --case "matmul:m=65,n=512,k=4096,w=fp8_e4m3,x=f32"
          --case "matmul:m=300,n=1000,k=704,w=fp8_e4m3,x=bf16")
   ALL=($(echo "$LISTED" | sed 's/^/--case /') "${EXTRA[@]}")
-  say "conformance cases: $((${#ALL[@]} / 2)) (V2 = 0tp, 2tp, unset = 0ts / 2ts by M)"
-  for v in 0tp 2tp; do CONFORM_S=10 conform v2c$v QUANTA_CUDA_FP8_V2=$v QUANTA_CUDA_FP8_TILE= -- "${ALL[@]}"; done
-  CONFORM_S=10 conform default QUANTA_CUDA_FP8_TILE= -- "${ALL[@]}"
+  say "conformance cases: $((${#ALL[@]} / 2)) (V2 unset = 0ts; tile picked, then 128x192 forced)"
+  CONFORM_S=8 conform default QUANTA_CUDA_FP8_TILE= -- "${ALL[@]}"
+  CONFORM_S=8 conform default_128x192 QUANTA_CUDA_FP8_TILE=128x192 -- "${ALL[@]}"
 else
   say "no $Q: conformance skipped"; VERDICT=incomplete
 fi
 
-# 5. where a block's time goes (0t, 0ts, 0tp)
-if [ -x $FC/fp8_check ] && [ $(left) -gt 10 ]; then
-  timeout 6 $FC/fp8_check trace3 > $D/fp8_trace3.txt 2>&1
+# 5. where a block's time goes
+if [ -x $FC/fp8_check ] && [ $(left) -gt 8 ]; then
+  timeout 5 $FC/fp8_check trace3 > $D/fp8_trace3.txt 2>&1
   say "fp8_check trace3 rc=$?"; grep -E '^trace3|failed' $D/fp8_trace3.txt | tee -a $D/summary.txt
 fi
 
-# 6. compute-sanitizer on the small cases (every form, the ping-pong one included)
+# 6. compute-sanitizer on the small cases (every form)
 if [ -x $FC/fp8_check ] && command -v compute-sanitizer > /dev/null; then
   for tool in racecheck synccheck; do
-    [ $(left) -gt 8 ] || { say "compute-sanitizer $tool skipped (time)"; continue; }
-    timeout 12 compute-sanitizer --tool $tool $FC/fp8_check sanitize > $D/sanitize_$tool.txt 2>&1
+    [ $(left) -gt 4 ] || { say "compute-sanitizer $tool skipped (time)"; continue; }
+    timeout 8 compute-sanitizer --tool $tool $FC/fp8_check sanitize > $D/sanitize_$tool.txt 2>&1
     rc=$?; say "compute-sanitizer $tool rc=$rc: $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' $D/sanitize_$tool.txt | head -1)"
     [ $rc -eq 0 ] || VERDICT=FAIL
   done
 fi
 
-# 7. the quantizer alone, loop form vs the row-in-registers form
-if [ -x $FC/fp8_check ]; then
-  for q in 0 1; do
-    [ $(left) -gt 4 ] || break
-    QUANTA_CUDA_FP8_QUANT_REG=$q timeout 4 $FC/fp8_check quant 2>&1 | grep -E '^quant' | tee -a $D/summary.txt
-  done
-fi
-
 {
-  echo "== fp814 summary: smoke, time4 + _scaled_mm, fp8_check check, conformance (0tp, 2tp, default ts), trace3, sanitizers: $VERDICT"
-  grep -E 'cases wrong|ping-pong' $D/fp8_check.txt 2> /dev/null
+  echo "== fp814 summary: smoke, time4 + _scaled_mm, fp8_check check, conformance (default, 128x192), trace3, sanitizers: $VERDICT"
+  grep -E 'cases wrong|128x192' $D/fp8_check.txt 2> /dev/null
   [ -f $D/fp8_peers.txt ] && grep -E 'scaled_mm v2' $D/fp8_peers.txt
 } | tee -a $D/summary.txt
 pack

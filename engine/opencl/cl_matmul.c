@@ -987,8 +987,9 @@ quanta_status qn_cl_matmul_run_normed(qn_cl *s, const qn_node *mm, const qn_cl_n
     m.y = qn_cl_mem(y), m.yo = y->mem.offset, m.ydt = y->desc.dtype;
     if (m.K != na->D || m.K % 16 || m.N == 0 || qn_cl_elems(x) != (size_t)m.K || m.wo % 16 || !gemv1_sets(s, &m))
         return QUANTA_ERR_UNSUPPORTED;
-    const size_t red = 16 * 33 * sizeof(float), xs = (size_t)m.K / 16 * 20 * sizeof(float);
-    if (red + xs + 1024 > s->dev.local_mem) return QUANTA_ERR_UNSUPPORTED;
+    /* one local buffer: the sums (16 · 33 floats, gemv_gpu.cl QN_NG_RED), then x at a multiple of 16 bytes */
+    const size_t red = 16 * 33 * sizeof(float), xs = (size_t)m.K / 16 * 20 * sizeof(float), lm = red + xs;
+    if (lm + 1024 > s->dev.local_mem) return QUANTA_ERR_UNSUPPORTED;
     const size_t cu = s->dev.info.compute_units > 0 ? (size_t)s->dev.info.compute_units : 1;
     size_t l[2] = {GEMV_GPU_LX, 8};
     if (mm->op == QN_OP_MATMUL_GLU) {
@@ -1003,7 +1004,7 @@ quanta_status qn_cl_matmul_run_normed(qn_cl *s, const qn_node *mm, const qn_cl_n
         qn_cl_arg a[] = {QA(m.wm), QA(m.wo), QA(um), QA(uo), QA(ws), QA(na->a), QA(na->ao), QA(na->b), QA(na->bo),
                          QA(na->w), QA(na->wo), QA(na->hasw), QA(na->w2), QA(na->w2o), QA(na->hasw2), QA(na->s),
                          QA(na->so), QA(na->y), QA(na->yo), QA(na->mode), QA(na->plus_one), QA(na->eps), QA(m.y),
-                         QA(m.yo), QA(m.ydt), QA(m.N), QA(m.K), QA(act), QA(passes), QA_LOCAL(red), QA_LOCAL(xs)};
+                         QA(m.yo), QA(m.ydt), QA(m.N), QA(m.K), QA(act), QA(passes), QA_LOCAL(lm)};
         st = qn_cl_set_args(s, QK_GEMV_Q8_M1N_GLU, a, (int)(sizeof a / sizeof a[0]));
         if (st != QUANTA_OK) return st;
         size_t g[2] = {l[0], (sets + (size_t)passes - 1) / (size_t)passes * l[1]};
@@ -1020,7 +1021,7 @@ quanta_status qn_cl_matmul_run_normed(qn_cl *s, const qn_node *mm, const qn_cl_n
                      QA(na->hasw), QA(na->w2), QA(na->w2o), QA(na->hasw2), QA(na->s), QA(na->so), QA(na->y),
                      QA(na->yo), QA(na->mode), QA(na->plus_one), QA(na->eps), QA(t.ym[0]), QA(t.yo[0]), QA(t.ym[1]),
                      QA(t.yo[1]), QA(t.ym[2]), QA(t.yo[2]), QA(m.ydt), QA(t.nn[0]), QA(t.nn[1]), QA(t.nn[2]),
-                     QA(m.K), QA(passes), QA_LOCAL(red), QA_LOCAL(xs)};
+                     QA(m.K), QA(passes), QA_LOCAL(lm)};
     st = qn_cl_set_args(s, QK_GEMV_Q8_M1N, a, (int)(sizeof a / sizeof a[0]));
     if (st != QUANTA_OK) return st;
     size_t g[2] = {l[0], (sets + (size_t)passes - 1) / (size_t)passes * l[1]};
