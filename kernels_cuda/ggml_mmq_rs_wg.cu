@@ -335,12 +335,17 @@ static int qn_rs_launch(const CUtensorMap &m, const qn_gmmq_args &a, cudaStream_
  * traffic; forced only until measured); rs128x256 / rs128x256c2 256 tokens (m64n256k16: B read once per 256
  * tokens of decoded weights, half the codes' shared-memory reads per flop; forced only); rs128x128g2 the 128x128
  * tile with two steps (8 wgmma) per commit group (forced only). */
+/* Round-2 forms for the auto pick, each one constant (0: forced only): QN_RS_N256_DEFAULT the 256-token tile where its
+ * grid still covers about 3/4 of the SMs; QN_RS_G2_DEFAULT two steps per wgmma group on the 128-token tile. */
+#define QN_RS_N256_DEFAULT 0
+#define QN_RS_G2_DEFAULT 0
 static int qn_rs_nb_of(int64_t M, int64_t N, int sms) {
     const int ft = qn_gmmq_forced_tile();
     if (ft == 20 || ft == 21) return 256;
     if (ft == 16 || ft == 18 || ft == 22) return 128;
     if (ft == 17 || ft == 19) return 64;
     const int64_t want = (int64_t)(sms > 0 ? sms : 132) * 3 / 4, rows = (N + QN_RS_BN - 1) / QN_RS_BN;
+    if (QN_RS_N256_DEFAULT && ft != 23 && rows * ((M + 255) / 256) >= want) return 256;
     return rows * ((M + 127) / 128) >= want ? 128 : 64;
 }
 static int qn_rs_nb(const qn_gmmq_args &a, int sms) { return qn_rs_nb_of(a.M, a.N, sms); }
@@ -381,10 +386,10 @@ template <int DT> static int qn_rs_go(const qn_gmmq_args &a, int x_dtype, const 
     if (e) return e;
     const int ft = qn_gmmq_forced_tile();
     int sp = qn_rs_splits(a.M, a.N, a.K, nb);
-    if (sp > 1 && (!part || part_bytes < (size_t)sp * (size_t)a.M * (size_t)a.N * 4)) sp = 1;
+    if (sp > 1 && (nb > 128 || !part || part_bytes < (size_t)sp * (size_t)a.M * (size_t)a.N * 4)) sp = 1;
     if (sp > 1) return nb == 128 ? qn_rs_launch<DT, 128, 1>(m, a, s, sp, part) : qn_rs_launch<DT, 64, 1>(m, a, s, sp, part);
-    if (ft == 22) return qn_rs_launch<DT, 128, 1, 2>(m, a, s);
-    if (ft == 20) return qn_rs_launch<DT, 256, 1>(m, a, s);
+    if (ft == 22 || (QN_RS_G2_DEFAULT && ft == 0 && nb == 128)) return qn_rs_launch<DT, 128, 1, 2>(m, a, s);
+    if (ft == 20 || (ft == 0 && nb == 256)) return qn_rs_launch<DT, 256, 1>(m, a, s);
     if (ft == 21) return qn_rs_launch<DT, 256, 2>(m, a, s);
     if (ft == 18 || ft == 19) return nb == 128 ? qn_rs_launch<DT, 128, 2>(m, a, s) : qn_rs_launch<DT, 64, 2>(m, a, s);
     return nb == 128 ? qn_rs_launch<DT, 128, 1>(m, a, s) : qn_rs_launch<DT, 64, 1>(m, a, s);
