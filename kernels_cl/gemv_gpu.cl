@@ -441,6 +441,11 @@ kernel void qn_gemv_q4_m1(const global uchar *Wb, ulong wo, QN_WLAYOUT_ARGS, con
  * 16-byte reads in one bank). */
 #define QN_NG_ITEMS 256
 #define QN_NG_PAD(d) (((d) >> 4) * 20 + ((d) & 15))
+/* One local buffer, declared float4 (so the driver aligns it to 16 bytes, as it does attention_pf_gpu's and
+ * gemm_i8_gpu's typed buffers): red (16 · 33 floats, >= the tree's 256), then xs at 2112 bytes, a multiple of 16:
+ * its float4 reads need that. With xs its own `local float *` argument (aligned to 4 only) NVIDIA's OpenCL failed
+ * every launch with CL_OUT_OF_RESOURCES (H100 17:13; the likely cause, not confirmed). */
+#define QN_NG_RED (16 * 33)
 
 /* qn_wg_sum's tree for the 256 items of a (32, 8) group, t the linear id */
 QN_INL float qn_sum256(local float *red, float v, int t) {
@@ -541,13 +546,14 @@ QN_INL float2 qn_q8_m1_rows_lx(const global uint4 *w0, const global uint4 *w1, c
                nmode, plus_one, eps, K, t, get_group_id(1) == 0, red, xs)
 
 /* qn_gemv_q8_m1 (matmul, matmul_multi) after the norm: group g takes `passes` sets of 16 rows (2 a warp), one
- * after another (fewer groups: each norms the row once). red: 16 · 33 floats (>= the tree's 256). */
+ * after another (fewer groups: each norms the row once). lm: red, then xs (QN_NG_RED). */
 kernel __attribute__((reqd_work_group_size(32, 8, 1)))
 void qn_gemv_q8_m1n(const global uchar *W0, ulong wo0, long ws0, const global uchar *W1, ulong wo1, long ws1,
                     const global uchar *W2, ulong wo2, long ws2, QN_NG_ARGS, global uchar *y0, ulong yo0,
                     global uchar *y1, ulong yo1, global uchar *y2, ulong yo2, int ydt, long N0, long N1, long N2,
-                    long K, int passes, local float *red, local float *xs) {
+                    long K, int passes, local float4 *lm4) {
     const int l = (int)get_local_id(0), ly = (int)get_local_id(1);
+    local float *red = (local float *)lm4, *xs = red + QN_NG_RED;
     QN_NG_PROLOGUE(ly * QN_GPU_LX + l);
     const long N = N0 + N1 + N2;
     for (int p = 0; p < passes; p++) {
@@ -578,9 +584,9 @@ void qn_gemv_q8_m1n(const global uchar *W0, ulong wo0, long ws0, const global uc
 /* qn_gemv_q8_m1_glu after the norm: `passes` sets of 8 outputs a group (gate and up row a warp). */
 kernel __attribute__((reqd_work_group_size(32, 8, 1)))
 void qn_gemv_q8_m1n_glu(const global uchar *Wg, ulong go, const global uchar *Wu, ulong uo, long ws, QN_NG_ARGS,
-                        global uchar *y, ulong yo, int ydt, long N, long K, int act, int passes, local float *red,
-                        local float *xs) {
+                        global uchar *y, ulong yo, int ydt, long N, long K, int act, int passes, local float4 *lm4) {
     const int l = (int)get_local_id(0), ly = (int)get_local_id(1);
+    local float *red = (local float *)lm4, *xs = red + QN_NG_RED;
     QN_NG_PROLOGUE(ly * QN_GPU_LX + l);
     const global uchar *G = Wg + go, *U = Wu + uo;
     for (int p = 0; p < passes; p++) {

@@ -103,6 +103,16 @@ enum { F_EARLY = 8, F_CL2 = 16, F_CL4 = 32 }; /* F_CL4: clusters of 4 (a quarter
  * item's Q while this one runs, not after its last Q . K^T (fa13's persistent forms: the next Q's load, ~1-2 us
  * from HBM, and then its first tile were exposed at every item; 32 more registers a consumer thread). */
 enum { F_QREG = 64 };
+/* F_PAIR (persistent forms): a block's work unit is a pair of row blocks of one head, the last and the first not yet
+ * taken (mb = nmb - 1 - k, then k: nmb + 1 tiles a pair under causal masking, whatever k), walked as pair = block +
+ * i x grid. fa13's per-row-block stride gave block i the row blocks i, i + 132, ..: under causal masking their tile
+ * counts repeat with the stride mod nmb (4 at 1k-16k), so blocks drew 2x (1k: 8 + 4 vs 5 + 1 tiles) to 1.2x (4k)
+ * different totals — the persistent causal forms' loss at 1k-4k. */
+enum { F_PAIR = 128 };
+/* fa14 round 2. F_E1: the first tile's TMA issued right after the warpgroup has issued its Q copies, not after they
+ * landed (E issued 3 tiles before Q and lost 10-20%: Q queued behind 192 KB); F_QPF: one thread asks L2 for the Q
+ * rows of the block about one wave ahead (linear block id + SMs), so that block's Q comes from L2, not HBM. */
+enum { F_E1 = 256, F_QPF = 512 };
 /* The TMA forms' K and V as 3-d tensors (128 dims, Nk keys, B * Hkv heads), boxes of 64 dims x BN keys in the
  * 128-byte swizzle: a __grid_constant__ parameter (the copies take its address in the parameter space) of the
  * TMA forms alone. (Params itself is not __grid_constant__: that moved n128s2sw from 230 to 254 registers.) */
@@ -207,8 +217,14 @@ __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const Params p, c
     static_assert(!PP || WS, "ping-pong: between the producer form's two consumers");
     constexpr int CLN = (FL & F_CL4) ? 4 : (FL & F_CL2) ? 2 : 1; /* blocks a cluster */
     constexpr bool CL = CLN > 1;
-    static_assert(!CL || (TMA && !PER && WGN == 3), "clusters: the non-persistent TMA form with 2 consumers");
+    static_assert(!CL || (TMA && WGN == 3 && (!PER || (FL & F_HEADS))),
+                  "clusters: the TMA form with 2 consumers (persistent: a head's row blocks in order, so the blocks of "
+                  "a cluster hold adjacent row blocks of one head at every item; no form instantiates that: the "
+                  "clusters lost 5-25% in their non-persistent forms, H100 17:13)");
+    static_assert(!CL || (FL & F_EARLY), "clusters: the producer paths of E feed the cluster's tiles");
     constexpr bool QR = (FL & F_QREG) != 0;
+    constexpr bool PAIR = (FL & F_PAIR) != 0;
+    static_assert(!PAIR || (PER && !CL), "pairs of row blocks: the persistent form without clusters");
     static_assert(!QR || (PER && WGN == 3), "Q from registers: the persistent form with 2 consumers");
     constexpr int NS = BN / 8, PK = BN / 16, TILE = C::tile, STAGE = C::stage, kRB = C::rb, kNT = C::nt;
     constexpr bool QS = C::qs;
@@ -255,17 +271,20 @@ __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const Params p, c
      * blocks): nu from tbu, this block's own ones from tile pre of those */
     long long tbu = 0;
     int nu = 0, pre = 0;
-    if constexpr (CL) {
-        const long long r0u = (long long)(mb & ~(I)(CLN - 1)) * kRB,
-                        rendu = r0u + CLN * kRB < p.rows_fold ? r0u + CLN * kRB : p.rows_fold;
-        const long long pminu = L - p.Nq + r0u / p.G, pmaxu = L - p.Nq + (rendu - 1) / p.G;
-        long long lo = 0, hi = L;
-        if (p.causal && hi > pmaxu + 1) hi = pmaxu + 1;
-        if (p.window > 0 && lo < pminu - p.window + 1) lo = pminu - p.window + 1;
-        tbu = lo / BN;
-        nu = hi > lo ? (int)((hi + BN - 1) / BN - tbu) : 0;
-        pre = n > 0 ? (int)(tb - tbu) : nu;
-    }
+    auto set_union = [&]() {
+        if constexpr (CL) {
+            const long long r0u = (long long)(mb & ~(I)(CLN - 1)) * kRB,
+                            rendu = r0u + CLN * kRB < p.rows_fold ? r0u + CLN * kRB : p.rows_fold;
+            const long long pminu = L - p.Nq + r0u / p.G, pmaxu = L - p.Nq + (rendu - 1) / p.G;
+            long long lo = 0, hi = L;
+            if (p.causal && hi > pmaxu + 1) hi = pmaxu + 1;
+            if (p.window > 0 && lo < pminu - p.window + 1) lo = pminu - p.window + 1;
+            tbu = lo / BN;
+            nu = hi > lo ? (int)((hi + BN - 1) / BN - tbu) : 0;
+            pre = n > 0 ? (int)(tb - tbu) : nu;
+        }
+    };
+    set_union();
     const T *Q = static_cast<const T *>(p.q);
     const T *K = static_cast<const T *>(p.k) + (b * p.Hkv + hkv) * p.Nk * kD;
     const T *V = static_cast<const T *>(p.v) + (b * p.Hkv + hkv) * p.Nk * kD;
@@ -287,6 +306,7 @@ __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const Params p, c
         n = hi > lo ? (int)((hi + BN - 1) / BN - tb) : 0;
         K = static_cast<const T *>(p.k) + (b * p.Hkv + hkv) * p.Nk * kD;
         V = static_cast<const T *>(p.v) + (b * p.Hkv + hkv) * p.Nk * kD;
+        set_union();
     };
     /* work item w of the persistent forms: causal, the last row blocks (most keys) of every head first; else a
      * head's blocks together (its K/V stay in L2) */
@@ -299,6 +319,18 @@ __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const Params p, c
             const unsigned h = w / nmb;
             set_block((int)(nmb - 1 - w % nmb), (int)(h % hk), (int)(h / hk));
         }
+    };
+    /* PAIR: this block's item `item` (0, 1: the two row blocks of its first pair, ...): 0 past the last pair, 2 the
+     * second half of an odd head's middle pair (nothing), else 1 with the row block set */
+    auto pair_work = [&](int item) -> int {
+        const unsigned hp = ((unsigned)p.nmb + 1u) / 2u, pairs = hp * (unsigned)p.bh;
+        const unsigned pr = blockIdx.x + (unsigned)(item >> 1) * gridDim.x;
+        if (pr >= pairs) return 0;
+        const unsigned h = pr / hp, k = pr % hp, nmb = (unsigned)p.nmb;
+        if ((item & 1) && nmb - 1u - k == k) return 2;
+        const unsigned hk = (unsigned)p.Hkv;
+        set_block((int)((item & 1) ? k : nmb - 1u - k), (int)(h % hk), (int)(h / hk));
+        return 1;
     };
     if constexpr (PER) set_work(blockIdx.x);
 
@@ -544,31 +576,57 @@ __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const Params p, c
             if constexpr (REGS) qn_setmaxnreg_dec<PREG>();
             /* copies one tile ahead of what it hands over: tile j's are issued, then tile j - 1 (Q at j = 0),
              * all but the newest group landed, is fenced and announced */
+            /* one tile's boxes into stage st, completing on its full barrier: K and V, dims 0-63 and 64-127 (the
+             * 64-dim blocks of sw_off, BN * 128 bytes apart); CL: this block's share, multicast into the cluster */
+            auto boxes = [&](int st, int k0, int c2) {
+                const uint32_t kb = sbase + st * STAGE;
+                if constexpr (CLN == 2) { /* rank 0 K, rank 1 V */
+                    const uint32_t rank = qn_cluster_rank();
+                    const CUtensorMap *mm = rank ? &mp.tv : &mp.tk;
+                    const uint32_t d = rank ? kb + TILE : kb;
+                    qn_tma_load_3d_mc(d, mm, full(st), 0, k0, c2, (uint16_t)3);
+                    qn_tma_load_3d_mc(d + BN * 128, mm, full(st), 64, k0, c2, (uint16_t)3);
+                } else if constexpr (CLN == 4) { /* rank r: K (r < 2) or V, dims 64 (r & 1) .. */
+                    const uint32_t rank = qn_cluster_rank();
+                    qn_tma_load_3d_mc(kb + (rank >> 1) * TILE + (rank & 1) * (BN * 128), (rank >> 1) ? &mp.tv : &mp.tk,
+                                      full(st), (int)(rank & 1) * 64, k0, c2, (uint16_t)15);
+                } else if constexpr (TMA) {
+                    qn_tma_load_3d(kb, &mp.tk, full(st), 0, k0, c2);
+                    qn_tma_load_3d(kb + BN * 128, &mp.tk, full(st), 64, k0, c2);
+                    qn_tma_load_3d(kb + TILE, &mp.tv, full(st), 0, k0, c2);
+                    qn_tma_load_3d(kb + TILE + BN * 128, &mp.tv, full(st), 64, k0, c2);
+                }
+            };
             if constexpr (PER) {
                 /* per work item: Q once the consumers' last Q . K^T of the item before is done, then (one thread)
                  * the item's tiles, the stage ring going on from the item before (cnt: tiles issued so far) */
-                int cnt = 0;
+                int cnt = 0, qi = 0; /* qi: items taken (PAIR skips some), the Q barriers' phase */
                 for (int item = 0;; ++item) {
-                    const unsigned w = blockIdx.x + (unsigned)item * gridDim.x;
-                    if (w >= p.items) break;
-                    if (item > 0) set_work(w);
+                    if constexpr (PAIR) {
+                        const int r = pair_work(item);
+                        if (r == 0) break;
+                        if (r == 2) continue;
+                    } else {
+                        const unsigned w = blockIdx.x + (unsigned)item * gridDim.x;
+                        if (w >= p.items) break;
+                        if (item > 0) set_work(w);
+                    }
+                    const int ph = PAIR ? qi++ : item;
                     int j0 = 0;
+                    /* (CL: the cluster's tiles of the item, each block its share of each) */
+                    const int ntl = CL ? nu : n;
+                    const int tb0 = CL ? (int)tbu : (int)tb;
                     auto feed = [&](int j) {
-                        const int c = cnt + j, st = c % S, c2 = (int)(b * p.Hkv + hkv);
-                        const uint32_t kb = sbase + st * STAGE;
-                        const int k0 = (int)((tb + j) * BN);
+                        const int c = cnt + j, st = c % S;
                         qn_mbar_wait(empty(st), ((c / S) & 1) ^ 1);
                         qn_mbar_arrive_expect_tx(full(st), STAGE);
-                        qn_tma_load_3d(kb, &mp.tk, full(st), 0, k0, c2);
-                        qn_tma_load_3d(kb + BN * 128, &mp.tk, full(st), 64, k0, c2);
-                        qn_tma_load_3d(kb + TILE, &mp.tv, full(st), 0, k0, c2);
-                        qn_tma_load_3d(kb + TILE + BN * 128, &mp.tv, full(st), 64, k0, c2);
+                        boxes(st, (tb0 + j) * BN, (int)(b * p.Hkv + hkv));
                     };
                     /* E: the item's first tile before its Q (its stage frees two tiles before the item ahead
                      * ends, so this thread's share of Q is not held back) */
                     if constexpr ((FL & F_EARLY) != 0)
-                        if (tid == 0 && n > 0) feed(j0++);
-                    qn_mbar_wait(qempty, (item & 1) ^ 1);
+                        if (tid == 0 && ntl > 0) feed(j0++);
+                    qn_mbar_wait(qempty, (ph & 1) ^ 1);
                     load_q();
                     qn_cp_async_commit();
                     qn_cp_async_wait<0>();
@@ -576,7 +634,7 @@ __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const Params p, c
                     qn_mbar_arrive(qfull);
                     if constexpr ((FL & F_EARLY) != 0) {
                         if (tid == 0)
-                            for (int j = j0; j < n; ++j) feed(j);
+                            for (int j = j0; j < ntl; ++j) feed(j);
                     } else if (tid == 0) {
                         const int c2 = (int)(b * p.Hkv + hkv);
                         for (int j = 0; j < n; ++j) {
@@ -591,8 +649,53 @@ __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const Params p, c
                             qn_tma_load_3d(kb + TILE + BN * 128, &mp.tv, full(st), 64, k0, c2);
                         }
                     }
-                    cnt += n;
+                    cnt += ntl;
                 }
+                /* CL: stay until the cluster is done (its copies into this block and arrivals on its barriers) */
+                if constexpr (CL) qn_cluster_sync();
+                return;
+            }
+            if constexpr (TMA && !PER && (FL & (F_E1 | F_QPF)) != 0) {
+                const int c2 = (int)(b * p.Hkv + hkv);
+                auto feed = [&](int j) {
+                    const int st = j % S;
+                    qn_mbar_wait(empty(st), ((j / S) & 1) ^ 1);
+                    qn_mbar_arrive_expect_tx(full(st), STAGE);
+                    boxes(st, (int)((tb + j) * BN), c2);
+                };
+                if constexpr ((FL & F_QPF) != 0)
+                    if (tid == 0) { /* the block ~one wave ahead in launch order (x fastest) */
+                        uint32_t nsm;
+                        asm("mov.u32 %0, %%nsmid;\n" : "=r"(nsm));
+                        const long long lin = blockIdx.x + (long long)gridDim.x * (blockIdx.y + (long long)gridDim.y * blockIdx.z) + nsm;
+                        const long long nmb2 = gridDim.x, G = p.G;
+                        if (lin < nmb2 * gridDim.y * gridDim.z && G <= 16) {
+                            const long long x2 = lin % nmb2, y2 = (lin / nmb2) % gridDim.y, z2 = lin / nmb2 / gridDim.y;
+                            const long long r02 = (nmb2 - 1 - x2) * kRB,
+                                            re2 = r02 + kRB < p.rows_fold ? r02 + kRB : p.rows_fold;
+                            const long long p0 = r02 / G, p1 = (re2 - 1) / G; /* positions; G heads a position */
+                            for (long long gg = 0; gg < G; ++gg) {
+                                const T *src = Q + ((z2 * p.Hq + y2 * G + gg) * p.Nq + p0) * kD;
+                                asm volatile("cp.async.bulk.prefetch.L2.global [%0], %1;\n" ::"l"(src),
+                                             "r"((uint32_t)((p1 - p0 + 1) * kD * sizeof(T)))
+                                             : "memory");
+                            }
+                        }
+                    }
+                load_q();
+                qn_cp_async_commit();
+                int j0 = 0;
+                if (tid == 0) {
+                    qn_tma_prefetch(&mp.tk);
+                    qn_tma_prefetch(&mp.tv);
+                    if constexpr ((FL & F_E1) != 0)
+                        if (n > 0) feed(j0++);
+                }
+                qn_cp_async_wait<0>();
+                qn_fence_proxy_async();
+                qn_mbar_arrive(qfull);
+                if (tid == 0)
+                    for (int j = j0; j < n; ++j) feed(j);
                 return;
             }
             if constexpr (TMA && (FL & (F_EARLY | F_CL2)) != 0) {
@@ -602,28 +705,12 @@ __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const Params p, c
                  * expects the whole stage (its own half and the peer's, in either order). */
                 const int ntl = CL ? nu : n;
                 const long long tb0 = CL ? tbu : (long long)tb;
-                const uint32_t rank = CL ? qn_cluster_rank() : 0u;
                 const int c2 = (int)(b * p.Hkv + hkv);
                 auto feed = [&](int j) {
                     const int st = j % S;
-                    const uint32_t kb = sbase + st * STAGE;
-                    const int k0 = (int)((tb0 + j) * BN);
                     qn_mbar_wait(empty(st), ((j / S) & 1) ^ 1);
                     qn_mbar_arrive_expect_tx(full(st), STAGE);
-                    if constexpr (CLN == 2) {
-                        const CUtensorMap *mm = rank ? &mp.tv : &mp.tk;
-                        const uint32_t d = rank ? kb + TILE : kb;
-                        qn_tma_load_3d_mc(d, mm, full(st), 0, k0, c2, (uint16_t)3);
-                        qn_tma_load_3d_mc(d + BN * 128, mm, full(st), 64, k0, c2, (uint16_t)3);
-                    } else if constexpr (CLN == 4) { /* rank r: K (r < 2) or V, dims 64 (r & 1) .. */
-                        qn_tma_load_3d_mc(kb + (rank >> 1) * TILE + (rank & 1) * (BN * 128), (rank >> 1) ? &mp.tv : &mp.tk,
-                                          full(st), (int)(rank & 1) * 64, k0, c2, (uint16_t)15);
-                    } else {
-                        qn_tma_load_3d(kb, &mp.tk, full(st), 0, k0, c2);
-                        qn_tma_load_3d(kb + BN * 128, &mp.tk, full(st), 64, k0, c2);
-                        qn_tma_load_3d(kb + TILE, &mp.tv, full(st), 0, k0, c2);
-                        qn_tma_load_3d(kb + TILE + BN * 128, &mp.tv, full(st), 64, k0, c2);
-                    }
+                    boxes(st, (int)((tb0 + j) * BN), c2);
                 };
                 int j0 = 0;
                 if (tid == 0) {
@@ -734,9 +821,18 @@ __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const Params p, c
             }
         };
         /* cnt: tiles consumed before this work item (where the stage ring stands); one item unless persistent */
-        int cnt = 0;
+        int cnt = 0, qi = 0;
         for (int item = 0;; ++item) {
-            if constexpr (PER) {
+            if constexpr (PER && PAIR) {
+                const int r = pair_work(item);
+                if (r == 0) break;
+                if (r == 2) continue;
+                ra = r0 + cw * 64 + warp * 16 + g, rb = ra + 8;
+#pragma unroll
+                for (int j = 0; j < kD / 8; ++j) o[j][0] = o[j][1] = o[j][2] = o[j][3] = 0.f;
+                m[0] = m[1] = -INFINITY;
+                ls[0] = ls[1] = 0.f;
+            } else if constexpr (PER) {
                 const unsigned w = blockIdx.x + (unsigned)item * gridDim.x;
                 if (w >= p.items) break;
                 if (item > 0) {
@@ -747,12 +843,16 @@ __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const Params p, c
                     m[0] = m[1] = -INFINITY;
                     ls[0] = ls[1] = 0.f;
                 }
-                qn_mbar_wait(qfull, item & 1); /* every item, seen keys or not: the phases stay in step */
+            }
+            if constexpr (PER) {
+                const int ph = PAIR ? qi++ : item;
+                qn_mbar_wait(qfull, ph & 1); /* every item, seen keys or not: the phases stay in step */
                 if constexpr (QR) load_qf();
             }
+            [[maybe_unused]] const int base = cnt; /* (CL: the item's first tile of the cluster's in the ring) */
             if constexpr (CL) {
-                skip(0, pre);
-                cnt = pre;
+                skip(base, base + pre);
+                cnt = base + pre;
             }
             if (n > 0) {
                 if constexpr (PP)
@@ -805,12 +905,15 @@ __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const Params p, c
             } else if constexpr (PER && !QR) {
                 qn_mbar_arrive(qempty);
             }
-            if constexpr (CL) skip(cnt, nu);
+            if constexpr (CL) {
+                skip(cnt, base + nu);
+                cnt = base + nu;
+            }
             store_out();
-            /* CL: no block leaves while the other may still multicast into it or arrive on its barriers */
-            if constexpr (CL) qn_cluster_sync();
             if constexpr (!PER) break;
         }
+        /* CL: no block leaves while another may still multicast into it or arrive on its barriers */
+        if constexpr (CL) qn_cluster_sync();
     } else if constexpr (!OV) {
         for (int it = 0; it < n; ++it) {
             qn_cp_async_wait<S - 2>();
@@ -968,24 +1071,32 @@ int launch_t(const qn_cuda_attention_args *a, int vswap, char *err, size_t len) 
     const long long nmb = (p.rows_fold + C::rb - 1) / C::rb, items = nmb * a->Hkv * a->B;
     p.nmb = (int)nmb, p.items = (int)items, p.bh = (int)(a->Hkv * a->B);
     const long long sms = PER ? sm_count() : 0;
-    const dim3 grid = PER ? dim3((unsigned)(items < sms ? items : sms), 1, 1) : dim3((unsigned)nmb, (unsigned)a->Hkv, (unsigned)a->B);
+    /* (F_PAIR: a block's units are pairs of row blocks) */
+    const long long units = (FL & F_PAIR) ? (nmb + 1) / 2 * a->Hkv * a->B : items;
+    dim3 grid = PER ? dim3((unsigned)(units < sms ? units : sms), 1, 1) : dim3((unsigned)nmb, (unsigned)a->Hkv, (unsigned)a->B);
     if constexpr (CLN > 1) {
         cudaLaunchConfig_t cfg = {};
         cudaLaunchAttribute at[1] = {};
         at[0].id = cudaLaunchAttributeClusterDimension;
         at[0].val.clusterDim.x = CLN, at[0].val.clusterDim.y = 1, at[0].val.clusterDim.z = 1;
-        cfg.gridDim = grid, cfg.blockDim = dim3(C::nt), cfg.dynamicSmemBytes = C::smem;
+        cfg.gridDim = dim3(CLN * 64), cfg.blockDim = dim3(C::nt), cfg.dynamicSmemBytes = C::smem;
         cfg.stream = static_cast<cudaStream_t>(a->stream), cfg.attrs = at, cfg.numAttrs = 1;
-        /* whether a pair of these blocks fits a GPC at all (asked once a process; 0: the form without clusters) */
+        /* clusters of these blocks resident at once (asked once a process; 0: the form without clusters) */
         static std::atomic<int> fits{-1};
         int f = fits.load(std::memory_order_relaxed);
         if (f < 0) {
             int nc = 0;
-            f = cudaOccupancyMaxActiveClusters(&nc, fn, &cfg) == cudaSuccess && nc > 0 ? 1 : 0;
+            f = cudaOccupancyMaxActiveClusters(&nc, fn, &cfg) == cudaSuccess && nc > 0 ? nc : 0;
             (void)cudaGetLastError();
             fits.store(f, std::memory_order_relaxed);
         }
         if (!f) return launch_t<T, BN, S, OV, WGN, WS, PP, SW, TMA, PER, FL & ~(F_CL2 | F_CL4)>(a, vswap, err, len);
+        if constexpr (PER) { /* whole clusters, all resident (a later cluster would run its items after the others) */
+            long long g = grid.x < (long long)f * CLN ? (long long)grid.x : (long long)f * CLN;
+            g = g / CLN * CLN;
+            grid.x = (unsigned)(g < CLN ? CLN : g);
+        }
+        cfg.gridDim = grid;
         e = cudaLaunchKernelEx(&cfg, fn, p, mp);
         if (e == cudaSuccess) e = cudaGetLastError();
     } else {
@@ -1048,6 +1159,12 @@ template <typename T> int launch_v(const qn_cuda_attention_args *a, int variant,
         return launch_t<T, 128, 3, true, 3, true, true, true, true, false, F_CMASK>(a, vswap, err, len);
     case QN_CUDA_ATTN_WG_N128S3WSPTMAS: /* ... and the rescale skipped where no row max moved */
         return launch_t<T, 128, 3, true, 3, true, true, true, true, false, F_SKIP>(a, vswap, err, len);
+    case QN_CUDA_ATTN_WG_N128S3WSPTMAME1: /* 35 with its first tile issued right after Q's copies */
+        return launch_t<T, 128, 3, true, 3, true, true, true, true, false, F_CMASK | F_E1>(a, vswap, err, len);
+    case QN_CUDA_ATTN_WG_N128S3WSPTMAMQ: /* 35 with the L2 prefetch of the Q of the block a wave ahead */
+        return launch_t<T, 128, 3, true, 3, true, true, true, true, false, F_CMASK | F_QPF>(a, vswap, err, len);
+    case QN_CUDA_ATTN_WG_N128S3WSPTMAPM2: /* 24 walking pairs of row blocks, with 35's mask */
+        return launch_t<T, 128, 3, true, 3, true, true, true, true, true, F_PAIR | F_CMASK>(a, vswap, err, len);
     case QN_CUDA_ATTN_WG_N128S3WSPTMAPHREQ:
         return launch_t<T, 128, 3, true, 3, true, true, true, true, true, F_HEADS | F_SKIP | F_CMASK | F_EARLY | F_QREG>(
             a, vswap, err, len);
@@ -1076,12 +1193,13 @@ extern "C" int qn_cuda_attn_wg_applies(const qn_cuda_attention_args *a) {
     return qn_sm90a_device_ok() ? 1 : 0;
 }
 
-/* QUANTA_CUDA_ATTN_WG_TILE=1..36 (attention_wg.h's variants: 1 n128s2, 2 n128s3, 3 n64s3, 4 n64s4o, 5 n128s3o,
+/* QUANTA_CUDA_ATTN_WG_TILE=1..39 (attention_wg.h's variants: 1 n128s2, 2 n128s3, 3 n64s3, 4 n64s4o, 5 n128s3o,
  * 6 n64s4o3, 7 n64s4ws, 8 n64s4wsp, 9 n128s3ws, 10 n128s3wsp, 11 n128s2sw, 12 n64s4o3sw, 13 n64s4wssw,
  * 14 n64s4wspsw, 15 n128s3wssw, 16 n128s3wspsw, 17 n128s3osw, 18 n64s4wstma, 19 n64s4wsptma, 20 n128s3wstma,
  * 21 n128s3wsptma, 22 n64s4ws3tma, 23 n64s4wsptmap, 24 n128s3wsptmap, 25 n128s3wsptmaph, 26 n128s3wsptmar,
  * 27 n128s3wsptmaphr, 28 n128s3wsptmae, 29 n128s3wsptmac, 30 n128s3wsptmaphre, 31 n128s3wsptmacr,
- * 32 n128s3wsptmac4, 33 n128s3wsptmaphreq, 34 n128s3wstmac, 35 n128s3wsptmam, 36 n128s3wsptmas) picks the form
+ * 32 n128s3wsptmac4, 33 n128s3wsptmaphreq, 34 n128s3wstmac, 35 n128s3wsptmam, 36 n128s3wsptmas,
+ * 37 n128s3wsptmapm2, 38 n128s3wsptmame1, 39 n128s3wsptmamq) picks the form
  * QN_CUDA_ATTN_WG_AUTO runs, for side-by-side runs of the engine; unset or anything else: the pick by shape below.
  * Read once. */
 static int tile_env() {
@@ -1096,15 +1214,15 @@ static int tile_env() {
     return x;
 }
 
-/* The pick by shape, from the H100 run of 13:12 (fa13, bf16 hd128, B x 32 heads x N = 512k rows, verify_fa13):
- * n128s3wsptma (21: TMA producer, 2 ping-pong consumers, 128-key tiles) led or tied everywhere: non-causal 1k / 4k
- * / 16k 458 / 634 / 624 TFLOP/s (0.79 / 0.94 / 0.89x cuDNN), causal 266 / 514 / 597, f16 4k causal 470, GQA 32/8
- * 532 (the mma.sync kernel: 196-347); its persistent form (24) led at 512 causal (164 vs 151) and 16k (637), lost
- * at 4k-16k causal (its order then read K/V from HBM): 24 where causal Nk <= 512. */
+/* The pick by shape. fa13 (H100 13:12): n128s3wsptma (21: TMA producer, 2 ping-pong consumers, 128-key tiles) led or
+ * tied everywhere but 512 causal (24, persistent). fa14 (H100 17:13, the forms timed in turns on one setup, bf16
+ * hd128, B x 32 heads x N = 512k rows): 35 (21 with the boundary tiles of causal-only calls masked by one compare a
+ * score, bit-identical) led every causal row: 1k / 4k / 16k 304 / 507 / 607 TFLOP/s vs 21's 265 / 481 / 596, f16
+ * 4k 495 vs 466, GQA 32/8 499 vs 467, 512 182 vs 24's 164; non-causal (no boundary tiles at these shapes) 21 stays. */
 static int auto_variant(const qn_cuda_attention_args *a) {
     const int e = tile_env();
     if (e) return e;
-    return a->causal && a->Nk <= 512 ? QN_CUDA_ATTN_WG_N128S3WSPTMAP : QN_CUDA_ATTN_WG_N128S3WSPTMA;
+    return a->causal ? QN_CUDA_ATTN_WG_N128S3WSPTMAM : QN_CUDA_ATTN_WG_N128S3WSPTMA;
 }
 
 extern "C" int qn_cuda_attn_wg_launch(const qn_cuda_attention_args *a, int variant, char *err, size_t err_len) {

@@ -47,10 +47,14 @@ enum { QN_CUDA_ATTN_WG_AUTO = 0, QN_CUDA_ATTN_WG_N128S2, QN_CUDA_ATTN_WG_N128S3,
         * both (C: half the L2 -> SM bytes); 27 + E (the next item's first tile before its Q); 29 with R; 29 in
         * clusters of 4 (a quarter of the bytes); 30 with Q copied into registers at an item's start, so the next
         * item's Q loads during this one (Q); 20 (no ping-pong) with E and clusters of 2; 26's two shortcuts apart
-        * (16:17: 26 led 21 at 512-1k causal, trailed it at 4k-16k), the one-compare mask (M), the rescale skip (S) */
+        * (16:17: 26 led 21 at 512-1k causal, trailed it at 4k-16k), the one-compare mask (M), the rescale skip (S);
+        * fa14 round 2 (UNMEASURED): 24 walking pairs of row blocks (the last and the first of a head not yet taken:
+        * equal work a pair under causal masking) with 35's mask; 35 with its first tile issued right after the Q
+        * copies (E1); 35 with an L2 prefetch of the Q rows of the block a wave ahead (Q) */
        QN_CUDA_ATTN_WG_N128S3WSPTMAE, QN_CUDA_ATTN_WG_N128S3WSPTMAC, QN_CUDA_ATTN_WG_N128S3WSPTMAPHRE,
        QN_CUDA_ATTN_WG_N128S3WSPTMACR, QN_CUDA_ATTN_WG_N128S3WSPTMAC4, QN_CUDA_ATTN_WG_N128S3WSPTMAPHREQ,
        QN_CUDA_ATTN_WG_N128S3WSTMAC, QN_CUDA_ATTN_WG_N128S3WSPTMAM, QN_CUDA_ATTN_WG_N128S3WSPTMAS,
+       QN_CUDA_ATTN_WG_N128S3WSPTMAPM2, QN_CUDA_ATTN_WG_N128S3WSPTMAME1, QN_CUDA_ATTN_WG_N128S3WSPTMAMQ,
        QN_CUDA_ATTN_WG_NVARIANTS };
 /* Flag for the check: V's descriptor with its two byte offsets exchanged (a wrong reading of the MN-major
  * layout shows as a failure with one and a pass with the other). */

@@ -208,8 +208,9 @@ int qn_cuda_ggml_mmq(int w_dtype, const void *w, int64_t N, int64_t K, int x_dty
                      int y_dtype, void *y, void *scratch, size_t scratch_bytes, int sms, void *stream);
 /* Its kernel: 5 decodes each block tile into an f16 stage in shared memory (ggml_mmq.cu), 6 each lane's
  * mma fragments from the staged raw bytes (ggml_mmq_frag.cu), 7 the same fragments on wgmma where that is
- * faster (ggml_mmq_wg.cu: M > 64 on compute capability 9.0, wide weights; else 6); -1 (the start):
- * QUANTA_CUDA_GGML_MMQ=5 or 6 gives that, else 7, read at the first call. Benchmarks set it to time
+ * faster (ggml_mmq_wg.cu: M > 64 on compute capability 9.0, wide weights; else 6), 16 the register-A wgmma kernel
+ * for Q4_0 / Q8_0 (ggml_mmq_rs_wg.cu; else 7); -1 (the start): QUANTA_CUDA_GGML_MMQ=5, 6, 7, ... gives that, unset
+ * 16 where it applies (ggml_mmq.cu's qn_gmmq_route), read at the first call. Benchmarks set it to time
  * several in one process. */
 extern int qn_cuda_ggml_mmq_kernel;
 /* Its tile, forced (kernels_cuda/ggml_mmq.cuh lists them: 1 = 128x128 ... 6 = 128x128b2, 7 = wg128x128 ...

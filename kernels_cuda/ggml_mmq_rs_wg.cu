@@ -49,7 +49,7 @@
 #define QN_RS_KA 256 /* K per A slot: 8 blocks (a TMA box row of 144 / 272 bytes, a multiple of 16) */
 #define QN_RS_GROUP 8 /* weight tiles per group of the block order (even: whole clusters of two) */
 
-template <int DT, int NB> struct qn_rs_cfg {
+template <int DT, int NB, int G = 1> struct qn_rs_cfg {
     static constexpr int bb = qn_ggml_block_bytes(DT);
     static constexpr int arow = (QN_RS_KA / 32) * bb;             /* bytes per row in an A slot */
     static constexpr int a_bytes = QN_RS_BN * arow;               /* 18432 / 34816: multiples of 1024 */
@@ -61,7 +61,8 @@ template <int DT, int NB> struct qn_rs_cfg {
     static constexpr int a_off = SB * b_bytes, bar_off = a_off + SA * a_bytes;
     static constexpr int smem = bar_off + 2 * (SA + SB) * 8;
     static constexpr int threads = 384;
-    static_assert(SB >= 3, "B ring of at least 3 steps");
+    /* a group holds G slots while the one before it still holds its G: one more to copy ahead into */
+    static_assert(SB >= 2 * G + 1, "B ring of at least 2 G + 1 steps");
     static_assert(a_bytes % 1024 == 0 && b_bytes % 1024 == 0, "slots on 1024-byte boundaries (the swizzle's atoms)");
     static_assert(arow % 16 == 0 && arow / 2 <= 256, "a TMA box row: a multiple of 16 bytes, at most 256 elements");
 };
@@ -122,11 +123,13 @@ template <> __device__ __forceinline__ void qn_rs_mma<256>(float (&d)[32][4], co
 }
 #endif
 
-template <int DT, int NB, int CL>
-__global__ void __launch_bounds__(384, 1) qn_k_ggml_mmq_rs(const __grid_constant__ CUtensorMap amap, qn_gmmq_args p) {
+template <int DT, int NB, int CL, int G>
+__global__ void __launch_bounds__(384, 1) qn_k_ggml_mmq_rs(const __grid_constant__ CUtensorMap amap, qn_gmmq_args p,
+                                                           float *part) {
 #if QN_RS_HAVE
-    typedef qn_rs_cfg<DT, NB> Cfg;
+    typedef qn_rs_cfg<DT, NB, G> Cfg;
     constexpr int SA = Cfg::SA, SB = Cfg::SB;
+    constexpr bool big = NB == 256 || G > 1; /* more than 168 registers a consumer thread: setmaxnreg */
     extern __shared__ __align__(128) uint8_t qn_rs_smem_raw[];
     /* slots on 1024-byte boundaries (Cfg::smem + 1024 is allocated) */
     uint8_t *sm = qn_rs_smem_raw + ((1024u - (qn_smem_u32(qn_rs_smem_raw) & 1023u)) & 1023u);
@@ -137,6 +140,8 @@ __global__ void __launch_bounds__(384, 1) qn_k_ggml_mmq_rs(const __grid_constant
     auto bempty = [&](int s) { return bars + 8u * (uint32_t)(2 * SA + SB + s); };
     const int tid = threadIdx.x;
     const int64_t KT = p.Kp / QN_GMMQ_BK; /* a multiple of 4 (K % 256 == 0) */
+    /* split K (gridDim.z > 1): this block's A slots ka0 .. ka1 - 1 (at least one each); rings count from 0 */
+    const int64_t KA = KT / 4, ka0 = KA * blockIdx.z / gridDim.z, nka = KA * (blockIdx.z + 1) / gridDim.z - ka0;
     const uint32_t rank = CL > 1 ? qn_cluster_rank() : 0u;
     /* The block's tiles in groups of QN_RS_GROUP weight tiles, the token tiles walked first inside a group: the
      * blocks running at once share a few weight tiles (read from HBM once each, then from L2) instead of sweeping
@@ -159,22 +164,23 @@ __global__ void __launch_bounds__(384, 1) qn_k_ggml_mmq_rs(const __grid_constant
     else __syncthreads();
 
     if (tid >= 256) { /* ------------------------------------------------------------ producer: one thread */
-        if (NB == 256) qn_setmaxnreg_dec<40>(); /* the whole warpgroup, before it splits */
+        if (big) qn_setmaxnreg_dec<40>(); /* the whole warpgroup, before it splits */
         if (tid == 256) {
             qn_tma_prefetch(&amap);
             const __half *xt = p.xh + (size_t)mt * (size_t)KT * NB * QN_GMMQ_BK;
             const int32_t row0 = (int32_t)(nt * QN_RS_BN);
-            for (int64_t kt = 0; kt < KT; kt++) {
-                if ((kt & 3) == 0) {
-                    const int64_t ka = kt >> 2;
+            for (int64_t i = 0; i < 4 * nka; i++) { /* i: ring count, kt: the K step */
+                const int64_t kt = 4 * ka0 + i;
+                if ((i & 3) == 0) {
+                    const int64_t ka = i >> 2;
                     const int sa = (int)(ka % SA);
                     qn_mbar_wait(aempty(sa), (uint32_t)((ka / SA) & 1) ^ 1u);
                     qn_mbar_arrive_expect_tx(afull(sa), Cfg::a_bytes);
-                    qn_tma_load_2d(sbase + Cfg::a_off + sa * Cfg::a_bytes, &amap, afull(sa), (int32_t)(ka * (Cfg::arow / 2)),
-                                   row0);
+                    qn_tma_load_2d(sbase + Cfg::a_off + sa * Cfg::a_bytes, &amap, afull(sa),
+                                   (int32_t)((ka0 + ka) * (Cfg::arow / 2)), row0);
                 }
-                const int sb = (int)(kt % SB);
-                qn_mbar_wait(bempty(sb), (uint32_t)((kt / SB) & 1) ^ 1u);
+                const int sb = (int)(i % SB);
+                qn_mbar_wait(bempty(sb), (uint32_t)((i / SB) & 1) ^ 1u);
                 qn_mbar_arrive_expect_tx(bfull(sb), Cfg::b_bytes);
                 const __half *src = xt + (size_t)kt * NB * QN_GMMQ_BK;
                 if (CL == 1) {
@@ -192,79 +198,110 @@ __global__ void __launch_bounds__(384, 1) qn_k_ggml_mmq_rs(const __grid_constant
         return;
     }
     /* ---------------------------------------------------------------------------------- consumers */
-    /* 256 tokens: 128 accumulators a thread; the producer warpgroup's registers go to the consumers (40 + 2 x 232
-     * per 128 threads = 504 <= 512) */
-    if (NB == 256) qn_setmaxnreg_inc<232>();
+    /* 256 tokens (128 accumulators a thread) or two steps' A registers (64): the producer warpgroup's registers go to
+     * the consumers (40 + 2 x 232 per 128 threads = 504 <= 512) */
+    if (big) qn_setmaxnreg_inc<232>();
     const int warp = tid >> 5, lane = tid & 31, g = lane >> 2, t = lane & 3;
     const int r0 = warp * 16 + g; /* the lane's first tile row (warpgroup warp / 4) */
     float acc[NB / 8][4];
 #pragma unroll
     for (int j = 0; j < NB / 8; j++) acc[j][0] = acc[j][1] = acc[j][2] = acc[j][3] = 0.0f;
 
-    /* step kt = 4 ka + j: its two blocks are j's of A slot sa */
-    auto step = [&](int64_t kt, int j, int sa, uint32_t (&a)[2][2][4], uint32_t (&a_prev)[2][2][4]) {
-        const uint8_t *blk = sm + Cfg::a_off + sa * Cfg::a_bytes + j * 2 * Cfg::bb + r0 * Cfg::arow;
+    /* Group of G steps kt0 .. kt0 + G - 1 = 4 ka + j0 ..: their 2 G blocks are j0's.. of A slot sa. All its wgmma in
+     * one commit group: G = 2 gives the decode of the next group 512 clocks of this warpgroup's tensor work to hide
+     * under instead of 256. */
+    typedef uint32_t areg[2 * G][2][4];
+    auto group = [&](int64_t kt0, int j0, int sa, areg &a, areg &a_prev) {
+        const uint8_t *blk = sm + Cfg::a_off + sa * Cfg::a_bytes + j0 * 2 * Cfg::bb + r0 * Cfg::arow;
 #pragma unroll
-        for (int c = 0; c < 2; c++) qn_rs_frag<DT>(blk + c * Cfg::bb, blk + c * Cfg::bb + 8 * Cfg::arow, t, a[c]);
-        if (j == 3) { /* the warp's last reads of this A slot are done (values in registers) */
+        for (int c = 0; c < 2 * G; c++) qn_rs_frag<DT>(blk + c * Cfg::bb, blk + c * Cfg::bb + 8 * Cfg::arow, t, a[c]);
+        if (j0 + G == 4) { /* the warp's last reads of this A slot are done (values in registers) */
             __syncwarp();
             if (lane == 0) qn_mbar_arrive(aempty(sa));
         }
-        const int sb = (int)(kt % SB);
-        qn_mbar_wait(bfull(sb), (uint32_t)((kt / SB) & 1));
-        const uint32_t B = sbase + sb * Cfg::b_bytes;
+#pragma unroll
+        for (int i = 0; i < G; i++) qn_mbar_wait(bfull((int)((kt0 + i) % SB)), (uint32_t)(((kt0 + i) / SB) & 1));
         qn_wg_fence();
 #pragma unroll
-        for (int q = 0; q < 4; q++) /* k16 q of the step: token rows of 128 bytes, 8-row atoms of 1024 */
-            qn_rs_mma<NB>(acc, a[q >> 1][q & 1], qn_wg_desc_sw128(B + 32 * q, 16, 1024));
+        for (int i = 0; i < G; i++) {
+            const uint32_t B = sbase + (int)((kt0 + i) % SB) * Cfg::b_bytes;
+#pragma unroll
+            for (int q = 0; q < 4; q++) /* k16 q of the step: token rows of 128 bytes, 8-row atoms of 1024 */
+                qn_rs_mma<NB>(acc, a[2 * i + (q >> 1)][q & 1], qn_wg_desc_sw128(B + 32 * q, 16, 1024));
+        }
         qn_wg_commit();
-        qn_wg_wait<1>(); /* step kt - 1's wgmma are done: its A registers and B slot are free */
+        qn_wg_wait<1>(); /* the previous group's wgmma are done: its A registers and B slots are free */
         qn_wg_keep(a_prev);
         qn_wg_keep(acc);
-        if (kt > 0) { /* CL > 1: lane r arrives on block r's barrier */
-            if (CL == 1) {
-                if (lane == 0) qn_mbar_arrive(bempty((int)((kt - 1) % SB)));
-            } else if (lane < CL) {
-                qn_mbar_arrive_cluster(qn_mapa(bempty((int)((kt - 1) % SB)), (uint32_t)lane));
+        if (kt0 > 0) { /* CL > 1: lane r arrives on block r's barrier */
+#pragma unroll
+            for (int i = 0; i < G; i++) {
+                const int sb = (int)((kt0 - G + i) % SB);
+                if (CL == 1) {
+                    if (lane == 0) qn_mbar_arrive(bempty(sb));
+                } else if (lane < CL) {
+                    qn_mbar_arrive_cluster(qn_mapa(bempty(sb), (uint32_t)lane));
+                }
             }
         }
     };
 
-    uint32_t a0[2][2][4], a1[2][2][4];
+    areg a0, a1;
 #pragma unroll
-    for (int c = 0; c < 2; c++)
+    for (int c = 0; c < 2 * G; c++)
 #pragma unroll
         for (int kk = 0; kk < 2; kk++)
 #pragma unroll
             for (int i = 0; i < 4; i++) a0[c][kk][i] = a1[c][kk][i] = 0u;
-    /* four steps per A slot (KT is a multiple of 4): the two register sets stay in place, no step or wait under a
-     * condition (ptxas serializes the wgmma otherwise, C7515) */
+    /* four steps per A slot (KT is a multiple of 4) in 4 / G groups: the two register sets stay in place, no group or
+     * wait under a condition (ptxas serializes the wgmma otherwise, C7515) */
     int64_t ka = 0;
     do { /* at least once (K >= 256): with a loop that may run zero times ptxas serializes the wgmma (C7515) */
         const int sa = (int)(ka % SA);
         qn_mbar_wait(afull(sa), (uint32_t)((ka / SA) & 1));
-        step(4 * ka, 0, sa, a0, a1);
-        step(4 * ka + 1, 1, sa, a1, a0);
-        step(4 * ka + 2, 2, sa, a0, a1);
-        step(4 * ka + 3, 3, sa, a1, a0);
-    } while (++ka < KT / 4);
+        if constexpr (G == 1) {
+            group(4 * ka, 0, sa, a0, a1);
+            group(4 * ka + 1, 1, sa, a1, a0);
+            group(4 * ka + 2, 2, sa, a0, a1);
+            group(4 * ka + 3, 3, sa, a1, a0);
+        } else {
+            group(4 * ka, 0, sa, a0, a1);
+            group(4 * ka + 2, 2, sa, a1, a0);
+        }
+    } while (++ka < nka);
     qn_wg_wait<0>();
     qn_wg_keep(acc);
     qn_wg_keep(a0);
     qn_wg_keep(a1);
     float (&acc1)[1][NB / 8][4] = *reinterpret_cast<float (*)[1][NB / 8][4]>(&acc);
-    qn_gmmq_store<1, NB / 8>(p, acc1, nt * QN_RS_BN + warp * 16, mt * NB, g, t);
+    if (gridDim.z > 1) { /* this split's f32 partial sums (scaled) for qn_k_rs_reduce */
+        qn_gmmq_args q = p;
+        q.yd = QN_DT_F32, q.y = part + (size_t)blockIdx.z * (size_t)p.M * (size_t)p.N;
+        qn_gmmq_store<1, NB / 8>(q, acc1, nt * QN_RS_BN + warp * 16, mt * NB, g, t);
+    } else {
+        qn_gmmq_store<1, NB / 8>(p, acc1, nt * QN_RS_BN + warp * 16, mt * NB, g, t);
+    }
     if (CL > 1) qn_cluster_sync();
 #else
-    (void)amap, (void)p;
+    (void)amap, (void)p, (void)part;
     __trap(); /* compiled for sm_90a only; the host launches it only on compute capability 9.0 */
 #endif
 }
 
-template <int DT, int NB, int CL> static int qn_rs_launch(const CUtensorMap &m, const qn_gmmq_args &a, cudaStream_t s) {
-    typedef qn_rs_cfg<DT, NB> Cfg;
+/* y = the sum of the splits' partial sums, in y's type (split K). */
+__global__ void __launch_bounds__(256) qn_k_rs_reduce(const float *part, int splits, int64_t n, int yd, void *y) {
+    for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) {
+        float v = part[i];
+        for (int z = 1; z < splits; z++) v += part[(size_t)z * (size_t)n + (size_t)i];
+        qn_st(yd, y, i, v);
+    }
+}
+
+template <int DT, int NB, int CL, int G = 1>
+static int qn_rs_launch(const CUtensorMap &m, const qn_gmmq_args &a, cudaStream_t s, int splits = 1, float *part = nullptr) {
+    typedef qn_rs_cfg<DT, NB, G> Cfg;
     static bool attr_set = false;
-    auto k = qn_k_ggml_mmq_rs<DT, NB, CL>;
+    auto k = qn_k_ggml_mmq_rs<DT, NB, CL, G>;
     if (!attr_set) {
         cudaError_t e = cudaFuncSetAttribute(k, cudaFuncAttributeMaxDynamicSharedMemorySize, Cfg::smem + 1024);
         if (e != cudaSuccess) return (int)e;
@@ -274,7 +311,12 @@ template <int DT, int NB, int CL> static int qn_rs_launch(const CUtensorMap &m, 
     const int64_t gx = ((a.N + QN_RS_BN - 1) / QN_RS_BN + CL - 1) / CL * CL, gy = (a.M + NB - 1) / NB;
     if (gx > 0x7fffffff || gy > 65535) return (int)cudaErrorInvalidValue;
     if (CL == 1) {
-        k<<<dim3((unsigned)gx, (unsigned)gy), Cfg::threads, Cfg::smem + 1024, s>>>(m, a);
+        k<<<dim3((unsigned)gx, (unsigned)gy, (unsigned)splits), Cfg::threads, Cfg::smem + 1024, s>>>(m, a, part);
+        int e = qn_cu_launch_status();
+        if (e || splits == 1) return e;
+        const int64_t n = a.M * a.N;
+        const int64_t blocks = (n + 255) / 256 < 4096 ? (n + 255) / 256 : 4096;
+        qn_k_rs_reduce<<<(unsigned)blocks, 256, 0, s>>>(part, splits, n, a.yd, a.y);
         return qn_cu_launch_status();
     }
     cudaLaunchConfig_t cfg = {};
@@ -283,7 +325,7 @@ template <int DT, int NB, int CL> static int qn_rs_launch(const CUtensorMap &m, 
     at[0].val.clusterDim.x = CL, at[0].val.clusterDim.y = 1, at[0].val.clusterDim.z = 1;
     cfg.gridDim = dim3((unsigned)gx, (unsigned)gy), cfg.blockDim = dim3(Cfg::threads), cfg.dynamicSmemBytes = Cfg::smem + 1024;
     cfg.stream = s, cfg.attrs = at, cfg.numAttrs = 1;
-    const cudaError_t e = cudaLaunchKernelEx(&cfg, k, m, a);
+    const cudaError_t e = cudaLaunchKernelEx(&cfg, k, m, a, part); /* (clusters: never split) */
     return e != cudaSuccess ? (int)e : qn_cu_launch_status();
 }
 
@@ -291,17 +333,48 @@ template <int DT, int NB, int CL> static int qn_rs_launch(const CUtensorMap &m, 
  * QUANTA_CUDA_GGML_MMQ_TILE=rs128x128 / rs128x64 force one, rs128x128c2 / rs128x64c2 the same in clusters of two
  * blocks along the weight rows (the tile's tokens read from L2 once per cluster, multicast: half the activation
  * traffic; forced only until measured); rs128x256 / rs128x256c2 256 tokens (m64n256k16: B read once per 256
- * tokens of decoded weights, half the codes' shared-memory reads per flop; forced only). */
-static int qn_rs_nb(const qn_gmmq_args &a, int sms) {
+ * tokens of decoded weights, half the codes' shared-memory reads per flop; forced only); rs128x128g2 the 128x128
+ * tile with two steps (8 wgmma) per commit group (forced only). */
+/* Round-2 forms for the auto pick, each one constant (0: forced only): QN_RS_N256_DEFAULT the 256-token tile where its
+ * grid still covers about 3/4 of the SMs; QN_RS_G2_DEFAULT two steps per wgmma group on the 128-token tile. */
+#define QN_RS_N256_DEFAULT 0
+#define QN_RS_G2_DEFAULT 0
+static int qn_rs_nb_of(int64_t M, int64_t N, int sms) {
     const int ft = qn_gmmq_forced_tile();
     if (ft == 20 || ft == 21) return 256;
-    if (ft == 16 || ft == 18) return 128;
+    if (ft == 16 || ft == 18 || ft == 22) return 128;
     if (ft == 17 || ft == 19) return 64;
-    const int64_t want = (int64_t)(sms > 0 ? sms : 132) * 3 / 4, rows = (a.N + QN_RS_BN - 1) / QN_RS_BN;
-    return rows * ((a.M + 127) / 128) >= want ? 128 : 64;
+    const int64_t want = (int64_t)(sms > 0 ? sms : 132) * 3 / 4, rows = (N + QN_RS_BN - 1) / QN_RS_BN;
+    if (QN_RS_N256_DEFAULT && ft != 23 && rows * ((M + 255) / 256) >= want) return 256;
+    return rows * ((M + 127) / 128) >= want ? 128 : 64;
+}
+static int qn_rs_nb(const qn_gmmq_args &a, int sms) { return qn_rs_nb_of(a.M, a.N, sms); }
+
+/* K splits where the tiles leave the GPU short: about 128 blocks, at most 4 splits, at least 4 A slots (1024 of K)
+ * each; 1 unless forced (QUANTA_CUDA_GGML_MMQ_TILE=rssplit: the auto tile, split where this says so) or
+ * QN_RS_SPLIT_DEFAULT. Fixed numbers, not the SM count, so that the scratch size (qn_gmmq_rs_part_bytes) and the run
+ * agree. */
+#define QN_RS_SPLIT_DEFAULT 0
+static int qn_rs_splits_rule(int64_t M, int64_t N, int64_t K, int nb) {
+    const int64_t blocks = (N + QN_RS_BN - 1) / QN_RS_BN * ((M + nb - 1) / nb), KA = K / QN_RS_KA;
+    int64_t sp = blocks > 0 ? 128 / blocks : 1;
+    if (sp > 4) sp = 4;
+    if (sp > KA / 4) sp = KA / 4;
+    return sp > 1 ? (int)sp : 1;
+}
+static int qn_rs_splits(int64_t M, int64_t N, int64_t K, int nb) {
+    return QN_RS_SPLIT_DEFAULT || qn_gmmq_forced_tile() == 23 ? qn_rs_splits_rule(M, N, K, nb) : 1;
+}
+size_t qn_gmmq_rs_part_bytes(int64_t M, int64_t N, int64_t K) {
+    if (K % QN_RS_KA || M <= 64) return 0;
+    /* reserved whether or not splitting is on (a few MB on the shapes it splits), for the most splits the auto tile
+     * can take (128 tokens: the fewest blocks): a benchmark sizes the scratch once, then forces tiles */
+    const int sp = qn_rs_splits_rule(M, N, K, 128);
+    return sp > 1 ? (size_t)sp * (size_t)M * (size_t)N * 4 : 0;
 }
 
-template <int DT> static int qn_rs_go(const qn_gmmq_args &a, int x_dtype, const void *x, int sms, cudaStream_t s) {
+template <int DT> static int qn_rs_go(const qn_gmmq_args &a, int x_dtype, const void *x, int sms, float *part,
+                                      size_t part_bytes, cudaStream_t s) {
     typedef qn_rs_cfg<DT, 128> Cfg;
     /* the weight as [N][rb / 2] 16-bit elements, boxes of 128 rows x 256 of K */
     CUtensorMap m;
@@ -312,19 +385,25 @@ template <int DT> static int qn_rs_go(const qn_gmmq_args &a, int x_dtype, const 
     const int e = qn_gmmq_prep_xt(x_dtype, x, a, nb, true, s);
     if (e) return e;
     const int ft = qn_gmmq_forced_tile();
-    if (ft == 20) return qn_rs_launch<DT, 256, 1>(m, a, s);
+    int sp = qn_rs_splits(a.M, a.N, a.K, nb);
+    if (sp > 1 && (nb > 128 || !part || part_bytes < (size_t)sp * (size_t)a.M * (size_t)a.N * 4)) sp = 1;
+    if (sp > 1) return nb == 128 ? qn_rs_launch<DT, 128, 1>(m, a, s, sp, part) : qn_rs_launch<DT, 64, 1>(m, a, s, sp, part);
+    if (ft == 22 || (QN_RS_G2_DEFAULT && ft == 0 && nb == 128)) return qn_rs_launch<DT, 128, 1, 2>(m, a, s);
+    if (ft == 20 || (ft == 0 && nb == 256)) return qn_rs_launch<DT, 256, 1>(m, a, s);
     if (ft == 21) return qn_rs_launch<DT, 256, 2>(m, a, s);
     if (ft == 18 || ft == 19) return nb == 128 ? qn_rs_launch<DT, 128, 2>(m, a, s) : qn_rs_launch<DT, 64, 2>(m, a, s);
     return nb == 128 ? qn_rs_launch<DT, 128, 1>(m, a, s) : qn_rs_launch<DT, 64, 1>(m, a, s);
 }
 
-int qn_gmmq_rs_run(int w_dtype, int x_dtype, const void *x, const qn_gmmq_args &a, int sms, cudaStream_t s) {
+int qn_gmmq_rs_run(int w_dtype, int x_dtype, const void *x, const qn_gmmq_args &a, int sms, void *part,
+                   size_t part_bytes, cudaStream_t s) {
     /* what the TMA box and the decoder need: Q4_0 / Q8_0, whole 256-wide K slots (so rows of a multiple of 16
      * bytes), a 16-byte aligned weight */
     if (a.K % QN_RS_KA || a.K != a.Kp || a.M <= 64 || a.rb % 16 || ((uintptr_t)a.w & 15) || a.N > 0x7fffffff)
         return -1;
     if (!qn_sm90a_device_ok()) return -1;
-    if (w_dtype == QN_DT_GGML_Q4_0) return qn_rs_go<QN_DT_GGML_Q4_0>(a, x_dtype, x, sms, s);
-    if (w_dtype == QN_DT_GGML_Q8_0) return qn_rs_go<QN_DT_GGML_Q8_0>(a, x_dtype, x, sms, s);
+    float *pf = (float *)part;
+    if (w_dtype == QN_DT_GGML_Q4_0) return qn_rs_go<QN_DT_GGML_Q4_0>(a, x_dtype, x, sms, pf, part_bytes, s);
+    if (w_dtype == QN_DT_GGML_Q8_0) return qn_rs_go<QN_DT_GGML_Q8_0>(a, x_dtype, x, sms, pf, part_bytes, s);
     return -1;
 }

@@ -7,7 +7,7 @@
  *                                float64 reference (and, with 0 in VARS, the dispatch under QUANTA_CUDA_ATTN_WG=1)
  *   attention_check wgsmall [VARS]  two small cases of it (for compute-sanitizer; no VARS: n128s2, n64s4wsp)
  *   attention_check wgbench FILE [VARS]  hd128 prefill rows: the mma.sync kernel (0, the default dispatch) and the
- *                                wgmma variants (1..36, attention_wg.h), appended to FILE if it has rows
+ *                                wgmma variants (1..39, attention_wg.h), appended to FILE if it has rows
  *   VARS: a comma list, e.g. 0,1,2 (default: all)
  * The kernel files are included so that the benchmark can force tile variants, and the launch
  * planning (engine/cuda/cuda_attention_plan.c, C that also compiles as C++) with them.
@@ -284,6 +284,9 @@ static const char *wg_name(int wg)
     case QN_CUDA_ATTN_WG_N128S3WSTMAC: return "wg_n128s3wstmac";
     case QN_CUDA_ATTN_WG_N128S3WSPTMAM: return "wg_n128s3wsptmam";
     case QN_CUDA_ATTN_WG_N128S3WSPTMAS: return "wg_n128s3wsptmas";
+    case QN_CUDA_ATTN_WG_N128S3WSPTMAPM2: return "wg_n128s3wsptmapm2";
+    case QN_CUDA_ATTN_WG_N128S3WSPTMAME1: return "wg_n128s3wsptmame1";
+    case QN_CUDA_ATTN_WG_N128S3WSPTMAMQ: return "wg_n128s3wsptmamq";
     default: return "wg_n128s2";
     }
 }
@@ -612,7 +615,8 @@ static void wg_check(bool small, const std::vector<int> &list)
             bool ok = run_check(cc, nullptr, vars[i]);
             if (vars[i] == QN_CUDA_ATTN_WG_N64S4WSPTMAP || vars[i] == QN_CUDA_ATTN_WG_N128S3WSPTMAP ||
                 vars[i] == QN_CUDA_ATTN_WG_N128S3WSPTMAPH || vars[i] == QN_CUDA_ATTN_WG_N128S3WSPTMAPHR ||
-                vars[i] == QN_CUDA_ATTN_WG_N128S3WSPTMAPHRE || vars[i] == QN_CUDA_ATTN_WG_N128S3WSPTMAPHREQ) {
+                vars[i] == QN_CUDA_ATTN_WG_N128S3WSPTMAPHRE || vars[i] == QN_CUDA_ATTN_WG_N128S3WSPTMAPHREQ ||
+                vars[i] == QN_CUDA_ATTN_WG_N128S3WSPTMAPM2) {
                 /* the persistent forms again on 3 blocks: each loops over several row blocks, whatever the shape */
                 qn_cuda_attn_wg_set_persist_grid(3);
                 Case c3 = cc;

@@ -14,7 +14,8 @@
  *
  * Weights: random bytes with a valid f16 scale per block; x: random f32 in [-1, 1]. 10 calls per CUDA
  * graph, median of 3 graph launches; one copy of each weight (at M = 16 part of it may sit in L2). At M = 512
- * and 256 on the 4096-and-wider shapes every tile of the new kernel is timed too (MMQ_BENCH_TILES=0: only the one picked).
+ * and 256 on the 4096-and-wider shapes every tile of the new kernel is timed too (MMQ_BENCH_TILES=0: only the one picked;
+ * MMQ_BENCH_TILES=rs128x256,rs128x128g2: those).
  * MMQ_BENCH_FORMATS=q4_0,q8_0 limits the formats, MMQ_BENCH_M=512 (or a list: 256,2048; 2048 is not in
  * the default list) the batch sizes, MMQ_BENCH_SHAPES=5120x5120,27648x5120 (N x K) the shapes (default the
  * 7B's four).
@@ -42,6 +43,18 @@ static std::vector<int> scale_offsets(int dt) {
     if (dt == QN_DT_GGML_Q4_K || dt == QN_DT_GGML_Q5_K || dt == QN_DT_GGML_Q4_1 || dt == QN_DT_GGML_Q5_1) return {0, 2};
     if (dt == QN_DT_GGML_Q6_K) return {208};
     return {0};
+}
+
+/* Whether `name` is one of the comma-separated names of `list`. */
+static bool in_list(const char *list, const char *name) {
+    const size_t n = strlen(name);
+    for (const char *c = list; c && *c;) {
+        const char *e = strchr(c, ',');
+        const size_t len = e ? (size_t)(e - c) : strlen(c);
+        if (len == n && !strncmp(c, name, n)) return true;
+        c = e ? e + 1 : nullptr;
+    }
+    return false;
 }
 
 int main(int argc, char **argv) {
@@ -163,11 +176,14 @@ int main(int argc, char **argv) {
                                                     "128x128b2", "wg128x128", "wg64x128", "wg128x64",  "wg64x64",
                                                     "wg256x128", "wg256x64",  "ws128x128", "ws128x64",
                                                     "ws128x256", "rs128x128", "rs128x64", "rs128x128c2", "rs128x64c2",
-                                                    "rs128x256", "rs128x256c2"};
+                                                    "rs128x256", "rs128x256c2", "rs128x128g2", "rssplit"};
                 const int t0 = knew >= 16 ? 16 : knew >= 13 ? 13 : knew >= 7 ? 7 : 1,
-                          t1 = knew >= 16 ? 21 : knew >= 13 ? 15 : knew >= 7 ? 12 : 6;
-                if (M >= 256 && K * N >= 4096 * 4096 && !(tiles && !strcmp(tiles, "0")))
-                    for (int t = t0; t <= t1; t++) row(names[t - 1], time_ms(knew, t, yn));
+                          t1 = knew >= 16 ? 23 : knew >= 13 ? 15 : knew >= 7 ? 12 : 6;
+                const bool listed = tiles && strcmp(tiles, "0") && strcmp(tiles, "1"); /* a list: on every shape */
+                if ((listed || (M >= 256 && K * N >= 4096 * 4096)) && !(tiles && !strcmp(tiles, "0")))
+                    for (int t = t0; t <= t1; t++) /* MMQ_BENCH_TILES=name,name: only those */
+                        if (!tiles || !strcmp(tiles, "1") || in_list(tiles, names[t - 1]))
+                            row(names[t - 1], time_ms(knew, t, yn));
                 cudaFree(x), cudaFree(yn), cudaFree(yo), cudaFree(scr);
             }
             cudaFree(w);

@@ -28,16 +28,17 @@ static size_t dec_local(const qn_cl *s, int64_t Nq, int64_t G, int64_t D, int64_
     return bytes + 1024 <= s->dev.local_mem ? bytes : 0;
 }
 
-/* qn_attention_dec1 (attention_gpu.cl: a group of DEC1_WG per query head, no key split) where
- * QUANTA_OPENCL_ATTN_DEC1=1 (off until measured on a GPU): the GPU class at one query, D % 16 == 0, Dv in fours
- * with Dv / 4 <= DEC1_WG, at most DEC1_MAXK keys (its scores sit in local memory; a longer cache wants the key
- * splits of qn_attention_dec). Its local memory in bytes (qs, sc, red, accs), or 0. */
+/* qn_attention_dec1 (attention_gpu.cl: a group of DEC1_WG per query head, no key split) on the GPU class unless
+ * QUANTA_OPENCL_ATTN_DEC1=0 (H100 17:13: tg128 1B 649 -> 753 tok/s, Gemma 544 -> 706, the same greedy text;
+ * bench/NOTES.md section 1 cldec14): one query, D % 16 == 0, Dv in fours with Dv / 4 <= DEC1_WG, at most DEC1_MAXK
+ * keys (its scores sit in local memory; a longer cache wants the key splits of qn_attention_dec). Its local memory
+ * in bytes (qs, sc, red, accs), or 0. */
 #define DEC1_WG 256
 #define DEC1_U 4
 #define DEC1_MAXK 1024
 static size_t dec1_local(const qn_cl *s, int64_t Nq, int64_t D, int64_t Dv, int64_t Nk, size_t lb[4]) {
     const char *e = getenv("QUANTA_OPENCL_ATTN_DEC1");
-    if (!s->gpu_class || !e || strcmp(e, "1") || Nq != 1 || D % 16 || D < 16 || Dv % 4 || Dv / 4 > DEC1_WG ||
+    if (!s->gpu_class || (e && !strcmp(e, "0")) || Nq != 1 || D % 16 || D < 16 || Dv % 4 || Dv / 4 > DEC1_WG ||
         Nk > DEC1_MAXK || Nk < 1 || s->dev.max_wg < DEC1_WG)
         return 0;
     lb[0] = (size_t)D * 4, lb[1] = (size_t)Nk * 4, lb[2] = (size_t)DEC1_U * DEC1_WG * 4, lb[3] = (size_t)4 * DEC1_WG * 4;
@@ -167,10 +168,12 @@ quanta_status qn_cl_attention_run(qn_cl *s, const qn_node *node) {
     size_t split_min = s->gpu_class ? 64 : 256;
     const char *sm = getenv("QUANTA_OPENCL_SPLIT_MIN");
     if (sm && atoi(sm) >= 16) split_min = (size_t)atoi(sm);
-    /* qn_attention_pf splits only under QUANTA_OPENCL_PF_SPLIT=1 (unmeasured: Gemma's one kv head gives it 64
-     * groups of 4 warps on 132 compute units), in whole 32-key tiles */
+    /* qn_attention_pf splits the keys, in whole 32-key tiles, where its row blocks leave compute units idle: by
+     * default on NVIDIA's GPUs (H100 17:13: Gemma, one kv head, 64 groups for 132 SMs: pp512 32.2k -> 41.7k, 1B
+     * 23.3k -> 23.9k; conformance with every case split in 3 333/333); QUANTA_OPENCL_PF_SPLIT=0 off, =1 on for any
+     * device of the GPU class */
     const char *pe = getenv("QUANTA_OPENCL_PF_SPLIT");
-    const int pf_split = pf && pe && !strcmp(pe, "1");
+    const int pf_split = pf && (pe && *pe ? !strcmp(pe, "1") : qn_cl_nvidia_gpu(&s->dev));
     if (pf_split) bk = PF_BK;
     if (groups < target && (size_t)Nk >= 2 * split_min && (!pf || pf_split)) {
         size_t want = (target + groups - 1) / groups, maxs = (size_t)Nk / split_min;
