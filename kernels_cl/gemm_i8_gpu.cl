@@ -128,15 +128,15 @@ QN_INL void qn_gi2_tile(const local uint *As, const local uint *Bs, uint4 fa0, u
 
 /* Host: K % 32 == 0; W's codes (wo) 16-byte aligned; xq from qn_x_quant8 with B = 32 (codes [M, K]
  * at offset 0, the block scales [M, K/32] at byte xso); launched as (256, 1) groups over
- * (ceil(N / 128) * 256, ceil(M / 64)). v2: layout 2 (qn_gemm_q8_i8_gpu2). */
+ * (ceil(N / 128) * 256, ceil(M / 64)); tile: this group's 128 weight rows. v2: layout 2 (qn_gemm_q8_i8_gpu2). */
 QN_INL void qn_gemm_q8_i8_gpu_body(const global uchar *Wb, ulong wo, long wso, const global uchar *xq, ulong xso,
-                                   global uchar *y, ulong yo, int ydt, long M, long N, long K, local uint4 *Av,
-                                   local uint4 *Bv, const int v2) {
+                                   global uchar *y, ulong yo, int ydt, long M, long N, long K, long tile,
+                                   local uint4 *Av, local uint4 *Bv, const int v2) {
     const local uint *As = (const local uint *)Av, *Bs = (const local uint *)Bv;
     local uint *Aw = (local uint *)Av, *Bw = (local uint *)Bv;
     const int lid = (int)get_local_id(0), lane = lid & 31, wp = lid >> 5;
     const int g = lane >> 2, t = lane & 3, wm = (wp & 1) * 32, wn = (wp >> 1) * 32;
-    const long n0 = (long)get_group_id(0) * QN_GI_TN, m0 = (long)get_group_id(1) * QN_GI_TM;
+    const long n0 = tile * QN_GI_TN, m0 = (long)get_group_id(1) * QN_GI_TM;
     const long nb = K / 32;
     const global uchar *W = Wb + wo;
     const global float *xs = (const global float *)(xq + xso);
@@ -230,18 +230,29 @@ QN_INL void qn_gemm_q8_i8_gpu_body(const global uchar *Wb, ulong wo, long wso, c
     }
 }
 
-kernel __attribute__((reqd_work_group_size(256, 1, 1)))
-void qn_gemm_q8_i8_gpu(const global uchar *Wb, ulong wo, long wso, const global uchar *xq, ulong xso,
-                       global uchar *y, ulong yo, int ydt, long M, long N, long K) {
+/* Up to three products of the same x (q / k / v, or gate / up): product p's weights Wp (wop, scales at wsop), its
+ * output yp (yop), Np rows (0: none); groups along dimension 0 take product 0's ceil(N0 / 128) tiles, then 1's, then
+ * 2's, so one launch (and one quantization of x) serves them all, and small products share the grid. */
+#define QN_GI_ARGS const global uchar *W0, ulong wo0, long wso0, global uchar *y0, ulong yo0, long N0,                \
+    const global uchar *W1, ulong wo1, long wso1, global uchar *y1, ulong yo1, long N1, const global uchar *W2,       \
+    ulong wo2, long wso2, global uchar *y2, ulong yo2, long N2, const global uchar *xq, ulong xso, int ydt, long M,    \
+    long K
+#define QN_GI_PICK(V2)                                                                                               \
+    const long t = get_group_id(0), T0 = (N0 + QN_GI_TN - 1) / QN_GI_TN, T1 = (N1 + QN_GI_TN - 1) / QN_GI_TN;         \
+    const int p = t < T0 ? 0 : t < T0 + T1 ? 1 : 2;                                                                  \
+    qn_gemm_q8_i8_gpu_body(p == 0 ? W0 : p == 1 ? W1 : W2, p == 0 ? wo0 : p == 1 ? wo1 : wo2,                         \
+                           p == 0 ? wso0 : p == 1 ? wso1 : wso2, xq, xso, p == 0 ? y0 : p == 1 ? y1 : y2,             \
+                           p == 0 ? yo0 : p == 1 ? yo1 : yo2, ydt, M, p == 0 ? N0 : p == 1 ? N1 : N2, K,                \
+                           p == 0 ? t : p == 1 ? t - T0 : t - T0 - T1, Av, Bv, V2)
+
+kernel __attribute__((reqd_work_group_size(256, 1, 1))) void qn_gemm_q8_i8_gpu(QN_GI_ARGS) {
     local uint4 Av[QN_GI_TM * QN_GI_RW / 4], Bv[QN_GI_TN * QN_GI_RW / 4];
-    qn_gemm_q8_i8_gpu_body(Wb, wo, wso, xq, xso, y, yo, ydt, M, N, K, Av, Bv, 0);
+    QN_GI_PICK(0);
 }
 
-kernel __attribute__((reqd_work_group_size(256, 1, 1)))
-void qn_gemm_q8_i8_gpu2(const global uchar *Wb, ulong wo, long wso, const global uchar *xq, ulong xso,
-                        global uchar *y, ulong yo, int ydt, long M, long N, long K) {
+kernel __attribute__((reqd_work_group_size(256, 1, 1))) void qn_gemm_q8_i8_gpu2(QN_GI_ARGS) {
     local uint4 Av[QN_GI_TM * 4], Bv[QN_GI_TN * 4];
-    qn_gemm_q8_i8_gpu_body(Wb, wo, wso, xq, xso, y, yo, ydt, M, N, K, Av, Bv, 1);
+    QN_GI_PICK(1);
 }
 
 /* x [M, K] (f32, its rows 16-byte aligned) to int8 per 32 columns for qn_gemm_q8_i8_gpu: codes [M, K] at xq, the

@@ -284,7 +284,8 @@ extern "C" size_t qn_cuda_ggml_mmq_scratch(int64_t M, int64_t N, int64_t K) {
     const int64_t Kp = (K + QN_GMMQ_BK - 1) / QN_GMMQ_BK * QN_GMMQ_BK;
     const int kernel = qn_gmmq_route(M, N, K);
     const size_t dq = (kernel == 14 || kernel == 15) && M > 64 ? qn_gmmq_ws_dq_bytes(N, Kp) : 0;
-    return qn_gmmq_xh_bytes(M, Kp) + qn_gmmq_align((size_t)M * 4) + qn_gmmq_align(dq);
+    const size_t part = kernel == 16 ? qn_gmmq_rs_part_bytes(M, N, K) : 0; /* =16's split-K partial sums */
+    return qn_gmmq_xh_bytes(M, Kp) + qn_gmmq_align((size_t)M * 4) + qn_gmmq_align(dq) + part;
 }
 
 extern "C" int qn_cuda_ggml_mmq(int w_dtype, const void *w, int64_t N, int64_t K, int x_dtype, const void *x,
@@ -307,7 +308,9 @@ extern "C" int qn_cuda_ggml_mmq(int w_dtype, const void *w, int64_t N, int64_t K
     a.xh = xh, a.xscale = xscale, a.yd = y_dtype, a.y = y;
     const int kernel = qn_gmmq_route(M, N, K);
     if (kernel == 16 && M > 64) { /* its own activation prep (tiled, swizzled); -1: not this shape or format */
-        const int e16 = qn_gmmq_rs_run(w_dtype, x_dtype, x, a, sms, s);
+        uint8_t *part = (uint8_t *)xscale + qn_gmmq_align((size_t)M * 4); /* no dq for 16 */
+        const size_t used = (size_t)(part - (uint8_t *)scratch);
+        const int e16 = qn_gmmq_rs_run(w_dtype, x_dtype, x, a, sms, part, scratch_bytes - used, s);
         if (e16 >= 0) return e16;
     }
     if (kernel >= 13 && kernel <= 15 && M > 64) { /* its own activation prep (tiled) */

@@ -235,7 +235,7 @@ static int qn_gmmq_launch_grid(Kernel k, bool &attr_set, int bn, int bm, int thr
  * each): 128x128, 128x64 or 64x32 for either kernel; for ggml_mmq_frag.cu also 128x128w4 (4 warps of
  * 64x64), 256x128 (8 warps of 64x64) and 128x128b2 (the 128x128 tile held to 128 registers, two blocks
  * per SM); for ggml_mmq_wg.cu wg128x128, wg64x128, wg128x64, wg64x64, wg256x128, wg256x64 (7 to 12); for
- * ggml_mmq_ws_wg.cu ws128x128, ws128x64, ws128x256 (13 to 15); for ggml_mmq_rs_wg.cu rs128x128, rs128x64 (16, 17), rs128x128c2, rs128x64c2 (18, 19), rs128x256, rs128x256c2 (20, 21), rs128x128g2 (22). Anything
+ * ggml_mmq_ws_wg.cu ws128x128, ws128x64, ws128x256 (13 to 15); for ggml_mmq_rs_wg.cu rs128x128, rs128x64 (16, 17), rs128x128c2, rs128x64c2 (18, 19), rs128x256, rs128x256c2 (20, 21), rs128x128g2 (22), rssplit (23: the auto tile, K split where the grid is small). Anything
  * else, a tile of the other kernel, or unset, picks by grid size. Read at the first call unless a benchmark has set
  * qn_cuda_ggml_mmq_tile (cuda_kernels.h) to the tile's number here. */
 static int qn_gmmq_forced_tile() {
@@ -244,7 +244,7 @@ static int qn_gmmq_forced_tile() {
                                             "128x128b2", "wg128x128", "wg64x128", "wg128x64",  "wg64x64",
                                             "wg256x128", "wg256x64", "ws128x128", "ws128x64",
                                             "ws128x256", "rs128x128", "rs128x64",
-                                            "rs128x128c2", "rs128x64c2", "rs128x256", "rs128x256c2", "rs128x128g2"};
+                                            "rs128x128c2", "rs128x64c2", "rs128x256", "rs128x256c2", "rs128x128g2", "rssplit"};
         const char *e = getenv("QUANTA_CUDA_GGML_MMQ_TILE");
         int tile = 0;
         for (int i = 0; e && i < (int)(sizeof names / sizeof names[0]); i++)
@@ -276,6 +276,9 @@ int qn_gmmq_prep_xt(int x_dtype, const void *x, const qn_gmmq_args &a, int nb, b
 /* The same product by ggml_mmq_rs_wg.cu's kernel (mmq14, QUANTA_CUDA_GGML_MMQ=16: the weight's raw Q4_0 / Q8_0 bytes
  * by TMA, decoded in the consumers' registers as wgmma's A operand), which preps its own activations; -1 (nothing
  * launched) for other formats, K not a multiple of 256, M <= 64, or a device that cannot run it. */
-int qn_gmmq_rs_run(int w_dtype, int x_dtype, const void *x, const qn_gmmq_args &a, int sms, cudaStream_t s);
+int qn_gmmq_rs_run(int w_dtype, int x_dtype, const void *x, const qn_gmmq_args &a, int sms, void *part,
+                   size_t part_bytes, cudaStream_t s);
+/* The f32 partial sums a split-K run of it needs (part, part_bytes above; 0: it does not split this shape). */
+size_t qn_gmmq_rs_part_bytes(int64_t M, int64_t N, int64_t K);
 
 #endif

@@ -124,7 +124,8 @@ template <> __device__ __forceinline__ void qn_rs_mma<256>(float (&d)[32][4], co
 #endif
 
 template <int DT, int NB, int CL, int G>
-__global__ void __launch_bounds__(384, 1) qn_k_ggml_mmq_rs(const __grid_constant__ CUtensorMap amap, qn_gmmq_args p) {
+__global__ void __launch_bounds__(384, 1) qn_k_ggml_mmq_rs(const __grid_constant__ CUtensorMap amap, qn_gmmq_args p,
+                                                           float *part) {
 #if QN_RS_HAVE
     typedef qn_rs_cfg<DT, NB, G> Cfg;
     constexpr int SA = Cfg::SA, SB = Cfg::SB;
@@ -139,6 +140,8 @@ __global__ void __launch_bounds__(384, 1) qn_k_ggml_mmq_rs(const __grid_constant
     auto bempty = [&](int s) { return bars + 8u * (uint32_t)(2 * SA + SB + s); };
     const int tid = threadIdx.x;
     const int64_t KT = p.Kp / QN_GMMQ_BK; /* a multiple of 4 (K % 256 == 0) */
+    /* split K (gridDim.z > 1): this block's A slots ka0 .. ka1 - 1 (at least one each); rings count from 0 */
+    const int64_t KA = KT / 4, ka0 = KA * blockIdx.z / gridDim.z, nka = KA * (blockIdx.z + 1) / gridDim.z - ka0;
     const uint32_t rank = CL > 1 ? qn_cluster_rank() : 0u;
     /* The block's tiles in groups of QN_RS_GROUP weight tiles, the token tiles walked first inside a group: the
      * blocks running at once share a few weight tiles (read from HBM once each, then from L2) instead of sweeping
@@ -166,17 +169,18 @@ __global__ void __launch_bounds__(384, 1) qn_k_ggml_mmq_rs(const __grid_constant
             qn_tma_prefetch(&amap);
             const __half *xt = p.xh + (size_t)mt * (size_t)KT * NB * QN_GMMQ_BK;
             const int32_t row0 = (int32_t)(nt * QN_RS_BN);
-            for (int64_t kt = 0; kt < KT; kt++) {
-                if ((kt & 3) == 0) {
-                    const int64_t ka = kt >> 2;
+            for (int64_t i = 0; i < 4 * nka; i++) { /* i: ring count, kt: the K step */
+                const int64_t kt = 4 * ka0 + i;
+                if ((i & 3) == 0) {
+                    const int64_t ka = i >> 2;
                     const int sa = (int)(ka % SA);
                     qn_mbar_wait(aempty(sa), (uint32_t)((ka / SA) & 1) ^ 1u);
                     qn_mbar_arrive_expect_tx(afull(sa), Cfg::a_bytes);
-                    qn_tma_load_2d(sbase + Cfg::a_off + sa * Cfg::a_bytes, &amap, afull(sa), (int32_t)(ka * (Cfg::arow / 2)),
-                                   row0);
+                    qn_tma_load_2d(sbase + Cfg::a_off + sa * Cfg::a_bytes, &amap, afull(sa),
+                                   (int32_t)((ka0 + ka) * (Cfg::arow / 2)), row0);
                 }
-                const int sb = (int)(kt % SB);
-                qn_mbar_wait(bempty(sb), (uint32_t)((kt / SB) & 1) ^ 1u);
+                const int sb = (int)(i % SB);
+                qn_mbar_wait(bempty(sb), (uint32_t)((i / SB) & 1) ^ 1u);
                 qn_mbar_arrive_expect_tx(bfull(sb), Cfg::b_bytes);
                 const __half *src = xt + (size_t)kt * NB * QN_GMMQ_BK;
                 if (CL == 1) {
@@ -264,22 +268,37 @@ __global__ void __launch_bounds__(384, 1) qn_k_ggml_mmq_rs(const __grid_constant
             group(4 * ka, 0, sa, a0, a1);
             group(4 * ka + 2, 2, sa, a1, a0);
         }
-    } while (++ka < KT / 4);
+    } while (++ka < nka);
     qn_wg_wait<0>();
     qn_wg_keep(acc);
     qn_wg_keep(a0);
     qn_wg_keep(a1);
     float (&acc1)[1][NB / 8][4] = *reinterpret_cast<float (*)[1][NB / 8][4]>(&acc);
-    qn_gmmq_store<1, NB / 8>(p, acc1, nt * QN_RS_BN + warp * 16, mt * NB, g, t);
+    if (gridDim.z > 1) { /* this split's f32 partial sums (scaled) for qn_k_rs_reduce */
+        qn_gmmq_args q = p;
+        q.yd = QN_DT_F32, q.y = part + (size_t)blockIdx.z * (size_t)p.M * (size_t)p.N;
+        qn_gmmq_store<1, NB / 8>(q, acc1, nt * QN_RS_BN + warp * 16, mt * NB, g, t);
+    } else {
+        qn_gmmq_store<1, NB / 8>(p, acc1, nt * QN_RS_BN + warp * 16, mt * NB, g, t);
+    }
     if (CL > 1) qn_cluster_sync();
 #else
-    (void)amap, (void)p;
+    (void)amap, (void)p, (void)part;
     __trap(); /* compiled for sm_90a only; the host launches it only on compute capability 9.0 */
 #endif
 }
 
+/* y = the sum of the splits' partial sums, in y's type (split K). */
+__global__ void __launch_bounds__(256) qn_k_rs_reduce(const float *part, int splits, int64_t n, int yd, void *y) {
+    for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) {
+        float v = part[i];
+        for (int z = 1; z < splits; z++) v += part[(size_t)z * (size_t)n + (size_t)i];
+        qn_st(yd, y, i, v);
+    }
+}
+
 template <int DT, int NB, int CL, int G = 1>
-static int qn_rs_launch(const CUtensorMap &m, const qn_gmmq_args &a, cudaStream_t s) {
+static int qn_rs_launch(const CUtensorMap &m, const qn_gmmq_args &a, cudaStream_t s, int splits = 1, float *part = nullptr) {
     typedef qn_rs_cfg<DT, NB, G> Cfg;
     static bool attr_set = false;
     auto k = qn_k_ggml_mmq_rs<DT, NB, CL, G>;
@@ -292,7 +311,12 @@ static int qn_rs_launch(const CUtensorMap &m, const qn_gmmq_args &a, cudaStream_
     const int64_t gx = ((a.N + QN_RS_BN - 1) / QN_RS_BN + CL - 1) / CL * CL, gy = (a.M + NB - 1) / NB;
     if (gx > 0x7fffffff || gy > 65535) return (int)cudaErrorInvalidValue;
     if (CL == 1) {
-        k<<<dim3((unsigned)gx, (unsigned)gy), Cfg::threads, Cfg::smem + 1024, s>>>(m, a);
+        k<<<dim3((unsigned)gx, (unsigned)gy, (unsigned)splits), Cfg::threads, Cfg::smem + 1024, s>>>(m, a, part);
+        int e = qn_cu_launch_status();
+        if (e || splits == 1) return e;
+        const int64_t n = a.M * a.N;
+        const int64_t blocks = (n + 255) / 256 < 4096 ? (n + 255) / 256 : 4096;
+        qn_k_rs_reduce<<<(unsigned)blocks, 256, 0, s>>>(part, splits, n, a.yd, a.y);
         return qn_cu_launch_status();
     }
     cudaLaunchConfig_t cfg = {};
@@ -301,7 +325,7 @@ static int qn_rs_launch(const CUtensorMap &m, const qn_gmmq_args &a, cudaStream_
     at[0].val.clusterDim.x = CL, at[0].val.clusterDim.y = 1, at[0].val.clusterDim.z = 1;
     cfg.gridDim = dim3((unsigned)gx, (unsigned)gy), cfg.blockDim = dim3(Cfg::threads), cfg.dynamicSmemBytes = Cfg::smem + 1024;
     cfg.stream = s, cfg.attrs = at, cfg.numAttrs = 1;
-    const cudaError_t e = cudaLaunchKernelEx(&cfg, k, m, a);
+    const cudaError_t e = cudaLaunchKernelEx(&cfg, k, m, a, part); /* (clusters: never split) */
     return e != cudaSuccess ? (int)e : qn_cu_launch_status();
 }
 
@@ -311,16 +335,46 @@ static int qn_rs_launch(const CUtensorMap &m, const qn_gmmq_args &a, cudaStream_
  * traffic; forced only until measured); rs128x256 / rs128x256c2 256 tokens (m64n256k16: B read once per 256
  * tokens of decoded weights, half the codes' shared-memory reads per flop; forced only); rs128x128g2 the 128x128
  * tile with two steps (8 wgmma) per commit group (forced only). */
-static int qn_rs_nb(const qn_gmmq_args &a, int sms) {
+/* Round-2 forms for the auto pick, each one constant (0: forced only): QN_RS_N256_DEFAULT the 256-token tile where its
+ * grid still covers about 3/4 of the SMs; QN_RS_G2_DEFAULT two steps per wgmma group on the 128-token tile. */
+#define QN_RS_N256_DEFAULT 0
+#define QN_RS_G2_DEFAULT 0
+static int qn_rs_nb_of(int64_t M, int64_t N, int sms) {
     const int ft = qn_gmmq_forced_tile();
     if (ft == 20 || ft == 21) return 256;
     if (ft == 16 || ft == 18 || ft == 22) return 128;
     if (ft == 17 || ft == 19) return 64;
-    const int64_t want = (int64_t)(sms > 0 ? sms : 132) * 3 / 4, rows = (a.N + QN_RS_BN - 1) / QN_RS_BN;
-    return rows * ((a.M + 127) / 128) >= want ? 128 : 64;
+    const int64_t want = (int64_t)(sms > 0 ? sms : 132) * 3 / 4, rows = (N + QN_RS_BN - 1) / QN_RS_BN;
+    if (QN_RS_N256_DEFAULT && ft != 23 && rows * ((M + 255) / 256) >= want) return 256;
+    return rows * ((M + 127) / 128) >= want ? 128 : 64;
+}
+static int qn_rs_nb(const qn_gmmq_args &a, int sms) { return qn_rs_nb_of(a.M, a.N, sms); }
+
+/* K splits where the tiles leave the GPU short: about 128 blocks, at most 4 splits, at least 4 A slots (1024 of K)
+ * each; 1 unless forced (QUANTA_CUDA_GGML_MMQ_TILE=rssplit: the auto tile, split where this says so) or
+ * QN_RS_SPLIT_DEFAULT. Fixed numbers, not the SM count, so that the scratch size (qn_gmmq_rs_part_bytes) and the run
+ * agree. */
+#define QN_RS_SPLIT_DEFAULT 0
+static int qn_rs_splits_rule(int64_t M, int64_t N, int64_t K, int nb) {
+    const int64_t blocks = (N + QN_RS_BN - 1) / QN_RS_BN * ((M + nb - 1) / nb), KA = K / QN_RS_KA;
+    int64_t sp = blocks > 0 ? 128 / blocks : 1;
+    if (sp > 4) sp = 4;
+    if (sp > KA / 4) sp = KA / 4;
+    return sp > 1 ? (int)sp : 1;
+}
+static int qn_rs_splits(int64_t M, int64_t N, int64_t K, int nb) {
+    return QN_RS_SPLIT_DEFAULT || qn_gmmq_forced_tile() == 23 ? qn_rs_splits_rule(M, N, K, nb) : 1;
+}
+size_t qn_gmmq_rs_part_bytes(int64_t M, int64_t N, int64_t K) {
+    if (K % QN_RS_KA || M <= 64) return 0;
+    /* reserved whether or not splitting is on (a few MB on the shapes it splits), for the most splits the auto tile
+     * can take (128 tokens: the fewest blocks): a benchmark sizes the scratch once, then forces tiles */
+    const int sp = qn_rs_splits_rule(M, N, K, 128);
+    return sp > 1 ? (size_t)sp * (size_t)M * (size_t)N * 4 : 0;
 }
 
-template <int DT> static int qn_rs_go(const qn_gmmq_args &a, int x_dtype, const void *x, int sms, cudaStream_t s) {
+template <int DT> static int qn_rs_go(const qn_gmmq_args &a, int x_dtype, const void *x, int sms, float *part,
+                                      size_t part_bytes, cudaStream_t s) {
     typedef qn_rs_cfg<DT, 128> Cfg;
     /* the weight as [N][rb / 2] 16-bit elements, boxes of 128 rows x 256 of K */
     CUtensorMap m;
@@ -331,20 +385,25 @@ template <int DT> static int qn_rs_go(const qn_gmmq_args &a, int x_dtype, const 
     const int e = qn_gmmq_prep_xt(x_dtype, x, a, nb, true, s);
     if (e) return e;
     const int ft = qn_gmmq_forced_tile();
-    if (ft == 22) return qn_rs_launch<DT, 128, 1, 2>(m, a, s);
-    if (ft == 20) return qn_rs_launch<DT, 256, 1>(m, a, s);
+    int sp = qn_rs_splits(a.M, a.N, a.K, nb);
+    if (sp > 1 && (nb > 128 || !part || part_bytes < (size_t)sp * (size_t)a.M * (size_t)a.N * 4)) sp = 1;
+    if (sp > 1) return nb == 128 ? qn_rs_launch<DT, 128, 1>(m, a, s, sp, part) : qn_rs_launch<DT, 64, 1>(m, a, s, sp, part);
+    if (ft == 22 || (QN_RS_G2_DEFAULT && ft == 0 && nb == 128)) return qn_rs_launch<DT, 128, 1, 2>(m, a, s);
+    if (ft == 20 || (ft == 0 && nb == 256)) return qn_rs_launch<DT, 256, 1>(m, a, s);
     if (ft == 21) return qn_rs_launch<DT, 256, 2>(m, a, s);
     if (ft == 18 || ft == 19) return nb == 128 ? qn_rs_launch<DT, 128, 2>(m, a, s) : qn_rs_launch<DT, 64, 2>(m, a, s);
     return nb == 128 ? qn_rs_launch<DT, 128, 1>(m, a, s) : qn_rs_launch<DT, 64, 1>(m, a, s);
 }
 
-int qn_gmmq_rs_run(int w_dtype, int x_dtype, const void *x, const qn_gmmq_args &a, int sms, cudaStream_t s) {
+int qn_gmmq_rs_run(int w_dtype, int x_dtype, const void *x, const qn_gmmq_args &a, int sms, void *part,
+                   size_t part_bytes, cudaStream_t s) {
     /* what the TMA box and the decoder need: Q4_0 / Q8_0, whole 256-wide K slots (so rows of a multiple of 16
      * bytes), a 16-byte aligned weight */
     if (a.K % QN_RS_KA || a.K != a.Kp || a.M <= 64 || a.rb % 16 || ((uintptr_t)a.w & 15) || a.N > 0x7fffffff)
         return -1;
     if (!qn_sm90a_device_ok()) return -1;
-    if (w_dtype == QN_DT_GGML_Q4_0) return qn_rs_go<QN_DT_GGML_Q4_0>(a, x_dtype, x, sms, s);
-    if (w_dtype == QN_DT_GGML_Q8_0) return qn_rs_go<QN_DT_GGML_Q8_0>(a, x_dtype, x, sms, s);
+    float *pf = (float *)part;
+    if (w_dtype == QN_DT_GGML_Q4_0) return qn_rs_go<QN_DT_GGML_Q4_0>(a, x_dtype, x, sms, pf, part_bytes, s);
+    if (w_dtype == QN_DT_GGML_Q8_0) return qn_rs_go<QN_DT_GGML_Q8_0>(a, x_dtype, x, sms, pf, part_bytes, s);
     return -1;
 }

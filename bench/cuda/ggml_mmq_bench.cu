@@ -176,10 +176,11 @@ int main(int argc, char **argv) {
                                                     "128x128b2", "wg128x128", "wg64x128", "wg128x64",  "wg64x64",
                                                     "wg256x128", "wg256x64",  "ws128x128", "ws128x64",
                                                     "ws128x256", "rs128x128", "rs128x64", "rs128x128c2", "rs128x64c2",
-                                                    "rs128x256", "rs128x256c2", "rs128x128g2"};
+                                                    "rs128x256", "rs128x256c2", "rs128x128g2", "rssplit"};
                 const int t0 = knew >= 16 ? 16 : knew >= 13 ? 13 : knew >= 7 ? 7 : 1,
-                          t1 = knew >= 16 ? 22 : knew >= 13 ? 15 : knew >= 7 ? 12 : 6;
-                if (M >= 256 && K * N >= 4096 * 4096 && !(tiles && !strcmp(tiles, "0")))
+                          t1 = knew >= 16 ? 23 : knew >= 13 ? 15 : knew >= 7 ? 12 : 6;
+                const bool listed = tiles && strcmp(tiles, "0") && strcmp(tiles, "1"); /* a list: on every shape */
+                if ((listed || (M >= 256 && K * N >= 4096 * 4096)) && !(tiles && !strcmp(tiles, "0")))
                     for (int t = t0; t <= t1; t++) /* MMQ_BENCH_TILES=name,name: only those */
                         if (!tiles || !strcmp(tiles, "1") || in_list(tiles, names[t - 1]))
                             row(names[t - 1], time_ms(knew, t, yn));

@@ -6,16 +6,17 @@
 # About 45 s; later steps are skipped when late. Deciding rows first:
 #   1. pp512 on the two 7B files: the default (now =16) and =7 (the previous default);
 #   2. conformance of the ggml matmuls past the GEMV with the default (every format: Q4_0 / Q8_0 with K a multiple of
-#      256 on =16, the rest on kernel 7) and with the forced round-2 tiles rs128x128g2 and rs128x256;
+#      256 on =16, the rest on kernel 7) and with the forced round-2 forms rs128x128g2 and rssplit (split K);
 #   3. kernel rows against =16's auto pick (ggml_mmq_bench, NaN-poisoned outputs, maxdiff): the round-2 tiles
 #      rs128x128g2 (two steps per wgmma group), rs128x256 and rs128x256c2 (256 tokens) at M = 512 and 2048 on
-#      4096 x 4096 and 14336 x 4096, q4_0 and q8_0; a hang (no row) ends the kernel steps;
+#      4096 x 4096 and 14336 x 4096, q4_0 and q8_0; then rssplit (K split 2-4 ways where the grid is small) on the
+#      7B's k/v shape 1024 x 4096 at M = 256 and 512; a hang (no row) ends the kernel steps;
 #   4. cuBLAS bf16 on the auto rows (mmq_peers.py, torch): issue 14's "quantized GEMM >= 0.8x cuBLAS bf16" ratio.
 # Everything goes to $OUT/mmq14/ (summary.txt; the tables at its end).
 set -u
 cd "$(dirname "$0")/../.." # the repository root
 export PATH=$PATH:/usr/local/cuda/bin
-. bench/common/verifylib.sh mmq14 ${LIMIT:-48}
+. bench/common/verifylib.sh mmq14 ${LIMIT:-50}
 Q=${QUANTA:-/tmp/qbuild/tools/quanta}
 KB=${QBUILD:-/tmp/qbuild}/kernels_cuda
 F=${FILES:-/tmp/e2e/files}
@@ -68,7 +69,7 @@ BIG=(--case "matmul:m=256,n=1024,k=4096,w=q4_0,x=f32" --case "matmul:m=130,n=512
 RS=ok
 CONFORM_S=10 conform default QUANTA_PLAN_PROFILE=0 -- "${CASES[@]}" "${OTHER[@]}" "${BIG[@]}" || RS=FAIL
 CONFORM_S=5 conform rs128x128g2 QUANTA_CUDA_GGML_MMQ_TILE=rs128x128g2 -- "${CASES[@]}" || RS=FAIL
-CONFORM_S=5 conform rs128x256 QUANTA_CUDA_GGML_MMQ_TILE=rs128x256 -- "${CASES[@]}" || RS=FAIL
+CONFORM_S=6 conform rssplit QUANTA_CUDA_GGML_MMQ_TILE=rssplit -- "${CASES[@]}" "${BIG[@]}" || RS=FAIL
 pack
 
 # 3. kernel rows: the round-2 tiles against =16's auto pick
@@ -88,6 +89,7 @@ kb() { # label NEW OLD M SHAPES TILES SECONDS
   return 0
 }
 kb r2tiles 16 16 512,2048 4096x4096,14336x4096 rs128x128g2,rs128x256,rs128x256c2 14
+kb r2split 16 16 256,512 1024x4096 rssplit 5
 pack
 
 # 4. cuBLAS bf16 on the auto rows
@@ -99,7 +101,7 @@ fi
 
 {
   echo "== mmq14 summary =="
-  echo "conformance with the default (=16 where it applies) and rs128x128g2 / rs128x256 forced: $RS"
+  echo "conformance with the default (=16 where it applies) and rs128x128g2 / rssplit forced: $RS"
   echo "| pp512 (tok/s, -r 3) | mean ± sd |"; echo "|---|---|"
   for r in "${PP[@]}"; do echo "$r"; done
   [ -s $D/mmq_peers.md ] && { echo "kernel rows (ours = =16 auto, old = =16 auto) against cuBLAS bf16:"; cat $D/mmq_peers.md; }

@@ -64,9 +64,15 @@ static bool gpu_fused_claims(const qn_cl *s, quanta_dtype dt, size_t K) {
            !(f && !strcmp(f, "0"));
 }
 
+static bool gemm_multi_claims(const qn_cl *s, const qn_node *node, size_t K);
+
 bool qn_cl_matmul_supports(qn_cl *s, const qn_node *node) {
     const qn_tensor *x = node->src[0], *w = node->src[1];
     size_t K = (size_t)w->desc.dims[1], M = K ? qn_cl_elems(x) / K : 0;
+    /* M > 8: the int8 GEMM's fused products (run_gemm_multi), where switched on */
+    if ((node->op == QN_OP_MATMUL_MULTI || node->op == QN_OP_MATMUL_GLU) && M > GEMV_MAX_M &&
+        gemm_multi_claims(s, node, K))
+        return true;
     if (node->op == QN_OP_MATMUL_MULTI) return multi_supported(s, node, M, K);
     /* matmul_glu: the one-row-per-work-item GEMV only (CPU class, decode); elsewhere plans
      * keep the two matmuls and the glu. Not q8 under QUANTA_OPENCL_GEMM=int8: its two matmuls
@@ -614,8 +620,9 @@ static int gemm_i8_gpu_fits(const qn_cl *s, const mm_args *m) {
 }
 
 /* x to int8 per 32 columns into scratch (qn_x_quant8 with B = 32: codes [M, K] at 0, the block scales
- * at xso, its offset terms, unused here, at xco), then qn_gemm_q8_i8_gpu over 64 x 128 output tiles. */
-static quanta_status run_gemm_i8_gpu(qn_cl *s, const mm_args *m) {
+ * at xso, its offset terms, unused here, at xco), then qn_gemm_q8_i8_gpu over 64 x 128 output tiles: of m's product
+ * and of the np - 1 others in more (the same x; each takes gemm_i8_gpu_fits), all in one launch. */
+static quanta_status run_gemm_i8_gpu_n(qn_cl *s, const mm_args *m, const mm_args *more, int np) {
     const size_t M = (size_t)m->M, K = (size_t)m->K, nb = K / 32;
     const cl_ulong xso = (M * K + 63) / 64 * 64, xco = xso + M * nb * 4;
     qn_cl_scratch xs = {0};
@@ -624,10 +631,10 @@ static quanta_status run_gemm_i8_gpu(qn_cl *s, const mm_args *m) {
     const cl_long Ml = m->M, Kl = m->K;
     const cl_int B = 32;
     size_t lq[2] = {nb < 64 ? nb : 64, 1}, gq[2] = {(nb + lq[0] - 1) / lq[0] * lq[0], M};
-    /* qn_x_quant8_gpu (the same bits, float4 loads in registers) where x's rows are 16-byte aligned:
-     * QUANTA_OPENCL_XQ_GPU=1, off until measured on a GPU */
+    /* qn_x_quant8_gpu (the same bits, float4 loads in registers) where x's rows are 16-byte aligned: by default on
+     * NVIDIA's GPUs (H100 17:13: 1B pp512 23.3k -> 24.4k), QUANTA_OPENCL_XQ_GPU=0 off, =1 on for the GPU class */
     const char *xe = getenv("QUANTA_OPENCL_XQ_GPU");
-    if (xe && !strcmp(xe, "1") && m->xo % 16 == 0) {
+    if ((xe && *xe ? !strcmp(xe, "1") : qn_cl_nvidia_gpu(&s->dev)) && m->xo % 16 == 0) {
         qn_cl_arg q[] = {QA(m->x), QA(m->xo), QA(xs.mem), QA(xso), QA(Ml), QA(Kl)};
         st = qn_cl_set_args(s, QK_X_QUANT8_GPU, q, 6);
         if (st == QUANTA_OK) st = qn_cl_launch(s, QK_X_QUANT8_GPU, "matmul (quantize x to int8, gpu v2)", 2, gq, lq);
@@ -636,19 +643,113 @@ static quanta_status run_gemm_i8_gpu(qn_cl *s, const mm_args *m) {
         st = qn_cl_set_args(s, QK_X_QUANT8, q, 8);
         if (st == QUANTA_OK) st = qn_cl_launch(s, QK_X_QUANT8, "matmul (quantize x to int8, gpu)", 2, gq, lq);
     }
-    const cl_long wso = (cl_long)m->wd.scales_offset;
-    qn_cl_arg a[] = {QA(m->wm), QA(m->wo), QA(wso), QA(xs.mem), QA(xso), QA(m->y), QA(m->yo), QA(m->ydt),
-                     QA(Ml), QA(m->N), QA(Kl)};
-    /* qn_gemm_q8_i8_gpu2: layout 2 (a 16-byte local read where the first made four; the same bits):
-     * QUANTA_OPENCL_GI_V2=1, off until measured on a GPU */
+    /* products 1 and 2 default to none (N = 0) on product 0's buffers */
+    const mm_args *pr[3] = {m, np > 1 ? &more[0] : m, np > 2 ? &more[1] : m};
+    cl_long wso[3], N[3];
+    qn_cl_arg a[23];
+    int k = 0;
+    size_t tiles = 0;
+    for (int i = 0; i < 3; i++) {
+        wso[i] = (cl_long)pr[i]->wd.scales_offset;
+        N[i] = i < np ? pr[i]->N : 0;
+        tiles += (size_t)((N[i] + 127) / 128);
+        a[k++] = QA(pr[i]->wm), a[k++] = QA(pr[i]->wo), a[k++] = QA(wso[i]);
+        a[k++] = QA(pr[i]->y), a[k++] = QA(pr[i]->yo), a[k++] = QA(N[i]);
+    }
+    a[k++] = QA(xs.mem), a[k++] = QA(xso), a[k++] = QA(m->ydt), a[k++] = QA(Ml), a[k++] = QA(Kl);
+    /* qn_gemm_q8_i8_gpu2: layout 2 (a 16-byte local read where the first made four; the same bits): by default on
+     * NVIDIA's GPUs (H100 17:13: 1B pp512 23.3k -> 25.1k, GEMM rows +1-18%), QUANTA_OPENCL_GI_V2=0 off, =1 on */
     const char *ve = getenv("QUANTA_OPENCL_GI_V2");
-    const qn_cl_kernel_id id = ve && !strcmp(ve, "1") ? QK_GEMM_Q8_I8_GPU2 : QK_GEMM_Q8_I8_GPU;
-    if (st == QUANTA_OK) st = qn_cl_set_args(s, id, a, 11);
-    size_t g[2] = {(size_t)((m->N + 127) / 128) * 256, (M + 63) / 64}, l[2] = {256, 1};
+    const int v2 = ve && *ve ? !strcmp(ve, "1") : qn_cl_nvidia_gpu(&s->dev);
+    const qn_cl_kernel_id id = v2 ? QK_GEMM_Q8_I8_GPU2 : QK_GEMM_Q8_I8_GPU;
+    if (st == QUANTA_OK) st = qn_cl_set_args(s, id, a, k);
+    size_t g[2] = {tiles * 256, (M + 63) / 64}, l[2] = {256, 1};
     if (st == QUANTA_OK)
         st = qn_cl_launch(s, id, id == QK_GEMM_Q8_I8_GPU2 ? "matmul (int8 gemm q8, gpu v2)" : "matmul (int8 gemm q8, gpu)",
                           2, g, l);
     qn_cl_scratch_free(s, &xs);
+    return st;
+}
+
+static quanta_status run_gemm_i8_gpu(qn_cl *s, const mm_args *m) { return run_gemm_i8_gpu_n(s, m, NULL, 1); }
+
+static qn_cl_gemm_path resolve_path(const qn_cl *s, const mm_args *m);
+static quanta_status run_quant_gemm(qn_cl *s, const mm_args *m, qn_cl_gemm_path p);
+
+/* matmul_multi (q / k / v) and matmul_glu (gate / up, then act(gate) * up) at M > 8 in the GPU class through the int8
+ * GEMM: one quantization of x and one launch for the two or three products, where the plan otherwise keeps separate
+ * matmuls, each with its own quantization and launch, run one after another however few groups they have (a 1B's k
+ * and v at a 256-token step: 8 groups each for 132 SMs). The products' bits are the separate path's, and the glu is
+ * qn_glu as the plan would launch it. QUANTA_OPENCL_GEMM_MULTI=1, off until measured on a GPU. */
+static bool gemm_multi_claims(const qn_cl *s, const qn_node *node, size_t K) {
+    const char *e = getenv("QUANTA_OPENCL_GEMM_MULTI"), *g = getenv("QUANTA_OPENCL_GEMM_I8");
+    const int i8 = g && *g ? !strcmp(g, "1") || !strcmp(g, "portable") : s->nv_ptx;
+    if (!(e && !strcmp(e, "1")) || !i8 || !s->gpu_class || s->dev.max_wg < 256 || K % 32) return false;
+    const int nw = node->op == QN_OP_MATMUL_GLU ? 2 : 3;
+    for (int i = 1; i <= nw; i++)
+        if (node->src[i] ? node->src[i]->desc.dtype != QUANTA_Q8 : i < 3) return false;
+    return true;
+}
+
+/* m with w's product written to (y, yo) */
+static quanta_status mm_other(const mm_args *m, const qn_tensor *w, cl_mem y, cl_ulong yo, mm_args *o) {
+    *o = *m;
+    o->w = w;
+    quanta_status st = qn_cl_weight_layout(w, "matmul", &o->wd);
+    if (st != QUANTA_OK) return st;
+    if (o->wd.cols != m->K)
+        return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "opencl matmul: fused weights of K %lld and %lld",
+                            (long long)m->K, (long long)o->wd.cols);
+    o->wm = qn_cl_mem(w);
+    o->wo = w->mem.offset;
+    o->N = o->wd.rows;
+    o->y = y;
+    o->yo = yo;
+    return QUANTA_OK;
+}
+
+static quanta_status run_gemm_multi(qn_cl *s, const mm_args *m, const qn_node *node) {
+    const int glu = node->op == QN_OP_MATMUL_GLU;
+    mm_args p[3];
+    int np = 1;
+    p[0] = *m;
+    qn_cl_scratch gu = {0};
+    quanta_status st = QUANTA_OK;
+    const size_t es = qn_dtype_elem_size((quanta_dtype)m->ydt), n = (size_t)m->M * (size_t)m->N;
+    const cl_ulong uo = (cl_ulong)((n * es + 255) / 256 * 256);
+    if (glu) { /* gate and up into scratch in y's dtype, as the plan's two matmuls would leave them */
+        st = qn_cl_scratch_alloc(s, (size_t)uo + n * es, "opencl matmul_glu: gate and up", &gu);
+        if (st != QUANTA_OK) return st;
+        p[0].y = gu.mem;
+        p[0].yo = 0;
+        st = mm_other(m, node->src[2], gu.mem, uo, &p[np++]);
+        if (st == QUANTA_OK && p[1].N != m->N)
+            st = qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "opencl matmul_glu: gate has %lld rows, up %lld",
+                              (long long)m->N, (long long)p[1].N);
+    } else {
+        for (int i = 0; i < 2 && st == QUANTA_OK && node->src[2 + i]; i++) {
+            const qn_tensor *y = node->extra_dst[i];
+            st = mm_other(m, node->src[2 + i], qn_cl_mem(y), y->mem.offset, &p[np]);
+            p[np++].ydt = y->desc.dtype; /* one launch needs one output dtype: checked below */
+        }
+    }
+    int fits = st == QUANTA_OK;
+    for (int i = 0; i < np && fits; i++) fits = gemm_i8_gpu_fits(s, &p[i]) && p[i].ydt == m->ydt;
+    if (fits) {
+        st = run_gemm_i8_gpu_n(s, &p[0], &p[1], np);
+    } else { /* each product on its own */
+        for (int i = 0; i < np && st == QUANTA_OK; i++) st = run_quant_gemm(s, &p[i], resolve_path(s, &p[i]));
+    }
+    if (st == QUANTA_OK && glu) {
+        cl_mem ym = m->y;
+        cl_ulong go = 0, yo = m->yo, nl = n;
+        cl_int dt = m->ydt, op = qn_cl_glu_op(node->params.glu_act);
+        qn_cl_arg a[] = {QA(gu.mem), QA(go), QA(gu.mem), QA(uo), QA(ym), QA(yo), QA(dt), QA(nl), QA(op)};
+        st = qn_cl_set_args(s, QK_GLU, a, 9);
+        size_t g = n, l = 64; /* cl_ops.c's EW_LWS, as run_glu */
+        if (st == QUANTA_OK) st = qn_cl_launch(s, QK_GLU, "glu", 1, &g, &l);
+    }
+    qn_cl_scratch_free(s, &gu);
     return st;
 }
 
@@ -805,7 +906,9 @@ quanta_status qn_cl_matmul_run(qn_cl *s, const qn_node *node) {
     m.y = qn_cl_mem(y);
     m.yo = y->mem.offset;
     m.ydt = y->desc.dtype;
-    if (node->op == QN_OP_MATMUL_GLU) {
+    if ((node->op == QN_OP_MATMUL_GLU || node->op == QN_OP_MATMUL_MULTI) && m.M > GEMV_MAX_M) {
+        st = run_gemm_multi(s, &m, node);
+    } else if (node->op == QN_OP_MATMUL_GLU) {
         st = run_gemv_glu(s, &m, node->src[2], qn_cl_glu_op(node->params.glu_act));
     } else if (node->op == QN_OP_MATMUL_MULTI) {
         st = run_gemv_multi(s, &m, node);
