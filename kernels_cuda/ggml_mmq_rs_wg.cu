@@ -297,6 +297,12 @@ __global__ void __launch_bounds__(256) qn_k_rs_reduce(const float *part, int spl
     }
 }
 
+int qn_gmmq_rs_reduce(const float *part, int splits, int64_t n, int yd, void *y, cudaStream_t s) {
+    const int64_t blocks = (n + 255) / 256 < 4096 ? (n + 255) / 256 : 4096;
+    qn_k_rs_reduce<<<(unsigned)blocks, 256, 0, s>>>(part, splits, n, yd, y);
+    return qn_cu_launch_status();
+}
+
 template <int DT, int NB, int CL, int G = 1>
 static int qn_rs_launch(const CUtensorMap &m, const qn_gmmq_args &a, cudaStream_t s, int splits = 1, float *part = nullptr) {
     typedef qn_rs_cfg<DT, NB, G> Cfg;
@@ -314,10 +320,7 @@ static int qn_rs_launch(const CUtensorMap &m, const qn_gmmq_args &a, cudaStream_
         k<<<dim3((unsigned)gx, (unsigned)gy, (unsigned)splits), Cfg::threads, Cfg::smem + 1024, s>>>(m, a, part);
         int e = qn_cu_launch_status();
         if (e || splits == 1) return e;
-        const int64_t n = a.M * a.N;
-        const int64_t blocks = (n + 255) / 256 < 4096 ? (n + 255) / 256 : 4096;
-        qn_k_rs_reduce<<<(unsigned)blocks, 256, 0, s>>>(part, splits, n, a.yd, a.y);
-        return qn_cu_launch_status();
+        return qn_gmmq_rs_reduce(part, splits, a.M * a.N, a.yd, a.y, s);
     }
     cudaLaunchConfig_t cfg = {};
     cudaLaunchAttribute at[1];
@@ -355,7 +358,7 @@ static int qn_rs_nb(const qn_gmmq_args &a, int sms) { return qn_rs_nb_of(a.M, a.
  * QN_RS_SPLIT_DEFAULT. Fixed numbers, not the SM count, so that the scratch size (qn_gmmq_rs_part_bytes) and the run
  * agree. */
 #define QN_RS_SPLIT_DEFAULT 0
-static int qn_rs_splits_rule(int64_t M, int64_t N, int64_t K, int nb) {
+int qn_gmmq_rs_splits_rule(int64_t M, int64_t N, int64_t K, int nb) {
     const int64_t blocks = (N + QN_RS_BN - 1) / QN_RS_BN * ((M + nb - 1) / nb), KA = K / QN_RS_KA;
     int64_t sp = blocks > 0 ? 128 / blocks : 1;
     if (sp > 4) sp = 4;
@@ -363,13 +366,13 @@ static int qn_rs_splits_rule(int64_t M, int64_t N, int64_t K, int nb) {
     return sp > 1 ? (int)sp : 1;
 }
 static int qn_rs_splits(int64_t M, int64_t N, int64_t K, int nb) {
-    return QN_RS_SPLIT_DEFAULT || qn_gmmq_forced_tile() == 23 ? qn_rs_splits_rule(M, N, K, nb) : 1;
+    return QN_RS_SPLIT_DEFAULT || qn_gmmq_forced_tile() == 23 ? qn_gmmq_rs_splits_rule(M, N, K, nb) : 1;
 }
 size_t qn_gmmq_rs_part_bytes(int64_t M, int64_t N, int64_t K) {
     if (K % QN_RS_KA || M <= 64) return 0;
     /* reserved whether or not splitting is on (a few MB on the shapes it splits), for the most splits the auto tile
      * can take (128 tokens: the fewest blocks): a benchmark sizes the scratch once, then forces tiles */
-    const int sp = qn_rs_splits_rule(M, N, K, 128);
+    const int sp = qn_gmmq_rs_splits_rule(M, N, K, 128);
     return sp > 1 ? (size_t)sp * (size_t)M * (size_t)N * 4 : 0;
 }
 
