@@ -236,7 +236,7 @@ static int qn_gmmq_launch_grid(Kernel k, bool &attr_set, int bn, int bm, int thr
  * 64x64), 256x128 (8 warps of 64x64) and 128x128b2 (the 128x128 tile held to 128 registers, two blocks
  * per SM); for ggml_mmq_wg.cu wg128x128, wg64x128, wg128x64, wg64x64, wg256x128, wg256x64 (7 to 12); for
  * ggml_mmq_ws_wg.cu ws128x128, ws128x64, ws128x256 (13 to 15); for ggml_mmq_rs_wg.cu rs128x128, rs128x64 (16, 17), rs128x128c2, rs128x64c2 (18, 19), rs128x256, rs128x256c2 (20, 21), rs128x128g2 (22), rssplit (23: the auto tile, K split where the grid is small); for ggml_mmq_rsi_wg.cu rsi128x128,
- * rsi128x64, rsi128x128g2, rsidiag0, rsidiag1, rsisplit, rsi2c128x64 (24 to 30). Anything
+ * rsi128x64, rsi128x128g2, rsidiag0, rsidiag1, rsisplit, rsi2c128x64, rsi128x256 (24 to 31). Anything
  * else, a tile of the other kernel, or unset, picks by grid size. Read at the first call unless a benchmark has set
  * qn_cuda_ggml_mmq_tile (cuda_kernels.h) to the tile's number here. */
 static int qn_gmmq_forced_tile() {
@@ -247,7 +247,7 @@ static int qn_gmmq_forced_tile() {
                                             "ws128x256", "rs128x128", "rs128x64",
                                             "rs128x128c2", "rs128x64c2", "rs128x256", "rs128x256c2", "rs128x128g2", "rssplit",
                                             "rsi128x128", "rsi128x64", "rsi128x128g2", "rsidiag0", "rsidiag1", "rsisplit",
-                                            "rsi2c128x64"};
+                                            "rsi2c128x64", "rsi128x256"};
         const char *e = getenv("QUANTA_CUDA_GGML_MMQ_TILE");
         int tile = 0;
         for (int i = 0; e && i < (int)(sizeof names / sizeof names[0]); i++)

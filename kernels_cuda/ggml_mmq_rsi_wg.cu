@@ -35,6 +35,7 @@
 #if defined(__CUDA_ARCH__) && defined(__CUDA_ARCH_FEAT_SM90_ALL)
 #define QN_RSI_HAVE 1
 #include "wgmma.cuh"
+#include "ggml_mmq_rs.cuh"
 #else
 #define QN_RSI_HAVE 0
 #endif
@@ -119,13 +120,6 @@ __device__ __forceinline__ void qn_rsi_block(const uint8_t *row0, const qn_rsi_l
     for (int h = 0; h < 2; h++) a[h][0] = r0[h][0], a[h][1] = r1[h][0], a[h][2] = r0[h][1], a[h][3] = r1[h][1];
 }
 
-template <int NB> __device__ __forceinline__ void qn_rsi_mma(float (&d)[NB / 8][4], const uint32_t a[4], uint64_t bd);
-template <> __device__ __forceinline__ void qn_rsi_mma<64>(float (&d)[8][4], const uint32_t a[4], uint64_t bd) {
-    qn_wg_mma_n64(d, a, bd);
-}
-template <> __device__ __forceinline__ void qn_rsi_mma<128>(float (&d)[16][4], const uint32_t a[4], uint64_t bd) {
-    qn_wg_mma_n128(d, a, bd);
-}
 #endif
 
 /* U: blocks per commit group (2: a step, 4: two); DIAG: 0, or the diagnostic forms above; CPS: blocks per SM (cfg). */
@@ -138,7 +132,9 @@ __global__ void __launch_bounds__(CPS == 1 ? 384 : 256, CPS)
     constexpr int R = 2;       /* register sets of U blocks (8 U registers): one decoded while the other's wgmma run */
     constexpr int UPS = 8 / U; /* units (commit groups) per A slot */
     constexpr int SPU = U / 2; /* 64-wide steps per unit */
-    constexpr bool big = U == 4 && CPS == 1; /* 64 A registers: the producer warpgroup's registers go to the consumers */
+    /* 64 A registers or 128 accumulators: the producer warpgroup's registers go to the consumers (40 + 2 x 232 per 128
+     * threads = 504 <= 512) */
+    constexpr bool big = (U == 4 || NB == 256) && CPS == 1;
     extern __shared__ __align__(128) uint8_t qn_rsi_smem_raw[];
     uint8_t *sm = qn_rsi_smem_raw + ((1024u - (qn_smem_u32(qn_rsi_smem_raw) & 1023u)) & 1023u);
     const uint32_t sbase = qn_smem_u32(sm), bars = sbase + Cfg::bar_off;
@@ -281,8 +277,8 @@ __global__ void __launch_bounds__(CPS == 1 ? 384 : 256, CPS)
                 for (int b = 0; b < U; b++) {
                     if (b == 2) adv(sb, SB, nullptr);
                     const uint32_t lo = dlo + (uint32_t)(sb * (Cfg::b_bytes >> 4) + 4 * (b & 1)); /* k16 pair */
-                    qn_rsi_mma<NB>(acc, a[S][b][0], (uint64_t)dhi << 32 | lo);
-                    qn_rsi_mma<NB>(acc, a[S][b][1], (uint64_t)dhi << 32 | (lo + 2u));
+                    qn_rs_mma<NB>(acc, a[S][b][0], (uint64_t)dhi << 32 | lo);
+                    qn_rs_mma<NB>(acc, a[S][b][1], (uint64_t)dhi << 32 | (lo + 2u));
                 }
                 qn_wg_commit();
                 /* unit u - 1 is done: its register set and B slots are free (with two or more groups in flight ptxas
@@ -367,11 +363,14 @@ static int qn_rsi_launch(const CUtensorMap &m, const qn_gmmq_args &a, cudaStream
     return qn_gmmq_rs_reduce(part, splits, a.M * a.N, a.yd, a.y, s);
 }
 
-/* Forced tiles (QUANTA_CUDA_GGML_MMQ_TILE): rsi128x128 / rsi128x64, rsi128x128g2 (two steps per commit group),
- * rsidiag0 / rsidiag1 (the diagnostic forms on the auto tile), rsisplit (the auto tile, K split where the tiles make
- * fewer than ~128 blocks: =16's rule and scratch), rsi2c128x64 (128x64 tiles, two blocks per SM: cfg's CPS 2). Otherwise 128 tokens where the 128x128 tiles cover about 3/4 of the
- * SMs, else 64; no split unless QN_RSI_SPLIT_DEFAULT. */
-#define QN_RSI_SPLIT_DEFAULT 0
+/* Forced tiles (QUANTA_CUDA_GGML_MMQ_TILE): rsi128x128 / rsi128x64 (one step per commit group), rsi128x128g2 (two),
+ * rsi128x256 (256 tokens: m64n256k16, 128 accumulators a consumer thread), rsi2c128x64 (128x64 tiles, two blocks per
+ * SM: cfg's CPS 2), rsidiag0 / rsidiag1 (the diagnostic forms, 128 or 64 tokens), rsisplit (the auto tile, K split
+ * where the tiles make fewer than ~128 blocks: =16's rule and scratch). Otherwise =16's table (qn_rsi_go), split K
+ * where QN_RSI_SPLIT_DEFAULT. */
+#define QN_RSI_SPLIT_DEFAULT 1
+/* Two steps per commit group on the 128-token tile of the auto pick (as =16's table; rsi128x128 forces one step). */
+#define QN_RSI_G2_DEFAULT 1
 template <int DT> static int qn_rsi_go(const qn_gmmq_args &a, int x_dtype, const void *x, int sms, float *part,
                                        size_t part_bytes, cudaStream_t s) {
     typedef qn_rsi_cfg<DT, 128> Cfg;
@@ -380,18 +379,28 @@ template <int DT> static int qn_rsi_go(const qn_gmmq_args &a, int x_dtype, const
                          Cfg::arow / 2, QN_RSI_BN, CU_TENSOR_MAP_SWIZZLE_NONE))
         return -1;
     const int ft = qn_gmmq_forced_tile();
+    /* =16's shape table: 256 tokens where those tiles cover about 3/4 of the SMs, else 128, else 64 (split K) */
     const int64_t want = (int64_t)(sms > 0 ? sms : 132) * 3 / 4, rows = (a.N + QN_RSI_BN - 1) / QN_RSI_BN;
-    int nb = rows * ((a.M + 127) / 128) >= want ? 128 : 64;
-    if (ft == 24 || ft == 26) nb = 128;
+    int nb = rows * ((a.M + 255) / 256) >= want ? 256 : rows * ((a.M + 127) / 128) >= want ? 128 : 64;
+    if (ft == 24 || ft == 26 || ((ft == 27 || ft == 28) && nb == 256)) nb = 128;
     if (ft == 25 || ft == 30) nb = 64;
+    if (ft == 31) nb = 256;
     const int e = qn_gmmq_prep_xt(x_dtype, x, a, nb, true, s, DT == QN_DT_GGML_Q4_0 ? 1 : 2);
     if (e) return e;
-    int sp = QN_RSI_SPLIT_DEFAULT || ft == 29 ? qn_gmmq_rs_splits_rule(a.M, a.N, a.K, nb) : 1;
-    if (sp > 1 && (!part || part_bytes < (size_t)sp * (size_t)a.M * (size_t)a.N * 4)) sp = 1;
-    if (ft == 26) return qn_rsi_launch<DT, 128, 4, 0>(m, a, s, 1, part);
-    if (ft == 30) return qn_rsi_launch<DT, 64, 2, 0, 2>(m, a, s, 1, part);
-    if (ft == 27) return nb == 128 ? qn_rsi_launch<DT, 128, 2, 1>(m, a, s, 1, part) : qn_rsi_launch<DT, 64, 2, 1>(m, a, s, 1, part);
-    if (ft == 28) return nb == 128 ? qn_rsi_launch<DT, 128, 2, 2>(m, a, s, 1, part) : qn_rsi_launch<DT, 64, 2, 2>(m, a, s, 1, part);
+    int sp = (QN_RSI_SPLIT_DEFAULT && ft == 0) || ft == 29 ? qn_gmmq_rs_splits_rule(a.M, a.N, a.K, nb) : 1;
+    if (sp > 1 && (nb > 128 || !part || part_bytes < (size_t)sp * (size_t)a.M * (size_t)a.N * 4)) sp = 1;
+    switch (ft) {
+    case 24: return qn_rsi_launch<DT, 128, 2, 0>(m, a, s, 1, part);
+    case 25: return qn_rsi_launch<DT, 64, 2, 0>(m, a, s, 1, part);
+    case 26: return qn_rsi_launch<DT, 128, 4, 0>(m, a, s, 1, part);
+    case 27: return nb == 128 ? qn_rsi_launch<DT, 128, 2, 1>(m, a, s, 1, part) : qn_rsi_launch<DT, 64, 2, 1>(m, a, s, 1, part);
+    case 28: return nb == 128 ? qn_rsi_launch<DT, 128, 2, 2>(m, a, s, 1, part) : qn_rsi_launch<DT, 64, 2, 2>(m, a, s, 1, part);
+    case 30: return qn_rsi_launch<DT, 64, 2, 0, 2>(m, a, s, 1, part);
+    case 31: return qn_rsi_launch<DT, 256, 2, 0>(m, a, s, 1, part);
+    default: break;
+    }
+    if (nb == 256) return qn_rsi_launch<DT, 256, 2, 0>(m, a, s, 1, part);
+    if (nb == 128 && sp == 1 && QN_RSI_G2_DEFAULT) return qn_rsi_launch<DT, 128, 4, 0>(m, a, s, 1, part);
     return nb == 128 ? qn_rsi_launch<DT, 128, 2, 0>(m, a, s, sp, part) : qn_rsi_launch<DT, 64, 2, 0>(m, a, s, sp, part);
 }
 

@@ -179,9 +179,9 @@ int main(int argc, char **argv) {
                                                     "ws128x256", "rs128x128", "rs128x64", "rs128x128c2", "rs128x64c2",
                                                     "rs128x256", "rs128x256c2", "rs128x128g2", "rssplit",
                                                     "rsi128x128", "rsi128x64", "rsi128x128g2", "rsidiag0", "rsidiag1",
-                                                    "rsisplit", "rsi2c128x64"};
+                                                    "rsisplit", "rsi2c128x64", "rsi128x256"};
                 const int t0 = knew >= 17 ? 24 : knew >= 16 ? 16 : knew >= 13 ? 13 : knew >= 7 ? 7 : 1,
-                          t1 = knew >= 17 ? 30 : knew >= 16 ? 23 : knew >= 13 ? 15 : knew >= 7 ? 12 : 6;
+                          t1 = knew >= 17 ? 31 : knew >= 16 ? 23 : knew >= 13 ? 15 : knew >= 7 ? 12 : 6;
                 const bool listed = tiles && strcmp(tiles, "0") && strcmp(tiles, "1"); /* a list: on every shape */
                 if ((listed || (M >= 256 && K * N >= 4096 * 4096)) && !(tiles && !strcmp(tiles, "0")))
                     for (int t = t0; t <= t1; t++) /* MMQ_BENCH_TILES=name,name: only those */
