@@ -350,9 +350,26 @@ static qn_cl_kernel_id gemv_gpu_kernel(const qn_cl *s, const mm_args *m) {
 }
 
 static size_t gemv1_sets(const qn_cl *s, const mm_args *m);
+/* the streamed GEMVs' launch (gemvs_shape) */
+typedef struct gemvs_geo {
+    size_t l[2], g[2], lbytes;
+    cl_int iters, xl;
+} gemvs_geo;
+static int gemvs_shape(const qn_cl *s, const mm_args *m, size_t rows, size_t per, gemvs_geo *o);
 
 static quanta_status run_gemv_gpu(qn_cl *s, const mm_args *m, qn_cl_kernel_id id) {
     const size_t sets = id == QK_GEMV_Q4_GPU ? gemv1_sets(s, m) : 0;
+    gemvs_geo sv;
+    if (id == QK_GEMV_Q4_GPU && gemvs_shape(s, m, (size_t)m->N, 4, &sv)) { /* qn_gemv_q4_s */
+        qn_cl_arg a[24];
+        int k = mm_kernel_args(m, 1, 1, a);
+        a[k++] = QA(sv.iters);
+        a[k++] = QA(sv.xl);
+        a[k++] = QA_LOCAL(sv.lbytes);
+        quanta_status st = qn_cl_set_args(s, QK_GEMV_Q4_S, a, k);
+        if (st != QUANTA_OK) return st;
+        return qn_cl_launch(s, QK_GEMV_Q4_S, "matmul (gemv q4 s)", 2, sv.g, sv.l);
+    }
     if (sets) { /* qn_gemv_q4_m1: 2 rows a warp, the same arguments */
         size_t l[2] = {GEMV_GPU_LX, sets}, rows_per_group = 2 * sets;
         qn_cl_arg a[24];
@@ -389,12 +406,50 @@ static size_t gemv1_sets(const qn_cl *s, const mm_args *m) {
     return sets;
 }
 
+/* The streamed M = 1 GEMVs (qn_gemv_q8_s, _glu, qn_gemv_q4_s: a warp per 4 rows, a group taking `iters` row
+ * blocks; the same bits as the m1 kernels) under QUANTA_OPENCL_GEMVS=1 (x read from global memory) or =2 (x
+ * copied into local memory first), off until a device round says faster (bench/NOTES.md section 1 clgemv15).
+ * Work-groups of 32 x S items, S = QUANTA_OPENCL_GEMVS_SETS (1..8, default 8, fewer where the local memory
+ * would not hold x); QUANTA_OPENCL_GEMVS_GPC = groups a compute unit (0, the default: one block a group, the
+ * plain grid). Fills l, g, the blocks a group walks, xl and the local bytes for `rows` outputs at `per` a warp;
+ * returns 0 when off. */
+static int gemvs_shape(const qn_cl *s, const mm_args *m, size_t rows, size_t per, gemvs_geo *o) {
+    const char *e = getenv("QUANTA_OPENCL_GEMVS");
+    if (m->M != 1 || !e || (strcmp(e, "1") && strcmp(e, "2"))) return 0;
+    const char *se = getenv("QUANTA_OPENCL_GEMVS_SETS"), *ge = getenv("QUANTA_OPENCL_GEMVS_GPC");
+    size_t sets = se && atoi(se) >= 1 && atoi(se) <= 8 ? (size_t)atoi(se) : 8;
+    while (sets > 1 && sets * GEMV_GPU_LX > s->dev.max_wg) sets /= 2;
+    const size_t red = 2 * 4 * 33 * sizeof(float), xb = (size_t)m->K * sizeof(float);
+    o->xl = !strcmp(e, "2");
+    while (o->xl && sets > 1 && sets * red + xb > s->dev.local_mem) sets--;
+    if (sets * red + xb > s->dev.local_mem) o->xl = 0; /* x stays in global memory */
+    const size_t gpc = ge && atoi(ge) >= 1 && atoi(ge) <= 64 ? (size_t)atoi(ge) : 0;
+    const size_t cu = s->dev.info.compute_units > 0 ? (size_t)s->dev.info.compute_units : 1;
+    const size_t blocks = (rows + per * sets - 1) / (per * sets);
+    const size_t groups = gpc && blocks > cu * gpc ? cu * gpc : blocks;
+    o->l[0] = GEMV_GPU_LX, o->l[1] = sets;
+    o->g[0] = GEMV_GPU_LX, o->g[1] = groups * sets;
+    o->iters = (cl_int)((blocks + groups - 1) / groups);
+    o->lbytes = sets * red + (o->xl ? xb : 0);
+    return 1;
+}
+
 /* qn_gemv_q8_gpu: matmul's weight alone (multi NULL) or matmul_multi's two or three, stacked.
  * Returns QUANTA_ERR_UNSUPPORTED (no message) where a weight's codes or x are not 16-byte aligned. */
 static quanta_status run_gemv_q8_gpu(qn_cl *s, const mm_args *m, const qn_node *multi) {
     const i8_targets t = i8_targets_of(m, multi);
     if (m->xo % 16 || t.wo[0] % 16 || t.wo[1] % 16 || t.wo[2] % 16 || m->K % 16) return QUANTA_ERR_UNSUPPORTED;
     const size_t nt = (size_t)(t.nn[0] + t.nn[1] + t.nn[2]), sets = gemv1_sets(s, m);
+    gemvs_geo sv;
+    if (gemvs_shape(s, m, nt, 4, &sv)) { /* qn_gemv_q8_s: 4 rows a warp */
+        qn_cl_arg a[] = {QA(t.wm[0]), QA(t.wo[0]), QA(t.ws[0]), QA(t.wm[1]), QA(t.wo[1]), QA(t.ws[1]), QA(t.wm[2]),
+                         QA(t.wo[2]), QA(t.ws[2]), QA(m->x), QA(m->xo), QA(t.ym[0]), QA(t.yo[0]), QA(t.ym[1]),
+                         QA(t.yo[1]), QA(t.ym[2]), QA(t.yo[2]), QA(m->ydt), QA(t.nn[0]), QA(t.nn[1]), QA(t.nn[2]),
+                         QA(m->K), QA(sv.iters), QA(sv.xl), QA_LOCAL(sv.lbytes)};
+        quanta_status st = qn_cl_set_args(s, QK_GEMV_Q8_S, a, (int)(sizeof a / sizeof a[0]));
+        if (st != QUANTA_OK) return st;
+        return qn_cl_launch(s, QK_GEMV_Q8_S, multi ? "matmul_multi (gemv q8 s)" : "matmul (gemv q8 s)", 2, sv.g, sv.l);
+    }
     if (sets) { /* qn_gemv_q8_m1: 2 rows a warp */
         size_t l[2] = {GEMV_GPU_LX, sets}, rows_per_group = 2 * sets;
         qn_cl_arg a[] = {QA(t.wm[0]), QA(t.wo[0]), QA(t.ws[0]), QA(t.wm[1]), QA(t.wo[1]), QA(t.ws[1]), QA(t.wm[2]),
@@ -425,6 +480,14 @@ static quanta_status run_gemv_q8_gpu_glu(qn_cl *s, const mm_args *m, const qn_te
     if (m->xo % 16 || m->wo % 16 || uo % 16 || m->K % 16) return QUANTA_ERR_UNSUPPORTED;
     const cl_long ws1 = (cl_long)m->wd.scales_offset;
     const size_t sets = gemv1_sets(s, m);
+    gemvs_geo sv;
+    if (gemvs_shape(s, m, (size_t)m->N, 2, &sv)) { /* qn_gemv_q8_s_glu: 2 outputs a warp */
+        qn_cl_arg a[] = {QA(m->wm), QA(m->wo), QA(um), QA(uo), QA(ws1), QA(m->x), QA(m->xo), QA(m->y), QA(m->yo),
+                         QA(m->ydt), QA(m->N), QA(m->K), QA(act), QA(sv.iters), QA(sv.xl), QA_LOCAL(sv.lbytes)};
+        quanta_status st = qn_cl_set_args(s, QK_GEMV_Q8_S_GLU, a, (int)(sizeof a / sizeof a[0]));
+        if (st != QUANTA_OK) return st;
+        return qn_cl_launch(s, QK_GEMV_Q8_S_GLU, "matmul_glu (gemv q8 s)", 2, sv.g, sv.l);
+    }
     if (sets) { /* qn_gemv_q8_m1_glu: a warp per output (its gate and up rows) */
         size_t l[2] = {GEMV_GPU_LX, sets};
         qn_cl_arg a[] = {QA(m->wm), QA(m->wo), QA(um), QA(uo), QA(ws1), QA(m->x), QA(m->xo), QA(m->y), QA(m->yo),
