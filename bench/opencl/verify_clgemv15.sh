@@ -16,6 +16,7 @@
 #  4. GEMVS=2 with GEMVS_GPC=4 (a few groups a compute unit walking the row blocks); the 1B file's shapes
 #     (5632x2048, 2048x5632, 32000x2048), default and GEMVS=2; 1B decode and conformance with GEMVS=1
 #  5. ggml q8_0 / q4_0 blocks (the generic walk: not on the decode path, the loader repacks to q8); events
+#  6. ptxas -v of the GEMV kernels in NVIDIA's cached PTX (registers, spills) and their loads by kind
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 . bench/common/verifylib.sh clgemv15 ${VERIFY_S:-44}
@@ -101,5 +102,10 @@ krows ggml copy,gemvs "4096x4096" q8_0,q4_0
 for f in $D/ev_base7.txt $D/ev_s2_7.txt; do
   [ -f $f ] && { say "events $(basename $f):"; grep -E 'gemv|copy' $f | tee -a $D/summary.txt; }
 done
+# 6. what NVIDIA's compiler made of the GEMVs: registers and spills (ptxas -v on the cached PTX), loads per kind
+[ $(left) -gt 3 ] && {
+  PATH=$PATH:/usr/local/cuda/bin PTX_KERNELS=qn_gemv_q8_m1,qn_gemv_q8_m1_glu,qn_gemv_q4_m1,qn_gemv_q8_s,qn_gemv_q8_s_glu,qn_gemv_q4_s \
+    timeout $(( $(left) - 1 )) python3 bench/opencl/ptx_summary.py $QUANTA_CACHE_DIR /tmp/clgemv15-ptx > $D/ptx_summary.txt 2>&1
+  say "ptx summary rc=$?:"; grep -E "^ptxas|^ptx qn" $D/ptx_summary.txt | cut -c1-300 | tee -a $D/summary.txt; }
 say "done"
 pack
