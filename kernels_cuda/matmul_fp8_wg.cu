@@ -1242,8 +1242,8 @@ static int qn_f8t_launch_tile(int tile, const qn_f8_args &a, int sms, cudaStream
     /* 64x128's place (the same grid size) goes to 128x64: one warpgroup under the two-block register cap of 128
      * with two 16-register A buffers makes ptxas serialize the wgmma (C7512); two of 64 tokens do not */
     case 3: return qn_f8t_launch<2, 64, CL, EPI, TOK>(a, sms, s);
-    /* fp814: 128x192 (forced only, unmeasured): 512 tokens in 3 token tiles instead of 2 or 4, for the grids that
-     * leave 128x256 a third of a round short (86 x 2 = 172 tiles on 132 SMs at M = 512 x 11008) */
+    /* fp814: 128x192 (picked since fp815 where it cuts the rounds: cost 0.84, H100 20:05): 512 tokens in 3 token
+     * tiles, for the grids that leave 128x256 a third of a round short (86 x 2 = 172 tiles on 132 SMs at 512 x 11008) */
     case 5: return qn_f8t_launch<2, 192, CL, EPI, TOK>(a, sms, s);
     default: return qn_f8t_launch<1, 64, CL, EPI, TOK>(a, sms, s);
     }
@@ -1301,10 +1301,13 @@ static int qn_f8_pick(int64_t N, int64_t M, int sms, int forced) {
     return 4;
 }
 
-/* fp814's 128x192 tile (5): its cost relative to 128x256 at one round, or 0: forced only (QUANTA_CUDA_FP8_TILE=128x192),
- * never picked, until a device run has timed both tiles at one round (fp8_check time5 times it forced beside the
- * default: 512 x 4096 x 11008, 512 x 5120 x 13824). */
-#define QN_F8T_COST_192 0.0
+/* fp814's 128x192 tile (5): its cost relative to 128x256 at one round. H100 20:05 (fp8_check time4, both forced, one
+ * round each): 512 x 4096 x 11008 45.4 / 56.1 us = 0.81, 512 x 5120 x 13824 59.2 / 68.3 = 0.87 (its K loop at 391 clocks
+ * per 64 of K, the tensor floor 384: it runs at the tensor rate). At 0.84 the pick takes it on exactly the 5 of 30
+ * rows where it was measured faster than the rest (512 x 11008 x 4096 49.1 -> 41.6 us, 512 x 5120^2 29.6 -> 25.2,
+ * 1024 x 5120^2 58.4 -> 48.1, 512 x 5120 x 13824 68.6 -> 59.2, 1024 x 5120 x 13824 144.9 -> 115.9) and nowhere else;
+ * correct there (fp8_check, conformance with it forced, sanitizers). 0 would keep it forced only. */
+#define QN_F8T_COST_192 0.84
 /* The TMA forms' pick (fp813): the tile with the least rounds x cost, rounds = tiles / resident blocks rounded up,
  * cost = a tile's time relative to 128x256's at equal K. The costs are the H100 round-1 times of each tile forced
  * at one round (fp8_check time3, 2t: 256 x 4096 x 4096 and 256 x 5120 x 13824: 128x128 0.78, 128x64 0.55 (L2-bound:
@@ -1334,7 +1337,7 @@ static int qn_f8t_pick(int64_t N, int64_t M, int sms, int forced) {
  * torch._scaled_mm (bench/NOTES.md section 6, fp815: the prediction per row). */
 static bool qn_f8_sk_pick(int64_t N, int64_t M, int64_t Kp, int sms, int t_dp) {
     static const int bn[5] = {256, 128, 64, 64, 192};
-    static const double cost[5] = {1.0, 0.78, 0.55, 0.65, 1.0};
+    static const double cost[5] = {1.0, 0.78, 0.55, 0.65, QN_F8T_COST_192};
     const int64_t C = sms > 0 ? sms : 132, nk = (Kp + QN_F8T_BK - 1) / QN_F8T_BK;
     const int ti = t_dp - 1, per_sm = ti == 3 ? 2 : 1;
     const int64_t tiles = (N + (ti == 3 ? 63 : 127)) / (ti == 3 ? 64 : 128) * ((M + bn[ti] - 1) / bn[ti]);

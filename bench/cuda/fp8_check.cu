@@ -32,7 +32,7 @@
  * time3 (fp813): the default (2p) against the TMA form (0t, 2t) and cuBLASLt on LLaMA-7B/13B shapes, M 256..4096.
  *   check also compares the TMA form (token-major codes, clusters 1 and 2) bit for bit with the form of the run.
  * time5 (fp815): the default (0ts) with the tile picked, fp815's stream-K (always, and where its model picks it),
- *   128x192 forced, and cuBLASLt, same shapes (fp814's time4 also timed 0t, 2ts, 0tsn and the ping-pong form, removed
+ *   the two quantizers, and cuBLASLt, same shapes (fp814's time4 also timed 0t, 2ts, 0tsn and the ping-pong form, removed
  *   since: bench/NOTES.md). check also runs 128x192 and stream-K (few SMs: tiles split in several pieces; flags left
  *   zero) against the reference.
  * trace: one launch per shape and cluster size with the kernel's per-block timestamps: time to the first stage,
@@ -1006,15 +1006,15 @@ static int time_t3(const char *csv) {
 }
 
 /* time5 (fp815; fp814's time4 with stream-K): the GEMM alone: the default (0ts: fp813's TMA form with its TMA-store
- * epilogue, fp814's scale prefetch, tile picked), fp815's stream-K always (128x256, SK=2) and where its model picks it
- * (SK=1: else the default's tile), fp814's 128x192 tile forced (round-robin), and cuBLASLt FP8 fast, on LLaMA-7B /
- * 13B linear shapes at M = 256 .. 4096, plus the quantizer (the loop form and fp815's one-read form). csv: one
- * row per shape for fp8_peers.py (gemm_us = the default, ours_us = quant + the default). */
+ * epilogue, fp814's scale prefetch, tile picked, 128x192 among the tiles since fp815), fp815's stream-K always
+ * (128x256, SK=2) and where its model picks it (SK=1: else the default's tile), and cuBLASLt FP8 fast, on LLaMA-7B /
+ * 13B linear shapes at M = 256 .. 4096, plus the quantizer (the loop form and fp815's one-read form). csv: one row
+ * per shape for fp8_peers.py (gemm_us = the default, ours_us = quant + the default). */
 static int time_t5(const char *csv) {
     static const int64_t nk[][2] = {{11008, 4096}, {4096, 11008}, {5120, 5120}, {4096, 4096}, {13824, 5120}, {5120, 13824}};
     static const int64_t ms[] = {512, 256, 1024, 2048, 4096}; /* the rows under 0.9x _scaled_mm first */
     FILE *out = csv ? fopen(csv, "w") : NULL;
-    if (out) fprintf(out, "M,N,K,quant_us,quant_sm_us,gemm_us,ours_us,v2c1ts_us,v2c1sk_us,v2c1skm_us,v2c1ts192_us,lt_fast_us\n");
+    if (out) fprintf(out, "M,N,K,quant_us,quant_sm_us,gemm_us,ours_us,v2c1ts_us,v2c1sk_us,v2c1skm_us,lt_fast_us\n");
     lt_env le;
     if (!lt_env_init(le)) { printf("cublasLt init failed\n"); return 2; }
     float *skw;
@@ -1023,11 +1023,11 @@ static int time_t5(const char *csv) {
     CK(cudaMalloc(&skf, 2 * (size_t)le.sms * sizeof(unsigned)));
     CK(cudaMemset(skf, 0, 2 * (size_t)le.sms * sizeof(unsigned)));
     printf("time5: us per call (best of 5 x 20 back-to-back), bf16 y, GEMM alone; dflt = 0ts (tile picked), sk = stream-K\n"
-           "(128x256, always), skm = stream-K where the model picks it (* = taken), t192 = 0ts with 128x192 forced; lt_fast =\n"
+           "(128x256, always), skm = stream-K where the model picks it (* = taken; QUANTA_CUDA_FP8_SK=1); lt_fast =\n"
            "cuBLASLt FP8 fast (per-tensor scales); quant / qsm = the per-token quantizer, loop form / fp815's one-read form\n"
            "(QUANTA_CUDA_FP8_QUANT_SM=1), TB/s of x read once + codes written\n");
-    printf("%6s %6s %6s | %6s %6s %5s %5s | %7s %7s %8s %7s | %8s | %7s %7s | %s\n", "M", "N", "K", "quant", "qsm", "TB/s",
-           "sm", "dflt", "sk", "skm", "t192", "lt_fast", "dflt/sk", "lt/dflt", "TFLOP/s dflt sk lt");
+    printf("%6s %6s %6s | %6s %6s %5s %5s | %7s %7s %8s | %8s | %7s %7s %7s | %s\n", "M", "N", "K", "quant", "qsm", "TB/s",
+           "sm", "dflt", "sk", "skm", "lt_fast", "dflt/sk", "dflt/skm", "lt/dflt", "TFLOP/s dflt skm lt");
     int err = 0;
     for (auto &w : nk) {
         const int64_t N = w[0], K = w[1];
@@ -1038,13 +1038,12 @@ static int time_t5(const char *csv) {
             uint8_t *x8 = timing_x8(M, K);
             const double tq = time_us([&] { err |= qn_cuda_fp8_quantize_x_form(QN_DT_BF16, ta.x, M, K, K, ta.buf, 1, 0, NULL); });
             const double tqs = time_us([&] { err |= qn_cuda_fp8_quantize_x_form(QN_DT_BF16, ta.x, M, K, K, ta.buf, 1, 1, NULL); });
-            double tt[4];
+            double tt[3];
             tt[0] = time_us([&] { err |= qn_cuda_fp8_gemm_cl(&dw.w, ta.buf, M, QN_DT_BF16, ta.y, 0, 1, NULL, 1, 4, NULL, le.sms, NULL); });
             for (int ci = 1; ci < 3; ci++)
                 tt[ci] = time_us([&] {
                     err |= qn_cuda_fp8_gemm_sk(&dw.w, ta.buf, M, QN_DT_BF16, ta.y, 0, ci == 1 ? 2 : 1, skw, skf, NULL, le.sms, NULL);
                 });
-            tt[3] = time_us([&] { err |= qn_cuda_fp8_gemm_cl(&dw.w, ta.buf, M, QN_DT_BF16, ta.y, 5, 1, NULL, 1, 4, NULL, le.sms, NULL); });
             /* skm took stream-K if its time is sk's rather than dflt's: printed as the model's choice, not measured */
             const bool taken = qn_cuda_fp8_sk_taken(N, M, K, le.sms);
             const double tl = time_lt_fast(le, dw, x8, ta.y, M, N, K);
@@ -1052,12 +1051,12 @@ static int time_t5(const char *csv) {
             if (err) printf("our launches failed (%d)\n", err);
             const double fl = 2.0 * M * N * K / 1e6;
             const double qb = 3.0 * M * K / 1e6; /* bf16 x + e4m3 codes, MB */
-            printf("%6lld %6lld %6lld | %6.1f %6.1f %5.2f %5.2f | %7.1f %7.1f %7.1f%s %7.1f | %8.1f | %7.2f %7.2f | %.0f %.0f %.0f\n",
+            printf("%6lld %6lld %6lld | %6.1f %6.1f %5.2f %5.2f | %7.1f %7.1f %7.1f%s | %8.1f | %7.2f %7.2f %7.2f | %.0f %.0f %.0f\n",
                    (long long)M, (long long)N, (long long)K, tq, tqs, qb / tq, qb / tqs, tt[0], tt[1], tt[2], taken ? "*" : " ",
-                   tt[3], tl, tt[0] / tt[1], tl / tt[0], fl / tt[0], fl / tt[1], fl / tl);
+                   tl, tt[0] / tt[1], tt[0] / tt[2], tl / tt[0], fl / tt[0], fl / tt[2], fl / tl);
             if (out) {
-                fprintf(out, "%lld,%lld,%lld,%.2f,%.2f,%.2f,%.2f,%.2f,%.2f,%.2f,%.2f,%.2f\n", (long long)M, (long long)N,
-                        (long long)K, tq, tqs, tt[0], tq + tt[0], tt[0], tt[1], tt[2], tt[3], tl);
+                fprintf(out, "%lld,%lld,%lld,%.2f,%.2f,%.2f,%.2f,%.2f,%.2f,%.2f,%.2f\n", (long long)M, (long long)N,
+                        (long long)K, tq, tqs, tt[0], tq + tt[0], tt[0], tt[1], tt[2], tl);
                 fflush(out); /* a run cut by its timeout keeps its rows for fp8_peers.py */
             }
             tact_free(ta), cudaFree(x8);
