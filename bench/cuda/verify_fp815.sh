@@ -43,6 +43,8 @@ if [ -x $FC/fp8_check ]; then
   # 1. small cases first: a deadlocked or wrong form shows in seconds, before the timings
   timeout 10 $FC/fp8_check sanitize > $D/fp8_smoke.txt 2>&1
   rc=$?; say "fp8_check sanitize (smoke: every form on 70 x 150 x 192 and 300 x 256 x 320) rc=$rc"; [ $rc -eq 0 ] || VERDICT=FAIL
+  # a stream-K hang or error must not cost the timings of the rest: time5 and trace3 leave it out then
+  [ $rc -eq 0 ] || { export FP8_CHECK_NO_SK=1; say "stream-K left out of time5 / trace3 (smoke rc=$rc)"; }
   grep -E '^check|launch|fp8_check:' $D/fp8_smoke.txt | sed 's/; e4m3 x costs.*against the unquantized x//' | tee -a $D/summary.txt
   # 2. the deciding timings (GEMM alone), then torch._scaled_mm on the same rows
   TL=$(($(left) - 30)); [ $TL -gt 15 ] && TL=15; [ $TL -lt 6 ] && TL=6
@@ -72,14 +74,18 @@ if [ -x $Q ]; then
   ALL=($(echo "$LISTED" | sed 's/^/--case /') "${EXTRA[@]}")
   say "conformance cases: $((${#ALL[@]} / 2)) (V2 unset = 0ts; then stream-K always, then by its model)"
   CONFORM_S=8 conform default QUANTA_CUDA_FP8_SK= -- "${ALL[@]}"
-  CONFORM_S=8 conform sk2_qsm QUANTA_CUDA_FP8_SK=2 QUANTA_CUDA_FP8_QUANT_SM=1 -- "${ALL[@]}"
-  CONFORM_S=8 conform sk1 QUANTA_CUDA_FP8_SK=1 -- "${ALL[@]}"
+  if [ -z "${FP8_CHECK_NO_SK:-}" ]; then
+    CONFORM_S=8 conform sk2_qsm QUANTA_CUDA_FP8_SK=2 QUANTA_CUDA_FP8_QUANT_SM=1 -- "${ALL[@]}"
+    CONFORM_S=8 conform sk1 QUANTA_CUDA_FP8_SK=1 -- "${ALL[@]}"
+  else
+    CONFORM_S=8 conform qsm QUANTA_CUDA_FP8_QUANT_SM=1 -- "${ALL[@]}"
+  fi
 else
   say "no $Q: conformance skipped"; VERDICT=incomplete
 fi
 
 # 5. compute-sanitizer on the small cases (every form)
-if [ -x $FC/fp8_check ] && command -v compute-sanitizer > /dev/null; then
+if [ -x $FC/fp8_check ] && command -v compute-sanitizer > /dev/null && [ -z "${FP8_CHECK_NO_SK:-}" ]; then
   for tool in racecheck synccheck; do
     [ $(left) -gt 4 ] || { say "compute-sanitizer $tool skipped (time)"; continue; }
     timeout 9 compute-sanitizer --tool $tool $FC/fp8_check sanitize > $D/sanitize_$tool.txt 2>&1
