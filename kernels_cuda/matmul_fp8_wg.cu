@@ -1351,13 +1351,14 @@ static bool qn_f8_sk_pick(int64_t N, int64_t M, int64_t Kp, int sms, int t_dp) {
     return t_sk < 0.92 * t_dp_st;
 }
 
-/* QUANTA_CUDA_FP8_SK (fp815, off until a device run decides): 1: stream-K where qn_f8_sk_pick expects it faster, 2:
- * always (the 0ts form, 2-byte y; else and unset: round-robin tiles). Read once. */
+/* QUANTA_CUDA_FP8_SK (fp815): 0: round-robin tiles; 1: stream-K where qn_f8_sk_pick expects it faster; 2: always (the
+ * 0ts form, any y); unset or anything else: QN_F8_SK_DEFAULT (0 until a device run decides). Read once. */
+#define QN_F8_SK_DEFAULT 0
 static int qn_f8_env_sk() {
     static int v = -1;
     if (v < 0) {
         const char *e = getenv("QUANTA_CUDA_FP8_SK");
-        v = e && (!strcmp(e, "1") || !strcmp(e, "2")) ? atoi(e) : 0;
+        v = e && e[0] >= '0' && e[0] <= '2' && !e[1] ? e[0] - '0' : QN_F8_SK_DEFAULT;
     }
     return v;
 }
@@ -1419,15 +1420,16 @@ void qn_cuda_fp8_x_split(void *buf, int64_t M, int64_t Kp, uint8_t **xq, float *
     *sx = (float *)(void *)((uint8_t *)buf + qn_f8_al((size_t)Kp * (size_t)qn_f8_mp(M)));
 }
 
-/* QUANTA_CUDA_FP8_QUANT_SM=1 (fp815, off until a device run has timed it): the one-read quantizer
- * (qn_k_fp8_quant_x_sm). Read once. */
+/* QUANTA_CUDA_FP8_QUANT_SM (fp815): 1: the one-read quantizer (qn_k_fp8_quant_x_sm), 0: the loop form; unset or
+ * anything else: QN_F8_QUANT_SM_DEFAULT (0 until a device run has timed it). Read once. */
+#define QN_F8_QUANT_SM_DEFAULT 0
 static int qn_f8_quant_sm() {
-    static int on = -1;
-    if (on < 0) {
+    static int v = -1;
+    if (v < 0) {
         const char *e = getenv("QUANTA_CUDA_FP8_QUANT_SM");
-        on = e && !strcmp(e, "1");
+        v = e && (e[0] == '0' || e[0] == '1') && !e[1] ? e[0] - '0' : QN_F8_QUANT_SM_DEFAULT;
     }
-    return on;
+    return v;
 }
 
 /* The layout the GEMM of QUANTA_CUDA_FP8_V2 reads: token-major for the TMA form (t), slices otherwise. */
