@@ -296,7 +296,8 @@ kernel void qn_gemv_f16_gpu(const global uchar *Wb, ulong wo, QN_WLAYOUT_ARGS, c
 #define QN_G1_U 4
 
 /* lane l's sums over the 16-byte pieces l, l + 32, ... of rows w0 and w1 (nv pieces a row), x's piece v at
- * XV(v) (a float4 pointer into XT memory): global x here, the norm's row in local memory for qn_gemv_q8_m1n */
+ * XV(v, j) (x's float4 j of piece v, from XT memory): global x here, local memory for qn_gemv_q8_m1n and the
+ * streamed GEMVs */
 #define QN_Q8_M1_ROWS_DEF(NAME, XT, XV)                                                                        \
     QN_INL float2 NAME(const global uint4 *w0, const global uint4 *w1, XT, long nv, int l) {                    \
         float s0 = 0.0f, s1 = 0.0f;                                                                            \
@@ -310,7 +311,7 @@ kernel void qn_gemv_f16_gpu(const global uchar *Wb, ulong wo, QN_WLAYOUT_ARGS, c
             _Pragma("unroll") for (int u = 0; u < QN_G1_U; u++) {                                              \
                 const long v = v0 + u * QN_GPU_LX;                                                             \
                 if (v < nv) {                                                                                  \
-                    const float4 X0 = XV(v)[0], X1 = XV(v)[1], X2 = XV(v)[2], X3 = XV(v)[3];                   \
+                    const float4 X0 = XV(v, 0), X1 = XV(v, 1), X2 = XV(v, 2), X3 = XV(v, 3);                   \
                     s0 += qn_q8_dot16(a[u], X0, X1, X2, X3);                                                   \
                     s1 += qn_q8_dot16(b[u], X0, X1, X2, X3);                                                   \
                 }                                                                                              \
@@ -318,7 +319,7 @@ kernel void qn_gemv_f16_gpu(const global uchar *Wb, ulong wo, QN_WLAYOUT_ARGS, c
         }                                                                                                      \
         return (float2)(s0, s1);                                                                               \
     }
-#define QN_XV_GLOBAL(v) (x4 + (v) * 4)
+#define QN_XV_GLOBAL(v, j) x4[(v) * 4 + (j)]
 QN_Q8_M1_ROWS_DEF(qn_q8_m1_rows, const global float4 *x4, QN_XV_GLOBAL)
 
 /* Row n of the stacked weights: its codes and its scale (as qn_gemv_q8_gpu finds them) */
@@ -509,6 +510,8 @@ QN_INL void qn_s_stage_x(local float4 *lx, const global float4 *x4, long n4, int
 #define QN_S_XL8(v, j) QN_S_LX(v, j, 4)
 QN_Q8_S_ROWS_DEF(qn_q8_s_rows, const global float4 *x4, QN_S_XG8)
 QN_Q8_S_ROWS_DEF(qn_q8_s_rows_l, const local float4 *lx, QN_S_XL8)
+/* 2 rows a warp (rw = 2: twice the warps, QN_G1_U = 4 pieces of each in flight a lane, as qn_gemv_q8_m1) */
+QN_Q8_M1_ROWS_DEF(qn_q8_m1_rows_ls, const local float4 *lx, QN_S_XL8)
 
 /* block it's first row (per rows a warp, get_local_size(1) warps a group) and its partials' buffer */
 #define QN_S_BLOCK(it, per) (((long)(it) * (long)get_num_groups(1) + (long)get_group_id(1)) * (long)get_local_size(1) * (per))
@@ -524,31 +527,35 @@ QN_Q8_S_ROWS_DEF(qn_q8_s_rows_l, const local float4 *lx, QN_S_XL8)
 kernel void qn_gemv_q8_s(const global uchar *W0, ulong wo0, long ws0, const global uchar *W1, ulong wo1, long ws1,
                          const global uchar *W2, ulong wo2, long ws2, const global uchar *xb_, ulong xo,
                          global uchar *y0, ulong yo0, global uchar *y1, ulong yo1, global uchar *y2, ulong yo2,
-                         int ydt, long N0, long N1, long N2, long K, int iters, int xl, local float4 *lm) {
+                         int ydt, long N0, long N1, long N2, long K, int iters, int xl, int rw, local float4 *lm) {
     const int l = (int)get_local_id(0), ly = (int)get_local_id(1), ry = (int)get_local_size(1);
     const long N = N0 + N1 + N2;
     const global float4 *x4 = (const global float4 *)(xb_ + xo);
     QN_S_LOCAL_SPLIT(lm)
     if (xl) qn_s_stage_x(lx, x4, K / 4, 4);
     for (int it = 0; it < iters; it++) {
-        const long gb = QN_S_BLOCK(it, QN_S_RW), n0 = gb + ly * QN_S_RW;
+        const long gb = QN_S_BLOCK(it, rw), n0 = gb + ly * rw;
         if (gb >= N) break; /* uniform over the group */
         float sc[QN_S_RW];
         const global uint4 *w[QN_S_RW];
 #pragma unroll
         for (int r = 0; r < QN_S_RW; r++)
             w[r] = qn_q8_m1_row(min(n0 + r, N - 1), W0 + wo0, ws0, W1 + wo1, ws1, W2 + wo2, ws2, N0, N1, K, &sc[r]);
-        const float4 s = xl ? qn_q8_s_rows_l(w[0], w[1], w[2], w[3], lx, K / 16, l)
-                            : qn_q8_s_rows(w[0], w[1], w[2], w[3], x4, K / 16, l);
+        float4 s;
+        if (rw == 2) s.xy = xl ? qn_q8_m1_rows_ls(w[0], w[1], lx, K / 16, l) : qn_q8_m1_rows(w[0], w[1], x4, K / 16, l);
+        else s = xl ? qn_q8_s_rows_l(w[0], w[1], w[2], w[3], lx, K / 16, l)
+                    : qn_q8_s_rows(w[0], w[1], w[2], w[3], x4, K / 16, l);
         local float *rb = QN_S_RED(it);
         rb[(ly * QN_S_RW) * QN_GPU_RED + l] = s.x * sc[0];
         rb[(ly * QN_S_RW + 1) * QN_GPU_RED + l] = s.y * sc[1];
-        rb[(ly * QN_S_RW + 2) * QN_GPU_RED + l] = s.z * sc[2];
-        rb[(ly * QN_S_RW + 3) * QN_GPU_RED + l] = s.w * sc[3];
+        if (rw == 4) {
+            rb[(ly * QN_S_RW + 2) * QN_GPU_RED + l] = s.z * sc[2];
+            rb[(ly * QN_S_RW + 3) * QN_GPU_RED + l] = s.w * sc[3];
+        }
         barrier(CLK_LOCAL_MEM_FENCE);
-        const int f = ly * QN_GPU_LX + l;
-        if (f < ry * QN_S_RW) {
-            const float v = qn_gpu_sum32(rb + f * QN_GPU_RED);
+        const int f = ly * QN_GPU_LX + l; /* output gb + f: warp f / rw's row f % rw */
+        if (f < ry * rw) {
+            const float v = qn_gpu_sum32(rb + ((f / rw) * QN_S_RW + f % rw) * QN_GPU_RED);
             const long n = gb + f;
             if (n < N) {
                 long rr;
@@ -562,29 +569,37 @@ kernel void qn_gemv_q8_s(const global uchar *W0, ulong wo0, long ws0, const glob
 /* matmul_glu as qn_gemv_q8_m1_glu: warp ly walks gate rows n, n + 1 and up rows n, n + 1 (2 outputs a warp). */
 kernel void qn_gemv_q8_s_glu(const global uchar *Wg, ulong go, const global uchar *Wu, ulong uo, long ws,
                              const global uchar *xb_, ulong xo, global uchar *y, ulong yo, int ydt, long N, long K,
-                             int act, int iters, int xl, local float4 *lm) {
+                             int act, int iters, int xl, int rw, local float4 *lm) {
     const int l = (int)get_local_id(0), ly = (int)get_local_id(1), ry = (int)get_local_size(1);
     const global uchar *G = Wg + go, *U = Wu + uo;
     const global float4 *x4 = (const global float4 *)(xb_ + xo);
+    const int opw = rw / 2; /* outputs a warp: its gate rows, then its up rows */
     QN_S_LOCAL_SPLIT(lm)
     if (xl) qn_s_stage_x(lx, x4, K / 4, 4);
     for (int it = 0; it < iters; it++) {
-        const long gb = QN_S_BLOCK(it, 2), n0 = gb + ly * 2;
+        const long gb = QN_S_BLOCK(it, opw), n0 = gb + ly * opw;
         if (gb >= N) break; /* uniform over the group */
         const long na = min(n0, N - 1), nb = min(n0 + 1, N - 1);
         const global uint4 *ga = (const global uint4 *)(G + na * K), *gbr = (const global uint4 *)(G + nb * K);
         const global uint4 *ua = (const global uint4 *)(U + na * K), *ub = (const global uint4 *)(U + nb * K);
-        const float4 s = xl ? qn_q8_s_rows_l(ga, gbr, ua, ub, lx, K / 16, l) : qn_q8_s_rows(ga, gbr, ua, ub, x4, K / 16, l);
+        float4 s;
         local float *rb = QN_S_RED(it);
-        rb[(ly * QN_S_RW) * QN_GPU_RED + l] = s.x * qn_ldf_any(G + ws + na * 4);
-        rb[(ly * QN_S_RW + 1) * QN_GPU_RED + l] = s.y * qn_ldf_any(G + ws + nb * 4);
-        rb[(ly * QN_S_RW + 2) * QN_GPU_RED + l] = s.z * qn_ldf_any(U + ws + na * 4);
-        rb[(ly * QN_S_RW + 3) * QN_GPU_RED + l] = s.w * qn_ldf_any(U + ws + nb * 4);
+        if (rw == 2) {
+            s.xy = xl ? qn_q8_m1_rows_ls(ga, ua, lx, K / 16, l) : qn_q8_m1_rows(ga, ua, x4, K / 16, l);
+            rb[(ly * QN_S_RW) * QN_GPU_RED + l] = s.x * qn_ldf_any(G + ws + na * 4);
+            rb[(ly * QN_S_RW + 1) * QN_GPU_RED + l] = s.y * qn_ldf_any(U + ws + na * 4);
+        } else {
+            s = xl ? qn_q8_s_rows_l(ga, gbr, ua, ub, lx, K / 16, l) : qn_q8_s_rows(ga, gbr, ua, ub, x4, K / 16, l);
+            rb[(ly * QN_S_RW) * QN_GPU_RED + l] = s.x * qn_ldf_any(G + ws + na * 4);
+            rb[(ly * QN_S_RW + 1) * QN_GPU_RED + l] = s.y * qn_ldf_any(G + ws + nb * 4);
+            rb[(ly * QN_S_RW + 2) * QN_GPU_RED + l] = s.z * qn_ldf_any(U + ws + na * 4);
+            rb[(ly * QN_S_RW + 3) * QN_GPU_RED + l] = s.w * qn_ldf_any(U + ws + nb * 4);
+        }
         barrier(CLK_LOCAL_MEM_FENCE);
-        const int f = ly * QN_GPU_LX + l; /* output gb + f: warp f / 2's gate (+0 / +1) and up (+2 / +3) rows */
-        if (f < ry * 2) {
-            const int o = (f >> 1) * QN_S_RW + (f & 1);
-            const float g = qn_gpu_sum32(rb + o * QN_GPU_RED), u = qn_gpu_sum32(rb + (o + 2) * QN_GPU_RED);
+        const int f = ly * QN_GPU_LX + l; /* output gb + f: warp f / opw's gate row (slot f % opw) and up row (+ opw) */
+        if (f < ry * opw) {
+            const int o = (f / opw) * QN_S_RW + f % opw;
+            const float g = qn_gpu_sum32(rb + o * QN_GPU_RED), u = qn_gpu_sum32(rb + (o + opw) * QN_GPU_RED);
             const long n = gb + f;
             if (n < N) qn_st(y + yo, ydt, (size_t)n, qn_act(g, act, 0.0f) * u);
         }
@@ -743,7 +758,7 @@ QN_INL void qn_ng_norm(const global float *a, const global float *b, const globa
 }
 
 /* qn_q8_m1_rows with x from xs (QN_NG_PAD layout): the same FMAs in the same order */
-#define QN_XV_LOCAL(v) ((const local float4 *)(xs + (v) * 20))
+#define QN_XV_LOCAL(v, j) ((const local float4 *)(xs + (v) * 20))[j]
 QN_Q8_M1_ROWS_DEF(qn_q8_m1_rows_lx, const local float *xs, QN_XV_LOCAL)
 
 #define QN_NG_ARGS                                                                                                  \
