@@ -1353,7 +1353,9 @@ static bool qn_f8_sk_pick(int64_t N, int64_t M, int64_t Kp, int sms, int t_dp) {
 
 /* QUANTA_CUDA_FP8_SK (fp815): 0: round-robin tiles; 1: stream-K where qn_f8_sk_pick expects it faster; 2: always (the
  * 0ts form, any y); unset or anything else: QN_F8_SK_DEFAULT (0 until a device run decides). Read once. */
+#ifndef QN_F8_SK_DEFAULT
 #define QN_F8_SK_DEFAULT 0
+#endif
 static int qn_f8_env_sk() {
     static int v = -1;
     if (v < 0) {
@@ -1422,7 +1424,9 @@ void qn_cuda_fp8_x_split(void *buf, int64_t M, int64_t Kp, uint8_t **xq, float *
 
 /* QUANTA_CUDA_FP8_QUANT_SM (fp815): 1: the one-read quantizer (qn_k_fp8_quant_x_sm), 0: the loop form; unset or
  * anything else: QN_F8_QUANT_SM_DEFAULT (0 until a device run has timed it). Read once. */
+#ifndef QN_F8_QUANT_SM_DEFAULT
 #define QN_F8_QUANT_SM_DEFAULT 0
+#endif
 static int qn_f8_quant_sm() {
     static int v = -1;
     if (v < 0) {
