@@ -29,7 +29,7 @@ typedef struct qb_options {
     double min_seconds;   /* time each measurement at least this long */
 } qb_options;
 
-#define QB_MAX_ROWS 48
+#define QB_MAX_ROWS 96
 
 typedef struct qb_row {
     char kind[16];        /* "copy", "gemv", "gemm", "attention" */

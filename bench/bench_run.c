@@ -52,36 +52,40 @@ static int qb_time_plan(quanta_plan *p, double min_seconds, double *sec) {
     return 0;
 }
 
-/* A random weight W[n][k] of dtype as a buffer on be. */
-static int qb_weight(quanta_backend *be, quanta_dtype dtype, int64_t n, int64_t k, quanta_buffer **out,
-                     size_t *bytes) {
+/* A random weight W[n][k] of dtype as `count` buffers on be holding the same bytes (quantized once). */
+static int qb_weights(quanta_backend *be, quanta_dtype dtype, int64_t n, int64_t k, int count, quanta_buffer **out,
+                      size_t *bytes) {
     quanta_tensor_desc d = {.dtype = dtype, .ndim = 2, .dims = {n, k}};
     if (qb_fail(quanta_tensor_bytes(&d, bytes), "quanta_tensor_bytes")) return -1;
     float *src = malloc((size_t)(n * k) * sizeof *src);
     void *q = malloc(*bytes);
-    int rc = -1;
+    int made = 0;
     if (!src || !q) {
         fprintf(stderr, "quanta bench: out of host memory for a %lldx%lld weight\n", (long long)n, (long long)k);
     } else {
         for (int64_t i = 0; i < n * k; i++) src[i] = 0.02f * qb_rand();
-        if (!qb_fail(quanta_quantize(&d, src, q, *bytes), "quanta_quantize") &&
-            !qb_fail(quanta_buffer_create(be, &d, out), "quanta_buffer_create")) {
-            if (!qb_fail(quanta_buffer_write(*out, q, *bytes), "quanta_buffer_write")) rc = 0;
-            else {
-                quanta_buffer_destroy(*out);
-                *out = NULL;
+        if (!qb_fail(quanta_quantize(&d, src, q, *bytes), "quanta_quantize"))
+            for (; made < count; made++) {
+                out[made] = NULL;
+                if (qb_fail(quanta_buffer_create(be, &d, &out[made]), "quanta_buffer_create")) break;
+                if (qb_fail(quanta_buffer_write(out[made], q, *bytes), "quanta_buffer_write")) {
+                    quanta_buffer_destroy(out[made]);
+                    break;
+                }
             }
-        }
     }
     free(src);
     free(q);
-    return rc;
+    if (made == count) return 0;
+    while (made > 0) quanta_buffer_destroy(out[--made]);
+    return -1;
 }
 
-/* Times y = x·W^T with x f32 [m,k] and W of dtype on be; fills seconds and weight bytes. */
+/* Times y = x·W^T with x f32 [m,k] and W of dtype on be (the buffer `given` when not NULL, else a new one); fills
+ * seconds and weight bytes. */
 static int qb_matmul(quanta_backend *be, quanta_dtype dtype, int64_t m, int64_t n, int64_t k, double min_s,
-                     double *sec, size_t *wbytes, int *fallback) {
-    quanta_buffer *w = NULL;
+                     quanta_buffer *given, double *sec, size_t *wbytes, int *fallback) {
+    quanta_buffer *w = given;
     quanta_graph *g = NULL;
     quanta_plan *p = NULL;
     float *x = malloc((size_t)(m * k) * sizeof *x);
@@ -90,7 +94,7 @@ static int qb_matmul(quanta_backend *be, quanta_dtype dtype, int64_t m, int64_t 
     for (int64_t i = 0; i < m * k; i++) x[i] = qb_rand();
     quanta_tensor *tx, *tw, *ty;
     quanta_tensor_desc dx = {.dtype = QUANTA_F32, .ndim = 2, .dims = {m, k}};
-    if (qb_weight(be, dtype, n, k, &w, wbytes)) goto done;
+    if (!given && qb_weights(be, dtype, n, k, 1, &w, wbytes)) goto done;
     if (qb_fail(quanta_graph_create(&g), "quanta_graph_create") ||
         qb_fail(quanta_graph_input(g, "x", &dx, &tx), "quanta_graph_input") ||
         qb_fail(quanta_graph_buffer(g, w, &tw), "quanta_graph_buffer") ||
@@ -104,7 +108,69 @@ static int qb_matmul(quanta_backend *be, quanta_dtype dtype, int64_t m, int64_t 
 done:
     quanta_plan_destroy(p);
     quanta_graph_destroy(g);
-    quanta_buffer_destroy(w);
+    if (!given) quanta_buffer_destroy(w);
+    free(x);
+    return rc;
+}
+
+/* The GEMV's kernel rate, timed as the copy row times the copy kernel: R products y_i = x_i·W_i^T at M = 1 in
+ * one plan, each with its own weight buffer w[i] (the same bytes: qb_stream_count's count) and its own x (so no
+ * matmul_multi joins them), enqueued back to back and synchronized once an execute, R·bytes beyond the last-level
+ * cache so that no weight comes from it a second time. *sec: the best execute's seconds a product (the launch
+ * gaps inside the stream included, one host round trip over R products); *ksec: the device time a product from
+ * the backend's timestamps (ops->kernel_time: QUANTA_OPENCL_EVENTS on OpenCL; every launch of the product, q4's
+ * x preparation too) and *launches the launches a product, 0 where it keeps none. */
+#define QB_STREAM_MAX 64
+static int qb_stream_count(size_t wbytes, size_t total) {
+    const size_t want = wbytes ? (total + wbytes - 1) / wbytes : 2;
+    return want < 2 ? 2 : want > QB_STREAM_MAX ? QB_STREAM_MAX : (int)want;
+}
+
+static int qb_matmul_stream(quanta_backend *be, const qn_bench_hooks *ops, void *self, quanta_buffer **w, int R,
+                            int64_t k, double min_s, double *sec, double *ksec, double *launches, int *fallback) {
+    quanta_tensor *tx[QB_STREAM_MAX], *ty;
+    quanta_graph *g = NULL;
+    quanta_plan *p = NULL;
+    float *x = malloc((size_t)k * sizeof *x);
+    int rc = -1;
+    if (!x) return -1;
+    for (int64_t i = 0; i < k; i++) x[i] = qb_rand();
+    quanta_tensor_desc dx = {.dtype = QUANTA_F32, .ndim = 2, .dims = {1, k}};
+    if (qb_fail(quanta_graph_create(&g), "quanta_graph_create")) goto done;
+    for (int i = 0; i < R; i++) {
+        char name[16];
+        quanta_tensor *tw;
+        snprintf(name, sizeof name, "x%d", i);
+        if (qb_fail(quanta_graph_input(g, name, &dx, &tx[i]), "quanta_graph_input") ||
+            qb_fail(quanta_graph_buffer(g, w[i], &tw), "quanta_graph_buffer") ||
+            qb_fail(quanta_matmul(g, tx[i], tw, &ty), "quanta_matmul") ||
+            qb_fail(quanta_graph_output(g, ty), "quanta_graph_output"))
+            goto done;
+    }
+    if (qb_fail(quanta_plan_create(g, be, &p), "quanta_plan_create")) goto done;
+    for (int i = 0; i < R; i++)
+        if (qb_fail(quanta_plan_set_input(p, tx[i], x, (size_t)k * sizeof *x), "quanta_plan_set_input")) goto done;
+    *fallback = quanta_plan_fallback_count(p);
+    if (qb_fail(quanta_plan_execute(p), "quanta_plan_execute (warm-up)")) goto done;
+    double k0 = 0, k1 = 0, best = 0;
+    uint64_t n0 = 0, n1 = 0;
+    const int kt = ops && ops->kernel_time && ops->kernel_time(self, &k0, &n0) == QUANTA_OK;
+    int reps = 0;
+    const double t0 = qn_now_s();
+    do {
+        const double t = qn_now_s();
+        if (qb_fail(quanta_plan_execute(p), "quanta_plan_execute")) goto done;
+        const double dt = qn_now_s() - t;
+        if (!reps || dt < best) best = dt;
+        reps++;
+    } while (reps < 3 || qn_now_s() - t0 < min_s);
+    *ksec = kt && ops->kernel_time(self, &k1, &n1) == QUANTA_OK && k1 > k0 ? (k1 - k0) / reps / R : 0;
+    *launches = kt ? (double)(n1 - n0) / reps / R : 0; /* q4's x preparation is a launch of its own */
+    *sec = best / R;
+    rc = 0;
+done:
+    quanta_plan_destroy(p);
+    quanta_graph_destroy(g);
     free(x);
     return rc;
 }
@@ -177,8 +243,56 @@ static int qb_gemm_shapes(int64_t def_m, int64_t def_k, int64_t shapes[4][3]) {
     return n;
 }
 
-static const quanta_dtype gemv_formats[] = {QUANTA_Q4, QUANTA_NF4, QUANTA_Q8, QUANTA_FP8_E4M3, QUANTA_FP8_E5M2,
-                                            QUANTA_F16};
+/* The per-call rows take the first QB_GEMV_DEFAULT formats unless QUANTA_BENCH_GEMV_DTYPES names others; the
+ * kernel-rate rows every format it names (default: all). */
+static const quanta_dtype gemv_formats[] = {QUANTA_Q4,        QUANTA_NF4,       QUANTA_Q8,  QUANTA_FP8_E4M3,
+                                            QUANTA_FP8_E5M2,  QUANTA_F16,       QUANTA_GGML_Q4_0, QUANTA_GGML_Q8_0};
+#define QB_GEMV_DEFAULT 6
+
+/* QUANTA_BENCH_GEMV=NxK[,NxK...]: the GEMV rows' weight shapes (at most QB_GEMV_SHAPES) instead of
+ * N = 4096 / 11008 at K = 4096 (--quick: 2048 x 2048). */
+#define QB_GEMV_SHAPES 8
+static int qb_gemv_shapes(bool quick, int64_t sh[QB_GEMV_SHAPES][2]) {
+    const char *e = getenv("QUANTA_BENCH_GEMV");
+    int n = 0;
+    while (e && *e && n < QB_GEMV_SHAPES) {
+        long long nn, k;
+        int used = 0;
+        if (sscanf(e, "%lldx%lld%n", &nn, &k, &used) != 2 || nn <= 0 || k <= 0) break;
+        sh[n][0] = nn, sh[n][1] = k, n++;
+        e += used;
+        if (*e == ',') e++;
+    }
+    if (n) return n;
+    if (quick) {
+        sh[0][0] = 2048, sh[0][1] = 2048;
+        return 1;
+    }
+    sh[0][0] = 4096, sh[0][1] = 4096, sh[1][0] = 11008, sh[1][1] = 4096;
+    return 2;
+}
+
+/* A GEMV row: weight GB/s over seconds a product, and its ratio to copy_gbps (0: none); also said on log as soon
+ * as measured (a run cut short by a time limit keeps the rows it had). */
+static void qb_gemv_row(qb_report *rep, FILE *log, const char *kind, quanta_dtype dt, int64_t n, int64_t k,
+                        double sec, size_t wb, double copy_gbps, const char *how, int fb) {
+    if (log)
+        fprintf(log, "  %s %s 1x%lldx%lld: %.2f GB/s, %.3f of %.1f (%s)\n", kind, quanta_dtype_name(dt), (long long)n,
+                (long long)k, (double)wb / sec / 1e9, copy_gbps > 0 ? (double)wb / sec / 1e9 / copy_gbps : 0.0,
+                copy_gbps, how);
+    qb_row *r = qb_add(rep, kind, quanta_dtype_name(dt));
+    if (!r) return;
+    r->m = 1, r->n = n, r->k = k;
+    r->seconds = sec;
+    r->value = (double)wb / sec / 1e9;
+    snprintf(r->unit, sizeof r->unit, "GB/s");
+    if (copy_gbps > 0) {
+        r->peer_value = copy_gbps;
+        snprintf(r->peer, sizeof r->peer, "%s", strcmp(kind, "gemvk") ? "copy bandwidth" : "copy (device)");
+        r->ratio = r->value / copy_gbps;
+    }
+    snprintf(r->note, sizeof r->note, "%.1f MB of weights, %s%s", (double)wb / 1e6, how, fb ? "; FELL BACK to ref" : "");
+}
 static const quanta_dtype gemm_formats[] = {QUANTA_Q4, QUANTA_NF4, QUANTA_Q8, QUANTA_F32};
 
 int qb_run(const qb_options *opt, qb_report *rep, FILE *log) {
@@ -213,33 +327,65 @@ int qb_run(const qb_options *opt, qb_report *rep, FILE *log) {
         }
     }
 
-    /* GEMV, M = 1: weight bytes read per second. */
-    const int64_t K = opt->quick ? 2048 : 4096;
-    const int64_t gemv_n[2] = {opt->quick ? 2048 : 4096, 11008};
-    const int nshapes = opt->quick ? 1 : 2;
-    for (size_t f = 0; f < sizeof gemv_formats / sizeof gemv_formats[0] && qb_listed("QUANTA_BENCH_ROWS", "gemv"); f++)
-        for (int s = 0; s < nshapes; s++) {
+    /* GEMV, M = 1: weight bytes read per second. "gemv" rows: one product per execute (launch, the product,
+     * the synchronize's round trip: what one isolated call costs); "gemvs" rows: the kernel rate, a stream of
+     * products per synchronize over weights beyond the last-level cache, as the copy row is timed, and "gemvk"
+     * where the backend keeps device timestamps: the kernel's own time against the copy kernel's own time. */
+    int64_t gv[QB_GEMV_SHAPES][2];
+    const int ngv = qb_gemv_shapes(opt->quick, gv);
+    double copy_dev_gbps = 0;
+    if (rep->copy_gbps > 0 && ops->kernel_time && qb_listed("QUANTA_BENCH_ROWS", "gemvs")) {
+        /* the copy kernel's device time: one more warm copy_bandwidth call, its launches timed by the device */
+        double k0, k1, bps;
+        uint64_t n0, n1;
+        if (ops->kernel_time(self, &k0, &n0) == QUANTA_OK && ops->copy_bandwidth(self, copy_bytes, &bps) == QUANTA_OK &&
+            ops->kernel_time(self, &k1, &n1) == QUANTA_OK && k1 > k0 && n1 > n0)
+            copy_dev_gbps = (double)(n1 - n0) * 2.0 * (double)(copy_bytes / 16 * 16) / (k1 - k0) / 1e9;
+        qb_row *r = copy_dev_gbps > 0 ? qb_add(rep, "copy", "copy (device)") : NULL;
+        if (r) {
+            r->n = (int64_t)copy_bytes;
+            r->seconds = 2.0 * (double)copy_bytes / (copy_dev_gbps * 1e9);
+            r->value = copy_dev_gbps;
+            snprintf(r->unit, sizeof r->unit, "GB/s");
+            snprintf(r->note, sizeof r->note, "bytes read + written; device time of its launches");
+        }
+    }
+    for (size_t f = 0; f < sizeof gemv_formats / sizeof gemv_formats[0]; f++)
+        for (int s = 0; s < ngv; s++) {
             const quanta_dtype dt = gemv_formats[f];
-            double sec;
+            const int64_t gn = gv[s][0], gk = gv[s][1];
+            double sec, ksec = 0, nl = 0;
             size_t wb;
             int fb = 0;
-            if (log) fprintf(log, "gemv %s %lldx%lld...\n", quanta_dtype_name(dt), (long long)gemv_n[s], (long long)K);
-            if (qb_matmul(be, dt, 1, gemv_n[s], K, min_s, &sec, &wb, &fb)) {
+            if (!qb_listed("QUANTA_BENCH_GEMV_DTYPES", quanta_dtype_name(dt))) continue;
+            const bool call = qb_listed("QUANTA_BENCH_ROWS", "gemv") && (f < QB_GEMV_DEFAULT || getenv("QUANTA_BENCH_GEMV_DTYPES"));
+            const bool stream = qb_listed("QUANTA_BENCH_ROWS", "gemvs") && !is_ref;
+            quanta_tensor_desc wd = {.dtype = dt, .ndim = 2, .dims = {gn, gk}};
+            if (!(call || stream) || qb_fail(quanta_tensor_bytes(&wd, &wb), "quanta_tensor_bytes")) continue;
+            /* one quantization for both kinds of row: the per-call row takes the first buffer */
+            const int R = stream ? qb_stream_count(wb, (size_t)(opt->quick ? 32 : 256) << 20) : 1;
+            quanta_buffer *w[QB_STREAM_MAX];
+            if (log) fprintf(log, "gemv %s %lldx%lld (%d weights)...\n", quanta_dtype_name(dt), (long long)gn, (long long)gk, R);
+            if (qb_weights(be, dt, gn, gk, R, w, &wb)) {
                 rc = -1;
                 continue;
             }
-            qb_row *r = qb_add(rep, "gemv", quanta_dtype_name(dt));
-            if (!r) continue;
-            r->m = 1, r->n = gemv_n[s], r->k = K;
-            r->seconds = sec;
-            r->value = (double)wb / sec / 1e9;
-            snprintf(r->unit, sizeof r->unit, "GB/s");
-            if (rep->copy_gbps > 0) {
-                r->peer_value = rep->copy_gbps;
-                snprintf(r->peer, sizeof r->peer, "copy bandwidth");
-                r->ratio = r->value / rep->copy_gbps;
+            if (call) {
+                if (qb_matmul(be, dt, 1, gn, gk, min_s, w[0], &sec, &wb, &fb)) rc = -1;
+                else qb_gemv_row(rep, log, "gemv", dt, gn, gk, sec, wb, rep->copy_gbps, "a call", fb);
             }
-            snprintf(r->note, sizeof r->note, "%.1f MB of weights%s", (double)wb / 1e6, fb ? "; FELL BACK to ref" : "");
+            if (stream) {
+                if (qb_matmul_stream(be, ops, self, w, R, gk, min_s, &sec, &ksec, &nl, &fb)) {
+                    rc = -1;
+                } else {
+                    char how[40];
+                    snprintf(how, sizeof how, "%d back to back", R);
+                    qb_gemv_row(rep, log, "gemvs", dt, gn, gk, sec, wb, rep->copy_gbps, how, fb);
+                    snprintf(how, sizeof how, "device time, %.3g launches each", nl);
+                    if (ksec > 0) qb_gemv_row(rep, log, "gemvk", dt, gn, gk, ksec, wb, copy_dev_gbps, how, fb);
+                }
+            }
+            for (int i = 0; i < R; i++) quanta_buffer_destroy(w[i]);
         }
 
     /* GEMM, M = 256, against the peer on f32 weights. CPUs get a smaller square. */
@@ -262,7 +408,7 @@ int qb_run(const qb_options *opt, qb_report *rep, FILE *log) {
                 continue; /* the oracle: hours in double precision */
             if (log) fprintf(log, "gemm %s %lldx%lldx%lld...\n", quanta_dtype_name(dt), (long long)gm, (long long)gn,
                              (long long)gk);
-            if (qb_matmul(be, dt, gm, gn, gk, min_s, &sec, &wb, &fb)) {
+            if (qb_matmul(be, dt, gm, gn, gk, min_s, NULL, &sec, &wb, &fb)) {
                 rc = -1;
                 continue;
             }

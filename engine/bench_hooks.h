@@ -25,6 +25,11 @@ typedef struct qn_bench_hooks {
      * graphs), report gets one line per table entry. quick: smaller shapes. NULL when the
      * backend has no tuning table. */
     quanta_status (*tune)(void *self, quanta_backend *be, int quick, char *report, size_t report_len);
+    /* The summed device time of every kernel the backend has run since it opened and their count,
+     * from its own timestamps, after waiting for the device (OpenCL: event profiling, kept under
+     * QUANTA_OPENCL_EVENTS); QUANTA_ERR_UNSUPPORTED while it keeps none. For `quanta bench`'s kernel
+     * rates: the device time of a stream of kernels, no launch or host round trip in it. NULL: none. */
+    quanta_status (*kernel_time)(void *self, double *seconds, uint64_t *kernels);
 } qn_bench_hooks;
 
 /* The hooks of an open backend and its state (*self), NULL when it has none. */

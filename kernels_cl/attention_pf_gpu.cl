@@ -42,6 +42,20 @@ inline float4 qn_pf_ld4(const global uchar *p, int dt, size_t i) {
  * element-at-a-time loops these replace waited out one global load per element and item (a d-256 tile's K and V
  * were 128 loads in a row an item, ~465 us a Gemma prefill call on an H100). */
 #define QN_PF_NLD 8
+/* An item's loaded float4s (element e: row e % n, dims 4·(e / n) .. +3) stored d-major ([d][S]): lane = row, so
+ * the stores hit 32 banks */
+inline void qn_pf_store_dmajor(local float *dst, const float4 *r, int tot, int n, int S, int lid) {
+    for (int u = 0; u < QN_PF_NLD; u++) {
+        const int e = lid + u * QN_PF_WG, c = e % n, dd = 4 * (e / n);
+        if (e < tot) {
+            dst[dd * S + c] = r[u].x;
+            dst[(dd + 1) * S + c] = r[u].y;
+            dst[(dd + 2) * S + c] = r[u].z;
+            dst[(dd + 3) * S + c] = r[u].w;
+        }
+    }
+}
+
 /* K keys k0 .. k0 + 31, dims d0 .. d0 + dn - 1, d-major ([dd][KS]): lane = key, so the stores hit 32 banks */
 inline void qn_pf_stage_k(local float *KVf, const global uchar *kb, int kdt, size_t kvbase, int k0, int kend, int D,
                           int d0, int dn, int KS, int lid) {
@@ -51,15 +65,7 @@ inline void qn_pf_stage_k(local float *KVf, const global uchar *kb, int kdt, siz
         const int e = lid + u * QN_PF_WG, c = e % QN_PF_BK, j = k0 + c;
         r[u] = e < tot && j < kend ? qn_pf_ld4(kb, kdt, (kvbase + j) * D + d0 + 4 * (e / QN_PF_BK)) : (float4)0.0f;
     }
-    for (int u = 0; u < QN_PF_NLD; u++) {
-        const int e = lid + u * QN_PF_WG, c = e % QN_PF_BK, dd = 4 * (e / QN_PF_BK);
-        if (e < tot) {
-            KVf[dd * KS + c] = r[u].x;
-            KVf[(dd + 1) * KS + c] = r[u].y;
-            KVf[(dd + 2) * KS + c] = r[u].z;
-            KVf[(dd + 3) * KS + c] = r[u].w;
-        }
-    }
+    qn_pf_store_dmajor(KVf, r, tot, QN_PF_BK, KS, lid);
 }
 
 /* V keys k0 .. k0 + 31, dims v0 .. v0 + vn - 1, key-major ([c][vn]): float4s along a key's row, coalesced */
@@ -107,7 +113,7 @@ void qn_attention_pf(const global uchar *qb, ulong qo, int qdt, const global uch
      * [BK][Dv], Pt [BK][BQ + 4]; red [2][8][BQ] (max, then sum partials of the 8 key groups) */
     const int QS = BQ + 4, KS = QN_PF_BK + 4, DC = min(D, 128), VC = min(Dv, 128);
     local float *Qf = (local float *)Qt, *KVf = (local float *)KV, *Pf = (local float *)Pt;
-    { /* Q as K: BQ * D / 4 <= 1024 float4s, all loads first; lane = row, so the stores hit 32 banks */
+    { /* Q as K: BQ * D / 4 <= 1024 float4s, all loads first */
         float4 r4[QN_PF_NLD];
         const int tot = BQ * (D / 4);
         for (int u = 0; u < QN_PF_NLD; u++) {
@@ -116,15 +122,7 @@ void qn_attention_pf(const global uchar *qb, ulong qo, int qdt, const global uch
             r4[u] = e < tot && r < nrow ? qn_pf_ld4(qb + qo, qdt, ((size_t)(b * Hq + h) * Nq + i) * D + 4 * (e / BQ)) * scale_log2
                                         : (float4)0.0f;
         }
-        for (int u = 0; u < QN_PF_NLD; u++) {
-            const int e = lid + u * QN_PF_WG, r = e % BQ, d = 4 * (e / BQ);
-            if (e < tot) {
-                Qf[d * QS + r] = r4[u].x;
-                Qf[(d + 1) * QS + r] = r4[u].y;
-                Qf[(d + 2) * QS + r] = r4[u].z;
-                Qf[(d + 3) * QS + r] = r4[u].w;
-            }
-        }
+        qn_pf_store_dmajor(Qf, r4, tot, BQ, QS, lid);
     }
     for (int r = lid; r < BQ; r += QN_PF_WG) rowm[r] = -INFINITY, rowl[r] = 0.0f;
     /* S phase: item (sr, sc): rows RPI·sr .. +RPI-1 (RPI = BQ / 16: 4, 2 or 1), keys 4·sc .. +3 */

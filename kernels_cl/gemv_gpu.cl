@@ -80,12 +80,13 @@ QN_INL void qn_gemv_gpu_store(float part[QN_GPU_RPI][QN_GEMV_MAXM], const float4
 
 /* q8 (int8 codes [N][K], one f32 scale a row). A piece is 16 codes; flipping the sign bits makes
  * the bytes c + 128, so o = 2^23 + 128 gives c. */
-QN_INL float qn_q8_dot16(uint4 c, float4 x0, float4 x1, float4 x2, float4 x3) {
-    const float o = 8388736.0f; /* 2^23 + 128 */
-    c ^= (uint4)0x80808080u;
-    return dot(QN_GPU_B4(c.x, o), x0) + dot(QN_GPU_B4(c.y, o), x1) + dot(QN_GPU_B4(c.z, o), x2) +
-           dot(QN_GPU_B4(c.w, o), x3);
-}
+#define QN_Q8_DOT16_DEF(NAME, B4)                                                                   \
+    QN_INL float NAME(uint4 c, float4 x0, float4 x1, float4 x2, float4 x3) {                        \
+        const float o = 8388736.0f; /* 2^23 + 128 */                                                \
+        c ^= (uint4)0x80808080u;                                                                    \
+        return dot(B4(c.x, o), x0) + dot(B4(c.y, o), x1) + dot(B4(c.z, o), x2) + dot(B4(c.w, o), x3); \
+    }
+QN_Q8_DOT16_DEF(qn_q8_dot16, QN_GPU_B4)
 
 /* piece V of the 4 rows (codes C0..C3) against each x row: its 4 float4s loaded once for the rows */
 #define QN_Q8_PIECE(C0, C1, C2, C3, V)                                                              \
@@ -207,15 +208,17 @@ kernel void qn_gemv_q8_gpu_glu(const global uchar *Wg, ulong go, const global uc
  * x[32c + 4i ..] (e) and its high nibbles with x[32c + 16 + 4i ..] (o). Low nibbles give c,
  * high ones 16c: subtracting 2^23 + z and 2^23 + 16z gives c - z and 16(c - z) (the zero point
  * folded in exactly); the high sum is scaled by 1/16 once. Returns Σ (c - z)·x over the chunk. */
-QN_INL float qn_q4_dot32(uint4 c, float z, const float4 *e, const float4 *o) {
-    const float ol = 8388608.0f + z, oh = 8388608.0f + 16.0f * z;
-    const uint4 lo = c & (uint4)0x0f0f0f0fu, hi = c & (uint4)0xf0f0f0f0u;
-    const float sl = dot(QN_GPU_B4(lo.x, ol), e[0]) + dot(QN_GPU_B4(lo.y, ol), e[1]) + dot(QN_GPU_B4(lo.z, ol), e[2]) +
-                     dot(QN_GPU_B4(lo.w, ol), e[3]);
-    const float sh = dot(QN_GPU_B4(hi.x, oh), o[0]) + dot(QN_GPU_B4(hi.y, oh), o[1]) + dot(QN_GPU_B4(hi.z, oh), o[2]) +
-                     dot(QN_GPU_B4(hi.w, oh), o[3]);
-    return fma(sh, 0.0625f, sl);
-}
+#define QN_Q4_DOT32_DEF(NAME, B4)                                                                   \
+    QN_INL float NAME(uint4 c, float z, const float4 *e, const float4 *o) {                         \
+        const float ol = 8388608.0f + z, oh = 8388608.0f + 16.0f * z;                               \
+        const uint4 lo = c & (uint4)0x0f0f0f0fu, hi = c & (uint4)0xf0f0f0f0u;                       \
+        const float sl = dot(B4(lo.x, ol), e[0]) + dot(B4(lo.y, ol), e[1]) + dot(B4(lo.z, ol), e[2]) + \
+                         dot(B4(lo.w, ol), e[3]);                                                   \
+        const float sh = dot(B4(hi.x, oh), o[0]) + dot(B4(hi.y, oh), o[1]) + dot(B4(hi.z, oh), o[2]) + \
+                         dot(B4(hi.w, oh), o[3]);                                                   \
+        return fma(sh, 0.0625f, sl);                                                                \
+    }
+QN_Q4_DOT32_DEF(qn_q4_dot32, QN_GPU_B4)
 
 /* row r's group scale and zero for chunk V: f16 scales [N][K/g], zero nibbles [N][zrb] */
 #define QN_Q4_SZ(r, NR, V)                                                                          \
@@ -292,30 +295,32 @@ kernel void qn_gemv_f16_gpu(const global uchar *Wb, ulong wo, QN_WLAYOUT_ARGS, c
 #define QN_G1_RW 2
 #define QN_G1_U 4
 
-/* lane l's sums over the 16-byte pieces l, l + 32, ... of rows w0 and w1 (nv pieces a row) */
-QN_INL float2 qn_q8_m1_rows(const global uint4 *w0, const global uint4 *w1, const global float4 *x4, long nv, int l) {
-    float s0 = 0.0f, s1 = 0.0f;
-    for (long v0 = l; v0 < nv; v0 += QN_G1_U * QN_GPU_LX) {
-        uint4 a[QN_G1_U], b[QN_G1_U];
-#pragma unroll
-        for (int u = 0; u < QN_G1_U; u++) { /* past the row: piece nv - 1 again, loaded, never used */
-            const long v = min(v0 + u * QN_GPU_LX, nv - 1);
-            a[u] = w0[v];
-            b[u] = w1[v];
-        }
-#pragma unroll
-        for (int u = 0; u < QN_G1_U; u++) {
-            const long v = v0 + u * QN_GPU_LX;
-            if (v < nv) {
-                const global float4 *xv = x4 + v * 4;
-                const float4 X0 = xv[0], X1 = xv[1], X2 = xv[2], X3 = xv[3];
-                s0 += qn_q8_dot16(a[u], X0, X1, X2, X3);
-                s1 += qn_q8_dot16(b[u], X0, X1, X2, X3);
-            }
-        }
+/* lane l's sums over the 16-byte pieces l, l + 32, ... of rows w0 and w1 (nv pieces a row), x's piece v at
+ * XV(v, j) (x's float4 j of piece v, from XT memory): global x here, local memory for qn_gemv_q8_m1n and the
+ * streamed GEMVs */
+#define QN_Q8_M1_ROWS_DEF(NAME, XT, XV)                                                                        \
+    QN_INL float2 NAME(const global uint4 *w0, const global uint4 *w1, XT, long nv, int l) {                    \
+        float s0 = 0.0f, s1 = 0.0f;                                                                            \
+        for (long v0 = l; v0 < nv; v0 += QN_G1_U * QN_GPU_LX) {                                                \
+            uint4 a[QN_G1_U], b[QN_G1_U];                                                                      \
+            _Pragma("unroll") for (int u = 0; u < QN_G1_U; u++) { /* past the row: piece nv - 1 again, unused */ \
+                const long v = min(v0 + u * QN_GPU_LX, nv - 1);                                                \
+                a[u] = w0[v];                                                                                  \
+                b[u] = w1[v];                                                                                  \
+            }                                                                                                  \
+            _Pragma("unroll") for (int u = 0; u < QN_G1_U; u++) {                                              \
+                const long v = v0 + u * QN_GPU_LX;                                                             \
+                if (v < nv) {                                                                                  \
+                    const float4 X0 = XV(v, 0), X1 = XV(v, 1), X2 = XV(v, 2), X3 = XV(v, 3);                   \
+                    s0 += qn_q8_dot16(a[u], X0, X1, X2, X3);                                                   \
+                    s1 += qn_q8_dot16(b[u], X0, X1, X2, X3);                                                   \
+                }                                                                                              \
+            }                                                                                                  \
+        }                                                                                                      \
+        return (float2)(s0, s1);                                                                               \
     }
-    return (float2)(s0, s1);
-}
+#define QN_XV_GLOBAL(v, j) x4[(v) * 4 + (j)]
+QN_Q8_M1_ROWS_DEF(qn_q8_m1_rows, const global float4 *x4, QN_XV_GLOBAL)
 
 /* Row n of the stacked weights: its codes and its scale (as qn_gemv_q8_gpu finds them) */
 QN_INL const global uint4 *qn_q8_m1_row(long n, const global uchar *W0, long ws0, const global uchar *W1, long ws1,
@@ -424,6 +429,252 @@ kernel void qn_gemv_q4_m1(const global uchar *Wb, ulong wo, QN_WLAYOUT_ARGS, con
     }
 }
 
+/* ---- M = 1, streamed (QUANTA_OPENCL_GEMVS=1 or 2, off until measured; bench/NOTES.md section 1 clgemv15) ----
+ * Why: qn_gemv_q8_m1 read ~1.27 TB/s of weights on the H100 (46% of the 2.77 TB/s copy kernel; the 1B's
+ * glu, 23 MB, took 18.4-18.8 us of device time) and qn_gemv_q4_m1 ~1.0 TB/s. From the code: lane l reads
+ * the 16-byte piece v of a row and x's 64 bytes (q4: 128) for it as 4 (8) float4 loads, lanes 64 (128)
+ * bytes apart, so each of those loads touches 16 (32) cache lines and takes that many L1 cycles, where the
+ * weight load, 32 consecutive pieces, takes 4: per 1 KB of q8 weights (2 rows a warp) 8 cycles of weights and
+ * 64 of x, about 14 bytes a clock an SM at best: ~3.3 TB/s if L1 did nothing else, and q4 a quarter of that.
+ * Here (a) a warp walks QN_S_RW = 4 rows, so x's loads serve 4 weight pieces; (b) with xl = 1 (GEMVS=2) the
+ * group first copies x into local memory (coalesced), float4 j of piece v at v·P + (j ^ swizzle(v)), so
+ * the 8 lanes a local 16-byte load serves at once hit 8 different bank quads (no conflicts, no padding: K up
+ * to ~11k floats fit in 48 KB); (c) QN_S_U = 2 pieces of each row loaded before their math (8 independent
+ * 16-byte loads a lane); (d) a group may take several row blocks one after another (`iters`: the host may
+ * size the grid to a few groups a compute unit, each copying x once); the partials meet in local memory,
+ * double-buffered by block parity: one barrier a block (block it's sums are read before the barrier of
+ * it + 1, which every writer of it + 2 has passed); (e) bytes become floats with one PRMT each on NVIDIA
+ * (QN_NV_PTX: byte k of c next to 0x4b0000, the float QN_GPU_B4 makes with a shift, a mask and an OR).
+ * Lane l adds its pieces l, l + 32, ... of a row in increasing order, x's values the same wherever they are
+ * read from, and the partials meet as in qn_gemv_q8_m1 (times the row scale, then qn_gpu_sum32): the same
+ * bits as qn_gemv_q8_m1 / _glu and qn_gemv_q4_m1 (so as the M <= 8 kernels: batch invariance kept). */
+#define QN_S_RW 4
+#define QN_S_U 2
+#if defined(QN_NV_PTX)
+QN_INL float qn_s_b1(uint u, uint sel) {
+    uint d;
+    __asm__("prmt.b32 %0, %1, %2, %3;" : "=r"(d) : "r"(u), "r"(0x4b000000u), "r"(sel));
+    return as_float(d);
+}
+#define QN_S_B4(u, o) ((float4)(qn_s_b1((u), 0x7440u), qn_s_b1((u), 0x7441u), qn_s_b1((u), 0x7442u), qn_s_b1((u), 0x7443u)) - (o))
+#else
+#define QN_S_B4 QN_GPU_B4
+#endif
+QN_Q8_DOT16_DEF(qn_q8_dot16s, QN_S_B4)
+QN_Q4_DOT32_DEF(qn_q4_dot32s, QN_S_B4)
+
+/* x in local memory: float4 j of piece v (P float4s a piece: 4 for q8, 8 for q4's prepared x) */
+#define QN_S_SWZ(v, P) ((P) == 4 ? ((int)((v) >> 1) & 3) : ((int)(v) & 7))
+#define QN_S_LX(v, j, P) lx[(v) * (P) + ((j) ^ QN_S_SWZ(v, P))]
+
+/* The group copies x's n4 float4s into lx (QN_S_LX order); returns after the barrier. */
+QN_INL void qn_s_stage_x(local float4 *lx, const global float4 *x4, long n4, int P) {
+    const int T = (int)(get_local_size(0) * get_local_size(1));
+    for (long i = (long)get_local_id(1) * QN_GPU_LX + get_local_id(0); i < n4; i += T) {
+        const long v = i / P;
+        const int j = (int)(i - v * P);
+        QN_S_LX(v, j, P) = x4[i];
+    }
+    barrier(CLK_LOCAL_MEM_FENCE);
+}
+
+/* lane l's sums over the pieces l, l + 32, ... of rows w0..w3 (nv 16-byte pieces a row), x's float4 j of
+ * piece v from XV(v, j): global (x4) or local (lx) */
+#define QN_Q8_S_ROWS_DEF(NAME, XT, XV)                                                                         \
+    QN_INL float4 NAME(const global uint4 *w0, const global uint4 *w1, const global uint4 *w2,                 \
+                       const global uint4 *w3, XT, long nv, int l) {                                           \
+        float s0 = 0.0f, s1 = 0.0f, s2 = 0.0f, s3 = 0.0f;                                                      \
+        for (long v0 = l; v0 < nv; v0 += QN_S_U * QN_GPU_LX) {                                                 \
+            uint4 a[QN_S_U], b[QN_S_U], c[QN_S_U], d[QN_S_U];                                                  \
+            _Pragma("unroll") for (int u = 0; u < QN_S_U; u++) { /* past the row: piece nv - 1, unused */      \
+                const long v = min(v0 + u * QN_GPU_LX, nv - 1);                                                \
+                a[u] = w0[v];                                                                                  \
+                b[u] = w1[v];                                                                                  \
+                c[u] = w2[v];                                                                                  \
+                d[u] = w3[v];                                                                                  \
+            }                                                                                                  \
+            _Pragma("unroll") for (int u = 0; u < QN_S_U; u++) {                                               \
+                const long v = v0 + u * QN_GPU_LX;                                                             \
+                if (v < nv) {                                                                                  \
+                    const float4 X0 = XV(v, 0), X1 = XV(v, 1), X2 = XV(v, 2), X3 = XV(v, 3);                   \
+                    s0 += qn_q8_dot16s(a[u], X0, X1, X2, X3);                                                  \
+                    s1 += qn_q8_dot16s(b[u], X0, X1, X2, X3);                                                  \
+                    s2 += qn_q8_dot16s(c[u], X0, X1, X2, X3);                                                  \
+                    s3 += qn_q8_dot16s(d[u], X0, X1, X2, X3);                                                  \
+                }                                                                                              \
+            }                                                                                                  \
+        }                                                                                                      \
+        return (float4)(s0, s1, s2, s3);                                                                       \
+    }
+#define QN_S_XG8(v, j) x4[(v) * 4 + (j)]
+#define QN_S_XL8(v, j) QN_S_LX(v, j, 4)
+QN_Q8_S_ROWS_DEF(qn_q8_s_rows, const global float4 *x4, QN_S_XG8)
+QN_Q8_S_ROWS_DEF(qn_q8_s_rows_l, const local float4 *lx, QN_S_XL8)
+/* 2 rows a warp (rw = 2: twice the warps, QN_G1_U = 4 pieces of each in flight a lane, as qn_gemv_q8_m1) */
+QN_Q8_M1_ROWS_DEF(qn_q8_m1_rows_ls, const local float4 *lx, QN_S_XL8)
+
+/* block it's first row (per rows a warp, get_local_size(1) warps a group) and its partials' buffer */
+#define QN_S_BLOCK(it, per) (((long)(it) * (long)get_num_groups(1) + (long)get_group_id(1)) * (long)get_local_size(1) * (per))
+#define QN_S_RED(it) (red + ((it) & 1) * (int)get_local_size(1) * QN_S_RW * QN_GPU_RED)
+/* the local buffer: the partials (2 · S · 4 · 33 floats, a multiple of 4), then x where xl (float4-typed: the
+ * driver aligns it to 16 bytes, which x's float4 reads need) */
+#define QN_S_LOCAL_SPLIT(lm)                                                                                   \
+    local float *red = (local float *)(lm);                                                                    \
+    local float4 *lx = (lm) + 2 * (int)get_local_size(1) * QN_S_RW * QN_GPU_RED / 4;
+
+/* matmul (one weight) and matmul_multi (two or three stacked), as qn_gemv_q8_m1; `iters` blocks a group;
+ * xl: x from local memory (K float4s / 4 after the partials in lm). rmode (one f32 weight and result, as
+ * qn_gemv_q8_m1r): 1 also stores s = y, 2 s = y + r (the add_norm after it, cl_norm_gemv.c). */
+kernel void qn_gemv_q8_s(const global uchar *W0, ulong wo0, long ws0, const global uchar *W1, ulong wo1, long ws1,
+                         const global uchar *W2, ulong wo2, long ws2, const global uchar *xb_, ulong xo,
+                         global uchar *y0, ulong yo0, global uchar *y1, ulong yo1, global uchar *y2, ulong yo2,
+                         int ydt, long N0, long N1, long N2, long K, int iters, int xl, int rw, const global uchar *rres,
+                         ulong ro, global uchar *sres, ulong so, int rmode, local float4 *lm) {
+    const int l = (int)get_local_id(0), ly = (int)get_local_id(1), ry = (int)get_local_size(1);
+    const long N = N0 + N1 + N2;
+    const global float4 *x4 = (const global float4 *)(xb_ + xo);
+    QN_S_LOCAL_SPLIT(lm)
+    if (xl) qn_s_stage_x(lx, x4, K / 4, 4);
+    for (int it = 0; it < iters; it++) {
+        const long gb = QN_S_BLOCK(it, rw), n0 = gb + ly * rw;
+        if (gb >= N) break; /* uniform over the group */
+        float sc[QN_S_RW];
+        const global uint4 *w[QN_S_RW];
+#pragma unroll
+        for (int r = 0; r < QN_S_RW; r++)
+            w[r] = qn_q8_m1_row(min(n0 + r, N - 1), W0 + wo0, ws0, W1 + wo1, ws1, W2 + wo2, ws2, N0, N1, K, &sc[r]);
+        float4 s;
+        if (rw == 2) s.xy = xl ? qn_q8_m1_rows_ls(w[0], w[1], lx, K / 16, l) : qn_q8_m1_rows(w[0], w[1], x4, K / 16, l);
+        else s = xl ? qn_q8_s_rows_l(w[0], w[1], w[2], w[3], lx, K / 16, l)
+                    : qn_q8_s_rows(w[0], w[1], w[2], w[3], x4, K / 16, l);
+        local float *rb = QN_S_RED(it);
+        rb[(ly * QN_S_RW) * QN_GPU_RED + l] = s.x * sc[0];
+        rb[(ly * QN_S_RW + 1) * QN_GPU_RED + l] = s.y * sc[1];
+        if (rw == 4) {
+            rb[(ly * QN_S_RW + 2) * QN_GPU_RED + l] = s.z * sc[2];
+            rb[(ly * QN_S_RW + 3) * QN_GPU_RED + l] = s.w * sc[3];
+        }
+        barrier(CLK_LOCAL_MEM_FENCE);
+        const int f = ly * QN_GPU_LX + l; /* output gb + f: warp f / rw's row f % rw */
+        if (f < ry * rw) {
+            const float v = qn_gpu_sum32(rb + ((f / rw) * QN_S_RW + f % rw) * QN_GPU_RED);
+            const long n = gb + f;
+            if (n < N && rmode) { /* f32, one weight: qn_gemv_q8_m1r's stores */
+                ((global float *)(y0 + yo0))[n] = v;
+                ((global float *)(sres + so))[n] = rmode == 2 ? v + ((const global float *)(rres + ro))[n] : v;
+            } else if (n < N) {
+                long rr;
+                const int i = qn_stack_row(n, N0, N1, &rr);
+                qn_st(i == 0 ? y0 + yo0 : i == 1 ? y1 + yo1 : y2 + yo2, ydt, (size_t)rr, v);
+            }
+        }
+    }
+}
+
+/* matmul_glu as qn_gemv_q8_m1_glu: warp ly walks gate rows n, n + 1 and up rows n, n + 1 (2 outputs a warp). */
+kernel void qn_gemv_q8_s_glu(const global uchar *Wg, ulong go, const global uchar *Wu, ulong uo, long ws,
+                             const global uchar *xb_, ulong xo, global uchar *y, ulong yo, int ydt, long N, long K,
+                             int act, int iters, int xl, int rw, local float4 *lm) {
+    const int l = (int)get_local_id(0), ly = (int)get_local_id(1), ry = (int)get_local_size(1);
+    const global uchar *G = Wg + go, *U = Wu + uo;
+    const global float4 *x4 = (const global float4 *)(xb_ + xo);
+    const int opw = rw / 2; /* outputs a warp: its gate rows, then its up rows */
+    QN_S_LOCAL_SPLIT(lm)
+    if (xl) qn_s_stage_x(lx, x4, K / 4, 4);
+    for (int it = 0; it < iters; it++) {
+        const long gb = QN_S_BLOCK(it, opw), n0 = gb + ly * opw;
+        if (gb >= N) break; /* uniform over the group */
+        const long na = min(n0, N - 1), nb = min(n0 + 1, N - 1);
+        const global uint4 *ga = (const global uint4 *)(G + na * K), *gbr = (const global uint4 *)(G + nb * K);
+        const global uint4 *ua = (const global uint4 *)(U + na * K), *ub = (const global uint4 *)(U + nb * K);
+        float4 s;
+        local float *rb = QN_S_RED(it);
+        if (rw == 2) {
+            s.xy = xl ? qn_q8_m1_rows_ls(ga, ua, lx, K / 16, l) : qn_q8_m1_rows(ga, ua, x4, K / 16, l);
+            rb[(ly * QN_S_RW) * QN_GPU_RED + l] = s.x * qn_ldf_any(G + ws + na * 4);
+            rb[(ly * QN_S_RW + 1) * QN_GPU_RED + l] = s.y * qn_ldf_any(U + ws + na * 4);
+        } else {
+            s = xl ? qn_q8_s_rows_l(ga, gbr, ua, ub, lx, K / 16, l) : qn_q8_s_rows(ga, gbr, ua, ub, x4, K / 16, l);
+            rb[(ly * QN_S_RW) * QN_GPU_RED + l] = s.x * qn_ldf_any(G + ws + na * 4);
+            rb[(ly * QN_S_RW + 1) * QN_GPU_RED + l] = s.y * qn_ldf_any(G + ws + nb * 4);
+            rb[(ly * QN_S_RW + 2) * QN_GPU_RED + l] = s.z * qn_ldf_any(U + ws + na * 4);
+            rb[(ly * QN_S_RW + 3) * QN_GPU_RED + l] = s.w * qn_ldf_any(U + ws + nb * 4);
+        }
+        barrier(CLK_LOCAL_MEM_FENCE);
+        const int f = ly * QN_GPU_LX + l; /* output gb + f: warp f / opw's gate row (slot f % opw) and up row (+ opw) */
+        if (f < ry * opw) {
+            const int o = (f / opw) * QN_S_RW + f % opw;
+            const float g = qn_gpu_sum32(rb + o * QN_GPU_RED), u = qn_gpu_sum32(rb + (o + opw) * QN_GPU_RED);
+            const long n = gb + f;
+            if (n < N) qn_st(y + yo, ydt, (size_t)n, qn_act(g, act, 0.0f) * u);
+        }
+    }
+}
+
+/* q4 as qn_gemv_q4_m1 (x from qn_x_prep, 8 float4s a 32-weight chunk): a warp walks 4 rows, QN_S_U chunks of each
+ * loaded before their math. */
+#define QN_Q4_S_CHUNK(XV)                                                                                      \
+    {                                                                                                          \
+        QN_Q4_SZ(0, nr0, v) QN_Q4_SZ(1, nr1, v) QN_Q4_SZ(2, nr2, v) QN_Q4_SZ(3, nr3, v)                        \
+        const float4 e[4] = {XV(v, 0), XV(v, 1), XV(v, 2), XV(v, 3)}, o[4] = {XV(v, 4), XV(v, 5), XV(v, 6), XV(v, 7)}; \
+        p0 = fma(s0, qn_q4_dot32s(a[u], z0, e, o), p0);                                                        \
+        p1 = fma(s1, qn_q4_dot32s(b[u], z1, e, o), p1);                                                        \
+        p2 = fma(s2, qn_q4_dot32s(c[u], z2, e, o), p2);                                                        \
+        p3 = fma(s3, qn_q4_dot32s(d[u], z3, e, o), p3);                                                        \
+    }
+#define QN_S_XG4(v, j) x4[(v) * 8 + (j)]
+#define QN_S_XL4(v, j) QN_S_LX(v, j, 8)
+kernel void qn_gemv_q4_s(const global uchar *Wb, ulong wo, QN_WLAYOUT_ARGS, const global uchar *xb_, ulong xo,
+                         global uchar *y, ulong yo, int ydt, int M, long N, long K, int iters, int xl,
+                         local float4 *lm) {
+    QN_WLAYOUT_MAKE(w);
+    (void)M;
+    const int l = (int)get_local_id(0), ly = (int)get_local_id(1), ry = (int)get_local_size(1);
+    const global uchar *W = Wb + wo;
+    const long rb = w.codes_row_bytes, ng = K / w.group, nv = K / 32;
+    const int gsh = 26 - clz(w.group); /* group 32/64/128: chunk >> gsh is its group */
+    const global float4 *x4 = (const global float4 *)(xb_ + xo);
+    QN_S_LOCAL_SPLIT(lm)
+    if (xl) qn_s_stage_x(lx, x4, K / 4, 8);
+    for (int it = 0; it < iters; it++) {
+        const long gb = QN_S_BLOCK(it, QN_S_RW), n0 = gb + ly * QN_S_RW;
+        if (gb >= N) break; /* uniform over the group */
+        const long nr0 = min(n0, N - 1), nr1 = min(n0 + 1, N - 1), nr2 = min(n0 + 2, N - 1), nr3 = min(n0 + 3, N - 1);
+        QN_GPU_ROW_PTRS(W, rb)
+        float p0 = 0.0f, p1 = 0.0f, p2 = 0.0f, p3 = 0.0f;
+        for (long v0 = l; v0 < nv; v0 += QN_S_U * QN_GPU_LX) {
+            uint4 a[QN_S_U], b[QN_S_U], c[QN_S_U], d[QN_S_U];
+#pragma unroll
+            for (int u = 0; u < QN_S_U; u++) { /* past the row: chunk nv - 1 again, loaded, never used */
+                const long v = min(v0 + u * QN_GPU_LX, nv - 1);
+                a[u] = w0[v];
+                b[u] = w1[v];
+                c[u] = w2[v];
+                d[u] = w3[v];
+            }
+#pragma unroll
+            for (int u = 0; u < QN_S_U; u++) {
+                const long v = v0 + u * QN_GPU_LX;
+                if (v < nv) {
+                    if (xl) QN_Q4_S_CHUNK(QN_S_XL4)
+                    else QN_Q4_S_CHUNK(QN_S_XG4)
+                }
+            }
+        }
+        local float *rd = QN_S_RED(it);
+        rd[(ly * QN_S_RW) * QN_GPU_RED + l] = p0 * 1.0f; /* as qn_gemv_q4_m1 */
+        rd[(ly * QN_S_RW + 1) * QN_GPU_RED + l] = p1 * 1.0f;
+        rd[(ly * QN_S_RW + 2) * QN_GPU_RED + l] = p2 * 1.0f;
+        rd[(ly * QN_S_RW + 3) * QN_GPU_RED + l] = p3 * 1.0f;
+        barrier(CLK_LOCAL_MEM_FENCE);
+        const int f = ly * QN_GPU_LX + l;
+        if (f < ry * QN_S_RW) {
+            const long n = gb + f;
+            if (n < N) qn_st(y + yo, ydt, (size_t)n, qn_gpu_sum32(rd + f * QN_GPU_RED));
+        }
+    }
+}
+
 /* ---- M = 1 with the norm before it (QUANTA_OPENCL_NORM_GEMV=1): add_norm / rms_norm_add_norm / rms_norm,
  * then the q8 GEMV(s) reading its normed row ----
  * Why: on NVIDIA's OpenCL every launch costs ~6 us of device time however small (H100 events, bench/NOTES.md
@@ -512,29 +763,8 @@ QN_INL void qn_ng_norm(const global float *a, const global float *b, const globa
 }
 
 /* qn_q8_m1_rows with x from xs (QN_NG_PAD layout): the same FMAs in the same order */
-QN_INL float2 qn_q8_m1_rows_lx(const global uint4 *w0, const global uint4 *w1, const local float *xs, long nv, int l) {
-    float s0 = 0.0f, s1 = 0.0f;
-    for (long v0 = l; v0 < nv; v0 += QN_G1_U * QN_GPU_LX) {
-        uint4 a[QN_G1_U], b[QN_G1_U];
-#pragma unroll
-        for (int u = 0; u < QN_G1_U; u++) {
-            const long v = min(v0 + u * QN_GPU_LX, nv - 1);
-            a[u] = w0[v];
-            b[u] = w1[v];
-        }
-#pragma unroll
-        for (int u = 0; u < QN_G1_U; u++) {
-            const long v = v0 + u * QN_GPU_LX;
-            if (v < nv) {
-                const local float4 *xv = (const local float4 *)(xs + v * 20);
-                const float4 X0 = xv[0], X1 = xv[1], X2 = xv[2], X3 = xv[3];
-                s0 += qn_q8_dot16(a[u], X0, X1, X2, X3);
-                s1 += qn_q8_dot16(b[u], X0, X1, X2, X3);
-            }
-        }
-    }
-    return (float2)(s0, s1);
-}
+#define QN_XV_LOCAL(v, j) ((const local float4 *)(xs + (v) * 20))[j]
+QN_Q8_M1_ROWS_DEF(qn_q8_m1_rows_lx, const local float *xs, QN_XV_LOCAL)
 
 #define QN_NG_ARGS                                                                                                  \
     const global uchar *na, ulong nao, const global uchar *nb, ulong nbo, const global uchar *nw, ulong nwo,       \

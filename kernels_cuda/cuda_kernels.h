@@ -111,11 +111,14 @@ extern int qn_cuda_matmul_big_min_m;
  * times x quantized per token to e4m3 (scale max|x_row| / 448), f32 sums, y in y_dtype. Returns -1 (nothing
  * launched) where it does not apply: another format, a device other than compute capability 9.0, or M below
  * QN_CUDA_FP8_WG_MIN_M (there the weight-streaming kernel with split-K keeps the GPU busy and the weight bytes
- * are the same 1 byte either way). Scratch: qn_cuda_fp8_x_bytes(M, w->Kp). */
+ * are the same 1 byte either way). Scratch: qn_cuda_fp8_scratch_bytes(M, w->Kp, sms) (the codes, qn_cuda_fp8_x_bytes,
+ * and with QUANTA_CUDA_FP8_SK the stream-K slots); counters as qn_cuda_matmul_q's (stream-K's flags: 2 x sms of
+ * them; NULL: no stream-K). */
 #define QN_CUDA_FP8_WG_MIN_M 64
 size_t qn_cuda_fp8_x_bytes(int64_t M, int64_t Kp);
+size_t qn_cuda_fp8_scratch_bytes(int64_t M, int64_t Kp, int sms);
 int qn_cuda_matmul_fp8(const qn_cuda_weight *w, int x_dtype, const void *x, int y_dtype, void *y, int64_t M,
-                       void *scratch, size_t scratch_bytes, int sms, void *stream);
+                       void *scratch, size_t scratch_bytes, unsigned *counters, size_t ncounters, int sms, void *stream);
 /* Its two launches, for bench/cuda/fp8_check.cu: x[M,K] to per-token e4m3 codes (K padded to Kp, a multiple
  * of 64, with zeros) and scales in buf; the GEMM on them (tile 0: picked by grid size; 1-4 force 128x256,
  * 128x128, 64x128, 64x64 weight rows x tokens). The codes' layout: qn_cuda_fp8_x_split and matmul_fp8_wg.cu. */

@@ -124,7 +124,17 @@ __device__ __forceinline__ uint4 qn_f8_encode16(const float (&v)[16], float scal
     return make_uint4(w[0], w[1], w[2], w[3]);
 }
 
-/* tm (fp813's TMA form): token-major codes, xq[m][Kp] (slice s of token m at m * Kp + 16 s), else xq[slice][Mp][16]. */
+/* Where slice s of token m's codes goes: tm (fp813's TMA form): token-major, xq[m][Kp] (at m * Kp + 16 s), else
+ * xq[slice][Mp][16]. */
+__device__ __forceinline__ uint4 *qn_f8_code_at(uint8_t *xq, int64_t m, int64_t s, int64_t Kp, int64_t Mp, bool tm) {
+    return reinterpret_cast<uint4 *>(xq + (tm ? m * Kp + s * 16 : (s * Mp + m) * 16));
+}
+/* A padding token (m >= M) of either quantizer (blockDim.x threads): zero codes, scale 0. */
+__device__ __forceinline__ void qn_f8_zero_token(uint8_t *xq, float *sx, int64_t m, int64_t Kp, int64_t Mp, bool tm) {
+    for (int64_t s = threadIdx.x; s < Kp / 16; s += blockDim.x) *qn_f8_code_at(xq, m, s, Kp, Mp, tm) = make_uint4(0u, 0u, 0u, 0u);
+    if (threadIdx.x == 0) sx[m] = 0.0f;
+}
+
 __global__ void __launch_bounds__(QN_F8_QTHREADS) qn_k_fp8_quant_x(int xd, const void *x, int64_t M, int64_t K,
                                                                    int64_t Kp, int64_t Mp, bool vec, bool tm,
                                                                    uint8_t *xq, float *sx) {
@@ -132,9 +142,7 @@ __global__ void __launch_bounds__(QN_F8_QTHREADS) qn_k_fp8_quant_x(int xd, const
     const int64_t m = blockIdx.x;
     const int64_t slices = Kp / 16;
     if (m >= M) {
-        for (int64_t s = threadIdx.x; s < slices; s += QN_F8_QTHREADS)
-            *reinterpret_cast<uint4 *>(xq + (tm ? m * Kp + s * 16 : (s * Mp + m) * 16)) = make_uint4(0u, 0u, 0u, 0u);
-        if (threadIdx.x == 0) sx[m] = 0.0f;
+        qn_f8_zero_token(xq, sx, m, Kp, Mp, tm);
         return;
     }
     float amax = 0.0f;
@@ -150,43 +158,62 @@ __global__ void __launch_bounds__(QN_F8_QTHREADS) qn_k_fp8_quant_x(int xd, const
     for (int64_t s = threadIdx.x; s < slices; s += QN_F8_QTHREADS) {
         float v[16];
         qn_f8_load16(xd, x, m, K, s * 16, vec, v); /* again: the row is in L1 */
-        *reinterpret_cast<uint4 *>(xq + (tm ? m * Kp + s * 16 : (s * Mp + m) * 16)) = qn_f8_encode16(v, scale);
+        *qn_f8_code_at(xq, m, s, Kp, Mp, tm) = qn_f8_encode16(v, scale);
     }
 }
 
-/* fp813: the same codes with the row read once, R slices a thread held in registers (256 threads: K <= 4096 R on
- * a row). Round 1 on the H100 timed the loop form above at 75-194 us for M = 2048-4096 at K = 11008 / 13824
- * (0.6 TB/s: its second pass re-reads rows that no longer fit in L1). Same arithmetic, same codes. */
-template <int R>
-__global__ void __launch_bounds__(256) qn_k_fp8_quant_x_reg(int xd, const void *x, int64_t M, int64_t K, int64_t Kp,
-                                                            int64_t Mp, bool vec, bool tm, uint8_t *xq, float *sx) {
+/* fp815: the same codes with the row read from DRAM once. The loop form above moves 1.6-2.0 TB/s on the H100 (17:13;
+ * the quantizer is a third of the op at K >= 11008): its second pass re-reads rows that have left L1 (16 blocks of
+ * 27 KB rows per SM at K = 13824 bf16), and each pass is a phase of loads then a phase of stores. Here the row's raw
+ * bytes go to shared memory as they are loaded (16-byte loads, 4 in flight a thread, streaming: x is not read again),
+ * the max comes from the same loads, and the codes are made from shared memory (qn_f8_load16 on the shared row: the
+ * loop form's arithmetic, so the same codes and scales, checked byte for byte by fp8_check). Up to 8 rows per SM
+ * (27 KB each at K = 13824 bf16) overlap one another's phases. fp813's register form (QUANTA_CUDA_FP8_QUANT_REG, no
+ * better in two H100 runs: 1.5-2.3 TB/s) is removed. Taken for 16-byte aligned rows of at most QN_F8_QSM_BYTES. */
+#define QN_F8_QSM 256
+#define QN_F8_QSM_BYTES (96 * 1024)
+__device__ __forceinline__ float qn_f8_amax16b(int xd, uint4 q, float amax) {
+    const uint32_t u[4] = {q.x, q.y, q.z, q.w};
+#pragma unroll
+    for (int j = 0; j < 4; j++) {
+        if (xd == QN_DT_F32) {
+            amax = fmaxf(amax, fabsf(__uint_as_float(u[j])));
+            continue;
+        }
+        const uint16_t lo = (uint16_t)(u[j] & 0xFFFFu), hi = (uint16_t)(u[j] >> 16);
+        const float a = xd == QN_DT_F16 ? __half2float(__ushort_as_half(lo)) : __uint_as_float((uint32_t)lo << 16);
+        const float b = xd == QN_DT_F16 ? __half2float(__ushort_as_half(hi)) : __uint_as_float((uint32_t)hi << 16);
+        amax = fmaxf(amax, fmaxf(fabsf(a), fabsf(b)));
+    }
+    return amax;
+}
+__global__ void __launch_bounds__(QN_F8_QSM) qn_k_fp8_quant_x_sm(int xd, const void *x, int64_t M, int64_t K, int64_t Kp,
+                                                               int64_t Mp, bool tm, uint8_t *xq, float *sx) {
+    extern __shared__ __align__(16) uint4 qn_f8_qrow[];
     __shared__ float sh[32];
     const int64_t m = blockIdx.x;
     const int64_t slices = Kp / 16;
     if (m >= M) {
-        for (int64_t s = threadIdx.x; s < slices; s += 256)
-            *reinterpret_cast<uint4 *>(xq + (tm ? m * Kp + s * 16 : (s * Mp + m) * 16)) = make_uint4(0u, 0u, 0u, 0u);
-        if (threadIdx.x == 0) sx[m] = 0.0f;
+        qn_f8_zero_token(xq, sx, m, Kp, Mp, tm);
         return;
     }
-    float v[R][16], amax = 0.0f;
-#pragma unroll
-    for (int r = 0; r < R; r++) {
-        const int64_t s = threadIdx.x + 256 * r;
-        if (s < slices) {
-            qn_f8_load16(xd, x, m, K, s * 16, vec, v[r]);
-#pragma unroll
-            for (int i = 0; i < 16; i++) amax = fmaxf(amax, fabsf(v[r][i]));
-        }
+    const int es = xd == QN_DT_F32 ? 4 : 2;
+    const int64_t nv = K * es / 16; /* whole 16-byte pieces: the host takes this form where K * es % 16 == 0 */
+    const uint4 *src = reinterpret_cast<const uint4 *>((const uint8_t *)x + m * K * es);
+    float amax = 0.0f;
+#pragma unroll 4
+    for (int64_t i = threadIdx.x; i < nv; i += QN_F8_QSM) {
+        const uint4 q = __ldcs(src + i);
+        qn_f8_qrow[i] = q;
+        amax = qn_f8_amax16b(xd, q, amax);
     }
-    amax = qn_block_max(amax, sh);
+    amax = qn_block_max(amax, sh); /* its barriers also make the row visible to every thread */
     const float scale = __fdiv_rn(amax, QN_FP8_E4M3_MAX);
     if (threadIdx.x == 0) sx[m] = scale;
-#pragma unroll
-    for (int r = 0; r < R; r++) {
-        const int64_t s = threadIdx.x + 256 * r;
-        if (s < slices)
-            *reinterpret_cast<uint4 *>(xq + (tm ? m * Kp + s * 16 : (s * Mp + m) * 16)) = qn_f8_encode16(v[r], scale);
+    for (int64_t s = threadIdx.x; s < slices; s += QN_F8_QSM) {
+        float v[16];
+        qn_f8_load16(xd, qn_f8_qrow, 0, K, s * 16, true, v);
+        *qn_f8_code_at(xq, m, s, Kp, Mp, tm) = qn_f8_encode16(v, scale);
     }
 }
 
@@ -233,7 +260,7 @@ struct qn_f8_args {
     int64_t ksteps; /* 64-wide K steps per block: blockIdx.z takes steps z * ksteps .. (all of K: no split) */
     float *part;    /* split-K: unscaled f32 sums [gridDim.z][M][N] (qn_k_fp8_reduce finishes y), or NULL */
     int yd;
-    int scale_pf; /* fp814: the TMA and ping-pong forms prefetch the tile's scales into L1 (qn_f8_scales_ahead); 0: not */
+    int scale_pf; /* fp814: the TMA forms prefetch the tile's scales into L1 (qn_f8_scales_ahead); 0: not */
     void *y;      /* [M][N] */
     /* bench/cuda/fp8_check's trace (fp8pp11), or NULL: per block QN_CUDA_FP8_TRACE words, block b = x + gx (y + gy z):
      * SM id, then %globaltimer (ns) at entry, when step 0's bytes had landed, after the last wgmma, after the
@@ -243,6 +270,13 @@ struct qn_f8_args {
     /* persistent kernel (qn_k_fp8_wg_ps): units = clusters' tiles (gxc clusters of CL weight tiles per token row
      * times the token tiles), walked as u = cluster id + k * clusters launched, in qn_f8_raster's order */
     int64_t units, gxc;
+    /* fp815's stream-K (the TMA form with SK, clusters of 1): units [0, dp_units) are walked as above (whole tiles,
+     * dp_units a multiple of the blocks launched); the (unit, K stage) iterations of the rest are split evenly over
+     * the blocks. skw: one slot of unscaled f32 sums per block and consumer warpgroup (qn_cuda_fp8_sk_bytes); skf:
+     * one flag per slot, zero before the launch and left zero after it. */
+    int64_t dp_units;
+    float *skw;
+    unsigned *skf;
 };
 
 #if QN_F8_HAVE
@@ -815,20 +849,21 @@ __device__ __forceinline__ void qn_f8t_store_tma(const float (&acc)[BN / 8][4], 
 #endif
 
 #if QN_F8_HAVE
-/* The TMA forms' producer (one thread): every K stage of this block's tiles in order (the stages and their
- * barriers run on across tiles: global step gs uses stage gs % S for the gs / S-th time), each stage = the token
+/* The TMA forms' producer (one thread): every K stage of this block's segments in order (segment k: the K stages
+ * kb .. ke - 1 of one tile, seg_of(k, nt0, m0, kb, ke); all of them but in fp815's stream-K; the stages and their
+ * barriers run on across segments: global step gs uses stage gs % S for the gs / S-th time), each stage = the token
  * box at base + s * STAGE (BN rows x 128 K bytes, 128-byte swizzle) and the weight box after it (BM / 16 row
  * tiles x 2 K tiles). CL > 1 along the weights (TOK 0): this block loads BN / CL token rows and multicasts them;
  * along the tokens (TOK 1): BM / 16 / CL weight row tiles, multicast, and its own token tile. */
-template <int S, int STAGE, int BM, int BN, int CL, int TOK, typename TileOf>
-__device__ __forceinline__ void qn_f8t_produce(int64_t nunits, int64_t nk, const TileOf &tile_of, uint8_t *base,
-                                               uint64_t *full_bar, uint64_t *empty_bar, const CUtensorMap *wmap,
-                                               const CUtensorMap *xmap, uint32_t rank) {
+template <int S, int STAGE, int BM, int BN, int CL, int TOK, typename SegOf>
+__device__ __forceinline__ void qn_f8t_produce(int64_t nseg, const SegOf &seg_of, uint8_t *base, uint64_t *full_bar,
+                                               uint64_t *empty_bar, const CUtensorMap *wmap, const CUtensorMap *xmap,
+                                               uint32_t rank) {
     int64_t gs = 0;
-    for (int64_t k = 0; k < nunits; k++) {
-        int64_t nt0, m0;
-        tile_of(k, nt0, m0);
-        for (int64_t kt = 0; kt < nk; kt++, gs++) {
+    for (int64_t k = 0; k < nseg; k++) {
+        int64_t nt0, m0, kb, ke;
+        seg_of(k, nt0, m0, kb, ke);
+        for (int64_t kt = kb; kt < ke; kt++, gs++) {
             const int s = (int)(gs % S);
             const uint32_t bs = qn_smem_u32(base + s * STAGE), as = bs + BN * QN_F8T_BK;
             qn_mbar_wait(qn_smem_u32(&empty_bar[s]), ((uint32_t)(gs / S) & 1u) ^ 1u);
@@ -853,17 +888,54 @@ __device__ __forceinline__ void qn_f8t_produce(int64_t nunits, int64_t nk, const
 }
 #endif
 
+#if QN_F8_HAVE
+/* fp815's stream-K: block c of C takes iterations [b, e) of `total` (tile, K stage) iterations, the first total % C
+ * blocks one more; qn_f8_sk_block is its inverse (which block runs iteration it). C <= total (the host's launch). */
+__device__ __forceinline__ void qn_f8_sk_range(int64_t total, int64_t C, int64_t c, int64_t &b, int64_t &e) {
+    const int64_t q = total / C, r = total % C;
+    b = c * q + (c < r ? c : r), e = b + q + (c < r ? 1 : 0);
+}
+__device__ __forceinline__ int64_t qn_f8_sk_block(int64_t it, int64_t total, int64_t C) {
+    const int64_t q = total / C, r = total % C;
+    return it < r * (q + 1) ? it / (q + 1) : r + (it - r * (q + 1)) / q;
+}
+/* A slot's flag: posted by the warpgroup that wrote the slot (every thread's stores, then its named barrier, then
+ * this: CUTLASS's generic barrier, fence.acq_rel + relaxed add), awaited by the tile's owner with acquire loads. */
+__device__ __forceinline__ void qn_f8_sk_post(unsigned *f) {
+    asm volatile("fence.acq_rel.gpu;\n\tred.relaxed.gpu.global.add.u32 [%0], 1;\n" ::"l"(f) : "memory");
+}
+__device__ __forceinline__ void qn_f8_sk_await(unsigned *f) {
+    unsigned v;
+    do {
+        asm volatile("ld.acquire.gpu.global.u32 %0, [%1];\n" : "=r"(v) : "l"(f) : "memory");
+    } while (v == 0u);
+    asm volatile("st.relaxed.gpu.global.u32 [%0], 0;\n" ::"l"(f) : "memory"); /* its only reader: zero for the next call */
+}
+#endif
+
 /* TOK 1 (V2=2tw / 4tw): the cluster's CL blocks lie along the tokens instead (same weight rows, token tiles
  * CL * cluster row + rank), each loads BM / 16 / CL of the stage's weight row tiles and multicasts them, and its
  * whole token tile alone: at small M the weights are most of the L2 bytes (M = 256 on 128x64 tiles: 16 KB of
- * weights and 8 KB of tokens per block and stage, 4 token tiles reading each weight tile). */
-template <int CW, int BN, int CL, int EPI, int TOK>
+ * weights and 8 KB of tokens per block and stage, 4 token tiles reading each weight tile).
+ * SK 1 (fp815, clusters of 1 along the weights; QUANTA_CUDA_FP8_SK): stream-K for the last rounds of tiles. Units
+ * [0, p.dp_units) go round-robin as whole tiles; the (unit, K stage) iterations of the others are split evenly
+ * over the blocks, so every block ends at the same K depth instead of a third of them running a last round alone
+ * (512 x 11008 x 4096: 172 tiles of 128x256 on 132 SMs). A block's iterations are consecutive: its first segment
+ * may be a tile's K tail, its last a tile's K head. A tail's unscaled sums go to the block's slot of p.skw (one
+ * register after another, 128 threads wide: coalesced, and read back by the same thread index of the owner), then
+ * its flag is posted; the head's block (the tile's owner: it reaches the tile last in its own range, its peers
+ * first in theirs) adds the slots of the blocks after it in block order (deterministic), then scales and stores
+ * as any tile. Every block of the grid is resident at once (the host launches at most one per SM), so the owner's
+ * wait cannot block a peer that has not started. Unsplit tiles: bit-identical to SK 0; split ones differ by the
+ * f32 sums' association (checked against the reference). */
+template <int CW, int BN, int CL, int EPI, int TOK, int SK>
 __global__ void __launch_bounds__(qn_f8t_cfg<CW, BN, EPI>::threads, qn_f8t_cfg<CW, BN, EPI>::min_blocks)
     qn_k_fp8_tma(qn_f8_args p, const __grid_constant__ CUtensorMap wmap, const __grid_constant__ CUtensorMap xmap,
                  const __grid_constant__ CUtensorMap ymap) {
 #if QN_F8_HAVE
     typedef qn_f8t_cfg<CW, BN, EPI> Cfg;
     constexpr int S = Cfg::S, BM = Cfg::BM;
+    static_assert(!SK || (CL == 1 && !TOK), "stream-K: blocks alone");
     extern __shared__ __align__(128) uint8_t qn_f8_smem[];
     __shared__ __align__(8) uint64_t full_bar[S], empty_bar[S];
     /* the same offset in every block of a cluster (same kernel, same static layout): multicast lands alike */
@@ -872,14 +944,27 @@ __global__ void __launch_bounds__(qn_f8t_cfg<CW, BN, EPI>::threads, qn_f8t_cfg<C
     const int64_t nk = (p.Kp + QN_F8T_BK - 1) / QN_F8T_BK; /* stages per tile */
     const uint32_t rank = CL > 1 ? qn_cluster_rank() : 0u;
     const int64_t C = gridDim.x / CL, cid = blockIdx.x / CL;
-    const int64_t nunits = p.units > cid ? (p.units - cid + C - 1) / C : 0;
-    const int64_t total = nunits * nk;
+    /* segments: ndp whole tiles cid + k C, then (SK) the pieces of iterations [it0, it1) past dp_units' */
+    const int64_t dpu = SK ? p.dp_units : p.units, skoff = dpu * nk, sktotal = (p.units - dpu) * nk;
+    const int64_t ndp = dpu > cid ? (dpu - cid + C - 1) / C : 0;
+    int64_t it0 = 0, it1 = 0;
+    if (SK && sktotal > 0) qn_f8_sk_range(sktotal, C, cid, it0, it1);
+    it0 += skoff, it1 += skoff;
+    const int64_t nseg = ndp + (it1 > it0 ? (it1 - 1) / nk - it0 / nk + 1 : 0);
+    const int64_t total = ndp * nk + (it1 - it0); /* stages this block runs */
     auto b_of = [&](int s) { return base + s * Cfg::stage; };
     auto a_of = [&](int s) { return base + s * Cfg::stage + Cfg::b_bytes; };
     static_assert(!TOK || (BM / 16) % CL == 0, "the weight box splits evenly over the cluster");
-    auto tile_of = [&](int64_t k, int64_t &nt0, int64_t &m0) {
+    auto seg_of = [&](int64_t k, int64_t &nt0, int64_t &m0, int64_t &kb, int64_t &ke) {
+        int64_t u = cid + k * C;
+        kb = 0, ke = nk;
+        if (SK && k >= ndp) {
+            u = it0 / nk + (k - ndp);
+            if (k == ndp) kb = it0 - u * nk;
+            if (it1 - u * nk < nk) ke = it1 - u * nk;
+        }
         int64_t xc, yb;
-        qn_f8_raster((uint32_t)(cid + k * C), (uint32_t)p.gxc, (uint32_t)(p.units / p.gxc), xc, yb);
+        qn_f8_raster((uint32_t)u, (uint32_t)p.gxc, (uint32_t)(p.units / p.gxc), xc, yb);
         if (TOK) nt0 = xc * (BM / 16), m0 = (yb * CL + rank) * BN;
         else nt0 = (xc * CL + rank) * (BM / 16), m0 = yb * BN;
     };
@@ -898,14 +983,14 @@ __global__ void __launch_bounds__(qn_f8t_cfg<CW, BN, EPI>::threads, qn_f8t_cfg<C
     if (wg == 0) { /* ---------------- producer: one thread issues two TMA copies per stage */
         if (CW == 2) qn_setmaxnreg_dec<40>();
         if (tid == 0)
-            qn_f8t_produce<S, Cfg::stage, BM, BN, CL, TOK>(nunits, nk, tile_of, base, full_bar, empty_bar, &wmap, &xmap, rank);
+            qn_f8t_produce<S, Cfg::stage, BM, BN, CL, TOK>(nseg, seg_of, base, full_bar, empty_bar, &wmap, &xmap, rank);
         if (CL > 1) qn_cluster_sync(); /* no copy of this block still landing elsewhere when it leaves */
         return;
     }
 
     /* ---------------- consumers */
     if (CW == 2) qn_setmaxnreg_inc<232>();
-    const int cw = wg - 1, w4 = warp & 3, g = lane >> 2, t = lane & 3;
+    const int cw = wg - 1, w4 = warp & 3, g = lane >> 2, t = lane & 3, ctid = tid - 128 * wg;
     float acc[BN / 8][4];
     auto release = [&](int64_t gj) {
         __syncwarp();
@@ -930,10 +1015,11 @@ __global__ void __launch_bounds__(qn_f8t_cfg<CW, BN, EPI>::threads, qn_f8t_cfg<C
 #pragma unroll
             for (int i = 0; i < 4; i++) a0[j][q][i] = a1[j][q][i] = 0u;
     uint32_t cc = 0; /* EPI: the warpgroup's epilogue chunks so far (which box is next) */
-    for (int64_t k = 0; k < nunits; k++, g0 += nk) {
-        int64_t nt0, m0;
-        tile_of(k, nt0, m0);
-        if (p.scale_pf) qn_f8_scales_ahead<BN, 64>(p, m0, (nt0 + cw * 4) * 16, tid - 128 * wg);
+    for (int64_t k = 0; k < nseg; k++) {
+        int64_t nt0, m0, kb, ke;
+        seg_of(k, nt0, m0, kb, ke);
+        const int64_t n = ke - kb;
+        if (p.scale_pf && (!SK || kb == 0)) qn_f8_scales_ahead<BN, 64>(p, m0, (nt0 + cw * 4) * 16, ctid);
 #pragma unroll
         for (int j = 0; j < BN / 8; j++) acc[j][0] = acc[j][1] = acc[j][2] = acc[j][3] = 0.0f;
         if (tr && k == 0) {
@@ -941,204 +1027,51 @@ __global__ void __launch_bounds__(qn_f8t_cfg<CW, BN, EPI>::threads, qn_f8t_cfg<C
             qn_f8_stamp(tr, 1);
         }
         int64_t i = 0;
-        for (; i + 1 < nk; i += 2) { /* in pairs, the odd one after (ptxas C7515, as above) */
+        for (; i + 1 < n; i += 2) { /* in pairs, the odd one after (ptxas C7515, as above) */
             step(i, a0, a1);
             step(i + 1, a1, a0);
         }
-        if (i < nk) step(i, a0, a1);
+        if (i < n) step(i, a0, a1);
         qn_wg_wait<0>();
         qn_wg_keep(acc);
         qn_wg_keep(a0);
         qn_wg_keep(a1);
         if (tr && k == 0) qn_f8_stamp(tr, 2);
-        release(g0 + nk - 1);
+        release(g0 + n - 1);
+        g0 += n;
+        if (SK && kb > 0) { /* a tile's K tail: the sums to this block's slot for the owner, no stores */
+            float *slot = p.skw + (cid * CW + cw) * (int64_t)(BN * 64) + ctid;
+#pragma unroll
+            for (int j = 0; j < BN / 8; j++)
+#pragma unroll
+                for (int e = 0; e < 4; e++) __stcg(slot + (4 * j + e) * 128, acc[j][e]);
+            qn_named_sync(2 + cw, 128);
+            if (ctid == 0) qn_f8_sk_post(p.skf + cid * CW + cw);
+            continue;
+        }
+        if (SK && ke < nk) { /* a tile's K head: add its tails, block after block */
+            const int64_t u0 = it0 / nk + (k - ndp); /* this segment's unit (k is this block's last segment) */
+            const int64_t c0 = qn_f8_sk_block(u0 * nk + ke - skoff, sktotal, C),
+                          c1 = qn_f8_sk_block(u0 * nk + nk - 1 - skoff, sktotal, C);
+            for (int64_t c = c0; c <= c1; c++) {
+                if (ctid == 0) qn_f8_sk_await(p.skf + c * CW + cw);
+                qn_named_sync(2 + cw, 128);
+                const float *slot = p.skw + (c * CW + cw) * (int64_t)(BN * 64) + ctid;
+#pragma unroll
+                for (int j = 0; j < BN / 8; j++)
+#pragma unroll
+                    for (int e = 0; e < 4; e++) acc[j][e] += __ldcg(slot + (4 * j + e) * 128);
+            }
+        }
         const int64_t nb = (nt0 + cw * 4) * 16;
         if (TOK && m0 >= p.M) { /* a token tile padding the last cluster row: nothing to store (sx ends at Mp) */
         } else if (EPI) { /* the host takes EPI with 2-byte y only */
             uint8_t *ep = base + S * Cfg::stage + cw * 2 * 8192;
-            if (p.yd == QN_DT_F16) qn_f8t_store_tma<__half, BN>(acc, p, &ymap, ep, nb, m0, w4, g, t, tid - 128 * wg, 2 + cw, cc);
-            else qn_f8t_store_tma<__nv_bfloat16, BN>(acc, p, &ymap, ep, nb, m0, w4, g, t, tid - 128 * wg, 2 + cw, cc);
+            if (p.yd == QN_DT_F16) qn_f8t_store_tma<__half, BN>(acc, p, &ymap, ep, nb, m0, w4, g, t, ctid, 2 + cw, cc);
+            else qn_f8t_store_tma<__nv_bfloat16, BN>(acc, p, &ymap, ep, nb, m0, w4, g, t, ctid, 2 + cw, cc);
         } else if (p.yd == QN_DT_F32) qn_f8_store_direct<float, BN>(acc, p, nb, m0, w4, g, t);
         else if (p.yd == QN_DT_F16) qn_f8_store_direct<__half, BN>(acc, p, nb, m0, w4, g, t);
         else qn_f8_store_direct<__nv_bfloat16, BN>(acc, p, nb, m0, w4, g, t);
-        if (tr && k == 0) qn_f8_stamp(tr, 3);
-    }
-    if (EPI && tid - 128 * wg == 0) qn_tma_store_wait_all(); /* the last box is read before the block's memory goes */
-    if (CL > 1) qn_cluster_sync();
-#else
-    (void)p, (void)wmap, (void)xmap, (void)ymap;
-    __trap();
-#endif
-}
-
-/* ------------------------------------------------------------------ fp814: ping-pong consumers (QUANTA_CUDA_FP8_V2=0tp / 2tp)
- * fp813's H100 trace (13:12): the TMA form's 128x256 K loop runs at 516 clocks per 64 of K (the tensor cores' 512),
- * but each tile's epilogue (9.5-12 us of stores) follows it with the tensor cores idle, a third of a tile's life at
- * K = 4096. Here (CUTLASS's sm90 "ping-pong" schedule) each consumer warpgroup owns whole 128 x 128 tiles (weight
- * rows x tokens; its tiles are the block's 1st, 3rd, .. or 2nd, 4th, ..) and the two take turns on the tensor
- * cores: one runs its K loop while the other scales and stores its last tile. One producer thread fills the stages
- * in tile order, as in the TMA form (qn_f8t_produce). The turn (named barriers 8 + c, 256 threads: one warpgroup
- * arrives, the other waits) passes once a consumer has issued its tile's last wgmma; it also keeps the mbarrier
- * parities sound, since a consumer then never waits on a stage whose previous use it did not see completed (every
- * earlier tile's stages were waited on by their owner before the turn passed). 128 x 128 per warpgroup (two m64n128k32
- * per k32, A for both 64-row halves in registers) rather than 64 x 256: 32 KB of stage per 128 K where 64 x 256 needs
- * 40 KB for the same tensor work (what the SM's L2 feed carries is the limit of the small tiles: 128x64's 277 clocks
- * per 64 of K, fp813). Epilogue: fp813's chunked TMA store (qn_f8t_store_tma, two 8 KB boxes per consumer) where y is
- * 2-byte with rows of 16-byte multiples, else the direct stores. The same wgmma on the same bytes in the same K order
- * as the TMA form's 128x128 tile (V2=0t, QUANTA_CUDA_FP8_TILE=128x128): y bit-identical to it (fp8_check). */
-template <int EPI> struct qn_f8p_cfg {
-    static constexpr int BM = 128, BN = 128, threads = 384;
-    static constexpr int a_bytes = BM * QN_F8T_BK, b_bytes = BN * QN_F8T_BK, stage = a_bytes + b_bytes;
-    static constexpr int epi_bytes = EPI ? 2 * 2 * 8192 : 0; /* two 8 KB boxes per consumer */
-    static constexpr int S0 = (231424 - epi_bytes - 1024) / stage, S = S0 > 8 ? 8 : S0;
-    static constexpr int smem = S * stage + epi_bytes + 1024;
-    static_assert(S >= 4, "pipeline depth");
-    static_assert(stage % 1024 == 0 && b_bytes % 1024 == 0, "stages and their A part on 1024-byte boundaries");
-};
-
-#if QN_F8_HAVE
-/* Half a K stage of a ping-pong consumer: K tile j of its warp's 16 rows of each 64-row half h (weight row tile
- * 4h + w4; a_lane: the lane's 32 bytes of half 0's tile j) into A fragments, then per k32 q one m64n128k32 per half
- * against the token rows at b (K bytes 64 j + 32 q), committed, not waited for. Half a stage per group, not a
- * stage: A of a whole stage for both halves is 32 registers, and two of them in flight beside the 128 accumulators
- * pass the 168 registers a thread of a 384-thread block gets (ptxas then serializes the wgmma, C7512); in halves,
- * 2 x 16, as the TMA form's footprint. */
-__device__ __forceinline__ void qn_f8p_half_mma(float (&acc)[2][16][4], uint32_t (&a)[2][2][4], const uint8_t *a_lane,
-                                                uint32_t b) {
-#pragma unroll
-    for (int h = 0; h < 2; h++) {
-        const uint4 *src = reinterpret_cast<const uint4 *>(a_lane + h * 4 * 2048);
-#pragma unroll
-        for (int q = 0; q < 2; q++) {
-            const uint4 u = src[q];
-            a[h][q][0] = __byte_perm(u.x, u.y, 0x5410);
-            a[h][q][1] = __byte_perm(u.x, u.y, 0x7632);
-            a[h][q][2] = __byte_perm(u.z, u.w, 0x5410);
-            a[h][q][3] = __byte_perm(u.z, u.w, 0x7632);
-        }
-    }
-    qn_wg_fence();
-#pragma unroll
-    for (int q = 0; q < 2; q++)
-#pragma unroll
-        for (int h = 0; h < 2; h++) qn_f8_mma<128>(acc[h], a[h][q], qn_wg_desc_sw128(b + 32 * q, 16, 1024));
-    qn_wg_commit();
-}
-#endif
-
-template <int CL, int EPI>
-__global__ void __launch_bounds__(384, 1)
-    qn_k_fp8_pp(qn_f8_args p, const __grid_constant__ CUtensorMap wmap, const __grid_constant__ CUtensorMap xmap,
-                const __grid_constant__ CUtensorMap ymap) {
-#if QN_F8_HAVE
-    typedef qn_f8p_cfg<EPI> Cfg;
-    constexpr int S = Cfg::S, BM = Cfg::BM, BN = Cfg::BN;
-    extern __shared__ __align__(128) uint8_t qn_f8_smem[];
-    __shared__ __align__(8) uint64_t full_bar[S], empty_bar[S];
-    uint8_t *base = qn_f8_smem + ((1024u - (qn_smem_u32(qn_f8_smem) & 1023u)) & 1023u);
-    const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31, wg = warp >> 2;
-    const int64_t nk = (p.Kp + QN_F8T_BK - 1) / QN_F8T_BK;
-    const uint32_t rank = CL > 1 ? qn_cluster_rank() : 0u;
-    const int64_t C = gridDim.x / CL, cid = blockIdx.x / CL;
-    const int64_t nunits = p.units > cid ? (p.units - cid + C - 1) / C : 0;
-    const int64_t total = nunits * nk;
-    auto b_of = [&](int s) { return base + s * Cfg::stage; };
-    auto a_of = [&](int s) { return base + s * Cfg::stage + Cfg::b_bytes; };
-    auto tile_of = [&](int64_t k, int64_t &nt0, int64_t &m0) {
-        int64_t xc, yb;
-        qn_f8_raster((uint32_t)(cid + k * C), (uint32_t)p.gxc, (uint32_t)(p.units / p.gxc), xc, yb);
-        nt0 = (xc * CL + rank) * (BM / 16), m0 = yb * BN;
-    };
-    if (tid == 0) {
-        qn_tma_prefetch(&wmap);
-        qn_tma_prefetch(&xmap);
-    }
-    unsigned long long *tr = p.trace && tid == 128 ? p.trace + QN_CUDA_FP8_TRACE * (uint64_t)blockIdx.x : NULL;
-    if (tr) {
-        tr[0] = qn_f8_smid();
-        qn_f8_stamp(tr, 0);
-    }
-    /* a stage is read by one consumer warpgroup: 4 warp arrivals per block of the cluster */
-    qn_f8_bars_init<S, CL>(full_bar, empty_bar, 4 * CL, tid);
-
-    if (wg == 0) { /* ---------------- producer */
-        qn_setmaxnreg_dec<40>();
-        if (tid == 0)
-            qn_f8t_produce<S, Cfg::stage, BM, BN, CL, 0>(nunits, nk, tile_of, base, full_bar, empty_bar, &wmap, &xmap, rank);
-        if (CL > 1) qn_cluster_sync();
-        return;
-    }
-
-    /* ---------------- consumers: c = 0 takes the block's tiles 0, 2, 4, .., c = 1 tiles 1, 3, .. */
-    qn_setmaxnreg_inc<232>();
-    const int c = wg - 1, w4 = warp & 3, g = lane >> 2, t = lane & 3, ctid = tid - 128 * wg;
-    float acc[2][16][4];
-    auto release = [&](int64_t gj) {
-        __syncwarp();
-        if (gj + S < total) qn_f8_release<CL>(qn_smem_u32(&empty_bar[(int)(gj % S)]), lane);
-    };
-    int64_t g0 = 0;
-    /* stage i: K tile 0 from a0, K tile 1 from a1; each group waited for once the next is issued, a stage released
-     * once both of its groups are done */
-    uint32_t a0[2][2][4], a1[2][2][4];
-    auto step = [&](int64_t i) {
-        const int64_t gi = g0 + i;
-        const int s = (int)(gi % S);
-        qn_mbar_wait(qn_smem_u32(&full_bar[s]), (uint32_t)((gi / S) & 1));
-        const uint8_t *al = a_of(s) + w4 * 2048 + lane * 32;
-        const uint32_t b = qn_smem_u32(b_of(s));
-        qn_f8p_half_mma(acc, a0, al, b);
-        qn_wg_wait<1>(); /* stage i - 1's second group is done: a1 and that stage are free */
-        qn_wg_keep(a1);
-        qn_wg_keep(acc[0]);
-        qn_wg_keep(acc[1]);
-        if (i > 0) release(gi - 1);
-        qn_f8p_half_mma(acc, a1, al + 1024, b + 64);
-        qn_wg_wait<1>(); /* this stage's first group is done: a0 is free */
-        qn_wg_keep(a0);
-        qn_wg_keep(acc[0]);
-        qn_wg_keep(acc[1]);
-    };
-#pragma unroll
-    for (int h = 0; h < 2; h++)
-#pragma unroll
-        for (int q = 0; q < 2; q++)
-#pragma unroll
-            for (int i = 0; i < 4; i++) a0[h][q][i] = a1[h][q][i] = 0u;
-    uint32_t cc = 0; /* EPI: this consumer's epilogue chunks so far (which box is next) */
-    uint8_t *ep = base + S * Cfg::stage + c * 2 * 8192;
-    for (int64_t k = c; k < nunits; k += 2) {
-        g0 = k * nk;
-        int64_t nt0, m0;
-        tile_of(k, nt0, m0);
-        if (p.scale_pf) qn_f8_scales_ahead<BN, BM>(p, m0, nt0 * 16, ctid);
-#pragma unroll
-        for (int h = 0; h < 2; h++)
-#pragma unroll
-            for (int j = 0; j < 16; j++) acc[h][j][0] = acc[h][j][1] = acc[h][j][2] = acc[h][j][3] = 0.0f;
-        if (k > 0) qn_named_sync(8 + c, 256); /* this consumer's turn: the other has issued tile k - 1's wgmma */
-        if (tr && k == 0) {
-            qn_mbar_wait(qn_smem_u32(&full_bar[0]), 0u);
-            qn_f8_stamp(tr, 1);
-        }
-        for (int64_t i = 0; i < nk; i++) step(i);
-        if (k + 1 < nunits) qn_named_arrive(8 + (c ^ 1), 256); /* the other's turn, while this tile's last group runs */
-        qn_wg_wait<0>();
-        qn_wg_keep(acc[0]);
-        qn_wg_keep(acc[1]);
-        qn_wg_keep(a1);
-        if (tr && k == 0) qn_f8_stamp(tr, 2);
-        release(g0 + nk - 1);
-#pragma unroll
-        for (int h = 0; h < 2; h++) {
-            const int64_t nb = (nt0 + 4 * h) * 16;
-            if (EPI) { /* the host takes EPI with 2-byte y only */
-                if (p.yd == QN_DT_F16) qn_f8t_store_tma<__half, BN>(acc[h], p, &ymap, ep, nb, m0, w4, g, t, ctid, 2 + c, cc);
-                else qn_f8t_store_tma<__nv_bfloat16, BN>(acc[h], p, &ymap, ep, nb, m0, w4, g, t, ctid, 2 + c, cc);
-            } else if (p.yd == QN_DT_F32) qn_f8_store_direct<float, BN>(acc[h], p, nb, m0, w4, g, t);
-            else if (p.yd == QN_DT_F16) qn_f8_store_direct<__half, BN>(acc[h], p, nb, m0, w4, g, t);
-            else qn_f8_store_direct<__nv_bfloat16, BN>(acc[h], p, nb, m0, w4, g, t);
-        }
         if (tr && k == 0) qn_f8_stamp(tr, 3);
     }
     if (EPI && ctid == 0) qn_tma_store_wait_all(); /* the last box is read before the block's memory goes */
@@ -1148,6 +1081,11 @@ __global__ void __launch_bounds__(384, 1)
     __trap();
 #endif
 }
+
+/* fp814's ping-pong consumers (QUANTA_CUDA_FP8_V2=0tp / 2tp: each consumer warpgroup on its own 128 x 128 tiles in
+ * turn, register-A wgmma) were measured correct and 0.5-0.85x the default on the H100 (17:13): one warpgroup issuing
+ * register-A m64n128k32 alone gets half the tensor rate. fp815 removed them; bench/NOTES.md section 6 (fp814) has the
+ * design and the numbers. */
 
 /* y = (sum of the S planes of partials, in plane order: deterministic) * sw[n] * sx[m]. */
 __global__ void qn_k_fp8_reduce(const float *part, int S, int64_t M, int64_t N, const float *sw, const float *sx,
@@ -1233,10 +1171,10 @@ template <int CW, int BN, int CL, int DEPTH> static int qn_f8_launch_ps(const qn
 /* fp813's TMA form: as many whole clusters as fit (as qn_f8_launch_ps), the two tensor maps encoded per call
  * (host arithmetic only, ~1 us): the weights' tiled codes as u64 [Np/16][Kp/64][128] in boxes of BM/16 row tiles
  * x 2 K tiles, the token-major codes as bytes [Mp][Kp] in boxes of BN / CL rows x 128, 128-byte swizzle. */
-template <int CW, int BN, int CL, int EPI, int TOK>
+template <int CW, int BN, int CL, int EPI, int TOK, int SK = 0>
 static int qn_f8t_launch(const qn_f8_args &a0, int sms, cudaStream_t s) {
     typedef qn_f8t_cfg<CW, BN, EPI> Cfg;
-    static int resident = 0; /* clusters at once; a race only repeats the same query */
+    static int resident = 0; /* blocks per SM (CL 1) or clusters on the device; a race only repeats the same query */
     cudaLaunchConfig_t cfg = {};
     cudaLaunchAttribute at[1] = {};
     at[0].id = cudaLaunchAttributeClusterDimension;
@@ -1244,20 +1182,20 @@ static int qn_f8t_launch(const qn_f8_args &a0, int sms, cudaStream_t s) {
     cfg.blockDim = dim3(Cfg::threads), cfg.dynamicSmemBytes = Cfg::smem, cfg.stream = s;
     cfg.attrs = at, cfg.numAttrs = CL > 1 ? 1 : 0;
     if (resident <= 0) {
-        cudaError_t e = cudaFuncSetAttribute(qn_k_fp8_tma<CW, BN, CL, EPI, TOK>, cudaFuncAttributeMaxDynamicSharedMemorySize, Cfg::smem);
+        cudaError_t e = cudaFuncSetAttribute(qn_k_fp8_tma<CW, BN, CL, EPI, TOK, SK>, cudaFuncAttributeMaxDynamicSharedMemorySize, Cfg::smem);
         if (e != cudaSuccess) return (int)e;
         int n = 0;
         if (CL > 1) {
             cfg.gridDim = dim3(CL * 64);
-            e = cudaOccupancyMaxActiveClusters(&n, qn_k_fp8_tma<CW, BN, CL, EPI, TOK>, &cfg);
+            e = cudaOccupancyMaxActiveClusters(&n, qn_k_fp8_tma<CW, BN, CL, EPI, TOK, SK>, &cfg);
         } else {
-            e = cudaOccupancyMaxActiveBlocksPerMultiprocessor(&n, qn_k_fp8_tma<CW, BN, CL, EPI, TOK>, Cfg::threads, Cfg::smem);
-            n *= sms > 0 ? sms : 132;
+            e = cudaOccupancyMaxActiveBlocksPerMultiprocessor(&n, qn_k_fp8_tma<CW, BN, CL, EPI, TOK, SK>, Cfg::threads, Cfg::smem);
         }
         if (e != cudaSuccess) return (int)e;
         if (n <= 0) return (int)cudaErrorInvalidConfiguration;
         resident = n;
     }
+    const int64_t sm = sms > 0 ? sms : 132, fit = CL > 1 ? resident : (int64_t)resident * sm;
     qn_f8_args a = a0;
     int64_t gx = (a.Np / 16 + Cfg::BM / 16 - 1) / (Cfg::BM / 16);
     if (TOK) { /* units: weight tiles x clusters of CL token tiles */
@@ -1266,7 +1204,16 @@ static int qn_f8t_launch(const qn_f8_args &a0, int sms, cudaStream_t s) {
         gx = (gx + CL - 1) / CL * CL;
         a.gxc = gx / CL, a.units = a.gxc * ((a.M + BN - 1) / BN);
     }
-    const int64_t clusters = a.units < resident ? a.units : resident;
+    int64_t clusters = a.units < fit ? a.units : fit;
+    if (SK) { /* fp815: at most one block per SM (all resident at once: owners wait on peers), sms slots of skw */
+        int64_t C = fit < sm ? fit : sm;
+        const int64_t nk = (a.Kp + QN_F8T_BK - 1) / QN_F8T_BK;
+        /* whole rounds data-parallel but the last one or two: the stream-K share is 1-2 tiles a block */
+        a.dp_units = a.units % C == 0 ? a.units : a.units >= 2 * C ? (a.units / C - 1) * C : 0;
+        const int64_t skit = (a.units - a.dp_units) * nk;
+        if (a.dp_units == 0 && skit < C) C = skit;
+        clusters = C;
+    }
     if (clusters <= 0) return 0;
     CUtensorMap wm, xm;
     const uint64_t wd[3] = {128, (uint64_t)(a.Kp / 64), (uint64_t)(a.Np / 16)};
@@ -1283,7 +1230,7 @@ static int qn_f8t_launch(const qn_f8_args &a0, int sms, cudaStream_t s) {
                              64, CU_TENSOR_MAP_SWIZZLE_128B);
     if (e) return e;
     cfg.gridDim = dim3((unsigned)(clusters * CL));
-    const cudaError_t le = cudaLaunchKernelEx(&cfg, qn_k_fp8_tma<CW, BN, CL, EPI, TOK>, a, wm, xm, ym);
+    const cudaError_t le = cudaLaunchKernelEx(&cfg, qn_k_fp8_tma<CW, BN, CL, EPI, TOK, SK>, a, wm, xm, ym);
     return le != cudaSuccess ? (int)le : qn_cu_launch_status();
 }
 
@@ -1295,64 +1242,20 @@ static int qn_f8t_launch_tile(int tile, const qn_f8_args &a, int sms, cudaStream
     /* 64x128's place (the same grid size) goes to 128x64: one warpgroup under the two-block register cap of 128
      * with two 16-register A buffers makes ptxas serialize the wgmma (C7512); two of 64 tokens do not */
     case 3: return qn_f8t_launch<2, 64, CL, EPI, TOK>(a, sms, s);
-    /* fp814: 128x192 (forced only, unmeasured): 512 tokens in 3 token tiles instead of 2 or 4, for the grids that
-     * leave 128x256 a third of a round short (86 x 2 = 172 tiles on 132 SMs at M = 512 x 11008) */
+    /* fp814: 128x192 (picked since fp815 where it cuts the rounds: cost 0.84, H100 20:05): 512 tokens in 3 token
+     * tiles, for the grids that leave 128x256 a third of a round short (86 x 2 = 172 tiles on 132 SMs at 512 x 11008) */
     case 5: return qn_f8t_launch<2, 192, CL, EPI, TOK>(a, sms, s);
     default: return qn_f8t_launch<1, 64, CL, EPI, TOK>(a, sms, s);
     }
 }
 
-/* fp814's ping-pong form: one block per SM (whole clusters) of the `sms` given, as many as there are tiles (a block
- * given one tile leaves its second consumer idle); the maps as qn_f8t_launch's for 128 x 128 tiles. `sms` is taken
- * as given on every call (fp8_check runs it on 1 or 2 SMs' worth of blocks so that small cases take turns too). */
-template <int CL, int EPI> static int qn_f8p_launch(const qn_f8_args &a0, int sms, cudaStream_t s) {
-    typedef qn_f8p_cfg<EPI> Cfg;
-    static int resident = 0; /* blocks per SM (CL 1), or clusters on the device; a race only repeats the same query */
-    cudaLaunchConfig_t cfg = {};
-    cudaLaunchAttribute at[1] = {};
-    at[0].id = cudaLaunchAttributeClusterDimension;
-    at[0].val.clusterDim.x = CL, at[0].val.clusterDim.y = 1, at[0].val.clusterDim.z = 1;
-    cfg.blockDim = dim3(Cfg::threads), cfg.dynamicSmemBytes = Cfg::smem, cfg.stream = s;
-    cfg.attrs = at, cfg.numAttrs = CL > 1 ? 1 : 0;
-    if (resident <= 0) {
-        cudaError_t e = cudaFuncSetAttribute(qn_k_fp8_pp<CL, EPI>, cudaFuncAttributeMaxDynamicSharedMemorySize, Cfg::smem);
-        if (e != cudaSuccess) return (int)e;
-        int n = 0;
-        if (CL > 1) {
-            cfg.gridDim = dim3(CL * 64);
-            e = cudaOccupancyMaxActiveClusters(&n, qn_k_fp8_pp<CL, EPI>, &cfg);
-        } else {
-            e = cudaOccupancyMaxActiveBlocksPerMultiprocessor(&n, qn_k_fp8_pp<CL, EPI>, Cfg::threads, Cfg::smem);
-        }
-        if (e != cudaSuccess) return (int)e;
-        if (n <= 0) return (int)cudaErrorInvalidConfiguration;
-        resident = n;
+/* fp815's stream-K form (0ts with SK): the two-consumer tiles 128x256 (anything else asked for), 128x128, 128x192. */
+template <int EPI> static int qn_f8t_launch_sk(int tile, const qn_f8_args &a, int sms, cudaStream_t s) {
+    switch (tile) {
+    case 2: return qn_f8t_launch<2, 128, 1, EPI, 0, 1>(a, sms, s);
+    case 5: return qn_f8t_launch<2, 192, 1, EPI, 0, 1>(a, sms, s);
+    default: return qn_f8t_launch<2, 256, 1, EPI, 0, 1>(a, sms, s);
     }
-    const int64_t sm = sms > 0 ? sms : 132;
-    int64_t fit = CL > 1 ? (resident < sm / CL ? resident : sm / CL) : resident * sm;
-    if (fit < 1) fit = 1;
-    qn_f8_args a = a0;
-    int64_t gx = (a.Np / 16 + Cfg::BM / 16 - 1) / (Cfg::BM / 16);
-    gx = (gx + CL - 1) / CL * CL;
-    a.gxc = gx / CL, a.units = a.gxc * ((a.M + Cfg::BN - 1) / Cfg::BN);
-    const int64_t clusters = a.units < fit ? a.units : fit;
-    if (clusters <= 0) return 0;
-    CUtensorMap wm, xm, ym;
-    const uint64_t wd[3] = {128, (uint64_t)(a.Kp / 64), (uint64_t)(a.Np / 16)};
-    const uint64_t wst[2] = {1024, (uint64_t)(a.Kp / 64) * 1024};
-    const uint32_t wb[3] = {128, 2, Cfg::BM / 16};
-    int e = qn_tma_encode(&wm, CU_TENSOR_MAP_DATA_TYPE_UINT64, 3, a.codes, wd, wst, wb, CU_TENSOR_MAP_SWIZZLE_NONE);
-    if (!e)
-        e = qn_tma_encode_2d(&xm, CU_TENSOR_MAP_DATA_TYPE_UINT8, a.xq, (uint64_t)a.Kp, (uint64_t)a.Mp, (uint64_t)a.Kp,
-                             QN_F8T_BK, Cfg::BN / CL, CU_TENSOR_MAP_SWIZZLE_128B);
-    memset(&ym, 0, sizeof ym);
-    if (!e && EPI)
-        e = qn_tma_encode_2d(&ym, CU_TENSOR_MAP_DATA_TYPE_UINT16, a.y, (uint64_t)a.N, (uint64_t)a.M, (uint64_t)a.N * 2, 64,
-                             64, CU_TENSOR_MAP_SWIZZLE_128B);
-    if (e) return e;
-    cfg.gridDim = dim3((unsigned)(clusters * CL));
-    const cudaError_t le = cudaLaunchKernelEx(&cfg, qn_k_fp8_pp<CL, EPI>, a, wm, xm, ym);
-    return le != cudaSuccess ? (int)le : qn_cu_launch_status();
 }
 
 /* The tile's kernel with CL-block clusters; persistent (splits == 1 only) or one block per tile. */
@@ -1398,10 +1301,13 @@ static int qn_f8_pick(int64_t N, int64_t M, int sms, int forced) {
     return 4;
 }
 
-/* fp814's 128x192 tile (5): its cost relative to 128x256 at one round, or 0: forced only (QUANTA_CUDA_FP8_TILE=128x192),
- * never picked, until a device run has timed both tiles at one round (fp8_check time4: 512 x 4096 x 11008, 512 x 5120
- * x 13824). */
-#define QN_F8T_COST_192 0.0
+/* fp814's 128x192 tile (5): its cost relative to 128x256 at one round. H100 20:05 (fp8_check time4, both forced, one
+ * round each): 512 x 4096 x 11008 45.4 / 56.1 us = 0.81, 512 x 5120 x 13824 59.2 / 68.3 = 0.87 (its K loop at 391 clocks
+ * per 64 of K, the tensor floor 384: it runs at the tensor rate). At 0.84 the pick takes it on exactly the 5 of 30
+ * rows where it was measured faster than the rest (512 x 11008 x 4096 49.1 -> 41.6 us, 512 x 5120^2 29.6 -> 25.2,
+ * 1024 x 5120^2 58.4 -> 48.1, 512 x 5120 x 13824 68.6 -> 59.2, 1024 x 5120 x 13824 144.9 -> 115.9) and nowhere else;
+ * correct there (fp8_check, conformance with it forced, sanitizers). 0 would keep it forced only. */
+#define QN_F8T_COST_192 0.84
 /* The TMA forms' pick (fp813): the tile with the least rounds x cost, rounds = tiles / resident blocks rounded up,
  * cost = a tile's time relative to 128x256's at equal K. The costs are the H100 round-1 times of each tile forced
  * at one round (fp8_check time3, 2t: 256 x 4096 x 4096 and 256 x 5120 x 13824: 128x128 0.78, 128x64 0.55 (L2-bound:
@@ -1421,6 +1327,42 @@ static int qn_f8t_pick(int64_t N, int64_t M, int sms, int forced) {
         if (tm < tb) tb = tm, best = i;
     }
     return best + 1;
+}
+
+/* fp815: stream-K (128x256) or the round-robin tile t_dp of qn_f8t_pick, by a model of the H100's times in units of
+ * one 128x256 K stage (128 of K, ~0.72 us at M >= 1024 in the 17:13 run): round-robin = rounds x (nk x cost + an
+ * epilogue of ~3 stages x BN / 256); stream-K = the block's share of the iterations + its epilogues + one slot
+ * written (~2.5 stages: 128 KB at the ~45 B/clock an SM takes from L2) + one read per tail its owner adds. Taken
+ * when it saves 8% or more: on the 30 rows of fp8_check time5 that is 17 rows, among them the four under 0.9x
+ * torch._scaled_mm (bench/NOTES.md section 6, fp815: the prediction per row). */
+static bool qn_f8_sk_pick(int64_t N, int64_t M, int64_t Kp, int sms, int t_dp) {
+    static const int bn[5] = {256, 128, 64, 64, 192};
+    static const double cost[5] = {1.0, 0.78, 0.55, 0.65, QN_F8T_COST_192};
+    const int64_t C = sms > 0 ? sms : 132, nk = (Kp + QN_F8T_BK - 1) / QN_F8T_BK;
+    const int ti = t_dp - 1, per_sm = ti == 3 ? 2 : 1;
+    const int64_t tiles = (N + (ti == 3 ? 63 : 127)) / (ti == 3 ? 64 : 128) * ((M + bn[ti] - 1) / bn[ti]);
+    const double rounds = (double)((tiles + C * per_sm - 1) / (C * per_sm));
+    const double t_dp_st = rounds * ((double)nk * cost[ti] + 3.2 * bn[ti] / 256.0);
+    const int64_t units = (N + 127) / 128 * ((M + 255) / 256);
+    if (units % C == 0) return false; /* whole rounds: nothing to balance */
+    const int64_t ipc = (units * nk + C - 1) / C;
+    const int64_t pieces = ipc < nk ? (nk + ipc - 1) / ipc + 1 : 2;
+    const double t_sk = (double)ipc + 1.6 * (double)((ipc + nk - 1) / nk + 1) + 2.5 * (double)pieces;
+    return t_sk < 0.92 * t_dp_st;
+}
+
+/* QUANTA_CUDA_FP8_SK (fp815): 0: round-robin tiles; 1: stream-K where qn_f8_sk_pick expects it faster; 2: always (the
+ * 0ts form, any y); unset or anything else: QN_F8_SK_DEFAULT (0 until a device run decides). Read once. */
+#ifndef QN_F8_SK_DEFAULT
+#define QN_F8_SK_DEFAULT 0
+#endif
+static int qn_f8_env_sk() {
+    static int v = -1;
+    if (v < 0) {
+        const char *e = getenv("QUANTA_CUDA_FP8_SK");
+        v = e && e[0] >= '0' && e[0] <= '2' && !e[1] ? e[0] - '0' : QN_F8_SK_DEFAULT;
+    }
+    return v;
 }
 
 /* QUANTA_CUDA_FP8_TILE=128x256|128x128|64x128|64x64|128x192 (the last: TMA forms only, fp814) forces a tile on every call (conformance of each tile by
@@ -1449,7 +1391,7 @@ static int qn_f8_forced_tile() {
  * (1.16-1.20x mmq8's kernel at M = 2048 on the 7B/13B shapes, 1.19x at M = 256; pp no faster; bit-identical,
  * conformance per tile and compute-sanitizer clean: bench/NOTES.md section 6, lead12). Read once: the cluster
  * size, plus 16 x the persistent form (1 or 2; 3: fp813's TMA form, a trailing t: 0t, 2t; 4: ts, its TMA store;
- * 5, 6: tw, tws, its clusters along the tokens; 7: tp, fp814's ping-pong consumers, unmeasured, off). */
+ * 5, 6: tw, tws, its clusters along the tokens). */
 static int qn_f8_env_v2() {
     static int v2 = -1;
     if (v2 < 0) {
@@ -1463,8 +1405,6 @@ static int qn_f8_env_v2() {
         if (strchr(e, 't')) {
             const int w = strchr(e, 'w') != NULL;
             v2 = (w ? (v == 4 ? 4 : 2) : v == 1 || v == 2 ? 2 : 1) | ((strchr(e, 's') ? 4 : 3) + 2 * w) << 4;
-            /* fp814's ping-pong consumers, clusters of 1 or 2 along the weights: 0tp, 2tp */
-            if (strchr(strchr(e, 't'), 'p')) v2 = (v == 1 || v == 2 ? 2 : 1) | 7 << 4;
         }
     }
     return v2;
@@ -1482,15 +1422,18 @@ void qn_cuda_fp8_x_split(void *buf, int64_t M, int64_t Kp, uint8_t **xq, float *
     *sx = (float *)(void *)((uint8_t *)buf + qn_f8_al((size_t)Kp * (size_t)qn_f8_mp(M)));
 }
 
-/* QUANTA_CUDA_FP8_QUANT_REG=1 (fp813, off: unmeasured): the quantizer that reads each row once (qn_k_fp8_quant_x_reg)
- * for K <= 16384. Read once. */
-static bool qn_f8_quant_reg() {
-    static int on = -1;
-    if (on < 0) {
-        const char *e = getenv("QUANTA_CUDA_FP8_QUANT_REG");
-        on = e && !strcmp(e, "1");
+/* QUANTA_CUDA_FP8_QUANT_SM (fp815): 1: the one-read quantizer (qn_k_fp8_quant_x_sm), 0: the loop form; unset or
+ * anything else: QN_F8_QUANT_SM_DEFAULT (0 until a device run has timed it). Read once. */
+#ifndef QN_F8_QUANT_SM_DEFAULT
+#define QN_F8_QUANT_SM_DEFAULT 0
+#endif
+static int qn_f8_quant_sm() {
+    static int v = -1;
+    if (v < 0) {
+        const char *e = getenv("QUANTA_CUDA_FP8_QUANT_SM");
+        v = e && (e[0] == '0' || e[0] == '1') && !e[1] ? e[0] - '0' : QN_F8_QUANT_SM_DEFAULT;
     }
-    return on == 1;
+    return v;
 }
 
 /* The layout the GEMM of QUANTA_CUDA_FP8_V2 reads: token-major for the TMA form (t), slices otherwise. */
@@ -1500,6 +1443,11 @@ int qn_cuda_fp8_quantize_x(int x_dtype, const void *x, int64_t M, int64_t K, int
 
 int qn_cuda_fp8_quantize_x_tm(int x_dtype, const void *x, int64_t M, int64_t K, int64_t Kp, void *buf, int token_major,
                               void *stream) {
+    return qn_cuda_fp8_quantize_x_form(x_dtype, x, M, K, Kp, buf, token_major, -1, stream);
+}
+
+int qn_cuda_fp8_quantize_x_form(int x_dtype, const void *x, int64_t M, int64_t K, int64_t Kp, void *buf, int token_major,
+                                int form, void *stream) {
     if (M <= 0) return 0;
     if (Kp % QN_F8_BK || Kp < K) return (int)cudaErrorInvalidValue;
     const int64_t Mp = qn_f8_mp(M);
@@ -1509,17 +1457,22 @@ int qn_cuda_fp8_quantize_x_tm(int x_dtype, const void *x, int64_t M, int64_t K, 
     const int es = x_dtype == QN_DT_F32 ? 4 : 2;
     const bool vec = ((uintptr_t)x & 15u) == 0 && (K * es) % 16 == 0;
     if (Mp > 0x7fffffff) return (int)cudaErrorInvalidValue;
-    const int64_t slices = Kp / 16;
     cudaStream_t st = (cudaStream_t)stream;
     const bool tm = token_major != 0;
-    if (qn_f8_quant_reg() && slices <= 256)
-        qn_k_fp8_quant_x_reg<1><<<(unsigned)Mp, 256, 0, st>>>(x_dtype, x, M, K, Kp, Mp, vec, tm, xq, sx);
-    else if (qn_f8_quant_reg() && slices <= 512)
-        qn_k_fp8_quant_x_reg<2><<<(unsigned)Mp, 256, 0, st>>>(x_dtype, x, M, K, Kp, Mp, vec, tm, xq, sx);
-    else if (qn_f8_quant_reg() && slices <= 1024)
-        qn_k_fp8_quant_x_reg<4><<<(unsigned)Mp, 256, 0, st>>>(x_dtype, x, M, K, Kp, Mp, vec, tm, xq, sx);
-    else
+    if (form < 0) form = qn_f8_quant_sm();
+    const size_t rb = (size_t)K * (size_t)es;
+    if (form == 1 && vec && rb <= QN_F8_QSM_BYTES) {
+        static bool attr_set = false; /* a race only repeats an idempotent call */
+        if (!attr_set) {
+            const cudaError_t e = cudaFuncSetAttribute(qn_k_fp8_quant_x_sm, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                                       QN_F8_QSM_BYTES);
+            if (e != cudaSuccess) return (int)e;
+            attr_set = true;
+        }
+        qn_k_fp8_quant_x_sm<<<(unsigned)Mp, QN_F8_QSM, rb, st>>>(x_dtype, x, M, K, Kp, Mp, tm, xq, sx);
+    } else {
         qn_k_fp8_quant_x<<<(unsigned)Mp, QN_F8_QTHREADS, 0, st>>>(x_dtype, x, M, K, Kp, Mp, vec, tm, xq, sx);
+    }
     return qn_cu_launch_status();
 }
 
@@ -1542,15 +1495,18 @@ void qn_cuda_fp8_grid(int64_t N, int64_t M, int tile, int splits, int cluster, i
     g[0] = (gx + cl - 1) / cl * cl, g[1] = (M + bn[t] - 1) / bn[t], g[2] = splits > 1 ? splits : 1;
 }
 
-int qn_cuda_fp8_gemm_cl(const qn_cuda_weight *w, const void *buf, int64_t M, int y_dtype, void *y, int tile,
-                        int splits, float *part, int cluster, int persist, unsigned long long *trace, int sms,
-                        void *stream) {
+} /* extern "C" */
+
+/* qn_cuda_fp8_gemm_cl, and (sk 1 / 2, with skw and skf) fp815's stream-K over the 0ts form's tiles */
+static int qn_f8_gemm(const qn_cuda_weight *w, const void *buf, int64_t M, int y_dtype, void *y, int tile, int splits,
+                      float *part, int cluster, int persist, unsigned long long *trace, int sms, void *stream, int sk,
+                      float *skw, unsigned *skf) {
     if (w->fmt != QN_CW_E4M3 || !qn_sm90a_device_ok()) return -1;
     if (cluster != 1 && cluster != 2 && cluster != 4) return (int)cudaErrorInvalidValue;
     const bool scale_pf = !(persist & 256);
     persist &= 255;
     /* TMA forms: no split; clusters of 1 or 2 along the weights, 2 or 4 along the tokens (5, 6) */
-    if (persist >= 3 && (splits != 1 || ((persist <= 4 || persist == 7) ? cluster == 4 : cluster == 1) || persist > 7))
+    if (persist >= 3 && (splits != 1 || (persist <= 4 ? cluster == 4 : cluster == 1) || persist > 6))
         return (int)cudaErrorInvalidValue;
     if (M <= 0 || w->N <= 0) return 0;
     const int64_t KT = w->Kp / QN_F8_BK;
@@ -1568,15 +1524,17 @@ int qn_cuda_fp8_gemm_cl(const qn_cuda_weight *w, const void *buf, int64_t M, int
     a.ksteps = splits > 1 ? ksteps : (KT > 0 ? KT : 1);
     a.part = splits > 1 ? part : NULL;
     a.yd = y_dtype, a.y = y, a.trace = trace, a.units = 0, a.gxc = 0, a.scale_pf = scale_pf;
+    a.dp_units = 0, a.skw = skw, a.skf = skf;
     cudaStream_t s = (cudaStream_t)stream;
-    if (persist == 7) { /* fp814's ping-pong form: 128 x 128 tiles always; the TMA store where y allows it (as 4) */
-        const bool epi = y_dtype != QN_DT_F32 && w->N % 8 == 0 && ((uintptr_t)y & 15u) == 0;
-        if (cluster == 2) return epi ? qn_f8p_launch<2, 1>(a, sms, s) : qn_f8p_launch<2, 0>(a, sms, s);
-        return epi ? qn_f8p_launch<1, 1>(a, sms, s) : qn_f8p_launch<1, 0>(a, sms, s);
-    }
     const int t = persist >= 3 ? qn_f8t_pick(w->N, M, sms, tile) : qn_f8_pick(w->N, M, sms, tile);
     if (persist >= 3) { /* 4, 6: the TMA store epilogue where y allows it (2-byte, rows 16-byte multiples, aligned) */
         const bool epi = (persist == 4 || persist == 6) && y_dtype != QN_DT_F32 && w->N % 8 == 0 && ((uintptr_t)y & 15u) == 0;
+        /* fp815's stream-K: tile 128x256 unless 128x128 / 128x192 is forced */
+        if (persist == 4 && cluster == 1 && skw && skf &&
+            (sk == 2 || (sk == 1 && tile != 2 && tile != 5 && qn_f8_sk_pick(w->N, M, w->Kp, sms, t)))) {
+            const int tk = tile == 2 || tile == 5 ? tile : 1;
+            return epi ? qn_f8t_launch_sk<1>(tk, a, sms, s) : qn_f8t_launch_sk<0>(tk, a, sms, s);
+        }
         if (persist >= 5) { /* clusters along the tokens */
             if (cluster == 4) return epi ? qn_f8t_launch_tile<4, 1, 1>(t, a, sms, s) : qn_f8t_launch_tile<4, 0, 1>(t, a, sms, s);
             return epi ? qn_f8t_launch_tile<2, 1, 1>(t, a, sms, s) : qn_f8t_launch_tile<2, 0, 1>(t, a, sms, s);
@@ -1594,12 +1552,46 @@ int qn_cuda_fp8_gemm_cl(const qn_cuda_weight *w, const void *buf, int64_t M, int
     return qn_cu_launch_status();
 }
 
+extern "C" {
+
+int qn_cuda_fp8_gemm_cl(const qn_cuda_weight *w, const void *buf, int64_t M, int y_dtype, void *y, int tile,
+                        int splits, float *part, int cluster, int persist, unsigned long long *trace, int sms,
+                        void *stream) {
+    return qn_f8_gemm(w, buf, M, y_dtype, y, tile, splits, part, cluster, persist, trace, sms, stream, 0, NULL, NULL);
+}
+
+/* one slot per block (at most one per SM) and consumer warpgroup: 2 x 128 threads x 128 sums of the 128x256 tile */
+size_t qn_cuda_fp8_sk_bytes(int sms) { return (size_t)(sms > 0 ? sms : 132) * 2 * 128 * 128 * 4; }
+
+int qn_cuda_fp8_sk_taken(int64_t N, int64_t M, int64_t Kp, int sms) {
+    return qn_f8_sk_pick(N, M, Kp, sms, qn_f8t_pick(N, M, sms, 0)) ? 1 : 0;
+}
+
+int qn_cuda_fp8_gemm_sk(const qn_cuda_weight *w, const void *buf, int64_t M, int y_dtype, void *y, int tile, int sk,
+                        float *ws, unsigned *flags, unsigned long long *trace, int sms, void *stream) {
+    return qn_f8_gemm(w, buf, M, y_dtype, y, tile, 1, NULL, 1, 4, trace, sms, stream, sk, ws, flags);
+}
+
+size_t qn_cuda_fp8_scratch_bytes(int64_t M, int64_t Kp, int sms) {
+    const int sk = (qn_f8_env_v2() >> 4) == 4 && (qn_f8_env_v2() & 15) == 1 ? qn_f8_env_sk() : 0;
+    return qn_cuda_fp8_x_bytes(M, Kp) + (sk ? qn_cuda_fp8_sk_bytes(sms) : 0);
+}
+
 int qn_cuda_matmul_fp8(const qn_cuda_weight *w, int x_dtype, const void *x, int y_dtype, void *y, int64_t M,
-                       void *scratch, size_t scratch_bytes, int sms, void *stream) {
+                       void *scratch, size_t scratch_bytes, unsigned *counters, size_t ncounters, int sms,
+                       void *stream) {
     if (w->fmt != QN_CW_E4M3 || !qn_sm90a_device_ok() || M < QN_CUDA_FP8_WG_MIN_M || w->K <= 0) return -1;
-    if (scratch_bytes < qn_cuda_fp8_x_bytes(M, w->Kp)) return (int)cudaErrorInvalidValue;
+    const size_t xb = qn_cuda_fp8_x_bytes(M, w->Kp);
+    if (scratch_bytes < xb) return (int)cudaErrorInvalidValue;
     const int e = qn_cuda_fp8_quantize_x(x_dtype, x, M, w->K, w->Kp, scratch, stream);
-    return e ? e : qn_cuda_fp8_gemm(w, scratch, M, y_dtype, y, qn_f8_forced_tile(), sms, stream);
+    if (e) return e;
+    /* fp815's stream-K (QUANTA_CUDA_FP8_SK, 0ts only): its slots after the codes, its flags the engine's counters */
+    const int v2 = qn_f8_env_v2(), sk = (v2 >> 4) == 4 && (v2 & 15) == 1 ? qn_f8_env_sk() : 0;
+    const int64_t nsm = sms > 0 ? sms : 132;
+    if (sk && counters && ncounters >= (size_t)(2 * nsm) && scratch_bytes >= xb + qn_cuda_fp8_sk_bytes(sms))
+        return qn_cuda_fp8_gemm_sk(w, scratch, M, y_dtype, y, qn_f8_forced_tile(), sk, (float *)((uint8_t *)scratch + xb),
+                                   counters, NULL, sms, stream);
+    return qn_cuda_fp8_gemm(w, scratch, M, y_dtype, y, qn_f8_forced_tile(), sms, stream);
 }
 
 } /* extern "C" */

@@ -18,10 +18,8 @@ extern "C" {
  * persist 3 (splits 1, cluster 1 or 2; fp813): the TMA form, which reads buf as qn_cuda_fp8_quantize_x_tm wrote it
  * with token_major 1 (y bit-identical again); persist 4: the same with its epilogue through shared memory and a
  * TMA store where y is 2-byte with rows of 16-byte multiples (else as 3); persist 5 / 6 (cluster 2 or 4): 3 / 4 with
- * the cluster along the tokens, multicasting the weights; persist 7 (fp814; cluster 1 or 2 along the weights): the
- * ping-pong form, each consumer warpgroup on its own 128 x 128 tiles in turn (y bit-identical to 3 with tile 2, the
- * TMA store as 4 where y allows it); persist | 256: the TMA and ping-pong forms without fp814's prefetch of each
- * tile's scales into L1 (fp8_check's A/B; y the same); their trace: one record per launched (persistent) block, the four
+ * the cluster along the tokens, multicasting the weights (fp814's persist 7, the ping-pong form, is gone: fp815);
+ * persist | 256: the TMA forms without fp814's prefetch of each tile's scales into L1 (fp8_check's A/B; y the same); their trace: one record per launched (persistent) block, the four
  * points of its first tile, the timer words 0 for blocks given no tile. trace (NULL: none; not persistent): QN_CUDA_FP8_TRACE words per block
  * of the GEMM's grid (qn_cuda_fp8_grid; splits as given), written by the launch: SM id, then %globaltimer (ns) at the block's
  * entry, when its first stage had landed, after its last wgmma, after its stores; then the same four points in
@@ -30,10 +28,24 @@ extern "C" {
 int qn_cuda_fp8_gemm_cl(const qn_cuda_weight *w, const void *buf, int64_t M, int y_dtype, void *y, int tile,
                         int splits, float *part, int cluster, int persist, unsigned long long *trace, int sms,
                         void *stream);
+/* fp815: the 0ts form (persist 4, cluster 1) with stream-K for its last rounds of tiles: sk 1 where the host's model
+ * expects it faster, 2 always (tile 128x256, or 128x128 / 128x192 when forced), 0 as qn_cuda_fp8_gemm_cl. ws:
+ * qn_cuda_fp8_sk_bytes(sms) bytes; flags: 2 x sms unsigned, zero before the call, left zero by it. y within the
+ * bound of the reference; bit-identical to 0ts on tiles not split. */
+size_t qn_cuda_fp8_sk_bytes(int sms);
+/* Whether sk 1 takes stream-K for this shape (tile picked, sms SMs): what fp8_check prints beside the times. */
+int qn_cuda_fp8_sk_taken(int64_t N, int64_t M, int64_t Kp, int sms);
+int qn_cuda_fp8_gemm_sk(const qn_cuda_weight *w, const void *buf, int64_t M, int y_dtype, void *y, int tile, int sk,
+                        float *ws, unsigned *flags, unsigned long long *trace, int sms, void *stream);
 /* qn_cuda_fp8_quantize_x with the codes' layout chosen per call: token_major 1 for the TMA form (xq[Mp][Kp]), 0 for
  * the others (xq[Kp/16][Mp][16]); the same codes and scales either way. */
 int qn_cuda_fp8_quantize_x_tm(int x_dtype, const void *x, int64_t M, int64_t K, int64_t Kp, void *buf, int token_major,
                               void *stream);
+/* The same with the quantizer's form chosen per call (fp8_check's A/B): 0 the loop form, 1 fp815's one-read form
+ * (where x's rows are 16-byte aligned and at most 96 KB; else the loop form), -1 QUANTA_CUDA_FP8_QUANT_SM's. The same
+ * codes and scales either way. */
+int qn_cuda_fp8_quantize_x_form(int x_dtype, const void *x, int64_t M, int64_t K, int64_t Kp, void *buf, int token_major,
+                                int form, void *stream);
 /* The grid (blocks in x, y, z) qn_cuda_fp8_gemm_cl launches for these arguments (tile 0: the pick). */
 void qn_cuda_fp8_grid(int64_t N, int64_t M, int tile, int splits, int cluster, int sms, int64_t g[3]);
 

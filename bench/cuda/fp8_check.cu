@@ -2,7 +2,7 @@
  * fp8_check.cu — the FP8 x FP8 GEMM of kernels_cuda/matmul_fp8_wg.cu (mmq8) against a host reference of exactly
  * its arithmetic, then timed against cuBLASLt FP8 and cuBLAS bf16 on LLaMA-7B/13B linear shapes.
  *
- *   fp8_check [check|time|time2|time3|time4|trace|trace3|quant|tma|all|sanitize] [csv]     (FP8_SEED=<n> repeats a run; the seed is printed either
+ *   fp8_check [check|time|time2|time3|time5|trace|trace3|quant|tma|all|sanitize] [csv]     (FP8_SEED=<n> repeats a run; the seed is printed either
  *   way; sanitize: three small check cases, for compute-sanitizer)
  *
  * check: random e4m3 weight codes (every finite code) with per-row scales, laid out with cuda_kernels.h's
@@ -31,9 +31,10 @@
  * trace3 (fp813): the TMA form's per-block timestamps of its first tile (clocks per 64 of K, epilogue).
  * time3 (fp813): the default (2p) against the TMA form (0t, 2t) and cuBLASLt on LLaMA-7B/13B shapes, M 256..4096.
  *   check also compares the TMA form (token-major codes, clusters 1 and 2) bit for bit with the form of the run.
- * time4 (fp814): the default (0ts) with the tile picked, 128x256 and 128x192 forced, and cuBLASLt, same shapes
- *   (round 1's time4 also timed 0t, 2ts, 0tsn and the ping-pong form: bench/NOTES.md). check also compares the ping-pong form bit for bit with the TMA form's 128x128 tile
- *   (on the whole GPU and with every tile in one block / cluster) and against the reference.
+ * time5 (fp815): the default (0ts) with the tile picked, fp815's stream-K (always, and where its model picks it),
+ *   the two quantizers, and cuBLASLt, same shapes (fp814's time4 also timed 0t, 2ts, 0tsn and the ping-pong form, removed
+ *   since: bench/NOTES.md). check also runs 128x192 and stream-K (few SMs: tiles split in several pieces; flags left
+ *   zero) against the reference.
  * trace: one launch per shape and cluster size with the kernel's per-block timestamps: time to the first stage,
  *   K steps, epilogue, gaps between blocks on an SM (where the time outside the K steps goes).
  *
@@ -221,16 +222,21 @@ static int check_case(const ccase &c) {
      * 1 and 2 of it must give y bit for bit (y NaN-poisoned again). Not split-K (the form has none). */
     /* 0t, 2t, 0ts, 2ts (clusters along the weights), 2tw, 4tw, 2tws, 4tws (along the tokens) */
     static const int tforms[8][2] = {{1, 3}, {2, 3}, {1, 4}, {2, 4}, {2, 5}, {4, 5}, {2, 6}, {4, 6}};
-    int64_t t_bad[8] = {0, 0, 0, 0, 0, 0, 0, 0}, tcode_bad = 0, pp_bad[4] = {0, 0, 0, 0};
-    /* ypp: the ping-pong form (clusters 1, 2), then fp814's 128x192 tile of the TMA form (0ts, 2ts: another wgmma N,
-     * so checked against the reference, its bit differences from the run's form only counted) */
-    std::vector<uint8_t> y128(yb.size()), ypp[4];
-    for (auto &v : ypp) v.resize(yb.size());
-    int64_t t192_diff[2] = {0, 0};
+    int64_t t_bad[8] = {0, 0, 0, 0, 0, 0, 0, 0}, tcode_bad = 0;
+    /* yk: fp814's 128x192 tile of the TMA form (0ts, 2ts: another wgmma N, so checked against the reference, its bit
+     * differences from the run's form only counted), then fp815's stream-K (0ts with SK: K split between blocks, so
+     * the reference decides; bits differ only in split tiles) with the tile and the SMs of sk_runs: few SMs split
+     * every tile into several pieces, and 5 SMs on 12 tiles run round-robin tiles before the stream-K ones */
+    static const int sk_runs[5][2] = {{0, 132}, {0, 3}, {0, 5}, {2, 132}, {5, 7}}; /* tile (0: 128x256), SMs */
+    std::vector<uint8_t> yk[7];
+    for (auto &v : yk) v.resize(yb.size());
+    int64_t k_diff[7] = {0, 0, 0, 0, 0, 0, 0}, sk_flags_bad = 0;
     const bool t_ran = c.splits == 1;
+    int64_t qsm_bad = 0;
     if (t_ran) {
-        void *buf2;
+        void *buf2, *buf3;
         CK(cudaMalloc(&buf2, bb));
+        CK(cudaMalloc(&buf3, bb));
         CK(cudaMemset(buf2, 0xA5, bb));
         e = qn_cuda_fp8_quantize_x_tm(c.xd, dx, M, K, Kp, buf2, 1, NULL);
         if (e) { printf("quantize (token-major) launch: %d\n", e); return 1; }
@@ -240,6 +246,22 @@ static int check_case(const ccase &c) {
         uint8_t *xq2;
         float *sx2;
         qn_cuda_fp8_x_split(dq2.data(), M, Kp, &xq2, &sx2);
+        /* fp815's one-read quantizer: the same bytes (codes, scales, padding) as the loop form, in both layouts */
+        for (int lay = 0; lay < 2; lay++) {
+            CK(cudaMemset(buf3, 0x5A, bb));
+            e = qn_cuda_fp8_quantize_x_form(c.xd, dx, M, K, Kp, buf3, 1 - lay, 1, NULL);
+            if (e) { printf("quantize (one-read form) launch: %d\n", e); return 1; }
+            CK(cudaDeviceSynchronize());
+            std::vector<uint8_t> dq3(bb);
+            CK(cudaMemcpy(dq3.data(), buf3, bb, cudaMemcpyDeviceToHost));
+            const std::vector<uint8_t> &want = lay == 0 ? dq2 : dq;
+            uint8_t *xq3, *xqw;
+            float *sx3, *sxw;
+            qn_cuda_fp8_x_split(dq3.data(), M, Kp, &xq3, &sx3);
+            qn_cuda_fp8_x_split((void *)want.data(), M, Kp, &xqw, &sxw);
+            for (int64_t i = 0; i < Mp * Kp; i++) qsm_bad += xq3[i] != xqw[i];
+            for (int64_t m = 0; m < Mp; m++) qsm_bad += memcmp(&sx3[m], &sxw[m], 4) != 0;
+        }
         for (int64_t m = 0; m < Mp; m++) {
             if (memcmp(&sx2[m], &sxd[m], 4)) tcode_bad++;
             for (int64_t k = 0; k < Kp; k++) {
@@ -256,38 +278,37 @@ static int check_case(const ccase &c) {
             CK(cudaMemcpy(yc.data(), dy, yc.size(), cudaMemcpyDeviceToHost));
             for (size_t i = 0; i < yc.size(); i += ys) t_bad[ci] += memcmp(&yc[i], &yb[i], ys) != 0;
         }
-        /* fp814: the ping-pong form (128 x 128 tiles, clusters 1 and 2) against the TMA form with that tile forced
-         * (the same wgmma, m64n128k32, in the same K order: bit for bit), and against the reference below */
-        CK(cudaMemset(dy, 0xFF, yb.size()));
-        e = qn_cuda_fp8_gemm_cl(&dw.w, buf2, M, c.yd, dy, 2, 1, NULL, 1, 3, NULL, 132, NULL);
-        if (e) { printf("gemm launch (TMA form, tile 128x128): %d\n", e); return 1; }
-        CK(cudaDeviceSynchronize());
-        CK(cudaMemcpy(y128.data(), dy, y128.size(), cudaMemcpyDeviceToHost));
-        /* clusters 1 and 2 on the whole GPU (few tiles a block), then on one SM's / one cluster's worth of blocks
-         * (sms 1 / 2: every tile in one block or cluster, the two consumers taking turns through all of them) */
-        for (int ci = 0; ci < 4; ci++) {
-            const int cl = 1 + (ci & 1), sm = ci < 2 ? 132 : cl;
-            CK(cudaMemset(dy, 0xFF, yb.size()));
-            e = qn_cuda_fp8_gemm_cl(&dw.w, buf2, M, c.yd, dy, 0, 1, NULL, cl, 7, NULL, sm, NULL);
-            if (e) { printf("gemm launch (ping-pong, cluster %d, %d SMs): %d\n", cl, sm, e); return 1; }
-            CK(cudaDeviceSynchronize());
-            std::vector<uint8_t> &yp = ci < 2 ? ypp[ci] : yc;
-            CK(cudaMemcpy(yp.data(), dy, yc.size(), cudaMemcpyDeviceToHost));
-            for (size_t i = 0; i < yc.size(); i += ys) pp_bad[ci] += memcmp(&yp[i], &y128[i], ys) != 0;
-        }
         for (int ci = 0; ci < 2; ci++) {
             CK(cudaMemset(dy, 0xFF, yb.size()));
             e = qn_cuda_fp8_gemm_cl(&dw.w, buf2, M, c.yd, dy, 5, 1, NULL, ci + 1, 4, NULL, 132, NULL);
             if (e) { printf("gemm launch (TMA form, tile 128x192, cluster %d): %d\n", ci + 1, e); return 1; }
             CK(cudaDeviceSynchronize());
-            CK(cudaMemcpy(ypp[2 + ci].data(), dy, yc.size(), cudaMemcpyDeviceToHost));
-            for (size_t i = 0; i < yc.size(); i += ys) t192_diff[ci] += memcmp(&ypp[2 + ci][i], &yb[i], ys) != 0;
+            CK(cudaMemcpy(yk[ci].data(), dy, yc.size(), cudaMemcpyDeviceToHost));
+            for (size_t i = 0; i < yc.size(); i += ys) k_diff[ci] += memcmp(&yk[ci][i], &yb[i], ys) != 0;
         }
-        cudaFree(buf2);
+        float *skw;
+        unsigned *skf;
+        CK(cudaMalloc(&skw, qn_cuda_fp8_sk_bytes(132)));
+        CK(cudaMalloc(&skf, 2 * 132 * sizeof(unsigned)));
+        CK(cudaMemset(skw, 0xFF, qn_cuda_fp8_sk_bytes(132))); /* NaN: a slot read before it is written shows */
+        CK(cudaMemset(skf, 0, 2 * 132 * sizeof(unsigned)));
+        for (int ci = 0; ci < 5; ci++) {
+            CK(cudaMemset(dy, 0xFF, yb.size()));
+            e = qn_cuda_fp8_gemm_sk(&dw.w, buf2, M, c.yd, dy, sk_runs[ci][0], 2, skw, skf, NULL, sk_runs[ci][1], NULL);
+            if (e) { printf("gemm launch (stream-K, tile %d, %d SMs): %d\n", sk_runs[ci][0], sk_runs[ci][1], e); return 1; }
+            CK(cudaDeviceSynchronize());
+            CK(cudaMemcpy(yk[2 + ci].data(), dy, yc.size(), cudaMemcpyDeviceToHost));
+            for (size_t i = 0; i < yc.size(); i += ys) k_diff[2 + ci] += memcmp(&yk[2 + ci][i], &yb[i], ys) != 0;
+            unsigned hf[2 * 132];
+            CK(cudaMemcpy(hf, skf, sizeof hf, cudaMemcpyDeviceToHost));
+            for (unsigned v : hf) sk_flags_bad += v != 0; /* the contract: left zero */
+        }
+        cudaFree(skw), cudaFree(skf);
+        cudaFree(buf2), cudaFree(buf3);
     }
     float lut[256];
     for (int v = 0; v < 256; v++) lut[v] = qn_e4m3_to_f32((uint8_t)v);
-    int64_t bad = 0, first = -1, pp_ref_bad[4] = {0, 0, 0, 0};
+    int64_t bad = 0, first = -1, k_ref_bad[7] = {0, 0, 0, 0, 0, 0, 0};
     double se = 0, sr = 0, worst = 0, fe = 0, fr = 0;
     std::vector<double> xf(K);
     for (int64_t m = 0; m < M; m++) {
@@ -312,8 +333,8 @@ static int check_case(const ccase &c) {
             const double own = c.yd == QN_DT_F32 ? 0.0 : fabs(ref) * (c.yd == QN_DT_F16 ? 1.0 / 1024 : 1.0 / 128);
             const double err = fabs((double)got - ref), tol = mag / 1024.0 + own + 1e-30;
             if (!(err <= tol)) { bad++; if (first < 0) first = m * N + n; }
-            for (int ci = 0; ci < 4 && t_ran; ci++) /* NaN (never written) fails too */
-                pp_ref_bad[ci] += !(fabs((double)value(ypp[ci]) - ref) <= tol);
+            for (int ci = 0; ci < 7 && t_ran; ci++) /* NaN (never written) fails too */
+                k_ref_bad[ci] += !(fabs((double)value(yk[ci]) - ref) <= tol);
             if (mag > 0) worst = std::max(worst, err / (mag + own));
             se += err * err, sr += ref * ref;
             exact *= (double)sw[n];
@@ -334,28 +355,28 @@ static int check_case(const ccase &c) {
            c.splits > 1 ? " (split-K: not persistent)" : "");
     if (t_ran)
         printf("check M=%lld N=%lld K=%lld y=%s tile=%d: TMA forms (V2=0t / 2t / 0ts / 2ts / 2tw / 4tw / 2tws / 4tws) differ "
-               "in %lld / %lld / %lld / %lld / %lld / %lld / %lld / %lld outputs; their token-major codes / scales %lld wrong\n",
+               "in %lld / %lld / %lld / %lld / %lld / %lld / %lld / %lld outputs; their token-major codes / scales %lld wrong; the one-read quantizer's bytes differ in %lld\n",
                (long long)M, (long long)N, (long long)K, dtn(c.yd), c.tile, (long long)t_bad[0], (long long)t_bad[1],
                (long long)t_bad[2], (long long)t_bad[3], (long long)t_bad[4], (long long)t_bad[5], (long long)t_bad[6],
-               (long long)t_bad[7], (long long)tcode_bad);
-    if (t_ran)
-        printf("check M=%lld N=%lld K=%lld y=%s: ping-pong form (V2=0tp / 2tp) differs from the TMA form's 128x128 tile in "
-               "%lld / %lld outputs (all tiles in one block / cluster: %lld / %lld); %lld / %lld of %lld wrong against the "
-               "reference\n",
-               (long long)M, (long long)N, (long long)K, dtn(c.yd), (long long)pp_bad[0], (long long)pp_bad[1],
-               (long long)pp_bad[2], (long long)pp_bad[3], (long long)pp_ref_bad[0], (long long)pp_ref_bad[1],
-               (long long)(M * N));
+               (long long)t_bad[7], (long long)tcode_bad, (long long)qsm_bad);
     if (t_ran)
         printf("check M=%lld N=%lld K=%lld y=%s: tile 128x192 (0ts / 2ts) %lld / %lld of %lld wrong against the reference "
                "(bits differ from the run's form in %lld / %lld)\n",
-               (long long)M, (long long)N, (long long)K, dtn(c.yd), (long long)pp_ref_bad[2], (long long)pp_ref_bad[3],
-               (long long)(M * N), (long long)t192_diff[0], (long long)t192_diff[1]);
+               (long long)M, (long long)N, (long long)K, dtn(c.yd), (long long)k_ref_bad[0], (long long)k_ref_bad[1],
+               (long long)(M * N), (long long)k_diff[0], (long long)k_diff[1]);
+    if (t_ran)
+        printf("check M=%lld N=%lld K=%lld y=%s: stream-K (SK=2: 128x256 on 132 / 3 / 5 SMs, 128x128 on 132, 128x192 on 7) "
+               "%lld / %lld / %lld / %lld / %lld of %lld wrong against the reference (bits differ from the run's form in "
+               "%lld / %lld / %lld / %lld / %lld); flags left nonzero %lld\n",
+               (long long)M, (long long)N, (long long)K, dtn(c.yd), (long long)k_ref_bad[2], (long long)k_ref_bad[3],
+               (long long)k_ref_bad[4], (long long)k_ref_bad[5], (long long)k_ref_bad[6], (long long)(M * N),
+               (long long)k_diff[2], (long long)k_diff[3], (long long)k_diff[4], (long long)k_diff[5], (long long)k_diff[6],
+               (long long)sk_flags_bad);
     cudaFree(dx), cudaFree(dy), cudaFree(buf), cudaFree(dw.codes), cudaFree(dw.sw), cudaFree(part);
     int64_t cl_any = 0;
     for (int64_t v : cl_bad) cl_any += v;
     return code_bad || scale_bad || pad_bad || bad || cl_any || std::any_of(t_bad, t_bad + 8, [](int64_t v) { return v != 0; }) ||
-                   tcode_bad || std::any_of(pp_bad, pp_bad + 4, [](int64_t v) { return v != 0; }) ||
-                   std::any_of(pp_ref_bad, pp_ref_bad + 4, [](int64_t v) { return v != 0; })
+                   tcode_bad || qsm_bad || sk_flags_bad || std::any_of(k_ref_bad, k_ref_bad + 7, [](int64_t v) { return v != 0; })
                ? 1
                : 0;
 }
@@ -476,6 +497,21 @@ static bool lt_env_init(lt_env &e) {
     return true;
 }
 static void lt_env_free(lt_env &e) { cudaFree(e.wsp), cudaFree(e.one), cublasLtDestroy(e.lt); }
+/* cuBLASLt FP8 fast (per-tensor scales 1) on W and x8 into y, us per call; NaN where it has no algorithm */
+static double time_lt_fast(lt_env &le, const dweight &dw, const uint8_t *x8, void *y, int64_t M, int64_t N, int64_t K) {
+    double tl = NAN;
+    lt_fp8 s = lt_setup(le.lt, M, N, K, le.one, le.one, 1, le.ws);
+    const float alpha = 1.0f, beta = 0.0f;
+    if (s.ok)
+        tl = time_us([&] {
+            cublasLtMatmul(le.lt, s.op, &alpha, dw.codes, s.la, x8, s.lb, &beta, y, s.lc, y, s.lc, &s.algo, le.wsp, le.ws, 0);
+        });
+    if (s.la) cublasLtMatrixLayoutDestroy(s.la);
+    if (s.lb) cublasLtMatrixLayoutDestroy(s.lb);
+    if (s.lc) cublasLtMatrixLayoutDestroy(s.lc);
+    if (s.op) cublasLtMatmulDescDestroy(s.op);
+    return tl;
+}
 
 static int time_all(const char *csv) {
     static const int64_t Ms[] = {256, 512, 2048};
@@ -524,7 +560,7 @@ static int time_all(const char *csv) {
                 err |= qn_cuda_fp8_gemm_cl(&dw.w, buf, M, QN_DT_BF16, y, 0, 1, NULL, 2, 1, NULL, sms, NULL);
             });
             const double to = time_us([&] { err |= qn_cuda_matmul_fp8(&dw.w, QN_DT_BF16, x, QN_DT_BF16, y, M, buf,
-                                                                      qn_cuda_fp8_x_bytes(M, dw.w.Kp), sms, NULL); });
+                                                                      qn_cuda_fp8_x_bytes(M, dw.w.Kp), NULL, 0, sms, NULL); });
             double tt[4]; /* every tile forced: the measurements to set qn_f8_pick's table from */
             for (int tile = 1; tile <= 4; tile++)
                 tt[tile - 1] = time_us([&] {
@@ -942,20 +978,7 @@ static int time_t3(const char *csv) {
                 });
                 if (tf[tile - 1] < tf[best]) best = tile - 1;
             }
-            double tl = NAN;
-            {
-                lt_fp8 s = lt_setup(le.lt, M, N, K, le.one, le.one, 1, le.ws);
-                const float alpha = 1.0f, beta = 0.0f;
-                if (s.ok)
-                    tl = time_us([&] {
-                        cublasLtMatmul(le.lt, s.op, &alpha, dw.codes, s.la, x8, s.lb, &beta, ta.y, s.lc, ta.y, s.lc, &s.algo,
-                                       le.wsp, le.ws, 0);
-                    });
-                if (s.la) cublasLtMatrixLayoutDestroy(s.la);
-                if (s.lb) cublasLtMatrixLayoutDestroy(s.lb);
-                if (s.lc) cublasLtMatrixLayoutDestroy(s.lc);
-                if (s.op) cublasLtMatmulDescDestroy(s.op);
-            }
+            const double tl = time_lt_fast(le, dw, x8, ta.y, M, N, K);
             CK(cudaDeviceSynchronize());
             if (err) printf("our launches failed (%d)\n", err);
             const double fl = 2.0 * M * N * K / 1e6;
@@ -982,24 +1005,29 @@ static int time_t3(const char *csv) {
     return err ? 1 : 0;
 }
 
-/* time4 (fp814): the GEMM alone: the default (0ts: fp813's TMA form with its TMA-store epilogue, fp814's scale
- * prefetch, tile picked), the same with 128x256 and with fp814's 128x192 tile forced, and cuBLASLt FP8 fast, on
- * LLaMA-7B / 13B linear shapes at M = 256 .. 4096, plus the quantizer (the form QUANTA_CUDA_FP8_QUANT_REG chooses).
- * 128x192 against 128x256 where both are one round (512 x 4096 x 11008, 512 x 5120 x 13824) is the tile's cost for
- * qn_f8t_pick. csv: one row per shape for fp8_peers.py (gemm_us = the default, ours_us = quant + the default). */
-static int time_t4(const char *csv) {
-    static const int64_t nk[][2] = {{4096, 4096}, {11008, 4096}, {4096, 11008}, {5120, 5120}, {13824, 5120}, {5120, 13824}};
-    static const int64_t ms[] = {256, 512, 1024, 2048, 4096};
+/* time5 (fp815; fp814's time4 with stream-K): the GEMM alone: the default (0ts: fp813's TMA form with its TMA-store
+ * epilogue, fp814's scale prefetch, tile picked, 128x192 among the tiles since fp815), fp815's stream-K always
+ * (128x256, SK=2) and where its model picks it (SK=1: else the default's tile), and cuBLASLt FP8 fast, on LLaMA-7B /
+ * 13B linear shapes at M = 256 .. 4096, plus the quantizer (the loop form and fp815's one-read form). csv: one row
+ * per shape for fp8_peers.py (gemm_us = the default, ours_us = quant + the default). */
+static int time_t5(const char *csv) {
+    static const int64_t nk[][2] = {{11008, 4096}, {4096, 11008}, {5120, 5120}, {4096, 4096}, {13824, 5120}, {5120, 13824}};
+    static const int64_t ms[] = {512, 256, 1024, 2048, 4096}; /* the rows under 0.9x _scaled_mm first */
     FILE *out = csv ? fopen(csv, "w") : NULL;
-    if (out) fprintf(out, "M,N,K,quant_us,gemm_us,ours_us,v2c1ts_us,v2c1ts256_us,v2c1ts192_us,lt_fast_us\n");
+    if (out) fprintf(out, "M,N,K,quant_us,quant_sm_us,gemm_us,ours_us,v2c1ts_us,v2c1sk_us,v2c1skm_us,lt_fast_us\n");
     lt_env le;
     if (!lt_env_init(le)) { printf("cublasLt init failed\n"); return 2; }
-    printf("time4: us per call (best of 5 x 20 back-to-back), bf16 y, GEMM alone; dflt = 0ts (tile picked), t256 / t192\n"
-           "= 0ts with 128x256 / 128x192 forced; lt_fast = cuBLASLt FP8 fast (per-tensor scales); quant = the per-token\n"
-           "quantizer (QUANTA_CUDA_FP8_QUANT_REG=%s)\n",
-           getenv("QUANTA_CUDA_FP8_QUANT_REG") ? getenv("QUANTA_CUDA_FP8_QUANT_REG") : "unset");
-    printf("%6s %6s %6s | %6s | %7s %7s %7s | %8s | %7s %7s | %s\n", "M", "N", "K", "quant", "dflt", "t256", "t192", "lt_fast",
-           "t192/256", "lt/dflt", "TFLOP/s dflt t192 lt");
+    float *skw;
+    unsigned *skf;
+    CK(cudaMalloc(&skw, qn_cuda_fp8_sk_bytes(le.sms)));
+    CK(cudaMalloc(&skf, 2 * (size_t)le.sms * sizeof(unsigned)));
+    CK(cudaMemset(skf, 0, 2 * (size_t)le.sms * sizeof(unsigned)));
+    printf("time5: us per call (best of 5 x 20 back-to-back), bf16 y, GEMM alone; dflt = 0ts (tile picked), sk = stream-K\n"
+           "(128x256, always), skm = stream-K where the model picks it (* = taken; QUANTA_CUDA_FP8_SK=1); lt_fast =\n"
+           "cuBLASLt FP8 fast (per-tensor scales); quant / qsm = the per-token quantizer, loop form / fp815's one-read form\n"
+           "(QUANTA_CUDA_FP8_QUANT_SM=1), TB/s of x read once + codes written\n");
+    printf("%6s %6s %6s | %6s %6s %5s %5s | %7s %7s %8s | %8s | %7s %7s %7s | %s\n", "M", "N", "K", "quant", "qsm", "TB/s",
+           "sm", "dflt", "sk", "skm", "lt_fast", "dflt/sk", "dflt/skm", "lt/dflt", "TFLOP/s dflt skm lt");
     int err = 0;
     for (auto &w : nk) {
         const int64_t N = w[0], K = w[1];
@@ -1008,36 +1036,27 @@ static int time_t4(const char *csv) {
         for (int64_t M : ms) {
             tact ta = timing_x(M, N, K);
             uint8_t *x8 = timing_x8(M, K);
-            const double tq = time_us([&] { err |= qn_cuda_fp8_quantize_x_tm(QN_DT_BF16, ta.x, M, K, K, ta.buf, 1, NULL); });
-            static const int tiles[3] = {0, 1, 5}; /* the pick, 128x256, 128x192 */
+            const double tq = time_us([&] { err |= qn_cuda_fp8_quantize_x_form(QN_DT_BF16, ta.x, M, K, K, ta.buf, 1, 0, NULL); });
+            const double tqs = time_us([&] { err |= qn_cuda_fp8_quantize_x_form(QN_DT_BF16, ta.x, M, K, K, ta.buf, 1, 1, NULL); });
             double tt[3];
-            for (int ci = 0; ci < 3; ci++)
-                tt[ci] = time_us([&] {
-                    err |= qn_cuda_fp8_gemm_cl(&dw.w, ta.buf, M, QN_DT_BF16, ta.y, tiles[ci], 1, NULL, 1, 4, NULL, le.sms, NULL);
+            tt[0] = time_us([&] { err |= qn_cuda_fp8_gemm_cl(&dw.w, ta.buf, M, QN_DT_BF16, ta.y, 0, 1, NULL, 1, 4, NULL, le.sms, NULL); });
+            for (int ci = 1; ci < 3; ci++) /* FP8_CHECK_NO_SK=1 (verify_fp815.sh, after a failed smoke test): not timed */
+                tt[ci] = getenv("FP8_CHECK_NO_SK") ? NAN : time_us([&] {
+                    err |= qn_cuda_fp8_gemm_sk(&dw.w, ta.buf, M, QN_DT_BF16, ta.y, 0, ci == 1 ? 2 : 1, skw, skf, NULL, le.sms, NULL);
                 });
-            double tl = NAN;
-            {
-                lt_fp8 s = lt_setup(le.lt, M, N, K, le.one, le.one, 1, le.ws);
-                const float alpha = 1.0f, beta = 0.0f;
-                if (s.ok)
-                    tl = time_us([&] {
-                        cublasLtMatmul(le.lt, s.op, &alpha, dw.codes, s.la, x8, s.lb, &beta, ta.y, s.lc, ta.y, s.lc, &s.algo,
-                                       le.wsp, le.ws, 0);
-                    });
-                if (s.la) cublasLtMatrixLayoutDestroy(s.la);
-                if (s.lb) cublasLtMatrixLayoutDestroy(s.lb);
-                if (s.lc) cublasLtMatrixLayoutDestroy(s.lc);
-                if (s.op) cublasLtMatmulDescDestroy(s.op);
-            }
+            /* skm took stream-K if its time is sk's rather than dflt's: printed as the model's choice, not measured */
+            const bool taken = qn_cuda_fp8_sk_taken(N, M, K, le.sms);
+            const double tl = time_lt_fast(le, dw, x8, ta.y, M, N, K);
             CK(cudaDeviceSynchronize());
             if (err) printf("our launches failed (%d)\n", err);
             const double fl = 2.0 * M * N * K / 1e6;
-            printf("%6lld %6lld %6lld | %6.1f | %7.1f %7.1f %7.1f | %8.1f | %7.2f %7.2f | %.0f %.0f %.0f\n", (long long)M,
-                   (long long)N, (long long)K, tq, tt[0], tt[1], tt[2], tl, tt[2] / tt[1], tl / tt[0], fl / tt[0], fl / tt[2],
-                   fl / tl);
+            const double qb = 3.0 * M * K / 1e6; /* bf16 x + e4m3 codes, MB */
+            printf("%6lld %6lld %6lld | %6.1f %6.1f %5.2f %5.2f | %7.1f %7.1f %7.1f%s | %8.1f | %7.2f %7.2f %7.2f | %.0f %.0f %.0f\n",
+                   (long long)M, (long long)N, (long long)K, tq, tqs, qb / tq, qb / tqs, tt[0], tt[1], tt[2], taken ? "*" : " ",
+                   tl, tt[0] / tt[1], tt[0] / tt[2], tl / tt[0], fl / tt[0], fl / tt[2], fl / tl);
             if (out) {
-                fprintf(out, "%lld,%lld,%lld,%.2f,%.2f,%.2f,%.2f,%.2f,%.2f,%.2f\n", (long long)M, (long long)N, (long long)K, tq,
-                        tt[0], tq + tt[0], tt[0], tt[1], tt[2], tl);
+                fprintf(out, "%lld,%lld,%lld,%.2f,%.2f,%.2f,%.2f,%.2f,%.2f,%.2f,%.2f\n", (long long)M, (long long)N,
+                        (long long)K, tq, tqs, tt[0], tq + tt[0], tt[0], tt[1], tt[2], tl);
                 fflush(out); /* a run cut by its timeout keeps its rows for fp8_peers.py */
             }
             tact_free(ta), cudaFree(x8);
@@ -1045,6 +1064,7 @@ static int time_t4(const char *csv) {
         cudaFree(dw.codes), cudaFree(dw.sw);
     }
     if (out) fclose(out);
+    cudaFree(skw), cudaFree(skf);
     lt_env_free(le);
     return err ? 1 : 0;
 }
@@ -1053,30 +1073,40 @@ static int time_t4(const char *csv) {
  * to the first stage, the K loop in SM clocks per 64 of K (fp8pp11's ~960 for 2p against the tensor cores' 512 for
  * 128x256), the epilogue (direct stores), and the launch's span. */
 static int trace_t3() {
-    static const int64_t shapes[][3] = {{256, 4096, 4096}, {2048, 4096, 4096}, {2048, 5120, 13824}};
+    static const int64_t shapes[][3] = {{512, 11008, 4096}, {256, 5120, 5120}, {2048, 5120, 13824}};
     int sms = 132;
     cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, 0);
     int err = 0;
+    float *skw;
+    unsigned *skf;
+    CK(cudaMalloc(&skw, qn_cuda_fp8_sk_bytes(sms)));
+    CK(cudaMalloc(&skf, 2 * (size_t)sms * sizeof(unsigned)));
+    CK(cudaMemset(skf, 0, 2 * (size_t)sms * sizeof(unsigned)));
     for (auto &sh : shapes) {
         const int64_t M = sh[0], N = sh[1], K = sh[2];
         std::vector<uint8_t> wq;
         dweight dw = timing_weight(N, K, wq);
         tact ta = timing_x(M, N, K);
         err |= qn_cuda_fp8_quantize_x_tm(QN_DT_BF16, ta.x, M, K, K, ta.buf, 1, NULL);
-        for (int ci = 0; ci < 3; ci++) { /* fp814: 0ts, 0ts without the scale prefetch, 0ts with 128x192 */
-            const int cl = 1, form = ci == 1 ? 4 | 256 : 4, tile = ci == 2 ? 5 : 0;
+        for (int ci = 0; ci < 3; ci++) { /* 0ts, fp815's stream-K (always; a block's first segment), 0ts with 128x192 */
+            if (ci == 1 && getenv("FP8_CHECK_NO_SK")) continue;
+            const int cl = 1, form = 4, tile = ci == 2 ? 5 : 0;
+            auto run = [&](unsigned long long *tr) {
+                return ci == 1 ? qn_cuda_fp8_gemm_sk(&dw.w, ta.buf, M, QN_DT_BF16, ta.y, 0, 2, skw, skf, tr, sms, NULL)
+                               : qn_cuda_fp8_gemm_cl(&dw.w, ta.buf, M, QN_DT_BF16, ta.y, tile, 1, NULL, cl, form, tr, sms, NULL);
+            };
             int64_t g[3];
             qn_cuda_fp8_grid(N, M, 0, 1, cl, sms, g);
             const int64_t nb = g[0] * g[1] * g[2] + 2 * sms; /* >= the persistent grid (at most one block per tile) */
             unsigned long long *dt;
             CK(cudaMalloc(&dt, (size_t)nb * QN_CUDA_FP8_TRACE * 8));
             CK(cudaMemset(dt, 0, (size_t)nb * QN_CUDA_FP8_TRACE * 8));
-            for (int w = 0; w < 3; w++) err |= qn_cuda_fp8_gemm_cl(&dw.w, ta.buf, M, QN_DT_BF16, ta.y, tile, 1, NULL, cl, form, NULL, sms, NULL);
+            for (int w = 0; w < 3; w++) err |= run(NULL);
             cudaEvent_t a, b;
             CK(cudaEventCreate(&a));
             CK(cudaEventCreate(&b));
             CK(cudaEventRecord(a));
-            err |= qn_cuda_fp8_gemm_cl(&dw.w, ta.buf, M, QN_DT_BF16, ta.y, tile, 1, NULL, cl, form, dt, sms, NULL);
+            err |= run(dt);
             CK(cudaEventRecord(b));
             CK(cudaEventSynchronize(b));
             float ms = 0;
@@ -1098,7 +1128,7 @@ static int trace_t3() {
             printf("trace3 M=%lld N=%lld K=%lld TMA form%s, cluster %d: %lld blocks recorded; launch %.1f us; first tile per "
                    "block: first stage %.2f us, K loop %.1f us (%.0f clocks per 64 of K), epilogue %.2f us\n",
                    (long long)M, (long long)N, (long long)K,
-                   ci == 0 ? " + TMA store (0ts, tile picked)" : ci == 1 ? " + TMA store, no scale prefetch"
+                   ci == 0 ? " + TMA store (0ts, tile picked)" : ci == 1 ? " + TMA store, stream-K (first segment)"
                                                                          : " + TMA store, 128x192 (tensor floor 384 clocks per 64 of K)",
                    cl, (long long)rec, ms * 1e3,
                    first / n * 1e-3,
@@ -1106,12 +1136,13 @@ static int trace_t3() {
         }
         tact_free(ta), cudaFree(dw.codes), cudaFree(dw.sw);
     }
+    cudaFree(skw), cudaFree(skf);
     if (err) printf("trace3: launches failed (%d)\n", err);
     return err ? 1 : 0;
 }
 
 /* quant (fp813): the quantizer alone (token-major, bf16 x) on the K of the 7B/13B weights at M = 2048 and 4096, in
- * the form QUANTA_CUDA_FP8_QUANT_REG chooses (run it with =0 and =1), and the bytes it moves per us. */
+ * the form QUANTA_CUDA_FP8_QUANT_SM chooses (run it with =0 and =1), and the bytes it moves per us. */
 static int time_quant() {
     static const int64_t ks[] = {4096, 5120, 11008, 13824}, ms[] = {2048, 4096};
     int err = 0;
@@ -1119,8 +1150,8 @@ static int time_quant() {
         for (int64_t M : ms) {
             tact ta = timing_x(M, 16, K);
             const double t = time_us([&] { err |= qn_cuda_fp8_quantize_x_tm(QN_DT_BF16, ta.x, M, K, K, ta.buf, 1, NULL); });
-            printf("quant M=%lld K=%lld (QUANTA_CUDA_FP8_QUANT_REG=%s): %.1f us, %.2f TB/s of x read once + codes\n",
-                   (long long)M, (long long)K, getenv("QUANTA_CUDA_FP8_QUANT_REG") ? getenv("QUANTA_CUDA_FP8_QUANT_REG") : "unset",
+            printf("quant M=%lld K=%lld (QUANTA_CUDA_FP8_QUANT_SM=%s): %.1f us, %.2f TB/s of x read once + codes\n",
+                   (long long)M, (long long)K, getenv("QUANTA_CUDA_FP8_QUANT_SM") ? getenv("QUANTA_CUDA_FP8_QUANT_SM") : "unset",
                    t, (double)M * K * 3 / t / 1e6);
             tact_free(ta);
         }
@@ -1157,8 +1188,8 @@ int main(int argc, char **argv) {
             {520, 390, 2048, QN_DT_F32, QN_DT_F32, 1, 1},   /* 128x256, N and M past the tiles */
             {512, 4096, 512, QN_DT_BF16, QN_DT_F32, 0, 1},  /* the pick on a wide weight */
             {333, 1024, 1088, QN_DT_BF16, QN_DT_BF16, 1, 1}, /* fp813: 128x256 with the TMA store, K odd in 128 */
-            {70, 150, 10000, QN_DT_BF16, QN_DT_BF16, 0, 1},  /* fp813: long K (QUANT_REG: 4 slices a thread) */
-            {90, 64, 5000, QN_DT_F32, QN_DT_F16, 0, 1},      /* fp813: 2 slices a thread */
+            {70, 150, 10000, QN_DT_BF16, QN_DT_BF16, 0, 1},  /* fp813: long K (the one-read form: a 20 KB row) */
+            {90, 64, 5000, QN_DT_F32, QN_DT_F16, 0, 1},      /* fp813: K odd in 16, f32 rows of 20 KB */
             {257, 300, 1024, QN_DT_F32, QN_DT_BF16, 1, 3},  /* split-K: 128x256, 16 steps in 6 + 6 + 4 */
             {300, 200, 544, QN_DT_BF16, QN_DT_F32, 2, 2},   /* split-K: 128x128, 9 steps in 5 + 4 */
         };
@@ -1174,6 +1205,6 @@ int main(int argc, char **argv) {
     if (!strcmp(mode, "quant")) rc |= time_quant();
     if (!strcmp(mode, "trace3")) rc |= trace_t3();
     if (!strcmp(mode, "time3")) rc |= time_t3(argc > 2 ? argv[2] : NULL);
-    if (!strcmp(mode, "time4")) rc |= time_t4(argc > 2 ? argv[2] : NULL);
+    if (!strcmp(mode, "time5")) rc |= time_t5(argc > 2 ? argv[2] : NULL);
     return rc;
 }

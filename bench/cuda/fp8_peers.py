@@ -11,7 +11,8 @@ alone (the same work: _scaled_mm is given e4m3 x) and against quantize + GEMM. A
 (fp8pp11) also has the clustered and persistent GEMMs' times (v2c2_us .. v2c4p_us): their ratios follow on a
 second line per shape (FP8_PEERS_FAST_ONLY=1: use_fast_accum True alone); one from `fp8_check time3` (fp813) has the default 2p and the TMA form (v2c1t_us, v2c2t_us, v2c2ts_us, v2c1ts_us, v2c2tw_us); one from
 `fp8_check time4` (fp814) the default 0ts (gemm_us, v2c1ts_us) and it with 128x256 / 128x192 forced (v2c1ts256_us,
-v2c1ts192_us; round 1's CSV also had 0t, 2ts, 0tsn and the ping-pong form).
+v2c1ts192_us; round 1's CSV also had 0t, 2ts, 0tsn and the ping-pong form); one from `fp8_check time5` (fp815)
+the default, stream-K always and by its model (v2c1sk_us, v2c1skm_us) and 128x192 forced.
 """
 import csv
 import os
@@ -69,12 +70,23 @@ def main():
               f"{t[True] / g:>9.2f} {t[False] / g:>8.2f} {t[True] / o:>9.2f}   scaled_mm")
         v2 = [(c, float(r[c])) for c in ("v2c2_us", "v2c4_us", "v2c1p_us", "v2c2p_us", "v2c4p_us", "v2c1pp_us",
                                               "v2c2pp_us", "v2c4pp_us", "v2c1t_us", "v2c2t_us", "v2c2ts_us", "v2c1ts_us", "v2c2tw_us", "v2c4tw_us",
-                                              "v2c1tsn_us", "v2c1tp_us", "v2c2tp_us", "v2c1ts256_us", "v2c1ts192_us") if r.get(c)]
+                                              "v2c1tsn_us", "v2c1tp_us", "v2c2tp_us", "v2c1ts256_us", "v2c1ts192_us", "v2c1sk_us",
+                                              "v2c1skm_us") if r.get(c)]
         if v2:
             q = float(r["quant_us"])
             print(f"{M:>6} {N:>6} {K:>6} | " + ", ".join(
                 f"{c[2:-3]} {v:.1f} us: fast/gemm {t[True] / v:.2f} (+quant {t[True] / (q + v):.2f})"
                 for c, v in v2) + "   scaled_mm v2")
+        if r.get("quant_sm_us"):  # fp815: the whole op, quantizer included, against torch's own quantize + _scaled_mm
+            def tq_fn():
+                s_ = x.float().abs().amax(1, keepdim=True) / 448.0
+                return (x.float() / s_).to(torch.float8_e4m3fn), s_
+            tq = time_us(tq_fn)
+            qs, g = float(r["quant_sm_us"]), float(r["gemm_us"])
+            best = min(float(r[c]) for c in ("gemm_us", "v2c1sk_us", "v2c1skm_us") if r.get(c))
+            print(f"{M:>6} {N:>6} {K:>6} | torch quant {tq:.1f} us + scaled_mm {t[True]:.1f}; ours quant {q:.1f} / "
+                  f"one-read {qs:.1f} us + gemm {g:.1f} (best form {best:.1f}): (torch op) / (ours, one-read + best) "
+                  f"{(tq + t[True]) / (qs + best):.2f}, (torch op) / (ours, default) {(tq + t[True]) / (q + g):.2f}   op")
 
 
 if __name__ == "__main__":

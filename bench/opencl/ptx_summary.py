@@ -21,6 +21,8 @@ import sys
 
 KERNELS = ("qn_gemv_q8_gpu", "qn_gemv_q8_gpu_glu", "qn_gemv_q4_gpu", "qn_gemv_f16_gpu", "qn_gemv", "qn_gemm_q8_gpu", "qn_gemm",
            "qn_attention", "qn_attention_dec", "qn_rms_norm_rope")
+if os.environ.get("PTX_KERNELS"):  # a check's own list, comma-separated
+    KERNELS = tuple(os.environ["PTX_KERNELS"].split(","))
 HEADER = 32  # cache_header: magic[8], key hash, payload bytes, payload hash
 
 

@@ -533,4 +533,4 @@ const qn_backend_ops qn_cuda_backend = {
     .release_recording = cuda_release_recording,
 };
 
-const qn_bench_hooks qn_cuda_bench_hooks = {&qn_cuda_backend, cuda_copy_bandwidth, NULL, NULL};
+const qn_bench_hooks qn_cuda_bench_hooks = {&qn_cuda_backend, cuda_copy_bandwidth, NULL, NULL, NULL};

@@ -198,10 +198,10 @@ static quanta_status run_matmul_fp8(qn_cuda_state *s, const qn_cuda_weight *w, c
     if (w->fmt != QN_CW_E4M3 || M < QN_CUDA_FP8_WG_MIN_M || !qn_cuda_switch_on("QUANTA_CUDA_FP8_WGMMA", &on))
         return QUANTA_OK;
     void *scratch = NULL;
-    quanta_status st = qn_cuda_scratch(s, qn_cuda_fp8_x_bytes(M, w->Kp), &scratch);
+    quanta_status st = qn_cuda_scratch(s, qn_cuda_fp8_scratch_bytes(M, w->Kp, s->sms), &scratch);
     if (st != QUANTA_OK) return st;
     const int e = qn_cuda_matmul_fp8(w, x->desc.dtype, qn_cuda_ptr(x), y->desc.dtype, qn_cuda_ptr(y), M, scratch,
-                                     s->scratch_bytes, s->sms, s->stream);
+                                     s->scratch_bytes, s->counters, QN_CUDA_MATMUL_COUNTERS, s->sms, s->stream);
     if (e < 0) return QUANTA_OK; /* not this device */
     *taken = true;
     return e ? qn_cuda_error((cudaError_t)e, "matmul (fp8 x fp8, wgmma)") : QUANTA_OK;

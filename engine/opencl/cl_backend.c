@@ -617,6 +617,16 @@ static quanta_status ocl_peer_gemm(void *self, int64_t m, int64_t n, int64_t k, 
     return qn_cl_peer_gemm(self, m, n, k, seconds, name, name_len);
 }
 
+static quanta_status ocl_kernel_time(void *self, double *seconds, uint64_t *kernels) {
+    unsigned long long n = 0;
+    const double ns = qn_cl_events_kernel_ns(self, &n);
+    if (ns < 0)
+        return qn_error_set(QUANTA_ERR_UNSUPPORTED, "opencl kernel_time: no event timestamps (set QUANTA_OPENCL_EVENTS)");
+    *seconds = ns / 1e9;
+    *kernels = n;
+    return QUANTA_OK;
+}
+
 static quanta_status ocl_tune(void *self, quanta_backend *be, int quick, char *report, size_t len) {
     return qn_cl_tune_sweep(self, be, quick, report, len);
 }
@@ -644,4 +654,5 @@ const qn_backend_ops qn_opencl_backend = {
     .release_recording = qn_cl_release_recording,
 };
 
-const qn_bench_hooks qn_opencl_bench_hooks = {&qn_opencl_backend, ocl_copy_bandwidth, ocl_peer_gemm, ocl_tune};
+const qn_bench_hooks qn_opencl_bench_hooks = {&qn_opencl_backend, ocl_copy_bandwidth, ocl_peer_gemm, ocl_tune,
+                                              ocl_kernel_time};

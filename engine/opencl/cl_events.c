@@ -122,6 +122,13 @@ void qn_cl_events_harvest(qn_cl *s) {
     ev->n = 0;
 }
 
+double qn_cl_events_kernel_ns(qn_cl *s, unsigned long long *kernels) {
+    if (!s->events) return -1.0;
+    qn_cl_events_harvest(s);
+    *kernels = s->events->kernels;
+    return s->events->kernel_ns;
+}
+
 void qn_cl_events_close(qn_cl *s) {
     qn_cl_events *ev = s->events;
     if (!ev) return;

@@ -78,6 +78,9 @@ typedef enum qn_cl_kernel_id {
     QK_GEMV_Q8_M1N_GLU,
     QK_ATTENTION_DEC1,
     QK_GEMV_Q8_M1R,
+    QK_GEMV_Q8_S,
+    QK_GEMV_Q8_S_GLU,
+    QK_GEMV_Q4_S,
     QK_COUNT
 } qn_cl_kernel_id;
 
@@ -253,6 +256,8 @@ qn_cl_events *qn_cl_events_new(void);
 cl_event *qn_cl_events_slot(qn_cl *s, const char *what);
 /* Waits for the queue and adds the pending events' times to the totals. */
 void qn_cl_events_harvest(qn_cl *s);
+/* Harvests; the summed device time (ns) of every kernel so far and their count, or -1 without events. */
+double qn_cl_events_kernel_ns(qn_cl *s, unsigned long long *kernels);
 /* Harvests, appends the table to the file, frees s->events. */
 void qn_cl_events_close(qn_cl *s);
 

@@ -350,9 +350,26 @@ static qn_cl_kernel_id gemv_gpu_kernel(const qn_cl *s, const mm_args *m) {
 }
 
 static size_t gemv1_sets(const qn_cl *s, const mm_args *m);
+/* the streamed GEMVs' launch (gemvs_shape) */
+typedef struct gemvs_geo {
+    size_t l[2], g[2], lbytes;
+    cl_int iters, xl, rw;
+} gemvs_geo;
+static int gemvs_shape(const qn_cl *s, const mm_args *m, size_t rows, int glu, int q4, gemvs_geo *o);
 
 static quanta_status run_gemv_gpu(qn_cl *s, const mm_args *m, qn_cl_kernel_id id) {
     const size_t sets = id == QK_GEMV_Q4_GPU ? gemv1_sets(s, m) : 0;
+    gemvs_geo sv;
+    if (id == QK_GEMV_Q4_GPU && gemvs_shape(s, m, (size_t)m->N, 0, 1, &sv)) { /* qn_gemv_q4_s */
+        qn_cl_arg a[24];
+        int k = mm_kernel_args(m, 1, 1, a);
+        a[k++] = QA(sv.iters);
+        a[k++] = QA(sv.xl);
+        a[k++] = QA_LOCAL(sv.lbytes);
+        quanta_status st = qn_cl_set_args(s, QK_GEMV_Q4_S, a, k);
+        if (st != QUANTA_OK) return st;
+        return qn_cl_launch(s, QK_GEMV_Q4_S, "matmul (gemv q4 s)", 2, sv.g, sv.l);
+    }
     if (sets) { /* qn_gemv_q4_m1: 2 rows a warp, the same arguments */
         size_t l[2] = {GEMV_GPU_LX, sets}, rows_per_group = 2 * sets;
         qn_cl_arg a[24];
@@ -389,12 +406,58 @@ static size_t gemv1_sets(const qn_cl *s, const mm_args *m) {
     return sets;
 }
 
+/* The streamed M = 1 GEMVs (qn_gemv_q8_s, _glu, qn_gemv_q4_s: a warp per rw rows, a group taking `iters` row
+ * blocks; the same bits as the m1 kernels) under QUANTA_OPENCL_GEMVS=1 (x read from global memory) or =2 (x
+ * copied into local memory first), off until a device round says faster (bench/NOTES.md section 1 clgemv15).
+ * QUANTA_OPENCL_GEMVS_RW = rows a warp for q8 (4, the default, or 2: twice the warps; q4: 4). Work-groups of
+ * 32 x S items, S = QUANTA_OPENCL_GEMVS_SETS (1..8), by default 8 halved while that leaves fewer groups than
+ * compute units (4096 rows at 4 a warp: 1024 warps, 8 an SM in all; each group copies x once, so not smaller),
+ * and fewer where the local memory would not hold x; QUANTA_OPENCL_GEMVS_GPC = groups a compute unit (0, the default: one block a group, the plain grid).
+ * Fills the launch for `rows` outputs at `per` a warp (rw: the warp's weight rows); returns 0 when off. */
+static int gemvs_shape(const qn_cl *s, const mm_args *m, size_t rows, int glu, int q4, gemvs_geo *o) {
+    const char *e = getenv("QUANTA_OPENCL_GEMVS");
+    if (m->M != 1 || !e || (strcmp(e, "1") && strcmp(e, "2"))) return 0;
+    const char *se = getenv("QUANTA_OPENCL_GEMVS_SETS"), *ge = getenv("QUANTA_OPENCL_GEMVS_GPC");
+    const char *re = getenv("QUANTA_OPENCL_GEMVS_RW");
+    o->rw = !q4 && re && !strcmp(re, "2") ? 2 : 4;
+    const size_t per = glu ? (size_t)o->rw / 2 : (size_t)o->rw;
+    const size_t cu = s->dev.info.compute_units > 0 ? (size_t)s->dev.info.compute_units : 1;
+    const int fixed = se && atoi(se) >= 1 && atoi(se) <= 8;
+    size_t sets = fixed ? (size_t)atoi(se) : 8;
+    while (sets > 1 && sets * GEMV_GPU_LX > s->dev.max_wg) sets /= 2;
+    while (!fixed && sets > 1 && (rows + per * sets - 1) / (per * sets) < cu) sets /= 2;
+    const size_t red = 2 * 4 * 33 * sizeof(float), xb = (size_t)m->K * sizeof(float);
+    o->xl = !strcmp(e, "2");
+    while (o->xl && sets > 1 && sets * red + xb > s->dev.local_mem) sets--;
+    if (sets * red + xb > s->dev.local_mem) o->xl = 0; /* x stays in global memory */
+    const size_t gpc = ge && atoi(ge) >= 1 && atoi(ge) <= 64 ? (size_t)atoi(ge) : 0;
+    const size_t blocks = (rows + per * sets - 1) / (per * sets);
+    const size_t groups = gpc && blocks > cu * gpc ? cu * gpc : blocks;
+    o->l[0] = GEMV_GPU_LX, o->l[1] = sets;
+    o->g[0] = GEMV_GPU_LX, o->g[1] = groups * sets;
+    o->iters = (cl_int)((blocks + groups - 1) / groups);
+    o->lbytes = sets * red + (o->xl ? xb : 0);
+    return 1;
+}
+
 /* qn_gemv_q8_gpu: matmul's weight alone (multi NULL) or matmul_multi's two or three, stacked.
  * Returns QUANTA_ERR_UNSUPPORTED (no message) where a weight's codes or x are not 16-byte aligned. */
 static quanta_status run_gemv_q8_gpu(qn_cl *s, const mm_args *m, const qn_node *multi) {
     const i8_targets t = i8_targets_of(m, multi);
     if (m->xo % 16 || t.wo[0] % 16 || t.wo[1] % 16 || t.wo[2] % 16 || m->K % 16) return QUANTA_ERR_UNSUPPORTED;
     const size_t nt = (size_t)(t.nn[0] + t.nn[1] + t.nn[2]), sets = gemv1_sets(s, m);
+    gemvs_geo sv;
+    const cl_int rnone = 0; /* no residual: the r and s arguments unused */
+    if (gemvs_shape(s, m, nt, 0, 0, &sv)) { /* qn_gemv_q8_s: rw rows a warp */
+        qn_cl_arg a[] = {QA(t.wm[0]), QA(t.wo[0]), QA(t.ws[0]), QA(t.wm[1]), QA(t.wo[1]), QA(t.ws[1]), QA(t.wm[2]),
+                         QA(t.wo[2]), QA(t.ws[2]), QA(m->x), QA(m->xo), QA(t.ym[0]), QA(t.yo[0]), QA(t.ym[1]),
+                         QA(t.yo[1]), QA(t.ym[2]), QA(t.yo[2]), QA(m->ydt), QA(t.nn[0]), QA(t.nn[1]), QA(t.nn[2]),
+                         QA(m->K), QA(sv.iters), QA(sv.xl), QA(sv.rw), QA(m->x), QA(m->xo), QA(m->x), QA(m->xo),
+                         QA(rnone), QA_LOCAL(sv.lbytes)};
+        quanta_status st = qn_cl_set_args(s, QK_GEMV_Q8_S, a, (int)(sizeof a / sizeof a[0]));
+        if (st != QUANTA_OK) return st;
+        return qn_cl_launch(s, QK_GEMV_Q8_S, multi ? "matmul_multi (gemv q8 s)" : "matmul (gemv q8 s)", 2, sv.g, sv.l);
+    }
     if (sets) { /* qn_gemv_q8_m1: 2 rows a warp */
         size_t l[2] = {GEMV_GPU_LX, sets}, rows_per_group = 2 * sets;
         qn_cl_arg a[] = {QA(t.wm[0]), QA(t.wo[0]), QA(t.ws[0]), QA(t.wm[1]), QA(t.wo[1]), QA(t.ws[1]), QA(t.wm[2]),
@@ -425,6 +488,14 @@ static quanta_status run_gemv_q8_gpu_glu(qn_cl *s, const mm_args *m, const qn_te
     if (m->xo % 16 || m->wo % 16 || uo % 16 || m->K % 16) return QUANTA_ERR_UNSUPPORTED;
     const cl_long ws1 = (cl_long)m->wd.scales_offset;
     const size_t sets = gemv1_sets(s, m);
+    gemvs_geo sv;
+    if (gemvs_shape(s, m, (size_t)m->N, 1, 0, &sv)) { /* qn_gemv_q8_s_glu: rw / 2 outputs a warp */
+        qn_cl_arg a[] = {QA(m->wm), QA(m->wo), QA(um), QA(uo), QA(ws1), QA(m->x), QA(m->xo), QA(m->y), QA(m->yo),
+                         QA(m->ydt), QA(m->N), QA(m->K), QA(act), QA(sv.iters), QA(sv.xl), QA(sv.rw), QA_LOCAL(sv.lbytes)};
+        quanta_status st = qn_cl_set_args(s, QK_GEMV_Q8_S_GLU, a, (int)(sizeof a / sizeof a[0]));
+        if (st != QUANTA_OK) return st;
+        return qn_cl_launch(s, QK_GEMV_Q8_S_GLU, "matmul_glu (gemv q8 s)", 2, sv.g, sv.l);
+    }
     if (sets) { /* qn_gemv_q8_m1_glu: a warp per output (its gate and up rows) */
         size_t l[2] = {GEMV_GPU_LX, sets};
         qn_cl_arg a[] = {QA(m->wm), QA(m->wo), QA(um), QA(uo), QA(ws1), QA(m->x), QA(m->xo), QA(m->y), QA(m->yo),
@@ -680,11 +751,14 @@ static quanta_status run_quant_gemm(qn_cl *s, const mm_args *m, qn_cl_gemm_path 
  * GEMM: one quantization of x and one launch for the two or three products, where the plan otherwise keeps separate
  * matmuls, each with its own quantization and launch, run one after another however few groups they have (a 1B's k
  * and v at a 256-token step: 8 groups each for 132 SMs). The products' bits are the separate path's, and the glu is
- * qn_glu as the plan would launch it. QUANTA_OPENCL_GEMM_MULTI=1, off until measured on a GPU. */
+ * qn_glu as the plan would launch it. By default on NVIDIA's GPUs (H100 2026-12-06 20:05, with every other prefill
+ * default on: pp512 1B 40.6k -> 44.0k, Gemma 3 270M 61.8k -> 66.3k; conformance 14/14); QUANTA_OPENCL_GEMM_MULTI=0
+ * off, =1 on for any device of the GPU class. */
 static bool gemm_multi_claims(const qn_cl *s, const qn_node *node, size_t K) {
     const char *e = getenv("QUANTA_OPENCL_GEMM_MULTI"), *g = getenv("QUANTA_OPENCL_GEMM_I8");
     const int i8 = g && *g ? !strcmp(g, "1") || !strcmp(g, "portable") : s->nv_ptx;
-    if (!(e && !strcmp(e, "1")) || !i8 || !s->gpu_class || s->dev.max_wg < 256 || K % 32) return false;
+    const int on = e && *e ? !strcmp(e, "1") : qn_cl_nvidia_gpu(&s->dev);
+    if (!on || !i8 || !s->gpu_class || s->dev.max_wg < 256 || K % 32) return false;
     const int nw = node->op == QN_OP_MATMUL_GLU ? 2 : 3;
     for (int i = 1; i <= nw; i++)
         if (node->src[i] ? node->src[i]->desc.dtype != QUANTA_Q8 : i < 3) return false;
@@ -967,8 +1041,16 @@ quanta_status qn_cl_peer_gemm(qn_cl *s, int64_t m, int64_t n, int64_t k, double 
 /* qn_gemv_q8_m1n(_glu): the norm in the GEMV's prologue (cl_norm_gemv.c holds the norm node; gemv_gpu.cl says why).
  * Groups of (32, 8): 16 rows (glu: 8 outputs) a pass; `passes` per group so that about 4 groups per compute unit
  * remain (each group norms the row once: the output GEMV's 32000-262144 rows would otherwise norm it 2000-16000
- * times). Everything checked before the launch: UNSUPPORTED leaves the queue as it was. */
+ * times); QUANTA_OPENCL_NG_GPC=n (1..16) asks for n groups a compute unit instead (the 1B's gate/up at 4: 704
+ * groups of 8 outputs, each norming the row, 26 us for 23 MB on the H100 at 20:05). Everything checked before the
+ * launch: UNSUPPORTED leaves the queue as it was. */
 #define NG_ITEMS 256
+static cl_int ng_passes(size_t sets, size_t cu) {
+    const char *e = getenv("QUANTA_OPENCL_NG_GPC");
+    if (!(e && atoi(e) >= 1 && atoi(e) <= 16)) return (cl_int)(sets / (4 * cu) > 1 ? sets / (4 * cu) : 1); /* as measured */
+    const size_t gpc = (size_t)atoi(e);
+    return (cl_int)(sets > gpc * cu ? (sets + gpc * cu - 1) / (gpc * cu) : 1);
+}
 quanta_status qn_cl_matmul_run_normed(qn_cl *s, const qn_node *mm, const qn_cl_norm_args *na) {
     const qn_tensor *x = mm->src[0], *w = mm->src[1], *y = mm->dst;
     if (mm->op != QN_OP_MATMUL && mm->op != QN_OP_MATMUL_MULTI && mm->op != QN_OP_MATMUL_GLU) return QUANTA_ERR_UNSUPPORTED;
@@ -1000,7 +1082,7 @@ quanta_status qn_cl_matmul_run_normed(qn_cl *s, const qn_node *mm, const qn_cl_n
         const cl_long ws = (cl_long)m.wd.scales_offset;
         const cl_int act = qn_cl_glu_op(mm->params.glu_act);
         const size_t sets = ((size_t)m.N + 7) / 8;
-        cl_int passes = (cl_int)(sets / (4 * cu) > 1 ? sets / (4 * cu) : 1);
+        cl_int passes = ng_passes(sets, cu);
         qn_cl_arg a[] = {QA(m.wm), QA(m.wo), QA(um), QA(uo), QA(ws), QA(na->a), QA(na->ao), QA(na->b), QA(na->bo),
                          QA(na->w), QA(na->wo), QA(na->hasw), QA(na->w2), QA(na->w2o), QA(na->hasw2), QA(na->s),
                          QA(na->so), QA(na->y), QA(na->yo), QA(na->mode), QA(na->plus_one), QA(na->eps), QA(m.y),
@@ -1015,7 +1097,7 @@ quanta_status qn_cl_matmul_run_normed(qn_cl *s, const qn_node *mm, const qn_cl_n
     for (int i = 1; mm->op == QN_OP_MATMUL_MULTI && i < 3 && mm->src[1 + i]; i++)
         if (mm->src[1 + i]->desc.dtype != QUANTA_Q8 || mm->src[1 + i]->desc.dims[1] != m.K) return QUANTA_ERR_UNSUPPORTED;
     const size_t nt = (size_t)(t.nn[0] + t.nn[1] + t.nn[2]), sets = (nt + 15) / 16;
-    cl_int passes = (cl_int)(sets / (4 * cu) > 1 ? sets / (4 * cu) : 1);
+    cl_int passes = ng_passes(sets, cu);
     qn_cl_arg a[] = {QA(t.wm[0]), QA(t.wo[0]), QA(t.ws[0]), QA(t.wm[1]), QA(t.wo[1]), QA(t.ws[1]), QA(t.wm[2]),
                      QA(t.wo[2]), QA(t.ws[2]), QA(na->a), QA(na->ao), QA(na->b), QA(na->bo), QA(na->w), QA(na->wo),
                      QA(na->hasw), QA(na->w2), QA(na->w2o), QA(na->hasw2), QA(na->s), QA(na->so), QA(na->y),
@@ -1057,6 +1139,20 @@ quanta_status qn_cl_matmul_run_residual(qn_cl *s, const qn_node *mm, const qn_te
     cl_ulong yo = y->mem.offset, ro = r ? r->mem.offset : 0, so = res->mem.offset;
     cl_int radd = r != NULL;
     const cl_long ws = (cl_long)m.wd.scales_offset;
+    gemvs_geo sv;
+    if (gemvs_shape(s, &m, (size_t)m.N, 0, 0, &sv)) { /* qn_gemv_q8_s with the residual stores (the same bits) */
+        const cl_long zero = 0;
+        const cl_ulong zo = 0;
+        const cl_int rmode = radd ? 2 : 1, ydt = (cl_int)y->desc.dtype; /* f32: the kernel stores floats */
+        qn_cl_arg a[] = {QA(m.wm), QA(m.wo), QA(ws), QA(m.wm), QA(m.wo), QA(zero), QA(m.wm), QA(m.wo), QA(zero),
+                         QA(m.x), QA(m.xo), QA(ym), QA(yo), QA(ym), QA(zo), QA(ym), QA(zo), QA(ydt), QA(m.N),
+                         QA(zero), QA(zero), QA(m.K), QA(sv.iters), QA(sv.xl), QA(sv.rw), QA(rm), QA(ro), QA(sm),
+                         QA(so), QA(rmode), QA_LOCAL(sv.lbytes)};
+        const quanta_status sst = qn_cl_set_args(s, QK_GEMV_Q8_S, a, (int)(sizeof a / sizeof a[0]));
+        if (sst != QUANTA_OK) return sst;
+        return qn_cl_launch(s, QK_GEMV_Q8_S, r ? "matmul + residual (gemv q8 s)" : "matmul + copy (gemv q8 s)", 2,
+                            sv.g, sv.l);
+    }
     size_t l[2] = {GEMV_GPU_LX, sets}, rows_per_group = 2 * sets;
     qn_cl_arg a[] = {QA(m.wm), QA(m.wo), QA(ws), QA(m.x), QA(m.xo), QA(ym), QA(yo), QA(rm), QA(ro), QA(sm), QA(so),
                      QA(radd), QA(m.N), QA(m.K), QA_LOCAL(rows_per_group * 33 * sizeof(float))};

@@ -1,5 +1,5 @@
 /*
- * cl_norm_gemv.c — a decode step's one-row norm run inside the q8 GEMV that reads it (QUANTA_OPENCL_NORM_GEMV=1).
+ * cl_norm_gemv.c — a decode step's one-row norm run inside the q8 GEMV that reads it (GPU class; QUANTA_OPENCL_NORM_GEMV=0: apart).
  *
  * Why: on NVIDIA's OpenCL a launch costs ~6 us of device time however little it does, and a decode step's norms
  * (add_norm twice a layer on LLaMA, rms_norm_add_norm on Gemma 3) are 32-36 launches of 11-17 us each for rows of a
@@ -20,9 +20,12 @@
 
 #include "cl_internal.h"
 
-static int norm_gemv_on(void) {
+/* On for the GPU class since the H100 call of 2026-12-06 20:05 (1B tg128 652 -> 780 tok/s, Gemma 481 -> 566, the
+ * same greedy text; bench/NOTES.md section 1 cldec14, clgemv15); QUANTA_OPENCL_NORM_GEMV=0 launches the norms apart,
+ * =1 holds them on any class. */
+static int norm_gemv_on(const qn_cl *s) {
     const char *e = getenv("QUANTA_OPENCL_NORM_GEMV");
-    return e && !strcmp(e, "1");
+    return e ? !strcmp(e, "1") : s->gpu_class;
 }
 
 static int f32(const qn_tensor *t) { return !t || t->desc.dtype == QUANTA_F32; }
@@ -232,7 +235,7 @@ quanta_status qn_cl_norm_gemv_step(qn_cl *s, const qn_node *node, int *done) {
         const quanta_status fl = qn_cl_norm_flush(s);
         if (fl != QUANTA_OK) return fl;
     }
-    if (!norm_gemv_on()) return QUANTA_OK;
+    if (!norm_gemv_on(s)) return QUANTA_OK;
     if (mm_holdable(s, node)) {
         s->mm_node = *node;
         s->mm_pend = 1;
