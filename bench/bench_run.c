@@ -272,9 +272,14 @@ static int qb_gemv_shapes(bool quick, int64_t sh[QB_GEMV_SHAPES][2]) {
     return 2;
 }
 
-/* A GEMV row: weight GB/s over seconds a product, and its ratio to copy_gbps (0: none). */
-static void qb_gemv_row(qb_report *rep, const char *kind, quanta_dtype dt, int64_t n, int64_t k, double sec,
-                        size_t wb, double copy_gbps, const char *how, int fb) {
+/* A GEMV row: weight GB/s over seconds a product, and its ratio to copy_gbps (0: none); also said on log as soon
+ * as measured (a run cut short by a time limit keeps the rows it had). */
+static void qb_gemv_row(qb_report *rep, FILE *log, const char *kind, quanta_dtype dt, int64_t n, int64_t k,
+                        double sec, size_t wb, double copy_gbps, const char *how, int fb) {
+    if (log)
+        fprintf(log, "  %s %s 1x%lldx%lld: %.2f GB/s, %.3f of %.1f (%s)\n", kind, quanta_dtype_name(dt), (long long)n,
+                (long long)k, (double)wb / sec / 1e9, copy_gbps > 0 ? (double)wb / sec / 1e9 / copy_gbps : 0.0,
+                copy_gbps, how);
     qb_row *r = qb_add(rep, kind, quanta_dtype_name(dt));
     if (!r) return;
     r->m = 1, r->n = n, r->k = k;
@@ -367,7 +372,7 @@ int qb_run(const qb_options *opt, qb_report *rep, FILE *log) {
             }
             if (call) {
                 if (qb_matmul(be, dt, 1, gn, gk, min_s, w[0], &sec, &wb, &fb)) rc = -1;
-                else qb_gemv_row(rep, "gemv", dt, gn, gk, sec, wb, rep->copy_gbps, "a call", fb);
+                else qb_gemv_row(rep, log, "gemv", dt, gn, gk, sec, wb, rep->copy_gbps, "a call", fb);
             }
             if (stream) {
                 if (qb_matmul_stream(be, ops, self, w, R, gk, min_s, &sec, &ksec, &nl, &fb)) {
@@ -375,9 +380,9 @@ int qb_run(const qb_options *opt, qb_report *rep, FILE *log) {
                 } else {
                     char how[40];
                     snprintf(how, sizeof how, "%d back to back", R);
-                    qb_gemv_row(rep, "gemvs", dt, gn, gk, sec, wb, rep->copy_gbps, how, fb);
+                    qb_gemv_row(rep, log, "gemvs", dt, gn, gk, sec, wb, rep->copy_gbps, how, fb);
                     snprintf(how, sizeof how, "device time, %.3g launches each", nl);
-                    if (ksec > 0) qb_gemv_row(rep, "gemvk", dt, gn, gk, ksec, wb, copy_dev_gbps, how, fb);
+                    if (ksec > 0) qb_gemv_row(rep, log, "gemvk", dt, gn, gk, ksec, wb, copy_dev_gbps, how, fb);
                 }
             }
             for (int i = 0; i < R; i++) quanta_buffer_destroy(w[i]);

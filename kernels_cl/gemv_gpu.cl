@@ -523,11 +523,13 @@ QN_Q8_M1_ROWS_DEF(qn_q8_m1_rows_ls, const local float4 *lx, QN_S_XL8)
     local float4 *lx = (lm) + 2 * (int)get_local_size(1) * QN_S_RW * QN_GPU_RED / 4;
 
 /* matmul (one weight) and matmul_multi (two or three stacked), as qn_gemv_q8_m1; `iters` blocks a group;
- * xl: x from local memory (K float4s / 4 after the partials in lm). */
+ * xl: x from local memory (K float4s / 4 after the partials in lm). rmode (one f32 weight and result, as
+ * qn_gemv_q8_m1r): 1 also stores s = y, 2 s = y + r (the add_norm after it, cl_norm_gemv.c). */
 kernel void qn_gemv_q8_s(const global uchar *W0, ulong wo0, long ws0, const global uchar *W1, ulong wo1, long ws1,
                          const global uchar *W2, ulong wo2, long ws2, const global uchar *xb_, ulong xo,
                          global uchar *y0, ulong yo0, global uchar *y1, ulong yo1, global uchar *y2, ulong yo2,
-                         int ydt, long N0, long N1, long N2, long K, int iters, int xl, int rw, local float4 *lm) {
+                         int ydt, long N0, long N1, long N2, long K, int iters, int xl, int rw, const global uchar *rres,
+                         ulong ro, global uchar *sres, ulong so, int rmode, local float4 *lm) {
     const int l = (int)get_local_id(0), ly = (int)get_local_id(1), ry = (int)get_local_size(1);
     const long N = N0 + N1 + N2;
     const global float4 *x4 = (const global float4 *)(xb_ + xo);
@@ -557,7 +559,10 @@ kernel void qn_gemv_q8_s(const global uchar *W0, ulong wo0, long ws0, const glob
         if (f < ry * rw) {
             const float v = qn_gpu_sum32(rb + ((f / rw) * QN_S_RW + f % rw) * QN_GPU_RED);
             const long n = gb + f;
-            if (n < N) {
+            if (n < N && rmode) { /* f32, one weight: qn_gemv_q8_m1r's stores */
+                ((global float *)(y0 + yo0))[n] = v;
+                ((global float *)(sres + so))[n] = rmode == 2 ? v + ((const global float *)(rres + ro))[n] : v;
+            } else if (n < N) {
                 long rr;
                 const int i = qn_stack_row(n, N0, N1, &rr);
                 qn_st(i == 0 ? y0 + yo0 : i == 1 ? y1 + yo1 : y2 + yo2, ydt, (size_t)rr, v);

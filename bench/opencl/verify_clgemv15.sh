@@ -33,8 +33,13 @@ krows() { # LABEL ROWS SHAPES DTYPES ENV...: the kernel rows, events on
   env "$@" QUANTA_OPENCL_EVENTS=$D/ev_$label.txt QUANTA_BENCH_ROWS=$rows QUANTA_BENCH_GEMV=$shapes \
     QUANTA_BENCH_GEMV_DTYPES=$dts timeout $(( $(left) > 8 ? 7 : $(left) - 1 )) $Q bench --backend opencl --no-ref --min-seconds 0.01 \
     > $D/k_$label.txt 2> $D/k_$label.err
-  say "kernel rows $label ($*) rc=$?:"
-  grep -E '^(copy|gemv)' $D/k_$label.txt | sed 's/copy bandwidth/copy/;s/ of weights//' | cut -c1-150 | tee -a $D/summary.txt
+  local rc=$?
+  say "kernel rows $label ($*) rc=$rc:"
+  if grep -qE '^gemv' $D/k_$label.txt; then
+    grep -E '^(copy|gemv)' $D/k_$label.txt | sed 's/copy bandwidth/copy/;s/ of weights//' | cut -c1-150 | tee -a $D/summary.txt
+  else # cut short: the rows it said as it went
+    grep -E '^  gemv' $D/k_$label.err | tee -a $D/summary.txt
+  fi
   pack
 }
 # 1. the deciding rows: each form's device-time rows at the 7B shapes

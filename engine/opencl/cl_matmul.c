@@ -410,9 +410,9 @@ static size_t gemv1_sets(const qn_cl *s, const mm_args *m) {
  * blocks; the same bits as the m1 kernels) under QUANTA_OPENCL_GEMVS=1 (x read from global memory) or =2 (x
  * copied into local memory first), off until a device round says faster (bench/NOTES.md section 1 clgemv15).
  * QUANTA_OPENCL_GEMVS_RW = rows a warp for q8 (4, the default, or 2: twice the warps; q4: 4). Work-groups of
- * 32 x S items, S = QUANTA_OPENCL_GEMVS_SETS (1..8), by default 8 halved while that leaves fewer than two groups
- * a compute unit (4096 rows at 4 a warp: 8 warps an SM in all), and fewer where the local memory would not hold
- * x; QUANTA_OPENCL_GEMVS_GPC = groups a compute unit (0, the default: one block a group, the plain grid).
+ * 32 x S items, S = QUANTA_OPENCL_GEMVS_SETS (1..8), by default 8 halved while that leaves fewer groups than
+ * compute units (4096 rows at 4 a warp: 1024 warps, 8 an SM in all; each group copies x once, so not smaller),
+ * and fewer where the local memory would not hold x; QUANTA_OPENCL_GEMVS_GPC = groups a compute unit (0, the default: one block a group, the plain grid).
  * Fills the launch for `rows` outputs at `per` a warp (rw: the warp's weight rows); returns 0 when off. */
 static int gemvs_shape(const qn_cl *s, const mm_args *m, size_t rows, int glu, int q4, gemvs_geo *o) {
     const char *e = getenv("QUANTA_OPENCL_GEMVS");
@@ -425,7 +425,7 @@ static int gemvs_shape(const qn_cl *s, const mm_args *m, size_t rows, int glu, i
     const int fixed = se && atoi(se) >= 1 && atoi(se) <= 8;
     size_t sets = fixed ? (size_t)atoi(se) : 8;
     while (sets > 1 && sets * GEMV_GPU_LX > s->dev.max_wg) sets /= 2;
-    while (!fixed && sets > 1 && (rows + per * sets - 1) / (per * sets) < 2 * cu) sets /= 2;
+    while (!fixed && sets > 1 && (rows + per * sets - 1) / (per * sets) < cu) sets /= 2;
     const size_t red = 2 * 4 * 33 * sizeof(float), xb = (size_t)m->K * sizeof(float);
     o->xl = !strcmp(e, "2");
     while (o->xl && sets > 1 && sets * red + xb > s->dev.local_mem) sets--;
@@ -447,11 +447,13 @@ static quanta_status run_gemv_q8_gpu(qn_cl *s, const mm_args *m, const qn_node *
     if (m->xo % 16 || t.wo[0] % 16 || t.wo[1] % 16 || t.wo[2] % 16 || m->K % 16) return QUANTA_ERR_UNSUPPORTED;
     const size_t nt = (size_t)(t.nn[0] + t.nn[1] + t.nn[2]), sets = gemv1_sets(s, m);
     gemvs_geo sv;
+    const cl_int rnone = 0; /* no residual: the r and s arguments unused */
     if (gemvs_shape(s, m, nt, 0, 0, &sv)) { /* qn_gemv_q8_s: rw rows a warp */
         qn_cl_arg a[] = {QA(t.wm[0]), QA(t.wo[0]), QA(t.ws[0]), QA(t.wm[1]), QA(t.wo[1]), QA(t.ws[1]), QA(t.wm[2]),
                          QA(t.wo[2]), QA(t.ws[2]), QA(m->x), QA(m->xo), QA(t.ym[0]), QA(t.yo[0]), QA(t.ym[1]),
                          QA(t.yo[1]), QA(t.ym[2]), QA(t.yo[2]), QA(m->ydt), QA(t.nn[0]), QA(t.nn[1]), QA(t.nn[2]),
-                         QA(m->K), QA(sv.iters), QA(sv.xl), QA(sv.rw), QA_LOCAL(sv.lbytes)};
+                         QA(m->K), QA(sv.iters), QA(sv.xl), QA(sv.rw), QA(m->x), QA(m->xo), QA(m->x), QA(m->xo),
+                         QA(rnone), QA_LOCAL(sv.lbytes)};
         quanta_status st = qn_cl_set_args(s, QK_GEMV_Q8_S, a, (int)(sizeof a / sizeof a[0]));
         if (st != QUANTA_OK) return st;
         return qn_cl_launch(s, QK_GEMV_Q8_S, multi ? "matmul_multi (gemv q8 s)" : "matmul (gemv q8 s)", 2, sv.g, sv.l);
@@ -1137,6 +1139,20 @@ quanta_status qn_cl_matmul_run_residual(qn_cl *s, const qn_node *mm, const qn_te
     cl_ulong yo = y->mem.offset, ro = r ? r->mem.offset : 0, so = res->mem.offset;
     cl_int radd = r != NULL;
     const cl_long ws = (cl_long)m.wd.scales_offset;
+    gemvs_geo sv;
+    if (gemvs_shape(s, &m, (size_t)m.N, 0, 0, &sv)) { /* qn_gemv_q8_s with the residual stores (the same bits) */
+        const cl_long zero = 0;
+        const cl_ulong zo = 0;
+        const cl_int rmode = radd ? 2 : 1, ydt = (cl_int)y->desc.dtype; /* f32: the kernel stores floats */
+        qn_cl_arg a[] = {QA(m.wm), QA(m.wo), QA(ws), QA(m.wm), QA(m.wo), QA(zero), QA(m.wm), QA(m.wo), QA(zero),
+                         QA(m.x), QA(m.xo), QA(ym), QA(yo), QA(ym), QA(zo), QA(ym), QA(zo), QA(ydt), QA(m.N),
+                         QA(zero), QA(zero), QA(m.K), QA(sv.iters), QA(sv.xl), QA(sv.rw), QA(rm), QA(ro), QA(sm),
+                         QA(so), QA(rmode), QA_LOCAL(sv.lbytes)};
+        const quanta_status sst = qn_cl_set_args(s, QK_GEMV_Q8_S, a, (int)(sizeof a / sizeof a[0]));
+        if (sst != QUANTA_OK) return sst;
+        return qn_cl_launch(s, QK_GEMV_Q8_S, r ? "matmul + residual (gemv q8 s)" : "matmul + copy (gemv q8 s)", 2,
+                            sv.g, sv.l);
+    }
     size_t l[2] = {GEMV_GPU_LX, sets}, rows_per_group = 2 * sets;
     qn_cl_arg a[] = {QA(m.wm), QA(m.wo), QA(ws), QA(m.x), QA(m.xo), QA(ym), QA(yo), QA(rm), QA(ro), QA(sm), QA(so),
                      QA(radd), QA(m.N), QA(m.K), QA_LOCAL(rows_per_group * 33 * sizeof(float))};
