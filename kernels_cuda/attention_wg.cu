@@ -113,6 +113,16 @@ enum { F_PAIR = 128 };
  * landed (E issued 3 tiles before Q and lost 10-20%: Q queued behind 192 KB); F_QPF: one thread asks L2 for the Q
  * rows of the block about one wave ahead (linear block id + SMs), so that block's Q comes from L2, not HBM. */
 enum { F_E1 = 256, F_QPF = 512 };
+/* fa15. F_TQ: Q by TMA too (a 4-d map over q: dims, the G query heads of the KV head, positions, batch x KV heads;
+ * a box of 64 dims x G heads x 128 / G positions lands as the block's 128 folded rows in sw_off's layout), issued
+ * by the producer's one thread ahead of the first tiles, which no longer wait for Q to land; row and position
+ * arithmetic in 32 bits. Why: 21 / 35 spend ~5.8 us a block outside the steady state (H100 17:13, 1k and 4k
+ * non-causal: 19.8 us for 8 tiles, 61.7 us for 32: 1.75 us a tile + 5.8), and their start is a chain: Q by
+ * cp.async from 128 threads, each address through a 64-bit division by G (a subroutine of ~60 instructions, 16
+ * a thread), Q's HBM latency, and only then the first tile's TMA. Needs 128 % G == 0 (else the form without it).
+ * F_TO: the output through shared memory (a consumer's 64 rows into its own Q rows, free after its last
+ * Q . K^T) and a TMA store, instead of 32 4-byte global stores a thread at half-sector use. Needs 64 % G == 0. */
+enum { F_TQ = 1024, F_TO = 2048 };
 /* The TMA forms' K and V as 3-d tensors (128 dims, Nk keys, B * Hkv heads), boxes of 64 dims x BN keys in the
  * 128-byte swizzle: a __grid_constant__ parameter (the copies take its address in the parameter space) of the
  * TMA forms alone. (Params itself is not __grid_constant__: that moved n128s2sw from 230 to 254 registers.) */
@@ -122,7 +132,13 @@ struct Maps {
 struct NoMaps {
     int unused;
 };
-template <bool TMA> using MapsT = typename std::conditional<TMA, Maps, NoMaps>::type;
+/* F_TQ / F_TO forms: Q's (and the output's) 4-d maps beside K's and V's (a type of their own, so that the other
+ * TMA forms' parameter stays as measured) */
+struct MapsQ {
+    CUtensorMap tk, tv, tq, to;
+};
+template <bool TMA, bool TQ = false>
+using MapsT = typename std::conditional<TQ, MapsQ, typename std::conditional<TMA, Maps, NoMaps>::type>::type;
 
 template <typename T> struct Ty;
 template <> struct Ty<__half> {
@@ -196,6 +212,23 @@ __device__ __forceinline__ uint32_t qn_lds32(uint32_t a) {
     asm volatile("ld.shared.b32 %0, [%1];\n" : "=r"(v) : "r"(a) : "memory");
     return v;
 }
+__device__ __forceinline__ void qn_sts32(uint32_t a, uint32_t v) {
+    asm volatile("st.shared.b32 [%0], %1;\n" ::"r"(a), "r"(v) : "memory");
+}
+/* F_TQ / F_TO: a 4-d box (tma.cuh has 2-d and 3-d) into this CTA's shared memory completing on bar, and from it to
+ * global memory in this thread's bulk group */
+__device__ __forceinline__ void qn_tma_load_4d(uint32_t dst, const CUtensorMap *map, uint32_t bar, int32_t c0, int32_t c1,
+                                               int32_t c2, int32_t c3) {
+    asm volatile("cp.async.bulk.tensor.4d.shared::cluster.global.tile.mbarrier::complete_tx::bytes [%0], [%1, {%3, %4, %5, %6}], [%2];\n"
+                 ::"r"(dst), "l"((uint64_t)map), "r"(bar), "r"(c0), "r"(c1), "r"(c2), "r"(c3)
+                 : "memory");
+}
+__device__ __forceinline__ void qn_tma_store_4d(const CUtensorMap *map, uint32_t src, int32_t c0, int32_t c1, int32_t c2,
+                                                int32_t c3) {
+    asm volatile("cp.async.bulk.tensor.4d.global.shared::cta.tile.bulk_group [%0, {%2, %3, %4, %5}], [%1];\n"
+                 ::"l"((uint64_t)map), "r"(src), "r"(c0), "r"(c1), "r"(c2), "r"(c3)
+                 : "memory");
+}
 
 /* TMA (fa13): the producer form's K/V tiles by cp.async.bulk.tensor from one thread (4 boxes a tile, the
  * stage's bytes counted on its full barrier) instead of 16-byte cp.async from 128 threads: the producer's issue
@@ -207,7 +240,7 @@ __device__ __forceinline__ uint32_t qn_lds32(uint32_t a) {
  * next one's start (short sequences: a block of 512-1k causal rows has 1-8 tiles). */
 template <typename T, int BN, int S, bool OV, int WGN, bool WS, bool PP, bool SW, bool TMA = false, bool PER = false,
           int FL = 0>
-__global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const Params p, const __grid_constant__ MapsT<TMA> mp) {
+__global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const Params p, const __grid_constant__ MapsT<TMA, (FL & F_TQ) != 0> mp) {
 #if QN_AWG_HAVE
     typedef Cfg<BN, S, WGN, WS, SW> C;
     static_assert(!TMA || (WS && SW), "TMA: the producer form, swizzled tiles");
@@ -226,6 +259,10 @@ __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const Params p, c
     constexpr bool PAIR = (FL & F_PAIR) != 0;
     static_assert(!PAIR || (PER && !CL), "pairs of row blocks: the persistent form without clusters");
     static_assert(!QR || (PER && WGN == 3), "Q from registers: the persistent form with 2 consumers");
+    constexpr bool TQ = (FL & F_TQ) != 0, TO = (FL & F_TO) != 0;
+    static_assert(!TQ || (TMA && WGN == 3 && !CL && !QR && !(FL & (F_EARLY | F_E1 | F_QPF))),
+                  "Q by TMA: the TMA form with 2 consumers and Q in shared memory, its own producer path");
+    static_assert(!TO || (TQ && !PER), "O by TMA: staged in Q's buffer, which a persistent block reloads");
     constexpr int NS = BN / 8, PK = BN / 16, TILE = C::tile, STAGE = C::stage, kRB = C::rb, kNT = C::nt;
     constexpr bool QS = C::qs;
     /* 128-key tiles in the producer form: the consumers take the producer's registers (setmaxnreg: 232 each for
@@ -332,7 +369,10 @@ __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const Params p, c
         set_block((int)((item & 1) ? k : nmb - 1u - k), (int)(h % hk), (int)(h / hk));
         return 1;
     };
-    if constexpr (PER) set_work(blockIdx.x);
+    if constexpr (PER)
+        set_work(blockIdx.x);
+    else if constexpr (TQ)
+        set_block(mb, hkv, b); /* (32-bit divisions: the 64-bit ones above become dead code) */
 
     /* thread tid copies pieces i = tid + NT v: key (i / 128) * 8 + i % 8, dims 8 ((i / 8) % 16) .. + 7; keys
      * at or past L are zero-filled (never stale or NaN bytes in the products: P is 0 there, but 0 * NaN is not) */
@@ -536,18 +576,52 @@ __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const Params p, c
      * consumer branch, so that no code after the branches is shared with the producer (ptxas allocates registers
      * per setmaxnreg region: shared code is held to the entry cap of 168) */
     auto store_out = [&]() {
-    #pragma unroll
-        for (int h = 0; h < 2; ++h) {
-            float l = ls[h];
-            l += __shfl_xor_sync(0xffffffffu, l, 1);
-            l += __shfl_xor_sync(0xffffffffu, l, 2);
-            const long long r = h ? rb : ra;
-            if (r >= rend) continue;
-            const float inv = l > 0.f ? 1.f / l : 0.f;
-            T *dst = static_cast<T *>(p.out) + ((b * p.Hq + hkv * p.G + r % p.G) * p.Nq + r / p.G) * kD + 2 * t;
-    #pragma unroll
-            for (int j = 0; j < kD / 8; ++j)
-                *reinterpret_cast<uint32_t *>(dst + j * 8) = Ty<T>::pack(o[j][2 * h] * inv, o[j][2 * h + 1] * inv);
+        if constexpr (TO) {
+            /* into this consumer's own Q rows (its last Q . K^T is complete; no one else reads them), then one
+             * thread stores the 64 rows by TMA (64 dims x G heads x 64 / G positions, twice; positions past Nq
+             * are not written) */
+#pragma unroll
+            for (int h = 0; h < 2; ++h) {
+                float l = ls[h];
+                l += __shfl_xor_sync(0xffffffffu, l, 1);
+                l += __shfl_xor_sync(0xffffffffu, l, 2);
+                const float inv = l > 0.f ? 1.f / l : 0.f;
+                const int lr = cw * 64 + warp * 16 + g + 8 * h;
+#pragma unroll
+                for (int j = 0; j < kD / 8; ++j)
+                    qn_sts32(qsbase + sw_off(kRB, lr, j) + 4 * t, Ty<T>::pack(o[j][2 * h] * inv, o[j][2 * h + 1] * inv));
+            }
+            qn_fence_proxy_async();
+            qn_named_sync(3 + cw, 128);
+            if ((tid & 127) == 0) {
+                if constexpr (TQ) {
+                    const int c3 = (int)(b * p.Hkv + hkv), p0 = (int)(((unsigned)r0 + 64u * cw) / (unsigned)p.G);
+                    qn_tma_store_4d(&mp.to, qsbase + cw * 64 * 128, 0, 0, p0, c3);
+                    qn_tma_store_4d(&mp.to, qsbase + kRB * 128 + cw * 64 * 128, 64, 0, p0, c3);
+                }
+                qn_tma_store_commit();
+                qn_tma_store_wait_read<0>(); /* the block's shared memory stays until the store has read it */
+            }
+        } else {
+#pragma unroll
+            for (int h = 0; h < 2; ++h) {
+                float l = ls[h];
+                l += __shfl_xor_sync(0xffffffffu, l, 1);
+                l += __shfl_xor_sync(0xffffffffu, l, 2);
+                const long long r = h ? rb : ra;
+                if (r >= rend) continue;
+                const float inv = l > 0.f ? 1.f / l : 0.f;
+                T *dst;
+                if constexpr (TQ) { /* 32-bit row arithmetic (rows < 2^30) */
+                    const unsigned ru = (unsigned)r, G = (unsigned)p.G, pos = ru / G;
+                    dst = static_cast<T *>(p.out) + ((b * p.Hq + hkv * p.G + (ru - pos * G)) * p.Nq + pos) * kD + 2 * t;
+                } else {
+                    dst = static_cast<T *>(p.out) + ((b * p.Hq + hkv * p.G + r % p.G) * p.Nq + r / p.G) * kD + 2 * t;
+                }
+#pragma unroll
+                for (int j = 0; j < kD / 8; ++j)
+                    *reinterpret_cast<uint32_t *>(dst + j * 8) = Ty<T>::pack(o[j][2 * h] * inv, o[j][2 * h + 1] * inv);
+            }
         }
     };
 
@@ -560,11 +634,16 @@ __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const Params p, c
         auto full = [&](int st) { return bars + 8 * st; };
         auto empty = [&](int st) { return bars + 8 * (S + st); };
         if (tid == 0) {
+            if constexpr (TQ) { /* the maps' descriptors fetched under the barrier init (the first box needs them) */
+                qn_tma_prefetch(&mp.tq);
+                qn_tma_prefetch(&mp.tk);
+                qn_tma_prefetch(&mp.tv);
+            }
             for (int st = 0; st < S; ++st) {
                 qn_mbar_init(full(st), TMA ? 1 : 128);
                 qn_mbar_init(empty(st), CL ? CLN * 4 * (WGN - 1) : 128 * (WGN - 1)); /* CL: a warp's arrival */
             }
-            qn_mbar_init(qfull, 128);
+            qn_mbar_init(qfull, TQ ? 1 : 128); /* TQ: the issuing thread's expect_tx */
             qn_mbar_init(qempty, 128 * (WGN - 1)); /* (the persistent forms: Q's last reader is done) */
             qn_mbar_init_fence();
         }
@@ -597,6 +676,59 @@ __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const Params p, c
                     qn_tma_load_3d(kb + TILE + BN * 128, &mp.tv, full(st), 64, k0, c2);
                 }
             };
+            /* TQ: Q's box (64 dims x G heads x 128 / G positions, twice) on qfull, by this one thread */
+            auto q_boxes = [&]() {
+                if constexpr (TQ) {
+                    const int G = (int)p.G, c3 = (int)(b * p.Hkv + hkv), p0 = (int)((unsigned)r0 / (unsigned)G);
+                    qn_mbar_arrive_expect_tx(qfull, (uint32_t)C::qbytes);
+                    qn_tma_load_4d(qsbase, &mp.tq, qfull, 0, 0, p0, c3);
+                    qn_tma_load_4d(qsbase + kRB * 128, &mp.tq, qfull, 64, 0, p0, c3);
+                }
+            };
+            if constexpr (PER && TQ) {
+                /* per work item (one thread; FlashAttention-3's order): the item's first tile as soon as its stage is
+                 * free (under the item before), Q once the consumers' last Q . K^T of the item before is done, then
+                 * the item's other tiles; nothing waits for Q to land */
+                if (tid != 0) return;
+                int cnt = 0, qi = 0;
+                for (int item = 0;; ++item) {
+                    if constexpr (PAIR) {
+                        const int r = pair_work(item);
+                        if (r == 0) break;
+                        if (r == 2) continue;
+                    } else {
+                        const unsigned w = blockIdx.x + (unsigned)item * gridDim.x;
+                        if (w >= p.items) break;
+                        if (item > 0) set_work(w);
+                    }
+                    const int ph = PAIR ? qi++ : item, c2 = (int)(b * p.Hkv + hkv);
+                    auto feed = [&](int j) {
+                        const int c = cnt + j, st = c % S;
+                        qn_mbar_wait(empty(st), ((c / S) & 1) ^ 1);
+                        qn_mbar_arrive_expect_tx(full(st), STAGE);
+                        boxes(st, (int)((tb + j) * BN), c2);
+                    };
+                    if (n > 0) feed(0);
+                    qn_mbar_wait(qempty, (ph & 1) ^ 1);
+                    q_boxes();
+                    for (int j = 1; j < n; ++j) feed(j);
+                    cnt += n;
+                }
+                return;
+            }
+            if constexpr (TQ) { /* one block: Q, then its tiles as the stages free up (Q is not waited for) */
+                if (tid == 0 && n > 0) { /* (n == 0: the consumers never wait for Q, so none may be in flight) */
+                    const int c2 = (int)(b * p.Hkv + hkv);
+                    q_boxes();
+                    for (int j = 0; j < n; ++j) {
+                        const int st = j % S;
+                        qn_mbar_wait(empty(st), ((j / S) & 1) ^ 1);
+                        qn_mbar_arrive_expect_tx(full(st), STAGE);
+                        boxes(st, (int)((tb + j) * BN), c2);
+                    }
+                }
+                return;
+            }
             if constexpr (PER) {
                 /* per work item: Q once the consumers' last Q . K^T of the item before is done, then (one thread)
                  * the item's tiles, the stage ring going on from the item before (cnt: tiles issued so far) */
@@ -994,13 +1126,30 @@ void set_err(char *err, size_t len, const char *what, cudaError_t e) {
 
 /* The TMA forms' maps (rank 3: dims, keys, heads; boxes 64 x BN x 1, 128-byte swizzle). 0 or a driver / runtime
  * error (then the caller runs the cp.async form). */
-template <int BN> int encode_kv(const qn_cuda_attention_args *a, Maps &m) {
+template <int BN, typename M> int encode_kv(const qn_cuda_attention_args *a, M &m) {
     const CUtensorMapDataType dt = a->dtype == QN_DT_F16 ? CU_TENSOR_MAP_DATA_TYPE_FLOAT16 : CU_TENSOR_MAP_DATA_TYPE_BFLOAT16;
     const uint64_t dims[3] = {(uint64_t)kD, (uint64_t)a->Nk, (uint64_t)(a->B * a->Hkv)};
     const uint64_t strides[2] = {(uint64_t)kD * 2, (uint64_t)a->Nk * kD * 2};
     const uint32_t box[3] = {64, BN, 1};
     int e = qn_tma_encode(&m.tk, dt, 3, a->k, dims, strides, box, CU_TENSOR_MAP_SWIZZLE_128B);
     if (e == 0) e = qn_tma_encode(&m.tv, dt, 3, a->v, dims, strides, box, CU_TENSOR_MAP_SWIZZLE_128B);
+    return e;
+}
+
+/* TQ / TO: q and out as 4-d tensors (128 dims, the G query heads of a KV head, Nq positions, B * Hkv), boxes of
+ * 64 dims x G heads x 128 / G (q) or 64 / G (out) positions in the 128-byte swizzle: a box is a block's (a
+ * consumer's) folded rows r = position x G + head in order, as sw_off lays them out. */
+int encode_qo(const qn_cuda_attention_args *a, MapsQ &m) {
+    const CUtensorMapDataType dt = a->dtype == QN_DT_F16 ? CU_TENSOR_MAP_DATA_TYPE_FLOAT16 : CU_TENSOR_MAP_DATA_TYPE_BFLOAT16;
+    const long long G = a->Hq / a->Hkv;
+    const uint64_t dims[4] = {(uint64_t)kD, (uint64_t)G, (uint64_t)a->Nq, (uint64_t)(a->B * a->Hkv)};
+    const uint64_t strides[3] = {(uint64_t)(a->Nq * kD * 2), (uint64_t)kD * 2, (uint64_t)(G * a->Nq * kD * 2)};
+    const uint32_t bq[4] = {64, (uint32_t)G, (uint32_t)(kRB / G), 1};
+    int e = qn_tma_encode(&m.tq, dt, 4, a->q, dims, strides, bq, CU_TENSOR_MAP_SWIZZLE_128B);
+    if (e == 0 && 64 % G == 0) {
+        const uint32_t bo[4] = {64, (uint32_t)G, (uint32_t)(64 / G), 1};
+        e = qn_tma_encode(&m.to, dt, 4, a->out, dims, strides, bo, CU_TENSOR_MAP_SWIZZLE_128B);
+    }
     return e;
 }
 
@@ -1036,6 +1185,16 @@ int launch_t(const qn_cuda_attention_args *a, int vswap, char *err, size_t len) 
         if (a->kv_lens != nullptr || a->B * a->Hkv >= (1LL << 31) || (PER && qn_cuda_attn_wg_blocks(a) >= (1LL << 31)))
             return launch_t<T, BN, S, OV, WGN == 4 ? 3 : WGN, WS, PP, SW, false>(a, vswap, err, len);
     typedef Cfg<BN, S, WGN, WS, SW> C;
+    /* TQ: a KV head's 128 folded rows are 128 / G whole positions of its G query heads (TO: 64 rows a consumer);
+     * else the form without them */
+    constexpr bool TQ = (FL & F_TQ) != 0;
+    if constexpr (TQ) {
+        const long long G = a->Hq / a->Hkv;
+        if (C::rb % G != 0 || a->Nq >= (1LL << 31))
+            return launch_t<T, BN, S, OV, WGN, WS, PP, SW, TMA, PER, FL & ~(F_TQ | F_TO)>(a, vswap, err, len);
+        if constexpr ((FL & F_TO) != 0)
+            if (64 % G != 0) return launch_t<T, BN, S, OV, WGN, WS, PP, SW, TMA, PER, FL & ~F_TO>(a, vswap, err, len);
+    }
     /* CL: clusters of CLN row blocks of one head, so a multiple of CLN of them (else the form without clusters) */
     constexpr int CLN = (FL & F_CL4) ? 4 : (FL & F_CL2) ? 2 : 1;
     if constexpr (CLN > 1)
@@ -1063,11 +1222,15 @@ int launch_t(const qn_cuda_attention_args *a, int vswap, char *err, size_t len) 
     p.Hq = a->Hq, p.Hkv = a->Hkv, p.Nq = a->Nq, p.Nk = a->Nk, p.G = a->Hq / a->Hkv, p.rows_fold = p.G * a->Nq;
     p.mask_batched = a->mask_batched, p.causal = a->causal, p.window = a->window, p.vswap = vswap;
     p.sl2 = a->scale * 1.4426950408889634f;
-    MapsT<TMA> mp;
+    MapsT<TMA, TQ> mp;
     memset(&mp, 0, sizeof mp);
-    if constexpr (TMA)
+    if constexpr (TQ) {
+        if (encode_kv<BN>(a, mp) != 0 || encode_qo(a, mp) != 0)
+            return launch_t<T, BN, S, OV, WGN, WS, PP, SW, false>(a, vswap, err, len);
+    } else if constexpr (TMA) {
         if (encode_kv<BN>(a, mp) != 0)
             return launch_t<T, BN, S, OV, WGN == 4 ? 3 : WGN, WS, PP, SW, false>(a, vswap, err, len);
+    }
     const long long nmb = (p.rows_fold + C::rb - 1) / C::rb, items = nmb * a->Hkv * a->B;
     p.nmb = (int)nmb, p.items = (int)items, p.bh = (int)(a->Hkv * a->B);
     const long long sms = PER ? sm_count() : 0;
@@ -1165,6 +1328,12 @@ template <typename T> int launch_v(const qn_cuda_attention_args *a, int variant,
         return launch_t<T, 128, 3, true, 3, true, true, true, true, false, F_CMASK | F_QPF>(a, vswap, err, len);
     case QN_CUDA_ATTN_WG_N128S3WSPTMAPM2: /* 24 walking pairs of row blocks, with 35's mask */
         return launch_t<T, 128, 3, true, 3, true, true, true, true, true, F_PAIR | F_CMASK>(a, vswap, err, len);
+    case QN_CUDA_ATTN_WG_N128S3WSPTMAMT: /* 35 + Q by TMA ahead of the tiles, 32-bit rows */
+        return launch_t<T, 128, 3, true, 3, true, true, true, true, false, F_CMASK | F_TQ>(a, vswap, err, len);
+    case QN_CUDA_ATTN_WG_N128S3WSPTMAMTO: /* ... + the output by TMA store */
+        return launch_t<T, 128, 3, true, 3, true, true, true, true, false, F_CMASK | F_TQ | F_TO>(a, vswap, err, len);
+    case QN_CUDA_ATTN_WG_N128S3WSPTMAPM2T: /* 37 + Q by TMA, FlashAttention-3's producer order */
+        return launch_t<T, 128, 3, true, 3, true, true, true, true, true, F_PAIR | F_CMASK | F_TQ>(a, vswap, err, len);
     case QN_CUDA_ATTN_WG_N128S3WSPTMAPHREQ:
         return launch_t<T, 128, 3, true, 3, true, true, true, true, true, F_HEADS | F_SKIP | F_CMASK | F_EARLY | F_QREG>(
             a, vswap, err, len);
@@ -1193,13 +1362,14 @@ extern "C" int qn_cuda_attn_wg_applies(const qn_cuda_attention_args *a) {
     return qn_sm90a_device_ok() ? 1 : 0;
 }
 
-/* QUANTA_CUDA_ATTN_WG_TILE=1..39 (attention_wg.h's variants: 1 n128s2, 2 n128s3, 3 n64s3, 4 n64s4o, 5 n128s3o,
+/* QUANTA_CUDA_ATTN_WG_TILE=1..42 (attention_wg.h's variants: 1 n128s2, 2 n128s3, 3 n64s3, 4 n64s4o, 5 n128s3o,
  * 6 n64s4o3, 7 n64s4ws, 8 n64s4wsp, 9 n128s3ws, 10 n128s3wsp, 11 n128s2sw, 12 n64s4o3sw, 13 n64s4wssw,
  * 14 n64s4wspsw, 15 n128s3wssw, 16 n128s3wspsw, 17 n128s3osw, 18 n64s4wstma, 19 n64s4wsptma, 20 n128s3wstma,
  * 21 n128s3wsptma, 22 n64s4ws3tma, 23 n64s4wsptmap, 24 n128s3wsptmap, 25 n128s3wsptmaph, 26 n128s3wsptmar,
  * 27 n128s3wsptmaphr, 28 n128s3wsptmae, 29 n128s3wsptmac, 30 n128s3wsptmaphre, 31 n128s3wsptmacr,
  * 32 n128s3wsptmac4, 33 n128s3wsptmaphreq, 34 n128s3wstmac, 35 n128s3wsptmam, 36 n128s3wsptmas,
- * 37 n128s3wsptmapm2, 38 n128s3wsptmame1, 39 n128s3wsptmamq) picks the form
+ * 37 n128s3wsptmapm2, 38 n128s3wsptmame1, 39 n128s3wsptmamq, 40 n128s3wsptmamt, 41 n128s3wsptmamto,
+ * 42 n128s3wsptmapm2t) picks the form
  * QN_CUDA_ATTN_WG_AUTO runs, for side-by-side runs of the engine; unset or anything else: the pick by shape below.
  * Read once. */
 static int tile_env() {

@@ -287,6 +287,9 @@ static const char *wg_name(int wg)
     case QN_CUDA_ATTN_WG_N128S3WSPTMAPM2: return "wg_n128s3wsptmapm2";
     case QN_CUDA_ATTN_WG_N128S3WSPTMAME1: return "wg_n128s3wsptmame1";
     case QN_CUDA_ATTN_WG_N128S3WSPTMAMQ: return "wg_n128s3wsptmamq";
+    case QN_CUDA_ATTN_WG_N128S3WSPTMAMT: return "wg_n128s3wsptmamt";
+    case QN_CUDA_ATTN_WG_N128S3WSPTMAMTO: return "wg_n128s3wsptmamto";
+    case QN_CUDA_ATTN_WG_N128S3WSPTMAPM2T: return "wg_n128s3wsptmapm2t";
     default: return "wg_n128s2";
     }
 }
@@ -570,6 +573,9 @@ static std::vector<Case> wg_cases(bool small)
     v.push_back(mk("wg Nk=1", BF, 1, 2, 2, 5, 1, 128, 0));
     v.push_back(mk("wg large scores", BF, 1, 4, 4, 512, 512, 128, 1, 0, 0, 0, 0, 8.0f));
     v.push_back(mk("wg large scores f16", F16, 1, 4, 4, 512, 700, 128, 0, 0, 0, 0, 0, 6.0f));
+    /* (fa15) folds the Q / output boxes of 40-42 cannot take (128 % G, 64 % G): the forms without them run */
+    v.push_back(mk("wg gqa3 causal", BF, 1, 6, 2, 257, 257, 128, 1, 0, 0, 0, 0));
+    v.push_back(mk("wg gqa128 noncausal", BF, 1, 128, 1, 20, 300, 128, 0, 0, 0, 0, 0));
     return v;
 }
 
@@ -616,7 +622,7 @@ static void wg_check(bool small, const std::vector<int> &list)
             if (vars[i] == QN_CUDA_ATTN_WG_N64S4WSPTMAP || vars[i] == QN_CUDA_ATTN_WG_N128S3WSPTMAP ||
                 vars[i] == QN_CUDA_ATTN_WG_N128S3WSPTMAPH || vars[i] == QN_CUDA_ATTN_WG_N128S3WSPTMAPHR ||
                 vars[i] == QN_CUDA_ATTN_WG_N128S3WSPTMAPHRE || vars[i] == QN_CUDA_ATTN_WG_N128S3WSPTMAPHREQ ||
-                vars[i] == QN_CUDA_ATTN_WG_N128S3WSPTMAPM2) {
+                vars[i] == QN_CUDA_ATTN_WG_N128S3WSPTMAPM2 || vars[i] == QN_CUDA_ATTN_WG_N128S3WSPTMAPM2T) {
                 /* the persistent forms again on 3 blocks: each loops over several row blocks, whatever the shape */
                 qn_cuda_attn_wg_set_persist_grid(3);
                 Case c3 = cc;
@@ -806,7 +812,22 @@ static void wg_bench(const char *path, const std::vector<int> &vars)
     pre.push_back(mk("b", kF16, 4, 32, 32, 4096, 4096, 128, 1));
     pre.push_back(mk("b", kBF16, 4, 32, 8, 4096, 4096, 128, 1));
     pre.push_back(mk("b", kBF16, 32, 32, 32, 512, 512, 128, 1));
-    const int R = getenv("WGBENCH_ROUNDS") ? std::max(1, atoi(getenv("WGBENCH_ROUNDS"))) : 5;
+    /* WGBENCH_ROUNDS=0: the warm-up and one timed launch of each form only, no rows (a run under ncu) */
+    const int R = getenv("WGBENCH_ROUNDS") ? std::max(0, atoi(getenv("WGBENCH_ROUNDS"))) : 5;
+    /* WGBENCH_SHAPES=i,j: only those of the shapes above (0 = 1k non-causal ...; fa15: one shape under ncu) */
+    if (const char *sel = getenv("WGBENCH_SHAPES")) {
+        std::vector<Case> keep;
+        for (const char *q = sel; *q;) {
+            char *end = nullptr;
+            const long i = strtol(q, &end, 10);
+            if (end == q)
+                break;
+            if (i >= 0 && i < (long)pre.size())
+                keep.push_back(pre[(size_t)i]);
+            q = *end == ',' ? end + 1 : end;
+        }
+        pre.swap(keep);
+    }
     cudaStream_t st;
     CK(cudaStreamCreateWithFlags(&st, cudaStreamNonBlocking));
     cudaEvent_t e0, e1;
@@ -852,6 +873,8 @@ static void wg_bench(const char *path, const std::vector<int> &vars)
             }
         CK(cudaGetLastError());
         teardown(d);
+        if (R == 0)
+            continue;
         float base = 0.f;
         for (int i = 0; i < NV; ++i) {
             std::sort(t[i].begin(), t[i].end());

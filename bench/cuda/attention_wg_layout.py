@@ -52,4 +52,28 @@ for R in (64, 128, 192):
     for i0 in range(0, R * 16, 8):
         banks = {(sw_off(R, i >> 4, i & 15) >> 4) & 7 for i in range(i0, i0 + 8)}
         if len(banks) != 8: bad += 1
+# fa15 (forms 40-42): Q by a 4-d TMA box (64 dims x G heads x 128 / G positions, dims 64 h .. at h x 16 KB), written
+# densely (dims, then heads, then positions) with the 128-byte swizzle on the address: element (d, g, p) must be the
+# folded row r = p x G + g of sw_off; the output's box (64 / G positions) reads consumer cw's 64 rows from
+# h x 16 KB + cw x 8 KB; its 4-byte stores (rows w*16 + g8 (+ 8), chunk j, byte 4 t) conflict-free within a warp.
+for G in (1, 2, 4, 8, 32, 128):
+    for h in range(2):
+        for p in range(128 // G):
+            for g in range(G):
+                for d in range(0, 64, 2):
+                    dense = ((p * G + g) * 64 + d) * 2
+                    if h * 16384 + swz(dense) != sw_off(128, p * G + g, (64 * h + d) // 8) + (d % 8) * 2: bad += 1
+    if 64 % G == 0:
+        for cw in range(2):
+            for h in range(2):
+                for p in range(64 // G):
+                    for g in range(G):
+                        dense = ((p * G + g) * 64) * 2
+                        if h * 16384 + cw * 8192 + swz(dense) != sw_off(128, cw * 64 + p * G + g, 8 * h): bad += 1
+for cw in range(2):
+    for w in range(4):
+        for hh in range(2):
+            for j in range(16):
+                banks = {((sw_off(128, cw * 64 + w * 16 + g8 + 8 * hh, j) + 4 * t) >> 2) & 31 for g8 in range(8) for t in range(4)}
+                if len(banks) != 32: bad += 1
 print("mismatches:", bad)

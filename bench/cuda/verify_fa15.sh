@@ -1,0 +1,115 @@
+#!/bin/bash
+# verify_fa15.sh — device checks of the wgmma prefill attention (kernels_cuda/attention_wg.cu, issue 14, fa15), run
+# after bench/e2e/run_h200.sh has built Quanta (/tmp/qbuild) and bench/cuda/prebuild_fa15.sh attention_check (built
+# from the call's tree). The session's one round (21:15 call), at most ~45 s; it decides the defaults. Steps, deciding
+# rows first:
+#  1. attention_check wgbench (alone on the GPU: hd128 prefill, bf16 B x 32 heads x N = 512k rows, causal and not at
+#     1k / 4k / 16k, f16 4k causal, GQA 32/8 4k causal, 512 causal; per shape one setup, the forms timed in turns, 5
+#     rounds of ~2 ms of back-to-back launches, the median), then attention_peers.py (torch SDPA's cuDNN backend,
+#     timed the same way) on those shapes: forms 21 (the non-causal pick), 35 (the causal pick), 40 (new: 35 with Q
+#     by TMA ahead of the first tiles, 32-bit rows), 41 (new: 40 + the output by TMA store), 42 (new: persistent,
+#     pairs of row blocks, 40's Q and FlashAttention-3's producer order). If that process fails (a form that hangs
+#     or faults), each form again in its own process (rows appended);
+#  2. correctness, side by side (nothing timed): `quanta conform --backend cuda --filter attention` with
+#     QUANTA_CUDA_ATTN_WG=2 and TILE 40, 41, 42 (and the auto pick); attention_check wg on 40-42 (float64 reference,
+#     NaN-poisoned output, seed printed; 42 also on 3 blocks; folds 3 and 128 fall back); racecheck / synccheck on
+#     the small cases of 40-42;
+#  3. ncu (if installed, <= 10 s): forms 35 and 40 on 1k causal (speed of light, warp states, compute workload; a
+#     warm-up and one timed launch each): what limits a short block.
+# FA15_FORMS overrides step 1's list.
+set -u
+cd "$(dirname "$0")/../.." # the repository root
+. bench/common/verifylib.sh fa15 ${LIMIT:-45}
+B=${QBUILD:-/tmp/qbuild}
+Q=${QUANTA:-$B/tools/quanta}
+P=/tmp/prebuild/fa15
+BIN=$P/attention_check
+FORMS=${FA15_FORMS:-21,35,40,41,42}
+NEW="40 41 42"
+say "$(nvidia-smi --query-gpu=name,clocks.sm,temperature.gpu --format=csv,noheader 2>/dev/null)"
+if [ ! -x $BIN ]; then # no prebuild ran (or it failed): build here, in the budget
+  bash bench/cuda/prebuild_fa15.sh
+  say "attention_check built here: $(cat $P/build.rc 2>/dev/null) ($(el) s)"
+fi
+[ -x $BIN ] || { tail -5 $P/build.log 2>/dev/null | tee -a $D/summary.txt; say "no attention_check: VERDICT incomplete"; VERDICT=incomplete; }
+pass() { # pass N FORMS
+  [ -x $BIN ] || return
+  WGBENCH_ROUNDS=5 timeout 12 $BIN wgbench $D/wg$1.csv $2 > $D/bench$1.log 2>&1
+  local rc=$?
+  say "wgbench pass $1 ($2) rc=$rc"
+  if [ $rc != 0 ]; then # one form hung or faulted: each alone (rows appended), so the others still count
+    tail -3 $D/bench$1.log | tee -a $D/summary.txt
+    for f in $(echo $2 | tr ',' ' '); do
+      WGBENCH_ROUNDS=3 timeout 4 $BIN wgbench $D/wg$1.csv $f > $D/bench$1_$f.log 2>&1
+      say "wgbench form $f alone rc=$?"
+    done
+  fi
+  [ -f $D/wg$1.csv ] || return
+  ATTN_PEERS=cudnn PYTHONUNBUFFERED=1 timeout 12 python3 bench/cuda/attention_peers.py $D/wg$1.csv $D/all$1.csv \
+    > $D/peers$1.log 2>&1
+  say "peers pass $1 rc=$?"
+  grep -E '^measured' $D/peers$1.log | sed -E "s/^measured \('prefill', '([a-z0-9]+)', 128, [0-9]+, ([0-9]+), ([0-9]+), ([0-9]+), [0-9]+, ([01]), 0\)/cudnn \1 \2\/\3 N=\4 c=\5/" \
+    | tee -a $D/summary.txt
+  sed -n '/^| kind | dtype | B /,$p' $D/peers$1.log | cut -d'|' -f3,5,6,7,9,10,11 | tee -a $D/summary.txt
+  pack
+}
+pass 1 $FORMS
+T=$(($(left) - 14)); [ $T -gt 20 ] && T=20
+if [ $T -lt 8 ]; then say "correctness skipped (time): VERDICT incomplete"; VERDICT=incomplete; say "VERDICT $VERDICT"; pack; exit 0; fi
+PIDS=""
+if [ -x $Q ]; then
+  for t in default $NEW; do
+    ( if [ $t = default ]; then env QUANTA_CUDA_ATTN_WG=2 timeout $T $Q conform --backend cuda --filter attention
+      else env QUANTA_CUDA_ATTN_WG=2 QUANTA_CUDA_ATTN_WG_TILE=$t timeout $T $Q conform --backend cuda --filter attention; fi \
+        > $D/conform_$t.log 2>&1; echo $? > $D/conform_$t.rc ) &
+    PIDS="$PIDS $!"
+  done
+else
+  say "no $Q: conformance skipped"; VERDICT=incomplete
+fi
+if [ -x $BIN ]; then
+  for t in $NEW; do
+    ( timeout $T $BIN wg $t > $D/check_$t.log 2>&1; echo $? > $D/check_$t.rc ) & PIDS="$PIDS $!"
+  done
+  if command -v compute-sanitizer >/dev/null 2>&1; then
+    for tool in racecheck synccheck; do
+      ( timeout $T compute-sanitizer --tool $tool $BIN wgsmall $(echo $NEW | tr ' ' ',') > $D/$tool.log 2>&1
+        echo $? > $D/$tool.rc ) &
+      PIDS="$PIDS $!"
+    done
+  fi
+fi
+wait $PIDS
+for t in default $NEW; do
+  [ -f $D/conform_$t.rc ] || continue
+  rc=$(cat $D/conform_$t.rc)
+  say "conform WG=2 $([ $t = default ] && echo 'auto pick' || echo "TILE=$t") rc=$rc: $(grep -E '^total' $D/conform_$t.log)"
+  grep -E '^FAIL' $D/conform_$t.log | head -3 | cut -c1-200 | tee -a $D/summary.txt
+  [ "$rc" = 0 ] || VERDICT=FAIL
+done
+for t in $NEW; do
+  [ -f $D/check_$t.rc ] || continue
+  rc=$(cat $D/check_$t.rc)
+  say "check wg $t rc=$rc: $(grep -m1 '^seed' $D/check_$t.log); $(tail -n 1 $D/check_$t.log | cut -c1-200)"
+  grep -E "^FAIL|^wg variants|device is in an error" $D/check_$t.log | cut -c1-240 | head -8 | tee -a $D/summary.txt
+  [ "$rc" = 0 ] || VERDICT=FAIL
+done
+for tool in racecheck synccheck; do
+  [ -f $D/$tool.rc ] || continue
+  say "$tool (wgsmall $NEW) rc=$(cat $D/$tool.rc): $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY|hazard' $D/$tool.log | tail -2 | tr '\n' ' ')"
+  [ "$(cat $D/$tool.rc)" = 0 ] || VERDICT=FAIL
+done
+# 3. ncu: the causal pick (35) and 40 on 1k causal, a warm-up and one timed launch each (WGBENCH_ROUNDS=0)
+if [ -x $BIN ] && command -v ncu >/dev/null 2>&1 && [ $(left) -gt 8 ]; then
+  WGBENCH_SHAPES=3 WGBENCH_ROUNDS=0 timeout 10 ncu --clock-control none -k regex:attn_wg_kernel -c 4 \
+    --section SpeedOfLight --section WarpStateStats --section ComputeWorkloadAnalysis \
+    $BIN wgbench $D/ncu.csv 35,40 > $D/ncu.log 2>&1
+  say "ncu (1k causal; forms 35, 40: warm-up and timed launch each) rc=$?"
+  awk '/attn_wg_kernel/ {k++}
+    /^ +(Duration|Compute \(SM\) Throughput|Memory Throughput|Issue Slots Busy|Warp Cycles Per Issued Instruction|Executed Ipc Active)/ {
+      gsub(/ +/, " "); line[k] = line[k] " |" $0 }
+    END {for (i = 1; i <= k; i++) print "ncu launch " i " (35 warm-up, 35, 40 warm-up, 40):" line[i]}' $D/ncu.log |
+    tee -a $D/summary.txt
+fi
+say "VERDICT $VERDICT"
+pack
