@@ -47,13 +47,15 @@ krows base7 copy,gemv,gemvs "$S7" q8,q4
 krows s2_7 copy,gemvs "$S7" q8,q4 QUANTA_OPENCL_GEMVS=2
 krows s2r2_7 copy,gemvs "$S7" q8 QUANTA_OPENCL_GEMVS=2 QUANTA_OPENCL_GEMVS_RW=2
 
-# 2. conformance on NVIDIA: the q8 / q4 M = 1 products (plain, glu, multi straddling weights), K = 11008 (x in
-# local memory with fewer warps a group) and K = 14336 (x too big for local memory: read from global)
-CASES=(--case "matmul:m=1,n=512,k=1024,w=q8,x=f32" --case "matmul:m=1,n=100,k=11008,w=q8,x=f32"
-  --case "matmul:m=1,n=37,k=14336,w=q8,x=f32" --case "matmul:m=1,n=512,k=1024,w=q4,g=32,x=f32"
-  --case "matmul:m=1,n=67,k=11008,w=q4,g=128,x=f32" --case "matmul_glu:m=1,n=67,k=640,w=q8,x=f32,act=0"
-  --case "matmul_glu:m=1,n=131,k=2048,w=q8,x=f32,act=1"
-  --case "matmul_multi:m=1,n=128,k=640,w=q8,n1=33,n2=13,part=2,x=f32")
+# 2. conformance on NVIDIA: the q8 / q4 M = 1 products (plain, glu, multi straddling weights) with whole steps and
+# tails (K = 4096, 11008: x in local memory with fewer warps a group; K = 640, 1024: tails only), K = 14336 (x too
+# big for local memory: read from global)
+CASES=(--case "matmul:m=1,n=512,k=1024,w=q8,x=f32" --case "matmul:m=1,n=67,k=11008,w=q8,x=f32"
+  --case "matmul:m=1,n=100,k=4096,w=q8,x=f32" --case "matmul:m=1,n=37,k=14336,w=q8,x=f32"
+  --case "matmul:m=1,n=64,k=4096,w=q4,g=32,x=f32" --case "matmul:m=1,n=33,k=11008,w=q4,g=128,x=f32"
+  --case "matmul_glu:m=1,n=67,k=640,w=q8,x=f32,act=0" --case "matmul_glu:m=1,n=67,k=4096,w=q8,x=f32,act=1"
+  --case "matmul_multi:m=1,n=128,k=640,w=q8,n1=33,n2=13,part=2,x=f32"
+  --case "matmul_multi:m=1,n=64,k=2048,w=q8,n1=40,n2=24,part=1,x=f32")
 conf() { # LABEL ENV...
   local label=$1; shift
   [ $(left) -gt 3 ] || { say "conform $label skipped (time)"; return; }
