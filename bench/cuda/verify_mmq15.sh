@@ -48,9 +48,10 @@ for w in q4_0 q8_0; do
           --case "matmul:m=65,n=33,k=256,w=$w,x=f32" --case "matmul:m=300,n=640,k=2048,w=$w,x=f32"
           --case "matmul:m=130,n=200,k=96,w=$w,x=f32")
 done
-# the table's picks at full size: 256 tokens (m=520: 3 token tiles, n=6200: 49 weight tiles), split K (n=1024)
+# the table's picks at full size: 256 tokens with M and N tails (m=257: 2 token tiles x n=6300: 50 weight tiles = 100
+# blocks), split K (n=1024 at m=256)
 BIG=(--case "matmul:m=256,n=1024,k=4096,w=q4_0,x=f32" --case "matmul:m=130,n=512,k=14336,w=q8_0,x=f32"
-     --case "matmul:m=520,n=6200,k=256,w=q8_0,x=f16")
+     --case "matmul:m=257,n=6300,k=256,w=q8_0,x=f16")
 RS=ok
 # 1. the default route's table
 CONFORM_S=9 conform default QUANTA_PLAN_PROFILE=0 -- "${CASES[@]}" "${BIG[@]}" || RS=FAIL
@@ -93,6 +94,8 @@ kb() { # label NEW OLD M SHAPES TILES SECONDS
 }
 kb m512 17 16 512 4096x4096,1024x4096,14336x4096,4096x14336 0 8
 kb m2048 17 16 2048 4096x4096,14336x4096 0 5
+# the default with the wide-load prep (QUANTA_CUDA_GGML_PREP2=1, the same bits): its times against m512's "old" column
+KB_ENV=QUANTA_CUDA_GGML_PREP2=1 kb prep2 16 16 512 4096x4096,14336x4096 0 4
 pack
 
 # 4. conformance of =17 and its tiles, and of the wide-load prep on the default route
