@@ -1153,6 +1153,10 @@ int encode_qo(const qn_cuda_attention_args *a, MapsQ &m) {
     return e;
 }
 
+/* launches whose tensor maps the driver refused (they ran as the cp.async form): the bench says so, or a TMA form's
+ * row would silently time another form */
+std::atomic<long long> g_map_fallbacks{0};
+
 /* the persistent forms' grid: qn_cuda_attn_wg_set_persist_grid's cap, else the SMs of the current device (read
  * once per device) */
 std::atomic<int> g_persist_cap{0};
@@ -1225,11 +1229,15 @@ int launch_t(const qn_cuda_attention_args *a, int vswap, char *err, size_t len) 
     MapsT<TMA, TQ> mp;
     memset(&mp, 0, sizeof mp);
     if constexpr (TQ) {
-        if (encode_kv<BN>(a, mp) != 0 || encode_qo(a, mp) != 0)
+        if (encode_kv<BN>(a, mp) != 0 || encode_qo(a, mp) != 0) {
+            g_map_fallbacks.fetch_add(1, std::memory_order_relaxed);
             return launch_t<T, BN, S, OV, WGN, WS, PP, SW, false>(a, vswap, err, len);
+        }
     } else if constexpr (TMA) {
-        if (encode_kv<BN>(a, mp) != 0)
+        if (encode_kv<BN>(a, mp) != 0) {
+            g_map_fallbacks.fetch_add(1, std::memory_order_relaxed);
             return launch_t<T, BN, S, OV, WGN == 4 ? 3 : WGN, WS, PP, SW, false>(a, vswap, err, len);
+        }
     }
     const long long nmb = (p.rows_fold + C::rb - 1) / C::rb, items = nmb * a->Hkv * a->B;
     p.nmb = (int)nmb, p.items = (int)items, p.bh = (int)(a->Hkv * a->B);
@@ -1346,6 +1354,8 @@ template <typename T> int launch_v(const qn_cuda_attention_args *a, int variant,
 extern "C" void qn_cuda_attn_wg_set_persist_grid(int blocks) {
     qn_awg::g_persist_cap.store(blocks > 0 ? blocks : 0, std::memory_order_relaxed);
 }
+
+extern "C" long long qn_cuda_attn_wg_map_fallbacks(void) { return qn_awg::g_map_fallbacks.load(std::memory_order_relaxed); }
 
 extern "C" long long qn_cuda_attn_wg_blocks(const qn_cuda_attention_args *a) {
     const long long rows = (a->Hq / a->Hkv) * a->Nq;
