@@ -676,6 +676,18 @@ __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const Params p, c
                     qn_tma_load_3d(kb + TILE + BN * 128, &mp.tv, full(st), 64, k0, c2);
                 }
             };
+            /* the persistent producer's work item `item`: 0 past the last, 2 nothing (PAIR: the second half of an odd
+             * head's middle pair), 1 with the block set */
+            auto take_item = [&](int item) -> int {
+                if constexpr (PAIR) {
+                    return pair_work(item);
+                } else {
+                    const unsigned w = blockIdx.x + (unsigned)item * gridDim.x;
+                    if (w >= p.items) return 0;
+                    if (item > 0) set_work(w);
+                    return 1;
+                }
+            };
             /* TQ: Q's box (64 dims x G heads x 128 / G positions, twice) on qfull, by this one thread */
             auto q_boxes = [&]() {
                 if constexpr (TQ) {
@@ -692,15 +704,9 @@ __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const Params p, c
                 if (tid != 0) return;
                 int cnt = 0, qi = 0;
                 for (int item = 0;; ++item) {
-                    if constexpr (PAIR) {
-                        const int r = pair_work(item);
-                        if (r == 0) break;
-                        if (r == 2) continue;
-                    } else {
-                        const unsigned w = blockIdx.x + (unsigned)item * gridDim.x;
-                        if (w >= p.items) break;
-                        if (item > 0) set_work(w);
-                    }
+                    const int r = take_item(item);
+                    if (r == 0) break;
+                    if (r == 2) continue;
                     const int ph = PAIR ? qi++ : item, c2 = (int)(b * p.Hkv + hkv);
                     auto feed = [&](int j) {
                         const int c = cnt + j, st = c % S;
@@ -734,15 +740,9 @@ __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const Params p, c
                  * the item's tiles, the stage ring going on from the item before (cnt: tiles issued so far) */
                 int cnt = 0, qi = 0; /* qi: items taken (PAIR skips some), the Q barriers' phase */
                 for (int item = 0;; ++item) {
-                    if constexpr (PAIR) {
-                        const int r = pair_work(item);
-                        if (r == 0) break;
-                        if (r == 2) continue;
-                    } else {
-                        const unsigned w = blockIdx.x + (unsigned)item * gridDim.x;
-                        if (w >= p.items) break;
-                        if (item > 0) set_work(w);
-                    }
+                    const int r = take_item(item);
+                    if (r == 0) break;
+                    if (r == 2) continue;
                     const int ph = PAIR ? qi++ : item;
                     int j0 = 0;
                     /* (CL: the cluster's tiles of the item, each block its share of each) */
