@@ -485,65 +485,41 @@ QN_INL void qn_s_stage_x(local float4 *lx, const global float4 *x4, long n4, int
  * loads in flight, not 8 (a select in place of the branch was turned back into one). Here the steps whose U pieces
  * all lie in the row have no branch at all (every load of the step issued before its math), and the pieces left
  * (K % (32·U) > 0) go one by one after them: the same additions in the same order. */
+#define QN_Q8_WALK_BODY(R, U, XV)                                                                              \
+    _Pragma("unroll") for (int r = 0; r < (R); r++) s[r] = 0.0f;                                               \
+    long v0 = l;                                                                                               \
+    for (; v0 + ((U) - 1) * QN_GPU_LX < nv; v0 += (U) * QN_GPU_LX) {                                           \
+        uint4 a[U][R];                                                                                         \
+        float4 X[U][4];                                                                                        \
+        _Pragma("unroll") for (int u = 0; u < (U); u++) {                                                      \
+            const long v = v0 + u * QN_GPU_LX;                                                                 \
+            _Pragma("unroll") for (int r = 0; r < (R); r++) a[u][r] = w[r][v];                                 \
+            X[u][0] = XV(v, 0), X[u][1] = XV(v, 1), X[u][2] = XV(v, 2), X[u][3] = XV(v, 3);                    \
+        }                                                                                                      \
+        _Pragma("unroll") for (int u = 0; u < (U); u++)                                                        \
+            _Pragma("unroll") for (int r = 0; r < (R); r++)                                                    \
+                s[r] += qn_q8_dot16s(a[u][r], X[u][0], X[u][1], X[u][2], X[u][3]);                              \
+    }                                                                                                          \
+    for (; v0 < nv; v0 += QN_GPU_LX) { /* the row's tail, a piece at a time */                                 \
+        const float4 X0 = XV(v0, 0), X1 = XV(v0, 1), X2 = XV(v0, 2), X3 = XV(v0, 3);                           \
+        _Pragma("unroll") for (int r = 0; r < (R); r++) s[r] += qn_q8_dot16s(w[r][v0], X0, X1, X2, X3);        \
+    }
+/* 4 rows a warp, QN_S_U pieces of each in flight a lane */
 #define QN_Q8_S_ROWS_DEF(NAME, XT, XV)                                                                         \
     QN_INL float4 NAME(const global uint4 *w0, const global uint4 *w1, const global uint4 *w2,                 \
                        const global uint4 *w3, XT, long nv, int l) {                                           \
-        float s0 = 0.0f, s1 = 0.0f, s2 = 0.0f, s3 = 0.0f;                                                      \
-        long v0 = l;                                                                                           \
-        for (; v0 + (QN_S_U - 1) * QN_GPU_LX < nv; v0 += QN_S_U * QN_GPU_LX) {                                 \
-            uint4 a[QN_S_U], b[QN_S_U], c[QN_S_U], d[QN_S_U];                                                  \
-            float4 X[QN_S_U][4];                                                                               \
-            _Pragma("unroll") for (int u = 0; u < QN_S_U; u++) {                                               \
-                const long v = v0 + u * QN_GPU_LX;                                                             \
-                a[u] = w0[v];                                                                                  \
-                b[u] = w1[v];                                                                                  \
-                c[u] = w2[v];                                                                                  \
-                d[u] = w3[v];                                                                                  \
-                X[u][0] = XV(v, 0), X[u][1] = XV(v, 1), X[u][2] = XV(v, 2), X[u][3] = XV(v, 3);                \
-            }                                                                                                  \
-            _Pragma("unroll") for (int u = 0; u < QN_S_U; u++) {                                               \
-                s0 += qn_q8_dot16s(a[u], X[u][0], X[u][1], X[u][2], X[u][3]);                                  \
-                s1 += qn_q8_dot16s(b[u], X[u][0], X[u][1], X[u][2], X[u][3]);                                  \
-                s2 += qn_q8_dot16s(c[u], X[u][0], X[u][1], X[u][2], X[u][3]);                                  \
-                s3 += qn_q8_dot16s(d[u], X[u][0], X[u][1], X[u][2], X[u][3]);                                  \
-            }                                                                                                  \
-        }                                                                                                      \
-        for (; v0 < nv; v0 += QN_GPU_LX) { /* the row's tail, a piece at a time */                             \
-            const uint4 a = w0[v0], b = w1[v0], c = w2[v0], d = w3[v0];                                        \
-            const float4 X0 = XV(v0, 0), X1 = XV(v0, 1), X2 = XV(v0, 2), X3 = XV(v0, 3);                       \
-            s0 += qn_q8_dot16s(a, X0, X1, X2, X3);                                                             \
-            s1 += qn_q8_dot16s(b, X0, X1, X2, X3);                                                             \
-            s2 += qn_q8_dot16s(c, X0, X1, X2, X3);                                                             \
-            s3 += qn_q8_dot16s(d, X0, X1, X2, X3);                                                             \
-        }                                                                                                      \
-        return (float4)(s0, s1, s2, s3);                                                                       \
+        const global uint4 *w[4] = {w0, w1, w2, w3};                                                           \
+        float s[4];                                                                                            \
+        QN_Q8_WALK_BODY(4, QN_S_U, XV)                                                                         \
+        return (float4)(s[0], s[1], s[2], s[3]);                                                               \
     }
-/* the same for 2 rows a warp (rw = 2: twice the warps), QN_G1_U = 4 pieces of each in flight a lane */
+/* 2 rows a warp (rw = 2: twice the warps), QN_G1_U = 4 pieces of each in flight a lane */
 #define QN_Q8_S2_ROWS_DEF(NAME, XT, XV)                                                                        \
     QN_INL float2 NAME(const global uint4 *w0, const global uint4 *w1, XT, long nv, int l) {                   \
-        float s0 = 0.0f, s1 = 0.0f;                                                                            \
-        long v0 = l;                                                                                           \
-        for (; v0 + (QN_G1_U - 1) * QN_GPU_LX < nv; v0 += QN_G1_U * QN_GPU_LX) {                               \
-            uint4 a[QN_G1_U], b[QN_G1_U];                                                                      \
-            float4 X[QN_G1_U][4];                                                                              \
-            _Pragma("unroll") for (int u = 0; u < QN_G1_U; u++) {                                              \
-                const long v = v0 + u * QN_GPU_LX;                                                             \
-                a[u] = w0[v];                                                                                  \
-                b[u] = w1[v];                                                                                  \
-                X[u][0] = XV(v, 0), X[u][1] = XV(v, 1), X[u][2] = XV(v, 2), X[u][3] = XV(v, 3);                \
-            }                                                                                                  \
-            _Pragma("unroll") for (int u = 0; u < QN_G1_U; u++) {                                              \
-                s0 += qn_q8_dot16s(a[u], X[u][0], X[u][1], X[u][2], X[u][3]);                                  \
-                s1 += qn_q8_dot16s(b[u], X[u][0], X[u][1], X[u][2], X[u][3]);                                  \
-            }                                                                                                  \
-        }                                                                                                      \
-        for (; v0 < nv; v0 += QN_GPU_LX) {                                                                     \
-            const uint4 a = w0[v0], b = w1[v0];                                                                \
-            const float4 X0 = XV(v0, 0), X1 = XV(v0, 1), X2 = XV(v0, 2), X3 = XV(v0, 3);                       \
-            s0 += qn_q8_dot16s(a, X0, X1, X2, X3);                                                             \
-            s1 += qn_q8_dot16s(b, X0, X1, X2, X3);                                                             \
-        }                                                                                                      \
-        return (float2)(s0, s1);                                                                               \
+        const global uint4 *w[2] = {w0, w1};                                                                   \
+        float s[2];                                                                                            \
+        QN_Q8_WALK_BODY(2, QN_G1_U, XV)                                                                        \
+        return (float2)(s[0], s[1]);                                                                           \
     }
 #define QN_S_XG8(v, j) x4[(v) * 4 + (j)]
 #define QN_S_XL8(v, j) QN_S_LX(v, j, 4)
