@@ -478,40 +478,55 @@ QN_INL void qn_s_stage_x(local float4 *lx, const global float4 *x4, long n4, int
     barrier(CLK_LOCAL_MEM_FENCE);
 }
 
-/* lane l's sums over the pieces l, l + 32, ... of rows w0..w3 (nv 16-byte pieces a row), x's float4 j of
- * piece v from XV(v, j): global (x4) or local (lx) */
+/* lane l's sums over the pieces l, l + 32, ... of rows w0..w3 (nv 16-byte pieces a row), x's float4 j of piece v
+ * from XV(v, j): global (x4) or local (lx). Why whole steps apart from the tail: with the math under `if (v < nv)`,
+ * as in qn_q8_m1_rows, LLVM sinks each load into the branch that uses it (clang's NVPTX output for qn_gemv_q8_m1: 2
+ * weight loads, then their 24 FMAs, 4 times a step) and ptxas does not hoist loads across blocks, so a lane has 2
+ * loads in flight, not 8 (a select in place of the branch was turned back into one). Here the steps whose U pieces
+ * all lie in the row have no branch at all (every load of the step issued before its math), and the pieces left
+ * (K % (32·U) > 0) go one by one after them: the same additions in the same order. */
+#define QN_Q8_WALK_BODY(R, U, XV)                                                                              \
+    _Pragma("unroll") for (int r = 0; r < (R); r++) s[r] = 0.0f;                                               \
+    long v0 = l;                                                                                               \
+    for (; v0 + ((U) - 1) * QN_GPU_LX < nv; v0 += (U) * QN_GPU_LX) {                                           \
+        uint4 a[U][R];                                                                                         \
+        float4 X[U][4];                                                                                        \
+        _Pragma("unroll") for (int u = 0; u < (U); u++) {                                                      \
+            const long v = v0 + u * QN_GPU_LX;                                                                 \
+            _Pragma("unroll") for (int r = 0; r < (R); r++) a[u][r] = w[r][v];                                 \
+            X[u][0] = XV(v, 0), X[u][1] = XV(v, 1), X[u][2] = XV(v, 2), X[u][3] = XV(v, 3);                    \
+        }                                                                                                      \
+        _Pragma("unroll") for (int u = 0; u < (U); u++)                                                        \
+            _Pragma("unroll") for (int r = 0; r < (R); r++)                                                    \
+                s[r] += qn_q8_dot16s(a[u][r], X[u][0], X[u][1], X[u][2], X[u][3]);                              \
+    }                                                                                                          \
+    for (; v0 < nv; v0 += QN_GPU_LX) { /* the row's tail, a piece at a time */                                 \
+        const float4 X0 = XV(v0, 0), X1 = XV(v0, 1), X2 = XV(v0, 2), X3 = XV(v0, 3);                           \
+        _Pragma("unroll") for (int r = 0; r < (R); r++) s[r] += qn_q8_dot16s(w[r][v0], X0, X1, X2, X3);        \
+    }
+/* 4 rows a warp, QN_S_U pieces of each in flight a lane */
 #define QN_Q8_S_ROWS_DEF(NAME, XT, XV)                                                                         \
     QN_INL float4 NAME(const global uint4 *w0, const global uint4 *w1, const global uint4 *w2,                 \
                        const global uint4 *w3, XT, long nv, int l) {                                           \
-        float s0 = 0.0f, s1 = 0.0f, s2 = 0.0f, s3 = 0.0f;                                                      \
-        for (long v0 = l; v0 < nv; v0 += QN_S_U * QN_GPU_LX) {                                                 \
-            uint4 a[QN_S_U], b[QN_S_U], c[QN_S_U], d[QN_S_U];                                                  \
-            _Pragma("unroll") for (int u = 0; u < QN_S_U; u++) { /* past the row: piece nv - 1, unused */      \
-                const long v = min(v0 + u * QN_GPU_LX, nv - 1);                                                \
-                a[u] = w0[v];                                                                                  \
-                b[u] = w1[v];                                                                                  \
-                c[u] = w2[v];                                                                                  \
-                d[u] = w3[v];                                                                                  \
-            }                                                                                                  \
-            _Pragma("unroll") for (int u = 0; u < QN_S_U; u++) {                                               \
-                const long v = v0 + u * QN_GPU_LX;                                                             \
-                if (v < nv) {                                                                                  \
-                    const float4 X0 = XV(v, 0), X1 = XV(v, 1), X2 = XV(v, 2), X3 = XV(v, 3);                   \
-                    s0 += qn_q8_dot16s(a[u], X0, X1, X2, X3);                                                  \
-                    s1 += qn_q8_dot16s(b[u], X0, X1, X2, X3);                                                  \
-                    s2 += qn_q8_dot16s(c[u], X0, X1, X2, X3);                                                  \
-                    s3 += qn_q8_dot16s(d[u], X0, X1, X2, X3);                                                  \
-                }                                                                                              \
-            }                                                                                                  \
-        }                                                                                                      \
-        return (float4)(s0, s1, s2, s3);                                                                       \
+        const global uint4 *w[4] = {w0, w1, w2, w3};                                                           \
+        float s[4];                                                                                            \
+        QN_Q8_WALK_BODY(4, QN_S_U, XV)                                                                         \
+        return (float4)(s[0], s[1], s[2], s[3]);                                                               \
+    }
+/* 2 rows a warp (rw = 2: twice the warps), QN_G1_U = 4 pieces of each in flight a lane */
+#define QN_Q8_S2_ROWS_DEF(NAME, XT, XV)                                                                        \
+    QN_INL float2 NAME(const global uint4 *w0, const global uint4 *w1, XT, long nv, int l) {                   \
+        const global uint4 *w[2] = {w0, w1};                                                                   \
+        float s[2];                                                                                            \
+        QN_Q8_WALK_BODY(2, QN_G1_U, XV)                                                                        \
+        return (float2)(s[0], s[1]);                                                                           \
     }
 #define QN_S_XG8(v, j) x4[(v) * 4 + (j)]
 #define QN_S_XL8(v, j) QN_S_LX(v, j, 4)
 QN_Q8_S_ROWS_DEF(qn_q8_s_rows, const global float4 *x4, QN_S_XG8)
 QN_Q8_S_ROWS_DEF(qn_q8_s_rows_l, const local float4 *lx, QN_S_XL8)
-/* 2 rows a warp (rw = 2: twice the warps, QN_G1_U = 4 pieces of each in flight a lane, as qn_gemv_q8_m1) */
-QN_Q8_M1_ROWS_DEF(qn_q8_m1_rows_ls, const local float4 *lx, QN_S_XL8)
+QN_Q8_S2_ROWS_DEF(qn_q8_s2_rows, const global float4 *x4, QN_S_XG8)
+QN_Q8_S2_ROWS_DEF(qn_q8_s2_rows_l, const local float4 *lx, QN_S_XL8)
 
 /* block it's first row (per rows a warp, get_local_size(1) warps a group) and its partials' buffer */
 #define QN_S_BLOCK(it, per) (((long)(it) * (long)get_num_groups(1) + (long)get_group_id(1)) * (long)get_local_size(1) * (per))
@@ -544,7 +559,7 @@ kernel void qn_gemv_q8_s(const global uchar *W0, ulong wo0, long ws0, const glob
         for (int r = 0; r < QN_S_RW; r++)
             w[r] = qn_q8_m1_row(min(n0 + r, N - 1), W0 + wo0, ws0, W1 + wo1, ws1, W2 + wo2, ws2, N0, N1, K, &sc[r]);
         float4 s;
-        if (rw == 2) s.xy = xl ? qn_q8_m1_rows_ls(w[0], w[1], lx, K / 16, l) : qn_q8_m1_rows(w[0], w[1], x4, K / 16, l);
+        if (rw == 2) s.xy = xl ? qn_q8_s2_rows_l(w[0], w[1], lx, K / 16, l) : qn_q8_s2_rows(w[0], w[1], x4, K / 16, l);
         else s = xl ? qn_q8_s_rows_l(w[0], w[1], w[2], w[3], lx, K / 16, l)
                     : qn_q8_s_rows(w[0], w[1], w[2], w[3], x4, K / 16, l);
         local float *rb = QN_S_RED(it);
@@ -590,7 +605,7 @@ kernel void qn_gemv_q8_s_glu(const global uchar *Wg, ulong go, const global ucha
         float4 s;
         local float *rb = QN_S_RED(it);
         if (rw == 2) {
-            s.xy = xl ? qn_q8_m1_rows_ls(ga, ua, lx, K / 16, l) : qn_q8_m1_rows(ga, ua, x4, K / 16, l);
+            s.xy = xl ? qn_q8_s2_rows_l(ga, ua, lx, K / 16, l) : qn_q8_s2_rows(ga, ua, x4, K / 16, l);
             rb[(ly * QN_S_RW) * QN_GPU_RED + l] = s.x * qn_ldf_any(G + ws + na * 4);
             rb[(ly * QN_S_RW + 1) * QN_GPU_RED + l] = s.y * qn_ldf_any(U + ws + na * 4);
         } else {
@@ -612,16 +627,35 @@ kernel void qn_gemv_q8_s_glu(const global uchar *Wg, ulong go, const global ucha
 }
 
 /* q4 as qn_gemv_q4_m1 (x from qn_x_prep, 8 float4s a 32-weight chunk): a warp walks 4 rows, QN_S_U chunks of each
- * loaded before their math. */
-#define QN_Q4_S_CHUNK(XV)                                                                                      \
+ * loaded before their math, whole steps apart from the tail (as QN_Q8_S_ROWS_DEF), x from local memory or global
+ * as XV says (the choice made once, outside the loop). */
+#define QN_Q4_S_CHUNK(XV, C0, C1, C2, C3, V)                                                                   \
     {                                                                                                          \
-        QN_Q4_SZ(0, nr0, v) QN_Q4_SZ(1, nr1, v) QN_Q4_SZ(2, nr2, v) QN_Q4_SZ(3, nr3, v)                        \
-        const float4 e[4] = {XV(v, 0), XV(v, 1), XV(v, 2), XV(v, 3)}, o[4] = {XV(v, 4), XV(v, 5), XV(v, 6), XV(v, 7)}; \
-        p0 = fma(s0, qn_q4_dot32s(a[u], z0, e, o), p0);                                                        \
-        p1 = fma(s1, qn_q4_dot32s(b[u], z1, e, o), p1);                                                        \
-        p2 = fma(s2, qn_q4_dot32s(c[u], z2, e, o), p2);                                                        \
-        p3 = fma(s3, qn_q4_dot32s(d[u], z3, e, o), p3);                                                        \
+        QN_Q4_SZ(0, nr0, V) QN_Q4_SZ(1, nr1, V) QN_Q4_SZ(2, nr2, V) QN_Q4_SZ(3, nr3, V)                        \
+        const float4 e[4] = {XV(V, 0), XV(V, 1), XV(V, 2), XV(V, 3)}, o[4] = {XV(V, 4), XV(V, 5), XV(V, 6), XV(V, 7)}; \
+        p0 = fma(s0, qn_q4_dot32s(C0, z0, e, o), p0);                                                          \
+        p1 = fma(s1, qn_q4_dot32s(C1, z1, e, o), p1);                                                          \
+        p2 = fma(s2, qn_q4_dot32s(C2, z2, e, o), p2);                                                          \
+        p3 = fma(s3, qn_q4_dot32s(C3, z3, e, o), p3);                                                          \
     }
+#define QN_Q4_S_WALK(XV)                                                                                       \
+    long v0 = l;                                                                                               \
+    for (; v0 + (QN_S_U - 1) * QN_GPU_LX < nv; v0 += QN_S_U * QN_GPU_LX) {                                     \
+        uint4 a[QN_S_U], b[QN_S_U], c[QN_S_U], d[QN_S_U];                                                      \
+        _Pragma("unroll") for (int u = 0; u < QN_S_U; u++) {                                                   \
+            const long v = v0 + u * QN_GPU_LX;                                                                 \
+            a[u] = w0[v];                                                                                      \
+            b[u] = w1[v];                                                                                      \
+            c[u] = w2[v];                                                                                      \
+            d[u] = w3[v];                                                                                      \
+        }                                                                                                      \
+        _Pragma("unroll") for (int u = 0; u < QN_S_U; u++) {                                                   \
+            const long v = v0 + u * QN_GPU_LX;                                                                 \
+            QN_Q4_S_CHUNK(XV, a[u], b[u], c[u], d[u], v)                                                       \
+        }                                                                                                      \
+    }                                                                                                          \
+    for (; v0 < nv; v0 += QN_GPU_LX) /* the row's tail, a chunk at a time */                                   \
+        QN_Q4_S_CHUNK(XV, w0[v0], w1[v0], w2[v0], w3[v0], v0)
 #define QN_S_XG4(v, j) x4[(v) * 8 + (j)]
 #define QN_S_XL4(v, j) QN_S_LX(v, j, 8)
 kernel void qn_gemv_q4_s(const global uchar *Wb, ulong wo, QN_WLAYOUT_ARGS, const global uchar *xb_, ulong xo,
@@ -642,24 +676,10 @@ kernel void qn_gemv_q4_s(const global uchar *Wb, ulong wo, QN_WLAYOUT_ARGS, cons
         const long nr0 = min(n0, N - 1), nr1 = min(n0 + 1, N - 1), nr2 = min(n0 + 2, N - 1), nr3 = min(n0 + 3, N - 1);
         QN_GPU_ROW_PTRS(W, rb)
         float p0 = 0.0f, p1 = 0.0f, p2 = 0.0f, p3 = 0.0f;
-        for (long v0 = l; v0 < nv; v0 += QN_S_U * QN_GPU_LX) {
-            uint4 a[QN_S_U], b[QN_S_U], c[QN_S_U], d[QN_S_U];
-#pragma unroll
-            for (int u = 0; u < QN_S_U; u++) { /* past the row: chunk nv - 1 again, loaded, never used */
-                const long v = min(v0 + u * QN_GPU_LX, nv - 1);
-                a[u] = w0[v];
-                b[u] = w1[v];
-                c[u] = w2[v];
-                d[u] = w3[v];
-            }
-#pragma unroll
-            for (int u = 0; u < QN_S_U; u++) {
-                const long v = v0 + u * QN_GPU_LX;
-                if (v < nv) {
-                    if (xl) QN_Q4_S_CHUNK(QN_S_XL4)
-                    else QN_Q4_S_CHUNK(QN_S_XG4)
-                }
-            }
+        if (xl) {
+            QN_Q4_S_WALK(QN_S_XL4)
+        } else {
+            QN_Q4_S_WALK(QN_S_XG4)
         }
         local float *rd = QN_S_RED(it);
         rd[(ly * QN_S_RW) * QN_GPU_RED + l] = p0 * 1.0f; /* as qn_gemv_q4_m1 */
@@ -777,67 +797,75 @@ QN_Q8_M1_ROWS_DEF(qn_q8_m1_rows_lx, const local float *xs, QN_XV_LOCAL)
 
 /* qn_gemv_q8_m1 (matmul, matmul_multi) after the norm: group g takes `passes` sets of 16 rows (2 a warp), one
  * after another (fewer groups: each norms the row once). lm: red, then xs (QN_NG_RED). */
-kernel __attribute__((reqd_work_group_size(32, 8, 1)))
-void qn_gemv_q8_m1n(const global uchar *W0, ulong wo0, long ws0, const global uchar *W1, ulong wo1, long ws1,
-                    const global uchar *W2, ulong wo2, long ws2, QN_NG_ARGS, global uchar *y0, ulong yo0,
-                    global uchar *y1, ulong yo1, global uchar *y2, ulong yo2, int ydt, long N0, long N1, long N2,
-                    long K, int passes, local float4 *lm4) {
-    const int l = (int)get_local_id(0), ly = (int)get_local_id(1);
-    local float *red = (local float *)lm4, *xs = red + QN_NG_RED;
-    QN_NG_PROLOGUE(ly * QN_GPU_LX + l);
-    const long N = N0 + N1 + N2;
-    for (int p = 0; p < passes; p++) {
-        const long gb = ((long)get_group_id(1) * passes + p) * (8 * QN_G1_RW);
-        if (gb >= N) break; /* uniform over the group */
-        const long n0 = gb + ly * QN_G1_RW;
-        float sa, sb;
-        const global uint4 *wa = qn_q8_m1_row(min(n0, N - 1), W0 + wo0, ws0, W1 + wo1, ws1, W2 + wo2, ws2, N0, N1, K, &sa);
-        const global uint4 *wb = qn_q8_m1_row(min(n0 + 1, N - 1), W0 + wo0, ws0, W1 + wo1, ws1, W2 + wo2, ws2, N0, N1, K, &sb);
-        const float2 s = qn_q8_m1_rows_lx(wa, wb, xs, K / 16, l);
-        red[(ly * QN_G1_RW) * QN_GPU_RED + l] = s.x * sa;
-        red[(ly * QN_G1_RW + 1) * QN_GPU_RED + l] = s.y * sb;
-        barrier(CLK_LOCAL_MEM_FENCE);
-        const int f = ly * QN_GPU_LX + l;
-        if (f < 8 * QN_G1_RW) {
-            const float v = qn_gpu_sum32(red + f * QN_GPU_RED);
-            const long n = gb + f;
-            if (n < N) {
-                long rr;
-                const int i = qn_stack_row(n, N0, N1, &rr);
-                qn_st(i == 0 ? y0 + yo0 : i == 1 ? y1 + yo1 : y2 + yo2, ydt, (size_t)rr, v);
-            }
-        }
-        barrier(CLK_LOCAL_MEM_FENCE); /* red's sums read before the next pass writes it */
-    }
+/* and qn_gemv_q8_m1_glu after the norm: `passes` sets of 8 outputs a group (gate and up row a warp). */
+/* Both twice: WALK qn_q8_m1_rows_lx (the default) and, as qn_gemv_q8_m1n_w / _glu_w (QUANTA_OPENCL_NG_STEP=1, off
+ * until measured), qn_q8_s2_rows_lx: the streamed kernels' whole-step walker (every load of a step before its math;
+ * m1's walker keeps 2 weight loads in flight a lane, QN_Q8_S_ROWS_DEF says why), the same sums in the same order. */
+#define QN_M1N_KERNELS(SUF, WALK) \
+kernel __attribute__((reqd_work_group_size(32, 8, 1))) \
+void qn_gemv_q8_m1n##SUF(const global uchar *W0, ulong wo0, long ws0, const global uchar *W1, ulong wo1, long ws1, \
+                    const global uchar *W2, ulong wo2, long ws2, QN_NG_ARGS, global uchar *y0, ulong yo0, \
+                    global uchar *y1, ulong yo1, global uchar *y2, ulong yo2, int ydt, long N0, long N1, long N2, \
+                    long K, int passes, local float4 *lm4) { \
+    const int l = (int)get_local_id(0), ly = (int)get_local_id(1); \
+    local float *red = (local float *)lm4, *xs = red + QN_NG_RED; \
+    QN_NG_PROLOGUE(ly * QN_GPU_LX + l); \
+    const long N = N0 + N1 + N2; \
+    for (int p = 0; p < passes; p++) { \
+        const long gb = ((long)get_group_id(1) * passes + p) * (8 * QN_G1_RW); \
+        if (gb >= N) break; /* uniform over the group */ \
+        const long n0 = gb + ly * QN_G1_RW; \
+        float sa, sb; \
+        const global uint4 *wa = qn_q8_m1_row(min(n0, N - 1), W0 + wo0, ws0, W1 + wo1, ws1, W2 + wo2, ws2, N0, N1, K, &sa); \
+        const global uint4 *wb = qn_q8_m1_row(min(n0 + 1, N - 1), W0 + wo0, ws0, W1 + wo1, ws1, W2 + wo2, ws2, N0, N1, K, &sb); \
+        const float2 s = WALK(wa, wb, xs, K / 16, l); \
+        red[(ly * QN_G1_RW) * QN_GPU_RED + l] = s.x * sa; \
+        red[(ly * QN_G1_RW + 1) * QN_GPU_RED + l] = s.y * sb; \
+        barrier(CLK_LOCAL_MEM_FENCE); \
+        const int f = ly * QN_GPU_LX + l; \
+        if (f < 8 * QN_G1_RW) { \
+            const float v = qn_gpu_sum32(red + f * QN_GPU_RED); \
+            const long n = gb + f; \
+            if (n < N) { \
+                long rr; \
+                const int i = qn_stack_row(n, N0, N1, &rr); \
+                qn_st(i == 0 ? y0 + yo0 : i == 1 ? y1 + yo1 : y2 + yo2, ydt, (size_t)rr, v); \
+            } \
+        } \
+        barrier(CLK_LOCAL_MEM_FENCE); /* red's sums read before the next pass writes it */ \
+    } \
+} \
+ \
+kernel __attribute__((reqd_work_group_size(32, 8, 1))) \
+void qn_gemv_q8_m1n_glu##SUF(const global uchar *Wg, ulong go, const global uchar *Wu, ulong uo, long ws, QN_NG_ARGS, \
+                        global uchar *y, ulong yo, int ydt, long N, long K, int act, int passes, local float4 *lm4) { \
+    const int l = (int)get_local_id(0), ly = (int)get_local_id(1); \
+    local float *red = (local float *)lm4, *xs = red + QN_NG_RED; \
+    QN_NG_PROLOGUE(ly * QN_GPU_LX + l); \
+    const global uchar *G = Wg + go, *U = Wu + uo; \
+    for (int p = 0; p < passes; p++) { \
+        const long gb = ((long)get_group_id(1) * passes + p) * 8; \
+        if (gb >= N) break; /* uniform over the group */ \
+        const long n = min(gb + ly, N - 1); \
+        const float2 s = WALK((const global uint4 *)(G + n * K), (const global uint4 *)(U + n * K), xs, \
+                                          K / 16, l); \
+        red[(ly * QN_G1_RW) * QN_GPU_RED + l] = s.x * qn_ldf_any(G + ws + n * 4); \
+        red[(ly * QN_G1_RW + 1) * QN_GPU_RED + l] = s.y * qn_ldf_any(U + ws + n * 4); \
+        barrier(CLK_LOCAL_MEM_FENCE); \
+        const int f = ly * QN_GPU_LX + l; \
+        if (f < 8) { \
+            const float g = qn_gpu_sum32(red + (f * QN_G1_RW) * QN_GPU_RED); \
+            const float u = qn_gpu_sum32(red + (f * QN_G1_RW + 1) * QN_GPU_RED); \
+            const long no = gb + f; \
+            if (no < N) qn_st(y + yo, ydt, (size_t)no, qn_act(g, act, 0.0f) * u); \
+        } \
+        barrier(CLK_LOCAL_MEM_FENCE); \
+    } \
 }
 
-/* qn_gemv_q8_m1_glu after the norm: `passes` sets of 8 outputs a group (gate and up row a warp). */
-kernel __attribute__((reqd_work_group_size(32, 8, 1)))
-void qn_gemv_q8_m1n_glu(const global uchar *Wg, ulong go, const global uchar *Wu, ulong uo, long ws, QN_NG_ARGS,
-                        global uchar *y, ulong yo, int ydt, long N, long K, int act, int passes, local float4 *lm4) {
-    const int l = (int)get_local_id(0), ly = (int)get_local_id(1);
-    local float *red = (local float *)lm4, *xs = red + QN_NG_RED;
-    QN_NG_PROLOGUE(ly * QN_GPU_LX + l);
-    const global uchar *G = Wg + go, *U = Wu + uo;
-    for (int p = 0; p < passes; p++) {
-        const long gb = ((long)get_group_id(1) * passes + p) * 8;
-        if (gb >= N) break; /* uniform over the group */
-        const long n = min(gb + ly, N - 1);
-        const float2 s = qn_q8_m1_rows_lx((const global uint4 *)(G + n * K), (const global uint4 *)(U + n * K), xs,
-                                          K / 16, l);
-        red[(ly * QN_G1_RW) * QN_GPU_RED + l] = s.x * qn_ldf_any(G + ws + n * 4);
-        red[(ly * QN_G1_RW + 1) * QN_GPU_RED + l] = s.y * qn_ldf_any(U + ws + n * 4);
-        barrier(CLK_LOCAL_MEM_FENCE);
-        const int f = ly * QN_GPU_LX + l;
-        if (f < 8) {
-            const float g = qn_gpu_sum32(red + (f * QN_G1_RW) * QN_GPU_RED);
-            const float u = qn_gpu_sum32(red + (f * QN_G1_RW + 1) * QN_GPU_RED);
-            const long no = gb + f;
-            if (no < N) qn_st(y + yo, ydt, (size_t)no, qn_act(g, act, 0.0f) * u);
-        }
-        barrier(CLK_LOCAL_MEM_FENCE);
-    }
-}
+QN_Q8_S2_ROWS_DEF(qn_q8_s2_rows_lx, const local float *xs, QN_XV_LOCAL)
+QN_M1N_KERNELS(, qn_q8_m1_rows_lx)
+QN_M1N_KERNELS(_w, qn_q8_s2_rows_lx)
 
 /* qn_gemv_q8_m1 for one weight with the residual add after it (QUANTA_OPENCL_NORM_GEMV=1, cl_norm_gemv.c): y = x·W^T
  * as qn_gemv_q8_m1 stores it, and s = y + r (radd), as add_norm's first stage adds the stored y (f32) and r, or a

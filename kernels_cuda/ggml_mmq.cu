@@ -239,7 +239,8 @@ int qn_cuda_ggml_mmq_kernel = -1, qn_cuda_ggml_mmq_tile = -1;
  * compute capability 9.0, else as 7; =14 the same kernel fed with the weight dequantized to f16 per call
  * (mmq13's dense form); =15 that with both operands in the 128-byte swizzle; =16 the register-A wgmma kernel fed by
  * TMA (ggml_mmq_rs_wg.cu, mmq14) for Q4_0 / Q8_0 with K a multiple of 256, else as 7 (unset: 16 where it applies,
- * see qn_gmmq_route). Read once, unless a benchmark has set qn_cuda_ggml_mmq_kernel. */
+ * see qn_gmmq_route); =17 mmq15's form of it (ggml_mmq_rsi_wg.cu: permuted K order, cheaper decode), else as 16. Read
+ * once, unless a benchmark has set qn_cuda_ggml_mmq_kernel. */
 static bool qn_gmmq_unset = false; /* QUANTA_CUDA_GGML_MMQ unset (and no benchmark's choice): the default route */
 static int qn_gmmq_kernel() {
     if (qn_cuda_ggml_mmq_kernel < 0) {
@@ -254,6 +255,7 @@ static int qn_gmmq_kernel() {
                                   : e && !strcmp(e, "14") ? 14
                                   : e && !strcmp(e, "15") ? 15
                                   : e && !strcmp(e, "16") ? 16
+                                  : e && !strcmp(e, "17") ? 17
                                                           : 7;
     }
     return qn_cuda_ggml_mmq_kernel;
@@ -268,9 +270,12 @@ static int qn_gmmq_kernel() {
  * kernel 7 on every 7B row at M = 512 and 2048, q4_0 and q8_0, outputs equal (maxdiff 0), conformance passed
  * (auto, rs128x64, rs128x128c2); pp512 7B Q4_0 11230 -> 18678 tok/s, Q8_0 9620 -> 17022. */
 #define QN_GMMQ_RS_DEFAULT_M 65
+/* 1: the default takes mmq15's form (=17: permuted K order, cheaper decode, the same table) instead of =16 */
+#define QN_GMMQ_RSI_DEFAULT 0
 static int qn_gmmq_route(int64_t M, int64_t N, int64_t K) {
     const int k = qn_gmmq_kernel();
-    if (QN_GMMQ_RS_DEFAULT_M > 0 && k == 7 && qn_gmmq_unset && M >= QN_GMMQ_RS_DEFAULT_M) return 16;
+    if (QN_GMMQ_RS_DEFAULT_M > 0 && k == 7 && qn_gmmq_unset && M >= QN_GMMQ_RS_DEFAULT_M)
+        return QN_GMMQ_RSI_DEFAULT ? 17 : 16;
     if (QN_GMMQ_DENSE_DEFAULT && k == 7 && qn_gmmq_unset && M >= 256 && N * K >= ((int64_t)1 << 24)) return 15;
     return k;
 }
@@ -284,7 +289,7 @@ extern "C" size_t qn_cuda_ggml_mmq_scratch(int64_t M, int64_t N, int64_t K) {
     const int64_t Kp = (K + QN_GMMQ_BK - 1) / QN_GMMQ_BK * QN_GMMQ_BK;
     const int kernel = qn_gmmq_route(M, N, K);
     const size_t dq = (kernel == 14 || kernel == 15) && M > 64 ? qn_gmmq_ws_dq_bytes(N, Kp) : 0;
-    const size_t part = kernel == 16 ? qn_gmmq_rs_part_bytes(M, N, K) : 0; /* =16's split-K partial sums */
+    const size_t part = kernel == 16 || kernel == 17 ? qn_gmmq_rs_part_bytes(M, N, K) : 0; /* split-K partial sums */
     return qn_gmmq_xh_bytes(M, Kp) + qn_gmmq_align((size_t)M * 4) + qn_gmmq_align(dq) + part;
 }
 
@@ -307,9 +312,13 @@ extern "C" int qn_cuda_ggml_mmq(int w_dtype, const void *w, int64_t N, int64_t K
     a.N = N, a.K = K, a.M = M, a.Kp = Kp;
     a.xh = xh, a.xscale = xscale, a.yd = y_dtype, a.y = y;
     const int kernel = qn_gmmq_route(M, N, K);
-    if (kernel == 16 && M > 64) { /* its own activation prep (tiled, swizzled); -1: not this shape or format */
-        uint8_t *part = (uint8_t *)xscale + qn_gmmq_align((size_t)M * 4); /* no dq for 16 */
+    if ((kernel == 16 || kernel == 17) && M > 64) { /* own activation prep (tiled, swizzled); -1: not this shape */
+        uint8_t *part = (uint8_t *)xscale + qn_gmmq_align((size_t)M * 4); /* no dq for 16 / 17 */
         const size_t used = (size_t)(part - (uint8_t *)scratch);
+        if (kernel == 17) { /* mmq15's form; where it does not apply, =16's */
+            const int e17 = qn_gmmq_rsi_run(w_dtype, x_dtype, x, a, sms, part, scratch_bytes - used, s);
+            if (e17 >= 0) return e17;
+        }
         const int e16 = qn_gmmq_rs_run(w_dtype, x_dtype, x, a, sms, part, scratch_bytes - used, s);
         if (e16 >= 0) return e16;
     }

@@ -235,7 +235,8 @@ static int qn_gmmq_launch_grid(Kernel k, bool &attr_set, int bn, int bm, int thr
  * each): 128x128, 128x64 or 64x32 for either kernel; for ggml_mmq_frag.cu also 128x128w4 (4 warps of
  * 64x64), 256x128 (8 warps of 64x64) and 128x128b2 (the 128x128 tile held to 128 registers, two blocks
  * per SM); for ggml_mmq_wg.cu wg128x128, wg64x128, wg128x64, wg64x64, wg256x128, wg256x64 (7 to 12); for
- * ggml_mmq_ws_wg.cu ws128x128, ws128x64, ws128x256 (13 to 15); for ggml_mmq_rs_wg.cu rs128x128, rs128x64 (16, 17), rs128x128c2, rs128x64c2 (18, 19), rs128x256, rs128x256c2 (20, 21), rs128x128g2 (22), rssplit (23: the auto tile, K split where the grid is small). Anything
+ * ggml_mmq_ws_wg.cu ws128x128, ws128x64, ws128x256 (13 to 15); for ggml_mmq_rs_wg.cu rs128x128, rs128x64 (16, 17), rs128x128c2, rs128x64c2 (18, 19), rs128x256, rs128x256c2 (20, 21), rs128x128g2 (22), rssplit (23: the auto tile, K split where the grid is small); for ggml_mmq_rsi_wg.cu rsi128x128,
+ * rsi128x64, rsi128x128g2, rsidiag0, rsidiag1, rsisplit, rsi2c128x64, rsi128x256 (24 to 31). Anything
  * else, a tile of the other kernel, or unset, picks by grid size. Read at the first call unless a benchmark has set
  * qn_cuda_ggml_mmq_tile (cuda_kernels.h) to the tile's number here. */
 static int qn_gmmq_forced_tile() {
@@ -244,7 +245,9 @@ static int qn_gmmq_forced_tile() {
                                             "128x128b2", "wg128x128", "wg64x128", "wg128x64",  "wg64x64",
                                             "wg256x128", "wg256x64", "ws128x128", "ws128x64",
                                             "ws128x256", "rs128x128", "rs128x64",
-                                            "rs128x128c2", "rs128x64c2", "rs128x256", "rs128x256c2", "rs128x128g2", "rssplit"};
+                                            "rs128x128c2", "rs128x64c2", "rs128x256", "rs128x256c2", "rs128x128g2", "rssplit",
+                                            "rsi128x128", "rsi128x64", "rsi128x128g2", "rsidiag0", "rsidiag1", "rsisplit",
+                                            "rsi2c128x64", "rsi128x256"};
         const char *e = getenv("QUANTA_CUDA_GGML_MMQ_TILE");
         int tile = 0;
         for (int i = 0; e && i < (int)(sizeof names / sizeof names[0]); i++)
@@ -272,7 +275,38 @@ size_t qn_gmmq_ws_dq_bytes(int64_t N, int64_t Kp);
 /* The activations as ggml_mmq_ws_wg.cu's kernel reads them (a.xh: [M rounded up to nb / nb][Kp / 64][64 of K for nb
  * tokens], f16 with a per-row power of two, zeros past M and K; sw: each token's 128 bytes in the 128-byte swizzle)
  * and a.xscale; a CUDA error or 0. */
-int qn_gmmq_prep_xt(int x_dtype, const void *x, const qn_gmmq_args &a, int nb, bool sw, cudaStream_t s);
+int qn_gmmq_prep_xt(int x_dtype, const void *x, const qn_gmmq_args &a, int nb, bool sw, cudaStream_t s, int perm = 0);
+
+/* The K order of ggml_mmq_rsi_wg.cu (mmq15): within each 32-element block, element v of the kernel's order is x's (and
+ * the weight's) element qn_gmmq_kperm(perm, v) — a permutation, so the sums are the same products. It lets each lane
+ * of a consumer warp take all 8 (Q4_0) or 16 (Q8_0) codes it needs of a block row from one or two aligned 32-bit
+ * shared-memory words, already paired the way the magic-number decode wants them. Lane t (= (v % 16 % 8) / 2) of
+ * wgmma's A layout holds, per k16 half h = v / 16, the elements at p = v % 16 in {2t, 2t + 1} (register 0) and
+ * {8 + 2t, 9 + 2t} (register 2); i = p % 2 picks the register's half.
+ * perm 1, Q4_0 (code byte j: low nibble = element j, high = j + 16): the lane's word holds code bytes B0..B3; register
+ * 0 = the nibbles of (B0, B2), register 2 = (B1, B3), half h the low (0) or high (1) nibbles. Blocks sit 18 bytes
+ * apart in shared memory (rows of 144 bytes), so a block's codes start 2 (even block) or 0 (odd) bytes into a word:
+ * odd blocks give lane t bytes 4t .. 4t + 3; even blocks bytes 2 + 4t .. for t < 3, and lane 3 the two bytes on
+ * either side (0, 1, 14, 15: the word that also holds the scale, and the word that also holds the next scale).
+ * perm 2, Q8_0 (34-byte blocks): the lane's two words A (half 0: register 0 = bytes 0, 1, register 2 = bytes 2, 3)
+ * and B (half 1); odd blocks: A = bytes 4t .., B = 16 + 4t ..; even: A = 2 + 4t .., B = 18 + 4t .. for t < 3, lane 3's
+ * B = bytes 0, 1, 30, 31. These word choices also keep a warp's loads on 32 distinct banks (rows 144 / 272 bytes
+ * apart = 4 banks). */
+__host__ __device__ __forceinline__ int qn_gmmq_kperm_v(int perm, int v, bool odd) {
+    const int h = v >> 4, p = v & 15, t = (p & 7) >> 1, i = p & 1;
+    if (perm == 1) {
+        const int b = p < 8 ? 2 * i : 1 + 2 * i; /* the code byte of the lane's word */
+        const int j = odd ? 4 * t + b : t < 3 ? 2 + 4 * t + b : (b < 2 ? b : 12 + b);
+        return 16 * h + j;
+    }
+    const int b = (p < 8 ? 0 : 2) + i; /* byte of word A (h = 0) or B (h = 1) */
+    if (odd) return 16 * h + 4 * t + b;
+    if (h == 0 || t < 3) return 16 * h + 2 + 4 * t + b;
+    return b < 2 ? b : 28 + b;
+}
+__host__ __device__ __forceinline__ int64_t qn_gmmq_kperm(int perm, int64_t k) {
+    return (k & ~(int64_t)31) + qn_gmmq_kperm_v(perm, (int)(k & 31), (k >> 5) & 1);
+}
 /* The same product by ggml_mmq_rs_wg.cu's kernel (mmq14, QUANTA_CUDA_GGML_MMQ=16: the weight's raw Q4_0 / Q8_0 bytes
  * by TMA, decoded in the consumers' registers as wgmma's A operand), which preps its own activations; -1 (nothing
  * launched) for other formats, K not a multiple of 256, M <= 64, or a device that cannot run it. */
@@ -280,5 +314,13 @@ int qn_gmmq_rs_run(int w_dtype, int x_dtype, const void *x, const qn_gmmq_args &
                    size_t part_bytes, cudaStream_t s);
 /* The f32 partial sums a split-K run of it needs (part, part_bytes above; 0: it does not split this shape). */
 size_t qn_gmmq_rs_part_bytes(int64_t M, int64_t N, int64_t K);
+/* Split K: how many ways (about 128 blocks, at most 4, each at least 1024 of K; 1: none) for nb-token tiles, and the
+ * reduce of `splits` f32 partial sums ([splits][n]) into y (n elements of type yd). */
+int qn_gmmq_rs_splits_rule(int64_t M, int64_t N, int64_t K, int nb);
+int qn_gmmq_rs_reduce(const float *part, int splits, int64_t n, int yd, void *y, cudaStream_t s);
+/* The same product by ggml_mmq_rsi_wg.cu's kernel (mmq15, QUANTA_CUDA_GGML_MMQ=17: =16's data path, activations in
+ * the permuted K order of qn_gmmq_kperm, a cheaper decode, one commit group per block); -1 where =16 would be. */
+int qn_gmmq_rsi_run(int w_dtype, int x_dtype, const void *x, const qn_gmmq_args &a, int sms, void *part,
+                    size_t part_bytes, cudaStream_t s);
 
 #endif

@@ -41,6 +41,7 @@
 #if defined(__CUDA_ARCH__) && defined(__CUDA_ARCH_FEAT_SM90_ALL)
 #define QN_RS_HAVE 1
 #include "wgmma.cuh"
+#include "ggml_mmq_rs.cuh"
 #else
 #define QN_RS_HAVE 0
 #endif
@@ -106,21 +107,6 @@ template <int DT> __device__ __forceinline__ void qn_rs_frag(const uint8_t *b0, 
     }
 }
 
-template <int NB> __device__ __forceinline__ void qn_rs_mma(float (&d)[NB / 8][4], const uint32_t a[4], uint64_t bd);
-template <> __device__ __forceinline__ void qn_rs_mma<64>(float (&d)[8][4], const uint32_t a[4], uint64_t bd) {
-    qn_wg_mma_n64(d, a, bd);
-}
-template <> __device__ __forceinline__ void qn_rs_mma<128>(float (&d)[16][4], const uint32_t a[4], uint64_t bd) {
-    qn_wg_mma_n128(d, a, bd);
-}
-/* m64n256k16, A (f16) from registers, adding to d (the 256-token tile) */
-template <> __device__ __forceinline__ void qn_rs_mma<256>(float (&d)[32][4], const uint32_t a[4], uint64_t bd) {
-    asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %133, 0;\n"
-                 "wgmma.mma_async.sync.aligned.m64n256k16.f32.f16.f16 {" QN_WG_R_0_31 ", " QN_WG_R_32_63 ", " QN_WG_R_64_95
-                 ", " QN_WG_R_96_127 "}, {%128, %129, %130, %131}, %132, p, 1, 1, 0;\n}\n"
-                 : QN_WG_D_0_7, QN_WG_D_8_15, QN_WG_D8_16_31
-                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(bd), "r"(1));
-}
 #endif
 
 template <int DT, int NB, int CL, int G>
@@ -297,6 +283,12 @@ __global__ void __launch_bounds__(256) qn_k_rs_reduce(const float *part, int spl
     }
 }
 
+int qn_gmmq_rs_reduce(const float *part, int splits, int64_t n, int yd, void *y, cudaStream_t s) {
+    const int64_t blocks = (n + 255) / 256 < 4096 ? (n + 255) / 256 : 4096;
+    qn_k_rs_reduce<<<(unsigned)blocks, 256, 0, s>>>(part, splits, n, yd, y);
+    return qn_cu_launch_status();
+}
+
 template <int DT, int NB, int CL, int G = 1>
 static int qn_rs_launch(const CUtensorMap &m, const qn_gmmq_args &a, cudaStream_t s, int splits = 1, float *part = nullptr) {
     typedef qn_rs_cfg<DT, NB, G> Cfg;
@@ -314,10 +306,7 @@ static int qn_rs_launch(const CUtensorMap &m, const qn_gmmq_args &a, cudaStream_
         k<<<dim3((unsigned)gx, (unsigned)gy, (unsigned)splits), Cfg::threads, Cfg::smem + 1024, s>>>(m, a, part);
         int e = qn_cu_launch_status();
         if (e || splits == 1) return e;
-        const int64_t n = a.M * a.N;
-        const int64_t blocks = (n + 255) / 256 < 4096 ? (n + 255) / 256 : 4096;
-        qn_k_rs_reduce<<<(unsigned)blocks, 256, 0, s>>>(part, splits, n, a.yd, a.y);
-        return qn_cu_launch_status();
+        return qn_gmmq_rs_reduce(part, splits, a.M * a.N, a.yd, a.y, s);
     }
     cudaLaunchConfig_t cfg = {};
     cudaLaunchAttribute at[1];
@@ -336,9 +325,13 @@ static int qn_rs_launch(const CUtensorMap &m, const qn_gmmq_args &a, cudaStream_
  * tokens of decoded weights, half the codes' shared-memory reads per flop; forced only); rs128x128g2 the 128x128
  * tile with two steps (8 wgmma) per commit group (forced only). */
 /* Round-2 forms for the auto pick, each one constant (0: forced only): QN_RS_N256_DEFAULT the 256-token tile where its
- * grid still covers about 3/4 of the SMs; QN_RS_G2_DEFAULT two steps per wgmma group on the 128-token tile. */
-#define QN_RS_N256_DEFAULT 0
-#define QN_RS_G2_DEFAULT 0
+ * grid still covers about 3/4 of the SMs; QN_RS_G2_DEFAULT two steps per wgmma group on the 128-token tile. Both on
+ * since mmq15 (H100, call of 20:05, verify_mmq14.sh, outputs equal to the previous pick, maxdiff 0): the 256-token
+ * tile 1.19-1.39x the 128x128 pick at M = 2048 (4096 and 14336 rows) and at M = 512 on 14336 rows, but 0.73-0.82x at
+ * M = 512 on 4096 rows (64 blocks) — the grid rule below separates them; g2 1.06-1.11x where 128x128 stays (512 x
+ * 4096). */
+#define QN_RS_N256_DEFAULT 1
+#define QN_RS_G2_DEFAULT 1
 static int qn_rs_nb_of(int64_t M, int64_t N, int sms) {
     const int ft = qn_gmmq_forced_tile();
     if (ft == 20 || ft == 21) return 256;
@@ -354,8 +347,10 @@ static int qn_rs_nb(const qn_gmmq_args &a, int sms) { return qn_rs_nb_of(a.M, a.
  * each; 1 unless forced (QUANTA_CUDA_GGML_MMQ_TILE=rssplit: the auto tile, split where this says so) or
  * QN_RS_SPLIT_DEFAULT. Fixed numbers, not the SM count, so that the scratch size (qn_gmmq_rs_part_bytes) and the run
  * agree. */
-#define QN_RS_SPLIT_DEFAULT 0
-static int qn_rs_splits_rule(int64_t M, int64_t N, int64_t K, int nb) {
+/* On since mmq15: 1.19-1.68x the unsplit pick on 1024 x 4096 at M = 256 / 512 (H100, 20:05; maxdiff 2e-6 to 5e-6, the
+ * splits summed in f32 in another order). */
+#define QN_RS_SPLIT_DEFAULT 1
+int qn_gmmq_rs_splits_rule(int64_t M, int64_t N, int64_t K, int nb) {
     const int64_t blocks = (N + QN_RS_BN - 1) / QN_RS_BN * ((M + nb - 1) / nb), KA = K / QN_RS_KA;
     int64_t sp = blocks > 0 ? 128 / blocks : 1;
     if (sp > 4) sp = 4;
@@ -363,13 +358,13 @@ static int qn_rs_splits_rule(int64_t M, int64_t N, int64_t K, int nb) {
     return sp > 1 ? (int)sp : 1;
 }
 static int qn_rs_splits(int64_t M, int64_t N, int64_t K, int nb) {
-    return QN_RS_SPLIT_DEFAULT || qn_gmmq_forced_tile() == 23 ? qn_rs_splits_rule(M, N, K, nb) : 1;
+    return QN_RS_SPLIT_DEFAULT || qn_gmmq_forced_tile() == 23 ? qn_gmmq_rs_splits_rule(M, N, K, nb) : 1;
 }
 size_t qn_gmmq_rs_part_bytes(int64_t M, int64_t N, int64_t K) {
     if (K % QN_RS_KA || M <= 64) return 0;
     /* reserved whether or not splitting is on (a few MB on the shapes it splits), for the most splits the auto tile
      * can take (128 tokens: the fewest blocks): a benchmark sizes the scratch once, then forces tiles */
-    const int sp = qn_rs_splits_rule(M, N, K, 128);
+    const int sp = qn_gmmq_rs_splits_rule(M, N, K, 128);
     return sp > 1 ? (size_t)sp * (size_t)M * (size_t)N * 4 : 0;
 }
 

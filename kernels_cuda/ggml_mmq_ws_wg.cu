@@ -58,7 +58,7 @@ template <int DT, int NB> struct qn_ws_cfg {
  * f16, row m times the power of two that puts its largest |x| in [2^13, 2^14) (as qn_k_gmmq_prep_x), zero
  * past K and for rows M .. Mt - 1 (the last tile's rest). One block per row (grid-stride). */
 __global__ void __launch_bounds__(256) qn_k_gmmq_prep_xt(int xd, const void *x, int64_t M, int64_t Mt, int64_t K,
-                                                         int64_t Kp, int nb, int sw, __half *xt, float *xscale) {
+                                                         int64_t Kp, int nb, int sw, int perm, __half *xt, float *xscale) {
     __shared__ float sh[32];
     const int64_t KT = Kp / QN_GMMQ_BK;
     uint4 *xt4 = reinterpret_cast<uint4 *>(xt);
@@ -77,9 +77,10 @@ __global__ void __launch_bounds__(256) qn_k_gmmq_prep_xt(int xd, const void *x, 
             uint32_t h[4];
 #pragma unroll
             for (int e = 0; e < 4; e++) {
-                const int64_t k = k0 + 2 * e;
-                const float v0 = m < M && k < K ? qn_ld(xd, x, m * K + k) * f : 0.0f;
-                const float v1 = m < M && k + 1 < K ? qn_ld(xd, x, m * K + k + 1) * f : 0.0f;
+                /* perm: element k of the kernel's order is x's element qn_gmmq_kperm (K is then a multiple of 256) */
+                const int64_t k = k0 + 2 * e, ka = perm ? qn_gmmq_kperm(perm, k) : k, kb = perm ? qn_gmmq_kperm(perm, k + 1) : k + 1;
+                const float v0 = m < M && k < K ? qn_ld(xd, x, m * K + ka) * f : 0.0f;
+                const float v1 = m < M && k + 1 < K ? qn_ld(xd, x, m * K + kb) * f : 0.0f;
                 h[e] = qn_h2u(__floats2half2_rn(v0, v1));
             }
             const int64_t j = (k0 >> 3) & 7; /* swizzled: token r's 128 bytes, piece j at j ^ (r % 8) */
@@ -87,6 +88,101 @@ __global__ void __launch_bounds__(256) qn_k_gmmq_prep_xt(int xd, const void *x, 
                 make_uint4(h[0], h[1], h[2], h[3]);
         }
     }
+}
+
+/* The same swizzled tiled order (sw), for K a multiple of 32 with K == Kp and 16-byte aligned rows (mmq15): the row's
+ * max by 16-byte loads, then one thread per 32-element block (its 32 values by 16-byte loads, the block's four
+ * 16-byte pieces stored, in the permuted order of qn_gmmq_kperm when PERM): x read in wide pieces once for the max
+ * and once for the values, where qn_k_gmmq_prep_xt reads it element by element. The same f16 values. */
+template <int XD> __device__ __forceinline__ void qn_prep_ld16(const void *x, int64_t i16, float (&v)[8], int &n) {
+    if (XD == QN_DT_F32) { /* 4 floats */
+        const float4 q = reinterpret_cast<const float4 *>(x)[i16];
+        v[0] = q.x, v[1] = q.y, v[2] = q.z, v[3] = q.w, n = 4;
+    } else { /* 8 halves */
+        const uint4 q = reinterpret_cast<const uint4 *>(x)[i16];
+        const uint32_t u[4] = {q.x, q.y, q.z, q.w};
+#pragma unroll
+        for (int i = 0; i < 4; i++) {
+            if (XD == QN_DT_F16) {
+                const float2 f2 = __half22float2(qn_u2h(u[i]));
+                v[2 * i] = f2.x, v[2 * i + 1] = f2.y;
+            } else {
+                v[2 * i] = __uint_as_float(u[i] << 16), v[2 * i + 1] = __uint_as_float(u[i] & 0xFFFF0000u);
+            }
+        }
+        n = 8;
+    }
+}
+template <int PERM, bool ODD>
+__device__ __forceinline__ void qn_prep_block_store(const float (&v)[32], float f, uint4 *dst, int r) {
+#pragma unroll
+    for (int q = 0; q < 4; q++) { /* the block's virtual slice q: elements 8q .. 8q + 7 of the kernel's order */
+        uint32_t h[4];
+#pragma unroll
+        for (int e = 0; e < 4; e++) {
+            const int v0 = 8 * q + 2 * e, v1 = v0 + 1;
+            const int k0 = PERM ? qn_gmmq_kperm_v(PERM, v0, ODD) : v0, k1 = PERM ? qn_gmmq_kperm_v(PERM, v1, ODD) : v1;
+            h[e] = qn_h2u(__floats2half2_rn(v[k0] * f, v[k1] * f));
+        }
+        const int j = 4 * (ODD ? 1 : 0) + q; /* the slice in the step; swizzled: piece j at j ^ (r % 8) */
+        dst[j ^ (r & 7)] = make_uint4(h[0], h[1], h[2], h[3]);
+    }
+}
+template <int XD, int PERM>
+__global__ void __launch_bounds__(256) qn_k_gmmq_prep_xt_v(const void *x, int64_t M, int64_t Mt, int64_t K, int nb,
+                                                           __half *xt, float *xscale) {
+    __shared__ float sh[32];
+    constexpr int per16 = XD == QN_DT_F32 ? 4 : 8; /* elements per 16 bytes */
+    const int64_t KT = K / QN_GMMQ_BK, nblk = K / 32;
+    uint4 *xt4 = reinterpret_cast<uint4 *>(xt);
+    for (int64_t m = blockIdx.x; m < Mt; m += gridDim.x) {
+        float f = 0.0f;
+        const int64_t row16 = m * K / per16; /* the row's first 16-byte piece */
+        if (m < M) { /* uniform per block: qn_block_max syncs the block */
+            float m0 = 0.0f, v[8];
+            int n;
+            for (int64_t i = threadIdx.x; i < K / per16; i += blockDim.x) {
+                qn_prep_ld16<XD>(x, row16 + i, v, n);
+#pragma unroll
+                for (int e = 0; e < per16; e++) m0 = fmaxf(m0, fabsf(v[e]));
+            }
+            const int e = qn_x_pow2_exponent(qn_block_max(m0, sh));
+            f = ldexpf(1.0f, e);
+            if (threadIdx.x == 0) xscale[m] = ldexpf(1.0f, -e);
+        }
+        const int64_t tile = m / nb;
+        const int r = (int)(m % nb);
+        for (int64_t c = threadIdx.x; c < nblk; c += blockDim.x) {
+            float v[32];
+            if (m < M) {
+#pragma unroll
+                for (int i = 0; i < 32 / per16; i++) {
+                    float w[8];
+                    int n;
+                    qn_prep_ld16<XD>(x, row16 + c * (32 / per16) + i, w, n);
+#pragma unroll
+                    for (int e = 0; e < per16; e++) v[i * per16 + e] = w[e];
+                }
+            } else {
+#pragma unroll
+                for (int i = 0; i < 32; i++) v[i] = 0.0f;
+            }
+            uint4 *dst = xt4 + ((tile * KT + (c >> 1)) * nb + r) * 8; /* token r's 128 bytes of step c / 2 */
+            if (c & 1) qn_prep_block_store<PERM, true>(v, f, dst, r);
+            else qn_prep_block_store<PERM, false>(v, f, dst, r);
+        }
+    }
+}
+
+/* QUANTA_CUDA_GGML_PREP2=1: the wide-load prep above for =15 / =16 too (=17 always takes it); off by default until a
+ * device run shows it faster (its outputs are the same bits). */
+static bool qn_prep2_wanted() {
+    static int on = -1;
+    if (on < 0) {
+        const char *e = getenv("QUANTA_CUDA_GGML_PREP2");
+        on = e && !strcmp(e, "1");
+    }
+    return on == 1;
 }
 
 #if QN_WS_HAVE
@@ -299,10 +395,25 @@ template <int DT> static int qn_ws_dq(const qn_gmmq_args &a, int sw, uint4 *wt, 
 
 size_t qn_gmmq_ws_dq_bytes(int64_t N, int64_t Kp) { return (size_t)(N + QN_WS_BN - 1) / QN_WS_BN * QN_WS_BN * (size_t)Kp * 2; }
 
-int qn_gmmq_prep_xt(int x_dtype, const void *x, const qn_gmmq_args &a, int nb, bool sw, cudaStream_t s) {
+int qn_gmmq_prep_xt(int x_dtype, const void *x, const qn_gmmq_args &a, int nb, bool sw, cudaStream_t s, int perm) {
     const int64_t Mt = (a.M + nb - 1) / nb * nb;
     const int64_t grid = Mt < 65535 ? Mt : 65535;
-    qn_k_gmmq_prep_xt<<<(unsigned)grid, 256, 0, s>>>(x_dtype, x, a.M, Mt, a.K, a.Kp, nb, sw ? 1 : 0, const_cast<__half *>(a.xh),
+    if (sw && a.K == a.Kp && a.K % 32 == 0 && ((uintptr_t)x & 15) == 0 && (perm || qn_prep2_wanted()) &&
+        (x_dtype == QN_DT_F32 || x_dtype == QN_DT_F16 || x_dtype == QN_DT_BF16)) {
+        __half *xt = const_cast<__half *>(a.xh);
+        float *xs = const_cast<float *>(a.xscale);
+        const dim3 gr((unsigned)grid);
+#define QN_PREP_V(XD)                                                                                            \
+    (perm == 1   ? (qn_k_gmmq_prep_xt_v<XD, 1><<<gr, 256, 0, s>>>(x, a.M, Mt, a.K, nb, xt, xs), 0)                    \
+     : perm == 2 ? (qn_k_gmmq_prep_xt_v<XD, 2><<<gr, 256, 0, s>>>(x, a.M, Mt, a.K, nb, xt, xs), 0)                    \
+                 : (qn_k_gmmq_prep_xt_v<XD, 0><<<gr, 256, 0, s>>>(x, a.M, Mt, a.K, nb, xt, xs), 0))
+        if (x_dtype == QN_DT_F32) (void)QN_PREP_V(QN_DT_F32);
+        else if (x_dtype == QN_DT_F16) (void)QN_PREP_V(QN_DT_F16);
+        else (void)QN_PREP_V(QN_DT_BF16);
+#undef QN_PREP_V
+        return qn_cu_launch_status();
+    }
+    qn_k_gmmq_prep_xt<<<(unsigned)grid, 256, 0, s>>>(x_dtype, x, a.M, Mt, a.K, a.Kp, nb, sw ? 1 : 0, perm, const_cast<__half *>(a.xh),
                                                      const_cast<float *>(a.xscale));
     return qn_cu_launch_status();
 }

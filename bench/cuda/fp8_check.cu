@@ -383,13 +383,14 @@ static int check_case(const ccase &c) {
 
 /* ------------------------------------------------------------------ timing */
 
+static int g_reps = 5; /* best of g_reps x 20 calls; FP8_CHECK_REPS (verify_fp815.sh: 3, its time budget) */
 template <typename F> static double time_us(F f) {
     cudaEvent_t a, b;
     CK(cudaEventCreate(&a));
     CK(cudaEventCreate(&b));
     for (int i = 0; i < 3; i++) f();
     double best = 1e30;
-    for (int r = 0; r < 5; r++) {
+    for (int r = 0; r < g_reps; r++) {
         CK(cudaEventRecord(a));
         for (int i = 0; i < 20; i++) f();
         CK(cudaEventRecord(b));
@@ -1022,10 +1023,11 @@ static int time_t5(const char *csv) {
     CK(cudaMalloc(&skw, qn_cuda_fp8_sk_bytes(le.sms)));
     CK(cudaMalloc(&skf, 2 * (size_t)le.sms * sizeof(unsigned)));
     CK(cudaMemset(skf, 0, 2 * (size_t)le.sms * sizeof(unsigned)));
-    printf("time5: us per call (best of 5 x 20 back-to-back), bf16 y, GEMM alone; dflt = 0ts (tile picked), sk = stream-K\n"
+    printf("time5: us per call (best of %d x 20 back-to-back), bf16 y, GEMM alone; dflt = 0ts (tile picked), sk = stream-K\n"
            "(128x256, always), skm = stream-K where the model picks it (* = taken; QUANTA_CUDA_FP8_SK=1); lt_fast =\n"
            "cuBLASLt FP8 fast (per-tensor scales); quant / qsm = the per-token quantizer, loop form / fp815's one-read form\n"
-           "(QUANTA_CUDA_FP8_QUANT_SM=1), TB/s of x read once + codes written\n");
+           "(QUANTA_CUDA_FP8_QUANT_SM=1), TB/s of x read once + codes written\n",
+           g_reps);
     printf("%6s %6s %6s | %6s %6s %5s %5s | %7s %7s %8s | %8s | %7s %7s %7s | %s\n", "M", "N", "K", "quant", "qsm", "TB/s",
            "sm", "dflt", "sk", "skm", "lt_fast", "dflt/sk", "dflt/skm", "lt/dflt", "TFLOP/s dflt skm lt");
     int err = 0;
@@ -1161,6 +1163,7 @@ static int time_quant() {
 int main(int argc, char **argv) {
     setvbuf(stdout, NULL, _IOLBF, 0); /* line by line: a run killed by its timeout (a hang) keeps what it printed */
     const char *mode = argc > 1 ? argv[1] : "all";
+    if (getenv("FP8_CHECK_REPS") && atoi(getenv("FP8_CHECK_REPS")) > 0) g_reps = atoi(getenv("FP8_CHECK_REPS"));
     const char *env = getenv("FP8_SEED");
     const uint64_t seed = env ? strtoull(env, NULL, 10)
                               : (uint64_t)std::chrono::high_resolution_clock::now().time_since_epoch().count();

@@ -3,7 +3,8 @@
  * shapes at M = 512, 256 (a prefill step), 64, 16: a "new" kernel against an "old" one in the same process
  * (MMQ_BENCH_NEW / MMQ_BENCH_OLD, the numbers of QUANTA_CUDA_GGML_MMQ: 13 the warp-specialized wgmma kernel
  * of kernels_cuda/ggml_mmq_ws_wg.cu, 16 the register-A wgmma kernel fed by TMA of kernels_cuda/ggml_mmq_rs_wg.cu
- * (Q4_0 / Q8_0, K a multiple of 256), 14 the ws kernel fed with the weight dequantized to f16 per call (the old
+ * (Q4_0 / Q8_0, K a multiple of 256), 17 mmq15's form of it (kernels_cuda/ggml_mmq_rsi_wg.cu; its tiles rsidiag0 /
+ * rsidiag1 are diagnostics whose outputs are not the product: their maxdiff is meaningless), 14 the ws kernel fed with the weight dequantized to f16 per call (the old
  * kernel must need no more scratch than the new), 7 the wgmma kernel of kernels_cuda/ggml_mmq_wg.cu, 6 the fragment
  * kernel of ggml_mmq_frag.cu, 5 ggml_mmq.cu's; default 6 against 5). Prints µs per call and TFLOP/s of each, and the largest |new - old| relative to the largest
  * |old| (6 against 5: the same f16 weights and activations and the same mma order per output, 0 expected;
@@ -176,9 +177,11 @@ int main(int argc, char **argv) {
                                                     "128x128b2", "wg128x128", "wg64x128", "wg128x64",  "wg64x64",
                                                     "wg256x128", "wg256x64",  "ws128x128", "ws128x64",
                                                     "ws128x256", "rs128x128", "rs128x64", "rs128x128c2", "rs128x64c2",
-                                                    "rs128x256", "rs128x256c2", "rs128x128g2", "rssplit"};
-                const int t0 = knew >= 16 ? 16 : knew >= 13 ? 13 : knew >= 7 ? 7 : 1,
-                          t1 = knew >= 16 ? 23 : knew >= 13 ? 15 : knew >= 7 ? 12 : 6;
+                                                    "rs128x256", "rs128x256c2", "rs128x128g2", "rssplit",
+                                                    "rsi128x128", "rsi128x64", "rsi128x128g2", "rsidiag0", "rsidiag1",
+                                                    "rsisplit", "rsi2c128x64", "rsi128x256"};
+                const int t0 = knew >= 17 ? 24 : knew >= 16 ? 16 : knew >= 13 ? 13 : knew >= 7 ? 7 : 1,
+                          t1 = knew >= 17 ? 31 : knew >= 16 ? 23 : knew >= 13 ? 15 : knew >= 7 ? 12 : 6;
                 const bool listed = tiles && strcmp(tiles, "0") && strcmp(tiles, "1"); /* a list: on every shape */
                 if ((listed || (M >= 256 && K * N >= 4096 * 4096)) && !(tiles && !strcmp(tiles, "0")))
                     for (int t = t0; t <= t1; t++) /* MMQ_BENCH_TILES=name,name: only those */

@@ -1,0 +1,416 @@
+/* ggml_mmq_rsi_wg.cu — y[M,N] = x[M,K] . W[N,K]^T for GGUF Q4_0 / Q8_0 weights on Hopper's warpgroup MMA with the
+ * weight as the register (A) operand (mmq15; QUANTA_CUDA_GGML_MMQ=17, forced only until measured; M > 64, K a
+ * multiple of 256, compute capability 9.0, sm_90a only; anything else goes on to =16's route).
+ *
+ * Why (bench/NOTES.md, mmq15): ggml_mmq_rs_wg.cu (=16) spends ~1300 clocks per 64-wide K step on the 128x128 tile
+ * against 512 of tensor work, and ~930 on 128x64 against 256: a fixed ~550 clocks a step that does not overlap the
+ * tensor work, roughly its decode. Two changes against that, the data path otherwise =16's (one producer thread: a
+ * TMA box of raw GGUF rows per 256 of K, one bulk copy of the activation slab per 64 of K; mbarriers only):
+ *  - a cheaper decode: the activations are prepped in a permuted K order inside each 32-element block
+ *    (qn_gmmq_kperm, ggml_mmq.cuh), chosen so that a lane's codes of a block row come in one (Q4_0) or two (Q8_0)
+ *    aligned 32-bit shared loads, the scale in a third that every lane of a quad shares, already paired the way the
+ *    magic-number construction wants: Q4_0 per 8 values one shift, 4 LOP3 ((w & mask) | 0x6400 in one), 2 HADD2
+ *    (1024 + q - 1032), 2 HFMA2 (the high nibbles as 1024 + 16 q: / 16 - 72, exact), 4 HMUL2 (x d); Q8_0 2 LOP3
+ *    (^ 0x80), 4 PRMT, 4 HADD2, 4 HMUL2 — against =16's 3-5 16-bit loads and ~20 instructions. Same f16 weight values
+ *    (q - 8 or q exact, times d rounded once), the same products; within each k16 they are summed in another order.
+ *  - a finer schedule (U = 1): each 32-element block (two k16 wgmma) is one commit group, four register sets, and
+ *    the decode of block u + 1 runs while blocks u - 2 .. u are queued on the tensor cores (wgmma.wait_group 3),
+ *    the way CUTLASS's mixed-input mainloop interleaves its conversion with the wgmma of a k-tile; =16 decodes a
+ *    whole step while only one group of its own is queued. U = 2 keeps =16's schedule (a step a group, two sets,
+ *    wait_group 1) with the new decode: the two changes measured apart.
+ * Diagnostic forms (forced tiles rsidiag0 / rsidiag1; their outputs are not the product): DIAG 1 feeds the wgmma
+ * constant A registers (no shared loads, no decode) — the pipeline's own rate; DIAG 2 decodes but issues no wgmma
+ * — the decode's own rate. Split K (grid z, f32 partial sums, =16's reduce) where the tiles leave the GPU short.
+ *
+ * Block: 384 threads, warpgroups 0-1 consumers (weight rows 64w .. 64w + 63 of the 128-row tile, all NB tokens),
+ * thread 256 the producer. Shared memory as =16: A ring (3 slots of 128 rows x 8 blocks, rows 144 / 272 bytes), B
+ * ring (the activation slab of a 64-wide step, NB x 128 bytes, 128-byte swizzle), barriers afull / aempty / bfull /
+ * bempty (n-th use: full on parity n & 1, empty on (n & 1) ^ 1; empties take one arrival per consumer warp). */
+#include "ggml_mmq.cuh"
+#include "sm90a_device.cuh"
+#include "tma.cuh"
+
+#include <type_traits>
+
+#if defined(__CUDA_ARCH__) && defined(__CUDA_ARCH_FEAT_SM90_ALL)
+#define QN_RSI_HAVE 1
+#include "wgmma.cuh"
+#include "ggml_mmq_rs.cuh"
+#else
+#define QN_RSI_HAVE 0
+#endif
+
+#define QN_RSI_BN 128 /* weight rows per tile */
+#define QN_RSI_KA 256 /* K per A slot: 8 blocks */
+#define QN_RSI_GROUP 8 /* weight tiles per group of the block order */
+
+/* CPS: blocks per SM. 1: a producer warpgroup beside the two consumer warpgroups (384 threads), up to 227 KB. 2: no
+ * producer warpgroup (256 threads, 128 registers each) and half the shared memory, so two blocks share an SM and
+ * their four consumer warpgroups interleave on the tensor cores without moving in step; thread 0 issues the copies
+ * from inside the consumer loop (a ring slot once every warp has released it). */
+template <int DT, int NB, int CPS = 1> struct qn_rsi_cfg {
+    static constexpr int bb = qn_ggml_block_bytes(DT);
+    static constexpr int arow = (QN_RSI_KA / 32) * bb; /* 144 / 272 bytes: rows 4 banks apart */
+    static constexpr int a_bytes = QN_RSI_BN * arow, b_bytes = NB * QN_GMMQ_BK * 2;
+    static constexpr int SA = CPS == 1 || DT == QN_DT_GGML_Q4_0 ? 3 : 2;
+    /* 228 KB an SM, 1 KB of it reserved per block; 1024 for the alignment, the barriers */
+    static constexpr int budget = (CPS == 1 ? 232448 : 233472 / 2 - 1024) - 1024 - 256;
+    static constexpr int SB0 = (budget - SA * a_bytes) / b_bytes, SB = SB0 > 8 ? 8 : SB0;
+    static constexpr int a_off = SB * b_bytes, bar_off = a_off + SA * a_bytes;
+    static constexpr int smem = bar_off + 2 * (SA + SB) * 8;
+    static constexpr int threads = CPS == 1 ? 384 : 256;
+    static_assert(SB >= 3, "B ring of at least 3 steps");
+    static_assert(a_bytes % 1024 == 0 && b_bytes % 1024 == 0, "slots on 1024-byte boundaries");
+    static_assert(arow % 16 == 0 && arow / 2 <= 256, "a TMA box row: a multiple of 16 bytes, at most 256 elements");
+};
+
+#if QN_RSI_HAVE
+__device__ __forceinline__ uint32_t qn_rsi_ld32(const uint8_t *p) { return *reinterpret_cast<const uint32_t *>(p); }
+/* (a & b) | c in one LOP3 */
+__device__ __forceinline__ uint32_t qn_rsi_andor(uint32_t a, uint32_t b, uint32_t c) {
+    uint32_t d;
+    asm("lop3.b32 %0, %1, %2, %3, 0xEA;\n" : "=r"(d) : "r"(a), "r"(b), "r"(c));
+    return d;
+}
+
+/* Per lane, fixed for the kernel: where its code words sit in an even block (ODD blocks need none) and the PRMT
+ * selector that builds lane 3's split word (qn_gmmq_kperm). */
+struct qn_rsi_lane {
+    int offA, offB;
+    uint32_t sel;
+};
+
+/* One block row (blk: the block's first byte in shared memory; ODD: its index in the slot is odd) in the permuted
+ * order: r[h][0] / r[h][1] are the row's A registers 0 / 2 of k16 half h. */
+template <int DT, bool ODD>
+__device__ __forceinline__ void qn_rsi_row(const uint8_t *blk, const qn_rsi_lane &L, int t, uint32_t (&r)[2][2]) {
+    /* the scale: the low half of the block's first word (even), the high half of the word before (odd) */
+    uint32_t W0 = qn_rsi_ld32(ODD ? blk - 2 : blk);
+    const __half2 d = ODD ? __high2half2(qn_u2h(W0)) : __low2half2(qn_u2h(W0));
+    if (DT == QN_DT_GGML_Q4_0) {
+        const uint32_t w = ODD ? qn_rsi_ld32(blk + 2 + 4 * t) : __byte_perm(W0, qn_rsi_ld32(blk + L.offA), L.sel);
+        const uint32_t s = w >> 8, magic = 0x64006400u;
+        const __half2 c0 = __half2half2(__ushort_as_half((unsigned short)0x6408));  /* 1032 */
+        const __half2 c16 = __half2half2(__ushort_as_half((unsigned short)0x2C00)); /* 1 / 16 */
+        const __half2 c72 = __half2half2(__ushort_as_half((unsigned short)0xD480)); /* -72 */
+        r[0][0] = qn_h2u(__hmul2(__hsub2(qn_u2h(qn_rsi_andor(w, 0x000F000Fu, magic)), c0), d));
+        r[0][1] = qn_h2u(__hmul2(__hsub2(qn_u2h(qn_rsi_andor(s, 0x000F000Fu, magic)), c0), d));
+        r[1][0] = qn_h2u(__hmul2(__hfma2(qn_u2h(qn_rsi_andor(w, 0x00F000F0u, magic)), c16, c72), d));
+        r[1][1] = qn_h2u(__hmul2(__hfma2(qn_u2h(qn_rsi_andor(s, 0x00F000F0u, magic)), c16, c72), d));
+    } else { /* Q8_0: 0x64 over (q ^ 0x80) is 1024 + 128 + q */
+        const uint32_t A = ODD ? qn_rsi_ld32(blk + 2 + 4 * t) : qn_rsi_ld32(blk + L.offA);
+        const uint32_t B = ODD ? qn_rsi_ld32(blk + 18 + 4 * t) : __byte_perm(W0, qn_rsi_ld32(blk + L.offB), L.sel);
+        const uint32_t xa = A ^ 0x80808080u, xb = B ^ 0x80808080u, m = 0x64646464u;
+        const __half2 c = __half2half2(__ushort_as_half((unsigned short)0x6480)); /* 1152 */
+        r[0][0] = qn_h2u(__hmul2(__hsub2(qn_u2h(__byte_perm(xa, m, 0x4140)), c), d));
+        r[0][1] = qn_h2u(__hmul2(__hsub2(qn_u2h(__byte_perm(xa, m, 0x4342)), c), d));
+        r[1][0] = qn_h2u(__hmul2(__hsub2(qn_u2h(__byte_perm(xb, m, 0x4140)), c), d));
+        r[1][1] = qn_h2u(__hmul2(__hsub2(qn_u2h(__byte_perm(xb, m, 0x4342)), c), d));
+    }
+}
+
+/* The lane's A fragments a[h] (k16 half h) of block j of a slot, rows r (row0: its row in the slot) and r + 8. */
+template <int DT, int J>
+__device__ __forceinline__ void qn_rsi_block(const uint8_t *row0, const qn_rsi_lane &L, int t, uint32_t (&a)[2][4]) {
+    constexpr int bb = qn_ggml_block_bytes(DT), arow = (QN_RSI_KA / 32) * bb;
+    uint32_t r0[2][2], r1[2][2];
+    qn_rsi_row<DT, (J & 1) != 0>(row0 + J * bb, L, t, r0);
+    qn_rsi_row<DT, (J & 1) != 0>(row0 + 8 * arow + J * bb, L, t, r1);
+#pragma unroll
+    for (int h = 0; h < 2; h++) a[h][0] = r0[h][0], a[h][1] = r1[h][0], a[h][2] = r0[h][1], a[h][3] = r1[h][1];
+}
+
+#endif
+
+/* U: blocks per commit group (2: a step, 4: two); DIAG: 0, or the diagnostic forms above; CPS: blocks per SM (cfg). */
+template <int DT, int NB, int U, int DIAG, int CPS>
+__global__ void __launch_bounds__(CPS == 1 ? 384 : 256, CPS)
+    qn_k_ggml_mmq_rsi(const __grid_constant__ CUtensorMap amap, qn_gmmq_args p, float *part) {
+#if QN_RSI_HAVE
+    typedef qn_rsi_cfg<DT, NB, CPS> Cfg;
+    constexpr int SA = Cfg::SA, SB = Cfg::SB;
+    constexpr int R = 2;       /* register sets of U blocks (8 U registers): one decoded while the other's wgmma run */
+    constexpr int UPS = 8 / U; /* units (commit groups) per A slot */
+    constexpr int SPU = U / 2; /* 64-wide steps per unit */
+    /* 64 A registers or 128 accumulators: the producer warpgroup's registers go to the consumers (40 + 2 x 232 per 128
+     * threads = 504 <= 512) */
+    constexpr bool big = (U == 4 || NB == 256) && CPS == 1;
+    extern __shared__ __align__(128) uint8_t qn_rsi_smem_raw[];
+    uint8_t *sm = qn_rsi_smem_raw + ((1024u - (qn_smem_u32(qn_rsi_smem_raw) & 1023u)) & 1023u);
+    const uint32_t sbase = qn_smem_u32(sm), bars = sbase + Cfg::bar_off;
+    auto afull = [&](int s) { return bars + 8u * (uint32_t)s; };
+    auto aempty = [&](int s) { return bars + 8u * (uint32_t)(SA + s); };
+    auto bfull = [&](int s) { return bars + 8u * (uint32_t)(2 * SA + s); };
+    auto bempty = [&](int s) { return bars + 8u * (uint32_t)(2 * SA + SB + s); };
+    const int tid = threadIdx.x;
+    const int64_t KT = p.Kp / QN_GMMQ_BK;
+    const int64_t KA = KT / 4, ka0 = KA * blockIdx.z / gridDim.z, nka = KA * (blockIdx.z + 1) / gridDim.z - ka0;
+    int64_t nt, mt; /* =16's block order: groups of weight tiles, the token tiles walked first inside a group */
+    {
+        const int64_t gx = gridDim.x, gy = gridDim.y, L = (int64_t)blockIdx.y * gx + blockIdx.x;
+        const int64_t first = L / (QN_RSI_GROUP * gy) * QN_RSI_GROUP;
+        const int64_t gsize = gx - first < QN_RSI_GROUP ? gx - first : QN_RSI_GROUP, i = L % (QN_RSI_GROUP * gy);
+        nt = first + i % gsize, mt = i / gsize;
+    }
+    if (tid == 0) {
+        for (int s = 0; s < SA; s++) qn_mbar_init(afull(s), 1), qn_mbar_init(aempty(s), 8);
+        for (int s = 0; s < SB; s++) qn_mbar_init(bfull(s), 1), qn_mbar_init(bempty(s), 8);
+        qn_mbar_init_fence();
+    }
+    __syncthreads();
+    const __half *xt = p.xh + (size_t)mt * (size_t)KT * NB * QN_GMMQ_BK; /* this token tile's slabs */
+    const int32_t row0 = (int32_t)(nt * QN_RSI_BN);
+    auto load_a = [&](int slot, int64_t ka) { /* A slot: the tile rows' raw bytes of K slot ka0 + ka */
+        qn_mbar_arrive_expect_tx(afull(slot), Cfg::a_bytes);
+        qn_tma_load_2d(sbase + Cfg::a_off + slot * Cfg::a_bytes, &amap, afull(slot), (int32_t)((ka0 + ka) * (Cfg::arow / 2)),
+                       row0);
+    };
+    auto load_b = [&](int slot, int64_t i) { /* B slot: the slab of step 4 ka0 + i */
+        qn_mbar_arrive_expect_tx(bfull(slot), Cfg::b_bytes);
+        qn_bulk_copy(sbase + slot * Cfg::b_bytes, xt + (size_t)(4 * ka0 + i) * NB * QN_GMMQ_BK, Cfg::b_bytes, bfull(slot));
+    };
+    if (CPS == 2 && tid == 0) { /* the rings' first fills; the rest from the consumer loop */
+        qn_tma_prefetch(&amap);
+        for (int s = 0; s < SA && s < nka; s++) load_a(s, s);
+        for (int s = 0; s < SB && s < 4 * nka; s++) load_b(s, s);
+    }
+
+    if (CPS == 1 && tid >= 256) { /* ------------------------------------------------------------ producer: one thread */
+        if (big) qn_setmaxnreg_dec<40>();
+        if (tid == 256) {
+            qn_tma_prefetch(&amap);
+            for (int64_t i = 0; i < 4 * nka; i++) {
+                if ((i & 3) == 0) {
+                    const int64_t ka = i >> 2;
+                    const int sa = (int)(ka % SA);
+                    qn_mbar_wait(aempty(sa), (uint32_t)((ka / SA) & 1) ^ 1u);
+                    load_a(sa, ka);
+                }
+                const int sb = (int)(i % SB);
+                qn_mbar_wait(bempty(sb), (uint32_t)((i / SB) & 1) ^ 1u);
+                load_b(sb, i);
+            }
+        }
+        return;
+    }
+    /* ---------------------------------------------------------------------------------- consumers */
+    if (big) qn_setmaxnreg_inc<232>();
+    const int warp = tid >> 5, lane = tid & 31, g = lane >> 2, t = lane & 3;
+    const int r0 = warp * 16 + g;
+    qn_rsi_lane L;
+    if (DT == QN_DT_GGML_Q4_0) L.offA = t < 3 ? 4 + 4 * t : 16, L.offB = 0;
+    else L.offA = 4 + 4 * t, L.offB = t < 3 ? 20 + 4 * t : 32;
+    L.sel = t < 3 ? 0x7654u : 0x5432u;
+    float acc[NB / 8][4];
+#pragma unroll
+    for (int j = 0; j < NB / 8; j++) acc[j][0] = acc[j][1] = acc[j][2] = acc[j][3] = 0.0f;
+    uint32_t a[R][U][2][4]; /* [set][block of the unit][k16 half][register] */
+#pragma unroll
+    for (int s = 0; s < R; s++)
+#pragma unroll
+        for (int b = 0; b < U; b++)
+#pragma unroll
+            for (int i = 0; i < 8; i++) a[s][b][i >> 2][i & 3] = DIAG == 1 ? 0x3C003C00u : 0u;
+    uint32_t sink = 0; /* DIAG 2: keeps the decode */
+    /* B descriptors: the high word fixed, the low word's start address moved by slot and k16 pair (32-bit adds) */
+    const uint64_t desc0 = qn_wg_desc_sw128(sbase, 16, 1024);
+    const uint32_t dlo = (uint32_t)desc0, dhi = (uint32_t)(desc0 >> 32);
+    const uint8_t *abase = sm + Cfg::a_off + r0 * Cfg::arow; /* the lane's first row in A slot 0 */
+
+    /* unit j (0 .. UPS - 1) of A slot sa: its U blocks into register set S */
+    auto decode = [&](auto jc, auto sc, int sa) {
+        constexpr int J = decltype(jc)::value, S = decltype(sc)::value;
+        if (DIAG == 1) return;
+        const uint8_t *row = abase + sa * Cfg::a_bytes;
+        qn_rsi_block<DT, J * U>(row, L, t, a[S][0]);
+        qn_rsi_block<DT, J * U + 1>(row, L, t, a[S][1]);
+        if constexpr (U == 4) {
+            qn_rsi_block<DT, J * U + 2>(row, L, t, a[S][2]);
+            qn_rsi_block<DT, J * U + 3>(row, L, t, a[S][3]);
+        }
+        if (DIAG == 2) {
+#pragma unroll
+            for (int b = 0; b < U; b++)
+#pragma unroll
+                for (int i = 0; i < 8; i++) sink ^= a[S][b][i >> 2][i & 3];
+        }
+    };
+    /* keep the sets of the units still in flight where they are (the compiler sees each wgmma as done when issued) */
+    auto keep_all = [&]() {
+#pragma unroll
+        for (int s = 0; s < R; s++)
+#pragma unroll
+            for (int b = 0; b < U; b++) qn_wg_keep(a[s][b]);
+        qn_wg_keep(acc);
+    };
+
+    /* ring positions as running counters (a 64-bit % 7 costs ~20 instructions): bs / bph the next step's B slot and
+     * phase, ps the previous unit's first B slot, sa / aph the A slot */
+    int bs = 0, ps = 0, sa = 0;
+    uint32_t bph = 0, aph = 0;
+    /* CPS 2, thread 0: the next B slot to refill (step rb_i + SB into the slot step rb_i used) and A slot likewise */
+    int rbs = 0, ras = 0;
+    uint32_t rbph = 0, raph = 0;
+    int64_t rb_i = 0;
+    auto adv = [](int &slot, int n, uint32_t *ph) {
+        if (++slot == n) {
+            slot = 0;
+            if (ph) *ph ^= 1u;
+        }
+    };
+    qn_mbar_wait(afull(0), 0u);
+    decode(std::integral_constant<int, 0>(), std::integral_constant<int, 0>(), 0);
+    int64_t ka = 0;
+    do { /* at least once (K >= 256): a loop that may run zero times makes ptxas serialize the wgmma */
+        auto unit = [&](auto jc) {
+            constexpr int J = decltype(jc)::value, S = J % R;
+            const int s0 = bs; /* this unit's first B slot */
+#pragma unroll
+            for (int i = 0; i < SPU; i++) { /* its steps' activations */
+                qn_mbar_wait(bfull(bs), bph);
+                if (i + 1 < SPU) adv(bs, SB, &bph);
+            }
+            if (DIAG != 2) {
+                qn_wg_fence();
+                int sb = s0;
+#pragma unroll
+                for (int b = 0; b < U; b++) {
+                    if (b == 2) adv(sb, SB, nullptr);
+                    const uint32_t lo = dlo + (uint32_t)(sb * (Cfg::b_bytes >> 4) + 4 * (b & 1)); /* k16 pair */
+                    qn_rs_mma<NB>(acc, a[S][b][0], (uint64_t)dhi << 32 | lo);
+                    qn_rs_mma<NB>(acc, a[S][b][1], (uint64_t)dhi << 32 | (lo + 2u));
+                }
+                qn_wg_commit();
+                /* unit u - 1 is done: its register set and B slots are free (with two or more groups in flight ptxas
+                 * serializes the wgmma, C7513, even where the registers written belong to a finished group) */
+                qn_wg_wait<1>();
+            }
+            adv(bs, SB, &bph);
+            keep_all();
+            if (ka > 0 || J > 0) { /* unit u - 1's steps */
+#pragma unroll
+                for (int i = 0; i < SPU; i++) {
+                    if (lane == 0) qn_mbar_arrive(bempty(ps));
+                    adv(ps, SB, nullptr);
+                }
+                if (CPS == 2 && tid == 0) { /* refill those slots once every warp is done with them */
+#pragma unroll
+                    for (int i = 0; i < SPU; i++) {
+                        qn_mbar_wait(bempty(rbs), rbph);
+                        if (rb_i + SB < 4 * nka) load_b(rbs, rb_i + SB);
+                        rb_i++;
+                        adv(rbs, SB, &rbph);
+                    }
+                }
+            }
+            if (CPS == 2 && J == 1 && ka > 0 && tid == 0) { /* A slot of ka - 1, released during unit 0 */
+                qn_mbar_wait(aempty(ras), raph);
+                if (ka - 1 + SA < nka) load_a(ras, ka - 1 + SA);
+                adv(ras, SA, &raph);
+            }
+            /* the next unit's decode: this slot's J + 1, or the next slot's first */
+            if (J + 1 < UPS) {
+                decode(std::integral_constant<int, (J + 1) % UPS>(), std::integral_constant<int, (J + 1) % R>(), sa);
+                if (J + 1 == UPS - 1) { /* the warp's last reads of this slot are done */
+                    __syncwarp();
+                    if (lane == 0) qn_mbar_arrive(aempty(sa));
+                }
+            } else {
+                adv(sa, SA, &aph);
+                if (ka + 1 < nka) qn_mbar_wait(afull(sa), aph);
+                decode(std::integral_constant<int, 0>(), std::integral_constant<int, (J + 1) % R>(), sa);
+            }
+        };
+        unit(std::integral_constant<int, 0>());
+        unit(std::integral_constant<int, 1>());
+        if constexpr (UPS == 4) {
+            unit(std::integral_constant<int, 2>());
+            unit(std::integral_constant<int, 3>());
+        }
+    } while (++ka < nka);
+    if (DIAG != 2) qn_wg_wait<0>();
+    keep_all();
+    if (DIAG == 2) acc[0][0] += __uint_as_float(sink & 0x007FFFFFu); /* a subnormal: the decode stays */
+    float (&acc1)[1][NB / 8][4] = *reinterpret_cast<float (*)[1][NB / 8][4]>(&acc);
+    if (gridDim.z > 1) { /* this split's f32 partial sums (scaled) for the reduce */
+        qn_gmmq_args q = p;
+        q.yd = QN_DT_F32, q.y = part + (size_t)blockIdx.z * (size_t)p.M * (size_t)p.N;
+        qn_gmmq_store<1, NB / 8>(q, acc1, nt * QN_RSI_BN + warp * 16, mt * NB, g, t);
+    } else {
+        qn_gmmq_store<1, NB / 8>(p, acc1, nt * QN_RSI_BN + warp * 16, mt * NB, g, t);
+    }
+#else
+    (void)amap, (void)p, (void)part;
+    __trap(); /* compiled for sm_90a only; the host launches it only on compute capability 9.0 */
+#endif
+}
+
+template <int DT, int NB, int U, int DIAG, int CPS = 1>
+static int qn_rsi_launch(const CUtensorMap &m, const qn_gmmq_args &a, cudaStream_t s, int splits, float *part) {
+    typedef qn_rsi_cfg<DT, NB, CPS> Cfg;
+    static bool attr_set = false;
+    auto k = qn_k_ggml_mmq_rsi<DT, NB, U, DIAG, CPS>;
+    if (!attr_set) {
+        cudaError_t e = cudaFuncSetAttribute(k, cudaFuncAttributeMaxDynamicSharedMemorySize, Cfg::smem + 1024);
+        if (e != cudaSuccess) return (int)e;
+        attr_set = true;
+    }
+    const int64_t gx = (a.N + QN_RSI_BN - 1) / QN_RSI_BN, gy = (a.M + NB - 1) / NB;
+    if (gx > 0x7fffffff || gy > 65535) return (int)cudaErrorInvalidValue;
+    k<<<dim3((unsigned)gx, (unsigned)gy, (unsigned)splits), Cfg::threads, Cfg::smem + 1024, s>>>(m, a, part);
+    const int e = qn_cu_launch_status();
+    if (e || splits == 1) return e;
+    return qn_gmmq_rs_reduce(part, splits, a.M * a.N, a.yd, a.y, s);
+}
+
+/* Forced tiles (QUANTA_CUDA_GGML_MMQ_TILE): rsi128x128 / rsi128x64 (one step per commit group), rsi128x128g2 (two),
+ * rsi128x256 (256 tokens: m64n256k16, 128 accumulators a consumer thread), rsi2c128x64 (128x64 tiles, two blocks per
+ * SM: cfg's CPS 2), rsidiag0 / rsidiag1 (the diagnostic forms, 128 or 64 tokens), rsisplit (the auto tile, K split
+ * where the tiles make fewer than ~128 blocks: =16's rule and scratch). Otherwise =16's table (qn_rsi_go), split K
+ * where QN_RSI_SPLIT_DEFAULT. */
+#define QN_RSI_SPLIT_DEFAULT 1
+/* Two steps per commit group on the 128-token tile of the auto pick (as =16's table; rsi128x128 forces one step). */
+#define QN_RSI_G2_DEFAULT 1
+template <int DT> static int qn_rsi_go(const qn_gmmq_args &a, int x_dtype, const void *x, int sms, float *part,
+                                       size_t part_bytes, cudaStream_t s) {
+    typedef qn_rsi_cfg<DT, 128> Cfg;
+    CUtensorMap m;
+    if (qn_tma_encode_2d(&m, CU_TENSOR_MAP_DATA_TYPE_UINT16, a.w, (uint64_t)(a.rb / 2), (uint64_t)a.N, (uint64_t)a.rb,
+                         Cfg::arow / 2, QN_RSI_BN, CU_TENSOR_MAP_SWIZZLE_NONE))
+        return -1;
+    const int ft = qn_gmmq_forced_tile();
+    /* =16's shape table: 256 tokens where those tiles cover about 3/4 of the SMs, else 128, else 64 (split K) */
+    const int64_t want = (int64_t)(sms > 0 ? sms : 132) * 3 / 4, rows = (a.N + QN_RSI_BN - 1) / QN_RSI_BN;
+    int nb = rows * ((a.M + 255) / 256) >= want ? 256 : rows * ((a.M + 127) / 128) >= want ? 128 : 64;
+    if (ft == 24 || ft == 26 || ((ft == 27 || ft == 28) && nb == 256)) nb = 128;
+    if (ft == 25 || ft == 30) nb = 64;
+    if (ft == 31) nb = 256;
+    const int e = qn_gmmq_prep_xt(x_dtype, x, a, nb, true, s, DT == QN_DT_GGML_Q4_0 ? 1 : 2);
+    if (e) return e;
+    int sp = (QN_RSI_SPLIT_DEFAULT && ft == 0) || ft == 29 ? qn_gmmq_rs_splits_rule(a.M, a.N, a.K, nb) : 1;
+    if (sp > 1 && (nb > 128 || !part || part_bytes < (size_t)sp * (size_t)a.M * (size_t)a.N * 4)) sp = 1;
+    switch (ft) {
+    case 24: return qn_rsi_launch<DT, 128, 2, 0>(m, a, s, 1, part);
+    case 25: return qn_rsi_launch<DT, 64, 2, 0>(m, a, s, 1, part);
+    case 26: return qn_rsi_launch<DT, 128, 4, 0>(m, a, s, 1, part);
+    case 27: return nb == 128 ? qn_rsi_launch<DT, 128, 2, 1>(m, a, s, 1, part) : qn_rsi_launch<DT, 64, 2, 1>(m, a, s, 1, part);
+    case 28: return nb == 128 ? qn_rsi_launch<DT, 128, 2, 2>(m, a, s, 1, part) : qn_rsi_launch<DT, 64, 2, 2>(m, a, s, 1, part);
+    case 30: return qn_rsi_launch<DT, 64, 2, 0, 2>(m, a, s, 1, part);
+    case 31: return qn_rsi_launch<DT, 256, 2, 0>(m, a, s, 1, part);
+    default: break;
+    }
+    if (nb == 256) return qn_rsi_launch<DT, 256, 2, 0>(m, a, s, 1, part);
+    if (nb == 128 && sp == 1 && QN_RSI_G2_DEFAULT) return qn_rsi_launch<DT, 128, 4, 0>(m, a, s, 1, part);
+    return nb == 128 ? qn_rsi_launch<DT, 128, 2, 0>(m, a, s, sp, part) : qn_rsi_launch<DT, 64, 2, 0>(m, a, s, sp, part);
+}
+
+int qn_gmmq_rsi_run(int w_dtype, int x_dtype, const void *x, const qn_gmmq_args &a, int sms, void *part,
+                    size_t part_bytes, cudaStream_t s) {
+    if (a.K % QN_RSI_KA || a.K != a.Kp || a.M <= 64 || a.rb % 16 || ((uintptr_t)a.w & 15) || a.N > 0x7fffffff)
+        return -1;
+    if (!qn_sm90a_device_ok()) return -1;
+    float *pf = (float *)part;
+    if (w_dtype == QN_DT_GGML_Q4_0) return qn_rsi_go<QN_DT_GGML_Q4_0>(a, x_dtype, x, sms, pf, part_bytes, s);
+    if (w_dtype == QN_DT_GGML_Q8_0) return qn_rsi_go<QN_DT_GGML_Q8_0>(a, x_dtype, x, sms, pf, part_bytes, s);
+    return -1;
+}
