@@ -485,65 +485,41 @@ QN_INL void qn_s_stage_x(local float4 *lx, const global float4 *x4, long n4, int
  * loads in flight, not 8 (a select in place of the branch was turned back into one). Here the steps whose U pieces
  * all lie in the row have no branch at all (every load of the step issued before its math), and the pieces left
  * (K % (32·U) > 0) go one by one after them: the same additions in the same order. */
+#define QN_Q8_WALK_BODY(R, U, XV)                                                                              \
+    _Pragma("unroll") for (int r = 0; r < (R); r++) s[r] = 0.0f;                                               \
+    long v0 = l;                                                                                               \
+    for (; v0 + ((U) - 1) * QN_GPU_LX < nv; v0 += (U) * QN_GPU_LX) {                                           \
+        uint4 a[U][R];                                                                                         \
+        float4 X[U][4];                                                                                        \
+        _Pragma("unroll") for (int u = 0; u < (U); u++) {                                                      \
+            const long v = v0 + u * QN_GPU_LX;                                                                 \
+            _Pragma("unroll") for (int r = 0; r < (R); r++) a[u][r] = w[r][v];                                 \
+            X[u][0] = XV(v, 0), X[u][1] = XV(v, 1), X[u][2] = XV(v, 2), X[u][3] = XV(v, 3);                    \
+        }                                                                                                      \
+        _Pragma("unroll") for (int u = 0; u < (U); u++)                                                        \
+            _Pragma("unroll") for (int r = 0; r < (R); r++)                                                    \
+                s[r] += qn_q8_dot16s(a[u][r], X[u][0], X[u][1], X[u][2], X[u][3]);                              \
+    }                                                                                                          \
+    for (; v0 < nv; v0 += QN_GPU_LX) { /* the row's tail, a piece at a time */                                 \
+        const float4 X0 = XV(v0, 0), X1 = XV(v0, 1), X2 = XV(v0, 2), X3 = XV(v0, 3);                           \
+        _Pragma("unroll") for (int r = 0; r < (R); r++) s[r] += qn_q8_dot16s(w[r][v0], X0, X1, X2, X3);        \
+    }
+/* 4 rows a warp, QN_S_U pieces of each in flight a lane */
 #define QN_Q8_S_ROWS_DEF(NAME, XT, XV)                                                                         \
     QN_INL float4 NAME(const global uint4 *w0, const global uint4 *w1, const global uint4 *w2,                 \
                        const global uint4 *w3, XT, long nv, int l) {                                           \
-        float s0 = 0.0f, s1 = 0.0f, s2 = 0.0f, s3 = 0.0f;                                                      \
-        long v0 = l;                                                                                           \
-        for (; v0 + (QN_S_U - 1) * QN_GPU_LX < nv; v0 += QN_S_U * QN_GPU_LX) {                                 \
-            uint4 a[QN_S_U], b[QN_S_U], c[QN_S_U], d[QN_S_U];                                                  \
-            float4 X[QN_S_U][4];                                                                               \
-            _Pragma("unroll") for (int u = 0; u < QN_S_U; u++) {                                               \
-                const long v = v0 + u * QN_GPU_LX;                                                             \
-                a[u] = w0[v];                                                                                  \
-                b[u] = w1[v];                                                                                  \
-                c[u] = w2[v];                                                                                  \
-                d[u] = w3[v];                                                                                  \
-                X[u][0] = XV(v, 0), X[u][1] = XV(v, 1), X[u][2] = XV(v, 2), X[u][3] = XV(v, 3);                \
-            }                                                                                                  \
-            _Pragma("unroll") for (int u = 0; u < QN_S_U; u++) {                                               \
-                s0 += qn_q8_dot16s(a[u], X[u][0], X[u][1], X[u][2], X[u][3]);                                  \
-                s1 += qn_q8_dot16s(b[u], X[u][0], X[u][1], X[u][2], X[u][3]);                                  \
-                s2 += qn_q8_dot16s(c[u], X[u][0], X[u][1], X[u][2], X[u][3]);                                  \
-                s3 += qn_q8_dot16s(d[u], X[u][0], X[u][1], X[u][2], X[u][3]);                                  \
-            }                                                                                                  \
-        }                                                                                                      \
-        for (; v0 < nv; v0 += QN_GPU_LX) { /* the row's tail, a piece at a time */                             \
-            const uint4 a = w0[v0], b = w1[v0], c = w2[v0], d = w3[v0];                                        \
-            const float4 X0 = XV(v0, 0), X1 = XV(v0, 1), X2 = XV(v0, 2), X3 = XV(v0, 3);                       \
-            s0 += qn_q8_dot16s(a, X0, X1, X2, X3);                                                             \
-            s1 += qn_q8_dot16s(b, X0, X1, X2, X3);                                                             \
-            s2 += qn_q8_dot16s(c, X0, X1, X2, X3);                                                             \
-            s3 += qn_q8_dot16s(d, X0, X1, X2, X3);                                                             \
-        }                                                                                                      \
-        return (float4)(s0, s1, s2, s3);                                                                       \
+        const global uint4 *w[4] = {w0, w1, w2, w3};                                                           \
+        float s[4];                                                                                            \
+        QN_Q8_WALK_BODY(4, QN_S_U, XV)                                                                         \
+        return (float4)(s[0], s[1], s[2], s[3]);                                                               \
     }
-/* the same for 2 rows a warp (rw = 2: twice the warps), QN_G1_U = 4 pieces of each in flight a lane */
+/* 2 rows a warp (rw = 2: twice the warps), QN_G1_U = 4 pieces of each in flight a lane */
 #define QN_Q8_S2_ROWS_DEF(NAME, XT, XV)                                                                        \
     QN_INL float2 NAME(const global uint4 *w0, const global uint4 *w1, XT, long nv, int l) {                   \
-        float s0 = 0.0f, s1 = 0.0f;                                                                            \
-        long v0 = l;                                                                                           \
-        for (; v0 + (QN_G1_U - 1) * QN_GPU_LX < nv; v0 += QN_G1_U * QN_GPU_LX) {                               \
-            uint4 a[QN_G1_U], b[QN_G1_U];                                                                      \
-            float4 X[QN_G1_U][4];                                                                              \
-            _Pragma("unroll") for (int u = 0; u < QN_G1_U; u++) {                                              \
-                const long v = v0 + u * QN_GPU_LX;                                                             \
-                a[u] = w0[v];                                                                                  \
-                b[u] = w1[v];                                                                                  \
-                X[u][0] = XV(v, 0), X[u][1] = XV(v, 1), X[u][2] = XV(v, 2), X[u][3] = XV(v, 3);                \
-            }                                                                                                  \
-            _Pragma("unroll") for (int u = 0; u < QN_G1_U; u++) {                                              \
-                s0 += qn_q8_dot16s(a[u], X[u][0], X[u][1], X[u][2], X[u][3]);                                  \
-                s1 += qn_q8_dot16s(b[u], X[u][0], X[u][1], X[u][2], X[u][3]);                                  \
-            }                                                                                                  \
-        }                                                                                                      \
-        for (; v0 < nv; v0 += QN_GPU_LX) {                                                                     \
-            const uint4 a = w0[v0], b = w1[v0];                                                                \
-            const float4 X0 = XV(v0, 0), X1 = XV(v0, 1), X2 = XV(v0, 2), X3 = XV(v0, 3);                       \
-            s0 += qn_q8_dot16s(a, X0, X1, X2, X3);                                                             \
-            s1 += qn_q8_dot16s(b, X0, X1, X2, X3);                                                             \
-        }                                                                                                      \
-        return (float2)(s0, s1);                                                                               \
+        const global uint4 *w[2] = {w0, w1};                                                                   \
+        float s[2];                                                                                            \
+        QN_Q8_WALK_BODY(2, QN_G1_U, XV)                                                                        \
+        return (float2)(s[0], s[1]);                                                                           \
     }
 #define QN_S_XG8(v, j) x4[(v) * 4 + (j)]
 #define QN_S_XL8(v, j) QN_S_LX(v, j, 4)
@@ -821,67 +797,75 @@ QN_Q8_M1_ROWS_DEF(qn_q8_m1_rows_lx, const local float *xs, QN_XV_LOCAL)
 
 /* qn_gemv_q8_m1 (matmul, matmul_multi) after the norm: group g takes `passes` sets of 16 rows (2 a warp), one
  * after another (fewer groups: each norms the row once). lm: red, then xs (QN_NG_RED). */
-kernel __attribute__((reqd_work_group_size(32, 8, 1)))
-void qn_gemv_q8_m1n(const global uchar *W0, ulong wo0, long ws0, const global uchar *W1, ulong wo1, long ws1,
-                    const global uchar *W2, ulong wo2, long ws2, QN_NG_ARGS, global uchar *y0, ulong yo0,
-                    global uchar *y1, ulong yo1, global uchar *y2, ulong yo2, int ydt, long N0, long N1, long N2,
-                    long K, int passes, local float4 *lm4) {
-    const int l = (int)get_local_id(0), ly = (int)get_local_id(1);
-    local float *red = (local float *)lm4, *xs = red + QN_NG_RED;
-    QN_NG_PROLOGUE(ly * QN_GPU_LX + l);
-    const long N = N0 + N1 + N2;
-    for (int p = 0; p < passes; p++) {
-        const long gb = ((long)get_group_id(1) * passes + p) * (8 * QN_G1_RW);
-        if (gb >= N) break; /* uniform over the group */
-        const long n0 = gb + ly * QN_G1_RW;
-        float sa, sb;
-        const global uint4 *wa = qn_q8_m1_row(min(n0, N - 1), W0 + wo0, ws0, W1 + wo1, ws1, W2 + wo2, ws2, N0, N1, K, &sa);
-        const global uint4 *wb = qn_q8_m1_row(min(n0 + 1, N - 1), W0 + wo0, ws0, W1 + wo1, ws1, W2 + wo2, ws2, N0, N1, K, &sb);
-        const float2 s = qn_q8_m1_rows_lx(wa, wb, xs, K / 16, l);
-        red[(ly * QN_G1_RW) * QN_GPU_RED + l] = s.x * sa;
-        red[(ly * QN_G1_RW + 1) * QN_GPU_RED + l] = s.y * sb;
-        barrier(CLK_LOCAL_MEM_FENCE);
-        const int f = ly * QN_GPU_LX + l;
-        if (f < 8 * QN_G1_RW) {
-            const float v = qn_gpu_sum32(red + f * QN_GPU_RED);
-            const long n = gb + f;
-            if (n < N) {
-                long rr;
-                const int i = qn_stack_row(n, N0, N1, &rr);
-                qn_st(i == 0 ? y0 + yo0 : i == 1 ? y1 + yo1 : y2 + yo2, ydt, (size_t)rr, v);
-            }
-        }
-        barrier(CLK_LOCAL_MEM_FENCE); /* red's sums read before the next pass writes it */
-    }
+/* and qn_gemv_q8_m1_glu after the norm: `passes` sets of 8 outputs a group (gate and up row a warp). */
+/* Both twice: WALK qn_q8_m1_rows_lx (the default) and, as qn_gemv_q8_m1n_w / _glu_w (QUANTA_OPENCL_NG_STEP=1, off
+ * until measured), qn_q8_s2_rows_lx: the streamed kernels' whole-step walker (every load of a step before its math;
+ * m1's walker keeps 2 weight loads in flight a lane, QN_Q8_S_ROWS_DEF says why), the same sums in the same order. */
+#define QN_M1N_KERNELS(SUF, WALK) \
+kernel __attribute__((reqd_work_group_size(32, 8, 1))) \
+void qn_gemv_q8_m1n##SUF(const global uchar *W0, ulong wo0, long ws0, const global uchar *W1, ulong wo1, long ws1, \
+                    const global uchar *W2, ulong wo2, long ws2, QN_NG_ARGS, global uchar *y0, ulong yo0, \
+                    global uchar *y1, ulong yo1, global uchar *y2, ulong yo2, int ydt, long N0, long N1, long N2, \
+                    long K, int passes, local float4 *lm4) { \
+    const int l = (int)get_local_id(0), ly = (int)get_local_id(1); \
+    local float *red = (local float *)lm4, *xs = red + QN_NG_RED; \
+    QN_NG_PROLOGUE(ly * QN_GPU_LX + l); \
+    const long N = N0 + N1 + N2; \
+    for (int p = 0; p < passes; p++) { \
+        const long gb = ((long)get_group_id(1) * passes + p) * (8 * QN_G1_RW); \
+        if (gb >= N) break; /* uniform over the group */ \
+        const long n0 = gb + ly * QN_G1_RW; \
+        float sa, sb; \
+        const global uint4 *wa = qn_q8_m1_row(min(n0, N - 1), W0 + wo0, ws0, W1 + wo1, ws1, W2 + wo2, ws2, N0, N1, K, &sa); \
+        const global uint4 *wb = qn_q8_m1_row(min(n0 + 1, N - 1), W0 + wo0, ws0, W1 + wo1, ws1, W2 + wo2, ws2, N0, N1, K, &sb); \
+        const float2 s = WALK(wa, wb, xs, K / 16, l); \
+        red[(ly * QN_G1_RW) * QN_GPU_RED + l] = s.x * sa; \
+        red[(ly * QN_G1_RW + 1) * QN_GPU_RED + l] = s.y * sb; \
+        barrier(CLK_LOCAL_MEM_FENCE); \
+        const int f = ly * QN_GPU_LX + l; \
+        if (f < 8 * QN_G1_RW) { \
+            const float v = qn_gpu_sum32(red + f * QN_GPU_RED); \
+            const long n = gb + f; \
+            if (n < N) { \
+                long rr; \
+                const int i = qn_stack_row(n, N0, N1, &rr); \
+                qn_st(i == 0 ? y0 + yo0 : i == 1 ? y1 + yo1 : y2 + yo2, ydt, (size_t)rr, v); \
+            } \
+        } \
+        barrier(CLK_LOCAL_MEM_FENCE); /* red's sums read before the next pass writes it */ \
+    } \
+} \
+ \
+kernel __attribute__((reqd_work_group_size(32, 8, 1))) \
+void qn_gemv_q8_m1n_glu##SUF(const global uchar *Wg, ulong go, const global uchar *Wu, ulong uo, long ws, QN_NG_ARGS, \
+                        global uchar *y, ulong yo, int ydt, long N, long K, int act, int passes, local float4 *lm4) { \
+    const int l = (int)get_local_id(0), ly = (int)get_local_id(1); \
+    local float *red = (local float *)lm4, *xs = red + QN_NG_RED; \
+    QN_NG_PROLOGUE(ly * QN_GPU_LX + l); \
+    const global uchar *G = Wg + go, *U = Wu + uo; \
+    for (int p = 0; p < passes; p++) { \
+        const long gb = ((long)get_group_id(1) * passes + p) * 8; \
+        if (gb >= N) break; /* uniform over the group */ \
+        const long n = min(gb + ly, N - 1); \
+        const float2 s = WALK((const global uint4 *)(G + n * K), (const global uint4 *)(U + n * K), xs, \
+                                          K / 16, l); \
+        red[(ly * QN_G1_RW) * QN_GPU_RED + l] = s.x * qn_ldf_any(G + ws + n * 4); \
+        red[(ly * QN_G1_RW + 1) * QN_GPU_RED + l] = s.y * qn_ldf_any(U + ws + n * 4); \
+        barrier(CLK_LOCAL_MEM_FENCE); \
+        const int f = ly * QN_GPU_LX + l; \
+        if (f < 8) { \
+            const float g = qn_gpu_sum32(red + (f * QN_G1_RW) * QN_GPU_RED); \
+            const float u = qn_gpu_sum32(red + (f * QN_G1_RW + 1) * QN_GPU_RED); \
+            const long no = gb + f; \
+            if (no < N) qn_st(y + yo, ydt, (size_t)no, qn_act(g, act, 0.0f) * u); \
+        } \
+        barrier(CLK_LOCAL_MEM_FENCE); \
+    } \
 }
 
-/* qn_gemv_q8_m1_glu after the norm: `passes` sets of 8 outputs a group (gate and up row a warp). */
-kernel __attribute__((reqd_work_group_size(32, 8, 1)))
-void qn_gemv_q8_m1n_glu(const global uchar *Wg, ulong go, const global uchar *Wu, ulong uo, long ws, QN_NG_ARGS,
-                        global uchar *y, ulong yo, int ydt, long N, long K, int act, int passes, local float4 *lm4) {
-    const int l = (int)get_local_id(0), ly = (int)get_local_id(1);
-    local float *red = (local float *)lm4, *xs = red + QN_NG_RED;
-    QN_NG_PROLOGUE(ly * QN_GPU_LX + l);
-    const global uchar *G = Wg + go, *U = Wu + uo;
-    for (int p = 0; p < passes; p++) {
-        const long gb = ((long)get_group_id(1) * passes + p) * 8;
-        if (gb >= N) break; /* uniform over the group */
-        const long n = min(gb + ly, N - 1);
-        const float2 s = qn_q8_m1_rows_lx((const global uint4 *)(G + n * K), (const global uint4 *)(U + n * K), xs,
-                                          K / 16, l);
-        red[(ly * QN_G1_RW) * QN_GPU_RED + l] = s.x * qn_ldf_any(G + ws + n * 4);
-        red[(ly * QN_G1_RW + 1) * QN_GPU_RED + l] = s.y * qn_ldf_any(U + ws + n * 4);
-        barrier(CLK_LOCAL_MEM_FENCE);
-        const int f = ly * QN_GPU_LX + l;
-        if (f < 8) {
-            const float g = qn_gpu_sum32(red + (f * QN_G1_RW) * QN_GPU_RED);
-            const float u = qn_gpu_sum32(red + (f * QN_G1_RW + 1) * QN_GPU_RED);
-            const long no = gb + f;
-            if (no < N) qn_st(y + yo, ydt, (size_t)no, qn_act(g, act, 0.0f) * u);
-        }
-        barrier(CLK_LOCAL_MEM_FENCE);
-    }
-}
+QN_Q8_S2_ROWS_DEF(qn_q8_s2_rows_lx, const local float *xs, QN_XV_LOCAL)
+QN_M1N_KERNELS(, qn_q8_m1_rows_lx)
+QN_M1N_KERNELS(_w, qn_q8_s2_rows_lx)
 
 /* qn_gemv_q8_m1 for one weight with the residual add after it (QUANTA_OPENCL_NORM_GEMV=1, cl_norm_gemv.c): y = x·W^T
  * as qn_gemv_q8_m1 stores it, and s = y + r (radd), as add_norm's first stage adds the stored y (f32) and r, or a

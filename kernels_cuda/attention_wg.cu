@@ -676,6 +676,18 @@ __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const Params p, c
                     qn_tma_load_3d(kb + TILE + BN * 128, &mp.tv, full(st), 64, k0, c2);
                 }
             };
+            /* the persistent producer's work item `item`: 0 past the last, 2 nothing (PAIR: the second half of an odd
+             * head's middle pair), 1 with the block set */
+            auto take_item = [&](int item) -> int {
+                if constexpr (PAIR) {
+                    return pair_work(item);
+                } else {
+                    const unsigned w = blockIdx.x + (unsigned)item * gridDim.x;
+                    if (w >= p.items) return 0;
+                    if (item > 0) set_work(w);
+                    return 1;
+                }
+            };
             /* TQ: Q's box (64 dims x G heads x 128 / G positions, twice) on qfull, by this one thread */
             auto q_boxes = [&]() {
                 if constexpr (TQ) {
@@ -692,15 +704,9 @@ __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const Params p, c
                 if (tid != 0) return;
                 int cnt = 0, qi = 0;
                 for (int item = 0;; ++item) {
-                    if constexpr (PAIR) {
-                        const int r = pair_work(item);
-                        if (r == 0) break;
-                        if (r == 2) continue;
-                    } else {
-                        const unsigned w = blockIdx.x + (unsigned)item * gridDim.x;
-                        if (w >= p.items) break;
-                        if (item > 0) set_work(w);
-                    }
+                    const int r = take_item(item);
+                    if (r == 0) break;
+                    if (r == 2) continue;
                     const int ph = PAIR ? qi++ : item, c2 = (int)(b * p.Hkv + hkv);
                     auto feed = [&](int j) {
                         const int c = cnt + j, st = c % S;
@@ -734,15 +740,9 @@ __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const Params p, c
                  * the item's tiles, the stage ring going on from the item before (cnt: tiles issued so far) */
                 int cnt = 0, qi = 0; /* qi: items taken (PAIR skips some), the Q barriers' phase */
                 for (int item = 0;; ++item) {
-                    if constexpr (PAIR) {
-                        const int r = pair_work(item);
-                        if (r == 0) break;
-                        if (r == 2) continue;
-                    } else {
-                        const unsigned w = blockIdx.x + (unsigned)item * gridDim.x;
-                        if (w >= p.items) break;
-                        if (item > 0) set_work(w);
-                    }
+                    const int r = take_item(item);
+                    if (r == 0) break;
+                    if (r == 2) continue;
                     const int ph = PAIR ? qi++ : item;
                     int j0 = 0;
                     /* (CL: the cluster's tiles of the item, each block its share of each) */
@@ -1153,6 +1153,10 @@ int encode_qo(const qn_cuda_attention_args *a, MapsQ &m) {
     return e;
 }
 
+/* launches whose tensor maps the driver refused (they ran as the cp.async form): the bench says so, or a TMA form's
+ * row would silently time another form */
+std::atomic<long long> g_map_fallbacks{0};
+
 /* the persistent forms' grid: qn_cuda_attn_wg_set_persist_grid's cap, else the SMs of the current device (read
  * once per device) */
 std::atomic<int> g_persist_cap{0};
@@ -1225,11 +1229,15 @@ int launch_t(const qn_cuda_attention_args *a, int vswap, char *err, size_t len) 
     MapsT<TMA, TQ> mp;
     memset(&mp, 0, sizeof mp);
     if constexpr (TQ) {
-        if (encode_kv<BN>(a, mp) != 0 || encode_qo(a, mp) != 0)
+        if (encode_kv<BN>(a, mp) != 0 || encode_qo(a, mp) != 0) {
+            g_map_fallbacks.fetch_add(1, std::memory_order_relaxed);
             return launch_t<T, BN, S, OV, WGN, WS, PP, SW, false>(a, vswap, err, len);
+        }
     } else if constexpr (TMA) {
-        if (encode_kv<BN>(a, mp) != 0)
+        if (encode_kv<BN>(a, mp) != 0) {
+            g_map_fallbacks.fetch_add(1, std::memory_order_relaxed);
             return launch_t<T, BN, S, OV, WGN == 4 ? 3 : WGN, WS, PP, SW, false>(a, vswap, err, len);
+        }
     }
     const long long nmb = (p.rows_fold + C::rb - 1) / C::rb, items = nmb * a->Hkv * a->B;
     p.nmb = (int)nmb, p.items = (int)items, p.bh = (int)(a->Hkv * a->B);
@@ -1346,6 +1354,8 @@ template <typename T> int launch_v(const qn_cuda_attention_args *a, int variant,
 extern "C" void qn_cuda_attn_wg_set_persist_grid(int blocks) {
     qn_awg::g_persist_cap.store(blocks > 0 ? blocks : 0, std::memory_order_relaxed);
 }
+
+extern "C" long long qn_cuda_attn_wg_map_fallbacks(void) { return qn_awg::g_map_fallbacks.load(std::memory_order_relaxed); }
 
 extern "C" long long qn_cuda_attn_wg_blocks(const qn_cuda_attention_args *a) {
     const long long rows = (a->Hq / a->Hkv) * a->Nq;

@@ -74,6 +74,8 @@ int qn_cuda_attn_wg_launch(const qn_cuda_attention_args *a, int variant, char *e
 /* The persistent forms' grid: at most `blocks` blocks (0: one a SM, the default), so that a check makes every
  * block loop over several row blocks on small shapes. */
 void qn_cuda_attn_wg_set_persist_grid(int blocks);
+/* Launches so far whose TMA tensor maps the driver refused (those ran as the cp.async producer form). */
+long long qn_cuda_attn_wg_map_fallbacks(void);
 /* Blocks of the launch (for the plan's one-wave test): B * Hkv * ceil(Hq / Hkv * Nq / 128). */
 long long qn_cuda_attn_wg_blocks(const qn_cuda_attention_args *a);
 

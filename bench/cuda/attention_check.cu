@@ -651,6 +651,8 @@ static void wg_check(bool small, const std::vector<int> &list)
         run_check(mk("dispatch wg=1 small grid", kBF16, 1, 2, 1, 64, 5000, 128, 1, 0, 0, 0, 0), nullptr, -2);
         run_check(mk("dispatch wg=1 decode", kBF16, 2, 8, 2, 1, 3000, 128, 1, 0, 0, 1, 0), nullptr, -2);
     }
+    if (const long long fb = qn_cuda_attn_wg_map_fallbacks())
+        printf("NOTE: %lld launches ran as the cp.async form (tensor map refused)\n", fb);
     printf("wg variants failed cases:");
     for (int i = 0; i < NV; ++i)
         printf(" %s %d", wg_name(vars[i]), vfail[i]);
@@ -873,6 +875,8 @@ static void wg_bench(const char *path, const std::vector<int> &vars)
             }
         CK(cudaGetLastError());
         teardown(d);
+        if (const long long fb = qn_cuda_attn_wg_map_fallbacks())
+            printf("NOTE: %lld launches so far ran as the cp.async form (tensor map refused)\n", fb);
         if (R == 0)
             continue;
         float base = 0.f;

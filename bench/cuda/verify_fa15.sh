@@ -44,6 +44,7 @@ pass() { # pass N FORMS
       say "wgbench form $f alone rc=$?"
     done
   fi
+  grep -h -m1 "^NOTE" $D/bench$1*.log | tee -a $D/summary.txt # a TMA form that ran as its cp.async form
   [ -f $D/wg$1.csv ] || return
   ATTN_PEERS=cudnn PYTHONUNBUFFERED=1 timeout 12 python3 bench/cuda/attention_peers.py $D/wg$1.csv $D/all$1.csv \
     > $D/peers$1.log 2>&1
@@ -91,7 +92,7 @@ for t in $NEW; do
   [ -f $D/check_$t.rc ] || continue
   rc=$(cat $D/check_$t.rc)
   say "check wg $t rc=$rc: $(grep -m1 '^seed' $D/check_$t.log); $(tail -n 1 $D/check_$t.log | cut -c1-200)"
-  grep -E "^FAIL|^wg variants|device is in an error" $D/check_$t.log | cut -c1-240 | head -8 | tee -a $D/summary.txt
+  grep -E "^FAIL|^NOTE|^wg variants|device is in an error" $D/check_$t.log | cut -c1-240 | head -8 | tee -a $D/summary.txt
   [ "$rc" = 0 ] || VERDICT=FAIL
 done
 for tool in racecheck synccheck; do

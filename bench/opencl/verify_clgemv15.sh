@@ -13,9 +13,9 @@
 #     at LLaMA-7B shapes (4096x4096, 11008x4096, 4096x11008), q8 and q4: the m1 kernels (default), then
 #     QUANTA_OPENCL_GEMVS=2 (4 rows a warp, x copied into local memory first), then q8 with GEMVS_RW=2 (2 rows)
 #  2. conformance on NVIDIA of the GEMV cases the streamed kernels take (explicit cases), GEMVS=2 (RW 4 and 2)
-#  3. decode tg128 (-r 2) of $L1 and $G: the default (NORM_GEMV on since 20:30), GEMVS=2, and NORM_GEMV with
-#     2 groups a compute unit (QUANTA_OPENCL_NG_GPC=2: each group norms the row once for more rows); CUDA's
-#     tg128 ($QC) in the same call
+#  3. decode tg128 (-r 2) of $L1 and $G: the default (NORM_GEMV on since 20:30), GEMVS=2, QUANTA_OPENCL_NG_STEP=1
+#     (the fused norm + GEMV kernels with the whole-step walker), both; CUDA's tg128 ($QC) in the same call; then
+#     NORM_GEMV with 2 groups a compute unit (QUANTA_OPENCL_NG_GPC=2: each group norms the row once for more rows)
 #  4. if time is left: the 1B file's shapes (5632x2048, 2048x5632, 32000x2048), default and GEMVS=2
 set -u
 cd "$(dirname "$0")/../.." || exit 1
@@ -93,10 +93,22 @@ tgo l1_default $L1
 tgo l1_s2 $L1 QUANTA_OPENCL_GEMVS=2
 tgo g_default $G
 tgo g_s2 $G QUANTA_OPENCL_GEMVS=2
+tgo l1_step $L1 QUANTA_OPENCL_NG_STEP=1
+tgo g_step $G QUANTA_OPENCL_NG_STEP=1
 tgc l1 $L1
 tgc g $G
+tgo l1_all $L1 QUANTA_OPENCL_NG_STEP=1 QUANTA_OPENCL_GEMVS=2
+tgo g_all $G QUANTA_OPENCL_NG_STEP=1 QUANTA_OPENCL_GEMVS=2
+gen() { # LABEL FILE ENV...: 24 greedy tokens
+  local label=$1 f=$2; shift 2
+  [ -f $f ] && [ $(left) -gt 3 ] || return
+  env "$@" timeout 4 $Q generate -m $f -n 24 --backend opencl --quiet > $D/gen_$label.txt 2> $D/gen_$label.err
+  say "generate $label ($*) rc=$? $(md5sum < $D/gen_$label.txt | cut -c1-12)"
+}
+gen g_default $G
+gen g_all $G QUANTA_OPENCL_NG_STEP=1 QUANTA_OPENCL_GEMVS=2
+[ -s $D/gen_g_all.txt ] && { cmp -s $D/gen_g_default.txt $D/gen_g_all.txt && say "greedy g NG_STEP + GEMVS: same text" || say "greedy g NG_STEP + GEMVS: TEXT DIFFERS"; }
 tgo l1_ng2 $L1 QUANTA_OPENCL_NG_GPC=2
-tgo g_ng2 $G QUANTA_OPENCL_NG_GPC=2
 printf "\n| decode run (tg128) | switches | tok/s | sd |\n|---|---|---|---|$ROWS\n" | tee -a $D/summary.txt
 pack
 

@@ -1074,6 +1074,8 @@ quanta_status qn_cl_matmul_run_normed(qn_cl *s, const qn_node *mm, const qn_cl_n
     if (lm + 1024 > s->dev.local_mem) return QUANTA_ERR_UNSUPPORTED;
     const size_t cu = s->dev.info.compute_units > 0 ? (size_t)s->dev.info.compute_units : 1;
     size_t l[2] = {GEMV_GPU_LX, 8};
+    const char *se = getenv("QUANTA_OPENCL_NG_STEP"); /* the whole-step walker (gemv_gpu.cl QN_M1N_KERNELS) */
+    const int step = se && !strcmp(se, "1");
     if (mm->op == QN_OP_MATMUL_GLU) {
         const qn_tensor *wu = mm->src[2];
         cl_mem um = qn_cl_mem(wu);
@@ -1087,10 +1089,11 @@ quanta_status qn_cl_matmul_run_normed(qn_cl *s, const qn_node *mm, const qn_cl_n
                          QA(na->w), QA(na->wo), QA(na->hasw), QA(na->w2), QA(na->w2o), QA(na->hasw2), QA(na->s),
                          QA(na->so), QA(na->y), QA(na->yo), QA(na->mode), QA(na->plus_one), QA(na->eps), QA(m.y),
                          QA(m.yo), QA(m.ydt), QA(m.N), QA(m.K), QA(act), QA(passes), QA_LOCAL(lm)};
-        st = qn_cl_set_args(s, QK_GEMV_Q8_M1N_GLU, a, (int)(sizeof a / sizeof a[0]));
+        const qn_cl_kernel_id id = step ? QK_GEMV_Q8_M1N_GLU_W : QK_GEMV_Q8_M1N_GLU;
+        st = qn_cl_set_args(s, id, a, (int)(sizeof a / sizeof a[0]));
         if (st != QUANTA_OK) return st;
         size_t g[2] = {l[0], (sets + (size_t)passes - 1) / (size_t)passes * l[1]};
-        return qn_cl_launch(s, QK_GEMV_Q8_M1N_GLU, "norm + matmul_glu (gemv q8 m1)", 2, g, l);
+        return qn_cl_launch(s, id, step ? "norm + matmul_glu (gemv q8 m1 w)" : "norm + matmul_glu (gemv q8 m1)", 2, g, l);
     }
     const i8_targets t = i8_targets_of(&m, mm->op == QN_OP_MATMUL_MULTI ? mm : NULL);
     if (t.wo[1] % 16 || t.wo[2] % 16) return QUANTA_ERR_UNSUPPORTED;
@@ -1104,11 +1107,13 @@ quanta_status qn_cl_matmul_run_normed(qn_cl *s, const qn_node *mm, const qn_cl_n
                      QA(na->yo), QA(na->mode), QA(na->plus_one), QA(na->eps), QA(t.ym[0]), QA(t.yo[0]), QA(t.ym[1]),
                      QA(t.yo[1]), QA(t.ym[2]), QA(t.yo[2]), QA(m.ydt), QA(t.nn[0]), QA(t.nn[1]), QA(t.nn[2]),
                      QA(m.K), QA(passes), QA_LOCAL(lm)};
-    st = qn_cl_set_args(s, QK_GEMV_Q8_M1N, a, (int)(sizeof a / sizeof a[0]));
+    const qn_cl_kernel_id id = step ? QK_GEMV_Q8_M1N_W : QK_GEMV_Q8_M1N;
+    st = qn_cl_set_args(s, id, a, (int)(sizeof a / sizeof a[0]));
     if (st != QUANTA_OK) return st;
     size_t g[2] = {l[0], (sets + (size_t)passes - 1) / (size_t)passes * l[1]};
-    return qn_cl_launch(s, QK_GEMV_Q8_M1N,
-                        mm->op == QN_OP_MATMUL_MULTI ? "norm + matmul_multi (gemv q8 m1)" : "norm + matmul (gemv q8 m1)",
+    return qn_cl_launch(s, id,
+                        mm->op == QN_OP_MATMUL_MULTI ? (step ? "norm + matmul_multi (gemv q8 m1 w)" : "norm + matmul_multi (gemv q8 m1)")
+                                                     : (step ? "norm + matmul (gemv q8 m1 w)" : "norm + matmul (gemv q8 m1)"),
                         2, g, l);
 }
 

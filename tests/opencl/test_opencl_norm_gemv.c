@@ -27,7 +27,7 @@
 #include "qt_tensor.h"
 #include "test_util.h"
 
-#define D 512
+#define D 2048 /* K / 16 = 128 pieces: the walkers' whole steps (QUANTA_OPENCL_NG_STEP=1, GEMVS) as well as tails */
 #define F 768
 #define NK 128
 #define NO 1000
