@@ -429,7 +429,7 @@ kernel void qn_gemv_q4_m1(const global uchar *Wb, ulong wo, QN_WLAYOUT_ARGS, con
     }
 }
 
-/* ---- M = 1, streamed (QUANTA_OPENCL_GEMVS=1 or 2, off until measured; bench/NOTES.md section 1 clgemv15) ----
+/* ---- M = 1, streamed (QUANTA_OPENCL_GEMVS=1 or 2; =2 the default up to 1536 rows: bench/NOTES.md section 1 clgemv15) ----
  * Why: qn_gemv_q8_m1 read ~1.27 TB/s of weights on the H100 (46% of the 2.77 TB/s copy kernel; the 1B's
  * glu, 23 MB, took 18.4-18.8 us of device time) and qn_gemv_q4_m1 ~1.0 TB/s. From the code: lane l reads
  * the 16-byte piece v of a row and x's 64 bytes (q4: 128) for it as 4 (8) float4 loads, lanes 64 (128)
@@ -798,8 +798,8 @@ QN_Q8_M1_ROWS_DEF(qn_q8_m1_rows_lx, const local float *xs, QN_XV_LOCAL)
 /* qn_gemv_q8_m1 (matmul, matmul_multi) after the norm: group g takes `passes` sets of 16 rows (2 a warp), one
  * after another (fewer groups: each norms the row once). lm: red, then xs (QN_NG_RED). */
 /* and qn_gemv_q8_m1_glu after the norm: `passes` sets of 8 outputs a group (gate and up row a warp). */
-/* Both twice: WALK qn_q8_m1_rows_lx (the default) and, as qn_gemv_q8_m1n_w / _glu_w (QUANTA_OPENCL_NG_STEP=1, off
- * until measured), qn_q8_s2_rows_lx: the streamed kernels' whole-step walker (every load of a step before its math;
+/* Both twice: WALK qn_q8_m1_rows_lx (QUANTA_OPENCL_NG_STEP=0) and, as qn_gemv_q8_m1n_w / _glu_w (the default since
+ * the H100 call of 21:05), qn_q8_s2_rows_lx: the streamed kernels' whole-step walker (every load of a step before its math;
  * m1's walker keeps 2 weight loads in flight a lane, QN_Q8_S_ROWS_DEF says why), the same sums in the same order. */
 #define QN_M1N_KERNELS(SUF, WALK) \
 kernel __attribute__((reqd_work_group_size(32, 8, 1))) \

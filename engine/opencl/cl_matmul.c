@@ -408,15 +408,19 @@ static size_t gemv1_sets(const qn_cl *s, const mm_args *m) {
 
 /* The streamed M = 1 GEMVs (qn_gemv_q8_s, _glu, qn_gemv_q4_s: a warp per rw rows, a group taking `iters` row
  * blocks; the same bits as the m1 kernels) under QUANTA_OPENCL_GEMVS=1 (x read from global memory) or =2 (x
- * copied into local memory first), off until a device round says faster (bench/NOTES.md section 1 clgemv15).
+ * copied into local memory first), by default =2 for products of at most 1536 rows (bench/NOTES.md section 1
+ * clgemv15), QUANTA_OPENCL_GEMVS=0: the m1 kernels everywhere.
  * QUANTA_OPENCL_GEMVS_RW = rows a warp for q8 (4, the default, or 2: twice the warps; q4: 4). Work-groups of
  * 32 x S items, S = QUANTA_OPENCL_GEMVS_SETS (1..8), by default 8 halved while that leaves fewer groups than
  * compute units (4096 rows at 4 a warp: 1024 warps, 8 an SM in all; each group copies x once, so not smaller),
  * and fewer where the local memory would not hold x; QUANTA_OPENCL_GEMVS_GPC = groups a compute unit (0, the default: one block a group, the plain grid).
  * Fills the launch for `rows` outputs at `per` a warp (rw: the warp's weight rows); returns 0 when off. */
 static int gemvs_shape(const qn_cl *s, const mm_args *m, size_t rows, int glu, int q4, gemvs_geo *o) {
-    const char *e = getenv("QUANTA_OPENCL_GEMVS");
-    if (m->M != 1 || !e || (strcmp(e, "1") && strcmp(e, "2"))) return 0;
+    /* Default =2 for products of at most 1536 rows, off above (H100 21:05: Gemma tg128 638 -> 726 tok/s through its
+     * 640-row o/down GEMVs and 1536-row q/k/v, the same greedy text; the 1B's 2048-row GEMVs and the 4096-row kernel
+     * rows measured slower at 4 rows a warp: 941 -> 819 tok/s, 37 -> 20% of copy) */
+    const char *ev = getenv("QUANTA_OPENCL_GEMVS"), *e = ev ? ev : rows <= 1536 ? "2" : "0";
+    if (m->M != 1 || (strcmp(e, "1") && strcmp(e, "2"))) return 0;
     const char *se = getenv("QUANTA_OPENCL_GEMVS_SETS"), *ge = getenv("QUANTA_OPENCL_GEMVS_GPC");
     const char *re = getenv("QUANTA_OPENCL_GEMVS_RW");
     o->rw = !q4 && re && !strcmp(re, "2") ? 2 : 4;
@@ -1074,8 +1078,10 @@ quanta_status qn_cl_matmul_run_normed(qn_cl *s, const qn_node *mm, const qn_cl_n
     if (lm + 1024 > s->dev.local_mem) return QUANTA_ERR_UNSUPPORTED;
     const size_t cu = s->dev.info.compute_units > 0 ? (size_t)s->dev.info.compute_units : 1;
     size_t l[2] = {GEMV_GPU_LX, 8};
-    const char *se = getenv("QUANTA_OPENCL_NG_STEP"); /* the whole-step walker (gemv_gpu.cl QN_M1N_KERNELS) */
-    const int step = se && !strcmp(se, "1");
+    /* the whole-step walker (gemv_gpu.cl QN_M1N_KERNELS): on unless QUANTA_OPENCL_NG_STEP=0 (H100 21:05: 1B tg128
+     * 720 +- 202 -> 941 tok/s, Gemma 638 -> 634, the same greedy text) */
+    const char *se = getenv("QUANTA_OPENCL_NG_STEP");
+    const int step = !se || strcmp(se, "0");
     if (mm->op == QN_OP_MATMUL_GLU) {
         const qn_tensor *wu = mm->src[2];
         cl_mem um = qn_cl_mem(wu);
