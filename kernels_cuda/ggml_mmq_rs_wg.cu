@@ -37,6 +37,7 @@
 #include "ggml_mmq.cuh"
 #include "sm90a_device.cuh"
 #include "tma.cuh"
+#include "ggml_mmq_rs.cuh"
 
 #if defined(__CUDA_ARCH__) && defined(__CUDA_ARCH_FEAT_SM90_ALL)
 #define QN_RS_HAVE 1
@@ -392,13 +393,8 @@ template <int DT> static int qn_rs_go(const qn_gmmq_args &a, int x_dtype, const 
 
 int qn_gmmq_rs_run(int w_dtype, int x_dtype, const void *x, const qn_gmmq_args &a, int sms, void *part,
                    size_t part_bytes, cudaStream_t s) {
-    /* what the TMA box and the decoder need: Q4_0 / Q8_0, whole 256-wide K slots (so rows of a multiple of 16
-     * bytes), a 16-byte aligned weight */
-    if (a.K % QN_RS_KA || a.K != a.Kp || a.M <= 64 || a.rb % 16 || ((uintptr_t)a.w & 15) || a.N > 0x7fffffff)
-        return -1;
-    if (!qn_sm90a_device_ok()) return -1;
+    if (!qn_gmmq_rs_applies(w_dtype, a)) return -1;
     float *pf = (float *)part;
-    if (w_dtype == QN_DT_GGML_Q4_0) return qn_rs_go<QN_DT_GGML_Q4_0>(a, x_dtype, x, sms, pf, part_bytes, s);
-    if (w_dtype == QN_DT_GGML_Q8_0) return qn_rs_go<QN_DT_GGML_Q8_0>(a, x_dtype, x, sms, pf, part_bytes, s);
-    return -1;
+    return w_dtype == QN_DT_GGML_Q4_0 ? qn_rs_go<QN_DT_GGML_Q4_0>(a, x_dtype, x, sms, pf, part_bytes, s)
+                                     : qn_rs_go<QN_DT_GGML_Q8_0>(a, x_dtype, x, sms, pf, part_bytes, s);
 }

@@ -29,6 +29,7 @@
 #include "ggml_mmq.cuh"
 #include "sm90a_device.cuh"
 #include "tma.cuh"
+#include "ggml_mmq_rs.cuh"
 
 #include <type_traits>
 
@@ -406,11 +407,8 @@ template <int DT> static int qn_rsi_go(const qn_gmmq_args &a, int x_dtype, const
 
 int qn_gmmq_rsi_run(int w_dtype, int x_dtype, const void *x, const qn_gmmq_args &a, int sms, void *part,
                     size_t part_bytes, cudaStream_t s) {
-    if (a.K % QN_RSI_KA || a.K != a.Kp || a.M <= 64 || a.rb % 16 || ((uintptr_t)a.w & 15) || a.N > 0x7fffffff)
-        return -1;
-    if (!qn_sm90a_device_ok()) return -1;
+    if (!qn_gmmq_rs_applies(w_dtype, a)) return -1;
     float *pf = (float *)part;
-    if (w_dtype == QN_DT_GGML_Q4_0) return qn_rsi_go<QN_DT_GGML_Q4_0>(a, x_dtype, x, sms, pf, part_bytes, s);
-    if (w_dtype == QN_DT_GGML_Q8_0) return qn_rsi_go<QN_DT_GGML_Q8_0>(a, x_dtype, x, sms, pf, part_bytes, s);
-    return -1;
+    return w_dtype == QN_DT_GGML_Q4_0 ? qn_rsi_go<QN_DT_GGML_Q4_0>(a, x_dtype, x, sms, pf, part_bytes, s)
+                                     : qn_rsi_go<QN_DT_GGML_Q8_0>(a, x_dtype, x, sms, pf, part_bytes, s);
 }
