@@ -1399,10 +1399,17 @@ static int tile_env() {
  * hd128, B x 32 heads x N = 512k rows): 35 (21 with the boundary tiles of causal-only calls masked by one compare a
  * score, bit-identical) led every causal row: 1k / 4k / 16k 304 / 507 / 607 TFLOP/s vs 21's 265 / 481 / 596, f16
  * 4k 495 vs 466, GQA 32/8 499 vs 467, 512 182 vs 24's 164; non-causal (no boundary tiles at these shapes) 21 stays. */
+/* fa15 (H100 21:03, same run, the forms in turns): 41 (35 + Q by TMA ahead of the tiles, 32-bit rows, the output by
+ * TMA store) led every row, causal or not: non-causal 1k / 4k / 16k 574 / 614 / 656 TFLOP/s vs 21's 450 / 572 / 640
+ * (0.97 / 0.94 / 0.97x cuDNN), causal 394 / 585 / 612 vs 35's 269 / 501 / 588 (0.88 / 1.04 / 0.94x), f16 4k causal
+ * 548 vs 475, GQA 32/8 570 vs 492, 512 causal 276 vs 174; conformance 333/0, attention_check, racecheck / synccheck
+ * clean. Folds it cannot take run 40 (64 % G != 0) or 35 (128 % G != 0: for non-causal calls 35 is 21 but for the
+ * one-compare mask of tiles past Nk); kv_lens: the cp.async producer form, as before. */
 static int auto_variant(const qn_cuda_attention_args *a) {
     const int e = tile_env();
     if (e) return e;
-    return a->causal ? QN_CUDA_ATTN_WG_N128S3WSPTMAM : QN_CUDA_ATTN_WG_N128S3WSPTMA;
+    (void)a;
+    return QN_CUDA_ATTN_WG_N128S3WSPTMAMTO;
 }
 
 extern "C" int qn_cuda_attn_wg_launch(const qn_cuda_attention_args *a, int variant, char *err, size_t err_len) {

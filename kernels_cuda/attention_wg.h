@@ -55,10 +55,11 @@ enum { QN_CUDA_ATTN_WG_AUTO = 0, QN_CUDA_ATTN_WG_N128S2, QN_CUDA_ATTN_WG_N128S3,
        QN_CUDA_ATTN_WG_N128S3WSPTMACR, QN_CUDA_ATTN_WG_N128S3WSPTMAC4, QN_CUDA_ATTN_WG_N128S3WSPTMAPHREQ,
        QN_CUDA_ATTN_WG_N128S3WSTMAC, QN_CUDA_ATTN_WG_N128S3WSPTMAM, QN_CUDA_ATTN_WG_N128S3WSPTMAS,
        QN_CUDA_ATTN_WG_N128S3WSPTMAPM2, QN_CUDA_ATTN_WG_N128S3WSPTMAME1, QN_CUDA_ATTN_WG_N128S3WSPTMAMQ,
-       /* fa15 (UNMEASURED at landing): 35 with Q by TMA issued ahead of the first tiles, which no longer wait for
-        * it, and 32-bit row arithmetic (T); T with the output through shared memory and a TMA store (TO); 37
-        * (persistent, pairs of row blocks) with T and FlashAttention-3's producer order (the next item's first tile
-        * under the current item, then its Q once the current item's last Q . K^T is done) */
+       /* fa15 (H100 21:03: all three correct and faster than 21 / 35 on every anchor row; 41 the fastest, the auto
+        * pick since): 35 with Q by TMA issued ahead of the first tiles, which no longer wait for it, and 32-bit row
+        * arithmetic (T); T with the output through shared memory and a TMA store (TO); 37 (persistent, pairs of
+        * row blocks) with T and FlashAttention-3's producer order (the next item's first tile under the current
+        * item, then its Q once the current item's last Q . K^T is done) */
        QN_CUDA_ATTN_WG_N128S3WSPTMAMT, QN_CUDA_ATTN_WG_N128S3WSPTMAMTO, QN_CUDA_ATTN_WG_N128S3WSPTMAPM2T,
        QN_CUDA_ATTN_WG_NVARIANTS };
 /* Flag for the check: V's descriptor with its two byte offsets exchanged (a wrong reading of the MN-major
