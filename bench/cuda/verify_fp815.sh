@@ -1,9 +1,9 @@
 #!/bin/bash
 # verify_fp815.sh — device checks of fp815's FP8 x FP8 GEMM work (kernels_cuda/matmul_fp8_wg.cu), ≤ 45 s: stream-K
-# for the last rounds of tiles (QUANTA_CUDA_FP8_SK: 1 = where the host's model expects it faster, 2 = always; off by
-# default) and the one-read quantizer (QUANTA_CUDA_FP8_QUANT_SM=1, off) against the default QUANTA_CUDA_FP8_V2 (unset =
-# 0ts; 128x192 picked where it cuts the rounds since fp815) and torch._scaled_mm. Run after bench/e2e/run_h200.sh has
-# built Quanta:
+# for the last rounds of tiles (QUANTA_CUDA_FP8_SK: 1 = where the host's model expects it faster, 2 = always; off: the
+# final call of 21:05 measured it slower) and the one-read quantizer (QUANTA_CUDA_FP8_QUANT_SM; the default since that
+# call at M <= 512) against the default QUANTA_CUDA_FP8_V2 (unset = 0ts; 128x192 picked where it cuts the rounds) and
+# torch._scaled_mm. Run after bench/e2e/run_h200.sh has built Quanta:
 #   VERIFY=bench/cuda/verify_fp815.sh bash bench/e2e/run_h200.sh build files verify
 # fp8_check comes from bench/cuda/prebuild_fp815.sh (/tmp/prebuild/fp815), else is built here from /tmp/qbuild's
 # objects. Every step has its own timeout (a flag or barrier mistake hangs), later steps skipped when late. Deciding
