@@ -277,6 +277,9 @@ struct qn_f8_args {
     int64_t dp_units;
     float *skw;
     unsigned *skf;
+    /* fp816 (QUANTA_CUDA_FP8_SK=3): 0: fp815's contiguous ranges; sp >= 1: split-K groups instead, the units past
+     * dp_units each split into sp K pieces run at once by sp consecutive blocks (qn_f8_skg_range) */
+    int64_t sk_sp;
 };
 
 #if QN_F8_HAVE
@@ -899,6 +902,20 @@ __device__ __forceinline__ int64_t qn_f8_sk_block(int64_t it, int64_t total, int
     const int64_t q = total / C, r = total % C;
     return it < r * (q + 1) ? it / (q + 1) : r + (it - r * (q + 1)) / q;
 }
+/* fp816's split-K groups (sp >= 1): the R = total / nk units past dp_units, unit r's K stages in sp near-equal pieces,
+ * piece j to block r sp + j (blocks from R sp on: none). Every block of a group reaches its piece after the same
+ * number of whole tiles, so the pieces of a tile run side by side: their weight and token rows are in L2 together
+ * (fp815's contiguous ranges put the 132 blocks on tiles spread over the whole region), and the owner (piece 0)
+ * waits about one piece for its peers. nk >= sp (the host's): no empty piece. qn_f8_skg_block is the inverse. */
+__device__ __forceinline__ void qn_f8_skg_range(int64_t total, int64_t nk, int64_t sp, int64_t c, int64_t &b, int64_t &e) {
+    const int64_t r = c / sp, j = c % sp;
+    if (r >= total / nk) b = e = 0;
+    else b = r * nk + j * nk / sp, e = r * nk + (j + 1) * nk / sp;
+}
+__device__ __forceinline__ int64_t qn_f8_skg_block(int64_t it, int64_t nk, int64_t sp) {
+    const int64_t k = it % nk; /* piece j holds k in [j nk / sp, (j + 1) nk / sp) */
+    return it / nk * sp + ((k + 1) * sp - 1) / nk;
+}
 /* A slot's flag: posted by the warpgroup that wrote the slot (every thread's stores, then its named barrier, then
  * this: CUTLASS's generic barrier, fence.acq_rel + relaxed add), awaited by the tile's owner with acquire loads. */
 __device__ __forceinline__ void qn_f8_sk_post(unsigned *f) {
@@ -948,7 +965,10 @@ __global__ void __launch_bounds__(qn_f8t_cfg<CW, BN, EPI>::threads, qn_f8t_cfg<C
     const int64_t dpu = SK ? p.dp_units : p.units, skoff = dpu * nk, sktotal = (p.units - dpu) * nk;
     const int64_t ndp = dpu > cid ? (dpu - cid + C - 1) / C : 0;
     int64_t it0 = 0, it1 = 0;
-    if (SK && sktotal > 0) qn_f8_sk_range(sktotal, C, cid, it0, it1);
+    if (SK && sktotal > 0) {
+        if (p.sk_sp > 0) qn_f8_skg_range(sktotal, nk, p.sk_sp, cid, it0, it1);
+        else qn_f8_sk_range(sktotal, C, cid, it0, it1);
+    }
     it0 += skoff, it1 += skoff;
     const int64_t nseg = ndp + (it1 > it0 ? (it1 - 1) / nk - it0 / nk + 1 : 0);
     const int64_t total = ndp * nk + (it1 - it0); /* stages this block runs */
@@ -1051,8 +1071,8 @@ __global__ void __launch_bounds__(qn_f8t_cfg<CW, BN, EPI>::threads, qn_f8t_cfg<C
         }
         if (SK && ke < nk) { /* a tile's K head: add its tails, block after block */
             const int64_t u0 = it0 / nk + (k - ndp); /* this segment's unit (k is this block's last segment) */
-            const int64_t c0 = qn_f8_sk_block(u0 * nk + ke - skoff, sktotal, C),
-                          c1 = qn_f8_sk_block(u0 * nk + nk - 1 - skoff, sktotal, C);
+            auto blk = [&](int64_t it) { return p.sk_sp > 0 ? qn_f8_skg_block(it, nk, p.sk_sp) : qn_f8_sk_block(it, sktotal, C); };
+            const int64_t c0 = blk(u0 * nk + ke - skoff), c1 = blk(u0 * nk + nk - 1 - skoff);
             for (int64_t c = c0; c <= c1; c++) {
                 if (ctid == 0) qn_f8_sk_await(p.skf + c * CW + cw);
                 qn_named_sync(2 + cw, 128);
@@ -1208,10 +1228,19 @@ static int qn_f8t_launch(const qn_f8_args &a0, int sms, cudaStream_t s) {
     if (SK) { /* fp815: at most one block per SM (all resident at once: owners wait on peers), sms slots of skw */
         int64_t C = fit < sm ? fit : sm;
         const int64_t nk = (a.Kp + QN_F8T_BK - 1) / QN_F8T_BK;
-        /* whole rounds data-parallel but the last one or two: the stream-K share is 1-2 tiles a block */
-        a.dp_units = a.units % C == 0 ? a.units : a.units >= 2 * C ? (a.units / C - 1) * C : 0;
-        const int64_t skit = (a.units - a.dp_units) * nk;
-        if (a.dp_units == 0 && skit < C) C = skit;
+        if (a.sk_sp) { /* fp816's groups: whole rounds data-parallel, the last partial round's tiles in C / R pieces */
+            a.dp_units = a.units / C * C;
+            const int64_t R = a.units - a.dp_units;
+            int64_t sp = R > 0 ? C / R : 1;
+            if (sp > nk) sp = nk;
+            a.sk_sp = sp;
+            if (a.dp_units == 0) C = R * sp;
+        } else {
+            /* whole rounds data-parallel but the last one or two: the stream-K share is 1-2 tiles a block */
+            a.dp_units = a.units % C == 0 ? a.units : a.units >= 2 * C ? (a.units / C - 1) * C : 0;
+            const int64_t skit = (a.units - a.dp_units) * nk;
+            if (a.dp_units == 0 && skit < C) C = skit;
+        }
         clusters = C;
     }
     if (clusters <= 0) return 0;
@@ -1352,7 +1381,8 @@ static bool qn_f8_sk_pick(int64_t N, int64_t M, int64_t Kp, int sms, int t_dp) {
 }
 
 /* QUANTA_CUDA_FP8_SK (fp815): 0: round-robin tiles; 1: stream-K where qn_f8_sk_pick expects it faster; 2: always (the
- * 0ts form, any y); unset or anything else: QN_F8_SK_DEFAULT (0 until a device run decides). Read once. */
+ * 0ts form, any y); 3 (fp816): split-K groups for the last partial round, always (qn_f8_skg_range); unset or anything
+ * else: QN_F8_SK_DEFAULT (0 until a device run decides). Read once. */
 #ifndef QN_F8_SK_DEFAULT
 #define QN_F8_SK_DEFAULT 0
 #endif
@@ -1363,7 +1393,7 @@ static int qn_f8_env_digit(const char *name, char max, int def) {
 }
 static int qn_f8_env_sk() {
     static int v = -1;
-    if (v < 0) v = qn_f8_env_digit("QUANTA_CUDA_FP8_SK", '2', QN_F8_SK_DEFAULT);
+    if (v < 0) v = qn_f8_env_digit("QUANTA_CUDA_FP8_SK", '3', QN_F8_SK_DEFAULT);
     return v;
 }
 
@@ -1525,14 +1555,14 @@ static int qn_f8_gemm(const qn_cuda_weight *w, const void *buf, int64_t M, int y
     a.ksteps = splits > 1 ? ksteps : (KT > 0 ? KT : 1);
     a.part = splits > 1 ? part : NULL;
     a.yd = y_dtype, a.y = y, a.trace = trace, a.units = 0, a.gxc = 0, a.scale_pf = scale_pf;
-    a.dp_units = 0, a.skw = skw, a.skf = skf;
+    a.dp_units = 0, a.skw = skw, a.skf = skf, a.sk_sp = sk == 3;
     cudaStream_t s = (cudaStream_t)stream;
     const int t = persist >= 3 ? qn_f8t_pick(w->N, M, sms, tile) : qn_f8_pick(w->N, M, sms, tile);
     if (persist >= 3) { /* 4, 6: the TMA store epilogue where y allows it (2-byte, rows 16-byte multiples, aligned) */
         const bool epi = (persist == 4 || persist == 6) && y_dtype != QN_DT_F32 && w->N % 8 == 0 && ((uintptr_t)y & 15u) == 0;
         /* fp815's stream-K: tile 128x256 unless 128x128 / 128x192 is forced */
         if (persist == 4 && cluster == 1 && skw && skf &&
-            (sk == 2 || (sk == 1 && tile != 2 && tile != 5 && qn_f8_sk_pick(w->N, M, w->Kp, sms, t)))) {
+            (sk >= 2 || (sk == 1 && tile != 2 && tile != 5 && qn_f8_sk_pick(w->N, M, w->Kp, sms, t)))) {
             const int tk = tile == 2 || tile == 5 ? tile : 1;
             return epi ? qn_f8t_launch_sk<1>(tk, a, sms, s) : qn_f8t_launch_sk<0>(tk, a, sms, s);
         }
