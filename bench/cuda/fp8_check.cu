@@ -394,7 +394,7 @@ static int check_case(const ccase &c) {
 
 /* ------------------------------------------------------------------ timing */
 
-static int g_reps = 5; /* best of g_reps x 20 calls; FP8_CHECK_REPS (verify_fp815.sh: 3, its time budget) */
+static int g_reps = 5; /* best of g_reps x 20 calls; FP8_CHECK_REPS (verify_fp815.sh: 3, its time budget; verify_fp816.sh times by fp8_pair.py) */
 static int g_sk_mode = 3; /* time5's and trace3's "sk" column: FP8_CHECK_SK (2: fp815's stream-K, 3: fp816's groups) */
 template <typename F> static double time_us(F f) {
     cudaEvent_t a, b;
@@ -1054,7 +1054,7 @@ static int time_t5(const char *csv) {
             const double tqs = time_us([&] { err |= qn_cuda_fp8_quantize_x_form(QN_DT_BF16, ta.x, M, K, K, ta.buf, 1, 1, NULL); });
             double tt[3];
             tt[0] = time_us([&] { err |= qn_cuda_fp8_gemm_cl(&dw.w, ta.buf, M, QN_DT_BF16, ta.y, 0, 1, NULL, 1, 4, NULL, le.sms, NULL); });
-            for (int ci = 1; ci < 3; ci++) /* FP8_CHECK_NO_SK=1 (verify_fp815.sh, after a failed smoke test): not timed */
+            for (int ci = 1; ci < 3; ci++) /* FP8_CHECK_NO_SK=1 (verify_fp81x.sh, after a failed smoke test): not timed */
                 tt[ci] = getenv("FP8_CHECK_NO_SK") ? NAN : time_us([&] {
                     err |= qn_cuda_fp8_gemm_sk(&dw.w, ta.buf, M, QN_DT_BF16, ta.y, 0, ci == 1 ? g_sk_mode : 1, skw, skf, NULL, le.sms, NULL);
                 });
