@@ -1380,9 +1380,35 @@ static bool qn_f8_sk_pick(int64_t N, int64_t M, int64_t Kp, int sms, int t_dp) {
     return t_sk < 0.92 * t_dp_st;
 }
 
+/* fp816: split-K groups (128x256) or the round-robin tile t_dp of qn_f8t_pick, by the same kind of model in units of
+ * one 128x256 K stage: round-robin = rounds x (nk x cost + an epilogue of QN_F8_SKG_EPI stages x BN / 256); groups =
+ * the whole rounds as 128x256 tiles + one piece (nk / sp stages) + an epilogue + QN_F8_SKG_SLOT stages per slot
+ * written or added. Taken where it saves QN_F8_SKG_GAIN or more: on the 30 rows of fp8_pair.py that is every row with a
+ * partial last round of 128x256 tiles at most half full, the four rows under 0.9x _scaled_mm among them. */
+#define QN_F8_SKG_EPI 3.2
+#define QN_F8_SKG_SLOT 1.5
+#define QN_F8_SKG_GAIN 0.95
+static bool qn_f8_skg_pick(int64_t N, int64_t M, int64_t Kp, int sms, int t_dp) {
+    static const int bm[5] = {128, 128, 128, 64, 128}, bn[5] = {256, 128, 64, 64, 192}, per_sm[5] = {1, 1, 1, 2, 1};
+    static const double cost[5] = {1.0, 0.78, 0.55, 0.65, QN_F8T_COST_192};
+    const int64_t C = sms > 0 ? sms : 132, nk = (Kp + QN_F8T_BK - 1) / QN_F8T_BK;
+    const int ti = t_dp - 1;
+    const int64_t tiles = (N + bm[ti] - 1) / bm[ti] * ((M + bn[ti] - 1) / bn[ti]);
+    const double t_rr = (double)((tiles + C * per_sm[ti] - 1) / (C * per_sm[ti])) *
+                        ((double)nk * cost[ti] + QN_F8_SKG_EPI * bn[ti] / 256.0);
+    const int64_t units = (N + 127) / 128 * ((M + 255) / 256), R = units % C;
+    int64_t sp = R > 0 ? C / R : 1;
+    if (sp > nk) sp = nk;
+    if (sp < 2) return false; /* no partial round, or one too full to split */
+    const double t_g = (double)(units / C) * ((double)nk + QN_F8_SKG_EPI) + (double)((nk + sp - 1) / sp) + QN_F8_SKG_EPI +
+                       QN_F8_SKG_SLOT * (double)sp;
+    return t_g < QN_F8_SKG_GAIN * t_rr;
+}
+
 /* QUANTA_CUDA_FP8_SK (fp815): 0: round-robin tiles; 1: stream-K where qn_f8_sk_pick expects it faster; 2: always (the
- * 0ts form, any y); 3 (fp816): split-K groups for the last partial round, always (qn_f8_skg_range); unset or anything
- * else: QN_F8_SK_DEFAULT (0 until a device run decides). Read once. */
+ * 0ts form, any y); 3 (fp816): split-K groups for the last partial round, always (qn_f8_skg_range); 4: the groups where
+ * qn_f8_skg_pick expects them faster; unset or anything else: QN_F8_SK_DEFAULT (0 until a device run decides). Read
+ * once. */
 #ifndef QN_F8_SK_DEFAULT
 #define QN_F8_SK_DEFAULT 0
 #endif
@@ -1393,7 +1419,7 @@ static int qn_f8_env_digit(const char *name, char max, int def) {
 }
 static int qn_f8_env_sk() {
     static int v = -1;
-    if (v < 0) v = qn_f8_env_digit("QUANTA_CUDA_FP8_SK", '3', QN_F8_SK_DEFAULT);
+    if (v < 0) v = qn_f8_env_digit("QUANTA_CUDA_FP8_SK", '4', QN_F8_SK_DEFAULT);
     return v;
 }
 
@@ -1528,7 +1554,7 @@ void qn_cuda_fp8_grid(int64_t N, int64_t M, int tile, int splits, int cluster, i
 
 } /* extern "C" */
 
-/* qn_cuda_fp8_gemm_cl, and (sk 1 / 2, with skw and skf) fp815's stream-K over the 0ts form's tiles */
+/* qn_cuda_fp8_gemm_cl, and (sk 1 / 2, with skw and skf) fp815's stream-K over the 0ts form's tiles, (sk 3 / 4) fp816's split-K groups */
 static int qn_f8_gemm(const qn_cuda_weight *w, const void *buf, int64_t M, int y_dtype, void *y, int tile, int splits,
                       float *part, int cluster, int persist, unsigned long long *trace, int sms, void *stream, int sk,
                       float *skw, unsigned *skf) {
@@ -1555,14 +1581,15 @@ static int qn_f8_gemm(const qn_cuda_weight *w, const void *buf, int64_t M, int y
     a.ksteps = splits > 1 ? ksteps : (KT > 0 ? KT : 1);
     a.part = splits > 1 ? part : NULL;
     a.yd = y_dtype, a.y = y, a.trace = trace, a.units = 0, a.gxc = 0, a.scale_pf = scale_pf;
-    a.dp_units = 0, a.skw = skw, a.skf = skf, a.sk_sp = sk == 3;
+    a.dp_units = 0, a.skw = skw, a.skf = skf, a.sk_sp = sk >= 3;
     cudaStream_t s = (cudaStream_t)stream;
     const int t = persist >= 3 ? qn_f8t_pick(w->N, M, sms, tile) : qn_f8_pick(w->N, M, sms, tile);
     if (persist >= 3) { /* 4, 6: the TMA store epilogue where y allows it (2-byte, rows 16-byte multiples, aligned) */
         const bool epi = (persist == 4 || persist == 6) && y_dtype != QN_DT_F32 && w->N % 8 == 0 && ((uintptr_t)y & 15u) == 0;
         /* fp815's stream-K: tile 128x256 unless 128x128 / 128x192 is forced */
         if (persist == 4 && cluster == 1 && skw && skf &&
-            (sk >= 2 || (sk == 1 && tile != 2 && tile != 5 && qn_f8_sk_pick(w->N, M, w->Kp, sms, t)))) {
+            (sk == 2 || sk == 3 || (sk == 1 && tile != 2 && tile != 5 && qn_f8_sk_pick(w->N, M, w->Kp, sms, t)) ||
+             (sk == 4 && tile != 2 && tile != 5 && qn_f8_skg_pick(w->N, M, w->Kp, sms, t)))) {
             const int tk = tile == 2 || tile == 5 ? tile : 1;
             return epi ? qn_f8t_launch_sk<1>(tk, a, sms, s) : qn_f8t_launch_sk<0>(tk, a, sms, s);
         }
@@ -1596,6 +1623,10 @@ size_t qn_cuda_fp8_sk_bytes(int sms) { return (size_t)(sms > 0 ? sms : 132) * 2 
 
 int qn_cuda_fp8_sk_taken(int64_t N, int64_t M, int64_t Kp, int sms) {
     return qn_f8_sk_pick(N, M, Kp, sms, qn_f8t_pick(N, M, sms, 0)) ? 1 : 0;
+}
+
+int qn_cuda_fp8_skg_taken(int64_t N, int64_t M, int64_t Kp, int sms) {
+    return qn_f8_skg_pick(N, M, Kp, sms, qn_f8t_pick(N, M, sms, 0)) ? 1 : 0;
 }
 
 int qn_cuda_fp8_gemm_sk(const qn_cuda_weight *w, const void *buf, int64_t M, int y_dtype, void *y, int tile, int sk,

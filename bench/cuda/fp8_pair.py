@@ -7,7 +7,8 @@ the peer's drift between calls (up to 25% last session) hits both alike.
 
 rows: "unmet" (the four rows under 0.9x in the 21:03 call), "all" (30 LLaMA-7B/13B rows, the unmet first), or
 M,N,K[;M,N,K...]. forms: comma list of ours to time beside the peer (default dflt,sk3): dflt = the default GEMM (0ts,
-tile picked), sk3 = fp816's split-K groups (QUANTA_CUDA_FP8_SK=3), sk2 = fp815's stream-K, t192 / t128 = 0ts with the
+tile picked), sk3 = fp816's split-K groups (QUANTA_CUDA_FP8_SK=3), sk4 = the groups where their model picks them (else
+the default; SK=4), sk2 = fp815's stream-K, t192 / t128 = 0ts with the
 128x192 / 128x128 tile forced, g192 = split-K groups on 128x192, quant = our per-token quantizer alone (default form);
 "peer" alone: _scaled_mm only (for ncu).
 Method: per row, every candidate warmed up (3 calls), then FP8_PAIR_REPS (default 5) rounds; in each round every
@@ -114,7 +115,7 @@ def main():
                 ctypes.byref(qw), buf.data_ptr(), M, BF16, y.data_ptr(), tile, mode, skw.data_ptr(), skf.data_ptr(),
                 None, sms, None))
 
-        known = {"dflt": gemm(0), "t192": gemm(5), "t128": gemm(2), "sk3": sk(3, 0), "g192": sk(3, 5),
+        known = {"dflt": gemm(0), "t192": gemm(5), "t128": gemm(2), "sk3": sk(3, 0), "g192": sk(3, 5), "sk4": sk(4, 0),
                  "sk2": sk(2, 0), "quant": q}
         peer = lambda: torch._scaled_mm(x8, w8.t(), sx, sw, out_dtype=torch.bfloat16, use_fast_accum=True)
         cands = [("peer", peer)] + [(f, known[f]) for f in forms if f in known]
