@@ -69,7 +69,7 @@ if [ -x $FC/fp8_check ] && [ $(left) -gt 30 ]; then
   timeout 8 $FC/fp8_check check > $D/fp8_check.txt 2>&1
   rc=$?; say "fp8_check check (against the reference; TMA forms compared; 128x192, stream-K, split-K groups) rc=$rc"
   [ $rc -eq 0 ] || { [ $rc -eq 124 ] && [ $VERDICT = ok ] && VERDICT=incomplete; } || VERDICT=FAIL
-  grep -E 'cases wrong|launch|split-K groups|fp8_check:' $D/fp8_check.txt | sed 's/; e4m3 x costs.*against the unquantized x//' | tee -a $D/summary.txt
+  grep -E '^check M=[0-9]+ N=[0-9]+ K=[0-9]+ x=|cases wrong|launch|split-K groups|fp8_check:' $D/fp8_check.txt | sed 's/; e4m3 x costs.*against the unquantized x//' | tee -a $D/summary.txt
 fi
 
 # 5. every row, the peer interleaved
