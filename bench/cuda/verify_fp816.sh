@@ -95,12 +95,13 @@ if [ -x $FC/fp8_check ] && [ $(left) -gt 16 ]; then
   say "fp8_check trace3 rc=$?"; grep -E '^trace3|failed' $D/fp8_trace3.txt | tee -a $D/summary.txt
 fi
 
-# 8. ncu of the worst row: where the default's and the groups' time goes, and the peer's kernel beside them
+# 8. ncu of the worst row: where the default's and the groups' time goes, and the peer's kernel beside them (clocks not
+# locked: the SM frequency each kernel runs at under its own power draw is part of the answer)
 NCU_GREP='Duration|SM Frequency|Compute \(SM\) Throughput|Memory Throughput|DRAM Throughput|L2 Cache Throughput|L2 Hit Rate|L1/TEX Hit|Mem Busy|Max Bandwidth|Executed Ipc A|highest-utilized|Registers Per|Grid Size|Dynamic Shared'
 ncu_one() { # label, then the command
   local label=$1; shift
   [ $(left) -gt 7 ] || { say "ncu $label skipped (time)"; return; }
-  timeout $(($(left) - 2 < 10 ? $(left) - 2 : 10)) ncu --section SpeedOfLight --section MemoryWorkloadAnalysis \
+  timeout $(($(left) - 2 < 10 ? $(left) - 2 : 10)) ncu --clock-control none --section SpeedOfLight --section MemoryWorkloadAnalysis \
     --section ComputeWorkloadAnalysis --section LaunchStats "$@" > $D/ncu_$label.txt 2>&1
   say "ncu $label rc=$?"
   grep -E "$NCU_GREP" $D/ncu_$label.txt | sed 's/  */ /g' | head -18 | tee -a $D/summary.txt
