@@ -25,6 +25,8 @@ import sys
 
 import torch
 
+from fp8_peers import peer_weight, peer_x  # the same operands as fp8_peers.py's (bench/cuda, the script's directory)
+
 UNMET = [(512, 4096, 11008), (256, 5120, 13824), (2048, 5120, 5120), (1024, 13824, 5120)]
 NK = [(11008, 4096), (4096, 11008), (5120, 5120), (4096, 4096), (13824, 5120), (5120, 13824)]
 MS = [512, 256, 1024, 2048, 4096]
@@ -87,18 +89,9 @@ def main():
     weights = {}
     bad = 0
     for M, N, K in rows:
-        if (N, K) not in weights:
-            weights.clear()
-            torch.cuda.empty_cache()
-            w = torch.randn(N, K, device="cuda")
-            sw = (w.abs().amax(1, keepdim=True) / 448.0).clamp_min(1e-12)
-            weights[(N, K)] = ((w / sw).to(torch.float8_e4m3fn), sw.reshape(1, N).contiguous())
-            del w
-        w8, sw = weights[(N, K)]
+        w8, sw = peer_weight(weights, N, K)
         qw = QW(E4M3, N, K, N, K, 0, w8.data_ptr(), sw.data_ptr(), None)
-        x = torch.randn(M, K, device="cuda", dtype=torch.bfloat16)
-        sx = (x.float().abs().amax(1, keepdim=True) / 448.0).clamp_min(1e-12)
-        x8 = (x.float() / sx).to(torch.float8_e4m3fn)
+        x, x8, sx = peer_x(M, K)
         buf = torch.empty(lib.qn_cuda_fp8_x_bytes(M, K), device="cuda", dtype=torch.uint8)
         y = torch.empty(M, N, device="cuda", dtype=torch.bfloat16)
         err = [0]
