@@ -290,6 +290,10 @@ static const char *wg_name(int wg)
     case QN_CUDA_ATTN_WG_N128S3WSPTMAMT: return "wg_n128s3wsptmamt";
     case QN_CUDA_ATTN_WG_N128S3WSPTMAMTO: return "wg_n128s3wsptmamto";
     case QN_CUDA_ATTN_WG_N128S3WSPTMAPM2T: return "wg_n128s3wsptmapm2t";
+    case QN_CUDA_ATTN_WG_N128S3WSPTMAMTOD: return "wg_n128s3wsptmamtod";
+    case QN_CUDA_ATTN_WG_N176S2WSPTMAMTOK: return "wg_n176s2wsptmamtok";
+    case QN_CUDA_ATTN_WG_N192S2WSPTMAMTOK: return "wg_n192s2wsptmamtok";
+    case QN_CUDA_ATTN_WG_N128S2WSPTMAMTOKD: return "wg_n128s2wsptmamtokd";
     default: return "wg_n128s2";
     }
 }
