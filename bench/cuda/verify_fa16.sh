@@ -1,30 +1,31 @@
 #!/bin/bash
 # verify_fa16.sh — device checks of the wgmma prefill attention (kernels_cuda/attention_wg.cu, issue 14, fa16), run
 # after bench/e2e/run_h200.sh has built Quanta (/tmp/qbuild) and bench/cuda/prebuild_fa16.sh attention_check (built
-# from the call's tree). At most ~50 s (LIMIT). Steps, deciding rows first:
+# from the call's tree). At most ~60 s (LIMIT). Steps, deciding rows first:
 #  1. attention_check wgbench (alone on the GPU: hd128 prefill, bf16 B x 32 heads x N = 512k rows, non-causal and
 #     causal at 1k / 4k / 16k, f16 4k causal, GQA 32/8 4k causal, 512 causal; per shape one setup, the forms timed in
 #     turns, 5 rounds of ~2 ms of back-to-back launches, the median), then attention_peers.py (torch SDPA's cuDNN
 #     backend, timed the same way) on those shapes: form 41 (the auto pick) beside the fa16 forms 43 (41 + the
 #     lower consumer's diagonal P . V over 64 keys), 44 / 45 (41 with K and V on barriers of their own, 2 stages of
-#     176 / 192 keys), 46 (the same with 128-key tiles, + 43's half). If that process fails (a form that hangs or
-#     faults), each form again in its own process (rows appended);
+#     176 / 192 keys), 46 (the same with 128-key tiles, + 43's half), 47 / 48 (persistent pairs of row blocks with
+#     46's K / V split, 2 Q buffers and an O stage for the TMA store; 48 with 43's half). If that process fails (a
+#     form that hangs or faults), each form again in its own process (rows appended);
 #  2. correctness, side by side (nothing timed): `quanta conform --backend cuda --filter attention` with
-#     QUANTA_CUDA_ATTN_WG=2 and TILE 43-46 (and the auto pick); attention_check wg on 43-46 (float64 reference,
-#     NaN-poisoned output, seed printed; folds 3 and 128 and kv_lens fall back); racecheck / synccheck on the small
-#     cases of 43-46;
-#  3. ncu (if installed and time is left): forms 41 and 44 on 1k causal and 16k non-causal (speed of light, warp
+#     QUANTA_CUDA_ATTN_WG=2 and TILE 43-48 (and the auto pick); attention_check wg on 43-48 (float64 reference,
+#     NaN-poisoned output, seed printed; folds 3 and 128 and kv_lens fall back; 47 / 48 also on 3 blocks);
+#     racecheck / synccheck on the small cases of 43-48;
+#  3. ncu (if installed and time is left): forms 41, 44, 47 on 1k causal and 16k non-causal (speed of light, warp
 #     states, compute workload; a warm-up and one timed launch each).
 # FA16_FORMS overrides step 1's list, FA16_NEW step 2's.
 set -u
 cd "$(dirname "$0")/../.." # the repository root
-. bench/common/verifylib.sh fa16 ${LIMIT:-50}
+. bench/common/verifylib.sh fa16 ${LIMIT:-60}
 B=${QBUILD:-/tmp/qbuild}
 Q=${QUANTA:-$B/tools/quanta}
 P=/tmp/prebuild/fa16
 BIN=$P/attention_check
-FORMS=${FA16_FORMS:-41,43,44,45,46}
-NEW=${FA16_NEW:-43 44 45 46}
+FORMS=${FA16_FORMS:-41,43,44,45,46,47,48}
+NEW=${FA16_NEW:-43 44 45 46 47 48}
 say "$(nvidia-smi --query-gpu=name,clocks.sm,temperature.gpu --format=csv,noheader 2>/dev/null)"
 if [ ! -x $BIN ]; then # no prebuild ran (or it failed): build here, in the budget
   bash bench/cuda/prebuild_fa16.sh
@@ -100,16 +101,16 @@ for tool in racecheck synccheck; do
   [ "$(cat $D/$tool.rc)" = 0 ] || VERDICT=FAIL
 done
 pack
-# 3. ncu: 41 and 44 on 1k causal (shape 3) and 16k non-causal (shape 2), a warm-up and one timed launch each
+# 3. ncu: 41, 44, 47 on 1k causal (shape 3) and 16k non-causal (shape 2), a warm-up and one timed launch each
 if [ -x $BIN ] && command -v ncu >/dev/null 2>&1 && [ $(left) -gt 8 ]; then
-  WGBENCH_SHAPES=3,2 WGBENCH_ROUNDS=0 timeout $(($(left) - 2)) ncu --clock-control none -k regex:attn_wg_kernel -c 8 \
+  WGBENCH_SHAPES=3,2 WGBENCH_ROUNDS=0 timeout $(($(left) - 2)) ncu --clock-control none -k regex:attn_wg_kernel -c 12 \
     --section SpeedOfLight --section WarpStateStats --section ComputeWorkloadAnalysis \
-    $BIN wgbench $D/ncu.csv 41,44 > $D/ncu.log 2>&1
-  say "ncu (1k causal, then 16k non-causal; forms 41, 44: warm-up and timed launch each) rc=$?"
+    $BIN wgbench $D/ncu.csv 41,44,47 > $D/ncu.log 2>&1
+  say "ncu (1k causal, then 16k non-causal; forms 41, 44, 47: warm-up and timed launch each) rc=$?"
   awk '/attn_wg_kernel/ {k++}
     /^ +(Duration|Compute \(SM\) Throughput|Memory Throughput|Issue Slots Busy|Warp Cycles Per Issued Instruction|Executed Ipc Active)/ {
       gsub(/ +/, " "); line[k] = line[k] " |" $0 }
-    END {for (i = 1; i <= k; i++) print "ncu launch " i " (1k causal: 41 warm-up, 41, 44 w, 44; 16k: the same):" line[i]}' $D/ncu.log |
+    END {for (i = 1; i <= k; i++) print "ncu launch " i " (1k causal: 41 warm-up, 41, 44 w, 44, 47 w, 47; 16k: the same):" line[i]}' $D/ncu.log |
     tee -a $D/summary.txt
 fi
 say "VERDICT $VERDICT"
