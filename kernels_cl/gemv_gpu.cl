@@ -478,7 +478,7 @@ QN_Q4_DOT32_DEF(qn_q4_dot32s, QN_S_B4)
 #define QN_S_XL_LOCAL 1
 #define QN_S_XL_BATCH 2
 #define QN_S_XL_SPLIT 4
-#define QN_S_F_U8 8 /* q8 at 2 rows a warp (QUANTA_OPENCL_GEMVS_U=8): 8 pieces of each row in flight */
+#define QN_S_F_U8 8 /* q8 at 2 rows a warp (QUANTA_OPENCL_GEMVS_U=8): 8 pieces of each row in flight, the tail in one step */
 #define QN_S_XB 4
 
 /* float4 i of x (P float4s a piece) into lx: as is, or (QN_S_XL_SPLIT, P = 8) raw columns 4j..4j+3 of chunk v, whose
@@ -518,6 +518,12 @@ QN_INL void qn_s_stage_x(local float4 *lx, const global float4 *x4, long n4, int
  * all lie in the row have no branch at all (every load of the step issued before its math), and the pieces left
  * (K % (32·U) > 0) go one by one after them: the same additions in the same order. */
 #define QN_Q8_WALK_BODY(R, U, XV)                                                                              \
+    QN_Q8_WALK_BODY_STEPS(R, U, XV)                                                                            \
+    for (; v0 < nv; v0 += QN_GPU_LX) { /* the row's tail, a piece at a time */                                 \
+        const float4 X0 = XV(v0, 0), X1 = XV(v0, 1), X2 = XV(v0, 2), X3 = XV(v0, 3);                           \
+        _Pragma("unroll") for (int r = 0; r < (R); r++) s[r] += qn_q8_dot16s(w[r][v0], X0, X1, X2, X3);        \
+    }
+#define QN_Q8_WALK_BODY_STEPS(R, U, XV)                                                                        \
     _Pragma("unroll") for (int r = 0; r < (R); r++) s[r] = 0.0f;                                               \
     long v0 = l;                                                                                               \
     for (; v0 + ((U) - 1) * QN_GPU_LX < nv; v0 += (U) * QN_GPU_LX) {                                           \
@@ -531,10 +537,27 @@ QN_INL void qn_s_stage_x(local float4 *lx, const global float4 *x4, long n4, int
         _Pragma("unroll") for (int u = 0; u < (U); u++)                                                        \
             _Pragma("unroll") for (int r = 0; r < (R); r++)                                                    \
                 s[r] += qn_q8_dot16s(a[u][r], X[u][0], X[u][1], X[u][2], X[u][3]);                              \
-    }                                                                                                          \
-    for (; v0 < nv; v0 += QN_GPU_LX) { /* the row's tail, a piece at a time */                                 \
-        const float4 X0 = XV(v0, 0), X1 = XV(v0, 1), X2 = XV(v0, 2), X3 = XV(v0, 3);                           \
-        _Pragma("unroll") for (int r = 0; r < (R); r++) s[r] += qn_q8_dot16s(w[r][v0], X0, X1, X2, X3);        \
+    }
+/* QN_Q8_WALK_BODY with the row's tail as one more step (QN_S_F_U8's walker): the pieces left after the whole steps
+ * (fewer than U a lane) loaded at once from clamped places (piece nv - 1 again past the row: a valid load, its sum
+ * dropped by a select, not a branch, so no load waits in a branch), where the piece loop above waits one round trip
+ * a piece: 6 at K = 11008 with U = 8, and every piece at K = 2048 (no whole step of 8). The same additions in the
+ * same order. */
+#define QN_Q8_WALK_BODY_T1(R, U, XV)                                                                           \
+    QN_Q8_WALK_BODY_STEPS(R, U, XV)                                                                            \
+    if (v0 < nv) {                                                                                             \
+        uint4 a[U][R];                                                                                         \
+        float4 X[U][4];                                                                                        \
+        _Pragma("unroll") for (int u = 0; u < (U); u++) {                                                      \
+            const long v = min(v0 + u * QN_GPU_LX, nv - 1);                                                    \
+            _Pragma("unroll") for (int r = 0; r < (R); r++) a[u][r] = w[r][v];                                 \
+            X[u][0] = XV(v, 0), X[u][1] = XV(v, 1), X[u][2] = XV(v, 2), X[u][3] = XV(v, 3);                    \
+        }                                                                                                      \
+        _Pragma("unroll") for (int u = 0; u < (U); u++)                                                        \
+            _Pragma("unroll") for (int r = 0; r < (R); r++) {                                                  \
+                const float d = qn_q8_dot16s(a[u][r], X[u][0], X[u][1], X[u][2], X[u][3]);                     \
+                s[r] = v0 + u * QN_GPU_LX < nv ? s[r] + d : s[r];                                              \
+            }                                                                                                  \
     }
 /* 4 rows a warp, QN_S_U pieces of each in flight a lane */
 #define QN_Q8_S_ROWS_DEF(NAME, XT, XV)                                                                         \
@@ -546,21 +569,21 @@ QN_INL void qn_s_stage_x(local float4 *lx, const global float4 *x4, long n4, int
         return (float4)(s[0], s[1], s[2], s[3]);                                                               \
     }
 /* 2 rows a warp (rw = 2: twice the warps), U pieces of each in flight a lane: QN_G1_U = 4, or 8 (QN_S_F_U8) */
-#define QN_Q8_S2_ROWS_DEF(NAME, U, XT, XV)                                                                     \
+#define QN_Q8_S2_ROWS_DEF(NAME, U, BODY, XT, XV)                                                               \
     QN_INL float2 NAME(const global uint4 *w0, const global uint4 *w1, XT, long nv, int l) {                   \
         const global uint4 *w[2] = {w0, w1};                                                                   \
         float s[2];                                                                                            \
-        QN_Q8_WALK_BODY(2, U, XV)                                                                              \
+        BODY(2, U, XV)                                                                                         \
         return (float2)(s[0], s[1]);                                                                           \
     }
 #define QN_S_XG8(v, j) x4[(v) * 4 + (j)]
 #define QN_S_XL8(v, j) QN_S_LX(v, j, 4)
 QN_Q8_S_ROWS_DEF(qn_q8_s_rows, const global float4 *x4, QN_S_XG8)
 QN_Q8_S_ROWS_DEF(qn_q8_s_rows_l, const local float4 *lx, QN_S_XL8)
-QN_Q8_S2_ROWS_DEF(qn_q8_s2_rows, QN_G1_U, const global float4 *x4, QN_S_XG8)
-QN_Q8_S2_ROWS_DEF(qn_q8_s2_rows_l, QN_G1_U, const local float4 *lx, QN_S_XL8)
-QN_Q8_S2_ROWS_DEF(qn_q8_s2u8_rows, 8, const global float4 *x4, QN_S_XG8)
-QN_Q8_S2_ROWS_DEF(qn_q8_s2u8_rows_l, 8, const local float4 *lx, QN_S_XL8)
+QN_Q8_S2_ROWS_DEF(qn_q8_s2_rows, QN_G1_U, QN_Q8_WALK_BODY, const global float4 *x4, QN_S_XG8)
+QN_Q8_S2_ROWS_DEF(qn_q8_s2_rows_l, QN_G1_U, QN_Q8_WALK_BODY, const local float4 *lx, QN_S_XL8)
+QN_Q8_S2_ROWS_DEF(qn_q8_s2u8_rows, 8, QN_Q8_WALK_BODY_T1, const global float4 *x4, QN_S_XG8)
+QN_Q8_S2_ROWS_DEF(qn_q8_s2u8_rows_l, 8, QN_Q8_WALK_BODY_T1, const local float4 *lx, QN_S_XL8)
 
 /* block it's first row (per rows a warp, get_local_size(1) warps a group) and its partials' buffer */
 #define QN_S_BLOCK(it, per) (((long)(it) * (long)get_num_groups(1) + (long)get_group_id(1)) * (long)get_local_size(1) * (per))
@@ -913,7 +936,7 @@ void qn_gemv_q8_m1n_glu##SUF(const global uchar *Wg, ulong go, const global ucha
     } \
 }
 
-QN_Q8_S2_ROWS_DEF(qn_q8_s2_rows_lx, QN_G1_U, const local float *xs, QN_XV_LOCAL)
+QN_Q8_S2_ROWS_DEF(qn_q8_s2_rows_lx, QN_G1_U, QN_Q8_WALK_BODY, const local float *xs, QN_XV_LOCAL)
 QN_M1N_KERNELS(, qn_q8_m1_rows_lx)
 QN_M1N_KERNELS(_w, qn_q8_s2_rows_lx)
 
