@@ -13,7 +13,7 @@
  *                             back-to-back launches, PDL on (as the backend launches them on sm_90) and off (each
  *                             launch waits for the one before: close to the latency ncu's per-kernel times show)
  *
- * Exit status 0 only if every check passed. Build: bench/cuda/verify_norm11.sh does (nvcc, sm_90).
+ * Exit status 0 only if every check passed. Build: bench/cuda/verify_paths.sh does (nvcc, sm_90).
  */
 #include "../../kernels_cuda/elementwise.cu"
 

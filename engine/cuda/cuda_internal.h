@@ -113,6 +113,12 @@ static inline bool qn_cuda_switch_on(const char *name, atomic_int *cache) { retu
 static inline bool qn_cuda_switch_opt_in(const char *name, atomic_int *cache) {
     return qn_cuda_switch_read(name, cache, false);
 }
+/* Defines `static bool FN(void)`: the switch NAME, read once by READER (qn_cuda_switch_on or _opt_in). */
+#define QN_CUDA_SWITCH_FN(FN, READER, NAME)                                                                  \
+    static bool FN(void) {                                                                                   \
+        static atomic_int on = -1;                                                                           \
+        return READER(NAME, &on);                                                                            \
+    }
 #endif
 
 static inline void *qn_cuda_ptr(const qn_tensor *t) { return (char *)t->mem.handle + t->mem.offset; }

@@ -65,28 +65,19 @@ static int glu_act(const qn_node *node) {
  * plane's error, which the gate's activation multiplies, broke the conformance bound on q5_k at K = 768
  * and 1024 in the H200 run of 2026-12-05 13:10) rather than the f32 form, which decodes every weight
  * value in f32 (bd8bc16). QUANTA_CUDA_GLU_INT8=0 keeps the f32 form (side-by-side timings). */
-static bool glu_int8_wanted(void) {
-    static atomic_int on = -1;
-    return qn_cuda_switch_on("QUANTA_CUDA_GLU_INT8", &on);
-}
+QN_CUDA_SWITCH_FN(glu_int8_wanted, qn_cuda_switch_on, "QUANTA_CUDA_GLU_INT8")
 
 /* Whether a batch-1 GEMV of a small weight (K <= QN_CUDA_GGML_GEMV_QX_MAX_K, N <= 4096: Gemma's output
  * and down projections) whose x has no codes yet quantizes x in the kernel instead of a quantize launch
  * before it (each block reads all of x: K floats, little next to a launch for such weights). The same
  * codes, so the same results. QUANTA_CUDA_GEMV_QX=0 keeps the quantize launch (side-by-side timings). */
-static bool gemv_qx_wanted(void) {
-    static atomic_int on = -1;
-    return qn_cuda_switch_on("QUANTA_CUDA_GEMV_QX", &on);
-}
+QN_CUDA_SWITCH_FN(gemv_qx_wanted, qn_cuda_switch_on, "QUANTA_CUDA_GEMV_QX")
 
 /* Whether a batch-1 matmul_glu on the staged kernel (q4_0 / q8_0) also writes its result's int8 codes, made
  * by the block that completes each 32 outputs, so the down projection after it needs no quantize launch
  * (the same codes as that launch makes, so the same results): QUANTA_CUDA_GLU_CODES=1. Off by default until
  * measured on a GPU. */
-static bool glu_codes_wanted(void) {
-    static atomic_int on = -1;
-    return qn_cuda_switch_opt_in("QUANTA_CUDA_GLU_CODES", &on);
-}
+QN_CUDA_SWITCH_FN(glu_codes_wanted, qn_cuda_switch_opt_in, "QUANTA_CUDA_GLU_CODES")
 
 /* Whether s->xq holds x's codes (left by the last GEMV or the norm that wrote x). */
 static bool codes_cached(const qn_cuda_state *s, const void *xp, int xd, int64_t M, int64_t K) {
@@ -150,10 +141,7 @@ static quanta_status run_gemv_ggml(qn_cuda_state *s, const qn_node *node, int64_
 /* Whether the ggml tensor-core kernel (kernels_cuda/ggml_mmq.cu) takes the matmuls the GEMV does
  * not; QUANTA_CUDA_GGML_MMQ=0 keeps the older route (the weight dequantized into a tiled f16 copy
  * per call, then qn_cuda_matmul_q), for side-by-side runs. */
-static bool ggml_mmq_wanted(void) {
-    static atomic_int on = -1;
-    return qn_cuda_switch_on("QUANTA_CUDA_GGML_MMQ", &on);
-}
+QN_CUDA_SWITCH_FN(ggml_mmq_wanted, qn_cuda_switch_on, "QUANTA_CUDA_GGML_MMQ")
 
 /* ggml weights: the GEMV for M <= QN_CUDA_GGML_GEMV_MAX_M (run_gemv_ggml), else the tensor-core
  * kernel that decodes the blocks per tile (or, switched off, the weight dequantized into tiled f16
@@ -256,10 +244,7 @@ static void attention_args(const qn_node *node, qn_cuda_attention_args *a) {
  * the quantize kernel's function on the stored values: the same codes), so that GEMV needs no quantize launch: -32
  * launches per 7B token. On by default since the H100 run of 2026-12-06 (verify_fuse8.sh: the same greedy text);
  * QUANTA_CUDA_ATTN_QX=0 quantizes in its own launch. */
-static bool attn_qx_wanted(void) {
-    static atomic_int on = -1;
-    return qn_cuda_switch_on("QUANTA_CUDA_ATTN_QX", &on);
-}
+QN_CUDA_SWITCH_FN(attn_qx_wanted, qn_cuda_switch_on, "QUANTA_CUDA_ATTN_QX")
 
 static quanta_status run_attention(qn_cuda_state *s, const qn_node *node) {
     qn_cuda_attention_args a;
@@ -334,10 +319,7 @@ static quanta_status run_paged_attention(qn_cuda_state *s, const qn_node *node) 
  * after the attention norm, gate/up after the FFN norm): one quantize launch fewer per such norm,
  * the same codes (greedy text identical on the H100, 2026-12-05). QUANTA_CUDA_NORM_QX=0 turns it
  * off, for side-by-side timings. */
-static bool norm_qx_wanted(void) {
-    static atomic_int on = -1;
-    return qn_cuda_switch_on("QUANTA_CUDA_NORM_QX", &on);
-}
+QN_CUDA_SWITCH_FN(norm_qx_wanted, qn_cuda_switch_on, "QUANTA_CUDA_NORM_QX")
 
 /* rms_norm (x, weight), add_rms_norm (x, r added before, weight), rms_norm_add (x, r added
  * after, weight). */
@@ -366,20 +348,14 @@ static quanta_status run_norm(qn_cuda_state *s, const qn_node *node) {
 
 /* rms_norm_rope (x, weight, positions): the plan fuses a q/k norm with its rope into this node where
  * the backend claims it. QUANTA_CUDA_NORM_ROPE=0 leaves them two launches (side-by-side timings). */
-static bool norm_rope_wanted(void) {
-    static atomic_int on = -1;
-    return qn_cuda_switch_on("QUANTA_CUDA_NORM_ROPE", &on);
-}
+QN_CUDA_SWITCH_FN(norm_rope_wanted, qn_cuda_switch_on, "QUANTA_CUDA_NORM_ROPE")
 
 /* rms_norm_rope (x, weight, positions), and rms_norm_rope_pair (x0, weight0, positions, x1, weight1: x1's
  * result in extra_dst[0]) in the same launch. */
 /* Whether CUDA claims the plan's rms_norm_rope_pair and rms_norm_add_norm (ocl6's fusions: Gemma's q and k
  * norms in one launch, a post-norm with its residual and the next norm in one). QUANTA_CUDA_NORM_PAIRS=0 keeps
  * them separate (side-by-side timings). */
-static bool norm_pairs_wanted(void) {
-    static atomic_int on = -1;
-    return qn_cuda_switch_on("QUANTA_CUDA_NORM_PAIRS", &on);
-}
+QN_CUDA_SWITCH_FN(norm_pairs_wanted, qn_cuda_switch_on, "QUANTA_CUDA_NORM_PAIRS")
 
 static quanta_status run_norm_rope(qn_cuda_state *s, const qn_node *node) {
     const qn_tensor *x = src_at(node, 0), *w = src_at(node, 1), *pos = src_at(node, 2), *y = node->dst;
@@ -425,23 +401,14 @@ static quanta_status run_norm_add_norm(qn_cuda_state *s, const qn_node *node) {
  * and rope_pair (its q and k ropes in one launch: -32). On by default since the H100 run of 2026-12-06 03:50
  * (bench/cuda/verify_fuse8.sh: greedy text identical, with rope_kv and attn_qx 7B Q4_0 335 -> 366 tok/s, Q8_0
  * 248 -> 263, Gemma 835-845 -> 904); QUANTA_CUDA_ADD_NORM=0 / QUANTA_CUDA_ROPE_PAIR=0 plan them apart. */
-static bool add_norm_wanted(void) {
-    static atomic_int on = -1;
-    return qn_cuda_switch_on("QUANTA_CUDA_ADD_NORM", &on);
-}
+QN_CUDA_SWITCH_FN(add_norm_wanted, qn_cuda_switch_on, "QUANTA_CUDA_ADD_NORM")
 
-static bool rope_pair_wanted(void) {
-    static atomic_int on = -1;
-    return qn_cuda_switch_on("QUANTA_CUDA_ROPE_PAIR", &on);
-}
+QN_CUDA_SWITCH_FN(rope_pair_wanted, qn_cuda_switch_on, "QUANTA_CUDA_ROPE_PAIR")
 
 /* Whether CUDA claims the plan's rope_kv (a layer's q/k ropes, with or without their norms, and its k/v cache
  * appends in one launch: -32 per 7B token, -18 per Gemma token): on by default since the H100 run of 2026-12-06
  * (verify_fuse8.sh, above); QUANTA_CUDA_ROPE_KV=0 plans them apart. */
-static bool rope_kv_wanted(void) {
-    static atomic_int on = -1;
-    return qn_cuda_switch_on("QUANTA_CUDA_ROPE_KV", &on);
-}
+QN_CUDA_SWITCH_FN(rope_kv_wanted, qn_cuda_switch_on, "QUANTA_CUDA_ROPE_KV")
 
 /* add_norm (a, b, weight): dst = a + b, extra_dst[0] = rms_norm(dst) * weight, one launch; extra_dst[0]'s int8
  * codes left for the GEMV (q/k/v or gate/up) as run_norm leaves them. */
@@ -470,10 +437,7 @@ static quanta_status run_add_norm(qn_cuda_state *s, const qn_node *node) {
 /* Whether CUDA claims the plan's matmul_multi (q/k/v of one x in one GEMV launch) and write_rows_pair (a
  * layer's k and v appends in one launch). QUANTA_CUDA_MULTI=0 leaves them separate nodes (side-by-side
  * timings). */
-static bool multi_wanted(void) {
-    static atomic_int on = -1;
-    return qn_cuda_switch_on("QUANTA_CUDA_MULTI", &on);
-}
+QN_CUDA_SWITCH_FN(multi_wanted, qn_cuda_switch_on, "QUANTA_CUDA_MULTI")
 
 /* ggml weights (the table admits no other; infer checked one format and K) the GEMV reads in place. */
 static bool matmul_multi_ok(const qn_node *node) {
