@@ -467,7 +467,7 @@ QN_Q4_DOT32_DEF(qn_q4_dot32s, QN_S_B4)
 #define QN_S_SWZ(v, P) ((P) == 4 ? ((int)((v) >> 1) & 3) : ((int)(v) & 7))
 #define QN_S_LX(v, j, P) lx[(v) * (P) + ((j) ^ QN_S_SWZ(v, P))]
 
-/* xl, the host's word for where x is read from (0: global memory): bit 0 x in local memory, copied there by
+/* xl, the host's flags word: bit 0 x in local memory (else read from global memory), copied there by
  * qn_s_stage_x; bit 1 (QUANTA_OPENCL_GEMVS_XB=1) the copy issues QN_S_XB loads a work-item before their stores
  * (the plain loop stores each float4 before the next load: the loop's trip count is run-time, so every trip waits
  * one L2 round trip, 4 at K = 4096 with 256 items and 11 at K = 11008, before any weight is read); bit 2 (q4,
@@ -478,7 +478,7 @@ QN_Q4_DOT32_DEF(qn_q4_dot32s, QN_S_B4)
 #define QN_S_XL_LOCAL 1
 #define QN_S_XL_BATCH 2
 #define QN_S_XL_SPLIT 4
-#define QN_S_F_U8 8 /* q8 at 2 rows a warp, x in local memory (QUANTA_OPENCL_GEMVS_U=8): 8 pieces of each row in flight */
+#define QN_S_F_U8 8 /* q8 at 2 rows a warp (QUANTA_OPENCL_GEMVS_U=8): 8 pieces of each row in flight */
 #define QN_S_XB 4
 
 /* float4 i of x (P float4s a piece) into lx: as is, or (QN_S_XL_SPLIT, P = 8) raw columns 4j..4j+3 of chunk v, whose
@@ -559,6 +559,7 @@ QN_Q8_S_ROWS_DEF(qn_q8_s_rows, const global float4 *x4, QN_S_XG8)
 QN_Q8_S_ROWS_DEF(qn_q8_s_rows_l, const local float4 *lx, QN_S_XL8)
 QN_Q8_S2_ROWS_DEF(qn_q8_s2_rows, QN_G1_U, const global float4 *x4, QN_S_XG8)
 QN_Q8_S2_ROWS_DEF(qn_q8_s2_rows_l, QN_G1_U, const local float4 *lx, QN_S_XL8)
+QN_Q8_S2_ROWS_DEF(qn_q8_s2u8_rows, 8, const global float4 *x4, QN_S_XG8)
 QN_Q8_S2_ROWS_DEF(qn_q8_s2u8_rows_l, 8, const local float4 *lx, QN_S_XL8)
 
 /* block it's first row (per rows a warp, get_local_size(1) warps a group) and its partials' buffer */
@@ -582,7 +583,8 @@ kernel void qn_gemv_q8_s(const global uchar *W0, ulong wo0, long ws0, const glob
     const long N = N0 + N1 + N2;
     const global float4 *x4 = (const global float4 *)(xb_ + xo);
     QN_S_LOCAL_SPLIT(lm)
-    if (xl) qn_s_stage_x(lx, x4, K / 4, 4, xl);
+    const int xloc = xl & QN_S_XL_LOCAL;
+    if (xloc) qn_s_stage_x(lx, x4, K / 4, 4, xl);
     for (int it = 0; it < iters; it++) {
         const long gb = QN_S_BLOCK(it, rw), n0 = gb + ly * rw;
         if (gb >= N) break; /* uniform over the group */
@@ -592,9 +594,10 @@ kernel void qn_gemv_q8_s(const global uchar *W0, ulong wo0, long ws0, const glob
         for (int r = 0; r < QN_S_RW; r++)
             w[r] = qn_q8_m1_row(min(n0 + r, N - 1), W0 + wo0, ws0, W1 + wo1, ws1, W2 + wo2, ws2, N0, N1, K, &sc[r]);
         float4 s;
-        if (rw == 2 && (xl & QN_S_F_U8)) s.xy = qn_q8_s2u8_rows_l(w[0], w[1], lx, K / 16, l);
-        else if (rw == 2) s.xy = xl ? qn_q8_s2_rows_l(w[0], w[1], lx, K / 16, l) : qn_q8_s2_rows(w[0], w[1], x4, K / 16, l);
-        else s = xl ? qn_q8_s_rows_l(w[0], w[1], w[2], w[3], lx, K / 16, l)
+        if (rw == 2 && (xl & QN_S_F_U8))
+            s.xy = xloc ? qn_q8_s2u8_rows_l(w[0], w[1], lx, K / 16, l) : qn_q8_s2u8_rows(w[0], w[1], x4, K / 16, l);
+        else if (rw == 2) s.xy = xloc ? qn_q8_s2_rows_l(w[0], w[1], lx, K / 16, l) : qn_q8_s2_rows(w[0], w[1], x4, K / 16, l);
+        else s = xloc ? qn_q8_s_rows_l(w[0], w[1], w[2], w[3], lx, K / 16, l)
                     : qn_q8_s_rows(w[0], w[1], w[2], w[3], x4, K / 16, l);
         local float *rb = QN_S_RED(it);
         rb[(ly * QN_S_RW) * QN_GPU_RED + l] = s.x * sc[0];
@@ -629,7 +632,8 @@ kernel void qn_gemv_q8_s_glu(const global uchar *Wg, ulong go, const global ucha
     const global float4 *x4 = (const global float4 *)(xb_ + xo);
     const int opw = rw / 2; /* outputs a warp: its gate rows, then its up rows */
     QN_S_LOCAL_SPLIT(lm)
-    if (xl) qn_s_stage_x(lx, x4, K / 4, 4, xl);
+    const int xloc = xl & QN_S_XL_LOCAL;
+    if (xloc) qn_s_stage_x(lx, x4, K / 4, 4, xl);
     for (int it = 0; it < iters; it++) {
         const long gb = QN_S_BLOCK(it, opw), n0 = gb + ly * opw;
         if (gb >= N) break; /* uniform over the group */
@@ -639,12 +643,14 @@ kernel void qn_gemv_q8_s_glu(const global uchar *Wg, ulong go, const global ucha
         float4 s;
         local float *rb = QN_S_RED(it);
         if (rw == 2) {
-            s.xy = xl & QN_S_F_U8 ? qn_q8_s2u8_rows_l(ga, ua, lx, K / 16, l)
-                   : xl ? qn_q8_s2_rows_l(ga, ua, lx, K / 16, l) : qn_q8_s2_rows(ga, ua, x4, K / 16, l);
+            if (xl & QN_S_F_U8)
+                s.xy = xloc ? qn_q8_s2u8_rows_l(ga, ua, lx, K / 16, l) : qn_q8_s2u8_rows(ga, ua, x4, K / 16, l);
+            else
+                s.xy = xloc ? qn_q8_s2_rows_l(ga, ua, lx, K / 16, l) : qn_q8_s2_rows(ga, ua, x4, K / 16, l);
             rb[(ly * QN_S_RW) * QN_GPU_RED + l] = s.x * qn_ldf_any(G + ws + na * 4);
             rb[(ly * QN_S_RW + 1) * QN_GPU_RED + l] = s.y * qn_ldf_any(U + ws + na * 4);
         } else {
-            s = xl ? qn_q8_s_rows_l(ga, gbr, ua, ub, lx, K / 16, l) : qn_q8_s_rows(ga, gbr, ua, ub, x4, K / 16, l);
+            s = xloc ? qn_q8_s_rows_l(ga, gbr, ua, ub, lx, K / 16, l) : qn_q8_s_rows(ga, gbr, ua, ub, x4, K / 16, l);
             rb[(ly * QN_S_RW) * QN_GPU_RED + l] = s.x * qn_ldf_any(G + ws + na * 4);
             rb[(ly * QN_S_RW + 1) * QN_GPU_RED + l] = s.y * qn_ldf_any(G + ws + nb * 4);
             rb[(ly * QN_S_RW + 2) * QN_GPU_RED + l] = s.z * qn_ldf_any(U + ws + na * 4);
@@ -703,7 +709,8 @@ kernel void qn_gemv_q4_s(const global uchar *Wb, ulong wo, QN_WLAYOUT_ARGS, cons
     const int gsh = 26 - clz(w.group); /* group 32/64/128: chunk >> gsh is its group */
     const global float4 *x4 = (const global float4 *)(xb_ + xo);
     QN_S_LOCAL_SPLIT(lm)
-    if (xl) qn_s_stage_x(lx, x4, K / 4, 8, xl);
+    const int xloc = xl & QN_S_XL_LOCAL;
+    if (xloc) qn_s_stage_x(lx, x4, K / 4, 8, xl);
     for (int it = 0; it < iters; it++) {
         const long gb = QN_S_BLOCK(it, rw), n0 = gb + ly * rw;
         if (gb >= N) break; /* uniform over the group */
@@ -716,12 +723,12 @@ kernel void qn_gemv_q4_s(const global uchar *Wb, ulong wo, QN_WLAYOUT_ARGS, cons
             p[r] = 0.0f;
         }
         if (rw == 2) {
-            if (xl) {
+            if (xloc) {
                 QN_Q4_S_WALK(2, QN_G1_U, QN_S_XL4)
             } else {
                 QN_Q4_S_WALK(2, QN_G1_U, QN_S_XG4)
             }
-        } else if (xl) {
+        } else if (xloc) {
             QN_Q4_S_WALK(4, QN_S_U, QN_S_XL4)
         } else {
             QN_Q4_S_WALK(4, QN_S_U, QN_S_XG4)

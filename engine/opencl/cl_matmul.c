@@ -415,7 +415,7 @@ static size_t gemv1_sets(const qn_cl *s, const mm_args *m) {
  * copied into local memory first), by default =2 for products of at most 1536 rows (bench/NOTES.md section 1
  * clgemv15), QUANTA_OPENCL_GEMVS=0: the m1 kernels everywhere.
  * QUANTA_OPENCL_GEMVS_RW = rows a warp (4, the default, or 2: twice the warps; q4 too since clgemv16),
- * QUANTA_OPENCL_GEMVS_U=8 (q8 at 2 rows a warp, x in local memory: 8 pieces of each row in flight a lane, not 4),
+ * QUANTA_OPENCL_GEMVS_U=8 (q8 at 2 rows a warp: 8 pieces of each row in flight a lane, not 4),
  * QUANTA_OPENCL_GEMVS_XB=1 (x staged with 4 loads an item in flight) and q4_xsplit's x: the kernels' flags word
  * (kernels_cl/gemv_gpu.cl QN_S_XL_*, QN_S_F_U8). Work-groups of
  * 32 x S items, S = QUANTA_OPENCL_GEMVS_SETS (1..8), by default 8 halved while that leaves fewer groups than
@@ -452,7 +452,7 @@ static int gemvs_shape(const qn_cl *s, const mm_args *m, size_t rows, int glu, i
     if (o->xl && xe && !strcmp(xe, "1")) o->xl |= 2;
     if (o->xl && q4 && m->xsplit) o->xl |= 4; /* q4_xsplit made sure x fits */
     const char *ue = getenv("QUANTA_OPENCL_GEMVS_U"); /* q8 at 2 rows a warp: 8 pieces of each in flight, not 4 */
-    if (o->xl && !q4 && o->rw == 2 && ue && !strcmp(ue, "8")) o->xl |= 8;
+    if (!q4 && o->rw == 2 && ue && !strcmp(ue, "8")) o->xl |= 8;
     return 1;
 }
 
