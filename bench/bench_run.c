@@ -350,6 +350,32 @@ int qb_run(const qb_options *opt, qb_report *rep, FILE *log) {
             snprintf(r->note, sizeof r->note, "bytes read + written; device time of its launches");
         }
     }
+    /* QUANTA_BENCH_COPY_KIB=1,8604,...: the copy kernel's device time at those sizes too (KiB copied: read and
+     * written), what one launch of a kernel moving that many bytes costs by the same timestamps; 1 KiB is one group
+     * of 64 items, the device time of a launch that does nothing to speak of. Sizes under the last-level cache are
+     * read from it after the first of the 6 launches: an upper bound on a GEMV of those bytes, not a peer. */
+    const char *cke = getenv("QUANTA_BENCH_COPY_KIB");
+    for (const char *c = cke; copy_dev_gbps > 0 && c && *c;) {
+        char *end;
+        const long long kib = strtoll(c, &end, 10);
+        if (end == c || kib < 1 || kib > (1LL << 21)) break;
+        c = *end == ',' ? end + 1 : end;
+        double k0, k1, bps;
+        uint64_t n0, n1;
+        const size_t cb = (size_t)kib << 10;
+        if (ops->kernel_time(self, &k0, &n0) != QUANTA_OK || ops->copy_bandwidth(self, cb, &bps) != QUANTA_OK ||
+            ops->kernel_time(self, &k1, &n1) != QUANTA_OK || !(k1 > k0) || n1 <= n0)
+            continue;
+        const double us = (k1 - k0) / (double)(n1 - n0) * 1e6;
+        qb_row *r = qb_add(rep, "copy", "copy (dev, KiB)");
+        if (!r) break;
+        r->n = (int64_t)cb;
+        r->seconds = us * 1e-6;
+        r->value = 2.0 * (double)(cb / 16 * 16) / (us * 1e-6) / 1e9;
+        snprintf(r->unit, sizeof r->unit, "GB/s");
+        snprintf(r->note, sizeof r->note, "%lld KiB read + written, device time %.2f us a launch", kib, us);
+        if (log) fprintf(log, "  copy (device) %lld KiB: %.2f us a launch, %.1f GB/s\n", kib, us, r->value);
+    }
     for (size_t f = 0; f < sizeof gemv_formats / sizeof gemv_formats[0]; f++)
         for (int s = 0; s < ngv; s++) {
             const quanta_dtype dt = gemv_formats[f];

@@ -467,13 +467,45 @@ QN_Q4_DOT32_DEF(qn_q4_dot32s, QN_S_B4)
 #define QN_S_SWZ(v, P) ((P) == 4 ? ((int)((v) >> 1) & 3) : ((int)(v) & 7))
 #define QN_S_LX(v, j, P) lx[(v) * (P) + ((j) ^ QN_S_SWZ(v, P))]
 
-/* The group copies x's n4 float4s into lx (QN_S_LX order); returns after the barrier. */
-QN_INL void qn_s_stage_x(local float4 *lx, const global float4 *x4, long n4, int P) {
+/* xl, the host's flags word: bit 0 x in local memory (else read from global memory), copied there by
+ * qn_s_stage_x; bit 1 (QUANTA_OPENCL_GEMVS_XB=1) the copy issues QN_S_XB loads a work-item before their stores
+ * (the plain loop stores each float4 before the next load: the loop's trip count is run-time, so every trip waits
+ * one L2 round trip, 4 at K = 4096 with 256 items and 11 at K = 11008, before any weight is read); bit 2 (q4,
+ * QUANTA_OPENCL_Q4X=1) x is the raw f32 row and the copy splits each 32-column chunk into its even then odd
+ * columns as it stores them, qn_x_prep's order, so the q4 GEMV needs no launch of qn_x_prep before it (a launch
+ * costs ~6 us of device time on NVIDIA's OpenCL, and qn_x_prep's one item per chunk runs on a few SMs): the same
+ * floats in the same places, so the same sums; bit 3: QN_S_F_U8. */
+#define QN_S_XL_LOCAL 1
+#define QN_S_XL_BATCH 2
+#define QN_S_XL_SPLIT 4
+#define QN_S_F_U8 8 /* q8 at 2 rows a warp (QUANTA_OPENCL_GEMVS_U=8): 8 pieces of each row in flight, the tail in one step */
+#define QN_S_XB 4
+
+/* float4 i of x (P float4s a piece) into lx: as is, or (QN_S_XL_SPLIT, P = 8) raw columns 4j..4j+3 of chunk v, whose
+ * even columns go to the chunk's float4 j / 2 and odd ones to 4 + j / 2, at component 2·(j % 2) */
+QN_INL void qn_s_put_x(local float4 *lx, long i, float4 a, int P, int xl) {
+    const long v = i / P;
+    const int j = (int)(i - v * P);
+    if (xl & QN_S_XL_SPLIT) {
+        ((local float2 *)&QN_S_LX(v, j >> 1, 8))[j & 1] = a.xz;
+        ((local float2 *)&QN_S_LX(v, 4 + (j >> 1), 8))[j & 1] = a.yw;
+    } else {
+        QN_S_LX(v, j, P) = a;
+    }
+}
+
+/* The group copies x's n4 float4s into lx (QN_S_LX order, xl's bits say how); returns after the barrier. */
+QN_INL void qn_s_stage_x(local float4 *lx, const global float4 *x4, long n4, int P, int xl) {
     const int T = (int)(get_local_size(0) * get_local_size(1));
-    for (long i = (long)get_local_id(1) * QN_GPU_LX + get_local_id(0); i < n4; i += T) {
-        const long v = i / P;
-        const int j = (int)(i - v * P);
-        QN_S_LX(v, j, P) = x4[i];
+    const long t = (long)get_local_id(1) * QN_GPU_LX + get_local_id(0);
+    if (xl & QN_S_XL_BATCH) {
+        for (long i = t; i < n4; i += QN_S_XB * T) {
+            float4 a[QN_S_XB];
+            _Pragma("unroll") for (int u = 0; u < QN_S_XB; u++) a[u] = x4[min(i + u * T, n4 - 1)]; /* no branch: all issued */
+            _Pragma("unroll") for (int u = 0; u < QN_S_XB; u++) if (i + u * T < n4) qn_s_put_x(lx, i + u * T, a[u], P, xl);
+        }
+    } else {
+        for (long i = t; i < n4; i += T) qn_s_put_x(lx, i, x4[i], P, xl);
     }
     barrier(CLK_LOCAL_MEM_FENCE);
 }
@@ -486,6 +518,12 @@ QN_INL void qn_s_stage_x(local float4 *lx, const global float4 *x4, long n4, int
  * all lie in the row have no branch at all (every load of the step issued before its math), and the pieces left
  * (K % (32·U) > 0) go one by one after them: the same additions in the same order. */
 #define QN_Q8_WALK_BODY(R, U, XV)                                                                              \
+    QN_Q8_WALK_BODY_STEPS(R, U, XV)                                                                            \
+    for (; v0 < nv; v0 += QN_GPU_LX) { /* the row's tail, a piece at a time */                                 \
+        const float4 X0 = XV(v0, 0), X1 = XV(v0, 1), X2 = XV(v0, 2), X3 = XV(v0, 3);                           \
+        _Pragma("unroll") for (int r = 0; r < (R); r++) s[r] += qn_q8_dot16s(w[r][v0], X0, X1, X2, X3);        \
+    }
+#define QN_Q8_WALK_BODY_STEPS(R, U, XV)                                                                        \
     _Pragma("unroll") for (int r = 0; r < (R); r++) s[r] = 0.0f;                                               \
     long v0 = l;                                                                                               \
     for (; v0 + ((U) - 1) * QN_GPU_LX < nv; v0 += (U) * QN_GPU_LX) {                                           \
@@ -499,10 +537,27 @@ QN_INL void qn_s_stage_x(local float4 *lx, const global float4 *x4, long n4, int
         _Pragma("unroll") for (int u = 0; u < (U); u++)                                                        \
             _Pragma("unroll") for (int r = 0; r < (R); r++)                                                    \
                 s[r] += qn_q8_dot16s(a[u][r], X[u][0], X[u][1], X[u][2], X[u][3]);                              \
-    }                                                                                                          \
-    for (; v0 < nv; v0 += QN_GPU_LX) { /* the row's tail, a piece at a time */                                 \
-        const float4 X0 = XV(v0, 0), X1 = XV(v0, 1), X2 = XV(v0, 2), X3 = XV(v0, 3);                           \
-        _Pragma("unroll") for (int r = 0; r < (R); r++) s[r] += qn_q8_dot16s(w[r][v0], X0, X1, X2, X3);        \
+    }
+/* QN_Q8_WALK_BODY with the row's tail as one more step (QN_S_F_U8's walker): the pieces left after the whole steps
+ * (fewer than U a lane) loaded at once from clamped places (piece nv - 1 again past the row: a valid load, its sum
+ * dropped by a select, not a branch, so no load waits in a branch), where the piece loop above waits one round trip
+ * a piece: 6 at K = 11008 with U = 8, and every piece at K = 2048 (no whole step of 8). The same additions in the
+ * same order. */
+#define QN_Q8_WALK_BODY_T1(R, U, XV)                                                                           \
+    QN_Q8_WALK_BODY_STEPS(R, U, XV)                                                                            \
+    if (v0 < nv) {                                                                                             \
+        uint4 a[U][R];                                                                                         \
+        float4 X[U][4];                                                                                        \
+        _Pragma("unroll") for (int u = 0; u < (U); u++) {                                                      \
+            const long v = min(v0 + u * QN_GPU_LX, nv - 1);                                                    \
+            _Pragma("unroll") for (int r = 0; r < (R); r++) a[u][r] = w[r][v];                                 \
+            X[u][0] = XV(v, 0), X[u][1] = XV(v, 1), X[u][2] = XV(v, 2), X[u][3] = XV(v, 3);                    \
+        }                                                                                                      \
+        _Pragma("unroll") for (int u = 0; u < (U); u++)                                                        \
+            _Pragma("unroll") for (int r = 0; r < (R); r++) {                                                  \
+                const float d = qn_q8_dot16s(a[u][r], X[u][0], X[u][1], X[u][2], X[u][3]);                     \
+                s[r] = v0 + u * QN_GPU_LX < nv ? s[r] + d : s[r];                                              \
+            }                                                                                                  \
     }
 /* 4 rows a warp, QN_S_U pieces of each in flight a lane */
 #define QN_Q8_S_ROWS_DEF(NAME, XT, XV)                                                                         \
@@ -513,20 +568,22 @@ QN_INL void qn_s_stage_x(local float4 *lx, const global float4 *x4, long n4, int
         QN_Q8_WALK_BODY(4, QN_S_U, XV)                                                                         \
         return (float4)(s[0], s[1], s[2], s[3]);                                                               \
     }
-/* 2 rows a warp (rw = 2: twice the warps), QN_G1_U = 4 pieces of each in flight a lane */
-#define QN_Q8_S2_ROWS_DEF(NAME, XT, XV)                                                                        \
+/* 2 rows a warp (rw = 2: twice the warps), U pieces of each in flight a lane: QN_G1_U = 4, or 8 (QN_S_F_U8) */
+#define QN_Q8_S2_ROWS_DEF(NAME, U, BODY, XT, XV)                                                               \
     QN_INL float2 NAME(const global uint4 *w0, const global uint4 *w1, XT, long nv, int l) {                   \
         const global uint4 *w[2] = {w0, w1};                                                                   \
         float s[2];                                                                                            \
-        QN_Q8_WALK_BODY(2, QN_G1_U, XV)                                                                        \
+        BODY(2, U, XV)                                                                                         \
         return (float2)(s[0], s[1]);                                                                           \
     }
 #define QN_S_XG8(v, j) x4[(v) * 4 + (j)]
 #define QN_S_XL8(v, j) QN_S_LX(v, j, 4)
 QN_Q8_S_ROWS_DEF(qn_q8_s_rows, const global float4 *x4, QN_S_XG8)
 QN_Q8_S_ROWS_DEF(qn_q8_s_rows_l, const local float4 *lx, QN_S_XL8)
-QN_Q8_S2_ROWS_DEF(qn_q8_s2_rows, const global float4 *x4, QN_S_XG8)
-QN_Q8_S2_ROWS_DEF(qn_q8_s2_rows_l, const local float4 *lx, QN_S_XL8)
+QN_Q8_S2_ROWS_DEF(qn_q8_s2_rows, QN_G1_U, QN_Q8_WALK_BODY, const global float4 *x4, QN_S_XG8)
+QN_Q8_S2_ROWS_DEF(qn_q8_s2_rows_l, QN_G1_U, QN_Q8_WALK_BODY, const local float4 *lx, QN_S_XL8)
+QN_Q8_S2_ROWS_DEF(qn_q8_s2u8_rows, 8, QN_Q8_WALK_BODY_T1, const global float4 *x4, QN_S_XG8)
+QN_Q8_S2_ROWS_DEF(qn_q8_s2u8_rows_l, 8, QN_Q8_WALK_BODY_T1, const local float4 *lx, QN_S_XL8)
 
 /* block it's first row (per rows a warp, get_local_size(1) warps a group) and its partials' buffer */
 #define QN_S_BLOCK(it, per) (((long)(it) * (long)get_num_groups(1) + (long)get_group_id(1)) * (long)get_local_size(1) * (per))
@@ -549,7 +606,8 @@ kernel void qn_gemv_q8_s(const global uchar *W0, ulong wo0, long ws0, const glob
     const long N = N0 + N1 + N2;
     const global float4 *x4 = (const global float4 *)(xb_ + xo);
     QN_S_LOCAL_SPLIT(lm)
-    if (xl) qn_s_stage_x(lx, x4, K / 4, 4);
+    const int xloc = xl & QN_S_XL_LOCAL;
+    if (xloc) qn_s_stage_x(lx, x4, K / 4, 4, xl);
     for (int it = 0; it < iters; it++) {
         const long gb = QN_S_BLOCK(it, rw), n0 = gb + ly * rw;
         if (gb >= N) break; /* uniform over the group */
@@ -559,8 +617,10 @@ kernel void qn_gemv_q8_s(const global uchar *W0, ulong wo0, long ws0, const glob
         for (int r = 0; r < QN_S_RW; r++)
             w[r] = qn_q8_m1_row(min(n0 + r, N - 1), W0 + wo0, ws0, W1 + wo1, ws1, W2 + wo2, ws2, N0, N1, K, &sc[r]);
         float4 s;
-        if (rw == 2) s.xy = xl ? qn_q8_s2_rows_l(w[0], w[1], lx, K / 16, l) : qn_q8_s2_rows(w[0], w[1], x4, K / 16, l);
-        else s = xl ? qn_q8_s_rows_l(w[0], w[1], w[2], w[3], lx, K / 16, l)
+        if (rw == 2 && (xl & QN_S_F_U8))
+            s.xy = xloc ? qn_q8_s2u8_rows_l(w[0], w[1], lx, K / 16, l) : qn_q8_s2u8_rows(w[0], w[1], x4, K / 16, l);
+        else if (rw == 2) s.xy = xloc ? qn_q8_s2_rows_l(w[0], w[1], lx, K / 16, l) : qn_q8_s2_rows(w[0], w[1], x4, K / 16, l);
+        else s = xloc ? qn_q8_s_rows_l(w[0], w[1], w[2], w[3], lx, K / 16, l)
                     : qn_q8_s_rows(w[0], w[1], w[2], w[3], x4, K / 16, l);
         local float *rb = QN_S_RED(it);
         rb[(ly * QN_S_RW) * QN_GPU_RED + l] = s.x * sc[0];
@@ -595,7 +655,8 @@ kernel void qn_gemv_q8_s_glu(const global uchar *Wg, ulong go, const global ucha
     const global float4 *x4 = (const global float4 *)(xb_ + xo);
     const int opw = rw / 2; /* outputs a warp: its gate rows, then its up rows */
     QN_S_LOCAL_SPLIT(lm)
-    if (xl) qn_s_stage_x(lx, x4, K / 4, 4);
+    const int xloc = xl & QN_S_XL_LOCAL;
+    if (xloc) qn_s_stage_x(lx, x4, K / 4, 4, xl);
     for (int it = 0; it < iters; it++) {
         const long gb = QN_S_BLOCK(it, opw), n0 = gb + ly * opw;
         if (gb >= N) break; /* uniform over the group */
@@ -605,11 +666,14 @@ kernel void qn_gemv_q8_s_glu(const global uchar *Wg, ulong go, const global ucha
         float4 s;
         local float *rb = QN_S_RED(it);
         if (rw == 2) {
-            s.xy = xl ? qn_q8_s2_rows_l(ga, ua, lx, K / 16, l) : qn_q8_s2_rows(ga, ua, x4, K / 16, l);
+            if (xl & QN_S_F_U8)
+                s.xy = xloc ? qn_q8_s2u8_rows_l(ga, ua, lx, K / 16, l) : qn_q8_s2u8_rows(ga, ua, x4, K / 16, l);
+            else
+                s.xy = xloc ? qn_q8_s2_rows_l(ga, ua, lx, K / 16, l) : qn_q8_s2_rows(ga, ua, x4, K / 16, l);
             rb[(ly * QN_S_RW) * QN_GPU_RED + l] = s.x * qn_ldf_any(G + ws + na * 4);
             rb[(ly * QN_S_RW + 1) * QN_GPU_RED + l] = s.y * qn_ldf_any(U + ws + na * 4);
         } else {
-            s = xl ? qn_q8_s_rows_l(ga, gbr, ua, ub, lx, K / 16, l) : qn_q8_s_rows(ga, gbr, ua, ub, x4, K / 16, l);
+            s = xloc ? qn_q8_s_rows_l(ga, gbr, ua, ub, lx, K / 16, l) : qn_q8_s_rows(ga, gbr, ua, ub, x4, K / 16, l);
             rb[(ly * QN_S_RW) * QN_GPU_RED + l] = s.x * qn_ldf_any(G + ws + na * 4);
             rb[(ly * QN_S_RW + 1) * QN_GPU_RED + l] = s.y * qn_ldf_any(G + ws + nb * 4);
             rb[(ly * QN_S_RW + 2) * QN_GPU_RED + l] = s.z * qn_ldf_any(U + ws + na * 4);
@@ -626,40 +690,39 @@ kernel void qn_gemv_q8_s_glu(const global uchar *Wg, ulong go, const global ucha
     }
 }
 
-/* q4 as qn_gemv_q4_m1 (x from qn_x_prep, 8 float4s a 32-weight chunk): a warp walks 4 rows, QN_S_U chunks of each
- * loaded before their math, whole steps apart from the tail (as QN_Q8_S_ROWS_DEF), x from local memory or global
- * as XV says (the choice made once, outside the loop). */
-#define QN_Q4_S_CHUNK(XV, C0, C1, C2, C3, V)                                                                   \
+/* q4 as qn_gemv_q4_m1 (x from qn_x_prep, 8 float4s a 32-weight chunk, or with QN_S_XL_SPLIT the raw row, split as
+ * it is staged): a warp walks rw = 4 rows (QUANTA_OPENCL_GEMVS_RW=2: 2 rows, twice the warps at about half the
+ * registers: clang's PTX put the 4-row form at 145, so one group of 8 warps an SM), U chunks of each loaded before
+ * their math (U = QN_S_U for 4 rows, QN_G1_U for 2: 8 loads a lane either way), whole steps apart from the tail (as
+ * QN_Q8_WALK_BODY), x from local memory or global as XV says (the choice made once, outside the loop). Each row's
+ * chunk: p[r] = fma(s, dot, p[r]) with its group's scale s and zero z, as qn_gemv_q4_m1: the same bits for either rw. */
+#define QN_Q4_S_CHUNK(XV, R, C, V)                                                                             \
     {                                                                                                          \
-        QN_Q4_SZ(0, nr0, V) QN_Q4_SZ(1, nr1, V) QN_Q4_SZ(2, nr2, V) QN_Q4_SZ(3, nr3, V)                        \
         const float4 e[4] = {XV(V, 0), XV(V, 1), XV(V, 2), XV(V, 3)}, o[4] = {XV(V, 4), XV(V, 5), XV(V, 6), XV(V, 7)}; \
-        p0 = fma(s0, qn_q4_dot32s(C0, z0, e, o), p0);                                                          \
-        p1 = fma(s1, qn_q4_dot32s(C1, z1, e, o), p1);                                                          \
-        p2 = fma(s2, qn_q4_dot32s(C2, z2, e, o), p2);                                                          \
-        p3 = fma(s3, qn_q4_dot32s(C3, z3, e, o), p3);                                                          \
+        const long j = (V) >> gsh;                                                                             \
+        _Pragma("unroll") for (int r = 0; r < (R); r++) {                                                      \
+            const float sc = vload_half((size_t)(nr[r] * ng + j), (const global half *)(W + w.scales_offset)); \
+            const float z = (float)((W[w.q4_zeros_offset + nr[r] * w.q4_zero_row_bytes + (j >> 1)] >> ((j & 1) * 4)) & 15u); \
+            p[r] = fma(sc, qn_q4_dot32s(C[r], z, e, o), p[r]);                                                 \
+        }                                                                                                      \
     }
-#define QN_Q4_S_WALK(XV)                                                                                       \
+#define QN_Q4_S_WALK(R, U, XV)                                                                                 \
     long v0 = l;                                                                                               \
-    for (; v0 + (QN_S_U - 1) * QN_GPU_LX < nv; v0 += QN_S_U * QN_GPU_LX) {                                     \
-        uint4 a[QN_S_U], b[QN_S_U], c[QN_S_U], d[QN_S_U];                                                      \
-        _Pragma("unroll") for (int u = 0; u < QN_S_U; u++) {                                                   \
-            const long v = v0 + u * QN_GPU_LX;                                                                 \
-            a[u] = w0[v];                                                                                      \
-            b[u] = w1[v];                                                                                      \
-            c[u] = w2[v];                                                                                      \
-            d[u] = w3[v];                                                                                      \
-        }                                                                                                      \
-        _Pragma("unroll") for (int u = 0; u < QN_S_U; u++) {                                                   \
-            const long v = v0 + u * QN_GPU_LX;                                                                 \
-            QN_Q4_S_CHUNK(XV, a[u], b[u], c[u], d[u], v)                                                       \
-        }                                                                                                      \
+    for (; v0 + ((U) - 1) * QN_GPU_LX < nv; v0 += (U) * QN_GPU_LX) {                                           \
+        uint4 a[U][R];                                                                                         \
+        _Pragma("unroll") for (int u = 0; u < (U); u++)                                                        \
+            _Pragma("unroll") for (int r = 0; r < (R); r++) a[u][r] = wr[r][v0 + u * QN_GPU_LX];               \
+        _Pragma("unroll") for (int u = 0; u < (U); u++) QN_Q4_S_CHUNK(XV, R, a[u], v0 + u * QN_GPU_LX)         \
     }                                                                                                          \
-    for (; v0 < nv; v0 += QN_GPU_LX) /* the row's tail, a chunk at a time */                                   \
-        QN_Q4_S_CHUNK(XV, w0[v0], w1[v0], w2[v0], w3[v0], v0)
+    for (; v0 < nv; v0 += QN_GPU_LX) { /* the row's tail, a chunk at a time */                                 \
+        uint4 c[R];                                                                                            \
+        _Pragma("unroll") for (int r = 0; r < (R); r++) c[r] = wr[r][v0];                                      \
+        QN_Q4_S_CHUNK(XV, R, c, v0)                                                                            \
+    }
 #define QN_S_XG4(v, j) x4[(v) * 8 + (j)]
 #define QN_S_XL4(v, j) QN_S_LX(v, j, 8)
 kernel void qn_gemv_q4_s(const global uchar *Wb, ulong wo, QN_WLAYOUT_ARGS, const global uchar *xb_, ulong xo,
-                         global uchar *y, ulong yo, int ydt, int M, long N, long K, int iters, int xl,
+                         global uchar *y, ulong yo, int ydt, int M, long N, long K, int iters, int xl, int rw,
                          local float4 *lm) {
     QN_WLAYOUT_MAKE(w);
     (void)M;
@@ -669,28 +732,38 @@ kernel void qn_gemv_q4_s(const global uchar *Wb, ulong wo, QN_WLAYOUT_ARGS, cons
     const int gsh = 26 - clz(w.group); /* group 32/64/128: chunk >> gsh is its group */
     const global float4 *x4 = (const global float4 *)(xb_ + xo);
     QN_S_LOCAL_SPLIT(lm)
-    if (xl) qn_s_stage_x(lx, x4, K / 4, 8);
+    const int xloc = xl & QN_S_XL_LOCAL;
+    if (xloc) qn_s_stage_x(lx, x4, K / 4, 8, xl);
     for (int it = 0; it < iters; it++) {
-        const long gb = QN_S_BLOCK(it, QN_S_RW), n0 = gb + ly * QN_S_RW;
+        const long gb = QN_S_BLOCK(it, rw), n0 = gb + ly * rw;
         if (gb >= N) break; /* uniform over the group */
-        const long nr0 = min(n0, N - 1), nr1 = min(n0 + 1, N - 1), nr2 = min(n0 + 2, N - 1), nr3 = min(n0 + 3, N - 1);
-        QN_GPU_ROW_PTRS(W, rb)
-        float p0 = 0.0f, p1 = 0.0f, p2 = 0.0f, p3 = 0.0f;
-        if (xl) {
-            QN_Q4_S_WALK(QN_S_XL4)
+        long nr[QN_S_RW];
+        const global uint4 *wr[QN_S_RW];
+        float p[QN_S_RW];
+        _Pragma("unroll") for (int r = 0; r < QN_S_RW; r++) {
+            nr[r] = min(n0 + r, N - 1);
+            wr[r] = (const global uint4 *)(W + nr[r] * rb);
+            p[r] = 0.0f;
+        }
+        if (rw == 2) {
+            if (xloc) {
+                QN_Q4_S_WALK(2, QN_G1_U, QN_S_XL4)
+            } else {
+                QN_Q4_S_WALK(2, QN_G1_U, QN_S_XG4)
+            }
+        } else if (xloc) {
+            QN_Q4_S_WALK(4, QN_S_U, QN_S_XL4)
         } else {
-            QN_Q4_S_WALK(QN_S_XG4)
+            QN_Q4_S_WALK(4, QN_S_U, QN_S_XG4)
         }
         local float *rd = QN_S_RED(it);
-        rd[(ly * QN_S_RW) * QN_GPU_RED + l] = p0 * 1.0f; /* as qn_gemv_q4_m1 */
-        rd[(ly * QN_S_RW + 1) * QN_GPU_RED + l] = p1 * 1.0f;
-        rd[(ly * QN_S_RW + 2) * QN_GPU_RED + l] = p2 * 1.0f;
-        rd[(ly * QN_S_RW + 3) * QN_GPU_RED + l] = p3 * 1.0f;
+        _Pragma("unroll") for (int r = 0; r < QN_S_RW; r++)
+            if (r < rw) rd[(ly * QN_S_RW + r) * QN_GPU_RED + l] = p[r] * 1.0f; /* as qn_gemv_q4_m1 */
         barrier(CLK_LOCAL_MEM_FENCE);
-        const int f = ly * QN_GPU_LX + l;
-        if (f < ry * QN_S_RW) {
+        const int f = ly * QN_GPU_LX + l; /* output gb + f: warp f / rw's row f % rw */
+        if (f < ry * rw) {
             const long n = gb + f;
-            if (n < N) qn_st(y + yo, ydt, (size_t)n, qn_gpu_sum32(rd + f * QN_GPU_RED));
+            if (n < N) qn_st(y + yo, ydt, (size_t)n, qn_gpu_sum32(rd + ((f / rw) * QN_S_RW + f % rw) * QN_GPU_RED));
         }
     }
 }
@@ -863,7 +936,7 @@ void qn_gemv_q8_m1n_glu##SUF(const global uchar *Wg, ulong go, const global ucha
     } \
 }
 
-QN_Q8_S2_ROWS_DEF(qn_q8_s2_rows_lx, const local float *xs, QN_XV_LOCAL)
+QN_Q8_S2_ROWS_DEF(qn_q8_s2_rows_lx, QN_G1_U, QN_Q8_WALK_BODY, const local float *xs, QN_XV_LOCAL)
 QN_M1N_KERNELS(, qn_q8_m1_rows_lx)
 QN_M1N_KERNELS(_w, qn_q8_s2_rows_lx)
 

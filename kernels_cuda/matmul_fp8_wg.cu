@@ -277,6 +277,9 @@ struct qn_f8_args {
     int64_t dp_units;
     float *skw;
     unsigned *skf;
+    /* fp816 (QUANTA_CUDA_FP8_SK=3): 0: fp815's contiguous ranges; sp >= 1: split-K groups instead, the units past
+     * dp_units each split into sp K pieces run at once by sp consecutive blocks (qn_f8_skg_range) */
+    int64_t sk_sp;
 };
 
 #if QN_F8_HAVE
@@ -899,6 +902,20 @@ __device__ __forceinline__ int64_t qn_f8_sk_block(int64_t it, int64_t total, int
     const int64_t q = total / C, r = total % C;
     return it < r * (q + 1) ? it / (q + 1) : r + (it - r * (q + 1)) / q;
 }
+/* fp816's split-K groups (sp >= 1): the R = total / nk units past dp_units, unit r's K stages in sp near-equal pieces,
+ * piece j to block r sp + j (blocks from R sp on: none). Every block of a group reaches its piece after the same
+ * number of whole tiles, so the pieces of a tile run side by side: their weight and token rows are in L2 together
+ * (fp815's contiguous ranges put the 132 blocks on tiles spread over the whole region), and the owner (piece 0)
+ * waits about one piece for its peers. nk >= sp (the host's): no empty piece. qn_f8_skg_block is the inverse. */
+__device__ __forceinline__ void qn_f8_skg_range(int64_t total, int64_t nk, int64_t sp, int64_t c, int64_t &b, int64_t &e) {
+    const int64_t r = c / sp, j = c % sp;
+    if (r >= total / nk) b = e = 0;
+    else b = r * nk + j * nk / sp, e = r * nk + (j + 1) * nk / sp;
+}
+__device__ __forceinline__ int64_t qn_f8_skg_block(int64_t it, int64_t nk, int64_t sp) {
+    const int64_t k = it % nk; /* piece j holds k in [j nk / sp, (j + 1) nk / sp) */
+    return it / nk * sp + ((k + 1) * sp - 1) / nk;
+}
 /* A slot's flag: posted by the warpgroup that wrote the slot (every thread's stores, then its named barrier, then
  * this: CUTLASS's generic barrier, fence.acq_rel + relaxed add), awaited by the tile's owner with acquire loads. */
 __device__ __forceinline__ void qn_f8_sk_post(unsigned *f) {
@@ -948,7 +965,10 @@ __global__ void __launch_bounds__(qn_f8t_cfg<CW, BN, EPI>::threads, qn_f8t_cfg<C
     const int64_t dpu = SK ? p.dp_units : p.units, skoff = dpu * nk, sktotal = (p.units - dpu) * nk;
     const int64_t ndp = dpu > cid ? (dpu - cid + C - 1) / C : 0;
     int64_t it0 = 0, it1 = 0;
-    if (SK && sktotal > 0) qn_f8_sk_range(sktotal, C, cid, it0, it1);
+    if (SK && sktotal > 0) {
+        if (p.sk_sp > 0) qn_f8_skg_range(sktotal, nk, p.sk_sp, cid, it0, it1);
+        else qn_f8_sk_range(sktotal, C, cid, it0, it1);
+    }
     it0 += skoff, it1 += skoff;
     const int64_t nseg = ndp + (it1 > it0 ? (it1 - 1) / nk - it0 / nk + 1 : 0);
     const int64_t total = ndp * nk + (it1 - it0); /* stages this block runs */
@@ -1051,8 +1071,8 @@ __global__ void __launch_bounds__(qn_f8t_cfg<CW, BN, EPI>::threads, qn_f8t_cfg<C
         }
         if (SK && ke < nk) { /* a tile's K head: add its tails, block after block */
             const int64_t u0 = it0 / nk + (k - ndp); /* this segment's unit (k is this block's last segment) */
-            const int64_t c0 = qn_f8_sk_block(u0 * nk + ke - skoff, sktotal, C),
-                          c1 = qn_f8_sk_block(u0 * nk + nk - 1 - skoff, sktotal, C);
+            auto blk = [&](int64_t it) { return p.sk_sp > 0 ? qn_f8_skg_block(it, nk, p.sk_sp) : qn_f8_sk_block(it, sktotal, C); };
+            const int64_t c0 = blk(u0 * nk + ke - skoff), c1 = blk(u0 * nk + nk - 1 - skoff);
             for (int64_t c = c0; c <= c1; c++) {
                 if (ctid == 0) qn_f8_sk_await(p.skf + c * CW + cw);
                 qn_named_sync(2 + cw, 128);
@@ -1208,10 +1228,19 @@ static int qn_f8t_launch(const qn_f8_args &a0, int sms, cudaStream_t s) {
     if (SK) { /* fp815: at most one block per SM (all resident at once: owners wait on peers), sms slots of skw */
         int64_t C = fit < sm ? fit : sm;
         const int64_t nk = (a.Kp + QN_F8T_BK - 1) / QN_F8T_BK;
-        /* whole rounds data-parallel but the last one or two: the stream-K share is 1-2 tiles a block */
-        a.dp_units = a.units % C == 0 ? a.units : a.units >= 2 * C ? (a.units / C - 1) * C : 0;
-        const int64_t skit = (a.units - a.dp_units) * nk;
-        if (a.dp_units == 0 && skit < C) C = skit;
+        if (a.sk_sp) { /* fp816's groups: whole rounds data-parallel, the last partial round's tiles in C / R pieces */
+            a.dp_units = a.units / C * C;
+            const int64_t R = a.units - a.dp_units;
+            int64_t sp = R > 0 ? C / R : 1;
+            if (sp > nk) sp = nk;
+            a.sk_sp = sp;
+            if (a.dp_units == 0) C = R * sp;
+        } else {
+            /* whole rounds data-parallel but the last one or two: the stream-K share is 1-2 tiles a block */
+            a.dp_units = a.units % C == 0 ? a.units : a.units >= 2 * C ? (a.units / C - 1) * C : 0;
+            const int64_t skit = (a.units - a.dp_units) * nk;
+            if (a.dp_units == 0 && skit < C) C = skit;
+        }
         clusters = C;
     }
     if (clusters <= 0) return 0;
@@ -1351,8 +1380,35 @@ static bool qn_f8_sk_pick(int64_t N, int64_t M, int64_t Kp, int sms, int t_dp) {
     return t_sk < 0.92 * t_dp_st;
 }
 
+/* fp816: split-K groups (128x256) or the round-robin tile t_dp of qn_f8t_pick, by the same kind of model in units of
+ * one 128x256 K stage: round-robin = rounds x (nk x cost + an epilogue of QN_F8_SKG_EPI stages x BN / 256); groups =
+ * the whole rounds as 128x256 tiles + one piece (nk / sp stages) + an epilogue + QN_F8_SKG_SLOT stages per slot
+ * written or added. Taken where it saves QN_F8_SKG_GAIN or more: on the 30 rows of fp8_pair.py that is every row with a
+ * partial last round of 128x256 tiles at most half full, the four rows under 0.9x _scaled_mm among them. */
+#define QN_F8_SKG_EPI 3.2
+#define QN_F8_SKG_SLOT 1.5
+#define QN_F8_SKG_GAIN 0.95
+static bool qn_f8_skg_pick(int64_t N, int64_t M, int64_t Kp, int sms, int t_dp) {
+    static const int bm[5] = {128, 128, 128, 64, 128}, bn[5] = {256, 128, 64, 64, 192}, per_sm[5] = {1, 1, 1, 2, 1};
+    static const double cost[5] = {1.0, 0.78, 0.55, 0.65, QN_F8T_COST_192};
+    const int64_t C = sms > 0 ? sms : 132, nk = (Kp + QN_F8T_BK - 1) / QN_F8T_BK;
+    const int ti = t_dp - 1;
+    const int64_t tiles = (N + bm[ti] - 1) / bm[ti] * ((M + bn[ti] - 1) / bn[ti]);
+    const double t_rr = (double)((tiles + C * per_sm[ti] - 1) / (C * per_sm[ti])) *
+                        ((double)nk * cost[ti] + QN_F8_SKG_EPI * bn[ti] / 256.0);
+    const int64_t units = (N + 127) / 128 * ((M + 255) / 256), R = units % C;
+    int64_t sp = R > 0 ? C / R : 1;
+    if (sp > nk) sp = nk;
+    if (sp < 2) return false; /* no partial round, or one too full to split */
+    const double t_g = (double)(units / C) * ((double)nk + QN_F8_SKG_EPI) + (double)((nk + sp - 1) / sp) + QN_F8_SKG_EPI +
+                       QN_F8_SKG_SLOT * (double)sp;
+    return t_g < QN_F8_SKG_GAIN * t_rr;
+}
+
 /* QUANTA_CUDA_FP8_SK (fp815): 0: round-robin tiles; 1: stream-K where qn_f8_sk_pick expects it faster; 2: always (the
- * 0ts form, any y); unset or anything else: QN_F8_SK_DEFAULT (0 until a device run decides). Read once. */
+ * 0ts form, any y); 3 (fp816): split-K groups for the last partial round, always (qn_f8_skg_range); 4: the groups where
+ * qn_f8_skg_pick expects them faster; unset or anything else: QN_F8_SK_DEFAULT (0 until a device run decides). Read
+ * once. */
 #ifndef QN_F8_SK_DEFAULT
 #define QN_F8_SK_DEFAULT 0
 #endif
@@ -1363,7 +1419,7 @@ static int qn_f8_env_digit(const char *name, char max, int def) {
 }
 static int qn_f8_env_sk() {
     static int v = -1;
-    if (v < 0) v = qn_f8_env_digit("QUANTA_CUDA_FP8_SK", '2', QN_F8_SK_DEFAULT);
+    if (v < 0) v = qn_f8_env_digit("QUANTA_CUDA_FP8_SK", '4', QN_F8_SK_DEFAULT);
     return v;
 }
 
@@ -1498,7 +1554,7 @@ void qn_cuda_fp8_grid(int64_t N, int64_t M, int tile, int splits, int cluster, i
 
 } /* extern "C" */
 
-/* qn_cuda_fp8_gemm_cl, and (sk 1 / 2, with skw and skf) fp815's stream-K over the 0ts form's tiles */
+/* qn_cuda_fp8_gemm_cl, and (sk 1 / 2, with skw and skf) fp815's stream-K over the 0ts form's tiles, (sk 3 / 4) fp816's split-K groups */
 static int qn_f8_gemm(const qn_cuda_weight *w, const void *buf, int64_t M, int y_dtype, void *y, int tile, int splits,
                       float *part, int cluster, int persist, unsigned long long *trace, int sms, void *stream, int sk,
                       float *skw, unsigned *skf) {
@@ -1525,14 +1581,15 @@ static int qn_f8_gemm(const qn_cuda_weight *w, const void *buf, int64_t M, int y
     a.ksteps = splits > 1 ? ksteps : (KT > 0 ? KT : 1);
     a.part = splits > 1 ? part : NULL;
     a.yd = y_dtype, a.y = y, a.trace = trace, a.units = 0, a.gxc = 0, a.scale_pf = scale_pf;
-    a.dp_units = 0, a.skw = skw, a.skf = skf;
+    a.dp_units = 0, a.skw = skw, a.skf = skf, a.sk_sp = sk >= 3;
     cudaStream_t s = (cudaStream_t)stream;
     const int t = persist >= 3 ? qn_f8t_pick(w->N, M, sms, tile) : qn_f8_pick(w->N, M, sms, tile);
     if (persist >= 3) { /* 4, 6: the TMA store epilogue where y allows it (2-byte, rows 16-byte multiples, aligned) */
         const bool epi = (persist == 4 || persist == 6) && y_dtype != QN_DT_F32 && w->N % 8 == 0 && ((uintptr_t)y & 15u) == 0;
         /* fp815's stream-K: tile 128x256 unless 128x128 / 128x192 is forced */
         if (persist == 4 && cluster == 1 && skw && skf &&
-            (sk == 2 || (sk == 1 && tile != 2 && tile != 5 && qn_f8_sk_pick(w->N, M, w->Kp, sms, t)))) {
+            (sk == 2 || sk == 3 || (sk == 1 && tile != 2 && tile != 5 && qn_f8_sk_pick(w->N, M, w->Kp, sms, t)) ||
+             (sk == 4 && tile != 2 && tile != 5 && qn_f8_skg_pick(w->N, M, w->Kp, sms, t)))) {
             const int tk = tile == 2 || tile == 5 ? tile : 1;
             return epi ? qn_f8t_launch_sk<1>(tk, a, sms, s) : qn_f8t_launch_sk<0>(tk, a, sms, s);
         }
@@ -1566,6 +1623,10 @@ size_t qn_cuda_fp8_sk_bytes(int sms) { return (size_t)(sms > 0 ? sms : 132) * 2 
 
 int qn_cuda_fp8_sk_taken(int64_t N, int64_t M, int64_t Kp, int sms) {
     return qn_f8_sk_pick(N, M, Kp, sms, qn_f8t_pick(N, M, sms, 0)) ? 1 : 0;
+}
+
+int qn_cuda_fp8_skg_taken(int64_t N, int64_t M, int64_t Kp, int sms) {
+    return qn_f8_skg_pick(N, M, Kp, sms, qn_f8t_pick(N, M, sms, 0)) ? 1 : 0;
 }
 
 int qn_cuda_fp8_gemm_sk(const qn_cuda_weight *w, const void *buf, int64_t M, int y_dtype, void *y, int tile, int sk,

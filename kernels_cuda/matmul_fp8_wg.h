@@ -29,12 +29,17 @@ int qn_cuda_fp8_gemm_cl(const qn_cuda_weight *w, const void *buf, int64_t M, int
                         int splits, float *part, int cluster, int persist, unsigned long long *trace, int sms,
                         void *stream);
 /* fp815: the 0ts form (persist 4, cluster 1) with stream-K for its last rounds of tiles: sk 1 where the host's model
- * expects it faster, 2 always (tile 128x256, or 128x128 / 128x192 when forced), 0 as qn_cuda_fp8_gemm_cl. ws:
+ * expects it faster, 2 always (tile 128x256, or 128x128 / 128x192 when forced), 3 (fp816) split-K groups instead of
+ * contiguous ranges (whole rounds round-robin, the last partial round's tiles each split in K over blocks running
+ * side by side), 4 the groups where the host's model (qn_cuda_fp8_skg_taken) expects them faster, 0 as
+ * qn_cuda_fp8_gemm_cl. ws:
  * qn_cuda_fp8_sk_bytes(sms) bytes; flags: 2 x sms unsigned, zero before the call, left zero by it. y within the
  * bound of the reference; bit-identical to 0ts on tiles not split. */
 size_t qn_cuda_fp8_sk_bytes(int sms);
 /* Whether sk 1 takes stream-K for this shape (tile picked, sms SMs): what fp8_check prints beside the times. */
 int qn_cuda_fp8_sk_taken(int64_t N, int64_t M, int64_t Kp, int sms);
+/* fp816: whether sk 4 takes the split-K groups for this shape (tile picked, sms SMs). */
+int qn_cuda_fp8_skg_taken(int64_t N, int64_t M, int64_t Kp, int sms);
 int qn_cuda_fp8_gemm_sk(const qn_cuda_weight *w, const void *buf, int64_t M, int y_dtype, void *y, int tile, int sk,
                         float *ws, unsigned *flags, unsigned long long *trace, int sms, void *stream);
 /* qn_cuda_fp8_quantize_x with the codes' layout chosen per call: token_major 1 for the TMA form (xq[Mp][Kp]), 0 for

@@ -2,7 +2,7 @@
  * fp8_check.cu — the FP8 x FP8 GEMM of kernels_cuda/matmul_fp8_wg.cu (mmq8) against a host reference of exactly
  * its arithmetic, then timed against cuBLASLt FP8 and cuBLAS bf16 on LLaMA-7B/13B linear shapes.
  *
- *   fp8_check [check|time|time2|time3|time5|trace|trace3|quant|tma|all|sanitize] [csv]     (FP8_SEED=<n> repeats a run; the seed is printed either
+ *   fp8_check [check|time|time2|time3|time5|trace|trace3|quant|tma|all|sanitize|one] [csv | M N K [sk [tile]]]     (FP8_SEED=<n> repeats a run; the seed is printed either
  *   way; sanitize: three small check cases, for compute-sanitizer)
  *
  * check: random e4m3 weight codes (every finite code) with per-row scales, laid out with cuda_kernels.h's
@@ -227,10 +227,14 @@ static int check_case(const ccase &c) {
      * differences from the run's form only counted), then fp815's stream-K (0ts with SK: K split between blocks, so
      * the reference decides; bits differ only in split tiles) with the tile and the SMs of sk_runs: few SMs split
      * every tile into several pieces, and 5 SMs on 12 tiles run round-robin tiles before the stream-K ones */
-    static const int sk_runs[5][2] = {{0, 132}, {0, 3}, {0, 5}, {2, 132}, {5, 7}}; /* tile (0: 128x256), SMs */
-    std::vector<uint8_t> yk[7];
+    /* tile (0: 128x256), SMs, mode (2: fp815's contiguous ranges, 3: fp816's split-K groups: on 132 SMs the last
+     * partial round's tiles in up to 66 pieces each, on 3 / 7 SMs whole tiles first, then one or two tiles split) */
+    static const int sk_runs[9][3] = {{0, 132, 2}, {0, 3, 2}, {0, 5, 2}, {2, 132, 2}, {5, 7, 2},
+                                      {0, 132, 3}, {0, 3, 3}, {2, 132, 3}, {5, 7, 3}};
+    constexpr int NK_ = 2 + 9;
+    std::vector<uint8_t> yk[NK_];
     for (auto &v : yk) v.resize(yb.size());
-    int64_t k_diff[7] = {0, 0, 0, 0, 0, 0, 0}, sk_flags_bad = 0;
+    int64_t k_diff[NK_] = {}, sk_flags_bad = 0;
     const bool t_ran = c.splits == 1;
     int64_t qsm_bad = 0;
     if (t_ran) {
@@ -292,10 +296,10 @@ static int check_case(const ccase &c) {
         CK(cudaMalloc(&skf, 2 * 132 * sizeof(unsigned)));
         CK(cudaMemset(skw, 0xFF, qn_cuda_fp8_sk_bytes(132))); /* NaN: a slot read before it is written shows */
         CK(cudaMemset(skf, 0, 2 * 132 * sizeof(unsigned)));
-        for (int ci = 0; ci < 5; ci++) {
+        for (int ci = 0; ci < 9; ci++) {
             CK(cudaMemset(dy, 0xFF, yb.size()));
-            e = qn_cuda_fp8_gemm_sk(&dw.w, buf2, M, c.yd, dy, sk_runs[ci][0], 2, skw, skf, NULL, sk_runs[ci][1], NULL);
-            if (e) { printf("gemm launch (stream-K, tile %d, %d SMs): %d\n", sk_runs[ci][0], sk_runs[ci][1], e); return 1; }
+            e = qn_cuda_fp8_gemm_sk(&dw.w, buf2, M, c.yd, dy, sk_runs[ci][0], sk_runs[ci][2], skw, skf, NULL, sk_runs[ci][1], NULL);
+            if (e) { printf("gemm launch (stream-K %d, tile %d, %d SMs): %d\n", sk_runs[ci][2], sk_runs[ci][0], sk_runs[ci][1], e); return 1; }
             CK(cudaDeviceSynchronize());
             CK(cudaMemcpy(yk[2 + ci].data(), dy, yc.size(), cudaMemcpyDeviceToHost));
             for (size_t i = 0; i < yc.size(); i += ys) k_diff[2 + ci] += memcmp(&yk[2 + ci][i], &yb[i], ys) != 0;
@@ -308,7 +312,7 @@ static int check_case(const ccase &c) {
     }
     float lut[256];
     for (int v = 0; v < 256; v++) lut[v] = qn_e4m3_to_f32((uint8_t)v);
-    int64_t bad = 0, first = -1, k_ref_bad[7] = {0, 0, 0, 0, 0, 0, 0};
+    int64_t bad = 0, first = -1, k_ref_bad[NK_] = {};
     double se = 0, sr = 0, worst = 0, fe = 0, fr = 0;
     std::vector<double> xf(K);
     for (int64_t m = 0; m < M; m++) {
@@ -333,7 +337,7 @@ static int check_case(const ccase &c) {
             const double own = c.yd == QN_DT_F32 ? 0.0 : fabs(ref) * (c.yd == QN_DT_F16 ? 1.0 / 1024 : 1.0 / 128);
             const double err = fabs((double)got - ref), tol = mag / 1024.0 + own + 1e-30;
             if (!(err <= tol)) { bad++; if (first < 0) first = m * N + n; }
-            for (int ci = 0; ci < 7 && t_ran; ci++) /* NaN (never written) fails too */
+            for (int ci = 0; ci < NK_ && t_ran; ci++) /* NaN (never written) fails too */
                 k_ref_bad[ci] += !(fabs((double)value(yk[ci]) - ref) <= tol);
             if (mag > 0) worst = std::max(worst, err / (mag + own));
             se += err * err, sr += ref * ref;
@@ -372,18 +376,26 @@ static int check_case(const ccase &c) {
                (long long)k_ref_bad[4], (long long)k_ref_bad[5], (long long)k_ref_bad[6], (long long)(M * N),
                (long long)k_diff[2], (long long)k_diff[3], (long long)k_diff[4], (long long)k_diff[5], (long long)k_diff[6],
                (long long)sk_flags_bad);
+    if (t_ran)
+        printf("check M=%lld N=%lld K=%lld y=%s: split-K groups (SK=3: 128x256 on 132 / 3 SMs, 128x128 on 132, 128x192 on 7) "
+               "%lld / %lld / %lld / %lld of %lld wrong against the reference (bits differ from the run's form in "
+               "%lld / %lld / %lld / %lld)\n",
+               (long long)M, (long long)N, (long long)K, dtn(c.yd), (long long)k_ref_bad[7], (long long)k_ref_bad[8],
+               (long long)k_ref_bad[9], (long long)k_ref_bad[10], (long long)(M * N), (long long)k_diff[7],
+               (long long)k_diff[8], (long long)k_diff[9], (long long)k_diff[10]);
     cudaFree(dx), cudaFree(dy), cudaFree(buf), cudaFree(dw.codes), cudaFree(dw.sw), cudaFree(part);
     int64_t cl_any = 0;
     for (int64_t v : cl_bad) cl_any += v;
     return code_bad || scale_bad || pad_bad || bad || cl_any || std::any_of(t_bad, t_bad + 8, [](int64_t v) { return v != 0; }) ||
-                   tcode_bad || qsm_bad || sk_flags_bad || std::any_of(k_ref_bad, k_ref_bad + 7, [](int64_t v) { return v != 0; })
+                   tcode_bad || qsm_bad || sk_flags_bad || std::any_of(k_ref_bad, k_ref_bad + NK_, [](int64_t v) { return v != 0; })
                ? 1
                : 0;
 }
 
 /* ------------------------------------------------------------------ timing */
 
-static int g_reps = 5; /* best of g_reps x 20 calls; FP8_CHECK_REPS (verify_fp815.sh: 3, its time budget) */
+static int g_reps = 5; /* best of g_reps x 20 calls; FP8_CHECK_REPS (verify_fp815.sh: 3, its time budget; verify_fp816.sh times by fp8_pair.py) */
+static int g_sk_mode = 3; /* time5's and trace3's "sk" column: FP8_CHECK_SK (2: fp815's stream-K, 3: fp816's groups) */
 template <typename F> static double time_us(F f) {
     cudaEvent_t a, b;
     CK(cudaEventCreate(&a));
@@ -1042,9 +1054,9 @@ static int time_t5(const char *csv) {
             const double tqs = time_us([&] { err |= qn_cuda_fp8_quantize_x_form(QN_DT_BF16, ta.x, M, K, K, ta.buf, 1, 1, NULL); });
             double tt[3];
             tt[0] = time_us([&] { err |= qn_cuda_fp8_gemm_cl(&dw.w, ta.buf, M, QN_DT_BF16, ta.y, 0, 1, NULL, 1, 4, NULL, le.sms, NULL); });
-            for (int ci = 1; ci < 3; ci++) /* FP8_CHECK_NO_SK=1 (verify_fp815.sh, after a failed smoke test): not timed */
+            for (int ci = 1; ci < 3; ci++) /* FP8_CHECK_NO_SK=1 (verify_fp81x.sh, after a failed smoke test): not timed */
                 tt[ci] = getenv("FP8_CHECK_NO_SK") ? NAN : time_us([&] {
-                    err |= qn_cuda_fp8_gemm_sk(&dw.w, ta.buf, M, QN_DT_BF16, ta.y, 0, ci == 1 ? 2 : 1, skw, skf, NULL, le.sms, NULL);
+                    err |= qn_cuda_fp8_gemm_sk(&dw.w, ta.buf, M, QN_DT_BF16, ta.y, 0, ci == 1 ? g_sk_mode : 1, skw, skf, NULL, le.sms, NULL);
                 });
             /* skm took stream-K if its time is sk's rather than dflt's: printed as the model's choice, not measured */
             const bool taken = qn_cuda_fp8_sk_taken(N, M, K, le.sms);
@@ -1075,7 +1087,10 @@ static int time_t5(const char *csv) {
  * to the first stage, the K loop in SM clocks per 64 of K (fp8pp11's ~960 for 2p against the tensor cores' 512 for
  * 128x256), the epilogue (direct stores), and the launch's span. */
 static int trace_t3() {
-    static const int64_t shapes[][3] = {{512, 11008, 4096}, {256, 5120, 5120}, {2048, 5120, 13824}};
+    /* fp816: three of the four rows under 0.9x _scaled_mm (H100 21:03); with the groups (FP8_CHECK_SK=3) at 512 x 4096 x
+     * 11008 and 256 x 5120 x 13824 every block's first segment is its only piece, and the blocks recorded are the
+     * owners: "epilogue" = waiting for the peers' slots + adding them + the stores */
+    static const int64_t shapes[][3] = {{512, 4096, 11008}, {256, 5120, 13824}, {2048, 5120, 5120}};
     int sms = 132;
     cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, 0);
     int err = 0;
@@ -1094,7 +1109,7 @@ static int trace_t3() {
             if (ci == 1 && getenv("FP8_CHECK_NO_SK")) continue;
             const int cl = 1, form = 4, tile = ci == 2 ? 5 : 0;
             auto run = [&](unsigned long long *tr) {
-                return ci == 1 ? qn_cuda_fp8_gemm_sk(&dw.w, ta.buf, M, QN_DT_BF16, ta.y, 0, 2, skw, skf, tr, sms, NULL)
+                return ci == 1 ? qn_cuda_fp8_gemm_sk(&dw.w, ta.buf, M, QN_DT_BF16, ta.y, 0, g_sk_mode, skw, skf, tr, sms, NULL)
                                : qn_cuda_fp8_gemm_cl(&dw.w, ta.buf, M, QN_DT_BF16, ta.y, tile, 1, NULL, cl, form, tr, sms, NULL);
             };
             int64_t g[3];
@@ -1130,7 +1145,7 @@ static int trace_t3() {
             printf("trace3 M=%lld N=%lld K=%lld TMA form%s, cluster %d: %lld blocks recorded; launch %.1f us; first tile per "
                    "block: first stage %.2f us, K loop %.1f us (%.0f clocks per 64 of K), epilogue %.2f us\n",
                    (long long)M, (long long)N, (long long)K,
-                   ci == 0 ? " + TMA store (0ts, tile picked)" : ci == 1 ? " + TMA store, stream-K (first segment)"
+                   ci == 0 ? " + TMA store (0ts, tile picked)" : ci == 1 ? (g_sk_mode == 3 ? " + TMA store, split-K groups (first segment; owners only)" : " + TMA store, stream-K (first segment)")
                                                                          : " + TMA store, 128x192 (tensor floor 384 clocks per 64 of K)",
                    cl, (long long)rec, ms * 1e3,
                    first / n * 1e-3,
@@ -1160,10 +1175,39 @@ static int time_quant() {
     return err ? 1 : 0;
 }
 
+/* one M N K [sk [tile]] (fp816, for ncu): the quantizer and the GEMM (sk 0: the default 0ts; 2 / 3: stream-K / split-K
+ * groups), each 4 times: `ncu -k regex:qn_k_fp8_tma --launch-skip 3 -c 1` profiles a warm launch. */
+static int run_one(int argc, char **argv) {
+    if (argc < 5) { printf("usage: fp8_check one M N K [sk [tile]]\n"); return 2; }
+    const int64_t M = atoll(argv[2]), N = atoll(argv[3]), K = atoll(argv[4]);
+    const int sk = argc > 5 ? atoi(argv[5]) : 0, tile = argc > 6 ? atoi(argv[6]) : 0;
+    int sms = 132;
+    cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, 0);
+    std::vector<uint8_t> wq;
+    dweight dw = timing_weight(N, K, wq);
+    tact ta = timing_x(M, N, K);
+    float *skw;
+    unsigned *skf;
+    CK(cudaMalloc(&skw, qn_cuda_fp8_sk_bytes(sms)));
+    CK(cudaMalloc(&skf, 2 * (size_t)sms * sizeof(unsigned)));
+    CK(cudaMemset(skf, 0, 2 * (size_t)sms * sizeof(unsigned)));
+    int err = 0;
+    for (int i = 0; i < 4; i++) {
+        err |= qn_cuda_fp8_quantize_x_tm(QN_DT_BF16, ta.x, M, K, K, ta.buf, 1, NULL);
+        err |= sk ? qn_cuda_fp8_gemm_sk(&dw.w, ta.buf, M, QN_DT_BF16, ta.y, tile, sk, skw, skf, NULL, sms, NULL)
+                  : qn_cuda_fp8_gemm_cl(&dw.w, ta.buf, M, QN_DT_BF16, ta.y, tile, 1, NULL, 1, 4, NULL, sms, NULL);
+    }
+    CK(cudaDeviceSynchronize());
+    printf("one M=%lld N=%lld K=%lld sk=%d tile=%d: %s\n", (long long)M, (long long)N, (long long)K, sk, tile, err ? "launch failed" : "ran");
+    tact_free(ta), cudaFree(dw.codes), cudaFree(dw.sw), cudaFree(skw), cudaFree(skf);
+    return err ? 1 : 0;
+}
+
 int main(int argc, char **argv) {
     setvbuf(stdout, NULL, _IOLBF, 0); /* line by line: a run killed by its timeout (a hang) keeps what it printed */
     const char *mode = argc > 1 ? argv[1] : "all";
     if (getenv("FP8_CHECK_REPS") && atoi(getenv("FP8_CHECK_REPS")) > 0) g_reps = atoi(getenv("FP8_CHECK_REPS"));
+    if (getenv("FP8_CHECK_SK")) g_sk_mode = atoi(getenv("FP8_CHECK_SK"));
     const char *env = getenv("FP8_SEED");
     const uint64_t seed = env ? strtoull(env, NULL, 10)
                               : (uint64_t)std::chrono::high_resolution_clock::now().time_since_epoch().count();
@@ -1209,5 +1253,6 @@ int main(int argc, char **argv) {
     if (!strcmp(mode, "trace3")) rc |= trace_t3();
     if (!strcmp(mode, "time3")) rc |= time_t3(argc > 2 ? argv[2] : NULL);
     if (!strcmp(mode, "time5")) rc |= time_t5(argc > 2 ? argv[2] : NULL);
+    if (!strcmp(mode, "one")) rc |= run_one(argc, argv);
     return rc;
 }

@@ -36,6 +36,24 @@ def time_us(f):
     return best
 
 
+def peer_weight(cache, N, K):
+    """The peer's operands for an N x K weight (e4m3 codes of a Gaussian, per-row scales), one shape cached at a time."""
+    if (N, K) not in cache:
+        cache.clear()
+        torch.cuda.empty_cache()
+        w = torch.randn(N, K, device="cuda")
+        sw = (w.abs().amax(1, keepdim=True) / 448.0).clamp_min(1e-12)
+        cache[(N, K)] = ((w / sw).to(torch.float8_e4m3fn), sw.reshape(1, N).contiguous())
+    return cache[(N, K)]
+
+
+def peer_x(M, K):
+    """x (bf16, M x K) and the peer's per-token e4m3 codes and scales of it."""
+    x = torch.randn(M, K, device="cuda", dtype=torch.bfloat16)
+    sx = (x.float().abs().amax(1, keepdim=True) / 448.0).clamp_min(1e-12)
+    return x, (x.float() / sx).to(torch.float8_e4m3fn), sx
+
+
 def main():
     sys.stdout.reconfigure(line_buffering=True)  # a run cut by its timeout keeps the rows it printed
     rows = list(csv.DictReader(open(sys.argv[1])))
@@ -45,17 +63,8 @@ def main():
     weights = {}
     for r in rows:
         M, N, K = int(r["M"]), int(r["N"]), int(r["K"])
-        if (N, K) not in weights:
-            weights.clear()
-            torch.cuda.empty_cache()
-            w = torch.randn(N, K, device="cuda")
-            sw = (w.abs().amax(1, keepdim=True) / 448.0).clamp_min(1e-12)
-            weights[(N, K)] = ((w / sw).to(torch.float8_e4m3fn), sw.reshape(1, N).contiguous())
-            del w
-        w8, sw = weights[(N, K)]
-        x = torch.randn(M, K, device="cuda", dtype=torch.bfloat16)
-        sx = (x.float().abs().amax(1, keepdim=True) / 448.0).clamp_min(1e-12)
-        x8 = (x.float() / sx).to(torch.float8_e4m3fn)
+        w8, sw = peer_weight(weights, N, K)
+        x, x8, sx = peer_x(M, K)
         t = {}
         t[False] = float("nan")
         for fast in (True,) if os.environ.get("FP8_PEERS_FAST_ONLY") else (True, False):

@@ -92,6 +92,7 @@ typedef struct mm_args {
     cl_ulong wo, xo, yo;
     cl_mem xp;      /* x prepared by qn_x_prep (f32, nibble chunks split even | odd) */
     cl_ulong xpo;
+    int xsplit;     /* q4 at M = 1 (QUANTA_OPENCL_Q4X=1): x left raw, split by qn_gemv_q4_s as it stages it */
     cl_int ydt;
     cl_int m32;     /* M as the GEMV kernels' int argument */
     int64_t M, N, K;
@@ -361,10 +362,13 @@ static quanta_status run_gemv_gpu(qn_cl *s, const mm_args *m, qn_cl_kernel_id id
     const size_t sets = id == QK_GEMV_Q4_GPU ? gemv1_sets(s, m) : 0;
     gemvs_geo sv;
     if (id == QK_GEMV_Q4_GPU && gemvs_shape(s, m, (size_t)m->N, 0, 1, &sv)) { /* qn_gemv_q4_s */
+        if (m->xsplit && !(sv.xl & 4))
+            return qn_error_set(QUANTA_ERR_STATE, "opencl matmul: q4 x left unprepared but not staged");
         qn_cl_arg a[24];
         int k = mm_kernel_args(m, 1, 1, a);
         a[k++] = QA(sv.iters);
         a[k++] = QA(sv.xl);
+        a[k++] = QA(sv.rw);
         a[k++] = QA_LOCAL(sv.lbytes);
         quanta_status st = qn_cl_set_args(s, QK_GEMV_Q4_S, a, k);
         if (st != QUANTA_OK) return st;
@@ -410,7 +414,10 @@ static size_t gemv1_sets(const qn_cl *s, const mm_args *m) {
  * blocks; the same bits as the m1 kernels) under QUANTA_OPENCL_GEMVS=1 (x read from global memory) or =2 (x
  * copied into local memory first), by default =2 for products of at most 1536 rows (bench/NOTES.md section 1
  * clgemv15), QUANTA_OPENCL_GEMVS=0: the m1 kernels everywhere.
- * QUANTA_OPENCL_GEMVS_RW = rows a warp for q8 (4, the default, or 2: twice the warps; q4: 4). Work-groups of
+ * QUANTA_OPENCL_GEMVS_RW = rows a warp (4, the default, or 2: twice the warps; q4 too since clgemv16),
+ * QUANTA_OPENCL_GEMVS_U=8 (q8 at 2 rows a warp: 8 pieces of each row in flight a lane, not 4),
+ * QUANTA_OPENCL_GEMVS_XB=1 (x staged with 4 loads an item in flight) and q4_xsplit's x: the kernels' flags word
+ * (kernels_cl/gemv_gpu.cl QN_S_XL_*, QN_S_F_U8). Work-groups of
  * 32 x S items, S = QUANTA_OPENCL_GEMVS_SETS (1..8), by default 8 halved while that leaves fewer groups than
  * compute units (4096 rows at 4 a warp: 1024 warps, 8 an SM in all; each group copies x once, so not smaller),
  * and fewer where the local memory would not hold x; QUANTA_OPENCL_GEMVS_GPC = groups a compute unit (0, the default: one block a group, the plain grid).
@@ -419,11 +426,11 @@ static int gemvs_shape(const qn_cl *s, const mm_args *m, size_t rows, int glu, i
     /* Default =2 for products of at most 1536 rows, off above (H100 21:05: Gemma tg128 638 -> 726 tok/s through its
      * 640-row o/down GEMVs and 1536-row q/k/v, the same greedy text; the 1B's 2048-row GEMVs and the 4096-row kernel
      * rows measured slower at 4 rows a warp: 941 -> 819 tok/s, 37 -> 20% of copy) */
-    const char *ev = getenv("QUANTA_OPENCL_GEMVS"), *e = ev ? ev : rows <= 1536 ? "2" : "0";
+    const char *ev = getenv("QUANTA_OPENCL_GEMVS"), *e = m->xsplit ? "2" : ev ? ev : rows <= 1536 ? "2" : "0";
     if (m->M != 1 || (strcmp(e, "1") && strcmp(e, "2"))) return 0;
     const char *se = getenv("QUANTA_OPENCL_GEMVS_SETS"), *ge = getenv("QUANTA_OPENCL_GEMVS_GPC");
     const char *re = getenv("QUANTA_OPENCL_GEMVS_RW");
-    o->rw = !q4 && re && !strcmp(re, "2") ? 2 : 4;
+    o->rw = re && !strcmp(re, "2") ? 2 : 4;
     const size_t per = glu ? (size_t)o->rw / 2 : (size_t)o->rw;
     const size_t cu = s->dev.info.compute_units > 0 ? (size_t)s->dev.info.compute_units : 1;
     const int fixed = se && atoi(se) >= 1 && atoi(se) <= 8;
@@ -441,6 +448,11 @@ static int gemvs_shape(const qn_cl *s, const mm_args *m, size_t rows, int glu, i
     o->g[0] = GEMV_GPU_LX, o->g[1] = groups * sets;
     o->iters = (cl_int)((blocks + groups - 1) / groups);
     o->lbytes = sets * red + (o->xl ? xb : 0);
+    const char *xe = getenv("QUANTA_OPENCL_GEMVS_XB"); /* kernels_cl/gemv_gpu.cl QN_S_XL_*: how x is staged */
+    if (o->xl && xe && !strcmp(xe, "1")) o->xl |= 2;
+    if (o->xl && q4 && m->xsplit) o->xl |= 4; /* q4_xsplit made sure x fits */
+    const char *ue = getenv("QUANTA_OPENCL_GEMVS_U"); /* q8 at 2 rows a warp: 8 pieces of each in flight, not 4 */
+    if (!q4 && o->rw == 2 && ue && !strcmp(ue, "8")) o->xl |= 8;
     return 1;
 }
 
@@ -929,6 +941,17 @@ static quanta_status run_quant_gemm(qn_cl *s, const mm_args *m, qn_cl_gemm_path 
     return run_gemm_kernel(s, m, p);
 }
 
+/* QUANTA_OPENCL_Q4X=1: a q4 matmul at M = 1 on the GPU class whose x is f32, 16-byte aligned and fits in local memory
+ * beside one warp's partials skips qn_x_prep: qn_gemv_q4_s splits the raw row as it stages it (QN_S_XL_SPLIT, the same
+ * floats in the same places). Called with m->xp = m->x; gemvs_shape then always takes the staged form. */
+static int q4_xsplit(const qn_cl *s, const mm_args *m, const qn_node *node) {
+    const char *e = getenv("QUANTA_OPENCL_Q4X");
+    if (!(e && !strcmp(e, "1")) || node->op != QN_OP_MATMUL || m->M != 1 || m->wd.dtype != QUANTA_Q4 ||
+        node->src[0]->desc.dtype != QUANTA_F32 || m->xo % 16)
+        return 0;
+    return gemv_gpu_kernel(s, m) == QK_GEMV_Q4_GPU && (size_t)m->K * 4 + 2 * 4 * 33 * 4 <= s->dev.local_mem;
+}
+
 quanta_status qn_cl_matmul_run(qn_cl *s, const qn_node *node) {
     const qn_tensor *x = node->src[0], *w = node->src[1], *y = node->dst;
     mm_args m;
@@ -956,11 +979,12 @@ quanta_status qn_cl_matmul_run(qn_cl *s, const qn_node *node) {
     const int deint = w->desc.dtype == QUANTA_Q4 || w->desc.dtype == QUANTA_NF4;
     m.xp = m.x;
     m.xpo = m.xo;
+    m.xsplit = st == QUANTA_OK && q4_xsplit(s, &m, node);
     const qn_cl_gemm_path path = m.M > GEMV_MAX_M ? resolve_path(s, &m) : QN_GEMM_ROWS;
     /* CLBlast on a device whose groups cannot hold the local tiles: its fallback is the rows
      * kernel, so prepare x for it as well */
     const int rows_may_run = path == QN_GEMM_ROWS || (path == QN_GEMM_BLAS && s->dev.max_wg < 256);
-    if (st == QUANTA_OK && (m.M <= GEMV_MAX_M || rows_may_run) && deint) {
+    if (st == QUANTA_OK && (m.M <= GEMV_MAX_M || rows_may_run) && deint && !m.xsplit) {
         /* x in f32 with nibble formats' 32-column chunks split into even | odd columns; the q4
          * GEMV also reads the sum of each group of x after it (its zero-point term) */
         const size_t n = qn_cl_elems(x);

@@ -1,0 +1,155 @@
+#!/usr/bin/env python3
+"""fp8_pair.py (fp816) — Quanta's FP8 x FP8 GEMM (kernels_cuda/matmul_fp8_wg.cu, loaded as a shared library) and
+torch._scaled_mm (row-wise scales, use_fast_accum=True: the issue #14 peer) timed INTERLEAVED in one process, so
+the peer's drift between calls (up to 25% last session) hits both alike.
+
+  python3 bench/cuda/fp8_pair.py LIB [rows] [forms]      LIB: libqnfp8.so from bench/cuda/build_fp8_check.sh
+
+rows: "unmet" (the four rows under 0.9x in the 21:03 call), "all" (30 LLaMA-7B/13B rows, the unmet first), or
+M,N,K[;M,N,K...]. forms: comma list of ours to time beside the peer (default dflt,sk3): dflt = the default GEMM (0ts,
+tile picked), sk3 = fp816's split-K groups (QUANTA_CUDA_FP8_SK=3), sk4 = the groups where their model picks them (else
+the default; SK=4), sk2 = fp815's stream-K, t192 / t128 = 0ts with the
+128x192 / 128x128 tile forced, g192 = split-K groups on 128x192, quant = our per-token quantizer alone (default form);
+"peer" alone: _scaled_mm only (for ncu).
+Method: per row, every candidate warmed up (3 calls), then FP8_PAIR_REPS (default 5) rounds; in each round every
+candidate is timed once (CUDA events around 20 back-to-back calls, us per call), the order rotated each round. Printed:
+medians, the ratio peer / ours of the medians (> 1: ours faster) and the median of the per-round ratios.
+What each side covers: the peer is _scaled_mm alone, given e4m3 x and its scales (no quantizing in its time); "dflt"
+etc. are our GEMM alone on codes our quantizer wrote (same work); "+q" adds our quantizer's median (the whole op).
+Weights: the peer's e4m3 bytes reused as our tiled codes (values do not change the speed), row scales alike.
+FP8_PAIR_PROF=1: also torch.profiler's CUDA kernels of one _scaled_mm call per row (name, us): what the peer runs.
+"""
+import ctypes
+import os
+import sys
+
+import torch
+
+from fp8_peers import peer_weight, peer_x  # the same operands as fp8_peers.py's (bench/cuda, the script's directory)
+
+UNMET = [(512, 4096, 11008), (256, 5120, 13824), (2048, 5120, 5120), (1024, 13824, 5120)]
+NK = [(11008, 4096), (4096, 11008), (5120, 5120), (4096, 4096), (13824, 5120), (5120, 13824)]
+MS = [512, 256, 1024, 2048, 4096]
+BF16, E4M3 = 2, 2  # formats/layout.h QN_DT_BF16, cuda_kernels.h QN_CW_E4M3
+
+
+class QW(ctypes.Structure):  # cuda_kernels.h qn_cuda_weight
+    _fields_ = [("fmt", ctypes.c_int), ("N", ctypes.c_int64), ("K", ctypes.c_int64), ("Np", ctypes.c_int64),
+                ("Kp", ctypes.c_int64), ("group", ctypes.c_int32), ("codes", ctypes.c_void_p),
+                ("row_scale", ctypes.c_void_p), ("meta", ctypes.c_void_p)]
+
+
+def rows_of(arg):
+    if arg == "unmet":
+        return UNMET
+    if arg == "all":
+        rest = [(m, n, k) for n, k in NK for m in MS if (m, n, k) not in UNMET]
+        return UNMET + rest
+    return [tuple(int(v) for v in r.split(",")) for r in arg.split(";")]
+
+
+def time20(f):
+    s, e = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+    s.record()
+    for _ in range(20):
+        f()
+    e.record()
+    e.synchronize()
+    return s.elapsed_time(e) * 1e3 / 20
+
+
+def med(v):
+    v = sorted(v)
+    n = len(v)
+    return v[n // 2] if n % 2 else 0.5 * (v[n // 2 - 1] + v[n // 2])
+
+
+def main():
+    sys.stdout.reconfigure(line_buffering=True)  # a run cut by its timeout keeps the rows it printed
+    lib = ctypes.CDLL(sys.argv[1])
+    rows = rows_of(sys.argv[2] if len(sys.argv) > 2 else "unmet")
+    forms = (sys.argv[3] if len(sys.argv) > 3 else "dflt,sk3").split(",")
+    reps = int(os.environ.get("FP8_PAIR_REPS", "5"))
+    prof = os.environ.get("FP8_PAIR_PROF") == "1"
+    vp, i64 = ctypes.c_void_p, ctypes.c_int64
+    lib.qn_cuda_fp8_x_bytes.restype = ctypes.c_size_t
+    lib.qn_cuda_fp8_x_bytes.argtypes = [i64, i64]
+    lib.qn_cuda_fp8_sk_bytes.restype = ctypes.c_size_t
+    lib.qn_cuda_fp8_sk_bytes.argtypes = [ctypes.c_int]
+    lib.qn_cuda_fp8_quantize_x_form.argtypes = [ctypes.c_int, vp, i64, i64, i64, vp, ctypes.c_int, ctypes.c_int, vp]
+    lib.qn_cuda_fp8_gemm_cl.argtypes = [ctypes.POINTER(QW), vp, i64, ctypes.c_int, vp, ctypes.c_int, ctypes.c_int, vp,
+                                        ctypes.c_int, ctypes.c_int, vp, ctypes.c_int, vp]
+    lib.qn_cuda_fp8_gemm_sk.argtypes = [ctypes.POINTER(QW), vp, i64, ctypes.c_int, vp, ctypes.c_int, ctypes.c_int, vp,
+                                        vp, vp, ctypes.c_int, vp]
+    sms = torch.cuda.get_device_properties(0).multi_processor_count
+    print(f"fp8_pair: torch {torch.__version__}, {torch.cuda.get_device_name()}, {sms} SMs; medians of {reps} "
+          f"interleaved rounds (20 calls each), us; ratio = _scaled_mm / ours (> 1: ours faster)")
+    skw = torch.empty(lib.qn_cuda_fp8_sk_bytes(sms) // 4, device="cuda", dtype=torch.float32)
+    skf = torch.zeros(2 * sms, device="cuda", dtype=torch.int32)
+    weights = {}
+    bad = 0
+    for M, N, K in rows:
+        w8, sw = peer_weight(weights, N, K)
+        qw = QW(E4M3, N, K, N, K, 0, w8.data_ptr(), sw.data_ptr(), None)
+        x, x8, sx = peer_x(M, K)
+        buf = torch.empty(lib.qn_cuda_fp8_x_bytes(M, K), device="cuda", dtype=torch.uint8)
+        y = torch.empty(M, N, device="cuda", dtype=torch.bfloat16)
+        err = [0]
+
+        def q():
+            err[0] |= lib.qn_cuda_fp8_quantize_x_form(BF16, x.data_ptr(), M, K, K, buf.data_ptr(), 1, -1, None)
+
+        def gemm(tile):
+            return lambda: err.__setitem__(0, err[0] | lib.qn_cuda_fp8_gemm_cl(
+                ctypes.byref(qw), buf.data_ptr(), M, BF16, y.data_ptr(), tile, 1, None, 1, 4, None, sms, None))
+
+        def sk(mode, tile):
+            return lambda: err.__setitem__(0, err[0] | lib.qn_cuda_fp8_gemm_sk(
+                ctypes.byref(qw), buf.data_ptr(), M, BF16, y.data_ptr(), tile, mode, skw.data_ptr(), skf.data_ptr(),
+                None, sms, None))
+
+        known = {"dflt": gemm(0), "t192": gemm(5), "t128": gemm(2), "sk3": sk(3, 0), "g192": sk(3, 5), "sk4": sk(4, 0),
+                 "sk2": sk(2, 0), "quant": q}
+        peer = lambda: torch._scaled_mm(x8, w8.t(), sx, sw, out_dtype=torch.bfloat16, use_fast_accum=True)
+        cands = [("peer", peer)] + [(f, known[f]) for f in forms if f in known]
+        if "quant" not in forms and forms != ["peer"]:  # peer: _scaled_mm alone (verify_fp816.sh's ncu of it)
+            cands.append(("quant", q))
+        q()
+        for _, f in cands:
+            for _ in range(3):
+                f()
+        torch.cuda.synchronize()
+        t = {c: [] for c, _ in cands}
+        for r in range(reps):
+            order = cands[r % len(cands):] + cands[:r % len(cands)]
+            for c, f in order:
+                t[c].append(time20(f))
+        if err[0]:
+            print(f"{M} {N} {K}: our launches failed ({err[0]})")
+            bad = 1
+        mp = med(t["peer"])
+        parts = [f"peer {mp:.1f}"]
+        for c, _ in cands[1:]:
+            m = med(t[c])
+            if c == "quant":
+                parts.append(f"quant {m:.1f}")
+                continue
+            pr = med([a / b for a, b in zip(t["peer"], t[c])])
+            parts.append(f"{c} {m:.1f} ({mp / m:.2f}, rounds {pr:.2f}; +q {mp / (m + med(t['quant'])):.2f})" if "quant" in t
+                         else f"{c} {m:.1f}")
+        spread = (max(t["peer"]) - min(t["peer"])) / mp
+        print(f"{M:>5} {N:>5} {K:>5} | " + " | ".join(parts) + f" | peer spread {spread:.0%}   pair")
+        if prof:
+            from torch.profiler import profile, ProfilerActivity
+            with profile(activities=[ProfilerActivity.CUDA]) as p:
+                peer()
+                torch.cuda.synchronize()
+            dt = lambda e: getattr(e, "device_time_total", None) or getattr(e, "cuda_time_total", 0.0)
+            ks = [(e.key, dt(e)) for e in p.key_averages() if dt(e) > 0]
+            print(f"{M:>5} {N:>5} {K:>5} | peer kernels: " +
+                  "; ".join(f"{n[:110]} {us:.1f} us" for n, us in ks) + "   prof")
+    return bad
+
+
+if __name__ == "__main__":
+    sys.exit(main())
