@@ -871,9 +871,11 @@ QN_Q8_M1_ROWS_DEF(qn_q8_m1_rows_lx, const local float *xs, QN_XV_LOCAL)
 /* qn_gemv_q8_m1 (matmul, matmul_multi) after the norm: group g takes `passes` sets of 16 rows (2 a warp), one
  * after another (fewer groups: each norms the row once). lm: red, then xs (QN_NG_RED). */
 /* and qn_gemv_q8_m1_glu after the norm: `passes` sets of 8 outputs a group (gate and up row a warp). */
-/* Both twice: WALK qn_q8_m1_rows_lx (QUANTA_OPENCL_NG_STEP=0) and, as qn_gemv_q8_m1n_w / _glu_w (the default since
+/* Both three times: WALK qn_q8_m1_rows_lx (QUANTA_OPENCL_NG_STEP=0) and, as qn_gemv_q8_m1n_w / _glu_w (the default since
  * the H100 call of 21:05), qn_q8_s2_rows_lx: the streamed kernels' whole-step walker (every load of a step before its math;
- * m1's walker keeps 2 weight loads in flight a lane, QN_Q8_S_ROWS_DEF says why), the same sums in the same order. */
+ * m1's walker keeps 2 weight loads in flight a lane, QN_Q8_S_ROWS_DEF says why), the same sums in the same order; and as
+ * _t (QUANTA_OPENCL_NG_STEP=2) that walker with the row's tail as one step (QN_Q8_WALK_BODY_T1: Gemma's K = 640 is 40
+ * pieces, no whole step of 4 · 32, so lanes 0-7 wait two round trips a row in _w, one here). */
 #define QN_M1N_KERNELS(SUF, WALK) \
 kernel __attribute__((reqd_work_group_size(32, 8, 1))) \
 void qn_gemv_q8_m1n##SUF(const global uchar *W0, ulong wo0, long ws0, const global uchar *W1, ulong wo1, long ws1, \
@@ -937,8 +939,10 @@ void qn_gemv_q8_m1n_glu##SUF(const global uchar *Wg, ulong go, const global ucha
 }
 
 QN_Q8_S2_ROWS_DEF(qn_q8_s2_rows_lx, QN_G1_U, QN_Q8_WALK_BODY, const local float *xs, QN_XV_LOCAL)
+QN_Q8_S2_ROWS_DEF(qn_q8_s2t_rows_lx, QN_G1_U, QN_Q8_WALK_BODY_T1, const local float *xs, QN_XV_LOCAL)
 QN_M1N_KERNELS(, qn_q8_m1_rows_lx)
 QN_M1N_KERNELS(_w, qn_q8_s2_rows_lx)
+QN_M1N_KERNELS(_t, qn_q8_s2t_rows_lx)
 
 /* qn_gemv_q8_m1 for one weight with the residual add after it (QUANTA_OPENCL_NORM_GEMV=1, cl_norm_gemv.c): y = x·W^T
  * as qn_gemv_q8_m1 stores it, and s = y + r (radd), as add_norm's first stage adds the stored y (f32) and r, or a

@@ -14,7 +14,8 @@
 #              the weight loads start at once)
 #  2. conformance on NVIDIA of every candidate route (explicit q4/q8 M = 1 cases, whole steps and tails)
 #  3. decode tg128 -r 2 of $L1 and $G: default, then the candidates that reach decode (XB=1: Gemma's <= 1536-row
-#     GEMVs; the q8u8 form for every size); CUDA's tg128 in the same call
+#     GEMVs; NG_STEP=2: the fused norm + GEMVs with the row's tail as one step, Gemma's K = 640; the q8u8 form for
+#     every size); CUDA's tg128 in the same call
 #  4. ptxas -v of the cached program's GEMV kernels (registers, spills), the 1B shapes if time is left
 set -u
 cd "$(dirname "$0")/../.." || exit 1
@@ -98,6 +99,7 @@ tgc() { # LABEL FILE: CUDA decode tg128 -r 1 (the ratio's denominator, same call
 tgo l1_default $L1
 tgo g_default $G
 tgo g_xb $G QUANTA_OPENCL_GEMVS_XB=1
+tgo g_t1 $G QUANTA_OPENCL_NG_STEP=2
 tgo l1_u8 $L1 QUANTA_OPENCL_GEMVS=2 QUANTA_OPENCL_GEMVS_RW=2 QUANTA_OPENCL_GEMVS_U=8 QUANTA_OPENCL_GEMVS_XB=1
 tgc l1 $L1
 tgc g $G
