@@ -132,6 +132,10 @@ enum { F_TQ = 1024, F_TO = 2048 };
  * whose rows see none of its upper 64 keys (the lower warpgroup on the diagonal tile) runs P . V over 64 keys (P is
  * 0 past them): a quarter of that tile's products for that warpgroup. */
 enum { F_KV2 = 4096, F_DIAG = 8192 };
+/* fa16 round 2. F_TREE: a row's max and sum over its 2 x NS scores as pairwise trees (depth 5 for 32 values)
+ * instead of chains of NS dependent FMNMX / FADD: the max gates every ex2 of the tile, and the softmax of one
+ * consumer has to fit under the other's products (the max is the same bits; the sum's order changes) */
+enum { F_TREE = 16384 };
 /* The TMA forms' K and V as 3-d tensors (128 dims, Nk keys, B * Hkv heads), boxes of 64 dims x BN keys in the
  * 128-byte swizzle: a __grid_constant__ parameter (the copies take its address in the parameter space) of the
  * TMA forms alone. (Params itself is not __grid_constant__: that moved n128s2sw from 230 to 254 registers.) */
@@ -570,8 +574,19 @@ __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const Params p, c
 #pragma unroll
         for (int h = 0; h < 2; ++h) {
             float mx = -INFINITY;
+            if constexpr ((FL & F_TREE) != 0) {
+                float tr[NS];
 #pragma unroll
-            for (int j = 0; j < NS; ++j) mx = fmaxf(mx, fmaxf(s[j][2 * h], s[j][2 * h + 1]));
+                for (int j = 0; j < NS; ++j) tr[j] = fmaxf(s[j][2 * h], s[j][2 * h + 1]);
+#pragma unroll
+                for (int w = 1; w < NS; w *= 2)
+#pragma unroll
+                    for (int j = 0; j + w < NS; j += 2 * w) tr[j] = fmaxf(tr[j], tr[j + w]);
+                mx = tr[0];
+            } else {
+#pragma unroll
+                for (int j = 0; j < NS; ++j) mx = fmaxf(mx, fmaxf(s[j][2 * h], s[j][2 * h + 1]));
+            }
             mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
             mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
             /* raw scores, the scale folded into one FFMA (sl2 > 0) */
@@ -580,11 +595,26 @@ __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const Params p, c
             alpha[h] = ex2(m[h] - muse);
             m[h] = mnew;
             float sum = 0.f;
+            if constexpr ((FL & F_TREE) != 0) {
+                float tr[NS];
 #pragma unroll
-            for (int j = 0; j < NS; ++j) {
-                s[j][2 * h] = ex2(fmaf(s[j][2 * h], p.sl2, -muse));
-                s[j][2 * h + 1] = ex2(fmaf(s[j][2 * h + 1], p.sl2, -muse));
-                sum += s[j][2 * h] + s[j][2 * h + 1];
+                for (int j = 0; j < NS; ++j) {
+                    s[j][2 * h] = ex2(fmaf(s[j][2 * h], p.sl2, -muse));
+                    s[j][2 * h + 1] = ex2(fmaf(s[j][2 * h + 1], p.sl2, -muse));
+                    tr[j] = s[j][2 * h] + s[j][2 * h + 1];
+                }
+#pragma unroll
+                for (int w = 1; w < NS; w *= 2)
+#pragma unroll
+                    for (int j = 0; j + w < NS; j += 2 * w) tr[j] += tr[j + w];
+                sum = tr[0];
+            } else {
+#pragma unroll
+                for (int j = 0; j < NS; ++j) {
+                    s[j][2 * h] = ex2(fmaf(s[j][2 * h], p.sl2, -muse));
+                    s[j][2 * h + 1] = ex2(fmaf(s[j][2 * h + 1], p.sl2, -muse));
+                    sum += s[j][2 * h] + s[j][2 * h + 1];
+                }
             }
             ls[h] = ls[h] * alpha[h] + sum;
         }
@@ -1529,6 +1559,15 @@ template <typename T> int launch_v(const qn_cuda_attention_args *a, int variant,
     case QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKD: /* ... + the diagonal half */
         return launch_t<T, 128, 2, true, 3, true, true, true, true, true,
                         F_PAIR | F_CMASK | F_TQ | F_TO | F_KV2 | F_DIAG>(a, vswap, err, len);
+    case QN_CUDA_ATTN_WG_N128S3WSPTMAMTOT: /* 41, 44, 47 with the softmax's trees */
+        return launch_t<T, 128, 3, true, 3, true, true, true, true, false, F_CMASK | F_TQ | F_TO | F_TREE>(a, vswap, err,
+                                                                                                         len);
+    case QN_CUDA_ATTN_WG_N176S2WSPTMAMTOKT:
+        return launch_t<T, 176, 2, true, 3, true, true, true, true, false,
+                        F_CMASK | F_TQ | F_TO | F_KV2 | F_TREE>(a, vswap, err, len);
+    case QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKT:
+        return launch_t<T, 128, 2, true, 3, true, true, true, true, true,
+                        F_PAIR | F_CMASK | F_TQ | F_TO | F_KV2 | F_TREE>(a, vswap, err, len);
     case QN_CUDA_ATTN_WG_N128S3WSPTMAPHREQ:
         return launch_t<T, 128, 3, true, 3, true, true, true, true, true, F_HEADS | F_SKIP | F_CMASK | F_EARLY | F_QREG>(
             a, vswap, err, len);
@@ -1559,7 +1598,7 @@ extern "C" int qn_cuda_attn_wg_applies(const qn_cuda_attention_args *a) {
     return qn_sm90a_device_ok() ? 1 : 0;
 }
 
-/* QUANTA_CUDA_ATTN_WG_TILE=1..48 (attention_wg.h's variants: 1 n128s2, 2 n128s3, 3 n64s3, 4 n64s4o, 5 n128s3o,
+/* QUANTA_CUDA_ATTN_WG_TILE=1..51 (attention_wg.h's variants: 1 n128s2, 2 n128s3, 3 n64s3, 4 n64s4o, 5 n128s3o,
  * 6 n64s4o3, 7 n64s4ws, 8 n64s4wsp, 9 n128s3ws, 10 n128s3wsp, 11 n128s2sw, 12 n64s4o3sw, 13 n64s4wssw,
  * 14 n64s4wspsw, 15 n128s3wssw, 16 n128s3wspsw, 17 n128s3osw, 18 n64s4wstma, 19 n64s4wsptma, 20 n128s3wstma,
  * 21 n128s3wsptma, 22 n64s4ws3tma, 23 n64s4wsptmap, 24 n128s3wsptmap, 25 n128s3wsptmaph, 26 n128s3wsptmar,
@@ -1567,7 +1606,8 @@ extern "C" int qn_cuda_attn_wg_applies(const qn_cuda_attention_args *a) {
  * 32 n128s3wsptmac4, 33 n128s3wsptmaphreq, 34 n128s3wstmac, 35 n128s3wsptmam, 36 n128s3wsptmas,
  * 37 n128s3wsptmapm2, 38 n128s3wsptmame1, 39 n128s3wsptmamq, 40 n128s3wsptmamt, 41 n128s3wsptmamto,
  * 42 n128s3wsptmapm2t, 43 n128s3wsptmamtod, 44 n176s2wsptmamtok, 45 n192s2wsptmamtok, 46 n128s2wsptmamtokd,
- * 47 n128s2wsptmapm2tok, 48 n128s2wsptmapm2tokd) picks the form
+ * 47 n128s2wsptmapm2tok, 48 n128s2wsptmapm2tokd, 49 n128s3wsptmamtot, 50 n176s2wsptmamtokt, 51 n128s2wsptmapm2tokt)
+ * picks the form
  * QN_CUDA_ATTN_WG_AUTO runs, for side-by-side runs of the engine; unset or anything else: the pick by shape below.
  * Read once. */
 static int tile_env() {

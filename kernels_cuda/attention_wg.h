@@ -70,6 +70,8 @@ enum { QN_CUDA_ATTN_WG_AUTO = 0, QN_CUDA_ATTN_WG_N128S2, QN_CUDA_ATTN_WG_N128S3,
         * for 2 Q buffers and an O stage: the next item's Q lands under the current item, the output goes by 41's
         * TMA store), without and with D */
        QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOK, QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKD,
+       /* fa16 round 2 (UNMEASURED): 41, 44, 47 with a row's max and sum as pairwise trees (T) */
+       QN_CUDA_ATTN_WG_N128S3WSPTMAMTOT, QN_CUDA_ATTN_WG_N176S2WSPTMAMTOKT, QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKT,
        QN_CUDA_ATTN_WG_NVARIANTS };
 /* Flag for the check: V's descriptor with its two byte offsets exchanged (a wrong reading of the MN-major
  * layout shows as a failure with one and a pass with the other). */

@@ -9,9 +9,10 @@
 #     lower consumer's diagonal P . V over 64 keys), 44 / 45 (41 with K and V on barriers of their own, 2 stages of
 #     176 / 192 keys), 46 (the same with 128-key tiles, + 43's half), 47 / 48 (persistent pairs of row blocks with
 #     46's K / V split, 2 Q buffers and an O stage for the TMA store; 48 with 43's half). If that process fails (a
-#     form that hangs or faults), each form again in its own process (rows appended);
+#     form that hangs or faults), each form again in its own process (rows appended); 49-51: 41, 44, 47 with a row's
+#     max and sum as pairwise trees;
 #  2. correctness, side by side (nothing timed): `quanta conform --backend cuda --filter attention` with
-#     QUANTA_CUDA_ATTN_WG=2 and TILE 43-48 (and the auto pick); attention_check wg on 43-48 (float64 reference,
+#     QUANTA_CUDA_ATTN_WG=2 and TILE 43-51 (and the auto pick); attention_check wg on 43-51 (float64 reference,
 #     NaN-poisoned output, seed printed; folds 3 and 128 and kv_lens fall back; 47 / 48 also on 3 blocks);
 #     racecheck / synccheck on the small cases of 44, 46, 47 (SAN: the K / V split, with the diagonal half, persistent);
 #  3. ncu (if installed and time is left): forms 41, 44, 47 on 1k causal and 16k non-causal (speed of light, warp
@@ -24,8 +25,8 @@ B=${QBUILD:-/tmp/qbuild}
 Q=${QUANTA:-$B/tools/quanta}
 P=/tmp/prebuild/fa16
 BIN=$P/attention_check
-FORMS=${FA16_FORMS:-41,43,44,45,46,47,48}
-NEW=${FA16_NEW:-43 44 45 46 47 48}
+FORMS=${FA16_FORMS:-41,43,44,45,46,47,48,49,50,51}
+NEW=${FA16_NEW:-43 44 45 46 47 48 49 50 51}
 SAN=${FA16_SAN:-44 46 47}
 say "$(nvidia-smi --query-gpu=name,clocks.sm,temperature.gpu --format=csv,noheader 2>/dev/null)"
 if [ ! -x $BIN ]; then # no prebuild ran (or it failed): build here, in the budget
