@@ -479,6 +479,7 @@ QN_Q4_DOT32_DEF(qn_q4_dot32s, QN_S_B4)
 #define QN_S_XL_BATCH 2
 #define QN_S_XL_SPLIT 4
 #define QN_S_F_U8 8 /* q8 at 2 rows a warp (QUANTA_OPENCL_GEMVS_U=8): 8 pieces of each row in flight, the tail in one step */
+#define QN_S_F_PF 16 /* with QN_S_F_U8 and x local (QUANTA_OPENCL_GEMVS_PF=1): the first step's loads issued before x is staged */
 #define QN_S_XB 4
 
 /* float4 i of x (P float4s a piece) into lx: as is, or (QN_S_XL_SPLIT, P = 8) raw columns 4j..4j+3 of chunk v, whose
@@ -526,6 +527,9 @@ QN_INL void qn_s_stage_x(local float4 *lx, const global float4 *x4, long n4, int
 #define QN_Q8_WALK_BODY_STEPS(R, U, XV)                                                                        \
     _Pragma("unroll") for (int r = 0; r < (R); r++) s[r] = 0.0f;                                               \
     long v0 = l;                                                                                               \
+    QN_Q8_WALK_LOOP(R, U, XV)
+/* the whole steps from v0 on */
+#define QN_Q8_WALK_LOOP(R, U, XV)                                                                              \
     for (; v0 + ((U) - 1) * QN_GPU_LX < nv; v0 += (U) * QN_GPU_LX) {                                           \
         uint4 a[U][R];                                                                                         \
         float4 X[U][4];                                                                                        \
@@ -545,12 +549,16 @@ QN_INL void qn_s_stage_x(local float4 *lx, const global float4 *x4, long n4, int
  * same order. */
 #define QN_Q8_WALK_BODY_T1(R, U, XV)                                                                           \
     QN_Q8_WALK_BODY_STEPS(R, U, XV)                                                                            \
-    if (v0 < nv) {                                                                                             \
+    if (v0 < nv) QN_Q8_SEL_STEP(R, U, XV, w[r][min(v0 + u * QN_GPU_LX, nv - 1)])
+/* one step at v0 whose pieces may run past the row: piece u of row r is LD (an expression of u and r: a load from a
+ * clamped place, or a register loaded before), x from the same clamped place, its sum kept only where v0 + 32u < nv */
+#define QN_Q8_SEL_STEP(R, U, XV, LD)                                                                           \
+    {                                                                                                          \
         uint4 a[U][R];                                                                                         \
         float4 X[U][4];                                                                                        \
         _Pragma("unroll") for (int u = 0; u < (U); u++) {                                                      \
             const long v = min(v0 + u * QN_GPU_LX, nv - 1);                                                    \
-            _Pragma("unroll") for (int r = 0; r < (R); r++) a[u][r] = w[r][v];                                 \
+            _Pragma("unroll") for (int r = 0; r < (R); r++) a[u][r] = LD;                                      \
             X[u][0] = XV(v, 0), X[u][1] = XV(v, 1), X[u][2] = XV(v, 2), X[u][3] = XV(v, 3);                    \
         }                                                                                                      \
         _Pragma("unroll") for (int u = 0; u < (U); u++)                                                        \
@@ -584,6 +592,19 @@ QN_Q8_S2_ROWS_DEF(qn_q8_s2_rows, QN_G1_U, QN_Q8_WALK_BODY, const global float4 *
 QN_Q8_S2_ROWS_DEF(qn_q8_s2_rows_l, QN_G1_U, QN_Q8_WALK_BODY, const local float4 *lx, QN_S_XL8)
 QN_Q8_S2_ROWS_DEF(qn_q8_s2u8_rows, 8, QN_Q8_WALK_BODY_T1, const global float4 *x4, QN_S_XG8)
 QN_Q8_S2_ROWS_DEF(qn_q8_s2u8_rows_l, 8, QN_Q8_WALK_BODY_T1, const local float4 *lx, QN_S_XL8)
+/* qn_q8_s2u8_rows_l with its first step's pieces (l + 32u, clamped to the row) loaded into pre before the call
+ * (QN_S_F_PF: before x is staged); the same sums in the same order */
+QN_INL float2 qn_q8_s2u8p_rows_l(const global uint4 *w0, const global uint4 *w1, const local float4 *lx, long nv, int l,
+                                 const uint4 pre[8][2]) {
+    const global uint4 *w[2] = {w0, w1};
+    float s[2] = {0.0f, 0.0f};
+    long v0 = l;
+    QN_Q8_SEL_STEP(2, 8, QN_S_XL8, pre[u][r])
+    v0 += 8 * QN_GPU_LX;
+    QN_Q8_WALK_LOOP(2, 8, QN_S_XL8)
+    if (v0 < nv) QN_Q8_SEL_STEP(2, 8, QN_S_XL8, w[r][min(v0 + u * QN_GPU_LX, nv - 1)])
+    return (float2)(s[0], s[1]);
+}
 
 /* block it's first row (per rows a warp, get_local_size(1) warps a group) and its partials' buffer */
 #define QN_S_BLOCK(it, per) (((long)(it) * (long)get_num_groups(1) + (long)get_group_id(1)) * (long)get_local_size(1) * (per))
@@ -606,7 +627,18 @@ kernel void qn_gemv_q8_s(const global uchar *W0, ulong wo0, long ws0, const glob
     const long N = N0 + N1 + N2;
     const global float4 *x4 = (const global float4 *)(xb_ + xo);
     QN_S_LOCAL_SPLIT(lm)
-    const int xloc = xl & QN_S_XL_LOCAL;
+    const int xloc = xl & QN_S_XL_LOCAL, pf = xl & QN_S_F_PF;
+    uint4 pre[8][2];
+    if (pf) { /* the first block's first step, in flight while x is staged (host: rw 2, U = 8, x in local memory) */
+        float unused;
+        const long n0 = QN_S_BLOCK(0, 2) + ly * 2;
+        const global uint4 *p0 = qn_q8_m1_row(min(n0, N - 1), W0 + wo0, ws0, W1 + wo1, ws1, W2 + wo2, ws2, N0, N1, K, &unused);
+        const global uint4 *p1 = qn_q8_m1_row(min(n0 + 1, N - 1), W0 + wo0, ws0, W1 + wo1, ws1, W2 + wo2, ws2, N0, N1, K, &unused);
+        _Pragma("unroll") for (int u = 0; u < 8; u++) {
+            pre[u][0] = p0[min((long)l + u * QN_GPU_LX, K / 16 - 1)];
+            pre[u][1] = p1[min((long)l + u * QN_GPU_LX, K / 16 - 1)];
+        }
+    }
     if (xloc) qn_s_stage_x(lx, x4, K / 4, 4, xl);
     for (int it = 0; it < iters; it++) {
         const long gb = QN_S_BLOCK(it, rw), n0 = gb + ly * rw;
@@ -617,7 +649,9 @@ kernel void qn_gemv_q8_s(const global uchar *W0, ulong wo0, long ws0, const glob
         for (int r = 0; r < QN_S_RW; r++)
             w[r] = qn_q8_m1_row(min(n0 + r, N - 1), W0 + wo0, ws0, W1 + wo1, ws1, W2 + wo2, ws2, N0, N1, K, &sc[r]);
         float4 s;
-        if (rw == 2 && (xl & QN_S_F_U8))
+        if (pf && it == 0)
+            s.xy = qn_q8_s2u8p_rows_l(w[0], w[1], lx, K / 16, l, pre);
+        else if (rw == 2 && (xl & QN_S_F_U8))
             s.xy = xloc ? qn_q8_s2u8_rows_l(w[0], w[1], lx, K / 16, l) : qn_q8_s2u8_rows(w[0], w[1], x4, K / 16, l);
         else if (rw == 2) s.xy = xloc ? qn_q8_s2_rows_l(w[0], w[1], lx, K / 16, l) : qn_q8_s2_rows(w[0], w[1], x4, K / 16, l);
         else s = xloc ? qn_q8_s_rows_l(w[0], w[1], w[2], w[3], lx, K / 16, l)

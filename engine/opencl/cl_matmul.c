@@ -416,7 +416,8 @@ static size_t gemv1_sets(const qn_cl *s, const mm_args *m) {
  * clgemv15), QUANTA_OPENCL_GEMVS=0: the m1 kernels everywhere.
  * QUANTA_OPENCL_GEMVS_RW = rows a warp (4, the default, or 2: twice the warps; q4 too since clgemv16),
  * QUANTA_OPENCL_GEMVS_U=8 (q8 at 2 rows a warp: 8 pieces of each row in flight a lane, not 4),
- * QUANTA_OPENCL_GEMVS_XB=1 (x staged with 4 loads an item in flight) and q4_xsplit's x: the kernels' flags word
+ * QUANTA_OPENCL_GEMVS_PF=1 (with U=8 and x in local memory, matmul and multi: the first step's weight loads issued
+ * before x is staged), QUANTA_OPENCL_GEMVS_XB=1 (x staged with 4 loads an item in flight) and q4_xsplit's x: the kernels' flags word
  * (kernels_cl/gemv_gpu.cl QN_S_XL_*, QN_S_F_U8). Work-groups of
  * 32 x S items, S = QUANTA_OPENCL_GEMVS_SETS (1..8), by default 8 halved while that leaves fewer groups than
  * compute units (4096 rows at 4 a warp: 1024 warps, 8 an SM in all; each group copies x once, so not smaller),
@@ -453,6 +454,8 @@ static int gemvs_shape(const qn_cl *s, const mm_args *m, size_t rows, int glu, i
     if (o->xl && q4 && m->xsplit) o->xl |= 4; /* q4_xsplit made sure x fits */
     const char *ue = getenv("QUANTA_OPENCL_GEMVS_U"); /* q8 at 2 rows a warp: 8 pieces of each in flight, not 4 */
     if (!q4 && o->rw == 2 && ue && !strcmp(ue, "8")) o->xl |= 8;
+    const char *pe = getenv("QUANTA_OPENCL_GEMVS_PF"); /* qn_gemv_q8_s: the first step's loads before x is staged */
+    if (!glu && (o->xl & 9) == 9 && pe && !strcmp(pe, "1")) o->xl |= 16;
     return 1;
 }
 
