@@ -12,7 +12,7 @@
 #  2. conformance on NVIDIA: the defaults (q4 split), q8g8
 #  3. decode tg128 -r 2 of $L1 and $G: default; Gemma with NG_STEP=2 (the fused norm + GEMVs' tail as one step, K =
 #     640) and GEMVS_XB=1 (x staged 4 loads at a time: Gemma's <= 1536-row GEMVs); CUDA's tg128 in the same call;
-#     the 1B with GEMVS=1 RW=2 U=8
+#     Gemma's greedy text default vs NG_STEP=2; the 1B with GEMVS=1 RW=2 U=8
 #  4. the 1B shapes (5632x2048, 2048x5632, 32000x2048) default vs q8g8, if time is left
 set -u
 cd "$(dirname "$0")/../.." || exit 1
@@ -94,6 +94,15 @@ tgo g_xb $G QUANTA_OPENCL_GEMVS_XB=1
 tgo l1_default $L1
 tgc g $G
 tgc l1 $L1
+gen() { # LABEL FILE ENV...: 24 greedy tokens
+  local label=$1 f=$2; shift 2
+  [ -f $f ] && [ $(left) -gt 3 ] || return
+  env "$@" timeout 4 $Q generate -m $f -n 24 --backend opencl --quiet > $D/gen_$label.txt 2> $D/gen_$label.err
+  say "generate $label ($*) rc=$? $(md5sum < $D/gen_$label.txt | cut -c1-12)"
+}
+gen g_default $G
+gen g_t1 $G QUANTA_OPENCL_NG_STEP=2
+[ -s $D/gen_g_t1.txt ] && { cmp -s $D/gen_g_default.txt $D/gen_g_t1.txt && say "greedy g NG_STEP=2: same text" || say "greedy g NG_STEP=2: TEXT DIFFERS"; }
 tgo g_default2 $G
 tgo l1_g8 $L1 $G8
 printf "\n| decode run (tg128) | switches | tok/s | sd |\n|---|---|---|---|$ROWS\n" | tee -a $D/summary.txt
