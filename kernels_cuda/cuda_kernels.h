@@ -219,6 +219,12 @@ extern int qn_cuda_ggml_mmq_kernel;
 /* Its tile, forced (kernels_cuda/ggml_mmq.cuh lists them: 1 = 128x128 ... 6 = 128x128b2, 7 = wg128x128 ...
  * 11 = wg256x128), 0 picked by grid size; -1 (the start): from QUANTA_CUDA_GGML_MMQ_TILE at the first call. */
 extern int qn_cuda_ggml_mmq_tile;
+/* Benchmarks only: 1 makes the sm_90a register-A route (=17) skip its activation prep (the scratch holds the last
+ * call's), timing the GEMM alone. */
+extern int qn_cuda_ggml_mmq_noprep;
+/* =17's GEMM as a programmatic dependent launch of its activation prep (kernels_cuda/ggml_mmq_rsi_wg.cu); -1 (the
+ * start): from QUANTA_CUDA_GGML_PDL=1 at the first call. */
+extern int qn_cuda_ggml_mmq_pdl;
 /* out[T,K] = rows ids[t] of the [V,K] table (bad ids set *err_flag to 1, rows left unwritten). */
 int qn_cuda_ggml_get_rows(int w_dtype, const void *w, int64_t V, int64_t K, const int32_t *ids, int64_t T,
                           int out_dtype, void *out, int *err_flag, void *stream);

@@ -229,7 +229,7 @@ template <int DT> static int qn_gmmq_pick(const qn_gmmq_args &a, int sms, cudaSt
     return qn_gmmq_launch<DT, 2, 1>(a, s);
 }
 
-int qn_cuda_ggml_mmq_kernel = -1, qn_cuda_ggml_mmq_tile = -1;
+int qn_cuda_ggml_mmq_kernel = -1, qn_cuda_ggml_mmq_tile = -1, qn_cuda_ggml_mmq_noprep = 0;
 
 /* Which kernel: QUANTA_CUDA_GGML_MMQ=5 this file's; =6 the one that decodes into mma fragments
  * (ggml_mmq_frag.cu); anything else (unset, 7) the wgmma kernel (ggml_mmq_wg.cu) where it is faster (M > 64

@@ -49,11 +49,18 @@
  * producer warpgroup (256 threads, 128 registers each) and half the shared memory, so two blocks share an SM and
  * their four consumer warpgroups interleave on the tensor cores without moving in step; thread 0 issues the copies
  * from inside the consumer loop (a ring slot once every warp has released it). */
-template <int DT, int NB, int CPS = 1> struct qn_rsi_cfg {
+/* V (mmq16): variant bits of the forced tiles; 1: an A ring of 2 slots, so the B ring gets a fourth 32 KB slot on the
+ * 256-token Q8_0 tile (3 slots there otherwise: only one step of activations in flight beyond the two in use); 2: 256
+ * weight rows a tile (MR = 2 row blocks of 64 per consumer warpgroup, two m64 wgmma per k16): the activation slab,
+ * 2 bytes an element against the weight's 0.56 / 1.06, is read once per 256 rows instead of 128 — 31% (Q4_0) / 19%
+ * (Q8_0) fewer bytes into the SM per flop at 128 tokens than the 128x256 tile, for an SM-side copy path that
+ * moves ~22 B a clock on every tile so far. */
+template <int DT, int NB, int CPS = 1, int V = 0> struct qn_rsi_cfg {
     static constexpr int bb = qn_ggml_block_bytes(DT);
     static constexpr int arow = (QN_RSI_KA / 32) * bb; /* 144 / 272 bytes: rows 4 banks apart */
-    static constexpr int a_bytes = QN_RSI_BN * arow, b_bytes = NB * QN_GMMQ_BK * 2;
-    static constexpr int SA = CPS == 1 || DT == QN_DT_GGML_Q4_0 ? 3 : 2;
+    static constexpr int MR = (V & 2) ? 2 : 1, BN = QN_RSI_BN * MR;
+    static constexpr int a_bytes = BN * arow, b_bytes = NB * QN_GMMQ_BK * 2;
+    static constexpr int SA = (V & 1) || (MR == 2 && DT == QN_DT_GGML_Q8_0) ? 2 : CPS == 1 || DT == QN_DT_GGML_Q4_0 ? 3 : 2;
     /* 228 KB an SM, 1 KB of it reserved per block; 1024 for the alignment, the barriers */
     static constexpr int budget = (CPS == 1 ? 232448 : 233472 / 2 - 1024) - 1024 - 256;
     static constexpr int SB0 = (budget - SA * a_bytes) / b_bytes, SB = SB0 > 8 ? 8 : SB0;
@@ -72,6 +79,13 @@ __device__ __forceinline__ uint32_t qn_rsi_andor(uint32_t a, uint32_t b, uint32_
     uint32_t d;
     asm("lop3.b32 %0, %1, %2, %3, 0xEA;\n" : "=r"(d) : "r"(a), "r"(b), "r"(c));
     return d;
+}
+/* DIAG 3 (mmq16): the ceiling of this data path with both operands from shared memory (CUTLASS's form), A taken
+ * from the activation slab itself (64 of its token rows, the same K-major 128-byte-swizzled layout) */
+template <int NB> __device__ __forceinline__ void qn_rsi_ss_mma(float (&d)[NB / 8][4], uint64_t ad, uint64_t bd) {
+    if constexpr (NB == 64) qn_wg_mma16_ss_n64<0>(d, ad, bd, 1);
+    else if constexpr (NB == 128) qn_wg_mma16_ss_n128<0>(d, ad, bd, 1);
+    else qn_wg_mma16_ss_n256(d, ad, bd);
 }
 
 /* Per lane, fixed for the kernel: where its code words sit in an even block (ODD blocks need none) and the PRMT
@@ -123,19 +137,22 @@ __device__ __forceinline__ void qn_rsi_block(const uint8_t *row0, const qn_rsi_l
 
 #endif
 
-/* U: blocks per commit group (2: a step, 4: two); DIAG: 0, or the diagnostic forms above; CPS: blocks per SM (cfg). */
-template <int DT, int NB, int U, int DIAG, int CPS>
+/* U: blocks per commit group (2: a step, 4: two); DIAG: 0, or the diagnostic forms above (mmq16's: 3, SS wgmma, A
+ * from the slab, no decode; 4, the full consumers but no copies past the rings' first fill: the consumers' own rate);
+ * CPS: blocks per SM (cfg); V: cfg's variant bits. */
+template <int DT, int NB, int U, int DIAG, int CPS, int V>
 __global__ void __launch_bounds__(CPS == 1 ? 384 : 256, CPS)
     qn_k_ggml_mmq_rsi(const __grid_constant__ CUtensorMap amap, qn_gmmq_args p, float *part) {
 #if QN_RSI_HAVE
-    typedef qn_rsi_cfg<DT, NB, CPS> Cfg;
-    constexpr int SA = Cfg::SA, SB = Cfg::SB;
+    typedef qn_rsi_cfg<DT, NB, CPS, V> Cfg;
+    constexpr int SA = Cfg::SA, SB = Cfg::SB, MR = Cfg::MR;
+    static_assert(MR == 1 || (DIAG != 3 && CPS == 1), "256-row tiles: no SS diagnostic, one block an SM");
     constexpr int R = 2;       /* register sets of U blocks (8 U registers): one decoded while the other's wgmma run */
     constexpr int UPS = 8 / U; /* units (commit groups) per A slot */
     constexpr int SPU = U / 2; /* 64-wide steps per unit */
     /* 64 A registers or 128 accumulators: the producer warpgroup's registers go to the consumers (40 + 2 x 232 per 128
      * threads = 504 <= 512) */
-    constexpr bool big = (U == 4 || NB == 256) && CPS == 1;
+    constexpr bool big = (U == 4 || NB == 256 || MR == 2) && CPS == 1;
     extern __shared__ __align__(128) uint8_t qn_rsi_smem_raw[];
     uint8_t *sm = qn_rsi_smem_raw + ((1024u - (qn_smem_u32(qn_rsi_smem_raw) & 1023u)) & 1023u);
     const uint32_t sbase = qn_smem_u32(sm), bars = sbase + Cfg::bar_off;
@@ -160,19 +177,30 @@ __global__ void __launch_bounds__(CPS == 1 ? 384 : 256, CPS)
     }
     __syncthreads();
     const __half *xt = p.xh + (size_t)mt * (size_t)KT * NB * QN_GMMQ_BK; /* this token tile's slabs */
-    const int32_t row0 = (int32_t)(nt * QN_RSI_BN);
+    const int32_t row0 = (int32_t)(nt * Cfg::BN);
     auto load_a = [&](int slot, int64_t ka) { /* A slot: the tile rows' raw bytes of K slot ka0 + ka */
+        if (DIAG == 4 && ka >= SA) { /* DIAG 4: the ring's first fill only, then the slots marked full as they are */
+            qn_mbar_arrive(afull(slot));
+            return;
+        }
         qn_mbar_arrive_expect_tx(afull(slot), Cfg::a_bytes);
-        qn_tma_load_2d(sbase + Cfg::a_off + slot * Cfg::a_bytes, &amap, afull(slot), (int32_t)((ka0 + ka) * (Cfg::arow / 2)),
-                       row0);
+#pragma unroll
+        for (int r = 0; r < MR; r++) /* boxes of 128 rows */
+            qn_tma_load_2d(sbase + Cfg::a_off + slot * Cfg::a_bytes + r * QN_RSI_BN * Cfg::arow, &amap, afull(slot),
+                           (int32_t)((ka0 + ka) * (Cfg::arow / 2)), row0 + r * QN_RSI_BN);
     };
     auto load_b = [&](int slot, int64_t i) { /* B slot: the slab of step 4 ka0 + i */
+        if (DIAG == 4 && i >= SB) {
+            qn_mbar_arrive(bfull(slot));
+            return;
+        }
         qn_mbar_arrive_expect_tx(bfull(slot), Cfg::b_bytes);
         qn_bulk_copy(sbase + slot * Cfg::b_bytes, xt + (size_t)(4 * ka0 + i) * NB * QN_GMMQ_BK, Cfg::b_bytes, bfull(slot));
     };
     if (CPS == 2 && tid == 0) { /* the rings' first fills; the rest from the consumer loop */
         qn_tma_prefetch(&amap);
         for (int s = 0; s < SA && s < nka; s++) load_a(s, s);
+        qn_pdl_wait();
         for (int s = 0; s < SB && s < 4 * nka; s++) load_b(s, s);
     }
 
@@ -180,8 +208,12 @@ __global__ void __launch_bounds__(CPS == 1 ? 384 : 256, CPS)
         if (big) qn_setmaxnreg_dec<40>();
         if (tid == 256) {
             qn_tma_prefetch(&amap);
+            /* the weight's first boxes; then, launched as the prep's programmatic dependent (QUANTA_CUDA_GGML_PDL), wait
+             * for it (a no-op otherwise): this much overlaps the prep's last wave */
+            for (int s = 0; s < SA && s < nka; s++) load_a(s, s);
+            qn_pdl_wait();
             for (int64_t i = 0; i < 4 * nka; i++) {
-                if ((i & 3) == 0) {
+                if ((i & 3) == 0 && (i >> 2) >= SA) {
                     const int64_t ka = i >> 2;
                     const int sa = (int)(ka % SA);
                     qn_mbar_wait(aempty(sa), (uint32_t)((ka / SA) & 1) ^ 1u);
@@ -197,19 +229,22 @@ __global__ void __launch_bounds__(CPS == 1 ? 384 : 256, CPS)
     /* ---------------------------------------------------------------------------------- consumers */
     if (big) qn_setmaxnreg_inc<232>();
     const int warp = tid >> 5, lane = tid & 31, g = lane >> 2, t = lane & 3;
-    const int r0 = warp * 16 + g;
+    /* the warp's first row in the tile: warpgroup w has rows 64 w .. (MR 1) or 128 w .. in two blocks of 64 (MR 2) */
+    const int rw = MR == 1 ? warp * 16 : 128 * (warp >> 2) + 16 * (warp & 3), r0 = rw + g;
     qn_rsi_lane L;
     if (DT == QN_DT_GGML_Q4_0) L.offA = t < 3 ? 4 + 4 * t : 16, L.offB = 0;
     else L.offA = 4 + 4 * t, L.offB = t < 3 ? 20 + 4 * t : 32;
     L.sel = t < 3 ? 0x7654u : 0x5432u;
-    float acc[NB / 8][4];
+    float acc[MR][NB / 8][4];
 #pragma unroll
-    for (int j = 0; j < NB / 8; j++) acc[j][0] = acc[j][1] = acc[j][2] = acc[j][3] = 0.0f;
-    uint32_t a[R][U][2][4]; /* [set][block of the unit][k16 half][register] */
+    for (int r = 0; r < MR; r++)
+#pragma unroll
+        for (int j = 0; j < NB / 8; j++) acc[r][j][0] = acc[r][j][1] = acc[r][j][2] = acc[r][j][3] = 0.0f;
+    uint32_t a[R][MR * U][2][4]; /* [set][row block x U + block of the unit][k16 half][register] */
 #pragma unroll
     for (int s = 0; s < R; s++)
 #pragma unroll
-        for (int b = 0; b < U; b++)
+        for (int b = 0; b < MR * U; b++)
 #pragma unroll
             for (int i = 0; i < 8; i++) a[s][b][i >> 2][i & 3] = DIAG == 1 ? 0x3C003C00u : 0u;
     uint32_t sink = 0; /* DIAG 2: keeps the decode */
@@ -221,17 +256,20 @@ __global__ void __launch_bounds__(CPS == 1 ? 384 : 256, CPS)
     /* unit j (0 .. UPS - 1) of A slot sa: its U blocks into register set S */
     auto decode = [&](auto jc, auto sc, int sa) {
         constexpr int J = decltype(jc)::value, S = decltype(sc)::value;
-        if (DIAG == 1) return;
-        const uint8_t *row = abase + sa * Cfg::a_bytes;
-        qn_rsi_block<DT, J * U>(row, L, t, a[S][0]);
-        qn_rsi_block<DT, J * U + 1>(row, L, t, a[S][1]);
-        if constexpr (U == 4) {
-            qn_rsi_block<DT, J * U + 2>(row, L, t, a[S][2]);
-            qn_rsi_block<DT, J * U + 3>(row, L, t, a[S][3]);
+        constexpr int NR = DIAG == 1 || DIAG == 3 ? 0 : MR; /* those decode nothing */
+#pragma unroll
+        for (int r = 0; r < NR; r++) {
+            const uint8_t *row = abase + sa * Cfg::a_bytes + r * 64 * Cfg::arow;
+            qn_rsi_block<DT, J * U>(row, L, t, a[S][r * U]);
+            qn_rsi_block<DT, J * U + 1>(row, L, t, a[S][r * U + 1]);
+            if constexpr (U == 4) {
+                qn_rsi_block<DT, J * U + 2>(row, L, t, a[S][r * U + 2]);
+                qn_rsi_block<DT, J * U + 3>(row, L, t, a[S][r * U + 3]);
+            }
         }
         if (DIAG == 2) {
 #pragma unroll
-            for (int b = 0; b < U; b++)
+            for (int b = 0; b < MR * U; b++)
 #pragma unroll
                 for (int i = 0; i < 8; i++) sink ^= a[S][b][i >> 2][i & 3];
         }
@@ -241,8 +279,9 @@ __global__ void __launch_bounds__(CPS == 1 ? 384 : 256, CPS)
 #pragma unroll
         for (int s = 0; s < R; s++)
 #pragma unroll
-            for (int b = 0; b < U; b++) qn_wg_keep(a[s][b]);
-        qn_wg_keep(acc);
+            for (int b = 0; b < MR * U; b++) qn_wg_keep(a[s][b]);
+#pragma unroll
+        for (int r = 0; r < MR; r++) qn_wg_keep(acc[r]);
     };
 
     /* ring positions as running counters (a 64-bit % 7 costs ~20 instructions): bs / bph the next step's B slot and
@@ -265,6 +304,7 @@ __global__ void __launch_bounds__(CPS == 1 ? 384 : 256, CPS)
     do { /* at least once (K >= 256): a loop that may run zero times makes ptxas serialize the wgmma */
         auto unit = [&](auto jc) {
             constexpr int J = decltype(jc)::value, S = J % R;
+            (void)S; /* unused by DIAG 3 */
             const int s0 = bs; /* this unit's first B slot */
 #pragma unroll
             for (int i = 0; i < SPU; i++) { /* its steps' activations */
@@ -278,8 +318,17 @@ __global__ void __launch_bounds__(CPS == 1 ? 384 : 256, CPS)
                 for (int b = 0; b < U; b++) {
                     if (b == 2) adv(sb, SB, nullptr);
                     const uint32_t lo = dlo + (uint32_t)(sb * (Cfg::b_bytes >> 4) + 4 * (b & 1)); /* k16 pair */
-                    qn_rs_mma<NB>(acc, a[S][b][0], (uint64_t)dhi << 32 | lo);
-                    qn_rs_mma<NB>(acc, a[S][b][1], (uint64_t)dhi << 32 | (lo + 2u));
+                    if constexpr (DIAG == 3) { /* A: slab rows 64 x (the warpgroup) .. */
+                        const uint32_t alo = lo + (NB >= 128 ? (uint32_t)(warp >> 2) * 512u : 0u);
+                        qn_rsi_ss_mma<NB>(acc[0], (uint64_t)dhi << 32 | alo, (uint64_t)dhi << 32 | lo);
+                        qn_rsi_ss_mma<NB>(acc[0], (uint64_t)dhi << 32 | (alo + 2u), (uint64_t)dhi << 32 | (lo + 2u));
+                    } else {
+#pragma unroll
+                        for (int h = 0; h < 2; h++)
+#pragma unroll
+                            for (int r = 0; r < MR; r++)
+                                qn_rs_mma<NB>(acc[r], a[S][r * U + b][h], (uint64_t)dhi << 32 | (lo + 2u * h));
+                    }
                 }
                 qn_wg_commit();
                 /* unit u - 1 is done: its register set and B slots are free (with two or more groups in flight ptxas
@@ -331,14 +380,15 @@ __global__ void __launch_bounds__(CPS == 1 ? 384 : 256, CPS)
     } while (++ka < nka);
     if (DIAG != 2) qn_wg_wait<0>();
     keep_all();
-    if (DIAG == 2) acc[0][0] += __uint_as_float(sink & 0x007FFFFFu); /* a subnormal: the decode stays */
-    float (&acc1)[1][NB / 8][4] = *reinterpret_cast<float (*)[1][NB / 8][4]>(&acc);
-    if (gridDim.z > 1) { /* this split's f32 partial sums (scaled) for the reduce */
-        qn_gmmq_args q = p;
+    if (DIAG == 2) acc[0][0][0] += __uint_as_float(sink & 0x007FFFFFu); /* a subnormal: the decode stays */
+    qn_pdl_wait(); /* xscale and y: after the prep (passed long ago: every B slot came after it) */
+    qn_gmmq_args q = p;
+    if (gridDim.z > 1) /* this split's f32 partial sums (scaled) for the reduce */
         q.yd = QN_DT_F32, q.y = part + (size_t)blockIdx.z * (size_t)p.M * (size_t)p.N;
-        qn_gmmq_store<1, NB / 8>(q, acc1, nt * QN_RSI_BN + warp * 16, mt * NB, g, t);
-    } else {
-        qn_gmmq_store<1, NB / 8>(p, acc1, nt * QN_RSI_BN + warp * 16, mt * NB, g, t);
+#pragma unroll
+    for (int r = 0; r < MR; r++) {
+        float (&acc1)[1][NB / 8][4] = *reinterpret_cast<float (*)[1][NB / 8][4]>(&acc[r]);
+        qn_gmmq_store<1, NB / 8>(q, acc1, nt * Cfg::BN + rw + 64 * r, mt * NB, g, t);
     }
 #else
     (void)amap, (void)p, (void)part;
@@ -346,19 +396,43 @@ __global__ void __launch_bounds__(CPS == 1 ? 384 : 256, CPS)
 #endif
 }
 
-template <int DT, int NB, int U, int DIAG, int CPS = 1>
+/* QUANTA_CUDA_GGML_PDL=1 (mmq16; off until measured): the GEMM launched as a programmatic dependent of the activation
+ * prep (which lets it launch at its start), so the GEMM's blocks take the SMs the prep's last wave frees and set up,
+ * and the producer issues the weight's first TMA boxes, before griddepcontrol.wait. The same bits. */
+int qn_cuda_ggml_mmq_pdl = -1;
+static bool qn_rsi_pdl() {
+    if (qn_cuda_ggml_mmq_pdl < 0) {
+        const char *e = getenv("QUANTA_CUDA_GGML_PDL");
+        qn_cuda_ggml_mmq_pdl = e && !strcmp(e, "1");
+    }
+    return qn_cuda_ggml_mmq_pdl == 1;
+}
+
+template <int DT, int NB, int U, int DIAG, int CPS = 1, int V = 0>
 static int qn_rsi_launch(const CUtensorMap &m, const qn_gmmq_args &a, cudaStream_t s, int splits, float *part) {
-    typedef qn_rsi_cfg<DT, NB, CPS> Cfg;
+    typedef qn_rsi_cfg<DT, NB, CPS, V> Cfg;
     static bool attr_set = false;
-    auto k = qn_k_ggml_mmq_rsi<DT, NB, U, DIAG, CPS>;
+    auto k = qn_k_ggml_mmq_rsi<DT, NB, U, DIAG, CPS, V>;
     if (!attr_set) {
         cudaError_t e = cudaFuncSetAttribute(k, cudaFuncAttributeMaxDynamicSharedMemorySize, Cfg::smem + 1024);
         if (e != cudaSuccess) return (int)e;
         attr_set = true;
     }
-    const int64_t gx = (a.N + QN_RSI_BN - 1) / QN_RSI_BN, gy = (a.M + NB - 1) / NB;
+    const int64_t gx = (a.N + Cfg::BN - 1) / Cfg::BN, gy = (a.M + NB - 1) / NB;
     if (gx > 0x7fffffff || gy > 65535) return (int)cudaErrorInvalidValue;
-    k<<<dim3((unsigned)gx, (unsigned)gy, (unsigned)splits), Cfg::threads, Cfg::smem + 1024, s>>>(m, a, part);
+    const dim3 grid((unsigned)gx, (unsigned)gy, (unsigned)splits);
+    if (qn_rsi_pdl()) {
+        cudaLaunchConfig_t lc = {};
+        cudaLaunchAttribute at[1];
+        at[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
+        at[0].val.programmaticStreamSerializationAllowed = 1;
+        lc.gridDim = grid, lc.blockDim = dim3(Cfg::threads), lc.dynamicSmemBytes = Cfg::smem + 1024, lc.stream = s;
+        lc.attrs = at, lc.numAttrs = 1;
+        const cudaError_t le = cudaLaunchKernelEx(&lc, k, m, a, part);
+        if (le != cudaSuccess) return (int)le;
+    } else {
+        k<<<grid, Cfg::threads, Cfg::smem + 1024, s>>>(m, a, part);
+    }
     const int e = qn_cu_launch_status();
     if (e || splits == 1) return e;
     return qn_gmmq_rs_reduce(part, splits, a.M * a.N, a.yd, a.y, s);
@@ -367,8 +441,13 @@ static int qn_rsi_launch(const CUtensorMap &m, const qn_gmmq_args &a, cudaStream
 /* Forced tiles (QUANTA_CUDA_GGML_MMQ_TILE): rsi128x128 / rsi128x64 (one step per commit group), rsi128x128g2 (two),
  * rsi128x256 (256 tokens: m64n256k16, 128 accumulators a consumer thread), rsi2c128x64 (128x64 tiles, two blocks per
  * SM: cfg's CPS 2), rsidiag0 / rsidiag1 (the diagnostic forms, 128 or 64 tokens), rsisplit (the auto tile, K split
- * where the tiles make fewer than ~128 blocks: =16's rule and scratch). Otherwise =16's table (qn_rsi_go), split K
- * where QN_RSI_SPLIT_DEFAULT. */
+ * where the tiles make fewer than ~128 blocks: =16's rule and scratch); mmq16's: rsi128x256g2 (256 tokens, two steps
+ * per commit group), rsi128x256a2 (256 tokens, cfg's V 1: 2 A slots, a deeper B ring), rsidiag256 (rsidiag0's form
+ * on 256 tokens), rsiss (DIAG 3 on the auto tile's tokens: SS wgmma, the data path's ceiling), rsisplit128 (128 tokens,
+ * two steps per commit group, K split by =16's rule: the k/v shapes at 128 blocks of a quarter of K each), rsinocopy (DIAG 4
+ * on the auto tile: decode and wgmma on the rings' first fill, no further copies: the consumers' ceiling), rsi256x128 /
+ * rsi256x64 (cfg's V 2: 256 weight rows a tile). Otherwise =16's table
+ * (qn_rsi_go), split K where QN_RSI_SPLIT_DEFAULT. */
 #define QN_RSI_SPLIT_DEFAULT 1
 /* Two steps per commit group on the 128-token tile of the auto pick (as =16's table; rsi128x128 forces one step). */
 #define QN_RSI_G2_DEFAULT 1
@@ -385,10 +464,14 @@ template <int DT> static int qn_rsi_go(const qn_gmmq_args &a, int x_dtype, const
     int nb = rows * ((a.M + 255) / 256) >= want ? 256 : rows * ((a.M + 127) / 128) >= want ? 128 : 64;
     if (ft == 24 || ft == 26 || ((ft == 27 || ft == 28) && nb == 256)) nb = 128;
     if (ft == 25 || ft == 30) nb = 64;
-    if (ft == 31) nb = 256;
-    const int e = qn_gmmq_prep_xt(x_dtype, x, a, nb, true, s, DT == QN_DT_GGML_Q4_0 ? 1 : 2);
-    if (e) return e;
-    int sp = (QN_RSI_SPLIT_DEFAULT && ft == 0) || ft == 29 ? qn_gmmq_rs_splits_rule(a.M, a.N, a.K, nb) : 1;
+    if (ft == 36 || ft == 38) nb = 128;
+    if (ft == 39) nb = 64;
+    if (ft >= 31 && ft <= 34) nb = 256;
+    if (!qn_cuda_ggml_mmq_noprep) {
+        const int e = qn_gmmq_prep_xt(x_dtype, x, a, nb, true, s, DT == QN_DT_GGML_Q4_0 ? 1 : 2);
+        if (e) return e;
+    }
+    int sp = (QN_RSI_SPLIT_DEFAULT && ft == 0) || ft == 29 || ft == 36 ? qn_gmmq_rs_splits_rule(a.M, a.N, a.K, nb) : 1;
     if (sp > 1 && (nb > 128 || !part || part_bytes < (size_t)sp * (size_t)a.M * (size_t)a.N * 4)) sp = 1;
     switch (ft) {
     case 24: return qn_rsi_launch<DT, 128, 2, 0>(m, a, s, 1, part);
@@ -398,6 +481,20 @@ template <int DT> static int qn_rsi_go(const qn_gmmq_args &a, int x_dtype, const
     case 28: return nb == 128 ? qn_rsi_launch<DT, 128, 2, 2>(m, a, s, 1, part) : qn_rsi_launch<DT, 64, 2, 2>(m, a, s, 1, part);
     case 30: return qn_rsi_launch<DT, 64, 2, 0, 2>(m, a, s, 1, part);
     case 31: return qn_rsi_launch<DT, 256, 2, 0>(m, a, s, 1, part);
+    case 32: return qn_rsi_launch<DT, 256, 4, 0>(m, a, s, 1, part);
+    case 33: return qn_rsi_launch<DT, 256, 2, 0, 1, 1>(m, a, s, 1, part);
+    case 34: return qn_rsi_launch<DT, 256, 2, 1>(m, a, s, 1, part);
+    case 35:
+        return nb == 256   ? qn_rsi_launch<DT, 256, 2, 3>(m, a, s, 1, part)
+               : nb == 128 ? qn_rsi_launch<DT, 128, 4, 3>(m, a, s, 1, part)
+                           : qn_rsi_launch<DT, 64, 2, 3>(m, a, s, 1, part);
+    case 36: return qn_rsi_launch<DT, 128, 4, 0>(m, a, s, sp, part);
+    case 38: return qn_rsi_launch<DT, 128, 2, 0, 1, 2>(m, a, s, 1, part);
+    case 39: return qn_rsi_launch<DT, 64, 2, 0, 1, 2>(m, a, s, 1, part);
+    case 37:
+        return nb == 256   ? qn_rsi_launch<DT, 256, 2, 4>(m, a, s, 1, part)
+               : nb == 128 ? qn_rsi_launch<DT, 128, 4, 4>(m, a, s, 1, part)
+                           : qn_rsi_launch<DT, 64, 2, 4>(m, a, s, 1, part);
     default: break;
     }
     if (nb == 256) return qn_rsi_launch<DT, 256, 2, 0>(m, a, s, 1, part);

@@ -132,6 +132,9 @@ template <int XD, int PERM>
 __global__ void __launch_bounds__(256) qn_k_gmmq_prep_xt_v(const void *x, int64_t M, int64_t Mt, int64_t K, int nb,
                                                            __half *xt, float *xscale) {
     __shared__ float sh[32];
+    /* a GEMM launched as this grid's programmatic dependent (QUANTA_CUDA_GGML_PDL, mmq16) may start setting up now:
+     * it reads nothing of ours before its griddepcontrol.wait (a no-op for any other next kernel) */
+    qn_pdl_launch();
     constexpr int per16 = XD == QN_DT_F32 ? 4 : 8; /* elements per 16 bytes */
     const int64_t KT = K / QN_GMMQ_BK, nblk = K / 32;
     uint4 *xt4 = reinterpret_cast<uint4 *>(xt);

@@ -20,6 +20,9 @@
  * MMQ_BENCH_FORMATS=q4_0,q8_0 limits the formats, MMQ_BENCH_M=512 (or a list: 256,2048; 2048 is not in
  * the default list) the batch sizes, MMQ_BENCH_SHAPES=5120x5120,27648x5120 (N x K) the shapes (default the
  * 7B's four).
+ * mmq16: MMQ_BENCH_XY=bf16 feeds x and takes y in bf16 (cuBLAS bf16's operands; default f32 / f32, the engine's);
+ * MMQ_BENCH_EXTRA=pdl,gemm adds rows after "auto": "pdl" (the new kernel with QUANTA_CUDA_GGML_PDL on), "gemm" (=17's
+ * GEMM alone: qn_cuda_ggml_mmq_noprep, on the activations the auto row's last call prepped).
  */
 #include <cuda_runtime.h>
 
@@ -70,7 +73,10 @@ int main(int argc, char **argv) {
     CK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev));
     const int knew = getenv("MMQ_BENCH_NEW") ? atoi(getenv("MMQ_BENCH_NEW")) : 6;
     const int kold = getenv("MMQ_BENCH_OLD") ? atoi(getenv("MMQ_BENCH_OLD")) : 5;
-    if (csv) fprintf(csv, "format,M,N,K,new_us,new_tflops,old_us,old_tflops,speedup,maxdiff_rel,new_tile,new,old\n");
+    const bool xy16 = getenv("MMQ_BENCH_XY") && !strcmp(getenv("MMQ_BENCH_XY"), "bf16");
+    const int xd = xy16 ? QN_DT_BF16 : QN_DT_F32, yd = xd;
+    const char *extra = getenv("MMQ_BENCH_EXTRA");
+    if (csv) fprintf(csv, "format,M,N,K,new_us,new_tflops,old_us,old_tflops,speedup,maxdiff_rel,new_tile,new,old,xy\n");
     printf("new = kernel %d, old = kernel %d\n", knew, kold);
     printf("%-5s %4s %6s %6s %10s %8s %10s %8s %8s %10s %s\n", "fmt", "M", "N", "K", "new us", "TFLOP/s", "old us",
            "TFLOP/s", "speedup", "maxdiff", "new tile");
@@ -119,14 +125,24 @@ int main(int argc, char **argv) {
                 CK(cudaMalloc(&x, hx.size() * sizeof(float)));
                 CK(cudaMalloc(&yn, (size_t)(M * N) * sizeof(float)));
                 CK(cudaMalloc(&yo, (size_t)(M * N) * sizeof(float)));
-                CK(cudaMemcpy(x, hx.data(), hx.size() * sizeof(float), cudaMemcpyHostToDevice));
+                if (xy16) { /* bf16 x: the f32 values rounded to nearest even, in place */
+                    std::vector<uint16_t> hb(hx.size());
+                    for (size_t i = 0; i < hx.size(); i++) {
+                        uint32_t u;
+                        memcpy(&u, &hx[i], 4);
+                        hb[i] = (uint16_t)((u + 0x7FFFu + ((u >> 16) & 1u)) >> 16);
+                    }
+                    CK(cudaMemcpy(x, hb.data(), hb.size() * 2, cudaMemcpyHostToDevice));
+                } else {
+                    CK(cudaMemcpy(x, hx.data(), hx.size() * sizeof(float), cudaMemcpyHostToDevice));
+                }
                 qn_cuda_ggml_mmq_kernel = knew; /* the scratch of the new kernel (=14's holds the f16 weight too) */
                 const size_t sn = qn_cuda_ggml_mmq_scratch(M, N, K);
                 void *scr;
                 CK(cudaMalloc(&scr, sn));
                 auto run = [&](int kernel, int tile, float *y) {
                     qn_cuda_ggml_mmq_kernel = kernel, qn_cuda_ggml_mmq_tile = tile;
-                    CK((cudaError_t)qn_cuda_ggml_mmq(f.dt, w, N, K, QN_DT_F32, x, M, QN_DT_F32, y, scr, sn, sms, st));
+                    CK((cudaError_t)qn_cuda_ggml_mmq(f.dt, w, N, K, xd, x, M, yd, y, scr, sn, sms, st));
                 };
                 auto time_ms = [&](int kernel, int tile, float *y) { /* per call */
                     cudaGraph_t g;
@@ -148,6 +164,12 @@ int main(int argc, char **argv) {
                     CK(cudaMemcpyAsync(hn.data(), yn, hn.size() * 4, cudaMemcpyDeviceToHost, st));
                     CK(cudaMemcpyAsync(ho.data(), yo, ho.size() * 4, cudaMemcpyDeviceToHost, st));
                     CK(cudaStreamSynchronize(st));
+                    if (xy16) /* bf16 outputs: the first half of each buffer, widened from the back */
+                        for (size_t i = hn.size(); i-- > 0;) {
+                            const uint16_t *bn = (const uint16_t *)hn.data(), *bo = (const uint16_t *)ho.data();
+                            const uint32_t un = (uint32_t)bn[i] << 16, uo = (uint32_t)bo[i] << 16;
+                            memcpy(&hn[i], &un, 4), memcpy(&ho[i], &uo, 4);
+                        }
                     double md = 0, mo = 0;
                     for (size_t i = 0; i < hn.size(); i++) {
                         const double d = std::fabs((double)hn[i] - ho[i]);
@@ -160,17 +182,27 @@ int main(int argc, char **argv) {
                 const float old_ms = time_ms(kold, 0, yo);
                 auto row = [&](const char *label, float ms) {
                     const double md = maxdiff();
-                    printf("%-5s %4lld %6lld %6lld %10.1f %8.1f %10.1f %8.1f %8.2f %10.2e %s\n", f.name, (long long)M,
+                    printf("%-5s %4lld %6lld %6lld %10.1f %8.1f %10.1f %8.1f %8.2f %10.2e %s%s\n", f.name, (long long)M,
                            (long long)N, (long long)K, ms * 1e3, fl / (ms * 1e-3) / 1e12, old_ms * 1e3,
-                           fl / (old_ms * 1e-3) / 1e12, old_ms / ms, md, label);
+                           fl / (old_ms * 1e-3) / 1e12, old_ms / ms, md, label, xy16 ? " (bf16 x, y)" : "");
                     if (csv)
-                        fprintf(csv, "%s,%lld,%lld,%lld,%.2f,%.2f,%.2f,%.2f,%.3f,%.3e,%s,%d,%d\n", f.name, (long long)M,
+                        fprintf(csv, "%s,%lld,%lld,%lld,%.2f,%.2f,%.2f,%.2f,%.3f,%.3e,%s,%d,%d,%s\n", f.name, (long long)M,
                                 (long long)N, (long long)K, ms * 1e3, fl / (ms * 1e-3) / 1e12, old_ms * 1e3,
-                                fl / (old_ms * 1e-3) / 1e12, old_ms / ms, md, label, knew, kold);
+                                fl / (old_ms * 1e-3) / 1e12, old_ms / ms, md, label, knew, kold, xy16 ? "bf16" : "f32");
                     if (csv) fflush(csv); /* a run cut short by its timeout keeps its rows */
                     fflush(stdout);
                 };
                 row("auto", time_ms(knew, 0, yn));
+                if (in_list(extra, "gemm")) { /* the prep of the auto row's calls stays in the scratch */
+                    qn_cuda_ggml_mmq_noprep = 1;
+                    row("gemm", time_ms(knew, 0, yn));
+                    qn_cuda_ggml_mmq_noprep = 0;
+                }
+                if (in_list(extra, "pdl")) {
+                    qn_cuda_ggml_mmq_pdl = 1;
+                    row("pdl", time_ms(knew, 0, yn));
+                    qn_cuda_ggml_mmq_pdl = 0;
+                }
                 /* every tile of the new kernel on the big shapes at M = 512 and 256 (MMQ_BENCH_TILES=0: none) */
                 const char *tiles = getenv("MMQ_BENCH_TILES");
                 static const char *const names[] = {"128x128",   "128x64",    "64x32",    "128x128w4", "256x128",
@@ -179,9 +211,10 @@ int main(int argc, char **argv) {
                                                     "ws128x256", "rs128x128", "rs128x64", "rs128x128c2", "rs128x64c2",
                                                     "rs128x256", "rs128x256c2", "rs128x128g2", "rssplit",
                                                     "rsi128x128", "rsi128x64", "rsi128x128g2", "rsidiag0", "rsidiag1",
-                                                    "rsisplit", "rsi2c128x64", "rsi128x256"};
+                                                    "rsisplit", "rsi2c128x64", "rsi128x256", "rsi128x256g2",
+                                                    "rsi128x256a2", "rsidiag256", "rsiss", "rsisplit128", "rsinocopy", "rsi256x128", "rsi256x64"};
                 const int t0 = knew >= 17 ? 24 : knew >= 16 ? 16 : knew >= 13 ? 13 : knew >= 7 ? 7 : 1,
-                          t1 = knew >= 17 ? 31 : knew >= 16 ? 23 : knew >= 13 ? 15 : knew >= 7 ? 12 : 6;
+                          t1 = knew >= 17 ? 39 : knew >= 16 ? 23 : knew >= 13 ? 15 : knew >= 7 ? 12 : 6;
                 const bool listed = tiles && strcmp(tiles, "0") && strcmp(tiles, "1"); /* a list: on every shape */
                 if ((listed || (M >= 256 && K * N >= 4096 * 4096)) && !(tiles && !strcmp(tiles, "0")))
                     for (int t = t0; t <= t1; t++) /* MMQ_BENCH_TILES=name,name: only those */
