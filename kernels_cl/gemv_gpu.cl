@@ -478,7 +478,8 @@ QN_Q4_DOT32_DEF(qn_q4_dot32s, QN_S_B4)
 #define QN_S_XL_LOCAL 1
 #define QN_S_XL_BATCH 2
 #define QN_S_XL_SPLIT 4
-#define QN_S_F_U8 8 /* q8 at 2 rows a warp (QUANTA_OPENCL_GEMVS_U=8): 8 pieces of each row in flight */
+#define QN_S_F_U8 8 /* q8 at 2 rows a warp (QUANTA_OPENCL_GEMVS_U=8): 8 pieces of each row in flight, the tail in one step */
+#define QN_S_F_PF 16 /* with QN_S_F_U8 and x local (QUANTA_OPENCL_GEMVS_PF=1): the first step's loads issued before x is staged */
 #define QN_S_XB 4
 
 /* float4 i of x (P float4s a piece) into lx: as is, or (QN_S_XL_SPLIT, P = 8) raw columns 4j..4j+3 of chunk v, whose
@@ -518,8 +519,17 @@ QN_INL void qn_s_stage_x(local float4 *lx, const global float4 *x4, long n4, int
  * all lie in the row have no branch at all (every load of the step issued before its math), and the pieces left
  * (K % (32·U) > 0) go one by one after them: the same additions in the same order. */
 #define QN_Q8_WALK_BODY(R, U, XV)                                                                              \
+    QN_Q8_WALK_BODY_STEPS(R, U, XV)                                                                            \
+    for (; v0 < nv; v0 += QN_GPU_LX) { /* the row's tail, a piece at a time */                                 \
+        const float4 X0 = XV(v0, 0), X1 = XV(v0, 1), X2 = XV(v0, 2), X3 = XV(v0, 3);                           \
+        _Pragma("unroll") for (int r = 0; r < (R); r++) s[r] += qn_q8_dot16s(w[r][v0], X0, X1, X2, X3);        \
+    }
+#define QN_Q8_WALK_BODY_STEPS(R, U, XV)                                                                        \
     _Pragma("unroll") for (int r = 0; r < (R); r++) s[r] = 0.0f;                                               \
     long v0 = l;                                                                                               \
+    QN_Q8_WALK_LOOP(R, U, XV)
+/* the whole steps from v0 on */
+#define QN_Q8_WALK_LOOP(R, U, XV)                                                                              \
     for (; v0 + ((U) - 1) * QN_GPU_LX < nv; v0 += (U) * QN_GPU_LX) {                                           \
         uint4 a[U][R];                                                                                         \
         float4 X[U][4];                                                                                        \
@@ -531,10 +541,31 @@ QN_INL void qn_s_stage_x(local float4 *lx, const global float4 *x4, long n4, int
         _Pragma("unroll") for (int u = 0; u < (U); u++)                                                        \
             _Pragma("unroll") for (int r = 0; r < (R); r++)                                                    \
                 s[r] += qn_q8_dot16s(a[u][r], X[u][0], X[u][1], X[u][2], X[u][3]);                              \
-    }                                                                                                          \
-    for (; v0 < nv; v0 += QN_GPU_LX) { /* the row's tail, a piece at a time */                                 \
-        const float4 X0 = XV(v0, 0), X1 = XV(v0, 1), X2 = XV(v0, 2), X3 = XV(v0, 3);                           \
-        _Pragma("unroll") for (int r = 0; r < (R); r++) s[r] += qn_q8_dot16s(w[r][v0], X0, X1, X2, X3);        \
+    }
+/* QN_Q8_WALK_BODY with the row's tail as one more step (QN_S_F_U8's walker): the pieces left after the whole steps
+ * (fewer than U a lane) loaded at once from clamped places (piece nv - 1 again past the row: a valid load, its sum
+ * dropped by a select, not a branch, so no load waits in a branch), where the piece loop above waits one round trip
+ * a piece: 6 at K = 11008 with U = 8, and every piece at K = 2048 (no whole step of 8). The same additions in the
+ * same order. */
+#define QN_Q8_WALK_BODY_T1(R, U, XV)                                                                           \
+    QN_Q8_WALK_BODY_STEPS(R, U, XV)                                                                            \
+    if (v0 < nv) QN_Q8_SEL_STEP(R, U, XV, w[r][min(v0 + u * QN_GPU_LX, nv - 1)])
+/* one step at v0 whose pieces may run past the row: piece u of row r is LD (an expression of u and r: a load from a
+ * clamped place, or a register loaded before), x from the same clamped place, its sum kept only where v0 + 32u < nv */
+#define QN_Q8_SEL_STEP(R, U, XV, LD)                                                                           \
+    {                                                                                                          \
+        uint4 a[U][R];                                                                                         \
+        float4 X[U][4];                                                                                        \
+        _Pragma("unroll") for (int u = 0; u < (U); u++) {                                                      \
+            const long v = min(v0 + u * QN_GPU_LX, nv - 1);                                                    \
+            _Pragma("unroll") for (int r = 0; r < (R); r++) a[u][r] = LD;                                      \
+            X[u][0] = XV(v, 0), X[u][1] = XV(v, 1), X[u][2] = XV(v, 2), X[u][3] = XV(v, 3);                    \
+        }                                                                                                      \
+        _Pragma("unroll") for (int u = 0; u < (U); u++)                                                        \
+            _Pragma("unroll") for (int r = 0; r < (R); r++) {                                                  \
+                const float d = qn_q8_dot16s(a[u][r], X[u][0], X[u][1], X[u][2], X[u][3]);                     \
+                s[r] = v0 + u * QN_GPU_LX < nv ? s[r] + d : s[r];                                              \
+            }                                                                                                  \
     }
 /* 4 rows a warp, QN_S_U pieces of each in flight a lane */
 #define QN_Q8_S_ROWS_DEF(NAME, XT, XV)                                                                         \
@@ -546,21 +577,34 @@ QN_INL void qn_s_stage_x(local float4 *lx, const global float4 *x4, long n4, int
         return (float4)(s[0], s[1], s[2], s[3]);                                                               \
     }
 /* 2 rows a warp (rw = 2: twice the warps), U pieces of each in flight a lane: QN_G1_U = 4, or 8 (QN_S_F_U8) */
-#define QN_Q8_S2_ROWS_DEF(NAME, U, XT, XV)                                                                     \
+#define QN_Q8_S2_ROWS_DEF(NAME, U, BODY, XT, XV)                                                               \
     QN_INL float2 NAME(const global uint4 *w0, const global uint4 *w1, XT, long nv, int l) {                   \
         const global uint4 *w[2] = {w0, w1};                                                                   \
         float s[2];                                                                                            \
-        QN_Q8_WALK_BODY(2, U, XV)                                                                              \
+        BODY(2, U, XV)                                                                                         \
         return (float2)(s[0], s[1]);                                                                           \
     }
 #define QN_S_XG8(v, j) x4[(v) * 4 + (j)]
 #define QN_S_XL8(v, j) QN_S_LX(v, j, 4)
 QN_Q8_S_ROWS_DEF(qn_q8_s_rows, const global float4 *x4, QN_S_XG8)
 QN_Q8_S_ROWS_DEF(qn_q8_s_rows_l, const local float4 *lx, QN_S_XL8)
-QN_Q8_S2_ROWS_DEF(qn_q8_s2_rows, QN_G1_U, const global float4 *x4, QN_S_XG8)
-QN_Q8_S2_ROWS_DEF(qn_q8_s2_rows_l, QN_G1_U, const local float4 *lx, QN_S_XL8)
-QN_Q8_S2_ROWS_DEF(qn_q8_s2u8_rows, 8, const global float4 *x4, QN_S_XG8)
-QN_Q8_S2_ROWS_DEF(qn_q8_s2u8_rows_l, 8, const local float4 *lx, QN_S_XL8)
+QN_Q8_S2_ROWS_DEF(qn_q8_s2_rows, QN_G1_U, QN_Q8_WALK_BODY, const global float4 *x4, QN_S_XG8)
+QN_Q8_S2_ROWS_DEF(qn_q8_s2_rows_l, QN_G1_U, QN_Q8_WALK_BODY, const local float4 *lx, QN_S_XL8)
+QN_Q8_S2_ROWS_DEF(qn_q8_s2u8_rows, 8, QN_Q8_WALK_BODY_T1, const global float4 *x4, QN_S_XG8)
+QN_Q8_S2_ROWS_DEF(qn_q8_s2u8_rows_l, 8, QN_Q8_WALK_BODY_T1, const local float4 *lx, QN_S_XL8)
+/* qn_q8_s2u8_rows_l with its first step's pieces (l + 32u, clamped to the row) loaded into pre before the call
+ * (QN_S_F_PF: before x is staged); the same sums in the same order */
+QN_INL float2 qn_q8_s2u8p_rows_l(const global uint4 *w0, const global uint4 *w1, const local float4 *lx, long nv, int l,
+                                 const uint4 pre[8][2]) {
+    const global uint4 *w[2] = {w0, w1};
+    float s[2] = {0.0f, 0.0f};
+    long v0 = l;
+    QN_Q8_SEL_STEP(2, 8, QN_S_XL8, pre[u][r])
+    v0 += 8 * QN_GPU_LX;
+    QN_Q8_WALK_LOOP(2, 8, QN_S_XL8)
+    if (v0 < nv) QN_Q8_SEL_STEP(2, 8, QN_S_XL8, w[r][min(v0 + u * QN_GPU_LX, nv - 1)])
+    return (float2)(s[0], s[1]);
+}
 
 /* block it's first row (per rows a warp, get_local_size(1) warps a group) and its partials' buffer */
 #define QN_S_BLOCK(it, per) (((long)(it) * (long)get_num_groups(1) + (long)get_group_id(1)) * (long)get_local_size(1) * (per))
@@ -583,7 +627,18 @@ kernel void qn_gemv_q8_s(const global uchar *W0, ulong wo0, long ws0, const glob
     const long N = N0 + N1 + N2;
     const global float4 *x4 = (const global float4 *)(xb_ + xo);
     QN_S_LOCAL_SPLIT(lm)
-    const int xloc = xl & QN_S_XL_LOCAL;
+    const int xloc = xl & QN_S_XL_LOCAL, pf = xl & QN_S_F_PF;
+    uint4 pre[8][2];
+    if (pf) { /* the first block's first step, in flight while x is staged (host: rw 2, U = 8, x in local memory) */
+        float unused;
+        const long n0 = QN_S_BLOCK(0, 2) + ly * 2;
+        const global uint4 *p0 = qn_q8_m1_row(min(n0, N - 1), W0 + wo0, ws0, W1 + wo1, ws1, W2 + wo2, ws2, N0, N1, K, &unused);
+        const global uint4 *p1 = qn_q8_m1_row(min(n0 + 1, N - 1), W0 + wo0, ws0, W1 + wo1, ws1, W2 + wo2, ws2, N0, N1, K, &unused);
+        _Pragma("unroll") for (int u = 0; u < 8; u++) {
+            pre[u][0] = p0[min((long)l + u * QN_GPU_LX, K / 16 - 1)];
+            pre[u][1] = p1[min((long)l + u * QN_GPU_LX, K / 16 - 1)];
+        }
+    }
     if (xloc) qn_s_stage_x(lx, x4, K / 4, 4, xl);
     for (int it = 0; it < iters; it++) {
         const long gb = QN_S_BLOCK(it, rw), n0 = gb + ly * rw;
@@ -594,7 +649,9 @@ kernel void qn_gemv_q8_s(const global uchar *W0, ulong wo0, long ws0, const glob
         for (int r = 0; r < QN_S_RW; r++)
             w[r] = qn_q8_m1_row(min(n0 + r, N - 1), W0 + wo0, ws0, W1 + wo1, ws1, W2 + wo2, ws2, N0, N1, K, &sc[r]);
         float4 s;
-        if (rw == 2 && (xl & QN_S_F_U8))
+        if (pf && it == 0)
+            s.xy = qn_q8_s2u8p_rows_l(w[0], w[1], lx, K / 16, l, pre);
+        else if (rw == 2 && (xl & QN_S_F_U8))
             s.xy = xloc ? qn_q8_s2u8_rows_l(w[0], w[1], lx, K / 16, l) : qn_q8_s2u8_rows(w[0], w[1], x4, K / 16, l);
         else if (rw == 2) s.xy = xloc ? qn_q8_s2_rows_l(w[0], w[1], lx, K / 16, l) : qn_q8_s2_rows(w[0], w[1], x4, K / 16, l);
         else s = xloc ? qn_q8_s_rows_l(w[0], w[1], w[2], w[3], lx, K / 16, l)
@@ -848,9 +905,11 @@ QN_Q8_M1_ROWS_DEF(qn_q8_m1_rows_lx, const local float *xs, QN_XV_LOCAL)
 /* qn_gemv_q8_m1 (matmul, matmul_multi) after the norm: group g takes `passes` sets of 16 rows (2 a warp), one
  * after another (fewer groups: each norms the row once). lm: red, then xs (QN_NG_RED). */
 /* and qn_gemv_q8_m1_glu after the norm: `passes` sets of 8 outputs a group (gate and up row a warp). */
-/* Both twice: WALK qn_q8_m1_rows_lx (QUANTA_OPENCL_NG_STEP=0) and, as qn_gemv_q8_m1n_w / _glu_w (the default since
+/* Both three times: WALK qn_q8_m1_rows_lx (QUANTA_OPENCL_NG_STEP=0) and, as qn_gemv_q8_m1n_w / _glu_w (the default since
  * the H100 call of 21:05), qn_q8_s2_rows_lx: the streamed kernels' whole-step walker (every load of a step before its math;
- * m1's walker keeps 2 weight loads in flight a lane, QN_Q8_S_ROWS_DEF says why), the same sums in the same order. */
+ * m1's walker keeps 2 weight loads in flight a lane, QN_Q8_S_ROWS_DEF says why), the same sums in the same order; and as
+ * _t (QUANTA_OPENCL_NG_STEP=2) that walker with the row's tail as one step (QN_Q8_WALK_BODY_T1: Gemma's K = 640 is 40
+ * pieces, no whole step of 4 · 32, so lanes 0-7 wait two round trips a row in _w, one here). */
 #define QN_M1N_KERNELS(SUF, WALK) \
 kernel __attribute__((reqd_work_group_size(32, 8, 1))) \
 void qn_gemv_q8_m1n##SUF(const global uchar *W0, ulong wo0, long ws0, const global uchar *W1, ulong wo1, long ws1, \
@@ -913,9 +972,11 @@ void qn_gemv_q8_m1n_glu##SUF(const global uchar *Wg, ulong go, const global ucha
     } \
 }
 
-QN_Q8_S2_ROWS_DEF(qn_q8_s2_rows_lx, QN_G1_U, const local float *xs, QN_XV_LOCAL)
+QN_Q8_S2_ROWS_DEF(qn_q8_s2_rows_lx, QN_G1_U, QN_Q8_WALK_BODY, const local float *xs, QN_XV_LOCAL)
+QN_Q8_S2_ROWS_DEF(qn_q8_s2t_rows_lx, QN_G1_U, QN_Q8_WALK_BODY_T1, const local float *xs, QN_XV_LOCAL)
 QN_M1N_KERNELS(, qn_q8_m1_rows_lx)
 QN_M1N_KERNELS(_w, qn_q8_s2_rows_lx)
+QN_M1N_KERNELS(_t, qn_q8_s2t_rows_lx)
 
 /* qn_gemv_q8_m1 for one weight with the residual add after it (QUANTA_OPENCL_NORM_GEMV=1, cl_norm_gemv.c): y = x·W^T
  * as qn_gemv_q8_m1 stores it, and s = y + r (radd), as add_norm's first stage adds the stored y (f32) and r, or a

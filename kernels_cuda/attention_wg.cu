@@ -123,6 +123,19 @@ enum { F_E1 = 256, F_QPF = 512 };
  * F_TO: the output through shared memory (a consumer's 64 rows into its own Q rows, free after its last
  * Q . K^T) and a TMA store, instead of 32 4-byte global stores a thread at half-sector use. Needs 64 % G == 0. */
 enum { F_TQ = 1024, F_TO = 2048 };
+/* fa16. F_KV2 (the TQ form only): K and V of a stage on barriers of their own, as FlashAttention-3's two pipelines —
+ * K freed once its Q . K^T is done, V once its P . V is, the producer issuing K one tile ahead of V — so 2 stages
+ * run the overlapped loop (one barrier a stage needs 3: tile j's K and tile j - 1's V live while the next loads).
+ * That leaves the shared memory for 176- or 192-key tiles (2 x 88 / 96 KB; FlashAttention-3 sizes hd128 non-causal
+ * at 128 x 176): a tile's fixed costs (barrier waits, the ping-pong hand-over, row max shuffles, O's rescale) over
+ * 1.4-1.5x the keys. F_DIAG (128-key tiles): on the last tile of a causal call without mask or window, a consumer
+ * whose rows see none of its upper 64 keys (the lower warpgroup on the diagonal tile) runs P . V over 64 keys (P is
+ * 0 past them): a quarter of that tile's products for that warpgroup. */
+enum { F_KV2 = 4096, F_DIAG = 8192 };
+/* fa16 round 2. F_TREE: a row's max and sum over its 2 x NS scores as pairwise trees (depth 5 for 32 values)
+ * instead of chains of NS dependent FMNMX / FADD: the max gates every ex2 of the tile, and the softmax of one
+ * consumer has to fit under the other's products (the max is the same bits; the sum's order changes) */
+enum { F_TREE = 16384 };
 /* The TMA forms' K and V as 3-d tensors (128 dims, Nk keys, B * Hkv heads), boxes of 64 dims x BN keys in the
  * 128-byte swizzle: a __grid_constant__ parameter (the copies take its address in the parameter space) of the
  * TMA forms alone. (Params itself is not __grid_constant__: that moved n128s2sw from 230 to 254 registers.) */
@@ -164,14 +177,18 @@ template <> struct Ty<__nv_bfloat16> {
  * registers a thread, which 384 threads need (at most 168 each) */
 /* WS: warpgroup 0 is a producer (it copies Q and the K/V tiles and hands stages over through mbarriers), the
  * others consume; then the rows are 64 per consumer warpgroup. */
-template <int BN, int S, int WGN, bool WS = false, bool SW = false> struct Cfg {
+template <int BN, int S, int WGN, bool WS = false, bool SW = false, bool KV2 = false, bool PO = false> struct Cfg {
     static constexpr int tile = BN * kD * 2; /* bytes of one K (or V) tile */
     static constexpr int stage = 2 * tile;
     static constexpr int rb = 64 * (WGN - (WS ? 1 : 0)), nt = 128 * WGN;
     static constexpr bool qs = WGN > 2;
     static constexpr int qbytes = qs ? rb * kD * 2 : 0;
+    /* PO (the persistent K / V split form): 2 Q buffers and an O stage */
+    static constexpr int qarea = PO ? 3 * qbytes : qbytes;
     /* SW: + 1 KB to align the tiles to the 1024-byte repeat of the 128-byte swizzle */
-    static constexpr size_t smem = (size_t)S * stage + qbytes + (WS ? (2 * S + 2) * 8 : 0) + (SW ? 1024 : 0);
+    /* WS: full / empty a stage, Q's two (KV2: V's full / empty a stage after them; PO: the second Q buffer's two) */
+    static constexpr size_t smem =
+        (size_t)S * stage + qarea + (WS ? ((KV2 ? 4 : 2) * S + (PO ? 4 : 2)) * 8 : 0) + (SW ? 1024 : 0);
 };
 
 #if QN_AWG_HAVE
@@ -187,6 +204,17 @@ template <int BF> struct MmaS<BF, 128> {
     }
     static __device__ __forceinline__ void run_ss(float (&d)[16][4], uint64_t adesc, uint64_t desc, int acc) {
         qn_wg_mma16_ss_n128<BF>(d, adesc, desc, acc);
+    }
+};
+/* 176 / 192 keys (F_KV2 forms): Q from shared memory only */
+template <int BF> struct MmaS<BF, 176> {
+    static __device__ __forceinline__ void run_ss(float (&d)[22][4], uint64_t adesc, uint64_t desc, int acc) {
+        qn_wg_mma16_ss_n176<BF>(d, adesc, desc, acc);
+    }
+};
+template <int BF> struct MmaS<BF, 192> {
+    static __device__ __forceinline__ void run_ss(float (&d)[24][4], uint64_t adesc, uint64_t desc, int acc) {
+        qn_wg_mma16_ss_n192<BF>(d, adesc, desc, acc);
     }
 };
 template <int BF> struct MmaS<BF, 64> {
@@ -242,10 +270,11 @@ template <typename T, int BN, int S, bool OV, int WGN, bool WS, bool PP, bool SW
           int FL = 0>
 __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const Params p, const __grid_constant__ MapsT<TMA, (FL & F_TQ) != 0> mp) {
 #if QN_AWG_HAVE
-    typedef Cfg<BN, S, WGN, WS, SW> C;
+    constexpr bool KV2 = (FL & F_KV2) != 0, DIAG = (FL & F_DIAG) != 0, PO = PER && KV2;
+    typedef Cfg<BN, S, WGN, WS, SW, KV2, PO> C;
     static_assert(!TMA || (WS && SW), "TMA: the producer form, swizzled tiles");
     static_assert(!PER || TMA, "persistent: the TMA producer form");
-    static_assert(!WS || (OV && S >= 3 && (WGN == 3 || (WGN == 4 && TMA && !PP))),
+    static_assert(!WS || (OV && S >= (KV2 ? 2 : 3) && (WGN == 3 || (WGN == 4 && TMA && !PP))),
                   "the producer form: overlapped, 2 consumer warpgroups (3 with TMA, no ping-pong)");
     static_assert(!PP || WS, "ping-pong: between the producer form's two consumers");
     constexpr int CLN = (FL & F_CL4) ? 4 : (FL & F_CL2) ? 2 : 1; /* blocks a cluster */
@@ -262,7 +291,10 @@ __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const Params p, c
     constexpr bool TQ = (FL & F_TQ) != 0, TO = (FL & F_TO) != 0;
     static_assert(!TQ || (TMA && WGN == 3 && !CL && !QR && !(FL & (F_EARLY | F_E1 | F_QPF))),
                   "Q by TMA: the TMA form with 2 consumers and Q in shared memory, its own producer path");
-    static_assert(!TO || (TQ && !PER), "O by TMA: staged in Q's buffer, which a persistent block reloads");
+    static_assert(!TO || (TQ && (!PER || PO)), "O by TMA: staged in Q's buffer (persistent: an O stage of its own)");
+    static_assert(!KV2 || (TQ && (!PER || (PAIR && TO))), "K and V apart: the TQ producer paths (persistent: pairs, TO)");
+    static_assert(BN <= 128 || (KV2 && C::qs), "176 / 192 keys: 2 stages (KV2), Q from shared memory");
+    static_assert(!DIAG || BN == 128, "the diagonal half: 128-key tiles");
     constexpr int NS = BN / 8, PK = BN / 16, TILE = C::tile, STAGE = C::stage, kRB = C::rb, kNT = C::nt;
     constexpr bool QS = C::qs;
     /* 128-key tiles in the producer form: the consumers take the producer's registers (setmaxnreg: 232 each for
@@ -272,8 +304,8 @@ __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const Params p, c
     /* 128 x PREG + 128 (WGN - 1) x CREG <= 64K; 3 consumers (192 rows, 2/3 of the K/V bytes a row): 160 each */
     constexpr int PREG = TMA ? 24 : 40, CREG = WGN == 4 ? 160 : TMA ? 240 : 232;
     constexpr int BF = Ty<T>::bf;
-    static_assert(BN == 64 || BN == 128, "S = Q.K^T is one m64nBN accumulator");
-    static_assert(S >= (OV ? 3 : 2), "stages: the tile computed (and, overlapped, the one before) plus copies");
+    static_assert(BN == 64 || BN == 128 || BN == 176 || BN == 192, "S = Q.K^T is one m64nBN accumulator");
+    static_assert(S >= (OV && !KV2 ? 3 : 2), "stages: the tile computed (and, overlapped, the one before) plus copies");
     extern __shared__ __align__(128) uint8_t smem[];
     const uint32_t sbase = SW ? (qn_smem_u32(smem) + 1023u) & ~1023u : qn_smem_u32(smem);
     const int tid = threadIdx.x, wg = tid >> 7, warp = (tid >> 5) & 3, lane = tid & 31, g = lane >> 2, t = lane & 3;
@@ -401,6 +433,8 @@ __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const Params p, c
      * (c * RB / 8 + m / 8) * 128 + (m % 8) * 16), rows past the block's end zero-filled; its own copy group, the
      * oldest, so every later wait covers it */
     const uint32_t qsbase = sbase + S * STAGE;
+    /* PO: the current item's Q buffer (items alternate between two), its full / empty barriers (set below) */
+    [[maybe_unused]] uint32_t qcur = qsbase;
     auto load_q = [&]() {
         constexpr int LU = WS ? 2 : 32; /* (as load_tile's) */
 #pragma unroll LU
@@ -450,7 +484,9 @@ __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const Params p, c
     float m[2] = {-INFINITY, -INFINITY}, ls[2] = {0.f, 0.f};
     const uint32_t vlbo = p.vswap ? BN * 16 : 128, vsbo = p.vswap ? 128 : BN * 16;
 
-    /* S = Q . K^T of the tile at kbase, issued and committed (one wgmma group) */
+    /* S = Q . K^T of the tile at kbase, issued and committed (one wgmma group). (DIAG's n64 form of the diagonal
+     * tile's product in a branch beside the n128 one: ptxas serialized every wgmma of the kernel, C7511 — its
+     * accumulators in other registers than the n128's) */
     auto issue_s = [&](float (&s)[NS][4], uint32_t kbase) {
         qn_wg_fence();
 #pragma unroll
@@ -463,7 +499,8 @@ __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const Params p, c
             if constexpr (QS && !QR) /* this warpgroup's 64 rows: 8 row groups from group 8 wg */
                 MmaS<BF, BN>::run_ss(
                     s,
-                    SW ? qn_wg_desc_sw128(qsbase + (kk >> 2) * (kRB * 128) + (kk & 3) * 32 + cw * 64 * 128, 16, 1024)
+                    SW ? qn_wg_desc_sw128((PO ? qcur : qsbase) + (kk >> 2) * (kRB * 128) + (kk & 3) * 32 + cw * 64 * 128,
+                                          16, 1024)
                        : qn_wg_desc(qsbase + kk * 2 * (kRB * 16) + cw * 8 * 128, kRB * 16, 128),
                     kdesc, kk > 0);
             else
@@ -471,8 +508,20 @@ __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const Params p, c
         }
         qn_wg_commit();
     };
-    /* O += P . V of the tile at vbase, issued and committed */
-    auto issue_pv = [&](const uint32_t (&pf)[PK][4], uint32_t vbase) {
+    /* O += P . V of the tile at vbase, issued and committed; half (DIAG): its first 64 keys (P is 0 past them).
+     * The branch's condition through a vote and the fences inside it: else ptxas serialized every wgmma (C7520,
+     * a compiler-inserted warpgroup arrive in a divergent path) */
+    auto issue_pv = [&](const uint32_t (&pf)[PK][4], uint32_t vbase, bool half) {
+        if constexpr (DIAG) {
+            if (__all_sync(0xffffffffu, half)) {
+                qn_wg_fence();
+#pragma unroll
+                for (int j = 0; j < PK / 2; ++j)
+                    qn_wg_mma16_n128<BF, 1>(o, pf[j], qn_wg_desc_sw128(vbase + j * 2048, BN * 128, 1024), 1);
+                qn_wg_commit();
+                return;
+            }
+        }
         qn_wg_fence();
 #pragma unroll
         for (int j = 0; j < PK; ++j) /* keys 16 j .. 16 j + 15: core-matrix rows 2 j, 2 j + 1 */
@@ -525,8 +574,19 @@ __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const Params p, c
 #pragma unroll
         for (int h = 0; h < 2; ++h) {
             float mx = -INFINITY;
+            if constexpr ((FL & F_TREE) != 0) {
+                float tr[NS];
 #pragma unroll
-            for (int j = 0; j < NS; ++j) mx = fmaxf(mx, fmaxf(s[j][2 * h], s[j][2 * h + 1]));
+                for (int j = 0; j < NS; ++j) tr[j] = fmaxf(s[j][2 * h], s[j][2 * h + 1]);
+#pragma unroll
+                for (int w = 1; w < NS; w *= 2)
+#pragma unroll
+                    for (int j = 0; j + w < NS; j += 2 * w) tr[j] = fmaxf(tr[j], tr[j + w]);
+                mx = tr[0];
+            } else {
+#pragma unroll
+                for (int j = 0; j < NS; ++j) mx = fmaxf(mx, fmaxf(s[j][2 * h], s[j][2 * h + 1]));
+            }
             mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
             mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
             /* raw scores, the scale folded into one FFMA (sl2 > 0) */
@@ -535,11 +595,26 @@ __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const Params p, c
             alpha[h] = ex2(m[h] - muse);
             m[h] = mnew;
             float sum = 0.f;
+            if constexpr ((FL & F_TREE) != 0) {
+                float tr[NS];
 #pragma unroll
-            for (int j = 0; j < NS; ++j) {
-                s[j][2 * h] = ex2(fmaf(s[j][2 * h], p.sl2, -muse));
-                s[j][2 * h + 1] = ex2(fmaf(s[j][2 * h + 1], p.sl2, -muse));
-                sum += s[j][2 * h] + s[j][2 * h + 1];
+                for (int j = 0; j < NS; ++j) {
+                    s[j][2 * h] = ex2(fmaf(s[j][2 * h], p.sl2, -muse));
+                    s[j][2 * h + 1] = ex2(fmaf(s[j][2 * h + 1], p.sl2, -muse));
+                    tr[j] = s[j][2 * h] + s[j][2 * h + 1];
+                }
+#pragma unroll
+                for (int w = 1; w < NS; w *= 2)
+#pragma unroll
+                    for (int j = 0; j + w < NS; j += 2 * w) tr[j] += tr[j + w];
+                sum = tr[0];
+            } else {
+#pragma unroll
+                for (int j = 0; j < NS; ++j) {
+                    s[j][2 * h] = ex2(fmaf(s[j][2 * h], p.sl2, -muse));
+                    s[j][2 * h + 1] = ex2(fmaf(s[j][2 * h + 1], p.sl2, -muse));
+                    sum += s[j][2 * h] + s[j][2 * h + 1];
+                }
             }
             ls[h] = ls[h] * alpha[h] + sum;
         }
@@ -579,7 +654,13 @@ __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const Params p, c
         if constexpr (TO) {
             /* into this consumer's own Q rows (its last Q . K^T is complete; no one else reads them), then one
              * thread stores the 64 rows by TMA (64 dims x G heads x 64 / G positions, twice; positions past Nq
-             * are not written) */
+             * are not written). PO: into the O stage, once the item before's store has read it (the next item's Q
+             * may already be landing in the other buffer) */
+            const uint32_t ob = PO ? qsbase + 2 * C::qbytes : qsbase;
+            if constexpr (PO) {
+                if ((tid & 127) == 0) qn_tma_store_wait_read<0>();
+                qn_named_sync(3 + cw, 128);
+            }
 #pragma unroll
             for (int h = 0; h < 2; ++h) {
                 float l = ls[h];
@@ -589,18 +670,20 @@ __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const Params p, c
                 const int lr = cw * 64 + warp * 16 + g + 8 * h;
 #pragma unroll
                 for (int j = 0; j < kD / 8; ++j)
-                    qn_sts32(qsbase + sw_off(kRB, lr, j) + 4 * t, Ty<T>::pack(o[j][2 * h] * inv, o[j][2 * h + 1] * inv));
+                    qn_sts32(ob + sw_off(kRB, lr, j) + 4 * t, Ty<T>::pack(o[j][2 * h] * inv, o[j][2 * h + 1] * inv));
             }
             qn_fence_proxy_async();
             qn_named_sync(3 + cw, 128);
             if ((tid & 127) == 0) {
                 if constexpr (TQ) {
                     const int c3 = (int)(b * p.Hkv + hkv), p0 = (int)(((unsigned)r0 + 64u * cw) / (unsigned)p.G);
-                    qn_tma_store_4d(&mp.to, qsbase + cw * 64 * 128, 0, 0, p0, c3);
-                    qn_tma_store_4d(&mp.to, qsbase + kRB * 128 + cw * 64 * 128, 64, 0, p0, c3);
+                    qn_tma_store_4d(&mp.to, ob + cw * 64 * 128, 0, 0, p0, c3);
+                    qn_tma_store_4d(&mp.to, ob + kRB * 128 + cw * 64 * 128, 64, 0, p0, c3);
                 }
                 qn_tma_store_commit();
-                qn_tma_store_wait_read<0>(); /* the block's shared memory stays until the store has read it */
+                if constexpr (!PO) /* the block's shared memory stays until the store has read it (PO: at the next
+                                    * item's epilogue, or the block's end) */
+                    qn_tma_store_wait_read<0>();
             }
         } else {
 #pragma unroll
@@ -630,9 +713,14 @@ __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const Params p, c
          * were fenced to the async proxy), empty[s] (the 256 consumer threads arrive once their P . V of the
          * stage's tile is done), qfull. The n-th use of a stage: full on parity n & 1, empty on (n & 1) ^ 1 (a
          * fresh barrier passes parity 1 at once). */
-        const uint32_t bars = qsbase + C::qbytes, qfull = bars + 16 * S, qempty = qfull + 8;
+        const uint32_t bars = qsbase + C::qarea, qfull = bars + 16 * S, qempty = qfull + 8;
+        /* PO: the second Q buffer's full / empty after V's */
+        [[maybe_unused]] const uint32_t qfull1 = qempty + 8 + 16 * S, qempty1 = qfull1 + 8;
         auto full = [&](int st) { return bars + 8 * st; };
         auto empty = [&](int st) { return bars + 8 * (S + st); };
+        /* KV2: full / empty of K are the two above, V's after qempty */
+        [[maybe_unused]] auto fullv = [&](int st) { return qempty + 8 + 8 * st; };
+        [[maybe_unused]] auto emptyv = [&](int st) { return qempty + 8 + 8 * (S + st); };
         if (tid == 0) {
             if constexpr (TQ) { /* the maps' descriptors fetched under the barrier init (the first box needs them) */
                 qn_tma_prefetch(&mp.tq);
@@ -645,6 +733,15 @@ __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const Params p, c
             }
             qn_mbar_init(qfull, TQ ? 1 : 128); /* TQ: the issuing thread's expect_tx */
             qn_mbar_init(qempty, 128 * (WGN - 1)); /* (the persistent forms: Q's last reader is done) */
+            if constexpr (KV2)
+                for (int st = 0; st < S; ++st) {
+                    qn_mbar_init(fullv(st), 1);
+                    qn_mbar_init(emptyv(st), 128 * (WGN - 1));
+                }
+            if constexpr (PO) {
+                qn_mbar_init(qfull1, 1);
+                qn_mbar_init(qempty1, 128 * (WGN - 1));
+            }
             qn_mbar_init_fence();
         }
         if constexpr (CL)
@@ -697,6 +794,46 @@ __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const Params p, c
                     qn_tma_load_4d(qsbase + kRB * 128, &mp.tq, qfull, 64, 0, p0, c3);
                 }
             };
+            if constexpr (PO) {
+                /* per work item (one thread): Q into the item's buffer once the item two before has done its last
+                 * Q . K^T (long since, as a rule: the next item's Q lands under the current one), then K of tile 0,
+                 * K of tile j and V of tile j - 1, V of the last tile, the K and V rings going on from the item
+                 * before (cnt); nothing waits for Q to land */
+                if (tid != 0) return;
+                int cnt = 0, qi = 0;
+                for (int item = 0;; ++item) {
+                    const int r = take_item(item);
+                    if (r == 0) break;
+                    if (r == 2) continue;
+                    const int qb = qi & 1, use = qi >> 1, c2 = (int)(b * p.Hkv + hkv);
+                    ++qi;
+                    const uint32_t qd = qsbase + qb * C::qbytes, qf = qb ? qfull1 : qfull;
+                    qn_mbar_wait(qb ? qempty1 : qempty, (use & 1) ^ 1);
+                    const int p0 = (int)((unsigned)r0 / (unsigned)p.G);
+                    qn_mbar_arrive_expect_tx(qf, (uint32_t)C::qbytes);
+                    qn_tma_load_4d(qd, &mp.tq, qf, 0, 0, p0, c2);
+                    qn_tma_load_4d(qd + kRB * 128, &mp.tq, qf, 64, 0, p0, c2);
+                    auto feed = [&](int j, bool v) {
+                        const int c = cnt + j, st = c % S;
+                        const uint32_t f = v ? fullv(st) : full(st), d = sbase + st * STAGE + (v ? TILE : 0);
+                        const CUtensorMap *mm = v ? &mp.tv : &mp.tk;
+                        qn_mbar_wait(v ? emptyv(st) : empty(st), ((c / S) & 1) ^ 1);
+                        qn_mbar_arrive_expect_tx(f, TILE);
+                        qn_tma_load_3d(d, mm, f, 0, (int)((tb + j) * BN), c2);
+                        qn_tma_load_3d(d + BN * 128, mm, f, 64, (int)((tb + j) * BN), c2);
+                    };
+                    if (n > 0) {
+                        feed(0, false);
+                        for (int j = 1; j < n; ++j) {
+                            feed(j, false);
+                            feed(j - 1, true);
+                        }
+                        feed(n - 1, true);
+                    }
+                    cnt += n;
+                }
+                return;
+            }
             if constexpr (PER && TQ) {
                 /* per work item (one thread; FlashAttention-3's order): the item's first tile as soon as its stage is
                  * free (under the item before), Q once the consumers' last Q . K^T of the item before is done, then
@@ -719,6 +856,28 @@ __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const Params p, c
                     q_boxes();
                     for (int j = 1; j < n; ++j) feed(j);
                     cnt += n;
+                }
+                return;
+            }
+            if constexpr (KV2 && !PER) { /* one block: Q, K of tile 0, then K of tile j and V of tile j - 1 as they free up */
+                if (tid == 0 && n > 0) {
+                    const int c2 = (int)(b * p.Hkv + hkv);
+                    q_boxes();
+                    auto feed = [&](int j, bool v) {
+                        const int st = j % S;
+                        const uint32_t f = v ? fullv(st) : full(st), d = sbase + st * STAGE + (v ? TILE : 0);
+                        const CUtensorMap *mm = v ? &mp.tv : &mp.tk;
+                        qn_mbar_wait(v ? emptyv(st) : empty(st), ((j / S) & 1) ^ 1);
+                        qn_mbar_arrive_expect_tx(f, TILE);
+                        qn_tma_load_3d(d, mm, f, 0, (int)((tb + j) * BN), c2);
+                        qn_tma_load_3d(d + BN * 128, mm, f, 64, (int)((tb + j) * BN), c2);
+                    };
+                    feed(0, false);
+                    for (int j = 1; j < n; ++j) {
+                        feed(j, false);
+                        feed(j - 1, true);
+                    }
+                    feed(n - 1, true);
                 }
                 return;
             }
@@ -954,6 +1113,7 @@ __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const Params p, c
         };
         /* cnt: tiles consumed before this work item (where the stage ring stands); one item unless persistent */
         int cnt = 0, qi = 0;
+        [[maybe_unused]] uint32_t qec = qempty; /* the current item's Q empty barrier (PO: one of two) */
         for (int item = 0;; ++item) {
             if constexpr (PER && PAIR) {
                 const int r = pair_work(item);
@@ -978,7 +1138,13 @@ __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const Params p, c
             }
             if constexpr (PER) {
                 const int ph = PAIR ? qi++ : item;
-                qn_mbar_wait(qfull, ph & 1); /* every item, seen keys or not: the phases stay in step */
+                if constexpr (PO) { /* item ph's Q buffer ph & 1, its use ph >> 1 */
+                    qcur = qsbase + (ph & 1) * C::qbytes;
+                    qec = (ph & 1) ? qempty1 : qempty;
+                    qn_mbar_wait((ph & 1) ? qfull1 : qfull, (ph >> 1) & 1);
+                } else {
+                    qn_mbar_wait(qfull, ph & 1); /* every item, seen keys or not: the phases stay in step */
+                }
                 if constexpr (QR) load_qf();
             }
             [[maybe_unused]] const int base = cnt; /* (CL: the item's first tile of the cluster's in the ring) */
@@ -990,6 +1156,13 @@ __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const Params p, c
                 if constexpr (PP)
                     if (cw == 1) qn_named_arrive(1, 256);
                 if constexpr (!PER) qn_mbar_wait(qfull, 0);
+                /* DIAG: this warpgroup's rows see none of the last tile's upper 64 keys (uniform in the warpgroup) */
+                bool dh = false;
+                if constexpr (DIAG)
+                    if (p.causal && p.mask == nullptr && p.window <= 0) {
+                        const int rl = (int)r0 + cw * 64 + 63 < (int)rend ? (int)r0 + cw * 64 + 63 : (int)rend - 1;
+                        dh = (int)(L - p.Nq) + (int)((unsigned)rl / (unsigned)p.G) < (int)((tb + n - 1) * BN) + 64;
+                    }
                 uint32_t pf[PK][4];
                 {
                     const int st = cnt % S;
@@ -1000,42 +1173,52 @@ __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const Params p, c
                     turn_end(false);
                     qn_wg_wait<0>();
                     qn_wg_keep(s);
+                    if constexpr (KV2) qn_mbar_arrive(empty(st)); /* K read */
                     if constexpr (PER && !QR)
-                        if (n == 1) qn_mbar_arrive(qempty); /* Q's last reader done */
+                        if (n == 1) qn_mbar_arrive(qec); /* Q's last reader done */
                     softmax(s, tb * BN, alpha);
                     pack(s, pf);
                 }
                 for (int it = 1; it < n; ++it) {
                     const int c = cnt + it, st = c % S;
                     qn_mbar_wait(full(st), (c / S) & 1);
+                    if constexpr (KV2) qn_mbar_wait(fullv((c - 1) % S), ((c - 1) / S) & 1);
                     const uint32_t kbase = sbase + st * STAGE, vprev = sbase + ((c - 1) % S) * STAGE + TILE;
                     float s[NS][4], alpha[2];
                     turn_begin();
                     issue_s(s, kbase);
-                    issue_pv(pf, vprev);
+                    issue_pv(pf, vprev, false);
                     turn_end(false);
                     qn_wg_wait<1>();
                     qn_wg_keep(s);
+                    if constexpr (KV2) qn_mbar_arrive(empty(st)); /* K of tile it read */
                     if constexpr (PER && !QR)
-                        if (it == n - 1) qn_mbar_arrive(qempty);
+                        if (it == n - 1) qn_mbar_arrive(qec);
                     softmax(s, (tb + it) * BN, alpha);
                     qn_wg_wait<0>();
                     qn_wg_keep(o);
                     qn_wg_keep(pf);
-                    release((c - 1) % S); /* tile it - 1: K read at it - 1, V just now */
+                    if constexpr (KV2)
+                        qn_mbar_arrive(emptyv((c - 1) % S)); /* V of tile it - 1 read */
+                    else
+                        release((c - 1) % S); /* tile it - 1: K read at it - 1, V just now */
                     rescale(alpha);
                     pack(s, pf);
                 }
+                if constexpr (KV2) qn_mbar_wait(fullv((cnt + n - 1) % S), ((cnt + n - 1) / S) & 1);
                 turn_begin();
-                issue_pv(pf, sbase + ((cnt + n - 1) % S) * STAGE + TILE);
+                issue_pv(pf, sbase + ((cnt + n - 1) % S) * STAGE + TILE, dh);
                 turn_end(true);
                 qn_wg_wait<0>();
                 qn_wg_keep(o);
                 qn_wg_keep(pf);
-                if constexpr (PER || CL) release((cnt + n - 1) % S); /* the ring goes on */
+                if constexpr (KV2 && PER)
+                    qn_mbar_arrive(emptyv((cnt + n - 1) % S)); /* the rings go on */
+                else if constexpr (PER || CL)
+                    release((cnt + n - 1) % S); /* the ring goes on */
                 cnt += n;
             } else if constexpr (PER && !QR) {
-                qn_mbar_arrive(qempty);
+                qn_mbar_arrive(qec);
             }
             if constexpr (CL) {
                 skip(cnt, base + nu);
@@ -1046,6 +1229,9 @@ __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const Params p, c
         }
         /* CL: no block leaves while another may still multicast into it or arrive on its barriers */
         if constexpr (CL) qn_cluster_sync();
+        /* PO: the last item's store has read the O stage before the block's shared memory goes */
+        if constexpr (PO)
+            if ((tid & 127) == 0) qn_tma_store_wait_read<0>();
     } else if constexpr (!OV) {
         for (int it = 0; it < n; ++it) {
             qn_cp_async_wait<S - 2>();
@@ -1061,7 +1247,7 @@ __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const Params p, c
             rescale(alpha);
             uint32_t pf[PK][4];
             pack(s, pf);
-            issue_pv(pf, kbase + TILE);
+            issue_pv(pf, kbase + TILE, false);
             qn_wg_wait<0>();
             qn_wg_keep(o);
             qn_wg_keep(pf);
@@ -1091,7 +1277,7 @@ __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const Params p, c
             const uint32_t kbase = sbase + (it % S) * STAGE, vprev = sbase + ((it - 1) % S) * STAGE + TILE;
             float s[NS][4], alpha[2];
             issue_s(s, kbase);
-            issue_pv(pf, vprev);
+            issue_pv(pf, vprev, false);
             qn_wg_wait<1>(); /* S of tile it is done; P . V of tile it - 1 may run on */
             qn_wg_keep(s);
             softmax(s, (tb + it) * BN, alpha);
@@ -1103,7 +1289,7 @@ __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const Params p, c
              * over made ptxas serialize the wgmma (C7513, non-wgmma instructions defining a wgmma's inputs) */
             pack(s, pf);
         }
-        issue_pv(pf, sbase + ((n - 1) % S) * STAGE + TILE);
+        issue_pv(pf, sbase + ((n - 1) % S) * STAGE + TILE, false);
         qn_wg_wait<0>();
         qn_wg_keep(o);
         qn_wg_keep(pf);
@@ -1183,21 +1369,34 @@ int sm_count() {
 template <typename T, int BN, int S, bool OV, int WGN, bool WS = false, bool PP = false, bool SW = false, bool TMA = false,
           bool PER = false, int FL = 0>
 int launch_t(const qn_cuda_attention_args *a, int vswap, char *err, size_t len) {
+    /* KV2 (fa16): where the TQ / TO boxes or the TMA maps cannot take the call, the 128-key 3-stage form without it
+     * (every fallback below instantiates FBN / FS, so no 2-stage or wide-tile form exists without KV2) */
+    constexpr bool KV2 = (FL & F_KV2) != 0;
+    constexpr int FBN = BN > 128 ? 128 : BN, FS = KV2 && S < 3 ? 3 : S, FFL = FL & ~(F_KV2 | (PER ? F_TO : 0));
+    if constexpr (KV2) {
+        const long long G = a->Hq / a->Hkv;
+        if (a->kv_lens != nullptr || a->B * a->Hkv >= (1LL << 31) || a->Nq >= (1LL << 31) || 128 % G != 0 ||
+            ((FL & F_TO) != 0 && 64 % G != 0))
+            return launch_t<T, FBN, FS, OV, WGN, WS, PP, SW, TMA, PER, FFL>(a, vswap, err, len);
+    }
     /* kv_lens (keys past a batch's length read from memory) or no encoder: the cp.async form (2 consumers: with 3,
      * the cp.async producer's registers leave the consumers too few) */
     if constexpr (TMA)
         if (a->kv_lens != nullptr || a->B * a->Hkv >= (1LL << 31) || (PER && qn_cuda_attn_wg_blocks(a) >= (1LL << 31)))
-            return launch_t<T, BN, S, OV, WGN == 4 ? 3 : WGN, WS, PP, SW, false>(a, vswap, err, len);
-    typedef Cfg<BN, S, WGN, WS, SW> C;
+            return launch_t<T, FBN, FS, OV, WGN == 4 ? 3 : WGN, WS, PP, SW, false>(a, vswap, err, len);
+    typedef Cfg<BN, S, WGN, WS, SW, KV2, PER && KV2> C;
     /* TQ: a KV head's 128 folded rows are 128 / G whole positions of its G query heads (TO: 64 rows a consumer);
      * else the form without them */
     constexpr bool TQ = (FL & F_TQ) != 0;
     if constexpr (TQ) {
         const long long G = a->Hq / a->Hkv;
         if (C::rb % G != 0 || a->Nq >= (1LL << 31))
-            return launch_t<T, BN, S, OV, WGN, WS, PP, SW, TMA, PER, FL & ~(F_TQ | F_TO)>(a, vswap, err, len);
-        if constexpr ((FL & F_TO) != 0)
+            return launch_t<T, FBN, FS, OV, WGN, WS, PP, SW, TMA, PER, FFL & ~(F_TQ | F_TO)>(a, vswap, err, len);
+        if constexpr ((FL & F_TO) != 0 && PER && KV2) {
+            if (64 % G != 0) return launch_t<T, FBN, FS, OV, WGN, WS, PP, SW, TMA, PER, FFL & ~F_TO>(a, vswap, err, len);
+        } else if constexpr ((FL & F_TO) != 0) {
             if (64 % G != 0) return launch_t<T, BN, S, OV, WGN, WS, PP, SW, TMA, PER, FL & ~F_TO>(a, vswap, err, len);
+        }
     }
     /* CL: clusters of CLN row blocks of one head, so a multiple of CLN of them (else the form without clusters) */
     constexpr int CLN = (FL & F_CL4) ? 4 : (FL & F_CL2) ? 2 : 1;
@@ -1231,7 +1430,7 @@ int launch_t(const qn_cuda_attention_args *a, int vswap, char *err, size_t len) 
     if constexpr (TQ) {
         if (encode_kv<BN>(a, mp) != 0 || encode_qo(a, mp) != 0) {
             g_map_fallbacks.fetch_add(1, std::memory_order_relaxed);
-            return launch_t<T, BN, S, OV, WGN, WS, PP, SW, false>(a, vswap, err, len);
+            return launch_t<T, FBN, FS, OV, WGN, WS, PP, SW, false>(a, vswap, err, len);
         }
     } else if constexpr (TMA) {
         if (encode_kv<BN>(a, mp) != 0) {
@@ -1342,6 +1541,33 @@ template <typename T> int launch_v(const qn_cuda_attention_args *a, int variant,
         return launch_t<T, 128, 3, true, 3, true, true, true, true, false, F_CMASK | F_TQ | F_TO>(a, vswap, err, len);
     case QN_CUDA_ATTN_WG_N128S3WSPTMAPM2T: /* 37 + Q by TMA, FlashAttention-3's producer order */
         return launch_t<T, 128, 3, true, 3, true, true, true, true, true, F_PAIR | F_CMASK | F_TQ>(a, vswap, err, len);
+    case QN_CUDA_ATTN_WG_N128S3WSPTMAMTOD: /* 41 + the lower consumer's diagonal half */
+        return launch_t<T, 128, 3, true, 3, true, true, true, true, false, F_CMASK | F_TQ | F_TO | F_DIAG>(a, vswap, err,
+                                                                                                         len);
+    case QN_CUDA_ATTN_WG_N176S2WSPTMAMTOK: /* 41 with K / V apart, 2 stages of 176 keys */
+        return launch_t<T, 176, 2, true, 3, true, true, true, true, false, F_CMASK | F_TQ | F_TO | F_KV2>(a, vswap, err,
+                                                                                                        len);
+    case QN_CUDA_ATTN_WG_N192S2WSPTMAMTOK: /* ... 192 keys */
+        return launch_t<T, 192, 2, true, 3, true, true, true, true, false, F_CMASK | F_TQ | F_TO | F_KV2>(a, vswap, err,
+                                                                                                        len);
+    case QN_CUDA_ATTN_WG_N128S2WSPTMAMTOKD: /* ... 128 keys (the K / V split alone), with the diagonal half */
+        return launch_t<T, 128, 2, true, 3, true, true, true, true, false,
+                        F_CMASK | F_TQ | F_TO | F_KV2 | F_DIAG>(a, vswap, err, len);
+    case QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOK: /* persistent pairs, K / V split, 2 Q buffers, an O stage */
+        return launch_t<T, 128, 2, true, 3, true, true, true, true, true,
+                        F_PAIR | F_CMASK | F_TQ | F_TO | F_KV2>(a, vswap, err, len);
+    case QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKD: /* ... + the diagonal half */
+        return launch_t<T, 128, 2, true, 3, true, true, true, true, true,
+                        F_PAIR | F_CMASK | F_TQ | F_TO | F_KV2 | F_DIAG>(a, vswap, err, len);
+    case QN_CUDA_ATTN_WG_N128S3WSPTMAMTOT: /* 41, 44, 47 with the softmax's trees */
+        return launch_t<T, 128, 3, true, 3, true, true, true, true, false, F_CMASK | F_TQ | F_TO | F_TREE>(a, vswap, err,
+                                                                                                         len);
+    case QN_CUDA_ATTN_WG_N176S2WSPTMAMTOKT:
+        return launch_t<T, 176, 2, true, 3, true, true, true, true, false,
+                        F_CMASK | F_TQ | F_TO | F_KV2 | F_TREE>(a, vswap, err, len);
+    case QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKT:
+        return launch_t<T, 128, 2, true, 3, true, true, true, true, true,
+                        F_PAIR | F_CMASK | F_TQ | F_TO | F_KV2 | F_TREE>(a, vswap, err, len);
     case QN_CUDA_ATTN_WG_N128S3WSPTMAPHREQ:
         return launch_t<T, 128, 3, true, 3, true, true, true, true, true, F_HEADS | F_SKIP | F_CMASK | F_EARLY | F_QREG>(
             a, vswap, err, len);
@@ -1372,14 +1598,16 @@ extern "C" int qn_cuda_attn_wg_applies(const qn_cuda_attention_args *a) {
     return qn_sm90a_device_ok() ? 1 : 0;
 }
 
-/* QUANTA_CUDA_ATTN_WG_TILE=1..42 (attention_wg.h's variants: 1 n128s2, 2 n128s3, 3 n64s3, 4 n64s4o, 5 n128s3o,
+/* QUANTA_CUDA_ATTN_WG_TILE=1..51 (attention_wg.h's variants: 1 n128s2, 2 n128s3, 3 n64s3, 4 n64s4o, 5 n128s3o,
  * 6 n64s4o3, 7 n64s4ws, 8 n64s4wsp, 9 n128s3ws, 10 n128s3wsp, 11 n128s2sw, 12 n64s4o3sw, 13 n64s4wssw,
  * 14 n64s4wspsw, 15 n128s3wssw, 16 n128s3wspsw, 17 n128s3osw, 18 n64s4wstma, 19 n64s4wsptma, 20 n128s3wstma,
  * 21 n128s3wsptma, 22 n64s4ws3tma, 23 n64s4wsptmap, 24 n128s3wsptmap, 25 n128s3wsptmaph, 26 n128s3wsptmar,
  * 27 n128s3wsptmaphr, 28 n128s3wsptmae, 29 n128s3wsptmac, 30 n128s3wsptmaphre, 31 n128s3wsptmacr,
  * 32 n128s3wsptmac4, 33 n128s3wsptmaphreq, 34 n128s3wstmac, 35 n128s3wsptmam, 36 n128s3wsptmas,
  * 37 n128s3wsptmapm2, 38 n128s3wsptmame1, 39 n128s3wsptmamq, 40 n128s3wsptmamt, 41 n128s3wsptmamto,
- * 42 n128s3wsptmapm2t) picks the form
+ * 42 n128s3wsptmapm2t, 43 n128s3wsptmamtod, 44 n176s2wsptmamtok, 45 n192s2wsptmamtok, 46 n128s2wsptmamtokd,
+ * 47 n128s2wsptmapm2tok, 48 n128s2wsptmapm2tokd, 49 n128s3wsptmamtot, 50 n176s2wsptmamtokt, 51 n128s2wsptmapm2tokt)
+ * picks the form
  * QN_CUDA_ATTN_WG_AUTO runs, for side-by-side runs of the engine; unset or anything else: the pick by shape below.
  * Read once. */
 static int tile_env() {

@@ -220,6 +220,42 @@ __device__ __forceinline__ void qn_wg_mma16_ss_n256(float (&d)[32][4], uint64_t 
                  : "l"(adesc), "l"(bdesc), "r"(1));
 }
 
+/* fa16: qn_wg_mma16_ss_n128's form with N = 176 and 192 (attention_wg.cu's wider key tiles; FlashAttention-3 sizes
+ * hd128 non-causal at 128 x 176), f16 or bf16 (BF), A and B K-major from descriptors, acc = 0 writes d = A . B. */
+#define QN_WG_R_64_87 \
+    "%64, %65, %66, %67, %68, %69, %70, %71, %72, %73, %74, %75, %76, %77, %78, %79, %80, %81, %82, %83, %84, %85, %86, %87"
+#define QN_WG_D8_16_21 QN_WG_D8(16), QN_WG_D8(17), QN_WG_D8(18), QN_WG_D8(19), QN_WG_D8(20), QN_WG_D8(21)
+template <int BF>
+__device__ __forceinline__ void qn_wg_mma16_ss_n176(float (&d)[22][4], uint64_t adesc, uint64_t bdesc, int acc) {
+    if constexpr (BF)
+        asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %90, 0;\n"
+                     "wgmma.mma_async.sync.aligned.m64n176k16.f32.bf16.bf16 {" QN_WG_R_0_31 ", " QN_WG_R_32_63
+                     ", " QN_WG_R_64_87 "}, %88, %89, p, 1, 1, 0, 0;\n}\n"
+                     : QN_WG_D_0_15, QN_WG_D8_16_21
+                     : "l"(adesc), "l"(bdesc), "r"(acc));
+    else
+        asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %90, 0;\n"
+                     "wgmma.mma_async.sync.aligned.m64n176k16.f32.f16.f16 {" QN_WG_R_0_31 ", " QN_WG_R_32_63
+                     ", " QN_WG_R_64_87 "}, %88, %89, p, 1, 1, 0, 0;\n}\n"
+                     : QN_WG_D_0_15, QN_WG_D8_16_21
+                     : "l"(adesc), "l"(bdesc), "r"(acc));
+}
+template <int BF>
+__device__ __forceinline__ void qn_wg_mma16_ss_n192(float (&d)[24][4], uint64_t adesc, uint64_t bdesc, int acc) {
+    if constexpr (BF)
+        asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %98, 0;\n"
+                     "wgmma.mma_async.sync.aligned.m64n192k16.f32.bf16.bf16 {" QN_WG_R_0_31 ", " QN_WG_R_32_63
+                     ", " QN_WG_R_64_95 "}, %96, %97, p, 1, 1, 0, 0;\n}\n"
+                     : QN_WG_D_0_15, QN_WG_D8_16_23
+                     : "l"(adesc), "l"(bdesc), "r"(acc));
+    else
+        asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %98, 0;\n"
+                     "wgmma.mma_async.sync.aligned.m64n192k16.f32.f16.f16 {" QN_WG_R_0_31 ", " QN_WG_R_32_63
+                     ", " QN_WG_R_64_95 "}, %96, %97, p, 1, 1, 0, 0;\n}\n"
+                     : QN_WG_D_0_15, QN_WG_D8_16_23
+                     : "l"(adesc), "l"(bdesc), "r"(acc));
+}
+
 /* ---------------------------------------------------------------- mbarriers and bulk copies (sm_90)
  * A producer/consumer pipeline: the copy engine (cp.async.bulk) writes a stage and completes its bytes on the
  * stage's "full" barrier; consumers wait on it, and arrive on the stage's "empty" barrier when done reading.

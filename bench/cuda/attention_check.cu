@@ -290,6 +290,15 @@ static const char *wg_name(int wg)
     case QN_CUDA_ATTN_WG_N128S3WSPTMAMT: return "wg_n128s3wsptmamt";
     case QN_CUDA_ATTN_WG_N128S3WSPTMAMTO: return "wg_n128s3wsptmamto";
     case QN_CUDA_ATTN_WG_N128S3WSPTMAPM2T: return "wg_n128s3wsptmapm2t";
+    case QN_CUDA_ATTN_WG_N128S3WSPTMAMTOD: return "wg_n128s3wsptmamtod";
+    case QN_CUDA_ATTN_WG_N176S2WSPTMAMTOK: return "wg_n176s2wsptmamtok";
+    case QN_CUDA_ATTN_WG_N192S2WSPTMAMTOK: return "wg_n192s2wsptmamtok";
+    case QN_CUDA_ATTN_WG_N128S2WSPTMAMTOKD: return "wg_n128s2wsptmamtokd";
+    case QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOK: return "wg_n128s2wsptmapm2tok";
+    case QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKD: return "wg_n128s2wsptmapm2tokd";
+    case QN_CUDA_ATTN_WG_N128S3WSPTMAMTOT: return "wg_n128s3wsptmamtot";
+    case QN_CUDA_ATTN_WG_N176S2WSPTMAMTOKT: return "wg_n176s2wsptmamtokt";
+    case QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKT: return "wg_n128s2wsptmapm2tokt";
     default: return "wg_n128s2";
     }
 }
@@ -622,7 +631,9 @@ static void wg_check(bool small, const std::vector<int> &list)
             if (vars[i] == QN_CUDA_ATTN_WG_N64S4WSPTMAP || vars[i] == QN_CUDA_ATTN_WG_N128S3WSPTMAP ||
                 vars[i] == QN_CUDA_ATTN_WG_N128S3WSPTMAPH || vars[i] == QN_CUDA_ATTN_WG_N128S3WSPTMAPHR ||
                 vars[i] == QN_CUDA_ATTN_WG_N128S3WSPTMAPHRE || vars[i] == QN_CUDA_ATTN_WG_N128S3WSPTMAPHREQ ||
-                vars[i] == QN_CUDA_ATTN_WG_N128S3WSPTMAPM2 || vars[i] == QN_CUDA_ATTN_WG_N128S3WSPTMAPM2T) {
+                vars[i] == QN_CUDA_ATTN_WG_N128S3WSPTMAPM2 || vars[i] == QN_CUDA_ATTN_WG_N128S3WSPTMAPM2T ||
+                vars[i] == QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOK || vars[i] == QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKD ||
+                vars[i] == QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKT) {
                 /* the persistent forms again on 3 blocks: each loops over several row blocks, whatever the shape */
                 qn_cuda_attn_wg_set_persist_grid(3);
                 Case c3 = cc;

@@ -10,11 +10,13 @@
 #       q4x    QUANTA_OPENCL_Q4X=1: no qn_x_prep launch, the q4 GEMV splits the raw x as it stages it (4 rows a warp)
 #       q4xr2  the same at 2 rows a warp (GEMVS_RW=2) with x staged 4 loads an item at a time (GEMVS_XB=1)
 #       q8r2   last session's best q8 form (GEMVS=2 RW=2), then q8r2xb (+ XB=1), q8u8 (+ XB=1, GEMVS_U=8: 8 pieces
-#              of each row in flight a lane), q8g8 (GEMVS=1 RW=2 U=8: x read from global memory, nothing staged, so
+#              of each row in flight a lane, the row's tail as one step), q8pf (+ GEMVS_PF=1: the first step's weight
+#              loads issued before x is staged), q8g8 (GEMVS=1 RW=2 U=8: x read from global memory, nothing staged, so
 #              the weight loads start at once)
 #  2. conformance on NVIDIA of every candidate route (explicit q4/q8 M = 1 cases, whole steps and tails)
 #  3. decode tg128 -r 2 of $L1 and $G: default, then the candidates that reach decode (XB=1: Gemma's <= 1536-row
-#     GEMVs; the q8u8 form for every size); CUDA's tg128 in the same call
+#     GEMVs; NG_STEP=2: the fused norm + GEMVs with the row's tail as one step, Gemma's K = 640; the q8u8 form for
+#     every size); CUDA's tg128 in the same call
 #  4. ptxas -v of the cached program's GEMV kernels (registers, spills), the 1B shapes if time is left
 set -u
 cd "$(dirname "$0")/../.." || exit 1
@@ -51,6 +53,7 @@ krows q4xr2 copy,gemvs "$S7" q4 QUANTA_OPENCL_Q4X=1 QUANTA_OPENCL_GEMVS_RW=2 QUA
 krows q8r2 copy,gemvs "$S7" q8 QUANTA_OPENCL_GEMVS=2 QUANTA_OPENCL_GEMVS_RW=2
 krows q8r2xb copy,gemvs "$S7" q8 QUANTA_OPENCL_GEMVS=2 QUANTA_OPENCL_GEMVS_RW=2 QUANTA_OPENCL_GEMVS_XB=1
 krows q8u8 copy,gemvs "$S7" q8 QUANTA_OPENCL_GEMVS=2 QUANTA_OPENCL_GEMVS_RW=2 QUANTA_OPENCL_GEMVS_U=8 QUANTA_OPENCL_GEMVS_XB=1
+krows q8pf copy,gemvs "$S7" q8 QUANTA_OPENCL_GEMVS=2 QUANTA_OPENCL_GEMVS_RW=2 QUANTA_OPENCL_GEMVS_U=8 QUANTA_OPENCL_GEMVS_XB=1 QUANTA_OPENCL_GEMVS_PF=1
 krows q8g8 copy,gemvs "$S7" q8 QUANTA_OPENCL_GEMVS=1 QUANTA_OPENCL_GEMVS_RW=2 QUANTA_OPENCL_GEMVS_U=8
 
 # 2. conformance on NVIDIA: q4 / q8 M = 1 products (whole steps and tails; K = 14336: q8's x too big for local
@@ -72,6 +75,7 @@ conf() { # LABEL ENV...
 conf q4x_q8u8 QUANTA_OPENCL_Q4X=1 QUANTA_OPENCL_GEMVS=2 QUANTA_OPENCL_GEMVS_RW=2 QUANTA_OPENCL_GEMVS_U=8 QUANTA_OPENCL_GEMVS_XB=1
 conf q4x_rw4 QUANTA_OPENCL_Q4X=1 QUANTA_OPENCL_GEMVS=2 QUANTA_OPENCL_GEMVS_XB=1
 conf q8g8 QUANTA_OPENCL_GEMVS=1 QUANTA_OPENCL_GEMVS_RW=2 QUANTA_OPENCL_GEMVS_U=8
+conf q8pf QUANTA_OPENCL_GEMVS=2 QUANTA_OPENCL_GEMVS_RW=2 QUANTA_OPENCL_GEMVS_U=8 QUANTA_OPENCL_GEMVS_XB=1 QUANTA_OPENCL_GEMVS_PF=1
 [ -s $D/cl_build_log.txt ] && { say "program build log (first lines):"; head -c 1500 $D/cl_build_log.txt | tee -a $D/summary.txt; }
 
 # 3. decode: the default against the candidates that reach it; CUDA in the same call
@@ -98,6 +102,7 @@ tgc() { # LABEL FILE: CUDA decode tg128 -r 1 (the ratio's denominator, same call
 tgo l1_default $L1
 tgo g_default $G
 tgo g_xb $G QUANTA_OPENCL_GEMVS_XB=1
+tgo g_t1 $G QUANTA_OPENCL_NG_STEP=2
 tgo l1_u8 $L1 QUANTA_OPENCL_GEMVS=2 QUANTA_OPENCL_GEMVS_RW=2 QUANTA_OPENCL_GEMVS_U=8 QUANTA_OPENCL_GEMVS_XB=1
 tgc l1 $L1
 tgc g $G

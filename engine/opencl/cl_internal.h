@@ -83,6 +83,8 @@ typedef enum qn_cl_kernel_id {
     QK_GEMV_Q4_S,
     QK_GEMV_Q8_M1N_W,
     QK_GEMV_Q8_M1N_GLU_W,
+    QK_GEMV_Q8_M1N_T,
+    QK_GEMV_Q8_M1N_GLU_T,
     QK_COUNT
 } qn_cl_kernel_id;
 

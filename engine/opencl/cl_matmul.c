@@ -416,7 +416,8 @@ static size_t gemv1_sets(const qn_cl *s, const mm_args *m) {
  * clgemv15), QUANTA_OPENCL_GEMVS=0: the m1 kernels everywhere.
  * QUANTA_OPENCL_GEMVS_RW = rows a warp (4, the default, or 2: twice the warps; q4 too since clgemv16),
  * QUANTA_OPENCL_GEMVS_U=8 (q8 at 2 rows a warp: 8 pieces of each row in flight a lane, not 4),
- * QUANTA_OPENCL_GEMVS_XB=1 (x staged with 4 loads an item in flight) and q4_xsplit's x: the kernels' flags word
+ * QUANTA_OPENCL_GEMVS_PF=1 (with U=8 and x in local memory, matmul and multi: the first step's weight loads issued
+ * before x is staged), QUANTA_OPENCL_GEMVS_XB=1 (x staged with 4 loads an item in flight) and q4_xsplit's x: the kernels' flags word
  * (kernels_cl/gemv_gpu.cl QN_S_XL_*, QN_S_F_U8). Work-groups of
  * 32 x S items, S = QUANTA_OPENCL_GEMVS_SETS (1..8), by default 8 halved while that leaves fewer groups than
  * compute units (4096 rows at 4 a warp: 1024 warps, 8 an SM in all; each group copies x once, so not smaller),
@@ -453,6 +454,8 @@ static int gemvs_shape(const qn_cl *s, const mm_args *m, size_t rows, int glu, i
     if (o->xl && q4 && m->xsplit) o->xl |= 4; /* q4_xsplit made sure x fits */
     const char *ue = getenv("QUANTA_OPENCL_GEMVS_U"); /* q8 at 2 rows a warp: 8 pieces of each in flight, not 4 */
     if (!q4 && o->rw == 2 && ue && !strcmp(ue, "8")) o->xl |= 8;
+    const char *pe = getenv("QUANTA_OPENCL_GEMVS_PF"); /* qn_gemv_q8_s: the first step's loads before x is staged */
+    if (!glu && (o->xl & 9) == 9 && pe && !strcmp(pe, "1")) o->xl |= 16;
     return 1;
 }
 
@@ -1103,9 +1106,9 @@ quanta_status qn_cl_matmul_run_normed(qn_cl *s, const qn_node *mm, const qn_cl_n
     const size_t cu = s->dev.info.compute_units > 0 ? (size_t)s->dev.info.compute_units : 1;
     size_t l[2] = {GEMV_GPU_LX, 8};
     /* the whole-step walker (gemv_gpu.cl QN_M1N_KERNELS): on unless QUANTA_OPENCL_NG_STEP=0 (H100 21:05: 1B tg128
-     * 720 +- 202 -> 941 tok/s, Gemma 638 -> 634, the same greedy text) */
+     * 720 +- 202 -> 941 tok/s, Gemma 638 -> 634, the same greedy text); =2 with the row's tail as one step (_t) */
     const char *se = getenv("QUANTA_OPENCL_NG_STEP");
-    const int step = !se || strcmp(se, "0");
+    const int step = !se || strcmp(se, "0"), tail1 = se && !strcmp(se, "2");
     if (mm->op == QN_OP_MATMUL_GLU) {
         const qn_tensor *wu = mm->src[2];
         cl_mem um = qn_cl_mem(wu);
@@ -1119,11 +1122,12 @@ quanta_status qn_cl_matmul_run_normed(qn_cl *s, const qn_node *mm, const qn_cl_n
                          QA(na->w), QA(na->wo), QA(na->hasw), QA(na->w2), QA(na->w2o), QA(na->hasw2), QA(na->s),
                          QA(na->so), QA(na->y), QA(na->yo), QA(na->mode), QA(na->plus_one), QA(na->eps), QA(m.y),
                          QA(m.yo), QA(m.ydt), QA(m.N), QA(m.K), QA(act), QA(passes), QA_LOCAL(lm)};
-        const qn_cl_kernel_id id = step ? QK_GEMV_Q8_M1N_GLU_W : QK_GEMV_Q8_M1N_GLU;
+        const qn_cl_kernel_id id = tail1 ? QK_GEMV_Q8_M1N_GLU_T : step ? QK_GEMV_Q8_M1N_GLU_W : QK_GEMV_Q8_M1N_GLU;
         st = qn_cl_set_args(s, id, a, (int)(sizeof a / sizeof a[0]));
         if (st != QUANTA_OK) return st;
         size_t g[2] = {l[0], (sets + (size_t)passes - 1) / (size_t)passes * l[1]};
-        return qn_cl_launch(s, id, step ? "norm + matmul_glu (gemv q8 m1 w)" : "norm + matmul_glu (gemv q8 m1)", 2, g, l);
+        return qn_cl_launch(s, id, tail1  ? "norm + matmul_glu (gemv q8 m1 t)"
+                                  : step ? "norm + matmul_glu (gemv q8 m1 w)" : "norm + matmul_glu (gemv q8 m1)", 2, g, l);
     }
     const i8_targets t = i8_targets_of(&m, mm->op == QN_OP_MATMUL_MULTI ? mm : NULL);
     if (t.wo[1] % 16 || t.wo[2] % 16) return QUANTA_ERR_UNSUPPORTED;
@@ -1137,13 +1141,16 @@ quanta_status qn_cl_matmul_run_normed(qn_cl *s, const qn_node *mm, const qn_cl_n
                      QA(na->yo), QA(na->mode), QA(na->plus_one), QA(na->eps), QA(t.ym[0]), QA(t.yo[0]), QA(t.ym[1]),
                      QA(t.yo[1]), QA(t.ym[2]), QA(t.yo[2]), QA(m.ydt), QA(t.nn[0]), QA(t.nn[1]), QA(t.nn[2]),
                      QA(m.K), QA(passes), QA_LOCAL(lm)};
-    const qn_cl_kernel_id id = step ? QK_GEMV_Q8_M1N_W : QK_GEMV_Q8_M1N;
+    const qn_cl_kernel_id id = tail1 ? QK_GEMV_Q8_M1N_T : step ? QK_GEMV_Q8_M1N_W : QK_GEMV_Q8_M1N;
     st = qn_cl_set_args(s, id, a, (int)(sizeof a / sizeof a[0]));
     if (st != QUANTA_OK) return st;
     size_t g[2] = {l[0], (sets + (size_t)passes - 1) / (size_t)passes * l[1]};
     return qn_cl_launch(s, id,
-                        mm->op == QN_OP_MATMUL_MULTI ? (step ? "norm + matmul_multi (gemv q8 m1 w)" : "norm + matmul_multi (gemv q8 m1)")
-                                                     : (step ? "norm + matmul (gemv q8 m1 w)" : "norm + matmul (gemv q8 m1)"),
+                        mm->op == QN_OP_MATMUL_MULTI
+                            ? (tail1 ? "norm + matmul_multi (gemv q8 m1 t)"
+                                     : step ? "norm + matmul_multi (gemv q8 m1 w)" : "norm + matmul_multi (gemv q8 m1)")
+                            : (tail1 ? "norm + matmul (gemv q8 m1 t)"
+                                     : step ? "norm + matmul (gemv q8 m1 w)" : "norm + matmul (gemv q8 m1)"),
                         2, g, l);
 }
 

@@ -55,6 +55,7 @@ static const char *const kernel_names[QK_COUNT] = {
     [QK_ATTENTION_DEC1] = "qn_attention_dec1", [QK_GEMV_Q8_M1R] = "qn_gemv_q8_m1r",
     [QK_GEMV_Q8_S] = "qn_gemv_q8_s", [QK_GEMV_Q8_S_GLU] = "qn_gemv_q8_s_glu", [QK_GEMV_Q4_S] = "qn_gemv_q4_s",
     [QK_GEMV_Q8_M1N_W] = "qn_gemv_q8_m1n_w", [QK_GEMV_Q8_M1N_GLU_W] = "qn_gemv_q8_m1n_glu_w",
+    [QK_GEMV_Q8_M1N_T] = "qn_gemv_q8_m1n_t", [QK_GEMV_Q8_M1N_GLU_T] = "qn_gemv_q8_m1n_glu_t",
 };
 
 const char *qn_cl_kernel_name(qn_cl_kernel_id id) { return kernel_names[id]; }

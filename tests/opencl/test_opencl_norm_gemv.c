@@ -27,7 +27,7 @@
 #include "qt_tensor.h"
 #include "test_util.h"
 
-#define D 2048 /* K / 16 = 128 pieces: the walkers' whole steps (QUANTA_OPENCL_NG_STEP=1, GEMVS) as well as tails */
+#define D 2064 /* K / 16 = 129 pieces: the walkers' whole steps (4 · 32 a warp) and a tail of one piece */
 #define F 768
 #define NK 128
 #define NO 1000
@@ -183,8 +183,8 @@ static void check_graph(int gemma) {
     float in0[D], in1[D];
     graph_set s;
     make(&s, gemma, &r, keep, &nkeep, in0, in1);
-    float *res[3][2][MAXOUT]; /* off, on, ref */
-    for (int v = 0; v < 3; v++)
+    float *res[4][2][MAXOUT]; /* off, on, ref, on with QUANTA_OPENCL_NG_STEP=2 (the tail as one step) */
+    for (int v = 0; v < 4; v++)
         for (int rep = 0; rep < 2; rep++)
             for (int j = 0; j < s.nout; j++) ck_assert_ptr_nonnull(res[v][rep][j] = malloc(s.n[j] * sizeof(float)));
     char events[256];
@@ -198,6 +198,11 @@ static void check_graph(int gemma) {
     be = open_cl(events);
     run(be, &s, res[1]);
     quanta_backend_close(be); /* writes the events table */
+    setenv("QUANTA_OPENCL_NG_STEP", "2", 1);
+    be = open_cl(NULL);
+    run(be, &s, res[3]);
+    quanta_backend_close(be);
+    unsetenv("QUANTA_OPENCL_NG_STEP");
     unsetenv("QUANTA_OPENCL_NORM_GEMV");
     ck_assert_int_eq(quanta_backend_open("ref", &be), QUANTA_OK);
     run(be, &s, res[2]);
@@ -208,6 +213,9 @@ static void check_graph(int gemma) {
         for (int rep = 0; rep < 2; rep++) {
             ck_assert_msg(!memcmp(res[0][rep][j], res[1][rep][j], s.n[j] * sizeof(float)),
                           "%s graph, output %d, run %d: NORM_GEMV=1 differs from the norm launched apart",
+                          gemma ? "gemma" : "llama", j, rep);
+            ck_assert_msg(!memcmp(res[0][rep][j], res[3][rep][j], s.n[j] * sizeof(float)),
+                          "%s graph, output %d, run %d: NORM_GEMV=1 NG_STEP=2 differs from the norm launched apart",
                           gemma ? "gemma" : "llama", j, rep);
             for (size_t i = 0; i < s.n[j]; i++)
                 QT_CHECK(fabs(res[1][rep][j][i] - res[2][0][j][i]) <= 1e-3 * big + 1e-6,
@@ -223,7 +231,7 @@ static void check_graph(int gemma) {
         ck_assert_msg(file_has(events, "matmul + residual"), "the GEMV with the residual sum is not in %s", events);
     }
     if (!getenv("KEEPEV")) remove(events);
-    for (int v = 0; v < 3; v++)
+    for (int v = 0; v < 4; v++)
         for (int rep = 0; rep < 2; rep++)
             for (int j = 0; j < s.nout; j++) free(res[v][rep][j]);
     for (int i = 0; i < nkeep; i++) free(keep[i]);

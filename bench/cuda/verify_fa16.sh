@@ -1,40 +1,42 @@
 #!/bin/bash
-# verify_fa15.sh — device checks of the wgmma prefill attention (kernels_cuda/attention_wg.cu, issue 14, fa15), run
-# after bench/e2e/run_h200.sh has built Quanta (/tmp/qbuild) and bench/cuda/prebuild_fa15.sh attention_check (built
-# from the call's tree). The session's one round (21:15 call), at most ~45 s; it decides the defaults. Steps, deciding
-# rows first:
-#  1. attention_check wgbench (alone on the GPU: hd128 prefill, bf16 B x 32 heads x N = 512k rows, causal and not at
-#     1k / 4k / 16k, f16 4k causal, GQA 32/8 4k causal, 512 causal; per shape one setup, the forms timed in turns, 5
-#     rounds of ~2 ms of back-to-back launches, the median), then attention_peers.py (torch SDPA's cuDNN backend,
-#     timed the same way) on those shapes: forms 21 (the non-causal pick), 35 (the causal pick), 40 (new: 35 with Q
-#     by TMA ahead of the first tiles, 32-bit rows), 41 (new: 40 + the output by TMA store), 42 (new: persistent,
-#     pairs of row blocks, 40's Q and FlashAttention-3's producer order). If that process fails (a form that hangs
-#     or faults), each form again in its own process (rows appended);
+# verify_fa16.sh — device checks of the wgmma prefill attention (kernels_cuda/attention_wg.cu, issue 14, fa16), run
+# after bench/e2e/run_h200.sh has built Quanta (/tmp/qbuild) and bench/cuda/prebuild_fa16.sh attention_check (built
+# from the call's tree). At most ~60 s (LIMIT). Steps, deciding rows first:
+#  1. attention_check wgbench (alone on the GPU: hd128 prefill, bf16 B x 32 heads x N = 512k rows, non-causal and
+#     causal at 1k / 4k / 16k, f16 4k causal, GQA 32/8 4k causal, 512 causal; per shape one setup, the forms timed in
+#     turns, 5 rounds of ~2 ms of back-to-back launches, the median), then attention_peers.py (torch SDPA's cuDNN
+#     backend, timed the same way) on those shapes: form 41 (the auto pick) beside the fa16 forms 43 (41 + the
+#     lower consumer's diagonal P . V over 64 keys), 44 / 45 (41 with K and V on barriers of their own, 2 stages of
+#     176 / 192 keys), 46 (the same with 128-key tiles, + 43's half), 47 / 48 (persistent pairs of row blocks with
+#     46's K / V split, 2 Q buffers and an O stage for the TMA store; 48 with 43's half). If that process fails (a
+#     form that hangs or faults), each form again in its own process (rows appended); 49-51: 41, 44, 47 with a row's
+#     max and sum as pairwise trees;
 #  2. correctness, side by side (nothing timed): `quanta conform --backend cuda --filter attention` with
-#     QUANTA_CUDA_ATTN_WG=2 and TILE 40, 41, 42 (and the auto pick); attention_check wg on 40-42 (float64 reference,
-#     NaN-poisoned output, seed printed; 42 also on 3 blocks; folds 3 and 128 fall back); racecheck / synccheck on
-#     the small cases of 40-42;
-#  3. ncu (if installed, <= 10 s): forms 35 and 40 on 1k causal (speed of light, warp states, compute workload; a
-#     warm-up and one timed launch each): what limits a short block.
-# FA15_FORMS overrides step 1's list.
+#     QUANTA_CUDA_ATTN_WG=2 and TILE 43-51 (and the auto pick); attention_check wg on 43-51 (float64 reference,
+#     NaN-poisoned output, seed printed; folds 3 and 128 and kv_lens fall back; 47 / 48 also on 3 blocks);
+#     racecheck / synccheck on the small cases of 44, 46, 47 (SAN: the K / V split, with the diagonal half, persistent);
+#  3. ncu (if installed and time is left): forms 41, 44, 47 on 1k causal and 16k non-causal (speed of light, warp
+#     states, compute workload; a warm-up and one timed launch each).
+# FA16_FORMS overrides step 1's list, FA16_NEW step 2's.
 set -u
 cd "$(dirname "$0")/../.." # the repository root
-. bench/common/verifylib.sh fa15 ${LIMIT:-45}
+. bench/common/verifylib.sh fa16 ${LIMIT:-60}
 B=${QBUILD:-/tmp/qbuild}
 Q=${QUANTA:-$B/tools/quanta}
-P=/tmp/prebuild/fa15
+P=/tmp/prebuild/fa16
 BIN=$P/attention_check
-FORMS=${FA15_FORMS:-21,35,40,41,42}
-NEW="40 41 42"
+FORMS=${FA16_FORMS:-41,43,44,45,46,47,48,49,50,51}
+NEW=${FA16_NEW:-43 44 45 46 47 48 49 50 51}
+SAN=${FA16_SAN:-44 46 47}
 say "$(nvidia-smi --query-gpu=name,clocks.sm,temperature.gpu --format=csv,noheader 2>/dev/null)"
 if [ ! -x $BIN ]; then # no prebuild ran (or it failed): build here, in the budget
-  bash bench/cuda/prebuild_fa15.sh
+  bash bench/cuda/prebuild_fa16.sh
   say "attention_check built here: $(cat $P/build.rc 2>/dev/null) ($(el) s)"
 fi
 [ -x $BIN ] || { tail -5 $P/build.log 2>/dev/null | tee -a $D/summary.txt; say "no attention_check: VERDICT incomplete"; VERDICT=incomplete; }
 pass() { # pass N FORMS
   [ -x $BIN ] || return
-  WGBENCH_ROUNDS=5 timeout 12 $BIN wgbench $D/wg$1.csv $2 > $D/bench$1.log 2>&1
+  WGBENCH_ROUNDS=5 timeout 14 $BIN wgbench $D/wg$1.csv $2 > $D/bench$1.log 2>&1
   local rc=$?
   say "wgbench pass $1 ($2) rc=$rc"
   if [ $rc != 0 ]; then # one form hung or faulted: each alone (rows appended), so the others still count
@@ -74,7 +76,7 @@ if [ -x $BIN ]; then
   done
   if command -v compute-sanitizer >/dev/null 2>&1; then
     for tool in racecheck synccheck; do
-      ( timeout $T compute-sanitizer --tool $tool $BIN wgsmall $(echo $NEW | tr ' ' ',') > $D/$tool.log 2>&1
+      ( timeout $T compute-sanitizer --tool $tool $BIN wgsmall $(echo $SAN | tr ' ' ',') > $D/$tool.log 2>&1
         echo $? > $D/$tool.rc ) &
       PIDS="$PIDS $!"
     done
@@ -97,19 +99,20 @@ for t in $NEW; do
 done
 for tool in racecheck synccheck; do
   [ -f $D/$tool.rc ] || continue
-  say "$tool (wgsmall $NEW) rc=$(cat $D/$tool.rc): $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY|hazard' $D/$tool.log | tail -2 | tr '\n' ' ')"
+  say "$tool (wgsmall $SAN) rc=$(cat $D/$tool.rc): $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY|hazard' $D/$tool.log | tail -2 | tr '\n' ' ')"
   [ "$(cat $D/$tool.rc)" = 0 ] || VERDICT=FAIL
 done
-# 3. ncu: the causal pick (35) and 40 on 1k causal, a warm-up and one timed launch each (WGBENCH_ROUNDS=0)
+pack
+# 3. ncu: 41, 44, 47 on 1k causal (shape 3) and 16k non-causal (shape 2), a warm-up and one timed launch each
 if [ -x $BIN ] && command -v ncu >/dev/null 2>&1 && [ $(left) -gt 8 ]; then
-  WGBENCH_SHAPES=3 WGBENCH_ROUNDS=0 timeout 10 ncu --clock-control none -k regex:attn_wg_kernel -c 4 \
+  WGBENCH_SHAPES=3,2 WGBENCH_ROUNDS=0 timeout $(($(left) - 2)) ncu --clock-control none -k regex:attn_wg_kernel -c 12 \
     --section SpeedOfLight --section WarpStateStats --section ComputeWorkloadAnalysis \
-    $BIN wgbench $D/ncu.csv 35,40 > $D/ncu.log 2>&1
-  say "ncu (1k causal; forms 35, 40: warm-up and timed launch each) rc=$?"
+    $BIN wgbench $D/ncu.csv 41,44,47 > $D/ncu.log 2>&1
+  say "ncu (1k causal, then 16k non-causal; forms 41, 44, 47: warm-up and timed launch each) rc=$?"
   awk '/attn_wg_kernel/ {k++}
     /^ +(Duration|Compute \(SM\) Throughput|Memory Throughput|Issue Slots Busy|Warp Cycles Per Issued Instruction|Executed Ipc Active)/ {
       gsub(/ +/, " "); line[k] = line[k] " |" $0 }
-    END {for (i = 1; i <= k; i++) print "ncu launch " i " (35 warm-up, 35, 40 warm-up, 40):" line[i]}' $D/ncu.log |
+    END {for (i = 1; i <= k; i++) print "ncu launch " i " (1k causal: 41 warm-up, 41, 44 w, 44, 47 w, 47; 16k: the same):" line[i]}' $D/ncu.log |
     tee -a $D/summary.txt
 fi
 say "VERDICT $VERDICT"
