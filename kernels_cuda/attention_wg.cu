@@ -1633,10 +1633,17 @@ static int tile_env() {
  * 548 vs 475, GQA 32/8 570 vs 492, 512 causal 276 vs 174; conformance 333/0, attention_check, racecheck / synccheck
  * clean. Folds it cannot take run 40 (64 % G != 0) or 35 (128 % G != 0: for non-causal calls 35 is 21 but for the
  * one-compare mask of tiles past Nk); kv_lens: the cp.async producer form, as before. */
+/* fa16 (H100 00:11, same run, bf16 hd128, B x 32 heads x N = 512k rows; conformance 333/0 and attention_check for
+ * every form, racecheck / synccheck clean on 44, 46, 47): 47 (persistent pairs, K / V split, 2 Q buffers, O stage)
+ * led at N <= 1k: causal 1k 422 vs 41's 377 TFLOP/s (0.94 vs 0.84x cuDNN), 512 331 vs 274 (0.94 vs 0.78x),
+ * non-causal 1k 557 vs 538; at 4k it tied (causal 489 / 488) or trailed (non-causal 579 / 591), at 16k it lost
+ * (-4 / -6%). 44 (176-key tiles, K / V split) led at 16k: non-causal 671 vs 657 (0.98 vs 0.96x), causal 618 vs 608
+ * (0.96 vs 0.94x), and trailed below (4k -1 / -3.5%, 1k -6 / -11%). 2k and 8k unmeasured: the bounds sit between. */
 static int auto_variant(const qn_cuda_attention_args *a) {
     const int e = tile_env();
     if (e) return e;
-    (void)a;
+    if (a->Nk <= (a->causal ? 2048 : 1536)) return QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOK;
+    if (a->Nk >= 12288) return QN_CUDA_ATTN_WG_N176S2WSPTMAMTOK;
     return QN_CUDA_ATTN_WG_N128S3WSPTMAMTO;
 }
 

@@ -61,16 +61,17 @@ enum { QN_CUDA_ATTN_WG_AUTO = 0, QN_CUDA_ATTN_WG_N128S2, QN_CUDA_ATTN_WG_N128S3,
         * row blocks) with T and FlashAttention-3's producer order (the next item's first tile under the current
         * item, then its Q once the current item's last Q . K^T is done) */
        QN_CUDA_ATTN_WG_N128S3WSPTMAMT, QN_CUDA_ATTN_WG_N128S3WSPTMAMTO, QN_CUDA_ATTN_WG_N128S3WSPTMAPM2T,
-       /* fa16 (UNMEASURED): 41 with the lower consumer's P . V of the diagonal tile over its first 64 keys only
+       /* fa16 (H100 00:11: all correct; 44 the auto pick at Nk >= 12288, 47 at short Nk, see auto_variant; 43, 46,
+        * 48, 45 no gain): 41 with the lower consumer's P . V of the diagonal tile over its first 64 keys only
         * (D: where its rows see none of the upper 64); 41 with K and V on barriers of their own (K: 2 stages,
         * FlashAttention-3's two pipelines) and 176- or 192-key tiles; K with 128-key tiles and D */
        QN_CUDA_ATTN_WG_N128S3WSPTMAMTOD, QN_CUDA_ATTN_WG_N176S2WSPTMAMTOK, QN_CUDA_ATTN_WG_N192S2WSPTMAMTOK,
        QN_CUDA_ATTN_WG_N128S2WSPTMAMTOKD,
-       /* fa16 round 2 (UNMEASURED): 46's K / V split in the persistent pairs of 42 (2 stages of 128 keys leave room
+       /* fa16: 46's K / V split in the persistent pairs of 42 (2 stages of 128 keys leave room
         * for 2 Q buffers and an O stage: the next item's Q lands under the current item, the output goes by 41's
         * TMA store), without and with D */
        QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOK, QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKD,
-       /* fa16 round 2 (UNMEASURED): 41, 44, 47 with a row's max and sum as pairwise trees (T) */
+       /* fa16 (00:11: within +-2% of 41, 44, 47, mixed): 41, 44, 47 with a row's max and sum as pairwise trees (T) */
        QN_CUDA_ATTN_WG_N128S3WSPTMAMTOT, QN_CUDA_ATTN_WG_N176S2WSPTMAMTOKT, QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKT,
        QN_CUDA_ATTN_WG_NVARIANTS };
 /* Flag for the check: V's descriptor with its two byte offsets exchanged (a wrong reading of the MN-major

@@ -825,6 +825,10 @@ static void wg_bench(const char *path, const std::vector<int> &vars)
     pre.push_back(mk("b", kF16, 4, 32, 32, 4096, 4096, 128, 1));
     pre.push_back(mk("b", kBF16, 4, 32, 8, 4096, 4096, 128, 1));
     pre.push_back(mk("b", kBF16, 32, 32, 32, 512, 512, 128, 1));
+    /* fa16: 2k and 8k (the auto pick's bounds sit between the anchors), indices 9-12 */
+    for (int cz : {0, 1})
+        for (long long N : {2048LL, 8192LL})
+            pre.push_back(mk("b", kBF16, 16384 / N, 32, 32, N, N, 128, cz));
     /* WGBENCH_ROUNDS=0: the warm-up and one timed launch of each form only, no rows (a run under ncu) */
     const int R = getenv("WGBENCH_ROUNDS") ? std::max(0, atoi(getenv("WGBENCH_ROUNDS"))) : 5;
     /* WGBENCH_SHAPES=i,j: only those of the shapes above (0 = 1k non-causal ...; fa15: one shape under ncu) */

@@ -92,7 +92,7 @@ typedef struct mm_args {
     cl_ulong wo, xo, yo;
     cl_mem xp;      /* x prepared by qn_x_prep (f32, nibble chunks split even | odd) */
     cl_ulong xpo;
-    int xsplit;     /* q4 at M = 1 (QUANTA_OPENCL_Q4X=1): x left raw, split by qn_gemv_q4_s as it stages it */
+    int xsplit;     /* q4 at M = 1 (q4_xsplit): x left raw, split by qn_gemv_q4_s as it stages it */
     cl_int ydt;
     cl_int m32;     /* M as the GEMV kernels' int argument */
     int64_t M, N, K;
@@ -453,7 +453,8 @@ static int gemvs_shape(const qn_cl *s, const mm_args *m, size_t rows, int glu, i
     if (o->xl && xe && !strcmp(xe, "1")) o->xl |= 2;
     if (o->xl && q4 && m->xsplit) o->xl |= 4; /* q4_xsplit made sure x fits */
     const char *ue = getenv("QUANTA_OPENCL_GEMVS_U"); /* q8 at 2 rows a warp: 8 pieces of each in flight, not 4 */
-    if (!q4 && o->rw == 2 && ue && !strcmp(ue, "8")) o->xl |= 8;
+    if (!q4 && o->rw == 2 && m->K >= 32 * 8 * 16 && ue && !strcmp(ue, "8")) o->xl |= 8; /* a whole step of 8 (H100 00:11:
+        at K = 2048 the select step of 8 pieces, 4 of them past the row, halved 32000 x 2048's rate) */
     const char *pe = getenv("QUANTA_OPENCL_GEMVS_PF"); /* qn_gemv_q8_s: the first step's loads before x is staged */
     if (!glu && (o->xl & 9) == 9 && pe && !strcmp(pe, "1")) o->xl |= 16;
     return 1;
@@ -944,12 +945,14 @@ static quanta_status run_quant_gemm(qn_cl *s, const mm_args *m, qn_cl_gemm_path 
     return run_gemm_kernel(s, m, p);
 }
 
-/* QUANTA_OPENCL_Q4X=1: a q4 matmul at M = 1 on the GPU class whose x is f32, 16-byte aligned and fits in local memory
- * beside one warp's partials skips qn_x_prep: qn_gemv_q4_s splits the raw row as it stages it (QN_S_XL_SPLIT, the same
- * floats in the same places). Called with m->xp = m->x; gemvs_shape then always takes the staged form. */
+/* A q4 matmul at M = 1 on the GPU class whose x is f32, 16-byte aligned and fits in local memory beside one warp's
+ * partials skips qn_x_prep: qn_gemv_q4_s splits the raw row as it stages it (QN_S_XL_SPLIT, the same floats in the
+ * same places). On unless QUANTA_OPENCL_Q4X=0 (H100 00:11: q4 device time 0.13 / 0.20 / 0.21 -> 0.25 / 0.32 / 0.34 of
+ * the copy kernel at 4096x4096, 11008x4096, 4096x11008; qn_x_prep alone took 9.5 us a call). Called with m->xp = m->x;
+ * gemvs_shape then always takes the staged form. */
 static int q4_xsplit(const qn_cl *s, const mm_args *m, const qn_node *node) {
     const char *e = getenv("QUANTA_OPENCL_Q4X");
-    if (!(e && !strcmp(e, "1")) || node->op != QN_OP_MATMUL || m->M != 1 || m->wd.dtype != QUANTA_Q4 ||
+    if ((e && !strcmp(e, "0")) || !s->gpu_class || node->op != QN_OP_MATMUL || m->M != 1 || m->wd.dtype != QUANTA_Q4 ||
         node->src[0]->desc.dtype != QUANTA_F32 || m->xo % 16)
         return 0;
     return gemv_gpu_kernel(s, m) == QK_GEMV_Q4_GPU && (size_t)m->K * 4 + 2 * 4 * 33 * 4 <= s->dev.local_mem;
