@@ -909,8 +909,11 @@ __device__ __forceinline__ int64_t qn_f8_sk_block(int64_t it, int64_t total, int
  * waits about one piece for its peers. nk >= sp (the host's): no empty piece. qn_f8_skg_block is the inverse. */
 /* Piece 0 (the owner's) starts QN_F8_SKG_LEAD stages longer where the pieces are long enough (nk >= 8 sp): the others
  * end that much earlier, so their slots are written while the owner still computes (H100 00:11: the owner's
- * epilogue, mostly that wait, 6.1 us against 1.0 for a whole tile). Boundaries: 0, then d + j (nk - d) / sp. */
-#define QN_F8_SKG_LEAD 3
+ * epilogue, mostly that wait, 6.1 us against 1.0 for a whole tile). Boundaries: 0, then d + j (nk - d) / sp. 0 (equal
+ * pieces, the form measured at 00:11) until a device run has timed 3 (the partition with it is checked offline). */
+#ifndef QN_F8_SKG_LEAD
+#define QN_F8_SKG_LEAD 0
+#endif
 __device__ __forceinline__ int64_t qn_f8_skg_lead(int64_t nk, int64_t sp) { return nk >= 8 * sp ? QN_F8_SKG_LEAD : 0; }
 __device__ __forceinline__ int64_t qn_f8_skg_at(int64_t j, int64_t nk, int64_t sp) { /* piece j's first stage */
     const int64_t d = qn_f8_skg_lead(nk, sp);
