@@ -794,6 +794,28 @@ __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const Params p, c
                     qn_tma_load_4d(qsbase + kRB * 128, &mp.tq, qfull, 64, 0, p0, c3);
                 }
             };
+            /* KV2: an item's n tiles, the K and V rings at count cnt: K of tile 0, then K of tile j and V of tile j - 1
+             * (FlashAttention-3's order), V of the last tile, each as its stage frees up */
+            [[maybe_unused]] auto feed_split = [&](int cnt, int c2) {
+                if constexpr (KV2) {
+                    auto feed = [&](int j, bool v) {
+                        const int c = cnt + j, st = c % S;
+                        const uint32_t f = v ? fullv(st) : full(st), d = sbase + st * STAGE + (v ? TILE : 0);
+                        const CUtensorMap *mm = v ? &mp.tv : &mp.tk;
+                        qn_mbar_wait(v ? emptyv(st) : empty(st), ((c / S) & 1) ^ 1);
+                        qn_mbar_arrive_expect_tx(f, TILE);
+                        qn_tma_load_3d(d, mm, f, 0, (int)((tb + j) * BN), c2);
+                        qn_tma_load_3d(d + BN * 128, mm, f, 64, (int)((tb + j) * BN), c2);
+                    };
+                    if (n <= 0) return;
+                    feed(0, false);
+                    for (int j = 1; j < n; ++j) {
+                        feed(j, false);
+                        feed(j - 1, true);
+                    }
+                    feed(n - 1, true);
+                }
+            };
             if constexpr (PO) {
                 /* per work item (one thread): Q into the item's buffer once the item two before has done its last
                  * Q . K^T (long since, as a rule: the next item's Q lands under the current one), then K of tile 0,
@@ -813,23 +835,7 @@ __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const Params p, c
                     qn_mbar_arrive_expect_tx(qf, (uint32_t)C::qbytes);
                     qn_tma_load_4d(qd, &mp.tq, qf, 0, 0, p0, c2);
                     qn_tma_load_4d(qd + kRB * 128, &mp.tq, qf, 64, 0, p0, c2);
-                    auto feed = [&](int j, bool v) {
-                        const int c = cnt + j, st = c % S;
-                        const uint32_t f = v ? fullv(st) : full(st), d = sbase + st * STAGE + (v ? TILE : 0);
-                        const CUtensorMap *mm = v ? &mp.tv : &mp.tk;
-                        qn_mbar_wait(v ? emptyv(st) : empty(st), ((c / S) & 1) ^ 1);
-                        qn_mbar_arrive_expect_tx(f, TILE);
-                        qn_tma_load_3d(d, mm, f, 0, (int)((tb + j) * BN), c2);
-                        qn_tma_load_3d(d + BN * 128, mm, f, 64, (int)((tb + j) * BN), c2);
-                    };
-                    if (n > 0) {
-                        feed(0, false);
-                        for (int j = 1; j < n; ++j) {
-                            feed(j, false);
-                            feed(j - 1, true);
-                        }
-                        feed(n - 1, true);
-                    }
+                    feed_split(cnt, c2);
                     cnt += n;
                 }
                 return;
@@ -861,23 +867,8 @@ __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const Params p, c
             }
             if constexpr (KV2 && !PER) { /* one block: Q, K of tile 0, then K of tile j and V of tile j - 1 as they free up */
                 if (tid == 0 && n > 0) {
-                    const int c2 = (int)(b * p.Hkv + hkv);
                     q_boxes();
-                    auto feed = [&](int j, bool v) {
-                        const int st = j % S;
-                        const uint32_t f = v ? fullv(st) : full(st), d = sbase + st * STAGE + (v ? TILE : 0);
-                        const CUtensorMap *mm = v ? &mp.tv : &mp.tk;
-                        qn_mbar_wait(v ? emptyv(st) : empty(st), ((j / S) & 1) ^ 1);
-                        qn_mbar_arrive_expect_tx(f, TILE);
-                        qn_tma_load_3d(d, mm, f, 0, (int)((tb + j) * BN), c2);
-                        qn_tma_load_3d(d + BN * 128, mm, f, 64, (int)((tb + j) * BN), c2);
-                    };
-                    feed(0, false);
-                    for (int j = 1; j < n; ++j) {
-                        feed(j, false);
-                        feed(j - 1, true);
-                    }
-                    feed(n - 1, true);
+                    feed_split(0, (int)(b * p.Hkv + hkv));
                 }
                 return;
             }

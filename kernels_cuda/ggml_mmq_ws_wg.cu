@@ -128,7 +128,10 @@ __device__ __forceinline__ void qn_prep_block_store(const float (&v)[32], float 
         dst[j ^ (r & 7)] = make_uint4(h[0], h[1], h[2], h[3]);
     }
 }
-template <int XD, int PERM>
+/* MU (mmq16): 16-byte loads of the max pass in flight per thread. 1: one a loop trip, each waiting for its load (the
+ * 21:03 / 00:11 calls: the prep costs 9 µs at 512 x 4096 and 30 µs at 512 x 14336 of f32 x, ~1 TB/s); 4: four
+ * (QUANTA_CUDA_GGML_PREP_MU=4). The max of |x| is exact in any order: the same bits. */
+template <int XD, int PERM, int MU>
 __global__ void __launch_bounds__(256) qn_k_gmmq_prep_xt_v(const void *x, int64_t M, int64_t Mt, int64_t K, int nb,
                                                            __half *xt, float *xscale) {
     __shared__ float sh[32];
@@ -142,9 +145,25 @@ __global__ void __launch_bounds__(256) qn_k_gmmq_prep_xt_v(const void *x, int64_
         float f = 0.0f;
         const int64_t row16 = m * K / per16; /* the row's first 16-byte piece */
         if (m < M) { /* uniform per block: qn_block_max syncs the block */
-            float m0 = 0.0f, v[8];
+            float m0 = 0.0f, v[8], mu[MU];
             int n;
-            for (int64_t i = threadIdx.x; i < K / per16; i += blockDim.x) {
+            int64_t i = threadIdx.x;
+            if constexpr (MU > 1) {
+#pragma unroll
+                for (int u = 0; u < MU; u++) mu[u] = 0.0f;
+                for (; i + (MU - 1) * (int64_t)blockDim.x < K / per16; i += MU * (int64_t)blockDim.x) {
+                    float w[MU][8];
+#pragma unroll
+                    for (int u = 0; u < MU; u++) qn_prep_ld16<XD>(x, row16 + i + u * (int64_t)blockDim.x, w[u], n);
+#pragma unroll
+                    for (int u = 0; u < MU; u++)
+#pragma unroll
+                        for (int e = 0; e < per16; e++) mu[u] = fmaxf(mu[u], fabsf(w[u][e]));
+                }
+#pragma unroll
+                for (int u = 0; u < MU; u++) m0 = fmaxf(m0, mu[u]);
+            }
+            for (; i < K / per16; i += blockDim.x) {
                 qn_prep_ld16<XD>(x, row16 + i, v, n);
 #pragma unroll
                 for (int e = 0; e < per16; e++) m0 = fmaxf(m0, fabsf(v[e]));
@@ -175,6 +194,17 @@ __global__ void __launch_bounds__(256) qn_k_gmmq_prep_xt_v(const void *x, int64_
             else qn_prep_block_store<PERM, false>(v, f, dst, r);
         }
     }
+}
+
+/* QUANTA_CUDA_GGML_PREP_MU=4 (mmq16; qn_cuda_ggml_mmq_prep_mu for benchmarks): the wide-load prep's max pass with four
+ * loads in flight (MU above). */
+int qn_cuda_ggml_mmq_prep_mu = -1;
+static int qn_prep_mu() {
+    if (qn_cuda_ggml_mmq_prep_mu < 0) {
+        const char *e = getenv("QUANTA_CUDA_GGML_PREP_MU");
+        qn_cuda_ggml_mmq_prep_mu = e && !strcmp(e, "4") ? 4 : 1;
+    }
+    return qn_cuda_ggml_mmq_prep_mu;
 }
 
 /* QUANTA_CUDA_GGML_PREP2=1: the wide-load prep above for =15 / =16 too (=17 always takes it); off by default until a
@@ -406,14 +436,16 @@ int qn_gmmq_prep_xt(int x_dtype, const void *x, const qn_gmmq_args &a, int nb, b
         __half *xt = const_cast<__half *>(a.xh);
         float *xs = const_cast<float *>(a.xscale);
         const dim3 gr((unsigned)grid);
-#define QN_PREP_V(XD)                                                                                            \
-    (perm == 1   ? (qn_k_gmmq_prep_xt_v<XD, 1><<<gr, 256, 0, s>>>(x, a.M, Mt, a.K, nb, xt, xs), 0)                    \
-     : perm == 2 ? (qn_k_gmmq_prep_xt_v<XD, 2><<<gr, 256, 0, s>>>(x, a.M, Mt, a.K, nb, xt, xs), 0)                    \
-                 : (qn_k_gmmq_prep_xt_v<XD, 0><<<gr, 256, 0, s>>>(x, a.M, Mt, a.K, nb, xt, xs), 0))
+#define QN_PREP_VM(XD, MU)                                                                                       \
+    (perm == 1   ? (qn_k_gmmq_prep_xt_v<XD, 1, MU><<<gr, 256, 0, s>>>(x, a.M, Mt, a.K, nb, xt, xs), 0)                \
+     : perm == 2 ? (qn_k_gmmq_prep_xt_v<XD, 2, MU><<<gr, 256, 0, s>>>(x, a.M, Mt, a.K, nb, xt, xs), 0)                \
+                 : (qn_k_gmmq_prep_xt_v<XD, 0, MU><<<gr, 256, 0, s>>>(x, a.M, Mt, a.K, nb, xt, xs), 0))
+#define QN_PREP_V(XD) (qn_prep_mu() == 4 ? QN_PREP_VM(XD, 4) : QN_PREP_VM(XD, 1))
         if (x_dtype == QN_DT_F32) (void)QN_PREP_V(QN_DT_F32);
         else if (x_dtype == QN_DT_F16) (void)QN_PREP_V(QN_DT_F16);
         else (void)QN_PREP_V(QN_DT_BF16);
 #undef QN_PREP_V
+#undef QN_PREP_VM
         return qn_cu_launch_status();
     }
     qn_k_gmmq_prep_xt<<<(unsigned)grid, 256, 0, s>>>(x_dtype, x, a.M, Mt, a.K, a.Kp, nb, sw ? 1 : 0, perm, const_cast<__half *>(a.xh),

@@ -907,14 +907,23 @@ __device__ __forceinline__ int64_t qn_f8_sk_block(int64_t it, int64_t total, int
  * number of whole tiles, so the pieces of a tile run side by side: their weight and token rows are in L2 together
  * (fp815's contiguous ranges put the 132 blocks on tiles spread over the whole region), and the owner (piece 0)
  * waits about one piece for its peers. nk >= sp (the host's): no empty piece. qn_f8_skg_block is the inverse. */
+/* Piece 0 (the owner's) starts QN_F8_SKG_LEAD stages longer where the pieces are long enough (nk >= 8 sp): the others
+ * end that much earlier, so their slots are written while the owner still computes (H100 00:11: the owner's
+ * epilogue, mostly that wait, 6.1 us against 1.0 for a whole tile). Boundaries: 0, then d + j (nk - d) / sp. */
+#define QN_F8_SKG_LEAD 3
+__device__ __forceinline__ int64_t qn_f8_skg_lead(int64_t nk, int64_t sp) { return nk >= 8 * sp ? QN_F8_SKG_LEAD : 0; }
+__device__ __forceinline__ int64_t qn_f8_skg_at(int64_t j, int64_t nk, int64_t sp) { /* piece j's first stage */
+    const int64_t d = qn_f8_skg_lead(nk, sp);
+    return j == 0 ? 0 : j >= sp ? nk : d + j * (nk - d) / sp;
+}
 __device__ __forceinline__ void qn_f8_skg_range(int64_t total, int64_t nk, int64_t sp, int64_t c, int64_t &b, int64_t &e) {
     const int64_t r = c / sp, j = c % sp;
     if (r >= total / nk) b = e = 0;
-    else b = r * nk + j * nk / sp, e = r * nk + (j + 1) * nk / sp;
+    else b = r * nk + qn_f8_skg_at(j, nk, sp), e = r * nk + qn_f8_skg_at(j + 1, nk, sp);
 }
 __device__ __forceinline__ int64_t qn_f8_skg_block(int64_t it, int64_t nk, int64_t sp) {
-    const int64_t k = it % nk; /* piece j holds k in [j nk / sp, (j + 1) nk / sp) */
-    return it / nk * sp + ((k + 1) * sp - 1) / nk;
+    const int64_t k = it % nk, d = qn_f8_skg_lead(nk, sp); /* k - d in [j (nk - d) / sp, (j + 1) (nk - d) / sp) */
+    return it / nk * sp + (k < d ? 0 : ((k - d + 1) * sp - 1) / (nk - d));
 }
 /* A slot's flag: posted by the warpgroup that wrote the slot (every thread's stores, then its named barrier, then
  * this: CUTLASS's generic barrier, fence.acq_rel + relaxed add), awaited by the tile's owner with acquire loads. */
@@ -1382,10 +1391,13 @@ static bool qn_f8_sk_pick(int64_t N, int64_t M, int64_t Kp, int sms, int t_dp) {
 
 /* fp816: split-K groups (128x256) or the round-robin tile t_dp of qn_f8t_pick, by the same kind of model in units of
  * one 128x256 K stage: round-robin = rounds x (nk x cost + an epilogue of QN_F8_SKG_EPI stages x BN / 256); groups =
- * the whole rounds as 128x256 tiles + one piece (nk / sp stages) + an epilogue + QN_F8_SKG_SLOT stages per slot
- * written or added. Taken where it saves QN_F8_SKG_GAIN or more: on the 30 rows of fp8_pair.py that is every row with a
- * partial last round of 128x256 tiles at most half full, the four rows under 0.9x _scaled_mm among them. */
+ * the whole rounds as 128x256 tiles + one piece (nk / sp stages) + an epilogue + QN_F8_SKG_FIX + QN_F8_SKG_SLOT stages
+ * per piece. Taken where it saves 5% or more. Fitted to the H100 run of 00:11 (fp8_pair.py, groups always against the
+ * default on 30 rows, same process): it takes the 9 rows where the groups were faster (the four under 0.9x
+ * _scaled_mm, 256 x 4096 x 11008, 256 x 5120^2, 2048 x 11008 x 4096, 1024 / 2048 x 5120 x 13824) and none of the rows
+ * where they were slower (512 x 5120^2 1.25x, 256 x 4096^2 1.29x, 512 x 11008 x 4096 1.14x slower). */
 #define QN_F8_SKG_EPI 3.2
+#define QN_F8_SKG_FIX 6.0 /* H100 00:11 (fp8_pair, 30 rows): the owner's wait and adds ~6 stages past a whole tile's epilogue */
 #define QN_F8_SKG_SLOT 1.5
 #define QN_F8_SKG_GAIN 0.95
 static bool qn_f8_skg_pick(int64_t N, int64_t M, int64_t Kp, int sms, int t_dp) {
@@ -1401,16 +1413,15 @@ static bool qn_f8_skg_pick(int64_t N, int64_t M, int64_t Kp, int sms, int t_dp) 
     if (sp > nk) sp = nk;
     if (sp < 2) return false; /* no partial round, or one too full to split */
     const double t_g = (double)(units / C) * ((double)nk + QN_F8_SKG_EPI) + (double)((nk + sp - 1) / sp) + QN_F8_SKG_EPI +
-                       QN_F8_SKG_SLOT * (double)sp;
+                       QN_F8_SKG_FIX + QN_F8_SKG_SLOT * (double)sp;
     return t_g < QN_F8_SKG_GAIN * t_rr;
 }
 
 /* QUANTA_CUDA_FP8_SK (fp815): 0: round-robin tiles; 1: stream-K where qn_f8_sk_pick expects it faster; 2: always (the
  * 0ts form, any y); 3 (fp816): split-K groups for the last partial round, always (qn_f8_skg_range); 4: the groups where
- * qn_f8_skg_pick expects them faster; unset or anything else: QN_F8_SK_DEFAULT (0 until a device run decides). Read
- * once. */
+ * qn_f8_skg_pick expects them faster (the default since fp816); unset or anything else: QN_F8_SK_DEFAULT. Read once. */
 #ifndef QN_F8_SK_DEFAULT
-#define QN_F8_SK_DEFAULT 0
+#define QN_F8_SK_DEFAULT 4 /* fp816, from the H100 run of 00:11: the groups where the model takes them */
 #endif
 /* A one-digit switch 0 .. max, else def. */
 static int qn_f8_env_digit(const char *name, char max, int def) {

@@ -21,8 +21,9 @@
  * the default list) the batch sizes, MMQ_BENCH_SHAPES=5120x5120,27648x5120 (N x K) the shapes (default the
  * 7B's four).
  * mmq16: MMQ_BENCH_XY=bf16 feeds x and takes y in bf16 (cuBLAS bf16's operands; default f32 / f32, the engine's);
- * MMQ_BENCH_EXTRA=pdl,gemm adds rows after "auto": "pdl" (the new kernel with QUANTA_CUDA_GGML_PDL on), "gemm" (=17's
- * GEMM alone: qn_cuda_ggml_mmq_noprep, on the activations the auto row's last call prepped).
+ * MMQ_BENCH_EXTRA=pdl,gemm,mu4 adds rows after "auto": "pdl" / "nopdl" (the new kernel with QUANTA_CUDA_GGML_PDL the
+ * other way round), "gemm" (=17's GEMM alone: qn_cuda_ggml_mmq_noprep, on the activations the auto row's last call
+ * prepped), "mu4" (QUANTA_CUDA_GGML_PREP_MU=4).
  */
 #include <cuda_runtime.h>
 
@@ -35,6 +36,9 @@
 
 #include "cuda_kernels.h" /* kernels_cuda/, and formats/layout.h through it */
 #include "driver.h"
+
+/* kernels_cuda/ggml_mmq_ws_wg.cu: the activation prep's max pass with 1 or 4 loads in flight (QUANTA_CUDA_GGML_PREP_MU) */
+extern int qn_cuda_ggml_mmq_prep_mu;
 
 static uint64_t rng = 0x9E3779B97F4A7C15ull;
 static uint32_t next32() { /* xorshift64* */
@@ -198,10 +202,17 @@ int main(int argc, char **argv) {
                     row("gemm", time_ms(knew, 0, yn));
                     qn_cuda_ggml_mmq_noprep = 0;
                 }
-                if (in_list(extra, "pdl")) {
-                    qn_cuda_ggml_mmq_pdl = 1;
-                    row("pdl", time_ms(knew, 0, yn));
-                    qn_cuda_ggml_mmq_pdl = 0;
+                if (in_list(extra, "pdl")) { /* PDL the other way round from the auto row (QUANTA_CUDA_GGML_PDL) */
+                    const int was = qn_cuda_ggml_mmq_pdl;
+                    qn_cuda_ggml_mmq_pdl = was == 1 ? 0 : 1;
+                    row(was == 1 ? "nopdl" : "pdl", time_ms(knew, 0, yn));
+                    qn_cuda_ggml_mmq_pdl = was;
+                }
+                if (in_list(extra, "mu4")) { /* the prep's max pass with four loads in flight */
+                    const int was = qn_cuda_ggml_mmq_prep_mu;
+                    qn_cuda_ggml_mmq_prep_mu = 4;
+                    row("mu4", time_ms(knew, 0, yn));
+                    qn_cuda_ggml_mmq_prep_mu = was;
                 }
                 /* every tile of the new kernel on the big shapes at M = 512 and 256 (MMQ_BENCH_TILES=0: none) */
                 const char *tiles = getenv("MMQ_BENCH_TILES");

@@ -9,8 +9,8 @@
 #     44 (176-key tiles: the new pick at Nk >= 12288) and 47 (persistent pairs: the new pick at Nk <= 2048 causal,
 #     1536 non-causal) — the 2k / 8k rows place those bounds. If that process fails, each form again alone;
 #  2. correctness of the new auto route (nothing timed): `quanta conform --backend cuda --filter attention` with
-#     QUANTA_CUDA_ATTN_WG=2 (every call it takes) and unset (the engine's default), attention_check wg 0,47 (the
-#     engine entry's dispatch cases, and 47 on 3 blocks, float64 reference, NaN-poisoned output);
+#     QUANTA_CUDA_ATTN_WG=2 (every call it takes) and unset (the engine's default), attention_check wg 0,44,47 (the
+#     engine entry's dispatch cases, 44 and 47 (47 also on 3 blocks): float64 reference, NaN-poisoned output);
 #  3. ncu (if installed and time is left): 41 on 4k causal, the row furthest from cuDNN in DR1 (speed of light, warp
 #     states, compute workload; a warm-up and one timed launch).
 # FA16_FORMS overrides step 1's list.
@@ -65,7 +65,7 @@ else
   say "no $Q: conformance skipped"; VERDICT=incomplete
 fi
 if [ -x $BIN ]; then
-  ( timeout $T $BIN wg 0,47 > $D/check_auto.log 2>&1; echo $? > $D/check_auto.rc ) & PIDS="$PIDS $!"
+  ( timeout $T $BIN wg 0,44,47 > $D/check_auto.log 2>&1; echo $? > $D/check_auto.rc ) & PIDS="$PIDS $!"
 fi
 wait $PIDS
 for t in wg2 default; do
@@ -77,7 +77,7 @@ for t in wg2 default; do
 done
 if [ -f $D/check_auto.rc ]; then
   rc=$(cat $D/check_auto.rc)
-  say "check wg 0,47 rc=$rc: $(grep -m1 '^seed' $D/check_auto.log); $(tail -n 1 $D/check_auto.log | cut -c1-200)"
+  say "check wg 0,44,47 rc=$rc: $(grep -m1 '^seed' $D/check_auto.log); $(tail -n 1 $D/check_auto.log | cut -c1-200)"
   grep -E "^FAIL|^NOTE|^wg variants|dispatch|device is in an error" $D/check_auto.log | cut -c1-240 | head -8 | tee -a $D/summary.txt
   [ "$rc" = 0 ] || VERDICT=FAIL
 fi

@@ -3,24 +3,20 @@
 # the default), run after bench/e2e/run_h200.sh has built Quanta (/tmp/qbuild) and written the model files
 # (/tmp/e2e/files); prebuild_mmq16.sh has built the kernel bench (/tmp/prebuild/mmq16/ggml_mmq_bench; if missing it
 # is built here from the meson objects). Issue 14's target: cuBLAS bf16 time / ours >= 0.8 at M >= 256 and 2048.
-# What it measures (round 1: where the time goes, and one candidate):
-#   - QUANTA_CUDA_GGML_PDL=1 (the candidate: the GEMM as a programmatic dependent launch of its activation prep):
-#     conformance, kernel rows ("pdl" against "auto" in the same process), pp512;
-#   - "gemm" rows: the GEMM alone (the prep skipped, its last output reused): the prep's share of each row;
-#   - rows with bf16 x and y (cuBLAS bf16's operands) beside the engine's f32 / f32;
-#   - rsi256x128 / rsi256x64 (candidates for round 2: 256 weight rows a tile, the activation slab read once per 256
-#     rows: 19-31% fewer bytes into the SM per flop than the 128x256 tile);
-#   - forced forms: rsiss (the same data path with SS wgmma, A from the slab, no decode: the ceiling of this pipeline
-#     against cuBLAS), rsinocopy (decode and wgmma without copies past the rings' first fill: the consumers' own
-#     rate; against auto: what the copies cost), rsidiag256 (constant A on the 256-token tile), rsi128x256g2 (two steps per commit group on
-#     256 tokens), rsi128x256a2 (Q8_0: a 4-slot B ring on 256 tokens), rsisplit128 (k/v: 128 tokens, K split 4);
-#   - cuBLAS bf16 on the same shapes before and after our rows (mmq_peers.py), one ncu of the default kernel on
-#     an unmet shape (q8_0, M = 512, 4096 x 4096) with the warps' stall reasons.
-# About 55 s; later steps are skipped when late. Everything goes to $OUT/mmq16/ (summary.txt; the tables at its end).
+# Round 2 (DR2, after the 00:11 call: PDL 1.00-1.09x and correct; the prep is 9-33 us of each row; copies, the RS
+# operand and the 256-row tile are not the limit): deciding rows first —
+#   1. conformance of the new default (QUANTA_CUDA_GGML_PDL on) and of QUANTA_CUDA_GGML_PREP_MU=4 (the prep's max pass
+#      with four loads in flight; the same bits);
+#   2. kernel rows (ggml_mmq_bench, same process): auto (the default, PDL on), nopdl, mu4, gemm (the GEMM alone) at
+#      M = 512 and 2048 on the 7B shapes;
+#   3. pp512 (7B Q4_0 / Q8_0): the default, PDL off, mu4;
+#   4. cuBLAS bf16 on the same shapes (mmq_peers.py) and the table; one ncu of the default kernel on an unmet shape
+#      (q8_0, M = 512, 4096 x 4096) with the warps' stall reasons, if time is left.
+# About 48 s; later steps are skipped when late. Everything goes to $OUT/mmq16/ (summary.txt; the tables at its end).
 set -u
 cd "$(dirname "$0")/../.." # the repository root
 export PATH=$PATH:/usr/local/cuda/bin
-. bench/common/verifylib.sh mmq16 ${LIMIT:-56}
+. bench/common/verifylib.sh mmq16 ${LIMIT:-48}
 Q=${QUANTA:-/tmp/qbuild/tools/quanta}
 KB=${QBUILD:-/tmp/qbuild}/kernels_cuda
 F=${FILES:-/tmp/e2e/files}
@@ -48,28 +44,19 @@ done
 BIG=(--case "matmul:m=256,n=1024,k=4096,w=q4_0,x=f32" --case "matmul:m=130,n=512,k=14336,w=q8_0,x=f32"
      --case "matmul:m=257,n=6300,k=256,w=q8_0,x=f16" --case "matmul:m=130,n=6300,k=512,w=q4_0,x=bf16")
 RS=ok
-# 1. the candidate's conformance (every pick of the table, launched as a programmatic dependent of the prep)
-CONFORM_S=9 conform pdl QUANTA_CUDA_GGML_PDL=1 -- "${CASES[@]}" "${BIG[@]}" || RS=FAIL
+# 1. conformance: the default (PDL on since 00:2x) and the prep with four loads in flight
+CONFORM_S=9 conform default QUANTA_PLAN_PROFILE=0 -- "${CASES[@]}" "${BIG[@]}" || RS=FAIL
+CONFORM_S=9 conform mu4 QUANTA_CUDA_GGML_PREP_MU=4 -- "${CASES[@]}" "${BIG[@]}" || RS=FAIL
 pack
 
-# 2. cuBLAS bf16 on the rows' shapes, before ours (again after them: step 8)
-SHAPES="512x4096x4096 512x1024x4096 512x14336x4096 512x4096x14336 2048x4096x4096 2048x14336x4096"
-HAVE_TORCH=0; python3 -c 'import torch' 2> /dev/null && HAVE_TORCH=1
-peers() { # file
-  [ $HAVE_TORCH = 1 ] && [ $(left) -gt 8 ] || { say "cuBLAS $1 skipped"; return 0; }
-  timeout 12 python3 bench/cuda/mmq_peers.py time $SHAPES > $D/$1.csv 2> $D/$1.err
-  say "cuBLAS $1 rc=$?: $(tail -n +2 $D/$1.csv | tr '\n' ' ')"
-}
-peers peers_a
-
-# 3. kernel rows: the default (auto), the GEMM alone (gemm), the candidate (pdl), and forced forms
+# 2. kernel rows: auto (PDL on) / nopdl / mu4 / gemm, same process
 [ -n "$BENCH_PID" ] && { wait $BENCH_PID; say "bench build (meson objects): $(tail -2 $D/bench_build.log)"; }
-kb() { # label M SHAPES TILES SECONDS [VAR=value...] (MMQ_BENCH_EXTRA=gemm unless given)
+kb() { # label M SHAPES TILES SECONDS [VAR=value...]
   [ $RS != HANG ] && [ -x $BENCH ] && [ $(left) -gt 8 ] || { say "kernel rows $1 skipped"; return 0; }
   local label=$1 m=$2 sh=$3 tiles=$4 lim=$5; shift 5
   [ $lim -lt $(($(left) - 5)) ] || lim=$(($(left) - 5))
   env MMQ_BENCH_NEW=17 MMQ_BENCH_OLD=17 MMQ_BENCH_M=$m MMQ_BENCH_FORMATS=q4_0,q8_0 MMQ_BENCH_TILES=$tiles \
-    MMQ_BENCH_SHAPES=$sh MMQ_BENCH_EXTRA=gemm "$@" timeout $lim $BENCH $D/mmq_$label.csv > $D/mmq_$label.txt 2>&1
+    MMQ_BENCH_SHAPES=$sh MMQ_BENCH_EXTRA=pdl,mu4,gemm "$@" timeout $lim $BENCH $D/mmq_$label.csv > $D/mmq_$label.txt 2>&1
   local rc=$?
   say "kernel rows $label rc=$rc"; cat $D/mmq_$label.txt >> $D/summary.txt
   if [ $rc -eq 124 ]; then # cut short: a hang only if not even its first row came
@@ -78,13 +65,11 @@ kb() { # label M SHAPES TILES SECONDS [VAR=value...] (MMQ_BENCH_EXTRA=gemm unles
   fi
   return 0
 }
-# the candidate in processes of its own (a launch it refuses ends the bench): "pdl" against "auto" of the same process
-kb pdl 512,2048 4096x4096,1024x4096,14336x4096 0 6 MMQ_BENCH_EXTRA=pdl
-kb m512 512 4096x4096,1024x4096,14336x4096,4096x14336 rsi256x128,rsi256x64,rsiss,rsinocopy,rsisplit128 8
-kb m2048 2048 4096x4096,14336x4096 rsi256x128,rsiss,rsinocopy,rsidiag256,rsi128x256g2,rsi128x256a2 8
+kb m512 512 4096x4096,1024x4096,14336x4096,4096x14336 0 7
+kb m2048 2048 4096x4096,14336x4096 0 7
 pack
 
-# 4. pp512 on the two 7B files: the default and the candidate
+# 3. pp512 on the two 7B files: the default (PDL on), PDL off, the prep with four loads in flight
 PP=()
 pp() { # label file [VAR=value...]
   local label=$1 f=$2; shift 2
@@ -96,46 +81,38 @@ pp() { # label file [VAR=value...]
   say "pp512 $label rc=$rc: ${v:-none}"
   PP+=("| $label | ${v:-none} |")
 }
-pp mistral7b-q4_0__default mistral7b-q4_0 QUANTA_PLAN_PROFILE=0
-pp mistral7b-q4_0__pdl mistral7b-q4_0 QUANTA_CUDA_GGML_PDL=1
+for f in mistral7b-q4_0 mistral7b-q8_0; do
+  pp ${f}__default $f QUANTA_PLAN_PROFILE=0
+  pp ${f}__nopdl $f QUANTA_CUDA_GGML_PDL=0
+  pp ${f}__mu4 $f QUANTA_CUDA_GGML_PREP_MU=4
+done
 pack
 
-# 5. the same rows on cuBLAS's operands (bf16 x and y)
-kb bf16 512,2048 4096x4096,14336x4096 0 6 MMQ_BENCH_XY=bf16
+# 4. cuBLAS bf16 on the rows' shapes, then ncu if time is left
+SHAPES="512x4096x4096 512x1024x4096 512x14336x4096 512x4096x14336 2048x4096x4096 2048x14336x4096"
+if python3 -c 'import torch' 2> /dev/null && [ $(left) -gt 8 ]; then
+  timeout $(($(left) - 2)) python3 bench/cuda/mmq_peers.py time $SHAPES > $D/peers_a.csv 2> $D/peers_a.err
+  say "cuBLAS rc=$?: $(tail -n +2 $D/peers_a.csv | tr '\n' ' ')"
+fi
 pack
-
-# 6. conformance of the forced forms round 2 may pick (their outputs are the product; rsiss / rsidiag* are not)
-CONFORM_S=4 conform g2 QUANTA_CUDA_GGML_MMQ_TILE=rsi128x256g2 -- "${CASES[@]}" || RS=FAIL
-CONFORM_S=4 conform a2 QUANTA_CUDA_GGML_MMQ_TILE=rsi128x256a2 -- "${CASES[@]}" || RS=FAIL
-CONFORM_S=4 conform split128 QUANTA_CUDA_GGML_MMQ_TILE=rsisplit128 -- "${CASES[@]}" "${BIG[@]}" || RS=FAIL
-CONFORM_S=4 conform r256x128 QUANTA_CUDA_GGML_MMQ_TILE=rsi256x128 -- "${CASES[@]}" "${BIG[@]}" || RS=FAIL
-CONFORM_S=4 conform r256x64 QUANTA_CUDA_GGML_MMQ_TILE=rsi256x64 -- "${CASES[@]}" || RS=FAIL
-pack
-
-# 7. ncu of the default kernel on an unmet shape (q8_0, M = 512, 4096 x 4096: 0.52 of cuBLAS at 21:03): where the
-# warps' cycles go
-if [ $RS != HANG ] && [ -x $BENCH ] && [ $(left) -gt 14 ] && command -v ncu > /dev/null; then
+if [ $RS != HANG ] && [ -x $BENCH ] && [ $(left) -gt 9 ] && command -v ncu > /dev/null; then
   MMQ_BENCH_NEW=17 MMQ_BENCH_OLD=17 MMQ_BENCH_M=512 MMQ_BENCH_FORMATS=q8_0 MMQ_BENCH_TILES=0 MMQ_BENCH_SHAPES=4096x4096 \
-    timeout 11 ncu --section SpeedOfLight --section WarpStateStats --section ComputeWorkloadAnalysis \
+    timeout $(($(left) - 2)) ncu --section SpeedOfLight --section WarpStateStats \
     --metrics regex:smsp__average_warps_issue_stalled_.*_per_issue_active.ratio \
     -k regex:qn_k_ggml_mmq_rsi -c 1 $BENCH > $D/ncu.txt 2>&1
   say "ncu rc=$?"
-  grep -E "Duration|SM Frequency|Compute \(SM\) Throughput|Memory Throughput|Executed Ipc|Issue Slots Busy|Warp Cycles Per Issued|Registers Per" $D/ncu.txt | head -10 | tee -a $D/summary.txt
-  grep -E "issue_stalled" $D/ncu.txt | sort -k3 -g -r | head -8 | tee -a $D/summary.txt
+  grep -E "Duration|SM Frequency|Compute \(SM\) Throughput|Memory Throughput|Issue Slots Busy|Warp Cycles Per Issued" $D/ncu.txt | head -8 | tee -a $D/summary.txt
+  grep -E "issue_stalled" $D/ncu.txt | sort -k3 -g -r | head -6 | tee -a $D/summary.txt
 fi
-pack
-
-# 8. cuBLAS again, and the table (every row against the mean of both cuBLAS timings)
-peers peers_b
 {
-  echo "== mmq16 summary =="
-  echo "conformance (PDL=1 on the table's picks; rsi128x256g2, rsi128x256a2, rsisplit128, rsi256x128, rsi256x64 forced): $RS"
+  echo "== mmq16 summary (round 2) =="
+  echo "conformance (default with PDL; PREP_MU=4): $RS"
   echo "| pp512 (tok/s, -r 3) | mean ± sd |"; echo "|---|---|"
   for r in "${PP[@]}"; do echo "$r"; done
-  echo "kernel rows (auto = the default =17; gemm = its GEMM alone; pdl = the candidate; rsiss / rsidiag256: ceilings,"
-  echo "outputs not the product) against cuBLAS bf16:"
-  for c in pdl m512 m2048 bf16; do
-    [ -s $D/mmq_$c.csv ] && python3 bench/cuda/mmq_peers.py table $D/mmq_$c.csv $(ls $D/peers_[ab].csv 2>/dev/null)
+  echo "kernel rows (auto = the default: =17 with PDL; nopdl; mu4 = the prep's max pass 4 loads in flight; gemm = the"
+  echo "GEMM alone) against cuBLAS bf16:"
+  for c in m512 m2048; do
+    [ -s $D/mmq_$c.csv ] && python3 bench/cuda/mmq_peers.py table $D/mmq_$c.csv $(ls $D/peers_a.csv 2>/dev/null)
   done
 } | tee -a $D/summary.txt
 say "done"
