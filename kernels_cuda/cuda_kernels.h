@@ -223,7 +223,7 @@ extern int qn_cuda_ggml_mmq_tile;
  * call's), timing the GEMM alone. */
 extern int qn_cuda_ggml_mmq_noprep;
 /* =17's GEMM as a programmatic dependent launch of its activation prep (kernels_cuda/ggml_mmq_rsi_wg.cu); -1 (the
- * start): from QUANTA_CUDA_GGML_PDL=1 at the first call. */
+ * start): on unless QUANTA_CUDA_GGML_PDL=0, read at the first call. */
 extern int qn_cuda_ggml_mmq_pdl;
 /* out[T,K] = rows ids[t] of the [V,K] table (bad ids set *err_flag to 1, rows left unwritten). */
 int qn_cuda_ggml_get_rows(int w_dtype, const void *w, int64_t V, int64_t K, const int32_t *ids, int64_t T,

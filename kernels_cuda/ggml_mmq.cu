@@ -239,9 +239,8 @@ int qn_cuda_ggml_mmq_kernel = -1, qn_cuda_ggml_mmq_tile = -1, qn_cuda_ggml_mmq_n
  * compute capability 9.0, else as 7; =14 the same kernel fed with the weight dequantized to f16 per call
  * (mmq13's dense form); =15 that with both operands in the 128-byte swizzle; =16 the register-A wgmma kernel fed by
  * TMA (ggml_mmq_rs_wg.cu, mmq14) for Q4_0 / Q8_0 with K a multiple of 256, else as 7 (unset: 16 where it applies,
- * see qn_gmmq_route); =17 mmq15's form of it (ggml_mmq_rsi_wg.cu: permuted K order, cheaper decode), else as 16; =18
- * =17 with mmq16's shape table (qn_rsi_go: 256-row tiles where they fill the GPU). Read once, unless a benchmark has
- * set qn_cuda_ggml_mmq_kernel. */
+ * see qn_gmmq_route); =17 mmq15's form of it (ggml_mmq_rsi_wg.cu: permuted K order, cheaper decode), else as 16. Read
+ * once, unless a benchmark has set qn_cuda_ggml_mmq_kernel. */
 static bool qn_gmmq_unset = false; /* QUANTA_CUDA_GGML_MMQ unset (and no benchmark's choice): the default route */
 static int qn_gmmq_kernel() {
     if (qn_cuda_ggml_mmq_kernel < 0) {
@@ -257,7 +256,6 @@ static int qn_gmmq_kernel() {
                                   : e && !strcmp(e, "15") ? 15
                                   : e && !strcmp(e, "16") ? 16
                                   : e && !strcmp(e, "17") ? 17
-                                  : e && !strcmp(e, "18") ? 18
                                                           : 7;
     }
     return qn_cuda_ggml_mmq_kernel;
@@ -293,7 +291,7 @@ extern "C" size_t qn_cuda_ggml_mmq_scratch(int64_t M, int64_t N, int64_t K) {
     const int64_t Kp = (K + QN_GMMQ_BK - 1) / QN_GMMQ_BK * QN_GMMQ_BK;
     const int kernel = qn_gmmq_route(M, N, K);
     const size_t dq = (kernel == 14 || kernel == 15) && M > 64 ? qn_gmmq_ws_dq_bytes(N, Kp) : 0;
-    const size_t part = kernel >= 16 && kernel <= 18 ? qn_gmmq_rs_part_bytes(M, N, K) : 0; /* split-K partial sums */
+    const size_t part = kernel == 16 || kernel == 17 ? qn_gmmq_rs_part_bytes(M, N, K) : 0; /* split-K partial sums */
     return qn_gmmq_xh_bytes(M, Kp) + qn_gmmq_align((size_t)M * 4) + qn_gmmq_align(dq) + part;
 }
 
@@ -316,11 +314,11 @@ extern "C" int qn_cuda_ggml_mmq(int w_dtype, const void *w, int64_t N, int64_t K
     a.N = N, a.K = K, a.M = M, a.Kp = Kp;
     a.xh = xh, a.xscale = xscale, a.yd = y_dtype, a.y = y;
     const int kernel = qn_gmmq_route(M, N, K);
-    if (kernel >= 16 && kernel <= 18 && M > 64) { /* own activation prep (tiled, swizzled); -1: not this shape */
-        uint8_t *part = (uint8_t *)xscale + qn_gmmq_align((size_t)M * 4); /* no dq for 16 - 18 */
+    if ((kernel == 16 || kernel == 17) && M > 64) { /* own activation prep (tiled, swizzled); -1: not this shape */
+        uint8_t *part = (uint8_t *)xscale + qn_gmmq_align((size_t)M * 4); /* no dq for 16 / 17 */
         const size_t used = (size_t)(part - (uint8_t *)scratch);
-        if (kernel >= 17) { /* mmq15's form (=18: with mmq16's table); where it does not apply, =16's */
-            const int e17 = qn_gmmq_rsi_run(w_dtype, x_dtype, x, a, sms, part, scratch_bytes - used, s, kernel == 18);
+        if (kernel == 17) { /* mmq15's form; where it does not apply, =16's */
+            const int e17 = qn_gmmq_rsi_run(w_dtype, x_dtype, x, a, sms, part, scratch_bytes - used, s);
             if (e17 >= 0) return e17;
         }
         const int e16 = qn_gmmq_rs_run(w_dtype, x_dtype, x, a, sms, part, scratch_bytes - used, s);

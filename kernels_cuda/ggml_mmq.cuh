@@ -320,9 +320,8 @@ size_t qn_gmmq_rs_part_bytes(int64_t M, int64_t N, int64_t K);
 int qn_gmmq_rs_splits_rule(int64_t M, int64_t N, int64_t K, int nb);
 int qn_gmmq_rs_reduce(const float *part, int splits, int64_t n, int yd, void *y, cudaStream_t s);
 /* The same product by ggml_mmq_rsi_wg.cu's kernel (mmq15, QUANTA_CUDA_GGML_MMQ=17: =16's data path, activations in
- * the permuted K order of qn_gmmq_kperm, a cheaper decode, one commit group per block); -1 where =16 would be. t16
- * (=18): mmq16's shape table instead of =16's. */
+ * the permuted K order of qn_gmmq_kperm, a cheaper decode, one commit group per block); -1 where =16 would be. */
 int qn_gmmq_rsi_run(int w_dtype, int x_dtype, const void *x, const qn_gmmq_args &a, int sms, void *part,
-                    size_t part_bytes, cudaStream_t s, bool t16);
+                    size_t part_bytes, cudaStream_t s);
 
 #endif

@@ -453,16 +453,8 @@ static int qn_rsi_launch(const CUtensorMap &m, const qn_gmmq_args &a, cudaStream
 #define QN_RSI_SPLIT_DEFAULT 1
 /* Two steps per commit group on the 128-token tile of the auto pick (as =16's table; rsi128x128 forces one step). */
 #define QN_RSI_G2_DEFAULT 1
-/* mmq16's table (=18, t16), each part its own switch so that a device run can take them apart: 1 where measured faster
- * than =16's table on the same rows. R256: 256 weight rows x 128 tokens where those tiles cover ~3/4 of the SMs.
- * G2_256 / A2_256: on the 256-token tile, two steps per commit group / (Q8_0) a 4-slot B ring. SPLIT128: where =16's
- * table splits K on 64-token tiles, 128-token tiles split 4 ways instead. */
-#define QN_T16_R256 1
-#define QN_T16_G2_256 0
-#define QN_T16_A2_256 0
-#define QN_T16_SPLIT128 0
 template <int DT> static int qn_rsi_go(const qn_gmmq_args &a, int x_dtype, const void *x, int sms, float *part,
-                                       size_t part_bytes, cudaStream_t s, bool t16) {
+                                       size_t part_bytes, cudaStream_t s) {
     typedef qn_rsi_cfg<DT, 128> Cfg;
     CUtensorMap m;
     if (qn_tma_encode_2d(&m, CU_TENSOR_MAP_DATA_TYPE_UINT16, a.w, (uint64_t)(a.rb / 2), (uint64_t)a.N, (uint64_t)a.rb,
@@ -477,26 +469,12 @@ template <int DT> static int qn_rsi_go(const qn_gmmq_args &a, int x_dtype, const
     if (ft == 36 || ft == 38) nb = 128;
     if (ft == 39) nb = 64;
     if (ft >= 31 && ft <= 34) nb = 256;
-    /* mmq16's table: 0 =16's pick, 1 the 256-row tile (128 tokens), 2 128-token split K in place of 64 */
-    int t16p = 0;
-    if (t16 && ft == 0) {
-        const int64_t rows256 = (a.N + 255) / 256;
-        if (QN_T16_R256 && rows256 * ((a.M + 127) / 128) >= want) t16p = 1, nb = 128;
-        else if (QN_T16_SPLIT128 && nb == 64 && qn_gmmq_rs_splits_rule(a.M, a.N, a.K, 64) > 1) t16p = 2, nb = 128;
-    }
     if (!qn_cuda_ggml_mmq_noprep) {
         const int e = qn_gmmq_prep_xt(x_dtype, x, a, nb, true, s, DT == QN_DT_GGML_Q4_0 ? 1 : 2);
         if (e) return e;
     }
-    int sp = (QN_RSI_SPLIT_DEFAULT && ft == 0 && t16p != 1) || ft == 29 || ft == 36 ? qn_gmmq_rs_splits_rule(a.M, a.N, a.K, nb)
-                                                                                   : 1;
+    int sp = (QN_RSI_SPLIT_DEFAULT && ft == 0) || ft == 29 || ft == 36 ? qn_gmmq_rs_splits_rule(a.M, a.N, a.K, nb) : 1;
     if (sp > 1 && (nb > 128 || !part || part_bytes < (size_t)sp * (size_t)a.M * (size_t)a.N * 4)) sp = 1;
-    if (t16p == 1) return qn_rsi_launch<DT, 128, 2, 0, 1, 2>(m, a, s, 1, part);
-    if (t16p == 2) return qn_rsi_launch<DT, 128, 4, 0>(m, a, s, sp, part);
-    if (t16 && ft == 0 && nb == 256) {
-        if (QN_T16_A2_256 && DT == QN_DT_GGML_Q8_0) return qn_rsi_launch<DT, 256, QN_T16_G2_256 ? 4 : 2, 0, 1, 1>(m, a, s, 1, part);
-        if (QN_T16_G2_256) return qn_rsi_launch<DT, 256, 4, 0>(m, a, s, 1, part);
-    }
     switch (ft) {
     case 24: return qn_rsi_launch<DT, 128, 2, 0>(m, a, s, 1, part);
     case 25: return qn_rsi_launch<DT, 64, 2, 0>(m, a, s, 1, part);
@@ -527,9 +505,9 @@ template <int DT> static int qn_rsi_go(const qn_gmmq_args &a, int x_dtype, const
 }
 
 int qn_gmmq_rsi_run(int w_dtype, int x_dtype, const void *x, const qn_gmmq_args &a, int sms, void *part,
-                    size_t part_bytes, cudaStream_t s, bool t16) {
+                    size_t part_bytes, cudaStream_t s) {
     if (!qn_gmmq_rs_applies(w_dtype, a)) return -1;
     float *pf = (float *)part;
-    return w_dtype == QN_DT_GGML_Q4_0 ? qn_rsi_go<QN_DT_GGML_Q4_0>(a, x_dtype, x, sms, pf, part_bytes, s, t16)
-                                     : qn_rsi_go<QN_DT_GGML_Q8_0>(a, x_dtype, x, sms, pf, part_bytes, s, t16);
+    return w_dtype == QN_DT_GGML_Q4_0 ? qn_rsi_go<QN_DT_GGML_Q4_0>(a, x_dtype, x, sms, pf, part_bytes, s)
+                                     : qn_rsi_go<QN_DT_GGML_Q8_0>(a, x_dtype, x, sms, pf, part_bytes, s);
 }
