@@ -282,6 +282,7 @@ struct qn_f8_args {
     int64_t sk_sp;
     int sk_red; /* fp817 (QUANTA_CUDA_FP8_SK=5 / 6): the groups' pieces reduce and store a share each (peers, no owner) */
     int stm;    /* fp817 (QUANTA_CUDA_FP8_STM): the TMA-store epilogue's box written by stmatrix (qn_f8t_store_tma) */
+    int trace_last; /* fp817: the TMA forms' trace records each block's last tile instead of its first */
 };
 
 #if QN_F8_HAVE
@@ -1062,8 +1063,10 @@ __global__ void __launch_bounds__(qn_f8t_cfg<CW, BN, EPI>::threads, qn_f8t_cfg<C
         qn_tma_prefetch(&wmap);
         qn_tma_prefetch(&xmap);
     }
-    /* fp8_check trace3: block b's record (its first tile: entry, first stage landed, last wgmma, stores done) */
+    /* fp8_check trace3: block b's record (its first tile: entry, first stage landed, last wgmma, stores done; fp817,
+     * trace_last: its last tile's instead, after the entry: where a long launch's time goes late in it) */
     unsigned long long *tr = p.trace && tid == 128 ? p.trace + QN_CUDA_FP8_TRACE * (uint64_t)blockIdx.x : NULL;
+    const int64_t ktr = p.trace_last ? nseg - 1 : 0;
     if (tr) {
         tr[0] = qn_f8_smid();
         qn_f8_stamp(tr, 0);
@@ -1112,8 +1115,8 @@ __global__ void __launch_bounds__(qn_f8t_cfg<CW, BN, EPI>::threads, qn_f8t_cfg<C
         if (p.scale_pf && (!SK || kb == 0 || p.sk_red)) qn_f8_scales_ahead<BN, 64>(p, m0, (nt0 + cw * 4) * 16, ctid);
 #pragma unroll
         for (int j = 0; j < BN / 8; j++) acc[j][0] = acc[j][1] = acc[j][2] = acc[j][3] = 0.0f;
-        if (tr && k == 0) {
-            qn_mbar_wait(qn_smem_u32(&full_bar[0]), 0u);
+        if (tr && k == ktr) {
+            qn_mbar_wait(qn_smem_u32(&full_bar[(int)(g0 % S)]), (uint32_t)((g0 / S) & 1));
             qn_f8_stamp(tr, 1);
         }
         int64_t i = 0;
@@ -1126,7 +1129,7 @@ __global__ void __launch_bounds__(qn_f8t_cfg<CW, BN, EPI>::threads, qn_f8t_cfg<C
         qn_wg_keep(acc);
         qn_wg_keep(a0);
         qn_wg_keep(a1);
-        if (tr && k == 0) qn_f8_stamp(tr, 2);
+        if (tr && k == ktr) qn_f8_stamp(tr, 2);
         release(g0 + n - 1);
         g0 += n;
         /* the 64-token chunks of the tile this block stores: all, or (fp817's shared reduction) its share */
@@ -1204,7 +1207,7 @@ __global__ void __launch_bounds__(qn_f8t_cfg<CW, BN, EPI>::threads, qn_f8t_cfg<C
         else if (p.yd == QN_DT_F16) qn_f8_store_direct<__half, BN>(acc, p, nb, m0, w4, g, t, 8 * q_lo, 8 * q_hi);
         else qn_f8_store_direct<__nv_bfloat16, BN>(acc, p, nb, m0, w4, g, t, 8 * q_lo, 8 * q_hi);
         if (SK && red_want && ctid == 0) qn_f8_skr_reset(p.skf + cid * CW + cw, red_want);
-        if (tr && k == 0) qn_f8_stamp(tr, 3);
+        if (tr && k == ktr) qn_f8_stamp(tr, 3);
     }
     if (EPI && ctid == 0) qn_tma_store_wait_all(); /* the last box is read before the block's memory goes */
     if (CL > 1) qn_cluster_sync();
@@ -1536,15 +1539,17 @@ static bool qn_f8_skg_pick(int64_t N, int64_t M, int64_t Kp, int sms, int t_dp, 
 #ifndef QN_F8_SK_DEFAULT
 #define QN_F8_SK_DEFAULT 4 /* fp816, from the H100 run of 00:11: the groups where the model takes them */
 #endif
-/* A one-digit switch 0 .. max, else def. */
-static int qn_f8_env_digit(const char *name, char max, int def) {
-    const char *e = getenv(name);
-    return e && e[0] >= '0' && e[0] <= max && !e[1] ? e[0] - '0' : def;
+/* A one-digit switch 0 .. max, else def, read once into *cache (-1: not yet; a race only repeats the same read). */
+static int qn_f8_env_digit(int *cache, const char *name, char max, int def) {
+    if (*cache < 0) {
+        const char *e = getenv(name);
+        *cache = e && e[0] >= '0' && e[0] <= max && !e[1] ? e[0] - '0' : def;
+    }
+    return *cache;
 }
 static int qn_f8_env_sk() {
     static int v = -1;
-    if (v < 0) v = qn_f8_env_digit("QUANTA_CUDA_FP8_SK", '6', QN_F8_SK_DEFAULT);
-    return v;
+    return qn_f8_env_digit(&v, "QUANTA_CUDA_FP8_SK", '6', QN_F8_SK_DEFAULT);
 }
 
 /* QUANTA_CUDA_FP8_STM (fp817): 1: the TMA-store epilogue writes its boxes by stmatrix (qn_f8t_store_tma; y
@@ -1554,8 +1559,7 @@ static int qn_f8_env_sk() {
 #endif
 static int qn_f8_env_stm() {
     static int v = -1;
-    if (v < 0) v = qn_f8_env_digit("QUANTA_CUDA_FP8_STM", '1', QN_F8_STM_DEFAULT);
-    return v;
+    return qn_f8_env_digit(&v, "QUANTA_CUDA_FP8_STM", '1', QN_F8_STM_DEFAULT);
 }
 
 /* QUANTA_CUDA_FP8_TILE=128x256|128x128|64x128|64x64|128x192 (the last: TMA forms only, fp814) forces a tile on every call (conformance of each tile by
@@ -1624,8 +1628,7 @@ void qn_cuda_fp8_x_split(void *buf, int64_t M, int64_t Kp, uint8_t **xq, float *
 #endif
 static int qn_f8_quant_sm() {
     static int v = -1;
-    if (v < 0) v = qn_f8_env_digit("QUANTA_CUDA_FP8_QUANT_SM", '1', QN_F8_QUANT_SM_DEFAULT);
-    return v;
+    return qn_f8_env_digit(&v, "QUANTA_CUDA_FP8_QUANT_SM", '1', QN_F8_QUANT_SM_DEFAULT);
 }
 
 /* The layout the GEMM of QUANTA_CUDA_FP8_V2 reads: token-major for the TMA form (t), slices otherwise. */
@@ -1695,7 +1698,7 @@ static int qn_f8_gemm(const qn_cuda_weight *w, const void *buf, int64_t M, int y
                       float *skw, unsigned *skf) {
     if (w->fmt != QN_CW_E4M3 || !qn_sm90a_device_ok()) return -1;
     if (cluster != 1 && cluster != 2 && cluster != 4) return (int)cudaErrorInvalidValue;
-    const bool scale_pf = !(persist & 256), stm = (persist & 512) || (sk & 16) || qn_f8_env_stm();
+    const bool scale_pf = !(persist & 256), stm = (persist & 512) || (sk & 16) || qn_f8_env_stm(), tlast = persist & 1024;
     persist &= 255, sk &= 15;
     /* TMA forms: no split; clusters of 1 or 2 along the weights, 2 or 4 along the tokens (5, 6) */
     if (persist >= 3 && (splits != 1 || (persist <= 4 ? cluster == 4 : cluster == 1) || persist > 6))
@@ -1716,7 +1719,7 @@ static int qn_f8_gemm(const qn_cuda_weight *w, const void *buf, int64_t M, int y
     a.ksteps = splits > 1 ? ksteps : (KT > 0 ? KT : 1);
     a.part = splits > 1 ? part : NULL;
     a.yd = y_dtype, a.y = y, a.trace = trace, a.units = 0, a.gxc = 0, a.scale_pf = scale_pf;
-    a.dp_units = 0, a.skw = skw, a.skf = skf, a.sk_sp = sk >= 3, a.sk_red = sk >= 5, a.stm = stm;
+    a.dp_units = 0, a.skw = skw, a.skf = skf, a.sk_sp = sk >= 3, a.sk_red = sk >= 5, a.stm = stm, a.trace_last = tlast;
     cudaStream_t s = (cudaStream_t)stream;
     const int t = persist >= 3 ? qn_f8t_pick(w->N, M, sms, tile) : qn_f8_pick(w->N, M, sms, tile);
     if (persist >= 3) { /* 4, 6: the TMA store epilogue where y allows it (2-byte, rows 16-byte multiples, aligned) */

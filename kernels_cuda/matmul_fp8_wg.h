@@ -20,7 +20,8 @@ extern "C" {
  * TMA store where y is 2-byte with rows of 16-byte multiples (else as 3); persist 5 / 6 (cluster 2 or 4): 3 / 4 with
  * the cluster along the tokens, multicasting the weights (fp814's persist 7, the ping-pong form, is gone: fp815);
  * persist | 256: the TMA forms without fp814's prefetch of each tile's scales into L1 (fp8_check's A/B; y the same);
- * persist | 512 (fp817): the TMA-store epilogue's boxes written by stmatrix (QUANTA_CUDA_FP8_STM's; y the same); their trace: one record per launched (persistent) block, the four
+ * persist | 512 (fp817): the TMA-store epilogue's boxes written by stmatrix (QUANTA_CUDA_FP8_STM's; y the same);
+ * persist | 1024: their trace records each block's last tile instead of its first (after the entry point); their trace: one record per launched (persistent) block, the four
  * points of its first tile, the timer words 0 for blocks given no tile. trace (NULL: none; not persistent): QN_CUDA_FP8_TRACE words per block
  * of the GEMM's grid (qn_cuda_fp8_grid; splits as given), written by the launch: SM id, then %globaltimer (ns) at the block's
  * entry, when its first stage had landed, after its last wgmma, after its stores; then the same four points in

@@ -1111,7 +1111,7 @@ static int trace_t3() {
      * owners: "epilogue" = waiting for the peers' slots + adding them + the stores */
     /* fp817: 256 x 5120^2 (0.83 at 02:25, groups of 3) in place of 256 x 5120 x 13824; with FP8_CHECK_SK=5 every piece
      * is recorded (each stores a share): "epilogue" = its slot written, the peers' read for its share, its stores */
-    static const int64_t shapes[][3] = {{512, 4096, 11008}, {256, 5120, 5120}, {2048, 5120, 5120}};
+    static const int64_t shapes[][3] = {{512, 4096, 11008}, {256, 5120, 5120}, {2048, 5120, 5120}, {4096, 13824, 5120}};
     int sms = 132;
     cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, 0);
     int err = 0;
@@ -1126,9 +1126,11 @@ static int trace_t3() {
         dweight dw = timing_weight(N, K, wq);
         tact ta = timing_x(M, N, K);
         err |= qn_cuda_fp8_quantize_x_tm(QN_DT_BF16, ta.x, M, K, K, ta.buf, 1, NULL);
-        for (int ci = 0; ci < 3; ci++) { /* 0ts, fp815's stream-K (always; a block's first segment), 0ts with 128x192 */
+        /* 0ts, fp815's stream-K (always; a block's first segment), 0ts with 128x192, (fp817) 0ts's last tile per block:
+         * at 4096 x 13824 x 5120 (0.85, 14 rounds) the first tile's K loop at the tensor rate predicts ~400 us of ~490 */
+        for (int ci = 0; ci < 4; ci++) {
             if (ci == 1 && getenv("FP8_CHECK_NO_SK")) continue;
-            const int cl = 1, form = 4, tile = ci == 2 ? 5 : 0;
+            const int cl = 1, form = ci == 3 ? 4 | 1024 : 4, tile = ci == 2 ? 5 : 0;
             auto run = [&](unsigned long long *tr) {
                 return ci == 1 ? qn_cuda_fp8_gemm_sk(&dw.w, ta.buf, M, QN_DT_BF16, ta.y, 0, g_sk_mode, skw, skf, tr, sms, NULL)
                                : qn_cuda_fp8_gemm_cl(&dw.w, ta.buf, M, QN_DT_BF16, ta.y, tile, 1, NULL, cl, form, tr, sms, NULL);
@@ -1163,16 +1165,17 @@ static int trace_t3() {
                 csteps += (double)(r[7] - r[6]);
             }
             const double n = rec > 0 ? (double)rec : 1.0, k64 = (double)(K / 64);
-            printf("trace3 M=%lld N=%lld K=%lld TMA form%s, cluster %d: %lld blocks recorded; launch %.1f us; first tile per "
-                   "block: first stage %.2f us, K loop %.1f us (%.0f clocks per 64 of K), epilogue %.2f us\n",
+            printf("trace3 M=%lld N=%lld K=%lld TMA form%s, cluster %d: %lld blocks recorded; launch %.1f us; %s tile per "
+                   "block: first stage %.2f us, K loop %.1f us (%.0f clocks per 64 of K, %.2f GHz), epilogue %.2f us\n",
                    (long long)M, (long long)N, (long long)K,
                    ci == 0 ? " + TMA store (0ts, tile picked)" : ci == 1 ? (g_sk_mode == 3   ? " + TMA store, split-K groups (first segment; owners only)"
                                               : g_sk_mode == 5 ? " + TMA store, split-K groups, shared reduction (first segment; every piece; clocks per 64 of the whole K)"
                                                                : " + TMA store, stream-K (first segment)")
-                                                                         : " + TMA store, 128x192 (tensor floor 384 clocks per 64 of K)",
-                   cl, (long long)rec, ms * 1e3,
+                   : ci == 2 ? " + TMA store, 128x192 (tensor floor 384 clocks per 64 of K)"
+                             : " + TMA store (0ts, tile picked; first stage = from the block's entry)",
+                   cl, (long long)rec, ms * 1e3, ci == 3 ? "last" : "first",
                    first / n * 1e-3,
-                   steps / n * 1e-3, csteps / n / k64, epi / n * 1e-3);
+                   steps / n * 1e-3, csteps / n / k64, steps > 0 ? csteps / steps : 0.0, epi / n * 1e-3);
         }
         tact_free(ta), cudaFree(dw.codes), cudaFree(dw.sw);
     }

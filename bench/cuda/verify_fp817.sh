@@ -19,7 +19,8 @@
 #   4. fp8_check check: y within its bound of the float64 reference (NaN-poisoned), every split form, flags left zero;
 #   5. fp8_pair on all 30 rows (sk4 = the default, sk5, stm; the peer interleaved): the data to fit SK 6's model;
 #   6. compute-sanitizer racecheck / synccheck of the small cases;
-#   7. fp8_check trace3 with FP8_CHECK_SK=5 (per block, the first tile or piece: K loop, the piece's epilogue);
+#   7. fp8_check trace3 with FP8_CHECK_SK=5 (per block, the first tile or piece: K loop, the piece's epilogue; and
+#      0ts's last tile per block, with 4096 x 13824 x 5120: the clocks late in a long launch);
 #   8. ncu (one warm launch) of SK=5 on 512 x 4096 x 11008 (call 1 has the default's there).
 # Without libqnfp8.so or torch: fp8_check time5 (ours alone, FP8_CHECK_SK=5 in its sk column).
 # Everything goes to $OUT/fp817/ (summary.txt: the numbers to decide with).
@@ -98,8 +99,8 @@ if [ -x $FC/fp8_check ] && command -v compute-sanitizer > /dev/null && [ -z "${F
 fi
 
 # 7. where a block's time goes (first tile or piece per block: K loop clocks, the piece's reduction + stores)
-if [ -x $FC/fp8_check ] && [ $(left) -gt 6 ] && [ -z "${FP8_CHECK_NO_SK:-}" ]; then
-  FP8_CHECK_SK=5 timeout 4 $FC/fp8_check trace3 > $D/fp8_trace3.txt 2>&1
+if [ -x $FC/fp8_check ] && [ $(left) -gt 8 ] && [ -z "${FP8_CHECK_NO_SK:-}" ]; then
+  FP8_CHECK_SK=5 timeout 6 $FC/fp8_check trace3 > $D/fp8_trace3.txt 2>&1
   say "fp8_check trace3 (SK=5) rc=$?"; grep -E '^trace3|failed' $D/fp8_trace3.txt | tee -a $D/summary.txt
 fi
 
