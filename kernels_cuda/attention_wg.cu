@@ -448,7 +448,8 @@ __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const Params p, c
         set_block((int)((item & 1) ? k : nmb - 1u - k), (int)(h % hk), (int)(h / hk));
         return 1;
     };
-    [[maybe_unused]] bool tail = false; /* SPL: a block of the tail launch */
+    /* SPL: a block of the tail launch (read from the parameter where needed) */
+    [[maybe_unused]] auto tail = [&]() { return SPL && p.items < 0; };
     if constexpr (PER) {
         set_work(blockIdx.x);
     } else if constexpr (TQ) {
@@ -465,7 +466,6 @@ __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const Params p, c
                 const unsigned nmb = (unsigned)p.nmb, lin = nmb * (unsigned)p.bh - gridDim.y + blockIdx.y;
                 const unsigned h = lin / nmb, hk = (unsigned)p.Hkv;
                 mb = (I)(nmb - 1 - (lin - h * nmb)), hkv = (I)(h % hk), b = (I)(h / hk);
-                tail = true;
             } else if (!p.causal && p.items > 0) { /* the main launch: the last r blocks are the tail launch's */
                 const unsigned lin = blockIdx.x + gridDim.x * (blockIdx.y + gridDim.y * blockIdx.z);
                 if (lin >= (unsigned)p.items) return;
@@ -473,7 +473,7 @@ __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const Params p, c
         }
         set_block(mb, hkv, b); /* (32-bit divisions: the 64-bit ones above become dead code) */
         if constexpr (SPL)
-            if (tail) { /* tiles part c of s (a part past the end: none; its rows' partials are empty) */
+            if (tail()) { /* tiles part c of s (a part past the end: none; its rows' partials are empty) */
                 const int all = n, s = (int)gridDim.x, c = (int)blockIdx.x, ch = (all + s - 1) / s;
                 tb += (I)c * ch;
                 n = all - c * ch < ch ? all - c * ch : ch;
@@ -733,7 +733,7 @@ __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const Params p, c
              * may already be landing in the other buffer) */
             const uint32_t ob = PO ? qsbase + 2 * C::qbytes : qsbase;
             if constexpr (SPL)
-                if (tail) {
+                if (tail()) {
                     /* the partials into this block's stages: O [128 rows][128 dims] f32, then (m, l) a row; once
                      * both consumers' last P . V is done (the other may still read V from the stage written here) */
                     const uint32_t po = sbase, pm = sbase + kRB * kD * 4;
@@ -750,31 +750,29 @@ __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const Params p, c
                         if (t == 0) qn_sts_f2(pm + lr * 8, m[h], l);
                     }
                     qn_cluster_sync_ra(); /* (1) every block's partials written */
-                    /* this block's slice: rows c R .. c R + R - 1 (R = 128 / s), 8 dims a thread and step */
+                    /* this block's slice: rows c R .. c R + R - 1 (R = 128 / s), 4 dims a thread and step */
                     const int s = (int)gridDim.x, R = kRB / s, c = (int)blockIdx.x;
-                    for (int it = tid - 128; it < R * 16; it += 256) {
-                        const int rr = c * R + (it >> 4), d0 = (it & 15) * 8;
+                    for (int it = tid - 128; it < R * 32; it += 256) {
+                        const int rr = c * R + (it >> 5), d0 = (it & 31) * 4;
                         float mx = -INFINITY;
                         for (int j = 0; j < s; ++j) mx = fmaxf(mx, qn_ldc_f2(qn_mapa(pm + rr * 8, (uint32_t)j)).x);
-                        float L = 0.f, acc[8] = {0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f};
+                        float L = 0.f;
+                        float4 acc = make_float4(0.f, 0.f, 0.f, 0.f);
                         for (int j = 0; j < s; ++j) {
                             const float2 ml = qn_ldc_f2(qn_mapa(pm + rr * 8, (uint32_t)j));
                             const float w = ml.x == -INFINITY ? 0.f : ex2(ml.x - mx);
                             L += w * ml.y;
-                            const uint32_t oa = qn_mapa(po + (rr * kD + d0) * 4, (uint32_t)j);
-                            const float4 a0 = qn_ldc_f4(oa), a1 = qn_ldc_f4(oa + 16);
-                            acc[0] += w * a0.x, acc[1] += w * a0.y, acc[2] += w * a0.z, acc[3] += w * a0.w;
-                            acc[4] += w * a1.x, acc[5] += w * a1.y, acc[6] += w * a1.z, acc[7] += w * a1.w;
+                            const float4 a = qn_ldc_f4(qn_mapa(po + (rr * kD + d0) * 4, (uint32_t)j));
+                            acc.x += w * a.x, acc.y += w * a.y, acc.z += w * a.z, acc.w += w * a.w;
                         }
                         const unsigned r = (unsigned)r0 + (unsigned)rr;
                         if (r < (unsigned)rend) {
                             const float inv = L > 0.f ? 1.f / L : 0.f;
                             const unsigned G = (unsigned)p.G, pos = r / G;
                             T *dst = static_cast<T *>(p.out) + ((b * p.Hq + hkv * p.G + (r - pos * G)) * p.Nq + pos) * kD + d0;
-                            uint4 u;
-                            u.x = Ty<T>::pack(acc[0] * inv, acc[1] * inv), u.y = Ty<T>::pack(acc[2] * inv, acc[3] * inv);
-                            u.z = Ty<T>::pack(acc[4] * inv, acc[5] * inv), u.w = Ty<T>::pack(acc[6] * inv, acc[7] * inv);
-                            *reinterpret_cast<uint4 *>(dst) = u;
+                            uint2 u;
+                            u.x = Ty<T>::pack(acc.x * inv, acc.y * inv), u.y = Ty<T>::pack(acc.z * inv, acc.w * inv);
+                            *reinterpret_cast<uint2 *>(dst) = u;
                         }
                     }
                     qn_cluster_sync_ra(); /* (2) no block leaves while a peer reads its partials */
@@ -991,7 +989,7 @@ __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const Params p, c
             /* SPL: the tail's producer warpgroup takes part in the epilogue's two cluster barriers */
             auto tail_syncs = [&]() {
                 if constexpr (SPL)
-                    if (tail) {
+                    if (tail()) {
                         __syncwarp();
                         qn_cluster_sync_ra();
                         qn_cluster_sync_ra();
@@ -1811,9 +1809,9 @@ extern "C" void qn_cuda_attn_wg_set_persist_grid(int blocks) {
 }
 
 extern "C" int qn_cuda_attn_wg_trace(long long *out, int n) {
-    const int all = (int)(sizeof qn_awg::g_awg_trace / sizeof(long long));
+    constexpr int all = 2 * qn_awg::kTrT * qn_awg::kTrS;
     if (out == nullptr) { /* clear (the stamps of tiles a launch does not reach stay 0) */
-        static const long long zero[sizeof qn_awg::g_awg_trace / sizeof(long long)] = {};
+        static const long long zero[all] = {};
         return (int)cudaMemcpyToSymbol(qn_awg::g_awg_trace, zero, sizeof zero);
     }
     if (n > all) n = all;
