@@ -21,6 +21,9 @@ struct qn_gmmq_args {
     int64_t N, K, M, Kp;
     const __half *xh;     /* [M][Kp] f16, scaled rows, zero past K */
     const float *xscale;  /* [M]: the inverse of each row's power of two */
+    int xnb;              /* =17: the token tile of xh's tiled layout (qn_gmmq_prep_xt's nb), a multiple of the
+                           * kernel's; 0: the kernel's own (mmq17: a prep kept for the next GEMM on the same x is
+                           * laid out in 256-token tiles, and a 64- or 128-token tile is a contiguous part of one) */
     int yd;
     void *y;
 };
@@ -322,6 +325,8 @@ int qn_gmmq_rs_reduce(const float *part, int splits, int64_t n, int yd, void *y,
 /* The same product by ggml_mmq_rsi_wg.cu's kernel (mmq15, QUANTA_CUDA_GGML_MMQ=17: =16's data path, activations in
  * the permuted K order of qn_gmmq_kperm, a cheaper decode, one commit group per block); -1 where =16 would be. */
 int qn_gmmq_rsi_run(int w_dtype, int x_dtype, const void *x, const qn_gmmq_args &a, int sms, void *part,
-                    size_t part_bytes, cudaStream_t s);
+                    size_t part_bytes, cudaStream_t s, int *xhave = nullptr);
+/* (xhave: a.xh / a.xscale are a prep kept across calls, in a.xnb-token tiles; *xhave says which K order it holds for
+ * this x, 0 none: the prep runs only where that is not this weight's, and *xhave is left saying what a.xh holds.) */
 
 #endif

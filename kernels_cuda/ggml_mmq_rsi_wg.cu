@@ -176,7 +176,9 @@ __global__ void __launch_bounds__(CPS == 1 ? 384 : 256, CPS)
         qn_mbar_init_fence();
     }
     __syncthreads();
-    const __half *xt = p.xh + (size_t)mt * (size_t)KT * NB * QN_GMMQ_BK; /* this token tile's slabs */
+    /* this token tile's slabs: NB of the prep's xnb-token tiles' rows, step by step xnb * 64 halves apart */
+    const int64_t xnb = p.xnb ? p.xnb : NB;
+    const __half *xt = p.xh + (size_t)((mt * NB) / xnb * KT * xnb + (mt * NB) % xnb) * QN_GMMQ_BK;
     const int32_t row0 = (int32_t)(nt * Cfg::BN);
     auto load_a = [&](int slot, int64_t ka) { /* A slot: the tile rows' raw bytes of K slot ka0 + ka */
         if (DIAG == 4 && ka >= SA) { /* DIAG 4: the ring's first fill only, then the slots marked full as they are */
@@ -195,7 +197,8 @@ __global__ void __launch_bounds__(CPS == 1 ? 384 : 256, CPS)
             return;
         }
         qn_mbar_arrive_expect_tx(bfull(slot), Cfg::b_bytes);
-        qn_bulk_copy(sbase + slot * Cfg::b_bytes, xt + (size_t)(4 * ka0 + i) * NB * QN_GMMQ_BK, Cfg::b_bytes, bfull(slot));
+        qn_bulk_copy(sbase + slot * Cfg::b_bytes, xt + (size_t)(4 * ka0 + i) * (size_t)xnb * QN_GMMQ_BK, Cfg::b_bytes,
+                     bfull(slot));
     };
     if (CPS == 2 && tid == 0) { /* the rings' first fills; the rest from the consumer loop */
         qn_tma_prefetch(&amap);
@@ -454,7 +457,7 @@ static int qn_rsi_launch(const CUtensorMap &m, const qn_gmmq_args &a, cudaStream
 /* Two steps per commit group on the 128-token tile of the auto pick (as =16's table; rsi128x128 forces one step). */
 #define QN_RSI_G2_DEFAULT 1
 template <int DT> static int qn_rsi_go(const qn_gmmq_args &a, int x_dtype, const void *x, int sms, float *part,
-                                       size_t part_bytes, cudaStream_t s) {
+                                       size_t part_bytes, cudaStream_t s, int *xhave) {
     typedef qn_rsi_cfg<DT, 128> Cfg;
     CUtensorMap m;
     if (qn_tma_encode_2d(&m, CU_TENSOR_MAP_DATA_TYPE_UINT16, a.w, (uint64_t)(a.rb / 2), (uint64_t)a.N, (uint64_t)a.rb,
@@ -469,9 +472,11 @@ template <int DT> static int qn_rsi_go(const qn_gmmq_args &a, int x_dtype, const
     if (ft == 36 || ft == 38) nb = 128;
     if (ft == 39) nb = 64;
     if (ft >= 31 && ft <= 34) nb = 256;
-    if (!qn_cuda_ggml_mmq_noprep) {
-        const int e = qn_gmmq_prep_xt(x_dtype, x, a, nb, true, s, DT == QN_DT_GGML_Q4_0 ? 1 : 2);
-        if (e) return e;
+    const int perm = DT == QN_DT_GGML_Q4_0 ? 1 : 2;
+    if (qn_cuda_ggml_mmq_noprep != 1 && !(xhave && *xhave == perm)) { /* a kept prep of this x in this order: none */
+        const int e = qn_gmmq_prep_xt(x_dtype, x, a, a.xnb ? a.xnb : nb, true, s, perm);
+        if (xhave) *xhave = e ? 0 : perm;
+        if (e || qn_cuda_ggml_mmq_noprep == 2) return e; /* 2: a benchmark times the prep alone */
     }
     int sp = (QN_RSI_SPLIT_DEFAULT && ft == 0) || ft == 29 || ft == 36 ? qn_gmmq_rs_splits_rule(a.M, a.N, a.K, nb) : 1;
     if (sp > 1 && (nb > 128 || !part || part_bytes < (size_t)sp * (size_t)a.M * (size_t)a.N * 4)) sp = 1;
@@ -505,9 +510,9 @@ template <int DT> static int qn_rsi_go(const qn_gmmq_args &a, int x_dtype, const
 }
 
 int qn_gmmq_rsi_run(int w_dtype, int x_dtype, const void *x, const qn_gmmq_args &a, int sms, void *part,
-                    size_t part_bytes, cudaStream_t s) {
+                    size_t part_bytes, cudaStream_t s, int *xhave) {
     if (!qn_gmmq_rs_applies(w_dtype, a)) return -1;
     float *pf = (float *)part;
-    return w_dtype == QN_DT_GGML_Q4_0 ? qn_rsi_go<QN_DT_GGML_Q4_0>(a, x_dtype, x, sms, pf, part_bytes, s)
-                                     : qn_rsi_go<QN_DT_GGML_Q8_0>(a, x_dtype, x, sms, pf, part_bytes, s);
+    return w_dtype == QN_DT_GGML_Q4_0 ? qn_rsi_go<QN_DT_GGML_Q4_0>(a, x_dtype, x, sms, pf, part_bytes, s, xhave)
+                                     : qn_rsi_go<QN_DT_GGML_Q8_0>(a, x_dtype, x, sms, pf, part_bytes, s, xhave);
 }

@@ -280,6 +280,9 @@ struct qn_f8_args {
     /* fp816 (QUANTA_CUDA_FP8_SK=3): 0: fp815's contiguous ranges; sp >= 1: split-K groups instead, the units past
      * dp_units each split into sp K pieces run at once by sp consecutive blocks (qn_f8_skg_range) */
     int64_t sk_sp;
+    int sk_red; /* fp817 (QUANTA_CUDA_FP8_SK=5 / 6): the groups' pieces reduce and store a share each (peers, no owner) */
+    int stm;    /* fp817 (QUANTA_CUDA_FP8_STM): the TMA-store epilogue's box written by stmatrix (qn_f8t_store_tma) */
+    int trace_last; /* fp817: the TMA forms' trace records each block's last tile instead of its first */
 };
 
 #if QN_F8_HAVE
@@ -585,9 +588,10 @@ template <> __device__ __forceinline__ __half qn_f8_cvt<__half>(float v) { retur
 template <> __device__ __forceinline__ __nv_bfloat16 qn_f8_cvt<__nv_bfloat16>(float v) { return __float2bfloat16_rn(v); }
 
 /* acc (rows nb + w4 * 16 + g + 8h of the weights, tokens m0 + 8j + 2t + c) * sw[n] * sx[m] into y[m][n] */
+/* j_lo .. j_hi: the 8-token groups stored (fp817's shared split-K reduction stores a block's share; else all) */
 template <typename OT, int BN>
 __device__ __forceinline__ void qn_f8_store_direct(const float (&acc)[BN / 8][4], const qn_f8_args &p, int64_t nb,
-                                                   int64_t m0, int w4, int g, int t) {
+                                                   int64_t m0, int w4, int g, int t, int j_lo = 0, int j_hi = BN / 8) {
     OT *y = (OT *)p.y;
     float swr[2];
     int64_t n[2];
@@ -614,7 +618,7 @@ __device__ __forceinline__ void qn_f8_store_direct(const float (&acc)[BN / 8][4]
                 const int64_t m = m0 + 8 * (j0 + j) + 2 * t + c;
 #pragma unroll
                 for (int h = 0; h < 2; h++)
-                    if (m < p.M && n[h] < p.N)
+                    if (m < p.M && n[h] < p.N && j0 + j >= j_lo && j0 + j < j_hi)
                         y[m * p.N + n[h]] = qn_f8_cvt<OT>(acc[j0 + j][2 * h + c] * swr[h] * xs[j][c]);
             }
         }
@@ -804,10 +808,31 @@ __device__ __forceinline__ void qn_f8t_stage_mma(float (&acc)[BN / 8][4], uint32
  * Two small boxes instead of one BN x 64: the 128x256 tile keeps its 4 stages (round 1 on the H100: one 64 KB box
  * and 3 stages took the K loop from 516 to 683 clocks per 64 of K). Same products, same rounding as
  * qn_f8_store_direct: y bit-identical. */
-template <typename OT, int BN>
+/* fp817 (STM, QUANTA_CUDA_FP8_STM=1, off until a device run has timed it): the same box bytes by stmatrix. fp816's
+ * trace has the 128x256 tile's epilogue at ~2.6 us against a ~26 us K loop at M = 2048 (the tensor cores idle
+ * meanwhile); per thread and 64-token chunk it issues 64 two-byte shared stores, 64 conversions and their addresses.
+ * An 8 x 8 block of the accumulators (weight rows g of 16 w4 + 8h, tokens 2t, 2t + 1 of group j) is an mma fragment;
+ * stmatrix .trans writes its column (one token) as the 16 bytes of that token's box row at chunk (2 w4 + h) ^ (token
+ * & 7), exactly where the two-byte stores put them: 4 stmatrix.x4 and 32 paired conversions (the same rounding,
+ * round to nearest even, each half) a chunk. Same products, same bytes: y bit-identical (fp8_check compares). */
+template <typename OT> __device__ __forceinline__ uint32_t qn_f8_pack2(float lo, float hi);
+template <> __device__ __forceinline__ uint32_t qn_f8_pack2<__nv_bfloat16>(float lo, float hi) {
+    const __nv_bfloat162 v = __floats2bfloat162_rn(lo, hi);
+    return *reinterpret_cast<const uint32_t *>(&v);
+}
+template <> __device__ __forceinline__ uint32_t qn_f8_pack2<__half>(float lo, float hi) {
+    const __half2 v = __floats2half2_rn(lo, hi);
+    return *reinterpret_cast<const uint32_t *>(&v);
+}
+__device__ __forceinline__ void qn_stmatrix_x4_trans(uint32_t addr, const uint32_t (&r)[4]) {
+    asm volatile("stmatrix.sync.aligned.m8n8.x4.trans.shared.b16 [%0], {%1, %2, %3, %4};\n" ::"r"(addr), "r"(r[0]),
+                 "r"(r[1]), "r"(r[2]), "r"(r[3])
+                 : "memory");
+}
+template <typename OT, int BN, bool STM>
 __device__ __forceinline__ void qn_f8t_store_tma(const float (&acc)[BN / 8][4], const qn_f8_args &p, const CUtensorMap *ymap,
                                                  uint8_t *ep, int64_t nb, int64_t m0, int w4, int g, int t, int ctid,
-                                                 uint32_t bar_id, uint32_t &cc) {
+                                                 uint32_t bar_id, uint32_t &cc, int q_lo = 0, int q_hi = BN / 64) {
     static_assert(BN % 64 == 0, "whole 64-token chunks");
     float swr[2];
 #pragma unroll
@@ -817,8 +842,9 @@ __device__ __forceinline__ void qn_f8t_store_tma(const float (&acc)[BN / 8][4], 
     }
     constexpr int JC = BN >= 256 ? 8 : 4; /* scales loaded ahead, JC token groups at a time (as store_direct) */
 #pragma unroll
-    for (int q = 0; q < BN / 64; q++, cc++) {
-        uint8_t *box = ep + (cc & 1u) * 8192;
+    for (int q = 0; q < BN / 64; q++) {
+        if (q < q_lo || q >= q_hi) continue; /* another block's share (fp817); cc counts stored chunks only */
+        uint8_t *box = ep + (cc++ & 1u) * 8192;
         if (ctid == 0) qn_tma_store_wait_read<1>(); /* the store that last read this box is done reading */
         qn_named_sync(bar_id, 128);
 #pragma unroll
@@ -828,18 +854,34 @@ __device__ __forceinline__ void qn_f8t_store_tma(const float (&acc)[BN / 8][4], 
             for (int j = 0; j < JC; j++)
 #pragma unroll
                 for (int c = 0; c < 2; c++) xs[j][c] = qn_f8_sx<BN>(p, m0 + 8 * (j0 + j) + 2 * t + c);
+            if (STM) {
+                const int i = (4 * g + t) >> 3, r = (4 * g + t) & 7; /* this lane's row: matrix i, token r of its group */
 #pragma unroll
-            for (int j = 0; j < JC; j++)
+                for (int j = 0; j < JC; j += 2) {
+                    uint32_t v[4]; /* matrices (j, h 0), (j, h 1), (j + 1, h 0), (j + 1, h 1) */
 #pragma unroll
-                for (int c = 0; c < 2; c++) {
-                    const int ml = 8 * (j0 + j - 8 * q) + 2 * t + c; /* token in the chunk */
+                    for (int dj = 0; dj < 2; dj++)
 #pragma unroll
-                    for (int h = 0; h < 2; h++) {
-                        const int nl = w4 * 16 + g + 8 * h;
-                        *reinterpret_cast<OT *>(box + ml * 128 + (((nl >> 3) ^ (ml & 7)) << 4) + (nl & 7) * 2) =
-                            qn_f8_cvt<OT>(acc[j0 + j][2 * h + c] * swr[h] * xs[j][c]);
-                    }
+                        for (int h = 0; h < 2; h++)
+                            v[2 * dj + h] = qn_f8_pack2<OT>(acc[j0 + j + dj][2 * h] * swr[h] * xs[j + dj][0],
+                                                            acc[j0 + j + dj][2 * h + 1] * swr[h] * xs[j + dj][1]);
+                    const int ml = 8 * (j0 + j + (i >> 1) - 8 * q) + r;
+                    qn_stmatrix_x4_trans(qn_smem_u32(box) + ml * 128 + ((((2 * w4 + (i & 1)) ^ r)) << 4), v);
                 }
+            } else {
+#pragma unroll
+                for (int j = 0; j < JC; j++)
+#pragma unroll
+                    for (int c = 0; c < 2; c++) {
+                        const int ml = 8 * (j0 + j - 8 * q) + 2 * t + c; /* token in the chunk */
+#pragma unroll
+                        for (int h = 0; h < 2; h++) {
+                            const int nl = w4 * 16 + g + 8 * h;
+                            *reinterpret_cast<OT *>(box + ml * 128 + (((nl >> 3) ^ (ml & 7)) << 4) + (nl & 7) * 2) =
+                                qn_f8_cvt<OT>(acc[j0 + j][2 * h + c] * swr[h] * xs[j][c]);
+                        }
+                    }
+            }
         }
         qn_tma_fence_smem();
         qn_named_sync(bar_id, 128);
@@ -940,6 +982,23 @@ __device__ __forceinline__ void qn_f8_sk_await(unsigned *f) {
     } while (v == 0u);
     asm volatile("st.relaxed.gpu.global.u32 [%0], 0;\n" ::"l"(f) : "memory"); /* its only reader: zero for the next call */
 }
+/* fp817's shared reduction (SK 5 / 6): a slot has several readers, so its flag counts: 1 when posted, + 1 per reader
+ * that has seen it (qn_f8_skr_await acknowledges at once: nothing rewrites a slot within a call), and its writer
+ * zeroes it once all `want` (1 + its readers) are in, so that it is left zero for the next call. */
+__device__ __forceinline__ void qn_f8_skr_await(unsigned *f) {
+    unsigned v;
+    do {
+        asm volatile("ld.acquire.gpu.global.u32 %0, [%1];\n" : "=r"(v) : "l"(f) : "memory");
+    } while (v == 0u);
+    asm volatile("red.relaxed.gpu.global.add.u32 [%0], 1;\n" ::"l"(f) : "memory");
+}
+__device__ __forceinline__ void qn_f8_skr_reset(unsigned *f, unsigned want) {
+    unsigned v;
+    do {
+        asm volatile("ld.relaxed.gpu.global.u32 %0, [%1];\n" : "=r"(v) : "l"(f) : "memory");
+    } while (v != want);
+    asm volatile("st.relaxed.gpu.global.u32 [%0], 0;\n" ::"l"(f) : "memory");
+}
 #endif
 
 /* TOK 1 (V2=2tw / 4tw): the cluster's CL blocks lie along the tokens instead (same weight rows, token tiles
@@ -1004,8 +1063,10 @@ __global__ void __launch_bounds__(qn_f8t_cfg<CW, BN, EPI>::threads, qn_f8t_cfg<C
         qn_tma_prefetch(&wmap);
         qn_tma_prefetch(&xmap);
     }
-    /* fp8_check trace3: block b's record (its first tile: entry, first stage landed, last wgmma, stores done) */
+    /* fp8_check trace3: block b's record (its first tile: entry, first stage landed, last wgmma, stores done; fp817,
+     * trace_last: its last tile's instead, after the entry: where a long launch's time goes late in it) */
     unsigned long long *tr = p.trace && tid == 128 ? p.trace + QN_CUDA_FP8_TRACE * (uint64_t)blockIdx.x : NULL;
+    const int64_t ktr = p.trace_last ? nseg - 1 : 0;
     if (tr) {
         tr[0] = qn_f8_smid();
         qn_f8_stamp(tr, 0);
@@ -1051,11 +1112,11 @@ __global__ void __launch_bounds__(qn_f8t_cfg<CW, BN, EPI>::threads, qn_f8t_cfg<C
         int64_t nt0, m0, kb, ke;
         seg_of(k, nt0, m0, kb, ke);
         const int64_t n = ke - kb;
-        if (p.scale_pf && (!SK || kb == 0)) qn_f8_scales_ahead<BN, 64>(p, m0, (nt0 + cw * 4) * 16, ctid);
+        if (p.scale_pf && (!SK || kb == 0 || p.sk_red)) qn_f8_scales_ahead<BN, 64>(p, m0, (nt0 + cw * 4) * 16, ctid);
 #pragma unroll
         for (int j = 0; j < BN / 8; j++) acc[j][0] = acc[j][1] = acc[j][2] = acc[j][3] = 0.0f;
-        if (tr && k == 0) {
-            qn_mbar_wait(qn_smem_u32(&full_bar[0]), 0u);
+        if (tr && k == ktr) {
+            qn_mbar_wait(qn_smem_u32(&full_bar[(int)(g0 % S)]), (uint32_t)((g0 / S) & 1));
             qn_f8_stamp(tr, 1);
         }
         int64_t i = 0;
@@ -1068,10 +1129,46 @@ __global__ void __launch_bounds__(qn_f8t_cfg<CW, BN, EPI>::threads, qn_f8t_cfg<C
         qn_wg_keep(acc);
         qn_wg_keep(a0);
         qn_wg_keep(a1);
-        if (tr && k == 0) qn_f8_stamp(tr, 2);
+        if (tr && k == ktr) qn_f8_stamp(tr, 2);
         release(g0 + n - 1);
         g0 += n;
-        if (SK && kb > 0) { /* a tile's K tail: the sums to this block's slot for the owner, no stores */
+        /* the 64-token chunks of the tile this block stores: all, or (fp817's shared reduction) its share */
+        int q_lo = 0, q_hi = BN / 64;
+        unsigned red_want = 0u; /* nonzero: this block's slot flag to zero once its readers have seen it */
+        if (SK && p.sk_red && (kb > 0 || ke < nk)) {
+            /* fp817 (SK 5 / 6): the sp pieces of a split tile are peers. Piece j keeps the chunks [j NCH / sp,
+             * (j + 1) NCH / sp) and writes its sums of the others to its slot; then it adds the peers' slots (their
+             * entries for its chunks, in block order: deterministic) and stores its chunks. fp816's owner read every
+             * peer's whole slot after they had written it, then stored the whole tile (H100 02:25: ~6 us against ~1
+             * for a whole tile's epilogue at 512 x 4096 x 11008); here each block moves (sp - 1) / sp of a slot each
+             * way and stores 1 / sp of the tile, all sp at once. Every block is resident (the host's launch), each
+             * posts before it waits: no block waits on one that cannot run. */
+            constexpr int NCH = BN / 64;
+            const int64_t sp = p.sk_sp, j0 = cid % sp, gb = cid - j0; /* the group: blocks gb .. gb + sp - 1 */
+            q_lo = (int)(j0 * NCH / sp), q_hi = (int)((j0 + 1) * NCH / sp);
+            float *slot = p.skw + (cid * CW + cw) * (int64_t)(BN * 64) + ctid;
+#pragma unroll
+            for (int j = 0; j < BN / 8; j++)
+                if (j / 8 < q_lo || j / 8 >= q_hi)
+#pragma unroll
+                    for (int e = 0; e < 4; e++) __stcg(slot + (4 * j + e) * 128, acc[j][e]);
+            qn_named_sync(2 + cw, 128);
+            if (ctid == 0) qn_f8_sk_post(p.skf + cid * CW + cw);
+            if (q_hi > q_lo)
+                for (int64_t c = gb; c < gb + sp; c++) {
+                    if (c == cid) continue;
+                    if (ctid == 0) qn_f8_skr_await(p.skf + c * CW + cw);
+                    qn_named_sync(2 + cw, 128);
+                    const float *ps = p.skw + (c * CW + cw) * (int64_t)(BN * 64) + ctid;
+#pragma unroll
+                    for (int j = 0; j < BN / 8; j++)
+                        if (j / 8 >= q_lo && j / 8 < q_hi)
+#pragma unroll
+                            for (int e = 0; e < 4; e++) acc[j][e] += __ldcg(ps + (4 * j + e) * 128);
+                }
+            /* readers: the peers with a share (min(sp, NCH) blocks have one) */
+            red_want = 1u + (unsigned)((sp < NCH ? sp : NCH) - (q_hi > q_lo ? 1 : 0));
+        } else if (SK && kb > 0) { /* a tile's K tail: the sums to this block's slot for the owner, no stores */
             float *slot = p.skw + (cid * CW + cw) * (int64_t)(BN * 64) + ctid;
 #pragma unroll
             for (int j = 0; j < BN / 8; j++)
@@ -1081,7 +1178,7 @@ __global__ void __launch_bounds__(qn_f8t_cfg<CW, BN, EPI>::threads, qn_f8t_cfg<C
             if (ctid == 0) qn_f8_sk_post(p.skf + cid * CW + cw);
             continue;
         }
-        if (SK && ke < nk) { /* a tile's K head: add its tails, block after block */
+        if (SK && !p.sk_red && ke < nk) { /* a tile's K head: add its tails, block after block */
             const int64_t u0 = it0 / nk + (k - ndp); /* this segment's unit (k is this block's last segment) */
             auto blk = [&](int64_t it) { return p.sk_sp > 0 ? qn_f8_skg_block(it, nk, p.sk_sp) : qn_f8_sk_block(it, sktotal, C); };
             const int64_t c0 = blk(u0 * nk + ke - skoff), c1 = blk(u0 * nk + nk - 1 - skoff);
@@ -1096,15 +1193,21 @@ __global__ void __launch_bounds__(qn_f8t_cfg<CW, BN, EPI>::threads, qn_f8t_cfg<C
             }
         }
         const int64_t nb = (nt0 + cw * 4) * 16;
-        if (TOK && m0 >= p.M) { /* a token tile padding the last cluster row: nothing to store (sx ends at Mp) */
+        if ((TOK && m0 >= p.M) || q_hi <= q_lo) { /* a token tile padding the last cluster row (sx ends at Mp), or no share */
         } else if (EPI) { /* the host takes EPI with 2-byte y only */
             uint8_t *ep = base + S * Cfg::stage + cw * 2 * 8192;
-            if (p.yd == QN_DT_F16) qn_f8t_store_tma<__half, BN>(acc, p, &ymap, ep, nb, m0, w4, g, t, ctid, 2 + cw, cc);
-            else qn_f8t_store_tma<__nv_bfloat16, BN>(acc, p, &ymap, ep, nb, m0, w4, g, t, ctid, 2 + cw, cc);
-        } else if (p.yd == QN_DT_F32) qn_f8_store_direct<float, BN>(acc, p, nb, m0, w4, g, t);
-        else if (p.yd == QN_DT_F16) qn_f8_store_direct<__half, BN>(acc, p, nb, m0, w4, g, t);
-        else qn_f8_store_direct<__nv_bfloat16, BN>(acc, p, nb, m0, w4, g, t);
-        if (tr && k == 0) qn_f8_stamp(tr, 3);
+            if (p.stm) {
+                if (p.yd == QN_DT_F16)
+                    qn_f8t_store_tma<__half, BN, true>(acc, p, &ymap, ep, nb, m0, w4, g, t, ctid, 2 + cw, cc, q_lo, q_hi);
+                else qn_f8t_store_tma<__nv_bfloat16, BN, true>(acc, p, &ymap, ep, nb, m0, w4, g, t, ctid, 2 + cw, cc, q_lo, q_hi);
+            } else if (p.yd == QN_DT_F16)
+                qn_f8t_store_tma<__half, BN, false>(acc, p, &ymap, ep, nb, m0, w4, g, t, ctid, 2 + cw, cc, q_lo, q_hi);
+            else qn_f8t_store_tma<__nv_bfloat16, BN, false>(acc, p, &ymap, ep, nb, m0, w4, g, t, ctid, 2 + cw, cc, q_lo, q_hi);
+        } else if (p.yd == QN_DT_F32) qn_f8_store_direct<float, BN>(acc, p, nb, m0, w4, g, t, 8 * q_lo, 8 * q_hi);
+        else if (p.yd == QN_DT_F16) qn_f8_store_direct<__half, BN>(acc, p, nb, m0, w4, g, t, 8 * q_lo, 8 * q_hi);
+        else qn_f8_store_direct<__nv_bfloat16, BN>(acc, p, nb, m0, w4, g, t, 8 * q_lo, 8 * q_hi);
+        if (SK && red_want && ctid == 0) qn_f8_skr_reset(p.skf + cid * CW + cw, red_want);
+        if (tr && k == ktr) qn_f8_stamp(tr, 3);
     }
     if (EPI && ctid == 0) qn_tma_store_wait_all(); /* the last box is read before the block's memory goes */
     if (CL > 1) qn_cluster_sync();
@@ -1403,7 +1506,13 @@ static bool qn_f8_sk_pick(int64_t N, int64_t M, int64_t Kp, int sms, int t_dp) {
 #define QN_F8_SKG_FIX 6.0 /* H100 00:11 (fp8_pair, 30 rows): the owner's wait and adds ~6 stages past a whole tile's epilogue */
 #define QN_F8_SKG_SLOT 1.5
 #define QN_F8_SKG_GAIN 0.95
-static bool qn_f8_skg_pick(int64_t N, int64_t M, int64_t Kp, int sms, int t_dp) {
+/* red (fp817's shared reduction, SK 6): each piece writes and reads (sp - 1) / sp of a slot (128 KB, ~QN_F8_SKR_SLOT
+ * stages at the ~45 B/clock an SM takes from L2) with min(sp, 4) blocks storing a share of the tile each, plus
+ * QN_F8_SKR_FIX for the flags' round trips. A prediction (from fp816's trace3: a 128 KB slot written then read
+ * ~5.9 us = ~9 stages with the owner's wait), not a fit: DR1 (03:32) times SK=5 on the 30 rows to fit it. */
+#define QN_F8_SKR_SLOT 2.8
+#define QN_F8_SKR_FIX 1.5
+static bool qn_f8_skg_pick(int64_t N, int64_t M, int64_t Kp, int sms, int t_dp, bool red) {
     static const int bm[5] = {128, 128, 128, 64, 128}, bn[5] = {256, 128, 64, 64, 192}, per_sm[5] = {1, 1, 1, 2, 1};
     static const double cost[5] = {1.0, 0.78, 0.55, 0.65, QN_F8T_COST_192};
     const int64_t C = sms > 0 ? sms : 132, nk = (Kp + QN_F8T_BK - 1) / QN_F8T_BK;
@@ -1415,26 +1524,42 @@ static bool qn_f8_skg_pick(int64_t N, int64_t M, int64_t Kp, int sms, int t_dp) 
     int64_t sp = R > 0 ? C / R : 1;
     if (sp > nk) sp = nk;
     if (sp < 2) return false; /* no partial round, or one too full to split */
-    const double t_g = (double)(units / C) * ((double)nk + QN_F8_SKG_EPI) + (double)((nk + sp - 1) / sp) + QN_F8_SKG_EPI +
-                       QN_F8_SKG_FIX + QN_F8_SKG_SLOT * (double)sp;
+    const double whole = (double)(units / C) * ((double)nk + QN_F8_SKG_EPI) + (double)((nk + sp - 1) / sp);
+    const double share = (double)(sp < 4 ? sp : 4);
+    const double t_g = red ? whole + QN_F8_SKG_EPI / share + QN_F8_SKR_FIX + QN_F8_SKR_SLOT * 2.0 * (double)(sp - 1) / share
+                           : whole + QN_F8_SKG_EPI + QN_F8_SKG_FIX + QN_F8_SKG_SLOT * (double)sp;
     return t_g < QN_F8_SKG_GAIN * t_rr;
 }
 
 /* QUANTA_CUDA_FP8_SK (fp815): 0: round-robin tiles; 1: stream-K where qn_f8_sk_pick expects it faster; 2: always (the
  * 0ts form, any y); 3 (fp816): split-K groups for the last partial round, always (qn_f8_skg_range); 4: the groups where
- * qn_f8_skg_pick expects them faster (the default since fp816); unset or anything else: QN_F8_SK_DEFAULT. Read once. */
+ * qn_f8_skg_pick expects them faster (the default since fp816); 5 (fp817): the groups with the shared reduction
+ * (every piece stores a share of its tile), always; 6: those where the model expects them faster; unset or anything
+ * else: QN_F8_SK_DEFAULT. Read once. */
 #ifndef QN_F8_SK_DEFAULT
 #define QN_F8_SK_DEFAULT 4 /* fp816, from the H100 run of 00:11: the groups where the model takes them */
 #endif
-/* A one-digit switch 0 .. max, else def. */
-static int qn_f8_env_digit(const char *name, char max, int def) {
-    const char *e = getenv(name);
-    return e && e[0] >= '0' && e[0] <= max && !e[1] ? e[0] - '0' : def;
+/* A one-digit switch 0 .. max, else def, read once into *cache (-1: not yet; a race only repeats the same read). */
+static int qn_f8_env_digit(int *cache, const char *name, char max, int def) {
+    if (*cache < 0) {
+        const char *e = getenv(name);
+        *cache = e && e[0] >= '0' && e[0] <= max && !e[1] ? e[0] - '0' : def;
+    }
+    return *cache;
 }
 static int qn_f8_env_sk() {
     static int v = -1;
-    if (v < 0) v = qn_f8_env_digit("QUANTA_CUDA_FP8_SK", '4', QN_F8_SK_DEFAULT);
-    return v;
+    return qn_f8_env_digit(&v, "QUANTA_CUDA_FP8_SK", '6', QN_F8_SK_DEFAULT);
+}
+
+/* QUANTA_CUDA_FP8_STM (fp817): 1: the TMA-store epilogue writes its boxes by stmatrix (qn_f8t_store_tma; y
+ * bit-identical); 0 or unset: QN_F8_STM_DEFAULT (0 until a device run has timed it). Read once. */
+#ifndef QN_F8_STM_DEFAULT
+#define QN_F8_STM_DEFAULT 0
+#endif
+static int qn_f8_env_stm() {
+    static int v = -1;
+    return qn_f8_env_digit(&v, "QUANTA_CUDA_FP8_STM", '1', QN_F8_STM_DEFAULT);
 }
 
 /* QUANTA_CUDA_FP8_TILE=128x256|128x128|64x128|64x64|128x192 (the last: TMA forms only, fp814) forces a tile on every call (conformance of each tile by
@@ -1503,8 +1628,7 @@ void qn_cuda_fp8_x_split(void *buf, int64_t M, int64_t Kp, uint8_t **xq, float *
 #endif
 static int qn_f8_quant_sm() {
     static int v = -1;
-    if (v < 0) v = qn_f8_env_digit("QUANTA_CUDA_FP8_QUANT_SM", '1', QN_F8_QUANT_SM_DEFAULT);
-    return v;
+    return qn_f8_env_digit(&v, "QUANTA_CUDA_FP8_QUANT_SM", '1', QN_F8_QUANT_SM_DEFAULT);
 }
 
 /* The layout the GEMM of QUANTA_CUDA_FP8_V2 reads: token-major for the TMA form (t), slices otherwise. */
@@ -1574,8 +1698,8 @@ static int qn_f8_gemm(const qn_cuda_weight *w, const void *buf, int64_t M, int y
                       float *skw, unsigned *skf) {
     if (w->fmt != QN_CW_E4M3 || !qn_sm90a_device_ok()) return -1;
     if (cluster != 1 && cluster != 2 && cluster != 4) return (int)cudaErrorInvalidValue;
-    const bool scale_pf = !(persist & 256);
-    persist &= 255;
+    const bool scale_pf = !(persist & 256), stm = (persist & 512) || (sk & 16) || qn_f8_env_stm(), tlast = persist & 1024;
+    persist &= 255, sk &= 15;
     /* TMA forms: no split; clusters of 1 or 2 along the weights, 2 or 4 along the tokens (5, 6) */
     if (persist >= 3 && (splits != 1 || (persist <= 4 ? cluster == 4 : cluster == 1) || persist > 6))
         return (int)cudaErrorInvalidValue;
@@ -1595,15 +1719,15 @@ static int qn_f8_gemm(const qn_cuda_weight *w, const void *buf, int64_t M, int y
     a.ksteps = splits > 1 ? ksteps : (KT > 0 ? KT : 1);
     a.part = splits > 1 ? part : NULL;
     a.yd = y_dtype, a.y = y, a.trace = trace, a.units = 0, a.gxc = 0, a.scale_pf = scale_pf;
-    a.dp_units = 0, a.skw = skw, a.skf = skf, a.sk_sp = sk >= 3;
+    a.dp_units = 0, a.skw = skw, a.skf = skf, a.sk_sp = sk >= 3, a.sk_red = sk >= 5, a.stm = stm, a.trace_last = tlast;
     cudaStream_t s = (cudaStream_t)stream;
     const int t = persist >= 3 ? qn_f8t_pick(w->N, M, sms, tile) : qn_f8_pick(w->N, M, sms, tile);
     if (persist >= 3) { /* 4, 6: the TMA store epilogue where y allows it (2-byte, rows 16-byte multiples, aligned) */
         const bool epi = (persist == 4 || persist == 6) && y_dtype != QN_DT_F32 && w->N % 8 == 0 && ((uintptr_t)y & 15u) == 0;
         /* fp815's stream-K: tile 128x256 unless 128x128 / 128x192 is forced */
         if (persist == 4 && cluster == 1 && skw && skf &&
-            (sk == 2 || sk == 3 || (sk == 1 && tile != 2 && tile != 5 && qn_f8_sk_pick(w->N, M, w->Kp, sms, t)) ||
-             (sk == 4 && tile != 2 && tile != 5 && qn_f8_skg_pick(w->N, M, w->Kp, sms, t)))) {
+            (sk == 2 || sk == 3 || sk == 5 || (sk == 1 && tile != 2 && tile != 5 && qn_f8_sk_pick(w->N, M, w->Kp, sms, t)) ||
+             ((sk == 4 || sk == 6) && tile != 2 && tile != 5 && qn_f8_skg_pick(w->N, M, w->Kp, sms, t, sk == 6)))) {
             const int tk = tile == 2 || tile == 5 ? tile : 1;
             return epi ? qn_f8t_launch_sk<1>(tk, a, sms, s) : qn_f8t_launch_sk<0>(tk, a, sms, s);
         }
@@ -1640,7 +1764,11 @@ int qn_cuda_fp8_sk_taken(int64_t N, int64_t M, int64_t Kp, int sms) {
 }
 
 int qn_cuda_fp8_skg_taken(int64_t N, int64_t M, int64_t Kp, int sms) {
-    return qn_f8_skg_pick(N, M, Kp, sms, qn_f8t_pick(N, M, sms, 0)) ? 1 : 0;
+    return qn_f8_skg_pick(N, M, Kp, sms, qn_f8t_pick(N, M, sms, 0), false) ? 1 : 0;
+}
+
+int qn_cuda_fp8_skr_taken(int64_t N, int64_t M, int64_t Kp, int sms) {
+    return qn_f8_skg_pick(N, M, Kp, sms, qn_f8t_pick(N, M, sms, 0), true) ? 1 : 0;
 }
 
 int qn_cuda_fp8_gemm_sk(const qn_cuda_weight *w, const void *buf, int64_t M, int y_dtype, void *y, int tile, int sk,

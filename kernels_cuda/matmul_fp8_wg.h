@@ -19,7 +19,9 @@ extern "C" {
  * with token_major 1 (y bit-identical again); persist 4: the same with its epilogue through shared memory and a
  * TMA store where y is 2-byte with rows of 16-byte multiples (else as 3); persist 5 / 6 (cluster 2 or 4): 3 / 4 with
  * the cluster along the tokens, multicasting the weights (fp814's persist 7, the ping-pong form, is gone: fp815);
- * persist | 256: the TMA forms without fp814's prefetch of each tile's scales into L1 (fp8_check's A/B; y the same); their trace: one record per launched (persistent) block, the four
+ * persist | 256: the TMA forms without fp814's prefetch of each tile's scales into L1 (fp8_check's A/B; y the same);
+ * persist | 512 (fp817): the TMA-store epilogue's boxes written by stmatrix (QUANTA_CUDA_FP8_STM's; y the same);
+ * persist | 1024: their trace records each block's last tile instead of its first (after the entry point); their trace: one record per launched (persistent) block, the four
  * points of its first tile, the timer words 0 for blocks given no tile. trace (NULL: none; not persistent): QN_CUDA_FP8_TRACE words per block
  * of the GEMM's grid (qn_cuda_fp8_grid; splits as given), written by the launch: SM id, then %globaltimer (ns) at the block's
  * entry, when its first stage had landed, after its last wgmma, after its stores; then the same four points in
@@ -34,12 +36,15 @@ int qn_cuda_fp8_gemm_cl(const qn_cuda_weight *w, const void *buf, int64_t M, int
  * side by side), 4 the groups where the host's model (qn_cuda_fp8_skg_taken) expects them faster, 0 as
  * qn_cuda_fp8_gemm_cl. ws:
  * qn_cuda_fp8_sk_bytes(sms) bytes; flags: 2 x sms unsigned, zero before the call, left zero by it. y within the
- * bound of the reference; bit-identical to 0ts on tiles not split. */
+ * bound of the reference; bit-identical to 0ts on tiles not split. sk 5 / 6 (fp817): 3 / 4 with the shared reduction (every
+ * piece of a split tile adds its peers' sums for a share of the tile and stores it); sk | 16: with the stmatrix epilogue. */
 size_t qn_cuda_fp8_sk_bytes(int sms);
 /* Whether sk 1 takes stream-K for this shape (tile picked, sms SMs): what fp8_check prints beside the times. */
 int qn_cuda_fp8_sk_taken(int64_t N, int64_t M, int64_t Kp, int sms);
-/* fp816: whether sk 4 takes the split-K groups for this shape (tile picked, sms SMs). */
+/* fp816: whether sk 4 takes the split-K groups for this shape (tile picked, sms SMs); fp817: whether sk 6 takes the
+ * groups with the shared reduction (sk 5: always; every piece of a split tile reduces and stores a share of it). */
 int qn_cuda_fp8_skg_taken(int64_t N, int64_t M, int64_t Kp, int sms);
+int qn_cuda_fp8_skr_taken(int64_t N, int64_t M, int64_t Kp, int sms);
 int qn_cuda_fp8_gemm_sk(const qn_cuda_weight *w, const void *buf, int64_t M, int y_dtype, void *y, int tile, int sk,
                         float *ws, unsigned *flags, unsigned long long *trace, int sms, void *stream);
 /* qn_cuda_fp8_quantize_x with the codes' layout chosen per call: token_major 1 for the TMA form (xq[Mp][Kp]), 0 for

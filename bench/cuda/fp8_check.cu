@@ -221,17 +221,23 @@ static int check_case(const ccase &c) {
      * again in that layout into a fresh garbage-filled buffer (codes and scales checked as above), then clusters
      * 1 and 2 of it must give y bit for bit (y NaN-poisoned again). Not split-K (the form has none). */
     /* 0t, 2t, 0ts, 2ts (clusters along the weights), 2tw, 4tw, 2tws, 4tws (along the tokens) */
-    static const int tforms[8][2] = {{1, 3}, {2, 3}, {1, 4}, {2, 4}, {2, 5}, {4, 5}, {2, 6}, {4, 6}};
-    int64_t t_bad[8] = {0, 0, 0, 0, 0, 0, 0, 0}, tcode_bad = 0;
+    /* fp817: 0ts and 2tws again with the stmatrix epilogue (persist | 512, QUANTA_CUDA_FP8_STM): the same bytes */
+    static const int tforms[10][2] = {{1, 3}, {2, 3}, {1, 4}, {2, 4}, {2, 5}, {4, 5}, {2, 6}, {4, 6}, {1, 4 | 512}, {2, 6 | 512}};
+    int64_t t_bad[10] = {}, tcode_bad = 0;
     /* yk: fp814's 128x192 tile of the TMA form (0ts, 2ts: another wgmma N, so checked against the reference, its bit
      * differences from the run's form only counted), then fp815's stream-K (0ts with SK: K split between blocks, so
      * the reference decides; bits differ only in split tiles) with the tile and the SMs of sk_runs: few SMs split
      * every tile into several pieces, and 5 SMs on 12 tiles run round-robin tiles before the stream-K ones */
     /* tile (0: 128x256), SMs, mode (2: fp815's contiguous ranges, 3: fp816's split-K groups: on 132 SMs the last
      * partial round's tiles in up to 66 pieces each, on 3 / 7 SMs whole tiles first, then one or two tiles split) */
-    static const int sk_runs[9][3] = {{0, 132, 2}, {0, 3, 2}, {0, 5, 2}, {2, 132, 2}, {5, 7, 2},
-                                      {0, 132, 3}, {0, 3, 3}, {2, 132, 3}, {5, 7, 3}};
-    constexpr int NK_ = 2 + 9;
+    /* fp817: 5, the groups with the shared reduction (every piece stores a share), on the same tiles and SMs as 3, and
+     * on 5 SMs (a whole round, then two-piece groups) */
+    constexpr int NSK = 15; /* the last: 5 with the stmatrix epilogue (sk | 16) */
+    static const int sk_runs[NSK][3] = {{0, 132, 2}, {0, 3, 2}, {0, 5, 2}, {2, 132, 2}, {5, 7, 2},
+                                        {0, 132, 3}, {0, 3, 3}, {2, 132, 3}, {5, 7, 3},
+                                        {0, 132, 5}, {0, 3, 5}, {2, 132, 5}, {5, 7, 5}, {0, 5, 5},
+                                        {0, 5, 5 | 16}};
+    constexpr int NK_ = 2 + NSK;
     std::vector<uint8_t> yk[NK_];
     for (auto &v : yk) v.resize(yb.size());
     int64_t k_diff[NK_] = {}, sk_flags_bad = 0;
@@ -274,7 +280,7 @@ static int check_case(const ccase &c) {
                 if (xq2[m * Kp + k] != want) tcode_bad++;
             }
         }
-        for (int ci = 0; ci < 8; ci++) {
+        for (int ci = 0; ci < 10; ci++) {
             CK(cudaMemset(dy, 0xFF, yb.size()));
             e = qn_cuda_fp8_gemm_cl(&dw.w, buf2, M, c.yd, dy, c.tile, 1, NULL, tforms[ci][0], tforms[ci][1], NULL, 132, NULL);
             if (e) { printf("gemm launch (TMA form %d, cluster %d): %d\n", tforms[ci][1], tforms[ci][0], e); return 1; }
@@ -296,7 +302,7 @@ static int check_case(const ccase &c) {
         CK(cudaMalloc(&skf, 2 * 132 * sizeof(unsigned)));
         CK(cudaMemset(skw, 0xFF, qn_cuda_fp8_sk_bytes(132))); /* NaN: a slot read before it is written shows */
         CK(cudaMemset(skf, 0, 2 * 132 * sizeof(unsigned)));
-        for (int ci = 0; ci < 9; ci++) {
+        for (int ci = 0; ci < NSK; ci++) {
             CK(cudaMemset(dy, 0xFF, yb.size()));
             e = qn_cuda_fp8_gemm_sk(&dw.w, buf2, M, c.yd, dy, sk_runs[ci][0], sk_runs[ci][2], skw, skf, NULL, sk_runs[ci][1], NULL);
             if (e) { printf("gemm launch (stream-K %d, tile %d, %d SMs): %d\n", sk_runs[ci][2], sk_runs[ci][0], sk_runs[ci][1], e); return 1; }
@@ -310,6 +316,8 @@ static int check_case(const ccase &c) {
         cudaFree(skw), cudaFree(skf);
         cudaFree(buf2), cudaFree(buf3);
     }
+    long long stm_sk_diff = 0; /* fp817: SK=5 on 5 SMs with and without stmatrix, bit for bit */
+    for (size_t i = 0; t_ran && i < yb.size(); i += ys) stm_sk_diff += memcmp(&yk[2 + NSK - 1][i], &yk[2 + NSK - 2][i], ys) != 0;
     float lut[256];
     for (int v = 0; v < 256; v++) lut[v] = qn_e4m3_to_f32((uint8_t)v);
     int64_t bad = 0, first = -1, k_ref_bad[NK_] = {};
@@ -358,11 +366,12 @@ static int check_case(const ccase &c) {
            (long long)cl_bad[5], (long long)cl_bad[6], (long long)cl_bad[7], (long long)cl_bad[8],
            c.splits > 1 ? " (split-K: not persistent)" : "");
     if (t_ran)
-        printf("check M=%lld N=%lld K=%lld y=%s tile=%d: TMA forms (V2=0t / 2t / 0ts / 2ts / 2tw / 4tw / 2tws / 4tws) differ "
-               "in %lld / %lld / %lld / %lld / %lld / %lld / %lld / %lld outputs; their token-major codes / scales %lld wrong; the one-read quantizer's bytes differ in %lld\n",
+        printf("check M=%lld N=%lld K=%lld y=%s tile=%d: TMA forms (V2=0t / 2t / 0ts / 2ts / 2tw / 4tw / 2tws / 4tws / 0ts stm "
+               "/ 2tws stm) differ in %lld / %lld / %lld / %lld / %lld / %lld / %lld / %lld / %lld / %lld outputs; their "
+               "token-major codes / scales %lld wrong; the one-read quantizer's bytes differ in %lld\n",
                (long long)M, (long long)N, (long long)K, dtn(c.yd), c.tile, (long long)t_bad[0], (long long)t_bad[1],
                (long long)t_bad[2], (long long)t_bad[3], (long long)t_bad[4], (long long)t_bad[5], (long long)t_bad[6],
-               (long long)t_bad[7], (long long)tcode_bad, (long long)qsm_bad);
+               (long long)t_bad[7], (long long)t_bad[8], (long long)t_bad[9], (long long)tcode_bad, (long long)qsm_bad);
     if (t_ran)
         printf("check M=%lld N=%lld K=%lld y=%s: tile 128x192 (0ts / 2ts) %lld / %lld of %lld wrong against the reference "
                "(bits differ from the run's form in %lld / %lld)\n",
@@ -383,10 +392,20 @@ static int check_case(const ccase &c) {
                (long long)M, (long long)N, (long long)K, dtn(c.yd), (long long)k_ref_bad[7], (long long)k_ref_bad[8],
                (long long)k_ref_bad[9], (long long)k_ref_bad[10], (long long)(M * N), (long long)k_diff[7],
                (long long)k_diff[8], (long long)k_diff[9], (long long)k_diff[10]);
+    if (t_ran)
+        printf("check M=%lld N=%lld K=%lld y=%s: split-K groups, shared reduction (SK=5: 128x256 on 132 / 3 SMs, 128x128 on "
+               "132, 128x192 on 7, 128x256 on 5; the last again with stmatrix) %lld / %lld / %lld / %lld / %lld of %lld wrong "
+               "against the reference (bits differ from the run's form in %lld / %lld / %lld / %lld / %lld; stmatrix from the "
+               "same without it in %lld); flags left nonzero %lld (all modes)\n",
+               (long long)M, (long long)N, (long long)K, dtn(c.yd), (long long)k_ref_bad[11], (long long)k_ref_bad[12],
+               (long long)k_ref_bad[13], (long long)k_ref_bad[14], (long long)k_ref_bad[15], (long long)(M * N),
+               (long long)k_diff[11], (long long)k_diff[12], (long long)k_diff[13], (long long)k_diff[14],
+               (long long)k_diff[15], stm_sk_diff, (long long)sk_flags_bad);
     cudaFree(dx), cudaFree(dy), cudaFree(buf), cudaFree(dw.codes), cudaFree(dw.sw), cudaFree(part);
     int64_t cl_any = 0;
     for (int64_t v : cl_bad) cl_any += v;
-    return code_bad || scale_bad || pad_bad || bad || cl_any || std::any_of(t_bad, t_bad + 8, [](int64_t v) { return v != 0; }) ||
+    return code_bad || scale_bad || pad_bad || bad || cl_any || stm_sk_diff ||
+                   std::any_of(t_bad, t_bad + 10, [](int64_t v) { return v != 0; }) ||
                    tcode_bad || qsm_bad || sk_flags_bad || std::any_of(k_ref_bad, k_ref_bad + NK_, [](int64_t v) { return v != 0; })
                ? 1
                : 0;
@@ -395,7 +414,7 @@ static int check_case(const ccase &c) {
 /* ------------------------------------------------------------------ timing */
 
 static int g_reps = 5; /* best of g_reps x 20 calls; FP8_CHECK_REPS (verify_fp815.sh: 3, its time budget; verify_fp816.sh times by fp8_pair.py) */
-static int g_sk_mode = 3; /* time5's and trace3's "sk" column: FP8_CHECK_SK (2: fp815's stream-K, 3: fp816's groups) */
+static int g_sk_mode = 3; /* time5's and trace3's "sk" column: FP8_CHECK_SK (2: fp815's stream-K, 3: fp816's groups, 5: fp817's shared reduction) */
 template <typename F> static double time_us(F f) {
     cudaEvent_t a, b;
     CK(cudaEventCreate(&a));
@@ -1090,7 +1109,9 @@ static int trace_t3() {
     /* fp816: three of the four rows under 0.9x _scaled_mm (H100 21:03); with the groups (FP8_CHECK_SK=3) at 512 x 4096 x
      * 11008 and 256 x 5120 x 13824 every block's first segment is its only piece, and the blocks recorded are the
      * owners: "epilogue" = waiting for the peers' slots + adding them + the stores */
-    static const int64_t shapes[][3] = {{512, 4096, 11008}, {256, 5120, 13824}, {2048, 5120, 5120}};
+    /* fp817: 256 x 5120^2 (0.83 at 02:25, groups of 3) in place of 256 x 5120 x 13824; with FP8_CHECK_SK=5 every piece
+     * is recorded (each stores a share): "epilogue" = its slot written, the peers' read for its share, its stores */
+    static const int64_t shapes[][3] = {{512, 4096, 11008}, {256, 5120, 5120}, {2048, 5120, 5120}, {4096, 13824, 5120}};
     int sms = 132;
     cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, 0);
     int err = 0;
@@ -1105,9 +1126,11 @@ static int trace_t3() {
         dweight dw = timing_weight(N, K, wq);
         tact ta = timing_x(M, N, K);
         err |= qn_cuda_fp8_quantize_x_tm(QN_DT_BF16, ta.x, M, K, K, ta.buf, 1, NULL);
-        for (int ci = 0; ci < 3; ci++) { /* 0ts, fp815's stream-K (always; a block's first segment), 0ts with 128x192 */
+        /* 0ts, fp815's stream-K (always; a block's first segment), 0ts with 128x192, (fp817) 0ts's last tile per block:
+         * at 4096 x 13824 x 5120 (0.85, 14 rounds) the first tile's K loop at the tensor rate predicts ~400 us of ~490 */
+        for (int ci = 0; ci < 4; ci++) {
             if (ci == 1 && getenv("FP8_CHECK_NO_SK")) continue;
-            const int cl = 1, form = 4, tile = ci == 2 ? 5 : 0;
+            const int cl = 1, form = ci == 3 ? 4 | 1024 : 4, tile = ci == 2 ? 5 : 0;
             auto run = [&](unsigned long long *tr) {
                 return ci == 1 ? qn_cuda_fp8_gemm_sk(&dw.w, ta.buf, M, QN_DT_BF16, ta.y, 0, g_sk_mode, skw, skf, tr, sms, NULL)
                                : qn_cuda_fp8_gemm_cl(&dw.w, ta.buf, M, QN_DT_BF16, ta.y, tile, 1, NULL, cl, form, tr, sms, NULL);
@@ -1142,14 +1165,17 @@ static int trace_t3() {
                 csteps += (double)(r[7] - r[6]);
             }
             const double n = rec > 0 ? (double)rec : 1.0, k64 = (double)(K / 64);
-            printf("trace3 M=%lld N=%lld K=%lld TMA form%s, cluster %d: %lld blocks recorded; launch %.1f us; first tile per "
-                   "block: first stage %.2f us, K loop %.1f us (%.0f clocks per 64 of K), epilogue %.2f us\n",
+            printf("trace3 M=%lld N=%lld K=%lld TMA form%s, cluster %d: %lld blocks recorded; launch %.1f us; %s tile per "
+                   "block: first stage %.2f us, K loop %.1f us (%.0f clocks per 64 of K, %.2f GHz), epilogue %.2f us\n",
                    (long long)M, (long long)N, (long long)K,
-                   ci == 0 ? " + TMA store (0ts, tile picked)" : ci == 1 ? (g_sk_mode == 3 ? " + TMA store, split-K groups (first segment; owners only)" : " + TMA store, stream-K (first segment)")
-                                                                         : " + TMA store, 128x192 (tensor floor 384 clocks per 64 of K)",
-                   cl, (long long)rec, ms * 1e3,
+                   ci == 0 ? " + TMA store (0ts, tile picked)" : ci == 1 ? (g_sk_mode == 3   ? " + TMA store, split-K groups (first segment; owners only)"
+                                              : g_sk_mode == 5 ? " + TMA store, split-K groups, shared reduction (first segment; every piece; clocks per 64 of the whole K)"
+                                                               : " + TMA store, stream-K (first segment)")
+                   : ci == 2 ? " + TMA store, 128x192 (tensor floor 384 clocks per 64 of K)"
+                             : " + TMA store (0ts, tile picked; first stage = from the block's entry)",
+                   cl, (long long)rec, ms * 1e3, ci == 3 ? "last" : "first",
                    first / n * 1e-3,
-                   steps / n * 1e-3, csteps / n / k64, epi / n * 1e-3);
+                   steps / n * 1e-3, csteps / n / k64, steps > 0 ? csteps / steps : 0.0, epi / n * 1e-3);
         }
         tact_free(ta), cudaFree(dw.codes), cudaFree(dw.sw);
     }

@@ -1,16 +1,21 @@
 #!/usr/bin/env python3
-"""fp8_pair.py (fp816) — Quanta's FP8 x FP8 GEMM (kernels_cuda/matmul_fp8_wg.cu, loaded as a shared library) and
+"""fp8_pair.py (fp816, fp817) — Quanta's FP8 x FP8 GEMM (kernels_cuda/matmul_fp8_wg.cu, loaded as a shared library) and
 torch._scaled_mm (row-wise scales, use_fast_accum=True: the issue #14 peer) timed INTERLEAVED in one process, so
 the peer's drift between calls (up to 25% last session) hits both alike.
 
   python3 bench/cuda/fp8_pair.py LIB [rows] [forms]      LIB: libqnfp8.so from bench/cuda/build_fp8_check.sh
 
-rows: "unmet" (the four rows under 0.9x in the 21:03 call), "all" (30 LLaMA-7B/13B rows, the unmet first), or
-M,N,K[;M,N,K...]. forms: comma list of ours to time beside the peer (default dflt,sk3): dflt = the default GEMM (0ts,
-tile picked), sk3 = fp816's split-K groups (QUANTA_CUDA_FP8_SK=3), sk4 = the groups where their model picks them (else
-the default; SK=4), sk2 = fp815's stream-K, t192 / t128 = 0ts with the
-128x192 / 128x128 tile forced, g192 = split-K groups on 128x192, quant = our per-token quantizer alone (default form);
-"peer" alone: _scaled_mm only (for ncu).
+rows: "unmet" (fp817: the eight rows under 0.9x in the 02:25 call), "all" (30 LLaMA-7B/13B rows, the unmet first),
+or M,N,K[;M,N,K...]. forms: comma list of ours to time beside the peer (default dflt,sk3): dflt = 0ts (tile picked,
+no split: QUANTA_CUDA_FP8_SK=0), sk3 = fp816's split-K groups (QUANTA_CUDA_FP8_SK=3), sk4 = the groups where their
+model picks them (else dflt; SK=4, the engine's default at fp817's start), sk4b = sk4 again (fp817: the same launch
+timed twice, the noise floor of a ratio), sk5 = fp817's groups with the shared reduction (every piece stores a share;
+SK=5), sk6 = those where its model picks them (SK=6), sk2 = fp815's stream-K, t192 / t128 = 0ts with the 128x192 /
+128x128 tile forced, g192 = split-K groups on 128x192, w128 = 128x128 in clusters of 2 along the tokens multicasting
+the weights (V2=2tws, the peer's 1x2 cluster), c128 = 128x128 in clusters of 2 along the weights multicasting the
+tokens (V2=2ts), stm / sk4s / sk6s = dflt / sk4 / sk6 with fp817's stmatrix epilogue (QUANTA_CUDA_FP8_STM=1), quant
+= our per-token quantizer alone (default form); "peer" alone: _scaled_mm only (for ncu).
+Each row also prints which routes sk4 / sk6 take there (groups or not: the host's models).
 Method: per row, every candidate warmed up (3 calls), then FP8_PAIR_REPS (default 5) rounds; in each round every
 candidate is timed once (CUDA events around 20 back-to-back calls, us per call), the order rotated each round. Printed:
 medians, the ratio peer / ours of the medians (> 1: ours faster) and the median of the per-round ratios.
@@ -27,7 +32,8 @@ import torch
 
 from fp8_peers import peer_weight, peer_x  # the same operands as fp8_peers.py's (bench/cuda, the script's directory)
 
-UNMET = [(512, 4096, 11008), (256, 5120, 13824), (2048, 5120, 5120), (1024, 13824, 5120)]
+UNMET = [(512, 4096, 11008), (256, 5120, 5120), (512, 4096, 4096), (1024, 13824, 5120), (2048, 11008, 4096),
+         (4096, 11008, 4096), (4096, 13824, 5120), (4096, 5120, 5120)]
 NK = [(11008, 4096), (4096, 11008), (5120, 5120), (4096, 4096), (13824, 5120), (5120, 13824)]
 MS = [512, 256, 1024, 2048, 4096]
 BF16, E4M3 = 2, 2  # formats/layout.h QN_DT_BF16, cuda_kernels.h QN_CW_E4M3
@@ -81,6 +87,8 @@ def main():
                                         ctypes.c_int, ctypes.c_int, vp, ctypes.c_int, vp]
     lib.qn_cuda_fp8_gemm_sk.argtypes = [ctypes.POINTER(QW), vp, i64, ctypes.c_int, vp, ctypes.c_int, ctypes.c_int, vp,
                                         vp, vp, ctypes.c_int, vp]
+    for f in ("qn_cuda_fp8_skg_taken", "qn_cuda_fp8_skr_taken"):
+        getattr(lib, f).argtypes = [i64, i64, i64, ctypes.c_int]
     sms = torch.cuda.get_device_properties(0).multi_processor_count
     print(f"fp8_pair: torch {torch.__version__}, {torch.cuda.get_device_name()}, {sms} SMs; medians of {reps} "
           f"interleaved rounds (20 calls each), us; ratio = _scaled_mm / ours (> 1: ours faster)")
@@ -99,9 +107,9 @@ def main():
         def q():
             err[0] |= lib.qn_cuda_fp8_quantize_x_form(BF16, x.data_ptr(), M, K, K, buf.data_ptr(), 1, -1, None)
 
-        def gemm(tile):
+        def gemm(tile, cluster=1, persist=4):
             return lambda: err.__setitem__(0, err[0] | lib.qn_cuda_fp8_gemm_cl(
-                ctypes.byref(qw), buf.data_ptr(), M, BF16, y.data_ptr(), tile, 1, None, 1, 4, None, sms, None))
+                ctypes.byref(qw), buf.data_ptr(), M, BF16, y.data_ptr(), tile, 1, None, cluster, persist, None, sms, None))
 
         def sk(mode, tile):
             return lambda: err.__setitem__(0, err[0] | lib.qn_cuda_fp8_gemm_sk(
@@ -109,6 +117,8 @@ def main():
                 None, sms, None))
 
         known = {"dflt": gemm(0), "t192": gemm(5), "t128": gemm(2), "sk3": sk(3, 0), "g192": sk(3, 5), "sk4": sk(4, 0),
+                 "sk4b": sk(4, 0), "sk5": sk(5, 0), "sk6": sk(6, 0), "w128": gemm(2, 2, 6), "c128": gemm(2, 2, 4),
+                 "stm": gemm(0, 1, 4 | 512), "sk4s": sk(4 | 16, 0), "sk6s": sk(6 | 16, 0),
                  "sk2": sk(2, 0), "quant": q}
         peer = lambda: torch._scaled_mm(x8, w8.t(), sx, sw, out_dtype=torch.bfloat16, use_fast_accum=True)
         cands = [("peer", peer)] + [(f, known[f]) for f in forms if f in known]
@@ -138,7 +148,9 @@ def main():
             parts.append(f"{c} {m:.1f} ({mp / m:.2f}, rounds {pr:.2f}; +q {mp / (m + med(t['quant'])):.2f})" if "quant" in t
                          else f"{c} {m:.1f}")
         spread = (max(t["peer"]) - min(t["peer"])) / mp
-        print(f"{M:>5} {N:>5} {K:>5} | " + " | ".join(parts) + f" | peer spread {spread:.0%}   pair")
+        routes = f"sk4 {'groups' if lib.qn_cuda_fp8_skg_taken(N, M, K, sms) else '0ts'}, " \
+                 f"sk6 {'groups' if lib.qn_cuda_fp8_skr_taken(N, M, K, sms) else '0ts'}"
+        print(f"{M:>5} {N:>5} {K:>5} | " + " | ".join(parts) + f" | peer spread {spread:.0%} | {routes}   pair")
         if prof:
             from torch.profiler import profile, ProfilerActivity
             with profile(activities=[ProfilerActivity.CUDA]) as p:
