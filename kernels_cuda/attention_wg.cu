@@ -136,6 +136,29 @@ enum { F_KV2 = 4096, F_DIAG = 8192 };
  * instead of chains of NS dependent FMNMX / FADD: the max gates every ex2 of the tile, and the softmax of one
  * consumer has to fit under the other's products (the max is the same bits; the sum's order changes) */
 enum { F_TREE = 16384 };
+/* fa17. F_LPT (non-persistent TQ forms, causal calls): the grid's blocks in longest-first order within groups of
+ * k heads (block id -> group, row block heaviest first, head in the group; k from the host, p.items): the grid
+ * order before ran each head's row blocks heaviest first, head after head, so the last head's heaviest blocks
+ * started a few tiles before the grid's end and ran alone (4k causal, ncu: SM active 95.4% of the elapsed
+ * cycles); a group of k ~ 2 x SMs / (row blocks + 1) heads spreads that over the group (a simulation of the
+ * greedy block dispatch: 0.968 -> 0.99+ of the ideal at 2k-8k), while the K / V of the heads in flight stay
+ * ~16 MB (the all-heads longest-first order of fa13 read them from HBM). F_RLATE: O rescaled inside the turn,
+ * after Q . K^T is issued and before P . V (FlashAttention-3's order), not between P . V's wait and the next
+ * turn: 64 FMUL off the consumer's own chain (bit-identical: the same products in the same order). F_TRACE:
+ * block 0 stamps clock64 at each step of its consumers' loop into g_awg_trace (the bench prints the gaps). */
+enum { F_LPT = 32768, F_RLATE = 65536, F_TRACE = 131072 };
+/* fa17. F_SPLIT (non-persistent TQ / TO forms, non-causal calls): the grid's last partial wave split over the keys.
+ * Equal blocks (4096 at every anchor: 31.03 waves of 132) leave the last wave's r = blocks mod SMs blocks running
+ * alone for a whole block time (~3% of every non-causal row); so the main launch skips those r, and a second launch
+ * of clusters of s blocks (s = 8 or less, s r <= SMs) gives each of them to s blocks, block c of a cluster taking
+ * the c-th 1 / s of its tiles; each block leaves its partial O (f32, unnormalized), row max and sum in its own
+ * stage area (idle once its tiles are consumed), and after a cluster barrier each merges a 128 / s row slice of the
+ * cluster's partials through distributed shared memory and stores it. No scratch, no third kernel. */
+enum { F_SPLIT = 262144 };
+/* F_TRACE: [consumer][tile][stamp], tiles past kTrT not stamped; stamps: loop top, K (and V) landed, turn held,
+ * products issued, S done, softmax done, P . V done, P packed */
+constexpr int kTrT = 64, kTrS = 8;
+__device__ long long g_awg_trace[2][kTrT][kTrS];
 /* The TMA forms' K and V as 3-d tensors (128 dims, Nk keys, B * Hkv heads), boxes of 64 dims x BN keys in the
  * 128-byte swizzle: a __grid_constant__ parameter (the copies take its address in the parameter space) of the
  * TMA forms alone. (Params itself is not __grid_constant__: that moved n128s2sw from 230 to 254 registers.) */
@@ -240,6 +263,27 @@ __device__ __forceinline__ uint32_t qn_lds32(uint32_t a) {
     asm volatile("ld.shared.b32 %0, [%1];\n" : "=r"(v) : "r"(a) : "memory");
     return v;
 }
+/* F_SPLIT's cluster exchange: the barrier with release / acquire (the partials are ordinary stores), f32 stores
+ * into this block's shared memory and loads from a peer's (a cluster address from qn_mapa) */
+__device__ __forceinline__ void qn_cluster_sync_ra() {
+    asm volatile("barrier.cluster.arrive.release.aligned;\nbarrier.cluster.wait.acquire.aligned;\n" ::: "memory");
+}
+__device__ __forceinline__ void qn_sts_f2(uint32_t a, float x, float y) {
+    asm volatile("st.shared.v2.f32 [%0], {%1, %2};\n" ::"r"(a), "f"(x), "f"(y) : "memory");
+}
+__device__ __forceinline__ float2 qn_ldc_f2(uint32_t a) {
+    float2 v;
+    asm volatile("ld.shared::cluster.v2.f32 {%0, %1}, [%2];\n" : "=f"(v.x), "=f"(v.y) : "r"(a) : "memory");
+    return v;
+}
+__device__ __forceinline__ float4 qn_ldc_f4(uint32_t a) {
+    float4 v;
+    asm volatile("ld.shared::cluster.v4.f32 {%0, %1, %2, %3}, [%4];\n"
+                 : "=f"(v.x), "=f"(v.y), "=f"(v.z), "=f"(v.w)
+                 : "r"(a)
+                 : "memory");
+    return v;
+}
 __device__ __forceinline__ void qn_sts32(uint32_t a, uint32_t v) {
     asm volatile("st.shared.b32 [%0], %1;\n" ::"r"(a), "r"(v) : "memory");
 }
@@ -295,6 +339,9 @@ __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const Params p, c
     static_assert(!KV2 || (TQ && (!PER || (PAIR && TO))), "K and V apart: the TQ producer paths (persistent: pairs, TO)");
     static_assert(BN <= 128 || (KV2 && C::qs), "176 / 192 keys: 2 stages (KV2), Q from shared memory");
     static_assert(!DIAG || BN == 128, "the diagonal half: 128-key tiles");
+    static_assert(!(FL & (F_LPT | F_RLATE | F_TRACE)) || (TQ && !PER), "fa17's options: the non-persistent TQ forms");
+    constexpr bool SPL = (FL & F_SPLIT) != 0;
+    static_assert(!SPL || (TQ && TO && !PER && !CL), "the split tail: the non-persistent TQ / TO forms");
     constexpr int NS = BN / 8, PK = BN / 16, TILE = C::tile, STAGE = C::stage, kRB = C::rb, kNT = C::nt;
     constexpr bool QS = C::qs;
     /* 128-key tiles in the producer form: the consumers take the producer's registers (setmaxnreg: 232 each for
@@ -401,10 +448,38 @@ __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const Params p, c
         set_block((int)((item & 1) ? k : nmb - 1u - k), (int)(h % hk), (int)(h / hk));
         return 1;
     };
-    if constexpr (PER)
+    /* SPL: a block of the tail launch (read from the parameter where needed) */
+    [[maybe_unused]] auto tail = [&]() { return SPL && p.items < 0; };
+    if constexpr (PER) {
         set_work(blockIdx.x);
-    else if constexpr (TQ)
+    } else if constexpr (TQ) {
+        if constexpr ((FL & F_LPT) != 0)
+            if (p.causal && p.items > 0) { /* LPT: linear block id -> group of k heads, row block (heaviest first), head */
+                const unsigned nmb = (unsigned)p.nmb, H = (unsigned)p.bh, k = (unsigned)p.items;
+                const unsigned lin = blockIdx.x + gridDim.x * (blockIdx.y + gridDim.y * blockIdx.z);
+                const unsigned gsz = k * nmb, gi = lin / gsz, q = lin - gi * gsz, h0 = gi * k;
+                const unsigned kg = H - h0 < k ? H - h0 : k, h = h0 + q % kg, hk = (unsigned)p.Hkv;
+                mb = (I)(nmb - 1 - q / kg), hkv = (I)(h % hk), b = (I)(h / hk);
+            }
+        if constexpr (SPL) {
+            if (p.items < 0) { /* the tail launch, grid (s, r): block (c, i) takes part c of the i-th of the last r */
+                const unsigned nmb = (unsigned)p.nmb, lin = nmb * (unsigned)p.bh - gridDim.y + blockIdx.y;
+                const unsigned h = lin / nmb, hk = (unsigned)p.Hkv;
+                mb = (I)(nmb - 1 - (lin - h * nmb)), hkv = (I)(h % hk), b = (I)(h / hk);
+            } else if (!p.causal && p.items > 0) { /* the main launch: the last r blocks are the tail launch's */
+                const unsigned lin = blockIdx.x + gridDim.x * (blockIdx.y + gridDim.y * blockIdx.z);
+                if (lin >= (unsigned)p.items) return;
+            }
+        }
         set_block(mb, hkv, b); /* (32-bit divisions: the 64-bit ones above become dead code) */
+        if constexpr (SPL)
+            if (tail()) { /* tiles part c of s (a part past the end: none; its rows' partials are empty) */
+                const int all = n, s = (int)gridDim.x, c = (int)blockIdx.x, ch = (all + s - 1) / s;
+                tb += (I)c * ch;
+                n = all - c * ch < ch ? all - c * ch : ch;
+                if (n < 0) n = 0;
+            }
+    }
 
     /* thread tid copies pieces i = tid + NT v: key (i / 128) * 8 + i % 8, dims 8 ((i / 8) % 16) .. + 7; keys
      * at or past L are zero-filled (never stale or NaN bytes in the products: P is 0 there, but 0 * NaN is not) */
@@ -657,6 +732,52 @@ __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const Params p, c
              * are not written). PO: into the O stage, once the item before's store has read it (the next item's Q
              * may already be landing in the other buffer) */
             const uint32_t ob = PO ? qsbase + 2 * C::qbytes : qsbase;
+            if constexpr (SPL)
+                if (tail()) {
+                    /* the partials into this block's stages: O [128 rows][128 dims] f32, then (m, l) a row; once
+                     * both consumers' last P . V is done (the other may still read V from the stage written here) */
+                    const uint32_t po = sbase, pm = sbase + kRB * kD * 4;
+                    qn_named_sync(5, 256);
+#pragma unroll
+                    for (int h = 0; h < 2; ++h) {
+                        float l = ls[h];
+                        l += __shfl_xor_sync(0xffffffffu, l, 1);
+                        l += __shfl_xor_sync(0xffffffffu, l, 2);
+                        const int lr = cw * 64 + warp * 16 + g + 8 * h;
+#pragma unroll
+                        for (int j = 0; j < kD / 8; ++j)
+                            qn_sts_f2(po + (lr * kD + j * 8 + 2 * t) * 4, o[j][2 * h], o[j][2 * h + 1]);
+                        if (t == 0) qn_sts_f2(pm + lr * 8, m[h], l);
+                    }
+                    qn_cluster_sync_ra(); /* (1) every block's partials written */
+                    /* this block's slice: rows c R .. c R + R - 1 (R = 128 / s), 4 dims a thread and step */
+                    const int s = (int)gridDim.x, R = kRB / s, c = (int)blockIdx.x;
+                    for (int it = tid - 128; it < R * 32; it += 256) {
+                        const int rr = c * R + (it >> 5), d0 = (it & 31) * 4;
+                        float mx = -INFINITY;
+                        for (int j = 0; j < s; ++j) mx = fmaxf(mx, qn_ldc_f2(qn_mapa(pm + rr * 8, (uint32_t)j)).x);
+                        float L = 0.f;
+                        float4 acc = make_float4(0.f, 0.f, 0.f, 0.f);
+                        for (int j = 0; j < s; ++j) {
+                            const float2 ml = qn_ldc_f2(qn_mapa(pm + rr * 8, (uint32_t)j));
+                            const float w = ml.x == -INFINITY ? 0.f : ex2(ml.x - mx);
+                            L += w * ml.y;
+                            const float4 a = qn_ldc_f4(qn_mapa(po + (rr * kD + d0) * 4, (uint32_t)j));
+                            acc.x += w * a.x, acc.y += w * a.y, acc.z += w * a.z, acc.w += w * a.w;
+                        }
+                        const unsigned r = (unsigned)r0 + (unsigned)rr;
+                        if (r < (unsigned)rend) {
+                            const float inv = L > 0.f ? 1.f / L : 0.f;
+                            const unsigned G = (unsigned)p.G, pos = r / G;
+                            T *dst = static_cast<T *>(p.out) + ((b * p.Hq + hkv * p.G + (r - pos * G)) * p.Nq + pos) * kD + d0;
+                            uint2 u;
+                            u.x = Ty<T>::pack(acc.x * inv, acc.y * inv), u.y = Ty<T>::pack(acc.z * inv, acc.w * inv);
+                            *reinterpret_cast<uint2 *>(dst) = u;
+                        }
+                    }
+                    qn_cluster_sync_ra(); /* (2) no block leaves while a peer reads its partials */
+                    return;
+                }
             if constexpr (PO) {
                 if ((tid & 127) == 0) qn_tma_store_wait_read<0>();
                 qn_named_sync(3 + cw, 128);
@@ -865,11 +986,21 @@ __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const Params p, c
                 }
                 return;
             }
+            /* SPL: the tail's producer warpgroup takes part in the epilogue's two cluster barriers */
+            auto tail_syncs = [&]() {
+                if constexpr (SPL)
+                    if (tail()) {
+                        __syncwarp();
+                        qn_cluster_sync_ra();
+                        qn_cluster_sync_ra();
+                    }
+            };
             if constexpr (KV2 && !PER) { /* one block: Q, K of tile 0, then K of tile j and V of tile j - 1 as they free up */
                 if (tid == 0 && n > 0) {
                     q_boxes();
                     feed_split(0, (int)(b * p.Hkv + hkv));
                 }
+                tail_syncs();
                 return;
             }
             if constexpr (TQ) { /* one block: Q, then its tiles as the stages free up (Q is not waited for) */
@@ -883,6 +1014,7 @@ __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const Params p, c
                         boxes(st, (int)((tb + j) * BN), c2);
                     }
                 }
+                tail_syncs();
                 return;
             }
             if constexpr (PER) {
@@ -1066,6 +1198,14 @@ __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const Params p, c
         auto turn_begin = [&]() {
             if constexpr (PP) qn_named_sync(1 + cw, 256);
         };
+        constexpr bool RL = (FL & F_RLATE) != 0;
+        /* TRACE: one thread a consumer of block 0 (uniform in the warpgroup's leader only; tiles past kTrT not) */
+        [[maybe_unused]] const bool trace =
+            (FL & F_TRACE) != 0 && (tid & 127) == 0 && blockIdx.x == 0 && blockIdx.y == 0 && blockIdx.z == 0;
+        auto stamp = [&](int it, int k) {
+            if constexpr ((FL & F_TRACE) != 0)
+                if (trace && it < kTrT) g_awg_trace[cw][it][k] = clock64();
+        };
         auto turn_end = [&](bool last) {
             if constexpr (PP)
                 if (cw == 0 || !last) qn_named_arrive(2 - cw, 256);
@@ -1155,49 +1295,72 @@ __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const Params p, c
                         dh = (int)(L - p.Nq) + (int)((unsigned)rl / (unsigned)p.G) < (int)((tb + n - 1) * BN) + 64;
                     }
                 uint32_t pf[PK][4];
+                /* RLATE: the factor O is rescaled by in the next turn (tile it - 1's, applied before its P . V) */
+                [[maybe_unused]] float ap[2];
                 {
                     const int st = cnt % S;
+                    stamp(0, 0);
                     qn_mbar_wait(full(st), (cnt / S) & 1);
                     float s[NS][4], alpha[2];
+                    stamp(0, 1);
                     turn_begin();
+                    stamp(0, 2);
                     issue_s(s, sbase + st * STAGE);
                     turn_end(false);
+                    stamp(0, 3);
                     qn_wg_wait<0>();
                     qn_wg_keep(s);
+                    stamp(0, 4);
                     if constexpr (KV2) qn_mbar_arrive(empty(st)); /* K read */
                     if constexpr (PER && !QR)
                         if (n == 1) qn_mbar_arrive(qec); /* Q's last reader done */
                     softmax(s, tb * BN, alpha);
+                    stamp(0, 5);
+                    if constexpr (RL) ap[0] = alpha[0], ap[1] = alpha[1]; /* (O is 0: any factor) */
                     pack(s, pf);
+                    stamp(0, 7);
                 }
                 for (int it = 1; it < n; ++it) {
                     const int c = cnt + it, st = c % S;
+                    stamp(it, 0);
                     qn_mbar_wait(full(st), (c / S) & 1);
                     if constexpr (KV2) qn_mbar_wait(fullv((c - 1) % S), ((c - 1) / S) & 1);
+                    stamp(it, 1);
                     const uint32_t kbase = sbase + st * STAGE, vprev = sbase + ((c - 1) % S) * STAGE + TILE;
                     float s[NS][4], alpha[2];
                     turn_begin();
+                    stamp(it, 2);
                     issue_s(s, kbase);
+                    if constexpr (RL) rescale(ap); /* under Q . K^T, before P . V reads O */
                     issue_pv(pf, vprev, false);
                     turn_end(false);
+                    stamp(it, 3);
                     qn_wg_wait<1>();
                     qn_wg_keep(s);
+                    stamp(it, 4);
                     if constexpr (KV2) qn_mbar_arrive(empty(st)); /* K of tile it read */
                     if constexpr (PER && !QR)
                         if (it == n - 1) qn_mbar_arrive(qec);
                     softmax(s, (tb + it) * BN, alpha);
+                    stamp(it, 5);
                     qn_wg_wait<0>();
                     qn_wg_keep(o);
                     qn_wg_keep(pf);
+                    stamp(it, 6);
                     if constexpr (KV2)
                         qn_mbar_arrive(emptyv((c - 1) % S)); /* V of tile it - 1 read */
                     else
                         release((c - 1) % S); /* tile it - 1: K read at it - 1, V just now */
-                    rescale(alpha);
+                    if constexpr (RL)
+                        ap[0] = alpha[0], ap[1] = alpha[1];
+                    else
+                        rescale(alpha);
                     pack(s, pf);
+                    stamp(it, 7);
                 }
                 if constexpr (KV2) qn_mbar_wait(fullv((cnt + n - 1) % S), ((cnt + n - 1) / S) & 1);
                 turn_begin();
+                if constexpr (RL) rescale(ap);
                 issue_pv(pf, sbase + ((cnt + n - 1) % S) * STAGE + TILE, dh);
                 turn_end(true);
                 qn_wg_wait<0>();
@@ -1357,6 +1520,27 @@ int sm_count() {
     return v;
 }
 
+/* F_SPLIT: whether clusters of s blocks of fn (threads, smem) can be resident (asked once a process and s: a refused
+ * query, or none, runs the form without the split) */
+template <typename K> bool split_fits(K fn, int s, int threads, size_t smem) {
+    static std::atomic<int> fits[4] = {{-1}, {-1}, {-1}, {-1}};
+    const int i = s >= 8 ? 3 : s >= 4 ? 2 : 1;
+    int f = fits[i].load(std::memory_order_relaxed);
+    if (f < 0) {
+        cudaLaunchConfig_t cfg = {};
+        cudaLaunchAttribute at[1] = {};
+        at[0].id = cudaLaunchAttributeClusterDimension;
+        at[0].val.clusterDim.x = (unsigned)s, at[0].val.clusterDim.y = 1, at[0].val.clusterDim.z = 1;
+        cfg.gridDim = dim3((unsigned)s * 16), cfg.blockDim = dim3((unsigned)threads), cfg.dynamicSmemBytes = smem;
+        cfg.attrs = at, cfg.numAttrs = 1;
+        int nc = 0;
+        f = cudaOccupancyMaxActiveClusters(&nc, fn, &cfg) == cudaSuccess && nc > 0 ? 1 : 0;
+        (void)cudaGetLastError();
+        fits[i].store(f, std::memory_order_relaxed);
+    }
+    return f == 1;
+}
+
 template <typename T, int BN, int S, bool OV, int WGN, bool WS = false, bool PP = false, bool SW = false, bool TMA = false,
           bool PER = false, int FL = 0>
 int launch_t(const qn_cuda_attention_args *a, int vswap, char *err, size_t len) {
@@ -1382,11 +1566,12 @@ int launch_t(const qn_cuda_attention_args *a, int vswap, char *err, size_t len) 
     if constexpr (TQ) {
         const long long G = a->Hq / a->Hkv;
         if (C::rb % G != 0 || a->Nq >= (1LL << 31))
-            return launch_t<T, FBN, FS, OV, WGN, WS, PP, SW, TMA, PER, FFL & ~(F_TQ | F_TO)>(a, vswap, err, len);
+            return launch_t<T, FBN, FS, OV, WGN, WS, PP, SW, TMA, PER, FFL & ~(F_TQ | F_TO | F_LPT | F_RLATE | F_TRACE | F_SPLIT)>(
+                a, vswap, err, len);
         if constexpr ((FL & F_TO) != 0 && PER && KV2) {
             if (64 % G != 0) return launch_t<T, FBN, FS, OV, WGN, WS, PP, SW, TMA, PER, FFL & ~F_TO>(a, vswap, err, len);
         } else if constexpr ((FL & F_TO) != 0) {
-            if (64 % G != 0) return launch_t<T, BN, S, OV, WGN, WS, PP, SW, TMA, PER, FL & ~F_TO>(a, vswap, err, len);
+            if (64 % G != 0) return launch_t<T, BN, S, OV, WGN, WS, PP, SW, TMA, PER, FL & ~(F_TO | F_SPLIT)>(a, vswap, err, len);
         }
     }
     /* CL: clusters of CLN row blocks of one head, so a multiple of CLN of them (else the form without clusters) */
@@ -1431,6 +1616,12 @@ int launch_t(const qn_cuda_attention_args *a, int vswap, char *err, size_t len) 
     }
     const long long nmb = (p.rows_fold + C::rb - 1) / C::rb, items = nmb * a->Hkv * a->B;
     p.nmb = (int)nmb, p.items = (int)items, p.bh = (int)(a->Hkv * a->B);
+    if constexpr ((FL & F_LPT) != 0) {
+        /* LPT: groups of k heads, k ~ 2 x SMs / (row blocks + 1) (a group's work fills two rounds of the SMs per
+         * its heaviest block), at least 1; 0 (the grid order) for non-causal calls (equal blocks) or ids past 2^31 */
+        const long long sm = sm_count(), k = (2 * sm + nmb) / (nmb + 1);
+        p.items = a->causal && items < (1LL << 31) ? (int)(k < 1 ? 1 : k > p.bh ? p.bh : k) : 0;
+    }
     const long long sms = PER ? sm_count() : 0;
     /* (F_PAIR: a block's units are pairs of row blocks) */
     const long long units = (FL & F_PAIR) ? (nmb + 1) / 2 * a->Hkv * a->B : items;
@@ -1461,8 +1652,35 @@ int launch_t(const qn_cuda_attention_args *a, int vswap, char *err, size_t len) 
         e = cudaLaunchKernelEx(&cfg, fn, p, mp);
         if (e == cudaSuccess) e = cudaGetLastError();
     } else {
-        fn<<<grid, C::nt, C::smem, static_cast<cudaStream_t>(a->stream)>>>(p, mp);
-        e = cudaGetLastError();
+        bool done = false;
+        if constexpr ((FL & F_SPLIT) != 0) {
+            /* SPL (non-causal): r = blocks mod SMs tail blocks, each over s blocks of a cluster (s r <= SMs, s <= 8) */
+            const long long sm = sm_count(), r = items % sm;
+            int s = 8;
+            while (s > 1 && s * r > sm) s /= 2;
+            if (!a->causal && r > 0 && s >= 2 && items < (1LL << 31) && split_fits(fn, s, C::nt, C::smem)) {
+                const cudaStream_t stream = static_cast<cudaStream_t>(a->stream);
+                p.items = (int)(items - r); /* the main launch's blocks */
+                if (p.items > 0) fn<<<grid, C::nt, C::smem, stream>>>(p, mp);
+                e = cudaGetLastError();
+                if (e == cudaSuccess) {
+                    p.items = -1; /* the tail */
+                    cudaLaunchConfig_t cfg = {};
+                    cudaLaunchAttribute at[1] = {};
+                    at[0].id = cudaLaunchAttributeClusterDimension;
+                    at[0].val.clusterDim.x = (unsigned)s, at[0].val.clusterDim.y = 1, at[0].val.clusterDim.z = 1;
+                    cfg.gridDim = dim3((unsigned)s, (unsigned)r, 1), cfg.blockDim = dim3(C::nt), cfg.dynamicSmemBytes = C::smem;
+                    cfg.stream = stream, cfg.attrs = at, cfg.numAttrs = 1;
+                    e = cudaLaunchKernelEx(&cfg, fn, p, mp);
+                    if (e == cudaSuccess) e = cudaGetLastError();
+                }
+                done = true;
+            }
+        }
+        if (!done) {
+            fn<<<grid, C::nt, C::smem, static_cast<cudaStream_t>(a->stream)>>>(p, mp);
+            e = cudaGetLastError();
+        }
     }
     if (e != cudaSuccess) {
         (void)cudaGetLastError();
@@ -1559,6 +1777,24 @@ template <typename T> int launch_v(const qn_cuda_attention_args *a, int variant,
     case QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKT:
         return launch_t<T, 128, 2, true, 3, true, true, true, true, true,
                         F_PAIR | F_CMASK | F_TQ | F_TO | F_KV2 | F_TREE>(a, vswap, err, len);
+    case QN_CUDA_ATTN_WG_N128S3WSPTMAMTOL: /* fa17: 41, 44 with the causal grid longest first in groups of heads */
+        return launch_t<T, 128, 3, true, 3, true, true, true, true, false, F_CMASK | F_TQ | F_TO | F_LPT>(a, vswap, err,
+                                                                                                        len);
+    case QN_CUDA_ATTN_WG_N176S2WSPTMAMTOKL:
+        return launch_t<T, 176, 2, true, 3, true, true, true, true, false,
+                        F_CMASK | F_TQ | F_TO | F_KV2 | F_LPT>(a, vswap, err, len);
+    case QN_CUDA_ATTN_WG_N128S3WSPTMAMTOR: /* 41 with O rescaled under Q . K^T (FlashAttention-3's order) */
+        return launch_t<T, 128, 3, true, 3, true, true, true, true, false, F_CMASK | F_TQ | F_TO | F_RLATE>(a, vswap, err,
+                                                                                                          len);
+    case QN_CUDA_ATTN_WG_N128S3WSPTMAMTOX: /* 41 with block 0's consumer loop stamped (the bench's trace) */
+        return launch_t<T, 128, 3, true, 3, true, true, true, true, false, F_CMASK | F_TQ | F_TO | F_TRACE>(a, vswap, err,
+                                                                                                          len);
+    case QN_CUDA_ATTN_WG_N128S3WSPTMAMTOLS: /* 52, 53 + the last partial wave split over the keys (non-causal) */
+        return launch_t<T, 128, 3, true, 3, true, true, true, true, false, F_CMASK | F_TQ | F_TO | F_LPT | F_SPLIT>(
+            a, vswap, err, len);
+    case QN_CUDA_ATTN_WG_N176S2WSPTMAMTOKLS:
+        return launch_t<T, 176, 2, true, 3, true, true, true, true, false,
+                        F_CMASK | F_TQ | F_TO | F_KV2 | F_LPT | F_SPLIT>(a, vswap, err, len);
     case QN_CUDA_ATTN_WG_N128S3WSPTMAPHREQ:
         return launch_t<T, 128, 3, true, 3, true, true, true, true, true, F_HEADS | F_SKIP | F_CMASK | F_EARLY | F_QREG>(
             a, vswap, err, len);
@@ -1570,6 +1806,16 @@ template <typename T> int launch_v(const qn_cuda_attention_args *a, int variant,
 
 extern "C" void qn_cuda_attn_wg_set_persist_grid(int blocks) {
     qn_awg::g_persist_cap.store(blocks > 0 ? blocks : 0, std::memory_order_relaxed);
+}
+
+extern "C" int qn_cuda_attn_wg_trace(long long *out, int n) {
+    constexpr int all = 2 * qn_awg::kTrT * qn_awg::kTrS;
+    if (out == nullptr) { /* clear (the stamps of tiles a launch does not reach stay 0) */
+        static const long long zero[all] = {};
+        return (int)cudaMemcpyToSymbol(qn_awg::g_awg_trace, zero, sizeof zero);
+    }
+    if (n > all) n = all;
+    return n > 0 ? (int)cudaMemcpyFromSymbol(out, qn_awg::g_awg_trace, (size_t)n * sizeof(long long)) : 0;
 }
 
 extern "C" long long qn_cuda_attn_wg_map_fallbacks(void) { return qn_awg::g_map_fallbacks.load(std::memory_order_relaxed); }
@@ -1597,8 +1843,9 @@ extern "C" int qn_cuda_attn_wg_applies(const qn_cuda_attention_args *a) {
  * 32 n128s3wsptmac4, 33 n128s3wsptmaphreq, 34 n128s3wstmac, 35 n128s3wsptmam, 36 n128s3wsptmas,
  * 37 n128s3wsptmapm2, 38 n128s3wsptmame1, 39 n128s3wsptmamq, 40 n128s3wsptmamt, 41 n128s3wsptmamto,
  * 42 n128s3wsptmapm2t, 43 n128s3wsptmamtod, 44 n176s2wsptmamtok, 45 n192s2wsptmamtok, 46 n128s2wsptmamtokd,
- * 47 n128s2wsptmapm2tok, 48 n128s2wsptmapm2tokd, 49 n128s3wsptmamtot, 50 n176s2wsptmamtokt, 51 n128s2wsptmapm2tokt)
- * picks the form
+ * 47 n128s2wsptmapm2tok, 48 n128s2wsptmapm2tokd, 49 n128s3wsptmamtot, 50 n176s2wsptmamtokt, 51 n128s2wsptmapm2tokt,
+ * 52 n128s3wsptmamtol, 53 n176s2wsptmamtokl, 54 n128s3wsptmamtor, 55 n128s3wsptmamtox, 56 n128s3wsptmamtols,
+ * 57 n176s2wsptmamtokls) picks the form
  * QN_CUDA_ATTN_WG_AUTO runs, for side-by-side runs of the engine; unset or anything else: the pick by shape below.
  * Read once. */
 static int tile_env() {
@@ -1630,11 +1877,14 @@ static int tile_env() {
  * non-causal 1k 557 vs 538; at 4k it tied (causal 489 / 488) or trailed (non-causal 579 / 591), at 16k it lost
  * (-4 / -6%). 44 (176-key tiles, K / V split) led at 16k: non-causal 671 vs 657 (0.98 vs 0.96x), causal 618 vs 608
  * (0.96 vs 0.94x), and trailed below (4k -1 / -3.5%, 1k -6 / -11%). 2k and 8k unmeasured: the bounds sit between. */
+/* fa17 (H100 02:25, same run, 41 / 44 / 47 on 13 shapes with cuDNN): 44 led non-causal 8k (0.97 vs 41's 0.95x
+ * cuDNN) as well as 16k (0.97 vs 0.95), 41 non-causal 4k (0.98 vs 0.97): 44's non-causal bound moves to 8k (6144
+ * sits between the measured rows); causal 8k tied (0.95 / 0.95), so its causal bound stays. */
 static int auto_variant(const qn_cuda_attention_args *a) {
     const int e = tile_env();
     if (e) return e;
     if (a->Nk <= (a->causal ? 2048 : 1536)) return QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOK;
-    if (a->Nk >= 12288) return QN_CUDA_ATTN_WG_N176S2WSPTMAMTOK;
+    if (a->Nk >= (a->causal ? 12288 : 6144)) return QN_CUDA_ATTN_WG_N176S2WSPTMAMTOK;
     return QN_CUDA_ATTN_WG_N128S3WSPTMAMTO;
 }
 

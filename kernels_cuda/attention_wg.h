@@ -73,6 +73,12 @@ enum { QN_CUDA_ATTN_WG_AUTO = 0, QN_CUDA_ATTN_WG_N128S2, QN_CUDA_ATTN_WG_N128S3,
        QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOK, QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKD,
        /* fa16 (00:11: within +-2% of 41, 44, 47, mixed): 41, 44, 47 with a row's max and sum as pairwise trees (T) */
        QN_CUDA_ATTN_WG_N128S3WSPTMAMTOT, QN_CUDA_ATTN_WG_N176S2WSPTMAMTOKT, QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKT,
+       /* fa17: 41 and 44 with the causal grid longest first in groups of heads (L); 41 with O rescaled under
+        * Q . K^T (R); 41 with block 0's consumer loop stamped into a device array (X: the bench's trace) */
+       QN_CUDA_ATTN_WG_N128S3WSPTMAMTOL, QN_CUDA_ATTN_WG_N176S2WSPTMAMTOKL, QN_CUDA_ATTN_WG_N128S3WSPTMAMTOR,
+       QN_CUDA_ATTN_WG_N128S3WSPTMAMTOX,
+       /* fa17: 52 / 53 with the grid's last partial wave split over the keys in clusters (non-causal calls) */
+       QN_CUDA_ATTN_WG_N128S3WSPTMAMTOLS, QN_CUDA_ATTN_WG_N176S2WSPTMAMTOKLS,
        QN_CUDA_ATTN_WG_NVARIANTS };
 /* Flag for the check: V's descriptor with its two byte offsets exchanged (a wrong reading of the MN-major
  * layout shows as a failure with one and a pass with the other). */
@@ -87,6 +93,8 @@ int qn_cuda_attn_wg_launch(const qn_cuda_attention_args *a, int variant, char *e
 /* The persistent forms' grid: at most `blocks` blocks (0: one a SM, the default), so that a check makes every
  * block loop over several row blocks on small shapes. */
 void qn_cuda_attn_wg_set_persist_grid(int blocks);
+/* Form 55's stamps (clock64; [consumer 2][tile 64][step 8] of block 0's last launch) into out: 0 or a cudaError_t. */
+int qn_cuda_attn_wg_trace(long long *out, int n);
 /* Launches so far whose TMA tensor maps the driver refused (those ran as the cp.async producer form). */
 long long qn_cuda_attn_wg_map_fallbacks(void);
 /* Blocks of the launch (for the plan's one-wave test): B * Hkv * ceil(Hq / Hkv * Nq / 128). */

@@ -209,6 +209,14 @@ size_t qn_cuda_ggml_mmq_scratch(int64_t M, int64_t N, int64_t K);
  * tile (kernels_cuda/ggml_mmq.cu): any M, for the M and K the GEMV does not take. */
 int qn_cuda_ggml_mmq(int w_dtype, const void *w, int64_t N, int64_t K, int x_dtype, const void *x, int64_t M,
                      int y_dtype, void *y, void *scratch, size_t scratch_bytes, int sms, void *stream);
+/* The same, keeping the sm_90a route's activation prep (=17: x in f16, tiled, row scales) in xp (xp_bytes >=
+ * qn_cuda_ggml_mmq_xprep_bytes(M, K)) for the next call on the same x (q/k/v, gate/up: mmq17). *xhave: in, what an
+ * earlier call left in xp for this very x (its contents unchanged since; 0: nothing or unknown); out, what xp holds
+ * for it now (0: nothing usable). The prep runs only where xp does not already hold this weight format's. */
+int qn_cuda_ggml_mmq_x(int w_dtype, const void *w, int64_t N, int64_t K, int x_dtype, const void *x, int64_t M,
+                       int y_dtype, void *y, void *scratch, size_t scratch_bytes, void *xp, size_t xp_bytes, int *xhave,
+                       int sms, void *stream);
+size_t qn_cuda_ggml_mmq_xprep_bytes(int64_t M, int64_t K);
 /* Its kernel: 5 decodes each block tile into an f16 stage in shared memory (ggml_mmq.cu), 6 each lane's
  * mma fragments from the staged raw bytes (ggml_mmq_frag.cu), 7 the same fragments on wgmma where that is
  * faster (ggml_mmq_wg.cu: M > 64 on compute capability 9.0, wide weights; else 6), 16 the register-A wgmma kernel
@@ -220,8 +228,14 @@ extern int qn_cuda_ggml_mmq_kernel;
  * 11 = wg256x128), 0 picked by grid size; -1 (the start): from QUANTA_CUDA_GGML_MMQ_TILE at the first call. */
 extern int qn_cuda_ggml_mmq_tile;
 /* Benchmarks only: 1 makes the sm_90a register-A route (=17) skip its activation prep (the scratch holds the last
- * call's), timing the GEMM alone. */
+ * call's), timing the GEMM alone; 2 runs the prep alone (y is not written). */
 extern int qn_cuda_ggml_mmq_noprep;
+/* =17's activation prep in one pass over x (kernels_cuda/ggml_mmq_ws_wg.cu); -1 (the start): from
+ * QUANTA_CUDA_GGML_PREP1 (1: on) at the first call. */
+extern int qn_cuda_ggml_mmq_prep1;
+/* =17's K split over a cluster where its table picks 64-token tiles (kernels_cuda/ggml_mmq_rsi_wg.cu); -1 (the
+ * start): from QUANTA_CUDA_GGML_CSPLIT (1: on) at the first call. */
+extern int qn_cuda_ggml_mmq_csplit;
 /* =17's GEMM as a programmatic dependent launch of its activation prep (kernels_cuda/ggml_mmq_rsi_wg.cu); -1 (the
  * start): on unless QUANTA_CUDA_GGML_PDL=0, read at the first call. */
 extern int qn_cuda_ggml_mmq_pdl;

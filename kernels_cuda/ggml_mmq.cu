@@ -295,9 +295,19 @@ extern "C" size_t qn_cuda_ggml_mmq_scratch(int64_t M, int64_t N, int64_t K) {
     return qn_gmmq_xh_bytes(M, Kp) + qn_gmmq_align((size_t)M * 4) + qn_gmmq_align(dq) + part;
 }
 
-extern "C" int qn_cuda_ggml_mmq(int w_dtype, const void *w, int64_t N, int64_t K, int x_dtype, const void *x,
-                                int64_t M, int y_dtype, void *y, void *scratch, size_t scratch_bytes, int sms,
-                                void *stream) {
+extern "C" size_t qn_cuda_ggml_mmq_xprep_bytes(int64_t M, int64_t K) {
+    const int64_t Kp = (K + QN_GMMQ_BK - 1) / QN_GMMQ_BK * QN_GMMQ_BK;
+    return qn_gmmq_xh_bytes(M, Kp) + qn_gmmq_align((size_t)M * 4);
+}
+
+/* qn_cuda_ggml_mmq, with xp (not null): =17's activation prep kept there for the next call on the same x (see
+ * qn_cuda_ggml_mmq_x). */
+static int qn_gmmq_run(int w_dtype, const void *w, int64_t N, int64_t K, int x_dtype, const void *x, int64_t M,
+                       int y_dtype, void *y, void *scratch, size_t scratch_bytes, void *xp, size_t xp_bytes, int *xhave,
+                       int sms, void *stream) {
+    int dummy = 0;
+    int *have = xhave ? xhave : &dummy, had = *have;
+    *have = 0; /* what xp holds after this call: nothing, unless =17 keeps its prep there below */
     if (M <= 0 || N <= 0) return 0;
     if (K == 0) /* empty sums: zeros */
         return (int)cudaMemsetAsync(y, 0, (size_t)M * (size_t)N * (y_dtype == QN_DT_F32 ? 4 : 2), (cudaStream_t)stream);
@@ -312,13 +322,23 @@ extern "C" int qn_cuda_ggml_mmq(int w_dtype, const void *w, int64_t N, int64_t K
     a.w = (const uint8_t *)w;
     a.rb = (size_t)(K / qn_ggml_block_elems(w_dtype)) * (size_t)qn_ggml_block_bytes(w_dtype);
     a.N = N, a.K = K, a.M = M, a.Kp = Kp;
-    a.xh = xh, a.xscale = xscale, a.yd = y_dtype, a.y = y;
+    a.xh = xh, a.xscale = xscale, a.yd = y_dtype, a.y = y, a.xnb = 0;
     const int kernel = qn_gmmq_route(M, N, K);
     if ((kernel == 16 || kernel == 17) && M > 64) { /* own activation prep (tiled, swizzled); -1: not this shape */
         uint8_t *part = (uint8_t *)xscale + qn_gmmq_align((size_t)M * 4); /* no dq for 16 / 17 */
         const size_t used = (size_t)(part - (uint8_t *)scratch);
         if (kernel == 17) { /* mmq15's form; where it does not apply, =16's */
-            const int e17 = qn_gmmq_rsi_run(w_dtype, x_dtype, x, a, sms, part, scratch_bytes - used, s);
+            int e17;
+            if (xp && xp_bytes >= qn_cuda_ggml_mmq_xprep_bytes(M, K)) { /* the prep in xp, 256-token tiles */
+                qn_gmmq_args ax = a;
+                ax.xh = (const __half *)xp, ax.xnb = 256;
+                ax.xscale = (const float *)((const uint8_t *)xp + qn_gmmq_xh_bytes(M, Kp));
+                *have = had;
+                e17 = qn_gmmq_rsi_run(w_dtype, x_dtype, x, ax, sms, part, scratch_bytes - used, s, have);
+                if (e17 < 0) *have = 0;
+            } else {
+                e17 = qn_gmmq_rsi_run(w_dtype, x_dtype, x, a, sms, part, scratch_bytes - used, s);
+            }
             if (e17 >= 0) return e17;
         }
         const int e16 = qn_gmmq_rs_run(w_dtype, x_dtype, x, a, sms, part, scratch_bytes - used, s);
@@ -343,4 +363,18 @@ extern "C" int qn_cuda_ggml_mmq(int w_dtype, const void *w, int64_t N, int64_t K
     }
     if (kernel >= 6) return qn_gmmq_frag_run(w_dtype, a, sms, s);
     QN_GGML_DISPATCH(w_dtype, return qn_gmmq_pick<DT>(a, sms, s))
+}
+
+extern "C" int qn_cuda_ggml_mmq(int w_dtype, const void *w, int64_t N, int64_t K, int x_dtype, const void *x,
+                                int64_t M, int y_dtype, void *y, void *scratch, size_t scratch_bytes, int sms,
+                                void *stream) {
+    return qn_gmmq_run(w_dtype, w, N, K, x_dtype, x, M, y_dtype, y, scratch, scratch_bytes, nullptr, 0, nullptr, sms,
+                       stream);
+}
+
+extern "C" int qn_cuda_ggml_mmq_x(int w_dtype, const void *w, int64_t N, int64_t K, int x_dtype, const void *x,
+                                  int64_t M, int y_dtype, void *y, void *scratch, size_t scratch_bytes, void *xp,
+                                  size_t xp_bytes, int *xhave, int sms, void *stream) {
+    return qn_gmmq_run(w_dtype, w, N, K, x_dtype, x, M, y_dtype, y, scratch, scratch_bytes, xp, xp_bytes, xhave, sms,
+                       stream);
 }

@@ -21,6 +21,9 @@ struct qn_gmmq_args {
     int64_t N, K, M, Kp;
     const __half *xh;     /* [M][Kp] f16, scaled rows, zero past K */
     const float *xscale;  /* [M]: the inverse of each row's power of two */
+    int xnb;              /* =17: the token tile of xh's tiled layout (qn_gmmq_prep_xt's nb), a multiple of the
+                           * kernel's; 0: the kernel's own (mmq17: a prep kept for the next GEMM on the same x is
+                           * laid out in 256-token tiles, and a 64- or 128-token tile is a contiguous part of one) */
     int yd;
     void *y;
 };
@@ -248,7 +251,8 @@ static int qn_gmmq_forced_tile() {
                                             "rs128x128c2", "rs128x64c2", "rs128x256", "rs128x256c2", "rs128x128g2", "rssplit",
                                             "rsi128x128", "rsi128x64", "rsi128x128g2", "rsidiag0", "rsidiag1", "rsisplit",
                                             "rsi2c128x64", "rsi128x256",
-                                            "rsi128x256g2", "rsi128x256a2", "rsidiag256", "rsiss", "rsisplit128", "rsinocopy", "rsi256x128", "rsi256x64"};
+                                            "rsi128x256g2", "rsi128x256a2", "rsidiag256", "rsiss", "rsisplit128", "rsinocopy", "rsi256x128", "rsi256x64",
+                                            "rsic128", "rsic64", "rsic256"};
         const char *e = getenv("QUANTA_CUDA_GGML_MMQ_TILE");
         int tile = 0;
         for (int i = 0; e && i < (int)(sizeof names / sizeof names[0]); i++)
@@ -322,6 +326,8 @@ int qn_gmmq_rs_reduce(const float *part, int splits, int64_t n, int yd, void *y,
 /* The same product by ggml_mmq_rsi_wg.cu's kernel (mmq15, QUANTA_CUDA_GGML_MMQ=17: =16's data path, activations in
  * the permuted K order of qn_gmmq_kperm, a cheaper decode, one commit group per block); -1 where =16 would be. */
 int qn_gmmq_rsi_run(int w_dtype, int x_dtype, const void *x, const qn_gmmq_args &a, int sms, void *part,
-                    size_t part_bytes, cudaStream_t s);
+                    size_t part_bytes, cudaStream_t s, int *xhave = nullptr);
+/* (xhave: a.xh / a.xscale are a prep kept across calls, in a.xnb-token tiles; *xhave says which K order it holds for
+ * this x, 0 none: the prep runs only where that is not this weight's, and *xhave is left saying what a.xh holds.) */
 
 #endif

@@ -196,13 +196,81 @@ __global__ void __launch_bounds__(256) qn_k_gmmq_prep_xt_v(const void *x, int64_
     }
 }
 
-/* QUANTA_CUDA_GGML_PREP_MU=4 (mmq16; qn_cuda_ggml_mmq_prep_mu for benchmarks): the wide-load prep's max pass with four
- * loads in flight (MU above). */
+/* The same output in one pass over x (mmq17, QUANTA_CUDA_GGML_PREP1=1): the max pass above issues a row's loads a few
+ * at a time and then the value pass reads the row again, so each row waits on several memory round trips (the 02:25
+ * call: 7 µs at 512 x 4096, 27 µs at 512 x 14336 of f32 x against 4.5 / 16 µs of bytes at ~2.8 TB/s). Here each
+ * thread loads its BPT whole 32-element blocks at once (all loads in flight), keeps them in registers through the
+ * block's max, and stores them scaled: one round trip a row. blockDim = the row's blocks / BPT rounded up to warps
+ * (128 threads at K = 4096, 448 at 14336). The same f16 values and scales as the kernel above (the max is exact in
+ * any order; each value is v * f rounded once by the same store). */
+template <int XD, int PERM, int BPT>
+__global__ void __launch_bounds__(512) qn_k_gmmq_prep_xt_1p(const void *x, int64_t M, int64_t Mt, int64_t K, int nb,
+                                                            __half *xt, float *xscale) {
+    __shared__ float sh[32];
+    qn_pdl_launch(); /* as qn_k_gmmq_prep_xt_v */
+    constexpr int per16 = XD == QN_DT_F32 ? 4 : 8, L = 32 / per16; /* 16-byte loads per block */
+    const int64_t KT = K / QN_GMMQ_BK, nblk = K / 32;
+    uint4 *xt4 = reinterpret_cast<uint4 *>(xt);
+    for (int64_t m = blockIdx.x; m < Mt; m += gridDim.x) {
+        float v[BPT][32], m0 = 0.0f;
+        const int64_t row16 = m * K / per16;
+#pragma unroll
+        for (int b = 0; b < BPT; b++) {
+            const int64_t c = threadIdx.x + b * (int64_t)blockDim.x;
+#pragma unroll
+            for (int i = 0; i < L; i++) {
+                float w[8];
+                int n;
+                if (m < M && c < nblk) qn_prep_ld16<XD>(x, row16 + c * L + i, w, n);
+                else
+#pragma unroll
+                    for (int e = 0; e < 8; e++) w[e] = 0.0f;
+#pragma unroll
+                for (int e = 0; e < per16; e++) v[b][i * per16 + e] = w[e];
+            }
+        }
+        float f = 0.0f;
+        if (m < M) { /* uniform per block: qn_block_max syncs the block */
+#pragma unroll
+            for (int b = 0; b < BPT; b++)
+#pragma unroll
+                for (int e = 0; e < 32; e++) m0 = fmaxf(m0, fabsf(v[b][e]));
+            const int e = qn_x_pow2_exponent(qn_block_max(m0, sh));
+            f = ldexpf(1.0f, e);
+            if (threadIdx.x == 0) xscale[m] = ldexpf(1.0f, -e);
+        }
+        const int64_t tile = m / nb;
+        const int r = (int)(m % nb);
+#pragma unroll
+        for (int b = 0; b < BPT; b++) {
+            const int64_t c = threadIdx.x + b * (int64_t)blockDim.x;
+            if (c >= nblk) continue;
+            uint4 *dst = xt4 + ((tile * KT + (c >> 1)) * nb + r) * 8; /* token r's 128 bytes of step c / 2 */
+            if (c & 1) qn_prep_block_store<PERM, true>(v[b], f, dst, r);
+            else qn_prep_block_store<PERM, false>(v[b], f, dst, r);
+        }
+    }
+}
+
+/* QUANTA_CUDA_GGML_PREP1=1 (mmq17; qn_cuda_ggml_mmq_prep1 for benchmarks): the one-pass prep above where it applies
+ * (the wide-load prep's conditions, K <= 32768); off until a device run measures it faster. */
+int qn_cuda_ggml_mmq_prep1 = -1;
+static bool qn_prep1_wanted() {
+    if (qn_cuda_ggml_mmq_prep1 < 0) {
+        const char *e = getenv("QUANTA_CUDA_GGML_PREP1");
+        qn_cuda_ggml_mmq_prep1 = e && !strcmp(e, "1");
+    }
+    return qn_cuda_ggml_mmq_prep1 == 1;
+}
+
+/* QUANTA_CUDA_GGML_PREP_MU (mmq16; qn_cuda_ggml_mmq_prep_mu for benchmarks): the wide-load prep's max pass with four
+ * loads in flight (MU above). 4 by default since mmq17 (H100 02:25: 1.01-1.07x at M = 2048, 0.99-1.03x at 512, the
+ * same bits, conformance 18/0); QUANTA_CUDA_GGML_PREP_MU=1 restores one load a trip. */
 int qn_cuda_ggml_mmq_prep_mu = -1;
 static int qn_prep_mu() {
     if (qn_cuda_ggml_mmq_prep_mu < 0) {
         const char *e = getenv("QUANTA_CUDA_GGML_PREP_MU");
-        qn_cuda_ggml_mmq_prep_mu = e && !strcmp(e, "4") ? 4 : 1;
+        qn_cuda_ggml_mmq_prep_mu = e && !strcmp(e, "1") ? 1 : 4;
     }
     return qn_cuda_ggml_mmq_prep_mu;
 }
@@ -441,6 +509,22 @@ int qn_gmmq_prep_xt(int x_dtype, const void *x, const qn_gmmq_args &a, int nb, b
      : perm == 2 ? (qn_k_gmmq_prep_xt_v<XD, 2, MU><<<gr, 256, 0, s>>>(x, a.M, Mt, a.K, nb, xt, xs), 0)                \
                  : (qn_k_gmmq_prep_xt_v<XD, 0, MU><<<gr, 256, 0, s>>>(x, a.M, Mt, a.K, nb, xt, xs), 0))
 #define QN_PREP_V(XD) (qn_prep_mu() == 4 ? QN_PREP_VM(XD, 4) : QN_PREP_VM(XD, 1))
+        const int64_t nblk = a.K / 32;
+        if (qn_prep1_wanted() && nblk <= 1024) {
+            const int bpt = nblk <= 512 ? 1 : 2;
+            const dim3 bl((unsigned)((nblk + bpt - 1) / bpt + 31) / 32 * 32);
+#define QN_PREP_1P(XD, B)                                                                                          \
+    (perm == 1   ? (qn_k_gmmq_prep_xt_1p<XD, 1, B><<<gr, bl, 0, s>>>(x, a.M, Mt, a.K, nb, xt, xs), 0)                 \
+     : perm == 2 ? (qn_k_gmmq_prep_xt_1p<XD, 2, B><<<gr, bl, 0, s>>>(x, a.M, Mt, a.K, nb, xt, xs), 0)                 \
+                 : (qn_k_gmmq_prep_xt_1p<XD, 0, B><<<gr, bl, 0, s>>>(x, a.M, Mt, a.K, nb, xt, xs), 0))
+#define QN_PREP_1(XD) (bpt == 1 ? QN_PREP_1P(XD, 1) : QN_PREP_1P(XD, 2))
+            if (x_dtype == QN_DT_F32) (void)QN_PREP_1(QN_DT_F32);
+            else if (x_dtype == QN_DT_F16) (void)QN_PREP_1(QN_DT_F16);
+            else (void)QN_PREP_1(QN_DT_BF16);
+#undef QN_PREP_1
+#undef QN_PREP_1P
+            return qn_cu_launch_status();
+        }
         if (x_dtype == QN_DT_F32) (void)QN_PREP_V(QN_DT_F32);
         else if (x_dtype == QN_DT_F16) (void)QN_PREP_V(QN_DT_F16);
         else (void)QN_PREP_V(QN_DT_BF16);

@@ -299,6 +299,12 @@ static const char *wg_name(int wg)
     case QN_CUDA_ATTN_WG_N128S3WSPTMAMTOT: return "wg_n128s3wsptmamtot";
     case QN_CUDA_ATTN_WG_N176S2WSPTMAMTOKT: return "wg_n176s2wsptmamtokt";
     case QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKT: return "wg_n128s2wsptmapm2tokt";
+    case QN_CUDA_ATTN_WG_N128S3WSPTMAMTOL: return "wg_n128s3wsptmamtol";
+    case QN_CUDA_ATTN_WG_N176S2WSPTMAMTOKL: return "wg_n176s2wsptmamtokl";
+    case QN_CUDA_ATTN_WG_N128S3WSPTMAMTOR: return "wg_n128s3wsptmamtor";
+    case QN_CUDA_ATTN_WG_N128S3WSPTMAMTOX: return "wg_n128s3wsptmamtox";
+    case QN_CUDA_ATTN_WG_N128S3WSPTMAMTOLS: return "wg_n128s3wsptmamtols";
+    case QN_CUDA_ATTN_WG_N176S2WSPTMAMTOKLS: return "wg_n176s2wsptmamtokls";
     default: return "wg_n128s2";
     }
 }
@@ -585,6 +591,8 @@ static std::vector<Case> wg_cases(bool small)
     /* (fa15) folds the Q / output boxes of 40-42 cannot take (128 % G, 64 % G): the forms without them run */
     v.push_back(mk("wg gqa3 causal", BF, 1, 6, 2, 257, 257, 128, 1, 0, 0, 0, 0));
     v.push_back(mk("wg gqa128 noncausal", BF, 1, 128, 1, 20, 300, 128, 0, 0, 0, 0, 0));
+    /* (fa17) the longest-first grid of 52 / 53: 12 heads of 32 row blocks in groups of 8 (a partial last group) */
+    v.push_back(mk("wg lpt groups causal", BF, 3, 4, 4, 4096, 4096, 128, 1, 0, 0, 0, 48));
     return v;
 }
 
@@ -633,8 +641,11 @@ static void wg_check(bool small, const std::vector<int> &list)
                 vars[i] == QN_CUDA_ATTN_WG_N128S3WSPTMAPHRE || vars[i] == QN_CUDA_ATTN_WG_N128S3WSPTMAPHREQ ||
                 vars[i] == QN_CUDA_ATTN_WG_N128S3WSPTMAPM2 || vars[i] == QN_CUDA_ATTN_WG_N128S3WSPTMAPM2T ||
                 vars[i] == QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOK || vars[i] == QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKD ||
-                vars[i] == QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKT) {
-                /* the persistent forms again on 3 blocks: each loops over several row blocks, whatever the shape */
+                vars[i] == QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKT || vars[i] == QN_CUDA_ATTN_WG_N128S3WSPTMAMTOLS ||
+                vars[i] == QN_CUDA_ATTN_WG_N176S2WSPTMAMTOKLS) {
+                /* the persistent forms again on 3 blocks: each loops over several row blocks, whatever the shape;
+                 * (fa17) the split tail as if on 3 SMs: another tail (blocks mod 3) in clusters of 2, and the
+                 * longest-first groups of k = 2 x 3 / (row blocks + 1) heads */
                 qn_cuda_attn_wg_set_persist_grid(3);
                 Case c3 = cc;
                 c3.name += " grid3";
@@ -799,6 +810,50 @@ static void bench(const char *path)
     fclose(f);
 }
 
+/* fa17: form 55's stamps of block 0's consumer loop (one launch after the timed rounds, the GPU warm): per step the
+ * median cycles over the tiles 2 .. n - 2 of each consumer (steps: K landed, turn held, products issued, S done,
+ * softmax done, P . V done, P packed, the next tile's loop top), and the tile period */
+template <typename F> static void trace_print(const Case &c, F launch)
+{
+    CK(cudaDeviceSynchronize());
+    if (qn_cuda_attn_wg_trace(nullptr, 0) != 0)
+        return;
+    launch();
+    CK(cudaDeviceSynchronize());
+    static long long tr[2][64][8];
+    if (qn_cuda_attn_wg_trace(&tr[0][0][0], 2 * 64 * 8) != 0)
+        return;
+    static const char *nm[8] = {"next", "K", "turn", "issue", "S", "smax", "PV", "pack"};
+    for (int w = 0; w < 2; ++w) {
+        int n = 0;
+        while (n < 64 && tr[w][n][0] != 0) ++n;
+        printf("trace %s N=%lld c=%d consumer %d tiles %d:", dtname(c.dt), c.Nq, c.causal, w, n);
+        if (n < 5) {
+            printf(" too few\n");
+            continue;
+        }
+        for (int k = 1; k <= 8; ++k) { /* step k: stamp k - 1 -> k (8: pack -> the next tile's top) */
+            std::vector<long long> d;
+            for (int i = 2; i < n - 2; ++i)
+                d.push_back(k < 8 ? tr[w][i][k] - tr[w][i][k - 1] : tr[w][i + 1][0] - tr[w][i][7]);
+            std::sort(d.begin(), d.end());
+            printf(" %s %lld", nm[k % 8], d[d.size() / 2]);
+        }
+        std::vector<long long> per;
+        for (int i = 2; i < n - 2; ++i) per.push_back(tr[w][i + 1][3] - tr[w][i][3]);
+        std::sort(per.begin(), per.end());
+        printf(" | period %lld (min %lld max %lld) | tile1 issue->S %lld\n", per[per.size() / 2], per.front(),
+               per.back(), tr[w][1][4] - tr[w][1][3]);
+    }
+    /* the two consumers against each other: consumer 1's issue after consumer 0's, tile by tile */
+    std::vector<long long> lag;
+    for (int i = 2; i < 60 && tr[0][i + 1][0] != 0 && tr[1][i + 1][0] != 0; ++i) lag.push_back(tr[1][i][3] - tr[0][i][3]);
+    if (!lag.empty()) {
+        std::sort(lag.begin(), lag.end());
+        printf("trace issue lag consumer 1 - 0: median %lld\n", lag[lag.size() / 2]);
+    }
+}
+
 /* hd128 prefill, the GPU full at every length (B * Hq * Nq = 32 heads x 16k rows): the mma.sync kernel (0, the
  * default dispatch: QUANTA_CUDA_ATTN_WG unset) and the wgmma variants, in one process. fa14: per shape the inputs
  * are set up once and the forms timed in turns (R rounds of every form; a sample = back-to-back launches of one
@@ -889,6 +944,8 @@ static void wg_bench(const char *path, const std::vector<int> &vars)
                 t[i].push_back(ms / reps[i]);
             }
         CK(cudaGetLastError());
+        if (has(vars, QN_CUDA_ATTN_WG_N128S3WSPTMAMTOX))
+            trace_print(c, [&] { launch(QN_CUDA_ATTN_WG_N128S3WSPTMAMTOX); });
         teardown(d);
         if (const long long fb = qn_cuda_attn_wg_map_fallbacks())
             printf("NOTE: %lld launches so far ran as the cp.async form (tensor map refused)\n", fb);

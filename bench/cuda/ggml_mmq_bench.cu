@@ -23,7 +23,12 @@
  * mmq16: MMQ_BENCH_XY=bf16 feeds x and takes y in bf16 (cuBLAS bf16's operands; default f32 / f32, the engine's);
  * MMQ_BENCH_EXTRA=pdl,gemm,mu4 adds rows after "auto": "pdl" / "nopdl" (the new kernel with QUANTA_CUDA_GGML_PDL the
  * other way round), "gemm" (=17's GEMM alone: qn_cuda_ggml_mmq_noprep, on the activations the auto row's last call
- * prepped), "mu4" (QUANTA_CUDA_GGML_PREP_MU=4).
+ * prepped), "mu4" / "mu1" (QUANTA_CUDA_GGML_PREP_MU=4, the default since mmq17, / =1).
+ * mmq17: "prep1" (QUANTA_CUDA_GGML_PREP1=1: the one-pass prep), "prep" / "prep1only" (the default prep / the one-pass
+ * prep alone: qn_cuda_ggml_mmq_noprep = 2; y is not written, so their maxdiff is NaN), "x256" (qn_cuda_ggml_mmq_x:
+ * the prep into its own buffer in 256-token tiles every call, the GEMM reading its tiles from there), "xkept" (the
+ * same with the prep x256 left there: the GEMM alone, as q/k/v's second and third GEMMs run with
+ * QUANTA_CUDA_GGML_XKEEP=1).
  */
 #include <cuda_runtime.h>
 
@@ -142,11 +147,20 @@ int main(int argc, char **argv) {
                 }
                 qn_cuda_ggml_mmq_kernel = knew; /* the scratch of the new kernel (=14's holds the f16 weight too) */
                 const size_t sn = qn_cuda_ggml_mmq_scratch(M, N, K);
-                void *scr;
+                void *scr, *xpb;
                 CK(cudaMalloc(&scr, sn));
+                const size_t xpn = qn_cuda_ggml_mmq_xprep_bytes(M, K);
+                CK(cudaMalloc(&xpb, xpn));
+                int xmode = 0, xhave = 0; /* 1: the prep into xpb every call ("x256"); 2: the one kept there ("xkept") */
                 auto run = [&](int kernel, int tile, float *y) {
                     qn_cuda_ggml_mmq_kernel = kernel, qn_cuda_ggml_mmq_tile = tile;
-                    CK((cudaError_t)qn_cuda_ggml_mmq(f.dt, w, N, K, xd, x, M, yd, y, scr, sn, sms, st));
+                    if (xmode) {
+                        if (xmode == 1) xhave = 0;
+                        CK((cudaError_t)qn_cuda_ggml_mmq_x(f.dt, w, N, K, xd, x, M, yd, y, scr, sn, xpb, xpn, &xhave, sms,
+                                                          st));
+                    } else {
+                        CK((cudaError_t)qn_cuda_ggml_mmq(f.dt, w, N, K, xd, x, M, yd, y, scr, sn, sms, st));
+                    }
                 };
                 auto time_ms = [&](int kernel, int tile, float *y) { /* per call */
                     cudaGraph_t g;
@@ -197,10 +211,35 @@ int main(int argc, char **argv) {
                     fflush(stdout);
                 };
                 row("auto", time_ms(knew, 0, yn));
+                if (in_list(extra, "csplit")) { /* the cluster split K (QUANTA_CUDA_GGML_CSPLIT), auto otherwise */
+                    const int was = qn_cuda_ggml_mmq_csplit;
+                    qn_cuda_ggml_mmq_csplit = 1;
+                    row("csplit", time_ms(knew, 0, yn));
+                    qn_cuda_ggml_mmq_csplit = was;
+                }
+                if (in_list(extra, "prep1")) { /* the one-pass prep (QUANTA_CUDA_GGML_PREP1), auto otherwise */
+                    const int was = qn_cuda_ggml_mmq_prep1;
+                    qn_cuda_ggml_mmq_prep1 = 1;
+                    row("prep1", time_ms(knew, 0, yn));
+                    qn_cuda_ggml_mmq_prep1 = was;
+                }
+                for (int xm = 1; xm <= 2; xm++) { /* the prep kept for the next GEMM on the same x (256-token tiles) */
+                    if (!in_list(extra, xm == 1 ? "x256" : "xkept")) continue;
+                    xmode = xm;
+                    row(xm == 1 ? "x256" : "xkept", time_ms(knew, 0, yn));
+                    xmode = 0;
+                }
                 if (in_list(extra, "gemm")) { /* the prep of the auto row's calls stays in the scratch */
                     qn_cuda_ggml_mmq_noprep = 1;
                     row("gemm", time_ms(knew, 0, yn));
                     qn_cuda_ggml_mmq_noprep = 0;
+                }
+                for (int p1 = 0; p1 < 2; p1++) { /* the prep alone ("prep" / "prep1only": y unwritten, maxdiff NaN) */
+                    if (!in_list(extra, p1 ? "prep1only" : "prep")) continue;
+                    const int was = qn_cuda_ggml_mmq_prep1;
+                    qn_cuda_ggml_mmq_prep1 = p1 ? 1 : was, qn_cuda_ggml_mmq_noprep = 2;
+                    row(p1 ? "prep1only" : "prep", time_ms(knew, 0, yn));
+                    qn_cuda_ggml_mmq_prep1 = was, qn_cuda_ggml_mmq_noprep = 0;
                 }
                 if (in_list(extra, "pdl")) { /* PDL the other way round from the auto row (QUANTA_CUDA_GGML_PDL) */
                     const int was = qn_cuda_ggml_mmq_pdl;
@@ -208,10 +247,13 @@ int main(int argc, char **argv) {
                     row(was == 1 ? "nopdl" : "pdl", time_ms(knew, 0, yn));
                     qn_cuda_ggml_mmq_pdl = was;
                 }
-                if (in_list(extra, "mu4")) { /* the prep's max pass with four loads in flight */
+                for (int mu : {1, 4}) { /* the prep's max pass with one / four loads in flight ("mu1", "mu4") */
+                    char name[8];
+                    snprintf(name, sizeof name, "mu%d", mu);
+                    if (!in_list(extra, name)) continue;
                     const int was = qn_cuda_ggml_mmq_prep_mu;
-                    qn_cuda_ggml_mmq_prep_mu = 4;
-                    row("mu4", time_ms(knew, 0, yn));
+                    qn_cuda_ggml_mmq_prep_mu = mu;
+                    row(name, time_ms(knew, 0, yn));
                     qn_cuda_ggml_mmq_prep_mu = was;
                 }
                 /* every tile of the new kernel on the big shapes at M = 512 and 256 (MMQ_BENCH_TILES=0: none) */
@@ -223,15 +265,16 @@ int main(int argc, char **argv) {
                                                     "rs128x256", "rs128x256c2", "rs128x128g2", "rssplit",
                                                     "rsi128x128", "rsi128x64", "rsi128x128g2", "rsidiag0", "rsidiag1",
                                                     "rsisplit", "rsi2c128x64", "rsi128x256", "rsi128x256g2",
-                                                    "rsi128x256a2", "rsidiag256", "rsiss", "rsisplit128", "rsinocopy", "rsi256x128", "rsi256x64"};
+                                                    "rsi128x256a2", "rsidiag256", "rsiss", "rsisplit128", "rsinocopy", "rsi256x128", "rsi256x64",
+                                                    "rsic128", "rsic64", "rsic256"};
                 const int t0 = knew >= 17 ? 24 : knew >= 16 ? 16 : knew >= 13 ? 13 : knew >= 7 ? 7 : 1,
-                          t1 = knew >= 17 ? 39 : knew >= 16 ? 23 : knew >= 13 ? 15 : knew >= 7 ? 12 : 6;
+                          t1 = knew >= 17 ? 42 : knew >= 16 ? 23 : knew >= 13 ? 15 : knew >= 7 ? 12 : 6;
                 const bool listed = tiles && strcmp(tiles, "0") && strcmp(tiles, "1"); /* a list: on every shape */
                 if ((listed || (M >= 256 && K * N >= 4096 * 4096)) && !(tiles && !strcmp(tiles, "0")))
                     for (int t = t0; t <= t1; t++) /* MMQ_BENCH_TILES=name,name: only those */
                         if (!tiles || !strcmp(tiles, "1") || in_list(tiles, names[t - 1]))
                             row(names[t - 1], time_ms(knew, t, yn));
-                cudaFree(x), cudaFree(yn), cudaFree(yo), cudaFree(scr);
+                cudaFree(x), cudaFree(yn), cudaFree(yo), cudaFree(scr), cudaFree(xpb);
             }
             cudaFree(w);
         }

@@ -146,6 +146,10 @@ static void cuda_close(void *self) {
         cudaFree(s->xq_alt);
         qn_mem_release(s->stats, s->xq_alt_bytes);
     }
+    if (s->mq) {
+        cudaFree(s->mq);
+        qn_mem_release(s->stats, s->mq_bytes);
+    }
     cudaFree(s->err_flag);
     cudaFree(s->counters);
     cudaFreeHost(s->host_flag);
@@ -197,6 +201,14 @@ quanta_status qn_cuda_xq(qn_cuda_state *s, size_t bytes, void **out) {
     return st;
 }
 
+quanta_status qn_cuda_mq(qn_cuda_state *s, size_t bytes, void **out) {
+    const void *had = s->mq;
+    quanta_status st = grow_owned(s, &s->mq, &s->mq_bytes, bytes, 1024 * 1024, "cuda kept activation prep");
+    if (s->mq != had) s->mq_src = NULL; /* a new buffer holds no prep */
+    *out = s->mq;
+    return st;
+}
+
 quanta_status qn_cuda_xq_alt(qn_cuda_state *s, size_t bytes, void **out) {
     const size_t want = bytes > s->xq_bytes ? bytes : s->xq_bytes;
     quanta_status st = grow_owned(s, &s->xq_alt, &s->xq_alt_bytes, want, 256 * 1024, "cuda activation codes");
@@ -231,7 +243,7 @@ static quanta_status cuda_alloc(void *self, size_t bytes, void **handle) {
 static void cuda_free(void *self, void *handle) {
     qn_cuda_state *s = self;
     if (!handle) return;
-    s->xq_src = NULL;
+    qn_cuda_forget_x(s);
     (void)cudaSetDevice(s->device);
     (void)cudaStreamSynchronize(s->stream); /* a queued kernel may still use it */
     cudaFree(handle);
@@ -241,7 +253,7 @@ static void cuda_free(void *self, void *handle) {
 static quanta_status cuda_write(void *self, qn_mem dst, const void *src, size_t bytes) {
     qn_cuda_state *s = self;
     if (!bytes) return QUANTA_OK;
-    s->xq_src = NULL; /* the host may be rewriting an activation whose codes are cached */
+    qn_cuda_forget_x(s); /* the host may be rewriting an activation whose codes are cached */
     cudaError_t e = cudaMemcpyAsync((char *)dst.handle + dst.offset, src, bytes, cudaMemcpyHostToDevice, s->stream);
     /* src may be freed on return. From pageable memory (all the library and its callers pass)
      * cudaMemcpyAsync returns once src is copied to staging memory, so small writes (a decode
@@ -453,7 +465,7 @@ typedef struct qn_cuda_recording {
 static quanta_status cuda_capture_begin(void *self) {
     qn_cuda_state *s = self;
     if (!s->graphs) return qn_error_set(QUANTA_ERR_UNSUPPORTED, "cuda: CUDA graphs are off (QUANTA_CUDA_GRAPHS=0)");
-    s->xq_src = NULL; /* the recording must quantize its own activations */
+    qn_cuda_forget_x(s); /* the recording must quantize its own activations */
     cudaError_t e = cudaSetDevice(s->device);
     /* Relaxed: the launchers' attribute queries and one-time cudaFuncSetAttribute calls are
      * allowed while the stream records. */
@@ -467,7 +479,7 @@ static quanta_status cuda_capture_end(void *self, int ok, void **recording) {
     const unsigned epoch = s->epoch;
     cudaGraph_t graph = NULL;
     cudaError_t e = cudaStreamEndCapture(s->stream, &graph);
-    s->xq_src = NULL;
+    qn_cuda_forget_x(s);
     if (e != cudaSuccess || !ok || !graph) {
         if (graph) cudaGraphDestroy(graph);
         (void)cudaGetLastError();
@@ -495,7 +507,7 @@ static quanta_status cuda_replay(void *self, void *recording, int *valid) {
     *valid = r->epoch == s->epoch;
     if (!*valid) return QUANTA_OK;
     cudaError_t e = cudaGraphLaunch(r->exec, s->stream);
-    s->xq_src = NULL; /* whatever the recording left in xq is not tracked */
+    qn_cuda_forget_x(s); /* whatever the recording left in xq is not tracked */
     return e == cudaSuccess ? QUANTA_OK : qn_cuda_error(e, "replay: cudaGraphLaunch");
 }
 

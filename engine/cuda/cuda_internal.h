@@ -35,6 +35,14 @@ typedef struct qn_cuda_state {
      * two swap (QUANTA_CUDA_GLU_CODES). */
     void *xq_alt;
     size_t xq_alt_bytes;
+    /* ggml tensor-core GEMMs (mmq17, QUANTA_CUDA_GGML_XKEEP=1): x's activation prep (kernels_cuda/ggml_mmq.cu,
+     * qn_cuda_ggml_mmq_x) kept in mq for consecutive matmuls on the same x (q/k/v, gate/up); mq_src says whose,
+     * mq_have which K order. Dropped wherever xq_src is (qn_cuda_forget_x). */
+    void *mq;
+    size_t mq_bytes;
+    const void *mq_src;
+    int64_t mq_M, mq_K;
+    int mq_dtype, mq_have;
     /* Bumped whenever scratch or xq move: captured CUDA graphs hold their addresses. */
     unsigned epoch;
     int graphs; /* plans may be captured as CUDA graphs (QUANTA_CUDA_GRAPHS=0 turns it off) */
@@ -125,6 +133,13 @@ static inline void *qn_cuda_ptr(const qn_tensor *t) { return (char *)t->mem.hand
 
 /* Grows the int8 activation buffer of the ggml GEMV to at least `bytes`. */
 quanta_status qn_cuda_xq(qn_cuda_state *s, size_t bytes, void **out);
+/* The kept activation prep's buffer (mq above), grown to at least bytes (a new buffer holds nothing). */
+quanta_status qn_cuda_mq(qn_cuda_state *s, size_t bytes, void **out);
+/* Whatever was made from an activation (its codes, its kept prep) is no longer known to match it. */
+static inline void qn_cuda_forget_x(qn_cuda_state *s) {
+    s->xq_src = NULL;
+    s->mq_src = NULL;
+}
 /* Grows xq_alt to at least `bytes` (and to xq's size, so the two can swap); xq and its codes stay. */
 quanta_status qn_cuda_xq_alt(qn_cuda_state *s, size_t bytes, void **out);
 /* Swaps xq and xq_alt: codes just written to xq_alt become the cached ones, of src (M x K, dtype). */

@@ -94,10 +94,11 @@ static quanta_status gemv_codes(qn_cuda_state *s, const void *xp, int xd, int64_
     return QUANTA_OK;
 }
 
-/* A result y (ybytes) overlapping x (xbytes; an arena reusing x's memory) ends the reuse of x's codes. */
+/* A result y (ybytes) overlapping x (xbytes; an arena reusing x's memory) ends the reuse of x's codes (and of its
+ * kept prep). */
 static void gemv_result_written(qn_cuda_state *s, const void *xp, size_t xbytes, const void *yp, size_t ybytes) {
     const char *y0 = yp, *x0 = xp;
-    if (y0 < x0 + xbytes && x0 < y0 + ybytes) s->xq_src = NULL;
+    if (y0 < x0 + xbytes && x0 < y0 + ybytes) qn_cuda_forget_x(s);
 }
 
 /* ggml weights at M <= QN_CUDA_GGML_GEMV_MAX_M (matmul, and matmul_glu with its w_up): the int8
@@ -143,6 +144,11 @@ static quanta_status run_gemv_ggml(qn_cuda_state *s, const qn_node *node, int64_
  * per call, then qn_cuda_matmul_q), for side-by-side runs. */
 QN_CUDA_SWITCH_FN(ggml_mmq_wanted, qn_cuda_switch_on, "QUANTA_CUDA_GGML_MMQ")
 
+/* Whether the tensor-core route keeps x's activation prep for the next matmul on the same x (q/k/v read one x,
+ * gate/up another: 3 of a LLaMA layer's 7 preps are then skipped; the same values, so the same results):
+ * QUANTA_CUDA_GGML_XKEEP=1 (mmq17). Off until a device run measures it. */
+QN_CUDA_SWITCH_FN(ggml_xkeep_wanted, qn_cuda_switch_opt_in, "QUANTA_CUDA_GGML_XKEEP")
+
 /* ggml weights: the GEMV for M <= QN_CUDA_GGML_GEMV_MAX_M (run_gemv_ggml), else the tensor-core
  * kernel that decodes the blocks per tile (or, switched off, the weight dequantized into tiled f16
  * in scratch for qn_cuda_matmul_q). */
@@ -155,8 +161,21 @@ static quanta_status run_matmul_ggml(qn_cuda_state *s, const qn_node *node, int6
     if (ggml_mmq_wanted()) {
         void *scratch = NULL;
         if ((st = qn_cuda_scratch(s, qn_cuda_ggml_mmq_scratch(M, N, K), &scratch))) return st;
-        e = qn_cuda_ggml_mmq(wd, qn_cuda_ptr(w), N, K, (int)x->desc.dtype, qn_cuda_ptr(x), M, (int)y->desc.dtype,
-                             qn_cuda_ptr(y), scratch, s->scratch_bytes, s->sms, s->stream);
+        const void *xp = qn_cuda_ptr(x);
+        const int xd = (int)x->desc.dtype, yd = (int)y->desc.dtype;
+        if (!ggml_xkeep_wanted()) {
+            e = qn_cuda_ggml_mmq(wd, qn_cuda_ptr(w), N, K, xd, xp, M, yd, qn_cuda_ptr(y), scratch, s->scratch_bytes,
+                                 s->sms, s->stream);
+            return e ? qn_cuda_error((cudaError_t)e, "matmul (ggml, tensor cores)") : QUANTA_OK;
+        }
+        void *mq = NULL;
+        if ((st = qn_cuda_mq(s, qn_cuda_ggml_mmq_xprep_bytes(M, K), &mq))) return st;
+        int have = s->mq_src == xp && s->mq_M == M && s->mq_K == K && s->mq_dtype == xd ? s->mq_have : 0;
+        e = qn_cuda_ggml_mmq_x(wd, qn_cuda_ptr(w), N, K, xd, xp, M, yd, qn_cuda_ptr(y), scratch, s->scratch_bytes, mq,
+                               s->mq_bytes, &have, s->sms, s->stream);
+        s->mq_src = have && !e ? xp : NULL, s->mq_M = M, s->mq_K = K, s->mq_dtype = xd, s->mq_have = have;
+        gemv_result_written(s, xp, (size_t)M * (size_t)K * qn_dtype_elem_size(x->desc.dtype), qn_cuda_ptr(y),
+                            (size_t)M * (size_t)N * qn_dtype_elem_size(y->desc.dtype));
         return e ? qn_cuda_error((cudaError_t)e, "matmul (ggml, tensor cores)") : QUANTA_OK;
     }
     const size_t tiled = qn_cuda_ggml_tiled_bytes(N, K);
@@ -594,7 +613,7 @@ quanta_status qn_cuda_run(void *self, const qn_node *node) {
      * rewrite the memory they were made from). */
     if ((node->op != QN_OP_MATMUL && node->op != QN_OP_MATMUL_GLU && node->op != QN_OP_MATMUL_MULTI) || !b ||
         !qn_dtype_is_ggml(b->desc.dtype))
-        s->xq_src = NULL;
+        qn_cuda_forget_x(s);
     const void *xp = x ? qn_cuda_ptr(x) : NULL;
     void *yp = qn_cuda_ptr(y);
     const int xd = x ? (int)x->desc.dtype : 0, yd = (int)y->desc.dtype;

@@ -1,12 +1,12 @@
 #!/bin/bash
-# prebuild_mmq16.sh — bench/cuda/ggml_mmq_bench.cu (the kernel rows of verify_mmq16.sh) compiled with nvcc from the
+# prebuild_mmq17.sh — bench/cuda/ggml_mmq_bench.cu (the kernel rows of verify_mmq17.sh) compiled with nvcc from the
 # sources beside Quanta's build (bench/e2e/run_h200.sh starts it at the top of the build stage): the six GEMM
 # objects it links (ggml_mmq, ggml_mmq_frag: sm_90; the wgmma ones: sm_90a only, as kernels_cuda/meson.build
-# builds them) in parallel. Binary and log under /tmp/prebuild/mmq16/ (P= overrides).
+# builds them) in parallel. Binary and log under /tmp/prebuild/mmq17/ (P= overrides).
 set -u
 cd "$(dirname "$0")/../.." # the repository root
 export PATH=$PATH:/usr/local/cuda/bin
-P=${P:-/tmp/prebuild/mmq16}
+P=${P:-/tmp/prebuild/mmq17}
 rm -rf $P && mkdir -p $P
 FL=(-std=c++17 -O3 -Iinclude -Iformats -Ibase -Ikernels_cuda -Ibench/cuda)
 SM90=(-gencode=arch=compute_90,code=sm_90)
@@ -22,6 +22,6 @@ rc=0
 for p in "${pids[@]}"; do wait $p || rc=1; done
 [ $rc -eq 0 ] && nvcc $(for f in $OBJS; do echo $P/$f.o; done) $P/bench.o -o $P/ggml_mmq_bench >> $P/bench.log 2>&1
 rc=$?
-echo "prebuild_mmq16 rc=$rc" | tee -a $P/build.txt
+echo "prebuild_mmq17 rc=$rc" | tee -a $P/build.txt
 cat $P/*.log | grep -E 'error' | head -5
 exit $rc

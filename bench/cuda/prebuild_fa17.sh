@@ -1,10 +1,10 @@
 #!/bin/bash
-# prebuild_fa16.sh — bench/cuda/attention_check (nvcc, sm_90a) for verify_fa16.sh (it replaced prebuild_fa15.sh), built beside
+# prebuild_fa17.sh — bench/cuda/attention_check (nvcc, sm_90a) for verify_fa17.sh (it replaced prebuild_fa16.sh), built beside
 # Quanta's build at the top of a device call (bench/e2e/run_h200.sh starts every bench/*/prebuild_*.sh). Writes
-# /tmp/prebuild/fa16/attention_check, build.log and build.rc.
+# /tmp/prebuild/fa17/attention_check, build.log and build.rc.
 set -u
 cd "$(dirname "$0")/../.." || exit 1
-P=/tmp/prebuild/fa16
+P=/tmp/prebuild/fa17
 # one run per machine and source state (a machine kept warm from the round before rebuilds when the sources moved)
 STAMP=$(cat kernels_cuda/attention*.cu kernels_cuda/attention*.h bench/cuda/attention_check.cu | md5sum | cut -c1-32)
 mkdir -p /tmp/prebuild
