@@ -55,6 +55,10 @@
  * 2 bytes an element against the weight's 0.56 / 1.06, is read once per 256 rows instead of 128 — 31% (Q4_0) / 19%
  * (Q8_0) fewer bytes into the SM per flop at 128 tokens than the 128x256 tile, for an SM-side copy path that
  * moves ~22 B a clock on every tile so far. */
+/* V bit 4 (mmq17): split K over a cluster (grid z = the cluster's size, 2..8): each block's f32 sums go to its own
+ * shared memory (the rings are free after the last step), and each block adds a slice of the tile's rows from every
+ * block of the cluster through distributed shared memory, in rank order, and stores it: no partial sums in global
+ * memory, no reduce launch (=16's split K costs both: 8 MB of f32 partials at 512 x 1024 x 4096 split 4). */
 template <int DT, int NB, int CPS = 1, int V = 0> struct qn_rsi_cfg {
     static constexpr int bb = qn_ggml_block_bytes(DT);
     static constexpr int arow = (QN_RSI_KA / 32) * bb; /* 144 / 272 bytes: rows 4 banks apart */
@@ -68,6 +72,8 @@ template <int DT, int NB, int CPS = 1, int V = 0> struct qn_rsi_cfg {
     static constexpr int smem = bar_off + 2 * (SA + SB) * 8;
     static constexpr int threads = CPS == 1 ? 384 : 256;
     static_assert(SB >= 3, "B ring of at least 3 steps");
+    static constexpr int red_pitch = 132; /* floats a token row of the cluster epilogue's sums: conflict-free stores */
+    static_assert(!(V & 4) || (NB * red_pitch * 4 <= bar_off && CPS == 1 && MR == 1), "cluster sums fit the rings");
     static_assert(a_bytes % 1024 == 0 && b_bytes % 1024 == 0, "slots on 1024-byte boundaries");
     static_assert(arow % 16 == 0 && arow / 2 <= 256, "a TMA box row: a multiple of 16 bytes, at most 256 elements");
 };
@@ -86,6 +92,17 @@ template <int NB> __device__ __forceinline__ void qn_rsi_ss_mma(float (&d)[NB / 
     if constexpr (NB == 64) qn_wg_mma16_ss_n64<0>(d, ad, bd, 1);
     else if constexpr (NB == 128) qn_wg_mma16_ss_n128<0>(d, ad, bd, 1);
     else qn_wg_mma16_ss_n256(d, ad, bd);
+}
+
+/* The cluster barrier with release / acquire (qn_cluster_sync is relaxed): orders the sums' shared-memory stores before
+ * other blocks' distributed reads, and those reads before the blocks exit. */
+__device__ __forceinline__ void qn_rsi_cluster_sync() {
+    asm volatile("barrier.cluster.arrive.release;\nbarrier.cluster.wait.acquire;\n" ::: "memory");
+}
+__device__ __forceinline__ float qn_rsi_ld_cluster(uint32_t caddr) { /* volatile: never above the cluster barrier */
+    float v;
+    asm volatile("ld.shared::cluster.f32 %0, [%1];\n" : "=f"(v) : "r"(caddr));
+    return v;
 }
 
 /* Per lane, fixed for the kernel: where its code words sit in an even block (ODD blocks need none) and the PRMT
@@ -226,6 +243,10 @@ __global__ void __launch_bounds__(CPS == 1 ? 384 : 256, CPS)
                 qn_mbar_wait(bempty(sb), (uint32_t)((i / SB) & 1) ^ 1u);
                 load_b(sb, i);
             }
+        }
+        if constexpr ((V & 4) != 0) { /* the consumers' two cluster barriers: every thread of the cluster arrives */
+            qn_rsi_cluster_sync();
+            qn_rsi_cluster_sync();
         }
         return;
     }
@@ -385,6 +406,43 @@ __global__ void __launch_bounds__(CPS == 1 ? 384 : 256, CPS)
     keep_all();
     if (DIAG == 2) acc[0][0][0] += __uint_as_float(sink & 0x007FFFFFu); /* a subnormal: the decode stays */
     qn_pdl_wait(); /* xscale and y: after the prep (passed long ago: every B slot came after it) */
+    if constexpr ((V & 4) != 0) { /* split K over the cluster: the sums through distributed shared memory */
+        float *red = reinterpret_cast<float *>(sm);
+        constexpr int P = Cfg::red_pitch;
+        asm volatile("bar.sync 1, 256;\n" ::: "memory"); /* both warpgroups' wgmma are done with the B ring */
+#pragma unroll
+        for (int j = 0; j < NB / 8; j++)
+#pragma unroll
+            for (int i = 0; i < 4; i++) /* acc[j][2 hh + c]: row rw + g + 8 hh, token 8 j + 2 t + c */
+                red[(8 * j + 2 * t + (i & 1)) * P + rw + g + 8 * (i >> 1)] = acc[0][j][i];
+        qn_rsi_cluster_sync();
+        /* block `rank` adds rows rank * rows .. + rows - 1 of every token; 4 elements a thread a trip, all of their
+         * ns x 4 distributed loads issued before the first add (one round trip a trip, not ns x 4) */
+        const int ns = (int)gridDim.z, rank = (int)qn_cluster_rank(), rows = QN_RSI_BN / ns; /* 64, 32, 16 */
+        const uint32_t rbase = qn_smem_u32(red);
+        for (int e0 = tid; e0 < NB * rows; e0 += 4 * 256) { /* NB x rows: a multiple of 1024 */
+            float w[8][4];
+#pragma unroll
+            for (int r = 0; r < 8; r++)
+#pragma unroll
+                for (int u = 0; u < 4; u++) {
+                    const int e = e0 + 256 * u, ml = e / rows, nl = rank * rows + e % rows;
+                    w[r][u] = r < ns ? qn_rsi_ld_cluster(qn_mapa(rbase + 4u * (uint32_t)(ml * P + nl), (uint32_t)r)) : 0.0f;
+                }
+#pragma unroll
+            for (int u = 0; u < 4; u++) {
+                const int e = e0 + 256 * u, ml = e / rows, nl = rank * rows + e % rows;
+                const int64_t m = mt * NB + ml, n = nt * QN_RSI_BN + nl;
+                float v = w[0][u]; /* in rank order: the same sums whichever block finishes first */
+#pragma unroll
+                for (int r = 1; r < 8; r++)
+                    if (r < ns) v += w[r][u];
+                if (m < p.M && n < p.N) qn_st(p.yd, p.y, m * p.N + n, v * p.xscale[m]);
+            }
+        }
+        qn_rsi_cluster_sync(); /* no block leaves while another reads its sums */
+        return;
+    }
     qn_gmmq_args q = p;
     if (gridDim.z > 1) /* this split's f32 partial sums (scaled) for the reduce */
         q.yd = QN_DT_F32, q.y = part + (size_t)blockIdx.z * (size_t)p.M * (size_t)p.N;
@@ -426,20 +484,27 @@ static int qn_rsi_launch(const CUtensorMap &m, const qn_gmmq_args &a, cudaStream
     const int64_t gx = (a.N + Cfg::BN - 1) / Cfg::BN, gy = (a.M + NB - 1) / NB;
     if (gx > 0x7fffffff || gy > 65535) return (int)cudaErrorInvalidValue;
     const dim3 grid((unsigned)gx, (unsigned)gy, (unsigned)splits);
-    if (qn_rsi_pdl()) {
+    if (qn_rsi_pdl() || (V & 4)) {
         cudaLaunchConfig_t lc = {};
-        cudaLaunchAttribute at[1];
-        at[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
-        at[0].val.programmaticStreamSerializationAllowed = 1;
+        cudaLaunchAttribute at[2];
+        int na = 0;
+        if (qn_rsi_pdl()) {
+            at[na].id = cudaLaunchAttributeProgrammaticStreamSerialization;
+            at[na++].val.programmaticStreamSerializationAllowed = 1;
+        }
+        if (V & 4) { /* the splits of a tile: one cluster */
+            at[na].id = cudaLaunchAttributeClusterDimension;
+            at[na].val.clusterDim.x = 1, at[na].val.clusterDim.y = 1, at[na++].val.clusterDim.z = (unsigned)splits;
+        }
         lc.gridDim = grid, lc.blockDim = dim3(Cfg::threads), lc.dynamicSmemBytes = Cfg::smem + 1024, lc.stream = s;
-        lc.attrs = at, lc.numAttrs = 1;
+        lc.attrs = at, lc.numAttrs = (unsigned)na;
         const cudaError_t le = cudaLaunchKernelEx(&lc, k, m, a, part);
         if (le != cudaSuccess) return (int)le;
     } else {
         k<<<grid, Cfg::threads, Cfg::smem + 1024, s>>>(m, a, part);
     }
     const int e = qn_cu_launch_status();
-    if (e || splits == 1) return e;
+    if (e || splits == 1 || (V & 4)) return e;
     return qn_gmmq_rs_reduce(part, splits, a.M * a.N, a.yd, a.y, s);
 }
 
@@ -451,9 +516,29 @@ static int qn_rsi_launch(const CUtensorMap &m, const qn_gmmq_args &a, cudaStream
  * on 256 tokens), rsiss (DIAG 3 on the auto tile's tokens: SS wgmma, the data path's ceiling), rsisplit128 (128 tokens,
  * two steps per commit group, K split by =16's rule: the k/v shapes at 128 blocks of a quarter of K each), rsinocopy (DIAG 4
  * on the auto tile: decode and wgmma on the rings' first fill, no further copies: the consumers' ceiling), rsi256x128 /
- * rsi256x64 (cfg's V 2: 256 weight rows a tile). Otherwise =16's table
+ * rsi256x64 (cfg's V 2: 256 weight rows a tile); mmq17's: rsic128 / rsic64 / rsic256 (128 / 64 / 256 tokens, K split
+ * over a cluster by qn_rsi_csplits, cfg's V 4). Otherwise =16's table
  * (qn_rsi_go), split K where QN_RSI_SPLIT_DEFAULT. */
 #define QN_RSI_SPLIT_DEFAULT 1
+/* QUANTA_CUDA_GGML_CSPLIT=1 (mmq17; qn_cuda_ggml_mmq_csplit for benchmarks): where the table picks 64-token tiles (too
+ * few 128-token tiles for the GPU: the k/v shapes, M = 256), 128-token tiles with K split over a cluster (cfg's V 4)
+ * instead — twice the tokens per decoded weight step, no partial sums in global memory. Off until measured. */
+int qn_cuda_ggml_mmq_csplit = -1;
+static bool qn_rsi_csplit_wanted() {
+    if (qn_cuda_ggml_mmq_csplit < 0) {
+        const char *e = getenv("QUANTA_CUDA_GGML_CSPLIT");
+        qn_cuda_ggml_mmq_csplit = e && !strcmp(e, "1");
+    }
+    return qn_cuda_ggml_mmq_csplit == 1;
+}
+/* The cluster's split count for nb-token tiles: about 128 blocks, a power of two (the epilogue's row slices) up to 8,
+ * each split at least 512 of K; 1: no split. */
+static int qn_rsi_csplits(int64_t M, int64_t N, int64_t K, int nb) {
+    const int64_t tiles = (N + QN_RSI_BN - 1) / QN_RSI_BN * ((M + nb - 1) / nb), KA = K / QN_RSI_KA;
+    int sp = 1;
+    while (sp < 8 && tiles * sp * 2 <= 160 && KA / (sp * 2) >= 2) sp *= 2;
+    return sp;
+}
 /* Two steps per commit group on the 128-token tile of the auto pick (as =16's table; rsi128x128 forces one step). */
 #define QN_RSI_G2_DEFAULT 1
 template <int DT> static int qn_rsi_go(const qn_gmmq_args &a, int x_dtype, const void *x, int sms, float *part,
@@ -470,7 +555,9 @@ template <int DT> static int qn_rsi_go(const qn_gmmq_args &a, int x_dtype, const
     if (ft == 24 || ft == 26 || ((ft == 27 || ft == 28) && nb == 256)) nb = 128;
     if (ft == 25 || ft == 30) nb = 64;
     if (ft == 36 || ft == 38) nb = 128;
-    if (ft == 39) nb = 64;
+    if (ft == 39 || ft == 41) nb = 64;
+    if (ft == 40) nb = 128;
+    if (ft == 42) nb = 256;
     if (ft >= 31 && ft <= 34) nb = 256;
     const int perm = DT == QN_DT_GGML_Q4_0 ? 1 : 2;
     if (qn_cuda_ggml_mmq_noprep != 1 && !(xhave && *xhave == perm)) { /* a kept prep of this x in this order: none */
@@ -502,7 +589,14 @@ template <int DT> static int qn_rsi_go(const qn_gmmq_args &a, int x_dtype, const
         return nb == 256   ? qn_rsi_launch<DT, 256, 2, 4>(m, a, s, 1, part)
                : nb == 128 ? qn_rsi_launch<DT, 128, 4, 4>(m, a, s, 1, part)
                            : qn_rsi_launch<DT, 64, 2, 4>(m, a, s, 1, part);
+    case 40: return qn_rsi_launch<DT, 128, 4, 0, 1, 4>(m, a, s, qn_rsi_csplits(a.M, a.N, a.K, 128), part);
+    case 41: return qn_rsi_launch<DT, 64, 2, 0, 1, 4>(m, a, s, qn_rsi_csplits(a.M, a.N, a.K, 64), part);
+    case 42: return qn_rsi_launch<DT, 256, 2, 0, 1, 4>(m, a, s, qn_rsi_csplits(a.M, a.N, a.K, 256), part);
     default: break;
+    }
+    if (nb == 64 && qn_rsi_csplit_wanted()) { /* the cluster split on 128-token tiles, where it splits */
+        const int spc = qn_rsi_csplits(a.M, a.N, a.K, 128);
+        if (spc > 1) return qn_rsi_launch<DT, 128, 4, 0, 1, 4>(m, a, s, spc, part);
     }
     if (nb == 256) return qn_rsi_launch<DT, 256, 2, 0>(m, a, s, 1, part);
     if (nb == 128 && sp == 1 && QN_RSI_G2_DEFAULT) return qn_rsi_launch<DT, 128, 4, 0>(m, a, s, 1, part);

@@ -1562,6 +1562,18 @@ static int qn_f8_env_stm() {
     return qn_f8_env_digit(&v, "QUANTA_CUDA_FP8_STM", '1', QN_F8_STM_DEFAULT);
 }
 
+/* QUANTA_CUDA_FP8_TW (fp817): 1: where the TMA form's pick is 128x128 (M <= 512 on the 7B/13B rows), clusters of 2
+ * along the tokens multicasting the weight rows (V2=2tws's kernel, y bit-identical to 0ts) instead of 0ts or the split-K
+ * groups: what cuBLASLt runs on those rows (nvjet 128x128, cluster 1x2); 0 or unset: QN_F8_TW_DEFAULT (0 until a
+ * device run has timed it as a route). Read once. */
+#ifndef QN_F8_TW_DEFAULT
+#define QN_F8_TW_DEFAULT 0
+#endif
+static int qn_f8_env_tw() {
+    static int v = -1;
+    return qn_f8_env_digit(&v, "QUANTA_CUDA_FP8_TW", '1', QN_F8_TW_DEFAULT);
+}
+
 /* QUANTA_CUDA_FP8_TILE=128x256|128x128|64x128|64x64|128x192 (the last: TMA forms only, fp814) forces a tile on every call (conformance of each tile by
  * bench/cuda/verify_mmq8.sh); unset or anything else: picked by grid size. Read once. */
 static int qn_f8_forced_tile() {
@@ -1699,6 +1711,7 @@ static int qn_f8_gemm(const qn_cuda_weight *w, const void *buf, int64_t M, int y
     if (w->fmt != QN_CW_E4M3 || !qn_sm90a_device_ok()) return -1;
     if (cluster != 1 && cluster != 2 && cluster != 4) return (int)cudaErrorInvalidValue;
     const bool scale_pf = !(persist & 256), stm = (persist & 512) || (sk & 16) || qn_f8_env_stm(), tlast = persist & 1024;
+    const bool tw = (sk & 32) || qn_f8_env_tw();
     persist &= 255, sk &= 15;
     /* TMA forms: no split; clusters of 1 or 2 along the weights, 2 or 4 along the tokens (5, 6) */
     if (persist >= 3 && (splits != 1 || (persist <= 4 ? cluster == 4 : cluster == 1) || persist > 6))
@@ -1724,6 +1737,10 @@ static int qn_f8_gemm(const qn_cuda_weight *w, const void *buf, int64_t M, int y
     const int t = persist >= 3 ? qn_f8t_pick(w->N, M, sms, tile) : qn_f8_pick(w->N, M, sms, tile);
     if (persist >= 3) { /* 4, 6: the TMA store epilogue where y allows it (2-byte, rows 16-byte multiples, aligned) */
         const bool epi = (persist == 4 || persist == 6) && y_dtype != QN_DT_F32 && w->N % 8 == 0 && ((uintptr_t)y & 15u) == 0;
+        /* fp817's TW: a picked 128x128 tile as 2tws (clusters of 2 along the tokens, the weight rows multicast: the
+         * peer's 1x2 cluster on these rows), in place of 0ts and of the groups */
+        if (tw && persist == 4 && cluster == 1 && tile == 0 && t == 2)
+            return epi ? qn_f8t_launch_tile<2, 1, 1>(2, a, sms, s) : qn_f8t_launch_tile<2, 0, 1>(2, a, sms, s);
         /* fp815's stream-K: tile 128x256 unless 128x128 / 128x192 is forced */
         if (persist == 4 && cluster == 1 && skw && skf &&
             (sk == 2 || sk == 3 || sk == 5 || (sk == 1 && tile != 2 && tile != 5 && qn_f8_sk_pick(w->N, M, w->Kp, sms, t)) ||

@@ -211,6 +211,12 @@ int main(int argc, char **argv) {
                     fflush(stdout);
                 };
                 row("auto", time_ms(knew, 0, yn));
+                if (in_list(extra, "csplit")) { /* the cluster split K (QUANTA_CUDA_GGML_CSPLIT), auto otherwise */
+                    const int was = qn_cuda_ggml_mmq_csplit;
+                    qn_cuda_ggml_mmq_csplit = 1;
+                    row("csplit", time_ms(knew, 0, yn));
+                    qn_cuda_ggml_mmq_csplit = was;
+                }
                 if (in_list(extra, "prep1")) { /* the one-pass prep (QUANTA_CUDA_GGML_PREP1), auto otherwise */
                     const int was = qn_cuda_ggml_mmq_prep1;
                     qn_cuda_ggml_mmq_prep1 = 1;
@@ -259,9 +265,10 @@ int main(int argc, char **argv) {
                                                     "rs128x256", "rs128x256c2", "rs128x128g2", "rssplit",
                                                     "rsi128x128", "rsi128x64", "rsi128x128g2", "rsidiag0", "rsidiag1",
                                                     "rsisplit", "rsi2c128x64", "rsi128x256", "rsi128x256g2",
-                                                    "rsi128x256a2", "rsidiag256", "rsiss", "rsisplit128", "rsinocopy", "rsi256x128", "rsi256x64"};
+                                                    "rsi128x256a2", "rsidiag256", "rsiss", "rsisplit128", "rsinocopy", "rsi256x128", "rsi256x64",
+                                                    "rsic128", "rsic64", "rsic256"};
                 const int t0 = knew >= 17 ? 24 : knew >= 16 ? 16 : knew >= 13 ? 13 : knew >= 7 ? 7 : 1,
-                          t1 = knew >= 17 ? 39 : knew >= 16 ? 23 : knew >= 13 ? 15 : knew >= 7 ? 12 : 6;
+                          t1 = knew >= 17 ? 42 : knew >= 16 ? 23 : knew >= 13 ? 15 : knew >= 7 ? 12 : 6;
                 const bool listed = tiles && strcmp(tiles, "0") && strcmp(tiles, "1"); /* a list: on every shape */
                 if ((listed || (M >= 256 && K * N >= 4096 * 4096)) && !(tiles && !strcmp(tiles, "0")))
                     for (int t = t0; t <= t1; t++) /* MMQ_BENCH_TILES=name,name: only those */

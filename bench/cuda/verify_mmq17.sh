@@ -16,9 +16,12 @@
 #   4. pp512 (7B Q4_0 / Q8_0): the default, XKEEP=1, XKEEP=1 with PREP1=1; perplexity (7B Q4_0, 2 windows of 512,
 #      --quant keep) with XKEEP off and on: the kept prep is only exercised by a model (conformance runs one op a
 #      case), and the same bits give the same numbers;
-#   5. the k/v shape's tiles (1024 x 4096: 64-token tiles split 2 = the default, unsplit, two blocks an SM, 128
-#      tokens split 4), bf16 x rows; one ncu of the default GEMM on the k/v shape (q4_0, 512 x 1024 x 4096: the
-#      farthest from the target) with the warps' stall reasons; cuBLAS again — each if time is left.
+#   5. the cluster split K (QUANTA_CUDA_GGML_CSPLIT=1: where the table picks 64-token tiles, 128-token tiles with K
+#      split over a cluster, the sums added through distributed shared memory): conformance with it on and with its
+#      tile forced on every case (rsic128), then kernel rows at M = 256 / 512 on the k/v shape and 4096 x 4096: csplit,
+#      the forced rsic128 / rsic64 / rsic256, =16's split on 128 tokens (rsisplit128);
+#   6. one ncu of the default GEMM on the k/v shape (q4_0, 512 x 1024 x 4096: the farthest from the target) with the
+#      warps' stall reasons, if time is left.
 # About 50 s; later steps are skipped when late. Everything goes to $OUT/mmq17/ (summary.txt; the tables at its end).
 set -u
 cd "$(dirname "$0")/../.." # the repository root
@@ -80,7 +83,7 @@ kb m2048 2048 $S4 0 prep1,x256,xkept,gemm,prep,prep1only 9
 pack
 
 # 3. cuBLAS bf16 on the rows' shapes
-SHAPES="512x4096x4096 512x1024x4096 512x14336x4096 512x4096x14336 2048x4096x4096 2048x1024x4096 2048x14336x4096 2048x4096x14336"
+SHAPES="512x4096x4096 512x1024x4096 512x14336x4096 512x4096x14336 2048x4096x4096 2048x1024x4096 2048x14336x4096 2048x4096x14336 256x4096x4096 256x1024x4096"
 peers() { # file
   python3 -c 'import torch' 2> /dev/null && [ $(left) -gt 10 ] || { say "cuBLAS $1 skipped"; return 0; }
   timeout $(($(left) - 2)) python3 bench/cuda/mmq_peers.py time $SHAPES > $D/$1.csv 2> $D/$1.err
@@ -119,9 +122,10 @@ done
 [ ${#PPL[@]} -eq 2 ] && { [ "${PPL[0]}" = "${PPL[1]}" ] && [ -n "${PPL[0]}" ] && say "perplexity XKEEP: the same" || { say "perplexity XKEEP: DIFFERENT"; RS=FAIL; }; }
 pack
 
-# 5. the k/v shape's tiles, bf16 x rows
-kb kv 512,2048 1024x4096 rsi128x64,rsi2c128x64,rsisplit128,rsisplit gemm 4
-kb bf16 512,2048 4096x4096 0 prep1,gemm,prep,prep1only 3 MMQ_BENCH_XY=bf16
+# 5. the cluster split K: conformance (on; its tile forced on every case), then kernel rows (last: a new kernel form)
+CONFORM_S=9 conform csplit QUANTA_CUDA_GGML_CSPLIT=1 -- "${CASES[@]}" "${BIG[@]}" || RS=FAIL
+CONFORM_S=9 conform rsic128 QUANTA_CUDA_GGML_MMQ_TILE=rsic128 -- "${CASES[@]}" "${BIG[@]}" || RS=FAIL
+kb csplit 256,512 1024x4096,4096x4096 rsic128,rsic64,rsic256,rsisplit128 csplit,gemm 5
 pack
 
 # ncu of the default GEMM on the k/v shape, then cuBLAS again
@@ -134,17 +138,16 @@ if [ $RS != HANG ] && [ -x $BENCH ] && [ $(left) -gt 10 ] && command -v ncu > /d
   grep -E "Duration|SM Frequency|Compute \(SM\) Throughput|Memory Throughput|Grid Size|Achieved Occupancy|Warp Cycles Per Issued" $D/ncu.txt | head -8 | tee -a $D/summary.txt
   grep -E "issue_stalled" $D/ncu.txt | sort -k3 -g -r | head -6 | tee -a $D/summary.txt
 fi
-peers peers_b
 {
   echo "== mmq17 summary (round 1) =="
-  echo "conformance (default = PREP_MU 4; PREP1=1) and perplexity XKEEP off = on: $RS"
+  echo "conformance (default = PREP_MU 4; PREP1=1; CSPLIT=1; rsic128 forced) and perplexity XKEEP off = on: $RS"
   echo "| pp512 (tok/s, -r 3) | mean ± sd |"; echo "|---|---|"
   for r in "${PP[@]}"; do echo "$r"; done
   echo "kernel rows (auto = the default; prep1 = the one-pass prep; x256 / xkept = the prep kept in 256-token tiles,"
-  echo "made every call / kept; gemm = the GEMM alone; prep / prep1only = the prep alone, no y: maxdiff NaN) against"
-  echo "cuBLAS bf16:"
-  for c in m512 m2048 kv bf16; do
-    [ -s $D/mmq_$c.csv ] && python3 bench/cuda/mmq_peers.py table $D/mmq_$c.csv $(ls $D/peers_a.csv $D/peers_b.csv 2>/dev/null)
+  echo "made every call / kept; gemm = the GEMM alone; prep / prep1only = the prep alone, no y: maxdiff NaN; csplit ="
+  echo "CSPLIT=1; rsic* its forced tiles) against cuBLAS bf16:"
+  for c in m512 m2048 csplit; do
+    [ -s $D/mmq_$c.csv ] && python3 bench/cuda/mmq_peers.py table $D/mmq_$c.csv $(ls $D/peers_a.csv 2>/dev/null)
   done
 } | tee -a $D/summary.txt
 say "done"
