@@ -832,19 +832,23 @@ QN_INL int qn_dp4a(uint a, uint b, int c) { /* Σ u8(a_i)·s8(b_i) + c */
 /* the 4 words' dot products of codes C with x plane X, from acc */
 #define QN_DP4A_4(C, X, acc) qn_dp4a((C).w, (X).w, qn_dp4a((C).z, (X).z, qn_dp4a((C).y, (X).y, qn_dp4a((C).x, (X).x, (acc)))))
 
+/* block i of x (n float4s) into a; returns max |x| over it (the int8 planes' scale) */
+QN_INL float qn_i_load_amax(float4 *a, const global float4 *x4, long i, int n) {
+    float am = 0.0f;
+    _Pragma("unroll") for (int j = 0; j < n; j++) {
+        a[j] = x4[i * n + j];
+        const float4 b = fabs(a[j]);
+        am = fmax(am, fmax(fmax(b.x, b.y), fmax(b.z, b.w)));
+    }
+    return am;
+}
 /* x's nc chunks into xq (4 planes of nc uint4: h even, h odd, q even, q odd columns), xd (d) and xs (Σ 256·h + q):
  * an item a chunk; returns after the barrier */
 QN_INL void qn_i4_stage_x(local uint4 *xq, local float *xd, local int *xs, const global float4 *x4, long nc) {
     const int T = (int)(get_local_size(0) * get_local_size(1));
     for (long i = (long)get_local_id(1) * QN_GPU_LX + get_local_id(0); i < nc; i += T) {
         float4 a[8];
-        _Pragma("unroll") for (int j = 0; j < 8; j++) a[j] = x4[i * 8 + j];
-        float am = 0.0f;
-        _Pragma("unroll") for (int j = 0; j < 8; j++) {
-            const float4 b = fabs(a[j]);
-            am = fmax(am, fmax(fmax(b.x, b.y), fmax(b.z, b.w)));
-        }
-        const float inv = am > 0.0f ? 127.0f / am : 0.0f;
+        const float am = qn_i_load_amax(a, x4, i, 8), inv = am > 0.0f ? 127.0f / am : 0.0f;
         uint he[4] = {0u, 0u, 0u, 0u}, ho[4] = {0u, 0u, 0u, 0u}, qe[4] = {0u, 0u, 0u, 0u}, qo[4] = {0u, 0u, 0u, 0u};
         int sx = 0;
         _Pragma("unroll") for (int j = 0; j < 8; j++) { /* columns 4j..4j+3: even ones 2j, 2j + 1 of the even half */
@@ -1005,13 +1009,7 @@ QN_INL void qn_i8_stage_x16(local uint4 *xq, local float *xd, const global float
     const int T = (int)(get_local_size(0) * get_local_size(1));
     for (long i = (long)get_local_id(1) * QN_GPU_LX + get_local_id(0); i < np; i += T) {
         float4 a[4];
-        _Pragma("unroll") for (int j = 0; j < 4; j++) a[j] = x4[i * 4 + j];
-        float am = 0.0f;
-        _Pragma("unroll") for (int j = 0; j < 4; j++) {
-            const float4 b = fabs(a[j]);
-            am = fmax(am, fmax(fmax(b.x, b.y), fmax(b.z, b.w)));
-        }
-        const float inv = am > 0.0f ? 127.0f / am : 0.0f;
+        const float am = qn_i_load_amax(a, x4, i, 4), inv = am > 0.0f ? 127.0f / am : 0.0f;
         uint h[4], q[4];
         _Pragma("unroll") for (int j = 0; j < 4; j++) {
             const float4 sa = a[j] * inv, ra = rint(sa);

@@ -14,7 +14,7 @@
 #               default again: the noise between two runs)
 #  2. q8 kernel rows at the same shapes: base8 (the default, qn_gemv_q8_m1), q8i (Q8I=1: qn_gemv_q8_i, 4 rows a
 #     warp), q8i2 (_i2: 2 rows), q8i2u (_i2u: 2 rows, 8 pieces in flight)
-#  3. conformance on NVIDIA of each Q4I / Q8I kernel (q4 cases; the q8 ones ride along as a control), the kernels the
+#  3. conformance on NVIDIA of each Q4I / Q8I kernel (q4 after the q4 rows, q8 after the q8 rows) (q4 cases; the q8 ones ride along as a control), the kernels the
 #     events list in brackets
 #  4. the output-head shapes 32000x4096 and 128256x4096 (q4: 70 / 280 MB, q8: 131 / 525 MB, beyond the copy's
 #     launch-bound sizes): default q8 and q4, then Q4I=1 Q8I=1
@@ -50,20 +50,7 @@ krows() { # LABEL SHAPES DTYPES SECONDS ENV...: the kernel rows, events on
   grep -E '^matmul' $D/ev_$label.txt 2>/dev/null | head -3 | tee -a $D/summary.txt
   pack
 }
-# 1. the deciding kernel rows
-krows base "$S7" q4 7 QUANTA_BENCH_COPY_KIB=$CK
-krows i4 "$S7" q4 6 $I4
-krows i4r2 "$S7" q4 6 $I4 QUANTA_OPENCL_GEMVS_RW=2
-krows i4pf "$S7" q4 6 $I4 QUANTA_OPENCL_GEMVS_PF=1
-krows i4r2pf "$S7" q4 6 $I4 QUANTA_OPENCL_GEMVS_RW=2 QUANTA_OPENCL_GEMVS_PF=1
-krows base4 "$S7" q4 6
-# 2. q8
-krows base8 "$S7" q8 6 QUANTA_BENCH_COPY_KIB=8208,22016
-krows q8i "$S7" q8 5 QUANTA_OPENCL_Q8I=1
-krows q8i2 "$S7" q8 5 QUANTA_OPENCL_Q8I=1 QUANTA_OPENCL_GEMVS_RW=2
-krows q8i2u "$S7" q8 5 QUANTA_OPENCL_Q8I=1 QUANTA_OPENCL_GEMVS_RW=2 QUANTA_OPENCL_GEMVS_U=8
-
-# 3. conformance on NVIDIA: q4 M = 1 products (whole steps and tails, groups 32/64/128; K = 14336: x too big for
+# conformance on NVIDIA (conf, after each format's rows): q4 M = 1 products (whole steps and tails, groups 32/64/128; K = 14336: x too big for
 #    local memory as floats, so no Q4I there) and q8 ones (matmul and the stacked multi)
 CASES=(--case "matmul:m=1,n=64,k=4096,w=q4,g=32,x=f32" --case "matmul:m=1,n=33,k=11008,w=q4,g=128,x=f32"
   --case "matmul:m=1,n=67,k=1024,w=q4,g=64,x=f32" --case "matmul:m=1,n=37,k=14336,w=q4,g=64,x=f32"
@@ -81,13 +68,26 @@ conf() { # LABEL ENV...
   grep -E '^FAIL|rror' $D/conform_$label.txt | head -4 | tee -a $D/summary.txt
   pack
 }
+# 1. the deciding kernel rows, each format's conformance right after its rows
+krows base "$S7" q4 7 QUANTA_BENCH_COPY_KIB=$CK
+krows i4 "$S7" q4 6 $I4
+krows i4r2 "$S7" q4 6 $I4 QUANTA_OPENCL_GEMVS_RW=2
+krows i4pf "$S7" q4 6 $I4 QUANTA_OPENCL_GEMVS_PF=1
+krows i4r2pf "$S7" q4 6 $I4 QUANTA_OPENCL_GEMVS_RW=2 QUANTA_OPENCL_GEMVS_PF=1
+krows base4 "$S7" q4 6
 conf i4 $I4
 conf i4r2 $I4 QUANTA_OPENCL_GEMVS_RW=2
 conf i4pf $I4 QUANTA_OPENCL_GEMVS_PF=1 QUANTA_OPENCL_GEMVS_SETS=3 QUANTA_OPENCL_GEMVS_GPC=1
 conf i4r2pf $I4 QUANTA_OPENCL_GEMVS_RW=2 QUANTA_OPENCL_GEMVS_PF=1
+# 2. q8
+krows base8 "$S7" q8 6 QUANTA_BENCH_COPY_KIB=8208,22016
+krows q8i "$S7" q8 5 QUANTA_OPENCL_Q8I=1
+krows q8i2 "$S7" q8 5 QUANTA_OPENCL_Q8I=1 QUANTA_OPENCL_GEMVS_RW=2
+krows q8i2u "$S7" q8 5 QUANTA_OPENCL_Q8I=1 QUANTA_OPENCL_GEMVS_RW=2 QUANTA_OPENCL_GEMVS_U=8
 conf q8i QUANTA_OPENCL_Q8I=1 QUANTA_OPENCL_GEMVS_SETS=3 QUANTA_OPENCL_GEMVS_GPC=1
 conf q8i2u QUANTA_OPENCL_Q8I=1 QUANTA_OPENCL_GEMVS_RW=2 QUANTA_OPENCL_GEMVS_U=8
 conf q8i2 QUANTA_OPENCL_Q8I=1 QUANTA_OPENCL_GEMVS_RW=2
+
 conf default
 [ -s $D/cl_build_log.txt ] && { say "program build log (first lines):"; head -c 1500 $D/cl_build_log.txt | tee -a $D/summary.txt; }
 

@@ -26,16 +26,6 @@
 
 #define NSET 4
 
-static int file_has(const char *path, const char *what) {
-    FILE *f = fopen(path, "r");
-    if (!f) return 0;
-    char line[512];
-    int found = 0;
-    while (!found && fgets(line, sizeof line, f)) found = strstr(line, what) != NULL;
-    fclose(f);
-    return found;
-}
-
 /* y = x·W^T on backend `name` with the env settings in set (NULL-terminated name=value pairs), into y */
 static void run(const char *name, const char *const *set, const char *events, quanta_graph *g, quanta_tensor *xt,
                 quanta_tensor *yt, const float *x, int64_t K, float *y, int64_t N) {
@@ -111,7 +101,7 @@ static void check(quanta_dtype dt, int64_t N, int64_t K, int group, uint64_t sal
         remove(events);
         ck_assert_ptr_nonnull(y[v] = malloc((size_t)N * sizeof(float)));
         run("opencl", sets[q8][v], events, g, xt, yt, x, K, y[v], N);
-        ck_assert_msg(file_has(events, kname[v]), "%lldx%lld g%d setting %d: no \"%s\" launch in %s", (long long)N,
+        ck_assert_msg(qt_file_has(events, kname[v]), "%lldx%lld g%d setting %d: no \"%s\" launch in %s", (long long)N,
                       (long long)K, group, v, kname[v], events);
         remove(events);
         for (int64_t i = 0; i < N; i++)
