@@ -832,19 +832,23 @@ QN_INL int qn_dp4a(uint a, uint b, int c) { /* Σ u8(a_i)·s8(b_i) + c */
 /* the 4 words' dot products of codes C with x plane X, from acc */
 #define QN_DP4A_4(C, X, acc) qn_dp4a((C).w, (X).w, qn_dp4a((C).z, (X).z, qn_dp4a((C).y, (X).y, qn_dp4a((C).x, (X).x, (acc)))))
 
+/* block i of x (n float4s) into a; returns max |x| over it (the int8 planes' scale) */
+QN_INL float qn_i_load_amax(float4 *a, const global float4 *x4, long i, int n) {
+    float am = 0.0f;
+    _Pragma("unroll") for (int j = 0; j < n; j++) {
+        a[j] = x4[i * n + j];
+        const float4 b = fabs(a[j]);
+        am = fmax(am, fmax(fmax(b.x, b.y), fmax(b.z, b.w)));
+    }
+    return am;
+}
 /* x's nc chunks into xq (4 planes of nc uint4: h even, h odd, q even, q odd columns), xd (d) and xs (Σ 256·h + q):
  * an item a chunk; returns after the barrier */
 QN_INL void qn_i4_stage_x(local uint4 *xq, local float *xd, local int *xs, const global float4 *x4, long nc) {
     const int T = (int)(get_local_size(0) * get_local_size(1));
     for (long i = (long)get_local_id(1) * QN_GPU_LX + get_local_id(0); i < nc; i += T) {
         float4 a[8];
-        _Pragma("unroll") for (int j = 0; j < 8; j++) a[j] = x4[i * 8 + j];
-        float am = 0.0f;
-        _Pragma("unroll") for (int j = 0; j < 8; j++) {
-            const float4 b = fabs(a[j]);
-            am = fmax(am, fmax(fmax(b.x, b.y), fmax(b.z, b.w)));
-        }
-        const float inv = am > 0.0f ? 127.0f / am : 0.0f;
+        const float am = qn_i_load_amax(a, x4, i, 8), inv = am > 0.0f ? 127.0f / am : 0.0f;
         uint he[4] = {0u, 0u, 0u, 0u}, ho[4] = {0u, 0u, 0u, 0u}, qe[4] = {0u, 0u, 0u, 0u}, qo[4] = {0u, 0u, 0u, 0u};
         int sx = 0;
         _Pragma("unroll") for (int j = 0; j < 8; j++) { /* columns 4j..4j+3: even ones 2j, 2j + 1 of the even half */
@@ -885,30 +889,31 @@ QN_INL void qn_i4_stage_x(local uint4 *xq, local float *xd, local int *xs, const
         }                                                                                                      \
     }
 /* one step at v0 whose chunks may run past the row: chunk u of row r is LD (a load from a clamped place, or a
- * register loaded before), its sum kept only where v0 + 32u < nv */
-#define QN_I4_SEL_STEP(R, U, LD)                                                                               \
+ * register loaded before), its sum kept only where v0 + 32u < nv; CH(R, C, V, KEEP) the chunk's math (QN_I4_CHUNK,
+ * QN_I8_PIECE) */
+#define QN_IW_SEL_STEP(CH, R, U, LD)                                                                           \
     {                                                                                                          \
         uint4 a[U][R];                                                                                         \
         _Pragma("unroll") for (int u = 0; u < (U); u++)                                                        \
             _Pragma("unroll") for (int r = 0; r < (R); r++) a[u][r] = LD;                                      \
         _Pragma("unroll") for (int u = 0; u < (U); u++)                                                        \
-            QN_I4_CHUNK(R, a[u], min(v0 + u * QN_GPU_LX, nv - 1), v0 + u * QN_GPU_LX < nv)                     \
+            CH(R, a[u], min(v0 + u * QN_GPU_LX, nv - 1), v0 + u * QN_GPU_LX < nv)                              \
     }
 /* the first step from pre where PRE (QN_S_F_PF: loaded before x was quantized), the whole steps, the row's tail as
  * one step */
-#define QN_I4_WALK(R, U, PRE)                                                                                  \
+#define QN_IW_WALK(CH, R, U, PRE)                                                                              \
     long v0 = l;                                                                                               \
     if (PRE) {                                                                                                 \
-        QN_I4_SEL_STEP(R, U, pre[u * (R) + r])                                                                 \
+        QN_IW_SEL_STEP(CH, R, U, pre[u * (R) + r])                                                             \
         v0 += (U) * QN_GPU_LX;                                                                                 \
     }                                                                                                          \
     for (; v0 + ((U) - 1) * QN_GPU_LX < nv; v0 += (U) * QN_GPU_LX) {                                           \
         uint4 a[U][R];                                                                                         \
         _Pragma("unroll") for (int u = 0; u < (U); u++)                                                        \
             _Pragma("unroll") for (int r = 0; r < (R); r++) a[u][r] = wr[r][v0 + u * QN_GPU_LX];               \
-        _Pragma("unroll") for (int u = 0; u < (U); u++) QN_I4_CHUNK(R, a[u], v0 + u * QN_GPU_LX, 1)            \
+        _Pragma("unroll") for (int u = 0; u < (U); u++) CH(R, a[u], v0 + u * QN_GPU_LX, 1)                     \
     }                                                                                                          \
-    if (v0 < nv) QN_I4_SEL_STEP(R, U, wr[r][min(v0 + u * QN_GPU_LX, nv - 1)])
+    if (v0 < nv) QN_IW_SEL_STEP(CH, R, U, wr[r][min(v0 + u * QN_GPU_LX, nv - 1)])
 /* block IT of the group, rows gb + ly·R ..: the walk (its first step from pre where PRE), the sums stored */
 #define QN_I4_BLOCK(IT, R, U, PRE)                                                                             \
     {                                                                                                          \
@@ -921,7 +926,7 @@ QN_INL void qn_i4_stage_x(local uint4 *xq, local float *xd, local int *xs, const
             wr[r] = (const global uint4 *)(W + nr[r] * rb);                                                    \
             p[r] = 0.0f;                                                                                       \
         }                                                                                                      \
-        QN_I4_WALK(R, U, PRE)                                                                                  \
+        QN_IW_WALK(QN_I4_CHUNK, R, U, PRE)                                                                     \
         local float *rd = QN_S_RED(IT);                                                                        \
         _Pragma("unroll") for (int r = 0; r < (R); r++) rd[(ly * QN_S_RW + r) * QN_GPU_RED + l] = p[r];         \
         barrier(CLK_LOCAL_MEM_FENCE);                                                                          \
@@ -974,6 +979,107 @@ QN_I4_KERNEL(qn_gemv_q4_i, 4, QN_S_U, 0)
 QN_I4_KERNEL(qn_gemv_q4_i2, 2, QN_G1_U, 0)
 QN_I4_KERNEL(qn_gemv_q4_ip, 4, QN_S_U, 1)
 QN_I4_KERNEL(qn_gemv_q4_i2p, 2, QN_G1_U, 1)
+
+/* ---- M = 1: q8 through integer dot products (QUANTA_OPENCL_Q8I=1, off by default until measured) ----
+ * Why: the float q8 GEMVs spend ~3-5 instructions a weight byte (a PRMT or shift/mask/OR, an exact subtraction,
+ * an FMA) and reach 60-70% of the copy kernel at the same bytes at the 7B shapes (H100 02:25). Here, as
+ * qn_gemv_q4_i, the group quantizes x once into local memory, per 16-column piece (one weight piece) as two int8
+ * planes (x ≈ d·(256·h + q), d = max|x| / (127·256)), and a piece of a row is 8 signed 4-byte dot products: Σ c·X
+ * in int32 (|.| < 2^27; its conversion to float rounds above 2^24: relative 6e-8), times d, summed as floats a
+ * piece at a time, times the row scale at the end (as qn_gemv_q8_s). Not the float kernels' bits (x rounded to ~16
+ * bits). matmul and matmul_multi (stacked weights), qn_gemv_q8_s's arguments (the residual ones unused). */
+#if defined(QN_NV_PTX)
+QN_INL int qn_dp4a_ss(uint a, uint b, int c) {
+    int d;
+    __asm__("dp4a.s32.s32 %0, %1, %2, %3;" : "=r"(d) : "r"(a), "r"(b), "r"(c));
+    return d;
+}
+#else
+QN_INL int qn_dp4a_ss(uint a, uint b, int c) { /* Σ s8(a_i)·s8(b_i) + c */
+    const int w = as_int(a), s = as_int(b);
+    return c + ((w << 24) >> 24) * ((s << 24) >> 24) + ((w << 16) >> 24) * ((s << 16) >> 24) +
+           ((w << 8) >> 24) * ((s << 8) >> 24) + (w >> 24) * (s >> 24);
+}
+#endif
+#define QN_DP4A_SS_4(C, X, acc) qn_dp4a_ss((C).w, (X).w, qn_dp4a_ss((C).z, (X).z, qn_dp4a_ss((C).y, (X).y, qn_dp4a_ss((C).x, (X).x, (acc)))))
+
+/* x's np pieces of 16 columns into xq (2 planes of np uint4: h, q; byte k of word j: column 4j + k) and xd (d): an
+ * item a piece; returns after the barrier */
+QN_INL void qn_i8_stage_x16(local uint4 *xq, local float *xd, const global float4 *x4, long np) {
+    const int T = (int)(get_local_size(0) * get_local_size(1));
+    for (long i = (long)get_local_id(1) * QN_GPU_LX + get_local_id(0); i < np; i += T) {
+        float4 a[4];
+        const float am = qn_i_load_amax(a, x4, i, 4), inv = am > 0.0f ? 127.0f / am : 0.0f;
+        uint h[4], q[4];
+        _Pragma("unroll") for (int j = 0; j < 4; j++) {
+            const float4 sa = a[j] * inv, ra = rint(sa);
+            const int4 hh = convert_int4(ra), qq = convert_int4(clamp(rint((sa - ra) * 256.0f), -127.0f, 127.0f));
+            h[j] = (uint)(hh.x & 255) | (uint)(hh.y & 255) << 8 | (uint)(hh.z & 255) << 16 | (uint)(hh.w & 255) << 24;
+            q[j] = (uint)(qq.x & 255) | (uint)(qq.y & 255) << 8 | (uint)(qq.z & 255) << 16 | (uint)(qq.w & 255) << 24;
+        }
+        xq[i] = (uint4)(h[0], h[1], h[2], h[3]);
+        xq[np + i] = (uint4)(q[0], q[1], q[2], q[3]);
+        xd[i] = am / (127.0f * 256.0f);
+    }
+    barrier(CLK_LOCAL_MEM_FENCE);
+}
+/* piece V of the R rows (codes C[r]), added to p[r] where KEEP */
+#define QN_I8_PIECE(R, C, V, KEEP)                                                                             \
+    {                                                                                                          \
+        const long vv = (V);                                                                                   \
+        const uint4 hx = xq[vv], qx = xq[nv + vv];                                                             \
+        const float d = xd[vv];                                                                                \
+        _Pragma("unroll") for (int r = 0; r < (R); r++) {                                                      \
+            const int t = QN_DP4A_SS_4(C[r], hx, 0) * 256 + QN_DP4A_SS_4(C[r], qx, 0);                         \
+            const float f = fma((float)t, d, p[r]);                                                            \
+            p[r] = (KEEP) ? f : p[r];                                                                          \
+        }                                                                                                      \
+    }
+/* R rows a warp, U pieces of each in flight a lane: qn_gemv_q8_i (4, 2), _i2 (2, 4), _i2u (2, 8: QUANTA_OPENCL_GEMVS_U=8) */
+#define QN_I8_KERNEL(NAME, R, U)                                                                               \
+    kernel void NAME(const global uchar *W0, ulong wo0, long ws0, const global uchar *W1, ulong wo1, long ws1, \
+                     const global uchar *W2, ulong wo2, long ws2, const global uchar *xb_, ulong xo,           \
+                     global uchar *y0, ulong yo0, global uchar *y1, ulong yo1, global uchar *y2, ulong yo2,    \
+                     int ydt, long N0, long N1, long N2, long K, int iters, int xl, int rw,                    \
+                     const global uchar *rres, ulong ro, global uchar *sres, ulong so, int rmode,              \
+                     local float4 *lm) {                                                                       \
+        (void)xl, (void)rw, (void)rres, (void)ro, (void)sres, (void)so, (void)rmode;                           \
+        const int l = (int)get_local_id(0), ly = (int)get_local_id(1), ry = (int)get_local_size(1);            \
+        const long N = N0 + N1 + N2, nv = K / 16;                                                              \
+        QN_S_LOCAL_SPLIT(lm)                                                                                   \
+        local uint4 *xq = (local uint4 *)lx;                                                                   \
+        local float *xd = (local float *)(xq + 2 * nv);                                                        \
+        uint4 pre[1]; /* QN_IW_WALK's, unused */                                                               \
+        (void)pre;                                                                                             \
+        qn_i8_stage_x16(xq, xd, (const global float4 *)(xb_ + xo), nv);                                        \
+        for (int it = 0; it < iters; it++) {                                                                   \
+            const long gb = QN_S_BLOCK(it, R), n0 = gb + ly * (R);                                             \
+            if (gb >= N) break; /* uniform over the group */                                                   \
+            float sc[R], p[R];                                                                                 \
+            const global uint4 *wr[R];                                                                         \
+            _Pragma("unroll") for (int r = 0; r < (R); r++) {                                                  \
+                wr[r] = qn_q8_m1_row(min(n0 + r, N - 1), W0 + wo0, ws0, W1 + wo1, ws1, W2 + wo2, ws2, N0, N1, K, &sc[r]); \
+                p[r] = 0.0f;                                                                                   \
+            }                                                                                                  \
+            QN_IW_WALK(QN_I8_PIECE, R, U, 0)                                                                   \
+            local float *rd = QN_S_RED(it);                                                                    \
+            _Pragma("unroll") for (int r = 0; r < (R); r++) rd[(ly * QN_S_RW + r) * QN_GPU_RED + l] = p[r] * sc[r]; \
+            barrier(CLK_LOCAL_MEM_FENCE);                                                                      \
+            const int f = ly * QN_GPU_LX + l; /* output gb + f: warp f / R's row f % R */                      \
+            if (f < ry * (R)) {                                                                                \
+                const long n = gb + f;                                                                         \
+                if (n < N) {                                                                                   \
+                    long rr;                                                                                   \
+                    const int i = qn_stack_row(n, N0, N1, &rr);                                                \
+                    qn_st(i == 0 ? y0 + yo0 : i == 1 ? y1 + yo1 : y2 + yo2, ydt, (size_t)rr,                   \
+                          qn_gpu_sum32(rd + ((f / (R)) * QN_S_RW + f % (R)) * QN_GPU_RED));                    \
+                }                                                                                              \
+            }                                                                                                  \
+        }                                                                                                      \
+    }
+QN_I8_KERNEL(qn_gemv_q8_i, 4, QN_S_U)
+QN_I8_KERNEL(qn_gemv_q8_i2, 2, QN_G1_U)
+QN_I8_KERNEL(qn_gemv_q8_i2u, 2, 8)
 
 /* ---- M = 1 with the norm before it (QUANTA_OPENCL_NORM_GEMV=1): add_norm / rms_norm_add_norm / rms_norm,
  * then the q8 GEMV(s) reading its normed row ----

@@ -1547,20 +1547,29 @@ static int qn_f8_env_digit(int *cache, const char *name, char max, int def) {
     }
     return *cache;
 }
-static int qn_f8_env_sk() {
-    static int v = -1;
-    return qn_f8_env_digit(&v, "QUANTA_CUDA_FP8_SK", '6', QN_F8_SK_DEFAULT);
-}
+/* fn(): the switch `name` (0 .. max, else def), read once */
+#define QN_F8_ENV_SWITCH(fn, name, max, def)                                                                           \
+    static int fn() {                                                                                                  \
+        static int v = -1;                                                                                             \
+        return qn_f8_env_digit(&v, name, max, def);                                                                    \
+    }
+QN_F8_ENV_SWITCH(qn_f8_env_sk, "QUANTA_CUDA_FP8_SK", '6', QN_F8_SK_DEFAULT)
 
 /* QUANTA_CUDA_FP8_STM (fp817): 1: the TMA-store epilogue writes its boxes by stmatrix (qn_f8t_store_tma; y
  * bit-identical); 0 or unset: QN_F8_STM_DEFAULT (0 until a device run has timed it). Read once. */
 #ifndef QN_F8_STM_DEFAULT
 #define QN_F8_STM_DEFAULT 0
 #endif
-static int qn_f8_env_stm() {
-    static int v = -1;
-    return qn_f8_env_digit(&v, "QUANTA_CUDA_FP8_STM", '1', QN_F8_STM_DEFAULT);
-}
+QN_F8_ENV_SWITCH(qn_f8_env_stm, "QUANTA_CUDA_FP8_STM", '1', QN_F8_STM_DEFAULT)
+
+/* QUANTA_CUDA_FP8_TW (fp817): 1: where the TMA form's pick is 128x128 (M <= 512 on the 7B/13B rows), clusters of 2
+ * along the tokens multicasting the weight rows (V2=2tws's kernel, y bit-identical to 0ts) instead of 0ts or the split-K
+ * groups: what cuBLASLt runs on those rows (nvjet 128x128, cluster 1x2); 0 or unset: QN_F8_TW_DEFAULT (0 until a
+ * device run has timed it as a route). Read once. */
+#ifndef QN_F8_TW_DEFAULT
+#define QN_F8_TW_DEFAULT 0
+#endif
+QN_F8_ENV_SWITCH(qn_f8_env_tw, "QUANTA_CUDA_FP8_TW", '1', QN_F8_TW_DEFAULT)
 
 /* QUANTA_CUDA_FP8_TILE=128x256|128x128|64x128|64x64|128x192 (the last: TMA forms only, fp814) forces a tile on every call (conformance of each tile by
  * bench/cuda/verify_mmq8.sh); unset or anything else: picked by grid size. Read once. */
@@ -1626,10 +1635,7 @@ void qn_cuda_fp8_x_split(void *buf, int64_t M, int64_t Kp, uint8_t **xq, float *
 #ifndef QN_F8_QUANT_SM_DEFAULT
 #define QN_F8_QUANT_SM_DEFAULT 2
 #endif
-static int qn_f8_quant_sm() {
-    static int v = -1;
-    return qn_f8_env_digit(&v, "QUANTA_CUDA_FP8_QUANT_SM", '1', QN_F8_QUANT_SM_DEFAULT);
-}
+QN_F8_ENV_SWITCH(qn_f8_quant_sm, "QUANTA_CUDA_FP8_QUANT_SM", '1', QN_F8_QUANT_SM_DEFAULT)
 
 /* The layout the GEMM of QUANTA_CUDA_FP8_V2 reads: token-major for the TMA form (t), slices otherwise. */
 int qn_cuda_fp8_quantize_x(int x_dtype, const void *x, int64_t M, int64_t K, int64_t Kp, void *buf, void *stream) {
@@ -1699,6 +1705,7 @@ static int qn_f8_gemm(const qn_cuda_weight *w, const void *buf, int64_t M, int y
     if (w->fmt != QN_CW_E4M3 || !qn_sm90a_device_ok()) return -1;
     if (cluster != 1 && cluster != 2 && cluster != 4) return (int)cudaErrorInvalidValue;
     const bool scale_pf = !(persist & 256), stm = (persist & 512) || (sk & 16) || qn_f8_env_stm(), tlast = persist & 1024;
+    const bool tw = (sk & 32) || qn_f8_env_tw();
     persist &= 255, sk &= 15;
     /* TMA forms: no split; clusters of 1 or 2 along the weights, 2 or 4 along the tokens (5, 6) */
     if (persist >= 3 && (splits != 1 || (persist <= 4 ? cluster == 4 : cluster == 1) || persist > 6))
@@ -1724,6 +1731,10 @@ static int qn_f8_gemm(const qn_cuda_weight *w, const void *buf, int64_t M, int y
     const int t = persist >= 3 ? qn_f8t_pick(w->N, M, sms, tile) : qn_f8_pick(w->N, M, sms, tile);
     if (persist >= 3) { /* 4, 6: the TMA store epilogue where y allows it (2-byte, rows 16-byte multiples, aligned) */
         const bool epi = (persist == 4 || persist == 6) && y_dtype != QN_DT_F32 && w->N % 8 == 0 && ((uintptr_t)y & 15u) == 0;
+        /* fp817's TW: a picked 128x128 tile as 2tws (clusters of 2 along the tokens, the weight rows multicast: the
+         * peer's 1x2 cluster on these rows), in place of 0ts and of the groups */
+        if (tw && persist == 4 && cluster == 1 && tile == 0 && t == 2)
+            return epi ? qn_f8t_launch_tile<2, 1, 1>(2, a, sms, s) : qn_f8t_launch_tile<2, 0, 1>(2, a, sms, s);
         /* fp815's stream-K: tile 128x256 unless 128x128 / 128x192 is forced */
         if (persist == 4 && cluster == 1 && skw && skf &&
             (sk == 2 || sk == 3 || sk == 5 || (sk == 1 && tile != 2 && tile != 5 && qn_f8_sk_pick(w->N, M, w->Kp, sms, t)) ||

@@ -37,7 +37,8 @@ int qn_cuda_fp8_gemm_cl(const qn_cuda_weight *w, const void *buf, int64_t M, int
  * qn_cuda_fp8_gemm_cl. ws:
  * qn_cuda_fp8_sk_bytes(sms) bytes; flags: 2 x sms unsigned, zero before the call, left zero by it. y within the
  * bound of the reference; bit-identical to 0ts on tiles not split. sk 5 / 6 (fp817): 3 / 4 with the shared reduction (every
- * piece of a split tile adds its peers' sums for a share of the tile and stores it); sk | 16: with the stmatrix epilogue. */
+ * piece of a split tile adds its peers' sums for a share of the tile and stores it); sk | 16: with the stmatrix epilogue;
+ * sk | 32: with QUANTA_CUDA_FP8_TW's route (a picked 128x128 tile in clusters of 2 along the tokens, no groups). */
 size_t qn_cuda_fp8_sk_bytes(int sms);
 /* Whether sk 1 takes stream-K for this shape (tile picked, sms SMs): what fp8_check prints beside the times. */
 int qn_cuda_fp8_sk_taken(int64_t N, int64_t M, int64_t Kp, int sms);

@@ -13,7 +13,8 @@ timed twice, the noise floor of a ratio), sk5 = fp817's groups with the shared r
 SK=5), sk6 = those where its model picks them (SK=6), sk2 = fp815's stream-K, t192 / t128 = 0ts with the 128x192 /
 128x128 tile forced, g192 = split-K groups on 128x192, w128 = 128x128 in clusters of 2 along the tokens multicasting
 the weights (V2=2tws, the peer's 1x2 cluster), c128 = 128x128 in clusters of 2 along the weights multicasting the
-tokens (V2=2ts), stm / sk4s / sk6s = dflt / sk4 / sk6 with fp817's stmatrix epilogue (QUANTA_CUDA_FP8_STM=1), quant
+tokens (V2=2ts), stm / sk4s / sk6s = dflt / sk4 / sk6 with fp817's stmatrix epilogue (QUANTA_CUDA_FP8_STM=1), sk4w /
+sk6w = sk4 / sk6 with QUANTA_CUDA_FP8_TW=1 (a picked 128x128 as w128, no groups there), sk6ws = sk6 with both, quant
 = our per-token quantizer alone (default form); "peer" alone: _scaled_mm only (for ncu).
 Each row also prints which routes sk4 / sk6 take there (groups or not: the host's models).
 Method: per row, every candidate warmed up (3 calls), then FP8_PAIR_REPS (default 5) rounds; in each round every
@@ -118,7 +119,8 @@ def main():
 
         known = {"dflt": gemm(0), "t192": gemm(5), "t128": gemm(2), "sk3": sk(3, 0), "g192": sk(3, 5), "sk4": sk(4, 0),
                  "sk4b": sk(4, 0), "sk5": sk(5, 0), "sk6": sk(6, 0), "w128": gemm(2, 2, 6), "c128": gemm(2, 2, 4),
-                 "stm": gemm(0, 1, 4 | 512), "sk4s": sk(4 | 16, 0), "sk6s": sk(6 | 16, 0),
+                 "stm": gemm(0, 1, 4 | 512), "sk4s": sk(4 | 16, 0), "sk6s": sk(6 | 16, 0), "sk4w": sk(4 | 32, 0),
+                 "sk6w": sk(6 | 32, 0), "sk6ws": sk(6 | 48, 0),
                  "sk2": sk(2, 0), "quant": q}
         peer = lambda: torch._scaled_mm(x8, w8.t(), sx, sw, out_dtype=torch.bfloat16, use_fast_accum=True)
         cands = [("peer", peer)] + [(f, known[f]) for f in forms if f in known]

@@ -2,7 +2,7 @@
 # verify_fa17.sh — device checks of the wgmma prefill attention (kernels_cuda/attention_wg.cu, issue 14, fa17), run
 # after bench/e2e/run_h200.sh has built Quanta (/tmp/qbuild) and bench/cuda/prebuild_fa17.sh attention_check (built
 # from the call's tree). Round 1 (DR1), at most ~60 s (LIMIT). Steps, deciding rows first:
-#  1. attention_check wgbench, twice (the second pass in reverse order), each followed by attention_peers.py (torch
+#  1. attention_check wgbench (again in reverse order after step 2 if time is left), each followed by attention_peers.py (torch
 #     SDPA's cuDNN backend, timed the same way: ~2 ms samples, the median) on the 13 shapes (hd128, bf16 B x 32
 #     heads x N = 512k rows: non-causal and causal 1k / 4k / 16k, f16 4k causal, GQA 32/8 4k causal, 512 causal,
 #     non-causal and causal 2k / 8k; per shape one setup, the forms in turns): 41, 44, 47 (the auto pick's forms;
@@ -56,8 +56,7 @@ pass() { # pass N FORMS
   pack
 }
 pass 1 $FORMS
-[ $(left) -gt 40 ] && pass 2 $(echo $FORMS | tr ',' '\n' | tac | paste -sd, -)
-T=$(($(left) - 14)); [ $T -gt 16 ] && T=16
+T=$(($(left) - 8)); [ $T -gt 14 ] && T=14
 if [ $T -lt 8 ]; then say "correctness skipped (time): VERDICT incomplete"; VERDICT=incomplete; say "VERDICT $VERDICT"; pack; exit 0; fi
 PIDS=""
 if [ -x $Q ]; then
@@ -91,6 +90,8 @@ for w in 0,52,53 54,56,57; do
   [ "$rc" = 0 ] || VERDICT=FAIL
 done
 pack
+# the second timing pass (reverse order) once the candidates' correctness is in (a call cut short keeps that)
+[ $(left) -gt 16 ] && pass 2 $(echo $FORMS | tr ',' '\n' | tac | paste -sd, -)
 # 3. ncu: 56 on 4k non-causal (shape 1: the main launch and the split tail) and 4k causal (shape 4), a warm-up and
 #    one timed launch each
 if [ -x $BIN ] && command -v ncu >/dev/null 2>&1 && [ $(left) -gt 8 ]; then

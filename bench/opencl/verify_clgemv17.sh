@@ -3,7 +3,8 @@
 # "clgemv17"): GEMV q4/q8 >= 70% of the OpenCL copy kernel's bandwidth (device time: `gemvk` / `copy (device)`, and
 # the copy at the same bytes, QUANTA_BENCH_COPY_KIB), decode >= 0.5x CUDA kept. Round 1 (DR1): q4 through integer
 # dot products (QUANTA_OPENCL_Q4I=1: qn_gemv_q4_i, x quantized in the group) against the default (qn_gemv_q4_s,
-# floats), its conformance on NVIDIA (dp4a by inline PTX), the large output-head shapes. At most VERIFY_S (45) s;
+# floats), the same for q8 (QUANTA_OPENCL_Q8I=1: qn_gemv_q8_i against qn_gemv_q8_m1), their conformance on NVIDIA
+# (dp4a by inline PTX), the large output-head shapes. At most VERIFY_S (45) s;
 # everything in $OUT/clgemv17/, packed as $OUT/clgemv17.tgz (summary.txt). Measures, in this order (each step
 # skipped when the budget is short):
 #  1. q4 kernel rows (`quanta bench`, QUANTA_OPENCL_EVENTS) at 4096x4096, 11008x4096, 4096x11008:
@@ -11,12 +12,15 @@
 #       i4      Q4I=1: qn_gemv_q4_i (4 rows a warp), i4r2 (_i2: 2 rows a warp, twice the warps), i4pf / i4r2pf
 #               (_ip / _i2p, GEMVS_PF=1: the first step's weights loaded before x is quantized), then base4 (the
 #               default again: the noise between two runs)
-#  2. conformance on NVIDIA of each Q4I kernel (q4 cases; the q8 ones ride along as a control), the kernels the
+#  2. q8 kernel rows at the same shapes: base8 (the default, qn_gemv_q8_m1), q8i (Q8I=1: qn_gemv_q8_i, 4 rows a
+#     warp), q8i2 (_i2: 2 rows), q8i2u (_i2u: 2 rows, 8 pieces in flight)
+#  3. conformance on NVIDIA of each Q4I / Q8I kernel (q4 after the q4 rows, q8 after the q8 rows) (q4 cases; the q8 ones ride along as a control), the kernels the
 #     events list in brackets
-#  3. the output-head shapes 32000x4096 and 128256x4096 (q4: 70 / 280 MB, q8: 131 / 525 MB, beyond the copy's
-#     launch-bound sizes): default q8 and q4, then q4 Q4I=1
-#  4. decode tg128 -r 2 of $L1 and $G (default: q4 is not on the files' decode path, the weights are q8 on OpenCL)
-#     against CUDA's tg128 in the same call
+#  4. the output-head shapes 32000x4096 and 128256x4096 (q4: 70 / 280 MB, q8: 131 / 525 MB, beyond the copy's
+#     launch-bound sizes): default q8 and q4, then Q4I=1 Q8I=1
+#  5. decode tg128 -r 2 of $L1 and $G (default: q4 is not on the files' decode path, the weights are q8 on OpenCL)
+#     against CUDA's tg128 in the same call; the 1B with Q8I=1 (its plain q8 GEMVs: o, the output head) and its
+#     greedy text against the default's
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 . bench/common/verifylib.sh clgemv17 ${VERIFY_S:-45}
@@ -46,42 +50,52 @@ krows() { # LABEL SHAPES DTYPES SECONDS ENV...: the kernel rows, events on
   grep -E '^matmul' $D/ev_$label.txt 2>/dev/null | head -3 | tee -a $D/summary.txt
   pack
 }
-# 1. the deciding kernel rows
+# conformance on NVIDIA (conf, after each format's rows): q4 M = 1 products (whole steps and tails, groups 32/64/128; K = 14336: x too big for
+#    local memory as floats, so no Q4I there) and q8 ones (matmul and the stacked multi)
+CASES=(--case "matmul:m=1,n=64,k=4096,w=q4,g=32,x=f32" --case "matmul:m=1,n=33,k=11008,w=q4,g=128,x=f32"
+  --case "matmul:m=1,n=67,k=1024,w=q4,g=64,x=f32" --case "matmul:m=1,n=37,k=14336,w=q4,g=64,x=f32"
+  --case "matmul:m=1,n=7,k=32,w=q4,g=32,x=f32" --case "matmul:m=1,n=5,k=96,w=q4,g=32,x=f32"
+  --case "matmul:m=1,n=300,k=4096,w=q4,g=64,x=f32"
+  --case "matmul:m=1,n=100,k=4096,w=q8,x=f32" --case "matmul:m=1,n=67,k=11008,w=q8,x=f32"
+  --case "matmul:m=1,n=67,k=1040,w=q8,x=f32" --case "matmul:m=1,n=5,k=16,w=q8,x=f32"
+  --case "matmul_multi:m=1,n=64,k=2048,w=q8,n1=40,n2=24,part=1,x=f32")
+conf() { # LABEL ENV...
+  local label=$1; shift
+  [ $(left) -gt 3 ] || { say "conform $label skipped (time)"; return; }
+  rm -f $D/ev_conf_$label.txt
+  env "$@" QUANTA_OPENCL_EVENTS=$D/ev_conf_$label.txt timeout 4 $Q conform --backend opencl "${CASES[@]}" > $D/conform_$label.txt 2>&1
+  say "conform q4/q8 M=1 GEMVs $label ($*) rc=$? $(grep -E '^total' $D/conform_$label.txt) [$(grep -oE '^matmul(_multi)? \(gemv q[48] [a-z0-9]+\)' $D/ev_conf_$label.txt 2>/dev/null | sort -u | tr '\n' ' ')]"
+  grep -E '^FAIL|rror' $D/conform_$label.txt | head -4 | tee -a $D/summary.txt
+  pack
+}
+# 1. the deciding kernel rows, each format's conformance right after its rows
 krows base "$S7" q4 7 QUANTA_BENCH_COPY_KIB=$CK
 krows i4 "$S7" q4 6 $I4
 krows i4r2 "$S7" q4 6 $I4 QUANTA_OPENCL_GEMVS_RW=2
 krows i4pf "$S7" q4 6 $I4 QUANTA_OPENCL_GEMVS_PF=1
 krows i4r2pf "$S7" q4 6 $I4 QUANTA_OPENCL_GEMVS_RW=2 QUANTA_OPENCL_GEMVS_PF=1
 krows base4 "$S7" q4 6
-
-# 2. conformance on NVIDIA: q4 M = 1 products (whole steps and tails, groups 32/64/128; K = 14336: x too big for
-#    local memory as floats, so no Q4I there) and q8 ones (untouched by Q4I: a control)
-CASES=(--case "matmul:m=1,n=64,k=4096,w=q4,g=32,x=f32" --case "matmul:m=1,n=33,k=11008,w=q4,g=128,x=f32"
-  --case "matmul:m=1,n=67,k=1024,w=q4,g=64,x=f32" --case "matmul:m=1,n=37,k=14336,w=q4,g=64,x=f32"
-  --case "matmul:m=1,n=7,k=32,w=q4,g=32,x=f32" --case "matmul:m=1,n=5,k=96,w=q4,g=32,x=f32"
-  --case "matmul:m=1,n=300,k=4096,w=q4,g=64,x=f32"
-  --case "matmul:m=1,n=100,k=4096,w=q8,x=f32" --case "matmul:m=1,n=67,k=11008,w=q8,x=f32")
-conf() { # LABEL ENV...
-  local label=$1; shift
-  [ $(left) -gt 3 ] || { say "conform $label skipped (time)"; return; }
-  rm -f $D/ev_conf_$label.txt
-  env "$@" QUANTA_OPENCL_EVENTS=$D/ev_conf_$label.txt timeout 4 $Q conform --backend opencl "${CASES[@]}" > $D/conform_$label.txt 2>&1
-  say "conform q4/q8 M=1 GEMVs $label ($*) rc=$? $(grep -E '^total' $D/conform_$label.txt) [$(grep -oE '^matmul \(gemv q4 [a-z0-9]+\)' $D/ev_conf_$label.txt 2>/dev/null | sort -u | tr '\n' ' ')]"
-  grep -E '^FAIL|rror' $D/conform_$label.txt | head -4 | tee -a $D/summary.txt
-  pack
-}
 conf i4 $I4
 conf i4r2 $I4 QUANTA_OPENCL_GEMVS_RW=2
 conf i4pf $I4 QUANTA_OPENCL_GEMVS_PF=1 QUANTA_OPENCL_GEMVS_SETS=3 QUANTA_OPENCL_GEMVS_GPC=1
 conf i4r2pf $I4 QUANTA_OPENCL_GEMVS_RW=2 QUANTA_OPENCL_GEMVS_PF=1
+# 2. q8
+krows base8 "$S7" q8 6 QUANTA_BENCH_COPY_KIB=8208,22016
+krows q8i "$S7" q8 5 QUANTA_OPENCL_Q8I=1
+krows q8i2 "$S7" q8 5 QUANTA_OPENCL_Q8I=1 QUANTA_OPENCL_GEMVS_RW=2
+krows q8i2u "$S7" q8 5 QUANTA_OPENCL_Q8I=1 QUANTA_OPENCL_GEMVS_RW=2 QUANTA_OPENCL_GEMVS_U=8
+conf q8i QUANTA_OPENCL_Q8I=1 QUANTA_OPENCL_GEMVS_SETS=3 QUANTA_OPENCL_GEMVS_GPC=1
+conf q8i2u QUANTA_OPENCL_Q8I=1 QUANTA_OPENCL_GEMVS_RW=2 QUANTA_OPENCL_GEMVS_U=8
+conf q8i2 QUANTA_OPENCL_Q8I=1 QUANTA_OPENCL_GEMVS_RW=2
+
 conf default
 [ -s $D/cl_build_log.txt ] && { say "program build log (first lines):"; head -c 1500 $D/cl_build_log.txt | tee -a $D/summary.txt; }
 
-# 3. the output heads: the target on a basis the launch does not dominate (same-size copy: 35 / 65 MiB)
+# 4. the output heads: the target on a basis the launch does not dominate (same-size copy: 35 / 65 MiB)
 krows head "$SH" q8,q4 12 QUANTA_BENCH_COPY_KIB=35000,65000
-krows head_i4 "$SH" q4 7 $I4
+krows head_i "$SH" q8,q4 12 $I4 QUANTA_OPENCL_Q8I=1
 
-# 4. decode: the defaults, CUDA in the same call
+# 5. decode: the defaults, CUDA in the same call; the 1B with Q8I=1
 cl_files_wait
 tgo() { # LABEL FILE ENV...: OpenCL decode tg128 -r 2
   local label=$1 f=$2; shift 2
@@ -106,6 +120,16 @@ tgo g_default $G
 tgo l1_default $L1
 tgc g $G
 tgc l1 $L1
+tgo l1_q8i $L1 QUANTA_OPENCL_Q8I=1
+gen() { # LABEL FILE ENV...: 24 greedy tokens
+  local label=$1 f=$2; shift 2
+  [ -f $f ] && [ $(left) -gt 3 ] || return
+  env "$@" timeout 4 $Q generate -m $f -n 24 --backend opencl --quiet > $D/gen_$label.txt 2> $D/gen_$label.err
+  say "generate $label ($*) rc=$? $(md5sum < $D/gen_$label.txt | cut -c1-12)"
+}
+gen l1_default $L1
+gen l1_q8i $L1 QUANTA_OPENCL_Q8I=1
+[ -s $D/gen_l1_q8i.txt ] && { cmp -s $D/gen_l1_default.txt $D/gen_l1_q8i.txt && say "greedy 1B Q8I=1: same text" || say "greedy 1B Q8I=1: TEXT DIFFERS"; }
 printf "\n| decode run (tg128) | switches | tok/s | sd |\n|---|---|---|---|$ROWS\n" | tee -a $D/summary.txt
 say "done"
 pack

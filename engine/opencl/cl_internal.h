@@ -89,6 +89,9 @@ typedef enum qn_cl_kernel_id {
     QK_GEMV_Q4_I2,
     QK_GEMV_Q4_IP,
     QK_GEMV_Q4_I2P,
+    QK_GEMV_Q8_I,
+    QK_GEMV_Q8_I2,
+    QK_GEMV_Q8_I2U,
     QK_COUNT
 } qn_cl_kernel_id;
 

@@ -357,7 +357,7 @@ typedef struct gemvs_geo {
     size_t l[2], g[2], lbytes;
     cl_int iters, xl, rw;
 } gemvs_geo;
-static int gemvs_shape(const qn_cl *s, const mm_args *m, size_t rows, int glu, int q4, gemvs_geo *o);
+static int gemvs_shape(const qn_cl *s, const mm_args *m, size_t rows, int glu, int xk, gemvs_geo *o);
 
 static quanta_status run_gemv_gpu(qn_cl *s, const mm_args *m, qn_cl_kernel_id id) {
     const size_t sets = id == QK_GEMV_Q4_GPU ? gemv1_sets(s, m) : 0;
@@ -429,12 +429,14 @@ static size_t gemv1_sets(const qn_cl *s, const mm_args *m) {
  * 32 x S items, S = QUANTA_OPENCL_GEMVS_SETS (1..8), by default 8 halved while that leaves fewer groups than
  * compute units (4096 rows at 4 a warp: 1024 warps, 8 an SM in all; each group copies x once, so not smaller),
  * and fewer where the local memory would not hold x; QUANTA_OPENCL_GEMVS_GPC = groups a compute unit (0, the default: one block a group, the plain grid).
+ * xk, the kernel's x: 0 q8's floats, 1 q4's split floats (qn_gemv_q4_s), 2 q4's int8 planes (qn_gemv_q4_i), 3 q8's
+ * int8 planes (qn_gemv_q8_i); 2 and 3 always stage x.
  * Fills the launch for `rows` outputs at `per` a warp (rw: the warp's weight rows); returns 0 when off. */
-static int gemvs_shape(const qn_cl *s, const mm_args *m, size_t rows, int glu, int q4, gemvs_geo *o) {
+static int gemvs_shape(const qn_cl *s, const mm_args *m, size_t rows, int glu, int xk, gemvs_geo *o) {
     /* Default =2 for products of at most 1536 rows, off above (H100 21:05: Gemma tg128 638 -> 726 tok/s through its
      * 640-row o/down GEMVs and 1536-row q/k/v, the same greedy text; the 1B's 2048-row GEMVs and the 4096-row kernel
      * rows measured slower at 4 rows a warp: 941 -> 819 tok/s, 37 -> 20% of copy) */
-    const char *ev = getenv("QUANTA_OPENCL_GEMVS"), *e = m->xsplit ? "2" : ev ? ev : rows <= 1536 ? "2" : "0";
+    const char *ev = getenv("QUANTA_OPENCL_GEMVS"), *e = m->xsplit || xk == 3 ? "2" : ev ? ev : rows <= 1536 ? "2" : "0";
     if (m->M != 1 || (strcmp(e, "1") && strcmp(e, "2"))) return 0;
     const char *se = getenv("QUANTA_OPENCL_GEMVS_SETS"), *ge = getenv("QUANTA_OPENCL_GEMVS_GPC");
     const char *re = getenv("QUANTA_OPENCL_GEMVS_RW");
@@ -445,8 +447,10 @@ static int gemvs_shape(const qn_cl *s, const mm_args *m, size_t rows, int glu, i
     size_t sets = fixed ? (size_t)atoi(se) : 8;
     while (sets > 1 && sets * GEMV_GPU_LX > s->dev.max_wg) sets /= 2;
     while (!fixed && sets > 1 && (rows + per * sets - 1) / (per * sets) < cu) sets /= 2;
-    /* x in local memory: K floats, or (q4 = 2, qn_gemv_q4_i) 4 int8 planes, a scale and a sum a 32-column chunk */
-    const size_t red = 2 * 4 * 33 * sizeof(float), xb = q4 == 2 ? (size_t)m->K / 32 * 72 : (size_t)m->K * sizeof(float);
+    /* x in local memory: K floats, or 4 int8 planes, a scale and a sum a 32-column chunk (xk 2), or 2 planes and a
+     * scale a 16-column piece (xk 3) */
+    const size_t red = 2 * 4 * 33 * sizeof(float),
+                 xb = xk == 2 ? (size_t)m->K / 32 * 72 : xk == 3 ? (size_t)m->K / 16 * 36 : (size_t)m->K * sizeof(float);
     o->xl = !strcmp(e, "2");
     while (o->xl && sets > 1 && sets * red + xb > s->dev.local_mem) sets--;
     if (sets * red + xb > s->dev.local_mem) o->xl = 0; /* x stays in global memory */
@@ -459,13 +463,22 @@ static int gemvs_shape(const qn_cl *s, const mm_args *m, size_t rows, int glu, i
     o->lbytes = sets * red + (o->xl ? xb : 0);
     const char *xe = getenv("QUANTA_OPENCL_GEMVS_XB"); /* kernels_cl/gemv_gpu.cl QN_S_XL_*: how x is staged */
     if (o->xl && xe && !strcmp(xe, "1")) o->xl |= 2;
-    if (o->xl && q4 && m->xsplit) o->xl |= 4; /* q4_xsplit made sure x fits */
+    if (o->xl && (xk == 1 || xk == 2) && m->xsplit) o->xl |= 4; /* q4_xsplit made sure x fits */
     const char *ue = getenv("QUANTA_OPENCL_GEMVS_U"); /* q8 at 2 rows a warp: 8 pieces of each in flight, not 4 */
-    if (!q4 && o->rw == 2 && m->K >= 32 * 8 * 16 && ue && !strcmp(ue, "8")) o->xl |= 8; /* a whole step of 8 (H100 00:11:
+    if ((xk == 0 || xk == 3) && o->rw == 2 && m->K >= 32 * 8 * 16 && ue && !strcmp(ue, "8")) o->xl |= 8; /* a whole step of 8 (H100 00:11:
         at K = 2048 the select step of 8 pieces, 4 of them past the row, halved 32000 x 2048's rate) */
     const char *pe = getenv("QUANTA_OPENCL_GEMVS_PF"); /* qn_gemv_q8_s: the first step's loads before x is staged */
-    if (!glu && ((o->xl & 9) == 9 || q4 == 2) && pe && !strcmp(pe, "1")) o->xl |= 16; /* qn_gemv_q4_i too */
+    if (!glu && (((o->xl & 9) == 9 && xk == 0) || xk == 2) && pe && !strcmp(pe, "1")) o->xl |= 16; /* qn_gemv_q4_i too */
     return 1;
+}
+
+/* QUANTA_OPENCL_Q8I=1 (off until measured): the q8 GEMV at M = 1 through int8 dot products (qn_gemv_q8_i / _i2 /
+ * _i2u by GEMVS_RW and GEMVS_U, x quantized in the group: 36 bytes a 16-column piece in local memory beside the
+ * partials), where K % 16 == 0 and that fits. */
+static int q8_int(const qn_cl *s, const mm_args *m) {
+    const char *e = getenv("QUANTA_OPENCL_Q8I");
+    return e && !strcmp(e, "1") && m->M == 1 && m->K % 16 == 0 &&
+           (size_t)m->K / 16 * 36 + 2 * 4 * 33 * sizeof(float) <= s->dev.local_mem;
 }
 
 /* qn_gemv_q8_gpu: matmul's weight alone (multi NULL) or matmul_multi's two or three, stacked.
@@ -476,15 +489,22 @@ static quanta_status run_gemv_q8_gpu(qn_cl *s, const mm_args *m, const qn_node *
     const size_t nt = (size_t)(t.nn[0] + t.nn[1] + t.nn[2]), sets = gemv1_sets(s, m);
     gemvs_geo sv;
     const cl_int rnone = 0; /* no residual: the r and s arguments unused */
-    if (gemvs_shape(s, m, nt, 0, 0, &sv)) { /* qn_gemv_q8_s: rw rows a warp */
+    const int q8i = q8_int(s, m);
+    if (gemvs_shape(s, m, nt, 0, q8i ? 3 : 0, &sv)) { /* qn_gemv_q8_s (rw rows a warp) or qn_gemv_q8_i */
+        const qn_cl_kernel_id kid = !q8i ? QK_GEMV_Q8_S : sv.rw == 4 ? QK_GEMV_Q8_I : sv.xl & 8 ? QK_GEMV_Q8_I2U : QK_GEMV_Q8_I2;
         qn_cl_arg a[] = {QA(t.wm[0]), QA(t.wo[0]), QA(t.ws[0]), QA(t.wm[1]), QA(t.wo[1]), QA(t.ws[1]), QA(t.wm[2]),
                          QA(t.wo[2]), QA(t.ws[2]), QA(m->x), QA(m->xo), QA(t.ym[0]), QA(t.yo[0]), QA(t.ym[1]),
                          QA(t.yo[1]), QA(t.ym[2]), QA(t.yo[2]), QA(m->ydt), QA(t.nn[0]), QA(t.nn[1]), QA(t.nn[2]),
                          QA(m->K), QA(sv.iters), QA(sv.xl), QA(sv.rw), QA(m->x), QA(m->xo), QA(m->x), QA(m->xo),
                          QA(rnone), QA_LOCAL(sv.lbytes)};
-        quanta_status st = qn_cl_set_args(s, QK_GEMV_Q8_S, a, (int)(sizeof a / sizeof a[0]));
+        quanta_status st = qn_cl_set_args(s, kid, a, (int)(sizeof a / sizeof a[0]));
         if (st != QUANTA_OK) return st;
-        return qn_cl_launch(s, QK_GEMV_Q8_S, multi ? "matmul_multi (gemv q8 s)" : "matmul (gemv q8 s)", 2, sv.g, sv.l);
+        static const char *const names[4][2] = {{"matmul (gemv q8 s)", "matmul_multi (gemv q8 s)"},
+                                                {"matmul (gemv q8 i)", "matmul_multi (gemv q8 i)"},
+                                                {"matmul (gemv q8 i2)", "matmul_multi (gemv q8 i2)"},
+                                                {"matmul (gemv q8 i2u)", "matmul_multi (gemv q8 i2u)"}};
+        const char *name = names[kid == QK_GEMV_Q8_S ? 0 : kid == QK_GEMV_Q8_I ? 1 : kid == QK_GEMV_Q8_I2 ? 2 : 3][multi != NULL];
+        return qn_cl_launch(s, kid, name, 2, sv.g, sv.l);
     }
     if (sets) { /* qn_gemv_q8_m1: 2 rows a warp */
         size_t l[2] = {GEMV_GPU_LX, sets}, rows_per_group = 2 * sets;

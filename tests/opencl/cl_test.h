@@ -5,6 +5,7 @@
 #define QUANTA_CL_TEST_H
 
 #include <stdio.h>
+#include <string.h>
 
 #include "quanta.h"
 
@@ -21,6 +22,17 @@ static inline int qt_cl_open(quanta_backend **be) {
         return 1;
     }
     return 0;
+}
+
+/* Whether a line of the text file at path contains what (an events table: the launch a test meant was taken). */
+static inline int qt_file_has(const char *path, const char *what) {
+    FILE *f = fopen(path, "r");
+    if (!f) return 0;
+    char line[512];
+    int found = 0;
+    while (!found && fgets(line, sizeof line, f)) found = strstr(line, what) != NULL;
+    fclose(f);
+    return found;
 }
 
 #endif

@@ -166,16 +166,6 @@ static quanta_backend *open_cl(const char *events) {
     return be;
 }
 
-static int file_has(const char *path, const char *what) {
-    FILE *f = fopen(path, "r");
-    if (!f) return 0;
-    char line[512];
-    int found = 0;
-    while (!found && fgets(line, sizeof line, f)) found = strstr(line, what) != NULL;
-    fclose(f);
-    return found;
-}
-
 static void check_graph(int gemma) {
     qt_rng r = qt_rng_make(41 + (uint64_t)gemma);
     void *keep[16];
@@ -223,12 +213,12 @@ static void check_graph(int gemma) {
                          (double)res[1][rep][j][i], (double)res[2][0][j][i]);
         }
     }
-    ck_assert_msg(file_has(events, "norm + matmul_glu"), "the fused glu launch is not in %s", events);
-    if (gemma) ck_assert_msg(file_has(events, "matmul + copy"), "the GEMV with the copy is not in %s", events);
+    ck_assert_msg(qt_file_has(events, "norm + matmul_glu"), "the fused glu launch is not in %s", events);
+    if (gemma) ck_assert_msg(qt_file_has(events, "matmul + copy"), "the GEMV with the copy is not in %s", events);
     if (!gemma) {
-        ck_assert_msg(file_has(events, "norm + matmul_multi"), "the fused q/k/v launch is not in %s", events);
-        ck_assert_msg(file_has(events, "norm + matmul (gemv"), "the fused plain GEMV launch is not in %s", events);
-        ck_assert_msg(file_has(events, "matmul + residual"), "the GEMV with the residual sum is not in %s", events);
+        ck_assert_msg(qt_file_has(events, "norm + matmul_multi"), "the fused q/k/v launch is not in %s", events);
+        ck_assert_msg(qt_file_has(events, "norm + matmul (gemv"), "the fused plain GEMV launch is not in %s", events);
+        ck_assert_msg(qt_file_has(events, "matmul + residual"), "the GEMV with the residual sum is not in %s", events);
     }
     if (!getenv("KEEPEV")) remove(events);
     for (int v = 0; v < 4; v++)

@@ -1,15 +1,16 @@
 /*
- * test_opencl_gemv_q4i.c — the q4 GEMV through integer dot products (QUANTA_OPENCL_Q4I=1, kernels_cl/gemv_gpu.cl
- * qn_gemv_q4_i: x quantized in the work-group to two int8 planes a 32-column chunk) on the GPU class.
+ * test_opencl_gemv_int.c — the GEMVs through integer dot products on the GPU class: q4 (QUANTA_OPENCL_Q4I=1,
+ * kernels_cl/gemv_gpu.cl qn_gemv_q4_i*: x quantized in the work-group to two int8 planes a 32-column chunk) and q8
+ * (QUANTA_OPENCL_Q8I=1, qn_gemv_q8_i*: two planes a 16-column piece).
  *
- * One x row against q4 weights (random from the printed seed; groups 32 / 64 / 128; K with whole steps and a tail,
- * and K = 96: every chunk in the tail step). x has a chunk of zeros (its scale 0: the kernel must not divide by it),
- * a chunk with one value ~50x the others (its small values keep ~8 bits of the remainder plane), and normal values.
- * Each of the four kernels (4 or 2 rows a warp, each with or without the first step loaded before x is quantized)
- * must be within 2e-4 of the output's largest magnitude of the reference backend (the x rounding's error is ~1e-5
- * of it; a dropped plane or zero-point term ~1e-3 or more), all four must agree bit for bit (the same sums in the
- * same order), and the events table must list the kernel meant, so the test fails if a route silently stops being
- * taken.
+ * One x row against q4 weights (groups 32 / 64 / 128) or q8 weights, random from the printed seed; K with whole
+ * steps and a tail, and K = 96: every chunk in the tail step. x has a chunk of zeros (its scale 0: the kernel must
+ * not divide by it), a chunk with one value ~50x the others (its small values keep ~8 bits of the remainder plane),
+ * and normal values. Each kernel form (q4: 4 or 2 rows a warp, each with or without the first step loaded before x
+ * is quantized; q8: 4 rows, 2 rows, 2 rows with 8 pieces in flight) must be within 2e-4 of the output's largest
+ * magnitude of the reference backend (the x rounding's error is ~1e-5 of it; a dropped plane or zero-point term
+ * ~1e-3 or more), the forms of a format must agree bit for bit (the same sums in the same order), and the events
+ * table must list the kernel meant, so the test fails if a route silently stops being taken.
  * Exits 77 (SKIP) without an OpenCL device.
  */
 #include <math.h>
@@ -24,16 +25,6 @@
 #include "test_util.h"
 
 #define NSET 4
-
-static int file_has(const char *path, const char *what) {
-    FILE *f = fopen(path, "r");
-    if (!f) return 0;
-    char line[512];
-    int found = 0;
-    while (!found && fgets(line, sizeof line, f)) found = strstr(line, what) != NULL;
-    fclose(f);
-    return found;
-}
 
 /* y = x·W^T on backend `name` with the env settings in set (NULL-terminated name=value pairs), into y */
 static void run(const char *name, const char *const *set, const char *events, quanta_graph *g, quanta_tensor *xt,
@@ -53,7 +44,7 @@ static void run(const char *name, const char *const *set, const char *events, qu
     for (int i = 0; set && set[i]; i += 2) unsetenv(set[i]);
 }
 
-static void check(int64_t N, int64_t K, int group, uint64_t salt) {
+static void check(quanta_dtype dt, int64_t N, int64_t K, int group, uint64_t salt) {
     qt_rng r = qt_rng_make(salt);
     float *wf = malloc((size_t)(N * K) * sizeof *wf), *x = malloc((size_t)K * sizeof *x);
     ck_assert_ptr_nonnull(wf);
@@ -64,7 +55,7 @@ static void check(int64_t N, int64_t K, int group, uint64_t salt) {
         for (int i = 0; i < 32; i++) x[i] = 0.0f; /* chunk 0: all zero */
         x[32 + 5] = 50.0f;                          /* chunk 1: one outlier */
     }
-    quanta_tensor_desc wd = {QUANTA_Q4, 2, {N, K}, group, 0};
+    quanta_tensor_desc wd = {dt, 2, {N, K}, dt == QUANTA_Q4 ? group : 0, 0};
     size_t wb;
     ck_assert_int_eq(quanta_tensor_bytes(&wd, &wb), QUANTA_OK);
     void *wq = malloc(wb);
@@ -85,22 +76,32 @@ static void check(int64_t N, int64_t K, int group, uint64_t salt) {
     double big = 0;
     for (int64_t i = 0; i < N; i++) big = fmax(big, fabs(ref[i]));
     ck_assert_msg(big > 0, "the reference output is all zero");
-    /* the four kernels: 4 rows a warp (qn_gemv_q4_i), 2 (_i2), each with the preloaded first step (_ip, _i2p; 3 warps
-     * a group walking several blocks) */
-    static const char *const sets[NSET][11] = {
-        {"QUANTA_OPENCL_Q4I", "1", NULL},
-        {"QUANTA_OPENCL_Q4I", "1", "QUANTA_OPENCL_GEMVS_RW", "2", NULL},
-        {"QUANTA_OPENCL_Q4I", "1", "QUANTA_OPENCL_GEMVS_PF", "1", "QUANTA_OPENCL_GEMVS_SETS", "3", "QUANTA_OPENCL_GEMVS_GPC",
-         "1", NULL},
-        {"QUANTA_OPENCL_Q4I", "1", "QUANTA_OPENCL_GEMVS_PF", "1", "QUANTA_OPENCL_GEMVS_RW", "2", NULL}};
-    static const char *const kname[NSET] = {"gemv q4 i)", "gemv q4 i2)", "gemv q4 ip)", "gemv q4 i2p)"};
-    for (int v = 0; v < NSET; v++) {
+    /* q4: 4 rows a warp (qn_gemv_q4_i), 2 (_i2), each with the preloaded first step (_ip, _i2p; 3 warps a group
+     * walking several blocks); q8: 4 rows (qn_gemv_q8_i), 2 (_i2, 3 warps a group, several blocks), 2 with 8 pieces
+     * in flight (_i2u, K >= 4096 only) */
+    static const char *const sets[2][NSET][11] = {
+        {{"QUANTA_OPENCL_Q4I", "1", NULL},
+         {"QUANTA_OPENCL_Q4I", "1", "QUANTA_OPENCL_GEMVS_RW", "2", NULL},
+         {"QUANTA_OPENCL_Q4I", "1", "QUANTA_OPENCL_GEMVS_PF", "1", "QUANTA_OPENCL_GEMVS_SETS", "3",
+          "QUANTA_OPENCL_GEMVS_GPC", "1", NULL},
+         {"QUANTA_OPENCL_Q4I", "1", "QUANTA_OPENCL_GEMVS_PF", "1", "QUANTA_OPENCL_GEMVS_RW", "2", NULL}},
+        {{"QUANTA_OPENCL_Q8I", "1", NULL},
+         {"QUANTA_OPENCL_Q8I", "1", "QUANTA_OPENCL_GEMVS_RW", "2", "QUANTA_OPENCL_GEMVS_SETS", "3",
+          "QUANTA_OPENCL_GEMVS_GPC", "1", NULL},
+         {"QUANTA_OPENCL_Q8I", "1", "QUANTA_OPENCL_GEMVS_RW", "2", "QUANTA_OPENCL_GEMVS_U", "8", NULL},
+         {NULL}}};
+    static const char *const knames[2][NSET] = {{"gemv q4 i)", "gemv q4 i2)", "gemv q4 ip)", "gemv q4 i2p)"},
+                                                {"gemv q8 i)", "gemv q8 i2)", "gemv q8 i2u)", NULL}};
+    const int q8 = dt == QUANTA_Q8;
+    const int nset = q8 ? (K >= 4096 ? 3 : 2) : NSET;
+    const char *const *kname = knames[q8];
+    for (int v = 0; v < nset; v++) {
         char events[128];
-        snprintf(events, sizeof events, "test_opencl_gemv_q4i_events_%llu_%d.txt", (unsigned long long)salt, v);
+        snprintf(events, sizeof events, "test_opencl_gemv_int_events_%llu_%d.txt", (unsigned long long)salt, v);
         remove(events);
         ck_assert_ptr_nonnull(y[v] = malloc((size_t)N * sizeof(float)));
-        run("opencl", sets[v], events, g, xt, yt, x, K, y[v], N);
-        ck_assert_msg(file_has(events, kname[v]), "%lldx%lld g%d setting %d: no \"%s\" launch in %s", (long long)N,
+        run("opencl", sets[q8][v], events, g, xt, yt, x, K, y[v], N);
+        ck_assert_msg(qt_file_has(events, kname[v]), "%lldx%lld g%d setting %d: no \"%s\" launch in %s", (long long)N,
                       (long long)K, group, v, kname[v], events);
         remove(events);
         for (int64_t i = 0; i < N; i++)
@@ -110,7 +111,7 @@ static void check(int64_t N, int64_t K, int group, uint64_t salt) {
             ck_assert_msg(!memcmp(y[0], y[v], (size_t)N * sizeof(float)), "%lldx%lld g%d: setting %d differs from setting 0",
                           (long long)N, (long long)K, group, v);
     }
-    for (int v = 0; v < NSET; v++) free(y[v]);
+    for (int v = 0; v < nset; v++) free(y[v]);
     free(ref);
     quanta_graph_destroy(g);
     free(wq);
@@ -118,13 +119,20 @@ static void check(int64_t N, int64_t K, int group, uint64_t salt) {
     free(wf);
 }
 
-START_TEST(test_q4i_4096) { check(100, 4096, 64, 1); }
+START_TEST(test_q4i_4096) { check(QUANTA_Q4, 100, 4096, 64, 1); }
 END_TEST
 
 START_TEST(test_q4i_tail) {
-    check(37, 11008, 128, 2); /* 344 chunks: whole steps and a tail of 24 chunks */
-    check(67, 1056, 32, 3);   /* 33 chunks: a tail of one */
-    check(5, 96, 32, 4);      /* 3 chunks: no whole step */
+    check(QUANTA_Q4, 37, 11008, 128, 2); /* 344 chunks: whole steps and a tail of 24 chunks */
+    check(QUANTA_Q4, 67, 1056, 32, 3);   /* 33 chunks: a tail of one */
+    check(QUANTA_Q4, 5, 96, 32, 4);      /* 3 chunks: no whole step */
+}
+END_TEST
+
+START_TEST(test_q8i) {
+    check(QUANTA_Q8, 100, 4096, 0, 5);  /* 256 pieces: whole steps of 2, 4 and 8 */
+    check(QUANTA_Q8, 37, 11008, 0, 6);  /* 688 pieces: a tail */
+    check(QUANTA_Q8, 5, 96, 0, 7);      /* 6 pieces: no whole step */
 }
 END_TEST
 
@@ -134,11 +142,12 @@ int main(void) {
     const int rc = qt_cl_open(&probe);
     if (rc) return rc;
     quanta_backend_close(probe);
-    Suite *su = suite_create("opencl_gemv_q4i");
-    TCase *tc = tcase_create("gemv_q4i");
+    Suite *su = suite_create("opencl_gemv_int");
+    TCase *tc = tcase_create("gemv_int");
     tcase_set_timeout(tc, 600);
     tcase_add_test(tc, test_q4i_4096);
     tcase_add_test(tc, test_q4i_tail);
+    tcase_add_test(tc, test_q8i);
     suite_add_tcase(su, tc);
     return qt_run_suite(su);
 }
