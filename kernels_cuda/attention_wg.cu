@@ -1878,13 +1878,13 @@ static int tile_env() {
  * (-4 / -6%). 44 (176-key tiles, K / V split) led at 16k: non-causal 671 vs 657 (0.98 vs 0.96x), causal 618 vs 608
  * (0.96 vs 0.94x), and trailed below (4k -1 / -3.5%, 1k -6 / -11%). 2k and 8k unmeasured: the bounds sit between. */
 /* fa17 (H100 02:25, same run, 41 / 44 / 47 on 13 shapes with cuDNN): 44 led non-causal 8k (0.97 vs 41's 0.95x
- * cuDNN) as well as 16k (0.97 vs 0.95), 41 non-causal 4k (0.98 vs 0.97): 44's non-causal bound moves to 8k (6144
- * sits between the measured rows); causal 8k tied (0.95 / 0.95), so its causal bound stays. */
+ * cuDNN) as well as 16k (0.97 vs 0.95), 41 non-causal 4k (0.98 vs 0.97): 44's non-causal bound moves to 8k, the
+ * measured point; causal 8k tied (0.95 / 0.95), so its causal bound stays. */
 static int auto_variant(const qn_cuda_attention_args *a) {
     const int e = tile_env();
     if (e) return e;
     if (a->Nk <= (a->causal ? 2048 : 1536)) return QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOK;
-    if (a->Nk >= (a->causal ? 12288 : 6144)) return QN_CUDA_ATTN_WG_N176S2WSPTMAMTOK;
+    if (a->Nk >= (a->causal ? 12288 : 8192)) return QN_CUDA_ATTN_WG_N176S2WSPTMAMTOK;
     return QN_CUDA_ATTN_WG_N128S3WSPTMAMTO;
 }
 
