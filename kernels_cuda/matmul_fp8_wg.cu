@@ -1547,20 +1547,20 @@ static int qn_f8_env_digit(int *cache, const char *name, char max, int def) {
     }
     return *cache;
 }
-static int qn_f8_env_sk() {
-    static int v = -1;
-    return qn_f8_env_digit(&v, "QUANTA_CUDA_FP8_SK", '6', QN_F8_SK_DEFAULT);
-}
+/* fn(): the switch `name` (0 .. max, else def), read once */
+#define QN_F8_ENV_SWITCH(fn, name, max, def)                                                                           \
+    static int fn() {                                                                                                  \
+        static int v = -1;                                                                                             \
+        return qn_f8_env_digit(&v, name, max, def);                                                                    \
+    }
+QN_F8_ENV_SWITCH(qn_f8_env_sk, "QUANTA_CUDA_FP8_SK", '6', QN_F8_SK_DEFAULT)
 
 /* QUANTA_CUDA_FP8_STM (fp817): 1: the TMA-store epilogue writes its boxes by stmatrix (qn_f8t_store_tma; y
  * bit-identical); 0 or unset: QN_F8_STM_DEFAULT (0 until a device run has timed it). Read once. */
 #ifndef QN_F8_STM_DEFAULT
 #define QN_F8_STM_DEFAULT 0
 #endif
-static int qn_f8_env_stm() {
-    static int v = -1;
-    return qn_f8_env_digit(&v, "QUANTA_CUDA_FP8_STM", '1', QN_F8_STM_DEFAULT);
-}
+QN_F8_ENV_SWITCH(qn_f8_env_stm, "QUANTA_CUDA_FP8_STM", '1', QN_F8_STM_DEFAULT)
 
 /* QUANTA_CUDA_FP8_TW (fp817): 1: where the TMA form's pick is 128x128 (M <= 512 on the 7B/13B rows), clusters of 2
  * along the tokens multicasting the weight rows (V2=2tws's kernel, y bit-identical to 0ts) instead of 0ts or the split-K
@@ -1569,10 +1569,7 @@ static int qn_f8_env_stm() {
 #ifndef QN_F8_TW_DEFAULT
 #define QN_F8_TW_DEFAULT 0
 #endif
-static int qn_f8_env_tw() {
-    static int v = -1;
-    return qn_f8_env_digit(&v, "QUANTA_CUDA_FP8_TW", '1', QN_F8_TW_DEFAULT);
-}
+QN_F8_ENV_SWITCH(qn_f8_env_tw, "QUANTA_CUDA_FP8_TW", '1', QN_F8_TW_DEFAULT)
 
 /* QUANTA_CUDA_FP8_TILE=128x256|128x128|64x128|64x64|128x192 (the last: TMA forms only, fp814) forces a tile on every call (conformance of each tile by
  * bench/cuda/verify_mmq8.sh); unset or anything else: picked by grid size. Read once. */
@@ -1638,10 +1635,7 @@ void qn_cuda_fp8_x_split(void *buf, int64_t M, int64_t Kp, uint8_t **xq, float *
 #ifndef QN_F8_QUANT_SM_DEFAULT
 #define QN_F8_QUANT_SM_DEFAULT 2
 #endif
-static int qn_f8_quant_sm() {
-    static int v = -1;
-    return qn_f8_env_digit(&v, "QUANTA_CUDA_FP8_QUANT_SM", '1', QN_F8_QUANT_SM_DEFAULT);
-}
+QN_F8_ENV_SWITCH(qn_f8_quant_sm, "QUANTA_CUDA_FP8_QUANT_SM", '1', QN_F8_QUANT_SM_DEFAULT)
 
 /* The layout the GEMM of QUANTA_CUDA_FP8_V2 reads: token-major for the TMA form (t), slices otherwise. */
 int qn_cuda_fp8_quantize_x(int x_dtype, const void *x, int64_t M, int64_t K, int64_t Kp, void *buf, void *stream) {
