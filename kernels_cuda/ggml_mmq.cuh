@@ -234,6 +234,16 @@ static int qn_gmmq_launch_grid(Kernel k, bool &attr_set, int bn, int bm, int thr
     return qn_cu_launch_status();
 }
 
+/* A switch read once from the environment into cache (-1: not read yet; a benchmark may set it to 0 or 1): on where
+ * the variable `name` is `on`. */
+static inline bool qn_gmmq_switch(int &cache, const char *name, const char *on) {
+    if (cache < 0) {
+        const char *e = getenv(name);
+        cache = e && !strcmp(e, on);
+    }
+    return cache == 1;
+}
+
 /* QUANTA_CUDA_GGML_MMQ_TILE forces a tile (so that a device check can run every conformance case through
  * each): 128x128, 128x64 or 64x32 for either kernel; for ggml_mmq_frag.cu also 128x128w4 (4 warps of
  * 64x64), 256x128 (8 warps of 64x64) and 128x128b2 (the 128x128 tile held to 128 registers, two blocks

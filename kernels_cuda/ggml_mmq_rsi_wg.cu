@@ -524,13 +524,7 @@ static int qn_rsi_launch(const CUtensorMap &m, const qn_gmmq_args &a, cudaStream
  * few 128-token tiles for the GPU: the k/v shapes, M = 256), 128-token tiles with K split over a cluster (cfg's V 4)
  * instead — twice the tokens per decoded weight step, no partial sums in global memory. Off until measured. */
 int qn_cuda_ggml_mmq_csplit = -1;
-static bool qn_rsi_csplit_wanted() {
-    if (qn_cuda_ggml_mmq_csplit < 0) {
-        const char *e = getenv("QUANTA_CUDA_GGML_CSPLIT");
-        qn_cuda_ggml_mmq_csplit = e && !strcmp(e, "1");
-    }
-    return qn_cuda_ggml_mmq_csplit == 1;
-}
+static bool qn_rsi_csplit_wanted() { return qn_gmmq_switch(qn_cuda_ggml_mmq_csplit, "QUANTA_CUDA_GGML_CSPLIT", "1"); }
 /* The cluster's split count for nb-token tiles: about 128 blocks, a power of two (the epilogue's row slices) up to 8,
  * each split at least 512 of K; 1: no split. */
 static int qn_rsi_csplits(int64_t M, int64_t N, int64_t K, int nb) {

@@ -255,13 +255,7 @@ __global__ void __launch_bounds__(512) qn_k_gmmq_prep_xt_1p(const void *x, int64
 /* QUANTA_CUDA_GGML_PREP1=1 (mmq17; qn_cuda_ggml_mmq_prep1 for benchmarks): the one-pass prep above where it applies
  * (the wide-load prep's conditions, K <= 32768); off until a device run measures it faster. */
 int qn_cuda_ggml_mmq_prep1 = -1;
-static bool qn_prep1_wanted() {
-    if (qn_cuda_ggml_mmq_prep1 < 0) {
-        const char *e = getenv("QUANTA_CUDA_GGML_PREP1");
-        qn_cuda_ggml_mmq_prep1 = e && !strcmp(e, "1");
-    }
-    return qn_cuda_ggml_mmq_prep1 == 1;
-}
+static bool qn_prep1_wanted() { return qn_gmmq_switch(qn_cuda_ggml_mmq_prep1, "QUANTA_CUDA_GGML_PREP1", "1"); }
 
 /* QUANTA_CUDA_GGML_PREP_MU (mmq16; qn_cuda_ggml_mmq_prep_mu for benchmarks): the wide-load prep's max pass with four
  * loads in flight (MU above). 4 by default since mmq17 (H100 02:25: 1.01-1.07x at M = 2048, 0.99-1.03x at 512, the
@@ -279,11 +273,7 @@ static int qn_prep_mu() {
  * device run shows it faster (its outputs are the same bits). */
 static bool qn_prep2_wanted() {
     static int on = -1;
-    if (on < 0) {
-        const char *e = getenv("QUANTA_CUDA_GGML_PREP2");
-        on = e && !strcmp(e, "1");
-    }
-    return on == 1;
+    return qn_gmmq_switch(on, "QUANTA_CUDA_GGML_PREP2", "1");
 }
 
 #if QN_WS_HAVE
@@ -509,6 +499,8 @@ int qn_gmmq_prep_xt(int x_dtype, const void *x, const qn_gmmq_args &a, int nb, b
      : perm == 2 ? (qn_k_gmmq_prep_xt_v<XD, 2, MU><<<gr, 256, 0, s>>>(x, a.M, Mt, a.K, nb, xt, xs), 0)                \
                  : (qn_k_gmmq_prep_xt_v<XD, 0, MU><<<gr, 256, 0, s>>>(x, a.M, Mt, a.K, nb, xt, xs), 0))
 #define QN_PREP_V(XD) (qn_prep_mu() == 4 ? QN_PREP_VM(XD, 4) : QN_PREP_VM(XD, 1))
+#define QN_PREP_BY_XD(PREP) \
+    (x_dtype == QN_DT_F32 ? PREP(QN_DT_F32) : x_dtype == QN_DT_F16 ? PREP(QN_DT_F16) : PREP(QN_DT_BF16))
         const int64_t nblk = a.K / 32;
         if (qn_prep1_wanted() && nblk <= 1024) {
             const int bpt = nblk <= 512 ? 1 : 2;
@@ -518,16 +510,13 @@ int qn_gmmq_prep_xt(int x_dtype, const void *x, const qn_gmmq_args &a, int nb, b
      : perm == 2 ? (qn_k_gmmq_prep_xt_1p<XD, 2, B><<<gr, bl, 0, s>>>(x, a.M, Mt, a.K, nb, xt, xs), 0)                 \
                  : (qn_k_gmmq_prep_xt_1p<XD, 0, B><<<gr, bl, 0, s>>>(x, a.M, Mt, a.K, nb, xt, xs), 0))
 #define QN_PREP_1(XD) (bpt == 1 ? QN_PREP_1P(XD, 1) : QN_PREP_1P(XD, 2))
-            if (x_dtype == QN_DT_F32) (void)QN_PREP_1(QN_DT_F32);
-            else if (x_dtype == QN_DT_F16) (void)QN_PREP_1(QN_DT_F16);
-            else (void)QN_PREP_1(QN_DT_BF16);
+            (void)QN_PREP_BY_XD(QN_PREP_1);
 #undef QN_PREP_1
 #undef QN_PREP_1P
             return qn_cu_launch_status();
         }
-        if (x_dtype == QN_DT_F32) (void)QN_PREP_V(QN_DT_F32);
-        else if (x_dtype == QN_DT_F16) (void)QN_PREP_V(QN_DT_F16);
-        else (void)QN_PREP_V(QN_DT_BF16);
+        (void)QN_PREP_BY_XD(QN_PREP_V);
+#undef QN_PREP_BY_XD
 #undef QN_PREP_V
 #undef QN_PREP_VM
         return qn_cu_launch_status();

@@ -22,11 +22,12 @@
 #      the forced rsic128 / rsic64 / rsic256, =16's split on 128 tokens (rsisplit128);
 #   6. one ncu of the default GEMM on the k/v shape (q4_0, 512 x 1024 x 4096: the farthest from the target) with the
 #      warps' stall reasons, if time is left.
-# About 50 s; later steps are skipped when late. Everything goes to $OUT/mmq17/ (summary.txt; the tables at its end).
+# Order for a 48 s cut (04:03): conformance default / prep1, m512 rows, csplit rows + conformance, m2048 rows,
+# cuBLAS, pp512 (default, XKEEP with PREP1), perplexity, ncu. About 48 s; later steps are skipped when late. Everything goes to $OUT/mmq17/ (summary.txt; the tables at its end).
 set -u
 cd "$(dirname "$0")/../.." # the repository root
 export PATH=$PATH:/usr/local/cuda/bin
-. bench/common/verifylib.sh mmq17 ${LIMIT:-58}
+. bench/common/verifylib.sh mmq17 ${LIMIT:-48}
 Q=${QUANTA:-/tmp/qbuild/tools/quanta}
 KB=${QBUILD:-/tmp/qbuild}/kernels_cuda
 F=${FILES:-/tmp/e2e/files}
@@ -79,11 +80,16 @@ kb() { # label M SHAPES TILES EXTRA SECONDS [VAR=value...]
 }
 S4=4096x4096,1024x4096,14336x4096,4096x14336
 kb m512 512 $S4 0 prep1,x256,xkept,gemm,prep,prep1only 7
-kb m2048 2048 $S4 0 prep1,x256,xkept,gemm,prep,prep1only 9
+pack
+# the cluster split K (a new kernel form: rows before its conformance, so a hang shows as missing rows)
+kb csplit 256,512 1024x4096,4096x4096 rsic128,rsic64,rsic256,rsisplit128 csplit,gemm 5
+CONFORM_S=8 conform csplit QUANTA_CUDA_GGML_CSPLIT=1 -- "${CASES[@]}" "${BIG[@]}" || RS=FAIL
+CONFORM_S=8 conform rsic128 QUANTA_CUDA_GGML_MMQ_TILE=rsic128 -- "${CASES[@]}" "${BIG[@]}" || RS=FAIL
+kb m2048 2048 4096x4096,14336x4096 0 prep1,x256,xkept,gemm,prep,prep1only 5
 pack
 
 # 3. cuBLAS bf16 on the rows' shapes
-SHAPES="512x4096x4096 512x1024x4096 512x14336x4096 512x4096x14336 2048x4096x4096 2048x1024x4096 2048x14336x4096 2048x4096x14336 256x4096x4096 256x1024x4096"
+SHAPES="512x4096x4096 512x1024x4096 512x14336x4096 512x4096x14336 2048x4096x4096 2048x14336x4096 256x4096x4096 256x1024x4096"
 peers() { # file
   python3 -c 'import torch' 2> /dev/null && [ $(left) -gt 10 ] || { say "cuBLAS $1 skipped"; return 0; }
   timeout $(($(left) - 2)) python3 bench/cuda/mmq_peers.py time $SHAPES > $D/$1.csv 2> $D/$1.err
@@ -106,7 +112,6 @@ pp() { # label file [VAR=value...]
 }
 for f in mistral7b-q4_0 mistral7b-q8_0; do
   pp ${f}__default $f QUANTA_PLAN_PROFILE=0
-  pp ${f}__xkeep $f QUANTA_CUDA_GGML_XKEEP=1
   pp ${f}__xkeep_prep1 $f QUANTA_CUDA_GGML_XKEEP=1 QUANTA_CUDA_GGML_PREP1=1
 done
 pack
@@ -122,11 +127,6 @@ done
 [ ${#PPL[@]} -eq 2 ] && { [ "${PPL[0]}" = "${PPL[1]}" ] && [ -n "${PPL[0]}" ] && say "perplexity XKEEP: the same" || { say "perplexity XKEEP: DIFFERENT"; RS=FAIL; }; }
 pack
 
-# 5. the cluster split K: conformance (on; its tile forced on every case), then kernel rows (last: a new kernel form)
-CONFORM_S=9 conform csplit QUANTA_CUDA_GGML_CSPLIT=1 -- "${CASES[@]}" "${BIG[@]}" || RS=FAIL
-CONFORM_S=9 conform rsic128 QUANTA_CUDA_GGML_MMQ_TILE=rsic128 -- "${CASES[@]}" "${BIG[@]}" || RS=FAIL
-kb csplit 256,512 1024x4096,4096x4096 rsic128,rsic64,rsic256,rsisplit128 csplit,gemm 5
-pack
 
 # ncu of the default GEMM on the k/v shape, then cuBLAS again
 if [ $RS != HANG ] && [ -x $BENCH ] && [ $(left) -gt 10 ] && command -v ncu > /dev/null; then
