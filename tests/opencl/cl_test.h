@@ -5,6 +5,7 @@
 #define QUANTA_CL_TEST_H
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "quanta.h"
@@ -33,6 +34,17 @@ static inline int qt_file_has(const char *path, const char *what) {
     while (!found && fgets(line, sizeof line, f)) found = strstr(line, what) != NULL;
     fclose(f);
     return found;
+}
+
+/* For main() of a GPU-class test: forces the GPU kernel class (PoCL reports a CPU) and checks a device opens.
+ * Returns 0, or the exit status main should return (77 SKIP without OpenCL, 1 on failure). */
+static inline int qt_cl_gpu_class_probe(void) {
+    setenv("QUANTA_OPENCL_CLASS", "gpu", 1);
+    quanta_backend *probe;
+    const int rc = qt_cl_open(&probe);
+    if (rc) return rc;
+    quanta_backend_close(probe);
+    return 0;
 }
 
 #endif

@@ -137,11 +137,8 @@ START_TEST(test_q8i) {
 END_TEST
 
 int main(void) {
-    setenv("QUANTA_OPENCL_CLASS", "gpu", 1);
-    quanta_backend *probe;
-    const int rc = qt_cl_open(&probe);
+    const int rc = qt_cl_gpu_class_probe();
     if (rc) return rc;
-    quanta_backend_close(probe);
     Suite *su = suite_create("opencl_gemv_int");
     TCase *tc = tcase_create("gemv_int");
     tcase_set_timeout(tc, 600);

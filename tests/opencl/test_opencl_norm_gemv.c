@@ -235,11 +235,8 @@ START_TEST(test_norm_gemv_gemma) { check_graph(1); }
 END_TEST
 
 int main(void) {
-    setenv("QUANTA_OPENCL_CLASS", "gpu", 1);
-    quanta_backend *probe;
-    const int rc = qt_cl_open(&probe);
+    const int rc = qt_cl_gpu_class_probe();
     if (rc) return rc;
-    quanta_backend_close(probe);
     Suite *su = suite_create("opencl_norm_gemv");
     TCase *tc = tcase_create("norm_gemv");
     tcase_set_timeout(tc, 600);
