@@ -51,6 +51,10 @@ typedef struct qn_cuda_weight {
     const void *codes;        /* tiles [Np/16][Kp/64][32 lanes][tile bytes / 32] */
     const float *row_scale;   /* [Np] f32 factor per row */
     const uint32_t *meta;     /* q4/nf4: [Np][Kp/group] u32: low half f16 multiplier, high half f16 (1024 + zero) */
+    /* fp818: e4m3 only, with QUANTA_CUDA_FP8_SS=1 at prepare time: a second copy of the codes in the K-major
+     * layout of qn_cuda_fp8_km_offset, for the FP8 GEMM's both-operands-from-shared-memory form; else NULL.
+     * Last in the struct: bench/cuda/fp8_pair.py's ctypes mirror of the fields before it stays valid. */
+    const void *codes_k;
 } qn_cuda_weight;
 
 static inline QN_HD int qn_cuda_weight_bits(int fmt) {
@@ -91,6 +95,21 @@ static inline QN_HD size_t qn_cuda_weight_code_offset(int fmt, int64_t Kp, int64
         *shift = (e % 2) * 4;
     }
     return ((size_t)nt * (size_t)(Kp / 64) + (size_t)kt) * tile_bytes + (size_t)lane * lane_bytes + within;
+}
+
+/*
+ * fp818: the e4m3 codes K-major, [Np][Kp] bytes (row n at n * Kp, zeros past N and K), for wgmma with both
+ * operands from shared memory (matmul_fp8_wg.cu, QUANTA_CUDA_FP8_SS): a TMA box of 128 rows x 128 bytes with the
+ * 128-byte swizzle lands in wgmma's K-major SW128 canonical layout, which no box of the tiled layout above can
+ * (rows g and g + 8 interleave there in 2-byte units). Inside each 16 bytes of a row, byte p holds
+ * k = 16 (k / 16) + qn_cuda_fp8_kperm(p): the order the FP8 GEMM's quantizer writes the token codes in (it was
+ * chosen so that the tiled layout's lane bytes become wgmma's 8-bit A fragments with byte permutes); a K
+ * permutation shared by both operands leaves every sum as it is.
+ */
+static inline QN_HD int qn_cuda_fp8_kperm(int p) { return 2 * (p >> 2) + (p & 1) + 8 * ((p >> 1) & 1); }
+static inline QN_HD size_t qn_cuda_fp8_km_offset(int64_t Kp, int64_t n, int64_t k) {
+    const int kk = (int)(k & 15); /* the inverse of qn_cuda_fp8_kperm: k = 2t + i0 + 8 i1 -> p = 4t + i0 + 2 i1 */
+    return (size_t)n * (size_t)Kp + (size_t)(k - kk) + (size_t)(4 * ((kk & 7) >> 1) + (kk & 1) + 2 * (kk >> 3));
 }
 
 /* ---------------------------------------------------------------- matmul */
