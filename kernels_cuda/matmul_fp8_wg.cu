@@ -948,8 +948,12 @@ __device__ __forceinline__ void qn_f8t_produce(int64_t nseg, const SegOf &seg_of
             qn_mbar_arrive_expect_tx(fb, (uint32_t)STAGE);
             if (TOK) { /* weights: this block's share, multicast; tokens: its own tile (past Mp: zeros) */
                 constexpr uint32_t RT = BM / 16 / CL;
-                qn_tma_load_3d_mc(as + rank * RT * 2048, wmap, fb, 0, (int32_t)(2 * kt), (int32_t)(nt0 + rank * RT),
-                                  (uint16_t)((1u << CL) - 1u));
+                if (SS) /* fp818: BM / CL rows of the K-major copy at their place in the swizzled box (1024-aligned) */
+                    qn_tma_load_2d_mc(as + rank * RT * 2048, wmap, fb, (int32_t)(kt * QN_F8T_BK),
+                                      (int32_t)((nt0 + rank * RT) * 16), (uint16_t)((1u << CL) - 1u));
+                else
+                    qn_tma_load_3d_mc(as + rank * RT * 2048, wmap, fb, 0, (int32_t)(2 * kt), (int32_t)(nt0 + rank * RT),
+                                      (uint16_t)((1u << CL) - 1u));
                 qn_tma_load_2d(bs, xmap, fb, (int32_t)(kt * QN_F8T_BK), (int32_t)m0);
                 continue;
             }
@@ -1057,7 +1061,7 @@ __global__ void __launch_bounds__(qn_f8t_cfg<CW, BN, EPI>::threads, qn_f8t_cfg<C
     typedef qn_f8t_cfg<CW, BN, EPI> Cfg;
     constexpr int S = Cfg::S, BM = Cfg::BM;
     static_assert(!SK || (CL == 1 && !TOK), "stream-K: blocks alone");
-    static_assert(!SS || (CL == 1 && !TOK && CW == 2), "fp818's SS form: the two-consumer tiles, blocks alone");
+    static_assert(!SS || (CW == 2 && (CL == 1 || TOK)), "fp818's SS form: two-consumer tiles, alone or along the tokens");
     extern __shared__ __align__(128) uint8_t qn_f8_smem[];
     __shared__ __align__(8) uint64_t full_bar[S], empty_bar[S];
     /* the same offset in every block of a cluster (same kernel, same static layout): multicast lands alike */
@@ -1404,7 +1408,7 @@ static int qn_f8t_launch(const qn_f8_args &a0, int sms, cudaStream_t s) {
     /* fp818's SS form: the K-major copy as bytes [Np][Kp] in boxes of BM rows x 128, 128-byte swizzle (wgmma's
      * K-major SW128 layout, as the tokens') */
     int e = SS ? qn_tma_encode_2d(&wm, CU_TENSOR_MAP_DATA_TYPE_UINT8, a.codes_k, (uint64_t)a.Kp, (uint64_t)a.Np,
-                                  (uint64_t)a.Kp, QN_F8T_BK, Cfg::BM, CU_TENSOR_MAP_SWIZZLE_128B)
+                                  (uint64_t)a.Kp, QN_F8T_BK, TOK ? Cfg::BM / CL : Cfg::BM, CU_TENSOR_MAP_SWIZZLE_128B)
                : qn_tma_encode(&wm, CU_TENSOR_MAP_DATA_TYPE_UINT64, 3, a.codes, wd, wst, wb, CU_TENSOR_MAP_SWIZZLE_NONE);
     if (!e)
         e = qn_tma_encode_2d(&xm, CU_TENSOR_MAP_DATA_TYPE_UINT8, a.xq, (uint64_t)a.Kp, (uint64_t)a.Mp, (uint64_t)a.Kp,
@@ -1636,7 +1640,8 @@ QN_F8_ENV_SWITCH(qn_f8_env_stm, "QUANTA_CUDA_FP8_STM", '1', QN_F8_STM_DEFAULT)
 QN_F8_ENV_SWITCH(qn_f8_env_tw, "QUANTA_CUDA_FP8_TW", '1', QN_F8_TW_DEFAULT)
 
 /* QUANTA_CUDA_FP8_SS (fp818): 1: the TMA forms with clusters of 1 (0ts, 0t, and the split-K groups / stream-K on
- * them) take both wgmma operands from shared memory, the weights from their K-major copy (qn_cuda_weight.codes_k, made
+ * them; with QUANTA_CUDA_FP8_TW=1 also TW's 128x128 in clusters of 2 along the tokens) take both wgmma operands from
+ * shared memory, the weights from their K-major copy (qn_cuda_weight.codes_k, made
  * at prepare time under the same switch: engine/cuda/cuda_backend.c); a weight without the copy keeps the register
  * form. 0 or unset: QN_F8_SS_DEFAULT (0 until a device run has timed it against the default and _scaled_mm:
  * bench/cuda/verify_fp818.sh). Read once. */
@@ -1804,14 +1809,19 @@ static int qn_f8_gemm(const qn_cuda_weight *w, const void *buf, int64_t M, int y
     a.yd = y_dtype, a.y = y, a.trace = trace, a.units = 0, a.gxc = 0, a.scale_pf = scale_pf;
     a.dp_units = 0, a.skw = skw, a.skf = skf, a.sk_sp = sk >= 3, a.sk_red = sk >= 5, a.stm = stm, a.trace_last = tlast;
     cudaStream_t s = (cudaStream_t)stream;
-    const bool ss_route = ss && (persist == 3 || persist == 4) && cluster == 1; /* fp818: where the SS form runs (own 128x128 cost) */
+    /* fp818: where the SS form runs (its own 128x128 cost in the pick): 0ts / 0t alone, and (ss_tw) a 128x128 tile in
+     * clusters of 2 along the tokens (2tws: TW's route, or the form asked for) */
+    const bool ss_route = ss && (persist == 3 || persist == 4) && cluster == 1;
+    const bool ss_tw = ss && ((persist == 4 && cluster == 1) || (persist == 6 && cluster == 2));
     const int t = persist >= 3 ? qn_f8t_pick(w->N, M, sms, tile, ss_route) : qn_f8_pick(w->N, M, sms, tile);
     if (persist >= 3) { /* 4, 6: the TMA store epilogue where y allows it (2-byte, rows 16-byte multiples, aligned) */
         const bool epi = (persist == 4 || persist == 6) && y_dtype != QN_DT_F32 && w->N % 8 == 0 && ((uintptr_t)y & 15u) == 0;
         /* fp817's TW: a picked 128x128 tile as 2tws (clusters of 2 along the tokens, the weight rows multicast: the
          * peer's 1x2 cluster on these rows), in place of 0ts and of the groups */
-        if (tw && !ss_route && persist == 4 && cluster == 1 && tile == 0 && t == 2)
+        if (tw && persist == 4 && cluster == 1 && tile == 0 && t == 2) {
+            if (ss_tw) return epi ? qn_f8t_launch<2, 128, 2, 1, 1, 0, 1>(a, sms, s) : qn_f8t_launch<2, 128, 2, 0, 1, 0, 1>(a, sms, s);
             return epi ? qn_f8t_launch_tile<2, 1, 1>(2, a, sms, s) : qn_f8t_launch_tile<2, 0, 1>(2, a, sms, s);
+        }
         /* fp815's stream-K: tile 128x256 unless 128x128 / 128x192 is forced */
         if (persist == 4 && cluster == 1 && skw && skf &&
             (sk == 2 || sk == 3 || sk == 5 || (sk == 1 && tile != 2 && tile != 5 && qn_f8_sk_pick(w->N, M, w->Kp, sms, t)) ||
@@ -1822,6 +1832,8 @@ static int qn_f8_gemm(const qn_cuda_weight *w, const void *buf, int64_t M, int y
         }
         if (ss_route) /* fp818: 0ts / 0t with both operands from shared memory */
             return epi ? qn_f8t_launch_tile_ss<1>(t, a, sms, s) : qn_f8t_launch_tile_ss<0>(t, a, sms, s);
+        if (ss_tw && persist == 6 && t == 2) /* fp818: 2tws's 128x128 in the SS form */
+            return epi ? qn_f8t_launch<2, 128, 2, 1, 1, 0, 1>(a, sms, s) : qn_f8t_launch<2, 128, 2, 0, 1, 0, 1>(a, sms, s);
         if (persist >= 5) { /* clusters along the tokens */
             if (cluster == 4) return epi ? qn_f8t_launch_tile<4, 1, 1>(t, a, sms, s) : qn_f8t_launch_tile<4, 0, 1>(t, a, sms, s);
             return epi ? qn_f8t_launch_tile<2, 1, 1>(t, a, sms, s) : qn_f8t_launch_tile<2, 0, 1>(t, a, sms, s);

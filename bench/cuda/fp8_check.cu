@@ -247,11 +247,11 @@ static int check_case(const ccase &c) {
      * forms on it (sk | 64: groups on 132 / 3 SMs, the shared reduction on 132 / 5, stream-K on 3). Checked against the
      * reference; bits against the run's form printed (the same values at the same wgmma positions: expected equal
      * where the tile and the split are the same) */
-    constexpr int NSS = 11;
-    static const int ss_runs[NSS][4] = {/* tile (-1: the case's), persist or 0 (split), sk, SMs */
-                                        {-1, 4, 0, 132}, {-1, 3, 0, 132}, {1, 4, 0, 132}, {2, 4, 0, 132}, {3, 4, 0, 132},
-                                        {5, 4, 0, 132}, {0, 0, 3, 132}, {0, 0, 3, 3}, {0, 0, 5, 132}, {0, 0, 5, 5},
-                                        {0, 0, 2, 3}};
+    constexpr int NSS = 12; /* the last: 128x128 in clusters of 2 along the tokens (2tws, TW's route) in the SS form */
+    static const int ss_runs[NSS][5] = {/* tile (-1: the case's), persist or 0 (split), sk, SMs, cluster */
+                                        {-1, 4, 0, 132, 1}, {-1, 3, 0, 132, 1}, {1, 4, 0, 132, 1}, {2, 4, 0, 132, 1},
+                                        {3, 4, 0, 132, 1}, {5, 4, 0, 132, 1}, {0, 0, 3, 132, 1}, {0, 0, 3, 3, 1},
+                                        {0, 0, 5, 132, 1}, {0, 0, 5, 5, 1}, {0, 0, 2, 3, 1}, {2, 6, 0, 132, 2}};
     constexpr int NK_ = 2 + NSK + NSS;
     std::vector<uint8_t> yk[NK_];
     for (auto &v : yk) v.resize(yb.size());
@@ -336,7 +336,7 @@ static int check_case(const ccase &c) {
             const int *r = ss_runs[ci], tl = r[0] < 0 ? c.tile : r[0];
             std::vector<uint8_t> &yo = yk[2 + NSK + ci];
             CK(cudaMemset(dy, 0xFF, yb.size()));
-            e = r[1] ? qn_cuda_fp8_gemm_cl(&dw.w, buf2, M, c.yd, dy, tl, 1, NULL, 1, r[1] | 2048, NULL, r[3], NULL)
+            e = r[1] ? qn_cuda_fp8_gemm_cl(&dw.w, buf2, M, c.yd, dy, tl, 1, NULL, r[4], r[1] | 2048, NULL, r[3], NULL)
                      : qn_cuda_fp8_gemm_sk(&dw.w, buf2, M, c.yd, dy, tl, r[2] | 64, skw, skf, NULL, r[3], NULL);
             if (e) { printf("gemm launch (SS form, tile %d, persist %d, sk %d, %d SMs): %d\n", tl, r[1], r[2], r[3], e); return 1; }
             CK(cudaDeviceSynchronize());
@@ -440,7 +440,7 @@ static int check_case(const ccase &c) {
                (long long)k_diff[15], stm_sk_diff, (long long)sk_flags_bad);
     if (t_ran) {
         printf("check M=%lld N=%lld K=%lld y=%s tile=%d: SS form (fp818: 0ts / 0t with the case's tile; 0ts with 128x256 / "
-               "128x128 / 128x64 / 128x192; groups on 132 / 3 SMs, shared reduction on 132 / 5, stream-K on 3)",
+               "128x128 / 128x64 / 128x192; groups on 132 / 3 SMs, shared reduction on 132 / 5, stream-K on 3; 2tws 128x128)",
                (long long)M, (long long)N, (long long)K, dtn(c.yd), c.tile);
         for (int ci = 0; ci < NSS; ci++) printf("%s%lld", ci ? " / " : " ", (long long)k_ref_bad[2 + NSK + ci]);
         printf(" of %lld wrong against the reference; bits differ from the run's form in", (long long)(M * N));

@@ -18,7 +18,8 @@ tokens (V2=2ts), stm / sk4s / sk6s = dflt / sk4 / sk6 with fp817's stmatrix epil
 sk6w = sk4 / sk6 with QUANTA_CUDA_FP8_TW=1 (a picked 128x128 as w128, no groups there), sk6ws = sk6 with both, quant
 = our per-token quantizer alone (default form); fp818: ss = sk4's route with both wgmma operands from shared memory
 (QUANTA_CUDA_FP8_SS=1's form), ss0 = dflt in that form, s128 / s256 / s192 = it with 128x128 / 128x256 / 128x192
-forced, t256 = dflt (register form) with 128x256 forced; "peer" alone: _scaled_mm only (for ncu).
+forced, t256 = dflt (register form) with 128x256 forced, sw128 = w128 in the SS form (the peer's 128x128 1x2 cluster,
+both operands from shared memory); "peer" alone: _scaled_mm only (for ncu).
 Each row also prints which routes sk4 / sk6 take there (groups or not: the host's models).
 Method: per row, every candidate warmed up (3 calls), then FP8_PAIR_REPS (default 5) rounds; in each round every
 candidate is timed once (CUDA events around 20 back-to-back calls, us per call), the order rotated each round. Printed:
@@ -133,7 +134,8 @@ def main():
                  "sk6w": sk(6 | 32, 0), "sk6ws": sk(6 | 48, 0),
                  "sk2": sk(2, 0), "quant": q,
                  "ss": sk(4 | 64, 0), "ss0": gemm(0, 1, 4 | 2048), "s128": gemm(2, 1, 4 | 2048),
-                 "s256": gemm(1, 1, 4 | 2048), "s192": gemm(5, 1, 4 | 2048), "t256": gemm(1)}
+                 "s256": gemm(1, 1, 4 | 2048), "s192": gemm(5, 1, 4 | 2048), "t256": gemm(1),
+                 "sw128": gemm(2, 2, 6 | 2048)}
         peer = lambda: torch._scaled_mm(x8, w8.t(), sx, sw, out_dtype=torch.bfloat16, use_fast_accum=True)
         cands = [("peer", peer)] + [(f, known[f]) for f in forms if f in known]
         if "quant" not in forms and forms != ["peer"]:  # peer: _scaled_mm alone (verify_fp816.sh's ncu of it)

@@ -14,7 +14,8 @@
 #   3. fp8_pair (ours and torch._scaled_mm interleaved in one process) on the 8 rows under 0.9x of call 1 and 4 that
 #      passed: sk4 = the default route, ss = the same route in the SS form (its pick with QN_F8T_COST_128_SS), s128 /
 #      s256 = SS with 128x128 / 128x256 forced (their one-round ratio refits QN_F8T_COST_128_SS), t128 = the register
-#      form with 128x128 forced (the small-M rows' comparison);
+#      form with 128x128 forced (the small-M rows' comparison), sw128 = SS 128x128 in clusters of 2 along the tokens
+#      multicasting the weights (the peer's nvjet 128x128 1x2 configuration);
 #   4. fp8_check check (12 cases against the float64 reference, NaN-poisoned y; SS forms' bits against the register
 #      form's printed);
 #   5. ncu of SS and of the default at 512 x 4096 x 11008 (fp816's row: shared pipe 55%, L2 throughput 48-52% for
@@ -70,18 +71,19 @@ if [ -x $Q ]; then
          --case "matmul:m=2048,n=128,k=512,w=fp8_e4m3,x=f16" --case "matmul:m=65,n=512,k=4096,w=fp8_e4m3,x=f32"
          --case "matmul:m=300,n=1000,k=704,w=fp8_e4m3,x=bf16" --case "matmul:m=512,n=2048,k=1024,w=fp8_e4m3,x=bf16")
   ALL=($(echo "$LISTED" | sed 's/^/--case /') "${EXTRA[@]}")
-  say "conformance cases: $((${#ALL[@]} / 2)) with QUANTA_CUDA_FP8_SS=1 (and its tile forced: 128x128, 128x192)"
+  say "conformance cases: $((${#ALL[@]} / 2)) with QUANTA_CUDA_FP8_SS=1 (and its tile forced: 128x128, 128x192; with TW=1)"
   CONFORM_S=6 conform ss QUANTA_CUDA_FP8_SS=1 -- "${ALL[@]}"
   CONFORM_S=4 conform ss128 QUANTA_CUDA_FP8_SS=1 QUANTA_CUDA_FP8_TILE=128x128 -- "${ALL[@]}"
   CONFORM_S=4 conform ss192 QUANTA_CUDA_FP8_SS=1 QUANTA_CUDA_FP8_TILE=128x192 -- "${ALL[@]}"
+  CONFORM_S=4 conform sstw QUANTA_CUDA_FP8_SS=1 QUANTA_CUDA_FP8_TW=1 -- "${ALL[@]}"
 else
   say "no $Q: conformance skipped"; VERDICT=incomplete
 fi
 
 # 3. the deciding rows, ours and the peer interleaved
 if [ $PAIR = 1 ]; then
-  FP8_PAIR_REPS=5 timeout 20 python3 bench/cuda/fp8_pair.py $FC/libqnfp8.so fp818 sk4,ss,s128,s256,t128 > $D/pair.txt 2>&1
-  say "fp8_pair (8 unmet + 4 passing rows: sk4 = default, ss = its route in the SS form, s128, s256, t128) rc=$?"
+  FP8_PAIR_REPS=5 timeout 20 python3 bench/cuda/fp8_pair.py $FC/libqnfp8.so fp818 sk4,ss,s128,s256,t128,sw128 > $D/pair.txt 2>&1
+  say "fp8_pair (8 unmet + 4 passing rows: sk4 = default, ss = its route in the SS form, s128, s256, t128, sw128) rc=$?"
   tee -a $D/summary.txt < $D/pair.txt
 elif have_check; then
   say "no libqnfp8.so or torch: fp8_check time5, register form then SS (ours alone)"
@@ -118,7 +120,7 @@ if have_check && [ $(left) -gt 4 ]; then
 fi
 
 {
-  echo "== fp818 summary ($VERDICT): smoke, conformance (SS=1; tiles 128x128, 128x192), fp8_pair (12 rows, interleaved with _scaled_mm), fp8_check check, ncu, trace3"
+  echo "== fp818 summary ($VERDICT): smoke, conformance (SS=1; tiles 128x128, 128x192; TW=1), fp8_pair (12 rows, interleaved with _scaled_mm), fp8_check check, ncu, trace3"
   grep -hE 'cases wrong' $D/fp8_check.txt 2> /dev/null
   grep -hE '   pair$' $D/pair.txt 2> /dev/null
 } | tee -a $D/summary.txt
