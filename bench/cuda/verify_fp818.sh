@@ -82,7 +82,7 @@ fi
 
 # 3. the deciding rows, ours and the peer interleaved
 if [ $PAIR = 1 ]; then
-  FP8_PAIR_REPS=5 timeout 20 python3 bench/cuda/fp8_pair.py $FC/libqnfp8.so fp818 sk4,ss,s128,s256,t128,sw128 > $D/pair.txt 2>&1
+  FP8_PAIR_REPS=5 timeout $(($(left) - 2 < 22 ? $(left) - 2 : 22)) python3 bench/cuda/fp8_pair.py $FC/libqnfp8.so fp818 sk4,ss,s128,s256,t128,sw128 > $D/pair.txt 2>&1
   say "fp8_pair (8 unmet + 4 passing rows: sk4 = default, ss = its route in the SS form, s128, s256, t128, sw128) rc=$?"
   tee -a $D/summary.txt < $D/pair.txt
 elif have_check; then
