@@ -236,6 +236,17 @@ int qn_cuda_ggml_mmq_x(int w_dtype, const void *w, int64_t N, int64_t K, int x_d
                        int y_dtype, void *y, void *scratch, size_t scratch_bytes, void *xp, size_t xp_bytes, int *xhave,
                        int sms, void *stream);
 size_t qn_cuda_ggml_mmq_xprep_bytes(int64_t M, int64_t K);
+/* Where in xp (above) the slab (f16, 256-token tiles, kernels_cuda/ggml_xslab.cuh) and the rows' scales lie. */
+void qn_cuda_ggml_mmq_xprep_split(void *xp, int64_t M, int64_t K, void **xt, float **xscale);
+/* The kept prep a norm may write too (mmq18, QUANTA_CUDA_GGML_NORM_SLAB=1): buf of qn_cuda_ggml_mmq_xprep_bytes(rows, D)
+ * bytes, perm the K order of the GEMM that reads it (1: Q4_0, 2: Q8_0: qn_cuda_ggml_mmq_x's *xhave); done (out): 1
+ * when the norm wrote it (its result's slab, exactly as the prep makes it from the result as stored: D a multiple of
+ * 256 and a row in registers), else 0. */
+typedef struct qn_cuda_xslab {
+    void *buf;
+    int perm;
+    int done;
+} qn_cuda_xslab;
 /* Its kernel: 5 decodes each block tile into an f16 stage in shared memory (ggml_mmq.cu), 6 each lane's
  * mma fragments from the staged raw bytes (ggml_mmq_frag.cu), 7 the same fragments on wgmma where that is
  * faster (ggml_mmq_wg.cu: M > 64 on compute capability 9.0, wide weights; else 6), 16 the register-A wgmma kernel
@@ -275,20 +286,21 @@ int qn_cuda_glu(int op, int dtype, const void *gate, const void *up, void *y, in
  * weight (dtype w_dtype) or NULL; p (rms_norm_add: x's shape) added to the result when not NULL.
  * With xq_buf (qn_cuda_ggml_xq_bytes(rows, D) bytes) the kernel may also leave y's int8 codes there,
  * exactly as qn_cuda_ggml_quantize_x(y) would (D a multiple of 32 and a row in registers): then
- * *xq_done = 1, else 0. */
+ * *xq_done = 1, else 0. With slab (not NULL) the kernel may also write y's kept GEMM prep (qn_cuda_xslab). */
 int qn_cuda_rms_norm(int x_dtype, const void *x, int r_dtype, const void *r, int w_dtype, const void *w, int p_dtype,
                      const void *p, int y_dtype, void *y, int64_t rows, int64_t D, float eps, int plus_one,
-                     void *xq_buf, int *xq_done, void *stream);
+                     void *xq_buf, int *xq_done, qn_cuda_xslab *slab, void *stream);
 /* rms_norm_add_norm: y = rms_norm(x) * w + r, then y2 = rms_norm(y as stored) * w2 (w2 may be NULL; same eps
  * and plus_one), one launch; with xq_buf, y2's codes as qn_cuda_rms_norm leaves them. D <= 4096. */
 int qn_cuda_rms_norm_add_norm(int x_dtype, const void *x, int r_dtype, const void *r, int w_dtype, const void *w,
                               int w2_dtype, const void *w2, int y_dtype, void *y, void *y2, int64_t rows, int64_t D,
-                              float eps, int plus_one, void *xq_buf, int *xq_done, void *stream);
+                              float eps, int plus_one, void *xq_buf, int *xq_done, qn_cuda_xslab *slab,
+                              void *stream);
 /* add_norm: y = a + b (as qn_cuda_binary adds), then y2 = rms_norm(y as stored) * w (w may be NULL), one launch;
  * with xq_buf, y2's codes as qn_cuda_rms_norm leaves them. D <= 4096. */
 int qn_cuda_add_norm(int a_dtype, const void *a, int b_dtype, const void *b, int w_dtype, const void *w, int y_dtype,
                      void *y, void *y2, int64_t rows, int64_t D, float eps, int plus_one, void *xq_buf, int *xq_done,
-                     void *stream);
+                     qn_cuda_xslab *slab, void *stream);
 int qn_cuda_softmax(int x_dtype, const void *x, int y_dtype, void *y, int64_t rows, int64_t D, void *stream);
 /* y[r] (i32) = the index of row r's largest element (first on ties; -1 for a NaN or -Inf only). */
 int qn_cuda_argmax(int x_dtype, const void *x, int32_t *y, int64_t rows, int64_t D, void *stream);

@@ -43,6 +43,10 @@ typedef struct qn_cuda_state {
     const void *mq_src;
     int64_t mq_M, mq_K;
     int mq_dtype, mq_have;
+    /* The K order the last kept prep took (mq_have's 1 Q4_0, 2 Q8_0; 0 none yet), never dropped: the norms write the
+     * slab in it for the GEMMs after them (mmq18, QUANTA_CUDA_GGML_NORM_SLAB=1), and a GEMM of the other order simply
+     * preps its own (mq_have then does not match). */
+    int mq_perm;
     /* Bumped whenever scratch or xq move: captured CUDA graphs hold their addresses. */
     unsigned epoch;
     int graphs; /* plans may be captured as CUDA graphs (QUANTA_CUDA_GRAPHS=0 turns it off) */
