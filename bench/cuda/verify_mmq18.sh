@@ -10,7 +10,7 @@
 #      on each bit for bit (SAME / DIFFERENT), at M = 130 (a partial 256-token tile), 512, 2048; times of the norm alone,
 #      the norm with its slab, the prep alone;
 #   3. perplexity (7B Q4_0, 2 windows of 512, --quant keep) NORM_SLAB off / on: must print the same numbers;
-#   4. pp512 (7B Q4_0, Q8_0): default, XKEEP=1, NORM_SLAB=1.
+#   4. pp512 (7B Q4_0, Q8_0): default and NORM_SLAB=1 on both files, then XKEEP=1 on both.
 # About 48 s with /tmp/qbuild; later steps skipped when late. Everything under $OUT/mmq18/ (summary.txt).
 set -u
 cd "$(dirname "$0")/../.." # the repository root
@@ -88,11 +88,12 @@ pp() { # label file [VAR=value...]
   say "pp512 $label rc=$rc: ${v:-none}"
   PP+=("| $label | ${v:-none} |")
 }
+# the deciding pairs first (default / NORM_SLAB on both files), XKEEP alone last (cut first when late)
 for f in mistral7b-q4_0 mistral7b-q8_0; do
   pp ${f}__default $f QUANTA_PLAN_PROFILE=0
-  pp ${f}__xkeep $f QUANTA_CUDA_GGML_XKEEP=1
   pp ${f}__normslab $f QUANTA_CUDA_GGML_NORM_SLAB=1
 done
+for f in mistral7b-q4_0 mistral7b-q8_0; do pp ${f}__xkeep $f QUANTA_CUDA_GGML_XKEEP=1; done
 {
   echo "== mmq18 summary =="
   echo "conformance (NORM_SLAB=1), normslab rows SAME, perplexity NORM_SLAB off = on: $RS"
