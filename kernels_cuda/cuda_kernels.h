@@ -51,6 +51,10 @@ typedef struct qn_cuda_weight {
     const void *codes;        /* tiles [Np/16][Kp/64][32 lanes][tile bytes / 32] */
     const float *row_scale;   /* [Np] f32 factor per row */
     const uint32_t *meta;     /* q4/nf4: [Np][Kp/group] u32: low half f16 multiplier, high half f16 (1024 + zero) */
+    /* fp818: e4m3 only, with QUANTA_CUDA_FP8_SS=1 at prepare time: a second copy of the codes in the K-major
+     * layout of qn_cuda_fp8_km_offset, for the FP8 GEMM's both-operands-from-shared-memory form; else NULL.
+     * Last in the struct: bench/cuda/fp8_pair.py's ctypes mirror of the fields before it stays valid. */
+    const void *codes_k;
 } qn_cuda_weight;
 
 static inline QN_HD int qn_cuda_weight_bits(int fmt) {
@@ -91,6 +95,21 @@ static inline QN_HD size_t qn_cuda_weight_code_offset(int fmt, int64_t Kp, int64
         *shift = (e % 2) * 4;
     }
     return ((size_t)nt * (size_t)(Kp / 64) + (size_t)kt) * tile_bytes + (size_t)lane * lane_bytes + within;
+}
+
+/*
+ * fp818: the e4m3 codes K-major, [Np][Kp] bytes (row n at n * Kp, zeros past N and K), for wgmma with both
+ * operands from shared memory (matmul_fp8_wg.cu, QUANTA_CUDA_FP8_SS): a TMA box of 128 rows x 128 bytes with the
+ * 128-byte swizzle lands in wgmma's K-major SW128 canonical layout, which no box of the tiled layout above can
+ * (rows g and g + 8 interleave there in 2-byte units). Inside each 16 bytes of a row, byte p holds
+ * k = 16 (k / 16) + qn_cuda_fp8_kperm(p): the order the FP8 GEMM's quantizer writes the token codes in (it was
+ * chosen so that the tiled layout's lane bytes become wgmma's 8-bit A fragments with byte permutes); a K
+ * permutation shared by both operands leaves every sum as it is.
+ */
+static inline QN_HD int qn_cuda_fp8_kperm(int p) { return 2 * (p >> 2) + (p & 1) + 8 * ((p >> 1) & 1); }
+static inline QN_HD size_t qn_cuda_fp8_km_offset(int64_t Kp, int64_t n, int64_t k) {
+    const int kk = (int)(k & 15); /* the inverse of qn_cuda_fp8_kperm: k = 2t + i0 + 8 i1 -> p = 4t + i0 + 2 i1 */
+    return (size_t)n * (size_t)Kp + (size_t)(k - kk) + (size_t)(4 * ((kk & 7) >> 1) + (kk & 1) + 2 * (kk >> 3));
 }
 
 /* ---------------------------------------------------------------- matmul */
@@ -217,6 +236,17 @@ int qn_cuda_ggml_mmq_x(int w_dtype, const void *w, int64_t N, int64_t K, int x_d
                        int y_dtype, void *y, void *scratch, size_t scratch_bytes, void *xp, size_t xp_bytes, int *xhave,
                        int sms, void *stream);
 size_t qn_cuda_ggml_mmq_xprep_bytes(int64_t M, int64_t K);
+/* Where in xp (above) the slab (f16, 256-token tiles, kernels_cuda/ggml_xslab.cuh) and the rows' scales lie. */
+void qn_cuda_ggml_mmq_xprep_split(void *xp, int64_t M, int64_t K, void **xt, float **xscale);
+/* The kept prep a norm may write too (mmq18, QUANTA_CUDA_GGML_NORM_SLAB=1): buf of qn_cuda_ggml_mmq_xprep_bytes(rows, D)
+ * bytes, perm the K order of the GEMM that reads it (1: Q4_0, 2: Q8_0: qn_cuda_ggml_mmq_x's *xhave); done (out): 1
+ * when the norm wrote it (its result's slab, exactly as the prep makes it from the result as stored: D a multiple of
+ * 256 and a row in registers), else 0. */
+typedef struct qn_cuda_xslab {
+    void *buf;
+    int perm;
+    int done;
+} qn_cuda_xslab;
 /* Its kernel: 5 decodes each block tile into an f16 stage in shared memory (ggml_mmq.cu), 6 each lane's
  * mma fragments from the staged raw bytes (ggml_mmq_frag.cu), 7 the same fragments on wgmma where that is
  * faster (ggml_mmq_wg.cu: M > 64 on compute capability 9.0, wide weights; else 6), 16 the register-A wgmma kernel
@@ -256,20 +286,21 @@ int qn_cuda_glu(int op, int dtype, const void *gate, const void *up, void *y, in
  * weight (dtype w_dtype) or NULL; p (rms_norm_add: x's shape) added to the result when not NULL.
  * With xq_buf (qn_cuda_ggml_xq_bytes(rows, D) bytes) the kernel may also leave y's int8 codes there,
  * exactly as qn_cuda_ggml_quantize_x(y) would (D a multiple of 32 and a row in registers): then
- * *xq_done = 1, else 0. */
+ * *xq_done = 1, else 0. With slab (not NULL) the kernel may also write y's kept GEMM prep (qn_cuda_xslab). */
 int qn_cuda_rms_norm(int x_dtype, const void *x, int r_dtype, const void *r, int w_dtype, const void *w, int p_dtype,
                      const void *p, int y_dtype, void *y, int64_t rows, int64_t D, float eps, int plus_one,
-                     void *xq_buf, int *xq_done, void *stream);
+                     void *xq_buf, int *xq_done, qn_cuda_xslab *slab, void *stream);
 /* rms_norm_add_norm: y = rms_norm(x) * w + r, then y2 = rms_norm(y as stored) * w2 (w2 may be NULL; same eps
  * and plus_one), one launch; with xq_buf, y2's codes as qn_cuda_rms_norm leaves them. D <= 4096. */
 int qn_cuda_rms_norm_add_norm(int x_dtype, const void *x, int r_dtype, const void *r, int w_dtype, const void *w,
                               int w2_dtype, const void *w2, int y_dtype, void *y, void *y2, int64_t rows, int64_t D,
-                              float eps, int plus_one, void *xq_buf, int *xq_done, void *stream);
+                              float eps, int plus_one, void *xq_buf, int *xq_done, qn_cuda_xslab *slab,
+                              void *stream);
 /* add_norm: y = a + b (as qn_cuda_binary adds), then y2 = rms_norm(y as stored) * w (w may be NULL), one launch;
  * with xq_buf, y2's codes as qn_cuda_rms_norm leaves them. D <= 4096. */
 int qn_cuda_add_norm(int a_dtype, const void *a, int b_dtype, const void *b, int w_dtype, const void *w, int y_dtype,
                      void *y, void *y2, int64_t rows, int64_t D, float eps, int plus_one, void *xq_buf, int *xq_done,
-                     void *stream);
+                     qn_cuda_xslab *slab, void *stream);
 int qn_cuda_softmax(int x_dtype, const void *x, int y_dtype, void *y, int64_t rows, int64_t D, void *stream);
 /* y[r] (i32) = the index of row r's largest element (first on ties; -1 for a NaN or -Inf only). */
 int qn_cuda_argmax(int x_dtype, const void *x, int32_t *y, int64_t rows, int64_t D, void *stream);

@@ -11,6 +11,7 @@
 
 #include "cuda_common.cuh"
 #include "ggml_xq.cuh"
+#include "ggml_xslab.cuh"
 
 __global__ void qn_k_unary(int op, int xd, const void *x, int yd, void *y, int64_t n, float s) {
     qn_pdl_begin();
@@ -85,6 +86,13 @@ struct qn_norm_args {
     /* add_norm (qn_k_rms_norm_regs<PER, true> only): the first stage stores y = x + p, as qn_k_binary adds,
      * with no norm; the second norms it by w2. */
     int sum_only;
+    /* mmq18 (QUANTA_CUDA_GGML_NORM_SLAB=1; qn_k_rms_norm_regs<..., SLAB> only): the result (TWO: y2) also as the ggml
+     * tensor-core GEMM's kept activation slab (ggml_xslab.cuh: 256-token tiles, K order perm, xts the rows' scales);
+     * the grid covers the last tile's rows slab_rows .. too, which only zero their slab rows. */
+    uint4 *xt;
+    float *xts;
+    int perm;
+    int64_t slab_rows;
 };
 
 /* v as y's dtype stores it (what qn_ld reads back). */
@@ -150,10 +158,48 @@ __device__ __forceinline__ float qn_norm_store(const qn_norm_args &a, void *y, i
  * instead of one chunk after another (~500 cycles of dependent shuffles and a division each); F32 (every operand
  * given f32), the dtypes fixed so that nvcc folds qn_ld / qn_st / qn_rounded to plain accesses (-27% instructions
  * on the main path, a smaller kernel). */
-template <int PER, bool TWO, bool F32 = false, bool ILV = false> __global__ void qn_k_rms_norm_regs(qn_norm_args a) {
+/* SLAB (mmq18): the values as stored (TWO: y2's) also into the kept GEMM slab, by slab_store below. */
+/* Row blockIdx.x's slab: its largest |v| over the block (qn_block_max: every thread of the block calls this), the
+ * power of two and scale of ggml_xslab.cuh (row scale only where live: rows past M have none), then per k the warp's
+ * 32-element block (lane = element, D % 256 == 0 so a block is all in the row or all past it): lane w < 16 takes word w's
+ * two elements from their lanes and stores its 4 bytes (the block's 64 contiguous bytes of the token's 128). The prep
+ * computes the same max, the same factor, the same v x f rounded once: the same bits. */
+template <int PER> __device__ __forceinline__ void qn_norm_slab_store(const qn_norm_args &a, const float (&v)[PER], bool live) {
+    __shared__ float shm[32];
+    float m0 = 0.0f;
+#pragma unroll
+    for (int k = 0; k < PER; k++) m0 = fmaxf(m0, fabsf(v[k]));
+    float inv, f = 0.0f;
+    if (live) { /* uniform over the block */
+        f = qn_xslab_factor(qn_block_max(m0, shm), &inv);
+        if (threadIdx.x == 0) a.xts[blockIdx.x] = inv;
+    }
+    const int lane = threadIdx.x & 31, w = lane & 15;
+    const int64_t KT = a.D / QN_XSLAB_BK, m = blockIdx.x;
+#pragma unroll
+    for (int k = 0; k < PER; k++) {
+        const int64_t d0 = (threadIdx.x & ~31) + (int64_t)k * blockDim.x;
+        if (d0 >= a.D) continue; /* uniform over the warp */
+        const int64_t c = d0 / 32;
+        int k0, k1;
+        const int wi = qn_xslab_word(a.perm, (c & 1) != 0, w, (int)(m % QN_XSLAB_NB), &k0, &k1);
+        const float x0 = __shfl_sync(0xffffffffu, v[k], k0), x1 = __shfl_sync(0xffffffffu, v[k], k1);
+        if (lane < 16)
+            reinterpret_cast<uint32_t *>(qn_xslab_row(a.xt, KT, QN_XSLAB_NB, m, c))[wi] = qn_xslab_pack(x0, x1, f);
+    }
+}
+template <int PER, bool TWO, bool F32 = false, bool ILV = false, bool SLAB = false>
+__global__ void qn_k_rms_norm_regs(qn_norm_args a) {
     __shared__ float sh[32];
     if (F32) a.xd = a.rd = a.wd = a.pd = a.yd = a.w2d = QN_DT_F32;
     qn_pdl_begin();
+    if (SLAB && (int64_t)blockIdx.x >= a.slab_rows) { /* the last tile's rows past M: zeros, as the prep writes them */
+        float z[PER];
+#pragma unroll
+        for (int k = 0; k < PER; k++) z[k] = 0.0f;
+        qn_norm_slab_store<PER>(a, z, false);
+        return;
+    }
     const int64_t base = (int64_t)blockIdx.x * a.D;
     float v[PER], g[PER], q[PER], g2[PER];
     float ss = 0.0f;
@@ -196,6 +242,7 @@ template <int PER, bool TWO, bool F32 = false, bool ILV = false> __global__ void
             if (d < a.D) v[k] = qn_norm_store(a, a.y2, base + d, qn_norm_out(v[k], inv2, g2[k]), !ILV);
         }
     }
+    if constexpr (SLAB) qn_norm_slab_store<PER>(a, v, true); /* v: the values as stored, 0 past D */
     if (ILV && a.xq) { /* the codes of the values just stored (TWO: y2's), the warp's PER chunks at once */
         const int64_t w0 = threadIdx.x & ~31;
         float vs[PER];
@@ -235,14 +282,31 @@ static bool norm_lean_on(int threads) {
 }
 
 template <bool TWO> static void (*norm_regs_kernel(const qn_norm_args &a, int threads))(qn_norm_args) {
+    if (a.xt) /* the slab's rows (mmq18); no codes then (the GEMV's rows are fewer than the GEMM's) */
+        return norm_all_f32(a) ? qn_k_rms_norm_regs<4, TWO, true, false, true> : qn_k_rms_norm_regs<4, TWO, false, false, true>;
     if (!norm_lean_on(threads)) return qn_k_rms_norm_regs<4, TWO>;
     return norm_all_f32(a) ? qn_k_rms_norm_regs<4, TWO, true, true> : qn_k_rms_norm_regs<4, TWO, false, true>;
 }
 
+/* The slab fields of a (none unless slab asks for one where the register kernel writes it: D a multiple of 256, rows
+ * within the grid's limit); the grid's rows (the last 256-token tile's too when there is a slab). */
+static unsigned norm_slab_args(qn_norm_args &a, qn_cuda_xslab *slab, int64_t rows, int64_t D) {
+    a.xt = NULL, a.xts = NULL, a.perm = 0, a.slab_rows = rows;
+    if (slab) slab->done = 0;
+    const int64_t Mt = (rows + QN_XSLAB_NB - 1) / QN_XSLAB_NB * QN_XSLAB_NB;
+    if (!slab || !slab->buf || (slab->perm != 1 && slab->perm != 2) || D % 256 || Mt > 0x7fffffff) return (unsigned)rows;
+    void *xt = NULL;
+    qn_cuda_ggml_mmq_xprep_split(slab->buf, rows, D, &xt, &a.xts);
+    a.xt = (uint4 *)xt, a.perm = slab->perm;
+    a.xq = NULL, a.dx = NULL, a.sx = NULL, a.xl = NULL, a.sl = NULL; /* codes are the GEMV's, for fewer rows */
+    return (unsigned)Mt;
+}
+
 extern "C" int qn_cuda_rms_norm(int x_dtype, const void *x, int r_dtype, const void *r, int w_dtype, const void *w,
                                 int p_dtype, const void *p, int y_dtype, void *y, int64_t rows, int64_t D, float eps,
-                                int plus_one, void *xq_buf, int *xq_done, void *stream) {
+                                int plus_one, void *xq_buf, int *xq_done, qn_cuda_xslab *slab, void *stream) {
     if (xq_done) *xq_done = 0;
+    if (slab) slab->done = 0;
     if (rows <= 0 || D <= 0) return 0;
     if (rows > 0x7fffffff) return (int)cudaErrorInvalidValue;
     const int threads = D >= 1024 ? 1024 : D >= 256 ? 256 : 64;
@@ -251,15 +315,19 @@ extern "C" int qn_cuda_rms_norm(int x_dtype, const void *x, int r_dtype, const v
     a.x = x, a.r = r, a.w = w, a.p = p, a.y = y, a.D = D, a.eps = eps;
     a.xq = NULL, a.dx = NULL, a.sx = NULL, a.xl = NULL, a.sl = NULL;
     a.w2d = 0, a.x2 = NULL, a.w2 = NULL, a.y2 = NULL, a.rows0 = 0, a.sum_only = 0, a.rows1 = 0;
+    a.xt = NULL, a.xts = NULL, a.perm = 0, a.slab_rows = rows;
     cudaStream_t st = (cudaStream_t)stream;
     if (D <= 4 * (int64_t)threads) {
-        const bool quantize = xq_buf && D % 32 == 0;
+        bool quantize = xq_buf && D % 32 == 0;
         if (quantize) {
             qn_cuda_ggml_xq_split(xq_buf, rows, D, &a.xq, &a.dx, &a.sx);
             qn_cuda_ggml_xq_lo(xq_buf, rows, D, &a.xl, &a.sl);
         }
-        const int e = qn_launch(norm_regs_kernel<false>(a, threads), (unsigned)rows, threads, 0, st, a);
+        const unsigned grid = norm_slab_args(a, slab, rows, D);
+        if (a.xt) quantize = false;
+        const int e = qn_launch(norm_regs_kernel<false>(a, threads), grid, threads, 0, st, a);
         if (!e && quantize && xq_done) *xq_done = 1;
+        if (!e && a.xt) slab->done = 1;
         return e;
     }
     return qn_launch(qn_k_rms_norm, (unsigned)rows, threads, 0, st, a);
@@ -269,8 +337,9 @@ extern "C" int qn_cuda_rms_norm(int x_dtype, const void *x, int r_dtype, const v
  * * w + r, y2 = rms_norm(y) * w2); 1, add_norm (y = x + r, y2 = rms_norm(y) * w2; w unused). */
 static int norm_two(int sum_only, int x_dtype, const void *x, int r_dtype, const void *r, int w_dtype, const void *w,
                     int w2_dtype, const void *w2, int y_dtype, void *y, void *y2, int64_t rows, int64_t D, float eps,
-                    int plus_one, void *xq_buf, int *xq_done, void *stream) {
+                    int plus_one, void *xq_buf, int *xq_done, qn_cuda_xslab *slab, void *stream) {
     if (xq_done) *xq_done = 0;
+    if (slab) slab->done = 0;
     if (rows <= 0 || D <= 0) return 0;
     const int threads = D >= 1024 ? 1024 : D >= 256 ? 256 : 64;
     if (rows > 0x7fffffff || D > 4 * (int64_t)threads) return (int)cudaErrorInvalidValue;
@@ -279,29 +348,32 @@ static int norm_two(int sum_only, int x_dtype, const void *x, int r_dtype, const
     a.x = x, a.r = NULL, a.w = sum_only ? NULL : w, a.p = r, a.y = y, a.D = D, a.eps = eps;
     a.xq = NULL, a.dx = NULL, a.sx = NULL, a.xl = NULL, a.sl = NULL;
     a.w2d = w2_dtype, a.x2 = NULL, a.w2 = w2, a.y2 = y2, a.rows0 = 0, a.sum_only = sum_only, a.rows1 = 0;
-    const bool quantize = xq_buf && D % 32 == 0;
+    bool quantize = xq_buf && D % 32 == 0;
     if (quantize) {
         qn_cuda_ggml_xq_split(xq_buf, rows, D, &a.xq, &a.dx, &a.sx);
         qn_cuda_ggml_xq_lo(xq_buf, rows, D, &a.xl, &a.sl);
     }
-    const int e = qn_launch(norm_regs_kernel<true>(a, threads), (unsigned)rows, threads, 0, (cudaStream_t)stream, a);
+    const unsigned grid = norm_slab_args(a, slab, rows, D);
+    if (a.xt) quantize = false;
+    const int e = qn_launch(norm_regs_kernel<true>(a, threads), grid, threads, 0, (cudaStream_t)stream, a);
     if (!e && quantize && xq_done) *xq_done = 1;
+    if (!e && a.xt) slab->done = 1;
     return e;
 }
 
 extern "C" int qn_cuda_rms_norm_add_norm(int x_dtype, const void *x, int r_dtype, const void *r, int w_dtype,
                                          const void *w, int w2_dtype, const void *w2, int y_dtype, void *y, void *y2,
                                          int64_t rows, int64_t D, float eps, int plus_one, void *xq_buf, int *xq_done,
-                                         void *stream) {
+                                         qn_cuda_xslab *slab, void *stream) {
     return norm_two(0, x_dtype, x, r_dtype, r, w_dtype, w, w2_dtype, w2, y_dtype, y, y2, rows, D, eps, plus_one,
-                    xq_buf, xq_done, stream);
+                    xq_buf, xq_done, slab, stream);
 }
 
 extern "C" int qn_cuda_add_norm(int a_dtype, const void *a, int b_dtype, const void *b, int w_dtype, const void *w,
                                 int y_dtype, void *y, void *y2, int64_t rows, int64_t D, float eps, int plus_one,
-                                void *xq_buf, int *xq_done, void *stream) {
+                                void *xq_buf, int *xq_done, qn_cuda_xslab *slab, void *stream) {
     return norm_two(1, a_dtype, a, b_dtype, b, 0, NULL, w_dtype, w, y_dtype, y, y2, rows, D, eps, plus_one, xq_buf,
-                    xq_done, stream);
+                    xq_done, slab, stream);
 }
 
 __global__ void qn_k_softmax(int xd, const void *x, int yd, void *y, int64_t D) {
@@ -541,6 +613,7 @@ static int rms_norm_rope(int x_dtype, const void *x, int w_dtype, const void *w,
     a.x = x, a.r = NULL, a.w = norm ? w : NULL, a.p = NULL, a.y = y, a.D = D, a.eps = eps;
     a.xq = NULL, a.dx = NULL, a.sx = NULL, a.xl = NULL, a.sl = NULL;
     a.w2d = w2_dtype, a.x2 = x2, a.w2 = norm ? w2 : NULL, a.y2 = y2, a.rows0 = rows, a.sum_only = 0, a.rows1 = rows2;
+    a.xt = NULL, a.xts = NULL, a.perm = 0, a.slab_rows = 0;
     qn_kv_args k;
     memset(&k, 0, sizeof k);
     if (kv) k = *kv;

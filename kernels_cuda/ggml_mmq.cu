@@ -300,6 +300,13 @@ extern "C" size_t qn_cuda_ggml_mmq_xprep_bytes(int64_t M, int64_t K) {
     return qn_gmmq_xh_bytes(M, Kp) + qn_gmmq_align((size_t)M * 4);
 }
 
+static_assert(QN_XSLAB_BK == QN_GMMQ_BK, "the kept slab's step is the GEMM's");
+extern "C" void qn_cuda_ggml_mmq_xprep_split(void *xp, int64_t M, int64_t K, void **xt, float **xscale) {
+    const int64_t Kp = (K + QN_GMMQ_BK - 1) / QN_GMMQ_BK * QN_GMMQ_BK;
+    *xt = xp;
+    *xscale = (float *)((uint8_t *)xp + qn_gmmq_xh_bytes(M, Kp));
+}
+
 /* qn_cuda_ggml_mmq, with xp (not null): =17's activation prep kept there for the next call on the same x (see
  * qn_cuda_ggml_mmq_x). */
 static int qn_gmmq_run(int w_dtype, const void *w, int64_t N, int64_t K, int x_dtype, const void *x, int64_t M,
@@ -331,7 +338,7 @@ static int qn_gmmq_run(int w_dtype, const void *w, int64_t N, int64_t K, int x_d
             int e17;
             if (xp && xp_bytes >= qn_cuda_ggml_mmq_xprep_bytes(M, K)) { /* the prep in xp, 256-token tiles */
                 qn_gmmq_args ax = a;
-                ax.xh = (const __half *)xp, ax.xnb = 256;
+                ax.xh = (const __half *)xp, ax.xnb = QN_XSLAB_NB;
                 ax.xscale = (const float *)((const uint8_t *)xp + qn_gmmq_xh_bytes(M, Kp));
                 *have = had;
                 e17 = qn_gmmq_rsi_run(w_dtype, x_dtype, x, ax, sms, part, scratch_bytes - used, s, have);

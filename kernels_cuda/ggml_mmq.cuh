@@ -11,6 +11,7 @@
 #include "cp_async.cuh"
 #include "ggml_blocks.cuh"
 #include "mma_f16.cuh"
+#include "ggml_xslab.cuh"
 
 #define QN_GMMQ_BK 64                   /* K per pipeline step: two chunks of 32 per weight row */
 #define QN_GMMQ_PITCH (QN_GMMQ_BK + 8) /* halves per shared activation row (16 bytes of padding) */
@@ -292,36 +293,7 @@ size_t qn_gmmq_ws_dq_bytes(int64_t N, int64_t Kp);
  * and a.xscale; a CUDA error or 0. */
 int qn_gmmq_prep_xt(int x_dtype, const void *x, const qn_gmmq_args &a, int nb, bool sw, cudaStream_t s, int perm = 0);
 
-/* The K order of ggml_mmq_rsi_wg.cu (mmq15): within each 32-element block, element v of the kernel's order is x's (and
- * the weight's) element qn_gmmq_kperm(perm, v) — a permutation, so the sums are the same products. It lets each lane
- * of a consumer warp take all 8 (Q4_0) or 16 (Q8_0) codes it needs of a block row from one or two aligned 32-bit
- * shared-memory words, already paired the way the magic-number decode wants them. Lane t (= (v % 16 % 8) / 2) of
- * wgmma's A layout holds, per k16 half h = v / 16, the elements at p = v % 16 in {2t, 2t + 1} (register 0) and
- * {8 + 2t, 9 + 2t} (register 2); i = p % 2 picks the register's half.
- * perm 1, Q4_0 (code byte j: low nibble = element j, high = j + 16): the lane's word holds code bytes B0..B3; register
- * 0 = the nibbles of (B0, B2), register 2 = (B1, B3), half h the low (0) or high (1) nibbles. Blocks sit 18 bytes
- * apart in shared memory (rows of 144 bytes), so a block's codes start 2 (even block) or 0 (odd) bytes into a word:
- * odd blocks give lane t bytes 4t .. 4t + 3; even blocks bytes 2 + 4t .. for t < 3, and lane 3 the two bytes on
- * either side (0, 1, 14, 15: the word that also holds the scale, and the word that also holds the next scale).
- * perm 2, Q8_0 (34-byte blocks): the lane's two words A (half 0: register 0 = bytes 0, 1, register 2 = bytes 2, 3)
- * and B (half 1); odd blocks: A = bytes 4t .., B = 16 + 4t ..; even: A = 2 + 4t .., B = 18 + 4t .. for t < 3, lane 3's
- * B = bytes 0, 1, 30, 31. These word choices also keep a warp's loads on 32 distinct banks (rows 144 / 272 bytes
- * apart = 4 banks). */
-__host__ __device__ __forceinline__ int qn_gmmq_kperm_v(int perm, int v, bool odd) {
-    const int h = v >> 4, p = v & 15, t = (p & 7) >> 1, i = p & 1;
-    if (perm == 1) {
-        const int b = p < 8 ? 2 * i : 1 + 2 * i; /* the code byte of the lane's word */
-        const int j = odd ? 4 * t + b : t < 3 ? 2 + 4 * t + b : (b < 2 ? b : 12 + b);
-        return 16 * h + j;
-    }
-    const int b = (p < 8 ? 0 : 2) + i; /* byte of word A (h = 0) or B (h = 1) */
-    if (odd) return 16 * h + 4 * t + b;
-    if (h == 0 || t < 3) return 16 * h + 2 + 4 * t + b;
-    return b < 2 ? b : 28 + b;
-}
-__host__ __device__ __forceinline__ int64_t qn_gmmq_kperm(int perm, int64_t k) {
-    return (k & ~(int64_t)31) + qn_gmmq_kperm_v(perm, (int)(k & 31), (k >> 5) & 1);
-}
+/* qn_gmmq_kperm_v / qn_gmmq_kperm (the K order of ggml_mmq_rsi_wg.cu): ggml_xslab.cuh. */
 /* The same product by ggml_mmq_rs_wg.cu's kernel (mmq14, QUANTA_CUDA_GGML_MMQ=16: the weight's raw Q4_0 / Q8_0 bytes
  * by TMA, decoded in the consumers' registers as wgmma's A operand), which preps its own activations; -1 (nothing
  * launched) for other formats, K not a multiple of 256, M <= 64, or a device that cannot run it. */

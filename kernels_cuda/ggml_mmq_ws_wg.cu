@@ -118,14 +118,14 @@ __device__ __forceinline__ void qn_prep_block_store(const float (&v)[32], float 
 #pragma unroll
     for (int q = 0; q < 4; q++) { /* the block's virtual slice q: elements 8q .. 8q + 7 of the kernel's order */
         uint32_t h[4];
+        int wi = 0;
 #pragma unroll
-        for (int e = 0; e < 4; e++) {
-            const int v0 = 8 * q + 2 * e, v1 = v0 + 1;
-            const int k0 = PERM ? qn_gmmq_kperm_v(PERM, v0, ODD) : v0, k1 = PERM ? qn_gmmq_kperm_v(PERM, v1, ODD) : v1;
-            h[e] = qn_h2u(__floats2half2_rn(v[k0] * f, v[k1] * f));
+        for (int e = 0; e < 4; e++) { /* ggml_xslab.cuh: the pair's elements, the word's place, its f16 values */
+            int k0, k1;
+            wi = qn_xslab_word(PERM, ODD, 4 * q + e, r, &k0, &k1);
+            h[e] = qn_xslab_pack(v[k0], v[k1], f);
         }
-        const int j = 4 * (ODD ? 1 : 0) + q; /* the slice in the step; swizzled: piece j at j ^ (r % 8) */
-        dst[j ^ (r & 7)] = make_uint4(h[0], h[1], h[2], h[3]);
+        dst[wi >> 2] = make_uint4(h[0], h[1], h[2], h[3]); /* the slice's piece, swizzled */
     }
 }
 /* MU (mmq16): 16-byte loads of the max pass in flight per thread. 1: one a loop trip, each waiting for its load (the
@@ -168,11 +168,10 @@ __global__ void __launch_bounds__(256) qn_k_gmmq_prep_xt_v(const void *x, int64_
 #pragma unroll
                 for (int e = 0; e < per16; e++) m0 = fmaxf(m0, fabsf(v[e]));
             }
-            const int e = qn_x_pow2_exponent(qn_block_max(m0, sh));
-            f = ldexpf(1.0f, e);
-            if (threadIdx.x == 0) xscale[m] = ldexpf(1.0f, -e);
+            float inv;
+            f = qn_xslab_factor(qn_block_max(m0, sh), &inv);
+            if (threadIdx.x == 0) xscale[m] = inv;
         }
-        const int64_t tile = m / nb;
         const int r = (int)(m % nb);
         for (int64_t c = threadIdx.x; c < nblk; c += blockDim.x) {
             float v[32];
@@ -189,7 +188,7 @@ __global__ void __launch_bounds__(256) qn_k_gmmq_prep_xt_v(const void *x, int64_
 #pragma unroll
                 for (int i = 0; i < 32; i++) v[i] = 0.0f;
             }
-            uint4 *dst = xt4 + ((tile * KT + (c >> 1)) * nb + r) * 8; /* token r's 128 bytes of step c / 2 */
+            uint4 *dst = qn_xslab_row(xt4, KT, nb, m, c); /* token r's 128 bytes of step c / 2 */
             if (c & 1) qn_prep_block_store<PERM, true>(v, f, dst, r);
             else qn_prep_block_store<PERM, false>(v, f, dst, r);
         }
@@ -235,17 +234,16 @@ __global__ void __launch_bounds__(512) qn_k_gmmq_prep_xt_1p(const void *x, int64
             for (int b = 0; b < BPT; b++)
 #pragma unroll
                 for (int e = 0; e < 32; e++) m0 = fmaxf(m0, fabsf(v[b][e]));
-            const int e = qn_x_pow2_exponent(qn_block_max(m0, sh));
-            f = ldexpf(1.0f, e);
-            if (threadIdx.x == 0) xscale[m] = ldexpf(1.0f, -e);
+            float inv;
+            f = qn_xslab_factor(qn_block_max(m0, sh), &inv);
+            if (threadIdx.x == 0) xscale[m] = inv;
         }
-        const int64_t tile = m / nb;
         const int r = (int)(m % nb);
 #pragma unroll
         for (int b = 0; b < BPT; b++) {
             const int64_t c = threadIdx.x + b * (int64_t)blockDim.x;
             if (c >= nblk) continue;
-            uint4 *dst = xt4 + ((tile * KT + (c >> 1)) * nb + r) * 8; /* token r's 128 bytes of step c / 2 */
+            uint4 *dst = qn_xslab_row(xt4, KT, nb, m, c); /* token r's 128 bytes of step c / 2 */
             if (c & 1) qn_prep_block_store<PERM, true>(v[b], f, dst, r);
             else qn_prep_block_store<PERM, false>(v[b], f, dst, r);
         }

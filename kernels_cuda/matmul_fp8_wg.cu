@@ -64,7 +64,7 @@
 /* Byte p of a 16-byte K slice holds k = qn_f8_kperm(p) of the slice: p = 4t + i <-> 2t + (i & 1) + 8 (i >> 1),
  * the k a lane's tiled weight bytes hold (cuda_kernels.h: qn_cuda_weight_code_offset, E order (g,2t) (g,2t+1)
  * (g+8,2t) (g+8,2t+1) (g,2t+8) (g,2t+9) ..) once the consumer's byte permutes have gathered row g's four. */
-static __host__ __device__ __forceinline__ int qn_f8_kperm(int p) { return 2 * (p >> 2) + (p & 1) + 8 * ((p >> 1) & 1); }
+static __host__ __device__ __forceinline__ int qn_f8_kperm(int p) { return qn_cuda_fp8_kperm(p); } /* one definition */
 
 static inline int64_t qn_f8_mp(int64_t M) { return (M + QN_F8_MPAD - 1) / QN_F8_MPAD * QN_F8_MPAD; }
 static inline size_t qn_f8_al(size_t b) { return (b + 255) & ~(size_t)255; }
@@ -253,6 +253,7 @@ template <> __device__ __forceinline__ void qn_f8_mma<192>(float (&d)[24][4], co
 
 struct qn_f8_args {
     const uint8_t *codes;   /* tiled e4m3 weights [Np/16][Kp/64][1 KB] */
+    const uint8_t *codes_k; /* fp818: the same K-major ([Np][Kp], qn_cuda_fp8_km_offset) for the SS form, or NULL */
     const float *sw;        /* [Np] weight row scales */
     const uint8_t *xq;      /* [Kp/16][Mp][16] activation codes */
     const float *sx;        /* [Mp] token scales */
@@ -796,6 +797,36 @@ __device__ __forceinline__ void qn_f8t_stage_mma(float (&acc)[BN / 8][4], uint32
         for (int q = 0; q < 2; q++) qn_f8_mma<BN>(acc, a[j][q], qn_wg_desc_sw128(b + 64 * j + 32 * q, 16, 1024));
     qn_wg_commit();
 }
+
+/* fp818 (QUANTA_CUDA_FP8_SS): the same stage with the weights from shared memory too (SS wgmma). Why: fp816's ncu of
+ * 512 x 4096 x 11008 had the shared pipe as our kernel's top pipe (55%: every lane's LDS.128 of its A bytes plus the
+ * byte permutes, per stage) and the L2 at 48-52% where cuBLASLt's kernel (both operands by descriptor) keeps 70%;
+ * fp814's ping-pong showed one warpgroup issuing register-A n128 alone at half the tensor rate. The weights come
+ * K-major (cuda_kernels.h, qn_cuda_fp8_km_offset: the token codes' K order inside each 16 bytes) in a 128-byte
+ * swizzled box of BM rows x 128 K bytes, so this warpgroup's 64 rows are an 8 KB run at a = box + 8192 cw: wgmma's
+ * K-major SW128 canonical layout, as the token box (sbo 1024 between 8-row groups, + 32 bytes per k32). The k32
+ * order is the register form's (K tile j, half q: bytes 64 j + 32 q), and byte p of a slice holds the same k in
+ * both forms, so each instruction multiplies the same values at the same positions. */
+template <int BN> __device__ __forceinline__ void qn_f8_mma_ss(float (&d)[BN / 8][4], uint64_t ad, uint64_t bd);
+template <> __device__ __forceinline__ void qn_f8_mma_ss<64>(float (&d)[8][4], uint64_t ad, uint64_t bd) {
+    qn_wg_mma_f8ss_n64(d, ad, bd);
+}
+template <> __device__ __forceinline__ void qn_f8_mma_ss<128>(float (&d)[16][4], uint64_t ad, uint64_t bd) {
+    qn_wg_mma_f8ss_n128(d, ad, bd);
+}
+template <> __device__ __forceinline__ void qn_f8_mma_ss<192>(float (&d)[24][4], uint64_t ad, uint64_t bd) {
+    qn_wg_mma_f8ss_n192(d, ad, bd);
+}
+template <> __device__ __forceinline__ void qn_f8_mma_ss<256>(float (&d)[32][4], uint64_t ad, uint64_t bd) {
+    qn_wg_mma_f8ss_n256(d, ad, bd);
+}
+template <int BN> __device__ __forceinline__ void qn_f8t_stage_mma_ss(float (&acc)[BN / 8][4], uint32_t a, uint32_t b) {
+    qn_wg_fence();
+#pragma unroll
+    for (int kk = 0; kk < 4; kk++)
+        qn_f8_mma_ss<BN>(acc, qn_wg_desc_sw128(a + 32 * kk, 16, 1024), qn_wg_desc_sw128(b + 32 * kk, 16, 1024));
+    qn_wg_commit();
+}
 #endif
 
 #if QN_F8_HAVE
@@ -900,7 +931,7 @@ __device__ __forceinline__ void qn_f8t_store_tma(const float (&acc)[BN / 8][4], 
  * box at base + s * STAGE (BN rows x 128 K bytes, 128-byte swizzle) and the weight box after it (BM / 16 row
  * tiles x 2 K tiles). CL > 1 along the weights (TOK 0): this block loads BN / CL token rows and multicasts them;
  * along the tokens (TOK 1): BM / 16 / CL weight row tiles, multicast, and its own token tile. */
-template <int S, int STAGE, int BM, int BN, int CL, int TOK, typename SegOf>
+template <int S, int STAGE, int BM, int BN, int CL, int TOK, typename SegOf, int SS = 0>
 __device__ __forceinline__ void qn_f8t_produce(int64_t nseg, const SegOf &seg_of, uint8_t *base, uint64_t *full_bar,
                                                uint64_t *empty_bar, const CUtensorMap *wmap, const CUtensorMap *xmap,
                                                uint32_t rank) {
@@ -917,12 +948,18 @@ __device__ __forceinline__ void qn_f8t_produce(int64_t nseg, const SegOf &seg_of
             qn_mbar_arrive_expect_tx(fb, (uint32_t)STAGE);
             if (TOK) { /* weights: this block's share, multicast; tokens: its own tile (past Mp: zeros) */
                 constexpr uint32_t RT = BM / 16 / CL;
-                qn_tma_load_3d_mc(as + rank * RT * 2048, wmap, fb, 0, (int32_t)(2 * kt), (int32_t)(nt0 + rank * RT),
-                                  (uint16_t)((1u << CL) - 1u));
+                if (SS) /* fp818: BM / CL rows of the K-major copy at their place in the swizzled box (1024-aligned) */
+                    qn_tma_load_2d_mc(as + rank * RT * 2048, wmap, fb, (int32_t)(kt * QN_F8T_BK),
+                                      (int32_t)((nt0 + rank * RT) * 16), (uint16_t)((1u << CL) - 1u));
+                else
+                    qn_tma_load_3d_mc(as + rank * RT * 2048, wmap, fb, 0, (int32_t)(2 * kt), (int32_t)(nt0 + rank * RT),
+                                      (uint16_t)((1u << CL) - 1u));
                 qn_tma_load_2d(bs, xmap, fb, (int32_t)(kt * QN_F8T_BK), (int32_t)m0);
                 continue;
             }
-            qn_tma_load_3d(as, wmap, fb, 0, (int32_t)(2 * kt), (int32_t)nt0);
+            if (SS) /* fp818: BM rows x 128 K bytes of the K-major copy, 128-byte swizzle (rows past Np: zeros) */
+                qn_tma_load_2d(as, wmap, fb, (int32_t)(kt * QN_F8T_BK), (int32_t)(nt0 * 16));
+            else qn_tma_load_3d(as, wmap, fb, 0, (int32_t)(2 * kt), (int32_t)nt0);
             const uint32_t rows = BN / CL, bdst = bs + rank * rows * QN_F8T_BK;
             if (CL == 1) qn_tma_load_2d(bdst, xmap, fb, (int32_t)(kt * QN_F8T_BK), (int32_t)m0);
             else
@@ -1016,7 +1053,7 @@ __device__ __forceinline__ void qn_f8_skr_reset(unsigned *f, unsigned want) {
  * as any tile. Every block of the grid is resident at once (the host launches at most one per SM), so the owner's
  * wait cannot block a peer that has not started. Unsplit tiles: bit-identical to SK 0; split ones differ by the
  * f32 sums' association (checked against the reference). */
-template <int CW, int BN, int CL, int EPI, int TOK, int SK>
+template <int CW, int BN, int CL, int EPI, int TOK, int SK, int SS = 0>
 __global__ void __launch_bounds__(qn_f8t_cfg<CW, BN, EPI>::threads, qn_f8t_cfg<CW, BN, EPI>::min_blocks)
     qn_k_fp8_tma(qn_f8_args p, const __grid_constant__ CUtensorMap wmap, const __grid_constant__ CUtensorMap xmap,
                  const __grid_constant__ CUtensorMap ymap) {
@@ -1024,6 +1061,7 @@ __global__ void __launch_bounds__(qn_f8t_cfg<CW, BN, EPI>::threads, qn_f8t_cfg<C
     typedef qn_f8t_cfg<CW, BN, EPI> Cfg;
     constexpr int S = Cfg::S, BM = Cfg::BM;
     static_assert(!SK || (CL == 1 && !TOK), "stream-K: blocks alone");
+    static_assert(!SS || (CW == 2 && (CL == 1 || TOK)), "fp818's SS form: two-consumer tiles, alone or along the tokens");
     extern __shared__ __align__(128) uint8_t qn_f8_smem[];
     __shared__ __align__(8) uint64_t full_bar[S], empty_bar[S];
     /* the same offset in every block of a cluster (same kernel, same static layout): multicast lands alike */
@@ -1076,7 +1114,8 @@ __global__ void __launch_bounds__(qn_f8t_cfg<CW, BN, EPI>::threads, qn_f8t_cfg<C
     if (wg == 0) { /* ---------------- producer: one thread issues two TMA copies per stage */
         if (CW == 2) qn_setmaxnreg_dec<40>();
         if (tid == 0)
-            qn_f8t_produce<S, Cfg::stage, BM, BN, CL, TOK>(nseg, seg_of, base, full_bar, empty_bar, &wmap, &xmap, rank);
+            qn_f8t_produce<S, Cfg::stage, BM, BN, CL, TOK, decltype(seg_of), SS>(nseg, seg_of, base, full_bar, empty_bar,
+                                                                                &wmap, &xmap, rank);
         if (CL > 1) qn_cluster_sync(); /* no copy of this block still landing elsewhere when it leaves */
         return;
     }
@@ -1094,9 +1133,10 @@ __global__ void __launch_bounds__(qn_f8t_cfg<CW, BN, EPI>::threads, qn_f8t_cfg<C
         const int64_t gi = g0 + i;
         const int s = (int)(gi % S);
         qn_mbar_wait(qn_smem_u32(&full_bar[s]), (uint32_t)((gi / S) & 1));
-        qn_f8t_stage_mma<BN>(acc, a, a_of(s) + (cw * 4 + w4) * 2048 + lane * 32, qn_smem_u32(b_of(s)));
+        if (SS) qn_f8t_stage_mma_ss<BN>(acc, qn_smem_u32(a_of(s)) + cw * 8192, qn_smem_u32(b_of(s)));
+        else qn_f8t_stage_mma<BN>(acc, a, a_of(s) + (cw * 4 + w4) * 2048 + lane * 32, qn_smem_u32(b_of(s)));
         qn_wg_wait<1>(); /* stage i - 1's wgmma are done: its registers and its stage are free */
-        qn_wg_keep(a_prev);
+        if (!SS) qn_wg_keep(a_prev);
         qn_wg_keep(acc);
         if (i > 0) release(gi - 1);
     };
@@ -1127,8 +1167,10 @@ __global__ void __launch_bounds__(qn_f8t_cfg<CW, BN, EPI>::threads, qn_f8t_cfg<C
         if (i < n) step(i, a0, a1);
         qn_wg_wait<0>();
         qn_wg_keep(acc);
-        qn_wg_keep(a0);
-        qn_wg_keep(a1);
+        if (!SS) {
+            qn_wg_keep(a0);
+            qn_wg_keep(a1);
+        }
         if (tr && k == ktr) qn_f8_stamp(tr, 2);
         release(g0 + n - 1);
         g0 += n;
@@ -1306,7 +1348,7 @@ template <int CW, int BN, int CL, int DEPTH> static int qn_f8_launch_ps(const qn
 /* fp813's TMA form: as many whole clusters as fit (as qn_f8_launch_ps), the two tensor maps encoded per call
  * (host arithmetic only, ~1 us): the weights' tiled codes as u64 [Np/16][Kp/64][128] in boxes of BM/16 row tiles
  * x 2 K tiles, the token-major codes as bytes [Mp][Kp] in boxes of BN / CL rows x 128, 128-byte swizzle. */
-template <int CW, int BN, int CL, int EPI, int TOK, int SK = 0>
+template <int CW, int BN, int CL, int EPI, int TOK, int SK = 0, int SS = 0>
 static int qn_f8t_launch(const qn_f8_args &a0, int sms, cudaStream_t s) {
     typedef qn_f8t_cfg<CW, BN, EPI> Cfg;
     static int resident = 0; /* blocks per SM (CL 1) or clusters on the device; a race only repeats the same query */
@@ -1317,14 +1359,14 @@ static int qn_f8t_launch(const qn_f8_args &a0, int sms, cudaStream_t s) {
     cfg.blockDim = dim3(Cfg::threads), cfg.dynamicSmemBytes = Cfg::smem, cfg.stream = s;
     cfg.attrs = at, cfg.numAttrs = CL > 1 ? 1 : 0;
     if (resident <= 0) {
-        cudaError_t e = cudaFuncSetAttribute(qn_k_fp8_tma<CW, BN, CL, EPI, TOK, SK>, cudaFuncAttributeMaxDynamicSharedMemorySize, Cfg::smem);
+        cudaError_t e = cudaFuncSetAttribute(qn_k_fp8_tma<CW, BN, CL, EPI, TOK, SK, SS>, cudaFuncAttributeMaxDynamicSharedMemorySize, Cfg::smem);
         if (e != cudaSuccess) return (int)e;
         int n = 0;
         if (CL > 1) {
             cfg.gridDim = dim3(CL * 64);
-            e = cudaOccupancyMaxActiveClusters(&n, qn_k_fp8_tma<CW, BN, CL, EPI, TOK, SK>, &cfg);
+            e = cudaOccupancyMaxActiveClusters(&n, qn_k_fp8_tma<CW, BN, CL, EPI, TOK, SK, SS>, &cfg);
         } else {
-            e = cudaOccupancyMaxActiveBlocksPerMultiprocessor(&n, qn_k_fp8_tma<CW, BN, CL, EPI, TOK, SK>, Cfg::threads, Cfg::smem);
+            e = cudaOccupancyMaxActiveBlocksPerMultiprocessor(&n, qn_k_fp8_tma<CW, BN, CL, EPI, TOK, SK, SS>, Cfg::threads, Cfg::smem);
         }
         if (e != cudaSuccess) return (int)e;
         if (n <= 0) return (int)cudaErrorInvalidConfiguration;
@@ -1363,7 +1405,11 @@ static int qn_f8t_launch(const qn_f8_args &a0, int sms, cudaStream_t s) {
     const uint64_t wd[3] = {128, (uint64_t)(a.Kp / 64), (uint64_t)(a.Np / 16)};
     const uint64_t wst[2] = {1024, (uint64_t)(a.Kp / 64) * 1024};
     const uint32_t wb[3] = {128, 2, TOK ? Cfg::BM / 16 / CL : Cfg::BM / 16};
-    int e = qn_tma_encode(&wm, CU_TENSOR_MAP_DATA_TYPE_UINT64, 3, a.codes, wd, wst, wb, CU_TENSOR_MAP_SWIZZLE_NONE);
+    /* fp818's SS form: the K-major copy as bytes [Np][Kp] in boxes of BM rows x 128, 128-byte swizzle (wgmma's
+     * K-major SW128 layout, as the tokens') */
+    int e = SS ? qn_tma_encode_2d(&wm, CU_TENSOR_MAP_DATA_TYPE_UINT8, a.codes_k, (uint64_t)a.Kp, (uint64_t)a.Np,
+                                  (uint64_t)a.Kp, QN_F8T_BK, TOK ? Cfg::BM / CL : Cfg::BM, CU_TENSOR_MAP_SWIZZLE_128B)
+               : qn_tma_encode(&wm, CU_TENSOR_MAP_DATA_TYPE_UINT64, 3, a.codes, wd, wst, wb, CU_TENSOR_MAP_SWIZZLE_NONE);
     if (!e)
         e = qn_tma_encode_2d(&xm, CU_TENSOR_MAP_DATA_TYPE_UINT8, a.xq, (uint64_t)a.Kp, (uint64_t)a.Mp, (uint64_t)a.Kp,
                              QN_F8T_BK, TOK ? BN : BN / CL, CU_TENSOR_MAP_SWIZZLE_128B);
@@ -1374,7 +1420,7 @@ static int qn_f8t_launch(const qn_f8_args &a0, int sms, cudaStream_t s) {
                              64, CU_TENSOR_MAP_SWIZZLE_128B);
     if (e) return e;
     cfg.gridDim = dim3((unsigned)(clusters * CL));
-    const cudaError_t le = cudaLaunchKernelEx(&cfg, qn_k_fp8_tma<CW, BN, CL, EPI, TOK, SK>, a, wm, xm, ym);
+    const cudaError_t le = cudaLaunchKernelEx(&cfg, qn_k_fp8_tma<CW, BN, CL, EPI, TOK, SK, SS>, a, wm, xm, ym);
     return le != cudaSuccess ? (int)le : qn_cu_launch_status();
 }
 
@@ -1393,12 +1439,25 @@ static int qn_f8t_launch_tile(int tile, const qn_f8_args &a, int sms, cudaStream
     }
 }
 
-/* fp815's stream-K form (0ts with SK): the two-consumer tiles 128x256 (anything else asked for), 128x128, 128x192. */
-template <int EPI> static int qn_f8t_launch_sk(int tile, const qn_f8_args &a, int sms, cudaStream_t s) {
+/* fp815's stream-K form (0ts with SK): the two-consumer tiles 128x256 (anything else asked for), 128x128, 128x192.
+ * SS (fp818): the same with both wgmma operands from shared memory. */
+template <int EPI, int SS = 0> static int qn_f8t_launch_sk(int tile, const qn_f8_args &a, int sms, cudaStream_t s) {
     switch (tile) {
-    case 2: return qn_f8t_launch<2, 128, 1, EPI, 0, 1>(a, sms, s);
-    case 5: return qn_f8t_launch<2, 192, 1, EPI, 0, 1>(a, sms, s);
-    default: return qn_f8t_launch<2, 256, 1, EPI, 0, 1>(a, sms, s);
+    case 2: return qn_f8t_launch<2, 128, 1, EPI, 0, 1, SS>(a, sms, s);
+    case 5: return qn_f8t_launch<2, 192, 1, EPI, 0, 1, SS>(a, sms, s);
+    default: return qn_f8t_launch<2, 256, 1, EPI, 0, 1, SS>(a, sms, s);
+    }
+}
+
+/* fp818's SS form of 0ts / 0t (clusters of 1): the two-consumer tiles of qn_f8t_launch_tile; the pick's 64x64 (tile
+ * 4, one consumer warpgroup) keeps the register form, and so the tiled codes. */
+template <int EPI> static int qn_f8t_launch_tile_ss(int tile, const qn_f8_args &a, int sms, cudaStream_t s) {
+    switch (tile) {
+    case 1: return qn_f8t_launch<2, 256, 1, EPI, 0, 0, 1>(a, sms, s);
+    case 2: return qn_f8t_launch<2, 128, 1, EPI, 0, 0, 1>(a, sms, s);
+    case 3: return qn_f8t_launch<2, 64, 1, EPI, 0, 0, 1>(a, sms, s);
+    case 5: return qn_f8t_launch<2, 192, 1, EPI, 0, 0, 1>(a, sms, s);
+    default: return qn_f8t_launch<1, 64, 1, EPI, 0>(a, sms, s);
     }
 }
 
@@ -1457,9 +1516,18 @@ static int qn_f8_pick(int64_t N, int64_t M, int sms, int forced) {
  * at one round (fp8_check time3, 2t: 256 x 4096 x 4096 and 256 x 5120 x 13824: 128x128 0.78, 128x64 0.55 (L2-bound:
  * 277 clocks per 64 of K for 128 of tensor work), 64x64 0.65 at two blocks per SM); that rule picks the measured
  * best tile (within 3%) on all 12 rows with M <= 512 (the grid-size rule of qn_f8_pick: 7 of 12, up to 1.56x slower). */
-static int qn_f8t_pick(int64_t N, int64_t M, int sms, int forced) {
+/* fp818: 128x128's cost in the SS form. The register form's 0.78 is its K loop at ~765 clocks per 128 of K for 512 of
+ * tensor work (two warps per sub-partition issuing register-A n128: ~2/3 of the rate, fp814); cuBLASLt's SS 128x128
+ * (nvjet 128x128, 6 stages) ran 512 x 4096 x 11008 at ~82% of the clock's peak (fp816's ncu). A prediction until
+ * verify_fp818.sh's s128 / s256 one-round times replace it: 0.5 of the work at ~83% of the rate = 0.6. With it the
+ * pick (and SK 4's model) take 128x128 instead of the groups at 512 x 4096 x 11008 and 256 x 5120^2, nowhere else on
+ * the 30 rows. */
+#ifndef QN_F8T_COST_128_SS
+#define QN_F8T_COST_128_SS 0.6
+#endif
+static int qn_f8t_pick(int64_t N, int64_t M, int sms, int forced, bool ss = false) {
     static const int bm[5] = {128, 128, 128, 64, 128}, bn[5] = {256, 128, 64, 64, 192}, per_sm[5] = {1, 1, 1, 2, 1};
-    static const double cost[5] = {1.0, 0.78, 0.55, 0.65, QN_F8T_COST_192};
+    const double cost[5] = {1.0, ss ? QN_F8T_COST_128_SS : 0.78, 0.55, 0.65, QN_F8T_COST_192};
     if (forced >= 1 && forced <= 5) return forced;
     const int64_t s = sms > 0 ? sms : 132;
     int best = 0;
@@ -1512,9 +1580,9 @@ static bool qn_f8_sk_pick(int64_t N, int64_t M, int64_t Kp, int sms, int t_dp) {
  * ~5.9 us = ~9 stages with the owner's wait), not a fit: DR1 (03:32) times SK=5 on the 30 rows to fit it. */
 #define QN_F8_SKR_SLOT 2.8
 #define QN_F8_SKR_FIX 1.5
-static bool qn_f8_skg_pick(int64_t N, int64_t M, int64_t Kp, int sms, int t_dp, bool red) {
+static bool qn_f8_skg_pick(int64_t N, int64_t M, int64_t Kp, int sms, int t_dp, bool red, bool ss = false) {
     static const int bm[5] = {128, 128, 128, 64, 128}, bn[5] = {256, 128, 64, 64, 192}, per_sm[5] = {1, 1, 1, 2, 1};
-    static const double cost[5] = {1.0, 0.78, 0.55, 0.65, QN_F8T_COST_192};
+    const double cost[5] = {1.0, ss ? QN_F8T_COST_128_SS : 0.78, 0.55, 0.65, QN_F8T_COST_192};
     const int64_t C = sms > 0 ? sms : 132, nk = (Kp + QN_F8T_BK - 1) / QN_F8T_BK;
     const int ti = t_dp - 1;
     const int64_t tiles = (N + bm[ti] - 1) / bm[ti] * ((M + bn[ti] - 1) / bn[ti]);
@@ -1570,6 +1638,17 @@ QN_F8_ENV_SWITCH(qn_f8_env_stm, "QUANTA_CUDA_FP8_STM", '1', QN_F8_STM_DEFAULT)
 #define QN_F8_TW_DEFAULT 0
 #endif
 QN_F8_ENV_SWITCH(qn_f8_env_tw, "QUANTA_CUDA_FP8_TW", '1', QN_F8_TW_DEFAULT)
+
+/* QUANTA_CUDA_FP8_SS (fp818): 1: the TMA forms with clusters of 1 (0ts, 0t, and the split-K groups / stream-K on
+ * them; with QUANTA_CUDA_FP8_TW=1 also TW's 128x128 in clusters of 2 along the tokens) take both wgmma operands from
+ * shared memory, the weights from their K-major copy (qn_cuda_weight.codes_k, made
+ * at prepare time under the same switch: engine/cuda/cuda_backend.c); a weight without the copy keeps the register
+ * form. 0 or unset: QN_F8_SS_DEFAULT (0 until a device run has timed it against the default and _scaled_mm:
+ * bench/cuda/verify_fp818.sh). Read once. */
+#ifndef QN_F8_SS_DEFAULT
+#define QN_F8_SS_DEFAULT 0
+#endif
+QN_F8_ENV_SWITCH(qn_f8_env_ss, "QUANTA_CUDA_FP8_SS", '1', QN_F8_SS_DEFAULT)
 
 /* QUANTA_CUDA_FP8_TILE=128x256|128x128|64x128|64x64|128x192 (the last: TMA forms only, fp814) forces a tile on every call (conformance of each tile by
  * bench/cuda/verify_mmq8.sh); unset or anything else: picked by grid size. Read once. */
@@ -1706,6 +1785,8 @@ static int qn_f8_gemm(const qn_cuda_weight *w, const void *buf, int64_t M, int y
     if (cluster != 1 && cluster != 2 && cluster != 4) return (int)cudaErrorInvalidValue;
     const bool scale_pf = !(persist & 256), stm = (persist & 512) || (sk & 16) || qn_f8_env_stm(), tlast = persist & 1024;
     const bool tw = (sk & 32) || qn_f8_env_tw();
+    /* fp818: SS asked for by the call (persist | 2048, sk | 64) or the switch, where the weight has its K-major copy */
+    const bool ss = ((persist & 2048) || (sk & 64) || qn_f8_env_ss()) && w->codes_k != NULL;
     persist &= 255, sk &= 15;
     /* TMA forms: no split; clusters of 1 or 2 along the weights, 2 or 4 along the tokens (5, 6) */
     if (persist >= 3 && (splits != 1 || (persist <= 4 ? cluster == 4 : cluster == 1) || persist > 6))
@@ -1721,27 +1802,38 @@ static int qn_f8_gemm(const qn_cuda_weight *w, const void *buf, int64_t M, int y
     uint8_t *xq;
     float *sx;
     qn_cuda_fp8_x_split((void *)buf, M, w->Kp, &xq, &sx);
-    a.codes = (const uint8_t *)w->codes, a.sw = w->row_scale, a.xq = xq, a.sx = sx;
+    a.codes = (const uint8_t *)w->codes, a.codes_k = (const uint8_t *)w->codes_k, a.sw = w->row_scale, a.xq = xq, a.sx = sx;
     a.N = w->N, a.Np = w->Np, a.Kp = w->Kp, a.M = M, a.Mp = qn_f8_mp(M);
     a.ksteps = splits > 1 ? ksteps : (KT > 0 ? KT : 1);
     a.part = splits > 1 ? part : NULL;
     a.yd = y_dtype, a.y = y, a.trace = trace, a.units = 0, a.gxc = 0, a.scale_pf = scale_pf;
     a.dp_units = 0, a.skw = skw, a.skf = skf, a.sk_sp = sk >= 3, a.sk_red = sk >= 5, a.stm = stm, a.trace_last = tlast;
     cudaStream_t s = (cudaStream_t)stream;
-    const int t = persist >= 3 ? qn_f8t_pick(w->N, M, sms, tile) : qn_f8_pick(w->N, M, sms, tile);
+    /* fp818: where the SS form runs (its own 128x128 cost in the pick): 0ts / 0t alone, and (ss_tw) a 128x128 tile in
+     * clusters of 2 along the tokens (2tws: TW's route, or the form asked for) */
+    const bool ss_route = ss && (persist == 3 || persist == 4) && cluster == 1;
+    const bool ss_tw = ss && ((persist == 4 && cluster == 1) || (persist == 6 && cluster == 2));
+    const int t = persist >= 3 ? qn_f8t_pick(w->N, M, sms, tile, ss_route) : qn_f8_pick(w->N, M, sms, tile);
     if (persist >= 3) { /* 4, 6: the TMA store epilogue where y allows it (2-byte, rows 16-byte multiples, aligned) */
         const bool epi = (persist == 4 || persist == 6) && y_dtype != QN_DT_F32 && w->N % 8 == 0 && ((uintptr_t)y & 15u) == 0;
         /* fp817's TW: a picked 128x128 tile as 2tws (clusters of 2 along the tokens, the weight rows multicast: the
          * peer's 1x2 cluster on these rows), in place of 0ts and of the groups */
-        if (tw && persist == 4 && cluster == 1 && tile == 0 && t == 2)
+        if (tw && persist == 4 && cluster == 1 && tile == 0 && t == 2) {
+            if (ss_tw) return epi ? qn_f8t_launch<2, 128, 2, 1, 1, 0, 1>(a, sms, s) : qn_f8t_launch<2, 128, 2, 0, 1, 0, 1>(a, sms, s);
             return epi ? qn_f8t_launch_tile<2, 1, 1>(2, a, sms, s) : qn_f8t_launch_tile<2, 0, 1>(2, a, sms, s);
+        }
         /* fp815's stream-K: tile 128x256 unless 128x128 / 128x192 is forced */
         if (persist == 4 && cluster == 1 && skw && skf &&
             (sk == 2 || sk == 3 || sk == 5 || (sk == 1 && tile != 2 && tile != 5 && qn_f8_sk_pick(w->N, M, w->Kp, sms, t)) ||
-             ((sk == 4 || sk == 6) && tile != 2 && tile != 5 && qn_f8_skg_pick(w->N, M, w->Kp, sms, t, sk == 6)))) {
+             ((sk == 4 || sk == 6) && tile != 2 && tile != 5 && qn_f8_skg_pick(w->N, M, w->Kp, sms, t, sk == 6, ss_route)))) {
             const int tk = tile == 2 || tile == 5 ? tile : 1;
+            if (ss_route) return epi ? qn_f8t_launch_sk<1, 1>(tk, a, sms, s) : qn_f8t_launch_sk<0, 1>(tk, a, sms, s);
             return epi ? qn_f8t_launch_sk<1>(tk, a, sms, s) : qn_f8t_launch_sk<0>(tk, a, sms, s);
         }
+        if (ss_route) /* fp818: 0ts / 0t with both operands from shared memory */
+            return epi ? qn_f8t_launch_tile_ss<1>(t, a, sms, s) : qn_f8t_launch_tile_ss<0>(t, a, sms, s);
+        if (ss_tw && persist == 6 && t == 2) /* fp818: 2tws's 128x128 in the SS form */
+            return epi ? qn_f8t_launch<2, 128, 2, 1, 1, 0, 1>(a, sms, s) : qn_f8t_launch<2, 128, 2, 0, 1, 0, 1>(a, sms, s);
         if (persist >= 5) { /* clusters along the tokens */
             if (cluster == 4) return epi ? qn_f8t_launch_tile<4, 1, 1>(t, a, sms, s) : qn_f8t_launch_tile<4, 0, 1>(t, a, sms, s);
             return epi ? qn_f8t_launch_tile<2, 1, 1>(t, a, sms, s) : qn_f8t_launch_tile<2, 0, 1>(t, a, sms, s);

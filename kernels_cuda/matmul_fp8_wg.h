@@ -21,6 +21,9 @@ extern "C" {
  * the cluster along the tokens, multicasting the weights (fp814's persist 7, the ping-pong form, is gone: fp815);
  * persist | 256: the TMA forms without fp814's prefetch of each tile's scales into L1 (fp8_check's A/B; y the same);
  * persist | 512 (fp817): the TMA-store epilogue's boxes written by stmatrix (QUANTA_CUDA_FP8_STM's; y the same);
+ * persist | 2048 (fp818, persist 3 / 4 with cluster 1, or 6 with cluster 2 and a 128x128 tile): both wgmma operands
+ * from shared memory, the weights from w->codes_k (cuda_kernels.h's K-major copy; without it, or on the one-warpgroup
+ * 64x64 tile: the register form);
  * persist | 1024: their trace records each block's last tile instead of its first (after the entry point); their trace: one record per launched (persistent) block, the four
  * points of its first tile, the timer words 0 for blocks given no tile. trace (NULL: none; not persistent): QN_CUDA_FP8_TRACE words per block
  * of the GEMM's grid (qn_cuda_fp8_grid; splits as given), written by the launch: SM id, then %globaltimer (ns) at the block's
@@ -38,7 +41,9 @@ int qn_cuda_fp8_gemm_cl(const qn_cuda_weight *w, const void *buf, int64_t M, int
  * qn_cuda_fp8_sk_bytes(sms) bytes; flags: 2 x sms unsigned, zero before the call, left zero by it. y within the
  * bound of the reference; bit-identical to 0ts on tiles not split. sk 5 / 6 (fp817): 3 / 4 with the shared reduction (every
  * piece of a split tile adds its peers' sums for a share of the tile and stores it); sk | 16: with the stmatrix epilogue;
- * sk | 32: with QUANTA_CUDA_FP8_TW's route (a picked 128x128 tile in clusters of 2 along the tokens, no groups). */
+ * sk | 32: with QUANTA_CUDA_FP8_TW's route (a picked 128x128 tile in clusters of 2 along the tokens, no groups);
+ * sk | 64 (fp818): both wgmma operands from shared memory where w->codes_k is set (QUANTA_CUDA_FP8_SS's form; with
+ * TW's route too: its 128x128 in clusters of 2 along the tokens, SS). */
 size_t qn_cuda_fp8_sk_bytes(int sms);
 /* Whether sk 1 takes stream-K for this shape (tile picked, sms SMs): what fp8_check prints beside the times. */
 int qn_cuda_fp8_sk_taken(int64_t N, int64_t M, int64_t Kp, int sms);

@@ -211,6 +211,37 @@ __device__ __forceinline__ void qn_wg_mma_f8_n192(float (&d)[24][4], const uint3
                  : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(desc), "r"(1));
 }
 
+/* fp818: the FP8 forms with A from shared memory too (both operands through descriptors: FP8 wgmma takes both
+ * K-major only; matmul_fp8_wg.cu's QUANTA_CUDA_FP8_SS form, its weights K-major with the 128-byte swizzle). The PTX
+ * form: d, a-desc, b-desc, scale-d, imm-scale-a, imm-scale-b (no transpose operands for FP8). Adds to d. */
+__device__ __forceinline__ void qn_wg_mma_f8ss_n64(float (&d)[8][4], uint64_t adesc, uint64_t bdesc) {
+    asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %34, 0;\n"
+                 "wgmma.mma_async.sync.aligned.m64n64k32.f32.e4m3.e4m3 {" QN_WG_R_0_31 "}, %32, %33, p, 1, 1;\n}\n"
+                 : QN_WG_D_0_7
+                 : "l"(adesc), "l"(bdesc), "r"(1));
+}
+__device__ __forceinline__ void qn_wg_mma_f8ss_n128(float (&d)[16][4], uint64_t adesc, uint64_t bdesc) {
+    asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %66, 0;\n"
+                 "wgmma.mma_async.sync.aligned.m64n128k32.f32.e4m3.e4m3 {" QN_WG_R_0_31 ", " QN_WG_R_32_63 "}, "
+                 "%64, %65, p, 1, 1;\n}\n"
+                 : QN_WG_D_0_7, QN_WG_D_8_15
+                 : "l"(adesc), "l"(bdesc), "r"(1));
+}
+__device__ __forceinline__ void qn_wg_mma_f8ss_n192(float (&d)[24][4], uint64_t adesc, uint64_t bdesc) {
+    asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %98, 0;\n"
+                 "wgmma.mma_async.sync.aligned.m64n192k32.f32.e4m3.e4m3 {" QN_WG_R_0_31 ", " QN_WG_R_32_63
+                 ", " QN_WG_R_64_95 "}, %96, %97, p, 1, 1;\n}\n"
+                 : QN_WG_D_0_7, QN_WG_D_8_15, QN_WG_D8_16_23
+                 : "l"(adesc), "l"(bdesc), "r"(1));
+}
+__device__ __forceinline__ void qn_wg_mma_f8ss_n256(float (&d)[32][4], uint64_t adesc, uint64_t bdesc) {
+    asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %130, 0;\n"
+                 "wgmma.mma_async.sync.aligned.m64n256k32.f32.e4m3.e4m3 {" QN_WG_R_0_31 ", " QN_WG_R_32_63
+                 ", " QN_WG_R_64_95 ", " QN_WG_R_96_127 "}, %128, %129, p, 1, 1;\n}\n"
+                 : QN_WG_D_0_7, QN_WG_D_8_15, QN_WG_D8_16_31
+                 : "l"(adesc), "l"(bdesc), "r"(1));
+}
+
 /* qn_wg_mma16_ss_n128's form with N = 256 (mmq13: ggml_mmq_ws_wg.cu's 128x256 tile), f16, adding to d. */
 __device__ __forceinline__ void qn_wg_mma16_ss_n256(float (&d)[32][4], uint64_t adesc, uint64_t bdesc) {
     asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %130, 0;\n"

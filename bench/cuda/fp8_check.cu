@@ -101,17 +101,22 @@ static void fill_codes(uint8_t *p, size_t n) { /* finite e4m3 codes of magnitude
 struct dweight {
     qn_cuda_weight w;
     void *codes, *sw;
+    void *codes_k; /* fp818: the K-major copy (cuda_kernels.h qn_cuda_fp8_km_offset) for the SS form; check weights only */
 };
 static dweight upload_weight(int64_t N, int64_t K, const std::vector<uint8_t> &wq, const std::vector<float> &sw) {
     dweight d;
     d.w.fmt = QN_CW_E4M3, d.w.N = N, d.w.K = K, d.w.Np = (N + 15) / 16 * 16, d.w.Kp = (K + 63) / 64 * 64;
     d.w.group = 0, d.w.meta = NULL;
-    std::vector<uint8_t> tiled((size_t)d.w.Np * d.w.Kp, 0);
+    std::vector<uint8_t> tiled((size_t)d.w.Np * d.w.Kp, 0), km((size_t)d.w.Np * d.w.Kp, 0);
     for (int64_t n = 0; n < N; n++)
         for (int64_t k = 0; k < K; k++) {
             int sh;
             tiled[qn_cuda_weight_code_offset(QN_CW_E4M3, d.w.Kp, n, k, &sh)] = wq[n * K + k];
+            km[qn_cuda_fp8_km_offset(d.w.Kp, n, k)] = wq[n * K + k];
         }
+    CK(cudaMalloc(&d.codes_k, km.size()));
+    CK(cudaMemcpy(d.codes_k, km.data(), km.size(), cudaMemcpyHostToDevice));
+    d.w.codes_k = d.codes_k;
     std::vector<float> rs(d.w.Np, 1.0f);
     std::copy(sw.begin(), sw.end(), rs.begin());
     CK(cudaMalloc(&d.codes, tiled.size()));
@@ -122,8 +127,8 @@ static dweight upload_weight(int64_t N, int64_t K, const std::vector<uint8_t> &w
     return d;
 }
 
-/* The kernel's K order inside a 16-byte slice (matmul_fp8_wg.cu, qn_f8_kperm). */
-static int kperm(int p) { return 2 * (p >> 2) + (p & 1) + 8 * ((p >> 1) & 1); }
+/* The kernel's K order inside a 16-byte slice (cuda_kernels.h, qn_cuda_fp8_kperm: one definition). */
+static int kperm(int p) { return qn_cuda_fp8_kperm(p); }
 
 struct ccase {
     int64_t M, N, K;
@@ -237,10 +242,22 @@ static int check_case(const ccase &c) {
                                         {0, 132, 3}, {0, 3, 3}, {2, 132, 3}, {5, 7, 3},
                                         {0, 132, 5}, {0, 3, 5}, {2, 132, 5}, {5, 7, 5}, {0, 5, 5},
                                         {0, 5, 5 | 16}};
-    constexpr int NK_ = 2 + NSK;
+    /* fp818: the SS form (both operands from shared memory, the weights from the K-major copy): persist 4 | 2048 and
+     * 3 | 2048 with the case's tile, each two-consumer tile forced (128x256, 128x128, 128x64, 128x192), and the split
+     * forms on it (sk | 64: groups on 132 / 3 SMs, the shared reduction on 132 / 5, stream-K on 3). Checked against the
+     * reference; bits against the run's form printed (the same values at the same wgmma positions: expected equal
+     * where the tile and the split are the same) */
+    constexpr int NSS = 12; /* the last: 128x128 in clusters of 2 along the tokens (2tws, TW's route) in the SS form */
+    static const int ss_runs[NSS][5] = {/* tile (-1: the case's), persist or 0 (split), sk, SMs, cluster */
+                                        {-1, 4, 0, 132, 1}, {-1, 3, 0, 132, 1}, {1, 4, 0, 132, 1}, {2, 4, 0, 132, 1},
+                                        {3, 4, 0, 132, 1}, {5, 4, 0, 132, 1}, {0, 0, 3, 132, 1}, {0, 0, 3, 3, 1},
+                                        {0, 0, 5, 132, 1}, {0, 0, 5, 5, 1}, {0, 0, 2, 3, 1}, {2, 6, 0, 132, 2}};
+    constexpr int NK_ = 2 + NSK + NSS;
     std::vector<uint8_t> yk[NK_];
     for (auto &v : yk) v.resize(yb.size());
     int64_t k_diff[NK_] = {}, sk_flags_bad = 0;
+    std::vector<uint8_t> y0t, y0ts; /* fp818: 0t's and 0ts's y, for the SS form's bit comparison */
+    long long ss_same[2] = {0, 0};
     const bool t_ran = c.splits == 1;
     int64_t qsm_bad = 0;
     if (t_ran) {
@@ -287,6 +304,8 @@ static int check_case(const ccase &c) {
             CK(cudaDeviceSynchronize());
             CK(cudaMemcpy(yc.data(), dy, yc.size(), cudaMemcpyDeviceToHost));
             for (size_t i = 0; i < yc.size(); i += ys) t_bad[ci] += memcmp(&yc[i], &yb[i], ys) != 0;
+            if (ci == 0) y0t = yc; /* fp818: the register form the SS form replaces, tile for tile */
+            if (ci == 2) y0ts = yc;
         }
         for (int ci = 0; ci < 2; ci++) {
             CK(cudaMemset(dy, 0xFF, yb.size()));
@@ -313,8 +332,26 @@ static int check_case(const ccase &c) {
             CK(cudaMemcpy(hf, skf, sizeof hf, cudaMemcpyDeviceToHost));
             for (unsigned v : hf) sk_flags_bad += v != 0; /* the contract: left zero */
         }
+        for (int ci = 0; ci < NSS; ci++) {
+            const int *r = ss_runs[ci], tl = r[0] < 0 ? c.tile : r[0];
+            std::vector<uint8_t> &yo = yk[2 + NSK + ci];
+            CK(cudaMemset(dy, 0xFF, yb.size()));
+            e = r[1] ? qn_cuda_fp8_gemm_cl(&dw.w, buf2, M, c.yd, dy, tl, 1, NULL, r[4], r[1] | 2048, NULL, r[3], NULL)
+                     : qn_cuda_fp8_gemm_sk(&dw.w, buf2, M, c.yd, dy, tl, r[2] | 64, skw, skf, NULL, r[3], NULL);
+            if (e) { printf("gemm launch (SS form, tile %d, persist %d, sk %d, %d SMs): %d\n", tl, r[1], r[2], r[3], e); return 1; }
+            CK(cudaDeviceSynchronize());
+            CK(cudaMemcpy(yo.data(), dy, yc.size(), cudaMemcpyDeviceToHost));
+            for (size_t i = 0; i < yc.size(); i += ys) k_diff[2 + NSK + ci] += memcmp(&yo[i], &yb[i], ys) != 0;
+            unsigned hf[2 * 132];
+            CK(cudaMemcpy(hf, skf, sizeof hf, cudaMemcpyDeviceToHost));
+            for (unsigned v : hf) sk_flags_bad += v != 0;
+        }
         cudaFree(skw), cudaFree(skf);
         cudaFree(buf2), cudaFree(buf3);
+    }
+    for (size_t i = 0; t_ran && i < yb.size(); i += ys) {
+        ss_same[0] += memcmp(&yk[2 + NSK][i], &y0ts[i], ys) != 0;
+        ss_same[1] += memcmp(&yk[2 + NSK + 1][i], &y0t[i], ys) != 0;
     }
     long long stm_sk_diff = 0; /* fp817: SK=5 on 5 SMs with and without stmatrix, bit for bit */
     for (size_t i = 0; t_ran && i < yb.size(); i += ys) stm_sk_diff += memcmp(&yk[2 + NSK - 1][i], &yk[2 + NSK - 2][i], ys) != 0;
@@ -401,7 +438,16 @@ static int check_case(const ccase &c) {
                (long long)k_ref_bad[13], (long long)k_ref_bad[14], (long long)k_ref_bad[15], (long long)(M * N),
                (long long)k_diff[11], (long long)k_diff[12], (long long)k_diff[13], (long long)k_diff[14],
                (long long)k_diff[15], stm_sk_diff, (long long)sk_flags_bad);
-    cudaFree(dx), cudaFree(dy), cudaFree(buf), cudaFree(dw.codes), cudaFree(dw.sw), cudaFree(part);
+    if (t_ran) {
+        printf("check M=%lld N=%lld K=%lld y=%s tile=%d: SS form (fp818: 0ts / 0t with the case's tile; 0ts with 128x256 / "
+               "128x128 / 128x64 / 128x192; groups on 132 / 3 SMs, shared reduction on 132 / 5, stream-K on 3; 2tws 128x128)",
+               (long long)M, (long long)N, (long long)K, dtn(c.yd), c.tile);
+        for (int ci = 0; ci < NSS; ci++) printf("%s%lld", ci ? " / " : " ", (long long)k_ref_bad[2 + NSK + ci]);
+        printf(" of %lld wrong against the reference; bits differ from the run's form in", (long long)(M * N));
+        for (int ci = 0; ci < NSS; ci++) printf("%s%lld", ci ? " / " : " ", (long long)k_diff[2 + NSK + ci]);
+        printf("; from the register form with the same tile (0ts / 0t) in %lld / %lld\n", ss_same[0], ss_same[1]);
+    }
+    cudaFree(dx), cudaFree(dy), cudaFree(buf), cudaFree(dw.codes), cudaFree(dw.codes_k), cudaFree(dw.sw), cudaFree(part);
     int64_t cl_any = 0;
     for (int64_t v : cl_bad) cl_any += v;
     return code_bad || scale_bad || pad_bad || bad || cl_any || stm_sk_diff ||
@@ -414,6 +460,7 @@ static int check_case(const ccase &c) {
 /* ------------------------------------------------------------------ timing */
 
 static int g_reps = 5; /* best of g_reps x 20 calls; FP8_CHECK_REPS (verify_fp815.sh: 3, its time budget; verify_fp816.sh times by fp8_pair.py) */
+static int g_ss = 0; /* fp818: FP8_CHECK_SS=1: time5's, trace3's and one's launches in the SS form (persist | 2048, sk | 64) */
 static int g_sk_mode = 3; /* time5's and trace3's "sk" column: FP8_CHECK_SK (2: fp815's stream-K, 3: fp816's groups, 5: fp817's shared reduction) */
 template <typename F> static double time_us(F f) {
     cudaEvent_t a, b;
@@ -482,6 +529,8 @@ static dweight timing_weight(int64_t N, int64_t K, std::vector<uint8_t> &wq) {
     CK(cudaMemcpy(dw.codes, wq.data(), wq.size(), cudaMemcpyHostToDevice));
     CK(cudaMemcpy(dw.sw, sw.data(), (size_t)N * 4, cudaMemcpyHostToDevice));
     dw.w.codes = dw.codes, dw.w.row_scale = (const float *)dw.sw;
+    /* fp818's SS form reads the K-major copy: the same random bytes serve (values do not change the speed) */
+    dw.w.codes_k = dw.codes, dw.codes_k = NULL;
     return dw;
 }
 
@@ -1072,10 +1121,10 @@ static int time_t5(const char *csv) {
             const double tq = time_us([&] { err |= qn_cuda_fp8_quantize_x_form(QN_DT_BF16, ta.x, M, K, K, ta.buf, 1, 0, NULL); });
             const double tqs = time_us([&] { err |= qn_cuda_fp8_quantize_x_form(QN_DT_BF16, ta.x, M, K, K, ta.buf, 1, 1, NULL); });
             double tt[3];
-            tt[0] = time_us([&] { err |= qn_cuda_fp8_gemm_cl(&dw.w, ta.buf, M, QN_DT_BF16, ta.y, 0, 1, NULL, 1, 4, NULL, le.sms, NULL); });
+            tt[0] = time_us([&] { err |= qn_cuda_fp8_gemm_cl(&dw.w, ta.buf, M, QN_DT_BF16, ta.y, 0, 1, NULL, 1, 4 | (g_ss ? 2048 : 0), NULL, le.sms, NULL); });
             for (int ci = 1; ci < 3; ci++) /* FP8_CHECK_NO_SK=1 (verify_fp81x.sh, after a failed smoke test): not timed */
                 tt[ci] = getenv("FP8_CHECK_NO_SK") ? NAN : time_us([&] {
-                    err |= qn_cuda_fp8_gemm_sk(&dw.w, ta.buf, M, QN_DT_BF16, ta.y, 0, ci == 1 ? g_sk_mode : 1, skw, skf, NULL, le.sms, NULL);
+                    err |= qn_cuda_fp8_gemm_sk(&dw.w, ta.buf, M, QN_DT_BF16, ta.y, 0, (ci == 1 ? g_sk_mode : 1) | (g_ss ? 64 : 0), skw, skf, NULL, le.sms, NULL);
                 });
             /* skm took stream-K if its time is sk's rather than dflt's: printed as the model's choice, not measured */
             const bool taken = qn_cuda_fp8_sk_taken(N, M, K, le.sms);
@@ -1130,9 +1179,9 @@ static int trace_t3() {
          * at 4096 x 13824 x 5120 (0.85, 14 rounds) the first tile's K loop at the tensor rate predicts ~400 us of ~490 */
         for (int ci = 0; ci < 4; ci++) {
             if (ci == 1 && getenv("FP8_CHECK_NO_SK")) continue;
-            const int cl = 1, form = ci == 3 ? 4 | 1024 : 4, tile = ci == 2 ? 5 : 0;
+            const int cl = 1, form = (ci == 3 ? 4 | 1024 : 4) | (g_ss ? 2048 : 0), tile = ci == 2 ? 5 : 0;
             auto run = [&](unsigned long long *tr) {
-                return ci == 1 ? qn_cuda_fp8_gemm_sk(&dw.w, ta.buf, M, QN_DT_BF16, ta.y, 0, g_sk_mode, skw, skf, tr, sms, NULL)
+                return ci == 1 ? qn_cuda_fp8_gemm_sk(&dw.w, ta.buf, M, QN_DT_BF16, ta.y, 0, g_sk_mode | (g_ss ? 64 : 0), skw, skf, tr, sms, NULL)
                                : qn_cuda_fp8_gemm_cl(&dw.w, ta.buf, M, QN_DT_BF16, ta.y, tile, 1, NULL, cl, form, tr, sms, NULL);
             };
             int64_t g[3];
@@ -1165,7 +1214,7 @@ static int trace_t3() {
                 csteps += (double)(r[7] - r[6]);
             }
             const double n = rec > 0 ? (double)rec : 1.0, k64 = (double)(K / 64);
-            printf("trace3 M=%lld N=%lld K=%lld TMA form%s, cluster %d: %lld blocks recorded; launch %.1f us; %s tile per "
+            printf("trace3 M=%lld N=%lld K=%lld TMA form%s, cluster %d%s: %lld blocks recorded; launch %.1f us; %s tile per "
                    "block: first stage %.2f us, K loop %.1f us (%.0f clocks per 64 of K, %.2f GHz), epilogue %.2f us\n",
                    (long long)M, (long long)N, (long long)K,
                    ci == 0 ? " + TMA store (0ts, tile picked)" : ci == 1 ? (g_sk_mode == 3   ? " + TMA store, split-K groups (first segment; owners only)"
@@ -1173,7 +1222,7 @@ static int trace_t3() {
                                                                : " + TMA store, stream-K (first segment)")
                    : ci == 2 ? " + TMA store, 128x192 (tensor floor 384 clocks per 64 of K)"
                              : " + TMA store (0ts, tile picked; first stage = from the block's entry)",
-                   cl, (long long)rec, ms * 1e3, ci == 3 ? "last" : "first",
+                   cl, g_ss ? ", SS (fp818)" : "", (long long)rec, ms * 1e3, ci == 3 ? "last" : "first",
                    first / n * 1e-3,
                    steps / n * 1e-3, csteps / n / k64, steps > 0 ? csteps / steps : 0.0, epi / n * 1e-3);
         }
@@ -1202,7 +1251,7 @@ static int time_quant() {
 }
 
 /* one M N K [sk [tile]] (fp816, for ncu): the quantizer and the GEMM (sk 0: the default 0ts; 2 / 3: stream-K / split-K
- * groups), each 4 times: `ncu -k regex:qn_k_fp8_tma --launch-skip 3 -c 1` profiles a warm launch. */
+ * groups; FP8_CHECK_SS=1: in fp818's SS form), each 4 times: `ncu -k regex:qn_k_fp8_tma --launch-skip 3 -c 1` profiles a warm launch. */
 static int run_one(int argc, char **argv) {
     if (argc < 5) { printf("usage: fp8_check one M N K [sk [tile]]\n"); return 2; }
     const int64_t M = atoll(argv[2]), N = atoll(argv[3]), K = atoll(argv[4]);
@@ -1220,11 +1269,12 @@ static int run_one(int argc, char **argv) {
     int err = 0;
     for (int i = 0; i < 4; i++) {
         err |= qn_cuda_fp8_quantize_x_tm(QN_DT_BF16, ta.x, M, K, K, ta.buf, 1, NULL);
-        err |= sk ? qn_cuda_fp8_gemm_sk(&dw.w, ta.buf, M, QN_DT_BF16, ta.y, tile, sk, skw, skf, NULL, sms, NULL)
-                  : qn_cuda_fp8_gemm_cl(&dw.w, ta.buf, M, QN_DT_BF16, ta.y, tile, 1, NULL, 1, 4, NULL, sms, NULL);
+        err |= sk ? qn_cuda_fp8_gemm_sk(&dw.w, ta.buf, M, QN_DT_BF16, ta.y, tile, sk | (g_ss ? 64 : 0), skw, skf, NULL, sms, NULL)
+                  : qn_cuda_fp8_gemm_cl(&dw.w, ta.buf, M, QN_DT_BF16, ta.y, tile, 1, NULL, 1, 4 | (g_ss ? 2048 : 0), NULL, sms, NULL);
     }
     CK(cudaDeviceSynchronize());
-    printf("one M=%lld N=%lld K=%lld sk=%d tile=%d: %s\n", (long long)M, (long long)N, (long long)K, sk, tile, err ? "launch failed" : "ran");
+    printf("one M=%lld N=%lld K=%lld sk=%d tile=%d%s: %s\n", (long long)M, (long long)N, (long long)K, sk, tile,
+           g_ss ? " SS (fp818)" : "", err ? "launch failed" : "ran");
     tact_free(ta), cudaFree(dw.codes), cudaFree(dw.sw), cudaFree(skw), cudaFree(skf);
     return err ? 1 : 0;
 }
@@ -1234,6 +1284,7 @@ int main(int argc, char **argv) {
     const char *mode = argc > 1 ? argv[1] : "all";
     if (getenv("FP8_CHECK_REPS") && atoi(getenv("FP8_CHECK_REPS")) > 0) g_reps = atoi(getenv("FP8_CHECK_REPS"));
     if (getenv("FP8_CHECK_SK")) g_sk_mode = atoi(getenv("FP8_CHECK_SK"));
+    if (getenv("FP8_CHECK_SS")) g_ss = atoi(getenv("FP8_CHECK_SS")) == 1;
     const char *env = getenv("FP8_SEED");
     const uint64_t seed = env ? strtoull(env, NULL, 10)
                               : (uint64_t)std::chrono::high_resolution_clock::now().time_since_epoch().count();

@@ -5,7 +5,8 @@ the peer's drift between calls (up to 25% last session) hits both alike.
 
   python3 bench/cuda/fp8_pair.py LIB [rows] [forms]      LIB: libqnfp8.so from bench/cuda/build_fp8_check.sh
 
-rows: "unmet" (fp817: the eight rows under 0.9x in the 02:25 call), "all" (30 LLaMA-7B/13B rows, the unmet first),
+rows: "unmet" (fp817: the eight rows under 0.9x in the 02:25 call), "fp818" (those + four that passed), "all" (30
+LLaMA-7B/13B rows, the unmet first),
 or M,N,K[;M,N,K...]. forms: comma list of ours to time beside the peer (default dflt,sk3): dflt = 0ts (tile picked,
 no split: QUANTA_CUDA_FP8_SK=0), sk3 = fp816's split-K groups (QUANTA_CUDA_FP8_SK=3), sk4 = the groups where their
 model picks them (else dflt; SK=4, the engine's default at fp817's start), sk4b = sk4 again (fp817: the same launch
@@ -15,7 +16,10 @@ SK=5), sk6 = those where its model picks them (SK=6), sk2 = fp815's stream-K, t1
 the weights (V2=2tws, the peer's 1x2 cluster), c128 = 128x128 in clusters of 2 along the weights multicasting the
 tokens (V2=2ts), stm / sk4s / sk6s = dflt / sk4 / sk6 with fp817's stmatrix epilogue (QUANTA_CUDA_FP8_STM=1), sk4w /
 sk6w = sk4 / sk6 with QUANTA_CUDA_FP8_TW=1 (a picked 128x128 as w128, no groups there), sk6ws = sk6 with both, quant
-= our per-token quantizer alone (default form); "peer" alone: _scaled_mm only (for ncu).
+= our per-token quantizer alone (default form); fp818: ss = sk4's route with both wgmma operands from shared memory
+(QUANTA_CUDA_FP8_SS=1's form), ss0 = dflt in that form, s128 / s256 / s192 = it with 128x128 / 128x256 / 128x192
+forced, t256 = dflt (register form) with 128x256 forced, sw128 = w128 in the SS form (the peer's 128x128 1x2 cluster,
+both operands from shared memory); "peer" alone: _scaled_mm only (for ncu).
 Each row also prints which routes sk4 / sk6 take there (groups or not: the host's models).
 Method: per row, every candidate warmed up (3 calls), then FP8_PAIR_REPS (default 5) rounds; in each round every
 candidate is timed once (CUDA events around 20 back-to-back calls, us per call), the order rotated each round. Printed:
@@ -43,12 +47,18 @@ BF16, E4M3 = 2, 2  # formats/layout.h QN_DT_BF16, cuda_kernels.h QN_CW_E4M3
 class QW(ctypes.Structure):  # cuda_kernels.h qn_cuda_weight
     _fields_ = [("fmt", ctypes.c_int), ("N", ctypes.c_int64), ("K", ctypes.c_int64), ("Np", ctypes.c_int64),
                 ("Kp", ctypes.c_int64), ("group", ctypes.c_int32), ("codes", ctypes.c_void_p),
-                ("row_scale", ctypes.c_void_p), ("meta", ctypes.c_void_p)]
+                ("row_scale", ctypes.c_void_p), ("meta", ctypes.c_void_p), ("codes_k", ctypes.c_void_p)]
+
+
+# fp818: four rows at >= 0.9x in call 1 (02:25) beside the unmet ones: a new form must not lose them
+PASS4 = [(256, 4096, 4096), (512, 5120, 5120), (2048, 4096, 4096), (1024, 5120, 13824)]
 
 
 def rows_of(arg):
     if arg == "unmet":
         return UNMET
+    if arg == "fp818":
+        return UNMET + PASS4
     if arg == "all":
         rest = [(m, n, k) for n, k in NK for m in MS if (m, n, k) not in UNMET]
         return UNMET + rest
@@ -99,7 +109,8 @@ def main():
     bad = 0
     for M, N, K in rows:
         w8, sw = peer_weight(weights, N, K)
-        qw = QW(E4M3, N, K, N, K, 0, w8.data_ptr(), sw.data_ptr(), None)
+        # codes_k (fp818's SS form): the peer's row-major bytes are a K-major copy already (values do not change speed)
+        qw = QW(E4M3, N, K, N, K, 0, w8.data_ptr(), sw.data_ptr(), None, w8.data_ptr())
         x, x8, sx = peer_x(M, K)
         buf = torch.empty(lib.qn_cuda_fp8_x_bytes(M, K), device="cuda", dtype=torch.uint8)
         y = torch.empty(M, N, device="cuda", dtype=torch.bfloat16)
@@ -121,7 +132,10 @@ def main():
                  "sk4b": sk(4, 0), "sk5": sk(5, 0), "sk6": sk(6, 0), "w128": gemm(2, 2, 6), "c128": gemm(2, 2, 4),
                  "stm": gemm(0, 1, 4 | 512), "sk4s": sk(4 | 16, 0), "sk6s": sk(6 | 16, 0), "sk4w": sk(4 | 32, 0),
                  "sk6w": sk(6 | 32, 0), "sk6ws": sk(6 | 48, 0),
-                 "sk2": sk(2, 0), "quant": q}
+                 "sk2": sk(2, 0), "quant": q,
+                 "ss": sk(4 | 64, 0), "ss0": gemm(0, 1, 4 | 2048), "s128": gemm(2, 1, 4 | 2048),
+                 "s256": gemm(1, 1, 4 | 2048), "s192": gemm(5, 1, 4 | 2048), "t256": gemm(1),
+                 "sw128": gemm(2, 2, 6 | 2048)}
         peer = lambda: torch._scaled_mm(x8, w8.t(), sx, sw, out_dtype=torch.bfloat16, use_fast_accum=True)
         cands = [("peer", peer)] + [(f, known[f]) for f in forms if f in known]
         if "quant" not in forms and forms != ["peer"]:  # peer: _scaled_mm alone (verify_fp816.sh's ncu of it)

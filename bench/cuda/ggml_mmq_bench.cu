@@ -10,8 +10,8 @@
  * |old| (6 against 5: the same f16 weights and activations and the same mma order per output, 0 expected;
  * 7 sums in wgmma's order: f32 rounding, ~1e-6).
  *
- *   nvcc ... bench/cuda/ggml_mmq_bench.cu ggml_mmq.o ggml_mmq_frag.o ggml_mmq_wg.o   (bench/cuda/verify_mmq7.sh
- *   links the objects of a meson build: kernels_cuda/ggml_mmq*.cu.o)
+ *   nvcc ... bench/cuda/ggml_mmq_bench.cu ggml_mmq.o ggml_mmq_frag.o ggml_mmq_wg.o ... elementwise.o
+ *   (bench/cuda/verify_mmq18.sh links the objects of a meson build: kernels_cuda/ggml_mmq*.cu.o, elementwise.cu.o)
  *
  * Weights: random bytes with a valid f16 scale per block; x: random f32 in [-1, 1]. 10 calls per CUDA
  * graph, median of 3 graph launches; one copy of each weight (at M = 16 part of it may sit in L2). At M = 512
@@ -29,6 +29,8 @@
  * the prep into its own buffer in 256-token tiles every call, the GEMM reading its tiles from there), "xkept" (the
  * same with the prep x256 left there: the GEMM alone, as q/k/v's second and third GEMMs run with
  * QUANTA_CUDA_GGML_XKEEP=1).
+ * mmq18: "normslab" (q4_0 / q8_0, MMQ_BENCH_NEW=17): rms_norm(x) writing the kept slab (QUANTA_CUDA_GGML_NORM_SLAB=1)
+ * against the prep of its result, byte for byte, and the GEMMs on each bit for bit; one line (normslab() below).
  */
 #include <cuda_runtime.h>
 
@@ -42,6 +44,10 @@
 #include "cuda_kernels.h" /* kernels_cuda/, and formats/layout.h through it */
 #include "driver.h"
 
+/* kernels_cuda/cuda_common.cuh; defined by rows.cu in libquanta, which this bench does not link (normslab's norm,
+ * elementwise.cu, reads it): its kernels launched without the programmatic-dependent attribute */
+extern "C" int qn_cuda_pdl_on;
+int qn_cuda_pdl_on = 0;
 /* kernels_cuda/ggml_mmq_ws_wg.cu: the activation prep's max pass with 1 or 4 loads in flight (QUANTA_CUDA_GGML_PREP_MU) */
 extern int qn_cuda_ggml_mmq_prep_mu;
 
@@ -68,6 +74,89 @@ static bool in_list(const char *list, const char *name) {
         c = e ? e + 1 : nullptr;
     }
     return false;
+}
+
+/* mmq18 ("normslab"): the norm writing the kept slab (QUANTA_CUDA_GGML_NORM_SLAB=1) against the prep. xn = rms_norm(x)
+ * with the slab in xs2; the prep of xn (qn_cuda_ggml_mmq_noprep = 2: the prep alone, 256-token tiles) in xpb; the two
+ * compared byte for byte (slab, the rows' scales), then the GEMM on each (xkept on xs2, the default prep of xn into
+ * the scratch) compared bit for bit; times: the norm alone, the norm with its slab, the prep of xn alone. */
+static void normslab(const char *name, int dt, const uint8_t *w, int64_t N, int64_t K, int xd, const void *x, int64_t M,
+                     void *scr, size_t sn, void *xpb, size_t xpn, int sms, cudaStream_t st, cudaEvent_t e0,
+                     cudaEvent_t e1) {
+    const int perm = dt == QN_DT_GGML_Q4_0 ? 1 : 2, yd = QN_DT_F32;
+    const size_t es = xd == QN_DT_F32 ? 4 : 2;
+    void *xn, *xs2;
+    float *ya, *yb;
+    CK(cudaMalloc(&xn, (size_t)(M * K) * es));
+    CK(cudaMalloc(&xs2, xpn));
+    CK(cudaMalloc(&ya, (size_t)(M * N) * 4));
+    CK(cudaMalloc(&yb, (size_t)(M * N) * 4));
+    CK(cudaMemsetAsync(xs2, 0x5A, xpn, st)); /* garbage where the norm leaves anything unwritten */
+    CK(cudaMemsetAsync(xpb, 0xA5, xpn, st));
+    qn_cuda_xslab sl = {xs2, perm, 0};
+    auto norm = [&](qn_cuda_xslab *s) {
+        CK((cudaError_t)qn_cuda_rms_norm(xd, x, 0, nullptr, 0, nullptr, 0, nullptr, xd, xn, M, K, 1e-5f, 0, nullptr,
+                                         nullptr, s, st));
+    };
+    norm(&sl);
+    const int done = sl.done;
+    int have = 0;
+    qn_cuda_ggml_mmq_kernel = 17, qn_cuda_ggml_mmq_tile = 0, qn_cuda_ggml_mmq_noprep = 2;
+    CK((cudaError_t)qn_cuda_ggml_mmq_x(dt, w, N, K, xd, xn, M, yd, ya, scr, sn, xpb, xpn, &have, sms, st));
+    qn_cuda_ggml_mmq_noprep = 0;
+    CK(cudaStreamSynchronize(st));
+    void *ta, *tb;
+    float *sa, *sb;
+    qn_cuda_ggml_mmq_xprep_split(xs2, M, K, &ta, &sa);
+    qn_cuda_ggml_mmq_xprep_split(xpb, M, K, &tb, &sb);
+    const size_t tbytes = (size_t)((uint8_t *)sa - (uint8_t *)ta);
+    std::vector<uint8_t> ha(tbytes), hb(tbytes);
+    std::vector<float> fa((size_t)M), fb((size_t)M);
+    CK(cudaMemcpy(ha.data(), ta, tbytes, cudaMemcpyDeviceToHost));
+    CK(cudaMemcpy(hb.data(), tb, tbytes, cudaMemcpyDeviceToHost));
+    CK(cudaMemcpy(fa.data(), sa, (size_t)M * 4, cudaMemcpyDeviceToHost));
+    CK(cudaMemcpy(fb.data(), sb, (size_t)M * 4, cudaMemcpyDeviceToHost));
+    size_t db = 0, ds = 0;
+    for (size_t i = 0; i < tbytes; i++) db += ha[i] != hb[i];
+    for (int64_t i = 0; i < M; i++) ds += memcmp(&fa[i], &fb[i], 4) != 0;
+    /* the GEMM on the norm's slab (kept: no prep) and on xn prepped the default way */
+    have = perm;
+    CK((cudaError_t)qn_cuda_ggml_mmq_x(dt, w, N, K, xd, xn, M, yd, ya, scr, sn, xs2, xpn, &have, sms, st));
+    CK((cudaError_t)qn_cuda_ggml_mmq(dt, w, N, K, xd, xn, M, yd, yb, scr, sn, sms, st));
+    std::vector<float> ga((size_t)(M * N)), gb((size_t)(M * N));
+    CK(cudaMemcpy(ga.data(), ya, ga.size() * 4, cudaMemcpyDeviceToHost));
+    CK(cudaMemcpy(gb.data(), yb, gb.size() * 4, cudaMemcpyDeviceToHost));
+    size_t dy = 0;
+    for (size_t i = 0; i < ga.size(); i++) dy += memcmp(&ga[i], &gb[i], 4) != 0;
+    auto time_us = [&](int what) { /* 0 the norm alone, 1 with its slab, 2 the prep of xn alone */
+        cudaGraph_t g;
+        cudaGraphExec_t ge;
+        const int calls = 10;
+        CK(cudaStreamBeginCapture(st, cudaStreamCaptureModeGlobal));
+        for (int i = 0; i < calls; i++) {
+            if (what < 2) {
+                qn_cuda_xslab s2 = {xs2, perm, 0};
+                norm(what ? &s2 : nullptr);
+            } else {
+                int h = 0;
+                qn_cuda_ggml_mmq_noprep = 2;
+                CK((cudaError_t)qn_cuda_ggml_mmq_x(dt, w, N, K, xd, xn, M, yd, ya, scr, sn, xpb, xpn, &h, sms, st));
+                qn_cuda_ggml_mmq_noprep = 0;
+            }
+        }
+        CK(cudaStreamEndCapture(st, &g));
+        CK(cudaGraphInstantiate(&ge, g, 0));
+        const float ms = graph_median_ms(ge, st, e0, e1, 3) / calls;
+        cudaGraphExecDestroy(ge), cudaGraphDestroy(g);
+        return ms * 1e3f;
+    };
+    const float tn = time_us(0), ts = time_us(1), tp = time_us(2);
+    printf("normslab %s M=%lld N=%lld K=%lld: done=%d slab bytes differing %zu of %zu, scales %zu of %lld, GEMM outputs "
+           "%zu of %lld (%s); us: norm %.1f, norm+slab %.1f, prep %.1f (saved %.1f a GEMM x)\n",
+           name, (long long)M, (long long)N, (long long)K, done, db, tbytes, ds, (long long)M, dy, (long long)(M * N),
+           done && !db && !ds && !dy ? "SAME" : "DIFFERENT", tn, ts, tp, tp - (ts - tn));
+    fflush(stdout);
+    cudaFree(xn), cudaFree(xs2), cudaFree(ya), cudaFree(yb);
 }
 
 int main(int argc, char **argv) {
@@ -229,6 +318,8 @@ int main(int argc, char **argv) {
                     row(xm == 1 ? "x256" : "xkept", time_ms(knew, 0, yn));
                     xmode = 0;
                 }
+                if (in_list(extra, "normslab") && (f.dt == QN_DT_GGML_Q4_0 || f.dt == QN_DT_GGML_Q8_0) && knew == 17)
+                    normslab(f.name, f.dt, w, N, K, xd, x, M, scr, sn, xpb, xpn, sms, st, e0, e1);
                 if (in_list(extra, "gemm")) { /* the prep of the auto row's calls stays in the scratch */
                     qn_cuda_ggml_mmq_noprep = 1;
                     row("gemm", time_ms(knew, 0, yn));

@@ -78,6 +78,7 @@ static qn_cuda_weight upload(const qn_cuda_packed &pk, void **dev) {
     w.codes = (char *)*dev + pk.codes_off;
     w.row_scale = (const float *)((char *)*dev + pk.row_scale_off);
     w.meta = (const uint32_t *)((char *)*dev + pk.meta_off);
+    w.codes_k = pk.codes_k_off ? (char *)*dev + pk.codes_k_off : NULL; /* fp818: the SS form's copy, if made */
     return w;
 }
 

@@ -90,12 +90,13 @@ static int run(const norm_case &c, const norm_bufs &b, int *done) {
     switch (c.o) {
     case RMS_NORM:
         return qn_cuda_rms_norm(dt, b.x, dt, c.r ? b.r : NULL, QN_DT_F32, w, dt, c.p ? b.p : NULL, dt, b.y, c.rows, c.D,
-                                1e-6f, plus1, xq, done, 0);
+                                1e-6f, plus1, xq, done, NULL, 0);
     case RMS_NORM_ADD_NORM:
         return qn_cuda_rms_norm_add_norm(dt, b.x, dt, b.p, QN_DT_F32, w, QN_DT_F32, w2, dt, b.y, b.y2, c.rows, c.D,
-                                         1e-6f, plus1, xq, done, 0);
+                                         1e-6f, plus1, xq, done, NULL, 0);
     default:
-        return qn_cuda_add_norm(dt, b.x, dt, b.p, QN_DT_F32, w, dt, b.y, b.y2, c.rows, c.D, 1e-6f, plus1, xq, done, 0);
+        return qn_cuda_add_norm(dt, b.x, dt, b.p, QN_DT_F32, w, dt, b.y, b.y2, c.rows, c.D, 1e-6f, plus1, xq, done,
+                                NULL, 0);
     }
 }
 

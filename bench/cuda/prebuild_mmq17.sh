@@ -11,9 +11,9 @@ rm -rf $P && mkdir -p $P
 FL=(-std=c++17 -O3 -Iinclude -Iformats -Ibase -Ikernels_cuda -Ibench/cuda)
 SM90=(-gencode=arch=compute_90,code=sm_90)
 SM90A=(-gencode=arch=compute_90a,code=sm_90a)
-OBJS="ggml_mmq ggml_mmq_frag ggml_mmq_wg ggml_mmq_ws_wg ggml_mmq_rs_wg ggml_mmq_rsi_wg"
+OBJS="ggml_mmq ggml_mmq_frag ggml_mmq_wg ggml_mmq_ws_wg ggml_mmq_rs_wg ggml_mmq_rsi_wg elementwise" # elementwise: mmq18's normslab rows
 pids=()
-for f in ggml_mmq ggml_mmq_frag; do nvcc "${FL[@]}" "${SM90[@]}" -c kernels_cuda/$f.cu -o $P/$f.o > $P/$f.log 2>&1 & pids+=($!); done
+for f in ggml_mmq ggml_mmq_frag elementwise; do nvcc "${FL[@]}" "${SM90[@]}" -c kernels_cuda/$f.cu -o $P/$f.o > $P/$f.log 2>&1 & pids+=($!); done
 for f in ggml_mmq_wg ggml_mmq_ws_wg ggml_mmq_rs_wg ggml_mmq_rsi_wg; do
   nvcc "${FL[@]}" "${SM90A[@]}" -c kernels_cuda/$f.cu -o $P/$f.o > $P/$f.log 2>&1 & pids+=($!)
 done

@@ -342,6 +342,11 @@ static quanta_status cuda_read(void *self, qn_mem src, void *dst, size_t bytes) 
     return e == cudaSuccess ? QUANTA_OK : qn_cuda_error(e, "read: cudaMemcpyAsync");
 }
 
+/* QUANTA_CUDA_FP8_SS=1 (fp818, off): e4m3 weights get a K-major copy of their codes at prepare time, which
+ * kernels_cuda/matmul_fp8_wg.cu's GEMM then takes (both wgmma operands from shared memory; the tiled copy stays for
+ * the other kernels). Off: the prepared bytes are exactly those of before. */
+QN_CUDA_SWITCH_FN(fp8_ss_on, qn_cuda_switch_opt_in, "QUANTA_CUDA_FP8_SS")
+
 static quanta_status cuda_prepare_weight(void *self, const qn_tensor *w, void **aux) {
     qn_cuda_state *s = self;
     *aux = NULL;
@@ -353,6 +358,11 @@ static quanta_status cuda_prepare_weight(void *self, const qn_tensor *w, void **
     if (st == QUANTA_OK) st = qn_cuda_repack(&w->desc, host, w->bytes, &pk);
     free(host);
     if (st != QUANTA_OK) return st;
+    /* fp818: the e4m3 codes also K-major, for the FP8 GEMM's form with both operands in shared memory */
+    if (pk.fmt == QN_CW_E4M3 && fp8_ss_on() && (st = qn_cuda_repack_fp8_km(&pk)) != QUANTA_OK) {
+        free(pk.buf);
+        return st;
+    }
     qn_cuda_prepared *pw = calloc(1, sizeof *pw);
     if (!pw) {
         free(pk.buf);
@@ -379,6 +389,7 @@ static quanta_status cuda_prepare_weight(void *self, const qn_tensor *w, void **
     pw->w.codes = (char *)pw->dev + pk.codes_off;
     pw->w.row_scale = (const float *)(const void *)((char *)pw->dev + pk.row_scale_off);
     pw->w.meta = (const uint32_t *)(const void *)((char *)pw->dev + pk.meta_off);
+    pw->w.codes_k = pk.codes_k_off ? (char *)pw->dev + pk.codes_k_off : NULL;
     *aux = pw;
     return QUANTA_OK;
 }

@@ -43,6 +43,10 @@ typedef struct qn_cuda_state {
     const void *mq_src;
     int64_t mq_M, mq_K;
     int mq_dtype, mq_have;
+    /* The K order the last kept prep took (mq_have's 1 Q4_0, 2 Q8_0; 0 none yet), never dropped: the norms write the
+     * slab in it for the GEMMs after them (mmq18, QUANTA_CUDA_GGML_NORM_SLAB=1), and a GEMM of the other order simply
+     * preps its own (mq_have then does not match). */
+    int mq_perm;
     /* Bumped whenever scratch or xq move: captured CUDA graphs hold their addresses. */
     unsigned epoch;
     int graphs; /* plans may be captured as CUDA graphs (QUANTA_CUDA_GRAPHS=0 turns it off) */
@@ -85,14 +89,19 @@ typedef struct qn_cuda_packed {
     int fmt;
     int64_t N, K, Np, Kp;
     int32_t group;
-    uint8_t *buf; /* malloc'd: codes | row_scale (f32 [Np]) | meta (u32 [Np][meta_cols]) */
+    uint8_t *buf; /* malloc'd: codes | row_scale (f32 [Np]) | meta (u32 [Np][meta_cols]) [| codes_k] */
     size_t bytes, codes_off, row_scale_off, meta_off, meta_cols;
+    size_t codes_k_off; /* fp818: 0, or where qn_cuda_repack_fp8_km put the K-major copy of e4m3 codes */
 } qn_cuda_packed;
 
 /* Whether the matmul kernels take weights of this dtype (2-D). */
 int qn_cuda_weight_format(quanta_dtype dtype);
 /* Repacks a weight in the interchange layout (src, src_bytes) into *out (free out->buf). */
 quanta_status qn_cuda_repack(const quanta_tensor_desc *desc, const void *src, size_t src_bytes, qn_cuda_packed *out);
+/* fp818 (QUANTA_CUDA_FP8_SS=1): appends to an e4m3 weight that qn_cuda_repack made a second copy of its codes in
+ * the K-major layout of cuda_kernels.h's qn_cuda_fp8_km_offset (256-byte aligned, at p->codes_k_off; p->buf grows,
+ * p->bytes with it), read from the tiled codes so both copies hold the same bytes. Other formats: refused. */
+quanta_status qn_cuda_repack_fp8_km(qn_cuda_packed *p);
 
 /* Maps a CUDA error to a status with its message ("cuda <what>: <error string>"). */
 quanta_status qn_cuda_error(cudaError_t e, const char *what);

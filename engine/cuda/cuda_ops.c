@@ -147,7 +147,15 @@ QN_CUDA_SWITCH_FN(ggml_mmq_wanted, qn_cuda_switch_on, "QUANTA_CUDA_GGML_MMQ")
 /* Whether the tensor-core route keeps x's activation prep for the next matmul on the same x (q/k/v read one x,
  * gate/up another: 3 of a LLaMA layer's 7 preps are then skipped; the same values, so the same results):
  * QUANTA_CUDA_GGML_XKEEP=1 (mmq17). Off until a device run measures it. */
-QN_CUDA_SWITCH_FN(ggml_xkeep_wanted, qn_cuda_switch_opt_in, "QUANTA_CUDA_GGML_XKEEP")
+QN_CUDA_SWITCH_FN(ggml_xkeep_opt_in, qn_cuda_switch_opt_in, "QUANTA_CUDA_GGML_XKEEP")
+
+/* Whether the prefill norms (rms_norm, add_rms_norm, add_norm, rms_norm_add_norm before q/k/v and gate/up) also write
+ * their result's kept activation prep (kernels_cuda/ggml_xslab.cuh: the same bits the prep makes from the result as
+ * stored), so that even the first GEMM on that x skips its prep: QUANTA_CUDA_GGML_NORM_SLAB=1 (mmq18; implies XKEEP).
+ * Off until a device run measures it. */
+QN_CUDA_SWITCH_FN(norm_slab_wanted, qn_cuda_switch_opt_in, "QUANTA_CUDA_GGML_NORM_SLAB")
+
+static bool ggml_xkeep_wanted(void) { return ggml_xkeep_opt_in() || norm_slab_wanted(); }
 
 /* ggml weights: the GEMV for M <= QN_CUDA_GGML_GEMV_MAX_M (run_gemv_ggml), else the tensor-core
  * kernel that decodes the blocks per tile (or, switched off, the weight dequantized into tiled f16
@@ -174,6 +182,7 @@ static quanta_status run_matmul_ggml(qn_cuda_state *s, const qn_node *node, int6
         e = qn_cuda_ggml_mmq_x(wd, qn_cuda_ptr(w), N, K, xd, xp, M, yd, qn_cuda_ptr(y), scratch, s->scratch_bytes, mq,
                                s->mq_bytes, &have, s->sms, s->stream);
         s->mq_src = have && !e ? xp : NULL, s->mq_M = M, s->mq_K = K, s->mq_dtype = xd, s->mq_have = have;
+        if (have && !e) s->mq_perm = have; /* the order the next norm writes its slab in (mmq18) */
         gemv_result_written(s, xp, (size_t)M * (size_t)K * qn_dtype_elem_size(x->desc.dtype), qn_cuda_ptr(y),
                             (size_t)M * (size_t)N * qn_dtype_elem_size(y->desc.dtype));
         return e ? qn_cuda_error((cudaError_t)e, "matmul (ggml, tensor cores)") : QUANTA_OK;
@@ -340,6 +349,25 @@ static quanta_status run_paged_attention(qn_cuda_state *s, const qn_node *node) 
  * off, for side-by-side timings. */
 QN_CUDA_SWITCH_FN(norm_qx_wanted, qn_cuda_switch_on, "QUANTA_CUDA_NORM_QX")
 
+/* The kept-prep slab a prefill norm of rows x D may also write (mmq18): mq, in the K order the last kept prep took, for
+ * rows the tensor-core GEMM takes (past the GEMV's, and past 64: its sm_90a route =17) and D a multiple of 256; none
+ * (slab->buf NULL) otherwise, or before any GEMM has kept a prep (the model's first norm: the GEMM then preps). */
+static quanta_status norm_slab(qn_cuda_state *s, int64_t rows, int64_t D, qn_cuda_xslab *slab) {
+    slab->buf = NULL, slab->perm = 0, slab->done = 0;
+    if (rows <= QN_CUDA_GGML_GEMV_MAX_M || rows <= 64 || D % 256 || !s->mq_perm || !norm_slab_wanted() ||
+        !ggml_mmq_wanted())
+        return QUANTA_OK;
+    slab->perm = s->mq_perm;
+    return qn_cuda_mq(s, qn_cuda_ggml_mmq_xprep_bytes(rows, D), &slab->buf);
+}
+
+/* After the norm: its result yp (rows x D, dtype yd) is what mq holds now, as a GEMM's kept prep of yp would be
+ * (qn_cuda_run dropped the old one before the norm ran; XKEEP's rules drop this one). */
+static void norm_slab_done(qn_cuda_state *s, const qn_cuda_xslab *slab, const void *yp, int64_t rows, int64_t D, int yd) {
+    if (!slab->done) return;
+    s->mq_src = yp, s->mq_M = rows, s->mq_K = D, s->mq_dtype = yd, s->mq_have = slab->perm;
+}
+
 /* rms_norm (x, weight), add_rms_norm (x, r added before, weight), rms_norm_add (x, r added
  * after, weight). */
 static quanta_status run_norm(qn_cuda_state *s, const qn_node *node) {
@@ -355,13 +383,17 @@ static quanta_status run_norm(qn_cuda_state *s, const qn_node *node) {
         quanta_status st = qn_cuda_xq(s, qn_cuda_ggml_xq_bytes(rows, D), &xq);
         if (st != QUANTA_OK) return st;
     }
+    qn_cuda_xslab slab;
+    quanta_status st = norm_slab(s, rows, D, &slab);
+    if (st != QUANTA_OK) return st;
     int done = 0;
     const int e = qn_cuda_rms_norm((int)x->desc.dtype, qn_cuda_ptr(x), pre ? rd : 0, pre ? rp : NULL,
                                    w ? (int)w->desc.dtype : 0, w ? qn_cuda_ptr(w) : NULL, pre ? 0 : rd,
                                    pre ? NULL : rp, yd, yp, rows, D, node->params.eps, node->params.weight_plus_one,
-                                   xq, &done, s->stream);
+                                   xq, &done, slab.buf ? &slab : NULL, s->stream);
     if (e) return qn_cuda_error((cudaError_t)e, qn_op_name(node->op));
     if (done) s->xq_src = yp, s->xq_M = rows, s->xq_K = D, s->xq_dtype = yd;
+    norm_slab_done(s, &slab, yp, rows, D, yd);
     return QUANTA_OK;
 }
 
@@ -405,14 +437,19 @@ static quanta_status run_norm_add_norm(qn_cuda_state *s, const qn_node *node) {
         quanta_status st = qn_cuda_xq(s, qn_cuda_ggml_xq_bytes(rows, D), &xq);
         if (st != QUANTA_OK) return st;
     }
+    qn_cuda_xslab slab;
+    quanta_status st = norm_slab(s, rows, D, &slab);
+    if (st != QUANTA_OK) return st;
     int done = 0;
     const int e = qn_cuda_rms_norm_add_norm((int)x->desc.dtype, qn_cuda_ptr(x), (int)r->desc.dtype, qn_cuda_ptr(r),
                                             w ? (int)w->desc.dtype : 0, w ? qn_cuda_ptr(w) : NULL,
                                             w2 ? (int)w2->desc.dtype : 0, w2 ? qn_cuda_ptr(w2) : NULL,
                                             (int)y->desc.dtype, qn_cuda_ptr(y), y2p, rows, D, node->params.eps,
-                                            node->params.weight_plus_one, xq, &done, s->stream);
+                                            node->params.weight_plus_one, xq, &done, slab.buf ? &slab : NULL,
+                                            s->stream);
     if (e) return qn_cuda_error((cudaError_t)e, "rms_norm_add_norm");
     if (done) s->xq_src = y2p, s->xq_M = rows, s->xq_K = D, s->xq_dtype = (int)y2->desc.dtype;
+    norm_slab_done(s, &slab, y2p, rows, D, (int)y2->desc.dtype);
     return QUANTA_OK;
 }
 
@@ -441,13 +478,17 @@ static quanta_status run_add_norm(qn_cuda_state *s, const qn_node *node) {
         quanta_status st = qn_cuda_xq(s, qn_cuda_ggml_xq_bytes(rows, D), &xq);
         if (st != QUANTA_OK) return st;
     }
+    qn_cuda_xslab slab;
+    quanta_status st = norm_slab(s, rows, D, &slab);
+    if (st != QUANTA_OK) return st;
     int done = 0;
     const int e = qn_cuda_add_norm((int)a->desc.dtype, qn_cuda_ptr(a), (int)b->desc.dtype, qn_cuda_ptr(b),
                                    w ? (int)w->desc.dtype : 0, w ? qn_cuda_ptr(w) : NULL, (int)y->desc.dtype,
                                    qn_cuda_ptr(y), y2p, rows, D, node->params.eps, node->params.weight_plus_one, xq,
-                                   &done, s->stream);
+                                   &done, slab.buf ? &slab : NULL, s->stream);
     if (e) return qn_cuda_error((cudaError_t)e, "add_norm");
     if (done) s->xq_src = y2p, s->xq_M = rows, s->xq_K = D, s->xq_dtype = (int)y2->desc.dtype;
+    norm_slab_done(s, &slab, y2p, rows, D, (int)y2->desc.dtype);
     return QUANTA_OK;
 }
 

@@ -144,3 +144,27 @@ quanta_status qn_cuda_repack(const quanta_tensor_desc *desc, const void *src, si
     }
     return QUANTA_OK;
 }
+
+/* The e4m3 codes K-major beside the tiled ones (fp818): the FP8 GEMM's form with both wgmma operands in shared memory
+ * loads 128-row x 128-byte boxes of it by TMA (kernels_cuda/matmul_fp8_wg.cu). A copy, not a replacement: the
+ * decode GEMV and the f16 route read the tiled layout, so with the switch on an e4m3 weight takes twice its codes'
+ * bytes on the device (bench/NOTES.md, fp818: what a default would need). */
+quanta_status qn_cuda_repack_fp8_km(qn_cuda_packed *p) {
+    if (p->fmt != QN_CW_E4M3 || !p->buf)
+        return qn_error_set(QUANTA_ERR_UNSUPPORTED, "cuda prepare_weight: a K-major copy is for e4m3 codes only");
+    size_t km, total;
+    if (!qn_mul_size((size_t)p->Np, (size_t)p->Kp, &km) || !qn_add_size((p->bytes + 255) / 256 * 256, km, &total))
+        return qn_error_set(QUANTA_ERR_OVERFLOW, "cuda prepare_weight: [%lld, %lld] is too large", (long long)p->N,
+                            (long long)p->K);
+    uint8_t *b = realloc(p->buf, total);
+    if (!b) return qn_error_set(QUANTA_ERR_OUT_OF_MEMORY, "cuda prepare_weight: %zu host bytes for the K-major copy", total);
+    const size_t off = (p->bytes + 255) / 256 * 256;
+    memset(b + p->bytes, 0, total - p->bytes); /* zeros past N and K, as the tiled codes' padding */
+    int shift;
+    for (int64_t n = 0; n < p->N; n++)
+        for (int64_t k = 0; k < p->K; k++)
+            b[off + qn_cuda_fp8_km_offset(p->Kp, n, k)] =
+                b[p->codes_off + qn_cuda_weight_code_offset(QN_CW_E4M3, p->Kp, n, k, &shift)];
+    p->buf = b, p->bytes = total, p->codes_k_off = off;
+    return QUANTA_OK;
+}

@@ -440,7 +440,9 @@ static int gemvs_shape(const qn_cl *s, const mm_args *m, size_t rows, int glu, i
     if (m->M != 1 || (strcmp(e, "1") && strcmp(e, "2"))) return 0;
     const char *se = getenv("QUANTA_OPENCL_GEMVS_SETS"), *ge = getenv("QUANTA_OPENCL_GEMVS_GPC");
     const char *re = getenv("QUANTA_OPENCL_GEMVS_RW");
-    o->rw = re && !strcmp(re, "2") ? 2 : 4;
+    /* q4's int8 kernel (xk 2) at 2 rows a warp unless RW=4 (H100 06:40: 0.44 / 0.45 of the copy kernel at 11008x4096 /
+     * 4096x11008 with PF against 0.38 / 0.28 at 4 rows), the others at 4 unless RW=2 */
+    o->rw = re ? (!strcmp(re, "2") ? 2 : 4) : xk == 2 ? 2 : 4;
     const size_t per = glu ? (size_t)o->rw / 2 : (size_t)o->rw;
     const size_t cu = s->dev.info.compute_units > 0 ? (size_t)s->dev.info.compute_units : 1;
     const int fixed = se && atoi(se) >= 1 && atoi(se) <= 8;
@@ -468,7 +470,9 @@ static int gemvs_shape(const qn_cl *s, const mm_args *m, size_t rows, int glu, i
     if ((xk == 0 || xk == 3) && o->rw == 2 && m->K >= 32 * 8 * 16 && ue && !strcmp(ue, "8")) o->xl |= 8; /* a whole step of 8 (H100 00:11:
         at K = 2048 the select step of 8 pieces, 4 of them past the row, halved 32000 x 2048's rate) */
     const char *pe = getenv("QUANTA_OPENCL_GEMVS_PF"); /* qn_gemv_q8_s: the first step's loads before x is staged */
-    if (!glu && (((o->xl & 9) == 9 && xk == 0) || xk == 2) && pe && !strcmp(pe, "1")) o->xl |= 16; /* qn_gemv_q4_i too */
+    /* qn_gemv_q4_i too, and there by default (PF=0 turns it off): measured with RW=2 above */
+    const int pf = pe ? !strcmp(pe, "1") : xk == 2;
+    if (!glu && (((o->xl & 9) == 9 && xk == 0) || xk == 2) && pf) o->xl |= 16;
     return 1;
 }
 
@@ -984,8 +988,10 @@ static int q4_xsplit(const qn_cl *s, const mm_args *m, const qn_node *node) {
         node->src[0]->desc.dtype != QUANTA_F32 || m->xo % 16)
         return 0;
     if (gemv_gpu_kernel(s, m) != QK_GEMV_Q4_GPU || (size_t)m->K * 4 + 2 * 4 * 33 * 4 > s->dev.local_mem) return 0;
-    /* QUANTA_OPENCL_Q4I=1: qn_gemv_q4_i (x quantized in the group, integer dot products; off until measured) */
-    return ie && !strcmp(ie, "1") ? 2 : 1;
+    /* qn_gemv_q4_i (x quantized in the group, integer dot products) unless QUANTA_OPENCL_Q4I=0 (H100 06:40, same run:
+     * 0.26 / 0.44 / 0.45 of the copy kernel at 4096x4096, 11008x4096, 4096x11008 against the float kernel's 0.22–0.26 /
+     * 0.31–0.32 / 0.33–0.34; conformance 12 / 0 on NVIDIA's OpenCL; bench/NOTES.md section 1, lead18) */
+    return ie && !strcmp(ie, "0") ? 1 : 2;
 }
 
 quanta_status qn_cl_matmul_run(qn_cl *s, const qn_node *node) {

@@ -126,6 +126,67 @@ START_TEST(layout_roundtrip) {
 }
 END_TEST
 
+/* fp818: the K-major copy of e4m3 codes (QUANTA_CUDA_FP8_SS) holds, at qn_cuda_fp8_km_offset(n, k), the byte the tiled
+ * layout holds for (n, k), zeros at the padding; byte p of each 16 is k = qn_cuda_fp8_kperm(p) of them (the FP8
+ * GEMM's token codes' order); the offsets cover [0, Np Kp) once; the tiled part and the scales are left as they were. */
+START_TEST(fp8_kmajor) {
+    const uint64_t seed = 818;
+    qt_rng r = qt_rng_make(seed);
+    const int64_t N = 37, K = 200; /* Np 48, Kp 256: padding in both */
+    quanta_tensor_desc d = qt_mat(QUANTA_FP8_E4M3, N, K, 0, 0);
+    size_t bytes;
+    ck_assert_int_eq(quanta_tensor_bytes(&d, &bytes), QUANTA_OK);
+    float *w = malloc((size_t)(N * K) * 4);
+    uint8_t *q = malloc(bytes);
+    qt_fill_normal(&r, w, (size_t)(N * K), 1.0f);
+    ck_assert_int_eq(quanta_quantize(&d, w, q, bytes), QUANTA_OK);
+    qn_cuda_packed p, t;
+    ck_assert_msg(qn_cuda_repack(&d, q, bytes, &p) == QUANTA_OK, "%s", quanta_last_error());
+    ck_assert_msg(qn_cuda_repack(&d, q, bytes, &t) == QUANTA_OK, "%s", quanta_last_error());
+    ck_assert_uint_eq(p.codes_k_off, 0);
+    ck_assert_int_eq(qn_cuda_repack_fp8_km(&p), QUANTA_OK);
+    ck_assert_uint_eq(p.codes_k_off % 256, 0);
+    ck_assert_uint_ge(p.codes_k_off, t.bytes);
+    ck_assert_uint_eq(p.bytes, p.codes_k_off + (size_t)(p.Np * p.Kp));
+    ck_assert_int_eq(memcmp(p.buf, t.buf, t.bytes), 0); /* the tiled codes, scales, meta: untouched */
+    const uint8_t *km = p.buf + p.codes_k_off;
+    unsigned char *seen = calloc((size_t)(p.Np * p.Kp), 1);
+    for (int64_t n = 0; n < p.Np; n++)
+        for (int64_t k = 0; k < p.Kp; k++) {
+            const size_t o = qn_cuda_fp8_km_offset(p.Kp, n, k);
+            ck_assert_uint_lt(o, (size_t)(p.Np * p.Kp));
+            ck_assert_int_eq(seen[o], 0);
+            seen[o] = 1;
+            ck_assert_uint_eq(o / (size_t)p.Kp, (size_t)n); /* row n's bytes, K-major */
+            int shift;
+            const unsigned want = n < N && k < K ? p.buf[qn_cuda_weight_code_offset(QN_CW_E4M3, p.Kp, n, k, &shift)] : 0u;
+            ck_assert_msg(km[o] == want, "seed %llu: (%lld,%lld) K-major 0x%02x, tiled 0x%02x", (unsigned long long)seed,
+                          (long long)n, (long long)k, km[o], want);
+        }
+    for (int64_t s16 = 0; s16 < p.Kp / 16; s16++)
+        for (int b = 0; b < 16; b++) /* byte b of a 16-byte slice: k = 16 s + kperm(b) */
+            ck_assert_uint_eq(qn_cuda_fp8_km_offset(p.Kp, 3, 16 * s16 + qn_cuda_fp8_kperm(b)),
+                              (size_t)(3 * p.Kp + 16 * s16 + b));
+    const float *rs = (const float *)(const void *)(p.buf + p.row_scale_off);
+    for (int64_t k = 0; k < K; k++) /* row 5 decodes to the interchange row (scale x e4m3 value) */
+        ck_assert_msg(fabs((double)e4m3(km[qn_cuda_fp8_km_offset(p.Kp, 5, k)]) * rs[5] - (double)e4m3(q[5 * K + k]) * rs[5]) == 0.0,
+                      "seed %llu: k=%lld", (unsigned long long)seed, (long long)k);
+    free(seen), free(p.buf), free(t.buf), free(w), free(q);
+    /* another format: refused, nothing changed */
+    quanta_tensor_desc d8 = qt_mat(QUANTA_Q8, 4, 64, 0, 0);
+    uint8_t buf[4 * 64 + 16];
+    memset(buf, 0, sizeof buf);
+    ck_assert_int_eq(quanta_tensor_bytes(&d8, &bytes), QUANTA_OK);
+    ck_assert_int_le(bytes, sizeof buf);
+    ck_assert_int_eq(qn_cuda_repack(&d8, buf, sizeof buf, &p), QUANTA_OK);
+    const size_t b0 = p.bytes;
+    ck_assert_int_eq(qn_cuda_repack_fp8_km(&p), QUANTA_ERR_UNSUPPORTED);
+    ck_assert_uint_eq(p.bytes, b0);
+    ck_assert_uint_eq(p.codes_k_off, 0);
+    free(p.buf);
+}
+END_TEST
+
 START_TEST(bad_inputs) {
     quanta_tensor_desc d = qt_mat(QUANTA_Q8, 4, 64, 0, 0);
     qn_cuda_packed p;
@@ -154,6 +215,7 @@ int main(void) {
     TCase *tc = tcase_create("repack");
     tcase_add_loop_test(tc, layout_roundtrip, 0, (int)(sizeof kCases / sizeof kCases[0]));
     tcase_add_test(tc, bad_inputs);
+    tcase_add_test(tc, fp8_kmajor);
     suite_add_tcase(s, tc);
     return qt_run_suite(s);
 }

@@ -1,6 +1,6 @@
 /*
- * test_opencl_gemv_int.c — the GEMVs through integer dot products on the GPU class: q4 (QUANTA_OPENCL_Q4I=1,
- * kernels_cl/gemv_gpu.cl qn_gemv_q4_i*: x quantized in the work-group to two int8 planes a 32-column chunk) and q8
+ * test_opencl_gemv_int.c — the GEMVs through integer dot products on the GPU class: q4 (the default; QUANTA_OPENCL_Q4I=0
+ * turns it off; kernels_cl/gemv_gpu.cl qn_gemv_q4_i*: x quantized in the work-group to two int8 planes a 32-column chunk) and q8
  * (QUANTA_OPENCL_Q8I=1, qn_gemv_q8_i*: two planes a 16-column piece).
  *
  * One x row against q4 weights (groups 32 / 64 / 128) or q8 weights, random from the printed seed; K with whole
@@ -80,11 +80,11 @@ static void check(quanta_dtype dt, int64_t N, int64_t K, int group, uint64_t sal
      * walking several blocks); q8: 4 rows (qn_gemv_q8_i), 2 (_i2, 3 warps a group, several blocks), 2 with 8 pieces
      * in flight (_i2u, K >= 4096 only) */
     static const char *const sets[2][NSET][11] = {
-        {{"QUANTA_OPENCL_Q4I", "1", NULL},
-         {"QUANTA_OPENCL_Q4I", "1", "QUANTA_OPENCL_GEMVS_RW", "2", NULL},
-         {"QUANTA_OPENCL_Q4I", "1", "QUANTA_OPENCL_GEMVS_PF", "1", "QUANTA_OPENCL_GEMVS_SETS", "3",
+        {{"QUANTA_OPENCL_GEMVS_RW", "4", "QUANTA_OPENCL_GEMVS_PF", "0", NULL},
+         {"QUANTA_OPENCL_GEMVS_RW", "2", "QUANTA_OPENCL_GEMVS_PF", "0", NULL},
+         {"QUANTA_OPENCL_GEMVS_RW", "4", "QUANTA_OPENCL_GEMVS_PF", "1", "QUANTA_OPENCL_GEMVS_SETS", "3",
           "QUANTA_OPENCL_GEMVS_GPC", "1", NULL},
-         {"QUANTA_OPENCL_Q4I", "1", "QUANTA_OPENCL_GEMVS_PF", "1", "QUANTA_OPENCL_GEMVS_RW", "2", NULL}},
+         {NULL}}, /* the default: 2 rows a warp with the preloaded step */
         {{"QUANTA_OPENCL_Q8I", "1", NULL},
          {"QUANTA_OPENCL_Q8I", "1", "QUANTA_OPENCL_GEMVS_RW", "2", "QUANTA_OPENCL_GEMVS_SETS", "3",
           "QUANTA_OPENCL_GEMVS_GPC", "1", NULL},
