@@ -263,9 +263,6 @@ extern int qn_cuda_ggml_mmq_noprep;
 /* =17's activation prep in one pass over x (kernels_cuda/ggml_mmq_ws_wg.cu); -1 (the start): from
  * QUANTA_CUDA_GGML_PREP1 (1: on) at the first call. */
 extern int qn_cuda_ggml_mmq_prep1;
-/* =17's K split over a cluster where its table picks 64-token tiles (kernels_cuda/ggml_mmq_rsi_wg.cu); -1 (the
- * start): from QUANTA_CUDA_GGML_CSPLIT (1: on) at the first call. */
-extern int qn_cuda_ggml_mmq_csplit;
 /* =17's GEMM as a programmatic dependent launch of its activation prep (kernels_cuda/ggml_mmq_rsi_wg.cu); -1 (the
  * start): on unless QUANTA_CUDA_GGML_PDL=0, read at the first call. */
 extern int qn_cuda_ggml_mmq_pdl;

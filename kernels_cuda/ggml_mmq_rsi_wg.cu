@@ -517,14 +517,10 @@ static int qn_rsi_launch(const CUtensorMap &m, const qn_gmmq_args &a, cudaStream
  * two steps per commit group, K split by =16's rule: the k/v shapes at 128 blocks of a quarter of K each), rsinocopy (DIAG 4
  * on the auto tile: decode and wgmma on the rings' first fill, no further copies: the consumers' ceiling), rsi256x128 /
  * rsi256x64 (cfg's V 2: 256 weight rows a tile); mmq17's: rsic128 / rsic64 / rsic256 (128 / 64 / 256 tokens, K split
- * over a cluster by qn_rsi_csplits, cfg's V 4). Otherwise =16's table
+ * over a cluster by qn_rsi_csplits, cfg's V 4; forced only: H100 2026-12-07 06:40 0.66–1.0x the auto pick on the k/v and
+ * M = 256 shapes, so no route takes them). Otherwise =16's table
  * (qn_rsi_go), split K where QN_RSI_SPLIT_DEFAULT. */
 #define QN_RSI_SPLIT_DEFAULT 1
-/* QUANTA_CUDA_GGML_CSPLIT=1 (mmq17; qn_cuda_ggml_mmq_csplit for benchmarks): where the table picks 64-token tiles (too
- * few 128-token tiles for the GPU: the k/v shapes, M = 256), 128-token tiles with K split over a cluster (cfg's V 4)
- * instead — twice the tokens per decoded weight step, no partial sums in global memory. Off until measured. */
-int qn_cuda_ggml_mmq_csplit = -1;
-static bool qn_rsi_csplit_wanted() { return qn_gmmq_switch(qn_cuda_ggml_mmq_csplit, "QUANTA_CUDA_GGML_CSPLIT", "1"); }
 /* The cluster's split count for nb-token tiles: about 128 blocks, a power of two (the epilogue's row slices) up to 8,
  * each split at least 512 of K; 1: no split. */
 static int qn_rsi_csplits(int64_t M, int64_t N, int64_t K, int nb) {
@@ -587,10 +583,6 @@ template <int DT> static int qn_rsi_go(const qn_gmmq_args &a, int x_dtype, const
     case 41: return qn_rsi_launch<DT, 64, 2, 0, 1, 4>(m, a, s, qn_rsi_csplits(a.M, a.N, a.K, 64), part);
     case 42: return qn_rsi_launch<DT, 256, 2, 0, 1, 4>(m, a, s, qn_rsi_csplits(a.M, a.N, a.K, 256), part);
     default: break;
-    }
-    if (nb == 64 && qn_rsi_csplit_wanted()) { /* the cluster split on 128-token tiles, where it splits */
-        const int spc = qn_rsi_csplits(a.M, a.N, a.K, 128);
-        if (spc > 1) return qn_rsi_launch<DT, 128, 4, 0, 1, 4>(m, a, s, spc, part);
     }
     if (nb == 256) return qn_rsi_launch<DT, 256, 2, 0>(m, a, s, 1, part);
     if (nb == 128 && sp == 1 && QN_RSI_G2_DEFAULT) return qn_rsi_launch<DT, 128, 4, 0>(m, a, s, 1, part);

@@ -300,12 +300,6 @@ int main(int argc, char **argv) {
                     fflush(stdout);
                 };
                 row("auto", time_ms(knew, 0, yn));
-                if (in_list(extra, "csplit")) { /* the cluster split K (QUANTA_CUDA_GGML_CSPLIT), auto otherwise */
-                    const int was = qn_cuda_ggml_mmq_csplit;
-                    qn_cuda_ggml_mmq_csplit = 1;
-                    row("csplit", time_ms(knew, 0, yn));
-                    qn_cuda_ggml_mmq_csplit = was;
-                }
                 if (in_list(extra, "prep1")) { /* the one-pass prep (QUANTA_CUDA_GGML_PREP1), auto otherwise */
                     const int was = qn_cuda_ggml_mmq_prep1;
                     qn_cuda_ggml_mmq_prep1 = 1;
