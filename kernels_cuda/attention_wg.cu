@@ -57,6 +57,10 @@
 #include "attention_wg.h"
 #include "sm90a_device.cuh"
 #include "cp_async.cuh"
+
+#ifndef QN_AWG_ALL_FORMS
+#define QN_AWG_ALL_FORMS 0 /* see form_built */
+#endif
 #include "tma.cuh"
 #include "layout.h" /* formats/: the dtype codes QN_DT_* */
 
@@ -1691,6 +1695,15 @@ int launch_t(const qn_cuda_attention_args *a, int vswap, char *err, size_t len) 
 
 template <typename T> int launch_v(const qn_cuda_attention_args *a, int variant, int vswap, char *err, size_t len) {
     switch (variant) {
+    case QN_CUDA_ATTN_WG_N128S3WSPTMAMTO: /* ... + the output by TMA store */
+        return launch_t<T, 128, 3, true, 3, true, true, true, true, false, F_CMASK | F_TQ | F_TO>(a, vswap, err, len);
+    case QN_CUDA_ATTN_WG_N176S2WSPTMAMTOK: /* 41 with K / V apart, 2 stages of 176 keys */
+        return launch_t<T, 176, 2, true, 3, true, true, true, true, false, F_CMASK | F_TQ | F_TO | F_KV2>(a, vswap, err,
+                                                                                                        len);
+    case QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOK: /* persistent pairs, K / V split, 2 Q buffers, an O stage */
+        return launch_t<T, 128, 2, true, 3, true, true, true, true, true,
+                        F_PAIR | F_CMASK | F_TQ | F_TO | F_KV2>(a, vswap, err, len);
+#if QN_AWG_ALL_FORMS
     case QN_CUDA_ATTN_WG_N128S3: return launch_t<T, 128, 3, false, 2>(a, vswap, err, len);
     case QN_CUDA_ATTN_WG_N64S3: return launch_t<T, 64, 3, false, 2>(a, vswap, err, len);
     case QN_CUDA_ATTN_WG_N64S4O: return launch_t<T, 64, 4, true, 2>(a, vswap, err, len);
@@ -1746,25 +1759,17 @@ template <typename T> int launch_v(const qn_cuda_attention_args *a, int variant,
         return launch_t<T, 128, 3, true, 3, true, true, true, true, true, F_PAIR | F_CMASK>(a, vswap, err, len);
     case QN_CUDA_ATTN_WG_N128S3WSPTMAMT: /* 35 + Q by TMA ahead of the tiles, 32-bit rows */
         return launch_t<T, 128, 3, true, 3, true, true, true, true, false, F_CMASK | F_TQ>(a, vswap, err, len);
-    case QN_CUDA_ATTN_WG_N128S3WSPTMAMTO: /* ... + the output by TMA store */
-        return launch_t<T, 128, 3, true, 3, true, true, true, true, false, F_CMASK | F_TQ | F_TO>(a, vswap, err, len);
     case QN_CUDA_ATTN_WG_N128S3WSPTMAPM2T: /* 37 + Q by TMA, FlashAttention-3's producer order */
         return launch_t<T, 128, 3, true, 3, true, true, true, true, true, F_PAIR | F_CMASK | F_TQ>(a, vswap, err, len);
     case QN_CUDA_ATTN_WG_N128S3WSPTMAMTOD: /* 41 + the lower consumer's diagonal half */
         return launch_t<T, 128, 3, true, 3, true, true, true, true, false, F_CMASK | F_TQ | F_TO | F_DIAG>(a, vswap, err,
                                                                                                          len);
-    case QN_CUDA_ATTN_WG_N176S2WSPTMAMTOK: /* 41 with K / V apart, 2 stages of 176 keys */
-        return launch_t<T, 176, 2, true, 3, true, true, true, true, false, F_CMASK | F_TQ | F_TO | F_KV2>(a, vswap, err,
-                                                                                                        len);
     case QN_CUDA_ATTN_WG_N192S2WSPTMAMTOK: /* ... 192 keys */
         return launch_t<T, 192, 2, true, 3, true, true, true, true, false, F_CMASK | F_TQ | F_TO | F_KV2>(a, vswap, err,
                                                                                                         len);
     case QN_CUDA_ATTN_WG_N128S2WSPTMAMTOKD: /* ... 128 keys (the K / V split alone), with the diagonal half */
         return launch_t<T, 128, 2, true, 3, true, true, true, true, false,
                         F_CMASK | F_TQ | F_TO | F_KV2 | F_DIAG>(a, vswap, err, len);
-    case QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOK: /* persistent pairs, K / V split, 2 Q buffers, an O stage */
-        return launch_t<T, 128, 2, true, 3, true, true, true, true, true,
-                        F_PAIR | F_CMASK | F_TQ | F_TO | F_KV2>(a, vswap, err, len);
     case QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKD: /* ... + the diagonal half */
         return launch_t<T, 128, 2, true, 3, true, true, true, true, true,
                         F_PAIR | F_CMASK | F_TQ | F_TO | F_KV2 | F_DIAG>(a, vswap, err, len);
@@ -1799,6 +1804,11 @@ template <typename T> int launch_v(const qn_cuda_attention_args *a, int variant,
         return launch_t<T, 128, 3, true, 3, true, true, true, true, true, F_HEADS | F_SKIP | F_CMASK | F_EARLY | F_QREG>(
             a, vswap, err, len);
     default: return launch_t<T, 128, 2, false, 2>(a, vswap, err, len);
+#else
+    default: /* a research form (QN_AWG_ALL_FORMS builds them: meson -Dattn_wg_forms=all) */
+        if (err && len) snprintf(err, len, "qn_cuda_attn_wg: form %d is not in this build (meson -Dattn_wg_forms=all)", variant);
+        return (int)cudaErrorInvalidValue;
+#endif
     }
 }
 
@@ -1845,16 +1855,23 @@ extern "C" int qn_cuda_attn_wg_applies(const qn_cuda_attention_args *a) {
  * 42 n128s3wsptmapm2t, 43 n128s3wsptmamtod, 44 n176s2wsptmamtok, 45 n192s2wsptmamtok, 46 n128s2wsptmamtokd,
  * 47 n128s2wsptmapm2tok, 48 n128s2wsptmapm2tokd, 49 n128s3wsptmamtot, 50 n176s2wsptmamtokt, 51 n128s2wsptmapm2tokt,
  * 52 n128s3wsptmamtol, 53 n176s2wsptmamtokl, 54 n128s3wsptmamtor, 55 n128s3wsptmamtox, 56 n128s3wsptmamtols,
- * 57 n176s2wsptmamtokls) picks the form
+ * 57 n176s2wsptmamtokls) picks the form, where this build has it (form_built)
  * QN_CUDA_ATTN_WG_AUTO runs, for side-by-side runs of the engine; unset or anything else: the pick by shape below.
  * Read once. */
+/* The forms this build instantiates: the auto pick's three (and, through launch_t's fallbacks, the forms they fall back
+ * to), or with QN_AWG_ALL_FORMS (meson -Dattn_wg_forms=all; the bench's attention_check defines it) every form the
+ * notes measured. Each form is two kernels (f16, bf16) and its fallbacks more: all 57 made this CI's longest compile. */
+static bool form_built(int v) {
+    return QN_AWG_ALL_FORMS || v == QN_CUDA_ATTN_WG_N128S3WSPTMAMTO || v == QN_CUDA_ATTN_WG_N176S2WSPTMAMTOK ||
+           v == QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOK;
+}
 static int tile_env() {
     static std::atomic<int> v{-1};
     int x = v.load(std::memory_order_relaxed);
     if (x < 0) {
         const char *e = getenv("QUANTA_CUDA_ATTN_WG_TILE");
         const int k = e ? atoi(e) : 0;
-        x = k >= 1 && k < QN_CUDA_ATTN_WG_NVARIANTS ? k : 0;
+        x = k >= 1 && k < QN_CUDA_ATTN_WG_NVARIANTS && form_built(k) ? k : 0;
         v.store(x, std::memory_order_relaxed);
     }
     return x;

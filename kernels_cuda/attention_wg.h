@@ -15,7 +15,8 @@ extern "C" {
 #endif
 
 /* Tile variants (keys per tile, shared-memory stages), for bench/cuda/attention_check.cu's side-by-side rows;
- * QN_CUDA_ATTN_WG_AUTO: the kernel's pick. */
+ * QN_CUDA_ATTN_WG_AUTO: the kernel's pick. A default build has the pick's three (41, 44, 47); the others are built
+ * with QN_AWG_ALL_FORMS (meson -Dattn_wg_forms=all, or attention_check.cu), else qn_cuda_attn_wg_launch refuses them. */
 enum { QN_CUDA_ATTN_WG_AUTO = 0, QN_CUDA_ATTN_WG_N128S2, QN_CUDA_ATTN_WG_N128S3, QN_CUDA_ATTN_WG_N64S3,
        QN_CUDA_ATTN_WG_N64S4O,  /* O: the softmax of a tile overlapped with the previous tile's P . V */
        QN_CUDA_ATTN_WG_N128S3O,

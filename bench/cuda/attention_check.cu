@@ -15,6 +15,7 @@
  *        nvcc -std=c++17 -O2 -gencode arch=compute_90a,code=sm_90a -Ikernels_cuda -Iinclude -Iformats \
  *        -Iengine/cuda bench/cuda/attention_check.cu -o attention_check
  */
+#define QN_AWG_ALL_FORMS 1 /* every research form, for side-by-side runs */
 #include "../../kernels_cuda/attention.cu"
 #include "../../kernels_cuda/attention_wg.cu"
 #include "../../engine/cuda/cuda_attention_plan.c"
