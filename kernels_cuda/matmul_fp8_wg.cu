@@ -1519,11 +1519,13 @@ static int qn_f8_pick(int64_t N, int64_t M, int sms, int forced) {
 /* fp818: 128x128's cost in the SS form. The register form's 0.78 is its K loop at ~765 clocks per 128 of K for 512 of
  * tensor work (two warps per sub-partition issuing register-A n128: ~2/3 of the rate, fp814); cuBLASLt's SS 128x128
  * (nvjet 128x128, 6 stages) ran 512 x 4096 x 11008 at ~82% of the clock's peak (fp816's ncu). A prediction until
- * verify_fp818.sh's s128 / s256 one-round times replace it: 0.5 of the work at ~83% of the rate = 0.6. With it the
- * pick (and SK 4's model) take 128x128 instead of the groups at 512 x 4096 x 11008 and 256 x 5120^2, nowhere else on
- * the 30 rows. */
+ * verify_fp818.sh's s128 / s256 one-round times replace it: 0.5 of the work at ~83% of the rate = 0.6. Measured (H100
+ * 2026-12-07 06:40, interleaved): s128 / s256 = 0.79 / 0.79 / 0.79 / 0.80 on the four one-round rows (512 x 4096^2, 256 x
+ * 4096^2, 256 x 5120^2, 512 x 4096 x 11008), so the SS 128x128 K loop is no faster than the register form's and the
+ * cost is refitted to 0.79: the SS route now takes the register route's tiles (0.6 sent 512 x 4096 x 11008 to 128x128,
+ * 0.84 -> 0.79 of the peer). */
 #ifndef QN_F8T_COST_128_SS
-#define QN_F8T_COST_128_SS 0.6
+#define QN_F8T_COST_128_SS 0.79
 #endif
 static int qn_f8t_pick(int64_t N, int64_t M, int sms, int forced, bool ss = false) {
     static const int bm[5] = {128, 128, 128, 64, 128}, bn[5] = {256, 128, 64, 64, 192}, per_sm[5] = {1, 1, 1, 2, 1};
