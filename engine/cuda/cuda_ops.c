@@ -361,11 +361,13 @@ static quanta_status norm_slab(qn_cuda_state *s, int64_t rows, int64_t D, qn_cud
     return qn_cuda_mq(s, qn_cuda_ggml_mmq_xprep_bytes(rows, D), &slab->buf);
 }
 
-/* After the norm: its result yp (rows x D, dtype yd) is what mq holds now, as a GEMM's kept prep of yp would be
- * (qn_cuda_run dropped the old one before the norm ran; XKEEP's rules drop this one). */
-static void norm_slab_done(qn_cuda_state *s, const qn_cuda_xslab *slab, const void *yp, int64_t rows, int64_t D, int yd) {
-    if (!slab->done) return;
-    s->mq_src = yp, s->mq_M = rows, s->mq_K = D, s->mq_dtype = yd, s->mq_have = slab->perm;
+/* After a norm: what it also wrote for the matmuls reading its result yp (rows x D, dtype yd) is kept — the GEMV's
+ * int8 codes in xq (done), the GEMM's prep in mq (slab->done), as a GEMM's kept prep of yp would be (qn_cuda_run
+ * dropped the old ones before the norm ran; XKEEP's rules drop these). */
+static void norm_kept(qn_cuda_state *s, int done, const qn_cuda_xslab *slab, const void *yp, int64_t rows, int64_t D,
+                      int yd) {
+    if (done) s->xq_src = yp, s->xq_M = rows, s->xq_K = D, s->xq_dtype = yd;
+    if (slab->done) s->mq_src = yp, s->mq_M = rows, s->mq_K = D, s->mq_dtype = yd, s->mq_have = slab->perm;
 }
 
 /* rms_norm (x, weight), add_rms_norm (x, r added before, weight), rms_norm_add (x, r added
@@ -392,8 +394,7 @@ static quanta_status run_norm(qn_cuda_state *s, const qn_node *node) {
                                    pre ? NULL : rp, yd, yp, rows, D, node->params.eps, node->params.weight_plus_one,
                                    xq, &done, slab.buf ? &slab : NULL, s->stream);
     if (e) return qn_cuda_error((cudaError_t)e, qn_op_name(node->op));
-    if (done) s->xq_src = yp, s->xq_M = rows, s->xq_K = D, s->xq_dtype = yd;
-    norm_slab_done(s, &slab, yp, rows, D, yd);
+    norm_kept(s, done, &slab, yp, rows, D, yd);
     return QUANTA_OK;
 }
 
@@ -448,8 +449,7 @@ static quanta_status run_norm_add_norm(qn_cuda_state *s, const qn_node *node) {
                                             node->params.weight_plus_one, xq, &done, slab.buf ? &slab : NULL,
                                             s->stream);
     if (e) return qn_cuda_error((cudaError_t)e, "rms_norm_add_norm");
-    if (done) s->xq_src = y2p, s->xq_M = rows, s->xq_K = D, s->xq_dtype = (int)y2->desc.dtype;
-    norm_slab_done(s, &slab, y2p, rows, D, (int)y2->desc.dtype);
+    norm_kept(s, done, &slab, y2p, rows, D, (int)y2->desc.dtype);
     return QUANTA_OK;
 }
 
@@ -487,8 +487,7 @@ static quanta_status run_add_norm(qn_cuda_state *s, const qn_node *node) {
                                    qn_cuda_ptr(y), y2p, rows, D, node->params.eps, node->params.weight_plus_one, xq,
                                    &done, slab.buf ? &slab : NULL, s->stream);
     if (e) return qn_cuda_error((cudaError_t)e, "add_norm");
-    if (done) s->xq_src = y2p, s->xq_M = rows, s->xq_K = D, s->xq_dtype = (int)y2->desc.dtype;
-    norm_slab_done(s, &slab, y2p, rows, D, (int)y2->desc.dtype);
+    norm_kept(s, done, &slab, y2p, rows, D, (int)y2->desc.dtype);
     return QUANTA_OK;
 }
 
