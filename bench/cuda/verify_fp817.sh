@@ -10,7 +10,7 @@
 # in the ~2.6 us a 128x256 tile's epilogue takes while its tensor cores idle). Run
 # after bench/e2e/run_h200.sh has built Quanta:
 #   VERIFY=bench/cuda/verify_fp817.sh bash bench/e2e/run_h200.sh build files verify
-# fp8_check and libqnfp8.so come from bench/cuda/prebuild_fp817.sh (/tmp/prebuild/fp817). Every step has its own
+# fp8_check and libqnfp8.so come from bench/cuda/prebuild_fp8.sh (/tmp/prebuild/fp8). Every step has its own
 # timeout (a flag mistake hangs), later steps skipped when late. Deciding rows first:
 #   1. fp8_check sanitize (small cases, every form; stream-K, groups and the shared reduction on 132 / 3 / 5 / 7 SMs);
 #   2. fp8_pair: the eight rows under 0.9x in the 02:25 call (sk4 = the default, sk4b, sk5, sk6, dflt = SK 0, w128,
@@ -30,7 +30,7 @@ export PATH=$PATH:/usr/local/cuda/bin
 . bench/common/verifylib.sh fp817 48
 Q=${QUANTA:-/tmp/qbuild/tools/quanta}
 say "gpu: $(nvidia-smi --query-gpu=name,clocks.sm,clocks.max.sm --format=csv,noheader 2>&1)"
-FC=/tmp/prebuild/fp817
+FC=/tmp/prebuild/fp8
 cp $FC/build.log $D/prebuild.log 2> /dev/null
 [ -x $FC/fp8_check ] || { say "no prebuilt fp8_check: $(tail -2 $FC/build.log 2> /dev/null | tr '\n' ' ')"; VERDICT=FAIL; }
 PAIR=0
@@ -57,11 +57,8 @@ fi
 
 # 3. conformance through the engine (quantizer + GEMM; slots in the scratch, flags in the engine's counters)
 if [ -x $Q ]; then
-  LISTED=$($Q conform --backend ref --list 2> /dev/null | grep -E '^matmul:.*w=fp8_e4m3')
-  EXTRA=(--case "matmul:m=520,n=390,k=2048,w=fp8_e4m3,x=bf16" --case "matmul:m=512,n=1024,k=512,w=fp8_e4m3,x=f32"
-         --case "matmul:m=2048,n=128,k=512,w=fp8_e4m3,x=f16" --case "matmul:m=65,n=512,k=4096,w=fp8_e4m3,x=f32"
-         --case "matmul:m=300,n=1000,k=704,w=fp8_e4m3,x=bf16" --case "matmul:m=512,n=2048,k=1024,w=fp8_e4m3,x=bf16")
-  ALL=($(echo "$LISTED" | sed 's/^/--case /') "${EXTRA[@]}")
+  . bench/cuda/fp8_conform_cases.sh
+  fp8_cases $Q
   say "conformance cases: $((${#ALL[@]} / 2)) (the default: SK 4; SK=5 + STM=1, the shared reduction always + the stmatrix epilogue; TW=1)"
   CONFORM_S=6 conform default QUANTA_CUDA_FP8_SK= -- "${ALL[@]}"
   [ -z "${FP8_CHECK_NO_SK:-}" ] && CONFORM_S=6 conform sk5stm QUANTA_CUDA_FP8_SK=5 QUANTA_CUDA_FP8_STM=1 -- "${ALL[@]}"

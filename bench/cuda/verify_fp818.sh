@@ -4,7 +4,7 @@
 # time under the switch: engine/cuda/cuda_repack.c qn_cuda_repack_fp8_km, layout cuda_kernels.h
 # qn_cuda_fp8_km_offset) loaded by TMA with the 128-byte swizzle, SS wgmma in place of LDS + byte permutes + register-A
 # wgmma; tile pick, split-K groups, TMA-store epilogue and scales unchanged. <= 50 s once its binaries exist:
-#   - /tmp/prebuild/fp818 (bench/cuda/prebuild_fp818.sh, run by bench/e2e/run_h200.sh's build stage), or
+#   - /tmp/prebuild/fp8 (bench/cuda/prebuild_fp8.sh, run by bench/e2e/run_h200.sh's build stage), or
 #   - /tmp/qbuild (a release CUDA build of main with this form): fp8_check links its kernel objects (only
 #     fp8_check.cu is compiled: ~4 s on a 2-core box) and libqnfp8.so its matmul_fp8_wg.cu.o, into /tmp/fp818;
 #   - neither: everything built here into /tmp/fp818 (under timeout; then > 50 s).
@@ -31,7 +31,7 @@ Q=${QUANTA:-$QB/tools/quanta}
 say "gpu: $(nvidia-smi --query-gpu=name,clocks.sm,clocks.max.sm --format=csv,noheader 2>&1)"
 
 # ---- binaries
-FC=/tmp/prebuild/fp818
+FC=/tmp/prebuild/fp8
 if [ ! -x $FC/fp8_check ] || [ ! -f $FC/libqnfp8.so ]; then
   FC=/tmp/fp818
   mkdir -p $FC
@@ -66,11 +66,8 @@ fi
 
 # 2. conformance through the engine (the K-major copy made at prepare time, the SS GEMM on it)
 if [ -x $Q ]; then
-  LISTED=$($Q conform --backend ref --list 2> /dev/null | grep -E '^matmul:.*w=fp8_e4m3')
-  EXTRA=(--case "matmul:m=520,n=390,k=2048,w=fp8_e4m3,x=bf16" --case "matmul:m=512,n=1024,k=512,w=fp8_e4m3,x=f32"
-         --case "matmul:m=2048,n=128,k=512,w=fp8_e4m3,x=f16" --case "matmul:m=65,n=512,k=4096,w=fp8_e4m3,x=f32"
-         --case "matmul:m=300,n=1000,k=704,w=fp8_e4m3,x=bf16" --case "matmul:m=512,n=2048,k=1024,w=fp8_e4m3,x=bf16")
-  ALL=($(echo "$LISTED" | sed 's/^/--case /') "${EXTRA[@]}")
+  . bench/cuda/fp8_conform_cases.sh
+  fp8_cases $Q
   say "conformance cases: $((${#ALL[@]} / 2)) with QUANTA_CUDA_FP8_SS=1 (and its tile forced: 128x128, 128x192; with TW=1)"
   CONFORM_S=6 conform ss QUANTA_CUDA_FP8_SS=1 -- "${ALL[@]}"
   CONFORM_S=4 conform ss128 QUANTA_CUDA_FP8_SS=1 QUANTA_CUDA_FP8_TILE=128x128 -- "${ALL[@]}"

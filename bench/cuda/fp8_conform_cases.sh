@@ -1,0 +1,11 @@
+# fp8_conform_cases.sh — sourced by the FP8 device checks (verify_fp817.sh, verify_fp818.sh): fp8_cases Q sets ALL to
+# `--case` arguments for `Q conform`: every e4m3 matmul case of the suite plus shapes that select each tile and the
+# split-K routes (partial tiles, M past the quantizer's one-read bound, K = 4096 with few tiles).
+fp8_cases() {
+  local listed
+  listed=$($1 conform --backend ref --list 2> /dev/null | grep -E '^matmul:.*w=fp8_e4m3')
+  local extra=(--case "matmul:m=520,n=390,k=2048,w=fp8_e4m3,x=bf16" --case "matmul:m=512,n=1024,k=512,w=fp8_e4m3,x=f32"
+               --case "matmul:m=2048,n=128,k=512,w=fp8_e4m3,x=f16" --case "matmul:m=65,n=512,k=4096,w=fp8_e4m3,x=f32"
+               --case "matmul:m=300,n=1000,k=704,w=fp8_e4m3,x=bf16" --case "matmul:m=512,n=2048,k=1024,w=fp8_e4m3,x=bf16")
+  ALL=($(echo "$listed" | sed 's/^/--case /') "${extra[@]}")
+}
