@@ -238,7 +238,7 @@ int qn_cuda_ggml_mmq_x(int w_dtype, const void *w, int64_t N, int64_t K, int x_d
 size_t qn_cuda_ggml_mmq_xprep_bytes(int64_t M, int64_t K);
 /* Where in xp (above) the slab (f16, 256-token tiles, kernels_cuda/ggml_xslab.cuh) and the rows' scales lie. */
 void qn_cuda_ggml_mmq_xprep_split(void *xp, int64_t M, int64_t K, void **xt, float **xscale);
-/* The kept prep a norm may write too (mmq18, QUANTA_CUDA_GGML_NORM_SLAB=1): buf of qn_cuda_ggml_mmq_xprep_bytes(rows, D)
+/* The kept prep a norm may write too (mmq18, on unless QUANTA_CUDA_GGML_NORM_SLAB=0): buf of qn_cuda_ggml_mmq_xprep_bytes(rows, D)
  * bytes, perm the K order of the GEMM that reads it (1: Q4_0, 2: Q8_0: qn_cuda_ggml_mmq_x's *xhave); done (out): 1
  * when the norm wrote it (its result's slab, exactly as the prep makes it from the result as stored: D a multiple of
  * 256 and a row in registers), else 0. */

@@ -86,7 +86,7 @@ struct qn_norm_args {
     /* add_norm (qn_k_rms_norm_regs<PER, true> only): the first stage stores y = x + p, as qn_k_binary adds,
      * with no norm; the second norms it by w2. */
     int sum_only;
-    /* mmq18 (QUANTA_CUDA_GGML_NORM_SLAB=1; qn_k_rms_norm_regs<..., SLAB> only): the result (TWO: y2) also as the ggml
+    /* mmq18 (on unless QUANTA_CUDA_GGML_NORM_SLAB=0; qn_k_rms_norm_regs<..., SLAB> only): the result (TWO: y2) also as the ggml
      * tensor-core GEMM's kept activation slab (ggml_xslab.cuh: 256-token tiles, K order perm, xts the rows' scales);
      * the grid covers the last tile's rows slab_rows .. too, which only zero their slab rows. */
     uint4 *xt;

@@ -35,7 +35,7 @@ typedef struct qn_cuda_state {
      * two swap (QUANTA_CUDA_GLU_CODES). */
     void *xq_alt;
     size_t xq_alt_bytes;
-    /* ggml tensor-core GEMMs (mmq17, QUANTA_CUDA_GGML_XKEEP=1): x's activation prep (kernels_cuda/ggml_mmq.cu,
+    /* ggml tensor-core GEMMs (mmq17, on unless QUANTA_CUDA_GGML_XKEEP=0): x's activation prep (kernels_cuda/ggml_mmq.cu,
      * qn_cuda_ggml_mmq_x) kept in mq for consecutive matmuls on the same x (q/k/v, gate/up); mq_src says whose,
      * mq_have which K order. Dropped wherever xq_src is (qn_cuda_forget_x). */
     void *mq;
@@ -44,7 +44,7 @@ typedef struct qn_cuda_state {
     int64_t mq_M, mq_K;
     int mq_dtype, mq_have;
     /* The K order the last kept prep took (mq_have's 1 Q4_0, 2 Q8_0; 0 none yet), never dropped: the norms write the
-     * slab in it for the GEMMs after them (mmq18, QUANTA_CUDA_GGML_NORM_SLAB=1), and a GEMM of the other order simply
+     * slab in it for the GEMMs after them (mmq18, on unless QUANTA_CUDA_GGML_NORM_SLAB=0), and a GEMM of the other order simply
      * preps its own (mq_have then does not match). */
     int mq_perm;
     /* Bumped whenever scratch or xq move: captured CUDA graphs hold their addresses. */

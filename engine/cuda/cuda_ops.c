@@ -145,17 +145,19 @@ static quanta_status run_gemv_ggml(qn_cuda_state *s, const qn_node *node, int64_
 QN_CUDA_SWITCH_FN(ggml_mmq_wanted, qn_cuda_switch_on, "QUANTA_CUDA_GGML_MMQ")
 
 /* Whether the tensor-core route keeps x's activation prep for the next matmul on the same x (q/k/v read one x,
- * gate/up another: 3 of a LLaMA layer's 7 preps are then skipped; the same values, so the same results):
- * QUANTA_CUDA_GGML_XKEEP=1 (mmq17). Off until a device run measures it. */
-QN_CUDA_SWITCH_FN(ggml_xkeep_opt_in, qn_cuda_switch_opt_in, "QUANTA_CUDA_GGML_XKEEP")
+ * gate/up another: 3 of a LLaMA layer's 7 preps are then skipped; the same values, so the same results): on since
+ * 2026-12-07 (mmq17; H100 08:30, verify_mmq18: pp512 +3.3% / +1.7% on the 7B Q4_0 / Q8_0 files, perplexity the same);
+ * QUANTA_CUDA_GGML_XKEEP=0 turns it off, and the norms' slab with it. */
+QN_CUDA_SWITCH_FN(ggml_xkeep_wanted, qn_cuda_switch_on, "QUANTA_CUDA_GGML_XKEEP")
 
 /* Whether the prefill norms (rms_norm, add_rms_norm, add_norm, rms_norm_add_norm before q/k/v and gate/up) also write
  * their result's kept activation prep (kernels_cuda/ggml_xslab.cuh: the same bits the prep makes from the result as
- * stored), so that even the first GEMM on that x skips its prep: QUANTA_CUDA_GGML_NORM_SLAB=1 (mmq18; implies XKEEP).
- * Off until a device run measures it. */
-QN_CUDA_SWITCH_FN(norm_slab_wanted, qn_cuda_switch_opt_in, "QUANTA_CUDA_GGML_NORM_SLAB")
+ * stored), so that even the first GEMM on that x skips its prep: on since 2026-12-07 (mmq18; same call: every slab
+ * byte and GEMM output the same as the prep's, perplexity the same, pp512 +4.8% / +2.2% over the default then);
+ * QUANTA_CUDA_GGML_NORM_SLAB=0 turns it off (it needs XKEEP). */
+QN_CUDA_SWITCH_FN(norm_slab_on, qn_cuda_switch_on, "QUANTA_CUDA_GGML_NORM_SLAB")
 
-static bool ggml_xkeep_wanted(void) { return ggml_xkeep_opt_in() || norm_slab_wanted(); }
+static bool norm_slab_wanted(void) { return ggml_xkeep_wanted() && norm_slab_on(); }
 
 /* ggml weights: the GEMV for M <= QN_CUDA_GGML_GEMV_MAX_M (run_gemv_ggml), else the tensor-core
  * kernel that decodes the blocks per tile (or, switched off, the weight dequantized into tiled f16
