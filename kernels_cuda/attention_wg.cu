@@ -159,6 +159,15 @@ enum { F_LPT = 32768, F_RLATE = 65536, F_TRACE = 131072 };
  * stage area (idle once its tiles are consumed), and after a cluster barrier each merges a 128 / s row slice of the
  * cluster's partials through distributed shared memory and stores it. No scratch, no third kernel. */
 enum { F_SPLIT = 262144 };
+/* fa19. F_PVH (ping-pong TQ forms, the steady-state loop): tile it - 1's P . V issued in two halves, the first with
+ * tile it's Q . K^T, the second once the row max of tile it is known (mid-softmax), and the turn handed over after
+ * it. Why (form 55's trace, H100 06:40, every shape): from the turn to "products issued" takes ~830 cycles per
+ * consumer — 16 wgmma of ~64 cycles each, so issue stalls until all but ~3 have started (the wgmma queue) — and
+ * the softmax (1200-1600 cycles) starts only after it, S waiting for the consumer since ~512; the consumer's
+ * chain (issue 830 + S 120 + softmax 1200-1600 + pack 190 + 180) is the 2900-cycle tile period, the tensor
+ * pipe's share of it ~2050. Issuing 12 wgmma before the S wait lets the softmax start ~4 x 64 cycles earlier
+ * (and its max before the last 4 wgmma are queued). The same wgmma on O in the same order: bit-identical. */
+enum { F_PVH = 524288 };
 /* F_TRACE: [consumer][tile][stamp], tiles past kTrT not stamped; stamps: loop top, K (and V) landed, turn held,
  * products issued, S done, softmax done, P . V done, P packed */
 constexpr int kTrT = 64, kTrS = 8;
@@ -319,6 +328,8 @@ template <typename T, int BN, int S, bool OV, int WGN, bool WS, bool PP, bool SW
 __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const Params p, const __grid_constant__ MapsT<TMA, (FL & F_TQ) != 0> mp) {
 #if QN_AWG_HAVE
     constexpr bool KV2 = (FL & F_KV2) != 0, DIAG = (FL & F_DIAG) != 0, PO = PER && KV2;
+    constexpr bool PVH = (FL & F_PVH) != 0;
+    static_assert(!PVH || (PP && (FL & F_TQ) && !DIAG && !(FL & F_RLATE)), "PVH: the ping-pong TQ forms, no D / R");
     typedef Cfg<BN, S, WGN, WS, SW, KV2, PO> C;
     static_assert(!TMA || (WS && SW), "TMA: the producer form, swizzled tiles");
     static_assert(!PER || TMA, "persistent: the TMA producer form");
@@ -611,9 +622,23 @@ __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const Params p, c
                                     1);
         qn_wg_commit();
     };
+    /* PVH: k16 steps [j0, j1) of issue_pv as one wgmma group ([0, PK / 2) then [PK / 2, PK): issue_pv's products in
+     * its order, so O accumulates the same steps in the same sequence); j0, j1 constants at every call (a lambda
+     * generic in them crashed cicc 13.0) */
+    auto issue_pv_part = [&](const uint32_t (&pf)[PK][4], uint32_t vbase, const int j0, const int j1) {
+        qn_wg_fence();
+#pragma unroll
+        for (int j = 0; j < PK; ++j)
+            if (j >= j0 && j < j1)
+                qn_wg_mma16_n128<BF, 1>(o, pf[j],
+                                        SW ? qn_wg_desc_sw128(vbase + j * 2048, BN * 128, 1024)
+                                           : qn_wg_desc(vbase + j * 2 * 128, vlbo, vsbo),
+                                        1);
+        qn_wg_commit();
+    };
     /* masks the scores of the tile at key k0 where it crosses a boundary, then the online softmax: s becomes P
      * (f32), m and ls move on, alpha is what O (as of the tiles before) must be scaled by */
-    auto softmax = [&](float (&s)[NS][4], long long k0, float (&alpha)[2]) {
+    auto mask_tile = [&](float (&s)[NS][4], long long k0) {
         const bool edge = p.mask != nullptr || k0 + BN > L || (p.causal && k0 + BN - 1 > pmin) ||
                           (p.window > 0 && k0 <= pmax - p.window);
         if (edge && (FL & F_CMASK) && p.mask == nullptr && p.window <= 0) {
@@ -650,6 +675,9 @@ __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const Params p, c
                     }
             }
         }
+    };
+    auto softmax = [&](float (&s)[NS][4], long long k0, float (&alpha)[2]) {
+        mask_tile(s, k0);
 #pragma unroll
         for (int h = 0; h < 2; ++h) {
             float mx = -INFINITY;
@@ -694,6 +722,36 @@ __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const Params p, c
                     s[j][2 * h + 1] = ex2(fmaf(s[j][2 * h + 1], p.sl2, -muse));
                     sum += s[j][2 * h] + s[j][2 * h + 1];
                 }
+            }
+            ls[h] = ls[h] * alpha[h] + sum;
+        }
+    };
+    /* PVH: softmax's steps in two phases for both rows, the row max (-> alpha, muse) and then the ex2 and sums, so
+     * that the caller can issue work between them: the same operations on each row, the same bits (the chains) */
+    auto softmax_max = [&](float (&s)[NS][4], long long k0, float (&alpha)[2], float (&muse)[2]) {
+        mask_tile(s, k0);
+#pragma unroll
+        for (int h = 0; h < 2; ++h) {
+            float mx = -INFINITY;
+#pragma unroll
+            for (int j = 0; j < NS; ++j) mx = fmaxf(mx, fmaxf(s[j][2 * h], s[j][2 * h + 1]));
+            mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
+            mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
+            const float mnew = fmaxf(m[h], mx * p.sl2);
+            muse[h] = mnew == -INFINITY ? 0.f : mnew;
+            alpha[h] = ex2(m[h] - muse[h]);
+            m[h] = mnew;
+        }
+    };
+    auto softmax_exp = [&](float (&s)[NS][4], const float (&alpha)[2], const float (&muse)[2]) {
+#pragma unroll
+        for (int h = 0; h < 2; ++h) {
+            float sum = 0.f;
+#pragma unroll
+            for (int j = 0; j < NS; ++j) {
+                s[j][2 * h] = ex2(fmaf(s[j][2 * h], p.sl2, -muse[h]));
+                s[j][2 * h + 1] = ex2(fmaf(s[j][2 * h + 1], p.sl2, -muse[h]));
+                sum += s[j][2 * h] + s[j][2 * h + 1];
             }
             ls[h] = ls[h] * alpha[h] + sum;
         }
@@ -1335,17 +1393,29 @@ __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const Params p, c
                     turn_begin();
                     stamp(it, 2);
                     issue_s(s, kbase);
-                    if constexpr (RL) rescale(ap); /* under Q . K^T, before P . V reads O */
-                    issue_pv(pf, vprev, false);
-                    turn_end(false);
+                    if constexpr (PVH) {
+                        issue_pv_part(pf, vprev, 0, PK / 2);
+                    } else {
+                        if constexpr (RL) rescale(ap); /* under Q . K^T, before P . V reads O */
+                        issue_pv(pf, vprev, false);
+                        turn_end(false);
+                    }
                     stamp(it, 3);
-                    qn_wg_wait<1>();
+                    qn_wg_wait<1>(); /* (PVH: S done, P . V's first half may run on) */
                     qn_wg_keep(s);
                     stamp(it, 4);
                     if constexpr (KV2) qn_mbar_arrive(empty(st)); /* K of tile it read */
                     if constexpr (PER && !QR)
                         if (it == n - 1) qn_mbar_arrive(qec);
-                    softmax(s, (tb + it) * BN, alpha);
+                    if constexpr (PVH) { /* the second half queued behind the first, then the other one's turn */
+                        float muse[2];
+                        softmax_max(s, (tb + it) * BN, alpha, muse);
+                        issue_pv_part(pf, vprev, PK / 2, PK);
+                        turn_end(false);
+                        softmax_exp(s, alpha, muse);
+                    } else {
+                        softmax(s, (tb + it) * BN, alpha);
+                    }
                     stamp(it, 5);
                     qn_wg_wait<0>();
                     qn_wg_keep(o);
@@ -1570,8 +1640,8 @@ int launch_t(const qn_cuda_attention_args *a, int vswap, char *err, size_t len) 
     if constexpr (TQ) {
         const long long G = a->Hq / a->Hkv;
         if (C::rb % G != 0 || a->Nq >= (1LL << 31))
-            return launch_t<T, FBN, FS, OV, WGN, WS, PP, SW, TMA, PER, FFL & ~(F_TQ | F_TO | F_LPT | F_RLATE | F_TRACE | F_SPLIT)>(
-                a, vswap, err, len);
+            return launch_t<T, FBN, FS, OV, WGN, WS, PP, SW, TMA, PER,
+                            FFL & ~(F_TQ | F_TO | F_LPT | F_RLATE | F_TRACE | F_SPLIT | F_PVH)>(a, vswap, err, len);
         if constexpr ((FL & F_TO) != 0 && PER && KV2) {
             if (64 % G != 0) return launch_t<T, FBN, FS, OV, WGN, WS, PP, SW, TMA, PER, FFL & ~F_TO>(a, vswap, err, len);
         } else if constexpr ((FL & F_TO) != 0) {
@@ -1693,6 +1763,17 @@ int launch_t(const qn_cuda_attention_args *a, int vswap, char *err, size_t len) 
     return (int)e;
 }
 
+/* QN_AWG_FORMS (with QN_AWG_ALL_FORMS): a mask of form numbers, bit v for form v (a mask, not a list: nvcc splits -D
+ * values at commas; e.g. bench/cuda/prebuild_fa19.sh): only these research forms are instantiated (41, 44, 47 and
+ * their fallbacks always are), so that a bench build of the few forms it times compiles in a fraction of the ~5 min
+ * that every form takes */
+#ifdef QN_AWG_FORMS
+static_assert(QN_CUDA_ATTN_WG_NVARIANTS <= 64, "QN_AWG_FORMS: one bit a form");
+constexpr bool want(int v) { return ((unsigned long long)(QN_AWG_FORMS) >> v) & 1ull; }
+#else
+constexpr bool want(int) { return true; }
+#endif
+
 template <typename T> int launch_v(const qn_cuda_attention_args *a, int variant, int vswap, char *err, size_t len) {
     switch (variant) {
     case QN_CUDA_ATTN_WG_N128S3WSPTMAMTO: /* ... + the output by TMA store */
@@ -1703,113 +1784,133 @@ template <typename T> int launch_v(const qn_cuda_attention_args *a, int variant,
     case QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOK: /* persistent pairs, K / V split, 2 Q buffers, an O stage */
         return launch_t<T, 128, 2, true, 3, true, true, true, true, true,
                         F_PAIR | F_CMASK | F_TQ | F_TO | F_KV2>(a, vswap, err, len);
+    /* fa19: 41, 44, 47 with P . V issued in halves around the row max (QUANTA_CUDA_ATTN_WG_PVH=1: the auto pick's
+     * forms; built by default so that the switch, and the engine's conformance of them, work in any build) */
+    case QN_CUDA_ATTN_WG_N128S3WSPTMAMTOH:
+        return launch_t<T, 128, 3, true, 3, true, true, true, true, false, F_CMASK | F_TQ | F_TO | F_PVH>(a, vswap, err,
+                                                                                                        len);
+    case QN_CUDA_ATTN_WG_N176S2WSPTMAMTOKH:
+        return launch_t<T, 176, 2, true, 3, true, true, true, true, false,
+                        F_CMASK | F_TQ | F_TO | F_KV2 | F_PVH>(a, vswap, err, len);
+    case QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKH:
+        return launch_t<T, 128, 2, true, 3, true, true, true, true, true,
+                        F_PAIR | F_CMASK | F_TQ | F_TO | F_KV2 | F_PVH>(a, vswap, err, len);
 #if QN_AWG_ALL_FORMS
-    case QN_CUDA_ATTN_WG_N128S3: return launch_t<T, 128, 3, false, 2>(a, vswap, err, len);
-    case QN_CUDA_ATTN_WG_N64S3: return launch_t<T, 64, 3, false, 2>(a, vswap, err, len);
-    case QN_CUDA_ATTN_WG_N64S4O: return launch_t<T, 64, 4, true, 2>(a, vswap, err, len);
-    case QN_CUDA_ATTN_WG_N128S3O: return launch_t<T, 128, 3, true, 2>(a, vswap, err, len);
-    case QN_CUDA_ATTN_WG_N64S4O3: return launch_t<T, 64, 4, true, 3>(a, vswap, err, len);
-    case QN_CUDA_ATTN_WG_N64S4WS: return launch_t<T, 64, 4, true, 3, true>(a, vswap, err, len);
-    case QN_CUDA_ATTN_WG_N64S4WSP: return launch_t<T, 64, 4, true, 3, true, true>(a, vswap, err, len);
-    case QN_CUDA_ATTN_WG_N128S3WS: return launch_t<T, 128, 3, true, 3, true>(a, vswap, err, len);
-    case QN_CUDA_ATTN_WG_N128S3WSP: return launch_t<T, 128, 3, true, 3, true, true>(a, vswap, err, len);
-    case QN_CUDA_ATTN_WG_N128S2SW: return launch_t<T, 128, 2, false, 2, false, false, true>(a, vswap, err, len);
-    case QN_CUDA_ATTN_WG_N64S4O3SW: return launch_t<T, 64, 4, true, 3, false, false, true>(a, vswap, err, len);
-    case QN_CUDA_ATTN_WG_N64S4WSSW: return launch_t<T, 64, 4, true, 3, true, false, true>(a, vswap, err, len);
-    case QN_CUDA_ATTN_WG_N64S4WSPSW: return launch_t<T, 64, 4, true, 3, true, true, true>(a, vswap, err, len);
-    case QN_CUDA_ATTN_WG_N128S3WSSW: return launch_t<T, 128, 3, true, 3, true, false, true>(a, vswap, err, len);
-    case QN_CUDA_ATTN_WG_N128S3WSPSW: return launch_t<T, 128, 3, true, 3, true, true, true>(a, vswap, err, len);
-    case QN_CUDA_ATTN_WG_N128S3OSW: return launch_t<T, 128, 3, true, 2, false, false, true>(a, vswap, err, len);
-    case QN_CUDA_ATTN_WG_N64S4WSTMA: return launch_t<T, 64, 4, true, 3, true, false, true, true>(a, vswap, err, len);
-    case QN_CUDA_ATTN_WG_N64S4WSPTMA: return launch_t<T, 64, 4, true, 3, true, true, true, true>(a, vswap, err, len);
-    case QN_CUDA_ATTN_WG_N128S3WSTMA: return launch_t<T, 128, 3, true, 3, true, false, true, true>(a, vswap, err, len);
-    case QN_CUDA_ATTN_WG_N128S3WSPTMA: return launch_t<T, 128, 3, true, 3, true, true, true, true>(a, vswap, err, len);
-    case QN_CUDA_ATTN_WG_N64S4WS3TMA: return launch_t<T, 64, 4, true, 4, true, false, true, true>(a, vswap, err, len);
-    case QN_CUDA_ATTN_WG_N64S4WSPTMAP: return launch_t<T, 64, 4, true, 3, true, true, true, true, true>(a, vswap, err, len);
-    case QN_CUDA_ATTN_WG_N128S3WSPTMAP: return launch_t<T, 128, 3, true, 3, true, true, true, true, true>(a, vswap, err, len);
+    case QN_CUDA_ATTN_WG_N128S3: if constexpr (want(QN_CUDA_ATTN_WG_N128S3)) return launch_t<T, 128, 3, false, 2>(a, vswap, err, len); else break;
+    case QN_CUDA_ATTN_WG_N64S3: if constexpr (want(QN_CUDA_ATTN_WG_N64S3)) return launch_t<T, 64, 3, false, 2>(a, vswap, err, len); else break;
+    case QN_CUDA_ATTN_WG_N64S4O: if constexpr (want(QN_CUDA_ATTN_WG_N64S4O)) return launch_t<T, 64, 4, true, 2>(a, vswap, err, len); else break;
+    case QN_CUDA_ATTN_WG_N128S3O: if constexpr (want(QN_CUDA_ATTN_WG_N128S3O)) return launch_t<T, 128, 3, true, 2>(a, vswap, err, len); else break;
+    case QN_CUDA_ATTN_WG_N64S4O3: if constexpr (want(QN_CUDA_ATTN_WG_N64S4O3)) return launch_t<T, 64, 4, true, 3>(a, vswap, err, len); else break;
+    case QN_CUDA_ATTN_WG_N64S4WS: if constexpr (want(QN_CUDA_ATTN_WG_N64S4WS)) return launch_t<T, 64, 4, true, 3, true>(a, vswap, err, len); else break;
+    case QN_CUDA_ATTN_WG_N64S4WSP: if constexpr (want(QN_CUDA_ATTN_WG_N64S4WSP)) return launch_t<T, 64, 4, true, 3, true, true>(a, vswap, err, len); else break;
+    case QN_CUDA_ATTN_WG_N128S3WS: if constexpr (want(QN_CUDA_ATTN_WG_N128S3WS)) return launch_t<T, 128, 3, true, 3, true>(a, vswap, err, len); else break;
+    case QN_CUDA_ATTN_WG_N128S3WSP: if constexpr (want(QN_CUDA_ATTN_WG_N128S3WSP)) return launch_t<T, 128, 3, true, 3, true, true>(a, vswap, err, len); else break;
+    case QN_CUDA_ATTN_WG_N128S2SW: if constexpr (want(QN_CUDA_ATTN_WG_N128S2SW)) return launch_t<T, 128, 2, false, 2, false, false, true>(a, vswap, err, len); else break;
+    case QN_CUDA_ATTN_WG_N64S4O3SW: if constexpr (want(QN_CUDA_ATTN_WG_N64S4O3SW)) return launch_t<T, 64, 4, true, 3, false, false, true>(a, vswap, err, len); else break;
+    case QN_CUDA_ATTN_WG_N64S4WSSW: if constexpr (want(QN_CUDA_ATTN_WG_N64S4WSSW)) return launch_t<T, 64, 4, true, 3, true, false, true>(a, vswap, err, len); else break;
+    case QN_CUDA_ATTN_WG_N64S4WSPSW: if constexpr (want(QN_CUDA_ATTN_WG_N64S4WSPSW)) return launch_t<T, 64, 4, true, 3, true, true, true>(a, vswap, err, len); else break;
+    case QN_CUDA_ATTN_WG_N128S3WSSW: if constexpr (want(QN_CUDA_ATTN_WG_N128S3WSSW)) return launch_t<T, 128, 3, true, 3, true, false, true>(a, vswap, err, len); else break;
+    case QN_CUDA_ATTN_WG_N128S3WSPSW: if constexpr (want(QN_CUDA_ATTN_WG_N128S3WSPSW)) return launch_t<T, 128, 3, true, 3, true, true, true>(a, vswap, err, len); else break;
+    case QN_CUDA_ATTN_WG_N128S3OSW: if constexpr (want(QN_CUDA_ATTN_WG_N128S3OSW)) return launch_t<T, 128, 3, true, 2, false, false, true>(a, vswap, err, len); else break;
+    case QN_CUDA_ATTN_WG_N64S4WSTMA: if constexpr (want(QN_CUDA_ATTN_WG_N64S4WSTMA)) return launch_t<T, 64, 4, true, 3, true, false, true, true>(a, vswap, err, len); else break;
+    case QN_CUDA_ATTN_WG_N64S4WSPTMA: if constexpr (want(QN_CUDA_ATTN_WG_N64S4WSPTMA)) return launch_t<T, 64, 4, true, 3, true, true, true, true>(a, vswap, err, len); else break;
+    case QN_CUDA_ATTN_WG_N128S3WSTMA: if constexpr (want(QN_CUDA_ATTN_WG_N128S3WSTMA)) return launch_t<T, 128, 3, true, 3, true, false, true, true>(a, vswap, err, len); else break;
+    case QN_CUDA_ATTN_WG_N128S3WSPTMA: if constexpr (want(QN_CUDA_ATTN_WG_N128S3WSPTMA)) return launch_t<T, 128, 3, true, 3, true, true, true, true>(a, vswap, err, len); else break;
+    case QN_CUDA_ATTN_WG_N64S4WS3TMA: if constexpr (want(QN_CUDA_ATTN_WG_N64S4WS3TMA)) return launch_t<T, 64, 4, true, 4, true, false, true, true>(a, vswap, err, len); else break;
+    case QN_CUDA_ATTN_WG_N64S4WSPTMAP: if constexpr (want(QN_CUDA_ATTN_WG_N64S4WSPTMAP)) return launch_t<T, 64, 4, true, 3, true, true, true, true, true>(a, vswap, err, len); else break;
+    case QN_CUDA_ATTN_WG_N128S3WSPTMAP: if constexpr (want(QN_CUDA_ATTN_WG_N128S3WSPTMAP)) return launch_t<T, 128, 3, true, 3, true, true, true, true, true>(a, vswap, err, len); else break;
     case QN_CUDA_ATTN_WG_N128S3WSPTMAPH:
-        return launch_t<T, 128, 3, true, 3, true, true, true, true, true, F_HEADS>(a, vswap, err, len);
+        if constexpr (want(QN_CUDA_ATTN_WG_N128S3WSPTMAPH)) return launch_t<T, 128, 3, true, 3, true, true, true, true, true, F_HEADS>(a, vswap, err, len); else break;
     case QN_CUDA_ATTN_WG_N128S3WSPTMAR:
-        return launch_t<T, 128, 3, true, 3, true, true, true, true, false, F_SKIP | F_CMASK>(a, vswap, err, len);
+        if constexpr (want(QN_CUDA_ATTN_WG_N128S3WSPTMAR)) return launch_t<T, 128, 3, true, 3, true, true, true, true, false, F_SKIP | F_CMASK>(a, vswap, err, len); else break;
     case QN_CUDA_ATTN_WG_N128S3WSPTMAPHR:
-        return launch_t<T, 128, 3, true, 3, true, true, true, true, true, F_HEADS | F_SKIP | F_CMASK>(a, vswap, err, len);
+        if constexpr (want(QN_CUDA_ATTN_WG_N128S3WSPTMAPHR)) return launch_t<T, 128, 3, true, 3, true, true, true, true, true, F_HEADS | F_SKIP | F_CMASK>(a, vswap, err, len); else break;
     case QN_CUDA_ATTN_WG_N128S3WSPTMAE:
-        return launch_t<T, 128, 3, true, 3, true, true, true, true, false, F_EARLY>(a, vswap, err, len);
+        if constexpr (want(QN_CUDA_ATTN_WG_N128S3WSPTMAE)) return launch_t<T, 128, 3, true, 3, true, true, true, true, false, F_EARLY>(a, vswap, err, len); else break;
     case QN_CUDA_ATTN_WG_N128S3WSPTMAC:
-        return launch_t<T, 128, 3, true, 3, true, true, true, true, false, F_EARLY | F_CL2>(a, vswap, err, len);
+        if constexpr (want(QN_CUDA_ATTN_WG_N128S3WSPTMAC)) return launch_t<T, 128, 3, true, 3, true, true, true, true, false, F_EARLY | F_CL2>(a, vswap, err, len); else break;
     case QN_CUDA_ATTN_WG_N128S3WSPTMAPHRE:
-        return launch_t<T, 128, 3, true, 3, true, true, true, true, true, F_HEADS | F_SKIP | F_CMASK | F_EARLY>(a, vswap,
-                                                                                                          err, len);
+        if constexpr (want(QN_CUDA_ATTN_WG_N128S3WSPTMAPHRE)) return launch_t<T, 128, 3, true, 3, true, true, true, true, true, F_HEADS | F_SKIP | F_CMASK | F_EARLY>(a, vswap,
+                                                                                                          err, len); else break;
     case QN_CUDA_ATTN_WG_N128S3WSPTMACR:
-        return launch_t<T, 128, 3, true, 3, true, true, true, true, false, F_EARLY | F_CL2 | F_SKIP | F_CMASK>(a, vswap,
-                                                                                                        err, len);
+        if constexpr (want(QN_CUDA_ATTN_WG_N128S3WSPTMACR)) return launch_t<T, 128, 3, true, 3, true, true, true, true, false, F_EARLY | F_CL2 | F_SKIP | F_CMASK>(a, vswap,
+                                                                                                        err, len); else break;
     case QN_CUDA_ATTN_WG_N128S3WSPTMAC4:
-        return launch_t<T, 128, 3, true, 3, true, true, true, true, false, F_EARLY | F_CL4>(a, vswap, err, len);
+        if constexpr (want(QN_CUDA_ATTN_WG_N128S3WSPTMAC4)) return launch_t<T, 128, 3, true, 3, true, true, true, true, false, F_EARLY | F_CL4>(a, vswap, err, len); else break;
     case QN_CUDA_ATTN_WG_N128S3WSTMAC: /* 20 (no ping-pong) + E + clusters of 2 */
-        return launch_t<T, 128, 3, true, 3, true, false, true, true, false, F_EARLY | F_CL2>(a, vswap, err, len);
+        if constexpr (want(QN_CUDA_ATTN_WG_N128S3WSTMAC)) return launch_t<T, 128, 3, true, 3, true, false, true, true, false, F_EARLY | F_CL2>(a, vswap, err, len); else break;
     case QN_CUDA_ATTN_WG_N128S3WSPTMAM: /* 26's two shortcuts apart: the one-compare mask ... */
-        return launch_t<T, 128, 3, true, 3, true, true, true, true, false, F_CMASK>(a, vswap, err, len);
+        if constexpr (want(QN_CUDA_ATTN_WG_N128S3WSPTMAM)) return launch_t<T, 128, 3, true, 3, true, true, true, true, false, F_CMASK>(a, vswap, err, len); else break;
     case QN_CUDA_ATTN_WG_N128S3WSPTMAS: /* ... and the rescale skipped where no row max moved */
-        return launch_t<T, 128, 3, true, 3, true, true, true, true, false, F_SKIP>(a, vswap, err, len);
+        if constexpr (want(QN_CUDA_ATTN_WG_N128S3WSPTMAS)) return launch_t<T, 128, 3, true, 3, true, true, true, true, false, F_SKIP>(a, vswap, err, len); else break;
     case QN_CUDA_ATTN_WG_N128S3WSPTMAME1: /* 35 with its first tile issued right after Q's copies */
-        return launch_t<T, 128, 3, true, 3, true, true, true, true, false, F_CMASK | F_E1>(a, vswap, err, len);
+        if constexpr (want(QN_CUDA_ATTN_WG_N128S3WSPTMAME1)) return launch_t<T, 128, 3, true, 3, true, true, true, true, false, F_CMASK | F_E1>(a, vswap, err, len); else break;
     case QN_CUDA_ATTN_WG_N128S3WSPTMAMQ: /* 35 with the L2 prefetch of the Q of the block a wave ahead */
-        return launch_t<T, 128, 3, true, 3, true, true, true, true, false, F_CMASK | F_QPF>(a, vswap, err, len);
+        if constexpr (want(QN_CUDA_ATTN_WG_N128S3WSPTMAMQ)) return launch_t<T, 128, 3, true, 3, true, true, true, true, false, F_CMASK | F_QPF>(a, vswap, err, len); else break;
     case QN_CUDA_ATTN_WG_N128S3WSPTMAPM2: /* 24 walking pairs of row blocks, with 35's mask */
-        return launch_t<T, 128, 3, true, 3, true, true, true, true, true, F_PAIR | F_CMASK>(a, vswap, err, len);
+        if constexpr (want(QN_CUDA_ATTN_WG_N128S3WSPTMAPM2)) return launch_t<T, 128, 3, true, 3, true, true, true, true, true, F_PAIR | F_CMASK>(a, vswap, err, len); else break;
     case QN_CUDA_ATTN_WG_N128S3WSPTMAMT: /* 35 + Q by TMA ahead of the tiles, 32-bit rows */
-        return launch_t<T, 128, 3, true, 3, true, true, true, true, false, F_CMASK | F_TQ>(a, vswap, err, len);
+        if constexpr (want(QN_CUDA_ATTN_WG_N128S3WSPTMAMT)) return launch_t<T, 128, 3, true, 3, true, true, true, true, false, F_CMASK | F_TQ>(a, vswap, err, len); else break;
     case QN_CUDA_ATTN_WG_N128S3WSPTMAPM2T: /* 37 + Q by TMA, FlashAttention-3's producer order */
-        return launch_t<T, 128, 3, true, 3, true, true, true, true, true, F_PAIR | F_CMASK | F_TQ>(a, vswap, err, len);
+        if constexpr (want(QN_CUDA_ATTN_WG_N128S3WSPTMAPM2T)) return launch_t<T, 128, 3, true, 3, true, true, true, true, true, F_PAIR | F_CMASK | F_TQ>(a, vswap, err, len); else break;
     case QN_CUDA_ATTN_WG_N128S3WSPTMAMTOD: /* 41 + the lower consumer's diagonal half */
-        return launch_t<T, 128, 3, true, 3, true, true, true, true, false, F_CMASK | F_TQ | F_TO | F_DIAG>(a, vswap, err,
-                                                                                                         len);
+        if constexpr (want(QN_CUDA_ATTN_WG_N128S3WSPTMAMTOD)) return launch_t<T, 128, 3, true, 3, true, true, true, true, false, F_CMASK | F_TQ | F_TO | F_DIAG>(a, vswap, err,
+                                                                                                         len); else break;
     case QN_CUDA_ATTN_WG_N192S2WSPTMAMTOK: /* ... 192 keys */
-        return launch_t<T, 192, 2, true, 3, true, true, true, true, false, F_CMASK | F_TQ | F_TO | F_KV2>(a, vswap, err,
-                                                                                                        len);
+        if constexpr (want(QN_CUDA_ATTN_WG_N192S2WSPTMAMTOK)) return launch_t<T, 192, 2, true, 3, true, true, true, true, false, F_CMASK | F_TQ | F_TO | F_KV2>(a, vswap, err,
+                                                                                                        len); else break;
     case QN_CUDA_ATTN_WG_N128S2WSPTMAMTOKD: /* ... 128 keys (the K / V split alone), with the diagonal half */
-        return launch_t<T, 128, 2, true, 3, true, true, true, true, false,
-                        F_CMASK | F_TQ | F_TO | F_KV2 | F_DIAG>(a, vswap, err, len);
+        if constexpr (want(QN_CUDA_ATTN_WG_N128S2WSPTMAMTOKD)) return launch_t<T, 128, 2, true, 3, true, true, true, true, false,
+                        F_CMASK | F_TQ | F_TO | F_KV2 | F_DIAG>(a, vswap, err, len); else break;
     case QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKD: /* ... + the diagonal half */
-        return launch_t<T, 128, 2, true, 3, true, true, true, true, true,
-                        F_PAIR | F_CMASK | F_TQ | F_TO | F_KV2 | F_DIAG>(a, vswap, err, len);
+        if constexpr (want(QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKD)) return launch_t<T, 128, 2, true, 3, true, true, true, true, true,
+                        F_PAIR | F_CMASK | F_TQ | F_TO | F_KV2 | F_DIAG>(a, vswap, err, len); else break;
     case QN_CUDA_ATTN_WG_N128S3WSPTMAMTOT: /* 41, 44, 47 with the softmax's trees */
-        return launch_t<T, 128, 3, true, 3, true, true, true, true, false, F_CMASK | F_TQ | F_TO | F_TREE>(a, vswap, err,
-                                                                                                         len);
+        if constexpr (want(QN_CUDA_ATTN_WG_N128S3WSPTMAMTOT)) return launch_t<T, 128, 3, true, 3, true, true, true, true, false, F_CMASK | F_TQ | F_TO | F_TREE>(a, vswap, err,
+                                                                                                         len); else break;
     case QN_CUDA_ATTN_WG_N176S2WSPTMAMTOKT:
-        return launch_t<T, 176, 2, true, 3, true, true, true, true, false,
-                        F_CMASK | F_TQ | F_TO | F_KV2 | F_TREE>(a, vswap, err, len);
+        if constexpr (want(QN_CUDA_ATTN_WG_N176S2WSPTMAMTOKT)) return launch_t<T, 176, 2, true, 3, true, true, true, true, false,
+                        F_CMASK | F_TQ | F_TO | F_KV2 | F_TREE>(a, vswap, err, len); else break;
     case QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKT:
-        return launch_t<T, 128, 2, true, 3, true, true, true, true, true,
-                        F_PAIR | F_CMASK | F_TQ | F_TO | F_KV2 | F_TREE>(a, vswap, err, len);
+        if constexpr (want(QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKT)) return launch_t<T, 128, 2, true, 3, true, true, true, true, true,
+                        F_PAIR | F_CMASK | F_TQ | F_TO | F_KV2 | F_TREE>(a, vswap, err, len); else break;
     case QN_CUDA_ATTN_WG_N128S3WSPTMAMTOL: /* fa17: 41, 44 with the causal grid longest first in groups of heads */
-        return launch_t<T, 128, 3, true, 3, true, true, true, true, false, F_CMASK | F_TQ | F_TO | F_LPT>(a, vswap, err,
-                                                                                                        len);
+        if constexpr (want(QN_CUDA_ATTN_WG_N128S3WSPTMAMTOL)) return launch_t<T, 128, 3, true, 3, true, true, true, true, false, F_CMASK | F_TQ | F_TO | F_LPT>(a, vswap, err,
+                                                                                                        len); else break;
     case QN_CUDA_ATTN_WG_N176S2WSPTMAMTOKL:
-        return launch_t<T, 176, 2, true, 3, true, true, true, true, false,
-                        F_CMASK | F_TQ | F_TO | F_KV2 | F_LPT>(a, vswap, err, len);
+        if constexpr (want(QN_CUDA_ATTN_WG_N176S2WSPTMAMTOKL)) return launch_t<T, 176, 2, true, 3, true, true, true, true, false,
+                        F_CMASK | F_TQ | F_TO | F_KV2 | F_LPT>(a, vswap, err, len); else break;
     case QN_CUDA_ATTN_WG_N128S3WSPTMAMTOR: /* 41 with O rescaled under Q . K^T (FlashAttention-3's order) */
-        return launch_t<T, 128, 3, true, 3, true, true, true, true, false, F_CMASK | F_TQ | F_TO | F_RLATE>(a, vswap, err,
-                                                                                                          len);
+        if constexpr (want(QN_CUDA_ATTN_WG_N128S3WSPTMAMTOR)) return launch_t<T, 128, 3, true, 3, true, true, true, true, false, F_CMASK | F_TQ | F_TO | F_RLATE>(a, vswap, err,
+                                                                                                          len); else break;
     case QN_CUDA_ATTN_WG_N128S3WSPTMAMTOX: /* 41 with block 0's consumer loop stamped (the bench's trace) */
-        return launch_t<T, 128, 3, true, 3, true, true, true, true, false, F_CMASK | F_TQ | F_TO | F_TRACE>(a, vswap, err,
-                                                                                                          len);
+        if constexpr (want(QN_CUDA_ATTN_WG_N128S3WSPTMAMTOX)) return launch_t<T, 128, 3, true, 3, true, true, true, true, false, F_CMASK | F_TQ | F_TO | F_TRACE>(a, vswap, err,
+                                                                                                          len); else break;
     case QN_CUDA_ATTN_WG_N128S3WSPTMAMTOLS: /* 52, 53 + the last partial wave split over the keys (non-causal) */
-        return launch_t<T, 128, 3, true, 3, true, true, true, true, false, F_CMASK | F_TQ | F_TO | F_LPT | F_SPLIT>(
-            a, vswap, err, len);
+        if constexpr (want(QN_CUDA_ATTN_WG_N128S3WSPTMAMTOLS)) return launch_t<T, 128, 3, true, 3, true, true, true, true, false, F_CMASK | F_TQ | F_TO | F_LPT | F_SPLIT>(
+            a, vswap, err, len); else break;
     case QN_CUDA_ATTN_WG_N176S2WSPTMAMTOKLS:
-        return launch_t<T, 176, 2, true, 3, true, true, true, true, false,
-                        F_CMASK | F_TQ | F_TO | F_KV2 | F_LPT | F_SPLIT>(a, vswap, err, len);
+        if constexpr (want(QN_CUDA_ATTN_WG_N176S2WSPTMAMTOKLS)) return launch_t<T, 176, 2, true, 3, true, true, true, true, false,
+                        F_CMASK | F_TQ | F_TO | F_KV2 | F_LPT | F_SPLIT>(a, vswap, err, len); else break;
+    case QN_CUDA_ATTN_WG_N128S3WSPTMAMTOHX: /* fa19: 58 with block 0's consumer loop stamped */
+        if constexpr (want(QN_CUDA_ATTN_WG_N128S3WSPTMAMTOHX))
+            return launch_t<T, 128, 3, true, 3, true, true, true, true, false,
+                            F_CMASK | F_TQ | F_TO | F_PVH | F_TRACE>(a, vswap, err, len);
+        else
+            break;
     case QN_CUDA_ATTN_WG_N128S3WSPTMAPHREQ:
-        return launch_t<T, 128, 3, true, 3, true, true, true, true, true, F_HEADS | F_SKIP | F_CMASK | F_EARLY | F_QREG>(
-            a, vswap, err, len);
-    default: return launch_t<T, 128, 2, false, 2>(a, vswap, err, len);
+        if constexpr (want(QN_CUDA_ATTN_WG_N128S3WSPTMAPHREQ)) return launch_t<T, 128, 3, true, 3, true, true, true, true, true, F_HEADS | F_SKIP | F_CMASK | F_EARLY | F_QREG>(
+            a, vswap, err, len); else break;
+    default: if constexpr (want(QN_CUDA_ATTN_WG_N128S2)) return launch_t<T, 128, 2, false, 2>(a, vswap, err, len); else break;
 #else
     default: /* a research form (QN_AWG_ALL_FORMS builds them: meson -Dattn_wg_forms=all) */
         if (err && len) snprintf(err, len, "qn_cuda_attn_wg: form %d is not in this build (meson -Dattn_wg_forms=all)", variant);
         return (int)cudaErrorInvalidValue;
 #endif
     }
+    /* (QN_AWG_FORMS: a research form left out of this build) */
+    if (err && len) snprintf(err, len, "qn_cuda_attn_wg: form %d is not in this build (QN_AWG_FORMS)", variant);
+    return (int)cudaErrorInvalidValue;
 }
 
 } // namespace qn_awg
@@ -1855,15 +1956,29 @@ extern "C" int qn_cuda_attn_wg_applies(const qn_cuda_attention_args *a) {
  * 42 n128s3wsptmapm2t, 43 n128s3wsptmamtod, 44 n176s2wsptmamtok, 45 n192s2wsptmamtok, 46 n128s2wsptmamtokd,
  * 47 n128s2wsptmapm2tok, 48 n128s2wsptmapm2tokd, 49 n128s3wsptmamtot, 50 n176s2wsptmamtokt, 51 n128s2wsptmapm2tokt,
  * 52 n128s3wsptmamtol, 53 n176s2wsptmamtokl, 54 n128s3wsptmamtor, 55 n128s3wsptmamtox, 56 n128s3wsptmamtols,
- * 57 n176s2wsptmamtokls) picks the form, where this build has it (form_built)
+ * 57 n176s2wsptmamtokls, 58 n128s3wsptmamtoh, 59 n128s3wsptmamtohx, 60 n176s2wsptmamtokh, 61 n128s2wsptmapm2tokh)
+ * picks the form, where this build has it (form_built)
  * QN_CUDA_ATTN_WG_AUTO runs, for side-by-side runs of the engine; unset or anything else: the pick by shape below.
  * Read once. */
 /* The forms this build instantiates: the auto pick's three (and, through launch_t's fallbacks, the forms they fall back
  * to), or with QN_AWG_ALL_FORMS (meson -Dattn_wg_forms=all; the bench's attention_check defines it) every form the
  * notes measured. Each form is two kernels (f16, bf16) and its fallbacks more: all 57 made this CI's longest compile. */
 static bool form_built(int v) {
-    return QN_AWG_ALL_FORMS || v == QN_CUDA_ATTN_WG_N128S3WSPTMAMTO || v == QN_CUDA_ATTN_WG_N176S2WSPTMAMTOK ||
-           v == QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOK;
+    return (QN_AWG_ALL_FORMS && qn_awg::want(v)) || v == QN_CUDA_ATTN_WG_N128S3WSPTMAMTO || v == QN_CUDA_ATTN_WG_N176S2WSPTMAMTOK ||
+           v == QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOK || v == QN_CUDA_ATTN_WG_N128S3WSPTMAMTOH ||
+           v == QN_CUDA_ATTN_WG_N176S2WSPTMAMTOKH || v == QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKH;
+}
+/* QUANTA_CUDA_ATTN_WG_PVH=1 (fa19, off by default): the auto pick's forms 41 / 44 / 47 as 58 / 60 / 61 (P . V of the
+ * tile before issued in two halves, the second after the row max: bit-identical). Read once. */
+static bool pvh_env() {
+    static std::atomic<int> v{-1};
+    int x = v.load(std::memory_order_relaxed);
+    if (x < 0) {
+        const char *e = getenv("QUANTA_CUDA_ATTN_WG_PVH");
+        x = e && e[0] == '1' && e[1] == '\0' ? 1 : 0;
+        v.store(x, std::memory_order_relaxed);
+    }
+    return x != 0;
 }
 static int tile_env() {
     static std::atomic<int> v{-1};
@@ -1900,9 +2015,10 @@ static int tile_env() {
 static int auto_variant(const qn_cuda_attention_args *a) {
     const int e = tile_env();
     if (e) return e;
-    if (a->Nk <= (a->causal ? 2048 : 1536)) return QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOK;
-    if (a->Nk >= (a->causal ? 12288 : 8192)) return QN_CUDA_ATTN_WG_N176S2WSPTMAMTOK;
-    return QN_CUDA_ATTN_WG_N128S3WSPTMAMTO;
+    const bool h = pvh_env();
+    if (a->Nk <= (a->causal ? 2048 : 1536)) return h ? QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKH : QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOK;
+    if (a->Nk >= (a->causal ? 12288 : 8192)) return h ? QN_CUDA_ATTN_WG_N176S2WSPTMAMTOKH : QN_CUDA_ATTN_WG_N176S2WSPTMAMTOK;
+    return h ? QN_CUDA_ATTN_WG_N128S3WSPTMAMTOH : QN_CUDA_ATTN_WG_N128S3WSPTMAMTO;
 }
 
 extern "C" int qn_cuda_attn_wg_launch(const qn_cuda_attention_args *a, int variant, char *err, size_t err_len) {

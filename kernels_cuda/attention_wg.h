@@ -80,6 +80,10 @@ enum { QN_CUDA_ATTN_WG_AUTO = 0, QN_CUDA_ATTN_WG_N128S2, QN_CUDA_ATTN_WG_N128S3,
        QN_CUDA_ATTN_WG_N128S3WSPTMAMTOX,
        /* fa17: 52 / 53 with the grid's last partial wave split over the keys in clusters (non-causal calls) */
        QN_CUDA_ATTN_WG_N128S3WSPTMAMTOLS, QN_CUDA_ATTN_WG_N176S2WSPTMAMTOKLS,
+       /* fa19: 41, 44, 47 with the previous tile's P . V issued in two halves, the second after the row max (H:
+        * the softmax no longer waits for 16 wgmma to be issued), and 58 with block 0's loop stamped (the trace) */
+       QN_CUDA_ATTN_WG_N128S3WSPTMAMTOH, QN_CUDA_ATTN_WG_N128S3WSPTMAMTOHX, QN_CUDA_ATTN_WG_N176S2WSPTMAMTOKH,
+       QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKH,
        QN_CUDA_ATTN_WG_NVARIANTS };
 /* Flag for the check: V's descriptor with its two byte offsets exchanged (a wrong reading of the MN-major
  * layout shows as a failure with one and a pass with the other). */

@@ -306,6 +306,10 @@ static const char *wg_name(int wg)
     case QN_CUDA_ATTN_WG_N128S3WSPTMAMTOX: return "wg_n128s3wsptmamtox";
     case QN_CUDA_ATTN_WG_N128S3WSPTMAMTOLS: return "wg_n128s3wsptmamtols";
     case QN_CUDA_ATTN_WG_N176S2WSPTMAMTOKLS: return "wg_n176s2wsptmamtokls";
+    case QN_CUDA_ATTN_WG_N128S3WSPTMAMTOH: return "wg_n128s3wsptmamtoh";
+    case QN_CUDA_ATTN_WG_N128S3WSPTMAMTOHX: return "wg_n128s3wsptmamtohx";
+    case QN_CUDA_ATTN_WG_N176S2WSPTMAMTOKH: return "wg_n176s2wsptmamtokh";
+    case QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKH: return "wg_n128s2wsptmapm2tokh";
     default: return "wg_n128s2";
     }
 }
@@ -643,7 +647,7 @@ static void wg_check(bool small, const std::vector<int> &list)
                 vars[i] == QN_CUDA_ATTN_WG_N128S3WSPTMAPM2 || vars[i] == QN_CUDA_ATTN_WG_N128S3WSPTMAPM2T ||
                 vars[i] == QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOK || vars[i] == QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKD ||
                 vars[i] == QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKT || vars[i] == QN_CUDA_ATTN_WG_N128S3WSPTMAMTOLS ||
-                vars[i] == QN_CUDA_ATTN_WG_N176S2WSPTMAMTOKLS) {
+                vars[i] == QN_CUDA_ATTN_WG_N176S2WSPTMAMTOKLS || vars[i] == QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKH) {
                 /* the persistent forms again on 3 blocks: each loops over several row blocks, whatever the shape;
                  * (fa17) the split tail as if on 3 SMs: another tail (blocks mod 3) in clusters of 2, and the
                  * longest-first groups of k = 2 x 3 / (row blocks + 1) heads */
@@ -947,6 +951,10 @@ static void wg_bench(const char *path, const std::vector<int> &vars)
         CK(cudaGetLastError());
         if (has(vars, QN_CUDA_ATTN_WG_N128S3WSPTMAMTOX))
             trace_print(c, [&] { launch(QN_CUDA_ATTN_WG_N128S3WSPTMAMTOX); });
+        if (has(vars, QN_CUDA_ATTN_WG_N128S3WSPTMAMTOHX)) { /* fa19: 58's (the "issue" stamp after Q . K^T and half of P . V) */
+            printf("trace of 59 (58 = 41 + P . V in halves):\n");
+            trace_print(c, [&] { launch(QN_CUDA_ATTN_WG_N128S3WSPTMAMTOHX); });
+        }
         teardown(d);
         if (const long long fb = qn_cuda_attn_wg_map_fallbacks())
             printf("NOTE: %lld launches so far ran as the cp.async form (tensor map refused)\n", fb);
