@@ -106,19 +106,27 @@ def main():
         # warm-up, the launch count per sample, and the outputs checked against cuDNN's
         reps = {}
         ref = None
-        for name, fn in calls:
-            r = fn()
+        for name, fn in list(calls):
+            try:
+                r = fn()
+            except RuntimeError as e:  # a form this build lacks (or a refused launch): the others still count
+                print(f"SKIP shape {si} {name}: {e}", flush=True)
+                calls.remove((name, fn))
+                if name != "cudnn":
+                    outs.pop(int(name), None)
+                continue
             if name == "cudnn":
                 ref = r
             fn()
             e0, e1 = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+            torch.cuda._sleep(200000)
             e0.record()
             fn()
             e1.record()
             e1.synchronize()
             reps[name] = max(1, min(10, round(sample_ms / max(e0.elapsed_time(e1), 1e-3))))
         den = ref.float().abs().max().item()
-        for f in forms:
+        for f in outs:
             e = (outs[f].float() - ref.float()).abs().max().item() / den
             if not e < 2e-2:
                 fails += 1
@@ -132,6 +140,9 @@ def main():
                 order.reverse()
             for name, fn in order:
                 e0, e1 = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+                # the GPU busy (~100 us spin) while the first call is enqueued: else a sample starts with the host's
+                # launch latency on the clock (SDPA's Python path ~30-50 us, ours ~10: a few % of a 1 ms sample)
+                torch.cuda._sleep(200000)
                 e0.record()
                 for _ in range(reps[name]):
                     fn()

@@ -11,7 +11,8 @@
 #  2. attention_pair.py: auto pick (0), 41, 44, 47, 58, 60, 61 and cuDNN in rounds of one ~1 ms sample each, order
 #     rotated / reversed per round, 21 rounds, on the 13 wgbench shapes, the farthest rows first (2k non-causal,
 #     512 causal, 8k non-causal); per row the median TFLOP/s, the x-cuDNN ratio per round (median [quartiles,
-#     extremes]) and 58/41, 60/44, 61/47 per round the same way (> 1: the new form faster);
+#     extremes]) and 58/41, 60/44, 61/47 (and 47/41, 44/41: the auto pick's bounds) per round the same way (> 1:
+#     the first faster);
 #  3. the traces of 41 (55) and 58 (59): cycles a step of block 0's consumer loop, 2k / 8k / 16k non-causal, 4k causal;
 #  4. ncu (speed of light, warp states) of 41 and 58 on 2k non-causal; a second attention_pair pass (other seed)
 #     if time is left; racecheck / synccheck of 58 and 61 on the small cases last.
@@ -69,7 +70,7 @@ pack
 # 2. ours and cuDNN interleaved
 pair() { # pair N SEED
   [ -f $LIB ] || { say "no $LIB: pair skipped"; VERDICT=incomplete; return; }
-  PAIR_VS=58:41,60:44,61:47 QUANTA_TEST_SEED=$2 PYTHONUNBUFFERED=1 timeout ${3:-30} python3 bench/cuda/attention_pair.py \
+  PAIR_VS=58:41,60:44,61:47,47:41,44:41 QUANTA_TEST_SEED=$2 PYTHONUNBUFFERED=1 timeout ${3:-30} python3 bench/cuda/attention_pair.py \
     $LIB $D/pair$1.csv $FORMS $SHAPES > $D/pair$1.log 2>&1
   local rc=$?
   say "attention_pair pass $1 rc=$rc ($(head -1 $D/pair$1.log | cut -c1-120))"
