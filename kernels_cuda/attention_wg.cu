@@ -168,6 +168,9 @@ enum { F_SPLIT = 262144 };
  * pipe's share of it ~2050. Issuing 12 wgmma before the S wait lets the softmax start ~4 x 64 cycles earlier
  * (and its max before the last 4 wgmma are queued). The same wgmma on O in the same order: bit-identical. */
 enum { F_PVH = 524288 };
+/* fa19, with F_PVH: the split point moved (where the queue is not ~3 deep, another split may be the one that pays):
+ * F_PVLO a quarter of P . V's k16 steps before the S wait (the softmax starts soonest), F_PVHI three quarters */
+enum { F_PVLO = 1048576, F_PVHI = 2097152 };
 /* F_TRACE: [consumer][tile][stamp], tiles past kTrT not stamped; stamps: loop top, K (and V) landed, turn held,
  * products issued, S done, softmax done, P . V done, P packed */
 constexpr int kTrT = 64, kTrS = 8;
@@ -358,6 +361,8 @@ __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const Params p, c
     constexpr bool SPL = (FL & F_SPLIT) != 0;
     static_assert(!SPL || (TQ && TO && !PER && !CL), "the split tail: the non-persistent TQ / TO forms");
     constexpr int NS = BN / 8, PK = BN / 16, TILE = C::tile, STAGE = C::stage, kRB = C::rb, kNT = C::nt;
+    /* PVH: P . V's k16 steps issued before the S wait */
+    [[maybe_unused]] constexpr int PVA = (FL & F_PVLO) ? PK / 4 : (FL & F_PVHI) ? 3 * PK / 4 : PK / 2;
     constexpr bool QS = C::qs;
     /* 128-key tiles in the producer form: the consumers take the producer's registers (setmaxnreg: 232 each for
      * the 2 consumer warpgroups, 40 for the producer; 384 threads otherwise get 168). ptxas allocates per region:
@@ -1394,7 +1399,7 @@ __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const Params p, c
                     stamp(it, 2);
                     issue_s(s, kbase);
                     if constexpr (PVH) {
-                        issue_pv_part(pf, vprev, 0, PK / 2);
+                        issue_pv_part(pf, vprev, 0, PVA);
                     } else {
                         if constexpr (RL) rescale(ap); /* under Q . K^T, before P . V reads O */
                         issue_pv(pf, vprev, false);
@@ -1410,7 +1415,7 @@ __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const Params p, c
                     if constexpr (PVH) { /* the second half queued behind the first, then the other one's turn */
                         float muse[2];
                         softmax_max(s, (tb + it) * BN, alpha, muse);
-                        issue_pv_part(pf, vprev, PK / 2, PK);
+                        issue_pv_part(pf, vprev, PVA, PK);
                         turn_end(false);
                         softmax_exp(s, alpha, muse);
                     } else {
@@ -1641,7 +1646,8 @@ int launch_t(const qn_cuda_attention_args *a, int vswap, char *err, size_t len) 
         const long long G = a->Hq / a->Hkv;
         if (C::rb % G != 0 || a->Nq >= (1LL << 31))
             return launch_t<T, FBN, FS, OV, WGN, WS, PP, SW, TMA, PER,
-                            FFL & ~(F_TQ | F_TO | F_LPT | F_RLATE | F_TRACE | F_SPLIT | F_PVH)>(a, vswap, err, len);
+                            FFL & ~(F_TQ | F_TO | F_LPT | F_RLATE | F_TRACE | F_SPLIT | F_PVH | F_PVLO | F_PVHI)>(
+                a, vswap, err, len);
         if constexpr ((FL & F_TO) != 0 && PER && KV2) {
             if (64 % G != 0) return launch_t<T, FBN, FS, OV, WGN, WS, PP, SW, TMA, PER, FFL & ~F_TO>(a, vswap, err, len);
         } else if constexpr ((FL & F_TO) != 0) {
@@ -1892,6 +1898,18 @@ template <typename T> int launch_v(const qn_cuda_attention_args *a, int variant,
     case QN_CUDA_ATTN_WG_N176S2WSPTMAMTOKLS:
         if constexpr (want(QN_CUDA_ATTN_WG_N176S2WSPTMAMTOKLS)) return launch_t<T, 176, 2, true, 3, true, true, true, true, false,
                         F_CMASK | F_TQ | F_TO | F_KV2 | F_LPT | F_SPLIT>(a, vswap, err, len); else break;
+    case QN_CUDA_ATTN_WG_N128S3WSPTMAMTOHL: /* fa19: 58 with 2 of P . V's 8 k16 steps before the S wait */
+        if constexpr (want(QN_CUDA_ATTN_WG_N128S3WSPTMAMTOHL))
+            return launch_t<T, 128, 3, true, 3, true, true, true, true, false,
+                            F_CMASK | F_TQ | F_TO | F_PVH | F_PVLO>(a, vswap, err, len);
+        else
+            break;
+    case QN_CUDA_ATTN_WG_N128S3WSPTMAMTOHH: /* ... 6 of 8 */
+        if constexpr (want(QN_CUDA_ATTN_WG_N128S3WSPTMAMTOHH))
+            return launch_t<T, 128, 3, true, 3, true, true, true, true, false,
+                            F_CMASK | F_TQ | F_TO | F_PVH | F_PVHI>(a, vswap, err, len);
+        else
+            break;
     case QN_CUDA_ATTN_WG_N128S3WSPTMAMTOHX: /* fa19: 58 with block 0's consumer loop stamped */
         if constexpr (want(QN_CUDA_ATTN_WG_N128S3WSPTMAMTOHX))
             return launch_t<T, 128, 3, true, 3, true, true, true, true, false,
@@ -1956,7 +1974,8 @@ extern "C" int qn_cuda_attn_wg_applies(const qn_cuda_attention_args *a) {
  * 42 n128s3wsptmapm2t, 43 n128s3wsptmamtod, 44 n176s2wsptmamtok, 45 n192s2wsptmamtok, 46 n128s2wsptmamtokd,
  * 47 n128s2wsptmapm2tok, 48 n128s2wsptmapm2tokd, 49 n128s3wsptmamtot, 50 n176s2wsptmamtokt, 51 n128s2wsptmapm2tokt,
  * 52 n128s3wsptmamtol, 53 n176s2wsptmamtokl, 54 n128s3wsptmamtor, 55 n128s3wsptmamtox, 56 n128s3wsptmamtols,
- * 57 n176s2wsptmamtokls, 58 n128s3wsptmamtoh, 59 n128s3wsptmamtohx, 60 n176s2wsptmamtokh, 61 n128s2wsptmapm2tokh)
+ * 57 n176s2wsptmamtokls, 58 n128s3wsptmamtoh, 59 n128s3wsptmamtohx, 60 n176s2wsptmamtokh, 61 n128s2wsptmapm2tokh,
+ * 62 n128s3wsptmamtohl, 63 n128s3wsptmamtohh)
  * picks the form, where this build has it (form_built)
  * QN_CUDA_ATTN_WG_AUTO runs, for side-by-side runs of the engine; unset or anything else: the pick by shape below.
  * Read once. */

@@ -84,6 +84,8 @@ enum { QN_CUDA_ATTN_WG_AUTO = 0, QN_CUDA_ATTN_WG_N128S2, QN_CUDA_ATTN_WG_N128S3,
         * the softmax no longer waits for 16 wgmma to be issued), and 58 with block 0's loop stamped (the trace) */
        QN_CUDA_ATTN_WG_N128S3WSPTMAMTOH, QN_CUDA_ATTN_WG_N128S3WSPTMAMTOHX, QN_CUDA_ATTN_WG_N176S2WSPTMAMTOKH,
        QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKH,
+       /* fa19: 58 with a quarter (L) / three quarters (H) of P . V before the S wait instead of half */
+       QN_CUDA_ATTN_WG_N128S3WSPTMAMTOHL, QN_CUDA_ATTN_WG_N128S3WSPTMAMTOHH,
        QN_CUDA_ATTN_WG_NVARIANTS };
 /* Flag for the check: V's descriptor with its two byte offsets exchanged (a wrong reading of the MN-major
  * layout shows as a failure with one and a pass with the other). */

@@ -310,6 +310,8 @@ static const char *wg_name(int wg)
     case QN_CUDA_ATTN_WG_N128S3WSPTMAMTOHX: return "wg_n128s3wsptmamtohx";
     case QN_CUDA_ATTN_WG_N176S2WSPTMAMTOKH: return "wg_n176s2wsptmamtokh";
     case QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKH: return "wg_n128s2wsptmapm2tokh";
+    case QN_CUDA_ATTN_WG_N128S3WSPTMAMTOHL: return "wg_n128s3wsptmamtohl";
+    case QN_CUDA_ATTN_WG_N128S3WSPTMAMTOHH: return "wg_n128s3wsptmamtohh";
     default: return "wg_n128s2";
     }
 }

@@ -1,8 +1,8 @@
 #!/bin/bash
 # prebuild_fa19.sh — bench/cuda/attention_check (nvcc, sm_90a) for verify_fa19.sh, built beside Quanta's build at the
 # top of a device call (bench/e2e/run_h200.sh starts every bench/*/prebuild_*.sh), with only the research forms it
-# times (QN_AWG_FORMS, a bit a form: 55 and 59, the stamped traces of 41 and 58; 41, 44, 47 and fa19's 58, 60, 61
-# are always built), so it compiles in a fraction of the all-forms build. One object (-fPIC), linked twice: the
+# times (QN_AWG_FORMS, a bit a form: 55 and 59, the stamped traces of 41 and 58; 62 and 63, 58 split elsewhere; 41,
+# 44, 47 and fa19's 58, 60, 61 are always built), so it compiles in a fraction of the all-forms build. One object (-fPIC), linked twice: the
 # executable, and libawg_fa19.so for bench/cuda/attention_pair.py (ours and cuDNN interleaved in one process).
 # Writes /tmp/prebuild/fa19/{attention_check,libawg_fa19.so,build.log,build.rc}.
 set -u
@@ -18,7 +18,7 @@ echo "$STAMP" > $P/stamp
 NVCC=${NVCC:-nvcc}
 command -v "$NVCC" >/dev/null 2>&1 || NVCC=/usr/local/cuda/bin/nvcc
 M=0
-for f in ${FA19_BUILD_FORMS:-55 59}; do M=$((M | (1 << f))); done
+for f in ${FA19_BUILD_FORMS:-55 59 62 63}; do M=$((M | (1 << f))); done
 printf -v MASK '0x%xull' $M
 # --split-compile 0: the TU's kernels (attention.cu's and attention_wg.cu's instances) optimized on every core;
 # -Xptxas -v: registers / spills of each form in build.log

@@ -6,13 +6,14 @@
 # libawg_fa19.so. < 55 s (LIMIT). Steps, deciding ones first:
 #  1. correctness of 58 / 60 / 61, side by side, nothing timed: `quanta conform --backend cuda --filter attention`
 #     with QUANTA_CUDA_ATTN_WG=2 and TILE 58, 60, 61 forced and with QUANTA_CUDA_ATTN_WG_PVH=1 (the auto pick's
-#     route); attention_check wg 58,60,61 (float64 reference, NaN-poisoned output; 61 also on 3 blocks) and wg 0
+#     route); attention_check wg 58,60,61,62,63 (62 / 63: 58 with a quarter / three quarters of P . V before the
+#     S wait; float64 reference, NaN-poisoned output; 61 also on 3 blocks) and wg 0
 #     under PVH=1 (the engine entry's dispatch cases);
-#  2. attention_pair.py: auto pick (0), 41, 44, 47, 58, 60, 61 and cuDNN in rounds of one ~1 ms sample each, order
+#  2. attention_pair.py: auto pick (0), 41, 44, 47, 58, 60, 61, 62, 63 and cuDNN in rounds of one ~1 ms sample each, order
 #     rotated / reversed per round, 21 rounds, on the 13 wgbench shapes, the farthest rows first (2k non-causal,
 #     512 causal, 8k non-causal); per row the median TFLOP/s, the x-cuDNN ratio per round (median [quartiles,
-#     extremes]) and 58/41, 60/44, 61/47 (and 47/41, 44/41: the auto pick's bounds) per round the same way (> 1:
-#     the first faster);
+#     extremes]) and 58/41, 60/44, 61/47, 62/41, 63/41 (and 47/41, 44/41: the auto pick's bounds) per round the
+#     same way (> 1: the first faster);
 #  3. the traces of 41 (55) and 58 (59): cycles a step of block 0's consumer loop, 2k / 8k / 16k non-causal, 4k causal;
 #  4. ncu (speed of light, warp states) of 41 and 58 on 2k non-causal; a second attention_pair pass (other seed)
 #     if time is left; racecheck / synccheck of 58 and 61 on the small cases last.
@@ -24,7 +25,7 @@ Q=${QUANTA:-$B/tools/quanta}
 P=/tmp/prebuild/fa19
 BIN=$P/attention_check
 LIB=$P/libawg_fa19.so
-FORMS=${FA19_FORMS:-0,41,44,47,58,60,61}
+FORMS=${FA19_FORMS:-0,41,44,47,58,60,61,62,63}
 SHAPES=${FA19_SHAPES:-9,8,10,0,1,2,3,4,5,6,7,11,12}
 say "$(nvidia-smi --query-gpu=name,clocks.sm,clocks.max.sm,temperature.gpu,power.draw --format=csv,noheader 2>/dev/null)"
 if [ ! -x $BIN ] || [ ! -f $LIB ]; then # no prebuild ran (or it failed): build here (cuts into the budget)
@@ -48,7 +49,7 @@ else
   say "no $Q: conformance skipped"; VERDICT=incomplete
 fi
 if [ -x $BIN ]; then
-  ( timeout $T $BIN wg 58,60,61 > $D/check_h.log 2>&1; echo $? > $D/check_h.rc ) & PIDS="$PIDS $!"
+  ( timeout $T $BIN wg 58,60,61,62,63 > $D/check_h.log 2>&1; echo $? > $D/check_h.rc ) & PIDS="$PIDS $!"
   ( QUANTA_CUDA_ATTN_WG_PVH=1 timeout $T $BIN wg 0 > $D/check_0.log 2>&1; echo $? > $D/check_0.rc ) & PIDS="$PIDS $!"
 fi
 wait $PIDS
@@ -62,7 +63,7 @@ done
 for w in h 0; do
   [ -f $D/check_$w.rc ] || continue
   rc=$(cat $D/check_$w.rc)
-  say "check wg $([ $w = h ] && echo 58,60,61 || echo '0 (PVH=1)') rc=$rc: $(grep -m1 '^seed' $D/check_$w.log); $(tail -n 1 $D/check_$w.log | cut -c1-200)"
+  say "check wg $([ $w = h ] && echo 58,60,61,62,63 || echo '0 (PVH=1)') rc=$rc: $(grep -m1 '^seed' $D/check_$w.log); $(tail -n 1 $D/check_$w.log | cut -c1-200)"
   grep -E "^FAIL|^NOTE|^wg variants|device is in an error" $D/check_$w.log | cut -c1-240 | head -8 | tee -a $D/summary.txt
   [ "$rc" = 0 ] || VERDICT=FAIL
 done
@@ -70,7 +71,7 @@ pack
 # 2. ours and cuDNN interleaved
 pair() { # pair N SEED
   [ -f $LIB ] || { say "no $LIB: pair skipped"; VERDICT=incomplete; return; }
-  PAIR_VS=58:41,60:44,61:47,47:41,44:41 QUANTA_TEST_SEED=$2 PYTHONUNBUFFERED=1 timeout ${3:-30} python3 bench/cuda/attention_pair.py \
+  PAIR_VS=58:41,60:44,61:47,62:41,63:41,47:41,44:41 QUANTA_TEST_SEED=$2 PYTHONUNBUFFERED=1 timeout ${3:-30} python3 bench/cuda/attention_pair.py \
     $LIB $D/pair$1.csv $FORMS $SHAPES > $D/pair$1.log 2>&1
   local rc=$?
   say "attention_pair pass $1 rc=$rc ($(head -1 $D/pair$1.log | cut -c1-120))"
