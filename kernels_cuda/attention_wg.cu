@@ -357,7 +357,8 @@ __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const Params p, c
     static_assert(!KV2 || (TQ && (!PER || (PAIR && TO))), "K and V apart: the TQ producer paths (persistent: pairs, TO)");
     static_assert(BN <= 128 || (KV2 && C::qs), "176 / 192 keys: 2 stages (KV2), Q from shared memory");
     static_assert(!DIAG || BN == 128, "the diagonal half: 128-key tiles");
-    static_assert(!(FL & (F_LPT | F_RLATE | F_TRACE)) || (TQ && !PER), "fa17's options: the non-persistent TQ forms");
+    static_assert(!(FL & (F_LPT | F_RLATE)) || (TQ && !PER), "fa17's options: the non-persistent TQ forms");
+    static_assert(!(FL & F_TRACE) || TQ, "the trace: the TQ forms (fa19: persistent too)");
     constexpr bool SPL = (FL & F_SPLIT) != 0;
     static_assert(!SPL || (TQ && TO && !PER && !CL), "the split tail: the non-persistent TQ / TO forms");
     constexpr int NS = BN / 8, PK = BN / 16, TILE = C::tile, STAGE = C::stage, kRB = C::rb, kNT = C::nt;
@@ -1269,9 +1270,12 @@ __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const Params p, c
         /* TRACE: one thread a consumer of block 0 (uniform in the warpgroup's leader only; tiles past kTrT not) */
         [[maybe_unused]] const bool trace =
             (FL & F_TRACE) != 0 && (tid & 127) == 0 && blockIdx.x == 0 && blockIdx.y == 0 && blockIdx.z == 0;
+        /* (PER, fa19's 64: tiles numbered across the block's items, trb = tiles consumed before the item; an item's
+         * first tile has no "P . V done" stamp, so slot 6 left 0 marks it) */
+        [[maybe_unused]] int trb = 0;
         auto stamp = [&](int it, int k) {
             if constexpr ((FL & F_TRACE) != 0)
-                if (trace && it < kTrT) g_awg_trace[cw][it][k] = clock64();
+                if (trace && trb + it < kTrT) g_awg_trace[cw][trb + it][k] = clock64();
         };
         auto turn_end = [&](bool last) {
             if constexpr (PP)
@@ -1450,6 +1454,7 @@ __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const Params p, c
                 else if constexpr (PER || CL)
                     release((cnt + n - 1) % S); /* the ring goes on */
                 cnt += n;
+                if constexpr ((FL & F_TRACE) != 0 && PER) trb = cnt;
             } else if constexpr (PER && !QR) {
                 qn_mbar_arrive(qec);
             }
@@ -1774,8 +1779,13 @@ int launch_t(const qn_cuda_attention_args *a, int vswap, char *err, size_t len) 
  * their fallbacks always are), so that a bench build of the few forms it times compiles in a fraction of the ~5 min
  * that every form takes */
 #ifdef QN_AWG_FORMS
-static_assert(QN_CUDA_ATTN_WG_NVARIANTS <= 64, "QN_AWG_FORMS: one bit a form");
-constexpr bool want(int v) { return ((unsigned long long)(QN_AWG_FORMS) >> v) & 1ull; }
+#ifndef QN_AWG_FORMS_HI /* forms 64-127 */
+#define QN_AWG_FORMS_HI 0ull
+#endif
+static_assert(QN_CUDA_ATTN_WG_NVARIANTS <= 128, "QN_AWG_FORMS / _HI: one bit a form");
+constexpr bool want(int v) {
+    return v < 64 ? ((unsigned long long)(QN_AWG_FORMS) >> v) & 1ull : ((unsigned long long)(QN_AWG_FORMS_HI) >> (v - 64)) & 1ull;
+}
 #else
 constexpr bool want(int) { return true; }
 #endif
@@ -1910,6 +1920,12 @@ template <typename T> int launch_v(const qn_cuda_attention_args *a, int variant,
                             F_CMASK | F_TQ | F_TO | F_PVH | F_PVHI>(a, vswap, err, len);
         else
             break;
+    case QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKX: /* fa19: 47 with block 0's consumer loop stamped across its items */
+        if constexpr (want(QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKX))
+            return launch_t<T, 128, 2, true, 3, true, true, true, true, true,
+                            F_PAIR | F_CMASK | F_TQ | F_TO | F_KV2 | F_TRACE>(a, vswap, err, len);
+        else
+            break;
     case QN_CUDA_ATTN_WG_N128S3WSPTMAMTOHX: /* fa19: 58 with block 0's consumer loop stamped */
         if constexpr (want(QN_CUDA_ATTN_WG_N128S3WSPTMAMTOHX))
             return launch_t<T, 128, 3, true, 3, true, true, true, true, false,
@@ -1975,7 +1991,7 @@ extern "C" int qn_cuda_attn_wg_applies(const qn_cuda_attention_args *a) {
  * 47 n128s2wsptmapm2tok, 48 n128s2wsptmapm2tokd, 49 n128s3wsptmamtot, 50 n176s2wsptmamtokt, 51 n128s2wsptmapm2tokt,
  * 52 n128s3wsptmamtol, 53 n176s2wsptmamtokl, 54 n128s3wsptmamtor, 55 n128s3wsptmamtox, 56 n128s3wsptmamtols,
  * 57 n176s2wsptmamtokls, 58 n128s3wsptmamtoh, 59 n128s3wsptmamtohx, 60 n176s2wsptmamtokh, 61 n128s2wsptmapm2tokh,
- * 62 n128s3wsptmamtohl, 63 n128s3wsptmamtohh)
+ * 62 n128s3wsptmamtohl, 63 n128s3wsptmamtohh, 64 n128s2wsptmapm2tokx)
  * picks the form, where this build has it (form_built)
  * QN_CUDA_ATTN_WG_AUTO runs, for side-by-side runs of the engine; unset or anything else: the pick by shape below.
  * Read once. */

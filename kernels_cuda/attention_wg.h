@@ -86,6 +86,8 @@ enum { QN_CUDA_ATTN_WG_AUTO = 0, QN_CUDA_ATTN_WG_N128S2, QN_CUDA_ATTN_WG_N128S3,
        QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKH,
        /* fa19: 58 with a quarter (L) / three quarters (H) of P . V before the S wait instead of half */
        QN_CUDA_ATTN_WG_N128S3WSPTMAMTOHL, QN_CUDA_ATTN_WG_N128S3WSPTMAMTOHH,
+       /* fa19: 47 with block 0's consumer loop stamped, tiles numbered across its items (the bench's trace) */
+       QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKX,
        QN_CUDA_ATTN_WG_NVARIANTS };
 /* Flag for the check: V's descriptor with its two byte offsets exchanged (a wrong reading of the MN-major
  * layout shows as a failure with one and a pass with the other). */

@@ -312,6 +312,7 @@ static const char *wg_name(int wg)
     case QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKH: return "wg_n128s2wsptmapm2tokh";
     case QN_CUDA_ATTN_WG_N128S3WSPTMAMTOHL: return "wg_n128s3wsptmamtohl";
     case QN_CUDA_ATTN_WG_N128S3WSPTMAMTOHH: return "wg_n128s3wsptmamtohh";
+    case QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKX: return "wg_n128s2wsptmapm2tokx";
     default: return "wg_n128s2";
     }
 }
@@ -649,7 +650,8 @@ static void wg_check(bool small, const std::vector<int> &list)
                 vars[i] == QN_CUDA_ATTN_WG_N128S3WSPTMAPM2 || vars[i] == QN_CUDA_ATTN_WG_N128S3WSPTMAPM2T ||
                 vars[i] == QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOK || vars[i] == QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKD ||
                 vars[i] == QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKT || vars[i] == QN_CUDA_ATTN_WG_N128S3WSPTMAMTOLS ||
-                vars[i] == QN_CUDA_ATTN_WG_N176S2WSPTMAMTOKLS || vars[i] == QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKH) {
+                vars[i] == QN_CUDA_ATTN_WG_N176S2WSPTMAMTOKLS || vars[i] == QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKH ||
+                vars[i] == QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKX) {
                 /* the persistent forms again on 3 blocks: each loops over several row blocks, whatever the shape;
                  * (fa17) the split tail as if on 3 SMs: another tail (blocks mod 3) in clusters of 2, and the
                  * longest-first groups of k = 2 x 3 / (row blocks + 1) heads */
@@ -817,6 +819,50 @@ static void bench(const char *path)
     fclose(f);
 }
 
+/* fa19: form 64's stamps (47, block 0, tiles numbered across its items; an item's first tile has no "P . V done"
+ * stamp): per consumer, the cycles a tile over the run, the median gap at an item boundary (from the last tile's P
+ * packed to the next item's first loop top: the last P . V, the epilogue, the next Q / K waits), an item's first
+ * tile (issue -> S, softmax, pack) and the later tiles' period */
+static void trace_items_print(const Case &c)
+{
+    static long long tr[2][64][8];
+    if (qn_cuda_attn_wg_trace(&tr[0][0][0], 2 * 64 * 8) != 0)
+        return;
+    auto med = [](std::vector<long long> v) -> long long {
+        if (v.empty())
+            return -1;
+        std::sort(v.begin(), v.end());
+        return v[v.size() / 2];
+    };
+    for (int w = 0; w < 2; ++w) {
+        int n = 0;
+        while (n < 64 && tr[w][n][0] != 0) ++n;
+        if (n < 4) {
+            printf("trace47 %s N=%lld c=%d consumer %d: %d tiles, too few\n", dtname(c.dt), c.Nq, c.causal, w, n);
+            continue;
+        }
+        std::vector<long long> gap, s1, sm1, pk1, per, smx;
+        int items = 0;
+        for (int i = 0; i < n; ++i) {
+            const bool first = tr[w][i][6] == 0;
+            if (first) {
+                ++items;
+                if (i > 0) gap.push_back(tr[w][i][0] - tr[w][i - 1][7]);
+                s1.push_back(tr[w][i][4] - tr[w][i][3]);
+                sm1.push_back(tr[w][i][5] - tr[w][i][4]);
+                pk1.push_back(tr[w][i][7] - tr[w][i][5]);
+            } else {
+                smx.push_back(tr[w][i][5] - tr[w][i][4]);
+                if (i + 1 < n && tr[w][i + 1][6] != 0) per.push_back(tr[w][i + 1][0] - tr[w][i][0]);
+            }
+        }
+        printf("trace47 %s N=%lld c=%d consumer %d: %d tiles in %d items, %lld cycles a tile | item boundary gap %lld"
+               " | first tile: issue->S %lld smax %lld pack %lld | later tiles: smax %lld period %lld\n",
+               dtname(c.dt), c.Nq, c.causal, w, n, items, (tr[w][n - 1][7] - tr[w][0][0]) / (n - 1), med(gap),
+               med(s1), med(sm1), med(pk1), med(smx), med(per));
+    }
+}
+
 /* fa17: form 55's stamps of block 0's consumer loop (one launch after the timed rounds, the GPU warm): per step the
  * median cycles over the tiles 2 .. n - 2 of each consumer (steps: K landed, turn held, products issued, S done,
  * softmax done, P . V done, P packed, the next tile's loop top), and the tile period */
@@ -953,6 +999,14 @@ static void wg_bench(const char *path, const std::vector<int> &vars)
         CK(cudaGetLastError());
         if (has(vars, QN_CUDA_ATTN_WG_N128S3WSPTMAMTOX))
             trace_print(c, [&] { launch(QN_CUDA_ATTN_WG_N128S3WSPTMAMTOX); });
+        if (has(vars, QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKX)) { /* fa19: 47's, across its items */
+            CK(cudaDeviceSynchronize());
+            if (qn_cuda_attn_wg_trace(nullptr, 0) == 0) {
+                launch(QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKX);
+                CK(cudaDeviceSynchronize());
+                trace_items_print(c);
+            }
+        }
         if (has(vars, QN_CUDA_ATTN_WG_N128S3WSPTMAMTOHX)) { /* fa19: 58's (the "issue" stamp after Q . K^T and half of P . V) */
             printf("trace of 59 (58 = 41 + P . V in halves):\n");
             trace_print(c, [&] { launch(QN_CUDA_ATTN_WG_N128S3WSPTMAMTOHX); });

@@ -1,7 +1,7 @@
 #!/bin/bash
 # prebuild_fa19.sh — bench/cuda/attention_check (nvcc, sm_90a) for verify_fa19.sh, built beside Quanta's build at the
 # top of a device call (bench/e2e/run_h200.sh starts every bench/*/prebuild_*.sh), with only the research forms it
-# times (QN_AWG_FORMS, a bit a form: 55 and 59, the stamped traces of 41 and 58; 62 and 63, 58 split elsewhere; 41,
+# times (QN_AWG_FORMS / _HI, a bit a form: 55, 59, 64, the stamped traces of 41, 58, 47; 62 and 63, 58 split elsewhere; 41,
 # 44, 47 and fa19's 58, 60, 61 are always built), so it compiles in a fraction of the all-forms build. One object (-fPIC), linked twice: the
 # executable, and libawg_fa19.so for bench/cuda/attention_pair.py (ours and cuDNN interleaved in one process).
 # Writes /tmp/prebuild/fa19/{attention_check,libawg_fa19.so,build.log,build.rc}.
@@ -18,12 +18,16 @@ echo "$STAMP" > $P/stamp
 NVCC=${NVCC:-nvcc}
 command -v "$NVCC" >/dev/null 2>&1 || NVCC=/usr/local/cuda/bin/nvcc
 M=0
-for f in ${FA19_BUILD_FORMS:-55 59 62 63}; do M=$((M | (1 << f))); done
+H=0 # forms 64-127
+for f in ${FA19_BUILD_FORMS:-55 59 62 63 64}; do
+  if [ $f -lt 64 ]; then M=$((M | (1 << f))); else H=$((H | (1 << (f - 64)))); fi
+done
 printf -v MASK '0x%xull' $M
+printf -v MASKHI '0x%xull' $H
 # --split-compile 0: the TU's kernels (attention.cu's and attention_wg.cu's instances) optimized on every core;
 # -Xptxas -v: registers / spills of each form in build.log
 timeout 280 nice $NVCC --split-compile 0 -std=c++17 -O2 -lineinfo -gencode arch=compute_90a,code=sm_90a \
-  -Xcompiler -fPIC -DQN_AWG_FORMS=$MASK -Xptxas -v -Ikernels_cuda -Iinclude -Iformats -Ibase -Iengine/cuda \
+  -Xcompiler -fPIC -DQN_AWG_FORMS=$MASK -DQN_AWG_FORMS_HI=$MASKHI -Xptxas -v -Ikernels_cuda -Iinclude -Iformats -Ibase -Iengine/cuda \
   -c bench/cuda/attention_check.cu -o $P/attention_check.o > $P/build.log 2>&1 &&
   $NVCC -gencode arch=compute_90a,code=sm_90a -o $P/attention_check.part $P/attention_check.o >> $P/build.log 2>&1 &&
   $NVCC -shared -gencode arch=compute_90a,code=sm_90a -o $P/libawg_fa19.so $P/attention_check.o >> $P/build.log 2>&1 &&

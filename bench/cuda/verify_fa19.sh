@@ -14,7 +14,8 @@
 #     512 causal, 8k non-causal); per row the median TFLOP/s, the x-cuDNN ratio per round (median [quartiles,
 #     extremes]) and 58/41, 60/44, 61/47, 62/41, 63/41 (and 47/41, 44/41: the auto pick's bounds) per round the
 #     same way (> 1: the first faster);
-#  3. the traces of 41 (55) and 58 (59): cycles a step of block 0's consumer loop, 2k / 8k / 16k non-causal, 4k causal;
+#  3. the traces of 41 (55) and 58 (59): cycles a step of block 0's consumer loop, 2k / 8k / 16k non-causal, 4k / 512
+#     / 1k causal; and of 47 across its items (64: the item boundary's gap, an item's first tile, for 512-1k causal);
 #  4. ncu (speed of light, warp states) of 41 and 58 on 2k non-causal; a second attention_pair pass (other seed)
 #     if time is left; racecheck / synccheck of 58 and 61 on the small cases last.
 set -u
@@ -82,8 +83,8 @@ pair() { # pair N SEED
 pair 1 1919 $(($(left) - 12))
 # 3. traces (one timed round: the stamps come from one launch after it)
 if [ -x $BIN ] && [ $(left) -gt 8 ]; then
-  WGBENCH_SHAPES=9,10,2,4 WGBENCH_ROUNDS=1 timeout 8 $BIN wgbench $D/trace.csv 55,59 > $D/trace.log 2>&1
-  say "traces of 41 (55) and 58 (59) rc=$?"
+  WGBENCH_SHAPES=9,10,2,4,8,3 WGBENCH_ROUNDS=1 timeout 8 $BIN wgbench $D/trace.csv 55,59,64 > $D/trace.log 2>&1
+  say "traces of 41 (55), 58 (59) and 47 across its items (64) rc=$?"
   grep -E '^trace' $D/trace.log | tee -a $D/summary.txt
   pack
 fi
