@@ -925,6 +925,34 @@ __device__ __forceinline__ void qn_f8t_store_tma(const float (&acc)[BN / 8][4], 
 #endif
 
 #if QN_F8_HAVE
+/* fp819 (OE): qn_f8t_store_tma's products and rounding (STM's pairs: tokens 2t, 2t + 1 of group J, weight row half h)
+ * into registers, for stores issued later: pk[J][h] = the pair as stmatrix takes it. */
+template <typename OT, int BN>
+__device__ __forceinline__ void qn_f8t_pack(const float (&acc)[BN / 8][4], uint32_t (&pk)[BN / 8][2], const qn_f8_args &p,
+                                            int64_t nb, int64_t m0, int w4, int g, int t) {
+    float swr[2];
+#pragma unroll
+    for (int h = 0; h < 2; h++) {
+        const int64_t n = nb + w4 * 16 + g + 8 * h;
+        swr[h] = n < p.Np ? __ldg(p.sw + n) : 0.0f;
+    }
+#pragma unroll
+    for (int j0 = 0; j0 < BN / 8; j0 += 8) { /* scales 16 at a time, as qn_f8t_store_tma */
+        float xs[8][2];
+#pragma unroll
+        for (int j = 0; j < 8; j++)
+#pragma unroll
+            for (int c = 0; c < 2; c++) xs[j][c] = qn_f8_sx<BN>(p, m0 + 8 * (j0 + j) + 2 * t + c);
+#pragma unroll
+        for (int j = 0; j < 8; j++)
+#pragma unroll
+            for (int h = 0; h < 2; h++)
+                pk[j0 + j][h] = qn_f8_pack2<OT>(acc[j0 + j][2 * h] * swr[h] * xs[j][0], acc[j0 + j][2 * h + 1] * swr[h] * xs[j][1]);
+    }
+}
+#endif
+
+#if QN_F8_HAVE
 /* The TMA forms' producer (one thread): every K stage of this block's segments in order (segment k: the K stages
  * kb .. ke - 1 of one tile, seg_of(k, nt0, m0, kb, ke); all of them but in fp815's stream-K; the stages and their
  * barriers run on across segments: global step gs uses stage gs % S for the gs / S-th time), each stage = the token
@@ -1053,7 +1081,7 @@ __device__ __forceinline__ void qn_f8_skr_reset(unsigned *f, unsigned want) {
  * as any tile. Every block of the grid is resident at once (the host launches at most one per SM), so the owner's
  * wait cannot block a peer that has not started. Unsplit tiles: bit-identical to SK 0; split ones differ by the
  * f32 sums' association (checked against the reference). */
-template <int CW, int BN, int CL, int EPI, int TOK, int SK, int SS = 0, int PP = 0>
+template <int CW, int BN, int CL, int EPI, int TOK, int SK, int SS = 0, int PP = 0, int OE = 0>
 __global__ void __launch_bounds__(qn_f8t_cfg<CW, BN, EPI>::threads, qn_f8t_cfg<CW, BN, EPI>::min_blocks)
     qn_k_fp8_tma(qn_f8_args p, const __grid_constant__ CUtensorMap wmap, const __grid_constant__ CUtensorMap xmap,
                  const __grid_constant__ CUtensorMap ymap) {
@@ -1063,6 +1091,7 @@ __global__ void __launch_bounds__(qn_f8t_cfg<CW, BN, EPI>::threads, qn_f8t_cfg<C
     static_assert(!SK || (CL == 1 && !TOK), "stream-K: blocks alone");
     static_assert(!SS || (CW == 2 && (CL == 1 || TOK)), "fp818's SS form: two-consumer tiles, alone or along the tokens");
     static_assert(!PP || (SS && CW == 2 && BN == 128 && !SK && (CL == 1 || TOK)), "fp819's ping-pong: SS 128x128, no split");
+    static_assert(!OE || (SS && !PP && EPI && CW == 2 && !SK && CL == 1 && !TOK && BN % 64 == 0), "fp819's OE: SS, TMA store, no split");
     extern __shared__ __align__(128) uint8_t qn_f8_smem[];
     __shared__ __align__(8) uint64_t full_bar[S], empty_bar[S];
     /* the same offset in every block of a cluster (same kernel, same static layout): multicast lands alike */
@@ -1214,12 +1243,51 @@ __global__ void __launch_bounds__(qn_f8t_cfg<CW, BN, EPI>::threads, qn_f8t_cfg<C
         if (gj + S < total) qn_f8_release<CL>(qn_smem_u32(&empty_bar[(int)(gj % S)]), lane);
     };
     int64_t g0 = 0;
+    /* fp819 (OE, QUANTA_CUDA_FP8_OE): the epilogue split in two. At a tile's end the warpgroup only scales and rounds
+     * its outputs into pk (BN / 4 registers of bf16 / f16 pairs: the SS form has no A fragments, so 128 accumulators
+     * + these fit its 232), then starts the next tile; the boxes' shared stores (stmatrix, fp817's STM layout) and
+     * the TMA stores go one 64-token chunk per K stage between that stage's wgmma issue and its wait, so they run
+     * while the tensor pipe works instead of with both warpgroups stopped (~2.4 us a 128x256 tile in fp817's trace3).
+     * Same products, same rounding, same bytes as qn_f8t_store_tma with STM: y bit-identical. */
+    uint32_t cc = 0; /* EPI: the warpgroup's epilogue chunks so far (which box is next) */
+    uint32_t pk[OE ? BN / 8 : 1][2];
+    int pend = 0;          /* chunks of the last tile not stored yet (the last BN / 64 - pend stored) */
+    int64_t pnb = 0, pm0 = 0; /* their tile's first weight row (this warpgroup's) and first token */
+    uint8_t *const ep = EPI ? base + S * Cfg::stage + (wg - 1) * 2 * 8192 : NULL;
+    auto flush_one = [&]() {
+        const int ctid_ = tid - 128 * wg, cw_ = wg - 1, w4_ = warp & 3, g_ = lane >> 2, t_ = lane & 3;
+        const int q = BN / 64 - pend;
+        pend--;
+        uint8_t *box = ep + (cc++ & 1u) * 8192;
+        if (ctid_ == 0) qn_tma_store_wait_read<1>(); /* the store that last read this box is done reading */
+        qn_named_sync(2 + cw_, 128);
+        const int i = (4 * g_ + t_) >> 3, r = (4 * g_ + t_) & 7;
+#pragma unroll
+        for (int qq = 0; qq < (OE ? BN / 64 : 0); qq++) /* registers: the chunk by constant indices */
+            if (qq == q)
+#pragma unroll
+                for (int j = 0; j < 8; j += 2) {
+                    const int J = 8 * qq + j;
+                    const uint32_t v[4] = {pk[J][0], pk[J][1], pk[J + 1][0], pk[J + 1][1]};
+                    const int ml = 8 * (j + (i >> 1)) + r;
+                    qn_stmatrix_x4_trans(qn_smem_u32(box) + ml * 128 + ((((2 * w4_ + (i & 1)) ^ r)) << 4), v);
+                }
+        qn_tma_fence_smem();
+        qn_named_sync(2 + cw_, 128);
+        if (ctid_ == 0) {
+            qn_tma_store_2d(&ymap, qn_smem_u32(box), (int32_t)pnb, (int32_t)(pm0 + 64 * q));
+            qn_tma_store_commit();
+        }
+    };
+    if constexpr (OE == 0) (void)flush_one, (void)pnb, (void)pm0;
     auto step = [&](int64_t i, uint32_t (&a)[2][2][4], uint32_t (&a_prev)[2][2][4]) {
         const int64_t gi = g0 + i;
         const int s = (int)(gi % S);
         qn_mbar_wait(qn_smem_u32(&full_bar[s]), (uint32_t)((gi / S) & 1));
         if (SS) qn_f8t_stage_mma_ss<BN>(acc, qn_smem_u32(a_of(s)) + cw * 8192, qn_smem_u32(b_of(s)));
         else qn_f8t_stage_mma<BN>(acc, a, a_of(s) + (cw * 4 + w4) * 2048 + lane * 32, qn_smem_u32(b_of(s)));
+        if constexpr (OE != 0) /* fp819: one chunk of the last tile's outputs stored while this stage's wgmma run */
+            if (pend > 0) flush_one();
         qn_wg_wait<1>(); /* stage i - 1's wgmma are done: its registers and its stage are free */
         if (!SS) qn_wg_keep(a_prev);
         qn_wg_keep(acc);
@@ -1232,7 +1300,6 @@ __global__ void __launch_bounds__(qn_f8t_cfg<CW, BN, EPI>::threads, qn_f8t_cfg<C
         for (int q = 0; q < 2; q++)
 #pragma unroll
             for (int i = 0; i < 4; i++) a0[j][q][i] = a1[j][q][i] = 0u;
-    uint32_t cc = 0; /* EPI: the warpgroup's epilogue chunks so far (which box is next) */
     for (int64_t k = 0; k < nseg; k++) {
         int64_t nt0, m0, kb, ke;
         seg_of(k, nt0, m0, kb, ke);
@@ -1321,8 +1388,12 @@ __global__ void __launch_bounds__(qn_f8t_cfg<CW, BN, EPI>::threads, qn_f8t_cfg<C
         }
         const int64_t nb = (nt0 + cw * 4) * 16;
         if ((TOK && m0 >= p.M) || q_hi <= q_lo) { /* a token tile padding the last cluster row (sx ends at Mp), or no share */
+        } else if constexpr (OE != 0) { /* fp819: any chunks of the last tile still pending, then this tile's into pk */
+            while (pend > 0) flush_one();
+            if (p.yd == QN_DT_F16) qn_f8t_pack<__half, BN>(acc, pk, p, nb, m0, w4, g, t);
+            else qn_f8t_pack<__nv_bfloat16, BN>(acc, pk, p, nb, m0, w4, g, t);
+            pend = BN / 64, pnb = nb, pm0 = m0;
         } else if (EPI) { /* the host takes EPI with 2-byte y only */
-            uint8_t *ep = base + S * Cfg::stage + cw * 2 * 8192;
             if (p.stm) {
                 if (p.yd == QN_DT_F16)
                     qn_f8t_store_tma<__half, BN, true>(acc, p, &ymap, ep, nb, m0, w4, g, t, ctid, 2 + cw, cc, q_lo, q_hi);
@@ -1336,6 +1407,8 @@ __global__ void __launch_bounds__(qn_f8t_cfg<CW, BN, EPI>::threads, qn_f8t_cfg<C
         if (SK && red_want && ctid == 0) qn_f8_skr_reset(p.skf + cid * CW + cw, red_want);
         if (tr && k == ktr) qn_f8_stamp(tr, 3);
     }
+    if constexpr (OE != 0)
+        while (pend > 0) flush_one(); /* the block's last tile */
     if (EPI && ctid == 0) qn_tma_store_wait_all(); /* the last box is read before the block's memory goes */
     if (CL > 1) qn_cluster_sync();
     } /* PP */
@@ -1434,7 +1507,7 @@ template <int CW, int BN, int CL, int DEPTH> static int qn_f8_launch_ps(const qn
 /* fp813's TMA form: as many whole clusters as fit (as qn_f8_launch_ps), the two tensor maps encoded per call
  * (host arithmetic only, ~1 us): the weights' tiled codes as u64 [Np/16][Kp/64][128] in boxes of BM/16 row tiles
  * x 2 K tiles, the token-major codes as bytes [Mp][Kp] in boxes of BN / CL rows x 128, 128-byte swizzle. */
-template <int CW, int BN, int CL, int EPI, int TOK, int SK = 0, int SS = 0, int PP = 0>
+template <int CW, int BN, int CL, int EPI, int TOK, int SK = 0, int SS = 0, int PP = 0, int OE = 0>
 static int qn_f8t_launch(const qn_f8_args &a0, int sms, cudaStream_t s) {
     typedef qn_f8t_cfg<CW, BN, EPI> Cfg;
     static int resident = 0; /* blocks per SM (CL 1) or clusters on the device; a race only repeats the same query */
@@ -1445,14 +1518,14 @@ static int qn_f8t_launch(const qn_f8_args &a0, int sms, cudaStream_t s) {
     cfg.blockDim = dim3(Cfg::threads), cfg.dynamicSmemBytes = Cfg::smem, cfg.stream = s;
     cfg.attrs = at, cfg.numAttrs = CL > 1 ? 1 : 0;
     if (resident <= 0) {
-        cudaError_t e = cudaFuncSetAttribute(qn_k_fp8_tma<CW, BN, CL, EPI, TOK, SK, SS, PP>, cudaFuncAttributeMaxDynamicSharedMemorySize, Cfg::smem);
+        cudaError_t e = cudaFuncSetAttribute(qn_k_fp8_tma<CW, BN, CL, EPI, TOK, SK, SS, PP, OE>, cudaFuncAttributeMaxDynamicSharedMemorySize, Cfg::smem);
         if (e != cudaSuccess) return (int)e;
         int n = 0;
         if (CL > 1) {
             cfg.gridDim = dim3(CL * 64);
-            e = cudaOccupancyMaxActiveClusters(&n, qn_k_fp8_tma<CW, BN, CL, EPI, TOK, SK, SS, PP>, &cfg);
+            e = cudaOccupancyMaxActiveClusters(&n, qn_k_fp8_tma<CW, BN, CL, EPI, TOK, SK, SS, PP, OE>, &cfg);
         } else {
-            e = cudaOccupancyMaxActiveBlocksPerMultiprocessor(&n, qn_k_fp8_tma<CW, BN, CL, EPI, TOK, SK, SS, PP>, Cfg::threads, Cfg::smem);
+            e = cudaOccupancyMaxActiveBlocksPerMultiprocessor(&n, qn_k_fp8_tma<CW, BN, CL, EPI, TOK, SK, SS, PP, OE>, Cfg::threads, Cfg::smem);
         }
         if (e != cudaSuccess) return (int)e;
         if (n <= 0) return (int)cudaErrorInvalidConfiguration;
@@ -1506,7 +1579,7 @@ static int qn_f8t_launch(const qn_f8_args &a0, int sms, cudaStream_t s) {
                              64, CU_TENSOR_MAP_SWIZZLE_128B);
     if (e) return e;
     cfg.gridDim = dim3((unsigned)(clusters * CL));
-    const cudaError_t le = cudaLaunchKernelEx(&cfg, qn_k_fp8_tma<CW, BN, CL, EPI, TOK, SK, SS, PP>, a, wm, xm, ym);
+    const cudaError_t le = cudaLaunchKernelEx(&cfg, qn_k_fp8_tma<CW, BN, CL, EPI, TOK, SK, SS, PP, OE>, a, wm, xm, ym);
     return le != cudaSuccess ? (int)le : qn_cu_launch_status();
 }
 
@@ -1749,6 +1822,16 @@ QN_F8_ENV_SWITCH(qn_f8_env_ss, "QUANTA_CUDA_FP8_SS", '1', QN_F8_SS_DEFAULT)
 #endif
 QN_F8_ENV_SWITCH(qn_f8_env_pp, "QUANTA_CUDA_FP8_PP", '2', QN_F8_PP_DEFAULT)
 
+/* QUANTA_CUDA_FP8_OE (fp819): 1: the SS form (implied: the K-major copy is made at prepare time under OE=1 too) with
+ * its epilogue split (qn_k_fp8_tma OE: outputs scaled and rounded into registers at a tile's end, their shared and TMA
+ * stores issued one chunk per K stage of the next tile) on 0ts's two-consumer tiles 128x256 / 128x192 / 128x128 with
+ * the TMA store; the split-K groups and other tiles as SS. y bit-identical. 0 or unset: QN_F8_OE_DEFAULT (0 until a
+ * device run has timed it: bench/cuda/verify_fp819.sh). Read once. */
+#ifndef QN_F8_OE_DEFAULT
+#define QN_F8_OE_DEFAULT 0
+#endif
+QN_F8_ENV_SWITCH(qn_f8_env_oe, "QUANTA_CUDA_FP8_OE", '1', QN_F8_OE_DEFAULT)
+
 /* fp819: where the ping-pong form is taken. Each block keeps two 128x128 tiles in flight (one per warpgroup), the
  * 128x256 tile's work, so it is wanted where there are at least two 128x128 tiles per SM: below that a warpgroup
  * idles and the round-robin / groups routes (fp816) already fit the grid. Prediction, refitted by the device run. */
@@ -1896,7 +1979,9 @@ static int qn_f8_gemm(const qn_cuda_weight *w, const void *buf, int64_t M, int y
     const bool scale_pf = !(persist & 256), stm = (persist & 512) || (sk & 16) || qn_f8_env_stm(), tlast = persist & 1024;
     const bool tw = (sk & 32) || qn_f8_env_tw();
     /* fp818: SS asked for by the call (persist | 2048, sk | 64) or the switch, where the weight has its K-major copy */
-    const bool ss = ((persist & 2048) || (sk & 64) || qn_f8_env_ss()) && w->codes_k != NULL;
+    /* fp819's OE (persist | 8192, sk | 256, QUANTA_CUDA_FP8_OE) is a form of SS's 0ts: it asks for SS too */
+    const bool oe = (persist & 8192) || (sk & 256) || qn_f8_env_oe();
+    const bool ss = ((persist & 2048) || (sk & 64) || qn_f8_env_ss() || oe) && w->codes_k != NULL;
     /* fp819: the ping-pong form, forced by the call (persist | 4096: persist 4 with cluster 1, or 6 with cluster 2 along
      * the tokens) or where qn_f8_pp_pick takes it (sk | 128, or QUANTA_CUDA_FP8_PP), on the K-major copy only */
     const bool pp_force = (persist & 4096) || qn_f8_env_pp() == 2, pp_route = (sk & 128) || qn_f8_env_pp() == 1;
@@ -1950,6 +2035,11 @@ static int qn_f8_gemm(const qn_cuda_weight *w, const void *buf, int64_t M, int y
             const int tk = tile == 2 || tile == 5 ? tile : 1;
             if (ss_route) return epi ? qn_f8t_launch_sk<1, 1>(tk, a, sms, s) : qn_f8t_launch_sk<0, 1>(tk, a, sms, s);
             return epi ? qn_f8t_launch_sk<1>(tk, a, sms, s) : qn_f8t_launch_sk<0>(tk, a, sms, s);
+        }
+        if (ss_route && oe && epi && persist == 4) { /* fp819: 0ts SS with the epilogue's stores under the next tile */
+            if (t == 1) return qn_f8t_launch<2, 256, 1, 1, 0, 0, 1, 0, 1>(a, sms, s);
+            if (t == 2) return qn_f8t_launch<2, 128, 1, 1, 0, 0, 1, 0, 1>(a, sms, s);
+            if (t == 5) return qn_f8t_launch<2, 192, 1, 1, 0, 0, 1, 0, 1>(a, sms, s);
         }
         if (ss_route) /* fp818: 0ts / 0t with both operands from shared memory */
             return epi ? qn_f8t_launch_tile_ss<1>(t, a, sms, s) : qn_f8t_launch_tile_ss<0>(t, a, sms, s);

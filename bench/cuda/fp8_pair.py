@@ -22,7 +22,9 @@ sk6w = sk4 / sk6 with QUANTA_CUDA_FP8_TW=1 (a picked 128x128 as w128, no groups 
 forced, t256 = dflt (register form) with 128x256 forced, sw128 = w128 in the SS form (the peer's 128x128 1x2 cluster,
 both operands from shared memory); fp819: pp = the ping-pong form forced (128x128 tiles, one per consumer warpgroup, SS;
 persist 4 | 2048 | 4096), ppw = it in clusters of 2 along the tokens (the weights multicast), pps = sk4's route with
-the ping-pong form where its pick takes it (sk 4 | 128: QUANTA_CUDA_FP8_PP=1's route); "peer" alone: _scaled_mm only (for ncu).
+the ping-pong form where its pick takes it (sk 4 | 128: QUANTA_CUDA_FP8_PP=1's route), oe = ss0 with the split
+epilogue (a tile's stores under the next tile's K loop; persist 4 | 2048 | 8192), oes = ss with it (sk 4 | 64 | 256:
+QUANTA_CUDA_FP8_OE=1's route); "peer" alone: _scaled_mm only (for ncu).
 Each row also prints which routes sk4 / sk6 take there (groups or not: the host's models).
 Method: per row, every candidate warmed up (3 calls), then FP8_PAIR_REPS (default 5) rounds; in each round every
 candidate is timed once (CUDA events around 20 back-to-back calls, us per call), the order rotated each round. Printed:
@@ -148,7 +150,8 @@ def main():
                  "ss": sk(4 | 64, 0), "ss0": gemm(0, 1, 4 | 2048), "s128": gemm(2, 1, 4 | 2048),
                  "s256": gemm(1, 1, 4 | 2048), "s192": gemm(5, 1, 4 | 2048), "t256": gemm(1),
                  "sw128": gemm(2, 2, 6 | 2048),
-                 "pp": gemm(2, 1, 4 | 2048 | 4096), "ppw": gemm(2, 2, 6 | 2048 | 4096), "pps": sk(4 | 128, 0)}
+                 "pp": gemm(2, 1, 4 | 2048 | 4096), "ppw": gemm(2, 2, 6 | 2048 | 4096), "pps": sk(4 | 128, 0),
+                 "oe": gemm(0, 1, 4 | 2048 | 8192), "oes": sk(4 | 64 | 256, 0)}
         peer = lambda: torch._scaled_mm(x8, w8.t(), sx, sw, out_dtype=torch.bfloat16, use_fast_accum=True)
         cands = [("peer", peer)] + [(f, known[f]) for f in forms if f in known]
         if "quant" not in forms and forms != ["peer"]:  # peer: _scaled_mm alone (verify_fp816.sh's ncu of it)

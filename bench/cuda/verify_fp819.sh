@@ -4,7 +4,9 @@
 # shared memory, so one warpgroup's epilogue runs under the other's K loop; QUANTA_CUDA_FP8_PP=1 where its pick takes
 # the shape, 2 on every call; off) against the default (SK unset = 4), SS 128x128 cooperative (s128: the same tile
 # and bytes, both warpgroups on one tile) and torch._scaled_mm, timed INTERLEAVED in one process
-# (bench/cuda/fp8_pair.py loads our GEMM as libqnfp8.so beside torch). Replaces verify_fp817.sh / verify_fp818.sh.
+# (bench/cuda/fp8_pair.py loads our GEMM as libqnfp8.so beside torch); and the cooperative SS form with its epilogue
+# split (OE: a tile's outputs scaled into registers at its end, their stores issued one chunk per K stage of the next
+# tile; QUANTA_CUDA_FP8_OE=1, off). Replaces verify_fp817.sh / verify_fp818.sh.
 # Run after bench/e2e/run_h200.sh has built Quanta:
 #   VERIFY=bench/cuda/verify_fp819.sh bash bench/e2e/run_h200.sh build files verify
 # fp8_check and libqnfp8.so come from bench/cuda/prebuild_fp8.sh (/tmp/prebuild/fp8). Every step has its own
@@ -12,13 +14,14 @@
 #   1. fp8_check sanitize (small cases, every form; the ping-pong form on 132 / 1 / 3 SMs and in clusters of 2, its
 #      bits against SS 128x128's: must be equal);
 #   2. fp8_pair: the six rows under 0.9x in call 1 (08:30) + two passing rows the pick takes (sk4 = the default,
-#      pps = PP=1's route, pp = the ping-pong form forced, ppw = it in clusters of 2 along the tokens, s128);
+#      pps = PP=1's route, pp = the ping-pong form forced, ppw = it in clusters of 2 along the tokens, s128; ss = sk4's
+#      route in fp818's SS form, oes = the same with OE's split epilogue: QUANTA_CUDA_FP8_OE=1's route);
 #   3. conformance of the e4m3 matmuls through the engine: PP=1 (the switch as shipped: the K-major copy made at
-#      prepare time, the pick), SS=1 + PP=2 (the form on every call);
+#      prepare time, the pick), SS=1 + PP=2 (the form on every call), OE=1;
 #   4. fp8_check trace3 with FP8_CHECK_PP=1 (0ts; the ping-pong form's warpgroup 0 tile: K loop clocks per 64 of K
-#      against its 256 floor, epilogue; in clusters of 2; its last tile);
+#      against its 256 floor, epilogue; in clusters of 2; its last tile; 0ts with STM; 0ts SS with OE);
 #   5. fp8_check check: y within its bound of the float64 reference (NaN-poisoned), every form, PP bits;
-#   6. fp8_pair on all 30 rows (sk4, pps; the peer interleaved);
+#   6. fp8_pair on all 30 rows (sk4, pps, oes; the peer interleaved);
 #   7. compute-sanitizer racecheck / synccheck of the small cases;
 #   8. ncu (one warm launch) of the ping-pong form at 4096 x 13824 x 5120.
 # Without libqnfp8.so or torch: fp8_check time5 (ours alone).
@@ -34,14 +37,14 @@ cp $FC/build.log $D/prebuild.log 2> /dev/null
 [ -x $FC/fp8_check ] || { say "no prebuilt fp8_check: $(tail -2 $FC/build.log 2> /dev/null | tr '\n' ' ')"; VERDICT=FAIL; }
 PAIR=0
 [ -f $FC/libqnfp8.so ] && python3 -c 'import torch' 2> /dev/null && PAIR=1
-FORMS=sk4,pps,pp,ppw,s128
+FORMS=sk4,pps,pp,ppw,s128,ss,oes
 SMOKE=0
 
 if [ -x $FC/fp8_check ]; then
   # 1. small cases first: a deadlocked or wrong form shows in seconds, before the timings
   timeout 10 $FC/fp8_check sanitize > $D/fp8_smoke.txt 2>&1
   rc=$?; SMOKE=$rc; say "fp8_check sanitize (smoke: every form on 70 x 150 x 192 and 300 x 256 x 320, ping-pong included) rc=$rc"
-  [ $rc -eq 0 ] || { VERDICT=FAIL; FORMS=sk4,s128; say "ping-pong left out of the timings (smoke failed)"; }
+  [ $rc -eq 0 ] || { VERDICT=FAIL; FORMS=sk4,s128,ss; say "ping-pong and OE left out of the timings (smoke failed)"; }
   grep -E '^check|fp8_check:' $D/fp8_smoke.txt | sed 's/; e4m3 x costs.*against the unquantized x//' | tee -a $D/summary.txt
 fi
 
@@ -59,9 +62,10 @@ fi
 if [ -x $Q ] && [ $SMOKE -eq 0 ]; then
   . bench/cuda/fp8_conform_cases.sh
   fp8_cases $Q
-  say "conformance cases: $((${#ALL[@]} / 2)) (PP=1: the switch as shipped; SS=1 + PP=2: the ping-pong form on every call)"
+  say "conformance cases: $((${#ALL[@]} / 2)) (PP=1: the switch as shipped; SS=1 + PP=2: the ping-pong form on every call; OE=1)"
   CONFORM_S=6 conform pp1 QUANTA_CUDA_FP8_PP=1 -- "${ALL[@]}"
   CONFORM_S=6 conform pp2 QUANTA_CUDA_FP8_SS=1 QUANTA_CUDA_FP8_PP=2 -- "${ALL[@]}"
+  CONFORM_S=6 conform oe QUANTA_CUDA_FP8_OE=1 -- "${ALL[@]}"
 else
   say "no $Q or smoke failed: conformance skipped"; VERDICT=incomplete
 fi
@@ -80,9 +84,9 @@ if [ -x $FC/fp8_check ] && [ $(left) -gt 20 ]; then
   grep -E 'ping-pong|cases wrong|launch|fp8_check:' $D/fp8_check.txt | sed 's/; e4m3 x costs.*against the unquantized x//' | tee -a $D/summary.txt
 fi
 
-# 6. every row, the peer interleaved (sk4 = the default; pps = PP=1's route)
+# 6. every row, the peer interleaved (sk4 = the default; pps = PP=1's route; oes = OE=1's)
 if [ $PAIR = 1 ] && [ $(left) -gt 14 ]; then
-  F=sk4,pps; [ $SMOKE -eq 0 ] || F=sk4
+  F=sk4,pps,oes; [ $SMOKE -eq 0 ] || F=sk4
   FP8_PAIR_REPS=3 timeout $(($(left) - 8 < 10 ? $(left) - 8 : 10)) python3 bench/cuda/fp8_pair.py $FC/libqnfp8.so all $F > $D/pair_all.txt 2>&1
   say "fp8_pair all rows rc=$?"; tee -a $D/summary.txt < $D/pair_all.txt
 fi
@@ -108,7 +112,7 @@ if command -v ncu > /dev/null && [ -x $FC/fp8_check ] && [ $SMOKE -eq 0 ] && [ $
 fi
 
 {
-  echo "== fp819 summary ($VERDICT): smoke, fp8_pair (fp819 rows, interleaved with _scaled_mm), conformance (PP=1, SS=1 + PP=2), trace3, fp8_check check, fp8_pair all rows, sanitizers, ncu"
+  echo "== fp819 summary ($VERDICT): smoke, fp8_pair (fp819 rows, interleaved with _scaled_mm), conformance (PP=1, SS=1 + PP=2, OE=1), trace3, fp8_check check, fp8_pair all rows, sanitizers, ncu"
   grep -E 'cases wrong' $D/fp8_check.txt 2> /dev/null
   grep -hE '   pair$' $D/pair_fp819.txt 2> /dev/null
 } | tee -a $D/summary.txt
