@@ -1253,12 +1253,11 @@ __global__ void __launch_bounds__(qn_f8t_cfg<CW, BN, EPI>::threads, qn_f8t_cfg<C
     uint32_t pk[OE ? BN / 8 : 1][2];
     int pend = 0;          /* chunks of the last tile not stored yet (the last BN / 64 - pend stored) */
     int64_t pnb = 0, pm0 = 0; /* their tile's first weight row (this warpgroup's) and first token */
-    uint8_t *const ep = EPI ? base + S * Cfg::stage + (wg - 1) * 2 * 8192 : NULL;
     auto flush_one = [&]() {
         const int ctid_ = tid - 128 * wg, cw_ = wg - 1, w4_ = warp & 3, g_ = lane >> 2, t_ = lane & 3;
         const int q = BN / 64 - pend;
         pend--;
-        uint8_t *box = ep + (cc++ & 1u) * 8192;
+        uint8_t *box = base + S * Cfg::stage + cw_ * 2 * 8192 + (cc++ & 1u) * 8192;
         if (ctid_ == 0) qn_tma_store_wait_read<1>(); /* the store that last read this box is done reading */
         qn_named_sync(2 + cw_, 128);
         const int i = (4 * g_ + t_) >> 3, r = (4 * g_ + t_) & 7;
@@ -1394,6 +1393,7 @@ __global__ void __launch_bounds__(qn_f8t_cfg<CW, BN, EPI>::threads, qn_f8t_cfg<C
             else qn_f8t_pack<__nv_bfloat16, BN>(acc, pk, p, nb, m0, w4, g, t);
             pend = BN / 64, pnb = nb, pm0 = m0;
         } else if (EPI) { /* the host takes EPI with 2-byte y only */
+            uint8_t *ep = base + S * Cfg::stage + cw * 2 * 8192;
             if (p.stm) {
                 if (p.yd == QN_DT_F16)
                     qn_f8t_store_tma<__half, BN, true>(acc, p, &ymap, ep, nb, m0, w4, g, t, ctid, 2 + cw, cc, q_lo, q_hi);
