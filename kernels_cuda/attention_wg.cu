@@ -171,6 +171,9 @@ enum { F_PVH = 524288 };
 /* fa19, with F_PVH: the split point moved (where the queue is not ~3 deep, another split may be the one that pays):
  * F_PVLO a quarter of P . V's k16 steps before the S wait (the softmax starts soonest), F_PVHI three quarters */
 enum { F_PVLO = 1048576, F_PVHI = 2097152 };
+/* fa19 round 2 (call 2, H100 09:30: 63 = 41 + F_PVHI +3-4% over 41 on every row, 58 (half) +-0, 62 (quarter) -5%):
+ * the split point around three quarters — F_PV7: all but the last k16 step before the S wait, F_PV5: five eighths */
+enum { F_PV7 = 4194304, F_PV5 = 8388608 };
 /* F_TRACE: [consumer][tile][stamp], tiles past kTrT not stamped; stamps: loop top, K (and V) landed, turn held,
  * products issued, S done, softmax done, P . V done, P packed */
 constexpr int kTrT = 64, kTrS = 8;
@@ -363,7 +366,11 @@ __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const Params p, c
     static_assert(!SPL || (TQ && TO && !PER && !CL), "the split tail: the non-persistent TQ / TO forms");
     constexpr int NS = BN / 8, PK = BN / 16, TILE = C::tile, STAGE = C::stage, kRB = C::rb, kNT = C::nt;
     /* PVH: P . V's k16 steps issued before the S wait */
-    [[maybe_unused]] constexpr int PVA = (FL & F_PVLO) ? PK / 4 : (FL & F_PVHI) ? 3 * PK / 4 : PK / 2;
+    [[maybe_unused]] constexpr int PVA = (FL & F_PVLO)  ? PK / 4
+                                         : (FL & F_PVHI) ? 3 * PK / 4
+                                         : (FL & F_PV7)  ? PK - 1
+                                         : (FL & F_PV5)  ? 5 * PK / 8
+                                                         : PK / 2;
     constexpr bool QS = C::qs;
     /* 128-key tiles in the producer form: the consumers take the producer's registers (setmaxnreg: 232 each for
      * the 2 consumer warpgroups, 40 for the producer; 384 threads otherwise get 168). ptxas allocates per region:
@@ -1651,7 +1658,8 @@ int launch_t(const qn_cuda_attention_args *a, int vswap, char *err, size_t len) 
         const long long G = a->Hq / a->Hkv;
         if (C::rb % G != 0 || a->Nq >= (1LL << 31))
             return launch_t<T, FBN, FS, OV, WGN, WS, PP, SW, TMA, PER,
-                            FFL & ~(F_TQ | F_TO | F_LPT | F_RLATE | F_TRACE | F_SPLIT | F_PVH | F_PVLO | F_PVHI)>(
+                            FFL & ~(F_TQ | F_TO | F_LPT | F_RLATE | F_TRACE | F_SPLIT | F_PVH | F_PVLO | F_PVHI | F_PV7 |
+                                    F_PV5)>(
                 a, vswap, err, len);
         if constexpr ((FL & F_TO) != 0 && PER && KV2) {
             if (64 % G != 0) return launch_t<T, FBN, FS, OV, WGN, WS, PP, SW, TMA, PER, FFL & ~F_TO>(a, vswap, err, len);
@@ -1800,18 +1808,56 @@ template <typename T> int launch_v(const qn_cuda_attention_args *a, int variant,
     case QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOK: /* persistent pairs, K / V split, 2 Q buffers, an O stage */
         return launch_t<T, 128, 2, true, 3, true, true, true, true, true,
                         F_PAIR | F_CMASK | F_TQ | F_TO | F_KV2>(a, vswap, err, len);
-    /* fa19: 41, 44, 47 with P . V issued in halves around the row max (QUANTA_CUDA_ATTN_WG_PVH=1: the auto pick's
-     * forms; built by default so that the switch, and the engine's conformance of them, work in any build) */
-    case QN_CUDA_ATTN_WG_N128S3WSPTMAMTOH:
-        return launch_t<T, 128, 3, true, 3, true, true, true, true, false, F_CMASK | F_TQ | F_TO | F_PVH>(a, vswap, err,
-                                                                                                        len);
-    case QN_CUDA_ATTN_WG_N176S2WSPTMAMTOKH:
+    /* fa19: 41, 44, 47 with three quarters of P . V issued before the S wait, the rest after the row max
+     * (QUANTA_CUDA_ATTN_WG_PVH=1: the auto pick's forms; built by default so that the switch, and the engine's
+     * conformance of them, work in any build) */
+    case QN_CUDA_ATTN_WG_N128S3WSPTMAMTOHH:
+        return launch_t<T, 128, 3, true, 3, true, true, true, true, false,
+                        F_CMASK | F_TQ | F_TO | F_PVH | F_PVHI>(a, vswap, err, len);
+    case QN_CUDA_ATTN_WG_N176S2WSPTMAMTOKHH:
         return launch_t<T, 176, 2, true, 3, true, true, true, true, false,
-                        F_CMASK | F_TQ | F_TO | F_KV2 | F_PVH>(a, vswap, err, len);
-    case QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKH:
+                        F_CMASK | F_TQ | F_TO | F_KV2 | F_PVH | F_PVHI>(a, vswap, err, len);
+    case QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHH:
         return launch_t<T, 128, 2, true, 3, true, true, true, true, true,
-                        F_PAIR | F_CMASK | F_TQ | F_TO | F_KV2 | F_PVH>(a, vswap, err, len);
+                        F_PAIR | F_CMASK | F_TQ | F_TO | F_KV2 | F_PVH | F_PVHI>(a, vswap, err, len);
 #if QN_AWG_ALL_FORMS
+    /* fa19 research: P . V in halves (58, 60, 61), split at 7 / 8 (67) or 5 / 8 (68) of 41, 63 stamped (69) */
+    case QN_CUDA_ATTN_WG_N128S3WSPTMAMTOH:
+        if constexpr (want(QN_CUDA_ATTN_WG_N128S3WSPTMAMTOH))
+            return launch_t<T, 128, 3, true, 3, true, true, true, true, false, F_CMASK | F_TQ | F_TO | F_PVH>(a, vswap,
+                                                                                                            err, len);
+        else
+            break;
+    case QN_CUDA_ATTN_WG_N176S2WSPTMAMTOKH:
+        if constexpr (want(QN_CUDA_ATTN_WG_N176S2WSPTMAMTOKH))
+            return launch_t<T, 176, 2, true, 3, true, true, true, true, false,
+                            F_CMASK | F_TQ | F_TO | F_KV2 | F_PVH>(a, vswap, err, len);
+        else
+            break;
+    case QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKH:
+        if constexpr (want(QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKH))
+            return launch_t<T, 128, 2, true, 3, true, true, true, true, true,
+                            F_PAIR | F_CMASK | F_TQ | F_TO | F_KV2 | F_PVH>(a, vswap, err, len);
+        else
+            break;
+    case QN_CUDA_ATTN_WG_N128S3WSPTMAMTOH7:
+        if constexpr (want(QN_CUDA_ATTN_WG_N128S3WSPTMAMTOH7))
+            return launch_t<T, 128, 3, true, 3, true, true, true, true, false,
+                            F_CMASK | F_TQ | F_TO | F_PVH | F_PV7>(a, vswap, err, len);
+        else
+            break;
+    case QN_CUDA_ATTN_WG_N128S3WSPTMAMTOH5:
+        if constexpr (want(QN_CUDA_ATTN_WG_N128S3WSPTMAMTOH5))
+            return launch_t<T, 128, 3, true, 3, true, true, true, true, false,
+                            F_CMASK | F_TQ | F_TO | F_PVH | F_PV5>(a, vswap, err, len);
+        else
+            break;
+    case QN_CUDA_ATTN_WG_N128S3WSPTMAMTOHHX:
+        if constexpr (want(QN_CUDA_ATTN_WG_N128S3WSPTMAMTOHHX))
+            return launch_t<T, 128, 3, true, 3, true, true, true, true, false,
+                            F_CMASK | F_TQ | F_TO | F_PVH | F_PVHI | F_TRACE>(a, vswap, err, len);
+        else
+            break;
     case QN_CUDA_ATTN_WG_N128S3: if constexpr (want(QN_CUDA_ATTN_WG_N128S3)) return launch_t<T, 128, 3, false, 2>(a, vswap, err, len); else break;
     case QN_CUDA_ATTN_WG_N64S3: if constexpr (want(QN_CUDA_ATTN_WG_N64S3)) return launch_t<T, 64, 3, false, 2>(a, vswap, err, len); else break;
     case QN_CUDA_ATTN_WG_N64S4O: if constexpr (want(QN_CUDA_ATTN_WG_N64S4O)) return launch_t<T, 64, 4, true, 2>(a, vswap, err, len); else break;
@@ -1914,12 +1960,6 @@ template <typename T> int launch_v(const qn_cuda_attention_args *a, int variant,
                             F_CMASK | F_TQ | F_TO | F_PVH | F_PVLO>(a, vswap, err, len);
         else
             break;
-    case QN_CUDA_ATTN_WG_N128S3WSPTMAMTOHH: /* ... 6 of 8 */
-        if constexpr (want(QN_CUDA_ATTN_WG_N128S3WSPTMAMTOHH))
-            return launch_t<T, 128, 3, true, 3, true, true, true, true, false,
-                            F_CMASK | F_TQ | F_TO | F_PVH | F_PVHI>(a, vswap, err, len);
-        else
-            break;
     case QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKX: /* fa19: 47 with block 0's consumer loop stamped across its items */
         if constexpr (want(QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKX))
             return launch_t<T, 128, 2, true, 3, true, true, true, true, true,
@@ -1991,7 +2031,8 @@ extern "C" int qn_cuda_attn_wg_applies(const qn_cuda_attention_args *a) {
  * 47 n128s2wsptmapm2tok, 48 n128s2wsptmapm2tokd, 49 n128s3wsptmamtot, 50 n176s2wsptmamtokt, 51 n128s2wsptmapm2tokt,
  * 52 n128s3wsptmamtol, 53 n176s2wsptmamtokl, 54 n128s3wsptmamtor, 55 n128s3wsptmamtox, 56 n128s3wsptmamtols,
  * 57 n176s2wsptmamtokls, 58 n128s3wsptmamtoh, 59 n128s3wsptmamtohx, 60 n176s2wsptmamtokh, 61 n128s2wsptmapm2tokh,
- * 62 n128s3wsptmamtohl, 63 n128s3wsptmamtohh, 64 n128s2wsptmapm2tokx)
+ * 62 n128s3wsptmamtohl, 63 n128s3wsptmamtohh, 64 n128s2wsptmapm2tokx, 65 n176s2wsptmamtokhh, 66 n128s2wsptmapm2tokhh,
+ * 67 n128s3wsptmamtoh7, 68 n128s3wsptmamtoh5, 69 n128s3wsptmamtohhx)
  * picks the form, where this build has it (form_built)
  * QN_CUDA_ATTN_WG_AUTO runs, for side-by-side runs of the engine; unset or anything else: the pick by shape below.
  * Read once. */
@@ -2000,11 +2041,12 @@ extern "C" int qn_cuda_attn_wg_applies(const qn_cuda_attention_args *a) {
  * notes measured. Each form is two kernels (f16, bf16) and its fallbacks more: all 57 made this CI's longest compile. */
 static bool form_built(int v) {
     return (QN_AWG_ALL_FORMS && qn_awg::want(v)) || v == QN_CUDA_ATTN_WG_N128S3WSPTMAMTO || v == QN_CUDA_ATTN_WG_N176S2WSPTMAMTOK ||
-           v == QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOK || v == QN_CUDA_ATTN_WG_N128S3WSPTMAMTOH ||
-           v == QN_CUDA_ATTN_WG_N176S2WSPTMAMTOKH || v == QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKH;
+           v == QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOK || v == QN_CUDA_ATTN_WG_N128S3WSPTMAMTOHH ||
+           v == QN_CUDA_ATTN_WG_N176S2WSPTMAMTOKHH || v == QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHH;
 }
-/* QUANTA_CUDA_ATTN_WG_PVH=1 (fa19, off by default): the auto pick's forms 41 / 44 / 47 as 58 / 60 / 61 (P . V of the
- * tile before issued in two halves, the second after the row max: bit-identical). Read once. */
+/* QUANTA_CUDA_ATTN_WG_PVH=1 (fa19, off by default): the auto pick's forms 41 / 44 / 47 as 63 / 65 / 66 (three
+ * quarters of the tile before's P . V issued with Q . K^T, the rest after the row max: bit-identical; call 2, H100
+ * 09:30: 63 / 41 1.016-1.042 per round on all 13 rows, two passes; 65, 66 unmeasured then). Read once. */
 static bool pvh_env() {
     static std::atomic<int> v{-1};
     int x = v.load(std::memory_order_relaxed);
@@ -2051,9 +2093,11 @@ static int auto_variant(const qn_cuda_attention_args *a) {
     const int e = tile_env();
     if (e) return e;
     const bool h = pvh_env();
-    if (a->Nk <= (a->causal ? 2048 : 1536)) return h ? QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKH : QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOK;
-    if (a->Nk >= (a->causal ? 12288 : 8192)) return h ? QN_CUDA_ATTN_WG_N176S2WSPTMAMTOKH : QN_CUDA_ATTN_WG_N176S2WSPTMAMTOK;
-    return h ? QN_CUDA_ATTN_WG_N128S3WSPTMAMTOH : QN_CUDA_ATTN_WG_N128S3WSPTMAMTO;
+    if (a->Nk <= (a->causal ? 2048 : 1536))
+        return h ? QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHH : QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOK;
+    if (a->Nk >= (a->causal ? 12288 : 8192))
+        return h ? QN_CUDA_ATTN_WG_N176S2WSPTMAMTOKHH : QN_CUDA_ATTN_WG_N176S2WSPTMAMTOK;
+    return h ? QN_CUDA_ATTN_WG_N128S3WSPTMAMTOHH : QN_CUDA_ATTN_WG_N128S3WSPTMAMTO;
 }
 
 extern "C" int qn_cuda_attn_wg_launch(const qn_cuda_attention_args *a, int variant, char *err, size_t err_len) {

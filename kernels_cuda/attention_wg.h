@@ -88,6 +88,10 @@ enum { QN_CUDA_ATTN_WG_AUTO = 0, QN_CUDA_ATTN_WG_N128S2, QN_CUDA_ATTN_WG_N128S3,
        QN_CUDA_ATTN_WG_N128S3WSPTMAMTOHL, QN_CUDA_ATTN_WG_N128S3WSPTMAMTOHH,
        /* fa19: 47 with block 0's consumer loop stamped, tiles numbered across its items (the bench's trace) */
        QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKX,
+       /* fa19 round 2: 44 and 47 with 63's split (three quarters of P . V before the S wait: the switch's forms with
+        * 63), 41 split at 7 / 8 and 5 / 8, 63 stamped (the trace) */
+       QN_CUDA_ATTN_WG_N176S2WSPTMAMTOKHH, QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHH, QN_CUDA_ATTN_WG_N128S3WSPTMAMTOH7,
+       QN_CUDA_ATTN_WG_N128S3WSPTMAMTOH5, QN_CUDA_ATTN_WG_N128S3WSPTMAMTOHHX,
        QN_CUDA_ATTN_WG_NVARIANTS };
 /* Flag for the check: V's descriptor with its two byte offsets exchanged (a wrong reading of the MN-major
  * layout shows as a failure with one and a pass with the other). */

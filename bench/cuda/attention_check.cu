@@ -313,6 +313,11 @@ static const char *wg_name(int wg)
     case QN_CUDA_ATTN_WG_N128S3WSPTMAMTOHL: return "wg_n128s3wsptmamtohl";
     case QN_CUDA_ATTN_WG_N128S3WSPTMAMTOHH: return "wg_n128s3wsptmamtohh";
     case QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKX: return "wg_n128s2wsptmapm2tokx";
+    case QN_CUDA_ATTN_WG_N176S2WSPTMAMTOKHH: return "wg_n176s2wsptmamtokhh";
+    case QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHH: return "wg_n128s2wsptmapm2tokhh";
+    case QN_CUDA_ATTN_WG_N128S3WSPTMAMTOH7: return "wg_n128s3wsptmamtoh7";
+    case QN_CUDA_ATTN_WG_N128S3WSPTMAMTOH5: return "wg_n128s3wsptmamtoh5";
+    case QN_CUDA_ATTN_WG_N128S3WSPTMAMTOHHX: return "wg_n128s3wsptmamtohhx";
     default: return "wg_n128s2";
     }
 }
@@ -651,7 +656,7 @@ static void wg_check(bool small, const std::vector<int> &list)
                 vars[i] == QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOK || vars[i] == QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKD ||
                 vars[i] == QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKT || vars[i] == QN_CUDA_ATTN_WG_N128S3WSPTMAMTOLS ||
                 vars[i] == QN_CUDA_ATTN_WG_N176S2WSPTMAMTOKLS || vars[i] == QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKH ||
-                vars[i] == QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKX) {
+                vars[i] == QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKX || vars[i] == QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHH) {
                 /* the persistent forms again on 3 blocks: each loops over several row blocks, whatever the shape;
                  * (fa17) the split tail as if on 3 SMs: another tail (blocks mod 3) in clusters of 2, and the
                  * longest-first groups of k = 2 x 3 / (row blocks + 1) heads */
@@ -1006,6 +1011,10 @@ static void wg_bench(const char *path, const std::vector<int> &vars)
                 CK(cudaDeviceSynchronize());
                 trace_items_print(c);
             }
+        }
+        if (has(vars, QN_CUDA_ATTN_WG_N128S3WSPTMAMTOHHX)) { /* fa19 round 2: 63's */
+            printf("trace of 69 (63 = 41 + 6 of P . V's 8 k16 steps before the S wait):\n");
+            trace_print(c, [&] { launch(QN_CUDA_ATTN_WG_N128S3WSPTMAMTOHHX); });
         }
         if (has(vars, QN_CUDA_ATTN_WG_N128S3WSPTMAMTOHX)) { /* fa19: 58's (the "issue" stamp after Q . K^T and half of P . V) */
             printf("trace of 59 (58 = 41 + P . V in halves):\n");

@@ -19,7 +19,7 @@ NVCC=${NVCC:-nvcc}
 command -v "$NVCC" >/dev/null 2>&1 || NVCC=/usr/local/cuda/bin/nvcc
 M=0
 H=0 # forms 64-127
-for f in ${FA19_BUILD_FORMS:-55 59 62 63 64}; do
+for f in ${FA19_BUILD_FORMS:-55 64 67 68 69}; do
   if [ $f -lt 64 ]; then M=$((M | (1 << f))); else H=$((H | (1 << (f - 64)))); fi
 done
 printf -v MASK '0x%xull' $M
