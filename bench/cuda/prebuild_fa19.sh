@@ -1,9 +1,10 @@
 #!/bin/bash
 # prebuild_fa19.sh — bench/cuda/attention_check (nvcc, sm_90a) for verify_fa19.sh, built beside Quanta's build at the
 # top of a device call (bench/e2e/run_h200.sh starts every bench/*/prebuild_*.sh), with only the research forms it
-# times (QN_AWG_FORMS / _HI, a bit a form: 55, 59, 64, the stamped traces of 41, 58, 47; 62 and 63, 58 split elsewhere; 41,
-# 44, 47 and fa19's 58, 60, 61 are always built), so it compiles in a fraction of the all-forms build. One object (-fPIC), linked twice: the
-# executable, and libawg_fa19.so for bench/cuda/attention_pair.py (ours and cuDNN interleaved in one process).
+# uses (QN_AWG_FORMS / _HI, a bit a form: 55, 69, 64 the stamped traces of 41, 63, 47; 67, 68 = 41 split at 7 / 8,
+# 5 / 8; 41, 44, 47 and the switch's 63, 65, 66 are always built), so it compiles in a fraction of the all-forms
+# build (call 2: ~3 min beside the other prebuilds). One object (-fPIC), linked twice: the executable, and
+# libawg_fa19.so for bench/cuda/attention_pair.py (ours and cuDNN interleaved in one process).
 # Writes /tmp/prebuild/fa19/{attention_check,libawg_fa19.so,build.log,build.rc}.
 set -u
 cd "$(dirname "$0")/../.." || exit 1
