@@ -1035,8 +1035,41 @@ QN_INL void qn_i8_stage_x16(local uint4 *xq, local float *xd, const global float
             p[r] = (KEEP) ? f : p[r];                                                                          \
         }                                                                                                      \
     }
-/* R rows a warp, U pieces of each in flight a lane: qn_gemv_q8_i (4, 2), _i2 (2, 4), _i2u (2, 8: QUANTA_OPENCL_GEMVS_U=8) */
-#define QN_I8_KERNEL(NAME, R, U)                                                                               \
+/* block IT of the group, rows gb + ly·R ..: the walk (its first step from pre where PRE), the sums times the row
+ * scales stored */
+#define QN_I8_BLOCK(IT, R, U, PRE)                                                                             \
+    {                                                                                                          \
+        const long n0 = gb + ly * (R);                                                                         \
+        float sc[R], p[R];                                                                                     \
+        const global uint4 *wr[R];                                                                             \
+        _Pragma("unroll") for (int r = 0; r < (R); r++) {                                                      \
+            wr[r] = qn_q8_m1_row(min(n0 + r, N - 1), W0 + wo0, ws0, W1 + wo1, ws1, W2 + wo2, ws2, N0, N1, K, &sc[r]); \
+            p[r] = 0.0f;                                                                                       \
+        }                                                                                                      \
+        QN_IW_WALK(QN_I8_PIECE, R, U, PRE)                                                                     \
+        local float *rd = QN_S_RED(IT);                                                                        \
+        _Pragma("unroll") for (int r = 0; r < (R); r++) rd[(ly * QN_S_RW + r) * QN_GPU_RED + l] = p[r] * sc[r]; \
+        barrier(CLK_LOCAL_MEM_FENCE);                                                                          \
+        const int f = ly * QN_GPU_LX + l; /* output gb + f: warp f / R's row f % R */                          \
+        if (f < ry * (R)) {                                                                                    \
+            const long n = gb + f;                                                                             \
+            if (n < N) {                                                                                       \
+                long rr;                                                                                       \
+                const int i = qn_stack_row(n, N0, N1, &rr);                                                    \
+                qn_st(i == 0 ? y0 + yo0 : i == 1 ? y1 + yo1 : y2 + yo2, ydt, (size_t)rr,                       \
+                      qn_gpu_sum32(rd + ((f / (R)) * QN_S_RW + f % (R)) * QN_GPU_RED));                        \
+            }                                                                                                  \
+        }                                                                                                      \
+    }
+/* R rows a warp, U pieces of each in flight a lane: qn_gemv_q8_i (4, 2), _i2 (2, 4), _i2u (2, 8: QUANTA_OPENCL_GEMVS_U=8);
+ * PF (_i2up: QUANTA_OPENCL_GEMVS_PF=1 with U=8, clgemv19): the first block's first step (8 pieces of each row, 16
+ * uint4 a lane, clamped to the row) loaded before x is quantized, as qn_gemv_q4_i2p does. Why: at K = 11008 the
+ * group quantizes 688 pieces with 256 items, 3 dependent trips of L2 loads and ~60 instructions each, before any
+ * weight load is issued, and a warp's whole walk there is 3 steps (2 rows x 11008 bytes, 4 KB a row a step), so that
+ * wait is a large part of each warp's time (H100 06:40: _i2u 0.61 of the copy kernel at 4096x11008, _i 0.69 at
+ * 11008x4096 where K = 4096 is one trip). Block 0 is walked before the loop, so pre is dead after it (qn_gemv_q4_i's
+ * reason). The same sums in the same order as _i2u. */
+#define QN_I8_KERNEL(NAME, R, U, PF)                                                                           \
     kernel void NAME(const global uchar *W0, ulong wo0, long ws0, const global uchar *W1, ulong wo1, long ws1, \
                      const global uchar *W2, ulong wo2, long ws2, const global uchar *xb_, ulong xo,           \
                      global uchar *y0, ulong yo0, global uchar *y1, ulong yo1, global uchar *y2, ulong yo2,    \
@@ -1049,37 +1082,31 @@ QN_INL void qn_i8_stage_x16(local uint4 *xq, local float *xd, const global float
         QN_S_LOCAL_SPLIT(lm)                                                                                   \
         local uint4 *xq = (local uint4 *)lx;                                                                   \
         local float *xd = (local float *)(xq + 2 * nv);                                                        \
-        uint4 pre[1]; /* QN_IW_WALK's, unused */                                                               \
-        (void)pre;                                                                                             \
-        qn_i8_stage_x16(xq, xd, (const global float4 *)(xb_ + xo), nv);                                        \
-        for (int it = 0; it < iters; it++) {                                                                   \
-            const long gb = QN_S_BLOCK(it, R), n0 = gb + ly * (R);                                             \
-            if (gb >= N) break; /* uniform over the group */                                                   \
-            float sc[R], p[R];                                                                                 \
-            const global uint4 *wr[R];                                                                         \
+        uint4 pre[(U) * (R)]; /* unused without PF */                                                          \
+        if (PF) {                                                                                              \
+            const long n0 = QN_S_BLOCK(0, R) + ly * (R);                                                       \
             _Pragma("unroll") for (int r = 0; r < (R); r++) {                                                  \
-                wr[r] = qn_q8_m1_row(min(n0 + r, N - 1), W0 + wo0, ws0, W1 + wo1, ws1, W2 + wo2, ws2, N0, N1, K, &sc[r]); \
-                p[r] = 0.0f;                                                                                   \
-            }                                                                                                  \
-            QN_IW_WALK(QN_I8_PIECE, R, U, 0)                                                                   \
-            local float *rd = QN_S_RED(it);                                                                    \
-            _Pragma("unroll") for (int r = 0; r < (R); r++) rd[(ly * QN_S_RW + r) * QN_GPU_RED + l] = p[r] * sc[r]; \
-            barrier(CLK_LOCAL_MEM_FENCE);                                                                      \
-            const int f = ly * QN_GPU_LX + l; /* output gb + f: warp f / R's row f % R */                      \
-            if (f < ry * (R)) {                                                                                \
-                const long n = gb + f;                                                                         \
-                if (n < N) {                                                                                   \
-                    long rr;                                                                                   \
-                    const int i = qn_stack_row(n, N0, N1, &rr);                                                \
-                    qn_st(i == 0 ? y0 + yo0 : i == 1 ? y1 + yo1 : y2 + yo2, ydt, (size_t)rr,                   \
-                          qn_gpu_sum32(rd + ((f / (R)) * QN_S_RW + f % (R)) * QN_GPU_RED));                    \
-                }                                                                                              \
+                float unused;                                                                                  \
+                const global uint4 *pr = qn_q8_m1_row(min(n0 + r, N - 1), W0 + wo0, ws0, W1 + wo1, ws1, W2 + wo2, ws2, \
+                                                      N0, N1, K, &unused);                                     \
+                _Pragma("unroll") for (int u = 0; u < (U); u++) pre[u * (R) + r] = pr[min((long)l + u * QN_GPU_LX, nv - 1)]; \
             }                                                                                                  \
         }                                                                                                      \
+        qn_i8_stage_x16(xq, xd, (const global float4 *)(xb_ + xo), nv);                                        \
+        if (PF) {                                                                                              \
+            const long gb = QN_S_BLOCK(0, R);                                                                  \
+            QN_I8_BLOCK(0, R, U, 1)                                                                            \
+        }                                                                                                      \
+        for (int it = (PF) ? 1 : 0; it < iters; it++) {                                                        \
+            const long gb = QN_S_BLOCK(it, R);                                                                 \
+            if (gb >= N) break; /* uniform over the group */                                                   \
+            QN_I8_BLOCK(it, R, U, 0)                                                                           \
+        }                                                                                                      \
     }
-QN_I8_KERNEL(qn_gemv_q8_i, 4, QN_S_U)
-QN_I8_KERNEL(qn_gemv_q8_i2, 2, QN_G1_U)
-QN_I8_KERNEL(qn_gemv_q8_i2u, 2, 8)
+QN_I8_KERNEL(qn_gemv_q8_i, 4, QN_S_U, 0)
+QN_I8_KERNEL(qn_gemv_q8_i2, 2, QN_G1_U, 0)
+QN_I8_KERNEL(qn_gemv_q8_i2u, 2, 8, 0)
+QN_I8_KERNEL(qn_gemv_q8_i2up, 2, 8, 1)
 
 /* ---- M = 1 with the norm before it (QUANTA_OPENCL_NORM_GEMV=1): add_norm / rms_norm_add_norm / rms_norm,
  * then the q8 GEMV(s) reading its normed row ----

@@ -470,9 +470,10 @@ static int gemvs_shape(const qn_cl *s, const mm_args *m, size_t rows, int glu, i
     if ((xk == 0 || xk == 3) && o->rw == 2 && m->K >= 32 * 8 * 16 && ue && !strcmp(ue, "8")) o->xl |= 8; /* a whole step of 8 (H100 00:11:
         at K = 2048 the select step of 8 pieces, 4 of them past the row, halved 32000 x 2048's rate) */
     const char *pe = getenv("QUANTA_OPENCL_GEMVS_PF"); /* qn_gemv_q8_s: the first step's loads before x is staged */
-    /* qn_gemv_q4_i too, and there by default (PF=0 turns it off): measured with RW=2 above */
+    /* qn_gemv_q4_i too, and there by default (PF=0 turns it off): measured with RW=2 above; qn_gemv_q8_i2up (xk 3 at
+     * 2 rows a warp with U=8, clgemv19) only with PF=1 */
     const int pf = pe ? !strcmp(pe, "1") : xk == 2;
-    if (!glu && (((o->xl & 9) == 9 && xk == 0) || xk == 2) && pf) o->xl |= 16;
+    if (!glu && (((o->xl & 9) == 9 && (xk == 0 || xk == 3)) || xk == 2) && pf) o->xl |= 16;
     return 1;
 }
 
@@ -495,7 +496,11 @@ static quanta_status run_gemv_q8_gpu(qn_cl *s, const mm_args *m, const qn_node *
     const cl_int rnone = 0; /* no residual: the r and s arguments unused */
     const int q8i = q8_int(s, m);
     if (gemvs_shape(s, m, nt, 0, q8i ? 3 : 0, &sv)) { /* qn_gemv_q8_s (rw rows a warp) or qn_gemv_q8_i */
-        const qn_cl_kernel_id kid = !q8i ? QK_GEMV_Q8_S : sv.rw == 4 ? QK_GEMV_Q8_I : sv.xl & 8 ? QK_GEMV_Q8_I2U : QK_GEMV_Q8_I2;
+        const qn_cl_kernel_id kid = !q8i          ? QK_GEMV_Q8_S
+                                    : sv.rw == 4  ? QK_GEMV_Q8_I
+                                    : sv.xl & 16  ? QK_GEMV_Q8_I2UP
+                                    : sv.xl & 8   ? QK_GEMV_Q8_I2U
+                                                  : QK_GEMV_Q8_I2;
         qn_cl_arg a[] = {QA(t.wm[0]), QA(t.wo[0]), QA(t.ws[0]), QA(t.wm[1]), QA(t.wo[1]), QA(t.ws[1]), QA(t.wm[2]),
                          QA(t.wo[2]), QA(t.ws[2]), QA(m->x), QA(m->xo), QA(t.ym[0]), QA(t.yo[0]), QA(t.ym[1]),
                          QA(t.yo[1]), QA(t.ym[2]), QA(t.yo[2]), QA(m->ydt), QA(t.nn[0]), QA(t.nn[1]), QA(t.nn[2]),
@@ -503,11 +508,17 @@ static quanta_status run_gemv_q8_gpu(qn_cl *s, const mm_args *m, const qn_node *
                          QA(rnone), QA_LOCAL(sv.lbytes)};
         quanta_status st = qn_cl_set_args(s, kid, a, (int)(sizeof a / sizeof a[0]));
         if (st != QUANTA_OK) return st;
-        static const char *const names[4][2] = {{"matmul (gemv q8 s)", "matmul_multi (gemv q8 s)"},
+        static const char *const names[5][2] = {{"matmul (gemv q8 s)", "matmul_multi (gemv q8 s)"},
                                                 {"matmul (gemv q8 i)", "matmul_multi (gemv q8 i)"},
                                                 {"matmul (gemv q8 i2)", "matmul_multi (gemv q8 i2)"},
-                                                {"matmul (gemv q8 i2u)", "matmul_multi (gemv q8 i2u)"}};
-        const char *name = names[kid == QK_GEMV_Q8_S ? 0 : kid == QK_GEMV_Q8_I ? 1 : kid == QK_GEMV_Q8_I2 ? 2 : 3][multi != NULL];
+                                                {"matmul (gemv q8 i2u)", "matmul_multi (gemv q8 i2u)"},
+                                                {"matmul (gemv q8 i2up)", "matmul_multi (gemv q8 i2up)"}};
+        const int ni = kid == QK_GEMV_Q8_S    ? 0
+                       : kid == QK_GEMV_Q8_I   ? 1
+                       : kid == QK_GEMV_Q8_I2  ? 2
+                       : kid == QK_GEMV_Q8_I2U ? 3
+                                               : 4;
+        const char *name = names[ni][multi != NULL];
         return qn_cl_launch(s, kid, name, 2, sv.g, sv.l);
     }
     if (sets) { /* qn_gemv_q8_m1: 2 rows a warp */

@@ -7,9 +7,9 @@
  * steps and a tail, and K = 96: every chunk in the tail step. x has a chunk of zeros (its scale 0: the kernel must
  * not divide by it), a chunk with one value ~50x the others (its small values keep ~8 bits of the remainder plane),
  * and normal values. Each kernel form (q4: 4 or 2 rows a warp, each with or without the first step loaded before x
- * is quantized; q8: 4 rows, 2 rows, 2 rows with 8 pieces in flight) must be within 2e-4 of the output's largest
- * magnitude of the reference backend (the x rounding's error is ~1e-5 of it; a dropped plane or zero-point term
- * ~1e-3 or more), the forms of a format must agree bit for bit (the same sums in the same order), and the events
+ * is quantized; q8: 4 rows, 2 rows, 2 rows with 8 pieces in flight, that one with the first step loaded first)
+ * must be within 2e-4 of the output's largest magnitude of the reference backend (the x rounding's error is ~1e-5
+ * of it; a dropped plane or zero-point term ~1e-3 or more), the forms of a format must agree bit for bit (the same sums in the same order), and the events
  * table must list the kernel meant, so the test fails if a route silently stops being taken.
  * Exits 77 (SKIP) without an OpenCL device.
  */
@@ -78,8 +78,8 @@ static void check(quanta_dtype dt, int64_t N, int64_t K, int group, uint64_t sal
     ck_assert_msg(big > 0, "the reference output is all zero");
     /* q4: 4 rows a warp (qn_gemv_q4_i), 2 (_i2), each with the preloaded first step (_ip, _i2p; 3 warps a group
      * walking several blocks); q8: 4 rows (qn_gemv_q8_i), 2 (_i2, 3 warps a group, several blocks), 2 with 8 pieces
-     * in flight (_i2u, K >= 4096 only) */
-    static const char *const sets[2][NSET][11] = {
+     * in flight (_i2u, K >= 4096 only), the same with the preloaded first step (_i2up) */
+    static const char *const sets[2][NSET][13] = {
         {{"QUANTA_OPENCL_GEMVS_RW", "4", "QUANTA_OPENCL_GEMVS_PF", "0", NULL},
          {"QUANTA_OPENCL_GEMVS_RW", "2", "QUANTA_OPENCL_GEMVS_PF", "0", NULL},
          {"QUANTA_OPENCL_GEMVS_RW", "4", "QUANTA_OPENCL_GEMVS_PF", "1", "QUANTA_OPENCL_GEMVS_SETS", "3",
@@ -89,11 +89,13 @@ static void check(quanta_dtype dt, int64_t N, int64_t K, int group, uint64_t sal
          {"QUANTA_OPENCL_Q8I", "1", "QUANTA_OPENCL_GEMVS_RW", "2", "QUANTA_OPENCL_GEMVS_SETS", "3",
           "QUANTA_OPENCL_GEMVS_GPC", "1", NULL},
          {"QUANTA_OPENCL_Q8I", "1", "QUANTA_OPENCL_GEMVS_RW", "2", "QUANTA_OPENCL_GEMVS_U", "8", NULL},
-         {NULL}}};
+         /* and with its first step loaded before x is quantized (_i2up, clgemv19), 3 warps a group, several blocks */
+         {"QUANTA_OPENCL_Q8I", "1", "QUANTA_OPENCL_GEMVS_RW", "2", "QUANTA_OPENCL_GEMVS_U", "8", "QUANTA_OPENCL_GEMVS_PF",
+          "1", "QUANTA_OPENCL_GEMVS_SETS", "3", "QUANTA_OPENCL_GEMVS_GPC", "1", NULL}}};
     static const char *const knames[2][NSET] = {{"gemv q4 i)", "gemv q4 i2)", "gemv q4 ip)", "gemv q4 i2p)"},
-                                                {"gemv q8 i)", "gemv q8 i2)", "gemv q8 i2u)", NULL}};
+                                                {"gemv q8 i)", "gemv q8 i2)", "gemv q8 i2u)", "gemv q8 i2up)"}};
     const int q8 = dt == QUANTA_Q8;
-    const int nset = q8 ? (K >= 4096 ? 3 : 2) : NSET;
+    const int nset = q8 ? (K >= 4096 ? 4 : 2) : NSET; /* U=8 (and so PF) only at K >= 4096 */
     const char *const *kname = knames[q8];
     for (int v = 0; v < nset; v++) {
         char events[128];
