@@ -9,11 +9,13 @@
 #  1. q8 kernel rows at 4096x4096, 11008x4096, 4096x11008 (base8: the default, qn_gemv_q8_m1 / _s, and the copy at
 #     the GEMVs' bytes and at 1 KiB, the launch floor): q8i2u (Q8I=1 RW=2 U=8: clgemv17's best int8 form), q8i2up
 #     (the same with its first step loaded before x is quantized: qn_gemv_q8_i2up, new), q8i2upg (that at 2 groups a
-#     compute unit: GPC=2, one resident wave walking the row blocks, x quantized once a group)
+#     compute unit: GPC=2, one resident wave walking the row blocks, x quantized once a group), q8i2upx (i2up with
+#     x quantized 2 pieces an item at once: GEMVS_XB=1)
 #  2. the Q8I decision: decode tg128 -r 3 of the 1B Q8_0 file ($L1) and Gemma ($G), default and Q8I's best form
 #     alternated (D Q D Q), then 24 greedy tokens of each under both: the rule wants tg not slower and the same text
-#  3. q4 kernel rows (base4: the default qn_gemv_q4_i2p, the copy at q4's bytes), i4g (GPC=2), i4r4 (4 rows a warp,
-#     _ip) and the default again (the noise between two runs), q8 default again (base8b)
+#  3. q4 kernel rows (base4: the default qn_gemv_q4_i2p, the copy at q4's bytes), i4x (GEMVS_XB=1: x quantized 2
+#     chunks an item at once), i4g (GPC=2), the default again (the noise between two runs), the q8 default again
+#     (base8b), i4r4 (4 rows a warp, _ip)
 #  4. conformance on NVIDIA of qn_gemv_q8_i2up (GPC=1, 3 warps a group: several blocks a group) and the default, the
 #     kernels the events list in brackets
 #  5. CUDA's tg128 of both files (the decode ratio's denominator, same call)
@@ -60,15 +62,17 @@ krows() { # LABEL SHAPES DTYPES SECONDS ENV...: the kernel rows, events on
 krows base8 "$S3" q8 7 QUANTA_BENCH_COPY_KIB=1,8208,22016
 krows q8i2u "$S3" q8 5 $Q8B
 krows q8i2up "$S3" q8 5 $Q8B QUANTA_OPENCL_GEMVS_PF=1
+krows q8i2upx "$S3" q8 5 $Q8B QUANTA_OPENCL_GEMVS_PF=1 QUANTA_OPENCL_GEMVS_XB=1
 krows q8i2upg "$S3" q8 5 $Q8B QUANTA_OPENCL_GEMVS_PF=1 QUANTA_OPENCL_GEMVS_GPC=2
 
 # 3. q4 rows (before the decode when the files are not made yet)
 q4rows() {
   krows base4 "$S3" q4 6 QUANTA_BENCH_COPY_KIB=4400,11872
+  krows i4x "$S3" q4 5 QUANTA_OPENCL_GEMVS_XB=1
   krows i4g "$S3" q4 5 QUANTA_OPENCL_GEMVS_GPC=2
-  krows i4r4 "$S3" q4 5 QUANTA_OPENCL_GEMVS_RW=4
   krows base4b "$S3" q4 5
   krows base8b "$S3" q8 5
+  krows i4r4 "$S3" q4 5 QUANTA_OPENCL_GEMVS_RW=4
 }
 Q4DONE=0
 [ -f $CL_PRE/files.rc ] || { q4rows; Q4DONE=1; }

@@ -78,20 +78,21 @@ static void check(quanta_dtype dt, int64_t N, int64_t K, int group, uint64_t sal
     ck_assert_msg(big > 0, "the reference output is all zero");
     /* q4: 4 rows a warp (qn_gemv_q4_i), 2 (_i2), each with the preloaded first step (_ip, _i2p; 3 warps a group
      * walking several blocks); q8: 4 rows (qn_gemv_q8_i), 2 (_i2, 3 warps a group, several blocks), 2 with 8 pieces
-     * in flight (_i2u, K >= 4096 only), the same with the preloaded first step (_i2up) */
-    static const char *const sets[2][NSET][13] = {
+     * in flight (_i2u, K >= 4096 only), the same with the preloaded first step (_i2up); x quantized QN_I_XB pieces an
+     * item at once (GEMVS_XB=1) in q4's setting 2 and q8's 1 and 3 */
+    static const char *const sets[2][NSET][15] = {
         {{"QUANTA_OPENCL_GEMVS_RW", "4", "QUANTA_OPENCL_GEMVS_PF", "0", NULL},
          {"QUANTA_OPENCL_GEMVS_RW", "2", "QUANTA_OPENCL_GEMVS_PF", "0", NULL},
          {"QUANTA_OPENCL_GEMVS_RW", "4", "QUANTA_OPENCL_GEMVS_PF", "1", "QUANTA_OPENCL_GEMVS_SETS", "3",
-          "QUANTA_OPENCL_GEMVS_GPC", "1", NULL},
+          "QUANTA_OPENCL_GEMVS_GPC", "1", "QUANTA_OPENCL_GEMVS_XB", "1", NULL}, /* x quantized 2 chunks an item at once */
          {NULL}}, /* the default: 2 rows a warp with the preloaded step */
         {{"QUANTA_OPENCL_Q8I", "1", NULL},
          {"QUANTA_OPENCL_Q8I", "1", "QUANTA_OPENCL_GEMVS_RW", "2", "QUANTA_OPENCL_GEMVS_SETS", "3",
-          "QUANTA_OPENCL_GEMVS_GPC", "1", NULL},
+          "QUANTA_OPENCL_GEMVS_GPC", "1", "QUANTA_OPENCL_GEMVS_XB", "1", NULL},
          {"QUANTA_OPENCL_Q8I", "1", "QUANTA_OPENCL_GEMVS_RW", "2", "QUANTA_OPENCL_GEMVS_U", "8", NULL},
          /* and with its first step loaded before x is quantized (_i2up, clgemv19), 3 warps a group, several blocks */
          {"QUANTA_OPENCL_Q8I", "1", "QUANTA_OPENCL_GEMVS_RW", "2", "QUANTA_OPENCL_GEMVS_U", "8", "QUANTA_OPENCL_GEMVS_PF",
-          "1", "QUANTA_OPENCL_GEMVS_SETS", "3", "QUANTA_OPENCL_GEMVS_GPC", "1", NULL}}};
+          "1", "QUANTA_OPENCL_GEMVS_SETS", "3", "QUANTA_OPENCL_GEMVS_GPC", "1", "QUANTA_OPENCL_GEMVS_XB", "1", NULL}}};
     static const char *const knames[2][NSET] = {{"gemv q4 i)", "gemv q4 i2)", "gemv q4 ip)", "gemv q4 i2p)"},
                                                 {"gemv q8 i)", "gemv q8 i2)", "gemv q8 i2u)", "gemv q8 i2up)"}};
     const int q8 = dt == QUANTA_Q8;
