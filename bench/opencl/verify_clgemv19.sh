@@ -19,6 +19,7 @@
 #  4. conformance on NVIDIA of qn_gemv_q8_i2up (GPC=1, 3 warps a group: several blocks a group) and the default, the
 #     kernels the events list in brackets
 #  5. CUDA's tg128 of both files (the decode ratio's denominator, same call)
+#  6. ptxas -v registers of the int8 GEMVs from NVIDIA's cached PTX (bench/opencl/ptx_summary.py), if time is left
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 . bench/common/verifylib.sh clgemv19 ${VERIFY_S:-52}
@@ -148,6 +149,13 @@ tgc() { # LABEL FILE
 }
 tgc l1 $L1
 tgc g $G
+
+# 6. registers of the int8 GEMVs as NVIDIA's compiler made them (the cached PTX through ptxas -v: how many groups an SM holds)
+if [ $(left) -gt 10 ]; then
+  PATH=$PATH:/usr/local/cuda/bin PTX_KERNELS=qn_gemv_q8_i2u,qn_gemv_q8_i2up,qn_gemv_q8_i,qn_gemv_q4_i2p,qn_gemv_q4_s \
+    timeout $(( $(left) - 3 )) python3 bench/opencl/ptx_summary.py $CL_W/cache /tmp/clgemv19-ptx > $D/ptx.txt 2>&1
+  say "ptx summary rc=$?:"; grep -E '^ptxas' $D/ptx.txt | head -12 | tee -a $D/summary.txt
+fi
 
 printf "\n| kernel run | format shape | GB/s | of 256 MiB copy | of same-size copy | switches |\n|---|---|---|---|---|---|$TAB\n" | tee -a $D/summary.txt
 printf "\n| decode run (tg128 -r 3) | switches | tok/s | sd |\n|---|---|---|---|$ROWS\n" | tee -a $D/summary.txt
