@@ -1090,13 +1090,13 @@ QN_INL void qn_i8_stage_x16(local uint4 *xq, local float *xd, const global float
         }                                                                                                      \
     }
 /* R rows a warp, U pieces of each in flight a lane: qn_gemv_q8_i (4, 2), _i2 (2, 4), _i2u (2, 8: QUANTA_OPENCL_GEMVS_U=8);
- * PF (_i2up: QUANTA_OPENCL_GEMVS_PF=1 with U=8, clgemv19): the first block's first step (8 pieces of each row, 16
- * uint4 a lane, clamped to the row) loaded before x is quantized, as qn_gemv_q4_i2p does. Why: at K = 11008 the
+ * PF (_i2up: QUANTA_OPENCL_GEMVS_PF=1 with U=8, _ip: PF=1 at 4 rows; clgemv19): the first block's first step (U
+ * pieces of each row, 16 or 8 uint4 a lane, clamped to the row) loaded before x is quantized, as qn_gemv_q4_i2p does. Why: at K = 11008 the
  * group quantizes 688 pieces with 256 items, 3 dependent trips of L2 loads and ~60 instructions each, before any
  * weight load is issued, and a warp's whole walk there is 3 steps (2 rows x 11008 bytes, 4 KB a row a step), so that
  * wait is a large part of each warp's time (H100 06:40: _i2u 0.61 of the copy kernel at 4096x11008, _i 0.69 at
  * 11008x4096 where K = 4096 is one trip). Block 0 is walked before the loop, so pre is dead after it (qn_gemv_q4_i's
- * reason). The same sums in the same order as _i2u. */
+ * reason). The same sums in the same order as _i2u / _i. */
 #define QN_I8_KERNEL(NAME, R, U, PF)                                                                           \
     kernel void NAME(const global uchar *W0, ulong wo0, long ws0, const global uchar *W1, ulong wo1, long ws1, \
                      const global uchar *W2, ulong wo2, long ws2, const global uchar *xb_, ulong xo,           \
@@ -1135,6 +1135,7 @@ QN_I8_KERNEL(qn_gemv_q8_i, 4, QN_S_U, 0)
 QN_I8_KERNEL(qn_gemv_q8_i2, 2, QN_G1_U, 0)
 QN_I8_KERNEL(qn_gemv_q8_i2u, 2, 8, 0)
 QN_I8_KERNEL(qn_gemv_q8_i2up, 2, 8, 1)
+QN_I8_KERNEL(qn_gemv_q8_ip, 4, QN_S_U, 1)
 
 /* ---- M = 1 with the norm before it (QUANTA_OPENCL_NORM_GEMV=1): add_norm / rms_norm_add_norm / rms_norm,
  * then the q8 GEMV(s) reading its normed row ----

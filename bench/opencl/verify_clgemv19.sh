@@ -10,14 +10,15 @@
 #     the GEMVs' bytes and at 1 KiB, the launch floor): q8i2u (Q8I=1 RW=2 U=8: clgemv17's best int8 form), q8i2up
 #     (the same with its first step loaded before x is quantized: qn_gemv_q8_i2up, new), q8i2upg (that at 2 groups a
 #     compute unit: GPC=2, one resident wave walking the row blocks, x quantized once a group), q8i2upx (i2up with
-#     x quantized 2 pieces an item at once: GEMVS_XB=1)
+#     x quantized 2 pieces an item at once: GEMVS_XB=1), q8ip (Q8I's 4-row form, qn_gemv_q8_i, with its first step
+#     loaded before x is quantized: qn_gemv_q8_ip, new)
 #  2. the Q8I decision: decode tg128 -r 3 of the 1B Q8_0 file ($L1) and Gemma ($G), default and Q8I's best form
 #     alternated (D Q D Q), then 24 greedy tokens of each under both: the rule wants tg not slower and the same text
 #  3. q4 kernel rows (base4: the default qn_gemv_q4_i2p, the copy at q4's bytes), i4x (GEMVS_XB=1: x quantized 2
 #     chunks an item at once), i4g (GPC=2), the default again (the noise between two runs), the q8 default again
 #     (base8b), i4r4 (4 rows a warp, _ip)
-#  4. conformance on NVIDIA of qn_gemv_q8_i2up (GPC=1, 3 warps a group: several blocks a group) and the default, the
-#     kernels the events list in brackets
+#  4. conformance on NVIDIA of qn_gemv_q8_i2up (with XB) and _ip (GPC=1, 3 warps a group: several blocks a group) and
+#     the default, the kernels the events list in brackets
 #  5. CUDA's tg128 of both files (the decode ratio's denominator, same call)
 #  6. ptxas -v registers of the int8 GEMVs from NVIDIA's cached PTX (bench/opencl/ptx_summary.py), if time is left
 set -u
@@ -64,6 +65,7 @@ krows base8 "$S3" q8 7 QUANTA_BENCH_COPY_KIB=1,8208,22016
 krows q8i2u "$S3" q8 5 $Q8B
 krows q8i2up "$S3" q8 5 $Q8B QUANTA_OPENCL_GEMVS_PF=1
 krows q8i2upx "$S3" q8 5 $Q8B QUANTA_OPENCL_GEMVS_PF=1 QUANTA_OPENCL_GEMVS_XB=1
+krows q8ip "$S3" q8 5 QUANTA_OPENCL_Q8I=1 QUANTA_OPENCL_GEMVS_PF=1
 krows q8i2upg "$S3" q8 5 $Q8B QUANTA_OPENCL_GEMVS_PF=1 QUANTA_OPENCL_GEMVS_GPC=2
 
 # 3. q4 rows (before the decode when the files are not made yet)
@@ -133,7 +135,8 @@ conf() { # LABEL ENV...
   grep -E '^FAIL|rror' $D/conform_$label.txt | head -4 | tee -a $D/summary.txt
   pack
 }
-conf q8i2up $Q8B QUANTA_OPENCL_GEMVS_PF=1 QUANTA_OPENCL_GEMVS_SETS=3 QUANTA_OPENCL_GEMVS_GPC=1
+conf q8i2up $Q8B QUANTA_OPENCL_GEMVS_PF=1 QUANTA_OPENCL_GEMVS_SETS=3 QUANTA_OPENCL_GEMVS_GPC=1 QUANTA_OPENCL_GEMVS_XB=1
+conf q8ip QUANTA_OPENCL_Q8I=1 QUANTA_OPENCL_GEMVS_PF=1 QUANTA_OPENCL_GEMVS_SETS=3 QUANTA_OPENCL_GEMVS_GPC=1
 conf default
 [ -s $D/cl_build_log.txt ] && { say "program build log (first lines):"; head -c 1500 $D/cl_build_log.txt | tee -a $D/summary.txt; }
 
@@ -152,7 +155,7 @@ tgc g $G
 
 # 6. registers of the int8 GEMVs as NVIDIA's compiler made them (the cached PTX through ptxas -v: how many groups an SM holds)
 if [ $(left) -gt 10 ]; then
-  PATH=$PATH:/usr/local/cuda/bin PTX_KERNELS=qn_gemv_q8_i2u,qn_gemv_q8_i2up,qn_gemv_q8_i,qn_gemv_q4_i2p,qn_gemv_q4_s \
+  PATH=$PATH:/usr/local/cuda/bin PTX_KERNELS=qn_gemv_q8_i2u,qn_gemv_q8_i2up,qn_gemv_q8_i,qn_gemv_q8_ip,qn_gemv_q4_i2p,qn_gemv_q4_s \
     timeout $(( $(left) - 3 )) python3 bench/opencl/ptx_summary.py $CL_W/cache /tmp/clgemv19-ptx > $D/ptx.txt 2>&1
   say "ptx summary rc=$?:"; grep -E '^ptxas' $D/ptx.txt | head -12 | tee -a $D/summary.txt
 fi

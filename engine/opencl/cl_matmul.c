@@ -423,7 +423,7 @@ static size_t gemv1_sets(const qn_cl *s, const mm_args *m) {
  * clgemv15), QUANTA_OPENCL_GEMVS=0: the m1 kernels everywhere.
  * QUANTA_OPENCL_GEMVS_RW = rows a warp (4, the default, or 2: twice the warps; q4 too since clgemv16),
  * QUANTA_OPENCL_GEMVS_U=8 (q8 at 2 rows a warp: 8 pieces of each row in flight a lane, not 4),
- * QUANTA_OPENCL_GEMVS_PF=1 (with U=8 and x in local memory, matmul and multi, and in qn_gemv_q4_i: the first step's
+ * QUANTA_OPENCL_GEMVS_PF=1 (with U=8 and x in local memory, matmul and multi, in qn_gemv_q4_i and Q8I's 4-row and U=8 forms: the first step's
  * weight loads issued before x is staged), QUANTA_OPENCL_GEMVS_XB=1 (x staged with 4 loads an item in flight) and q4_xsplit's x: the kernels' flags word
  * (kernels_cl/gemv_gpu.cl QN_S_XL_*, QN_S_F_U8). Work-groups of
  * 32 x S items, S = QUANTA_OPENCL_GEMVS_SETS (1..8), by default 8 halved while that leaves fewer groups than
@@ -471,9 +471,10 @@ static int gemvs_shape(const qn_cl *s, const mm_args *m, size_t rows, int glu, i
         at K = 2048 the select step of 8 pieces, 4 of them past the row, halved 32000 x 2048's rate) */
     const char *pe = getenv("QUANTA_OPENCL_GEMVS_PF"); /* qn_gemv_q8_s: the first step's loads before x is staged */
     /* qn_gemv_q4_i too, and there by default (PF=0 turns it off): measured with RW=2 above; qn_gemv_q8_i2up (xk 3 at
-     * 2 rows a warp with U=8, clgemv19) only with PF=1 */
+     * 2 rows a warp with U=8) and qn_gemv_q8_ip (xk 3 at 4 rows) only with PF=1 (clgemv19) */
     const int pf = pe ? !strcmp(pe, "1") : xk == 2;
-    if (!glu && (((o->xl & 9) == 9 && (xk == 0 || xk == 3)) || xk == 2) && pf) o->xl |= 16;
+    const int pf_ok = (o->xl & 9) == 9 ? xk == 0 || xk == 3 : xk == 2 || (xk == 3 && o->rw == 4);
+    if (!glu && pf_ok && pf) o->xl |= 16;
     return 1;
 }
 
@@ -497,7 +498,7 @@ static quanta_status run_gemv_q8_gpu(qn_cl *s, const mm_args *m, const qn_node *
     const int q8i = q8_int(s, m);
     if (gemvs_shape(s, m, nt, 0, q8i ? 3 : 0, &sv)) { /* qn_gemv_q8_s (rw rows a warp) or qn_gemv_q8_i */
         const qn_cl_kernel_id kid = !q8i          ? QK_GEMV_Q8_S
-                                    : sv.rw == 4  ? QK_GEMV_Q8_I
+                                    : sv.rw == 4  ? (sv.xl & 16 ? QK_GEMV_Q8_IP : QK_GEMV_Q8_I)
                                     : sv.xl & 16  ? QK_GEMV_Q8_I2UP
                                     : sv.xl & 8   ? QK_GEMV_Q8_I2U
                                                   : QK_GEMV_Q8_I2;
@@ -508,16 +509,18 @@ static quanta_status run_gemv_q8_gpu(qn_cl *s, const mm_args *m, const qn_node *
                          QA(rnone), QA_LOCAL(sv.lbytes)};
         quanta_status st = qn_cl_set_args(s, kid, a, (int)(sizeof a / sizeof a[0]));
         if (st != QUANTA_OK) return st;
-        static const char *const names[5][2] = {{"matmul (gemv q8 s)", "matmul_multi (gemv q8 s)"},
+        static const char *const names[6][2] = {{"matmul (gemv q8 s)", "matmul_multi (gemv q8 s)"},
                                                 {"matmul (gemv q8 i)", "matmul_multi (gemv q8 i)"},
                                                 {"matmul (gemv q8 i2)", "matmul_multi (gemv q8 i2)"},
                                                 {"matmul (gemv q8 i2u)", "matmul_multi (gemv q8 i2u)"},
-                                                {"matmul (gemv q8 i2up)", "matmul_multi (gemv q8 i2up)"}};
+                                                {"matmul (gemv q8 i2up)", "matmul_multi (gemv q8 i2up)"},
+                                                {"matmul (gemv q8 ip)", "matmul_multi (gemv q8 ip)"}};
         const int ni = kid == QK_GEMV_Q8_S    ? 0
                        : kid == QK_GEMV_Q8_I   ? 1
                        : kid == QK_GEMV_Q8_I2  ? 2
                        : kid == QK_GEMV_Q8_I2U ? 3
-                                               : 4;
+                       : kid == QK_GEMV_Q8_I2UP ? 4
+                                                : 5;
         const char *name = names[ni][multi != NULL];
         return qn_cl_launch(s, kid, name, 2, sv.g, sv.l);
     }
