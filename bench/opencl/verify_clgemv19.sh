@@ -4,21 +4,18 @@
 # against the copy kernel moving the same bytes (QUANTA_BENCH_COPY_KIB: what one launch of that size reaches; an
 # upper bound, not a peer), and the flip decision for QUANTA_OPENCL_Q8I (the q8 int8 GEMV) in decode.
 # At most VERIFY_S (52) s; everything in $OUT/clgemv19/, packed as $OUT/clgemv19.tgz; summary.txt ends with the table
-# (label, shape, GB/s, of the 256 MiB copy, of the same-size copy). In this order (each step skipped when the budget
-# is short), the deciding rows first:
-#  1. q8 kernel rows at 4096x4096, 11008x4096, 4096x11008 (base8: the default, qn_gemv_q8_m1 / _s, and the copy at
-#     the GEMVs' bytes and at 1 KiB, the launch floor): q8i2u (Q8I=1 RW=2 U=8: clgemv17's best int8 form), q8i2up
-#     (the same with its first step loaded before x is quantized: qn_gemv_q8_i2up, new), q8i2upg (that at 2 groups a
-#     compute unit: GPC=2, one resident wave walking the row blocks, x quantized once a group), q8i2upx (i2up with
-#     x quantized 2 pieces an item at once: GEMVS_XB=1), q8ip (Q8I's 4-row form, qn_gemv_q8_i, with its first step
-#     loaded before x is quantized: qn_gemv_q8_ip, new)
-#  2. the Q8I decision: decode tg128 -r 3 of the 1B Q8_0 file ($L1) and Gemma ($G), default and Q8I's best form
-#     alternated (D Q D Q), then 24 greedy tokens of each under both: the rule wants tg not slower and the same text
-#  3. q4 kernel rows (base4: the default qn_gemv_q4_i2p, the copy at q4's bytes), i4x (GEMVS_XB=1: x quantized 2
-#     chunks an item at once), i4g (GPC=2), the default again (the noise between two runs), the q8 default again
-#     (base8b), i4r4 (4 rows a warp, _ip)
-#  4. conformance on NVIDIA of qn_gemv_q8_i2up (with XB) and _ip (GPC=1, 3 warps a group: several blocks a group) and
-#     the default, the kernels the events list in brackets
+# (label, shape, GB/s, of the 256 MiB copy, of the same-size copy). Round 2 (after the H100 call of 09:33, whose rows
+# chose these): in this order, each step skipped when the budget is short, the deciding rows first:
+#  1. q8 kernel rows at 4096x4096, 11008x4096, 4096x11008 (base8: the default, qn_gemv_q8_m1, and the copy at the
+#     GEMVs' bytes and at 1 KiB, the launch floor): q8auto (Q8I=1 GEMVS_RW=auto: qn_gemv_q8_ip at K <= 4096, _i2u
+#     above: 09:33's best form at each K), q8autog (that at 2 groups a compute unit, GPC=2), base8b (the noise)
+#  2. the Q8I decision: decode tg128 -r 3 of the 1B Q8_0 file ($L1) and Gemma ($G), default and Q8I=2 RW=auto (the
+#     int8 GEMV only above 1536 rows at K >= 2048: 09:33 had Q8I=1 +4% on the 1B, -12% on Gemma) alternated (D Q D
+#     Q), then 24 greedy tokens of each under both (text compared), and Gemma's per-kernel device time (events) under
+#     the default and under Q8I=1 RW=2 U=8 (which of its GEMVs lost the 12%)
+#  3. q4 kernel rows (base4: the default qn_gemv_q4_i2p, the copy at q4's bytes), i4auto (GEMVS_RW=auto: _ip at K <=
+#     4096, _i2p above; the same bits), i4autog (that with GPC=2), base4b
+#  4. conformance on NVIDIA of the auto forms with Q8I=2 (the kernels the events list in brackets) and the default
 #  5. CUDA's tg128 of both files (the decode ratio's denominator, same call)
 #  6. ptxas -v registers of the int8 GEMVs from NVIDIA's cached PTX (bench/opencl/ptx_summary.py), if time is left
 set -u
@@ -28,7 +25,8 @@ cd "$(dirname "$0")/../.." || exit 1
 say "gpu: $(nvidia-smi --query-gpu=name --format=csv,noheader 2>&1 | head -1); tree: $(git log --oneline -1 2>/dev/null | head -c 80)"
 [ $CL_OK = 1 ] || { pack; exit 0; }
 S3="4096x4096,11008x4096,4096x11008"
-Q8B="QUANTA_OPENCL_Q8I=1 QUANTA_OPENCL_GEMVS_RW=2 QUANTA_OPENCL_GEMVS_U=8" # Q8I's best form (H100 06:40)
+Q8B="QUANTA_OPENCL_Q8I=2 QUANTA_OPENCL_GEMVS_RW=auto" # the candidate default (H100 09:33)
+Q81="QUANTA_OPENCL_Q8I=1 QUANTA_OPENCL_GEMVS_RW=2 QUANTA_OPENCL_GEMVS_U=8" # 09:33's decode form
 TAB=""
 
 # KiB of the copy (read and written) moving a GEMV's weight bytes: q8 16.8 / 45.1 MB, q4 9.0 / 24.3 MB
@@ -61,21 +59,18 @@ krows() { # LABEL SHAPES DTYPES SECONDS ENV...: the kernel rows, events on
 }
 
 # 1. q8 rows (deciding: the int8 forms against the default)
+AUTO="QUANTA_OPENCL_Q8I=1 QUANTA_OPENCL_GEMVS_RW=auto"
 krows base8 "$S3" q8 7 QUANTA_BENCH_COPY_KIB=1,8208,22016
-krows q8i2u "$S3" q8 5 $Q8B
-krows q8i2up "$S3" q8 5 $Q8B QUANTA_OPENCL_GEMVS_PF=1
-krows q8i2upx "$S3" q8 5 $Q8B QUANTA_OPENCL_GEMVS_PF=1 QUANTA_OPENCL_GEMVS_XB=1
-krows q8ip "$S3" q8 5 QUANTA_OPENCL_Q8I=1 QUANTA_OPENCL_GEMVS_PF=1
-krows q8i2upg "$S3" q8 5 $Q8B QUANTA_OPENCL_GEMVS_PF=1 QUANTA_OPENCL_GEMVS_GPC=2
+krows q8auto "$S3" q8 5 $AUTO
+krows q8autog "$S3" q8 5 $AUTO QUANTA_OPENCL_GEMVS_GPC=2
+krows base8b "$S3" q8 5
 
 # 3. q4 rows (before the decode when the files are not made yet)
 q4rows() {
   krows base4 "$S3" q4 6 QUANTA_BENCH_COPY_KIB=4400,11872
-  krows i4x "$S3" q4 5 QUANTA_OPENCL_GEMVS_XB=1
-  krows i4g "$S3" q4 5 QUANTA_OPENCL_GEMVS_GPC=2
+  krows i4auto "$S3" q4 5 QUANTA_OPENCL_GEMVS_RW=auto
+  krows i4autog "$S3" q4 5 QUANTA_OPENCL_GEMVS_RW=auto QUANTA_OPENCL_GEMVS_GPC=2
   krows base4b "$S3" q4 5
-  krows base8b "$S3" q8 5
-  krows i4r4 "$S3" q4 5 QUANTA_OPENCL_GEMVS_RW=4
 }
 Q4DONE=0
 [ -f $CL_PRE/files.rc ] || { q4rows; Q4DONE=1; }
@@ -98,6 +93,13 @@ gen() { # LABEL FILE ENV...: 24 greedy tokens
   env "$@" timeout 4 $Q generate -m $f -n 24 --backend opencl --quiet > $D/gen_$label.txt 2> $D/gen_$label.err
   say "generate $label ($*) rc=$? $(md5sum < $D/gen_$label.txt | cut -c1-12)"
 }
+gev() { # LABEL FILE ENV...: 24 greedy tokens with the events table; its matmul lines
+  local label=$1 f=$2; shift 2
+  [ -f $f ] && [ $(left) -gt 5 ] || return
+  rm -f $D/ev_$label.txt
+  env "$@" QUANTA_OPENCL_EVENTS=$D/ev_$label.txt timeout 4 $Q generate -m $f -n 24 --backend opencl --quiet > $D/genev_$label.txt 2>&1
+  say "events $label ($*) rc=$?:"; grep -E '^matmul' $D/ev_$label.txt | head -8 | cut -c1-100 | tee -a $D/summary.txt
+}
 same_text() { # A B WHAT
   [ -s $D/gen_$1.txt ] && [ -s $D/gen_$2.txt ] || { say "greedy $3: not compared (missing)"; return; }
   cmp -s $D/gen_$1.txt $D/gen_$2.txt && say "greedy $3: same text" || say "greedy $3: TEXT DIFFERS"
@@ -108,24 +110,27 @@ tgo l1_d2 $L1
 tgo l1_q2 $L1 $Q8B
 gen l1_d $L1
 gen l1_q $L1 $Q8B
-same_text l1_d l1_q "1B Q8I (RW=2 U=8)"
+same_text l1_d l1_q "1B Q8I=2 RW=auto"
 tgo g_d1 $G
 tgo g_q1 $G $Q8B
 tgo g_d2 $G
 tgo g_q2 $G $Q8B
 gen g_d $G
 gen g_q $G $Q8B
-same_text g_d g_q "Gemma Q8I (RW=2 U=8)"
+same_text g_d g_q "Gemma Q8I=2 RW=auto"
+gev g_d $G
+gev g_q81 $G $Q81
 pack
 
 [ $Q4DONE = 1 ] || q4rows
 
 # 4. conformance on NVIDIA: q8 M = 1 products under the new kernel (matmul and the stacked multi; whole steps and tails
-#    at K = 4096 / 11008 / 5632), q4 ones under the default, and the defaults
+#    at K = 4096 / 11008 / 2048, 1600 rows: Q8I=2's threshold), q4 ones, under the auto forms and the defaults
 CASES=(--case "matmul:m=1,n=100,k=4096,w=q8,x=f32" --case "matmul:m=1,n=67,k=11008,w=q8,x=f32"
-  --case "matmul:m=1,n=300,k=5632,w=q8,x=f32" --case "matmul_multi:m=1,n=64,k=4096,w=q8,n1=40,n2=24,part=1,x=f32"
-  --case "matmul:m=1,n=67,k=1040,w=q8,x=f32" --case "matmul:m=1,n=64,k=4096,w=q4,g=32,x=f32"
-  --case "matmul:m=1,n=33,k=11008,w=q4,g=128,x=f32" --case "matmul:m=1,n=300,k=4096,w=q4,g=64,x=f32")
+  --case "matmul:m=1,n=1600,k=2048,w=q8,x=f32" --case "matmul:m=1,n=1600,k=1024,w=q8,x=f32"
+  --case "matmul_multi:m=1,n=1664,k=4096,w=q8,n1=1024,n2=320,part=1,x=f32" --case "matmul:m=1,n=67,k=1040,w=q8,x=f32"
+  --case "matmul:m=1,n=64,k=4096,w=q4,g=32,x=f32" --case "matmul:m=1,n=33,k=11008,w=q4,g=128,x=f32"
+  --case "matmul:m=1,n=300,k=4096,w=q4,g=64,x=f32")
 conf() { # LABEL ENV...
   local label=$1; shift
   [ $(left) -gt 3 ] || { say "conform $label skipped (time)"; return; }
@@ -135,8 +140,8 @@ conf() { # LABEL ENV...
   grep -E '^FAIL|rror' $D/conform_$label.txt | head -4 | tee -a $D/summary.txt
   pack
 }
-conf q8i2up $Q8B QUANTA_OPENCL_GEMVS_PF=1 QUANTA_OPENCL_GEMVS_SETS=3 QUANTA_OPENCL_GEMVS_GPC=1 QUANTA_OPENCL_GEMVS_XB=1
-conf q8ip QUANTA_OPENCL_Q8I=1 QUANTA_OPENCL_GEMVS_PF=1 QUANTA_OPENCL_GEMVS_SETS=3 QUANTA_OPENCL_GEMVS_GPC=1
+conf auto $Q8B
+conf auto_gpc $Q8B QUANTA_OPENCL_GEMVS_GPC=1 QUANTA_OPENCL_GEMVS_SETS=3
 conf default
 [ -s $D/cl_build_log.txt ] && { say "program build log (first lines):"; head -c 1500 $D/cl_build_log.txt | tee -a $D/summary.txt; }
 
@@ -154,8 +159,8 @@ tgc l1 $L1
 tgc g $G
 
 # 6. registers of the int8 GEMVs as NVIDIA's compiler made them (the cached PTX through ptxas -v: how many groups an SM holds)
-if [ $(left) -gt 10 ]; then
-  PATH=$PATH:/usr/local/cuda/bin PTX_KERNELS=qn_gemv_q8_i2u,qn_gemv_q8_i2up,qn_gemv_q8_i,qn_gemv_q8_ip,qn_gemv_q4_i2p,qn_gemv_q4_s \
+if [ $(left) -gt 12 ]; then
+  PATH=$PATH:/usr/local/cuda/bin PTX_KERNELS=qn_gemv_q8_i2u,qn_gemv_q8_ip,qn_gemv_q4_i2p,qn_gemv_q4_ip \
     timeout $(( $(left) - 3 )) python3 bench/opencl/ptx_summary.py $CL_W/cache /tmp/clgemv19-ptx > $D/ptx.txt 2>&1
   say "ptx summary rc=$?:"; grep -E '^ptxas' $D/ptx.txt | head -12 | tee -a $D/summary.txt
 fi
