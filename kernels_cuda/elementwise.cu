@@ -158,102 +158,167 @@ __device__ __forceinline__ float qn_norm_store(const qn_norm_args &a, void *y, i
  * instead of one chunk after another (~500 cycles of dependent shuffles and a division each); F32 (every operand
  * given f32), the dtypes fixed so that nvcc folds qn_ld / qn_st / qn_rounded to plain accesses (-27% instructions
  * on the main path, a smaller kernel). */
+/* V (mmq19, QUANTA_CUDA_NORM_V): a block of blockDim.x threads does the work of a block of V x blockDim.x (the
+ * width qn_cuda_rms_norm picks for D, 1024 for the 7B's 4096), each thread the slots of V of its threads: slot s
+ * (0 .. PER x V - 1) is element t + s x blockDim.x as before, and "thread" j = s % V's sum of squares is its slots
+ * s = j, j + V, .. in that order, then qn_block_sum_v adds the V x blockDim.x / 32 "warps'" sums as qn_block_sum
+ * adds the wider block's: the same sums in the same order, so the same bits. Why: with 1024 threads and 44-54
+ * registers a 7B row holds a whole SM alone (one block of 1024), so each row's chain — load, two block reductions,
+ * the double-precision inverse, the stores (the slab's block max and stores after them) — runs with no other row
+ * overlapping it: 1.4 TB/s at M = 2048 (H100 08:30, mmq18's normslab rows), and the slab's chain doubled the time.
+ * Blocks of 256 with four threads' slots each let four rows share an SM (<= 64 registers: __launch_bounds__). */
+template <int V> __device__ __forceinline__ float qn_block_sum_v(const float (&ss)[V], float *sh) {
+    if constexpr (V == 1) {
+        return qn_block_sum(ss[0], sh);
+    } else {
+        float v[V];
+#pragma unroll
+        for (int j = 0; j < V; j++) v[j] = ss[j];
+#pragma unroll
+        for (int o = 16; o > 0; o >>= 1)
+#pragma unroll
+            for (int j = 0; j < V; j++) v[j] += __shfl_xor_sync(0xffffffffu, v[j], o);
+        const int w = threadIdx.x >> 5, l = threadIdx.x & 31, nwp = blockDim.x >> 5, nw = nwp * V;
+        __syncthreads();
+        if (l == 0)
+#pragma unroll
+            for (int j = 0; j < V; j++) sh[w + nwp * j] = v[j]; /* "warp" w + nwp j: "threads" t + blockDim.x j */
+        __syncthreads();
+        float t = l < nw ? sh[l] : 0.0f;
+        for (int o = 16; o > 0; o >>= 1) t += __shfl_xor_sync(0xffffffffu, t, o);
+        return t;
+    }
+}
+
 /* SLAB (mmq18): the values as stored (TWO: y2's) also into the kept GEMM slab, by slab_store below. */
 /* Row blockIdx.x's slab: its largest |v| over the block (qn_block_max: every thread of the block calls this), the
- * power of two and scale of ggml_xslab.cuh (row scale only where live: rows past M have none), then per k the warp's
+ * power of two and scale of ggml_xslab.cuh (row scale only where live: rows past M have none), then per slot the warp's
  * 32-element block (lane = element, D % 256 == 0 so a block is all in the row or all past it): lane w < 16 takes word w's
  * two elements from their lanes and stores its 4 bytes (the block's 64 contiguous bytes of the token's 128). The prep
- * computes the same max, the same factor, the same v x f rounded once: the same bits. */
-template <int PER> __device__ __forceinline__ void qn_norm_slab_store(const qn_norm_args &a, const float (&v)[PER], bool live) {
+ * computes the same max, the same factor, the same v x f rounded once: the same bits. blockDim.x is a multiple of 64
+ * (D % 256 == 0 gives blocks of 256 or 1024 threads, V of them 256 or 512), so a warp's blocks are all of one parity
+ * (its half of the step) and its word, their elements and the token's row of the step are the same for every slot:
+ * computed once (mmq19; they were per slot). */
+template <int S> __device__ __forceinline__ void qn_norm_slab_store(const qn_norm_args &a, const float (&v)[S], bool live) {
     __shared__ float shm[32];
     float m0 = 0.0f;
 #pragma unroll
-    for (int k = 0; k < PER; k++) m0 = fmaxf(m0, fabsf(v[k]));
+    for (int k = 0; k < S; k++) m0 = fmaxf(m0, fabsf(v[k]));
     float inv, f = 0.0f;
     if (live) { /* uniform over the block */
         f = qn_xslab_factor(qn_block_max(m0, shm), &inv);
         if (threadIdx.x == 0) a.xts[blockIdx.x] = inv;
     }
     const int lane = threadIdx.x & 31, w = lane & 15;
-    const int64_t KT = a.D / QN_XSLAB_BK, m = blockIdx.x;
+    const int64_t KT = a.D / QN_XSLAB_BK, m = blockIdx.x, c0 = threadIdx.x >> 5, cs = blockDim.x >> 5; /* cs even */
+    int k0, k1;
+    const int wi = qn_xslab_word(a.perm, (c0 & 1) != 0, w, (int)(m % QN_XSLAB_NB), &k0, &k1);
+    uint32_t *row = reinterpret_cast<uint32_t *>(qn_xslab_row(a.xt, KT, QN_XSLAB_NB, m, c0)) + wi;
+    const int64_t step = (cs >> 1) * (int64_t)QN_XSLAB_NB * 32; /* words from slot to slot: cs / 2 steps of the tile */
 #pragma unroll
-    for (int k = 0; k < PER; k++) {
-        const int64_t d0 = (threadIdx.x & ~31) + (int64_t)k * blockDim.x;
-        if (d0 >= a.D) continue; /* uniform over the warp */
-        const int64_t c = d0 / 32;
-        int k0, k1;
-        const int wi = qn_xslab_word(a.perm, (c & 1) != 0, w, (int)(m % QN_XSLAB_NB), &k0, &k1);
+    for (int k = 0; k < S; k++) {
+        if (c0 + k * cs >= a.D / 32) break; /* uniform over the warp */
         const float x0 = __shfl_sync(0xffffffffu, v[k], k0), x1 = __shfl_sync(0xffffffffu, v[k], k1);
-        if (lane < 16)
-            reinterpret_cast<uint32_t *>(qn_xslab_row(a.xt, KT, QN_XSLAB_NB, m, c))[wi] = qn_xslab_pack(x0, x1, f);
+        if (lane < 16) row[k * step] = qn_xslab_pack(x0, x1, f);
     }
 }
-template <int PER, bool TWO, bool F32 = false, bool ILV = false, bool SLAB = false>
-__global__ void qn_k_rms_norm_regs(qn_norm_args a) {
+template <int PER, bool TWO, bool F32 = false, bool ILV = false, bool SLAB = false, int V = 1>
+__global__ void __launch_bounds__(1024 / V, V < 4 ? V : 3) qn_k_rms_norm_regs(qn_norm_args a) {
+    constexpr int S = PER * V; /* slots a thread */
     __shared__ float sh[32];
     if (F32) a.xd = a.rd = a.wd = a.pd = a.yd = a.w2d = QN_DT_F32;
     qn_pdl_begin();
     if (SLAB && (int64_t)blockIdx.x >= a.slab_rows) { /* the last tile's rows past M: zeros, as the prep writes them */
-        float z[PER];
+        float z[S];
 #pragma unroll
-        for (int k = 0; k < PER; k++) z[k] = 0.0f;
-        qn_norm_slab_store<PER>(a, z, false);
+        for (int k = 0; k < S; k++) z[k] = 0.0f;
+        qn_norm_slab_store<S>(a, z, false);
         return;
     }
     const int64_t base = (int64_t)blockIdx.x * a.D;
-    float v[PER], g[PER], q[PER], g2[PER];
-    float ss = 0.0f;
+    /* V > 1: the weights (L2-resident, one row for all rows) are loaded where used, not with x, to stay within 64
+     * registers; q (p: the residual) is a stream like x, so it is loaded with x. */
+    constexpr bool GEARLY = V == 1;
+    float v[S], g[GEARLY ? S : 1], q[S], g2[GEARLY ? S : 1];
+    float ss[V];
 #pragma unroll
-    for (int k = 0; k < PER; k++) {
+    for (int j = 0; j < V; j++) ss[j] = 0.0f;
+#pragma unroll
+    for (int k = 0; k < S; k++) {
         const int64_t d = threadIdx.x + (int64_t)k * blockDim.x;
-        v[k] = 0.0f, g[k] = 1.0f, q[k] = 0.0f, g2[k] = 1.0f;
+        v[k] = 0.0f, q[k] = 0.0f;
+        if constexpr (GEARLY) g[k] = 1.0f, g2[k] = 1.0f;
         if (d < a.D) {
             v[k] = qn_norm_in(a.xd, a.x, a.rd, a.r, base + d);
-            g[k] = qn_norm_gain(a, d);
+            if constexpr (GEARLY) g[k] = qn_norm_gain(a, d);
             if (a.p) q[k] = qn_ld(a.pd, a.p, base + d);
-            if (TWO && a.w2) g2[k] = a.plus_one ? 1.0f + qn_ld(a.w2d, a.w2, d) : qn_ld(a.w2d, a.w2, d);
+            if constexpr (GEARLY)
+                if (TWO && a.w2) g2[k] = a.plus_one ? 1.0f + qn_ld(a.w2d, a.w2, d) : qn_ld(a.w2d, a.w2, d);
         }
     }
     float inv = 1.0f;
     if (!TWO || !a.sum_only) { /* uniform over the block: all threads reach qn_block_sum's barriers or none */
 #pragma unroll
-        for (int k = 0; k < PER; k++) ss = qn_sq_acc(ss, v[k]);
-        inv = qn_norm_inv(qn_block_sum(ss, sh), a);
+        for (int k = 0; k < S; k++) ss[k % V] = qn_sq_acc(ss[k % V], v[k]);
+        inv = qn_norm_inv(qn_block_sum_v<V>(ss, sh), a);
     }
+    {
+        float gl[GEARLY ? 1 : S]; /* V > 1: the gains, all loaded before the first store (which may alias them) */
+        if constexpr (!GEARLY) {
 #pragma unroll
-    for (int k = 0; k < PER; k++) {
-        const int64_t d = threadIdx.x + (int64_t)k * blockDim.x;
-        if (d < a.D) {
-            float o = TWO && a.sum_only ? v[k] : qn_norm_out(v[k], inv, g[k]);
-            if (a.p) o = __fadd_rn(o, q[k]);
-            v[k] = qn_norm_store(a, a.y, base + d, o, !TWO && !ILV); /* TWO: the second norm's input, as stored */
-        } else {
-            v[k] = 0.0f;
+            for (int k = 0; k < S; k++) {
+                const int64_t d = threadIdx.x + (int64_t)k * blockDim.x;
+                gl[k] = d < a.D && !(TWO && a.sum_only) ? qn_norm_gain(a, d) : 1.0f;
+            }
+        }
+#pragma unroll
+        for (int k = 0; k < S; k++) {
+            const int64_t d = threadIdx.x + (int64_t)k * blockDim.x;
+            if (d < a.D) {
+                float o = TWO && a.sum_only ? v[k] : qn_norm_out(v[k], inv, GEARLY ? g[GEARLY ? k : 0] : gl[GEARLY ? 0 : k]);
+                if (a.p) o = __fadd_rn(o, q[k]);
+                v[k] = qn_norm_store(a, a.y, base + d, o, !TWO && !ILV); /* TWO: the second norm's input, as stored */
+            } else {
+                v[k] = 0.0f;
+            }
         }
     }
     if constexpr (TWO) { /* rms_norm_add_norm: the next norm of the stored sum, as qn_k_rms_norm_regs would */
-        float ss2 = 0.0f;
+        float ss2[V];
 #pragma unroll
-        for (int k = 0; k < PER; k++) ss2 = qn_sq_acc(ss2, v[k]);
-        const float inv2 = qn_norm_inv(qn_block_sum(ss2, sh), a);
+        for (int j = 0; j < V; j++) ss2[j] = 0.0f;
 #pragma unroll
-        for (int k = 0; k < PER; k++) {
+        for (int k = 0; k < S; k++) ss2[k % V] = qn_sq_acc(ss2[k % V], v[k]);
+        float gl2[GEARLY ? 1 : S];
+        if constexpr (!GEARLY) { /* issued before the reduction's barriers: their latency hides behind it */
+#pragma unroll
+            for (int k = 0; k < S; k++) {
+                const int64_t d = threadIdx.x + (int64_t)k * blockDim.x;
+                gl2[k] = 1.0f;
+                if (d < a.D && a.w2) gl2[k] = a.plus_one ? 1.0f + qn_ld(a.w2d, a.w2, d) : qn_ld(a.w2d, a.w2, d);
+            }
+        }
+        const float inv2 = qn_norm_inv(qn_block_sum_v<V>(ss2, sh), a);
+#pragma unroll
+        for (int k = 0; k < S; k++) {
             const int64_t d = threadIdx.x + (int64_t)k * blockDim.x;
-            if (d < a.D) v[k] = qn_norm_store(a, a.y2, base + d, qn_norm_out(v[k], inv2, g2[k]), !ILV);
+            if (d < a.D)
+                v[k] = qn_norm_store(a, a.y2, base + d,
+                                     qn_norm_out(v[k], inv2, GEARLY ? g2[GEARLY ? k : 0] : gl2[GEARLY ? 0 : k]), !ILV);
         }
     }
-    if constexpr (SLAB) qn_norm_slab_store<PER>(a, v, true); /* v: the values as stored, 0 past D */
-    if (ILV && a.xq) { /* the codes of the values just stored (TWO: y2's), the warp's PER chunks at once */
+    if constexpr (SLAB) qn_norm_slab_store<S>(a, v, true); /* v: the values as stored, 0 past D */
+    if (ILV && a.xq) { /* the codes of the values just stored (TWO: y2's), the warp's S chunks at once */
         const int64_t w0 = threadIdx.x & ~31;
-        float vs[PER];
-        bool live[PER];
-        int64_t ch[PER];
+        float vs[S];
+        bool live[S];
+        int64_t ch[S];
 #pragma unroll
-        for (int k = 0; k < PER; k++) {
+        for (int k = 0; k < S; k++) {
             const int64_t d0 = w0 + (int64_t)k * blockDim.x; /* D % 32 == 0: a chunk is all in the row or all past */
             vs[k] = v[k], live[k] = d0 < a.D, ch[k] = (base + d0) / 32;
         }
-        qn_ggml_quantize_chunks<PER>(vs, live, ch, a.xq, a.dx, a.sx, a.xl, a.sl);
+        qn_ggml_quantize_chunks<S>(vs, live, ch, a.xq, a.dx, a.sx, a.xl, a.sl);
     }
 }
 
@@ -281,10 +346,35 @@ static bool norm_lean_on(int threads) {
     return v == 1 || (v == 2 && threads == 256);
 }
 
-template <bool TWO> static void (*norm_regs_kernel(const qn_norm_args &a, int threads))(qn_norm_args) {
+/* QUANTA_CUDA_NORM_V (mmq19; qn_cuda_norm_v for benchmarks, -1: read the variable): the register kernel's rows of
+ * blocks of 1024 threads (1024 <= D <= 4096) past 64 rows, with no int8 codes (the GEMV's rows), in blocks of 1024 / V
+ * threads each doing V threads' slots (qn_k_rms_norm_regs: the same bits). 1 (off) by default until measured; 2 or 4. */
+std::atomic<int> qn_cuda_norm_v{-1};
+static int norm_v(const qn_norm_args &a, int64_t rows, int threads) {
+    int v = qn_cuda_norm_v.load(std::memory_order_relaxed);
+    if (v < 0) {
+        const char *e = getenv("QUANTA_CUDA_NORM_V");
+        v = e && !strcmp(e, "4") ? 4 : e && !strcmp(e, "2") ? 2 : 1;
+        qn_cuda_norm_v.store(v, std::memory_order_relaxed);
+    }
+    return threads == 1024 && !a.xq && rows > 64 ? v : 1;
+}
+
+template <bool TWO, int V> static void (*norm_regs_v(const qn_norm_args &a))(qn_norm_args) {
+    if (a.xt) return norm_all_f32(a) ? qn_k_rms_norm_regs<4, TWO, true, false, true, V> : qn_k_rms_norm_regs<4, TWO, false, false, true, V>;
+    return norm_all_f32(a) ? qn_k_rms_norm_regs<4, TWO, true, false, false, V> : qn_k_rms_norm_regs<4, TWO, false, false, false, V>;
+}
+
+/* The register kernel for a (rows of it, blocks of *threads, which V divides). */
+template <bool TWO> static void (*norm_regs_kernel(const qn_norm_args &a, int64_t rows, int *threads))(qn_norm_args) {
+    const int v = norm_v(a, rows, *threads);
+    if (v > 1) {
+        *threads /= v;
+        return v == 4 ? norm_regs_v<TWO, 4>(a) : norm_regs_v<TWO, 2>(a);
+    }
     if (a.xt) /* the slab's rows (mmq18); no codes then (the GEMV's rows are fewer than the GEMM's) */
         return norm_all_f32(a) ? qn_k_rms_norm_regs<4, TWO, true, false, true> : qn_k_rms_norm_regs<4, TWO, false, false, true>;
-    if (!norm_lean_on(threads)) return qn_k_rms_norm_regs<4, TWO>;
+    if (!norm_lean_on(*threads)) return qn_k_rms_norm_regs<4, TWO>;
     return norm_all_f32(a) ? qn_k_rms_norm_regs<4, TWO, true, true> : qn_k_rms_norm_regs<4, TWO, false, true>;
 }
 
@@ -325,7 +415,9 @@ extern "C" int qn_cuda_rms_norm(int x_dtype, const void *x, int r_dtype, const v
         }
         const unsigned grid = norm_slab_args(a, slab, rows, D);
         if (a.xt) quantize = false;
-        const int e = qn_launch(norm_regs_kernel<false>(a, threads), grid, threads, 0, st, a);
+        int bt = threads;
+        void (*k)(qn_norm_args) = norm_regs_kernel<false>(a, rows, &bt);
+        const int e = qn_launch(k, grid, bt, 0, st, a);
         if (!e && quantize && xq_done) *xq_done = 1;
         if (!e && a.xt) slab->done = 1;
         return e;
@@ -355,7 +447,9 @@ static int norm_two(int sum_only, int x_dtype, const void *x, int r_dtype, const
     }
     const unsigned grid = norm_slab_args(a, slab, rows, D);
     if (a.xt) quantize = false;
-    const int e = qn_launch(norm_regs_kernel<true>(a, threads), grid, threads, 0, (cudaStream_t)stream, a);
+    int bt = threads;
+    void (*k)(qn_norm_args) = norm_regs_kernel<true>(a, rows, &bt);
+    const int e = qn_launch(k, grid, bt, 0, (cudaStream_t)stream, a);
     if (!e && quantize && xq_done) *xq_done = 1;
     if (!e && a.xt) slab->done = 1;
     return e;

@@ -31,9 +31,14 @@
  * QUANTA_CUDA_GGML_XKEEP=1).
  * mmq18: "normslab" (q4_0 / q8_0, MMQ_BENCH_NEW=17): rms_norm(x) writing the kept slab (QUANTA_CUDA_GGML_NORM_SLAB=1)
  * against the prep of its result, byte for byte, and the GEMMs on each bit for bit; one line (normslab() below).
+ * mmq19: after it, "normv" lines (normv() below): the norms in blocks of 1024 / V threads (QUANTA_CUDA_NORM_V = 1, 2, 4:
+ * qn_cuda_norm_v) — rms_norm (no weight, as normslab's) and add_norm (LLaMA's residual add and the next norm, with a
+ * weight: the prefill's norm before q/k/v and gate/up) — each result compared byte for byte with V = 1's, each slab
+ * with the prep of its result; times of the norm alone and with its slab.
  */
 #include <cuda_runtime.h>
 
+#include <atomic>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
@@ -50,6 +55,8 @@ extern "C" int qn_cuda_pdl_on;
 int qn_cuda_pdl_on = 0;
 /* kernels_cuda/ggml_mmq_ws_wg.cu: the activation prep's max pass with 1 or 4 loads in flight (QUANTA_CUDA_GGML_PREP_MU) */
 extern int qn_cuda_ggml_mmq_prep_mu;
+/* kernels_cuda/elementwise.cu: QUANTA_CUDA_NORM_V (mmq19), -1 reads the variable */
+extern std::atomic<int> qn_cuda_norm_v;
 
 static uint64_t rng = 0x9E3779B97F4A7C15ull;
 static uint32_t next32() { /* xorshift64* */
@@ -157,6 +164,98 @@ static void normslab(const char *name, int dt, const uint8_t *w, int64_t N, int6
            done && !db && !ds && !dy ? "SAME" : "DIFFERENT", tn, ts, tp, tp - (ts - tn));
     fflush(stdout);
     cudaFree(xn), cudaFree(xs2), cudaFree(ya), cudaFree(yb);
+}
+
+/* mmq19 ("normv", with "normslab"): the norms in blocks of 1024 / V threads against V = 1 (the same bits wanted: each
+ * result byte for byte), each slab against the prep of its result (qn_cuda_ggml_mmq_noprep = 2 into xpb), times with and
+ * without the slab. which 0: rms_norm(x) (no weight); 1: add_norm (y = x + r, y2 = rms_norm(y) * w, r and w random). */
+static void normv(const char *name, int dt, const uint8_t *w, int64_t N, int64_t K, const float *x, int64_t M, void *scr,
+                  size_t sn, void *xpb, size_t xpn, int sms, cudaStream_t st, cudaEvent_t e0, cudaEvent_t e1) {
+    const int perm = dt == QN_DT_GGML_Q4_0 ? 1 : 2, f32 = QN_DT_F32;
+    const size_t xb = (size_t)(M * K) * 4;
+    float *r, *g, *y1, *y2, *ry1, *ry2; /* ry*: V = 1's results */
+    void *xs;
+    CK(cudaMalloc(&r, xb));
+    CK(cudaMalloc(&g, (size_t)K * 4));
+    CK(cudaMalloc(&y1, xb));
+    CK(cudaMalloc(&y2, xb));
+    CK(cudaMalloc(&ry1, xb));
+    CK(cudaMalloc(&ry2, xb));
+    CK(cudaMalloc(&xs, xpn));
+    {
+        std::vector<float> h((size_t)(M * K)), hg((size_t)K);
+        for (auto &v : h) v = (float)((int32_t)next32()) * (1.0f / 2147483648.0f);
+        for (auto &v : hg) v = 0.5f + (float)(next32() >> 8) * (1.0f / 16777216.0f);
+        CK(cudaMemcpy(r, h.data(), xb, cudaMemcpyHostToDevice));
+        CK(cudaMemcpy(g, hg.data(), (size_t)K * 4, cudaMemcpyHostToDevice));
+    }
+    auto run = [&](int which, qn_cuda_xslab *s, float *o1, float *o2) {
+        if (which == 0)
+            CK((cudaError_t)qn_cuda_rms_norm(f32, x, 0, nullptr, 0, nullptr, 0, nullptr, f32, o2, M, K, 1e-5f, 0, nullptr,
+                                             nullptr, s, st));
+        else
+            CK((cudaError_t)qn_cuda_add_norm(f32, x, f32, r, f32, g, f32, o1, o2, M, K, 1e-5f, 0, nullptr, nullptr, s, st));
+    };
+    auto differ = [&](const void *a, const void *b, size_t n) {
+        std::vector<uint8_t> ha(n), hb(n);
+        CK(cudaMemcpy(ha.data(), a, n, cudaMemcpyDeviceToHost));
+        CK(cudaMemcpy(hb.data(), b, n, cudaMemcpyDeviceToHost));
+        size_t d = 0;
+        for (size_t i = 0; i < n; i++) d += ha[i] != hb[i];
+        return d;
+    };
+    auto time_us = [&](int which, bool slab) {
+        cudaGraph_t gr;
+        cudaGraphExec_t ge;
+        const int calls = 10;
+        CK(cudaStreamBeginCapture(st, cudaStreamCaptureModeGlobal));
+        for (int i = 0; i < calls; i++) {
+            qn_cuda_xslab s2 = {xs, perm, 0};
+            run(which, slab ? &s2 : nullptr, y1, y2);
+        }
+        CK(cudaStreamEndCapture(st, &gr));
+        CK(cudaGraphInstantiate(&ge, gr, 0));
+        const float ms = graph_median_ms(ge, st, e0, e1, 3) / calls;
+        cudaGraphExecDestroy(ge), cudaGraphDestroy(gr);
+        return ms * 1e3f;
+    };
+    void *ta, *tb;
+    float *sa, *sb;
+    qn_cuda_ggml_mmq_xprep_split(xs, M, K, &ta, &sa);
+    qn_cuda_ggml_mmq_xprep_split(xpb, M, K, &tb, &sb);
+    const size_t tbytes = (size_t)((uint8_t *)sa - (uint8_t *)ta);
+    for (int which = 0; which < 2; which++) {
+        for (int v : {1, 2, 4}) {
+            qn_cuda_norm_v.store(v);
+            CK(cudaMemsetAsync(y1, 0x7F, xb, st));
+            CK(cudaMemsetAsync(y2, 0x7F, xb, st));
+            CK(cudaMemsetAsync(xs, 0x5A, xpn, st));
+            CK(cudaMemsetAsync(xpb, 0xA5, xpn, st));
+            run(which, nullptr, v == 1 ? ry1 : y1, v == 1 ? ry2 : y2); /* V = 1: the reference results */
+            size_t dy = 0;
+            if (v > 1) dy = differ(y2, ry2, xb) + (which ? differ(y1, ry1, xb) : 0);
+            qn_cuda_xslab sl = {xs, perm, 0};
+            run(which, &sl, y1, y2); /* with the slab: the results again, and the slab */
+            const size_t dys = differ(y2, ry2, xb) + (which ? differ(y1, ry1, xb) : 0);
+            int have = 0;
+            float *yy;
+            CK(cudaMalloc(&yy, (size_t)(M * N) * 4));
+            qn_cuda_ggml_mmq_kernel = 17, qn_cuda_ggml_mmq_tile = 0, qn_cuda_ggml_mmq_noprep = 2;
+            CK((cudaError_t)qn_cuda_ggml_mmq_x(dt, w, N, K, f32, ry2, M, f32, yy, scr, sn, xpb, xpn, &have, sms, st));
+            qn_cuda_ggml_mmq_noprep = 0;
+            CK(cudaStreamSynchronize(st));
+            cudaFree(yy);
+            const size_t db = differ(ta, tb, tbytes), ds = differ(sa, sb, (size_t)M * 4);
+            const float tn = time_us(which, false), ts = time_us(which, true);
+            printf("normv %s %s M=%lld K=%lld V=%d: done=%d results differing from V=1 %zu (with slab %zu) bytes, slab "
+                   "bytes differing from the prep %zu of %zu, scales %zu (%s); us: norm %.1f, norm+slab %.1f\n",
+                   which ? "add_norm" : "rms_norm", name, (long long)M, (long long)K, v, sl.done, dy, dys, db, tbytes, ds,
+                   sl.done && !dy && !dys && !db && !ds ? "SAME" : "DIFFERENT", tn, ts);
+            fflush(stdout);
+        }
+    }
+    qn_cuda_norm_v.store(-1);
+    cudaFree(r), cudaFree(g), cudaFree(y1), cudaFree(y2), cudaFree(ry1), cudaFree(ry2), cudaFree(xs);
 }
 
 int main(int argc, char **argv) {
@@ -313,7 +412,10 @@ int main(int argc, char **argv) {
                     xmode = 0;
                 }
                 if (in_list(extra, "normslab") && (f.dt == QN_DT_GGML_Q4_0 || f.dt == QN_DT_GGML_Q8_0) && knew == 17)
+                {
                     normslab(f.name, f.dt, w, N, K, xd, x, M, scr, sn, xpb, xpn, sms, st, e0, e1);
+                    if (xd == QN_DT_F32) normv(f.name, f.dt, w, N, K, (const float *)x, M, scr, sn, xpb, xpn, sms, st, e0, e1);
+                }
                 if (in_list(extra, "gemm")) { /* the prep of the auto row's calls stays in the scratch */
                     qn_cuda_ggml_mmq_noprep = 1;
                     row("gemm", time_ms(knew, 0, yn));
