@@ -199,7 +199,8 @@ template <int V> __device__ __forceinline__ float qn_block_sum_v(const float (&s
  * (D % 256 == 0 gives blocks of 256 or 1024 threads, V of them 256 or 512), so a warp's blocks are all of one parity
  * (its half of the step) and its word, their elements and the token's row of the step are the same for every slot:
  * computed once (mmq19; they were per slot). */
-template <int S> __device__ __forceinline__ void qn_norm_slab_store(const qn_norm_args &a, const float (&v)[S], bool live) {
+template <int S>
+__device__ __forceinline__ void qn_slab_store_row(uint4 *xt, float *xts, int64_t D, int perm, const float (&v)[S], bool live) {
     __shared__ float shm[32];
     float m0 = 0.0f;
 #pragma unroll
@@ -207,20 +208,23 @@ template <int S> __device__ __forceinline__ void qn_norm_slab_store(const qn_nor
     float inv, f = 0.0f;
     if (live) { /* uniform over the block */
         f = qn_xslab_factor(qn_block_max(m0, shm), &inv);
-        if (threadIdx.x == 0) a.xts[blockIdx.x] = inv;
+        if (threadIdx.x == 0) xts[blockIdx.x] = inv;
     }
     const int lane = threadIdx.x & 31, w = lane & 15;
-    const int64_t KT = a.D / QN_XSLAB_BK, m = blockIdx.x, c0 = threadIdx.x >> 5, cs = blockDim.x >> 5; /* cs even */
+    const int64_t KT = D / QN_XSLAB_BK, m = blockIdx.x, c0 = threadIdx.x >> 5, cs = blockDim.x >> 5; /* cs even */
     int k0, k1;
-    const int wi = qn_xslab_word(a.perm, (c0 & 1) != 0, w, (int)(m % QN_XSLAB_NB), &k0, &k1);
-    uint32_t *row = reinterpret_cast<uint32_t *>(qn_xslab_row(a.xt, KT, QN_XSLAB_NB, m, c0)) + wi;
+    const int wi = qn_xslab_word(perm, (c0 & 1) != 0, w, (int)(m % QN_XSLAB_NB), &k0, &k1);
+    uint32_t *row = reinterpret_cast<uint32_t *>(qn_xslab_row(xt, KT, QN_XSLAB_NB, m, c0)) + wi;
     const int64_t step = (cs >> 1) * (int64_t)QN_XSLAB_NB * 32; /* words from slot to slot: cs / 2 steps of the tile */
 #pragma unroll
     for (int k = 0; k < S; k++) {
-        if (c0 + k * cs >= a.D / 32) break; /* uniform over the warp */
+        if (c0 + k * cs >= D / 32) break; /* uniform over the warp */
         const float x0 = __shfl_sync(0xffffffffu, v[k], k0), x1 = __shfl_sync(0xffffffffu, v[k], k1);
         if (lane < 16) row[k * step] = qn_xslab_pack(x0, x1, f);
     }
+}
+template <int S> __device__ __forceinline__ void qn_norm_slab_store(const qn_norm_args &a, const float (&v)[S], bool live) {
+    qn_slab_store_row<S>(a.xt, a.xts, a.D, a.perm, v, live);
 }
 template <int PER, bool TWO, bool F32 = false, bool ILV = false, bool SLAB = false, int V = 1>
 __global__ void __launch_bounds__(1024 / V, V < 4 ? V : 3) qn_k_rms_norm_regs(qn_norm_args a) {
@@ -468,6 +472,74 @@ extern "C" int qn_cuda_add_norm(int a_dtype, const void *a, int b_dtype, const v
                                 void *xq_buf, int *xq_done, qn_cuda_xslab *slab, void *stream) {
     return norm_two(1, a_dtype, a, b_dtype, b, 0, NULL, w_dtype, w, y_dtype, y, y2, rows, D, eps, plus_one, xq_buf,
                     xq_done, slab, stream);
+}
+
+/* glu writing the kept GEMM slab of its result too (mmq19, QUANTA_CUDA_GGML_GLU_SLAB; mmq18's norms do it for q/k/v's
+ * and gate/up's x, this for down's): one block of 1024 threads a row of D (D % 256 == 0, D <= 1024 S), each thread
+ * element t + 1024 s of slot s; each value computed as qn_k_glu computes it (the same expression, so the same bits) and
+ * stored, then the row's slab from the values as stored (qn_slab_store_row: the prep's max, factor and rounding, so
+ * the prep's bits). The grid covers the last 256-token tile; its rows past M only write zeros. */
+template <int S, bool F32>
+__global__ void __launch_bounds__(1024, 1) qn_k_glu_slab(int op, int dt, const void *g, const void *u, void *y, int64_t D,
+                                                          int64_t rows, uint4 *xt, float *xts, int perm) {
+    if (F32) dt = QN_DT_F32;
+    qn_pdl_begin();
+    float v[S];
+    if ((int64_t)blockIdx.x >= rows) { /* the last tile's rows past M */
+#pragma unroll
+        for (int k = 0; k < S; k++) v[k] = 0.0f;
+        qn_slab_store_row<S>(xt, xts, D, perm, v, false);
+        return;
+    }
+    const int64_t base = (int64_t)blockIdx.x * D;
+    float gv[S], uv[S];
+#pragma unroll
+    for (int k = 0; k < S; k++) {
+        const int64_t d = threadIdx.x + (int64_t)k * blockDim.x;
+        gv[k] = 0.0f, uv[k] = 0.0f;
+        if (d < D) gv[k] = qn_ld(dt, g, base + d), uv[k] = qn_ld(dt, u, base + d);
+    }
+#pragma unroll
+    for (int k = 0; k < S; k++) {
+        const int64_t d = threadIdx.x + (int64_t)k * blockDim.x;
+        v[k] = 0.0f;
+        if (d < D) {
+            const float h = qn_act(op, gv[k], 0.0f) * uv[k];
+            qn_st(dt, y, base + d, h);
+            v[k] = qn_rounded(dt, h);
+        }
+    }
+    qn_slab_store_row<S>(xt, xts, D, perm, v, true);
+}
+
+template <int S> static int glu_slab_launch(int op, int dt, const void *g, const void *u, void *y, int64_t D, int64_t rows,
+                                            int64_t Mt, uint4 *xt, float *xts, int perm, cudaStream_t st) {
+    if (dt == QN_DT_F32)
+        return qn_launch(qn_k_glu_slab<S, true>, (unsigned)Mt, 1024, 0, st, op, dt, g, u, y, D, rows, xt, xts, perm);
+    return qn_launch(qn_k_glu_slab<S, false>, (unsigned)Mt, 1024, 0, st, op, dt, g, u, y, D, rows, xt, xts, perm);
+}
+
+extern "C" int qn_cuda_glu_slab(int op, int dtype, const void *gate, const void *up, void *y, int64_t rows, int64_t D,
+                                qn_cuda_xslab *slab, void *stream) {
+    if (slab) slab->done = 0;
+    if (rows <= 0 || D <= 0) return 0;
+    const int64_t Mt = (rows + QN_XSLAB_NB - 1) / QN_XSLAB_NB * QN_XSLAB_NB;
+    if (!slab || !slab->buf || (slab->perm != 1 && slab->perm != 2) || D % 256 || D > 16384 || Mt > 0x7fffffff)
+        return qn_cuda_glu(op, dtype, gate, up, y, rows * D, stream);
+    void *xt = NULL;
+    float *xts = NULL;
+    qn_cuda_ggml_mmq_xprep_split(slab->buf, rows, D, &xt, &xts);
+    cudaStream_t st = (cudaStream_t)stream;
+    uint4 *t = (uint4 *)xt;
+    const int p = slab->perm;
+    /* slots a thread: the fewest of these that cover D (the 7B's 14336: 14; LLaMA-2's 11008: 12) */
+    const int e = D <= 4096    ? glu_slab_launch<4>(op, dtype, gate, up, y, D, rows, Mt, t, xts, p, st)
+                  : D <= 8192  ? glu_slab_launch<8>(op, dtype, gate, up, y, D, rows, Mt, t, xts, p, st)
+                  : D <= 12288 ? glu_slab_launch<12>(op, dtype, gate, up, y, D, rows, Mt, t, xts, p, st)
+                  : D <= 14336 ? glu_slab_launch<14>(op, dtype, gate, up, y, D, rows, Mt, t, xts, p, st)
+                               : glu_slab_launch<16>(op, dtype, gate, up, y, D, rows, Mt, t, xts, p, st);
+    if (!e) slab->done = 1;
+    return e;
 }
 
 __global__ void qn_k_softmax(int xd, const void *x, int yd, void *y, int64_t D) {

@@ -1,0 +1,120 @@
+#!/bin/bash
+# verify_mmq19.sh — device checks of mmq19 (issue 14 item 1, bench/NOTES.md section 6, mmq19):
+#   QUANTA_CUDA_NORM_V=2|4 (off = 1): the norms' register kernel for rows of 1024-thread blocks (1024 <= D <= 4096) past
+#     64 rows in blocks of 1024 / V threads, each doing V threads' slots — the same sums in the same order, so the same
+#     bits — so that 2-3 rows share an SM instead of one (the 1.4 TB/s and the slab's 2x of mmq18's normslab rows);
+#   QUANTA_CUDA_GGML_GLU_SLAB=1 (off): the prefill glu also writes down's kept GEMM slab (mmq18's NORM_SLAB for the
+#     FFN's second half), so a LLaMA layer runs one prep (o) instead of two.
+# Run after bench/e2e/run_h200.sh has built Quanta (/tmp/qbuild, of a main that has mmq19) and written the model files
+# (/tmp/e2e/files); the kernel bench is /tmp/prebuild/mmq19/ggml_mmq_bench (prebuild_mmq19.sh) or is linked here from the
+# meson objects. Steps, deciding first:
+#   1. conformance with NORM_V=4 and GLU_SLAB=1 (norms at rows > 64 of D 1024..4096, glu at rows > 64 of D 2048..14336,
+#      after a q4_0 / q8_0 matmul that gives the backend its K order), then NORM_V=2;
+#   2. kernel rows (ggml_mmq_bench): "normv" (rms_norm / add_norm at V = 1, 2, 4: results byte-compared with V = 1, each
+#      slab with the prep of its result; us of the norm alone and with its slab) and "normslab" (mmq18's line) at
+#      4096x4096, M = 130 / 512 / 2048; "gluslab" (glu alone / with the slab / the prep alone, SAME or DIFFERENT) at
+#      4096x14336;
+#   3. perplexity (7B Q4_0, 2 windows of 512) default vs NORM_V=4 GLU_SLAB=1: must print the same numbers;
+#   4. pp512 -r 5: default vs NORM_V=4 GLU_SLAB=1 on both 7B files, then each switch alone on Q4_0 (NORM_V=2 too).
+# About 50 s with /tmp/qbuild; later steps skipped when late. Everything under $OUT/mmq19/ (summary.txt).
+set -u
+cd "$(dirname "$0")/../.." # the repository root
+export PATH=$PATH:/usr/local/cuda/bin
+. bench/common/verifylib.sh mmq19 ${LIMIT:-52}
+Q=${QUANTA:-/tmp/qbuild/tools/quanta}
+KB=${QBUILD:-/tmp/qbuild}/kernels_cuda
+F=${FILES:-/tmp/e2e/files}
+BENCH=${MMQ19_BENCH:-/tmp/prebuild/mmq19/ggml_mmq_bench}
+[ -x $Q ] || { say "no $Q"; pack; exit 1; }
+say "gpu: $(nvidia-smi --query-gpu=name,clocks.sm --format=csv,noheader 2>&1)"
+say "prebuild: $(cat /tmp/prebuild/mmq19/build.txt 2>/dev/null)"
+# a build without mmq19 would ignore both switches
+for v in QUANTA_CUDA_NORM_V QUANTA_CUDA_GGML_GLU_SLAB; do
+  grep -q $v $Q || { say "$Q has no $v: a build of main before mmq19, nothing to check"; pack; exit 1; }
+done
+BENCH_PID=""
+if [ ! -x $BENCH ]; then # from the meson objects, on the host's cores while the GPU steps run
+  BENCH=$D/ggml_mmq_bench
+  ( timeout 40 nvcc -std=c++17 -O3 -gencode=arch=compute_90,code=sm_90 -Iinclude -Ibase -Iformats -Ikernels_cuda -Ibench/cuda \
+      bench/cuda/ggml_mmq_bench.cu $KB/ggml_mmq.cu.o $KB/ggml_mmq_frag.cu.o $KB/ggml_mmq_wg.cu.o $KB/ggml_mmq_ws_wg.cu.o \
+      $KB/ggml_mmq_rs_wg.cu.o $KB/ggml_mmq_rsi_wg.cu.o $KB/elementwise.cu.o -o $BENCH > $D/bench_build.log 2>&1 ) &
+  BENCH_PID=$!
+fi
+
+# 1. conformance. A q4_0 / q8_0 matmul at M > 64 first in each group: the backend learns the slab's K order from a kept
+# prep, so the norms and glus after it in the same backend write slabs.
+CASES=()
+for w in q4_0 q8_0; do
+  CASES+=(--case "matmul:m=300,n=640,k=2048,w=$w,x=f32" --case "rms_norm:shape=130x4096"
+          --case "add_rms_norm:shape=300x4096" --case "add_norm:shape=257x4096,part=1" --case "add_norm:shape=257x4096,part=0"
+          --case "rms_norm_add_norm:shape=130x2048,part=1" --case "rms_norm:shape=200x3000" --case "rms_norm:shape=100x1024"
+          --case "rms_norm:shape=512x4096,dtype=f16" --case "glu:shape=300x14336,act=0" --case "glu:shape=130x11008,act=0"
+          --case "glu:shape=70x2048,act=2" --case "glu:shape=257x4096,act=1" --case "glu:shape=100x2048,act=0,dtype=bf16"
+          --case "matmul:m=256,n=1024,k=4096,w=$w,x=f32")
+done
+RS=ok
+CONFORM_S=10 conform v4glu QUANTA_CUDA_NORM_V=4 QUANTA_CUDA_GGML_GLU_SLAB=1 -- "${CASES[@]}" || RS=FAIL
+CONFORM_S=6 conform v2 QUANTA_CUDA_NORM_V=2 -- --case "matmul:m=300,n=640,k=2048,w=q4_0,x=f32" \
+  --case "rms_norm:shape=130x4096" --case "add_norm:shape=257x4096,part=1" --case "rms_norm_add_norm:shape=130x2048,part=1" \
+  --case "rms_norm:shape=200x3000" --case "add_rms_norm:shape=300x1024" || RS=FAIL
+pack
+
+# 2. kernel rows, same process
+[ -n "$BENCH_PID" ] && { wait $BENCH_PID; say "bench build (meson objects): $(tail -2 $D/bench_build.log)"; }
+if [ -x $BENCH ] && [ $(left) -gt 12 ]; then
+  MMQ_BENCH_NEW=17 MMQ_BENCH_OLD=17 MMQ_BENCH_M=130,512,2048 MMQ_BENCH_FORMATS=q4_0,q8_0 MMQ_BENCH_TILES=0 \
+    MMQ_BENCH_SHAPES=4096x4096,4096x14336 MMQ_BENCH_EXTRA=normslab,gluslab timeout 20 $BENCH $D/mmq_rows.csv \
+    > $D/mmq_rows.txt 2>&1
+  say "kernel rows rc=$?"
+  grep -E '^(normslab|normv|gluslab)' $D/mmq_rows.txt | tee -a $D/summary.txt
+  grep -qE '^(normslab|normv|gluslab).*DIFFERENT' $D/mmq_rows.txt && RS=FAIL
+  n=$(grep -cE '^(normv|gluslab).*SAME' $D/mmq_rows.txt)
+  [ $n -eq 42 ] || { say "kernel rows: $n SAME normv / gluslab lines, 42 expected (36 normv, 6 gluslab)"; RS=FAIL; }
+else
+  say "kernel rows skipped (no bench or time)"
+fi
+pack
+
+# 3. perplexity default / NORM_V=4 GLU_SLAB=1: the same bits, the same numbers
+PPL=()
+for on in 0 1; do
+  f=mistral7b-q4_0
+  [ -f $F/$f.gguf ] && [ $(left) -gt 14 ] || { say "perplexity switches=$on skipped"; continue; }
+  if [ $on = 1 ]; then E=(QUANTA_CUDA_NORM_V=4 QUANTA_CUDA_GGML_GLU_SLAB=1); else E=(QUANTA_PLAN_PROFILE=0); fi
+  env "${E[@]}" timeout 12 $Q perplexity -m $F/$f.gguf -f README.md -c 512 --chunks 2 --quant keep \
+    --backend cuda > $D/ppl_$on.txt 2> $D/ppl_$on.err
+  r=$?; v=$(tr '\n' ' ' < $D/ppl_$on.txt | sed 's/, [0-9.]* s)/)/' | tail -c 200) # the time left out
+  say "perplexity $f switches=$on rc=$r: $v"; PPL+=("$v")
+done
+[ ${#PPL[@]} -eq 2 ] && { [ "${PPL[0]}" = "${PPL[1]}" ] && [ -n "${PPL[0]}" ] && say "perplexity: the same" || { say "perplexity: DIFFERENT"; RS=FAIL; }; }
+pack
+
+# 4. pp512 -r 5
+PP=()
+pp() { # label file [VAR=value...]
+  local label=$1 f=$2; shift 2
+  [ -f $F/$f.gguf ] || { say "no $F/$f.gguf"; return 0; }
+  [ $(left) -gt 6 ] || { say "pp $label skipped (time)"; return 0; }
+  env "$@" timeout 10 $Q bench model -m $F/$f.gguf -p 512 -n 0 -r 5 --backend cuda --json > $D/pp_$label.json 2> $D/pp_$label.err
+  local rc=$? v
+  v=$(grep -o '"pp_tps": [0-9.]*, "pp_tps_sd": [0-9.]*' $D/pp_$label.json | sed 's/"pp_tps": //; s/, "pp_tps_sd": / ± /')
+  say "pp512 $label rc=$rc: ${v:-none}"
+  PP+=("| $label | ${v:-none} |")
+}
+# the deciding pairs first (default / both switches on both files, interleaved), each switch alone last (cut first)
+for f in mistral7b-q4_0 mistral7b-q8_0; do
+  pp ${f}__default $f QUANTA_PLAN_PROFILE=0
+  pp ${f}__v4glu $f QUANTA_CUDA_NORM_V=4 QUANTA_CUDA_GGML_GLU_SLAB=1
+done
+pp mistral7b-q4_0__default2 mistral7b-q4_0 QUANTA_PLAN_PROFILE=0
+pp mistral7b-q4_0__glu mistral7b-q4_0 QUANTA_CUDA_GGML_GLU_SLAB=1
+pp mistral7b-q4_0__v4 mistral7b-q4_0 QUANTA_CUDA_NORM_V=4
+pp mistral7b-q4_0__v2glu mistral7b-q4_0 QUANTA_CUDA_NORM_V=2 QUANTA_CUDA_GGML_GLU_SLAB=1
+{
+  echo "== mmq19 summary =="
+  echo "conformance (NORM_V=4 + GLU_SLAB=1, NORM_V=2), normv / gluslab rows SAME, perplexity off = on: $RS"
+  echo "| pp512 (tok/s, -r 5) | mean ± sd |"; echo "|---|---|"
+  for r in "${PP[@]}"; do echo "$r"; done
+} | tee -a $D/summary.txt
+say "done"
+pack
