@@ -95,6 +95,11 @@ struct qn_norm_args {
     int64_t slab_rows;
 };
 
+/* p advanced by i elements of dtype dt. */
+__device__ __forceinline__ const void *qn_dt_at(int dt, const void *p, int64_t i) {
+    return (const char *)p + i * (dt == QN_DT_F32 ? 4 : 2);
+}
+
 /* v as y's dtype stores it (what qn_ld reads back). */
 __device__ __forceinline__ float qn_rounded(int dt, float v) {
     if (dt == QN_DT_F32) return v;
@@ -166,7 +171,10 @@ __device__ __forceinline__ float qn_norm_store(const qn_norm_args &a, void *y, i
  * registers a 7B row holds a whole SM alone (one block of 1024), so each row's chain — load, two block reductions,
  * the double-precision inverse, the stores (the slab's block max and stores after them) — runs with no other row
  * overlapping it: 1.4 TB/s at M = 2048 (H100 08:30, mmq18's normslab rows), and the slab's chain doubled the time.
- * Blocks of 256 with four threads' slots each let four rows share an SM (<= 64 registers: __launch_bounds__). */
+ * Blocks of 512 (V = 2, <= 64 registers) let two rows share an SM, blocks of 256 (V = 4: 16 slots a thread, <= 80
+ * registers by __launch_bounds__, a few bytes of spill in some forms) three. The row's pointers are advanced to the
+ * row and each element's index is an int (V > 1): with 64-bit offsets per slot (x, p, y share them) ptxas kept 16 of
+ * them live across the reduction and V = 4 spilled 200-400 bytes. */
 template <int V> __device__ __forceinline__ float qn_block_sum_v(const float (&ss)[V], float *sh) {
     if constexpr (V == 1) {
         return qn_block_sum(ss[0], sh);
@@ -240,8 +248,15 @@ __global__ void __launch_bounds__(1024 / V, V < 4 ? V : 3) qn_k_rms_norm_regs(qn
         return;
     }
     const int64_t base = (int64_t)blockIdx.x * a.D;
-    /* V > 1: the weights (L2-resident, one row for all rows) are loaded where used, not with x, to stay within 64
-     * registers; q (p: the residual) is a stream like x, so it is loaded with x. */
+    if constexpr (V > 1) { /* the row's pointers, the element's index an int: fewer live 64-bit offsets */
+        a.x = qn_dt_at(a.xd, a.x, base), a.y = (void *)qn_dt_at(a.yd, a.y, base);
+        if (a.r) a.r = qn_dt_at(a.rd, a.r, base);
+        if (a.p) a.p = qn_dt_at(a.pd, a.p, base);
+        if (TWO) a.y2 = (void *)qn_dt_at(a.yd, a.y2, base);
+    }
+    const int64_t rb = V > 1 ? 0 : base; /* the row's first element in the pointers */
+    /* V > 1: the weights (L2-resident, one row for all rows) are loaded where used, not with x, to fit the registers;
+     * q (p: the residual) is a stream like x, so it is loaded with x. */
     constexpr bool GEARLY = V == 1;
     float v[S], g[GEARLY ? S : 1], q[S], g2[GEARLY ? S : 1];
     float ss[V];
@@ -249,13 +264,13 @@ __global__ void __launch_bounds__(1024 / V, V < 4 ? V : 3) qn_k_rms_norm_regs(qn
     for (int j = 0; j < V; j++) ss[j] = 0.0f;
 #pragma unroll
     for (int k = 0; k < S; k++) {
-        const int64_t d = threadIdx.x + (int64_t)k * blockDim.x;
+        const int d = threadIdx.x + k * blockDim.x; /* D <= 4096 */
         v[k] = 0.0f, q[k] = 0.0f;
         if constexpr (GEARLY) g[k] = 1.0f, g2[k] = 1.0f;
         if (d < a.D) {
-            v[k] = qn_norm_in(a.xd, a.x, a.rd, a.r, base + d);
+            v[k] = qn_norm_in(a.xd, a.x, a.rd, a.r, rb + d);
             if constexpr (GEARLY) g[k] = qn_norm_gain(a, d);
-            if (a.p) q[k] = qn_ld(a.pd, a.p, base + d);
+            if (a.p) q[k] = qn_ld(a.pd, a.p, rb + d);
             if constexpr (GEARLY)
                 if (TWO && a.w2) g2[k] = a.plus_one ? 1.0f + qn_ld(a.w2d, a.w2, d) : qn_ld(a.w2d, a.w2, d);
         }
@@ -271,17 +286,17 @@ __global__ void __launch_bounds__(1024 / V, V < 4 ? V : 3) qn_k_rms_norm_regs(qn
         if constexpr (!GEARLY) {
 #pragma unroll
             for (int k = 0; k < S; k++) {
-                const int64_t d = threadIdx.x + (int64_t)k * blockDim.x;
+                const int d = threadIdx.x + k * blockDim.x; /* D <= 4096 */
                 gl[k] = d < a.D && !(TWO && a.sum_only) ? qn_norm_gain(a, d) : 1.0f;
             }
         }
 #pragma unroll
         for (int k = 0; k < S; k++) {
-            const int64_t d = threadIdx.x + (int64_t)k * blockDim.x;
+            const int d = threadIdx.x + k * blockDim.x; /* D <= 4096 */
             if (d < a.D) {
                 float o = TWO && a.sum_only ? v[k] : qn_norm_out(v[k], inv, GEARLY ? g[GEARLY ? k : 0] : gl[GEARLY ? 0 : k]);
                 if (a.p) o = __fadd_rn(o, q[k]);
-                v[k] = qn_norm_store(a, a.y, base + d, o, !TWO && !ILV); /* TWO: the second norm's input, as stored */
+                v[k] = qn_norm_store(a, a.y, rb + d, o, !TWO && !ILV && V == 1); /* TWO: the next norm's input */
             } else {
                 v[k] = 0.0f;
             }
@@ -297,7 +312,7 @@ __global__ void __launch_bounds__(1024 / V, V < 4 ? V : 3) qn_k_rms_norm_regs(qn
         if constexpr (!GEARLY) { /* issued before the reduction's barriers: their latency hides behind it */
 #pragma unroll
             for (int k = 0; k < S; k++) {
-                const int64_t d = threadIdx.x + (int64_t)k * blockDim.x;
+                const int d = threadIdx.x + k * blockDim.x; /* D <= 4096 */
                 gl2[k] = 1.0f;
                 if (d < a.D && a.w2) gl2[k] = a.plus_one ? 1.0f + qn_ld(a.w2d, a.w2, d) : qn_ld(a.w2d, a.w2, d);
             }
@@ -305,10 +320,10 @@ __global__ void __launch_bounds__(1024 / V, V < 4 ? V : 3) qn_k_rms_norm_regs(qn
         const float inv2 = qn_norm_inv(qn_block_sum_v<V>(ss2, sh), a);
 #pragma unroll
         for (int k = 0; k < S; k++) {
-            const int64_t d = threadIdx.x + (int64_t)k * blockDim.x;
+            const int d = threadIdx.x + k * blockDim.x; /* D <= 4096 */
             if (d < a.D)
-                v[k] = qn_norm_store(a, a.y2, base + d,
-                                     qn_norm_out(v[k], inv2, GEARLY ? g2[GEARLY ? k : 0] : gl2[GEARLY ? 0 : k]), !ILV);
+                v[k] = qn_norm_store(a, a.y2, rb + d,
+                                     qn_norm_out(v[k], inv2, GEARLY ? g2[GEARLY ? k : 0] : gl2[GEARLY ? 0 : k]), !ILV && V == 1);
         }
     }
     if constexpr (SLAB) qn_norm_slab_store<S>(a, v, true); /* v: the values as stored, 0 past D */
@@ -492,20 +507,21 @@ __global__ void __launch_bounds__(1024, 1) qn_k_glu_slab(int op, int dt, const v
         return;
     }
     const int64_t base = (int64_t)blockIdx.x * D;
+    g = qn_dt_at(dt, g, base), u = qn_dt_at(dt, u, base), y = (void *)qn_dt_at(dt, y, base); /* the row's */
     float gv[S], uv[S];
 #pragma unroll
     for (int k = 0; k < S; k++) {
-        const int64_t d = threadIdx.x + (int64_t)k * blockDim.x;
+        const int d = threadIdx.x + k * 1024; /* D <= 16384 */
         gv[k] = 0.0f, uv[k] = 0.0f;
-        if (d < D) gv[k] = qn_ld(dt, g, base + d), uv[k] = qn_ld(dt, u, base + d);
+        if (d < D) gv[k] = qn_ld(dt, g, d), uv[k] = qn_ld(dt, u, d);
     }
 #pragma unroll
     for (int k = 0; k < S; k++) {
-        const int64_t d = threadIdx.x + (int64_t)k * blockDim.x;
+        const int d = threadIdx.x + k * 1024; /* D <= 16384 */
         v[k] = 0.0f;
         if (d < D) {
             const float h = qn_act(op, gv[k], 0.0f) * uv[k];
-            qn_st(dt, y, base + d, h);
+            qn_st(dt, y, d, h);
             v[k] = qn_rounded(dt, h);
         }
     }
