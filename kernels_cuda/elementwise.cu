@@ -528,6 +528,65 @@ __global__ void __launch_bounds__(1024, 1) qn_k_glu_slab(int op, int dt, const v
     qn_slab_store_row<S>(xt, xts, D, perm, v, true);
 }
 
+/* The shared-memory form (qn_cuda_glu_slab_form 2, the default): blocks of 512 threads, the row's values as stored kept
+ * in shared memory (D floats, dynamic) instead of registers, so a thread holds only one phase's loads (8 slots: 16
+ * loads in flight) and three rows share an SM (57 KB each at D = 14336) where the register form (14 values a thread,
+ * 45 registers, 1024 threads) runs one row an SM with its load, max and stores one after another. The same values
+ * (qn_k_glu's expression), the same max (exact in any order) and the same slab words (qn_xslab_word / _pack), so the
+ * same bits. The slab: each warp takes two 32-element blocks at a time (lanes 0-15 block c, 16-31 block c + 16: the
+ * same parity, 16 warps), lane w & 15 reads word w's two values from shared memory and stores its 4 bytes. */
+template <bool F32>
+__global__ void __launch_bounds__(512, 3) qn_k_glu_slab_sm(int op, int dt, const void *g, const void *u, void *y,
+                                                           int64_t D, int64_t rows, uint4 *xt, float *xts, int perm) {
+    extern __shared__ float hs[];
+    __shared__ float shm[32];
+    if (F32) dt = QN_DT_F32;
+    qn_pdl_begin();
+    const int64_t m = blockIdx.x;
+    const bool live = m < rows; /* uniform over the block; rows past M only write zeros */
+    const int nd = (int)D;     /* D <= 16384 */
+    float mx = 0.0f, f = 0.0f, inv;
+    if (live) {
+        const int64_t base = m * D;
+        g = qn_dt_at(dt, g, base), u = qn_dt_at(dt, u, base), y = (void *)qn_dt_at(dt, y, base); /* the row's */
+        constexpr int P = 8;
+        for (int d0 = threadIdx.x; d0 < nd; d0 += P * 512) {
+            float gv[P], uv[P];
+#pragma unroll
+            for (int k = 0; k < P; k++) {
+                const int d = d0 + k * 512;
+                gv[k] = 0.0f, uv[k] = 0.0f;
+                if (d < nd) gv[k] = qn_ld(dt, g, d), uv[k] = qn_ld(dt, u, d);
+            }
+#pragma unroll
+            for (int k = 0; k < P; k++) {
+                const int d = d0 + k * 512;
+                if (d < nd) {
+                    const float h = qn_act(op, gv[k], 0.0f) * uv[k];
+                    qn_st(dt, y, d, h);
+                    const float r = qn_rounded(dt, h);
+                    hs[d] = r;
+                    mx = fmaxf(mx, fabsf(r));
+                }
+            }
+        }
+        f = qn_xslab_factor(qn_block_max(mx, shm), &inv); /* its barriers also make hs whole */
+        if (threadIdx.x == 0) xts[m] = inv;
+    }
+    const int lane = threadIdx.x & 31, w = lane & 15, wp = threadIdx.x >> 5; /* 16 warps */
+    const int64_t KT = D / QN_XSLAB_BK;
+    int k0, k1;
+    const int wi = qn_xslab_word(perm, (wp & 1) != 0, w, (int)(m % QN_XSLAB_NB), &k0, &k1);
+    for (int c = wp + 16 * (lane >> 4); c < nd / 32; c += 32) {
+        const float x0 = live ? hs[c * 32 + k0] : 0.0f, x1 = live ? hs[c * 32 + k1] : 0.0f;
+        reinterpret_cast<uint32_t *>(qn_xslab_row(xt, KT, QN_XSLAB_NB, m, c))[wi] = qn_xslab_pack(x0, x1, f);
+    }
+}
+
+/* QUANTA_CUDA_GLU_SLAB_FORM (qn_cuda_glu_slab_form for benchmarks, -1: read it): 1 the register form, 2 (default) the
+ * shared-memory form. */
+std::atomic<int> qn_cuda_glu_slab_form{-1};
+
 template <int S> static int glu_slab_launch(int op, int dt, const void *g, const void *u, void *y, int64_t D, int64_t rows,
                                             int64_t Mt, uint4 *xt, float *xts, int perm, cudaStream_t st) {
     if (dt == QN_DT_F32)
@@ -548,6 +607,25 @@ extern "C" int qn_cuda_glu_slab(int op, int dtype, const void *gate, const void 
     cudaStream_t st = (cudaStream_t)stream;
     uint4 *t = (uint4 *)xt;
     const int p = slab->perm;
+    int form = qn_cuda_glu_slab_form.load(std::memory_order_relaxed);
+    if (form < 0) {
+        const char *v = getenv("QUANTA_CUDA_GLU_SLAB_FORM");
+        form = v && !strcmp(v, "1") ? 1 : 2;
+        qn_cuda_glu_slab_form.store(form, std::memory_order_relaxed);
+    }
+    if (form == 2) {
+        static std::atomic<int> attr{0}; /* the dynamic shared memory past 48 KB, set once a form */
+        auto k = dtype == QN_DT_F32 ? qn_k_glu_slab_sm<true> : qn_k_glu_slab_sm<false>;
+        const int bit = dtype == QN_DT_F32 ? 1 : 2;
+        if (!(attr.load(std::memory_order_relaxed) & bit)) {
+            const cudaError_t ae = cudaFuncSetAttribute(k, cudaFuncAttributeMaxDynamicSharedMemorySize, 16384 * 4);
+            if (ae != cudaSuccess) return (int)ae;
+            attr.fetch_or(bit, std::memory_order_relaxed);
+        }
+        const int e = qn_launch(k, (unsigned)Mt, 512, (size_t)D * 4, st, op, dtype, gate, up, y, D, rows, t, xts, p);
+        if (!e) slab->done = 1;
+        return e;
+    }
     /* slots a thread: the fewest of these that cover D (the 7B's 14336: 14; LLaMA-2's 11008: 12) */
     const int e = D <= 4096    ? glu_slab_launch<4>(op, dtype, gate, up, y, D, rows, Mt, t, xts, p, st)
                   : D <= 8192  ? glu_slab_launch<8>(op, dtype, gate, up, y, D, rows, Mt, t, xts, p, st)

@@ -38,7 +38,8 @@
  * mmq19: "gluslab" (q4_0 / q8_0, K > 4096 and a multiple of 256: the 7B's down shape 4096x14336): SwiGLU over M x K
  * (gate, up random) by qn_cuda_glu and by qn_cuda_glu_slab (QUANTA_CUDA_GGML_GLU_SLAB=1's kernel), the results byte for
  * byte, the slab against the prep of the result, the GEMM on the slab (kept) against the default GEMM of the result bit
- * for bit; times of the glu alone, the glu with its slab, the prep alone (gluslab() below).
+ * for bit; times of the glu alone, the glu with its slab, the prep alone (gluslab() below); one line for each form of
+ * the slab kernel (qn_cuda_glu_slab_form: 1 registers, 2 shared memory).
  */
 #include <cuda_runtime.h>
 
@@ -61,6 +62,8 @@ int qn_cuda_pdl_on = 0;
 extern int qn_cuda_ggml_mmq_prep_mu;
 /* kernels_cuda/elementwise.cu: QUANTA_CUDA_NORM_V (mmq19), -1 reads the variable */
 extern std::atomic<int> qn_cuda_norm_v;
+/* kernels_cuda/elementwise.cu: QUANTA_CUDA_GLU_SLAB_FORM (mmq19), -1 reads the variable */
+extern std::atomic<int> qn_cuda_glu_slab_form;
 
 static uint64_t rng = 0x9E3779B97F4A7C15ull;
 static uint32_t next32() { /* xorshift64* */
@@ -291,59 +294,64 @@ static void gluslab(const char *name, int dt, const uint8_t *w, int64_t N, int64
         for (size_t i = 0; i < n; i++) d += ha[i] != hb[i];
         return d;
     };
-    CK(cudaMemsetAsync(h, 0x7F, xb, st));
-    CK(cudaMemsetAsync(xs, 0x5A, xpn, st));
-    CK(cudaMemsetAsync(xpb, 0xA5, xpn, st));
-    CK((cudaError_t)qn_cuda_glu(QN_UNARY_SILU, f32, g, u, h0, M * K, st));
-    qn_cuda_xslab sl = {xs, perm, 0};
-    CK((cudaError_t)qn_cuda_glu_slab(QN_UNARY_SILU, f32, g, u, h, M, K, &sl, st));
-    const size_t dh = differ(h, h0, xb);
-    int have = 0;
-    qn_cuda_ggml_mmq_kernel = 17, qn_cuda_ggml_mmq_tile = 0, qn_cuda_ggml_mmq_noprep = 2;
-    CK((cudaError_t)qn_cuda_ggml_mmq_x(dt, w, N, K, f32, h0, M, f32, ya, scr, sn, xpb, xpn, &have, sms, st));
-    qn_cuda_ggml_mmq_noprep = 0;
-    CK(cudaStreamSynchronize(st));
-    void *ta, *tb;
-    float *sa, *sb;
-    qn_cuda_ggml_mmq_xprep_split(xs, M, K, &ta, &sa);
-    qn_cuda_ggml_mmq_xprep_split(xpb, M, K, &tb, &sb);
-    const size_t tbytes = (size_t)((uint8_t *)sa - (uint8_t *)ta);
-    const size_t db = differ(ta, tb, tbytes), ds = differ(sa, sb, (size_t)M * 4);
-    have = perm; /* the GEMM on the glu's slab, kept: no prep */
-    CK((cudaError_t)qn_cuda_ggml_mmq_x(dt, w, N, K, f32, h, M, f32, ya, scr, sn, xs, xpn, &have, sms, st));
-    CK((cudaError_t)qn_cuda_ggml_mmq(dt, w, N, K, f32, h0, M, f32, yb0, scr, sn, sms, st));
-    CK(cudaStreamSynchronize(st));
-    const size_t dy = differ(ya, yb0, yb);
-    auto time_us = [&](int what) { /* 0 the glu alone, 1 with its slab, 2 the prep of h alone */
-        cudaGraph_t gr;
-        cudaGraphExec_t ge;
-        const int calls = 10;
-        CK(cudaStreamBeginCapture(st, cudaStreamCaptureModeGlobal));
-        for (int i = 0; i < calls; i++) {
-            if (what == 0) {
-                CK((cudaError_t)qn_cuda_glu(QN_UNARY_SILU, f32, g, u, h0, M * K, st));
-            } else if (what == 1) {
-                qn_cuda_xslab s2 = {xs, perm, 0};
-                CK((cudaError_t)qn_cuda_glu_slab(QN_UNARY_SILU, f32, g, u, h, M, K, &s2, st));
-            } else {
-                int hv = 0;
-                qn_cuda_ggml_mmq_noprep = 2;
-                CK((cudaError_t)qn_cuda_ggml_mmq_x(dt, w, N, K, f32, h0, M, f32, ya, scr, sn, xpb, xpn, &hv, sms, st));
-                qn_cuda_ggml_mmq_noprep = 0;
+    for (int form : {1, 2}) { /* qn_cuda_glu_slab_form: 1 the register form, 2 the shared-memory form */
+        qn_cuda_glu_slab_form.store(form);
+        CK(cudaMemsetAsync(h, 0x7F, xb, st));
+        CK(cudaMemsetAsync(xs, 0x5A, xpn, st));
+        CK(cudaMemsetAsync(xpb, 0xA5, xpn, st));
+        CK((cudaError_t)qn_cuda_glu(QN_UNARY_SILU, f32, g, u, h0, M * K, st));
+        qn_cuda_xslab sl = {xs, perm, 0};
+        CK((cudaError_t)qn_cuda_glu_slab(QN_UNARY_SILU, f32, g, u, h, M, K, &sl, st));
+        const size_t dh = differ(h, h0, xb);
+        int have = 0;
+        qn_cuda_ggml_mmq_kernel = 17, qn_cuda_ggml_mmq_tile = 0, qn_cuda_ggml_mmq_noprep = 2;
+        CK((cudaError_t)qn_cuda_ggml_mmq_x(dt, w, N, K, f32, h0, M, f32, ya, scr, sn, xpb, xpn, &have, sms, st));
+        qn_cuda_ggml_mmq_noprep = 0;
+        CK(cudaStreamSynchronize(st));
+        void *ta, *tb;
+        float *sa, *sb;
+        qn_cuda_ggml_mmq_xprep_split(xs, M, K, &ta, &sa);
+        qn_cuda_ggml_mmq_xprep_split(xpb, M, K, &tb, &sb);
+        const size_t tbytes = (size_t)((uint8_t *)sa - (uint8_t *)ta);
+        const size_t db = differ(ta, tb, tbytes), ds = differ(sa, sb, (size_t)M * 4);
+        have = perm; /* the GEMM on the glu's slab, kept: no prep */
+        CK((cudaError_t)qn_cuda_ggml_mmq_x(dt, w, N, K, f32, h, M, f32, ya, scr, sn, xs, xpn, &have, sms, st));
+        CK((cudaError_t)qn_cuda_ggml_mmq(dt, w, N, K, f32, h0, M, f32, yb0, scr, sn, sms, st));
+        CK(cudaStreamSynchronize(st));
+        const size_t dy = differ(ya, yb0, yb);
+        auto time_us = [&](int what) { /* 0 the glu alone, 1 with its slab, 2 the prep of h alone */
+            cudaGraph_t gr;
+            cudaGraphExec_t ge;
+            const int calls = 10;
+            CK(cudaStreamBeginCapture(st, cudaStreamCaptureModeGlobal));
+            for (int i = 0; i < calls; i++) {
+                if (what == 0) {
+                    CK((cudaError_t)qn_cuda_glu(QN_UNARY_SILU, f32, g, u, h0, M * K, st));
+                } else if (what == 1) {
+                    qn_cuda_xslab s2 = {xs, perm, 0};
+                    CK((cudaError_t)qn_cuda_glu_slab(QN_UNARY_SILU, f32, g, u, h, M, K, &s2, st));
+                } else {
+                    int hv = 0;
+                    qn_cuda_ggml_mmq_noprep = 2;
+                    CK((cudaError_t)qn_cuda_ggml_mmq_x(dt, w, N, K, f32, h0, M, f32, ya, scr, sn, xpb, xpn, &hv, sms, st));
+                    qn_cuda_ggml_mmq_noprep = 0;
+                }
             }
-        }
-        CK(cudaStreamEndCapture(st, &gr));
-        CK(cudaGraphInstantiate(&ge, gr, 0));
-        const float ms = graph_median_ms(ge, st, e0, e1, 3) / calls;
-        cudaGraphExecDestroy(ge), cudaGraphDestroy(gr);
-        return ms * 1e3f;
-    };
-    const float tg = time_us(0), ts = time_us(1), tp = time_us(2);
-    printf("gluslab %s M=%lld N=%lld K=%lld: done=%d results differing %zu bytes, slab bytes differing %zu of %zu, scales %zu "
-           "of %lld, GEMM outputs %zu bytes (%s); us: glu %.1f, glu+slab %.1f, prep %.1f (saved %.1f a down GEMM)\n",
-           name, (long long)M, (long long)N, (long long)K, sl.done, dh, db, tbytes, ds, (long long)M, dy,
-           sl.done && !dh && !db && !ds && !dy ? "SAME" : "DIFFERENT", tg, ts, tp, tp - (ts - tg));
-    fflush(stdout);
+            CK(cudaStreamEndCapture(st, &gr));
+            CK(cudaGraphInstantiate(&ge, gr, 0));
+            const float ms = graph_median_ms(ge, st, e0, e1, 3) / calls;
+            cudaGraphExecDestroy(ge), cudaGraphDestroy(gr);
+            return ms * 1e3f;
+        };
+        const float tg = time_us(0), ts = time_us(1), tp = time_us(2);
+        printf("gluslab %s M=%lld N=%lld K=%lld form=%d: done=%d results differing %zu bytes, slab bytes differing %zu "
+               "of %zu, scales %zu of %lld, GEMM outputs %zu bytes (%s); us: glu %.1f, glu+slab %.1f, prep %.1f (saved "
+               "%.1f a down GEMM)\n",
+               name, (long long)M, (long long)N, (long long)K, form, sl.done, dh, db, tbytes, ds, (long long)M, dy,
+               sl.done && !dh && !db && !ds && !dy ? "SAME" : "DIFFERENT", tg, ts, tp, tp - (ts - tg));
+        fflush(stdout);
+    }
+    qn_cuda_glu_slab_form.store(-1);
     cudaFree(g), cudaFree(u), cudaFree(h), cudaFree(h0), cudaFree(ya), cudaFree(yb0), cudaFree(xs);
 }
 

@@ -12,8 +12,8 @@
 #      after a q4_0 / q8_0 matmul that gives the backend its K order), then NORM_V=2;
 #   2. kernel rows (ggml_mmq_bench): "normv" (rms_norm / add_norm at V = 1, 2, 4: results byte-compared with V = 1, each
 #      slab with the prep of its result; us of the norm alone and with its slab) and "normslab" (mmq18's line) at
-#      4096x4096, M = 130 / 512 / 2048; "gluslab" (glu alone / with the slab / the prep alone, SAME or DIFFERENT) at
-#      4096x14336;
+#      4096x4096, M = 130 / 512 / 2048; "gluslab" (glu alone / with the slab / the prep alone, SAME or DIFFERENT; the
+#      slab kernel's register form 1 and shared-memory form 2, QUANTA_CUDA_GLU_SLAB_FORM) at 4096x14336;
 #   3. perplexity (7B Q4_0, 2 windows of 512) default vs NORM_V=4 GLU_SLAB=1: must print the same numbers;
 #   4. pp512 -r 5: default vs NORM_V=4 GLU_SLAB=1 on both 7B files, then each switch alone on Q4_0 (NORM_V=2 too).
 # About 50 s with /tmp/qbuild; later steps skipped when late. Everything under $OUT/mmq19/ (summary.txt).
@@ -69,7 +69,7 @@ if [ -x $BENCH ] && [ $(left) -gt 12 ]; then
   grep -E '^(normslab|normv|gluslab)' $D/mmq_rows.txt | tee -a $D/summary.txt
   grep -qE '^(normslab|normv|gluslab).*DIFFERENT' $D/mmq_rows.txt && RS=FAIL
   n=$(grep -cE '^(normv|gluslab).*SAME' $D/mmq_rows.txt)
-  [ $n -eq 42 ] || { say "kernel rows: $n SAME normv / gluslab lines, 42 expected (36 normv, 6 gluslab)"; RS=FAIL; }
+  [ $n -eq 48 ] || { say "kernel rows: $n SAME normv / gluslab lines, 48 expected (36 normv, 12 gluslab)"; RS=FAIL; }
 else
   say "kernel rows skipped (no bench or time)"
 fi
