@@ -368,13 +368,13 @@ static bool norm_lean_on(int threads) {
 /* QUANTA_CUDA_NORM_V (mmq19; qn_cuda_norm_v for benchmarks, -1: read the variable): the register kernel's rows of
  * blocks of 1024 threads (1024 <= D <= 4096) past 64 rows, with no int8 codes (the GEMV's rows), in blocks of 1024 / V
  * threads each doing V threads' slots (qn_k_rms_norm_regs: the same bits). 1 (off) by default until measured; 2 or 4. */
-std::atomic<int> qn_cuda_norm_v{-1};
+int qn_cuda_norm_v = -1;
 static int norm_v(const qn_norm_args &a, int64_t rows, int threads) {
-    int v = qn_cuda_norm_v.load(std::memory_order_relaxed);
+    int v = __atomic_load_n(&qn_cuda_norm_v, __ATOMIC_RELAXED);
     if (v < 0) {
         const char *e = getenv("QUANTA_CUDA_NORM_V");
         v = e && !strcmp(e, "4") ? 4 : e && !strcmp(e, "2") ? 2 : 1;
-        qn_cuda_norm_v.store(v, std::memory_order_relaxed);
+        __atomic_store_n(&qn_cuda_norm_v, v, __ATOMIC_RELAXED);
     }
     return threads == 1024 && !a.xq && rows > 64 ? v : 1;
 }
@@ -585,7 +585,7 @@ __global__ void __launch_bounds__(512, 3) qn_k_glu_slab_sm(int op, int dt, const
 
 /* QUANTA_CUDA_GLU_SLAB_FORM (qn_cuda_glu_slab_form for benchmarks, -1: read it): 1 the register form, 2 (default) the
  * shared-memory form. */
-std::atomic<int> qn_cuda_glu_slab_form{-1};
+int qn_cuda_glu_slab_form = -1;
 
 template <int S> static int glu_slab_launch(int op, int dt, const void *g, const void *u, void *y, int64_t D, int64_t rows,
                                             int64_t Mt, uint4 *xt, float *xts, int perm, cudaStream_t st) {
@@ -607,11 +607,11 @@ extern "C" int qn_cuda_glu_slab(int op, int dtype, const void *gate, const void 
     cudaStream_t st = (cudaStream_t)stream;
     uint4 *t = (uint4 *)xt;
     const int p = slab->perm;
-    int form = qn_cuda_glu_slab_form.load(std::memory_order_relaxed);
+    int form = __atomic_load_n(&qn_cuda_glu_slab_form, __ATOMIC_RELAXED);
     if (form < 0) {
         const char *v = getenv("QUANTA_CUDA_GLU_SLAB_FORM");
         form = v && !strcmp(v, "1") ? 1 : 2;
-        qn_cuda_glu_slab_form.store(form, std::memory_order_relaxed);
+        __atomic_store_n(&qn_cuda_glu_slab_form, form, __ATOMIC_RELAXED);
     }
     if (form == 2) {
         static std::atomic<int> attr{0}; /* the dynamic shared memory past 48 KB, set once a form */

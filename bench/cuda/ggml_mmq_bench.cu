@@ -43,7 +43,6 @@
  */
 #include <cuda_runtime.h>
 
-#include <atomic>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
@@ -60,10 +59,6 @@ extern "C" int qn_cuda_pdl_on;
 int qn_cuda_pdl_on = 0;
 /* kernels_cuda/ggml_mmq_ws_wg.cu: the activation prep's max pass with 1 or 4 loads in flight (QUANTA_CUDA_GGML_PREP_MU) */
 extern int qn_cuda_ggml_mmq_prep_mu;
-/* kernels_cuda/elementwise.cu: QUANTA_CUDA_NORM_V (mmq19), -1 reads the variable */
-extern std::atomic<int> qn_cuda_norm_v;
-/* kernels_cuda/elementwise.cu: QUANTA_CUDA_GLU_SLAB_FORM (mmq19), -1 reads the variable */
-extern std::atomic<int> qn_cuda_glu_slab_form;
 
 static uint64_t rng = 0x9E3779B97F4A7C15ull;
 static uint32_t next32() { /* xorshift64* */
@@ -233,7 +228,7 @@ static void normv(const char *name, int dt, const uint8_t *w, int64_t N, int64_t
     const size_t tbytes = (size_t)((uint8_t *)sa - (uint8_t *)ta);
     for (int which = 0; which < 2; which++) {
         for (int v : {1, 2, 4}) {
-            qn_cuda_norm_v.store(v);
+            qn_cuda_norm_v = v;
             CK(cudaMemsetAsync(y1, 0x7F, xb, st));
             CK(cudaMemsetAsync(y2, 0x7F, xb, st));
             CK(cudaMemsetAsync(xs, 0x5A, xpn, st));
@@ -261,7 +256,7 @@ static void normv(const char *name, int dt, const uint8_t *w, int64_t N, int64_t
             fflush(stdout);
         }
     }
-    qn_cuda_norm_v.store(-1);
+    qn_cuda_norm_v = -1;
     cudaFree(r), cudaFree(g), cudaFree(y1), cudaFree(y2), cudaFree(ry1), cudaFree(ry2), cudaFree(xs);
 }
 
@@ -295,7 +290,7 @@ static void gluslab(const char *name, int dt, const uint8_t *w, int64_t N, int64
         return d;
     };
     for (int form : {1, 2}) { /* qn_cuda_glu_slab_form: 1 the register form, 2 the shared-memory form */
-        qn_cuda_glu_slab_form.store(form);
+        qn_cuda_glu_slab_form = form;
         CK(cudaMemsetAsync(h, 0x7F, xb, st));
         CK(cudaMemsetAsync(xs, 0x5A, xpn, st));
         CK(cudaMemsetAsync(xpb, 0xA5, xpn, st));
@@ -351,7 +346,7 @@ static void gluslab(const char *name, int dt, const uint8_t *w, int64_t N, int64
                sl.done && !dh && !db && !ds && !dy ? "SAME" : "DIFFERENT", tg, ts, tp, tp - (ts - tg));
         fflush(stdout);
     }
-    qn_cuda_glu_slab_form.store(-1);
+    qn_cuda_glu_slab_form = -1;
     cudaFree(g), cudaFree(u), cudaFree(h), cudaFree(h0), cudaFree(ya), cudaFree(yb0), cudaFree(xs);
 }
 

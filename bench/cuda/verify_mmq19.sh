@@ -14,6 +14,7 @@
 #      slab with the prep of its result; us of the norm alone and with its slab) and "normslab" (mmq18's line) at
 #      4096x4096, M = 130 / 512 / 2048; "gluslab" (glu alone / with the slab / the prep alone, SAME or DIFFERENT; the
 #      slab kernel's register form 1 and shared-memory form 2, QUANTA_CUDA_GLU_SLAB_FORM) at 4096x14336;
+#   2b. tests/cuda/test_cuda_slab where /tmp/qbuild has it;
 #   3. perplexity (7B Q4_0, 2 windows of 512) default vs NORM_V=4 GLU_SLAB=1: must print the same numbers;
 #   4. pp512 -r 5: default vs NORM_V=4 GLU_SLAB=1 on both 7B files, then each switch alone on Q4_0 (NORM_V=2 too).
 # About 50 s with /tmp/qbuild; later steps skipped when late. Everything under $OUT/mmq19/ (summary.txt).
@@ -72,6 +73,17 @@ if [ -x $BENCH ] && [ $(left) -gt 12 ]; then
   [ $n -eq 48 ] || { say "kernel rows: $n SAME normv / gluslab lines, 48 expected (36 normv, 12 gluslab)"; RS=FAIL; }
 else
   say "kernel rows skipped (no bench or time)"
+fi
+pack
+
+# 2b. tests/cuda/test_cuda_slab (the same checks at more shapes, as Check asserts) where the build has tests
+TS=${QBUILD:-/tmp/qbuild}/tests/cuda/test_cuda_slab
+if [ -x $TS ] && [ $(left) -gt 30 ]; then
+  CK_FORK=no timeout 8 $TS > $D/test_cuda_slab.txt 2>&1
+  r=$?; say "test_cuda_slab rc=$r: $(grep -E '^[0-9]+%' $D/test_cuda_slab.txt | tail -1)"
+  [ $r -eq 0 ] || { grep -E 'Failure|Error' $D/test_cuda_slab.txt | head -3 | tee -a $D/summary.txt; RS=FAIL; }
+else
+  say "test_cuda_slab skipped (not built or time)"
 fi
 pack
 
