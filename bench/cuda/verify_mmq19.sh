@@ -16,7 +16,8 @@
 #      slab kernel's register form 1 and shared-memory form 2, QUANTA_CUDA_GLU_SLAB_FORM) at 4096x14336;
 #   2b. tests/cuda/test_cuda_slab where /tmp/qbuild has it;
 #   3. perplexity (7B Q4_0, 2 windows of 512) default vs NORM_V=4 GLU_SLAB=1: must print the same numbers;
-#   4. pp512 -r 5: default vs NORM_V=4 GLU_SLAB=1 on both 7B files, then each switch alone on Q4_0 (NORM_V=2 too).
+#   4. pp512 -r 5: default vs NORM_V=4 GLU_SLAB=1 on both 7B files, then each switch alone on Q4_0 (NORM_V=2 too); last,
+#      pp2048 default vs both on Q4_0.
 # About 50 s with /tmp/qbuild; later steps skipped when late. Everything under $OUT/mmq19/ (summary.txt).
 set -u
 cd "$(dirname "$0")/../.." # the repository root
@@ -103,15 +104,15 @@ pack
 
 # 4. pp512 -r 5
 PP=()
-pp() { # label file [VAR=value...]
-  local label=$1 f=$2; shift 2
+pp() { # label file [VAR=value...]; P (default 512) the prompt length
+  local label=$1 f=$2 p=${P:-512}; shift 2
   [ -f $F/$f.gguf ] || { say "no $F/$f.gguf"; return 0; }
   [ $(left) -gt 6 ] || { say "pp $label skipped (time)"; return 0; }
-  env "$@" timeout 10 $Q bench model -m $F/$f.gguf -p 512 -n 0 -r 5 --backend cuda --json > $D/pp_$label.json 2> $D/pp_$label.err
+  env "$@" timeout 10 $Q bench model -m $F/$f.gguf -p $p -n 0 -r 5 --backend cuda --json > $D/pp_$label.json 2> $D/pp_$label.err
   local rc=$? v
   v=$(grep -o '"pp_tps": [0-9.]*, "pp_tps_sd": [0-9.]*' $D/pp_$label.json | sed 's/"pp_tps": //; s/, "pp_tps_sd": / ± /')
-  say "pp512 $label rc=$rc: ${v:-none}"
-  PP+=("| $label | ${v:-none} |")
+  say "pp$p $label rc=$rc: ${v:-none}"
+  PP+=("| pp$p $label | ${v:-none} |")
 }
 # the deciding pairs first (default / both switches on both files, interleaved), each switch alone last (cut first)
 for f in mistral7b-q4_0 mistral7b-q8_0; do
@@ -122,10 +123,13 @@ pp mistral7b-q4_0__default2 mistral7b-q4_0 QUANTA_PLAN_PROFILE=0
 pp mistral7b-q4_0__glu mistral7b-q4_0 QUANTA_CUDA_GGML_GLU_SLAB=1
 pp mistral7b-q4_0__v4 mistral7b-q4_0 QUANTA_CUDA_NORM_V=4
 pp mistral7b-q4_0__v2glu mistral7b-q4_0 QUANTA_CUDA_NORM_V=2 QUANTA_CUDA_GGML_GLU_SLAB=1
+# M = 2048 (where mmq18's slab costs the norm most: norm+slab 95.7 us against norm 47.7 + prep 25.0 at 2048 x 4096)
+P=2048 pp mistral7b-q4_0__default mistral7b-q4_0 QUANTA_PLAN_PROFILE=0
+P=2048 pp mistral7b-q4_0__v4glu mistral7b-q4_0 QUANTA_CUDA_NORM_V=4 QUANTA_CUDA_GGML_GLU_SLAB=1
 {
   echo "== mmq19 summary =="
   echo "conformance (NORM_V=4 + GLU_SLAB=1, NORM_V=2), normv / gluslab rows SAME, perplexity off = on: $RS"
-  echo "| pp512 (tok/s, -r 5) | mean ± sd |"; echo "|---|---|"
+  echo "| prefill (tok/s, -r 5) | mean ± sd |"; echo "|---|---|"
   for r in "${PP[@]}"; do echo "$r"; done
 } | tee -a $D/summary.txt
 say "done"
