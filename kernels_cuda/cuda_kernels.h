@@ -287,8 +287,9 @@ int qn_cuda_glu_slab(int op, int dtype, const void *gate, const void *up, void *
  * (default) in shared memory. Tests and benchmarks set it. */
 extern int qn_cuda_glu_slab_form;
 /* The norms' register kernel for rows of 1024-thread blocks past 64 rows without codes, in blocks of 1024 / V threads
- * doing V threads' slots each, the same bits (mmq19): V = 1 (off), 2 or 4; -1 (the start): QUANTA_CUDA_NORM_V at the
- * first call. Tests and benchmarks set it. */
+ * doing V threads' slots each, the same bits (mmq19): 0 the default rule (V = 2 where the norm writes the GEMM slab and
+ * rows >= 256, else 1), 1, 2 or 4 forced; -1 (the start): QUANTA_CUDA_NORM_V at the first call. Tests and benchmarks
+ * set it. */
 extern int qn_cuda_norm_v;
 /* RMS norm over rows of D of x, or of x + r when r is not NULL (add_rms_norm: r has x's shape);
  * weight (dtype w_dtype) or NULL; p (rms_norm_add: x's shape) added to the result when not NULL.

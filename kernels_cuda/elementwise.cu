@@ -365,18 +365,24 @@ static bool norm_lean_on(int threads) {
     return v == 1 || (v == 2 && threads == 256);
 }
 
-/* QUANTA_CUDA_NORM_V (mmq19; qn_cuda_norm_v for benchmarks, -1: read the variable): the register kernel's rows of
- * blocks of 1024 threads (1024 <= D <= 4096) past 64 rows, with no int8 codes (the GEMV's rows), in blocks of 1024 / V
- * threads each doing V threads' slots (qn_k_rms_norm_regs: the same bits). 1 (off) by default until measured; 2 or 4. */
+/* QUANTA_CUDA_NORM_V (mmq19; qn_cuda_norm_v for benchmarks and tests, -1: read the variable, 0: the default rule): the
+ * register kernel's rows of blocks of 1024 threads (1024 <= D <= 4096) past 64 rows, with no int8 codes (the GEMV's
+ * rows), in blocks of 1024 / V threads each doing V threads' slots (qn_k_rms_norm_regs: the same bits). Default: V = 2
+ * where the norm also writes the GEMM slab and rows >= 256, else 1 — measured on the H100 (2026-12-07 09:30,
+ * verify_mmq19.sh, every result and slab byte the same): with the slab V = 2 took rms_norm 16.7 -> 12.3 us at 512 x
+ * 4096 and 83.4 -> 63.0 at 2048 x 4096, add_norm 22.7 -> 19.2 and 96.1 -> 79.1; without it, or at 130 rows (add_norm
+ * 6.3 -> 7.1), V = 2 was not faster (rms_norm alone 47.8 -> 52.2 at 2048), and V = 4 was slower than V = 2 on every
+ * row (80 registers, three rows an SM). =1 keeps V = 1 everywhere; =2 / =4 force V for every such row past 64. */
 int qn_cuda_norm_v = -1;
 static int norm_v(const qn_norm_args &a, int64_t rows, int threads) {
     int v = __atomic_load_n(&qn_cuda_norm_v, __ATOMIC_RELAXED);
     if (v < 0) {
         const char *e = getenv("QUANTA_CUDA_NORM_V");
-        v = e && !strcmp(e, "4") ? 4 : e && !strcmp(e, "2") ? 2 : 1;
+        v = e && !strcmp(e, "4") ? 4 : e && !strcmp(e, "2") ? 2 : e && !strcmp(e, "1") ? 1 : 0;
         __atomic_store_n(&qn_cuda_norm_v, v, __ATOMIC_RELAXED);
     }
-    return threads == 1024 && !a.xq && rows > 64 ? v : 1;
+    if (threads != 1024 || a.xq || rows <= 64) return 1;
+    return v ? v : a.xt && rows >= 256 ? 2 : 1;
 }
 
 template <bool TWO, int V> static void (*norm_regs_v(const qn_norm_args &a))(qn_norm_args) {
@@ -584,7 +590,8 @@ __global__ void __launch_bounds__(512, 3) qn_k_glu_slab_sm(int op, int dt, const
 }
 
 /* QUANTA_CUDA_GLU_SLAB_FORM (qn_cuda_glu_slab_form for benchmarks, -1: read it): 1 the register form, 2 (default) the
- * shared-memory form. */
+ * shared-memory form (H100 09:30: glu+slab 41.6 against 45.0 us at 512 x 14336, 145.9 against 153.3 at 2048, 8.4
+ * against 9.9 at 130; the same bits). */
 int qn_cuda_glu_slab_form = -1;
 
 template <int S> static int glu_slab_launch(int op, int dt, const void *g, const void *u, void *y, int64_t D, int64_t rows,

@@ -1,23 +1,23 @@
 #!/bin/bash
-# verify_mmq19.sh — device checks of mmq19 (issue 14 item 1, bench/NOTES.md section 6, mmq19):
-#   QUANTA_CUDA_NORM_V=2|4 (off = 1): the norms' register kernel for rows of 1024-thread blocks (1024 <= D <= 4096) past
-#     64 rows in blocks of 1024 / V threads, each doing V threads' slots — the same sums in the same order, so the same
-#     bits — so that 2-3 rows share an SM instead of one (the 1.4 TB/s and the slab's 2x of mmq18's normslab rows);
-#   QUANTA_CUDA_GGML_GLU_SLAB=1 (off): the prefill glu also writes down's kept GEMM slab (mmq18's NORM_SLAB for the
-#     FFN's second half), so a LLaMA layer runs one prep (o) instead of two.
+# verify_mmq19.sh — device checks of mmq19 (issue 14 item 1, bench/NOTES.md section 6, mmq19), round 2 (after the
+# 09:30 call flipped both defaults):
+#   QUANTA_CUDA_NORM_V (default: 2 where a norm writes the GEMM slab and rows >= 256, else 1; =1 / =2 / =4 force): the
+#     norms' register kernel for rows of 1024-thread blocks (1024 <= D <= 4096) in blocks of 1024 / V threads, each
+#     doing V threads' slots — the same sums in the same order, so the same bits;
+#   QUANTA_CUDA_GGML_GLU_SLAB (default on; =0 off): the prefill glu also writes down's kept GEMM slab (mmq18's NORM_SLAB
+#     for the FFN's second half), so a LLaMA layer runs one prep (o) instead of two.
 # Run after bench/e2e/run_h200.sh has built Quanta (/tmp/qbuild, of a main that has mmq19) and written the model files
 # (/tmp/e2e/files); the kernel bench is /tmp/prebuild/mmq19/ggml_mmq_bench (prebuild_mmq19.sh) or is linked here from the
 # meson objects. Steps, deciding first:
-#   1. conformance with NORM_V=4 and GLU_SLAB=1 (norms at rows > 64 of D 1024..4096, glu at rows > 64 of D 2048..14336,
-#      after a q4_0 / q8_0 matmul that gives the backend its K order), then NORM_V=2;
+#   1. conformance of the defaults (norms at rows > 64 of D 1024..4096, glu at rows > 64 of D 2048..14336, after a
+#      q4_0 / q8_0 matmul that gives the backend its K order), then NORM_V=4 forced;
 #   2. kernel rows (ggml_mmq_bench): "normv" (rms_norm / add_norm at V = 1, 2, 4: results byte-compared with V = 1, each
 #      slab with the prep of its result; us of the norm alone and with its slab) and "normslab" (mmq18's line) at
 #      4096x4096, M = 130 / 512 / 2048; "gluslab" (glu alone / with the slab / the prep alone, SAME or DIFFERENT; the
 #      slab kernel's register form 1 and shared-memory form 2, QUANTA_CUDA_GLU_SLAB_FORM) at 4096x14336;
 #   2b. tests/cuda/test_cuda_slab where /tmp/qbuild has it;
-#   3. perplexity (7B Q4_0, 2 windows of 512) default vs NORM_V=4 GLU_SLAB=1: must print the same numbers;
-#   4. pp512 -r 5: default vs NORM_V=4 GLU_SLAB=1 on both 7B files, then each switch alone on Q4_0 (NORM_V=2 too); last,
-#      pp2048 default vs both on Q4_0.
+#   3. perplexity (7B Q4_0, 2 windows of 512) default vs both off (NORM_V=1 GLU_SLAB=0): must print the same numbers;
+#   4. pp512 -r 5: default vs both off on both 7B files, then each off alone on Q4_0; last, pp2048 default vs off.
 # About 50 s with /tmp/qbuild; later steps skipped when late. Everything under $OUT/mmq19/ (summary.txt).
 set -u
 cd "$(dirname "$0")/../.." # the repository root
@@ -55,8 +55,8 @@ for w in q4_0 q8_0; do
           --case "matmul:m=256,n=1024,k=4096,w=$w,x=f32")
 done
 RS=ok
-CONFORM_S=10 conform v4glu QUANTA_CUDA_NORM_V=4 QUANTA_CUDA_GGML_GLU_SLAB=1 -- "${CASES[@]}" || RS=FAIL
-CONFORM_S=6 conform v2 QUANTA_CUDA_NORM_V=2 -- --case "matmul:m=300,n=640,k=2048,w=q4_0,x=f32" \
+CONFORM_S=10 conform default QUANTA_PLAN_PROFILE=0 -- "${CASES[@]}" || RS=FAIL
+CONFORM_S=6 conform v4 QUANTA_CUDA_NORM_V=4 -- --case "matmul:m=300,n=640,k=2048,w=q4_0,x=f32" \
   --case "rms_norm:shape=130x4096" --case "add_norm:shape=257x4096,part=1" --case "rms_norm_add_norm:shape=130x2048,part=1" \
   --case "rms_norm:shape=200x3000" --case "add_rms_norm:shape=300x1024" || RS=FAIL
 pack
@@ -88,12 +88,12 @@ else
 fi
 pack
 
-# 3. perplexity default / NORM_V=4 GLU_SLAB=1: the same bits, the same numbers
+# 3. perplexity default / both off: the same bits, the same numbers
 PPL=()
 for on in 0 1; do
   f=mistral7b-q4_0
   [ -f $F/$f.gguf ] && [ $(left) -gt 14 ] || { say "perplexity switches=$on skipped"; continue; }
-  if [ $on = 1 ]; then E=(QUANTA_CUDA_NORM_V=4 QUANTA_CUDA_GGML_GLU_SLAB=1); else E=(QUANTA_PLAN_PROFILE=0); fi
+  if [ $on = 0 ]; then E=(QUANTA_CUDA_NORM_V=1 QUANTA_CUDA_GGML_GLU_SLAB=0); else E=(QUANTA_PLAN_PROFILE=0); fi
   env "${E[@]}" timeout 12 $Q perplexity -m $F/$f.gguf -f README.md -c 512 --chunks 2 --quant keep \
     --backend cuda > $D/ppl_$on.txt 2> $D/ppl_$on.err
   r=$?; v=$(tr '\n' ' ' < $D/ppl_$on.txt | sed 's/, [0-9.]* s)/)/' | tail -c 200) # the time left out
@@ -114,21 +114,19 @@ pp() { # label file [VAR=value...]; P (default 512) the prompt length
   say "pp$p $label rc=$rc: ${v:-none}"
   PP+=("| pp$p $label | ${v:-none} |")
 }
-# the deciding pairs first (default / both switches on both files, interleaved), each switch alone last (cut first)
+# the deciding pairs first (default / both off on both files, interleaved), each off alone last (cut first)
 for f in mistral7b-q4_0 mistral7b-q8_0; do
   pp ${f}__default $f QUANTA_PLAN_PROFILE=0
-  pp ${f}__v4glu $f QUANTA_CUDA_NORM_V=4 QUANTA_CUDA_GGML_GLU_SLAB=1
+  pp ${f}__off $f QUANTA_CUDA_NORM_V=1 QUANTA_CUDA_GGML_GLU_SLAB=0
 done
-pp mistral7b-q4_0__default2 mistral7b-q4_0 QUANTA_PLAN_PROFILE=0
-pp mistral7b-q4_0__glu mistral7b-q4_0 QUANTA_CUDA_GGML_GLU_SLAB=1
-pp mistral7b-q4_0__v4 mistral7b-q4_0 QUANTA_CUDA_NORM_V=4
-pp mistral7b-q4_0__v2glu mistral7b-q4_0 QUANTA_CUDA_NORM_V=2 QUANTA_CUDA_GGML_GLU_SLAB=1
-# M = 2048 (where mmq18's slab costs the norm most: norm+slab 95.7 us against norm 47.7 + prep 25.0 at 2048 x 4096)
+# M = 2048 (where the slab norms cost most: 09:30, rms_norm+slab 83.4 us at V = 1, 63.0 at V = 2)
 P=2048 pp mistral7b-q4_0__default mistral7b-q4_0 QUANTA_PLAN_PROFILE=0
-P=2048 pp mistral7b-q4_0__v4glu mistral7b-q4_0 QUANTA_CUDA_NORM_V=4 QUANTA_CUDA_GGML_GLU_SLAB=1
+P=2048 pp mistral7b-q4_0__off mistral7b-q4_0 QUANTA_CUDA_NORM_V=1 QUANTA_CUDA_GGML_GLU_SLAB=0
+pp mistral7b-q4_0__v1 mistral7b-q4_0 QUANTA_CUDA_NORM_V=1
+pp mistral7b-q4_0__noglu mistral7b-q4_0 QUANTA_CUDA_GGML_GLU_SLAB=0
 {
   echo "== mmq19 summary =="
-  echo "conformance (NORM_V=4 + GLU_SLAB=1, NORM_V=2), normv / gluslab rows SAME, perplexity off = on: $RS"
+  echo "conformance (defaults, NORM_V=4), normv / gluslab rows SAME, perplexity off = on: $RS"
   echo "| prefill (tok/s, -r 5) | mean ± sd |"; echo "|---|---|"
   for r in "${PP[@]}"; do echo "$r"; done
 } | tee -a $D/summary.txt
