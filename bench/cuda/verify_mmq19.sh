@@ -17,7 +17,8 @@
 #      slab kernel's register form 1 and shared-memory form 2, QUANTA_CUDA_GLU_SLAB_FORM) at 4096x14336;
 #   2b. tests/cuda/test_cuda_slab where /tmp/qbuild has it;
 #   3. perplexity (7B Q4_0, 2 windows of 512) default vs both off (NORM_V=1 GLU_SLAB=0): must print the same numbers;
-#   4. pp512 -r 5: default vs both off on both 7B files, then each off alone on Q4_0; last, pp2048 default vs off.
+#   4. pp512 -r 5: default vs both off on both 7B files, pp2048 default vs off, then each off alone on Q4_0;
+#   5. ncu of the norm kernel at 2048 x 4096 (the first two launches: the slab norm by the default rule, then V = 1).
 # About 50 s with /tmp/qbuild; later steps skipped when late. Everything under $OUT/mmq19/ (summary.txt).
 set -u
 cd "$(dirname "$0")/../.." # the repository root
@@ -124,6 +125,17 @@ P=2048 pp mistral7b-q4_0__default mistral7b-q4_0 QUANTA_PLAN_PROFILE=0
 P=2048 pp mistral7b-q4_0__off mistral7b-q4_0 QUANTA_CUDA_NORM_V=1 QUANTA_CUDA_GGML_GLU_SLAB=0
 pp mistral7b-q4_0__v1 mistral7b-q4_0 QUANTA_CUDA_NORM_V=1
 pp mistral7b-q4_0__noglu mistral7b-q4_0 QUANTA_CUDA_GGML_GLU_SLAB=0
+# 5. (next session's evidence, cut first) ncu of the 4096-wide norm at 2048 rows: why ~1.4 TB/s whatever the rows an SM
+NCU=$(command -v ncu || echo /usr/local/cuda/bin/ncu)
+if [ -x $BENCH ] && [ -x $NCU ] && [ $(left) -gt 14 ]; then
+  MMQ_BENCH_NEW=17 MMQ_BENCH_OLD=17 MMQ_BENCH_M=2048 MMQ_BENCH_FORMATS=q4_0 MMQ_BENCH_TILES=0 MMQ_BENCH_SHAPES=4096x4096 \
+    MMQ_BENCH_EXTRA=normslab timeout $(( $(left) - 3 )) $NCU -k regex:qn_k_rms_norm --launch-count 2 \
+    --section SpeedOfLight --section Occupancy --section LaunchStats --section WarpStateStats --section MemoryWorkloadAnalysis \
+    $BENCH > $D/ncu_norm.txt 2>&1
+  say "ncu norm rc=$?"
+  grep -E 'qn_k_rms_norm|Duration|DRAM Throughput|Memory Throughput|Achieved Occupancy|Registers Per|Warp Cycles Per Issued|Stall|L2 Hit' \
+    $D/ncu_norm.txt | head -40 | tee -a $D/summary.txt
+fi
 {
   echo "== mmq19 summary =="
   echo "conformance (defaults, NORM_V=4), normv / gluslab rows SAME, perplexity off = on: $RS"
