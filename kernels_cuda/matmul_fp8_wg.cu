@@ -925,6 +925,34 @@ __device__ __forceinline__ void qn_f8t_store_tma(const float (&acc)[BN / 8][4], 
 #endif
 
 #if QN_F8_HAVE
+/* fp819 (OE): qn_f8t_store_tma's products and rounding (STM's pairs: tokens 2t, 2t + 1 of group J, weight row half h)
+ * into registers, for stores issued later: pk[J][h] = the pair as stmatrix takes it. */
+template <typename OT, int BN>
+__device__ __forceinline__ void qn_f8t_pack(const float (&acc)[BN / 8][4], uint32_t (&pk)[BN / 8][2], const qn_f8_args &p,
+                                            int64_t nb, int64_t m0, int w4, int g, int t) {
+    float swr[2];
+#pragma unroll
+    for (int h = 0; h < 2; h++) {
+        const int64_t n = nb + w4 * 16 + g + 8 * h;
+        swr[h] = n < p.Np ? __ldg(p.sw + n) : 0.0f;
+    }
+#pragma unroll
+    for (int j0 = 0; j0 < BN / 8; j0 += 8) { /* scales 16 at a time, as qn_f8t_store_tma */
+        float xs[8][2];
+#pragma unroll
+        for (int j = 0; j < 8; j++)
+#pragma unroll
+            for (int c = 0; c < 2; c++) xs[j][c] = qn_f8_sx<BN>(p, m0 + 8 * (j0 + j) + 2 * t + c);
+#pragma unroll
+        for (int j = 0; j < 8; j++)
+#pragma unroll
+            for (int h = 0; h < 2; h++)
+                pk[j0 + j][h] = qn_f8_pack2<OT>(acc[j0 + j][2 * h] * swr[h] * xs[j][0], acc[j0 + j][2 * h + 1] * swr[h] * xs[j][1]);
+    }
+}
+#endif
+
+#if QN_F8_HAVE
 /* The TMA forms' producer (one thread): every K stage of this block's segments in order (segment k: the K stages
  * kb .. ke - 1 of one tile, seg_of(k, nt0, m0, kb, ke); all of them but in fp815's stream-K; the stages and their
  * barriers run on across segments: global step gs uses stage gs % S for the gs / S-th time), each stage = the token
@@ -1053,7 +1081,7 @@ __device__ __forceinline__ void qn_f8_skr_reset(unsigned *f, unsigned want) {
  * as any tile. Every block of the grid is resident at once (the host launches at most one per SM), so the owner's
  * wait cannot block a peer that has not started. Unsplit tiles: bit-identical to SK 0; split ones differ by the
  * f32 sums' association (checked against the reference). */
-template <int CW, int BN, int CL, int EPI, int TOK, int SK, int SS = 0>
+template <int CW, int BN, int CL, int EPI, int TOK, int SK, int SS = 0, int PP = 0, int OE = 0>
 __global__ void __launch_bounds__(qn_f8t_cfg<CW, BN, EPI>::threads, qn_f8t_cfg<CW, BN, EPI>::min_blocks)
     qn_k_fp8_tma(qn_f8_args p, const __grid_constant__ CUtensorMap wmap, const __grid_constant__ CUtensorMap xmap,
                  const __grid_constant__ CUtensorMap ymap) {
@@ -1062,6 +1090,8 @@ __global__ void __launch_bounds__(qn_f8t_cfg<CW, BN, EPI>::threads, qn_f8t_cfg<C
     constexpr int S = Cfg::S, BM = Cfg::BM;
     static_assert(!SK || (CL == 1 && !TOK), "stream-K: blocks alone");
     static_assert(!SS || (CW == 2 && (CL == 1 || TOK)), "fp818's SS form: two-consumer tiles, alone or along the tokens");
+    static_assert(!PP || (SS && CW == 2 && BN == 128 && !SK && (CL == 1 || TOK)), "fp819's ping-pong: SS 128x128, no split");
+    static_assert(!OE || (SS && !PP && EPI && CW == 2 && !SK && CL == 1 && !TOK && BN % 64 == 0), "fp819's OE: SS, TMA store, no split");
     extern __shared__ __align__(128) uint8_t qn_f8_smem[];
     __shared__ __align__(8) uint64_t full_bar[S], empty_bar[S];
     /* the same offset in every block of a cluster (same kernel, same static layout): multicast lands alike */
@@ -1109,7 +1139,9 @@ __global__ void __launch_bounds__(qn_f8t_cfg<CW, BN, EPI>::threads, qn_f8t_cfg<C
         tr[0] = qn_f8_smid();
         qn_f8_stamp(tr, 0);
     }
-    qn_f8_bars_init<S, CL>(full_bar, empty_bar, CW * 4 * CL, tid);
+    /* a stage's empty barrier: one arrival per consumer warp that reads it, in every block of the cluster (fp819's
+     * ping-pong: one warpgroup reads each stage) */
+    qn_f8_bars_init<S, CL>(full_bar, empty_bar, (PP ? 4 : CW * 4) * CL, tid);
 
     if (wg == 0) { /* ---------------- producer: one thread issues two TMA copies per stage */
         if (CW == 2) qn_setmaxnreg_dec<40>();
@@ -1122,6 +1154,88 @@ __global__ void __launch_bounds__(qn_f8t_cfg<CW, BN, EPI>::threads, qn_f8t_cfg<C
 
     /* ---------------- consumers */
     if (CW == 2) qn_setmaxnreg_inc<232>();
+    if constexpr (PP != 0) {
+        /* fp819: CUTLASS's ping-pong consumers on the SS form. Each warpgroup owns whole 128 x 128 tiles (the block's
+         * segments k = cw, cw + 2, ...: all 128 weight rows of a stage's box, two m64n128k32 per k32 into two
+         * accumulator halves, the same 128 registers as a cooperative 64 x 256), so while one runs its K loop the
+         * other scales and stores its last tile: the ~2-2.6 us epilogue of fp817's trace3 (8% of a 128x256 tile at
+         * M = 4096, every tile, both warpgroups at once) leaves the tensor pipe's critical path. The stages are
+         * filled in segment order by the same producer, so the two K loops follow each other; the turn (named
+         * barrier 8 + c, 256 threads: the other warpgroup arrives once it has issued its tile's last wgmma, this one
+         * syncs before its first) orders them as CUTLASS's OrderedSequenceBarrier does, and keeps the full barriers'
+         * parity waits sound: a stage's previous use belongs to a tile whose consumer has waited for it before
+         * passing the turn, so no wait here can be satisfied by an older phase. Every output gets the same k32
+         * products added in the same order as in the cooperative 128x128 tile (the same instruction on the same
+         * bytes per 64-row half): y bit-identical to it and so to the default (fp8_check compares). */
+        const int cw = wg - 1, w4 = warp & 3, g = lane >> 2, t = lane & 3, ctid = tid - 128 * wg;
+        float acc[2][BN / 8][4];
+        uint32_t cc = 0;
+        const int64_t kpp = p.trace_last ? ((nseg - 1) & ~(int64_t)1) : 0; /* the traced tile: warpgroup 0's */
+        for (int64_t k = cw; k < nseg; k += 2) {
+            int64_t nt0, m0, kb, ke;
+            seg_of(k, nt0, m0, kb, ke); /* no split: kb 0, ke nk */
+            const int64_t g0 = k * nk;  /* every earlier segment a whole tile of nk stages */
+            if (p.scale_pf) qn_f8_scales_ahead<BN, 128>(p, m0, nt0 * 16, ctid);
+#pragma unroll
+            for (int h = 0; h < 2; h++)
+#pragma unroll
+                for (int j = 0; j < BN / 8; j++) acc[h][j][0] = acc[h][j][1] = acc[h][j][2] = acc[h][j][3] = 0.0f;
+            if (k > 0) qn_named_sync(8 + cw, 256); /* the turn: the other warpgroup has issued tile k - 1 */
+            if (tr && k == kpp) {
+                qn_mbar_wait(qn_smem_u32(&full_bar[(int)(g0 % S)]), (uint32_t)((g0 / S) & 1));
+                qn_f8_stamp(tr, 1);
+            }
+            for (int64_t i = 0; i < nk; i++) {
+                const int64_t gi = g0 + i;
+                const int s = (int)(gi % S);
+                qn_mbar_wait(qn_smem_u32(&full_bar[s]), (uint32_t)((gi / S) & 1));
+                const uint32_t a = qn_smem_u32(a_of(s)), b = qn_smem_u32(b_of(s));
+                qn_wg_fence();
+#pragma unroll
+                for (int kk = 0; kk < 4; kk++) {
+                    const uint64_t bd = qn_wg_desc_sw128(b + 32 * kk, 16, 1024);
+                    qn_f8_mma_ss<BN>(acc[0], qn_wg_desc_sw128(a + 32 * kk, 16, 1024), bd);
+                    qn_f8_mma_ss<BN>(acc[1], qn_wg_desc_sw128(a + 8192 + 32 * kk, 16, 1024), bd);
+                }
+                qn_wg_commit();
+                /* the tile's last wgmma issued: the other warpgroup's turn (if it has a tile after this one) */
+                if (i + 1 == nk && k + 1 < nseg) qn_named_arrive(8 + (cw ^ 1), 256);
+                qn_wg_wait<1>(); /* stage i - 1's wgmma are done: its stage is free */
+                qn_wg_keep(acc[0]);
+                qn_wg_keep(acc[1]);
+                if (i > 0) {
+                    __syncwarp();
+                    if (gi - 1 + S < total) qn_f8_release<CL>(qn_smem_u32(&empty_bar[(int)((gi - 1) % S)]), lane);
+                }
+            }
+            qn_wg_wait<0>();
+            qn_wg_keep(acc[0]);
+            qn_wg_keep(acc[1]);
+            if (tr && k == kpp) qn_f8_stamp(tr, 2);
+            __syncwarp();
+            if (g0 + nk - 1 + S < total) qn_f8_release<CL>(qn_smem_u32(&empty_bar[(int)((g0 + nk - 1) % S)]), lane);
+            if (!(TOK && m0 >= p.M)) { /* else a token tile padding the last cluster row */
+#pragma unroll
+                for (int h = 0; h < 2; h++) {
+                    const int64_t nb = (nt0 + 4 * h) * 16;
+                    if (EPI) {
+                        uint8_t *ep = base + S * Cfg::stage + cw * 2 * 8192;
+                        if (p.stm) {
+                            if (p.yd == QN_DT_F16) qn_f8t_store_tma<__half, BN, true>(acc[h], p, &ymap, ep, nb, m0, w4, g, t, ctid, 2 + cw, cc);
+                            else qn_f8t_store_tma<__nv_bfloat16, BN, true>(acc[h], p, &ymap, ep, nb, m0, w4, g, t, ctid, 2 + cw, cc);
+                        } else if (p.yd == QN_DT_F16)
+                            qn_f8t_store_tma<__half, BN, false>(acc[h], p, &ymap, ep, nb, m0, w4, g, t, ctid, 2 + cw, cc);
+                        else qn_f8t_store_tma<__nv_bfloat16, BN, false>(acc[h], p, &ymap, ep, nb, m0, w4, g, t, ctid, 2 + cw, cc);
+                    } else if (p.yd == QN_DT_F32) qn_f8_store_direct<float, BN>(acc[h], p, nb, m0, w4, g, t);
+                    else if (p.yd == QN_DT_F16) qn_f8_store_direct<__half, BN>(acc[h], p, nb, m0, w4, g, t);
+                    else qn_f8_store_direct<__nv_bfloat16, BN>(acc[h], p, nb, m0, w4, g, t);
+                }
+            }
+            if (tr && k == kpp) qn_f8_stamp(tr, 3);
+        }
+        if (EPI && ctid == 0) qn_tma_store_wait_all(); /* the last box is read before the block's memory goes */
+        if (CL > 1) qn_cluster_sync();
+    } else {
     const int cw = wg - 1, w4 = warp & 3, g = lane >> 2, t = lane & 3, ctid = tid - 128 * wg;
     float acc[BN / 8][4];
     auto release = [&](int64_t gj) {
@@ -1129,12 +1243,50 @@ __global__ void __launch_bounds__(qn_f8t_cfg<CW, BN, EPI>::threads, qn_f8t_cfg<C
         if (gj + S < total) qn_f8_release<CL>(qn_smem_u32(&empty_bar[(int)(gj % S)]), lane);
     };
     int64_t g0 = 0;
+    /* fp819 (OE, QUANTA_CUDA_FP8_OE): the epilogue split in two. At a tile's end the warpgroup only scales and rounds
+     * its outputs into pk (BN / 4 registers of bf16 / f16 pairs: the SS form has no A fragments, so 128 accumulators
+     * + these fit its 232), then starts the next tile; the boxes' shared stores (stmatrix, fp817's STM layout) and
+     * the TMA stores go one 64-token chunk per K stage between that stage's wgmma issue and its wait, so they run
+     * while the tensor pipe works instead of with both warpgroups stopped (~2.4 us a 128x256 tile in fp817's trace3).
+     * Same products, same rounding, same bytes as qn_f8t_store_tma with STM: y bit-identical. */
+    uint32_t cc = 0; /* EPI: the warpgroup's epilogue chunks so far (which box is next) */
+    uint32_t pk[OE ? BN / 8 : 1][2];
+    int pend = 0;          /* chunks of the last tile not stored yet (the last BN / 64 - pend stored) */
+    int64_t pnb = 0, pm0 = 0; /* their tile's first weight row (this warpgroup's) and first token */
+    auto flush_one = [&]() {
+        const int ctid_ = tid - 128 * wg, cw_ = wg - 1, w4_ = warp & 3, g_ = lane >> 2, t_ = lane & 3;
+        const int q = BN / 64 - pend;
+        pend--;
+        uint8_t *box = base + S * Cfg::stage + cw_ * 2 * 8192 + (cc++ & 1u) * 8192;
+        if (ctid_ == 0) qn_tma_store_wait_read<1>(); /* the store that last read this box is done reading */
+        qn_named_sync(2 + cw_, 128);
+        const int i = (4 * g_ + t_) >> 3, r = (4 * g_ + t_) & 7;
+#pragma unroll
+        for (int qq = 0; qq < (OE ? BN / 64 : 0); qq++) /* registers: the chunk by constant indices */
+            if (qq == q)
+#pragma unroll
+                for (int j = 0; j < 8; j += 2) {
+                    const int J = 8 * qq + j;
+                    const uint32_t v[4] = {pk[J][0], pk[J][1], pk[J + 1][0], pk[J + 1][1]};
+                    const int ml = 8 * (j + (i >> 1)) + r;
+                    qn_stmatrix_x4_trans(qn_smem_u32(box) + ml * 128 + ((((2 * w4_ + (i & 1)) ^ r)) << 4), v);
+                }
+        qn_tma_fence_smem();
+        qn_named_sync(2 + cw_, 128);
+        if (ctid_ == 0) {
+            qn_tma_store_2d(&ymap, qn_smem_u32(box), (int32_t)pnb, (int32_t)(pm0 + 64 * q));
+            qn_tma_store_commit();
+        }
+    };
+    if constexpr (OE == 0) (void)flush_one, (void)pnb, (void)pm0;
     auto step = [&](int64_t i, uint32_t (&a)[2][2][4], uint32_t (&a_prev)[2][2][4]) {
         const int64_t gi = g0 + i;
         const int s = (int)(gi % S);
         qn_mbar_wait(qn_smem_u32(&full_bar[s]), (uint32_t)((gi / S) & 1));
         if (SS) qn_f8t_stage_mma_ss<BN>(acc, qn_smem_u32(a_of(s)) + cw * 8192, qn_smem_u32(b_of(s)));
         else qn_f8t_stage_mma<BN>(acc, a, a_of(s) + (cw * 4 + w4) * 2048 + lane * 32, qn_smem_u32(b_of(s)));
+        if constexpr (OE != 0) /* fp819: one chunk of the last tile's outputs stored while this stage's wgmma run */
+            if (pend > 0) flush_one();
         qn_wg_wait<1>(); /* stage i - 1's wgmma are done: its registers and its stage are free */
         if (!SS) qn_wg_keep(a_prev);
         qn_wg_keep(acc);
@@ -1147,7 +1299,6 @@ __global__ void __launch_bounds__(qn_f8t_cfg<CW, BN, EPI>::threads, qn_f8t_cfg<C
         for (int q = 0; q < 2; q++)
 #pragma unroll
             for (int i = 0; i < 4; i++) a0[j][q][i] = a1[j][q][i] = 0u;
-    uint32_t cc = 0; /* EPI: the warpgroup's epilogue chunks so far (which box is next) */
     for (int64_t k = 0; k < nseg; k++) {
         int64_t nt0, m0, kb, ke;
         seg_of(k, nt0, m0, kb, ke);
@@ -1236,6 +1387,11 @@ __global__ void __launch_bounds__(qn_f8t_cfg<CW, BN, EPI>::threads, qn_f8t_cfg<C
         }
         const int64_t nb = (nt0 + cw * 4) * 16;
         if ((TOK && m0 >= p.M) || q_hi <= q_lo) { /* a token tile padding the last cluster row (sx ends at Mp), or no share */
+        } else if constexpr (OE != 0) { /* fp819: any chunks of the last tile still pending, then this tile's into pk */
+            while (pend > 0) flush_one();
+            if (p.yd == QN_DT_F16) qn_f8t_pack<__half, BN>(acc, pk, p, nb, m0, w4, g, t);
+            else qn_f8t_pack<__nv_bfloat16, BN>(acc, pk, p, nb, m0, w4, g, t);
+            pend = BN / 64, pnb = nb, pm0 = m0;
         } else if (EPI) { /* the host takes EPI with 2-byte y only */
             uint8_t *ep = base + S * Cfg::stage + cw * 2 * 8192;
             if (p.stm) {
@@ -1251,8 +1407,11 @@ __global__ void __launch_bounds__(qn_f8t_cfg<CW, BN, EPI>::threads, qn_f8t_cfg<C
         if (SK && red_want && ctid == 0) qn_f8_skr_reset(p.skf + cid * CW + cw, red_want);
         if (tr && k == ktr) qn_f8_stamp(tr, 3);
     }
+    if constexpr (OE != 0)
+        while (pend > 0) flush_one(); /* the block's last tile */
     if (EPI && ctid == 0) qn_tma_store_wait_all(); /* the last box is read before the block's memory goes */
     if (CL > 1) qn_cluster_sync();
+    } /* PP */
 #else
     (void)p, (void)wmap, (void)xmap, (void)ymap;
     __trap();
@@ -1348,7 +1507,7 @@ template <int CW, int BN, int CL, int DEPTH> static int qn_f8_launch_ps(const qn
 /* fp813's TMA form: as many whole clusters as fit (as qn_f8_launch_ps), the two tensor maps encoded per call
  * (host arithmetic only, ~1 us): the weights' tiled codes as u64 [Np/16][Kp/64][128] in boxes of BM/16 row tiles
  * x 2 K tiles, the token-major codes as bytes [Mp][Kp] in boxes of BN / CL rows x 128, 128-byte swizzle. */
-template <int CW, int BN, int CL, int EPI, int TOK, int SK = 0, int SS = 0>
+template <int CW, int BN, int CL, int EPI, int TOK, int SK = 0, int SS = 0, int PP = 0, int OE = 0>
 static int qn_f8t_launch(const qn_f8_args &a0, int sms, cudaStream_t s) {
     typedef qn_f8t_cfg<CW, BN, EPI> Cfg;
     static int resident = 0; /* blocks per SM (CL 1) or clusters on the device; a race only repeats the same query */
@@ -1359,14 +1518,14 @@ static int qn_f8t_launch(const qn_f8_args &a0, int sms, cudaStream_t s) {
     cfg.blockDim = dim3(Cfg::threads), cfg.dynamicSmemBytes = Cfg::smem, cfg.stream = s;
     cfg.attrs = at, cfg.numAttrs = CL > 1 ? 1 : 0;
     if (resident <= 0) {
-        cudaError_t e = cudaFuncSetAttribute(qn_k_fp8_tma<CW, BN, CL, EPI, TOK, SK, SS>, cudaFuncAttributeMaxDynamicSharedMemorySize, Cfg::smem);
+        cudaError_t e = cudaFuncSetAttribute(qn_k_fp8_tma<CW, BN, CL, EPI, TOK, SK, SS, PP, OE>, cudaFuncAttributeMaxDynamicSharedMemorySize, Cfg::smem);
         if (e != cudaSuccess) return (int)e;
         int n = 0;
         if (CL > 1) {
             cfg.gridDim = dim3(CL * 64);
-            e = cudaOccupancyMaxActiveClusters(&n, qn_k_fp8_tma<CW, BN, CL, EPI, TOK, SK, SS>, &cfg);
+            e = cudaOccupancyMaxActiveClusters(&n, qn_k_fp8_tma<CW, BN, CL, EPI, TOK, SK, SS, PP, OE>, &cfg);
         } else {
-            e = cudaOccupancyMaxActiveBlocksPerMultiprocessor(&n, qn_k_fp8_tma<CW, BN, CL, EPI, TOK, SK, SS>, Cfg::threads, Cfg::smem);
+            e = cudaOccupancyMaxActiveBlocksPerMultiprocessor(&n, qn_k_fp8_tma<CW, BN, CL, EPI, TOK, SK, SS, PP, OE>, Cfg::threads, Cfg::smem);
         }
         if (e != cudaSuccess) return (int)e;
         if (n <= 0) return (int)cudaErrorInvalidConfiguration;
@@ -1420,7 +1579,7 @@ static int qn_f8t_launch(const qn_f8_args &a0, int sms, cudaStream_t s) {
                              64, CU_TENSOR_MAP_SWIZZLE_128B);
     if (e) return e;
     cfg.gridDim = dim3((unsigned)(clusters * CL));
-    const cudaError_t le = cudaLaunchKernelEx(&cfg, qn_k_fp8_tma<CW, BN, CL, EPI, TOK, SK, SS>, a, wm, xm, ym);
+    const cudaError_t le = cudaLaunchKernelEx(&cfg, qn_k_fp8_tma<CW, BN, CL, EPI, TOK, SK, SS, PP, OE>, a, wm, xm, ym);
     return le != cudaSuccess ? (int)le : qn_cu_launch_status();
 }
 
@@ -1652,6 +1811,38 @@ QN_F8_ENV_SWITCH(qn_f8_env_tw, "QUANTA_CUDA_FP8_TW", '1', QN_F8_TW_DEFAULT)
 #endif
 QN_F8_ENV_SWITCH(qn_f8_env_ss, "QUANTA_CUDA_FP8_SS", '1', QN_F8_SS_DEFAULT)
 
+/* QUANTA_CUDA_FP8_PP (fp819): 1: where the weight has its K-major copy (QUANTA_CUDA_FP8_SS=1 or PP=1 makes it at
+ * prepare time: engine/cuda/cuda_backend.c) and qn_f8_pp_pick takes the shape, the ping-pong consumers (qn_k_fp8_tma
+ * PP: 128x128 tiles, one per consumer warpgroup, SS wgmma) in place of 0ts and of the groups; y bit-identical. 2: that
+ * form on every call of the engine's route whatever the pick (tile unforced or 128x128; for conformance: the copy is
+ * then made by QUANTA_CUDA_FP8_SS=1, the engine's prepare reading "1" only). 0 or unset: QN_F8_PP_DEFAULT (0 until a device run has timed it: bench/cuda/verify_fp819.sh; the flip rule is in
+ * bench/NOTES.md, fp819). Read once. */
+#ifndef QN_F8_PP_DEFAULT
+#define QN_F8_PP_DEFAULT 0
+#endif
+QN_F8_ENV_SWITCH(qn_f8_env_pp, "QUANTA_CUDA_FP8_PP", '2', QN_F8_PP_DEFAULT)
+
+/* QUANTA_CUDA_FP8_OE (fp819): 1: the SS form (implied: the K-major copy is made at prepare time under OE=1 too) with
+ * its epilogue split (qn_k_fp8_tma OE: outputs scaled and rounded into registers at a tile's end, their shared and TMA
+ * stores issued one chunk per K stage of the next tile) on 0ts's two-consumer tiles 128x256 / 128x192 / 128x128 with
+ * the TMA store; the split-K groups and other tiles as SS. y bit-identical. 0 or unset: QN_F8_OE_DEFAULT (0 until a
+ * device run has timed it: bench/cuda/verify_fp819.sh). Read once. */
+#ifndef QN_F8_OE_DEFAULT
+#define QN_F8_OE_DEFAULT 0
+#endif
+QN_F8_ENV_SWITCH(qn_f8_env_oe, "QUANTA_CUDA_FP8_OE", '1', QN_F8_OE_DEFAULT)
+
+/* fp819: where the ping-pong form is taken. Each block keeps two 128x128 tiles in flight (one per warpgroup), the
+ * 128x256 tile's work, so it is wanted where there are at least two 128x128 tiles per SM: below that a warpgroup
+ * idles and the round-robin / groups routes (fp816) already fit the grid. Prediction, refitted by the device run. */
+#ifndef QN_F8_PP_MIN_PER_SM
+#define QN_F8_PP_MIN_PER_SM 2
+#endif
+static bool qn_f8_pp_pick(int64_t N, int64_t M, int sms) {
+    const int64_t s = sms > 0 ? sms : 132, tiles = (N + 127) / 128 * ((M + 127) / 128);
+    return tiles >= QN_F8_PP_MIN_PER_SM * s;
+}
+
 /* QUANTA_CUDA_FP8_TILE=128x256|128x128|64x128|64x64|128x192 (the last: TMA forms only, fp814) forces a tile on every call (conformance of each tile by
  * bench/cuda/verify_mmq8.sh); unset or anything else: picked by grid size. Read once. */
 static int qn_f8_forced_tile() {
@@ -1788,7 +1979,13 @@ static int qn_f8_gemm(const qn_cuda_weight *w, const void *buf, int64_t M, int y
     const bool scale_pf = !(persist & 256), stm = (persist & 512) || (sk & 16) || qn_f8_env_stm(), tlast = persist & 1024;
     const bool tw = (sk & 32) || qn_f8_env_tw();
     /* fp818: SS asked for by the call (persist | 2048, sk | 64) or the switch, where the weight has its K-major copy */
-    const bool ss = ((persist & 2048) || (sk & 64) || qn_f8_env_ss()) && w->codes_k != NULL;
+    /* fp819's OE (persist | 8192, sk | 256, QUANTA_CUDA_FP8_OE) is a form of SS's 0ts: it asks for SS too */
+    const bool oe = (persist & 8192) || (sk & 256) || qn_f8_env_oe();
+    const bool ss = ((persist & 2048) || (sk & 64) || qn_f8_env_ss() || oe) && w->codes_k != NULL;
+    /* fp819: the ping-pong form, forced by the call (persist | 4096: persist 4 with cluster 1, or 6 with cluster 2 along
+     * the tokens) or where qn_f8_pp_pick takes it (sk | 128, or QUANTA_CUDA_FP8_PP), on the K-major copy only */
+    const bool pp_force = (persist & 4096) || qn_f8_env_pp() == 2, pp_route = (sk & 128) || qn_f8_env_pp() == 1;
+    const bool pp_w = w->codes_k != NULL;
     persist &= 255, sk &= 15;
     /* TMA forms: no split; clusters of 1 or 2 along the weights, 2 or 4 along the tokens (5, 6) */
     if (persist >= 3 && (splits != 1 || (persist <= 4 ? cluster == 4 : cluster == 1) || persist > 6))
@@ -1818,6 +2015,13 @@ static int qn_f8_gemm(const qn_cuda_weight *w, const void *buf, int64_t M, int y
     const int t = persist >= 3 ? qn_f8t_pick(w->N, M, sms, tile, ss_route) : qn_f8_pick(w->N, M, sms, tile);
     if (persist >= 3) { /* 4, 6: the TMA store epilogue where y allows it (2-byte, rows 16-byte multiples, aligned) */
         const bool epi = (persist == 4 || persist == 6) && y_dtype != QN_DT_F32 && w->N % 8 == 0 && ((uintptr_t)y & 15u) == 0;
+        /* fp819's ping-pong consumers (128x128 tiles, SS): forced, or picked in place of 0ts / the groups */
+        if (pp_w && ((pp_force && (tile == 0 || tile == 2) && ((persist == 4 && cluster == 1) || (persist == 6 && cluster == 2))) ||
+                     (!pp_force && pp_route && persist == 4 && cluster == 1 && tile == 0 && qn_f8_pp_pick(w->N, M, sms)))) {
+            if (cluster == 2)
+                return epi ? qn_f8t_launch<2, 128, 2, 1, 1, 0, 1, 1>(a, sms, s) : qn_f8t_launch<2, 128, 2, 0, 1, 0, 1, 1>(a, sms, s);
+            return epi ? qn_f8t_launch<2, 128, 1, 1, 0, 0, 1, 1>(a, sms, s) : qn_f8t_launch<2, 128, 1, 0, 0, 0, 1, 1>(a, sms, s);
+        }
         /* fp817's TW: a picked 128x128 tile as 2tws (clusters of 2 along the tokens, the weight rows multicast: the
          * peer's 1x2 cluster on these rows), in place of 0ts and of the groups */
         if (tw && persist == 4 && cluster == 1 && tile == 0 && t == 2) {
@@ -1831,6 +2035,11 @@ static int qn_f8_gemm(const qn_cuda_weight *w, const void *buf, int64_t M, int y
             const int tk = tile == 2 || tile == 5 ? tile : 1;
             if (ss_route) return epi ? qn_f8t_launch_sk<1, 1>(tk, a, sms, s) : qn_f8t_launch_sk<0, 1>(tk, a, sms, s);
             return epi ? qn_f8t_launch_sk<1>(tk, a, sms, s) : qn_f8t_launch_sk<0>(tk, a, sms, s);
+        }
+        if (ss_route && oe && epi && persist == 4) { /* fp819: 0ts SS with the epilogue's stores under the next tile */
+            if (t == 1) return qn_f8t_launch<2, 256, 1, 1, 0, 0, 1, 0, 1>(a, sms, s);
+            if (t == 2) return qn_f8t_launch<2, 128, 1, 1, 0, 0, 1, 0, 1>(a, sms, s);
+            if (t == 5) return qn_f8t_launch<2, 192, 1, 1, 0, 0, 1, 0, 1>(a, sms, s);
         }
         if (ss_route) /* fp818: 0ts / 0t with both operands from shared memory */
             return epi ? qn_f8t_launch_tile_ss<1>(t, a, sms, s) : qn_f8t_launch_tile_ss<0>(t, a, sms, s);
@@ -1871,6 +2080,8 @@ int qn_cuda_fp8_sk_taken(int64_t N, int64_t M, int64_t Kp, int sms) {
 int qn_cuda_fp8_skg_taken(int64_t N, int64_t M, int64_t Kp, int sms) {
     return qn_f8_skg_pick(N, M, Kp, sms, qn_f8t_pick(N, M, sms, 0), false) ? 1 : 0;
 }
+
+int qn_cuda_fp8_pp_taken(int64_t N, int64_t M, int sms) { return qn_f8_pp_pick(N, M, sms) ? 1 : 0; }
 
 int qn_cuda_fp8_skr_taken(int64_t N, int64_t M, int64_t Kp, int sms) {
     return qn_f8_skg_pick(N, M, Kp, sms, qn_f8t_pick(N, M, sms, 0), true) ? 1 : 0;

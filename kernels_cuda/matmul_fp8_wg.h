@@ -24,6 +24,9 @@ extern "C" {
  * persist | 2048 (fp818, persist 3 / 4 with cluster 1, or 6 with cluster 2 and a 128x128 tile): both wgmma operands
  * from shared memory, the weights from w->codes_k (cuda_kernels.h's K-major copy; without it, or on the one-warpgroup
  * 64x64 tile: the register form);
+ * persist | 4096 (fp819, with 2048's K-major copy; persist 4 with cluster 1, or 6 with cluster 2; tile 0 or 2): the
+ * ping-pong form, 128x128 tiles each owned by one consumer warpgroup, y bit-identical (tile other than 0 / 2, or no
+ * copy: the call's other flags decide);
  * persist | 1024: their trace records each block's last tile instead of its first (after the entry point); their trace: one record per launched (persistent) block, the four
  * points of its first tile, the timer words 0 for blocks given no tile. trace (NULL: none; not persistent): QN_CUDA_FP8_TRACE words per block
  * of the GEMM's grid (qn_cuda_fp8_grid; splits as given), written by the launch: SM id, then %globaltimer (ns) at the block's
@@ -43,7 +46,8 @@ int qn_cuda_fp8_gemm_cl(const qn_cuda_weight *w, const void *buf, int64_t M, int
  * piece of a split tile adds its peers' sums for a share of the tile and stores it); sk | 16: with the stmatrix epilogue;
  * sk | 32: with QUANTA_CUDA_FP8_TW's route (a picked 128x128 tile in clusters of 2 along the tokens, no groups);
  * sk | 64 (fp818): both wgmma operands from shared memory where w->codes_k is set (QUANTA_CUDA_FP8_SS's form; with
- * TW's route too: its 128x128 in clusters of 2 along the tokens, SS). */
+ * TW's route too: its 128x128 in clusters of 2 along the tokens, SS); sk | 128 (fp819): the ping-pong form where
+ * qn_cuda_fp8_pp_taken says so and w->codes_k is set (QUANTA_CUDA_FP8_PP's route), else as without it. */
 size_t qn_cuda_fp8_sk_bytes(int sms);
 /* Whether sk 1 takes stream-K for this shape (tile picked, sms SMs): what fp8_check prints beside the times. */
 int qn_cuda_fp8_sk_taken(int64_t N, int64_t M, int64_t Kp, int sms);
@@ -51,6 +55,8 @@ int qn_cuda_fp8_sk_taken(int64_t N, int64_t M, int64_t Kp, int sms);
  * groups with the shared reduction (sk 5: always; every piece of a split tile reduces and stores a share of it). */
 int qn_cuda_fp8_skg_taken(int64_t N, int64_t M, int64_t Kp, int sms);
 int qn_cuda_fp8_skr_taken(int64_t N, int64_t M, int64_t Kp, int sms);
+/* fp819: whether QUANTA_CUDA_FP8_PP=1 (sk | 128) takes the ping-pong form for this shape (where w->codes_k is set) */
+int qn_cuda_fp8_pp_taken(int64_t N, int64_t M, int sms);
 int qn_cuda_fp8_gemm_sk(const qn_cuda_weight *w, const void *buf, int64_t M, int y_dtype, void *y, int tile, int sk,
                         float *ws, unsigned *flags, unsigned long long *trace, int sms, void *stream);
 /* qn_cuda_fp8_quantize_x with the codes' layout chosen per call: token_major 1 for the TMA form (xq[Mp][Kp]), 0 for

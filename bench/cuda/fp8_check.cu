@@ -247,17 +247,29 @@ static int check_case(const ccase &c) {
      * forms on it (sk | 64: groups on 132 / 3 SMs, the shared reduction on 132 / 5, stream-K on 3). Checked against the
      * reference; bits against the run's form printed (the same values at the same wgmma positions: expected equal
      * where the tile and the split are the same) */
-    constexpr int NSS = 12; /* the last: 128x128 in clusters of 2 along the tokens (2tws, TW's route) in the SS form */
+    /* fp819: + the ping-pong form (persist | 4096: 128x128, each consumer warpgroup on its own tiles, SS) on 132 SMs,
+     * on 1 (every tile of the case through one block: the turns between the warpgroups run, stages of up to three
+     * tiles in flight at once where K is short) and on 3, in clusters of 2 along the tokens (ppw), and the route that
+     * takes it by its pick (sk 4 | 128: on these small shapes it keeps sk 4's route). Bits against the SS 128x128
+     * tile (ss_runs[3]): must be equal (the same products added in the same order), a difference fails the case */
+    /* fp819: + the SS form with the split epilogue (persist | 8192, OE: stores of a tile under the next one's K loop):
+     * 128x256 on 132 and 3 SMs, 128x128 on 1, 128x192 on 3, the picked tile on 132, and the route sk 4 | 256 on 3
+     * SMs; the first five bit for bit against SS 128x128 (must be equal) */
+    constexpr int NSS0 = 12, NPP = 5, NSS = NSS0 + NPP + 6; /* [11]: 2tws 128x128 (TW's route) in SS */
     static const int ss_runs[NSS][5] = {/* tile (-1: the case's), persist or 0 (split), sk, SMs, cluster */
                                         {-1, 4, 0, 132, 1}, {-1, 3, 0, 132, 1}, {1, 4, 0, 132, 1}, {2, 4, 0, 132, 1},
                                         {3, 4, 0, 132, 1}, {5, 4, 0, 132, 1}, {0, 0, 3, 132, 1}, {0, 0, 3, 3, 1},
-                                        {0, 0, 5, 132, 1}, {0, 0, 5, 5, 1}, {0, 0, 2, 3, 1}, {2, 6, 0, 132, 2}};
+                                        {0, 0, 5, 132, 1}, {0, 0, 5, 5, 1}, {0, 0, 2, 3, 1}, {2, 6, 0, 132, 2},
+                                        {2, 4 | 4096, 0, 132, 1}, {2, 4 | 4096, 0, 1, 1}, {2, 4 | 4096, 0, 3, 1},
+                                        {2, 6 | 4096, 0, 132, 2}, {0, 0, 4 | 128, 132, 1},
+                                        {1, 4 | 8192, 0, 132, 1}, {1, 4 | 8192, 0, 3, 1}, {2, 4 | 8192, 0, 1, 1},
+                                        {5, 4 | 8192, 0, 3, 1}, {0, 4 | 8192, 0, 132, 1}, {0, 0, 4 | 256, 3, 1}};
     constexpr int NK_ = 2 + NSK + NSS;
     std::vector<uint8_t> yk[NK_];
     for (auto &v : yk) v.resize(yb.size());
     int64_t k_diff[NK_] = {}, sk_flags_bad = 0;
     std::vector<uint8_t> y0t, y0ts; /* fp818: 0t's and 0ts's y, for the SS form's bit comparison */
-    long long ss_same[2] = {0, 0};
+    long long ss_same[2] = {0, 0}, pp_same = 0, oe_same = 0; /* fp819's ping-pong / OE runs' outputs differing from SS 128x128's */
     const bool t_ran = c.splits == 1;
     int64_t qsm_bad = 0;
     if (t_ran) {
@@ -352,6 +364,8 @@ static int check_case(const ccase &c) {
     for (size_t i = 0; t_ran && i < yb.size(); i += ys) {
         ss_same[0] += memcmp(&yk[2 + NSK][i], &y0ts[i], ys) != 0;
         ss_same[1] += memcmp(&yk[2 + NSK + 1][i], &y0t[i], ys) != 0;
+        for (int ci = NSS0; ci < NSS0 + NPP - 1; ci++) pp_same += memcmp(&yk[2 + NSK + ci][i], &yk[2 + NSK + 3][i], ys) != 0;
+        for (int ci = NSS0 + NPP; ci < NSS - 1; ci++) oe_same += memcmp(&yk[2 + NSK + ci][i], &yk[2 + NSK + 3][i], ys) != 0;
     }
     long long stm_sk_diff = 0; /* fp817: SK=5 on 5 SMs with and without stmatrix, bit for bit */
     for (size_t i = 0; t_ran && i < yb.size(); i += ys) stm_sk_diff += memcmp(&yk[2 + NSK - 1][i], &yk[2 + NSK - 2][i], ys) != 0;
@@ -442,17 +456,33 @@ static int check_case(const ccase &c) {
         printf("check M=%lld N=%lld K=%lld y=%s tile=%d: SS form (fp818: 0ts / 0t with the case's tile; 0ts with 128x256 / "
                "128x128 / 128x64 / 128x192; groups on 132 / 3 SMs, shared reduction on 132 / 5, stream-K on 3; 2tws 128x128)",
                (long long)M, (long long)N, (long long)K, dtn(c.yd), c.tile);
-        for (int ci = 0; ci < NSS; ci++) printf("%s%lld", ci ? " / " : " ", (long long)k_ref_bad[2 + NSK + ci]);
+        for (int ci = 0; ci < NSS0; ci++) printf("%s%lld", ci ? " / " : " ", (long long)k_ref_bad[2 + NSK + ci]);
         printf(" of %lld wrong against the reference; bits differ from the run's form in", (long long)(M * N));
-        for (int ci = 0; ci < NSS; ci++) printf("%s%lld", ci ? " / " : " ", (long long)k_diff[2 + NSK + ci]);
+        for (int ci = 0; ci < NSS0; ci++) printf("%s%lld", ci ? " / " : " ", (long long)k_diff[2 + NSK + ci]);
         printf("; from the register form with the same tile (0ts / 0t) in %lld / %lld\n", ss_same[0], ss_same[1]);
+        printf("check M=%lld N=%lld K=%lld y=%s tile=%d: ping-pong (fp819: pp 128x128 SS on 132 / 1 / 3 SMs, ppw in clusters "
+               "of 2 along the tokens; the route sk 4|128)",
+               (long long)M, (long long)N, (long long)K, dtn(c.yd), c.tile);
+        for (int ci = NSS0; ci < NSS0 + NPP; ci++) printf("%s%lld", ci > NSS0 ? " / " : " ", (long long)k_ref_bad[2 + NSK + ci]);
+        printf(" of %lld wrong against the reference; bits differ from SS 128x128 in %lld (must be 0), from the run's form in",
+               (long long)(M * N), pp_same);
+        for (int ci = NSS0; ci < NSS0 + NPP; ci++) printf("%s%lld", ci > NSS0 ? " / " : " ", (long long)k_diff[2 + NSK + ci]);
+        printf("\n");
+        printf("check M=%lld N=%lld K=%lld y=%s tile=%d: split epilogue (fp819 OE: 128x256 on 132 / 3 SMs, 128x128 on 1, "
+               "128x192 on 3, tile picked on 132; the route sk 4|256 on 3)",
+               (long long)M, (long long)N, (long long)K, dtn(c.yd), c.tile);
+        for (int ci = NSS0 + NPP; ci < NSS; ci++) printf("%s%lld", ci > NSS0 + NPP ? " / " : " ", (long long)k_ref_bad[2 + NSK + ci]);
+        printf(" of %lld wrong against the reference; bits differ from SS 128x128 in %lld (must be 0), from the run's form in",
+               (long long)(M * N), oe_same);
+        for (int ci = NSS0 + NPP; ci < NSS; ci++) printf("%s%lld", ci > NSS0 + NPP ? " / " : " ", (long long)k_diff[2 + NSK + ci]);
+        printf("\n");
     }
     cudaFree(dx), cudaFree(dy), cudaFree(buf), cudaFree(dw.codes), cudaFree(dw.codes_k), cudaFree(dw.sw), cudaFree(part);
     int64_t cl_any = 0;
     for (int64_t v : cl_bad) cl_any += v;
     return code_bad || scale_bad || pad_bad || bad || cl_any || stm_sk_diff ||
                    std::any_of(t_bad, t_bad + 10, [](int64_t v) { return v != 0; }) ||
-                   tcode_bad || qsm_bad || sk_flags_bad || std::any_of(k_ref_bad, k_ref_bad + NK_, [](int64_t v) { return v != 0; })
+                   tcode_bad || qsm_bad || sk_flags_bad || pp_same || oe_same || std::any_of(k_ref_bad, k_ref_bad + NK_, [](int64_t v) { return v != 0; })
                ? 1
                : 0;
 }
@@ -460,6 +490,8 @@ static int check_case(const ccase &c) {
 /* ------------------------------------------------------------------ timing */
 
 static int g_reps = 5; /* best of g_reps x 20 calls; FP8_CHECK_REPS (verify_fp815.sh: 3, its time budget; verify_fp816.sh times by fp8_pair.py) */
+static int g_pp = 0; /* fp819: FP8_CHECK_PP=1: trace3 = 0ts, then the ping-pong form (first tile, clusters of 2, last
+                        * tile), 0ts with STM, 0ts SS with OE; one = the ping-pong form (persist 4 | 2048 | 4096, 128x128) */
 static int g_ss = 0; /* fp818: FP8_CHECK_SS=1: time5's, trace3's and one's launches in the SS form (persist | 2048, sk | 64) */
 static int g_sk_mode = 3; /* time5's and trace3's "sk" column: FP8_CHECK_SK (2: fp815's stream-K, 3: fp816's groups, 5: fp817's shared reduction) */
 template <typename F> static double time_us(F f) {
@@ -1177,11 +1209,19 @@ static int trace_t3() {
         err |= qn_cuda_fp8_quantize_x_tm(QN_DT_BF16, ta.x, M, K, K, ta.buf, 1, NULL);
         /* 0ts, fp815's stream-K (always; a block's first segment), 0ts with 128x192, (fp817) 0ts's last tile per block:
          * at 4096 x 13824 x 5120 (0.85, 14 rounds) the first tile's K loop at the tensor rate predicts ~400 us of ~490 */
-        for (int ci = 0; ci < 4; ci++) {
-            if (ci == 1 && getenv("FP8_CHECK_NO_SK")) continue;
-            const int cl = 1, form = (ci == 3 ? 4 | 1024 : 4) | (g_ss ? 2048 : 0), tile = ci == 2 ? 5 : 0;
+        /* fp819 (FP8_CHECK_PP=1): + 0ts with fp817's stmatrix epilogue (ci 4): how much of the ~2.4 us a 128x256 tile's
+         * epilogue takes is its instructions (STM cuts them) rather than its stores and waits */
+        /* and (ci 5) 0ts in the SS form with the split epilogue (OE): its "epilogue" = scaling into registers + the last
+         * tile's pending chunks; the stores of the others run under the next tile's K loop */
+        for (int ci = 0; ci < (g_pp ? 6 : 4); ci++) {
+            if (ci == 1 && getenv("FP8_CHECK_NO_SK") && !g_pp) continue;
+            int cl = 1, form = (ci == 3 ? 4 | 1024 : 4) | (g_ss ? 2048 : 0), tile = ci == 2 ? 5 : 0;
+            if (g_pp && ci > 0 && ci < 4) /* fp819: the ping-pong form's first tile, in clusters of 2 (ppw), its last tile */
+                cl = ci == 2 ? 2 : 1, form = (ci == 2 ? 6 : 4) | (ci == 3 ? 1024 : 0) | 2048 | 4096, tile = 2;
+            if (ci == 4) form = 4 | 512, tile = 0; /* 0ts + stmatrix */
+            if (ci == 5) form = 4 | 2048 | 8192, tile = 0; /* 0ts SS + OE */
             auto run = [&](unsigned long long *tr) {
-                return ci == 1 ? qn_cuda_fp8_gemm_sk(&dw.w, ta.buf, M, QN_DT_BF16, ta.y, 0, g_sk_mode | (g_ss ? 64 : 0), skw, skf, tr, sms, NULL)
+                return ci == 1 && !g_pp ? qn_cuda_fp8_gemm_sk(&dw.w, ta.buf, M, QN_DT_BF16, ta.y, 0, g_sk_mode | (g_ss ? 64 : 0), skw, skf, tr, sms, NULL)
                                : qn_cuda_fp8_gemm_cl(&dw.w, ta.buf, M, QN_DT_BF16, ta.y, tile, 1, NULL, cl, form, tr, sms, NULL);
             };
             int64_t g[3];
@@ -1217,12 +1257,18 @@ static int trace_t3() {
             printf("trace3 M=%lld N=%lld K=%lld TMA form%s, cluster %d%s: %lld blocks recorded; launch %.1f us; %s tile per "
                    "block: first stage %.2f us, K loop %.1f us (%.0f clocks per 64 of K, %.2f GHz), epilogue %.2f us\n",
                    (long long)M, (long long)N, (long long)K,
-                   ci == 0 ? " + TMA store (0ts, tile picked)" : ci == 1 ? (g_sk_mode == 3   ? " + TMA store, split-K groups (first segment; owners only)"
+                   ci == 0 ? " + TMA store (0ts, tile picked)"
+                   : ci == 4 ? " + TMA store by stmatrix (0ts, tile picked; fp817's STM)"
+                   : ci == 5 ? " + TMA store under the next tile (0ts SS, tile picked; fp819's OE)"
+                   : g_pp ? (ci == 1 ? " + TMA store, ping-pong 128x128 SS (fp819; warpgroup 0's tile; tensor floor 256 clocks per 64 of K)"
+                             : ci == 2 ? " + TMA store, ping-pong 128x128 SS in clusters of 2 along the tokens (fp819, ppw)"
+                                       : " + TMA store, ping-pong 128x128 SS (fp819; warpgroup 0's last tile; first stage = from the block's entry)")
+                   : ci == 1 ? (g_sk_mode == 3   ? " + TMA store, split-K groups (first segment; owners only)"
                                               : g_sk_mode == 5 ? " + TMA store, split-K groups, shared reduction (first segment; every piece; clocks per 64 of the whole K)"
                                                                : " + TMA store, stream-K (first segment)")
                    : ci == 2 ? " + TMA store, 128x192 (tensor floor 384 clocks per 64 of K)"
                              : " + TMA store (0ts, tile picked; first stage = from the block's entry)",
-                   cl, g_ss ? ", SS (fp818)" : "", (long long)rec, ms * 1e3, ci == 3 ? "last" : "first",
+                   cl, g_ss && !(g_pp && ci > 0) ? ", SS (fp818)" : "", (long long)rec, ms * 1e3, ci == 3 ? "last" : "first",
                    first / n * 1e-3,
                    steps / n * 1e-3, csteps / n / k64, steps > 0 ? csteps / steps : 0.0, epi / n * 1e-3);
         }
@@ -1270,11 +1316,12 @@ static int run_one(int argc, char **argv) {
     for (int i = 0; i < 4; i++) {
         err |= qn_cuda_fp8_quantize_x_tm(QN_DT_BF16, ta.x, M, K, K, ta.buf, 1, NULL);
         err |= sk ? qn_cuda_fp8_gemm_sk(&dw.w, ta.buf, M, QN_DT_BF16, ta.y, tile, sk | (g_ss ? 64 : 0), skw, skf, NULL, sms, NULL)
-                  : qn_cuda_fp8_gemm_cl(&dw.w, ta.buf, M, QN_DT_BF16, ta.y, tile, 1, NULL, 1, 4 | (g_ss ? 2048 : 0), NULL, sms, NULL);
+                  : qn_cuda_fp8_gemm_cl(&dw.w, ta.buf, M, QN_DT_BF16, ta.y, g_pp ? 2 : tile, 1, NULL, 1,
+                                        4 | (g_ss || g_pp ? 2048 : 0) | (g_pp ? 4096 : 0), NULL, sms, NULL);
     }
     CK(cudaDeviceSynchronize());
     printf("one M=%lld N=%lld K=%lld sk=%d tile=%d%s: %s\n", (long long)M, (long long)N, (long long)K, sk, tile,
-           g_ss ? " SS (fp818)" : "", err ? "launch failed" : "ran");
+           g_pp ? " ping-pong (fp819)" : g_ss ? " SS (fp818)" : "", err ? "launch failed" : "ran");
     tact_free(ta), cudaFree(dw.codes), cudaFree(dw.sw), cudaFree(skw), cudaFree(skf);
     return err ? 1 : 0;
 }
@@ -1285,6 +1332,7 @@ int main(int argc, char **argv) {
     if (getenv("FP8_CHECK_REPS") && atoi(getenv("FP8_CHECK_REPS")) > 0) g_reps = atoi(getenv("FP8_CHECK_REPS"));
     if (getenv("FP8_CHECK_SK")) g_sk_mode = atoi(getenv("FP8_CHECK_SK"));
     if (getenv("FP8_CHECK_SS")) g_ss = atoi(getenv("FP8_CHECK_SS")) == 1;
+    if (getenv("FP8_CHECK_PP")) g_pp = atoi(getenv("FP8_CHECK_PP")) == 1;
     const char *env = getenv("FP8_SEED");
     const uint64_t seed = env ? strtoull(env, NULL, 10)
                               : (uint64_t)std::chrono::high_resolution_clock::now().time_since_epoch().count();

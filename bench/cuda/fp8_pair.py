@@ -5,7 +5,8 @@ the peer's drift between calls (up to 25% last session) hits both alike.
 
   python3 bench/cuda/fp8_pair.py LIB [rows] [forms]      LIB: libqnfp8.so from bench/cuda/build_fp8_check.sh
 
-rows: "unmet" (fp817: the eight rows under 0.9x in the 02:25 call), "fp818" (those + four that passed), "all" (30
+rows: "unmet" (fp817: the eight rows under 0.9x in the 02:25 call), "fp818" (those + four that passed), "fp819" (the
+six under 0.9x in the 08:30 call + two that passed, where the ping-pong pick takes them), "all" (30
 LLaMA-7B/13B rows, the unmet first),
 or M,N,K[;M,N,K...]. forms: comma list of ours to time beside the peer (default dflt,sk3): dflt = 0ts (tile picked,
 no split: QUANTA_CUDA_FP8_SK=0), sk3 = fp816's split-K groups (QUANTA_CUDA_FP8_SK=3), sk4 = the groups where their
@@ -19,7 +20,11 @@ sk6w = sk4 / sk6 with QUANTA_CUDA_FP8_TW=1 (a picked 128x128 as w128, no groups 
 = our per-token quantizer alone (default form); fp818: ss = sk4's route with both wgmma operands from shared memory
 (QUANTA_CUDA_FP8_SS=1's form), ss0 = dflt in that form, s128 / s256 / s192 = it with 128x128 / 128x256 / 128x192
 forced, t256 = dflt (register form) with 128x256 forced, sw128 = w128 in the SS form (the peer's 128x128 1x2 cluster,
-both operands from shared memory); "peer" alone: _scaled_mm only (for ncu).
+both operands from shared memory); fp819: pp = the ping-pong form forced (128x128 tiles, one per consumer warpgroup, SS;
+persist 4 | 2048 | 4096), ppw = it in clusters of 2 along the tokens (the weights multicast), pps = sk4's route with
+the ping-pong form where its pick takes it (sk 4 | 128: QUANTA_CUDA_FP8_PP=1's route), oe = ss0 with the split
+epilogue (a tile's stores under the next tile's K loop; persist 4 | 2048 | 8192), oes = ss with it (sk 4 | 64 | 256:
+QUANTA_CUDA_FP8_OE=1's route); "peer" alone: _scaled_mm only (for ncu).
 Each row also prints which routes sk4 / sk6 take there (groups or not: the host's models).
 Method: per row, every candidate warmed up (3 calls), then FP8_PAIR_REPS (default 5) rounds; in each round every
 candidate is timed once (CUDA events around 20 back-to-back calls, us per call), the order rotated each round. Printed:
@@ -54,11 +59,19 @@ class QW(ctypes.Structure):  # cuda_kernels.h qn_cuda_weight
 PASS4 = [(256, 4096, 4096), (512, 5120, 5120), (2048, 4096, 4096), (1024, 5120, 13824)]
 
 
+# fp819: the six rows under 0.9x in call 1 of session 19 (H100 08:30), then two at >= 0.9 where the ping-pong pick takes
+# the shape (a new route must not lose them)
+FP819 = [(512, 4096, 11008), (256, 5120, 5120), (2048, 11008, 4096), (4096, 11008, 4096), (4096, 13824, 5120),
+         (2048, 5120, 5120), (2048, 4096, 4096), (4096, 5120, 13824)]
+
+
 def rows_of(arg):
     if arg == "unmet":
         return UNMET
     if arg == "fp818":
         return UNMET + PASS4
+    if arg == "fp819":
+        return FP819
     if arg == "all":
         rest = [(m, n, k) for n, k in NK for m in MS if (m, n, k) not in UNMET]
         return UNMET + rest
@@ -100,6 +113,7 @@ def main():
                                         vp, vp, ctypes.c_int, vp]
     for f in ("qn_cuda_fp8_skg_taken", "qn_cuda_fp8_skr_taken"):
         getattr(lib, f).argtypes = [i64, i64, i64, ctypes.c_int]
+    lib.qn_cuda_fp8_pp_taken.argtypes = [i64, i64, ctypes.c_int]
     sms = torch.cuda.get_device_properties(0).multi_processor_count
     print(f"fp8_pair: torch {torch.__version__}, {torch.cuda.get_device_name()}, {sms} SMs; medians of {reps} "
           f"interleaved rounds (20 calls each), us; ratio = _scaled_mm / ours (> 1: ours faster)")
@@ -135,7 +149,9 @@ def main():
                  "sk2": sk(2, 0), "quant": q,
                  "ss": sk(4 | 64, 0), "ss0": gemm(0, 1, 4 | 2048), "s128": gemm(2, 1, 4 | 2048),
                  "s256": gemm(1, 1, 4 | 2048), "s192": gemm(5, 1, 4 | 2048), "t256": gemm(1),
-                 "sw128": gemm(2, 2, 6 | 2048)}
+                 "sw128": gemm(2, 2, 6 | 2048),
+                 "pp": gemm(2, 1, 4 | 2048 | 4096), "ppw": gemm(2, 2, 6 | 2048 | 4096), "pps": sk(4 | 128, 0),
+                 "oe": gemm(0, 1, 4 | 2048 | 8192), "oes": sk(4 | 64 | 256, 0)}
         peer = lambda: torch._scaled_mm(x8, w8.t(), sx, sw, out_dtype=torch.bfloat16, use_fast_accum=True)
         cands = [("peer", peer)] + [(f, known[f]) for f in forms if f in known]
         if "quant" not in forms and forms != ["peer"]:  # peer: _scaled_mm alone (verify_fp816.sh's ncu of it)
@@ -165,7 +181,8 @@ def main():
                          else f"{c} {m:.1f}")
         spread = (max(t["peer"]) - min(t["peer"])) / mp
         routes = f"sk4 {'groups' if lib.qn_cuda_fp8_skg_taken(N, M, K, sms) else '0ts'}, " \
-                 f"sk6 {'groups' if lib.qn_cuda_fp8_skr_taken(N, M, K, sms) else '0ts'}"
+                 f"sk6 {'groups' if lib.qn_cuda_fp8_skr_taken(N, M, K, sms) else '0ts'}, " \
+                 f"pps {'pp' if lib.qn_cuda_fp8_pp_taken(N, M, sms) else 'sk4'}"
         print(f"{M:>5} {N:>5} {K:>5} | " + " | ".join(parts) + f" | peer spread {spread:.0%} | {routes}   pair")
         if prof:
             from torch.profiler import profile, ProfilerActivity

@@ -346,6 +346,10 @@ static quanta_status cuda_read(void *self, qn_mem src, void *dst, size_t bytes) 
  * kernels_cuda/matmul_fp8_wg.cu's GEMM then takes (both wgmma operands from shared memory; the tiled copy stays for
  * the other kernels). Off: the prepared bytes are exactly those of before. */
 QN_CUDA_SWITCH_FN(fp8_ss_on, qn_cuda_switch_opt_in, "QUANTA_CUDA_FP8_SS")
+/* QUANTA_CUDA_FP8_PP=1 / QUANTA_CUDA_FP8_OE=1 (fp819, off): the GEMM's ping-pong form and its split epilogue, which
+ * read the same K-major copy: made under any of the three */
+QN_CUDA_SWITCH_FN(fp8_pp_on, qn_cuda_switch_opt_in, "QUANTA_CUDA_FP8_PP")
+QN_CUDA_SWITCH_FN(fp8_oe_on, qn_cuda_switch_opt_in, "QUANTA_CUDA_FP8_OE")
 
 static quanta_status cuda_prepare_weight(void *self, const qn_tensor *w, void **aux) {
     qn_cuda_state *s = self;
@@ -359,7 +363,7 @@ static quanta_status cuda_prepare_weight(void *self, const qn_tensor *w, void **
     free(host);
     if (st != QUANTA_OK) return st;
     /* fp818: the e4m3 codes also K-major, for the FP8 GEMM's form with both operands in shared memory */
-    if (pk.fmt == QN_CW_E4M3 && fp8_ss_on() && (st = qn_cuda_repack_fp8_km(&pk)) != QUANTA_OK) {
+    if (pk.fmt == QN_CW_E4M3 && (fp8_ss_on() || fp8_pp_on() || fp8_oe_on()) && (st = qn_cuda_repack_fp8_km(&pk)) != QUANTA_OK) {
         free(pk.buf);
         return st;
     }
