@@ -7,14 +7,15 @@
 # (label, shape, GB/s, of the 256 MiB copy, of the same-size copy). Round 2 (after the H100 call of 09:33, whose rows
 # chose these): in this order, each step skipped when the budget is short, the deciding rows first:
 #  1. q8 kernel rows at 4096x4096, 11008x4096, 4096x11008 (base8: the default, qn_gemv_q8_m1, and the copy at the
-#     GEMVs' bytes and at 1 KiB, the launch floor): q8auto (Q8I=1 GEMVS_RW=auto: qn_gemv_q8_ip at K <= 4096, _i2u
-#     above: 09:33's best form at each K), q8autog (that at 2 groups a compute unit, GPC=2), base8b (the noise)
+#     GEMVs' bytes and at 1 KiB, the launch floor): q8auto (Q8I=1 GEMVS_RW=auto: qn_gemv_q8_ip at K <= 4096 where the
+#     rows fill 8-warp groups on every SM, else _i2u: 09:33's best form at each shape), q8autog (that at 2 groups a
+#     compute unit, GPC=2), base8b (the noise)
 #  2. the Q8I decision: decode tg128 -r 3 of the 1B Q8_0 file ($L1) and Gemma ($G), default and Q8I=2 RW=auto (the
 #     int8 GEMV only above 1536 rows at K >= 2048: 09:33 had Q8I=1 +4% on the 1B, -12% on Gemma) alternated (D Q D
 #     Q), then 24 greedy tokens of each under both (text compared), and Gemma's per-kernel device time (events) under
 #     the default and under Q8I=1 RW=2 U=8 (which of its GEMVs lost the 12%)
-#  3. q4 kernel rows (base4: the default qn_gemv_q4_i2p, the copy at q4's bytes), i4auto (GEMVS_RW=auto: _ip at K <=
-#     4096, _i2p above; the same bits), i4autog (that with GPC=2), base4b
+#  3. q4 kernel rows (base4: the default qn_gemv_q4_i2p, the copy at q4's bytes), i4auto (GEMVS_RW=auto: _ip at
+#     11008x4096, _i2p at the others; the same bits), i4autog (that with GPC=2), base4b
 #  4. conformance on NVIDIA of the auto forms with Q8I=2 (the kernels the events list in brackets) and the default
 #  5. CUDA's tg128 of both files (the decode ratio's denominator, same call)
 #  6. ptxas -v registers of the int8 GEMVs from NVIDIA's cached PTX (bench/opencl/ptx_summary.py), if time is left

@@ -442,15 +442,16 @@ static int gemvs_shape(const qn_cl *s, const mm_args *m, size_t rows, int glu, i
     const char *re = getenv("QUANTA_OPENCL_GEMVS_RW");
     /* q4's int8 kernel (xk 2) at 2 rows a warp unless RW=4 (H100 06:40: 0.44 / 0.45 of the copy kernel at 11008x4096 /
      * 4096x11008 with PF against 0.38 / 0.28 at 4 rows), the others at 4 unless RW=2 */
-    /* RW=auto (clgemv19; off until measured): the int8 forms at 4 rows a warp where K <= 4096, 2 above (q8 with U=8 there;
-     * q8's 4-row form with PF, q4's with PF as by default). H100 09:33, same run: q8 4 rows + PF 0.73 of the copy kernel
-     * at 11008x4096 against 2 rows U=8's 0.67, 2 rows 0.65 at 4096x11008 against 0.61 (4096 rows at 4 a warp are 128
-     * groups of 8 warps, fewer than the SMs: the host halves the group and each quantizes K = 11008's x with 128 items);
-     * q4 ip 0.45 against i2p's 0.36 at 11008x4096 (06:40: 0.49 / 0.44) */
-    const int autorw = re && !strcmp(re, "auto") && (xk == 2 || xk == 3);
-    o->rw = autorw ? (m->K <= 4096 ? 4 : 2) : re ? (!strcmp(re, "2") ? 2 : 4) : xk == 2 ? 2 : 4;
-    const size_t per = glu ? (size_t)o->rw / 2 : (size_t)o->rw;
+    /* RW=auto (clgemv19; off until measured): the int8 forms at 4 rows a warp where K <= 4096 and the rows fill groups of
+     * 8 warps on every compute unit, else 2 (q8 with U=8 at K >= 4096; the 4-row forms with PF). H100 09:33, same run:
+     * q8 4 rows + PF 0.73 of the copy kernel at 11008x4096 against 2 rows U=8's 0.67; 2 rows 0.65 at 4096x11008 against
+     * 0.61 and 0.45 at 4096x4096 against 0.42 (4096 rows at 4 a warp are 128 groups of 8 warps, fewer than the SMs: the
+     * host halves the groups, and each quantizes x for fewer rows, with fewer items); q4 ip 0.45 against i2p's 0.36 at
+     * 11008x4096 (06:40: 0.49 / 0.44) */
     const size_t cu = s->dev.info.compute_units > 0 ? (size_t)s->dev.info.compute_units : 1;
+    const int autorw = re && !strcmp(re, "auto") && (xk == 2 || xk == 3);
+    o->rw = autorw ? (m->K <= 4096 && rows >= 4 * 8 * cu ? 4 : 2) : re ? (!strcmp(re, "2") ? 2 : 4) : xk == 2 ? 2 : 4;
+    const size_t per = glu ? (size_t)o->rw / 2 : (size_t)o->rw;
     const int fixed = se && atoi(se) >= 1 && atoi(se) <= 8;
     size_t sets = fixed ? (size_t)atoi(se) : 8;
     while (sets > 1 && sets * GEMV_GPU_LX > s->dev.max_wg) sets /= 2;
