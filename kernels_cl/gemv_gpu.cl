@@ -832,43 +832,71 @@ QN_INL int qn_dp4a(uint a, uint b, int c) { /* Σ u8(a_i)·s8(b_i) + c */
 /* the 4 words' dot products of codes C with x plane X, from acc */
 #define QN_DP4A_4(C, X, acc) qn_dp4a((C).w, (X).w, qn_dp4a((C).z, (X).z, qn_dp4a((C).y, (X).y, qn_dp4a((C).x, (X).x, (acc)))))
 
-/* block i of x (n float4s) into a; returns max |x| over it (the int8 planes' scale) */
-QN_INL float qn_i_load_amax(float4 *a, const global float4 *x4, long i, int n) {
+/* max |x| over a's n float4s (the int8 planes' scale) */
+QN_INL float qn_i_amax(const float4 *a, int n) {
     float am = 0.0f;
     _Pragma("unroll") for (int j = 0; j < n; j++) {
-        a[j] = x4[i * n + j];
         const float4 b = fabs(a[j]);
         am = fmax(am, fmax(fmax(b.x, b.y), fmax(b.z, b.w)));
     }
     return am;
 }
-/* x's nc chunks into xq (4 planes of nc uint4: h even, h odd, q even, q odd columns), xd (d) and xs (Σ 256·h + q):
- * an item a chunk; returns after the barrier */
-QN_INL void qn_i4_stage_x(local uint4 *xq, local float *xd, local int *xs, const global float4 *x4, long nc) {
-    const int T = (int)(get_local_size(0) * get_local_size(1));
-    for (long i = (long)get_local_id(1) * QN_GPU_LX + get_local_id(0); i < nc; i += T) {
-        float4 a[8];
-        const float am = qn_i_load_amax(a, x4, i, 8), inv = am > 0.0f ? 127.0f / am : 0.0f;
-        uint he[4] = {0u, 0u, 0u, 0u}, ho[4] = {0u, 0u, 0u, 0u}, qe[4] = {0u, 0u, 0u, 0u}, qo[4] = {0u, 0u, 0u, 0u};
-        int sx = 0;
-        _Pragma("unroll") for (int j = 0; j < 8; j++) { /* columns 4j..4j+3: even ones 2j, 2j + 1 of the even half */
-            const float4 sa = a[j] * inv, ra = rint(sa);
-            const int4 h = convert_int4(ra), q = convert_int4(clamp(rint((sa - ra) * 256.0f), -127.0f, 127.0f));
-            sx += 256 * (h.x + h.y + h.z + h.w) + (q.x + q.y + q.z + q.w);
-            const int sh = 16 * (j & 1);
-            he[j >> 1] |= (uint)((h.x & 255) | (h.z & 255) << 8) << sh;
-            ho[j >> 1] |= (uint)((h.y & 255) | (h.w & 255) << 8) << sh;
-            qe[j >> 1] |= (uint)((q.x & 255) | (q.z & 255) << 8) << sh;
-            qo[j >> 1] |= (uint)((q.y & 255) | (q.w & 255) << 8) << sh;
-        }
-        xq[i] = (uint4)(he[0], he[1], he[2], he[3]);
-        xq[nc + i] = (uint4)(ho[0], ho[1], ho[2], ho[3]);
-        xq[2 * nc + i] = (uint4)(qe[0], qe[1], qe[2], qe[3]);
-        xq[3 * nc + i] = (uint4)(qo[0], qo[1], qo[2], qo[3]);
-        xd[i] = am / (127.0f * 256.0f);
-        xs[i] = sx;
+/* The int stagers' loop over the group's pieces (nb of them, an item each, T items), LOAD(a, i) the piece's float4s
+ * into a, PUT(a, i) its quantized planes into local memory. With xb (QN_S_XL_BATCH: QUANTA_OPENCL_GEMVS_XB=1,
+ * clgemv19) an item loads QN_I_XB pieces (i, i + T, ..., clamped to the last: valid loads, their stores skipped)
+ * before it quantizes any: the plain loop waits one L2 round trip a trip, and at K = 11008 q8's 688 pieces are 3
+ * trips for 256 items (q4's 344 chunks: 2), all before the group's first weight load leaves (or beside the one
+ * preloaded step). The same values quantized the same way, so the same planes. */
+#define QN_I_XB 2
+#define QN_I_STAGE_LOOP(NF, nb, xb, LOAD, PUT)                                                                 \
+    {                                                                                                          \
+        const int T = (int)(get_local_size(0) * get_local_size(1));                                            \
+        const long t = (long)get_local_id(1) * QN_GPU_LX + get_local_id(0);                                    \
+        if (xb) {                                                                                              \
+            for (long i0 = t; i0 < (nb); i0 += QN_I_XB * T) {                                                  \
+                float4 ab[QN_I_XB][NF];                                                                        \
+                _Pragma("unroll") for (int u = 0; u < QN_I_XB; u++) LOAD(ab[u], min(i0 + u * T, (nb) - 1))     \
+                _Pragma("unroll") for (int u = 0; u < QN_I_XB; u++) if (i0 + u * T < (nb)) PUT(ab[u], i0 + u * T) \
+            }                                                                                                  \
+        } else {                                                                                               \
+            for (long i = t; i < (nb); i += T) {                                                               \
+                float4 a1[NF];                                                                                 \
+                LOAD(a1, i)                                                                                    \
+                PUT(a1, i)                                                                                     \
+            }                                                                                                  \
+        }                                                                                                      \
+        barrier(CLK_LOCAL_MEM_FENCE);                                                                          \
     }
-    barrier(CLK_LOCAL_MEM_FENCE);
+#define QN_I_LOAD(NF, a, i) _Pragma("unroll") for (int j = 0; j < (NF); j++) (a)[j] = x4[(i) * (NF) + j];
+#define QN_I_LOAD8(a, i) QN_I_LOAD(8, a, i)
+#define QN_I_LOAD4(a, i) QN_I_LOAD(4, a, i)
+/* chunk i (its 8 float4s in a) into xq (4 planes of nc uint4: h even, h odd, q even, q odd columns), xd (d) and xs
+ * (Σ 256·h + q) */
+QN_INL void qn_i4_put(local uint4 *xq, local float *xd, local int *xs, long nc, const float4 *a, long i) {
+    const float am = qn_i_amax(a, 8), inv = am > 0.0f ? 127.0f / am : 0.0f;
+    uint he[4] = {0u, 0u, 0u, 0u}, ho[4] = {0u, 0u, 0u, 0u}, qe[4] = {0u, 0u, 0u, 0u}, qo[4] = {0u, 0u, 0u, 0u};
+    int sx = 0;
+    _Pragma("unroll") for (int j = 0; j < 8; j++) { /* columns 4j..4j+3: even ones 2j, 2j + 1 of the even half */
+        const float4 sa = a[j] * inv, ra = rint(sa);
+        const int4 h = convert_int4(ra), q = convert_int4(clamp(rint((sa - ra) * 256.0f), -127.0f, 127.0f));
+        sx += 256 * (h.x + h.y + h.z + h.w) + (q.x + q.y + q.z + q.w);
+        const int sh = 16 * (j & 1);
+        he[j >> 1] |= (uint)((h.x & 255) | (h.z & 255) << 8) << sh;
+        ho[j >> 1] |= (uint)((h.y & 255) | (h.w & 255) << 8) << sh;
+        qe[j >> 1] |= (uint)((q.x & 255) | (q.z & 255) << 8) << sh;
+        qo[j >> 1] |= (uint)((q.y & 255) | (q.w & 255) << 8) << sh;
+    }
+    xq[i] = (uint4)(he[0], he[1], he[2], he[3]);
+    xq[nc + i] = (uint4)(ho[0], ho[1], ho[2], ho[3]);
+    xq[2 * nc + i] = (uint4)(qe[0], qe[1], qe[2], qe[3]);
+    xq[3 * nc + i] = (uint4)(qo[0], qo[1], qo[2], qo[3]);
+    xd[i] = am / (127.0f * 256.0f);
+    xs[i] = sx;
+}
+/* x's nc chunks into xq, xd and xs (qn_i4_put), an item a chunk (xb: QN_I_XB at once); returns after the barrier */
+#define QN_I4_PUT(a, i) qn_i4_put(xq, xd, xs, nc, (a), (i));
+QN_INL void qn_i4_stage_x(local uint4 *xq, local float *xd, local int *xs, const global float4 *x4, long nc, int xb) {
+    QN_I_STAGE_LOOP(8, nc, xb, QN_I_LOAD8, QN_I4_PUT)
 }
 
 /* chunk V of the R rows (codes C[r]), added to p[r] where KEEP */
@@ -948,7 +976,7 @@ QN_INL void qn_i4_stage_x(local uint4 *xq, local float *xd, local int *xs, const
                      global uchar *y, ulong yo, int ydt, int M, long N, long K, int iters, int xl, int rw,     \
                      local float4 *lm) {                                                                       \
         QN_WLAYOUT_MAKE(w);                                                                                    \
-        (void)M, (void)xl, (void)rw;                                                                           \
+        (void)M, (void)rw;                                                                                     \
         const int l = (int)get_local_id(0), ly = (int)get_local_id(1), ry = (int)get_local_size(1);            \
         const global uchar *W = Wb + wo;                                                                       \
         const long rb = w.codes_row_bytes, ng = K / w.group, nv = K / 32;                                      \
@@ -964,7 +992,7 @@ QN_INL void qn_i4_stage_x(local uint4 *xq, local float *xd, local int *xs, const
                 _Pragma("unroll") for (int r = 0; r < (R); r++)                                                \
                     pre[u * (R) + r] = ((const global uint4 *)(W + min(n0 + r, N - 1) * rb))[min((long)l + u * QN_GPU_LX, nv - 1)]; \
         }                                                                                                      \
-        qn_i4_stage_x(xq, xd, xs, (const global float4 *)(xb_ + xo), nv);                                      \
+        qn_i4_stage_x(xq, xd, xs, (const global float4 *)(xb_ + xo), nv, xl & QN_S_XL_BATCH);                          \
         if (PF) {                                                                                              \
             const long gb = QN_S_BLOCK(0, R);                                                                  \
             QN_I4_BLOCK(0, R, U, 1)                                                                            \
@@ -1003,25 +1031,25 @@ QN_INL int qn_dp4a_ss(uint a, uint b, int c) { /* Σ s8(a_i)·s8(b_i) + c */
 #endif
 #define QN_DP4A_SS_4(C, X, acc) qn_dp4a_ss((C).w, (X).w, qn_dp4a_ss((C).z, (X).z, qn_dp4a_ss((C).y, (X).y, qn_dp4a_ss((C).x, (X).x, (acc)))))
 
-/* x's np pieces of 16 columns into xq (2 planes of np uint4: h, q; byte k of word j: column 4j + k) and xd (d): an
- * item a piece; returns after the barrier */
-QN_INL void qn_i8_stage_x16(local uint4 *xq, local float *xd, const global float4 *x4, long np) {
-    const int T = (int)(get_local_size(0) * get_local_size(1));
-    for (long i = (long)get_local_id(1) * QN_GPU_LX + get_local_id(0); i < np; i += T) {
-        float4 a[4];
-        const float am = qn_i_load_amax(a, x4, i, 4), inv = am > 0.0f ? 127.0f / am : 0.0f;
-        uint h[4], q[4];
-        _Pragma("unroll") for (int j = 0; j < 4; j++) {
-            const float4 sa = a[j] * inv, ra = rint(sa);
-            const int4 hh = convert_int4(ra), qq = convert_int4(clamp(rint((sa - ra) * 256.0f), -127.0f, 127.0f));
-            h[j] = (uint)(hh.x & 255) | (uint)(hh.y & 255) << 8 | (uint)(hh.z & 255) << 16 | (uint)(hh.w & 255) << 24;
-            q[j] = (uint)(qq.x & 255) | (uint)(qq.y & 255) << 8 | (uint)(qq.z & 255) << 16 | (uint)(qq.w & 255) << 24;
-        }
-        xq[i] = (uint4)(h[0], h[1], h[2], h[3]);
-        xq[np + i] = (uint4)(q[0], q[1], q[2], q[3]);
-        xd[i] = am / (127.0f * 256.0f);
+/* piece i of 16 columns (its 4 float4s in a) into xq (2 planes of np uint4: h, q; byte k of word j: column 4j + k)
+ * and xd (d) */
+QN_INL void qn_i8_put(local uint4 *xq, local float *xd, long np, const float4 *a, long i) {
+    const float am = qn_i_amax(a, 4), inv = am > 0.0f ? 127.0f / am : 0.0f;
+    uint h[4], q[4];
+    _Pragma("unroll") for (int j = 0; j < 4; j++) {
+        const float4 sa = a[j] * inv, ra = rint(sa);
+        const int4 hh = convert_int4(ra), qq = convert_int4(clamp(rint((sa - ra) * 256.0f), -127.0f, 127.0f));
+        h[j] = (uint)(hh.x & 255) | (uint)(hh.y & 255) << 8 | (uint)(hh.z & 255) << 16 | (uint)(hh.w & 255) << 24;
+        q[j] = (uint)(qq.x & 255) | (uint)(qq.y & 255) << 8 | (uint)(qq.z & 255) << 16 | (uint)(qq.w & 255) << 24;
     }
-    barrier(CLK_LOCAL_MEM_FENCE);
+    xq[i] = (uint4)(h[0], h[1], h[2], h[3]);
+    xq[np + i] = (uint4)(q[0], q[1], q[2], q[3]);
+    xd[i] = am / (127.0f * 256.0f);
+}
+/* x's np pieces into xq and xd (qn_i8_put), an item a piece (xb: QN_I_XB at once); returns after the barrier */
+#define QN_I8_PUT(a, i) qn_i8_put(xq, xd, np, (a), (i));
+QN_INL void qn_i8_stage_x16(local uint4 *xq, local float *xd, const global float4 *x4, long np, int xb) {
+    QN_I_STAGE_LOOP(4, np, xb, QN_I_LOAD4, QN_I8_PUT)
 }
 /* piece V of the R rows (codes C[r]), added to p[r] where KEEP */
 #define QN_I8_PIECE(R, C, V, KEEP)                                                                             \
@@ -1035,51 +1063,79 @@ QN_INL void qn_i8_stage_x16(local uint4 *xq, local float *xd, const global float
             p[r] = (KEEP) ? f : p[r];                                                                          \
         }                                                                                                      \
     }
-/* R rows a warp, U pieces of each in flight a lane: qn_gemv_q8_i (4, 2), _i2 (2, 4), _i2u (2, 8: QUANTA_OPENCL_GEMVS_U=8) */
-#define QN_I8_KERNEL(NAME, R, U)                                                                               \
+/* block IT of the group, rows gb + ly·R ..: the walk (its first step from pre where PRE), the sums times the row
+ * scales stored */
+#define QN_I8_BLOCK(IT, R, U, PRE)                                                                             \
+    {                                                                                                          \
+        const long n0 = gb + ly * (R);                                                                         \
+        float sc[R], p[R];                                                                                     \
+        const global uint4 *wr[R];                                                                             \
+        _Pragma("unroll") for (int r = 0; r < (R); r++) {                                                      \
+            wr[r] = qn_q8_m1_row(min(n0 + r, N - 1), W0 + wo0, ws0, W1 + wo1, ws1, W2 + wo2, ws2, N0, N1, K, &sc[r]); \
+            p[r] = 0.0f;                                                                                       \
+        }                                                                                                      \
+        QN_IW_WALK(QN_I8_PIECE, R, U, PRE)                                                                     \
+        local float *rd = QN_S_RED(IT);                                                                        \
+        _Pragma("unroll") for (int r = 0; r < (R); r++) rd[(ly * QN_S_RW + r) * QN_GPU_RED + l] = p[r] * sc[r]; \
+        barrier(CLK_LOCAL_MEM_FENCE);                                                                          \
+        const int f = ly * QN_GPU_LX + l; /* output gb + f: warp f / R's row f % R */                          \
+        if (f < ry * (R)) {                                                                                    \
+            const long n = gb + f;                                                                             \
+            if (n < N) {                                                                                       \
+                long rr;                                                                                       \
+                const int i = qn_stack_row(n, N0, N1, &rr);                                                    \
+                qn_st(i == 0 ? y0 + yo0 : i == 1 ? y1 + yo1 : y2 + yo2, ydt, (size_t)rr,                       \
+                      qn_gpu_sum32(rd + ((f / (R)) * QN_S_RW + f % (R)) * QN_GPU_RED));                        \
+            }                                                                                                  \
+        }                                                                                                      \
+    }
+/* R rows a warp, U pieces of each in flight a lane: qn_gemv_q8_i (4, 2), _i2 (2, 4), _i2u (2, 8: QUANTA_OPENCL_GEMVS_U=8);
+ * PF (_i2up: QUANTA_OPENCL_GEMVS_PF=1 with U=8, _ip: PF=1 at 4 rows; clgemv19): the first block's first step (U
+ * pieces of each row, 16 or 8 uint4 a lane, clamped to the row) loaded before x is quantized, as qn_gemv_q4_i2p does. Why: at K = 11008 the
+ * group quantizes 688 pieces with 256 items, 3 dependent trips of L2 loads and ~60 instructions each, before any
+ * weight load is issued, and a warp's whole walk there is 3 steps (2 rows x 11008 bytes, 4 KB a row a step), so that
+ * wait is a large part of each warp's time (H100 06:40: _i2u 0.61 of the copy kernel at 4096x11008, _i 0.69 at
+ * 11008x4096 where K = 4096 is one trip). Block 0 is walked before the loop, so pre is dead after it (qn_gemv_q4_i's
+ * reason). The same sums in the same order as _i2u / _i. */
+#define QN_I8_KERNEL(NAME, R, U, PF)                                                                           \
     kernel void NAME(const global uchar *W0, ulong wo0, long ws0, const global uchar *W1, ulong wo1, long ws1, \
                      const global uchar *W2, ulong wo2, long ws2, const global uchar *xb_, ulong xo,           \
                      global uchar *y0, ulong yo0, global uchar *y1, ulong yo1, global uchar *y2, ulong yo2,    \
                      int ydt, long N0, long N1, long N2, long K, int iters, int xl, int rw,                    \
                      const global uchar *rres, ulong ro, global uchar *sres, ulong so, int rmode,              \
                      local float4 *lm) {                                                                       \
-        (void)xl, (void)rw, (void)rres, (void)ro, (void)sres, (void)so, (void)rmode;                           \
+        (void)rw, (void)rres, (void)ro, (void)sres, (void)so, (void)rmode;                                     \
         const int l = (int)get_local_id(0), ly = (int)get_local_id(1), ry = (int)get_local_size(1);            \
         const long N = N0 + N1 + N2, nv = K / 16;                                                              \
         QN_S_LOCAL_SPLIT(lm)                                                                                   \
         local uint4 *xq = (local uint4 *)lx;                                                                   \
         local float *xd = (local float *)(xq + 2 * nv);                                                        \
-        uint4 pre[1]; /* QN_IW_WALK's, unused */                                                               \
-        (void)pre;                                                                                             \
-        qn_i8_stage_x16(xq, xd, (const global float4 *)(xb_ + xo), nv);                                        \
-        for (int it = 0; it < iters; it++) {                                                                   \
-            const long gb = QN_S_BLOCK(it, R), n0 = gb + ly * (R);                                             \
-            if (gb >= N) break; /* uniform over the group */                                                   \
-            float sc[R], p[R];                                                                                 \
-            const global uint4 *wr[R];                                                                         \
+        uint4 pre[(U) * (R)]; /* unused without PF */                                                          \
+        if (PF) {                                                                                              \
+            const long n0 = QN_S_BLOCK(0, R) + ly * (R);                                                       \
             _Pragma("unroll") for (int r = 0; r < (R); r++) {                                                  \
-                wr[r] = qn_q8_m1_row(min(n0 + r, N - 1), W0 + wo0, ws0, W1 + wo1, ws1, W2 + wo2, ws2, N0, N1, K, &sc[r]); \
-                p[r] = 0.0f;                                                                                   \
-            }                                                                                                  \
-            QN_IW_WALK(QN_I8_PIECE, R, U, 0)                                                                   \
-            local float *rd = QN_S_RED(it);                                                                    \
-            _Pragma("unroll") for (int r = 0; r < (R); r++) rd[(ly * QN_S_RW + r) * QN_GPU_RED + l] = p[r] * sc[r]; \
-            barrier(CLK_LOCAL_MEM_FENCE);                                                                      \
-            const int f = ly * QN_GPU_LX + l; /* output gb + f: warp f / R's row f % R */                      \
-            if (f < ry * (R)) {                                                                                \
-                const long n = gb + f;                                                                         \
-                if (n < N) {                                                                                   \
-                    long rr;                                                                                   \
-                    const int i = qn_stack_row(n, N0, N1, &rr);                                                \
-                    qn_st(i == 0 ? y0 + yo0 : i == 1 ? y1 + yo1 : y2 + yo2, ydt, (size_t)rr,                   \
-                          qn_gpu_sum32(rd + ((f / (R)) * QN_S_RW + f % (R)) * QN_GPU_RED));                    \
-                }                                                                                              \
+                float unused;                                                                                  \
+                const global uint4 *pr = qn_q8_m1_row(min(n0 + r, N - 1), W0 + wo0, ws0, W1 + wo1, ws1, W2 + wo2, ws2, \
+                                                      N0, N1, K, &unused);                                     \
+                _Pragma("unroll") for (int u = 0; u < (U); u++) pre[u * (R) + r] = pr[min((long)l + u * QN_GPU_LX, nv - 1)]; \
             }                                                                                                  \
         }                                                                                                      \
+        qn_i8_stage_x16(xq, xd, (const global float4 *)(xb_ + xo), nv, xl & QN_S_XL_BATCH);                            \
+        if (PF) {                                                                                              \
+            const long gb = QN_S_BLOCK(0, R);                                                                  \
+            QN_I8_BLOCK(0, R, U, 1)                                                                            \
+        }                                                                                                      \
+        for (int it = (PF) ? 1 : 0; it < iters; it++) {                                                        \
+            const long gb = QN_S_BLOCK(it, R);                                                                 \
+            if (gb >= N) break; /* uniform over the group */                                                   \
+            QN_I8_BLOCK(it, R, U, 0)                                                                           \
+        }                                                                                                      \
     }
-QN_I8_KERNEL(qn_gemv_q8_i, 4, QN_S_U)
-QN_I8_KERNEL(qn_gemv_q8_i2, 2, QN_G1_U)
-QN_I8_KERNEL(qn_gemv_q8_i2u, 2, 8)
+QN_I8_KERNEL(qn_gemv_q8_i, 4, QN_S_U, 0)
+QN_I8_KERNEL(qn_gemv_q8_i2, 2, QN_G1_U, 0)
+QN_I8_KERNEL(qn_gemv_q8_i2u, 2, 8, 0)
+QN_I8_KERNEL(qn_gemv_q8_i2up, 2, 8, 1)
+QN_I8_KERNEL(qn_gemv_q8_ip, 4, QN_S_U, 1)
 
 /* ---- M = 1 with the norm before it (QUANTA_OPENCL_NORM_GEMV=1): add_norm / rms_norm_add_norm / rms_norm,
  * then the q8 GEMV(s) reading its normed row ----

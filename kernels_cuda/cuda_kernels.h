@@ -279,6 +279,18 @@ int qn_cuda_binary(int is_mul, int a_dtype, const void *a, int b_dtype, const vo
                    void *y, int64_t n, int64_t D, void *stream);
 /* y = act(gate) * up (op: QN_UNARY_SILU / _GELU / _GELU_TANH), n elements of one dtype. */
 int qn_cuda_glu(int op, int dtype, const void *gate, const void *up, void *y, int64_t n, void *stream);
+/* qn_cuda_glu over rows x D that may also write y's kept GEMM prep (qn_cuda_xslab; mmq19: down's x): where it can (D a
+ * multiple of 256, at most 16384, slab->buf and a K order given) slab->done = 1, else qn_cuda_glu alone. y the same. */
+int qn_cuda_glu_slab(int op, int dtype, const void *gate, const void *up, void *y, int64_t rows, int64_t D,
+                     qn_cuda_xslab *slab, void *stream);
+/* Its kernel's form (-1, the start: QUANTA_CUDA_GLU_SLAB_FORM at the first call): 1 the row's values in registers, 2
+ * (default) in shared memory. Tests and benchmarks set it. */
+extern int qn_cuda_glu_slab_form;
+/* The norms' register kernel for rows of 1024-thread blocks past 64 rows without codes, in blocks of 1024 / V threads
+ * doing V threads' slots each, the same bits (mmq19): 0 the default rule (V = 2 where the norm writes the GEMM slab and
+ * rows >= 256, else 1), 1, 2 or 4 forced; -1 (the start): QUANTA_CUDA_NORM_V at the first call. Tests and benchmarks
+ * set it. */
+extern int qn_cuda_norm_v;
 /* RMS norm over rows of D of x, or of x + r when r is not NULL (add_rms_norm: r has x's shape);
  * weight (dtype w_dtype) or NULL; p (rms_norm_add: x's shape) added to the result when not NULL.
  * With xq_buf (qn_cuda_ggml_xq_bytes(rows, D) bytes) the kernel may also leave y's int8 codes there,

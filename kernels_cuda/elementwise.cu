@@ -95,6 +95,11 @@ struct qn_norm_args {
     int64_t slab_rows;
 };
 
+/* p advanced by i elements of dtype dt. */
+__device__ __forceinline__ const void *qn_dt_at(int dt, const void *p, int64_t i) {
+    return (const char *)p + i * (dt == QN_DT_F32 ? 4 : 2);
+}
+
 /* v as y's dtype stores it (what qn_ld reads back). */
 __device__ __forceinline__ float qn_rounded(int dt, float v) {
     if (dt == QN_DT_F32) return v;
@@ -158,102 +163,181 @@ __device__ __forceinline__ float qn_norm_store(const qn_norm_args &a, void *y, i
  * instead of one chunk after another (~500 cycles of dependent shuffles and a division each); F32 (every operand
  * given f32), the dtypes fixed so that nvcc folds qn_ld / qn_st / qn_rounded to plain accesses (-27% instructions
  * on the main path, a smaller kernel). */
+/* V (mmq19, QUANTA_CUDA_NORM_V): a block of blockDim.x threads does the work of a block of V x blockDim.x (the
+ * width qn_cuda_rms_norm picks for D, 1024 for the 7B's 4096), each thread the slots of V of its threads: slot s
+ * (0 .. PER x V - 1) is element t + s x blockDim.x as before, and "thread" j = s % V's sum of squares is its slots
+ * s = j, j + V, .. in that order, then qn_block_sum_v adds the V x blockDim.x / 32 "warps'" sums as qn_block_sum
+ * adds the wider block's: the same sums in the same order, so the same bits. Why: with 1024 threads and 44-54
+ * registers a 7B row holds a whole SM alone (one block of 1024), so each row's chain — load, two block reductions,
+ * the double-precision inverse, the stores (the slab's block max and stores after them) — runs with no other row
+ * overlapping it: 1.4 TB/s at M = 2048 (H100 08:30, mmq18's normslab rows), and the slab's chain doubled the time.
+ * Blocks of 512 (V = 2, <= 64 registers) let two rows share an SM, blocks of 256 (V = 4: 16 slots a thread, <= 80
+ * registers by __launch_bounds__, a few bytes of spill in some forms) three. The row's pointers are advanced to the
+ * row and each element's index is an int (V > 1): with 64-bit offsets per slot (x, p, y share them) ptxas kept 16 of
+ * them live across the reduction and V = 4 spilled 200-400 bytes. */
+template <int V> __device__ __forceinline__ float qn_block_sum_v(const float (&ss)[V], float *sh) {
+    if constexpr (V == 1) {
+        return qn_block_sum(ss[0], sh);
+    } else {
+        float v[V];
+#pragma unroll
+        for (int j = 0; j < V; j++) v[j] = ss[j];
+#pragma unroll
+        for (int o = 16; o > 0; o >>= 1)
+#pragma unroll
+            for (int j = 0; j < V; j++) v[j] += __shfl_xor_sync(0xffffffffu, v[j], o);
+        const int w = threadIdx.x >> 5, l = threadIdx.x & 31, nwp = blockDim.x >> 5, nw = nwp * V;
+        __syncthreads();
+        if (l == 0)
+#pragma unroll
+            for (int j = 0; j < V; j++) sh[w + nwp * j] = v[j]; /* "warp" w + nwp j: "threads" t + blockDim.x j */
+        __syncthreads();
+        float t = l < nw ? sh[l] : 0.0f;
+        for (int o = 16; o > 0; o >>= 1) t += __shfl_xor_sync(0xffffffffu, t, o);
+        return t;
+    }
+}
+
 /* SLAB (mmq18): the values as stored (TWO: y2's) also into the kept GEMM slab, by slab_store below. */
 /* Row blockIdx.x's slab: its largest |v| over the block (qn_block_max: every thread of the block calls this), the
- * power of two and scale of ggml_xslab.cuh (row scale only where live: rows past M have none), then per k the warp's
+ * power of two and scale of ggml_xslab.cuh (row scale only where live: rows past M have none), then per slot the warp's
  * 32-element block (lane = element, D % 256 == 0 so a block is all in the row or all past it): lane w < 16 takes word w's
  * two elements from their lanes and stores its 4 bytes (the block's 64 contiguous bytes of the token's 128). The prep
- * computes the same max, the same factor, the same v x f rounded once: the same bits. */
-template <int PER> __device__ __forceinline__ void qn_norm_slab_store(const qn_norm_args &a, const float (&v)[PER], bool live) {
+ * computes the same max, the same factor, the same v x f rounded once: the same bits. blockDim.x is a multiple of 64
+ * (D % 256 == 0 gives blocks of 256 or 1024 threads, V of them 256 or 512), so a warp's blocks are all of one parity
+ * (its half of the step) and its word, their elements and the token's row of the step are the same for every slot:
+ * computed once (mmq19; they were per slot). */
+template <int S>
+__device__ __forceinline__ void qn_slab_store_row(uint4 *xt, float *xts, int64_t D, int perm, const float (&v)[S], bool live) {
     __shared__ float shm[32];
     float m0 = 0.0f;
 #pragma unroll
-    for (int k = 0; k < PER; k++) m0 = fmaxf(m0, fabsf(v[k]));
+    for (int k = 0; k < S; k++) m0 = fmaxf(m0, fabsf(v[k]));
     float inv, f = 0.0f;
     if (live) { /* uniform over the block */
         f = qn_xslab_factor(qn_block_max(m0, shm), &inv);
-        if (threadIdx.x == 0) a.xts[blockIdx.x] = inv;
+        if (threadIdx.x == 0) xts[blockIdx.x] = inv;
     }
     const int lane = threadIdx.x & 31, w = lane & 15;
-    const int64_t KT = a.D / QN_XSLAB_BK, m = blockIdx.x;
+    const int64_t KT = D / QN_XSLAB_BK, m = blockIdx.x, c0 = threadIdx.x >> 5, cs = blockDim.x >> 5; /* cs even */
+    int k0, k1;
+    const int wi = qn_xslab_word(perm, (c0 & 1) != 0, w, (int)(m % QN_XSLAB_NB), &k0, &k1);
+    uint32_t *row = reinterpret_cast<uint32_t *>(qn_xslab_row(xt, KT, QN_XSLAB_NB, m, c0)) + wi;
+    const int64_t step = (cs >> 1) * (int64_t)QN_XSLAB_NB * 32; /* words from slot to slot: cs / 2 steps of the tile */
 #pragma unroll
-    for (int k = 0; k < PER; k++) {
-        const int64_t d0 = (threadIdx.x & ~31) + (int64_t)k * blockDim.x;
-        if (d0 >= a.D) continue; /* uniform over the warp */
-        const int64_t c = d0 / 32;
-        int k0, k1;
-        const int wi = qn_xslab_word(a.perm, (c & 1) != 0, w, (int)(m % QN_XSLAB_NB), &k0, &k1);
+    for (int k = 0; k < S; k++) {
+        if (c0 + k * cs >= D / 32) break; /* uniform over the warp */
         const float x0 = __shfl_sync(0xffffffffu, v[k], k0), x1 = __shfl_sync(0xffffffffu, v[k], k1);
-        if (lane < 16)
-            reinterpret_cast<uint32_t *>(qn_xslab_row(a.xt, KT, QN_XSLAB_NB, m, c))[wi] = qn_xslab_pack(x0, x1, f);
+        if (lane < 16) row[k * step] = qn_xslab_pack(x0, x1, f);
     }
 }
-template <int PER, bool TWO, bool F32 = false, bool ILV = false, bool SLAB = false>
-__global__ void qn_k_rms_norm_regs(qn_norm_args a) {
+template <int S> __device__ __forceinline__ void qn_norm_slab_store(const qn_norm_args &a, const float (&v)[S], bool live) {
+    qn_slab_store_row<S>(a.xt, a.xts, a.D, a.perm, v, live);
+}
+template <int PER, bool TWO, bool F32 = false, bool ILV = false, bool SLAB = false, int V = 1>
+__global__ void __launch_bounds__(1024 / V, V < 4 ? V : 3) qn_k_rms_norm_regs(qn_norm_args a) {
+    constexpr int S = PER * V; /* slots a thread */
     __shared__ float sh[32];
     if (F32) a.xd = a.rd = a.wd = a.pd = a.yd = a.w2d = QN_DT_F32;
     qn_pdl_begin();
     if (SLAB && (int64_t)blockIdx.x >= a.slab_rows) { /* the last tile's rows past M: zeros, as the prep writes them */
-        float z[PER];
+        float z[S];
 #pragma unroll
-        for (int k = 0; k < PER; k++) z[k] = 0.0f;
-        qn_norm_slab_store<PER>(a, z, false);
+        for (int k = 0; k < S; k++) z[k] = 0.0f;
+        qn_norm_slab_store<S>(a, z, false);
         return;
     }
     const int64_t base = (int64_t)blockIdx.x * a.D;
-    float v[PER], g[PER], q[PER], g2[PER];
-    float ss = 0.0f;
+    if constexpr (V > 1) { /* the row's pointers, the element's index an int: fewer live 64-bit offsets */
+        a.x = qn_dt_at(a.xd, a.x, base), a.y = (void *)qn_dt_at(a.yd, a.y, base);
+        if (a.r) a.r = qn_dt_at(a.rd, a.r, base);
+        if (a.p) a.p = qn_dt_at(a.pd, a.p, base);
+        if (TWO) a.y2 = (void *)qn_dt_at(a.yd, a.y2, base);
+    }
+    const int64_t rb = V > 1 ? 0 : base; /* the row's first element in the pointers */
+    /* V > 1: the weights (L2-resident, one row for all rows) are loaded where used, not with x, to fit the registers;
+     * q (p: the residual) is a stream like x, so it is loaded with x. */
+    constexpr bool GEARLY = V == 1;
+    float v[S], g[GEARLY ? S : 1], q[S], g2[GEARLY ? S : 1];
+    float ss[V];
 #pragma unroll
-    for (int k = 0; k < PER; k++) {
-        const int64_t d = threadIdx.x + (int64_t)k * blockDim.x;
-        v[k] = 0.0f, g[k] = 1.0f, q[k] = 0.0f, g2[k] = 1.0f;
+    for (int j = 0; j < V; j++) ss[j] = 0.0f;
+#pragma unroll
+    for (int k = 0; k < S; k++) {
+        const int d = threadIdx.x + k * blockDim.x; /* D <= 4096 */
+        v[k] = 0.0f, q[k] = 0.0f;
+        if constexpr (GEARLY) g[k] = 1.0f, g2[k] = 1.0f;
         if (d < a.D) {
-            v[k] = qn_norm_in(a.xd, a.x, a.rd, a.r, base + d);
-            g[k] = qn_norm_gain(a, d);
-            if (a.p) q[k] = qn_ld(a.pd, a.p, base + d);
-            if (TWO && a.w2) g2[k] = a.plus_one ? 1.0f + qn_ld(a.w2d, a.w2, d) : qn_ld(a.w2d, a.w2, d);
+            v[k] = qn_norm_in(a.xd, a.x, a.rd, a.r, rb + d);
+            if constexpr (GEARLY) g[k] = qn_norm_gain(a, d);
+            if (a.p) q[k] = qn_ld(a.pd, a.p, rb + d);
+            if constexpr (GEARLY)
+                if (TWO && a.w2) g2[k] = a.plus_one ? 1.0f + qn_ld(a.w2d, a.w2, d) : qn_ld(a.w2d, a.w2, d);
         }
     }
     float inv = 1.0f;
     if (!TWO || !a.sum_only) { /* uniform over the block: all threads reach qn_block_sum's barriers or none */
 #pragma unroll
-        for (int k = 0; k < PER; k++) ss = qn_sq_acc(ss, v[k]);
-        inv = qn_norm_inv(qn_block_sum(ss, sh), a);
+        for (int k = 0; k < S; k++) ss[k % V] = qn_sq_acc(ss[k % V], v[k]);
+        inv = qn_norm_inv(qn_block_sum_v<V>(ss, sh), a);
     }
+    {
+        float gl[GEARLY ? 1 : S]; /* V > 1: the gains, all loaded before the first store (which may alias them) */
+        if constexpr (!GEARLY) {
 #pragma unroll
-    for (int k = 0; k < PER; k++) {
-        const int64_t d = threadIdx.x + (int64_t)k * blockDim.x;
-        if (d < a.D) {
-            float o = TWO && a.sum_only ? v[k] : qn_norm_out(v[k], inv, g[k]);
-            if (a.p) o = __fadd_rn(o, q[k]);
-            v[k] = qn_norm_store(a, a.y, base + d, o, !TWO && !ILV); /* TWO: the second norm's input, as stored */
-        } else {
-            v[k] = 0.0f;
+            for (int k = 0; k < S; k++) {
+                const int d = threadIdx.x + k * blockDim.x; /* D <= 4096 */
+                gl[k] = d < a.D && !(TWO && a.sum_only) ? qn_norm_gain(a, d) : 1.0f;
+            }
+        }
+#pragma unroll
+        for (int k = 0; k < S; k++) {
+            const int d = threadIdx.x + k * blockDim.x; /* D <= 4096 */
+            if (d < a.D) {
+                float o = TWO && a.sum_only ? v[k] : qn_norm_out(v[k], inv, GEARLY ? g[GEARLY ? k : 0] : gl[GEARLY ? 0 : k]);
+                if (a.p) o = __fadd_rn(o, q[k]);
+                v[k] = qn_norm_store(a, a.y, rb + d, o, !TWO && !ILV && V == 1); /* TWO: the next norm's input */
+            } else {
+                v[k] = 0.0f;
+            }
         }
     }
     if constexpr (TWO) { /* rms_norm_add_norm: the next norm of the stored sum, as qn_k_rms_norm_regs would */
-        float ss2 = 0.0f;
+        float ss2[V];
 #pragma unroll
-        for (int k = 0; k < PER; k++) ss2 = qn_sq_acc(ss2, v[k]);
-        const float inv2 = qn_norm_inv(qn_block_sum(ss2, sh), a);
+        for (int j = 0; j < V; j++) ss2[j] = 0.0f;
 #pragma unroll
-        for (int k = 0; k < PER; k++) {
-            const int64_t d = threadIdx.x + (int64_t)k * blockDim.x;
-            if (d < a.D) v[k] = qn_norm_store(a, a.y2, base + d, qn_norm_out(v[k], inv2, g2[k]), !ILV);
+        for (int k = 0; k < S; k++) ss2[k % V] = qn_sq_acc(ss2[k % V], v[k]);
+        float gl2[GEARLY ? 1 : S];
+        if constexpr (!GEARLY) { /* issued before the reduction's barriers: their latency hides behind it */
+#pragma unroll
+            for (int k = 0; k < S; k++) {
+                const int d = threadIdx.x + k * blockDim.x; /* D <= 4096 */
+                gl2[k] = 1.0f;
+                if (d < a.D && a.w2) gl2[k] = a.plus_one ? 1.0f + qn_ld(a.w2d, a.w2, d) : qn_ld(a.w2d, a.w2, d);
+            }
+        }
+        const float inv2 = qn_norm_inv(qn_block_sum_v<V>(ss2, sh), a);
+#pragma unroll
+        for (int k = 0; k < S; k++) {
+            const int d = threadIdx.x + k * blockDim.x; /* D <= 4096 */
+            if (d < a.D)
+                v[k] = qn_norm_store(a, a.y2, rb + d,
+                                     qn_norm_out(v[k], inv2, GEARLY ? g2[GEARLY ? k : 0] : gl2[GEARLY ? 0 : k]), !ILV && V == 1);
         }
     }
-    if constexpr (SLAB) qn_norm_slab_store<PER>(a, v, true); /* v: the values as stored, 0 past D */
-    if (ILV && a.xq) { /* the codes of the values just stored (TWO: y2's), the warp's PER chunks at once */
+    if constexpr (SLAB) qn_norm_slab_store<S>(a, v, true); /* v: the values as stored, 0 past D */
+    if (ILV && a.xq) { /* the codes of the values just stored (TWO: y2's), the warp's S chunks at once */
         const int64_t w0 = threadIdx.x & ~31;
-        float vs[PER];
-        bool live[PER];
-        int64_t ch[PER];
+        float vs[S];
+        bool live[S];
+        int64_t ch[S];
 #pragma unroll
-        for (int k = 0; k < PER; k++) {
+        for (int k = 0; k < S; k++) {
             const int64_t d0 = w0 + (int64_t)k * blockDim.x; /* D % 32 == 0: a chunk is all in the row or all past */
             vs[k] = v[k], live[k] = d0 < a.D, ch[k] = (base + d0) / 32;
         }
-        qn_ggml_quantize_chunks<PER>(vs, live, ch, a.xq, a.dx, a.sx, a.xl, a.sl);
+        qn_ggml_quantize_chunks<S>(vs, live, ch, a.xq, a.dx, a.sx, a.xl, a.sl);
     }
 }
 
@@ -281,10 +365,41 @@ static bool norm_lean_on(int threads) {
     return v == 1 || (v == 2 && threads == 256);
 }
 
-template <bool TWO> static void (*norm_regs_kernel(const qn_norm_args &a, int threads))(qn_norm_args) {
+/* QUANTA_CUDA_NORM_V (mmq19; qn_cuda_norm_v for benchmarks and tests, -1: read the variable, 0: the default rule): the
+ * register kernel's rows of blocks of 1024 threads (1024 <= D <= 4096) past 64 rows, with no int8 codes (the GEMV's
+ * rows), in blocks of 1024 / V threads each doing V threads' slots (qn_k_rms_norm_regs: the same bits). Default: V = 2
+ * where the norm also writes the GEMM slab and rows >= 256, else 1 — measured on the H100 (2026-12-07 09:30,
+ * verify_mmq19.sh, every result and slab byte the same): with the slab V = 2 took rms_norm 16.7 -> 12.3 us at 512 x
+ * 4096 and 83.4 -> 63.0 at 2048 x 4096, add_norm 22.7 -> 19.2 and 96.1 -> 79.1; without it, or at 130 rows (add_norm
+ * 6.3 -> 7.1), V = 2 was not faster (rms_norm alone 47.8 -> 52.2 at 2048), and V = 4 was slower than V = 2 on every
+ * row (80 registers, three rows an SM). =1 keeps V = 1 everywhere; =2 / =4 force V for every such row past 64. */
+int qn_cuda_norm_v = -1;
+static int norm_v(const qn_norm_args &a, int64_t rows, int threads) {
+    int v = __atomic_load_n(&qn_cuda_norm_v, __ATOMIC_RELAXED);
+    if (v < 0) {
+        const char *e = getenv("QUANTA_CUDA_NORM_V");
+        v = e && !strcmp(e, "4") ? 4 : e && !strcmp(e, "2") ? 2 : e && !strcmp(e, "1") ? 1 : 0;
+        __atomic_store_n(&qn_cuda_norm_v, v, __ATOMIC_RELAXED);
+    }
+    if (threads != 1024 || a.xq || rows <= 64) return 1;
+    return v ? v : a.xt && rows >= 256 ? 2 : 1;
+}
+
+template <bool TWO, int V> static void (*norm_regs_v(const qn_norm_args &a))(qn_norm_args) {
+    if (a.xt) return norm_all_f32(a) ? qn_k_rms_norm_regs<4, TWO, true, false, true, V> : qn_k_rms_norm_regs<4, TWO, false, false, true, V>;
+    return norm_all_f32(a) ? qn_k_rms_norm_regs<4, TWO, true, false, false, V> : qn_k_rms_norm_regs<4, TWO, false, false, false, V>;
+}
+
+/* The register kernel for a (rows of it, blocks of *threads, which V divides). */
+template <bool TWO> static void (*norm_regs_kernel(const qn_norm_args &a, int64_t rows, int *threads))(qn_norm_args) {
+    const int v = norm_v(a, rows, *threads);
+    if (v > 1) {
+        *threads /= v;
+        return v == 4 ? norm_regs_v<TWO, 4>(a) : norm_regs_v<TWO, 2>(a);
+    }
     if (a.xt) /* the slab's rows (mmq18); no codes then (the GEMV's rows are fewer than the GEMM's) */
         return norm_all_f32(a) ? qn_k_rms_norm_regs<4, TWO, true, false, true> : qn_k_rms_norm_regs<4, TWO, false, false, true>;
-    if (!norm_lean_on(threads)) return qn_k_rms_norm_regs<4, TWO>;
+    if (!norm_lean_on(*threads)) return qn_k_rms_norm_regs<4, TWO>;
     return norm_all_f32(a) ? qn_k_rms_norm_regs<4, TWO, true, true> : qn_k_rms_norm_regs<4, TWO, false, true>;
 }
 
@@ -325,7 +440,9 @@ extern "C" int qn_cuda_rms_norm(int x_dtype, const void *x, int r_dtype, const v
         }
         const unsigned grid = norm_slab_args(a, slab, rows, D);
         if (a.xt) quantize = false;
-        const int e = qn_launch(norm_regs_kernel<false>(a, threads), grid, threads, 0, st, a);
+        int bt = threads;
+        void (*k)(qn_norm_args) = norm_regs_kernel<false>(a, rows, &bt);
+        const int e = qn_launch(k, grid, bt, 0, st, a);
         if (!e && quantize && xq_done) *xq_done = 1;
         if (!e && a.xt) slab->done = 1;
         return e;
@@ -355,7 +472,9 @@ static int norm_two(int sum_only, int x_dtype, const void *x, int r_dtype, const
     }
     const unsigned grid = norm_slab_args(a, slab, rows, D);
     if (a.xt) quantize = false;
-    const int e = qn_launch(norm_regs_kernel<true>(a, threads), grid, threads, 0, (cudaStream_t)stream, a);
+    int bt = threads;
+    void (*k)(qn_norm_args) = norm_regs_kernel<true>(a, rows, &bt);
+    const int e = qn_launch(k, grid, bt, 0, (cudaStream_t)stream, a);
     if (!e && quantize && xq_done) *xq_done = 1;
     if (!e && a.xt) slab->done = 1;
     return e;
@@ -374,6 +493,154 @@ extern "C" int qn_cuda_add_norm(int a_dtype, const void *a, int b_dtype, const v
                                 void *xq_buf, int *xq_done, qn_cuda_xslab *slab, void *stream) {
     return norm_two(1, a_dtype, a, b_dtype, b, 0, NULL, w_dtype, w, y_dtype, y, y2, rows, D, eps, plus_one, xq_buf,
                     xq_done, slab, stream);
+}
+
+/* glu writing the kept GEMM slab of its result too (mmq19, QUANTA_CUDA_GGML_GLU_SLAB; mmq18's norms do it for q/k/v's
+ * and gate/up's x, this for down's): one block of 1024 threads a row of D (D % 256 == 0, D <= 1024 S), each thread
+ * element t + 1024 s of slot s; each value computed as qn_k_glu computes it (the same expression, so the same bits) and
+ * stored, then the row's slab from the values as stored (qn_slab_store_row: the prep's max, factor and rounding, so
+ * the prep's bits). The grid covers the last 256-token tile; its rows past M only write zeros. */
+template <int S, bool F32>
+__global__ void __launch_bounds__(1024, 1) qn_k_glu_slab(int op, int dt, const void *g, const void *u, void *y, int64_t D,
+                                                          int64_t rows, uint4 *xt, float *xts, int perm) {
+    if (F32) dt = QN_DT_F32;
+    qn_pdl_begin();
+    float v[S];
+    if ((int64_t)blockIdx.x >= rows) { /* the last tile's rows past M */
+#pragma unroll
+        for (int k = 0; k < S; k++) v[k] = 0.0f;
+        qn_slab_store_row<S>(xt, xts, D, perm, v, false);
+        return;
+    }
+    const int64_t base = (int64_t)blockIdx.x * D;
+    g = qn_dt_at(dt, g, base), u = qn_dt_at(dt, u, base), y = (void *)qn_dt_at(dt, y, base); /* the row's */
+    float gv[S], uv[S];
+#pragma unroll
+    for (int k = 0; k < S; k++) {
+        const int d = threadIdx.x + k * 1024; /* D <= 16384 */
+        gv[k] = 0.0f, uv[k] = 0.0f;
+        if (d < D) gv[k] = qn_ld(dt, g, d), uv[k] = qn_ld(dt, u, d);
+    }
+#pragma unroll
+    for (int k = 0; k < S; k++) {
+        const int d = threadIdx.x + k * 1024; /* D <= 16384 */
+        v[k] = 0.0f;
+        if (d < D) {
+            const float h = qn_act(op, gv[k], 0.0f) * uv[k];
+            qn_st(dt, y, d, h);
+            v[k] = qn_rounded(dt, h);
+        }
+    }
+    qn_slab_store_row<S>(xt, xts, D, perm, v, true);
+}
+
+/* The shared-memory form (qn_cuda_glu_slab_form 2, the default): blocks of 512 threads, the row's values as stored kept
+ * in shared memory (D floats, dynamic) instead of registers, so a thread holds only one phase's loads (8 slots: 16
+ * loads in flight) and three rows share an SM (57 KB each at D = 14336) where the register form (14 values a thread,
+ * 45 registers, 1024 threads) runs one row an SM with its load, max and stores one after another. The same values
+ * (qn_k_glu's expression), the same max (exact in any order) and the same slab words (qn_xslab_word / _pack), so the
+ * same bits. The slab: each warp takes two 32-element blocks at a time (lanes 0-15 block c, 16-31 block c + 16: the
+ * same parity, 16 warps), lane w & 15 reads word w's two values from shared memory and stores its 4 bytes. */
+template <bool F32>
+__global__ void __launch_bounds__(512, 3) qn_k_glu_slab_sm(int op, int dt, const void *g, const void *u, void *y,
+                                                           int64_t D, int64_t rows, uint4 *xt, float *xts, int perm) {
+    extern __shared__ float hs[];
+    __shared__ float shm[32];
+    if (F32) dt = QN_DT_F32;
+    qn_pdl_begin();
+    const int64_t m = blockIdx.x;
+    const bool live = m < rows; /* uniform over the block; rows past M only write zeros */
+    const int nd = (int)D;     /* D <= 16384 */
+    float mx = 0.0f, f = 0.0f, inv;
+    if (live) {
+        const int64_t base = m * D;
+        g = qn_dt_at(dt, g, base), u = qn_dt_at(dt, u, base), y = (void *)qn_dt_at(dt, y, base); /* the row's */
+        constexpr int P = 8;
+        for (int d0 = threadIdx.x; d0 < nd; d0 += P * 512) {
+            float gv[P], uv[P];
+#pragma unroll
+            for (int k = 0; k < P; k++) {
+                const int d = d0 + k * 512;
+                gv[k] = 0.0f, uv[k] = 0.0f;
+                if (d < nd) gv[k] = qn_ld(dt, g, d), uv[k] = qn_ld(dt, u, d);
+            }
+#pragma unroll
+            for (int k = 0; k < P; k++) {
+                const int d = d0 + k * 512;
+                if (d < nd) {
+                    const float h = qn_act(op, gv[k], 0.0f) * uv[k];
+                    qn_st(dt, y, d, h);
+                    const float r = qn_rounded(dt, h);
+                    hs[d] = r;
+                    mx = fmaxf(mx, fabsf(r));
+                }
+            }
+        }
+        f = qn_xslab_factor(qn_block_max(mx, shm), &inv); /* its barriers also make hs whole */
+        if (threadIdx.x == 0) xts[m] = inv;
+    }
+    const int lane = threadIdx.x & 31, w = lane & 15, wp = threadIdx.x >> 5; /* 16 warps */
+    const int64_t KT = D / QN_XSLAB_BK;
+    int k0, k1;
+    const int wi = qn_xslab_word(perm, (wp & 1) != 0, w, (int)(m % QN_XSLAB_NB), &k0, &k1);
+    for (int c = wp + 16 * (lane >> 4); c < nd / 32; c += 32) {
+        const float x0 = live ? hs[c * 32 + k0] : 0.0f, x1 = live ? hs[c * 32 + k1] : 0.0f;
+        reinterpret_cast<uint32_t *>(qn_xslab_row(xt, KT, QN_XSLAB_NB, m, c))[wi] = qn_xslab_pack(x0, x1, f);
+    }
+}
+
+/* QUANTA_CUDA_GLU_SLAB_FORM (qn_cuda_glu_slab_form for benchmarks, -1: read it): 1 the register form, 2 (default) the
+ * shared-memory form (H100 09:30: glu+slab 41.6 against 45.0 us at 512 x 14336, 145.9 against 153.3 at 2048, 8.4
+ * against 9.9 at 130; the same bits). */
+int qn_cuda_glu_slab_form = -1;
+
+template <int S> static int glu_slab_launch(int op, int dt, const void *g, const void *u, void *y, int64_t D, int64_t rows,
+                                            int64_t Mt, uint4 *xt, float *xts, int perm, cudaStream_t st) {
+    if (dt == QN_DT_F32)
+        return qn_launch(qn_k_glu_slab<S, true>, (unsigned)Mt, 1024, 0, st, op, dt, g, u, y, D, rows, xt, xts, perm);
+    return qn_launch(qn_k_glu_slab<S, false>, (unsigned)Mt, 1024, 0, st, op, dt, g, u, y, D, rows, xt, xts, perm);
+}
+
+extern "C" int qn_cuda_glu_slab(int op, int dtype, const void *gate, const void *up, void *y, int64_t rows, int64_t D,
+                                qn_cuda_xslab *slab, void *stream) {
+    if (slab) slab->done = 0;
+    if (rows <= 0 || D <= 0) return 0;
+    const int64_t Mt = (rows + QN_XSLAB_NB - 1) / QN_XSLAB_NB * QN_XSLAB_NB;
+    if (!slab || !slab->buf || (slab->perm != 1 && slab->perm != 2) || D % 256 || D > 16384 || Mt > 0x7fffffff)
+        return qn_cuda_glu(op, dtype, gate, up, y, rows * D, stream);
+    void *xt = NULL;
+    float *xts = NULL;
+    qn_cuda_ggml_mmq_xprep_split(slab->buf, rows, D, &xt, &xts);
+    cudaStream_t st = (cudaStream_t)stream;
+    uint4 *t = (uint4 *)xt;
+    const int p = slab->perm;
+    int form = __atomic_load_n(&qn_cuda_glu_slab_form, __ATOMIC_RELAXED);
+    if (form < 0) {
+        const char *v = getenv("QUANTA_CUDA_GLU_SLAB_FORM");
+        form = v && !strcmp(v, "1") ? 1 : 2;
+        __atomic_store_n(&qn_cuda_glu_slab_form, form, __ATOMIC_RELAXED);
+    }
+    if (form == 2) {
+        static std::atomic<int> attr{0}; /* the dynamic shared memory past 48 KB, set once a form */
+        auto k = dtype == QN_DT_F32 ? qn_k_glu_slab_sm<true> : qn_k_glu_slab_sm<false>;
+        const int bit = dtype == QN_DT_F32 ? 1 : 2;
+        if (!(attr.load(std::memory_order_relaxed) & bit)) {
+            const cudaError_t ae = cudaFuncSetAttribute(k, cudaFuncAttributeMaxDynamicSharedMemorySize, 16384 * 4);
+            if (ae != cudaSuccess) return (int)ae;
+            attr.fetch_or(bit, std::memory_order_relaxed);
+        }
+        const int e = qn_launch(k, (unsigned)Mt, 512, (size_t)D * 4, st, op, dtype, gate, up, y, D, rows, t, xts, p);
+        if (!e) slab->done = 1;
+        return e;
+    }
+    /* slots a thread: the fewest of these that cover D (the 7B's 14336: 14; LLaMA-2's 11008: 12) */
+    const int e = D <= 4096    ? glu_slab_launch<4>(op, dtype, gate, up, y, D, rows, Mt, t, xts, p, st)
+                  : D <= 8192  ? glu_slab_launch<8>(op, dtype, gate, up, y, D, rows, Mt, t, xts, p, st)
+                  : D <= 12288 ? glu_slab_launch<12>(op, dtype, gate, up, y, D, rows, Mt, t, xts, p, st)
+                  : D <= 14336 ? glu_slab_launch<14>(op, dtype, gate, up, y, D, rows, Mt, t, xts, p, st)
+                               : glu_slab_launch<16>(op, dtype, gate, up, y, D, rows, Mt, t, xts, p, st);
+    if (!e) slab->done = 1;
+    return e;
 }
 
 __global__ void qn_k_softmax(int xd, const void *x, int yd, void *y, int64_t D) {

@@ -1279,14 +1279,14 @@ __global__ void __launch_bounds__(qn_f8t_cfg<CW, BN, EPI>::threads, qn_f8t_cfg<C
         }
     };
     if constexpr (OE == 0) (void)flush_one, (void)pnb, (void)pm0;
-    auto step = [&](int64_t i, uint32_t (&a)[2][2][4], uint32_t (&a_prev)[2][2][4]) {
+    auto step = [&](int64_t i, uint32_t (&a)[2][2][4], uint32_t (&a_prev)[2][2][4], bool fl = false) {
         const int64_t gi = g0 + i;
         const int s = (int)(gi % S);
         qn_mbar_wait(qn_smem_u32(&full_bar[s]), (uint32_t)((gi / S) & 1));
         if (SS) qn_f8t_stage_mma_ss<BN>(acc, qn_smem_u32(a_of(s)) + cw * 8192, qn_smem_u32(b_of(s)));
         else qn_f8t_stage_mma<BN>(acc, a, a_of(s) + (cw * 4 + w4) * 2048 + lane * 32, qn_smem_u32(b_of(s)));
         if constexpr (OE != 0) /* fp819: one chunk of the last tile's outputs stored while this stage's wgmma run */
-            if (pend > 0) flush_one();
+            if (fl) flush_one();
         qn_wg_wait<1>(); /* stage i - 1's wgmma are done: its registers and its stage are free */
         if (!SS) qn_wg_keep(a_prev);
         qn_wg_keep(acc);
@@ -1311,6 +1311,14 @@ __global__ void __launch_bounds__(qn_f8t_cfg<CW, BN, EPI>::threads, qn_f8t_cfg<C
             qn_f8_stamp(tr, 1);
         }
         int64_t i = 0;
+        if constexpr (OE != 0) {
+            /* fp819: the last tile's chunks in this tile's first stages, then (K shorter than the chunks) the rest at
+             * once, so that pk is dead in the K loop below: H100 09:30's trace had the first tile's K loop (no chunk
+             * pending) at 539 clocks per 64 of K against SS's 513 with pk live across it and a test in every step */
+#pragma unroll 1
+            for (; i < n && pend > 0; i++) step(i, a0, a1, true);
+            while (pend > 0) flush_one();
+        }
         for (; i + 1 < n; i += 2) { /* in pairs, the odd one after (ptxas C7515, as above) */
             step(i, a0, a1);
             step(i + 1, a1, a0);
@@ -1387,8 +1395,7 @@ __global__ void __launch_bounds__(qn_f8t_cfg<CW, BN, EPI>::threads, qn_f8t_cfg<C
         }
         const int64_t nb = (nt0 + cw * 4) * 16;
         if ((TOK && m0 >= p.M) || q_hi <= q_lo) { /* a token tile padding the last cluster row (sx ends at Mp), or no share */
-        } else if constexpr (OE != 0) { /* fp819: any chunks of the last tile still pending, then this tile's into pk */
-            while (pend > 0) flush_one();
+        } else if constexpr (OE != 0) { /* fp819: this tile's outputs into pk (the last tile's all stored by now) */
             if (p.yd == QN_DT_F16) qn_f8t_pack<__half, BN>(acc, pk, p, nb, m0, w4, g, t);
             else qn_f8t_pack<__nv_bfloat16, BN>(acc, pk, p, nb, m0, w4, g, t);
             pend = BN / 64, pnb = nb, pm0 = m0;

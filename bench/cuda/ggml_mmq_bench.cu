@@ -31,6 +31,15 @@
  * QUANTA_CUDA_GGML_XKEEP=1).
  * mmq18: "normslab" (q4_0 / q8_0, MMQ_BENCH_NEW=17): rms_norm(x) writing the kept slab (QUANTA_CUDA_GGML_NORM_SLAB=1)
  * against the prep of its result, byte for byte, and the GEMMs on each bit for bit; one line (normslab() below).
+ * mmq19: after it, "normv" lines (normv() below): the norms in blocks of 1024 / V threads (QUANTA_CUDA_NORM_V = 1, 2, 4:
+ * qn_cuda_norm_v) — rms_norm (no weight, as normslab's) and add_norm (LLaMA's residual add and the next norm, with a
+ * weight: the prefill's norm before q/k/v and gate/up) — each result compared byte for byte with V = 1's, each slab
+ * with the prep of its result; times of the norm alone and with its slab.
+ * mmq19: "gluslab" (q4_0 / q8_0, K > 4096 and a multiple of 256: the 7B's down shape 4096x14336): SwiGLU over M x K
+ * (gate, up random) by qn_cuda_glu and by qn_cuda_glu_slab (QUANTA_CUDA_GGML_GLU_SLAB=1's kernel), the results byte for
+ * byte, the slab against the prep of the result, the GEMM on the slab (kept) against the default GEMM of the result bit
+ * for bit; times of the glu alone, the glu with its slab, the prep alone (gluslab() below); one line for each form of
+ * the slab kernel (qn_cuda_glu_slab_form: 1 registers, 2 shared memory).
  */
 #include <cuda_runtime.h>
 
@@ -157,6 +166,188 @@ static void normslab(const char *name, int dt, const uint8_t *w, int64_t N, int6
            done && !db && !ds && !dy ? "SAME" : "DIFFERENT", tn, ts, tp, tp - (ts - tn));
     fflush(stdout);
     cudaFree(xn), cudaFree(xs2), cudaFree(ya), cudaFree(yb);
+}
+
+/* mmq19 ("normv", with "normslab"): the norms in blocks of 1024 / V threads against V = 1 (the same bits wanted: each
+ * result byte for byte), each slab against the prep of its result (qn_cuda_ggml_mmq_noprep = 2 into xpb), times with and
+ * without the slab. which 0: rms_norm(x) (no weight); 1: add_norm (y = x + r, y2 = rms_norm(y) * w, r and w random). */
+static void normv(const char *name, int dt, const uint8_t *w, int64_t N, int64_t K, const float *x, int64_t M, void *scr,
+                  size_t sn, void *xpb, size_t xpn, int sms, cudaStream_t st, cudaEvent_t e0, cudaEvent_t e1) {
+    const int perm = dt == QN_DT_GGML_Q4_0 ? 1 : 2, f32 = QN_DT_F32;
+    const size_t xb = (size_t)(M * K) * 4;
+    float *r, *g, *y1, *y2, *ry1, *ry2; /* ry*: V = 1's results */
+    void *xs;
+    CK(cudaMalloc(&r, xb));
+    CK(cudaMalloc(&g, (size_t)K * 4));
+    CK(cudaMalloc(&y1, xb));
+    CK(cudaMalloc(&y2, xb));
+    CK(cudaMalloc(&ry1, xb));
+    CK(cudaMalloc(&ry2, xb));
+    CK(cudaMalloc(&xs, xpn));
+    {
+        std::vector<float> h((size_t)(M * K)), hg((size_t)K);
+        for (auto &v : h) v = (float)((int32_t)next32()) * (1.0f / 2147483648.0f);
+        for (auto &v : hg) v = 0.5f + (float)(next32() >> 8) * (1.0f / 16777216.0f);
+        CK(cudaMemcpy(r, h.data(), xb, cudaMemcpyHostToDevice));
+        CK(cudaMemcpy(g, hg.data(), (size_t)K * 4, cudaMemcpyHostToDevice));
+    }
+    auto run = [&](int which, qn_cuda_xslab *s, float *o1, float *o2) {
+        if (which == 0)
+            CK((cudaError_t)qn_cuda_rms_norm(f32, x, 0, nullptr, 0, nullptr, 0, nullptr, f32, o2, M, K, 1e-5f, 0, nullptr,
+                                             nullptr, s, st));
+        else
+            CK((cudaError_t)qn_cuda_add_norm(f32, x, f32, r, f32, g, f32, o1, o2, M, K, 1e-5f, 0, nullptr, nullptr, s, st));
+    };
+    auto differ = [&](const void *a, const void *b, size_t n) {
+        std::vector<uint8_t> ha(n), hb(n);
+        CK(cudaMemcpy(ha.data(), a, n, cudaMemcpyDeviceToHost));
+        CK(cudaMemcpy(hb.data(), b, n, cudaMemcpyDeviceToHost));
+        size_t d = 0;
+        for (size_t i = 0; i < n; i++) d += ha[i] != hb[i];
+        return d;
+    };
+    auto time_us = [&](int which, bool slab) {
+        cudaGraph_t gr;
+        cudaGraphExec_t ge;
+        const int calls = 10;
+        CK(cudaStreamBeginCapture(st, cudaStreamCaptureModeGlobal));
+        for (int i = 0; i < calls; i++) {
+            qn_cuda_xslab s2 = {xs, perm, 0};
+            run(which, slab ? &s2 : nullptr, y1, y2);
+        }
+        CK(cudaStreamEndCapture(st, &gr));
+        CK(cudaGraphInstantiate(&ge, gr, 0));
+        const float ms = graph_median_ms(ge, st, e0, e1, 3) / calls;
+        cudaGraphExecDestroy(ge), cudaGraphDestroy(gr);
+        return ms * 1e3f;
+    };
+    void *ta, *tb;
+    float *sa, *sb;
+    qn_cuda_ggml_mmq_xprep_split(xs, M, K, &ta, &sa);
+    qn_cuda_ggml_mmq_xprep_split(xpb, M, K, &tb, &sb);
+    const size_t tbytes = (size_t)((uint8_t *)sa - (uint8_t *)ta);
+    for (int which = 0; which < 2; which++) {
+        for (int v : {1, 2, 4}) {
+            qn_cuda_norm_v = v;
+            CK(cudaMemsetAsync(y1, 0x7F, xb, st));
+            CK(cudaMemsetAsync(y2, 0x7F, xb, st));
+            CK(cudaMemsetAsync(xs, 0x5A, xpn, st));
+            CK(cudaMemsetAsync(xpb, 0xA5, xpn, st));
+            run(which, nullptr, v == 1 ? ry1 : y1, v == 1 ? ry2 : y2); /* V = 1: the reference results */
+            size_t dy = 0;
+            if (v > 1) dy = differ(y2, ry2, xb) + (which ? differ(y1, ry1, xb) : 0);
+            qn_cuda_xslab sl = {xs, perm, 0};
+            run(which, &sl, y1, y2); /* with the slab: the results again, and the slab */
+            const size_t dys = differ(y2, ry2, xb) + (which ? differ(y1, ry1, xb) : 0);
+            int have = 0;
+            float *yy;
+            CK(cudaMalloc(&yy, (size_t)(M * N) * 4));
+            qn_cuda_ggml_mmq_kernel = 17, qn_cuda_ggml_mmq_tile = 0, qn_cuda_ggml_mmq_noprep = 2;
+            CK((cudaError_t)qn_cuda_ggml_mmq_x(dt, w, N, K, f32, ry2, M, f32, yy, scr, sn, xpb, xpn, &have, sms, st));
+            qn_cuda_ggml_mmq_noprep = 0;
+            CK(cudaStreamSynchronize(st));
+            cudaFree(yy);
+            const size_t db = differ(ta, tb, tbytes), ds = differ(sa, sb, (size_t)M * 4);
+            const float tn = time_us(which, false), ts = time_us(which, true);
+            printf("normv %s %s M=%lld K=%lld V=%d: done=%d results differing from V=1 %zu (with slab %zu) bytes, slab "
+                   "bytes differing from the prep %zu of %zu, scales %zu (%s); us: norm %.1f, norm+slab %.1f\n",
+                   which ? "add_norm" : "rms_norm", name, (long long)M, (long long)K, v, sl.done, dy, dys, db, tbytes, ds,
+                   sl.done && !dy && !dys && !db && !ds ? "SAME" : "DIFFERENT", tn, ts);
+            fflush(stdout);
+        }
+    }
+    qn_cuda_norm_v = -1;
+    cudaFree(r), cudaFree(g), cudaFree(y1), cudaFree(y2), cudaFree(ry1), cudaFree(ry2), cudaFree(xs);
+}
+
+/* mmq19 ("gluslab"): see the header. */
+static void gluslab(const char *name, int dt, const uint8_t *w, int64_t N, int64_t K, int64_t M, void *scr, size_t sn,
+                    void *xpb, size_t xpn, int sms, cudaStream_t st, cudaEvent_t e0, cudaEvent_t e1) {
+    const int perm = dt == QN_DT_GGML_Q4_0 ? 1 : 2, f32 = QN_DT_F32;
+    const size_t xb = (size_t)(M * K) * 4, yb = (size_t)(M * N) * 4;
+    float *g, *u, *h, *h0, *ya, *yb0;
+    void *xs;
+    CK(cudaMalloc(&g, xb));
+    CK(cudaMalloc(&u, xb));
+    CK(cudaMalloc(&h, xb));
+    CK(cudaMalloc(&h0, xb));
+    CK(cudaMalloc(&ya, yb));
+    CK(cudaMalloc(&yb0, yb));
+    CK(cudaMalloc(&xs, xpn));
+    {
+        std::vector<float> hv((size_t)(M * K));
+        for (auto &v : hv) v = (float)((int32_t)next32()) * (4.0f / 2147483648.0f); /* gate in [-4, 4] */
+        CK(cudaMemcpy(g, hv.data(), xb, cudaMemcpyHostToDevice));
+        for (auto &v : hv) v = (float)((int32_t)next32()) * (1.0f / 2147483648.0f);
+        CK(cudaMemcpy(u, hv.data(), xb, cudaMemcpyHostToDevice));
+    }
+    auto differ = [&](const void *a, const void *b, size_t n) {
+        std::vector<uint8_t> ha(n), hb(n);
+        CK(cudaMemcpy(ha.data(), a, n, cudaMemcpyDeviceToHost));
+        CK(cudaMemcpy(hb.data(), b, n, cudaMemcpyDeviceToHost));
+        size_t d = 0;
+        for (size_t i = 0; i < n; i++) d += ha[i] != hb[i];
+        return d;
+    };
+    for (int form : {1, 2}) { /* qn_cuda_glu_slab_form: 1 the register form, 2 the shared-memory form */
+        qn_cuda_glu_slab_form = form;
+        CK(cudaMemsetAsync(h, 0x7F, xb, st));
+        CK(cudaMemsetAsync(xs, 0x5A, xpn, st));
+        CK(cudaMemsetAsync(xpb, 0xA5, xpn, st));
+        CK((cudaError_t)qn_cuda_glu(QN_UNARY_SILU, f32, g, u, h0, M * K, st));
+        qn_cuda_xslab sl = {xs, perm, 0};
+        CK((cudaError_t)qn_cuda_glu_slab(QN_UNARY_SILU, f32, g, u, h, M, K, &sl, st));
+        const size_t dh = differ(h, h0, xb);
+        int have = 0;
+        qn_cuda_ggml_mmq_kernel = 17, qn_cuda_ggml_mmq_tile = 0, qn_cuda_ggml_mmq_noprep = 2;
+        CK((cudaError_t)qn_cuda_ggml_mmq_x(dt, w, N, K, f32, h0, M, f32, ya, scr, sn, xpb, xpn, &have, sms, st));
+        qn_cuda_ggml_mmq_noprep = 0;
+        CK(cudaStreamSynchronize(st));
+        void *ta, *tb;
+        float *sa, *sb;
+        qn_cuda_ggml_mmq_xprep_split(xs, M, K, &ta, &sa);
+        qn_cuda_ggml_mmq_xprep_split(xpb, M, K, &tb, &sb);
+        const size_t tbytes = (size_t)((uint8_t *)sa - (uint8_t *)ta);
+        const size_t db = differ(ta, tb, tbytes), ds = differ(sa, sb, (size_t)M * 4);
+        have = perm; /* the GEMM on the glu's slab, kept: no prep */
+        CK((cudaError_t)qn_cuda_ggml_mmq_x(dt, w, N, K, f32, h, M, f32, ya, scr, sn, xs, xpn, &have, sms, st));
+        CK((cudaError_t)qn_cuda_ggml_mmq(dt, w, N, K, f32, h0, M, f32, yb0, scr, sn, sms, st));
+        CK(cudaStreamSynchronize(st));
+        const size_t dy = differ(ya, yb0, yb);
+        auto time_us = [&](int what) { /* 0 the glu alone, 1 with its slab, 2 the prep of h alone */
+            cudaGraph_t gr;
+            cudaGraphExec_t ge;
+            const int calls = 10;
+            CK(cudaStreamBeginCapture(st, cudaStreamCaptureModeGlobal));
+            for (int i = 0; i < calls; i++) {
+                if (what == 0) {
+                    CK((cudaError_t)qn_cuda_glu(QN_UNARY_SILU, f32, g, u, h0, M * K, st));
+                } else if (what == 1) {
+                    qn_cuda_xslab s2 = {xs, perm, 0};
+                    CK((cudaError_t)qn_cuda_glu_slab(QN_UNARY_SILU, f32, g, u, h, M, K, &s2, st));
+                } else {
+                    int hv = 0;
+                    qn_cuda_ggml_mmq_noprep = 2;
+                    CK((cudaError_t)qn_cuda_ggml_mmq_x(dt, w, N, K, f32, h0, M, f32, ya, scr, sn, xpb, xpn, &hv, sms, st));
+                    qn_cuda_ggml_mmq_noprep = 0;
+                }
+            }
+            CK(cudaStreamEndCapture(st, &gr));
+            CK(cudaGraphInstantiate(&ge, gr, 0));
+            const float ms = graph_median_ms(ge, st, e0, e1, 3) / calls;
+            cudaGraphExecDestroy(ge), cudaGraphDestroy(gr);
+            return ms * 1e3f;
+        };
+        const float tg = time_us(0), ts = time_us(1), tp = time_us(2);
+        printf("gluslab %s M=%lld N=%lld K=%lld form=%d: done=%d results differing %zu bytes, slab bytes differing %zu "
+               "of %zu, scales %zu of %lld, GEMM outputs %zu bytes (%s); us: glu %.1f, glu+slab %.1f, prep %.1f (saved "
+               "%.1f a down GEMM)\n",
+               name, (long long)M, (long long)N, (long long)K, form, sl.done, dh, db, tbytes, ds, (long long)M, dy,
+               sl.done && !dh && !db && !ds && !dy ? "SAME" : "DIFFERENT", tg, ts, tp, tp - (ts - tg));
+        fflush(stdout);
+    }
+    qn_cuda_glu_slab_form = -1;
+    cudaFree(g), cudaFree(u), cudaFree(h), cudaFree(h0), cudaFree(ya), cudaFree(yb0), cudaFree(xs);
 }
 
 int main(int argc, char **argv) {
@@ -312,8 +503,15 @@ int main(int argc, char **argv) {
                     row(xm == 1 ? "x256" : "xkept", time_ms(knew, 0, yn));
                     xmode = 0;
                 }
-                if (in_list(extra, "normslab") && (f.dt == QN_DT_GGML_Q4_0 || f.dt == QN_DT_GGML_Q8_0) && knew == 17)
+                /* the norms' rows only where the register kernel (and so the slab) applies: K <= 4096 */
+                if (in_list(extra, "normslab") && (f.dt == QN_DT_GGML_Q4_0 || f.dt == QN_DT_GGML_Q8_0) && knew == 17 &&
+                    K <= 4096) {
                     normslab(f.name, f.dt, w, N, K, xd, x, M, scr, sn, xpb, xpn, sms, st, e0, e1);
+                    if (xd == QN_DT_F32) normv(f.name, f.dt, w, N, K, (const float *)x, M, scr, sn, xpb, xpn, sms, st, e0, e1);
+                }
+                if (in_list(extra, "gluslab") && (f.dt == QN_DT_GGML_Q4_0 || f.dt == QN_DT_GGML_Q8_0) && knew == 17 &&
+                    K > 4096 && K % 256 == 0) /* the FFN's width (down's K) */
+                    gluslab(f.name, f.dt, w, N, K, M, scr, sn, xpb, xpn, sms, st, e0, e1);
                 if (in_list(extra, "gemm")) { /* the prep of the auto row's calls stays in the scratch */
                     qn_cuda_ggml_mmq_noprep = 1;
                     row("gemm", time_ms(knew, 0, yn));

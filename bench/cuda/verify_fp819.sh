@@ -13,15 +13,15 @@
 # timeout (a flag mistake hangs), later steps skipped when late. Deciding steps first:
 #   1. fp8_check sanitize (small cases, every form; the ping-pong form on 132 / 1 / 3 SMs and in clusters of 2, its
 #      bits against SS 128x128's: must be equal);
-#   2. fp8_pair: the six rows under 0.9x in call 1 (08:30) + two passing rows the pick takes (sk4 = the default,
-#      pps = PP=1's route, pp = the ping-pong form forced, ppw = it in clusters of 2 along the tokens, s128; ss = sk4's
-#      route in fp818's SS form, oes = the same with OE's split epilogue: QUANTA_CUDA_FP8_OE=1's route);
+#   2. fp8_pair: the six rows under 0.9x in call 1 (08:30) + two passing rows (sk4 = the default, ss = sk4's route in
+#      fp818's SS form, oes = the same with OE's split epilogue: QUANTA_CUDA_FP8_OE=1's route, ss0 / oe = 0ts in SS
+#      without / with OE, no groups: OE on every row); the ping-pong forms (pp, ppw, pps) were timed in call 2 (09:30);
 #   3. conformance of the e4m3 matmuls through the engine: PP=1 (the switch as shipped: the K-major copy made at
 #      prepare time, the pick), SS=1 + PP=2 (the form on every call), OE=1;
 #   4. fp8_check trace3 with FP8_CHECK_PP=1 (0ts; the ping-pong form's warpgroup 0 tile: K loop clocks per 64 of K
 #      against its 256 floor, epilogue; in clusters of 2; its last tile; 0ts with STM; 0ts SS with OE);
 #   5. fp8_check check: y within its bound of the float64 reference (NaN-poisoned), every form, PP bits;
-#   6. fp8_pair on all 30 rows (sk4, pps, oes; the peer interleaved);
+#   6. fp8_pair on all 30 rows (sk4, ss, oes; the peer interleaved);
 #   7. compute-sanitizer racecheck / synccheck of the small cases;
 #   8. ncu (one warm launch) of the ping-pong form at 4096 x 13824 x 5120.
 # Without libqnfp8.so or torch: fp8_check time5 (ours alone).
@@ -37,14 +37,15 @@ cp $FC/build.log $D/prebuild.log 2> /dev/null
 [ -x $FC/fp8_check ] || { say "no prebuilt fp8_check: $(tail -2 $FC/build.log 2> /dev/null | tr '\n' ' ')"; VERDICT=FAIL; }
 PAIR=0
 [ -f $FC/libqnfp8.so ] && python3 -c 'import torch' 2> /dev/null && PAIR=1
-FORMS=sk4,pps,pp,ppw,s128,ss,oes
+# call 2 (09:30) decided the ping-pong form (off: its 128x128 K loop fed at ~43 B/clock/SM); OE's round 2 is timed
+FORMS=sk4,ss,oes,ss0,oe
 SMOKE=0
 
 if [ -x $FC/fp8_check ]; then
   # 1. small cases first: a deadlocked or wrong form shows in seconds, before the timings
   timeout 10 $FC/fp8_check sanitize > $D/fp8_smoke.txt 2>&1
   rc=$?; SMOKE=$rc; say "fp8_check sanitize (smoke: every form on 70 x 150 x 192 and 300 x 256 x 320, ping-pong included) rc=$rc"
-  [ $rc -eq 0 ] || { VERDICT=FAIL; FORMS=sk4,s128,ss; say "ping-pong and OE left out of the timings (smoke failed)"; }
+  [ $rc -eq 0 ] || { VERDICT=FAIL; FORMS=sk4,ss,ss0; say "ping-pong and OE left out of the timings (smoke failed)"; }
   grep -E '^check|fp8_check:' $D/fp8_smoke.txt | sed 's/; e4m3 x costs.*against the unquantized x//' | tee -a $D/summary.txt
 fi
 
@@ -84,9 +85,9 @@ if [ -x $FC/fp8_check ] && [ $(left) -gt 20 ]; then
   grep -E 'ping-pong|cases wrong|launch|fp8_check:' $D/fp8_check.txt | sed 's/; e4m3 x costs.*against the unquantized x//' | tee -a $D/summary.txt
 fi
 
-# 6. every row, the peer interleaved (sk4 = the default; pps = PP=1's route; oes = OE=1's)
+# 6. every row, the peer interleaved (sk4 = the default; ss = SS=1's route; oes = OE=1's)
 if [ $PAIR = 1 ] && [ $(left) -gt 14 ]; then
-  F=sk4,pps,oes; [ $SMOKE -eq 0 ] || F=sk4
+  F=sk4,ss,oes; [ $SMOKE -eq 0 ] || F=sk4
   FP8_PAIR_REPS=3 timeout $(($(left) - 8 < 10 ? $(left) - 8 : 10)) python3 bench/cuda/fp8_pair.py $FC/libqnfp8.so all $F > $D/pair_all.txt 2>&1
   say "fp8_pair all rows rc=$?"; tee -a $D/summary.txt < $D/pair_all.txt
 fi

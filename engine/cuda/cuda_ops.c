@@ -354,13 +354,44 @@ QN_CUDA_SWITCH_FN(norm_qx_wanted, qn_cuda_switch_on, "QUANTA_CUDA_NORM_QX")
 /* The kept-prep slab a prefill norm of rows x D may also write (mmq18): mq, in the K order the last kept prep took, for
  * rows the tensor-core GEMM takes (past the GEMV's, and past 64: its sm_90a route =17) and D a multiple of 256; none
  * (slab->buf NULL) otherwise, or before any GEMM has kept a prep (the model's first norm: the GEMM then preps). */
-static quanta_status norm_slab(qn_cuda_state *s, int64_t rows, int64_t D, qn_cuda_xslab *slab) {
+static quanta_status slab_for(qn_cuda_state *s, int64_t rows, int64_t D, bool on, qn_cuda_xslab *slab) {
     slab->buf = NULL, slab->perm = 0, slab->done = 0;
-    if (rows <= QN_CUDA_GGML_GEMV_MAX_M || rows <= 64 || D % 256 || !s->mq_perm || !norm_slab_wanted() ||
-        !ggml_mmq_wanted())
+    if (rows <= QN_CUDA_GGML_GEMV_MAX_M || rows <= 64 || D % 256 || !s->mq_perm || !on || !ggml_mmq_wanted())
         return QUANTA_OK;
     slab->perm = s->mq_perm;
     return qn_cuda_mq(s, qn_cuda_ggml_mmq_xprep_bytes(rows, D), &slab->buf);
+}
+static quanta_status norm_slab(qn_cuda_state *s, int64_t rows, int64_t D, qn_cuda_xslab *slab) {
+    return slab_for(s, rows, D, norm_slab_wanted(), slab);
+}
+
+/* Whether a prefill glu (SwiGLU / GeGLU: down's x) also writes its result's kept activation prep, as the norms do for
+ * q/k/v's and gate/up's x (kernels_cuda/elementwise.cu qn_cuda_glu_slab: the prep's bits from the values as stored), so
+ * that down's GEMM skips its prep too: on since 2026-12-07 (mmq19; H100 09:30, verify_mmq19.sh: results, slab bytes,
+ * scales and the GEMM on the slab the same as the glu + prep's; perplexity the same; the glu with its slab 41.6 us
+ * against the glu's 40.7 and the prep's 25.5 at 512 x 14336, 146 against 152 + 98 at 2048; pp2048 7B Q4_0 +2.1%, pp512
+ * +2–4% within its sd). QUANTA_CUDA_GGML_GLU_SLAB=0 turns it off. Needs XKEEP (the kept prep's bookkeeping). */
+QN_CUDA_SWITCH_FN(glu_slab_on, qn_cuda_switch_on, "QUANTA_CUDA_GGML_GLU_SLAB")
+
+static quanta_status run_glu(qn_cuda_state *s, const qn_node *node) {
+    const qn_tensor *x = src_at(node, 0), *b = src_at(node, 1), *y = node->dst;
+    const int64_t D = last_dim(x), rows = D ? elems(x) / D : 0;
+    const int xd = (int)x->desc.dtype;
+    qn_cuda_xslab slab;
+    slab.buf = NULL, slab.perm = 0, slab.done = 0;
+    if (glu_slab_on() && xd == (int)y->desc.dtype && elems(b) == elems(x) && elems(y) == elems(x)) {
+        quanta_status st = slab_for(s, rows, D, ggml_xkeep_wanted(), &slab); /* the rows, widths, K order of a norm's */
+        if (st != QUANTA_OK) return st;
+    }
+    if (!slab.buf) {
+        const int e = qn_cuda_glu(glu_act(node), xd, qn_cuda_ptr(x), qn_cuda_ptr(b), qn_cuda_ptr(y), elems(x), s->stream);
+        return e ? qn_cuda_error((cudaError_t)e, qn_op_name(node->op)) : QUANTA_OK;
+    }
+    void *yp = qn_cuda_ptr(y);
+    const int e = qn_cuda_glu_slab(glu_act(node), xd, qn_cuda_ptr(x), qn_cuda_ptr(b), yp, rows, D, &slab, s->stream);
+    if (e) return qn_cuda_error((cudaError_t)e, qn_op_name(node->op));
+    if (slab.done) s->mq_src = yp, s->mq_M = rows, s->mq_K = D, s->mq_dtype = xd, s->mq_have = slab.perm;
+    return QUANTA_OK;
 }
 
 /* After a norm: what it also wrote for the matmuls reading its result yp (rows x D, dtype yd) is kept — the GEMV's
@@ -694,7 +725,7 @@ quanta_status qn_cuda_run(void *self, const qn_node *node) {
         e = qn_cuda_unary(node->params.approximate ? QN_UNARY_GELU_TANH : QN_UNARY_GELU, xd, xp, yd, yp, elems(x), 0.0f,
                           s->stream);
         break;
-    case QN_OP_GLU: e = qn_cuda_glu(glu_act(node), xd, xp, qn_cuda_ptr(b), yp, elems(x), s->stream); break;
+    case QN_OP_GLU: return run_glu(s, node);
     case QN_OP_SCALE: e = qn_cuda_unary(QN_UNARY_SCALE, xd, xp, yd, yp, elems(x), node->params.scale, s->stream); break;
     case QN_OP_CONVERT: e = qn_cuda_unary(QN_UNARY_COPY, xd, xp, yd, yp, elems(x), 0.0f, s->stream); break;
     case QN_OP_SOFTMAX: {

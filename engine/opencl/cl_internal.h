@@ -92,6 +92,8 @@ typedef enum qn_cl_kernel_id {
     QK_GEMV_Q8_I,
     QK_GEMV_Q8_I2,
     QK_GEMV_Q8_I2U,
+    QK_GEMV_Q8_I2UP,
+    QK_GEMV_Q8_IP,
     QK_COUNT
 } qn_cl_kernel_id;
 

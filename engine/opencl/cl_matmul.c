@@ -423,7 +423,7 @@ static size_t gemv1_sets(const qn_cl *s, const mm_args *m) {
  * clgemv15), QUANTA_OPENCL_GEMVS=0: the m1 kernels everywhere.
  * QUANTA_OPENCL_GEMVS_RW = rows a warp (4, the default, or 2: twice the warps; q4 too since clgemv16),
  * QUANTA_OPENCL_GEMVS_U=8 (q8 at 2 rows a warp: 8 pieces of each row in flight a lane, not 4),
- * QUANTA_OPENCL_GEMVS_PF=1 (with U=8 and x in local memory, matmul and multi, and in qn_gemv_q4_i: the first step's
+ * QUANTA_OPENCL_GEMVS_PF=1 (with U=8 and x in local memory, matmul and multi, in qn_gemv_q4_i and Q8I's 4-row and U=8 forms: the first step's
  * weight loads issued before x is staged), QUANTA_OPENCL_GEMVS_XB=1 (x staged with 4 loads an item in flight) and q4_xsplit's x: the kernels' flags word
  * (kernels_cl/gemv_gpu.cl QN_S_XL_*, QN_S_F_U8). Work-groups of
  * 32 x S items, S = QUANTA_OPENCL_GEMVS_SETS (1..8), by default 8 halved while that leaves fewer groups than
@@ -442,9 +442,16 @@ static int gemvs_shape(const qn_cl *s, const mm_args *m, size_t rows, int glu, i
     const char *re = getenv("QUANTA_OPENCL_GEMVS_RW");
     /* q4's int8 kernel (xk 2) at 2 rows a warp unless RW=4 (H100 06:40: 0.44 / 0.45 of the copy kernel at 11008x4096 /
      * 4096x11008 with PF against 0.38 / 0.28 at 4 rows), the others at 4 unless RW=2 */
-    o->rw = re ? (!strcmp(re, "2") ? 2 : 4) : xk == 2 ? 2 : 4;
-    const size_t per = glu ? (size_t)o->rw / 2 : (size_t)o->rw;
+    /* RW=auto (clgemv19; off until measured): the int8 forms at 4 rows a warp where K <= 4096 and the rows fill groups of
+     * 8 warps on every compute unit, else 2 (q8 with U=8 at K >= 4096; the 4-row forms with PF). H100 09:33, same run:
+     * q8 4 rows + PF 0.73 of the copy kernel at 11008x4096 against 2 rows U=8's 0.67; 2 rows 0.65 at 4096x11008 against
+     * 0.61 and 0.45 at 4096x4096 against 0.42 (4096 rows at 4 a warp are 128 groups of 8 warps, fewer than the SMs: the
+     * host halves the groups, and each quantizes x for fewer rows, with fewer items); q4 ip 0.45 against i2p's 0.36 at
+     * 11008x4096 (06:40: 0.49 / 0.44) */
     const size_t cu = s->dev.info.compute_units > 0 ? (size_t)s->dev.info.compute_units : 1;
+    const int autorw = re && !strcmp(re, "auto") && (xk == 2 || xk == 3);
+    o->rw = autorw ? (m->K <= 4096 && rows >= 4 * 8 * cu ? 4 : 2) : re ? (!strcmp(re, "2") ? 2 : 4) : xk == 2 ? 2 : 4;
+    const size_t per = glu ? (size_t)o->rw / 2 : (size_t)o->rw;
     const int fixed = se && atoi(se) >= 1 && atoi(se) <= 8;
     size_t sets = fixed ? (size_t)atoi(se) : 8;
     while (sets > 1 && sets * GEMV_GPU_LX > s->dev.max_wg) sets /= 2;
@@ -467,22 +474,29 @@ static int gemvs_shape(const qn_cl *s, const mm_args *m, size_t rows, int glu, i
     if (o->xl && xe && !strcmp(xe, "1")) o->xl |= 2;
     if (o->xl && (xk == 1 || xk == 2) && m->xsplit) o->xl |= 4; /* q4_xsplit made sure x fits */
     const char *ue = getenv("QUANTA_OPENCL_GEMVS_U"); /* q8 at 2 rows a warp: 8 pieces of each in flight, not 4 */
-    if ((xk == 0 || xk == 3) && o->rw == 2 && m->K >= 32 * 8 * 16 && ue && !strcmp(ue, "8")) o->xl |= 8; /* a whole step of 8 (H100 00:11:
+    if ((xk == 0 || xk == 3) && o->rw == 2 && m->K >= 32 * 8 * 16 && ((ue && !strcmp(ue, "8")) || (autorw && xk == 3)))
+        o->xl |= 8; /* a whole step of 8 (H100 00:11:
         at K = 2048 the select step of 8 pieces, 4 of them past the row, halved 32000 x 2048's rate) */
     const char *pe = getenv("QUANTA_OPENCL_GEMVS_PF"); /* qn_gemv_q8_s: the first step's loads before x is staged */
-    /* qn_gemv_q4_i too, and there by default (PF=0 turns it off): measured with RW=2 above */
-    const int pf = pe ? !strcmp(pe, "1") : xk == 2;
-    if (!glu && (((o->xl & 9) == 9 && xk == 0) || xk == 2) && pf) o->xl |= 16;
+    /* qn_gemv_q4_i too, and there by default (PF=0 turns it off): measured with RW=2 above; qn_gemv_q8_i2up (xk 3 at
+     * 2 rows a warp with U=8) and qn_gemv_q8_ip (xk 3 at 4 rows) only with PF=1 (clgemv19) */
+    const int pf = pe ? !strcmp(pe, "1") : xk == 2 || (autorw && o->rw == 4);
+    const int pf_ok = (o->xl & 9) == 9 ? xk == 0 || xk == 3 : xk == 2 || (xk == 3 && o->rw == 4);
+    if (!glu && pf_ok && pf) o->xl |= 16;
     return 1;
 }
 
-/* QUANTA_OPENCL_Q8I=1 (off until measured): the q8 GEMV at M = 1 through int8 dot products (qn_gemv_q8_i / _i2 /
+/* QUANTA_OPENCL_Q8I=1 or 2 (off until measured): the q8 GEMV at M = 1 through int8 dot products (qn_gemv_q8_i / _i2 /
  * _i2u by GEMVS_RW and GEMVS_U, x quantized in the group: 36 bytes a 16-column piece in local memory beside the
  * partials), where K % 16 == 0 and that fits. */
-static int q8_int(const qn_cl *s, const mm_args *m) {
+static int q8_int(const qn_cl *s, const mm_args *m, size_t rows) {
     const char *e = getenv("QUANTA_OPENCL_Q8I");
-    return e && !strcmp(e, "1") && m->M == 1 && m->K % 16 == 0 &&
-           (size_t)m->K / 16 * 36 + 2 * 4 * 33 * sizeof(float) <= s->dev.local_mem;
+    /* =2 (clgemv19, off until measured): only products of more than 1536 rows with K >= 2048, the m1 kernels' domain.
+     * H100 09:33, same run, Q8I=1 RW=2 U=8 against the default: 1B Q8_0 tg128 921.8 / 937.8 vs 870.9 / 913.5 tok/s,
+     * Gemma 627.9 / 633.8 vs 723.5 / 711.0 (its products are <= 1536 rows at K = 640 / 1024, where the streamed float
+     * kernels are the default, and its 262144-row head at K = 640), the same greedy text on both */
+    const int on = e && (!strcmp(e, "1") || (!strcmp(e, "2") && rows > 1536 && m->K >= 2048));
+    return on && m->M == 1 && m->K % 16 == 0 && (size_t)m->K / 16 * 36 + 2 * 4 * 33 * sizeof(float) <= s->dev.local_mem;
 }
 
 /* qn_gemv_q8_gpu: matmul's weight alone (multi NULL) or matmul_multi's two or three, stacked.
@@ -493,9 +507,13 @@ static quanta_status run_gemv_q8_gpu(qn_cl *s, const mm_args *m, const qn_node *
     const size_t nt = (size_t)(t.nn[0] + t.nn[1] + t.nn[2]), sets = gemv1_sets(s, m);
     gemvs_geo sv;
     const cl_int rnone = 0; /* no residual: the r and s arguments unused */
-    const int q8i = q8_int(s, m);
+    const int q8i = q8_int(s, m, nt);
     if (gemvs_shape(s, m, nt, 0, q8i ? 3 : 0, &sv)) { /* qn_gemv_q8_s (rw rows a warp) or qn_gemv_q8_i */
-        const qn_cl_kernel_id kid = !q8i ? QK_GEMV_Q8_S : sv.rw == 4 ? QK_GEMV_Q8_I : sv.xl & 8 ? QK_GEMV_Q8_I2U : QK_GEMV_Q8_I2;
+        const qn_cl_kernel_id kid = !q8i          ? QK_GEMV_Q8_S
+                                    : sv.rw == 4  ? (sv.xl & 16 ? QK_GEMV_Q8_IP : QK_GEMV_Q8_I)
+                                    : sv.xl & 16  ? QK_GEMV_Q8_I2UP
+                                    : sv.xl & 8   ? QK_GEMV_Q8_I2U
+                                                  : QK_GEMV_Q8_I2;
         qn_cl_arg a[] = {QA(t.wm[0]), QA(t.wo[0]), QA(t.ws[0]), QA(t.wm[1]), QA(t.wo[1]), QA(t.ws[1]), QA(t.wm[2]),
                          QA(t.wo[2]), QA(t.ws[2]), QA(m->x), QA(m->xo), QA(t.ym[0]), QA(t.yo[0]), QA(t.ym[1]),
                          QA(t.yo[1]), QA(t.ym[2]), QA(t.yo[2]), QA(m->ydt), QA(t.nn[0]), QA(t.nn[1]), QA(t.nn[2]),
@@ -503,11 +521,19 @@ static quanta_status run_gemv_q8_gpu(qn_cl *s, const mm_args *m, const qn_node *
                          QA(rnone), QA_LOCAL(sv.lbytes)};
         quanta_status st = qn_cl_set_args(s, kid, a, (int)(sizeof a / sizeof a[0]));
         if (st != QUANTA_OK) return st;
-        static const char *const names[4][2] = {{"matmul (gemv q8 s)", "matmul_multi (gemv q8 s)"},
+        static const char *const names[6][2] = {{"matmul (gemv q8 s)", "matmul_multi (gemv q8 s)"},
                                                 {"matmul (gemv q8 i)", "matmul_multi (gemv q8 i)"},
                                                 {"matmul (gemv q8 i2)", "matmul_multi (gemv q8 i2)"},
-                                                {"matmul (gemv q8 i2u)", "matmul_multi (gemv q8 i2u)"}};
-        const char *name = names[kid == QK_GEMV_Q8_S ? 0 : kid == QK_GEMV_Q8_I ? 1 : kid == QK_GEMV_Q8_I2 ? 2 : 3][multi != NULL];
+                                                {"matmul (gemv q8 i2u)", "matmul_multi (gemv q8 i2u)"},
+                                                {"matmul (gemv q8 i2up)", "matmul_multi (gemv q8 i2up)"},
+                                                {"matmul (gemv q8 ip)", "matmul_multi (gemv q8 ip)"}};
+        const int ni = kid == QK_GEMV_Q8_S    ? 0
+                       : kid == QK_GEMV_Q8_I   ? 1
+                       : kid == QK_GEMV_Q8_I2  ? 2
+                       : kid == QK_GEMV_Q8_I2U ? 3
+                       : kid == QK_GEMV_Q8_I2UP ? 4
+                                                : 5;
+        const char *name = names[ni][multi != NULL];
         return qn_cl_launch(s, kid, name, 2, sv.g, sv.l);
     }
     if (sets) { /* qn_gemv_q8_m1: 2 rows a warp */

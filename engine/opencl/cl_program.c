@@ -59,6 +59,8 @@ static const char *const kernel_names[QK_COUNT] = {
     [QK_GEMV_Q4_I] = "qn_gemv_q4_i", [QK_GEMV_Q4_I2] = "qn_gemv_q4_i2", [QK_GEMV_Q4_IP] = "qn_gemv_q4_ip",
     [QK_GEMV_Q4_I2P] = "qn_gemv_q4_i2p", [QK_GEMV_Q8_I] = "qn_gemv_q8_i", [QK_GEMV_Q8_I2] = "qn_gemv_q8_i2",
     [QK_GEMV_Q8_I2U] = "qn_gemv_q8_i2u",
+    [QK_GEMV_Q8_I2UP] = "qn_gemv_q8_i2up",
+    [QK_GEMV_Q8_IP] = "qn_gemv_q8_ip",
 };
 
 const char *qn_cl_kernel_name(qn_cl_kernel_id id) { return kernel_names[id]; }

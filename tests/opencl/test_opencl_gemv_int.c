@@ -7,10 +7,11 @@
  * steps and a tail, and K = 96: every chunk in the tail step. x has a chunk of zeros (its scale 0: the kernel must
  * not divide by it), a chunk with one value ~50x the others (its small values keep ~8 bits of the remainder plane),
  * and normal values. Each kernel form (q4: 4 or 2 rows a warp, each with or without the first step loaded before x
- * is quantized; q8: 4 rows, 2 rows, 2 rows with 8 pieces in flight) must be within 2e-4 of the output's largest
- * magnitude of the reference backend (the x rounding's error is ~1e-5 of it; a dropped plane or zero-point term
- * ~1e-3 or more), the forms of a format must agree bit for bit (the same sums in the same order), and the events
- * table must list the kernel meant, so the test fails if a route silently stops being taken.
+ * is quantized; q8: 4 rows, 2 rows, 2 rows with 8 pieces in flight, the first and last also with the first step
+ * loaded first) must be within 2e-4 of the output's largest magnitude of the reference backend (the x rounding's
+ * error is ~1e-5 of it; a dropped plane or zero-point term ~1e-3 or more), the forms of a format must agree bit for
+ * bit (the same sums in the same order), and the events table must list the kernel meant, so the test fails if a
+ * route silently stops being taken.
  * Exits 77 (SKIP) without an OpenCL device.
  */
 #include <math.h>
@@ -24,7 +25,7 @@
 #include "qt_tensor.h"
 #include "test_util.h"
 
-#define NSET 4
+#define NSET 5
 
 /* y = x·W^T on backend `name` with the env settings in set (NULL-terminated name=value pairs), into y */
 static void run(const char *name, const char *const *set, const char *events, quanta_graph *g, quanta_tensor *xt,
@@ -78,22 +79,29 @@ static void check(quanta_dtype dt, int64_t N, int64_t K, int group, uint64_t sal
     ck_assert_msg(big > 0, "the reference output is all zero");
     /* q4: 4 rows a warp (qn_gemv_q4_i), 2 (_i2), each with the preloaded first step (_ip, _i2p; 3 warps a group
      * walking several blocks); q8: 4 rows (qn_gemv_q8_i), 2 (_i2, 3 warps a group, several blocks), 2 with 8 pieces
-     * in flight (_i2u, K >= 4096 only) */
-    static const char *const sets[2][NSET][11] = {
+     * in flight (_i2u, K >= 4096 only), _i and _i2u with the preloaded first step (_ip, _i2up); x quantized QN_I_XB
+     * pieces an item at once (GEMVS_XB=1) in q4's setting 2 and q8's 1 and 4 */
+    static const char *const sets[2][NSET][15] = {
         {{"QUANTA_OPENCL_GEMVS_RW", "4", "QUANTA_OPENCL_GEMVS_PF", "0", NULL},
          {"QUANTA_OPENCL_GEMVS_RW", "2", "QUANTA_OPENCL_GEMVS_PF", "0", NULL},
          {"QUANTA_OPENCL_GEMVS_RW", "4", "QUANTA_OPENCL_GEMVS_PF", "1", "QUANTA_OPENCL_GEMVS_SETS", "3",
-          "QUANTA_OPENCL_GEMVS_GPC", "1", NULL},
-         {NULL}}, /* the default: 2 rows a warp with the preloaded step */
+          "QUANTA_OPENCL_GEMVS_GPC", "1", "QUANTA_OPENCL_GEMVS_XB", "1", NULL}, /* x quantized 2 chunks an item at once */
+         {NULL}, /* the default: 2 rows a warp with the preloaded step */
+         {NULL}},
         {{"QUANTA_OPENCL_Q8I", "1", NULL},
          {"QUANTA_OPENCL_Q8I", "1", "QUANTA_OPENCL_GEMVS_RW", "2", "QUANTA_OPENCL_GEMVS_SETS", "3",
-          "QUANTA_OPENCL_GEMVS_GPC", "1", NULL},
+          "QUANTA_OPENCL_GEMVS_GPC", "1", "QUANTA_OPENCL_GEMVS_XB", "1", NULL},
+         /* 4 rows with the first step loaded before x is quantized (_ip, clgemv19), 3 warps a group, several blocks */
+         {"QUANTA_OPENCL_Q8I", "1", "QUANTA_OPENCL_GEMVS_PF", "1", "QUANTA_OPENCL_GEMVS_SETS", "3", "QUANTA_OPENCL_GEMVS_GPC",
+          "1", NULL},
          {"QUANTA_OPENCL_Q8I", "1", "QUANTA_OPENCL_GEMVS_RW", "2", "QUANTA_OPENCL_GEMVS_U", "8", NULL},
-         {NULL}}};
-    static const char *const knames[2][NSET] = {{"gemv q4 i)", "gemv q4 i2)", "gemv q4 ip)", "gemv q4 i2p)"},
-                                                {"gemv q8 i)", "gemv q8 i2)", "gemv q8 i2u)", NULL}};
+         /* and with its first step loaded before x is quantized (_i2up, clgemv19), 3 warps a group, several blocks */
+         {"QUANTA_OPENCL_Q8I", "1", "QUANTA_OPENCL_GEMVS_RW", "2", "QUANTA_OPENCL_GEMVS_U", "8", "QUANTA_OPENCL_GEMVS_PF",
+          "1", "QUANTA_OPENCL_GEMVS_SETS", "3", "QUANTA_OPENCL_GEMVS_GPC", "1", "QUANTA_OPENCL_GEMVS_XB", "1", NULL}}};
+    static const char *const knames[2][NSET] = {{"gemv q4 i)", "gemv q4 i2)", "gemv q4 ip)", "gemv q4 i2p)", NULL},
+                                                {"gemv q8 i)", "gemv q8 i2)", "gemv q8 ip)", "gemv q8 i2u)", "gemv q8 i2up)"}};
     const int q8 = dt == QUANTA_Q8;
-    const int nset = q8 ? (K >= 4096 ? 3 : 2) : NSET;
+    const int nset = q8 ? (K >= 4096 ? 5 : 3) : 4; /* U=8 (and so its PF form) only at K >= 4096 */
     const char *const *kname = knames[q8];
     for (int v = 0; v < nset; v++) {
         char events[128];

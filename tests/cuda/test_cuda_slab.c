@@ -1,0 +1,214 @@
+/*
+ * test_cuda_slab.c — mmq19's two switches at the kernel level, each against what it must equal bit for bit:
+ *   - the norms in blocks of 1024 / V threads (qn_cuda_norm_v = 2, 4; QUANTA_CUDA_NORM_V) against V = 1: rms_norm
+ *     (weight, residual added after), add_rms_norm, add_norm and rms_norm_add_norm at rows past 64 and D of 1024-thread
+ *     blocks (1024, 2048, 3000, 4096): every result byte the same, and with a slab (D a multiple of 256) every slab
+ *     byte and row scale the same;
+ *   - the glu writing down's kept slab (qn_cuda_glu_slab, both forms: qn_cuda_glu_slab_form 1 and 2) against
+ *     qn_cuda_glu: the result bytes the same, the two forms' slabs the same; on compute capability 9.0 (where the
+ *     ggml GEMM keeps a 256-token prep: kernel =17) each slab, the norms' and the glu's, the same bytes as the GEMM's
+ *     own prep of the result (qn_cuda_ggml_mmq_noprep = 2).
+ * Inputs random (printed seed), outputs poisoned before each run. Exits 77 (skip) without a CUDA device.
+ */
+#include <cuda_runtime_api.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cuda_kernels.h"
+#include "test_util.h"
+
+#define CU(call) ck_assert_msg((call) == cudaSuccess, "%s: %s", #call, cudaGetErrorString(cudaGetLastError()))
+
+static int sm90; /* compute capability 9.0: the =17 route and its 256-token prep */
+
+static void *dev_random(qt_rng *r, size_t n, float lo, float hi) {
+    float *h = malloc(n * sizeof *h), *d = NULL;
+    ck_assert_ptr_nonnull(h);
+    for (size_t i = 0; i < n; i++) h[i] = qt_uniform(r, lo, hi);
+    CU(cudaMalloc((void **)&d, n * sizeof *d));
+    CU(cudaMemcpy(d, h, n * sizeof *d, cudaMemcpyHostToDevice));
+    free(h);
+    return d;
+}
+
+static void *dev_alloc(size_t bytes) {
+    void *d = NULL;
+    CU(cudaMalloc(&d, bytes ? bytes : 1));
+    return d;
+}
+
+/* The number of bytes that differ between two device buffers. */
+static size_t dev_differ(const void *a, const void *b, size_t n) {
+    unsigned char *ha = malloc(n ? n : 1), *hb = malloc(n ? n : 1);
+    ck_assert(ha && hb);
+    CU(cudaMemcpy(ha, a, n, cudaMemcpyDeviceToHost));
+    CU(cudaMemcpy(hb, b, n, cudaMemcpyDeviceToHost));
+    size_t d = 0;
+    for (size_t i = 0; i < n; i++) d += ha[i] != hb[i];
+    free(ha), free(hb);
+    return d;
+}
+
+/* The slab's tiles and its rows' scales: bytes of each. */
+static void slab_parts(void *buf, int64_t M, int64_t K, size_t *tiles, size_t *scales) {
+    void *xt = NULL;
+    float *xs = NULL;
+    qn_cuda_ggml_mmq_xprep_split(buf, M, K, &xt, &xs);
+    *tiles = (size_t)((unsigned char *)xs - (unsigned char *)xt);
+    *scales = (size_t)M * 4;
+}
+
+/* The =17 GEMM's own prep of x (M x K f32) into pb, in K order perm (1: the Q4_0 weight here, 2: Q8_0); 0 where the
+ * device or shape has no such prep (then nothing is compared). */
+static int gemm_prep(const float *x, int64_t M, int64_t K, int perm, void *pb, size_t pbytes) {
+    if (!sm90) return 0;
+    const int wdt = perm == 1 ? QN_DT_GGML_Q4_0 : QN_DT_GGML_Q8_0;
+    const int64_t N = 256;
+    const size_t wb = (size_t)N * (size_t)(K / 32) * (perm == 1 ? 18 : 34);
+    void *w = dev_alloc(wb), *y = dev_alloc((size_t)(M * N) * 4);
+    CU(cudaMemset(w, 0, wb)); /* zero scales: the prep alone runs, the weight's values do not matter */
+    const size_t sn = qn_cuda_ggml_mmq_scratch(M, N, K);
+    void *scr = dev_alloc(sn);
+    int have = 0;
+    qn_cuda_ggml_mmq_noprep = 2;
+    const int e = qn_cuda_ggml_mmq_x(wdt, w, N, K, QN_DT_F32, x, M, QN_DT_F32, y, scr, sn, pb, pbytes, &have, 132, NULL);
+    qn_cuda_ggml_mmq_noprep = 0;
+    CU(cudaDeviceSynchronize());
+    cudaFree(w), cudaFree(y), cudaFree(scr);
+    ck_assert_int_eq(e, 0);
+    return have == perm;
+}
+
+/* rms_norm (0: weight, p added after; 1: add_rms_norm, r added before), add_norm (2), rms_norm_add_norm (3). */
+static void run_norm(int which, const float *x, const float *r, const float *w, const float *w2, float *y, float *y2,
+                     int64_t M, int64_t D, qn_cuda_xslab *slab) {
+    const int f = QN_DT_F32;
+    int e;
+    if (which == 0)
+        e = qn_cuda_rms_norm(f, x, 0, NULL, f, w, f, r, f, y2, M, D, 1e-5f, 0, NULL, NULL, slab, NULL);
+    else if (which == 1)
+        e = qn_cuda_rms_norm(f, x, f, r, f, w, 0, NULL, f, y2, M, D, 1e-5f, 0, NULL, NULL, slab, NULL);
+    else if (which == 2)
+        e = qn_cuda_add_norm(f, x, f, r, f, w2, f, y, y2, M, D, 1e-5f, 0, NULL, NULL, slab, NULL);
+    else
+        e = qn_cuda_rms_norm_add_norm(f, x, f, r, f, w, f, w2, f, y, y2, M, D, 1e-5f, 1, NULL, NULL, slab, NULL);
+    ck_assert_int_eq(e, 0);
+    CU(cudaDeviceSynchronize());
+}
+
+static const int64_t norm_D[] = {1024, 2048, 3000, 4096};
+#define N_NORM_D ((int)(sizeof norm_D / sizeof *norm_D))
+
+START_TEST(norm_v_same) {
+    const int which = _i % 4;
+    const int64_t D = norm_D[_i / 8], M = (_i / 4) % 2 ? 300 : 130;
+    qt_rng rng = qt_rng_make(0x5107 + (uint64_t)_i);
+    const size_t n = (size_t)(M * D), xb = n * 4, pbytes = qn_cuda_ggml_mmq_xprep_bytes(M, D);
+    float *x = dev_random(&rng, n, -2.0f, 2.0f), *r = dev_random(&rng, n, -1.0f, 1.0f);
+    float *w = dev_random(&rng, (size_t)D, 0.5f, 1.5f), *w2 = dev_random(&rng, (size_t)D, -0.5f, 0.5f);
+    float *y = dev_alloc(xb), *y2 = dev_alloc(xb), *ry = dev_alloc(xb), *ry2 = dev_alloc(xb);
+    void *sl = dev_alloc(pbytes), *rsl = dev_alloc(pbytes), *pb = dev_alloc(pbytes);
+    const int slab_ok = D % 256 == 0, perm = 1 + (_i / 4) % 2;
+    size_t tiles, scales;
+    slab_parts(sl, M, D, &tiles, &scales);
+    qn_cuda_norm_v = 1;
+    CU(cudaMemset(ry, 0xFF, xb)), CU(cudaMemset(ry2, 0xFF, xb)), CU(cudaMemset(rsl, 0x5A, pbytes));
+    qn_cuda_xslab s1 = {rsl, perm, 0};
+    run_norm(which, x, r, w, w2, ry, ry2, M, D, &s1);
+    ck_assert_int_eq(s1.done, slab_ok);
+    if (slab_ok && gemm_prep(ry2, M, D, perm, pb, pbytes)) { /* V = 1's slab is the GEMM's prep (mmq18) */
+        void *pt = NULL, *st = NULL;
+        float *ps = NULL, *ss = NULL;
+        qn_cuda_ggml_mmq_xprep_split(pb, M, D, &pt, &ps);
+        qn_cuda_ggml_mmq_xprep_split(rsl, M, D, &st, &ss);
+        ck_assert_uint_eq(dev_differ(pt, st, tiles), 0);
+        ck_assert_uint_eq(dev_differ(ps, ss, scales), 0);
+    }
+    for (int v = 2; v <= 4; v += 2) {
+        qn_cuda_norm_v = v;
+        for (int with = 0; with < 2; with++) {
+            CU(cudaMemset(y, 0xFF, xb)), CU(cudaMemset(y2, 0xFF, xb)), CU(cudaMemset(sl, 0xA5, pbytes));
+            qn_cuda_xslab s = {sl, perm, 0};
+            run_norm(which, x, r, w, w2, y, y2, M, D, with ? &s : NULL);
+            ck_assert_msg(dev_differ(y2, ry2, xb) == 0, "norm %d D=%lld M=%lld V=%d slab=%d: results differ from V=1",
+                          which, (long long)D, (long long)M, v, with);
+            if (which >= 2) ck_assert_uint_eq(dev_differ(y, ry, xb), 0);
+            if (with) {
+                ck_assert_int_eq(s.done, slab_ok);
+                if (slab_ok) {
+                    void *a = NULL, *b = NULL;
+                    float *as = NULL, *bs = NULL;
+                    qn_cuda_ggml_mmq_xprep_split(sl, M, D, &a, &as);
+                    qn_cuda_ggml_mmq_xprep_split(rsl, M, D, &b, &bs);
+                    ck_assert_msg(dev_differ(a, b, tiles) == 0, "norm %d D=%lld M=%lld V=%d: slab differs from V=1",
+                                  which, (long long)D, (long long)M, v);
+                    ck_assert_uint_eq(dev_differ(as, bs, scales), 0);
+                }
+            }
+        }
+    }
+    qn_cuda_norm_v = -1;
+    cudaFree(x), cudaFree(r), cudaFree(w), cudaFree(w2), cudaFree(y), cudaFree(y2), cudaFree(ry), cudaFree(ry2);
+    cudaFree(sl), cudaFree(rsl), cudaFree(pb);
+}
+END_TEST
+
+static const int64_t glu_D[] = {2048, 4096, 11008, 14336};
+#define N_GLU_D ((int)(sizeof glu_D / sizeof *glu_D))
+
+START_TEST(glu_slab_same) {
+    const int64_t D = glu_D[_i / 2], M = (_i & 1) ? 257 : 130;
+    const int act = _i % 3 == 2 ? QN_UNARY_GELU_TANH : QN_UNARY_SILU, perm = 1 + (_i & 1);
+    qt_rng rng = qt_rng_make(0x6105 + (uint64_t)_i);
+    const size_t n = (size_t)(M * D), xb = n * 4, pbytes = qn_cuda_ggml_mmq_xprep_bytes(M, D);
+    float *g = dev_random(&rng, n, -6.0f, 6.0f), *u = dev_random(&rng, n, -2.0f, 2.0f);
+    float *h0 = dev_alloc(xb), *h = dev_alloc(xb);
+    void *sl[2] = {dev_alloc(pbytes), dev_alloc(pbytes)}, *pb = dev_alloc(pbytes);
+    size_t tiles, scales;
+    slab_parts(sl[0], M, D, &tiles, &scales);
+    CU(cudaMemset(h0, 0xFF, xb));
+    ck_assert_int_eq(qn_cuda_glu(act, QN_DT_F32, g, u, h0, (int64_t)n, NULL), 0);
+    for (int form = 1; form <= 2; form++) {
+        qn_cuda_glu_slab_form = form;
+        CU(cudaMemset(h, 0xFF, xb)), CU(cudaMemset(sl[form - 1], 0x5A + form, pbytes));
+        qn_cuda_xslab s = {sl[form - 1], perm, 0};
+        ck_assert_int_eq(qn_cuda_glu_slab(act, QN_DT_F32, g, u, h, M, D, &s, NULL), 0);
+        CU(cudaDeviceSynchronize());
+        ck_assert_int_eq(s.done, 1);
+        ck_assert_msg(dev_differ(h, h0, xb) == 0, "glu D=%lld M=%lld form %d: results differ from qn_cuda_glu",
+                      (long long)D, (long long)M, form);
+    }
+    qn_cuda_glu_slab_form = -1;
+    ck_assert_msg(dev_differ(sl[0], sl[1], tiles + scales) == 0, "glu D=%lld M=%lld: the two forms' slabs differ",
+                  (long long)D, (long long)M);
+    if (gemm_prep(h0, M, D, perm, pb, pbytes)) {
+        void *pt = NULL, *st = NULL;
+        float *ps = NULL, *ss = NULL;
+        qn_cuda_ggml_mmq_xprep_split(pb, M, D, &pt, &ps);
+        qn_cuda_ggml_mmq_xprep_split(sl[1], M, D, &st, &ss);
+        ck_assert_msg(dev_differ(pt, st, tiles) == 0, "glu D=%lld M=%lld: slab differs from the GEMM's prep",
+                      (long long)D, (long long)M);
+        ck_assert_uint_eq(dev_differ(ps, ss, scales), 0);
+    }
+    cudaFree(g), cudaFree(u), cudaFree(h0), cudaFree(h), cudaFree(sl[0]), cudaFree(sl[1]), cudaFree(pb);
+}
+END_TEST
+
+int main(void) {
+    int n = 0;
+    if (cudaGetDeviceCount(&n) != cudaSuccess || n < 1) {
+        printf("no CUDA device: skipped\n");
+        return 77;
+    }
+    int major = 0, minor = 0;
+    (void)cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, 0);
+    (void)cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, 0);
+    sm90 = major == 9 && minor == 0;
+    Suite *s = suite_create("cuda_slab");
+    TCase *tc = tcase_create("slab");
+    tcase_set_timeout(tc, 240);
+    tcase_add_loop_test(tc, norm_v_same, 0, 8 * N_NORM_D);
+    tcase_add_loop_test(tc, glu_slab_same, 0, 2 * N_GLU_D);
+    suite_add_tcase(s, tc);
+    return qt_run_suite(s);
+}
