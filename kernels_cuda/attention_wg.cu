@@ -2044,15 +2044,17 @@ static bool form_built(int v) {
            v == QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOK || v == QN_CUDA_ATTN_WG_N128S3WSPTMAMTOHH ||
            v == QN_CUDA_ATTN_WG_N176S2WSPTMAMTOKHH || v == QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHH;
 }
-/* QUANTA_CUDA_ATTN_WG_PVH=1 (fa19, off by default): the auto pick's forms 41 / 44 / 47 as 63 / 65 / 66 (three
- * quarters of the tile before's P . V issued with Q . K^T, the rest after the row max: bit-identical; call 2, H100
- * 09:30: 63 / 41 1.016-1.042 per round on all 13 rows, two passes; 65, 66 unmeasured then). Read once. */
+/* The auto pick's forms 41 / 44 / 47 as 63 / 65 / 66 (fa19: three quarters of the tile before's P . V issued with
+ * Q . K^T, the rest after the row max: bit-identical). On by default since H100 2026-12-07 09:50 (lead19): paired
+ * rounds in one process, two passes, 63 / 41 1.002-1.043, 65 / 44 0.996-1.059, 66 / 47 1.000-1.058 on all 13 rows
+ * (equal only at 512 causal, the launch-bound row); conformance 333/0 for each. QUANTA_CUDA_ATTN_WG_PVH=0: the bases.
+ * Read once. */
 static bool pvh_env() {
     static std::atomic<int> v{-1};
     int x = v.load(std::memory_order_relaxed);
     if (x < 0) {
         const char *e = getenv("QUANTA_CUDA_ATTN_WG_PVH");
-        x = e && e[0] == '1' && e[1] == '\0' ? 1 : 0;
+        x = e && e[0] == '0' && e[1] == '\0' ? 0 : 1;
         v.store(x, std::memory_order_relaxed);
     }
     return x != 0;
