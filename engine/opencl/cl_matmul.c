@@ -440,16 +440,18 @@ static int gemvs_shape(const qn_cl *s, const mm_args *m, size_t rows, int glu, i
     if (m->M != 1 || (strcmp(e, "1") && strcmp(e, "2"))) return 0;
     const char *se = getenv("QUANTA_OPENCL_GEMVS_SETS"), *ge = getenv("QUANTA_OPENCL_GEMVS_GPC");
     const char *re = getenv("QUANTA_OPENCL_GEMVS_RW");
-    /* q4's int8 kernel (xk 2) at 2 rows a warp unless RW=4 (H100 06:40: 0.44 / 0.45 of the copy kernel at 11008x4096 /
-     * 4096x11008 with PF against 0.38 / 0.28 at 4 rows), the others at 4 unless RW=2 */
-    /* RW=auto (clgemv19; off until measured): the int8 forms at 4 rows a warp where K <= 4096 and the rows fill groups of
+    /* RW=2 / RW=4 force the rows a warp (q4's int8 kernel: 2 before clgemv19's auto; H100 06:40: 0.44 / 0.45 of the
+     * copy kernel at 11008x4096 / 4096x11008 with PF against 0.38 / 0.28 at 4 rows), the others at 4 unless RW=2 */
+    /* RW=auto (clgemv19; q4's default, see autorw): the int8 forms at 4 rows a warp where K <= 4096 and the rows fill groups of
      * 8 warps on every compute unit, else 2 (q8 with U=8 at K >= 4096; the 4-row forms with PF). H100 09:33, same run:
      * q8 4 rows + PF 0.73 of the copy kernel at 11008x4096 against 2 rows U=8's 0.67; 2 rows 0.65 at 4096x11008 against
      * 0.61 and 0.45 at 4096x4096 against 0.42 (4096 rows at 4 a warp are 128 groups of 8 warps, fewer than the SMs: the
      * host halves the groups, and each quantizes x for fewer rows, with fewer items); q4 ip 0.45 against i2p's 0.36 at
      * 11008x4096 (06:40: 0.49 / 0.44) */
     const size_t cu = s->dev.info.compute_units > 0 ? (size_t)s->dev.info.compute_units : 1;
-    const int autorw = re && !strcmp(re, "auto") && (xk == 2 || xk == 3);
+    /* q4's int8 kernel (xk 2) takes it by default since H100 2026-12-07 09:50 (lead19: i4auto never below the 2-row
+     * default, 1287 against 1019-1024 GB/s at 11008x4096, same bits); q8's int8 forms only with RW=auto (Q8I is off) */
+    const int autorw = (re ? !strcmp(re, "auto") : xk == 2) && (xk == 2 || xk == 3);
     o->rw = autorw ? (m->K <= 4096 && rows >= 4 * 8 * cu ? 4 : 2) : re ? (!strcmp(re, "2") ? 2 : 4) : xk == 2 ? 2 : 4;
     const size_t per = glu ? (size_t)o->rw / 2 : (size_t)o->rw;
     const int fixed = se && atoi(se) >= 1 && atoi(se) <= 8;

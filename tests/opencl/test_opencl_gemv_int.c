@@ -86,8 +86,8 @@ static void check(quanta_dtype dt, int64_t N, int64_t K, int group, uint64_t sal
          {"QUANTA_OPENCL_GEMVS_RW", "2", "QUANTA_OPENCL_GEMVS_PF", "0", NULL},
          {"QUANTA_OPENCL_GEMVS_RW", "4", "QUANTA_OPENCL_GEMVS_PF", "1", "QUANTA_OPENCL_GEMVS_SETS", "3",
           "QUANTA_OPENCL_GEMVS_GPC", "1", "QUANTA_OPENCL_GEMVS_XB", "1", NULL}, /* x quantized 2 chunks an item at once */
-         {NULL}, /* the default: 2 rows a warp with the preloaded step */
-         {NULL}},
+         {"QUANTA_OPENCL_GEMVS_RW", "2", NULL}, /* 2 rows a warp with the preloaded step (PF on by default) */
+         {NULL}}, /* the default: the rows a warp picked by shape (RW=auto: ip or i2p here, by the compute units) */
         {{"QUANTA_OPENCL_Q8I", "1", NULL},
          {"QUANTA_OPENCL_Q8I", "1", "QUANTA_OPENCL_GEMVS_RW", "2", "QUANTA_OPENCL_GEMVS_SETS", "3",
           "QUANTA_OPENCL_GEMVS_GPC", "1", "QUANTA_OPENCL_GEMVS_XB", "1", NULL},
@@ -98,10 +98,10 @@ static void check(quanta_dtype dt, int64_t N, int64_t K, int group, uint64_t sal
          /* and with its first step loaded before x is quantized (_i2up, clgemv19), 3 warps a group, several blocks */
          {"QUANTA_OPENCL_Q8I", "1", "QUANTA_OPENCL_GEMVS_RW", "2", "QUANTA_OPENCL_GEMVS_U", "8", "QUANTA_OPENCL_GEMVS_PF",
           "1", "QUANTA_OPENCL_GEMVS_SETS", "3", "QUANTA_OPENCL_GEMVS_GPC", "1", "QUANTA_OPENCL_GEMVS_XB", "1", NULL}}};
-    static const char *const knames[2][NSET] = {{"gemv q4 i)", "gemv q4 i2)", "gemv q4 ip)", "gemv q4 i2p)", NULL},
+    static const char *const knames[2][NSET] = {{"gemv q4 i)", "gemv q4 i2)", "gemv q4 ip)", "gemv q4 i2p)", "gemv q4 i"},
                                                 {"gemv q8 i)", "gemv q8 i2)", "gemv q8 ip)", "gemv q8 i2u)", "gemv q8 i2up)"}};
     const int q8 = dt == QUANTA_Q8;
-    const int nset = q8 ? (K >= 4096 ? 5 : 3) : 4; /* U=8 (and so its PF form) only at K >= 4096 */
+    const int nset = q8 ? (K >= 4096 ? 5 : 3) : 5; /* U=8 (and so its PF form) only at K >= 4096 */
     const char *const *kname = knames[q8];
     for (int v = 0; v < nset; v++) {
         char events[128];
