@@ -58,4 +58,20 @@ static inline float graph_median_ms(cudaGraphExec_t ge, cudaStream_t st, cudaEve
     return median_ms(st, e0, e1, reps, [&] { CK(cudaGraphLaunch(ge, st)); });
 }
 
+/* Per call, ms: `calls` calls of body() captured into one graph (launch costs out of the timing), its median over
+ * `reps` launches divided by `calls`. */
+template <typename F>
+static float graph_calls_ms(cudaStream_t st, cudaEvent_t e0, cudaEvent_t e1, int calls, int reps, F body)
+{
+    cudaGraph_t g;
+    cudaGraphExec_t ge;
+    CK(cudaStreamBeginCapture(st, cudaStreamCaptureModeGlobal));
+    for (int i = 0; i < calls; i++) body();
+    CK(cudaStreamEndCapture(st, &g));
+    CK(cudaGraphInstantiate(&ge, g, 0));
+    const float ms = graph_median_ms(ge, st, e0, e1, reps) / calls;
+    cudaGraphExecDestroy(ge), cudaGraphDestroy(g);
+    return ms;
+}
+
 #endif

@@ -138,11 +138,7 @@ static void normslab(const char *name, int dt, const uint8_t *w, int64_t N, int6
     size_t dy = 0;
     for (size_t i = 0; i < ga.size(); i++) dy += memcmp(&ga[i], &gb[i], 4) != 0;
     auto time_us = [&](int what) { /* 0 the norm alone, 1 with its slab, 2 the prep of xn alone */
-        cudaGraph_t g;
-        cudaGraphExec_t ge;
-        const int calls = 10;
-        CK(cudaStreamBeginCapture(st, cudaStreamCaptureModeGlobal));
-        for (int i = 0; i < calls; i++) {
+        return 1e3f * graph_calls_ms(st, e0, e1, 10, 3, [&] {
             if (what < 2) {
                 qn_cuda_xslab s2 = {xs2, perm, 0};
                 norm(what ? &s2 : nullptr);
@@ -152,12 +148,7 @@ static void normslab(const char *name, int dt, const uint8_t *w, int64_t N, int6
                 CK((cudaError_t)qn_cuda_ggml_mmq_x(dt, w, N, K, xd, xn, M, yd, ya, scr, sn, xpb, xpn, &h, sms, st));
                 qn_cuda_ggml_mmq_noprep = 0;
             }
-        }
-        CK(cudaStreamEndCapture(st, &g));
-        CK(cudaGraphInstantiate(&ge, g, 0));
-        const float ms = graph_median_ms(ge, st, e0, e1, 3) / calls;
-        cudaGraphExecDestroy(ge), cudaGraphDestroy(g);
-        return ms * 1e3f;
+        });
     };
     const float tn = time_us(0), ts = time_us(1), tp = time_us(2);
     printf("normslab %s M=%lld N=%lld K=%lld: done=%d slab bytes differing %zu of %zu, scales %zu of %lld, GEMM outputs "
@@ -207,19 +198,10 @@ static void normv(const char *name, int dt, const uint8_t *w, int64_t N, int64_t
         return d;
     };
     auto time_us = [&](int which, bool slab) {
-        cudaGraph_t gr;
-        cudaGraphExec_t ge;
-        const int calls = 10;
-        CK(cudaStreamBeginCapture(st, cudaStreamCaptureModeGlobal));
-        for (int i = 0; i < calls; i++) {
+        return 1e3f * graph_calls_ms(st, e0, e1, 10, 3, [&] {
             qn_cuda_xslab s2 = {xs, perm, 0};
             run(which, slab ? &s2 : nullptr, y1, y2);
-        }
-        CK(cudaStreamEndCapture(st, &gr));
-        CK(cudaGraphInstantiate(&ge, gr, 0));
-        const float ms = graph_median_ms(ge, st, e0, e1, 3) / calls;
-        cudaGraphExecDestroy(ge), cudaGraphDestroy(gr);
-        return ms * 1e3f;
+        });
     };
     void *ta, *tb;
     float *sa, *sb;
@@ -315,11 +297,7 @@ static void gluslab(const char *name, int dt, const uint8_t *w, int64_t N, int64
         CK(cudaStreamSynchronize(st));
         const size_t dy = differ(ya, yb0, yb);
         auto time_us = [&](int what) { /* 0 the glu alone, 1 with its slab, 2 the prep of h alone */
-            cudaGraph_t gr;
-            cudaGraphExec_t ge;
-            const int calls = 10;
-            CK(cudaStreamBeginCapture(st, cudaStreamCaptureModeGlobal));
-            for (int i = 0; i < calls; i++) {
+            return 1e3f * graph_calls_ms(st, e0, e1, 10, 3, [&] {
                 if (what == 0) {
                     CK((cudaError_t)qn_cuda_glu(QN_UNARY_SILU, f32, g, u, h0, M * K, st));
                 } else if (what == 1) {
@@ -331,12 +309,7 @@ static void gluslab(const char *name, int dt, const uint8_t *w, int64_t N, int64
                     CK((cudaError_t)qn_cuda_ggml_mmq_x(dt, w, N, K, f32, h0, M, f32, ya, scr, sn, xpb, xpn, &hv, sms, st));
                     qn_cuda_ggml_mmq_noprep = 0;
                 }
-            }
-            CK(cudaStreamEndCapture(st, &gr));
-            CK(cudaGraphInstantiate(&ge, gr, 0));
-            const float ms = graph_median_ms(ge, st, e0, e1, 3) / calls;
-            cudaGraphExecDestroy(ge), cudaGraphDestroy(gr);
-            return ms * 1e3f;
+            });
         };
         const float tg = time_us(0), ts = time_us(1), tp = time_us(2);
         printf("gluslab %s M=%lld N=%lld K=%lld form=%d: done=%d results differing %zu bytes, slab bytes differing %zu "
@@ -443,19 +416,10 @@ int main(int argc, char **argv) {
                     }
                 };
                 auto time_ms = [&](int kernel, int tile, float *y) { /* per call */
-                    cudaGraph_t g;
-                    cudaGraphExec_t ge;
-                    const int calls = 10;
                     /* NaN-poisoned first: an output the kernel leaves unwritten shows in maxdiff */
                     CK(cudaMemsetAsync(y, 0xFF, (size_t)(M * N) * sizeof(float), st));
                     run(kernel, tile, y); /* the first call outside the capture (kernel attributes) */
-                    CK(cudaStreamBeginCapture(st, cudaStreamCaptureModeGlobal));
-                    for (int i = 0; i < calls; i++) run(kernel, tile, y);
-                    CK(cudaStreamEndCapture(st, &g));
-                    CK(cudaGraphInstantiate(&ge, g, 0));
-                    const float ms = graph_median_ms(ge, st, e0, e1, 3) / calls;
-                    cudaGraphExecDestroy(ge), cudaGraphDestroy(g);
-                    return ms;
+                    return graph_calls_ms(st, e0, e1, 10, 3, [&] { run(kernel, tile, y); });
                 };
                 std::vector<float> hn((size_t)(M * N)), ho((size_t)(M * N));
                 auto maxdiff = [&]() { /* |yn - yo| / max |yo| */
