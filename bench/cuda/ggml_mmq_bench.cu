@@ -85,6 +85,42 @@ static bool in_list(const char *list, const char *name) {
     return false;
 }
 
+/* Bytes that differ between two device buffers of n bytes. */
+static size_t dev_differ(const void *a, const void *b, size_t n) {
+    std::vector<uint8_t> ha(n), hb(n);
+    CK(cudaMemcpy(ha.data(), a, n, cudaMemcpyDeviceToHost));
+    CK(cudaMemcpy(hb.data(), b, n, cudaMemcpyDeviceToHost));
+    size_t d = 0;
+    for (size_t i = 0; i < n; i++) d += ha[i] != hb[i];
+    return d;
+}
+
+/* The =17 GEMM's activation prep of x alone into xpb (qn_cuda_ggml_mmq_noprep = 2: y is not written): the reference a
+ * producer's kept slab is compared with. */
+static void prep_alone(int dt, const uint8_t *w, int64_t N, int64_t K, int xd, const void *x, int64_t M, void *y,
+                       void *scr, size_t sn, void *xpb, size_t xpn, int sms, cudaStream_t st) {
+    int have = 0;
+    qn_cuda_ggml_mmq_kernel = 17, qn_cuda_ggml_mmq_tile = 0, qn_cuda_ggml_mmq_noprep = 2;
+    CK((cudaError_t)qn_cuda_ggml_mmq_x(dt, w, N, K, xd, x, M, QN_DT_F32, y, scr, sn, xpb, xpn, &have, sms, st));
+    qn_cuda_ggml_mmq_noprep = 0;
+    CK(cudaStreamSynchronize(st));
+}
+
+/* A slab xs against the prep's xpb: *db code bytes that differ (of *tbytes), *ds rows whose scale differs. */
+static void slab_differ(void *xs, void *xpb, int64_t M, int64_t K, size_t *db, size_t *tbytes, size_t *ds) {
+    void *ta, *tb;
+    float *sa, *sb;
+    qn_cuda_ggml_mmq_xprep_split(xs, M, K, &ta, &sa);
+    qn_cuda_ggml_mmq_xprep_split(xpb, M, K, &tb, &sb);
+    *tbytes = (size_t)((uint8_t *)sa - (uint8_t *)ta);
+    *db = dev_differ(ta, tb, *tbytes);
+    std::vector<float> fa((size_t)M), fb((size_t)M);
+    CK(cudaMemcpy(fa.data(), sa, (size_t)M * 4, cudaMemcpyDeviceToHost));
+    CK(cudaMemcpy(fb.data(), sb, (size_t)M * 4, cudaMemcpyDeviceToHost));
+    *ds = 0;
+    for (int64_t i = 0; i < M; i++) *ds += memcmp(&fa[i], &fb[i], 4) != 0;
+}
+
 /* mmq18 ("normslab"): the norm writing the kept slab (QUANTA_CUDA_GGML_NORM_SLAB=1) against the prep. xn = rms_norm(x)
  * with the slab in xs2; the prep of xn (qn_cuda_ggml_mmq_noprep = 2: the prep alone, 256-token tiles) in xpb; the two
  * compared byte for byte (slab, the rows' scales), then the GEMM on each (xkept on xs2, the default prep of xn into
@@ -109,27 +145,11 @@ static void normslab(const char *name, int dt, const uint8_t *w, int64_t N, int6
     };
     norm(&sl);
     const int done = sl.done;
-    int have = 0;
-    qn_cuda_ggml_mmq_kernel = 17, qn_cuda_ggml_mmq_tile = 0, qn_cuda_ggml_mmq_noprep = 2;
-    CK((cudaError_t)qn_cuda_ggml_mmq_x(dt, w, N, K, xd, xn, M, yd, ya, scr, sn, xpb, xpn, &have, sms, st));
-    qn_cuda_ggml_mmq_noprep = 0;
-    CK(cudaStreamSynchronize(st));
-    void *ta, *tb;
-    float *sa, *sb;
-    qn_cuda_ggml_mmq_xprep_split(xs2, M, K, &ta, &sa);
-    qn_cuda_ggml_mmq_xprep_split(xpb, M, K, &tb, &sb);
-    const size_t tbytes = (size_t)((uint8_t *)sa - (uint8_t *)ta);
-    std::vector<uint8_t> ha(tbytes), hb(tbytes);
-    std::vector<float> fa((size_t)M), fb((size_t)M);
-    CK(cudaMemcpy(ha.data(), ta, tbytes, cudaMemcpyDeviceToHost));
-    CK(cudaMemcpy(hb.data(), tb, tbytes, cudaMemcpyDeviceToHost));
-    CK(cudaMemcpy(fa.data(), sa, (size_t)M * 4, cudaMemcpyDeviceToHost));
-    CK(cudaMemcpy(fb.data(), sb, (size_t)M * 4, cudaMemcpyDeviceToHost));
-    size_t db = 0, ds = 0;
-    for (size_t i = 0; i < tbytes; i++) db += ha[i] != hb[i];
-    for (int64_t i = 0; i < M; i++) ds += memcmp(&fa[i], &fb[i], 4) != 0;
+    prep_alone(dt, w, N, K, xd, xn, M, ya, scr, sn, xpb, xpn, sms, st);
+    size_t db, tbytes, ds;
+    slab_differ(xs2, xpb, M, K, &db, &tbytes, &ds);
     /* the GEMM on the norm's slab (kept: no prep) and on xn prepped the default way */
-    have = perm;
+    int have = perm;
     CK((cudaError_t)qn_cuda_ggml_mmq_x(dt, w, N, K, xd, xn, M, yd, ya, scr, sn, xs2, xpn, &have, sms, st));
     CK((cudaError_t)qn_cuda_ggml_mmq(dt, w, N, K, xd, xn, M, yd, yb, scr, sn, sms, st));
     std::vector<float> ga((size_t)(M * N)), gb((size_t)(M * N));
@@ -189,25 +209,12 @@ static void normv(const char *name, int dt, const uint8_t *w, int64_t N, int64_t
         else
             CK((cudaError_t)qn_cuda_add_norm(f32, x, f32, r, f32, g, f32, o1, o2, M, K, 1e-5f, 0, nullptr, nullptr, s, st));
     };
-    auto differ = [&](const void *a, const void *b, size_t n) {
-        std::vector<uint8_t> ha(n), hb(n);
-        CK(cudaMemcpy(ha.data(), a, n, cudaMemcpyDeviceToHost));
-        CK(cudaMemcpy(hb.data(), b, n, cudaMemcpyDeviceToHost));
-        size_t d = 0;
-        for (size_t i = 0; i < n; i++) d += ha[i] != hb[i];
-        return d;
-    };
     auto time_us = [&](int which, bool slab) {
         return 1e3f * graph_calls_ms(st, e0, e1, 10, 3, [&] {
             qn_cuda_xslab s2 = {xs, perm, 0};
             run(which, slab ? &s2 : nullptr, y1, y2);
         });
     };
-    void *ta, *tb;
-    float *sa, *sb;
-    qn_cuda_ggml_mmq_xprep_split(xs, M, K, &ta, &sa);
-    qn_cuda_ggml_mmq_xprep_split(xpb, M, K, &tb, &sb);
-    const size_t tbytes = (size_t)((uint8_t *)sa - (uint8_t *)ta);
     for (int which = 0; which < 2; which++) {
         for (int v : {1, 2, 4}) {
             qn_cuda_norm_v = v;
@@ -217,19 +224,13 @@ static void normv(const char *name, int dt, const uint8_t *w, int64_t N, int64_t
             CK(cudaMemsetAsync(xpb, 0xA5, xpn, st));
             run(which, nullptr, v == 1 ? ry1 : y1, v == 1 ? ry2 : y2); /* V = 1: the reference results */
             size_t dy = 0;
-            if (v > 1) dy = differ(y2, ry2, xb) + (which ? differ(y1, ry1, xb) : 0);
+            if (v > 1) dy = dev_differ(y2, ry2, xb) + (which ? dev_differ(y1, ry1, xb) : 0);
             qn_cuda_xslab sl = {xs, perm, 0};
             run(which, &sl, y1, y2); /* with the slab: the results again, and the slab */
-            const size_t dys = differ(y2, ry2, xb) + (which ? differ(y1, ry1, xb) : 0);
-            int have = 0;
-            float *yy;
-            CK(cudaMalloc(&yy, (size_t)(M * N) * 4));
-            qn_cuda_ggml_mmq_kernel = 17, qn_cuda_ggml_mmq_tile = 0, qn_cuda_ggml_mmq_noprep = 2;
-            CK((cudaError_t)qn_cuda_ggml_mmq_x(dt, w, N, K, f32, ry2, M, f32, yy, scr, sn, xpb, xpn, &have, sms, st));
-            qn_cuda_ggml_mmq_noprep = 0;
-            CK(cudaStreamSynchronize(st));
-            cudaFree(yy);
-            const size_t db = differ(ta, tb, tbytes), ds = differ(sa, sb, (size_t)M * 4);
+            const size_t dys = dev_differ(y2, ry2, xb) + (which ? dev_differ(y1, ry1, xb) : 0);
+            prep_alone(dt, w, N, K, f32, ry2, M, y1, scr, sn, xpb, xpn, sms, st); /* y is not written */
+            size_t db, tbytes, ds;
+            slab_differ(xs, xpb, M, K, &db, &tbytes, &ds);
             const float tn = time_us(which, false), ts = time_us(which, true);
             printf("normv %s %s M=%lld K=%lld V=%d: done=%d results differing from V=1 %zu (with slab %zu) bytes, slab "
                    "bytes differing from the prep %zu of %zu, scales %zu (%s); us: norm %.1f, norm+slab %.1f\n",
@@ -263,14 +264,6 @@ static void gluslab(const char *name, int dt, const uint8_t *w, int64_t N, int64
         for (auto &v : hv) v = (float)((int32_t)next32()) * (1.0f / 2147483648.0f);
         CK(cudaMemcpy(u, hv.data(), xb, cudaMemcpyHostToDevice));
     }
-    auto differ = [&](const void *a, const void *b, size_t n) {
-        std::vector<uint8_t> ha(n), hb(n);
-        CK(cudaMemcpy(ha.data(), a, n, cudaMemcpyDeviceToHost));
-        CK(cudaMemcpy(hb.data(), b, n, cudaMemcpyDeviceToHost));
-        size_t d = 0;
-        for (size_t i = 0; i < n; i++) d += ha[i] != hb[i];
-        return d;
-    };
     for (int form : {1, 2}) { /* qn_cuda_glu_slab_form: 1 the register form, 2 the shared-memory form */
         qn_cuda_glu_slab_form = form;
         CK(cudaMemsetAsync(h, 0x7F, xb, st));
@@ -279,23 +272,15 @@ static void gluslab(const char *name, int dt, const uint8_t *w, int64_t N, int64
         CK((cudaError_t)qn_cuda_glu(QN_UNARY_SILU, f32, g, u, h0, M * K, st));
         qn_cuda_xslab sl = {xs, perm, 0};
         CK((cudaError_t)qn_cuda_glu_slab(QN_UNARY_SILU, f32, g, u, h, M, K, &sl, st));
-        const size_t dh = differ(h, h0, xb);
-        int have = 0;
-        qn_cuda_ggml_mmq_kernel = 17, qn_cuda_ggml_mmq_tile = 0, qn_cuda_ggml_mmq_noprep = 2;
-        CK((cudaError_t)qn_cuda_ggml_mmq_x(dt, w, N, K, f32, h0, M, f32, ya, scr, sn, xpb, xpn, &have, sms, st));
-        qn_cuda_ggml_mmq_noprep = 0;
-        CK(cudaStreamSynchronize(st));
-        void *ta, *tb;
-        float *sa, *sb;
-        qn_cuda_ggml_mmq_xprep_split(xs, M, K, &ta, &sa);
-        qn_cuda_ggml_mmq_xprep_split(xpb, M, K, &tb, &sb);
-        const size_t tbytes = (size_t)((uint8_t *)sa - (uint8_t *)ta);
-        const size_t db = differ(ta, tb, tbytes), ds = differ(sa, sb, (size_t)M * 4);
-        have = perm; /* the GEMM on the glu's slab, kept: no prep */
+        const size_t dh = dev_differ(h, h0, xb);
+        prep_alone(dt, w, N, K, f32, h0, M, ya, scr, sn, xpb, xpn, sms, st);
+        size_t db, tbytes, ds;
+        slab_differ(xs, xpb, M, K, &db, &tbytes, &ds);
+        int have = perm; /* the GEMM on the glu's slab, kept: no prep */
         CK((cudaError_t)qn_cuda_ggml_mmq_x(dt, w, N, K, f32, h, M, f32, ya, scr, sn, xs, xpn, &have, sms, st));
         CK((cudaError_t)qn_cuda_ggml_mmq(dt, w, N, K, f32, h0, M, f32, yb0, scr, sn, sms, st));
         CK(cudaStreamSynchronize(st));
-        const size_t dy = differ(ya, yb0, yb);
+        const size_t dy = dev_differ(ya, yb0, yb);
         auto time_us = [&](int what) { /* 0 the glu alone, 1 with its slab, 2 the prep of h alone */
             return 1e3f * graph_calls_ms(st, e0, e1, 10, 3, [&] {
                 if (what == 0) {
