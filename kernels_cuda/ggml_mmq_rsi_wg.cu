@@ -544,6 +544,15 @@ static int qn_rsi_csplits(int64_t M, int64_t N, int64_t K, int nb) {
     while (sp < 8 && tiles * sp * 2 <= 160 && KA / (sp * 2) >= 2) sp *= 2;
     return sp;
 }
+/* QUANTA_CUDA_GGML_SPLIT128 (mmq20, off): see qn_rsi_go; -1 (the start): read at the first call. */
+int qn_cuda_ggml_mmq_split128 = -1;
+static bool qn_rsi_split128() {
+    if (qn_cuda_ggml_mmq_split128 < 0) {
+        const char *e = getenv("QUANTA_CUDA_GGML_SPLIT128");
+        qn_cuda_ggml_mmq_split128 = e && !strcmp(e, "1");
+    }
+    return qn_cuda_ggml_mmq_split128 == 1;
+}
 /* Two steps per commit group on the 128-token tile of the auto pick (as =16's table; rsi128x128 forces one step). */
 #define QN_RSI_G2_DEFAULT 1
 template <int DT> static int qn_rsi_go(const qn_gmmq_args &a, int x_dtype, const void *x, int sms, float *part,
@@ -564,6 +573,18 @@ template <int DT> static int qn_rsi_go(const qn_gmmq_args &a, int x_dtype, const
     if (ft == 40) nb = 128;
     if (ft == 42) nb = 256;
     if (ft >= 31 && ft <= 34) nb = 256;
+    /* mmq20 (QUANTA_CUDA_GGML_SPLIT128=1): where the table takes 64-token tiles with K split (the k/v shapes at M = 512)
+     * and 128-token tiles split by the same rule still make ~128 blocks, take those (two steps a group, rsisplit128's
+     * kernel): half the decode per flop, a step of 128x128 at ~0.35 µs against 0.28 for 128x64 (06:40 rows), for twice
+     * the partial sums. Other sums (more splits), so a switch with conformance's bound. */
+    bool s128 = false;
+    if (ft == 0 && nb == 64 && QN_RSI_SPLIT_DEFAULT && qn_rsi_split128()) {
+        const int sp64 = qn_gmmq_rs_splits_rule(a.M, a.N, a.K, 64), sp128 = qn_gmmq_rs_splits_rule(a.M, a.N, a.K, 128);
+        const int64_t t128 = rows * ((a.M + 127) / 128);
+        s128 = sp64 > 1 && sp128 > 1 && t128 * sp128 >= 120 && part &&
+               part_bytes >= (size_t)sp128 * (size_t)a.M * (size_t)a.N * 4;
+        if (s128) nb = 128;
+    }
     const int perm = DT == QN_DT_GGML_Q4_0 ? 1 : 2;
     if (qn_cuda_ggml_mmq_noprep != 1 && !(xhave && *xhave == perm)) { /* a kept prep of this x in this order: none */
         const int e = qn_gmmq_prep_xt(x_dtype, x, a, a.xnb ? a.xnb : nb, true, s, perm);
@@ -601,6 +622,9 @@ template <int DT> static int qn_rsi_go(const qn_gmmq_args &a, int x_dtype, const
     case 42: return qn_rsi_launch<DT, 256, 2, 0, 1, 4>(m, a, s, qn_rsi_csplits(a.M, a.N, a.K, 256), part);
     default: break;
     }
+    if (s128 && sp > 1)
+        return a.epi & 1 ? qn_rsi_launch<DT, 128, 4, 0, 1, 8>(m, a, s, sp, part)
+                         : qn_rsi_launch<DT, 128, 4, 0>(m, a, s, sp, part);
     if (a.epi & 1) { /* mmq20: the same picks with the EPI epilogue (V bit 8) */
         if (nb == 256) return qn_rsi_launch<DT, 256, 2, 0, 1, 8>(m, a, s, 1, part);
         if (nb == 128 && sp == 1 && QN_RSI_G2_DEFAULT) return qn_rsi_launch<DT, 128, 4, 0, 1, 8>(m, a, s, 1, part);

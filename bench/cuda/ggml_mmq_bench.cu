@@ -44,7 +44,8 @@
  * epilogue's token scales loaded once and a split's reduce launched early, 2: every GEMM letting the next launch early,
  * 4: the first copies in the consumers' order; the same bits, so maxdiff 0 against the old kernel), "gemm2" (the
  * default GEMM alone again, after them: the drift between rows);
- * MMQ_BENCH_TILES' forced tiles run with qn_cuda_ggml_mmq_epi as QUANTA_CUDA_GGML_EPI sets it.
+ * MMQ_BENCH_TILES' forced tiles run with qn_cuda_ggml_mmq_epi as QUANTA_CUDA_GGML_EPI sets it; "xkept128" (as xkept,
+ * with QUANTA_CUDA_GGML_SPLIT128=1: the k/v shapes' 128-token tiles with K split).
  */
 #include <cuda_runtime.h>
 
@@ -456,6 +457,12 @@ int main(int argc, char **argv) {
                     xmode = xm;
                     row(xm == 1 ? "x256" : "xkept", time_ms(knew, 0, yn));
                     xmode = 0;
+                }
+                if (in_list(extra, "xkept128")) { /* mmq20: as xkept, with QUANTA_CUDA_GGML_SPLIT128=1 */
+                    const int was = qn_cuda_ggml_mmq_split128;
+                    qn_cuda_ggml_mmq_split128 = 1, xmode = 2;
+                    row("xkept128", time_ms(knew, 0, yn));
+                    qn_cuda_ggml_mmq_split128 = was, xmode = 0;
                 }
                 /* the norms' rows only where the register kernel (and so the slab) applies: K <= 4096 */
                 if (in_list(extra, "normslab") && (f.dt == QN_DT_GGML_Q4_0 || f.dt == QN_DT_GGML_Q8_0) && knew == 17 &&

@@ -8,15 +8,16 @@
 # (/tmp/e2e/files); the kernel bench is /tmp/prebuild/mmq20/ggml_mmq_bench (prebuild_mmq20.sh) or is linked here from the
 # meson objects. Steps, deciding first:
 #   1. conformance with EPI=7 (every part; q4_0 / q8_0 matmuls at M > 64: the table's picks, the split k/v shape, M / N
-#      tails, f16 / bf16 results);
+#      tails, f16 / bf16 results), and with QUANTA_CUDA_GGML_SPLIT128=1 on the k/v shape (judged apart);
 #   2. kernel rows (ggml_mmq_bench, one process, interleaved): the GEMM alone ("gemm": the default, "gemmepi1",
 #      "gemmepi7": EPI=1 / 7, "gemm2": the default again) at M = 512 on the 7B's four shapes and at M = 2048 on 4096x4096 /
 #      14336x4096, q4_0 and q8_0; maxdiff must be 0 (the same bits);
 #   2b. the fixed part: the GEMM alone at M = 512, N = 4096, K = 256 .. 8192 (q4_0), default vs EPI=1 / 5 / 7;
-#   2c. the k/v shape's forced tiles with EPI=1 on the kept prep (rsisplit128, rsic64, rsi128x64 against the auto pick);
+#   2c. the k/v shape with EPI=1 on the kept prep: the auto pick, QUANTA_CUDA_GGML_SPLIT128=1 (xkept128: 128-token tiles
+#       with K split 4 at M = 512; off, not the same sums), forced rsisplit128, rsic64, rsi128x64;
 #   3. cuBLAS bf16 on the same shapes before the rows (and after step 5 when time is left: mmq_peers.py), the tables;
 #   4. perplexity (7B Q4_0, 2 windows of 512) default vs EPI=7: the same numbers;
-#   5. pp512 -r 5 default vs EPI=7 on both 7B files, then Q4_0 with EPI=5.
+#   5. pp512 -r 5 default vs EPI=7 on both 7B files, then Q4_0 with EPI=5; perplexity and pp512 with SPLIT128=1.
 # About 50 s with /tmp/qbuild; later steps skipped when late. Everything under $OUT/mmq20/ (summary.txt).
 set -u
 cd "$(dirname "$0")/../.." # the repository root
@@ -50,6 +51,13 @@ for w in q4_0 q8_0; do
 done
 RS=ok
 CONFORM_S=15 conform epi7 QUANTA_CUDA_GGML_EPI=7 -- "${CASES[@]}" || RS=FAIL # every part of the switch
+# QUANTA_CUDA_GGML_SPLIT128=1 (other sums: conformance's bound) on the shapes it changes (k/v at M = 512), with and
+# without EPI; its verdict apart (S128)
+S128=ok
+CONFORM_S=8 conform split128 QUANTA_CUDA_GGML_SPLIT128=1 -- --case "matmul:m=512,n=1024,k=4096,w=q4_0,x=f32" \
+  --case "matmul:m=512,n=1024,k=4096,w=q8_0,x=bf16" --case "matmul:m=500,n=1000,k=4096,w=q4_0,x=f32" || S128=FAIL
+CONFORM_S=8 conform split128epi QUANTA_CUDA_GGML_SPLIT128=1 QUANTA_CUDA_GGML_EPI=7 -- \
+  --case "matmul:m=512,n=1024,k=4096,w=q8_0,x=f32" --case "matmul:m=500,n=1000,k=4096,w=q4_0,x=f16" || S128=FAIL
 pack
 
 # 2-3. kernel rows between two cuBLAS timings
@@ -80,10 +88,10 @@ pack
 # intercept = T(0), and what each part of the switch takes off it
 FMTS=q4_0 EXTRA=gemm,gemmepi1,gemmepi5,gemmepi7 rows ksweep 512 4096x256,4096x1024,4096x2048,4096x8192
 pack
-# 2c. (for the next round) the k/v shape's tiles with EPI=1 on the kept prep (the GEMM alone): the auto pick (xkept:
-# 64-token tiles, K split 2), 128-token tiles with K split 4 (rsisplit128), the cluster split of 64-token tiles (rsic64),
-# no split (rsi128x64)
-EXTRA=xkept rows kv "256,512" 1024x4096 QUANTA_CUDA_GGML_EPI=1 MMQ_BENCH_TILE_KEPT=1 \
+# 2c. the k/v shape's tiles with EPI=1 on the kept prep (the GEMM alone): the auto pick (xkept: 64-token tiles, K split
+# 2), xkept128 (QUANTA_CUDA_GGML_SPLIT128=1: at M = 512 128-token tiles with K split 4), 128-token tiles with K split 4
+# forced (rsisplit128), the cluster split of 64-token tiles (rsic64, its own epilogue), no split (rsi128x64, no EPI)
+EXTRA=xkept,xkept128 rows kv "256,512" 1024x4096 QUANTA_CUDA_GGML_EPI=1 MMQ_BENCH_TILE_KEPT=1 \
   MMQ_BENCH_TILES=rsisplit128,rsic64,rsi128x64
 pack
 
@@ -118,11 +126,23 @@ for f in mistral7b-q4_0 mistral7b-q8_0; do
 done
 pack
 pp mistral7b-q4_0__epi5 mistral7b-q4_0 QUANTA_CUDA_GGML_EPI=5
+# QUANTA_CUDA_GGML_SPLIT128=1 (other sums): perplexity within 0.01% of the default's, pp512 not slower
+f=mistral7b-q4_0
+if [ -f $F/$f.gguf ] && [ $(left) -gt 14 ]; then
+  QUANTA_CUDA_GGML_SPLIT128=1 timeout 12 $Q perplexity -m $F/$f.gguf -f README.md -c 512 --chunks 2 --quant keep \
+    --backend cuda > $D/ppl_s128.txt 2> $D/ppl_s128.err
+  r=$?; say "perplexity $f SPLIT128=1 rc=$r: $(tr '\n' ' ' < $D/ppl_s128.txt | sed 's/, [0-9.]* s)/)/' | tail -c 200)"
+else
+  say "perplexity SPLIT128=1 skipped"
+fi
+pp mistral7b-q4_0__split128 mistral7b-q4_0 QUANTA_CUDA_GGML_SPLIT128=1
+pp mistral7b-q8_0__split128 mistral7b-q8_0 QUANTA_CUDA_GGML_SPLIT128=1
 peers peers_b # cuBLAS again after our rows (it moved by up to 25% between calls), when time is left
 
 {
   echo "== mmq20 summary =="
   echo "conformance (EPI=7), gemm* / xkept rows maxdiff 0, perplexity default = EPI=7: $RS"
+  echo "conformance with QUANTA_CUDA_GGML_SPLIT128=1 (and EPI=7): $S128"
   echo "GEMM alone (gemm = the default, gemmepiN = QUANTA_CUDA_GGML_EPI=N, gemm2 = the default again) against cuBLAS bf16:"
   for c in m512 m2048 kv ksweep; do
     [ -s $D/mmq_$c.csv ] && python3 bench/cuda/mmq_peers.py table $D/mmq_$c.csv $(ls $D/peers_a.csv $D/peers_b.csv 2>/dev/null) 2>/dev/null
