@@ -17,7 +17,8 @@
 #       with K split 4 at M = 512; off, not the same sums), forced rsisplit128, rsic64, rsi128x64;
 #   3. cuBLAS bf16 on the same shapes before the rows (and after step 5 when time is left: mmq_peers.py), the tables;
 #   4. perplexity (7B Q4_0, 2 windows of 512): default, EPI=7 (the same numbers), EPI=7 + SPLIT128=1 (within 0.01%);
-#   5. pp512 -r 5 default vs EPI=7 on both 7B files, then EPI=7 + SPLIT128=1 on both, EPI=5 on Q4_0.
+#   5. pp512 -r 5 default vs EPI=7 on both 7B files, then EPI=7 + SPLIT128=1 on both, EPI=5 on Q4_0;
+#   6. when time is left: the 13B's shapes at M = 512 (gemm, gemmepi1, cuBLAS).
 # About 50 s with /tmp/qbuild; later steps skipped when late. Everything under $OUT/mmq20/ (summary.txt).
 set -u
 cd "$(dirname "$0")/../.." # the repository root
@@ -132,6 +133,9 @@ pack
 for f in mistral7b-q4_0 mistral7b-q8_0; do pp ${f}__epi7s128 $f QUANTA_CUDA_GGML_EPI=7 QUANTA_CUDA_GGML_SPLIT128=1; done
 pp mistral7b-q4_0__epi5 mistral7b-q4_0 QUANTA_CUDA_GGML_EPI=5
 peers peers_b # cuBLAS again after our rows (it moved by up to 25% between calls), when time is left
+# 6. (when time is left) the 13B's shapes at M = 512: 5120-row weights make 160 blocks of 128x128 (1.2 waves)
+FMTS=q4_0 EXTRA=gemm,gemmepi1 rows m512_13b 512 5120x5120,13824x5120,5120x13824
+SHAPES="512x5120x5120 512x13824x5120 512x5120x13824" peers peers_13b
 
 {
   echo "== mmq20 summary =="
@@ -142,6 +146,7 @@ peers peers_b # cuBLAS again after our rows (it moved by up to 25% between calls
   for c in m512 m2048 kv ksweep; do
     [ -s $D/mmq_$c.csv ] && python3 bench/cuda/mmq_peers.py table $D/mmq_$c.csv $(ls $D/peers_a.csv $D/peers_b.csv 2>/dev/null) 2>/dev/null
   done
+  [ -s $D/mmq_m512_13b.csv ] && python3 bench/cuda/mmq_peers.py table $D/mmq_m512_13b.csv $(ls $D/peers_13b.csv 2>/dev/null) 2>/dev/null
   echo "| prefill (tok/s, -r 5) | mean ± sd |"; echo "|---|---|"
   for r in "${PP[@]}"; do echo "$r"; done
 } | tee -a $D/summary.txt
