@@ -1693,9 +1693,11 @@ static int qn_f8_pick(int64_t N, int64_t M, int sms, int forced) {
 #ifndef QN_F8T_COST_128_SS
 #define QN_F8T_COST_128_SS 0.79
 #endif
-static int qn_f8t_pick(int64_t N, int64_t M, int sms, int forced, bool ss = false) {
+/* km (fp820): the weight's codes are K-major only, so the 64x64 tile (a register form without an SS twin) is not
+ * picked (cost 0); forced, the caller refuses it */
+static int qn_f8t_pick(int64_t N, int64_t M, int sms, int forced, bool ss = false, bool km = false) {
     static const int bm[5] = {128, 128, 128, 64, 128}, bn[5] = {256, 128, 64, 64, 192}, per_sm[5] = {1, 1, 1, 2, 1};
-    const double cost[5] = {1.0, ss ? QN_F8T_COST_128_SS : 0.78, 0.55, 0.65, QN_F8T_COST_192};
+    const double cost[5] = {1.0, ss ? QN_F8T_COST_128_SS : 0.78, 0.55, km ? 0.0 : 0.65, QN_F8T_COST_192};
     if (forced >= 1 && forced <= 5) return forced;
     const int64_t s = sms > 0 ? sms : 132;
     int best = 0;
@@ -1838,6 +1840,20 @@ QN_F8_ENV_SWITCH(qn_f8_env_pp, "QUANTA_CUDA_FP8_PP", '2', QN_F8_PP_DEFAULT)
 #define QN_F8_OE_DEFAULT 0
 #endif
 QN_F8_ENV_SWITCH(qn_f8_env_oe, "QUANTA_CUDA_FP8_OE", '1', QN_F8_OE_DEFAULT)
+
+/* fp820: with the weight's codes K-major only (QUANTA_CUDA_FP8_KM=1 at prepare time: qn_cuda_weight.codes NULL), the
+ * 0ts route takes OE's split epilogue where every block has at least this many tiles (the epilogue it hides is the one
+ * under a next tile: fp819 round 2, H100 09:45, OE -3 to -4% at M = 4096, +1 / +2% at 512 / 256 x 13824 x 5120 where
+ * blocks have one tile); QUANTA_CUDA_FP8_OE=1 takes it everywhere, the call's persist | 16384 / sk | 512 nowhere.
+ * Prediction, refitted from verify_fp820.sh's km / kmn pairs (bench/NOTES.md, fp820). */
+#ifndef QN_F8_KM_OE_MIN_PER_SM
+#define QN_F8_KM_OE_MIN_PER_SM 2
+#endif
+static bool qn_f8_km_oe_pick(int64_t N, int64_t M, int sms, int t) {
+    static const int bn[5] = {256, 128, 64, 64, 192};
+    if (t != 1 && t != 2 && t != 5) return false; /* OE's tiles (0ts with the TMA store) */
+    return (N + 127) / 128 * ((M + bn[t - 1] - 1) / bn[t - 1]) >= (int64_t)QN_F8_KM_OE_MIN_PER_SM * (sms > 0 ? sms : 132);
+}
 
 /* fp819: where the ping-pong form is taken. Each block keeps two 128x128 tiles in flight (one per warpgroup), the
  * 128x256 tile's work, so it is wanted where there are at least two 128x128 tiles per SM: below that a warpgroup
@@ -1987,8 +2003,11 @@ static int qn_f8_gemm(const qn_cuda_weight *w, const void *buf, int64_t M, int y
     const bool tw = (sk & 32) || qn_f8_env_tw();
     /* fp818: SS asked for by the call (persist | 2048, sk | 64) or the switch, where the weight has its K-major copy */
     /* fp819's OE (persist | 8192, sk | 256, QUANTA_CUDA_FP8_OE) is a form of SS's 0ts: it asks for SS too */
-    const bool oe = (persist & 8192) || (sk & 256) || qn_f8_env_oe();
-    const bool ss = ((persist & 2048) || (sk & 64) || qn_f8_env_ss() || oe) && w->codes_k != NULL;
+    const bool oe_asked = (persist & 8192) || (sk & 256) || qn_f8_env_oe();
+    /* fp820: codes K-major only (codes NULL): only the SS forms read them, so SS always; OE by its per-block rule */
+    const bool km = w->codes == NULL, km_no_oe = (persist & 16384) || (sk & 512);
+    if (km && !w->codes_k) return (int)cudaErrorInvalidValue;
+    const bool ss = ((persist & 2048) || (sk & 64) || qn_f8_env_ss() || oe_asked || km) && w->codes_k != NULL;
     /* fp819: the ping-pong form, forced by the call (persist | 4096: persist 4 with cluster 1, or 6 with cluster 2 along
      * the tokens) or where qn_f8_pp_pick takes it (sk | 128, or QUANTA_CUDA_FP8_PP), on the K-major copy only */
     const bool pp_force = (persist & 4096) || qn_f8_env_pp() == 2, pp_route = (sk & 128) || qn_f8_env_pp() == 1;
@@ -2019,7 +2038,14 @@ static int qn_f8_gemm(const qn_cuda_weight *w, const void *buf, int64_t M, int y
      * clusters of 2 along the tokens (2tws: TW's route, or the form asked for) */
     const bool ss_route = ss && (persist == 3 || persist == 4) && cluster == 1;
     const bool ss_tw = ss && ((persist == 4 && cluster == 1) || (persist == 6 && cluster == 2));
-    const int t = persist >= 3 ? qn_f8t_pick(w->N, M, sms, tile, ss_route) : qn_f8_pick(w->N, M, sms, tile);
+    const int t = persist >= 3 ? qn_f8t_pick(w->N, M, sms, tile, ss_route, km) : qn_f8_pick(w->N, M, sms, tile);
+    /* fp820: a form only the tiled codes serve (the non-TMA forms, clusters along the weights, 64x64, 2tws off 128x128)
+     * is "not this form" for K-major-only codes: -1, and the engine runs the GEMV kernel's K-major form instead */
+    if (km && !(persist >= 3 && ((persist <= 4 && cluster == 1 && t != 4) ||
+                                 (persist == 6 && cluster == 2 && (t == 2 || (pp_force && (tile == 0 || tile == 2)))))))
+        return -1;
+    /* fp820: OE for K-major-only codes where every block has >= QN_F8_KM_OE_MIN_PER_SM tiles (t's, one block per SM) */
+    const bool oe = oe_asked || (km && !km_no_oe && qn_f8_km_oe_pick(w->N, M, sms, t));
     if (persist >= 3) { /* 4, 6: the TMA store epilogue where y allows it (2-byte, rows 16-byte multiples, aligned) */
         const bool epi = (persist == 4 || persist == 6) && y_dtype != QN_DT_F32 && w->N % 8 == 0 && ((uintptr_t)y & 15u) == 0;
         /* fp819's ping-pong consumers (128x128 tiles, SS): forced, or picked in place of 0ts / the groups */
@@ -2097,6 +2123,18 @@ int qn_cuda_fp8_skr_taken(int64_t N, int64_t M, int64_t Kp, int sms) {
 int qn_cuda_fp8_gemm_sk(const qn_cuda_weight *w, const void *buf, int64_t M, int y_dtype, void *y, int tile, int sk,
                         float *ws, unsigned *flags, unsigned long long *trace, int sms, void *stream) {
     return qn_f8_gemm(w, buf, M, y_dtype, y, tile, 1, NULL, 1, 4, trace, sms, stream, sk, ws, flags);
+}
+
+/* fp820 (fp8_pair.py): whether the route on K-major-only codes takes OE at this shape (where it does not take the
+ * split-K groups: those run SS's kernel either way) */
+int qn_cuda_fp8_km_oe_taken(int64_t N, int64_t M, int64_t Kp, int sms) {
+    const int t = qn_f8t_pick(N, M, sms, 0, true, true);
+    return !qn_f8_skg_pick(N, M, Kp, sms, t, false, true) && qn_f8_km_oe_pick(N, M, sms, t) ? 1 : 0;
+}
+
+int qn_cuda_fp8_km_ok(void) {
+    const int v2 = qn_f8_env_v2();
+    return qn_sm90a_device_ok() && ((v2 >> 4) == 3 || (v2 >> 4) == 4) && (v2 & 15) == 1 && qn_f8_forced_tile() != 4;
 }
 
 size_t qn_cuda_fp8_scratch_bytes(int64_t M, int64_t Kp, int sms) {
