@@ -26,7 +26,9 @@ persist 4 | 2048 | 4096), ppw = it in clusters of 2 along the tokens (the weight
 the ping-pong form where its pick takes it (sk 4 | 128: QUANTA_CUDA_FP8_PP=1's route), oe = ss0 with the split
 epilogue (a tile's stores under the next tile's K loop; persist 4 | 2048 | 8192), oes = ss with it (sk 4 | 64 | 256:
 QUANTA_CUDA_FP8_OE=1's route); fp820: km = the engine's route on a weight with K-major codes only (QUANTA_CUDA_FP8_KM=1:
-SS everywhere, OE where every block has >= 2 tiles), kmn = it without OE (sk | 512); "peer" alone: _scaled_mm only (for ncu).
+SS everywhere, OE where every block has >= 2 tiles), kmn = it without OE (sk | 512), and on that weight km0 = no split-K
+(SK=0: round-robin tiles of the pick), km2 = stream-K (SK=2), km5 = the groups with the shared reduction (SK=5),
+km128 / km192 = 0ts with 128x128 / 128x192 forced; "peer" alone: _scaled_mm only (for ncu).
 Each row also prints which routes sk4 / sk6 take there (groups or not: the host's models).
 Method: per row, every candidate warmed up (3 calls), then FP8_PAIR_REPS (default 5) rounds; in each round every
 candidate is timed once (CUDA events around 20 back-to-back calls, us per call), the order rotated each round. Printed:
@@ -144,9 +146,9 @@ def main():
         def q():
             err[0] |= lib.qn_cuda_fp8_quantize_x_form(BF16, x.data_ptr(), M, K, K, buf.data_ptr(), 1, -1, None)
 
-        def gemm(tile, cluster=1, persist=4):
+        def gemm(tile, cluster=1, persist=4, w=qw):
             return lambda: err.__setitem__(0, err[0] | lib.qn_cuda_fp8_gemm_cl(
-                ctypes.byref(qw), buf.data_ptr(), M, BF16, y.data_ptr(), tile, 1, None, cluster, persist, None, sms, None))
+                ctypes.byref(w), buf.data_ptr(), M, BF16, y.data_ptr(), tile, 1, None, cluster, persist, None, sms, None))
 
         def sk(mode, tile, w=qw):
             return lambda: err.__setitem__(0, err[0] | lib.qn_cuda_fp8_gemm_sk(
@@ -163,7 +165,8 @@ def main():
                  "sw128": gemm(2, 2, 6 | 2048),
                  "pp": gemm(2, 1, 4 | 2048 | 4096), "ppw": gemm(2, 2, 6 | 2048 | 4096), "pps": sk(4 | 128, 0),
                  "oe": gemm(0, 1, 4 | 2048 | 8192), "oes": sk(4 | 64 | 256, 0),
-                 "km": sk(4, 0, qwk), "kmn": sk(4 | 512, 0, qwk)}
+                 "km": sk(4, 0, qwk), "kmn": sk(4 | 512, 0, qwk), "km0": sk(0, 0, qwk), "km2": sk(2, 0, qwk),
+                 "km5": sk(5, 0, qwk), "km128": gemm(2, 1, 4, qwk), "km192": gemm(5, 1, 4, qwk)}
         peer = lambda: torch._scaled_mm(x8, w8.t(), sx, sw, out_dtype=torch.bfloat16, use_fast_accum=True)
         cands = [("peer", peer)] + [(f, known[f]) for f in forms if f in known]
         if "quant" not in forms and forms != ["peer"]:  # peer: _scaled_mm alone (verify_fp816.sh's ncu of it)

@@ -16,6 +16,8 @@
 #      interleaved (the rule: K-major / tiled <= 1.01 on every shape);
 #   4. fp8_pair on the fp820 rows (the seven under 0.9x + three met): sk4 = the default, km = the route on K-major-only
 #      codes (KM=1's), kmn = km without OE, the peer interleaved;
+#   4b. fp8_pair on the three small-grid rows: the routes on K-major codes (groups, round-robin, stream-K, shared
+#      reduction, 128x128, 128x192) side by side, for item 2 (the grids);
 #   5. fp8_pair on all 30 rows (sk4, km);
 #   6. if time is left: Gemma 270M requantized to fp8: weights_bytes, pp512 and tg with KM=0 / KM=1 / SS=1 (the
 #      second copy's bytes for comparison) and greedy text KM=0 vs KM=1;
@@ -58,7 +60,7 @@ fi
 
 # 3. the decode GEMV, tiled vs K-major, interleaved
 if [ -x $FC/fp8_check ] && [ $SMOKE -eq 0 ]; then
-  FP8_CHECK_REPS=3 timeout 10 $FC/fp8_check gemv > $D/fp8_gemv.txt 2>&1
+  FP8_CHECK_REPS=2 timeout 8 $FC/fp8_check gemv > $D/fp8_gemv.txt 2>&1
   rc=$?; say "fp8_check gemv (decode GEMV, tiled vs K-major) rc=$rc"
   [ $rc -eq 0 ] || [ $rc -eq 124 ] || VERDICT=FAIL
   grep -E '^gemv' $D/fp8_gemv.txt | tee -a $D/summary.txt
@@ -71,6 +73,15 @@ if [ $PAIR = 1 ]; then
   say "fp8_pair fp820 rows rc=$?"; tee -a $D/summary.txt < $D/pair_fp820.txt
 elif [ -x $FC/fp8_check ]; then
   say "no libqnfp8.so or torch: fp8_pair skipped"
+fi
+
+# 4b. the three rows whose grids leave SMs idle (item 2: 512 x 4096 x 11008, 256 x 5120^2, 2048 x 5120^2): the routes on
+# K-major codes side by side (km = the groups where their model takes them, km0 = round-robin, km2 = stream-K, km5 =
+# groups with the shared reduction, km128 / km192 = 0ts with that tile), to choose KM's route there from
+if [ $PAIR = 1 ] && [ $SMOKE -eq 0 ] && [ $(left) -gt 16 ]; then
+  FP8_PAIR_REPS=5 timeout 8 python3 bench/cuda/fp8_pair.py $FC/libqnfp8.so "512,4096,11008;256,5120,5120;2048,5120,5120" \
+    km,km0,km2,km5,km128,km192 > $D/pair_grids.txt 2>&1
+  say "fp8_pair small-grid rows (KM routes) rc=$?"; tee -a $D/summary.txt < $D/pair_grids.txt
 fi
 
 # 5. every row (sk4 = the default; km = KM=1's route)
