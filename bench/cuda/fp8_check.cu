@@ -1434,7 +1434,7 @@ static int run_one(int argc, char **argv) {
 }
 
 /* fp820: `fp8_check gemv`: the decode GEMV (qn_cuda_matmul_q: x prep + qn_k_mmq, split-K reduced in the kernel) on
- * the LLaMA-7B/13B decode shapes at M = 1, 2, 4, 8, the weight's codes tiled against K-major only (codes NULL: fp820's
+ * the LLaMA-7B/13B decode shapes at M = 1, 2, 4, 8, 16, 48, the weight's codes tiled against K-major only (codes NULL: fp820's
  * layout), timed INTERLEAVED: per round each form once (CUDA events around 20 calls, us per call), the order swapped
  * every round, FP8_CHECK_REPS x 3 rounds; medians, and the median of the per-round ratios K-major / tiled (> 1: the
  * K-major form slower). Each call reads another copy of the weight (copies x bytes >= 128 MB > the 50 MB L2), so the
@@ -1444,7 +1444,7 @@ static int run_one(int argc, char **argv) {
 static int time_gemv() {
     static const int64_t nk[8][2] = {{4096, 4096}, {11008, 4096}, {4096, 11008}, {12288, 4096},
                                      {5120, 5120}, {13824, 5120}, {5120, 13824}, {32000, 4096}};
-    static const int64_t ms[4] = {1, 2, 4, 8};
+    static const int64_t ms[6] = {1, 2, 4, 8, 16, 48}; /* the kernel's MT 1 (M <= 8), 2, 8: decode batches */
     const int rounds = 3 * g_reps;
     unsigned *cnt;
     CK(cudaMalloc(&cnt, QN_CUDA_MATMUL_COUNTERS * sizeof(unsigned)));

@@ -12,7 +12,7 @@
 #      same on the 12 check cases; "cases wrong" must be 0);
 #   2. conformance of the e4m3 matmuls through the engine with QUANTA_CUDA_FP8_KM=1 (prepare writes the K-major codes
 #      only: the GEMV at M < 64 and the GEMM at M >= 64 both read them);
-#   3. fp8_check gemv: the decode GEMV on 8 LLaMA-7B/13B decode shapes at M = 1, 2, 4, 8, tiled vs K-major codes,
+#   3. fp8_check gemv: the decode GEMV on 8 LLaMA-7B/13B decode shapes at M = 1, 2, 4, 8, 16, 48, tiled vs K-major codes,
 #      interleaved (the rule: K-major / tiled <= 1.01 on every shape);
 #   4. fp8_pair on the fp820 rows (the seven under 0.9x + three met): sk4 = the default, km = the route on K-major-only
 #      codes (KM=1's), kmn = km without OE, the peer interleaved;
