@@ -19,6 +19,7 @@
 #   4b. fp8_pair on the three small-grid rows: the routes on K-major codes (groups, round-robin, stream-K, shared
 #      reduction, 128x128, 128x192) side by side, for item 2 (the grids);
 #   5. fp8_pair on all 30 rows (sk4, km);
+#   5b. fp8_check trace3 in the SS form (the three small-grid rows + 4096 x 13824 x 5120: where a block's time goes);
 #   6. if time is left: Gemma 270M requantized to fp8: weights_bytes, pp512 and tg with KM=0 / KM=1 / SS=1 (the
 #      second copy's bytes for comparison) and greedy text KM=0 vs KM=1;
 #   7. compute-sanitizer racecheck / synccheck of the small cases.
@@ -88,6 +89,13 @@ fi
 if [ $PAIR = 1 ] && [ $SMOKE -eq 0 ] && [ $(left) -gt 10 ]; then
   FP8_PAIR_REPS=3 timeout $(($(left) - 6 < 10 ? $(left) - 6 : 10)) python3 bench/cuda/fp8_pair.py $FC/libqnfp8.so all sk4,km > $D/pair_all.txt 2>&1
   say "fp8_pair all rows rc=$?"; tee -a $D/summary.txt < $D/pair_all.txt
+fi
+
+# 5b. where the small-grid rows' time goes on the SS forms (item 2): trace3 with SS (0ts, the groups as sk 4 takes them,
+# 128x192, the last tile): first stage, K loop clocks per 64 of K, epilogue per block
+if [ -x $FC/fp8_check ] && [ $SMOKE -eq 0 ] && [ $(left) -gt 12 ]; then
+  FP8_CHECK_SS=1 FP8_CHECK_SK=4 timeout 6 $FC/fp8_check trace3 > $D/fp8_trace3.txt 2>&1
+  say "fp8_check trace3 (SS, SK=4) rc=$?"; grep -E '^trace3|failed' $D/fp8_trace3.txt | tee -a $D/summary.txt
 fi
 
 # 6. a whole fp8 model: the weights' device bytes, pp / tg and greedy text with the switch off / on
