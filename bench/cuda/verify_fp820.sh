@@ -14,7 +14,7 @@
 #      only: the GEMV at M < 64 and the GEMM at M >= 64 both read them);
 #   3. fp8_check gemv: the decode GEMV on 8 LLaMA-7B/13B decode shapes at M = 1, 2, 4, 8, 16, 48, tiled vs K-major codes,
 #      interleaved (the rule: K-major / tiled <= 1.01 on every shape);
-#   4. fp8_pair on the fp820 rows (the seven under 0.9x + three met): sk4 = the default, km = the route on K-major-only
+#   4. fp8_pair on the fp820 rows (the seven under 0.9x + three met): sk4 = the default (sk4b: again, the noise floor), km = the route on K-major-only
 #      codes (KM=1's), kmn = km without OE, the peer interleaved;
 #   4b. fp8_pair on the three small-grid rows: the routes on K-major codes (groups, round-robin, stream-K, shared
 #      reduction, 128x128, 128x192) side by side, for item 2 (the grids);
@@ -69,7 +69,7 @@ fi
 
 # 4. the deciding rows, ours and the peer interleaved
 if [ $PAIR = 1 ]; then
-  F=sk4,km,kmn; [ $SMOKE -eq 0 ] || F=sk4
+  F=sk4,km,kmn,sk4b; [ $SMOKE -eq 0 ] || F=sk4,sk4b
   FP8_PAIR_REPS=5 timeout 14 python3 bench/cuda/fp8_pair.py $FC/libqnfp8.so fp820 $F > $D/pair_fp820.txt 2>&1
   say "fp8_pair fp820 rows rc=$?"; tee -a $D/summary.txt < $D/pair_fp820.txt
 elif [ -x $FC/fp8_check ]; then
