@@ -284,6 +284,7 @@ struct qn_f8_args {
     int sk_red; /* fp817 (QUANTA_CUDA_FP8_SK=5 / 6): the groups' pieces reduce and store a share each (peers, no owner) */
     int stm;    /* fp817 (QUANTA_CUDA_FP8_STM): the TMA-store epilogue's box written by stmatrix (qn_f8t_store_tma) */
     int trace_last; /* fp817: the TMA forms' trace records each block's last tile instead of its first */
+    int sk_lead;    /* fp820: the groups' owner piece starts this many stages longer (qn_f8_skg_lead; 0: equal pieces) */
 };
 
 #if QN_F8_HAVE
@@ -1014,25 +1015,27 @@ __device__ __forceinline__ int64_t qn_f8_sk_block(int64_t it, int64_t total, int
  * number of whole tiles, so the pieces of a tile run side by side: their weight and token rows are in L2 together
  * (fp815's contiguous ranges put the 132 blocks on tiles spread over the whole region), and the owner (piece 0)
  * waits about one piece for its peers. nk >= sp (the host's): no empty piece. qn_f8_skg_block is the inverse. */
-/* Piece 0 (the owner's) starts QN_F8_SKG_LEAD stages longer where the pieces are long enough (nk >= 8 sp): the others
+/* Piece 0 (the owner's) starts `lead` stages longer where the pieces are long enough (nk >= 8 sp): the others
  * end that much earlier, so their slots are written while the owner still computes (H100 00:11: the owner's
- * epilogue, mostly that wait, 6.1 us against 1.0 for a whole tile). Boundaries: 0, then d + j (nk - d) / sp. 0 (equal
- * pieces, the form measured at 00:11) until a device run has timed 3 (the partition with it is checked offline). */
+ * epilogue, mostly that wait, 6.1 us against 1.0 for a whole tile). Boundaries: 0, then d + j (nk - d) / sp. fp816
+ * built it as a build-time constant left 0 (unmeasured); fp820 passes it per call (qn_f8_args.sk_lead: QN_F8_SKG_LEAD,
+ * or 3 under QUANTA_CUDA_FP8_LEAD=1 / sk | 1024) so that one device run times it against equal pieces. */
 #ifndef QN_F8_SKG_LEAD
 #define QN_F8_SKG_LEAD 0
 #endif
-__device__ __forceinline__ int64_t qn_f8_skg_lead(int64_t nk, int64_t sp) { return nk >= 8 * sp ? QN_F8_SKG_LEAD : 0; }
-__device__ __forceinline__ int64_t qn_f8_skg_at(int64_t j, int64_t nk, int64_t sp) { /* piece j's first stage */
-    const int64_t d = qn_f8_skg_lead(nk, sp);
+__device__ __forceinline__ int64_t qn_f8_skg_lead(int64_t nk, int64_t sp, int lead) { return nk >= 8 * sp ? lead : 0; }
+__device__ __forceinline__ int64_t qn_f8_skg_at(int64_t j, int64_t nk, int64_t sp, int lead) { /* piece j's first stage */
+    const int64_t d = qn_f8_skg_lead(nk, sp, lead);
     return j == 0 ? 0 : j >= sp ? nk : d + j * (nk - d) / sp;
 }
-__device__ __forceinline__ void qn_f8_skg_range(int64_t total, int64_t nk, int64_t sp, int64_t c, int64_t &b, int64_t &e) {
+__device__ __forceinline__ void qn_f8_skg_range(int64_t total, int64_t nk, int64_t sp, int64_t c, int64_t &b, int64_t &e,
+                                                int lead) {
     const int64_t r = c / sp, j = c % sp;
     if (r >= total / nk) b = e = 0;
-    else b = r * nk + qn_f8_skg_at(j, nk, sp), e = r * nk + qn_f8_skg_at(j + 1, nk, sp);
+    else b = r * nk + qn_f8_skg_at(j, nk, sp, lead), e = r * nk + qn_f8_skg_at(j + 1, nk, sp, lead);
 }
-__device__ __forceinline__ int64_t qn_f8_skg_block(int64_t it, int64_t nk, int64_t sp) {
-    const int64_t k = it % nk, d = qn_f8_skg_lead(nk, sp); /* k - d in [j (nk - d) / sp, (j + 1) (nk - d) / sp) */
+__device__ __forceinline__ int64_t qn_f8_skg_block(int64_t it, int64_t nk, int64_t sp, int lead) {
+    const int64_t k = it % nk, d = qn_f8_skg_lead(nk, sp, lead); /* k - d in [j (nk - d) / sp, (j + 1) (nk - d) / sp) */
     return it / nk * sp + (k < d ? 0 : ((k - d + 1) * sp - 1) / (nk - d));
 }
 /* A slot's flag: posted by the warpgroup that wrote the slot (every thread's stores, then its named barrier, then
@@ -1105,7 +1108,7 @@ __global__ void __launch_bounds__(qn_f8t_cfg<CW, BN, EPI>::threads, qn_f8t_cfg<C
     const int64_t ndp = dpu > cid ? (dpu - cid + C - 1) / C : 0;
     int64_t it0 = 0, it1 = 0;
     if (SK && sktotal > 0) {
-        if (p.sk_sp > 0) qn_f8_skg_range(sktotal, nk, p.sk_sp, cid, it0, it1);
+        if (p.sk_sp > 0) qn_f8_skg_range(sktotal, nk, p.sk_sp, cid, it0, it1, p.sk_lead);
         else qn_f8_sk_range(sktotal, C, cid, it0, it1);
     }
     it0 += skoff, it1 += skoff;
@@ -1381,7 +1384,9 @@ __global__ void __launch_bounds__(qn_f8t_cfg<CW, BN, EPI>::threads, qn_f8t_cfg<C
         }
         if (SK && !p.sk_red && ke < nk) { /* a tile's K head: add its tails, block after block */
             const int64_t u0 = it0 / nk + (k - ndp); /* this segment's unit (k is this block's last segment) */
-            auto blk = [&](int64_t it) { return p.sk_sp > 0 ? qn_f8_skg_block(it, nk, p.sk_sp) : qn_f8_sk_block(it, sktotal, C); };
+            auto blk = [&](int64_t it) {
+                return p.sk_sp > 0 ? qn_f8_skg_block(it, nk, p.sk_sp, p.sk_lead) : qn_f8_sk_block(it, sktotal, C);
+            };
             const int64_t c0 = blk(u0 * nk + ke - skoff), c1 = blk(u0 * nk + nk - 1 - skoff);
             for (int64_t c = c0; c <= c1; c++) {
                 if (ctid == 0) qn_f8_sk_await(p.skf + c * CW + cw);
@@ -1855,6 +1860,18 @@ static bool qn_f8_km_oe_pick(int64_t N, int64_t M, int sms, int t) {
     return (N + 127) / 128 * ((M + bn[t - 1] - 1) / bn[t - 1]) >= (int64_t)QN_F8_KM_OE_MIN_PER_SM * (sms > 0 ? sms : 132);
 }
 
+/* QUANTA_CUDA_FP8_LEAD (fp820): 1: the split-K groups' owner piece (the one that adds its peers' slots and stores the
+ * tile) starts 3 stages longer where pieces are >= 8 stages, so the peers' slots are written before it ends (fp816's
+ * QN_F8_SKG_LEAD, built unmeasured; sk | 1024 per call); y within the reference's bound (another split of K: not
+ * bit-identical to equal pieces). 0 or unset: QN_F8_LEAD_DEFAULT (0 until verify_fp820.sh has timed it). Read once. */
+#ifndef QN_F8_LEAD_DEFAULT
+#define QN_F8_LEAD_DEFAULT 0
+#endif
+#ifndef QN_F8_SKG_LEAD /* the lead without the switch (also defined with the kernels, which a host-only pass skips) */
+#define QN_F8_SKG_LEAD 0
+#endif
+QN_F8_ENV_SWITCH(qn_f8_env_lead, "QUANTA_CUDA_FP8_LEAD", '1', QN_F8_LEAD_DEFAULT)
+
 /* fp819: where the ping-pong form is taken. Each block keeps two 128x128 tiles in flight (one per warpgroup), the
  * 128x256 tile's work, so it is wanted where there are at least two 128x128 tiles per SM: below that a warpgroup
  * idles and the round-robin / groups routes (fp816) already fit the grid. Prediction, refitted by the device run. */
@@ -2006,6 +2023,7 @@ static int qn_f8_gemm(const qn_cuda_weight *w, const void *buf, int64_t M, int y
     const bool oe_asked = (persist & 8192) || (sk & 256) || qn_f8_env_oe();
     /* fp820: codes K-major only (codes NULL): only the SS forms read them, so SS always; OE by its per-block rule */
     const bool km = w->codes == NULL, km_no_oe = (persist & 16384) || (sk & 512);
+    const bool lead3 = (sk & 1024) || qn_f8_env_lead(); /* fp820: the groups' owner piece 3 stages longer */
     if (km && !w->codes_k) return (int)cudaErrorInvalidValue;
     const bool ss = ((persist & 2048) || (sk & 64) || qn_f8_env_ss() || oe_asked || km) && w->codes_k != NULL;
     /* fp819: the ping-pong form, forced by the call (persist | 4096: persist 4 with cluster 1, or 6 with cluster 2 along
@@ -2033,6 +2051,7 @@ static int qn_f8_gemm(const qn_cuda_weight *w, const void *buf, int64_t M, int y
     a.part = splits > 1 ? part : NULL;
     a.yd = y_dtype, a.y = y, a.trace = trace, a.units = 0, a.gxc = 0, a.scale_pf = scale_pf;
     a.dp_units = 0, a.skw = skw, a.skf = skf, a.sk_sp = sk >= 3, a.sk_red = sk >= 5, a.stm = stm, a.trace_last = tlast;
+    a.sk_lead = lead3 ? 3 : QN_F8_SKG_LEAD;
     cudaStream_t s = (cudaStream_t)stream;
     /* fp818: where the SS form runs (its own 128x128 cost in the pick): 0ts / 0t alone, and (ss_tw) a 128x128 tile in
      * clusters of 2 along the tokens (2tws: TW's route, or the form asked for) */

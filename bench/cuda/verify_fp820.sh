@@ -15,10 +15,12 @@
 #   3. fp8_check gemv: the decode GEMV on 8 LLaMA-7B/13B decode shapes at M = 1, 2, 4, 8, 16, 48, tiled vs K-major codes,
 #      interleaved (the rule: K-major / tiled <= 1.01 on every shape);
 #   4. fp8_pair on the fp820 rows (the seven under 0.9x + three met): sk4 = the default (sk4b: again, the noise floor), km = the route on K-major-only
-#      codes (KM=1's), kmn = km without OE, the peer interleaved;
+#      codes (KM=1's), kmn = km without OE, kml = km with the groups' owner piece 3 stages longer (QUANTA_CUDA_FP8_LEAD=1,
+#      off: item 2), the peer interleaved;
 #   4b. fp8_pair on the three small-grid rows: the routes on K-major codes (groups, round-robin, stream-K, shared
 #      reduction, 128x128, 128x192) side by side, for item 2 (the grids);
 #   5. fp8_pair on all 30 rows (sk4, km);
+#   5a. conformance with KM=1 + LEAD=1 + SK=3 (the lead's pieces through the engine);
 #   5b. fp8_check trace3 in the SS form (the three small-grid rows + 4096 x 13824 x 5120: where a block's time goes);
 #   6. if time is left: Gemma 270M requantized to fp8: weights_bytes, pp512 and tg with KM=0 / KM=1 / SS=1 (the
 #      second copy's bytes for comparison) and greedy text KM=0 vs KM=1;
@@ -69,7 +71,7 @@ fi
 
 # 4. the deciding rows, ours and the peer interleaved
 if [ $PAIR = 1 ]; then
-  F=sk4,km,kmn,sk4b; [ $SMOKE -eq 0 ] || F=sk4,sk4b
+  F=sk4,km,kmn,kml,sk4b; [ $SMOKE -eq 0 ] || F=sk4,sk4b
   FP8_PAIR_REPS=5 timeout 14 python3 bench/cuda/fp8_pair.py $FC/libqnfp8.so fp820 $F > $D/pair_fp820.txt 2>&1
   say "fp8_pair fp820 rows rc=$?"; tee -a $D/summary.txt < $D/pair_fp820.txt
 elif [ -x $FC/fp8_check ]; then
@@ -77,11 +79,12 @@ elif [ -x $FC/fp8_check ]; then
 fi
 
 # 4b. the three rows whose grids leave SMs idle (item 2: 512 x 4096 x 11008, 256 x 5120^2, 2048 x 5120^2): the routes on
-# K-major codes side by side (km = the groups where their model takes them, km0 = round-robin, km2 = stream-K, km5 =
-# groups with the shared reduction, km128 / km192 = 0ts with that tile), to choose KM's route there from
+# K-major codes side by side (km = the groups where their model takes them, kml = the same with the owner's 3-stage lead
+# (QUANTA_CUDA_FP8_LEAD=1), km0 = round-robin, km2 = stream-K, km5 / kml5 = groups with the shared reduction without /
+# with the lead, km128 / km192 = 0ts with that tile), to choose KM's route there from
 if [ $PAIR = 1 ] && [ $SMOKE -eq 0 ] && [ $(left) -gt 16 ]; then
   FP8_PAIR_REPS=5 timeout 8 python3 bench/cuda/fp8_pair.py $FC/libqnfp8.so "512,4096,11008;256,5120,5120;2048,5120,5120" \
-    km,km0,km2,km5,km128,km192 > $D/pair_grids.txt 2>&1
+    km,kml,km0,km2,km5,kml5,km128,km192 > $D/pair_grids.txt 2>&1
   say "fp8_pair small-grid rows (KM routes) rc=$?"; tee -a $D/summary.txt < $D/pair_grids.txt
 fi
 
@@ -89,6 +92,11 @@ fi
 if [ $PAIR = 1 ] && [ $SMOKE -eq 0 ] && [ $(left) -gt 10 ]; then
   FP8_PAIR_REPS=3 timeout $(($(left) - 6 < 10 ? $(left) - 6 : 10)) python3 bench/cuda/fp8_pair.py $FC/libqnfp8.so all sk4,km > $D/pair_all.txt 2>&1
   say "fp8_pair all rows rc=$?"; tee -a $D/summary.txt < $D/pair_all.txt
+fi
+
+# 5a. conformance of the owner's lead through the engine (SK=3: the groups wherever there is a partial round)
+if [ -x $Q ] && [ $SMOKE -eq 0 ] && [ $(left) -gt 14 ]; then
+  CONFORM_S=7 conform lead QUANTA_CUDA_FP8_KM=1 QUANTA_CUDA_FP8_LEAD=1 QUANTA_CUDA_FP8_SK=3 -- "${ALL[@]}"
 fi
 
 # 5b. where the small-grid rows' time goes on the SS forms (item 2): trace3 with SS (0ts, the groups as sk 4 takes them,
