@@ -273,8 +273,8 @@ extern int qn_cuda_ggml_mmq_prep1;
 extern int qn_cuda_ggml_mmq_pdl;
 /* =17's epilogue (kernels_cuda/ggml_mmq_rsi_wg.cu, mmq20; the same bits every way): 0 as before; 1 the token scales
  * loaded once and a split grid's reduce launched as its programmatic dependent; + 2 every grid letting its dependents
- * launch at its epilogue; + 4 the first copies in the consumers' order; -1 (the start): from QUANTA_CUDA_GGML_EPI at
- * the first call. */
+ * launch at its epilogue; + 4 the first copies in the consumers' order; 15 (the default) 7 except one wave of tiles
+ * with K > 8192; -1 (the start): from QUANTA_CUDA_GGML_EPI at the first call (unset: 15). */
 extern int qn_cuda_ggml_mmq_epi;
 /* =17's table (mmq20): 1 takes 128-token tiles with K split where it would take 64-token ones with K split and those
  * still make ~128 blocks (the k/v shapes at M = 512); -1 (the start): from QUANTA_CUDA_GGML_SPLIT128 (1: on). */

@@ -555,9 +555,10 @@ static bool qn_rsi_split128() {
 }
 /* Two steps per commit group on the 128-token tile of the auto pick (as =16's table; rsi128x128 forces one step). */
 #define QN_RSI_G2_DEFAULT 1
-template <int DT> static int qn_rsi_go(const qn_gmmq_args &a, int x_dtype, const void *x, int sms, float *part,
+template <int DT> static int qn_rsi_go(const qn_gmmq_args &a0, int x_dtype, const void *x, int sms, float *part,
                                        size_t part_bytes, cudaStream_t s, int *xhave) {
     typedef qn_rsi_cfg<DT, 128> Cfg;
+    qn_gmmq_args a = a0; /* a.epi may be settled below (the default's rule) */
     CUtensorMap m;
     if (qn_tma_encode_2d(&m, CU_TENSOR_MAP_DATA_TYPE_UINT16, a.w, (uint64_t)(a.rb / 2), (uint64_t)a.N, (uint64_t)a.rb,
                          Cfg::arow / 2, QN_RSI_BN, CU_TENSOR_MAP_SWIZZLE_NONE))
@@ -593,6 +594,13 @@ template <int DT> static int qn_rsi_go(const qn_gmmq_args &a, int x_dtype, const
     }
     int sp = (QN_RSI_SPLIT_DEFAULT && ft == 0) || ft == 29 || ft == 36 ? qn_gmmq_rs_splits_rule(a.M, a.N, a.K, nb) : 1;
     if (sp > 1 && (nb > 128 || !part || part_bytes < (size_t)sp * (size_t)a.M * (size_t)a.N * 4)) sp = 1;
+    if (a.epi & 8) { /* the default (QUANTA_CUDA_GGML_EPI unset): the EPI instances but where their K loop costs more
+                      * than their epilogue saves — one wave of tiles with K > 8192 (H100 12:37: their steps ~5% slower,
+                      * 0.376 vs 0.354 µs at 512 x 4096 x K, their fixed part 4.9 vs 10.6 µs; 512 x 4096 x 14336 q8_0
+                      * 104.5 vs 102.0 µs) */
+        const int64_t blocks = rows * ((a.M + nb - 1) / nb) * sp;
+        a.epi = blocks <= (sms > 0 ? sms : 132) && a.K > 8192 ? 0 : a.epi & 7;
+    }
     switch (ft) {
     case 24: return qn_rsi_launch<DT, 128, 2, 0>(m, a, s, 1, part);
     case 25: return qn_rsi_launch<DT, 64, 2, 0>(m, a, s, 1, part);
@@ -636,19 +644,23 @@ template <int DT> static int qn_rsi_go(const qn_gmmq_args &a, int x_dtype, const
     return nb == 128 ? qn_rsi_launch<DT, 128, 2, 0>(m, a, s, sp, part) : qn_rsi_launch<DT, 64, 2, 0>(m, a, s, sp, part);
 }
 
-/* QUANTA_CUDA_GGML_EPI (mmq20; off until measured; the same bits every way), 1 plus any of 2, 4: 1 — the table's picks
+/* QUANTA_CUDA_GGML_EPI (mmq20; the same bits every way), 1 plus any of 2, 4: 1 — the table's picks
  * (and rsisplit128) as instances of their own (cfg V bit 8; the default kernels compile as before) whose epilogue stores
  * by qn_gmmq_store_h (the token scales loaded once, not one dependent load per stored element), and whose split grids
  * let the reduce launch at their epilogue as their programmatic dependent (the reduce's launch overlaps the GEMM's tail)
  * and read four sums at a time; 2 — every grid triggers its dependents at its epilogue (whatever follows launches early
  * and waits for this grid in its griddepcontrol.wait, as every kernel launched with the attribute does:
  * qn_pdl_begin); 4 — the producer's first copies in the order the consumers take them. 2 and 4 need 1. */
+/* Default since the H100 call of 12:37 (verify_mmq20.sh; same bits: every row maxdiff 0, conformance 16/0, perplexity
+ * equal): 7 by the rule in qn_rsi_go (15 = 7 + "the default's rule"); GEMM alone 1.06-1.24x at M = 512 on 7B's 4096-
+ * and 14336-row shapes and k/v, 1.17-1.22x at M = 2048; pp512 7B Q4_0 24175 -> 25801, Q8_0 22020 -> 23205 tok/s.
+ * QUANTA_CUDA_GGML_EPI=0 restores the old instances; =1 .. 7 force those parts on every shape. */
 int qn_cuda_ggml_mmq_epi = -1;
 static int qn_rsi_epi() {
     if (qn_cuda_ggml_mmq_epi < 0) {
         const char *e = getenv("QUANTA_CUDA_GGML_EPI");
-        const int v = e ? atoi(e) : 0;
-        qn_cuda_ggml_mmq_epi = v >= 0 && v <= 7 ? v : 0;
+        const int v = e && *e ? atoi(e) : 15;
+        qn_cuda_ggml_mmq_epi = v >= 0 && v <= 7 ? v : 15;
     }
     return qn_cuda_ggml_mmq_epi;
 }
@@ -658,6 +670,7 @@ int qn_gmmq_rsi_run(int w_dtype, int x_dtype, const void *x, const qn_gmmq_args 
     if (!qn_gmmq_rs_applies(w_dtype, a0)) return -1;
     qn_gmmq_args a = a0;
     a.epi = qn_rsi_epi();
+    if ((a.epi & 1) == 0) a.epi = 0; /* 2 and 4 need 1 */
     if (!qn_rsi_pdl()) a.epi &= ~2; /* QUANTA_CUDA_GGML_PDL=0: no early launches around the GEMM */
     float *pf = (float *)part;
     return w_dtype == QN_DT_GGML_Q4_0 ? qn_rsi_go<QN_DT_GGML_Q4_0>(a, x_dtype, x, sms, pf, part_bytes, s, xhave)

@@ -40,7 +40,8 @@
  * byte, the slab against the prep of the result, the GEMM on the slab (kept) against the default GEMM of the result bit
  * for bit; times of the glu alone, the glu with its slab, the prep alone (gluslab() below); one line for each form of
  * the slab kernel (qn_cuda_glu_slab_form: 1 registers, 2 shared memory).
- * mmq20: "gemmepi1" .. "gemmepi7" (the GEMM alone, as "gemm", with QUANTA_CUDA_GGML_EPI=1 .. 7, a sum of 1: the
+ * mmq20: "gemmepi0" .. "gemmepi7" (the GEMM alone, as "gemm", with QUANTA_CUDA_GGML_EPI=0 .. 7 — 0 the instances
+ * before mmq20; "gemm" itself is the default, 7 by qn_rsi_go's rule since 12:37 — a sum of 1: the
  * epilogue's token scales loaded once and a split's reduce launched early, 2: every GEMM letting the next launch early,
  * 4: the first copies in the consumers' order; the same bits, so maxdiff 0 against the old kernel), "gemm2" (the
  * default GEMM alone again, after them: the drift between rows);
@@ -478,7 +479,7 @@ int main(int argc, char **argv) {
                     row("gemm", time_ms(knew, 0, yn));
                     qn_cuda_ggml_mmq_noprep = 0;
                 }
-                for (int ev = 1; ev <= 7; ev++) { /* mmq20: the GEMM alone with QUANTA_CUDA_GGML_EPI=ev */
+                for (int ev = 0; ev <= 7; ev++) { /* mmq20: the GEMM alone with QUANTA_CUDA_GGML_EPI=ev (0: the old) */
                     char name[12];
                     snprintf(name, sizeof name, "gemmepi%d", ev);
                     if (!in_list(extra, name)) continue;

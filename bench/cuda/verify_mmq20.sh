@@ -1,25 +1,24 @@
 #!/bin/bash
-# verify_mmq20.sh — device checks of mmq20 (issue 14 item 1, bench/NOTES.md section 6, mmq20):
-#   QUANTA_CUDA_GGML_EPI (off; the same bits every way; a sum of): 1 the register-A GEMM's (=17) epilogue with the
-#     token scales loaded once (qn_gmmq_store_h) instead of one dependent load per stored element, and a split grid's
-#     reduce launched as the GEMM's programmatic dependent, four sums a thread; 2 every GEMM lets the kernel after it
-#     launch at its epilogue; 4 the producer's first copies in the order the consumers take them.
+# verify_mmq20.sh — device checks of mmq20 (issue 14 item 1, bench/NOTES.md section 6, mmq20), round 2 (after the
+# 12:37 call flipped QUANTA_CUDA_GGML_EPI's default to 7 by qn_rsi_go's rule; the same bits every way):
+#   QUANTA_CUDA_GGML_EPI (a sum of): 1 the register-A GEMM's (=17) epilogue with the token scales loaded once
+#     (qn_gmmq_store_h) instead of one dependent load per stored element, and a split grid's reduce launched as the
+#     GEMM's programmatic dependent, four sums a thread; 2 every GEMM lets the kernel after it launch at its epilogue; 4
+#     the producer's first copies in the order the consumers take them. Unset: 7, except one wave of tiles with K >
+#     8192 (the old instances there); =0 the old instances everywhere.
+#   QUANTA_CUDA_GGML_SPLIT128 (off; 12:37: q4_0 k/v 16.6 -> 16.1 µs, q8_0 18.6 = 18.6: its rule not met) — rows only.
 # Run after bench/e2e/run_h200.sh has built Quanta (/tmp/qbuild, of a main that has mmq20) and written the model files
 # (/tmp/e2e/files); the kernel bench is /tmp/prebuild/mmq20/ggml_mmq_bench (prebuild_mmq20.sh) or is linked here from the
 # meson objects. Steps, deciding first:
-#   1. conformance with EPI=7 (every part; q4_0 / q8_0 matmuls at M > 64: the table's picks, the split k/v shape, M / N
-#      tails, f16 / bf16 results), and with EPI=7 + QUANTA_CUDA_GGML_SPLIT128=1 on the k/v shape (judged apart);
-#   2. kernel rows (ggml_mmq_bench, one process, interleaved): the GEMM alone ("gemm": the default, "gemmepi1",
-#      "gemmepi7": EPI=1 / 7, "gemm2": the default again) at M = 512 on the 7B's four shapes and at M = 2048 on 4096x4096 /
-#      14336x4096, q4_0 and q8_0; maxdiff must be 0 (the same bits);
-#   2b. the fixed part: the GEMM alone at M = 512, N = 4096, K = 256 .. 8192 (q4_0), default vs EPI=1 / 5 / 7;
-#   2c. the k/v shape with EPI=1 on the kept prep: the auto pick, QUANTA_CUDA_GGML_SPLIT128=1 (xkept128: 128-token tiles
-#       with K split 4 at M = 512; off, not the same sums), forced rsisplit128, rsic64, rsi128x64;
-#   3. cuBLAS bf16 on the same shapes before the rows (and after step 5 when time is left: mmq_peers.py), the tables;
-#   4. perplexity (7B Q4_0, 2 windows of 512): default, EPI=7 (the same numbers), EPI=7 + SPLIT128=1 (within 0.01%);
-#   5. pp512 -r 5 default vs EPI=7 on both 7B files, then EPI=7 + SPLIT128=1 on both, EPI=5 on Q4_0;
-#   6. when time is left: the 13B's shapes at M = 512 (gemm, gemmepi1, cuBLAS).
-# About 50 s with /tmp/qbuild; later steps skipped when late. Everything under $OUT/mmq20/ (summary.txt).
+#   1. conformance of the new default (q4_0 / q8_0 matmuls at M > 64: the table's picks, the split k/v shape, M / N
+#      tails, f16 / bf16 results);
+#   2. kernel rows (ggml_mmq_bench, one process, interleaved): the GEMM alone ("gemm": the default, "gemmepi0": the old
+#      instances, "gemm2": the default again) at M = 512 on the 7B's four shapes and at M = 2048 on 4096x4096 /
+#      14336x4096, q4_0 and q8_0; maxdiff must be 0 (the same bits); cuBLAS bf16 on the same shapes before them;
+#   3. perplexity (7B Q4_0, 2 windows of 512) default vs EPI=0: the same numbers;
+#   4. pp512 -r 5 default vs EPI=0 on both 7B files;
+#   5. when time is left: the k/v rows (SPLIT128), the 13B's shapes at M = 512, cuBLAS again.
+# About 45 s with /tmp/qbuild; later steps skipped when late. Everything under $OUT/mmq20/ (summary.txt).
 set -u
 cd "$(dirname "$0")/../.." # the repository root
 export PATH=$PATH:/usr/local/cuda/bin
@@ -51,12 +50,7 @@ for w in q4_0 q8_0; do
           --case "matmul:m=600,n=4096,k=1024,w=$w,x=f32" --case "matmul:m=700,n=5120,k=512,w=$w,x=f16")
 done
 RS=ok
-CONFORM_S=15 conform epi7 QUANTA_CUDA_GGML_EPI=7 -- "${CASES[@]}" || RS=FAIL # every part of the switch
-# QUANTA_CUDA_GGML_SPLIT128=1 on top of EPI=7 (other sums: conformance's bound) on the shapes it changes (k/v at M =
-# 512, tails); its verdict apart (S128)
-S128=ok
-CONFORM_S=8 conform split128 QUANTA_CUDA_GGML_EPI=7 QUANTA_CUDA_GGML_SPLIT128=1 -- --case "matmul:m=512,n=1024,k=4096,w=q4_0,x=f32" \
-  --case "matmul:m=512,n=1024,k=4096,w=q8_0,x=bf16" --case "matmul:m=500,n=1000,k=4096,w=q4_0,x=f32" || S128=FAIL
+CONFORM_S=20 conform default QUANTA_PLAN_PROFILE=0 -- "${CASES[@]}" || RS=FAIL # EPI by the default's rule
 pack
 
 # 2-3. kernel rows between two cuBLAS timings
@@ -71,7 +65,7 @@ rows() { # label M shapes [extra env]
   local label=$1 m=$2 sh=$3; shift 3
   [ -x $BENCH ] && [ $(left) -gt 10 ] || { say "kernel rows $label skipped (no bench or time)"; return 0; }
   env MMQ_BENCH_TILES=0 "$@" MMQ_BENCH_NEW=17 MMQ_BENCH_OLD=17 MMQ_BENCH_M=$m MMQ_BENCH_FORMATS=${FMTS:-q4_0,q8_0} \
-    MMQ_BENCH_SHAPES=$sh MMQ_BENCH_EXTRA=${EXTRA:-gemm,gemmepi1,gemmepi7,gemm2} timeout 14 $BENCH $D/mmq_$label.csv \
+    MMQ_BENCH_SHAPES=$sh MMQ_BENCH_EXTRA=${EXTRA:-gemm,gemmepi0,gemm2} timeout 14 $BENCH $D/mmq_$label.csv \
     > $D/mmq_$label.txt 2>&1
   say "kernel rows $label rc=$?"
   cat $D/mmq_$label.txt >> $D/summary.txt
@@ -83,19 +77,7 @@ rows m512 512 4096x4096,1024x4096,14336x4096,4096x14336
 pack
 rows m2048 2048 4096x4096,14336x4096
 pack
-# 2b. the fixed part of a GEMM call: T(K) at M = 512, N = 4096 (one wave of 128 128x128 tiles; 4096 is in m512),
-# intercept = T(0), and what each part of the switch takes off it
-FMTS=q4_0 EXTRA=gemm,gemmepi1,gemmepi5,gemmepi7 rows ksweep 512 4096x256,4096x1024,4096x2048,4096x8192
-pack
-# 2c. the k/v shape's tiles with EPI=1 on the kept prep (the GEMM alone): the auto pick (xkept: 64-token tiles, K split
-# 2), xkept128 (QUANTA_CUDA_GGML_SPLIT128=1: at M = 512 128-token tiles with K split 4), 128-token tiles with K split 4
-# forced (rsisplit128), the cluster split of 64-token tiles (rsic64, its own epilogue), no split (rsi128x64, no EPI)
-EXTRA=xkept,xkept128 rows kv "256,512" 1024x4096 QUANTA_CUDA_GGML_EPI=1 MMQ_BENCH_TILE_KEPT=1 \
-  MMQ_BENCH_TILES=rsisplit128,rsic64,rsi128x64
-pack
-
-# 4. perplexity (7B Q4_0, 2 windows): default, EPI=7 (the same bits: the same numbers), EPI=7 + SPLIT128=1 (other
-# sums: within 0.01% of the default's)
+# 3. perplexity (7B Q4_0, 2 windows): default vs EPI=0 (the same bits: the same numbers)
 ppl() { # label [VAR=value...]; prints the line (the time left out)
   local label=$1 f=mistral7b-q4_0; shift
   [ -f $F/$f.gguf ] && [ $(left) -gt 12 ] || { say "perplexity $label skipped"; return 0; }
@@ -105,15 +87,14 @@ ppl() { # label [VAR=value...]; prints the line (the time left out)
   say "perplexity $f $label rc=$r: $(tr '\n' ' ' < $D/ppl_$label.txt | sed 's/, [0-9.]* s)/)/' | tail -c 200)"
 }
 ppl default QUANTA_PLAN_PROFILE=0
-ppl epi7 QUANTA_CUDA_GGML_EPI=7
-if [ -s $D/ppl_default.txt ] && [ -s $D/ppl_epi7.txt ]; then
-  a0=$(sed 's/, [0-9.]* s)/)/' $D/ppl_default.txt); a1=$(sed 's/, [0-9.]* s)/)/' $D/ppl_epi7.txt)
-  [ "$a0" = "$a1" ] && say "perplexity EPI=7: the same" || { say "perplexity EPI=7: DIFFERENT"; RS=FAIL; }
+ppl epi0 QUANTA_CUDA_GGML_EPI=0
+if [ -s $D/ppl_default.txt ] && [ -s $D/ppl_epi0.txt ]; then
+  a0=$(sed 's/, [0-9.]* s)/)/' $D/ppl_default.txt); a1=$(sed 's/, [0-9.]* s)/)/' $D/ppl_epi0.txt)
+  [ "$a0" = "$a1" ] && say "perplexity default = EPI=0: the same" || { say "perplexity default / EPI=0: DIFFERENT"; RS=FAIL; }
 fi
-ppl epi7s128 QUANTA_CUDA_GGML_EPI=7 QUANTA_CUDA_GGML_SPLIT128=1
 pack
 
-# 5. pp512 -r 5, interleaved: default / EPI=7 on both files, then EPI=7 + SPLIT128=1 on both, EPI=5 on Q4_0
+# 4. pp512 -r 5, interleaved: default / EPI=0 on both files
 PP=()
 pp() { # label file [VAR=value...]
   local label=$1 f=$2; shift 2
@@ -127,23 +108,23 @@ pp() { # label file [VAR=value...]
 }
 for f in mistral7b-q4_0 mistral7b-q8_0; do
   pp ${f}__default $f QUANTA_PLAN_PROFILE=0
-  pp ${f}__epi7 $f QUANTA_CUDA_GGML_EPI=7
+  pp ${f}__epi0 $f QUANTA_CUDA_GGML_EPI=0
 done
 pack
-for f in mistral7b-q4_0 mistral7b-q8_0; do pp ${f}__epi7s128 $f QUANTA_CUDA_GGML_EPI=7 QUANTA_CUDA_GGML_SPLIT128=1; done
-pp mistral7b-q4_0__epi5 mistral7b-q4_0 QUANTA_CUDA_GGML_EPI=5
+# 5. when time is left (next session's evidence): the k/v shape on the kept prep with SPLIT128 (xkept128) and its forced
+# tiles, the 13B's shapes at M = 512, cuBLAS again
+EXTRA=xkept,xkept128 rows kv "256,512" 1024x4096 MMQ_BENCH_TILE_KEPT=1 MMQ_BENCH_TILES=rsisplit128,rsic64
+pack
 peers peers_b # cuBLAS again after our rows (it moved by up to 25% between calls), when time is left
 # 6. (when time is left) the 13B's shapes at M = 512: 5120-row weights make 160 blocks of 128x128 (1.2 waves)
-FMTS=q4_0 EXTRA=gemm,gemmepi1 rows m512_13b 512 5120x5120,13824x5120,5120x13824
+FMTS=q4_0 EXTRA=gemm,gemmepi0 rows m512_13b 512 5120x5120,13824x5120,5120x13824
 SHAPES="512x5120x5120 512x13824x5120 512x5120x13824" peers peers_13b
 
 {
   echo "== mmq20 summary =="
-  echo "conformance (EPI=7), gemm* / xkept rows maxdiff 0, perplexity default = EPI=7: $RS"
-  echo "perplexity default / EPI=7 / EPI=7 + SPLIT128=1: $(for l in default epi7 epi7s128; do sed 's/, [0-9.]* s)/)/' $D/ppl_$l.txt 2>/dev/null | tr '\n' ' '; echo -n ' | '; done)"
-  echo "conformance with QUANTA_CUDA_GGML_EPI=7 QUANTA_CUDA_GGML_SPLIT128=1: $S128"
-  echo "GEMM alone (gemm = the default, gemmepiN = QUANTA_CUDA_GGML_EPI=N, gemm2 = the default again) against cuBLAS bf16:"
-  for c in m512 m2048 kv ksweep; do
+  echo "conformance (the default), gemm* / xkept rows maxdiff 0, perplexity default = EPI=0: $RS"
+  echo "GEMM alone (gemm = the default, gemmepi0 = QUANTA_CUDA_GGML_EPI=0: before mmq20, gemm2 = the default again) against cuBLAS bf16:"
+  for c in m512 m2048 kv; do
     [ -s $D/mmq_$c.csv ] && python3 bench/cuda/mmq_peers.py table $D/mmq_$c.csv $(ls $D/peers_a.csv $D/peers_b.csv 2>/dev/null) 2>/dev/null
   done
   [ -s $D/mmq_m512_13b.csv ] && python3 bench/cuda/mmq_peers.py table $D/mmq_m512_13b.csv $(ls $D/peers_13b.csv 2>/dev/null) 2>/dev/null
