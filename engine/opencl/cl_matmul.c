@@ -434,6 +434,18 @@ static size_t gemv1_sets(const qn_cl *s, const mm_args *m) {
  * xk, the kernel's x: 0 q8's floats, 1 q4's split floats (qn_gemv_q4_s), 2 q4's int8 planes (qn_gemv_q4_i), 3 q8's
  * int8 planes (qn_gemv_q8_i); 2 and 3 always stage x.
  * Fills the launch for `rows` outputs at `per` a warp (rw: the warp's weight rows); returns 0 when off. */
+/* The streaming int8 GEMVs' groups a compute unit (GEMVS_PF=2's default GPC): as many groups of `sets` warps as the
+ * kernel's own work-group limit holds (CL_KERNEL_WORK_GROUP_SIZE: on NVIDIA the registers a work-item times the
+ * items must fit one SM's register file, so 1024 / 512 / 256 at <= 64 / 128 / 255 registers), 1 to 4. Why: a group
+ * more than the SM holds waits for one to end and quantizes x again; one fewer leaves half the SM idle. */
+static size_t stream_gpc(const qn_cl *s, qn_cl_kernel_id id, size_t sets) {
+    size_t wg = 0;
+    if (!s->k[id] || clGetKernelWorkGroupInfo(s->k[id], s->dev.device, CL_KERNEL_WORK_GROUP_SIZE, sizeof wg, &wg, NULL) != CL_SUCCESS)
+        return 1;
+    const size_t n = wg / (sets * GEMV_GPU_LX);
+    return n < 1 ? 1 : n > 4 ? 4 : n;
+}
+
 static int gemvs_shape(const qn_cl *s, const mm_args *m, size_t rows, int glu, int xk, gemvs_geo *o) {
     /* Default =2 for products of at most 1536 rows, off above (H100 21:05: Gemma tg128 638 -> 726 tok/s through its
      * 640-row o/down GEMVs and 1536-row q/k/v, the same greedy text; the 1B's 2048-row GEMVs and the 4096-row kernel
@@ -483,11 +495,14 @@ static int gemvs_shape(const qn_cl *s, const mm_args *m, size_t rows, int glu, i
     const int pf_ok = (o->xl & 9) == 9 ? xk == 0 || xk == 3 : xk == 2 || (xk == 3 && o->rw == 4);
     if (!glu && pf_ok && pf) o->xl |= 16;
     /* PF=2 (clgemv20, off until measured): the int8 forms' streaming kernels (q4 _is / _i2s, q8 _is / _i2us: every
-     * block's first step loaded during the block before), few groups walking many blocks: 2 a compute unit unless
-     * GEMVS_GPC says otherwise (one group of 8 warps an SM is resident at their registers; the second starts as the
-     * first ends) */
+     * step loaded during the step before), few groups walking many blocks, x quantized once a group: by default as
+     * many a compute unit as its registers let be resident (stream_gpc), GEMVS_GPC=n overrides */
     if ((o->xl & 16) && pf2 && (xk == 2 || (xk == 3 && (o->rw == 4 || (o->xl & 8))))) o->xl |= 32;
-    const size_t gpc = ge && atoi(ge) >= 1 && atoi(ge) <= 64 ? (size_t)atoi(ge) : o->xl & 32 ? 2 : 0;
+    const size_t gpc = ge && atoi(ge) >= 1 && atoi(ge) <= 64 ? (size_t)atoi(ge)
+                       : o->xl & 32                          ? stream_gpc(s, xk == 2 ? (o->rw == 2 ? QK_GEMV_Q4_I2S : QK_GEMV_Q4_IS)
+                                                                                     : (o->rw == 4 ? QK_GEMV_Q8_IS : QK_GEMV_Q8_I2US),
+                                                                          sets)
+                                                             : 0;
     const size_t blocks = (rows + per * sets - 1) / (per * sets);
     const size_t groups = gpc && blocks > cu * gpc ? cu * gpc : blocks;
     o->l[0] = GEMV_GPU_LX, o->l[1] = sets;
