@@ -959,7 +959,7 @@ QN_INL void qn_i4_stage_x(local uint4 *xq, local float *xd, local int *xs, const
 #define QN_I4_STORE(IT, R)                                                                                     \
     {                                                                                                          \
         local float *rd = QN_S_RED(IT);                                                                        \
-        _Pragma("unroll") for (int r = 0; r < (R); r++) rd[(ly * QN_S_RW + r) * QN_GPU_RED + l] = p[r];         \
+        _Pragma("unroll") for (int r = 0; r < (R); r++) rd[(ly * QN_S_RW + r) * QN_GPU_RED + l] = p[r];        \
         barrier(CLK_LOCAL_MEM_FENCE);                                                                          \
         const int f = ly * QN_GPU_LX + l; /* output gb + f: warp f / R's row f % R */                          \
         if (f < ry * (R)) {                                                                                    \
