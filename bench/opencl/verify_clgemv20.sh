@@ -10,7 +10,8 @@
 #     (GPC=1: each block's first step loaded during the block before), and q8's pick by shape (QUANTA_OPENCL_Q8I=auto)
 #  2. kernel rows at 4096x4096, 11008x4096, 4096x11008 (+ q8 32000x2048, the 1B's output head, the one decode GEMV
 #     Q8I=auto reaches), interleaved, twice: the defaults (q4 i2p/ip by shape, q8 the float m1 kernel), q8 Q8I=auto,
-#     Q8I=auto + PF=2 (streaming int8), q4 PF=2 (streaming; the same bits as the default), PF=2 with GPC=1 once each
+#     Q8I=auto + PF=2 (streaming int8), q4 PF=2 (streaming; the same bits as the default; its groups a compute unit
+#     by the kernel's CL_KERNEL_WORK_GROUP_SIZE), then q4 PF=2 with GPC=1 and GPC=2 once each
 #  3. decode tg128 -r 3, default and Q8I=auto alternated (1B Q8_0 D Q D Q, Gemma D Q: nothing of Gemma's reaches the
 #     int8 kernel under auto, so it must not move), 24 greedy tokens of each under both (text compared)
 #  4. ptxas -v registers of the streaming kernels from NVIDIA's cached PTX (how many groups an SM holds), time left
@@ -85,8 +86,8 @@ krows q8ab "$S4" q8 5 $QA
 krows q8sb "$S4" q8 5 $QA $ST
 krows base4b "$S3" q4 5
 krows i4sb "$S3" q4 5 $ST
-krows q8s1 "$S3" q8 5 $QA $ST QUANTA_OPENCL_GEMVS_GPC=1
 krows i4s1 "$S3" q4 5 $ST QUANTA_OPENCL_GEMVS_GPC=1
+krows i4s2 "$S3" q4 5 $ST QUANTA_OPENCL_GEMVS_GPC=2
 
 # 3. decode: default and Q8I=auto alternated, -r 3 each, then greedy text
 cl_files_wait
