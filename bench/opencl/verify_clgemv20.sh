@@ -3,18 +3,17 @@
 # GEMV q4/q8 >= 70% of the OpenCL copy kernel's bandwidth (`gemvk` / `copy (device)`, device time), each row also
 # against the copy kernel moving the same bytes (QUANTA_BENCH_COPY_KIB: what one launch of that size reaches).
 # At most VERIFY_S (52) s; everything in $OUT/clgemv20/, packed as $OUT/clgemv20.tgz; summary.txt ends with the table
-# (label, shape, GB/s, of the 256 MiB copy, of the same-size copy, switches). In this order, each step skipped when the
-# budget is short, the deciding steps first:
-#  1. conformance on NVIDIA's OpenCL of the new forms: the int8 GEMVs' streaming kernels (QUANTA_OPENCL_GEMVS_PF=2:
-#     q4 _is / _i2s, q8 _is / _i2us), once with the host's grid and once with 3 warps a group walking several blocks
-#     (GPC=1: each block's first step loaded during the block before), and q8's pick by shape (QUANTA_OPENCL_Q8I=auto)
-#  2. kernel rows at 4096x4096, 11008x4096, 4096x11008 (+ q8 32000x2048, the 1B's output head, the one decode GEMV
-#     Q8I=auto reaches), interleaved, twice: the defaults (q4 i2p/ip by shape, q8 the float m1 kernel), q8 Q8I=auto,
-#     Q8I=auto + PF=2 (streaming int8), q4 PF=2 (streaming; the same bits as the default; its groups a compute unit
-#     by the kernel's CL_KERNEL_WORK_GROUP_SIZE), then q4 PF=2 with GPC=1 and GPC=2 once each
-#  3. decode tg128 -r 3, default and Q8I=auto alternated (1B Q8_0 D Q D Q, Gemma D Q: nothing of Gemma's reaches the
-#     int8 kernel under auto, so it must not move), 24 greedy tokens of each under both (text compared)
-#  4. ptxas -v registers of the streaming kernels from NVIDIA's cached PTX (how many groups an SM holds), time left
+# (label, shape, GB/s, of the 256 MiB copy, of the same-size copy, switches). Round 2 (after the H100 call of 12:40,
+# which made the streaming int8 forms q4's default: GEMVS_PF=2, the same bits). In this order, the deciding steps
+# first, each skipped when the budget is short:
+#  1. conformance on NVIDIA's OpenCL of the new default (q4 _is / _i2s) and of QUANTA_OPENCL_Q8I=auto (q8 int8 only
+#     at >= 2^25 weights, > 1536 rows, K >= 2048: _ip at K <= 4096, now the streaming _i2us above), the kernels listed
+#  2. kernel rows at 4096x4096, 11008x4096, 4096x11008 (+ q8 32000x2048, the 1B's output head), interleaved, twice:
+#     q4 the new default (base4) against the old one (old4: GEMVS_PF=1, _ip / _i2p); q8 the default (the float m1
+#     kernel) against Q8I=auto (q8a)
+#  3. decode tg128 -r 3, default and Q8I=auto alternated (1B Q8_0 D A D A, Gemma D A: nothing of Gemma's reaches the
+#     int8 kernel under auto), 24 greedy tokens of each under both (text compared)
+#  4. ptxas -v registers of the int8 GEMVs from NVIDIA's cached PTX, time left
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 . bench/common/verifylib.sh clgemv20 ${VERIFY_S:-52}
@@ -24,26 +23,26 @@ say "gpu: $(nvidia-smi --query-gpu=name --format=csv,noheader 2>&1 | head -1); t
 S3="4096x4096,11008x4096,4096x11008"
 S4="$S3,32000x2048"
 QA="QUANTA_OPENCL_Q8I=auto"              # q8 int8 where it won (>= 2^25 weights, > 1536 rows, K >= 2048), RW=auto's forms
-ST="QUANTA_OPENCL_GEMVS_PF=2"            # the streaming int8 forms
+OLD4="QUANTA_OPENCL_GEMVS_PF=1"          # q4's default before 12:40 (_ip / _i2p)
 TAB=""
 
-# 1. conformance (deciding: a form that fails is not a candidate)
+# 1. conformance (deciding: a form that fails is not a default)
 CASES=(--case "matmul:m=1,n=100,k=4096,w=q8,x=f32" --case "matmul:m=1,n=67,k=11008,w=q8,x=f32"
-  --case "matmul:m=1,n=1600,k=2048,w=q8,x=f32" --case "matmul:m=1,n=4500,k=4096,w=q8,x=f32" --case "matmul:m=1,n=8200,k=4096,w=q8,x=f32"
-  --case "matmul_multi:m=1,n=1664,k=4096,w=q8,n1=1024,n2=320,part=1,x=f32" --case "matmul:m=1,n=300,k=5632,w=q8,x=f32"
+  --case "matmul:m=1,n=1600,k=2048,w=q8,x=f32" --case "matmul:m=1,n=8200,k=4096,w=q8,x=f32" --case "matmul:m=1,n=4096,k=11008,w=q8,x=f32"
+  --case "matmul_multi:m=1,n=1664,k=4096,w=q8,n1=1024,n2=320,part=1,x=f32"
   --case "matmul:m=1,n=64,k=4096,w=q4,g=32,x=f32" --case "matmul:m=1,n=33,k=11008,w=q4,g=128,x=f32"
-  --case "matmul:m=1,n=4500,k=4096,w=q4,g=64,x=f32" --case "matmul:m=1,n=5,k=96,w=q4,g=32,x=f32")
+  --case "matmul:m=1,n=4500,k=4096,w=q4,g=64,x=f32" --case "matmul:m=1,n=5,k=96,w=q4,g=32,x=f32"
+  --case "matmul:m=1,n=4096,k=11008,w=q4,g=64,x=f32")
 conf() { # LABEL ENV...
   local label=$1; shift
   [ $(left) -gt 3 ] || { say "conform $label skipped (time)"; return; }
   rm -f $D/ev_conf_$label.txt
-  env "$@" QUANTA_OPENCL_EVENTS=$D/ev_conf_$label.txt timeout 5 $Q conform --backend opencl "${CASES[@]}" > $D/conform_$label.txt 2>&1
+  env "$@" QUANTA_OPENCL_EVENTS=$D/ev_conf_$label.txt timeout 6 $Q conform --backend opencl "${CASES[@]}" > $D/conform_$label.txt 2>&1
   say "conform q4/q8 M=1 GEMVs $label ($*) rc=$? $(grep -E '^total' $D/conform_$label.txt) [$(grep -oE '^matmul(_multi)? \(gemv q[48] [a-z0-9]+\)' $D/ev_conf_$label.txt 2>/dev/null | sort -u | tr '\n' ' ')]"
   grep -E '^FAIL|rror' $D/conform_$label.txt | head -4 | tee -a $D/summary.txt
   pack
 }
-conf stream QUANTA_OPENCL_Q8I=1 QUANTA_OPENCL_GEMVS_RW=auto $ST
-conf stream_blocks QUANTA_OPENCL_Q8I=1 QUANTA_OPENCL_GEMVS_RW=2 QUANTA_OPENCL_GEMVS_U=8 $ST QUANTA_OPENCL_GEMVS_SETS=3 QUANTA_OPENCL_GEMVS_GPC=1
+conf default
 conf auto $QA
 [ -s $D/cl_build_log.txt ] && { say "program build log (first lines):"; head -c 1500 $D/cl_build_log.txt | tee -a $D/summary.txt; }
 
@@ -76,18 +75,14 @@ krows() { # LABEL SHAPES DTYPES SECONDS ENV...: the kernel rows, events on
   done <<< "$lines"
   pack
 }
-krows base8 "$S4" q8 7 QUANTA_BENCH_COPY_KIB=1,8208,22016,64000
+krows base4 "$S3" q4 6 QUANTA_BENCH_COPY_KIB=1,4400,11872
+krows old4 "$S3" q4 5 $OLD4
+krows base8 "$S4" q8 6 QUANTA_BENCH_COPY_KIB=8208,22016,64000
 krows q8a "$S4" q8 5 $QA
-krows q8s "$S4" q8 5 $QA $ST
-krows base4 "$S3" q4 6 QUANTA_BENCH_COPY_KIB=4400,11872
-krows i4s "$S3" q4 5 $ST
+krows base4b "$S3" q4 5
+krows old4b "$S3" q4 5 $OLD4
 krows base8b "$S4" q8 5
 krows q8ab "$S4" q8 5 $QA
-krows q8sb "$S4" q8 5 $QA $ST
-krows base4b "$S3" q4 5
-krows i4sb "$S3" q4 5 $ST
-krows i4s1 "$S3" q4 5 $ST QUANTA_OPENCL_GEMVS_GPC=1
-krows i4s2 "$S3" q4 5 $ST QUANTA_OPENCL_GEMVS_GPC=2
 
 # 3. decode: default and Q8I=auto alternated, -r 3 each, then greedy text
 cl_files_wait
@@ -127,7 +122,7 @@ pack
 
 # 4. registers of the streaming kernels as NVIDIA's compiler made them (the cached PTX through ptxas -v)
 if [ $(left) -gt 12 ]; then
-  PATH=$PATH:/usr/local/cuda/bin PTX_KERNELS=qn_gemv_q4_i2s,qn_gemv_q4_is,qn_gemv_q8_is,qn_gemv_q8_i2us,qn_gemv_q4_i2p,qn_gemv_q4_ip \
+  PATH=$PATH:/usr/local/cuda/bin PTX_KERNELS=qn_gemv_q4_i2s,qn_gemv_q4_is,qn_gemv_q8_i2us,qn_gemv_q8_ip,qn_gemv_q4_i2p,qn_gemv_q4_ip \
     timeout $(( $(left) - 3 )) python3 bench/opencl/ptx_summary.py $CL_W/cache /tmp/clgemv20-ptx > $D/ptx.txt 2>&1
   say "ptx summary rc=$?:"; grep -E '^ptxas' $D/ptx.txt | head -12 | tee -a $D/summary.txt
 fi

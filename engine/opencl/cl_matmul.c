@@ -490,11 +490,16 @@ static int gemvs_shape(const qn_cl *s, const mm_args *m, size_t rows, int glu, i
     const char *pe = getenv("QUANTA_OPENCL_GEMVS_PF"); /* qn_gemv_q8_s: the first step's loads before x is staged */
     /* qn_gemv_q4_i too, and there by default (PF=0 turns it off): measured with RW=2 above; qn_gemv_q8_i2up (xk 3 at
      * 2 rows a warp with U=8) and qn_gemv_q8_ip (xk 3 at 4 rows) only with PF=1 (clgemv19) */
-    const int pf2 = pe && !strcmp(pe, "2");
-    const int pf = pe ? !strcmp(pe, "1") || pf2 : xk == 2 || (autorw && o->rw == 4);
+    /* PF=2, the streaming forms: q4's default since H100 2026-12-07 12:40 (clgemv20: 0.28 / 0.48 / 0.46 of the copy
+     * kernel at 4096x4096, 11008x4096, 4096x11008 against PF=1's 0.26-0.27 / 0.45-0.46 / 0.38-0.39, twice each, the
+     * same bits); q8's int8 forms by RW=auto (or Q8I=auto) take it at 2 rows with U=8 only (0.68 against _i2u's 0.65 at
+     * 4096x11008; the 4-row _is lost to _ip: 0.68 vs 0.76 at 11008x4096, 0.75 vs 0.87 at 32000x2048). PF=1 / PF=0
+     * restore the older forms. */
+    const int pf2 = pe ? !strcmp(pe, "2") : xk == 2 || (autorw && xk == 3 && o->rw == 2 && (o->xl & 8));
+    const int pf = pe ? !strcmp(pe, "1") || pf2 : xk == 2 || (autorw && o->rw == 4) || pf2;
     const int pf_ok = (o->xl & 9) == 9 ? xk == 0 || xk == 3 : xk == 2 || (xk == 3 && o->rw == 4);
     if (!glu && pf_ok && pf) o->xl |= 16;
-    /* PF=2 (clgemv20, off until measured): the int8 forms' streaming kernels (q4 _is / _i2s, q8 _is / _i2us: every
+    /* PF=2 (clgemv20; q4's default, above): the int8 forms' streaming kernels (q4 _is / _i2s, q8 _is / _i2us: every
      * step loaded during the step before), few groups walking many blocks, x quantized once a group: by default as
      * many a compute unit as its registers let be resident (stream_gpc), GEMVS_GPC=n overrides */
     if ((o->xl & 16) && pf2 && (xk == 2 || (xk == 3 && (o->rw == 4 || (o->xl & 8))))) o->xl |= 32;

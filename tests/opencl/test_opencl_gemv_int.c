@@ -87,8 +87,8 @@ static void check(quanta_dtype dt, int64_t N, int64_t K, int group, uint64_t sal
          {"QUANTA_OPENCL_GEMVS_RW", "2", "QUANTA_OPENCL_GEMVS_PF", "0", NULL},
          {"QUANTA_OPENCL_GEMVS_RW", "4", "QUANTA_OPENCL_GEMVS_PF", "1", "QUANTA_OPENCL_GEMVS_SETS", "3",
           "QUANTA_OPENCL_GEMVS_GPC", "1", "QUANTA_OPENCL_GEMVS_XB", "1", NULL}, /* x quantized 2 chunks an item at once */
-         {"QUANTA_OPENCL_GEMVS_RW", "2", NULL}, /* 2 rows a warp with the preloaded step (PF on by default) */
-         {NULL}, /* the default: the rows a warp picked by shape (RW=auto: ip or i2p here, by the compute units) */
+         {"QUANTA_OPENCL_GEMVS_RW", "2", "QUANTA_OPENCL_GEMVS_PF", "1", NULL}, /* 2 rows with the preloaded step */
+         {NULL}, /* the default: the streaming forms, the rows a warp by shape (RW=auto: is or i2s here, by the compute units) */
          /* the streaming forms (_is, _i2s: GEMVS_PF=2, clgemv20), 3 warps a group walking several blocks, each block's
           * first step loaded during the block before */
          {"QUANTA_OPENCL_GEMVS_RW", "4", "QUANTA_OPENCL_GEMVS_PF", "2", "QUANTA_OPENCL_GEMVS_SETS", "3",
