@@ -1447,8 +1447,8 @@ static int run_one(int argc, char **argv) {
  * every round, FP8_CHECK_REPS x 3 rounds; medians, and the median of the per-round ratios K-major / tiled (> 1: the
  * K-major form slower). Each call reads another copy of the weight (copies x bytes >= 128 MB > the 50 MB L2), so the
  * codes come from HBM as in a decode step; the bytes are the same random finite codes in both forms (values do not
- * change the speed). Also each shape's outputs of the two forms compared (|diff| <= 1e-4 of max|y|: a wrong layout
- * gives O(1)). */
+ * change the speed). The outputs are not compared here: the same bytes read as the two layouts are two different
+ * weights (session 20 call 2 printed "DIFFER" for that reason); `fp8_check check` compares the forms on one weight. */
 static int time_gemv() {
     static const int64_t nk[8][2] = {{4096, 4096}, {11008, 4096}, {4096, 11008}, {12288, 4096},
                                      {5120, 5120}, {13824, 5120}, {5120, 13824}, {32000, 4096}};
@@ -1520,29 +1520,16 @@ static int time_gemv() {
                 }
                 t[0].push_back(us[0]), t[1].push_back(us[1]), ratio.push_back(us[1] / us[0]);
             }
-            /* both forms' outputs on the same copy */
-            call(0, 0), call(1, 0);
-            CK(cudaDeviceSynchronize());
-            std::vector<__nv_bfloat16> y0((size_t)(M * N)), y1((size_t)(M * N));
-            CK(cudaMemcpy(y0.data(), dy[0], y0.size() * 2, cudaMemcpyDeviceToHost));
-            CK(cudaMemcpy(y1.data(), dy[1], y1.size() * 2, cudaMemcpyDeviceToHost));
-            double ymax = 0, dmax = 0;
-            for (size_t i = 0; i < y0.size(); i++) {
-                const double a = __bfloat162float(y0[i]), b = __bfloat162float(y1[i]);
-                ymax = std::max(ymax, fabs(a));
-                dmax = std::max(dmax, std::isfinite(a) && std::isfinite(b) ? fabs(a - b) : INFINITY);
-            }
             auto med = [](std::vector<double> v) {
                 std::sort(v.begin(), v.end());
                 return v[v.size() / 2];
             };
             const double floor_us = (double)(wb + (size_t)(M * K) * 2) / 3.35e6;
-            const bool ok = !err && dmax <= 1e-2 * ymax;
             printf("gemv %5lld x %5lld M=%lld: tiled %.2f  K-major %.2f  ratio %.3f (rounds %.3f)  floor %.1f (H100 3.35 "
-                   "TB/s)  weight %zu bytes either form  outputs %s (max|diff| %.2e of max|y| %.2e)%s\n",
+                   "TB/s)  weight %zu bytes either form%s\n",
                    (long long)N, (long long)K, (long long)M, med(t[0]), med(t[1]), med(t[1]) / med(t[0]), med(ratio),
-                   floor_us, wb, ok ? "agree" : "DIFFER", dmax, ymax, err ? "; launch failed" : "");
-            rc |= ok ? 0 : 1;
+                   floor_us, wb, err ? "; launch failed" : "");
+            rc |= err ? 1 : 0;
             cudaFree(dx), cudaFree(dy[0]), cudaFree(dy[1]), cudaFree(scr);
         }
         cudaFree(codes), cudaFree(sw);
