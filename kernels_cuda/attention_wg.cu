@@ -814,13 +814,44 @@ __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const Params p, c
     /* O / l to the output (rows past the block's end are not stored); the producer form calls it from its
      * consumer branch, so that no code after the branches is shared with the producer (ptxas allocates registers
      * per setmaxnreg region: shared code is held to the entry cap of 168) */
+    /* TO: O / l of this consumer's 64 rows (first row er0 of the block, head ec3 = b * Hkv + hkv; row sums lsv) into
+     * its own Q rows (its last Q . K^T is complete; no one else reads them), then one thread stores them by TMA (64
+     * dims x G heads x 64 / G positions, twice; positions past Nq are not written). PO: into the O stage, once the
+     * item before's store has read it (the next item's Q may already be landing in the other buffer). (fa20's F_B2B
+     * passes the item before's values: the block's r0 / b / hkv are the next item's by then) */
+    [[maybe_unused]] auto store_rows = [&](const float (&lsv)[2], int er0, int ec3) {
+        const uint32_t ob = PO ? qsbase + 2 * C::qbytes : qsbase;
+        if constexpr (PO) {
+            if ((tid & 127) == 0) qn_tma_store_wait_read<0>();
+            qn_named_sync(3 + cw, 128);
+        }
+#pragma unroll
+        for (int h = 0; h < 2; ++h) {
+            float l = lsv[h];
+            l += __shfl_xor_sync(0xffffffffu, l, 1);
+            l += __shfl_xor_sync(0xffffffffu, l, 2);
+            const float inv = l > 0.f ? 1.f / l : 0.f;
+            const int lr = cw * 64 + warp * 16 + g + 8 * h;
+#pragma unroll
+            for (int j = 0; j < kD / 8; ++j)
+                qn_sts32(ob + sw_off(kRB, lr, j) + 4 * t, Ty<T>::pack(o[j][2 * h] * inv, o[j][2 * h + 1] * inv));
+        }
+        qn_fence_proxy_async();
+        qn_named_sync(3 + cw, 128);
+        if ((tid & 127) == 0) {
+            if constexpr (TQ) {
+                const int p0 = (int)(((unsigned)er0 + 64u * cw) / (unsigned)p.G);
+                qn_tma_store_4d(&mp.to, ob + cw * 64 * 128, 0, 0, p0, ec3);
+                qn_tma_store_4d(&mp.to, ob + kRB * 128 + cw * 64 * 128, 64, 0, p0, ec3);
+            }
+            qn_tma_store_commit();
+            if constexpr (!PO) /* the block's shared memory stays until the store has read it (PO: at the next
+                                * item's epilogue, or the block's end) */
+                qn_tma_store_wait_read<0>();
+        }
+    };
     auto store_out = [&]() {
-        if constexpr (TO) {
-            /* into this consumer's own Q rows (its last Q . K^T is complete; no one else reads them), then one
-             * thread stores the 64 rows by TMA (64 dims x G heads x 64 / G positions, twice; positions past Nq
-             * are not written). PO: into the O stage, once the item before's store has read it (the next item's Q
-             * may already be landing in the other buffer) */
-            const uint32_t ob = PO ? qsbase + 2 * C::qbytes : qsbase;
+        if constexpr (TO) { /* (store_rows; SPL's tail blocks merge their partials first) */
             if constexpr (SPL)
                 if (tail()) {
                     /* the partials into this block's stages: O [128 rows][128 dims] f32, then (m, l) a row; once
@@ -867,34 +898,7 @@ __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const Params p, c
                     qn_cluster_sync_ra(); /* (2) no block leaves while a peer reads its partials */
                     return;
                 }
-            if constexpr (PO) {
-                if ((tid & 127) == 0) qn_tma_store_wait_read<0>();
-                qn_named_sync(3 + cw, 128);
-            }
-#pragma unroll
-            for (int h = 0; h < 2; ++h) {
-                float l = ls[h];
-                l += __shfl_xor_sync(0xffffffffu, l, 1);
-                l += __shfl_xor_sync(0xffffffffu, l, 2);
-                const float inv = l > 0.f ? 1.f / l : 0.f;
-                const int lr = cw * 64 + warp * 16 + g + 8 * h;
-#pragma unroll
-                for (int j = 0; j < kD / 8; ++j)
-                    qn_sts32(ob + sw_off(kRB, lr, j) + 4 * t, Ty<T>::pack(o[j][2 * h] * inv, o[j][2 * h + 1] * inv));
-            }
-            qn_fence_proxy_async();
-            qn_named_sync(3 + cw, 128);
-            if ((tid & 127) == 0) {
-                if constexpr (TQ) {
-                    const int c3 = (int)(b * p.Hkv + hkv), p0 = (int)(((unsigned)r0 + 64u * cw) / (unsigned)p.G);
-                    qn_tma_store_4d(&mp.to, ob + cw * 64 * 128, 0, 0, p0, c3);
-                    qn_tma_store_4d(&mp.to, ob + kRB * 128 + cw * 64 * 128, 64, 0, p0, c3);
-                }
-                qn_tma_store_commit();
-                if constexpr (!PO) /* the block's shared memory stays until the store has read it (PO: at the next
-                                    * item's epilogue, or the block's end) */
-                    qn_tma_store_wait_read<0>();
-            }
+            store_rows(ls, (int)r0, (int)(b * p.Hkv + hkv));
         } else {
 #pragma unroll
             for (int h = 0; h < 2; ++h) {
@@ -1357,39 +1361,13 @@ __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const Params p, c
                                                 j == 0 && z ? 0 : 1);
                 qn_wg_commit();
             };
-            /* store_out's PO path with the item's rows, head and row sums passed in (the block's r0 / b / hkv are
-             * the next item's by then) */
-            auto store_item = [&](const float (&lsv)[2], int er0, int ec3) {
-                const uint32_t ob = qsbase + 2 * C::qbytes;
-                if ((tid & 127) == 0) qn_tma_store_wait_read<0>(); /* the item before's store has read the O stage */
-                qn_named_sync(3 + cw, 128);
-#pragma unroll
-                for (int h = 0; h < 2; ++h) {
-                    float l = lsv[h];
-                    l += __shfl_xor_sync(0xffffffffu, l, 1);
-                    l += __shfl_xor_sync(0xffffffffu, l, 2);
-                    const float inv = l > 0.f ? 1.f / l : 0.f;
-                    const int lr = cw * 64 + warp * 16 + g + 8 * h;
-#pragma unroll
-                    for (int j = 0; j < kD / 8; ++j)
-                        qn_sts32(ob + sw_off(kRB, lr, j) + 4 * t, Ty<T>::pack(o[j][2 * h] * inv, o[j][2 * h + 1] * inv));
-                }
-                qn_fence_proxy_async();
-                qn_named_sync(3 + cw, 128);
-                if ((tid & 127) == 0) {
-                    const int p0 = (int)(((unsigned)er0 + 64u * cw) / (unsigned)p.G);
-                    qn_tma_store_4d(&mp.to, ob + cw * 64 * 128, 0, 0, p0, ec3);
-                    qn_tma_store_4d(&mp.to, ob + kRB * 128 + cw * 64 * 128, 64, 0, p0, ec3);
-                    qn_tma_store_commit();
-                }
-            };
             /* the pending item's epilogue, once its last P . V is done (its V handed back first) */
             auto finish = [&]() {
                 qn_wg_wait<0>();
                 qn_wg_keep(o);
                 qn_wg_keep(pf);
                 qn_mbar_arrive(emptyv(pc % S));
-                store_item(pls, pr0, pc3);
+                store_rows(pls, pr0, pc3);
                 pend = false;
             };
             /* the chain ends (the block's last item, or an item that sees no key next): the pending P . V in a turn of
@@ -1419,7 +1397,7 @@ __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const Params p, c
                     qn_mbar_arrive(qec);
 #pragma unroll
                     for (int j = 0; j < kD / 8; ++j) o[j][0] = o[j][1] = o[j][2] = o[j][3] = 0.f;
-                    store_item(ls, (int)r0, c3);
+                    store_rows(ls, (int)r0, c3);
                     continue;
                 }
                 {
