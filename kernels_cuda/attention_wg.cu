@@ -1950,7 +1950,7 @@ int launch_t(const qn_cuda_attention_args *a, int vswap, char *err, size_t len) 
 }
 
 /* QN_AWG_FORMS (with QN_AWG_ALL_FORMS): a mask of form numbers, bit v for form v (a mask, not a list: nvcc splits -D
- * values at commas; e.g. bench/cuda/prebuild_fa19.sh): only these research forms are instantiated (41, 44, 47 and
+ * values at commas; e.g. bench/cuda/prebuild_fa20.sh): only these research forms are instantiated (41, 44, 47 and
  * their fallbacks always are), so that a bench build of the few forms it times compiles in a fraction of the ~5 min
  * that every form takes */
 #ifdef QN_AWG_FORMS
