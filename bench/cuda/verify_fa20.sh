@@ -16,7 +16,8 @@
 #     non-causal; per row the median TFLOP/s, the x-cuDNN ratio per round and 70/66, 70/63, 66/63 per round
 #     (median [quartiles, extremes]; > 1: the first faster);
 #  3. traces of 47 (64) and 70 (71) across their items on 512 and 1k causal: cycles a tile, the item boundary;
-#  4. a second attention_pair pass (other seed, the rows in reverse), racecheck / synccheck of 70 (small cases,
+#  4. a second attention_pair pass (other seed, the rows in reverse, then 4k non-causal and causal: 70 against 63
+#     past the persistent form's bounds), racecheck / synccheck of 70 (small cases,
 #     default grid and 3 blocks), then the auto pick against cuDNN on the other 8 rows if time is left.
 set -u
 cd "$(dirname "$0")/../.." # the repository root
@@ -91,7 +92,8 @@ if [ -x $BIN ] && [ $(left) -gt 8 ]; then
   pack
 fi
 # 4. a second pass, sanitizers, the other rows
-[ $(left) -gt 20 ] && pair 2 $((RANDOM + 2)) $(echo $SHAPES | tr ',' '\n' | tac | paste -sd,) $(($(left) - 8))
+# (pass 2 adds 4k non-causal / causal: where 70 stands against 63 past the persistent form's bounds)
+[ $(left) -gt 20 ] && pair 2 $((RANDOM + 2)) $(echo $SHAPES | tr ',' '\n' | tac | paste -sd,),1,4 $(($(left) - 8))
 if [ -x $BIN ] && command -v compute-sanitizer >/dev/null 2>&1 && [ $(left) -gt 6 ]; then
   for tool in racecheck synccheck; do
     [ $(left) -gt 3 ] || break
