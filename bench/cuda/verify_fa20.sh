@@ -3,7 +3,7 @@
 # persistent form 66 with a consumer's items back to back (F_B2B: the next item's first Q . K^T issued with the
 # current item's last P . V, the epilogue after the next item's first softmax; bit-identical to 66; switch
 # QUANTA_CUDA_ATTN_WG_B2B=1, off), 71 = 70 stamped across its items (the trace, as fa19's 64 of 47). Replaces
-# verify_fa19.sh / prebuild_fa19.sh (their forms are flipped; the harness question is the lead's). Run after
+# verify_fa19.sh (its forms are flipped; prebuild_fa19.sh stays for the lead's verify_harness20.sh). Run after
 # bench/e2e/run_h200.sh built Quanta (/tmp/qbuild) and bench/cuda/prebuild_fa20.sh attention_check and
 # libawg_fa20.so. < 55 s (LIMIT). Steps, deciding ones first:
 #  1. correctness of 70, side by side, nothing timed: `quanta conform --backend cuda --filter attention` with
