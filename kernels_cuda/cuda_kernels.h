@@ -266,6 +266,14 @@ extern int qn_cuda_ggml_mmq_prep1;
 /* =17's GEMM as a programmatic dependent launch of its activation prep (kernels_cuda/ggml_mmq_rsi_wg.cu); -1 (the
  * start): on unless QUANTA_CUDA_GGML_PDL=0, read at the first call. */
 extern int qn_cuda_ggml_mmq_pdl;
+/* =17's epilogue (kernels_cuda/ggml_mmq_rsi_wg.cu, mmq20; the same bits every way): 0 as before; 1 the token scales
+ * loaded once and a split grid's reduce launched as its programmatic dependent; + 2 every grid letting its dependents
+ * launch at its epilogue; + 4 the first copies in the consumers' order; -1 (the start): from QUANTA_CUDA_GGML_EPI at
+ * the first call. */
+extern int qn_cuda_ggml_mmq_epi;
+/* =17's table (mmq20): 1 takes 128-token tiles with K split where it would take 64-token ones with K split and those
+ * still make ~128 blocks (the k/v shapes at M = 512); -1 (the start): from QUANTA_CUDA_GGML_SPLIT128 (1: on). */
+extern int qn_cuda_ggml_mmq_split128;
 /* out[T,K] = rows ids[t] of the [V,K] table (bad ids set *err_flag to 1, rows left unwritten). */
 int qn_cuda_ggml_get_rows(int w_dtype, const void *w, int64_t V, int64_t K, const int32_t *ids, int64_t T,
                           int out_dtype, void *out, int *err_flag, void *stream);

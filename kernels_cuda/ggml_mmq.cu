@@ -329,7 +329,7 @@ static int qn_gmmq_run(int w_dtype, const void *w, int64_t N, int64_t K, int x_d
     a.w = (const uint8_t *)w;
     a.rb = (size_t)(K / qn_ggml_block_elems(w_dtype)) * (size_t)qn_ggml_block_bytes(w_dtype);
     a.N = N, a.K = K, a.M = M, a.Kp = Kp;
-    a.xh = xh, a.xscale = xscale, a.yd = y_dtype, a.y = y, a.xnb = 0;
+    a.xh = xh, a.xscale = xscale, a.yd = y_dtype, a.y = y, a.xnb = 0, a.epi = 0; /* epi: =17 sets its own */
     const int kernel = qn_gmmq_route(M, N, K);
     if ((kernel == 16 || kernel == 17) && M > 64) { /* own activation prep (tiled, swizzled); -1: not this shape */
         uint8_t *part = (uint8_t *)xscale + qn_gmmq_align((size_t)M * 4); /* no dq for 16 / 17 */

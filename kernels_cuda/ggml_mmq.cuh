@@ -27,6 +27,9 @@ struct qn_gmmq_args {
                            * laid out in 256-token tiles, and a 64- or 128-token tile is a contiguous part of one) */
     int yd;
     void *y;
+    int epi; /* =17 (mmq20, QUANTA_CUDA_GGML_EPI, ggml_mmq_rsi_wg.cu): 0 as before; bit 1 its kernels with the
+              * qn_gmmq_store_h epilogue, a split's reduce launched early; 2 every grid lets its dependents launch at
+              * its epilogue; 4 the first copies in the consumers' order */
 };
 
 /* 4-byte asynchronous copy of n (0..4) bytes, the rest of the word zero-filled. */
@@ -218,6 +221,58 @@ __device__ __forceinline__ void qn_gmmq_store(const qn_gmmq_args &p, const float
     }
 }
 
+/* qn_gmmq_store's sums, the same values to the bit (acc x xscale[m] rounded once, stored by qn_st's conversion), with
+ * the token scales loaded first (mmq20, QUANTA_CUDA_GGML_EPI). qn_gmmq_store reloads xscale[m] after every store (y
+ * may alias it as far as the compiler knows), so its 2 x MI x 2 NT elements run as that many dependent
+ * load -> multiply -> store chains, ~18 instructions and an L1 round trip each (SASS of =17's 128-token tile, nvcc 13):
+ * a thread's 2 NT scales do not depend on the row, so they are read once, 2 JC at a time in flight together (NT / JC
+ * round trips); y's type is branched on once, and a token's place in y is a row pointer plus 8 N j. */
+template <typename Y> __device__ __forceinline__ Y qn_gmmq_cvt(float v);
+template <> __device__ __forceinline__ float qn_gmmq_cvt<float>(float v) { return v; }
+template <> __device__ __forceinline__ __half qn_gmmq_cvt<__half>(float v) { return __float2half_rn(v); }
+template <> __device__ __forceinline__ __nv_bfloat16 qn_gmmq_cvt<__nv_bfloat16>(float v) { return __float2bfloat16_rn(v); }
+/* JC (8) of a thread's NT token groups at a time: their 2 JC scales in flight together, then their stores (all NT at
+ * once, 2 NT more live registers, made the 256-token tile's 128 accumulators spill). */
+template <typename Y, int MI, int NT, int JC>
+__device__ __forceinline__ void qn_gmmq_store_t(const qn_gmmq_args &p, const float (&acc)[MI][NT][4], int64_t n_w,
+                                                int64_t m_w, int t) {
+    const int64_t N = p.N, m0 = m_w + 2 * t;
+    const bool full = m_w + 8 * NT <= p.M; /* every token of the tile: no test per element */
+#pragma unroll
+    for (int j0 = 0; j0 < NT; j0 += JC) {
+        float xs[JC][2];
+#pragma unroll
+        for (int j = 0; j < JC; j++)
+#pragma unroll
+            for (int c = 0; c < 2; c++) {
+                const int64_t m = m0 + 8 * (j0 + j) + c;
+                xs[j][c] = m < p.M ? __ldg(p.xscale + m) : 0.0f; /* written before this kernel (after qn_pdl_wait) */
+            }
+#pragma unroll
+        for (int i = 0; i < MI; i++)
+#pragma unroll
+            for (int hh = 0; hh < 2; hh++) {
+                const int64_t n = n_w + i * 16 + 8 * hh; /* the lane's g is in n_w */
+                if (n >= N) continue;
+                Y *r = (Y *)p.y + (m0 + 8 * j0) * N + n; /* token m0 + 8 j0 (c = 0); c = 1 is r[N]; each j 8 N further */
+#pragma unroll
+                for (int j = 0; j < JC; j++, r += 8 * N) {
+                    if (full || m0 + 8 * (j0 + j) < p.M) r[0] = qn_gmmq_cvt<Y>(acc[i][j0 + j][2 * hh] * xs[j][0]);
+                    if (full || m0 + 8 * (j0 + j) + 1 < p.M) r[N] = qn_gmmq_cvt<Y>(acc[i][j0 + j][2 * hh + 1] * xs[j][1]);
+                }
+            }
+    }
+}
+template <int MI, int NT>
+__device__ __forceinline__ void qn_gmmq_store_h(const qn_gmmq_args &p, const float (&acc)[MI][NT][4], int64_t n_w,
+                                                int64_t m_w, int g, int t) {
+    constexpr int JC = NT < 8 ? NT : 8;
+    static_assert(NT % JC == 0, "whole groups of tokens");
+    if (p.yd == QN_DT_F32) qn_gmmq_store_t<float, MI, NT, JC>(p, acc, n_w + g, m_w, t);
+    else if (p.yd == QN_DT_F16) qn_gmmq_store_t<__half, MI, NT, JC>(p, acc, n_w + g, m_w, t);
+    else qn_gmmq_store_t<__nv_bfloat16, MI, NT, JC>(p, acc, n_w + g, m_w, t);
+}
+
 /* Launches kernel k over (N / bn) x (M / bm) blocks of `threads` with `smem` bytes of dynamic shared memory,
  * raising the kernel's limit to it at the first launch (`attr_set`: one flag per kernel; a race only repeats an
  * idempotent call). */
@@ -304,7 +359,7 @@ size_t qn_gmmq_rs_part_bytes(int64_t M, int64_t N, int64_t K);
 /* Split K: how many ways (about 128 blocks, at most 4, each at least 1024 of K; 1: none) for nb-token tiles, and the
  * reduce of `splits` f32 partial sums ([splits][n]) into y (n elements of type yd). */
 int qn_gmmq_rs_splits_rule(int64_t M, int64_t N, int64_t K, int nb);
-int qn_gmmq_rs_reduce(const float *part, int splits, int64_t n, int yd, void *y, cudaStream_t s);
+int qn_gmmq_rs_reduce(const float *part, int splits, int64_t n, int yd, void *y, cudaStream_t s, bool pdl = false);
 /* The same product by ggml_mmq_rsi_wg.cu's kernel (mmq15, QUANTA_CUDA_GGML_MMQ=17: =16's data path, activations in
  * the permuted K order of qn_gmmq_kperm, a cheaper decode, one commit group per block); -1 where =16 would be. */
 int qn_gmmq_rsi_run(int w_dtype, int x_dtype, const void *x, const qn_gmmq_args &a, int sms, void *part,

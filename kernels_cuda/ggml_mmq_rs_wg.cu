@@ -277,6 +277,7 @@ __global__ void __launch_bounds__(384, 1) qn_k_ggml_mmq_rs(const __grid_constant
 
 /* y = the sum of the splits' partial sums, in y's type (split K). */
 __global__ void __launch_bounds__(256) qn_k_rs_reduce(const float *part, int splits, int64_t n, int yd, void *y) {
+    qn_pdl_wait(); /* launched as the GEMM's programmatic dependent (mmq20's pdl below): after its partial sums */
     for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) {
         float v = part[i];
         for (int z = 1; z < splits; z++) v += part[(size_t)z * (size_t)n + (size_t)i];
@@ -284,8 +285,40 @@ __global__ void __launch_bounds__(256) qn_k_rs_reduce(const float *part, int spl
     }
 }
 
-int qn_gmmq_rs_reduce(const float *part, int splits, int64_t n, int yd, void *y, cudaStream_t s) {
+/* qn_k_rs_reduce four sums a thread (mmq20): 16-byte loads of each split's partial sums, each element added in the
+ * same order (split 0, 1, ..), so the same bits; n4 = n / 4, y aligned to 4 elements. */
+__global__ void __launch_bounds__(256) qn_k_rs_reduce4(const float4 *part, int splits, int64_t n4, int yd, void *y) {
+    qn_pdl_wait();
+    for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < n4; i += (int64_t)gridDim.x * blockDim.x) {
+        float4 v = part[i];
+        for (int z = 1; z < splits; z++) {
+            const float4 u = part[(size_t)z * (size_t)n4 + (size_t)i];
+            v.x += u.x, v.y += u.y, v.z += u.z, v.w += u.w;
+        }
+        if (yd == QN_DT_F32) {
+            reinterpret_cast<float4 *>(y)[i] = v;
+        } else {
+            qn_st(yd, y, 4 * i, v.x), qn_st(yd, y, 4 * i + 1, v.y);
+            qn_st(yd, y, 4 * i + 2, v.z), qn_st(yd, y, 4 * i + 3, v.w);
+        }
+    }
+}
+
+int qn_gmmq_rs_reduce(const float *part, int splits, int64_t n, int yd, void *y, cudaStream_t s, bool pdl) {
     const int64_t blocks = (n + 255) / 256 < 4096 ? (n + 255) / 256 : 4096;
+    if (pdl) { /* mmq20: its launch under the GEMM's epilogue (the GEMM lets it launch: QUANTA_CUDA_GGML_EPI) */
+        const bool v4 = n % 4 == 0 && ((uintptr_t)part & 15) == 0 && ((uintptr_t)y & 15) == 0;
+        const int64_t b4 = (n / 4 + 255) / 256 < 4096 ? (n / 4 + 255) / 256 : 4096;
+        cudaLaunchConfig_t lc = {};
+        cudaLaunchAttribute at[1];
+        at[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
+        at[0].val.programmaticStreamSerializationAllowed = 1;
+        lc.gridDim = dim3((unsigned)(v4 ? b4 : blocks)), lc.blockDim = dim3(256), lc.dynamicSmemBytes = 0, lc.stream = s;
+        lc.attrs = at, lc.numAttrs = 1;
+        const cudaError_t e = v4 ? cudaLaunchKernelEx(&lc, qn_k_rs_reduce4, (const float4 *)part, splits, n / 4, yd, y)
+                                 : cudaLaunchKernelEx(&lc, qn_k_rs_reduce, part, splits, n, yd, y);
+        return e != cudaSuccess ? (int)e : qn_cu_launch_status();
+    }
     qn_k_rs_reduce<<<(unsigned)blocks, 256, 0, s>>>(part, splits, n, yd, y);
     return qn_cu_launch_status();
 }

@@ -163,6 +163,8 @@ __global__ void __launch_bounds__(CPS == 1 ? 384 : 256, CPS)
 #if QN_RSI_HAVE
     typedef qn_rsi_cfg<DT, NB, CPS, V> Cfg;
     constexpr int SA = Cfg::SA, SB = Cfg::SB, MR = Cfg::MR;
+    constexpr bool EPI = (V & 8) != 0; /* mmq20 (QUANTA_CUDA_GGML_EPI): instances of their own, the default's code as before */
+    static_assert(!EPI || (CPS == 1 && (V & 4) == 0 && DIAG == 0), "EPI: the table's picks only");
     static_assert(MR == 1 || (DIAG != 3 && CPS == 1), "256-row tiles: no SS diagnostic, one block an SM");
     constexpr int R = 2;       /* register sets of U blocks (8 U registers): one decoded while the other's wgmma run */
     constexpr int UPS = 8 / U; /* units (commit groups) per A slot */
@@ -230,9 +232,15 @@ __global__ void __launch_bounds__(CPS == 1 ? 384 : 256, CPS)
             qn_tma_prefetch(&amap);
             /* the weight's first boxes; then, launched as the prep's programmatic dependent (QUANTA_CUDA_GGML_PDL), wait
              * for it (a no-op otherwise): this much overlaps the prep's last wave */
-            for (int s = 0; s < SA && s < nka; s++) load_a(s, s);
+            /* mmq20 (QUANTA_CUDA_GGML_EPI bit 4): the copies in the order the consumers take them — slot 0's weight box,
+             * the first two activation steps, then slot 1's box two steps before its own steps, and so on — instead
+             * of the whole A ring first (Q8_0: 104 KB of weight boxes ahead of the first 16 KB of activations) */
+            const bool ord = EPI && (p.epi & 4) != 0;
+            for (int s = 0; s < (ord ? 1 : SA) && s < nka; s++) load_a(s, s);
             qn_pdl_wait();
             for (int64_t i = 0; i < 4 * nka; i++) {
+                if (ord && (i & 3) == 2 && (i >> 2) + 1 < SA && (i >> 2) + 1 < nka)
+                    load_a((int)(i >> 2) + 1, (i >> 2) + 1); /* a first fill: its slot was never used */
                 if ((i & 3) == 0 && (i >> 2) >= SA) {
                     const int64_t ka = i >> 2;
                     const int sa = (int)(ka % SA);
@@ -248,6 +256,7 @@ __global__ void __launch_bounds__(CPS == 1 ? 384 : 256, CPS)
             qn_rsi_cluster_sync();
             qn_rsi_cluster_sync();
         }
+        if (EPI && ((p.epi & 2) || gridDim.z > 1)) qn_pdl_launch(); /* as the consumers' below */
         return;
     }
     /* ---------------------------------------------------------------------------------- consumers */
@@ -446,10 +455,14 @@ __global__ void __launch_bounds__(CPS == 1 ? 384 : 256, CPS)
     qn_gmmq_args q = p;
     if (gridDim.z > 1) /* this split's f32 partial sums (scaled) for the reduce */
         q.yd = QN_DT_F32, q.y = part + (size_t)blockIdx.z * (size_t)p.M * (size_t)p.N;
+    /* mmq20 (QUANTA_CUDA_GGML_EPI): the kernel after this one (the split's reduce; with 2, whatever follows) may launch
+     * now: its griddepcontrol.wait still waits for this grid to finish and its stores to be visible */
+    if (EPI && ((p.epi & 2) || gridDim.z > 1)) qn_pdl_launch();
 #pragma unroll
     for (int r = 0; r < MR; r++) {
         float (&acc1)[1][NB / 8][4] = *reinterpret_cast<float (*)[1][NB / 8][4]>(&acc[r]);
-        qn_gmmq_store<1, NB / 8>(q, acc1, nt * Cfg::BN + rw + 64 * r, mt * NB, g, t);
+        if constexpr (EPI) qn_gmmq_store_h<1, NB / 8>(q, acc1, nt * Cfg::BN + rw + 64 * r, mt * NB, g, t);
+        else qn_gmmq_store<1, NB / 8>(q, acc1, nt * Cfg::BN + rw + 64 * r, mt * NB, g, t);
     }
 #else
     (void)amap, (void)p, (void)part;
@@ -505,7 +518,9 @@ static int qn_rsi_launch(const CUtensorMap &m, const qn_gmmq_args &a, cudaStream
     }
     const int e = qn_cu_launch_status();
     if (e || splits == 1 || (V & 4)) return e;
-    return qn_gmmq_rs_reduce(part, splits, a.M * a.N, a.yd, a.y, s);
+    /* the reduce as the GEMM's programmatic dependent where the GEMM lets it launch early (a.epi: its consumers trigger
+     * at their epilogue; not under QUANTA_CUDA_GGML_PDL=0) */
+    return qn_gmmq_rs_reduce(part, splits, a.M * a.N, a.yd, a.y, s, (V & 8) != 0 && qn_rsi_pdl());
 }
 
 /* Forced tiles (QUANTA_CUDA_GGML_MMQ_TILE): rsi128x128 / rsi128x64 (one step per commit group), rsi128x128g2 (two),
@@ -529,6 +544,15 @@ static int qn_rsi_csplits(int64_t M, int64_t N, int64_t K, int nb) {
     while (sp < 8 && tiles * sp * 2 <= 160 && KA / (sp * 2) >= 2) sp *= 2;
     return sp;
 }
+/* QUANTA_CUDA_GGML_SPLIT128 (mmq20, off): see qn_rsi_go; -1 (the start): read at the first call. */
+int qn_cuda_ggml_mmq_split128 = -1;
+static bool qn_rsi_split128() {
+    if (qn_cuda_ggml_mmq_split128 < 0) {
+        const char *e = getenv("QUANTA_CUDA_GGML_SPLIT128");
+        qn_cuda_ggml_mmq_split128 = e && !strcmp(e, "1");
+    }
+    return qn_cuda_ggml_mmq_split128 == 1;
+}
 /* Two steps per commit group on the 128-token tile of the auto pick (as =16's table; rsi128x128 forces one step). */
 #define QN_RSI_G2_DEFAULT 1
 template <int DT> static int qn_rsi_go(const qn_gmmq_args &a, int x_dtype, const void *x, int sms, float *part,
@@ -549,6 +573,18 @@ template <int DT> static int qn_rsi_go(const qn_gmmq_args &a, int x_dtype, const
     if (ft == 40) nb = 128;
     if (ft == 42) nb = 256;
     if (ft >= 31 && ft <= 34) nb = 256;
+    /* mmq20 (QUANTA_CUDA_GGML_SPLIT128=1): where the table takes 64-token tiles with K split (the k/v shapes at M = 512)
+     * and 128-token tiles split by the same rule still make ~128 blocks, take those (two steps a group, rsisplit128's
+     * kernel): half the decode per flop, a step of 128x128 at ~0.35 µs against 0.28 for 128x64 (06:40 rows), for twice
+     * the partial sums. Other sums (more splits), so a switch with conformance's bound. */
+    bool s128 = false;
+    if (ft == 0 && nb == 64 && QN_RSI_SPLIT_DEFAULT && qn_rsi_split128()) {
+        const int sp64 = qn_gmmq_rs_splits_rule(a.M, a.N, a.K, 64), sp128 = qn_gmmq_rs_splits_rule(a.M, a.N, a.K, 128);
+        const int64_t t128 = rows * ((a.M + 127) / 128);
+        s128 = sp64 > 1 && sp128 > 1 && t128 * sp128 >= 120 && part &&
+               part_bytes >= (size_t)sp128 * (size_t)a.M * (size_t)a.N * 4;
+        if (s128) nb = 128;
+    }
     const int perm = DT == QN_DT_GGML_Q4_0 ? 1 : 2;
     if (qn_cuda_ggml_mmq_noprep != 1 && !(xhave && *xhave == perm)) { /* a kept prep of this x in this order: none */
         const int e = qn_gmmq_prep_xt(x_dtype, x, a, a.xnb ? a.xnb : nb, true, s, perm);
@@ -572,7 +608,9 @@ template <int DT> static int qn_rsi_go(const qn_gmmq_args &a, int x_dtype, const
         return nb == 256   ? qn_rsi_launch<DT, 256, 2, 3>(m, a, s, 1, part)
                : nb == 128 ? qn_rsi_launch<DT, 128, 4, 3>(m, a, s, 1, part)
                            : qn_rsi_launch<DT, 64, 2, 3>(m, a, s, 1, part);
-    case 36: return qn_rsi_launch<DT, 128, 4, 0>(m, a, s, sp, part);
+    case 36:
+        return a.epi & 1 ? qn_rsi_launch<DT, 128, 4, 0, 1, 8>(m, a, s, sp, part)
+                         : qn_rsi_launch<DT, 128, 4, 0>(m, a, s, sp, part);
     case 38: return qn_rsi_launch<DT, 128, 2, 0, 1, 2>(m, a, s, 1, part);
     case 39: return qn_rsi_launch<DT, 64, 2, 0, 1, 2>(m, a, s, 1, part);
     case 37:
@@ -584,14 +622,43 @@ template <int DT> static int qn_rsi_go(const qn_gmmq_args &a, int x_dtype, const
     case 42: return qn_rsi_launch<DT, 256, 2, 0, 1, 4>(m, a, s, qn_rsi_csplits(a.M, a.N, a.K, 256), part);
     default: break;
     }
+    if (s128 && sp > 1)
+        return a.epi & 1 ? qn_rsi_launch<DT, 128, 4, 0, 1, 8>(m, a, s, sp, part)
+                         : qn_rsi_launch<DT, 128, 4, 0>(m, a, s, sp, part);
+    if (a.epi & 1) { /* mmq20: the same picks with the EPI epilogue (V bit 8) */
+        if (nb == 256) return qn_rsi_launch<DT, 256, 2, 0, 1, 8>(m, a, s, 1, part);
+        if (nb == 128 && sp == 1 && QN_RSI_G2_DEFAULT) return qn_rsi_launch<DT, 128, 4, 0, 1, 8>(m, a, s, 1, part);
+        return nb == 128 ? qn_rsi_launch<DT, 128, 2, 0, 1, 8>(m, a, s, sp, part)
+                         : qn_rsi_launch<DT, 64, 2, 0, 1, 8>(m, a, s, sp, part);
+    }
     if (nb == 256) return qn_rsi_launch<DT, 256, 2, 0>(m, a, s, 1, part);
     if (nb == 128 && sp == 1 && QN_RSI_G2_DEFAULT) return qn_rsi_launch<DT, 128, 4, 0>(m, a, s, 1, part);
     return nb == 128 ? qn_rsi_launch<DT, 128, 2, 0>(m, a, s, sp, part) : qn_rsi_launch<DT, 64, 2, 0>(m, a, s, sp, part);
 }
 
-int qn_gmmq_rsi_run(int w_dtype, int x_dtype, const void *x, const qn_gmmq_args &a, int sms, void *part,
+/* QUANTA_CUDA_GGML_EPI (mmq20; off until measured; the same bits every way), 1 plus any of 2, 4: 1 — the table's picks
+ * (and rsisplit128) as instances of their own (cfg V bit 8; the default kernels compile as before) whose epilogue stores
+ * by qn_gmmq_store_h (the token scales loaded once, not one dependent load per stored element), and whose split grids
+ * let the reduce launch at their epilogue as their programmatic dependent (the reduce's launch overlaps the GEMM's tail)
+ * and read four sums at a time; 2 — every grid triggers its dependents at its epilogue (whatever follows launches early
+ * and waits for this grid in its griddepcontrol.wait, as every kernel launched with the attribute does:
+ * qn_pdl_begin); 4 — the producer's first copies in the order the consumers take them. 2 and 4 need 1. */
+int qn_cuda_ggml_mmq_epi = -1;
+static int qn_rsi_epi() {
+    if (qn_cuda_ggml_mmq_epi < 0) {
+        const char *e = getenv("QUANTA_CUDA_GGML_EPI");
+        const int v = e ? atoi(e) : 0;
+        qn_cuda_ggml_mmq_epi = v >= 0 && v <= 7 ? v : 0;
+    }
+    return qn_cuda_ggml_mmq_epi;
+}
+
+int qn_gmmq_rsi_run(int w_dtype, int x_dtype, const void *x, const qn_gmmq_args &a0, int sms, void *part,
                     size_t part_bytes, cudaStream_t s, int *xhave) {
-    if (!qn_gmmq_rs_applies(w_dtype, a)) return -1;
+    if (!qn_gmmq_rs_applies(w_dtype, a0)) return -1;
+    qn_gmmq_args a = a0;
+    a.epi = qn_rsi_epi();
+    if (!qn_rsi_pdl()) a.epi &= ~2; /* QUANTA_CUDA_GGML_PDL=0: no early launches around the GEMM */
     float *pf = (float *)part;
     return w_dtype == QN_DT_GGML_Q4_0 ? qn_rsi_go<QN_DT_GGML_Q4_0>(a, x_dtype, x, sms, pf, part_bytes, s, xhave)
                                      : qn_rsi_go<QN_DT_GGML_Q8_0>(a, x_dtype, x, sms, pf, part_bytes, s, xhave);

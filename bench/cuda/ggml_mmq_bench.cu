@@ -40,6 +40,12 @@
  * byte, the slab against the prep of the result, the GEMM on the slab (kept) against the default GEMM of the result bit
  * for bit; times of the glu alone, the glu with its slab, the prep alone (gluslab() below); one line for each form of
  * the slab kernel (qn_cuda_glu_slab_form: 1 registers, 2 shared memory).
+ * mmq20: "gemmepi1" .. "gemmepi7" (the GEMM alone, as "gemm", with QUANTA_CUDA_GGML_EPI=1 .. 7, a sum of 1: the
+ * epilogue's token scales loaded once and a split's reduce launched early, 2: every GEMM letting the next launch early,
+ * 4: the first copies in the consumers' order; the same bits, so maxdiff 0 against the old kernel), "gemm2" (the
+ * default GEMM alone again, after them: the drift between rows);
+ * MMQ_BENCH_TILES' forced tiles run with qn_cuda_ggml_mmq_epi as QUANTA_CUDA_GGML_EPI sets it; "xkept128" (as xkept,
+ * with QUANTA_CUDA_GGML_SPLIT128=1: the k/v shapes' 128-token tiles with K split).
  */
 #include <cuda_runtime.h>
 
@@ -452,6 +458,12 @@ int main(int argc, char **argv) {
                     row(xm == 1 ? "x256" : "xkept", time_ms(knew, 0, yn));
                     xmode = 0;
                 }
+                if (in_list(extra, "xkept128")) { /* mmq20: as xkept, with QUANTA_CUDA_GGML_SPLIT128=1 */
+                    const int was = qn_cuda_ggml_mmq_split128;
+                    qn_cuda_ggml_mmq_split128 = 1, xmode = 2;
+                    row("xkept128", time_ms(knew, 0, yn));
+                    qn_cuda_ggml_mmq_split128 = was, xmode = 0;
+                }
                 /* the norms' rows only where the register kernel (and so the slab) applies: K <= 4096 */
                 if (in_list(extra, "normslab") && (f.dt == QN_DT_GGML_Q4_0 || f.dt == QN_DT_GGML_Q8_0) && knew == 17 &&
                     K <= 4096) {
@@ -464,6 +476,20 @@ int main(int argc, char **argv) {
                 if (in_list(extra, "gemm")) { /* the prep of the auto row's calls stays in the scratch */
                     qn_cuda_ggml_mmq_noprep = 1;
                     row("gemm", time_ms(knew, 0, yn));
+                    qn_cuda_ggml_mmq_noprep = 0;
+                }
+                for (int ev = 1; ev <= 7; ev++) { /* mmq20: the GEMM alone with QUANTA_CUDA_GGML_EPI=ev */
+                    char name[12];
+                    snprintf(name, sizeof name, "gemmepi%d", ev);
+                    if (!in_list(extra, name)) continue;
+                    const int was = qn_cuda_ggml_mmq_epi;
+                    qn_cuda_ggml_mmq_epi = ev, qn_cuda_ggml_mmq_noprep = 1;
+                    row(name, time_ms(knew, 0, yn));
+                    qn_cuda_ggml_mmq_epi = was, qn_cuda_ggml_mmq_noprep = 0;
+                }
+                if (in_list(extra, "gemm2")) { /* the default GEMM alone again: drift between the rows above */
+                    qn_cuda_ggml_mmq_noprep = 1;
+                    row("gemm2", time_ms(knew, 0, yn));
                     qn_cuda_ggml_mmq_noprep = 0;
                 }
                 for (int p1 = 0; p1 < 2; p1++) { /* the prep alone ("prep" / "prep1only": y unwritten, maxdiff NaN) */
@@ -502,10 +528,16 @@ int main(int argc, char **argv) {
                 const int t0 = knew >= 17 ? 24 : knew >= 16 ? 16 : knew >= 13 ? 13 : knew >= 7 ? 7 : 1,
                           t1 = knew >= 17 ? 42 : knew >= 16 ? 23 : knew >= 13 ? 15 : knew >= 7 ? 12 : 6;
                 const bool listed = tiles && strcmp(tiles, "0") && strcmp(tiles, "1"); /* a list: on every shape */
+                /* mmq20: MMQ_BENCH_TILE_KEPT=1 times the forced tiles on the prep kept in 256-token tiles ("xkept": the
+                 * GEMM alone, whatever the tile's tokens), to compare with the gemm rows */
+                const bool tkept = getenv("MMQ_BENCH_TILE_KEPT") && !strcmp(getenv("MMQ_BENCH_TILE_KEPT"), "1");
                 if ((listed || (M >= 256 && K * N >= 4096 * 4096)) && !(tiles && !strcmp(tiles, "0")))
                     for (int t = t0; t <= t1; t++) /* MMQ_BENCH_TILES=name,name: only those */
-                        if (!tiles || !strcmp(tiles, "1") || in_list(tiles, names[t - 1]))
+                        if (!tiles || !strcmp(tiles, "1") || in_list(tiles, names[t - 1])) {
+                            xmode = tkept ? 2 : 0;
                             row(names[t - 1], time_ms(knew, t, yn));
+                            xmode = 0;
+                        }
                 cudaFree(x), cudaFree(yn), cudaFree(yo), cudaFree(scr), cudaFree(xpb);
             }
             cudaFree(w);
