@@ -15,10 +15,10 @@
 #     round, 21 rounds, on the rows where 66 is the pick or near its bound: 512 / 1k / 2k causal, 1k / 2k
 #     non-causal; per row the median TFLOP/s, the x-cuDNN ratio per round and 70/66, 70/63, 66/63 per round
 #     (median [quartiles, extremes]; > 1: the first faster);
-#  3. traces of 47 (64) and 70 (71) across their items on 512 and 1k causal: cycles a tile, the item boundary;
+#  3. racecheck / synccheck of 70 (small cases, default grid and 3 blocks); traces of 47 (64) and 70 (71) across
+#     their items on 512 and 1k causal: cycles a tile, the item boundary;
 #  4. a second attention_pair pass (other seed, the rows in reverse, then 4k non-causal and causal: 70 against 63
-#     past the persistent form's bounds), racecheck / synccheck of 70 (small cases,
-#     default grid and 3 blocks), then the auto pick against cuDNN on the other 8 rows if time is left.
+#     past the persistent form's bounds), then the auto pick against cuDNN on the other 8 rows if time is left.
 set -u
 cd "$(dirname "$0")/../.." # the repository root
 . bench/common/verifylib.sh fa20 ${LIMIT:-55}
@@ -84,23 +84,25 @@ pair() { # pair N SEED SHAPES [TIMEOUT] [FORMS] [VS]
   pack
 }
 pair 1 2020 $SHAPES $(($(left) - 14))
-# 3. traces (one timed round: the stamps come from one launch after it)
+# 3. sanitizers (the flip rule needs them), then the traces (one timed round: the stamps come from one launch
+#    after it)
+if [ -x $BIN ] && command -v compute-sanitizer >/dev/null 2>&1 && [ $(left) -gt 12 ]; then
+  for tool in racecheck synccheck; do
+    [ $(left) -gt 8 ] || break
+    timeout $(($(left) - 6)) compute-sanitizer --tool $tool $BIN wgsmall 70 > $D/san_$tool.log 2>&1
+    say "$tool wgsmall 70 (and grid3) rc=$?: $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY|hazard' $D/san_$tool.log | head -2 | tr '\n' ' ')"
+  done
+fi
+pack
 if [ -x $BIN ] && [ $(left) -gt 8 ]; then
   WGBENCH_SHAPES=8,3 WGBENCH_ROUNDS=1 timeout 6 $BIN wgbench $D/trace.csv 64,71 > $D/trace.log 2>&1
   say "traces of 47 (64) and 70 (71) across their items, 512 and 1k causal rc=$?"
   grep -E '^trace' $D/trace.log | tee -a $D/summary.txt
   pack
 fi
-# 4. a second pass, sanitizers, the other rows
+# 4. a second pass, the other rows
 # (pass 2 adds 4k non-causal / causal: where 70 stands against 63 past the persistent form's bounds)
 [ $(left) -gt 20 ] && pair 2 $((RANDOM + 2)) $(echo $SHAPES | tr ',' '\n' | tac | paste -sd,),1,4 $(($(left) - 8))
-if [ -x $BIN ] && command -v compute-sanitizer >/dev/null 2>&1 && [ $(left) -gt 6 ]; then
-  for tool in racecheck synccheck; do
-    [ $(left) -gt 3 ] || break
-    timeout $(($(left) - 1)) compute-sanitizer --tool $tool $BIN wgsmall 70 > $D/san_$tool.log 2>&1
-    say "$tool wgsmall 70 (and grid3) rc=$?: $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY|hazard' $D/san_$tool.log | head -2 | tr '\n' ' ')"
-  done
-fi
 [ $(left) -gt 12 ] && pair 3 $((RANDOM + 3)) 1,10,2,4,12,5,6,7 $(($(left) - 2)) 0 ""
 say "VERDICT $VERDICT"
 pack
