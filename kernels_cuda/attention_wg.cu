@@ -1987,8 +1987,7 @@ template <typename T> int launch_v(const qn_cuda_attention_args *a, int variant,
     case QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHH:
         return launch_t<T, 128, 2, true, 3, true, true, true, true, true,
                         F_PAIR | F_CMASK | F_TQ | F_TO | F_KV2 | F_PVH | F_PVHI>(a, vswap, err, len);
-    /* fa20: 66 with a consumer's items back to back (QUANTA_CUDA_ATTN_WG_B2B=1: the auto pick's 66; built by default
-     * for the same reason) */
+    /* fa20: 66 with a consumer's items back to back (the auto pick's since fa20, QUANTA_CUDA_ATTN_WG_B2B=0: 66) */
     case QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHB:
         return launch_t<T, 128, 2, true, 3, true, true, true, true, true,
                         F_PAIR | F_CMASK | F_TQ | F_TO | F_KV2 | F_PVH | F_PVHI | F_B2B>(a, vswap, err, len);
@@ -2239,13 +2238,30 @@ static bool pvh_env() {
     }
     return x != 0;
 }
-/* QUANTA_CUDA_ATTN_WG_B2B=1 (fa20, off by default until measured: bench/NOTES.md fa20's flip rule): the auto pick's
- * 66 (the persistent form with PVH) as 70, its items back to back in a consumer (bit-identical). Read once. */
+/* The auto pick's 66 (the persistent form with PVH) as 70, its items back to back in a consumer (fa20: bit-identical,
+ * attention_check wgsame 56 of 56 outputs byte-identical). On by default since H100 2026-12-07 12:37 (call 2 of
+ * session 20, paired rounds in one process, two passes): 70/66 1.021-1.034 at 512 / 1k / 2k causal, 1.006-1.013 at
+ * 1k non-causal, 1.000-1.007 at 2k non-causal; conformance 333/0 with TILE=70 and the auto route, racecheck /
+ * synccheck clean. QUANTA_CUDA_ATTN_WG_B2B=0: 66. Read once. */
 static bool b2b_env() {
     static std::atomic<int> v{-1};
     int x = v.load(std::memory_order_relaxed);
     if (x < 0) {
         const char *e = getenv("QUANTA_CUDA_ATTN_WG_B2B");
+        x = e && e[0] == '0' && e[1] == '\0' ? 0 : 1;
+        v.store(x, std::memory_order_relaxed);
+    }
+    return x != 0;
+}
+/* QUANTA_CUDA_ATTN_WG_NC2K=1 (fa20, off: bench/NOTES.md fa20's flip rule): the persistent form's non-causal bound
+ * at 2048 keys instead of 1536, i.e. 70 (66) instead of 63 at 2k non-causal (call 2: 70/63 1.020 [q 1.016-1.028] and
+ * 1.007 [1.005-1.022] in its two passes, 66/63 1.017 / 1.012; 4k non-causal 70/63 0.995: the bound stays below).
+ * Read once. */
+static bool nc2k_env() {
+    static std::atomic<int> v{-1};
+    int x = v.load(std::memory_order_relaxed);
+    if (x < 0) {
+        const char *e = getenv("QUANTA_CUDA_ATTN_WG_NC2K");
         x = e && e[0] == '1' && e[1] == '\0' ? 1 : 0;
         v.store(x, std::memory_order_relaxed);
     }
@@ -2287,7 +2303,7 @@ static int auto_variant(const qn_cuda_attention_args *a) {
     const int e = tile_env();
     if (e) return e;
     const bool h = pvh_env();
-    if (a->Nk <= (a->causal ? 2048 : 1536))
+    if (a->Nk <= (a->causal || nc2k_env() ? 2048 : 1536))
         return h ? (b2b_env() ? QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHB : QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHH)
                  : QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOK;
     if (a->Nk >= (a->causal ? 12288 : 8192))

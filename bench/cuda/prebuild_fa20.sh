@@ -1,8 +1,9 @@
 #!/bin/bash
 # prebuild_fa20.sh — bench/cuda/attention_check (nvcc, sm_90a) for verify_fa20.sh, built beside Quanta's build at the
 # top of a device call (bench/e2e/run_h200.sh starts every bench/*/prebuild_*.sh), with only the research forms it
-# uses (QN_AWG_FORMS / _HI, a bit a form: 64 and 71, the stamped traces of 47 and of fa20's 70 across their items;
-# 41, 44, 47, 63, 65, 66 and fa20's 70 are always built). One object (-fPIC), linked twice: the executable, and
+# uses (QN_AWG_FORMS / _HI, a bit a form; round 2 uses none: 41, 44, 47, 63, 65, 66 and fa20's 70 are always built;
+# FA20_BUILD_FORMS="64 71" adds the stamped traces of 47 and 70 across their items, as call 2 had them). One object
+# (-fPIC), linked twice: the executable, and
 # libawg_fa20.so for bench/cuda/attention_pair.py (ours and cuDNN interleaved in one process).
 # Writes /tmp/prebuild/fa20/{attention_check,libawg_fa20.so,build.log,build.rc}.
 set -u
@@ -19,7 +20,7 @@ NVCC=${NVCC:-nvcc}
 command -v "$NVCC" >/dev/null 2>&1 || NVCC=/usr/local/cuda/bin/nvcc
 M=0
 H=0 # forms 64-127
-for f in ${FA20_BUILD_FORMS:-64 71}; do
+for f in ${FA20_BUILD_FORMS:-}; do
   if [ $f -lt 64 ]; then M=$((M | (1 << f))); else H=$((H | (1 << (f - 64)))); fi
 done
 printf -v MASK '0x%xull' $M
