@@ -480,6 +480,7 @@ QN_Q4_DOT32_DEF(qn_q4_dot32s, QN_S_B4)
 #define QN_S_XL_SPLIT 4
 #define QN_S_F_U8 8 /* q8 at 2 rows a warp (QUANTA_OPENCL_GEMVS_U=8): 8 pieces of each row in flight, the tail in one step */
 #define QN_S_F_PF 16 /* with QN_S_F_U8 and x local (QUANTA_OPENCL_GEMVS_PF=1): the first step's loads issued before x is staged */
+#define QN_S_F_ST 32 /* with QN_S_F_PF (QUANTA_OPENCL_GEMVS_PF=2): the int8 forms' streaming kernels (the host picks them by it) */
 #define QN_S_XB 4
 
 /* float4 i of x (P float4s a piece) into lx: as is, or (QN_S_XL_SPLIT, P = 8) raw columns 4j..4j+3 of chunk v, whose
@@ -899,16 +900,24 @@ QN_INL void qn_i4_stage_x(local uint4 *xq, local float *xd, local int *xs, const
     QN_I_STAGE_LOOP(8, nc, xb, QN_I_LOAD8, QN_I4_PUT)
 }
 
-/* chunk V of the R rows (codes C[r]), added to p[r] where KEEP */
-#define QN_I4_CHUNK(R, C, V, KEEP)                                                                             \
+/* row n's scale and zero point of chunk vv (its group vv >> gsh) */
+#define QN_I4_SCN(n, vv) vload_half((size_t)((n) * ng + ((vv) >> gsh)), (const global half *)(W + w.scales_offset))
+#define QN_I4_ZN(n, vv) ((W[w.q4_zeros_offset + (n) * w.q4_zero_row_bytes + (((vv) >> gsh) >> 1)] >> ((((vv) >> gsh) & 1) * 4)) & 15)
+#define QN_I4_SC(r, vv) QN_I4_SCN(nr[r], vv)
+#define QN_I4_Z(r, vv) QN_I4_ZN(nr[r], vv)
+/* the preloaded step's scales and zeros (PF == 2: csc / cz, read inside QN_IW_SEL_STEP's loop over u) */
+#define QN_I4_CSC(r, vv) csc[u][r]
+#define QN_I4_CZ(r, vv) cz[u][r]
+/* chunk V of the R rows (codes C[r]), added to p[r] where KEEP; SCF(r, vv) / ZF(r, vv) the row's scale and zero */
+#define QN_I4_CHUNK_SZ(R, C, V, KEEP, SCF, ZF)                                                                 \
     {                                                                                                          \
-        const long vv = (V), j = vv >> gsh;                                                                    \
+        const long vv = (V);                                                                                   \
         const uint4 he = xq[vv], ho = xq[nv + vv], qe = xq[2 * nv + vv], qo = xq[3 * nv + vv];                 \
         const float d = xd[vv];                                                                                \
         const int sx = xs[vv];                                                                                 \
         _Pragma("unroll") for (int r = 0; r < (R); r++) {                                                      \
-            const float sc = vload_half((size_t)(nr[r] * ng + j), (const global half *)(W + w.scales_offset)); \
-            const int z = (W[w.q4_zeros_offset + nr[r] * w.q4_zero_row_bytes + (j >> 1)] >> ((j & 1) * 4)) & 15; \
+            const float sc = SCF(r, vv);                                                                       \
+            const int z = ZF(r, vv);                                                                           \
             const uint4 cl = C[r] & (uint4)0x0f0f0f0fu, ch = C[r] & (uint4)0xf0f0f0f0u;                        \
             const int t = (QN_DP4A_4(cl, he, 0) + (QN_DP4A_4(ch, ho, 0) >> 4)) * 256 + QN_DP4A_4(cl, qe, 0) +     \
                           (QN_DP4A_4(ch, qo, 0) >> 4) - z * sx;                                                \
@@ -916,23 +925,26 @@ QN_INL void qn_i4_stage_x(local uint4 *xq, local float *xd, local int *xs, const
             p[r] = (KEEP) ? f : p[r];                                                                          \
         }                                                                                                      \
     }
+#define QN_I4_CHUNK(R, C, V, KEEP) QN_I4_CHUNK_SZ(R, C, V, KEEP, QN_I4_SC, QN_I4_Z)
+#define QN_I4_CHUNK_PRE(R, C, V, KEEP) QN_I4_CHUNK_SZ(R, C, V, KEEP, QN_I4_CSC, QN_I4_CZ)
 /* one step at v0 whose chunks may run past the row: chunk u of row r is LD (a load from a clamped place, or a
  * register loaded before), its sum kept only where v0 + 32u < nv; CH(R, C, V, KEEP) the chunk's math (QN_I4_CHUNK,
  * QN_I8_PIECE) */
+#define QN_IW_MATH(CH, R, U, A)                                                                                \
+    _Pragma("unroll") for (int u = 0; u < (U); u++) CH(R, A[u], min(v0 + u * QN_GPU_LX, nv - 1), v0 + u * QN_GPU_LX < nv)
 #define QN_IW_SEL_STEP(CH, R, U, LD)                                                                           \
     {                                                                                                          \
         uint4 a[U][R];                                                                                         \
         _Pragma("unroll") for (int u = 0; u < (U); u++)                                                        \
             _Pragma("unroll") for (int r = 0; r < (R); r++) a[u][r] = LD;                                      \
-        _Pragma("unroll") for (int u = 0; u < (U); u++)                                                        \
-            CH(R, a[u], min(v0 + u * QN_GPU_LX, nv - 1), v0 + u * QN_GPU_LX < nv)                              \
+        QN_IW_MATH(CH, R, U, a)                                                                                \
     }
-/* the first step from pre where PRE (QN_S_F_PF: loaded before x was quantized), the whole steps, the row's tail as
- * one step */
-#define QN_IW_WALK(CH, R, U, PRE)                                                                              \
+/* the first step from registers where PRE (QN_S_F_PF: loaded before x was quantized; PLD its chunk u of row r), the
+ * whole steps, the row's tail as one step */
+#define QN_IW_WALK(CH, R, U, PRE, PLD)                                                                         \
     long v0 = l;                                                                                               \
     if (PRE) {                                                                                                 \
-        QN_IW_SEL_STEP(CH, R, U, pre[u * (R) + r])                                                             \
+        QN_IW_SEL_STEP(CH, R, U, PLD)                                                                          \
         v0 += (U) * QN_GPU_LX;                                                                                 \
     }                                                                                                          \
     for (; v0 + ((U) - 1) * QN_GPU_LX < nv; v0 += (U) * QN_GPU_LX) {                                           \
@@ -943,7 +955,19 @@ QN_INL void qn_i4_stage_x(local uint4 *xq, local float *xd, local int *xs, const
     }                                                                                                          \
     if (v0 < nv) QN_IW_SEL_STEP(CH, R, U, wr[r][min(v0 + u * QN_GPU_LX, nv - 1)])
 /* block IT of the group, rows gb + ly·R ..: the walk (its first step from pre where PRE), the sums stored */
-#define QN_I4_BLOCK(IT, R, U, PRE)                                                                             \
+/* block IT's sums p[r] (rows gb + ly·R + r) through the group's partials into y: one barrier */
+#define QN_I4_STORE(IT, R)                                                                                     \
+    {                                                                                                          \
+        local float *rd = QN_S_RED(IT);                                                                        \
+        _Pragma("unroll") for (int r = 0; r < (R); r++) rd[(ly * QN_S_RW + r) * QN_GPU_RED + l] = p[r];        \
+        barrier(CLK_LOCAL_MEM_FENCE);                                                                          \
+        const int f = ly * QN_GPU_LX + l; /* output gb + f: warp f / R's row f % R */                          \
+        if (f < ry * (R)) {                                                                                    \
+            const long n = gb + f;                                                                             \
+            if (n < N) qn_st(y + yo, ydt, (size_t)n, qn_gpu_sum32(rd + ((f / (R)) * QN_S_RW + f % (R)) * QN_GPU_RED)); \
+        }                                                                                                      \
+    }
+#define QN_I4_BLOCK(IT, R, U, PRE, PLD)                                                                        \
     {                                                                                                          \
         const long n0 = gb + ly * (R);                                                                         \
         long nr[R];                                                                                            \
@@ -954,15 +978,48 @@ QN_INL void qn_i4_stage_x(local uint4 *xq, local float *xd, local int *xs, const
             wr[r] = (const global uint4 *)(W + nr[r] * rb);                                                    \
             p[r] = 0.0f;                                                                                       \
         }                                                                                                      \
-        QN_IW_WALK(QN_I4_CHUNK, R, U, PRE)                                                                     \
-        local float *rd = QN_S_RED(IT);                                                                        \
-        _Pragma("unroll") for (int r = 0; r < (R); r++) rd[(ly * QN_S_RW + r) * QN_GPU_RED + l] = p[r];         \
-        barrier(CLK_LOCAL_MEM_FENCE);                                                                          \
-        const int f = ly * QN_GPU_LX + l; /* output gb + f: warp f / R's row f % R */                          \
-        if (f < ry * (R)) {                                                                                    \
-            const long n = gb + f;                                                                             \
-            if (n < N) qn_st(y + yo, ydt, (size_t)n, qn_gpu_sum32(rd + ((f / (R)) * QN_S_RW + f % (R)) * QN_GPU_RED)); \
+        QN_IW_WALK(QN_I4_CHUNK, R, U, PRE, PLD)                                                                \
+        QN_I4_STORE(IT, R)                                                                                     \
+    }
+/* PF == 2: the step at V0 (U chunks of each of the R rows, clamped to the row and to the matrix) of the block whose
+ * rows start at NB, with the chunks' scales and zeros, into sp / ssc / sz */
+#define QN_I4_STEP_LD(NB, V0, R, U)                                                                            \
+    {                                                                                                          \
+        const long n0_ = (NB) + ly * (R);                                                                      \
+        _Pragma("unroll") for (int u = 0; u < (U); u++)                                                        \
+            _Pragma("unroll") for (int r = 0; r < (R); r++) {                                                  \
+                const long n_ = min(n0_ + r, N - 1), v_ = min((V0) + u * QN_GPU_LX, nv - 1);                   \
+                sp[u][r] = ((const global uint4 *)(W + n_ * rb))[v_];                                          \
+                ssc[u][r] = QN_I4_SCN(n_, v_);                                                                 \
+                sz[u][r] = QN_I4_ZN(n_, v_);                                                                   \
+            }                                                                                                  \
+    }
+/* PF == 2: block IT, rows gb + ly·R ..., its first step in sp / ssc / sz: every step's math runs after the next
+ * step's loads are issued (the block's next step, or where NXT the next block's first), so a warp always has one
+ * step in flight; the same steps as QN_IW_WALK (U chunks, the row's tail as one select step) with a trip count the
+ * same for every lane (a lane past the row loads its last chunk and drops the sums) */
+#define QN_I4_PBLOCK(IT, R, U, NXT)                                                                            \
+    {                                                                                                          \
+        const long n0 = gb + ly * (R), S = (nv + (U) * QN_GPU_LX - 1) / ((U) * QN_GPU_LX);                     \
+        float p[R];                                                                                            \
+        _Pragma("unroll") for (int r = 0; r < (R); r++) p[r] = 0.0f;                                           \
+        (void)n0;                                                                                              \
+        for (long k = 0; k < S; k++) {                                                                         \
+            const long v0 = l + k * (U) * QN_GPU_LX;                                                           \
+            uint4 cur[U][R];                                                                                   \
+            float csc[U][R];                                                                                   \
+            int cz[U][R];                                                                                      \
+            _Pragma("unroll") for (int u = 0; u < (U); u++)                                                    \
+                _Pragma("unroll") for (int r = 0; r < (R); r++) {                                              \
+                    cur[u][r] = sp[u][r];                                                                      \
+                    csc[u][r] = ssc[u][r];                                                                     \
+                    cz[u][r] = sz[u][r];                                                                       \
+                }                                                                                              \
+            if (k + 1 < S) QN_I4_STEP_LD(gb, v0 + (U) * QN_GPU_LX, R, U)                                       \
+            else if (NXT) QN_I4_STEP_LD(QN_S_BLOCK((IT) + 1, R), (long)l, R, U)                                \
+            QN_IW_MATH(QN_I4_CHUNK_PRE, R, U, cur)                                                             \
         }                                                                                                      \
+        QN_I4_STORE(IT, R)                                                                                     \
     }
 /* qn_gemv_q4_s's arguments (x the raw f32 row; the host sized lm for the planes, 72 bytes a chunk), R rows a warp
  * (a kernel each: one kernel walking both 2 and 4 rows took 138 registers in clang's PTX for ptxas, each alone 90 /
@@ -970,7 +1027,18 @@ QN_INL void qn_i4_stage_x(local uint4 *xq, local float *xd, local int *xs, const
  * before x is quantized, so the weights' HBM round trip overlaps x's. Block 0 (always in the matrix: the host
  * launches at most one group a block) is then walked before the loop, so pre is dead after it (inside the loop,
  * under `it == 0`, it kept 231 registers live in clang's PTX; peeled without PF, 96 became 128). The later blocks
- * as in qn_gemv_q4_s: a uniform break (a barrier under `if (gb < N)` in its place wrote past y on PoCL). */
+ * as in qn_gemv_q4_s: a uniform break (a barrier under `if (gb < N)` in its place wrote past y on PoCL).
+ * PF == 2 (the streaming forms _is / _i2s, QUANTA_OPENCL_GEMVS_PF=2, clgemv20; QN_I4_PBLOCK): every step, with its
+ * scales and zeros, is loaded during the step before (a block's first during the block before's last step, before
+ * its math, reduction and barrier), and the host launches few groups (GEMVS_GPC, by default 2 a compute unit) that
+ * walk many blocks each. Why: with one
+ * group of 8 warps an SM (131-167 registers) a group walked its one block in 1-3 dependent HBM round trips after
+ * quantizing x, so at 11008x4096 (344 groups, 2.6 waves) and 4096x11008 (x quantized in 2 trips) each warp had
+ * loads in flight for only part of its life: 0.39-0.45 of the copy kernel (H100 09:43) where the same-size copy
+ * reaches 0.62. Here x is quantized once a group and a warp's next HBM step is always in flight (at K = 4096 a
+ * 2-row block is one step: the loads of block it + 1 run under block it's math and barrier). The same sums in the
+ * same order as the other forms (the scales and zeros are the same values, loaded earlier). Registers: two steps
+ * (the one in flight, the one in use) where the other forms hold one. */
 #define QN_I4_KERNEL(NAME, R, U, PF)                                                                           \
     kernel void NAME(const global uchar *Wb, ulong wo, QN_WLAYOUT_ARGS, const global uchar *xb_, ulong xo,     \
                      global uchar *y, ulong yo, int ydt, int M, long N, long K, int iters, int xl, int rw,     \
@@ -986,27 +1054,42 @@ QN_INL void qn_i4_stage_x(local uint4 *xq, local float *xd, local int *xs, const
         local float *xd = (local float *)(xq + 4 * nv);                                                        \
         local int *xs = (local int *)(xd + nv);                                                                \
         uint4 pre[(U) * (R)]; /* unused without PF */                                                          \
-        if (PF) {                                                                                              \
+        uint4 sp[U][R];       /* PF == 2: the next step, with its scales and zeros */                          \
+        float ssc[U][R];                                                                                       \
+        int sz[U][R];                                                                                          \
+        if (PF == 1) {                                                                                         \
             const long n0 = QN_S_BLOCK(0, R) + ly * (R);                                                       \
             _Pragma("unroll") for (int u = 0; u < (U); u++)                                                    \
                 _Pragma("unroll") for (int r = 0; r < (R); r++)                                                \
                     pre[u * (R) + r] = ((const global uint4 *)(W + min(n0 + r, N - 1) * rb))[min((long)l + u * QN_GPU_LX, nv - 1)]; \
         }                                                                                                      \
+        if (PF == 2) QN_I4_STEP_LD(QN_S_BLOCK(0, R), (long)l, R, U)                                            \
         qn_i4_stage_x(xq, xd, xs, (const global float4 *)(xb_ + xo), nv, xl & QN_S_XL_BATCH);                          \
-        if (PF) {                                                                                              \
+        if (PF == 1) {                                                                                         \
             const long gb = QN_S_BLOCK(0, R);                                                                  \
-            QN_I4_BLOCK(0, R, U, 1)                                                                            \
+            QN_I4_BLOCK(0, R, U, 1, pre[u * (R) + r])                                                          \
         }                                                                                                      \
-        for (int it = (PF) ? 1 : 0; it < iters; it++) {                                                        \
-            const long gb = QN_S_BLOCK(it, R);                                                                 \
-            if (gb >= N) break; /* uniform over the group */                                                   \
-            QN_I4_BLOCK(it, R, U, 0)                                                                           \
+        if (PF == 2) {                                                                                         \
+            for (int it = 0; it < iters; it++) {                                                               \
+                const long gb = QN_S_BLOCK(it, R);                                                             \
+                if (gb >= N) break; /* uniform over the group */                                               \
+                const int nxt = it + 1 < iters && QN_S_BLOCK(it + 1, R) < N;                                   \
+                QN_I4_PBLOCK(it, R, U, nxt)                                                                    \
+            }                                                                                                  \
+        } else {                                                                                               \
+            for (int it = (PF) ? 1 : 0; it < iters; it++) {                                                    \
+                const long gb = QN_S_BLOCK(it, R);                                                             \
+                if (gb >= N) break; /* uniform over the group */                                               \
+                QN_I4_BLOCK(it, R, U, 0, pre[u * (R) + r])                                                     \
+            }                                                                                                  \
         }                                                                                                      \
     }
 QN_I4_KERNEL(qn_gemv_q4_i, 4, QN_S_U, 0)
 QN_I4_KERNEL(qn_gemv_q4_i2, 2, QN_G1_U, 0)
 QN_I4_KERNEL(qn_gemv_q4_ip, 4, QN_S_U, 1)
 QN_I4_KERNEL(qn_gemv_q4_i2p, 2, QN_G1_U, 1)
+QN_I4_KERNEL(qn_gemv_q4_is, 4, QN_S_U, 2)
+QN_I4_KERNEL(qn_gemv_q4_i2s, 2, QN_G1_U, 2)
 
 /* ---- M = 1: q8 through integer dot products (QUANTA_OPENCL_Q8I=1, off by default until measured) ----
  * Why: the float q8 GEMVs spend ~3-5 instructions a weight byte (a PRMT or shift/mask/OR, an exact subtraction,
@@ -1065,16 +1148,10 @@ QN_INL void qn_i8_stage_x16(local uint4 *xq, local float *xd, const global float
     }
 /* block IT of the group, rows gb + ly·R ..: the walk (its first step from pre where PRE), the sums times the row
  * scales stored */
-#define QN_I8_BLOCK(IT, R, U, PRE)                                                                             \
+/* block IT's sums p[r] times the row scales sc[r] (rows gb + ly·R + r) through the group's partials into the
+ * stacked outputs: one barrier */
+#define QN_I8_STORE(IT, R)                                                                                     \
     {                                                                                                          \
-        const long n0 = gb + ly * (R);                                                                         \
-        float sc[R], p[R];                                                                                     \
-        const global uint4 *wr[R];                                                                             \
-        _Pragma("unroll") for (int r = 0; r < (R); r++) {                                                      \
-            wr[r] = qn_q8_m1_row(min(n0 + r, N - 1), W0 + wo0, ws0, W1 + wo1, ws1, W2 + wo2, ws2, N0, N1, K, &sc[r]); \
-            p[r] = 0.0f;                                                                                       \
-        }                                                                                                      \
-        QN_IW_WALK(QN_I8_PIECE, R, U, PRE)                                                                     \
         local float *rd = QN_S_RED(IT);                                                                        \
         _Pragma("unroll") for (int r = 0; r < (R); r++) rd[(ly * QN_S_RW + r) * QN_GPU_RED + l] = p[r] * sc[r]; \
         barrier(CLK_LOCAL_MEM_FENCE);                                                                          \
@@ -1089,6 +1166,50 @@ QN_INL void qn_i8_stage_x16(local uint4 *xq, local float *xd, const global float
             }                                                                                                  \
         }                                                                                                      \
     }
+#define QN_I8_BLOCK(IT, R, U, PRE, PLD)                                                                        \
+    {                                                                                                          \
+        const long n0 = gb + ly * (R);                                                                         \
+        float sc[R], p[R];                                                                                     \
+        const global uint4 *wr[R];                                                                             \
+        _Pragma("unroll") for (int r = 0; r < (R); r++) {                                                      \
+            wr[r] = qn_q8_m1_row(min(n0 + r, N - 1), W0 + wo0, ws0, W1 + wo1, ws1, W2 + wo2, ws2, N0, N1, K, &sc[r]); \
+            p[r] = 0.0f;                                                                                       \
+        }                                                                                                      \
+        QN_IW_WALK(QN_I8_PIECE, R, U, PRE, PLD)                                                                \
+        QN_I8_STORE(IT, R)                                                                                     \
+    }
+/* PF == 2: the step at V0 (U pieces of each of the R rows, clamped to the row and to the matrix) of the block whose
+ * rows start at NB into sp */
+#define QN_I8_STEP_LD(NB, V0, R, U)                                                                            \
+    {                                                                                                          \
+        const long n0_ = (NB) + ly * (R);                                                                      \
+        _Pragma("unroll") for (int r = 0; r < (R); r++) {                                                      \
+            float unused;                                                                                      \
+            const global uint4 *pr = qn_q8_m1_row(min(n0_ + r, N - 1), W0 + wo0, ws0, W1 + wo1, ws1, W2 + wo2, ws2, \
+                                                  N0, N1, K, &unused);                                         \
+            _Pragma("unroll") for (int u = 0; u < (U); u++) sp[u][r] = pr[min((V0) + u * QN_GPU_LX, nv - 1)];  \
+        }                                                                                                      \
+    }
+/* PF == 2: block IT, its first step in sp, as QN_I4_PBLOCK (each step's math after the next step's loads) */
+#define QN_I8_PBLOCK(IT, R, U, NXT)                                                                            \
+    {                                                                                                          \
+        const long n0 = gb + ly * (R), S = (nv + (U) * QN_GPU_LX - 1) / ((U) * QN_GPU_LX);                     \
+        float sc[R], p[R];                                                                                     \
+        _Pragma("unroll") for (int r = 0; r < (R); r++) {                                                      \
+            qn_q8_m1_row(min(n0 + r, N - 1), W0 + wo0, ws0, W1 + wo1, ws1, W2 + wo2, ws2, N0, N1, K, &sc[r]);  \
+            p[r] = 0.0f;                                                                                       \
+        }                                                                                                      \
+        for (long k = 0; k < S; k++) {                                                                         \
+            const long v0 = l + k * (U) * QN_GPU_LX;                                                           \
+            uint4 cur[U][R];                                                                                   \
+            _Pragma("unroll") for (int u = 0; u < (U); u++)                                                    \
+                _Pragma("unroll") for (int r = 0; r < (R); r++) cur[u][r] = sp[u][r];                          \
+            if (k + 1 < S) QN_I8_STEP_LD(gb, v0 + (U) * QN_GPU_LX, R, U)                                       \
+            else if (NXT) QN_I8_STEP_LD(QN_S_BLOCK((IT) + 1, R), (long)l, R, U)                                \
+            QN_IW_MATH(QN_I8_PIECE, R, U, cur)                                                                 \
+        }                                                                                                      \
+        QN_I8_STORE(IT, R)                                                                                     \
+    }
 /* R rows a warp, U pieces of each in flight a lane: qn_gemv_q8_i (4, 2), _i2 (2, 4), _i2u (2, 8: QUANTA_OPENCL_GEMVS_U=8);
  * PF (_i2up: QUANTA_OPENCL_GEMVS_PF=1 with U=8, _ip: PF=1 at 4 rows; clgemv19): the first block's first step (U
  * pieces of each row, 16 or 8 uint4 a lane, clamped to the row) loaded before x is quantized, as qn_gemv_q4_i2p does. Why: at K = 11008 the
@@ -1096,7 +1217,10 @@ QN_INL void qn_i8_stage_x16(local uint4 *xq, local float *xd, const global float
  * weight load is issued, and a warp's whole walk there is 3 steps (2 rows x 11008 bytes, 4 KB a row a step), so that
  * wait is a large part of each warp's time (H100 06:40: _i2u 0.61 of the copy kernel at 4096x11008, _i 0.69 at
  * 11008x4096 where K = 4096 is one trip). Block 0 is walked before the loop, so pre is dead after it (qn_gemv_q4_i's
- * reason). The same sums in the same order as _i2u / _i. */
+ * reason). The same sums in the same order as _i2u / _i.
+ * PF == 2 (_is: 4 rows, _i2us: 2 rows with U = 8; QUANTA_OPENCL_GEMVS_PF=2, clgemv20; QN_I8_PBLOCK): qn_gemv_q4_i's
+ * streaming form, every step loaded during the step before, few groups walking many blocks (x quantized once a
+ * group). The same sums in the same order. */
 #define QN_I8_KERNEL(NAME, R, U, PF)                                                                           \
     kernel void NAME(const global uchar *W0, ulong wo0, long ws0, const global uchar *W1, ulong wo1, long ws1, \
                      const global uchar *W2, ulong wo2, long ws2, const global uchar *xb_, ulong xo,           \
@@ -1111,7 +1235,8 @@ QN_INL void qn_i8_stage_x16(local uint4 *xq, local float *xd, const global float
         local uint4 *xq = (local uint4 *)lx;                                                                   \
         local float *xd = (local float *)(xq + 2 * nv);                                                        \
         uint4 pre[(U) * (R)]; /* unused without PF */                                                          \
-        if (PF) {                                                                                              \
+        uint4 sp[U][R];       /* PF == 2: the next step */                                                     \
+        if (PF == 1) {                                                                                         \
             const long n0 = QN_S_BLOCK(0, R) + ly * (R);                                                       \
             _Pragma("unroll") for (int r = 0; r < (R); r++) {                                                  \
                 float unused;                                                                                  \
@@ -1120,15 +1245,25 @@ QN_INL void qn_i8_stage_x16(local uint4 *xq, local float *xd, const global float
                 _Pragma("unroll") for (int u = 0; u < (U); u++) pre[u * (R) + r] = pr[min((long)l + u * QN_GPU_LX, nv - 1)]; \
             }                                                                                                  \
         }                                                                                                      \
+        if (PF == 2) QN_I8_STEP_LD(QN_S_BLOCK(0, R), (long)l, R, U)                                            \
         qn_i8_stage_x16(xq, xd, (const global float4 *)(xb_ + xo), nv, xl & QN_S_XL_BATCH);                            \
-        if (PF) {                                                                                              \
+        if (PF == 1) {                                                                                         \
             const long gb = QN_S_BLOCK(0, R);                                                                  \
-            QN_I8_BLOCK(0, R, U, 1)                                                                            \
+            QN_I8_BLOCK(0, R, U, 1, pre[u * (R) + r])                                                          \
         }                                                                                                      \
-        for (int it = (PF) ? 1 : 0; it < iters; it++) {                                                        \
-            const long gb = QN_S_BLOCK(it, R);                                                                 \
-            if (gb >= N) break; /* uniform over the group */                                                   \
-            QN_I8_BLOCK(it, R, U, 0)                                                                           \
+        if (PF == 2) {                                                                                         \
+            for (int it = 0; it < iters; it++) {                                                               \
+                const long gb = QN_S_BLOCK(it, R);                                                             \
+                if (gb >= N) break; /* uniform over the group */                                               \
+                const int nxt = it + 1 < iters && QN_S_BLOCK(it + 1, R) < N;                                   \
+                QN_I8_PBLOCK(it, R, U, nxt)                                                                    \
+            }                                                                                                  \
+        } else {                                                                                               \
+            for (int it = (PF) ? 1 : 0; it < iters; it++) {                                                    \
+                const long gb = QN_S_BLOCK(it, R);                                                             \
+                if (gb >= N) break; /* uniform over the group */                                               \
+                QN_I8_BLOCK(it, R, U, 0, pre[u * (R) + r])                                                     \
+            }                                                                                                  \
         }                                                                                                      \
     }
 QN_I8_KERNEL(qn_gemv_q8_i, 4, QN_S_U, 0)
@@ -1136,6 +1271,8 @@ QN_I8_KERNEL(qn_gemv_q8_i2, 2, QN_G1_U, 0)
 QN_I8_KERNEL(qn_gemv_q8_i2u, 2, 8, 0)
 QN_I8_KERNEL(qn_gemv_q8_i2up, 2, 8, 1)
 QN_I8_KERNEL(qn_gemv_q8_ip, 4, QN_S_U, 1)
+QN_I8_KERNEL(qn_gemv_q8_is, 4, QN_S_U, 2)
+QN_I8_KERNEL(qn_gemv_q8_i2us, 2, 8, 2)
 
 /* ---- M = 1 with the norm before it (QUANTA_OPENCL_NORM_GEMV=1): add_norm / rms_norm_add_norm / rms_norm,
  * then the q8 GEMV(s) reading its normed row ----

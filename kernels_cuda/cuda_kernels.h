@@ -48,12 +48,14 @@ typedef struct qn_cuda_weight {
     int64_t N, K;             /* logical shape */
     int64_t Np, Kp;           /* padded to multiples of 16 and 64 */
     int32_t group;            /* q4 group / nf4 block along K (0 for per-row formats) */
-    const void *codes;        /* tiles [Np/16][Kp/64][32 lanes][tile bytes / 32] */
+    const void *codes;        /* tiles [Np/16][Kp/64][32 lanes][tile bytes / 32]; fp820: NULL for e4m3 codes K-major only */
     const float *row_scale;   /* [Np] f32 factor per row */
     const uint32_t *meta;     /* q4/nf4: [Np][Kp/group] u32: low half f16 multiplier, high half f16 (1024 + zero) */
     /* fp818: e4m3 only, with QUANTA_CUDA_FP8_SS=1 at prepare time: a second copy of the codes in the K-major
      * layout of qn_cuda_fp8_km_offset, for the FP8 GEMM's both-operands-from-shared-memory form; else NULL.
-     * Last in the struct: bench/cuda/fp8_pair.py's ctypes mirror of the fields before it stays valid. */
+     * Last in the struct: bench/cuda/fp8_pair.py's ctypes mirror of the fields before it stays valid.
+     * fp820: with codes NULL (QUANTA_CUDA_FP8_KM=1), the weight's only codes: the decode GEMV (qn_cuda_matmul_q) and
+     * the FP8 GEMM (its SS forms) both read them. */
     const void *codes_k;
 } qn_cuda_weight;
 
@@ -136,6 +138,9 @@ extern int qn_cuda_matmul_big_min_m;
 #define QN_CUDA_FP8_WG_MIN_M 64
 size_t qn_cuda_fp8_x_bytes(int64_t M, int64_t Kp);
 size_t qn_cuda_fp8_scratch_bytes(int64_t M, int64_t Kp, int sms);
+/* fp820: whether the FP8 GEMM serves an e4m3 weight with K-major codes only (codes NULL) at every M >= its
+ * QN_CUDA_FP8_WG_MIN_M: an sm_90a device and a TMA form of QUANTA_CUDA_FP8_V2 with clusters of 1 (the default 0ts). */
+int qn_cuda_fp8_km_ok(void);
 int qn_cuda_matmul_fp8(const qn_cuda_weight *w, int x_dtype, const void *x, int y_dtype, void *y, int64_t M,
                        void *scratch, size_t scratch_bytes, unsigned *counters, size_t ncounters, int sms, void *stream);
 /* Its two launches, for bench/cuda/fp8_check.cu: x[M,K] to per-token e4m3 codes (K padded to Kp, a multiple

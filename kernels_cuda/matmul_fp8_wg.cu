@@ -284,6 +284,7 @@ struct qn_f8_args {
     int sk_red; /* fp817 (QUANTA_CUDA_FP8_SK=5 / 6): the groups' pieces reduce and store a share each (peers, no owner) */
     int stm;    /* fp817 (QUANTA_CUDA_FP8_STM): the TMA-store epilogue's box written by stmatrix (qn_f8t_store_tma) */
     int trace_last; /* fp817: the TMA forms' trace records each block's last tile instead of its first */
+    int sk_lead;    /* fp820: the groups' owner piece starts this many stages longer (qn_f8_skg_lead; 0: equal pieces) */
 };
 
 #if QN_F8_HAVE
@@ -1014,25 +1015,27 @@ __device__ __forceinline__ int64_t qn_f8_sk_block(int64_t it, int64_t total, int
  * number of whole tiles, so the pieces of a tile run side by side: their weight and token rows are in L2 together
  * (fp815's contiguous ranges put the 132 blocks on tiles spread over the whole region), and the owner (piece 0)
  * waits about one piece for its peers. nk >= sp (the host's): no empty piece. qn_f8_skg_block is the inverse. */
-/* Piece 0 (the owner's) starts QN_F8_SKG_LEAD stages longer where the pieces are long enough (nk >= 8 sp): the others
+/* Piece 0 (the owner's) starts `lead` stages longer where the pieces are long enough (nk >= 8 sp): the others
  * end that much earlier, so their slots are written while the owner still computes (H100 00:11: the owner's
- * epilogue, mostly that wait, 6.1 us against 1.0 for a whole tile). Boundaries: 0, then d + j (nk - d) / sp. 0 (equal
- * pieces, the form measured at 00:11) until a device run has timed 3 (the partition with it is checked offline). */
+ * epilogue, mostly that wait, 6.1 us against 1.0 for a whole tile). Boundaries: 0, then d + j (nk - d) / sp. fp816
+ * built it as a build-time constant left 0 (unmeasured); fp820 passes it per call (qn_f8_args.sk_lead: QN_F8_SKG_LEAD,
+ * or 3 under QUANTA_CUDA_FP8_LEAD=1 / sk | 1024) so that one device run times it against equal pieces. */
 #ifndef QN_F8_SKG_LEAD
 #define QN_F8_SKG_LEAD 0
 #endif
-__device__ __forceinline__ int64_t qn_f8_skg_lead(int64_t nk, int64_t sp) { return nk >= 8 * sp ? QN_F8_SKG_LEAD : 0; }
-__device__ __forceinline__ int64_t qn_f8_skg_at(int64_t j, int64_t nk, int64_t sp) { /* piece j's first stage */
-    const int64_t d = qn_f8_skg_lead(nk, sp);
+__device__ __forceinline__ int64_t qn_f8_skg_lead(int64_t nk, int64_t sp, int lead) { return nk >= 8 * sp ? lead : 0; }
+__device__ __forceinline__ int64_t qn_f8_skg_at(int64_t j, int64_t nk, int64_t sp, int lead) { /* piece j's first stage */
+    const int64_t d = qn_f8_skg_lead(nk, sp, lead);
     return j == 0 ? 0 : j >= sp ? nk : d + j * (nk - d) / sp;
 }
-__device__ __forceinline__ void qn_f8_skg_range(int64_t total, int64_t nk, int64_t sp, int64_t c, int64_t &b, int64_t &e) {
+__device__ __forceinline__ void qn_f8_skg_range(int64_t total, int64_t nk, int64_t sp, int64_t c, int64_t &b, int64_t &e,
+                                                int lead) {
     const int64_t r = c / sp, j = c % sp;
     if (r >= total / nk) b = e = 0;
-    else b = r * nk + qn_f8_skg_at(j, nk, sp), e = r * nk + qn_f8_skg_at(j + 1, nk, sp);
+    else b = r * nk + qn_f8_skg_at(j, nk, sp, lead), e = r * nk + qn_f8_skg_at(j + 1, nk, sp, lead);
 }
-__device__ __forceinline__ int64_t qn_f8_skg_block(int64_t it, int64_t nk, int64_t sp) {
-    const int64_t k = it % nk, d = qn_f8_skg_lead(nk, sp); /* k - d in [j (nk - d) / sp, (j + 1) (nk - d) / sp) */
+__device__ __forceinline__ int64_t qn_f8_skg_block(int64_t it, int64_t nk, int64_t sp, int lead) {
+    const int64_t k = it % nk, d = qn_f8_skg_lead(nk, sp, lead); /* k - d in [j (nk - d) / sp, (j + 1) (nk - d) / sp) */
     return it / nk * sp + (k < d ? 0 : ((k - d + 1) * sp - 1) / (nk - d));
 }
 /* A slot's flag: posted by the warpgroup that wrote the slot (every thread's stores, then its named barrier, then
@@ -1105,7 +1108,7 @@ __global__ void __launch_bounds__(qn_f8t_cfg<CW, BN, EPI>::threads, qn_f8t_cfg<C
     const int64_t ndp = dpu > cid ? (dpu - cid + C - 1) / C : 0;
     int64_t it0 = 0, it1 = 0;
     if (SK && sktotal > 0) {
-        if (p.sk_sp > 0) qn_f8_skg_range(sktotal, nk, p.sk_sp, cid, it0, it1);
+        if (p.sk_sp > 0) qn_f8_skg_range(sktotal, nk, p.sk_sp, cid, it0, it1, p.sk_lead);
         else qn_f8_sk_range(sktotal, C, cid, it0, it1);
     }
     it0 += skoff, it1 += skoff;
@@ -1381,7 +1384,9 @@ __global__ void __launch_bounds__(qn_f8t_cfg<CW, BN, EPI>::threads, qn_f8t_cfg<C
         }
         if (SK && !p.sk_red && ke < nk) { /* a tile's K head: add its tails, block after block */
             const int64_t u0 = it0 / nk + (k - ndp); /* this segment's unit (k is this block's last segment) */
-            auto blk = [&](int64_t it) { return p.sk_sp > 0 ? qn_f8_skg_block(it, nk, p.sk_sp) : qn_f8_sk_block(it, sktotal, C); };
+            auto blk = [&](int64_t it) {
+                return p.sk_sp > 0 ? qn_f8_skg_block(it, nk, p.sk_sp, p.sk_lead) : qn_f8_sk_block(it, sktotal, C);
+            };
             const int64_t c0 = blk(u0 * nk + ke - skoff), c1 = blk(u0 * nk + nk - 1 - skoff);
             for (int64_t c = c0; c <= c1; c++) {
                 if (ctid == 0) qn_f8_sk_await(p.skf + c * CW + cw);
@@ -1693,9 +1698,11 @@ static int qn_f8_pick(int64_t N, int64_t M, int sms, int forced) {
 #ifndef QN_F8T_COST_128_SS
 #define QN_F8T_COST_128_SS 0.79
 #endif
-static int qn_f8t_pick(int64_t N, int64_t M, int sms, int forced, bool ss = false) {
+/* km (fp820): the weight's codes are K-major only, so the 64x64 tile (a register form without an SS twin) is not
+ * picked (cost 0); forced, the caller refuses it */
+static int qn_f8t_pick(int64_t N, int64_t M, int sms, int forced, bool ss = false, bool km = false) {
     static const int bm[5] = {128, 128, 128, 64, 128}, bn[5] = {256, 128, 64, 64, 192}, per_sm[5] = {1, 1, 1, 2, 1};
-    const double cost[5] = {1.0, ss ? QN_F8T_COST_128_SS : 0.78, 0.55, 0.65, QN_F8T_COST_192};
+    const double cost[5] = {1.0, ss ? QN_F8T_COST_128_SS : 0.78, 0.55, km ? 0.0 : 0.65, QN_F8T_COST_192};
     if (forced >= 1 && forced <= 5) return forced;
     const int64_t s = sms > 0 ? sms : 132;
     int best = 0;
@@ -1838,6 +1845,32 @@ QN_F8_ENV_SWITCH(qn_f8_env_pp, "QUANTA_CUDA_FP8_PP", '2', QN_F8_PP_DEFAULT)
 #define QN_F8_OE_DEFAULT 0
 #endif
 QN_F8_ENV_SWITCH(qn_f8_env_oe, "QUANTA_CUDA_FP8_OE", '1', QN_F8_OE_DEFAULT)
+
+/* fp820: with the weight's codes K-major only (QUANTA_CUDA_FP8_KM=1 at prepare time: qn_cuda_weight.codes NULL), the
+ * 0ts route takes OE's split epilogue where every block has at least this many tiles (the epilogue it hides is the one
+ * under a next tile: fp819 round 2, H100 09:45, OE -3 to -4% at M = 4096, +1 / +2% at 512 / 256 x 13824 x 5120 where
+ * blocks have one tile); QUANTA_CUDA_FP8_OE=1 takes it everywhere, the call's persist | 16384 / sk | 512 nowhere.
+ * Prediction, refitted from verify_fp820.sh's km / kmn pairs (bench/NOTES.md, fp820). */
+#ifndef QN_F8_KM_OE_MIN_PER_SM
+#define QN_F8_KM_OE_MIN_PER_SM 2
+#endif
+static bool qn_f8_km_oe_pick(int64_t N, int64_t M, int sms, int t) {
+    static const int bn[5] = {256, 128, 64, 64, 192};
+    if (t != 1 && t != 2 && t != 5) return false; /* OE's tiles (0ts with the TMA store) */
+    return (N + 127) / 128 * ((M + bn[t - 1] - 1) / bn[t - 1]) >= (int64_t)QN_F8_KM_OE_MIN_PER_SM * (sms > 0 ? sms : 132);
+}
+
+/* QUANTA_CUDA_FP8_LEAD (fp820): 1: the split-K groups' owner piece (the one that adds its peers' slots and stores the
+ * tile) starts 3 stages longer where pieces are >= 8 stages, so the peers' slots are written before it ends (fp816's
+ * QN_F8_SKG_LEAD, built unmeasured; sk | 1024 per call); y within the reference's bound (another split of K: not
+ * bit-identical to equal pieces). 0 or unset: QN_F8_LEAD_DEFAULT (0 until verify_fp820.sh has timed it). Read once. */
+#ifndef QN_F8_LEAD_DEFAULT
+#define QN_F8_LEAD_DEFAULT 0
+#endif
+#ifndef QN_F8_SKG_LEAD /* the lead without the switch (also defined with the kernels, which a host-only pass skips) */
+#define QN_F8_SKG_LEAD 0
+#endif
+QN_F8_ENV_SWITCH(qn_f8_env_lead, "QUANTA_CUDA_FP8_LEAD", '1', QN_F8_LEAD_DEFAULT)
 
 /* fp819: where the ping-pong form is taken. Each block keeps two 128x128 tiles in flight (one per warpgroup), the
  * 128x256 tile's work, so it is wanted where there are at least two 128x128 tiles per SM: below that a warpgroup
@@ -1987,8 +2020,12 @@ static int qn_f8_gemm(const qn_cuda_weight *w, const void *buf, int64_t M, int y
     const bool tw = (sk & 32) || qn_f8_env_tw();
     /* fp818: SS asked for by the call (persist | 2048, sk | 64) or the switch, where the weight has its K-major copy */
     /* fp819's OE (persist | 8192, sk | 256, QUANTA_CUDA_FP8_OE) is a form of SS's 0ts: it asks for SS too */
-    const bool oe = (persist & 8192) || (sk & 256) || qn_f8_env_oe();
-    const bool ss = ((persist & 2048) || (sk & 64) || qn_f8_env_ss() || oe) && w->codes_k != NULL;
+    const bool oe_asked = (persist & 8192) || (sk & 256) || qn_f8_env_oe();
+    /* fp820: codes K-major only (codes NULL): only the SS forms read them, so SS always; OE by its per-block rule */
+    const bool km = w->codes == NULL, km_no_oe = (persist & 16384) || (sk & 512);
+    const bool lead3 = (sk & 1024) || qn_f8_env_lead(); /* fp820: the groups' owner piece 3 stages longer */
+    if (km && !w->codes_k) return (int)cudaErrorInvalidValue;
+    const bool ss = ((persist & 2048) || (sk & 64) || qn_f8_env_ss() || oe_asked || km) && w->codes_k != NULL;
     /* fp819: the ping-pong form, forced by the call (persist | 4096: persist 4 with cluster 1, or 6 with cluster 2 along
      * the tokens) or where qn_f8_pp_pick takes it (sk | 128, or QUANTA_CUDA_FP8_PP), on the K-major copy only */
     const bool pp_force = (persist & 4096) || qn_f8_env_pp() == 2, pp_route = (sk & 128) || qn_f8_env_pp() == 1;
@@ -2014,12 +2051,20 @@ static int qn_f8_gemm(const qn_cuda_weight *w, const void *buf, int64_t M, int y
     a.part = splits > 1 ? part : NULL;
     a.yd = y_dtype, a.y = y, a.trace = trace, a.units = 0, a.gxc = 0, a.scale_pf = scale_pf;
     a.dp_units = 0, a.skw = skw, a.skf = skf, a.sk_sp = sk >= 3, a.sk_red = sk >= 5, a.stm = stm, a.trace_last = tlast;
+    a.sk_lead = lead3 ? 3 : QN_F8_SKG_LEAD;
     cudaStream_t s = (cudaStream_t)stream;
     /* fp818: where the SS form runs (its own 128x128 cost in the pick): 0ts / 0t alone, and (ss_tw) a 128x128 tile in
      * clusters of 2 along the tokens (2tws: TW's route, or the form asked for) */
     const bool ss_route = ss && (persist == 3 || persist == 4) && cluster == 1;
     const bool ss_tw = ss && ((persist == 4 && cluster == 1) || (persist == 6 && cluster == 2));
-    const int t = persist >= 3 ? qn_f8t_pick(w->N, M, sms, tile, ss_route) : qn_f8_pick(w->N, M, sms, tile);
+    const int t = persist >= 3 ? qn_f8t_pick(w->N, M, sms, tile, ss_route, km) : qn_f8_pick(w->N, M, sms, tile);
+    /* fp820: a form only the tiled codes serve (the non-TMA forms, clusters along the weights, 64x64, 2tws off 128x128)
+     * is "not this form" for K-major-only codes: -1, and the engine runs the GEMV kernel's K-major form instead */
+    if (km && !(persist >= 3 && ((persist <= 4 && cluster == 1 && t != 4) ||
+                                 (persist == 6 && cluster == 2 && (t == 2 || (pp_force && (tile == 0 || tile == 2)))))))
+        return -1;
+    /* fp820: OE for K-major-only codes where every block has >= QN_F8_KM_OE_MIN_PER_SM tiles (t's, one block per SM) */
+    const bool oe = oe_asked || (km && !km_no_oe && qn_f8_km_oe_pick(w->N, M, sms, t));
     if (persist >= 3) { /* 4, 6: the TMA store epilogue where y allows it (2-byte, rows 16-byte multiples, aligned) */
         const bool epi = (persist == 4 || persist == 6) && y_dtype != QN_DT_F32 && w->N % 8 == 0 && ((uintptr_t)y & 15u) == 0;
         /* fp819's ping-pong consumers (128x128 tiles, SS): forced, or picked in place of 0ts / the groups */
@@ -2097,6 +2142,18 @@ int qn_cuda_fp8_skr_taken(int64_t N, int64_t M, int64_t Kp, int sms) {
 int qn_cuda_fp8_gemm_sk(const qn_cuda_weight *w, const void *buf, int64_t M, int y_dtype, void *y, int tile, int sk,
                         float *ws, unsigned *flags, unsigned long long *trace, int sms, void *stream) {
     return qn_f8_gemm(w, buf, M, y_dtype, y, tile, 1, NULL, 1, 4, trace, sms, stream, sk, ws, flags);
+}
+
+/* fp820 (fp8_pair.py): whether the route on K-major-only codes takes OE at this shape (where it does not take the
+ * split-K groups: those run SS's kernel either way) */
+int qn_cuda_fp8_km_oe_taken(int64_t N, int64_t M, int64_t Kp, int sms) {
+    const int t = qn_f8t_pick(N, M, sms, 0, true, true);
+    return !qn_f8_skg_pick(N, M, Kp, sms, t, false, true) && qn_f8_km_oe_pick(N, M, sms, t) ? 1 : 0;
+}
+
+int qn_cuda_fp8_km_ok(void) {
+    const int v2 = qn_f8_env_v2();
+    return qn_sm90a_device_ok() && ((v2 >> 4) == 3 || (v2 >> 4) == 4) && (v2 & 15) == 1 && qn_f8_forced_tile() != 4;
 }
 
 size_t qn_cuda_fp8_scratch_bytes(int64_t M, int64_t Kp, int sms) {

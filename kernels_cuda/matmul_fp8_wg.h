@@ -57,6 +57,10 @@ int qn_cuda_fp8_skg_taken(int64_t N, int64_t M, int64_t Kp, int sms);
 int qn_cuda_fp8_skr_taken(int64_t N, int64_t M, int64_t Kp, int sms);
 /* fp819: whether QUANTA_CUDA_FP8_PP=1 (sk | 128) takes the ping-pong form for this shape (where w->codes_k is set) */
 int qn_cuda_fp8_pp_taken(int64_t N, int64_t M, int sms);
+/* fp820: w->codes NULL (QUANTA_CUDA_FP8_KM=1's weight: the codes K-major only, at w->codes_k): every route runs the SS
+ * forms; forms only the tiled codes serve (the non-TMA forms, clusters along the weights, 64x64 forced) return -1. The
+ * 0ts route then takes OE's split epilogue where qn_cuda_fp8_km_oe_taken says so (sk | 512 or persist | 16384: never). */
+int qn_cuda_fp8_km_oe_taken(int64_t N, int64_t M, int64_t Kp, int sms);
 int qn_cuda_fp8_gemm_sk(const qn_cuda_weight *w, const void *buf, int64_t M, int y_dtype, void *y, int tile, int sk,
                         float *ws, unsigned *flags, unsigned long long *trace, int sms, void *stream);
 /* qn_cuda_fp8_quantize_x with the codes' layout chosen per call: token_major 1 for the TMA form (xq[Mp][Kp]), 0 for

@@ -34,8 +34,10 @@
  * one launch of many blocks rather than one latency-bound block per row. Position t*16 + ks*4
  * + h of each 64-chunk holds k = ks*16 + (h < 2 ? 2t + h : 8 + 2t + h - 2). */
 #define QN_PREP_CHUNK 1024
+/* km (fp820: e4m3 weights K-major only): position p of each 64-chunk holds k = 16 (p / 16) + qn_cuda_fp8_kperm(p % 16)
+ * instead, the order in which qn_k_mmq's K-major form finds the weight bytes of each lane (see there). */
 __global__ void __launch_bounds__(256) qn_k_prep_x(int xd, const void *x, int64_t M, int64_t K, int64_t Kp,
-                                                   __half *xh, float *xscale) {
+                                                   __half *xh, float *xscale, int km) {
     __shared__ float sh[32];
     for (int64_t m = blockIdx.y; m < M; m += gridDim.y) {
         float m0 = 0.0f, m1 = 0.0f, m2 = 0.0f, m3 = 0.0f;
@@ -55,7 +57,8 @@ __global__ void __launch_bounds__(256) qn_k_prep_x(int xd, const void *x, int64_
         for (int64_t p = p0 + threadIdx.x; p < p1; p += blockDim.x) {
             const int64_t c = p / 64;
             const int w = (int)(p % 64), t = w / 16, ks = (w % 16) / 4, h = w % 4;
-            const int64_t kk = c * 64 + ks * 16 + (h < 2 ? 2 * t + h : 8 + 2 * t + h - 2);
+            const int64_t kk = km ? c * 64 + t * 16 + qn_cuda_fp8_kperm(w % 16)
+                                  : c * 64 + ks * 16 + (h < 2 ? 2 * t + h : 8 + 2 * t + h - 2);
             xh[m * Kp + p] = __float2half_rn(kk < K ? qn_ld(xd, x, m * K + kk) * f : 0.0f);
         }
     }
@@ -68,6 +71,18 @@ template <int FMT> struct qn_fmt_traits {
     static constexpr int words = FMT == QN_CW_F16 ? 16 : (FMT == QN_CW_Q4 || FMT == QN_CW_NF4) ? 4 : 8;
     static constexpr bool grouped = FMT == QN_CW_Q4 || FMT == QN_CW_NF4;
 };
+
+/* Two e4m3 codes (low byte first) as an f16x2 register (exact). */
+__device__ __forceinline__ uint32_t qn_e4m3x2_to_h2(uint32_t pair) {
+    const __half2_raw h = __nv_cvt_fp8x2_to_halfraw2((__nv_fp8x2_storage_t)pair, __NV_E4M3);
+    return (uint32_t)h.x | ((uint32_t)h.y << 16);
+}
+/* fp820's K-major e4m3: a k16 step's A registers from word ks of row g (ug) and of row g + 8 (uh), each holding the
+ * lane's k pairs (2t, 2t + 1) in its low half and (2t + 8, 2t + 9) in its high half (qn_k_mmq's KM note). */
+__device__ __forceinline__ void qn_e4m3_pairs_to_a(uint32_t ug, uint32_t uh, uint32_t a[4]) {
+    a[0] = qn_e4m3x2_to_h2(ug & 0xFFFFu), a[1] = qn_e4m3x2_to_h2(uh & 0xFFFFu);
+    a[2] = qn_e4m3x2_to_h2(ug >> 16), a[3] = qn_e4m3x2_to_h2(uh >> 16);
+}
 
 /* The four f16x2 A registers of k16 step ks from a lane's raw words. s0/z0 are the group
  * multiplier and (1024 + zero) of row g, s1/z1 of row g + 8 (q4/nf4 only). */
@@ -91,10 +106,7 @@ __device__ __forceinline__ void qn_dequant(const uint32_t *w, int ks, uint32_t a
         const uint32_t u0 = w[ks * 2], u1 = w[ks * 2 + 1];
         const uint32_t p[4] = {u0 & 0xFFFFu, u0 >> 16, u1 & 0xFFFFu, u1 >> 16};
 #pragma unroll
-        for (int r = 0; r < 4; r++) {
-            __half2_raw h = __nv_cvt_fp8x2_to_halfraw2((__nv_fp8x2_storage_t)p[r], __NV_E4M3);
-            a[r] = (uint32_t)h.x | ((uint32_t)h.y << 16);
-        }
+        for (int r = 0; r < 4; r++) a[r] = qn_e4m3x2_to_h2(p[r]);
     } else if (FMT == QN_CW_Q4) {
         const uint32_t u = w[ks];
 #pragma unroll
@@ -128,9 +140,17 @@ struct qn_mmq_args {
  * Block: 4 warps; warp w owns WN row tiles (16 weight rows each) and the block's 8*MT columns.
  * Each lane streams KU k-tiles per stage (16 words = 64 bytes per row tile, whatever the format,
  * so 4-bit weights keep as many bytes in flight as f16 ones), double-buffered in registers.
+ *
+ * KM (fp820, e4m3 only: codes K-major, [Np][Kp], cuda_kernels.h qn_cuda_fp8_km_offset): lane (g, t) loads the 16 bytes
+ * [16t, 16t + 16) of the 64-byte k tile of rows g and g + 8 (two 16-byte loads, as the tiled layout's; per warp
+ * instruction 8 rows x 64 contiguous bytes). Word j of those 16 bytes holds k = 16t + 2j + {0, 1, 8, 9} (kperm), the
+ * pairs one lane's A fragment takes for one k16 step; so mma step ks takes word ks of row g and of row g + 8, and its
+ * K positions are 16t + kperm(4 ks + i): qn_k_prep_x's km order puts x there. Each sum takes the same products as
+ * the tiled form, grouped otherwise (the f32 sums may differ in the last bits).
  */
-template <int FMT, int WN, int MT>
+template <int FMT, int WN, int MT, int KM = 0>
 __global__ void __launch_bounds__(QN_MMQ_WARPS * 32) qn_k_mmq(qn_mmq_args p) {
+    static_assert(!KM || FMT == QN_CW_E4M3, "K-major codes: e4m3 only");
     typedef qn_fmt_traits<FMT> Tr;
     constexpr int AW = Tr::words;
     constexpr int KU = MT >= 4 ? (AW >= 8 ? 1 : 8 / AW) : 16 / AW; /* big MT: fewer registers */
@@ -169,7 +189,13 @@ __global__ void __launch_bounds__(QN_MMQ_WARPS * 32) qn_k_mmq(qn_mmq_args p) {
         for (int u = 0; u < KU; u++) {
 #pragma unroll
             for (int i = 0; i < WN; i++) {
-                if (row_ok[i] && ktb + u < kt1) {
+                if (KM && row_ok[i] && ktb + u < kt1) {
+                    const uint8_t *r0 = p.codes + ((nt0 + i) * 16 + g) * p.Kp + (ktb + u) * 64 + t * 16;
+                    const uint4 q0 = __ldg(reinterpret_cast<const uint4 *>(r0));
+                    const uint4 q1 = __ldg(reinterpret_cast<const uint4 *>(r0 + 8 * p.Kp));
+                    wa[buf][i][u][0] = q0.x, wa[buf][i][u][1] = q0.y, wa[buf][i][u][2] = q0.z, wa[buf][i][u][3] = q0.w;
+                    wa[buf][i][u][4] = q1.x, wa[buf][i][u][5] = q1.y, wa[buf][i][u][6] = q1.z, wa[buf][i][u][7] = q1.w;
+                } else if (row_ok[i] && ktb + u < kt1) {
                     const uint4 *src =
                         reinterpret_cast<const uint4 *>(p.codes + ((nt0 + i) * KT + ktb + u) * tile_bytes) + lane * (AW / 4);
 #pragma unroll
@@ -223,7 +249,11 @@ __global__ void __launch_bounds__(QN_MMQ_WARPS * 32) qn_k_mmq(qn_mmq_args p) {
                             s0 = qn_u2h(__byte_perm(m_0, 0, 0x1010)), z0 = qn_u2h(__byte_perm(m_0, 0, 0x3232));
                             s1 = qn_u2h(__byte_perm(m_1, 0, 0x1010)), z1 = qn_u2h(__byte_perm(m_1, 0, 0x3232));
                         }
-                        qn_dequant<FMT>(wa[buf][i][u], ks, a, s0, s1, z0, z1, lut);
+                        if (KM) { /* rows g / g + 8, k pairs (0, 1) and (8, 9) of this lane's word ks */
+                            qn_e4m3_pairs_to_a(wa[buf][i][u][ks], wa[buf][i][u][4 + ks], a);
+                        } else {
+                            qn_dequant<FMT>(wa[buf][i][u], ks, a, s0, s1, z0, z1, lut);
+                        }
 #pragma unroll
                         for (int j = 0; j < MT; j++) qn_mma16816(acc[i][j], a, xb[j].x, xb[j].y);
                     }
@@ -479,9 +509,14 @@ typedef struct qn_mmq_plan {
     unsigned bx, by;
 } qn_mmq_plan;
 
+/* fp820: e4m3 codes K-major only (cuda_kernels.h: codes NULL, codes_k the codes) */
+static bool qn_mmq_km(const qn_cuda_weight *w) { return w->fmt == QN_CW_E4M3 && !w->codes && w->codes_k; }
+
 static qn_mmq_plan qn_mmq_make_plan(const qn_cuda_weight *w, int64_t M, int sms) {
     qn_mmq_plan pl;
-    if (qn_cuda_matmul_big_min_m > 0 && M >= qn_cuda_matmul_big_min_m) { /* prefill kernel, no split */
+    /* prefill kernel, no split; K-major e4m3 has no form of it (the FP8 GEMM takes those M: the streaming kernel here
+     * only where that GEMM refused, e.g. QUANTA_CUDA_FP8_V2 a non-TMA form) */
+    if (qn_cuda_matmul_big_min_m > 0 && M >= qn_cuda_matmul_big_min_m && !qn_mmq_km(w)) {
         pl.MT = 16, pl.WN = 4, pl.S = 1, pl.kps = (int)(w->Kp / 64);
         pl.bx = (unsigned)((w->Np / 16 + 7) / 8), pl.by = (unsigned)((M + 127) / 128);
         return pl;
@@ -518,13 +553,13 @@ extern "C" size_t qn_cuda_matmul_q_scratch(const qn_cuda_weight *w, int64_t M, i
     return b;
 }
 
-template <int FMT, int WN>
+template <int FMT, int WN, int KM = 0>
 static void qn_mmq_launch_mt(int MT, dim3 grid, cudaStream_t s, const qn_mmq_args &a) {
     switch (MT) {
-    case 1: qn_k_mmq<FMT, WN, 1><<<grid, QN_MMQ_WARPS * 32, 0, s>>>(a); break;
-    case 2: qn_k_mmq<FMT, WN, 2><<<grid, QN_MMQ_WARPS * 32, 0, s>>>(a); break;
-    case 4: qn_k_mmq<FMT, WN, 4><<<grid, QN_MMQ_WARPS * 32, 0, s>>>(a); break;
-    default: qn_k_mmq<FMT, WN, 8><<<grid, QN_MMQ_WARPS * 32, 0, s>>>(a); break;
+    case 1: qn_k_mmq<FMT, WN, 1, KM><<<grid, QN_MMQ_WARPS * 32, 0, s>>>(a); break;
+    case 2: qn_k_mmq<FMT, WN, 2, KM><<<grid, QN_MMQ_WARPS * 32, 0, s>>>(a); break;
+    case 4: qn_k_mmq<FMT, WN, 4, KM><<<grid, QN_MMQ_WARPS * 32, 0, s>>>(a); break;
+    default: qn_k_mmq<FMT, WN, 8, KM><<<grid, QN_MMQ_WARPS * 32, 0, s>>>(a); break;
     }
 }
 
@@ -537,6 +572,8 @@ extern "C" int qn_cuda_matmul_q(const qn_cuda_weight *w, int x_dtype, const void
         return (int)cudaMemsetAsync(y, 0, (size_t)M * (size_t)w->N * es, (cudaStream_t)stream);
     }
     if (M > 0x7fffffff || scratch_bytes < qn_cuda_matmul_q_scratch(w, M, sms)) return (int)cudaErrorInvalidValue;
+    const bool km = qn_mmq_km(w);
+    if (!w->codes && !km) return (int)cudaErrorInvalidValue; /* no codes in a layout this kernel reads */
     const qn_mmq_plan pl = qn_mmq_make_plan(w, M, sms);
     cudaStream_t s = (cudaStream_t)stream;
     uint8_t *sp = (uint8_t *)scratch;
@@ -547,12 +584,12 @@ extern "C" int qn_cuda_matmul_q(const qn_cuda_weight *w, int x_dtype, const void
     float *part = pl.S > 1 ? (float *)sp : NULL;
 
     qn_k_prep_x<<<dim3((unsigned)((w->Kp + QN_PREP_CHUNK - 1) / QN_PREP_CHUNK), (unsigned)(M < 65535 ? M : 65535)),
-                  256, 0, s>>>(x_dtype, x, M, w->K, w->Kp, xh, xscale);
+                  256, 0, s>>>(x_dtype, x, M, w->K, w->Kp, xh, xscale, km ? 1 : 0);
     int e = qn_cu_launch_status();
     if (e) return e;
 
     qn_mmq_args a;
-    a.codes = (const uint8_t *)w->codes;
+    a.codes = (const uint8_t *)(km ? w->codes_k : w->codes);
     a.row_scale = w->row_scale;
     a.meta = w->meta;
     a.N = w->N, a.Np = w->Np, a.Kp = w->Kp, a.M = M;
@@ -578,7 +615,12 @@ extern "C" int qn_cuda_matmul_q(const qn_cuda_weight *w, int x_dtype, const void
     switch (w->fmt) {
     case QN_CW_F16: qn_mmq_launch_mt<QN_CW_F16, 2>(pl.MT, grid, s, a); break;
     case QN_CW_Q8: qn_mmq_launch_mt<QN_CW_Q8, 2>(pl.MT, grid, s, a); break;
-    case QN_CW_E4M3: qn_mmq_launch_mt<QN_CW_E4M3, 2>(pl.MT, grid, s, a); break;
+    case QN_CW_E4M3:
+        if (km)
+            qn_mmq_launch_mt<QN_CW_E4M3, 2, 1>(pl.MT, grid, s, a);
+        else
+            qn_mmq_launch_mt<QN_CW_E4M3, 2>(pl.MT, grid, s, a);
+        break;
     case QN_CW_E5M2: qn_mmq_launch_mt<QN_CW_E5M2, 2>(pl.MT, grid, s, a); break;
     case QN_CW_Q4: qn_mmq_launch_mt<QN_CW_Q4, 2>(pl.MT, grid, s, a); break;
     case QN_CW_NF4: qn_mmq_launch_mt<QN_CW_NF4, 2>(pl.MT, grid, s, a); break;

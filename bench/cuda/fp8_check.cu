@@ -137,6 +137,67 @@ struct ccase {
 
 static const char *dtn(int d) { return d == QN_DT_F32 ? "f32" : d == QN_DT_F16 ? "f16" : "bf16"; }
 
+/* fp820: qn_cuda_matmul_q (the decode GEMV, and its streaming kernel for K-major codes at M >= 65) with the weight's
+ * tiled codes and with its K-major codes only (codes NULL), y in f32, at M = 1, 5, 8, 24 and the case's M, against the
+ * float64 sum of the weights times x in its dtype (the GEMV rounds x to f16 after a power-of-two scale: within 2^-11
+ * of each term, so |y - ref| <= sum|terms| / 1024 as the GEMM's bound); also the two layouts' largest difference
+ * relative to sum|terms| (the same products summed in another order: ~1e-7). 1 if any output is out of bound. */
+static int check_gemv(const ccase &c, const dweight &dw, const std::vector<float> &x, const std::vector<uint8_t> &wq,
+                      const std::vector<float> &sw, const void *dx) {
+    const int64_t N = c.N, K = c.K;
+    const int64_t ms[5] = {1, 5, 8, 24, c.M < 80 ? c.M : 80}; /* 80: past qn_cuda_matmul_big_min_m, the host sum kept short */
+    qn_cuda_weight wkm = dw.w;
+    wkm.codes = NULL;
+    float lut[256];
+    for (int v = 0; v < 256; v++) lut[v] = qn_e4m3_to_f32((uint8_t)v);
+    unsigned *cnt;
+    CK(cudaMalloc(&cnt, QN_CUDA_MATMUL_COUNTERS * sizeof(unsigned)));
+    CK(cudaMemset(cnt, 0, QN_CUDA_MATMUL_COUNTERS * sizeof(unsigned)));
+    long long bad[2][5] = {}, total = 0;
+    double worst_pair = 0.0;
+    for (int mi = 0; mi < 5; mi++) {
+        const int64_t M = ms[mi] < c.M ? ms[mi] : c.M;
+        std::vector<float> yh[2];
+        for (int v = 0; v < 2; v++) {
+            const qn_cuda_weight *w = v ? &wkm : &dw.w;
+            const size_t sb = qn_cuda_matmul_q_scratch(w, M, 132);
+            void *scr, *dy;
+            CK(cudaMalloc(&scr, sb));
+            CK(cudaMalloc(&dy, (size_t)(M * N) * 4));
+            CK(cudaMemset(dy, 0xFF, (size_t)(M * N) * 4));
+            const int e = qn_cuda_matmul_q(w, c.xd, dx, QN_DT_F32, dy, M, scr, sb, cnt, QN_CUDA_MATMUL_COUNTERS, 132, NULL);
+            if (e) { printf("GEMV launch (%s, M=%lld): %d\n", v ? "K-major" : "tiled", (long long)M, e); return 1; }
+            CK(cudaDeviceSynchronize());
+            yh[v].resize((size_t)(M * N));
+            CK(cudaMemcpy(yh[v].data(), dy, (size_t)(M * N) * 4, cudaMemcpyDeviceToHost));
+            cudaFree(scr), cudaFree(dy);
+        }
+        for (int64_t m = 0; m < M; m++)
+            for (int64_t n = 0; n < N; n++) {
+                double s = 0, a = 0;
+                for (int64_t k = 0; k < K; k++) {
+                    const double t = (double)lut[wq[n * K + k]] * (double)x[m * K + k];
+                    s += t, a += fabs(t);
+                }
+                s *= sw[n], a *= sw[n];
+                const double tol = a / 1024.0 + 1e-30;
+                for (int v = 0; v < 2; v++) bad[v][mi] += !(fabs((double)yh[v][m * N + n] - s) <= tol);
+                if (a > 0) worst_pair = std::max(worst_pair, fabs((double)yh[0][m * N + n] - (double)yh[1][m * N + n]) / a);
+                total++;
+            }
+    }
+    cudaFree(cnt);
+    printf("check N=%lld K=%lld x=%s: decode GEMV (fp820; M = 1 / 5 / 8 / 24 / %lld) tiled %lld / %lld / %lld / %lld / %lld, "
+           "K-major %lld / %lld / %lld / %lld / %lld wrong of %lld against the reference; K-major vs tiled at most %.2e of "
+           "sum|terms|\n",
+           (long long)N, (long long)K, dtn(c.xd), (long long)ms[4], bad[0][0], bad[0][1], bad[0][2], bad[0][3], bad[0][4],
+           bad[1][0], bad[1][1], bad[1][2], bad[1][3], bad[1][4], total, worst_pair);
+    long long any = 0;
+    for (int v = 0; v < 2; v++)
+        for (int mi = 0; mi < 5; mi++) any += bad[v][mi];
+    return any || worst_pair > 1e-5 ? 1 : 0;
+}
+
 static int check_case(const ccase &c) {
     const int64_t M = c.M, N = c.N, K = c.K, Kp = (K + 63) / 64 * 64;
     /* x, rounded to its dtype first (the kernel reads that dtype) */
@@ -270,6 +331,17 @@ static int check_case(const ccase &c) {
     int64_t k_diff[NK_] = {}, sk_flags_bad = 0;
     std::vector<uint8_t> y0t, y0ts; /* fp818: 0t's and 0ts's y, for the SS form's bit comparison */
     long long ss_same[2] = {0, 0}, pp_same = 0, oe_same = 0; /* fp819's ping-pong / OE runs' outputs differing from SS 128x128's */
+    /* fp820: K-major-only runs: tile (-1: the case's, 128x128 for 64x64), persist or 0 (route), sk, SMs — the engine's
+     * route (sk 4) on 132 and 3 SMs (OE's rule takes every tile on 3), without OE (sk | 512) on 3, 0ts with each
+     * two-consumer tile forced on 132 (OE by the rule), 0t with the case's tile */
+    /* + QUANTA_CUDA_FP8_LEAD's groups (sk | 1024: the owner piece 3 stages longer where pieces are >= 8 stages; another
+     * split of K, so against the reference only): groups always on 5 / 3 SMs, the shared reduction on 5 */
+    constexpr int NKM = 11, NKM_BITS = 8; /* the first 8 also bit for bit against SS */
+    static const int km_runs[NKM][4] = {{0, 0, 4, 132},        {0, 0, 4, 3},         {0, 0, 4 | 512, 3}, {1, 4, 0, 132},
+                                        {2, 4, 0, 132},        {3, 4, 0, 3},         {5, 4, 0, 132},     {-1, 3, 0, 132},
+                                        {0, 0, 3 | 1024, 5},   {0, 0, 3 | 1024, 3},  {0, 0, 5 | 1024, 5}};
+    std::vector<uint8_t> y_km[NKM], y_kmref[NKM];
+    long long km_same = 0, km_refused = 0;
     const bool t_ran = c.splits == 1;
     int64_t qsm_bad = 0;
     if (t_ran) {
@@ -358,6 +430,36 @@ static int check_case(const ccase &c) {
             CK(cudaMemcpy(hf, skf, sizeof hf, cudaMemcpyDeviceToHost));
             for (unsigned v : hf) sk_flags_bad += v != 0;
         }
+        /* fp820: the weight with K-major codes only (codes NULL: QUANTA_CUDA_FP8_KM's form) through the routes that read
+         * it, each bit for bit against the SS form of the same route / tile on the same bytes (must be equal: the same
+         * kernels, OE where its rule takes it being bit-identical to SS); the forms only tiled codes serve must refuse */
+        qn_cuda_weight wkm = dw.w;
+        wkm.codes = NULL;
+        for (int ci = 0; ci < NKM; ci++) {
+            const int *r = km_runs[ci];
+            const int tl = r[0] < 0 ? (c.tile == 4 ? 2 : c.tile) : r[0];
+            for (int v = 0; v < 2; v++) { /* v 0: K-major only; 1: the SS form on the tiled weight + its copy */
+                std::vector<uint8_t> &yo = v ? y_kmref[ci] : y_km[ci];
+                yo.resize(yb.size());
+                CK(cudaMemset(dy, 0xFF, yb.size()));
+                const qn_cuda_weight *wv = v ? &dw.w : &wkm;
+                e = r[1] ? qn_cuda_fp8_gemm_cl(wv, buf2, M, c.yd, dy, tl, 1, NULL, 1, r[1] | (v ? 2048 : 0), NULL, r[3], NULL)
+                         : qn_cuda_fp8_gemm_sk(wv, buf2, M, c.yd, dy, tl, r[2] | (v ? 64 : 0), skw, skf, NULL, r[3], NULL);
+                if (e) { printf("gemm launch (K-major run %d, %s): %d\n", ci, v ? "SS" : "K-major only", e); return 1; }
+                CK(cudaDeviceSynchronize());
+                CK(cudaMemcpy(yo.data(), dy, yc.size(), cudaMemcpyDeviceToHost));
+            }
+            if (ci < NKM_BITS)
+                for (size_t i = 0; i < yc.size(); i += ys) km_same += memcmp(&y_km[ci][i], &y_kmref[ci][i], ys) != 0;
+            unsigned hf[2 * 132];
+            CK(cudaMemcpy(hf, skf, sizeof hf, cudaMemcpyDeviceToHost));
+            for (unsigned v : hf) sk_flags_bad += v != 0; /* the contract: left zero */
+        }
+        /* refused: 2p (a non-TMA form), 0ts with 64x64 forced, 2ts (clusters along the weights) */
+        km_refused += qn_cuda_fp8_gemm_cl(&wkm, buf2, M, c.yd, dy, 0, 1, NULL, 2, 1, NULL, 132, NULL) == -1;
+        km_refused += qn_cuda_fp8_gemm_cl(&wkm, buf2, M, c.yd, dy, 4, 1, NULL, 1, 4, NULL, 132, NULL) == -1;
+        km_refused += qn_cuda_fp8_gemm_cl(&wkm, buf2, M, c.yd, dy, 0, 1, NULL, 2, 4, NULL, 132, NULL) == -1;
+        CK(cudaDeviceSynchronize());
         cudaFree(skw), cudaFree(skf);
         cudaFree(buf2), cudaFree(buf3);
     }
@@ -371,7 +473,7 @@ static int check_case(const ccase &c) {
     for (size_t i = 0; t_ran && i < yb.size(); i += ys) stm_sk_diff += memcmp(&yk[2 + NSK - 1][i], &yk[2 + NSK - 2][i], ys) != 0;
     float lut[256];
     for (int v = 0; v < 256; v++) lut[v] = qn_e4m3_to_f32((uint8_t)v);
-    int64_t bad = 0, first = -1, k_ref_bad[NK_] = {};
+    int64_t bad = 0, first = -1, k_ref_bad[NK_] = {}, km_ref_bad[NKM] = {};
     double se = 0, sr = 0, worst = 0, fe = 0, fr = 0;
     std::vector<double> xf(K);
     for (int64_t m = 0; m < M; m++) {
@@ -398,6 +500,7 @@ static int check_case(const ccase &c) {
             if (!(err <= tol)) { bad++; if (first < 0) first = m * N + n; }
             for (int ci = 0; ci < NK_ && t_ran; ci++) /* NaN (never written) fails too */
                 k_ref_bad[ci] += !(fabs((double)value(yk[ci]) - ref) <= tol);
+            for (int ci = 0; ci < NKM && t_ran; ci++) km_ref_bad[ci] += !(fabs((double)value(y_km[ci]) - ref) <= tol);
             if (mag > 0) worst = std::max(worst, err / (mag + own));
             se += err * err, sr += ref * ref;
             exact *= (double)sw[n];
@@ -477,12 +580,24 @@ static int check_case(const ccase &c) {
         for (int ci = NSS0 + NPP; ci < NSS; ci++) printf("%s%lld", ci > NSS0 + NPP ? " / " : " ", (long long)k_diff[2 + NSK + ci]);
         printf("\n");
     }
+    if (t_ran) {
+        printf("check M=%lld N=%lld K=%lld y=%s tile=%d: K-major codes only (fp820: the route sk 4 on 132 / 3 SMs, without OE "
+               "on 3; 0ts 128x256 / 128x128 / 128x64 (3 SMs) / 128x192; 0t; the groups with the owner's lead (LEAD) on 5 / 3, "
+               "shared reduction with it on 5)",
+               (long long)M, (long long)N, (long long)K, dtn(c.yd), c.tile);
+        for (int ci = 0; ci < NKM; ci++) printf("%s%lld", ci ? " / " : " ", (long long)km_ref_bad[ci]);
+        printf(" of %lld wrong against the reference; bits differ from the SS form's in %lld (must be 0; the first 8); "
+               "register-only forms refused %lld of 3\n", (long long)(M * N), km_same, km_refused);
+    }
+    /* fp820: the decode GEMV (matmul_q.cu) on the same weight, tiled and K-major only, against the reference */
+    const int gemv_bad = check_gemv(c, dw, x, wq, sw, dx);
     cudaFree(dx), cudaFree(dy), cudaFree(buf), cudaFree(dw.codes), cudaFree(dw.codes_k), cudaFree(dw.sw), cudaFree(part);
     int64_t cl_any = 0;
     for (int64_t v : cl_bad) cl_any += v;
     return code_bad || scale_bad || pad_bad || bad || cl_any || stm_sk_diff ||
                    std::any_of(t_bad, t_bad + 10, [](int64_t v) { return v != 0; }) ||
-                   tcode_bad || qsm_bad || sk_flags_bad || pp_same || oe_same || std::any_of(k_ref_bad, k_ref_bad + NK_, [](int64_t v) { return v != 0; })
+                   tcode_bad || qsm_bad || sk_flags_bad || pp_same || oe_same || std::any_of(k_ref_bad, k_ref_bad + NK_, [](int64_t v) { return v != 0; }) ||
+                   gemv_bad || (t_ran && (km_same || km_refused != 3 || std::any_of(km_ref_bad, km_ref_bad + NKM, [](int64_t v) { return v != 0; })))
                ? 1
                : 0;
 }
@@ -1326,6 +1441,104 @@ static int run_one(int argc, char **argv) {
     return err ? 1 : 0;
 }
 
+/* fp820: `fp8_check gemv`: the decode GEMV (qn_cuda_matmul_q: x prep + qn_k_mmq, split-K reduced in the kernel) on
+ * the LLaMA-7B/13B decode shapes at M = 1, 2, 4, 8, 16, 48, the weight's codes tiled against K-major only (codes NULL: fp820's
+ * layout), timed INTERLEAVED: per round each form once (CUDA events around 20 calls, us per call), the order swapped
+ * every round, FP8_CHECK_REPS x 3 rounds; medians, and the median of the per-round ratios K-major / tiled (> 1: the
+ * K-major form slower). Each call reads another copy of the weight (copies x bytes >= 128 MB > the 50 MB L2), so the
+ * codes come from HBM as in a decode step; the bytes are the same random finite codes in both forms (values do not
+ * change the speed). The outputs are not compared here: the same bytes read as the two layouts are two different
+ * weights (session 20 call 2 printed "DIFFER" for that reason); `fp8_check check` compares the forms on one weight. */
+static int time_gemv() {
+    static const int64_t nk[8][2] = {{4096, 4096}, {11008, 4096}, {4096, 11008}, {12288, 4096},
+                                     {5120, 5120}, {13824, 5120}, {5120, 13824}, {32000, 4096}};
+    static const int64_t ms[6] = {1, 2, 4, 8, 16, 48}; /* the kernel's MT 1 (M <= 8), 2, 8: decode batches */
+    const int rounds = 3 * g_reps;
+    unsigned *cnt;
+    CK(cudaMalloc(&cnt, QN_CUDA_MATMUL_COUNTERS * sizeof(unsigned)));
+    CK(cudaMemset(cnt, 0, QN_CUDA_MATMUL_COUNTERS * sizeof(unsigned)));
+    int rc = 0;
+    printf("gemv: decode GEMV (qn_cuda_matmul_q, x bf16, y bf16), tiled vs K-major codes, interleaved, medians of %d rounds "
+           "(20 calls each, another weight copy per call), us\n", rounds);
+    cudaEvent_t e0, e1;
+    CK(cudaEventCreate(&e0));
+    CK(cudaEventCreate(&e1));
+    for (const auto &sh : nk) {
+        const int64_t N = sh[0], K = sh[1], Np = (N + 15) / 16 * 16, Kp = (K + 63) / 64 * 64;
+        const size_t wb = (size_t)Np * (size_t)Kp;
+        const int copies = (int)std::max<size_t>(1, ((size_t)128 << 20) / wb + 1);
+        uint8_t *codes;
+        float *sw;
+        CK(cudaMalloc(&codes, wb * copies));
+        CK(cudaMalloc(&sw, Np * 4));
+        {
+            std::vector<uint8_t> h(wb);
+            fill_codes(h.data(), h.size());
+            for (int i = 0; i < copies; i++) CK(cudaMemcpy(codes + wb * i, h.data(), wb, cudaMemcpyHostToDevice));
+            std::vector<float> hs(Np);
+            for (auto &v : hs) v = (0.5f + urand()) / (448.0f * sqrtf((float)K));
+            CK(cudaMemcpy(sw, hs.data(), Np * 4, cudaMemcpyHostToDevice));
+        }
+        for (int64_t M : ms) {
+            std::vector<__nv_bfloat16> hx((size_t)(M * K));
+            for (auto &v : hx) v = __float2bfloat16_rn(nrand());
+            void *dx, *dy[2], *scr;
+            CK(cudaMalloc(&dx, hx.size() * 2));
+            CK(cudaMemcpy(dx, hx.data(), hx.size() * 2, cudaMemcpyHostToDevice));
+            qn_cuda_weight w[2];
+            for (int v = 0; v < 2; v++) {
+                w[v].fmt = QN_CW_E4M3, w[v].N = N, w[v].K = K, w[v].Np = Np, w[v].Kp = Kp, w[v].group = 0;
+                w[v].meta = NULL, w[v].row_scale = sw;
+                w[v].codes = v ? NULL : codes, w[v].codes_k = v ? codes : NULL;
+                CK(cudaMalloc(&dy[v], (size_t)(M * N) * 2));
+            }
+            const size_t sb = std::max(qn_cuda_matmul_q_scratch(&w[0], M, 132), qn_cuda_matmul_q_scratch(&w[1], M, 132));
+            CK(cudaMalloc(&scr, sb));
+            int err = 0;
+            auto call = [&](int v, int i) {
+                qn_cuda_weight wi = w[v];
+                (v ? wi.codes_k : wi.codes) = codes + wb * (size_t)(i % copies);
+                err |= qn_cuda_matmul_q(&wi, QN_DT_BF16, dx, QN_DT_BF16, dy[v], M, scr, sb, cnt, QN_CUDA_MATMUL_COUNTERS,
+                                        132, NULL);
+            };
+            for (int v = 0; v < 2; v++)
+                for (int i = 0; i < 3; i++) call(v, i);
+            CK(cudaDeviceSynchronize());
+            std::vector<double> t[2], ratio;
+            int ci = 0;
+            for (int r = 0; r < rounds; r++) {
+                double us[2];
+                for (int j = 0; j < 2; j++) {
+                    const int v = (r + j) & 1;
+                    CK(cudaEventRecord(e0));
+                    for (int i = 0; i < 20; i++) call(v, ci++);
+                    CK(cudaEventRecord(e1));
+                    CK(cudaEventSynchronize(e1));
+                    float ms_ = 0;
+                    CK(cudaEventElapsedTime(&ms_, e0, e1));
+                    us[v] = ms_ * 1000.0 / 20;
+                }
+                t[0].push_back(us[0]), t[1].push_back(us[1]), ratio.push_back(us[1] / us[0]);
+            }
+            auto med = [](std::vector<double> v) {
+                std::sort(v.begin(), v.end());
+                return v[v.size() / 2];
+            };
+            const double floor_us = (double)(wb + (size_t)(M * K) * 2) / 3.35e6;
+            printf("gemv %5lld x %5lld M=%lld: tiled %.2f  K-major %.2f  ratio %.3f (rounds %.3f)  floor %.1f (H100 3.35 "
+                   "TB/s)  weight %zu bytes either form%s\n",
+                   (long long)N, (long long)K, (long long)M, med(t[0]), med(t[1]), med(t[1]) / med(t[0]), med(ratio),
+                   floor_us, wb, err ? "; launch failed" : "");
+            rc |= err ? 1 : 0;
+            cudaFree(dx), cudaFree(dy[0]), cudaFree(dy[1]), cudaFree(scr);
+        }
+        cudaFree(codes), cudaFree(sw);
+    }
+    cudaEventDestroy(e0), cudaEventDestroy(e1);
+    cudaFree(cnt);
+    return rc;
+}
+
 int main(int argc, char **argv) {
     setvbuf(stdout, NULL, _IOLBF, 0); /* line by line: a run killed by its timeout (a hang) keeps what it printed */
     const char *mode = argc > 1 ? argv[1] : "all";
@@ -1379,5 +1592,6 @@ int main(int argc, char **argv) {
     if (!strcmp(mode, "time3")) rc |= time_t3(argc > 2 ? argv[2] : NULL);
     if (!strcmp(mode, "time5")) rc |= time_t5(argc > 2 ? argv[2] : NULL);
     if (!strcmp(mode, "one")) rc |= run_one(argc, argv);
+    if (!strcmp(mode, "gemv")) rc |= time_gemv();
     return rc;
 }

@@ -6,7 +6,8 @@ the peer's drift between calls (up to 25% last session) hits both alike.
   python3 bench/cuda/fp8_pair.py LIB [rows] [forms]      LIB: libqnfp8.so from bench/cuda/build_fp8_check.sh
 
 rows: "unmet" (fp817: the eight rows under 0.9x in the 02:25 call), "fp818" (those + four that passed), "fp819" (the
-six under 0.9x in the 08:30 call + two that passed, where the ping-pong pick takes them), "all" (30
+six under 0.9x in the 08:30 call + two that passed, where the ping-pong pick takes them), "fp820" (the seven under
+0.9x in session 19's call 3 + three that passed), "all" (30
 LLaMA-7B/13B rows, the unmet first),
 or M,N,K[;M,N,K...]. forms: comma list of ours to time beside the peer (default dflt,sk3): dflt = 0ts (tile picked,
 no split: QUANTA_CUDA_FP8_SK=0), sk3 = fp816's split-K groups (QUANTA_CUDA_FP8_SK=3), sk4 = the groups where their
@@ -24,7 +25,11 @@ both operands from shared memory); fp819: pp = the ping-pong form forced (128x12
 persist 4 | 2048 | 4096), ppw = it in clusters of 2 along the tokens (the weights multicast), pps = sk4's route with
 the ping-pong form where its pick takes it (sk 4 | 128: QUANTA_CUDA_FP8_PP=1's route), oe = ss0 with the split
 epilogue (a tile's stores under the next tile's K loop; persist 4 | 2048 | 8192), oes = ss with it (sk 4 | 64 | 256:
-QUANTA_CUDA_FP8_OE=1's route); "peer" alone: _scaled_mm only (for ncu).
+QUANTA_CUDA_FP8_OE=1's route); fp820: km = the engine's route on a weight with K-major codes only (QUANTA_CUDA_FP8_KM=1:
+SS everywhere, OE where every block has >= 2 tiles), kmn = it without OE (sk | 512), and on that weight km0 = no split-K
+(SK=0: round-robin tiles of the pick), km2 = stream-K (SK=2), km5 = the groups with the shared reduction (SK=5),
+km128 / km192 = 0ts with 128x128 / 128x192 forced, kml / kml5 = km / km5 with the groups' owner piece 3 stages longer
+(QUANTA_CUDA_FP8_LEAD=1, sk | 1024), sk4l = sk4 (the default, tiled codes) with that lead; "peer" alone: _scaled_mm only (for ncu).
 Each row also prints which routes sk4 / sk6 take there (groups or not: the host's models).
 Method: per row, every candidate warmed up (3 calls), then FP8_PAIR_REPS (default 5) rounds; in each round every
 candidate is timed once (CUDA events around 20 back-to-back calls, us per call), the order rotated each round. Printed:
@@ -55,6 +60,10 @@ class QW(ctypes.Structure):  # cuda_kernels.h qn_cuda_weight
                 ("row_scale", ctypes.c_void_p), ("meta", ctypes.c_void_p), ("codes_k", ctypes.c_void_p)]
 
 
+# fp820: the seven rows under 0.9x in session 19's call 3 (H100 09:45), then three that passed (a small-M, a one-round
+# and a many-round row: the layout must not lose them)
+FP820 = [(512, 4096, 11008), (256, 5120, 5120), (4096, 11008, 4096), (4096, 13824, 5120), (2048, 5120, 5120),
+         (2048, 11008, 4096), (512, 13824, 5120), (256, 4096, 4096), (1024, 5120, 13824), (4096, 5120, 13824)]
 # fp818: four rows at >= 0.9x in call 1 (02:25) beside the unmet ones: a new form must not lose them
 PASS4 = [(256, 4096, 4096), (512, 5120, 5120), (2048, 4096, 4096), (1024, 5120, 13824)]
 
@@ -70,6 +79,8 @@ def rows_of(arg):
         return UNMET
     if arg == "fp818":
         return UNMET + PASS4
+    if arg == "fp820":
+        return FP820
     if arg == "fp819":
         return FP819
     if arg == "all":
@@ -114,6 +125,7 @@ def main():
     for f in ("qn_cuda_fp8_skg_taken", "qn_cuda_fp8_skr_taken"):
         getattr(lib, f).argtypes = [i64, i64, i64, ctypes.c_int]
     lib.qn_cuda_fp8_pp_taken.argtypes = [i64, i64, ctypes.c_int]
+    lib.qn_cuda_fp8_km_oe_taken.argtypes = [i64, i64, i64, ctypes.c_int]
     sms = torch.cuda.get_device_properties(0).multi_processor_count
     print(f"fp8_pair: torch {torch.__version__}, {torch.cuda.get_device_name()}, {sms} SMs; medians of {reps} "
           f"interleaved rounds (20 calls each), us; ratio = _scaled_mm / ours (> 1: ours faster)")
@@ -125,6 +137,8 @@ def main():
         w8, sw = peer_weight(weights, N, K)
         # codes_k (fp818's SS form): the peer's row-major bytes are a K-major copy already (values do not change speed)
         qw = QW(E4M3, N, K, N, K, 0, w8.data_ptr(), sw.data_ptr(), None, w8.data_ptr())
+        # fp820: the same bytes as the weight's only codes, K-major (codes NULL: QUANTA_CUDA_FP8_KM=1's weight)
+        qwk = QW(E4M3, N, K, N, K, 0, None, sw.data_ptr(), None, w8.data_ptr())
         x, x8, sx = peer_x(M, K)
         buf = torch.empty(lib.qn_cuda_fp8_x_bytes(M, K), device="cuda", dtype=torch.uint8)
         y = torch.empty(M, N, device="cuda", dtype=torch.bfloat16)
@@ -133,13 +147,13 @@ def main():
         def q():
             err[0] |= lib.qn_cuda_fp8_quantize_x_form(BF16, x.data_ptr(), M, K, K, buf.data_ptr(), 1, -1, None)
 
-        def gemm(tile, cluster=1, persist=4):
+        def gemm(tile, cluster=1, persist=4, w=qw):
             return lambda: err.__setitem__(0, err[0] | lib.qn_cuda_fp8_gemm_cl(
-                ctypes.byref(qw), buf.data_ptr(), M, BF16, y.data_ptr(), tile, 1, None, cluster, persist, None, sms, None))
+                ctypes.byref(w), buf.data_ptr(), M, BF16, y.data_ptr(), tile, 1, None, cluster, persist, None, sms, None))
 
-        def sk(mode, tile):
+        def sk(mode, tile, w=qw):
             return lambda: err.__setitem__(0, err[0] | lib.qn_cuda_fp8_gemm_sk(
-                ctypes.byref(qw), buf.data_ptr(), M, BF16, y.data_ptr(), tile, mode, skw.data_ptr(), skf.data_ptr(),
+                ctypes.byref(w), buf.data_ptr(), M, BF16, y.data_ptr(), tile, mode, skw.data_ptr(), skf.data_ptr(),
                 None, sms, None))
 
         known = {"dflt": gemm(0), "t192": gemm(5), "t128": gemm(2), "sk3": sk(3, 0), "g192": sk(3, 5), "sk4": sk(4, 0),
@@ -151,7 +165,10 @@ def main():
                  "s256": gemm(1, 1, 4 | 2048), "s192": gemm(5, 1, 4 | 2048), "t256": gemm(1),
                  "sw128": gemm(2, 2, 6 | 2048),
                  "pp": gemm(2, 1, 4 | 2048 | 4096), "ppw": gemm(2, 2, 6 | 2048 | 4096), "pps": sk(4 | 128, 0),
-                 "oe": gemm(0, 1, 4 | 2048 | 8192), "oes": sk(4 | 64 | 256, 0)}
+                 "oe": gemm(0, 1, 4 | 2048 | 8192), "oes": sk(4 | 64 | 256, 0),
+                 "km": sk(4, 0, qwk), "kmn": sk(4 | 512, 0, qwk), "km0": sk(0, 0, qwk), "km2": sk(2, 0, qwk),
+                 "km5": sk(5, 0, qwk), "km128": gemm(2, 1, 4, qwk), "km192": gemm(5, 1, 4, qwk),
+                 "kml": sk(4 | 1024, 0, qwk), "kml5": sk(5 | 1024, 0, qwk), "sk4l": sk(4 | 1024, 0)}
         peer = lambda: torch._scaled_mm(x8, w8.t(), sx, sw, out_dtype=torch.bfloat16, use_fast_accum=True)
         cands = [("peer", peer)] + [(f, known[f]) for f in forms if f in known]
         if "quant" not in forms and forms != ["peer"]:  # peer: _scaled_mm alone (verify_fp816.sh's ncu of it)
@@ -182,7 +199,8 @@ def main():
         spread = (max(t["peer"]) - min(t["peer"])) / mp
         routes = f"sk4 {'groups' if lib.qn_cuda_fp8_skg_taken(N, M, K, sms) else '0ts'}, " \
                  f"sk6 {'groups' if lib.qn_cuda_fp8_skr_taken(N, M, K, sms) else '0ts'}, " \
-                 f"pps {'pp' if lib.qn_cuda_fp8_pp_taken(N, M, sms) else 'sk4'}"
+                 f"pps {'pp' if lib.qn_cuda_fp8_pp_taken(N, M, sms) else 'sk4'}, " \
+                 f"km OE {'yes' if lib.qn_cuda_fp8_km_oe_taken(N, M, K, sms) else 'no'}"
         print(f"{M:>5} {N:>5} {K:>5} | " + " | ".join(parts) + f" | peer spread {spread:.0%} | {routes}   pair")
         if prof:
             from torch.profiler import profile, ProfilerActivity

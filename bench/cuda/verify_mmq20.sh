@@ -8,7 +8,7 @@
 # (/tmp/e2e/files); the kernel bench is /tmp/prebuild/mmq20/ggml_mmq_bench (prebuild_mmq20.sh) or is linked here from the
 # meson objects. Steps, deciding first:
 #   1. conformance with EPI=7 (every part; q4_0 / q8_0 matmuls at M > 64: the table's picks, the split k/v shape, M / N
-#      tails, f16 / bf16 results), and with QUANTA_CUDA_GGML_SPLIT128=1 on the k/v shape (judged apart);
+#      tails, f16 / bf16 results), and with EPI=7 + QUANTA_CUDA_GGML_SPLIT128=1 on the k/v shape (judged apart);
 #   2. kernel rows (ggml_mmq_bench, one process, interleaved): the GEMM alone ("gemm": the default, "gemmepi1",
 #      "gemmepi7": EPI=1 / 7, "gemm2": the default again) at M = 512 on the 7B's four shapes and at M = 2048 on 4096x4096 /
 #      14336x4096, q4_0 and q8_0; maxdiff must be 0 (the same bits);
@@ -16,8 +16,9 @@
 #   2c. the k/v shape with EPI=1 on the kept prep: the auto pick, QUANTA_CUDA_GGML_SPLIT128=1 (xkept128: 128-token tiles
 #       with K split 4 at M = 512; off, not the same sums), forced rsisplit128, rsic64, rsi128x64;
 #   3. cuBLAS bf16 on the same shapes before the rows (and after step 5 when time is left: mmq_peers.py), the tables;
-#   4. perplexity (7B Q4_0, 2 windows of 512) default vs EPI=7: the same numbers;
-#   5. pp512 -r 5 default vs EPI=7 on both 7B files, then Q4_0 with EPI=5; perplexity and pp512 with SPLIT128=1.
+#   4. perplexity (7B Q4_0, 2 windows of 512): default, EPI=7 (the same numbers), EPI=7 + SPLIT128=1 (within 0.01%);
+#   5. pp512 -r 5 default vs EPI=7 on both 7B files, then EPI=7 + SPLIT128=1 on both, EPI=5 on Q4_0;
+#   6. when time is left: the 13B's shapes at M = 512 (gemm, gemmepi1, cuBLAS).
 # About 50 s with /tmp/qbuild; later steps skipped when late. Everything under $OUT/mmq20/ (summary.txt).
 set -u
 cd "$(dirname "$0")/../.." # the repository root
@@ -51,13 +52,11 @@ for w in q4_0 q8_0; do
 done
 RS=ok
 CONFORM_S=15 conform epi7 QUANTA_CUDA_GGML_EPI=7 -- "${CASES[@]}" || RS=FAIL # every part of the switch
-# QUANTA_CUDA_GGML_SPLIT128=1 (other sums: conformance's bound) on the shapes it changes (k/v at M = 512), with and
-# without EPI; its verdict apart (S128)
+# QUANTA_CUDA_GGML_SPLIT128=1 on top of EPI=7 (other sums: conformance's bound) on the shapes it changes (k/v at M =
+# 512, tails); its verdict apart (S128)
 S128=ok
-CONFORM_S=8 conform split128 QUANTA_CUDA_GGML_SPLIT128=1 -- --case "matmul:m=512,n=1024,k=4096,w=q4_0,x=f32" \
+CONFORM_S=8 conform split128 QUANTA_CUDA_GGML_EPI=7 QUANTA_CUDA_GGML_SPLIT128=1 -- --case "matmul:m=512,n=1024,k=4096,w=q4_0,x=f32" \
   --case "matmul:m=512,n=1024,k=4096,w=q8_0,x=bf16" --case "matmul:m=500,n=1000,k=4096,w=q4_0,x=f32" || S128=FAIL
-CONFORM_S=8 conform split128epi QUANTA_CUDA_GGML_SPLIT128=1 QUANTA_CUDA_GGML_EPI=7 -- \
-  --case "matmul:m=512,n=1024,k=4096,w=q8_0,x=f32" --case "matmul:m=500,n=1000,k=4096,w=q4_0,x=f16" || S128=FAIL
 pack
 
 # 2-3. kernel rows between two cuBLAS timings
@@ -95,20 +94,26 @@ EXTRA=xkept,xkept128 rows kv "256,512" 1024x4096 QUANTA_CUDA_GGML_EPI=1 MMQ_BENC
   MMQ_BENCH_TILES=rsisplit128,rsic64,rsi128x64
 pack
 
-# 4. perplexity default / EPI=7: the same bits, the same numbers
-PPL=()
-for on in 0 7; do
-  f=mistral7b-q4_0
-  [ -f $F/$f.gguf ] && [ $(left) -gt 14 ] || { say "perplexity EPI=$on skipped"; continue; }
-  QUANTA_CUDA_GGML_EPI=$on timeout 12 $Q perplexity -m $F/$f.gguf -f README.md -c 512 --chunks 2 --quant keep \
-    --backend cuda > $D/ppl_$on.txt 2> $D/ppl_$on.err
-  r=$?; v=$(tr '\n' ' ' < $D/ppl_$on.txt | sed 's/, [0-9.]* s)/)/' | tail -c 200) # the time left out
-  say "perplexity $f EPI=$on rc=$r: $v"; PPL+=("$v")
-done
-[ ${#PPL[@]} -eq 2 ] && { [ "${PPL[0]}" = "${PPL[1]}" ] && [ -n "${PPL[0]}" ] && say "perplexity: the same" || { say "perplexity: DIFFERENT"; RS=FAIL; }; }
+# 4. perplexity (7B Q4_0, 2 windows): default, EPI=7 (the same bits: the same numbers), EPI=7 + SPLIT128=1 (other
+# sums: within 0.01% of the default's)
+ppl() { # label [VAR=value...]; prints the line (the time left out)
+  local label=$1 f=mistral7b-q4_0; shift
+  [ -f $F/$f.gguf ] && [ $(left) -gt 12 ] || { say "perplexity $label skipped"; return 0; }
+  env "$@" timeout 12 $Q perplexity -m $F/$f.gguf -f README.md -c 512 --chunks 2 --quant keep \
+    --backend cuda > $D/ppl_$label.txt 2> $D/ppl_$label.err
+  local r=$?
+  say "perplexity $f $label rc=$r: $(tr '\n' ' ' < $D/ppl_$label.txt | sed 's/, [0-9.]* s)/)/' | tail -c 200)"
+}
+ppl default QUANTA_PLAN_PROFILE=0
+ppl epi7 QUANTA_CUDA_GGML_EPI=7
+if [ -s $D/ppl_default.txt ] && [ -s $D/ppl_epi7.txt ]; then
+  a0=$(sed 's/, [0-9.]* s)/)/' $D/ppl_default.txt); a1=$(sed 's/, [0-9.]* s)/)/' $D/ppl_epi7.txt)
+  [ "$a0" = "$a1" ] && say "perplexity EPI=7: the same" || { say "perplexity EPI=7: DIFFERENT"; RS=FAIL; }
+fi
+ppl epi7s128 QUANTA_CUDA_GGML_EPI=7 QUANTA_CUDA_GGML_SPLIT128=1
 pack
 
-# 5. pp512 -r 5, interleaved
+# 5. pp512 -r 5, interleaved: default / EPI=7 on both files, then EPI=7 + SPLIT128=1 on both, EPI=5 on Q4_0
 PP=()
 pp() { # label file [VAR=value...]
   local label=$1 f=$2; shift 2
@@ -125,28 +130,23 @@ for f in mistral7b-q4_0 mistral7b-q8_0; do
   pp ${f}__epi7 $f QUANTA_CUDA_GGML_EPI=7
 done
 pack
+for f in mistral7b-q4_0 mistral7b-q8_0; do pp ${f}__epi7s128 $f QUANTA_CUDA_GGML_EPI=7 QUANTA_CUDA_GGML_SPLIT128=1; done
 pp mistral7b-q4_0__epi5 mistral7b-q4_0 QUANTA_CUDA_GGML_EPI=5
-# QUANTA_CUDA_GGML_SPLIT128=1 (other sums): perplexity within 0.01% of the default's, pp512 not slower
-f=mistral7b-q4_0
-if [ -f $F/$f.gguf ] && [ $(left) -gt 14 ]; then
-  QUANTA_CUDA_GGML_SPLIT128=1 timeout 12 $Q perplexity -m $F/$f.gguf -f README.md -c 512 --chunks 2 --quant keep \
-    --backend cuda > $D/ppl_s128.txt 2> $D/ppl_s128.err
-  r=$?; say "perplexity $f SPLIT128=1 rc=$r: $(tr '\n' ' ' < $D/ppl_s128.txt | sed 's/, [0-9.]* s)/)/' | tail -c 200)"
-else
-  say "perplexity SPLIT128=1 skipped"
-fi
-pp mistral7b-q4_0__split128 mistral7b-q4_0 QUANTA_CUDA_GGML_SPLIT128=1
-pp mistral7b-q8_0__split128 mistral7b-q8_0 QUANTA_CUDA_GGML_SPLIT128=1
 peers peers_b # cuBLAS again after our rows (it moved by up to 25% between calls), when time is left
+# 6. (when time is left) the 13B's shapes at M = 512: 5120-row weights make 160 blocks of 128x128 (1.2 waves)
+FMTS=q4_0 EXTRA=gemm,gemmepi1 rows m512_13b 512 5120x5120,13824x5120,5120x13824
+SHAPES="512x5120x5120 512x13824x5120 512x5120x13824" peers peers_13b
 
 {
   echo "== mmq20 summary =="
   echo "conformance (EPI=7), gemm* / xkept rows maxdiff 0, perplexity default = EPI=7: $RS"
-  echo "conformance with QUANTA_CUDA_GGML_SPLIT128=1 (and EPI=7): $S128"
+  echo "perplexity default / EPI=7 / EPI=7 + SPLIT128=1: $(for l in default epi7 epi7s128; do sed 's/, [0-9.]* s)/)/' $D/ppl_$l.txt 2>/dev/null | tr '\n' ' '; echo -n ' | '; done)"
+  echo "conformance with QUANTA_CUDA_GGML_EPI=7 QUANTA_CUDA_GGML_SPLIT128=1: $S128"
   echo "GEMM alone (gemm = the default, gemmepiN = QUANTA_CUDA_GGML_EPI=N, gemm2 = the default again) against cuBLAS bf16:"
   for c in m512 m2048 kv ksweep; do
     [ -s $D/mmq_$c.csv ] && python3 bench/cuda/mmq_peers.py table $D/mmq_$c.csv $(ls $D/peers_a.csv $D/peers_b.csv 2>/dev/null) 2>/dev/null
   done
+  [ -s $D/mmq_m512_13b.csv ] && python3 bench/cuda/mmq_peers.py table $D/mmq_m512_13b.csv $(ls $D/peers_13b.csv 2>/dev/null) 2>/dev/null
   echo "| prefill (tok/s, -r 5) | mean ± sd |"; echo "|---|---|"
   for r in "${PP[@]}"; do echo "$r"; done
 } | tee -a $D/summary.txt

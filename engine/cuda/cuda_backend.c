@@ -350,6 +350,13 @@ QN_CUDA_SWITCH_FN(fp8_ss_on, qn_cuda_switch_opt_in, "QUANTA_CUDA_FP8_SS")
  * read the same K-major copy: made under any of the three */
 QN_CUDA_SWITCH_FN(fp8_pp_on, qn_cuda_switch_opt_in, "QUANTA_CUDA_FP8_PP")
 QN_CUDA_SWITCH_FN(fp8_oe_on, qn_cuda_switch_opt_in, "QUANTA_CUDA_FP8_OE")
+/* QUANTA_CUDA_FP8_KM=1 (fp820, off): e4m3 weights keep their codes in that K-major layout only (no tiled codes, no
+ * second copy: 1x the device bytes), which the decode GEMV (matmul_q.cu's K-major form) and the FP8 GEMM's SS forms
+ * read; made only where the GEMM's SS route serves every M >= QN_CUDA_FP8_WG_MIN_M (qn_cuda_fp8_km_ok: sm_90a, a TMA
+ * form of QUANTA_CUDA_FP8_V2, QUANTA_CUDA_FP8_WGMMA on), since the tiled-only prefill kernel is not there for it.
+ * Flip rule: bench/NOTES.md, fp820. */
+QN_CUDA_SWITCH_FN(fp8_km_on, qn_cuda_switch_opt_in, "QUANTA_CUDA_FP8_KM")
+QN_CUDA_SWITCH_FN(fp8_wgmma_on, qn_cuda_switch_on, "QUANTA_CUDA_FP8_WGMMA")
 
 static quanta_status cuda_prepare_weight(void *self, const qn_tensor *w, void **aux) {
     qn_cuda_state *s = self;
@@ -362,8 +369,13 @@ static quanta_status cuda_prepare_weight(void *self, const qn_tensor *w, void **
     if (st == QUANTA_OK) st = qn_cuda_repack(&w->desc, host, w->bytes, &pk);
     free(host);
     if (st != QUANTA_OK) return st;
-    /* fp818: the e4m3 codes also K-major, for the FP8 GEMM's form with both operands in shared memory */
-    if (pk.fmt == QN_CW_E4M3 && (fp8_ss_on() || fp8_pp_on() || fp8_oe_on()) && (st = qn_cuda_repack_fp8_km(&pk)) != QUANTA_OK) {
+    /* fp820: the e4m3 codes K-major only (every reader takes them); else fp818: also K-major, a second copy for the
+     * FP8 GEMM's form with both operands in shared memory */
+    if (pk.fmt == QN_CW_E4M3 && fp8_km_on() && fp8_wgmma_on() && qn_cuda_fp8_km_ok())
+        st = qn_cuda_repack_fp8_km_only(&pk);
+    else if (pk.fmt == QN_CW_E4M3 && (fp8_ss_on() || fp8_pp_on() || fp8_oe_on()))
+        st = qn_cuda_repack_fp8_km(&pk);
+    if (st != QUANTA_OK) {
         free(pk.buf);
         return st;
     }
@@ -390,10 +402,10 @@ static quanta_status cuda_prepare_weight(void *self, const qn_tensor *w, void **
     pw->w.fmt = pk.fmt;
     pw->w.N = pk.N, pw->w.K = pk.K, pw->w.Np = pk.Np, pw->w.Kp = pk.Kp;
     pw->w.group = pk.group;
-    pw->w.codes = (char *)pw->dev + pk.codes_off;
+    pw->w.codes = pk.km_only ? NULL : (char *)pw->dev + pk.codes_off; /* fp820: NULL says "K-major only" */
     pw->w.row_scale = (const float *)(const void *)((char *)pw->dev + pk.row_scale_off);
     pw->w.meta = (const uint32_t *)(const void *)((char *)pw->dev + pk.meta_off);
-    pw->w.codes_k = pk.codes_k_off ? (char *)pw->dev + pk.codes_k_off : NULL;
+    pw->w.codes_k = pk.codes_k_off || pk.km_only ? (char *)pw->dev + pk.codes_k_off : NULL;
     *aux = pw;
     return QUANTA_OK;
 }

@@ -91,7 +91,8 @@ typedef struct qn_cuda_packed {
     int32_t group;
     uint8_t *buf; /* malloc'd: codes | row_scale (f32 [Np]) | meta (u32 [Np][meta_cols]) [| codes_k] */
     size_t bytes, codes_off, row_scale_off, meta_off, meta_cols;
-    size_t codes_k_off; /* fp818: 0, or where qn_cuda_repack_fp8_km put the K-major copy of e4m3 codes */
+    size_t codes_k_off; /* fp818: 0 (none, unless km_only), or where qn_cuda_repack_fp8_km put the K-major copy of e4m3 codes */
+    int km_only;        /* fp820: the codes are K-major only (qn_cuda_repack_fp8_km_only; codes_k_off = codes_off) */
 } qn_cuda_packed;
 
 /* Whether the matmul kernels take weights of this dtype (2-D). */
@@ -102,6 +103,10 @@ quanta_status qn_cuda_repack(const quanta_tensor_desc *desc, const void *src, si
  * the K-major layout of cuda_kernels.h's qn_cuda_fp8_km_offset (256-byte aligned, at p->codes_k_off; p->buf grows,
  * p->bytes with it), read from the tiled codes so both copies hold the same bytes. Other formats: refused. */
 quanta_status qn_cuda_repack_fp8_km(qn_cuda_packed *p);
+/* fp820 (QUANTA_CUDA_FP8_KM=1): rewrites the codes of an e4m3 weight that qn_cuda_repack made into that K-major layout
+ * in place (the same bytes, one copy; p->km_only = 1, codes_k_off = codes_off). Other formats, or a weight that has
+ * a copy already: refused, nothing changed. */
+quanta_status qn_cuda_repack_fp8_km_only(qn_cuda_packed *p);
 
 /* Maps a CUDA error to a status with its message ("cuda <what>: <error string>"). */
 quanta_status qn_cuda_error(cudaError_t e, const char *what);

@@ -150,8 +150,8 @@ quanta_status qn_cuda_repack(const quanta_tensor_desc *desc, const void *src, si
  * decode GEMV and the f16 route read the tiled layout, so with the switch on an e4m3 weight takes twice its codes'
  * bytes on the device (bench/NOTES.md, fp818: what a default would need). */
 quanta_status qn_cuda_repack_fp8_km(qn_cuda_packed *p) {
-    if (p->fmt != QN_CW_E4M3 || !p->buf)
-        return qn_error_set(QUANTA_ERR_UNSUPPORTED, "cuda prepare_weight: a K-major copy is for e4m3 codes only");
+    if (p->fmt != QN_CW_E4M3 || !p->buf || p->km_only) /* fp820's K-major-only codes are no tiled source */
+        return qn_error_set(QUANTA_ERR_UNSUPPORTED, "cuda prepare_weight: a K-major copy is for tiled e4m3 codes only");
     size_t km, total;
     if (!qn_mul_size((size_t)p->Np, (size_t)p->Kp, &km) || !qn_add_size((p->bytes + 255) / 256 * 256, km, &total))
         return qn_error_set(QUANTA_ERR_OVERFLOW, "cuda prepare_weight: [%lld, %lld] is too large", (long long)p->N,
@@ -166,5 +166,28 @@ quanta_status qn_cuda_repack_fp8_km(qn_cuda_packed *p) {
             b[off + qn_cuda_fp8_km_offset(p->Kp, n, k)] =
                 b[p->codes_off + qn_cuda_weight_code_offset(QN_CW_E4M3, p->Kp, n, k, &shift)];
     p->buf = b, p->bytes = total, p->codes_k_off = off;
+    return QUANTA_OK;
+}
+
+/* fp820 (QUANTA_CUDA_FP8_KM=1): the e4m3 codes K-major and nothing else, in place of the tiled ones: one layout that
+ * the decode GEMV (matmul_q.cu, its K-major form) and the FP8 GEMM's SS forms both read, so an e4m3 weight takes the
+ * device bytes of one copy. Same size (Np x Kp bytes) and offsets: the scales stay where they were. */
+quanta_status qn_cuda_repack_fp8_km_only(qn_cuda_packed *p) {
+    if (p->fmt != QN_CW_E4M3 || !p->buf || p->codes_k_off || p->km_only)
+        return qn_error_set(QUANTA_ERR_UNSUPPORTED, "cuda prepare_weight: a K-major layout is for tiled e4m3 codes only");
+    size_t km;
+    if (!qn_mul_size((size_t)p->Np, (size_t)p->Kp, &km))
+        return qn_error_set(QUANTA_ERR_OVERFLOW, "cuda prepare_weight: [%lld, %lld] is too large", (long long)p->N,
+                            (long long)p->K);
+    uint8_t *t = malloc(km ? km : 1);
+    if (!t) return qn_error_set(QUANTA_ERR_OUT_OF_MEMORY, "cuda prepare_weight: %zu host bytes for the K-major layout", km);
+    memset(t, 0, km); /* zeros past N and K, as the tiled codes' padding */
+    int shift;
+    for (int64_t n = 0; n < p->N; n++)
+        for (int64_t k = 0; k < p->K; k++)
+            t[qn_cuda_fp8_km_offset(p->Kp, n, k)] = p->buf[p->codes_off + qn_cuda_weight_code_offset(QN_CW_E4M3, p->Kp, n, k, &shift)];
+    memcpy(p->buf + p->codes_off, t, km); /* the tiled codes took the same Np x Kp bytes */
+    free(t);
+    p->codes_k_off = p->codes_off, p->km_only = 1;
     return QUANTA_OK;
 }

@@ -94,6 +94,10 @@ typedef enum qn_cl_kernel_id {
     QK_GEMV_Q8_I2U,
     QK_GEMV_Q8_I2UP,
     QK_GEMV_Q8_IP,
+    QK_GEMV_Q4_IS,
+    QK_GEMV_Q4_I2S,
+    QK_GEMV_Q8_IS,
+    QK_GEMV_Q8_I2US,
     QK_COUNT
 } qn_cl_kernel_id;
 

@@ -366,10 +366,12 @@ static quanta_status run_gemv_gpu(qn_cl *s, const mm_args *m, qn_cl_kernel_id id
         if (m->xsplit && !(sv.xl & 4))
             return qn_error_set(QUANTA_ERR_STATE, "opencl matmul: q4 x left unprepared but not staged");
         /* qn_gemv_q4_i: a kernel for each of rw = 4 / 2 and with or without the preloaded step (QN_S_F_PF) */
-        static const qn_cl_kernel_id ik[2][2] = {{QK_GEMV_Q4_I, QK_GEMV_Q4_IP}, {QK_GEMV_Q4_I2, QK_GEMV_Q4_I2P}};
-        static const char *const iname[2][2] = {{"matmul (gemv q4 i)", "matmul (gemv q4 ip)"},
-                                                {"matmul (gemv q4 i2)", "matmul (gemv q4 i2p)"}};
-        const int i2 = sv.rw == 2, ipf = (sv.xl & 16) != 0;
+        /* and the streaming forms (QN_S_F_ST: GEMVS_PF=2) */
+        static const qn_cl_kernel_id ik[2][3] = {{QK_GEMV_Q4_I, QK_GEMV_Q4_IP, QK_GEMV_Q4_IS},
+                                                 {QK_GEMV_Q4_I2, QK_GEMV_Q4_I2P, QK_GEMV_Q4_I2S}};
+        static const char *const iname[2][3] = {{"matmul (gemv q4 i)", "matmul (gemv q4 ip)", "matmul (gemv q4 is)"},
+                                                {"matmul (gemv q4 i2)", "matmul (gemv q4 i2p)", "matmul (gemv q4 i2s)"}};
+        const int i2 = sv.rw == 2, ipf = sv.xl & 32 ? 2 : (sv.xl & 16) != 0;
         const qn_cl_kernel_id kid = m->xsplit == 2 ? ik[i2][ipf] : QK_GEMV_Q4_S;
         qn_cl_arg a[24];
         int k = mm_kernel_args(m, 1, 1, a);
@@ -432,6 +434,18 @@ static size_t gemv1_sets(const qn_cl *s, const mm_args *m) {
  * xk, the kernel's x: 0 q8's floats, 1 q4's split floats (qn_gemv_q4_s), 2 q4's int8 planes (qn_gemv_q4_i), 3 q8's
  * int8 planes (qn_gemv_q8_i); 2 and 3 always stage x.
  * Fills the launch for `rows` outputs at `per` a warp (rw: the warp's weight rows); returns 0 when off. */
+/* The streaming int8 GEMVs' groups a compute unit (GEMVS_PF=2's default GPC): as many groups of `sets` warps as the
+ * kernel's own work-group limit holds (CL_KERNEL_WORK_GROUP_SIZE: on NVIDIA the registers a work-item times the
+ * items must fit one SM's register file, so 1024 / 512 / 256 at <= 64 / 128 / 255 registers), 1 to 4. Why: a group
+ * more than the SM holds waits for one to end and quantizes x again; one fewer leaves half the SM idle. */
+static size_t stream_gpc(const qn_cl *s, qn_cl_kernel_id id, size_t sets) {
+    size_t wg = 0;
+    if (!s->k[id] || clGetKernelWorkGroupInfo(s->k[id], s->dev.device, CL_KERNEL_WORK_GROUP_SIZE, sizeof wg, &wg, NULL) != CL_SUCCESS)
+        return 1;
+    const size_t n = wg / (sets * GEMV_GPU_LX);
+    return n < 1 ? 1 : n > 4 ? 4 : n;
+}
+
 static int gemvs_shape(const qn_cl *s, const mm_args *m, size_t rows, int glu, int xk, gemvs_geo *o) {
     /* Default =2 for products of at most 1536 rows, off above (H100 21:05: Gemma tg128 638 -> 726 tok/s through its
      * 640-row o/down GEMVs and 1536-row q/k/v, the same greedy text; the 1B's 2048-row GEMVs and the 4096-row kernel
@@ -451,7 +465,8 @@ static int gemvs_shape(const qn_cl *s, const mm_args *m, size_t rows, int glu, i
     const size_t cu = s->dev.info.compute_units > 0 ? (size_t)s->dev.info.compute_units : 1;
     /* q4's int8 kernel (xk 2) takes it by default since H100 2026-12-07 09:50 (lead19: i4auto never below the 2-row
      * default, 1287 against 1019-1024 GB/s at 11008x4096, same bits); q8's int8 forms only with RW=auto (Q8I is off) */
-    const int autorw = (re ? !strcmp(re, "auto") : xk == 2) && (xk == 2 || xk == 3);
+    const char *q8e = getenv("QUANTA_OPENCL_Q8I"); /* =auto takes RW=auto's forms unless GEMVS_RW says otherwise */
+    const int autorw = (re ? !strcmp(re, "auto") : xk == 2 || (q8e && !strcmp(q8e, "auto"))) && (xk == 2 || xk == 3);
     o->rw = autorw ? (m->K <= 4096 && rows >= 4 * 8 * cu ? 4 : 2) : re ? (!strcmp(re, "2") ? 2 : 4) : xk == 2 ? 2 : 4;
     const size_t per = glu ? (size_t)o->rw / 2 : (size_t)o->rw;
     const int fixed = se && atoi(se) >= 1 && atoi(se) <= 8;
@@ -465,13 +480,6 @@ static int gemvs_shape(const qn_cl *s, const mm_args *m, size_t rows, int glu, i
     o->xl = !strcmp(e, "2");
     while (o->xl && sets > 1 && sets * red + xb > s->dev.local_mem) sets--;
     if (sets * red + xb > s->dev.local_mem) o->xl = 0; /* x stays in global memory */
-    const size_t gpc = ge && atoi(ge) >= 1 && atoi(ge) <= 64 ? (size_t)atoi(ge) : 0;
-    const size_t blocks = (rows + per * sets - 1) / (per * sets);
-    const size_t groups = gpc && blocks > cu * gpc ? cu * gpc : blocks;
-    o->l[0] = GEMV_GPU_LX, o->l[1] = sets;
-    o->g[0] = GEMV_GPU_LX, o->g[1] = groups * sets;
-    o->iters = (cl_int)((blocks + groups - 1) / groups);
-    o->lbytes = sets * red + (o->xl ? xb : 0);
     const char *xe = getenv("QUANTA_OPENCL_GEMVS_XB"); /* kernels_cl/gemv_gpu.cl QN_S_XL_*: how x is staged */
     if (o->xl && xe && !strcmp(xe, "1")) o->xl |= 2;
     if (o->xl && (xk == 1 || xk == 2) && m->xsplit) o->xl |= 4; /* q4_xsplit made sure x fits */
@@ -482,9 +490,30 @@ static int gemvs_shape(const qn_cl *s, const mm_args *m, size_t rows, int glu, i
     const char *pe = getenv("QUANTA_OPENCL_GEMVS_PF"); /* qn_gemv_q8_s: the first step's loads before x is staged */
     /* qn_gemv_q4_i too, and there by default (PF=0 turns it off): measured with RW=2 above; qn_gemv_q8_i2up (xk 3 at
      * 2 rows a warp with U=8) and qn_gemv_q8_ip (xk 3 at 4 rows) only with PF=1 (clgemv19) */
-    const int pf = pe ? !strcmp(pe, "1") : xk == 2 || (autorw && o->rw == 4);
+    /* PF=2, the streaming forms: q4's default since H100 2026-12-07 12:40 (clgemv20: 0.28 / 0.48 / 0.46 of the copy
+     * kernel at 4096x4096, 11008x4096, 4096x11008 against PF=1's 0.26-0.27 / 0.45-0.46 / 0.38-0.39, twice each, the
+     * same bits); q8's int8 forms by RW=auto (or Q8I=auto) take it at 2 rows with U=8 only (0.68 against _i2u's 0.65 at
+     * 4096x11008; the 4-row _is lost to _ip: 0.68 vs 0.76 at 11008x4096, 0.75 vs 0.87 at 32000x2048). PF=1 / PF=0
+     * restore the older forms. */
+    const int pf2 = pe ? !strcmp(pe, "2") : xk == 2 || (autorw && xk == 3 && o->rw == 2 && (o->xl & 8));
+    const int pf = pe ? !strcmp(pe, "1") || pf2 : xk == 2 || (autorw && o->rw == 4) || pf2;
     const int pf_ok = (o->xl & 9) == 9 ? xk == 0 || xk == 3 : xk == 2 || (xk == 3 && o->rw == 4);
     if (!glu && pf_ok && pf) o->xl |= 16;
+    /* PF=2 (clgemv20; q4's default, above): the int8 forms' streaming kernels (q4 _is / _i2s, q8 _is / _i2us: every
+     * step loaded during the step before), few groups walking many blocks, x quantized once a group: by default as
+     * many a compute unit as its registers let be resident (stream_gpc), GEMVS_GPC=n overrides */
+    if ((o->xl & 16) && pf2 && (xk == 2 || (xk == 3 && (o->rw == 4 || (o->xl & 8))))) o->xl |= 32;
+    const size_t gpc = ge && atoi(ge) >= 1 && atoi(ge) <= 64 ? (size_t)atoi(ge)
+                       : o->xl & 32                          ? stream_gpc(s, xk == 2 ? (o->rw == 2 ? QK_GEMV_Q4_I2S : QK_GEMV_Q4_IS)
+                                                                                     : (o->rw == 4 ? QK_GEMV_Q8_IS : QK_GEMV_Q8_I2US),
+                                                                          sets)
+                                                             : 0;
+    const size_t blocks = (rows + per * sets - 1) / (per * sets);
+    const size_t groups = gpc && blocks > cu * gpc ? cu * gpc : blocks;
+    o->l[0] = GEMV_GPU_LX, o->l[1] = sets;
+    o->g[0] = GEMV_GPU_LX, o->g[1] = groups * sets;
+    o->iters = (cl_int)((blocks + groups - 1) / groups);
+    o->lbytes = sets * red + (o->xl & 1 ? xb : 0);
     return 1;
 }
 
@@ -497,7 +526,13 @@ static int q8_int(const qn_cl *s, const mm_args *m, size_t rows) {
      * H100 09:33, same run, Q8I=1 RW=2 U=8 against the default: 1B Q8_0 tg128 921.8 / 937.8 vs 870.9 / 913.5 tok/s,
      * Gemma 627.9 / 633.8 vs 723.5 / 711.0 (its products are <= 1536 rows at K = 640 / 1024, where the streamed float
      * kernels are the default, and its 262144-row head at K = 640), the same greedy text on both */
-    const int on = e && (!strcmp(e, "1") || (!strcmp(e, "2") && rows > 1536 && m->K >= 2048));
+    /* =auto (clgemv20, off until measured): =2's domain and at least 2^25 weights (H100 09:43, same run, the int8 form
+     * against the float default: 0.74 / 0.64 of the copy kernel against 0.50 / 0.54 at 11008x4096 / 4096x11008, 45 M
+     * weights; 0.38-0.43 against 0.37-0.40 at 4096x4096, 16.8 M: not a win there, and the 1B's 4.2 M-weight o-projection
+     * is below it too; the 1B's 65.5 M-weight output head above), the forms by shape as GEMVS_RW=auto (qn_gemv_q8_ip
+     * at 11008x4096, _i2u at 4096x11008) */
+    const int on = e && (!strcmp(e, "1") || (!strcmp(e, "2") && rows > 1536 && m->K >= 2048) ||
+                         (!strcmp(e, "auto") && rows > 1536 && m->K >= 2048 && rows * (size_t)m->K >= ((size_t)1 << 25)));
     return on && m->M == 1 && m->K % 16 == 0 && (size_t)m->K / 16 * 36 + 2 * 4 * 33 * sizeof(float) <= s->dev.local_mem;
 }
 
@@ -512,6 +547,7 @@ static quanta_status run_gemv_q8_gpu(qn_cl *s, const mm_args *m, const qn_node *
     const int q8i = q8_int(s, m, nt);
     if (gemvs_shape(s, m, nt, 0, q8i ? 3 : 0, &sv)) { /* qn_gemv_q8_s (rw rows a warp) or qn_gemv_q8_i */
         const qn_cl_kernel_id kid = !q8i          ? QK_GEMV_Q8_S
+                                    : sv.xl & 32  ? (sv.rw == 4 ? QK_GEMV_Q8_IS : QK_GEMV_Q8_I2US)
                                     : sv.rw == 4  ? (sv.xl & 16 ? QK_GEMV_Q8_IP : QK_GEMV_Q8_I)
                                     : sv.xl & 16  ? QK_GEMV_Q8_I2UP
                                     : sv.xl & 8   ? QK_GEMV_Q8_I2U
@@ -523,18 +559,22 @@ static quanta_status run_gemv_q8_gpu(qn_cl *s, const mm_args *m, const qn_node *
                          QA(rnone), QA_LOCAL(sv.lbytes)};
         quanta_status st = qn_cl_set_args(s, kid, a, (int)(sizeof a / sizeof a[0]));
         if (st != QUANTA_OK) return st;
-        static const char *const names[6][2] = {{"matmul (gemv q8 s)", "matmul_multi (gemv q8 s)"},
+        static const char *const names[8][2] = {{"matmul (gemv q8 s)", "matmul_multi (gemv q8 s)"},
                                                 {"matmul (gemv q8 i)", "matmul_multi (gemv q8 i)"},
                                                 {"matmul (gemv q8 i2)", "matmul_multi (gemv q8 i2)"},
                                                 {"matmul (gemv q8 i2u)", "matmul_multi (gemv q8 i2u)"},
                                                 {"matmul (gemv q8 i2up)", "matmul_multi (gemv q8 i2up)"},
-                                                {"matmul (gemv q8 ip)", "matmul_multi (gemv q8 ip)"}};
+                                                {"matmul (gemv q8 ip)", "matmul_multi (gemv q8 ip)"},
+                                                {"matmul (gemv q8 is)", "matmul_multi (gemv q8 is)"},
+                                                {"matmul (gemv q8 i2us)", "matmul_multi (gemv q8 i2us)"}};
         const int ni = kid == QK_GEMV_Q8_S    ? 0
                        : kid == QK_GEMV_Q8_I   ? 1
                        : kid == QK_GEMV_Q8_I2  ? 2
                        : kid == QK_GEMV_Q8_I2U ? 3
                        : kid == QK_GEMV_Q8_I2UP ? 4
-                                                : 5;
+                       : kid == QK_GEMV_Q8_IP   ? 5
+                       : kid == QK_GEMV_Q8_IS   ? 6
+                                                : 7;
         const char *name = names[ni][multi != NULL];
         return qn_cl_launch(s, kid, name, 2, sv.g, sv.l);
     }

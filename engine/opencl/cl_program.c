@@ -61,6 +61,8 @@ static const char *const kernel_names[QK_COUNT] = {
     [QK_GEMV_Q8_I2U] = "qn_gemv_q8_i2u",
     [QK_GEMV_Q8_I2UP] = "qn_gemv_q8_i2up",
     [QK_GEMV_Q8_IP] = "qn_gemv_q8_ip",
+    [QK_GEMV_Q4_IS] = "qn_gemv_q4_is", [QK_GEMV_Q4_I2S] = "qn_gemv_q4_i2s",
+    [QK_GEMV_Q8_IS] = "qn_gemv_q8_is", [QK_GEMV_Q8_I2US] = "qn_gemv_q8_i2us",
 };
 
 const char *qn_cl_kernel_name(qn_cl_kernel_id id) { return kernel_names[id]; }

@@ -187,6 +187,67 @@ START_TEST(fp8_kmajor) {
 }
 END_TEST
 
+/* fp820: QUANTA_CUDA_FP8_KM's K-major-only codes: the tiled codes' Np x Kp bytes rewritten in place into the layout of
+ * qn_cuda_fp8_km_offset (each (n, k) the byte the tiled layout held, zeros at the padding: the bytes qn_cuda_repack_fp8_km
+ * appends as a copy), the buffer's size and the scales unchanged; a second call, the copy on top, other formats
+ * refused with nothing changed. */
+START_TEST(fp8_kmajor_only) {
+    const uint64_t seed = qt_seed() + 820; /* printed by qt_seed; the failure messages name it */
+    qt_rng r = qt_rng_make(seed);
+    const int64_t N = 53, K = 328; /* Np 64, Kp 384: padding in both */
+    quanta_tensor_desc d = qt_mat(QUANTA_FP8_E4M3, N, K, 0, 0);
+    size_t bytes;
+    ck_assert_int_eq(quanta_tensor_bytes(&d, &bytes), QUANTA_OK);
+    float *w = malloc((size_t)(N * K) * 4);
+    uint8_t *q = malloc(bytes);
+    qt_fill_normal(&r, w, (size_t)(N * K), 1.0f);
+    ck_assert_int_eq(quanta_quantize(&d, w, q, bytes), QUANTA_OK);
+    qn_cuda_packed p, c;
+    ck_assert_msg(qn_cuda_repack(&d, q, bytes, &p) == QUANTA_OK, "%s", quanta_last_error());
+    ck_assert_msg(qn_cuda_repack(&d, q, bytes, &c) == QUANTA_OK, "%s", quanta_last_error());
+    ck_assert_int_eq(qn_cuda_repack_fp8_km(&c), QUANTA_OK); /* fp818's copy: the reference bytes */
+    const size_t b0 = p.bytes, code_bytes = (size_t)(p.Np * p.Kp);
+    ck_assert_int_eq(qn_cuda_repack_fp8_km_only(&p), QUANTA_OK);
+    ck_assert_int_eq(p.km_only, 1);
+    ck_assert_uint_eq(p.bytes, b0); /* one copy: the device bytes of the tiled form */
+    ck_assert_uint_eq(p.codes_k_off, p.codes_off);
+    ck_assert_uint_ge(p.row_scale_off, p.codes_off + code_bytes);
+    ck_assert_int_eq(memcmp(p.buf + p.codes_k_off, c.buf + c.codes_k_off, code_bytes), 0);
+    ck_assert_int_eq(memcmp(p.buf + p.row_scale_off, c.buf + c.row_scale_off, b0 - p.row_scale_off), 0);
+    const float *rs = (const float *)(const void *)(p.buf + p.row_scale_off);
+    for (int64_t n = 0; n < p.Np; n++)
+        for (int64_t k = 0; k < p.Kp; k++) { /* against the interchange bytes, not only the copy */
+            const uint8_t b = p.buf[p.codes_k_off + qn_cuda_fp8_km_offset(p.Kp, n, k)];
+            if (n >= N || k >= K) {
+                ck_assert_msg(b == 0, "seed %llu: padding (%lld,%lld) 0x%02x", (unsigned long long)seed, (long long)n,
+                              (long long)k, b);
+                continue;
+            }
+            ck_assert_msg((double)e4m3(b) * rs[n] == (double)e4m3(q[n * K + k]) * rs[n], "seed %llu: (%lld,%lld)",
+                          (unsigned long long)seed, (long long)n, (long long)k);
+        }
+    ck_assert_int_eq(qn_cuda_repack_fp8_km_only(&p), QUANTA_ERR_UNSUPPORTED); /* K-major already */
+    ck_assert_int_eq(qn_cuda_repack_fp8_km(&p), QUANTA_ERR_UNSUPPORTED);      /* no tiled source for a copy */
+    ck_assert_int_eq(qn_cuda_repack_fp8_km_only(&c), QUANTA_ERR_UNSUPPORTED); /* has the copy */
+    ck_assert_uint_eq(p.bytes, b0);
+    free(p.buf), free(c.buf), free(w), free(q);
+    quanta_tensor_desc d8 = qt_mat(QUANTA_Q8, 4, 64, 0, 0);
+    uint8_t buf[4 * 64 + 16];
+    memset(buf, 0, sizeof buf);
+    ck_assert_int_eq(quanta_tensor_bytes(&d8, &bytes), QUANTA_OK);
+    ck_assert_int_le(bytes, sizeof buf);
+    ck_assert_int_eq(qn_cuda_repack(&d8, buf, sizeof buf, &p), QUANTA_OK);
+    const size_t b8 = p.bytes;
+    uint8_t *snap = malloc(b8);
+    memcpy(snap, p.buf, b8);
+    ck_assert_int_eq(qn_cuda_repack_fp8_km_only(&p), QUANTA_ERR_UNSUPPORTED);
+    ck_assert_int_eq(p.km_only, 0);
+    ck_assert_uint_eq(p.bytes, b8);
+    ck_assert_int_eq(memcmp(p.buf, snap, b8), 0);
+    free(snap), free(p.buf);
+}
+END_TEST
+
 START_TEST(bad_inputs) {
     quanta_tensor_desc d = qt_mat(QUANTA_Q8, 4, 64, 0, 0);
     qn_cuda_packed p;
@@ -216,6 +277,7 @@ int main(void) {
     tcase_add_loop_test(tc, layout_roundtrip, 0, (int)(sizeof kCases / sizeof kCases[0]));
     tcase_add_test(tc, bad_inputs);
     tcase_add_test(tc, fp8_kmajor);
+    tcase_add_test(tc, fp8_kmajor_only);
     suite_add_tcase(s, tc);
     return qt_run_suite(s);
 }

@@ -25,7 +25,7 @@
 #include "qt_tensor.h"
 #include "test_util.h"
 
-#define NSET 5
+#define NSET 7
 
 /* y = x·W^T on backend `name` with the env settings in set (NULL-terminated name=value pairs), into y */
 static void run(const char *name, const char *const *set, const char *events, quanta_graph *g, quanta_tensor *xt,
@@ -80,28 +80,42 @@ static void check(quanta_dtype dt, int64_t N, int64_t K, int group, uint64_t sal
     /* q4: 4 rows a warp (qn_gemv_q4_i), 2 (_i2), each with the preloaded first step (_ip, _i2p; 3 warps a group
      * walking several blocks); q8: 4 rows (qn_gemv_q8_i), 2 (_i2, 3 warps a group, several blocks), 2 with 8 pieces
      * in flight (_i2u, K >= 4096 only), _i and _i2u with the preloaded first step (_ip, _i2up); x quantized QN_I_XB
-     * pieces an item at once (GEMVS_XB=1) in q4's setting 2 and q8's 1 and 4 */
+     * pieces an item at once (GEMVS_XB=1) in q4's setting 2 and q8's 1 and 5; the streaming forms (GEMVS_PF=2: q4
+     * _is / _i2s, q8 _is / _i2us, clgemv20) */
     static const char *const sets[2][NSET][15] = {
         {{"QUANTA_OPENCL_GEMVS_RW", "4", "QUANTA_OPENCL_GEMVS_PF", "0", NULL},
          {"QUANTA_OPENCL_GEMVS_RW", "2", "QUANTA_OPENCL_GEMVS_PF", "0", NULL},
          {"QUANTA_OPENCL_GEMVS_RW", "4", "QUANTA_OPENCL_GEMVS_PF", "1", "QUANTA_OPENCL_GEMVS_SETS", "3",
           "QUANTA_OPENCL_GEMVS_GPC", "1", "QUANTA_OPENCL_GEMVS_XB", "1", NULL}, /* x quantized 2 chunks an item at once */
-         {"QUANTA_OPENCL_GEMVS_RW", "2", NULL}, /* 2 rows a warp with the preloaded step (PF on by default) */
-         {NULL}}, /* the default: the rows a warp picked by shape (RW=auto: ip or i2p here, by the compute units) */
+         {"QUANTA_OPENCL_GEMVS_RW", "2", "QUANTA_OPENCL_GEMVS_PF", "1", NULL}, /* 2 rows with the preloaded step */
+         {NULL}, /* the default: the streaming forms, the rows a warp by shape (RW=auto: is or i2s here, by the compute units) */
+         /* the streaming forms (_is, _i2s: GEMVS_PF=2, clgemv20), 3 warps a group walking several blocks, each block's
+          * first step loaded during the block before */
+         {"QUANTA_OPENCL_GEMVS_RW", "4", "QUANTA_OPENCL_GEMVS_PF", "2", "QUANTA_OPENCL_GEMVS_SETS", "3",
+          "QUANTA_OPENCL_GEMVS_GPC", "1", NULL},
+         {"QUANTA_OPENCL_GEMVS_RW", "2", "QUANTA_OPENCL_GEMVS_PF", "2", "QUANTA_OPENCL_GEMVS_SETS", "3",
+          "QUANTA_OPENCL_GEMVS_GPC", "1", NULL}},
         {{"QUANTA_OPENCL_Q8I", "1", NULL},
          {"QUANTA_OPENCL_Q8I", "1", "QUANTA_OPENCL_GEMVS_RW", "2", "QUANTA_OPENCL_GEMVS_SETS", "3",
           "QUANTA_OPENCL_GEMVS_GPC", "1", "QUANTA_OPENCL_GEMVS_XB", "1", NULL},
          /* 4 rows with the first step loaded before x is quantized (_ip, clgemv19), 3 warps a group, several blocks */
          {"QUANTA_OPENCL_Q8I", "1", "QUANTA_OPENCL_GEMVS_PF", "1", "QUANTA_OPENCL_GEMVS_SETS", "3", "QUANTA_OPENCL_GEMVS_GPC",
           "1", NULL},
+         /* the streaming 4-row form (_is, GEMVS_PF=2, clgemv20), 3 warps a group, several blocks */
+         {"QUANTA_OPENCL_Q8I", "1", "QUANTA_OPENCL_GEMVS_PF", "2", "QUANTA_OPENCL_GEMVS_SETS", "3", "QUANTA_OPENCL_GEMVS_GPC",
+          "1", NULL},
          {"QUANTA_OPENCL_Q8I", "1", "QUANTA_OPENCL_GEMVS_RW", "2", "QUANTA_OPENCL_GEMVS_U", "8", NULL},
          /* and with its first step loaded before x is quantized (_i2up, clgemv19), 3 warps a group, several blocks */
          {"QUANTA_OPENCL_Q8I", "1", "QUANTA_OPENCL_GEMVS_RW", "2", "QUANTA_OPENCL_GEMVS_U", "8", "QUANTA_OPENCL_GEMVS_PF",
-          "1", "QUANTA_OPENCL_GEMVS_SETS", "3", "QUANTA_OPENCL_GEMVS_GPC", "1", "QUANTA_OPENCL_GEMVS_XB", "1", NULL}}};
-    static const char *const knames[2][NSET] = {{"gemv q4 i)", "gemv q4 i2)", "gemv q4 ip)", "gemv q4 i2p)", "gemv q4 i"},
-                                                {"gemv q8 i)", "gemv q8 i2)", "gemv q8 ip)", "gemv q8 i2u)", "gemv q8 i2up)"}};
+          "1", "QUANTA_OPENCL_GEMVS_SETS", "3", "QUANTA_OPENCL_GEMVS_GPC", "1", "QUANTA_OPENCL_GEMVS_XB", "1", NULL},
+         /* and its streaming form (_i2us, GEMVS_PF=2, clgemv20) */
+         {"QUANTA_OPENCL_Q8I", "1", "QUANTA_OPENCL_GEMVS_RW", "2", "QUANTA_OPENCL_GEMVS_U", "8", "QUANTA_OPENCL_GEMVS_PF",
+          "2", "QUANTA_OPENCL_GEMVS_SETS", "3", "QUANTA_OPENCL_GEMVS_GPC", "1", NULL}}};
+    static const char *const knames[2][NSET] = {
+        {"gemv q4 i)", "gemv q4 i2)", "gemv q4 ip)", "gemv q4 i2p)", "gemv q4 i", "gemv q4 is)", "gemv q4 i2s)"},
+        {"gemv q8 i)", "gemv q8 i2)", "gemv q8 ip)", "gemv q8 is)", "gemv q8 i2u)", "gemv q8 i2up)", "gemv q8 i2us)"}};
     const int q8 = dt == QUANTA_Q8;
-    const int nset = q8 ? (K >= 4096 ? 5 : 3) : 5; /* U=8 (and so its PF form) only at K >= 4096 */
+    const int nset = q8 ? (K >= 4096 ? 7 : 4) : 7; /* U=8 (and so its PF forms) only at K >= 4096 */
     const char *const *kname = knames[q8];
     for (int v = 0; v < nset; v++) {
         char events[128];
