@@ -174,6 +174,18 @@ enum { F_PVLO = 1048576, F_PVHI = 2097152 };
 /* fa19 round 2 (call 2, H100 09:30: 63 = 41 + F_PVHI +3-4% over 41 on every row, 58 (half) +-0, 62 (quarter) -5%):
  * the split point around three quarters — F_PV7: all but the last k16 step before the S wait, F_PV5: five eighths */
 enum { F_PV7 = 4194304, F_PV5 = 8388608 };
+/* fa20. F_B2B (the persistent K / V split form with F_PVH, 66): a consumer runs its items back to back. Why (form
+ * 64's trace, H100 09:30): an item boundary cost a consumer ~2500-2950 cycles, about one steady tile period — the
+ * item's last P . V issued alone and waited for, the epilogue, then the next item's first Q . K^T issued alone and
+ * its softmax run under no product — so at 512 causal a tile took 4454 cycles against 3109 in the steady state
+ * (25 items in 64 tiles), at 1k causal 3870. Here the next item's first Q . K^T is issued in the same turn as the
+ * current item's last P . V (three quarters of it before the S wait, the rest after the row max, as 66's steady
+ * state), the next item's first softmax runs under that P . V, and the current item's epilogue follows its wait,
+ * from the (rows, head, row sums) kept apart from the next item's; the ping-pong opens once per chain of items, not
+ * per item; O is not zeroed: an item's first P . V writes it with scale-d = 0 (A . B instead of A . B + 0: the same
+ * bits but for the sign of an exactly-zero sum). Per item the same wgmma in the same order and the same softmax
+ * operations as 66: bit-identical. An item that sees no key ends the chain (its rows are written as zeros). */
+enum { F_B2B = 16777216 };
 /* F_TRACE: [consumer][tile][stamp], tiles past kTrT not stamped; stamps: loop top, K (and V) landed, turn held,
  * products issued, S done, softmax done, P . V done, P packed */
 constexpr int kTrT = 64, kTrS = 8;
@@ -334,7 +346,9 @@ template <typename T, int BN, int S, bool OV, int WGN, bool WS, bool PP, bool SW
 __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const Params p, const __grid_constant__ MapsT<TMA, (FL & F_TQ) != 0> mp) {
 #if QN_AWG_HAVE
     constexpr bool KV2 = (FL & F_KV2) != 0, DIAG = (FL & F_DIAG) != 0, PO = PER && KV2;
-    constexpr bool PVH = (FL & F_PVH) != 0;
+    constexpr bool PVH = (FL & F_PVH) != 0, B2B = (FL & F_B2B) != 0;
+    static_assert(!B2B || (PER && KV2 && (FL & F_PAIR) && (FL & F_TO) && PVH && !(FL & F_DIAG)),
+                  "back to back: the persistent K / V split form with P . V split (66)");
     static_assert(!PVH || (PP && (FL & F_TQ) && !DIAG && !(FL & F_RLATE)), "PVH: the ping-pong TQ forms, no D / R");
     typedef Cfg<BN, S, WGN, WS, SW, KV2, PO> C;
     static_assert(!TMA || (WS && SW), "TMA: the producer form, swizzled tiles");
@@ -800,13 +814,44 @@ __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const Params p, c
     /* O / l to the output (rows past the block's end are not stored); the producer form calls it from its
      * consumer branch, so that no code after the branches is shared with the producer (ptxas allocates registers
      * per setmaxnreg region: shared code is held to the entry cap of 168) */
+    /* TO: O / l of this consumer's 64 rows (first row er0 of the block, head ec3 = b * Hkv + hkv; row sums lsv) into
+     * its own Q rows (its last Q . K^T is complete; no one else reads them), then one thread stores them by TMA (64
+     * dims x G heads x 64 / G positions, twice; positions past Nq are not written). PO: into the O stage, once the
+     * item before's store has read it (the next item's Q may already be landing in the other buffer). (fa20's F_B2B
+     * passes the item before's values: the block's r0 / b / hkv are the next item's by then) */
+    [[maybe_unused]] auto store_rows = [&](const float (&lsv)[2], int er0, int ec3) {
+        const uint32_t ob = PO ? qsbase + 2 * C::qbytes : qsbase;
+        if constexpr (PO) {
+            if ((tid & 127) == 0) qn_tma_store_wait_read<0>();
+            qn_named_sync(3 + cw, 128);
+        }
+#pragma unroll
+        for (int h = 0; h < 2; ++h) {
+            float l = lsv[h];
+            l += __shfl_xor_sync(0xffffffffu, l, 1);
+            l += __shfl_xor_sync(0xffffffffu, l, 2);
+            const float inv = l > 0.f ? 1.f / l : 0.f;
+            const int lr = cw * 64 + warp * 16 + g + 8 * h;
+#pragma unroll
+            for (int j = 0; j < kD / 8; ++j)
+                qn_sts32(ob + sw_off(kRB, lr, j) + 4 * t, Ty<T>::pack(o[j][2 * h] * inv, o[j][2 * h + 1] * inv));
+        }
+        qn_fence_proxy_async();
+        qn_named_sync(3 + cw, 128);
+        if ((tid & 127) == 0) {
+            if constexpr (TQ) {
+                const int p0 = (int)(((unsigned)er0 + 64u * cw) / (unsigned)p.G);
+                qn_tma_store_4d(&mp.to, ob + cw * 64 * 128, 0, 0, p0, ec3);
+                qn_tma_store_4d(&mp.to, ob + kRB * 128 + cw * 64 * 128, 64, 0, p0, ec3);
+            }
+            qn_tma_store_commit();
+            if constexpr (!PO) /* the block's shared memory stays until the store has read it (PO: at the next
+                                * item's epilogue, or the block's end) */
+                qn_tma_store_wait_read<0>();
+        }
+    };
     auto store_out = [&]() {
-        if constexpr (TO) {
-            /* into this consumer's own Q rows (its last Q . K^T is complete; no one else reads them), then one
-             * thread stores the 64 rows by TMA (64 dims x G heads x 64 / G positions, twice; positions past Nq
-             * are not written). PO: into the O stage, once the item before's store has read it (the next item's Q
-             * may already be landing in the other buffer) */
-            const uint32_t ob = PO ? qsbase + 2 * C::qbytes : qsbase;
+        if constexpr (TO) { /* (store_rows; SPL's tail blocks merge their partials first) */
             if constexpr (SPL)
                 if (tail()) {
                     /* the partials into this block's stages: O [128 rows][128 dims] f32, then (m, l) a row; once
@@ -853,34 +898,7 @@ __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const Params p, c
                     qn_cluster_sync_ra(); /* (2) no block leaves while a peer reads its partials */
                     return;
                 }
-            if constexpr (PO) {
-                if ((tid & 127) == 0) qn_tma_store_wait_read<0>();
-                qn_named_sync(3 + cw, 128);
-            }
-#pragma unroll
-            for (int h = 0; h < 2; ++h) {
-                float l = ls[h];
-                l += __shfl_xor_sync(0xffffffffu, l, 1);
-                l += __shfl_xor_sync(0xffffffffu, l, 2);
-                const float inv = l > 0.f ? 1.f / l : 0.f;
-                const int lr = cw * 64 + warp * 16 + g + 8 * h;
-#pragma unroll
-                for (int j = 0; j < kD / 8; ++j)
-                    qn_sts32(ob + sw_off(kRB, lr, j) + 4 * t, Ty<T>::pack(o[j][2 * h] * inv, o[j][2 * h + 1] * inv));
-            }
-            qn_fence_proxy_async();
-            qn_named_sync(3 + cw, 128);
-            if ((tid & 127) == 0) {
-                if constexpr (TQ) {
-                    const int c3 = (int)(b * p.Hkv + hkv), p0 = (int)(((unsigned)r0 + 64u * cw) / (unsigned)p.G);
-                    qn_tma_store_4d(&mp.to, ob + cw * 64 * 128, 0, 0, p0, c3);
-                    qn_tma_store_4d(&mp.to, ob + kRB * 128 + cw * 64 * 128, 64, 0, p0, c3);
-                }
-                qn_tma_store_commit();
-                if constexpr (!PO) /* the block's shared memory stays until the store has read it (PO: at the next
-                                    * item's epilogue, or the block's end) */
-                    qn_tma_store_wait_read<0>();
-            }
+            store_rows(ls, (int)r0, (int)(b * p.Hkv + hkv));
         } else {
 #pragma unroll
             for (int h = 0; h < 2; ++h) {
@@ -1323,7 +1341,154 @@ __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const Params p, c
         /* cnt: tiles consumed before this work item (where the stage ring stands); one item unless persistent */
         int cnt = 0, qi = 0;
         [[maybe_unused]] uint32_t qec = qempty; /* the current item's Q empty barrier (PO: one of two) */
-        for (int item = 0;; ++item) {
+        if constexpr (B2B) {
+            /* (F_B2B, fa20) the chain of a consumer's items. pend: an item whose last P . V is not issued yet (its V
+             * at ring count pc; pz: it is also the item's first P . V, a one-tile item), with its epilogue's first
+             * row pr0, head pc3 (b * Hkv + hkv) and row sums pls, kept apart from the next item's */
+            uint32_t pf[PK][4];
+            bool pend = false, pz = false;
+            int pc = 0, pr0 = 0, pc3 = 0;
+            float pls[2] = {0.f, 0.f};
+            auto vbuf = [&](int c) { return sbase + (c % S) * STAGE + TILE; };
+            /* k16 steps [j0, j1) of P . V as one wgmma group (issue_pv_part's products in its order); z: the item's
+             * first P . V, whose step 0 writes O (scale-d = 0) instead of adding to it */
+            auto pv_part = [&](uint32_t vbase, const int j0, const int j1, bool z) {
+                qn_wg_fence();
+#pragma unroll
+                for (int j = 0; j < PK; ++j)
+                    if (j >= j0 && j < j1)
+                        qn_wg_mma16_n128<BF, 1>(o, pf[j], qn_wg_desc_sw128(vbase + j * 2048, BN * 128, 1024),
+                                                j == 0 && z ? 0 : 1);
+                qn_wg_commit();
+            };
+            /* the pending item's epilogue, once its last P . V is done (its V handed back first) */
+            auto finish = [&]() {
+                qn_wg_wait<0>();
+                qn_wg_keep(o);
+                qn_wg_keep(pf);
+                qn_mbar_arrive(emptyv(pc % S));
+                store_rows(pls, pr0, pc3);
+                pend = false;
+            };
+            /* the chain ends (the block's last item, or an item that sees no key next): the pending P . V in a turn of
+             * its own, the chain's last (consumer 1 does not hand over after it) */
+            auto flush = [&]() {
+                qn_mbar_wait(fullv(pc % S), (pc / S) & 1);
+                turn_begin();
+                pv_part(vbuf(pc), 0, PK, pz);
+                turn_end(true);
+                finish();
+            };
+            for (int item = 0;; ++item) {
+                const int r = pair_work(item);
+                if (r == 0) break;
+                if (r == 2) continue;
+                ra = r0 + cw * 64 + warp * 16 + g, rb = ra + 8;
+                m[0] = m[1] = -INFINITY;
+                ls[0] = ls[1] = 0.f;
+                const int ph = qi++, c3 = (int)(b * p.Hkv + hkv);
+                qcur = qsbase + (ph & 1) * C::qbytes;
+                qec = (ph & 1) ? qempty1 : qempty;
+                qn_mbar_wait((ph & 1) ? qfull1 : qfull, (ph >> 1) & 1);
+                /* (the branches around wgmma and O on votes: ptxas serialized every wgmma of the kernel for a
+                 * condition it could not prove uniform, C7518) */
+                if (__all_sync(0xffffffffu, n <= 0)) { /* no key: the chain ends; the rows are zeros (66 writes 0 x 0) */
+                    if (__all_sync(0xffffffffu, pend)) flush();
+                    qn_mbar_arrive(qec);
+#pragma unroll
+                    for (int j = 0; j < kD / 8; ++j) o[j][0] = o[j][1] = o[j][2] = o[j][3] = 0.f;
+                    store_rows(ls, (int)r0, c3);
+                    continue;
+                }
+                {
+                    /* the item's first tile: its Q . K^T in the pending item's last turn (with three quarters of that
+                     * item's last P . V before the S wait, the rest after the row max, as 66's steady state), or, at
+                     * a chain's start, alone (66's first tile) */
+                    const int st = cnt % S;
+                    float s[NS][4], alpha[2], muse[2];
+                    stamp(0, 0);
+                    qn_mbar_wait(full(st), (cnt / S) & 1);
+                    /* (each branch waits for the products it issued: ptxas does not tie two branches on one
+                     * condition together, and serialized every wgmma for a path that issued and did not wait, C7515) */
+                    if (__all_sync(0xffffffffu, pend)) {
+                        qn_mbar_wait(fullv(pc % S), (pc / S) & 1);
+                        stamp(0, 1);
+                        turn_begin();
+                        stamp(0, 2);
+                        issue_s(s, sbase + st * STAGE);
+                        pv_part(vbuf(pc), 0, PVA, pz);
+                        stamp(0, 3);
+                        qn_wg_wait<1>(); /* S done; the P . V may run on */
+                        qn_wg_keep(s);
+                        stamp(0, 4);
+                        qn_mbar_arrive(empty(st)); /* K read */
+                        if (n == 1) qn_mbar_arrive(qec); /* Q's last reader done */
+                        softmax_max(s, tb * BN, alpha, muse);
+                        pv_part(vbuf(pc), PVA, PK, false);
+                        turn_end(false);
+                        softmax_exp(s, alpha, muse); /* (O of this item not yet written: no rescale) */
+                        stamp(0, 5);
+                        finish(); /* (the trace: slot 6 stays 0 on an item's first tile; the epilogue is in 5 -> 7) */
+                    } else {
+                        if (cw == 1) qn_named_arrive(1, 256); /* the chain's first turn is consumer 0's */
+                        stamp(0, 1);
+                        turn_begin();
+                        stamp(0, 2);
+                        issue_s(s, sbase + st * STAGE);
+                        turn_end(false);
+                        stamp(0, 3);
+                        qn_wg_wait<0>();
+                        qn_wg_keep(s);
+                        stamp(0, 4);
+                        qn_mbar_arrive(empty(st));
+                        if (n == 1) qn_mbar_arrive(qec);
+                        softmax_max(s, tb * BN, alpha, muse);
+                        softmax_exp(s, alpha, muse);
+                        stamp(0, 5);
+                    }
+                    pack(s, pf);
+                    stamp(0, 7);
+                }
+                for (int it = 1; it < n; ++it) { /* 66's steady state */
+                    const int c = cnt + it, st = c % S;
+                    stamp(it, 0);
+                    qn_mbar_wait(full(st), (c / S) & 1);
+                    qn_mbar_wait(fullv((c - 1) % S), ((c - 1) / S) & 1);
+                    const uint32_t vprev = vbuf(c - 1);
+                    float s[NS][4], alpha[2], muse[2];
+                    stamp(it, 1);
+                    turn_begin();
+                    stamp(it, 2);
+                    issue_s(s, sbase + st * STAGE);
+                    pv_part(vprev, 0, PVA, it == 1);
+                    stamp(it, 3);
+                    qn_wg_wait<1>();
+                    qn_wg_keep(s);
+                    stamp(it, 4);
+                    qn_mbar_arrive(empty(st)); /* K of tile it read */
+                    if (it == n - 1) qn_mbar_arrive(qec);
+                    softmax_max(s, (tb + it) * BN, alpha, muse);
+                    pv_part(vprev, PVA, PK, false);
+                    turn_end(false);
+                    softmax_exp(s, alpha, muse);
+                    stamp(it, 5);
+                    qn_wg_wait<0>();
+                    qn_wg_keep(o);
+                    qn_wg_keep(pf);
+                    stamp(it, 6);
+                    qn_mbar_arrive(emptyv((c - 1) % S)); /* V of tile it - 1 read */
+                    rescale(alpha);
+                    pack(s, pf);
+                    stamp(it, 7);
+                }
+                pend = true, pz = n == 1, pc = cnt + n - 1, pr0 = (int)r0, pc3 = c3;
+                pls[0] = ls[0], pls[1] = ls[1];
+                cnt += n;
+                if constexpr ((FL & F_TRACE) != 0) trb = cnt;
+            }
+            if (__all_sync(0xffffffffu, pend)) flush();
+        }
+        for (int item = 0; !B2B; ++item) { /* (B2B: its own loop above) */
             if constexpr (PER && PAIR) {
                 const int r = pair_work(item);
                 if (r == 0) break;
@@ -1638,7 +1803,9 @@ int launch_t(const qn_cuda_attention_args *a, int vswap, char *err, size_t len) 
     /* KV2 (fa16): where the TQ / TO boxes or the TMA maps cannot take the call, the 128-key 3-stage form without it
      * (every fallback below instantiates FBN / FS, so no 2-stage or wide-tile form exists without KV2) */
     constexpr bool KV2 = (FL & F_KV2) != 0;
-    constexpr int FBN = BN > 128 ? 128 : BN, FS = KV2 && S < 3 ? 3 : S, FFL = FL & ~(F_KV2 | (PER ? F_TO : 0));
+    /* (F_B2B: its fallbacks are 66's) */
+    constexpr int FBN = BN > 128 ? 128 : BN, FS = KV2 && S < 3 ? 3 : S,
+                  FFL = FL & ~(F_KV2 | F_B2B | (PER ? F_TO : 0));
     if constexpr (KV2) {
         const long long G = a->Hq / a->Hkv;
         if (a->kv_lens != nullptr || a->B * a->Hkv >= (1LL << 31) || a->Nq >= (1LL << 31) || 128 % G != 0 ||
@@ -1783,7 +1950,7 @@ int launch_t(const qn_cuda_attention_args *a, int vswap, char *err, size_t len) 
 }
 
 /* QN_AWG_FORMS (with QN_AWG_ALL_FORMS): a mask of form numbers, bit v for form v (a mask, not a list: nvcc splits -D
- * values at commas; e.g. bench/cuda/prebuild_fa19.sh): only these research forms are instantiated (41, 44, 47 and
+ * values at commas; e.g. bench/cuda/prebuild_fa20.sh): only these research forms are instantiated (41, 44, 47 and
  * their fallbacks always are), so that a bench build of the few forms it times compiles in a fraction of the ~5 min
  * that every form takes */
 #ifdef QN_AWG_FORMS
@@ -1820,6 +1987,10 @@ template <typename T> int launch_v(const qn_cuda_attention_args *a, int variant,
     case QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHH:
         return launch_t<T, 128, 2, true, 3, true, true, true, true, true,
                         F_PAIR | F_CMASK | F_TQ | F_TO | F_KV2 | F_PVH | F_PVHI>(a, vswap, err, len);
+    /* fa20: 66 with a consumer's items back to back (the auto pick's since fa20, QUANTA_CUDA_ATTN_WG_B2B=0: 66) */
+    case QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHB:
+        return launch_t<T, 128, 2, true, 3, true, true, true, true, true,
+                        F_PAIR | F_CMASK | F_TQ | F_TO | F_KV2 | F_PVH | F_PVHI | F_B2B>(a, vswap, err, len);
 #if QN_AWG_ALL_FORMS
     /* fa19 research: P . V in halves (58, 60, 61), split at 7 / 8 (67) or 5 / 8 (68) of 41, 63 stamped (69) */
     case QN_CUDA_ATTN_WG_N128S3WSPTMAMTOH:
@@ -1850,6 +2021,12 @@ template <typename T> int launch_v(const qn_cuda_attention_args *a, int variant,
         if constexpr (want(QN_CUDA_ATTN_WG_N128S3WSPTMAMTOH5))
             return launch_t<T, 128, 3, true, 3, true, true, true, true, false,
                             F_CMASK | F_TQ | F_TO | F_PVH | F_PV5>(a, vswap, err, len);
+        else
+            break;
+    case QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBX: /* fa20: 70 stamped across its items (the trace) */
+        if constexpr (want(QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBX))
+            return launch_t<T, 128, 2, true, 3, true, true, true, true, true,
+                            F_PAIR | F_CMASK | F_TQ | F_TO | F_KV2 | F_PVH | F_PVHI | F_B2B | F_TRACE>(a, vswap, err, len);
         else
             break;
     case QN_CUDA_ATTN_WG_N128S3WSPTMAMTOHHX:
@@ -2032,7 +2209,8 @@ extern "C" int qn_cuda_attn_wg_applies(const qn_cuda_attention_args *a) {
  * 52 n128s3wsptmamtol, 53 n176s2wsptmamtokl, 54 n128s3wsptmamtor, 55 n128s3wsptmamtox, 56 n128s3wsptmamtols,
  * 57 n176s2wsptmamtokls, 58 n128s3wsptmamtoh, 59 n128s3wsptmamtohx, 60 n176s2wsptmamtokh, 61 n128s2wsptmapm2tokh,
  * 62 n128s3wsptmamtohl, 63 n128s3wsptmamtohh, 64 n128s2wsptmapm2tokx, 65 n176s2wsptmamtokhh, 66 n128s2wsptmapm2tokhh,
- * 67 n128s3wsptmamtoh7, 68 n128s3wsptmamtoh5, 69 n128s3wsptmamtohhx)
+ * 67 n128s3wsptmamtoh7, 68 n128s3wsptmamtoh5, 69 n128s3wsptmamtohhx, 70 n128s2wsptmapm2tokhhb,
+ * 71 n128s2wsptmapm2tokhhbx)
  * picks the form, where this build has it (form_built)
  * QN_CUDA_ATTN_WG_AUTO runs, for side-by-side runs of the engine; unset or anything else: the pick by shape below.
  * Read once. */
@@ -2042,7 +2220,8 @@ extern "C" int qn_cuda_attn_wg_applies(const qn_cuda_attention_args *a) {
 static bool form_built(int v) {
     return (QN_AWG_ALL_FORMS && qn_awg::want(v)) || v == QN_CUDA_ATTN_WG_N128S3WSPTMAMTO || v == QN_CUDA_ATTN_WG_N176S2WSPTMAMTOK ||
            v == QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOK || v == QN_CUDA_ATTN_WG_N128S3WSPTMAMTOHH ||
-           v == QN_CUDA_ATTN_WG_N176S2WSPTMAMTOKHH || v == QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHH;
+           v == QN_CUDA_ATTN_WG_N176S2WSPTMAMTOKHH || v == QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHH ||
+           v == QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHB;
 }
 /* The auto pick's forms 41 / 44 / 47 as 63 / 65 / 66 (fa19: three quarters of the tile before's P . V issued with
  * Q . K^T, the rest after the row max: bit-identical). On by default since H100 2026-12-07 09:50 (lead19): paired
@@ -2055,6 +2234,35 @@ static bool pvh_env() {
     if (x < 0) {
         const char *e = getenv("QUANTA_CUDA_ATTN_WG_PVH");
         x = e && e[0] == '0' && e[1] == '\0' ? 0 : 1;
+        v.store(x, std::memory_order_relaxed);
+    }
+    return x != 0;
+}
+/* The auto pick's 66 (the persistent form with PVH) as 70, its items back to back in a consumer (fa20: bit-identical,
+ * attention_check wgsame 56 of 56 outputs byte-identical). On by default since H100 2026-12-07 12:37 (call 2 of
+ * session 20, paired rounds in one process, two passes): 70/66 1.021-1.034 at 512 / 1k / 2k causal, 1.006-1.013 at
+ * 1k non-causal, 1.000-1.007 at 2k non-causal; conformance 333/0 with TILE=70 and the auto route, racecheck /
+ * synccheck clean. QUANTA_CUDA_ATTN_WG_B2B=0: 66. Read once. */
+static bool b2b_env() {
+    static std::atomic<int> v{-1};
+    int x = v.load(std::memory_order_relaxed);
+    if (x < 0) {
+        const char *e = getenv("QUANTA_CUDA_ATTN_WG_B2B");
+        x = e && e[0] == '0' && e[1] == '\0' ? 0 : 1;
+        v.store(x, std::memory_order_relaxed);
+    }
+    return x != 0;
+}
+/* QUANTA_CUDA_ATTN_WG_NC2K=1 (fa20, off: bench/NOTES.md fa20's flip rule): the persistent form's non-causal bound
+ * at 2048 keys instead of 1536, i.e. 70 (66) instead of 63 at 2k non-causal (call 2: 70/63 1.020 [q 1.016-1.028] and
+ * 1.007 [1.005-1.022] in its two passes, 66/63 1.017 / 1.012; 4k non-causal 70/63 0.995: the bound stays below).
+ * Read once. */
+static bool nc2k_env() {
+    static std::atomic<int> v{-1};
+    int x = v.load(std::memory_order_relaxed);
+    if (x < 0) {
+        const char *e = getenv("QUANTA_CUDA_ATTN_WG_NC2K");
+        x = e && e[0] == '1' && e[1] == '\0' ? 1 : 0;
         v.store(x, std::memory_order_relaxed);
     }
     return x != 0;
@@ -2095,8 +2303,9 @@ static int auto_variant(const qn_cuda_attention_args *a) {
     const int e = tile_env();
     if (e) return e;
     const bool h = pvh_env();
-    if (a->Nk <= (a->causal ? 2048 : 1536))
-        return h ? QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHH : QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOK;
+    if (a->Nk <= (a->causal || nc2k_env() ? 2048 : 1536))
+        return h ? (b2b_env() ? QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHB : QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHH)
+                 : QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOK;
     if (a->Nk >= (a->causal ? 12288 : 8192))
         return h ? QN_CUDA_ATTN_WG_N176S2WSPTMAMTOKHH : QN_CUDA_ATTN_WG_N176S2WSPTMAMTOK;
     return h ? QN_CUDA_ATTN_WG_N128S3WSPTMAMTOHH : QN_CUDA_ATTN_WG_N128S3WSPTMAMTO;

@@ -92,6 +92,11 @@ enum { QN_CUDA_ATTN_WG_AUTO = 0, QN_CUDA_ATTN_WG_N128S2, QN_CUDA_ATTN_WG_N128S3,
         * 63), 41 split at 7 / 8 and 5 / 8, 63 stamped (the trace) */
        QN_CUDA_ATTN_WG_N176S2WSPTMAMTOKHH, QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHH, QN_CUDA_ATTN_WG_N128S3WSPTMAMTOH7,
        QN_CUDA_ATTN_WG_N128S3WSPTMAMTOH5, QN_CUDA_ATTN_WG_N128S3WSPTMAMTOHHX,
+       /* fa20: 66 with a consumer's items back to back (B: the next item's first Q . K^T issued with the current
+        * item's last P . V, that item's epilogue after the next one's first softmax; bit-identical to 66) */
+       QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHB,
+       /* fa20: 70 with block 0's consumer loop stamped, tiles numbered across its items (the bench's trace, as 64) */
+       QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBX,
        QN_CUDA_ATTN_WG_NVARIANTS };
 /* Flag for the check: V's descriptor with its two byte offsets exchanged (a wrong reading of the MN-major
  * layout shows as a failure with one and a pass with the other). */

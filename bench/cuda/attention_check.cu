@@ -6,6 +6,8 @@
  *   attention_check wg [VARS]    the wgmma prefill kernel (attention_wg.cu, fa12), its tile variants, against the
  *                                float64 reference (and, with 0 in VARS, the dispatch under QUANTA_CUDA_ATTN_WG=1)
  *   attention_check wgsmall [VARS]  two small cases of it (for compute-sanitizer; no VARS: n128s2, n64s4wsp)
+ *   attention_check wgsame [BASE,VARS]  the wg cases' outputs of each form against BASE's, byte for byte (default
+ *                                66,70: fa20's back-to-back form, which claims to be bit-identical to 66)
  *   attention_check wgbench FILE [VARS]  hd128 prefill rows: the mma.sync kernel (0, the default dispatch) and the
  *                                wgmma variants (1..39, attention_wg.h), appended to FILE if it has rows
  *   VARS: a comma list, e.g. 0,1,2 (default: all)
@@ -318,6 +320,8 @@ static const char *wg_name(int wg)
     case QN_CUDA_ATTN_WG_N128S3WSPTMAMTOH7: return "wg_n128s3wsptmamtoh7";
     case QN_CUDA_ATTN_WG_N128S3WSPTMAMTOH5: return "wg_n128s3wsptmamtoh5";
     case QN_CUDA_ATTN_WG_N128S3WSPTMAMTOHHX: return "wg_n128s3wsptmamtohhx";
+    case QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHB: return "wg_n128s2wsptmapm2tokhhb";
+    case QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBX: return "wg_n128s2wsptmapm2tokhhbx";
     default: return "wg_n128s2";
     }
 }
@@ -656,7 +660,8 @@ static void wg_check(bool small, const std::vector<int> &list)
                 vars[i] == QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOK || vars[i] == QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKD ||
                 vars[i] == QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKT || vars[i] == QN_CUDA_ATTN_WG_N128S3WSPTMAMTOLS ||
                 vars[i] == QN_CUDA_ATTN_WG_N176S2WSPTMAMTOKLS || vars[i] == QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKH ||
-                vars[i] == QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKX || vars[i] == QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHH) {
+                vars[i] == QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKX || vars[i] == QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHH ||
+                vars[i] == QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHB || vars[i] == QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBX) {
                 /* the persistent forms again on 3 blocks: each loops over several row blocks, whatever the shape;
                  * (fa17) the split tail as if on 3 SMs: another tail (blocks mod 3) in clusters of 2, and the
                  * longest-first groups of k = 2 x 3 / (row blocks + 1) heads */
@@ -693,6 +698,61 @@ static void wg_check(bool small, const std::vector<int> &list)
     for (int i = 0; i < NV; ++i)
         printf(" %s %d", wg_name(vars[i]), vfail[i]);
     printf("; V offsets exchanged passed %d of %d tried\n", swap_ok, swap_tried);
+}
+
+/* fa20: forms that claim to be bit-identical to a base (70 = 66 with its items back to back): every wg case (and the
+ * persistent forms' 3-block grid, where every block chains several items) run by the base and by each form on the
+ * same inputs, the outputs compared byte for byte; a case the base fails to launch is skipped. */
+static void wg_same(const std::vector<int> &list)
+{
+    if (list.size() < 2) {
+        fprintf(stderr, "wgsame: a base and at least one form\n");
+        exit(2);
+    }
+    int same = 0, differ = 0;
+    for (const Case &c : wg_cases(false))
+        for (int grid : {0, 3}) {
+            qn_cuda_attn_wg_set_persist_grid(grid);
+            DevCase d;
+            setup(c, d, ++g_seed);
+            const size_t bytes = std::max<size_t>((size_t)(c.B * c.Hq * c.Nq * c.D) * esize(c.dt), 1);
+            std::vector<char> ref(bytes), out(bytes);
+            char err[256];
+            bool ok = true;
+            for (size_t i = 0; i < list.size() && ok; ++i) {
+                CK(cudaMemset(d.out, 0xFF, bytes)); /* NaN poison: a row not written differs */
+                const int rc = run_attn(&d.a, nullptr, list[i], err, sizeof err);
+                const cudaError_t se = cudaDeviceSynchronize();
+                if (se != cudaSuccess) {
+                    printf("FAIL wgsame %s %s: %s\n", c.name.c_str(), wg_name(list[i]), cudaGetErrorString(se));
+                    exit(2);
+                }
+                if (rc != 0) {
+                    printf("skip wgsame %s %s: %s\n", c.name.c_str(), wg_name(list[i]), err);
+                    ok = false;
+                    break;
+                }
+                CK(cudaMemcpy(i == 0 ? ref.data() : out.data(), d.out, bytes, cudaMemcpyDeviceToHost));
+                if (i == 0)
+                    continue;
+                size_t nd = 0, first = 0;
+                for (size_t k = 0; k < bytes; ++k)
+                    if (ref[k] != out[k] && nd++ == 0)
+                        first = k;
+                ++g_cases;
+                if (nd == 0) {
+                    ++same;
+                } else {
+                    ++differ;
+                    ++g_fail;
+                    printf("FAIL wgsame %-30s grid=%d %s vs %s: %zu of %zu bytes differ (first at %zu)\n", c.name.c_str(),
+                           grid, wg_name(list[i]), wg_name(list[0]), nd, bytes, first);
+                }
+            }
+            teardown(d);
+        }
+    qn_cuda_attn_wg_set_persist_grid(0);
+    printf("wgsame: %d outputs byte-identical to %s, %d differ\n", same, wg_name(list[0]), differ);
 }
 
 /* ------------------------------------------------------------------ timing */
@@ -828,7 +888,7 @@ static void bench(const char *path)
  * stamp): per consumer, the cycles a tile over the run, the median gap at an item boundary (from the last tile's P
  * packed to the next item's first loop top: the last P . V, the epilogue, the next Q / K waits), an item's first
  * tile (issue -> S, softmax, pack) and the later tiles' period */
-static void trace_items_print(const Case &c)
+static void trace_items_print(const Case &c, const char *who = "trace47")
 {
     static long long tr[2][64][8];
     if (qn_cuda_attn_wg_trace(&tr[0][0][0], 2 * 64 * 8) != 0)
@@ -843,7 +903,7 @@ static void trace_items_print(const Case &c)
         int n = 0;
         while (n < 64 && tr[w][n][0] != 0) ++n;
         if (n < 4) {
-            printf("trace47 %s N=%lld c=%d consumer %d: %d tiles, too few\n", dtname(c.dt), c.Nq, c.causal, w, n);
+            printf("%s %s N=%lld c=%d consumer %d: %d tiles, too few\n", who, dtname(c.dt), c.Nq, c.causal, w, n);
             continue;
         }
         std::vector<long long> gap, s1, sm1, pk1, per, smx;
@@ -861,8 +921,8 @@ static void trace_items_print(const Case &c)
                 if (i + 1 < n && tr[w][i + 1][6] != 0) per.push_back(tr[w][i + 1][0] - tr[w][i][0]);
             }
         }
-        printf("trace47 %s N=%lld c=%d consumer %d: %d tiles in %d items, %lld cycles a tile | item boundary gap %lld"
-               " | first tile: issue->S %lld smax %lld pack %lld | later tiles: smax %lld period %lld\n",
+        printf("%s %s N=%lld c=%d consumer %d: %d tiles in %d items, %lld cycles a tile | item boundary gap %lld"
+               " | first tile: issue->S %lld smax %lld pack %lld | later tiles: smax %lld period %lld\n", who,
                dtname(c.dt), c.Nq, c.causal, w, n, items, (tr[w][n - 1][7] - tr[w][0][0]) / (n - 1), med(gap),
                med(s1), med(sm1), med(pk1), med(smx), med(per));
     }
@@ -1012,6 +1072,15 @@ static void wg_bench(const char *path, const std::vector<int> &vars)
                 trace_items_print(c);
             }
         }
+        if (has(vars, QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBX)) { /* fa20: 70's (back to back), as 64's; an item's
+                                                                 * "pack" includes the item before's epilogue */
+            CK(cudaDeviceSynchronize());
+            if (qn_cuda_attn_wg_trace(nullptr, 0) == 0) {
+                launch(QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBX);
+                CK(cudaDeviceSynchronize());
+                trace_items_print(c, "trace70");
+            }
+        }
         if (has(vars, QN_CUDA_ATTN_WG_N128S3WSPTMAMTOHHX)) { /* fa19 round 2: 63's */
             printf("trace of 69 (63 = 41 + 6 of P . V's 8 k16 steps before the S wait):\n");
             trace_print(c, [&] { launch(QN_CUDA_ATTN_WG_N128S3WSPTMAMTOHHX); });
@@ -1089,6 +1158,11 @@ int main(int argc, char **argv)
         printf("%s: %d cases, %d failed\n", mode.c_str(), g_cases, g_fail);
         return g_fail ? 1 : 0;
     }
+    if (mode == "wgsame") {
+        wg_same(parse_vars(argc > 2 ? argv[2] : "66,70"));
+        printf("%s: %d cases, %d failed\n", mode.c_str(), g_cases, g_fail);
+        return g_fail ? 1 : 0;
+    }
     if (mode == "bench" && argc > 2) {
         bench(argv[2]);
         return 0;
@@ -1097,6 +1171,6 @@ int main(int argc, char **argv)
         wg_bench(argv[2], parse_vars(argc > 3 ? argv[3] : nullptr));
         return 0;
     }
-    fprintf(stderr, "usage: attention_check check|small|bench FILE|wg [VARS]|wgsmall [VARS]|wgbench FILE [VARS]\n");
+    fprintf(stderr, "usage: attention_check check|small|bench FILE|wg [VARS]|wgsmall [VARS]|wgsame [BASE,VARS]|wgbench FILE [VARS]\n");
     return 1;
 }

@@ -8,7 +8,7 @@ form's ratio to cuDNN is taken per round (the two samples ~1 ms apart), so clock
 ratio; the table gives the median ratio with its quartiles and the extremes over the rounds.
 
 usage: attention_pair.py LIB OUT.csv [FORMS] [SHAPES]
-  LIB     a shared library exporting qn_cuda_attn_wg_launch (bench/cuda/prebuild_fa19.sh: attention_check.cu as .so)
+  LIB     a shared library exporting qn_cuda_attn_wg_launch (bench/cuda/prebuild_fa20.sh: attention_check.cu as .so)
   FORMS   comma list of attention_wg.h variant numbers; 0 = the auto pick (default 0,41,44,47)
   SHAPES  comma list of attention_check wgbench's shape indices (default all 13: 0-2 non-causal 1k/4k/16k, 3-5
           causal 1k/4k/16k, 6 f16 4k causal, 7 GQA 32/8 4k causal, 8 512 causal, 9/10 non-causal 2k/8k, 11/12
