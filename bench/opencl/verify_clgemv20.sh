@@ -77,14 +77,14 @@ krows() { # LABEL SHAPES DTYPES SECONDS ENV...: the kernel rows, events on
 }
 krows base4 "$S3" q4 6 QUANTA_BENCH_COPY_KIB=1,4400,11872
 krows old4 "$S3" q4 5 $OLD4
-krows base8 "$S4" q8 6 QUANTA_BENCH_COPY_KIB=8208,22016,64000
+krows base8 "$S4" q8 6 QUANTA_BENCH_COPY_KIB=8208,22016,64000 QUANTA_OPENCL_Q8I=0
 krows q8a "$S4" q8 5 $QA
 krows base4b "$S3" q4 5
 krows old4b "$S3" q4 5 $OLD4
-krows base8b "$S4" q8 5
+krows base8b "$S4" q8 5 QUANTA_OPENCL_Q8I=0
 krows q8ab "$S4" q8 5 $QA
 
-# 3. decode: default and Q8I=auto alternated, -r 3 each, then greedy text
+# 3. decode: the float q8 kernels (Q8I=0, the default before lead20) and Q8I=auto (the default since) alternated, -r 3 each, then greedy text
 cl_files_wait
 tgo() { # LABEL FILE ENV...: OpenCL decode tg128 -r 3
   local label=$1 f=$2; shift 2
@@ -106,16 +106,16 @@ same_text() { # A B WHAT
   [ -s $D/gen_$1.txt ] && [ -s $D/gen_$2.txt ] || { say "greedy $3: not compared (missing)"; return; }
   cmp -s $D/gen_$1.txt $D/gen_$2.txt && say "greedy $3: same text" || say "greedy $3: TEXT DIFFERS"
 }
-tgo l1_d1 $L1
+tgo l1_d1 $L1 QUANTA_OPENCL_Q8I=0
 tgo l1_a1 $L1 $QA
-tgo l1_d2 $L1
+tgo l1_d2 $L1 QUANTA_OPENCL_Q8I=0
 tgo l1_a2 $L1 $QA
-gen l1_d $L1
+gen l1_d $L1 QUANTA_OPENCL_Q8I=0
 gen l1_a $L1 $QA
 same_text l1_d l1_a "1B Q8I=auto"
-tgo g_d1 $G
+tgo g_d1 $G QUANTA_OPENCL_Q8I=0
 tgo g_a1 $G $QA
-gen g_d $G
+gen g_d $G QUANTA_OPENCL_Q8I=0
 gen g_a $G $QA
 same_text g_d g_a "Gemma Q8I=auto"
 pack

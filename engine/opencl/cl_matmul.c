@@ -419,6 +419,15 @@ static size_t gemv1_sets(const qn_cl *s, const mm_args *m) {
     return sets;
 }
 
+/* QUANTA_OPENCL_Q8I: auto by default since H100 2026-12-07 12:40 (lead20, clgemv20's rows twice in one call: the int8
+ * form 0.75-0.76 / 0.65 / 0.86-0.87 of the copy kernel at 11008x4096 / 4096x11008 / 32000x2048 against the float
+ * kernel's 0.50 / 0.54 / 0.72; 4096x4096 runs the float kernel under auto too; 1B Q8_0 decode +2.4%, the same greedy
+ * text on the 1B and Gemma, conformance passed); =0 the float kernels everywhere, =1 / =2 the older domains. */
+static const char *q8i_mode(void) {
+    const char *e = getenv("QUANTA_OPENCL_Q8I");
+    return e && *e ? e : "auto";
+}
+
 /* The streamed M = 1 GEMVs (qn_gemv_q8_s, _glu, qn_gemv_q4_s: a warp per rw rows, a group taking `iters` row
  * blocks; the same bits as the m1 kernels) under QUANTA_OPENCL_GEMVS=1 (x read from global memory) or =2 (x
  * copied into local memory first), by default =2 for products of at most 1536 rows (bench/NOTES.md section 1
@@ -464,8 +473,8 @@ static int gemvs_shape(const qn_cl *s, const mm_args *m, size_t rows, int glu, i
      * 11008x4096 (06:40: 0.49 / 0.44) */
     const size_t cu = s->dev.info.compute_units > 0 ? (size_t)s->dev.info.compute_units : 1;
     /* q4's int8 kernel (xk 2) takes it by default since H100 2026-12-07 09:50 (lead19: i4auto never below the 2-row
-     * default, 1287 against 1019-1024 GB/s at 11008x4096, same bits); q8's int8 forms only with RW=auto (Q8I is off) */
-    const char *q8e = getenv("QUANTA_OPENCL_Q8I"); /* =auto takes RW=auto's forms unless GEMVS_RW says otherwise */
+     * default, 1287 against 1019-1024 GB/s at 11008x4096, same bits); q8's int8 forms with RW=auto or Q8I=auto (q8i_mode: the default) */
+    const char *q8e = q8i_mode(); /* auto takes RW=auto's forms unless GEMVS_RW says otherwise */
     const int autorw = (re ? !strcmp(re, "auto") : xk == 2 || (q8e && !strcmp(q8e, "auto"))) && (xk == 2 || xk == 3);
     o->rw = autorw ? (m->K <= 4096 && rows >= 4 * 8 * cu ? 4 : 2) : re ? (!strcmp(re, "2") ? 2 : 4) : xk == 2 ? 2 : 4;
     const size_t per = glu ? (size_t)o->rw / 2 : (size_t)o->rw;
@@ -517,16 +526,16 @@ static int gemvs_shape(const qn_cl *s, const mm_args *m, size_t rows, int glu, i
     return 1;
 }
 
-/* QUANTA_OPENCL_Q8I=1 or 2 (off until measured): the q8 GEMV at M = 1 through int8 dot products (qn_gemv_q8_i / _i2 /
+/* QUANTA_OPENCL_Q8I=1, 2 or auto (the default, q8i_mode): the q8 GEMV at M = 1 through int8 dot products (qn_gemv_q8_i / _i2 /
  * _i2u by GEMVS_RW and GEMVS_U, x quantized in the group: 36 bytes a 16-column piece in local memory beside the
  * partials), where K % 16 == 0 and that fits. */
 static int q8_int(const qn_cl *s, const mm_args *m, size_t rows) {
-    const char *e = getenv("QUANTA_OPENCL_Q8I");
+    const char *e = q8i_mode();
     /* =2 (clgemv19, off until measured): only products of more than 1536 rows with K >= 2048, the m1 kernels' domain.
      * H100 09:33, same run, Q8I=1 RW=2 U=8 against the default: 1B Q8_0 tg128 921.8 / 937.8 vs 870.9 / 913.5 tok/s,
      * Gemma 627.9 / 633.8 vs 723.5 / 711.0 (its products are <= 1536 rows at K = 640 / 1024, where the streamed float
      * kernels are the default, and its 262144-row head at K = 640), the same greedy text on both */
-    /* =auto (clgemv20, off until measured): =2's domain and at least 2^25 weights (H100 09:43, same run, the int8 form
+    /* =auto (clgemv20, the default since lead20): =2's domain and at least 2^25 weights (H100 09:43, same run, the int8 form
      * against the float default: 0.74 / 0.64 of the copy kernel against 0.50 / 0.54 at 11008x4096 / 4096x11008, 45 M
      * weights; 0.38-0.43 against 0.37-0.40 at 4096x4096, 16.8 M: not a win there, and the 1B's 4.2 M-weight o-projection
      * is below it too; the 1B's 65.5 M-weight output head above), the forms by shape as GEMVS_RW=auto (qn_gemv_q8_ip
