@@ -2223,6 +2223,17 @@ static bool form_built(int v) {
            v == QN_CUDA_ATTN_WG_N176S2WSPTMAMTOKHH || v == QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHH ||
            v == QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHB;
 }
+/* A pick switch read once into its cache: `on` unless the variable is exactly the other value ("0" for a switch
+ * that is on by default, "1" for one that is off). */
+static bool switch_once(std::atomic<int> &v, const char *name, bool on) {
+    int x = v.load(std::memory_order_relaxed);
+    if (x < 0) {
+        const char *e = getenv(name);
+        x = e && e[0] == (on ? '0' : '1') && e[1] == '\0' ? !on : on;
+        v.store(x, std::memory_order_relaxed);
+    }
+    return x != 0;
+}
 /* The auto pick's forms 41 / 44 / 47 as 63 / 65 / 66 (fa19: three quarters of the tile before's P . V issued with
  * Q . K^T, the rest after the row max: bit-identical). On by default since H100 2026-12-07 09:50 (lead19): paired
  * rounds in one process, two passes, 63 / 41 1.002-1.043, 65 / 44 0.996-1.059, 66 / 47 1.000-1.058 on all 13 rows
@@ -2230,13 +2241,7 @@ static bool form_built(int v) {
  * Read once. */
 static bool pvh_env() {
     static std::atomic<int> v{-1};
-    int x = v.load(std::memory_order_relaxed);
-    if (x < 0) {
-        const char *e = getenv("QUANTA_CUDA_ATTN_WG_PVH");
-        x = e && e[0] == '0' && e[1] == '\0' ? 0 : 1;
-        v.store(x, std::memory_order_relaxed);
-    }
-    return x != 0;
+    return switch_once(v, "QUANTA_CUDA_ATTN_WG_PVH", true);
 }
 /* The auto pick's 66 (the persistent form with PVH) as 70, its items back to back in a consumer (fa20: bit-identical,
  * attention_check wgsame 56 of 56 outputs byte-identical). On by default since H100 2026-12-07 12:37 (call 2 of
@@ -2245,13 +2250,7 @@ static bool pvh_env() {
  * synccheck clean. QUANTA_CUDA_ATTN_WG_B2B=0: 66. Read once. */
 static bool b2b_env() {
     static std::atomic<int> v{-1};
-    int x = v.load(std::memory_order_relaxed);
-    if (x < 0) {
-        const char *e = getenv("QUANTA_CUDA_ATTN_WG_B2B");
-        x = e && e[0] == '0' && e[1] == '\0' ? 0 : 1;
-        v.store(x, std::memory_order_relaxed);
-    }
-    return x != 0;
+    return switch_once(v, "QUANTA_CUDA_ATTN_WG_B2B", true);
 }
 /* QUANTA_CUDA_ATTN_WG_NC2K=1 (fa20, off: bench/NOTES.md fa20's flip rule): the persistent form's non-causal bound
  * at 2048 keys instead of 1536, i.e. 70 (66) instead of 63 at 2k non-causal (call 2: 70/63 1.020 [q 1.016-1.028] and
@@ -2259,13 +2258,7 @@ static bool b2b_env() {
  * Read once. */
 static bool nc2k_env() {
     static std::atomic<int> v{-1};
-    int x = v.load(std::memory_order_relaxed);
-    if (x < 0) {
-        const char *e = getenv("QUANTA_CUDA_ATTN_WG_NC2K");
-        x = e && e[0] == '1' && e[1] == '\0' ? 1 : 0;
-        v.store(x, std::memory_order_relaxed);
-    }
-    return x != 0;
+    return switch_once(v, "QUANTA_CUDA_ATTN_WG_NC2K", false);
 }
 static int tile_env() {
     static std::atomic<int> v{-1};

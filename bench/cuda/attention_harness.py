@@ -26,7 +26,7 @@ import torch.nn.functional as F
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from attention_pair import Args, DT, shapes  # noqa: E402  (one definition of the ABI and the shape list)
+from attention_pair import Args, DT, self_attn_args, shapes  # noqa: E402  (one definition of the ABI and the shapes)
 
 try:
     import pynvml
@@ -166,10 +166,7 @@ def main():
         v = torch.randn(B, Hkv, N, 128, device="cuda", dtype=tdt)
         o = torch.empty_like(q)
         flops = 4.0 * B * Hq * (N * (N + 1) // 2 if causal else N * N) * 128
-        a = Args()
-        a.dtype, a.q, a.k, a.v, a.out = code, q.data_ptr(), k.data_ptr(), v.data_ptr(), o.data_ptr()
-        a.B, a.Hq, a.Hkv, a.Nq, a.Nk, a.D = B, Hq, Hkv, N, N, 128
-        a.scale, a.causal, a.window, a.stream = 128 ** -0.5, causal, 0, stream.cuda_stream
+        a = self_attn_args(code, q, k, v, o, causal, stream)
 
         def ours():
             rc = lib.qn_cuda_attn_wg_launch(ctypes.byref(a), 0, err, 256)

@@ -52,6 +52,16 @@ def shapes():  # attention_check.cu wg_bench's list, in its order (indices share
     return s
 
 
+def self_attn_args(code, q, k, v, out, causal, stream):
+    """The launch arguments of a self-attention row (Nq = Nk, head dim 128) on [B, H, N, 128] tensors."""
+    B, Hq, N, _ = q.shape
+    a = Args()
+    a.dtype, a.q, a.k, a.v, a.out = code, q.data_ptr(), k.data_ptr(), v.data_ptr(), out.data_ptr()
+    a.B, a.Hq, a.Hkv, a.Nq, a.Nk, a.D = B, Hq, k.shape[1], N, N, 128
+    a.scale, a.causal, a.window, a.stream = 128 ** -0.5, causal, 0, stream.cuda_stream
+    return a
+
+
 def quart(xs):
     xs = sorted(xs)
     n = len(xs)
@@ -87,11 +97,7 @@ def main():
         flops = 4.0 * B * Hq * pairs * 128
         argv = {}
         for f in forms:
-            a = Args()
-            a.dtype, a.q, a.k, a.v, a.out = code, q.data_ptr(), k.data_ptr(), v.data_ptr(), outs[f].data_ptr()
-            a.B, a.Hq, a.Hkv, a.Nq, a.Nk, a.D = B, Hq, Hkv, N, N, 128
-            a.scale, a.causal, a.window, a.stream = 128 ** -0.5, causal, 0, stream.cuda_stream
-            argv[f] = a
+            argv[f] = self_attn_args(code, q, k, v, outs[f], causal, stream)
 
         def ours(f):
             rc = lib.qn_cuda_attn_wg_launch(ctypes.byref(argv[f]), f, err, 256)

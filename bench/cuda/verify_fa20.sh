@@ -4,7 +4,7 @@
 # 12:37, wgsame 56 of 56 byte-identical) is the auto pick's since call 2 (QUANTA_CUDA_ATTN_WG_B2B on; =0 runs 66:
 # 70/66 1.021-1.034 at 512 / 1k / 2k causal, 1.000-1.013 non-causal); QUANTA_CUDA_ATTN_WG_NC2K=1 (off) moves the
 # persistent form's non-causal bound 1536 -> 2048 (70 instead of 63 at 2k non-causal: 70/63 1.020 / 1.007 in call 2's
-# passes). Replaces verify_fa19.sh (prebuild_fa19.sh stays for the lead's verify_harness20.sh). Run after
+# passes). Replaces verify_fa19.sh and prebuild_fa19.sh (the lead's verify_harness20.sh uses prebuild_fa20.sh's library). Run after
 # bench/e2e/run_h200.sh built Quanta (/tmp/qbuild) and bench/cuda/prebuild_fa20.sh attention_check and
 # libawg_fa20.so. < 55 s (LIMIT). Steps, deciding ones first:
 #  1. the flipped default, nothing timed: `quanta conform --backend cuda --filter attention` with QUANTA_CUDA_ATTN_WG=2
