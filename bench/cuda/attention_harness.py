@@ -26,7 +26,7 @@ import torch.nn.functional as F
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from attention_pair import Args, DT, self_attn_args, shapes  # noqa: E402  (one definition of the ABI and the shapes)
+from attention_pair import Args, DT, self_attn_args, self_attn_inputs, shapes  # noqa: E402  (one definition of the ABI and the shapes)
 
 try:
     import pynvml
@@ -161,9 +161,7 @@ def main():
     for si in sel:
         dt, B, Hq, Hkv, N, causal = all_sh[si]
         tdt, code = DT[dt]
-        q = torch.randn(B, Hq, N, 128, device="cuda", dtype=tdt) * 1.5
-        k = torch.randn(B, Hkv, N, 128, device="cuda", dtype=tdt)
-        v = torch.randn(B, Hkv, N, 128, device="cuda", dtype=tdt)
+        q, k, v = self_attn_inputs(B, Hq, Hkv, N, tdt)
         o = torch.empty_like(q)
         flops = 4.0 * B * Hq * (N * (N + 1) // 2 if causal else N * N) * 128
         a = self_attn_args(code, q, k, v, o, causal, stream)

@@ -52,6 +52,14 @@ def shapes():  # attention_check.cu wg_bench's list, in its order (indices share
     return s
 
 
+def self_attn_inputs(B, Hq, Hkv, N, dtype):
+    """Random q (x1.5, as the wgbench rows), k, v of a self-attention row, [B, H, N, 128] on the GPU."""
+    q = torch.randn(B, Hq, N, 128, device="cuda", dtype=dtype) * 1.5
+    k = torch.randn(B, Hkv, N, 128, device="cuda", dtype=dtype)
+    v = torch.randn(B, Hkv, N, 128, device="cuda", dtype=dtype)
+    return q, k, v
+
+
 def self_attn_args(code, q, k, v, out, causal, stream):
     """The launch arguments of a self-attention row (Nq = Nk, head dim 128) on [B, H, N, 128] tensors."""
     B, Hq, N, _ = q.shape
@@ -89,9 +97,7 @@ def main():
     for si in sel:
         dt, B, Hq, Hkv, N, causal = all_sh[si]
         tdt, code = DT[dt]
-        q = torch.randn(B, Hq, N, 128, device="cuda", dtype=tdt) * 1.5
-        k = torch.randn(B, Hkv, N, 128, device="cuda", dtype=tdt)
-        v = torch.randn(B, Hkv, N, 128, device="cuda", dtype=tdt)
+        q, k, v = self_attn_inputs(B, Hq, Hkv, N, tdt)
         outs = {f: torch.empty_like(q) for f in forms}
         pairs = N * (N + 1) // 2 if causal else N * N
         flops = 4.0 * B * Hq * pairs * 128
