@@ -279,6 +279,10 @@ extern int qn_cuda_ggml_mmq_epi;
 /* =17's table (mmq20): 1 takes 128-token tiles with K split where it would take 64-token ones with K split and those
  * still make ~128 blocks (the k/v shapes at M = 512); -1 (the start): from QUANTA_CUDA_GGML_SPLIT128 (1: on). */
 extern int qn_cuda_ggml_mmq_split128;
+/* =17's table (mmq21): 1 runs the 64-token tiles with K split in two as cluster pairs that add their halves in
+ * distributed shared memory (no partial sums through L2, no reduce launch; the same bits); -1 (the start): from
+ * QUANTA_CUDA_GGML_SPLITCL (1: on). */
+extern int qn_cuda_ggml_mmq_splitcl;
 /* out[T,K] = rows ids[t] of the [V,K] table (bad ids set *err_flag to 1, rows left unwritten). */
 int qn_cuda_ggml_get_rows(int w_dtype, const void *w, int64_t V, int64_t K, const int32_t *ids, int64_t T,
                           int out_dtype, void *out, int *err_flag, void *stream);

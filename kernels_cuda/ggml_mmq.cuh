@@ -233,7 +233,9 @@ template <> __device__ __forceinline__ __half qn_gmmq_cvt<__half>(float v) { ret
 template <> __device__ __forceinline__ __nv_bfloat16 qn_gmmq_cvt<__nv_bfloat16>(float v) { return __float2bfloat16_rn(v); }
 /* JC (8) of a thread's NT token groups at a time: their 2 JC scales in flight together, then their stores (all NT at
  * once, 2 NT more live registers, made the 256-token tile's 128 accumulators spill). */
-template <typename Y, int MI, int NT, int JC>
+/* PRE (mmq21): acc holds the sums already scaled (the cluster split's reduce, ggml_mmq_rsi_wg.cu): stored as they are,
+ * no scale loaded. */
+template <typename Y, int MI, int NT, int JC, bool PRE = false>
 __device__ __forceinline__ void qn_gmmq_store_t(const qn_gmmq_args &p, const float (&acc)[MI][NT][4], int64_t n_w,
                                                 int64_t m_w, int t) {
     const int64_t N = p.N, m0 = m_w + 2 * t;
@@ -246,7 +248,7 @@ __device__ __forceinline__ void qn_gmmq_store_t(const qn_gmmq_args &p, const flo
 #pragma unroll
             for (int c = 0; c < 2; c++) {
                 const int64_t m = m0 + 8 * (j0 + j) + c;
-                xs[j][c] = m < p.M ? __ldg(p.xscale + m) : 0.0f; /* written before this kernel (after qn_pdl_wait) */
+                xs[j][c] = PRE ? 1.0f : m < p.M ? __ldg(p.xscale + m) : 0.0f; /* written before this kernel (after qn_pdl_wait) */
             }
 #pragma unroll
         for (int i = 0; i < MI; i++)
@@ -257,20 +259,22 @@ __device__ __forceinline__ void qn_gmmq_store_t(const qn_gmmq_args &p, const flo
                 Y *r = (Y *)p.y + (m0 + 8 * j0) * N + n; /* token m0 + 8 j0 (c = 0); c = 1 is r[N]; each j 8 N further */
 #pragma unroll
                 for (int j = 0; j < JC; j++, r += 8 * N) {
-                    if (full || m0 + 8 * (j0 + j) < p.M) r[0] = qn_gmmq_cvt<Y>(acc[i][j0 + j][2 * hh] * xs[j][0]);
-                    if (full || m0 + 8 * (j0 + j) + 1 < p.M) r[N] = qn_gmmq_cvt<Y>(acc[i][j0 + j][2 * hh + 1] * xs[j][1]);
+                    if (full || m0 + 8 * (j0 + j) < p.M)
+                        r[0] = qn_gmmq_cvt<Y>(PRE ? acc[i][j0 + j][2 * hh] : acc[i][j0 + j][2 * hh] * xs[j][0]);
+                    if (full || m0 + 8 * (j0 + j) + 1 < p.M)
+                        r[N] = qn_gmmq_cvt<Y>(PRE ? acc[i][j0 + j][2 * hh + 1] : acc[i][j0 + j][2 * hh + 1] * xs[j][1]);
                 }
             }
     }
 }
-template <int MI, int NT>
+template <int MI, int NT, bool PRE = false>
 __device__ __forceinline__ void qn_gmmq_store_h(const qn_gmmq_args &p, const float (&acc)[MI][NT][4], int64_t n_w,
                                                 int64_t m_w, int g, int t) {
     constexpr int JC = NT < 8 ? NT : 8;
     static_assert(NT % JC == 0, "whole groups of tokens");
-    if (p.yd == QN_DT_F32) qn_gmmq_store_t<float, MI, NT, JC>(p, acc, n_w + g, m_w, t);
-    else if (p.yd == QN_DT_F16) qn_gmmq_store_t<__half, MI, NT, JC>(p, acc, n_w + g, m_w, t);
-    else qn_gmmq_store_t<__nv_bfloat16, MI, NT, JC>(p, acc, n_w + g, m_w, t);
+    if (p.yd == QN_DT_F32) qn_gmmq_store_t<float, MI, NT, JC, PRE>(p, acc, n_w + g, m_w, t);
+    else if (p.yd == QN_DT_F16) qn_gmmq_store_t<__half, MI, NT, JC, PRE>(p, acc, n_w + g, m_w, t);
+    else qn_gmmq_store_t<__nv_bfloat16, MI, NT, JC, PRE>(p, acc, n_w + g, m_w, t);
 }
 
 /* Launches kernel k over (N / bn) x (M / bm) blocks of `threads` with `smem` bytes of dynamic shared memory,

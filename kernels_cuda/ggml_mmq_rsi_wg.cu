@@ -59,6 +59,10 @@
  * shared memory (the rings are free after the last step), and each block adds a slice of the tile's rows from every
  * block of the cluster through distributed shared memory, in rank order, and stores it: no partial sums in global
  * memory, no reduce launch (=16's split K costs both: 8 MB of f32 partials at 512 x 1024 x 4096 split 4). */
+/* V bit 16 (mmq21, QUANTA_CUDA_GGML_SPLITCL): with 8 (the EPI instances), K split in two over a cluster pair (grid z =
+ * 2 = the cluster): the partial sums meet in distributed shared memory, each block's warpgroup `rank` adding its peer's
+ * half of its rows and storing y — no partial sums in global memory, no reduce launch; the same additions as the
+ * global split's reduce (bench/NOTES.md, mmq21). */
 template <int DT, int NB, int CPS = 1, int V = 0> struct qn_rsi_cfg {
     static constexpr int bb = qn_ggml_block_bytes(DT);
     static constexpr int arow = (QN_RSI_KA / 32) * bb; /* 144 / 272 bytes: rows 4 banks apart */
@@ -74,6 +78,8 @@ template <int DT, int NB, int CPS = 1, int V = 0> struct qn_rsi_cfg {
     static_assert(SB >= 3, "B ring of at least 3 steps");
     static constexpr int red_pitch = 132; /* floats a token row of the cluster epilogue's sums: conflict-free stores */
     static_assert(!(V & 4) || (NB * red_pitch * 4 <= bar_off && CPS == 1 && MR == 1), "cluster sums fit the rings");
+    static_assert(!(V & 16) || (NB * 128 * 4 <= bar_off && CPS == 1 && MR == 1 && (V & 12) == 8),
+                  "cluster pair: a warpgroup's sums fit the rings; EPI instances only");
     static_assert(a_bytes % 1024 == 0 && b_bytes % 1024 == 0, "slots on 1024-byte boundaries");
     static_assert(arow % 16 == 0 && arow / 2 <= 256, "a TMA box row: a multiple of 16 bytes, at most 256 elements");
 };
@@ -104,6 +110,17 @@ __device__ __forceinline__ float qn_rsi_ld_cluster(uint32_t caddr) { /* volatile
     asm volatile("ld.shared::cluster.f32 %0, [%1];\n" : "=f"(v) : "r"(caddr));
     return v;
 }
+
+__device__ __forceinline__ float4 qn_rsi_ld_cluster4(uint32_t caddr) { /* volatile: as qn_rsi_ld_cluster */
+    float4 v;
+    asm volatile("ld.shared::cluster.v4.f32 {%0, %1, %2, %3}, [%4];\n"
+                 : "=f"(v.x), "=f"(v.y), "=f"(v.z), "=f"(v.w)
+                 : "r"(caddr));
+    return v;
+}
+/* The two halves of qn_rsi_cluster_sync, for work between this thread's arrival and its wait. */
+__device__ __forceinline__ void qn_rsi_cluster_arrive() { asm volatile("barrier.cluster.arrive.release;\n" ::: "memory"); }
+__device__ __forceinline__ void qn_rsi_cluster_wait() { asm volatile("barrier.cluster.wait.acquire;\n" ::: "memory"); }
 
 /* Per lane, fixed for the kernel: where its code words sit in an even block (ODD blocks need none) and the PRMT
  * selector that builds lane 3's split word (qn_gmmq_kperm). */
@@ -164,6 +181,7 @@ __global__ void __launch_bounds__(CPS == 1 ? 384 : 256, CPS)
     typedef qn_rsi_cfg<DT, NB, CPS, V> Cfg;
     constexpr int SA = Cfg::SA, SB = Cfg::SB, MR = Cfg::MR;
     constexpr bool EPI = (V & 8) != 0; /* mmq20 (QUANTA_CUDA_GGML_EPI): instances of their own, the default's code as before */
+    constexpr bool CL2 = (V & 16) != 0; /* mmq21: K split over a cluster pair (cfg) */
     static_assert(!EPI || (CPS == 1 && (V & 4) == 0 && DIAG == 0), "EPI: the table's picks only");
     static_assert(MR == 1 || (DIAG != 3 && CPS == 1), "256-row tiles: no SS diagnostic, one block an SM");
     constexpr int R = 2;       /* register sets of U blocks (8 U registers): one decoded while the other's wgmma run */
@@ -252,11 +270,11 @@ __global__ void __launch_bounds__(CPS == 1 ? 384 : 256, CPS)
                 load_b(sb, i);
             }
         }
-        if constexpr ((V & 4) != 0) { /* the consumers' two cluster barriers: every thread of the cluster arrives */
+        if constexpr ((V & 20) != 0) { /* the consumers' two cluster barriers: every thread of the cluster arrives */
             qn_rsi_cluster_sync();
             qn_rsi_cluster_sync();
         }
-        if (EPI && ((p.epi & 2) || gridDim.z > 1)) qn_pdl_launch(); /* as the consumers' below */
+        if (EPI && ((p.epi & 2) || (gridDim.z > 1 && !CL2))) qn_pdl_launch(); /* as the consumers' below */
         return;
     }
     /* ---------------------------------------------------------------------------------- consumers */
@@ -415,6 +433,47 @@ __global__ void __launch_bounds__(CPS == 1 ? 384 : 256, CPS)
     keep_all();
     if (DIAG == 2) acc[0][0][0] += __uint_as_float(sink & 0x007FFFFFu); /* a subnormal: the decode stays */
     qn_pdl_wait(); /* xscale and y: after the prep (passed long ago: every B slot came after it) */
+    if constexpr (CL2) { /* mmq21: this block has half of K; warpgroup `rank` stores its rows, the other gives its sums */
+        constexpr int NT = NB / 8;
+        const int rank = (int)qn_cluster_rank(), tw = tid & 127;
+        const bool owner = (warp >> 2) == rank;
+        /* each half's partial as the global split stores it (acc x xscale[m], rounded once) and their sum as its reduce
+         * adds them (one f32 add, commutative): the same bits as the default's split; _rn: no FMA contraction */
+        const int64_t m0 = mt * NB + 2 * t;
+#pragma unroll
+        for (int j = 0; j < NT; j++)
+#pragma unroll
+            for (int c = 0; c < 2; c++) {
+                const int64_t m = m0 + 8 * j + c;
+                const float xs = m < p.M ? __ldg(p.xscale + m) : 0.0f;
+                acc[0][j][c] = __fmul_rn(acc[0][j][c], xs), acc[0][j][2 + c] = __fmul_rn(acc[0][j][2 + c], xs);
+            }
+        float4 *red = reinterpret_cast<float4 *>(sm); /* [NT][128]: a warpgroup's sums, thread-major (no conflicts) */
+        asm volatile("bar.sync 1, 256;\n" ::: "memory"); /* both warpgroups' wgmma are done with the B ring */
+        if (!owner)
+#pragma unroll
+            for (int j = 0; j < NT; j++) red[j * 128 + tw] = make_float4(acc[0][j][0], acc[0][j][1], acc[0][j][2], acc[0][j][3]);
+        qn_rsi_cluster_sync(); /* the givers' sums visible to the cluster */
+        if (owner) { /* the peer's giver is its warpgroup `rank` too: the same rows, the same lane layout */
+            const uint32_t peer = qn_mapa(qn_smem_u32(red), (uint32_t)(rank ^ 1));
+            float4 w[NT];
+#pragma unroll
+            for (int j = 0; j < NT; j++) w[j] = qn_rsi_ld_cluster4(peer + 16u * (uint32_t)(j * 128 + tw));
+#pragma unroll
+            for (int j = 0; j < NT; j++) {
+                acc[0][j][0] = __fadd_rn(acc[0][j][0], w[j].x), acc[0][j][1] = __fadd_rn(acc[0][j][1], w[j].y);
+                acc[0][j][2] = __fadd_rn(acc[0][j][2], w[j].z), acc[0][j][3] = __fadd_rn(acc[0][j][3], w[j].w);
+            }
+        }
+        qn_rsi_cluster_arrive(); /* this thread's reads of the peer are done (release); its stores need no cluster */
+        if (p.epi & 2) qn_pdl_launch();
+        if (owner) {
+            float (&acc1)[1][NT][4] = *reinterpret_cast<float (*)[1][NT][4]>(&acc[0]);
+            qn_gmmq_store_h<1, NT, true>(p, acc1, nt * Cfg::BN + rw, mt * NB, g, t);
+        }
+        qn_rsi_cluster_wait(); /* no block leaves while its peer may still read its sums */
+        return;
+    }
     if constexpr ((V & 4) != 0) { /* split K over the cluster: the sums through distributed shared memory */
         float *red = reinterpret_cast<float *>(sm);
         constexpr int P = Cfg::red_pitch;
@@ -497,7 +556,7 @@ static int qn_rsi_launch(const CUtensorMap &m, const qn_gmmq_args &a, cudaStream
     const int64_t gx = (a.N + Cfg::BN - 1) / Cfg::BN, gy = (a.M + NB - 1) / NB;
     if (gx > 0x7fffffff || gy > 65535) return (int)cudaErrorInvalidValue;
     const dim3 grid((unsigned)gx, (unsigned)gy, (unsigned)splits);
-    if (qn_rsi_pdl() || (V & 4)) {
+    if (qn_rsi_pdl() || (V & 20)) {
         cudaLaunchConfig_t lc = {};
         cudaLaunchAttribute at[2];
         int na = 0;
@@ -505,7 +564,7 @@ static int qn_rsi_launch(const CUtensorMap &m, const qn_gmmq_args &a, cudaStream
             at[na].id = cudaLaunchAttributeProgrammaticStreamSerialization;
             at[na++].val.programmaticStreamSerializationAllowed = 1;
         }
-        if (V & 4) { /* the splits of a tile: one cluster */
+        if (V & 20) { /* the splits of a tile: one cluster */
             at[na].id = cudaLaunchAttributeClusterDimension;
             at[na].val.clusterDim.x = 1, at[na].val.clusterDim.y = 1, at[na++].val.clusterDim.z = (unsigned)splits;
         }
@@ -517,7 +576,7 @@ static int qn_rsi_launch(const CUtensorMap &m, const qn_gmmq_args &a, cudaStream
         k<<<grid, Cfg::threads, Cfg::smem + 1024, s>>>(m, a, part);
     }
     const int e = qn_cu_launch_status();
-    if (e || splits == 1 || (V & 4)) return e;
+    if (e || splits == 1 || (V & 20)) return e; /* clusters: no reduce */
     /* the reduce as the GEMM's programmatic dependent where the GEMM lets it launch early (a.epi: its consumers trigger
      * at their epilogue; not under QUANTA_CUDA_GGML_PDL=0) */
     return qn_gmmq_rs_reduce(part, splits, a.M * a.N, a.yd, a.y, s, (V & 8) != 0 && qn_rsi_pdl());
@@ -552,6 +611,15 @@ static bool qn_rsi_split128() {
         qn_cuda_ggml_mmq_split128 = e && !strcmp(e, "1");
     }
     return qn_cuda_ggml_mmq_split128 == 1;
+}
+/* QUANTA_CUDA_GGML_SPLITCL (mmq21, off; the same bits): see qn_rsi_go; -1 (the start): read at the first call. */
+int qn_cuda_ggml_mmq_splitcl = -1;
+static bool qn_rsi_splitcl() {
+    if (qn_cuda_ggml_mmq_splitcl < 0) {
+        const char *e = getenv("QUANTA_CUDA_GGML_SPLITCL");
+        qn_cuda_ggml_mmq_splitcl = e && !strcmp(e, "1");
+    }
+    return qn_cuda_ggml_mmq_splitcl == 1;
 }
 /* Two steps per commit group on the 128-token tile of the auto pick (as =16's table; rsi128x128 forces one step). */
 #define QN_RSI_G2_DEFAULT 1
@@ -633,6 +701,11 @@ template <int DT> static int qn_rsi_go(const qn_gmmq_args &a0, int x_dtype, cons
     if (s128 && sp > 1)
         return a.epi & 1 ? qn_rsi_launch<DT, 128, 4, 0, 1, 8>(m, a, s, sp, part)
                          : qn_rsi_launch<DT, 128, 4, 0>(m, a, s, sp, part);
+    /* mmq21 (QUANTA_CUDA_GGML_SPLITCL=1): the table's 64-token tiles with K split in two (the 7B k/v shapes at M = 512)
+     * as cluster pairs that add their halves in distributed shared memory (cfg V bit 16): no partial sums written and
+     * read back through L2, no reduce launch. The same sums in the same order: the same bits. */
+    if (nb == 64 && sp == 2 && (a.epi & 1) && qn_rsi_splitcl())
+        return qn_rsi_launch<DT, 64, 2, 0, 1, 8 | 16>(m, a, s, 2, part);
     if (a.epi & 1) { /* mmq20: the same picks with the EPI epilogue (V bit 8) */
         if (nb == 256) return qn_rsi_launch<DT, 256, 2, 0, 1, 8>(m, a, s, 1, part);
         if (nb == 128 && sp == 1 && QN_RSI_G2_DEFAULT) return qn_rsi_launch<DT, 128, 4, 0, 1, 8>(m, a, s, 1, part);

@@ -47,6 +47,8 @@
  * default GEMM alone again, after them: the drift between rows);
  * MMQ_BENCH_TILES' forced tiles run with qn_cuda_ggml_mmq_epi as QUANTA_CUDA_GGML_EPI sets it; "xkept128" (as xkept,
  * with QUANTA_CUDA_GGML_SPLIT128=1: the k/v shapes' 128-token tiles with K split).
+ * mmq21: "gemmcl" / "xkeptcl" (as gemm / xkept, with QUANTA_CUDA_GGML_SPLITCL=1: the 64-token tiles split in two as
+ * cluster pairs, their halves added in distributed shared memory; the same bits, maxdiff 0).
  */
 #include <cuda_runtime.h>
 
@@ -459,6 +461,12 @@ int main(int argc, char **argv) {
                     row(xm == 1 ? "x256" : "xkept", time_ms(knew, 0, yn));
                     xmode = 0;
                 }
+                if (in_list(extra, "xkeptcl")) { /* mmq21: as xkept, with QUANTA_CUDA_GGML_SPLITCL=1 */
+                    const int was = qn_cuda_ggml_mmq_splitcl;
+                    qn_cuda_ggml_mmq_splitcl = 1, xmode = 2;
+                    row("xkeptcl", time_ms(knew, 0, yn));
+                    qn_cuda_ggml_mmq_splitcl = was, xmode = 0;
+                }
                 if (in_list(extra, "xkept128")) { /* mmq20: as xkept, with QUANTA_CUDA_GGML_SPLIT128=1 */
                     const int was = qn_cuda_ggml_mmq_split128;
                     qn_cuda_ggml_mmq_split128 = 1, xmode = 2;
@@ -487,6 +495,12 @@ int main(int argc, char **argv) {
                     qn_cuda_ggml_mmq_epi = ev, qn_cuda_ggml_mmq_noprep = 1;
                     row(name, time_ms(knew, 0, yn));
                     qn_cuda_ggml_mmq_epi = was, qn_cuda_ggml_mmq_noprep = 0;
+                }
+                if (in_list(extra, "gemmcl")) { /* mmq21: the GEMM alone with QUANTA_CUDA_GGML_SPLITCL=1 */
+                    const int was = qn_cuda_ggml_mmq_splitcl;
+                    qn_cuda_ggml_mmq_splitcl = 1, qn_cuda_ggml_mmq_noprep = 1;
+                    row("gemmcl", time_ms(knew, 0, yn));
+                    qn_cuda_ggml_mmq_splitcl = was, qn_cuda_ggml_mmq_noprep = 0;
                 }
                 if (in_list(extra, "gemm2")) { /* the default GEMM alone again: drift between the rows above */
                     qn_cuda_ggml_mmq_noprep = 1;
