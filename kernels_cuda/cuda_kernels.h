@@ -283,6 +283,9 @@ extern int qn_cuda_ggml_mmq_split128;
  * distributed shared memory (no partial sums through L2, no reduce launch; the same bits); -1 (the start): from
  * QUANTA_CUDA_GGML_SPLITCL (1: on). */
 extern int qn_cuda_ggml_mmq_splitcl;
+/* =17 (mmq21): 1 takes the EPI instances whose producer loop keeps the first-fill order's test out of its steady state
+ * (the same copies, the same bits); -1 (the start): from QUANTA_CUDA_GGML_PLOOP (1: on). */
+extern int qn_cuda_ggml_mmq_ploop;
 /* out[T,K] = rows ids[t] of the [V,K] table (bad ids set *err_flag to 1, rows left unwritten). */
 int qn_cuda_ggml_get_rows(int w_dtype, const void *w, int64_t V, int64_t K, const int32_t *ids, int64_t T,
                           int out_dtype, void *out, int *err_flag, void *stream);

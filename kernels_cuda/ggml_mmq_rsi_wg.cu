@@ -182,6 +182,12 @@ __global__ void __launch_bounds__(CPS == 1 ? 384 : 256, CPS)
     constexpr int SA = Cfg::SA, SB = Cfg::SB, MR = Cfg::MR;
     constexpr bool EPI = (V & 8) != 0; /* mmq20 (QUANTA_CUDA_GGML_EPI): instances of their own, the default's code as before */
     constexpr bool CL2 = (V & 16) != 0; /* mmq21: K split over a cluster pair (cfg) */
+    /* mmq21 (QUANTA_CUDA_GGML_PLOOP): the producer's loop without the first-fill test in it. SASS of the EPI instances
+     * (nvcc 13): their consumer loop is the old instances' within 3 instructions, but their producer loop is 123
+     * instructions against 81, its counter in vector registers moved to uniform ones (R2UR) every trip, YIELD in its
+     * waits — the first-fill order's test inside it. */
+    constexpr bool PL = (V & 32) != 0;
+    static_assert(!PL || EPI, "PLOOP: EPI instances");
     static_assert(!EPI || (CPS == 1 && (V & 4) == 0 && DIAG == 0), "EPI: the table's picks only");
     static_assert(MR == 1 || (DIAG != 3 && CPS == 1), "256-row tiles: no SS diagnostic, one block an SM");
     constexpr int R = 2;       /* register sets of U blocks (8 U registers): one decoded while the other's wgmma run */
@@ -256,8 +262,21 @@ __global__ void __launch_bounds__(CPS == 1 ? 384 : 256, CPS)
             const bool ord = EPI && (p.epi & 4) != 0;
             for (int s = 0; s < (ord ? 1 : SA) && s < nka; s++) load_a(s, s);
             qn_pdl_wait();
-            for (int64_t i = 0; i < 4 * nka; i++) {
-                if (ord && (i & 3) == 2 && (i >> 2) + 1 < SA && (i >> 2) + 1 < nka)
+            int64_t i0 = 0;
+            if constexpr (PL) { /* mmq21: the first fills in a loop of their own, the steady state as the old instances' */
+                if (ord) {
+                    const int64_t i1 = 4 * (nka < SA ? nka : SA); /* the A ring's first fills: no aempty wait before */
+                    for (; i0 < i1; i0++) {
+                        if ((i0 & 3) == 2 && (i0 >> 2) + 1 < SA && (i0 >> 2) + 1 < nka)
+                            load_a((int)(i0 >> 2) + 1, (i0 >> 2) + 1);
+                        const int sb = (int)(i0 % SB);
+                        qn_mbar_wait(bempty(sb), (uint32_t)((i0 / SB) & 1) ^ 1u);
+                        load_b(sb, i0);
+                    }
+                }
+            }
+            for (int64_t i = i0; i < 4 * nka; i++) {
+                if (!PL && ord && (i & 3) == 2 && (i >> 2) + 1 < SA && (i >> 2) + 1 < nka)
                     load_a((int)(i >> 2) + 1, (i >> 2) + 1); /* a first fill: its slot was never used */
                 if ((i & 3) == 0 && (i >> 2) >= SA) {
                     const int64_t ka = i >> 2;
@@ -268,6 +287,15 @@ __global__ void __launch_bounds__(CPS == 1 ? 384 : 256, CPS)
                 const int sb = (int)(i % SB);
                 qn_mbar_wait(bempty(sb), (uint32_t)((i / SB) & 1) ^ 1u);
                 load_b(sb, i);
+            }
+            if constexpr (PL) { /* this thread's tail and exit here: no reconvergence with the other producer threads
+                                 * after its loop (that kept its counters out of the uniform registers) */
+                if constexpr ((V & 20) != 0) {
+                    qn_rsi_cluster_sync();
+                    qn_rsi_cluster_sync();
+                }
+                if (EPI && ((p.epi & 2) || (gridDim.z > 1 && !CL2))) qn_pdl_launch();
+                asm volatile("exit;\n" ::: "memory");
             }
         }
         if constexpr ((V & 20) != 0) { /* the consumers' two cluster barriers: every thread of the cluster arrives */
@@ -621,6 +649,16 @@ static bool qn_rsi_splitcl() {
     }
     return qn_cuda_ggml_mmq_splitcl == 1;
 }
+/* QUANTA_CUDA_GGML_PLOOP (mmq21, off; the same bits: the same copies in the same order): the EPI instances with the
+ * producer's first fills in a loop of their own (cfg V bit 32; see the kernel); -1: read at the first call. */
+int qn_cuda_ggml_mmq_ploop = -1;
+static bool qn_rsi_ploop() {
+    if (qn_cuda_ggml_mmq_ploop < 0) {
+        const char *e = getenv("QUANTA_CUDA_GGML_PLOOP");
+        qn_cuda_ggml_mmq_ploop = e && !strcmp(e, "1");
+    }
+    return qn_cuda_ggml_mmq_ploop == 1;
+}
 /* Two steps per commit group on the 128-token tile of the auto pick (as =16's table; rsi128x128 forces one step). */
 #define QN_RSI_G2_DEFAULT 1
 template <int DT> static int qn_rsi_go(const qn_gmmq_args &a0, int x_dtype, const void *x, int sms, float *part,
@@ -704,14 +742,18 @@ template <int DT> static int qn_rsi_go(const qn_gmmq_args &a0, int x_dtype, cons
     /* mmq21 (QUANTA_CUDA_GGML_SPLITCL=1): the table's 64-token tiles with K split in two (the 7B k/v shapes at M = 512)
      * as cluster pairs that add their halves in distributed shared memory (cfg V bit 16): no partial sums written and
      * read back through L2, no reduce launch. The same sums in the same order: the same bits. */
+    const bool pl = qn_rsi_ploop(); /* mmq21: the EPI instances with the producer loop split (cfg V bit 32) */
     if (nb == 64 && sp == 2 && (a.epi & 1) && qn_rsi_splitcl())
-        return qn_rsi_launch<DT, 64, 2, 0, 1, 8 | 16>(m, a, s, 2, part);
-    if (a.epi & 1) { /* mmq20: the same picks with the EPI epilogue (V bit 8) */
-        if (nb == 256) return qn_rsi_launch<DT, 256, 2, 0, 1, 8>(m, a, s, 1, part);
-        if (nb == 128 && sp == 1 && QN_RSI_G2_DEFAULT) return qn_rsi_launch<DT, 128, 4, 0, 1, 8>(m, a, s, 1, part);
-        return nb == 128 ? qn_rsi_launch<DT, 128, 2, 0, 1, 8>(m, a, s, sp, part)
-                         : qn_rsi_launch<DT, 64, 2, 0, 1, 8>(m, a, s, sp, part);
-    }
+        return pl ? qn_rsi_launch<DT, 64, 2, 0, 1, 8 | 16 | 32>(m, a, s, 2, part)
+                  : qn_rsi_launch<DT, 64, 2, 0, 1, 8 | 16>(m, a, s, 2, part);
+    auto epi_go = [&](auto vc) { /* mmq20: the same picks with the EPI epilogue (V bit 8) */
+        constexpr int VE = decltype(vc)::value;
+        if (nb == 256) return qn_rsi_launch<DT, 256, 2, 0, 1, VE>(m, a, s, 1, part);
+        if (nb == 128 && sp == 1 && QN_RSI_G2_DEFAULT) return qn_rsi_launch<DT, 128, 4, 0, 1, VE>(m, a, s, 1, part);
+        return nb == 128 ? qn_rsi_launch<DT, 128, 2, 0, 1, VE>(m, a, s, sp, part)
+                         : qn_rsi_launch<DT, 64, 2, 0, 1, VE>(m, a, s, sp, part);
+    };
+    if (a.epi & 1) return pl ? epi_go(std::integral_constant<int, 8 | 32>()) : epi_go(std::integral_constant<int, 8>());
     if (nb == 256) return qn_rsi_launch<DT, 256, 2, 0>(m, a, s, 1, part);
     if (nb == 128 && sp == 1 && QN_RSI_G2_DEFAULT) return qn_rsi_launch<DT, 128, 4, 0>(m, a, s, 1, part);
     return nb == 128 ? qn_rsi_launch<DT, 128, 2, 0>(m, a, s, sp, part) : qn_rsi_launch<DT, 64, 2, 0>(m, a, s, sp, part);
