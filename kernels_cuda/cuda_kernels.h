@@ -280,8 +280,8 @@ extern int qn_cuda_ggml_mmq_epi;
  * still make ~128 blocks (the k/v shapes at M = 512); -1 (the start): from QUANTA_CUDA_GGML_SPLIT128 (1: on). */
 extern int qn_cuda_ggml_mmq_split128;
 /* =17's table (mmq21): 1 runs the 64-token tiles with K split in two as cluster pairs that add their halves in
- * distributed shared memory (no partial sums through L2, no reduce launch; the same bits); -1 (the start): from
- * QUANTA_CUDA_GGML_SPLITCL (1: on). */
+ * distributed shared memory (no partial sums through L2, no reduce launch; the same bits), 2 the same with two steps a
+ * commit group; -1 (the start): from QUANTA_CUDA_GGML_SPLITCL (1 or 2). */
 extern int qn_cuda_ggml_mmq_splitcl;
 /* =17 (mmq21): 1 takes the EPI instances whose producer loop keeps the first-fill order's test out of its steady state
  * (the same copies, the same bits); -1 (the start): from QUANTA_CUDA_GGML_PLOOP (1: on). */

@@ -640,14 +640,15 @@ static bool qn_rsi_split128() {
     }
     return qn_cuda_ggml_mmq_split128 == 1;
 }
-/* QUANTA_CUDA_GGML_SPLITCL (mmq21, off; the same bits): see qn_rsi_go; -1 (the start): read at the first call. */
+/* QUANTA_CUDA_GGML_SPLITCL (mmq21, off; the same bits): see qn_rsi_go; 1 one step a commit group (the table's 64-token
+ * tile), 2 two; -1 (the start): read at the first call. */
 int qn_cuda_ggml_mmq_splitcl = -1;
 static bool qn_rsi_splitcl() {
     if (qn_cuda_ggml_mmq_splitcl < 0) {
         const char *e = getenv("QUANTA_CUDA_GGML_SPLITCL");
-        qn_cuda_ggml_mmq_splitcl = e && !strcmp(e, "1");
+        qn_cuda_ggml_mmq_splitcl = e && !strcmp(e, "1") ? 1 : e && !strcmp(e, "2") ? 2 : 0;
     }
-    return qn_cuda_ggml_mmq_splitcl == 1;
+    return qn_cuda_ggml_mmq_splitcl == 1 || qn_cuda_ggml_mmq_splitcl == 2;
 }
 /* QUANTA_CUDA_GGML_PLOOP (mmq21, off; the same bits: the same copies in the same order): the EPI instances with the
  * producer's first fills in a loop of their own (cfg V bit 32; see the kernel); -1: read at the first call. */
@@ -743,9 +744,13 @@ template <int DT> static int qn_rsi_go(const qn_gmmq_args &a0, int x_dtype, cons
      * as cluster pairs that add their halves in distributed shared memory (cfg V bit 16): no partial sums written and
      * read back through L2, no reduce launch. The same sums in the same order: the same bits. */
     const bool pl = qn_rsi_ploop(); /* mmq21: the EPI instances with the producer loop split (cfg V bit 32) */
-    if (nb == 64 && sp == 2 && (a.epi & 1) && qn_rsi_splitcl())
+    if (nb == 64 && sp == 2 && (a.epi & 1) && qn_rsi_splitcl()) {
+        if (qn_cuda_ggml_mmq_splitcl == 2) /* two steps a commit group (as the 128-token pick): the same sums */
+            return pl ? qn_rsi_launch<DT, 64, 4, 0, 1, 8 | 16 | 32>(m, a, s, 2, part)
+                      : qn_rsi_launch<DT, 64, 4, 0, 1, 8 | 16>(m, a, s, 2, part);
         return pl ? qn_rsi_launch<DT, 64, 2, 0, 1, 8 | 16 | 32>(m, a, s, 2, part)
                   : qn_rsi_launch<DT, 64, 2, 0, 1, 8 | 16>(m, a, s, 2, part);
+    }
     auto epi_go = [&](auto vc) { /* mmq20: the same picks with the EPI epilogue (V bit 8) */
         constexpr int VE = decltype(vc)::value;
         if (nb == 256) return qn_rsi_launch<DT, 256, 2, 0, 1, VE>(m, a, s, 1, part);

@@ -48,7 +48,8 @@
  * MMQ_BENCH_TILES' forced tiles run with qn_cuda_ggml_mmq_epi as QUANTA_CUDA_GGML_EPI sets it; "xkept128" (as xkept,
  * with QUANTA_CUDA_GGML_SPLIT128=1: the k/v shapes' 128-token tiles with K split).
  * mmq21: "gemmcl" / "xkeptcl" (as gemm / xkept, with QUANTA_CUDA_GGML_SPLITCL=1: the 64-token tiles split in two as
- * cluster pairs, their halves added in distributed shared memory; the same bits, maxdiff 0), "gemmpl" / "gemmepi7pl"
+ * cluster pairs, their halves added in distributed shared memory; the same bits, maxdiff 0), "gemmcl2" (=2: the same
+ * with two steps a commit group), "gemmpl" / "gemmepi7pl"
  * (the GEMM alone with QUANTA_CUDA_GGML_PLOOP=1: the EPI instances' producer loop split; the default's EPI, or 7 on
  * every shape; the same bits).
  */
@@ -498,10 +499,12 @@ int main(int argc, char **argv) {
                     row(name, time_ms(knew, 0, yn));
                     qn_cuda_ggml_mmq_epi = was, qn_cuda_ggml_mmq_noprep = 0;
                 }
-                if (in_list(extra, "gemmcl")) { /* mmq21: the GEMM alone with QUANTA_CUDA_GGML_SPLITCL=1 */
+                for (int cl = 1; cl <= 2; cl++) { /* mmq21: the GEMM alone with QUANTA_CUDA_GGML_SPLITCL=1 / 2 */
+                    const char *name = cl == 1 ? "gemmcl" : "gemmcl2";
+                    if (!in_list(extra, name)) continue;
                     const int was = qn_cuda_ggml_mmq_splitcl;
-                    qn_cuda_ggml_mmq_splitcl = 1, qn_cuda_ggml_mmq_noprep = 1;
-                    row("gemmcl", time_ms(knew, 0, yn));
+                    qn_cuda_ggml_mmq_splitcl = cl, qn_cuda_ggml_mmq_noprep = 1;
+                    row(name, time_ms(knew, 0, yn));
                     qn_cuda_ggml_mmq_splitcl = was, qn_cuda_ggml_mmq_noprep = 0;
                 }
                 for (int ev : {-1, 7}) { /* mmq21: the GEMM alone with QUANTA_CUDA_GGML_PLOOP=1 (the default's EPI, or 7) */
