@@ -82,7 +82,6 @@ rows m512 512 4096x4096,14336x4096,4096x14336
 pack
 rows m2048 2048 4096x4096,14336x4096
 pack
-peers peers_b # cuBLAS again after our rows (it moved by up to 25% between calls)
 
 # 3. perplexity (7B Q4_0, 2 windows): default vs both switches (the same bits: the same numbers)
 ppl() { # label [VAR=value...]; prints the line (the time left out)
@@ -119,6 +118,7 @@ for f in mistral7b-q4_0 mistral7b-q8_0; do
   pp ${f}__both $f QUANTA_CUDA_GGML_SPLITCL=1 QUANTA_CUDA_GGML_PLOOP=1
 done
 pack
+peers peers_b # cuBLAS again after our rows (it moved by up to 25% between calls), when time is left
 # 5. when time is left: the K sweep (one wave of 128x128 tiles; the slope per 64-wide step: mmq20's EPI ~5% above the
 # old instances), the 13B's shapes at M = 512
 EXTRA=gemm,gemmpl,gemmepi0 rows ksweep 512 4096x1024,4096x8192
