@@ -14,7 +14,7 @@
 #      cuBLAS timings; then M = 512 and 2048 on the 7B's other shapes (gemm, gemmpl, gemmepi7pl, gemmepi0, gemm2);
 #   3. perplexity (7B Q4_0, 2 windows of 512) default vs SPLITCL=1 PLOOP=1: the same numbers;
 #   4. pp512 -r 5 default vs SPLITCL=1 vs SPLITCL=1 PLOOP=1 on both 7B files;
-#   5. when time is left: the K sweep (512 x 4096 x K) default / PLOOP / EPI=0, the 13B's shapes.
+#   5. when time is left: the K sweep (512 x 4096 x K) default / PLOOP / EPI=0, q8_0's diagnostics, the 13B's shapes.
 # About 50 s with /tmp/qbuild; later steps skipped when late. Everything under $OUT/mmq21/ (summary.txt).
 set -u
 cd "$(dirname "$0")/../.." # the repository root
@@ -122,6 +122,10 @@ peers peers_b # cuBLAS again after our rows (it moved by up to 25% between calls
 # 5. when time is left: the K sweep (one wave of 128x128 tiles; the slope per 64-wide step: mmq20's EPI ~5% above the
 # old instances), the 13B's shapes at M = 512
 EXTRA=gemm,gemmpl,gemmepi0 rows ksweep 512 4096x1024,4096x8192
+# task 3 (q8_0 512x4096x4096: copies or decode?): the old 128x128 instance against its diagnostics on the kept prep —
+# rsidiag0 (copies, no decode / A loads), rsidiag1 (decode, no wgmma), rsinocopy (decode and wgmma, no copies after the
+# first fill); the q8_0 - q4_0 gap in each says which part carries the format's extra ~15% a step
+EXTRA=xkept rows diag 512 4096x4096 MMQ_BENCH_TILE_KEPT=1 MMQ_BENCH_TILES=rsi128x128,rsidiag0,rsidiag1,rsinocopy
 FMTS=q4_0 EXTRA=gemm,gemmpl,gemmepi0 rows m512_13b 512 5120x5120,13824x5120,5120x13824
 
 {
