@@ -642,21 +642,23 @@ static bool qn_rsi_split128() {
 }
 /* QUANTA_CUDA_GGML_SPLITCL (mmq21, off; the same bits): see qn_rsi_go; 1 one step a commit group (the table's 64-token
  * tile), 2 two; -1 (the start): read at the first call. */
+#define QN_RSI_SPLITCL_DEFAULT 0 /* the value when QUANTA_CUDA_GGML_SPLITCL is unset (=0 always turns it off) */
 int qn_cuda_ggml_mmq_splitcl = -1;
 static bool qn_rsi_splitcl() {
     if (qn_cuda_ggml_mmq_splitcl < 0) {
         const char *e = getenv("QUANTA_CUDA_GGML_SPLITCL");
-        qn_cuda_ggml_mmq_splitcl = e && !strcmp(e, "1") ? 1 : e && !strcmp(e, "2") ? 2 : 0;
+        qn_cuda_ggml_mmq_splitcl = !e || !*e ? QN_RSI_SPLITCL_DEFAULT : !strcmp(e, "1") ? 1 : !strcmp(e, "2") ? 2 : 0;
     }
     return qn_cuda_ggml_mmq_splitcl == 1 || qn_cuda_ggml_mmq_splitcl == 2;
 }
 /* QUANTA_CUDA_GGML_PLOOP (mmq21, off; the same bits: the same copies in the same order): the EPI instances with the
  * producer's first fills in a loop of their own (cfg V bit 32; see the kernel); -1: read at the first call. */
+#define QN_RSI_PLOOP_DEFAULT 0 /* the value when QUANTA_CUDA_GGML_PLOOP is unset */
 int qn_cuda_ggml_mmq_ploop = -1;
 static bool qn_rsi_ploop() {
     if (qn_cuda_ggml_mmq_ploop < 0) {
         const char *e = getenv("QUANTA_CUDA_GGML_PLOOP");
-        qn_cuda_ggml_mmq_ploop = e && !strcmp(e, "1");
+        qn_cuda_ggml_mmq_ploop = !e || !*e ? QN_RSI_PLOOP_DEFAULT : !strcmp(e, "1");
     }
     return qn_cuda_ggml_mmq_ploop == 1;
 }
