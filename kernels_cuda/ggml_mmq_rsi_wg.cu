@@ -187,7 +187,10 @@ __global__ void __launch_bounds__(CPS == 1 ? 384 : 256, CPS)
      * instructions against 81, its counter in vector registers moved to uniform ones (R2UR) every trip, YIELD in its
      * waits — the first-fill order's test inside it. */
     constexpr bool PL = (V & 32) != 0;
-    static_assert(!PL || EPI, "PLOOP: EPI instances");
+    /* QUANTA_CUDA_GGML_PLOOP=2 (V bit 64, a diagnostic of the same bits): the producer thread as the old instances' —
+     * no first-fill order, no trigger, its loop then exit — beside the EPI consumers and epilogue */
+    constexpr bool PL0 = (V & 64) != 0;
+    static_assert(!(PL || PL0) || EPI, "PLOOP: EPI instances");
     static_assert(!EPI || (CPS == 1 && (V & 4) == 0 && DIAG == 0), "EPI: the table's picks only");
     static_assert(MR == 1 || (DIAG != 3 && CPS == 1), "256-row tiles: no SS diagnostic, one block an SM");
     constexpr int R = 2;       /* register sets of U blocks (8 U registers): one decoded while the other's wgmma run */
@@ -259,20 +262,21 @@ __global__ void __launch_bounds__(CPS == 1 ? 384 : 256, CPS)
             /* mmq20 (QUANTA_CUDA_GGML_EPI bit 4): the copies in the order the consumers take them — slot 0's weight box,
              * the first two activation steps, then slot 1's box two steps before its own steps, and so on — instead
              * of the whole A ring first (Q8_0: 104 KB of weight boxes ahead of the first 16 KB of activations) */
-            const bool ord = EPI && (p.epi & 4) != 0;
+            const bool ord = EPI && !PL0 && (p.epi & 4) != 0; /* PL0: the old instances' producer, whole ring first */
             for (int s = 0; s < (ord ? 1 : SA) && s < nka; s++) load_a(s, s);
             qn_pdl_wait();
             int64_t i0 = 0;
             if constexpr (PL) { /* mmq21: the first fills in a loop of their own, the steady state as the old instances' */
                 if (ord) {
                     const int64_t i1 = 4 * (nka < SA ? nka : SA); /* the A ring's first fills: no aempty wait before */
-                    for (; i0 < i1; i0++) {
-                        if ((i0 & 3) == 2 && (i0 >> 2) + 1 < SA && (i0 >> 2) + 1 < nka)
-                            load_a((int)(i0 >> 2) + 1, (i0 >> 2) + 1);
-                        const int sb = (int)(i0 % SB);
-                        qn_mbar_wait(bempty(sb), (uint32_t)((i0 / SB) & 1) ^ 1u);
-                        load_b(sb, i0);
+                    for (int64_t i = 0; i < i1; i++) {
+                        if ((i & 3) == 2 && (i >> 2) + 1 < SA && (i >> 2) + 1 < nka)
+                            load_a((int)(i >> 2) + 1, (i >> 2) + 1);
+                        const int sb = (int)(i % SB);
+                        qn_mbar_wait(bempty(sb), (uint32_t)((i / SB) & 1) ^ 1u);
+                        load_b(sb, i);
                     }
+                    i0 = i1; /* from the block's own values, not the loop's counter (a uniform start) */
                 }
             }
             for (int64_t i = i0; i < 4 * nka; i++) {
@@ -288,6 +292,7 @@ __global__ void __launch_bounds__(CPS == 1 ? 384 : 256, CPS)
                 qn_mbar_wait(bempty(sb), (uint32_t)((i / SB) & 1) ^ 1u);
                 load_b(sb, i);
             }
+            if constexpr (PL0) asm volatile("exit;\n" ::: "memory"); /* the trigger: the block's other threads */
             if constexpr (PL) { /* this thread's tail and exit here: no reconvergence with the other producer threads
                                  * after its loop (that kept its counters out of the uniform registers) */
                 if constexpr ((V & 20) != 0) {
@@ -658,7 +663,7 @@ int qn_cuda_ggml_mmq_ploop = -1;
 static bool qn_rsi_ploop() {
     if (qn_cuda_ggml_mmq_ploop < 0) {
         const char *e = getenv("QUANTA_CUDA_GGML_PLOOP");
-        qn_cuda_ggml_mmq_ploop = !e || !*e ? QN_RSI_PLOOP_DEFAULT : !strcmp(e, "1");
+        qn_cuda_ggml_mmq_ploop = !e || !*e ? QN_RSI_PLOOP_DEFAULT : !strcmp(e, "1") ? 1 : !strcmp(e, "2") ? 2 : 0;
     }
     return qn_cuda_ggml_mmq_ploop == 1;
 }
@@ -760,7 +765,10 @@ template <int DT> static int qn_rsi_go(const qn_gmmq_args &a0, int x_dtype, cons
         return nb == 128 ? qn_rsi_launch<DT, 128, 2, 0, 1, VE>(m, a, s, sp, part)
                          : qn_rsi_launch<DT, 64, 2, 0, 1, VE>(m, a, s, sp, part);
     };
-    if (a.epi & 1) return pl ? epi_go(std::integral_constant<int, 8 | 32>()) : epi_go(std::integral_constant<int, 8>());
+    if (a.epi & 1)
+        return qn_cuda_ggml_mmq_ploop == 2 ? epi_go(std::integral_constant<int, 8 | 64>())
+               : pl                        ? epi_go(std::integral_constant<int, 8 | 32>())
+                                           : epi_go(std::integral_constant<int, 8>());
     if (nb == 256) return qn_rsi_launch<DT, 256, 2, 0>(m, a, s, 1, part);
     if (nb == 128 && sp == 1 && QN_RSI_G2_DEFAULT) return qn_rsi_launch<DT, 128, 4, 0>(m, a, s, 1, part);
     return nb == 128 ? qn_rsi_launch<DT, 128, 2, 0>(m, a, s, sp, part) : qn_rsi_launch<DT, 64, 2, 0>(m, a, s, sp, part);

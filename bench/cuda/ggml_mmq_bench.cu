@@ -51,7 +51,7 @@
  * cluster pairs, their halves added in distributed shared memory; the same bits, maxdiff 0), "gemmcl2" (=2: the same
  * with two steps a commit group), "gemmpl" / "gemmepi7pl"
  * (the GEMM alone with QUANTA_CUDA_GGML_PLOOP=1: the EPI instances' producer loop split; the default's EPI, or 7 on
- * every shape; the same bits).
+ * every shape; the same bits), "gemmpl0" (=2: the EPI consumers with the old instances' producer, a diagnostic).
  */
 #include <cuda_runtime.h>
 
@@ -506,6 +506,12 @@ int main(int argc, char **argv) {
                     qn_cuda_ggml_mmq_splitcl = cl, qn_cuda_ggml_mmq_noprep = 1;
                     row(name, time_ms(knew, 0, yn));
                     qn_cuda_ggml_mmq_splitcl = was, qn_cuda_ggml_mmq_noprep = 0;
+                }
+                if (in_list(extra, "gemmpl0")) { /* mmq21: the GEMM alone with QUANTA_CUDA_GGML_PLOOP=2 (diagnostic) */
+                    const int wpl = qn_cuda_ggml_mmq_ploop;
+                    qn_cuda_ggml_mmq_ploop = 2, qn_cuda_ggml_mmq_noprep = 1;
+                    row("gemmpl0", time_ms(knew, 0, yn));
+                    qn_cuda_ggml_mmq_ploop = wpl, qn_cuda_ggml_mmq_noprep = 0;
                 }
                 for (int ev : {-1, 7}) { /* mmq21: the GEMM alone with QUANTA_CUDA_GGML_PLOOP=1 (the default's EPI, or 7) */
                     const char *name = ev < 0 ? "gemmpl" : "gemmepi7pl";

@@ -67,7 +67,7 @@ rows() { # label M shapes [extra env]
   local label=$1 m=$2 sh=$3; shift 3
   [ -x $BENCH ] && [ $(left) -gt 10 ] || { say "kernel rows $label skipped (no bench or time)"; return 0; }
   env MMQ_BENCH_TILES=0 "$@" MMQ_BENCH_NEW=17 MMQ_BENCH_OLD=17 MMQ_BENCH_M=$m MMQ_BENCH_FORMATS=${FMTS:-q4_0,q8_0} \
-    MMQ_BENCH_SHAPES=$sh MMQ_BENCH_EXTRA=${EXTRA:-gemm,gemmpl,gemmepi7pl,gemmepi0,gemm2} timeout 14 $BENCH $D/mmq_$label.csv \
+    MMQ_BENCH_SHAPES=$sh MMQ_BENCH_EXTRA=${EXTRA:-gemm,gemmpl,gemmpl0,gemmepi7pl,gemmepi0,gemm2} timeout 14 $BENCH $D/mmq_$label.csv \
     > $D/mmq_$label.txt 2>&1
   say "kernel rows $label rc=$?"
   cat $D/mmq_$label.txt >> $D/summary.txt
@@ -121,7 +121,7 @@ pack
 peers peers_b # cuBLAS again after our rows (it moved by up to 25% between calls), when time is left
 # 5. when time is left: the K sweep (one wave of 128x128 tiles; the slope per 64-wide step: mmq20's EPI ~5% above the
 # old instances), the 13B's shapes at M = 512
-EXTRA=gemm,gemmpl,gemmepi0 rows ksweep 512 4096x1024,4096x8192
+EXTRA=gemm,gemmpl,gemmpl0,gemmepi0 rows ksweep 512 4096x1024,4096x8192
 # task 3 (q8_0 512x4096x4096: copies or decode?): the old 128x128 instance against its diagnostics on the kept prep —
 # rsidiag0 (copies, no decode / A loads), rsidiag1 (decode, no wgmma), rsinocopy (decode and wgmma, no copies after the
 # first fill); the q8_0 - q4_0 gap in each says which part carries the format's extra ~15% a step
@@ -132,7 +132,7 @@ FMTS=q4_0 EXTRA=gemm,gemmpl,gemmepi0 rows m512_13b 512 5120x5120,13824x5120,5120
   echo "== mmq21 summary =="
   echo "conformance (SPLITCL=1 PLOOP=1), gemm* / xkept* rows maxdiff 0, perplexity default = both: $RS"
   echo "GEMM alone (gemm = the default, gemmcl / gemmcl2 = SPLITCL=1 / 2, gemmpl = PLOOP=1, gemmepi7pl = EPI=7 + PLOOP=1 on every shape,"
-  echo "gemmepi0 = the instances before mmq20, gemm2 = the default again) against cuBLAS bf16:"
+  echo "gemmpl0 = PLOOP=2 (EPI consumers, the old producer: diagnostic), gemmepi0 = the instances before mmq20, gemm2 = the default again) against cuBLAS bf16:"
   for c in kv kv2 m512 m2048 ksweep; do
     [ -s $D/mmq_$c.csv ] && python3 bench/cuda/mmq_peers.py table $D/mmq_$c.csv $(ls $D/peers_a.csv $D/peers_b.csv 2>/dev/null) 2>/dev/null
   done
