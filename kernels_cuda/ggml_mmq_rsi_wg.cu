@@ -647,7 +647,10 @@ static bool qn_rsi_split128() {
 }
 /* QUANTA_CUDA_GGML_SPLITCL (mmq21, off; the same bits): see qn_rsi_go; 1 one step a commit group (the table's 64-token
  * tile), 2 two; -1 (the start): read at the first call. */
-#define QN_RSI_SPLITCL_DEFAULT 0 /* the value when QUANTA_CUDA_GGML_SPLITCL is unset (=0 always turns it off) */
+/* The value when QUANTA_CUDA_GGML_SPLITCL is unset (=0 turns it off): 2 since the H100 call of 15:09 (verify_mmq21.sh;
+ * maxdiff 0, perplexity equal, conformance of the split picks): k/v 512 x 1024 x 4096 GEMM alone q4_0 16.3 -> 14.7 µs,
+ * q8_0 17.6 -> 17.0 (=1: 14.8 / 16.9). */
+#define QN_RSI_SPLITCL_DEFAULT 2
 int qn_cuda_ggml_mmq_splitcl = -1;
 static bool qn_rsi_splitcl() {
     if (qn_cuda_ggml_mmq_splitcl < 0) {
@@ -656,16 +659,22 @@ static bool qn_rsi_splitcl() {
     }
     return qn_cuda_ggml_mmq_splitcl == 1 || qn_cuda_ggml_mmq_splitcl == 2;
 }
-/* QUANTA_CUDA_GGML_PLOOP (mmq21, off; the same bits: the same copies in the same order): the EPI instances with the
- * producer's first fills in a loop of their own (cfg V bit 32; see the kernel); -1: read at the first call. */
-#define QN_RSI_PLOOP_DEFAULT 0 /* the value when QUANTA_CUDA_GGML_PLOOP is unset */
+/* QUANTA_CUDA_GGML_PLOOP (mmq21; the same bits: the same copies in the same order): the EPI instances with the
+ * producer's first fills in a loop of their own (cfg V bit 32; see the kernel). 0 off; 1 on every EPI pick; 2 the
+ * diagnostic (V bit 64: the old producer thread); 3 (the default, unset) on the 128-token picks only, and those take
+ * the EPI instances for one wave with K > 8192 too. H100 call of 15:09 (verify_mmq21.sh, maxdiff 0 on every row,
+ * perplexity equal): 128-token picks 512 x 4096 x 4096 q4_0 27.9 -> 27.2 µs, q8_0 32.7 -> 31.8; 512 x 4096 x 14336
+ * with EPI=7 86.9 / 102.0 against the old instances' 89.2 / 103.0 (the K > 8192 exception's reason gone there); but the
+ * 256-token picks +0.3-1.2% (512 x 14336 x 4096, M = 2048): not there. -1: read at the first call. */
+#define QN_RSI_PLOOP_DEFAULT 3
 int qn_cuda_ggml_mmq_ploop = -1;
-static bool qn_rsi_ploop() {
+static int qn_rsi_ploop() {
     if (qn_cuda_ggml_mmq_ploop < 0) {
         const char *e = getenv("QUANTA_CUDA_GGML_PLOOP");
-        qn_cuda_ggml_mmq_ploop = !e || !*e ? QN_RSI_PLOOP_DEFAULT : !strcmp(e, "1") ? 1 : !strcmp(e, "2") ? 2 : 0;
+        const int v = e && *e ? atoi(e) : QN_RSI_PLOOP_DEFAULT;
+        qn_cuda_ggml_mmq_ploop = v >= 0 && v <= 3 ? v : QN_RSI_PLOOP_DEFAULT;
     }
-    return qn_cuda_ggml_mmq_ploop == 1;
+    return qn_cuda_ggml_mmq_ploop;
 }
 /* Two steps per commit group on the 128-token tile of the auto pick (as =16's table; rsi128x128 forces one step). */
 #define QN_RSI_G2_DEFAULT 1
@@ -713,7 +722,8 @@ template <int DT> static int qn_rsi_go(const qn_gmmq_args &a0, int x_dtype, cons
                       * 0.376 vs 0.354 µs at 512 x 4096 x K, their fixed part 4.9 vs 10.6 µs; 512 x 4096 x 14336 q8_0
                       * 104.5 vs 102.0 µs) */
         const int64_t blocks = rows * ((a.M + nb - 1) / nb) * sp;
-        a.epi = blocks <= (sms > 0 ? sms : 132) && a.K > 8192 ? 0 : a.epi & 7;
+        const bool pl128 = qn_rsi_ploop() == 3 && nb == 128 && !s128; /* mmq21: the PLOOP instances there instead */
+        a.epi = blocks <= (sms > 0 ? sms : 132) && a.K > 8192 && !pl128 ? 0 : a.epi & 7;
     }
     switch (ft) {
     case 24: return qn_rsi_launch<DT, 128, 2, 0>(m, a, s, 1, part);
@@ -750,7 +760,8 @@ template <int DT> static int qn_rsi_go(const qn_gmmq_args &a0, int x_dtype, cons
     /* mmq21 (QUANTA_CUDA_GGML_SPLITCL=1): the table's 64-token tiles with K split in two (the 7B k/v shapes at M = 512)
      * as cluster pairs that add their halves in distributed shared memory (cfg V bit 16): no partial sums written and
      * read back through L2, no reduce launch. The same sums in the same order: the same bits. */
-    const bool pl = qn_rsi_ploop(); /* mmq21: the EPI instances with the producer loop split (cfg V bit 32) */
+    const int plv = qn_rsi_ploop(); /* mmq21: the EPI instances with the producer loop split (cfg V bit 32) */
+    const bool pl = plv == 1 || (plv == 3 && nb == 128);
     if (nb == 64 && sp == 2 && (a.epi & 1) && qn_rsi_splitcl()) {
         if (qn_cuda_ggml_mmq_splitcl == 2) /* two steps a commit group (as the 128-token pick): the same sums */
             return pl ? qn_rsi_launch<DT, 64, 4, 0, 1, 8 | 16 | 32>(m, a, s, 2, part)
@@ -766,7 +777,7 @@ template <int DT> static int qn_rsi_go(const qn_gmmq_args &a0, int x_dtype, cons
                          : qn_rsi_launch<DT, 64, 2, 0, 1, VE>(m, a, s, sp, part);
     };
     if (a.epi & 1)
-        return qn_cuda_ggml_mmq_ploop == 2 ? epi_go(std::integral_constant<int, 8 | 64>())
+        return plv == 2 ? epi_go(std::integral_constant<int, 8 | 64>())
                : pl                        ? epi_go(std::integral_constant<int, 8 | 32>())
                                            : epi_go(std::integral_constant<int, 8>());
     if (nb == 256) return qn_rsi_launch<DT, 256, 2, 0>(m, a, s, 1, part);

@@ -51,7 +51,9 @@
  * cluster pairs, their halves added in distributed shared memory; the same bits, maxdiff 0), "gemmcl2" (=2: the same
  * with two steps a commit group), "gemmpl" / "gemmepi7pl"
  * (the GEMM alone with QUANTA_CUDA_GGML_PLOOP=1: the EPI instances' producer loop split; the default's EPI, or 7 on
- * every shape; the same bits), "gemmpl0" (=2: the EPI consumers with the old instances' producer, a diagnostic).
+ * every shape; the same bits), "gemmpl0" .. "gemmpl3" (QUANTA_CUDA_GGML_PLOOP=0 .. 3: off, every EPI pick, the
+ * diagnostic — the EPI consumers with the old instances' producer —, the 128-token picks: the default since 15:09),
+ * "gemmcl0" (SPLITCL=0: off; 2 is the default since 15:09).
  */
 #include <cuda_runtime.h>
 
@@ -499,18 +501,21 @@ int main(int argc, char **argv) {
                     row(name, time_ms(knew, 0, yn));
                     qn_cuda_ggml_mmq_epi = was, qn_cuda_ggml_mmq_noprep = 0;
                 }
-                for (int cl = 1; cl <= 2; cl++) { /* mmq21: the GEMM alone with QUANTA_CUDA_GGML_SPLITCL=1 / 2 */
-                    const char *name = cl == 1 ? "gemmcl" : "gemmcl2";
+                for (int cl = 0; cl <= 2; cl++) { /* mmq21: the GEMM alone with QUANTA_CUDA_GGML_SPLITCL=0 / 1 / 2 */
+                    const char *name = cl == 0 ? "gemmcl0" : cl == 1 ? "gemmcl" : "gemmcl2";
                     if (!in_list(extra, name)) continue;
                     const int was = qn_cuda_ggml_mmq_splitcl;
                     qn_cuda_ggml_mmq_splitcl = cl, qn_cuda_ggml_mmq_noprep = 1;
                     row(name, time_ms(knew, 0, yn));
                     qn_cuda_ggml_mmq_splitcl = was, qn_cuda_ggml_mmq_noprep = 0;
                 }
-                if (in_list(extra, "gemmpl0")) { /* mmq21: the GEMM alone with QUANTA_CUDA_GGML_PLOOP=2 (diagnostic) */
+                for (int pv = 0; pv <= 3; pv++) { /* mmq21: the GEMM alone with QUANTA_CUDA_GGML_PLOOP=0 .. 3 */
+                    char name[12];
+                    snprintf(name, sizeof name, "gemmpl%d", pv);
+                    if (!in_list(extra, name)) continue;
                     const int wpl = qn_cuda_ggml_mmq_ploop;
-                    qn_cuda_ggml_mmq_ploop = 2, qn_cuda_ggml_mmq_noprep = 1;
-                    row("gemmpl0", time_ms(knew, 0, yn));
+                    qn_cuda_ggml_mmq_ploop = pv, qn_cuda_ggml_mmq_noprep = 1;
+                    row(name, time_ms(knew, 0, yn));
                     qn_cuda_ggml_mmq_ploop = wpl, qn_cuda_ggml_mmq_noprep = 0;
                 }
                 for (int ev : {-1, 7}) { /* mmq21: the GEMM alone with QUANTA_CUDA_GGML_PLOOP=1 (the default's EPI, or 7) */
