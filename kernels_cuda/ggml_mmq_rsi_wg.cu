@@ -763,11 +763,15 @@ template <int DT> static int qn_rsi_go(const qn_gmmq_args &a0, int x_dtype, cons
     const int plv = qn_rsi_ploop(); /* mmq21: the EPI instances with the producer loop split (cfg V bit 32) */
     const bool pl = plv == 1 || (plv == 3 && nb == 128);
     if (nb == 64 && sp == 2 && (a.epi & 1) && qn_rsi_splitcl()) {
+        int e;
         if (qn_cuda_ggml_mmq_splitcl == 2) /* two steps a commit group (as the 128-token pick): the same sums */
-            return pl ? qn_rsi_launch<DT, 64, 4, 0, 1, 8 | 16 | 32>(m, a, s, 2, part)
-                      : qn_rsi_launch<DT, 64, 4, 0, 1, 8 | 16>(m, a, s, 2, part);
-        return pl ? qn_rsi_launch<DT, 64, 2, 0, 1, 8 | 16 | 32>(m, a, s, 2, part)
-                  : qn_rsi_launch<DT, 64, 2, 0, 1, 8 | 16>(m, a, s, 2, part);
+            e = pl ? qn_rsi_launch<DT, 64, 4, 0, 1, 8 | 16 | 32>(m, a, s, 2, part)
+                   : qn_rsi_launch<DT, 64, 4, 0, 1, 8 | 16>(m, a, s, 2, part);
+        else
+            e = pl ? qn_rsi_launch<DT, 64, 2, 0, 1, 8 | 16 | 32>(m, a, s, 2, part)
+                   : qn_rsi_launch<DT, 64, 2, 0, 1, 8 | 16>(m, a, s, 2, part);
+        if (e != (int)cudaErrorInvalidClusterSize && e != (int)cudaErrorLaunchOutOfResources) return e;
+        (void)cudaGetLastError(); /* a launch error, not sticky: no pair fits (a partitioned GPU): the global split */
     }
     auto epi_go = [&](auto vc) { /* mmq20: the same picks with the EPI epilogue (V bit 8) */
         constexpr int VE = decltype(vc)::value;
