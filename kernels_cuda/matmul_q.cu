@@ -39,6 +39,11 @@
 __global__ void __launch_bounds__(256) qn_k_prep_x(int xd, const void *x, int64_t M, int64_t K, int64_t Kp,
                                                    __half *xh, float *xscale, int km) {
     __shared__ float sh[32];
+    /* fp821: launched with programmatic dependent launch before the K-major GEMV's PDL forms (qn_kmw_forms): x is
+     * read only after the predecessor grid completed, then the GEMV's blocks may start loading weights; no-ops when
+     * launched with <<<>>> (every other use) */
+    qn_pdl_wait();
+    qn_pdl_launch();
     for (int64_t m = blockIdx.y; m < M; m += gridDim.y) {
         float m0 = 0.0f, m1 = 0.0f, m2 = 0.0f, m3 = 0.0f;
         int64_t k = threadIdx.x;
@@ -334,9 +339,11 @@ __global__ void __launch_bounds__(QN_MMQ_WARPS * 32) qn_k_mmq(qn_mmq_args p) {
  * fewer row pieces (S 1-2 on the 7B/13B shapes). The fragment words and x's order are fp820's (qn_e4m3_pairs_to_a,
  * qn_k_prep_x km): the same products, summed per warp and then over the W warps in warp order through shared memory
  * (fixed: deterministic; another grouping of the f32 sums than fp820's form, within the same bound). Split-K, where
- * used, as qn_k_mmq's (partials, the last block of a tile sums them in split order).
+ * used, as qn_k_mmq's (partials, the last block of a tile sums them in split order). PDL (forms 5, 6): the x prep and
+ * this kernel launched with programmatic dependent launch, this kernel's first weight loads issued before it waits for
+ * the prep (the same values: only when the loads start changes).
  */
-template <int MT, int W, int KU>
+template <int MT, int W, int KU, int PDL>
 __global__ void __launch_bounds__(W * 32) qn_k_mmq_kmw(qn_mmq_args p) {
     __shared__ float red[W - 1][MT * 4][32];
     __shared__ int is_last;
@@ -397,8 +404,11 @@ __global__ void __launch_bounds__(W * 32) qn_k_mmq_kmw(qn_mmq_args p) {
     };
 
     int64_t kt = kt0 + (int64_t)warp * KU;
+    if (kt < kt1) load(0, kt);
+    /* PDL forms: the first weight loads (nothing of this step writes them) are in flight before the wait for the x
+     * prep (the grid before this one); x, y, the partials and the counters are touched only after it */
+    if (PDL) qn_pdl_wait(), qn_pdl_launch();
     if (kt < kt1) {
-        load(0, kt);
         for (;; kt += 2 * CH) {
             if (kt + CH < kt1) load(1, kt + CH);
             compute(0, kt);
@@ -470,11 +480,13 @@ __global__ void __launch_bounds__(W * 32) qn_k_mmq_kmw(qn_mmq_args p) {
 
 /* The K-major GEMV's forms (qn_cuda_matmul_km_form): 0 = fp820's qn_k_mmq KM (2 row tiles a warp, split-K to 16 warps
  * an SM); 1.. = qn_k_mmq_kmw with W warps a block, KU k tiles a warp step, split-K only until the grid has TW warps
- * an SM (and never below one block step of K a piece). */
+ * an SM (and never below one block step of K a piece), PDL: prep and GEMV with programmatic dependent launch (where
+ * qn_cuda_pdl_on: sm_90, QUANTA_CUDA_PDL not 0). */
 struct qn_kmw_form {
-    int W, KU, TW;
+    int W, KU, TW, PDL;
 };
-static const qn_kmw_form qn_kmw_forms[] = {{0, 0, 0}, {8, 2, 16}, {4, 4, 16}, {8, 4, 16}, {8, 2, 32}};
+static const qn_kmw_form qn_kmw_forms[] = {{0, 0, 0, 0},   {8, 2, 16, 0}, {4, 4, 16, 0}, {8, 4, 16, 0},
+                                           {8, 2, 32, 0}, {8, 2, 16, 1}, {4, 4, 16, 1}};
 #define QN_KMW_FORMS ((int)(sizeof qn_kmw_forms / sizeof qn_kmw_forms[0]))
 static_assert(QN_KMW_FORMS == QN_CUDA_MATMUL_KM_FORMS, "cuda_kernels.h's count of the K-major GEMV's forms");
 #ifndef QN_KMW_FORM_DEFAULT
@@ -750,20 +762,32 @@ extern "C" size_t qn_cuda_matmul_q_scratch(const qn_cuda_weight *w, int64_t M, i
     return b;
 }
 
-template <int W, int KU> static void qn_kmw_launch_mt(int MT, dim3 grid, cudaStream_t s, const qn_mmq_args &a) {
+template <int W, int KU, int PDL>
+static int qn_kmw_launch_mt(int MT, dim3 grid, cudaStream_t s, const qn_mmq_args &a) {
     switch (MT) {
-    case 1: qn_k_mmq_kmw<1, W, KU><<<grid, W * 32, 0, s>>>(a); break;
-    case 2: qn_k_mmq_kmw<2, W, KU><<<grid, W * 32, 0, s>>>(a); break;
-    case 4: qn_k_mmq_kmw<4, W, KU><<<grid, W * 32, 0, s>>>(a); break;
-    default: qn_k_mmq_kmw<8, W, KU><<<grid, W * 32, 0, s>>>(a); break;
+    case 1: return qn_launch(qn_k_mmq_kmw<1, W, KU, PDL>, grid, dim3(W * 32), 0, s, a);
+    case 2: return qn_launch(qn_k_mmq_kmw<2, W, KU, PDL>, grid, dim3(W * 32), 0, s, a);
+    case 4: return qn_launch(qn_k_mmq_kmw<4, W, KU, PDL>, grid, dim3(W * 32), 0, s, a);
+    default: return qn_launch(qn_k_mmq_kmw<8, W, KU, PDL>, grid, dim3(W * 32), 0, s, a);
     }
 }
-static void qn_kmw_launch(int form, int MT, dim3 grid, cudaStream_t s, const qn_mmq_args &a) {
+/* Without PDL the kernels go by <<<>>> (fully serialized), as the tiled GEMV's */
+template <int W, int KU> static int qn_kmw_launch_plain(int MT, dim3 grid, cudaStream_t s, const qn_mmq_args &a) {
+    switch (MT) {
+    case 1: qn_k_mmq_kmw<1, W, KU, 0><<<grid, W * 32, 0, s>>>(a); break;
+    case 2: qn_k_mmq_kmw<2, W, KU, 0><<<grid, W * 32, 0, s>>>(a); break;
+    case 4: qn_k_mmq_kmw<4, W, KU, 0><<<grid, W * 32, 0, s>>>(a); break;
+    default: qn_k_mmq_kmw<8, W, KU, 0><<<grid, W * 32, 0, s>>>(a); break;
+    }
+    return qn_cu_launch_status();
+}
+static int qn_kmw_launch(int form, int MT, dim3 grid, cudaStream_t s, const qn_mmq_args &a) {
     switch (form) { /* qn_kmw_forms */
-    case 1: qn_kmw_launch_mt<8, 2>(MT, grid, s, a); break;
-    case 2: qn_kmw_launch_mt<4, 4>(MT, grid, s, a); break;
-    case 3: qn_kmw_launch_mt<8, 4>(MT, grid, s, a); break;
-    default: qn_kmw_launch_mt<8, 2>(MT, grid, s, a); break; /* 4: form 1's kernel, another split */
+    case 2: return qn_kmw_launch_plain<4, 4>(MT, grid, s, a);
+    case 3: return qn_kmw_launch_plain<8, 4>(MT, grid, s, a);
+    case 5: return qn_kmw_launch_mt<8, 2, 1>(MT, grid, s, a);
+    case 6: return qn_kmw_launch_mt<4, 4, 1>(MT, grid, s, a);
+    default: return qn_kmw_launch_plain<8, 2>(MT, grid, s, a); /* 1, and 4: form 1's kernel, another split */
     }
 }
 
@@ -797,9 +821,14 @@ extern "C" int qn_cuda_matmul_q(const qn_cuda_weight *w, int x_dtype, const void
     sp += qn_align256((size_t)M * 4);
     float *part = pl.S > 1 ? (float *)sp : NULL;
 
-    qn_k_prep_x<<<dim3((unsigned)((w->Kp + QN_PREP_CHUNK - 1) / QN_PREP_CHUNK), (unsigned)(M < 65535 ? M : 65535)),
-                  256, 0, s>>>(x_dtype, x, M, w->K, w->Kp, xh, xscale, km ? 1 : 0);
-    int e = qn_cu_launch_status();
+    const dim3 pgrid((unsigned)((w->Kp + QN_PREP_CHUNK - 1) / QN_PREP_CHUNK), (unsigned)(M < 65535 ? M : 65535));
+    int e;
+    if (pl.kmw > 0 && qn_kmw_forms[pl.kmw].PDL) { /* fp821: the GEMV's blocks may start while this runs */
+        e = qn_launch(qn_k_prep_x, pgrid, dim3(256), 0, s, x_dtype, x, M, w->K, w->Kp, xh, xscale, km ? 1 : 0);
+    } else {
+        qn_k_prep_x<<<pgrid, 256, 0, s>>>(x_dtype, x, M, w->K, w->Kp, xh, xscale, km ? 1 : 0);
+        e = qn_cu_launch_status();
+    }
     if (e) return e;
 
     qn_mmq_args a;
@@ -827,7 +856,8 @@ extern "C" int qn_cuda_matmul_q(const qn_cuda_weight *w, int x_dtype, const void
     }
     const dim3 grid(pl.bx, pl.by, (unsigned)pl.S);
     if (pl.kmw > 0) { /* fp821: K-major e4m3, a block's warps along K */
-        qn_kmw_launch(pl.kmw, pl.MT, grid, s, a);
+        e = qn_kmw_launch(pl.kmw, pl.MT, grid, s, a);
+        if (e) return e;
     } else {
         switch (w->fmt) {
         case QN_CW_F16: qn_mmq_launch_mt<QN_CW_F16, 2>(pl.MT, grid, s, a); break;

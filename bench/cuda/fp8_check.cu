@@ -65,6 +65,12 @@ extern "C" {
 #include "wgmma.cuh" /* mbarriers for the tma probe */
 #include "tma.cuh"   /* fp813: the tensor-map pieces under test (tma mode) */
 
+/* kernels_cuda/cuda_common.cuh's switch, defined by rows.cu in libquanta (which this driver does not link): on where the
+ * device is sm_90 or newer (main), as the backend sets it, so the decode GEMV's PDL forms (fp821) run as in the engine */
+extern "C" {
+int qn_cuda_pdl_on = 0;
+}
+
 #define CK(x)                                                                                       \
     do {                                                                                            \
         cudaError_t e_ = (x);                                                                       \
@@ -1587,6 +1593,7 @@ int main(int argc, char **argv) {
     rng.seed(seed);
     cudaDeviceProp prop;
     CK(cudaGetDeviceProperties(&prop, 0));
+    qn_cuda_pdl_on = prop.major >= 9;
     printf("fp8_check: seed %llu (FP8_SEED=%llu repeats it), %s, compute capability %d.%d\n", (unsigned long long)seed,
            (unsigned long long)seed, prop.name, prop.major, prop.minor);
     int rc = 0;

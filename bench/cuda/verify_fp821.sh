@@ -87,10 +87,11 @@ fi
 SRC=/tmp/e2e/files/gemma3-270m-q4_k_m.gguf M8=/tmp/fp821_gemma_fp8.gguf
 if [ -x $Q ] && [ -f $SRC ] && [ $SMOKE -eq 0 ] && [ $(left) -gt 16 ]; then
   [ -f $M8 ] || timeout 12 $Q quantize -m $SRC -o $M8 --quant fp8 --keep-embeddings f16 -q > $D/quantize.log 2>&1
-  for sw in 0 1; do
+  for sw in 0 1 5; do # KM=0; KM=1 (the GEMV's default K-major form); KM=1 with the PDL form 5 (QUANTA_CUDA_FP8_KMG=5)
     [ -f $M8 ] && [ $(left) -gt 10 ] || break
-    QUANTA_CUDA_FP8_KM=$sw timeout 8 $Q bench model -m $M8 -p 512 -n 64 -r 2 --backend cuda --json > $D/model_km$sw.json 2> $D/model_km$sw.err
-    say "fp8 Gemma KM=$sw rc=$?: $(grep -oE '"(pp_tps|tg_tps|weights_bytes)": [0-9.]*' $D/model_km$sw.json | tr '\n' ' ')"
+    km=1 kmg=; [ $sw = 0 ] && km=0; [ $sw = 5 ] && kmg=5
+    QUANTA_CUDA_FP8_KM=$km QUANTA_CUDA_FP8_KMG=$kmg timeout 8 $Q bench model -m $M8 -p 512 -n 64 -r 2 --backend cuda --json > $D/model_km$sw.json 2> $D/model_km$sw.err
+    rc=$?; say "fp8 Gemma KM=$km KMG=${kmg:-default} rc=$rc: $(grep -oE '"(pp_tps|tg_tps|weights_bytes)": [0-9.]*' $D/model_km$sw.json | tr '\n' ' ')"
   done
   for sw in 0 1; do
     [ -f $M8 ] && [ $(left) -gt 8 ] || break
