@@ -45,7 +45,7 @@ fi
 
 # 2. the decode GEMV: tiled vs the K-major forms, interleaved (deciding)
 if [ -x $FC/fp8_check ]; then
-  FP8_CHECK_REPS=2 timeout 12 $FC/fp8_check gemv > $D/fp8_gemv.txt 2>&1
+  FP8_CHECK_REPS=3 timeout 12 $FC/fp8_check gemv > $D/fp8_gemv.txt 2>&1
   rc=$?; say "fp8_check gemv (decode GEMV, tiled vs K-major forms km0 = fp820, km1-km4 = fp821) rc=$rc"
   [ $rc -eq 0 ] || [ $rc -eq 124 ] || VERDICT=FAIL
   grep -E '^gemv' $D/fp8_gemv.txt | tee -a $D/summary.txt
