@@ -65,8 +65,9 @@ extern "C" {
 #include "wgmma.cuh" /* mbarriers for the tma probe */
 #include "tma.cuh"   /* fp813: the tensor-map pieces under test (tma mode) */
 
-/* kernels_cuda/cuda_common.cuh's switch, defined by rows.cu in libquanta (which this driver does not link): on where the
- * device is sm_90 or newer (main), as the backend sets it, so the decode GEMV's PDL forms (fp821) run as in the engine */
+/* kernels_cuda/cuda_common.cuh's switch, defined by rows.cu in libquanta (which this driver does not link): on where
+ * the device is sm_90 or newer (main), as the backend sets it, so the decode GEMV's PDL forms (fp821) run as in the
+ * engine */
 extern "C" {
 int qn_cuda_pdl_on = 0;
 }
@@ -199,7 +200,8 @@ static int check_gemv(const ccase &c, const dweight &dw, const std::vector<float
                 for (int v = 0; v < NV; v++) {
                     bad[v][mi] += !(fabs((double)yh[v][m * N + n] - s) <= tol);
                     if (a > 0)
-                        worst_pair[v] = std::max(worst_pair[v], fabs((double)yh[0][m * N + n] - (double)yh[v][m * N + n]) / a);
+                        worst_pair[v] =
+                            std::max(worst_pair[v], fabs((double)yh[0][m * N + n] - (double)yh[v][m * N + n]) / a);
                 }
                 total++;
             }
@@ -1470,7 +1472,8 @@ static int run_one(int argc, char **argv) {
  * INTERLEAVED: per round each form once (CUDA events around 10 calls, us per call), the order rotated every round,
  * FP8_CHECK_REPS x 3 rounds; medians, and per K-major form the median of the per-round ratios form / tiled (> 1: slower
  * than the tiled GEMV, today's default). fp821: every K-major form (qn_cuda_matmul_km_form 0 = fp820's qn_k_mmq KM,
- * 1-4 = qn_k_mmq_kmw's, matmul_q.cu qn_kmw_forms); FP8_CHECK_GEMV_M = a comma list of M (default 1,2,4,8,16).
+ * 1-6 = qn_k_mmq_kmw's, 5-6 with PDL: matmul_q.cu qn_kmw_forms); FP8_CHECK_GEMV_M = a comma list of M (default
+ * 1,2,4,8,16,48).
  * Each call reads another copy of the weight (copies x bytes >= 128 MB > the 50 MB L2), so the codes come from HBM as
  * in a decode step; the bytes are the same random finite codes in every form (values do not change the speed). The
  * outputs are not compared here (the same bytes read as the two layouts are two different weights); `fp8_check
@@ -1478,7 +1481,7 @@ static int run_one(int argc, char **argv) {
 static int time_gemv() {
     static const int64_t nk[8][2] = {{4096, 4096}, {11008, 4096}, {4096, 11008}, {12288, 4096},
                                      {5120, 5120}, {13824, 5120}, {5120, 13824}, {32000, 4096}};
-    std::vector<int64_t> ms = {1, 2, 4, 8, 16}; /* the kernels' MT 1 (M <= 8) and 2: decode batches */
+    std::vector<int64_t> ms = {1, 2, 4, 8, 16, 48}; /* the kernels' MT 1 (M <= 8), 2 and 8: decode batches */
     if (const char *e = getenv("FP8_CHECK_GEMV_M")) {
         ms.clear();
         for (const char *q = e; *q;) {
@@ -1493,9 +1496,10 @@ static int time_gemv() {
     CK(cudaMalloc(&cnt, QN_CUDA_MATMUL_COUNTERS * sizeof(unsigned)));
     CK(cudaMemset(cnt, 0, QN_CUDA_MATMUL_COUNTERS * sizeof(unsigned)));
     int rc = 0;
-    printf("gemv: decode GEMV (qn_cuda_matmul_q, x bf16, y bf16), tiled vs the K-major forms (km0 = fp820's, km1-km4 = "
-           "fp821's warps along K), interleaved, medians of %d rounds (%d calls each, another weight copy per call), us; "
-           "rN = median per-round ratio of kmN / tiled\n", rounds, calls);
+    printf("gemv: decode GEMV (qn_cuda_matmul_q, x bf16, y bf16), tiled vs the K-major forms (km0 = fp820's, km1-km6 = "
+           "fp821's warps along K, km5-km6 with PDL), interleaved, medians of %d rounds (%d calls each, another weight "
+           "copy per call), us; rN = median per-round ratio of kmN / tiled\n",
+           rounds, calls);
     cudaEvent_t e0, e1;
     CK(cudaEventCreate(&e0));
     CK(cudaEventCreate(&e1));
@@ -1568,7 +1572,8 @@ static int time_gemv() {
             const double floor_us = (double)(wb + (size_t)(M * K) * 2) / 3.35e6;
             printf("gemv %5lld x %5lld M=%-2lld tiled %6.2f", (long long)N, (long long)K, (long long)M, med(t[0]));
             for (int v = 1; v < NV; v++) printf("  km%d %6.2f r%d %.3f", v - 1, med(t[v]), v - 1, med(ratio[v]));
-            printf("  floor %.1f (3.35 TB/s), %zu weight bytes every form%s\n", floor_us, wb, err ? "; launch failed" : "");
+            printf("  floor %.1f (3.35 TB/s), %zu weight bytes every form%s\n", floor_us, wb,
+                   err ? "; launch failed" : "");
             rc |= err ? 1 : 0;
             cudaFree(dx), cudaFree(dy), cudaFree(scr);
         }

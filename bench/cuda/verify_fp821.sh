@@ -9,9 +9,9 @@
 #   VERIFY=bench/cuda/verify_fp821.sh bash bench/e2e/run_h200.sh build files verify
 # Every step has its own timeout, later steps skipped when late. Deciding steps first:
 #   1. fp8_check sanitize (smoke: small cases, every GEMM form and the K-major routes' bits against SS's; the decode GEMV
-#      tiled and every K-major form (0 = fp820's, 1-4 = fp821's) against the float64 reference);
-#   2. fp8_check gemv: the decode GEMV on 8 LLaMA-7B/13B decode shapes at M = 1, 2, 4, 8, 16: tiled (today's default) and
-#      the K-major forms km0-km4 interleaved (rule step 2: the best form kmF / tiled <= 1.01 at M = 1..8 on the 7B shapes);
+#      tiled and every K-major form (0 = fp820's, 1-6 = fp821's) against the float64 reference);
+#   2. fp8_check gemv: the decode GEMV on 8 LLaMA-7B/13B decode shapes at M = 1, 2, 4, 8, 16, 48: tiled (today's default) and
+#      the K-major forms km0-km6 interleaved (rule step 2: the best form kmF / tiled <= 1.01 at M = 1..8 on the 7B shapes);
 #   3. fp8_check check (the 12 cases; "cases wrong" must be 0);
 #   4. conformance of the e4m3 matmuls through the engine with QUANTA_CUDA_FP8_KM=1 (the GEMV's default K-major form at
 #      M < 64, the GEMM at M >= 64, both on the K-major codes);
@@ -38,7 +38,7 @@ SMOKE=1
 # 1. small cases first (a wrong layout or a hang shows in seconds)
 if [ -x $FC/fp8_check ]; then
   timeout 10 $FC/fp8_check sanitize > $D/fp8_smoke.txt 2>&1
-  rc=$?; SMOKE=$rc; say "fp8_check sanitize (smoke: every form; K-major routes bits vs SS; decode GEMV tiled / K-major forms 0-4) rc=$rc"
+  rc=$?; SMOKE=$rc; say "fp8_check sanitize (smoke: every form; K-major routes bits vs SS; decode GEMV tiled / K-major forms 0-6) rc=$rc"
   [ $rc -eq 0 ] || VERDICT=FAIL
   grep -E 'decode GEMV|fp8_check:|launch' $D/fp8_smoke.txt | tee -a $D/summary.txt
 fi
@@ -46,7 +46,7 @@ fi
 # 2. the decode GEMV: tiled vs the K-major forms, interleaved (deciding)
 if [ -x $FC/fp8_check ]; then
   FP8_CHECK_REPS=3 timeout 12 $FC/fp8_check gemv > $D/fp8_gemv.txt 2>&1
-  rc=$?; say "fp8_check gemv (decode GEMV, tiled vs K-major forms km0 = fp820, km1-km4 = fp821) rc=$rc"
+  rc=$?; say "fp8_check gemv (decode GEMV, tiled vs K-major forms km0 = fp820, km1-km6 = fp821 (5-6 PDL)) rc=$rc"
   [ $rc -eq 0 ] || [ $rc -eq 124 ] || VERDICT=FAIL
   grep -E '^gemv' $D/fp8_gemv.txt | tee -a $D/summary.txt
 fi
