@@ -16,8 +16,9 @@
 #   4. conformance of the e4m3 matmuls through the engine with QUANTA_CUDA_FP8_KM=1 (the GEMV's default K-major form at
 #      M < 64, the GEMM at M >= 64, both on the K-major codes);
 #   5. fp8_pair on the fp820 rows (the seven under 0.9x + three met): sk4 = the default, km = KM=1's route, sk4l / kml =
-#      them with the groups' owner 3 stages longer (fp820's QUANTA_CUDA_FP8_LEAD=1, off: item 2, its rule in fp820's
-#      subsection), sk4b = the default again (the noise floor), the peer interleaved; then all 30 rows (sk4, km);
+#      them with the groups' owner 3 stages longer (fp820's QUANTA_CUDA_FP8_LEAD=1, off: item 2), sk4l8 / sk4l16 = sk4
+#      with an 8 / 16-stage lead (fp821, bench only), sk4b = the default again (the noise floor), the peer interleaved;
+#      then all 30 rows (sk4, km);
 #   6. Gemma 270M requantized to fp8: pp512 / tg with KM=0 and KM=1 (the new GEMV in decode), greedy text KM=0 vs KM=1;
 #   7. fp8_check trace3 in the SS form (where the small-grid rows' time goes: item 2);
 #   8. compute-sanitizer racecheck / synccheck of the small cases.
@@ -73,8 +74,8 @@ fi
 
 # 5. the GEMM rows, ours and the peer interleaved
 if [ $PAIR = 1 ]; then
-  F=sk4,km,sk4l,kml,sk4b; [ $SMOKE -eq 0 ] || F=sk4,sk4l,sk4b
-  FP8_PAIR_REPS=5 timeout 12 python3 bench/cuda/fp8_pair.py $FC/libqnfp8.so fp820 $F > $D/pair_fp820.txt 2>&1
+  F=sk4,km,sk4l,sk4l8,sk4l16,kml,sk4b; [ $SMOKE -eq 0 ] || F=sk4,sk4l,sk4b
+  FP8_PAIR_REPS=5 timeout 14 python3 bench/cuda/fp8_pair.py $FC/libqnfp8.so fp820 $F > $D/pair_fp820.txt 2>&1
   say "fp8_pair fp820 rows rc=$?"; tee -a $D/summary.txt < $D/pair_fp820.txt
   if [ $SMOKE -eq 0 ] && [ $(left) -gt 20 ]; then
     FP8_PAIR_REPS=3 timeout 9 python3 bench/cuda/fp8_pair.py $FC/libqnfp8.so all sk4,km > $D/pair_all.txt 2>&1
