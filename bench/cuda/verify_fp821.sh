@@ -14,7 +14,7 @@
 #      the K-major forms km0-km6 interleaved (rule step 2: the best form kmF / tiled <= 1.01 at M = 1..8 on the 7B shapes);
 #   3. fp8_check check (the 12 cases; "cases wrong" must be 0);
 #   4. conformance of the e4m3 matmuls through the engine with QUANTA_CUDA_FP8_KM=1 (the GEMV's default K-major form at
-#      M < 64, the GEMM at M >= 64, both on the K-major codes);
+#      M < 64, the GEMM at M >= 64, both on the K-major codes), then with QUANTA_CUDA_FP8_KMG=5 (the PDL form);
 #   5. fp8_pair on the fp820 rows (the seven under 0.9x + three met): sk4 = the default, km = KM=1's route, sk4l / kml =
 #      them with the groups' owner 3 stages longer (fp820's QUANTA_CUDA_FP8_LEAD=1, off: item 2), sk4l8 / sk4l16 = sk4
 #      with an 8 / 16-stage lead (fp821, bench only), sk4b = the default again (the noise floor), the peer interleaved;
@@ -68,6 +68,7 @@ if [ -x $Q ]; then
   fp8_cases $Q
   say "conformance cases: $((${#ALL[@]} / 2)) (QUANTA_CUDA_FP8_KM=1: K-major codes only, GEMV and GEMM)"
   CONFORM_S=8 conform km1 QUANTA_CUDA_FP8_KM=1 -- "${ALL[@]}"
+  CONFORM_S=8 conform km1pdl QUANTA_CUDA_FP8_KM=1 QUANTA_CUDA_FP8_KMG=5 -- "${ALL[@]}" # the PDL form through the engine
 else
   say "no $Q: conformance skipped"; [ $VERDICT = ok ] && VERDICT=incomplete
 fi
