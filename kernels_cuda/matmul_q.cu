@@ -486,11 +486,16 @@ struct qn_kmw_form {
     int W, KU, TW, PDL;
 };
 static const qn_kmw_form qn_kmw_forms[] = {{0, 0, 0, 0},   {8, 2, 16, 0}, {4, 4, 16, 0}, {8, 4, 16, 0},
-                                           {8, 2, 32, 0}, {8, 2, 16, 1}, {4, 4, 16, 1}};
+                                           {8, 2, 32, 0}, {8, 2, 16, 1}, {4, 4, 16, 1}, {8, 2, 16, 1}};
+/* Form 7 (fp821, from the H100 call of 15:09: `fp8_check gemv`, 9 rounds): form 5 up to M = 32 (0.75-0.94 of the tiled
+ * GEMV's time at M = 1..8 on every 7B/13B shape, the best form there), form 6 above (M = 48: 0.65-0.91 where form 5's
+ * 8 warps at 174 registers, one block an SM, took 1.30 at 32000 x 4096) */
+#define QN_KMW_FORM_BY_M 7
+static int qn_kmw_form_for(int form, int64_t M) { return form == QN_KMW_FORM_BY_M ? (M > 32 ? 6 : 5) : form; }
 #define QN_KMW_FORMS ((int)(sizeof qn_kmw_forms / sizeof qn_kmw_forms[0]))
 static_assert(QN_KMW_FORMS == QN_CUDA_MATMUL_KM_FORMS, "cuda_kernels.h's count of the K-major GEMV's forms");
 #ifndef QN_KMW_FORM_DEFAULT
-#define QN_KMW_FORM_DEFAULT 1 /* fp821: the prediction (NOTES fp821); the device's gemv timing decides */
+#define QN_KMW_FORM_DEFAULT 7 /* fp821: forms 5 / 6 by M, from the H100 call of 15:09 (NOTES fp821) */
 #endif
 extern "C" {
 int qn_cuda_matmul_km_form = -1;
@@ -703,7 +708,7 @@ static qn_mmq_plan qn_mmq_make_plan(const qn_cuda_weight *w, int64_t M, int sms)
     qn_mmq_plan pl;
     pl.kmw = 0;
     /* fp821: K-major e4m3 through qn_k_mmq_kmw (any M: the GEMM takes M >= 64 where it runs) */
-    const int form = qn_mmq_km(w) ? qn_kmw_form_now() : 0;
+    const int form = qn_mmq_km(w) ? qn_kmw_form_for(qn_kmw_form_now(), M) : 0;
     if (form > 0) {
         const qn_kmw_form f = qn_kmw_forms[form];
         pl.kmw = form;

@@ -1474,8 +1474,8 @@ static int run_one(int argc, char **argv) {
  * INTERLEAVED: per round each form once (CUDA events around 10 calls, us per call), the order rotated every round,
  * FP8_CHECK_REPS x 3 rounds; medians, and per K-major form the median of the per-round ratios form / tiled (> 1: slower
  * than the tiled GEMV, today's default). fp821: every K-major form (qn_cuda_matmul_km_form 0 = fp820's qn_k_mmq KM,
- * 1-6 = qn_k_mmq_kmw's, 5-6 with PDL: matmul_q.cu qn_kmw_forms); FP8_CHECK_GEMV_M = a comma list of M (default
- * 1,2,4,8,16,48).
+ * 1-7 = qn_k_mmq_kmw's, 5-6 with PDL, 7 = 5 / 6 by M: matmul_q.cu qn_kmw_forms); FP8_CHECK_GEMV_M = a comma list
+ * of M (default 1,2,4,8,16,48).
  * Each call reads another copy of the weight (copies x bytes >= 128 MB > the 50 MB L2), so the codes come from HBM as
  * in a decode step; the bytes are the same random finite codes in every form (values do not change the speed). The
  * outputs are not compared here (the same bytes read as the two layouts are two different weights); `fp8_check
@@ -1498,9 +1498,9 @@ static int time_gemv() {
     CK(cudaMalloc(&cnt, QN_CUDA_MATMUL_COUNTERS * sizeof(unsigned)));
     CK(cudaMemset(cnt, 0, QN_CUDA_MATMUL_COUNTERS * sizeof(unsigned)));
     int rc = 0;
-    printf("gemv: decode GEMV (qn_cuda_matmul_q, x bf16, y bf16), tiled vs the K-major forms (km0 = fp820's, km1-km6 = "
-           "fp821's warps along K, km5-km6 with PDL), interleaved, medians of %d rounds (%d calls each, another weight "
-           "copy per call), us; rN = median per-round ratio of kmN / tiled\n",
+    printf("gemv: decode GEMV (qn_cuda_matmul_q, x bf16, y bf16), tiled vs the K-major forms (km0 = fp820's, km1-km7 = "
+           "fp821's warps along K, km5-km6 with PDL, km7 = km5 / km6 by M), interleaved, medians of %d rounds (%d calls "
+           "each, another weight copy per call), us; rN = median per-round ratio of kmN / tiled\n",
            rounds, calls);
     cudaEvent_t e0, e1;
     CK(cudaEventCreate(&e0));
