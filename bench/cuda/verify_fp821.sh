@@ -19,9 +19,9 @@
 #   5. fp8_pair, 7 rounds, on the fp820 rows + the four where km was > 1% slower than sk4 in call 2 (256 x 13824 x 5120,
 #      256 x 5120 x 13824, 256 x 4096 x 11008, 2048 x 4096 x 11008): sk4 = the default, km = KM=1's route, sk4l / kml
 #      = them with the groups' owner 3 stages longer (QUANTA_CUDA_FP8_LEAD=1, off), sk4b = the default again (the noise
-#      floor), the peer interleaved; then all 30 rows (sk4, km, 3 rounds);
-#   6. Gemma 270M requantized to fp8: pp512 / tg with KM=0 and KM=1 (the default K-major GEMV form in decode), greedy
-#      text KM=0 vs KM=1;
+#      floor), the peer interleaved;
+#   6. Gemma 270M requantized to fp8: greedy text KM=0 vs KM=1, then pp512 / tg with KM=0 and KM=1 (the default
+#      K-major GEMV form in decode); 6b. all 30 rows (sk4, km, 3 rounds) if time is left;
 #   7. compute-sanitizer racecheck / synccheck of the small cases.
 # Everything goes to $OUT/fp821/ (summary.txt: the numbers to decide with). Call 2 (15:09, scratch merge) ran the
 # candidates: its outcome and the forms' numbers are in bench/NOTES.md fp821.
@@ -74,37 +74,38 @@ else
   say "no $Q: conformance skipped"; [ $VERDICT = ok ] && VERDICT=incomplete
 fi
 
-# 5. the GEMM rows, ours and the peer interleaved
+# 5. the GEMM rows where KM's flip is decided, ours and the peer interleaved
 if [ $PAIR = 1 ]; then
   F=sk4,km,sk4l,kml,sk4b; [ $SMOKE -eq 0 ] || F=sk4,sk4l,sk4b
   R="512,4096,11008;256,5120,5120;4096,11008,4096;4096,13824,5120;2048,5120,5120;2048,11008,4096;512,13824,5120"
   R="$R;256,4096,4096;1024,5120,13824;4096,5120,13824;256,13824,5120;256,5120,13824;256,4096,11008;2048,4096,11008"
   FP8_PAIR_REPS=7 timeout 14 python3 bench/cuda/fp8_pair.py $FC/libqnfp8.so "$R" $F > $D/pair_fp820.txt 2>&1
   say "fp8_pair fp820 rows + 4 rows rc=$?"; tee -a $D/summary.txt < $D/pair_fp820.txt
-  if [ $SMOKE -eq 0 ] && [ $(left) -gt 20 ]; then
-    FP8_PAIR_REPS=3 timeout 9 python3 bench/cuda/fp8_pair.py $FC/libqnfp8.so all sk4,km > $D/pair_all.txt 2>&1
-    say "fp8_pair all rows rc=$?"; tee -a $D/summary.txt < $D/pair_all.txt
-  fi
 elif [ -x $FC/fp8_check ]; then
   say "no libqnfp8.so or torch: fp8_pair skipped"
 fi
 
-# 6. a whole fp8 model: pp / tg with the switch off / on (the decode GEMV in tg), greedy text KM=0 vs KM=1
+# 6. a whole fp8 model: greedy text KM=0 vs KM=1 first (the new GEMV in every decode step), then pp / tg off / on
 SRC=/tmp/e2e/files/gemma3-270m-q4_k_m.gguf M8=/tmp/fp821_gemma_fp8.gguf
-if [ -x $Q ] && [ -f $SRC ] && [ $SMOKE -eq 0 ] && [ $(left) -gt 16 ]; then
+if [ -x $Q ] && [ -f $SRC ] && [ $SMOKE -eq 0 ] && [ $(left) -gt 14 ]; then
   [ -f $M8 ] || timeout 12 $Q quantize -m $SRC -o $M8 --quant fp8 --keep-embeddings f16 -q > $D/quantize.log 2>&1
-  for sw in 0 1; do # KM=0; KM=1 (the GEMV's default K-major form, 7)
-    [ -f $M8 ] && [ $(left) -gt 10 ] || break
-    km=$sw kmg=
-    QUANTA_CUDA_FP8_KM=$km QUANTA_CUDA_FP8_KMG=$kmg timeout 8 $Q bench model -m $M8 -p 512 -n 64 -r 2 --backend cuda --json > $D/model_km$sw.json 2> $D/model_km$sw.err
-    rc=$?; say "fp8 Gemma KM=$km KMG=${kmg:-default} rc=$rc: $(grep -oE '"(pp_tps|tg_tps|weights_bytes)": [0-9.]*' $D/model_km$sw.json | tr '\n' ' ')"
-  done
   for sw in 0 1; do
-    [ -f $M8 ] && [ $(left) -gt 8 ] || break
+    [ -f $M8 ] && [ $(left) -gt 6 ] || break
     QUANTA_CUDA_FP8_KM=$sw timeout 6 $Q generate -m $M8 -p "The capital of France is" -n 24 --backend cuda > $D/gen_km$sw.txt 2> $D/gen_km$sw.err
     say "fp8 Gemma generate KM=$sw rc=$?: $(tr '\n' ' ' < $D/gen_km$sw.txt | head -c 160)"
   done
   [ -s $D/gen_km0.txt ] && [ -s $D/gen_km1.txt ] && say "greedy text KM=0 vs KM=1: $(cmp -s $D/gen_km0.txt $D/gen_km1.txt && echo same || echo differs)"
+  for sw in 0 1; do # KM=0; KM=1 (the GEMV's default K-major form, 7)
+    [ -f $M8 ] && [ $(left) -gt 8 ] || break
+    QUANTA_CUDA_FP8_KM=$sw timeout 8 $Q bench model -m $M8 -p 512 -n 64 -r 2 --backend cuda --json > $D/model_km$sw.json 2> $D/model_km$sw.err
+    rc=$?; say "fp8 Gemma KM=$sw rc=$rc: $(grep -oE '"(pp_tps|tg_tps|weights_bytes)": [0-9.]*' $D/model_km$sw.json | tr '\n' ' ')"
+  done
+fi
+
+# 6b. every row (sk4, km), if time is left (call 2 has a 3-round pass)
+if [ $PAIR = 1 ] && [ $SMOKE -eq 0 ] && [ $(left) -gt 12 ]; then
+  FP8_PAIR_REPS=3 timeout 8 python3 bench/cuda/fp8_pair.py $FC/libqnfp8.so all sk4,km > $D/pair_all.txt 2>&1
+  say "fp8_pair all rows rc=$?"; tee -a $D/summary.txt < $D/pair_all.txt
 fi
 
 # 7. compute-sanitizer on the small cases (every form, the K-major GEMV forms included)
