@@ -322,6 +322,8 @@ static const char *wg_name(int wg)
     case QN_CUDA_ATTN_WG_N128S3WSPTMAMTOHHX: return "wg_n128s3wsptmamtohhx";
     case QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHB: return "wg_n128s2wsptmapm2tokhhb";
     case QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBX: return "wg_n128s2wsptmapm2tokhhbx";
+    case QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBE: return "wg_n128s2wsptmapm2tokhhbe";
+    case QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBEP: return "wg_n128s2wsptmapm2tokhhbep";
     default: return "wg_n128s2";
     }
 }
@@ -661,7 +663,8 @@ static void wg_check(bool small, const std::vector<int> &list)
                 vars[i] == QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKT || vars[i] == QN_CUDA_ATTN_WG_N128S3WSPTMAMTOLS ||
                 vars[i] == QN_CUDA_ATTN_WG_N176S2WSPTMAMTOKLS || vars[i] == QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKH ||
                 vars[i] == QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKX || vars[i] == QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHH ||
-                vars[i] == QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHB || vars[i] == QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBX) {
+                vars[i] == QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHB || vars[i] == QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBX ||
+                vars[i] == QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBE || vars[i] == QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBEP) {
                 /* the persistent forms again on 3 blocks: each loops over several row blocks, whatever the shape;
                  * (fa17) the split tail as if on 3 SMs: another tail (blocks mod 3) in clusters of 2, and the
                  * longest-first groups of k = 2 x 3 / (row blocks + 1) heads */
