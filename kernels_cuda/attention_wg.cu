@@ -87,6 +87,7 @@ struct Params {
     /* the persistent forms (items < 2^31 there): row blocks a (batch, KV head), all blocks, B x Hkv (ints: three
      * more 64-bit parameters moved n128s2sw from 230 to 254 registers) */
     int nmb, items, bh;
+    int ksplit; /* F_KSPL: parts a tail item (0: no split) */
 };
 /* fa13 options, forms 25-27 only (a template parameter FL, so that the measured forms' code stays as measured):
  * F_HEADS: the persistent forms' causal order head by head too (the heaviest-first order across all heads read
@@ -201,6 +202,22 @@ enum { F_EPI = 33554432 };
  * the accumulator of other wgmma of the kernel) make ptxas inject a warpgroup.arrive after each one (C7519: "to allow
  * use of registers in GMMA"); the packed copy is no wgmma's register, so 73 has none. Which costs less is measured. */
 enum { F_EPIP = 67108864 };
+/* fa21. F_KSPL (the back-to-back persistent forms, non-causal calls without mask or window; 74 = 70 + it, 75 = 72 + it):
+ * the grid's last partial round split over the keys. Why: with equal items (non-causal) a block's share is whole items
+ * (or pairs), so at 2k non-causal (4096 row blocks of 16 tiles, 132 blocks) some block runs 32 items while the mean is
+ * 31.03: 512 tile-times against 496.5, 3% of the call (70's pairs: 16 pairs against 15.52, the same). Here a block
+ * walks items (row blocks; a head's together) blockIdx.x + i x grid for i < R = items / grid, then the r = items mod
+ * grid left over are cut into s parts of their tiles (s <= 4, s r <= grid, from the host: p.ksplit), block q taking
+ * part q mod s of tail item q / s as its last item. A part's consumer warps write their unnormalized O, row max and
+ * row sum (f32) to a slot of g_awg_ks_* (global; L2), and the warp that arrives last on its (item, consumer, warp)
+ * counter merges the s partials of its 16 rows and stores them (the counter back to 0 for the next launch): nobody
+ * waits for another block, so no deadlock whatever the residency. Not bit-identical (the merge's sums); launches of
+ * this form must not run concurrently (one set of slots). 4.3 MB of device memory (the slots). */
+enum { F_KSPL = 134217728 };
+constexpr int kKsSlots = 64; /* parts in flight (s r <= kKsSlots) */
+__device__ float4 g_awg_ks_o[kKsSlots][2][128][16]; /* [slot][consumer][thread]: O's 64 accumulators a thread */
+__device__ float4 g_awg_ks_ml[kKsSlots][2][128];     /* (m, l) of the thread's two rows */
+__device__ unsigned g_awg_ks_cnt[kKsSlots][2][4];    /* [tail item][consumer][warp]: parts arrived */
 /* F_TRACE: [consumer][tile][stamp], tiles past kTrT not stamped; stamps: loop top, K (and V) landed, turn held,
  * products issued, S done, softmax done, P . V done, P packed */
 constexpr int kTrT = 64, kTrS = 8;
@@ -497,8 +514,25 @@ __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const Params p, c
         }
     };
     /* PAIR: this block's item `item` (0, 1: the two row blocks of its first pair, ...): 0 past the last pair, 2 the
-     * second half of an odd head's middle pair (nothing), else 1 with the row block set */
+     * second half of an odd head's middle pair (nothing), else 1 with the row block set (KSPL with p.ksplit: the
+     * split walk instead, see F_KSPL) */
     auto pair_work = [&](int item) -> int {
+        if constexpr ((FL & F_KSPL) != 0)
+            if (p.ksplit > 0) {
+                const unsigned U = (unsigned)p.nmb * (unsigned)p.bh, Gd = gridDim.x, R = U / Gd, s = (unsigned)p.ksplit;
+                if ((unsigned)item < R) {
+                    set_work(blockIdx.x + (unsigned)item * Gd);
+                    return 1;
+                }
+                const unsigned q = blockIdx.x;
+                if ((unsigned)item > R || q >= (U - R * Gd) * s) return 0;
+                set_work(R * Gd + q / s);
+                /* part c of s: tiles c ch .. (the host keeps (s - 1) ch < n: no part is empty) */
+                const int all = n, c = (int)(q % s), ch = (all + (int)s - 1) / (int)s;
+                tb += (I)(c * ch);
+                n = all - c * ch < ch ? all - c * ch : ch;
+                return 1;
+            }
         const unsigned hp = ((unsigned)p.nmb + 1u) / 2u, pairs = hp * (unsigned)p.bh;
         const unsigned pr = blockIdx.x + (unsigned)(item >> 1) * gridDim.x;
         if (pr >= pairs) return 0;
@@ -1419,6 +1453,84 @@ __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const Params p, c
             [[maybe_unused]] int er0 = 0, ec3 = 0;
             [[maybe_unused]] float einv[2] = {0.f, 0.f};
             [[maybe_unused]] uint32_t eo[EPIP ? kD / 8 : 1][2]; /* EPIP: the owed O / l, packed */
+            /* KSPL: the block's last item is a part (slot blockIdx.x) when the host split the tail and this block is one
+             * of the s r taking a part (derived here, not carried: 70's consumers are at the 240-register cap, and 4
+             * registers of part state across the loop spilled ~240 bytes) */
+            [[maybe_unused]] auto last_is_part = [&]() {
+                const unsigned U = (unsigned)p.nmb * (unsigned)p.bh, Gd = gridDim.x;
+                return p.ksplit > 0 && blockIdx.x < (U - U / Gd * Gd) * (unsigned)p.ksplit;
+            };
+            /* KSPL: the pending part's epilogue (the block's last item: m and the row sums are still its own). Its O
+             * (unnormalized), row max and row sum into slot blockIdx.x; the warp that
+             * arrives last on the counter of its 16 rows merges the s parts (weights 2^(m_c - M), M the max of the
+             * m_c: the online softmax's own rescale) and stores the rows with plain stores (no TMA store: the other
+             * warps of the consumer are not here) */
+            [[maybe_unused]] auto ks_finish = [&]() {
+                if constexpr ((FL & F_KSPL) != 0) {
+                    const int lt = tid & 127, s = p.ksplit, pks = (int)blockIdx.x, ti = pks / s;
+                    float lr[2];
+#pragma unroll
+                    for (int h = 0; h < 2; ++h) {
+                        float l = pls[h];
+                        l += __shfl_xor_sync(0xffffffffu, l, 1);
+                        l += __shfl_xor_sync(0xffffffffu, l, 2);
+                        lr[h] = l;
+                    }
+#pragma unroll
+                    for (int j = 0; j < kD / 8; ++j) g_awg_ks_o[pks][cw][lt][j] = make_float4(o[j][0], o[j][1], o[j][2], o[j][3]);
+                    g_awg_ks_ml[pks][cw][lt] = make_float4(m[0], lr[0], m[1], lr[1]);
+                    __threadfence(); /* (release: the partial before the count) */
+                    __syncwarp();
+                    unsigned old = 0;
+                    if (lane == 0) old = atomicAdd(&g_awg_ks_cnt[ti][cw][warp], 1u);
+                    old = __shfl_sync(0xffffffffu, old, 0);
+                    if (old != (unsigned)s - 1u) return;
+                    __threadfence(); /* (acquire: the peers' partials after their counts) */
+                    if (lane == 0) g_awg_ks_cnt[ti][cw][warp] = 0u;
+                    /* the merge from the slots alone (this warp's own partial too: O is not held in registers beside
+                     * the loads, so the merge needs a few registers, not 64 more) */
+                    float M[2] = {-INFINITY, -INFINITY}, w[4][2], L[2] = {0.f, 0.f};
+#pragma unroll
+                    for (int c = 0; c < 4; ++c)
+                        if (c < s) {
+                            const float4 ml = __ldcg(&g_awg_ks_ml[ti * s + c][cw][lt]);
+                            M[0] = fmaxf(M[0], ml.x), M[1] = fmaxf(M[1], ml.z);
+                        }
+#pragma unroll
+                    for (int c = 0; c < 4; ++c) {
+                        w[c][0] = w[c][1] = 0.f;
+                        if (c < s) { /* (every part sees keys here, so M is finite; a -inf part max weighs 0) */
+                            const float4 ml = __ldcg(&g_awg_ks_ml[ti * s + c][cw][lt]);
+                            w[c][0] = ml.x == -INFINITY ? 0.f : ex2(ml.x - M[0]);
+                            w[c][1] = ml.z == -INFINITY ? 0.f : ex2(ml.z - M[1]);
+                            L[0] += w[c][0] * ml.y, L[1] += w[c][1] * ml.w;
+                        }
+                    }
+                    const unsigned G = (unsigned)p.G;
+                    T *dst[2] = {nullptr, nullptr};
+                    float inv[2];
+#pragma unroll
+                    for (int h = 0; h < 2; ++h) {
+                        const unsigned r = (unsigned)pr0 + (unsigned)(cw * 64 + warp * 16 + g + 8 * h);
+                        inv[h] = L[h] > 0.f ? 1.f / L[h] : 0.f;
+                        if (r >= (unsigned)p.rows_fold) continue;
+                        const unsigned pos = r / G;
+                        dst[h] = static_cast<T *>(p.out) + (((long long)pc3 * G + (r - pos * G)) * p.Nq + pos) * kD + 2 * t;
+                    }
+#pragma unroll 4
+                    for (int jj = 0; jj < kD / 8; ++jj) {
+                        float4 acc = make_float4(0.f, 0.f, 0.f, 0.f);
+#pragma unroll
+                        for (int c = 0; c < 4; ++c)
+                            if (c < s) {
+                                const float4 v = __ldcg(&g_awg_ks_o[ti * s + c][cw][lt][jj]);
+                                acc.x += w[c][0] * v.x, acc.y += w[c][0] * v.y, acc.z += w[c][1] * v.z, acc.w += w[c][1] * v.w;
+                            }
+                        if (dst[0]) *reinterpret_cast<uint32_t *>(dst[0] + jj * 8) = Ty<T>::pack(acc.x * inv[0], acc.y * inv[0]);
+                        if (dst[1]) *reinterpret_cast<uint32_t *>(dst[1] + jj * 8) = Ty<T>::pack(acc.z * inv[1], acc.w * inv[1]);
+                    }
+                }
+            };
             /* issue_s with the owed epilogue's st.shared between its wgmma (EPI; the SW / Q-in-shared-memory path of
              * issue_s, the only one this form has) */
             [[maybe_unused]] auto issue_se = [&](float (&s)[NS][4], uint32_t kbase) {
@@ -1473,12 +1585,15 @@ __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const Params p, c
                 qn_wg_commit();
             };
             /* the pending item's epilogue, once its last P . V is done (its V handed back first) */
-            auto finish = [&](bool defer) {
+            auto finish = [&](bool defer, bool last) {
                 qn_wg_wait<0>();
                 qn_wg_keep(o);
                 qn_wg_keep(pf);
                 qn_mbar_arrive(emptyv(pc % S));
-                if (EPI && defer) { /* (EPI: O stays in o until the next turn's P . V; its store is owed) */
+                /* (KSPL: a part is its block's last item, finished by the chain's final flush) */
+                if ((FL & F_KSPL) != 0 && last && last_is_part()) {
+                    ks_finish();
+                } else if (EPI && defer) { /* (EPI: O stays in o until the next turn's P . V; its store is owed) */
                     epi_begin(pls, einv);
                     if constexpr (EPIP)
 #pragma unroll
@@ -1494,13 +1609,13 @@ __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const Params p, c
             };
             /* the chain ends (the block's last item, or an item that sees no key next): the pending P . V in a turn of
              * its own, the chain's last (consumer 1 does not hand over after it) */
-            auto flush = [&]() {
+            auto flush = [&](bool last) {
                 epi_now();
                 qn_mbar_wait(fullv(pc % S), (pc / S) & 1);
                 turn_begin();
                 pv_part(vbuf(pc), 0, PK, pz);
                 turn_end(true);
-                finish(false);
+                finish(false, last);
             };
             for (int item = 0;; ++item) {
                 const int r = pair_work(item);
@@ -1516,7 +1631,7 @@ __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const Params p, c
                 /* (the branches around wgmma and O on votes: ptxas serialized every wgmma of the kernel for a
                  * condition it could not prove uniform, C7518) */
                 if (__all_sync(0xffffffffu, n <= 0)) { /* no key: the chain ends; the rows are zeros (66 writes 0 x 0) */
-                    if (__all_sync(0xffffffffu, pend)) flush();
+                    if (__all_sync(0xffffffffu, pend)) flush(false);
                     qn_mbar_arrive(qec);
 #pragma unroll
                     for (int j = 0; j < kD / 8; ++j) o[j][0] = o[j][1] = o[j][2] = o[j][3] = 0.f;
@@ -1555,7 +1670,7 @@ __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const Params p, c
                         turn_end(false);
                         softmax_exp(s, alpha, muse); /* (O of this item not yet written: no rescale) */
                         stamp(0, 5);
-                        finish(true); /* (the trace: slot 6 stays 0 on an item's first tile; the epilogue is in 5 -> 7) */
+                        finish(true, false); /* (the trace: slot 6 stays 0 on an item's first tile; the epilogue is in 5 -> 7) */
                     } else {
                         if (cw == 1) qn_named_arrive(1, 256); /* the chain's first turn is consumer 0's */
                         stamp(0, 1);
@@ -1617,7 +1732,7 @@ __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const Params p, c
                 cnt += n;
                 if constexpr ((FL & F_TRACE) != 0) trb = cnt;
             }
-            if (__all_sync(0xffffffffu, pend)) flush();
+            if (__all_sync(0xffffffffu, pend)) flush(true);
         }
         for (int item = 0; !B2B; ++item) { /* (B2B: its own loop above) */
             if constexpr (PER && PAIR) {
@@ -1936,7 +2051,7 @@ int launch_t(const qn_cuda_attention_args *a, int vswap, char *err, size_t len) 
     constexpr bool KV2 = (FL & F_KV2) != 0;
     /* (F_B2B, F_EPI: their fallbacks are 66's) */
     constexpr int FBN = BN > 128 ? 128 : BN, FS = KV2 && S < 3 ? 3 : S,
-                  FFL = FL & ~(F_KV2 | F_B2B | F_EPI | F_EPIP | (PER ? F_TO : 0));
+                  FFL = FL & ~(F_KV2 | F_B2B | F_EPI | F_EPIP | F_KSPL | (PER ? F_TO : 0));
     if constexpr (KV2) {
         const long long G = a->Hq / a->Hkv;
         if (a->kv_lens != nullptr || a->B * a->Hkv >= (1LL << 31) || a->Nq >= (1LL << 31) || 128 % G != 0 ||
@@ -2017,6 +2132,20 @@ int launch_t(const qn_cuda_attention_args *a, int vswap, char *err, size_t len) 
     /* (F_PAIR: a block's units are pairs of row blocks) */
     const long long units = (FL & F_PAIR) ? (nmb + 1) / 2 * a->Hkv * a->B : items;
     dim3 grid = PER ? dim3((unsigned)(units < sms ? units : sms), 1, 1) : dim3((unsigned)nmb, (unsigned)a->Hkv, (unsigned)a->B);
+    if constexpr ((FL & F_KSPL) != 0) {
+        /* KSPL: the parts a tail item, s (non-causal, no mask, no window: every item has the same nt tiles): s r <= the
+         * grid and the slots, s <= 4 (the merging warp reads s - 1 partials of 8 KB), no empty part ((s - 1) ch < nt) */
+        const long long gd = grid.x, r = items % gd, nt = (a->Nk + BN - 1) / BN;
+        long long s = 0;
+        if (!a->causal && a->mask == nullptr && a->window <= 0 && r > 0 && items < (1LL << 31)) {
+            s = gd / r;
+            if (s > 4) s = 4;
+            if (s > kKsSlots / r) s = kKsSlots / r;
+            if (s > nt) s = nt;
+            while (s >= 2 && (s - 1) * ((nt + s - 1) / s) >= nt) --s;
+        }
+        p.ksplit = s >= 2 ? (int)s : 0;
+    }
     if constexpr (CLN > 1) {
         cudaLaunchConfig_t cfg = {};
         cudaLaunchAttribute at[1] = {};
@@ -2127,6 +2256,14 @@ template <typename T> int launch_v(const qn_cuda_attention_args *a, int variant,
     case QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBE:
         return launch_t<T, 128, 2, true, 3, true, true, true, true, true,
                         F_PAIR | F_CMASK | F_TQ | F_TO | F_KV2 | F_PVH | F_PVHI | F_B2B | F_EPI>(a, vswap, err, len);
+    /* fa21: 70 and 72 with the last round's items split over the keys (non-causal calls; QUANTA_CUDA_ATTN_WG_KSPL=1) */
+    case QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBK:
+        return launch_t<T, 128, 2, true, 3, true, true, true, true, true,
+                        F_PAIR | F_CMASK | F_TQ | F_TO | F_KV2 | F_PVH | F_PVHI | F_B2B | F_KSPL>(a, vswap, err, len);
+    case QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBEK:
+        return launch_t<T, 128, 2, true, 3, true, true, true, true, true,
+                        F_PAIR | F_CMASK | F_TQ | F_TO | F_KV2 | F_PVH | F_PVHI | F_B2B | F_EPI | F_KSPL>(a, vswap, err,
+                                                                                                          len);
     case QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBEP: /* 72 with O packed first, only the st.shared under the wgmma */
         return launch_t<T, 128, 2, true, 3, true, true, true, true, true,
                         F_PAIR | F_CMASK | F_TQ | F_TO | F_KV2 | F_PVH | F_PVHI | F_B2B | F_EPI | F_EPIP>(a, vswap, err,
@@ -2350,7 +2487,8 @@ extern "C" int qn_cuda_attn_wg_applies(const qn_cuda_attention_args *a) {
  * 57 n176s2wsptmamtokls, 58 n128s3wsptmamtoh, 59 n128s3wsptmamtohx, 60 n176s2wsptmamtokh, 61 n128s2wsptmapm2tokh,
  * 62 n128s3wsptmamtohl, 63 n128s3wsptmamtohh, 64 n128s2wsptmapm2tokx, 65 n176s2wsptmamtokhh, 66 n128s2wsptmapm2tokhh,
  * 67 n128s3wsptmamtoh7, 68 n128s3wsptmamtoh5, 69 n128s3wsptmamtohhx, 70 n128s2wsptmapm2tokhhb,
- * 71 n128s2wsptmapm2tokhhbx, 72 n128s2wsptmapm2tokhhbe, 73 n128s2wsptmapm2tokhhbep)
+ * 71 n128s2wsptmapm2tokhhbx, 72 n128s2wsptmapm2tokhhbe, 73 n128s2wsptmapm2tokhhbep,
+ * 74 n128s2wsptmapm2tokhhbk, 75 n128s2wsptmapm2tokhhbek)
  * picks the form, where this build has it (form_built)
  * QN_CUDA_ATTN_WG_AUTO runs, for side-by-side runs of the engine; unset or anything else: the pick by shape below.
  * Read once. */
@@ -2362,7 +2500,8 @@ static bool form_built(int v) {
            v == QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOK || v == QN_CUDA_ATTN_WG_N128S3WSPTMAMTOHH ||
            v == QN_CUDA_ATTN_WG_N176S2WSPTMAMTOKHH || v == QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHH ||
            v == QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHB || v == QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBE ||
-           v == QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBEP;
+           v == QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBEP || v == QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBK ||
+           v == QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBEK;
 }
 /* A pick switch read once into its cache: `on` unless the variable is exactly the other value ("0" for a switch
  * that is on by default, "1" for one that is off). */
@@ -2414,6 +2553,12 @@ static int epi_env() {
     }
     return x;
 }
+/* QUANTA_CUDA_ATTN_WG_KSPL=1 (fa21, off: bench/NOTES.md fa21's flip rule): for non-causal calls the auto pick's 70 as
+ * 74 and 72 as 75 (the last round's items split over the keys, F_KSPL). Read once. */
+static bool kspl_env() {
+    static std::atomic<int> v{-1};
+    return switch_once(v, "QUANTA_CUDA_ATTN_WG_KSPL", false);
+}
 static int tile_env() {
     static std::atomic<int> v{-1};
     int x = v.load(std::memory_order_relaxed);
@@ -2450,12 +2595,15 @@ static int auto_variant(const qn_cuda_attention_args *a) {
     const int e = tile_env();
     if (e) return e;
     const bool h = pvh_env();
-    if (a->Nk <= (a->causal || nc2k_env() ? 2048 : 1536))
-        return h ? (!b2b_env()       ? QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHH
-                    : epi_env() == 1 ? QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBE
-                    : epi_env() == 2 ? QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBEP
-                                     : QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHB)
-                 : QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOK;
+    if (a->Nk <= (a->causal || nc2k_env() ? 2048 : 1536)) {
+        if (!h) return QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOK;
+        if (!b2b_env()) return QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHH;
+        const bool ks = !a->causal && kspl_env();
+        const int ep = epi_env();
+        return ep == 1 ? (ks ? QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBEK : QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBE)
+               : ep == 2 ? QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBEP
+                         : (ks ? QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBK : QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHB);
+    }
     if (a->Nk >= (a->causal ? 12288 : 8192))
         return h ? QN_CUDA_ATTN_WG_N176S2WSPTMAMTOKHH : QN_CUDA_ATTN_WG_N176S2WSPTMAMTOK;
     return h ? QN_CUDA_ATTN_WG_N128S3WSPTMAMTOHH : QN_CUDA_ATTN_WG_N128S3WSPTMAMTO;

@@ -324,6 +324,8 @@ static const char *wg_name(int wg)
     case QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBX: return "wg_n128s2wsptmapm2tokhhbx";
     case QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBE: return "wg_n128s2wsptmapm2tokhhbe";
     case QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBEP: return "wg_n128s2wsptmapm2tokhhbep";
+    case QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBK: return "wg_n128s2wsptmapm2tokhhbk";
+    case QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBEK: return "wg_n128s2wsptmapm2tokhhbek";
     default: return "wg_n128s2";
     }
 }
@@ -580,6 +582,8 @@ static std::vector<Case> wg_cases(bool small)
         v.push_back(mk("wgs mask kvl", F16, 2, 2, 2, 100, 150, 128, 0, 0, 2, 1, 0));
         /* (fa14) a window: in clusters of 2 row blocks (29, 31) the later block skips the pair's first tile */
         v.push_back(mk("wgs window", BF, 1, 2, 2, 512, 512, 128, 1, 150, 0, 0, 0));
+        /* (fa21) non-causal, 6 row blocks on the persistent forms' 4 blocks: 74 / 75 split the last 2 over the keys */
+        v.push_back(mk("wgs noncausal split", BF, 1, 2, 2, 333, 333, 128, 0, 0, 0, 0, 0));
         return v;
     }
     v.push_back(mk("wg 1k causal", BF, 1, 8, 8, 1024, 1024, 128, 1, 0, 0, 0, 96));
@@ -664,7 +668,8 @@ static void wg_check(bool small, const std::vector<int> &list)
                 vars[i] == QN_CUDA_ATTN_WG_N176S2WSPTMAMTOKLS || vars[i] == QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKH ||
                 vars[i] == QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKX || vars[i] == QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHH ||
                 vars[i] == QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHB || vars[i] == QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBX ||
-                vars[i] == QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBE || vars[i] == QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBEP) {
+                vars[i] == QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBE || vars[i] == QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBEP ||
+                vars[i] == QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBK || vars[i] == QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBEK) {
                 /* the persistent forms again on 3 blocks: each loops over several row blocks, whatever the shape;
                  * (fa17) the split tail as if on 3 SMs: another tail (blocks mod 3) in clusters of 2, and the
                  * longest-first groups of k = 2 x 3 / (row blocks + 1) heads */
