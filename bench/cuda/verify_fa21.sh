@@ -86,8 +86,9 @@ pair 1 2130 $SHAPES $(($(left) - 16))
 # 3. sanitizers (the flip rule needs them)
 if [ -x $BIN ] && command -v compute-sanitizer >/dev/null 2>&1 && [ $(left) -gt 8 ]; then
   for tool in racecheck synccheck; do
-    timeout $(( $(left) > 14 ? 6 : 3 )) compute-sanitizer --tool $tool $BIN wgsmall 72,73,74,75 > $D/san_$tool.log 2>&1
+    timeout $(( $(left) > 24 ? 10 : 4 )) compute-sanitizer --tool $tool $BIN wgsmall 72,73,74,75 > $D/san_$tool.log 2>&1
     say "compute-sanitizer $tool wgsmall 72,73,74,75 rc=$?: $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' $D/san_$tool.log | head -2 | tr '\n' ' ')"
+    grep -qE '(ERROR SUMMARY: [1-9]|RACECHECK SUMMARY: [1-9])' $D/san_$tool.log && VERDICT=FAIL
   done
   pack
 fi
