@@ -214,6 +214,10 @@ enum { F_EPIP = 67108864 };
  * waits for another block, so no deadlock whatever the residency. Not bit-identical (the merge's sums); launches of
  * this form must not run concurrently (one set of slots). 4.3 MB of device memory (the slots). */
 enum { F_KSPL = 134217728 };
+/* fa21, with F_EPI (76): the st.shared-interleaved issue only where an epilogue is owed (a vote, then issue_se or
+ * issue_s), not in every turn with the pieces skipped by a branch: ptxas may turn the 8 short skipped blocks of 72
+ * into predicated instructions issued (as no-ops) in every tile */
+enum { F_EPIB = 268435456 };
 constexpr int kKsSlots = 64; /* parts in flight (s r <= kKsSlots) */
 __device__ float4 g_awg_ks_o[kKsSlots][2][128][16]; /* [slot][consumer][thread]: O's 64 accumulators a thread */
 __device__ float4 g_awg_ks_ml[kKsSlots][2][128];     /* (m, l) of the thread's two rows */
@@ -382,6 +386,7 @@ __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const Params p, c
     static_assert(!EPI || B2B, "the epilogue under the next turn: the back-to-back form (70)");
     constexpr bool EPIP = (FL & F_EPIP) != 0;
     static_assert(!EPIP || EPI, "the packed epilogue: with F_EPI");
+    static_assert(!(FL & F_EPIB) || EPI, "the voted epilogue issue: with F_EPI");
     static_assert(!B2B || (PER && KV2 && (FL & F_PAIR) && (FL & F_TO) && PVH && !(FL & F_DIAG)),
                   "back to back: the persistent K / V split form with P . V split (66)");
     static_assert(!PVH || (PP && (FL & F_TQ) && !DIAG && !(FL & F_RLATE)), "PVH: the ping-pong TQ forms, no D / R");
@@ -1653,10 +1658,16 @@ __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const Params p, c
                         stamp(0, 1);
                         turn_begin();
                         stamp(0, 2);
-                        if constexpr (EPI)
+                        if constexpr (EPI && (FL & F_EPIB) != 0) {
+                            if (__all_sync(0xffffffffu, eop))
+                                issue_se(s, sbase + st * STAGE);
+                            else
+                                issue_s(s, sbase + st * STAGE);
+                        } else if constexpr (EPI) {
                             issue_se(s, sbase + st * STAGE);
-                        else
+                        } else {
                             issue_s(s, sbase + st * STAGE);
+                        }
                         pv_part(vbuf(pc), 0, PVA, pz);
                         epi_close();
                         stamp(0, 3);
@@ -1701,10 +1712,16 @@ __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const Params p, c
                     stamp(it, 1);
                     turn_begin();
                     stamp(it, 2);
-                    if constexpr (EPI)
+                    if constexpr (EPI && (FL & F_EPIB) != 0) {
+                        if (__all_sync(0xffffffffu, eop))
+                            issue_se(s, sbase + st * STAGE);
+                        else
+                            issue_s(s, sbase + st * STAGE);
+                    } else if constexpr (EPI) {
                         issue_se(s, sbase + st * STAGE);
-                    else
+                    } else {
                         issue_s(s, sbase + st * STAGE);
+                    }
                     pv_part(vprev, 0, PVA, it == 1);
                     epi_close();
                     stamp(it, 3);
@@ -2051,7 +2068,7 @@ int launch_t(const qn_cuda_attention_args *a, int vswap, char *err, size_t len) 
     constexpr bool KV2 = (FL & F_KV2) != 0;
     /* (F_B2B, F_EPI: their fallbacks are 66's) */
     constexpr int FBN = BN > 128 ? 128 : BN, FS = KV2 && S < 3 ? 3 : S,
-                  FFL = FL & ~(F_KV2 | F_B2B | F_EPI | F_EPIP | F_KSPL | (PER ? F_TO : 0));
+                  FFL = FL & ~(F_KV2 | F_B2B | F_EPI | F_EPIP | F_KSPL | F_EPIB | (PER ? F_TO : 0));
     if constexpr (KV2) {
         const long long G = a->Hq / a->Hkv;
         if (a->kv_lens != nullptr || a->B * a->Hkv >= (1LL << 31) || a->Nq >= (1LL << 31) || 128 % G != 0 ||
@@ -2263,6 +2280,10 @@ template <typename T> int launch_v(const qn_cuda_attention_args *a, int variant,
     case QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBEK:
         return launch_t<T, 128, 2, true, 3, true, true, true, true, true,
                         F_PAIR | F_CMASK | F_TQ | F_TO | F_KV2 | F_PVH | F_PVHI | F_B2B | F_EPI | F_KSPL>(a, vswap, err,
+                                                                                                          len);
+    case QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBEV: /* 72 with the interleaved issue chosen by a vote (F_EPIB) */
+        return launch_t<T, 128, 2, true, 3, true, true, true, true, true,
+                        F_PAIR | F_CMASK | F_TQ | F_TO | F_KV2 | F_PVH | F_PVHI | F_B2B | F_EPI | F_EPIB>(a, vswap, err,
                                                                                                           len);
     case QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBEP: /* 72 with O packed first, only the st.shared under the wgmma */
         return launch_t<T, 128, 2, true, 3, true, true, true, true, true,
@@ -2488,7 +2509,7 @@ extern "C" int qn_cuda_attn_wg_applies(const qn_cuda_attention_args *a) {
  * 62 n128s3wsptmamtohl, 63 n128s3wsptmamtohh, 64 n128s2wsptmapm2tokx, 65 n176s2wsptmamtokhh, 66 n128s2wsptmapm2tokhh,
  * 67 n128s3wsptmamtoh7, 68 n128s3wsptmamtoh5, 69 n128s3wsptmamtohhx, 70 n128s2wsptmapm2tokhhb,
  * 71 n128s2wsptmapm2tokhhbx, 72 n128s2wsptmapm2tokhhbe, 73 n128s2wsptmapm2tokhhbep,
- * 74 n128s2wsptmapm2tokhhbk, 75 n128s2wsptmapm2tokhhbek)
+ * 74 n128s2wsptmapm2tokhhbk, 75 n128s2wsptmapm2tokhhbek, 76 n128s2wsptmapm2tokhhbev)
  * picks the form, where this build has it (form_built)
  * QN_CUDA_ATTN_WG_AUTO runs, for side-by-side runs of the engine; unset or anything else: the pick by shape below.
  * Read once. */
@@ -2501,7 +2522,7 @@ static bool form_built(int v) {
            v == QN_CUDA_ATTN_WG_N176S2WSPTMAMTOKHH || v == QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHH ||
            v == QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHB || v == QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBE ||
            v == QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBEP || v == QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBK ||
-           v == QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBEK;
+           v == QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBEK || v == QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBEV;
 }
 /* A pick switch read once into its cache: `on` unless the variable is exactly the other value ("0" for a switch
  * that is on by default, "1" for one that is off). */
@@ -2540,15 +2561,15 @@ static bool nc2k_env() {
     static std::atomic<int> v{-1};
     return switch_once(v, "QUANTA_CUDA_ATTN_WG_NC2K", false);
 }
-/* QUANTA_CUDA_ATTN_WG_EPI=1 or 2 (fa21, off: bench/NOTES.md fa21's flip rule): the auto pick's 70 as 72 (1) or 73 (2),
- * the item before's epilogue under the next turn's Q . K^T issue (both bit-identical to 70); anything else: 70. Read
- * once. */
+/* QUANTA_CUDA_ATTN_WG_EPI=1, 2 or 3 (fa21, off: bench/NOTES.md fa21's flip rule): the auto pick's 70 as 72 (1), 73 (2)
+ * or 76 (3), the item before's epilogue under the next turn's Q . K^T issue (all bit-identical to 70); anything else:
+ * 70. Read once. */
 static int epi_env() {
     static std::atomic<int> v{-1};
     int x = v.load(std::memory_order_relaxed);
     if (x < 0) {
         const char *e = getenv("QUANTA_CUDA_ATTN_WG_EPI");
-        x = e && (e[0] == '1' || e[0] == '2') && e[1] == '\0' ? e[0] - '0' : 0;
+        x = e && e[0] >= '1' && e[0] <= '3' && e[1] == '\0' ? e[0] - '0' : 0;
         v.store(x, std::memory_order_relaxed);
     }
     return x;
@@ -2602,6 +2623,7 @@ static int auto_variant(const qn_cuda_attention_args *a) {
         const int ep = epi_env();
         return ep == 1 ? (ks ? QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBEK : QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBE)
                : ep == 2 ? QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBEP
+               : ep == 3 ? QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBEV
                          : (ks ? QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBK : QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHB);
     }
     if (a->Nk >= (a->causal ? 12288 : 8192))

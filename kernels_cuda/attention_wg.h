@@ -105,6 +105,8 @@ enum { QN_CUDA_ATTN_WG_AUTO = 0, QN_CUDA_ATTN_WG_N128S2, QN_CUDA_ATTN_WG_N128S3,
        /* fa21: 70 and 72 with the grid's last round split over the keys, the parts merged through global slots by the
         * last to arrive (K; non-causal calls without mask / window, else as 70 / 72; not bit-identical) */
        QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBK, QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBEK,
+       /* fa21: 72 with the interleaved issue only in turns that owe an epilogue (a vote between two issue paths) */
+       QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBEV,
        QN_CUDA_ATTN_WG_NVARIANTS };
 /* Flag for the check: V's descriptor with its two byte offsets exchanged (a wrong reading of the MN-major
  * layout shows as a failure with one and a pass with the other). */
