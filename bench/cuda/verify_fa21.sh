@@ -73,6 +73,10 @@ for w in wg same; do
   [ "$rc" = 0 ] || VERDICT=FAIL
 done
 pack
+# (a hang in the checks is most likely the split forms' cross-block merge: time the others only)
+if [ "$(cat $D/check_wg.rc 2>/dev/null)" = 124 ]; then
+  FORMS=72,76,70,63 VS=72:70,76:70,70:63; say "wg check timed out: 74 / 75 left out of the timing"
+fi
 # 2. ours and cuDNN interleaved
 pair() { # pair N SEED SHAPES [TIMEOUT] [FORMS] [VS]
   [ -f $LIB ] || { say "no $LIB: pair skipped"; VERDICT=incomplete; return; }
@@ -95,7 +99,7 @@ if [ -x $BIN ] && command -v compute-sanitizer >/dev/null 2>&1 && [ $(left) -gt 
   pack
 fi
 # 4. the second pass, then past the bound
-[ $(left) -gt 10 ] && pair 2 $((RANDOM + 2)) 9,0 $(($(left) - 6))
+[ $(left) -gt 10 ] && pair 2 $((RANDOM + 2)) 9,0 $(($(left) - 6)) $FORMS
 [ $(left) -gt 8 ] && pair 3 $((RANDOM + 3)) 1,4 $(($(left) - 2)) 72,76,75,70,63 72:70,76:70,75:72,72:63,75:63
 say "VERDICT $VERDICT"
 pack
