@@ -523,19 +523,28 @@ __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const Params p, c
      * split walk instead, see F_KSPL) */
     auto pair_work = [&](int item) -> int {
         if constexpr ((FL & F_KSPL) != 0)
-            if (p.ksplit > 0) {
-                const unsigned U = (unsigned)p.nmb * (unsigned)p.bh, Gd = gridDim.x, R = U / Gd, s = (unsigned)p.ksplit;
-                if ((unsigned)item < R) {
-                    set_work(blockIdx.x + (unsigned)item * Gd);
-                    return 1;
+            if (p.ksplit > 0 && (unsigned)item >= 2u * ((unsigned)p.nmb / 2u * (unsigned)p.bh / gridDim.x)) {
+                /* past 70's whole rounds of pairs (items < 2 Rp run 70's walk, below): the Lp pairs left as 2 Lp items,
+                 * one a block while they fill the grid, then the r left after that in s parts (s = 1: whole) */
+                const unsigned nmb = (unsigned)p.nmb, hp = nmb / 2u, P = hp * (unsigned)p.bh, Gd = gridDim.x, Rp = P / Gd;
+                const unsigned Li = 2u * (P - Rp * Gd), rnd = Li >= Gd ? 1u : 0u, r = Li - rnd * Gd, s = (unsigned)p.ksplit;
+                const unsigned x = blockIdx.x, it = (unsigned)item - 2u * Rp;
+                unsigned e;
+                int c = -1;
+                if (rnd && it == 0) {
+                    e = x;
+                } else if (it == rnd && x < r * s) {
+                    e = rnd * Gd + x / s, c = (int)(x % s);
+                } else {
+                    return 0;
                 }
-                const unsigned q = blockIdx.x;
-                if ((unsigned)item > R || q >= (U - R * Gd) * s) return 0;
-                set_work(R * Gd + q / s);
-                /* part c of s: tiles c ch .. (the host keeps (s - 1) ch < n: no part is empty) */
-                const int all = n, c = (int)(q % s), ch = (all + (int)s - 1) / (int)s;
-                tb += (I)(c * ch);
-                n = all - c * ch < ch ? all - c * ch : ch;
+                const unsigned pr = Rp * Gd + e / 2u, h = pr / hp, k = pr % hp, hk = (unsigned)p.Hkv;
+                set_block((int)((e & 1u) ? k : nmb - 1u - k), (int)(h % hk), (int)(h / hk));
+                if (c >= 0 && s > 1u) { /* part c of s: tiles c ch .. (the host keeps (s - 1) ch < n: none empty) */
+                    const int all = n, ch = (all + (int)s - 1) / (int)s;
+                    tb += (I)(c * ch);
+                    n = all - c * ch < ch ? all - c * ch : ch;
+                }
                 return 1;
             }
         const unsigned hp = ((unsigned)p.nmb + 1u) / 2u, pairs = hp * (unsigned)p.bh;
@@ -1462,8 +1471,9 @@ __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const Params p, c
              * of the s r taking a part (derived here, not carried: 70's consumers are at the 240-register cap, and 4
              * registers of part state across the loop spilled ~240 bytes) */
             [[maybe_unused]] auto last_is_part = [&]() {
-                const unsigned U = (unsigned)p.nmb * (unsigned)p.bh, Gd = gridDim.x;
-                return p.ksplit > 0 && blockIdx.x < (U - U / Gd * Gd) * (unsigned)p.ksplit;
+                const unsigned hp = (unsigned)p.nmb / 2u, P = hp * (unsigned)p.bh, Gd = gridDim.x, Rp = P / Gd;
+                const unsigned Li = 2u * (P - Rp * Gd), r = Li >= Gd ? Li - Gd : Li;
+                return p.ksplit > 1 && blockIdx.x < r * (unsigned)p.ksplit;
             };
             /* KSPL: the pending part's epilogue (the block's last item: m and the row sums are still its own). Its O
              * (unnormalized), row max and row sum into slot blockIdx.x; the warp that
@@ -1492,47 +1502,45 @@ __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const Params p, c
                     if (old != (unsigned)s - 1u) return;
                     __threadfence(); /* (acquire: the peers' partials after their counts) */
                     if (lane == 0) g_awg_ks_cnt[ti][cw][warp] = 0u;
-                    /* the merge from the slots alone (this warp's own partial too: O is not held in registers beside
-                     * the loads, so the merge needs a few registers, not 64 more) */
-                    float M[2] = {-INFINITY, -INFINITY}, w[4][2], L[2] = {0.f, 0.f};
+                    /* O (this warp's own part, still in o) is the accumulator; each other part's 16 float4 a thread are
+                     * loaded together, then added: s - 1 L2 round trips. (Call 2, H100 15:09: a merge that loaded them
+                     * one jj at a time behind branches cost ~25-30 us a call: 74/70 0.997 at 2k non-causal, 0.96 at 1k.) */
+                    float4 ml[4];
+#pragma unroll
+                    for (int c = 0; c < 4; ++c) ml[c] = __ldcg(&g_awg_ks_ml[ti * s + (c < s ? c : 0)][cw][lt]);
+                    float M[2] = {m[0], m[1]};
 #pragma unroll
                     for (int c = 0; c < 4; ++c)
-                        if (c < s) {
-                            const float4 ml = __ldcg(&g_awg_ks_ml[ti * s + c][cw][lt]);
-                            M[0] = fmaxf(M[0], ml.x), M[1] = fmaxf(M[1], ml.z);
-                        }
+                        if (c < s) M[0] = fmaxf(M[0], ml[c].x), M[1] = fmaxf(M[1], ml[c].z);
+                    /* (every part sees keys here, so M is finite; a -inf part max weighs 0) */
+                    const float ws0 = m[0] == -INFINITY ? 0.f : ex2(m[0] - M[0]), ws1 = m[1] == -INFINITY ? 0.f : ex2(m[1] - M[1]);
+                    float L[2] = {lr[0] * ws0, lr[1] * ws1};
+#pragma unroll
+                    for (int jj = 0; jj < kD / 8; ++jj) o[jj][0] *= ws0, o[jj][1] *= ws0, o[jj][2] *= ws1, o[jj][3] *= ws1;
 #pragma unroll
                     for (int c = 0; c < 4; ++c) {
-                        w[c][0] = w[c][1] = 0.f;
-                        if (c < s) { /* (every part sees keys here, so M is finite; a -inf part max weighs 0) */
-                            const float4 ml = __ldcg(&g_awg_ks_ml[ti * s + c][cw][lt]);
-                            w[c][0] = ml.x == -INFINITY ? 0.f : ex2(ml.x - M[0]);
-                            w[c][1] = ml.z == -INFINITY ? 0.f : ex2(ml.z - M[1]);
-                            L[0] += w[c][0] * ml.y, L[1] += w[c][1] * ml.w;
-                        }
+                        if (c >= s || ti * s + c == pks) continue;
+                        const float w0 = ml[c].x == -INFINITY ? 0.f : ex2(ml[c].x - M[0]);
+                        const float w1 = ml[c].z == -INFINITY ? 0.f : ex2(ml[c].z - M[1]);
+                        L[0] += w0 * ml[c].y, L[1] += w1 * ml[c].w;
+                        float4 v[kD / 8];
+#pragma unroll
+                        for (int jj = 0; jj < kD / 8; ++jj) v[jj] = __ldcg(&g_awg_ks_o[ti * s + c][cw][lt][jj]);
+#pragma unroll
+                        for (int jj = 0; jj < kD / 8; ++jj)
+                            o[jj][0] += w0 * v[jj].x, o[jj][1] += w0 * v[jj].y, o[jj][2] += w1 * v[jj].z, o[jj][3] += w1 * v[jj].w;
                     }
                     const unsigned G = (unsigned)p.G;
-                    T *dst[2] = {nullptr, nullptr};
-                    float inv[2];
 #pragma unroll
                     for (int h = 0; h < 2; ++h) {
                         const unsigned r = (unsigned)pr0 + (unsigned)(cw * 64 + warp * 16 + g + 8 * h);
-                        inv[h] = L[h] > 0.f ? 1.f / L[h] : 0.f;
                         if (r >= (unsigned)p.rows_fold) continue;
+                        const float inv = L[h] > 0.f ? 1.f / L[h] : 0.f;
                         const unsigned pos = r / G;
-                        dst[h] = static_cast<T *>(p.out) + (((long long)pc3 * G + (r - pos * G)) * p.Nq + pos) * kD + 2 * t;
-                    }
-#pragma unroll 4
-                    for (int jj = 0; jj < kD / 8; ++jj) {
-                        float4 acc = make_float4(0.f, 0.f, 0.f, 0.f);
+                        T *dst = static_cast<T *>(p.out) + (((long long)pc3 * G + (r - pos * G)) * p.Nq + pos) * kD + 2 * t;
 #pragma unroll
-                        for (int c = 0; c < 4; ++c)
-                            if (c < s) {
-                                const float4 v = __ldcg(&g_awg_ks_o[ti * s + c][cw][lt][jj]);
-                                acc.x += w[c][0] * v.x, acc.y += w[c][0] * v.y, acc.z += w[c][1] * v.z, acc.w += w[c][1] * v.w;
-                            }
-                        if (dst[0]) *reinterpret_cast<uint32_t *>(dst[0] + jj * 8) = Ty<T>::pack(acc.x * inv[0], acc.y * inv[0]);
-                        if (dst[1]) *reinterpret_cast<uint32_t *>(dst[1] + jj * 8) = Ty<T>::pack(acc.z * inv[1], acc.w * inv[1]);
+                        for (int jj = 0; jj < kD / 8; ++jj)
+                            *reinterpret_cast<uint32_t *>(dst + jj * 8) = Ty<T>::pack(o[jj][2 * h] * inv, o[jj][2 * h + 1] * inv);
                     }
                 }
             };
@@ -2150,18 +2158,25 @@ int launch_t(const qn_cuda_attention_args *a, int vswap, char *err, size_t len) 
     const long long units = (FL & F_PAIR) ? (nmb + 1) / 2 * a->Hkv * a->B : items;
     dim3 grid = PER ? dim3((unsigned)(units < sms ? units : sms), 1, 1) : dim3((unsigned)nmb, (unsigned)a->Hkv, (unsigned)a->B);
     if constexpr ((FL & F_KSPL) != 0) {
-        /* KSPL: the parts a tail item, s (non-causal, no mask, no window: every item has the same nt tiles): s r <= the
-         * grid and the slots, s <= 4 (the merging warp reads s - 1 partials of 8 KB), no empty part ((s - 1) ch < nt) */
-        const long long gd = grid.x, r = items % gd, nt = (a->Nk + BN - 1) / BN;
-        long long s = 0;
-        if (!a->causal && a->mask == nullptr && a->window <= 0 && r > 0 && items < (1LL << 31)) {
-            s = gd / r;
-            if (s > 4) s = 4;
-            if (s > kKsSlots / r) s = kKsSlots / r;
-            if (s > nt) s = nt;
-            while (s >= 2 && (s - 1) * ((nt + s - 1) / s) >= nt) --s;
+        /* KSPL (non-causal, no mask, no window: every item has the same nt tiles; an even row-block count, so that pairs
+         * are whole): past 70's Rp whole rounds of pairs, the 2 Lp items left one a block while they fill the grid, then
+         * the r left in s parts: s r <= the grid and the slots, s <= 4 (the merging warp reads s - 1 partials of 8 KB),
+         * no empty part ((s - 1) ch < nt); s = 1: those r whole. p.ksplit = s, 0: 70's walk. */
+        p.ksplit = 0;
+        const long long P = nmb / 2 * a->Hkv * a->B, gd = grid.x, nt = (a->Nk + BN - 1) / BN;
+        if (!a->causal && a->mask == nullptr && a->window <= 0 && nmb % 2 == 0 && items < (1LL << 31) && P % gd != 0) {
+            const long long Li = 2 * (P % gd), r = Li >= gd ? Li - gd : Li;
+            long long s = 1;
+            if (r > 0) {
+                s = gd / r;
+                if (s > 4) s = 4;
+                if (s > kKsSlots / r) s = kKsSlots / r;
+                if (s > nt) s = nt;
+                while (s >= 2 && (s - 1) * ((nt + s - 1) / s) >= nt) --s;
+                if (s < 1) s = 1;
+            }
+            p.ksplit = (int)s;
         }
-        p.ksplit = s >= 2 ? (int)s : 0;
     }
     if constexpr (CLN > 1) {
         cudaLaunchConfig_t cfg = {};
@@ -2268,28 +2283,41 @@ template <typename T> int launch_v(const qn_cuda_attention_args *a, int variant,
     case QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHB:
         return launch_t<T, 128, 2, true, 3, true, true, true, true, true,
                         F_PAIR | F_CMASK | F_TQ | F_TO | F_KV2 | F_PVH | F_PVHI | F_B2B>(a, vswap, err, len);
-    /* fa21: 70 with the item before's epilogue under the next turn's Q . K^T issue (QUANTA_CUDA_ATTN_WG_EPI=1: the
-     * auto pick's 70 becomes 72; built by default so that the switch and the engine's conformance work in any build) */
-    case QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBE:
-        return launch_t<T, 128, 2, true, 3, true, true, true, true, true,
-                        F_PAIR | F_CMASK | F_TQ | F_TO | F_KV2 | F_PVH | F_PVHI | F_B2B | F_EPI>(a, vswap, err, len);
-    /* fa21: 70 and 72 with the last round's items split over the keys (non-causal calls; QUANTA_CUDA_ATTN_WG_KSPL=1) */
+    /* fa21: 70 with the grid's last round split over the keys in non-causal calls (QUANTA_CUDA_ATTN_WG_KSPL=1; built by
+     * default so that the switch and the engine's conformance work in any build) */
     case QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBK:
         return launch_t<T, 128, 2, true, 3, true, true, true, true, true,
                         F_PAIR | F_CMASK | F_TQ | F_TO | F_KV2 | F_PVH | F_PVHI | F_B2B | F_KSPL>(a, vswap, err, len);
-    case QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBEK:
-        return launch_t<T, 128, 2, true, 3, true, true, true, true, true,
-                        F_PAIR | F_CMASK | F_TQ | F_TO | F_KV2 | F_PVH | F_PVHI | F_B2B | F_EPI | F_KSPL>(a, vswap, err,
-                                                                                                          len);
-    case QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBEV: /* 72 with the interleaved issue chosen by a vote (F_EPIB) */
-        return launch_t<T, 128, 2, true, 3, true, true, true, true, true,
-                        F_PAIR | F_CMASK | F_TQ | F_TO | F_KV2 | F_PVH | F_PVHI | F_B2B | F_EPI | F_EPIB>(a, vswap, err,
-                                                                                                          len);
-    case QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBEP: /* 72 with O packed first, only the st.shared under the wgmma */
-        return launch_t<T, 128, 2, true, 3, true, true, true, true, true,
-                        F_PAIR | F_CMASK | F_TQ | F_TO | F_KV2 | F_PVH | F_PVHI | F_B2B | F_EPI | F_EPIP>(a, vswap, err,
-                                                                                                           len);
 #if QN_AWG_ALL_FORMS
+    /* fa21 research (call 2, H100 15:09: 72/70 0.86-0.95 on every row): 70 with the item before's epilogue under the next
+     * turn's Q . K^T issue (72), O packed first (73), 72 + the split (75), 72's issue chosen by a vote (76) */
+    case QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBE:
+        if constexpr (want(QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBE))
+            return launch_t<T, 128, 2, true, 3, true, true, true, true, true,
+                            F_PAIR | F_CMASK | F_TQ | F_TO | F_KV2 | F_PVH | F_PVHI | F_B2B | F_EPI>(a, vswap, err, len);
+        else
+            break;
+    case QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBEK:
+        if constexpr (want(QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBEK))
+            return launch_t<T, 128, 2, true, 3, true, true, true, true, true,
+                            F_PAIR | F_CMASK | F_TQ | F_TO | F_KV2 | F_PVH | F_PVHI | F_B2B | F_EPI | F_KSPL>(a, vswap, err,
+                                                                                                              len);
+        else
+            break;
+    case QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBEV:
+        if constexpr (want(QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBEV))
+            return launch_t<T, 128, 2, true, 3, true, true, true, true, true,
+                            F_PAIR | F_CMASK | F_TQ | F_TO | F_KV2 | F_PVH | F_PVHI | F_B2B | F_EPI | F_EPIB>(a, vswap, err,
+                                                                                                              len);
+        else
+            break;
+    case QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBEP:
+        if constexpr (want(QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBEP))
+            return launch_t<T, 128, 2, true, 3, true, true, true, true, true,
+                            F_PAIR | F_CMASK | F_TQ | F_TO | F_KV2 | F_PVH | F_PVHI | F_B2B | F_EPI | F_EPIP>(a, vswap, err,
+                                                                                                              len);
+        else
+            break;
     /* fa19 research: P . V in halves (58, 60, 61), split at 7 / 8 (67) or 5 / 8 (68) of 41, 63 stamped (69) */
     case QN_CUDA_ATTN_WG_N128S3WSPTMAMTOH:
         if constexpr (want(QN_CUDA_ATTN_WG_N128S3WSPTMAMTOH))
@@ -2520,9 +2548,7 @@ static bool form_built(int v) {
     return (QN_AWG_ALL_FORMS && qn_awg::want(v)) || v == QN_CUDA_ATTN_WG_N128S3WSPTMAMTO || v == QN_CUDA_ATTN_WG_N176S2WSPTMAMTOK ||
            v == QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOK || v == QN_CUDA_ATTN_WG_N128S3WSPTMAMTOHH ||
            v == QN_CUDA_ATTN_WG_N176S2WSPTMAMTOKHH || v == QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHH ||
-           v == QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHB || v == QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBE ||
-           v == QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBEP || v == QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBK ||
-           v == QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBEK || v == QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBEV;
+           v == QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHB || v == QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBK;
 }
 /* A pick switch read once into its cache: `on` unless the variable is exactly the other value ("0" for a switch
  * that is on by default, "1" for one that is off). */
@@ -2561,21 +2587,9 @@ static bool nc2k_env() {
     static std::atomic<int> v{-1};
     return switch_once(v, "QUANTA_CUDA_ATTN_WG_NC2K", false);
 }
-/* QUANTA_CUDA_ATTN_WG_EPI=1, 2 or 3 (fa21, off: bench/NOTES.md fa21's flip rule): the auto pick's 70 as 72 (1), 73 (2)
- * or 76 (3), the item before's epilogue under the next turn's Q . K^T issue (all bit-identical to 70); anything else:
- * 70. Read once. */
-static int epi_env() {
-    static std::atomic<int> v{-1};
-    int x = v.load(std::memory_order_relaxed);
-    if (x < 0) {
-        const char *e = getenv("QUANTA_CUDA_ATTN_WG_EPI");
-        x = e && e[0] >= '1' && e[0] <= '3' && e[1] == '\0' ? e[0] - '0' : 0;
-        v.store(x, std::memory_order_relaxed);
-    }
-    return x;
-}
 /* QUANTA_CUDA_ATTN_WG_KSPL=1 (fa21, off: bench/NOTES.md fa21's flip rule): for non-causal calls the auto pick's 70 as
- * 74 and 72 as 75 (the last round's items split over the keys, F_KSPL). Read once. */
+ * 74 (the grid's last round balanced: the pairs left as single items, the items left after them split over the keys,
+ * F_KSPL; not bit-identical). Read once. */
 static bool kspl_env() {
     static std::atomic<int> v{-1};
     return switch_once(v, "QUANTA_CUDA_ATTN_WG_KSPL", false);
@@ -2619,12 +2633,7 @@ static int auto_variant(const qn_cuda_attention_args *a) {
     if (a->Nk <= (a->causal || nc2k_env() ? 2048 : 1536)) {
         if (!h) return QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOK;
         if (!b2b_env()) return QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHH;
-        const bool ks = !a->causal && kspl_env();
-        const int ep = epi_env();
-        return ep == 1 ? (ks ? QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBEK : QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBE)
-               : ep == 2 ? QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBEP
-               : ep == 3 ? QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBEV
-                         : (ks ? QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBK : QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHB);
+        return !a->causal && kspl_env() ? QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBK : QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHB;
     }
     if (a->Nk >= (a->causal ? 12288 : 8192))
         return h ? QN_CUDA_ATTN_WG_N176S2WSPTMAMTOKHH : QN_CUDA_ATTN_WG_N176S2WSPTMAMTOK;

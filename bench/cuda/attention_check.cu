@@ -583,8 +583,9 @@ static std::vector<Case> wg_cases(bool small)
         v.push_back(mk("wgs mask kvl", F16, 2, 2, 2, 100, 150, 128, 0, 0, 2, 1, 0));
         /* (fa14) a window: in clusters of 2 row blocks (29, 31) the later block skips the pair's first tile */
         v.push_back(mk("wgs window", BF, 1, 2, 2, 512, 512, 128, 1, 150, 0, 0, 0));
-        /* (fa21) non-causal, 6 row blocks on the persistent forms' 4 blocks: 74 / 75 split the last 2 over the keys */
-        v.push_back(mk("wgs noncausal split", BF, 1, 2, 2, 333, 333, 128, 0, 0, 0, 0, 0));
+        /* (fa21) non-causal, 4 heads of 4 row blocks (8 pairs): on 3 blocks 74 / 75 run 2 rounds of pairs, 3 of the 4
+         * items left whole, the last in 2 parts over the keys */
+        v.push_back(mk("wgs noncausal split", BF, 1, 4, 4, 512, 512, 128, 0, 0, 0, 0, 0));
         return v;
     }
     v.push_back(mk("wg 1k causal", BF, 1, 8, 8, 1024, 1024, 128, 1, 0, 0, 0, 96));

@@ -1,8 +1,9 @@
 #!/bin/bash
 # prebuild_fa21.sh — bench/cuda/attention_check (nvcc, sm_90a) for verify_fa21.sh, built beside Quanta's build at the
 # top of a device call (bench/e2e/run_h200.sh starts every bench/*/prebuild_*.sh), with only the research forms it
-# uses (QN_AWG_FORMS / _HI, a bit a form; verify_fa21 uses none: 41, 44, 47, 63, 65, 66, 70 and fa21's 72 / 73 are
-# always built; FA21_BUILD_FORMS="71" adds 70's stamped trace). One object (-fPIC), linked twice: the executable, and
+# uses (QN_AWG_FORMS / _HI, a bit a form: 41, 44, 47, 63, 65, 66, 70 and fa21's 74 are always built; FA21_BUILD_FORMS,
+# default "76", the research forms: 76 = fa21's epilogue under the next turn, chosen by a vote; "71" adds 70's stamped
+# trace, "72 73 75" fa21's other epilogue forms). One object (-fPIC), linked twice: the executable, and
 # libawg_fa21.so for bench/cuda/attention_pair.py (ours and cuDNN interleaved in one process). Replaces
 # prebuild_fa20.sh: /tmp/prebuild/fa20/{attention_check,libawg_fa20.so} are made links to these, so that the lead's
 # verify_harness20.sh / attention_harness.py find the library where they look.
@@ -21,7 +22,7 @@ NVCC=${NVCC:-nvcc}
 command -v "$NVCC" >/dev/null 2>&1 || NVCC=/usr/local/cuda/bin/nvcc
 M=0
 H=0 # forms 64-127
-for f in ${FA21_BUILD_FORMS:-}; do
+for f in ${FA21_BUILD_FORMS-76}; do
   if [ $f -lt 64 ]; then M=$((M | (1 << f))); else H=$((H | (1 << (f - 64)))); fi
 done
 printf -v MASK '0x%xull' $M
