@@ -21,7 +21,8 @@
 #      = them with the groups' owner 3 stages longer (QUANTA_CUDA_FP8_LEAD=1, off), sk4b = the default again (the noise
 #      floor), the peer interleaved;
 #   6. Gemma 270M requantized to fp8: greedy text KM=0 vs KM=1, then pp512 / tg with KM=0 and KM=1 (the default
-#      K-major GEMV form in decode); 6b. all 30 rows (sk4, km, 3 rounds) if time is left;
+#      K-major GEMV form in decode); 6a. km with 128x192 / 128x128 forced on the four rows; 6b. all 30 rows (sk4, km,
+#      3 rounds); both if time is left;
 #   7. compute-sanitizer racecheck / synccheck of the small cases.
 # Everything goes to $OUT/fp821/ (summary.txt: the numbers to decide with). Call 2 (15:09, scratch merge) ran the
 # candidates: its outcome and the forms' numbers are in bench/NOTES.md fp821.
@@ -100,6 +101,14 @@ if [ -x $Q ] && [ -f $SRC ] && [ $SMOKE -eq 0 ] && [ $(left) -gt 14 ]; then
     QUANTA_CUDA_FP8_KM=$sw timeout 8 $Q bench model -m $M8 -p 512 -n 64 -r 2 --backend cuda --json > $D/model_km$sw.json 2> $D/model_km$sw.err
     rc=$?; say "fp8 Gemma KM=$sw rc=$rc: $(grep -oE '"(pp_tps|tg_tps|weights_bytes)": [0-9.]*' $D/model_km$sw.json | tr '\n' ' ')"
   done
+fi
+
+# 6a. the four rows km lost in call 2 (SS's 128x256 tile slower than the register form's there): KM's routes with
+# 128x192 / 128x128 forced beside km, for a host pick on K-major codes (if time is left)
+if [ $PAIR = 1 ] && [ $SMOKE -eq 0 ] && [ $(left) -gt 8 ]; then
+  FP8_PAIR_REPS=5 timeout 5 python3 bench/cuda/fp8_pair.py $FC/libqnfp8.so \
+    "256,13824,5120;256,5120,13824;256,4096,11008;2048,4096,11008" sk4,km,km192,km128 > $D/pair_kmtiles.txt 2>&1
+  say "fp8_pair km's tiles on the four rows rc=$?"; tee -a $D/summary.txt < $D/pair_kmtiles.txt
 fi
 
 # 6b. every row (sk4, km), if time is left (call 2 has a 3-round pass)
