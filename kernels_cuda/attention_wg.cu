@@ -2579,13 +2579,14 @@ static bool b2b_env() {
     static std::atomic<int> v{-1};
     return switch_once(v, "QUANTA_CUDA_ATTN_WG_B2B", true);
 }
-/* QUANTA_CUDA_ATTN_WG_NC2K=1 (fa20, off: bench/NOTES.md fa20's flip rule): the persistent form's non-causal bound
- * at 2048 keys instead of 1536, i.e. 70 (66) instead of 63 at 2k non-causal (call 2: 70/63 1.020 [q 1.016-1.028] and
- * 1.007 [1.005-1.022] in its two passes, 66/63 1.017 / 1.012; 4k non-causal 70/63 0.995: the bound stays below).
- * Read once. */
+/* The persistent form's non-causal bound at 2048 keys instead of 1536, i.e. 70 (66) instead of 63 at 2k non-causal.
+ * On by default since H100 2026-12-07 15:10 (lead21, fa20's rule: 70/63 median >= 1.01 with q1 >= 1.00 at 2k
+ * non-causal in both passes of one call): 70/63 1.034 [q1 1.008] and 1.017 [q1 1.015] (fa21's call), after 1.020 /
+ * 1.007 (session 20) and 1.021 / 1.001 (lead21's call 1); 4k non-causal 70/63 0.995: the bound stays below.
+ * QUANTA_CUDA_ATTN_WG_NC2K=0: 63 at 2k non-causal. Read once. */
 static bool nc2k_env() {
     static std::atomic<int> v{-1};
-    return switch_once(v, "QUANTA_CUDA_ATTN_WG_NC2K", false);
+    return switch_once(v, "QUANTA_CUDA_ATTN_WG_NC2K", true);
 }
 /* QUANTA_CUDA_ATTN_WG_KSPL=1 (fa21, off: bench/NOTES.md fa21's flip rule): for non-causal calls the auto pick's 70 as
  * 74 (the grid's last round balanced: the pairs left as single items, the items left after them split over the keys,
