@@ -481,6 +481,7 @@ QN_Q4_DOT32_DEF(qn_q4_dot32s, QN_S_B4)
 #define QN_S_F_U8 8 /* q8 at 2 rows a warp (QUANTA_OPENCL_GEMVS_U=8): 8 pieces of each row in flight, the tail in one step */
 #define QN_S_F_PF 16 /* with QN_S_F_U8 and x local (QUANTA_OPENCL_GEMVS_PF=1): the first step's loads issued before x is staged */
 #define QN_S_F_ST 32 /* with QN_S_F_PF (QUANTA_OPENCL_GEMVS_PF=2): the int8 forms' streaming kernels (the host picks them by it) */
+#define QN_S_F_X1 64 /* the streaming int8 forms (QUANTA_OPENCL_GEMVS_XB=2, clgemv21): x quantized in one trip (QN_I_X1_LOOP) */
 #define QN_S_XB 4
 
 /* float4 i of x (P float4s a piece) into lx: as is, or (QN_S_XL_SPLIT, P = 8) raw columns 4j..4j+3 of chunk v, whose
@@ -871,6 +872,34 @@ QN_INL float qn_i_amax(const float4 *a, int n) {
 #define QN_I_LOAD(NF, a, i) _Pragma("unroll") for (int j = 0; j < (NF); j++) (a)[j] = x4[(i) * (NF) + j];
 #define QN_I_LOAD8(a, i) QN_I_LOAD(8, a, i)
 #define QN_I_LOAD4(a, i) QN_I_LOAD(4, a, i)
+/* QN_S_F_X1 (QUANTA_OPENCL_GEMVS_XB=2, clgemv21; the streaming forms only): an item loads all of its pieces of x, up to
+ * NMAX (q8 3, q4 2: K <= 12288 / 16384 at 256 items) in a round, before it quantizes any, and nothing between those
+ * loads and their stores branches. Why: the plain loop waits one L2 round trip a trip (at K = 11008 q8's 688 pieces
+ * are 3 trips for 256 items, q4's 344 chunks 2), all while the group's one preloaded step is the only HBM traffic;
+ * QN_I_XB's batch (XB=1) lost 5-10% on the H100 (clgemv19), likely because its stores sit under `if (i < nb)`, so
+ * LLVM may sink the loads into those branches (as it did in qn_q8_m1_rows, above) and the trips stay dependent. Here
+ * a piece past the end is loaded from the last one (a valid place) and stored into a spare slot (PUTTO's target
+ * chosen by a select), the rounds' piece count uniform over the group. The same values quantized the same way as
+ * the other stagers: the same planes, the same bits. */
+#define QN_I_X1_ROUND(NF, CNT, nb, LOAD, PUTTO)                                                                \
+    {                                                                                                          \
+        float4 ab[CNT][NF];                                                                                    \
+        _Pragma("unroll") for (int u = 0; u < (CNT); u++) LOAD(ab[u], min(b0 + t + u * T, (nb) - 1))          \
+        _Pragma("unroll") for (int u = 0; u < (CNT); u++) PUTTO(ab[u], b0 + t + u * T)                         \
+    }
+#define QN_I_X1_LOOP(NF, NMAX, nb, LOAD, PUTTO)                                                                \
+    {                                                                                                          \
+        const int T = (int)(get_local_size(0) * get_local_size(1));                                            \
+        const long t = (long)get_local_id(1) * QN_GPU_LX + get_local_id(0);                                    \
+        for (long b0 = 0; b0 < (nb);) { /* b0: the round's first piece; n pieces an item, the same for all */ \
+            const long n = min((long)(NMAX), ((nb) - b0 + T - 1) / T);                                         \
+            if (n >= 3) QN_I_X1_ROUND(NF, 3, nb, LOAD, PUTTO)                                                  \
+            else if (n == 2) QN_I_X1_ROUND(NF, 2, nb, LOAD, PUTTO)                                             \
+            else QN_I_X1_ROUND(NF, 1, nb, LOAD, PUTTO)                                                         \
+            b0 += n * T;                                                                                       \
+        }                                                                                                      \
+        barrier(CLK_LOCAL_MEM_FENCE);                                                                          \
+    }
 /* chunk i (its 8 float4s in a) into xq (4 planes of nc uint4: h even, h odd, q even, q odd columns), xd (d) and xs
  * (Σ 256·h + q) */
 QN_INL void qn_i4_put(local uint4 *xq, local float *xd, local int *xs, long nc, const float4 *a, long i) {
@@ -894,10 +923,21 @@ QN_INL void qn_i4_put(local uint4 *xq, local float *xd, local int *xs, long nc, 
     xd[i] = am / (127.0f * 256.0f);
     xs[i] = sx;
 }
-/* x's nc chunks into xq, xd and xs (qn_i4_put), an item a chunk (xb: QN_I_XB at once); returns after the barrier */
+/* x's nc chunks into xq, xd and xs (qn_i4_put), an item a chunk (xl & QN_S_XL_BATCH: QN_I_XB at once; QN_S_F_X1: all of
+ * an item's at once, chunks past the end into the spare slot sp: chunk 0 of planes 1 apart, 4 uint4, a float and an
+ * int, 16-byte aligned);
+ * returns after the barrier */
 #define QN_I4_PUT(a, i) qn_i4_put(xq, xd, xs, nc, (a), (i));
-QN_INL void qn_i4_stage_x(local uint4 *xq, local float *xd, local int *xs, const global float4 *x4, long nc, int xb) {
-    QN_I_STAGE_LOOP(8, nc, xb, QN_I_LOAD8, QN_I4_PUT)
+#define QN_I4_PUTTO(a, i)                                                                                      \
+    {                                                                                                          \
+        const int in_ = (i) < nc;                                                                              \
+        qn_i4_put(in_ ? xq : sp, in_ ? xd : (local float *)(sp + 4), in_ ? xs : (local int *)(sp + 4) + 1,     \
+                  in_ ? nc : 1, (a), in_ ? (i) : 0);                                                           \
+    }
+QN_INL void qn_i4_stage_x(local uint4 *xq, local float *xd, local int *xs, local uint4 *sp, const global float4 *x4, long nc,
+                          int xl) {
+    if (xl & QN_S_F_X1) QN_I_X1_LOOP(8, 2, nc, QN_I_LOAD8, QN_I4_PUTTO)
+    else QN_I_STAGE_LOOP(8, nc, xl & QN_S_XL_BATCH, QN_I_LOAD8, QN_I4_PUT)
 }
 
 /* row n's scale and zero point of chunk vv (its group vv >> gsh) */
@@ -1064,7 +1104,9 @@ QN_INL void qn_i4_stage_x(local uint4 *xq, local float *xd, local int *xs, const
                     pre[u * (R) + r] = ((const global uint4 *)(W + min(n0 + r, N - 1) * rb))[min((long)l + u * QN_GPU_LX, nv - 1)]; \
         }                                                                                                      \
         if (PF == 2) QN_I4_STEP_LD(QN_S_BLOCK(0, R), (long)l, R, U)                                            \
-        qn_i4_stage_x(xq, xd, xs, (const global float4 *)(xb_ + xo), nv, xl & QN_S_XL_BATCH);                          \
+        /* the spare slot of QN_S_F_X1's stager: the partials' buffer, first written after the stager's barrier */  \
+        qn_i4_stage_x(xq, xd, xs, (local uint4 *)red, (const global float4 *)(xb_ + xo), nv,                   \
+                      (PF) == 2 ? xl : xl & ~QN_S_F_X1);                                                       \
         if (PF == 1) {                                                                                         \
             const long gb = QN_S_BLOCK(0, R);                                                                  \
             QN_I4_BLOCK(0, R, U, 1, pre[u * (R) + r])                                                          \
@@ -1129,10 +1171,18 @@ QN_INL void qn_i8_put(local uint4 *xq, local float *xd, long np, const float4 *a
     xq[np + i] = (uint4)(q[0], q[1], q[2], q[3]);
     xd[i] = am / (127.0f * 256.0f);
 }
-/* x's np pieces into xq and xd (qn_i8_put), an item a piece (xb: QN_I_XB at once); returns after the barrier */
+/* x's np pieces into xq and xd (qn_i8_put), an item a piece (xl & QN_S_XL_BATCH: QN_I_XB at once; QN_S_F_X1: all of an
+ * item's at once, pieces past the end into the spare slot sp: piece 0 of planes 1 apart, 2 uint4 and a float); returns
+ * after the barrier */
 #define QN_I8_PUT(a, i) qn_i8_put(xq, xd, np, (a), (i));
-QN_INL void qn_i8_stage_x16(local uint4 *xq, local float *xd, const global float4 *x4, long np, int xb) {
-    QN_I_STAGE_LOOP(4, np, xb, QN_I_LOAD4, QN_I8_PUT)
+#define QN_I8_PUTTO(a, i)                                                                                      \
+    {                                                                                                          \
+        const int in_ = (i) < np;                                                                              \
+        qn_i8_put(in_ ? xq : sp, in_ ? xd : (local float *)(sp + 2), in_ ? np : 1, (a), in_ ? (i) : 0);       \
+    }
+QN_INL void qn_i8_stage_x16(local uint4 *xq, local float *xd, local uint4 *sp, const global float4 *x4, long np, int xl) {
+    if (xl & QN_S_F_X1) QN_I_X1_LOOP(4, 3, np, QN_I_LOAD4, QN_I8_PUTTO)
+    else QN_I_STAGE_LOOP(4, np, xl & QN_S_XL_BATCH, QN_I_LOAD4, QN_I8_PUT)
 }
 /* piece V of the R rows (codes C[r]), added to p[r] where KEEP */
 #define QN_I8_PIECE(R, C, V, KEEP)                                                                             \
@@ -1246,7 +1296,9 @@ QN_INL void qn_i8_stage_x16(local uint4 *xq, local float *xd, const global float
             }                                                                                                  \
         }                                                                                                      \
         if (PF == 2) QN_I8_STEP_LD(QN_S_BLOCK(0, R), (long)l, R, U)                                            \
-        qn_i8_stage_x16(xq, xd, (const global float4 *)(xb_ + xo), nv, xl & QN_S_XL_BATCH);                            \
+        /* the spare slot of QN_S_F_X1's stager: the partials' buffer, first written after the stager's barrier */  \
+        qn_i8_stage_x16(xq, xd, (local uint4 *)red, (const global float4 *)(xb_ + xo), nv,                     \
+                        (PF) == 2 ? xl : xl & ~QN_S_F_X1);                                                     \
         if (PF == 1) {                                                                                         \
             const long gb = QN_S_BLOCK(0, R);                                                                  \
             QN_I8_BLOCK(0, R, U, 1, pre[u * (R) + r])                                                          \

@@ -512,6 +512,9 @@ static int gemvs_shape(const qn_cl *s, const mm_args *m, size_t rows, int glu, i
      * step loaded during the step before), few groups walking many blocks, x quantized once a group: by default as
      * many a compute unit as its registers let be resident (stream_gpc), GEMVS_GPC=n overrides */
     if ((o->xl & 16) && pf2 && (xk == 2 || (xk == 3 && (o->rw == 4 || (o->xl & 8))))) o->xl |= 32;
+    /* XB=2 (clgemv21, off until measured; the streaming forms only): x quantized in one trip (kernels_cl/gemv_gpu.cl
+     * QN_S_F_X1: all of an item's pieces loaded before any is quantized, no branch between), the same planes */
+    if ((o->xl & 32) && xe && !strcmp(xe, "2")) o->xl |= 64;
     const size_t gpc = ge && atoi(ge) >= 1 && atoi(ge) <= 64 ? (size_t)atoi(ge)
                        : o->xl & 32                          ? stream_gpc(s, xk == 2 ? (o->rw == 2 ? QK_GEMV_Q4_I2S : QK_GEMV_Q4_IS)
                                                                                      : (o->rw == 4 ? QK_GEMV_Q8_IS : QK_GEMV_Q8_I2US),

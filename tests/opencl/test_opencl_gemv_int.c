@@ -81,7 +81,8 @@ static void check(quanta_dtype dt, int64_t N, int64_t K, int group, uint64_t sal
      * walking several blocks); q8: 4 rows (qn_gemv_q8_i), 2 (_i2, 3 warps a group, several blocks), 2 with 8 pieces
      * in flight (_i2u, K >= 4096 only), _i and _i2u with the preloaded first step (_ip, _i2up); x quantized QN_I_XB
      * pieces an item at once (GEMVS_XB=1) in q4's setting 2 and q8's 1 and 5; the streaming forms (GEMVS_PF=2: q4
-     * _is / _i2s, q8 _is / _i2us, clgemv20) */
+     * _is / _i2s, q8 _is / _i2us, clgemv20), _is with x quantized in one trip (GEMVS_XB=2, clgemv21: with 96 items, K =
+     * 11008 is rounds of 3, 3, 2 q8 pieces and 2, 2 q4 chunks an item, some past the end into the spare slot) */
     static const char *const sets[2][NSET][15] = {
         {{"QUANTA_OPENCL_GEMVS_RW", "4", "QUANTA_OPENCL_GEMVS_PF", "0", NULL},
          {"QUANTA_OPENCL_GEMVS_RW", "2", "QUANTA_OPENCL_GEMVS_PF", "0", NULL},
@@ -92,7 +93,7 @@ static void check(quanta_dtype dt, int64_t N, int64_t K, int group, uint64_t sal
          /* the streaming forms (_is, _i2s: GEMVS_PF=2, clgemv20), 3 warps a group walking several blocks, each block's
           * first step loaded during the block before */
          {"QUANTA_OPENCL_GEMVS_RW", "4", "QUANTA_OPENCL_GEMVS_PF", "2", "QUANTA_OPENCL_GEMVS_SETS", "3",
-          "QUANTA_OPENCL_GEMVS_GPC", "1", NULL},
+          "QUANTA_OPENCL_GEMVS_GPC", "1", "QUANTA_OPENCL_GEMVS_XB", "2", NULL}, /* x quantized in one trip (clgemv21) */
          {"QUANTA_OPENCL_GEMVS_RW", "2", "QUANTA_OPENCL_GEMVS_PF", "2", "QUANTA_OPENCL_GEMVS_SETS", "3",
           "QUANTA_OPENCL_GEMVS_GPC", "1", NULL}},
         {{"QUANTA_OPENCL_Q8I", "1", NULL},
@@ -103,7 +104,7 @@ static void check(quanta_dtype dt, int64_t N, int64_t K, int group, uint64_t sal
           "1", NULL},
          /* the streaming 4-row form (_is, GEMVS_PF=2, clgemv20), 3 warps a group, several blocks */
          {"QUANTA_OPENCL_Q8I", "1", "QUANTA_OPENCL_GEMVS_PF", "2", "QUANTA_OPENCL_GEMVS_SETS", "3", "QUANTA_OPENCL_GEMVS_GPC",
-          "1", NULL},
+          "1", "QUANTA_OPENCL_GEMVS_XB", "2", NULL}, /* x quantized in one trip (clgemv21) */
          {"QUANTA_OPENCL_Q8I", "1", "QUANTA_OPENCL_GEMVS_RW", "2", "QUANTA_OPENCL_GEMVS_U", "8", NULL},
          /* and with its first step loaded before x is quantized (_i2up, clgemv19), 3 warps a group, several blocks */
          {"QUANTA_OPENCL_Q8I", "1", "QUANTA_OPENCL_GEMVS_RW", "2", "QUANTA_OPENCL_GEMVS_U", "8", "QUANTA_OPENCL_GEMVS_PF",
