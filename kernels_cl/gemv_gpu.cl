@@ -1079,8 +1079,9 @@ QN_INL void qn_i4_stage_x(local uint4 *xq, local float *xd, local int *xs, local
  * 2-row block is one step: the loads of block it + 1 run under block it's math and barrier). The same sums in the
  * same order as the other forms (the scales and zeros are the same values, loaded earlier). Registers: two steps
  * (the one in flight, the one in use) where the other forms hold one. */
-#define QN_I4_KERNEL(NAME, R, U, PF)                                                                           \
-    kernel void NAME(const global uchar *Wb, ulong wo, QN_WLAYOUT_ARGS, const global uchar *xb_, ulong xo,     \
+#define QN_I4_KERNEL(NAME, R, U, PF) QN_I4_KERNEL_A(NAME, R, U, PF, )
+#define QN_I4_KERNEL_A(NAME, R, U, PF, ATTR)                                                                   \
+    ATTR kernel void NAME(const global uchar *Wb, ulong wo, QN_WLAYOUT_ARGS, const global uchar *xb_, ulong xo,     \
                      global uchar *y, ulong yo, int ydt, int M, long N, long K, int iters, int xl, int rw,     \
                      local float4 *lm) {                                                                       \
         QN_WLAYOUT_MAKE(w);                                                                                    \
@@ -1132,6 +1133,18 @@ QN_I4_KERNEL(qn_gemv_q4_ip, 4, QN_S_U, 1)
 QN_I4_KERNEL(qn_gemv_q4_i2p, 2, QN_G1_U, 1)
 QN_I4_KERNEL(qn_gemv_q4_is, 4, QN_S_U, 2)
 QN_I4_KERNEL(qn_gemv_q4_i2s, 2, QN_G1_U, 2)
+/* The streaming forms in groups of 16 warps (QUANTA_OPENCL_GEMVS_W16=1, clgemv21, off until measured: q4 _i2s16, q8
+ * _i2s16, 2 rows a warp, U = 4; the host launches exactly (32, 16)). Why: the 8-warp streaming forms take ~240
+ * registers (ptxas, NVIDIA's and clang's), so an H100 SM holds one group: 8 warps with one step each in flight (q4:
+ * 32 KB an SM, about half of what HBM's latency asks at full rate; its rows stream at ~1.9 TB/s where q8's, at 64 KB
+ * an SM, reach ~2.6). The required size of 512 items lets the compiler use at most 128 registers an item (65536 / 512 on
+ * NVIDIA: ptxas reads reqd_work_group_size as .reqntid), i.e. 16 warps an SM with their steps in flight, and x is
+ * quantized by 512 items (688 q8 pieces at K = 11008: 2 trips, not 3). Portable: a device whose limit is below 512
+ * items never gets these kernels (the host checks CL_KERNEL_WORK_GROUP_SIZE). The same sums in the same order as the
+ * other forms (QN_I4_PBLOCK / QN_I8_PBLOCK). clang's PTX under 128 registers: q8 no spill, q4 ~640 bytes spilled
+ * (what NVIDIA's compiler does is in the device run's ptxas lines). */
+#define QN_W16_ATTR __attribute__((reqd_work_group_size(32, 16, 1)))
+QN_I4_KERNEL_A(qn_gemv_q4_i2s16, 2, QN_G1_U, 2, QN_W16_ATTR)
 
 /* ---- M = 1: q8 through integer dot products (QUANTA_OPENCL_Q8I=1, off by default until measured) ----
  * Why: the float q8 GEMVs spend ~3-5 instructions a weight byte (a PRMT or shift/mask/OR, an exact subtraction,
@@ -1271,8 +1284,9 @@ QN_INL void qn_i8_stage_x16(local uint4 *xq, local float *xd, local uint4 *sp, c
  * PF == 2 (_is: 4 rows, _i2us: 2 rows with U = 8; QUANTA_OPENCL_GEMVS_PF=2, clgemv20; QN_I8_PBLOCK): qn_gemv_q4_i's
  * streaming form, every step loaded during the step before, few groups walking many blocks (x quantized once a
  * group). The same sums in the same order. */
-#define QN_I8_KERNEL(NAME, R, U, PF)                                                                           \
-    kernel void NAME(const global uchar *W0, ulong wo0, long ws0, const global uchar *W1, ulong wo1, long ws1, \
+#define QN_I8_KERNEL(NAME, R, U, PF) QN_I8_KERNEL_A(NAME, R, U, PF, )
+#define QN_I8_KERNEL_A(NAME, R, U, PF, ATTR)                                                                   \
+    ATTR kernel void NAME(const global uchar *W0, ulong wo0, long ws0, const global uchar *W1, ulong wo1, long ws1, \
                      const global uchar *W2, ulong wo2, long ws2, const global uchar *xb_, ulong xo,           \
                      global uchar *y0, ulong yo0, global uchar *y1, ulong yo1, global uchar *y2, ulong yo2,    \
                      int ydt, long N0, long N1, long N2, long K, int iters, int xl, int rw,                    \
@@ -1325,6 +1339,7 @@ QN_I8_KERNEL(qn_gemv_q8_i2up, 2, 8, 1)
 QN_I8_KERNEL(qn_gemv_q8_ip, 4, QN_S_U, 1)
 QN_I8_KERNEL(qn_gemv_q8_is, 4, QN_S_U, 2)
 QN_I8_KERNEL(qn_gemv_q8_i2us, 2, 8, 2)
+QN_I8_KERNEL_A(qn_gemv_q8_i2s16, 2, QN_G1_U, 2, QN_W16_ATTR) /* QUANTA_OPENCL_GEMVS_W16=1, see qn_gemv_q4_i2s16 */
 
 /* ---- M = 1 with the norm before it (QUANTA_OPENCL_NORM_GEMV=1): add_norm / rms_norm_add_norm / rms_norm,
  * then the q8 GEMV(s) reading its normed row ----

@@ -98,6 +98,8 @@ typedef enum qn_cl_kernel_id {
     QK_GEMV_Q4_I2S,
     QK_GEMV_Q8_IS,
     QK_GEMV_Q8_I2US,
+    QK_GEMV_Q4_I2S16,
+    QK_GEMV_Q8_I2S16,
     QK_COUNT
 } qn_cl_kernel_id;
 

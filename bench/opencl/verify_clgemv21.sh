@@ -1,55 +1,59 @@
 #!/bin/bash
-# verify_clgemv20.sh — issue 12's GEMV target on NVIDIA's OpenCL (helper clgemv20; bench/NOTES.md section 1 "clgemv20"):
+# verify_clgemv21.sh — issue 12's GEMV target on NVIDIA's OpenCL (helper clgemv21; bench/NOTES.md section 1 "clgemv21"):
 # GEMV q4/q8 >= 70% of the OpenCL copy kernel's bandwidth (`gemvk` / `copy (device)`, device time), each row also
 # against the copy kernel moving the same bytes (QUANTA_BENCH_COPY_KIB: what one launch of that size reaches).
-# At most VERIFY_S (52) s; everything in $OUT/clgemv20/, packed as $OUT/clgemv20.tgz; summary.txt ends with the table
-# (label, shape, GB/s, of the 256 MiB copy, of the same-size copy, switches). Round 2 (after the H100 call of 12:40,
-# which made the streaming int8 forms q4's default: GEMVS_PF=2, the same bits). In this order, the deciding steps
-# first, each skipped when the budget is short:
-#  1. conformance on NVIDIA's OpenCL of the new default (q4 _is / _i2s) and of QUANTA_OPENCL_Q8I=auto (q8 int8 only
-#     at >= 2^25 weights, > 1536 rows, K >= 2048: _ip at K <= 4096, now the streaming _i2us above), the kernels listed
-#  2. kernel rows at 4096x4096, 11008x4096, 4096x11008 (+ q8 32000x2048, the 1B's output head), interleaved, twice:
-#     q4 the new default (base4) against the old one (old4: GEMVS_PF=1, _ip / _i2p); q8 the default (the float m1
-#     kernel) against Q8I=auto (q8a)
-#  3. decode tg128 -r 3, default and Q8I=auto alternated (1B Q8_0 D A D A, Gemma D A: nothing of Gemma's reaches the
-#     int8 kernel under auto), 24 greedy tokens of each under both (text compared)
-#  4. ptxas -v registers of the int8 GEMVs from NVIDIA's cached PTX, time left
+# Replaces verify_clgemv20.sh (its default-vs-old rows decided; both are the defaults now). At most VERIFY_S (52) s;
+# everything in $OUT/clgemv21/, packed as $OUT/clgemv21.tgz; summary.txt ends with the tables (label, shape, GB/s, of
+# the 256 MiB copy, of the same-size copy, switches). The switches measured, both off by default:
+#   X1  = QUANTA_OPENCL_GEMVS_XB=2: the streaming int8 forms quantize x in one trip (the same planes, the same bits)
+#   W16 = QUANTA_OPENCL_GEMVS_W16=1: the 2-row streaming int8 forms in groups of 16 warps (qn_gemv_q4_i2s16 /
+#         qn_gemv_q8_i2s16, reqd_work_group_size(32, 16, 1): <= 128 registers, 16 warps an SM), with X1
+# In this order, the deciding steps first, each skipped when the budget is short:
+#  1. conformance on NVIDIA's OpenCL: X1 in the default forms; W16 + X1 with q8's int8 forms forced (Q8I=1 RW=2 U=8
+#     PF=2: every q8 case at K >= 4096 and every q4 case on i2s16), the kernels listed from the events
+#  2. kernel rows, interleaved, twice: q8 at 4096x11008 (the default i2us; the one q8 shape the switches reach) and
+#     11008x4096 (ip: a control, untouched); q4 at 11008x4096, 4096x11008, 32000x4096 (a head-like 70.7 MB row, where
+#     the copy runs at speed) and 4096x4096: default / X1 / W16+X1 (q4 with RW=2 so W16 reaches every shape)
+#  3. decode tg128 -r 3 alternated, default and W16+X1 (1B Q8_0 D S D S, Gemma D S: no product of either file reaches
+#     the streaming int8 forms today, so this checks that nothing else moved), 24 greedy tokens each (text compared)
+#  4. ptxas -v registers and spills of the streaming kernels from NVIDIA's cached PTX, time left
 set -u
 cd "$(dirname "$0")/../.." || exit 1
-. bench/common/verifylib.sh clgemv20 ${VERIFY_S:-52}
+. bench/common/verifylib.sh clgemv21 ${VERIFY_S:-52}
 . bench/opencl/cl_setup.sh
 say "gpu: $(nvidia-smi --query-gpu=name --format=csv,noheader 2>&1 | head -1); tree: $(git log --oneline -1 2>/dev/null | head -c 80)"
 [ $CL_OK = 1 ] || { pack; exit 0; }
-S3="4096x4096,11008x4096,4096x11008"
-S4="$S3,32000x2048"
-QA="QUANTA_OPENCL_Q8I=auto"              # q8 int8 where it won (>= 2^25 weights, > 1536 rows, K >= 2048), RW=auto's forms
-OLD4="QUANTA_OPENCL_GEMVS_PF=1"          # q4's default before 12:40 (_ip / _i2p)
+X1="QUANTA_OPENCL_GEMVS_XB=2"
+W="QUANTA_OPENCL_GEMVS_W16=1 QUANTA_OPENCL_GEMVS_XB=2"
 TAB=""
 
 # 1. conformance (deciding: a form that fails is not a default)
 CASES=(--case "matmul:m=1,n=100,k=4096,w=q8,x=f32" --case "matmul:m=1,n=67,k=11008,w=q8,x=f32"
-  --case "matmul:m=1,n=1600,k=2048,w=q8,x=f32" --case "matmul:m=1,n=8200,k=4096,w=q8,x=f32" --case "matmul:m=1,n=4096,k=11008,w=q8,x=f32"
+  --case "matmul:m=1,n=8200,k=4096,w=q8,x=f32" --case "matmul:m=1,n=4096,k=11008,w=q8,x=f32"
   --case "matmul_multi:m=1,n=1664,k=4096,w=q8,n1=1024,n2=320,part=1,x=f32"
   --case "matmul:m=1,n=64,k=4096,w=q4,g=32,x=f32" --case "matmul:m=1,n=33,k=11008,w=q4,g=128,x=f32"
   --case "matmul:m=1,n=4500,k=4096,w=q4,g=64,x=f32" --case "matmul:m=1,n=5,k=96,w=q4,g=32,x=f32"
-  --case "matmul:m=1,n=4096,k=11008,w=q4,g=64,x=f32")
+  --case "matmul:m=1,n=4096,k=11008,w=q4,g=64,x=f32" --case "matmul:m=1,n=32000,k=4096,w=q4,g=64,x=f32")
 conf() { # LABEL ENV...
   local label=$1; shift
-  [ $(left) -gt 3 ] || { say "conform $label skipped (time)"; return; }
+  [ $(left) -gt 3 ] || { say "conform $label skipped (time)"; VERDICT=incomplete; return; }
   rm -f $D/ev_conf_$label.txt
-  env "$@" QUANTA_OPENCL_EVENTS=$D/ev_conf_$label.txt timeout 6 $Q conform --backend opencl "${CASES[@]}" > $D/conform_$label.txt 2>&1
-  say "conform q4/q8 M=1 GEMVs $label ($*) rc=$? $(grep -E '^total' $D/conform_$label.txt) [$(grep -oE '^matmul(_multi)? \(gemv q[48] [a-z0-9]+\)' $D/ev_conf_$label.txt 2>/dev/null | sort -u | tr '\n' ' ')]"
+  env "$@" QUANTA_OPENCL_EVENTS=$D/ev_conf_$label.txt timeout 7 $Q conform --backend opencl "${CASES[@]}" > $D/conform_$label.txt 2>&1
+  local rc=$?
+  say "conform q4/q8 M=1 GEMVs $label ($*) rc=$rc $(grep -E '^total' $D/conform_$label.txt) [$(grep -oE '^matmul(_multi)? \(gemv q[48] [a-z0-9]+\)' $D/ev_conf_$label.txt 2>/dev/null | sort -u | tr '\n' ' ')]"
   grep -E '^FAIL|rror' $D/conform_$label.txt | head -4 | tee -a $D/summary.txt
+  [ $rc = 0 ] || VERDICT=FAIL
   pack
 }
-conf default
-conf auto $QA
+conf x1 $X1
+conf w16 $W QUANTA_OPENCL_Q8I=1 QUANTA_OPENCL_GEMVS_RW=2 QUANTA_OPENCL_GEMVS_U=8 QUANTA_OPENCL_GEMVS_PF=2
 [ -s $D/cl_build_log.txt ] && { say "program build log (first lines):"; head -c 1500 $D/cl_build_log.txt | tee -a $D/summary.txt; }
 
 # 2. kernel rows
-# KiB of the copy (read and written) moving a GEMV's weight bytes: q8 16.8 / 45.1 / 65.5 MB, q4 9.0 / 24.3 MB
+# KiB of the copy (read and written) moving a GEMV's weight bytes: q8 45.1 MB (22016), q4 9.0 / 24.3 / 70.7 MB
+# (4400 / 11872 / 34500: K/2 + K/64 · 2.5 bytes a row, groups of 64)
 ck_kib() { # DTYPE SHAPE
-  case "$1/$2" in q8/4096x4096) echo 8208 ;; q8/32000x2048) echo 64000 ;; q8/*) echo 22016 ;; q4/4096x4096) echo 4400 ;; *) echo 11872 ;; esac
+  case "$1/$2" in q8/*) echo 22016 ;; q4/4096x4096) echo 4400 ;; q4/32000x4096) echo 34500 ;; *) echo 11872 ;; esac
 }
 krows() { # LABEL SHAPES DTYPES SECONDS ENV...: the kernel rows, events on
   local label=$1 shapes=$2 dts=$3 sec=$4; shift 4
@@ -75,16 +79,18 @@ krows() { # LABEL SHAPES DTYPES SECONDS ENV...: the kernel rows, events on
   done <<< "$lines"
   pack
 }
-krows base4 "$S3" q4 6 QUANTA_BENCH_COPY_KIB=1,4400,11872
-krows old4 "$S3" q4 5 $OLD4
-krows base8 "$S4" q8 6 QUANTA_BENCH_COPY_KIB=8208,22016,64000 QUANTA_OPENCL_Q8I=0
-krows q8a "$S4" q8 5 $QA
-krows base4b "$S3" q4 5
-krows old4b "$S3" q4 5 $OLD4
-krows base8b "$S4" q8 5 QUANTA_OPENCL_Q8I=0
-krows q8ab "$S4" q8 5 $QA
+S8="4096x11008,11008x4096"
+S4="11008x4096,4096x11008,32000x4096,4096x4096"
+for p in "" b; do
+  if [ -z "$p" ]; then krows base8 "$S8" q8 5 QUANTA_BENCH_COPY_KIB=22016; else krows base8b "$S8" q8 5; fi
+  krows q8x$p "$S8" q8 5 $X1
+  krows q8w$p "$S8" q8 5 $W
+  if [ -z "$p" ]; then krows base4 "$S4" q4 6 QUANTA_BENCH_COPY_KIB=4400,11872,34500; else krows base4b "$S4" q4 6; fi
+  krows q4x$p "$S4" q4 6 $X1
+  krows q4w$p "$S4" q4 6 $W QUANTA_OPENCL_GEMVS_RW=2
+done
 
-# 3. decode: the float q8 kernels (Q8I=0, the default before lead20) and Q8I=auto (the default since) alternated, -r 3 each, then greedy text
+# 3. decode: the default and W16+X1 alternated, -r 3 each, then greedy text
 cl_files_wait
 tgo() { # LABEL FILE ENV...: OpenCL decode tg128 -r 3
   local label=$1 f=$2; shift 2
@@ -106,28 +112,28 @@ same_text() { # A B WHAT
   [ -s $D/gen_$1.txt ] && [ -s $D/gen_$2.txt ] || { say "greedy $3: not compared (missing)"; return; }
   cmp -s $D/gen_$1.txt $D/gen_$2.txt && say "greedy $3: same text" || say "greedy $3: TEXT DIFFERS"
 }
-tgo l1_d1 $L1 QUANTA_OPENCL_Q8I=0
-tgo l1_a1 $L1 $QA
-tgo l1_d2 $L1 QUANTA_OPENCL_Q8I=0
-tgo l1_a2 $L1 $QA
-gen l1_d $L1 QUANTA_OPENCL_Q8I=0
-gen l1_a $L1 $QA
-same_text l1_d l1_a "1B Q8I=auto"
-tgo g_d1 $G QUANTA_OPENCL_Q8I=0
-tgo g_a1 $G $QA
-gen g_d $G QUANTA_OPENCL_Q8I=0
-gen g_a $G $QA
-same_text g_d g_a "Gemma Q8I=auto"
+tgo l1_d1 $L1
+tgo l1_s1 $L1 $W
+tgo l1_d2 $L1
+tgo l1_s2 $L1 $W
+gen l1_d $L1
+gen l1_s $L1 $W
+same_text l1_d l1_s "1B W16+X1"
+tgo g_d1 $G
+tgo g_s1 $G $W
+gen g_d $G
+gen g_s $G $W
+same_text g_d g_s "Gemma W16+X1"
 pack
 
-# 4. registers of the streaming kernels as NVIDIA's compiler made them (the cached PTX through ptxas -v)
-if [ $(left) -gt 12 ]; then
-  PATH=$PATH:/usr/local/cuda/bin PTX_KERNELS=qn_gemv_q4_i2s,qn_gemv_q4_is,qn_gemv_q8_i2us,qn_gemv_q8_ip,qn_gemv_q4_i2p,qn_gemv_q4_ip \
-    timeout $(( $(left) - 3 )) python3 bench/opencl/ptx_summary.py $CL_W/cache /tmp/clgemv20-ptx > $D/ptx.txt 2>&1
+# 4. registers and spills of the streaming kernels as NVIDIA's compiler made them (the cached PTX through ptxas -v)
+if [ $(left) -gt 8 ]; then
+  PATH=$PATH:/usr/local/cuda/bin PTX_KERNELS=qn_gemv_q4_i2s16,qn_gemv_q8_i2s16,qn_gemv_q4_i2s,qn_gemv_q4_is,qn_gemv_q8_i2us,qn_gemv_q8_ip \
+    timeout $(( $(left) - 3 )) python3 bench/opencl/ptx_summary.py $CL_W/cache /tmp/clgemv21-ptx > $D/ptx.txt 2>&1
   say "ptx summary rc=$?:"; grep -E '^ptxas' $D/ptx.txt | head -12 | tee -a $D/summary.txt
 fi
 
 printf "\n| kernel run | format shape | GB/s | of 256 MiB copy | of same-size copy | switches |\n|---|---|---|---|---|---|$TAB\n" | tee -a $D/summary.txt
 printf "\n| decode run (tg128 -r 3) | switches | tok/s | sd |\n|---|---|---|---|$ROWS\n" | tee -a $D/summary.txt
-say "done"
+say "done; VERDICT $VERDICT"
 pack
