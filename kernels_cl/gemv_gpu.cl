@@ -1079,9 +1079,11 @@ QN_INL void qn_i4_stage_x(local uint4 *xq, local float *xd, local int *xs, local
  * 2-row block is one step: the loads of block it + 1 run under block it's math and barrier). The same sums in the
  * same order as the other forms (the scales and zeros are the same values, loaded earlier). Registers: two steps
  * (the one in flight, the one in use) where the other forms hold one. */
-#define QN_I4_KERNEL(NAME, R, U, PF) QN_I4_KERNEL_A(NAME, R, U, PF, )
+/* ATTR: QN_NO_ATTR, or QN_W16_ATTR (the 16-warp forms, below) */
+#define QN_NO_ATTR
+#define QN_I4_KERNEL(NAME, R, U, PF) QN_I4_KERNEL_A(NAME, R, U, PF, QN_NO_ATTR)
 #define QN_I4_KERNEL_A(NAME, R, U, PF, ATTR)                                                                   \
-    ATTR kernel void NAME(const global uchar *Wb, ulong wo, QN_WLAYOUT_ARGS, const global uchar *xb_, ulong xo,     \
+    kernel ATTR void NAME(const global uchar *Wb, ulong wo, QN_WLAYOUT_ARGS, const global uchar *xb_, ulong xo,     \
                      global uchar *y, ulong yo, int ydt, int M, long N, long K, int iters, int xl, int rw,     \
                      local float4 *lm) {                                                                       \
         QN_WLAYOUT_MAKE(w);                                                                                    \
@@ -1284,9 +1286,9 @@ QN_INL void qn_i8_stage_x16(local uint4 *xq, local float *xd, local uint4 *sp, c
  * PF == 2 (_is: 4 rows, _i2us: 2 rows with U = 8; QUANTA_OPENCL_GEMVS_PF=2, clgemv20; QN_I8_PBLOCK): qn_gemv_q4_i's
  * streaming form, every step loaded during the step before, few groups walking many blocks (x quantized once a
  * group). The same sums in the same order. */
-#define QN_I8_KERNEL(NAME, R, U, PF) QN_I8_KERNEL_A(NAME, R, U, PF, )
+#define QN_I8_KERNEL(NAME, R, U, PF) QN_I8_KERNEL_A(NAME, R, U, PF, QN_NO_ATTR)
 #define QN_I8_KERNEL_A(NAME, R, U, PF, ATTR)                                                                   \
-    ATTR kernel void NAME(const global uchar *W0, ulong wo0, long ws0, const global uchar *W1, ulong wo1, long ws1, \
+    kernel ATTR void NAME(const global uchar *W0, ulong wo0, long ws0, const global uchar *W1, ulong wo1, long ws1, \
                      const global uchar *W2, ulong wo2, long ws2, const global uchar *xb_, ulong xo,           \
                      global uchar *y0, ulong yo0, global uchar *y1, ulong yo1, global uchar *y2, ulong yo2,    \
                      int ydt, long N0, long N1, long N2, long K, int iters, int xl, int rw,                    \
