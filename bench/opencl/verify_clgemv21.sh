@@ -11,9 +11,9 @@
 # In this order, the deciding steps first, each skipped when the budget is short:
 #  1. conformance on NVIDIA's OpenCL: X1 in the default forms; W16 + X1 with q8's int8 forms forced (Q8I=1 RW=2 U=8
 #     PF=2: every q8 case at K >= 4096 and every q4 case on i2s16), the kernels listed from the events
-#  2. kernel rows, interleaved, twice: q8 at 4096x11008 (the default i2us; the one q8 shape the switches reach) and
-#     11008x4096 (ip: a control, untouched); q4 at 11008x4096, 4096x11008, 32000x4096 (a head-like 70.7 MB row, where
-#     the copy runs at speed) and 4096x4096: default / X1 / W16+X1 (q4 with RW=2 so W16 reaches every shape)
+#  2. kernel rows, interleaved, twice (base, x1, w16; baseb, x1b, w16b), q4 and q8 at 4096x11008, 11008x4096,
+#     32000x4096 (a head-like row, 70.7 / 131 MB, where the copy runs at speed) and 4096x4096: default / X1 / W16+X1
+#     (with RW=2, so that W16 reaches every int8 shape; under the defaults X1 reaches q8 at 4096x11008 only)
 #  3. decode tg128 -r 3 alternated, default and W16+X1 (1B Q8_0 D S D S, Gemma D S: no product of either file reaches
 #     the streaming int8 forms today, so this checks that nothing else moved), 24 greedy tokens each (text compared)
 #  4. ptxas -v registers and spills of the streaming kernels from NVIDIA's cached PTX, time left
@@ -29,16 +29,16 @@ TAB=""
 
 # 1. conformance (deciding: a form that fails is not a default)
 CASES=(--case "matmul:m=1,n=100,k=4096,w=q8,x=f32" --case "matmul:m=1,n=67,k=11008,w=q8,x=f32"
-  --case "matmul:m=1,n=8200,k=4096,w=q8,x=f32" --case "matmul:m=1,n=4096,k=11008,w=q8,x=f32"
+  --case "matmul:m=1,n=4096,k=11008,w=q8,x=f32"
   --case "matmul_multi:m=1,n=1664,k=4096,w=q8,n1=1024,n2=320,part=1,x=f32"
   --case "matmul:m=1,n=64,k=4096,w=q4,g=32,x=f32" --case "matmul:m=1,n=33,k=11008,w=q4,g=128,x=f32"
   --case "matmul:m=1,n=4500,k=4096,w=q4,g=64,x=f32" --case "matmul:m=1,n=5,k=96,w=q4,g=32,x=f32"
-  --case "matmul:m=1,n=4096,k=11008,w=q4,g=64,x=f32" --case "matmul:m=1,n=32000,k=4096,w=q4,g=64,x=f32")
+  --case "matmul:m=1,n=4096,k=11008,w=q4,g=64,x=f32")
 conf() { # LABEL ENV...
   local label=$1; shift
   [ $(left) -gt 3 ] || { say "conform $label skipped (time)"; VERDICT=incomplete; return; }
   rm -f $D/ev_conf_$label.txt
-  env "$@" QUANTA_OPENCL_EVENTS=$D/ev_conf_$label.txt timeout 7 $Q conform --backend opencl "${CASES[@]}" > $D/conform_$label.txt 2>&1
+  env "$@" QUANTA_OPENCL_EVENTS=$D/ev_conf_$label.txt timeout 10 $Q conform --backend opencl "${CASES[@]}" > $D/conform_$label.txt 2>&1
   local rc=$?
   say "conform q4/q8 M=1 GEMVs $label ($*) rc=$rc $(grep -E '^total' $D/conform_$label.txt) [$(grep -oE '^matmul(_multi)? \(gemv q[48] [a-z0-9]+\)' $D/ev_conf_$label.txt 2>/dev/null | sort -u | tr '\n' ' ')]"
   grep -E '^FAIL|rror' $D/conform_$label.txt | head -4 | tee -a $D/summary.txt
@@ -50,10 +50,11 @@ conf w16 $W QUANTA_OPENCL_Q8I=1 QUANTA_OPENCL_GEMVS_RW=2 QUANTA_OPENCL_GEMVS_U=8
 [ -s $D/cl_build_log.txt ] && { say "program build log (first lines):"; head -c 1500 $D/cl_build_log.txt | tee -a $D/summary.txt; }
 
 # 2. kernel rows
-# KiB of the copy (read and written) moving a GEMV's weight bytes: q8 45.1 MB (22016), q4 9.0 / 24.3 / 70.7 MB
-# (4400 / 11872 / 34500: K/2 + K/64 · 2.5 bytes a row, groups of 64)
+# KiB of the copy (read and written) moving a GEMV's weight bytes: q8 16.8 / 45.1 / 131.2 MB (8208 / 22016 / 64063:
+# K + 4 bytes a row), q4 9.0 / 24.3 / 70.7 MB (4400 / 11872 / 34500: K/2 + K/64 · 2.5 bytes a row, groups of 64)
 ck_kib() { # DTYPE SHAPE
-  case "$1/$2" in q8/*) echo 22016 ;; q4/4096x4096) echo 4400 ;; q4/32000x4096) echo 34500 ;; *) echo 11872 ;; esac
+  case "$1/$2" in q8/4096x4096) echo 8208 ;; q8/32000x4096) echo 64063 ;; q8/*) echo 22016 ;;
+    q4/4096x4096) echo 4400 ;; q4/32000x4096) echo 34500 ;; *) echo 11872 ;; esac
 }
 krows() { # LABEL SHAPES DTYPES SECONDS ENV...: the kernel rows, events on
   local label=$1 shapes=$2 dts=$3 sec=$4; shift 4
@@ -79,15 +80,14 @@ krows() { # LABEL SHAPES DTYPES SECONDS ENV...: the kernel rows, events on
   done <<< "$lines"
   pack
 }
-S8="4096x11008,11008x4096"
-S4="11008x4096,4096x11008,32000x4096,4096x4096"
+# q4 and q8 in one run a form (one start, one program load, one 256 MiB copy each); q8 4096x11008 is the one q8 shape
+# the switches reach under the defaults (the others: m1 at 4096², ip at K = 4096: controls), except in the W16 runs,
+# whose RW=2 puts every int8 shape on the 2-row streaming forms (q8 11008x4096 / 32000x4096 too)
+S="4096x11008,11008x4096,32000x4096,4096x4096"
 for p in "" b; do
-  if [ -z "$p" ]; then krows base8 "$S8" q8 5 QUANTA_BENCH_COPY_KIB=22016; else krows base8b "$S8" q8 5; fi
-  krows q8x$p "$S8" q8 5 $X1
-  krows q8w$p "$S8" q8 5 $W
-  if [ -z "$p" ]; then krows base4 "$S4" q4 6 QUANTA_BENCH_COPY_KIB=4400,11872,34500; else krows base4b "$S4" q4 6; fi
-  krows q4x$p "$S4" q4 6 $X1
-  krows q4w$p "$S4" q4 6 $W QUANTA_OPENCL_GEMVS_RW=2
+  if [ -z "$p" ]; then krows base "$S" q4,q8 8 QUANTA_BENCH_COPY_KIB=4400,11872,34500,8208,22016,64063; else krows baseb "$S" q4,q8 8; fi
+  krows x1$p "$S" q4,q8 8 $X1
+  krows w16$p "$S" q4,q8 8 $W QUANTA_OPENCL_GEMVS_RW=2
 done
 
 # 3. decode: the default and W16+X1 alternated, -r 3 each, then greedy text
