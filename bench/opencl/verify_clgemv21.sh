@@ -13,7 +13,8 @@
 #     PF=2: every q8 case at K >= 4096 and every q4 case on i2s16), the kernels listed from the events
 #  2. kernel rows, interleaved, twice (base, x1, w16; baseb, x1b, w16b), q4 and q8 at 4096x11008, 11008x4096,
 #     32000x4096 (a head-like row, 70.7 / 131 MB, where the copy runs at speed) and 4096x4096: default / X1 / W16+X1
-#     (with RW=2, so that W16 reaches every int8 shape; under the defaults X1 reaches q8 at 4096x11008 only)
+#     (with RW=2 U=8, so that W16 reaches every int8 shape, q8 at K >= 4096; under the defaults X1 reaches q8 at
+#     4096x11008 only)
 #  3. decode tg128 -r 3 alternated, default and W16+X1 (1B Q8_0 D S D S, Gemma D S: no product of either file reaches
 #     the streaming int8 forms today, so this checks that nothing else moved), 24 greedy tokens each (text compared)
 #  4. ptxas -v registers and spills of the streaming kernels from NVIDIA's cached PTX, time left
@@ -87,7 +88,7 @@ S="4096x11008,11008x4096,32000x4096,4096x4096"
 for p in "" b; do
   if [ -z "$p" ]; then krows base "$S" q4,q8 8 QUANTA_BENCH_COPY_KIB=4400,11872,34500,8208,22016,64063; else krows baseb "$S" q4,q8 8; fi
   krows x1$p "$S" q4,q8 8 $X1
-  krows w16$p "$S" q4,q8 8 $W QUANTA_OPENCL_GEMVS_RW=2
+  krows w16$p "$S" q4,q8 8 $W QUANTA_OPENCL_GEMVS_RW=2 QUANTA_OPENCL_GEMVS_U=8
 done
 
 # 3. decode: the default and W16+X1 alternated, -r 3 each, then greedy text
