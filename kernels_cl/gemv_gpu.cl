@@ -893,7 +893,7 @@ QN_INL float qn_i_amax(const float4 *a, int n) {
         const long t = (long)get_local_id(1) * QN_GPU_LX + get_local_id(0);                                    \
         for (long b0 = 0; b0 < (nb);) { /* b0: the round's first piece; n pieces an item, the same for all */ \
             const long n = min((long)(NMAX), ((nb) - b0 + T - 1) / T);                                         \
-            if (n >= 3) QN_I_X1_ROUND(NF, 3, nb, LOAD, PUTTO)                                                  \
+            if ((NMAX) >= 3 && n >= 3) QN_I_X1_ROUND(NF, 3, nb, LOAD, PUTTO) /* not compiled for NMAX 2 */     \
             else if (n == 2) QN_I_X1_ROUND(NF, 2, nb, LOAD, PUTTO)                                             \
             else QN_I_X1_ROUND(NF, 1, nb, LOAD, PUTTO)                                                         \
             b0 += n * T;                                                                                       \
