@@ -945,9 +945,10 @@ QN_INL void qn_i4_stage_x(local uint4 *xq, local float *xd, local int *xs, local
 #define QN_I4_ZN(n, vv) ((W[w.q4_zeros_offset + (n) * w.q4_zero_row_bytes + (((vv) >> gsh) >> 1)] >> ((((vv) >> gsh) & 1) * 4)) & 15)
 #define QN_I4_SC(r, vv) QN_I4_SCN(nr[r], vv)
 #define QN_I4_Z(r, vv) QN_I4_ZN(nr[r], vv)
-/* the preloaded step's scales and zeros (PF == 2: csc / cz, read inside QN_IW_SEL_STEP's loop over u) */
-#define QN_I4_CSC(r, vv) csc[u][r]
-#define QN_I4_CZ(r, vv) cz[u][r]
+/* the preloaded step's scales and zeros (PF == 2: csc / cz, read inside QN_IW_SEL_STEP's loop over u; pk_, the W16
+ * kernel: cpk, the scale's f16 bits and the zero in one word, widened exactly as vload_half does) */
+#define QN_I4_CSC(r, vv) (pk_ ? qn_h2f(cpk[u][r] & 0xffffu) : csc[u][r])
+#define QN_I4_CZ(r, vv) (pk_ ? (int)(cpk[u][r] >> 16) : cz[u][r])
 /* chunk V of the R rows (codes C[r]), added to p[r] where KEEP; SCF(r, vv) / ZF(r, vv) the row's scale and zero */
 #define QN_I4_CHUNK_SZ(R, C, V, KEEP, SCF, ZF)                                                                 \
     {                                                                                                          \
@@ -1030,8 +1031,13 @@ QN_INL void qn_i4_stage_x(local uint4 *xq, local float *xd, local int *xs, local
             _Pragma("unroll") for (int r = 0; r < (R); r++) {                                                  \
                 const long n_ = min(n0_ + r, N - 1), v_ = min((V0) + u * QN_GPU_LX, nv - 1);                   \
                 sp[u][r] = ((const global uint4 *)(W + n_ * rb))[v_];                                          \
-                ssc[u][r] = QN_I4_SCN(n_, v_);                                                                 \
-                sz[u][r] = QN_I4_ZN(n_, v_);                                                                   \
+                if (pk_) {                                                                                     \
+                    spk[u][r] = (uint)((const global ushort *)(W + w.scales_offset))[n_ * ng + (v_ >> gsh)] |  \
+                                (uint)QN_I4_ZN(n_, v_) << 16;                                                  \
+                } else {                                                                                       \
+                    ssc[u][r] = QN_I4_SCN(n_, v_);                                                             \
+                    sz[u][r] = QN_I4_ZN(n_, v_);                                                               \
+                }                                                                                              \
             }                                                                                                  \
     }
 /* PF == 2: block IT, rows gb + ly·R ..., its first step in sp / ssc / sz: every step's math runs after the next
@@ -1049,11 +1055,12 @@ QN_INL void qn_i4_stage_x(local uint4 *xq, local float *xd, local int *xs, local
             uint4 cur[U][R];                                                                                   \
             float csc[U][R];                                                                                   \
             int cz[U][R];                                                                                      \
+            uint cpk[U][R];                                                                                    \
             _Pragma("unroll") for (int u = 0; u < (U); u++)                                                    \
                 _Pragma("unroll") for (int r = 0; r < (R); r++) {                                              \
                     cur[u][r] = sp[u][r];                                                                      \
-                    csc[u][r] = ssc[u][r];                                                                     \
-                    cz[u][r] = sz[u][r];                                                                       \
+                    if (pk_) cpk[u][r] = spk[u][r];                                                            \
+                    else csc[u][r] = ssc[u][r], cz[u][r] = sz[u][r];                                           \
                 }                                                                                              \
             if (k + 1 < S) QN_I4_STEP_LD(gb, v0 + (U) * QN_GPU_LX, R, U)                                       \
             else if (NXT) QN_I4_STEP_LD(QN_S_BLOCK((IT) + 1, R), (long)l, R, U)                                \
@@ -1081,8 +1088,10 @@ QN_INL void qn_i4_stage_x(local uint4 *xq, local float *xd, local int *xs, local
  * (the one in flight, the one in use) where the other forms hold one. */
 /* ATTR: QN_NO_ATTR, or QN_W16_ATTR (the 16-warp forms, below) */
 #define QN_NO_ATTR
-#define QN_I4_KERNEL(NAME, R, U, PF) QN_I4_KERNEL_A(NAME, R, U, PF, QN_NO_ATTR)
-#define QN_I4_KERNEL_A(NAME, R, U, PF, ATTR)                                                                   \
+#define QN_I4_KERNEL(NAME, R, U, PF) QN_I4_KERNEL_A(NAME, R, U, PF, QN_NO_ATTR, 0)
+/* PK (PF == 2; the W16 kernel): the steps' scales and zeros packed a word each (spk / cpk): 16 registers fewer at R = 2,
+ * U = 4, where the 128-register bound made clang's PTX spill (644 bytes an item unpacked, 492 packed); the same values */
+#define QN_I4_KERNEL_A(NAME, R, U, PF, ATTR, PK)                                                               \
     kernel ATTR void NAME(const global uchar *Wb, ulong wo, QN_WLAYOUT_ARGS, const global uchar *xb_, ulong xo,     \
                      global uchar *y, ulong yo, int ydt, int M, long N, long K, int iters, int xl, int rw,     \
                      local float4 *lm) {                                                                       \
@@ -1100,6 +1109,8 @@ QN_INL void qn_i4_stage_x(local uint4 *xq, local float *xd, local int *xs, local
         uint4 sp[U][R];       /* PF == 2: the next step, with its scales and zeros */                          \
         float ssc[U][R];                                                                                       \
         int sz[U][R];                                                                                          \
+        uint spk[U][R];                                                                                        \
+        const int pk_ = (PK);                                                                                  \
         if (PF == 1) {                                                                                         \
             const long n0 = QN_S_BLOCK(0, R) + ly * (R);                                                       \
             _Pragma("unroll") for (int u = 0; u < (U); u++)                                                    \
@@ -1146,7 +1157,7 @@ QN_I4_KERNEL(qn_gemv_q4_i2s, 2, QN_G1_U, 2)
  * other forms (QN_I4_PBLOCK / QN_I8_PBLOCK). clang's PTX under 128 registers: q8 no spill, q4 ~640 bytes spilled
  * (what NVIDIA's compiler does is in the device run's ptxas lines). */
 #define QN_W16_ATTR __attribute__((reqd_work_group_size(32, 16, 1)))
-QN_I4_KERNEL_A(qn_gemv_q4_i2s16, 2, QN_G1_U, 2, QN_W16_ATTR)
+QN_I4_KERNEL_A(qn_gemv_q4_i2s16, 2, QN_G1_U, 2, QN_W16_ATTR, 1)
 
 /* ---- M = 1: q8 through integer dot products (QUANTA_OPENCL_Q8I=1, off by default until measured) ----
  * Why: the float q8 GEMVs spend ~3-5 instructions a weight byte (a PRMT or shift/mask/OR, an exact subtraction,
