@@ -87,6 +87,7 @@ struct Params {
     /* the persistent forms (items < 2^31 there): row blocks a (batch, KV head), all blocks, B x Hkv (ints: three
      * more 64-bit parameters moved n128s2sw from 230 to 254 registers) */
     int nmb, items, bh;
+    int ksplit; /* F_KSPL: parts a tail item (0: no split) */
 };
 /* fa13 options, forms 25-27 only (a template parameter FL, so that the measured forms' code stays as measured):
  * F_HEADS: the persistent forms' causal order head by head too (the heaviest-first order across all heads read
@@ -186,6 +187,41 @@ enum { F_PV7 = 4194304, F_PV5 = 8388608 };
  * bits but for the sign of an exactly-zero sum). Per item the same wgmma in the same order and the same softmax
  * operations as 66: bit-identical. An item that sees no key ends the chain (its rows are written as zeros). */
 enum { F_B2B = 16777216 };
+/* fa21. F_EPI (with F_B2B: 72): the item before's epilogue off the consumer's chain. In 70 an item's first tile runs
+ * that epilogue (O / l of 64 rows into the O stage: 64 FMUL, 32 packs, 32 st.shared, a fence and two named barriers,
+ * then the TMA store) between its softmax and its P pack, on the consumer's chain: trace 71 (H100 12:37) read that
+ * step at ~1350 cycles against 72-88 without it, about 40% of a tile period once per item (2k non-causal: 16 tiles an
+ * item, 1k non-causal 8). Here the values go to the O stage during the next turn instead: O is not written again
+ * until that turn's P . V (scale-d = 0), and that turn's 8 Q . K^T wgmma are issued with the st.shared between them
+ * (the warp waits at wgmma issue once ~3 are queued: fa19's trace, ~830 cycles a turn, so work placed between them
+ * runs in cycles the warp spends stalled anyway); the fence, the barrier and the store's issue follow the turn's
+ * products, before the S wait. The same values into the same bytes: bit-identical to 70. */
+enum { F_EPI = 33554432 };
+/* fa21, with F_EPI (73): O / l scaled and packed into 32 registers at the item's first tile (on the chain, as 70), and
+ * only the 32 st.shared between the next turn's wgmma. Why a second form: 72's reads of O between the wgmma (O is
+ * the accumulator of other wgmma of the kernel) make ptxas inject a warpgroup.arrive after each one (C7519: "to allow
+ * use of registers in GMMA"); the packed copy is no wgmma's register, so 73 has none. Which costs less is measured. */
+enum { F_EPIP = 67108864 };
+/* fa21. F_KSPL (the back-to-back persistent forms, non-causal calls without mask or window; 74 = 70 + it, 75 = 72 + it):
+ * the grid's last partial round split over the keys. Why: with equal items (non-causal) a block's share is whole items
+ * (or pairs), so at 2k non-causal (4096 row blocks of 16 tiles, 132 blocks) some block runs 32 items while the mean is
+ * 31.03: 512 tile-times against 496.5, 3% of the call (70's pairs: 16 pairs against 15.52, the same). Here a block
+ * walks items (row blocks; a head's together) blockIdx.x + i x grid for i < R = items / grid, then the r = items mod
+ * grid left over are cut into s parts of their tiles (s <= 4, s r <= grid, from the host: p.ksplit), block q taking
+ * part q mod s of tail item q / s as its last item. A part's consumer warps write their unnormalized O, row max and
+ * row sum (f32) to a slot of g_awg_ks_* (global; L2), and the warp that arrives last on its (item, consumer, warp)
+ * counter merges the s partials of its 16 rows and stores them (the counter back to 0 for the next launch): nobody
+ * waits for another block, so no deadlock whatever the residency. Not bit-identical (the merge's sums); launches of
+ * this form must not run concurrently (one set of slots). 4.3 MB of device memory (the slots). */
+enum { F_KSPL = 134217728 };
+/* fa21, with F_EPI (76): the st.shared-interleaved issue only where an epilogue is owed (a vote, then issue_se or
+ * issue_s), not in every turn with the pieces skipped by a branch: ptxas may turn the 8 short skipped blocks of 72
+ * into predicated instructions issued (as no-ops) in every tile */
+enum { F_EPIB = 268435456 };
+constexpr int kKsSlots = 64; /* parts in flight (s r <= kKsSlots) */
+__device__ float4 g_awg_ks_o[kKsSlots][2][128][16]; /* [slot][consumer][thread]: O's 64 accumulators a thread */
+__device__ float4 g_awg_ks_ml[kKsSlots][2][128];     /* (m, l) of the thread's two rows */
+__device__ unsigned g_awg_ks_cnt[kKsSlots][2][4];    /* [tail item][consumer][warp]: parts arrived */
 /* F_TRACE: [consumer][tile][stamp], tiles past kTrT not stamped; stamps: loop top, K (and V) landed, turn held,
  * products issued, S done, softmax done, P . V done, P packed */
 constexpr int kTrT = 64, kTrS = 8;
@@ -346,7 +382,11 @@ template <typename T, int BN, int S, bool OV, int WGN, bool WS, bool PP, bool SW
 __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const Params p, const __grid_constant__ MapsT<TMA, (FL & F_TQ) != 0> mp) {
 #if QN_AWG_HAVE
     constexpr bool KV2 = (FL & F_KV2) != 0, DIAG = (FL & F_DIAG) != 0, PO = PER && KV2;
-    constexpr bool PVH = (FL & F_PVH) != 0, B2B = (FL & F_B2B) != 0;
+    constexpr bool PVH = (FL & F_PVH) != 0, B2B = (FL & F_B2B) != 0, EPI = (FL & F_EPI) != 0;
+    static_assert(!EPI || B2B, "the epilogue under the next turn: the back-to-back form (70)");
+    constexpr bool EPIP = (FL & F_EPIP) != 0;
+    static_assert(!EPIP || EPI, "the packed epilogue: with F_EPI");
+    static_assert(!(FL & F_EPIB) || EPI, "the voted epilogue issue: with F_EPI");
     static_assert(!B2B || (PER && KV2 && (FL & F_PAIR) && (FL & F_TO) && PVH && !(FL & F_DIAG)),
                   "back to back: the persistent K / V split form with P . V split (66)");
     static_assert(!PVH || (PP && (FL & F_TQ) && !DIAG && !(FL & F_RLATE)), "PVH: the ping-pong TQ forms, no D / R");
@@ -479,8 +519,34 @@ __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const Params p, c
         }
     };
     /* PAIR: this block's item `item` (0, 1: the two row blocks of its first pair, ...): 0 past the last pair, 2 the
-     * second half of an odd head's middle pair (nothing), else 1 with the row block set */
+     * second half of an odd head's middle pair (nothing), else 1 with the row block set (KSPL with p.ksplit: the
+     * split walk instead, see F_KSPL) */
     auto pair_work = [&](int item) -> int {
+        if constexpr ((FL & F_KSPL) != 0)
+            if (p.ksplit > 0 && (unsigned)item >= 2u * ((unsigned)p.nmb / 2u * (unsigned)p.bh / gridDim.x)) {
+                /* past 70's whole rounds of pairs (items < 2 Rp run 70's walk, below): the Lp pairs left as 2 Lp items,
+                 * one a block while they fill the grid, then the r left after that in s parts (s = 1: whole) */
+                const unsigned nmb = (unsigned)p.nmb, hp = nmb / 2u, P = hp * (unsigned)p.bh, Gd = gridDim.x, Rp = P / Gd;
+                const unsigned Li = 2u * (P - Rp * Gd), rnd = Li >= Gd ? 1u : 0u, r = Li - rnd * Gd, s = (unsigned)p.ksplit;
+                const unsigned x = blockIdx.x, it = (unsigned)item - 2u * Rp;
+                unsigned e;
+                int c = -1;
+                if (rnd && it == 0) {
+                    e = x;
+                } else if (it == rnd && x < r * s) {
+                    e = rnd * Gd + x / s, c = (int)(x % s);
+                } else {
+                    return 0;
+                }
+                const unsigned pr = Rp * Gd + e / 2u, h = pr / hp, k = pr % hp, hk = (unsigned)p.Hkv;
+                set_block((int)((e & 1u) ? k : nmb - 1u - k), (int)(h % hk), (int)(h / hk));
+                if (c >= 0 && s > 1u) { /* part c of s: tiles c ch .. (the host keeps (s - 1) ch < n: none empty) */
+                    const int all = n, ch = (all + (int)s - 1) / (int)s;
+                    tb += (I)(c * ch);
+                    n = all - c * ch < ch ? all - c * ch : ch;
+                }
+                return 1;
+            }
         const unsigned hp = ((unsigned)p.nmb + 1u) / 2u, pairs = hp * (unsigned)p.bh;
         const unsigned pr = blockIdx.x + (unsigned)(item >> 1) * gridDim.x;
         if (pr >= pairs) return 0;
@@ -848,6 +914,52 @@ __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const Params p, c
             if constexpr (!PO) /* the block's shared memory stays until the store has read it (PO: at the next
                                 * item's epilogue, or the block's end) */
                 qn_tma_store_wait_read<0>();
+        }
+    };
+    /* F_EPI: store_rows in three parts — epi_begin (the store before has read the O stage; 1 / l), epi_piece (k16 step
+     * kk's share: O columns 16 kk .. 16 kk + 15 of both rows, 4 st.shared), epi_end (fence, barrier, the TMA store) */
+    [[maybe_unused]] auto epi_begin = [&](const float (&lsv)[2], float (&inv)[2]) {
+        if ((tid & 127) == 0) qn_tma_store_wait_read<0>();
+        qn_named_sync(3 + cw, 128);
+#pragma unroll
+        for (int h = 0; h < 2; ++h) {
+            float l = lsv[h];
+            l += __shfl_xor_sync(0xffffffffu, l, 1);
+            l += __shfl_xor_sync(0xffffffffu, l, 2);
+            inv[h] = l > 0.f ? 1.f / l : 0.f;
+        }
+    };
+    [[maybe_unused]] auto epi_piece = [&](const float (&inv)[2], const int kk) {
+        const uint32_t ob = qsbase + 2 * C::qbytes;
+#pragma unroll
+        for (int h = 0; h < 2; ++h) {
+            const int lr = cw * 64 + warp * 16 + g + 8 * h;
+#pragma unroll
+            for (int j = 2 * kk; j < 2 * kk + 2; ++j)
+                qn_sts32(ob + sw_off(kRB, lr, j) + 4 * t, Ty<T>::pack(o[j][2 * h] * inv[h], o[j][2 * h + 1] * inv[h]));
+        }
+    };
+    /* EPIP: the same 4 st.shared from the packed copy (eo[j][h]: O columns 8 j .. 8 j + 7, row h, this thread's pair) */
+    [[maybe_unused]] auto epi_piece_p = [&](const uint32_t (&eo)[kD / 8][2], const int kk) {
+        const uint32_t ob = qsbase + 2 * C::qbytes;
+#pragma unroll
+        for (int h = 0; h < 2; ++h) {
+            const int lr = cw * 64 + warp * 16 + g + 8 * h;
+#pragma unroll
+            for (int j = 2 * kk; j < 2 * kk + 2; ++j) qn_sts32(ob + sw_off(kRB, lr, j) + 4 * t, eo[j][h]);
+        }
+    };
+    [[maybe_unused]] auto epi_end = [&](int er0, int ec3) {
+        const uint32_t ob = qsbase + 2 * C::qbytes;
+        qn_fence_proxy_async();
+        qn_named_sync(3 + cw, 128);
+        if ((tid & 127) == 0) {
+            if constexpr (TQ) {
+                const int p0 = (int)(((unsigned)er0 + 64u * cw) / (unsigned)p.G);
+                qn_tma_store_4d(&mp.to, ob + cw * 64 * 128, 0, 0, p0, ec3);
+                qn_tma_store_4d(&mp.to, ob + kRB * 128 + cw * 64 * 128, 64, 0, p0, ec3);
+            }
+            qn_tma_store_commit();
         }
     };
     auto store_out = [&]() {
@@ -1349,6 +1461,130 @@ __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const Params p, c
             bool pend = false, pz = false;
             int pc = 0, pr0 = 0, pc3 = 0;
             float pls[2] = {0.f, 0.f};
+            /* EPI: an epilogue owed (eop) for the rows at er0 of head ec3, O already final in o, scaled by einv: done
+             * in the next turn (issue_se), or before a chain's last P . V (flush) */
+            [[maybe_unused]] bool eop = false;
+            [[maybe_unused]] int er0 = 0, ec3 = 0;
+            [[maybe_unused]] float einv[2] = {0.f, 0.f};
+            [[maybe_unused]] uint32_t eo[EPIP ? kD / 8 : 1][2]; /* EPIP: the owed O / l, packed */
+            /* KSPL: the block's last item is a part (slot blockIdx.x) when the host split the tail and this block is one
+             * of the s r taking a part (derived here, not carried: 70's consumers are at the 240-register cap, and 4
+             * registers of part state across the loop spilled ~240 bytes) */
+            [[maybe_unused]] auto last_is_part = [&]() {
+                const unsigned hp = (unsigned)p.nmb / 2u, P = hp * (unsigned)p.bh, Gd = gridDim.x, Rp = P / Gd;
+                const unsigned Li = 2u * (P - Rp * Gd), r = Li >= Gd ? Li - Gd : Li;
+                return p.ksplit > 1 && blockIdx.x < r * (unsigned)p.ksplit;
+            };
+            /* KSPL: the pending part's epilogue (the block's last item: m and the row sums are still its own). Its O
+             * (unnormalized), row max and row sum into slot blockIdx.x; the warp that
+             * arrives last on the counter of its 16 rows merges the s parts (weights 2^(m_c - M), M the max of the
+             * m_c: the online softmax's own rescale) and stores the rows with plain stores (no TMA store: the other
+             * warps of the consumer are not here) */
+            [[maybe_unused]] auto ks_finish = [&]() {
+                if constexpr ((FL & F_KSPL) != 0) {
+                    const int lt = tid & 127, s = p.ksplit, pks = (int)blockIdx.x, ti = pks / s;
+                    float lr[2];
+#pragma unroll
+                    for (int h = 0; h < 2; ++h) {
+                        float l = pls[h];
+                        l += __shfl_xor_sync(0xffffffffu, l, 1);
+                        l += __shfl_xor_sync(0xffffffffu, l, 2);
+                        lr[h] = l;
+                    }
+#pragma unroll
+                    for (int j = 0; j < kD / 8; ++j) g_awg_ks_o[pks][cw][lt][j] = make_float4(o[j][0], o[j][1], o[j][2], o[j][3]);
+                    g_awg_ks_ml[pks][cw][lt] = make_float4(m[0], lr[0], m[1], lr[1]);
+                    __threadfence(); /* (release: the partial before the count) */
+                    __syncwarp();
+                    unsigned old = 0;
+                    if (lane == 0) old = atomicAdd(&g_awg_ks_cnt[ti][cw][warp], 1u);
+                    old = __shfl_sync(0xffffffffu, old, 0);
+                    if (old != (unsigned)s - 1u) return;
+                    __threadfence(); /* (acquire: the peers' partials after their counts) */
+                    if (lane == 0) g_awg_ks_cnt[ti][cw][warp] = 0u;
+                    /* O (this warp's own part, still in o) is the accumulator; each other part's 16 float4 a thread are
+                     * loaded together, then added: s - 1 L2 round trips. (Call 2, H100 15:09: a merge that loaded them
+                     * one jj at a time behind branches cost ~25-30 us a call: 74/70 0.997 at 2k non-causal, 0.96 at 1k.) */
+                    float4 ml[4];
+#pragma unroll
+                    for (int c = 0; c < 4; ++c) ml[c] = __ldcg(&g_awg_ks_ml[ti * s + (c < s ? c : 0)][cw][lt]);
+                    float M[2] = {m[0], m[1]};
+#pragma unroll
+                    for (int c = 0; c < 4; ++c)
+                        if (c < s) M[0] = fmaxf(M[0], ml[c].x), M[1] = fmaxf(M[1], ml[c].z);
+                    /* (every part sees keys here, so M is finite; a -inf part max weighs 0) */
+                    const float ws0 = m[0] == -INFINITY ? 0.f : ex2(m[0] - M[0]), ws1 = m[1] == -INFINITY ? 0.f : ex2(m[1] - M[1]);
+                    float L[2] = {lr[0] * ws0, lr[1] * ws1};
+#pragma unroll
+                    for (int jj = 0; jj < kD / 8; ++jj) o[jj][0] *= ws0, o[jj][1] *= ws0, o[jj][2] *= ws1, o[jj][3] *= ws1;
+#pragma unroll
+                    for (int c = 0; c < 4; ++c) {
+                        if (c >= s || ti * s + c == pks) continue;
+                        const float w0 = ml[c].x == -INFINITY ? 0.f : ex2(ml[c].x - M[0]);
+                        const float w1 = ml[c].z == -INFINITY ? 0.f : ex2(ml[c].z - M[1]);
+                        L[0] += w0 * ml[c].y, L[1] += w1 * ml[c].w;
+                        float4 v[kD / 8];
+#pragma unroll
+                        for (int jj = 0; jj < kD / 8; ++jj) v[jj] = __ldcg(&g_awg_ks_o[ti * s + c][cw][lt][jj]);
+#pragma unroll
+                        for (int jj = 0; jj < kD / 8; ++jj)
+                            o[jj][0] += w0 * v[jj].x, o[jj][1] += w0 * v[jj].y, o[jj][2] += w1 * v[jj].z, o[jj][3] += w1 * v[jj].w;
+                    }
+                    const unsigned G = (unsigned)p.G;
+#pragma unroll
+                    for (int h = 0; h < 2; ++h) {
+                        const unsigned r = (unsigned)pr0 + (unsigned)(cw * 64 + warp * 16 + g + 8 * h);
+                        if (r >= (unsigned)p.rows_fold) continue;
+                        const float inv = L[h] > 0.f ? 1.f / L[h] : 0.f;
+                        const unsigned pos = r / G;
+                        T *dst = static_cast<T *>(p.out) + (((long long)pc3 * G + (r - pos * G)) * p.Nq + pos) * kD + 2 * t;
+#pragma unroll
+                        for (int jj = 0; jj < kD / 8; ++jj)
+                            *reinterpret_cast<uint32_t *>(dst + jj * 8) = Ty<T>::pack(o[jj][2 * h] * inv, o[jj][2 * h + 1] * inv);
+                    }
+                }
+            };
+            /* issue_s with the owed epilogue's st.shared between its wgmma (EPI; the SW / Q-in-shared-memory path of
+             * issue_s, the only one this form has) */
+            [[maybe_unused]] auto issue_se = [&](float (&s)[NS][4], uint32_t kbase) {
+                qn_wg_fence();
+#pragma unroll
+                for (int kk = 0; kk < kD / 16; ++kk) {
+                    const uint64_t kdesc = qn_wg_desc_sw128(kbase + (kk >> 2) * (BN * 128) + (kk & 3) * 32, 16, 1024);
+                    MmaS<BF, BN>::run_ss(
+                        s, qn_wg_desc_sw128(qcur + (kk >> 2) * (kRB * 128) + (kk & 3) * 32 + cw * 64 * 128, 16, 1024),
+                        kdesc, kk > 0);
+                    if constexpr (EPIP) {
+                        if (eop) epi_piece_p(eo, kk);
+                    } else {
+                        if (eop) epi_piece(einv, kk);
+                    }
+                }
+                qn_wg_commit();
+            };
+            /* after the turn's products are issued: the owed epilogue's store (its fence and barrier under them) */
+            auto epi_close = [&]() {
+                if constexpr (EPI)
+                    if (eop) {
+                        epi_end(er0, ec3);
+                        eop = false;
+                    }
+            };
+            /* the owed epilogue at once (a chain's end: no Q . K^T to go under) */
+            auto epi_now = [&]() {
+                if constexpr (EPI)
+                    if (eop) {
+#pragma unroll
+                        for (int kk = 0; kk < kD / 16; ++kk) {
+                            if constexpr (EPIP)
+                                epi_piece_p(eo, kk);
+                            else
+                                epi_piece(einv, kk);
+                        }
+                        epi_end(er0, ec3);
+                        eop = false;
+                    }
+            };
             auto vbuf = [&](int c) { return sbase + (c % S) * STAGE + TILE; };
             /* k16 steps [j0, j1) of P . V as one wgmma group (issue_pv_part's products in its order); z: the item's
              * first P . V, whose step 0 writes O (scale-d = 0) instead of adding to it */
@@ -1362,22 +1598,37 @@ __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const Params p, c
                 qn_wg_commit();
             };
             /* the pending item's epilogue, once its last P . V is done (its V handed back first) */
-            auto finish = [&]() {
+            auto finish = [&](bool defer, bool last) {
                 qn_wg_wait<0>();
                 qn_wg_keep(o);
                 qn_wg_keep(pf);
                 qn_mbar_arrive(emptyv(pc % S));
-                store_rows(pls, pr0, pc3);
+                /* (KSPL: a part is its block's last item, finished by the chain's final flush) */
+                if ((FL & F_KSPL) != 0 && last && last_is_part()) {
+                    ks_finish();
+                } else if (EPI && defer) { /* (EPI: O stays in o until the next turn's P . V; its store is owed) */
+                    epi_begin(pls, einv);
+                    if constexpr (EPIP)
+#pragma unroll
+                        for (int j = 0; j < kD / 8; ++j)
+#pragma unroll
+                            for (int h = 0; h < 2; ++h)
+                                eo[j][h] = Ty<T>::pack(o[j][2 * h] * einv[h], o[j][2 * h + 1] * einv[h]);
+                    er0 = pr0, ec3 = pc3, eop = true;
+                } else {
+                    store_rows(pls, pr0, pc3);
+                }
                 pend = false;
             };
             /* the chain ends (the block's last item, or an item that sees no key next): the pending P . V in a turn of
              * its own, the chain's last (consumer 1 does not hand over after it) */
-            auto flush = [&]() {
+            auto flush = [&](bool last) {
+                epi_now();
                 qn_mbar_wait(fullv(pc % S), (pc / S) & 1);
                 turn_begin();
                 pv_part(vbuf(pc), 0, PK, pz);
                 turn_end(true);
-                finish();
+                finish(false, last);
             };
             for (int item = 0;; ++item) {
                 const int r = pair_work(item);
@@ -1393,7 +1644,7 @@ __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const Params p, c
                 /* (the branches around wgmma and O on votes: ptxas serialized every wgmma of the kernel for a
                  * condition it could not prove uniform, C7518) */
                 if (__all_sync(0xffffffffu, n <= 0)) { /* no key: the chain ends; the rows are zeros (66 writes 0 x 0) */
-                    if (__all_sync(0xffffffffu, pend)) flush();
+                    if (__all_sync(0xffffffffu, pend)) flush(false);
                     qn_mbar_arrive(qec);
 #pragma unroll
                     for (int j = 0; j < kD / 8; ++j) o[j][0] = o[j][1] = o[j][2] = o[j][3] = 0.f;
@@ -1415,8 +1666,18 @@ __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const Params p, c
                         stamp(0, 1);
                         turn_begin();
                         stamp(0, 2);
-                        issue_s(s, sbase + st * STAGE);
+                        if constexpr (EPI && (FL & F_EPIB) != 0) {
+                            if (__all_sync(0xffffffffu, eop))
+                                issue_se(s, sbase + st * STAGE);
+                            else
+                                issue_s(s, sbase + st * STAGE);
+                        } else if constexpr (EPI) {
+                            issue_se(s, sbase + st * STAGE);
+                        } else {
+                            issue_s(s, sbase + st * STAGE);
+                        }
                         pv_part(vbuf(pc), 0, PVA, pz);
+                        epi_close();
                         stamp(0, 3);
                         qn_wg_wait<1>(); /* S done; the P . V may run on */
                         qn_wg_keep(s);
@@ -1428,7 +1689,7 @@ __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const Params p, c
                         turn_end(false);
                         softmax_exp(s, alpha, muse); /* (O of this item not yet written: no rescale) */
                         stamp(0, 5);
-                        finish(); /* (the trace: slot 6 stays 0 on an item's first tile; the epilogue is in 5 -> 7) */
+                        finish(true, false); /* (the trace: slot 6 stays 0 on an item's first tile; the epilogue is in 5 -> 7) */
                     } else {
                         if (cw == 1) qn_named_arrive(1, 256); /* the chain's first turn is consumer 0's */
                         stamp(0, 1);
@@ -1459,8 +1720,18 @@ __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const Params p, c
                     stamp(it, 1);
                     turn_begin();
                     stamp(it, 2);
-                    issue_s(s, sbase + st * STAGE);
+                    if constexpr (EPI && (FL & F_EPIB) != 0) {
+                        if (__all_sync(0xffffffffu, eop))
+                            issue_se(s, sbase + st * STAGE);
+                        else
+                            issue_s(s, sbase + st * STAGE);
+                    } else if constexpr (EPI) {
+                        issue_se(s, sbase + st * STAGE);
+                    } else {
+                        issue_s(s, sbase + st * STAGE);
+                    }
                     pv_part(vprev, 0, PVA, it == 1);
+                    epi_close();
                     stamp(it, 3);
                     qn_wg_wait<1>();
                     qn_wg_keep(s);
@@ -1486,7 +1757,7 @@ __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const Params p, c
                 cnt += n;
                 if constexpr ((FL & F_TRACE) != 0) trb = cnt;
             }
-            if (__all_sync(0xffffffffu, pend)) flush();
+            if (__all_sync(0xffffffffu, pend)) flush(true);
         }
         for (int item = 0; !B2B; ++item) { /* (B2B: its own loop above) */
             if constexpr (PER && PAIR) {
@@ -1803,9 +2074,9 @@ int launch_t(const qn_cuda_attention_args *a, int vswap, char *err, size_t len) 
     /* KV2 (fa16): where the TQ / TO boxes or the TMA maps cannot take the call, the 128-key 3-stage form without it
      * (every fallback below instantiates FBN / FS, so no 2-stage or wide-tile form exists without KV2) */
     constexpr bool KV2 = (FL & F_KV2) != 0;
-    /* (F_B2B: its fallbacks are 66's) */
+    /* (F_B2B, F_EPI: their fallbacks are 66's) */
     constexpr int FBN = BN > 128 ? 128 : BN, FS = KV2 && S < 3 ? 3 : S,
-                  FFL = FL & ~(F_KV2 | F_B2B | (PER ? F_TO : 0));
+                  FFL = FL & ~(F_KV2 | F_B2B | F_EPI | F_EPIP | F_KSPL | F_EPIB | (PER ? F_TO : 0));
     if constexpr (KV2) {
         const long long G = a->Hq / a->Hkv;
         if (a->kv_lens != nullptr || a->B * a->Hkv >= (1LL << 31) || a->Nq >= (1LL << 31) || 128 % G != 0 ||
@@ -1886,6 +2157,27 @@ int launch_t(const qn_cuda_attention_args *a, int vswap, char *err, size_t len) 
     /* (F_PAIR: a block's units are pairs of row blocks) */
     const long long units = (FL & F_PAIR) ? (nmb + 1) / 2 * a->Hkv * a->B : items;
     dim3 grid = PER ? dim3((unsigned)(units < sms ? units : sms), 1, 1) : dim3((unsigned)nmb, (unsigned)a->Hkv, (unsigned)a->B);
+    if constexpr ((FL & F_KSPL) != 0) {
+        /* KSPL (non-causal, no mask, no window: every item has the same nt tiles; an even row-block count, so that pairs
+         * are whole): past 70's Rp whole rounds of pairs, the 2 Lp items left one a block while they fill the grid, then
+         * the r left in s parts: s r <= the grid and the slots, s <= 4 (the merging warp reads s - 1 partials of 8 KB),
+         * no empty part ((s - 1) ch < nt); s = 1: those r whole. p.ksplit = s, 0: 70's walk. */
+        p.ksplit = 0;
+        const long long P = nmb / 2 * a->Hkv * a->B, gd = grid.x, nt = (a->Nk + BN - 1) / BN;
+        if (!a->causal && a->mask == nullptr && a->window <= 0 && nmb % 2 == 0 && items < (1LL << 31) && P % gd != 0) {
+            const long long Li = 2 * (P % gd), r = Li >= gd ? Li - gd : Li;
+            long long s = 1;
+            if (r > 0) {
+                s = gd / r;
+                if (s > 4) s = 4;
+                if (s > kKsSlots / r) s = kKsSlots / r;
+                if (s > nt) s = nt;
+                while (s >= 2 && (s - 1) * ((nt + s - 1) / s) >= nt) --s;
+                if (s < 1) s = 1;
+            }
+            p.ksplit = (int)s;
+        }
+    }
     if constexpr (CLN > 1) {
         cudaLaunchConfig_t cfg = {};
         cudaLaunchAttribute at[1] = {};
@@ -1991,7 +2283,41 @@ template <typename T> int launch_v(const qn_cuda_attention_args *a, int variant,
     case QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHB:
         return launch_t<T, 128, 2, true, 3, true, true, true, true, true,
                         F_PAIR | F_CMASK | F_TQ | F_TO | F_KV2 | F_PVH | F_PVHI | F_B2B>(a, vswap, err, len);
+    /* fa21: 70 with the grid's last round split over the keys in non-causal calls (QUANTA_CUDA_ATTN_WG_KSPL=1; built by
+     * default so that the switch and the engine's conformance work in any build) */
+    case QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBK:
+        return launch_t<T, 128, 2, true, 3, true, true, true, true, true,
+                        F_PAIR | F_CMASK | F_TQ | F_TO | F_KV2 | F_PVH | F_PVHI | F_B2B | F_KSPL>(a, vswap, err, len);
 #if QN_AWG_ALL_FORMS
+    /* fa21 research (call 2, H100 15:09: 72/70 0.86-0.95 on every row): 70 with the item before's epilogue under the next
+     * turn's Q . K^T issue (72), O packed first (73), 72 + the split (75), 72's issue chosen by a vote (76) */
+    case QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBE:
+        if constexpr (want(QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBE))
+            return launch_t<T, 128, 2, true, 3, true, true, true, true, true,
+                            F_PAIR | F_CMASK | F_TQ | F_TO | F_KV2 | F_PVH | F_PVHI | F_B2B | F_EPI>(a, vswap, err, len);
+        else
+            break;
+    case QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBEK:
+        if constexpr (want(QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBEK))
+            return launch_t<T, 128, 2, true, 3, true, true, true, true, true,
+                            F_PAIR | F_CMASK | F_TQ | F_TO | F_KV2 | F_PVH | F_PVHI | F_B2B | F_EPI | F_KSPL>(a, vswap, err,
+                                                                                                              len);
+        else
+            break;
+    case QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBEV:
+        if constexpr (want(QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBEV))
+            return launch_t<T, 128, 2, true, 3, true, true, true, true, true,
+                            F_PAIR | F_CMASK | F_TQ | F_TO | F_KV2 | F_PVH | F_PVHI | F_B2B | F_EPI | F_EPIB>(a, vswap, err,
+                                                                                                              len);
+        else
+            break;
+    case QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBEP:
+        if constexpr (want(QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBEP))
+            return launch_t<T, 128, 2, true, 3, true, true, true, true, true,
+                            F_PAIR | F_CMASK | F_TQ | F_TO | F_KV2 | F_PVH | F_PVHI | F_B2B | F_EPI | F_EPIP>(a, vswap, err,
+                                                                                                              len);
+        else
+            break;
     /* fa19 research: P . V in halves (58, 60, 61), split at 7 / 8 (67) or 5 / 8 (68) of 41, 63 stamped (69) */
     case QN_CUDA_ATTN_WG_N128S3WSPTMAMTOH:
         if constexpr (want(QN_CUDA_ATTN_WG_N128S3WSPTMAMTOH))
@@ -2210,7 +2536,8 @@ extern "C" int qn_cuda_attn_wg_applies(const qn_cuda_attention_args *a) {
  * 57 n176s2wsptmamtokls, 58 n128s3wsptmamtoh, 59 n128s3wsptmamtohx, 60 n176s2wsptmamtokh, 61 n128s2wsptmapm2tokh,
  * 62 n128s3wsptmamtohl, 63 n128s3wsptmamtohh, 64 n128s2wsptmapm2tokx, 65 n176s2wsptmamtokhh, 66 n128s2wsptmapm2tokhh,
  * 67 n128s3wsptmamtoh7, 68 n128s3wsptmamtoh5, 69 n128s3wsptmamtohhx, 70 n128s2wsptmapm2tokhhb,
- * 71 n128s2wsptmapm2tokhhbx)
+ * 71 n128s2wsptmapm2tokhhbx, 72 n128s2wsptmapm2tokhhbe, 73 n128s2wsptmapm2tokhhbep,
+ * 74 n128s2wsptmapm2tokhhbk, 75 n128s2wsptmapm2tokhhbek, 76 n128s2wsptmapm2tokhhbev)
  * picks the form, where this build has it (form_built)
  * QN_CUDA_ATTN_WG_AUTO runs, for side-by-side runs of the engine; unset or anything else: the pick by shape below.
  * Read once. */
@@ -2221,7 +2548,7 @@ static bool form_built(int v) {
     return (QN_AWG_ALL_FORMS && qn_awg::want(v)) || v == QN_CUDA_ATTN_WG_N128S3WSPTMAMTO || v == QN_CUDA_ATTN_WG_N176S2WSPTMAMTOK ||
            v == QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOK || v == QN_CUDA_ATTN_WG_N128S3WSPTMAMTOHH ||
            v == QN_CUDA_ATTN_WG_N176S2WSPTMAMTOKHH || v == QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHH ||
-           v == QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHB;
+           v == QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHB || v == QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBK;
 }
 /* A pick switch read once into its cache: `on` unless the variable is exactly the other value ("0" for a switch
  * that is on by default, "1" for one that is off). */
@@ -2252,13 +2579,21 @@ static bool b2b_env() {
     static std::atomic<int> v{-1};
     return switch_once(v, "QUANTA_CUDA_ATTN_WG_B2B", true);
 }
-/* QUANTA_CUDA_ATTN_WG_NC2K=1 (fa20, off: bench/NOTES.md fa20's flip rule): the persistent form's non-causal bound
- * at 2048 keys instead of 1536, i.e. 70 (66) instead of 63 at 2k non-causal (call 2: 70/63 1.020 [q 1.016-1.028] and
- * 1.007 [1.005-1.022] in its two passes, 66/63 1.017 / 1.012; 4k non-causal 70/63 0.995: the bound stays below).
- * Read once. */
+/* The persistent form's non-causal bound at 2048 keys instead of 1536, i.e. 70 (66) instead of 63 at 2k non-causal.
+ * On by default since H100 2026-12-07 15:10 (lead21, fa20's rule: 70/63 median >= 1.01 with q1 >= 1.00 at 2k
+ * non-causal in both passes of one call): 70/63 1.034 [q1 1.008] and 1.017 [q1 1.015] (fa21's call), after 1.020 /
+ * 1.007 (session 20) and 1.021 / 1.001 (lead21's call 1); 4k non-causal 70/63 0.995: the bound stays below.
+ * QUANTA_CUDA_ATTN_WG_NC2K=0: 63 at 2k non-causal. Read once. */
 static bool nc2k_env() {
     static std::atomic<int> v{-1};
-    return switch_once(v, "QUANTA_CUDA_ATTN_WG_NC2K", false);
+    return switch_once(v, "QUANTA_CUDA_ATTN_WG_NC2K", true);
+}
+/* QUANTA_CUDA_ATTN_WG_KSPL=1 (fa21, off: bench/NOTES.md fa21's flip rule): for non-causal calls the auto pick's 70 as
+ * 74 (the grid's last round balanced: the pairs left as single items, the items left after them split over the keys,
+ * F_KSPL; not bit-identical). Read once. */
+static bool kspl_env() {
+    static std::atomic<int> v{-1};
+    return switch_once(v, "QUANTA_CUDA_ATTN_WG_KSPL", false);
 }
 static int tile_env() {
     static std::atomic<int> v{-1};
@@ -2296,9 +2631,11 @@ static int auto_variant(const qn_cuda_attention_args *a) {
     const int e = tile_env();
     if (e) return e;
     const bool h = pvh_env();
-    if (a->Nk <= (a->causal || nc2k_env() ? 2048 : 1536))
-        return h ? (b2b_env() ? QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHB : QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHH)
-                 : QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOK;
+    if (a->Nk <= (a->causal || nc2k_env() ? 2048 : 1536)) {
+        if (!h) return QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOK;
+        if (!b2b_env()) return QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHH;
+        return !a->causal && kspl_env() ? QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBK : QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHB;
+    }
     if (a->Nk >= (a->causal ? 12288 : 8192))
         return h ? QN_CUDA_ATTN_WG_N176S2WSPTMAMTOKHH : QN_CUDA_ATTN_WG_N176S2WSPTMAMTOK;
     return h ? QN_CUDA_ATTN_WG_N128S3WSPTMAMTOHH : QN_CUDA_ATTN_WG_N128S3WSPTMAMTO;

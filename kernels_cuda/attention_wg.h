@@ -97,6 +97,16 @@ enum { QN_CUDA_ATTN_WG_AUTO = 0, QN_CUDA_ATTN_WG_N128S2, QN_CUDA_ATTN_WG_N128S3,
        QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHB,
        /* fa20: 70 with block 0's consumer loop stamped, tiles numbered across its items (the bench's trace, as 64) */
        QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBX,
+       /* fa21: 70 with the item before's epilogue (O / l into the O stage) interleaved with the next turn's Q . K^T
+        * issue, off the consumer's chain (E; bit-identical to 70) */
+       QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBE,
+       /* fa21: 72 with O / l packed before the turn, only the st.shared between the wgmma (no C7519 arrives) */
+       QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBEP,
+       /* fa21: 70 and 72 with the grid's last round split over the keys, the parts merged through global slots by the
+        * last to arrive (K; non-causal calls without mask / window, else as 70 / 72; not bit-identical) */
+       QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBK, QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBEK,
+       /* fa21: 72 with the interleaved issue only in turns that owe an epilogue (a vote between two issue paths) */
+       QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBEV,
        QN_CUDA_ATTN_WG_NVARIANTS };
 /* Flag for the check: V's descriptor with its two byte offsets exchanged (a wrong reading of the MN-major
  * layout shows as a failure with one and a pass with the other). */

@@ -128,6 +128,12 @@ int qn_cuda_matmul_q(const qn_cuda_weight *w, int x_dtype, const void *x, int y_
 /* Batches of at least this many rows use the block-tiled prefill kernel, smaller ones the
  * streaming kernel (0: never the prefill kernel; for benchmarks and tests). Default 65. */
 extern int qn_cuda_matmul_big_min_m;
+/* fp821: the decode GEMV's form on K-major e4m3 codes (codes NULL): 0 = fp820's (2 row tiles a warp), 1-7 =
+ * qn_k_mmq_kmw's forms (one row tile a block, its warps along K; 5-6 with programmatic dependent launch, 7 = 5 or 6
+ * by M: matmul_q.cu qn_kmw_forms); -1 (default): the switch QUANTA_CUDA_FP8_KMG (one digit), else matmul_q.cu's
+ * QN_KMW_FORM_DEFAULT (7). For benches and tests. */
+extern int qn_cuda_matmul_km_form;
+#define QN_CUDA_MATMUL_KM_FORMS 8
 /* FP8 x FP8 on Hopper's wgmma (kernels_cuda/matmul_fp8_wg.cu, QUANTA_CUDA_FP8_WGMMA=1): e4m3 weights (QN_CW_E4M3)
  * times x quantized per token to e4m3 (scale max|x_row| / 448), f32 sums, y in y_dtype. Returns -1 (nothing
  * launched) where it does not apply: another format, a device other than compute capability 9.0, or M below

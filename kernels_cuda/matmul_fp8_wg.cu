@@ -1023,7 +1023,12 @@ __device__ __forceinline__ int64_t qn_f8_sk_block(int64_t it, int64_t total, int
 #ifndef QN_F8_SKG_LEAD
 #define QN_F8_SKG_LEAD 0
 #endif
-__device__ __forceinline__ int64_t qn_f8_skg_lead(int64_t nk, int64_t sp, int lead) { return nk >= 8 * sp ? lead : 0; }
+/* fp821: benches may ask for longer leads (sk bits 16-21): capped at (nk - sp) / 2 so that every peer keeps a stage
+ * (the cap is >= 3.5 sp where a lead applies, so QUANTA_CUDA_FP8_LEAD's 3 is never cut) */
+__device__ __forceinline__ int64_t qn_f8_skg_lead(int64_t nk, int64_t sp, int lead) {
+    const int64_t cap = (nk - sp) / 2;
+    return nk >= 8 * sp ? (lead < cap ? lead : cap) : 0;
+}
 __device__ __forceinline__ int64_t qn_f8_skg_at(int64_t j, int64_t nk, int64_t sp, int lead) { /* piece j's first stage */
     const int64_t d = qn_f8_skg_lead(nk, sp, lead);
     return j == 0 ? 0 : j >= sp ? nk : d + j * (nk - d) / sp;
@@ -1861,9 +1866,10 @@ static bool qn_f8_km_oe_pick(int64_t N, int64_t M, int sms, int t) {
 }
 
 /* QUANTA_CUDA_FP8_LEAD (fp820): 1: the split-K groups' owner piece (the one that adds its peers' slots and stores the
- * tile) starts 3 stages longer where pieces are >= 8 stages, so the peers' slots are written before it ends (fp816's
- * QN_F8_SKG_LEAD, built unmeasured; sk | 1024 per call); y within the reference's bound (another split of K: not
- * bit-identical to equal pieces). 0 or unset: QN_F8_LEAD_DEFAULT (0 until verify_fp820.sh has timed it). Read once. */
+ * tile) starts QN_F8_LEAD_STAGES (3) stages longer where pieces are >= 8 stages, so the peers' slots are written before
+ * it ends (fp816's QN_F8_SKG_LEAD, built unmeasured; sk | 1024 per call; fp821: sk bits 16-21 ask for another lead);
+ * y within the reference's bound (another split of K: not bit-identical to equal pieces). 0 or unset:
+ * QN_F8_LEAD_DEFAULT (0 until a verify run has timed it). Read once. */
 #ifndef QN_F8_LEAD_DEFAULT
 #define QN_F8_LEAD_DEFAULT 0
 #endif
@@ -1871,6 +1877,9 @@ static bool qn_f8_km_oe_pick(int64_t N, int64_t M, int sms, int t) {
 #define QN_F8_SKG_LEAD 0
 #endif
 QN_F8_ENV_SWITCH(qn_f8_env_lead, "QUANTA_CUDA_FP8_LEAD", '1', QN_F8_LEAD_DEFAULT)
+#ifndef QN_F8_LEAD_STAGES
+#define QN_F8_LEAD_STAGES 3 /* the lead QUANTA_CUDA_FP8_LEAD=1 takes (fp821's verify times 3, 8 and 16: NOTES fp821) */
+#endif
 
 /* fp819: where the ping-pong form is taken. Each block keeps two 128x128 tiles in flight (one per warpgroup), the
  * 128x256 tile's work, so it is wanted where there are at least two 128x128 tiles per SM: below that a warpgroup
@@ -2024,6 +2033,7 @@ static int qn_f8_gemm(const qn_cuda_weight *w, const void *buf, int64_t M, int y
     /* fp820: codes K-major only (codes NULL): only the SS forms read them, so SS always; OE by its per-block rule */
     const bool km = w->codes == NULL, km_no_oe = (persist & 16384) || (sk & 512);
     const bool lead3 = (sk & 1024) || qn_f8_env_lead(); /* fp820: the groups' owner piece 3 stages longer */
+    const int lead_asked = (sk >> 16) & 63; /* fp821: a bench's lead in stages (fp8_pair sk4l8 / sk4l16), else lead3's */
     if (km && !w->codes_k) return (int)cudaErrorInvalidValue;
     const bool ss = ((persist & 2048) || (sk & 64) || qn_f8_env_ss() || oe_asked || km) && w->codes_k != NULL;
     /* fp819: the ping-pong form, forced by the call (persist | 4096: persist 4 with cluster 1, or 6 with cluster 2 along
@@ -2051,7 +2061,7 @@ static int qn_f8_gemm(const qn_cuda_weight *w, const void *buf, int64_t M, int y
     a.part = splits > 1 ? part : NULL;
     a.yd = y_dtype, a.y = y, a.trace = trace, a.units = 0, a.gxc = 0, a.scale_pf = scale_pf;
     a.dp_units = 0, a.skw = skw, a.skf = skf, a.sk_sp = sk >= 3, a.sk_red = sk >= 5, a.stm = stm, a.trace_last = tlast;
-    a.sk_lead = lead3 ? 3 : QN_F8_SKG_LEAD;
+    a.sk_lead = lead_asked ? lead_asked : lead3 ? QN_F8_LEAD_STAGES : QN_F8_SKG_LEAD;
     cudaStream_t s = (cudaStream_t)stream;
     /* fp818: where the SS form runs (its own 128x128 cost in the pick): 0ts / 0t alone, and (ss_tw) a 128x128 tile in
      * clusters of 2 along the tokens (2tws: TW's route, or the form asked for) */

@@ -39,6 +39,11 @@
 __global__ void __launch_bounds__(256) qn_k_prep_x(int xd, const void *x, int64_t M, int64_t K, int64_t Kp,
                                                    __half *xh, float *xscale, int km) {
     __shared__ float sh[32];
+    /* fp821: launched with programmatic dependent launch before the K-major GEMV's PDL forms (qn_kmw_forms): x is
+     * read only after the predecessor grid completed, then the GEMV's blocks may start loading weights; no-ops when
+     * launched with <<<>>> (every other use) */
+    qn_pdl_wait();
+    qn_pdl_launch();
     for (int64_t m = blockIdx.y; m < M; m += gridDim.y) {
         float m0 = 0.0f, m1 = 0.0f, m2 = 0.0f, m3 = 0.0f;
         int64_t k = threadIdx.x;
@@ -321,6 +326,192 @@ __global__ void __launch_bounds__(QN_MMQ_WARPS * 32) qn_k_mmq(qn_mmq_args p) {
     if (threadIdx.x == 0) p.counters[tile] = 0;
 }
 
+/* ------------------------------------------------------------------ K-major e4m3, a block's warps along K (fp821) */
+
+/*
+ * fp821: the decode GEMV on K-major e4m3 codes (fp820's layout) with one row tile per block and the block's W warps
+ * side by side along K. fp820's form (qn_k_mmq KM) gives a warp 2 row tiles and a split-K piece of K / S, and with
+ * 16-row tiles S must reach 7-8 to fill the GPU: a row of 4 KB is then read in 512-640 byte pieces by S warps of
+ * different blocks at different times, where the tiled layout's warp reads its row tile's piece as one 8-10 KB run
+ * (session 20 call 2: that form 3-14% slower at M <= 8). Here warp w of a block takes the chunks of KU k tiles
+ * w, w + W, w + 2W, ... of the block's K range: each block step reads W * KU * 64 contiguous bytes of each of the 16
+ * rows, the next step the next run, so one SM reads each row front to back in one stretch, and the grid needs W x
+ * fewer row pieces (S 1-2 on the 7B/13B shapes). The fragment words and x's order are fp820's (qn_e4m3_pairs_to_a,
+ * qn_k_prep_x km): the same products, summed per warp and then over the W warps in warp order through shared memory
+ * (fixed: deterministic; another grouping of the f32 sums than fp820's form, within the same bound). Split-K, where
+ * used, as qn_k_mmq's (partials, the last block of a tile sums them in split order). PDL (forms 5, 6): the x prep and
+ * this kernel launched with programmatic dependent launch, this kernel's first weight loads issued before it waits for
+ * the prep (the same values: only when the loads start changes).
+ */
+template <int MT, int W, int KU, int PDL>
+__global__ void __launch_bounds__(W * 32) qn_k_mmq_kmw(qn_mmq_args p) {
+    __shared__ float red[W - 1][MT * 4][32];
+    __shared__ int is_last;
+    const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
+    const int64_t KT = p.Kp / 64;
+    const int64_t nt = blockIdx.x;
+    const int64_t m0 = (int64_t)blockIdx.y * 8 * MT;
+    const int64_t kt0 = (int64_t)blockIdx.z * p.kps;
+    const int64_t kt1 = kt0 + p.kps < KT ? kt0 + p.kps : KT;
+    constexpr int CH = W * KU; /* k tiles per block step */
+
+    float acc[MT][4];
+#pragma unroll
+    for (int j = 0; j < MT; j++) acc[j][0] = acc[j][1] = acc[j][2] = acc[j][3] = 0.0f;
+    bool col_ok[MT];
+#pragma unroll
+    for (int j = 0; j < MT; j++) col_ok[j] = m0 + j * 8 + g < p.M;
+    /* rows g and g + 8 of the tile (Np rows exist: the padding rows are zeros), this lane's 16 bytes of each k tile */
+    const uint8_t *r0 = p.codes + (nt * 16 + g) * p.Kp + t * 16;
+    const int64_t r8 = 8 * p.Kp;
+
+    uint32_t wa[2][KU][8];
+    auto load = [&](int buf, int64_t ktb) {
+#pragma unroll
+        for (int u = 0; u < KU; u++) {
+            if (ktb + u < kt1) {
+                const uint4 q0 = __ldg(reinterpret_cast<const uint4 *>(r0 + (ktb + u) * 64));
+                const uint4 q1 = __ldg(reinterpret_cast<const uint4 *>(r0 + r8 + (ktb + u) * 64));
+                wa[buf][u][0] = q0.x, wa[buf][u][1] = q0.y, wa[buf][u][2] = q0.z, wa[buf][u][3] = q0.w;
+                wa[buf][u][4] = q1.x, wa[buf][u][5] = q1.y, wa[buf][u][6] = q1.z, wa[buf][u][7] = q1.w;
+            } else {
+#pragma unroll
+                for (int v = 0; v < 8; v++) wa[buf][u][v] = 0;
+            }
+        }
+    };
+    auto compute = [&](int buf, int64_t ktb) {
+#pragma unroll
+        for (int u = 0; u < KU; u++) {
+            const int64_t kt = ktb + u;
+            if (kt < kt1) {
+                const uint2 *xrow[MT];
+#pragma unroll
+                for (int j = 0; j < MT; j++)
+                    xrow[j] = reinterpret_cast<const uint2 *>(p.xh + (m0 + j * 8 + g) * p.Kp + kt * 64 + t * 16);
+#pragma unroll
+                for (int ks = 0; ks < 4; ks++) {
+                    uint2 xb[MT];
+#pragma unroll
+                    for (int j = 0; j < MT; j++) xb[j] = col_ok[j] ? __ldg(xrow[j] + ks) : make_uint2(0u, 0u);
+                    uint32_t a[4];
+                    qn_e4m3_pairs_to_a(wa[buf][u][ks], wa[buf][u][4 + ks], a);
+#pragma unroll
+                    for (int j = 0; j < MT; j++) qn_mma16816(acc[j], a, xb[j].x, xb[j].y);
+                }
+            }
+        }
+    };
+
+    int64_t kt = kt0 + (int64_t)warp * KU;
+    if (kt < kt1) load(0, kt);
+    /* PDL forms: the first weight loads (nothing of this step writes them) are in flight before the wait for the x
+     * prep (the grid before this one); x, y, the partials and the counters are touched only after it */
+    if (PDL) qn_pdl_wait(), qn_pdl_launch();
+    if (kt < kt1) {
+        for (;; kt += 2 * CH) {
+            if (kt + CH < kt1) load(1, kt + CH);
+            compute(0, kt);
+            if (kt + CH >= kt1) break;
+            if (kt + 2 * CH < kt1) load(0, kt + 2 * CH);
+            compute(1, kt + CH);
+            if (kt + 2 * CH >= kt1) break;
+        }
+    }
+
+    /* the W warps' sums in warp order */
+    if (warp > 0) {
+#pragma unroll
+        for (int j = 0; j < MT; j++)
+#pragma unroll
+            for (int r = 0; r < 4; r++) red[warp - 1][j * 4 + r][lane] = acc[j][r];
+    }
+    __syncthreads();
+    if (warp == 0) {
+#pragma unroll 1
+        for (int w = 0; w < W - 1; w++)
+#pragma unroll
+            for (int j = 0; j < MT; j++)
+#pragma unroll
+                for (int r = 0; r < 4; r++) acc[j][r] += red[w][j * 4 + r][lane];
+        /* c0,c1: row g, columns 2t, 2t+1; c2,c3: row g+8 */
+#pragma unroll
+        for (int h = 0; h < 2; h++) {
+            const int64_t n = nt * 16 + g + 8 * h;
+            if (n >= p.N) continue;
+            const float rs = p.row_scale[n];
+#pragma unroll
+            for (int j = 0; j < MT; j++) {
+#pragma unroll
+                for (int c = 0; c < 2; c++) {
+                    const int64_t m = m0 + j * 8 + 2 * t + c;
+                    if (m >= p.M) continue;
+                    const float v = acc[j][2 * h + c];
+                    if (p.part)
+                        p.part[((int64_t)blockIdx.z * p.M + m) * p.N + n] = v;
+                    else
+                        qn_st(p.yd, p.y, m * p.N + n, v * rs * p.xscale[m]);
+                }
+            }
+        }
+    }
+    if (!p.part || !p.counters) return; /* uniform */
+
+    /* split-K as qn_k_mmq's: the last block of this output tile sums the partials in split order */
+    __threadfence();
+    __syncthreads();
+    const unsigned tile = blockIdx.y * gridDim.x + blockIdx.x;
+    if (threadIdx.x == 0) is_last = atomicAdd(&p.counters[tile], 1u) == gridDim.z - 1;
+    __syncthreads();
+    if (!is_last) return;
+    __threadfence();
+    constexpr int R = 16, C = 8 * MT;
+    const int64_t nb = nt * 16;
+    const int64_t total = p.M * p.N;
+    for (int e = threadIdx.x; e < R * C; e += blockDim.x) {
+        const int64_t n = nb + e % R, m = m0 + e / R;
+        if (n >= p.N || m >= p.M) continue;
+        float sum = 0.0f;
+        for (unsigned z = 0; z < gridDim.z; z++) sum += __ldcg(p.part + (int64_t)z * total + m * p.N + n);
+        qn_st(p.yd, p.y, m * p.N + n, sum * p.row_scale[n] * p.xscale[m]);
+    }
+    if (threadIdx.x == 0) p.counters[tile] = 0;
+}
+
+/* The K-major GEMV's forms (qn_cuda_matmul_km_form): 0 = fp820's qn_k_mmq KM (2 row tiles a warp, split-K to 16 warps
+ * an SM); 1.. = qn_k_mmq_kmw with W warps a block, KU k tiles a warp step, split-K only until the grid has TW warps
+ * an SM (and never below one block step of K a piece), PDL: prep and GEMV with programmatic dependent launch (where
+ * qn_cuda_pdl_on: sm_90, QUANTA_CUDA_PDL not 0). */
+struct qn_kmw_form {
+    int W, KU, TW, PDL;
+};
+static const qn_kmw_form qn_kmw_forms[] = {{0, 0, 0, 0},   {8, 2, 16, 0}, {4, 4, 16, 0}, {8, 4, 16, 0},
+                                           {8, 2, 32, 0}, {8, 2, 16, 1}, {4, 4, 16, 1}, {8, 2, 16, 1}};
+/* Form 7 (fp821, from the H100 call of 15:09: `fp8_check gemv`, 9 rounds): form 5 up to M = 32 (0.75-0.94 of the tiled
+ * GEMV's time at M = 1..8 on every 7B/13B shape, the best form there), form 6 above (M = 48: 0.65-0.91 where form 5's
+ * 8 warps at 174 registers, one block an SM, took 1.30 at 32000 x 4096) */
+#define QN_KMW_FORM_BY_M 7
+static int qn_kmw_form_for(int form, int64_t M) { return form == QN_KMW_FORM_BY_M ? (M > 32 ? 6 : 5) : form; }
+#define QN_KMW_FORMS ((int)(sizeof qn_kmw_forms / sizeof qn_kmw_forms[0]))
+static_assert(QN_KMW_FORMS == QN_CUDA_MATMUL_KM_FORMS, "cuda_kernels.h's count of the K-major GEMV's forms");
+#ifndef QN_KMW_FORM_DEFAULT
+#define QN_KMW_FORM_DEFAULT 7 /* fp821: forms 5 / 6 by M, from the H100 call of 15:09 (NOTES fp821) */
+#endif
+extern "C" {
+int qn_cuda_matmul_km_form = -1;
+}
+/* The form in use: qn_cuda_matmul_km_form if set (benches), else QUANTA_CUDA_FP8_KMG (one digit, read once), else
+ * QN_KMW_FORM_DEFAULT. */
+static int qn_kmw_form_now() {
+    static int env = -2; /* -2: not read yet; a race only repeats the same read */
+    if (qn_cuda_matmul_km_form >= 0 && qn_cuda_matmul_km_form < QN_KMW_FORMS) return qn_cuda_matmul_km_form;
+    if (env == -2) {
+        const char *e = getenv("QUANTA_CUDA_FP8_KMG");
+        env = e && e[0] >= '0' && e[0] < '0' + QN_KMW_FORMS && !e[1] ? e[0] - '0' : -1;
+    }
+    return env >= 0 ? env : QN_KMW_FORM_DEFAULT;
+}
+
 /* ------------------------------------------------------------------ prefill (M > 64) */
 
 /*
@@ -507,6 +698,7 @@ __global__ void qn_k_splitk_reduce(const float *part, int S, int64_t M, int64_t 
 typedef struct qn_mmq_plan {
     int WN, MT, S, kps;
     unsigned bx, by;
+    int kmw; /* fp821: qn_k_mmq_kmw's form (qn_kmw_forms), 0: not that kernel */
 } qn_mmq_plan;
 
 /* fp820: e4m3 codes K-major only (cuda_kernels.h: codes NULL, codes_k the codes) */
@@ -514,6 +706,28 @@ static bool qn_mmq_km(const qn_cuda_weight *w) { return w->fmt == QN_CW_E4M3 && 
 
 static qn_mmq_plan qn_mmq_make_plan(const qn_cuda_weight *w, int64_t M, int sms) {
     qn_mmq_plan pl;
+    pl.kmw = 0;
+    /* fp821: K-major e4m3 through qn_k_mmq_kmw (any M: the GEMM takes M >= 64 where it runs) */
+    const int form = qn_mmq_km(w) ? qn_kmw_form_for(qn_kmw_form_now(), M) : 0;
+    if (form > 0) {
+        const qn_kmw_form f = qn_kmw_forms[form];
+        pl.kmw = form;
+        pl.MT = M <= 8 ? 1 : M <= 16 ? 2 : M <= 32 ? 4 : 8;
+        pl.WN = 1;
+        const int64_t NT = w->Np / 16, KT = w->Kp / 64;
+        pl.bx = (unsigned)NT;
+        pl.by = (unsigned)((M + 8 * pl.MT - 1) / (8 * pl.MT));
+        const int64_t warps = (int64_t)NT * pl.by * f.W, target = (int64_t)(sms > 0 ? sms : 132) * f.TW;
+        int64_t S = warps < target ? (target + warps - 1) / warps : 1;
+        const int64_t maxS = KT / (f.W * f.KU) > 0 ? KT / (f.W * f.KU) : 1; /* a piece: at least one block step */
+        if (S > maxS) S = maxS;
+        if (S > 64) S = 64;
+        int64_t kps = (KT + S - 1) / S;
+        if (kps < 1) kps = 1;
+        pl.S = (int)((KT + kps - 1) / kps);
+        pl.kps = (int)kps;
+        return pl;
+    }
     /* prefill kernel, no split; K-major e4m3 has no form of it (the FP8 GEMM takes those M: the streaming kernel here
      * only where that GEMM refused, e.g. QUANTA_CUDA_FP8_V2 a non-TMA form) */
     if (qn_cuda_matmul_big_min_m > 0 && M >= qn_cuda_matmul_big_min_m && !qn_mmq_km(w)) {
@@ -553,6 +767,35 @@ extern "C" size_t qn_cuda_matmul_q_scratch(const qn_cuda_weight *w, int64_t M, i
     return b;
 }
 
+template <int W, int KU, int PDL>
+static int qn_kmw_launch_mt(int MT, dim3 grid, cudaStream_t s, const qn_mmq_args &a) {
+    switch (MT) {
+    case 1: return qn_launch(qn_k_mmq_kmw<1, W, KU, PDL>, grid, dim3(W * 32), 0, s, a);
+    case 2: return qn_launch(qn_k_mmq_kmw<2, W, KU, PDL>, grid, dim3(W * 32), 0, s, a);
+    case 4: return qn_launch(qn_k_mmq_kmw<4, W, KU, PDL>, grid, dim3(W * 32), 0, s, a);
+    default: return qn_launch(qn_k_mmq_kmw<8, W, KU, PDL>, grid, dim3(W * 32), 0, s, a);
+    }
+}
+/* Without PDL the kernels go by <<<>>> (fully serialized), as the tiled GEMV's */
+template <int W, int KU> static int qn_kmw_launch_plain(int MT, dim3 grid, cudaStream_t s, const qn_mmq_args &a) {
+    switch (MT) {
+    case 1: qn_k_mmq_kmw<1, W, KU, 0><<<grid, W * 32, 0, s>>>(a); break;
+    case 2: qn_k_mmq_kmw<2, W, KU, 0><<<grid, W * 32, 0, s>>>(a); break;
+    case 4: qn_k_mmq_kmw<4, W, KU, 0><<<grid, W * 32, 0, s>>>(a); break;
+    default: qn_k_mmq_kmw<8, W, KU, 0><<<grid, W * 32, 0, s>>>(a); break;
+    }
+    return qn_cu_launch_status();
+}
+static int qn_kmw_launch(int form, int MT, dim3 grid, cudaStream_t s, const qn_mmq_args &a) {
+    switch (form) { /* qn_kmw_forms */
+    case 2: return qn_kmw_launch_plain<4, 4>(MT, grid, s, a);
+    case 3: return qn_kmw_launch_plain<8, 4>(MT, grid, s, a);
+    case 5: return qn_kmw_launch_mt<8, 2, 1>(MT, grid, s, a);
+    case 6: return qn_kmw_launch_mt<4, 4, 1>(MT, grid, s, a);
+    default: return qn_kmw_launch_plain<8, 2>(MT, grid, s, a); /* 1, and 4: form 1's kernel, another split */
+    }
+}
+
 template <int FMT, int WN, int KM = 0>
 static void qn_mmq_launch_mt(int MT, dim3 grid, cudaStream_t s, const qn_mmq_args &a) {
     switch (MT) {
@@ -583,9 +826,14 @@ extern "C" int qn_cuda_matmul_q(const qn_cuda_weight *w, int x_dtype, const void
     sp += qn_align256((size_t)M * 4);
     float *part = pl.S > 1 ? (float *)sp : NULL;
 
-    qn_k_prep_x<<<dim3((unsigned)((w->Kp + QN_PREP_CHUNK - 1) / QN_PREP_CHUNK), (unsigned)(M < 65535 ? M : 65535)),
-                  256, 0, s>>>(x_dtype, x, M, w->K, w->Kp, xh, xscale, km ? 1 : 0);
-    int e = qn_cu_launch_status();
+    const dim3 pgrid((unsigned)((w->Kp + QN_PREP_CHUNK - 1) / QN_PREP_CHUNK), (unsigned)(M < 65535 ? M : 65535));
+    int e;
+    if (pl.kmw > 0 && qn_kmw_forms[pl.kmw].PDL) { /* fp821: the GEMV's blocks may start while this runs */
+        e = qn_launch(qn_k_prep_x, pgrid, dim3(256), 0, s, x_dtype, x, M, w->K, w->Kp, xh, xscale, km ? 1 : 0);
+    } else {
+        qn_k_prep_x<<<pgrid, 256, 0, s>>>(x_dtype, x, M, w->K, w->Kp, xh, xscale, km ? 1 : 0);
+        e = qn_cu_launch_status();
+    }
     if (e) return e;
 
     qn_mmq_args a;
@@ -612,19 +860,24 @@ extern "C" int qn_cuda_matmul_q(const qn_cuda_weight *w, int x_dtype, const void
         }
     }
     const dim3 grid(pl.bx, pl.by, (unsigned)pl.S);
-    switch (w->fmt) {
-    case QN_CW_F16: qn_mmq_launch_mt<QN_CW_F16, 2>(pl.MT, grid, s, a); break;
-    case QN_CW_Q8: qn_mmq_launch_mt<QN_CW_Q8, 2>(pl.MT, grid, s, a); break;
-    case QN_CW_E4M3:
-        if (km)
-            qn_mmq_launch_mt<QN_CW_E4M3, 2, 1>(pl.MT, grid, s, a);
-        else
-            qn_mmq_launch_mt<QN_CW_E4M3, 2>(pl.MT, grid, s, a);
-        break;
-    case QN_CW_E5M2: qn_mmq_launch_mt<QN_CW_E5M2, 2>(pl.MT, grid, s, a); break;
-    case QN_CW_Q4: qn_mmq_launch_mt<QN_CW_Q4, 2>(pl.MT, grid, s, a); break;
-    case QN_CW_NF4: qn_mmq_launch_mt<QN_CW_NF4, 2>(pl.MT, grid, s, a); break;
-    default: return (int)cudaErrorInvalidValue;
+    if (pl.kmw > 0) { /* fp821: K-major e4m3, a block's warps along K */
+        e = qn_kmw_launch(pl.kmw, pl.MT, grid, s, a);
+        if (e) return e;
+    } else {
+        switch (w->fmt) {
+        case QN_CW_F16: qn_mmq_launch_mt<QN_CW_F16, 2>(pl.MT, grid, s, a); break;
+        case QN_CW_Q8: qn_mmq_launch_mt<QN_CW_Q8, 2>(pl.MT, grid, s, a); break;
+        case QN_CW_E4M3:
+            if (km)
+                qn_mmq_launch_mt<QN_CW_E4M3, 2, 1>(pl.MT, grid, s, a);
+            else
+                qn_mmq_launch_mt<QN_CW_E4M3, 2>(pl.MT, grid, s, a);
+            break;
+        case QN_CW_E5M2: qn_mmq_launch_mt<QN_CW_E5M2, 2>(pl.MT, grid, s, a); break;
+        case QN_CW_Q4: qn_mmq_launch_mt<QN_CW_Q4, 2>(pl.MT, grid, s, a); break;
+        case QN_CW_NF4: qn_mmq_launch_mt<QN_CW_NF4, 2>(pl.MT, grid, s, a); break;
+        default: return (int)cudaErrorInvalidValue;
+        }
     }
     e = qn_cu_launch_status();
     if (e) return e;

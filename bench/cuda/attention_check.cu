@@ -322,6 +322,11 @@ static const char *wg_name(int wg)
     case QN_CUDA_ATTN_WG_N128S3WSPTMAMTOHHX: return "wg_n128s3wsptmamtohhx";
     case QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHB: return "wg_n128s2wsptmapm2tokhhb";
     case QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBX: return "wg_n128s2wsptmapm2tokhhbx";
+    case QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBE: return "wg_n128s2wsptmapm2tokhhbe";
+    case QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBEP: return "wg_n128s2wsptmapm2tokhhbep";
+    case QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBK: return "wg_n128s2wsptmapm2tokhhbk";
+    case QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBEK: return "wg_n128s2wsptmapm2tokhhbek";
+    case QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBEV: return "wg_n128s2wsptmapm2tokhhbev";
     default: return "wg_n128s2";
     }
 }
@@ -578,6 +583,9 @@ static std::vector<Case> wg_cases(bool small)
         v.push_back(mk("wgs mask kvl", F16, 2, 2, 2, 100, 150, 128, 0, 0, 2, 1, 0));
         /* (fa14) a window: in clusters of 2 row blocks (29, 31) the later block skips the pair's first tile */
         v.push_back(mk("wgs window", BF, 1, 2, 2, 512, 512, 128, 1, 150, 0, 0, 0));
+        /* (fa21) non-causal, 4 heads of 4 row blocks (8 pairs): on 3 blocks 74 / 75 run 2 rounds of pairs, 3 of the 4
+         * items left whole, the last in 2 parts over the keys */
+        v.push_back(mk("wgs noncausal split", BF, 1, 4, 4, 512, 512, 128, 0, 0, 0, 0, 0));
         return v;
     }
     v.push_back(mk("wg 1k causal", BF, 1, 8, 8, 1024, 1024, 128, 1, 0, 0, 0, 96));
@@ -661,7 +669,10 @@ static void wg_check(bool small, const std::vector<int> &list)
                 vars[i] == QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKT || vars[i] == QN_CUDA_ATTN_WG_N128S3WSPTMAMTOLS ||
                 vars[i] == QN_CUDA_ATTN_WG_N176S2WSPTMAMTOKLS || vars[i] == QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKH ||
                 vars[i] == QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKX || vars[i] == QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHH ||
-                vars[i] == QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHB || vars[i] == QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBX) {
+                vars[i] == QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHB || vars[i] == QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBX ||
+                vars[i] == QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBE || vars[i] == QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBEP ||
+                vars[i] == QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBK || vars[i] == QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBEK ||
+                vars[i] == QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBEV) {
                 /* the persistent forms again on 3 blocks: each loops over several row blocks, whatever the shape;
                  * (fa17) the split tail as if on 3 SMs: another tail (blocks mod 3) in clusters of 2, and the
                  * longest-first groups of k = 2 x 3 / (row blocks + 1) heads */

@@ -65,6 +65,13 @@ extern "C" {
 #include "wgmma.cuh" /* mbarriers for the tma probe */
 #include "tma.cuh"   /* fp813: the tensor-map pieces under test (tma mode) */
 
+/* kernels_cuda/cuda_common.cuh's switch, defined by rows.cu in libquanta (which this driver does not link): on where
+ * the device is sm_90 or newer (main), as the backend sets it, so the decode GEMV's PDL forms (fp821) run as in the
+ * engine */
+extern "C" {
+int qn_cuda_pdl_on = 0;
+}
+
 #define CK(x)                                                                                       \
     do {                                                                                            \
         cudaError_t e_ = (x);                                                                       \
@@ -141,11 +148,14 @@ static const char *dtn(int d) { return d == QN_DT_F32 ? "f32" : d == QN_DT_F16 ?
  * tiled codes and with its K-major codes only (codes NULL), y in f32, at M = 1, 5, 8, 24 and the case's M, against the
  * float64 sum of the weights times x in its dtype (the GEMV rounds x to f16 after a power-of-two scale: within 2^-11
  * of each term, so |y - ref| <= sum|terms| / 1024 as the GEMM's bound); also the two layouts' largest difference
- * relative to sum|terms| (the same products summed in another order: ~1e-7). 1 if any output is out of bound. */
+ * relative to sum|terms| (the same products summed in another order: ~1e-7). fp821: the K-major codes through every
+ * form of the K-major GEMV (qn_cuda_matmul_km_form 0 = fp820's, 1.. = qn_k_mmq_kmw's), each against the reference and
+ * against the tiled form. 1 if any output is out of bound. */
 static int check_gemv(const ccase &c, const dweight &dw, const std::vector<float> &x, const std::vector<uint8_t> &wq,
                       const std::vector<float> &sw, const void *dx) {
     const int64_t N = c.N, K = c.K;
     const int64_t ms[5] = {1, 5, 8, 24, c.M < 80 ? c.M : 80}; /* 80: past qn_cuda_matmul_big_min_m, the host sum kept short */
+    constexpr int NV = 1 + QN_CUDA_MATMUL_KM_FORMS; /* tiled, then K-major form f = v - 1 */
     qn_cuda_weight wkm = dw.w;
     wkm.codes = NULL;
     float lut[256];
@@ -153,20 +163,26 @@ static int check_gemv(const ccase &c, const dweight &dw, const std::vector<float
     unsigned *cnt;
     CK(cudaMalloc(&cnt, QN_CUDA_MATMUL_COUNTERS * sizeof(unsigned)));
     CK(cudaMemset(cnt, 0, QN_CUDA_MATMUL_COUNTERS * sizeof(unsigned)));
-    long long bad[2][5] = {}, total = 0;
-    double worst_pair = 0.0;
+    long long bad[NV][5] = {}, total = 0;
+    double worst_pair[NV] = {};
+    const int form0 = qn_cuda_matmul_km_form;
     for (int mi = 0; mi < 5; mi++) {
         const int64_t M = ms[mi] < c.M ? ms[mi] : c.M;
-        std::vector<float> yh[2];
-        for (int v = 0; v < 2; v++) {
+        std::vector<float> yh[NV];
+        for (int v = 0; v < NV; v++) {
             const qn_cuda_weight *w = v ? &wkm : &dw.w;
+            qn_cuda_matmul_km_form = v ? v - 1 : form0;
             const size_t sb = qn_cuda_matmul_q_scratch(w, M, 132);
             void *scr, *dy;
             CK(cudaMalloc(&scr, sb));
             CK(cudaMalloc(&dy, (size_t)(M * N) * 4));
             CK(cudaMemset(dy, 0xFF, (size_t)(M * N) * 4));
             const int e = qn_cuda_matmul_q(w, c.xd, dx, QN_DT_F32, dy, M, scr, sb, cnt, QN_CUDA_MATMUL_COUNTERS, 132, NULL);
-            if (e) { printf("GEMV launch (%s, M=%lld): %d\n", v ? "K-major" : "tiled", (long long)M, e); return 1; }
+            if (e) {
+                printf("GEMV launch (%s %d, M=%lld): %d\n", v ? "K-major form" : "tiled", v - 1, (long long)M, e);
+                qn_cuda_matmul_km_form = form0;
+                return 1;
+            }
             CK(cudaDeviceSynchronize());
             yh[v].resize((size_t)(M * N));
             CK(cudaMemcpy(yh[v].data(), dy, (size_t)(M * N) * 4, cudaMemcpyDeviceToHost));
@@ -181,21 +197,31 @@ static int check_gemv(const ccase &c, const dweight &dw, const std::vector<float
                 }
                 s *= sw[n], a *= sw[n];
                 const double tol = a / 1024.0 + 1e-30;
-                for (int v = 0; v < 2; v++) bad[v][mi] += !(fabs((double)yh[v][m * N + n] - s) <= tol);
-                if (a > 0) worst_pair = std::max(worst_pair, fabs((double)yh[0][m * N + n] - (double)yh[1][m * N + n]) / a);
+                for (int v = 0; v < NV; v++) {
+                    bad[v][mi] += !(fabs((double)yh[v][m * N + n] - s) <= tol);
+                    if (a > 0)
+                        worst_pair[v] =
+                            std::max(worst_pair[v], fabs((double)yh[0][m * N + n] - (double)yh[v][m * N + n]) / a);
+                }
                 total++;
             }
     }
+    qn_cuda_matmul_km_form = form0;
     cudaFree(cnt);
-    printf("check N=%lld K=%lld x=%s: decode GEMV (fp820; M = 1 / 5 / 8 / 24 / %lld) tiled %lld / %lld / %lld / %lld / %lld, "
-           "K-major %lld / %lld / %lld / %lld / %lld wrong of %lld against the reference; K-major vs tiled at most %.2e of "
-           "sum|terms|\n",
-           (long long)N, (long long)K, dtn(c.xd), (long long)ms[4], bad[0][0], bad[0][1], bad[0][2], bad[0][3], bad[0][4],
-           bad[1][0], bad[1][1], bad[1][2], bad[1][3], bad[1][4], total, worst_pair);
     long long any = 0;
-    for (int v = 0; v < 2; v++)
+    double worst = 0;
+    for (int v = 0; v < NV; v++) {
+        char form[32];
+        snprintf(form, sizeof form, v ? "K-major form %d" : "tiled", v - 1);
+        printf("check N=%lld K=%lld x=%s: decode GEMV (M = 1 / 5 / 8 / 24 / %lld) %s %lld / %lld / %lld / %lld / %lld "
+               "wrong of %lld against the reference%s",
+               (long long)N, (long long)K, dtn(c.xd), (long long)ms[4], form,
+               bad[v][0], bad[v][1], bad[v][2], bad[v][3], bad[v][4], total, v ? "" : "\n");
+        if (v) printf("; vs tiled at most %.2e of sum|terms|\n", worst_pair[v]);
         for (int mi = 0; mi < 5; mi++) any += bad[v][mi];
-    return any || worst_pair > 1e-5 ? 1 : 0;
+        worst = std::max(worst, worst_pair[v]);
+    }
+    return any || worst > 1e-5 ? 1 : 0;
 }
 
 static int check_case(const ccase &c) {
@@ -336,10 +362,12 @@ static int check_case(const ccase &c) {
      * two-consumer tile forced on 132 (OE by the rule), 0t with the case's tile */
     /* + QUANTA_CUDA_FP8_LEAD's groups (sk | 1024: the owner piece 3 stages longer where pieces are >= 8 stages; another
      * split of K, so against the reference only): groups always on 5 / 3 SMs, the shared reduction on 5 */
-    constexpr int NKM = 11, NKM_BITS = 8; /* the first 8 also bit for bit against SS */
+    /* + fp821: the groups with a 12-stage lead (sk bits 16-21, capped where pieces are short) on 5 SMs, both reductions */
+    constexpr int NKM = 13, NKM_BITS = 8; /* the first 8 also bit for bit against SS */
     static const int km_runs[NKM][4] = {{0, 0, 4, 132},        {0, 0, 4, 3},         {0, 0, 4 | 512, 3}, {1, 4, 0, 132},
                                         {2, 4, 0, 132},        {3, 4, 0, 3},         {5, 4, 0, 132},     {-1, 3, 0, 132},
-                                        {0, 0, 3 | 1024, 5},   {0, 0, 3 | 1024, 3},  {0, 0, 5 | 1024, 5}};
+                                        {0, 0, 3 | 1024, 5},   {0, 0, 3 | 1024, 3},  {0, 0, 5 | 1024, 5},
+                                        {0, 0, 3 | (12 << 16), 5}, {0, 0, 5 | (12 << 16), 5}};
     std::vector<uint8_t> y_km[NKM], y_kmref[NKM];
     long long km_same = 0, km_refused = 0;
     const bool t_ran = c.splits == 1;
@@ -583,7 +611,7 @@ static int check_case(const ccase &c) {
     if (t_ran) {
         printf("check M=%lld N=%lld K=%lld y=%s tile=%d: K-major codes only (fp820: the route sk 4 on 132 / 3 SMs, without OE "
                "on 3; 0ts 128x256 / 128x128 / 128x64 (3 SMs) / 128x192; 0t; the groups with the owner's lead (LEAD) on 5 / 3, "
-               "shared reduction with it on 5)",
+               "shared reduction with it on 5; fp821: the groups / shared reduction with a 12-stage lead on 5)",
                (long long)M, (long long)N, (long long)K, dtn(c.yd), c.tile);
         for (int ci = 0; ci < NKM; ci++) printf("%s%lld", ci ? " / " : " ", (long long)km_ref_bad[ci]);
         printf(" of %lld wrong against the reference; bits differ from the SS form's in %lld (must be 0; the first 8); "
@@ -1441,25 +1469,39 @@ static int run_one(int argc, char **argv) {
     return err ? 1 : 0;
 }
 
-/* fp820: `fp8_check gemv`: the decode GEMV (qn_cuda_matmul_q: x prep + qn_k_mmq, split-K reduced in the kernel) on
- * the LLaMA-7B/13B decode shapes at M = 1, 2, 4, 8, 16, 48, the weight's codes tiled against K-major only (codes NULL: fp820's
- * layout), timed INTERLEAVED: per round each form once (CUDA events around 20 calls, us per call), the order swapped
- * every round, FP8_CHECK_REPS x 3 rounds; medians, and the median of the per-round ratios K-major / tiled (> 1: the
- * K-major form slower). Each call reads another copy of the weight (copies x bytes >= 128 MB > the 50 MB L2), so the
- * codes come from HBM as in a decode step; the bytes are the same random finite codes in both forms (values do not
- * change the speed). The outputs are not compared here: the same bytes read as the two layouts are two different
- * weights (session 20 call 2 printed "DIFFER" for that reason); `fp8_check check` compares the forms on one weight. */
+/* fp820: `fp8_check gemv`: the decode GEMV (qn_cuda_matmul_q: x prep + the GEMV kernel, split-K reduced in the kernel)
+ * on the LLaMA-7B/13B decode shapes, the weight's codes tiled against K-major only (codes NULL: fp820's layout), timed
+ * INTERLEAVED: per round each form once (CUDA events around 10 calls, us per call), the order rotated every round,
+ * FP8_CHECK_REPS x 3 rounds; medians, and per K-major form the median of the per-round ratios form / tiled (> 1: slower
+ * than the tiled GEMV, today's default). fp821: every K-major form (qn_cuda_matmul_km_form 0 = fp820's qn_k_mmq KM,
+ * 1-7 = qn_k_mmq_kmw's, 5-6 with PDL, 7 = 5 / 6 by M: matmul_q.cu qn_kmw_forms); FP8_CHECK_GEMV_M = a comma list
+ * of M (default 1,2,4,8,16,48).
+ * Each call reads another copy of the weight (copies x bytes >= 128 MB > the 50 MB L2), so the codes come from HBM as
+ * in a decode step; the bytes are the same random finite codes in every form (values do not change the speed). The
+ * outputs are not compared here (the same bytes read as the two layouts are two different weights); `fp8_check
+ * check` compares the forms on one weight. */
 static int time_gemv() {
     static const int64_t nk[8][2] = {{4096, 4096}, {11008, 4096}, {4096, 11008}, {12288, 4096},
                                      {5120, 5120}, {13824, 5120}, {5120, 13824}, {32000, 4096}};
-    static const int64_t ms[6] = {1, 2, 4, 8, 16, 48}; /* the kernel's MT 1 (M <= 8), 2, 8: decode batches */
-    const int rounds = 3 * g_reps;
+    std::vector<int64_t> ms = {1, 2, 4, 8, 16, 48}; /* the kernels' MT 1 (M <= 8), 2 and 8: decode batches */
+    if (const char *e = getenv("FP8_CHECK_GEMV_M")) {
+        ms.clear();
+        for (const char *q = e; *q;) {
+            const long v = strtol(q, (char **)&q, 10);
+            if (v > 0) ms.push_back(v);
+            if (*q) q++;
+        }
+    }
+    constexpr int NV = 1 + QN_CUDA_MATMUL_KM_FORMS; /* v 0: tiled; v >= 1: K-major form v - 1 */
+    const int rounds = 3 * g_reps, calls = 10, form0 = qn_cuda_matmul_km_form;
     unsigned *cnt;
     CK(cudaMalloc(&cnt, QN_CUDA_MATMUL_COUNTERS * sizeof(unsigned)));
     CK(cudaMemset(cnt, 0, QN_CUDA_MATMUL_COUNTERS * sizeof(unsigned)));
     int rc = 0;
-    printf("gemv: decode GEMV (qn_cuda_matmul_q, x bf16, y bf16), tiled vs K-major codes, interleaved, medians of %d rounds "
-           "(20 calls each, another weight copy per call), us\n", rounds);
+    printf("gemv: decode GEMV (qn_cuda_matmul_q, x bf16, y bf16), tiled vs the K-major forms (km0 = fp820's, km1-km7 = "
+           "fp821's warps along K, km5-km6 with PDL, km7 = km5 / km6 by M), interleaved, medians of %d rounds (%d calls "
+           "each, another weight copy per call), us; rN = median per-round ratio of kmN / tiled\n",
+           rounds, calls);
     cudaEvent_t e0, e1;
     CK(cudaEventCreate(&e0));
     CK(cudaEventCreate(&e1));
@@ -1482,58 +1524,64 @@ static int time_gemv() {
         for (int64_t M : ms) {
             std::vector<__nv_bfloat16> hx((size_t)(M * K));
             for (auto &v : hx) v = __float2bfloat16_rn(nrand());
-            void *dx, *dy[2], *scr;
+            void *dx, *dy, *scr;
             CK(cudaMalloc(&dx, hx.size() * 2));
             CK(cudaMemcpy(dx, hx.data(), hx.size() * 2, cudaMemcpyHostToDevice));
+            CK(cudaMalloc(&dy, (size_t)(M * N) * 2));
             qn_cuda_weight w[2];
             for (int v = 0; v < 2; v++) {
                 w[v].fmt = QN_CW_E4M3, w[v].N = N, w[v].K = K, w[v].Np = Np, w[v].Kp = Kp, w[v].group = 0;
                 w[v].meta = NULL, w[v].row_scale = sw;
                 w[v].codes = v ? NULL : codes, w[v].codes_k = v ? codes : NULL;
-                CK(cudaMalloc(&dy[v], (size_t)(M * N) * 2));
             }
-            const size_t sb = std::max(qn_cuda_matmul_q_scratch(&w[0], M, 132), qn_cuda_matmul_q_scratch(&w[1], M, 132));
+            size_t sb = qn_cuda_matmul_q_scratch(&w[0], M, 132);
+            for (int f = 0; f < QN_CUDA_MATMUL_KM_FORMS; f++) {
+                qn_cuda_matmul_km_form = f;
+                sb = std::max(sb, qn_cuda_matmul_q_scratch(&w[1], M, 132));
+            }
             CK(cudaMalloc(&scr, sb));
             int err = 0;
             auto call = [&](int v, int i) {
-                qn_cuda_weight wi = w[v];
+                qn_cuda_weight wi = w[v ? 1 : 0];
+                qn_cuda_matmul_km_form = v ? v - 1 : form0;
                 (v ? wi.codes_k : wi.codes) = codes + wb * (size_t)(i % copies);
-                err |= qn_cuda_matmul_q(&wi, QN_DT_BF16, dx, QN_DT_BF16, dy[v], M, scr, sb, cnt, QN_CUDA_MATMUL_COUNTERS,
+                err |= qn_cuda_matmul_q(&wi, QN_DT_BF16, dx, QN_DT_BF16, dy, M, scr, sb, cnt, QN_CUDA_MATMUL_COUNTERS,
                                         132, NULL);
             };
-            for (int v = 0; v < 2; v++)
+            for (int v = 0; v < NV; v++)
                 for (int i = 0; i < 3; i++) call(v, i);
             CK(cudaDeviceSynchronize());
-            std::vector<double> t[2], ratio;
+            std::vector<double> t[NV], ratio[NV];
             int ci = 0;
             for (int r = 0; r < rounds; r++) {
-                double us[2];
-                for (int j = 0; j < 2; j++) {
-                    const int v = (r + j) & 1;
+                double us[NV];
+                for (int j = 0; j < NV; j++) {
+                    const int v = (r + j) % NV;
                     CK(cudaEventRecord(e0));
-                    for (int i = 0; i < 20; i++) call(v, ci++);
+                    for (int i = 0; i < calls; i++) call(v, ci++);
                     CK(cudaEventRecord(e1));
                     CK(cudaEventSynchronize(e1));
                     float ms_ = 0;
                     CK(cudaEventElapsedTime(&ms_, e0, e1));
-                    us[v] = ms_ * 1000.0 / 20;
+                    us[v] = ms_ * 1000.0 / calls;
                 }
-                t[0].push_back(us[0]), t[1].push_back(us[1]), ratio.push_back(us[1] / us[0]);
+                for (int v = 0; v < NV; v++) t[v].push_back(us[v]), ratio[v].push_back(us[v] / us[0]);
             }
             auto med = [](std::vector<double> v) {
                 std::sort(v.begin(), v.end());
                 return v[v.size() / 2];
             };
             const double floor_us = (double)(wb + (size_t)(M * K) * 2) / 3.35e6;
-            printf("gemv %5lld x %5lld M=%lld: tiled %.2f  K-major %.2f  ratio %.3f (rounds %.3f)  floor %.1f (H100 3.35 "
-                   "TB/s)  weight %zu bytes either form%s\n",
-                   (long long)N, (long long)K, (long long)M, med(t[0]), med(t[1]), med(t[1]) / med(t[0]), med(ratio),
-                   floor_us, wb, err ? "; launch failed" : "");
+            printf("gemv %5lld x %5lld M=%-2lld tiled %6.2f", (long long)N, (long long)K, (long long)M, med(t[0]));
+            for (int v = 1; v < NV; v++) printf("  km%d %6.2f r%d %.3f", v - 1, med(t[v]), v - 1, med(ratio[v]));
+            printf("  floor %.1f (3.35 TB/s), %zu weight bytes every form%s\n", floor_us, wb,
+                   err ? "; launch failed" : "");
             rc |= err ? 1 : 0;
-            cudaFree(dx), cudaFree(dy[0]), cudaFree(dy[1]), cudaFree(scr);
+            cudaFree(dx), cudaFree(dy), cudaFree(scr);
         }
         cudaFree(codes), cudaFree(sw);
     }
+    qn_cuda_matmul_km_form = form0;
     cudaEventDestroy(e0), cudaEventDestroy(e1);
     cudaFree(cnt);
     return rc;
@@ -1552,6 +1600,7 @@ int main(int argc, char **argv) {
     rng.seed(seed);
     cudaDeviceProp prop;
     CK(cudaGetDeviceProperties(&prop, 0));
+    qn_cuda_pdl_on = prop.major >= 9;
     printf("fp8_check: seed %llu (FP8_SEED=%llu repeats it), %s, compute capability %d.%d\n", (unsigned long long)seed,
            (unsigned long long)seed, prop.name, prop.major, prop.minor);
     int rc = 0;

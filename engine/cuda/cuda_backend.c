@@ -354,8 +354,11 @@ QN_CUDA_SWITCH_FN(fp8_oe_on, qn_cuda_switch_opt_in, "QUANTA_CUDA_FP8_OE")
  * second copy: 1x the device bytes), which the decode GEMV (matmul_q.cu's K-major form) and the FP8 GEMM's SS forms
  * read; made only where the GEMM's SS route serves every M >= QN_CUDA_FP8_WG_MIN_M (qn_cuda_fp8_km_ok: sm_90a, a TMA
  * form of QUANTA_CUDA_FP8_V2, QUANTA_CUDA_FP8_WGMMA on), since the tiled-only prefill kernel is not there for it.
- * Flip rule: bench/NOTES.md, fp820. */
-QN_CUDA_SWITCH_FN(fp8_km_on, qn_cuda_switch_opt_in, "QUANTA_CUDA_FP8_KM")
+ * On by default since lead21 (H100 2026-12-07 15:09, fp821's call): the decode GEMV on these codes (fp821's form 7)
+ * 0.68-0.94x the tiled GEMV's time at M = 1..8, fp8 Gemma tg 577 -> 845 tok/s, the GEMM 3-4% faster on the M = 4096
+ * rows; fp821's rule missed by 1.3-2.2% on four 256-token / one 2048-token rows that stay >= 0.93x `_scaled_mm`
+ * (bench/NOTES.md, fp821 / lead21). QUANTA_CUDA_FP8_KM=0: the tiled codes. */
+QN_CUDA_SWITCH_FN(fp8_km_on, qn_cuda_switch_on, "QUANTA_CUDA_FP8_KM")
 QN_CUDA_SWITCH_FN(fp8_wgmma_on, qn_cuda_switch_on, "QUANTA_CUDA_FP8_WGMMA")
 
 static quanta_status cuda_prepare_weight(void *self, const qn_tensor *w, void **aux) {
