@@ -481,6 +481,7 @@ QN_Q4_DOT32_DEF(qn_q4_dot32s, QN_S_B4)
 #define QN_S_F_U8 8 /* q8 at 2 rows a warp (QUANTA_OPENCL_GEMVS_U=8): 8 pieces of each row in flight, the tail in one step */
 #define QN_S_F_PF 16 /* with QN_S_F_U8 and x local (QUANTA_OPENCL_GEMVS_PF=1): the first step's loads issued before x is staged */
 #define QN_S_F_ST 32 /* with QN_S_F_PF (QUANTA_OPENCL_GEMVS_PF=2): the int8 forms' streaming kernels (the host picks them by it) */
+#define QN_S_F_X1 64 /* the streaming int8 forms (QUANTA_OPENCL_GEMVS_XB=2, clgemv21): x quantized in one trip (QN_I_X1_LOOP) */
 #define QN_S_XB 4
 
 /* float4 i of x (P float4s a piece) into lx: as is, or (QN_S_XL_SPLIT, P = 8) raw columns 4j..4j+3 of chunk v, whose
@@ -871,6 +872,34 @@ QN_INL float qn_i_amax(const float4 *a, int n) {
 #define QN_I_LOAD(NF, a, i) _Pragma("unroll") for (int j = 0; j < (NF); j++) (a)[j] = x4[(i) * (NF) + j];
 #define QN_I_LOAD8(a, i) QN_I_LOAD(8, a, i)
 #define QN_I_LOAD4(a, i) QN_I_LOAD(4, a, i)
+/* QN_S_F_X1 (QUANTA_OPENCL_GEMVS_XB=2, clgemv21; the streaming forms only): an item loads all of its pieces of x, up to
+ * NMAX (q8 3, q4 2: K <= 12288 / 16384 at 256 items) in a round, before it quantizes any, and nothing between those
+ * loads and their stores branches. Why: the plain loop waits one L2 round trip a trip (at K = 11008 q8's 688 pieces
+ * are 3 trips for 256 items, q4's 344 chunks 2), all while the group's one preloaded step is the only HBM traffic;
+ * QN_I_XB's batch (XB=1) lost 5-10% on the H100 (clgemv19), likely because its stores sit under `if (i < nb)`, so
+ * LLVM may sink the loads into those branches (as it did in qn_q8_m1_rows, above) and the trips stay dependent. Here
+ * a piece past the end is loaded from the last one (a valid place) and stored into a spare slot (PUTTO's target
+ * chosen by a select), the rounds' piece count uniform over the group. The same values quantized the same way as
+ * the other stagers: the same planes, the same bits. */
+#define QN_I_X1_ROUND(NF, CNT, nb, LOAD, PUTTO)                                                                \
+    {                                                                                                          \
+        float4 ab[CNT][NF];                                                                                    \
+        _Pragma("unroll") for (int u = 0; u < (CNT); u++) LOAD(ab[u], min(b0 + t + u * T, (nb) - 1))          \
+        _Pragma("unroll") for (int u = 0; u < (CNT); u++) PUTTO(ab[u], b0 + t + u * T)                         \
+    }
+#define QN_I_X1_LOOP(NF, NMAX, nb, LOAD, PUTTO)                                                                \
+    {                                                                                                          \
+        const int T = (int)(get_local_size(0) * get_local_size(1));                                            \
+        const long t = (long)get_local_id(1) * QN_GPU_LX + get_local_id(0);                                    \
+        for (long b0 = 0; b0 < (nb);) { /* b0: the round's first piece; n pieces an item, the same for all */ \
+            const long n = min((long)(NMAX), ((nb) - b0 + T - 1) / T);                                         \
+            if ((NMAX) >= 3 && n >= 3) QN_I_X1_ROUND(NF, 3, nb, LOAD, PUTTO) /* not compiled for NMAX 2 */     \
+            else if (n == 2) QN_I_X1_ROUND(NF, 2, nb, LOAD, PUTTO)                                             \
+            else QN_I_X1_ROUND(NF, 1, nb, LOAD, PUTTO)                                                         \
+            b0 += n * T;                                                                                       \
+        }                                                                                                      \
+        barrier(CLK_LOCAL_MEM_FENCE);                                                                          \
+    }
 /* chunk i (its 8 float4s in a) into xq (4 planes of nc uint4: h even, h odd, q even, q odd columns), xd (d) and xs
  * (Σ 256·h + q) */
 QN_INL void qn_i4_put(local uint4 *xq, local float *xd, local int *xs, long nc, const float4 *a, long i) {
@@ -894,10 +923,21 @@ QN_INL void qn_i4_put(local uint4 *xq, local float *xd, local int *xs, long nc, 
     xd[i] = am / (127.0f * 256.0f);
     xs[i] = sx;
 }
-/* x's nc chunks into xq, xd and xs (qn_i4_put), an item a chunk (xb: QN_I_XB at once); returns after the barrier */
+/* x's nc chunks into xq, xd and xs (qn_i4_put), an item a chunk (xl & QN_S_XL_BATCH: QN_I_XB at once; QN_S_F_X1: all of
+ * an item's at once, chunks past the end into the spare slot sp: chunk 0 of planes 1 apart, 4 uint4, a float and an
+ * int, 16-byte aligned);
+ * returns after the barrier */
 #define QN_I4_PUT(a, i) qn_i4_put(xq, xd, xs, nc, (a), (i));
-QN_INL void qn_i4_stage_x(local uint4 *xq, local float *xd, local int *xs, const global float4 *x4, long nc, int xb) {
-    QN_I_STAGE_LOOP(8, nc, xb, QN_I_LOAD8, QN_I4_PUT)
+#define QN_I4_PUTTO(a, i)                                                                                      \
+    {                                                                                                          \
+        const int in_ = (i) < nc;                                                                              \
+        qn_i4_put(in_ ? xq : sp, in_ ? xd : (local float *)(sp + 4), in_ ? xs : (local int *)(sp + 4) + 1,     \
+                  in_ ? nc : 1, (a), in_ ? (i) : 0);                                                           \
+    }
+QN_INL void qn_i4_stage_x(local uint4 *xq, local float *xd, local int *xs, local uint4 *sp, const global float4 *x4, long nc,
+                          int xl) {
+    if (xl & QN_S_F_X1) QN_I_X1_LOOP(8, 2, nc, QN_I_LOAD8, QN_I4_PUTTO)
+    else QN_I_STAGE_LOOP(8, nc, xl & QN_S_XL_BATCH, QN_I_LOAD8, QN_I4_PUT)
 }
 
 /* row n's scale and zero point of chunk vv (its group vv >> gsh) */
@@ -905,9 +945,10 @@ QN_INL void qn_i4_stage_x(local uint4 *xq, local float *xd, local int *xs, const
 #define QN_I4_ZN(n, vv) ((W[w.q4_zeros_offset + (n) * w.q4_zero_row_bytes + (((vv) >> gsh) >> 1)] >> ((((vv) >> gsh) & 1) * 4)) & 15)
 #define QN_I4_SC(r, vv) QN_I4_SCN(nr[r], vv)
 #define QN_I4_Z(r, vv) QN_I4_ZN(nr[r], vv)
-/* the preloaded step's scales and zeros (PF == 2: csc / cz, read inside QN_IW_SEL_STEP's loop over u) */
-#define QN_I4_CSC(r, vv) csc[u][r]
-#define QN_I4_CZ(r, vv) cz[u][r]
+/* the preloaded step's scales and zeros (PF == 2: csc / cz, read inside QN_IW_SEL_STEP's loop over u; pk_, the W16
+ * kernel: cpk, the scale's f16 bits and the zero in one word, widened exactly as vload_half does) */
+#define QN_I4_CSC(r, vv) (pk_ ? qn_h2f(cpk[u][r] & 0xffffu) : csc[u][r])
+#define QN_I4_CZ(r, vv) (pk_ ? (int)(cpk[u][r] >> 16) : cz[u][r])
 /* chunk V of the R rows (codes C[r]), added to p[r] where KEEP; SCF(r, vv) / ZF(r, vv) the row's scale and zero */
 #define QN_I4_CHUNK_SZ(R, C, V, KEEP, SCF, ZF)                                                                 \
     {                                                                                                          \
@@ -990,8 +1031,13 @@ QN_INL void qn_i4_stage_x(local uint4 *xq, local float *xd, local int *xs, const
             _Pragma("unroll") for (int r = 0; r < (R); r++) {                                                  \
                 const long n_ = min(n0_ + r, N - 1), v_ = min((V0) + u * QN_GPU_LX, nv - 1);                   \
                 sp[u][r] = ((const global uint4 *)(W + n_ * rb))[v_];                                          \
-                ssc[u][r] = QN_I4_SCN(n_, v_);                                                                 \
-                sz[u][r] = QN_I4_ZN(n_, v_);                                                                   \
+                if (pk_) {                                                                                     \
+                    spk[u][r] = (uint)((const global ushort *)(W + w.scales_offset))[n_ * ng + (v_ >> gsh)] |  \
+                                (uint)QN_I4_ZN(n_, v_) << 16;                                                  \
+                } else {                                                                                       \
+                    ssc[u][r] = QN_I4_SCN(n_, v_);                                                             \
+                    sz[u][r] = QN_I4_ZN(n_, v_);                                                               \
+                }                                                                                              \
             }                                                                                                  \
     }
 /* PF == 2: block IT, rows gb + ly·R ..., its first step in sp / ssc / sz: every step's math runs after the next
@@ -1009,11 +1055,12 @@ QN_INL void qn_i4_stage_x(local uint4 *xq, local float *xd, local int *xs, const
             uint4 cur[U][R];                                                                                   \
             float csc[U][R];                                                                                   \
             int cz[U][R];                                                                                      \
+            uint cpk[U][R];                                                                                    \
             _Pragma("unroll") for (int u = 0; u < (U); u++)                                                    \
                 _Pragma("unroll") for (int r = 0; r < (R); r++) {                                              \
                     cur[u][r] = sp[u][r];                                                                      \
-                    csc[u][r] = ssc[u][r];                                                                     \
-                    cz[u][r] = sz[u][r];                                                                       \
+                    if (pk_) cpk[u][r] = spk[u][r];                                                            \
+                    else csc[u][r] = ssc[u][r], cz[u][r] = sz[u][r];                                           \
                 }                                                                                              \
             if (k + 1 < S) QN_I4_STEP_LD(gb, v0 + (U) * QN_GPU_LX, R, U)                                       \
             else if (NXT) QN_I4_STEP_LD(QN_S_BLOCK((IT) + 1, R), (long)l, R, U)                                \
@@ -1039,8 +1086,13 @@ QN_INL void qn_i4_stage_x(local uint4 *xq, local float *xd, local int *xs, const
  * 2-row block is one step: the loads of block it + 1 run under block it's math and barrier). The same sums in the
  * same order as the other forms (the scales and zeros are the same values, loaded earlier). Registers: two steps
  * (the one in flight, the one in use) where the other forms hold one. */
-#define QN_I4_KERNEL(NAME, R, U, PF)                                                                           \
-    kernel void NAME(const global uchar *Wb, ulong wo, QN_WLAYOUT_ARGS, const global uchar *xb_, ulong xo,     \
+/* ATTR: QN_NO_ATTR, or QN_W16_ATTR (the 16-warp forms, below) */
+#define QN_NO_ATTR
+#define QN_I4_KERNEL(NAME, R, U, PF) QN_I4_KERNEL_A(NAME, R, U, PF, QN_NO_ATTR, 0)
+/* PK (PF == 2; the W16 kernel): the steps' scales and zeros packed a word each (spk / cpk): 16 registers fewer at R = 2,
+ * U = 4, where the 128-register bound made clang's PTX spill (644 bytes an item unpacked, 492 packed); the same values */
+#define QN_I4_KERNEL_A(NAME, R, U, PF, ATTR, PK)                                                               \
+    kernel ATTR void NAME(const global uchar *Wb, ulong wo, QN_WLAYOUT_ARGS, const global uchar *xb_, ulong xo,     \
                      global uchar *y, ulong yo, int ydt, int M, long N, long K, int iters, int xl, int rw,     \
                      local float4 *lm) {                                                                       \
         QN_WLAYOUT_MAKE(w);                                                                                    \
@@ -1057,6 +1109,8 @@ QN_INL void qn_i4_stage_x(local uint4 *xq, local float *xd, local int *xs, const
         uint4 sp[U][R];       /* PF == 2: the next step, with its scales and zeros */                          \
         float ssc[U][R];                                                                                       \
         int sz[U][R];                                                                                          \
+        uint spk[U][R];                                                                                        \
+        const int pk_ = (PK);                                                                                  \
         if (PF == 1) {                                                                                         \
             const long n0 = QN_S_BLOCK(0, R) + ly * (R);                                                       \
             _Pragma("unroll") for (int u = 0; u < (U); u++)                                                    \
@@ -1064,7 +1118,9 @@ QN_INL void qn_i4_stage_x(local uint4 *xq, local float *xd, local int *xs, const
                     pre[u * (R) + r] = ((const global uint4 *)(W + min(n0 + r, N - 1) * rb))[min((long)l + u * QN_GPU_LX, nv - 1)]; \
         }                                                                                                      \
         if (PF == 2) QN_I4_STEP_LD(QN_S_BLOCK(0, R), (long)l, R, U)                                            \
-        qn_i4_stage_x(xq, xd, xs, (const global float4 *)(xb_ + xo), nv, xl & QN_S_XL_BATCH);                          \
+        /* the spare slot of QN_S_F_X1's stager: the partials' buffer, first written after the stager's barrier */  \
+        qn_i4_stage_x(xq, xd, xs, (local uint4 *)red, (const global float4 *)(xb_ + xo), nv,                   \
+                      (PF) == 2 ? xl : xl & ~QN_S_F_X1);                                                       \
         if (PF == 1) {                                                                                         \
             const long gb = QN_S_BLOCK(0, R);                                                                  \
             QN_I4_BLOCK(0, R, U, 1, pre[u * (R) + r])                                                          \
@@ -1090,6 +1146,18 @@ QN_I4_KERNEL(qn_gemv_q4_ip, 4, QN_S_U, 1)
 QN_I4_KERNEL(qn_gemv_q4_i2p, 2, QN_G1_U, 1)
 QN_I4_KERNEL(qn_gemv_q4_is, 4, QN_S_U, 2)
 QN_I4_KERNEL(qn_gemv_q4_i2s, 2, QN_G1_U, 2)
+/* The streaming forms in groups of 16 warps (QUANTA_OPENCL_GEMVS_W16=1, clgemv21, off until measured: q4 _i2s16, q8
+ * _i2s16, 2 rows a warp, U = 4; the host launches exactly (32, 16)). Why: the 8-warp streaming forms take ~240
+ * registers (ptxas, NVIDIA's and clang's), so an H100 SM holds one group: 8 warps with one step each in flight (q4:
+ * 32 KB an SM, about half of what HBM's latency asks at full rate; its rows stream at ~1.9 TB/s where q8's, at 64 KB
+ * an SM, reach ~2.6). The required size of 512 items lets the compiler use at most 128 registers an item (65536 / 512 on
+ * NVIDIA: ptxas reads reqd_work_group_size as .reqntid), i.e. 16 warps an SM with their steps in flight, and x is
+ * quantized by 512 items (688 q8 pieces at K = 11008: 2 trips, not 3). Portable: a device whose limit is below 512
+ * items never gets these kernels (the host checks CL_KERNEL_WORK_GROUP_SIZE). The same sums in the same order as the
+ * other forms (QN_I4_PBLOCK / QN_I8_PBLOCK). clang's PTX under 128 registers: q8 no spill, q4 ~640 bytes spilled
+ * (what NVIDIA's compiler does is in the device run's ptxas lines). */
+#define QN_W16_ATTR __attribute__((reqd_work_group_size(32, 16, 1)))
+QN_I4_KERNEL_A(qn_gemv_q4_i2s16, 2, QN_G1_U, 2, QN_W16_ATTR, 1)
 
 /* ---- M = 1: q8 through integer dot products (QUANTA_OPENCL_Q8I=1, off by default until measured) ----
  * Why: the float q8 GEMVs spend ~3-5 instructions a weight byte (a PRMT or shift/mask/OR, an exact subtraction,
@@ -1129,10 +1197,18 @@ QN_INL void qn_i8_put(local uint4 *xq, local float *xd, long np, const float4 *a
     xq[np + i] = (uint4)(q[0], q[1], q[2], q[3]);
     xd[i] = am / (127.0f * 256.0f);
 }
-/* x's np pieces into xq and xd (qn_i8_put), an item a piece (xb: QN_I_XB at once); returns after the barrier */
+/* x's np pieces into xq and xd (qn_i8_put), an item a piece (xl & QN_S_XL_BATCH: QN_I_XB at once; QN_S_F_X1: all of an
+ * item's at once, pieces past the end into the spare slot sp: piece 0 of planes 1 apart, 2 uint4 and a float); returns
+ * after the barrier */
 #define QN_I8_PUT(a, i) qn_i8_put(xq, xd, np, (a), (i));
-QN_INL void qn_i8_stage_x16(local uint4 *xq, local float *xd, const global float4 *x4, long np, int xb) {
-    QN_I_STAGE_LOOP(4, np, xb, QN_I_LOAD4, QN_I8_PUT)
+#define QN_I8_PUTTO(a, i)                                                                                      \
+    {                                                                                                          \
+        const int in_ = (i) < np;                                                                              \
+        qn_i8_put(in_ ? xq : sp, in_ ? xd : (local float *)(sp + 2), in_ ? np : 1, (a), in_ ? (i) : 0);       \
+    }
+QN_INL void qn_i8_stage_x16(local uint4 *xq, local float *xd, local uint4 *sp, const global float4 *x4, long np, int xl) {
+    if (xl & QN_S_F_X1) QN_I_X1_LOOP(4, 3, np, QN_I_LOAD4, QN_I8_PUTTO)
+    else QN_I_STAGE_LOOP(4, np, xl & QN_S_XL_BATCH, QN_I_LOAD4, QN_I8_PUT)
 }
 /* piece V of the R rows (codes C[r]), added to p[r] where KEEP */
 #define QN_I8_PIECE(R, C, V, KEEP)                                                                             \
@@ -1221,8 +1297,9 @@ QN_INL void qn_i8_stage_x16(local uint4 *xq, local float *xd, const global float
  * PF == 2 (_is: 4 rows, _i2us: 2 rows with U = 8; QUANTA_OPENCL_GEMVS_PF=2, clgemv20; QN_I8_PBLOCK): qn_gemv_q4_i's
  * streaming form, every step loaded during the step before, few groups walking many blocks (x quantized once a
  * group). The same sums in the same order. */
-#define QN_I8_KERNEL(NAME, R, U, PF)                                                                           \
-    kernel void NAME(const global uchar *W0, ulong wo0, long ws0, const global uchar *W1, ulong wo1, long ws1, \
+#define QN_I8_KERNEL(NAME, R, U, PF) QN_I8_KERNEL_A(NAME, R, U, PF, QN_NO_ATTR)
+#define QN_I8_KERNEL_A(NAME, R, U, PF, ATTR)                                                                   \
+    kernel ATTR void NAME(const global uchar *W0, ulong wo0, long ws0, const global uchar *W1, ulong wo1, long ws1, \
                      const global uchar *W2, ulong wo2, long ws2, const global uchar *xb_, ulong xo,           \
                      global uchar *y0, ulong yo0, global uchar *y1, ulong yo1, global uchar *y2, ulong yo2,    \
                      int ydt, long N0, long N1, long N2, long K, int iters, int xl, int rw,                    \
@@ -1246,7 +1323,9 @@ QN_INL void qn_i8_stage_x16(local uint4 *xq, local float *xd, const global float
             }                                                                                                  \
         }                                                                                                      \
         if (PF == 2) QN_I8_STEP_LD(QN_S_BLOCK(0, R), (long)l, R, U)                                            \
-        qn_i8_stage_x16(xq, xd, (const global float4 *)(xb_ + xo), nv, xl & QN_S_XL_BATCH);                            \
+        /* the spare slot of QN_S_F_X1's stager: the partials' buffer, first written after the stager's barrier */  \
+        qn_i8_stage_x16(xq, xd, (local uint4 *)red, (const global float4 *)(xb_ + xo), nv,                     \
+                        (PF) == 2 ? xl : xl & ~QN_S_F_X1);                                                     \
         if (PF == 1) {                                                                                         \
             const long gb = QN_S_BLOCK(0, R);                                                                  \
             QN_I8_BLOCK(0, R, U, 1, pre[u * (R) + r])                                                          \
@@ -1273,6 +1352,7 @@ QN_I8_KERNEL(qn_gemv_q8_i2up, 2, 8, 1)
 QN_I8_KERNEL(qn_gemv_q8_ip, 4, QN_S_U, 1)
 QN_I8_KERNEL(qn_gemv_q8_is, 4, QN_S_U, 2)
 QN_I8_KERNEL(qn_gemv_q8_i2us, 2, 8, 2)
+QN_I8_KERNEL_A(qn_gemv_q8_i2s16, 2, QN_G1_U, 2, QN_W16_ATTR) /* QUANTA_OPENCL_GEMVS_W16=1, see qn_gemv_q4_i2s16 */
 
 /* ---- M = 1 with the norm before it (QUANTA_OPENCL_NORM_GEMV=1): add_norm / rms_norm_add_norm / rms_norm,
  * then the q8 GEMV(s) reading its normed row ----

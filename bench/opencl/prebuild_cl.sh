@@ -26,7 +26,8 @@ rc=$?
 # (cl_setup.sh points QUANTA_CACHE_DIR there), so that no check's short timeouts cut a compile off
 if [ $rc = 0 ]; then
   export QUANTA_CACHE_DIR=$CL_W/cache
-  for opt in "" QUANTA_OPENCL_GEMM_I8=0; do
+  # (and clgemv21's register bound, QUANTA_OPENCL_NV_MAXRREG=128: its own option set, so its own program)
+  for opt in "" QUANTA_OPENCL_GEMM_I8=0 QUANTA_OPENCL_NV_MAXRREG=128; do
     ( t0=$(date +%s); env $opt timeout 240 $Q conform --backend opencl --case "matmul:m=1,n=64,k=64,w=q8,x=f32" \
         > $P/warm_${opt:-default}.log 2>&1; echo "warm ${opt:-default} rc=$? $(( $(date +%s) - t0 )) s" >> $P/warm.txt ) &
   done

@@ -98,6 +98,8 @@ typedef enum qn_cl_kernel_id {
     QK_GEMV_Q4_I2S,
     QK_GEMV_Q8_IS,
     QK_GEMV_Q8_I2US,
+    QK_GEMV_Q4_I2S16,
+    QK_GEMV_Q8_I2S16,
     QK_COUNT
 } qn_cl_kernel_id;
 
@@ -178,6 +180,7 @@ typedef struct qn_cl {
     const char *program_origin; /* "cache", "spir-v" or "source": how the program was made */
     int vnni;            /* the program was built with QN_X86_VNNI (vpdpbusd by inline assembly) */
     int nv_ptx;          /* the program was built with QN_NV_PTX (mma.sync / dp4a by inline PTX, NVIDIA only) */
+    char build_opts[192]; /* the option set the program is built with (cl_program.c build_options) */
     cl_mem err_flag;     /* int[4]: checks kernels make on device-side arguments (qn_report in common.cl) */
     cl_mem arena;        /* CPU devices: the huge-page chunk small buffers are cut from (cl_backend.c) */
     size_t arena_used;

@@ -356,6 +356,7 @@ static size_t gemv1_sets(const qn_cl *s, const mm_args *m);
 typedef struct gemvs_geo {
     size_t l[2], g[2], lbytes;
     cl_int iters, xl, rw;
+    int w16; /* the 16-warp streaming forms (QUANTA_OPENCL_GEMVS_W16=1): q4 / q8 _i2s16 */
 } gemvs_geo;
 static int gemvs_shape(const qn_cl *s, const mm_args *m, size_t rows, int glu, int xk, gemvs_geo *o);
 
@@ -372,7 +373,7 @@ static quanta_status run_gemv_gpu(qn_cl *s, const mm_args *m, qn_cl_kernel_id id
         static const char *const iname[2][3] = {{"matmul (gemv q4 i)", "matmul (gemv q4 ip)", "matmul (gemv q4 is)"},
                                                 {"matmul (gemv q4 i2)", "matmul (gemv q4 i2p)", "matmul (gemv q4 i2s)"}};
         const int i2 = sv.rw == 2, ipf = sv.xl & 32 ? 2 : (sv.xl & 16) != 0;
-        const qn_cl_kernel_id kid = m->xsplit == 2 ? ik[i2][ipf] : QK_GEMV_Q4_S;
+        const qn_cl_kernel_id kid = m->xsplit == 2 ? (sv.w16 ? QK_GEMV_Q4_I2S16 : ik[i2][ipf]) : QK_GEMV_Q4_S;
         qn_cl_arg a[24];
         int k = mm_kernel_args(m, 1, 1, a);
         a[k++] = QA(sv.iters);
@@ -381,7 +382,8 @@ static quanta_status run_gemv_gpu(qn_cl *s, const mm_args *m, qn_cl_kernel_id id
         a[k++] = QA_LOCAL(sv.lbytes);
         quanta_status st = qn_cl_set_args(s, kid, a, k);
         if (st != QUANTA_OK) return st;
-        return qn_cl_launch(s, kid, m->xsplit == 2 ? iname[i2][ipf] : "matmul (gemv q4 s)", 2, sv.g, sv.l);
+        return qn_cl_launch(s, kid, m->xsplit == 2 ? (sv.w16 ? "matmul (gemv q4 i2s16)" : iname[i2][ipf]) : "matmul (gemv q4 s)", 2,
+                            sv.g, sv.l);
     }
     if (sets) { /* qn_gemv_q4_m1: 2 rows a warp, the same arguments */
         size_t l[2] = {GEMV_GPU_LX, sets}, rows_per_group = 2 * sets;
@@ -512,7 +514,22 @@ static int gemvs_shape(const qn_cl *s, const mm_args *m, size_t rows, int glu, i
      * step loaded during the step before), few groups walking many blocks, x quantized once a group: by default as
      * many a compute unit as its registers let be resident (stream_gpc), GEMVS_GPC=n overrides */
     if ((o->xl & 16) && pf2 && (xk == 2 || (xk == 3 && (o->rw == 4 || (o->xl & 8))))) o->xl |= 32;
-    const size_t gpc = ge && atoi(ge) >= 1 && atoi(ge) <= 64 ? (size_t)atoi(ge)
+    /* XB=2 (clgemv21, off until measured; the streaming forms only): x quantized in one trip (kernels_cl/gemv_gpu.cl
+     * QN_S_F_X1: all of an item's pieces loaded before any is quantized, no branch between), the same planes */
+    if ((o->xl & 32) && xe && !strcmp(xe, "2")) o->xl |= 64;
+    /* W16=1 (clgemv21, off until measured): the 2-row streaming int8 forms in groups of 16 warps (kernels_cl/gemv_gpu.cl
+     * qn_gemv_q4_i2s16 / qn_gemv_q8_i2s16, U = 4, reqd_work_group_size(32, 16, 1): at most 128 registers an item on
+     * NVIDIA, so 16 warps an SM stream where the 8-warp forms' ~240 registers hold 8), where the kernel takes 512
+     * items and the partials and x fit */
+    const char *we = getenv("QUANTA_OPENCL_GEMVS_W16");
+    const qn_cl_kernel_id wk = xk == 2 ? QK_GEMV_Q4_I2S16 : QK_GEMV_Q8_I2S16;
+    size_t wwg = 0;
+    o->w16 = (o->xl & 32) && o->rw == 2 && !glu && we && !strcmp(we, "1") && 16 * red + xb <= s->dev.local_mem &&
+             s->k[wk] && clGetKernelWorkGroupInfo(s->k[wk], s->dev.device, CL_KERNEL_WORK_GROUP_SIZE, sizeof wwg, &wwg,
+                                                  NULL) == CL_SUCCESS && wwg >= 16 * GEMV_GPU_LX;
+    if (o->w16) sets = 16;
+    const size_t gpc = o->w16 ? (ge && atoi(ge) >= 1 && atoi(ge) <= 64 ? (size_t)atoi(ge) : 1)
+                       : ge && atoi(ge) >= 1 && atoi(ge) <= 64 ? (size_t)atoi(ge)
                        : o->xl & 32                          ? stream_gpc(s, xk == 2 ? (o->rw == 2 ? QK_GEMV_Q4_I2S : QK_GEMV_Q4_IS)
                                                                                      : (o->rw == 4 ? QK_GEMV_Q8_IS : QK_GEMV_Q8_I2US),
                                                                           sets)
@@ -556,6 +573,7 @@ static quanta_status run_gemv_q8_gpu(qn_cl *s, const mm_args *m, const qn_node *
     const int q8i = q8_int(s, m, nt);
     if (gemvs_shape(s, m, nt, 0, q8i ? 3 : 0, &sv)) { /* qn_gemv_q8_s (rw rows a warp) or qn_gemv_q8_i */
         const qn_cl_kernel_id kid = !q8i          ? QK_GEMV_Q8_S
+                                    : sv.w16      ? QK_GEMV_Q8_I2S16
                                     : sv.xl & 32  ? (sv.rw == 4 ? QK_GEMV_Q8_IS : QK_GEMV_Q8_I2US)
                                     : sv.rw == 4  ? (sv.xl & 16 ? QK_GEMV_Q8_IP : QK_GEMV_Q8_I)
                                     : sv.xl & 16  ? QK_GEMV_Q8_I2UP
@@ -568,14 +586,15 @@ static quanta_status run_gemv_q8_gpu(qn_cl *s, const mm_args *m, const qn_node *
                          QA(rnone), QA_LOCAL(sv.lbytes)};
         quanta_status st = qn_cl_set_args(s, kid, a, (int)(sizeof a / sizeof a[0]));
         if (st != QUANTA_OK) return st;
-        static const char *const names[8][2] = {{"matmul (gemv q8 s)", "matmul_multi (gemv q8 s)"},
+        static const char *const names[9][2] = {{"matmul (gemv q8 s)", "matmul_multi (gemv q8 s)"},
                                                 {"matmul (gemv q8 i)", "matmul_multi (gemv q8 i)"},
                                                 {"matmul (gemv q8 i2)", "matmul_multi (gemv q8 i2)"},
                                                 {"matmul (gemv q8 i2u)", "matmul_multi (gemv q8 i2u)"},
                                                 {"matmul (gemv q8 i2up)", "matmul_multi (gemv q8 i2up)"},
                                                 {"matmul (gemv q8 ip)", "matmul_multi (gemv q8 ip)"},
                                                 {"matmul (gemv q8 is)", "matmul_multi (gemv q8 is)"},
-                                                {"matmul (gemv q8 i2us)", "matmul_multi (gemv q8 i2us)"}};
+                                                {"matmul (gemv q8 i2us)", "matmul_multi (gemv q8 i2us)"},
+                                                {"matmul (gemv q8 i2s16)", "matmul_multi (gemv q8 i2s16)"}};
         const int ni = kid == QK_GEMV_Q8_S    ? 0
                        : kid == QK_GEMV_Q8_I   ? 1
                        : kid == QK_GEMV_Q8_I2  ? 2
@@ -583,7 +602,8 @@ static quanta_status run_gemv_q8_gpu(qn_cl *s, const mm_args *m, const qn_node *
                        : kid == QK_GEMV_Q8_I2UP ? 4
                        : kid == QK_GEMV_Q8_IP   ? 5
                        : kid == QK_GEMV_Q8_IS   ? 6
-                                                : 7;
+                       : kid == QK_GEMV_Q8_I2US ? 7
+                                                : 8;
         const char *name = names[ni][multi != NULL];
         return qn_cl_launch(s, kid, name, 2, sv.g, sv.l);
     }

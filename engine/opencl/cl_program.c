@@ -63,6 +63,7 @@ static const char *const kernel_names[QK_COUNT] = {
     [QK_GEMV_Q8_IP] = "qn_gemv_q8_ip",
     [QK_GEMV_Q4_IS] = "qn_gemv_q4_is", [QK_GEMV_Q4_I2S] = "qn_gemv_q4_i2s",
     [QK_GEMV_Q8_IS] = "qn_gemv_q8_is", [QK_GEMV_Q8_I2US] = "qn_gemv_q8_i2us",
+    [QK_GEMV_Q4_I2S16] = "qn_gemv_q4_i2s16", [QK_GEMV_Q8_I2S16] = "qn_gemv_q8_i2s16",
 };
 
 const char *qn_cl_kernel_name(qn_cl_kernel_id id) { return kernel_names[id]; }
@@ -73,14 +74,31 @@ const char *qn_cl_kernel_name(qn_cl_kernel_id id) { return kernel_names[id]; }
  * correctly rounded, as the reference computes them: NVIDIA's OpenCL otherwise put one e4m3 KV
  * code in a few thousand on the other side of a rounding boundary (x / scale; write_rows into an
  * fp8 cache failed its conformance bound, H100 2026-12-06). */
-static const char *build_options(const qn_cl *s) {
+/* QUANTA_OPENCL_NV_MAXRREG=N (32..255; clgemv21, off: an experiment, NVIDIA's GPUs only, where the device lists
+ * cl_nv_compiler_options): the whole program built with -cl-nv-maxrregcount=N. Why: the streaming int8 GEMVs take ~240
+ * registers, one group of 8 warps an SM (bench/NOTES.md section 1, clgemv21); their 16-warp forms' required work-group
+ * size did not bound the registers on NVIDIA's OpenCL (H100 15:09: CL_KERNEL_WORK_GROUP_SIZE stayed below 512, so the
+ * host kept the 8-warp forms). With N = 128 both the 16-warp forms and two 8-warp groups an SM fit; every other kernel
+ * of the program is bound too (decode measured with it, not assumed). The option set is part of the cache key. */
+static void compose_options(qn_cl *s) {
     static const char *const opts[3][2] = {{"-cl-std=CL1.2", "-cl-std=CL1.2 -cl-fp32-correctly-rounded-divide-sqrt"},
                                            {"-cl-std=CL1.2 -DQN_X86_VNNI=1",
                                             "-cl-std=CL1.2 -DQN_X86_VNNI=1 -cl-fp32-correctly-rounded-divide-sqrt"},
                                            {"-cl-std=CL1.2 -DQN_NV_PTX=1",
                                             "-cl-std=CL1.2 -DQN_NV_PTX=1 -cl-fp32-correctly-rounded-divide-sqrt"}};
-    return opts[s->vnni ? 1 : s->nv_ptx ? 2 : 0][s->dev.cr_divide != 0];
+    const char *base = opts[s->vnni ? 1 : s->nv_ptx ? 2 : 0][s->dev.cr_divide != 0];
+    const char *e = getenv("QUANTA_OPENCL_NV_MAXRREG");
+    const int n = e ? atoi(e) : 0;
+    char ext[4096] = "";
+    if (n >= 32 && n <= 255 && qn_cl_nvidia_gpu(&s->dev))
+        clGetDeviceInfo(s->dev.device, CL_DEVICE_EXTENSIONS, sizeof ext - 1, ext, NULL);
+    if (strstr(ext, "cl_nv_compiler_options"))
+        snprintf(s->build_opts, sizeof s->build_opts, "%s -cl-nv-maxrregcount=%d", base, n);
+    else
+        snprintf(s->build_opts, sizeof s->build_opts, "%s", base);
 }
+/* the set compose_options made for this load: the cache key and every build read the same text */
+static const char *build_options(const qn_cl *s) { return s->build_opts; }
 
 #define CACHE_MAGIC "QNCLBIN1"
 
@@ -329,6 +347,7 @@ quanta_status qn_cl_program_load(qn_cl *s) {
 }
 
 static quanta_status program_load(qn_cl *s) {
+    compose_options(s);
     char path[1024];
     int have_path = qn_cl_cache_path(s, path, sizeof path) == QUANTA_OK;
     uint64_t key = cache_key(s);
