@@ -665,14 +665,16 @@ static bool qn_rsi_splitcl() {
  * the EPI instances for one wave with K > 8192 too. H100 call of 15:09 (verify_mmq21.sh, maxdiff 0 on every row,
  * perplexity equal): 128-token picks 512 x 4096 x 4096 q4_0 27.9 -> 27.2 µs, q8_0 32.7 -> 31.8; 512 x 4096 x 14336
  * with EPI=7 86.9 / 102.0 against the old instances' 89.2 / 103.0 (the K > 8192 exception's reason gone there); but the
- * 256-token picks +0.3-1.2% (512 x 14336 x 4096, M = 2048): not there. -1: read at the first call. */
+ * 256-token picks +0.3-1.2% (512 x 14336 x 4096, M = 2048): not there. 4: as 3, and the 64-token picks (the k/v
+ * cluster split included; unmeasured there: PLOOP=1 on k/v's global split was 0.5-1% faster). -1: read at the first
+ * call. */
 #define QN_RSI_PLOOP_DEFAULT 3
 int qn_cuda_ggml_mmq_ploop = -1;
 static int qn_rsi_ploop() {
     if (qn_cuda_ggml_mmq_ploop < 0) {
         const char *e = getenv("QUANTA_CUDA_GGML_PLOOP");
         const int v = e && *e ? atoi(e) : QN_RSI_PLOOP_DEFAULT;
-        qn_cuda_ggml_mmq_ploop = v >= 0 && v <= 3 ? v : QN_RSI_PLOOP_DEFAULT;
+        qn_cuda_ggml_mmq_ploop = v >= 0 && v <= 4 ? v : QN_RSI_PLOOP_DEFAULT;
     }
     return qn_cuda_ggml_mmq_ploop;
 }
@@ -722,7 +724,7 @@ template <int DT> static int qn_rsi_go(const qn_gmmq_args &a0, int x_dtype, cons
                       * 0.376 vs 0.354 µs at 512 x 4096 x K, their fixed part 4.9 vs 10.6 µs; 512 x 4096 x 14336 q8_0
                       * 104.5 vs 102.0 µs) */
         const int64_t blocks = rows * ((a.M + nb - 1) / nb) * sp;
-        const bool pl128 = qn_rsi_ploop() == 3 && nb == 128 && !s128; /* mmq21: the PLOOP instances there instead */
+        const bool pl128 = qn_rsi_ploop() >= 3 && nb == 128 && !s128; /* mmq21: the PLOOP instances there instead */
         a.epi = blocks <= (sms > 0 ? sms : 132) && a.K > 8192 && !pl128 ? 0 : a.epi & 7;
     }
     switch (ft) {
@@ -761,7 +763,7 @@ template <int DT> static int qn_rsi_go(const qn_gmmq_args &a0, int x_dtype, cons
      * as cluster pairs that add their halves in distributed shared memory (cfg V bit 16): no partial sums written and
      * read back through L2, no reduce launch. The same sums in the same order: the same bits. */
     const int plv = qn_rsi_ploop(); /* mmq21: the EPI instances with the producer loop split (cfg V bit 32) */
-    const bool pl = plv == 1 || (plv == 3 && nb == 128);
+    const bool pl = plv == 1 || (plv >= 3 && nb == 128) || (plv == 4 && nb == 64);
     if (nb == 64 && sp == 2 && (a.epi & 1) && qn_rsi_splitcl()) {
         int e;
         if (qn_cuda_ggml_mmq_splitcl == 2) /* two steps a commit group (as the 128-token pick): the same sums */

@@ -52,7 +52,8 @@
  * with two steps a commit group), "gemmpl" / "gemmepi7pl"
  * (the GEMM alone with QUANTA_CUDA_GGML_PLOOP=1: the EPI instances' producer loop split; the default's EPI, or 7 on
  * every shape; the same bits), "gemmpl0" .. "gemmpl3" (QUANTA_CUDA_GGML_PLOOP=0 .. 3: off, every EPI pick, the
- * diagnostic — the EPI consumers with the old instances' producer —, the 128-token picks: the default since 15:09),
+ * diagnostic — the EPI consumers with the old instances' producer —, the 128-token picks: the default since 15:09, and
+ * the 64-token ones too),
  * "gemmcl0" (SPLITCL=0: off; 2 is the default since 15:09).
  */
 #include <cuda_runtime.h>
@@ -509,7 +510,7 @@ int main(int argc, char **argv) {
                     row(name, time_ms(knew, 0, yn));
                     qn_cuda_ggml_mmq_splitcl = was, qn_cuda_ggml_mmq_noprep = 0;
                 }
-                for (int pv = 0; pv <= 3; pv++) { /* mmq21: the GEMM alone with QUANTA_CUDA_GGML_PLOOP=0 .. 3 */
+                for (int pv = 0; pv <= 4; pv++) { /* mmq21: the GEMM alone with QUANTA_CUDA_GGML_PLOOP=0 .. 4 */
                     char name[12];
                     snprintf(name, sizeof name, "gemmpl%d", pv);
                     if (!in_list(extra, name)) continue;

@@ -69,8 +69,8 @@ rows() { # label M shapes [extra env]
   awk '($NF ~ /^gemm/ || $NF ~ /^xkept/) && $(NF-1) != "0.00e+00" {bad=1} END {exit bad}' $D/mmq_$label.txt || { say "kernel rows $label: maxdiff not 0"; RS=FAIL; }
 }
 peers peers_a
-EXTRA=gemm,gemmcl0,gemmcl,gemm2 rows kv "512,256" 1024x4096
-EXTRA=gemm,gemmcl0,gemm2 rows kv2 512 1024x4096 # the k/v rows again (drift)
+EXTRA=gemm,gemmcl0,gemmcl,gemmpl4,gemm2 rows kv "512,256" 1024x4096 # gemmpl4: PLOOP=4 (the 64-token picks too)
+EXTRA=gemm,gemmcl0,gemmpl4,gemm2 rows kv2 512 1024x4096 # the k/v rows again (drift)
 pack
 rows m512 512 4096x4096,14336x4096,4096x14336
 pack
@@ -125,7 +125,8 @@ FMTS=q4_0 EXTRA=gemm,gemmpl0,gemmepi0 rows m512_13b 512 5120x5120,13824x5120,512
   echo "== mmq21 summary =="
   echo "conformance (the default), gemm* / xkept* rows maxdiff 0, perplexity default = both off: $RS"
   echo "GEMM alone (gemm = the default: SPLITCL=2, PLOOP=3; gemmcl0 / gemmcl = SPLITCL=0 / 1, gemmpl0 / gemmpl2 = PLOOP=0 / 2"
-  echo "(2: EPI consumers, the old producer: diagnostic), gemmepi0 = the instances before mmq20, gemm2 = the default again) against cuBLAS bf16:"
+  echo "(2: EPI consumers, the old producer: diagnostic), gemmpl4 = PLOOP=4 (the 64-token picks too), gemmepi0 = the instances before mmq20,"
+  echo "gemm2 = the default again) against cuBLAS bf16:"
   for c in kv kv2 m512 m2048 ksweep; do
     [ -s $D/mmq_$c.csv ] && python3 bench/cuda/mmq_peers.py table $D/mmq_$c.csv $(ls $D/peers_a.csv $D/peers_b.csv 2>/dev/null) 2>/dev/null
   done
