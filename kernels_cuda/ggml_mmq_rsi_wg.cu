@@ -182,6 +182,8 @@ __global__ void __launch_bounds__(CPS == 1 ? 384 : 256, CPS)
     constexpr int SA = Cfg::SA, SB = Cfg::SB, MR = Cfg::MR;
     constexpr bool EPI = (V & 8) != 0; /* mmq20 (QUANTA_CUDA_GGML_EPI): instances of their own, the default's code as before */
     constexpr bool CL2 = (V & 16) != 0; /* mmq21: K split over a cluster pair (cfg) */
+    constexpr bool TOK = (V & 128) != 0; /* mmq21: the pair's halves split by tokens, not rows (SPLITCL=3) */
+    static_assert(!TOK || (CL2 && NB % 16 == 0), "TOK: the cluster pair");
     /* mmq21 (QUANTA_CUDA_GGML_PLOOP): the producer's loop without the first-fill test in it. SASS of the EPI instances
      * (nvcc 13): their consumer loop is the old instances' within 3 instructions, but their producer loop is 123
      * instructions against 81, its counter in vector registers moved to uniform ones (R2UR) every trip, YIELD in its
@@ -481,8 +483,45 @@ __global__ void __launch_bounds__(CPS == 1 ? 384 : 256, CPS)
                 const float xs = m < p.M ? __ldg(p.xscale + m) : 0.0f;
                 acc[0][j][c] = __fmul_rn(acc[0][j][c], xs), acc[0][j][2 + c] = __fmul_rn(acc[0][j][2 + c], xs);
             }
-        float4 *red = reinterpret_cast<float4 *>(sm); /* [NT][128]: a warpgroup's sums, thread-major (no conflicts) */
         asm volatile("bar.sync 1, 256;\n" ::: "memory"); /* both warpgroups' wgmma are done with the B ring */
+        if constexpr (TOK) { /* V bit 128 (SPLITCL=3): block `rank` stores tokens 32 rank .. of the tile, every warpgroup */
+            constexpr int H = NT / 2;
+            float4 *red = reinterpret_cast<float4 *>(sm) + (warp >> 2) * H * 128; /* [warpgroup][H][128] */
+            /* give the peer's half of the tokens (j in [H (1 - rank), + H)): constant indices in each branch */
+            if (rank == 0) {
+#pragma unroll
+                for (int jj = 0; jj < H; jj++)
+                    red[jj * 128 + tw] = make_float4(acc[0][H + jj][0], acc[0][H + jj][1], acc[0][H + jj][2], acc[0][H + jj][3]);
+            } else {
+#pragma unroll
+                for (int jj = 0; jj < H; jj++)
+                    red[jj * 128 + tw] = make_float4(acc[0][jj][0], acc[0][jj][1], acc[0][jj][2], acc[0][jj][3]);
+            }
+            qn_rsi_cluster_sync();
+            const uint32_t peer = qn_mapa(qn_smem_u32(red), (uint32_t)(rank ^ 1)); /* its same warpgroup: our half */
+            float4 w[H];
+#pragma unroll
+            for (int jj = 0; jj < H; jj++) w[jj] = qn_rsi_ld_cluster4(peer + 16u * (uint32_t)(jj * 128 + tw));
+            auto add_store = [&](auto oc) {
+                constexpr int O = decltype(oc)::value; /* the first token group of this block's half */
+#pragma unroll
+                for (int jj = 0; jj < H; jj++) {
+                    acc[0][O + jj][0] = __fadd_rn(acc[0][O + jj][0], w[jj].x);
+                    acc[0][O + jj][1] = __fadd_rn(acc[0][O + jj][1], w[jj].y);
+                    acc[0][O + jj][2] = __fadd_rn(acc[0][O + jj][2], w[jj].z);
+                    acc[0][O + jj][3] = __fadd_rn(acc[0][O + jj][3], w[jj].w);
+                }
+                qn_rsi_cluster_arrive(); /* this thread's reads of the peer are done */
+                if (p.epi & 2) qn_pdl_launch();
+                float (&h1)[1][H][4] = *reinterpret_cast<float (*)[1][H][4]>(&acc[0][O]);
+                qn_gmmq_store_h<1, H, true>(p, h1, nt * Cfg::BN + rw, mt * NB + 8 * O, g, t);
+            };
+            if (rank == 0) add_store(std::integral_constant<int, 0>());
+            else add_store(std::integral_constant<int, H>());
+            qn_rsi_cluster_wait();
+            return;
+        }
+        float4 *red = reinterpret_cast<float4 *>(sm); /* [NT][128]: a warpgroup's sums, thread-major (no conflicts) */
         if (!owner)
 #pragma unroll
             for (int j = 0; j < NT; j++) red[j * 128 + tw] = make_float4(acc[0][j][0], acc[0][j][1], acc[0][j][2], acc[0][j][3]);
@@ -645,8 +684,9 @@ static bool qn_rsi_split128() {
     }
     return qn_cuda_ggml_mmq_split128 == 1;
 }
-/* QUANTA_CUDA_GGML_SPLITCL (mmq21, off; the same bits): see qn_rsi_go; 1 one step a commit group (the table's 64-token
- * tile), 2 two; -1 (the start): read at the first call. */
+/* QUANTA_CUDA_GGML_SPLITCL (mmq21; the same bits): see qn_rsi_go; 0 off, 1 one step a commit group (the table's 64-token
+ * tile), 2 two (the default), 3 as 2 with the pair's halves split by tokens (every warpgroup stores a quarter of the
+ * tile, not one of each pair's half: unmeasured); -1 (the start): read at the first call. */
 /* The value when QUANTA_CUDA_GGML_SPLITCL is unset (=0 turns it off): 2 since the H100 call of 15:09 (verify_mmq21.sh;
  * maxdiff 0, perplexity equal, conformance of the split picks): k/v 512 x 1024 x 4096 GEMM alone q4_0 16.3 -> 14.7 µs,
  * q8_0 17.6 -> 17.0 (=1: 14.8 / 16.9). */
@@ -655,9 +695,10 @@ int qn_cuda_ggml_mmq_splitcl = -1;
 static bool qn_rsi_splitcl() {
     if (qn_cuda_ggml_mmq_splitcl < 0) {
         const char *e = getenv("QUANTA_CUDA_GGML_SPLITCL");
-        qn_cuda_ggml_mmq_splitcl = !e || !*e ? QN_RSI_SPLITCL_DEFAULT : !strcmp(e, "1") ? 1 : !strcmp(e, "2") ? 2 : 0;
+        const int v = e && *e ? atoi(e) : QN_RSI_SPLITCL_DEFAULT;
+        qn_cuda_ggml_mmq_splitcl = v >= 0 && v <= 3 ? v : 0;
     }
-    return qn_cuda_ggml_mmq_splitcl == 1 || qn_cuda_ggml_mmq_splitcl == 2;
+    return qn_cuda_ggml_mmq_splitcl >= 1 && qn_cuda_ggml_mmq_splitcl <= 3;
 }
 /* QUANTA_CUDA_GGML_PLOOP (mmq21; the same bits: the same copies in the same order): the EPI instances with the
  * producer's first fills in a loop of their own (cfg V bit 32; see the kernel). 0 off; 1 on every EPI pick; 2 the
@@ -766,7 +807,10 @@ template <int DT> static int qn_rsi_go(const qn_gmmq_args &a0, int x_dtype, cons
     const bool pl = plv == 1 || (plv >= 3 && nb == 128) || (plv == 4 && nb == 64);
     if (nb == 64 && sp == 2 && (a.epi & 1) && qn_rsi_splitcl()) {
         int e;
-        if (qn_cuda_ggml_mmq_splitcl == 2) /* two steps a commit group (as the 128-token pick): the same sums */
+        if (qn_cuda_ggml_mmq_splitcl == 3) /* as 2, every warpgroup of the pair storing half the tokens */
+            e = pl ? qn_rsi_launch<DT, 64, 4, 0, 1, 8 | 16 | 32 | 128>(m, a, s, 2, part)
+                   : qn_rsi_launch<DT, 64, 4, 0, 1, 8 | 16 | 128>(m, a, s, 2, part);
+        else if (qn_cuda_ggml_mmq_splitcl == 2) /* two steps a commit group (as the 128-token pick): the same sums */
             e = pl ? qn_rsi_launch<DT, 64, 4, 0, 1, 8 | 16 | 32>(m, a, s, 2, part)
                    : qn_rsi_launch<DT, 64, 4, 0, 1, 8 | 16>(m, a, s, 2, part);
         else

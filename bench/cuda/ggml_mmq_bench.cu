@@ -54,7 +54,7 @@
  * every shape; the same bits), "gemmpl0" .. "gemmpl3" (QUANTA_CUDA_GGML_PLOOP=0 .. 3: off, every EPI pick, the
  * diagnostic — the EPI consumers with the old instances' producer —, the 128-token picks: the default since 15:09, and
  * the 64-token ones too),
- * "gemmcl0" (SPLITCL=0: off; 2 is the default since 15:09).
+ * "gemmcl0" / "gemmcl3" (SPLITCL=0: off; 3: the pair split by tokens; 2 is the default since 15:09).
  */
 #include <cuda_runtime.h>
 
@@ -502,8 +502,8 @@ int main(int argc, char **argv) {
                     row(name, time_ms(knew, 0, yn));
                     qn_cuda_ggml_mmq_epi = was, qn_cuda_ggml_mmq_noprep = 0;
                 }
-                for (int cl = 0; cl <= 2; cl++) { /* mmq21: the GEMM alone with QUANTA_CUDA_GGML_SPLITCL=0 / 1 / 2 */
-                    const char *name = cl == 0 ? "gemmcl0" : cl == 1 ? "gemmcl" : "gemmcl2";
+                for (int cl = 0; cl <= 3; cl++) { /* mmq21: the GEMM alone with QUANTA_CUDA_GGML_SPLITCL=0 .. 3 */
+                    const char *name = cl == 0 ? "gemmcl0" : cl == 1 ? "gemmcl" : cl == 2 ? "gemmcl2" : "gemmcl3";
                     if (!in_list(extra, name)) continue;
                     const int was = qn_cuda_ggml_mmq_splitcl;
                     qn_cuda_ggml_mmq_splitcl = cl, qn_cuda_ggml_mmq_noprep = 1;

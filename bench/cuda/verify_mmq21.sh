@@ -111,6 +111,14 @@ for f in mistral7b-q4_0 mistral7b-q8_0; do
   pp ${f}__off $f QUANTA_CUDA_GGML_SPLITCL=0 QUANTA_CUDA_GGML_PLOOP=0
 done
 pack
+# SPLITCL=3 (built after call 2, unmeasured): the pair's halves split by tokens, every warpgroup storing
+EXTRA=gemm,gemmcl3,gemm2 rows kv3 512 1024x4096
+CASES=()
+for w in q4_0 q8_0; do
+  CASES+=(--case "matmul:m=500,n=1000,k=4096,w=$w,x=f16" --case "matmul:m=300,n=640,k=2048,w=$w,x=bf16")
+done
+CONFORM_S=8 conform splitcl3 QUANTA_CUDA_GGML_SPLITCL=3 -- "${CASES[@]}" || RS=FAIL
+pack
 peers peers_b # cuBLAS again after our rows (it moved by up to 25% between calls), when time is left
 # 5. when time is left: the K sweep (one wave of 128x128 tiles; the slope per 64-wide step: mmq20's EPI ~5% above the
 # old instances), the 13B's shapes at M = 512
@@ -125,9 +133,10 @@ FMTS=q4_0 EXTRA=gemm,gemmpl0,gemmepi0 rows m512_13b 512 5120x5120,13824x5120,512
   echo "== mmq21 summary =="
   echo "conformance (the default), gemm* / xkept* rows maxdiff 0, perplexity default = both off: $RS"
   echo "GEMM alone (gemm = the default: SPLITCL=2, PLOOP=3; gemmcl0 / gemmcl = SPLITCL=0 / 1, gemmpl0 / gemmpl2 = PLOOP=0 / 2"
-  echo "(2: EPI consumers, the old producer: diagnostic), gemmpl4 = PLOOP=4 (the 64-token picks too), gemmepi0 = the instances before mmq20,"
+  echo "(2: EPI consumers, the old producer: diagnostic), gemmpl4 = PLOOP=4 (the 64-token picks too), gemmcl3 = SPLITCL=3,"
+  echo "gemmepi0 = the instances before mmq20,"
   echo "gemm2 = the default again) against cuBLAS bf16:"
-  for c in kv kv2 m512 m2048 ksweep; do
+  for c in kv kv2 kv3 m512 m2048 ksweep; do
     [ -s $D/mmq_$c.csv ] && python3 bench/cuda/mmq_peers.py table $D/mmq_$c.csv $(ls $D/peers_a.csv $D/peers_b.csv 2>/dev/null) 2>/dev/null
   done
   echo "| prefill (tok/s, -r 5) | mean ± sd |"; echo "|---|---|"
