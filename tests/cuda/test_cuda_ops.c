@@ -144,7 +144,11 @@ static void matmul_case(const wfmt *wf, int64_t M, int64_t N, int64_t K, quanta_
     char what[96];
     snprintf(what, sizeof what, "matmul w=%s g=%d dq=%d x=%s M=%lld N=%lld K=%lld", quanta_dtype_name(wf->dt),
              (int)wf->group, (int)wf->dq, quanta_dtype_name(xdt), (long long)M, (long long)N, (long long)K);
-    compare(y, want, ny, 5e-4, xdt == QUANTA_BF16 ? 4e-2 : 2e-2, what);
+    /* e4m3 weights at M >= 64 may run as FP8 x FP8 (x rounded per row to e4m3, 3 mantissa bits: the route every M >= 64
+     * takes where the codes are K-major only, QUANTA_CUDA_FP8_KM): conformance's own row for them
+     * (conformance/ops/matmul.c), else ggml's mul_mat bound */
+    const int fp8x8 = wf->dt == QUANTA_FP8_E4M3 && M >= 64;
+    compare(y, want, ny, fp8x8 ? 1.5e-3 : 5e-4, fp8x8 ? 7e-2 : xdt == QUANTA_BF16 ? 4e-2 : 2e-2, what);
     quanta_graph_destroy(g);
     free(w), free(wd), free(x), free(y), free(want), free(wq), free(xb);
 }
