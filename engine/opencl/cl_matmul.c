@@ -514,9 +514,12 @@ static int gemvs_shape(const qn_cl *s, const mm_args *m, size_t rows, int glu, i
      * step loaded during the step before), few groups walking many blocks, x quantized once a group: by default as
      * many a compute unit as its registers let be resident (stream_gpc), GEMVS_GPC=n overrides */
     if ((o->xl & 16) && pf2 && (xk == 2 || (xk == 3 && (o->rw == 4 || (o->xl & 8))))) o->xl |= 32;
-    /* XB=2 (clgemv21, off until measured; the streaming forms only): x quantized in one trip (kernels_cl/gemv_gpu.cl
-     * QN_S_F_X1: all of an item's pieces loaded before any is quantized, no branch between), the same planes */
-    if ((o->xl & 32) && xe && !strcmp(xe, "2")) o->xl |= 64;
+    /* XB=2 (clgemv21; the streaming forms only): x quantized in one trip (kernels_cl/gemv_gpu.cl QN_S_F_X1: all of an
+     * item's pieces loaded before any is quantized, no branch between), the same planes. q8's (xk 3) default since
+     * H100 2026-12-07 15:47 (lead21, clgemv21's rule 1'): 4096x11008 1900-1908 against 1875-1886 GB/s, 1875-1900
+     * against 1860-1869 in the call before, the same bits; q4 lost 1-2% (1249-1253 against 1267-1276): there only
+     * with XB=2. XB=1 or 0 leaves q8 without it. */
+    if ((o->xl & 32) && (xe ? !strcmp(xe, "2") : xk == 3)) o->xl |= 64;
     /* W16=1 (clgemv21, off until measured): the 2-row streaming int8 forms in groups of 16 warps (kernels_cl/gemv_gpu.cl
      * qn_gemv_q4_i2s16 / qn_gemv_q8_i2s16, U = 4, reqd_work_group_size(32, 16, 1): at most 128 registers an item on
      * NVIDIA, so 16 warps an SM stream where the 8-warp forms' ~240 registers hold 8), where the kernel takes 512

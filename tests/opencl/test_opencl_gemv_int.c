@@ -113,9 +113,10 @@ static void check(quanta_dtype dt, int64_t N, int64_t K, int group, uint64_t sal
          /* and with its first step loaded before x is quantized (_i2up, clgemv19), 3 warps a group, several blocks */
          {"QUANTA_OPENCL_Q8I", "1", "QUANTA_OPENCL_GEMVS_RW", "2", "QUANTA_OPENCL_GEMVS_U", "8", "QUANTA_OPENCL_GEMVS_PF",
           "1", "QUANTA_OPENCL_GEMVS_SETS", "3", "QUANTA_OPENCL_GEMVS_GPC", "1", "QUANTA_OPENCL_GEMVS_XB", "1", NULL},
-         /* and its streaming form (_i2us, GEMVS_PF=2, clgemv20) */
+         /* and its streaming form (_i2us, GEMVS_PF=2, clgemv20), x staged the older way (XB=0: q8's streaming forms
+          * quantize x in one trip by default since lead21, which the default setting covers) */
          {"QUANTA_OPENCL_Q8I", "1", "QUANTA_OPENCL_GEMVS_RW", "2", "QUANTA_OPENCL_GEMVS_U", "8", "QUANTA_OPENCL_GEMVS_PF",
-          "2", "QUANTA_OPENCL_GEMVS_SETS", "3", "QUANTA_OPENCL_GEMVS_GPC", "1", NULL},
+          "2", "QUANTA_OPENCL_GEMVS_SETS", "3", "QUANTA_OPENCL_GEMVS_GPC", "1", "QUANTA_OPENCL_GEMVS_XB", "0", NULL},
          /* the 16-warp streaming form (_i2s16: GEMVS_W16=1, clgemv21; U = 4), the host's groups (1 a compute unit) */
          {"QUANTA_OPENCL_Q8I", "1", "QUANTA_OPENCL_GEMVS_RW", "2", "QUANTA_OPENCL_GEMVS_U", "8", "QUANTA_OPENCL_GEMVS_PF",
           "2", "QUANTA_OPENCL_GEMVS_W16", "1", NULL}}};
