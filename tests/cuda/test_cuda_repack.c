@@ -126,23 +126,44 @@ START_TEST(layout_roundtrip) {
 }
 END_TEST
 
+/* An N x K e4m3 weight drawn from seed: its interchange bytes (*q, *bytes) and two repacks of them, each the tiled form. */
+static void fp8_repacked(uint64_t seed, int64_t N, int64_t K, uint8_t **q, size_t *bytes, qn_cuda_packed *a,
+                         qn_cuda_packed *b) {
+    qt_rng r = qt_rng_make(seed);
+    quanta_tensor_desc d = qt_mat(QUANTA_FP8_E4M3, N, K, 0, 0);
+    ck_assert_int_eq(quanta_tensor_bytes(&d, bytes), QUANTA_OK);
+    float *w = malloc((size_t)(N * K) * 4);
+    *q = malloc(*bytes);
+    qt_fill_normal(&r, w, (size_t)(N * K), 1.0f);
+    ck_assert_int_eq(quanta_quantize(&d, w, *q, *bytes), QUANTA_OK);
+    ck_assert_msg(qn_cuda_repack(&d, *q, *bytes, a) == QUANTA_OK, "%s", quanta_last_error());
+    ck_assert_msg(qn_cuda_repack(&d, *q, *bytes, b) == QUANTA_OK, "%s", quanta_last_error());
+    free(w);
+}
+
+/* A 4 x 64 q8 weight (zero codes) repacked: a format the K-major forms refuse. */
+static qn_cuda_packed q8_repacked(void) {
+    quanta_tensor_desc d8 = qt_mat(QUANTA_Q8, 4, 64, 0, 0);
+    uint8_t buf[4 * 64 + 16];
+    memset(buf, 0, sizeof buf);
+    size_t bytes;
+    ck_assert_int_eq(quanta_tensor_bytes(&d8, &bytes), QUANTA_OK);
+    ck_assert_int_le(bytes, sizeof buf);
+    qn_cuda_packed p;
+    ck_assert_int_eq(qn_cuda_repack(&d8, buf, sizeof buf, &p), QUANTA_OK);
+    return p;
+}
+
 /* fp818: the K-major copy of e4m3 codes (QUANTA_CUDA_FP8_SS) holds, at qn_cuda_fp8_km_offset(n, k), the byte the tiled
  * layout holds for (n, k), zeros at the padding; byte p of each 16 is k = qn_cuda_fp8_kperm(p) of them (the FP8
  * GEMM's token codes' order); the offsets cover [0, Np Kp) once; the tiled part and the scales are left as they were. */
 START_TEST(fp8_kmajor) {
     const uint64_t seed = qt_seed() + 818; /* printed by qt_seed; the failure messages name it */
-    qt_rng r = qt_rng_make(seed);
-    const int64_t N = 37, K = 200; /* Np 48, Kp 256: padding in both */
-    quanta_tensor_desc d = qt_mat(QUANTA_FP8_E4M3, N, K, 0, 0);
+    const int64_t N = 37, K = 200;           /* Np 48, Kp 256: padding in both */
+    uint8_t *q;
     size_t bytes;
-    ck_assert_int_eq(quanta_tensor_bytes(&d, &bytes), QUANTA_OK);
-    float *w = malloc((size_t)(N * K) * 4);
-    uint8_t *q = malloc(bytes);
-    qt_fill_normal(&r, w, (size_t)(N * K), 1.0f);
-    ck_assert_int_eq(quanta_quantize(&d, w, q, bytes), QUANTA_OK);
     qn_cuda_packed p, t;
-    ck_assert_msg(qn_cuda_repack(&d, q, bytes, &p) == QUANTA_OK, "%s", quanta_last_error());
-    ck_assert_msg(qn_cuda_repack(&d, q, bytes, &t) == QUANTA_OK, "%s", quanta_last_error());
+    fp8_repacked(seed, N, K, &q, &bytes, &p, &t);
     ck_assert_uint_eq(p.codes_k_off, 0);
     ck_assert_int_eq(qn_cuda_repack_fp8_km(&p), QUANTA_OK);
     ck_assert_uint_eq(p.codes_k_off % 256, 0);
@@ -171,14 +192,9 @@ START_TEST(fp8_kmajor) {
     for (int64_t k = 0; k < K; k++) /* row 5 decodes to the interchange row (scale x e4m3 value) */
         ck_assert_msg(fabs((double)e4m3(km[qn_cuda_fp8_km_offset(p.Kp, 5, k)]) * rs[5] - (double)e4m3(q[5 * K + k]) * rs[5]) == 0.0,
                       "seed %llu: k=%lld", (unsigned long long)seed, (long long)k);
-    free(seen), free(p.buf), free(t.buf), free(w), free(q);
+    free(seen), free(p.buf), free(t.buf), free(q);
     /* another format: refused, nothing changed */
-    quanta_tensor_desc d8 = qt_mat(QUANTA_Q8, 4, 64, 0, 0);
-    uint8_t buf[4 * 64 + 16];
-    memset(buf, 0, sizeof buf);
-    ck_assert_int_eq(quanta_tensor_bytes(&d8, &bytes), QUANTA_OK);
-    ck_assert_int_le(bytes, sizeof buf);
-    ck_assert_int_eq(qn_cuda_repack(&d8, buf, sizeof buf, &p), QUANTA_OK);
+    p = q8_repacked();
     const size_t b0 = p.bytes;
     ck_assert_int_eq(qn_cuda_repack_fp8_km(&p), QUANTA_ERR_UNSUPPORTED);
     ck_assert_uint_eq(p.bytes, b0);
@@ -193,18 +209,11 @@ END_TEST
  * refused with nothing changed. */
 START_TEST(fp8_kmajor_only) {
     const uint64_t seed = qt_seed() + 820; /* printed by qt_seed; the failure messages name it */
-    qt_rng r = qt_rng_make(seed);
-    const int64_t N = 53, K = 328; /* Np 64, Kp 384: padding in both */
-    quanta_tensor_desc d = qt_mat(QUANTA_FP8_E4M3, N, K, 0, 0);
+    const int64_t N = 53, K = 328;           /* Np 64, Kp 384: padding in both */
+    uint8_t *q;
     size_t bytes;
-    ck_assert_int_eq(quanta_tensor_bytes(&d, &bytes), QUANTA_OK);
-    float *w = malloc((size_t)(N * K) * 4);
-    uint8_t *q = malloc(bytes);
-    qt_fill_normal(&r, w, (size_t)(N * K), 1.0f);
-    ck_assert_int_eq(quanta_quantize(&d, w, q, bytes), QUANTA_OK);
     qn_cuda_packed p, c;
-    ck_assert_msg(qn_cuda_repack(&d, q, bytes, &p) == QUANTA_OK, "%s", quanta_last_error());
-    ck_assert_msg(qn_cuda_repack(&d, q, bytes, &c) == QUANTA_OK, "%s", quanta_last_error());
+    fp8_repacked(seed, N, K, &q, &bytes, &p, &c);
     ck_assert_int_eq(qn_cuda_repack_fp8_km(&c), QUANTA_OK); /* fp818's copy: the reference bytes */
     const size_t b0 = p.bytes, code_bytes = (size_t)(p.Np * p.Kp);
     ck_assert_int_eq(qn_cuda_repack_fp8_km_only(&p), QUANTA_OK);
@@ -230,13 +239,8 @@ START_TEST(fp8_kmajor_only) {
     ck_assert_int_eq(qn_cuda_repack_fp8_km(&p), QUANTA_ERR_UNSUPPORTED);      /* no tiled source for a copy */
     ck_assert_int_eq(qn_cuda_repack_fp8_km_only(&c), QUANTA_ERR_UNSUPPORTED); /* has the copy */
     ck_assert_uint_eq(p.bytes, b0);
-    free(p.buf), free(c.buf), free(w), free(q);
-    quanta_tensor_desc d8 = qt_mat(QUANTA_Q8, 4, 64, 0, 0);
-    uint8_t buf[4 * 64 + 16];
-    memset(buf, 0, sizeof buf);
-    ck_assert_int_eq(quanta_tensor_bytes(&d8, &bytes), QUANTA_OK);
-    ck_assert_int_le(bytes, sizeof buf);
-    ck_assert_int_eq(qn_cuda_repack(&d8, buf, sizeof buf, &p), QUANTA_OK);
+    free(p.buf), free(c.buf), free(q);
+    p = q8_repacked(); /* another format: refused, nothing changed */
     const size_t b8 = p.bytes;
     uint8_t *snap = malloc(b8);
     memcpy(snap, p.buf, b8);
