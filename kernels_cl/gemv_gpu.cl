@@ -1086,6 +1086,28 @@ QN_INL void qn_i4_stage_x(local uint4 *xq, local float *xd, local int *xs, local
  * 2-row block is one step: the loads of block it + 1 run under block it's math and barrier). The same sums in the
  * same order as the other forms (the scales and zeros are the same values, loaded earlier). Registers: two steps
  * (the one in flight, the one in use) where the other forms hold one. */
+/* The block walk of the int8 GEMV kernels (q4's QN_I4_KERNEL_A, q8's QN_I8_KERNEL_A): PF == 1 the first block from the
+ * preloaded step, PF == 2 every block streamed (BLOCK / PBLOCK: the format's block macros, which read gb, it, pre) */
+#define QN_S_WALK(BLOCK, PBLOCK, R, U, PF)                                                                     \
+    if (PF == 1) {                                                                                             \
+        const long gb = QN_S_BLOCK(0, R);                                                                      \
+        BLOCK(0, R, U, 1, pre[u * (R) + r])                                                                    \
+    }                                                                                                          \
+    if (PF == 2) {                                                                                             \
+        for (int it = 0; it < iters; it++) {                                                                   \
+            const long gb = QN_S_BLOCK(it, R);                                                                 \
+            if (gb >= N) break; /* uniform over the group */                                                   \
+            const int nxt = it + 1 < iters && QN_S_BLOCK(it + 1, R) < N;                                       \
+            PBLOCK(it, R, U, nxt)                                                                              \
+        }                                                                                                      \
+    } else {                                                                                                   \
+        for (int it = (PF) ? 1 : 0; it < iters; it++) {                                                        \
+            const long gb = QN_S_BLOCK(it, R);                                                                 \
+            if (gb >= N) break; /* uniform over the group */                                                   \
+            BLOCK(it, R, U, 0, pre[u * (R) + r])                                                               \
+        }                                                                                                      \
+    }
+
 /* ATTR: QN_NO_ATTR, or QN_W16_ATTR (the 16-warp forms, below) */
 #define QN_NO_ATTR
 #define QN_I4_KERNEL(NAME, R, U, PF) QN_I4_KERNEL_A(NAME, R, U, PF, QN_NO_ATTR, 0)
@@ -1121,24 +1143,7 @@ QN_INL void qn_i4_stage_x(local uint4 *xq, local float *xd, local int *xs, local
         /* the spare slot of QN_S_F_X1's stager: the partials' buffer, first written after the stager's barrier */  \
         qn_i4_stage_x(xq, xd, xs, (local uint4 *)red, (const global float4 *)(xb_ + xo), nv,                   \
                       (PF) == 2 ? xl : xl & ~QN_S_F_X1);                                                       \
-        if (PF == 1) {                                                                                         \
-            const long gb = QN_S_BLOCK(0, R);                                                                  \
-            QN_I4_BLOCK(0, R, U, 1, pre[u * (R) + r])                                                          \
-        }                                                                                                      \
-        if (PF == 2) {                                                                                         \
-            for (int it = 0; it < iters; it++) {                                                               \
-                const long gb = QN_S_BLOCK(it, R);                                                             \
-                if (gb >= N) break; /* uniform over the group */                                               \
-                const int nxt = it + 1 < iters && QN_S_BLOCK(it + 1, R) < N;                                   \
-                QN_I4_PBLOCK(it, R, U, nxt)                                                                    \
-            }                                                                                                  \
-        } else {                                                                                               \
-            for (int it = (PF) ? 1 : 0; it < iters; it++) {                                                    \
-                const long gb = QN_S_BLOCK(it, R);                                                             \
-                if (gb >= N) break; /* uniform over the group */                                               \
-                QN_I4_BLOCK(it, R, U, 0, pre[u * (R) + r])                                                     \
-            }                                                                                                  \
-        }                                                                                                      \
+        QN_S_WALK(QN_I4_BLOCK, QN_I4_PBLOCK, R, U, PF)                                                         \
     }
 QN_I4_KERNEL(qn_gemv_q4_i, 4, QN_S_U, 0)
 QN_I4_KERNEL(qn_gemv_q4_i2, 2, QN_G1_U, 0)
@@ -1326,24 +1331,7 @@ QN_INL void qn_i8_stage_x16(local uint4 *xq, local float *xd, local uint4 *sp, c
         /* the spare slot of QN_S_F_X1's stager: the partials' buffer, first written after the stager's barrier */  \
         qn_i8_stage_x16(xq, xd, (local uint4 *)red, (const global float4 *)(xb_ + xo), nv,                     \
                         (PF) == 2 ? xl : xl & ~QN_S_F_X1);                                                     \
-        if (PF == 1) {                                                                                         \
-            const long gb = QN_S_BLOCK(0, R);                                                                  \
-            QN_I8_BLOCK(0, R, U, 1, pre[u * (R) + r])                                                          \
-        }                                                                                                      \
-        if (PF == 2) {                                                                                         \
-            for (int it = 0; it < iters; it++) {                                                               \
-                const long gb = QN_S_BLOCK(it, R);                                                             \
-                if (gb >= N) break; /* uniform over the group */                                               \
-                const int nxt = it + 1 < iters && QN_S_BLOCK(it + 1, R) < N;                                   \
-                QN_I8_PBLOCK(it, R, U, nxt)                                                                    \
-            }                                                                                                  \
-        } else {                                                                                               \
-            for (int it = (PF) ? 1 : 0; it < iters; it++) {                                                    \
-                const long gb = QN_S_BLOCK(it, R);                                                             \
-                if (gb >= N) break; /* uniform over the group */                                               \
-                QN_I8_BLOCK(it, R, U, 0, pre[u * (R) + r])                                                     \
-            }                                                                                                  \
-        }                                                                                                      \
+        QN_S_WALK(QN_I8_BLOCK, QN_I8_PBLOCK, R, U, PF)                                                         \
     }
 QN_I8_KERNEL(qn_gemv_q8_i, 4, QN_S_U, 0)
 QN_I8_KERNEL(qn_gemv_q8_i2, 2, QN_G1_U, 0)
