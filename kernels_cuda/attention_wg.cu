@@ -424,7 +424,9 @@ __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const Params p, c
     static_assert(!EPIP || EPI, "the packed epilogue: with F_EPI");
     constexpr bool CRS = (FL & F_CRS) != 0, PEX = (FL & F_PEX) != 0;
     static_assert(!CRS || (PVH && !(FL & (F_SKIP | F_TREE | F_EPI | F_KSPL))), "conditional rescaling: the PVH forms' softmax_max");
-    static_assert(!PEX || CRS, "the polynomial ex2: with F_CRS");
+    /* (not the back-to-back form: with PEX ptxas serialized its wgmma for want of registers, C7511, at a quarter and at
+     * an eighth of the columns alike: 70's consumers sit at the 240-register cap with P of the tile before live) */
+    static_assert(!PEX || (CRS && !B2B), "the polynomial ex2: with F_CRS, not back to back");
     static_assert(!(FL & F_EPIB) || EPI, "the voted epilogue issue: with F_EPI");
     static_assert(!B2B || (PER && KV2 && (FL & F_PAIR) && (FL & F_TO) && PVH && !(FL & F_DIAG)),
                   "back to back: the persistent K / V split form with P . V split (66)");
@@ -2367,14 +2369,10 @@ template <typename T> int launch_v(const qn_cuda_attention_args *a, int variant,
         return launch_t<T, 176, 2, true, 3, true, true, true, true, false,
                         F_CMASK | F_TQ | F_TO | F_KV2 | F_PVH | F_PVHI | F_CRS>(a, vswap, err, len);
 #if QN_AWG_ALL_FORMS
-    /* fa22 research: 77, 78, 79 with a quarter of the ex2 by an FMA-pipe polynomial */
+    /* fa22 research: 78, 79 with a quarter of the ex2 by an FMA-pipe polynomial (80, 77's: not built, see F_PEX's
+     * static_assert: its wgmma serialized, C7511) */
     case QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBRP:
-        if constexpr (want(QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBRP))
-            return launch_t<T, 128, 2, true, 3, true, true, true, true, true,
-                            F_PAIR | F_CMASK | F_TQ | F_TO | F_KV2 | F_PVH | F_PVHI | F_B2B | F_CRS | F_PEX>(a, vswap, err,
-                                                                                                             len);
-        else
-            break;
+        break;
     case QN_CUDA_ATTN_WG_N128S3WSPTMAMTOHHRP:
         if constexpr (want(QN_CUDA_ATTN_WG_N128S3WSPTMAMTOHHRP))
             return launch_t<T, 128, 3, true, 3, true, true, true, true, false,
@@ -2711,15 +2709,15 @@ static bool kspl_env() {
 }
 /* QUANTA_CUDA_ATTN_WG_CRS=1 (fa22, off: bench/NOTES.md fa22's flip rule): the auto pick's 70 / 63 / 65 as 77 / 78 / 79,
  * FlashAttention-4's conditional rescaling (O rescaled only when a row max of the warp grew by more than 2^8; not
- * bit-identical, within the attention bound). =2 (research builds, meson -Dattn_wg_forms=all): 80 / 81 / 82, the same
- * with a quarter of the ex2 by an FMA-pipe polynomial. Read once. */
+ * bit-identical, within the attention bound). =2 (research builds, meson -Dattn_wg_forms=all): 77 / 81 / 82, 78 and 79
+ * with a quarter of the ex2 by an FMA-pipe polynomial too (80, 77's, is not built). Read once. */
 static int crs_env() {
     static std::atomic<int> v{-1};
     int x = v.load(std::memory_order_relaxed);
     if (x < 0) {
         const char *e = getenv("QUANTA_CUDA_ATTN_WG_CRS");
         x = e && (e[0] == '1' || e[0] == '2') && e[1] == '\0' ? e[0] - '0' : 0;
-        if (x == 2 && !form_built(QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBRP)) x = 1;
+        if (x == 2 && !form_built(QN_CUDA_ATTN_WG_N128S3WSPTMAMTOHHRP)) x = 1;
         v.store(x, std::memory_order_relaxed);
     }
     return x;
@@ -2765,9 +2763,7 @@ static int auto_variant(const qn_cuda_attention_args *a) {
         if (!h) return QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOK;
         if (!b2b_env()) return QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHH;
         if (!a->causal && kspl_env()) return QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBK;
-        return r == 2 ? QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBRP
-               : r    ? QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBR
-                      : QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHB;
+        return r ? QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBR : QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHB; /* (no 80) */
     }
     if (a->Nk >= (a->causal ? 12288 : 8192))
         return !h       ? QN_CUDA_ATTN_WG_N176S2WSPTMAMTOK

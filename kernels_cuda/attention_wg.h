@@ -109,7 +109,7 @@ enum { QN_CUDA_ATTN_WG_AUTO = 0, QN_CUDA_ATTN_WG_N128S2, QN_CUDA_ATTN_WG_N128S3,
        QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBEV,
        /* fa22: 70, 63, 65 with FlashAttention-4's conditional rescaling (R: O rescaled only when a row max of the warp
         * grew by more than 2^8; QUANTA_CUDA_ATTN_WG_CRS=1), and the same with a quarter of the ex2 by an FMA-pipe
-        * polynomial (P; research) */
+        * polynomial (P; research; 80 reserved: not built, its wgmma serialized for registers) */
        QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBR, QN_CUDA_ATTN_WG_N128S3WSPTMAMTOHHR, QN_CUDA_ATTN_WG_N176S2WSPTMAMTOKHHR,
        QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBRP, QN_CUDA_ATTN_WG_N128S3WSPTMAMTOHHRP, QN_CUDA_ATTN_WG_N176S2WSPTMAMTOKHHRP,
        QN_CUDA_ATTN_WG_NVARIANTS };

@@ -635,7 +635,8 @@ static std::vector<int> parse_vars(const char *s)
     std::vector<int> v;
     if (!s) {
         for (int i = 0; i < QN_CUDA_ATTN_WG_NVARIANTS; ++i)
-            v.push_back(i);
+            if (i != QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBRP) /* (fa22: reserved, not built) */
+                v.push_back(i);
         return v;
     }
     for (const char *p = s; *p;) {
