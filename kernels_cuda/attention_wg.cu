@@ -237,6 +237,13 @@ constexpr float kCrsT = 8.f;
  * 64 (8 instructions each, mostly FMA pipe) balances the two. Not bit-identical (the polynomial's error, <= 9e-5
  * relative, is under bf16's and f16's rounding of P). */
 enum { F_PEX = 1073741824 };
+/* fa22. F_DESC (the SW forms' Q . K^T and P . V issue): a turn's wgmma descriptors as one base descriptor plus a constant
+ * a product ((offset >> 4) in the 14-bit start-address field: shared addresses < 256 KB and 16-byte aligned offsets, so
+ * no carry leaves the field: the same 64 bits as qn_wg_desc_sw128 of the sum). Why: the SASS of 70's steady loop
+ * spends ~12 instructions between consecutive HGMMA of a turn re-deriving each descriptor (mask, shift, or, the
+ * constant high half re-materialized, R2UR), ~190 of its 640 a tile are integer / uniform work, on the issuing warp's
+ * chain. Bit-identical. (A bit past int's sign: FL is an int; the flag is the value's sign bit.) */
+constexpr int F_DESC = (int)0x80000000u;
 constexpr int kKsSlots = 64; /* parts in flight (s r <= kKsSlots) */
 #if QN_AWG_ALL_FORMS
 /* (fa22: research only — call 3 of session 21, H100 15:47: 74/70 1.002 / 0.999 at 2k non-causal, 0.975 at 1k — so a
@@ -309,6 +316,11 @@ __device__ __forceinline__ float ex2(float x) {
     float y;
     asm("ex2.approx.ftz.f32 %0, %1;\n" : "=f"(y) : "f"(x));
     return y;
+}
+/* F_DESC: a descriptor's start address moved by a (16-byte units): an add on the low word only (the field cannot carry
+ * out: see F_DESC), so ptxas needs no 64-bit add with carry */
+__device__ __forceinline__ uint64_t desc_add(uint64_t d, uint32_t a) {
+    return (d & 0xFFFFFFFF00000000ull) | (uint64_t)((uint32_t)d + a);
 }
 /* F_PEX: 2^x on the FMA pipe (FlashAttention-4's emulation), for x <= 127: floor(x) from one add rounded down into the
  * low mantissa bits of 1.5 x 2^23, the fraction f = x - floor(x) in [0, 1) exactly, 2^f by a degree-3 minimax
@@ -427,6 +439,7 @@ __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const Params p, c
     /* (not the back-to-back form: with PEX ptxas serialized its wgmma for want of registers, C7511, at a quarter and at
      * an eighth of the columns alike: 70's consumers sit at the 240-register cap with P of the tile before live) */
     static_assert(!PEX || (CRS && !B2B), "the polynomial ex2: with F_CRS, not back to back");
+    constexpr bool DESC = (FL & F_DESC) != 0;
     static_assert(!(FL & F_EPIB) || EPI, "the voted epilogue issue: with F_EPI");
     static_assert(!B2B || (PER && KV2 && (FL & F_PAIR) && (FL & F_TO) && PVH && !(FL & F_DIAG)),
                   "back to back: the persistent K / V split form with P . V split (66)");
@@ -467,6 +480,7 @@ __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const Params p, c
                                          : (FL & F_PV5)  ? 5 * PK / 8
                                                          : PK / 2;
     constexpr bool QS = C::qs;
+    static_assert(!DESC || (SW && QS && !(FL & F_QREG) && PVH), "base-plus-offset descriptors: the swizzled Q-in-shared forms with PVH");
     /* 128-key tiles in the producer form: the consumers take the producer's registers (setmaxnreg: 232 each for
      * the 2 consumer warpgroups, 40 for the producer; 384 threads otherwise get 168). ptxas allocates per region:
      * code after setmaxnreg gets its count, code the regions share the entry cap (168) */
@@ -715,19 +729,24 @@ __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const Params p, c
      * accumulators in other registers than the n128's) */
     auto issue_s = [&](float (&s)[NS][4], uint32_t kbase) {
         qn_wg_fence();
+        /* DESC: the turn's base descriptors, each product's a constant over them */
+        [[maybe_unused]] const uint64_t kd0 = qn_wg_desc_sw128(kbase, 16, 1024);
+        [[maybe_unused]] const uint64_t qd0 = qn_wg_desc_sw128((PO ? qcur : qsbase) + cw * 64 * 128, 16, 1024);
 #pragma unroll
         for (int kk = 0; kk < kD / 16; ++kk) { /* dims 16 kk .. 16 kk + 15: core-matrix columns 2 kk, 2 kk + 1 */
             /* SW: 64-dim block kk / 4, 32 bytes a k16 step inside its 128-byte rows (the swizzle is applied to
              * the address bits, so the start may move inside the 1024-byte atom); 8-row groups 1024 bytes apart */
             const uint64_t kdesc =
-                SW ? qn_wg_desc_sw128(kbase + (kk >> 2) * (BN * 128) + (kk & 3) * 32, 16, 1024)
-                   : qn_wg_desc(kbase + kk * 2 * (BN * 16), BN * 16, 128);
+                DESC ? desc_add(kd0, ((kk >> 2) * (BN * 128) + (kk & 3) * 32) >> 4)
+                : SW ? qn_wg_desc_sw128(kbase + (kk >> 2) * (BN * 128) + (kk & 3) * 32, 16, 1024)
+                     : qn_wg_desc(kbase + kk * 2 * (BN * 16), BN * 16, 128);
             if constexpr (QS && !QR) /* this warpgroup's 64 rows: 8 row groups from group 8 wg */
                 MmaS<BF, BN>::run_ss(
                     s,
-                    SW ? qn_wg_desc_sw128((PO ? qcur : qsbase) + (kk >> 2) * (kRB * 128) + (kk & 3) * 32 + cw * 64 * 128,
-                                          16, 1024)
-                       : qn_wg_desc(qsbase + kk * 2 * (kRB * 16) + cw * 8 * 128, kRB * 16, 128),
+                    DESC ? desc_add(qd0, ((kk >> 2) * (kRB * 128) + (kk & 3) * 32) >> 4)
+                    : SW ? qn_wg_desc_sw128((PO ? qcur : qsbase) + (kk >> 2) * (kRB * 128) + (kk & 3) * 32 + cw * 64 * 128,
+                                            16, 1024)
+                         : qn_wg_desc(qsbase + kk * 2 * (kRB * 16) + cw * 8 * 128, kRB * 16, 128),
                     kdesc, kk > 0);
             else
                 MmaS<BF, BN>::run(s, qf[kk], kdesc, kk > 0);
@@ -763,12 +782,14 @@ __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const Params p, c
      * generic in them crashed cicc 13.0) */
     auto issue_pv_part = [&](const uint32_t (&pf)[PK][4], uint32_t vbase, const int j0, const int j1) {
         qn_wg_fence();
+        [[maybe_unused]] const uint64_t vd0 = qn_wg_desc_sw128(vbase, BN * 128, 1024); /* (DESC) */
 #pragma unroll
         for (int j = 0; j < PK; ++j)
             if (j >= j0 && j < j1)
                 qn_wg_mma16_n128<BF, 1>(o, pf[j],
-                                        SW ? qn_wg_desc_sw128(vbase + j * 2048, BN * 128, 1024)
-                                           : qn_wg_desc(vbase + j * 2 * 128, vlbo, vsbo),
+                                        DESC ? desc_add(vd0, (j * 2048) >> 4)
+                                        : SW ? qn_wg_desc_sw128(vbase + j * 2048, BN * 128, 1024)
+                                             : qn_wg_desc(vbase + j * 2 * 128, vlbo, vsbo),
                                         1);
         qn_wg_commit();
     };
@@ -1663,10 +1684,13 @@ __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const Params p, c
              * first P . V, whose step 0 writes O (scale-d = 0) instead of adding to it */
             auto pv_part = [&](uint32_t vbase, const int j0, const int j1, bool z) {
                 qn_wg_fence();
+                [[maybe_unused]] const uint64_t vd0 = qn_wg_desc_sw128(vbase, BN * 128, 1024); /* (DESC) */
 #pragma unroll
                 for (int j = 0; j < PK; ++j)
                     if (j >= j0 && j < j1)
-                        qn_wg_mma16_n128<BF, 1>(o, pf[j], qn_wg_desc_sw128(vbase + j * 2048, BN * 128, 1024),
+                        qn_wg_mma16_n128<BF, 1>(o, pf[j],
+                                                DESC ? desc_add(vd0, (j * 2048) >> 4)
+                                                     : qn_wg_desc_sw128(vbase + j * 2048, BN * 128, 1024),
                                                 j == 0 && z ? 0 : 1);
                 qn_wg_commit();
             };
@@ -2149,7 +2173,7 @@ int launch_t(const qn_cuda_attention_args *a, int vswap, char *err, size_t len) 
     constexpr bool KV2 = (FL & F_KV2) != 0;
     /* (F_B2B, F_EPI: their fallbacks are 66's; F_CRS / F_PEX: the fallbacks as measured, no more instances) */
     constexpr int FBN = BN > 128 ? 128 : BN, FS = KV2 && S < 3 ? 3 : S,
-                  FFL = FL & ~(F_KV2 | F_B2B | F_EPI | F_EPIP | F_KSPL | F_EPIB | F_CRS | F_PEX | (PER ? F_TO : 0));
+                  FFL = FL & ~(F_KV2 | F_B2B | F_EPI | F_EPIP | F_KSPL | F_EPIB | F_CRS | F_PEX | F_DESC | (PER ? F_TO : 0));
     if constexpr (KV2) {
         const long long G = a->Hq / a->Hkv;
         if (a->kv_lens != nullptr || a->B * a->Hkv >= (1LL << 31) || a->Nq >= (1LL << 31) || 128 % G != 0 ||
@@ -2176,7 +2200,8 @@ int launch_t(const qn_cuda_attention_args *a, int vswap, char *err, size_t len) 
             if (64 % G != 0) return launch_t<T, FBN, FS, OV, WGN, WS, PP, SW, TMA, PER, FFL & ~F_TO>(a, vswap, err, len);
         } else if constexpr ((FL & F_TO) != 0) {
             if (64 % G != 0)
-                return launch_t<T, BN, S, OV, WGN, WS, PP, SW, TMA, PER, FL & ~(F_TO | F_SPLIT | F_CRS | F_PEX)>(a, vswap, err, len);
+                return launch_t<T, BN, S, OV, WGN, WS, PP, SW, TMA, PER, FL & ~(F_TO | F_SPLIT | F_CRS | F_PEX | F_DESC)>(a, vswap, err,
+                                                                                                             len);
         }
     }
     /* CL: clusters of CLN row blocks of one head, so a multiple of CLN of them (else the form without clusters) */
@@ -2373,6 +2398,26 @@ template <typename T> int launch_v(const qn_cuda_attention_args *a, int variant,
      * static_assert: its wgmma serialized, C7511) */
     case QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBRP:
         break;
+    /* fa22 research: 77, 78, 79 with base-plus-offset wgmma descriptors (F_DESC, bit-identical to them) */
+    case QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBRD:
+        if constexpr (want(QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBRD))
+            return launch_t<T, 128, 2, true, 3, true, true, true, true, true,
+                            F_PAIR | F_CMASK | F_TQ | F_TO | F_KV2 | F_PVH | F_PVHI | F_B2B | F_CRS | F_DESC>(a, vswap, err,
+                                                                                                              len);
+        else
+            break;
+    case QN_CUDA_ATTN_WG_N128S3WSPTMAMTOHHRD:
+        if constexpr (want(QN_CUDA_ATTN_WG_N128S3WSPTMAMTOHHRD))
+            return launch_t<T, 128, 3, true, 3, true, true, true, true, false,
+                            F_CMASK | F_TQ | F_TO | F_PVH | F_PVHI | F_CRS | F_DESC>(a, vswap, err, len);
+        else
+            break;
+    case QN_CUDA_ATTN_WG_N176S2WSPTMAMTOKHHRD:
+        if constexpr (want(QN_CUDA_ATTN_WG_N176S2WSPTMAMTOKHHRD))
+            return launch_t<T, 176, 2, true, 3, true, true, true, true, false,
+                            F_CMASK | F_TQ | F_TO | F_KV2 | F_PVH | F_PVHI | F_CRS | F_DESC>(a, vswap, err, len);
+        else
+            break;
     case QN_CUDA_ATTN_WG_N128S3WSPTMAMTOHHRP:
         if constexpr (want(QN_CUDA_ATTN_WG_N128S3WSPTMAMTOHHRP))
             return launch_t<T, 128, 3, true, 3, true, true, true, true, false,
@@ -2643,7 +2688,7 @@ extern "C" int qn_cuda_attn_wg_applies(const qn_cuda_attention_args *a) {
  * 71 n128s2wsptmapm2tokhhbx, 72 n128s2wsptmapm2tokhhbe, 73 n128s2wsptmapm2tokhhbep,
  * 74 n128s2wsptmapm2tokhhbk, 75 n128s2wsptmapm2tokhhbek, 76 n128s2wsptmapm2tokhhbev, 77 n128s2wsptmapm2tokhhbr,
  * 78 n128s3wsptmamtohhr, 79 n176s2wsptmamtokhhr, 80 n128s2wsptmapm2tokhhbrp, 81 n128s3wsptmamtohhrp,
- * 82 n176s2wsptmamtokhhrp)
+ * 82 n176s2wsptmamtokhhrp, 83 n128s2wsptmapm2tokhhbrd, 84 n128s3wsptmamtohhrd, 85 n176s2wsptmamtokhhrd)
  * picks the form, where this build has it (form_built)
  * QN_CUDA_ATTN_WG_AUTO runs, for side-by-side runs of the engine; unset or anything else: the pick by shape below.
  * Read once. */
