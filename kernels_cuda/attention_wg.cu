@@ -2382,30 +2382,35 @@ template <typename T> int launch_v(const qn_cuda_attention_args *a, int variant,
     case QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHB:
         return launch_t<T, 128, 2, true, 3, true, true, true, true, true,
                         F_PAIR | F_CMASK | F_TQ | F_TO | F_KV2 | F_PVH | F_PVHI | F_B2B>(a, vswap, err, len);
-    /* fa22: 70, 63, 65 with conditional rescaling (QUANTA_CUDA_ATTN_WG_CRS=1; built by default so that the switch and
-     * the engine's conformance of them work in any build) */
-    case QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBR:
-        return launch_t<T, 128, 2, true, 3, true, true, true, true, true,
-                        F_PAIR | F_CMASK | F_TQ | F_TO | F_KV2 | F_PVH | F_PVHI | F_B2B | F_CRS>(a, vswap, err, len);
+    /* fa22 (H100 19:06, paired, two passes): 63 with conditional rescaling (78: 78/63 1.020-1.026 on all seven rows 63
+     * runs) and 70 with it and base-plus-offset descriptors (83: 83/70 1.013-1.023 on all five rows 70 runs); the forms of
+     * QUANTA_CUDA_ATTN_WG_CRS=1, built by default so that the switch and the engine's conformance work in any build */
     case QN_CUDA_ATTN_WG_N128S3WSPTMAMTOHHR:
         return launch_t<T, 128, 3, true, 3, true, true, true, true, false,
                         F_CMASK | F_TQ | F_TO | F_PVH | F_PVHI | F_CRS>(a, vswap, err, len);
-    case QN_CUDA_ATTN_WG_N176S2WSPTMAMTOKHHR:
-        return launch_t<T, 176, 2, true, 3, true, true, true, true, false,
-                        F_CMASK | F_TQ | F_TO | F_KV2 | F_PVH | F_PVHI | F_CRS>(a, vswap, err, len);
+    case QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBRD:
+        return launch_t<T, 128, 2, true, 3, true, true, true, true, true,
+                        F_PAIR | F_CMASK | F_TQ | F_TO | F_KV2 | F_PVH | F_PVHI | F_B2B | F_CRS | F_DESC>(a, vswap, err, len);
 #if QN_AWG_ALL_FORMS
+    /* fa22 research (H100 19:06): 70 / 65 with conditional rescaling alone (77/70 1.000-1.005, 79/65 0.996-1.008) */
+    case QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBR:
+        if constexpr (want(QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBR))
+            return launch_t<T, 128, 2, true, 3, true, true, true, true, true,
+                            F_PAIR | F_CMASK | F_TQ | F_TO | F_KV2 | F_PVH | F_PVHI | F_B2B | F_CRS>(a, vswap, err, len);
+        else
+            break;
+    case QN_CUDA_ATTN_WG_N176S2WSPTMAMTOKHHR:
+        if constexpr (want(QN_CUDA_ATTN_WG_N176S2WSPTMAMTOKHHR))
+            return launch_t<T, 176, 2, true, 3, true, true, true, true, false,
+                            F_CMASK | F_TQ | F_TO | F_KV2 | F_PVH | F_PVHI | F_CRS>(a, vswap, err, len);
+        else
+            break;
     /* fa22 research: 78, 79 with a quarter of the ex2 by an FMA-pipe polynomial (80, 77's: not built, see F_PEX's
      * static_assert: its wgmma serialized, C7511) */
     case QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBRP:
         break;
-    /* fa22 research: 77, 78, 79 with base-plus-offset wgmma descriptors (F_DESC, bit-identical to them) */
-    case QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBRD:
-        if constexpr (want(QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBRD))
-            return launch_t<T, 128, 2, true, 3, true, true, true, true, true,
-                            F_PAIR | F_CMASK | F_TQ | F_TO | F_KV2 | F_PVH | F_PVHI | F_B2B | F_CRS | F_DESC>(a, vswap, err,
-                                                                                                              len);
-        else
-            break;
+    /* fa22 research: 78, 79 with base-plus-offset wgmma descriptors (F_DESC, bit-identical to them; H100 19:06: 84/78
+     * 0.997-0.999, 85/79 0.985-0.994) */
     case QN_CUDA_ATTN_WG_N128S3WSPTMAMTOHHRD:
         if constexpr (want(QN_CUDA_ATTN_WG_N128S3WSPTMAMTOHHRD))
             return launch_t<T, 128, 3, true, 3, true, true, true, true, false,
@@ -2699,8 +2704,8 @@ static bool form_built(int v) {
     return (QN_AWG_ALL_FORMS && qn_awg::want(v)) || v == QN_CUDA_ATTN_WG_N128S3WSPTMAMTO || v == QN_CUDA_ATTN_WG_N176S2WSPTMAMTOK ||
            v == QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOK || v == QN_CUDA_ATTN_WG_N128S3WSPTMAMTOHH ||
            v == QN_CUDA_ATTN_WG_N176S2WSPTMAMTOKHH || v == QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHH ||
-           v == QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHB || v == QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBR ||
-           v == QN_CUDA_ATTN_WG_N128S3WSPTMAMTOHHR || v == QN_CUDA_ATTN_WG_N176S2WSPTMAMTOKHHR;
+           v == QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHB || v == QN_CUDA_ATTN_WG_N128S3WSPTMAMTOHHR ||
+           v == QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBRD;
 }
 /* A pick switch read once into its cache: `on` unless the variable is exactly the other value ("0" for a switch
  * that is on by default, "1" for one that is off). */
@@ -2752,20 +2757,14 @@ static bool kspl_env() {
     return false;
 #endif
 }
-/* QUANTA_CUDA_ATTN_WG_CRS=1 (fa22, off: bench/NOTES.md fa22's flip rule): the auto pick's 70 / 63 / 65 as 77 / 78 / 79,
- * FlashAttention-4's conditional rescaling (O rescaled only when a row max of the warp grew by more than 2^8; not
- * bit-identical, within the attention bound). =2 (research builds, meson -Dattn_wg_forms=all): 77 / 81 / 82, 78 and 79
- * with a quarter of the ex2 by an FMA-pipe polynomial too (80, 77's, is not built). Read once. */
-static int crs_env() {
+/* QUANTA_CUDA_ATTN_WG_CRS=1 (fa22, off: bench/NOTES.md fa22's flip rule, which the H100 call of 19:06 met): the auto
+ * pick's 70 as 83 (FlashAttention-4's conditional rescaling — O rescaled only when a row max of the warp grew by more
+ * than 2^8 — and base-plus-offset wgmma descriptors: 83/70 1.013-1.023 on all five of 70's rows, two passes at 1k / 2k
+ * non-causal) and 63 as 78 (the rescaling alone: 78/63 1.020-1.026 on all seven of 63's rows); 65 stays (79/65 ~1.0).
+ * Not bit-identical (P scaled to a stale max), within the attention bound. Read once. */
+static bool crs_env() {
     static std::atomic<int> v{-1};
-    int x = v.load(std::memory_order_relaxed);
-    if (x < 0) {
-        const char *e = getenv("QUANTA_CUDA_ATTN_WG_CRS");
-        x = e && (e[0] == '1' || e[0] == '2') && e[1] == '\0' ? e[0] - '0' : 0;
-        if (x == 2 && !form_built(QN_CUDA_ATTN_WG_N128S3WSPTMAMTOHHRP)) x = 1;
-        v.store(x, std::memory_order_relaxed);
-    }
-    return x;
+    return switch_once(v, "QUANTA_CUDA_ATTN_WG_CRS", false);
 }
 static int tile_env() {
     static std::atomic<int> v{-1};
@@ -2803,22 +2802,18 @@ static int auto_variant(const qn_cuda_attention_args *a) {
     const int e = tile_env();
     if (e) return e;
     const bool h = pvh_env();
-    const int r = h ? crs_env() : 0; /* (CRS: the PVH forms) */
+    const bool r = h && crs_env(); /* (CRS: the PVH forms) */
     if (a->Nk <= (a->causal || nc2k_env() ? 2048 : 1536)) {
         if (!h) return QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOK;
         if (!b2b_env()) return QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHH;
         if (!a->causal && kspl_env()) return QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBK;
-        return r ? QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBR : QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHB; /* (no 80) */
+        return r ? QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBRD : QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHB;
     }
     if (a->Nk >= (a->causal ? 12288 : 8192))
-        return !h       ? QN_CUDA_ATTN_WG_N176S2WSPTMAMTOK
-               : r == 2 ? QN_CUDA_ATTN_WG_N176S2WSPTMAMTOKHHRP
-               : r      ? QN_CUDA_ATTN_WG_N176S2WSPTMAMTOKHHR
-                        : QN_CUDA_ATTN_WG_N176S2WSPTMAMTOKHH;
-    return !h       ? QN_CUDA_ATTN_WG_N128S3WSPTMAMTO
-           : r == 2 ? QN_CUDA_ATTN_WG_N128S3WSPTMAMTOHHRP
-           : r      ? QN_CUDA_ATTN_WG_N128S3WSPTMAMTOHHR
-                    : QN_CUDA_ATTN_WG_N128S3WSPTMAMTOHH;
+        return h ? QN_CUDA_ATTN_WG_N176S2WSPTMAMTOKHH : QN_CUDA_ATTN_WG_N176S2WSPTMAMTOK; /* (79/65 ~1.0: no CRS) */
+    return !h ? QN_CUDA_ATTN_WG_N128S3WSPTMAMTO
+           : r ? QN_CUDA_ATTN_WG_N128S3WSPTMAMTOHHR
+               : QN_CUDA_ATTN_WG_N128S3WSPTMAMTOHH;
 }
 
 extern "C" int qn_cuda_attn_wg_launch(const qn_cuda_attention_args *a, int variant, char *err, size_t err_len) {
