@@ -1163,6 +1163,73 @@ QN_I4_KERNEL(qn_gemv_q4_i2s, 2, QN_G1_U, 2)
  * (what NVIDIA's compiler does is in the device run's ptxas lines). */
 #define QN_W16_ATTR __attribute__((reqd_work_group_size(32, 16, 1)))
 QN_I4_KERNEL_A(qn_gemv_q4_i2s16, 2, QN_G1_U, 2, QN_W16_ATTR, 1)
+/* The register-lean streaming q4 forms (QUANTA_OPENCL_GEMVS_Q4L=1, clgemv22, off until measured: q4 _il at 4 rows a warp,
+ * U = 2, and _i2l at 2 rows, U = 4, as _is / _i2s). Why: _is / _i2s hold ~243 registers (NVIDIA's ptxas and clang's),
+ * one group of 8 warps an SM, 32 KB of weight steps in flight an SM where q8's 128-register _ip holds two groups and
+ * 64 KB (q4 0.45-0.48 of the copy kernel at the 11008 shapes, q8 _ip 0.75). Their walk keeps two whole steps live
+ * (the one in flight, sp / ssc / sz, and the one in use, cur / csc / cz: 2 x U x R x (4 + 2) registers) and loads the
+ * next step in one of two branches. Here (QN_I4_LBLOCK) chunk u's next-step loads are issued just before chunk u's
+ * math, into the slot that math frees (a ring: one step live plus R chunks in transit), each chunk's scale and zero
+ * are one word (the f16 bits and the nibble, widened exactly as vload_half does: the PK path of _i2s16), and the next
+ * step's place is chosen by selects, one load site (at the group's last step a reload of the step in use: a valid
+ * place, its lines cached). The same chunks, sums and order as _is / _i2s: the same bits. Whether NVIDIA's compiler
+ * keeps that order with 255 registers allowed, or hoists the loads again, is what the device run's ptxas lines say;
+ * under QUANTA_OPENCL_NV_MAXRREG=128 (where _is / _i2s spilled and lost 20-40%) this walk should fit unspilled. */
+#define QN_I4_LSC(r, vv) qn_h2f(ck[r] & 0xffffu)
+#define QN_I4_LZ(r, vv) ((int)(ck[r] >> 16))
+/* chunk V's codes and packed scale / zero of row r of the block whose rows start at NB, into sp[u][r] / spk[u][r] */
+#define QN_I4_L_LD(NB, V, u, r, R)                                                                             \
+    {                                                                                                          \
+        const long n_ = min((NB) + ly * (R) + (r), N - 1), v_ = min((long)(V), nv - 1);                        \
+        sp[u][r] = ((const global uint4 *)(W + n_ * rb))[v_];                                                  \
+        spk[u][r] = (uint)((const global ushort *)(W + w.scales_offset))[n_ * ng + (v_ >> gsh)] |              \
+                    (uint)QN_I4_ZN(n_, v_) << 16;                                                              \
+    }
+#define QN_I4_LBLOCK(IT, R, U, NXT)                                                                            \
+    {                                                                                                          \
+        const long S = (nv + (U) * QN_GPU_LX - 1) / ((U) * QN_GPU_LX), nb_ = QN_S_BLOCK((IT) + 1, R);          \
+        float p[R];                                                                                            \
+        _Pragma("unroll") for (int r = 0; r < (R); r++) p[r] = 0.0f;                                           \
+        for (long k = 0; k < S; k++) {                                                                         \
+            const long v0 = l + k * (U) * QN_GPU_LX;                                                           \
+            const int more_ = k + 1 < S;                                                                       \
+            const long gn_ = more_ || !(NXT) ? gb : nb_, vn_ = more_ ? v0 + (U) * QN_GPU_LX : (NXT) ? (long)l : v0; \
+            _Pragma("unroll") for (int u = 0; u < (U); u++) {                                                  \
+                uint4 cc[R];                                                                                   \
+                uint ck[R];                                                                                    \
+                _Pragma("unroll") for (int r = 0; r < (R); r++) {                                              \
+                    cc[r] = sp[u][r], ck[r] = spk[u][r];                                                       \
+                    QN_I4_L_LD(gn_, vn_ + u * QN_GPU_LX, u, r, R)                                              \
+                }                                                                                              \
+                QN_I4_CHUNK_SZ(R, cc, min(v0 + u * QN_GPU_LX, nv - 1), v0 + u * QN_GPU_LX < nv, QN_I4_LSC, QN_I4_LZ) \
+            }                                                                                                  \
+        }                                                                                                      \
+        QN_I4_STORE(IT, R)                                                                                     \
+    }
+#define QN_NO_BLOCK(IT, R, U, PRE, PLD)
+#define QN_I4L_KERNEL(NAME, R, U)                                                                              \
+    kernel void NAME(const global uchar *Wb, ulong wo, QN_WLAYOUT_ARGS, const global uchar *xb_, ulong xo,      \
+                     global uchar *y, ulong yo, int ydt, int M, long N, long K, int iters, int xl, int rw,     \
+                     local float4 *lm) {                                                                       \
+        QN_WLAYOUT_MAKE(w);                                                                                    \
+        (void)M, (void)rw;                                                                                     \
+        const int l = (int)get_local_id(0), ly = (int)get_local_id(1), ry = (int)get_local_size(1);            \
+        const global uchar *W = Wb + wo;                                                                       \
+        const long rb = w.codes_row_bytes, ng = K / w.group, nv = K / 32;                                      \
+        const int gsh = 26 - clz(w.group); /* group 32/64/128: chunk >> gsh is its group */                    \
+        QN_S_LOCAL_SPLIT(lm)                                                                                   \
+        local uint4 *xq = (local uint4 *)lx;                                                                   \
+        local float *xd = (local float *)(xq + 4 * nv);                                                        \
+        local int *xs = (local int *)(xd + nv);                                                                \
+        uint4 sp[U][R]; /* the step in flight, a chunk's slot refilled as its math begins */                   \
+        uint spk[U][R];                                                                                        \
+        _Pragma("unroll") for (int u = 0; u < (U); u++)                                                        \
+            _Pragma("unroll") for (int r = 0; r < (R); r++) QN_I4_L_LD(QN_S_BLOCK(0, R), l + u * QN_GPU_LX, u, r, R) \
+        qn_i4_stage_x(xq, xd, xs, (local uint4 *)red, (const global float4 *)(xb_ + xo), nv, xl);              \
+        QN_S_WALK(QN_NO_BLOCK, QN_I4_LBLOCK, R, U, 2)                                                          \
+    }
+QN_I4L_KERNEL(qn_gemv_q4_il, 4, QN_S_U)
+QN_I4L_KERNEL(qn_gemv_q4_i2l, 2, QN_G1_U)
 
 /* ---- M = 1: q8 through integer dot products (QUANTA_OPENCL_Q8I=1, off by default until measured) ----
  * Why: the float q8 GEMVs spend ~3-5 instructions a weight byte (a PRMT or shift/mask/OR, an exact subtraction,

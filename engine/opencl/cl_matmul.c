@@ -357,6 +357,7 @@ typedef struct gemvs_geo {
     size_t l[2], g[2], lbytes;
     cl_int iters, xl, rw;
     int w16; /* the 16-warp streaming forms (QUANTA_OPENCL_GEMVS_W16=1): q4 / q8 _i2s16 */
+    int lean; /* the register-lean streaming q4 forms (QUANTA_OPENCL_GEMVS_Q4L=1): q4 _il / _i2l */
 } gemvs_geo;
 static int gemvs_shape(const qn_cl *s, const mm_args *m, size_t rows, int glu, int xk, gemvs_geo *o);
 
@@ -373,7 +374,10 @@ static quanta_status run_gemv_gpu(qn_cl *s, const mm_args *m, qn_cl_kernel_id id
         static const char *const iname[2][3] = {{"matmul (gemv q4 i)", "matmul (gemv q4 ip)", "matmul (gemv q4 is)"},
                                                 {"matmul (gemv q4 i2)", "matmul (gemv q4 i2p)", "matmul (gemv q4 i2s)"}};
         const int i2 = sv.rw == 2, ipf = sv.xl & 32 ? 2 : (sv.xl & 16) != 0;
-        const qn_cl_kernel_id kid = m->xsplit == 2 ? (sv.w16 ? QK_GEMV_Q4_I2S16 : ik[i2][ipf]) : QK_GEMV_Q4_S;
+        const qn_cl_kernel_id kid = m->xsplit != 2 ? QK_GEMV_Q4_S
+                                    : sv.w16       ? QK_GEMV_Q4_I2S16
+                                    : sv.lean      ? (i2 ? QK_GEMV_Q4_I2L : QK_GEMV_Q4_IL)
+                                                   : ik[i2][ipf];
         qn_cl_arg a[24];
         int k = mm_kernel_args(m, 1, 1, a);
         a[k++] = QA(sv.iters);
@@ -382,8 +386,11 @@ static quanta_status run_gemv_gpu(qn_cl *s, const mm_args *m, qn_cl_kernel_id id
         a[k++] = QA_LOCAL(sv.lbytes);
         quanta_status st = qn_cl_set_args(s, kid, a, k);
         if (st != QUANTA_OK) return st;
-        return qn_cl_launch(s, kid, m->xsplit == 2 ? (sv.w16 ? "matmul (gemv q4 i2s16)" : iname[i2][ipf]) : "matmul (gemv q4 s)", 2,
-                            sv.g, sv.l);
+        const char *name = m->xsplit != 2 ? "matmul (gemv q4 s)"
+                           : sv.w16       ? "matmul (gemv q4 i2s16)"
+                           : sv.lean      ? (i2 ? "matmul (gemv q4 i2l)" : "matmul (gemv q4 il)")
+                                          : iname[i2][ipf];
+        return qn_cl_launch(s, kid, name, 2, sv.g, sv.l);
     }
     if (sets) { /* qn_gemv_q4_m1: 2 rows a warp, the same arguments */
         size_t l[2] = {GEMV_GPU_LX, sets}, rows_per_group = 2 * sets;
@@ -531,11 +538,17 @@ static int gemvs_shape(const qn_cl *s, const mm_args *m, size_t rows, int glu, i
              s->k[wk] && clGetKernelWorkGroupInfo(s->k[wk], s->dev.device, CL_KERNEL_WORK_GROUP_SIZE, sizeof wwg, &wwg,
                                                   NULL) == CL_SUCCESS && wwg >= 16 * GEMV_GPU_LX;
     if (o->w16) sets = 16;
+    /* Q4L=1 (clgemv22, off until measured): q4's streaming forms in their register-lean walk (kernels_cl/gemv_gpu.cl
+     * qn_gemv_q4_il / _i2l: a chunk's next step loaded into the slot its math frees, scale and zero one word; the same
+     * bits), the groups a compute unit by that kernel's own limit (stream_gpc: 2 where it fits 128 registers) */
+    const char *le = getenv("QUANTA_OPENCL_GEMVS_Q4L");
+    o->lean = xk == 2 && (o->xl & 32) && !o->w16 && le && !strcmp(le, "1");
+    const qn_cl_kernel_id sk = xk == 2 ? (o->lean ? (o->rw == 2 ? QK_GEMV_Q4_I2L : QK_GEMV_Q4_IL)
+                                                  : (o->rw == 2 ? QK_GEMV_Q4_I2S : QK_GEMV_Q4_IS))
+                                       : (o->rw == 4 ? QK_GEMV_Q8_IS : QK_GEMV_Q8_I2US);
     const size_t gpc = o->w16 ? (ge && atoi(ge) >= 1 && atoi(ge) <= 64 ? (size_t)atoi(ge) : 1)
                        : ge && atoi(ge) >= 1 && atoi(ge) <= 64 ? (size_t)atoi(ge)
-                       : o->xl & 32                          ? stream_gpc(s, xk == 2 ? (o->rw == 2 ? QK_GEMV_Q4_I2S : QK_GEMV_Q4_IS)
-                                                                                     : (o->rw == 4 ? QK_GEMV_Q8_IS : QK_GEMV_Q8_I2US),
-                                                                          sets)
+                       : o->xl & 32                          ? stream_gpc(s, sk, sets)
                                                              : 0;
     const size_t blocks = (rows + per * sets - 1) / (per * sets);
     const size_t groups = gpc && blocks > cu * gpc ? cu * gpc : blocks;
