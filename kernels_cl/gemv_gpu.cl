@@ -1180,10 +1180,11 @@ QN_I4_KERNEL_A(qn_gemv_q4_i2s16, 2, QN_G1_U, 2, QN_W16_ATTR, 1)
 /* chunk V's codes and packed scale / zero of row r of the block whose rows start at NB, into sp[u][r] / spk[u][r] */
 #define QN_I4_L_LD(NB, V, u, r, R)                                                                             \
     {                                                                                                          \
-        const long n_ = min((NB) + ly * (R) + (r), N - 1), v_ = min((long)(V), nv - 1);                        \
-        sp[u][r] = ((const global uint4 *)(W + n_ * rb))[v_];                                                  \
-        spk[u][r] = (uint)((const global ushort *)(W + w.scales_offset))[n_ * ng + (v_ >> gsh)] |              \
-                    (uint)QN_I4_ZN(n_, v_) << 16;                                                              \
+        const uint n_ = (uint)min((NB) + ly * (R) + (r), N - 1), v_ = (uint)min((long)(V), nv - 1);            \
+        const uint g_ = v_ >> gsh;                                                                             \
+        sp[u][r] = *(const global uint4 *)(W + (n_ * rb32 + v_ * 16u));                                        \
+        spk[u][r] = (uint)*(const global ushort *)(W + (so32 + 2u * (n_ * ng32 + g_))) |                       \
+                    (uint)((W[zo32 + n_ * zb32 + (g_ >> 1)] >> ((g_ & 1u) * 4u)) & 15u) << 16;                 \
     }
 #define QN_I4_LBLOCK(IT, R, U, NXT)                                                                            \
     {                                                                                                          \
@@ -1221,11 +1222,20 @@ QN_I4_KERNEL_A(qn_gemv_q4_i2s16, 2, QN_G1_U, 2, QN_W16_ATTR, 1)
         local uint4 *xq = (local uint4 *)lx;                                                                   \
         local float *xd = (local float *)(xq + 4 * nv);                                                        \
         local int *xs = (local int *)(xd + nv);                                                                \
+        /* 32-bit byte offsets into the weight (the host takes this form only below 4 GiB): half the registers \
+         * of 64-bit addresses for each row's codes, scales and zeros */                                        \
+        const uint rb32 = (uint)rb, ng32 = (uint)ng, so32 = (uint)w.scales_offset, zo32 = (uint)w.q4_zeros_offset, \
+                   zb32 = (uint)w.q4_zero_row_bytes;                                                           \
         uint4 sp[U][R]; /* the step in flight, a chunk's slot refilled as its math begins */                   \
         uint spk[U][R];                                                                                        \
         _Pragma("unroll") for (int u = 0; u < (U); u++)                                                        \
             _Pragma("unroll") for (int r = 0; r < (R); r++) QN_I4_L_LD(QN_S_BLOCK(0, R), l + u * QN_GPU_LX, u, r, R) \
-        qn_i4_stage_x(xq, xd, xs, (local uint4 *)red, (const global float4 *)(xb_ + xo), nv, xl);              \
+        { /* x staged the plain way, an item a chunk (XB=1 / XB=2 lost on q4: clgemv19, clgemv21; compiled out) */ \
+            const long nc = nv;                                                                                \
+            const global float4 *x4 = (const global float4 *)(xb_ + xo);                                       \
+            QN_I_STAGE_LOOP(8, nc, 0, QN_I_LOAD8, QN_I4_PUT)                                                   \
+        }                                                                                                      \
+        (void)xl;                                                                                              \
         QN_S_WALK(QN_NO_BLOCK, QN_I4_LBLOCK, R, U, 2)                                                          \
     }
 QN_I4L_KERNEL(qn_gemv_q4_il, 4, QN_S_U)

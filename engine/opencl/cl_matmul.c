@@ -34,6 +34,7 @@
  * (bench/NOTES.md section 1 v3). QUANTA_OPENCL_GEMM=int8 runs q8 through the int8 kernel at
  * every M and leaves q8 matmul_glu unfused: invariant, at that decode cost.
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -540,9 +541,12 @@ static int gemvs_shape(const qn_cl *s, const mm_args *m, size_t rows, int glu, i
     if (o->w16) sets = 16;
     /* Q4L=1 (clgemv22, off until measured): q4's streaming forms in their register-lean walk (kernels_cl/gemv_gpu.cl
      * qn_gemv_q4_il / _i2l: a chunk's next step loaded into the slot its math frees, scale and zero one word; the same
-     * bits), the groups a compute unit by that kernel's own limit (stream_gpc: 2 where it fits 128 registers) */
+     * bits), the groups a compute unit by that kernel's own limit (stream_gpc: 2 where it fits 128 registers). Its
+     * byte offsets into the weight are 32-bit (fewer registers): only where the codes, scales and zeros end below 4 GiB */
     const char *le = getenv("QUANTA_OPENCL_GEMVS_Q4L");
-    o->lean = xk == 2 && (o->xl & 32) && !o->w16 && le && !strcmp(le, "1");
+    o->lean = xk == 2 && (o->xl & 32) && !o->w16 && le && !strcmp(le, "1") &&
+              (uint64_t)m->wd.q4_zeros_offset + (uint64_t)m->N * (uint64_t)m->wd.q4_zero_row_bytes <= UINT32_MAX &&
+              (uint64_t)m->wd.scales_offset <= UINT32_MAX;
     const qn_cl_kernel_id sk = xk == 2 ? (o->lean ? (o->rw == 2 ? QK_GEMV_Q4_I2L : QK_GEMV_Q4_IL)
                                                   : (o->rw == 2 ? QK_GEMV_Q4_I2S : QK_GEMV_Q4_IS))
                                        : (o->rw == 4 ? QK_GEMV_Q8_IS : QK_GEMV_Q8_I2US);
