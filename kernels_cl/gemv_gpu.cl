@@ -1207,7 +1207,7 @@ QN_I4_KERNEL_A(qn_gemv_q4_i2s16, 2, QN_G1_U, 2, QN_W16_ATTR, 1)
         }                                                                                                      \
         QN_I4_STORE(IT, R)                                                                                     \
     }
-#define QN_NO_BLOCK(IT, R, U, PRE, PLD)
+#define QN_NO_BLOCK(IT, R, U, PRE, PLD) (void)gb; /* the lean kernels walk by QN_S_WALK's PF == 2 branch only */
 #define QN_I4L_KERNEL(NAME, R, U)                                                                              \
     kernel void NAME(const global uchar *Wb, ulong wo, QN_WLAYOUT_ARGS, const global uchar *xb_, ulong xo,      \
                      global uchar *y, ulong yo, int ydt, int M, long N, long K, int iters, int xl, int rw,     \
@@ -1418,6 +1418,64 @@ QN_I8_KERNEL(qn_gemv_q8_ip, 4, QN_S_U, 1)
 QN_I8_KERNEL(qn_gemv_q8_is, 4, QN_S_U, 2)
 QN_I8_KERNEL(qn_gemv_q8_i2us, 2, 8, 2)
 QN_I8_KERNEL_A(qn_gemv_q8_i2s16, 2, QN_G1_U, 2, QN_W16_ATTR) /* QUANTA_OPENCL_GEMVS_W16=1, see qn_gemv_q4_i2s16 */
+/* The register-lean streaming q8 form (QUANTA_OPENCL_GEMVS_Q8L=1, clgemv22, off until measured: q8 _i2ul, 2 rows a warp,
+ * U = 8, as _i2us). Why: _i2us holds ~240 registers (clang's PTX through ptxas; its walk keeps two steps of 16 uint4 a
+ * lane live: the one in flight and the one in use), one group of 8 warps an SM; q8 4096x11008 runs it at 0.67-0.68 of
+ * the copy kernel where q8 _ip (~128 registers, 2 groups an SM) reaches 0.75 at 11008x4096. Here the walk is q4
+ * _il's ring (QN_I8_LBLOCK): piece u's next-step loads issued just before piece u's math, into the slot it frees; the
+ * rows' pointers of this block and the next found once a block; one load site. The same pieces, sums and order as
+ * _i2us: the same bits. */
+#define QN_I8_LBLOCK(IT, R, U, NXT)                                                                            \
+    {                                                                                                          \
+        const long n0 = gb + ly * (R), n1 = QN_S_BLOCK((IT) + 1, R) + ly * (R),                                \
+                   S = (nv + (U) * QN_GPU_LX - 1) / ((U) * QN_GPU_LX);                                         \
+        float sc[R], p[R];                                                                                     \
+        const global uint4 *pc[R], *pn[R];                                                                     \
+        _Pragma("unroll") for (int r = 0; r < (R); r++) {                                                      \
+            float unused;                                                                                      \
+            pc[r] = qn_q8_m1_row(min(n0 + r, N - 1), W0 + wo0, ws0, W1 + wo1, ws1, W2 + wo2, ws2, N0, N1, K, &sc[r]); \
+            pn[r] = qn_q8_m1_row(min(n1 + r, N - 1), W0 + wo0, ws0, W1 + wo1, ws1, W2 + wo2, ws2, N0, N1, K, &unused); \
+            p[r] = 0.0f;                                                                                       \
+        }                                                                                                      \
+        for (long k = 0; k < S; k++) {                                                                         \
+            const long v0 = l + k * (U) * QN_GPU_LX;                                                           \
+            const int more_ = k + 1 < S, here_ = more_ || !(NXT);                                              \
+            const long vn_ = more_ ? v0 + (U) * QN_GPU_LX : (NXT) ? (long)l : v0;                              \
+            _Pragma("unroll") for (int u = 0; u < (U); u++) {                                                  \
+                uint4 cc[R];                                                                                   \
+                _Pragma("unroll") for (int r = 0; r < (R); r++) {                                              \
+                    cc[r] = sp[u][r];                                                                          \
+                    sp[u][r] = (here_ ? pc[r] : pn[r])[min(vn_ + u * QN_GPU_LX, nv - 1)];                      \
+                }                                                                                              \
+                QN_I8_PIECE(R, cc, min(v0 + u * QN_GPU_LX, nv - 1), v0 + u * QN_GPU_LX < nv)                   \
+            }                                                                                                  \
+        }                                                                                                      \
+        QN_I8_STORE(IT, R)                                                                                     \
+    }
+#define QN_I8L_KERNEL(NAME, R, U)                                                                              \
+    kernel void NAME(const global uchar *W0, ulong wo0, long ws0, const global uchar *W1, ulong wo1, long ws1, \
+                     const global uchar *W2, ulong wo2, long ws2, const global uchar *xb_, ulong xo,           \
+                     global uchar *y0, ulong yo0, global uchar *y1, ulong yo1, global uchar *y2, ulong yo2,    \
+                     int ydt, long N0, long N1, long N2, long K, int iters, int xl, int rw,                    \
+                     const global uchar *rres, ulong ro, global uchar *sres, ulong so, int rmode,              \
+                     local float4 *lm) {                                                                       \
+        (void)rw, (void)rres, (void)ro, (void)sres, (void)so, (void)rmode;                                     \
+        const int l = (int)get_local_id(0), ly = (int)get_local_id(1), ry = (int)get_local_size(1);            \
+        const long N = N0 + N1 + N2, nv = K / 16;                                                              \
+        QN_S_LOCAL_SPLIT(lm)                                                                                   \
+        local uint4 *xq = (local uint4 *)lx;                                                                   \
+        local float *xd = (local float *)(xq + 2 * nv);                                                        \
+        uint4 sp[U][R]; /* the step in flight, a piece's slot refilled as its math begins */                   \
+        QN_I8_STEP_LD(QN_S_BLOCK(0, R), (long)l, R, U)                                                         \
+        { /* x staged the plain way, an item a piece (the X1 path compiled out: its prologue was the peak) */ \
+            const long np = nv;                                                                                \
+            const global float4 *x4 = (const global float4 *)(xb_ + xo);                                       \
+            QN_I_STAGE_LOOP(4, np, 0, QN_I_LOAD4, QN_I8_PUT)                                                   \
+        }                                                                                                      \
+        (void)xl;                                                                                              \
+        QN_S_WALK(QN_NO_BLOCK, QN_I8_LBLOCK, R, U, 2)                                                          \
+    }
+QN_I8L_KERNEL(qn_gemv_q8_i2ul, 2, 8)
 
 /* ---- M = 1 with the norm before it (QUANTA_OPENCL_NORM_GEMV=1): add_norm / rms_norm_add_norm / rms_norm,
  * then the q8 GEMV(s) reading its normed row ----

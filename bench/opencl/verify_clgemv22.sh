@@ -5,27 +5,29 @@
 # Replaces verify_clgemv21.sh (its X1 for q8 is the default now; R128 / W16 decided off). At most VERIFY_S (52) s;
 # everything in $OUT/clgemv22/, packed as $OUT/clgemv22.tgz; summary.txt ends with the table (label, shape, GB/s, of
 # the 256 MiB copy, of the same-size copy, switches). The switches, off:
-#   Q4L  = QUANTA_OPENCL_GEMVS_Q4L=1: q4's streaming int8 forms in their register-lean walk (kernels_cl/gemv_gpu.cl
-#          qn_gemv_q4_il / _i2l: a chunk's next step loaded into the slot its math frees, scale and zero one word;
-#          the same bits as _is / _i2s), the host's groups a compute unit by the kernel's own limit (stream_gpc)
+#   LEAN = QUANTA_OPENCL_GEMVS_Q4L=1 QUANTA_OPENCL_GEMVS_Q8L=1: the streaming int8 forms in a register-lean walk
+#          (kernels_cl/gemv_gpu.cl qn_gemv_q4_il / _i2l, qn_gemv_q8_i2ul: a chunk's next step loaded into the slot its
+#          math frees, q4's scale and zero one word, 32-bit offsets, x staged the plain way; the same bits as _is /
+#          _i2s / _i2us), the host's groups a compute unit by the kernel's own limit (stream_gpc). clang's PTX through
+#          ptxas sm_90: q4 128 registers (from 244 / 234), q8 159 (from 239); NVIDIA's own are in step 3
 #   R128 = QUANTA_OPENCL_NV_MAXRREG=128 (clgemv21; the whole program under -cl-nv-maxrregcount=128, NVIDIA only;
-#          prebuild_cl.sh compiles it): with Q4L, does the lean walk fit 128 registers unspilled, 2 groups an SM?
+#          prebuild_cl.sh compiles it): with LEAN, do the lean walks fit 128 registers unspilled, 2 groups an SM?
 # In this order, the deciding steps first, each skipped when the budget is short:
-#  1. conformance on NVIDIA's OpenCL: the q4/q8 M=1 GEMV cases under Q4L, and under Q4L + R128 (kernels listed)
-#  2. kernel rows, interleaved (base, q4l, r128l): q4 and q8 at 4096x11008, 11008x4096, 32000x4096, 4096x4096 in base
-#     (q8: the state of its rows), q4 alone in the Q4L runs
+#  1. conformance on NVIDIA's OpenCL: the q4/q8 M=1 GEMV cases under LEAN, and under LEAN + R128 (kernels listed)
+#  2. kernel rows, interleaved (base, lean, r128l): q4 and q8 at 4096x11008, 11008x4096, 32000x4096, 4096x4096 (LEAN
+#     reaches q4 at every shape, q8 at 4096x11008 only: its other shapes are controls, _ip / m1)
 #  3. ptxas -v registers and spills of the q4/q8 streaming kernels from NVIDIA's cached PTX (every cached program:
 #     default, GEMM_I8=0, R128), and the dp4a / 16-byte load counts of their PTX
-#  4. the kernel rows again (baseb, q4lb, r128lb): the spread
-#  5. Gemma (Q4_K_M file) decode tg128 -r 3, default and Q4L alternated, and 24 greedy tokens each (text compared)
+#  4. the kernel rows again (baseb, leanb, r128lb): the spread
+#  5. Gemma (Q4_K_M file) decode tg128 -r 3, default and LEAN, and 24 greedy tokens each (text compared)
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 . bench/common/verifylib.sh clgemv22 ${VERIFY_S:-52}
 . bench/opencl/cl_setup.sh
 say "gpu: $(nvidia-smi --query-gpu=name --format=csv,noheader 2>&1 | head -1); tree: $(git log --oneline -1 2>/dev/null | head -c 80)"
 [ $CL_OK = 1 ] || { pack; exit 0; }
-L4="QUANTA_OPENCL_GEMVS_Q4L=1"
-RL="QUANTA_OPENCL_NV_MAXRREG=128 QUANTA_OPENCL_GEMVS_Q4L=1"
+L4="QUANTA_OPENCL_GEMVS_Q4L=1 QUANTA_OPENCL_GEMVS_Q8L=1"
+RL="QUANTA_OPENCL_NV_MAXRREG=128 QUANTA_OPENCL_GEMVS_Q4L=1 QUANTA_OPENCL_GEMVS_Q8L=1"
 TAB=""
 
 # 1. conformance (deciding: a form that fails is not a default)
@@ -44,7 +46,7 @@ conf() { # LABEL ENV...
   [ $rc = 0 ] || VERDICT=FAIL
   pack
 }
-conf q4l $L4
+conf lean $L4
 conf r128l $RL
 [ -s $D/cl_build_log.txt ] && { say "program build log (first lines):"; head -c 1500 $D/cl_build_log.txt | tee -a $D/summary.txt; }
 
@@ -79,12 +81,12 @@ krows() { # LABEL SHAPES DTYPES SECONDS ENV...: the kernel rows, events on
 }
 S="4096x11008,11008x4096,32000x4096,4096x4096"
 krows base "$S" q4,q8 8 QUANTA_BENCH_COPY_KIB=4400,11872,34500,8208,22016,64063
-krows q4l "$S" q4 6 $L4
-krows r128l "$S" q4 6 $RL
+krows lean "$S" q4,q8 8 $L4
+krows r128l "$S" q4,q8 8 $RL
 
 # 3. registers and spills of the streaming kernels as NVIDIA's compiler made them (the cached PTX through ptxas -v)
 if [ $(left) -gt 20 ]; then
-  PATH=$PATH:/usr/local/cuda/bin PTX_KERNELS=qn_gemv_q4_il,qn_gemv_q4_i2l,qn_gemv_q4_is,qn_gemv_q4_i2s,qn_gemv_q8_i2us,qn_gemv_q8_ip \
+  PATH=$PATH:/usr/local/cuda/bin PTX_KERNELS=qn_gemv_q4_il,qn_gemv_q4_i2l,qn_gemv_q8_i2ul,qn_gemv_q4_is,qn_gemv_q4_i2s,qn_gemv_q8_i2us,qn_gemv_q8_ip \
     timeout 12 python3 bench/opencl/ptx_summary.py $CL_W/cache /tmp/clgemv22-ptx > $D/ptx.txt 2>&1
   say "ptx summary rc=$?:"; grep -E '^ptx|^ptxas' $D/ptx.txt | cut -c1-400 | head -40 | tee -a $D/summary.txt
   pack
@@ -92,10 +94,10 @@ fi
 
 # 4. the rows again (the spread)
 krows baseb "$S" q4,q8 8
-krows q4lb "$S" q4 6 $L4
-krows r128lb "$S" q4 6 $RL
+krows leanb "$S" q4,q8 8 $L4
+krows r128lb "$S" q4,q8 8 $RL
 
-# 5. decode on the Q4_K_M file (its q4 GEMVs, if any take the int8 streaming forms), default and Q4L alternated
+# 5. decode on the Q4_K_M file (its q4 GEMVs, if any take the int8 streaming forms), default and LEAN
 cl_files_wait
 tgo() { # LABEL FILE ENV...: OpenCL decode tg128 -r 3
   local label=$1 f=$2; shift 2
@@ -121,7 +123,7 @@ tgo g_d1 $G
 tgo g_l1 $G $L4
 gen g_d $G
 gen g_l $G $L4
-same_text g_d g_l "Gemma Q4L"
+same_text g_d g_l "Gemma LEAN"
 pack
 
 printf "\n| kernel run | format shape | GB/s | of 256 MiB copy | of same-size copy | switches |\n|---|---|---|---|---|---|$TAB\n" | tee -a $D/summary.txt
