@@ -1476,6 +1476,9 @@ QN_I8_KERNEL_A(qn_gemv_q8_i2s16, 2, QN_G1_U, 2, QN_W16_ATTR) /* QUANTA_OPENCL_GE
         QN_S_WALK(QN_NO_BLOCK, QN_I8_LBLOCK, R, U, 2)                                                          \
     }
 QN_I8L_KERNEL(qn_gemv_q8_i2ul, 2, 8)
+/* and at U = 4 (QUANTA_OPENCL_GEMVS_Q8L=4: _i2l, 8 uint4 a lane in flight): 96 registers in clang's PTX (U = 6: 132, U = 8:
+ * 159), so 2 groups an SM stream the same 64 KB an SM as _i2us's one, with twice the warps to cover each wait */
+QN_I8L_KERNEL(qn_gemv_q8_i2l, 2, QN_G1_U)
 
 /* ---- M = 1 with the norm before it (QUANTA_OPENCL_NORM_GEMV=1): add_norm / rms_norm_add_norm / rms_norm,
  * then the q8 GEMV(s) reading its normed row ----

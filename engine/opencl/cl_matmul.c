@@ -548,12 +548,17 @@ static int gemvs_shape(const qn_cl *s, const mm_args *m, size_t rows, int glu, i
               (uint64_t)m->wd.q4_zeros_offset + (uint64_t)m->N * (uint64_t)m->wd.q4_zero_row_bytes <= UINT32_MAX &&
               (uint64_t)m->wd.scales_offset <= UINT32_MAX;
     /* Q8L=1 (clgemv22, off until measured): q8's 2-row U=8 streaming form in the same ring walk (qn_gemv_q8_i2ul; the
-     * same bits as _i2us; x staged the plain way) */
+     * same bits as _i2us; x staged the plain way); Q8L=4 the same walk at U=4 (qn_gemv_q8_i2l: fewer registers, 2 groups
+     * an SM; each lane's pieces the same and in the same order, 4 a step: the same bits) */
     const char *l8 = getenv("QUANTA_OPENCL_GEMVS_Q8L");
-    if (xk == 3 && (o->xl & 32) && (o->xl & 8) && o->rw == 2 && !o->w16 && !glu && l8 && !strcmp(l8, "1")) o->lean = 1;
+    if (xk == 3 && (o->xl & 32) && (o->xl & 8) && o->rw == 2 && !o->w16 && !glu && l8 && (!strcmp(l8, "1") || !strcmp(l8, "4")))
+        o->lean = !strcmp(l8, "4") ? 2 : 1;
     const qn_cl_kernel_id sk = xk == 2 ? (o->lean ? (o->rw == 2 ? QK_GEMV_Q4_I2L : QK_GEMV_Q4_IL)
                                                   : (o->rw == 2 ? QK_GEMV_Q4_I2S : QK_GEMV_Q4_IS))
-                                       : (o->rw == 4 ? QK_GEMV_Q8_IS : o->lean ? QK_GEMV_Q8_I2UL : QK_GEMV_Q8_I2US);
+                                       : (o->rw == 4    ? QK_GEMV_Q8_IS
+                                          : o->lean == 2 ? QK_GEMV_Q8_I2L
+                                          : o->lean      ? QK_GEMV_Q8_I2UL
+                                                         : QK_GEMV_Q8_I2US);
     const size_t gpc = o->w16 ? (ge && atoi(ge) >= 1 && atoi(ge) <= 64 ? (size_t)atoi(ge) : 1)
                        : ge && atoi(ge) >= 1 && atoi(ge) <= 64 ? (size_t)atoi(ge)
                        : o->xl & 32                          ? stream_gpc(s, sk, sets)
@@ -598,6 +603,7 @@ static quanta_status run_gemv_q8_gpu(qn_cl *s, const mm_args *m, const qn_node *
     if (gemvs_shape(s, m, nt, 0, q8i ? 3 : 0, &sv)) { /* qn_gemv_q8_s (rw rows a warp) or qn_gemv_q8_i */
         const qn_cl_kernel_id kid = !q8i          ? QK_GEMV_Q8_S
                                     : sv.w16      ? QK_GEMV_Q8_I2S16
+                                    : sv.lean == 2 ? QK_GEMV_Q8_I2L
                                     : sv.lean     ? QK_GEMV_Q8_I2UL
                                     : sv.xl & 32  ? (sv.rw == 4 ? QK_GEMV_Q8_IS : QK_GEMV_Q8_I2US)
                                     : sv.rw == 4  ? (sv.xl & 16 ? QK_GEMV_Q8_IP : QK_GEMV_Q8_I)
@@ -611,7 +617,7 @@ static quanta_status run_gemv_q8_gpu(qn_cl *s, const mm_args *m, const qn_node *
                          QA(rnone), QA_LOCAL(sv.lbytes)};
         quanta_status st = qn_cl_set_args(s, kid, a, (int)(sizeof a / sizeof a[0]));
         if (st != QUANTA_OK) return st;
-        static const char *const names[10][2] = {{"matmul (gemv q8 s)", "matmul_multi (gemv q8 s)"},
+        static const char *const names[11][2] = {{"matmul (gemv q8 s)", "matmul_multi (gemv q8 s)"},
                                                 {"matmul (gemv q8 i)", "matmul_multi (gemv q8 i)"},
                                                 {"matmul (gemv q8 i2)", "matmul_multi (gemv q8 i2)"},
                                                 {"matmul (gemv q8 i2u)", "matmul_multi (gemv q8 i2u)"},
@@ -620,7 +626,8 @@ static quanta_status run_gemv_q8_gpu(qn_cl *s, const mm_args *m, const qn_node *
                                                 {"matmul (gemv q8 is)", "matmul_multi (gemv q8 is)"},
                                                 {"matmul (gemv q8 i2us)", "matmul_multi (gemv q8 i2us)"},
                                                 {"matmul (gemv q8 i2s16)", "matmul_multi (gemv q8 i2s16)"},
-                                                {"matmul (gemv q8 i2ul)", "matmul_multi (gemv q8 i2ul)"}};
+                                                {"matmul (gemv q8 i2ul)", "matmul_multi (gemv q8 i2ul)"},
+                                                {"matmul (gemv q8 i2l)", "matmul_multi (gemv q8 i2l)"}};
         const int ni = kid == QK_GEMV_Q8_S    ? 0
                        : kid == QK_GEMV_Q8_I   ? 1
                        : kid == QK_GEMV_Q8_I2  ? 2
@@ -630,7 +637,8 @@ static quanta_status run_gemv_q8_gpu(qn_cl *s, const mm_args *m, const qn_node *
                        : kid == QK_GEMV_Q8_IS   ? 6
                        : kid == QK_GEMV_Q8_I2US ? 7
                        : kid == QK_GEMV_Q8_I2S16 ? 8
-                                                : 9;
+                       : kid == QK_GEMV_Q8_I2UL ? 9
+                                                : 10;
         const char *name = names[ni][multi != NULL];
         return qn_cl_launch(s, kid, name, 2, sv.g, sv.l);
     }
