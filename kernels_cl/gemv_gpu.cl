@@ -1479,6 +1479,9 @@ QN_I8L_KERNEL(qn_gemv_q8_i2ul, 2, 8)
 /* and at U = 4 (QUANTA_OPENCL_GEMVS_Q8L=4: _i2l, 8 uint4 a lane in flight): 96 registers in clang's PTX (U = 6: 132, U = 8:
  * 159), so 2 groups an SM stream the same 64 KB an SM as _i2us's one, with twice the warps to cover each wait */
 QN_I8L_KERNEL(qn_gemv_q8_i2l, 2, QN_G1_U)
+/* and at U = 6 (QUANTA_OPENCL_GEMVS_Q8L=6: _i2l6, 12 uint4 a lane in flight): 132 registers in clang's PTX, 4 short of 2
+ * groups an SM there; what NVIDIA's compiler makes of it decides (96 KB an SM in flight if it fits) */
+QN_I8L_KERNEL(qn_gemv_q8_i2l6, 2, 6)
 
 /* ---- M = 1 with the norm before it (QUANTA_OPENCL_NORM_GEMV=1): add_norm / rms_norm_add_norm / rms_norm,
  * then the q8 GEMV(s) reading its normed row ----

@@ -11,17 +11,19 @@
 #          _i2s / _i2us), the host's groups a compute unit by the kernel's own limit (stream_gpc). clang's PTX through
 #          ptxas sm_90: q4 128 registers (from 244 / 234), q8 159 (from 239); NVIDIA's own are in step 3
 #   L8U4 = QUANTA_OPENCL_GEMVS_Q8L=4: q8's lean walk at U = 4 (qn_gemv_q8_i2l, 96 registers in clang's PTX: 2 groups an
-#          SM, the same 64 KB an SM in flight as _i2us's one group; the same bits)
+#          SM, the same 64 KB an SM in flight as _i2us's one group; the same bits); L8U6 = GEMVS_Q8L=6 (U = 6,
+#          qn_gemv_q8_i2l6, 132 in clang's PTX: 96 KB an SM if NVIDIA's compiler fits 2 groups)
 #   R128 = QUANTA_OPENCL_NV_MAXRREG=128 (clgemv21; the whole program under -cl-nv-maxrregcount=128, NVIDIA only;
 #          prebuild_cl.sh compiles it): with LEAN, do the lean walks fit 128 registers unspilled, 2 groups an SM?
 # In this order, the deciding steps first, each skipped when the budget is short:
-#  1. conformance on NVIDIA's OpenCL: the q4/q8 M=1 GEMV cases under LEAN, the q8 ones under L8U4 (kernels listed)
-#  2. kernel rows, interleaved (base, lean, l8u4, r128l): q4 and q8 at 4096x11008, 11008x4096, 32000x4096, 4096x4096
-#     (LEAN reaches q4 at every shape, q8 at 4096x11008 only: its other shapes are controls, _ip / m1); l8u4 q8
-#     4096x11008 alone
+#  1. conformance on NVIDIA's OpenCL: the q4/q8 M=1 GEMV cases under LEAN
+#  2. kernel rows, interleaved (base, lean, l8u4, l8u6): q4 and q8 at 4096x11008, 11008x4096, 32000x4096, 4096x4096
+#     (LEAN reaches q4 at every shape, q8 at 4096x11008 only: its other shapes are controls, _ip / m1); l8u4 and
+#     l8u6 q8 4096x11008 alone
 #  3. ptxas -v registers and spills of the q4/q8 streaming kernels from NVIDIA's cached PTX (every cached program:
 #     default, GEMM_I8=0, R128), and the dp4a / 16-byte load counts of their PTX
-#  4. the kernel rows again (baseb, leanb, l8u4b, then r128lb): the spread
+#  4. the kernel rows again (baseb, leanb, l8u4b, l8u6b): the spread; conformance of the q8 cases under L8U4 and L8U6;
+#     then R128 + LEAN (r128l, r128lb), the experiment: does a bound of 128 registers pay for the lean walks?
 #  5. Gemma (Q4_K_M file) decode tg128 -r 3, default and LEAN, and 24 greedy tokens each (text compared)
 set -u
 cd "$(dirname "$0")/../.." || exit 1
@@ -50,8 +52,6 @@ conf() { # LABEL ENV...
   pack
 }
 conf lean $L4
-CASES=(--case "matmul:m=1,n=67,k=11008,w=q8,x=f32" --case "matmul:m=1,n=4096,k=11008,w=q8,x=f32")
-conf l8u4 QUANTA_OPENCL_GEMVS_Q8L=4
 [ -s $D/cl_build_log.txt ] && { say "program build log (first lines):"; head -c 1500 $D/cl_build_log.txt | tee -a $D/summary.txt; }
 
 # 2. kernel rows
@@ -87,20 +87,25 @@ S="4096x11008,11008x4096,32000x4096,4096x4096"
 krows base "$S" q4,q8 8 QUANTA_BENCH_COPY_KIB=4400,11872,34500,8208,22016,64063
 krows lean "$S" q4,q8 8 $L4
 krows l8u4 4096x11008 q8 5 QUANTA_OPENCL_GEMVS_Q8L=4
-krows r128l "$S" q4,q8 8 $RL
+krows l8u6 4096x11008 q8 5 QUANTA_OPENCL_GEMVS_Q8L=6
 
 # 3. registers and spills of the streaming kernels as NVIDIA's compiler made them (the cached PTX through ptxas -v)
-if [ $(left) -gt 20 ]; then
-  PATH=$PATH:/usr/local/cuda/bin PTX_KERNELS=qn_gemv_q4_il,qn_gemv_q4_i2l,qn_gemv_q8_i2ul,qn_gemv_q8_i2l,qn_gemv_q4_is,qn_gemv_q4_i2s,qn_gemv_q8_i2us,qn_gemv_q8_ip \
-    timeout 12 python3 bench/opencl/ptx_summary.py $CL_W/cache /tmp/clgemv22-ptx > $D/ptx.txt 2>&1
+if [ $(left) -gt 8 ]; then
+  PATH=$PATH:/usr/local/cuda/bin PTX_KERNELS=qn_gemv_q4_il,qn_gemv_q4_i2l,qn_gemv_q8_i2ul,qn_gemv_q8_i2l,qn_gemv_q8_i2l6,qn_gemv_q4_is,qn_gemv_q4_i2s,qn_gemv_q8_i2us,qn_gemv_q8_ip \
+    timeout $(( $(left) > 15 ? 12 : $(left) - 3 )) python3 bench/opencl/ptx_summary.py $CL_W/cache /tmp/clgemv22-ptx > $D/ptx.txt 2>&1
   say "ptx summary rc=$?:"; grep -E '^ptx|^ptxas' $D/ptx.txt | cut -c1-400 | head -40 | tee -a $D/summary.txt
   pack
 fi
 
-# 4. the rows again (the spread)
+# 4. the rows again (the spread), the q8 U = 4 / 6 forms' conformance, then the register bound (R128) with LEAN
 krows baseb "$S" q4,q8 8
 krows leanb "$S" q4,q8 8 $L4
 krows l8u4b 4096x11008 q8 5 QUANTA_OPENCL_GEMVS_Q8L=4
+krows l8u6b 4096x11008 q8 5 QUANTA_OPENCL_GEMVS_Q8L=6
+CASES=(--case "matmul:m=1,n=4096,k=11008,w=q8,x=f32" --case "matmul:m=1,n=67,k=11008,w=q8,x=f32")
+conf l8u4 QUANTA_OPENCL_GEMVS_Q8L=4
+conf l8u6 QUANTA_OPENCL_GEMVS_Q8L=6
+krows r128l "$S" q4,q8 8 $RL
 krows r128lb "$S" q4,q8 8 $RL
 
 # 5. decode on the Q4_K_M file (its q4 GEMVs, if any take the int8 streaming forms), default and LEAN

@@ -104,6 +104,7 @@ typedef enum qn_cl_kernel_id {
     QK_GEMV_Q4_I2L,
     QK_GEMV_Q8_I2UL, /* clgemv22: q8's register-lean streaming forms (QUANTA_OPENCL_GEMVS_Q8L=1 / =4) */
     QK_GEMV_Q8_I2L,
+    QK_GEMV_Q8_I2L6,
     QK_COUNT
 } qn_cl_kernel_id;
 

@@ -549,14 +549,16 @@ static int gemvs_shape(const qn_cl *s, const mm_args *m, size_t rows, int glu, i
               (uint64_t)m->wd.scales_offset <= UINT32_MAX;
     /* Q8L=1 (clgemv22, off until measured): q8's 2-row U=8 streaming form in the same ring walk (qn_gemv_q8_i2ul; the
      * same bits as _i2us; x staged the plain way); Q8L=4 the same walk at U=4 (qn_gemv_q8_i2l: fewer registers, 2 groups
-     * an SM; each lane's pieces the same and in the same order, 4 a step: the same bits) */
+     * an SM; each lane's pieces the same and in the same order, 4 a step: the same bits), Q8L=6 at U=6 (qn_gemv_q8_i2l6) */
     const char *l8 = getenv("QUANTA_OPENCL_GEMVS_Q8L");
-    if (xk == 3 && (o->xl & 32) && (o->xl & 8) && o->rw == 2 && !o->w16 && !glu && l8 && (!strcmp(l8, "1") || !strcmp(l8, "4")))
-        o->lean = !strcmp(l8, "4") ? 2 : 1;
+    if (xk == 3 && (o->xl & 32) && (o->xl & 8) && o->rw == 2 && !o->w16 && !glu && l8 &&
+        (!strcmp(l8, "1") || !strcmp(l8, "4") || !strcmp(l8, "6")))
+        o->lean = !strcmp(l8, "4") ? 2 : !strcmp(l8, "6") ? 3 : 1;
     const qn_cl_kernel_id sk = xk == 2 ? (o->lean ? (o->rw == 2 ? QK_GEMV_Q4_I2L : QK_GEMV_Q4_IL)
                                                   : (o->rw == 2 ? QK_GEMV_Q4_I2S : QK_GEMV_Q4_IS))
                                        : (o->rw == 4    ? QK_GEMV_Q8_IS
                                           : o->lean == 2 ? QK_GEMV_Q8_I2L
+                                          : o->lean == 3 ? QK_GEMV_Q8_I2L6
                                           : o->lean      ? QK_GEMV_Q8_I2UL
                                                          : QK_GEMV_Q8_I2US);
     const size_t gpc = o->w16 ? (ge && atoi(ge) >= 1 && atoi(ge) <= 64 ? (size_t)atoi(ge) : 1)
@@ -604,6 +606,7 @@ static quanta_status run_gemv_q8_gpu(qn_cl *s, const mm_args *m, const qn_node *
         const qn_cl_kernel_id kid = !q8i          ? QK_GEMV_Q8_S
                                     : sv.w16      ? QK_GEMV_Q8_I2S16
                                     : sv.lean == 2 ? QK_GEMV_Q8_I2L
+                                    : sv.lean == 3 ? QK_GEMV_Q8_I2L6
                                     : sv.lean     ? QK_GEMV_Q8_I2UL
                                     : sv.xl & 32  ? (sv.rw == 4 ? QK_GEMV_Q8_IS : QK_GEMV_Q8_I2US)
                                     : sv.rw == 4  ? (sv.xl & 16 ? QK_GEMV_Q8_IP : QK_GEMV_Q8_I)
@@ -617,7 +620,7 @@ static quanta_status run_gemv_q8_gpu(qn_cl *s, const mm_args *m, const qn_node *
                          QA(rnone), QA_LOCAL(sv.lbytes)};
         quanta_status st = qn_cl_set_args(s, kid, a, (int)(sizeof a / sizeof a[0]));
         if (st != QUANTA_OK) return st;
-        static const char *const names[11][2] = {{"matmul (gemv q8 s)", "matmul_multi (gemv q8 s)"},
+        static const char *const names[12][2] = {{"matmul (gemv q8 s)", "matmul_multi (gemv q8 s)"},
                                                 {"matmul (gemv q8 i)", "matmul_multi (gemv q8 i)"},
                                                 {"matmul (gemv q8 i2)", "matmul_multi (gemv q8 i2)"},
                                                 {"matmul (gemv q8 i2u)", "matmul_multi (gemv q8 i2u)"},
@@ -627,7 +630,8 @@ static quanta_status run_gemv_q8_gpu(qn_cl *s, const mm_args *m, const qn_node *
                                                 {"matmul (gemv q8 i2us)", "matmul_multi (gemv q8 i2us)"},
                                                 {"matmul (gemv q8 i2s16)", "matmul_multi (gemv q8 i2s16)"},
                                                 {"matmul (gemv q8 i2ul)", "matmul_multi (gemv q8 i2ul)"},
-                                                {"matmul (gemv q8 i2l)", "matmul_multi (gemv q8 i2l)"}};
+                                                {"matmul (gemv q8 i2l)", "matmul_multi (gemv q8 i2l)"},
+                                                {"matmul (gemv q8 i2l6)", "matmul_multi (gemv q8 i2l6)"}};
         const int ni = kid == QK_GEMV_Q8_S    ? 0
                        : kid == QK_GEMV_Q8_I   ? 1
                        : kid == QK_GEMV_Q8_I2  ? 2
@@ -638,7 +642,8 @@ static quanta_status run_gemv_q8_gpu(qn_cl *s, const mm_args *m, const qn_node *
                        : kid == QK_GEMV_Q8_I2US ? 7
                        : kid == QK_GEMV_Q8_I2S16 ? 8
                        : kid == QK_GEMV_Q8_I2UL ? 9
-                                                : 10;
+                       : kid == QK_GEMV_Q8_I2L  ? 10
+                                                : 11;
         const char *name = names[ni][multi != NULL];
         return qn_cl_launch(s, kid, name, 2, sv.g, sv.l);
     }
