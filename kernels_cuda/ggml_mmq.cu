@@ -420,7 +420,7 @@ extern "C" int qn_cuda_ggml_mmq_multi(int mode, int w_dtype, int n, const void *
             uint8_t *part = (uint8_t *)scratch + qn_gmmq_xh_bytes(M, Kp) + qn_gmmq_align((size_t)M * 4);
             const size_t used = (size_t)(part - (uint8_t *)scratch);
             const int had = *have;
-            const int e = qn_gmmq_rsi_run_grp(w_dtype, x_dtype, x, a, j - i, w + i, N + i, y + i, md == 2, sms, part,
+            const int e = qn_gmmq_rsi_run_grp(w_dtype, x_dtype, x, a, j - i, w + i, N + i, y + i, md, sms, part,
                                               scratch_bytes - used, (cudaStream_t)stream, have);
             if (e >= 0) {
                 if (e) return e;
@@ -428,7 +428,7 @@ extern "C" int qn_cuda_ggml_mmq_multi(int mode, int w_dtype, int n, const void *
                 continue;
             }
             *have = had;
-            if (md == 2) { /* declined as one grid: the weights of one N as groups */
+            if (md == 2) { /* declined as one grid: the weights of one N as groups (mode 1) */
                 md = 1;
                 continue;
             }

@@ -4,8 +4,9 @@
 #     register-A kernel (kernels_cuda/ggml_mmq_rsi_wg.cu qn_k_ggml_mmq_rsi_grp; the weights stay separate tensors, a
 #     tensor map, y and N each in the kernel's parameters), the engine issuing them as one matmul_multi node (the plan's
 #     fuse_matmul_multi, claimed by CUDA past the GEMV's M with the switch). =1: the weights of one N in one grid, each
-#     with the pick it takes alone (k + v: the cluster pairs of SPLITCL=2; gate + up: 256-token tiles) — the same bits
-#     as the separate launches; =2: all of the node's weights in one grid with the table's pick for their tiles
+#     with the K split it takes alone, the tile by the table on the whole grid (k + v at M = 512: cluster pairs of
+#     128-token tiles, 128 blocks; gate + up: 256-token tiles) — the same bits as the separate launches; =3: the same
+#     with each one's own tile too; =2: all of the node's weights in one grid with the table's pick for their tiles
 #     together (k + v at M = 512: 128 tiles of 128x64, no K split; q + k + v: 192 tiles of 128x128) — other sums.
 # Also, round 2 of mmq21's defaults (SPLITCL=2, PLOOP=3: gemm vs gemmcl0 / gemmpl0) and mmq21's unrun step 5 (q8_0
 # 512x4096²: the old 128x128 instance against its diagnostics). Steps, deciding first:
@@ -61,9 +62,9 @@ groups() { # label M groups [formats]
     MMQ_BENCH_FORMATS=${4:-q4_0,q8_0} timeout 14 $BENCH $D/grp_$label.csv > $D/grp_$label.txt 2>&1
   say "group rows $label rc=$?"
   cat $D/grp_$label.txt >> $D/summary.txt
-  # grp / sep2 / grp2 the same bits as sep (GROUP=1's promise); grpall's other sums are shown, not judged
-  awk '($NF ~ /^(grp|sep2|grp2)\[/) && $(NF-1) != "0.00e+00" {bad=1} END {exit bad}' $D/grp_$label.txt ||
-    { say "group rows $label: grp maxdiff not 0"; RS=FAIL; }
+  # grp / grptile / sep2 / grp2 the same bits as sep (GROUP=1's and 3's promise); grpall's other sums shown, not judged
+  awk '($NF ~ /^(grp|grptile|sep2|grp2)\[/) && $(NF-1) != "0.00e+00" {bad=1} END {exit bad}' $D/grp_$label.txt ||
+    { say "group rows $label: grp / grptile maxdiff not 0"; RS=FAIL; }
 }
 groups m512 512 1024+1024x4096,4096+1024+1024x4096,14336+14336x4096
 pack
@@ -146,8 +147,8 @@ pack
 
 {
   echo "== mmq22 summary =="
-  echo "conformance (GROUP=1, 2), grp / sep2 / grp2 rows maxdiff 0 against sep, perplexity default = GROUP=1: $RS"
-  echo "grouped GEMMs alone (sep = one launch a weight, the default; grp = GROUP=1's grid; grpall = GROUP=2's; N = the"
+  echo "conformance (GROUP=1, 2), grp / grptile / sep2 / grp2 rows maxdiff 0 against sep, perplexity default = GROUP=1: $RS"
+  echo "grouped GEMMs alone (sep = one launch a weight, the default; grp = GROUP=1's grid; grpall = GROUP=2's; grptile = 3's; N = the"
   echo "weights' sum; 'old' = sep) against cuBLAS bf16 on the concatenated weight (the N of the row):"
   for c in m512 m2048; do
     [ -s $D/grp_$c.csv ] && python3 bench/cuda/mmq_peers.py table $D/grp_$c.csv $(ls $D/peers_a.csv 2>/dev/null) 2>/dev/null
