@@ -94,6 +94,12 @@ if [ $(left) -gt 8 ]; then
   PATH=$PATH:/usr/local/cuda/bin PTX_KERNELS=qn_gemv_q4_il,qn_gemv_q4_i2l,qn_gemv_q8_i2ul,qn_gemv_q8_i2l,qn_gemv_q8_i2l6,qn_gemv_q4_is,qn_gemv_q4_i2s,qn_gemv_q8_i2us,qn_gemv_q8_ip \
     timeout $(( $(left) > 15 ? 12 : $(left) - 3 )) python3 bench/opencl/ptx_summary.py $CL_W/cache /tmp/clgemv22-ptx > $D/ptx.txt 2>&1
   say "ptx summary rc=$?:"; grep -E '^ptx|^ptxas' $D/ptx.txt | cut -c1-400 | head -40 | tee -a $D/summary.txt
+  # the lean kernels' and their defaults' PTX as NVIDIA's compiler wrote it (entries only, gzipped, for the next reading)
+  for g in /tmp/clgemv22-ptx/*.ptx.gz; do
+    [ -f "$g" ] || continue
+    zcat "$g" | awk '/\.entry (qn_gemv_q4_i2l|qn_gemv_q4_il|qn_gemv_q4_i2s|qn_gemv_q8_i2ul|qn_gemv_q8_i2l|qn_gemv_q8_i2us)\(/ {p=1} p {print} p && /^}/ {p=0}' |
+      gzip > $D/ptx_lean_$(basename $g .ptx.gz).ptx.gz
+  done
   pack
 fi
 
