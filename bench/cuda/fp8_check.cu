@@ -1411,7 +1411,8 @@ static int trace_t3() {
                    : g_pp ? (ci == 1 ? " + TMA store, ping-pong 128x128 SS (fp819; warpgroup 0's tile; tensor floor 256 clocks per 64 of K)"
                              : ci == 2 ? " + TMA store, ping-pong 128x128 SS in clusters of 2 along the tokens (fp819, ppw)"
                                        : " + TMA store, ping-pong 128x128 SS (fp819; warpgroup 0's last tile; first stage = from the block's entry)")
-                   : ci == 1 ? (g_sk_mode == 3   ? " + TMA store, split-K groups (first segment; owners only)"
+                   : ci == 1 ? ((g_sk_mode & 2048) ? " + TMA store, split-K groups reduced in a cluster (fp822, DSMEM; first segment; every piece)"
+                                : g_sk_mode == 3 ? " + TMA store, split-K groups (first segment; owners only)"
                                               : g_sk_mode == 5 ? " + TMA store, split-K groups, shared reduction (first segment; every piece; clocks per 64 of the whole K)"
                                                                : " + TMA store, stream-K (first segment)")
                    : ci == 2 ? " + TMA store, 128x192 (tensor floor 384 clocks per 64 of K)"

@@ -94,6 +94,15 @@ if [ $PAIR = 1 ] && [ $SMOKE -eq 0 ] && [ $(left) -gt 10 ]; then
   FP8_PAIR_REPS=3 timeout 8 python3 bench/cuda/fp8_pair.py $FC/libqnfp8.so all km,kmc > $D/pair_all.txt 2>&1
   say "fp8_pair all rows rc=$?"; tee -a $D/summary.txt < $D/pair_all.txt
 fi
+# 6a. trace3 (SS form: the K-major route's kernels): the groups' split tile end with the slots (sk 3: owners) and in
+# a cluster (sk 3 | 2048 = 2051: every piece) — the wait the switch is for, per piece
+if [ -x $FC/fp8_check ] && [ $SMOKE -eq 0 ]; then
+  for m in 3 2051; do
+    [ $(left) -gt 8 ] || { say "trace3 sk $m skipped (time)"; continue; }
+    FP8_CHECK_SS=1 FP8_CHECK_SK=$m timeout 6 $FC/fp8_check trace3 > $D/trace3_sk$m.txt 2>&1
+    say "fp8_check trace3 (SS, sk $m) rc=$?"; grep -E '^trace3|failed' $D/trace3_sk$m.txt | grep -E 'split-K|stream-K|failed|sk' | head -8 | tee -a $D/summary.txt
+  done
+fi
 if [ $PAIR = 1 ] && [ $SMOKE -eq 0 ] && [ $(left) -gt 10 ]; then
   FP8_PAIR_REPS=3 timeout 8 python3 bench/cuda/fp8_pair.py $FC/libqnfp8.so all km3,kmc3 > $D/pair_all3.txt 2>&1
   say "fp8_pair all rows, groups everywhere rc=$?"; tee -a $D/summary.txt < $D/pair_all3.txt
