@@ -1115,7 +1115,8 @@ __global__ void __launch_bounds__(qn_f8t_cfg<CW, BN, EPI>::threads, qn_f8t_cfg<C
                   "fp822: both warpgroups' sums fit the stage ring");
     static_assert(!SS || (CW == 2 && (CL == 1 || TOK)), "fp818's SS form: two-consumer tiles, alone or along the tokens");
     static_assert(!PP || (SS && CW == 2 && BN == 128 && !SK && (CL == 1 || TOK)), "fp819's ping-pong: SS 128x128, no split");
-    static_assert(!OE || (SS && !PP && EPI && CW == 2 && !SK && CL == 1 && !TOK && BN % 64 == 0), "fp819's OE: SS, TMA store, no split");
+    static_assert(!OE || (SS && !PP && EPI && CW == 2 && (!SK || SK == 2) && CL == 1 && !TOK && BN % 64 == 0),
+                  "fp819's OE: SS, TMA store, no split but fp822's cluster groups");
     extern __shared__ __align__(128) uint8_t qn_f8_smem[];
     __shared__ __align__(8) uint64_t full_bar[S], empty_bar[S];
     /* the same offset in every block of a cluster (same kernel, same static layout): multicast lands alike */
@@ -1460,10 +1461,12 @@ __global__ void __launch_bounds__(qn_f8t_cfg<CW, BN, EPI>::threads, qn_f8t_cfg<C
         }
         const int64_t nb = (nt0 + cw * 4) * 16;
         if ((TOK && m0 >= p.M) || q_hi <= q_lo) { /* a token tile padding the last cluster row (sx ends at Mp), or no share */
-        } else if constexpr (OE != 0) { /* fp819: this tile's outputs into pk (the last tile's all stored by now) */
-            if (p.yd == QN_DT_F16) qn_f8t_pack<__half, BN>(acc, pk, p, nb, m0, w4, g, t);
-            else qn_f8t_pack<__nv_bfloat16, BN>(acc, pk, p, nb, m0, w4, g, t);
-            pend = BN / 64, pnb = nb, pm0 = m0;
+        } else if (OE != 0 && !(KCL && (kb > 0 || ke < nk))) { /* fp822: a cluster piece stores its share below */
+            if constexpr (OE != 0) { /* fp819: this tile's outputs into pk (the last tile's all stored by now) */
+                if (p.yd == QN_DT_F16) qn_f8t_pack<__half, BN>(acc, pk, p, nb, m0, w4, g, t);
+                else qn_f8t_pack<__nv_bfloat16, BN>(acc, pk, p, nb, m0, w4, g, t);
+                pend = BN / 64, pnb = nb, pm0 = m0;
+            }
         } else if (EPI) { /* the host takes EPI with 2-byte y only */
             uint8_t *ep = base + S * Cfg::stage + cw * 2 * 8192;
             if (p.stm) {
@@ -1633,37 +1636,48 @@ static int qn_f8t_launch(const qn_f8_args &a0, int sms, cudaStream_t s) {
         clusters = C;
     }
     if constexpr (SK == 2) {
-        if (!a0.sk_sp) return qn_f8t_launch<CW, BN, CL, EPI, TOK, 1, SS, PP, OE>(a0, sms, s); /* stream-K: no groups */
+        if (!a0.sk_sp) return qn_f8t_launch<CW, BN, CL, EPI, TOK, OE ? 0 : 1, SS, PP, OE>(a0, sms, s); /* stream-K: no groups */
         /* fp822: the groups with each tile's pieces one cluster of sp blocks (DSMEM reduction). Taken where the plan's sp
          * is 2..BN / 64 (every piece keeps a share of the chunks; the 128x256 groups' rows of the 30 take sp 2 or 3),
          * the grid is whole clusters and every cluster of it is
          * resident at once (cudaOccupancyMaxActiveClusters for that size; else the grid shrinks to the clusters that
          * are and the plan is made again); otherwise fp816's slots (SK 1) on the same plan. */
         static int cl_fit[BN / 64 + 1] = {}; /* clusters of sp resident on the device (0: not asked yet) */
+        auto fits = [&](int64_t spq, int64_t Cq) {
+            if (cl_fit[spq] == 0) {
+                at[0].val.clusterDim.x = (unsigned)spq;
+                cfg.numAttrs = 1, cfg.gridDim = dim3((unsigned)(spq * 64));
+                int n = 0;
+                if (cudaOccupancyMaxActiveClusters(&n, qn_k_fp8_tma<CW, BN, CL, EPI, TOK, SK, SS, PP, OE>, &cfg) != cudaSuccess)
+                    (void)cudaGetLastError(), n = -1;
+                cl_fit[spq] = n;
+            }
+            return cl_fit[spq] > 0 && (int64_t)cl_fit[spq] * spq >= Cq;
+        };
         const int64_t nk = (a.Kp + QN_F8T_BK - 1) / QN_F8T_BK;
         int64_t C = fit < sm ? fit : sm, sp = 0;
         bool ok = false;
         for (int tries = 0; tries < 3 && !ok; tries++) {
             a.dp_units = a.units / C * C;
             const int64_t R = a.units - a.dp_units;
-            sp = R > 0 ? C / R : 1;
-            if (sp > nk) sp = nk;
-            if (sp < 2 || sp > BN / 64) break; /* more pieces than chunks: the slots (their plan unchanged) */
-            if (a.dp_units == 0) C = R * sp;
-            if (C % sp) break;
-            if (cl_fit[sp] == 0) {
-                at[0].val.clusterDim.x = (unsigned)sp;
-                cfg.numAttrs = 1, cfg.gridDim = dim3((unsigned)(sp * 64));
-                int n = 0;
-                if (cudaOccupancyMaxActiveClusters(&n, qn_k_fp8_tma<CW, BN, CL, EPI, TOK, SK, SS, PP, OE>, &cfg) != cudaSuccess)
-                    (void)cudaGetLastError(), n = -1;
-                cl_fit[sp] = n;
+            int64_t spx = R > 0 ? C / R : 1;
+            if (spx > nk) spx = nk;
+            /* the slots' plan would take spx; more pieces than chunks: the slots (SK 3-6), or (OE, fp822's SKCL=2) at
+             * most BN / 64 pieces (the last round's blocks beyond R x BN / 64 idle) */
+            if (spx > BN / 64) {
+                if (!OE) break;
+                spx = BN / 64;
             }
-            if (cl_fit[sp] <= 0) break;
-            if ((int64_t)cl_fit[sp] * sp >= C) ok = true;
-            else C = (int64_t)cl_fit[sp] * sp; /* fewer blocks, all resident: plan again */
+            for (sp = spx; sp >= 2 && !ok; sp -= ok ? 0 : 1) { /* the most pieces whose clusters are all resident */
+                const int64_t Cs = a.dp_units == 0 ? R * sp : C;
+                if (Cs % sp == 0 && fits(sp, Cs)) ok = true, C = Cs;
+            }
+            if (ok || spx < 2) break;
+            /* no cluster size fits the grid: fewer blocks, as many pairs as are resident, then plan again */
+            if (cl_fit[2] <= 0 || (int64_t)cl_fit[2] * 2 >= C) break;
+            C = (int64_t)cl_fit[2] * 2;
         }
-        if (!ok) return qn_f8t_launch<CW, BN, CL, EPI, TOK, 1, SS, PP, OE>(a0, sms, s);
+        if (!ok) return qn_f8t_launch<CW, BN, CL, EPI, TOK, OE ? 0 : 1, SS, PP, OE>(a0, sms, s);
         a.sk_sp = sp, a.sk_red = 0, clusters = C;
         at[0].val.clusterDim.x = (unsigned)sp, cfg.numAttrs = 1;
     }
@@ -1968,7 +1982,10 @@ static bool qn_f8_km_oe_pick(int64_t N, int64_t M, int sms, int t) {
 #define QN_F8_SKG_LEAD 0
 #endif
 QN_F8_ENV_SWITCH(qn_f8_env_lead, "QUANTA_CUDA_FP8_LEAD", '1', QN_F8_LEAD_DEFAULT)
-/* QUANTA_CUDA_FP8_SKCL=1 (fp822; sk | 2048 per call): where the split-K groups run (SK 3-6) on 128x256 tiles, each
+/* QUANTA_CUDA_FP8_SKCL=2 (fp822; sk | 4096 per call): as 1, and where the K-major route takes OE on 128x256 tiles (M >=
+ * 2048 on the 30 rows), the last partial round as cluster groups of up to 4 pieces under the OE kernel's whole rounds
+ * (qn_f8t_launch SK 2 + OE: the groups' model is not asked; where the last round is over half full, plain OE).
+ * QUANTA_CUDA_FP8_SKCL=1 (fp822; sk | 2048 per call): where the split-K groups run (SK 3-6) on 128x256 tiles, each
  * tile's pieces are one thread-block cluster and add their sums through distributed shared memory (no slots through
  * L2, no flags; qn_f8t_launch SK 2), falling back to the slots where the plan does not fit whole resident clusters of
  * 2..4. Not bit-identical to the slots (another f32 grouping of the pieces' sums for sp 3 / 4; sp 2 the same sum in
@@ -1977,7 +1994,7 @@ QN_F8_ENV_SWITCH(qn_f8_env_lead, "QUANTA_CUDA_FP8_LEAD", '1', QN_F8_LEAD_DEFAULT
 #ifndef QN_F8_SKCL_DEFAULT
 #define QN_F8_SKCL_DEFAULT 0
 #endif
-QN_F8_ENV_SWITCH(qn_f8_env_skcl, "QUANTA_CUDA_FP8_SKCL", '1', QN_F8_SKCL_DEFAULT)
+QN_F8_ENV_SWITCH(qn_f8_env_skcl, "QUANTA_CUDA_FP8_SKCL", '2', QN_F8_SKCL_DEFAULT)
 #ifndef QN_F8_LEAD_STAGES
 #define QN_F8_LEAD_STAGES 3 /* the lead QUANTA_CUDA_FP8_LEAD=1 takes (fp821's verify times 3, 8 and 16: NOTES fp821) */
 #endif
@@ -2135,7 +2152,10 @@ static int qn_f8_gemm(const qn_cuda_weight *w, const void *buf, int64_t M, int y
     const bool km = w->codes == NULL, km_no_oe = (persist & 16384) || (sk & 512);
     const bool lead3 = (sk & 1024) || qn_f8_env_lead(); /* fp820: the groups' owner piece 3 stages longer */
     const int lead_asked = (sk >> 16) & 63; /* fp821: a bench's lead in stages (fp8_pair sk4l8 / sk4l16), else lead3's */
-    const bool kcl = (sk & 2048) || qn_f8_env_skcl(); /* fp822: the groups' pieces reduced in a cluster (DSMEM) */
+    /* fp822: the groups' pieces reduced in a cluster (DSMEM): 1 where the groups run; 2 also the OE route's last partial
+     * round of 128x256 tiles as cluster groups (QUANTA_CUDA_FP8_SKCL=1 / 2, sk | 2048 / 4096) */
+    const int kcl_mode = (sk & 4096) ? 2 : (sk & 2048) ? 1 : qn_f8_env_skcl();
+    const bool kcl = kcl_mode >= 1;
     if (km && !w->codes_k) return (int)cudaErrorInvalidValue;
     const bool ss = ((persist & 2048) || (sk & 64) || qn_f8_env_ss() || oe_asked || km) && w->codes_k != NULL;
     /* fp819: the ping-pong form, forced by the call (persist | 4096: persist 4 with cluster 1, or 6 with cluster 2 along
@@ -2192,6 +2212,10 @@ static int qn_f8_gemm(const qn_cuda_weight *w, const void *buf, int64_t M, int y
             if (ss_tw) return epi ? qn_f8t_launch<2, 128, 2, 1, 1, 0, 1>(a, sms, s) : qn_f8t_launch<2, 128, 2, 0, 1, 0, 1>(a, sms, s);
             return epi ? qn_f8t_launch_tile<2, 1, 1>(2, a, sms, s) : qn_f8t_launch_tile<2, 0, 1>(2, a, sms, s);
         }
+        /* fp822 (SKCL=2): the OE route's 128x256 tiles with the last partial round in cluster groups (falls back to
+         * plain OE where the plan has fewer than 2 pieces a tile) */
+        if (kcl_mode == 2 && ss_route && oe && epi && persist == 4 && cluster == 1 && (tile == 0 || tile == 1) && t == 1 && a.sk_sp)
+            return qn_f8t_launch<2, 256, 1, 1, 0, 2, 1, 0, 1>(a, sms, s);
         /* fp815's stream-K: tile 128x256 unless 128x128 / 128x192 is forced */
         if (persist == 4 && cluster == 1 && skw && skf &&
             (sk == 2 || sk == 3 || sk == 5 || (sk == 1 && tile != 2 && tile != 5 && qn_f8_sk_pick(w->N, M, w->Kp, sms, t)) ||

@@ -365,13 +365,18 @@ static int check_case(const ccase &c) {
     /* + fp821: the groups with a 12-stage lead (sk bits 16-21, capped where pieces are short) on 5 SMs, both reductions */
     /* + fp822: the groups with each tile's pieces one cluster, reduced in distributed shared memory (sk | 2048), on SM
      * counts that give the small cases pieces of 2, 3 and 4 (or the slots' fallback where the plan does not fit) */
-    constexpr int NKM = 19, NKM_BITS = 8; /* the first 8 also bit for bit against SS */
+    /* + fp822's SKCL=2: the OE route (forced: sk | 256) on 128x256 (forced) with the last partial round in cluster groups
+     * (sk | 4096): on 3 / 12 / 14 SMs the 16 tiles of 333 x 1024 x 1088 leave pieces of 3 / 3 / 2, on 5 the plan falls
+     * back to plain OE */
+    constexpr int NKM = 23, NKM_BITS = 8; /* the first 8 also bit for bit against SS */
     static const int km_runs[NKM][4] = {{0, 0, 4, 132},        {0, 0, 4, 3},         {0, 0, 4 | 512, 3}, {1, 4, 0, 132},
                                         {2, 4, 0, 132},        {3, 4, 0, 3},         {5, 4, 0, 132},     {-1, 3, 0, 132},
                                         {0, 0, 3 | 1024, 5},   {0, 0, 3 | 1024, 3},  {0, 0, 5 | 1024, 5},
                                         {0, 0, 3 | (12 << 16), 5}, {0, 0, 5 | (12 << 16), 5},
                                         {0, 0, 3 | 2048, 12},  {0, 0, 3 | 2048, 18}, {0, 0, 3 | 2048, 32},
-                                        {0, 0, 3 | 2048, 48},  {0, 0, 3 | 2048, 64}, {0, 0, 4 | 2048, 132}};
+                                        {0, 0, 3 | 2048, 48},  {0, 0, 3 | 2048, 64}, {0, 0, 4 | 2048, 132},
+                                        {1, 0, 4 | 256 | 4096, 3}, {1, 0, 4 | 256 | 4096, 12}, {1, 0, 4 | 256 | 4096, 14},
+                                        {1, 0, 4 | 256 | 4096, 5}};
     std::vector<uint8_t> y_km[NKM], y_kmref[NKM];
     long long km_same = 0, km_refused = 0;
     const bool t_ran = c.splits == 1;
@@ -616,7 +621,8 @@ static int check_case(const ccase &c) {
         printf("check M=%lld N=%lld K=%lld y=%s tile=%d: K-major codes only (fp820: the route sk 4 on 132 / 3 SMs, without OE "
                "on 3; 0ts 128x256 / 128x128 / 128x64 (3 SMs) / 128x192; 0t; the groups with the owner's lead (LEAD) on 5 / 3, "
                "shared reduction with it on 5; fp821: the groups / shared reduction with a 12-stage lead on 5; fp822: the groups "
-               "reduced in a cluster (SKCL) on 12 / 18 / 32 / 48 / 64 SMs, the route sk 4 with it on 132)",
+               "reduced in a cluster (SKCL) on 12 / 18 / 32 / 48 / 64 SMs, the route sk 4 with it on 132; OE 128x256 with the last "
+               "round in cluster groups (SKCL=2) on 3 / 12 / 14 / 5)",
                (long long)M, (long long)N, (long long)K, dtn(c.yd), c.tile);
         for (int ci = 0; ci < NKM; ci++) printf("%s%lld", ci ? " / " : " ", (long long)km_ref_bad[ci]);
         printf(" of %lld wrong against the reference; bits differ from the SS form's in %lld (must be 0; the first 8); "

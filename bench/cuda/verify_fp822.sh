@@ -1,7 +1,8 @@
 #!/bin/bash
 # verify_fp822.sh — device checks of fp822's split-K groups reduced in a thread-block cluster (kernels_cuda/
 # matmul_fp8_wg.cu qn_k_fp8_tma SK 2: each 128x256 tile's sp = 2..4 pieces one cluster, the sums added through
-# distributed shared memory instead of 128 KB slots through L2; QUANTA_CUDA_FP8_SKCL=1, off; sk | 2048 per call), and
+# distributed shared memory instead of 128 KB slots through L2; QUANTA_CUDA_FP8_SKCL=1, off; sk | 2048 per call; =2 also
+# the OE route's last partial round of 128x256 tiles as cluster groups under OE's whole rounds: sk | 4096), and
 # the peer's kernel on the long rows (ncu: its tile, cluster, pipes), < 55 s given the builds. Replaces verify_fp821.sh
 # (its GEMV decision is made: KM is the default since session 21). Flip rule: bench/NOTES.md section 6, fp822.
 # Run after bench/e2e/run_h200.sh has built Quanta (/tmp/qbuild) and bench/cuda/prebuild_fp8.sh has built fp8_check and
@@ -11,14 +12,16 @@
 #   1. fp8_check sanitize (smoke: small cases, every form, the cluster reduction on 12 / 18 / 32 / 48 / 64 / 132 SMs
 #      against the float64 reference);
 #   2. fp8_pair, 7 rounds, the six rows under 0.9 in session 21's call 3 and their neighbours, interleaved with
-#      _scaled_mm: km = the default route (KM on), kmc = it with SKCL (the groups' rows only differ), kmb = km again
-#      (the noise floor);
+#      _scaled_mm: km = the default route (KM on), kmc = it with SKCL=1 (the groups' rows only differ), kmo = SKCL=2
+#      (also the OE rows with a partial last round: 4096 x 11008 x 4096, 4096 x 13824 x 5120, and the groups' rows with
+#      >= 2 tiles a block under OE), kmb = km again (the noise floor);
 #   3. ncu of _scaled_mm at 4096 x 11008 x 4096 (the long rows: its kernel's name = tile and cluster, grid, registers,
 #      shared memory, pipes, L2) and of ours there;
 #   4. fp8_check check (12 cases; "cases wrong" must be 0);
-#   5. conformance of the e4m3 matmuls through the engine with QUANTA_CUDA_FP8_SK=3 + QUANTA_CUDA_FP8_SKCL=1 (the groups
+#   5. conformance of the e4m3 matmuls through the engine with QUANTA_CUDA_FP8_SK=3 + QUANTA_CUDA_FP8_SKCL=2 (the groups
 #      on every shape that has a partial round, each reduced in a cluster where the plan fits);
-#   6. all 30 rows (km, kmc; 3 rounds), then km3 / kmc3 (the groups everywhere, slots / cluster) if time is left;
+#   6. all 30 rows (km, kmc, kmo; 3 rounds), trace3 of the split tile's end (slots vs cluster), then km3 / kmc3 (the
+#      groups everywhere, slots / cluster) if time is left;
 #   7. ncu of kmc at 512 x 4096 x 11008; compute-sanitizer racecheck / synccheck of the small cases if time is left.
 # Everything goes to $OUT/fp822/ (summary.txt: the numbers to decide with).
 set -u
@@ -44,11 +47,11 @@ fi
 
 # 2. the rows the switch is for and their neighbours, ours and the peer interleaved (deciding)
 if [ $PAIR = 1 ]; then
-  F=km,kmc,kmb; [ $SMOKE -eq 0 ] || F=km,kmb
+  F=km,kmc,kmo,kmb; [ $SMOKE -eq 0 ] || F=km,kmb
   R="512,4096,11008;256,5120,5120;2048,5120,5120;2048,11008,4096;4096,11008,4096;4096,13824,5120"
-  R="$R;1024,13824,5120;1024,5120,13824;512,4096,4096;256,4096,11008;256,5120,13824"
+  R="$R;1024,13824,5120;2048,5120,13824;1024,5120,13824;512,4096,4096;256,4096,11008;256,5120,13824;4096,5120,5120"
   FP8_PAIR_REPS=7 timeout 13 python3 bench/cuda/fp8_pair.py $FC/libqnfp8.so "$R" $F > $D/pair_rows.txt 2>&1
-  say "fp8_pair six rows + 5 neighbours (km = default, kmc = SKCL, kmb = km again) rc=$?"; tee -a $D/summary.txt < $D/pair_rows.txt
+  say "fp8_pair six rows + 7 neighbours (km = default, kmc = SKCL=1, kmo = SKCL=2, kmb = km again) rc=$?"; tee -a $D/summary.txt < $D/pair_rows.txt
 elif [ -x $FC/fp8_check ]; then
   say "no libqnfp8.so or torch: fp8_pair skipped"
 fi
@@ -83,15 +86,15 @@ fi
 if [ -x $Q ] && [ $SMOKE -eq 0 ]; then
   . bench/cuda/fp8_conform_cases.sh
   fp8_cases $Q
-  say "conformance cases: $((${#ALL[@]} / 2)) (QUANTA_CUDA_FP8_SK=3 + QUANTA_CUDA_FP8_SKCL=1)"
-  CONFORM_S=7 conform skcl QUANTA_CUDA_FP8_SK=3 QUANTA_CUDA_FP8_SKCL=1 -- "${ALL[@]}"
+  say "conformance cases: $((${#ALL[@]} / 2)) (QUANTA_CUDA_FP8_SK=3 + QUANTA_CUDA_FP8_SKCL=2)"
+  CONFORM_S=7 conform skcl QUANTA_CUDA_FP8_SK=3 QUANTA_CUDA_FP8_SKCL=2 -- "${ALL[@]}"
 elif [ ! -x $Q ]; then
   say "no $Q: conformance skipped"; [ $VERDICT = ok ] && VERDICT=incomplete
 fi
 
 # 6. every row (km, kmc), then the groups everywhere (slots / cluster) for the model's refit
 if [ $PAIR = 1 ] && [ $SMOKE -eq 0 ] && [ $(left) -gt 10 ]; then
-  FP8_PAIR_REPS=3 timeout 8 python3 bench/cuda/fp8_pair.py $FC/libqnfp8.so all km,kmc > $D/pair_all.txt 2>&1
+  FP8_PAIR_REPS=3 timeout 8 python3 bench/cuda/fp8_pair.py $FC/libqnfp8.so all km,kmc,kmo > $D/pair_all.txt 2>&1
   say "fp8_pair all rows rc=$?"; tee -a $D/summary.txt < $D/pair_all.txt
 fi
 # 6a. trace3 (SS form: the K-major route's kernels): the groups' split tile end with the slots (sk 3: owners) and in
@@ -123,7 +126,7 @@ if [ -x $FC/fp8_check ] && command -v compute-sanitizer > /dev/null; then
 fi
 
 {
-  echo "== fp822 summary ($VERDICT): smoke, fp8_pair (six rows + neighbours; all rows; interleaved with _scaled_mm), ncu of the peer and ours, check, conformance SK=3 + SKCL=1, sanitizers"
+  echo "== fp822 summary ($VERDICT): smoke, fp8_pair (six rows + neighbours; all rows; interleaved with _scaled_mm), ncu of the peer and ours, check, conformance SK=3 + SKCL=2, trace3, sanitizers"
   grep -E 'cases wrong' $D/fp8_check.txt 2> /dev/null
   grep -hE '   pair$' $D/pair_rows.txt 2> /dev/null
 } | tee -a $D/summary.txt
