@@ -1386,16 +1386,18 @@ __global__ void __launch_bounds__(qn_f8t_cfg<CW, BN, EPI>::threads, qn_f8t_cfg<C
             for (int r = 0; r < sp; r++) {
                 if (r == j0) continue;
                 const uint32_t peer = qn_mapa(qn_smem_u32(red), (uint32_t)r) + 16u * (uint32_t)ctid;
+                /* LB float4 in flight a thread: 8 (a chunk), 4 under OE, whose 64 pk registers stay live here */
+                constexpr int LB = OE ? 4 : 8;
 #pragma unroll
-                for (int q = 0; q < NCH; q++) {
-                    if (q < q_lo || q >= q_hi) continue;
-                    float4 w[8];
+                for (int q = 0; q < 8 * NCH / LB; q++) {
+                    if (q * LB / 8 < q_lo || q * LB / 8 >= q_hi) continue;
+                    float4 w[LB];
 #pragma unroll
-                    for (int jj = 0; jj < 8; jj++) w[jj] = qn_f8_ld_cluster4(peer + 16u * 128u * (uint32_t)(8 * q + jj));
+                    for (int jj = 0; jj < LB; jj++) w[jj] = qn_f8_ld_cluster4(peer + 16u * 128u * (uint32_t)(LB * q + jj));
 #pragma unroll
-                    for (int jj = 0; jj < 8; jj++) {
-                        acc[8 * q + jj][0] += w[jj].x, acc[8 * q + jj][1] += w[jj].y;
-                        acc[8 * q + jj][2] += w[jj].z, acc[8 * q + jj][3] += w[jj].w;
+                    for (int jj = 0; jj < LB; jj++) {
+                        acc[LB * q + jj][0] += w[jj].x, acc[LB * q + jj][1] += w[jj].y;
+                        acc[LB * q + jj][2] += w[jj].z, acc[LB * q + jj][3] += w[jj].w;
                     }
                 }
             }
