@@ -1113,9 +1113,12 @@ __global__ void __launch_bounds__(qn_f8t_cfg<CW, BN, EPI>::threads, qn_f8t_cfg<C
     constexpr bool KCL = SK == 2;
     static_assert(!KCL || (CW == 2 && 2 * (BN / 8) * 128 * 16 <= qn_f8t_cfg<CW, BN, EPI>::S * qn_f8t_cfg<CW, BN, EPI>::stage),
                   "fp822: both warpgroups' sums fit the stage ring");
-    static_assert(!SS || (CW == 2 && (CL == 1 || TOK)), "fp818's SS form: two-consumer tiles, alone or along the tokens");
+    /* fp822: SS 128x256 in clusters of 2 along the weights (the token box's halves multicast, each block its own weight
+     * rows: the producer's TOK 0 path was already SS-ready), a bench form for the long rows (fp8_pair kc2) */
+    static_assert(!SS || (CW == 2 && (CL == 1 || TOK || (CL == 2 && BN == 256))),
+                  "fp818's SS form: two-consumer tiles, alone, along the tokens, or (fp822) 128x256 in pairs along the weights");
     static_assert(!PP || (SS && CW == 2 && BN == 128 && !SK && (CL == 1 || TOK)), "fp819's ping-pong: SS 128x128, no split");
-    static_assert(!OE || (SS && !PP && EPI && CW == 2 && (!SK || SK == 2) && CL == 1 && !TOK && BN % 64 == 0),
+    static_assert(!OE || (SS && !PP && EPI && CW == 2 && (!SK || SK == 2) && (CL == 1 || CL == 2) && !TOK && BN % 64 == 0),
                   "fp819's OE: SS, TMA store, no split but fp822's cluster groups");
     extern __shared__ __align__(128) uint8_t qn_f8_smem[];
     __shared__ __align__(8) uint64_t full_bar[S], empty_bar[S];
@@ -2194,7 +2197,7 @@ static int qn_f8_gemm(const qn_cuda_weight *w, const void *buf, int64_t M, int y
     const int t = persist >= 3 ? qn_f8t_pick(w->N, M, sms, tile, ss_route, km) : qn_f8_pick(w->N, M, sms, tile);
     /* fp820: a form only the tiled codes serve (the non-TMA forms, clusters along the weights, 64x64, 2tws off 128x128)
      * is "not this form" for K-major-only codes: -1, and the engine runs the GEMV kernel's K-major form instead */
-    if (km && !(persist >= 3 && ((persist <= 4 && cluster == 1 && t != 4) ||
+    if (km && !(persist >= 3 && ((persist <= 4 && cluster == 1 && t != 4) || (persist == 4 && cluster == 2 && t == 1) ||
                                  (persist == 6 && cluster == 2 && (t == 2 || (pp_force && (tile == 0 || tile == 2)))))))
         return -1;
     /* fp820: OE for K-major-only codes where every block has >= QN_F8_KM_OE_MIN_PER_SM tiles (t's, one block per SM) */
@@ -2242,6 +2245,10 @@ static int qn_f8_gemm(const qn_cuda_weight *w, const void *buf, int64_t M, int y
         if (persist >= 5) { /* clusters along the tokens */
             if (cluster == 4) return epi ? qn_f8t_launch_tile<4, 1, 1>(t, a, sms, s) : qn_f8t_launch_tile<4, 0, 1>(t, a, sms, s);
             return epi ? qn_f8t_launch_tile<2, 1, 1>(t, a, sms, s) : qn_f8t_launch_tile<2, 0, 1>(t, a, sms, s);
+        }
+        if (ss && persist == 4 && cluster == 2 && t == 1) { /* fp822: SS 128x256 in pairs along the weights (tokens multicast) */
+            if (!epi) return qn_f8t_launch<2, 256, 2, 0, 0, 0, 1>(a, sms, s);
+            return oe ? qn_f8t_launch<2, 256, 2, 1, 0, 0, 1, 0, 1>(a, sms, s) : qn_f8t_launch<2, 256, 2, 1, 0, 0, 1>(a, sms, s);
         }
         if (cluster == 2) return epi ? qn_f8t_launch_tile<2, 1, 0>(t, a, sms, s) : qn_f8t_launch_tile<2, 0, 0>(t, a, sms, s);
         return epi ? qn_f8t_launch_tile<1, 1, 0>(t, a, sms, s) : qn_f8t_launch_tile<1, 0, 0>(t, a, sms, s);

@@ -20,6 +20,8 @@
 #   4. fp8_check check (12 cases; "cases wrong" must be 0);
 #   5. conformance of the e4m3 matmuls through the engine with QUANTA_CUDA_FP8_SK=3 + QUANTA_CUDA_FP8_SKCL=2 (the groups
 #      on every shape that has a partial round, each reduced in a cluster where the plan fits);
+#   5b. the long rows: SS 128x256 in clusters of 2 along the weights, the token box multicast (kc2), against the tile
+#      alone (km256) and the default (km);
 #   6. all 30 rows (km, kmc, kmo; 3 rounds), trace3 of the split tile's end (slots vs cluster), then km3 / kmc3 (the
 #      groups everywhere, slots / cluster) if time is left;
 #   7. ncu of kmc at 512 x 4096 x 11008; compute-sanitizer racecheck / synccheck of the small cases if time is left.
@@ -90,6 +92,14 @@ if [ -x $Q ] && [ $SMOKE -eq 0 ]; then
   CONFORM_S=7 conform skcl QUANTA_CUDA_FP8_SK=3 QUANTA_CUDA_FP8_SKCL=2 -- "${ALL[@]}"
 elif [ ! -x $Q ]; then
   say "no $Q: conformance skipped"; [ $VERDICT = ok ] && VERDICT=incomplete
+fi
+
+# 5b. the long rows: SS 128x256 in clusters of 2 along the weights (the token box multicast: kc2, kc2n without OE) against
+# the same tile alone (km256, km256n) and the default (km)
+if [ $PAIR = 1 ] && [ $SMOKE -eq 0 ] && [ $(left) -gt 9 ]; then
+  FP8_PAIR_REPS=5 timeout 7 python3 bench/cuda/fp8_pair.py $FC/libqnfp8.so \
+    "4096,11008,4096;4096,13824,5120;2048,11008,4096;4096,5120,5120;2048,13824,5120" km,km256,kc2,kc2n,km256n > $D/pair_cl2.txt 2>&1
+  say "fp8_pair long rows, 128x256 alone / in pairs multicasting the tokens rc=$?"; tee -a $D/summary.txt < $D/pair_cl2.txt
 fi
 
 # 6. every row (km, kmc), then the groups everywhere (slots / cluster) for the model's refit
