@@ -15,11 +15,11 @@
 #      _scaled_mm: km = the default route (KM on), kmc = it with SKCL=1 (the groups' rows only differ), kmo = SKCL=2
 #      (also the OE rows with a partial last round: 4096 x 11008 x 4096, 4096 x 13824 x 5120, and the groups' rows with
 #      >= 2 tiles a block under OE), kmb = km again (the noise floor);
-#   3. ncu of _scaled_mm at 4096 x 11008 x 4096 (the long rows: its kernel's name = tile and cluster, grid, registers,
-#      shared memory, pipes, L2) and of ours there;
-#   4. fp8_check check (12 cases; "cases wrong" must be 0);
-#   5. conformance of the e4m3 matmuls through the engine with QUANTA_CUDA_FP8_SK=3 + QUANTA_CUDA_FP8_SKCL=2 (the groups
+#   3. fp8_check check (12 cases; "cases wrong" must be 0);
+#   4. conformance of the e4m3 matmuls through the engine with QUANTA_CUDA_FP8_SK=3 + QUANTA_CUDA_FP8_SKCL=2 (the groups
 #      on every shape that has a partial round, each reduced in a cluster where the plan fits);
+#   5a. ncu of _scaled_mm at 4096 x 11008 x 4096 (the long rows: its kernel's name = tile and cluster, grid, registers,
+#      shared memory, pipes, L2) and of ours there;
 #   5b. the long rows: SS 128x256 in clusters of 2 along the weights, the token box multicast (kc2), against the tile
 #      alone (km256) and the default (km);
 #   6. all 30 rows (km, kmc, kmo; 3 rounds), trace3 of the split tile's end (slots vs cluster), then km3 / kmc3 (the
@@ -58,7 +58,25 @@ elif [ -x $FC/fp8_check ]; then
   say "no libqnfp8.so or torch: fp8_pair skipped"
 fi
 
-# 3. the long rows: what cuBLASLt runs at 4096 x 11008 x 4096 (kernel name = tile / cluster; launch, pipes, L2) and ours
+# 3. the check cases
+if [ -x $FC/fp8_check ] && [ $SMOKE -eq 0 ] && [ $(left) -gt 6 ]; then
+  timeout $(($(left) - 2 < 13 ? $(left) - 2 : 13)) $FC/fp8_check check > $D/fp8_check.txt 2>&1
+  rc=$?; say "fp8_check check (12 cases against the float64 reference; fp822's cluster reduction) rc=$rc"
+  [ $rc -eq 0 ] || { [ $rc -eq 124 ] && [ $VERDICT = ok ] && VERDICT=incomplete; } || VERDICT=FAIL
+  grep -E 'cases wrong|launch|K-major codes only' $D/fp8_check.txt | tee -a $D/summary.txt
+fi
+
+# 4. conformance through the engine: the groups on every shape with a partial round, reduced in clusters
+if [ -x $Q ] && [ $SMOKE -eq 0 ]; then
+  . bench/cuda/fp8_conform_cases.sh
+  fp8_cases $Q
+  say "conformance cases: $((${#ALL[@]} / 2)) (QUANTA_CUDA_FP8_SK=3 + QUANTA_CUDA_FP8_SKCL=2)"
+  CONFORM_S=7 conform skcl QUANTA_CUDA_FP8_SK=3 QUANTA_CUDA_FP8_SKCL=2 -- "${ALL[@]}"
+elif [ ! -x $Q ]; then
+  say "no $Q: conformance skipped"; [ $VERDICT = ok ] && VERDICT=incomplete
+fi
+
+# 5a. the long rows: what cuBLASLt runs at 4096 x 11008 x 4096 (kernel name = tile / cluster; launch, pipes, L2) and ours
 # (clocks not locked: each kernel's own SM frequency, as fp816's)
 NCU_GREP='\)x\(|Duration|SM Frequency|Compute \(SM\) Throughput|Memory Throughput|DRAM Throughput|L2 Cache Throughput|L2 Hit Rate|Executed Ipc A|Issue Slots Busy|highest-utilized|Registers Per|Grid Size|Block Size|Cluster Size|Dynamic Shared|Waves Per SM'
 ncu_one() { # label, seconds, then the command
@@ -70,28 +88,10 @@ ncu_one() { # label, seconds, then the command
   grep -E "$NCU_GREP" $D/ncu_$label.txt | sed 's/  */ /g' | head -24 | tee -a $D/summary.txt
 }
 if command -v ncu > /dev/null && [ $PAIR = 1 ]; then
-  FP8_PAIR_REPS=1 ncu_one peer_4096x11008x4096 8 -k 'regex:cutlass|gemm|nvjet|xmma|sm90' --launch-skip 3 -c 1 \
+  FP8_PAIR_REPS=1 ncu_one peer_4096x11008x4096 10 -k 'regex:cutlass|gemm|nvjet|xmma|sm90' --launch-skip 3 -c 1 \
     python3 bench/cuda/fp8_pair.py $FC/libqnfp8.so "4096,11008,4096" peer
   FP8_PAIR_REPS=1 ncu_one km_4096x11008x4096 8 -k regex:qn_k_fp8_tma --launch-skip 3 -c 1 \
     python3 bench/cuda/fp8_pair.py $FC/libqnfp8.so "4096,11008,4096" km
-fi
-
-# 4. the check cases
-if [ -x $FC/fp8_check ] && [ $SMOKE -eq 0 ] && [ $(left) -gt 6 ]; then
-  timeout $(($(left) - 2 < 13 ? $(left) - 2 : 13)) $FC/fp8_check check > $D/fp8_check.txt 2>&1
-  rc=$?; say "fp8_check check (12 cases against the float64 reference; fp822's cluster reduction) rc=$rc"
-  [ $rc -eq 0 ] || { [ $rc -eq 124 ] && [ $VERDICT = ok ] && VERDICT=incomplete; } || VERDICT=FAIL
-  grep -E 'cases wrong|launch|K-major codes only' $D/fp8_check.txt | tee -a $D/summary.txt
-fi
-
-# 5. conformance through the engine: the groups on every shape with a partial round, reduced in clusters
-if [ -x $Q ] && [ $SMOKE -eq 0 ]; then
-  . bench/cuda/fp8_conform_cases.sh
-  fp8_cases $Q
-  say "conformance cases: $((${#ALL[@]} / 2)) (QUANTA_CUDA_FP8_SK=3 + QUANTA_CUDA_FP8_SKCL=2)"
-  CONFORM_S=7 conform skcl QUANTA_CUDA_FP8_SK=3 QUANTA_CUDA_FP8_SKCL=2 -- "${ALL[@]}"
-elif [ ! -x $Q ]; then
-  say "no $Q: conformance skipped"; [ $VERDICT = ok ] && VERDICT=incomplete
 fi
 
 # 5b. the long rows: SS 128x256 in clusters of 2 along the weights (the token box multicast: kc2, kc2n without OE) against
