@@ -1643,10 +1643,10 @@ static int qn_f8t_launch(const qn_f8_args &a0, int sms, cudaStream_t s) {
     if constexpr (SK == 2) {
         if (!a0.sk_sp) return qn_f8t_launch<CW, BN, CL, EPI, TOK, OE ? 0 : 1, SS, PP, OE>(a0, sms, s); /* stream-K: no groups */
         /* fp822: the groups with each tile's pieces one cluster of sp blocks (DSMEM reduction). Taken where the plan's sp
-         * is 2..BN / 64 (every piece keeps a share of the chunks; the 128x256 groups' rows of the 30 take sp 2 or 3),
-         * the grid is whole clusters and every cluster of it is
-         * resident at once (cudaOccupancyMaxActiveClusters for that size; else the grid shrinks to the clusters that
-         * are and the plan is made again); otherwise fp816's slots (SK 1) on the same plan. */
+         * is 2..BN / 64 (every piece keeps a share of the chunks), the grid is whole clusters and every cluster of it is
+         * resident at once (cudaOccupancyMaxActiveClusters for that size); otherwise fp816's slots (SK 1) on the same
+         * plan. Under OE (SKCL=2, no slots to fall back on but plain OE) fewer pieces are tried, then a grid shrunk to
+         * the resident pairs. */
         static int cl_fit[BN / 64 + 1] = {}; /* clusters of sp resident on the device (0: not asked yet) */
         auto fits = [&](int64_t spq, int64_t Cq) {
             if (cl_fit[spq] == 0) {
@@ -1673,11 +1673,13 @@ static int qn_f8t_launch(const qn_f8_args &a0, int sms, cudaStream_t s) {
                 if (!OE) break;
                 spx = BN / 64;
             }
-            for (sp = spx; sp >= 2 && !ok; sp -= ok ? 0 : 1) { /* the most pieces whose clusters are all resident */
+            /* the most pieces whose clusters are all resident; without OE (SKCL=1) only the slots' own plan (spx pieces
+             * on C blocks), so that the switch changes the reduction and nothing else (else the slots) */
+            for (sp = spx; sp >= (OE ? 2 : spx) && sp >= 2 && !ok; sp -= ok ? 0 : 1) {
                 const int64_t Cs = a.dp_units == 0 ? R * sp : C;
                 if (Cs % sp == 0 && fits(sp, Cs)) ok = true, C = Cs;
             }
-            if (ok || spx < 2) break;
+            if (ok || spx < 2 || !OE) break;
             /* no cluster size fits the grid: fewer blocks, as many pairs as are resident, then plan again */
             if (cl_fit[2] <= 0 || (int64_t)cl_fit[2] * 2 >= C) break;
             C = (int64_t)cl_fit[2] * 2;
