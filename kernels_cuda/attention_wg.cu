@@ -218,10 +218,40 @@ enum { F_KSPL = 134217728 };
  * issue_s), not in every turn with the pieces skipped by a branch: ptxas may turn the 8 short skipped blocks of 72
  * into predicated instructions issued (as no-ops) in every tile */
 enum { F_EPIB = 268435456 };
+/* fa22. F_CRS (the PVH forms' steady state: 63, 65, 70 -> 78, 79, 77): FlashAttention-4's conditional rescaling. The
+ * running max m that P is scaled to (P = 2^(s sl2 - m)) moves only when some row of the warp would otherwise see
+ * P > 2^kCrsT (its new max more than kCrsT over m, log2 domain); else m stays stale, alpha is 1 and O's rescale (64
+ * FMUL a thread) and alpha's ex2 are skipped for the warp. O and l are sums over the same stale m, so O / l at the end
+ * is the softmax's (P <= 256 keeps f16 / bf16 P and the f32 sums far from overflow). Not bit-identical (P's values
+ * and their rounding move with m). Why: the consumer's own chain (3100-3700 cycles a tile against ~2050 of tensor
+ * work, fa19-fa21) carries the rescale between P . V's wait and the next pack: with random data a row's max grows by
+ * 8 (a factor 256) within the first tile or two, so the rescale all but vanishes from the steady state. The decision
+ * is a vote (warp-uniform: ptxas keeps the wgmma on O unserialized only around uniform branches). fa14's F_SKIP
+ * (skip only where alpha == 1 exactly, form 36) lost 2-5%: exact equality rarely holds across a whole warp. */
+enum { F_CRS = 536870912 };
+constexpr float kCrsT = 8.f;
+/* fa22. F_PEX (with F_CRS): a quarter of the softmax's ex2 (k16 column groups j % 4 == 3) by a degree-3 polynomial on
+ * the FMA pipe instead of the MUFU (FlashAttention-4's split). Why: per SM sub-partition the MUFU takes 8 cycles a
+ * warp instruction (16 lanes an SM); a consumer warp's 64 ex2 a tile are >= 512 cycles of it, twice that where the two
+ * consumers' softmaxes overlap, while its FMA / ALU work in the same phase is ~250-300 issue cycles: moving 16 of the
+ * 64 (8 instructions each, mostly FMA pipe) balances the two. Not bit-identical (the polynomial's error, <= 9e-5
+ * relative, is under bf16's and f16's rounding of P). */
+enum { F_PEX = 1073741824 };
+/* fa22. F_DESC (the SW forms' Q . K^T and P . V issue): a turn's wgmma descriptors as one base descriptor plus a constant
+ * a product ((offset >> 4) in the 14-bit start-address field: shared addresses < 256 KB and 16-byte aligned offsets, so
+ * no carry leaves the field: the same 64 bits as qn_wg_desc_sw128 of the sum). Why: the SASS of 70's steady loop
+ * spends ~12 instructions between consecutive HGMMA of a turn re-deriving each descriptor (mask, shift, or, the
+ * constant high half re-materialized, R2UR), ~190 of its 640 a tile are integer / uniform work, on the issuing warp's
+ * chain. Bit-identical. (A bit past int's sign: FL is an int; the flag is the value's sign bit.) */
+constexpr int F_DESC = (int)0x80000000u;
 constexpr int kKsSlots = 64; /* parts in flight (s r <= kKsSlots) */
+#if QN_AWG_ALL_FORMS
+/* (fa22: research only — call 3 of session 21, H100 15:47: 74/70 1.002 / 0.999 at 2k non-causal, 0.975 at 1k — so a
+ * default build carries neither these 4.3 MB of device slots in every CUDA process nor the one-launch-at-a-time rule) */
 __device__ float4 g_awg_ks_o[kKsSlots][2][128][16]; /* [slot][consumer][thread]: O's 64 accumulators a thread */
 __device__ float4 g_awg_ks_ml[kKsSlots][2][128];     /* (m, l) of the thread's two rows */
 __device__ unsigned g_awg_ks_cnt[kKsSlots][2][4];    /* [tail item][consumer][warp]: parts arrived */
+#endif
 /* F_TRACE: [consumer][tile][stamp], tiles past kTrT not stamped; stamps: loop top, K (and V) landed, turn held,
  * products issued, S done, softmax done, P . V done, P packed */
 constexpr int kTrT = 64, kTrS = 8;
@@ -286,6 +316,24 @@ __device__ __forceinline__ float ex2(float x) {
     float y;
     asm("ex2.approx.ftz.f32 %0, %1;\n" : "=f"(y) : "f"(x));
     return y;
+}
+/* F_DESC: a descriptor's start address moved by a (16-byte units): an add on the low word only (the field cannot carry
+ * out: see F_DESC), so ptxas needs no 64-bit add with carry */
+__device__ __forceinline__ uint64_t desc_add(uint64_t d, uint32_t a) {
+    return (d & 0xFFFFFFFF00000000ull) | (uint64_t)((uint32_t)d + a);
+}
+/* F_PEX: 2^x on the FMA pipe (FlashAttention-4's emulation), for x <= 127: floor(x) from one add rounded down into the
+ * low mantissa bits of 1.5 x 2^23, the fraction f = x - floor(x) in [0, 1) exactly, 2^f by a degree-3 minimax
+ * polynomial (relative error <= 9e-5), floor(x) added to its exponent by an integer add. x = -inf (masked keys) is
+ * clamped to -127, where f = 0 and the polynomial's 1.0 (0x3f800000) plus -127 << 23 is exactly +0, as ex2 gives. */
+__device__ __forceinline__ float ex2_poly(float x) {
+    x = fmaxf(x, -127.f);
+    const float r = __fadd_rd(x, 12582912.f);
+    const float f = x - (r - 12582912.f);
+    const float q = fmaf(fmaf(fmaf(0.077119089663028717041015625f, f, 0.227564394474029541015625f), f,
+                              0.695146143436431884765625f),
+                         f, 1.f);
+    return __int_as_float(__float_as_int(q) + (__float_as_int(r) << 23));
 }
 template <int BF, int BN> struct MmaS;
 template <int BF> struct MmaS<BF, 128> {
@@ -386,6 +434,12 @@ __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const Params p, c
     static_assert(!EPI || B2B, "the epilogue under the next turn: the back-to-back form (70)");
     constexpr bool EPIP = (FL & F_EPIP) != 0;
     static_assert(!EPIP || EPI, "the packed epilogue: with F_EPI");
+    constexpr bool CRS = (FL & F_CRS) != 0, PEX = (FL & F_PEX) != 0;
+    static_assert(!CRS || (PVH && !(FL & (F_SKIP | F_TREE | F_EPI | F_KSPL))), "conditional rescaling: the PVH forms' softmax_max");
+    /* (not the back-to-back form: with PEX ptxas serialized its wgmma for want of registers, C7511, at a quarter and at
+     * an eighth of the columns alike: 70's consumers sit at the 240-register cap with P of the tile before live) */
+    static_assert(!PEX || (CRS && !B2B), "the polynomial ex2: with F_CRS, not back to back");
+    constexpr bool DESC = (FL & F_DESC) != 0;
     static_assert(!(FL & F_EPIB) || EPI, "the voted epilogue issue: with F_EPI");
     static_assert(!B2B || (PER && KV2 && (FL & F_PAIR) && (FL & F_TO) && PVH && !(FL & F_DIAG)),
                   "back to back: the persistent K / V split form with P . V split (66)");
@@ -426,6 +480,7 @@ __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const Params p, c
                                          : (FL & F_PV5)  ? 5 * PK / 8
                                                          : PK / 2;
     constexpr bool QS = C::qs;
+    static_assert(!DESC || (SW && QS && !(FL & F_QREG) && PVH), "base-plus-offset descriptors: the swizzled Q-in-shared forms with PVH");
     /* 128-key tiles in the producer form: the consumers take the producer's registers (setmaxnreg: 232 each for
      * the 2 consumer warpgroups, 40 for the producer; 384 threads otherwise get 168). ptxas allocates per region:
      * code after setmaxnreg gets its count, code the regions share the entry cap (168) */
@@ -665,6 +720,8 @@ __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const Params p, c
 #pragma unroll
     for (int j = 0; j < kD / 8; ++j) o[j][0] = o[j][1] = o[j][2] = o[j][3] = 0.f;
     float m[2] = {-INFINITY, -INFINITY}, ls[2] = {0.f, 0.f};
+    /* CRS: the warp's last softmax_max moved m (so O needs its rescale by alpha); uniform in the warp (a vote) */
+    [[maybe_unused]] bool crs = true;
     const uint32_t vlbo = p.vswap ? BN * 16 : 128, vsbo = p.vswap ? 128 : BN * 16;
 
     /* S = Q . K^T of the tile at kbase, issued and committed (one wgmma group). (DIAG's n64 form of the diagonal
@@ -672,19 +729,24 @@ __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const Params p, c
      * accumulators in other registers than the n128's) */
     auto issue_s = [&](float (&s)[NS][4], uint32_t kbase) {
         qn_wg_fence();
+        /* DESC: the turn's base descriptors, each product's a constant over them */
+        [[maybe_unused]] const uint64_t kd0 = qn_wg_desc_sw128(kbase, 16, 1024);
+        [[maybe_unused]] const uint64_t qd0 = qn_wg_desc_sw128((PO ? qcur : qsbase) + cw * 64 * 128, 16, 1024);
 #pragma unroll
         for (int kk = 0; kk < kD / 16; ++kk) { /* dims 16 kk .. 16 kk + 15: core-matrix columns 2 kk, 2 kk + 1 */
             /* SW: 64-dim block kk / 4, 32 bytes a k16 step inside its 128-byte rows (the swizzle is applied to
              * the address bits, so the start may move inside the 1024-byte atom); 8-row groups 1024 bytes apart */
             const uint64_t kdesc =
-                SW ? qn_wg_desc_sw128(kbase + (kk >> 2) * (BN * 128) + (kk & 3) * 32, 16, 1024)
-                   : qn_wg_desc(kbase + kk * 2 * (BN * 16), BN * 16, 128);
+                DESC ? desc_add(kd0, ((kk >> 2) * (BN * 128) + (kk & 3) * 32) >> 4)
+                : SW ? qn_wg_desc_sw128(kbase + (kk >> 2) * (BN * 128) + (kk & 3) * 32, 16, 1024)
+                     : qn_wg_desc(kbase + kk * 2 * (BN * 16), BN * 16, 128);
             if constexpr (QS && !QR) /* this warpgroup's 64 rows: 8 row groups from group 8 wg */
                 MmaS<BF, BN>::run_ss(
                     s,
-                    SW ? qn_wg_desc_sw128((PO ? qcur : qsbase) + (kk >> 2) * (kRB * 128) + (kk & 3) * 32 + cw * 64 * 128,
-                                          16, 1024)
-                       : qn_wg_desc(qsbase + kk * 2 * (kRB * 16) + cw * 8 * 128, kRB * 16, 128),
+                    DESC ? desc_add(qd0, ((kk >> 2) * (kRB * 128) + (kk & 3) * 32) >> 4)
+                    : SW ? qn_wg_desc_sw128((PO ? qcur : qsbase) + (kk >> 2) * (kRB * 128) + (kk & 3) * 32 + cw * 64 * 128,
+                                            16, 1024)
+                         : qn_wg_desc(qsbase + kk * 2 * (kRB * 16) + cw * 8 * 128, kRB * 16, 128),
                     kdesc, kk > 0);
             else
                 MmaS<BF, BN>::run(s, qf[kk], kdesc, kk > 0);
@@ -720,12 +782,14 @@ __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const Params p, c
      * generic in them crashed cicc 13.0) */
     auto issue_pv_part = [&](const uint32_t (&pf)[PK][4], uint32_t vbase, const int j0, const int j1) {
         qn_wg_fence();
+        [[maybe_unused]] const uint64_t vd0 = qn_wg_desc_sw128(vbase, BN * 128, 1024); /* (DESC) */
 #pragma unroll
         for (int j = 0; j < PK; ++j)
             if (j >= j0 && j < j1)
                 qn_wg_mma16_n128<BF, 1>(o, pf[j],
-                                        SW ? qn_wg_desc_sw128(vbase + j * 2048, BN * 128, 1024)
-                                           : qn_wg_desc(vbase + j * 2 * 128, vlbo, vsbo),
+                                        DESC ? desc_add(vd0, (j * 2048) >> 4)
+                                        : SW ? qn_wg_desc_sw128(vbase + j * 2048, BN * 128, 1024)
+                                             : qn_wg_desc(vbase + j * 2 * 128, vlbo, vsbo),
                                         1);
         qn_wg_commit();
     };
@@ -822,6 +886,7 @@ __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const Params p, c
     /* PVH: softmax's steps in two phases for both rows, the row max (-> alpha, muse) and then the ex2 and sums, so
      * that the caller can issue work between them: the same operations on each row, the same bits (the chains) */
     auto softmax_max = [&](float (&s)[NS][4], long long k0, float (&alpha)[2], float (&muse)[2]) {
+        [[maybe_unused]] float mn[2];
         mask_tile(s, k0);
 #pragma unroll
         for (int h = 0; h < 2; ++h) {
@@ -831,9 +896,29 @@ __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const Params p, c
             mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
             mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
             const float mnew = fmaxf(m[h], mx * p.sl2);
-            muse[h] = mnew == -INFINITY ? 0.f : mnew;
-            alpha[h] = ex2(m[h] - muse[h]);
-            m[h] = mnew;
+            if constexpr (CRS) {
+                mn[h] = mnew;
+            } else {
+                muse[h] = mnew == -INFINITY ? 0.f : mnew;
+                alpha[h] = ex2(m[h] - muse[h]);
+                m[h] = mnew;
+            }
+        }
+        if constexpr (CRS) {
+            /* m moves for the whole warp once a row's max grew by more than kCrsT (from -inf: any key seen); else P is
+             * scaled to the stale m (P <= 2^kCrsT) and alpha is 1 */
+            /* (mn - m, not mn > m + kCrsT: ptxas kept m + kCrsT live across the loop, 2 registers; -inf - -inf is NaN:
+             * false, as a row that sees nothing should be) */
+            crs = __any_sync(0xffffffffu, mn[0] - m[0] > kCrsT || mn[1] - m[1] > kCrsT);
+            /* (selects, no branch: where m stays, alpha = 2^(m - m) = 1 exactly; a row with m = -inf that stays has seen
+             * no key, its O and l are 0 and alpha = 0 changes nothing) */
+#pragma unroll
+            for (int h = 0; h < 2; ++h) {
+                const float mu = crs ? mn[h] : m[h];
+                muse[h] = mu == -INFINITY ? 0.f : mu;
+                alpha[h] = ex2(m[h] - muse[h]);
+                m[h] = mu;
+            }
         }
     };
     auto softmax_exp = [&](float (&s)[NS][4], const float (&alpha)[2], const float (&muse)[2]) {
@@ -842,16 +927,23 @@ __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const Params p, c
             float sum = 0.f;
 #pragma unroll
             for (int j = 0; j < NS; ++j) {
-                s[j][2 * h] = ex2(fmaf(s[j][2 * h], p.sl2, -muse[h]));
-                s[j][2 * h + 1] = ex2(fmaf(s[j][2 * h + 1], p.sl2, -muse[h]));
+                if (PEX && j % 4 == 3) { /* (PEX: a quarter of the columns on the FMA pipe) */
+                    s[j][2 * h] = ex2_poly(fmaf(s[j][2 * h], p.sl2, -muse[h]));
+                    s[j][2 * h + 1] = ex2_poly(fmaf(s[j][2 * h + 1], p.sl2, -muse[h]));
+                } else {
+                    s[j][2 * h] = ex2(fmaf(s[j][2 * h], p.sl2, -muse[h]));
+                    s[j][2 * h + 1] = ex2(fmaf(s[j][2 * h + 1], p.sl2, -muse[h]));
+                }
                 sum += s[j][2 * h] + s[j][2 * h + 1];
             }
-            ls[h] = ls[h] * alpha[h] + sum;
+            ls[h] = ls[h] * alpha[h] + sum; /* (CRS: alpha 1 where m stayed, the same as ls + sum) */
         }
     };
     auto rescale = [&](const float (&alpha)[2]) {
         if constexpr ((FL & F_SKIP) != 0)
             if (!__any_sync(0xffffffffu, alpha[0] != 1.f || alpha[1] != 1.f)) return;
+        if constexpr (CRS)
+            if (!crs) return; /* (the warp's m stayed: alpha is 1) */
 #pragma unroll
         for (int j = 0; j < kD / 8; ++j) {
             o[j][0] *= alpha[0];
@@ -1481,6 +1573,7 @@ __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const Params p, c
              * m_c: the online softmax's own rescale) and stores the rows with plain stores (no TMA store: the other
              * warps of the consumer are not here) */
             [[maybe_unused]] auto ks_finish = [&]() {
+#if QN_AWG_ALL_FORMS
                 if constexpr ((FL & F_KSPL) != 0) {
                     const int lt = tid & 127, s = p.ksplit, pks = (int)blockIdx.x, ti = pks / s;
                     float lr[2];
@@ -1543,6 +1636,7 @@ __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const Params p, c
                             *reinterpret_cast<uint32_t *>(dst + jj * 8) = Ty<T>::pack(o[jj][2 * h] * inv, o[jj][2 * h + 1] * inv);
                     }
                 }
+#endif
             };
             /* issue_s with the owed epilogue's st.shared between its wgmma (EPI; the SW / Q-in-shared-memory path of
              * issue_s, the only one this form has) */
@@ -1590,10 +1684,13 @@ __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const Params p, c
              * first P . V, whose step 0 writes O (scale-d = 0) instead of adding to it */
             auto pv_part = [&](uint32_t vbase, const int j0, const int j1, bool z) {
                 qn_wg_fence();
+                [[maybe_unused]] const uint64_t vd0 = qn_wg_desc_sw128(vbase, BN * 128, 1024); /* (DESC) */
 #pragma unroll
                 for (int j = 0; j < PK; ++j)
                     if (j >= j0 && j < j1)
-                        qn_wg_mma16_n128<BF, 1>(o, pf[j], qn_wg_desc_sw128(vbase + j * 2048, BN * 128, 1024),
+                        qn_wg_mma16_n128<BF, 1>(o, pf[j],
+                                                DESC ? desc_add(vd0, (j * 2048) >> 4)
+                                                     : qn_wg_desc_sw128(vbase + j * 2048, BN * 128, 1024),
                                                 j == 0 && z ? 0 : 1);
                 qn_wg_commit();
             };
@@ -2074,9 +2171,9 @@ int launch_t(const qn_cuda_attention_args *a, int vswap, char *err, size_t len) 
     /* KV2 (fa16): where the TQ / TO boxes or the TMA maps cannot take the call, the 128-key 3-stage form without it
      * (every fallback below instantiates FBN / FS, so no 2-stage or wide-tile form exists without KV2) */
     constexpr bool KV2 = (FL & F_KV2) != 0;
-    /* (F_B2B, F_EPI: their fallbacks are 66's) */
+    /* (F_B2B, F_EPI: their fallbacks are 66's; F_CRS / F_PEX: the fallbacks as measured, no more instances) */
     constexpr int FBN = BN > 128 ? 128 : BN, FS = KV2 && S < 3 ? 3 : S,
-                  FFL = FL & ~(F_KV2 | F_B2B | F_EPI | F_EPIP | F_KSPL | F_EPIB | (PER ? F_TO : 0));
+                  FFL = FL & ~(F_KV2 | F_B2B | F_EPI | F_EPIP | F_KSPL | F_EPIB | F_CRS | F_PEX | F_DESC | (PER ? F_TO : 0));
     if constexpr (KV2) {
         const long long G = a->Hq / a->Hkv;
         if (a->kv_lens != nullptr || a->B * a->Hkv >= (1LL << 31) || a->Nq >= (1LL << 31) || 128 % G != 0 ||
@@ -2102,7 +2199,9 @@ int launch_t(const qn_cuda_attention_args *a, int vswap, char *err, size_t len) 
         if constexpr ((FL & F_TO) != 0 && PER && KV2) {
             if (64 % G != 0) return launch_t<T, FBN, FS, OV, WGN, WS, PP, SW, TMA, PER, FFL & ~F_TO>(a, vswap, err, len);
         } else if constexpr ((FL & F_TO) != 0) {
-            if (64 % G != 0) return launch_t<T, BN, S, OV, WGN, WS, PP, SW, TMA, PER, FL & ~(F_TO | F_SPLIT)>(a, vswap, err, len);
+            if (64 % G != 0)
+                return launch_t<T, BN, S, OV, WGN, WS, PP, SW, TMA, PER, FL & ~(F_TO | F_SPLIT | F_CRS | F_PEX | F_DESC)>(a, vswap, err,
+                                                                                                             len);
         }
     }
     /* CL: clusters of CLN row blocks of one head, so a multiple of CLN of them (else the form without clusters) */
@@ -2283,12 +2382,62 @@ template <typename T> int launch_v(const qn_cuda_attention_args *a, int variant,
     case QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHB:
         return launch_t<T, 128, 2, true, 3, true, true, true, true, true,
                         F_PAIR | F_CMASK | F_TQ | F_TO | F_KV2 | F_PVH | F_PVHI | F_B2B>(a, vswap, err, len);
-    /* fa21: 70 with the grid's last round split over the keys in non-causal calls (QUANTA_CUDA_ATTN_WG_KSPL=1; built by
-     * default so that the switch and the engine's conformance work in any build) */
-    case QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBK:
+    /* fa22: 70, 63, 65 with conditional rescaling (QUANTA_CUDA_ATTN_WG_CRS=1; built by default so that the switch and
+     * the engine's conformance of them work in any build) */
+    case QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBR:
         return launch_t<T, 128, 2, true, 3, true, true, true, true, true,
-                        F_PAIR | F_CMASK | F_TQ | F_TO | F_KV2 | F_PVH | F_PVHI | F_B2B | F_KSPL>(a, vswap, err, len);
+                        F_PAIR | F_CMASK | F_TQ | F_TO | F_KV2 | F_PVH | F_PVHI | F_B2B | F_CRS>(a, vswap, err, len);
+    case QN_CUDA_ATTN_WG_N128S3WSPTMAMTOHHR:
+        return launch_t<T, 128, 3, true, 3, true, true, true, true, false,
+                        F_CMASK | F_TQ | F_TO | F_PVH | F_PVHI | F_CRS>(a, vswap, err, len);
+    case QN_CUDA_ATTN_WG_N176S2WSPTMAMTOKHHR:
+        return launch_t<T, 176, 2, true, 3, true, true, true, true, false,
+                        F_CMASK | F_TQ | F_TO | F_KV2 | F_PVH | F_PVHI | F_CRS>(a, vswap, err, len);
 #if QN_AWG_ALL_FORMS
+    /* fa22 research: 78, 79 with a quarter of the ex2 by an FMA-pipe polynomial (80, 77's: not built, see F_PEX's
+     * static_assert: its wgmma serialized, C7511) */
+    case QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBRP:
+        break;
+    /* fa22 research: 77, 78, 79 with base-plus-offset wgmma descriptors (F_DESC, bit-identical to them) */
+    case QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBRD:
+        if constexpr (want(QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBRD))
+            return launch_t<T, 128, 2, true, 3, true, true, true, true, true,
+                            F_PAIR | F_CMASK | F_TQ | F_TO | F_KV2 | F_PVH | F_PVHI | F_B2B | F_CRS | F_DESC>(a, vswap, err,
+                                                                                                              len);
+        else
+            break;
+    case QN_CUDA_ATTN_WG_N128S3WSPTMAMTOHHRD:
+        if constexpr (want(QN_CUDA_ATTN_WG_N128S3WSPTMAMTOHHRD))
+            return launch_t<T, 128, 3, true, 3, true, true, true, true, false,
+                            F_CMASK | F_TQ | F_TO | F_PVH | F_PVHI | F_CRS | F_DESC>(a, vswap, err, len);
+        else
+            break;
+    case QN_CUDA_ATTN_WG_N176S2WSPTMAMTOKHHRD:
+        if constexpr (want(QN_CUDA_ATTN_WG_N176S2WSPTMAMTOKHHRD))
+            return launch_t<T, 176, 2, true, 3, true, true, true, true, false,
+                            F_CMASK | F_TQ | F_TO | F_KV2 | F_PVH | F_PVHI | F_CRS | F_DESC>(a, vswap, err, len);
+        else
+            break;
+    case QN_CUDA_ATTN_WG_N128S3WSPTMAMTOHHRP:
+        if constexpr (want(QN_CUDA_ATTN_WG_N128S3WSPTMAMTOHHRP))
+            return launch_t<T, 128, 3, true, 3, true, true, true, true, false,
+                            F_CMASK | F_TQ | F_TO | F_PVH | F_PVHI | F_CRS | F_PEX>(a, vswap, err, len);
+        else
+            break;
+    case QN_CUDA_ATTN_WG_N176S2WSPTMAMTOKHHRP:
+        if constexpr (want(QN_CUDA_ATTN_WG_N176S2WSPTMAMTOKHHRP))
+            return launch_t<T, 176, 2, true, 3, true, true, true, true, false,
+                            F_CMASK | F_TQ | F_TO | F_KV2 | F_PVH | F_PVHI | F_CRS | F_PEX>(a, vswap, err, len);
+        else
+            break;
+    /* fa21 research (session 21 call 3, H100 15:47: 74/70 1.002 / 0.999 at 2k non-causal, 0.975 at 1k): 70 with the grid's
+     * last round split over the keys in non-causal calls (its global slots exist in research builds only, fa22) */
+    case QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBK:
+        if constexpr (want(QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBK))
+            return launch_t<T, 128, 2, true, 3, true, true, true, true, true,
+                            F_PAIR | F_CMASK | F_TQ | F_TO | F_KV2 | F_PVH | F_PVHI | F_B2B | F_KSPL>(a, vswap, err, len);
+        else
+            break;
     /* fa21 research (call 2, H100 15:09: 72/70 0.86-0.95 on every row): 70 with the item before's epilogue under the next
      * turn's Q . K^T issue (72), O packed first (73), 72 + the split (75), 72's issue chosen by a vote (76) */
     case QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBE:
@@ -2537,7 +2686,9 @@ extern "C" int qn_cuda_attn_wg_applies(const qn_cuda_attention_args *a) {
  * 62 n128s3wsptmamtohl, 63 n128s3wsptmamtohh, 64 n128s2wsptmapm2tokx, 65 n176s2wsptmamtokhh, 66 n128s2wsptmapm2tokhh,
  * 67 n128s3wsptmamtoh7, 68 n128s3wsptmamtoh5, 69 n128s3wsptmamtohhx, 70 n128s2wsptmapm2tokhhb,
  * 71 n128s2wsptmapm2tokhhbx, 72 n128s2wsptmapm2tokhhbe, 73 n128s2wsptmapm2tokhhbep,
- * 74 n128s2wsptmapm2tokhhbk, 75 n128s2wsptmapm2tokhhbek, 76 n128s2wsptmapm2tokhhbev)
+ * 74 n128s2wsptmapm2tokhhbk, 75 n128s2wsptmapm2tokhhbek, 76 n128s2wsptmapm2tokhhbev, 77 n128s2wsptmapm2tokhhbr,
+ * 78 n128s3wsptmamtohhr, 79 n176s2wsptmamtokhhr, 80 n128s2wsptmapm2tokhhbrp, 81 n128s3wsptmamtohhrp,
+ * 82 n176s2wsptmamtokhhrp, 83 n128s2wsptmapm2tokhhbrd, 84 n128s3wsptmamtohhrd, 85 n176s2wsptmamtokhhrd)
  * picks the form, where this build has it (form_built)
  * QN_CUDA_ATTN_WG_AUTO runs, for side-by-side runs of the engine; unset or anything else: the pick by shape below.
  * Read once. */
@@ -2548,7 +2699,8 @@ static bool form_built(int v) {
     return (QN_AWG_ALL_FORMS && qn_awg::want(v)) || v == QN_CUDA_ATTN_WG_N128S3WSPTMAMTO || v == QN_CUDA_ATTN_WG_N176S2WSPTMAMTOK ||
            v == QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOK || v == QN_CUDA_ATTN_WG_N128S3WSPTMAMTOHH ||
            v == QN_CUDA_ATTN_WG_N176S2WSPTMAMTOKHH || v == QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHH ||
-           v == QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHB || v == QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBK;
+           v == QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHB || v == QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBR ||
+           v == QN_CUDA_ATTN_WG_N128S3WSPTMAMTOHHR || v == QN_CUDA_ATTN_WG_N176S2WSPTMAMTOKHHR;
 }
 /* A pick switch read once into its cache: `on` unless the variable is exactly the other value ("0" for a switch
  * that is on by default, "1" for one that is off). */
@@ -2588,12 +2740,32 @@ static bool nc2k_env() {
     static std::atomic<int> v{-1};
     return switch_once(v, "QUANTA_CUDA_ATTN_WG_NC2K", true);
 }
-/* QUANTA_CUDA_ATTN_WG_KSPL=1 (fa21, off: bench/NOTES.md fa21's flip rule): for non-causal calls the auto pick's 70 as
- * 74 (the grid's last round balanced: the pairs left as single items, the items left after them split over the keys,
- * F_KSPL; not bit-identical). Read once. */
+/* QUANTA_CUDA_ATTN_WG_KSPL=1 (fa21; research builds only since fa22, meson -Dattn_wg_forms=all: its measured rule was
+ * not met): for non-causal calls the auto pick's 70 as 74 (the grid's last round balanced: the pairs left as single
+ * items, the items left after them split over the keys, F_KSPL; not bit-identical). A default build ignores it. Read
+ * once. */
 static bool kspl_env() {
+#if QN_AWG_ALL_FORMS
     static std::atomic<int> v{-1};
-    return switch_once(v, "QUANTA_CUDA_ATTN_WG_KSPL", false);
+    return switch_once(v, "QUANTA_CUDA_ATTN_WG_KSPL", false) && form_built(QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBK);
+#else
+    return false;
+#endif
+}
+/* QUANTA_CUDA_ATTN_WG_CRS=1 (fa22, off: bench/NOTES.md fa22's flip rule): the auto pick's 70 / 63 / 65 as 77 / 78 / 79,
+ * FlashAttention-4's conditional rescaling (O rescaled only when a row max of the warp grew by more than 2^8; not
+ * bit-identical, within the attention bound). =2 (research builds, meson -Dattn_wg_forms=all): 77 / 81 / 82, 78 and 79
+ * with a quarter of the ex2 by an FMA-pipe polynomial too (80, 77's, is not built). Read once. */
+static int crs_env() {
+    static std::atomic<int> v{-1};
+    int x = v.load(std::memory_order_relaxed);
+    if (x < 0) {
+        const char *e = getenv("QUANTA_CUDA_ATTN_WG_CRS");
+        x = e && (e[0] == '1' || e[0] == '2') && e[1] == '\0' ? e[0] - '0' : 0;
+        if (x == 2 && !form_built(QN_CUDA_ATTN_WG_N128S3WSPTMAMTOHHRP)) x = 1;
+        v.store(x, std::memory_order_relaxed);
+    }
+    return x;
 }
 static int tile_env() {
     static std::atomic<int> v{-1};
@@ -2631,14 +2803,22 @@ static int auto_variant(const qn_cuda_attention_args *a) {
     const int e = tile_env();
     if (e) return e;
     const bool h = pvh_env();
+    const int r = h ? crs_env() : 0; /* (CRS: the PVH forms) */
     if (a->Nk <= (a->causal || nc2k_env() ? 2048 : 1536)) {
         if (!h) return QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOK;
         if (!b2b_env()) return QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHH;
-        return !a->causal && kspl_env() ? QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBK : QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHB;
+        if (!a->causal && kspl_env()) return QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBK;
+        return r ? QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBR : QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHB; /* (no 80) */
     }
     if (a->Nk >= (a->causal ? 12288 : 8192))
-        return h ? QN_CUDA_ATTN_WG_N176S2WSPTMAMTOKHH : QN_CUDA_ATTN_WG_N176S2WSPTMAMTOK;
-    return h ? QN_CUDA_ATTN_WG_N128S3WSPTMAMTOHH : QN_CUDA_ATTN_WG_N128S3WSPTMAMTO;
+        return !h       ? QN_CUDA_ATTN_WG_N176S2WSPTMAMTOK
+               : r == 2 ? QN_CUDA_ATTN_WG_N176S2WSPTMAMTOKHHRP
+               : r      ? QN_CUDA_ATTN_WG_N176S2WSPTMAMTOKHHR
+                        : QN_CUDA_ATTN_WG_N176S2WSPTMAMTOKHH;
+    return !h       ? QN_CUDA_ATTN_WG_N128S3WSPTMAMTO
+           : r == 2 ? QN_CUDA_ATTN_WG_N128S3WSPTMAMTOHHRP
+           : r      ? QN_CUDA_ATTN_WG_N128S3WSPTMAMTOHHR
+                    : QN_CUDA_ATTN_WG_N128S3WSPTMAMTOHH;
 }
 
 extern "C" int qn_cuda_attn_wg_launch(const qn_cuda_attention_args *a, int variant, char *err, size_t err_len) {

@@ -107,6 +107,13 @@ enum { QN_CUDA_ATTN_WG_AUTO = 0, QN_CUDA_ATTN_WG_N128S2, QN_CUDA_ATTN_WG_N128S3,
        QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBK, QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBEK,
        /* fa21: 72 with the interleaved issue only in turns that owe an epilogue (a vote between two issue paths) */
        QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBEV,
+       /* fa22: 70, 63, 65 with FlashAttention-4's conditional rescaling (R: O rescaled only when a row max of the warp
+        * grew by more than 2^8; QUANTA_CUDA_ATTN_WG_CRS=1), and the same with a quarter of the ex2 by an FMA-pipe
+        * polynomial (P; research; 80 reserved: not built, its wgmma serialized for registers) */
+       QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBR, QN_CUDA_ATTN_WG_N128S3WSPTMAMTOHHR, QN_CUDA_ATTN_WG_N176S2WSPTMAMTOKHHR,
+       QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBRP, QN_CUDA_ATTN_WG_N128S3WSPTMAMTOHHRP, QN_CUDA_ATTN_WG_N176S2WSPTMAMTOKHHRP,
+       /* fa22: 77, 78, 79 with each turn's wgmma descriptors as a base plus constants (D; research, bit-identical) */
+       QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBRD, QN_CUDA_ATTN_WG_N128S3WSPTMAMTOHHRD, QN_CUDA_ATTN_WG_N176S2WSPTMAMTOKHHRD,
        QN_CUDA_ATTN_WG_NVARIANTS };
 /* Flag for the check: V's descriptor with its two byte offsets exchanged (a wrong reading of the MN-major
  * layout shows as a failure with one and a pass with the other). */

@@ -379,6 +379,69 @@ extern "C" int qn_cuda_ggml_mmq(int w_dtype, const void *w, int64_t N, int64_t K
                        stream);
 }
 
+extern "C" size_t qn_cuda_ggml_mmq_multi_scratch(int n, const int64_t *N, int64_t M, int64_t K) {
+    size_t b = 0;
+    for (int i = 0; i < n; i++) {
+        const size_t bi = qn_cuda_ggml_mmq_scratch(M, N[i], K);
+        b = bi > b ? bi : b;
+    }
+    return b;
+}
+
+/* mmq22: see cuda_kernels.h. A group runs only where each of its weights would take =17 with the kept prep (the same
+ * route as qn_gmmq_run's); anything else, and any group qn_gmmq_rsi_run_grp declines, one call each. */
+extern "C" int qn_cuda_ggml_mmq_multi(int mode, int w_dtype, int n, const void *const *w, const int64_t *N, int64_t K,
+                                      int x_dtype, const void *x, int64_t M, int y_dtype, void *const *y, void *scratch,
+                                      size_t scratch_bytes, void *xp, size_t xp_bytes, int *xhave, int sms,
+                                      void *stream) {
+    int dummy = 0;
+    int *have = xhave ? xhave : &dummy;
+    if (n < 1 || n > 3 || !w || !N || !y) return (int)cudaErrorInvalidValue;
+    const int64_t Kp = (K + QN_GMMQ_BK - 1) / QN_GMMQ_BK * QN_GMMQ_BK;
+    const bool can = mode > 0 && xp && M > 64 && K > 0 && K % qn_ggml_block_elems(w_dtype) == 0 &&
+                     M <= 0x7fffffff && xp_bytes >= qn_cuda_ggml_mmq_xprep_bytes(M, K) &&
+                     scratch_bytes >= qn_cuda_ggml_mmq_multi_scratch(n, N, M, K) && qn_gmmq_route(M, N[0], K) == 17;
+    int md = mode;
+    for (int i = 0; i < n;) {
+        int j = i + 1; /* weights i .. j - 1 as one grid */
+        if (can && md > 0) {
+            if (md == 2) j = n;
+            else
+                while (j < n && N[j] == N[i]) j++;
+        }
+        if (j - i >= 2) {
+            qn_gmmq_args a; /* as qn_gmmq_run's for the kept prep in xp; w, N, y per weight */
+            a.w = (const uint8_t *)w[i];
+            a.rb = (size_t)(K / qn_ggml_block_elems(w_dtype)) * (size_t)qn_ggml_block_bytes(w_dtype);
+            a.N = N[i], a.K = K, a.M = M, a.Kp = Kp;
+            a.xh = (const __half *)xp, a.xnb = QN_XSLAB_NB;
+            a.xscale = (const float *)((const uint8_t *)xp + qn_gmmq_xh_bytes(M, Kp));
+            a.yd = y_dtype, a.y = y[i], a.epi = 0;
+            uint8_t *part = (uint8_t *)scratch + qn_gmmq_xh_bytes(M, Kp) + qn_gmmq_align((size_t)M * 4);
+            const size_t used = (size_t)(part - (uint8_t *)scratch);
+            const int had = *have;
+            const int e = qn_gmmq_rsi_run_grp(w_dtype, x_dtype, x, a, j - i, w + i, N + i, y + i, md, sms, part,
+                                              scratch_bytes - used, (cudaStream_t)stream, have);
+            if (e >= 0) {
+                if (e) return e;
+                i = j;
+                continue;
+            }
+            *have = had;
+            if (md == 2) { /* declined as one grid: the weights of one N as groups (mode 1) */
+                md = 1;
+                continue;
+            }
+            j = i + 1;
+        }
+        const int e = qn_gmmq_run(w_dtype, w[i], N[i], K, x_dtype, x, M, y_dtype, y[i], scratch, scratch_bytes, xp,
+                                  xp_bytes, have, sms, stream);
+        if (e) return e;
+        i = j;
+    }
+    return 0;
+}
+
 extern "C" int qn_cuda_ggml_mmq_x(int w_dtype, const void *w, int64_t N, int64_t K, int x_dtype, const void *x,
                                   int64_t M, int y_dtype, void *y, void *scratch, size_t scratch_bytes, void *xp,
                                   size_t xp_bytes, int *xhave, int sms, void *stream) {

@@ -174,10 +174,20 @@ __device__ __forceinline__ void qn_rsi_block(const uint8_t *row0, const qn_rsi_l
 /* U: blocks per commit group (2: a step, 4: two); DIAG: 0, or the diagnostic forms above (mmq16's: 3, SS wgmma, A
  * from the slab, no decode; 4, the full consumers but no copies past the rings' first fill: the consumers' own rate);
  * CPS: blocks per SM (cfg); V: cfg's variant bits. */
-template <int DT, int NB, int U, int DIAG, int CPS, int V>
-__global__ void __launch_bounds__(CPS == 1 ? 384 : 256, CPS)
-    qn_k_ggml_mmq_rsi(const __grid_constant__ CUtensorMap amap, qn_gmmq_args p, float *part) {
 #if QN_RSI_HAVE
+/* =16's block order: groups of QN_RSI_GROUP weight tiles, the token tiles walked first inside a group; nt counts the
+ * grid's weight tiles (a grouped launch's over all its weights), mt its token tiles. */
+__device__ __forceinline__ void qn_rsi_order(int64_t &nt, int64_t &mt) {
+    const int64_t gx = gridDim.x, gy = gridDim.y, L = (int64_t)blockIdx.y * gx + blockIdx.x;
+    const int64_t first = L / (QN_RSI_GROUP * gy) * QN_RSI_GROUP;
+    const int64_t gsize = gx - first < QN_RSI_GROUP ? gx - first : QN_RSI_GROUP, i = L % (QN_RSI_GROUP * gy);
+    nt = first + i % gsize, mt = i / gsize;
+}
+
+/* The kernel's body: amap the weight's tensor map, ntoff the grid's first weight tile of this weight (0 but in a
+ * grouped launch, where it is subtracted from the block order's tile: the weight's own tile index). */
+template <int DT, int NB, int U, int DIAG, int CPS, int V>
+__device__ __forceinline__ void qn_rsi_body(const CUtensorMap *amap, const qn_gmmq_args &p, float *part, int64_t ntoff) {
     typedef qn_rsi_cfg<DT, NB, CPS, V> Cfg;
     constexpr int SA = Cfg::SA, SB = Cfg::SB, MR = Cfg::MR;
     constexpr bool EPI = (V & 8) != 0; /* mmq20 (QUANTA_CUDA_GGML_EPI): instances of their own, the default's code as before */
@@ -211,13 +221,9 @@ __global__ void __launch_bounds__(CPS == 1 ? 384 : 256, CPS)
     const int tid = threadIdx.x;
     const int64_t KT = p.Kp / QN_GMMQ_BK;
     const int64_t KA = KT / 4, ka0 = KA * blockIdx.z / gridDim.z, nka = KA * (blockIdx.z + 1) / gridDim.z - ka0;
-    int64_t nt, mt; /* =16's block order: groups of weight tiles, the token tiles walked first inside a group */
-    {
-        const int64_t gx = gridDim.x, gy = gridDim.y, L = (int64_t)blockIdx.y * gx + blockIdx.x;
-        const int64_t first = L / (QN_RSI_GROUP * gy) * QN_RSI_GROUP;
-        const int64_t gsize = gx - first < QN_RSI_GROUP ? gx - first : QN_RSI_GROUP, i = L % (QN_RSI_GROUP * gy);
-        nt = first + i % gsize, mt = i / gsize;
-    }
+    int64_t nt, mt;
+    qn_rsi_order(nt, mt);
+    nt -= ntoff;
     if (tid == 0) {
         for (int s = 0; s < SA; s++) qn_mbar_init(afull(s), 1), qn_mbar_init(aempty(s), 8);
         for (int s = 0; s < SB; s++) qn_mbar_init(bfull(s), 1), qn_mbar_init(bempty(s), 8);
@@ -236,7 +242,7 @@ __global__ void __launch_bounds__(CPS == 1 ? 384 : 256, CPS)
         qn_mbar_arrive_expect_tx(afull(slot), Cfg::a_bytes);
 #pragma unroll
         for (int r = 0; r < MR; r++) /* boxes of 128 rows */
-            qn_tma_load_2d(sbase + Cfg::a_off + slot * Cfg::a_bytes + r * QN_RSI_BN * Cfg::arow, &amap, afull(slot),
+            qn_tma_load_2d(sbase + Cfg::a_off + slot * Cfg::a_bytes + r * QN_RSI_BN * Cfg::arow, amap, afull(slot),
                            (int32_t)((ka0 + ka) * (Cfg::arow / 2)), row0 + r * QN_RSI_BN);
     };
     auto load_b = [&](int slot, int64_t i) { /* B slot: the slab of step 4 ka0 + i */
@@ -249,7 +255,7 @@ __global__ void __launch_bounds__(CPS == 1 ? 384 : 256, CPS)
                      bfull(slot));
     };
     if (CPS == 2 && tid == 0) { /* the rings' first fills; the rest from the consumer loop */
-        qn_tma_prefetch(&amap);
+        qn_tma_prefetch(amap);
         for (int s = 0; s < SA && s < nka; s++) load_a(s, s);
         qn_pdl_wait();
         for (int s = 0; s < SB && s < 4 * nka; s++) load_b(s, s);
@@ -258,7 +264,7 @@ __global__ void __launch_bounds__(CPS == 1 ? 384 : 256, CPS)
     if (CPS == 1 && tid >= 256) { /* ------------------------------------------------------------ producer: one thread */
         if (big) qn_setmaxnreg_dec<40>();
         if (tid == 256) {
-            qn_tma_prefetch(&amap);
+            qn_tma_prefetch(amap);
             /* the weight's first boxes; then, launched as the prep's programmatic dependent (QUANTA_CUDA_GGML_PDL), wait
              * for it (a no-op otherwise): this much overlaps the prep's last wave */
             /* mmq20 (QUANTA_CUDA_GGML_EPI bit 4): the copies in the order the consumers take them — slot 0's weight box,
@@ -595,9 +601,44 @@ __global__ void __launch_bounds__(CPS == 1 ? 384 : 256, CPS)
         if constexpr (EPI) qn_gmmq_store_h<1, NB / 8>(q, acc1, nt * Cfg::BN + rw + 64 * r, mt * NB, g, t);
         else qn_gmmq_store<1, NB / 8>(q, acc1, nt * Cfg::BN + rw + 64 * r, mt * NB, g, t);
     }
+}
+#endif
+
+template <int DT, int NB, int U, int DIAG, int CPS, int V>
+__global__ void __launch_bounds__(CPS == 1 ? 384 : 256, CPS)
+    qn_k_ggml_mmq_rsi(const __grid_constant__ CUtensorMap amap, qn_gmmq_args p, float *part) {
+#if QN_RSI_HAVE
+    qn_rsi_body<DT, NB, U, DIAG, CPS, V>(&amap, p, part, 0);
 #else
     (void)amap, (void)p, (void)part;
     __trap(); /* compiled for sm_90a only; the host launches it only on compute capability 9.0 */
+#endif
+}
+
+/* mmq22 (QUANTA_CUDA_GGML_GROUP): the GEMMs of one x whose weights share format and K (q / k / v, gate / up) as one
+ * grid: the weights stay separate tensors, each with its tensor map, its y and its N here; the grid's weight tiles
+ * are theirs one after another (t1[i]: the grid's first tile past weight i). A block finds its weight from the block
+ * order's tile and runs the body on that weight's map, y and N with its own tile index: each output tile the same
+ * K loop, epilogue and stores as the separate launch of the same instance makes (the same bits). */
+#define QN_RSI_GRP_MAX 3
+struct qn_rsi_grp {
+    CUtensorMap map[QN_RSI_GRP_MAX];
+    void *y[QN_RSI_GRP_MAX];
+    int64_t N[QN_RSI_GRP_MAX], t1[QN_RSI_GRP_MAX];
+};
+template <int DT, int NB, int U, int DIAG, int CPS, int V>
+__global__ void __launch_bounds__(CPS == 1 ? 384 : 256, CPS)
+    qn_k_ggml_mmq_rsi_grp(const __grid_constant__ qn_rsi_grp G, qn_gmmq_args p0, float *part) {
+#if QN_RSI_HAVE
+    int64_t nt, mt;
+    qn_rsi_order(nt, mt);
+    const int w = nt < G.t1[0] ? 0 : nt < G.t1[1] ? 1 : 2;
+    qn_gmmq_args p = p0;
+    p.y = G.y[w], p.N = G.N[w];
+    qn_rsi_body<DT, NB, U, DIAG, CPS, V>(&G.map[w], p, part, w ? G.t1[w - 1] : 0);
+#else
+    (void)G, (void)p0, (void)part;
+    __trap();
 #endif
 }
 
@@ -615,17 +656,25 @@ static bool qn_rsi_pdl() {
     return qn_cuda_ggml_mmq_pdl == 1;
 }
 
+/* V bit 256 (mmq22): the grouped kernel (qn_k_ggml_mmq_rsi_grp) over G's weights, gtiles weight tiles in all; no
+ * split but the cluster pair's (the partial sums of a global split would need a reduce per weight). */
 template <int DT, int NB, int U, int DIAG, int CPS = 1, int V = 0>
-static int qn_rsi_launch(const CUtensorMap &m, const qn_gmmq_args &a, cudaStream_t s, int splits, float *part) {
+static int qn_rsi_launch(const CUtensorMap &m, const qn_gmmq_args &a, cudaStream_t s, int splits, float *part,
+                         const qn_rsi_grp *G = nullptr, int64_t gtiles = 0) {
     typedef qn_rsi_cfg<DT, NB, CPS, V> Cfg;
+    constexpr bool GRP = (V & 256) != 0;
     static bool attr_set = false;
-    auto k = qn_k_ggml_mmq_rsi<DT, NB, U, DIAG, CPS, V>;
+    auto k = [] {
+        if constexpr (GRP) return qn_k_ggml_mmq_rsi_grp<DT, NB, U, DIAG, CPS, V>;
+        else return qn_k_ggml_mmq_rsi<DT, NB, U, DIAG, CPS, V>;
+    }();
+    if (GRP && (!G || (splits > 1 && !(V & 16)))) return (int)cudaErrorInvalidValue;
     if (!attr_set) {
         cudaError_t e = cudaFuncSetAttribute(k, cudaFuncAttributeMaxDynamicSharedMemorySize, Cfg::smem + 1024);
         if (e != cudaSuccess) return (int)e;
         attr_set = true;
     }
-    const int64_t gx = (a.N + Cfg::BN - 1) / Cfg::BN, gy = (a.M + NB - 1) / NB;
+    const int64_t gx = GRP ? gtiles : (a.N + Cfg::BN - 1) / Cfg::BN, gy = (a.M + NB - 1) / NB;
     if (gx > 0x7fffffff || gy > 65535) return (int)cudaErrorInvalidValue;
     const dim3 grid((unsigned)gx, (unsigned)gy, (unsigned)splits);
     if (qn_rsi_pdl() || (V & 20)) {
@@ -642,10 +691,13 @@ static int qn_rsi_launch(const CUtensorMap &m, const qn_gmmq_args &a, cudaStream
         }
         lc.gridDim = grid, lc.blockDim = dim3(Cfg::threads), lc.dynamicSmemBytes = Cfg::smem + 1024, lc.stream = s;
         lc.attrs = at, lc.numAttrs = (unsigned)na;
-        const cudaError_t le = cudaLaunchKernelEx(&lc, k, m, a, part);
+        cudaError_t le;
+        if constexpr (GRP) le = cudaLaunchKernelEx(&lc, k, *G, a, part);
+        else le = cudaLaunchKernelEx(&lc, k, m, a, part);
         if (le != cudaSuccess) return (int)le;
     } else {
-        k<<<grid, Cfg::threads, Cfg::smem + 1024, s>>>(m, a, part);
+        if constexpr (GRP) k<<<grid, Cfg::threads, Cfg::smem + 1024, s>>>(*G, a, part);
+        else k<<<grid, Cfg::threads, Cfg::smem + 1024, s>>>(m, a, part);
     }
     const int e = qn_cu_launch_status();
     if (e || splits == 1 || (V & 20)) return e; /* clusters: no reduce */
@@ -721,6 +773,21 @@ static int qn_rsi_ploop() {
 }
 /* Two steps per commit group on the 128-token tile of the auto pick (as =16's table; rsi128x128 forces one step). */
 #define QN_RSI_G2_DEFAULT 1
+/* =16's shape table: 256 tokens where those tiles (rows weight tiles of 128) cover about 3/4 of the SMs, else 128, else
+ * 64 (split K). */
+static int qn_rsi_table_nb(int64_t M, int64_t rows, int sms) {
+    const int64_t want = (int64_t)(sms > 0 ? sms : 132) * 3 / 4;
+    return rows * ((M + 255) / 256) >= want ? 256 : rows * ((M + 127) / 128) >= want ? 128 : 64;
+}
+/* a.epi for a grid of `blocks` blocks: with bit 8 (the default, QUANTA_CUDA_GGML_EPI unset) the EPI instances but where
+ * their K loop costs more than their epilogue saves — one wave of tiles with K > 8192 (H100 12:37: their steps ~5%
+ * slower, 0.376 vs 0.354 µs at 512 x 4096 x K, their fixed part 4.9 vs 10.6 µs; 512 x 4096 x 14336 q8_0 104.5 vs 102.0
+ * µs) — unless PLOOP's instances take the 128-token pick there (mmq21). */
+static int qn_rsi_epi_rule(int epi, int64_t blocks, int64_t K, int sms, int nb, bool s128) {
+    if (!(epi & 8)) return epi;
+    const bool pl128 = qn_rsi_ploop() >= 3 && nb == 128 && !s128;
+    return blocks <= (sms > 0 ? sms : 132) && K > 8192 && !pl128 ? 0 : epi & 7;
+}
 template <int DT> static int qn_rsi_go(const qn_gmmq_args &a0, int x_dtype, const void *x, int sms, float *part,
                                        size_t part_bytes, cudaStream_t s, int *xhave) {
     typedef qn_rsi_cfg<DT, 128> Cfg;
@@ -731,8 +798,8 @@ template <int DT> static int qn_rsi_go(const qn_gmmq_args &a0, int x_dtype, cons
         return -1;
     const int ft = qn_gmmq_forced_tile();
     /* =16's shape table: 256 tokens where those tiles cover about 3/4 of the SMs, else 128, else 64 (split K) */
-    const int64_t want = (int64_t)(sms > 0 ? sms : 132) * 3 / 4, rows = (a.N + QN_RSI_BN - 1) / QN_RSI_BN;
-    int nb = rows * ((a.M + 255) / 256) >= want ? 256 : rows * ((a.M + 127) / 128) >= want ? 128 : 64;
+    const int64_t rows = (a.N + QN_RSI_BN - 1) / QN_RSI_BN;
+    int nb = qn_rsi_table_nb(a.M, rows, sms);
     if (ft == 24 || ft == 26 || ((ft == 27 || ft == 28) && nb == 256)) nb = 128;
     if (ft == 25 || ft == 30) nb = 64;
     if (ft == 36 || ft == 38) nb = 128;
@@ -760,14 +827,7 @@ template <int DT> static int qn_rsi_go(const qn_gmmq_args &a0, int x_dtype, cons
     }
     int sp = (QN_RSI_SPLIT_DEFAULT && ft == 0) || ft == 29 || ft == 36 ? qn_gmmq_rs_splits_rule(a.M, a.N, a.K, nb) : 1;
     if (sp > 1 && (nb > 128 || !part || part_bytes < (size_t)sp * (size_t)a.M * (size_t)a.N * 4)) sp = 1;
-    if (a.epi & 8) { /* the default (QUANTA_CUDA_GGML_EPI unset): the EPI instances but where their K loop costs more
-                      * than their epilogue saves — one wave of tiles with K > 8192 (H100 12:37: their steps ~5% slower,
-                      * 0.376 vs 0.354 µs at 512 x 4096 x K, their fixed part 4.9 vs 10.6 µs; 512 x 4096 x 14336 q8_0
-                      * 104.5 vs 102.0 µs) */
-        const int64_t blocks = rows * ((a.M + nb - 1) / nb) * sp;
-        const bool pl128 = qn_rsi_ploop() >= 3 && nb == 128 && !s128; /* mmq21: the PLOOP instances there instead */
-        a.epi = blocks <= (sms > 0 ? sms : 132) && a.K > 8192 && !pl128 ? 0 : a.epi & 7;
-    }
+    a.epi = qn_rsi_epi_rule(a.epi, rows * ((a.M + nb - 1) / nb) * sp, a.K, sms, nb, s128);
     switch (ft) {
     case 24: return qn_rsi_launch<DT, 128, 2, 0>(m, a, s, 1, part);
     case 25: return qn_rsi_launch<DT, 64, 2, 0>(m, a, s, 1, part);
@@ -835,6 +895,78 @@ template <int DT> static int qn_rsi_go(const qn_gmmq_args &a0, int x_dtype, cons
     return nb == 128 ? qn_rsi_launch<DT, 128, 2, 0>(m, a, s, sp, part) : qn_rsi_launch<DT, 64, 2, 0>(m, a, s, sp, part);
 }
 
+/* mmq22: the GEMMs of x with n (2..3) weights of one format and K (w[i]: N[i] rows, into y[i]) as one grid
+ * (qn_k_ggml_mmq_rsi_grp), a0 the common arguments (M, K, the prep's place, y's type). mode 1 and 3: weights of one N
+ * only (k / v, gate / up), each output the same bits as its separate launch: the K split each weight takes alone (the
+ * sums depend on it: how K is cut and the halves added) — and with 1 the tile's tokens by the table's rule on the whole
+ * grid with that split (k + v at M = 512, split in two: 128-token tiles, 16 x 4 x 2 = 128 blocks in one round, where
+ * each alone takes 64-token tiles, 128 blocks each); 3 the tile each takes alone too (k + v: 256 blocks of 64-token
+ * pairs, two rounds). A tile's token count does not change a product's bits: wgmma sums each output over k16 in K
+ * order whatever the instruction's N (=16's tables, 64 / 128 / 256 tokens, were bit-equal to kernel 7's outputs on all
+ * 16 rows of the H100 call of 2026-12-06 17:13; verify_mmq22.sh's grp rows check maxdiff 0 against the separate
+ * launches). mode 2: the table's pick for all the weights' tiles together, its split included (k + v at M = 512: 128
+ * tiles of 128x64, no split: other sums). -1 (nothing launched, no prep) where the pick is not one of the grouped
+ * instances: the caller then launches them one by one. */
+template <int DT> static int qn_rsi_go_grp(const qn_gmmq_args &a0, int n, const void *const *w, const int64_t *N,
+                                           void *const *y, int mode, int x_dtype, const void *x, int sms, float *part,
+                                           size_t part_bytes, cudaStream_t s, int *xhave) {
+    typedef qn_rsi_cfg<DT, 128> Cfg;
+    if (n < 2 || n > QN_RSI_GRP_MAX || mode < 1 || mode > 3 || qn_gmmq_forced_tile() != 0 || qn_rsi_split128() ||
+        qn_rsi_ploop() == 2)
+        return -1;
+    qn_rsi_grp G;
+    memset(&G, 0, sizeof G);
+    int64_t tiles = 0;
+    for (int i = 0; i < n; i++) {
+        if (mode != 2 && N[i] != N[0]) return -1;
+        if (((uintptr_t)w[i] & 15) || N[i] > 0x7fffffff || N[i] <= 0) return -1;
+        if (qn_tma_encode_2d(&G.map[i], CU_TENSOR_MAP_DATA_TYPE_UINT16, w[i], (uint64_t)(a0.rb / 2), (uint64_t)N[i],
+                             (uint64_t)a0.rb, Cfg::arow / 2, QN_RSI_BN, CU_TENSOR_MAP_SWIZZLE_NONE))
+            return -1;
+        tiles += (N[i] + QN_RSI_BN - 1) / QN_RSI_BN;
+        G.y[i] = y[i], G.N[i] = N[i], G.t1[i] = tiles;
+    }
+    for (int i = n; i < QN_RSI_GRP_MAX; i++) G.t1[i] = tiles; /* never past the last weight */
+    if (tiles > 0x7fffffff) return -1;
+    qn_gmmq_args a = a0;
+    a.N = mode == 2 ? tiles * QN_RSI_BN : N[0]; /* the split's N (the launch takes each weight's from G) */
+    a.w = (const uint8_t *)w[0], a.y = y[0];
+    int nb = qn_rsi_table_nb(a.M, (a.N + QN_RSI_BN - 1) / QN_RSI_BN, sms);
+    int sp = QN_RSI_SPLIT_DEFAULT ? qn_gmmq_rs_splits_rule(a.M, a.N, a.K, nb) : 1;
+    if (sp > 1 && (nb > 128 || !part || part_bytes < (size_t)sp * (size_t)a.M * (size_t)a.N * 4)) sp = 1;
+    if (mode == 1) { /* the tile: the table's rule on the grid's blocks with that split (256 tokens only unsplit) */
+        const int64_t want = (int64_t)(sms > 0 ? sms : 132) * 3 / 4, r = tiles * sp;
+        nb = sp == 1 && r * ((a.M + 255) / 256) >= want ? 256 : r * ((a.M + 127) / 128) >= want ? 128 : 64;
+    }
+    a.epi = qn_rsi_epi_rule(a.epi, tiles * ((a.M + nb - 1) / nb) * sp, a.K, sms, nb, false);
+    const int plv = qn_rsi_ploop();
+    const bool pl = plv == 1 || (plv >= 3 && nb == 128) || (plv == 4 && nb == 64);
+    /* a split in two as cluster pairs: the same additions as the global split's reduce (mmq21) */
+    const bool cl = nb <= 128 && sp == 2 && (a.epi & 1) && qn_rsi_splitcl();
+    /* the grouped instances: the default's forms (EPI; PLOOP on the 128-token tile only; pairs with two steps a group) */
+    if (!(a.epi & 1) || (sp > 1 && !cl) || (cl && qn_cuda_ggml_mmq_splitcl != 2) || (pl && nb != 128)) return -1;
+    const int perm = DT == QN_DT_GGML_Q4_0 ? 1 : 2;
+    if (qn_cuda_ggml_mmq_noprep != 1 && !(xhave && *xhave == perm)) { /* as qn_rsi_go */
+        const int e = qn_gmmq_prep_xt(x_dtype, x, a, a.xnb ? a.xnb : nb, true, s, perm);
+        if (xhave) *xhave = e ? 0 : perm;
+        if (e || qn_cuda_ggml_mmq_noprep == 2) return e;
+    }
+    const CUtensorMap &m = G.map[0];
+    if (cl) {
+        const int e = nb == 64 ? qn_rsi_launch<DT, 64, 4, 0, 1, 8 | 16 | 256>(m, a, s, 2, part, &G, tiles)
+                      : pl     ? qn_rsi_launch<DT, 128, 4, 0, 1, 8 | 16 | 32 | 256>(m, a, s, 2, part, &G, tiles)
+                               : qn_rsi_launch<DT, 128, 4, 0, 1, 8 | 16 | 256>(m, a, s, 2, part, &G, tiles);
+        if (e != (int)cudaErrorInvalidClusterSize && e != (int)cudaErrorLaunchOutOfResources) return e;
+        (void)cudaGetLastError(); /* no pair fits: one by one (each then takes the global split) */
+        return -1;
+    }
+    if (nb == 256) return qn_rsi_launch<DT, 256, 2, 0, 1, 8 | 256>(m, a, s, 1, part, &G, tiles);
+    if (nb == 128)
+        return pl ? qn_rsi_launch<DT, 128, 4, 0, 1, 8 | 32 | 256>(m, a, s, 1, part, &G, tiles)
+                  : qn_rsi_launch<DT, 128, 4, 0, 1, 8 | 256>(m, a, s, 1, part, &G, tiles);
+    return qn_rsi_launch<DT, 64, 2, 0, 1, 8 | 256>(m, a, s, 1, part, &G, tiles);
+}
+
 /* QUANTA_CUDA_GGML_EPI (mmq20; the same bits every way), 1 plus any of 2, 4: 1 — the table's picks
  * (and rsisplit128) as instances of their own (cfg V bit 8; the default kernels compile as before) whose epilogue stores
  * by qn_gmmq_store_h (the token scales loaded once, not one dependent load per stored element), and whose split grids
@@ -866,4 +998,18 @@ int qn_gmmq_rsi_run(int w_dtype, int x_dtype, const void *x, const qn_gmmq_args 
     float *pf = (float *)part;
     return w_dtype == QN_DT_GGML_Q4_0 ? qn_rsi_go<QN_DT_GGML_Q4_0>(a, x_dtype, x, sms, pf, part_bytes, s, xhave)
                                      : qn_rsi_go<QN_DT_GGML_Q8_0>(a, x_dtype, x, sms, pf, part_bytes, s, xhave);
+}
+
+int qn_gmmq_rsi_run_grp(int w_dtype, int x_dtype, const void *x, const qn_gmmq_args &a0, int n, const void *const *w,
+                        const int64_t *N, void *const *y, int mode, int sms, void *part, size_t part_bytes,
+                        cudaStream_t s, int *xhave) {
+    if (!qn_gmmq_rs_applies(w_dtype, a0)) return -1;
+    qn_gmmq_args a = a0;
+    a.epi = qn_rsi_epi();
+    if ((a.epi & 1) == 0) a.epi = 0;
+    if (!qn_rsi_pdl()) a.epi &= ~2;
+    float *pf = (float *)part;
+    return w_dtype == QN_DT_GGML_Q4_0
+               ? qn_rsi_go_grp<QN_DT_GGML_Q4_0>(a, n, w, N, y, mode, x_dtype, x, sms, pf, part_bytes, s, xhave)
+               : qn_rsi_go_grp<QN_DT_GGML_Q8_0>(a, n, w, N, y, mode, x_dtype, x, sms, pf, part_bytes, s, xhave);
 }

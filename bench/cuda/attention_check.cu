@@ -327,6 +327,15 @@ static const char *wg_name(int wg)
     case QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBK: return "wg_n128s2wsptmapm2tokhhbk";
     case QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBEK: return "wg_n128s2wsptmapm2tokhhbek";
     case QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBEV: return "wg_n128s2wsptmapm2tokhhbev";
+    case QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBR: return "wg_n128s2wsptmapm2tokhhbr";
+    case QN_CUDA_ATTN_WG_N128S3WSPTMAMTOHHR: return "wg_n128s3wsptmamtohhr";
+    case QN_CUDA_ATTN_WG_N176S2WSPTMAMTOKHHR: return "wg_n176s2wsptmamtokhhr";
+    case QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBRP: return "wg_n128s2wsptmapm2tokhhbrp";
+    case QN_CUDA_ATTN_WG_N128S3WSPTMAMTOHHRP: return "wg_n128s3wsptmamtohhrp";
+    case QN_CUDA_ATTN_WG_N176S2WSPTMAMTOKHHRP: return "wg_n176s2wsptmamtokhhrp";
+    case QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBRD: return "wg_n128s2wsptmapm2tokhhbrd";
+    case QN_CUDA_ATTN_WG_N128S3WSPTMAMTOHHRD: return "wg_n128s3wsptmamtohhrd";
+    case QN_CUDA_ATTN_WG_N176S2WSPTMAMTOKHHRD: return "wg_n176s2wsptmamtokhhrd";
     default: return "wg_n128s2";
     }
 }
@@ -629,7 +638,8 @@ static std::vector<int> parse_vars(const char *s)
     std::vector<int> v;
     if (!s) {
         for (int i = 0; i < QN_CUDA_ATTN_WG_NVARIANTS; ++i)
-            v.push_back(i);
+            if (i != QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBRP) /* (fa22: reserved, not built) */
+                v.push_back(i);
         return v;
     }
     for (const char *p = s; *p;) {
@@ -672,7 +682,8 @@ static void wg_check(bool small, const std::vector<int> &list)
                 vars[i] == QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHB || vars[i] == QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBX ||
                 vars[i] == QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBE || vars[i] == QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBEP ||
                 vars[i] == QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBK || vars[i] == QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBEK ||
-                vars[i] == QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBEV) {
+                vars[i] == QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBEV || vars[i] == QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBR ||
+                vars[i] == QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBRP || vars[i] == QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBRD) {
                 /* the persistent forms again on 3 blocks: each loops over several row blocks, whatever the shape;
                  * (fa17) the split tail as if on 3 SMs: another tail (blocks mod 3) in clusters of 2, and the
                  * longest-first groups of k = 2 x 3 / (row blocks + 1) heads */

@@ -14,7 +14,9 @@ usage: attention_pair.py LIB OUT.csv [FORMS] [SHAPES]
           causal 1k/4k/16k, 6 f16 4k causal, 7 GQA 32/8 4k causal, 8 512 causal, 9/10 non-causal 2k/8k, 11/12
           causal 2k/8k; bf16 hd128, B x 32 heads x N = 512k query rows)
 env: PAIR_ROUNDS (default 21), PAIR_SAMPLE_MS (default 1.0), QUANTA_TEST_SEED (torch's seed; printed),
-  PAIR_VS=58:41,60:44 (a candidate over its base per round: the "vs" lines and rows; > 1 = the candidate faster).
+  PAIR_VS=58:41,60:44 (a candidate over its base per round: the "vs" lines and rows; > 1 = the candidate faster),
+  PAIR_GROUPS="0,9:70,77;4:63,78" (fa22: shapes with forms of their own, groups split by ';'; overrides FORMS and
+  SHAPES, so that each row times only the forms that run it in the auto pick and their candidates).
 Also checks each form's output against cuDNN's (max |ours - cudnn| / max |cudnn|; FAIL above 2e-2)."""
 import csv
 import ctypes
@@ -81,9 +83,16 @@ def main():
     lib.qn_cuda_attn_wg_launch.argtypes = [ctypes.POINTER(Args), ctypes.c_int, ctypes.c_char_p, ctypes.c_size_t]
     lib.qn_cuda_attn_wg_launch.restype = ctypes.c_int
     out_path = sys.argv[2]
-    forms = [int(x) for x in (sys.argv[3] if len(sys.argv) > 3 else "0,41,44,47").split(",") if x != ""]
+    forms0 = [int(x) for x in (sys.argv[3] if len(sys.argv) > 3 else "0,41,44,47").split(",") if x != ""]
     all_sh = shapes()
     sel = [int(x) for x in sys.argv[4].split(",")] if len(sys.argv) > 4 and sys.argv[4] else range(len(all_sh))
+    plan = [(si, forms0) for si in sel]
+    if os.environ.get("PAIR_GROUPS", ""):
+        plan = []
+        for grp in os.environ["PAIR_GROUPS"].split(";"):
+            if ":" in grp:
+                sh, fs = grp.split(":")
+                plan += [(int(si), [int(x) for x in fs.split(",") if x != ""]) for si in sh.split(",") if si != ""]
     rounds = int(os.environ.get("PAIR_ROUNDS", "21"))
     sample_ms = float(os.environ.get("PAIR_SAMPLE_MS", "1.0"))
     seed = int(os.environ.get("QUANTA_TEST_SEED", "0") or 0) or int.from_bytes(os.urandom(4), "little")
@@ -94,7 +103,7 @@ def main():
     stream = torch.cuda.current_stream()
     fails = 0
     rows = []
-    for si in sel:
+    for si, forms in plan:
         dt, B, Hq, Hkv, N, causal = all_sh[si]
         tdt, code = DT[dt]
         q, k, v = self_attn_inputs(B, Hq, Hkv, N, tdt)

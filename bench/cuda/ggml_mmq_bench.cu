@@ -55,6 +55,8 @@
  * diagnostic — the EPI consumers with the old instances' producer —, the 128-token picks: the default since 15:09, and
  * the 64-token ones too),
  * "gemmcl0" / "gemmcl3" (SPLITCL=0: off; 3: the pair split by tokens; 2 is the default since 15:09).
+ * mmq22: MMQ_BENCH_GROUPS=1024+1024x4096,... (weights of one x as one grid: grouprows() below; MMQ_BENCH_GROUPS_ONLY=1:
+ * those rows alone).
  */
 #include <cuda_runtime.h>
 
@@ -323,6 +325,102 @@ static void gluslab(const char *name, int dt, const uint8_t *w, int64_t N, int64
     cudaFree(g), cudaFree(u), cudaFree(h), cudaFree(h0), cudaFree(ya), cudaFree(yb0), cudaFree(xs);
 }
 
+/* mmq22 ("groups", MMQ_BENCH_GROUPS=1024+1024x4096,4096+1024+1024x4096): the GEMMs of one x with several weights of
+ * one format and K (k / v, q / k / v, gate / up) on the prep kept in xpb (the GEMMs alone), through
+ * qn_cuda_ggml_mmq_multi: "sep" (mode 0: one launch a weight, the default's picks), "grp" (mode 1: the weights of one
+ * N as one grid, each one's K split, the tile by the table on the grid: the same bits), "grpall" (mode 2: one grid, the
+ * table's pick for all the tiles: k / v not split, other sums), "grptile" (mode 3: as grp with each one's own tile),
+ * then "sep2" / "grp2" (the same again: drift). Rows as the others' with N the weights' sum and
+ * "old" the first sep; maxdiff of every y against sep's. */
+static void grouprows(FILE *csv, const char *fname, int dt, int64_t M, int64_t K, const std::vector<int64_t> &Ns, int sms,
+                      cudaStream_t st, cudaEvent_t e0, cudaEvent_t e1) {
+    const int n = (int)Ns.size();
+    const int be = QN_GGML_BLOCK_ELEMS(dt), bb = QN_GGML_BLOCK_BYTES(dt);
+    const size_t rb = (size_t)(K / be) * bb;
+    int64_t Nt = 0;
+    char members[64] = "";
+    for (int i = 0; i < n; i++) {
+        Nt += Ns[i];
+        snprintf(members + strlen(members), sizeof members - strlen(members), "%s%lld", i ? "+" : "", (long long)Ns[i]);
+    }
+    std::vector<const void *> w(n);
+    std::vector<void *> ys(n), yg(n);
+    for (int i = 0; i < n; i++) {
+        const size_t wbytes = rb * (size_t)Ns[i];
+        std::vector<uint8_t> hw(wbytes);
+        for (size_t b = 0; b < wbytes; b++) hw[b] = (uint8_t)next32();
+        for (size_t b = 0; b < wbytes / bb; b++)
+            for (int o : scale_offsets(dt)) hw[b * bb + o] = 0x00, hw[b * bb + o + 1] = 0x20;
+        void *d;
+        CK(cudaMalloc(&d, wbytes));
+        CK(cudaMemcpy(d, hw.data(), wbytes, cudaMemcpyHostToDevice));
+        w[i] = d;
+        CK(cudaMalloc(&ys[i], (size_t)(M * Ns[i]) * 4));
+        CK(cudaMalloc(&yg[i], (size_t)(M * Ns[i]) * 4));
+    }
+    std::vector<float> hx((size_t)(M * K));
+    for (auto &v : hx) v = (float)((int)(next32() % 2001) - 1000) / 1000.0f;
+    float *x;
+    CK(cudaMalloc(&x, hx.size() * 4));
+    CK(cudaMemcpy(x, hx.data(), hx.size() * 4, cudaMemcpyHostToDevice));
+    const size_t sn = qn_cuda_ggml_mmq_multi_scratch(n, Ns.data(), M, K), xpn = qn_cuda_ggml_mmq_xprep_bytes(M, K);
+    void *scr, *xpb;
+    CK(cudaMalloc(&scr, sn));
+    CK(cudaMalloc(&xpb, xpn));
+    qn_cuda_ggml_mmq_kernel = 17, qn_cuda_ggml_mmq_tile = 0;
+    int kept = 0; /* the first call preps into xpb; every timed call finds it there (the GEMMs alone) */
+    CK((cudaError_t)qn_cuda_ggml_mmq_multi(0, dt, n, w.data(), Ns.data(), K, QN_DT_F32, x, M, QN_DT_F32, ys.data(), scr,
+                                           sn, xpb, xpn, &kept, sms, st));
+    auto call = [&](int mode, std::vector<void *> &y) {
+        int hv = kept;
+        CK((cudaError_t)qn_cuda_ggml_mmq_multi(mode, dt, n, w.data(), Ns.data(), K, QN_DT_F32, x, M, QN_DT_F32, y.data(),
+                                               scr, sn, xpb, xpn, &hv, sms, st));
+    };
+    auto time_ms = [&](int mode, std::vector<void *> &y) {
+        for (int i = 0; i < n; i++) CK(cudaMemsetAsync(y[i], 0xFF, (size_t)(M * Ns[i]) * 4, st)); /* NaN-poisoned */
+        call(mode, y);
+        return graph_calls_ms(st, e0, e1, 10, 3, [&] { call(mode, y); });
+    };
+    auto maxdiff = [&](std::vector<void *> &y) { /* max |y - ys| / max |ys| over every weight's outputs */
+        double md = 0, mo = 0;
+        for (int i = 0; i < n; i++) {
+            std::vector<float> a((size_t)(M * Ns[i])), b(a.size());
+            CK(cudaMemcpy(a.data(), y[i], a.size() * 4, cudaMemcpyDeviceToHost));
+            CK(cudaMemcpy(b.data(), ys[i], b.size() * 4, cudaMemcpyDeviceToHost));
+            for (size_t j = 0; j < a.size(); j++) {
+                const double d = std::fabs((double)a[j] - b[j]);
+                md = d > md || d != d ? d : md;
+                mo = std::fabs(b[j]) > mo ? std::fabs(b[j]) : mo;
+            }
+        }
+        return mo > 0 ? md / mo : md;
+    };
+    const double fl = 2.0 * M * Nt * K;
+    const float sep_ms = time_ms(0, ys);
+    auto row = [&](const char *label, float ms, std::vector<void *> &y) {
+        char name[96];
+        snprintf(name, sizeof name, "%s[%s]", label, members);
+        const double md = maxdiff(y);
+        printf("%-5s %4lld %6lld %6lld %10.1f %8.1f %10.1f %8.1f %8.2f %10.2e %s\n", fname, (long long)M, (long long)Nt,
+               (long long)K, ms * 1e3, fl / (ms * 1e-3) / 1e12, sep_ms * 1e3, fl / (sep_ms * 1e-3) / 1e12, sep_ms / ms,
+               md, name);
+        if (csv)
+            fprintf(csv, "%s,%lld,%lld,%lld,%.2f,%.2f,%.2f,%.2f,%.3f,%.3e,%s,17,17,f32\n", fname, (long long)M,
+                    (long long)Nt, (long long)K, ms * 1e3, fl / (ms * 1e-3) / 1e12, sep_ms * 1e3,
+                    fl / (sep_ms * 1e-3) / 1e12, sep_ms / ms, md, name);
+        if (csv) fflush(csv);
+        fflush(stdout);
+    };
+    row("sep", sep_ms, ys);
+    row("grp", time_ms(1, yg), yg);
+    row("grpall", time_ms(2, yg), yg);
+    row("grptile", time_ms(3, yg), yg);
+    row("sep2", time_ms(0, yg), yg);
+    row("grp2", time_ms(1, yg), yg);
+    for (int i = 0; i < n; i++) cudaFree((void *)w[i]), cudaFree(ys[i]), cudaFree(yg[i]);
+    cudaFree(x), cudaFree(scr), cudaFree(xpb);
+}
+
 int main(int argc, char **argv) {
     FILE *csv = argc > 1 ? fopen(argv[1], "w") : nullptr;
     cudaStream_t st;
@@ -365,6 +463,29 @@ int main(int argc, char **argv) {
             shapes.push_back({n, atoll(++c)});
             while (*c && *c != ',') c++;
             if (*c == ',') c++;
+        }
+    }
+    if (const char *gs = getenv("MMQ_BENCH_GROUPS")) { /* mmq22: "N+N+NxK,..." (grouprows), before the other rows */
+        for (const fmt &f : fmts) {
+            if ((only && !strstr(only, f.name)) || (f.dt != QN_DT_GGML_Q4_0 && f.dt != QN_DT_GGML_Q8_0)) continue;
+            for (const char *c = gs; *c;) {
+                std::vector<int64_t> Ns;
+                for (;;) {
+                    Ns.push_back(atoll(c));
+                    while (*c >= '0' && *c <= '9') c++;
+                    if (*c != '+') break;
+                    c++;
+                }
+                const int64_t K = *c == 'x' ? atoll(c + 1) : 0;
+                while (*c && *c != ',') c++;
+                if (*c == ',') c++;
+                if (K <= 0 || Ns.size() > 3) continue;
+                for (int64_t M : Ms) grouprows(csv, f.name, f.dt, M, K, Ns, sms, st, e0, e1);
+            }
+        }
+        if (getenv("MMQ_BENCH_GROUPS_ONLY")) {
+            if (csv) fclose(csv);
+            return 0;
         }
     }
     for (const fmt &f : fmts) {

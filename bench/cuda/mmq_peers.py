@@ -6,6 +6,8 @@ our quantized GEMM's time against cuBLAS bf16's on the same M x N x K (target: c
   python3 bench/cuda/mmq_peers.py table mmq_bench.csv peers_a.csv [peers_b.csv]          (plain python)
   python3 bench/cuda/mmq_peers.py mmq_bench.csv                                          (both in one: time + table)
 
+Grouped rows of ggml_mmq_bench (mmq22: tile "grp[N0+N1]", N their sum) get cuBLAS both as one GEMM on the
+concatenated weight (the row's N) and as the separate GEMMs (the sum of their times), when those shapes were timed.
 cuBLAS moved by up to 25% between device calls, so verify_mmq16.sh times it before and after our rows (same
 process state, same clocks as far as the card allows) and the table shows both and the ratio against their mean.
 Timing as peers.py (its bench(): CUDA events around back-to-back calls, weights rotated over copies of >= 200 MB
@@ -51,6 +53,14 @@ def table(rows, peers):
         mean = sum(cb) / len(cb) if cb else None
         each = " / ".join(f"{c:.1f}" for c in cb) if cb else "-"
         peer = f"{fl / mean / 1e6:.0f} | {mean / ours:.2f}" if cb else "- | -"
+        # mmq22's grouped rows (tile "grp[1024+1024]"): also cuBLAS as the separate GEMMs, the sum of their times
+        tile = r["new_tile"]
+        if "[" in tile and tile.endswith("]"):
+            ns = [int(v) for v in tile[tile.index("[") + 1:-1].split("+")]
+            sep = [sum(p[(M, n, K)] for n in ns) for p in peers if all((M, n, K) in p for n in ns)]
+            if sep:
+                sm = sum(sep) / len(sep)
+                peer += f" (separate: {sm:.1f} us, {sm / ours:.2f})"
         print(f"| {r['format']} | {M} | {N} | {K} | {r.get('xy', 'f32')} | {r['new_tile']} | {ours:.1f} | "
               f"{fl / ours / 1e6:.0f} | {each} | {peer} |", flush=True)
 

@@ -531,20 +531,78 @@ static quanta_status run_add_norm(qn_cuda_state *s, const qn_node *node) {
  * timings). */
 QN_CUDA_SWITCH_FN(multi_wanted, qn_cuda_switch_on, "QUANTA_CUDA_MULTI")
 
-/* ggml weights (the table admits no other; infer checked one format and K) the GEMV reads in place. */
+/* mmq22: QUANTA_CUDA_GGML_GROUP (off, 0): past the GEMV's range of M, 1 claims matmul_multi (a layer's q / k / v, and
+ * gate / up where no matmul_glu took them) for the tensor-core route, which runs the weights of one N as one grid with
+ * the K split each would take alone (the same bits as the separate matmuls: k and v, gate and up) and the rest one by
+ * one (qn_cuda_ggml_mmq_multi's mode 1); 3 the same with each one's tile too (mode 3); 2 all of a node's weights as one
+ * grid with the table's pick for their tiles together (mode 2: q, k and v in one launch; k and v's tiles then not split
+ * in K: other sums). -1: read at the first call; a value other than 1, 2 or 3 is 0. */
+static int ggml_group_mode(void) {
+    static atomic_int mode = -1;
+    int v = atomic_load_explicit(&mode, memory_order_relaxed);
+    if (v < 0) {
+        const char *e = getenv("QUANTA_CUDA_GGML_GROUP");
+        v = e && (!strcmp(e, "1") || !strcmp(e, "2") || !strcmp(e, "3")) ? e[0] - '0' : 0;
+        atomic_store_explicit(&mode, v, memory_order_relaxed);
+    }
+    return v;
+}
+
+/* ggml weights (the table admits no other; infer checked one format and K) the GEMV reads in place; past its range of M
+ * only with QUANTA_CUDA_GGML_GROUP, for the weights the sm_90a grouped kernel takes (Q4_0 / Q8_0, K a multiple of 256;
+ * on other devices qn_cuda_ggml_mmq_multi runs them one by one). */
 static bool matmul_multi_ok(const qn_node *node) {
     int64_t M, N, K;
     matmul_shapes(node, &M, &N, &K);
-    if (!multi_wanted() || M > QN_CUDA_GGML_GEMV_MAX_M) return false;
+    if (!multi_wanted()) return false;
+    if (M > QN_CUDA_GGML_GEMV_MAX_M) {
+        const int wd = (int)src_at(node, 1)->desc.dtype;
+        if (!ggml_group_mode() || !ggml_mmq_wanted() || !ggml_xkeep_wanted() || K % 256 ||
+            (wd != QN_DT_GGML_Q4_0 && wd != QN_DT_GGML_Q8_0))
+            return false;
+    }
     for (int i = 1; i < node->nsrc; i++)
         if (node->src[i] && !ggml_ok(node->src[i])) return false;
     return true;
+}
+
+/* matmul_multi past the GEMV's range (matmul_multi_ok: the grouped switch on): x . w_i^T for its 2 or 3 weights through
+ * qn_cuda_ggml_mmq_multi, the kept prep handled as run_matmul_ggml handles it for one weight. */
+static quanta_status run_matmul_multi_mmq(qn_cuda_state *s, const qn_node *node, int64_t M, int64_t K) {
+    const qn_tensor *x = src_at(node, 0);
+    const void *w[3] = {NULL, NULL, NULL};
+    void *y[3] = {NULL, NULL, NULL};
+    int64_t N[3] = {0, 0, 0};
+    int nw = 0;
+    for (int i = 1; i < node->nsrc && i <= 3; i++) {
+        const qn_tensor *wi = src_at(node, i), *yi = i == 1 ? node->dst : node->extra_dst[i - 2];
+        if (!wi) continue;
+        w[nw] = qn_cuda_ptr(wi), y[nw] = qn_cuda_ptr(yi), N[nw] = wi->desc.dims[0];
+        nw++;
+    }
+    const int wd = (int)src_at(node, 1)->desc.dtype, xd = (int)x->desc.dtype, yd = (int)node->dst->desc.dtype;
+    const void *xp = qn_cuda_ptr(x);
+    void *scratch = NULL, *mq = NULL;
+    quanta_status st = qn_cuda_scratch(s, qn_cuda_ggml_mmq_multi_scratch(nw, N, M, K), &scratch);
+    if (st == QUANTA_OK) st = qn_cuda_mq(s, qn_cuda_ggml_mmq_xprep_bytes(M, K), &mq);
+    if (st) return st;
+    int have = s->mq_src == xp && s->mq_M == M && s->mq_K == K && s->mq_dtype == xd ? s->mq_have : 0;
+    const int e = qn_cuda_ggml_mmq_multi(ggml_group_mode(), wd, nw, w, N, K, xd, xp, M, yd, y, scratch, s->scratch_bytes,
+                                         mq, s->mq_bytes, &have, s->sms, s->stream);
+    s->mq_src = have && !e ? xp : NULL, s->mq_M = M, s->mq_K = K, s->mq_dtype = xd, s->mq_have = have;
+    if (have && !e) s->mq_perm = have; /* as run_matmul_ggml */
+    const size_t es = qn_dtype_elem_size(node->dst->desc.dtype);
+    for (int i = 0; i < nw; i++)
+        gemv_result_written(s, xp, (size_t)M * (size_t)K * qn_dtype_elem_size(x->desc.dtype), y[i],
+                            (size_t)M * (size_t)N[i] * es);
+    return e ? qn_cuda_error((cudaError_t)e, "matmul_multi (ggml, tensor cores)") : QUANTA_OK;
 }
 
 /* x . w_i^T for its 2 or 3 weights in one GEMV launch, the x codes as run_gemv_ggml gets them. */
 static quanta_status run_matmul_multi(qn_cuda_state *s, const qn_node *node) {
     int64_t M, N0, K;
     matmul_shapes(node, &M, &N0, &K);
+    if (M > QN_CUDA_GGML_GEMV_MAX_M) return run_matmul_multi_mmq(s, node, M, K);
     const qn_tensor *x = src_at(node, 0);
     const void *w[3] = {NULL, NULL, NULL};
     void *y[3] = {NULL, NULL, NULL};

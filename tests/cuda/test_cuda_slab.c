@@ -8,9 +8,12 @@
  *     qn_cuda_glu: the result bytes the same, the two forms' slabs the same; on compute capability 9.0 (where the
  *     ggml GEMM keeps a 256-token prep: kernel =17) each slab, the norms' and the glu's, the same bytes as the GEMM's
  *     own prep of the result (qn_cuda_ggml_mmq_noprep = 2).
+ *   - mmq22: the grouped GEMMs of one x (qn_cuda_ggml_mmq_multi, QUANTA_CUDA_GGML_GROUP's modes) against one launch a
+ *     weight: modes 1 and 3 bit for bit, mode 2 within the sums' rounding (group_same).
  * Inputs random (printed seed), outputs poisoned before each run. Exits 77 (skip) without a CUDA device.
  */
 #include <cuda_runtime_api.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -194,6 +197,80 @@ START_TEST(glu_slab_same) {
 }
 END_TEST
 
+/* mmq22: qn_cuda_ggml_mmq_multi (QUANTA_CUDA_GGML_GROUP) — modes 1 and 3 (weights of one N as one grid, each with its
+ * own K split) against mode 0 (one launch a weight) bit for bit, and mode 2 (all of them as one grid with the pick for their
+ * tiles together: k / v not split in K) against mode 0 within f32 rounding of the sums (the same products, other
+ * partial sums); on any device (where the grouped kernel does not run, both are the one-by-one launches). Weights
+ * random bytes with a scale of 2^-7 a block, x uniform in [-1, 1]; outputs poisoned before each run. */
+static const struct { int64_t M, K, N[3]; int n; } group_shapes[] = {
+    {512, 4096, {1024, 1024, 0}, 2},   /* k / v of a 7B at M = 512: cluster pairs of 64-token tiles */
+    {300, 2048, {640, 256, 256}, 3},   /* q / k / v with N and M tails */
+    {257, 1024, {1408, 1408, 0}, 2},   /* gate / up-like */
+    {700, 1024, {4096, 1024, 1024}, 3} /* q / k / v at 128-token tiles */
+};
+#define N_GROUP ((int)(sizeof group_shapes / sizeof *group_shapes))
+
+START_TEST(group_same) {
+    const int sh = _i / 2, q8 = _i & 1, n = group_shapes[sh].n;
+    const int64_t M = group_shapes[sh].M, K = group_shapes[sh].K;
+    const int wdt = q8 ? QN_DT_GGML_Q8_0 : QN_DT_GGML_Q4_0, bb = q8 ? 34 : 18;
+    qt_rng rng = qt_rng_make(0x6a22 + (uint64_t)_i);
+    const int64_t *N = group_shapes[sh].N;
+    const void *w[3] = {NULL, NULL, NULL};
+    void *y[4][3] = {{NULL}}; /* [mode][weight] */
+    size_t yb[3] = {0, 0, 0};
+    for (int i = 0; i < n; i++) {
+        const size_t wb = (size_t)N[i] * (size_t)(K / 32) * (size_t)bb;
+        unsigned char *h = malloc(wb);
+        ck_assert_ptr_nonnull(h);
+        for (size_t b = 0; b < wb; b++) h[b] = (unsigned char)(qt_next(&rng) >> 56);
+        for (size_t b = 0; b < wb / (size_t)bb; b++) h[b * bb] = 0x00, h[b * bb + 1] = 0x20; /* f16 2^-7 */
+        void *d = dev_alloc(wb);
+        CU(cudaMemcpy(d, h, wb, cudaMemcpyHostToDevice));
+        free(h);
+        w[i] = d;
+        yb[i] = (size_t)(M * N[i]) * 4;
+        for (int m = 0; m < 4; m++) y[m][i] = dev_alloc(yb[i]);
+    }
+    float *x = dev_random(&rng, (size_t)(M * K), -1.0f, 1.0f);
+    const size_t sn = qn_cuda_ggml_mmq_multi_scratch(n, N, M, K), xpn = qn_cuda_ggml_mmq_xprep_bytes(M, K);
+    void *scr = dev_alloc(sn), *xp = dev_alloc(xpn);
+    for (int mode = 0; mode < 4; mode++) {
+        for (int i = 0; i < n; i++) CU(cudaMemset(y[mode][i], 0xFF, yb[i]));
+        int have = 0; /* a fresh prep each mode */
+        const int e = qn_cuda_ggml_mmq_multi(mode, wdt, n, w, N, K, QN_DT_F32, x, M, QN_DT_F32, y[mode], scr, sn, xp,
+                                             xpn, &have, 132, NULL);
+        ck_assert_int_eq(e, 0);
+        CU(cudaDeviceSynchronize());
+    }
+    for (int i = 0; i < n; i++) {
+        for (int mode = 1; mode <= 3; mode += 2)
+            ck_assert_msg(dev_differ(y[mode][i], y[0][i], yb[i]) == 0, "group %d %s weight %d: mode %d differs from mode 0",
+                          sh, q8 ? "q8_0" : "q4_0", i, mode);
+        const size_t ne = yb[i] / 4;
+        float *a = malloc(yb[i]), *b = malloc(yb[i]);
+        ck_assert(a && b);
+        CU(cudaMemcpy(a, y[2][i], yb[i], cudaMemcpyDeviceToHost));
+        CU(cudaMemcpy(b, y[0][i], yb[i], cudaMemcpyDeviceToHost));
+        double mo = 0, md = 0;
+        for (size_t j = 0; j < ne; j++) {
+            const double d = fabs((double)a[j] - (double)b[j]);
+            md = d > md || d != d ? d : md;
+            mo = fabs((double)b[j]) > mo ? fabs((double)b[j]) : mo;
+        }
+        /* f32 sums of K products, in two halves or one: ~K x 2^-24 of the magnitudes summed, far under 1e-4 of max */
+        ck_assert_msg(mo > 0 && md <= 1e-4 * mo, "group %d %s weight %d: mode 2 off by %g of max %g", sh,
+                      q8 ? "q8_0" : "q4_0", i, md, mo);
+        free(a), free(b);
+    }
+    for (int i = 0; i < n; i++) {
+        cudaFree((void *)w[i]);
+        for (int m = 0; m < 4; m++) cudaFree(y[m][i]);
+    }
+    cudaFree(x), cudaFree(scr), cudaFree(xp);
+}
+END_TEST
+
 int main(void) {
     int n = 0;
     if (cudaGetDeviceCount(&n) != cudaSuccess || n < 1) {
@@ -209,6 +286,7 @@ int main(void) {
     tcase_set_timeout(tc, 240);
     tcase_add_loop_test(tc, norm_v_same, 0, 8 * N_NORM_D);
     tcase_add_loop_test(tc, glu_slab_same, 0, 2 * N_GLU_D);
+    tcase_add_loop_test(tc, group_same, 0, 2 * N_GROUP);
     suite_add_tcase(s, tc);
     return qt_run_suite(s);
 }
