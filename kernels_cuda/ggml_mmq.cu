@@ -388,7 +388,8 @@ extern "C" size_t qn_cuda_ggml_mmq_multi_scratch(int n, const int64_t *N, int64_
     return b;
 }
 
-/* mmq22: see cuda_kernels.h. A group runs only where each of its weights would take =17 with the kept prep (the same
+/* mmq22: see cuda_kernels.h (mode 4: as 1 where one weight alone makes less than a wave of blocks: qn_rsi_go_grp). A
+ * group runs only where each of its weights would take =17 with the kept prep (the same
  * route as qn_gmmq_run's); anything else, and any group qn_gmmq_rsi_run_grp declines, one call each. */
 extern "C" int qn_cuda_ggml_mmq_multi(int mode, int w_dtype, int n, const void *const *w, const int64_t *N, int64_t K,
                                       int x_dtype, const void *x, int64_t M, int y_dtype, void *const *y, void *scratch,

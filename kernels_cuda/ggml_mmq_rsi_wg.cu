@@ -911,7 +911,7 @@ template <int DT> static int qn_rsi_go_grp(const qn_gmmq_args &a0, int n, const 
                                            void *const *y, int mode, int x_dtype, const void *x, int sms, float *part,
                                            size_t part_bytes, cudaStream_t s, int *xhave) {
     typedef qn_rsi_cfg<DT, 128> Cfg;
-    if (n < 2 || n > QN_RSI_GRP_MAX || mode < 1 || mode > 3 || qn_gmmq_forced_tile() != 0 || qn_rsi_split128() ||
+    if (n < 2 || n > QN_RSI_GRP_MAX || mode < 1 || mode > 4 || qn_gmmq_forced_tile() != 0 || qn_rsi_split128() ||
         qn_rsi_ploop() == 2)
         return -1;
     qn_rsi_grp G;
@@ -934,6 +934,13 @@ template <int DT> static int qn_rsi_go_grp(const qn_gmmq_args &a0, int n, const 
     int nb = qn_rsi_table_nb(a.M, (a.N + QN_RSI_BN - 1) / QN_RSI_BN, sms);
     int sp = QN_RSI_SPLIT_DEFAULT ? qn_gmmq_rs_splits_rule(a.M, a.N, a.K, nb) : 1;
     if (sp > 1 && (nb > 128 || !part || part_bytes < (size_t)sp * (size_t)a.M * (size_t)a.N * 4)) sp = 1;
+    /* mode 4 (mmq22, after the H100 call of 19:06: unmeasured as such): as 1 only where one weight alone makes less than
+     * a wave of blocks (k / v); where it fills the GPU (gate / up at M = 512: 224 blocks each) grouping measured 1-3%
+     * slower (448 blocks, a short fourth round), so one by one */
+    if (mode == 4) {
+        if ((a.N + QN_RSI_BN - 1) / QN_RSI_BN * ((a.M + nb - 1) / nb) * sp >= (sms > 0 ? sms : 132)) return -1;
+        mode = 1;
+    }
     if (mode == 1) { /* the tile: the table's rule on the grid's blocks with that split (256 tokens only unsplit) */
         const int64_t want = (int64_t)(sms > 0 ? sms : 132) * 3 / 4, r = tiles * sp;
         nb = sp == 1 && r * ((a.M + 255) / 256) >= want ? 256 : r * ((a.M + 127) / 128) >= want ? 128 : 64;
