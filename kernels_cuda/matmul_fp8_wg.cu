@@ -1996,10 +1996,11 @@ QN_F8_ENV_SWITCH(qn_f8_env_lead, "QUANTA_CUDA_FP8_LEAD", '1', QN_F8_LEAD_DEFAULT
  * tile's pieces are one thread-block cluster and add their sums through distributed shared memory (no slots through
  * L2, no flags; qn_f8t_launch SK 2), falling back to the slots where the plan does not fit whole resident clusters of
  * 2..4. Not bit-identical to the slots (another f32 grouping of the pieces' sums for sp 3 / 4; sp 2 the same sum in
- * another order: commutative, the same bits). Unset: QN_F8_SKCL_DEFAULT (0 until a device run has timed it:
- * bench/cuda/verify_fp822.sh; the flip rule is in bench/NOTES.md fp822); 0 off. Read once. */
+ * another order: commutative, the same bits). Unset: QN_F8_SKCL_DEFAULT = 1 since 2026-12-07 (H100 19:06,
+ * verify_fp822.sh: 7 interleaved rounds, -0.8 to -3.1% on the group rows with a re-timed default as the noise floor,
+ * none slower beyond it; conformance with SK 3 + SKCL 2; the flip rule in bench/NOTES.md fp822); 0 off. Read once. */
 #ifndef QN_F8_SKCL_DEFAULT
-#define QN_F8_SKCL_DEFAULT 0
+#define QN_F8_SKCL_DEFAULT 1
 #endif
 QN_F8_ENV_SWITCH(qn_f8_env_skcl, "QUANTA_CUDA_FP8_SKCL", '2', QN_F8_SKCL_DEFAULT)
 #ifndef QN_F8_LEAD_STAGES
