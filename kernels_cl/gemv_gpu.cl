@@ -1163,6 +1163,83 @@ QN_I4_KERNEL(qn_gemv_q4_i2s, 2, QN_G1_U, 2)
  * (what NVIDIA's compiler does is in the device run's ptxas lines). */
 #define QN_W16_ATTR __attribute__((reqd_work_group_size(32, 16, 1)))
 QN_I4_KERNEL_A(qn_gemv_q4_i2s16, 2, QN_G1_U, 2, QN_W16_ATTR, 1)
+/* The register-lean streaming q4 forms (QUANTA_OPENCL_GEMVS_Q4L=1, clgemv22, off until measured: q4 _il at 4 rows a warp,
+ * U = 2, and _i2l at 2 rows, U = 4, as _is / _i2s). Why: _is / _i2s hold ~243 registers (NVIDIA's ptxas and clang's),
+ * one group of 8 warps an SM, 32 KB of weight steps in flight an SM where q8's 128-register _ip holds two groups and
+ * 64 KB (q4 0.45-0.48 of the copy kernel at the 11008 shapes, q8 _ip 0.75). Their walk keeps two whole steps live
+ * (the one in flight, sp / ssc / sz, and the one in use, cur / csc / cz: 2 x U x R x (4 + 2) registers) and loads the
+ * next step in one of two branches. Here (QN_I4_LBLOCK) chunk u's next-step loads are issued just before chunk u's
+ * math, into the slot that math frees (a ring: one step live plus R chunks in transit), each chunk's scale and zero
+ * are one word (the f16 bits and the nibble, widened exactly as vload_half does: the PK path of _i2s16), and the next
+ * step's place is chosen by selects, one load site (at the group's last step a reload of the step in use: a valid
+ * place, its lines cached). The same chunks, sums and order as _is / _i2s: the same bits. Whether NVIDIA's compiler
+ * keeps that order with 255 registers allowed, or hoists the loads again, is what the device run's ptxas lines say;
+ * under QUANTA_OPENCL_NV_MAXRREG=128 (where _is / _i2s spilled and lost 20-40%) this walk should fit unspilled. */
+#define QN_I4_LSC(r, vv) qn_h2f(ck[r] & 0xffffu)
+#define QN_I4_LZ(r, vv) ((int)(ck[r] >> 16))
+/* chunk V's codes and packed scale / zero of row r of the block whose rows start at NB, into sp[u][r] / spk[u][r] */
+#define QN_I4_L_LD(NB, V, u, r, R)                                                                             \
+    {                                                                                                          \
+        const uint n_ = (uint)min((NB) + ly * (R) + (r), N - 1), v_ = (uint)min((long)(V), nv - 1);            \
+        const uint g_ = v_ >> gsh;                                                                             \
+        sp[u][r] = *(const global uint4 *)(W + (n_ * rb32 + v_ * 16u));                                        \
+        spk[u][r] = (uint)*(const global ushort *)(W + (so32 + 2u * (n_ * ng32 + g_))) |                       \
+                    (uint)((W[zo32 + n_ * zb32 + (g_ >> 1)] >> ((g_ & 1u) * 4u)) & 15u) << 16;                 \
+    }
+#define QN_I4_LBLOCK(IT, R, U, NXT)                                                                            \
+    {                                                                                                          \
+        const long S = (nv + (U) * QN_GPU_LX - 1) / ((U) * QN_GPU_LX), nb_ = QN_S_BLOCK((IT) + 1, R);          \
+        float p[R];                                                                                            \
+        _Pragma("unroll") for (int r = 0; r < (R); r++) p[r] = 0.0f;                                           \
+        for (long k = 0; k < S; k++) {                                                                         \
+            const long v0 = l + k * (U) * QN_GPU_LX;                                                           \
+            const int more_ = k + 1 < S;                                                                       \
+            const long gn_ = more_ || !(NXT) ? gb : nb_, vn_ = more_ ? v0 + (U) * QN_GPU_LX : (NXT) ? (long)l : v0; \
+            _Pragma("unroll") for (int u = 0; u < (U); u++) {                                                  \
+                uint4 cc[R];                                                                                   \
+                uint ck[R];                                                                                    \
+                _Pragma("unroll") for (int r = 0; r < (R); r++) {                                              \
+                    cc[r] = sp[u][r], ck[r] = spk[u][r];                                                       \
+                    QN_I4_L_LD(gn_, vn_ + u * QN_GPU_LX, u, r, R)                                              \
+                }                                                                                              \
+                QN_I4_CHUNK_SZ(R, cc, min(v0 + u * QN_GPU_LX, nv - 1), v0 + u * QN_GPU_LX < nv, QN_I4_LSC, QN_I4_LZ) \
+            }                                                                                                  \
+        }                                                                                                      \
+        QN_I4_STORE(IT, R)                                                                                     \
+    }
+#define QN_NO_BLOCK(IT, R, U, PRE, PLD) (void)gb; /* the lean kernels walk by QN_S_WALK's PF == 2 branch only */
+#define QN_I4L_KERNEL(NAME, R, U)                                                                              \
+    kernel void NAME(const global uchar *Wb, ulong wo, QN_WLAYOUT_ARGS, const global uchar *xb_, ulong xo,      \
+                     global uchar *y, ulong yo, int ydt, int M, long N, long K, int iters, int xl, int rw,     \
+                     local float4 *lm) {                                                                       \
+        QN_WLAYOUT_MAKE(w);                                                                                    \
+        (void)M, (void)rw;                                                                                     \
+        const int l = (int)get_local_id(0), ly = (int)get_local_id(1), ry = (int)get_local_size(1);            \
+        const global uchar *W = Wb + wo;                                                                       \
+        const long rb = w.codes_row_bytes, ng = K / w.group, nv = K / 32;                                      \
+        const int gsh = 26 - clz(w.group); /* group 32/64/128: chunk >> gsh is its group */                    \
+        QN_S_LOCAL_SPLIT(lm)                                                                                   \
+        local uint4 *xq = (local uint4 *)lx;                                                                   \
+        local float *xd = (local float *)(xq + 4 * nv);                                                        \
+        local int *xs = (local int *)(xd + nv);                                                                \
+        /* 32-bit byte offsets into the weight (the host takes this form only below 4 GiB): half the registers \
+         * of 64-bit addresses for each row's codes, scales and zeros */                                        \
+        const uint rb32 = (uint)rb, ng32 = (uint)ng, so32 = (uint)w.scales_offset, zo32 = (uint)w.q4_zeros_offset, \
+                   zb32 = (uint)w.q4_zero_row_bytes;                                                           \
+        uint4 sp[U][R]; /* the step in flight, a chunk's slot refilled as its math begins */                   \
+        uint spk[U][R];                                                                                        \
+        _Pragma("unroll") for (int u = 0; u < (U); u++)                                                        \
+            _Pragma("unroll") for (int r = 0; r < (R); r++) QN_I4_L_LD(QN_S_BLOCK(0, R), l + u * QN_GPU_LX, u, r, R) \
+        { /* x staged the plain way, an item a chunk (XB=1 / XB=2 lost on q4: clgemv19, clgemv21; compiled out) */ \
+            const long nc = nv;                                                                                \
+            const global float4 *x4 = (const global float4 *)(xb_ + xo);                                       \
+            QN_I_STAGE_LOOP(8, nc, 0, QN_I_LOAD8, QN_I4_PUT)                                                   \
+        }                                                                                                      \
+        (void)xl;                                                                                              \
+        QN_S_WALK(QN_NO_BLOCK, QN_I4_LBLOCK, R, U, 2)                                                          \
+    }
+QN_I4L_KERNEL(qn_gemv_q4_il, 4, QN_S_U)
+QN_I4L_KERNEL(qn_gemv_q4_i2l, 2, QN_G1_U)
 
 /* ---- M = 1: q8 through integer dot products (QUANTA_OPENCL_Q8I=1, off by default until measured) ----
  * Why: the float q8 GEMVs spend ~3-5 instructions a weight byte (a PRMT or shift/mask/OR, an exact subtraction,
@@ -1341,6 +1418,70 @@ QN_I8_KERNEL(qn_gemv_q8_ip, 4, QN_S_U, 1)
 QN_I8_KERNEL(qn_gemv_q8_is, 4, QN_S_U, 2)
 QN_I8_KERNEL(qn_gemv_q8_i2us, 2, 8, 2)
 QN_I8_KERNEL_A(qn_gemv_q8_i2s16, 2, QN_G1_U, 2, QN_W16_ATTR) /* QUANTA_OPENCL_GEMVS_W16=1, see qn_gemv_q4_i2s16 */
+/* The register-lean streaming q8 form (QUANTA_OPENCL_GEMVS_Q8L=1, clgemv22, off until measured: q8 _i2ul, 2 rows a warp,
+ * U = 8, as _i2us). Why: _i2us holds ~240 registers (clang's PTX through ptxas; its walk keeps two steps of 16 uint4 a
+ * lane live: the one in flight and the one in use), one group of 8 warps an SM; q8 4096x11008 runs it at 0.67-0.68 of
+ * the copy kernel where q8 _ip (~128 registers, 2 groups an SM) reaches 0.75 at 11008x4096. Here the walk is q4
+ * _il's ring (QN_I8_LBLOCK): piece u's next-step loads issued just before piece u's math, into the slot it frees; the
+ * rows' pointers of this block and the next found once a block; one load site. The same pieces, sums and order as
+ * _i2us: the same bits. */
+#define QN_I8_LBLOCK(IT, R, U, NXT)                                                                            \
+    {                                                                                                          \
+        const long n0 = gb + ly * (R), n1 = QN_S_BLOCK((IT) + 1, R) + ly * (R),                                \
+                   S = (nv + (U) * QN_GPU_LX - 1) / ((U) * QN_GPU_LX);                                         \
+        float sc[R], p[R];                                                                                     \
+        const global uint4 *pc[R], *pn[R];                                                                     \
+        _Pragma("unroll") for (int r = 0; r < (R); r++) {                                                      \
+            float unused;                                                                                      \
+            pc[r] = qn_q8_m1_row(min(n0 + r, N - 1), W0 + wo0, ws0, W1 + wo1, ws1, W2 + wo2, ws2, N0, N1, K, &sc[r]); \
+            pn[r] = qn_q8_m1_row(min(n1 + r, N - 1), W0 + wo0, ws0, W1 + wo1, ws1, W2 + wo2, ws2, N0, N1, K, &unused); \
+            p[r] = 0.0f;                                                                                       \
+        }                                                                                                      \
+        for (long k = 0; k < S; k++) {                                                                         \
+            const long v0 = l + k * (U) * QN_GPU_LX;                                                           \
+            const int more_ = k + 1 < S, here_ = more_ || !(NXT);                                              \
+            const long vn_ = more_ ? v0 + (U) * QN_GPU_LX : (NXT) ? (long)l : v0;                              \
+            _Pragma("unroll") for (int u = 0; u < (U); u++) {                                                  \
+                uint4 cc[R];                                                                                   \
+                _Pragma("unroll") for (int r = 0; r < (R); r++) {                                              \
+                    cc[r] = sp[u][r];                                                                          \
+                    sp[u][r] = (here_ ? pc[r] : pn[r])[min(vn_ + u * QN_GPU_LX, nv - 1)];                      \
+                }                                                                                              \
+                QN_I8_PIECE(R, cc, min(v0 + u * QN_GPU_LX, nv - 1), v0 + u * QN_GPU_LX < nv)                   \
+            }                                                                                                  \
+        }                                                                                                      \
+        QN_I8_STORE(IT, R)                                                                                     \
+    }
+#define QN_I8L_KERNEL(NAME, R, U)                                                                              \
+    kernel void NAME(const global uchar *W0, ulong wo0, long ws0, const global uchar *W1, ulong wo1, long ws1, \
+                     const global uchar *W2, ulong wo2, long ws2, const global uchar *xb_, ulong xo,           \
+                     global uchar *y0, ulong yo0, global uchar *y1, ulong yo1, global uchar *y2, ulong yo2,    \
+                     int ydt, long N0, long N1, long N2, long K, int iters, int xl, int rw,                    \
+                     const global uchar *rres, ulong ro, global uchar *sres, ulong so, int rmode,              \
+                     local float4 *lm) {                                                                       \
+        (void)rw, (void)rres, (void)ro, (void)sres, (void)so, (void)rmode;                                     \
+        const int l = (int)get_local_id(0), ly = (int)get_local_id(1), ry = (int)get_local_size(1);            \
+        const long N = N0 + N1 + N2, nv = K / 16;                                                              \
+        QN_S_LOCAL_SPLIT(lm)                                                                                   \
+        local uint4 *xq = (local uint4 *)lx;                                                                   \
+        local float *xd = (local float *)(xq + 2 * nv);                                                        \
+        uint4 sp[U][R]; /* the step in flight, a piece's slot refilled as its math begins */                   \
+        QN_I8_STEP_LD(QN_S_BLOCK(0, R), (long)l, R, U)                                                         \
+        { /* x staged the plain way, an item a piece (the X1 path compiled out: its prologue was the peak) */ \
+            const long np = nv;                                                                                \
+            const global float4 *x4 = (const global float4 *)(xb_ + xo);                                       \
+            QN_I_STAGE_LOOP(4, np, 0, QN_I_LOAD4, QN_I8_PUT)                                                   \
+        }                                                                                                      \
+        (void)xl;                                                                                              \
+        QN_S_WALK(QN_NO_BLOCK, QN_I8_LBLOCK, R, U, 2)                                                          \
+    }
+QN_I8L_KERNEL(qn_gemv_q8_i2ul, 2, 8)
+/* and at U = 4 (QUANTA_OPENCL_GEMVS_Q8L=4: _i2l, 8 uint4 a lane in flight): 96 registers in clang's PTX (U = 6: 132, U = 8:
+ * 159), so 2 groups an SM stream the same 64 KB an SM as _i2us's one, with twice the warps to cover each wait */
+QN_I8L_KERNEL(qn_gemv_q8_i2l, 2, QN_G1_U)
+/* and at U = 6 (QUANTA_OPENCL_GEMVS_Q8L=6: _i2l6, 12 uint4 a lane in flight): 132 registers in clang's PTX, 4 short of 2
+ * groups an SM there; what NVIDIA's compiler makes of it decides (96 KB an SM in flight if it fits) */
+QN_I8L_KERNEL(qn_gemv_q8_i2l6, 2, 6)
 
 /* ---- M = 1 with the norm before it (QUANTA_OPENCL_NORM_GEMV=1): add_norm / rms_norm_add_norm / rms_norm,
  * then the q8 GEMV(s) reading its normed row ----

@@ -250,9 +250,10 @@ size_t qn_cuda_ggml_mmq_xprep_bytes(int64_t M, int64_t K);
 /* mmq22 (QUANTA_CUDA_GGML_GROUP): y[i] = x . W_i^T for n (1..3) weights of one format and K (N[i] rows each: q / k / v,
  * gate / up), the prep kept in xp as qn_cuda_ggml_mmq_x keeps it (xp, xp_bytes and *xhave as there; scratch of
  * qn_cuda_ggml_mmq_multi_scratch bytes). mode 0: one call of qn_cuda_ggml_mmq_x per weight; 1: consecutive weights of
- * one N as one grid on the sm_90a route (kernels_cuda/ggml_mmq_rsi_wg.cu, the tile, split and epilogue each would take
- * alone: the same bits as mode 0), the rest one by one; 2: all of them as one grid with the table's pick for their
- * tiles together (no split where each alone splits: other sums), else as 1. The weights stay separate tensors. */
+ * one N as one grid on the sm_90a route (kernels_cuda/ggml_mmq_rsi_wg.cu qn_rsi_go_grp: the K split each would take
+ * alone, the tile by the table on the whole grid: the same bits as mode 0), the rest one by one; 3: as 1 with the tile
+ * each would take alone too; 2: all of them as one grid with the table's pick for their tiles together (no split where
+ * each alone splits: other sums), else as 1. The weights stay separate tensors. */
 int qn_cuda_ggml_mmq_multi(int mode, int w_dtype, int n, const void *const *w, const int64_t *N, int64_t K, int x_dtype,
                            const void *x, int64_t M, int y_dtype, void *const *y, void *scratch, size_t scratch_bytes,
                            void *xp, size_t xp_bytes, int *xhave, int sms, void *stream);

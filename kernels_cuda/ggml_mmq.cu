@@ -388,7 +388,8 @@ extern "C" size_t qn_cuda_ggml_mmq_multi_scratch(int n, const int64_t *N, int64_
     return b;
 }
 
-/* mmq22: see cuda_kernels.h. A group runs only where each of its weights would take =17 with the kept prep (the same
+/* mmq22: see cuda_kernels.h (mode 4: as 1 where one weight alone makes less than a wave of blocks: qn_rsi_go_grp). A
+ * group runs only where each of its weights would take =17 with the kept prep (the same
  * route as qn_gmmq_run's); anything else, and any group qn_gmmq_rsi_run_grp declines, one call each. */
 extern "C" int qn_cuda_ggml_mmq_multi(int mode, int w_dtype, int n, const void *const *w, const int64_t *N, int64_t K,
                                       int x_dtype, const void *x, int64_t M, int y_dtype, void *const *y, void *scratch,
@@ -420,7 +421,7 @@ extern "C" int qn_cuda_ggml_mmq_multi(int mode, int w_dtype, int n, const void *
             uint8_t *part = (uint8_t *)scratch + qn_gmmq_xh_bytes(M, Kp) + qn_gmmq_align((size_t)M * 4);
             const size_t used = (size_t)(part - (uint8_t *)scratch);
             const int had = *have;
-            const int e = qn_gmmq_rsi_run_grp(w_dtype, x_dtype, x, a, j - i, w + i, N + i, y + i, md == 2, sms, part,
+            const int e = qn_gmmq_rsi_run_grp(w_dtype, x_dtype, x, a, j - i, w + i, N + i, y + i, md, sms, part,
                                               scratch_bytes - used, (cudaStream_t)stream, have);
             if (e >= 0) {
                 if (e) return e;
@@ -428,7 +429,7 @@ extern "C" int qn_cuda_ggml_mmq_multi(int mode, int w_dtype, int n, const void *
                 continue;
             }
             *have = had;
-            if (md == 2) { /* declined as one grid: the weights of one N as groups */
+            if (md == 2) { /* declined as one grid: the weights of one N as groups (mode 1) */
                 md = 1;
                 continue;
             }

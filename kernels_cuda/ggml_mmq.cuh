@@ -368,11 +368,10 @@ int qn_gmmq_rs_reduce(const float *part, int splits, int64_t n, int yd, void *y,
  * the permuted K order of qn_gmmq_kperm, a cheaper decode, one commit group per block); -1 where =16 would be. */
 int qn_gmmq_rsi_run(int w_dtype, int x_dtype, const void *x, const qn_gmmq_args &a, int sms, void *part,
                     size_t part_bytes, cudaStream_t s, int *xhave = nullptr);
-/* mmq22: n (2..3) weights w[i] of N[i] rows into y[i] as one grid (a: the rest, as qn_gmmq_rsi_run's; total: the pick
- * for all their tiles together, else only weights of one N, each with its own pick); -1: not launched (no prep run),
- * the caller runs them one by one. */
+/* mmq22: n (2..3) weights w[i] of N[i] rows into y[i] as one grid (a: the rest, as qn_gmmq_rsi_run's; mode as
+ * qn_cuda_ggml_mmq_multi's 1..3); -1: not launched (no prep run), the caller runs them one by one. */
 int qn_gmmq_rsi_run_grp(int w_dtype, int x_dtype, const void *x, const qn_gmmq_args &a, int n, const void *const *w,
-                        const int64_t *N, void *const *y, bool total, int sms, void *part, size_t part_bytes,
+                        const int64_t *N, void *const *y, int mode, int sms, void *part, size_t part_bytes,
                         cudaStream_t s, int *xhave);
 /* (xhave: a.xh / a.xscale are a prep kept across calls, in a.xnb-token tiles; *xhave says which K order it holds for
  * this x, 0 none: the prep runs only where that is not this weight's, and *xhave is left saying what a.xh holds.) */

@@ -896,22 +896,29 @@ template <int DT> static int qn_rsi_go(const qn_gmmq_args &a0, int x_dtype, cons
 }
 
 /* mmq22: the GEMMs of x with n (2..3) weights of one format and K (w[i]: N[i] rows, into y[i]) as one grid
- * (qn_k_ggml_mmq_rsi_grp), a0 the common arguments (M, K, the prep's place, y's type). total false: only weights of
- * one N (k / v, gate / up), with the pick each would take alone — the same instance, split and EPI form, so each
- * output the same bits as its separate launch; true: the table's pick for all the weights' tiles together (k + v at M
- * = 512: 128 tiles of 128x64, no split, where each alone is split in two: other sums). -1 (nothing launched, no prep)
- * where the pick is not one of the grouped instances: the caller then launches them one by one. */
+ * (qn_k_ggml_mmq_rsi_grp), a0 the common arguments (M, K, the prep's place, y's type). mode 1 and 3: weights of one N
+ * only (k / v, gate / up), each output the same bits as its separate launch: the K split each weight takes alone (the
+ * sums depend on it: how K is cut and the halves added) — and with 1 the tile's tokens by the table's rule on the whole
+ * grid with that split (k + v at M = 512, split in two: 128-token tiles, 16 x 4 x 2 = 128 blocks in one round, where
+ * each alone takes 64-token tiles, 128 blocks each); 3 the tile each takes alone too (k + v: 256 blocks of 64-token
+ * pairs, two rounds). A tile's token count does not change a product's bits: wgmma sums each output over k16 in K
+ * order whatever the instruction's N (=16's tables, 64 / 128 / 256 tokens, were bit-equal to kernel 7's outputs on all
+ * 16 rows of the H100 call of 2026-12-06 17:13; verify_mmq22.sh's grp rows check maxdiff 0 against the separate
+ * launches). mode 2: the table's pick for all the weights' tiles together, its split included (k + v at M = 512: 128
+ * tiles of 128x64, no split: other sums). -1 (nothing launched, no prep) where the pick is not one of the grouped
+ * instances: the caller then launches them one by one. */
 template <int DT> static int qn_rsi_go_grp(const qn_gmmq_args &a0, int n, const void *const *w, const int64_t *N,
-                                           void *const *y, bool total, int x_dtype, const void *x, int sms, float *part,
+                                           void *const *y, int mode, int x_dtype, const void *x, int sms, float *part,
                                            size_t part_bytes, cudaStream_t s, int *xhave) {
     typedef qn_rsi_cfg<DT, 128> Cfg;
-    if (n < 2 || n > QN_RSI_GRP_MAX || qn_gmmq_forced_tile() != 0 || qn_rsi_split128() || qn_rsi_ploop() == 2)
+    if (n < 2 || n > QN_RSI_GRP_MAX || mode < 1 || mode > 4 || qn_gmmq_forced_tile() != 0 || qn_rsi_split128() ||
+        qn_rsi_ploop() == 2)
         return -1;
     qn_rsi_grp G;
     memset(&G, 0, sizeof G);
     int64_t tiles = 0;
     for (int i = 0; i < n; i++) {
-        if (!total && N[i] != N[0]) return -1;
+        if (mode != 2 && N[i] != N[0]) return -1;
         if (((uintptr_t)w[i] & 15) || N[i] > 0x7fffffff || N[i] <= 0) return -1;
         if (qn_tma_encode_2d(&G.map[i], CU_TENSOR_MAP_DATA_TYPE_UINT16, w[i], (uint64_t)(a0.rb / 2), (uint64_t)N[i],
                              (uint64_t)a0.rb, Cfg::arow / 2, QN_RSI_BN, CU_TENSOR_MAP_SWIZZLE_NONE))
@@ -922,20 +929,29 @@ template <int DT> static int qn_rsi_go_grp(const qn_gmmq_args &a0, int n, const 
     for (int i = n; i < QN_RSI_GRP_MAX; i++) G.t1[i] = tiles; /* never past the last weight */
     if (tiles > 0x7fffffff) return -1;
     qn_gmmq_args a = a0;
-    a.N = total ? tiles * QN_RSI_BN : N[0]; /* the pick's N (the launch takes each weight's from G) */
+    a.N = mode == 2 ? tiles * QN_RSI_BN : N[0]; /* the split's N (the launch takes each weight's from G) */
     a.w = (const uint8_t *)w[0], a.y = y[0];
-    const int64_t rows = (a.N + QN_RSI_BN - 1) / QN_RSI_BN;
-    const int nb = qn_rsi_table_nb(a.M, rows, sms);
+    int nb = qn_rsi_table_nb(a.M, (a.N + QN_RSI_BN - 1) / QN_RSI_BN, sms);
     int sp = QN_RSI_SPLIT_DEFAULT ? qn_gmmq_rs_splits_rule(a.M, a.N, a.K, nb) : 1;
     if (sp > 1 && (nb > 128 || !part || part_bytes < (size_t)sp * (size_t)a.M * (size_t)a.N * 4)) sp = 1;
-    a.epi = qn_rsi_epi_rule(a.epi, rows * ((a.M + nb - 1) / nb) * sp, a.K, sms, nb, false);
+    /* mode 4 (mmq22, after the H100 call of 19:06: unmeasured as such): as 1 only where one weight alone makes less than
+     * a wave of blocks (k / v); where it fills the GPU (gate / up at M = 512: 224 blocks each) grouping measured 1-3%
+     * slower (448 blocks, a short fourth round), so one by one */
+    if (mode == 4) {
+        if ((a.N + QN_RSI_BN - 1) / QN_RSI_BN * ((a.M + nb - 1) / nb) * sp >= (sms > 0 ? sms : 132)) return -1;
+        mode = 1;
+    }
+    if (mode == 1) { /* the tile: the table's rule on the grid's blocks with that split (256 tokens only unsplit) */
+        const int64_t want = (int64_t)(sms > 0 ? sms : 132) * 3 / 4, r = tiles * sp;
+        nb = sp == 1 && r * ((a.M + 255) / 256) >= want ? 256 : r * ((a.M + 127) / 128) >= want ? 128 : 64;
+    }
+    a.epi = qn_rsi_epi_rule(a.epi, tiles * ((a.M + nb - 1) / nb) * sp, a.K, sms, nb, false);
     const int plv = qn_rsi_ploop();
     const bool pl = plv == 1 || (plv >= 3 && nb == 128) || (plv == 4 && nb == 64);
-    const bool cl = nb == 64 && sp == 2 && (a.epi & 1) && qn_rsi_splitcl();
-    /* the grouped instances: the default's picks (EPI; PLOOP on the 128-token tile only; the pair with two steps a
-     * group) */
-    if (!(a.epi & 1) || (sp > 1 && !cl) || (cl && (qn_cuda_ggml_mmq_splitcl != 2 || pl)) || (pl && nb != 128))
-        return -1;
+    /* a split in two as cluster pairs: the same additions as the global split's reduce (mmq21) */
+    const bool cl = nb <= 128 && sp == 2 && (a.epi & 1) && qn_rsi_splitcl();
+    /* the grouped instances: the default's forms (EPI; PLOOP on the 128-token tile only; pairs with two steps a group) */
+    if (!(a.epi & 1) || (sp > 1 && !cl) || (cl && qn_cuda_ggml_mmq_splitcl != 2) || (pl && nb != 128)) return -1;
     const int perm = DT == QN_DT_GGML_Q4_0 ? 1 : 2;
     if (qn_cuda_ggml_mmq_noprep != 1 && !(xhave && *xhave == perm)) { /* as qn_rsi_go */
         const int e = qn_gmmq_prep_xt(x_dtype, x, a, a.xnb ? a.xnb : nb, true, s, perm);
@@ -944,7 +960,9 @@ template <int DT> static int qn_rsi_go_grp(const qn_gmmq_args &a0, int n, const 
     }
     const CUtensorMap &m = G.map[0];
     if (cl) {
-        const int e = qn_rsi_launch<DT, 64, 4, 0, 1, 8 | 16 | 256>(m, a, s, 2, part, &G, tiles);
+        const int e = nb == 64 ? qn_rsi_launch<DT, 64, 4, 0, 1, 8 | 16 | 256>(m, a, s, 2, part, &G, tiles)
+                      : pl     ? qn_rsi_launch<DT, 128, 4, 0, 1, 8 | 16 | 32 | 256>(m, a, s, 2, part, &G, tiles)
+                               : qn_rsi_launch<DT, 128, 4, 0, 1, 8 | 16 | 256>(m, a, s, 2, part, &G, tiles);
         if (e != (int)cudaErrorInvalidClusterSize && e != (int)cudaErrorLaunchOutOfResources) return e;
         (void)cudaGetLastError(); /* no pair fits: one by one (each then takes the global split) */
         return -1;
@@ -990,7 +1008,7 @@ int qn_gmmq_rsi_run(int w_dtype, int x_dtype, const void *x, const qn_gmmq_args 
 }
 
 int qn_gmmq_rsi_run_grp(int w_dtype, int x_dtype, const void *x, const qn_gmmq_args &a0, int n, const void *const *w,
-                        const int64_t *N, void *const *y, bool total, int sms, void *part, size_t part_bytes,
+                        const int64_t *N, void *const *y, int mode, int sms, void *part, size_t part_bytes,
                         cudaStream_t s, int *xhave) {
     if (!qn_gmmq_rs_applies(w_dtype, a0)) return -1;
     qn_gmmq_args a = a0;
@@ -999,6 +1017,6 @@ int qn_gmmq_rsi_run_grp(int w_dtype, int x_dtype, const void *x, const qn_gmmq_a
     if (!qn_rsi_pdl()) a.epi &= ~2;
     float *pf = (float *)part;
     return w_dtype == QN_DT_GGML_Q4_0
-               ? qn_rsi_go_grp<QN_DT_GGML_Q4_0>(a, n, w, N, y, total, x_dtype, x, sms, pf, part_bytes, s, xhave)
-               : qn_rsi_go_grp<QN_DT_GGML_Q8_0>(a, n, w, N, y, total, x_dtype, x, sms, pf, part_bytes, s, xhave);
+               ? qn_rsi_go_grp<QN_DT_GGML_Q4_0>(a, n, w, N, y, mode, x_dtype, x, sms, pf, part_bytes, s, xhave)
+               : qn_rsi_go_grp<QN_DT_GGML_Q8_0>(a, n, w, N, y, mode, x_dtype, x, sms, pf, part_bytes, s, xhave);
 }

@@ -1072,6 +1072,17 @@ __device__ __forceinline__ void qn_f8_skr_reset(unsigned *f, unsigned want) {
     } while (v != want);
     asm volatile("st.relaxed.gpu.global.u32 [%0], 0;\n" ::"l"(f) : "memory");
 }
+/* fp822 (SK 2 in the template, QUANTA_CUDA_FP8_SKCL): the groups' pieces reduced in distributed shared memory. The
+ * cluster barrier with release / acquire orders a piece's shared-memory stores of its sums before its peers'
+ * distributed reads, and those reads before any block of the cluster leaves (mmq21's qn_rsi_cluster_*, the same
+ * instructions). */
+__device__ __forceinline__ void qn_f8_cl_arrive() { asm volatile("barrier.cluster.arrive.release;\n" ::: "memory"); }
+__device__ __forceinline__ void qn_f8_cl_wait() { asm volatile("barrier.cluster.wait.acquire;\n" ::: "memory"); }
+__device__ __forceinline__ float4 qn_f8_ld_cluster4(uint32_t caddr) { /* volatile: never above the cluster barrier */
+    float4 v;
+    asm volatile("ld.shared::cluster.v4.f32 {%0, %1, %2, %3}, [%4];\n" : "=f"(v.x), "=f"(v.y), "=f"(v.z), "=f"(v.w) : "r"(caddr));
+    return v;
+}
 #endif
 
 /* TOK 1 (V2=2tw / 4tw): the cluster's CL blocks lie along the tokens instead (same weight rows, token tiles
@@ -1097,9 +1108,18 @@ __global__ void __launch_bounds__(qn_f8t_cfg<CW, BN, EPI>::threads, qn_f8t_cfg<C
     typedef qn_f8t_cfg<CW, BN, EPI> Cfg;
     constexpr int S = Cfg::S, BM = Cfg::BM;
     static_assert(!SK || (CL == 1 && !TOK), "stream-K: blocks alone");
-    static_assert(!SS || (CW == 2 && (CL == 1 || TOK)), "fp818's SS form: two-consumer tiles, alone or along the tokens");
+    /* fp822: SK 2 = the groups (sk_sp > 0) with the pieces of a tile in one cluster of sk_sp blocks (launched with that
+     * cluster size; CL stays 1: no multicast), reduced through distributed shared memory instead of the slots */
+    constexpr bool KCL = SK == 2;
+    static_assert(!KCL || (CW == 2 && 2 * (BN / 8) * 128 * 16 <= qn_f8t_cfg<CW, BN, EPI>::S * qn_f8t_cfg<CW, BN, EPI>::stage),
+                  "fp822: both warpgroups' sums fit the stage ring");
+    /* fp822: SS 128x256 in clusters of 2 along the weights (the token box's halves multicast, each block its own weight
+     * rows: the producer's TOK 0 path was already SS-ready), a bench form for the long rows (fp8_pair kc2) */
+    static_assert(!SS || (CW == 2 && (CL == 1 || TOK || (CL == 2 && BN == 256))),
+                  "fp818's SS form: two-consumer tiles, alone, along the tokens, or (fp822) 128x256 in pairs along the weights");
     static_assert(!PP || (SS && CW == 2 && BN == 128 && !SK && (CL == 1 || TOK)), "fp819's ping-pong: SS 128x128, no split");
-    static_assert(!OE || (SS && !PP && EPI && CW == 2 && !SK && CL == 1 && !TOK && BN % 64 == 0), "fp819's OE: SS, TMA store, no split");
+    static_assert(!OE || (SS && !PP && EPI && CW == 2 && (!SK || SK == 2) && (CL == 1 || CL == 2) && !TOK && BN % 64 == 0),
+                  "fp819's OE: SS, TMA store, no split but fp822's cluster groups");
     extern __shared__ __align__(128) uint8_t qn_f8_smem[];
     __shared__ __align__(8) uint64_t full_bar[S], empty_bar[S];
     /* the same offset in every block of a cluster (same kernel, same static layout): multicast lands alike */
@@ -1157,6 +1177,10 @@ __global__ void __launch_bounds__(qn_f8t_cfg<CW, BN, EPI>::threads, qn_f8t_cfg<C
             qn_f8t_produce<S, Cfg::stage, BM, BN, CL, TOK, decltype(seg_of), SS>(nseg, seg_of, base, full_bar, empty_bar,
                                                                                 &wmap, &xmap, rank);
         if (CL > 1) qn_cluster_sync(); /* no copy of this block still landing elsewhere when it leaves */
+        if (KCL && it1 > it0) { /* fp822: the consumers' two cluster barriers: every thread of the cluster arrives */
+            qn_f8_cl_arrive(), qn_f8_cl_wait();
+            qn_f8_cl_arrive(), qn_f8_cl_wait();
+        }
         return;
     }
 
@@ -1311,7 +1335,7 @@ __global__ void __launch_bounds__(qn_f8t_cfg<CW, BN, EPI>::threads, qn_f8t_cfg<C
         int64_t nt0, m0, kb, ke;
         seg_of(k, nt0, m0, kb, ke);
         const int64_t n = ke - kb;
-        if (p.scale_pf && (!SK || kb == 0 || p.sk_red)) qn_f8_scales_ahead<BN, 64>(p, m0, (nt0 + cw * 4) * 16, ctid);
+        if (p.scale_pf && (!SK || KCL || kb == 0 || p.sk_red)) qn_f8_scales_ahead<BN, 64>(p, m0, (nt0 + cw * 4) * 16, ctid);
 #pragma unroll
         for (int j = 0; j < BN / 8; j++) acc[j][0] = acc[j][1] = acc[j][2] = acc[j][3] = 0.0f;
         if (tr && k == ktr) {
@@ -1344,7 +1368,44 @@ __global__ void __launch_bounds__(qn_f8t_cfg<CW, BN, EPI>::threads, qn_f8t_cfg<C
         /* the 64-token chunks of the tile this block stores: all, or (fp817's shared reduction) its share */
         int q_lo = 0, q_hi = BN / 64;
         unsigned red_want = 0u; /* nonzero: this block's slot flag to zero once its readers have seen it */
-        if (SK && p.sk_red && (kb > 0 || ke < nk)) {
+        if (KCL && (kb > 0 || ke < nk)) {
+            /* fp822: fp817's shares (piece j keeps the 64-token chunks [j NCH / sp, (j + 1) NCH / sp)), with the sp
+             * pieces of the tile one cluster (piece j = cluster rank j: the groups put piece j of unit r on block
+             * r sp + j) and the sums through distributed shared memory: each piece writes its sums of the chunks it
+             * does not keep into its own stage ring (free: its last stage is consumed, and both warpgroups' wgmma are
+             * done with it after the named barrier), one cluster barrier, then it reads its peers' entries for its own
+             * chunks (all 8 float4 of a chunk in flight) and adds them in rank order (deterministic). fp816 / fp821:
+             * the owner waited ~5.5 us for its peers' 128 KB slots through L2 (write, flag, read back). */
+            constexpr int NCH = BN / 64;
+            const int sp = (int)p.sk_sp, j0 = (int)qn_cluster_rank();
+            q_lo = j0 * NCH / sp, q_hi = (j0 + 1) * NCH / sp;
+            float4 *red = reinterpret_cast<float4 *>(base) + cw * (BN / 8) * 128; /* [warpgroup][BN / 8][128] */
+            qn_named_sync(1, 256);
+#pragma unroll
+            for (int j = 0; j < BN / 8; j++)
+                if (j / 8 < q_lo || j / 8 >= q_hi) red[j * 128 + ctid] = make_float4(acc[j][0], acc[j][1], acc[j][2], acc[j][3]);
+            qn_f8_cl_arrive();
+            qn_f8_cl_wait();
+            for (int r = 0; r < sp; r++) {
+                if (r == j0) continue;
+                const uint32_t peer = qn_mapa(qn_smem_u32(red), (uint32_t)r) + 16u * (uint32_t)ctid;
+                /* LB float4 in flight a thread: 8 (a chunk), 4 under OE, whose 64 pk registers stay live here */
+                constexpr int LB = OE ? 4 : 8;
+#pragma unroll
+                for (int q = 0; q < 8 * NCH / LB; q++) {
+                    if (q * LB / 8 < q_lo || q * LB / 8 >= q_hi) continue;
+                    float4 w[LB];
+#pragma unroll
+                    for (int jj = 0; jj < LB; jj++) w[jj] = qn_f8_ld_cluster4(peer + 16u * 128u * (uint32_t)(LB * q + jj));
+#pragma unroll
+                    for (int jj = 0; jj < LB; jj++) {
+                        acc[LB * q + jj][0] += w[jj].x, acc[LB * q + jj][1] += w[jj].y;
+                        acc[LB * q + jj][2] += w[jj].z, acc[LB * q + jj][3] += w[jj].w;
+                    }
+                }
+            }
+            qn_f8_cl_arrive(); /* this thread's reads of its peers are done; the wait is at the block's end */
+        } else if (SK && p.sk_red && (kb > 0 || ke < nk)) {
             /* fp817 (SK 5 / 6): the sp pieces of a split tile are peers. Piece j keeps the chunks [j NCH / sp,
              * (j + 1) NCH / sp) and writes its sums of the others to its slot; then it adds the peers' slots (their
              * entries for its chunks, in block order: deterministic) and stores its chunks. fp816's owner read every
@@ -1387,7 +1448,7 @@ __global__ void __launch_bounds__(qn_f8t_cfg<CW, BN, EPI>::threads, qn_f8t_cfg<C
             if (ctid == 0) qn_f8_sk_post(p.skf + cid * CW + cw);
             continue;
         }
-        if (SK && !p.sk_red && ke < nk) { /* a tile's K head: add its tails, block after block */
+        if (SK && !KCL && !p.sk_red && ke < nk) { /* a tile's K head: add its tails, block after block */
             const int64_t u0 = it0 / nk + (k - ndp); /* this segment's unit (k is this block's last segment) */
             auto blk = [&](int64_t it) {
                 return p.sk_sp > 0 ? qn_f8_skg_block(it, nk, p.sk_sp, p.sk_lead) : qn_f8_sk_block(it, sktotal, C);
@@ -1405,10 +1466,12 @@ __global__ void __launch_bounds__(qn_f8t_cfg<CW, BN, EPI>::threads, qn_f8t_cfg<C
         }
         const int64_t nb = (nt0 + cw * 4) * 16;
         if ((TOK && m0 >= p.M) || q_hi <= q_lo) { /* a token tile padding the last cluster row (sx ends at Mp), or no share */
-        } else if constexpr (OE != 0) { /* fp819: this tile's outputs into pk (the last tile's all stored by now) */
-            if (p.yd == QN_DT_F16) qn_f8t_pack<__half, BN>(acc, pk, p, nb, m0, w4, g, t);
-            else qn_f8t_pack<__nv_bfloat16, BN>(acc, pk, p, nb, m0, w4, g, t);
-            pend = BN / 64, pnb = nb, pm0 = m0;
+        } else if (OE != 0 && !(KCL && (kb > 0 || ke < nk))) { /* fp822: a cluster piece stores its share below */
+            if constexpr (OE != 0) { /* fp819: this tile's outputs into pk (the last tile's all stored by now) */
+                if (p.yd == QN_DT_F16) qn_f8t_pack<__half, BN>(acc, pk, p, nb, m0, w4, g, t);
+                else qn_f8t_pack<__nv_bfloat16, BN>(acc, pk, p, nb, m0, w4, g, t);
+                pend = BN / 64, pnb = nb, pm0 = m0;
+            }
         } else if (EPI) { /* the host takes EPI with 2-byte y only */
             uint8_t *ep = base + S * Cfg::stage + cw * 2 * 8192;
             if (p.stm) {
@@ -1428,6 +1491,7 @@ __global__ void __launch_bounds__(qn_f8t_cfg<CW, BN, EPI>::threads, qn_f8t_cfg<C
         while (pend > 0) flush_one(); /* the block's last tile */
     if (EPI && ctid == 0) qn_tma_store_wait_all(); /* the last box is read before the block's memory goes */
     if (CL > 1) qn_cluster_sync();
+    if (KCL && it1 > it0) qn_f8_cl_wait(); /* fp822: no block leaves while a peer may still read its sums */
     } /* PP */
 #else
     (void)p, (void)wmap, (void)xmap, (void)ymap;
@@ -1575,6 +1639,54 @@ static int qn_f8t_launch(const qn_f8_args &a0, int sms, cudaStream_t s) {
             if (a.dp_units == 0 && skit < C) C = skit;
         }
         clusters = C;
+    }
+    if constexpr (SK == 2) {
+        if (!a0.sk_sp) return qn_f8t_launch<CW, BN, CL, EPI, TOK, OE ? 0 : 1, SS, PP, OE>(a0, sms, s); /* stream-K: no groups */
+        /* fp822: the groups with each tile's pieces one cluster of sp blocks (DSMEM reduction). Taken where the plan's sp
+         * is 2..BN / 64 (every piece keeps a share of the chunks), the grid is whole clusters and every cluster of it is
+         * resident at once (cudaOccupancyMaxActiveClusters for that size); otherwise fp816's slots (SK 1) on the same
+         * plan. Under OE (SKCL=2, no slots to fall back on but plain OE) fewer pieces are tried, then a grid shrunk to
+         * the resident pairs. */
+        static int cl_fit[BN / 64 + 1] = {}; /* clusters of sp resident on the device (0: not asked yet) */
+        auto fits = [&](int64_t spq, int64_t Cq) {
+            if (cl_fit[spq] == 0) {
+                at[0].val.clusterDim.x = (unsigned)spq;
+                cfg.numAttrs = 1, cfg.gridDim = dim3((unsigned)(spq * 64));
+                int n = 0;
+                if (cudaOccupancyMaxActiveClusters(&n, qn_k_fp8_tma<CW, BN, CL, EPI, TOK, SK, SS, PP, OE>, &cfg) != cudaSuccess)
+                    (void)cudaGetLastError(), n = -1;
+                cl_fit[spq] = n;
+            }
+            return cl_fit[spq] > 0 && (int64_t)cl_fit[spq] * spq >= Cq;
+        };
+        const int64_t nk = (a.Kp + QN_F8T_BK - 1) / QN_F8T_BK;
+        int64_t C = fit < sm ? fit : sm, sp = 0;
+        bool ok = false;
+        for (int tries = 0; tries < 3 && !ok; tries++) {
+            a.dp_units = a.units / C * C;
+            const int64_t R = a.units - a.dp_units;
+            int64_t spx = R > 0 ? C / R : 1;
+            if (spx > nk) spx = nk;
+            /* the slots' plan would take spx; more pieces than chunks: the slots (SK 3-6), or (OE, fp822's SKCL=2) at
+             * most BN / 64 pieces (the last round's blocks beyond R x BN / 64 idle) */
+            if (spx > BN / 64) {
+                if (!OE) break;
+                spx = BN / 64;
+            }
+            /* the most pieces whose clusters are all resident; without OE (SKCL=1) only the slots' own plan (spx pieces
+             * on C blocks), so that the switch changes the reduction and nothing else (else the slots) */
+            for (sp = spx; sp >= (OE ? 2 : spx) && sp >= 2 && !ok; sp -= ok ? 0 : 1) {
+                const int64_t Cs = a.dp_units == 0 ? R * sp : C;
+                if (Cs % sp == 0 && fits(sp, Cs)) ok = true, C = Cs;
+            }
+            if (ok || spx < 2 || !OE) break;
+            /* no cluster size fits the grid: fewer blocks, as many pairs as are resident, then plan again */
+            if (cl_fit[2] <= 0 || (int64_t)cl_fit[2] * 2 >= C) break;
+            C = (int64_t)cl_fit[2] * 2;
+        }
+        if (!ok) return qn_f8t_launch<CW, BN, CL, EPI, TOK, OE ? 0 : 1, SS, PP, OE>(a0, sms, s);
+        a.sk_sp = sp, a.sk_red = 0, clusters = C;
+        at[0].val.clusterDim.x = (unsigned)sp, cfg.numAttrs = 1;
     }
     if (clusters <= 0) return 0;
     CUtensorMap wm, xm;
@@ -1877,6 +1989,20 @@ static bool qn_f8_km_oe_pick(int64_t N, int64_t M, int sms, int t) {
 #define QN_F8_SKG_LEAD 0
 #endif
 QN_F8_ENV_SWITCH(qn_f8_env_lead, "QUANTA_CUDA_FP8_LEAD", '1', QN_F8_LEAD_DEFAULT)
+/* QUANTA_CUDA_FP8_SKCL=2 (fp822; sk | 4096 per call): as 1, and where the K-major route takes OE on 128x256 tiles (M >=
+ * 2048 on the 30 rows), the last partial round as cluster groups of up to 4 pieces under the OE kernel's whole rounds
+ * (qn_f8t_launch SK 2 + OE: the groups' model is not asked; where the last round is over half full, plain OE).
+ * QUANTA_CUDA_FP8_SKCL=1 (fp822; sk | 2048 per call): where the split-K groups run (SK 3-6) on 128x256 tiles, each
+ * tile's pieces are one thread-block cluster and add their sums through distributed shared memory (no slots through
+ * L2, no flags; qn_f8t_launch SK 2), falling back to the slots where the plan does not fit whole resident clusters of
+ * 2..4. Not bit-identical to the slots (another f32 grouping of the pieces' sums for sp 3 / 4; sp 2 the same sum in
+ * another order: commutative, the same bits). Unset: QN_F8_SKCL_DEFAULT = 1 since 2026-12-07 (H100 19:06,
+ * verify_fp822.sh: 7 interleaved rounds, -0.8 to -3.1% on the group rows with a re-timed default as the noise floor,
+ * none slower beyond it; conformance with SK 3 + SKCL 2; the flip rule in bench/NOTES.md fp822); 0 off. Read once. */
+#ifndef QN_F8_SKCL_DEFAULT
+#define QN_F8_SKCL_DEFAULT 1
+#endif
+QN_F8_ENV_SWITCH(qn_f8_env_skcl, "QUANTA_CUDA_FP8_SKCL", '2', QN_F8_SKCL_DEFAULT)
 #ifndef QN_F8_LEAD_STAGES
 #define QN_F8_LEAD_STAGES 3 /* the lead QUANTA_CUDA_FP8_LEAD=1 takes (fp821's verify times 3, 8 and 16: NOTES fp821) */
 #endif
@@ -2034,6 +2160,10 @@ static int qn_f8_gemm(const qn_cuda_weight *w, const void *buf, int64_t M, int y
     const bool km = w->codes == NULL, km_no_oe = (persist & 16384) || (sk & 512);
     const bool lead3 = (sk & 1024) || qn_f8_env_lead(); /* fp820: the groups' owner piece 3 stages longer */
     const int lead_asked = (sk >> 16) & 63; /* fp821: a bench's lead in stages (fp8_pair sk4l8 / sk4l16), else lead3's */
+    /* fp822: the groups' pieces reduced in a cluster (DSMEM): 1 where the groups run; 2 also the OE route's last partial
+     * round of 128x256 tiles as cluster groups (QUANTA_CUDA_FP8_SKCL=1 / 2, sk | 2048 / 4096) */
+    const int kcl_mode = (sk & 4096) ? 2 : (sk & 2048) ? 1 : qn_f8_env_skcl();
+    const bool kcl = kcl_mode >= 1;
     if (km && !w->codes_k) return (int)cudaErrorInvalidValue;
     const bool ss = ((persist & 2048) || (sk & 64) || qn_f8_env_ss() || oe_asked || km) && w->codes_k != NULL;
     /* fp819: the ping-pong form, forced by the call (persist | 4096: persist 4 with cluster 1, or 6 with cluster 2 along
@@ -2070,7 +2200,7 @@ static int qn_f8_gemm(const qn_cuda_weight *w, const void *buf, int64_t M, int y
     const int t = persist >= 3 ? qn_f8t_pick(w->N, M, sms, tile, ss_route, km) : qn_f8_pick(w->N, M, sms, tile);
     /* fp820: a form only the tiled codes serve (the non-TMA forms, clusters along the weights, 64x64, 2tws off 128x128)
      * is "not this form" for K-major-only codes: -1, and the engine runs the GEMV kernel's K-major form instead */
-    if (km && !(persist >= 3 && ((persist <= 4 && cluster == 1 && t != 4) ||
+    if (km && !(persist >= 3 && ((persist <= 4 && cluster == 1 && t != 4) || (persist == 4 && cluster == 2 && t == 1) ||
                                  (persist == 6 && cluster == 2 && (t == 2 || (pp_force && (tile == 0 || tile == 2)))))))
         return -1;
     /* fp820: OE for K-major-only codes where every block has >= QN_F8_KM_OE_MIN_PER_SM tiles (t's, one block per SM) */
@@ -2090,11 +2220,19 @@ static int qn_f8_gemm(const qn_cuda_weight *w, const void *buf, int64_t M, int y
             if (ss_tw) return epi ? qn_f8t_launch<2, 128, 2, 1, 1, 0, 1>(a, sms, s) : qn_f8t_launch<2, 128, 2, 0, 1, 0, 1>(a, sms, s);
             return epi ? qn_f8t_launch_tile<2, 1, 1>(2, a, sms, s) : qn_f8t_launch_tile<2, 0, 1>(2, a, sms, s);
         }
+        /* fp822 (SKCL=2): the OE route's 128x256 tiles with the last partial round in cluster groups (falls back to
+         * plain OE where the plan has fewer than 2 pieces a tile) */
+        if (kcl_mode == 2 && ss_route && oe && epi && persist == 4 && cluster == 1 && (tile == 0 || tile == 1) && t == 1 && a.sk_sp)
+            return qn_f8t_launch<2, 256, 1, 1, 0, 2, 1, 0, 1>(a, sms, s);
         /* fp815's stream-K: tile 128x256 unless 128x128 / 128x192 is forced */
         if (persist == 4 && cluster == 1 && skw && skf &&
             (sk == 2 || sk == 3 || sk == 5 || (sk == 1 && tile != 2 && tile != 5 && qn_f8_sk_pick(w->N, M, w->Kp, sms, t)) ||
              ((sk == 4 || sk == 6) && tile != 2 && tile != 5 && qn_f8_skg_pick(w->N, M, w->Kp, sms, t, sk == 6, ss_route)))) {
             const int tk = tile == 2 || tile == 5 ? tile : 1;
+            if (kcl && tk == 1 && sk >= 3) { /* fp822: 128x256 groups, each tile's pieces one cluster */
+                if (ss_route) return epi ? qn_f8t_launch<2, 256, 1, 1, 0, 2, 1>(a, sms, s) : qn_f8t_launch<2, 256, 1, 0, 0, 2, 1>(a, sms, s);
+                return epi ? qn_f8t_launch<2, 256, 1, 1, 0, 2>(a, sms, s) : qn_f8t_launch<2, 256, 1, 0, 0, 2>(a, sms, s);
+            }
             if (ss_route) return epi ? qn_f8t_launch_sk<1, 1>(tk, a, sms, s) : qn_f8t_launch_sk<0, 1>(tk, a, sms, s);
             return epi ? qn_f8t_launch_sk<1>(tk, a, sms, s) : qn_f8t_launch_sk<0>(tk, a, sms, s);
         }
@@ -2110,6 +2248,10 @@ static int qn_f8_gemm(const qn_cuda_weight *w, const void *buf, int64_t M, int y
         if (persist >= 5) { /* clusters along the tokens */
             if (cluster == 4) return epi ? qn_f8t_launch_tile<4, 1, 1>(t, a, sms, s) : qn_f8t_launch_tile<4, 0, 1>(t, a, sms, s);
             return epi ? qn_f8t_launch_tile<2, 1, 1>(t, a, sms, s) : qn_f8t_launch_tile<2, 0, 1>(t, a, sms, s);
+        }
+        if (ss && persist == 4 && cluster == 2 && t == 1) { /* fp822: SS 128x256 in pairs along the weights (tokens multicast) */
+            if (!epi) return qn_f8t_launch<2, 256, 2, 0, 0, 0, 1>(a, sms, s);
+            return oe ? qn_f8t_launch<2, 256, 2, 1, 0, 0, 1, 0, 1>(a, sms, s) : qn_f8t_launch<2, 256, 2, 1, 0, 0, 1>(a, sms, s);
         }
         if (cluster == 2) return epi ? qn_f8t_launch_tile<2, 1, 0>(t, a, sms, s) : qn_f8t_launch_tile<2, 0, 0>(t, a, sms, s);
         return epi ? qn_f8t_launch_tile<1, 1, 0>(t, a, sms, s) : qn_f8t_launch_tile<1, 0, 0>(t, a, sms, s);

@@ -30,7 +30,14 @@ SS everywhere, OE where every block has >= 2 tiles), kmn = it without OE (sk | 5
 (SK=0: round-robin tiles of the pick), km2 = stream-K (SK=2), km5 = the groups with the shared reduction (SK=5),
 km128 / km192 = 0ts with 128x128 / 128x192 forced, kml / kml5 = km / km5 with the groups' owner piece 3 stages longer
 (QUANTA_CUDA_FP8_LEAD=1, sk | 1024), sk4l = sk4 (the default, tiled codes) with that lead; fp821: sk4l8 / sk4l16 = sk4
-with an owner lead of 8 / 16 stages (sk bits 16-21, capped at (stages - pieces) / 2; bench only); "peer" alone:
+with an owner lead of 8 / 16 stages (sk bits 16-21, capped at (stages - pieces) / 2; bench only); fp822 (KM is the
+default since session 21: km is the default route): kmb = km again (the noise floor), kmc = km with the groups' pieces
+one cluster, reduced in distributed shared memory (sk | 2048: QUANTA_CUDA_FP8_SKCL=1's route), km3 / kmc3 = the groups
+on every row (SK=3) with the slots / in a cluster (the data to refit the groups' model for the cluster form), skc = sk4
+(tiled codes) with the cluster reduction, kmo = km with QUANTA_CUDA_FP8_SKCL=2 (as kmc, and the OE rows' last partial
+round of 128x256 tiles in cluster groups of up to 4 pieces: sk | 4096), km256 = 0ts on those codes with 128x256
+forced (OE by its rule: the M = 4096 rows' default launch), kc2 = it in clusters of 2 along the weights, the token
+box's halves multicast (the peer's 2x1 / 1x2 cluster question), kc2n / km256n = both without OE; "peer" alone:
 _scaled_mm only (for ncu).
 Each row also prints which routes sk4 / sk6 take there (groups or not: the host's models).
 Method: per row, every candidate warmed up (3 calls), then FP8_PAIR_REPS (default 5) rounds; in each round every
@@ -171,7 +178,11 @@ def main():
                  "km": sk(4, 0, qwk), "kmn": sk(4 | 512, 0, qwk), "km0": sk(0, 0, qwk), "km2": sk(2, 0, qwk),
                  "km5": sk(5, 0, qwk), "km128": gemm(2, 1, 4, qwk), "km192": gemm(5, 1, 4, qwk),
                  "kml": sk(4 | 1024, 0, qwk), "kml5": sk(5 | 1024, 0, qwk), "sk4l": sk(4 | 1024, 0),
-                 "sk4l8": sk(4 | (8 << 16), 0), "sk4l16": sk(4 | (16 << 16), 0)}
+                 "sk4l8": sk(4 | (8 << 16), 0), "sk4l16": sk(4 | (16 << 16), 0),
+                 "kmb": sk(4, 0, qwk), "kmc": sk(4 | 2048, 0, qwk), "km3": sk(3, 0, qwk), "kmc3": sk(3 | 2048, 0, qwk),
+                 "skc": sk(4 | 2048, 0), "kmo": sk(4 | 4096, 0, qwk),
+                 "km256": gemm(1, 1, 4, qwk), "kc2": gemm(1, 2, 4, qwk), "kc2n": gemm(1, 2, 4 | 16384, qwk),
+                 "km256n": gemm(1, 1, 4 | 16384, qwk)}
         peer = lambda: torch._scaled_mm(x8, w8.t(), sx, sw, out_dtype=torch.bfloat16, use_fast_accum=True)
         cands = [("peer", peer)] + [(f, known[f]) for f in forms if f in known]
         if "quant" not in forms and forms != ["peer"]:  # peer: _scaled_mm alone (verify_fp816.sh's ncu of it)

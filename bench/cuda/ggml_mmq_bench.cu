@@ -328,8 +328,10 @@ static void gluslab(const char *name, int dt, const uint8_t *w, int64_t N, int64
 /* mmq22 ("groups", MMQ_BENCH_GROUPS=1024+1024x4096,4096+1024+1024x4096): the GEMMs of one x with several weights of
  * one format and K (k / v, q / k / v, gate / up) on the prep kept in xpb (the GEMMs alone), through
  * qn_cuda_ggml_mmq_multi: "sep" (mode 0: one launch a weight, the default's picks), "grp" (mode 1: the weights of one
- * N as one grid, the same picks: the same bits), "grpall" (mode 2: one grid, the table's pick for all the tiles: k / v
- * not split, other sums), then "sep2" / "grp2" (the same again: drift). Rows as the others' with N the weights' sum and
+ * N as one grid, each one's K split, the tile by the table on the grid: the same bits), "grpall" (mode 2: one grid, the
+ * table's pick for all the tiles: k / v not split, other sums), "grptile" (mode 3: as grp with each one's own tile),
+ * "grp4" (mode 4: as grp where one weight alone makes less than a wave of blocks, else one by one),
+ * then "sep2" / "grp2" (the same again: drift). Rows as the others' with N the weights' sum and
  * "old" the first sep; maxdiff of every y against sep's. */
 static void grouprows(FILE *csv, const char *fname, int dt, int64_t M, int64_t K, const std::vector<int64_t> &Ns, int sms,
                       cudaStream_t st, cudaEvent_t e0, cudaEvent_t e1) {
@@ -413,6 +415,8 @@ static void grouprows(FILE *csv, const char *fname, int dt, int64_t M, int64_t K
     row("sep", sep_ms, ys);
     row("grp", time_ms(1, yg), yg);
     row("grpall", time_ms(2, yg), yg);
+    row("grptile", time_ms(3, yg), yg);
+    row("grp4", time_ms(4, yg), yg); /* mode 4: as grp where one weight alone is under a wave, else as sep */
     row("sep2", time_ms(0, yg), yg);
     row("grp2", time_ms(1, yg), yg);
     for (int i = 0; i < n; i++) cudaFree((void *)w[i]), cudaFree(ys[i]), cudaFree(yg[i]);

@@ -4,8 +4,9 @@
 #     register-A kernel (kernels_cuda/ggml_mmq_rsi_wg.cu qn_k_ggml_mmq_rsi_grp; the weights stay separate tensors, a
 #     tensor map, y and N each in the kernel's parameters), the engine issuing them as one matmul_multi node (the plan's
 #     fuse_matmul_multi, claimed by CUDA past the GEMV's M with the switch). =1: the weights of one N in one grid, each
-#     with the pick it takes alone (k + v: the cluster pairs of SPLITCL=2; gate + up: 256-token tiles) — the same bits
-#     as the separate launches; =2: all of the node's weights in one grid with the table's pick for their tiles
+#     with the K split it takes alone, the tile by the table on the whole grid (k + v at M = 512: cluster pairs of
+#     128-token tiles, 128 blocks; gate + up: 256-token tiles) — the same bits as the separate launches; =3: the same
+#     with each one's own tile too; =2: all of the node's weights in one grid with the table's pick for their tiles
 #     together (k + v at M = 512: 128 tiles of 128x64, no K split; q + k + v: 192 tiles of 128x128) — other sums.
 # Also, round 2 of mmq21's defaults (SPLITCL=2, PLOOP=3: gemm vs gemmcl0 / gemmpl0) and mmq21's unrun step 5 (q8_0
 # 512x4096²: the old 128x128 instance against its diagnostics). Steps, deciding first:
@@ -13,9 +14,10 @@
 #   2. kernel rows: grouped (grp, grpall) against our separate launches (sep, sep2) on k+v, q+k+v, gate+up at M = 512
 #      (and 2048), the GEMMs alone on the kept prep, maxdiff against sep; then cuBLAS bf16 on the separate shapes and
 #      on the concatenated ones (what a fused-QKV engine runs);
-#   3. perplexity (7B Q4_0, 2 windows of 512) default vs GROUP=1 (the same numbers) vs GROUP=2;
-#   4. pp512 -r 5 default vs GROUP=1 on both 7B files, then GROUP=2;
-#   5. when time is left: conformance with GROUP=2, mmq21's round 2 rows, q8_0's diagnostics.
+#   3. perplexity (7B Q4_0, 2 windows of 512) default vs GROUP=4 (the same numbers);
+#   4. pp512 -r 5 default vs GROUP=4 vs GROUP=1 on both 7B files, then conformance and perplexity of GROUP=1;
+#   5. when time is left: conformance with GROUP=2, the rows at M = 2048, mmq21's round 2 rows, q8_0's diagnostics.
+# Round 2 (the final call of session 22): GROUP=4 (after the call of 19:06) decides first (step 1 is its conformance).
 # About 55 s with /tmp/qbuild; later steps skipped when late. Everything under $OUT/mmq22/ (summary.txt).
 set -u
 cd "$(dirname "$0")/../.." # the repository root
@@ -40,16 +42,18 @@ if [ ! -x $BENCH ]; then # from the meson objects, on the host's cores while the
 fi
 
 # 1. conformance of matmul_multi with GROUP=1 (plans fuse the products into one node; CUDA claims it past the GEMV's
-# M with the switch): k/v (512 x 1024 + 1024 x 4096), q/k/v with N and M tails (300 x 640 + 256 + 256 x 2048),
+# M with the switch): k/v (512 x 1024 + 1024 x 2048: cluster pairs, as 4096; half the CPU reference), q/k/v with N and M tails (300 x 640 + 256 + 256 x 2048),
 # gate/up-like (500 x 1000 + 1000 x 1024); each judged on one product (part)
 CASES=()
 for w in q4_0 q8_0; do
-  CASES+=(--case "matmul_multi:m=512,n=1024,n1=1024,n2=0,k=4096,w=$w,x=f32,part=1"
+  CASES+=(--case "matmul_multi:m=512,n=1024,n1=1024,n2=0,k=2048,w=$w,x=f32,part=1"
           --case "matmul_multi:m=300,n=640,n1=256,n2=256,k=2048,w=$w,x=bf16,part=2"
           --case "matmul_multi:m=500,n=1000,n1=1000,n2=0,k=1024,w=$w,x=f16,part=0")
 done
 RS=ok
-CONFORM_S=14 conform group1 QUANTA_CUDA_GGML_GROUP=1 -- "${CASES[@]}" || RS=FAIL
+# round 2 (the final call): GROUP=4 (built after the call of 19:06: =1 where one weight alone is under a wave of blocks —
+# k / v —, the rest one by one) decides first: conformance, perplexity, pp512; then the rows and GROUP=1 / 2 again
+CONFORM_S=14 conform group4 QUANTA_CUDA_GGML_GROUP=4 -- "${CASES[@]}" || RS=FAIL
 pack
 
 # 2. kernel rows: grouped vs separate (the GEMMs alone), then cuBLAS
@@ -61,9 +65,9 @@ groups() { # label M groups [formats]
     MMQ_BENCH_FORMATS=${4:-q4_0,q8_0} timeout 14 $BENCH $D/grp_$label.csv > $D/grp_$label.txt 2>&1
   say "group rows $label rc=$?"
   cat $D/grp_$label.txt >> $D/summary.txt
-  # grp / sep2 / grp2 the same bits as sep (GROUP=1's promise); grpall's other sums are shown, not judged
-  awk '($NF ~ /^(grp|sep2|grp2)\[/) && $(NF-1) != "0.00e+00" {bad=1} END {exit bad}' $D/grp_$label.txt ||
-    { say "group rows $label: grp maxdiff not 0"; RS=FAIL; }
+  # grp / grptile / sep2 / grp2 the same bits as sep (GROUP=1's and 3's promise); grpall's other sums shown, not judged
+  awk '($NF ~ /^(grp|grptile|grp4|sep2|grp2)\[/) && $(NF-1) != "0.00e+00" {bad=1} END {exit bad}' $D/grp_$label.txt ||
+    { say "group rows $label: grp / grptile maxdiff not 0"; RS=FAIL; }
 }
 groups m512 512 1024+1024x4096,4096+1024+1024x4096,14336+14336x4096
 pack
@@ -92,8 +96,8 @@ same() { # label_a label_b: the two perplexity lines equal
   [ "$a0" = "$a1" ] && say "perplexity $1 = $2: the same" || { say "perplexity $1 / $2: DIFFERENT"; [ "${3:-}" = judge ] && RS=FAIL; }
 }
 ppl default QUANTA_PLAN_PROFILE=0
-ppl group1 QUANTA_CUDA_GGML_GROUP=1
-same default group1 judge
+ppl group4 QUANTA_CUDA_GGML_GROUP=4
+same default group4 judge
 pack
 
 # 4. pp512 -r 5, interleaved: default / GROUP=1 on both files, then GROUP=2
@@ -110,12 +114,13 @@ pp() { # label file [VAR=value...]
 }
 for f in mistral7b-q4_0 mistral7b-q8_0; do
   pp ${f}__default $f QUANTA_PLAN_PROFILE=0
+  pp ${f}__group4 $f QUANTA_CUDA_GGML_GROUP=4
   pp ${f}__group1 $f QUANTA_CUDA_GGML_GROUP=1
 done
 pack
-ppl group2 QUANTA_CUDA_GGML_GROUP=2
-same default group2
-for f in mistral7b-q4_0 mistral7b-q8_0; do pp ${f}__group2 $f QUANTA_CUDA_GGML_GROUP=2; done
+CONFORM_S=12 conform group1 QUANTA_CUDA_GGML_GROUP=1 -- "${CASES[@]}" || RS=FAIL
+ppl group1 QUANTA_CUDA_GGML_GROUP=1
+same default group1 judge
 pack
 
 # 5. when time is left: conformance with GROUP=2 (k/v's unsplit sums: conformance's bound); the rows at M = 2048;
@@ -125,7 +130,7 @@ pack
 # after the first fill)
 CASES=()
 for w in q4_0 q8_0; do
-  CASES+=(--case "matmul_multi:m=512,n=1024,n1=1024,n2=0,k=4096,w=$w,x=f32,part=0"
+  CASES+=(--case "matmul_multi:m=512,n=1024,n1=1024,n2=0,k=2048,w=$w,x=f32,part=0"
           --case "matmul_multi:m=300,n=640,n1=256,n2=256,k=2048,w=$w,x=bf16,part=1")
 done
 CONFORM_S=10 conform group2 QUANTA_CUDA_GGML_GROUP=2 -- "${CASES[@]}" || RS=FAIL
@@ -146,8 +151,8 @@ pack
 
 {
   echo "== mmq22 summary =="
-  echo "conformance (GROUP=1, 2), grp / sep2 / grp2 rows maxdiff 0 against sep, perplexity default = GROUP=1: $RS"
-  echo "grouped GEMMs alone (sep = one launch a weight, the default; grp = GROUP=1's grid; grpall = GROUP=2's; N = the"
+  echo "conformance (GROUP=4, 1, 2), grp / grptile / grp4 / sep2 / grp2 rows maxdiff 0 against sep, perplexity default = GROUP=4 = GROUP=1: $RS"
+  echo "grouped GEMMs alone (sep = one launch a weight, the default; grp = GROUP=1's grid; grpall = GROUP=2's; grptile = 3's; N = the"
   echo "weights' sum; 'old' = sep) against cuBLAS bf16 on the concatenated weight (the N of the row):"
   for c in m512 m2048; do
     [ -s $D/grp_$c.csv ] && python3 bench/cuda/mmq_peers.py table $D/grp_$c.csv $(ls $D/peers_a.csv 2>/dev/null) 2>/dev/null

@@ -100,6 +100,11 @@ typedef enum qn_cl_kernel_id {
     QK_GEMV_Q8_I2US,
     QK_GEMV_Q4_I2S16,
     QK_GEMV_Q8_I2S16,
+    QK_GEMV_Q4_IL,  /* clgemv22: the register-lean streaming q4 forms (QUANTA_OPENCL_GEMVS_Q4L=1) */
+    QK_GEMV_Q4_I2L,
+    QK_GEMV_Q8_I2UL, /* clgemv22: q8's register-lean streaming forms (QUANTA_OPENCL_GEMVS_Q8L=1 / =4) */
+    QK_GEMV_Q8_I2L,
+    QK_GEMV_Q8_I2L6,
     QK_COUNT
 } qn_cl_kernel_id;
 

@@ -34,6 +34,7 @@
  * (bench/NOTES.md section 1 v3). QUANTA_OPENCL_GEMM=int8 runs q8 through the int8 kernel at
  * every M and leaves q8 matmul_glu unfused: invariant, at that decode cost.
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -357,6 +358,7 @@ typedef struct gemvs_geo {
     size_t l[2], g[2], lbytes;
     cl_int iters, xl, rw;
     int w16; /* the 16-warp streaming forms (QUANTA_OPENCL_GEMVS_W16=1): q4 / q8 _i2s16 */
+    int lean; /* the register-lean streaming forms (QUANTA_OPENCL_GEMVS_Q4L=1: q4 _il / _i2l; GEMVS_Q8L=1: q8 _i2ul) */
 } gemvs_geo;
 static int gemvs_shape(const qn_cl *s, const mm_args *m, size_t rows, int glu, int xk, gemvs_geo *o);
 
@@ -373,7 +375,10 @@ static quanta_status run_gemv_gpu(qn_cl *s, const mm_args *m, qn_cl_kernel_id id
         static const char *const iname[2][3] = {{"matmul (gemv q4 i)", "matmul (gemv q4 ip)", "matmul (gemv q4 is)"},
                                                 {"matmul (gemv q4 i2)", "matmul (gemv q4 i2p)", "matmul (gemv q4 i2s)"}};
         const int i2 = sv.rw == 2, ipf = sv.xl & 32 ? 2 : (sv.xl & 16) != 0;
-        const qn_cl_kernel_id kid = m->xsplit == 2 ? (sv.w16 ? QK_GEMV_Q4_I2S16 : ik[i2][ipf]) : QK_GEMV_Q4_S;
+        const qn_cl_kernel_id kid = m->xsplit != 2 ? QK_GEMV_Q4_S
+                                    : sv.w16       ? QK_GEMV_Q4_I2S16
+                                    : sv.lean      ? (i2 ? QK_GEMV_Q4_I2L : QK_GEMV_Q4_IL)
+                                                   : ik[i2][ipf];
         qn_cl_arg a[24];
         int k = mm_kernel_args(m, 1, 1, a);
         a[k++] = QA(sv.iters);
@@ -382,8 +387,11 @@ static quanta_status run_gemv_gpu(qn_cl *s, const mm_args *m, qn_cl_kernel_id id
         a[k++] = QA_LOCAL(sv.lbytes);
         quanta_status st = qn_cl_set_args(s, kid, a, k);
         if (st != QUANTA_OK) return st;
-        return qn_cl_launch(s, kid, m->xsplit == 2 ? (sv.w16 ? "matmul (gemv q4 i2s16)" : iname[i2][ipf]) : "matmul (gemv q4 s)", 2,
-                            sv.g, sv.l);
+        const char *name = m->xsplit != 2 ? "matmul (gemv q4 s)"
+                           : sv.w16       ? "matmul (gemv q4 i2s16)"
+                           : sv.lean      ? (i2 ? "matmul (gemv q4 i2l)" : "matmul (gemv q4 il)")
+                                          : iname[i2][ipf];
+        return qn_cl_launch(s, kid, name, 2, sv.g, sv.l);
     }
     if (sets) { /* qn_gemv_q4_m1: 2 rows a warp, the same arguments */
         size_t l[2] = {GEMV_GPU_LX, sets}, rows_per_group = 2 * sets;
@@ -531,11 +539,31 @@ static int gemvs_shape(const qn_cl *s, const mm_args *m, size_t rows, int glu, i
              s->k[wk] && clGetKernelWorkGroupInfo(s->k[wk], s->dev.device, CL_KERNEL_WORK_GROUP_SIZE, sizeof wwg, &wwg,
                                                   NULL) == CL_SUCCESS && wwg >= 16 * GEMV_GPU_LX;
     if (o->w16) sets = 16;
+    /* Q4L=1 (clgemv22, off until measured): q4's streaming forms in their register-lean walk (kernels_cl/gemv_gpu.cl
+     * qn_gemv_q4_il / _i2l: a chunk's next step loaded into the slot its math frees, scale and zero one word; the same
+     * bits), the groups a compute unit by that kernel's own limit (stream_gpc: 2 where it fits 128 registers). Its
+     * byte offsets into the weight are 32-bit (fewer registers): only where the codes, scales and zeros end below 4 GiB */
+    const char *le = getenv("QUANTA_OPENCL_GEMVS_Q4L");
+    o->lean = xk == 2 && (o->xl & 32) && !o->w16 && le && !strcmp(le, "1") &&
+              (uint64_t)m->wd.q4_zeros_offset + (uint64_t)m->N * (uint64_t)m->wd.q4_zero_row_bytes <= UINT32_MAX &&
+              (uint64_t)m->wd.scales_offset <= UINT32_MAX;
+    /* Q8L=1 (clgemv22, off until measured): q8's 2-row U=8 streaming form in the same ring walk (qn_gemv_q8_i2ul; the
+     * same bits as _i2us; x staged the plain way); Q8L=4 the same walk at U=4 (qn_gemv_q8_i2l: fewer registers, 2 groups
+     * an SM; each lane's pieces the same and in the same order, 4 a step: the same bits), Q8L=6 at U=6 (qn_gemv_q8_i2l6) */
+    const char *l8 = getenv("QUANTA_OPENCL_GEMVS_Q8L");
+    if (xk == 3 && (o->xl & 32) && (o->xl & 8) && o->rw == 2 && !o->w16 && !glu && l8 &&
+        (!strcmp(l8, "1") || !strcmp(l8, "4") || !strcmp(l8, "6")))
+        o->lean = !strcmp(l8, "4") ? 2 : !strcmp(l8, "6") ? 3 : 1;
+    const qn_cl_kernel_id sk = xk == 2 ? (o->lean ? (o->rw == 2 ? QK_GEMV_Q4_I2L : QK_GEMV_Q4_IL)
+                                                  : (o->rw == 2 ? QK_GEMV_Q4_I2S : QK_GEMV_Q4_IS))
+                                       : (o->rw == 4    ? QK_GEMV_Q8_IS
+                                          : o->lean == 2 ? QK_GEMV_Q8_I2L
+                                          : o->lean == 3 ? QK_GEMV_Q8_I2L6
+                                          : o->lean      ? QK_GEMV_Q8_I2UL
+                                                         : QK_GEMV_Q8_I2US);
     const size_t gpc = o->w16 ? (ge && atoi(ge) >= 1 && atoi(ge) <= 64 ? (size_t)atoi(ge) : 1)
                        : ge && atoi(ge) >= 1 && atoi(ge) <= 64 ? (size_t)atoi(ge)
-                       : o->xl & 32                          ? stream_gpc(s, xk == 2 ? (o->rw == 2 ? QK_GEMV_Q4_I2S : QK_GEMV_Q4_IS)
-                                                                                     : (o->rw == 4 ? QK_GEMV_Q8_IS : QK_GEMV_Q8_I2US),
-                                                                          sets)
+                       : o->xl & 32                          ? stream_gpc(s, sk, sets)
                                                              : 0;
     const size_t blocks = (rows + per * sets - 1) / (per * sets);
     const size_t groups = gpc && blocks > cu * gpc ? cu * gpc : blocks;
@@ -577,6 +605,9 @@ static quanta_status run_gemv_q8_gpu(qn_cl *s, const mm_args *m, const qn_node *
     if (gemvs_shape(s, m, nt, 0, q8i ? 3 : 0, &sv)) { /* qn_gemv_q8_s (rw rows a warp) or qn_gemv_q8_i */
         const qn_cl_kernel_id kid = !q8i          ? QK_GEMV_Q8_S
                                     : sv.w16      ? QK_GEMV_Q8_I2S16
+                                    : sv.lean == 2 ? QK_GEMV_Q8_I2L
+                                    : sv.lean == 3 ? QK_GEMV_Q8_I2L6
+                                    : sv.lean     ? QK_GEMV_Q8_I2UL
                                     : sv.xl & 32  ? (sv.rw == 4 ? QK_GEMV_Q8_IS : QK_GEMV_Q8_I2US)
                                     : sv.rw == 4  ? (sv.xl & 16 ? QK_GEMV_Q8_IP : QK_GEMV_Q8_I)
                                     : sv.xl & 16  ? QK_GEMV_Q8_I2UP
@@ -589,7 +620,7 @@ static quanta_status run_gemv_q8_gpu(qn_cl *s, const mm_args *m, const qn_node *
                          QA(rnone), QA_LOCAL(sv.lbytes)};
         quanta_status st = qn_cl_set_args(s, kid, a, (int)(sizeof a / sizeof a[0]));
         if (st != QUANTA_OK) return st;
-        static const char *const names[9][2] = {{"matmul (gemv q8 s)", "matmul_multi (gemv q8 s)"},
+        static const char *const names[12][2] = {{"matmul (gemv q8 s)", "matmul_multi (gemv q8 s)"},
                                                 {"matmul (gemv q8 i)", "matmul_multi (gemv q8 i)"},
                                                 {"matmul (gemv q8 i2)", "matmul_multi (gemv q8 i2)"},
                                                 {"matmul (gemv q8 i2u)", "matmul_multi (gemv q8 i2u)"},
@@ -597,7 +628,10 @@ static quanta_status run_gemv_q8_gpu(qn_cl *s, const mm_args *m, const qn_node *
                                                 {"matmul (gemv q8 ip)", "matmul_multi (gemv q8 ip)"},
                                                 {"matmul (gemv q8 is)", "matmul_multi (gemv q8 is)"},
                                                 {"matmul (gemv q8 i2us)", "matmul_multi (gemv q8 i2us)"},
-                                                {"matmul (gemv q8 i2s16)", "matmul_multi (gemv q8 i2s16)"}};
+                                                {"matmul (gemv q8 i2s16)", "matmul_multi (gemv q8 i2s16)"},
+                                                {"matmul (gemv q8 i2ul)", "matmul_multi (gemv q8 i2ul)"},
+                                                {"matmul (gemv q8 i2l)", "matmul_multi (gemv q8 i2l)"},
+                                                {"matmul (gemv q8 i2l6)", "matmul_multi (gemv q8 i2l6)"}};
         const int ni = kid == QK_GEMV_Q8_S    ? 0
                        : kid == QK_GEMV_Q8_I   ? 1
                        : kid == QK_GEMV_Q8_I2  ? 2
@@ -606,7 +640,10 @@ static quanta_status run_gemv_q8_gpu(qn_cl *s, const mm_args *m, const qn_node *
                        : kid == QK_GEMV_Q8_IP   ? 5
                        : kid == QK_GEMV_Q8_IS   ? 6
                        : kid == QK_GEMV_Q8_I2US ? 7
-                                                : 8;
+                       : kid == QK_GEMV_Q8_I2S16 ? 8
+                       : kid == QK_GEMV_Q8_I2UL ? 9
+                       : kid == QK_GEMV_Q8_I2L  ? 10
+                                                : 11;
         const char *name = names[ni][multi != NULL];
         return qn_cl_launch(s, kid, name, 2, sv.g, sv.l);
     }

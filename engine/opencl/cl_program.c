@@ -64,6 +64,8 @@ static const char *const kernel_names[QK_COUNT] = {
     [QK_GEMV_Q4_IS] = "qn_gemv_q4_is", [QK_GEMV_Q4_I2S] = "qn_gemv_q4_i2s",
     [QK_GEMV_Q8_IS] = "qn_gemv_q8_is", [QK_GEMV_Q8_I2US] = "qn_gemv_q8_i2us",
     [QK_GEMV_Q4_I2S16] = "qn_gemv_q4_i2s16", [QK_GEMV_Q8_I2S16] = "qn_gemv_q8_i2s16",
+    [QK_GEMV_Q4_IL] = "qn_gemv_q4_il", [QK_GEMV_Q4_I2L] = "qn_gemv_q4_i2l", [QK_GEMV_Q8_I2UL] = "qn_gemv_q8_i2ul",
+    [QK_GEMV_Q8_I2L] = "qn_gemv_q8_i2l", [QK_GEMV_Q8_I2L6] = "qn_gemv_q8_i2l6",
 };
 
 const char *qn_cl_kernel_name(qn_cl_kernel_id id) { return kernel_names[id]; }

@@ -9,7 +9,7 @@
  *     ggml GEMM keeps a 256-token prep: kernel =17) each slab, the norms' and the glu's, the same bytes as the GEMM's
  *     own prep of the result (qn_cuda_ggml_mmq_noprep = 2).
  *   - mmq22: the grouped GEMMs of one x (qn_cuda_ggml_mmq_multi, QUANTA_CUDA_GGML_GROUP's modes) against one launch a
- *     weight: mode 1 bit for bit, mode 2 within the sums' rounding (group_same).
+ *     weight: modes 1, 3 and 4 bit for bit, mode 2 within the sums' rounding (group_same).
  * Inputs random (printed seed), outputs poisoned before each run. Exits 77 (skip) without a CUDA device.
  */
 #include <cuda_runtime_api.h>
@@ -197,8 +197,8 @@ START_TEST(glu_slab_same) {
 }
 END_TEST
 
-/* mmq22: qn_cuda_ggml_mmq_multi (QUANTA_CUDA_GGML_GROUP) — mode 1 (weights of one N as one grid, each with its own
- * pick) against mode 0 (one launch a weight) bit for bit, and mode 2 (all of them as one grid with the pick for their
+/* mmq22: qn_cuda_ggml_mmq_multi (QUANTA_CUDA_GGML_GROUP) — modes 1, 3 and 4 (weights of one N as one grid, each with
+ * its own K split; 4 only where one alone is under a wave) against mode 0 (one launch a weight) bit for bit, and mode 2 (all of them as one grid with the pick for their
  * tiles together: k / v not split in K) against mode 0 within f32 rounding of the sums (the same products, other
  * partial sums); on any device (where the grouped kernel does not run, both are the one-by-one launches). Weights
  * random bytes with a scale of 2^-7 a block, x uniform in [-1, 1]; outputs poisoned before each run. */
@@ -217,7 +217,7 @@ START_TEST(group_same) {
     qt_rng rng = qt_rng_make(0x6a22 + (uint64_t)_i);
     const int64_t *N = group_shapes[sh].N;
     const void *w[3] = {NULL, NULL, NULL};
-    void *y[3][3] = {{NULL}}; /* [mode][weight] */
+    void *y[5][3] = {{NULL}}; /* [mode][weight] */
     size_t yb[3] = {0, 0, 0};
     for (int i = 0; i < n; i++) {
         const size_t wb = (size_t)N[i] * (size_t)(K / 32) * (size_t)bb;
@@ -230,12 +230,12 @@ START_TEST(group_same) {
         free(h);
         w[i] = d;
         yb[i] = (size_t)(M * N[i]) * 4;
-        for (int m = 0; m < 3; m++) y[m][i] = dev_alloc(yb[i]);
+        for (int m = 0; m < 5; m++) y[m][i] = dev_alloc(yb[i]);
     }
     float *x = dev_random(&rng, (size_t)(M * K), -1.0f, 1.0f);
     const size_t sn = qn_cuda_ggml_mmq_multi_scratch(n, N, M, K), xpn = qn_cuda_ggml_mmq_xprep_bytes(M, K);
     void *scr = dev_alloc(sn), *xp = dev_alloc(xpn);
-    for (int mode = 0; mode < 3; mode++) {
+    for (int mode = 0; mode < 5; mode++) {
         for (int i = 0; i < n; i++) CU(cudaMemset(y[mode][i], 0xFF, yb[i]));
         int have = 0; /* a fresh prep each mode */
         const int e = qn_cuda_ggml_mmq_multi(mode, wdt, n, w, N, K, QN_DT_F32, x, M, QN_DT_F32, y[mode], scr, sn, xp,
@@ -244,8 +244,9 @@ START_TEST(group_same) {
         CU(cudaDeviceSynchronize());
     }
     for (int i = 0; i < n; i++) {
-        ck_assert_msg(dev_differ(y[1][i], y[0][i], yb[i]) == 0, "group %d %s weight %d: mode 1 differs from mode 0", sh,
-                      q8 ? "q8_0" : "q4_0", i);
+        for (int mode = 1; mode <= 4; mode += mode == 1 ? 2 : 1) /* 1, 3, 4 */
+            ck_assert_msg(dev_differ(y[mode][i], y[0][i], yb[i]) == 0, "group %d %s weight %d: mode %d differs from mode 0",
+                          sh, q8 ? "q8_0" : "q4_0", i, mode);
         const size_t ne = yb[i] / 4;
         float *a = malloc(yb[i]), *b = malloc(yb[i]);
         ck_assert(a && b);
@@ -264,7 +265,7 @@ START_TEST(group_same) {
     }
     for (int i = 0; i < n; i++) {
         cudaFree((void *)w[i]);
-        for (int m = 0; m < 3; m++) cudaFree(y[m][i]);
+        for (int m = 0; m < 5; m++) cudaFree(y[m][i]);
     }
     cudaFree(x), cudaFree(scr), cudaFree(xp);
 }
