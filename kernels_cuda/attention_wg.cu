@@ -2757,14 +2757,15 @@ static bool kspl_env() {
     return false;
 #endif
 }
-/* QUANTA_CUDA_ATTN_WG_CRS=1 (fa22, off: bench/NOTES.md fa22's flip rule, which the H100 call of 19:06 met): the auto
+/* QUANTA_CUDA_ATTN_WG_CRS (fa22; on by default since 2026-12-07 19:50, lead22: bench/NOTES.md fa22's flip rule, which
+ * the H100 call of 19:06 met; =0 restores 70 / 63): the auto
  * pick's 70 as 83 (FlashAttention-4's conditional rescaling — O rescaled only when a row max of the warp grew by more
  * than 2^8 — and base-plus-offset wgmma descriptors: 83/70 1.013-1.023 on all five of 70's rows, two passes at 1k / 2k
  * non-causal) and 63 as 78 (the rescaling alone: 78/63 1.020-1.026 on all seven of 63's rows); 65 stays (79/65 ~1.0).
  * Not bit-identical (P scaled to a stale max), within the attention bound. Read once. */
 static bool crs_env() {
     static std::atomic<int> v{-1};
-    return switch_once(v, "QUANTA_CUDA_ATTN_WG_CRS", false);
+    return switch_once(v, "QUANTA_CUDA_ATTN_WG_CRS", true);
 }
 static int tile_env() {
     static std::atomic<int> v{-1};
