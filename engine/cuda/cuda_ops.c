@@ -568,13 +568,8 @@ static bool matmul_multi_ok(const qn_node *node) {
     return true;
 }
 
-/* matmul_multi past the GEMV's range (matmul_multi_ok: the grouped switch on): x . w_i^T for its 2 or 3 weights through
- * qn_cuda_ggml_mmq_multi, the kept prep handled as run_matmul_ggml handles it for one weight. */
-static quanta_status run_matmul_multi_mmq(qn_cuda_state *s, const qn_node *node, int64_t M, int64_t K) {
-    const qn_tensor *x = src_at(node, 0);
-    const void *w[3] = {NULL, NULL, NULL};
-    void *y[3] = {NULL, NULL, NULL};
-    int64_t N[3] = {0, 0, 0};
+/* A matmul_multi node's 2 or 3 weights, their outputs and row counts, in source order; returns how many. */
+static int multi_weights(const qn_node *node, const void *w[3], void *y[3], int64_t N[3]) {
     int nw = 0;
     for (int i = 1; i < node->nsrc && i <= 3; i++) {
         const qn_tensor *wi = src_at(node, i), *yi = i == 1 ? node->dst : node->extra_dst[i - 2];
@@ -582,6 +577,17 @@ static quanta_status run_matmul_multi_mmq(qn_cuda_state *s, const qn_node *node,
         w[nw] = qn_cuda_ptr(wi), y[nw] = qn_cuda_ptr(yi), N[nw] = wi->desc.dims[0];
         nw++;
     }
+    return nw;
+}
+
+/* matmul_multi past the GEMV's range (matmul_multi_ok: the grouped switch on): x . w_i^T for its 2 or 3 weights through
+ * qn_cuda_ggml_mmq_multi, the kept prep handled as run_matmul_ggml handles it for one weight. */
+static quanta_status run_matmul_multi_mmq(qn_cuda_state *s, const qn_node *node, int64_t M, int64_t K) {
+    const qn_tensor *x = src_at(node, 0);
+    const void *w[3] = {NULL, NULL, NULL};
+    void *y[3] = {NULL, NULL, NULL};
+    int64_t N[3] = {0, 0, 0};
+    const int nw = multi_weights(node, w, y, N);
     const int wd = (int)src_at(node, 1)->desc.dtype, xd = (int)x->desc.dtype, yd = (int)node->dst->desc.dtype;
     const void *xp = qn_cuda_ptr(x);
     void *scratch = NULL, *mq = NULL;
@@ -609,13 +615,7 @@ static quanta_status run_matmul_multi(qn_cuda_state *s, const qn_node *node) {
     const void *w[3] = {NULL, NULL, NULL};
     void *y[3] = {NULL, NULL, NULL};
     int64_t N[3] = {0, 0, 0};
-    int nw = 0;
-    for (int i = 1; i < node->nsrc && i <= 3; i++) {
-        const qn_tensor *wi = src_at(node, i), *yi = i == 1 ? node->dst : node->extra_dst[i - 2];
-        if (!wi) continue;
-        w[nw] = qn_cuda_ptr(wi), y[nw] = qn_cuda_ptr(yi), N[nw] = wi->desc.dims[0];
-        nw++;
-    }
+    const int nw = multi_weights(node, w, y, N);
     const int wd = (int)src_at(node, 1)->desc.dtype, xd = (int)x->desc.dtype, yd = (int)node->dst->desc.dtype;
     const void *xp = qn_cuda_ptr(x);
     const int64_t Nall = N[0] + N[1] + (nw > 2 ? N[2] : 0);
