@@ -1108,15 +1108,9 @@ QN_INL void qn_i4_stage_x(local uint4 *xq, local float *xd, local int *xs, local
         }                                                                                                      \
     }
 
-/* ATTR: QN_NO_ATTR, or QN_W16_ATTR (the 16-warp forms, below) */
-#define QN_NO_ATTR
-#define QN_I4_KERNEL(NAME, R, U, PF) QN_I4_KERNEL_A(NAME, R, U, PF, QN_NO_ATTR, 0)
-/* PK (PF == 2; the W16 kernel): the steps' scales and zeros packed a word each (spk / cpk): 16 registers fewer at R = 2,
- * U = 4, where the 128-register bound made clang's PTX spill (644 bytes an item unpacked, 492 packed); the same values */
-#define QN_I4_KERNEL_A(NAME, R, U, PF, ATTR, PK)                                                               \
-    kernel ATTR void NAME(const global uchar *Wb, ulong wo, QN_WLAYOUT_ARGS, const global uchar *xb_, ulong xo,     \
-                     global uchar *y, ulong yo, int ydt, int M, long N, long K, int iters, int xl, int rw,     \
-                     local float4 *lm) {                                                                       \
+/* The q4 streaming kernels' common start (QN_I4_KERNEL_A and the lean QN_I4L_KERNEL): the weight layout, this
+ * item's place, and the local x codes / scales / sums carved from lm */
+#define QN_I4_PROLOGUE                                                                                         \
         QN_WLAYOUT_MAKE(w);                                                                                    \
         (void)M, (void)rw;                                                                                     \
         const int l = (int)get_local_id(0), ly = (int)get_local_id(1), ry = (int)get_local_size(1);            \
@@ -1126,7 +1120,18 @@ QN_INL void qn_i4_stage_x(local uint4 *xq, local float *xd, local int *xs, local
         QN_S_LOCAL_SPLIT(lm)                                                                                   \
         local uint4 *xq = (local uint4 *)lx;                                                                   \
         local float *xd = (local float *)(xq + 4 * nv);                                                        \
-        local int *xs = (local int *)(xd + nv);                                                                \
+        local int *xs = (local int *)(xd + nv);
+
+/* ATTR: QN_NO_ATTR, or QN_W16_ATTR (the 16-warp forms, below) */
+#define QN_NO_ATTR
+#define QN_I4_KERNEL(NAME, R, U, PF) QN_I4_KERNEL_A(NAME, R, U, PF, QN_NO_ATTR, 0)
+/* PK (PF == 2; the W16 kernel): the steps' scales and zeros packed a word each (spk / cpk): 16 registers fewer at R = 2,
+ * U = 4, where the 128-register bound made clang's PTX spill (644 bytes an item unpacked, 492 packed); the same values */
+#define QN_I4_KERNEL_A(NAME, R, U, PF, ATTR, PK)                                                               \
+    kernel ATTR void NAME(const global uchar *Wb, ulong wo, QN_WLAYOUT_ARGS, const global uchar *xb_, ulong xo,     \
+                     global uchar *y, ulong yo, int ydt, int M, long N, long K, int iters, int xl, int rw,     \
+                     local float4 *lm) {                                                                       \
+        QN_I4_PROLOGUE                                                                                         \
         uint4 pre[(U) * (R)]; /* unused without PF */                                                          \
         uint4 sp[U][R];       /* PF == 2: the next step, with its scales and zeros */                          \
         float ssc[U][R];                                                                                       \
@@ -1212,16 +1217,7 @@ QN_I4_KERNEL_A(qn_gemv_q4_i2s16, 2, QN_G1_U, 2, QN_W16_ATTR, 1)
     kernel void NAME(const global uchar *Wb, ulong wo, QN_WLAYOUT_ARGS, const global uchar *xb_, ulong xo,      \
                      global uchar *y, ulong yo, int ydt, int M, long N, long K, int iters, int xl, int rw,     \
                      local float4 *lm) {                                                                       \
-        QN_WLAYOUT_MAKE(w);                                                                                    \
-        (void)M, (void)rw;                                                                                     \
-        const int l = (int)get_local_id(0), ly = (int)get_local_id(1), ry = (int)get_local_size(1);            \
-        const global uchar *W = Wb + wo;                                                                       \
-        const long rb = w.codes_row_bytes, ng = K / w.group, nv = K / 32;                                      \
-        const int gsh = 26 - clz(w.group); /* group 32/64/128: chunk >> gsh is its group */                    \
-        QN_S_LOCAL_SPLIT(lm)                                                                                   \
-        local uint4 *xq = (local uint4 *)lx;                                                                   \
-        local float *xd = (local float *)(xq + 4 * nv);                                                        \
-        local int *xs = (local int *)(xd + nv);                                                                \
+        QN_I4_PROLOGUE                                                                                         \
         /* 32-bit byte offsets into the weight (the host takes this form only below 4 GiB): half the registers \
          * of 64-bit addresses for each row's codes, scales and zeros */                                        \
         const uint rb32 = (uint)rb, ng32 = (uint)ng, so32 = (uint)w.scales_offset, zo32 = (uint)w.q4_zeros_offset, \
