@@ -1375,8 +1375,9 @@ QN_INL void qn_i8_stage_x16(local uint4 *xq, local float *xd, local uint4 *sp, c
  * PF == 2 (_is: 4 rows, _i2us: 2 rows with U = 8; QUANTA_OPENCL_GEMVS_PF=2, clgemv20; QN_I8_PBLOCK): qn_gemv_q4_i's
  * streaming form, every step loaded during the step before, few groups walking many blocks (x quantized once a
  * group). The same sums in the same order. */
-#define QN_I8_KERNEL(NAME, R, U, PF) QN_I8_KERNEL_A(NAME, R, U, PF, QN_NO_ATTR)
-#define QN_I8_KERNEL_A(NAME, R, U, PF, ATTR)                                                                   \
+/* The q8 streaming kernels' signature and common start (QN_I8_KERNEL_A and the lean QN_I8L_KERNEL): up to three
+ * weights and outputs, this item's place, the local x codes and scales carved from lm; the body follows the brace */
+#define QN_I8_HEAD(NAME, ATTR)                                                                                 \
     kernel ATTR void NAME(const global uchar *W0, ulong wo0, long ws0, const global uchar *W1, ulong wo1, long ws1, \
                      const global uchar *W2, ulong wo2, long ws2, const global uchar *xb_, ulong xo,           \
                      global uchar *y0, ulong yo0, global uchar *y1, ulong yo1, global uchar *y2, ulong yo2,    \
@@ -1388,7 +1389,10 @@ QN_INL void qn_i8_stage_x16(local uint4 *xq, local float *xd, local uint4 *sp, c
         const long N = N0 + N1 + N2, nv = K / 16;                                                              \
         QN_S_LOCAL_SPLIT(lm)                                                                                   \
         local uint4 *xq = (local uint4 *)lx;                                                                   \
-        local float *xd = (local float *)(xq + 2 * nv);                                                        \
+        local float *xd = (local float *)(xq + 2 * nv);
+#define QN_I8_KERNEL(NAME, R, U, PF) QN_I8_KERNEL_A(NAME, R, U, PF, QN_NO_ATTR)
+#define QN_I8_KERNEL_A(NAME, R, U, PF, ATTR)                                                                   \
+    QN_I8_HEAD(NAME, ATTR)                                                                                     \
         uint4 pre[(U) * (R)]; /* unused without PF */                                                          \
         uint4 sp[U][R];       /* PF == 2: the next step */                                                     \
         if (PF == 1) {                                                                                         \
@@ -1449,18 +1453,7 @@ QN_I8_KERNEL_A(qn_gemv_q8_i2s16, 2, QN_G1_U, 2, QN_W16_ATTR) /* QUANTA_OPENCL_GE
         QN_I8_STORE(IT, R)                                                                                     \
     }
 #define QN_I8L_KERNEL(NAME, R, U)                                                                              \
-    kernel void NAME(const global uchar *W0, ulong wo0, long ws0, const global uchar *W1, ulong wo1, long ws1, \
-                     const global uchar *W2, ulong wo2, long ws2, const global uchar *xb_, ulong xo,           \
-                     global uchar *y0, ulong yo0, global uchar *y1, ulong yo1, global uchar *y2, ulong yo2,    \
-                     int ydt, long N0, long N1, long N2, long K, int iters, int xl, int rw,                    \
-                     const global uchar *rres, ulong ro, global uchar *sres, ulong so, int rmode,              \
-                     local float4 *lm) {                                                                       \
-        (void)rw, (void)rres, (void)ro, (void)sres, (void)so, (void)rmode;                                     \
-        const int l = (int)get_local_id(0), ly = (int)get_local_id(1), ry = (int)get_local_size(1);            \
-        const long N = N0 + N1 + N2, nv = K / 16;                                                              \
-        QN_S_LOCAL_SPLIT(lm)                                                                                   \
-        local uint4 *xq = (local uint4 *)lx;                                                                   \
-        local float *xd = (local float *)(xq + 2 * nv);                                                        \
+    QN_I8_HEAD(NAME, )                                                                                         \
         uint4 sp[U][R]; /* the step in flight, a piece's slot refilled as its math begins */                   \
         QN_I8_STEP_LD(QN_S_BLOCK(0, R), (long)l, R, U)                                                         \
         { /* x staged the plain way, an item a piece (the X1 path compiled out: its prologue was the peak) */ \

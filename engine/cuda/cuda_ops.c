@@ -582,12 +582,9 @@ static int multi_weights(const qn_node *node, const void *w[3], void *y[3], int6
 
 /* matmul_multi past the GEMV's range (matmul_multi_ok: the grouped switch on): x . w_i^T for its 2 or 3 weights through
  * qn_cuda_ggml_mmq_multi, the kept prep handled as run_matmul_ggml handles it for one weight. */
-static quanta_status run_matmul_multi_mmq(qn_cuda_state *s, const qn_node *node, int64_t M, int64_t K) {
+static quanta_status run_matmul_multi_mmq(qn_cuda_state *s, const qn_node *node, int64_t M, int64_t K, int nw,
+                                          const void *w[3], void *y[3], const int64_t N[3]) {
     const qn_tensor *x = src_at(node, 0);
-    const void *w[3] = {NULL, NULL, NULL};
-    void *y[3] = {NULL, NULL, NULL};
-    int64_t N[3] = {0, 0, 0};
-    const int nw = multi_weights(node, w, y, N);
     const int wd = (int)src_at(node, 1)->desc.dtype, xd = (int)x->desc.dtype, yd = (int)node->dst->desc.dtype;
     const void *xp = qn_cuda_ptr(x);
     void *scratch = NULL, *mq = NULL;
@@ -610,12 +607,12 @@ static quanta_status run_matmul_multi_mmq(qn_cuda_state *s, const qn_node *node,
 static quanta_status run_matmul_multi(qn_cuda_state *s, const qn_node *node) {
     int64_t M, N0, K;
     matmul_shapes(node, &M, &N0, &K);
-    if (M > QN_CUDA_GGML_GEMV_MAX_M) return run_matmul_multi_mmq(s, node, M, K);
-    const qn_tensor *x = src_at(node, 0);
     const void *w[3] = {NULL, NULL, NULL};
     void *y[3] = {NULL, NULL, NULL};
     int64_t N[3] = {0, 0, 0};
     const int nw = multi_weights(node, w, y, N);
+    if (M > QN_CUDA_GGML_GEMV_MAX_M) return run_matmul_multi_mmq(s, node, M, K, nw, w, y, N);
+    const qn_tensor *x = src_at(node, 0);
     const int wd = (int)src_at(node, 1)->desc.dtype, xd = (int)x->desc.dtype, yd = (int)node->dst->desc.dtype;
     const void *xp = qn_cuda_ptr(x);
     const int64_t Nall = N[0] + N[1] + (nw > 2 ? N[2] : 0);
