@@ -242,8 +242,17 @@ enum { F_PEX = 1073741824 };
  * no carry leaves the field: the same 64 bits as qn_wg_desc_sw128 of the sum). Why: the SASS of 70's steady loop
  * spends ~12 instructions between consecutive HGMMA of a turn re-deriving each descriptor (mask, shift, or, the
  * constant high half re-materialized, R2UR), ~190 of its 640 a tile are integer / uniform work, on the issuing warp's
- * chain. Bit-identical. (A bit past int's sign: FL is an int; the flag is the value's sign bit.) */
-constexpr int F_DESC = (int)0x80000000u;
+ * chain. Bit-identical. (fa23: FL is 64-bit since F_QE; this bit no longer the sign of an int.) */
+constexpr long long F_DESC = 0x80000000ll;
+/* fa23. F_QE (the persistent pairs with an O stage, PO: 70 / 83 and their kin): the producer issues the next item's Q
+ * as soon as its buffer is free — right after it issued K of the current item's tile 1 (the stage that K takes was
+ * the item before's last K, released by the same Q . K^T that releases the item before's Q buffer) — instead of
+ * after the current item's last V. Why: an item's Q rows are read once, from HBM (K / V of a head are L2 hits, shared
+ * by its row blocks), and in 83's order they are issued about one tile period before the item's first turn needs
+ * them; fa20's trace 71 read a ~1050-1130-cycle gap at every item boundary before that turn's K / Q waits. Here Q is
+ * issued n - 1 tiles ahead (7 at 1k non-causal, 15 at 2k). Items of one tile keep the old order. The same loads into
+ * the same buffers: bit-identical. A 64-bit flag (FL is long long from here: every int flag's bit unchanged). */
+constexpr long long F_QE = 1ll << 32;
 constexpr int kKsSlots = 64; /* parts in flight (s r <= kKsSlots) */
 #if QN_AWG_ALL_FORMS
 /* (fa22: research only — call 3 of session 21, H100 15:47: 74/70 1.002 / 0.999 at 2k non-causal, 0.975 at 1k — so a
@@ -426,7 +435,7 @@ __device__ __forceinline__ void qn_tma_store_4d(const CUtensorMap *map, uint32_t
  * qempty) and its K/V tiles into the stages as they free up, so one block's last tiles and epilogue run under the
  * next one's start (short sequences: a block of 512-1k causal rows has 1-8 tiles). */
 template <typename T, int BN, int S, bool OV, int WGN, bool WS, bool PP, bool SW, bool TMA = false, bool PER = false,
-          int FL = 0>
+          long long FL = 0>
 __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const Params p, const __grid_constant__ MapsT<TMA, (FL & F_TQ) != 0> mp) {
 #if QN_AWG_HAVE
     constexpr bool KV2 = (FL & F_KV2) != 0, DIAG = (FL & F_DIAG) != 0, PO = PER && KV2;
@@ -439,6 +448,7 @@ __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const Params p, c
     /* (not the back-to-back form: with PEX ptxas serialized its wgmma for want of registers, C7511, at a quarter and at
      * an eighth of the columns alike: 70's consumers sit at the 240-register cap with P of the tile before live) */
     static_assert(!PEX || (CRS && !B2B), "the polynomial ex2: with F_CRS, not back to back");
+    static_assert(!(FL & F_QE) || (PER && (FL & F_PAIR) && (FL & F_KV2) && (FL & F_TO)), "the next Q early: the PO producer");
     constexpr bool DESC = (FL & F_DESC) != 0;
     static_assert(!(FL & F_EPIB) || EPI, "the voted epilogue issue: with F_EPI");
     static_assert(!B2B || (PER && KV2 && (FL & F_PAIR) && (FL & F_TO) && PVH && !(FL & F_DIAG)),
@@ -1213,25 +1223,30 @@ __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const Params p, c
                 }
             };
             /* KV2: an item's n tiles, the K and V rings at count cnt: K of tile 0, then K of tile j and V of tile j - 1
-             * (FlashAttention-3's order), V of the last tile, each as its stage frees up */
-            [[maybe_unused]] auto feed_split = [&](int cnt, int c2) {
+             * (FlashAttention-3's order), V of the last tile, each as its stage frees up; after_k1 right after K of
+             * tile 1 is issued (QE: it may move the block state on to the next item, so the item's first tile and
+             * count are read here first) */
+            [[maybe_unused]] auto feed_split = [&](int cnt, int c2, auto &&after_k1) {
                 if constexpr (KV2) {
+                    const I tb0 = tb;
+                    const int n0 = n;
                     auto feed = [&](int j, bool v) {
                         const int c = cnt + j, st = c % S;
                         const uint32_t f = v ? fullv(st) : full(st), d = sbase + st * STAGE + (v ? TILE : 0);
                         const CUtensorMap *mm = v ? &mp.tv : &mp.tk;
                         qn_mbar_wait(v ? emptyv(st) : empty(st), ((c / S) & 1) ^ 1);
                         qn_mbar_arrive_expect_tx(f, TILE);
-                        qn_tma_load_3d(d, mm, f, 0, (int)((tb + j) * BN), c2);
-                        qn_tma_load_3d(d + BN * 128, mm, f, 64, (int)((tb + j) * BN), c2);
+                        qn_tma_load_3d(d, mm, f, 0, (int)((tb0 + j) * BN), c2);
+                        qn_tma_load_3d(d + BN * 128, mm, f, 64, (int)((tb0 + j) * BN), c2);
                     };
-                    if (n <= 0) return;
+                    if (n0 <= 0) return;
                     feed(0, false);
-                    for (int j = 1; j < n; ++j) {
+                    for (int j = 1; j < n0; ++j) {
                         feed(j, false);
+                        if (j == 1) after_k1();
                         feed(j - 1, true);
                     }
-                    feed(n - 1, true);
+                    feed(n0 - 1, true);
                 }
             };
             if constexpr (PO) {
@@ -1241,10 +1256,9 @@ __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const Params p, c
                  * before (cnt); nothing waits for Q to land */
                 if (tid != 0) return;
                 int cnt = 0, qi = 0;
-                for (int item = 0;; ++item) {
-                    const int r = take_item(item);
-                    if (r == 0) break;
-                    if (r == 2) continue;
+                bool qnext = false; /* QE: the item's Q already issued, under the item before */
+                /* the qi-th Q (the block state's rows) into buffer qi & 1, once the item two before has read it */
+                auto q_issue = [&]() {
                     const int qb = qi & 1, use = qi >> 1, c2 = (int)(b * p.Hkv + hkv);
                     ++qi;
                     const uint32_t qd = qsbase + qb * C::qbytes, qf = qb ? qfull1 : qfull;
@@ -1253,8 +1267,27 @@ __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const Params p, c
                     qn_mbar_arrive_expect_tx(qf, (uint32_t)C::qbytes);
                     qn_tma_load_4d(qd, &mp.tq, qf, 0, 0, p0, c2);
                     qn_tma_load_4d(qd + kRB * 128, &mp.tq, qf, 64, 0, p0, c2);
-                    feed_split(cnt, c2);
-                    cnt += n;
+                };
+                for (int item = 0;; ++item) {
+                    const int r = take_item(item);
+                    if (r == 0) break;
+                    if (r == 2) continue;
+                    const int c2 = (int)(b * p.Hkv + hkv), n0 = n;
+                    if (!qnext) q_issue();
+                    qnext = false;
+                    feed_split(cnt, c2, [&]() {
+                        if constexpr ((FL & F_QE) != 0) {
+                            /* (the next item with rows: its Q now; K of tile 1 took the stage of the item before's last
+                             * K, so that item's last Q . K^T, which frees this buffer, is done or all but) */
+                            int r2 = 2;
+                            for (int i2 = item + 1; r2 == 2; ++i2) r2 = take_item(i2);
+                            if (r2 == 1) {
+                                q_issue();
+                                qnext = true;
+                            }
+                        }
+                    });
+                    cnt += n0;
                 }
                 return;
             }
@@ -1295,7 +1328,7 @@ __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const Params p, c
             if constexpr (KV2 && !PER) { /* one block: Q, K of tile 0, then K of tile j and V of tile j - 1 as they free up */
                 if (tid == 0 && n > 0) {
                     q_boxes();
-                    feed_split(0, (int)(b * p.Hkv + hkv));
+                    feed_split(0, (int)(b * p.Hkv + hkv), [] {});
                 }
                 tail_syncs();
                 return;
@@ -2166,14 +2199,15 @@ template <typename K> bool split_fits(K fn, int s, int threads, size_t smem) {
 }
 
 template <typename T, int BN, int S, bool OV, int WGN, bool WS = false, bool PP = false, bool SW = false, bool TMA = false,
-          bool PER = false, int FL = 0>
+          bool PER = false, long long FL = 0>
 int launch_t(const qn_cuda_attention_args *a, int vswap, char *err, size_t len) {
     /* KV2 (fa16): where the TQ / TO boxes or the TMA maps cannot take the call, the 128-key 3-stage form without it
      * (every fallback below instantiates FBN / FS, so no 2-stage or wide-tile form exists without KV2) */
     constexpr bool KV2 = (FL & F_KV2) != 0;
     /* (F_B2B, F_EPI: their fallbacks are 66's; F_CRS / F_PEX: the fallbacks as measured, no more instances) */
-    constexpr int FBN = BN > 128 ? 128 : BN, FS = KV2 && S < 3 ? 3 : S,
-                  FFL = FL & ~(F_KV2 | F_B2B | F_EPI | F_EPIP | F_KSPL | F_EPIB | F_CRS | F_PEX | F_DESC | (PER ? F_TO : 0));
+    constexpr int FBN = BN > 128 ? 128 : BN, FS = KV2 && S < 3 ? 3 : S;
+    constexpr long long FFL =
+        FL & ~(F_KV2 | F_B2B | F_EPI | F_EPIP | F_KSPL | F_EPIB | F_CRS | F_PEX | F_DESC | F_QE | (PER ? F_TO : 0));
     if constexpr (KV2) {
         const long long G = a->Hq / a->Hkv;
         if (a->kv_lens != nullptr || a->B * a->Hkv >= (1LL << 31) || a->Nq >= (1LL << 31) || 128 % G != 0 ||
@@ -2391,6 +2425,12 @@ template <typename T> int launch_v(const qn_cuda_attention_args *a, int variant,
     case QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBRD:
         return launch_t<T, 128, 2, true, 3, true, true, true, true, true,
                         F_PAIR | F_CMASK | F_TQ | F_TO | F_KV2 | F_PVH | F_PVHI | F_B2B | F_CRS | F_DESC>(a, vswap, err, len);
+    /* fa23: 83 with the next item's Q issued n - 1 tiles ahead (F_QE, QUANTA_CUDA_ATTN_WG_QE=1; built by default for the
+     * switch and the engine's conformance) */
+    case QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBRDQ:
+        return launch_t<T, 128, 2, true, 3, true, true, true, true, true,
+                        F_PAIR | F_CMASK | F_TQ | F_TO | F_KV2 | F_PVH | F_PVHI | F_B2B | F_CRS | F_DESC | F_QE>(a, vswap, err,
+                                                                                                               len);
 #if QN_AWG_ALL_FORMS
     /* fa22 research (H100 19:06): 70 / 65 with conditional rescaling alone (77/70 1.000-1.005, 79/65 0.996-1.008) */
     case QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBR:
@@ -2507,6 +2547,20 @@ template <typename T> int launch_v(const qn_cuda_attention_args *a, int variant,
         if constexpr (want(QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBX))
             return launch_t<T, 128, 2, true, 3, true, true, true, true, true,
                             F_PAIR | F_CMASK | F_TQ | F_TO | F_KV2 | F_PVH | F_PVHI | F_B2B | F_TRACE>(a, vswap, err, len);
+        else
+            break;
+    case QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBRDX: /* fa23: 83 stamped across its items (the trace) */
+        if constexpr (want(QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBRDX))
+            return launch_t<T, 128, 2, true, 3, true, true, true, true, true,
+                            F_PAIR | F_CMASK | F_TQ | F_TO | F_KV2 | F_PVH | F_PVHI | F_B2B | F_CRS | F_DESC | F_TRACE>(
+                a, vswap, err, len);
+        else
+            break;
+    case QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBRDQX: /* fa23: 87 stamped across its items (the trace) */
+        if constexpr (want(QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBRDQX))
+            return launch_t<T, 128, 2, true, 3, true, true, true, true, true,
+                            F_PAIR | F_CMASK | F_TQ | F_TO | F_KV2 | F_PVH | F_PVHI | F_B2B | F_CRS | F_DESC | F_QE |
+                                F_TRACE>(a, vswap, err, len);
         else
             break;
     case QN_CUDA_ATTN_WG_N128S3WSPTMAMTOHHX:
@@ -2693,7 +2747,8 @@ extern "C" int qn_cuda_attn_wg_applies(const qn_cuda_attention_args *a) {
  * 71 n128s2wsptmapm2tokhhbx, 72 n128s2wsptmapm2tokhhbe, 73 n128s2wsptmapm2tokhhbep,
  * 74 n128s2wsptmapm2tokhhbk, 75 n128s2wsptmapm2tokhhbek, 76 n128s2wsptmapm2tokhhbev, 77 n128s2wsptmapm2tokhhbr,
  * 78 n128s3wsptmamtohhr, 79 n176s2wsptmamtokhhr, 80 n128s2wsptmapm2tokhhbrp, 81 n128s3wsptmamtohhrp,
- * 82 n176s2wsptmamtokhhrp, 83 n128s2wsptmapm2tokhhbrd, 84 n128s3wsptmamtohhrd, 85 n176s2wsptmamtokhhrd)
+ * 82 n176s2wsptmamtokhhrp, 83 n128s2wsptmapm2tokhhbrd, 84 n128s3wsptmamtohhrd, 85 n176s2wsptmamtokhhrd,
+ * 86 n128s2wsptmapm2tokhhbrdx, 87 n128s2wsptmapm2tokhhbrdq, 88 n128s2wsptmapm2tokhhbrdqx)
  * picks the form, where this build has it (form_built)
  * QN_CUDA_ATTN_WG_AUTO runs, for side-by-side runs of the engine; unset or anything else: the pick by shape below.
  * Read once. */
@@ -2705,7 +2760,7 @@ static bool form_built(int v) {
            v == QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOK || v == QN_CUDA_ATTN_WG_N128S3WSPTMAMTOHH ||
            v == QN_CUDA_ATTN_WG_N176S2WSPTMAMTOKHH || v == QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHH ||
            v == QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHB || v == QN_CUDA_ATTN_WG_N128S3WSPTMAMTOHHR ||
-           v == QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBRD;
+           v == QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBRD || v == QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBRDQ;
 }
 /* A pick switch read once into its cache: `on` unless the variable is exactly the other value ("0" for a switch
  * that is on by default, "1" for one that is off). */
@@ -2767,6 +2822,29 @@ static bool crs_env() {
     static std::atomic<int> v{-1};
     return switch_once(v, "QUANTA_CUDA_ATTN_WG_CRS", true);
 }
+/* QUANTA_CUDA_ATTN_WG_LONG (fa23; off until a device run meets bench/NOTES.md fa23's flip rule): the long rows' forms
+ * with CRS on. =1: the rows 65 runs (Nk >= 8192 non-causal, >= 12288 causal) run 78 instead (128-key tiles with
+ * conditional rescaling: 78/63 +2.0-2.6% on every row 63 runs, while CRS gave 65 nothing, its 176-key form at the
+ * register cap: 79/65 0.996-1.008; 78 at 4k non-causal read 642 TFLOP/s against 65's 627 / 615 at 8k / 16k in the same
+ * H100 call). =2: as 1, and every non-causal row past the persistent bound runs 83 (the back-to-back persistent form:
+ * 658 TFLOP/s at 2k non-causal in that call, above 78's 642 at 4k). Anything else: 65 as before. Read once. */
+static int long_env() {
+    static std::atomic<int> v{-1};
+    int x = v.load(std::memory_order_relaxed);
+    if (x < 0) {
+        const char *e = getenv("QUANTA_CUDA_ATTN_WG_LONG");
+        x = e && (e[0] == '1' || e[0] == '2') && e[1] == '\0' ? e[0] - '0' : 0;
+        v.store(x, std::memory_order_relaxed);
+    }
+    return x;
+}
+/* QUANTA_CUDA_ATTN_WG_QE=1 (fa23; off until a device run meets bench/NOTES.md fa23's flip rule): the auto pick's 83 (every
+ * row of the persistent route, and LONG=2's) as 87, the next item's Q issued n - 1 tiles ahead (F_QE; bit-identical).
+ * Read once. */
+static bool qe_env() {
+    static std::atomic<int> v{-1};
+    return switch_once(v, "QUANTA_CUDA_ATTN_WG_QE", false);
+}
 static int tile_env() {
     static std::atomic<int> v{-1};
     int x = v.load(std::memory_order_relaxed);
@@ -2804,13 +2882,16 @@ static int auto_variant(const qn_cuda_attention_args *a) {
     if (e) return e;
     const bool h = pvh_env();
     const bool r = h && crs_env(); /* (CRS: the PVH forms) */
+    const int f83 = qe_env() ? QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBRDQ : QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBRD;
     if (a->Nk <= (a->causal || nc2k_env() ? 2048 : 1536)) {
         if (!h) return QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOK;
         if (!b2b_env()) return QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHH;
         if (!a->causal && kspl_env()) return QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBK;
-        return r ? QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBRD : QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHB;
+        return r ? f83 : QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHB;
     }
-    if (a->Nk >= (a->causal ? 12288 : 8192))
+    const int lg = r ? long_env() : 0; /* (fa23: the 128-key CRS forms on the long rows) */
+    if (lg == 2 && !a->causal) return f83;
+    if (a->Nk >= (a->causal ? 12288 : 8192) && !lg)
         return h ? QN_CUDA_ATTN_WG_N176S2WSPTMAMTOKHH : QN_CUDA_ATTN_WG_N176S2WSPTMAMTOK; /* (79/65 ~1.0: no CRS) */
     return !h ? QN_CUDA_ATTN_WG_N128S3WSPTMAMTO
            : r ? QN_CUDA_ATTN_WG_N128S3WSPTMAMTOHHR

@@ -114,6 +114,14 @@ enum { QN_CUDA_ATTN_WG_AUTO = 0, QN_CUDA_ATTN_WG_N128S2, QN_CUDA_ATTN_WG_N128S3,
        QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBRP, QN_CUDA_ATTN_WG_N128S3WSPTMAMTOHHRP, QN_CUDA_ATTN_WG_N176S2WSPTMAMTOKHHRP,
        /* fa22: 77, 78, 79 with each turn's wgmma descriptors as a base plus constants (D; research, bit-identical) */
        QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBRD, QN_CUDA_ATTN_WG_N128S3WSPTMAMTOHHRD, QN_CUDA_ATTN_WG_N176S2WSPTMAMTOKHHRD,
+       /* fa23: 83 with block 0's consumer loop stamped, tiles numbered across its items (the bench's trace, as 71;
+        * research): where an item boundary's cycles go in the default form of 1k / 2k non-causal */
+       QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBRDX,
+       /* fa23: 83 with the next item's Q issued right after K of the current item's tile 1 (Q: n - 1 tiles ahead
+        * instead of ~1; bit-identical to 83; QUANTA_CUDA_ATTN_WG_QE=1) */
+       QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBRDQ,
+       /* fa23: 87 stamped as 86 (research: the trace of the boundary with the next Q early) */
+       QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBRDQX,
        QN_CUDA_ATTN_WG_NVARIANTS };
 /* Flag for the check: V's descriptor with its two byte offsets exchanged (a wrong reading of the MN-major
  * layout shows as a failure with one and a pass with the other). */
