@@ -88,6 +88,9 @@ struct Params {
      * more 64-bit parameters moved n128s2sw from 230 to 254 registers) */
     int nmb, items, bh;
     int ksplit; /* F_KSPL: parts a tail item (0: no split) */
+    /* F_FDIV: x / d for x < 2^31 as (x * fd_m) >> (31 + fd_s) (fd_set), for d = pairs a head ((nmb + 1) / 2), Hkv, G */
+    unsigned fd_m[3];
+    int fd_s[3];
 };
 /* fa13 options, forms 25-27 only (a template parameter FL, so that the measured forms' code stays as measured):
  * F_HEADS: the persistent forms' causal order head by head too (the heaviest-first order across all heads read
@@ -253,6 +256,13 @@ constexpr long long F_DESC = 0x80000000ll;
  * issued n - 1 tiles ahead (7 at 1k non-causal, 15 at 2k). Items of one tile keep the old order. The same loads into
  * the same buffers: bit-identical. A 64-bit flag (FL is long long from here: every int flag's bit unchanged). */
 constexpr long long F_QE = 1ll << 32;
+/* fa23. F_FDIV (with F_PAIR): the persistent walk's divisions by launch constants (a pair's head and row block, a head's
+ * batch and KV head, a row's position: pr / hp, h / Hkv, r0 / G) as a multiply and a shift by the host's magic numbers
+ * (Params::fd_m / fd_s, Granlund-Montgomery for 31-bit dividends: exact). Why: 83's SASS recomputes each divisor's
+ * reciprocal at every item (I2F, MUFU.RCP, F2I, IMAD.HI and two fix-ups: ~20 dependent instructions a division, three
+ * divisions) in the consumers' item top, before the next item's first turn, and in the producer's. Bit-identical. */
+constexpr long long F_FDIV = 1ll << 33;
+enum { kFdHp = 0, kFdHk = 1, kFdG = 2 };
 constexpr int kKsSlots = 64; /* parts in flight (s r <= kKsSlots) */
 #if QN_AWG_ALL_FORMS
 /* (fa22: research only — call 3 of session 21, H100 15:47: 74/70 1.002 / 0.999 at 2k non-causal, 0.975 at 1k — so a
@@ -325,6 +335,10 @@ __device__ __forceinline__ float ex2(float x) {
     float y;
     asm("ex2.approx.ftz.f32 %0, %1;\n" : "=f"(y) : "f"(x));
     return y;
+}
+/* F_FDIV: x / d for 0 <= x < 2^31 from fd_set's (m, s) */
+__device__ __forceinline__ unsigned fdiv31(unsigned x, unsigned m, int s) {
+    return (unsigned)(((unsigned long long)x * m) >> (31 + s));
 }
 /* F_DESC: a descriptor's start address moved by a (16-byte units): an add on the low word only (the field cannot carry
  * out: see F_DESC), so ptxas needs no 64-bit add with carry */
@@ -449,6 +463,7 @@ __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const Params p, c
      * an eighth of the columns alike: 70's consumers sit at the 240-register cap with P of the tile before live) */
     static_assert(!PEX || (CRS && !B2B), "the polynomial ex2: with F_CRS, not back to back");
     static_assert(!(FL & F_QE) || (PER && (FL & F_PAIR) && (FL & F_KV2) && (FL & F_TO)), "the next Q early: the PO producer");
+    static_assert(!(FL & F_FDIV) || (PER && (FL & F_PAIR) && !(FL & F_KSPL)), "the walk's divisions: the pair walk");
     constexpr bool DESC = (FL & F_DESC) != 0;
     static_assert(!(FL & F_EPIB) || EPI, "the voted epilogue issue: with F_EPI");
     static_assert(!B2B || (PER && KV2 && (FL & F_PAIR) && (FL & F_TO) && PVH && !(FL & F_DIAG)),
@@ -561,7 +576,12 @@ __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const Params p, c
         const unsigned G = (unsigned)p.G;
         const int Nq = (int)p.Nq, rows = (int)p.rows_fold;
         r0 = mb * kRB, rend = r0 + kRB < rows ? r0 + kRB : rows;
-        pmin = L - Nq + (int)((unsigned)r0 / G), pmax = L - Nq + (int)((unsigned)(rend - 1) / G);
+        if constexpr ((FL & F_FDIV) != 0) {
+            pmin = L - Nq + (int)fdiv31((unsigned)r0, p.fd_m[kFdG], p.fd_s[kFdG]);
+            pmax = L - Nq + (int)fdiv31((unsigned)(rend - 1), p.fd_m[kFdG], p.fd_s[kFdG]);
+        } else {
+            pmin = L - Nq + (int)((unsigned)r0 / G), pmax = L - Nq + (int)((unsigned)(rend - 1) / G);
+        }
         I lo = 0, hi = L;
         if (p.causal && hi > pmax + 1) hi = pmax + 1;
         if (p.window > 0 && lo < pmin - p.window + 1) lo = pmin - p.window + 1;
@@ -615,6 +635,13 @@ __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const Params p, c
         const unsigned hp = ((unsigned)p.nmb + 1u) / 2u, pairs = hp * (unsigned)p.bh;
         const unsigned pr = blockIdx.x + (unsigned)(item >> 1) * gridDim.x;
         if (pr >= pairs) return 0;
+        if constexpr ((FL & F_FDIV) != 0) {
+            const unsigned h = fdiv31(pr, p.fd_m[kFdHp], p.fd_s[kFdHp]), k = pr - h * hp, nmb = (unsigned)p.nmb;
+            if ((item & 1) && nmb - 1u - k == k) return 2;
+            const unsigned hk = (unsigned)p.Hkv, bq = fdiv31(h, p.fd_m[kFdHk], p.fd_s[kFdHk]);
+            set_block((int)((item & 1) ? k : nmb - 1u - k), (int)(h - bq * hk), (int)bq);
+            return 1;
+        }
         const unsigned h = pr / hp, k = pr % hp, nmb = (unsigned)p.nmb;
         if ((item & 1) && nmb - 1u - k == k) return 2;
         const unsigned hk = (unsigned)p.Hkv;
@@ -2198,6 +2225,15 @@ template <typename K> bool split_fits(K fn, int s, int threads, size_t smem) {
     return f == 1;
 }
 
+/* F_FDIV's magic numbers for a divisor 1 <= d < 2^31: s = ceil(log2 d), m = ceil(2^(31 + s) / d) (< 2^32), so that
+ * (x * m) >> (31 + s) = x / d for every 0 <= x < 2^31 (Granlund-Montgomery with 31-bit dividends) */
+static void fd_set(unsigned long long d, unsigned &m, int &s) {
+    int l = 0;
+    while ((1ull << l) < d) ++l;
+    m = (unsigned)(((1ull << (31 + l)) + d - 1) / d);
+    s = l;
+}
+
 template <typename T, int BN, int S, bool OV, int WGN, bool WS = false, bool PP = false, bool SW = false, bool TMA = false,
           bool PER = false, long long FL = 0>
 int launch_t(const qn_cuda_attention_args *a, int vswap, char *err, size_t len) {
@@ -2207,7 +2243,7 @@ int launch_t(const qn_cuda_attention_args *a, int vswap, char *err, size_t len) 
     /* (F_B2B, F_EPI: their fallbacks are 66's; F_CRS / F_PEX: the fallbacks as measured, no more instances) */
     constexpr int FBN = BN > 128 ? 128 : BN, FS = KV2 && S < 3 ? 3 : S;
     constexpr long long FFL =
-        FL & ~(F_KV2 | F_B2B | F_EPI | F_EPIP | F_KSPL | F_EPIB | F_CRS | F_PEX | F_DESC | F_QE | (PER ? F_TO : 0));
+        FL & ~(F_KV2 | F_B2B | F_EPI | F_EPIP | F_KSPL | F_EPIB | F_CRS | F_PEX | F_DESC | F_QE | F_FDIV | (PER ? F_TO : 0));
     if constexpr (KV2) {
         const long long G = a->Hq / a->Hkv;
         if (a->kv_lens != nullptr || a->B * a->Hkv >= (1LL << 31) || a->Nq >= (1LL << 31) || 128 % G != 0 ||
@@ -2280,6 +2316,11 @@ int launch_t(const qn_cuda_attention_args *a, int vswap, char *err, size_t len) 
     }
     const long long nmb = (p.rows_fold + C::rb - 1) / C::rb, items = nmb * a->Hkv * a->B;
     p.nmb = (int)nmb, p.items = (int)items, p.bh = (int)(a->Hkv * a->B);
+    if constexpr ((FL & F_FDIV) != 0) { /* (the persistent forms keep these under 2^31) */
+        fd_set((unsigned long long)(nmb + 1) / 2, p.fd_m[kFdHp], p.fd_s[kFdHp]);
+        fd_set((unsigned long long)a->Hkv, p.fd_m[kFdHk], p.fd_s[kFdHk]);
+        fd_set((unsigned long long)p.G, p.fd_m[kFdG], p.fd_s[kFdG]);
+    }
     if constexpr ((FL & F_LPT) != 0) {
         /* LPT: groups of k heads, k ~ 2 x SMs / (row blocks + 1) (a group's work fills two rounds of the SMs per
          * its heaviest block), at least 1; 0 (the grid order) for non-causal calls (equal blocks) or ids past 2^31 */
@@ -2431,6 +2472,11 @@ template <typename T> int launch_v(const qn_cuda_attention_args *a, int variant,
         return launch_t<T, 128, 2, true, 3, true, true, true, true, true,
                         F_PAIR | F_CMASK | F_TQ | F_TO | F_KV2 | F_PVH | F_PVHI | F_B2B | F_CRS | F_DESC | F_QE>(a, vswap, err,
                                                                                                                len);
+    /* fa23: 87 with the walk's divisions as multiply-shifts (F_FDIV, QUANTA_CUDA_ATTN_WG_QE=2) */
+    case QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBRDQF:
+        return launch_t<T, 128, 2, true, 3, true, true, true, true, true,
+                        F_PAIR | F_CMASK | F_TQ | F_TO | F_KV2 | F_PVH | F_PVHI | F_B2B | F_CRS | F_DESC | F_QE | F_FDIV>(
+            a, vswap, err, len);
 #if QN_AWG_ALL_FORMS
     /* fa22 research (H100 19:06): 70 / 65 with conditional rescaling alone (77/70 1.000-1.005, 79/65 0.996-1.008) */
     case QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBR:
@@ -2748,7 +2794,8 @@ extern "C" int qn_cuda_attn_wg_applies(const qn_cuda_attention_args *a) {
  * 74 n128s2wsptmapm2tokhhbk, 75 n128s2wsptmapm2tokhhbek, 76 n128s2wsptmapm2tokhhbev, 77 n128s2wsptmapm2tokhhbr,
  * 78 n128s3wsptmamtohhr, 79 n176s2wsptmamtokhhr, 80 n128s2wsptmapm2tokhhbrp, 81 n128s3wsptmamtohhrp,
  * 82 n176s2wsptmamtokhhrp, 83 n128s2wsptmapm2tokhhbrd, 84 n128s3wsptmamtohhrd, 85 n176s2wsptmamtokhhrd,
- * 86 n128s2wsptmapm2tokhhbrdx, 87 n128s2wsptmapm2tokhhbrdq, 88 n128s2wsptmapm2tokhhbrdqx)
+ * 86 n128s2wsptmapm2tokhhbrdx, 87 n128s2wsptmapm2tokhhbrdq, 88 n128s2wsptmapm2tokhhbrdqx,
+ * 89 n128s2wsptmapm2tokhhbrdqf)
  * picks the form, where this build has it (form_built)
  * QN_CUDA_ATTN_WG_AUTO runs, for side-by-side runs of the engine; unset or anything else: the pick by shape below.
  * Read once. */
@@ -2760,7 +2807,8 @@ static bool form_built(int v) {
            v == QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOK || v == QN_CUDA_ATTN_WG_N128S3WSPTMAMTOHH ||
            v == QN_CUDA_ATTN_WG_N176S2WSPTMAMTOKHH || v == QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHH ||
            v == QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHB || v == QN_CUDA_ATTN_WG_N128S3WSPTMAMTOHHR ||
-           v == QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBRD || v == QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBRDQ;
+           v == QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBRD || v == QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBRDQ ||
+           v == QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBRDQF;
 }
 /* A pick switch read once into its cache: `on` unless the variable is exactly the other value ("0" for a switch
  * that is on by default, "1" for one that is off). */
@@ -2839,11 +2887,17 @@ static int long_env() {
     return x;
 }
 /* QUANTA_CUDA_ATTN_WG_QE=1 (fa23; off until a device run meets bench/NOTES.md fa23's flip rule): the auto pick's 83 (every
- * row of the persistent route, and LONG=2's) as 87, the next item's Q issued n - 1 tiles ahead (F_QE; bit-identical).
- * Read once. */
-static bool qe_env() {
+ * row of the persistent route, and LONG=2's) as 87, the next item's Q issued n - 1 tiles ahead (F_QE); =2 as 89, 87 with
+ * the item walk's divisions as multiply-shifts (F_FDIV). Both bit-identical to 83. Read once: 0 (83), 1 or 2. */
+static int qe_env() {
     static std::atomic<int> v{-1};
-    return switch_once(v, "QUANTA_CUDA_ATTN_WG_QE", false);
+    int x = v.load(std::memory_order_relaxed);
+    if (x < 0) {
+        const char *e = getenv("QUANTA_CUDA_ATTN_WG_QE");
+        x = e && (e[0] == '1' || e[0] == '2') && e[1] == '\0' ? e[0] - '0' : 0;
+        v.store(x, std::memory_order_relaxed);
+    }
+    return x;
 }
 static int tile_env() {
     static std::atomic<int> v{-1};
@@ -2882,7 +2936,9 @@ static int auto_variant(const qn_cuda_attention_args *a) {
     if (e) return e;
     const bool h = pvh_env();
     const bool r = h && crs_env(); /* (CRS: the PVH forms) */
-    const int f83 = qe_env() ? QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBRDQ : QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBRD;
+    const int qe = qe_env(), f83 = qe == 2   ? QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBRDQF
+                                  : qe == 1 ? QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBRDQ
+                                            : QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBRD;
     if (a->Nk <= (a->causal || nc2k_env() ? 2048 : 1536)) {
         if (!h) return QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOK;
         if (!b2b_env()) return QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHH;

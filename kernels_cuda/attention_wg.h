@@ -122,6 +122,9 @@ enum { QN_CUDA_ATTN_WG_AUTO = 0, QN_CUDA_ATTN_WG_N128S2, QN_CUDA_ATTN_WG_N128S3,
        QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBRDQ,
        /* fa23: 87 stamped as 86 (research: the trace of the boundary with the next Q early) */
        QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBRDQX,
+       /* fa23: 87 with the item walk's divisions by launch constants as multiply-shifts (bit-identical to 83;
+        * QUANTA_CUDA_ATTN_WG_QE=2) */
+       QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBRDQF,
        QN_CUDA_ATTN_WG_NVARIANTS };
 /* Flag for the check: V's descriptor with its two byte offsets exchanged (a wrong reading of the MN-major
  * layout shows as a failure with one and a pass with the other). */
