@@ -72,8 +72,9 @@ if has llama; then
 fi
 
 if has files; then
-  ( python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/site "$PEER"/gguf-*.whl &&
-    export PYTHONPATH=/tmp/site &&
+  # its own --target: prebuild_cl.sh installs the same wheel at the same moment, and two pip runs into one folder fail
+  ( python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/site-e2e "$PEER"/gguf-*.whl &&
+    export PYTHONPATH=/tmp/site-e2e &&
     timeout 300 python3 bench/e2e/gguf_skeleton.py build "$PEER/gemma.skel" $W/files/gemma3-270m-q4_k_m.gguf &&
     for q in q4_0 q8_0; do
       case " ${NAMES:-mistral7b-$q} " in *" mistral7b-$q "*)
