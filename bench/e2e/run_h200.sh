@@ -31,6 +31,7 @@
 #   (order: build files conform tests verify, then, once llama.cpp's niced build is done, bench variants kv
 #   peer serve profile: every comparison with the peer runs on a quiet machine)
 # Prints the ratio table; every log and JSON goes to $OUT/logs.tgz (packed at each step), the tables to $OUT/summary*.md.
+# LLAMA_TARGETS (default "llama-bench llama-server"): what the llama stage builds; llama-bench alone when no serve stage follows.
 # BG (a command) runs in the background while llama.cpp compiles; the comparisons wait for it. BENCH_ALT
 # (environment settings) times the decode of each file again with them, next to the default's.
 # SWEEP (serve_sweep.py's arguments) and SWEEP_S (seconds per sweep) shorten the serve stage; NAMES (the
@@ -66,7 +67,7 @@ if has llama; then
     { [ -f scripts/ui-assets.cmake ] || { mkdir -p scripts && cp "$ROOT/bench/e2e/llama_ui_stub.cmake" scripts/ui-assets.cmake; }; } &&
     timeout 480 cmake -B build -DGGML_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90 -DLLAMA_BUILD_TESTS=OFF \
       -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_SERVER=ON -DLLAMA_BUILD_APP=OFF -DLLAMA_CURL=OFF -DLLAMA_OPENSSL=OFF \
-      -DCMAKE_BUILD_TYPE=Release && timeout 540 nice -n 19 cmake --build build -j $NP --target llama-bench llama-server;
+      -DCMAKE_BUILD_TYPE=Release && timeout 540 nice -n 19 cmake --build build -j $NP --target ${LLAMA_TARGETS:-llama-bench llama-server};
     echo "llama build rc=$?" ) > $L/llama_build.log 2>&1 &
   LLAMA_PID=$!
 fi
