@@ -254,7 +254,9 @@ constexpr long long F_DESC = 0x80000000ll;
  * by its row blocks), and in 83's order they are issued about one tile period before the item's first turn needs
  * them; fa20's trace 71 read a ~1050-1130-cycle gap at every item boundary before that turn's K / Q waits. Here Q is
  * issued n - 1 tiles ahead (7 at 1k non-causal, 15 at 2k). Items of one tile keep the old order. The same loads into
- * the same buffers: bit-identical. A 64-bit flag (FL is long long from here: every int flag's bit unchanged). */
+ * the same buffers: bit-identical. A 64-bit flag (FL is long long from here: every int flag's bit unchanged). H100
+ * 21:59 (87 = 83 + it, paired, two passes): 87/83 1.000-1.006 at 1k / 2k, 0.977 at 512 causal — the Q wait was not
+ * the boundary's cost, and the producer's peek between K(1) and V(0) delays short items: research. */
 constexpr long long F_QE = 1ll << 32;
 /* fa23. F_FDIV (with F_PAIR): the persistent walk's divisions by launch constants (a pair's head and row block, a head's
  * batch and KV head, a row's position: pr / hp, h / Hkv, r0 / G) as a multiply and a shift by the host's magic numbers
@@ -2466,18 +2468,30 @@ template <typename T> int launch_v(const qn_cuda_attention_args *a, int variant,
     case QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBRD:
         return launch_t<T, 128, 2, true, 3, true, true, true, true, true,
                         F_PAIR | F_CMASK | F_TQ | F_TO | F_KV2 | F_PVH | F_PVHI | F_B2B | F_CRS | F_DESC>(a, vswap, err, len);
-    /* fa23: 83 with the next item's Q issued n - 1 tiles ahead (F_QE, QUANTA_CUDA_ATTN_WG_QE=1; built by default for the
-     * switch and the engine's conformance) */
-    case QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBRDQ:
+    /* fa23 round 2: 83 with the pair walk's divisions as multiply-shifts (F_FDIV; QUANTA_CUDA_ATTN_WG_FDIV=1, built by
+     * default for the switch and the engine's conformance; H100 21:59 measured it on 87: 89/87 1.010-1.017) */
+    case QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBRDF:
         return launch_t<T, 128, 2, true, 3, true, true, true, true, true,
-                        F_PAIR | F_CMASK | F_TQ | F_TO | F_KV2 | F_PVH | F_PVHI | F_B2B | F_CRS | F_DESC | F_QE>(a, vswap, err,
-                                                                                                               len);
-    /* fa23: 87 with the walk's divisions as multiply-shifts (F_FDIV, QUANTA_CUDA_ATTN_WG_QE=2) */
-    case QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBRDQF:
-        return launch_t<T, 128, 2, true, 3, true, true, true, true, true,
-                        F_PAIR | F_CMASK | F_TQ | F_TO | F_KV2 | F_PVH | F_PVHI | F_B2B | F_CRS | F_DESC | F_QE | F_FDIV>(
-            a, vswap, err, len);
+                        F_PAIR | F_CMASK | F_TQ | F_TO | F_KV2 | F_PVH | F_PVHI | F_B2B | F_CRS | F_DESC | F_FDIV>(a, vswap, err,
+                                                                                                                 len);
 #if QN_AWG_ALL_FORMS
+    /* fa23 research (H100 21:59, paired, two passes): 83 with the next item's Q n - 1 tiles ahead (87/83 1.000-1.006 on 1k /
+     * 2k rows, 0.977 at 512 causal: the producer's peek of the next item between K(1) and V(0) delays short items), and
+     * 87 with the walk's divisions as multiply-shifts (89/87 1.010-1.017 on all five rows) */
+    case QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBRDQ:
+        if constexpr (want(QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBRDQ))
+            return launch_t<T, 128, 2, true, 3, true, true, true, true, true,
+                            F_PAIR | F_CMASK | F_TQ | F_TO | F_KV2 | F_PVH | F_PVHI | F_B2B | F_CRS | F_DESC | F_QE>(
+                a, vswap, err, len);
+        else
+            break;
+    case QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBRDQF:
+        if constexpr (want(QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBRDQF))
+            return launch_t<T, 128, 2, true, 3, true, true, true, true, true,
+                            F_PAIR | F_CMASK | F_TQ | F_TO | F_KV2 | F_PVH | F_PVHI | F_B2B | F_CRS | F_DESC | F_QE | F_FDIV>(
+                a, vswap, err, len);
+        else
+            break;
     /* fa22 research (H100 19:06): 70 / 65 with conditional rescaling alone (77/70 1.000-1.005, 79/65 0.996-1.008) */
     case QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBR:
         if constexpr (want(QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBR))
@@ -2795,7 +2809,7 @@ extern "C" int qn_cuda_attn_wg_applies(const qn_cuda_attention_args *a) {
  * 78 n128s3wsptmamtohhr, 79 n176s2wsptmamtokhhr, 80 n128s2wsptmapm2tokhhbrp, 81 n128s3wsptmamtohhrp,
  * 82 n176s2wsptmamtokhhrp, 83 n128s2wsptmapm2tokhhbrd, 84 n128s3wsptmamtohhrd, 85 n176s2wsptmamtokhhrd,
  * 86 n128s2wsptmapm2tokhhbrdx, 87 n128s2wsptmapm2tokhhbrdq, 88 n128s2wsptmapm2tokhhbrdqx,
- * 89 n128s2wsptmapm2tokhhbrdqf)
+ * 89 n128s2wsptmapm2tokhhbrdqf, 90 n128s2wsptmapm2tokhhbrdf)
  * picks the form, where this build has it (form_built)
  * QN_CUDA_ATTN_WG_AUTO runs, for side-by-side runs of the engine; unset or anything else: the pick by shape below.
  * Read once. */
@@ -2807,8 +2821,7 @@ static bool form_built(int v) {
            v == QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOK || v == QN_CUDA_ATTN_WG_N128S3WSPTMAMTOHH ||
            v == QN_CUDA_ATTN_WG_N176S2WSPTMAMTOKHH || v == QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHH ||
            v == QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHB || v == QN_CUDA_ATTN_WG_N128S3WSPTMAMTOHHR ||
-           v == QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBRD || v == QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBRDQ ||
-           v == QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBRDQF;
+           v == QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBRD || v == QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBRDF;
 }
 /* A pick switch read once into its cache: `on` unless the variable is exactly the other value ("0" for a switch
  * that is on by default, "1" for one that is off). */
@@ -2870,34 +2883,22 @@ static bool crs_env() {
     static std::atomic<int> v{-1};
     return switch_once(v, "QUANTA_CUDA_ATTN_WG_CRS", true);
 }
-/* QUANTA_CUDA_ATTN_WG_LONG (fa23; off until a device run meets bench/NOTES.md fa23's flip rule): the long rows' forms
- * with CRS on. =1: the rows 65 runs (Nk >= 8192 non-causal, >= 12288 causal) run 78 instead (128-key tiles with
- * conditional rescaling: 78/63 +2.0-2.6% on every row 63 runs, while CRS gave 65 nothing, its 176-key form at the
- * register cap: 79/65 0.996-1.008; 78 at 4k non-causal read 642 TFLOP/s against 65's 627 / 615 at 8k / 16k in the same
- * H100 call). =2: as 1, and every non-causal row past the persistent bound runs 83 (the back-to-back persistent form:
- * 658 TFLOP/s at 2k non-causal in that call, above 78's 642 at 4k). Anything else: 65 as before. Read once. */
-static int long_env() {
+/* QUANTA_CUDA_ATTN_WG_LONG (fa23; on by default since H100 2026-12-07 21:59, bench/NOTES.md fa23's flip rule; =0 restores
+ * 65): with CRS on, the rows the 176-key form 65 ran (Nk >= 8192 non-causal, >= 12288 causal) run 78 (128-key tiles
+ * with conditional rescaling; CRS gave 65 nothing, its 176-key form at the register cap). Paired rounds, two passes:
+ * 78/65 1.063 / 1.064 at 8k non-causal, 1.061 / 1.061 at 16k non-causal, 1.059 / 1.061 at 16k causal (q1 >= 1.043);
+ * 78 x cuDNN 1.08-1.17 there. (=2 of round 1, 83 on every non-causal row past 2k, measured 0.966-0.992 against 78:
+ * dropped.) Read once. */
+static bool long_env() {
     static std::atomic<int> v{-1};
-    int x = v.load(std::memory_order_relaxed);
-    if (x < 0) {
-        const char *e = getenv("QUANTA_CUDA_ATTN_WG_LONG");
-        x = e && (e[0] == '1' || e[0] == '2') && e[1] == '\0' ? e[0] - '0' : 0;
-        v.store(x, std::memory_order_relaxed);
-    }
-    return x;
+    return switch_once(v, "QUANTA_CUDA_ATTN_WG_LONG", true);
 }
-/* QUANTA_CUDA_ATTN_WG_QE=1 (fa23; off until a device run meets bench/NOTES.md fa23's flip rule): the auto pick's 83 (every
- * row of the persistent route, and LONG=2's) as 87, the next item's Q issued n - 1 tiles ahead (F_QE); =2 as 89, 87 with
- * the item walk's divisions as multiply-shifts (F_FDIV). Both bit-identical to 83. Read once: 0 (83), 1 or 2. */
-static int qe_env() {
+/* QUANTA_CUDA_ATTN_WG_FDIV=1 (fa23 round 2; off until a device run meets bench/NOTES.md fa23's flip rule): the auto pick's
+ * 83 (the persistent route) as 90, its pair walk's divisions by launch constants as multiply-shifts (F_FDIV;
+ * bit-identical). Read once. */
+static bool fdiv_env() {
     static std::atomic<int> v{-1};
-    int x = v.load(std::memory_order_relaxed);
-    if (x < 0) {
-        const char *e = getenv("QUANTA_CUDA_ATTN_WG_QE");
-        x = e && (e[0] == '1' || e[0] == '2') && e[1] == '\0' ? e[0] - '0' : 0;
-        v.store(x, std::memory_order_relaxed);
-    }
-    return x;
+    return switch_once(v, "QUANTA_CUDA_ATTN_WG_FDIV", false);
 }
 static int tile_env() {
     static std::atomic<int> v{-1};
@@ -2936,18 +2937,15 @@ static int auto_variant(const qn_cuda_attention_args *a) {
     if (e) return e;
     const bool h = pvh_env();
     const bool r = h && crs_env(); /* (CRS: the PVH forms) */
-    const int qe = qe_env(), f83 = qe == 2   ? QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBRDQF
-                                  : qe == 1 ? QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBRDQ
-                                            : QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBRD;
+    const int f83 = fdiv_env() ? QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBRDF : QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBRD;
     if (a->Nk <= (a->causal || nc2k_env() ? 2048 : 1536)) {
         if (!h) return QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOK;
         if (!b2b_env()) return QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHH;
         if (!a->causal && kspl_env()) return QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBK;
         return r ? f83 : QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHB;
     }
-    const int lg = r ? long_env() : 0; /* (fa23: the 128-key CRS forms on the long rows) */
-    if (lg == 2 && !a->causal) return f83;
-    if (a->Nk >= (a->causal ? 12288 : 8192) && !lg)
+    /* (fa23, LONG: with CRS, 78 on the long rows too: 78/65 1.06) */
+    if (a->Nk >= (a->causal ? 12288 : 8192) && !(r && long_env()))
         return h ? QN_CUDA_ATTN_WG_N176S2WSPTMAMTOKHH : QN_CUDA_ATTN_WG_N176S2WSPTMAMTOK; /* (79/65 ~1.0: no CRS) */
     return !h ? QN_CUDA_ATTN_WG_N128S3WSPTMAMTO
            : r ? QN_CUDA_ATTN_WG_N128S3WSPTMAMTOHHR

@@ -338,6 +338,7 @@ static const char *wg_name(int wg)
     case QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBRDQ: return "wg_n128s2wsptmapm2tokhhbrdq";
     case QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBRDQX: return "wg_n128s2wsptmapm2tokhhbrdqx";
     case QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBRDQF: return "wg_n128s2wsptmapm2tokhhbrdqf";
+    case QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBRDF: return "wg_n128s2wsptmapm2tokhhbrdf";
     case QN_CUDA_ATTN_WG_N128S3WSPTMAMTOHHRD: return "wg_n128s3wsptmamtohhrd";
     case QN_CUDA_ATTN_WG_N176S2WSPTMAMTOKHHRD: return "wg_n176s2wsptmamtokhhrd";
     default: return "wg_n128s2";
@@ -689,7 +690,8 @@ static void wg_check(bool small, const std::vector<int> &list)
                 vars[i] == QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBEV || vars[i] == QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBR ||
                 vars[i] == QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBRP || vars[i] == QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBRD ||
                 vars[i] == QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBRDX || vars[i] == QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBRDQ ||
-                vars[i] == QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBRDQX || vars[i] == QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBRDQF) {
+                vars[i] == QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBRDQX || vars[i] == QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBRDQF ||
+                vars[i] == QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBRDF) {
                 /* the persistent forms again on 3 blocks: each loops over several row blocks, whatever the shape;
                  * (fa17) the split tail as if on 3 SMs: another tail (blocks mod 3) in clusters of 2, and the
                  * longest-first groups of k = 2 x 3 / (row blocks + 1) heads */

@@ -1,9 +1,9 @@
 #!/bin/bash
 # prebuild_fa23.sh — bench/cuda/attention_check (nvcc, sm_90a) for verify_fa23.sh, built beside Quanta's build at the
 # top of a device call (bench/e2e/run_h200.sh starts every bench/*/prebuild_*.sh), with only the research forms it
-# uses (QN_AWG_FORMS / _HI, a bit a form: the default build's forms 41, 44, 47, 63, 65, 66, 70, 78, 83 and fa23's 87
-# are always built; FA23_BUILD_FORMS, default "86 88": 83 and 87 with block 0's consumer loop stamped, the traces of
-# the item boundary at 1k / 2k non-causal without and with the next item's Q early). One object (-fPIC), linked
+# uses (QN_AWG_FORMS / _HI, a bit a form: the default build's forms 41, 44, 47, 63, 65, 66, 70, 78, 83 and fa23's 90
+# are always built; FA23_BUILD_FORMS, default none: round 2 times only default-built forms; "86 88" adds round 1's
+# stamped 83 / 87 (the item boundary's traces), "87 89" the early-Q forms). One object (-fPIC), linked
 # twice: the executable, and libawg_fa23.so for bench/cuda/attention_pair.py (ours and cuDNN interleaved in one
 # process). Replaces prebuild_fa22.sh: the older
 # prebuild paths (/tmp/prebuild/fa20, fa21, fa22) are made links to these, so that the lead's verify_harness20.sh /
@@ -23,7 +23,7 @@ NVCC=${NVCC:-nvcc}
 command -v "$NVCC" >/dev/null 2>&1 || NVCC=/usr/local/cuda/bin/nvcc
 M=0
 H=0 # forms 64-127
-for f in ${FA23_BUILD_FORMS-86 88}; do
+for f in ${FA23_BUILD_FORMS-}; do
   if [ $f -lt 64 ]; then M=$((M | (1 << f))); else H=$((H | (1 << (f - 64)))); fi
 done
 printf -v MASK '0x%xull' $M
