@@ -12,9 +12,10 @@
 #      512x4096x4096 and 512x4096x14336, both formats, maxdiff against the default; the k/v row 512x1024x4096 (gemm:
 #      the issue's per-shape row, PAIRX does not apply); then a second pass of the 4096x4096 rows (noise);
 #   3. cuBLAS bf16 on the same shapes (and k+v concatenated, 512x2048x4096);
-#   4. perplexity (7B Q4_0, 2 windows): default = PAIRX=1 = GROUP=4 (the same numbers);
+#   4. perplexity (7B Q4_0, 2 windows): default = PAIRX=1 = GROUP=4 (the same numbers); conformance of matmul_multi
+#      with GROUP=4;
 #   5. pp512 -r 5: default / PAIRX=1 / GROUP=4 on both 7B files;
-#   6. conformance of matmul_multi with GROUP=4; the grouped rows k+v / gate+up (sep vs grp4) when time is left.
+#   6. when time is left: the 4096x4096 rows again, the grouped rows k+v / gate+up (sep vs grp4).
 # About 55 s with /tmp/qbuild; later steps skipped when late. Everything under $OUT/mmq23/ (summary.txt).
 set -u
 cd "$(dirname "$0")/../.." # the repository root
@@ -107,6 +108,15 @@ ppl group4 QUANTA_CUDA_GGML_GROUP=4
 same default group4
 pack
 
+# GROUP=4: conformance of matmul_multi (k/v; q/k/v with tails; each judged on one product)
+CASES=()
+for w in q4_0 q8_0; do
+  CASES+=(--case "matmul_multi:m=512,n=1024,n1=1024,n2=0,k=2048,w=$w,x=f32,part=1"
+          --case "matmul_multi:m=300,n=640,n1=256,n2=256,k=2048,w=$w,x=bf16,part=2")
+done
+CONFORM_S=10 conform group4 QUANTA_CUDA_GGML_GROUP=4 -- "${CASES[@]}" || RS=FAIL
+pack
+
 # 5. pp512 -r 5, interleaved: default / PAIRX=1 / GROUP=4 on each file
 PP=()
 pp() { # label file [VAR=value...]
@@ -126,15 +136,8 @@ for f in mistral7b-q4_0 mistral7b-q8_0; do
 done
 pack
 
-# 6. GROUP=4: conformance of matmul_multi (k/v, q/k/v with tails, gate/up-like; each judged on one product), then the
-# grouped rows (sep = one launch a weight; grp4 = GROUP=4's pick) and a second pass of the 4096x4096 rows
-CASES=()
-for w in q4_0 q8_0; do
-  CASES+=(--case "matmul_multi:m=512,n=1024,n1=1024,n2=0,k=2048,w=$w,x=f32,part=1"
-          --case "matmul_multi:m=300,n=640,n1=256,n2=256,k=2048,w=$w,x=bf16,part=2")
-done
-CONFORM_S=10 conform group4 QUANTA_CUDA_GGML_GROUP=4 -- "${CASES[@]}" || RS=FAIL
-pack
+# 6. when time is left: a second pass of the 4096x4096 rows, the grouped rows (sep = one launch a weight; grp4 =
+# GROUP=4's pick)
 ROWS_S=8 rows b 512 4096x4096
 if [ -x $BENCH ] && [ $(left) -gt 8 ]; then
   MMQ_BENCH_GROUPS=1024+1024x4096,14336+14336x4096 MMQ_BENCH_GROUPS_ONLY=1 MMQ_BENCH_NEW=17 MMQ_BENCH_OLD=17 MMQ_BENCH_M=512 \
