@@ -10,12 +10,13 @@
 #      conformance with PAIRX=1 (the 128-token pick with M / N tails and the shortest K, both formats);
 #   2. kernel rows, the GEMM alone on the kept prep: gemm (default) / gemmpx (PAIRX=1) / gemm2 (default again) at
 #      512x4096x4096 and 512x4096x14336, both formats, maxdiff against the default; the k/v row 512x1024x4096 (gemm:
-#      the issue's per-shape row, PAIRX does not apply); then a second pass of the 4096x4096 rows (noise);
+#      the issue's per-shape row, PAIRX does not apply; with mmq21's unmeasured gemmcl3 = SPLITCL=3, the pair split by
+#      tokens, and gemmpl4 = PLOOP=4, PLOOP's producer on the 64-token picks too);
 #   3. cuBLAS bf16 on the same shapes (and k+v concatenated, 512x2048x4096);
 #   4. perplexity (7B Q4_0, 2 windows): default = PAIRX=1 = GROUP=4 (the same numbers); conformance of matmul_multi
 #      with GROUP=4;
 #   5. pp512 -r 5: default / PAIRX=1 / GROUP=4 on both 7B files;
-#   6. when time is left: the 4096x4096 rows again; one forced tile on 32 / 64 / 128 blocks (is 128 blocks' step L2-bound?);
+#   6. when time is left: the 4096x4096 rows again; conformance with SPLITCL=3; one forced tile on 32 / 64 / 128 blocks (is 128 blocks' step L2-bound?);
 #      the grouped rows k+v / gate+up (sep vs grp4).
 # About 55 s with /tmp/qbuild; later steps skipped when late. Everything under $OUT/mmq23/ (summary.txt).
 set -u
@@ -72,11 +73,11 @@ rows() { # label M shapes [extra env]
     > $D/mmq_$label.txt 2>&1
   say "kernel rows $label rc=$?"
   cat $D/mmq_$label.txt >> $D/summary.txt
-  awk '$NF ~ /^(gemm|gemmpx|gemm2)$/ && $(NF-1) != "0.00e+00" {bad=1} END {exit bad}' $D/mmq_$label.txt ||
-    { say "kernel rows $label: a gemm / gemmpx maxdiff not 0"; RS=FAIL; }
+  awk '$NF ~ /^(gemm|gemmpx|gemm2|gemmcl3|gemmpl4)$/ && $(NF-1) != "0.00e+00" {bad=1} END {exit bad}' $D/mmq_$label.txt ||
+    { say "kernel rows $label: a gemm* maxdiff not 0"; RS=FAIL; }
 }
 rows a 512 4096x4096,4096x14336
-EXTRA=gemm ROWS_S=6 rows kv 512 1024x4096
+EXTRA=gemm,gemmcl3,gemmpl4,gemm2 ROWS_S=6 rows kv 512 1024x4096 # mmq21's unmeasured k/v forms
 pack
 PEERS="512x1024x4096 512x2048x4096 512x4096x4096 512x4096x14336"
 peers() { # file shapes
@@ -143,6 +144,11 @@ ROWS_S=8 rows b 512 4096x4096
 # (a) or (b) (NOTES mmq23): one instance (rsi128x128g2, the 128x128 two-step tile, forced, on the kept prep) on 32, 64
 # and 128 blocks of the same 64 steps (N = 1024, 2048, 4096): if the time falls with fewer blocks, L2's aggregate rate
 # was the limit at 128; if not, each SM's own feed
+CASES=() # mmq21's SPLITCL=3 (its flip rule asks conformance of the split picks): k/v, M / N tails
+for w in q4_0 q8_0; do
+  CASES+=(--case "matmul:m=512,n=1024,k=4096,w=$w,x=f32" --case "matmul:m=500,n=1000,k=4096,w=$w,x=f16")
+done
+CONFORM_S=8 conform splitcl3 QUANTA_CUDA_GGML_SPLITCL=3 -- "${CASES[@]}" || RS=FAIL
 EXTRA=xkept ROWS_S=8 rows l2 512 1024x4096,2048x4096,4096x4096 MMQ_BENCH_TILE_KEPT=1 MMQ_BENCH_TILES=rsi128x128g2
 if [ -x $BENCH ] && [ $(left) -gt 8 ]; then
   MMQ_BENCH_GROUPS=1024+1024x4096,14336+14336x4096 MMQ_BENCH_GROUPS_ONLY=1 MMQ_BENCH_NEW=17 MMQ_BENCH_OLD=17 MMQ_BENCH_M=512 \
