@@ -16,7 +16,7 @@
 #   4. perplexity (7B Q4_0, 2 windows): default = PAIRX=1 = GROUP=4 (the same numbers); conformance of matmul_multi
 #      with GROUP=4;
 #   5. pp512 -r 5: default / PAIRX=1 / GROUP=4 on both 7B files;
-#   6. when time is left: the 4096x4096 rows again; conformance with SPLITCL=3; one forced tile on 32 / 64 / 128 blocks (is 128 blocks' step L2-bound?);
+#   6. when time is left: the 4096x4096 and k/v rows again; conformance with SPLITCL=3; one forced tile on 32 / 64 / 128 blocks (is 128 blocks' step L2-bound?);
 #      the grouped rows k+v / gate+up (sep vs grp4).
 # About 55 s with /tmp/qbuild; later steps skipped when late. Everything under $OUT/mmq23/ (summary.txt).
 set -u
@@ -141,6 +141,7 @@ pack
 # 6. when time is left: a second pass of the 4096x4096 rows, the grouped rows (sep = one launch a weight; grp4 =
 # GROUP=4's pick)
 ROWS_S=8 rows b 512 4096x4096
+EXTRA=gemm,gemmcl3,gemmpl4,gemm2 ROWS_S=6 rows kv2 512 1024x4096
 # (a) or (b) (NOTES mmq23): one instance (rsi128x128g2, the 128x128 two-step tile, forced, on the kept prep) on 32, 64
 # and 128 blocks of the same 64 steps (N = 1024, 2048, 4096): if the time falls with fewer blocks, L2's aggregate rate
 # was the limit at 128; if not, each SM's own feed
@@ -164,7 +165,7 @@ pack
   echo "== mmq23 summary =="
   echo "unit test pairx, conformance (PAIRX=1, GROUP=4), gemm / gemmpx / gemm2 maxdiff 0, perplexity default = PAIRX=1 = GROUP=4: $RS"
   echo "the GEMM alone (gemm = the default, gemmpx = PAIRX=1, gemm2 = the default again) against cuBLAS bf16:"
-  for c in a kv b l2 grp_m512; do
+  for c in a kv b kv2 l2 grp_m512; do
     f=$D/mmq_$c.csv; [ $c = grp_m512 ] && f=$D/$c.csv
     [ -s $f ] && python3 bench/cuda/mmq_peers.py table $f $(ls $D/peers_a.csv 2>/dev/null) 2>/dev/null
   done
