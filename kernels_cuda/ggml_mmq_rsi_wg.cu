@@ -63,8 +63,8 @@
  * 2 = the cluster): the partial sums meet in distributed shared memory, each block's warpgroup `rank` adding its peer's
  * half of its rows and storing y — no partial sums in global memory, no reduce launch; the same additions as the
  * global split's reduce (bench/NOTES.md, mmq21). */
-/* V bit 512 (mmq23, QUANTA_CUDA_GGML_PAIRX): with 8 and 32 (the EPI instances with PLOOP's producer; the 128-token
- * pick, unsplit), blocks run as cluster pairs along the weight rows (cluster (2,1,1): weight tiles 2c and 2c + 1, the
+/* V bit 512 (mmq23, QUANTA_CUDA_GGML_PAIRX): with 8 (the EPI instances; unsplit: the 128-token pick with PLOOP's
+ * producer, 32, and with PAIRX=2 the 256-token pick), blocks run as cluster pairs along the weight rows (cluster (2,1,1): weight tiles 2c and 2c + 1, the
  * same token tile) and each producer copies half of every activation step (tokens 64 rank ..) by bulk copy multicast
  * into both blocks' B slots: the slab leaves L2 once per pair, not once per block (q8_0 128x128 step: 24.7 -> 16.7 KB
  * of L2 reads a block; q4_0 20.6 -> 12.6). A B slot is refilled once both blocks' consumers have released it (bempty
@@ -87,9 +87,8 @@ template <int DT, int NB, int CPS = 1, int V = 0> struct qn_rsi_cfg {
     static_assert(!(V & 4) || (NB * red_pitch * 4 <= bar_off && CPS == 1 && MR == 1), "cluster sums fit the rings");
     static_assert(!(V & 16) || (NB * 128 * 4 <= bar_off && CPS == 1 && MR == 1 && (V & 12) == 8),
                   "cluster pair: a warpgroup's sums fit the rings; EPI instances only");
-    static_assert(!(V & 512) || ((V & (8 | 32)) == (8 | 32) && (V & (4 | 16 | 64 | 128 | 256)) == 0 && CPS == 1 &&
-                                 MR == 1 && NB % 16 == 0),
-                  "PAIRX: the EPI instances with PLOOP's producer, unsplit, one block an SM");
+    static_assert(!(V & 512) || ((V & 8) && (V & (4 | 16 | 64 | 128 | 256)) == 0 && CPS == 1 && MR == 1 && NB % 16 == 0),
+                  "PAIRX: the EPI instances, unsplit, one block an SM");
     static_assert(a_bytes % 1024 == 0 && b_bytes % 1024 == 0, "slots on 1024-byte boundaries");
     static_assert(arow % 16 == 0 && arow / 2 <= 256, "a TMA box row: a multiple of 16 bytes, at most 256 elements");
 };
@@ -802,19 +801,21 @@ static int qn_rsi_ploop() {
     }
     return qn_cuda_ggml_mmq_ploop;
 }
-/* QUANTA_CUDA_GGML_PAIRX (mmq23; off; the same bits): the 128-token unsplit pick with PLOOP's producer (the default's
- * 512 x 4096 x K rows) as cluster pairs along the weight rows that multicast the activation steps (cfg V bit 512):
+/* QUANTA_CUDA_GGML_PAIRX (mmq23; off; the same bits): 1, the 128-token unsplit pick with PLOOP's producer (the
+ * default's 512 x 4096 x K rows), 2, also the 256-token picks (512 x 14336 x 4096, M = 2048: 32 KB of activations a
+ * step against 4.6 / 8.7 KB of weights), as cluster pairs along the weight rows that multicast the activation steps (cfg V bit 512):
  * half the slab's L2 reads. mmq22's diagnostic rows (H100 19:06) put q8_0's extra time a step with the bytes coming in
  * (rsidiag0 keeps the q8_0 - q4_0 gap, rsinocopy drops ~60% of it); at ~7.6 TB/s of L2 -> SM traffic on 128 SMs the
  * steady state sits near L2's rate. Where the weight tiles are odd in number, or no pair fits, the default's launch.
  * -1 (the start): read at the first call. */
 int qn_cuda_ggml_mmq_pairx = -1;
-static bool qn_rsi_pairx() {
+static int qn_rsi_pairx() {
     if (qn_cuda_ggml_mmq_pairx < 0) {
         const char *e = getenv("QUANTA_CUDA_GGML_PAIRX");
-        qn_cuda_ggml_mmq_pairx = e && !strcmp(e, "1");
+        const int v = e && *e ? atoi(e) : 0;
+        qn_cuda_ggml_mmq_pairx = v >= 0 && v <= 2 ? v : 0;
     }
-    return qn_cuda_ggml_mmq_pairx == 1;
+    return qn_cuda_ggml_mmq_pairx;
 }
 /* Two steps per commit group on the 128-token tile of the auto pick (as =16's table; rsi128x128 forces one step). */
 #define QN_RSI_G2_DEFAULT 1
@@ -924,10 +925,13 @@ template <int DT> static int qn_rsi_go(const qn_gmmq_args &a0, int x_dtype, cons
         if (e != (int)cudaErrorInvalidClusterSize && e != (int)cudaErrorLaunchOutOfResources) return e;
         (void)cudaGetLastError(); /* a launch error, not sticky: no pair fits (a partitioned GPU): the global split */
     }
-    /* mmq23 (QUANTA_CUDA_GGML_PAIRX=1): the 128-token pick with PLOOP's producer as pairs multicasting the slab */
-    if (ft == 0 && nb == 128 && sp == 1 && QN_RSI_G2_DEFAULT && (a.epi & 1) && pl && plv != 2 && (rows & 1) == 0 &&
-        qn_rsi_pairx()) {
-        const int e = qn_rsi_launch<DT, 128, 4, 0, 1, 8 | 32 | 512>(m, a, s, 1, part);
+    /* mmq23 (QUANTA_CUDA_GGML_PAIRX): the 128-token pick with PLOOP's producer (1, 2) and the 256-token one without it
+     * (2) as pairs multicasting the slab; any other form (PLOOP=1 on 256 tokens, =0 on 128, =2) as before */
+    const int px = qn_rsi_pairx();
+    if (px >= 1 && ft == 0 && sp == 1 && QN_RSI_G2_DEFAULT && (a.epi & 1) && plv != 2 && (rows & 1) == 0 &&
+        ((nb == 128 && pl) || (nb == 256 && !pl && px == 2))) {
+        const int e = nb == 128 ? qn_rsi_launch<DT, 128, 4, 0, 1, 8 | 32 | 512>(m, a, s, 1, part)
+                                : qn_rsi_launch<DT, 256, 2, 0, 1, 8 | 512>(m, a, s, 1, part);
         if (e != (int)cudaErrorInvalidClusterSize && e != (int)cudaErrorLaunchOutOfResources) return e;
         (void)cudaGetLastError(); /* no pair fits (a partitioned GPU): the default's launch */
     }

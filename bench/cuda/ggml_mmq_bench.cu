@@ -57,8 +57,9 @@
  * "gemmcl0" / "gemmcl3" (SPLITCL=0: off; 3: the pair split by tokens; 2 is the default since 15:09).
  * mmq22: MMQ_BENCH_GROUPS=1024+1024x4096,... (weights of one x as one grid: grouprows() below; MMQ_BENCH_GROUPS_ONLY=1:
  * those rows alone).
- * mmq23: "gemmpx" / "gemmpx0" (the GEMM alone with QUANTA_CUDA_GGML_PAIRX=1 / 0: the 128-token pick as cluster pairs
- * along the weight rows multicasting the activation steps; the same bits, so maxdiff 0 against the default).
+ * mmq23: "gemmpx" / "gemmpx2" / "gemmpx0" (the GEMM alone with QUANTA_CUDA_GGML_PAIRX=1 / 2 / 0: the 128-token pick,
+ * and with 2 the 256-token one, as cluster pairs along the weight rows multicasting the activation steps; the same
+ * bits, so maxdiff 0 against the default).
  */
 #include <cuda_runtime.h>
 
@@ -653,8 +654,8 @@ int main(int argc, char **argv) {
                     row(name, time_ms(knew, 0, yn));
                     qn_cuda_ggml_mmq_epi = was, qn_cuda_ggml_mmq_ploop = wpl, qn_cuda_ggml_mmq_noprep = 0;
                 }
-                for (int px = 0; px <= 1; px++) { /* mmq23: the GEMM alone with QUANTA_CUDA_GGML_PAIRX=0 / 1 */
-                    const char *name = px ? "gemmpx" : "gemmpx0";
+                for (int px = 0; px <= 2; px++) { /* mmq23: the GEMM alone with QUANTA_CUDA_GGML_PAIRX=0 / 1 / 2 */
+                    const char *name = px == 2 ? "gemmpx2" : px ? "gemmpx" : "gemmpx0";
                     if (!in_list(extra, name)) continue;
                     const int was = qn_cuda_ggml_mmq_pairx;
                     qn_cuda_ggml_mmq_pairx = px, qn_cuda_ggml_mmq_noprep = 1;

@@ -3,10 +3,11 @@
 #   QUANTA_CUDA_GGML_PAIRX (off; =1): the sm_90a register-A GEMM's 128-token unsplit pick (the 7B's 512 x 4096 x K
 #     rows; kernels_cuda/ggml_mmq_rsi_wg.cu, cfg V bit 512) as cluster pairs along the weight rows, each block's
 #     producer copying half of every activation step by bulk copy multicast into both blocks: the slab leaves L2 once
-#     a pair (q8_0 128x128 step: 24.7 -> 16.7 KB of L2 reads a block). The same copies in the same places: the same bits.
+#     a pair (q8_0 128x128 step: 24.7 -> 16.9 KB of L2 reads a block). The same copies in the same places: the same bits.
+#     =2: the 256-token picks too (512x14336x4096, M = 2048).
 #   QUANTA_CUDA_GGML_GROUP=4 (mmq22, built after session 22's call, unmeasured): k / v as one grid, gate / up one by one.
 # Replaces verify_mmq22.sh (its round 2, GROUP=4's deciding steps, is steps 4-6 here). Steps, deciding first:
-#   1. the unit test pairx_same (PAIRX=1 against 0 byte for byte: 5 shapes x 2 formats, NaN-poisoned outputs) and
+#   1. the unit test pairx_same (PAIRX=1, 2 against 0 byte for byte: 7 shapes x 2 formats, NaN-poisoned outputs) and
 #      conformance with PAIRX=1 (the 128-token pick with M / N tails and the shortest K, both formats);
 #   2. kernel rows, the GEMM alone on the kept prep: gemm (default) / gemmpx (PAIRX=1) / gemm2 (default again) at
 #      512x4096x4096 and 512x4096x14336, both formats, maxdiff against the default; the k/v row 512x1024x4096 (gemm:
@@ -16,8 +17,9 @@
 #   4. perplexity (7B Q4_0, 2 windows): default = PAIRX=1 = GROUP=4 (the same numbers); conformance of matmul_multi
 #      with GROUP=4;
 #   5. pp512 -r 5: default / PAIRX=1 / GROUP=4 on both 7B files;
-#   6. when time is left: the 4096x4096 and k/v rows again; conformance with SPLITCL=3; one forced tile on 32 / 64 / 128 blocks (is 128 blocks' step L2-bound?);
-#      the grouped rows k+v / gate+up (sep vs grp4).
+#   6. when time is left: the 4096x4096 and k/v rows again; PAIRX=2's rows, conformance, pp512; conformance with
+#      SPLITCL=3; one forced tile on 32 / 64 / 128 blocks (is 128 blocks' step L2-bound?); the grouped rows k+v /
+#      gate+up (sep vs grp4).
 # About 55 s with /tmp/qbuild; later steps skipped when late. Everything under $OUT/mmq23/ (summary.txt).
 set -u
 cd "$(dirname "$0")/../.." # the repository root
@@ -73,13 +75,13 @@ rows() { # label M shapes [extra env]
     > $D/mmq_$label.txt 2>&1
   say "kernel rows $label rc=$?"
   cat $D/mmq_$label.txt >> $D/summary.txt
-  awk '$NF ~ /^(gemm|gemmpx|gemm2|gemmcl3|gemmpl4)$/ && $(NF-1) != "0.00e+00" {bad=1} END {exit bad}' $D/mmq_$label.txt ||
+  awk '$NF ~ /^(gemm|gemmpx|gemmpx2|gemm2|gemmcl3|gemmpl4)$/ && $(NF-1) != "0.00e+00" {bad=1} END {exit bad}' $D/mmq_$label.txt ||
     { say "kernel rows $label: a gemm* maxdiff not 0"; RS=FAIL; }
 }
 rows a 512 4096x4096,4096x14336
 EXTRA=gemm,gemmcl3,gemmpl4,gemm2 ROWS_S=6 rows kv 512 1024x4096 # mmq21's unmeasured k/v forms
 pack
-PEERS="512x1024x4096 512x2048x4096 512x4096x4096 512x4096x14336"
+PEERS="512x1024x4096 512x2048x4096 512x4096x4096 512x4096x14336 512x14336x4096 2048x4096x4096"
 peers() { # file shapes
   [ $(left) -gt 12 ] || { say "cuBLAS $1 skipped (time)"; return 0; }
   timeout 10 python3 bench/cuda/mmq_peers.py time $2 > $D/$1.csv 2> $D/$1.err
@@ -138,19 +140,27 @@ for f in mistral7b-q4_0 mistral7b-q8_0; do
 done
 pack
 
-# 6. when time is left: a second pass of the 4096x4096 rows, the grouped rows (sep = one launch a weight; grp4 =
-# GROUP=4's pick)
+# 6. when time is left, by value: the second passes PAIRX's and PLOOP=4's rules ask; (a) or (b) (NOTES mmq23): one
+# instance (rsi128x128g2, the 128x128 two-step tile, forced, on the kept prep) on 32, 64 and 128 blocks of the same 64
+# steps (N = 1024, 2048, 4096) — if the time falls with fewer blocks, L2's aggregate rate was the limit at 128, if not,
+# each SM's own feed; PAIRX=2 (the 256-token picks: rows, conformance of one with an M tail, pp512); mmq21's SPLITCL=3
+# conformance (its flip rule asks it); the grouped rows (sep = one launch a weight; grp4 = GROUP=4's pick)
 ROWS_S=8 rows b 512 4096x4096
 EXTRA=gemm,gemmcl3,gemmpl4,gemm2 ROWS_S=6 rows kv2 512 1024x4096
-# (a) or (b) (NOTES mmq23): one instance (rsi128x128g2, the 128x128 two-step tile, forced, on the kept prep) on 32, 64
-# and 128 blocks of the same 64 steps (N = 1024, 2048, 4096): if the time falls with fewer blocks, L2's aggregate rate
-# was the limit at 128; if not, each SM's own feed
-CASES=() # mmq21's SPLITCL=3 (its flip rule asks conformance of the split picks): k/v, M / N tails
+EXTRA=xkept ROWS_S=8 rows l2 512 1024x4096,2048x4096,4096x4096 MMQ_BENCH_TILE_KEPT=1 MMQ_BENCH_TILES=rsi128x128g2
+EXTRA=gemm,gemmpx2,gemm2 ROWS_S=8 rows c 512 14336x4096
+CASES=()
+for w in q4_0 q8_0; do CASES+=(--case "matmul:m=300,n=14336,k=1024,w=$w,x=bf16"); done
+CONFORM_S=8 conform pairx2 QUANTA_CUDA_GGML_PAIRX=2 -- "${CASES[@]}" || RS=FAIL
+pack
+CASES=() # SPLITCL=3: k/v, M / N tails
 for w in q4_0 q8_0; do
   CASES+=(--case "matmul:m=512,n=1024,k=4096,w=$w,x=f32" --case "matmul:m=500,n=1000,k=4096,w=$w,x=f16")
 done
 CONFORM_S=8 conform splitcl3 QUANTA_CUDA_GGML_SPLITCL=3 -- "${CASES[@]}" || RS=FAIL
-EXTRA=xkept ROWS_S=8 rows l2 512 1024x4096,2048x4096,4096x4096 MMQ_BENCH_TILE_KEPT=1 MMQ_BENCH_TILES=rsi128x128g2
+for f in mistral7b-q4_0 mistral7b-q8_0; do pp ${f}__pairx2 $f QUANTA_CUDA_GGML_PAIRX=2; done
+EXTRA=gemm,gemmpx2,gemm2 ROWS_S=8 FMTS=q8_0 rows c2048 2048 4096x4096
+pack
 if [ -x $BENCH ] && [ $(left) -gt 8 ]; then
   MMQ_BENCH_GROUPS=1024+1024x4096,14336+14336x4096 MMQ_BENCH_GROUPS_ONLY=1 MMQ_BENCH_NEW=17 MMQ_BENCH_OLD=17 MMQ_BENCH_M=512 \
     MMQ_BENCH_FORMATS=q4_0,q8_0 timeout 8 $BENCH $D/grp_m512.csv > $D/grp_m512.txt 2>&1
@@ -163,9 +173,10 @@ pack
 
 {
   echo "== mmq23 summary =="
-  echo "unit test pairx, conformance (PAIRX=1, GROUP=4), gemm / gemmpx / gemm2 maxdiff 0, perplexity default = PAIRX=1 = GROUP=4: $RS"
-  echo "the GEMM alone (gemm = the default, gemmpx = PAIRX=1, gemm2 = the default again) against cuBLAS bf16:"
-  for c in a kv b kv2 l2 grp_m512; do
+  echo "unit test pairx, conformance (PAIRX=1, GROUP=4, PAIRX=2, SPLITCL=3), gemm* rows maxdiff 0, perplexity default = PAIRX=1 = GROUP=4: $RS"
+  echo "the GEMM alone (gemm = the default, gemmpx / gemmpx2 = PAIRX=1 / 2, gemmcl3 = SPLITCL=3, gemmpl4 = PLOOP=4, gemm2 = the"
+  echo "default again; l2: one forced tile on 32 / 64 / 128 blocks) against cuBLAS bf16:"
+  for c in a kv b kv2 c c2048 l2 grp_m512; do
     f=$D/mmq_$c.csv; [ $c = grp_m512 ] && f=$D/$c.csv
     [ -s $f ] && python3 bench/cuda/mmq_peers.py table $f $(ls $D/peers_a.csv 2>/dev/null) 2>/dev/null
   done
