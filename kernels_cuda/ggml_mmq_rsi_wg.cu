@@ -63,13 +63,13 @@
  * 2 = the cluster): the partial sums meet in distributed shared memory, each block's warpgroup `rank` adding its peer's
  * half of its rows and storing y — no partial sums in global memory, no reduce launch; the same additions as the
  * global split's reduce (bench/NOTES.md, mmq21). */
-/* V bit 512 (mmq23, QUANTA_CUDA_GGML_PAIRX): with 8 (the EPI instances; unsplit: the 128-token pick with PLOOP's
- * producer, 32, and with PAIRX=2 the 256-token pick), blocks run as cluster pairs along the weight rows (cluster (2,1,1): weight tiles 2c and 2c + 1, the
- * same token tile) and each producer copies half of every activation step (tokens 64 rank ..) by bulk copy multicast
- * into both blocks' B slots: the slab leaves L2 once per pair, not once per block (q8_0 128x128 step: 24.7 -> 16.7 KB
- * of L2 reads a block; q4_0 20.6 -> 12.6). A B slot is refilled once both blocks' consumers have released it (bempty
- * takes 16 arrivals, lane r of each warp arriving on block r's). The same copies land in the same places: the same
- * bits. */
+/* V bit 512 (mmq23, QUANTA_CUDA_GGML_PAIRX): with 8 (the EPI instances, unsplit: the 128-token pick with PLOOP's
+ * producer, 32, and with PAIRX=2 the 256-token pick), blocks run as cluster pairs along the weight rows (cluster
+ * (2,1,1): weight tiles 2c and 2c + 1, the same token tile) and each producer copies half of every activation step
+ * (tokens NB / 2 x rank ..) by bulk copy multicast into both blocks' B slots: the slab leaves L2 once per pair, not
+ * once per block (q8_0 128x128 step: 24.7 -> 16.7 KB of L2 reads a block; q4_0 20.6 -> 12.6). A B slot is refilled
+ * once both blocks' consumers have released it (bempty takes 16 arrivals, lane r of each warp arriving on block r's).
+ * The same copies land in the same places: the same bits. */
 template <int DT, int NB, int CPS = 1, int V = 0> struct qn_rsi_cfg {
     static constexpr int bb = qn_ggml_block_bytes(DT);
     static constexpr int arow = (QN_RSI_KA / 32) * bb; /* 144 / 272 bytes: rows 4 banks apart */
@@ -803,8 +803,8 @@ static int qn_rsi_ploop() {
 }
 /* QUANTA_CUDA_GGML_PAIRX (mmq23; off; the same bits): 1, the 128-token unsplit pick with PLOOP's producer (the
  * default's 512 x 4096 x K rows), 2, also the 256-token picks (512 x 14336 x 4096, M = 2048: 32 KB of activations a
- * step against 4.6 / 8.7 KB of weights), as cluster pairs along the weight rows that multicast the activation steps (cfg V bit 512):
- * half the slab's L2 reads. mmq22's diagnostic rows (H100 19:06) put q8_0's extra time a step with the bytes coming in
+ * step against 4.6 / 8.7 KB of weights), as cluster pairs along the weight rows that multicast the activation steps
+ * (cfg V bit 512): half the slab's L2 reads. mmq22's diagnostic rows (H100 19:06) put q8_0's extra time a step with the bytes coming in
  * (rsidiag0 keeps the q8_0 - q4_0 gap, rsinocopy drops ~60% of it); at ~7.6 TB/s of L2 -> SM traffic on 128 SMs the
  * steady state sits near L2's rate. Where the weight tiles are odd in number, or no pair fits, the default's launch.
  * -1 (the start): read at the first call. */

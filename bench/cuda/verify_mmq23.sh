@@ -3,7 +3,7 @@
 #   QUANTA_CUDA_GGML_PAIRX (off; =1): the sm_90a register-A GEMM's 128-token unsplit pick (the 7B's 512 x 4096 x K
 #     rows; kernels_cuda/ggml_mmq_rsi_wg.cu, cfg V bit 512) as cluster pairs along the weight rows, each block's
 #     producer copying half of every activation step by bulk copy multicast into both blocks: the slab leaves L2 once
-#     a pair (q8_0 128x128 step: 24.7 -> 16.9 KB of L2 reads a block). The same copies in the same places: the same bits.
+#     a pair (q8_0 128x128 step: 24.7 -> 16.7 KB of L2 reads a block). The same copies in the same places: the same bits.
 #     =2: the 256-token picks too (512x14336x4096, M = 2048).
 #   QUANTA_CUDA_GGML_GROUP=4 (mmq22, built after session 22's call, unmeasured): k / v as one grid, gate / up one by one.
 # Replaces verify_mmq22.sh (its round 2, GROUP=4's deciding steps, is steps 4-6 here). Steps, deciding first:
