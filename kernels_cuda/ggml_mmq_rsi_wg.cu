@@ -852,6 +852,7 @@ template <int DT> static int qn_rsi_go(const qn_gmmq_args &a0, int x_dtype, cons
     if (ft == 39 || ft == 41) nb = 64;
     if (ft == 40) nb = 128;
     if (ft == 42) nb = 256;
+    if (ft == 43 || ft == 44) nb = 128; /* mmq23's diagnostics: the 128-token tile on any grid */
     if (ft >= 31 && ft <= 34) nb = 256;
     /* mmq20 (QUANTA_CUDA_GGML_SPLIT128=1): where the table takes 64-token tiles with K split (the k/v shapes at M = 512)
      * and 128-token tiles split by the same rule still make ~128 blocks, take those (two steps a group, rsisplit128's
@@ -901,6 +902,11 @@ template <int DT> static int qn_rsi_go(const qn_gmmq_args &a0, int x_dtype, cons
     case 40: return qn_rsi_launch<DT, 128, 4, 0, 1, 4>(m, a, s, qn_rsi_csplits(a.M, a.N, a.K, 128), part);
     case 41: return qn_rsi_launch<DT, 64, 2, 0, 1, 4>(m, a, s, qn_rsi_csplits(a.M, a.N, a.K, 64), part);
     case 42: return qn_rsi_launch<DT, 256, 2, 0, 1, 4>(m, a, s, qn_rsi_csplits(a.M, a.N, a.K, 256), part);
+    /* mmq23: rsinocopy128 (decode and wgmma on the rings' first fill, no copies after it) and rsidiag128 (copies and
+     * wgmma on constant A, no decode) on 128-token tiles whatever the grid: the same instances as rsinocopy / rsidiag0
+     * take there, so one form on 32 / 64 / 128 blocks says which side slows when all SMs run (bench/NOTES.md, mmq23) */
+    case 43: return qn_rsi_launch<DT, 128, 4, 4>(m, a, s, 1, part);
+    case 44: return qn_rsi_launch<DT, 128, 2, 1>(m, a, s, 1, part);
     default: break;
     }
     if (s128 && sp > 1)

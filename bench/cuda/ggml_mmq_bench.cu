@@ -699,9 +699,9 @@ int main(int argc, char **argv) {
                                                     "rsi128x128", "rsi128x64", "rsi128x128g2", "rsidiag0", "rsidiag1",
                                                     "rsisplit", "rsi2c128x64", "rsi128x256", "rsi128x256g2",
                                                     "rsi128x256a2", "rsidiag256", "rsiss", "rsisplit128", "rsinocopy", "rsi256x128", "rsi256x64",
-                                                    "rsic128", "rsic64", "rsic256"};
+                                                    "rsic128", "rsic64", "rsic256", "rsinocopy128", "rsidiag128"};
                 const int t0 = knew >= 17 ? 24 : knew >= 16 ? 16 : knew >= 13 ? 13 : knew >= 7 ? 7 : 1,
-                          t1 = knew >= 17 ? 42 : knew >= 16 ? 23 : knew >= 13 ? 15 : knew >= 7 ? 12 : 6;
+                          t1 = knew >= 17 ? 44 : knew >= 16 ? 23 : knew >= 13 ? 15 : knew >= 7 ? 12 : 6;
                 const bool listed = tiles && strcmp(tiles, "0") && strcmp(tiles, "1"); /* a list: on every shape */
                 /* mmq20: MMQ_BENCH_TILE_KEPT=1 times the forced tiles on the prep kept in 256-token tiles ("xkept": the
                  * GEMM alone, whatever the tile's tokens), to compare with the gemm rows */
