@@ -105,6 +105,12 @@ typedef enum qn_cl_kernel_id {
     QK_GEMV_Q8_I2UL, /* clgemv22: q8's register-lean streaming forms (QUANTA_OPENCL_GEMVS_Q8L=1 / =4) */
     QK_GEMV_Q8_I2L,
     QK_GEMV_Q8_I2L6,
+    QK_GEMV_Q4_ISG, /* clgemv23: the streaming forms reading x quantized once for all groups (QUANTA_OPENCL_GEMVS_XG=1) */
+    QK_GEMV_Q4_I2SG,
+    QK_GEMV_Q8_I2USG,
+    QK_GEMV_Q8_IPG,
+    QK_I4_QUANT_XG, /* and the launches that quantize it */
+    QK_I8_QUANT_XG,
     QK_COUNT
 } qn_cl_kernel_id;
 
