@@ -1,0 +1,93 @@
+#!/bin/bash
+# verify_clgemv23.sh — issue 12's GEMV target on NVIDIA's OpenCL (helper clgemv23; bench/NOTES.md section 1 "clgemv23"):
+# GEMV q4/q8 >= 70% of the OpenCL copy kernel's bandwidth (`gemvk` / `copy (device)`, device time), each row also
+# against the copy kernel moving the same bytes (QUANTA_BENCH_COPY_KIB: what one launch of that size reaches).
+# Replaces verify_clgemv22.sh (its Q4L / Q8L / R128 decided off). At most VERIFY_S (52) s; everything in
+# $OUT/clgemv23/, packed as $OUT/clgemv23.tgz; summary.txt ends with the table (label, shape, GB/s, of the 256 MiB
+# copy, of the same-size copy, switches). The switch, off:
+#   XG = QUANTA_OPENCL_GEMVS_XG=1: x quantized once for all work-groups by a launch of its own before the GEMV
+#        (kernels_cl/gemv_gpu.cl qn_i4_quant_xg / qn_i8_quant_xg, same in-order queue), the GEMV reading the planes
+#        from global memory with no prologue (q4 _isg / _i2sg, q8 _i2usg at 4096x11008, _ipg at 11008x4096 and
+#        32000x4096); the same bits as the defaults. gemvk counts both launches' device time.
+# In this order, the deciding steps first, each skipped when the budget is short:
+#  1. conformance on NVIDIA's OpenCL: the q4/q8 M=1 GEMV cases under XG (events must list the g forms and xg)
+#  2. kernel rows, interleaved: base, xg at 4096x11008, 11008x4096, 32000x4096, 4096x4096, q4 and q8
+#  3. xgd: XG at 4096x11008 alone, so that the events split the quantizing launch's device time from the GEMV's
+#     (the GEMV alone against base's row: what the groups' own x quantization cost; the launch: what replacing it costs)
+#  4. the rows again (baseb, xgb): the spread
+set -u
+cd "$(dirname "$0")/../.." || exit 1
+. bench/common/verifylib.sh clgemv23 ${VERIFY_S:-52}
+. bench/opencl/cl_setup.sh
+say "gpu: $(nvidia-smi --query-gpu=name --format=csv,noheader 2>&1 | head -1); tree: $(git log --oneline -1 2>/dev/null | head -c 80)"
+[ $CL_OK = 1 ] || { pack; exit 0; }
+XG="QUANTA_OPENCL_GEMVS_XG=1"
+TAB=""
+
+# 1. conformance (deciding: a form that fails is not a default)
+CASES=(--case "matmul:m=1,n=67,k=11008,w=q8,x=f32" --case "matmul:m=1,n=4096,k=11008,w=q8,x=f32"
+  --case "matmul:m=1,n=8200,k=4096,w=q8,x=f32" --case "matmul_multi:m=1,n=3000,k=4096,w=q8,n1=3000,n2=2200,part=1"
+  --case "matmul:m=1,n=64,k=4096,w=q4,g=32,x=f32" --case "matmul:m=1,n=33,k=11008,w=q4,g=128,x=f32"
+  --case "matmul:m=1,n=5,k=96,w=q4,g=32,x=f32" --case "matmul:m=1,n=4400,k=4096,w=q4,g=64,x=f32"
+  --case "matmul:m=1,n=300,k=2048,w=q4,g=64,x=f32")
+conf() { # LABEL ENV...
+  local label=$1; shift
+  [ $(left) -gt 3 ] || { say "conform $label skipped (time)"; VERDICT=incomplete; return; }
+  rm -f $D/ev_conf_$label.txt
+  env "$@" QUANTA_OPENCL_EVENTS=$D/ev_conf_$label.txt timeout 10 $Q conform --backend opencl "${CASES[@]}" > $D/conform_$label.txt 2>&1
+  local rc=$?
+  say "conform q4/q8 M=1 GEMVs $label ($*) rc=$rc $(grep -E '^total' $D/conform_$label.txt) [$(grep -oE '^matmul(_multi)? \(gemv q[48] [a-z0-9]+\)' $D/ev_conf_$label.txt 2>/dev/null | sort -u | tr '\n' ' ')]"
+  grep -E '^FAIL|rror' $D/conform_$label.txt | head -4 | tee -a $D/summary.txt
+  [ $rc = 0 ] || VERDICT=FAIL
+  pack
+}
+conf xg $XG
+[ -s $D/cl_build_log.txt ] && { say "program build log (first lines):"; head -c 1500 $D/cl_build_log.txt | tee -a $D/summary.txt; }
+
+# 2. kernel rows
+ck_kib() { # DTYPE SHAPE
+  case "$1/$2" in q8/4096x4096) echo 8208 ;; q8/32000x4096) echo 64063 ;; q8/*) echo 22016 ;;
+    q4/4096x4096) echo 4400 ;; q4/32000x4096) echo 34500 ;; *) echo 11872 ;; esac
+}
+krows() { # LABEL SHAPES DTYPES SECONDS ENV...: the kernel rows, events on
+  local label=$1 shapes=$2 dts=$3 sec=$4; shift 4
+  [ $(left) -gt $((sec + 1)) ] || { say "kernel rows $label skipped (time)"; return; }
+  rm -f $D/ev_$label.txt
+  env "$@" QUANTA_OPENCL_EVENTS=$D/ev_$label.txt QUANTA_BENCH_ROWS=copy,gemvs QUANTA_BENCH_GEMV=$shapes \
+    QUANTA_BENCH_GEMV_DTYPES=$dts timeout $sec $Q bench --backend opencl --no-ref --min-seconds 0.01 \
+    > $D/k_$label.txt 2> $D/k_$label.err
+  local rc=$?
+  say "kernel rows $label ($*) rc=$rc: $(grep -oE '^matmul[a-z_]* \(gemv q[48] [a-z0-9]+\)' $D/ev_$label.txt 2>/dev/null | sort -u | tr '\n' ' ')"
+  # the same-size copies of this run (kept for the later rows' second column)
+  grep -E '^copy +copy \(dev, KiB\)' $D/k_$label.txt | sed -E 's/.* ([0-9.]+) GB\/s.* ([0-9]+) KiB read.*/\2 \1/' >> $D/copy_kib.txt
+  grep -E '^copy +copy \(dev, KiB\)' $D/k_$label.txt | sed -E 's/^copy +//' | cut -c1-110 | tee -a $D/summary.txt
+  local lines
+  lines=$(grep -E '^gemvk' $D/k_$label.txt | awk '{print $2, $3, $5, $10}')
+  [ -n "$lines" ] || lines=$(grep -E '^  gemvk' $D/k_$label.err | sed -E 's/^  gemvk ([a-z0-9]+) 1x([0-9x]+): ([0-9.]+) GB\/s, ([0-9.]+) of.*/\1 1x\2 \3 \4/')
+  while read -r dt shape gbs ratio; do
+    [ -n "${gbs:-}" ] || continue
+    local kib=$(ck_kib $dt ${shape#1x}) same
+    same=$(awk -v k=$kib -v g=$gbs '$1 == k { c = $2 } END { if (c > 0) printf "%.2f", g / c; else print "?" }' $D/copy_kib.txt 2>/dev/null)
+    say "  $dt ${shape#1x}: $gbs GB/s = $ratio of the 256 MiB copy, $same of the same-size copy"
+    TAB="$TAB\n| $label | $dt ${shape#1x} | $gbs | $ratio | $same | $* |"
+  done <<< "$lines"
+  # the stream's wall rate (launch gaps included; decode sees launches this way) and each kernel's device time a call
+  grep -E '^gemvs' $D/k_$label.txt | awk '{printf "  gemvs %s %s %s GB/s (%s of the copy bandwidth)\n", $2, $3, $5, $10}' | tee -a $D/summary.txt
+  grep -E '\(gemv q[48] [a-z0-9]+\)' $D/ev_$label.txt 2>/dev/null | awk '{printf "  ev %s %s %s: %s us a call (%s calls)\n", $1, $3, $4, $(NF-1), $(NF-3)}' | tee -a $D/summary.txt
+  pack
+}
+S="4096x11008,11008x4096,32000x4096,4096x4096"
+krows base "$S" q4,q8 8 QUANTA_BENCH_COPY_KIB=4400,11872,34500,8208,22016,64063
+krows xg "$S" q4,q8 8 $XG
+
+# 3. XG at one shape: the events split the quantizing launch from the GEMV (its own device time against base's)
+krows xgd 4096x11008 q4,q8 5 $XG
+krows based 4096x11008 q4,q8 5
+
+# 4. the rows again (the spread)
+krows baseb "$S" q4,q8 8
+krows xgb "$S" q4,q8 8 $XG
+
+printf "\n| kernel run | format shape | GB/s | of 256 MiB copy | of same-size copy | switches |\n|---|---|---|---|---|---|$TAB\n" | tee -a $D/summary.txt
+say "done; VERDICT $VERDICT"
+pack
