@@ -11,10 +11,11 @@
 #        32000x4096); the same bits as the defaults. gemvk counts both launches' device time.
 # In this order, the deciding steps first, each skipped when the budget is short:
 #  1. conformance on NVIDIA's OpenCL: the q4/q8 M=1 GEMV cases under XG (events must list the g forms and xg)
-#  2. kernel rows, interleaved: base, xg at 4096x11008, 11008x4096, 32000x4096, 4096x4096, q4 and q8
+#  2. kernel rows, interleaved: base, xg at 4096x11008, 11008x4096, 32000x4096, q4 and q8
 #  3. xgd: XG at 4096x11008 alone, so that the events split the quantizing launch's device time from the GEMV's
 #     (the GEMV alone against base's row: what the groups' own x quantization cost; the launch: what replacing it costs)
 #  4. the rows again (baseb, xgb): the spread
+#  4b. xgg: XG with one block a group (GEMVS_GPC=64), the hardware scheduling the groups
 #  5. shp: the defaults at K = 8192 / 12288 (q8: whole steps only) and 8448 / 12672 rows (q4: whole rounds only)
 set -u
 cd "$(dirname "$0")/../.." || exit 1
@@ -77,16 +78,20 @@ krows() { # LABEL SHAPES DTYPES SECONDS ENV...: the kernel rows, events on
   grep -E '\(gemv q[48] [a-z0-9]+\)' $D/ev_$label.txt 2>/dev/null | awk '{printf "  ev %s %s %s: %s us a call (%s calls)\n", $1, $3, $4, $(NF-1), $(NF-3)}' | tee -a $D/summary.txt
   pack
 }
-S="4096x11008,11008x4096,32000x4096,4096x4096"
-krows base "$S" q4,q8 8 QUANTA_BENCH_COPY_KIB=4400,11872,34500,8208,22016,64063
-krows xg "$S" q4,q8 8 $XG
+S="4096x11008,11008x4096,32000x4096" # 4096x4096 left out: its same-size copies (0.42 / 0.58) put 0.70 out of reach
+krows base "$S" q4,q8 7 QUANTA_BENCH_COPY_KIB=11872,34500,22016,64063
+krows xg "$S" q4,q8 7 $XG
 
 # 3. XG at one shape: the events split the quantizing launch from the GEMV (its own device time against base's)
 krows xgd 4096x11008 q4,q8 5 $XG
 
 # 4. the rows again (the spread)
-krows baseb "$S" q4,q8 8
-krows xgb "$S" q4,q8 8 $XG
+krows baseb "$S" q4,q8 7
+krows xgb "$S" q4,q8 7 $XG
+
+# 4b. XG with one block a group (GEMVS_GPC=64: the plain grid, the hardware's scheduler balancing the groups): with x
+#     quantized once, a group no longer pays a prologue, so small groups may balance the 11008-row grid's tail
+krows xgg "4096x11008,11008x4096" q4,q8 6 $XG QUANTA_OPENCL_GEMVS_GPC=64
 
 # 5. where the rest goes (task item 2), the defaults at shapes that remove one suspect each: q8 at K = 8192 / 12288
 #    (_i2us's 2 / 3 whole steps of 8 pieces a row, against 11008's 2.69: the part-empty third step) and q4 at 8448 /
