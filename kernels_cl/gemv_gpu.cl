@@ -1197,6 +1197,14 @@ QN_I4_KERNEL(qn_gemv_q4_i2s, 2, QN_G1_U, 2)
 /* the streaming forms with x quantized once for all groups (QUANTA_OPENCL_GEMVS_XG=1, clgemv23, off until measured) */
 QN_I4_KERNEL_A(qn_gemv_q4_isg, 4, QN_S_U, 2, QN_NO_ATTR, 0, 1)
 QN_I4_KERNEL_A(qn_gemv_q4_i2sg, 2, QN_G1_U, 2, QN_NO_ATTR, 0, 1)
+/* One row a warp, the whole row a lane's one step (QUANTA_OPENCL_GEMVS_R1=1, clgemv23, off until measured; the host takes
+ * it at 8192 < K <= 11264 only: 257-352 chunks, U = 11 of them a lane). Why: at K = 11008 the 2-row form's block is 3
+ * steps of 4 chunks a lane (4, 4, 2.75: the third part-empty) and a group walks ~2 blocks, 6 dependent HBM round trips
+ * of 32 KB an SM each; here a warp's row is one step of 11 chunks (45 KB an SM in flight), the next row's loaded during
+ * this one's math, 4096 rows over 132 groups of 8 warps ~3.9 rows a warp: 4 round trips. A lane's chunks are the same
+ * (l, l + 32, ...) in the same order as at U = 4, the sums through the same partials: the same bits. */
+QN_I4_KERNEL(qn_gemv_q4_r1s, 1, 11, 2)
+QN_I4_KERNEL_A(qn_gemv_q4_r1sg, 1, 11, 2, QN_NO_ATTR, 0, 1)
 /* The streaming forms in groups of 16 warps (QUANTA_OPENCL_GEMVS_W16=1, clgemv21, off until measured: q4 _i2s16, q8
  * _i2s16, 2 rows a warp, U = 4; the host launches exactly (32, 16)). Why: the 8-warp streaming forms take ~240
  * registers (ptxas, NVIDIA's and clang's), so an H100 SM holds one group: 8 warps with one step each in flight (q4:
@@ -1491,6 +1499,12 @@ QN_I8_KERNEL(qn_gemv_q8_i2us, 2, 8, 2)
  * form (4096x11008's) and the 4-row form with the preloaded step (11008x4096's, 32000x4096's) */
 QN_I8_KERNEL_A(qn_gemv_q8_i2usg, 2, 8, 2, QN_NO_ATTR, 1)
 QN_I8_KERNEL_A(qn_gemv_q8_ipg, 4, QN_S_U, 1, QN_NO_ATTR, 1)
+/* q8 one row a warp, the whole row one step (QUANTA_OPENCL_GEMVS_R1=1, clgemv23, off; 8192 < K <= 11264: U = 22 pieces a
+ * lane): 4096x11008's _i2us walks 3 steps of 8 pieces a lane a block (8, 8, 5.5) on ~2 blocks a group, 6 round trips of
+ * 64 KB an SM; here one step of 22 (90 KB an SM in flight) a row, ~3.9 rows a warp: 4 round trips. The same pieces in
+ * the same order a lane as U = 8: the same bits. */
+QN_I8_KERNEL(qn_gemv_q8_r1s, 1, 22, 2)
+QN_I8_KERNEL_A(qn_gemv_q8_r1sg, 1, 22, 2, QN_NO_ATTR, 1)
 QN_I8_KERNEL_A(qn_gemv_q8_i2s16, 2, QN_G1_U, 2, QN_W16_ATTR, 0) /* QUANTA_OPENCL_GEMVS_W16=1, see qn_gemv_q4_i2s16 */
 /* The register-lean streaming q8 form (QUANTA_OPENCL_GEMVS_Q8L=1, clgemv22, off until measured: q8 _i2ul, 2 rows a warp,
  * U = 8, as _i2us). Why: _i2us holds ~240 registers (clang's PTX through ptxas; its walk keeps two steps of 16 uint4 a

@@ -9,21 +9,27 @@
 #        (kernels_cl/gemv_gpu.cl qn_i4_quant_xg / qn_i8_quant_xg, same in-order queue), the GEMV reading the planes
 #        from global memory with no prologue (q4 _isg / _i2sg, q8 _i2usg at 4096x11008, _ipg at 11008x4096 and
 #        32000x4096); the same bits as the defaults. gemvk counts both launches' device time.
+#   R1 = QUANTA_OPENCL_GEMVS_R1=1: at 8192 < K <= 11264 the 2-row streaming forms become one row a warp with the whole
+#        row a lane's one step (q4 / q8 _r1s: U = 11 chunks / 22 pieces; with XG _r1sg); the same bits. At 4096x11008:
+#        4 round trips of 45 / 90 KB an SM in flight where _i2s / _i2us take 6 of 32 / 64 KB (3 steps a block, the
+#        third part-empty, ~2 blocks a group)
 # In this order, the deciding steps first, each skipped when the budget is short:
-#  1. conformance on NVIDIA's OpenCL: the q4/q8 M=1 GEMV cases under XG (events must list the g forms and xg)
-#  2. kernel rows, interleaved: base, xg at 4096x11008, 11008x4096, 32000x4096, q4 and q8
+#  1. conformance on NVIDIA's OpenCL: the q4/q8 M=1 GEMV cases under XG (events must list the g forms and xg), and
+#     the K = 11008 cases under R1
+#  2. kernel rows, interleaved: base, xg at 4096x11008, 11008x4096, 32000x4096, q4 and q8; r1 at 4096x11008
 #  3. xgd: XG at 4096x11008 alone, so that the events split the quantizing launch's device time from the GEMV's
 #     (the GEMV alone against base's row: what the groups' own x quantization cost; the launch: what replacing it costs)
-#  4. the rows again (baseb, xgb): the spread
+#  4. the rows again (baseb, xgb, r1b): the spread
 #  4b. xgg: XG with one block a group (GEMVS_GPC=64), the hardware scheduling the groups
 #  5. shp: the defaults at K = 8192 / 12288 (q8: whole steps only) and 8448 / 12672 rows (q4: whole rounds only)
 set -u
 cd "$(dirname "$0")/../.." || exit 1
-. bench/common/verifylib.sh clgemv23 ${VERIFY_S:-52}
+. bench/common/verifylib.sh clgemv23 ${VERIFY_S:-54}
 . bench/opencl/cl_setup.sh
 say "gpu: $(nvidia-smi --query-gpu=name --format=csv,noheader 2>&1 | head -1); tree: $(git log --oneline -1 2>/dev/null | head -c 80)"
 [ $CL_OK = 1 ] || { pack; exit 0; }
 XG="QUANTA_OPENCL_GEMVS_XG=1"
+R1="QUANTA_OPENCL_GEMVS_R1=1"
 TAB=""
 
 # 1. conformance (deciding: a form that fails is not a default)
@@ -44,6 +50,9 @@ conf() { # LABEL ENV...
   pack
 }
 conf xg $XG
+CASES=(--case "matmul:m=1,n=67,k=11008,w=q8,x=f32" --case "matmul:m=1,n=4096,k=11008,w=q8,x=f32"
+  --case "matmul:m=1,n=33,k=11008,w=q4,g=128,x=f32" --case "matmul:m=1,n=4096,k=11008,w=q4,g=64,x=f32")
+conf r1 $R1
 [ -s $D/cl_build_log.txt ] && { say "program build log (first lines):"; head -c 1500 $D/cl_build_log.txt | tee -a $D/summary.txt; }
 
 # 2. kernel rows
@@ -81,6 +90,7 @@ krows() { # LABEL SHAPES DTYPES SECONDS ENV...: the kernel rows, events on
 S="4096x11008,11008x4096,32000x4096" # 4096x4096 left out: its same-size copies (0.42 / 0.58) put 0.70 out of reach
 krows base "$S" q4,q8 7 QUANTA_BENCH_COPY_KIB=11872,34500,22016,64063
 krows xg "$S" q4,q8 7 $XG
+krows r1 4096x11008 q4,q8 5 $R1
 
 # 3. XG at one shape: the events split the quantizing launch from the GEMV (its own device time against base's)
 krows xgd 4096x11008 q4,q8 5 $XG
@@ -88,6 +98,7 @@ krows xgd 4096x11008 q4,q8 5 $XG
 # 4. the rows again (the spread)
 krows baseb "$S" q4,q8 7
 krows xgb "$S" q4,q8 7 $XG
+krows r1b 4096x11008 q4,q8 5 $R1
 
 # 4b. XG with one block a group (GEMVS_GPC=64: the plain grid, the hardware's scheduler balancing the groups): with x
 #     quantized once, a group no longer pays a prologue, so small groups may balance the 11008-row grid's tail
@@ -97,6 +108,7 @@ krows xgg "4096x11008,11008x4096" q4,q8 6 $XG QUANTA_OPENCL_GEMVS_GPC=64
 #    (_i2us's 2 / 3 whole steps of 8 pieces a row, against 11008's 2.69: the part-empty third step) and q4 at 8448 /
 #    12672 rows (_is's blocks of 32 rows: exactly 2 / 3 rounds over 132 groups, against 11008's 2.61: the grid's tail)
 krows shp "4096x8192,4096x12288,8448x4096,12672x4096" q4,q8 7
+krows r1g 4096x11008 q4,q8 5 $R1 $XG
 
 printf "\n| kernel run | format shape | GB/s | of 256 MiB copy | of same-size copy | switches |\n|---|---|---|---|---|---|$TAB\n" | tee -a $D/summary.txt
 say "done; VERDICT $VERDICT"

@@ -111,6 +111,10 @@ typedef enum qn_cl_kernel_id {
     QK_GEMV_Q8_IPG,
     QK_I4_QUANT_XG, /* and the launches that quantize it */
     QK_I8_QUANT_XG,
+    QK_GEMV_Q4_R1S, /* clgemv23: one row a warp, the whole row one step (QUANTA_OPENCL_GEMVS_R1=1), and with XG */
+    QK_GEMV_Q4_R1SG,
+    QK_GEMV_Q8_R1S,
+    QK_GEMV_Q8_R1SG,
     QK_COUNT
 } qn_cl_kernel_id;
 
