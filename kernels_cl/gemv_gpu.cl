@@ -1285,6 +1285,9 @@ QN_I4_KERNEL_A(qn_gemv_q4_i2s16, 2, QN_G1_U, 2, QN_W16_ATTR, 1, 0)
     }
 QN_I4L_KERNEL(qn_gemv_q4_il, 4, QN_S_U)
 QN_I4L_KERNEL(qn_gemv_q4_i2l, 2, QN_G1_U)
+/* and one row a warp, the whole row one step (QUANTA_OPENCL_GEMVS_R1=2, clgemv23: _r1s's geometry in the lean ring walk,
+ * one step live, not two: if _r1s's 2 x 11 chunks of codes, scales and zeros spill or hold one group an SM) */
+QN_I4L_KERNEL(qn_gemv_q4_r1l, 1, 11)
 
 /* ---- M = 1: q8 through integer dot products (QUANTA_OPENCL_Q8I=1, off by default until measured) ----
  * Why: the float q8 GEMVs spend ~3-5 instructions a weight byte (a PRMT or shift/mask/OR, an exact subtraction,
@@ -1559,6 +1562,9 @@ QN_I8L_KERNEL(qn_gemv_q8_i2l, 2, QN_G1_U)
 /* and at U = 6 (QUANTA_OPENCL_GEMVS_Q8L=6: _i2l6, 12 uint4 a lane in flight): 132 registers in clang's PTX, 4 short of 2
  * groups an SM there; what NVIDIA's compiler makes of it decides (96 KB an SM in flight if it fits) */
 QN_I8L_KERNEL(qn_gemv_q8_i2l6, 2, 6)
+/* and one row a warp, the whole row one step (QUANTA_OPENCL_GEMVS_R1=2, clgemv23: _r1s's geometry in the ring walk: 22
+ * uint4 of step live a lane, not 44) */
+QN_I8L_KERNEL(qn_gemv_q8_r1l, 1, 22)
 
 /* ---- M = 1 with the norm before it (QUANTA_OPENCL_NORM_GEMV=1): add_norm / rms_norm_add_norm / rms_norm,
  * then the q8 GEMV(s) reading its normed row ----

@@ -12,14 +12,15 @@
 #   R1 = QUANTA_OPENCL_GEMVS_R1=1: at 8192 < K <= 11264 the 2-row streaming forms become one row a warp with the whole
 #        row a lane's one step (q4 / q8 _r1s: U = 11 chunks / 22 pieces; with XG _r1sg); the same bits. At 4096x11008:
 #        4 round trips of 45 / 90 KB an SM in flight where _i2s / _i2us take 6 of 32 / 64 KB (3 steps a block, the
-#        third part-empty, ~2 blocks a group)
+#        third part-empty, ~2 blocks a group); R1L = QUANTA_OPENCL_GEMVS_R1=2: the same geometry in clgemv22's lean ring
+#        walk (_r1l: one step live, in case _r1s's two steps of 22 uint4 spill)
 # In this order, the deciding steps first, each skipped when the budget is short:
 #  1. conformance on NVIDIA's OpenCL: the q4/q8 M=1 GEMV cases under XG (events must list the g forms and xg), and
 #     the K = 11008 cases under R1
-#  2. kernel rows, interleaved: base, xg at 4096x11008, 11008x4096, 32000x4096, q4 and q8; r1 at 4096x11008
+#  2. kernel rows, interleaved: base, xg at 4096x11008, 11008x4096, 32000x4096, q4 and q8; r1, r1l at 4096x11008
 #  3. xgd: XG at 4096x11008 alone, so that the events split the quantizing launch's device time from the GEMV's
 #     (the GEMV alone against base's row: what the groups' own x quantization cost; the launch: what replacing it costs)
-#  4. the rows again (baseb, xgb, r1b): the spread
+#  4. the rows again (baseb, xgb, r1b, r1lb): the spread; conformance under R1=2
 #  4b. xgg: XG with one block a group (GEMVS_GPC=64), the hardware scheduling the groups
 #  5. shp: the defaults at K = 8192 / 12288 (q8: whole steps only) and 8448 / 12672 rows (q4: whole rounds only)
 set -u
@@ -91,6 +92,7 @@ S="4096x11008,11008x4096,32000x4096" # 4096x4096 left out: its same-size copies 
 krows base "$S" q4,q8 7 QUANTA_BENCH_COPY_KIB=11872,34500,22016,64063
 krows xg "$S" q4,q8 7 $XG
 krows r1 4096x11008 q4,q8 5 $R1
+krows r1l 4096x11008 q4,q8 5 QUANTA_OPENCL_GEMVS_R1=2
 
 # 3. XG at one shape: the events split the quantizing launch from the GEMV (its own device time against base's)
 krows xgd 4096x11008 q4,q8 5 $XG
@@ -99,6 +101,8 @@ krows xgd 4096x11008 q4,q8 5 $XG
 krows baseb "$S" q4,q8 7
 krows xgb "$S" q4,q8 7 $XG
 krows r1b 4096x11008 q4,q8 5 $R1
+krows r1lb 4096x11008 q4,q8 5 QUANTA_OPENCL_GEMVS_R1=2
+conf r1l QUANTA_OPENCL_GEMVS_R1=2 # CASES still the K = 11008 ones
 
 # 4b. XG with one block a group (GEMVS_GPC=64: the plain grid, the hardware's scheduler balancing the groups): with x
 #     quantized once, a group no longer pays a prologue, so small groups may balance the 11008-row grid's tail

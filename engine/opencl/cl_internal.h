@@ -115,6 +115,8 @@ typedef enum qn_cl_kernel_id {
     QK_GEMV_Q4_R1SG,
     QK_GEMV_Q8_R1S,
     QK_GEMV_Q8_R1SG,
+    QK_GEMV_Q4_R1L, /* and in the lean ring walk (QUANTA_OPENCL_GEMVS_R1=2) */
+    QK_GEMV_Q8_R1L,
     QK_COUNT
 } qn_cl_kernel_id;
 

@@ -360,7 +360,7 @@ typedef struct gemvs_geo {
     int w16; /* the 16-warp streaming forms (QUANTA_OPENCL_GEMVS_W16=1): q4 / q8 _i2s16 */
     int lean; /* the register-lean streaming forms (QUANTA_OPENCL_GEMVS_Q4L=1: q4 _il / _i2l; GEMVS_Q8L=1: q8 _i2ul) */
     int xg;   /* x quantized once for all groups, a launch before (QUANTA_OPENCL_GEMVS_XG=1): q4 _isg / _i2sg, q8 _i2usg / _ipg */
-    int r1;   /* one row a warp, the whole row one step (QUANTA_OPENCL_GEMVS_R1=1): q4 / q8 _r1s (_r1sg with xg) */
+    int r1;   /* one row a warp, the whole row one step (QUANTA_OPENCL_GEMVS_R1=1): q4 / q8 _r1s (_r1sg with xg); 2: _r1l */
 } gemvs_geo;
 static int gemvs_shape(const qn_cl *s, const mm_args *m, size_t rows, int glu, int xk, gemvs_geo *o);
 
@@ -397,6 +397,7 @@ static quanta_status run_gemv_gpu(qn_cl *s, const mm_args *m, qn_cl_kernel_id id
         const qn_cl_kernel_id kid = m->xsplit != 2 ? QK_GEMV_Q4_S
                                     : sv.w16       ? QK_GEMV_Q4_I2S16
                                     : sv.lean      ? (i2 ? QK_GEMV_Q4_I2L : QK_GEMV_Q4_IL)
+                                    : sv.r1 == 2   ? QK_GEMV_Q4_R1L
                                     : sv.r1        ? (xg ? QK_GEMV_Q4_R1SG : QK_GEMV_Q4_R1S)
                                     : xg           ? (i2 ? QK_GEMV_Q4_I2SG : QK_GEMV_Q4_ISG)
                                                    : ik[i2][ipf];
@@ -414,6 +415,7 @@ static quanta_status run_gemv_gpu(qn_cl *s, const mm_args *m, qn_cl_kernel_id id
         const char *name = m->xsplit != 2 ? "matmul (gemv q4 s)"
                            : sv.w16       ? "matmul (gemv q4 i2s16)"
                            : sv.lean      ? (i2 ? "matmul (gemv q4 i2l)" : "matmul (gemv q4 il)")
+                           : sv.r1 == 2   ? "matmul (gemv q4 r1l)"
                            : sv.r1        ? (xg ? "matmul (gemv q4 r1sg)" : "matmul (gemv q4 r1s)")
                            : xg           ? (i2 ? "matmul (gemv q4 i2sg)" : "matmul (gemv q4 isg)")
                                           : iname[i2][ipf];
@@ -591,13 +593,23 @@ static int gemvs_shape(const qn_cl *s, const mm_args *m, size_t rows, int glu, i
             ((xk == 2 && (o->xl & 32)) ||
              (xk == 3 && ((o->xl & 32) ? o->rw == 2 && (o->xl & 8) : o->rw == 4 && (o->xl & 16))));
     /* R1=1 (clgemv23, off until measured): the 2-row streaming forms (q4 _i2s, q8 _i2us) at 8192 < K <= 11264 become one
-     * row a warp with the whole row a lane's one step (_r1s: q4 U = 11, q8 U = 22; the same bits), with or without XG */
+     * row a warp with the whole row a lane's one step (_r1s: q4 U = 11, q8 U = 22; the same bits), with or without XG;
+     * R1=2 the same geometry in the lean ring walk (_r1l: one step live; x staged in the group, so without XG; q4's
+     * 32-bit offsets as Q4L's) */
     const char *r1e = getenv("QUANTA_OPENCL_GEMVS_R1");
-    o->r1 = r1e && !strcmp(r1e, "1") && !glu && !o->w16 && !o->lean && (o->xl & 32) && o->rw == 2 && m->K > 8192 &&
-            m->K <= 11264 && (xk == 2 || (xk == 3 && (o->xl & 8)));
+    o->r1 = r1e && (!strcmp(r1e, "1") || !strcmp(r1e, "2")) && !glu && !o->w16 && !o->lean && (o->xl & 32) &&
+                    o->rw == 2 && m->K > 8192 && m->K <= 11264 && (xk == 2 || (xk == 3 && (o->xl & 8)))
+                ? atoi(r1e)
+                : 0;
+    if (o->r1 == 2 && xk == 2 &&
+        ((uint64_t)m->wd.q4_zeros_offset + (uint64_t)m->N * (uint64_t)m->wd.q4_zero_row_bytes > UINT32_MAX ||
+         (uint64_t)m->wd.scales_offset > UINT32_MAX))
+        o->r1 = 1;
     if (o->r1) o->rw = 1, per = 1;
-    const qn_cl_kernel_id sk = o->r1 ? (xk == 2 ? (o->xg ? QK_GEMV_Q4_R1SG : QK_GEMV_Q4_R1S)
-                                                : (o->xg ? QK_GEMV_Q8_R1SG : QK_GEMV_Q8_R1S))
+    if (o->r1 == 2) o->xg = 0;
+    const qn_cl_kernel_id sk = o->r1 == 2 ? (xk == 2 ? QK_GEMV_Q4_R1L : QK_GEMV_Q8_R1L)
+                               : o->r1    ? (xk == 2 ? (o->xg ? QK_GEMV_Q4_R1SG : QK_GEMV_Q4_R1S)
+                                                     : (o->xg ? QK_GEMV_Q8_R1SG : QK_GEMV_Q8_R1S))
                                : xk == 2 ? (o->lean ? (o->rw == 2 ? QK_GEMV_Q4_I2L : QK_GEMV_Q4_IL)
                                           : o->xg ? (o->rw == 2 ? QK_GEMV_Q4_I2SG : QK_GEMV_Q4_ISG)
                                                   : (o->rw == 2 ? QK_GEMV_Q4_I2S : QK_GEMV_Q4_IS))
@@ -655,6 +667,7 @@ static quanta_status run_gemv_q8_gpu(qn_cl *s, const mm_args *m, const qn_node *
                                     : sv.lean == 2 ? QK_GEMV_Q8_I2L
                                     : sv.lean == 3 ? QK_GEMV_Q8_I2L6
                                     : sv.lean     ? QK_GEMV_Q8_I2UL
+                                    : sv.r1 == 2  ? QK_GEMV_Q8_R1L
                                     : sv.r1       ? (xg ? QK_GEMV_Q8_R1SG : QK_GEMV_Q8_R1S)
                                     : xg          ? (sv.rw == 4 ? QK_GEMV_Q8_IPG : QK_GEMV_Q8_I2USG)
                                     : sv.xl & 32  ? (sv.rw == 4 ? QK_GEMV_Q8_IS : QK_GEMV_Q8_I2US)
@@ -672,7 +685,7 @@ static quanta_status run_gemv_q8_gpu(qn_cl *s, const mm_args *m, const qn_node *
                          QA(m->K), QA(sv.iters), QA(sv.xl), QA(sv.rw), QA(m->x), QA(m->xo), QA(m->x), QA(m->xo),
                          QA(rnone), QA_LOCAL(sv.lbytes)};
         if (st == QUANTA_OK) st = qn_cl_set_args(s, kid, a, (int)(sizeof a / sizeof a[0]));
-        static const char *const names[16][2] = {{"matmul (gemv q8 s)", "matmul_multi (gemv q8 s)"},
+        static const char *const names[17][2] = {{"matmul (gemv q8 s)", "matmul_multi (gemv q8 s)"},
                                                 {"matmul (gemv q8 i)", "matmul_multi (gemv q8 i)"},
                                                 {"matmul (gemv q8 i2)", "matmul_multi (gemv q8 i2)"},
                                                 {"matmul (gemv q8 i2u)", "matmul_multi (gemv q8 i2u)"},
@@ -687,7 +700,8 @@ static quanta_status run_gemv_q8_gpu(qn_cl *s, const mm_args *m, const qn_node *
                                                 {"matmul (gemv q8 i2usg)", "matmul_multi (gemv q8 i2usg)"},
                                                 {"matmul (gemv q8 ipg)", "matmul_multi (gemv q8 ipg)"},
                                                 {"matmul (gemv q8 r1s)", "matmul_multi (gemv q8 r1s)"},
-                                                {"matmul (gemv q8 r1sg)", "matmul_multi (gemv q8 r1sg)"}};
+                                                {"matmul (gemv q8 r1sg)", "matmul_multi (gemv q8 r1sg)"},
+                                                {"matmul (gemv q8 r1l)", "matmul_multi (gemv q8 r1l)"}};
         const int ni = kid == QK_GEMV_Q8_S    ? 0
                        : kid == QK_GEMV_Q8_I   ? 1
                        : kid == QK_GEMV_Q8_I2  ? 2
@@ -703,7 +717,8 @@ static quanta_status run_gemv_q8_gpu(qn_cl *s, const mm_args *m, const qn_node *
                        : kid == QK_GEMV_Q8_I2USG ? 12
                        : kid == QK_GEMV_Q8_IPG ? 13
                        : kid == QK_GEMV_Q8_R1S ? 14
-                                                : 15;
+                       : kid == QK_GEMV_Q8_R1SG ? 15
+                                                : 16;
         const char *name = names[ni][multi != NULL];
         if (st == QUANTA_OK) st = qn_cl_launch(s, kid, name, 2, sv.g, sv.l);
         qn_cl_scratch_free(s, &xq);
