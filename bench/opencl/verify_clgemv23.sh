@@ -23,6 +23,7 @@
 #  4. the rows again (baseb, xgb, r1b, r1lb): the spread; conformance under R1=2
 #  4b. xgg: XG with one block a group (GEMVS_GPC=64), the hardware scheduling the groups
 #  5. shp: the defaults at K = 8192 / 12288 (q8: whole steps only) and 8448 / 12672 rows (q4: whole rounds only)
+#  6. NVIDIA's PTX of the cached programs kept (gzipped), for ptxas -v here afterwards
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 . bench/common/verifylib.sh clgemv23 ${VERIFY_S:-54}
@@ -113,6 +114,14 @@ krows xgg "4096x11008,11008x4096" q4,q8 6 $XG QUANTA_OPENCL_GEMVS_GPC=64
 #    12672 rows (_is's blocks of 32 rows: exactly 2 / 3 rounds over 132 groups, against 11008's 2.61: the grid's tail)
 krows shp "4096x8192,4096x12288,8448x4096,12672x4096" q4,q8 7
 krows r1g 4096x11008 q4,q8 5 $R1 $XG
+
+# 6. NVIDIA's PTX of every cached program (gzipped, for ptxas -v here afterwards: the R1 forms' registers and spills)
+if [ $(left) -gt 2 ]; then
+  # (ptxas itself is left for afterwards: cuda's bin is not on PATH here, so ptx_summary.py only copies and counts)
+  PTX_KERNELS=qn_gemv_q8_r1s,qn_gemv_q8_r1l,qn_gemv_q4_r1s,qn_gemv_q4_r1l,qn_gemv_q8_i2us,qn_gemv_q4_i2s \
+    timeout $(( $(left) > 8 ? 6 : $(left) - 1 )) python3 bench/opencl/ptx_summary.py $CL_W/cache $D/ptx > $D/ptx.txt 2>&1
+  say "ptx kept rc=$?: $(ls $D/ptx/*.ptx.gz 2>/dev/null | wc -l) programs"; grep -E '^ptx (qn|rc)' $D/ptx.txt | cut -c1-300 | head -12 | tee -a $D/summary.txt
+fi
 
 printf "\n| kernel run | format shape | GB/s | of 256 MiB copy | of same-size copy | switches |\n|---|---|---|---|---|---|$TAB\n" | tee -a $D/summary.txt
 say "done; VERDICT $VERDICT"
