@@ -2,9 +2,9 @@
 # verify_clgemv23.sh — issue 12's GEMV target on NVIDIA's OpenCL (helper clgemv23; bench/NOTES.md section 1 "clgemv23"):
 # GEMV q4/q8 >= 70% of the OpenCL copy kernel's bandwidth (`gemvk` / `copy (device)`, device time), each row also
 # against the copy kernel moving the same bytes (QUANTA_BENCH_COPY_KIB: what one launch of that size reaches).
-# Replaces verify_clgemv22.sh (its Q4L / Q8L / R128 decided off). At most VERIFY_S (52) s; everything in
+# Replaces verify_clgemv22.sh (its Q4L / Q8L / R128 decided off). At most VERIFY_S (54) s; everything in
 # $OUT/clgemv23/, packed as $OUT/clgemv23.tgz; summary.txt ends with the table (label, shape, GB/s, of the 256 MiB
-# copy, of the same-size copy, switches). The switch, off:
+# copy, of the same-size copy, switches). The switches, off:
 #   XG = QUANTA_OPENCL_GEMVS_XG=1: x quantized once for all work-groups by a launch of its own before the GEMV
 #        (kernels_cl/gemv_gpu.cl qn_i4_quant_xg / qn_i8_quant_xg, same in-order queue), the GEMV reading the planes
 #        from global memory with no prologue (q4 _isg / _i2sg, q8 _i2usg at 4096x11008, _ipg at 11008x4096 and
