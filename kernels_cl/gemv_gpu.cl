@@ -1400,14 +1400,15 @@ kernel void qn_i8_quant_xg(const global uchar *xb_, ulong xo, global uchar *qb, 
     }
 /* PF == 2: the step at V0 (U pieces of each of the R rows, clamped to the row and to the matrix) of the block whose
  * rows start at NB into sp */
-#define QN_I8_STEP_LD(NB, V0, R, U)                                                                            \
+#define QN_I8_STEP_LD(NB, V0, R, U) QN_I8_STEP_LDTO(sp, NB, V0, R, U)
+#define QN_I8_STEP_LDTO(DST, NB, V0, R, U)                                                                     \
     {                                                                                                          \
         const long n0_ = (NB) + ly * (R);                                                                      \
         _Pragma("unroll") for (int r = 0; r < (R); r++) {                                                      \
             float unused;                                                                                      \
             const global uint4 *pr = qn_q8_m1_row(min(n0_ + r, N - 1), W0 + wo0, ws0, W1 + wo1, ws1, W2 + wo2, ws2, \
                                                   N0, N1, K, &unused);                                         \
-            _Pragma("unroll") for (int u = 0; u < (U); u++) sp[u][r] = pr[min((V0) + u * QN_GPU_LX, nv - 1)];  \
+            _Pragma("unroll") for (int u = 0; u < (U); u++) DST[u][r] = pr[min((V0) + u * QN_GPU_LX, nv - 1)]; \
         }                                                                                                      \
     }
 /* PF == 2: block IT, its first step in sp, as QN_I4_PBLOCK (each step's math after the next step's loads) */
@@ -1509,6 +1510,58 @@ QN_I8_KERNEL_A(qn_gemv_q8_ipg, 4, QN_S_U, 1, QN_NO_ATTR, 1)
 QN_I8_KERNEL(qn_gemv_q8_r1s, 1, 22, 2)
 QN_I8_KERNEL_A(qn_gemv_q8_r1sg, 1, 22, 2, QN_NO_ATTR, 1)
 QN_I8_KERNEL_A(qn_gemv_q8_i2s16, 2, QN_G1_U, 2, QN_W16_ATTR, 0) /* QUANTA_OPENCL_GEMVS_W16=1, see qn_gemv_q4_i2s16 */
+/* The streaming q8 form with two steps in flight before x is quantized (QUANTA_OPENCL_GEMVS_P2=1, clgemv23, off until
+ * measured: _i2us2, _i2us's geometry). Why: H100 22:08 (verify_clgemv23, x quantized by a launch of its own, XG): _i2us
+ * without its prologue ran 22.0-23.2 us against 23.7-24.2 with it at 4096x11008, i.e. the group's x quantization costs
+ * ~1 us although the first step's loads are issued before it: the second step's loads leave only after it (in
+ * QN_I8_PBLOCK the next step is issued as a step's math begins), so the whole chain of round trips starts ~1 us late.
+ * Here block 0's first step (p0) and its second (or block 1's first, sp) are both issued before x is quantized; block
+ * 0 is walked before the loop from p0, then from sp as QN_I8_PBLOCK does. Two steps live is what the loop holds anyway
+ * (cur and sp). The same steps, sums and order: the same bits. */
+#define QN_I8_P2BLOCK0(R, U, NXT)                                                                              \
+    {                                                                                                          \
+        const long n0 = gb + ly * (R), S = (nv + (U) * QN_GPU_LX - 1) / ((U) * QN_GPU_LX);                     \
+        float sc[R], p[R];                                                                                     \
+        _Pragma("unroll") for (int r = 0; r < (R); r++) {                                                      \
+            qn_q8_m1_row(min(n0 + r, N - 1), W0 + wo0, ws0, W1 + wo1, ws1, W2 + wo2, ws2, N0, N1, K, &sc[r]);  \
+            p[r] = 0.0f;                                                                                       \
+        }                                                                                                      \
+        {                                                                                                      \
+            const long v0 = l;                                                                                 \
+            QN_IW_MATH(QN_I8_PIECE, R, U, p0)                                                                  \
+        }                                                                                                      \
+        for (long k = 1; k < S; k++) {                                                                         \
+            const long v0 = l + k * (U) * QN_GPU_LX;                                                           \
+            uint4 cur[U][R];                                                                                   \
+            _Pragma("unroll") for (int u = 0; u < (U); u++)                                                    \
+                _Pragma("unroll") for (int r = 0; r < (R); r++) cur[u][r] = sp[u][r];                          \
+            if (k + 1 < S) QN_I8_STEP_LD(gb, v0 + (U) * QN_GPU_LX, R, U)                                       \
+            else if (NXT) QN_I8_STEP_LD(QN_S_BLOCK(1, R), (long)l, R, U)                                       \
+            QN_IW_MATH(QN_I8_PIECE, R, U, cur)                                                                 \
+        }                                                                                                      \
+        QN_I8_STORE(0, R)                                                                                      \
+    }
+#define QN_I8P2_KERNEL(NAME, R, U)                                                                             \
+    QN_I8_HEAD(NAME, )                                                                                         \
+        uint4 p0[U][R], sp[U][R]; /* block 0's first step; its second (or block 1's first) */                  \
+        const long gb0_ = QN_S_BLOCK(0, R), S0_ = (nv + (U) * QN_GPU_LX - 1) / ((U) * QN_GPU_LX);              \
+        const int nxt0_ = 1 < iters && QN_S_BLOCK(1, R) < N;                                                   \
+        QN_I8_STEP_LDTO(p0, gb0_, (long)l, R, U)                                                               \
+        if (S0_ > 1) QN_I8_STEP_LDTO(sp, gb0_, (long)l + (U) * QN_GPU_LX, R, U)                                \
+        else if (nxt0_) QN_I8_STEP_LDTO(sp, QN_S_BLOCK(1, R), (long)l, R, U)                                   \
+        qn_i8_stage_x16(xq, xd, (local uint4 *)red, (const global float4 *)(xb_ + xo), nv, xl);                \
+        { /* block 0: always in the matrix (the host launches at most one group a block) */                   \
+            const long gb = gb0_;                                                                              \
+            QN_I8_P2BLOCK0(R, U, nxt0_)                                                                        \
+        }                                                                                                      \
+        for (int it = 1; it < iters; it++) {                                                                   \
+            const long gb = QN_S_BLOCK(it, R);                                                                 \
+            if (gb >= N) break; /* uniform over the group */                                                   \
+            const int nxt = it + 1 < iters && QN_S_BLOCK(it + 1, R) < N;                                       \
+            QN_I8_PBLOCK(it, R, U, nxt)                                                                        \
+        }                                                                                                      \
+    }
+QN_I8P2_KERNEL(qn_gemv_q8_i2us2, 2, 8)
 /* The register-lean streaming q8 form (QUANTA_OPENCL_GEMVS_Q8L=1, clgemv22, off until measured: q8 _i2ul, 2 rows a warp,
  * U = 8, as _i2us). Why: _i2us holds ~240 registers (clang's PTX through ptxas; its walk keeps two steps of 16 uint4 a
  * lane live: the one in flight and the one in use), one group of 8 warps an SM; q8 4096x11008 runs it at 0.67-0.68 of

@@ -4,34 +4,25 @@
 # against the copy kernel moving the same bytes (QUANTA_BENCH_COPY_KIB: what one launch of that size reaches).
 # Replaces verify_clgemv22.sh (its Q4L / Q8L / R128 decided off). At most VERIFY_S (54) s; everything in
 # $OUT/clgemv23/, packed as $OUT/clgemv23.tgz; summary.txt ends with the table (label, shape, GB/s, of the 256 MiB
-# copy, of the same-size copy, switches). The switches, off:
-#   XG = QUANTA_OPENCL_GEMVS_XG=1: x quantized once for all work-groups by a launch of its own before the GEMV
-#        (kernels_cl/gemv_gpu.cl qn_i4_quant_xg / qn_i8_quant_xg, same in-order queue), the GEMV reading the planes
-#        from global memory with no prologue (q4 _isg / _i2sg, q8 _i2usg at 4096x11008, _ipg at 11008x4096 and
-#        32000x4096); the same bits as the defaults. gemvk counts both launches' device time.
-#   R1 = QUANTA_OPENCL_GEMVS_R1=1: at 8192 < K <= 11264 the 2-row streaming forms become one row a warp with the whole
-#        row a lane's one step (q4 / q8 _r1s: U = 11 chunks / 22 pieces; with XG _r1sg); the same bits. At 4096x11008:
-#        4 round trips of 45 / 90 KB an SM in flight where _i2s / _i2us take 6 of 32 / 64 KB (3 steps a block, the
-#        third part-empty, ~2 blocks a group); R1L = QUANTA_OPENCL_GEMVS_R1=2: the same geometry in clgemv22's lean ring
-#        walk (_r1l: one step live, in case _r1s's two steps of 22 uint4 spill)
+# copy, of the same-size copy, switches). Call 2 (22:08) decided XG (x quantized by a launch of its own: -12 to -20%)
+# and R1 (one row a warp: -6 to -10%) off; this run measures the lever it found. The switch, off:
+#   P2 = QUANTA_OPENCL_GEMVS_P2=1: q8's 2-row U=8 streaming form (4096x11008's _i2us) with block 0's first two steps
+#        issued before x is quantized (qn_gemv_q8_i2us2; the same bits): call 2 measured _i2us without its prologue at
+#        22.0-23.2 us against 23.7-24.2 with it
 # In this order, the deciding steps first, each skipped when the budget is short:
-#  1. conformance on NVIDIA's OpenCL: the q4/q8 M=1 GEMV cases under XG (events must list the g forms and xg), and
-#     the K = 11008 cases under R1
-#  2. kernel rows, interleaved: base, xg at 4096x11008, 11008x4096, 32000x4096, q4 and q8; r1, r1l at 4096x11008
-#  3. xgd: XG at 4096x11008 alone, so that the events split the quantizing launch's device time from the GEMV's
-#     (the GEMV alone against base's row: what the groups' own x quantization cost; the launch: what replacing it costs)
-#  4. the rows again (baseb, xgb, r1b, r1lb): the spread; conformance under R1=2
-#  4b. xgg: XG with one block a group (GEMVS_GPC=64), the hardware scheduling the groups
-#  5. shp: the defaults at K = 8192 / 12288 (q8: whole steps only) and 8448 / 12672 rows (q4: whole rounds only)
-#  6. NVIDIA's PTX of the cached programs kept (gzipped), for ptxas -v here afterwards
+#  1. conformance on NVIDIA's OpenCL: q8 M=1 cases under P2 (events must list i2us2)
+#  2. kernel rows: base at 4096x11008, 11008x4096, 32000x4096 (q4, q8; both copy references), then q8 4096x11008
+#     interleaved p2 / baseb / p2b / basec / p2c
+#  3. shp: the defaults at K = 8192 / 12288 (q8: whole steps only) and 8448 / 12672 rows (q4: whole rounds only); the
+#     defaults at the three shapes again (basecd)
+#  4. NVIDIA's PTX of the cached programs kept (gzipped), for ptxas -v here afterwards
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 . bench/common/verifylib.sh clgemv23 ${VERIFY_S:-54}
 . bench/opencl/cl_setup.sh
 say "gpu: $(nvidia-smi --query-gpu=name --format=csv,noheader 2>&1 | head -1); tree: $(git log --oneline -1 2>/dev/null | head -c 80)"
 [ $CL_OK = 1 ] || { pack; exit 0; }
-XG="QUANTA_OPENCL_GEMVS_XG=1"
-R1="QUANTA_OPENCL_GEMVS_R1=1"
+P2="QUANTA_OPENCL_GEMVS_P2=1"
 TAB=""
 
 # 1. conformance (deciding: a form that fails is not a default)
@@ -51,10 +42,10 @@ conf() { # LABEL ENV...
   [ $rc = 0 ] || VERDICT=FAIL
   pack
 }
-conf xg $XG
+# P2 (call 3): the q8 cases, 4096x11008 among them (events must list i2us2)
 CASES=(--case "matmul:m=1,n=67,k=11008,w=q8,x=f32" --case "matmul:m=1,n=4096,k=11008,w=q8,x=f32"
-  --case "matmul:m=1,n=33,k=11008,w=q4,g=128,x=f32" --case "matmul:m=1,n=4096,k=11008,w=q4,g=64,x=f32")
-conf r1 $R1
+  --case "matmul_multi:m=1,n=3000,k=11008,w=q8,n1=1000,n2=1000,part=1" --case "matmul:m=1,n=2000,k=5632,w=q8,x=f32")
+conf p2 $P2
 [ -s $D/cl_build_log.txt ] && { say "program build log (first lines):"; head -c 1500 $D/cl_build_log.txt | tee -a $D/summary.txt; }
 
 # 2. kernel rows
@@ -90,35 +81,25 @@ krows() { # LABEL SHAPES DTYPES SECONDS ENV...: the kernel rows, events on
   pack
 }
 S="4096x11008,11008x4096,32000x4096" # 4096x4096 left out: its same-size copies (0.42 / 0.58) put 0.70 out of reach
+# 2. interleaved three times: the defaults at the three shapes (both references) and P2 at q8 4096x11008 (the only
+#    shape it changes: _i2us's)
 krows base "$S" q4,q8 7 QUANTA_BENCH_COPY_KIB=11872,34500,22016,64063
-krows xg "$S" q4,q8 7 $XG
-krows r1 4096x11008 q4,q8 5 $R1
-krows r1l 4096x11008 q4,q8 5 QUANTA_OPENCL_GEMVS_R1=2
+krows p2 4096x11008 q8 4 $P2
+krows baseb 4096x11008 q8 4
+krows p2b 4096x11008 q8 4 $P2
+krows basec 4096x11008 q8 4
+krows p2c 4096x11008 q8 4 $P2
 
-# 3. XG at one shape: the events split the quantizing launch from the GEMV (its own device time against base's)
-krows xgd 4096x11008 q4,q8 5 $XG
-
-# 4. the rows again (the spread)
-krows baseb "$S" q4,q8 7
-krows xgb "$S" q4,q8 7 $XG
-krows r1b 4096x11008 q4,q8 5 $R1
-krows r1lb 4096x11008 q4,q8 5 QUANTA_OPENCL_GEMVS_R1=2
-conf r1l QUANTA_OPENCL_GEMVS_R1=2 # CASES still the K = 11008 ones
-
-# 4b. XG with one block a group (GEMVS_GPC=64: the plain grid, the hardware's scheduler balancing the groups): with x
-#     quantized once, a group no longer pays a prologue, so small groups may balance the 11008-row grid's tail
-krows xgg "4096x11008,11008x4096" q4,q8 6 $XG QUANTA_OPENCL_GEMVS_GPC=64
-
-# 5. where the rest goes (task item 2), the defaults at shapes that remove one suspect each: q8 at K = 8192 / 12288
+# 3. where the rest goes (task item 2), the defaults at shapes that remove one suspect each: q8 at K = 8192 / 12288
 #    (_i2us's 2 / 3 whole steps of 8 pieces a row, against 11008's 2.69: the part-empty third step) and q4 at 8448 /
 #    12672 rows (_is's blocks of 32 rows: exactly 2 / 3 rounds over 132 groups, against 11008's 2.61: the grid's tail)
 krows shp "4096x8192,4096x12288,8448x4096,12672x4096" q4,q8 7
-krows r1g 4096x11008 q4,q8 5 $R1 $XG
+krows basecd "$S" q4,q8 7
 
-# 6. NVIDIA's PTX of every cached program (gzipped, for ptxas -v here afterwards: the R1 forms' registers and spills)
+# 4. NVIDIA's PTX of every cached program (gzipped, for ptxas -v here afterwards: the P2 form's registers and spills)
 if [ $(left) -gt 2 ]; then
   # (ptxas itself is left for afterwards: cuda's bin is not on PATH here, so ptx_summary.py only copies and counts)
-  PTX_KERNELS=qn_gemv_q8_r1s,qn_gemv_q8_r1l,qn_gemv_q4_r1s,qn_gemv_q4_r1l,qn_gemv_q8_i2us,qn_gemv_q4_i2s \
+  PTX_KERNELS=qn_gemv_q8_i2us2,qn_gemv_q8_i2us \
     timeout $(( $(left) > 8 ? 6 : $(left) - 1 )) python3 bench/opencl/ptx_summary.py $CL_W/cache $D/ptx > $D/ptx.txt 2>&1
   say "ptx kept rc=$?: $(ls $D/ptx/*.ptx.gz 2>/dev/null | wc -l) programs"; grep -E '^ptx (qn|rc)' $D/ptx.txt | cut -c1-300 | head -12 | tee -a $D/summary.txt
 fi

@@ -117,6 +117,7 @@ typedef enum qn_cl_kernel_id {
     QK_GEMV_Q8_R1SG,
     QK_GEMV_Q4_R1L, /* and in the lean ring walk (QUANTA_OPENCL_GEMVS_R1=2) */
     QK_GEMV_Q8_R1L,
+    QK_GEMV_Q8_I2US2, /* clgemv23: _i2us with two steps in flight before x is quantized (QUANTA_OPENCL_GEMVS_P2=1) */
     QK_COUNT
 } qn_cl_kernel_id;
 

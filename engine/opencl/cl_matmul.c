@@ -360,6 +360,7 @@ typedef struct gemvs_geo {
     int w16; /* the 16-warp streaming forms (QUANTA_OPENCL_GEMVS_W16=1): q4 / q8 _i2s16 */
     int lean; /* the register-lean streaming forms (QUANTA_OPENCL_GEMVS_Q4L=1: q4 _il / _i2l; GEMVS_Q8L=1: q8 _i2ul) */
     int xg;   /* x quantized once for all groups, a launch before (QUANTA_OPENCL_GEMVS_XG=1): q4 _isg / _i2sg, q8 _i2usg / _ipg */
+    int p2;   /* q8 _i2us with two steps in flight before x is quantized (QUANTA_OPENCL_GEMVS_P2=1): _i2us2 */
     int r1;   /* one row a warp, the whole row one step (QUANTA_OPENCL_GEMVS_R1=1): q4 / q8 _r1s (_r1sg with xg); 2: _r1l */
 } gemvs_geo;
 static int gemvs_shape(const qn_cl *s, const mm_args *m, size_t rows, int glu, int xk, gemvs_geo *o);
@@ -607,6 +608,11 @@ static int gemvs_shape(const qn_cl *s, const mm_args *m, size_t rows, int glu, i
         o->r1 = 1;
     if (o->r1) o->rw = 1, per = 1;
     if (o->r1 == 2) o->xg = 0;
+    /* P2=1 (clgemv23, off until measured): q8's 2-row U=8 streaming form with block 0's first two steps issued before x
+     * is quantized (kernels_cl/gemv_gpu.cl qn_gemv_q8_i2us2; the same bits as _i2us) */
+    const char *p2e = getenv("QUANTA_OPENCL_GEMVS_P2");
+    o->p2 = p2e && !strcmp(p2e, "1") && xk == 3 && !glu && !o->w16 && !o->lean && !o->xg && !o->r1 && (o->xl & 32) &&
+            (o->xl & 8) && o->rw == 2;
     const qn_cl_kernel_id sk = o->r1 == 2 ? (xk == 2 ? QK_GEMV_Q4_R1L : QK_GEMV_Q8_R1L)
                                : o->r1    ? (xk == 2 ? (o->xg ? QK_GEMV_Q4_R1SG : QK_GEMV_Q4_R1S)
                                                      : (o->xg ? QK_GEMV_Q8_R1SG : QK_GEMV_Q8_R1S))
@@ -618,6 +624,7 @@ static int gemvs_shape(const qn_cl *s, const mm_args *m, size_t rows, int glu, i
                                           : o->lean == 3 ? QK_GEMV_Q8_I2L6
                                           : o->lean      ? QK_GEMV_Q8_I2UL
                                           : o->xg        ? QK_GEMV_Q8_I2USG
+                                          : o->p2        ? QK_GEMV_Q8_I2US2
                                                          : QK_GEMV_Q8_I2US);
     const size_t gpc = o->w16 ? (ge && atoi(ge) >= 1 && atoi(ge) <= 64 ? (size_t)atoi(ge) : 1)
                        : ge && atoi(ge) >= 1 && atoi(ge) <= 64 ? (size_t)atoi(ge)
@@ -670,6 +677,7 @@ static quanta_status run_gemv_q8_gpu(qn_cl *s, const mm_args *m, const qn_node *
                                     : sv.r1 == 2  ? QK_GEMV_Q8_R1L
                                     : sv.r1       ? (xg ? QK_GEMV_Q8_R1SG : QK_GEMV_Q8_R1S)
                                     : xg          ? (sv.rw == 4 ? QK_GEMV_Q8_IPG : QK_GEMV_Q8_I2USG)
+                                    : sv.p2       ? QK_GEMV_Q8_I2US2
                                     : sv.xl & 32  ? (sv.rw == 4 ? QK_GEMV_Q8_IS : QK_GEMV_Q8_I2US)
                                     : sv.rw == 4  ? (sv.xl & 16 ? QK_GEMV_Q8_IP : QK_GEMV_Q8_I)
                                     : sv.xl & 16  ? QK_GEMV_Q8_I2UP
@@ -685,7 +693,7 @@ static quanta_status run_gemv_q8_gpu(qn_cl *s, const mm_args *m, const qn_node *
                          QA(m->K), QA(sv.iters), QA(sv.xl), QA(sv.rw), QA(m->x), QA(m->xo), QA(m->x), QA(m->xo),
                          QA(rnone), QA_LOCAL(sv.lbytes)};
         if (st == QUANTA_OK) st = qn_cl_set_args(s, kid, a, (int)(sizeof a / sizeof a[0]));
-        static const char *const names[17][2] = {{"matmul (gemv q8 s)", "matmul_multi (gemv q8 s)"},
+        static const char *const names[18][2] = {{"matmul (gemv q8 s)", "matmul_multi (gemv q8 s)"},
                                                 {"matmul (gemv q8 i)", "matmul_multi (gemv q8 i)"},
                                                 {"matmul (gemv q8 i2)", "matmul_multi (gemv q8 i2)"},
                                                 {"matmul (gemv q8 i2u)", "matmul_multi (gemv q8 i2u)"},
@@ -701,7 +709,8 @@ static quanta_status run_gemv_q8_gpu(qn_cl *s, const mm_args *m, const qn_node *
                                                 {"matmul (gemv q8 ipg)", "matmul_multi (gemv q8 ipg)"},
                                                 {"matmul (gemv q8 r1s)", "matmul_multi (gemv q8 r1s)"},
                                                 {"matmul (gemv q8 r1sg)", "matmul_multi (gemv q8 r1sg)"},
-                                                {"matmul (gemv q8 r1l)", "matmul_multi (gemv q8 r1l)"}};
+                                                {"matmul (gemv q8 r1l)", "matmul_multi (gemv q8 r1l)"},
+                                                {"matmul (gemv q8 i2us2)", "matmul_multi (gemv q8 i2us2)"}};
         const int ni = kid == QK_GEMV_Q8_S    ? 0
                        : kid == QK_GEMV_Q8_I   ? 1
                        : kid == QK_GEMV_Q8_I2  ? 2
@@ -718,7 +727,8 @@ static quanta_status run_gemv_q8_gpu(qn_cl *s, const mm_args *m, const qn_node *
                        : kid == QK_GEMV_Q8_IPG ? 13
                        : kid == QK_GEMV_Q8_R1S ? 14
                        : kid == QK_GEMV_Q8_R1SG ? 15
-                                                : 16;
+                       : kid == QK_GEMV_Q8_R1L ? 16
+                                                : 17;
         const char *name = names[ni][multi != NULL];
         if (st == QUANTA_OK) st = qn_cl_launch(s, kid, name, 2, sv.g, sv.l);
         qn_cl_scratch_free(s, &xq);

@@ -25,7 +25,7 @@
 #include "qt_tensor.h"
 #include "test_util.h"
 
-#define NSET 16
+#define NSET 17
 
 /* y = x·W^T on backend `name` with the env settings in set (NULL-terminated name=value pairs), into y */
 static void run(const char *name, const char *const *set, const char *events, quanta_graph *g, quanta_tensor *xt,
@@ -170,6 +170,10 @@ static void check(quanta_dtype dt, int64_t N, int64_t K, int group, uint64_t sal
          {"QUANTA_OPENCL_Q8I", "1", "QUANTA_OPENCL_GEMVS_RW", "2", "QUANTA_OPENCL_GEMVS_U", "8", "QUANTA_OPENCL_GEMVS_PF",
           "2", "QUANTA_OPENCL_GEMVS_XG", "1", "QUANTA_OPENCL_GEMVS_SETS", "3", "QUANTA_OPENCL_GEMVS_GPC", "1", NULL},
          {"QUANTA_OPENCL_Q8I", "1", "QUANTA_OPENCL_GEMVS_PF", "1", "QUANTA_OPENCL_GEMVS_XG", "1", NULL},
+         /* _i2us with block 0's first two steps issued before x is quantized (GEMVS_P2=1: _i2us2, clgemv23), 3 warps a
+          * group walking several blocks */
+         {"QUANTA_OPENCL_Q8I", "1", "QUANTA_OPENCL_GEMVS_RW", "2", "QUANTA_OPENCL_GEMVS_U", "8", "QUANTA_OPENCL_GEMVS_PF",
+          "2", "QUANTA_OPENCL_GEMVS_P2", "1", "QUANTA_OPENCL_GEMVS_SETS", "3", "QUANTA_OPENCL_GEMVS_GPC", "1", NULL},
          /* one row a warp, the whole row one step (GEMVS_R1=1: _r1s, 3 warps a group; with XG: _r1sg), K = 11008 only */
          {"QUANTA_OPENCL_Q8I", "1", "QUANTA_OPENCL_GEMVS_RW", "2", "QUANTA_OPENCL_GEMVS_U", "8", "QUANTA_OPENCL_GEMVS_PF",
           "2", "QUANTA_OPENCL_GEMVS_R1", "1", "QUANTA_OPENCL_GEMVS_SETS", "3", "QUANTA_OPENCL_GEMVS_GPC", "1", NULL},
@@ -181,11 +185,11 @@ static void check(quanta_dtype dt, int64_t N, int64_t K, int group, uint64_t sal
         {"gemv q4 i)", "gemv q4 i2)", "gemv q4 ip)", "gemv q4 i2p)", "gemv q4 i", "gemv q4 is)", "gemv q4 i2s)", "gemv q4 i2s16)",
          "gemv q4 il)", "gemv q4 i2l)", "gemv q4 isg)", "gemv q4 i2sg)", "gemv q4 r1s)", "gemv q4 r1sg)", "gemv q4 r1l)"},
         {"gemv q8 i)", "gemv q8 i2)", "gemv q8 ip)", "gemv q8 is)", "gemv q8 i2u)", "gemv q8 i2up)", "gemv q8 i2us)",
-         "gemv q8 i2s16)", "gemv q8 i2ul)", "gemv q8 i2l)", "gemv q8 i2l6)", "gemv q8 i2usg)", "gemv q8 ipg)", "gemv q8 r1s)", "gemv q8 r1sg)", "gemv q8 r1l)"}};
+         "gemv q8 i2s16)", "gemv q8 i2ul)", "gemv q8 i2l)", "gemv q8 i2l6)", "gemv q8 i2usg)", "gemv q8 ipg)", "gemv q8 i2us2)", "gemv q8 r1s)", "gemv q8 r1sg)", "gemv q8 r1l)"}};
     const int q8 = dt == QUANTA_Q8;
     /* U=8 (and so its PF forms, W16's, Q8L's and XG's q8 routes) only at K >= 4096, R1 only at 8192 < K <= 11264 */
     const int r1 = K > 8192 && K <= 11264 ? 3 : 0;
-    const int nset = q8 ? (K >= 4096 ? 13 + r1 : 4) : 12 + r1;
+    const int nset = q8 ? (K >= 4096 ? 14 + r1 : 4) : 12 + r1;
     const char *const *kname = knames[q8];
     for (int v = 0; v < nset; v++) {
         char events[128];
