@@ -12,7 +12,7 @@
 # In this order, the deciding steps first, each skipped when the budget is short:
 #  1. conformance on NVIDIA's OpenCL: q8 M=1 cases under P2 (events must list i2us2)
 #  2. kernel rows: base at 4096x11008, 11008x4096, 32000x4096 (q4, q8; both copy references), then q8 4096x11008
-#     interleaved p2 / baseb / p2b / basec / p2c
+#     interleaved p2 / baseb / p2b / basec / p2c, then P2 with XB=0 twice (p2x0, p2x0b)
 #  3. shp: the defaults at K = 8192 / 12288 (q8: whole steps only) and 8448 / 12672 rows (q4: whole rounds only); the
 #     defaults at the three shapes again (basecd)
 #  4. NVIDIA's PTX of the cached programs kept (gzipped), for ptxas -v here afterwards
@@ -89,6 +89,10 @@ krows baseb 4096x11008 q8 4
 krows p2b 4096x11008 q8 4 $P2
 krows basec 4096x11008 q8 4
 krows p2c 4096x11008 q8 4 $P2
+# P2 with the plain stager (XB=0: a piece an item a trip, 16 registers of x, not 48): in case two steps plus the one-trip
+# stager's 3 pieces spill (call 2's ptxas: _i2us 231 registers, _i2usg 253)
+krows p2x0 4096x11008 q8 4 $P2 QUANTA_OPENCL_GEMVS_XB=0
+krows p2x0b 4096x11008 q8 4 $P2 QUANTA_OPENCL_GEMVS_XB=0
 
 # 3. where the rest goes (task item 2), the defaults at shapes that remove one suspect each: q8 at K = 8192 / 12288
 #    (_i2us's 2 / 3 whole steps of 8 pieces a row, against 11008's 2.69: the part-empty third step) and q4 at 8448 /
