@@ -657,6 +657,7 @@ static int check_case(const ccase &c) {
 static int g_reps = 5; /* best of g_reps x 20 calls; FP8_CHECK_REPS (verify_fp815.sh: 3, its time budget; verify_fp816.sh times by fp8_pair.py) */
 static int g_pp = 0; /* fp819: FP8_CHECK_PP=1: trace3 = 0ts, then the ping-pong form (first tile, clusters of 2, last
                         * tile), 0ts with STM, 0ts SS with OE; one = the ping-pong form (persist 4 | 2048 | 4096, 128x128) */
+static int g_pp_cl = 1; /* fp823: FP8_CHECK_PP=3: one = the ping-pong form in clusters of 2 along the weights (ppt) */
 static int g_ss = 0; /* fp818: FP8_CHECK_SS=1: time5's, trace3's and one's launches in the SS form (persist | 2048, sk | 64) */
 static int g_sk_mode = 3; /* time5's and trace3's "sk" column: FP8_CHECK_SK (2: fp815's stream-K, 3: fp816's groups, 5: fp817's shared reduction) */
 template <typename F> static double time_us(F f) {
@@ -1468,7 +1469,8 @@ static int trace_t3() {
  * ping-pong form alone (pp), in pairs along the tokens (ppw: the weights multicast) and along the weights (ppt: the
  * tokens multicast), each whole and with one side of its K loop removed (persist | 32768: no copies, the wgmma on
  * whatever the stages hold = the tensor pipe and its shared-memory reads alone; | 65536: no wgmma, each stage released
- * as it lands = the copies alone, the SM's feed), warpgroup 0's first tile; then the default's 128x256 (SS + OE) whole.
+ * as it lands = the copies alone, the SM's feed), warpgroup 0's first tile, and whole with its last tile (| 1024: late in
+ * the launch, the clock under load; "first stage" is then from the block's entry); then the default's 128x256 (SS + OE).
  * y is garbage in the cut forms (timing only). */
 static int trace_t4() {
     static const int64_t shapes[][3] = {{4096, 11008, 4096}, {4096, 13824, 5120}, {2048, 11008, 4096}, {2048, 5120, 5120}};
@@ -1483,7 +1485,7 @@ static int trace_t4() {
     static const struct {
         const char *name;
         int bits;
-    } diags[] = {{"whole", 0}, {"no copies", 32768}, {"no wgmma", 65536}};
+    } diags[] = {{"whole", 0}, {"no copies", 32768}, {"no wgmma", 65536}, {"whole, last tile", 1024}};
     for (auto &sh : shapes) {
         const int64_t M = sh[0], N = sh[1], K = sh[2];
         std::vector<uint8_t> wq;
@@ -1491,7 +1493,7 @@ static int trace_t4() {
         tact ta = timing_x(M, N, K);
         err |= qn_cuda_fp8_quantize_x_tm(QN_DT_BF16, ta.x, M, K, K, ta.buf, 1, NULL);
         for (int fi = 0; fi < 4; fi++)
-            for (int di = 0; di < (fi < 3 ? 3 : 1); di++) {
+            for (int di = 0; di < (fi < 3 ? 4 : 1); di++) {
                 const int cl = forms[fi].cl, persist = forms[fi].persist | diags[di].bits, tile = forms[fi].tile;
                 auto run = [&](unsigned long long *tr) {
                     return qn_cuda_fp8_gemm_cl(&dw.w, ta.buf, M, QN_DT_BF16, ta.y, tile, 1, NULL, cl, persist, tr, sms, NULL);
@@ -1499,7 +1501,7 @@ static int trace_t4() {
                 t3_stats st;
                 const int e = t3_measure(run, N, M, K, cl, sms, st);
                 err |= e;
-                printf("trace4 M=%lld N=%lld K=%lld %s %s: launch %.1f us; %lld blocks; first tile: first stage %.2f us, "
+                printf("trace4 M=%lld N=%lld K=%lld %s %s: launch %.1f us; %lld blocks; traced tile: first stage %.2f us, "
                        "K loop %.1f us (%.0f clocks per 64 of K, %.2f GHz; floor %d), epilogue %.2f us%s\n",
                        (long long)M, (long long)N, (long long)K, forms[fi].name, diags[di].name, st.launch_us,
                        (long long)st.rec, st.first_us, st.kloop_us, st.clk64, st.ghz, fi < 3 ? 256 : 512, st.epi_us,
@@ -1548,12 +1550,13 @@ static int run_one(int argc, char **argv) {
     for (int i = 0; i < 4; i++) {
         err |= qn_cuda_fp8_quantize_x_tm(QN_DT_BF16, ta.x, M, K, K, ta.buf, 1, NULL);
         err |= sk ? qn_cuda_fp8_gemm_sk(&dw.w, ta.buf, M, QN_DT_BF16, ta.y, tile, sk | (g_ss ? 64 : 0), skw, skf, NULL, sms, NULL)
-                  : qn_cuda_fp8_gemm_cl(&dw.w, ta.buf, M, QN_DT_BF16, ta.y, g_pp ? 2 : tile, 1, NULL, 1,
+                  : qn_cuda_fp8_gemm_cl(&dw.w, ta.buf, M, QN_DT_BF16, ta.y, g_pp ? 2 : tile, 1, NULL, g_pp_cl,
                                         4 | (g_ss || g_pp ? 2048 : 0) | (g_pp ? 4096 : 0), NULL, sms, NULL);
     }
     CK(cudaDeviceSynchronize());
     printf("one M=%lld N=%lld K=%lld sk=%d tile=%d%s: %s\n", (long long)M, (long long)N, (long long)K, sk, tile,
-           g_pp ? " ping-pong (fp819)" : g_ss ? " SS (fp818)" : "", err ? "launch failed" : "ran");
+           g_pp ? (g_pp_cl == 2 ? " ping-pong in pairs along the weights (fp823, ppt)" : " ping-pong (fp819)") : g_ss ? " SS (fp818)" : "",
+           err ? "launch failed" : "ran");
     tact_free(ta), cudaFree(dw.codes), cudaFree(dw.sw), cudaFree(skw), cudaFree(skf);
     return err ? 1 : 0;
 }
@@ -1682,7 +1685,10 @@ int main(int argc, char **argv) {
     if (getenv("FP8_CHECK_REPS") && atoi(getenv("FP8_CHECK_REPS")) > 0) g_reps = atoi(getenv("FP8_CHECK_REPS"));
     if (getenv("FP8_CHECK_SK")) g_sk_mode = atoi(getenv("FP8_CHECK_SK"));
     if (getenv("FP8_CHECK_SS")) g_ss = atoi(getenv("FP8_CHECK_SS")) == 1;
-    if (getenv("FP8_CHECK_PP")) g_pp = atoi(getenv("FP8_CHECK_PP")) == 1;
+    if (getenv("FP8_CHECK_PP")) {
+        const int v = atoi(getenv("FP8_CHECK_PP"));
+        g_pp = v == 1 || v == 3, g_pp_cl = v == 3 ? 2 : 1;
+    }
     const char *env = getenv("FP8_SEED");
     const uint64_t seed = env ? strtoull(env, NULL, 10)
                               : (uint64_t)std::chrono::high_resolution_clock::now().time_since_epoch().count();

@@ -18,7 +18,7 @@
 #   4. fp8_check check (12 cases; "cases wrong" must be 0 — one output of 512 x 4096 x 512 sits at the bound's edge in
 #      every form since fp822);
 #   5. conformance of the e4m3 matmuls through the engine with QUANTA_CUDA_FP8_PP=4 (ppt on every GEMM call);
-#   6. ncu of ppt at 4096 x 11008 x 4096 (pipes, L2, issue) and all 30 rows (km, ppt) if time is left;
+#   6. ncu of ppt and pp at 4096 x 11008 x 4096 (pipes, L2, shared memory, issue) and all 30 rows (km, ppt) if time is left;
 #   7. compute-sanitizer synccheck / racecheck of the small cases if time is left.
 # Everything goes to $OUT/fp823/ (summary.txt: the numbers to decide with).
 set -u
@@ -38,7 +38,7 @@ SMOKE=1
 if [ -x $FC/fp8_check ]; then
   timeout 12 $FC/fp8_check trace4 > $D/trace4.txt 2>&1
   say "fp8_check trace4 (pp / ppw / ppt: whole, no copies, no wgmma; km256) rc=$?"
-  grep -E '^trace4' $D/trace4.txt | sed -E 's/^trace4 //; s/ blocks; first tile: first stage [0-9.]+ us,/ blk;/' | tee -a $D/summary.txt
+  grep -E '^trace4' $D/trace4.txt | sed -E 's/^trace4 //; s/ blocks; traced tile: first stage [0-9.]+ us,/ blk;/' | tee -a $D/summary.txt
   pack
 fi
 
@@ -83,16 +83,19 @@ elif [ ! -x $Q ]; then
   say "no $Q: conformance skipped"; [ $VERDICT = ok ] && VERDICT=incomplete
 fi
 
-# 6. ncu of ppt on a long row (clocks not locked, as fp822's), then every row
-NCU_GREP='\)x\(|Duration|SM Frequency|Compute \(SM\) Throughput|Memory Throughput|DRAM Throughput|L2 Cache Throughput|L2 Hit Rate|Executed Ipc A|Issue Slots Busy|highest-utilized|Registers Per|Grid Size|Cluster Size|Dynamic Shared'
-if command -v ncu > /dev/null && [ $PAIR = 1 ] && [ $SMOKE -eq 0 ] && [ $(left) -gt 9 ]; then
-  FP8_PAIR_REPS=1 timeout 8 ncu --clock-control none --section SpeedOfLight --section MemoryWorkloadAnalysis \
-    --section ComputeWorkloadAnalysis --section LaunchStats -k regex:qn_k_fp8_tma --launch-skip 3 -c 1 \
-    python3 bench/cuda/fp8_pair.py $FC/libqnfp8.so "4096,11008,4096" ppt > $D/ncu_ppt.txt 2>&1
-  say "ncu ppt 4096x11008x4096 rc=$?"
-  grep -E "$NCU_GREP" $D/ncu_ppt.txt | sed 's/  */ /g' | head -20 | tee -a $D/summary.txt
-  pack
-fi
+# 6. ncu of ppt and pp on a long row (fp8_check one: 4 launches, the 4th profiled; clocks not locked, as fp822's), then
+# every row
+NCU_GREP='\)x\(|Duration|SM Frequency|Compute \(SM\) Throughput|Memory Throughput|DRAM Throughput|L2 Cache Throughput|L2 Hit Rate|Executed Ipc A|Issue Slots Busy|highest-utilized|Registers Per|Grid Size|Cluster Size|Dynamic Shared|Shared Memory'
+for v in 3 1; do
+  if command -v ncu > /dev/null && [ -x $FC/fp8_check ] && [ $SMOKE -eq 0 ] && [ $(left) -gt 8 ]; then
+    FP8_CHECK_PP=$v timeout 7 ncu --clock-control none --section SpeedOfLight --section MemoryWorkloadAnalysis \
+      --section ComputeWorkloadAnalysis --section LaunchStats -k regex:qn_k_fp8_tma --launch-skip 3 -c 1 \
+      $FC/fp8_check one 4096 11008 4096 > $D/ncu_pp$v.txt 2>&1
+    say "ncu $([ $v = 3 ] && echo ppt || echo pp) 4096x11008x4096 rc=$?"
+    grep -E "$NCU_GREP" $D/ncu_pp$v.txt | sed 's/  */ /g' | head -22 | tee -a $D/summary.txt
+    pack
+  fi
+done
 if [ $PAIR = 1 ] && [ $SMOKE -eq 0 ] && [ $(left) -gt 10 ]; then
   FP8_PAIR_REPS=3 timeout 8 python3 bench/cuda/fp8_pair.py $FC/libqnfp8.so all km,ppt > $D/pair_all.txt 2>&1
   say "fp8_pair all rows rc=$?"; tee -a $D/summary.txt < $D/pair_all.txt
