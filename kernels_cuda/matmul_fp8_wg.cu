@@ -1626,7 +1626,10 @@ static int qn_f8t_launch(const qn_f8_args &a0, int sms, cudaStream_t s) {
         if (n <= 0) return (int)cudaErrorInvalidConfiguration;
         resident = n;
     }
-    const int64_t sm = sms > 0 ? sms : 132, fit = CL > 1 ? resident : (int64_t)resident * sm;
+    /* fp823: clusters also capped at sms / CL (at least one), so that a check's few SMs put many tiles through one pair
+     * (the ping-pong turns of a cluster form); on the device's own SM count this is the resident clusters as before */
+    const int64_t sm = sms > 0 ? sms : 132,
+                  fit = CL > 1 ? (resident < sm / CL ? resident : sm / CL > 0 ? sm / CL : 1) : (int64_t)resident * sm;
     qn_f8_args a = a0;
     int64_t gx = (a.Np / 16 + Cfg::BM / 16 - 1) / (Cfg::BM / 16);
     if (TOK) { /* units: weight tiles x clusters of CL token tiles */

@@ -342,17 +342,19 @@ static int check_case(const ccase &c) {
      * takes it by its pick (sk 4 | 128: on these small shapes it keeps sk 4's route). Bits against the SS 128x128
      * tile (ss_runs[3]): must be equal (the same products added in the same order), a difference fails the case */
     /* fp823: + the ping-pong form in clusters of 2 along the weights (ppt: persist 4 | 4096 with cluster 2, each block
-     * its own weight rows, the token box's halves multicast), bit for bit against SS 128x128 likewise */
+     * its own weight rows, the token box's halves multicast) on 132 SMs and on 3 (one pair: every tile of the case
+     * through it, the turns and the pair's stage ring across tiles), bit for bit against SS 128x128 likewise */
     /* fp819: + the SS form with the split epilogue (persist | 8192, OE: stores of a tile under the next one's K loop):
      * 128x256 on 132 and 3 SMs, 128x128 on 1, 128x192 on 3, the picked tile on 132, and the route sk 4 | 256 on 3
      * SMs; the first five bit for bit against SS 128x128 (must be equal) */
-    constexpr int NSS0 = 12, NPP = 6, NSS = NSS0 + NPP + 6; /* [11]: 2tws 128x128 (TW's route) in SS */
+    constexpr int NSS0 = 12, NPP = 7, NSS = NSS0 + NPP + 6; /* [11]: 2tws 128x128 (TW's route) in SS */
     static const int ss_runs[NSS][5] = {/* tile (-1: the case's), persist or 0 (split), sk, SMs, cluster */
                                         {-1, 4, 0, 132, 1}, {-1, 3, 0, 132, 1}, {1, 4, 0, 132, 1}, {2, 4, 0, 132, 1},
                                         {3, 4, 0, 132, 1}, {5, 4, 0, 132, 1}, {0, 0, 3, 132, 1}, {0, 0, 3, 3, 1},
                                         {0, 0, 5, 132, 1}, {0, 0, 5, 5, 1}, {0, 0, 2, 3, 1}, {2, 6, 0, 132, 2},
                                         {2, 4 | 4096, 0, 132, 1}, {2, 4 | 4096, 0, 1, 1}, {2, 4 | 4096, 0, 3, 1},
-                                        {2, 6 | 4096, 0, 132, 2}, {2, 4 | 4096, 0, 132, 2}, {0, 0, 4 | 128, 132, 1},
+                                        {2, 6 | 4096, 0, 132, 2}, {2, 4 | 4096, 0, 132, 2}, {2, 4 | 4096, 0, 3, 2},
+                                        {0, 0, 4 | 128, 132, 1},
                                         {1, 4 | 8192, 0, 132, 1}, {1, 4 | 8192, 0, 3, 1}, {2, 4 | 8192, 0, 1, 1},
                                         {5, 4 | 8192, 0, 3, 1}, {0, 4 | 8192, 0, 132, 1}, {0, 0, 4 | 256, 3, 1}};
     constexpr int NK_ = 2 + NSK + NSS;
@@ -612,7 +614,7 @@ static int check_case(const ccase &c) {
         for (int ci = 0; ci < NSS0; ci++) printf("%s%lld", ci ? " / " : " ", (long long)k_diff[2 + NSK + ci]);
         printf("; from the register form with the same tile (0ts / 0t) in %lld / %lld\n", ss_same[0], ss_same[1]);
         printf("check M=%lld N=%lld K=%lld y=%s tile=%d: ping-pong (fp819: pp 128x128 SS on 132 / 1 / 3 SMs, ppw in clusters "
-               "of 2 along the tokens; fp823: ppt in clusters of 2 along the weights; the route sk 4|128)",
+               "of 2 along the tokens; fp823: ppt in clusters of 2 along the weights on 132 / 3; the route sk 4|128)",
                (long long)M, (long long)N, (long long)K, dtn(c.yd), c.tile);
         for (int ci = NSS0; ci < NSS0 + NPP; ci++) printf("%s%lld", ci > NSS0 ? " / " : " ", (long long)k_ref_bad[2 + NSK + ci]);
         printf(" of %lld wrong against the reference; bits differ from SS 128x128 in %lld (must be 0), from the run's form in",
