@@ -1119,9 +1119,9 @@ __global__ void __launch_bounds__(qn_f8t_cfg<CW, BN, EPI>::threads, qn_f8t_cfg<C
                   "fp822: both warpgroups' sums fit the stage ring");
     /* fp822: SS 128x256 in clusters of 2 along the weights (the token box's halves multicast, each block its own weight
      * rows: the producer's TOK 0 path was already SS-ready), a bench form for the long rows (fp8_pair kc2) */
-    static_assert(!SS || (CW == 2 && (CL == 1 || TOK || (CL == 2 && (BN == 256 || PP)))),
-                  "fp818's SS form: two-consumer tiles, alone, along the tokens, or (fp822) 128x256 / (fp823) ping-pong 128x128 "
-                  "in pairs along the weights");
+    static_assert(!SS || (CW == 2 && (CL == 1 || TOK || (CL == 2 && (BN == 256 || BN == 128)))),
+                  "fp818's SS form: two-consumer tiles, alone, along the tokens, or (fp822) 128x256 / (fp823) 128x128, "
+                  "cooperative or ping-pong, in pairs along the weights");
     /* fp823: the ping-pong form also in pairs along the weights (TOK 0, CL 2: each block its own 128 weight rows, the
      * 128-token box's halves multicast), the peer's 1x2 cluster; the producer's TOK 0 path serves it as it is */
     static_assert(!PP || (SS && CW == 2 && BN == 128 && !SK && (CL == 1 || TOK || CL == 2)), "fp819's ping-pong: SS 128x128, no split");
@@ -2227,7 +2227,7 @@ static int qn_f8_gemm(const qn_cuda_weight *w, const void *buf, int64_t M, int y
     /* fp820: a form only the tiled codes serve (the non-TMA forms, clusters along the weights, 64x64, 2tws off 128x128)
      * is "not this form" for K-major-only codes: -1, and the engine runs the GEMV kernel's K-major form instead */
     if (km && !(persist >= 3 && ((persist <= 4 && cluster == 1 && t != 4) || (persist == 4 && cluster == 2 && t == 1) ||
-                                 (persist == 4 && cluster == 2 && pp_force && (tile == 0 || tile == 2)) ||
+                                 (persist == 4 && cluster == 2 && (tile == 2 || (pp_force && tile == 0))) ||
                                  (persist == 6 && cluster == 2 && (t == 2 || (pp_force && (tile == 0 || tile == 2)))))))
         return -1;
     /* fp820: OE for K-major-only codes where every block has >= QN_F8_KM_OE_MIN_PER_SM tiles (t's, one block per SM) */
@@ -2278,6 +2278,10 @@ static int qn_f8_gemm(const qn_cuda_weight *w, const void *buf, int64_t M, int y
             if (cluster == 4) return epi ? qn_f8t_launch_tile<4, 1, 1>(t, a, sms, s) : qn_f8t_launch_tile<4, 0, 1>(t, a, sms, s);
             return epi ? qn_f8t_launch_tile<2, 1, 1>(t, a, sms, s) : qn_f8t_launch_tile<2, 0, 1>(t, a, sms, s);
         }
+        /* fp823: SS 128x128 (cooperative) in pairs along the weights, the token box's halves multicast (c128t, a bench form:
+         * the ping-pong pair's cooperative twin; bit-identical to SS 128x128) */
+        if (ss && persist == 4 && cluster == 2 && tile == 2)
+            return epi ? qn_f8t_launch<2, 128, 2, 1, 0, 0, 1>(a, sms, s) : qn_f8t_launch<2, 128, 2, 0, 0, 0, 1>(a, sms, s);
         if (ss && persist == 4 && cluster == 2 && t == 1) { /* fp822: SS 128x256 in pairs along the weights (tokens multicast) */
             if (!epi) return qn_f8t_launch<2, 256, 2, 0, 0, 0, 1>(a, sms, s);
             return oe ? qn_f8t_launch<2, 256, 2, 1, 0, 0, 1, 0, 1>(a, sms, s) : qn_f8t_launch<2, 256, 2, 1, 0, 0, 1>(a, sms, s);

@@ -343,18 +343,19 @@ static int check_case(const ccase &c) {
      * tile (ss_runs[3]): must be equal (the same products added in the same order), a difference fails the case */
     /* fp823: + the ping-pong form in clusters of 2 along the weights (ppt: persist 4 | 4096 with cluster 2, each block
      * its own weight rows, the token box's halves multicast) on 132 SMs and on 3 (one pair: every tile of the case
-     * through it, the turns and the pair's stage ring across tiles), bit for bit against SS 128x128 likewise */
+     * through it, the turns and the pair's stage ring across tiles), bit for bit against SS 128x128 likewise; and SS
+     * 128x128 itself (cooperative) in those pairs (c128t: persist 4 | 2048, cluster 2, tile 128x128) on 132 / 3 */
     /* fp819: + the SS form with the split epilogue (persist | 8192, OE: stores of a tile under the next one's K loop):
      * 128x256 on 132 and 3 SMs, 128x128 on 1, 128x192 on 3, the picked tile on 132, and the route sk 4 | 256 on 3
      * SMs; the first five bit for bit against SS 128x128 (must be equal) */
-    constexpr int NSS0 = 12, NPP = 7, NSS = NSS0 + NPP + 6; /* [11]: 2tws 128x128 (TW's route) in SS */
+    constexpr int NSS0 = 12, NPP = 9, NSS = NSS0 + NPP + 6; /* [11]: 2tws 128x128 (TW's route) in SS */
     static const int ss_runs[NSS][5] = {/* tile (-1: the case's), persist or 0 (split), sk, SMs, cluster */
                                         {-1, 4, 0, 132, 1}, {-1, 3, 0, 132, 1}, {1, 4, 0, 132, 1}, {2, 4, 0, 132, 1},
                                         {3, 4, 0, 132, 1}, {5, 4, 0, 132, 1}, {0, 0, 3, 132, 1}, {0, 0, 3, 3, 1},
                                         {0, 0, 5, 132, 1}, {0, 0, 5, 5, 1}, {0, 0, 2, 3, 1}, {2, 6, 0, 132, 2},
                                         {2, 4 | 4096, 0, 132, 1}, {2, 4 | 4096, 0, 1, 1}, {2, 4 | 4096, 0, 3, 1},
                                         {2, 6 | 4096, 0, 132, 2}, {2, 4 | 4096, 0, 132, 2}, {2, 4 | 4096, 0, 3, 2},
-                                        {0, 0, 4 | 128, 132, 1},
+                                        {2, 4, 0, 132, 2}, {2, 4, 0, 3, 2}, {0, 0, 4 | 128, 132, 1},
                                         {1, 4 | 8192, 0, 132, 1}, {1, 4 | 8192, 0, 3, 1}, {2, 4 | 8192, 0, 1, 1},
                                         {5, 4 | 8192, 0, 3, 1}, {0, 4 | 8192, 0, 132, 1}, {0, 0, 4 | 256, 3, 1}};
     constexpr int NK_ = 2 + NSK + NSS;
@@ -614,7 +615,7 @@ static int check_case(const ccase &c) {
         for (int ci = 0; ci < NSS0; ci++) printf("%s%lld", ci ? " / " : " ", (long long)k_diff[2 + NSK + ci]);
         printf("; from the register form with the same tile (0ts / 0t) in %lld / %lld\n", ss_same[0], ss_same[1]);
         printf("check M=%lld N=%lld K=%lld y=%s tile=%d: ping-pong (fp819: pp 128x128 SS on 132 / 1 / 3 SMs, ppw in clusters "
-               "of 2 along the tokens; fp823: ppt in clusters of 2 along the weights on 132 / 3; the route sk 4|128)",
+               "of 2 along the tokens; fp823: ppt in clusters of 2 along the weights on 132 / 3, c128t (cooperative) in them on 132 / 3; the route sk 4|128)",
                (long long)M, (long long)N, (long long)K, dtn(c.yd), c.tile);
         for (int ci = NSS0; ci < NSS0 + NPP; ci++) printf("%s%lld", ci > NSS0 ? " / " : " ", (long long)k_ref_bad[2 + NSK + ci]);
         printf(" of %lld wrong against the reference; bits differ from SS 128x128 in %lld (must be 0), from the run's form in",
@@ -1472,7 +1473,8 @@ static int trace_t3() {
  * tokens multicast), each whole and with one side of its K loop removed (persist | 32768: no copies, the wgmma on
  * whatever the stages hold = the tensor pipe and its shared-memory reads alone; | 65536: no wgmma, each stage released
  * as it lands = the copies alone, the SM's feed), warpgroup 0's first tile, and whole with its last tile (| 1024: late in
- * the launch, the clock under load; "first stage" is then from the block's entry); then the default's 128x256 (SS + OE).
+ * the launch, the clock under load; "first stage" is then from the block's entry); then the default's 128x256 (SS + OE)
+ * and the cooperative 128x128 (SS) alone and in pairs multicasting either operand, whole (warpgroup 0's 64 rows).
  * y is garbage in the cut forms (timing only). */
 static int trace_t4() {
     static const int64_t shapes[][3] = {{4096, 11008, 4096}, {4096, 13824, 5120}, {2048, 11008, 4096}, {2048, 5120, 5120}};
@@ -1483,7 +1485,9 @@ static int trace_t4() {
         const char *name;
         int cl, persist, tile;
     } forms[] = {{"pp", 1, 4 | 2048 | 4096, 2}, {"ppw", 2, 6 | 2048 | 4096, 2}, {"ppt", 2, 4 | 2048 | 4096, 2},
-                 {"km256 (default's 128x256 SS + OE)", 1, 4 | 2048 | 8192, 1}};
+                 {"km256 (default's 128x256 SS + OE)", 1, 4 | 2048 | 8192, 1}, {"s128 (cooperative 128x128 SS)", 1, 4 | 2048, 2},
+                 {"sw128 (s128, pairs multicasting the weights)", 2, 6 | 2048, 2},
+                 {"c128t (s128, pairs multicasting the tokens)", 2, 4 | 2048, 2}};
     static const struct {
         const char *name;
         int bits;
@@ -1494,7 +1498,7 @@ static int trace_t4() {
         dweight dw = timing_weight(N, K, wq);
         tact ta = timing_x(M, N, K);
         err |= qn_cuda_fp8_quantize_x_tm(QN_DT_BF16, ta.x, M, K, K, ta.buf, 1, NULL);
-        for (int fi = 0; fi < 4; fi++)
+        for (int fi = 0; fi < 7; fi++)
             for (int di = 0; di < (fi < 3 ? 4 : 1); di++) {
                 const int cl = forms[fi].cl, persist = forms[fi].persist | diags[di].bits, tile = forms[fi].tile;
                 auto run = [&](unsigned long long *tr) {
@@ -1506,7 +1510,7 @@ static int trace_t4() {
                 printf("trace4 M=%lld N=%lld K=%lld %s %s: launch %.1f us; %lld blocks; traced tile: first stage %.2f us, "
                        "K loop %.1f us (%.0f clocks per 64 of K, %.2f GHz; floor %d), epilogue %.2f us%s\n",
                        (long long)M, (long long)N, (long long)K, forms[fi].name, diags[di].name, st.launch_us,
-                       (long long)st.rec, st.first_us, st.kloop_us, st.clk64, st.ghz, fi < 3 ? 256 : 512, st.epi_us,
+                       (long long)st.rec, st.first_us, st.kloop_us, st.clk64, st.ghz, fi == 3 ? 512 : 256, st.epi_us,
                        e ? " (launch failed)" : "");
             }
         tact_free(ta), cudaFree(dw.codes), cudaFree(dw.sw);

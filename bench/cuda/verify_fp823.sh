@@ -10,11 +10,12 @@
 #   VERIFY=bench/cuda/verify_fp823.sh bash bench/e2e/run_h200.sh build files verify
 # Every step has its own timeout, later steps skipped when late. Deciding steps first:
 #   1. fp8_check trace4 (the diagnosis: pp / ppw / ppt whole, without copies, without wgmma; clocks per 64 of K of
-#      warpgroup 0's first tile, beside the default's 128x256) on four long rows;
+#      warpgroup 0's first tile, beside the default's 128x256 and the cooperative 128x128 alone / in either pair) on
+#      four long rows;
 #   2. fp8_check sanitize (smoke: small cases, every form, ppt bit for bit against SS 128x128);
 #   3. fp8_pair, 6 rounds, the long rows and neighbours interleaved with _scaled_mm: km = the default route, pp / ppw /
-#      ppt = the ping-pong tile alone / pairs multicasting the weights / pairs multicasting the tokens, kmb = km again
-#      (the noise floor);
+#      ppt = the ping-pong tile alone / pairs multicasting the weights / pairs multicasting the tokens, c128t = the
+#      cooperative 128x128 in ppt's pairs, kmb = km again (the noise floor);
 #   4. fp8_check check (12 cases; "cases wrong" must be 0 — one output of 512 x 4096 x 512 sits at the bound's edge in
 #      every form since fp822);
 #   5. conformance of the e4m3 matmuls through the engine with QUANTA_CUDA_FP8_PP=4 (ppt on every GEMM call);
@@ -53,10 +54,10 @@ fi
 
 # 3. the long rows and neighbours, ours and the peer interleaved (deciding)
 if [ $PAIR = 1 ]; then
-  F=km,pp,ppw,ppt,kmb; [ $SMOKE -eq 0 ] || F=km,pp,kmb
+  F=km,pp,ppw,ppt,c128t,kmb; [ $SMOKE -eq 0 ] || F=km,pp,kmb
   R="4096,11008,4096;4096,13824,5120;2048,11008,4096;2048,5120,5120;4096,5120,5120;4096,4096,11008;2048,13824,5120"
   FP8_PAIR_REPS=6 timeout 14 python3 bench/cuda/fp8_pair.py $FC/libqnfp8.so "$R" $F > $D/pair_rows.txt 2>&1
-  say "fp8_pair long rows (km = default, pp / ppw / ppt = ping-pong alone / pairs along the tokens / along the weights, kmb = km again) rc=$?"
+  say "fp8_pair long rows (km = default, pp / ppw / ppt = ping-pong alone / pairs along the tokens / along the weights, c128t = cooperative 128x128 in ppt's pairs, kmb = km again) rc=$?"
   tee -a $D/summary.txt < $D/pair_rows.txt
   pack
 elif [ -x $FC/fp8_check ]; then
