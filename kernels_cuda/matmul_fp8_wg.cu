@@ -285,8 +285,8 @@ struct qn_f8_args {
     int stm;    /* fp817 (QUANTA_CUDA_FP8_STM): the TMA-store epilogue's box written by stmatrix (qn_f8t_store_tma) */
     int trace_last; /* fp817: the TMA forms' trace records each block's last tile instead of its first */
     int sk_lead;    /* fp820: the groups' owner piece starts this many stages longer (qn_f8_skg_lead; 0: equal pieces) */
-    /* fp823 (fp8_check trace4 only; y is garbage): the ping-pong form's K loop with one side removed, to tell its two
-     * limits apart on the device: 1 no copies (the wgmma read whatever the stages hold: the tensor pipe + the shared
+    /* fp823 (fp8_check trace4 only; y is garbage): the ping-pong forms' K loop (and the cooperative SS forms' with
+     * direct stores) with one side removed, to tell its two limits apart on the device: 1 no copies (the wgmma read whatever the stages hold: the tensor pipe + the shared
      * memory reads alone), 2 no wgmma (each stage released as soon as it lands: the copies alone, the SM's feed) */
     int diag;
 };
@@ -1127,6 +1127,9 @@ __global__ void __launch_bounds__(qn_f8t_cfg<CW, BN, EPI>::threads, qn_f8t_cfg<C
     static_assert(!PP || (SS && CW == 2 && BN == 128 && !SK && (CL == 1 || TOK || CL == 2)), "fp819's ping-pong: SS 128x128, no split");
     static_assert(!OE || (SS && !PP && EPI && CW == 2 && (!SK || SK == 2) && (CL == 1 || CL == 2) && !TOK && BN % 64 == 0),
                   "fp819's OE: SS, TMA store, no split but fp822's cluster groups");
+    /* fp823: where p.diag is honoured (fp8_check trace4): the ping-pong forms (1 and 2), and (1 only) the cooperative SS
+     * forms with direct stores (EPI 0: never the engine's 2-byte y, so the default's TMA-store kernels carry no test of it) */
+    constexpr bool DIAG = PP || (!EPI && SS && !SK && !OE);
     extern __shared__ __align__(128) uint8_t qn_f8_smem[];
     __shared__ __align__(8) uint64_t full_bar[S], empty_bar[S];
     /* the same offset in every block of a cluster (same kernel, same static layout): multicast lands alike */
@@ -1180,7 +1183,7 @@ __global__ void __launch_bounds__(qn_f8t_cfg<CW, BN, EPI>::threads, qn_f8t_cfg<C
 
     if (wg == 0) { /* ---------------- producer: one thread issues two TMA copies per stage */
         if (CW == 2) qn_setmaxnreg_dec<40>();
-        if (tid == 0 && !(PP && p.diag == 1)) /* fp823's diag 1: no copies */
+        if (tid == 0 && !(DIAG && p.diag == 1)) /* fp823's diag 1: no copies */
             qn_f8t_produce<S, Cfg::stage, BM, BN, CL, TOK, decltype(seg_of), SS>(nseg, seg_of, base, full_bar, empty_bar,
                                                                                 &wmap, &xmap, rank);
         if (CL > 1) qn_cluster_sync(); /* no copy of this block still landing elsewhere when it leaves */
@@ -1328,7 +1331,9 @@ __global__ void __launch_bounds__(qn_f8t_cfg<CW, BN, EPI>::threads, qn_f8t_cfg<C
     auto step = [&](int64_t i, uint32_t (&a)[2][2][4], uint32_t (&a_prev)[2][2][4], bool fl = false) {
         const int64_t gi = g0 + i;
         const int s = (int)(gi % S);
-        qn_mbar_wait(qn_smem_u32(&full_bar[s]), (uint32_t)((gi / S) & 1));
+        /* fp823 (trace4): diag 1, no copies (no wait). No diag 2 here: a path that skips the wgmma made ptxas serialize
+         * them (C7515) in these kernels on every call; the ping-pong forms' no-wgmma pass measures the copies alone */
+        if (!(DIAG && p.diag == 1)) qn_mbar_wait(qn_smem_u32(&full_bar[s]), (uint32_t)((gi / S) & 1));
         if (SS) qn_f8t_stage_mma_ss<BN>(acc, qn_smem_u32(a_of(s)) + cw * 8192, qn_smem_u32(b_of(s)));
         else qn_f8t_stage_mma<BN>(acc, a, a_of(s) + (cw * 4 + w4) * 2048 + lane * 32, qn_smem_u32(b_of(s)));
         if constexpr (OE != 0) /* fp819: one chunk of the last tile's outputs stored while this stage's wgmma run */
@@ -1353,7 +1358,7 @@ __global__ void __launch_bounds__(qn_f8t_cfg<CW, BN, EPI>::threads, qn_f8t_cfg<C
 #pragma unroll
         for (int j = 0; j < BN / 8; j++) acc[j][0] = acc[j][1] = acc[j][2] = acc[j][3] = 0.0f;
         if (tr && k == ktr) {
-            qn_mbar_wait(qn_smem_u32(&full_bar[(int)(g0 % S)]), (uint32_t)((g0 / S) & 1));
+            if (!(DIAG && p.diag == 1)) qn_mbar_wait(qn_smem_u32(&full_bar[(int)(g0 % S)]), (uint32_t)((g0 / S) & 1));
             qn_f8_stamp(tr, 1);
         }
         int64_t i = 0;
@@ -2188,13 +2193,15 @@ static int qn_f8_gemm(const qn_cuda_weight *w, const void *buf, int64_t M, int y
     /* fp819: the ping-pong form, forced by the call (persist | 4096: persist 4 with cluster 1, or 6 with cluster 2 along
      * the tokens) or where qn_f8_pp_pick takes it (sk | 128, or QUANTA_CUDA_FP8_PP), on the K-major copy only */
     const bool pp_force = (persist & 4096) || qn_f8_env_pp() == 2 || qn_f8_env_pp() == 4,
-               pp_route = (sk & 128) || qn_f8_env_pp() == 1 || qn_f8_env_pp() == 3;
+               pp_route = (sk & (128 | 8192)) || qn_f8_env_pp() == 1 || qn_f8_env_pp() == 3;
     const bool pp_w = w->codes_k != NULL;
-    /* fp823: persist | 32768 / 65536: the ping-pong form's K loop without copies / without wgmma (fp8_check trace4) */
+    /* fp823: persist | 32768 / 65536: the ping-pong forms' K loop (and the cooperative SS forms' with direct stores:
+     * persist 3) without copies / without wgmma (fp8_check trace4) */
     const int diag = (persist & 32768) ? 1 : (persist & 65536) ? 2 : 0;
     /* fp823: the ping-pong form in pairs along the weights, the token box's halves multicast (persist 4 | 4096, cluster
-     * 2; ppt), where the route asks for it (QUANTA_CUDA_FP8_PP=3 / 4: PP 1 / 2's choice of calls in this form) */
-    const bool pp_tok = cluster == 2 || qn_f8_env_pp() >= 3;
+     * 2; ppt), where the route asks for it (QUANTA_CUDA_FP8_PP=3 / 4: PP 1 / 2's choice of calls in this form; sk | 8192:
+     * PP=3's route per call, fp8_pair ppr) */
+    const bool pp_tok = cluster == 2 || qn_f8_env_pp() >= 3 || (sk & 8192);
     persist &= 255, sk &= 15;
     /* TMA forms: no split; clusters of 1 or 2 along the weights, 2 or 4 along the tokens (5, 6) */
     if (persist >= 3 && (splits != 1 || (persist <= 4 ? cluster == 4 : cluster == 1) || persist > 6))
@@ -2280,7 +2287,7 @@ static int qn_f8_gemm(const qn_cuda_weight *w, const void *buf, int64_t M, int y
         }
         /* fp823: SS 128x128 (cooperative) in pairs along the weights, the token box's halves multicast (c128t, a bench form:
          * the ping-pong pair's cooperative twin; bit-identical to SS 128x128) */
-        if (ss && persist == 4 && cluster == 2 && tile == 2)
+        if (ss && (persist == 3 || persist == 4) && cluster == 2 && tile == 2)
             return epi ? qn_f8t_launch<2, 128, 2, 1, 0, 0, 1>(a, sms, s) : qn_f8t_launch<2, 128, 2, 0, 0, 0, 1>(a, sms, s);
         if (ss && persist == 4 && cluster == 2 && t == 1) { /* fp822: SS 128x256 in pairs along the weights (tokens multicast) */
             if (!epi) return qn_f8t_launch<2, 256, 2, 0, 0, 0, 1>(a, sms, s);

@@ -1481,13 +1481,21 @@ static int trace_t4() {
     int sms = 132;
     cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, 0);
     int err = 0;
+    /* fp823 round 2 (after call 2: the ping-pong tile's wgmma alone ran at 408 clocks, its copies alone at 267): the
+     * cooperative SS tiles with direct stores (persist 3: the forms that honour diag 1 outside the ping-pong) whole and
+     * without copies — whether two warpgroups' n128 wgmma reach the floor without copies; the 128x256 tile likewise */
     static const struct {
         const char *name;
-        int cl, persist, tile;
-    } forms[] = {{"pp", 1, 4 | 2048 | 4096, 2}, {"ppw", 2, 6 | 2048 | 4096, 2}, {"ppt", 2, 4 | 2048 | 4096, 2},
-                 {"km256 (default's 128x256 SS + OE)", 1, 4 | 2048 | 8192, 1}, {"s128 (cooperative 128x128 SS)", 1, 4 | 2048, 2},
-                 {"sw128 (s128, pairs multicasting the weights)", 2, 6 | 2048, 2},
-                 {"c128t (s128, pairs multicasting the tokens)", 2, 4 | 2048, 2}};
+        int cl, persist, tile, nd; /* nd: 4 = whole / no copies / no wgmma / whole on the last tile; 2: the first two; 1 */
+    } forms[] = {{"pp", 1, 4 | 2048 | 4096, 2, 4}, {"ppw", 2, 6 | 2048 | 4096, 2, 4}, {"ppt", 2, 4 | 2048 | 4096, 2, 4},
+                 {"km256 (default's 128x256 SS + OE)", 1, 4 | 2048 | 8192, 1, 1},
+                 {"s128 (cooperative 128x128 SS)", 1, 4 | 2048, 2, 1},
+                 {"sw128 (s128, pairs multicasting the weights)", 2, 6 | 2048, 2, 1},
+                 {"c128t (s128, pairs multicasting the tokens)", 2, 4 | 2048, 2, 1},
+                 {"s128d (s128, direct stores)", 1, 3 | 2048, 2, 2},
+                 {"c128td (c128t, direct stores)", 2, 3 | 2048, 2, 2},
+                 {"s256d (128x256 SS, direct stores)", 1, 3 | 2048, 1, 2}};
+    constexpr int NF = (int)(sizeof forms / sizeof forms[0]);
     static const struct {
         const char *name;
         int bits;
@@ -1498,8 +1506,8 @@ static int trace_t4() {
         dweight dw = timing_weight(N, K, wq);
         tact ta = timing_x(M, N, K);
         err |= qn_cuda_fp8_quantize_x_tm(QN_DT_BF16, ta.x, M, K, K, ta.buf, 1, NULL);
-        for (int fi = 0; fi < 7; fi++)
-            for (int di = 0; di < (fi < 3 ? 4 : 1); di++) {
+        for (int fi = 0; fi < NF; fi++)
+            for (int di = 0; di < forms[fi].nd; di++) {
                 const int cl = forms[fi].cl, persist = forms[fi].persist | diags[di].bits, tile = forms[fi].tile;
                 auto run = [&](unsigned long long *tr) {
                     return qn_cuda_fp8_gemm_cl(&dw.w, ta.buf, M, QN_DT_BF16, ta.y, tile, 1, NULL, cl, persist, tr, sms, NULL);
@@ -1510,7 +1518,7 @@ static int trace_t4() {
                 printf("trace4 M=%lld N=%lld K=%lld %s %s: launch %.1f us; %lld blocks; traced tile: first stage %.2f us, "
                        "K loop %.1f us (%.0f clocks per 64 of K, %.2f GHz; floor %d), epilogue %.2f us%s\n",
                        (long long)M, (long long)N, (long long)K, forms[fi].name, diags[di].name, st.launch_us,
-                       (long long)st.rec, st.first_us, st.kloop_us, st.clk64, st.ghz, fi == 3 ? 512 : 256, st.epi_us,
+                       (long long)st.rec, st.first_us, st.kloop_us, st.clk64, st.ghz, forms[fi].tile == 1 ? 512 : 256, st.epi_us,
                        e ? " (launch failed)" : "");
             }
         tact_free(ta), cudaFree(dw.codes), cudaFree(dw.sw);

@@ -8,19 +8,19 @@
 # Run after bench/e2e/run_h200.sh has built Quanta (/tmp/qbuild) and bench/cuda/prebuild_fp8.sh has built fp8_check and
 # libqnfp8.so (/tmp/prebuild/fp8):
 #   VERIFY=bench/cuda/verify_fp823.sh bash bench/e2e/run_h200.sh build files verify
-# Every step has its own timeout, later steps skipped when late. Deciding steps first:
-#   1. fp8_check trace4 (the diagnosis: pp / ppw / ppt whole, without copies, without wgmma; clocks per 64 of K of
-#      warpgroup 0's first tile, beside the default's 128x256 and the cooperative 128x128 alone / in either pair) on
-#      four long rows;
-#   2. fp8_check sanitize (smoke: small cases, every form, ppt bit for bit against SS 128x128);
-#   3. fp8_pair, 6 rounds, the long rows and neighbours interleaved with _scaled_mm: km = the default route, pp / ppw /
-#      ppt = the ping-pong tile alone / pairs multicasting the weights / pairs multicasting the tokens, c128t = the
-#      cooperative 128x128 in ppt's pairs, kmb = km again (the noise floor);
-#   4. fp8_check check (12 cases; "cases wrong" must be 0 — one output of 512 x 4096 x 512 sits at the bound's edge in
-#      every form since fp822);
-#   5. conformance of the e4m3 matmuls through the engine with QUANTA_CUDA_FP8_PP=4 (ppt on every GEMM call);
-#   6. ncu of ppt and pp at 4096 x 11008 x 4096 (pipes, L2, shared memory, issue) and all 30 rows (km, ppt) if time is left;
-#   7. compute-sanitizer synccheck / racecheck of the small cases if time is left.
+# Round 2 (call 3, after call 2's answer: the ping-pong tile's wgmma alone run at 408 clocks per 64 of K, its copies
+# alone at 267, every pair slower than the tile alone; ppt 0.51-0.65 of the peer: PP stays off). Every step has its own
+# timeout, later steps skipped when late. Deciding steps first:
+#   1. fp8_check trace4 again, with the cooperative SS tiles with direct stores (s128d, c128td, s256d) whole and without
+#      copies: whether two warpgroups' n128 wgmma reach the floor without copies (then the 128x128 limit
+#      is the copies and the wgmma together in one SM), and the 128x256 tile's two sides;
+#   2. fp8_check sanitize (smoke: every form, ppt and c128t bit for bit against SS 128x128);
+#   3. fp8_pair, 7 rounds, the long rows and neighbours: km = the default, kmo = QUANTA_CUDA_FP8_SKCL=2 (the last partial
+#      round of 128x256 tiles as cluster groups: the tail, 5-7% of these rows), kmb = km again;
+#   4. fp8_pair all 30 rows (km, kmb; 3 rounds): the target "every row >= 0.9 in one run" (call 2: met, min 0.90);
+#   5. the SASS of the ping-pong, cooperative 128x128 and 128x256 SS kernels' K loops (cuobjdump on the device: HGMMA,
+#      WARPGROUP.ARRIVE / DEPBAR, SYNCS), for the next session's reading of the 408 clocks;
+#   6. fp8_check check; conformance with QUANTA_CUDA_FP8_PP=4; compute-sanitizer synccheck if time is left.
 # Everything goes to $OUT/fp823/ (summary.txt: the numbers to decide with).
 set -u
 cd "$(dirname "$0")/../.." # the repository root
@@ -37,8 +37,8 @@ SMOKE=1
 
 # 1. the diagnosis (deciding): which side of the 128x128 K loop is the limit, and what each pair does to it
 if [ -x $FC/fp8_check ]; then
-  timeout 12 $FC/fp8_check trace4 > $D/trace4.txt 2>&1
-  say "fp8_check trace4 (pp / ppw / ppt: whole, no copies, no wgmma; km256) rc=$?"
+  timeout 16 $FC/fp8_check trace4 > $D/trace4.txt 2>&1
+  say "fp8_check trace4 (pp / ppw / ppt and s128d / c128td / s256d: whole, no copies; km256, s128, sw128, c128t) rc=$?"
   grep -E '^trace4' $D/trace4.txt | sed -E 's/^trace4 //; s/ blocks; traced tile: first stage [0-9.]+ us,/ blk;/' | tee -a $D/summary.txt
   pack
 fi
@@ -52,16 +52,33 @@ if [ -x $FC/fp8_check ]; then
   pack
 fi
 
-# 3. the long rows and neighbours, ours and the peer interleaved (deciding)
+# 3. the long rows and neighbours, ours and the peer interleaved (deciding for SKCL=2), then every row (the target)
 if [ $PAIR = 1 ]; then
-  F=km,pp,ppw,ppt,c128t,kmb; [ $SMOKE -eq 0 ] || F=km,pp,kmb
   R="4096,11008,4096;4096,13824,5120;2048,11008,4096;2048,5120,5120;4096,5120,5120;4096,4096,11008;2048,13824,5120"
-  FP8_PAIR_REPS=6 timeout 14 python3 bench/cuda/fp8_pair.py $FC/libqnfp8.so "$R" $F > $D/pair_rows.txt 2>&1
-  say "fp8_pair long rows (km = default, pp / ppw / ppt = ping-pong alone / pairs along the tokens / along the weights, c128t = cooperative 128x128 in ppt's pairs, kmb = km again) rc=$?"
+  FP8_PAIR_REPS=7 timeout 12 python3 bench/cuda/fp8_pair.py $FC/libqnfp8.so "$R" km,kmo,kmb > $D/pair_rows.txt 2>&1
+  say "fp8_pair long rows (km = default, kmo = SKCL=2, kmb = km again; 7 rounds) rc=$?"
   tee -a $D/summary.txt < $D/pair_rows.txt
+  pack
+  FP8_PAIR_REPS=3 timeout 9 python3 bench/cuda/fp8_pair.py $FC/libqnfp8.so all km,kmb > $D/pair_all.txt 2>&1
+  say "fp8_pair all rows (km, kmb; 3 rounds) rc=$?"; tee -a $D/summary.txt < $D/pair_all.txt
   pack
 elif [ -x $FC/fp8_check ]; then
   say "no libqnfp8.so or torch: fp8_pair skipped"
+fi
+
+# 3b. the K loops' instructions as NVIDIA's compiler wrote them (for the reading of the 408 clocks)
+if command -v cuobjdump > /dev/null && [ -f $FC/libqnfp8.so ] && [ $(left) -gt 12 ]; then
+  for k in '_Z12qn_k_fp8_tmaILi2ELi128ELi1ELi1ELi0ELi0ELi1ELi1ELi0EEv10qn_f8_args14CUtensorMap_stS1_S1_' \
+           '_Z12qn_k_fp8_tmaILi2ELi128ELi1ELi1ELi0ELi0ELi1ELi0ELi0EEv10qn_f8_args14CUtensorMap_stS1_S1_' \
+           '_Z12qn_k_fp8_tmaILi2ELi256ELi1ELi1ELi0ELi0ELi1ELi0ELi1EEv10qn_f8_args14CUtensorMap_stS1_S1_'; do
+    timeout 4 cuobjdump -sass -fun "$k" $FC/libqnfp8.so > $D/sass_$(echo $k | cut -c24-60).txt 2>&1
+  done
+  gzip -f $D/sass_*.txt 2> /dev/null
+  say "cuobjdump: $(ls $D/sass_* 2> /dev/null | wc -l) kernels (pp, s128 with the TMA store, km256 OE) in sass_*.txt.gz"
+  for f in $D/sass_*.txt.gz; do
+    say "$(basename $f): $(zcat $f | grep -cE 'HGMMA') HGMMA, $(zcat $f | grep -cE 'WARPGROUP.DEPBAR') WARPGROUP.DEPBAR, $(zcat $f | grep -cE 'WARPGROUP.ARRIVE') WARPGROUP.ARRIVE, $(zcat $f | grep -cE 'SYNCS') SYNCS"
+  done
+  pack
 fi
 
 # 4. the check cases
@@ -84,28 +101,9 @@ elif [ ! -x $Q ]; then
   say "no $Q: conformance skipped"; [ $VERDICT = ok ] && VERDICT=incomplete
 fi
 
-# 6. ncu of ppt and pp on a long row (fp8_check one: 4 launches, the 4th profiled; clocks not locked, as fp822's), then
-# every row
-NCU_GREP='\)x\(|Duration|SM Frequency|Compute \(SM\) Throughput|Memory Throughput|DRAM Throughput|L2 Cache Throughput|L2 Hit Rate|Executed Ipc A|Issue Slots Busy|highest-utilized|Registers Per|Grid Size|Cluster Size|Dynamic Shared|Shared Memory'
-for v in 3 1; do
-  if command -v ncu > /dev/null && [ -x $FC/fp8_check ] && [ $SMOKE -eq 0 ] && [ $(left) -gt 8 ]; then
-    FP8_CHECK_PP=$v timeout 7 ncu --clock-control none --section SpeedOfLight --section MemoryWorkloadAnalysis \
-      --section ComputeWorkloadAnalysis --section LaunchStats -k regex:qn_k_fp8_tma --launch-skip 3 -c 1 \
-      $FC/fp8_check one 4096 11008 4096 > $D/ncu_pp$v.txt 2>&1
-    say "ncu $([ $v = 3 ] && echo ppt || echo pp) 4096x11008x4096 rc=$?"
-    grep -E "$NCU_GREP" $D/ncu_pp$v.txt | sed 's/  */ /g' | head -22 | tee -a $D/summary.txt
-    pack
-  fi
-done
-if [ $PAIR = 1 ] && [ $SMOKE -eq 0 ] && [ $(left) -gt 10 ]; then
-  FP8_PAIR_REPS=3 timeout 8 python3 bench/cuda/fp8_pair.py $FC/libqnfp8.so all km,ppt > $D/pair_all.txt 2>&1
-  say "fp8_pair all rows rc=$?"; tee -a $D/summary.txt < $D/pair_all.txt
-  pack
-fi
-
 # 7. sanitizers of the small cases
 if [ -x $FC/fp8_check ] && command -v compute-sanitizer > /dev/null; then
-  for tool in synccheck racecheck; do
+  for tool in synccheck; do
     [ $(left) -gt 3 ] || { say "compute-sanitizer $tool skipped (time)"; continue; }
     timeout $(($(left) - 1 < 8 ? $(left) - 1 : 8)) compute-sanitizer --tool $tool $FC/fp8_check sanitize > $D/sanitize_$tool.txt 2>&1
     rc=$?; say "compute-sanitizer $tool rc=$rc: $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' $D/sanitize_$tool.txt | head -1)"
@@ -114,7 +112,7 @@ if [ -x $FC/fp8_check ] && command -v compute-sanitizer > /dev/null; then
 fi
 
 {
-  echo "== fp823 summary ($VERDICT): trace4 (the 128x128 K loop's limit), smoke, fp8_pair long rows (+ all rows), check, conformance PP=4, ncu ppt, sanitizers"
+  echo "== fp823 summary ($VERDICT), round 2: trace4 (+ the cooperative tiles' two sides), smoke, fp8_pair long rows (km / kmo / kmb) and all rows, SASS, check, conformance PP=4, synccheck"
   grep -E 'cases wrong' $D/fp8_check.txt 2> /dev/null
   grep -hE '   pair$' $D/pair_rows.txt 2> /dev/null
 } | tee -a $D/summary.txt
