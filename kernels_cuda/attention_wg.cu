@@ -262,7 +262,9 @@ constexpr long long F_QE = 1ll << 32;
  * batch and KV head, a row's position: pr / hp, h / Hkv, r0 / G) as a multiply and a shift by the host's magic numbers
  * (Params::fd_m / fd_s, Granlund-Montgomery for 31-bit dividends: exact). Why: 83's SASS recomputes each divisor's
  * reciprocal at every item (I2F, MUFU.RCP, F2I, IMAD.HI and two fix-ups: ~20 dependent instructions a division, three
- * divisions) in the consumers' item top, before the next item's first turn, and in the producer's. Bit-identical. */
+ * divisions) in the consumers' item top, before the next item's first turn, and in the producer's. Round 2 (90): also
+ * a row's position in the one-compare mask (r / G, twice a boundary tile: every causal item's diagonal) and the
+ * output box's (thread 0, each epilogue). Bit-identical. */
 constexpr long long F_FDIV = 1ll << 33;
 enum { kFdHp = 0, kFdHk = 1, kFdG = 2 };
 constexpr int kKsSlots = 64; /* parts in flight (s r <= kKsSlots) */
@@ -568,6 +570,8 @@ __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const Params p, c
     const T *Q = static_cast<const T *>(p.q);
     const T *K = static_cast<const T *>(p.k) + (b * p.Hkv + hkv) * p.Nk * kD;
     const T *V = static_cast<const T *>(p.v) + (b * p.Hkv + hkv) * p.Nk * kD;
+    /* F_FDIV: x / G for 0 <= x < 2^31 by the host's multiply-shift (the other forms keep their own divisions) */
+    [[maybe_unused]] auto div_g = [&](unsigned x) -> unsigned { return fdiv31(x, p.fd_m[kFdG], p.fd_s[kFdG]); };
     auto set_block = [&](I mb_, I hkv_, I b_) {
         mb = mb_, hkv = hkv_, b = b_;
         L = (I)p.Nk;
@@ -579,8 +583,7 @@ __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const Params p, c
         const int Nq = (int)p.Nq, rows = (int)p.rows_fold;
         r0 = mb * kRB, rend = r0 + kRB < rows ? r0 + kRB : rows;
         if constexpr ((FL & F_FDIV) != 0) {
-            pmin = L - Nq + (int)fdiv31((unsigned)r0, p.fd_m[kFdG], p.fd_s[kFdG]);
-            pmax = L - Nq + (int)fdiv31((unsigned)(rend - 1), p.fd_m[kFdG], p.fd_s[kFdG]);
+            pmin = L - Nq + (int)div_g((unsigned)r0), pmax = L - Nq + (int)div_g((unsigned)(rend - 1));
         } else {
             pmin = L - Nq + (int)((unsigned)r0 / G), pmax = L - Nq + (int)((unsigned)(rend - 1) / G);
         }
@@ -844,7 +847,7 @@ __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const Params p, c
             for (int h = 0; h < 2; ++h) {
                 int r = (int)(h ? rb : ra);
                 if (r >= (int)rend) r = (int)rend - 1;
-                const int pos = (int)(L - p.Nq) + r / (int)p.G;
+                const int pos = (int)(L - p.Nq) + ((FL & F_FDIV) ? (int)div_g((unsigned)r) : r / (int)p.G);
                 const int lim = (p.causal && pos < (int)L - 1 ? pos : (int)L - 1) - ((int)k0 + 2 * t);
 #pragma unroll
                 for (int j = 0; j < NS; ++j)
@@ -1037,7 +1040,7 @@ __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const Params p, c
         qn_named_sync(3 + cw, 128);
         if ((tid & 127) == 0) {
             if constexpr (TQ) {
-                const int p0 = (int)(((unsigned)er0 + 64u * cw) / (unsigned)p.G);
+                const int p0 = (int)((FL & F_FDIV) ? div_g((unsigned)er0 + 64u * cw) : ((unsigned)er0 + 64u * cw) / (unsigned)p.G);
                 qn_tma_store_4d(&mp.to, ob + cw * 64 * 128, 0, 0, p0, ec3);
                 qn_tma_store_4d(&mp.to, ob + kRB * 128 + cw * 64 * 128, 64, 0, p0, ec3);
             }
@@ -1086,7 +1089,7 @@ __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const Params p, c
         qn_named_sync(3 + cw, 128);
         if ((tid & 127) == 0) {
             if constexpr (TQ) {
-                const int p0 = (int)(((unsigned)er0 + 64u * cw) / (unsigned)p.G);
+                const int p0 = (int)((FL & F_FDIV) ? div_g((unsigned)er0 + 64u * cw) : ((unsigned)er0 + 64u * cw) / (unsigned)p.G);
                 qn_tma_store_4d(&mp.to, ob + cw * 64 * 128, 0, 0, p0, ec3);
                 qn_tma_store_4d(&mp.to, ob + kRB * 128 + cw * 64 * 128, 64, 0, p0, ec3);
             }
