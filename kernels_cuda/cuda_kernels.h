@@ -303,6 +303,10 @@ extern int qn_cuda_ggml_mmq_splitcl;
 /* =17 (mmq21): 1 takes the EPI instances whose producer loop keeps the first-fill order's test out of its steady state
  * (the same copies, the same bits); -1 (the start): from QUANTA_CUDA_GGML_PLOOP (1: on). */
 extern int qn_cuda_ggml_mmq_ploop;
+/* =17 (mmq23): 1 runs the 128-token unsplit pick (PLOOP's producer) as cluster pairs along the weight rows that
+ * multicast each activation step (half the slab's L2 reads; the same bits), 2 the 256-token picks too; -1 (the start):
+ * from QUANTA_CUDA_GGML_PAIRX (0..2). */
+extern int qn_cuda_ggml_mmq_pairx;
 /* out[T,K] = rows ids[t] of the [V,K] table (bad ids set *err_flag to 1, rows left unwritten). */
 int qn_cuda_ggml_get_rows(int w_dtype, const void *w, int64_t V, int64_t K, const int32_t *ids, int64_t T,
                           int out_dtype, void *out, int *err_flag, void *stream);

@@ -309,7 +309,8 @@ static inline bool qn_gmmq_switch(int &cache, const char *name, const char *on) 
  * 64x64), 256x128 (8 warps of 64x64) and 128x128b2 (the 128x128 tile held to 128 registers, two blocks
  * per SM); for ggml_mmq_wg.cu wg128x128, wg64x128, wg128x64, wg64x64, wg256x128, wg256x64 (7 to 12); for
  * ggml_mmq_ws_wg.cu ws128x128, ws128x64, ws128x256 (13 to 15); for ggml_mmq_rs_wg.cu rs128x128, rs128x64 (16, 17), rs128x128c2, rs128x64c2 (18, 19), rs128x256, rs128x256c2 (20, 21), rs128x128g2 (22), rssplit (23: the auto tile, K split where the grid is small); for ggml_mmq_rsi_wg.cu rsi128x128,
- * rsi128x64, rsi128x128g2, rsidiag0, rsidiag1, rsisplit, rsi2c128x64, rsi128x256 (24 to 31). Anything
+ * rsi128x64, rsi128x128g2, rsidiag0, rsidiag1, rsisplit, rsi2c128x64, rsi128x256 (24 to 31), ... (to 42), mmq23's
+ * rsinocopy128 / rsidiag128 (43, 44: rsinocopy's and rsidiag0's forms on the 128-token tile whatever the grid). Anything
  * else, a tile of the other kernel, or unset, picks by grid size. Read at the first call unless a benchmark has set
  * qn_cuda_ggml_mmq_tile (cuda_kernels.h) to the tile's number here. */
 static int qn_gmmq_forced_tile() {
@@ -322,7 +323,7 @@ static int qn_gmmq_forced_tile() {
                                             "rsi128x128", "rsi128x64", "rsi128x128g2", "rsidiag0", "rsidiag1", "rsisplit",
                                             "rsi2c128x64", "rsi128x256",
                                             "rsi128x256g2", "rsi128x256a2", "rsidiag256", "rsiss", "rsisplit128", "rsinocopy", "rsi256x128", "rsi256x64",
-                                            "rsic128", "rsic64", "rsic256"};
+                                            "rsic128", "rsic64", "rsic256", "rsinocopy128", "rsidiag128"};
         const char *e = getenv("QUANTA_CUDA_GGML_MMQ_TILE");
         int tile = 0;
         for (int i = 0; e && i < (int)(sizeof names / sizeof names[0]); i++)

@@ -63,6 +63,13 @@
  * 2 = the cluster): the partial sums meet in distributed shared memory, each block's warpgroup `rank` adding its peer's
  * half of its rows and storing y — no partial sums in global memory, no reduce launch; the same additions as the
  * global split's reduce (bench/NOTES.md, mmq21). */
+/* V bit 512 (mmq23, QUANTA_CUDA_GGML_PAIRX): with 8 (the EPI instances, unsplit: the 128-token pick with PLOOP's
+ * producer, 32, and with PAIRX=2 the 256-token pick), blocks run as cluster pairs along the weight rows (cluster
+ * (2,1,1): weight tiles 2c and 2c + 1, the same token tile) and each producer copies half of every activation step
+ * (tokens NB / 2 x rank ..) by bulk copy multicast into both blocks' B slots: the slab leaves L2 once per pair, not
+ * once per block (q8_0 128x128 step: 24.7 -> 16.7 KB of L2 reads a block; q4_0 20.6 -> 12.6). A B slot is refilled
+ * once both blocks' consumers have released it (bempty takes 16 arrivals, lane r of each warp arriving on block r's).
+ * The same copies land in the same places: the same bits. */
 template <int DT, int NB, int CPS = 1, int V = 0> struct qn_rsi_cfg {
     static constexpr int bb = qn_ggml_block_bytes(DT);
     static constexpr int arow = (QN_RSI_KA / 32) * bb; /* 144 / 272 bytes: rows 4 banks apart */
@@ -80,6 +87,8 @@ template <int DT, int NB, int CPS = 1, int V = 0> struct qn_rsi_cfg {
     static_assert(!(V & 4) || (NB * red_pitch * 4 <= bar_off && CPS == 1 && MR == 1), "cluster sums fit the rings");
     static_assert(!(V & 16) || (NB * 128 * 4 <= bar_off && CPS == 1 && MR == 1 && (V & 12) == 8),
                   "cluster pair: a warpgroup's sums fit the rings; EPI instances only");
+    static_assert(!(V & 512) || ((V & 8) && (V & (4 | 16 | 64 | 128 | 256)) == 0 && CPS == 1 && MR == 1 && NB % 16 == 0),
+                  "PAIRX: the EPI instances, unsplit, one block an SM");
     static_assert(a_bytes % 1024 == 0 && b_bytes % 1024 == 0, "slots on 1024-byte boundaries");
     static_assert(arow % 16 == 0 && arow / 2 <= 256, "a TMA box row: a multiple of 16 bytes, at most 256 elements");
 };
@@ -202,6 +211,7 @@ __device__ __forceinline__ void qn_rsi_body(const CUtensorMap *amap, const qn_gm
     /* QUANTA_CUDA_GGML_PLOOP=2 (V bit 64, a diagnostic of the same bits): the producer thread as the old instances' —
      * no first-fill order, no trigger, its loop then exit — beside the EPI consumers and epilogue */
     constexpr bool PL0 = (V & 64) != 0;
+    constexpr bool MC = (V & 512) != 0; /* mmq23 (QUANTA_CUDA_GGML_PAIRX): the activation steps multicast over a pair */
     static_assert(!(PL || PL0) || EPI, "PLOOP: EPI instances");
     static_assert(!EPI || (CPS == 1 && (V & 4) == 0 && DIAG == 0), "EPI: the table's picks only");
     static_assert(MR == 1 || (DIAG != 3 && CPS == 1), "256-row tiles: no SS diagnostic, one block an SM");
@@ -226,10 +236,11 @@ __device__ __forceinline__ void qn_rsi_body(const CUtensorMap *amap, const qn_gm
     nt -= ntoff;
     if (tid == 0) {
         for (int s = 0; s < SA; s++) qn_mbar_init(afull(s), 1), qn_mbar_init(aempty(s), 8);
-        for (int s = 0; s < SB; s++) qn_mbar_init(bfull(s), 1), qn_mbar_init(bempty(s), 8);
+        for (int s = 0; s < SB; s++) qn_mbar_init(bfull(s), 1), qn_mbar_init(bempty(s), MC ? 16 : 8);
         qn_mbar_init_fence();
     }
-    __syncthreads();
+    if constexpr (MC) qn_cluster_sync(); /* both blocks' barriers initialized before a copy or arrival reaches them */
+    else __syncthreads();
     /* this token tile's slabs: NB of the prep's xnb-token tiles' rows, step by step xnb * 64 halves apart */
     const int64_t xnb = p.xnb ? p.xnb : NB;
     const __half *xt = p.xh + (size_t)((mt * NB) / xnb * KT * xnb + (mt * NB) % xnb) * QN_GMMQ_BK;
@@ -245,14 +256,21 @@ __device__ __forceinline__ void qn_rsi_body(const CUtensorMap *amap, const qn_gm
             qn_tma_load_2d(sbase + Cfg::a_off + slot * Cfg::a_bytes + r * QN_RSI_BN * Cfg::arow, amap, afull(slot),
                            (int32_t)((ka0 + ka) * (Cfg::arow / 2)), row0 + r * QN_RSI_BN);
     };
+    const uint32_t crank = MC ? qn_cluster_rank() : 0u; /* MC: which half of each step this block copies */
     auto load_b = [&](int slot, int64_t i) { /* B slot: the slab of step 4 ka0 + i */
         if (DIAG == 4 && i >= SB) {
             qn_mbar_arrive(bfull(slot));
             return;
         }
-        qn_mbar_arrive_expect_tx(bfull(slot), Cfg::b_bytes);
-        qn_bulk_copy(sbase + slot * Cfg::b_bytes, xt + (size_t)(4 * ka0 + i) * (size_t)xnb * QN_GMMQ_BK, Cfg::b_bytes,
-                     bfull(slot));
+        qn_mbar_arrive_expect_tx(bfull(slot), Cfg::b_bytes); /* MC: both halves land on each block's barrier */
+        const __half *src = xt + (size_t)(4 * ka0 + i) * (size_t)xnb * QN_GMMQ_BK;
+        if constexpr (MC) { /* this block's half of the step's tokens (whole 1024-byte swizzle atoms), into both */
+            constexpr uint32_t half = Cfg::b_bytes / 2;
+            qn_bulk_copy_mc(sbase + slot * Cfg::b_bytes + crank * half, reinterpret_cast<const uint8_t *>(src) + crank * half,
+                            half, bfull(slot), (uint16_t)3u);
+        } else {
+            qn_bulk_copy(sbase + slot * Cfg::b_bytes, src, Cfg::b_bytes, bfull(slot));
+        }
     };
     if (CPS == 2 && tid == 0) { /* the rings' first fills; the rest from the consumer loop */
         qn_tma_prefetch(amap);
@@ -307,6 +325,7 @@ __device__ __forceinline__ void qn_rsi_body(const CUtensorMap *amap, const qn_gm
                     qn_rsi_cluster_sync();
                     qn_rsi_cluster_sync();
                 }
+                if constexpr (MC) qn_rsi_cluster_sync(); /* the consumers' one barrier at their end */
                 if (EPI && ((p.epi & 2) || (gridDim.z > 1 && !CL2))) qn_pdl_launch();
                 asm volatile("exit;\n" ::: "memory");
             }
@@ -315,6 +334,7 @@ __device__ __forceinline__ void qn_rsi_body(const CUtensorMap *amap, const qn_gm
             qn_rsi_cluster_sync();
             qn_rsi_cluster_sync();
         }
+        if constexpr (MC) qn_rsi_cluster_sync(); /* the consumers' one (MC): no block leaves before its peer's arrivals */
         if (EPI && ((p.epi & 2) || (gridDim.z > 1 && !CL2))) qn_pdl_launch(); /* as the consumers' below */
         return;
     }
@@ -432,7 +452,11 @@ __device__ __forceinline__ void qn_rsi_body(const CUtensorMap *amap, const qn_gm
             if (ka > 0 || J > 0) { /* unit u - 1's steps */
 #pragma unroll
                 for (int i = 0; i < SPU; i++) {
-                    if (lane == 0) qn_mbar_arrive(bempty(ps));
+                    if constexpr (MC) { /* lane r releases the slot on block r: both fill it */
+                        if (lane < 2) qn_mbar_arrive_cluster(qn_mapa(bempty(ps), (uint32_t)lane));
+                    } else if (lane == 0) {
+                        qn_mbar_arrive(bempty(ps));
+                    }
                     adv(ps, SB, nullptr);
                 }
                 if (CPS == 2 && tid == 0) { /* refill those slots once every warp is done with them */
@@ -472,6 +496,8 @@ __device__ __forceinline__ void qn_rsi_body(const CUtensorMap *amap, const qn_gm
     } while (++ka < nka);
     if (DIAG != 2) qn_wg_wait<0>();
     keep_all();
+    /* MC: this thread's remote arrivals are done (release); it waits for its peer's at the end, after its stores */
+    if constexpr (MC) qn_rsi_cluster_arrive();
     if (DIAG == 2) acc[0][0][0] += __uint_as_float(sink & 0x007FFFFFu); /* a subnormal: the decode stays */
     qn_pdl_wait(); /* xscale and y: after the prep (passed long ago: every B slot came after it) */
     if constexpr (CL2) { /* mmq21: this block has half of K; warpgroup `rank` stores its rows, the other gives its sums */
@@ -601,6 +627,7 @@ __device__ __forceinline__ void qn_rsi_body(const CUtensorMap *amap, const qn_gm
         if constexpr (EPI) qn_gmmq_store_h<1, NB / 8>(q, acc1, nt * Cfg::BN + rw + 64 * r, mt * NB, g, t);
         else qn_gmmq_store<1, NB / 8>(q, acc1, nt * Cfg::BN + rw + 64 * r, mt * NB, g, t);
     }
+    if constexpr (MC) qn_rsi_cluster_wait();
 }
 #endif
 
@@ -675,9 +702,9 @@ static int qn_rsi_launch(const CUtensorMap &m, const qn_gmmq_args &a, cudaStream
         attr_set = true;
     }
     const int64_t gx = GRP ? gtiles : (a.N + Cfg::BN - 1) / Cfg::BN, gy = (a.M + NB - 1) / NB;
-    if (gx > 0x7fffffff || gy > 65535) return (int)cudaErrorInvalidValue;
+    if (gx > 0x7fffffff || gy > 65535 || ((V & 512) && (gx & 1))) return (int)cudaErrorInvalidValue;
     const dim3 grid((unsigned)gx, (unsigned)gy, (unsigned)splits);
-    if (qn_rsi_pdl() || (V & 20)) {
+    if (qn_rsi_pdl() || (V & 532)) {
         cudaLaunchConfig_t lc = {};
         cudaLaunchAttribute at[2];
         int na = 0;
@@ -688,6 +715,9 @@ static int qn_rsi_launch(const CUtensorMap &m, const qn_gmmq_args &a, cudaStream
         if (V & 20) { /* the splits of a tile: one cluster */
             at[na].id = cudaLaunchAttributeClusterDimension;
             at[na].val.clusterDim.x = 1, at[na].val.clusterDim.y = 1, at[na++].val.clusterDim.z = (unsigned)splits;
+        } else if (V & 512) { /* mmq23: weight tiles 2c, 2c + 1 of a token tile (gx even: qn_rsi_order pairs them) */
+            at[na].id = cudaLaunchAttributeClusterDimension;
+            at[na].val.clusterDim.x = 2, at[na].val.clusterDim.y = 1, at[na++].val.clusterDim.z = 1;
         }
         lc.gridDim = grid, lc.blockDim = dim3(Cfg::threads), lc.dynamicSmemBytes = Cfg::smem + 1024, lc.stream = s;
         lc.attrs = at, lc.numAttrs = (unsigned)na;
@@ -771,6 +801,22 @@ static int qn_rsi_ploop() {
     }
     return qn_cuda_ggml_mmq_ploop;
 }
+/* QUANTA_CUDA_GGML_PAIRX (mmq23; off; the same bits): 1, the 128-token unsplit pick with PLOOP's producer (the
+ * default's 512 x 4096 x K rows), 2, also the 256-token picks (512 x 14336 x 4096, M = 2048: 32 KB of activations a
+ * step against 4.6 / 8.7 KB of weights), as cluster pairs along the weight rows that multicast the activation steps
+ * (cfg V bit 512): half the slab's L2 reads. mmq22's diagnostic rows (H100 19:06) put q8_0's extra time a step with the bytes coming in
+ * (rsidiag0 keeps the q8_0 - q4_0 gap, rsinocopy drops ~60% of it); at ~7.6 TB/s of L2 -> SM traffic on 128 SMs the
+ * steady state sits near L2's rate. Where the weight tiles are odd in number, or no pair fits, the default's launch.
+ * -1 (the start): read at the first call. */
+int qn_cuda_ggml_mmq_pairx = -1;
+static int qn_rsi_pairx() {
+    if (qn_cuda_ggml_mmq_pairx < 0) {
+        const char *e = getenv("QUANTA_CUDA_GGML_PAIRX");
+        const int v = e && *e ? atoi(e) : 0;
+        qn_cuda_ggml_mmq_pairx = v >= 0 && v <= 2 ? v : 0;
+    }
+    return qn_cuda_ggml_mmq_pairx;
+}
 /* Two steps per commit group on the 128-token tile of the auto pick (as =16's table; rsi128x128 forces one step). */
 #define QN_RSI_G2_DEFAULT 1
 /* =16's shape table: 256 tokens where those tiles (rows weight tiles of 128) cover about 3/4 of the SMs, else 128, else
@@ -806,6 +852,7 @@ template <int DT> static int qn_rsi_go(const qn_gmmq_args &a0, int x_dtype, cons
     if (ft == 39 || ft == 41) nb = 64;
     if (ft == 40) nb = 128;
     if (ft == 42) nb = 256;
+    if (ft == 43 || ft == 44) nb = 128; /* mmq23's diagnostics: the 128-token tile on any grid */
     if (ft >= 31 && ft <= 34) nb = 256;
     /* mmq20 (QUANTA_CUDA_GGML_SPLIT128=1): where the table takes 64-token tiles with K split (the k/v shapes at M = 512)
      * and 128-token tiles split by the same rule still make ~128 blocks, take those (two steps a group, rsisplit128's
@@ -855,6 +902,11 @@ template <int DT> static int qn_rsi_go(const qn_gmmq_args &a0, int x_dtype, cons
     case 40: return qn_rsi_launch<DT, 128, 4, 0, 1, 4>(m, a, s, qn_rsi_csplits(a.M, a.N, a.K, 128), part);
     case 41: return qn_rsi_launch<DT, 64, 2, 0, 1, 4>(m, a, s, qn_rsi_csplits(a.M, a.N, a.K, 64), part);
     case 42: return qn_rsi_launch<DT, 256, 2, 0, 1, 4>(m, a, s, qn_rsi_csplits(a.M, a.N, a.K, 256), part);
+    /* mmq23: rsinocopy128 (decode and wgmma on the rings' first fill, no copies after it) and rsidiag128 (copies and
+     * wgmma on constant A, no decode) on 128-token tiles whatever the grid: the same instances as rsinocopy / rsidiag0
+     * take there, so one form on 32 / 64 / 128 blocks says which side slows when all SMs run (bench/NOTES.md, mmq23) */
+    case 43: return qn_rsi_launch<DT, 128, 4, 4>(m, a, s, 1, part);
+    case 44: return qn_rsi_launch<DT, 128, 2, 1>(m, a, s, 1, part);
     default: break;
     }
     if (s128 && sp > 1)
@@ -878,6 +930,16 @@ template <int DT> static int qn_rsi_go(const qn_gmmq_args &a0, int x_dtype, cons
                    : qn_rsi_launch<DT, 64, 2, 0, 1, 8 | 16>(m, a, s, 2, part);
         if (e != (int)cudaErrorInvalidClusterSize && e != (int)cudaErrorLaunchOutOfResources) return e;
         (void)cudaGetLastError(); /* a launch error, not sticky: no pair fits (a partitioned GPU): the global split */
+    }
+    /* mmq23 (QUANTA_CUDA_GGML_PAIRX): the 128-token pick with PLOOP's producer (1, 2) and the 256-token one without it
+     * (2) as pairs multicasting the slab; any other form (PLOOP=1 on 256 tokens, =0 on 128, =2) as before */
+    const int px = qn_rsi_pairx();
+    if (px >= 1 && ft == 0 && sp == 1 && QN_RSI_G2_DEFAULT && (a.epi & 1) && plv != 2 && (rows & 1) == 0 &&
+        ((nb == 128 && pl) || (nb == 256 && !pl && px == 2))) {
+        const int e = nb == 128 ? qn_rsi_launch<DT, 128, 4, 0, 1, 8 | 32 | 512>(m, a, s, 1, part)
+                                : qn_rsi_launch<DT, 256, 2, 0, 1, 8 | 512>(m, a, s, 1, part);
+        if (e != (int)cudaErrorInvalidClusterSize && e != (int)cudaErrorLaunchOutOfResources) return e;
+        (void)cudaGetLastError(); /* no pair fits (a partitioned GPU): the default's launch */
     }
     auto epi_go = [&](auto vc) { /* mmq20: the same picks with the EPI epilogue (V bit 8) */
         constexpr int VE = decltype(vc)::value;

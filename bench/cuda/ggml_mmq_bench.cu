@@ -57,6 +57,9 @@
  * "gemmcl0" / "gemmcl3" (SPLITCL=0: off; 3: the pair split by tokens; 2 is the default since 15:09).
  * mmq22: MMQ_BENCH_GROUPS=1024+1024x4096,... (weights of one x as one grid: grouprows() below; MMQ_BENCH_GROUPS_ONLY=1:
  * those rows alone).
+ * mmq23: "gemmpx" / "gemmpx2" / "gemmpx0" (the GEMM alone with QUANTA_CUDA_GGML_PAIRX=1 / 2 / 0: the 128-token pick,
+ * and with 2 the 256-token one, as cluster pairs along the weight rows multicasting the activation steps; the same
+ * bits, so maxdiff 0 against the default).
  */
 #include <cuda_runtime.h>
 
@@ -651,6 +654,14 @@ int main(int argc, char **argv) {
                     row(name, time_ms(knew, 0, yn));
                     qn_cuda_ggml_mmq_epi = was, qn_cuda_ggml_mmq_ploop = wpl, qn_cuda_ggml_mmq_noprep = 0;
                 }
+                for (int px = 0; px <= 2; px++) { /* mmq23: the GEMM alone with QUANTA_CUDA_GGML_PAIRX=0 / 1 / 2 */
+                    const char *name = px == 2 ? "gemmpx2" : px ? "gemmpx" : "gemmpx0";
+                    if (!in_list(extra, name)) continue;
+                    const int was = qn_cuda_ggml_mmq_pairx;
+                    qn_cuda_ggml_mmq_pairx = px, qn_cuda_ggml_mmq_noprep = 1;
+                    row(name, time_ms(knew, 0, yn));
+                    qn_cuda_ggml_mmq_pairx = was, qn_cuda_ggml_mmq_noprep = 0;
+                }
                 if (in_list(extra, "gemm2")) { /* the default GEMM alone again: drift between the rows above */
                     qn_cuda_ggml_mmq_noprep = 1;
                     row("gemm2", time_ms(knew, 0, yn));
@@ -688,9 +699,9 @@ int main(int argc, char **argv) {
                                                     "rsi128x128", "rsi128x64", "rsi128x128g2", "rsidiag0", "rsidiag1",
                                                     "rsisplit", "rsi2c128x64", "rsi128x256", "rsi128x256g2",
                                                     "rsi128x256a2", "rsidiag256", "rsiss", "rsisplit128", "rsinocopy", "rsi256x128", "rsi256x64",
-                                                    "rsic128", "rsic64", "rsic256"};
+                                                    "rsic128", "rsic64", "rsic256", "rsinocopy128", "rsidiag128"};
                 const int t0 = knew >= 17 ? 24 : knew >= 16 ? 16 : knew >= 13 ? 13 : knew >= 7 ? 7 : 1,
-                          t1 = knew >= 17 ? 42 : knew >= 16 ? 23 : knew >= 13 ? 15 : knew >= 7 ? 12 : 6;
+                          t1 = knew >= 17 ? 44 : knew >= 16 ? 23 : knew >= 13 ? 15 : knew >= 7 ? 12 : 6;
                 const bool listed = tiles && strcmp(tiles, "0") && strcmp(tiles, "1"); /* a list: on every shape */
                 /* mmq20: MMQ_BENCH_TILE_KEPT=1 times the forced tiles on the prep kept in 256-token tiles ("xkept": the
                  * GEMM alone, whatever the tile's tokens), to compare with the gemm rows */

@@ -31,6 +31,7 @@
 #   (order: build files conform tests verify, then, once llama.cpp's niced build is done, bench variants kv
 #   peer serve profile: every comparison with the peer runs on a quiet machine)
 # Prints the ratio table; every log and JSON goes to $OUT/logs.tgz (packed at each step), the tables to $OUT/summary*.md.
+# LLAMA_TARGETS (default "llama-bench llama-server"): what the llama stage builds; llama-bench alone when no serve stage follows.
 # BG (a command) runs in the background while llama.cpp compiles; the comparisons wait for it. BENCH_ALT
 # (environment settings) times the decode of each file again with them, next to the default's.
 # SWEEP (serve_sweep.py's arguments) and SWEEP_S (seconds per sweep) shorten the serve stage; NAMES (the
@@ -66,14 +67,15 @@ if has llama; then
     { [ -f scripts/ui-assets.cmake ] || { mkdir -p scripts && cp "$ROOT/bench/e2e/llama_ui_stub.cmake" scripts/ui-assets.cmake; }; } &&
     timeout 480 cmake -B build -DGGML_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90 -DLLAMA_BUILD_TESTS=OFF \
       -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_SERVER=ON -DLLAMA_BUILD_APP=OFF -DLLAMA_CURL=OFF -DLLAMA_OPENSSL=OFF \
-      -DCMAKE_BUILD_TYPE=Release && timeout 540 nice -n 19 cmake --build build -j $NP --target llama-bench llama-server;
+      -DCMAKE_BUILD_TYPE=Release && timeout 540 nice -n 19 cmake --build build -j $NP --target ${LLAMA_TARGETS:-llama-bench llama-server};
     echo "llama build rc=$?" ) > $L/llama_build.log 2>&1 &
   LLAMA_PID=$!
 fi
 
 if has files; then
-  ( python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/site "$PEER"/gguf-*.whl &&
-    export PYTHONPATH=/tmp/site &&
+  # its own --target: prebuild_cl.sh installs the same wheel at the same moment, and two pip runs into one folder fail
+  ( python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/site-e2e "$PEER"/gguf-*.whl &&
+    export PYTHONPATH=/tmp/site-e2e &&
     timeout 300 python3 bench/e2e/gguf_skeleton.py build "$PEER/gemma.skel" $W/files/gemma3-270m-q4_k_m.gguf &&
     for q in q4_0 q8_0; do
       case " ${NAMES:-mistral7b-$q} " in *" mistral7b-$q "*)

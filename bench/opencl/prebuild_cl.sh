@@ -10,8 +10,8 @@ mkdir /tmp/prebuild 2>/dev/null; mkdir $P 2>/dev/null || exit 0 # one run per ma
 . bench/opencl/cl_env.sh
 mkdir -p $CL_W
 cl_env || { echo "rc=1 (no OpenCL here)" > $P/build.rc; echo "rc=1" > $P/files.rc; exit 0; }
-( python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/site "$PEER"/gguf-*.whl &&
-  export PYTHONPATH=/tmp/site &&
+( python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/site-cl "$PEER"/gguf-*.whl &&
+  export PYTHONPATH=/tmp/site-cl &&
   { [ -f $L1 ] || { timeout 150 python3 "$PEER/make_llama_gguf.py" $L1.part Q8_0 1b && mv $L1.part $L1; }; } &&
   { [ -f $G ] || timeout 100 python3 bench/e2e/gguf_skeleton.py build "$PEER/gemma.skel" $G; }
   echo "rc=$?" > $P/files.rc ) > $P/files.log 2>&1 &

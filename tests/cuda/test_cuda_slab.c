@@ -10,6 +10,8 @@
  *     own prep of the result (qn_cuda_ggml_mmq_noprep = 2).
  *   - mmq22: the grouped GEMMs of one x (qn_cuda_ggml_mmq_multi, QUANTA_CUDA_GGML_GROUP's modes) against one launch a
  *     weight: modes 1, 3 and 4 bit for bit, mode 2 within the sums' rounding (group_same).
+ *   - mmq23: the GEMM with QUANTA_CUDA_GGML_PAIRX=1 / 2 (the 128- / and 256-token picks as cluster pairs multicasting
+ *     the activation steps) against =0 bit for bit (pairx_same; case "pairx", CK_RUN_CASE=pairx runs it alone).
  * Inputs random (printed seed), outputs poisoned before each run. Exits 77 (skip) without a CUDA device.
  */
 #include <cuda_runtime_api.h>
@@ -271,6 +273,60 @@ START_TEST(group_same) {
 }
 END_TEST
 
+/* mmq23: qn_cuda_ggml_mmq_x with qn_cuda_ggml_mmq_pairx = 1 and 2 against 0, every output byte: the same copies land
+ * in the same places, so the same sums. Shapes of the 128-token unsplit pick (32 weight tiles: pairs), an N tail (4000
+ * rows: the last tile partial), an M tail, the shortest K (one A slot), one wave with K > 8192 (the down shape's pick),
+ * an odd tile count (31: the default's launch, so equal trivially), and the 256-token pick (=2) with an M tail and at
+ * M = 2048 (two rounds of blocks). Weights random bytes with a scale of 2^-7 a block, x
+ * uniform in [-1, 1]; outputs poisoned before each run. On any device (where =17 does not run both are the same route). */
+static const struct { int64_t M, N, K; } pairx_shapes[] = {
+    {512, 4096, 4096}, {700, 4000, 2048}, {600, 4096, 256}, {512, 4096, 14336}, {600, 3968, 1024},
+    {300, 14336, 1024}, {2048, 4096, 1024}};
+#define N_PAIRX ((int)(sizeof pairx_shapes / sizeof *pairx_shapes))
+
+START_TEST(pairx_same) {
+    const int sh = _i / 2, q8 = _i & 1;
+    const int64_t M = pairx_shapes[sh].M, N = pairx_shapes[sh].N, K = pairx_shapes[sh].K;
+    const int wdt = q8 ? QN_DT_GGML_Q8_0 : QN_DT_GGML_Q4_0, bb = q8 ? 34 : 18;
+    qt_rng rng = qt_rng_make(qt_seed() ^ (0x6a23 + (uint64_t)_i)); /* the run's printed seed */
+    const size_t wb = (size_t)N * (size_t)(K / 32) * (size_t)bb, yb = (size_t)(M * N) * 4;
+    unsigned char *h = malloc(wb);
+    ck_assert_ptr_nonnull(h);
+    for (size_t b = 0; b < wb; b++) h[b] = (unsigned char)(qt_next(&rng) >> 56);
+    for (size_t b = 0; b < wb / (size_t)bb; b++) h[b * bb] = 0x00, h[b * bb + 1] = 0x20; /* f16 2^-7 */
+    void *w = dev_alloc(wb);
+    CU(cudaMemcpy(w, h, wb, cudaMemcpyHostToDevice));
+    free(h);
+    float *x = dev_random(&rng, (size_t)(M * K), -1.0f, 1.0f);
+    const size_t sn = qn_cuda_ggml_mmq_scratch(M, N, K), xpn = qn_cuda_ggml_mmq_xprep_bytes(M, K);
+    void *scr = dev_alloc(sn), *xp = dev_alloc(xpn), *y[3];
+    const int was = qn_cuda_ggml_mmq_pairx;
+    for (int px = 0; px < 3; px++) {
+        y[px] = dev_alloc(yb);
+        CU(cudaMemset(y[px], 0xFF, yb)); /* NaN: an output left unwritten shows */
+        qn_cuda_ggml_mmq_pairx = px;
+        int have = 0; /* a fresh prep each run */
+        const int e = qn_cuda_ggml_mmq_x(wdt, w, N, K, QN_DT_F32, x, M, QN_DT_F32, y[px], scr, sn, xp, xpn, &have, 132,
+                                         NULL);
+        CU(cudaDeviceSynchronize());
+        ck_assert_int_eq(e, 0);
+    }
+    qn_cuda_ggml_mmq_pairx = was;
+    float *t = malloc(yb); /* the default's outputs all written (NaN-free), then PAIRX's byte for byte */
+    ck_assert_ptr_nonnull(t);
+    CU(cudaMemcpy(t, y[0], yb, cudaMemcpyDeviceToHost));
+    size_t nan = 0;
+    for (size_t j = 0; j < yb / 4; j++) nan += t[j] != t[j];
+    free(t);
+    ck_assert_msg(nan == 0, "pairx %lldx%lldx%lld %s: %zu outputs of the default unwritten", (long long)M, (long long)N,
+                  (long long)K, q8 ? "q8_0" : "q4_0", nan);
+    for (int px = 1; px < 3; px++)
+        ck_assert_msg(dev_differ(y[px], y[0], yb) == 0, "pairx %lldx%lldx%lld %s: PAIRX=%d differs from 0", (long long)M,
+                      (long long)N, (long long)K, q8 ? "q8_0" : "q4_0", px);
+    cudaFree(w), cudaFree(x), cudaFree(scr), cudaFree(xp), cudaFree(y[0]), cudaFree(y[1]), cudaFree(y[2]);
+}
+END_TEST
+
 int main(void) {
     int n = 0;
     if (cudaGetDeviceCount(&n) != cudaSuccess || n < 1) {
@@ -288,5 +344,9 @@ int main(void) {
     tcase_add_loop_test(tc, glu_slab_same, 0, 2 * N_GLU_D);
     tcase_add_loop_test(tc, group_same, 0, 2 * N_GROUP);
     suite_add_tcase(s, tc);
+    TCase *tp = tcase_create("pairx");
+    tcase_set_timeout(tp, 240);
+    tcase_add_loop_test(tp, pairx_same, 0, 2 * N_PAIRX);
+    suite_add_tcase(s, tp);
     return qt_run_suite(s);
 }

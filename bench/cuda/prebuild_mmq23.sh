@@ -1,11 +1,11 @@
 #!/bin/bash
-# prebuild_mmq22.sh — bench/cuda/ggml_mmq_bench.cu (the grouped rows and gemm rows of verify_mmq22.sh) compiled with nvcc from the
+# prebuild_mmq23.sh — bench/cuda/ggml_mmq_bench.cu (the gemmpx, gemm and grouped rows of verify_mmq23.sh) compiled with nvcc from the
 # sources (no meson build needed): the six GEMM objects and the norms (elementwise) it links (ggml_mmq, ggml_mmq_frag,
-# elementwise: sm_90; the wgmma ones: sm_90a only, as kernels_cuda/meson.build builds them) in parallel. Binary and log under /tmp/prebuild/mmq22/ (P= overrides).
+# elementwise: sm_90; the wgmma ones: sm_90a only, as kernels_cuda/meson.build builds them) in parallel. Binary and log under /tmp/prebuild/mmq23/ (P= overrides).
 set -u
 cd "$(dirname "$0")/../.." # the repository root
 export PATH=$PATH:/usr/local/cuda/bin
-P=${P:-/tmp/prebuild/mmq22}
+P=${P:-/tmp/prebuild/mmq23}
 rm -rf $P && mkdir -p $P
 FL=(-std=c++17 -O3 -Iinclude -Iformats -Ibase -Ikernels_cuda -Ibench/cuda)
 SM90=(-gencode=arch=compute_90,code=sm_90)
@@ -21,6 +21,6 @@ rc=0
 for p in "${pids[@]}"; do wait $p || rc=1; done
 [ $rc -eq 0 ] && nvcc $(for f in $OBJS; do echo $P/$f.o; done) $P/bench.o -o $P/ggml_mmq_bench >> $P/bench.log 2>&1
 rc=$?
-echo "prebuild_mmq22 rc=$rc" | tee -a $P/build.txt
+echo "prebuild_mmq23 rc=$rc" | tee -a $P/build.txt
 cat $P/*.log | grep -E 'error' | head -5
 exit $rc
