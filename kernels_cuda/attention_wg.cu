@@ -88,6 +88,9 @@ struct Params {
      * more 64-bit parameters moved n128s2sw from 230 to 254 registers) */
     int nmb, items, bh;
     int ksplit; /* F_KSPL: parts a tail item (0: no split) */
+    /* F_FDIV: x / d for x < 2^31 as (x * fd_m) >> (31 + fd_s) (fd_set), for d = pairs a head ((nmb + 1) / 2), Hkv, G */
+    unsigned fd_m[3];
+    int fd_s[3];
 };
 /* fa13 options, forms 25-27 only (a template parameter FL, so that the measured forms' code stays as measured):
  * F_HEADS: the persistent forms' causal order head by head too (the heaviest-first order across all heads read
@@ -242,8 +245,28 @@ enum { F_PEX = 1073741824 };
  * no carry leaves the field: the same 64 bits as qn_wg_desc_sw128 of the sum). Why: the SASS of 70's steady loop
  * spends ~12 instructions between consecutive HGMMA of a turn re-deriving each descriptor (mask, shift, or, the
  * constant high half re-materialized, R2UR), ~190 of its 640 a tile are integer / uniform work, on the issuing warp's
- * chain. Bit-identical. (A bit past int's sign: FL is an int; the flag is the value's sign bit.) */
-constexpr int F_DESC = (int)0x80000000u;
+ * chain. Bit-identical. (fa23: FL is 64-bit since F_QE; this bit no longer the sign of an int.) */
+constexpr long long F_DESC = 0x80000000ll;
+/* fa23. F_QE (the persistent pairs with an O stage, PO: 70 / 83 and their kin): the producer issues the next item's Q
+ * as soon as its buffer is free — right after it issued K of the current item's tile 1 (the stage that K takes was
+ * the item before's last K, released by the same Q . K^T that releases the item before's Q buffer) — instead of
+ * after the current item's last V. Why: an item's Q rows are read once, from HBM (K / V of a head are L2 hits, shared
+ * by its row blocks), and in 83's order they are issued about one tile period before the item's first turn needs
+ * them; fa20's trace 71 read a ~1050-1130-cycle gap at every item boundary before that turn's K / Q waits. Here Q is
+ * issued n - 1 tiles ahead (7 at 1k non-causal, 15 at 2k). Items of one tile keep the old order. The same loads into
+ * the same buffers: bit-identical. A 64-bit flag (FL is long long from here: every int flag's bit unchanged). H100
+ * 21:59 (87 = 83 + it, paired, two passes): 87/83 1.000-1.006 at 1k / 2k, 0.977 at 512 causal — the Q wait was not
+ * the boundary's cost, and the producer's peek between K(1) and V(0) delays short items: research. */
+constexpr long long F_QE = 1ll << 32;
+/* fa23. F_FDIV (with F_PAIR): the persistent walk's divisions by launch constants (a pair's head and row block, a head's
+ * batch and KV head, a row's position: pr / hp, h / Hkv, r0 / G) as a multiply and a shift by the host's magic numbers
+ * (Params::fd_m / fd_s, Granlund-Montgomery for 31-bit dividends: exact). Why: 83's SASS recomputes each divisor's
+ * reciprocal at every item (I2F, MUFU.RCP, F2I, IMAD.HI and two fix-ups: ~20 dependent instructions a division, three
+ * divisions) in the consumers' item top, before the next item's first turn, and in the producer's. Round 2 (90): also
+ * a row's position in the one-compare mask (r / G, twice a boundary tile: every causal item's diagonal) and the
+ * output box's (thread 0, each epilogue). Bit-identical. */
+constexpr long long F_FDIV = 1ll << 33;
+enum { kFdHp = 0, kFdHk = 1, kFdG = 2 };
 constexpr int kKsSlots = 64; /* parts in flight (s r <= kKsSlots) */
 #if QN_AWG_ALL_FORMS
 /* (fa22: research only — call 3 of session 21, H100 15:47: 74/70 1.002 / 0.999 at 2k non-causal, 0.975 at 1k — so a
@@ -316,6 +339,10 @@ __device__ __forceinline__ float ex2(float x) {
     float y;
     asm("ex2.approx.ftz.f32 %0, %1;\n" : "=f"(y) : "f"(x));
     return y;
+}
+/* F_FDIV: x / d for 0 <= x < 2^31 from fd_set's (m, s) */
+__device__ __forceinline__ unsigned fdiv31(unsigned x, unsigned m, int s) {
+    return (unsigned)(((unsigned long long)x * m) >> (31 + s));
 }
 /* F_DESC: a descriptor's start address moved by a (16-byte units): an add on the low word only (the field cannot carry
  * out: see F_DESC), so ptxas needs no 64-bit add with carry */
@@ -426,7 +453,7 @@ __device__ __forceinline__ void qn_tma_store_4d(const CUtensorMap *map, uint32_t
  * qempty) and its K/V tiles into the stages as they free up, so one block's last tiles and epilogue run under the
  * next one's start (short sequences: a block of 512-1k causal rows has 1-8 tiles). */
 template <typename T, int BN, int S, bool OV, int WGN, bool WS, bool PP, bool SW, bool TMA = false, bool PER = false,
-          int FL = 0>
+          long long FL = 0>
 __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const Params p, const __grid_constant__ MapsT<TMA, (FL & F_TQ) != 0> mp) {
 #if QN_AWG_HAVE
     constexpr bool KV2 = (FL & F_KV2) != 0, DIAG = (FL & F_DIAG) != 0, PO = PER && KV2;
@@ -439,6 +466,8 @@ __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const Params p, c
     /* (not the back-to-back form: with PEX ptxas serialized its wgmma for want of registers, C7511, at a quarter and at
      * an eighth of the columns alike: 70's consumers sit at the 240-register cap with P of the tile before live) */
     static_assert(!PEX || (CRS && !B2B), "the polynomial ex2: with F_CRS, not back to back");
+    static_assert(!(FL & F_QE) || (PER && (FL & F_PAIR) && (FL & F_KV2) && (FL & F_TO)), "the next Q early: the PO producer");
+    static_assert(!(FL & F_FDIV) || (PER && (FL & F_PAIR) && !(FL & F_KSPL)), "the walk's divisions: the pair walk");
     constexpr bool DESC = (FL & F_DESC) != 0;
     static_assert(!(FL & F_EPIB) || EPI, "the voted epilogue issue: with F_EPI");
     static_assert(!B2B || (PER && KV2 && (FL & F_PAIR) && (FL & F_TO) && PVH && !(FL & F_DIAG)),
@@ -541,6 +570,8 @@ __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const Params p, c
     const T *Q = static_cast<const T *>(p.q);
     const T *K = static_cast<const T *>(p.k) + (b * p.Hkv + hkv) * p.Nk * kD;
     const T *V = static_cast<const T *>(p.v) + (b * p.Hkv + hkv) * p.Nk * kD;
+    /* F_FDIV: x / G for 0 <= x < 2^31 by the host's multiply-shift (the other forms keep their own divisions) */
+    [[maybe_unused]] auto div_g = [&](unsigned x) -> unsigned { return fdiv31(x, p.fd_m[kFdG], p.fd_s[kFdG]); };
     auto set_block = [&](I mb_, I hkv_, I b_) {
         mb = mb_, hkv = hkv_, b = b_;
         L = (I)p.Nk;
@@ -551,7 +582,11 @@ __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const Params p, c
         const unsigned G = (unsigned)p.G;
         const int Nq = (int)p.Nq, rows = (int)p.rows_fold;
         r0 = mb * kRB, rend = r0 + kRB < rows ? r0 + kRB : rows;
-        pmin = L - Nq + (int)((unsigned)r0 / G), pmax = L - Nq + (int)((unsigned)(rend - 1) / G);
+        if constexpr ((FL & F_FDIV) != 0) {
+            pmin = L - Nq + (int)div_g((unsigned)r0), pmax = L - Nq + (int)div_g((unsigned)(rend - 1));
+        } else {
+            pmin = L - Nq + (int)((unsigned)r0 / G), pmax = L - Nq + (int)((unsigned)(rend - 1) / G);
+        }
         I lo = 0, hi = L;
         if (p.causal && hi > pmax + 1) hi = pmax + 1;
         if (p.window > 0 && lo < pmin - p.window + 1) lo = pmin - p.window + 1;
@@ -605,6 +640,13 @@ __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const Params p, c
         const unsigned hp = ((unsigned)p.nmb + 1u) / 2u, pairs = hp * (unsigned)p.bh;
         const unsigned pr = blockIdx.x + (unsigned)(item >> 1) * gridDim.x;
         if (pr >= pairs) return 0;
+        if constexpr ((FL & F_FDIV) != 0) {
+            const unsigned h = fdiv31(pr, p.fd_m[kFdHp], p.fd_s[kFdHp]), k = pr - h * hp, nmb = (unsigned)p.nmb;
+            if ((item & 1) && nmb - 1u - k == k) return 2;
+            const unsigned hk = (unsigned)p.Hkv, bq = fdiv31(h, p.fd_m[kFdHk], p.fd_s[kFdHk]);
+            set_block((int)((item & 1) ? k : nmb - 1u - k), (int)(h - bq * hk), (int)bq);
+            return 1;
+        }
         const unsigned h = pr / hp, k = pr % hp, nmb = (unsigned)p.nmb;
         if ((item & 1) && nmb - 1u - k == k) return 2;
         const unsigned hk = (unsigned)p.Hkv;
@@ -805,7 +847,7 @@ __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const Params p, c
             for (int h = 0; h < 2; ++h) {
                 int r = (int)(h ? rb : ra);
                 if (r >= (int)rend) r = (int)rend - 1;
-                const int pos = (int)(L - p.Nq) + r / (int)p.G;
+                const int pos = (int)(L - p.Nq) + ((FL & F_FDIV) ? (int)div_g((unsigned)r) : r / (int)p.G);
                 const int lim = (p.causal && pos < (int)L - 1 ? pos : (int)L - 1) - ((int)k0 + 2 * t);
 #pragma unroll
                 for (int j = 0; j < NS; ++j)
@@ -998,7 +1040,7 @@ __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const Params p, c
         qn_named_sync(3 + cw, 128);
         if ((tid & 127) == 0) {
             if constexpr (TQ) {
-                const int p0 = (int)(((unsigned)er0 + 64u * cw) / (unsigned)p.G);
+                const int p0 = (int)((FL & F_FDIV) ? div_g((unsigned)er0 + 64u * cw) : ((unsigned)er0 + 64u * cw) / (unsigned)p.G);
                 qn_tma_store_4d(&mp.to, ob + cw * 64 * 128, 0, 0, p0, ec3);
                 qn_tma_store_4d(&mp.to, ob + kRB * 128 + cw * 64 * 128, 64, 0, p0, ec3);
             }
@@ -1047,7 +1089,7 @@ __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const Params p, c
         qn_named_sync(3 + cw, 128);
         if ((tid & 127) == 0) {
             if constexpr (TQ) {
-                const int p0 = (int)(((unsigned)er0 + 64u * cw) / (unsigned)p.G);
+                const int p0 = (int)((FL & F_FDIV) ? div_g((unsigned)er0 + 64u * cw) : ((unsigned)er0 + 64u * cw) / (unsigned)p.G);
                 qn_tma_store_4d(&mp.to, ob + cw * 64 * 128, 0, 0, p0, ec3);
                 qn_tma_store_4d(&mp.to, ob + kRB * 128 + cw * 64 * 128, 64, 0, p0, ec3);
             }
@@ -1213,25 +1255,30 @@ __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const Params p, c
                 }
             };
             /* KV2: an item's n tiles, the K and V rings at count cnt: K of tile 0, then K of tile j and V of tile j - 1
-             * (FlashAttention-3's order), V of the last tile, each as its stage frees up */
-            [[maybe_unused]] auto feed_split = [&](int cnt, int c2) {
+             * (FlashAttention-3's order), V of the last tile, each as its stage frees up; after_k1 right after K of
+             * tile 1 is issued (QE: it may move the block state on to the next item, so the item's first tile and
+             * count are read here first) */
+            [[maybe_unused]] auto feed_split = [&](int cnt, int c2, auto &&after_k1) {
                 if constexpr (KV2) {
+                    const I tb0 = tb;
+                    const int n0 = n;
                     auto feed = [&](int j, bool v) {
                         const int c = cnt + j, st = c % S;
                         const uint32_t f = v ? fullv(st) : full(st), d = sbase + st * STAGE + (v ? TILE : 0);
                         const CUtensorMap *mm = v ? &mp.tv : &mp.tk;
                         qn_mbar_wait(v ? emptyv(st) : empty(st), ((c / S) & 1) ^ 1);
                         qn_mbar_arrive_expect_tx(f, TILE);
-                        qn_tma_load_3d(d, mm, f, 0, (int)((tb + j) * BN), c2);
-                        qn_tma_load_3d(d + BN * 128, mm, f, 64, (int)((tb + j) * BN), c2);
+                        qn_tma_load_3d(d, mm, f, 0, (int)((tb0 + j) * BN), c2);
+                        qn_tma_load_3d(d + BN * 128, mm, f, 64, (int)((tb0 + j) * BN), c2);
                     };
-                    if (n <= 0) return;
+                    if (n0 <= 0) return;
                     feed(0, false);
-                    for (int j = 1; j < n; ++j) {
+                    for (int j = 1; j < n0; ++j) {
                         feed(j, false);
+                        if (j == 1) after_k1();
                         feed(j - 1, true);
                     }
-                    feed(n - 1, true);
+                    feed(n0 - 1, true);
                 }
             };
             if constexpr (PO) {
@@ -1241,10 +1288,9 @@ __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const Params p, c
                  * before (cnt); nothing waits for Q to land */
                 if (tid != 0) return;
                 int cnt = 0, qi = 0;
-                for (int item = 0;; ++item) {
-                    const int r = take_item(item);
-                    if (r == 0) break;
-                    if (r == 2) continue;
+                bool qnext = false; /* QE: the item's Q already issued, under the item before */
+                /* the qi-th Q (the block state's rows) into buffer qi & 1, once the item two before has read it */
+                auto q_issue = [&]() {
                     const int qb = qi & 1, use = qi >> 1, c2 = (int)(b * p.Hkv + hkv);
                     ++qi;
                     const uint32_t qd = qsbase + qb * C::qbytes, qf = qb ? qfull1 : qfull;
@@ -1253,8 +1299,27 @@ __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const Params p, c
                     qn_mbar_arrive_expect_tx(qf, (uint32_t)C::qbytes);
                     qn_tma_load_4d(qd, &mp.tq, qf, 0, 0, p0, c2);
                     qn_tma_load_4d(qd + kRB * 128, &mp.tq, qf, 64, 0, p0, c2);
-                    feed_split(cnt, c2);
-                    cnt += n;
+                };
+                for (int item = 0;; ++item) {
+                    const int r = take_item(item);
+                    if (r == 0) break;
+                    if (r == 2) continue;
+                    const int c2 = (int)(b * p.Hkv + hkv), n0 = n;
+                    if (!qnext) q_issue();
+                    qnext = false;
+                    feed_split(cnt, c2, [&]() {
+                        if constexpr ((FL & F_QE) != 0) {
+                            /* (the next item with rows: its Q now; K of tile 1 took the stage of the item before's last
+                             * K, so that item's last Q . K^T, which frees this buffer, is done or all but) */
+                            int r2 = 2;
+                            for (int i2 = item + 1; r2 == 2; ++i2) r2 = take_item(i2);
+                            if (r2 == 1) {
+                                q_issue();
+                                qnext = true;
+                            }
+                        }
+                    });
+                    cnt += n0;
                 }
                 return;
             }
@@ -1295,7 +1360,7 @@ __global__ void __launch_bounds__(128 * WGN, 1) attn_wg_kernel(const Params p, c
             if constexpr (KV2 && !PER) { /* one block: Q, K of tile 0, then K of tile j and V of tile j - 1 as they free up */
                 if (tid == 0 && n > 0) {
                     q_boxes();
-                    feed_split(0, (int)(b * p.Hkv + hkv));
+                    feed_split(0, (int)(b * p.Hkv + hkv), [] {});
                 }
                 tail_syncs();
                 return;
@@ -2165,15 +2230,25 @@ template <typename K> bool split_fits(K fn, int s, int threads, size_t smem) {
     return f == 1;
 }
 
+/* F_FDIV's magic numbers for a divisor 1 <= d < 2^31: s = ceil(log2 d), m = ceil(2^(31 + s) / d) (< 2^32), so that
+ * (x * m) >> (31 + s) = x / d for every 0 <= x < 2^31 (Granlund-Montgomery with 31-bit dividends) */
+static void fd_set(unsigned long long d, unsigned &m, int &s) {
+    int l = 0;
+    while ((1ull << l) < d) ++l;
+    m = (unsigned)(((1ull << (31 + l)) + d - 1) / d);
+    s = l;
+}
+
 template <typename T, int BN, int S, bool OV, int WGN, bool WS = false, bool PP = false, bool SW = false, bool TMA = false,
-          bool PER = false, int FL = 0>
+          bool PER = false, long long FL = 0>
 int launch_t(const qn_cuda_attention_args *a, int vswap, char *err, size_t len) {
     /* KV2 (fa16): where the TQ / TO boxes or the TMA maps cannot take the call, the 128-key 3-stage form without it
      * (every fallback below instantiates FBN / FS, so no 2-stage or wide-tile form exists without KV2) */
     constexpr bool KV2 = (FL & F_KV2) != 0;
     /* (F_B2B, F_EPI: their fallbacks are 66's; F_CRS / F_PEX: the fallbacks as measured, no more instances) */
-    constexpr int FBN = BN > 128 ? 128 : BN, FS = KV2 && S < 3 ? 3 : S,
-                  FFL = FL & ~(F_KV2 | F_B2B | F_EPI | F_EPIP | F_KSPL | F_EPIB | F_CRS | F_PEX | F_DESC | (PER ? F_TO : 0));
+    constexpr int FBN = BN > 128 ? 128 : BN, FS = KV2 && S < 3 ? 3 : S;
+    constexpr long long FFL =
+        FL & ~(F_KV2 | F_B2B | F_EPI | F_EPIP | F_KSPL | F_EPIB | F_CRS | F_PEX | F_DESC | F_QE | F_FDIV | (PER ? F_TO : 0));
     if constexpr (KV2) {
         const long long G = a->Hq / a->Hkv;
         if (a->kv_lens != nullptr || a->B * a->Hkv >= (1LL << 31) || a->Nq >= (1LL << 31) || 128 % G != 0 ||
@@ -2246,6 +2321,11 @@ int launch_t(const qn_cuda_attention_args *a, int vswap, char *err, size_t len) 
     }
     const long long nmb = (p.rows_fold + C::rb - 1) / C::rb, items = nmb * a->Hkv * a->B;
     p.nmb = (int)nmb, p.items = (int)items, p.bh = (int)(a->Hkv * a->B);
+    if constexpr ((FL & F_FDIV) != 0) { /* (the persistent forms keep these under 2^31) */
+        fd_set((unsigned long long)(nmb + 1) / 2, p.fd_m[kFdHp], p.fd_s[kFdHp]);
+        fd_set((unsigned long long)a->Hkv, p.fd_m[kFdHk], p.fd_s[kFdHk]);
+        fd_set((unsigned long long)p.G, p.fd_m[kFdG], p.fd_s[kFdG]);
+    }
     if constexpr ((FL & F_LPT) != 0) {
         /* LPT: groups of k heads, k ~ 2 x SMs / (row blocks + 1) (a group's work fills two rounds of the SMs per
          * its heaviest block), at least 1; 0 (the grid order) for non-causal calls (equal blocks) or ids past 2^31 */
@@ -2391,7 +2471,30 @@ template <typename T> int launch_v(const qn_cuda_attention_args *a, int variant,
     case QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBRD:
         return launch_t<T, 128, 2, true, 3, true, true, true, true, true,
                         F_PAIR | F_CMASK | F_TQ | F_TO | F_KV2 | F_PVH | F_PVHI | F_B2B | F_CRS | F_DESC>(a, vswap, err, len);
+    /* fa23 round 2: 83 with the pair walk's divisions as multiply-shifts (F_FDIV; QUANTA_CUDA_ATTN_WG_FDIV=1, built by
+     * default for the switch and the engine's conformance; H100 21:59 measured it on 87: 89/87 1.010-1.017) */
+    case QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBRDF:
+        return launch_t<T, 128, 2, true, 3, true, true, true, true, true,
+                        F_PAIR | F_CMASK | F_TQ | F_TO | F_KV2 | F_PVH | F_PVHI | F_B2B | F_CRS | F_DESC | F_FDIV>(a, vswap, err,
+                                                                                                                 len);
 #if QN_AWG_ALL_FORMS
+    /* fa23 research (H100 21:59, paired, two passes): 83 with the next item's Q n - 1 tiles ahead (87/83 1.000-1.006 on 1k /
+     * 2k rows, 0.977 at 512 causal: the producer's peek of the next item between K(1) and V(0) delays short items), and
+     * 87 with the walk's divisions as multiply-shifts (89/87 1.010-1.017 on all five rows) */
+    case QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBRDQ:
+        if constexpr (want(QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBRDQ))
+            return launch_t<T, 128, 2, true, 3, true, true, true, true, true,
+                            F_PAIR | F_CMASK | F_TQ | F_TO | F_KV2 | F_PVH | F_PVHI | F_B2B | F_CRS | F_DESC | F_QE>(
+                a, vswap, err, len);
+        else
+            break;
+    case QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBRDQF:
+        if constexpr (want(QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBRDQF))
+            return launch_t<T, 128, 2, true, 3, true, true, true, true, true,
+                            F_PAIR | F_CMASK | F_TQ | F_TO | F_KV2 | F_PVH | F_PVHI | F_B2B | F_CRS | F_DESC | F_QE | F_FDIV>(
+                a, vswap, err, len);
+        else
+            break;
     /* fa22 research (H100 19:06): 70 / 65 with conditional rescaling alone (77/70 1.000-1.005, 79/65 0.996-1.008) */
     case QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBR:
         if constexpr (want(QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBR))
@@ -2507,6 +2610,20 @@ template <typename T> int launch_v(const qn_cuda_attention_args *a, int variant,
         if constexpr (want(QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBX))
             return launch_t<T, 128, 2, true, 3, true, true, true, true, true,
                             F_PAIR | F_CMASK | F_TQ | F_TO | F_KV2 | F_PVH | F_PVHI | F_B2B | F_TRACE>(a, vswap, err, len);
+        else
+            break;
+    case QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBRDX: /* fa23: 83 stamped across its items (the trace) */
+        if constexpr (want(QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBRDX))
+            return launch_t<T, 128, 2, true, 3, true, true, true, true, true,
+                            F_PAIR | F_CMASK | F_TQ | F_TO | F_KV2 | F_PVH | F_PVHI | F_B2B | F_CRS | F_DESC | F_TRACE>(
+                a, vswap, err, len);
+        else
+            break;
+    case QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBRDQX: /* fa23: 87 stamped across its items (the trace) */
+        if constexpr (want(QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBRDQX))
+            return launch_t<T, 128, 2, true, 3, true, true, true, true, true,
+                            F_PAIR | F_CMASK | F_TQ | F_TO | F_KV2 | F_PVH | F_PVHI | F_B2B | F_CRS | F_DESC | F_QE |
+                                F_TRACE>(a, vswap, err, len);
         else
             break;
     case QN_CUDA_ATTN_WG_N128S3WSPTMAMTOHHX:
@@ -2693,7 +2810,9 @@ extern "C" int qn_cuda_attn_wg_applies(const qn_cuda_attention_args *a) {
  * 71 n128s2wsptmapm2tokhhbx, 72 n128s2wsptmapm2tokhhbe, 73 n128s2wsptmapm2tokhhbep,
  * 74 n128s2wsptmapm2tokhhbk, 75 n128s2wsptmapm2tokhhbek, 76 n128s2wsptmapm2tokhhbev, 77 n128s2wsptmapm2tokhhbr,
  * 78 n128s3wsptmamtohhr, 79 n176s2wsptmamtokhhr, 80 n128s2wsptmapm2tokhhbrp, 81 n128s3wsptmamtohhrp,
- * 82 n176s2wsptmamtokhhrp, 83 n128s2wsptmapm2tokhhbrd, 84 n128s3wsptmamtohhrd, 85 n176s2wsptmamtokhhrd)
+ * 82 n176s2wsptmamtokhhrp, 83 n128s2wsptmapm2tokhhbrd, 84 n128s3wsptmamtohhrd, 85 n176s2wsptmamtokhhrd,
+ * 86 n128s2wsptmapm2tokhhbrdx, 87 n128s2wsptmapm2tokhhbrdq, 88 n128s2wsptmapm2tokhhbrdqx,
+ * 89 n128s2wsptmapm2tokhhbrdqf, 90 n128s2wsptmapm2tokhhbrdf)
  * picks the form, where this build has it (form_built)
  * QN_CUDA_ATTN_WG_AUTO runs, for side-by-side runs of the engine; unset or anything else: the pick by shape below.
  * Read once. */
@@ -2705,7 +2824,7 @@ static bool form_built(int v) {
            v == QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOK || v == QN_CUDA_ATTN_WG_N128S3WSPTMAMTOHH ||
            v == QN_CUDA_ATTN_WG_N176S2WSPTMAMTOKHH || v == QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHH ||
            v == QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHB || v == QN_CUDA_ATTN_WG_N128S3WSPTMAMTOHHR ||
-           v == QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBRD;
+           v == QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBRD || v == QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBRDF;
 }
 /* A pick switch read once into its cache: `on` unless the variable is exactly the other value ("0" for a switch
  * that is on by default, "1" for one that is off). */
@@ -2767,6 +2886,23 @@ static bool crs_env() {
     static std::atomic<int> v{-1};
     return switch_once(v, "QUANTA_CUDA_ATTN_WG_CRS", true);
 }
+/* QUANTA_CUDA_ATTN_WG_LONG (fa23; on by default since H100 2026-12-07 21:59, bench/NOTES.md fa23's flip rule; =0 restores
+ * 65): with CRS on, the rows the 176-key form 65 ran (Nk >= 8192 non-causal, >= 12288 causal) run 78 (128-key tiles
+ * with conditional rescaling; CRS gave 65 nothing, its 176-key form at the register cap). Paired rounds, two passes:
+ * 78/65 1.063 / 1.064 at 8k non-causal, 1.061 / 1.061 at 16k non-causal, 1.059 / 1.061 at 16k causal (q1 >= 1.043);
+ * 78 x cuDNN 1.08-1.17 there. (=2 of round 1, 83 on every non-causal row past 2k, measured 0.966-0.992 against 78:
+ * dropped.) Read once. */
+static bool long_env() {
+    static std::atomic<int> v{-1};
+    return switch_once(v, "QUANTA_CUDA_ATTN_WG_LONG", true);
+}
+/* QUANTA_CUDA_ATTN_WG_FDIV=1 (fa23 round 2; off until a device run meets bench/NOTES.md fa23's flip rule): the auto pick's
+ * 83 (the persistent route) as 90, its pair walk's divisions by launch constants as multiply-shifts (F_FDIV;
+ * bit-identical). Read once. */
+static bool fdiv_env() {
+    static std::atomic<int> v{-1};
+    return switch_once(v, "QUANTA_CUDA_ATTN_WG_FDIV", false);
+}
 static int tile_env() {
     static std::atomic<int> v{-1};
     int x = v.load(std::memory_order_relaxed);
@@ -2804,13 +2940,15 @@ static int auto_variant(const qn_cuda_attention_args *a) {
     if (e) return e;
     const bool h = pvh_env();
     const bool r = h && crs_env(); /* (CRS: the PVH forms) */
+    const int f83 = fdiv_env() ? QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBRDF : QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBRD;
     if (a->Nk <= (a->causal || nc2k_env() ? 2048 : 1536)) {
         if (!h) return QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOK;
         if (!b2b_env()) return QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHH;
         if (!a->causal && kspl_env()) return QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBK;
-        return r ? QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBRD : QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHB;
+        return r ? f83 : QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHB;
     }
-    if (a->Nk >= (a->causal ? 12288 : 8192))
+    /* (fa23, LONG: with CRS, 78 on the long rows too: 78/65 1.06) */
+    if (a->Nk >= (a->causal ? 12288 : 8192) && !(r && long_env()))
         return h ? QN_CUDA_ATTN_WG_N176S2WSPTMAMTOKHH : QN_CUDA_ATTN_WG_N176S2WSPTMAMTOK; /* (79/65 ~1.0: no CRS) */
     return !h ? QN_CUDA_ATTN_WG_N128S3WSPTMAMTO
            : r ? QN_CUDA_ATTN_WG_N128S3WSPTMAMTOHHR

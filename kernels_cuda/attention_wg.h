@@ -114,6 +114,20 @@ enum { QN_CUDA_ATTN_WG_AUTO = 0, QN_CUDA_ATTN_WG_N128S2, QN_CUDA_ATTN_WG_N128S3,
        QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBRP, QN_CUDA_ATTN_WG_N128S3WSPTMAMTOHHRP, QN_CUDA_ATTN_WG_N176S2WSPTMAMTOKHHRP,
        /* fa22: 77, 78, 79 with each turn's wgmma descriptors as a base plus constants (D; research, bit-identical) */
        QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBRD, QN_CUDA_ATTN_WG_N128S3WSPTMAMTOHHRD, QN_CUDA_ATTN_WG_N176S2WSPTMAMTOKHHRD,
+       /* fa23: 83 with block 0's consumer loop stamped, tiles numbered across its items (the bench's trace, as 71;
+        * research): where an item boundary's cycles go in the default form of 1k / 2k non-causal */
+       QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBRDX,
+       /* fa23 (research; H100 21:59: 87/83 0.977-1.006, 512 causal the low): 83 with the next item's Q issued right
+        * after K of the current item's tile 1 (Q: n - 1 tiles ahead instead of ~1; bit-identical to 83) */
+       QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBRDQ,
+       /* fa23: 87 stamped as 86 (research: the trace of the boundary with the next Q early) */
+       QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBRDQX,
+       /* fa23 (research; H100 21:59: 89/87 1.010-1.017 on all five rows): 87 with the item walk's divisions by launch
+        * constants as multiply-shifts (bit-identical to 83) */
+       QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBRDQF,
+       /* fa23 round 2: 83 with the walk's divisions as multiply-shifts, without the early Q (bit-identical to 83;
+        * QUANTA_CUDA_ATTN_WG_FDIV=1) */
+       QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBRDF,
        QN_CUDA_ATTN_WG_NVARIANTS };
 /* Flag for the check: V's descriptor with its two byte offsets exchanged (a wrong reading of the MN-major
  * layout shows as a failure with one and a pass with the other). */

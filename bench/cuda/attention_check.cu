@@ -334,6 +334,11 @@ static const char *wg_name(int wg)
     case QN_CUDA_ATTN_WG_N128S3WSPTMAMTOHHRP: return "wg_n128s3wsptmamtohhrp";
     case QN_CUDA_ATTN_WG_N176S2WSPTMAMTOKHHRP: return "wg_n176s2wsptmamtokhhrp";
     case QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBRD: return "wg_n128s2wsptmapm2tokhhbrd";
+    case QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBRDX: return "wg_n128s2wsptmapm2tokhhbrdx";
+    case QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBRDQ: return "wg_n128s2wsptmapm2tokhhbrdq";
+    case QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBRDQX: return "wg_n128s2wsptmapm2tokhhbrdqx";
+    case QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBRDQF: return "wg_n128s2wsptmapm2tokhhbrdqf";
+    case QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBRDF: return "wg_n128s2wsptmapm2tokhhbrdf";
     case QN_CUDA_ATTN_WG_N128S3WSPTMAMTOHHRD: return "wg_n128s3wsptmamtohhrd";
     case QN_CUDA_ATTN_WG_N176S2WSPTMAMTOKHHRD: return "wg_n176s2wsptmamtokhhrd";
     default: return "wg_n128s2";
@@ -683,7 +688,10 @@ static void wg_check(bool small, const std::vector<int> &list)
                 vars[i] == QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBE || vars[i] == QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBEP ||
                 vars[i] == QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBK || vars[i] == QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBEK ||
                 vars[i] == QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBEV || vars[i] == QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBR ||
-                vars[i] == QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBRP || vars[i] == QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBRD) {
+                vars[i] == QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBRP || vars[i] == QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBRD ||
+                vars[i] == QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBRDX || vars[i] == QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBRDQ ||
+                vars[i] == QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBRDQX || vars[i] == QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBRDQF ||
+                vars[i] == QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBRDF) {
                 /* the persistent forms again on 3 blocks: each loops over several row blocks, whatever the shape;
                  * (fa17) the split tail as if on 3 SMs: another tail (blocks mod 3) in clusters of 2, and the
                  * longest-first groups of k = 2 x 3 / (row blocks + 1) heads */
@@ -1101,6 +1109,22 @@ static void wg_bench(const char *path, const std::vector<int> &vars)
                 launch(QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBX);
                 CK(cudaDeviceSynchronize());
                 trace_items_print(c, "trace70");
+            }
+        }
+        if (has(vars, QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBRDX)) { /* fa23: 83's (the default at <= 2k), as 71's */
+            CK(cudaDeviceSynchronize());
+            if (qn_cuda_attn_wg_trace(nullptr, 0) == 0) {
+                launch(QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBRDX);
+                CK(cudaDeviceSynchronize());
+                trace_items_print(c, "trace83");
+            }
+        }
+        if (has(vars, QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBRDQX)) { /* fa23: 87's (the next item's Q early) */
+            CK(cudaDeviceSynchronize());
+            if (qn_cuda_attn_wg_trace(nullptr, 0) == 0) {
+                launch(QN_CUDA_ATTN_WG_N128S2WSPTMAPM2TOKHHBRDQX);
+                CK(cudaDeviceSynchronize());
+                trace_items_print(c, "trace87");
             }
         }
         if (has(vars, QN_CUDA_ATTN_WG_N128S3WSPTMAMTOHHX)) { /* fa19 round 2: 63's */
