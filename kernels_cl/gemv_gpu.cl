@@ -901,28 +901,32 @@ QN_INL float qn_i_amax(const float4 *a, int n) {
         barrier(CLK_LOCAL_MEM_FENCE);                                                                          \
     }
 /* chunk i (its 8 float4s in a) into xq (4 planes of nc uint4: h even, h odd, q even, q odd columns), xd (d) and xs
- * (Σ 256·h + q) */
-QN_INL void qn_i4_put(local uint4 *xq, local float *xd, local int *xs, long nc, const float4 *a, long i) {
-    const float am = qn_i_amax(a, 8), inv = am > 0.0f ? 127.0f / am : 0.0f;
-    uint he[4] = {0u, 0u, 0u, 0u}, ho[4] = {0u, 0u, 0u, 0u}, qe[4] = {0u, 0u, 0u, 0u}, qo[4] = {0u, 0u, 0u, 0u};
-    int sx = 0;
-    _Pragma("unroll") for (int j = 0; j < 8; j++) { /* columns 4j..4j+3: even ones 2j, 2j + 1 of the even half */
-        const float4 sa = a[j] * inv, ra = rint(sa);
-        const int4 h = convert_int4(ra), q = convert_int4(clamp(rint((sa - ra) * 256.0f), -127.0f, 127.0f));
-        sx += 256 * (h.x + h.y + h.z + h.w) + (q.x + q.y + q.z + q.w);
-        const int sh = 16 * (j & 1);
-        he[j >> 1] |= (uint)((h.x & 255) | (h.z & 255) << 8) << sh;
-        ho[j >> 1] |= (uint)((h.y & 255) | (h.w & 255) << 8) << sh;
-        qe[j >> 1] |= (uint)((q.x & 255) | (q.z & 255) << 8) << sh;
-        qo[j >> 1] |= (uint)((q.y & 255) | (q.w & 255) << 8) << sh;
+ * (Σ 256·h + q); one definition for both places the planes live: the group's local memory (qn_i4_put) and, where x is
+ * quantized once for all groups (QUANTA_OPENCL_GEMVS_XG=1, clgemv23), global memory (qn_i4_put_g): the same bits */
+#define QN_I4_PUT_DEF(NAME, AS)                                                                                \
+    QN_INL void NAME(AS uint4 *xq, AS float *xd, AS int *xs, long nc, const float4 *a, long i) {               \
+        const float am = qn_i_amax(a, 8), inv = am > 0.0f ? 127.0f / am : 0.0f;                                \
+        uint he[4] = {0u, 0u, 0u, 0u}, ho[4] = {0u, 0u, 0u, 0u}, qe[4] = {0u, 0u, 0u, 0u}, qo[4] = {0u, 0u, 0u, 0u};\
+        int sx = 0;                                                                                            \
+        _Pragma("unroll") for (int j = 0; j < 8; j++) { /* columns 4j..4j+3: even ones 2j, 2j + 1 of the even half */\
+            const float4 sa = a[j] * inv, ra = rint(sa);                                                       \
+            const int4 h = convert_int4(ra), q = convert_int4(clamp(rint((sa - ra) * 256.0f), -127.0f, 127.0f));\
+            sx += 256 * (h.x + h.y + h.z + h.w) + (q.x + q.y + q.z + q.w);                                     \
+            const int sh = 16 * (j & 1);                                                                       \
+            he[j >> 1] |= (uint)((h.x & 255) | (h.z & 255) << 8) << sh;                                        \
+            ho[j >> 1] |= (uint)((h.y & 255) | (h.w & 255) << 8) << sh;                                        \
+            qe[j >> 1] |= (uint)((q.x & 255) | (q.z & 255) << 8) << sh;                                        \
+            qo[j >> 1] |= (uint)((q.y & 255) | (q.w & 255) << 8) << sh;                                        \
+        }                                                                                                      \
+        xq[i] = (uint4)(he[0], he[1], he[2], he[3]);                                                           \
+        xq[nc + i] = (uint4)(ho[0], ho[1], ho[2], ho[3]);                                                      \
+        xq[2 * nc + i] = (uint4)(qe[0], qe[1], qe[2], qe[3]);                                                  \
+        xq[3 * nc + i] = (uint4)(qo[0], qo[1], qo[2], qo[3]);                                                  \
+        xd[i] = am / (127.0f * 256.0f);                                                                        \
+        xs[i] = sx;                                                                                            \
     }
-    xq[i] = (uint4)(he[0], he[1], he[2], he[3]);
-    xq[nc + i] = (uint4)(ho[0], ho[1], ho[2], ho[3]);
-    xq[2 * nc + i] = (uint4)(qe[0], qe[1], qe[2], qe[3]);
-    xq[3 * nc + i] = (uint4)(qo[0], qo[1], qo[2], qo[3]);
-    xd[i] = am / (127.0f * 256.0f);
-    xs[i] = sx;
-}
+QN_I4_PUT_DEF(qn_i4_put, local)
+QN_I4_PUT_DEF(qn_i4_put_g, global)
 /* x's nc chunks into xq, xd and xs (qn_i4_put), an item a chunk (xl & QN_S_XL_BATCH: QN_I_XB at once; QN_S_F_X1: all of
  * an item's at once, chunks past the end into the spare slot sp: chunk 0 of planes 1 apart, 4 uint4, a float and an
  * int, 16-byte aligned);
@@ -938,6 +942,23 @@ QN_INL void qn_i4_stage_x(local uint4 *xq, local float *xd, local int *xs, local
                           int xl) {
     if (xl & QN_S_F_X1) QN_I_X1_LOOP(8, 2, nc, QN_I_LOAD8, QN_I4_PUTTO)
     else QN_I_STAGE_LOOP(8, nc, xl & QN_S_XL_BATCH, QN_I_LOAD8, QN_I4_PUT)
+}
+/* x quantized once for all work-groups (QUANTA_OPENCL_GEMVS_XG=1, clgemv23, off until measured): an item a chunk, the
+ * planes, scales and sums into global memory at qb + qo in the local layout (4 · nc uint4, nc floats, nc ints), where
+ * the XG streaming forms (qn_gemv_q4_isg / _i2sg) read them through L1/L2. Why: each group of the streaming forms
+ * quantizes all of x before its first step's math (at K = 11008 344 chunks in 2 trips of L2 round trips, ~60
+ * instructions a chunk, then a barrier), while only the one preloaded step is in flight; here that is done once, in
+ * a launch before the GEMV on the same in-order queue (no host round trip). The same loads and qn_i4_put's
+ * arithmetic (one definition, QN_I4_PUT_DEF): the same planes, the same bits. */
+kernel void qn_i4_quant_xg(const global uchar *xb_, ulong xo, global uchar *qb, ulong qo, long nc) {
+    const long i = get_global_id(0);
+    if (i >= nc) return;
+    const global float4 *x4 = (const global float4 *)(xb_ + xo);
+    global uint4 *xq = (global uint4 *)(qb + qo);
+    global float *xd = (global float *)(xq + 4 * nc);
+    float4 a[8];
+    QN_I_LOAD8(a, i)
+    qn_i4_put_g(xq, xd, (global int *)(xd + nc), nc, a, i);
 }
 
 /* row n's scale and zero point of chunk vv (its group vv >> gsh) */
@@ -1110,7 +1131,8 @@ QN_INL void qn_i4_stage_x(local uint4 *xq, local float *xd, local int *xs, local
 
 /* The q4 streaming kernels' common start (QN_I4_KERNEL_A and the lean QN_I4L_KERNEL): the weight layout, this
  * item's place, and the local x codes / scales / sums carved from lm */
-#define QN_I4_PROLOGUE                                                                                         \
+#define QN_I4_PROLOGUE QN_I4_PROLOGUE_X(QN_I4_X_LOCAL)
+#define QN_I4_PROLOGUE_X(XDECL)                                                                                \
         QN_WLAYOUT_MAKE(w);                                                                                    \
         (void)M, (void)rw;                                                                                     \
         const int l = (int)get_local_id(0), ly = (int)get_local_id(1), ry = (int)get_local_size(1);            \
@@ -1118,20 +1140,31 @@ QN_INL void qn_i4_stage_x(local uint4 *xq, local float *xd, local int *xs, local
         const long rb = w.codes_row_bytes, ng = K / w.group, nv = K / 32;                                      \
         const int gsh = 26 - clz(w.group); /* group 32/64/128: chunk >> gsh is its group */                    \
         QN_S_LOCAL_SPLIT(lm)                                                                                   \
+        XDECL
+/* x's planes (4 · nv uint4), scales (nv floats) and sums (nv ints): in the group's local memory (staged by the kernel),
+ * or (QN_I4_X_GLOBAL, QUANTA_OPENCL_GEMVS_XG=1) where qn_i4_quant_xg left them, at xb_ + xo */
+#define QN_I4_X_LOCAL                                                                                          \
         local uint4 *xq = (local uint4 *)lx;                                                                   \
         local float *xd = (local float *)(xq + 4 * nv);                                                        \
         local int *xs = (local int *)(xd + nv);
+#define QN_I4_X_GLOBAL                                                                                         \
+        const global uint4 *xq = (const global uint4 *)(xb_ + xo);                                             \
+        const global float *xd = (const global float *)(xq + 4 * nv);                                          \
+        const global int *xs = (const global int *)(xd + nv);                                                  \
+        (void)lx;
 
 /* ATTR: QN_NO_ATTR, or QN_W16_ATTR (the 16-warp forms, below) */
 #define QN_NO_ATTR
-#define QN_I4_KERNEL(NAME, R, U, PF) QN_I4_KERNEL_A(NAME, R, U, PF, QN_NO_ATTR, 0)
+#define QN_I4_KERNEL(NAME, R, U, PF) QN_I4_KERNEL_A(NAME, R, U, PF, QN_NO_ATTR, 0, 0)
 /* PK (PF == 2; the W16 kernel): the steps' scales and zeros packed a word each (spk / cpk): 16 registers fewer at R = 2,
  * U = 4, where the 128-register bound made clang's PTX spill (644 bytes an item unpacked, 492 packed); the same values */
-#define QN_I4_KERNEL_A(NAME, R, U, PF, ATTR, PK)                                                               \
+/* XG (QUANTA_OPENCL_GEMVS_XG=1, clgemv23): x's planes read from global memory at xb_ + xo, where qn_i4_quant_xg put them
+ * (one launch before, for all groups), not staged here: no prologue before the walk, no barrier */
+#define QN_I4_KERNEL_A(NAME, R, U, PF, ATTR, PK, XG)                                                           \
     kernel ATTR void NAME(const global uchar *Wb, ulong wo, QN_WLAYOUT_ARGS, const global uchar *xb_, ulong xo,     \
                      global uchar *y, ulong yo, int ydt, int M, long N, long K, int iters, int xl, int rw,     \
                      local float4 *lm) {                                                                       \
-        QN_I4_PROLOGUE                                                                                         \
+        QN_I4_PROLOGUE_X(QN_I4_X_SRC_##XG)                                                                     \
         uint4 pre[(U) * (R)]; /* unused without PF */                                                          \
         uint4 sp[U][R];       /* PF == 2: the next step, with its scales and zeros */                          \
         float ssc[U][R];                                                                                       \
@@ -1146,16 +1179,32 @@ QN_INL void qn_i4_stage_x(local uint4 *xq, local float *xd, local int *xs, local
         }                                                                                                      \
         if (PF == 2) QN_I4_STEP_LD(QN_S_BLOCK(0, R), (long)l, R, U)                                            \
         /* the spare slot of QN_S_F_X1's stager: the partials' buffer, first written after the stager's barrier */  \
-        qn_i4_stage_x(xq, xd, xs, (local uint4 *)red, (const global float4 *)(xb_ + xo), nv,                   \
-                      (PF) == 2 ? xl : xl & ~QN_S_F_X1);                                                       \
+        QN_I4_STAGE_##XG(PF)                                                                                   \
         QN_S_WALK(QN_I4_BLOCK, QN_I4_PBLOCK, R, U, PF)                                                         \
     }
+#define QN_I4_X_SRC_0 QN_I4_X_LOCAL
+#define QN_I4_X_SRC_1 QN_I4_X_GLOBAL
+#define QN_I4_STAGE_0(PF)                                                                                      \
+    qn_i4_stage_x(xq, xd, xs, (local uint4 *)red, (const global float4 *)(xb_ + xo), nv,                       \
+                  (PF) == 2 ? xl : xl & ~QN_S_F_X1);
+#define QN_I4_STAGE_1(PF) (void)xl;
 QN_I4_KERNEL(qn_gemv_q4_i, 4, QN_S_U, 0)
 QN_I4_KERNEL(qn_gemv_q4_i2, 2, QN_G1_U, 0)
 QN_I4_KERNEL(qn_gemv_q4_ip, 4, QN_S_U, 1)
 QN_I4_KERNEL(qn_gemv_q4_i2p, 2, QN_G1_U, 1)
 QN_I4_KERNEL(qn_gemv_q4_is, 4, QN_S_U, 2)
 QN_I4_KERNEL(qn_gemv_q4_i2s, 2, QN_G1_U, 2)
+/* the streaming forms with x quantized once for all groups (QUANTA_OPENCL_GEMVS_XG=1, clgemv23, off until measured) */
+QN_I4_KERNEL_A(qn_gemv_q4_isg, 4, QN_S_U, 2, QN_NO_ATTR, 0, 1)
+QN_I4_KERNEL_A(qn_gemv_q4_i2sg, 2, QN_G1_U, 2, QN_NO_ATTR, 0, 1)
+/* One row a warp, the whole row a lane's one step (QUANTA_OPENCL_GEMVS_R1=1, clgemv23, off until measured; the host takes
+ * it at 8192 < K <= 11264 only: 257-352 chunks, U = 11 of them a lane). Why: at K = 11008 the 2-row form's block is 3
+ * steps of 4 chunks a lane (4, 4, 2.75: the third part-empty) and a group walks ~2 blocks, 6 dependent HBM round trips
+ * of 32 KB an SM each; here a warp's row is one step of 11 chunks (45 KB an SM in flight), the next row's loaded during
+ * this one's math, 4096 rows over 132 groups of 8 warps ~3.9 rows a warp: 4 round trips. A lane's chunks are the same
+ * (l, l + 32, ...) in the same order as at U = 4, the sums through the same partials: the same bits. */
+QN_I4_KERNEL(qn_gemv_q4_r1s, 1, 11, 2)
+QN_I4_KERNEL_A(qn_gemv_q4_r1sg, 1, 11, 2, QN_NO_ATTR, 0, 1)
 /* The streaming forms in groups of 16 warps (QUANTA_OPENCL_GEMVS_W16=1, clgemv21, off until measured: q4 _i2s16, q8
  * _i2s16, 2 rows a warp, U = 4; the host launches exactly (32, 16)). Why: the 8-warp streaming forms take ~240
  * registers (ptxas, NVIDIA's and clang's), so an H100 SM holds one group: 8 warps with one step each in flight (q4:
@@ -1167,7 +1216,7 @@ QN_I4_KERNEL(qn_gemv_q4_i2s, 2, QN_G1_U, 2)
  * other forms (QN_I4_PBLOCK / QN_I8_PBLOCK). clang's PTX under 128 registers: q8 no spill, q4 ~640 bytes spilled
  * (what NVIDIA's compiler does is in the device run's ptxas lines). */
 #define QN_W16_ATTR __attribute__((reqd_work_group_size(32, 16, 1)))
-QN_I4_KERNEL_A(qn_gemv_q4_i2s16, 2, QN_G1_U, 2, QN_W16_ATTR, 1)
+QN_I4_KERNEL_A(qn_gemv_q4_i2s16, 2, QN_G1_U, 2, QN_W16_ATTR, 1, 0)
 /* The register-lean streaming q4 forms (QUANTA_OPENCL_GEMVS_Q4L=1, clgemv22, off until measured: q4 _il at 4 rows a warp,
  * U = 2, and _i2l at 2 rows, U = 4, as _is / _i2s). Why: _is / _i2s hold ~243 registers (NVIDIA's ptxas and clang's),
  * one group of 8 warps an SM, 32 KB of weight steps in flight an SM where q8's 128-register _ip holds two groups and
@@ -1236,6 +1285,9 @@ QN_I4_KERNEL_A(qn_gemv_q4_i2s16, 2, QN_G1_U, 2, QN_W16_ATTR, 1)
     }
 QN_I4L_KERNEL(qn_gemv_q4_il, 4, QN_S_U)
 QN_I4L_KERNEL(qn_gemv_q4_i2l, 2, QN_G1_U)
+/* and one row a warp, the whole row one step (QUANTA_OPENCL_GEMVS_R1=2, clgemv23: _r1s's geometry in the lean ring walk,
+ * one step live, not two: if _r1s's 2 x 11 chunks of codes, scales and zeros spill or hold one group an SM) */
+QN_I4L_KERNEL(qn_gemv_q4_r1l, 1, 11)
 
 /* ---- M = 1: q8 through integer dot products (QUANTA_OPENCL_Q8I=1, off by default until measured) ----
  * Why: the float q8 GEMVs spend ~3-5 instructions a weight byte (a PRMT or shift/mask/OR, an exact subtraction,
@@ -1261,20 +1313,23 @@ QN_INL int qn_dp4a_ss(uint a, uint b, int c) { /* Σ s8(a_i)·s8(b_i) + c */
 #define QN_DP4A_SS_4(C, X, acc) qn_dp4a_ss((C).w, (X).w, qn_dp4a_ss((C).z, (X).z, qn_dp4a_ss((C).y, (X).y, qn_dp4a_ss((C).x, (X).x, (acc)))))
 
 /* piece i of 16 columns (its 4 float4s in a) into xq (2 planes of np uint4: h, q; byte k of word j: column 4j + k)
- * and xd (d) */
-QN_INL void qn_i8_put(local uint4 *xq, local float *xd, long np, const float4 *a, long i) {
-    const float am = qn_i_amax(a, 4), inv = am > 0.0f ? 127.0f / am : 0.0f;
-    uint h[4], q[4];
-    _Pragma("unroll") for (int j = 0; j < 4; j++) {
-        const float4 sa = a[j] * inv, ra = rint(sa);
-        const int4 hh = convert_int4(ra), qq = convert_int4(clamp(rint((sa - ra) * 256.0f), -127.0f, 127.0f));
-        h[j] = (uint)(hh.x & 255) | (uint)(hh.y & 255) << 8 | (uint)(hh.z & 255) << 16 | (uint)(hh.w & 255) << 24;
-        q[j] = (uint)(qq.x & 255) | (uint)(qq.y & 255) << 8 | (uint)(qq.z & 255) << 16 | (uint)(qq.w & 255) << 24;
+ * and xd (d); local (qn_i8_put) or global (qn_i8_put_g, QUANTA_OPENCL_GEMVS_XG=1) planes, one definition */
+#define QN_I8_PUT_DEF(NAME, AS)                                                                                \
+    QN_INL void NAME(AS uint4 *xq, AS float *xd, long np, const float4 *a, long i) {                           \
+        const float am = qn_i_amax(a, 4), inv = am > 0.0f ? 127.0f / am : 0.0f;                                \
+        uint h[4], q[4];                                                                                       \
+        _Pragma("unroll") for (int j = 0; j < 4; j++) {                                                        \
+            const float4 sa = a[j] * inv, ra = rint(sa);                                                       \
+            const int4 hh = convert_int4(ra), qq = convert_int4(clamp(rint((sa - ra) * 256.0f), -127.0f, 127.0f));\
+            h[j] = (uint)(hh.x & 255) | (uint)(hh.y & 255) << 8 | (uint)(hh.z & 255) << 16 | (uint)(hh.w & 255) << 24;\
+            q[j] = (uint)(qq.x & 255) | (uint)(qq.y & 255) << 8 | (uint)(qq.z & 255) << 16 | (uint)(qq.w & 255) << 24;\
+        }                                                                                                      \
+        xq[i] = (uint4)(h[0], h[1], h[2], h[3]);                                                               \
+        xq[np + i] = (uint4)(q[0], q[1], q[2], q[3]);                                                          \
+        xd[i] = am / (127.0f * 256.0f);                                                                        \
     }
-    xq[i] = (uint4)(h[0], h[1], h[2], h[3]);
-    xq[np + i] = (uint4)(q[0], q[1], q[2], q[3]);
-    xd[i] = am / (127.0f * 256.0f);
-}
+QN_I8_PUT_DEF(qn_i8_put, local)
+QN_I8_PUT_DEF(qn_i8_put_g, global)
 /* x's np pieces into xq and xd (qn_i8_put), an item a piece (xl & QN_S_XL_BATCH: QN_I_XB at once; QN_S_F_X1: all of an
  * item's at once, pieces past the end into the spare slot sp: piece 0 of planes 1 apart, 2 uint4 and a float); returns
  * after the barrier */
@@ -1287,6 +1342,17 @@ QN_INL void qn_i8_put(local uint4 *xq, local float *xd, long np, const float4 *a
 QN_INL void qn_i8_stage_x16(local uint4 *xq, local float *xd, local uint4 *sp, const global float4 *x4, long np, int xl) {
     if (xl & QN_S_F_X1) QN_I_X1_LOOP(4, 3, np, QN_I_LOAD4, QN_I8_PUTTO)
     else QN_I_STAGE_LOOP(4, np, xl & QN_S_XL_BATCH, QN_I_LOAD4, QN_I8_PUT)
+}
+/* q8's x quantized once for all work-groups (QUANTA_OPENCL_GEMVS_XG=1, clgemv23; qn_i4_quant_xg's reason): an item a
+ * 16-column piece, 2 · np uint4 and np floats at qb + qo (the local layout), qn_i8_put's arithmetic: the same bits */
+kernel void qn_i8_quant_xg(const global uchar *xb_, ulong xo, global uchar *qb, ulong qo, long np) {
+    const long i = get_global_id(0);
+    if (i >= np) return;
+    const global float4 *x4 = (const global float4 *)(xb_ + xo);
+    global uint4 *xq = (global uint4 *)(qb + qo);
+    float4 a[4];
+    QN_I_LOAD4(a, i)
+    qn_i8_put_g(xq, (global float *)(xq + 2 * np), np, a, i);
 }
 /* piece V of the R rows (codes C[r]), added to p[r] where KEEP */
 #define QN_I8_PIECE(R, C, V, KEEP)                                                                             \
@@ -1334,14 +1400,15 @@ QN_INL void qn_i8_stage_x16(local uint4 *xq, local float *xd, local uint4 *sp, c
     }
 /* PF == 2: the step at V0 (U pieces of each of the R rows, clamped to the row and to the matrix) of the block whose
  * rows start at NB into sp */
-#define QN_I8_STEP_LD(NB, V0, R, U)                                                                            \
+#define QN_I8_STEP_LD(NB, V0, R, U) QN_I8_STEP_LDTO(sp, NB, V0, R, U)
+#define QN_I8_STEP_LDTO(DST, NB, V0, R, U)                                                                     \
     {                                                                                                          \
         const long n0_ = (NB) + ly * (R);                                                                      \
         _Pragma("unroll") for (int r = 0; r < (R); r++) {                                                      \
             float unused;                                                                                      \
             const global uint4 *pr = qn_q8_m1_row(min(n0_ + r, N - 1), W0 + wo0, ws0, W1 + wo1, ws1, W2 + wo2, ws2, \
                                                   N0, N1, K, &unused);                                         \
-            _Pragma("unroll") for (int u = 0; u < (U); u++) sp[u][r] = pr[min((V0) + u * QN_GPU_LX, nv - 1)];  \
+            _Pragma("unroll") for (int u = 0; u < (U); u++) DST[u][r] = pr[min((V0) + u * QN_GPU_LX, nv - 1)]; \
         }                                                                                                      \
     }
 /* PF == 2: block IT, its first step in sp, as QN_I4_PBLOCK (each step's math after the next step's loads) */
@@ -1377,7 +1444,17 @@ QN_INL void qn_i8_stage_x16(local uint4 *xq, local float *xd, local uint4 *sp, c
  * group). The same sums in the same order. */
 /* The q8 streaming kernels' signature and common start (QN_I8_KERNEL_A and the lean QN_I8L_KERNEL): up to three
  * weights and outputs, this item's place, the local x codes and scales carved from lm; the body follows the brace */
-#define QN_I8_HEAD(NAME, ATTR)                                                                                 \
+#define QN_I8_HEAD(NAME, ATTR) QN_I8_HEAD_X(NAME, ATTR, QN_I8_X_LOCAL)
+/* x's planes (2 · nv uint4) and scales (nv floats): local (staged by the kernel) or, QN_I8_X_GLOBAL
+ * (QUANTA_OPENCL_GEMVS_XG=1), where qn_i8_quant_xg left them at xb_ + xo */
+#define QN_I8_X_LOCAL                                                                                          \
+        local uint4 *xq = (local uint4 *)lx;                                                                   \
+        local float *xd = (local float *)(xq + 2 * nv);
+#define QN_I8_X_GLOBAL                                                                                         \
+        const global uint4 *xq = (const global uint4 *)(xb_ + xo);                                             \
+        const global float *xd = (const global float *)(xq + 2 * nv);                                          \
+        (void)lx;
+#define QN_I8_HEAD_X(NAME, ATTR, XDECL)                                                                        \
     kernel ATTR void NAME(const global uchar *W0, ulong wo0, long ws0, const global uchar *W1, ulong wo1, long ws1, \
                      const global uchar *W2, ulong wo2, long ws2, const global uchar *xb_, ulong xo,           \
                      global uchar *y0, ulong yo0, global uchar *y1, ulong yo1, global uchar *y2, ulong yo2,    \
@@ -1388,11 +1465,11 @@ QN_INL void qn_i8_stage_x16(local uint4 *xq, local float *xd, local uint4 *sp, c
         const int l = (int)get_local_id(0), ly = (int)get_local_id(1), ry = (int)get_local_size(1);            \
         const long N = N0 + N1 + N2, nv = K / 16;                                                              \
         QN_S_LOCAL_SPLIT(lm)                                                                                   \
-        local uint4 *xq = (local uint4 *)lx;                                                                   \
-        local float *xd = (local float *)(xq + 2 * nv);
-#define QN_I8_KERNEL(NAME, R, U, PF) QN_I8_KERNEL_A(NAME, R, U, PF, QN_NO_ATTR)
-#define QN_I8_KERNEL_A(NAME, R, U, PF, ATTR)                                                                   \
-    QN_I8_HEAD(NAME, ATTR)                                                                                     \
+        XDECL
+#define QN_I8_KERNEL(NAME, R, U, PF) QN_I8_KERNEL_A(NAME, R, U, PF, QN_NO_ATTR, 0)
+/* XG: as QN_I4_KERNEL_A's (x's planes from global memory, no staging, no prologue barrier) */
+#define QN_I8_KERNEL_A(NAME, R, U, PF, ATTR, XG)                                                               \
+    QN_I8_HEAD_X(NAME, ATTR, QN_I8_X_SRC_##XG)                                                                 \
         uint4 pre[(U) * (R)]; /* unused without PF */                                                          \
         uint4 sp[U][R];       /* PF == 2: the next step */                                                     \
         if (PF == 1) {                                                                                         \
@@ -1406,10 +1483,15 @@ QN_INL void qn_i8_stage_x16(local uint4 *xq, local float *xd, local uint4 *sp, c
         }                                                                                                      \
         if (PF == 2) QN_I8_STEP_LD(QN_S_BLOCK(0, R), (long)l, R, U)                                            \
         /* the spare slot of QN_S_F_X1's stager: the partials' buffer, first written after the stager's barrier */  \
-        qn_i8_stage_x16(xq, xd, (local uint4 *)red, (const global float4 *)(xb_ + xo), nv,                     \
-                        (PF) == 2 ? xl : xl & ~QN_S_F_X1);                                                     \
+        QN_I8_STAGE_##XG(PF)                                                                                   \
         QN_S_WALK(QN_I8_BLOCK, QN_I8_PBLOCK, R, U, PF)                                                         \
     }
+#define QN_I8_X_SRC_0 QN_I8_X_LOCAL
+#define QN_I8_X_SRC_1 QN_I8_X_GLOBAL
+#define QN_I8_STAGE_0(PF)                                                                                      \
+    qn_i8_stage_x16(xq, xd, (local uint4 *)red, (const global float4 *)(xb_ + xo), nv,                         \
+                    (PF) == 2 ? xl : xl & ~QN_S_F_X1);
+#define QN_I8_STAGE_1(PF) (void)xl;
 QN_I8_KERNEL(qn_gemv_q8_i, 4, QN_S_U, 0)
 QN_I8_KERNEL(qn_gemv_q8_i2, 2, QN_G1_U, 0)
 QN_I8_KERNEL(qn_gemv_q8_i2u, 2, 8, 0)
@@ -1417,7 +1499,69 @@ QN_I8_KERNEL(qn_gemv_q8_i2up, 2, 8, 1)
 QN_I8_KERNEL(qn_gemv_q8_ip, 4, QN_S_U, 1)
 QN_I8_KERNEL(qn_gemv_q8_is, 4, QN_S_U, 2)
 QN_I8_KERNEL(qn_gemv_q8_i2us, 2, 8, 2)
-QN_I8_KERNEL_A(qn_gemv_q8_i2s16, 2, QN_G1_U, 2, QN_W16_ATTR) /* QUANTA_OPENCL_GEMVS_W16=1, see qn_gemv_q4_i2s16 */
+/* with x quantized once for all groups (QUANTA_OPENCL_GEMVS_XG=1, clgemv23, off until measured): the streaming 2-row U=8
+ * form (4096x11008's) and the 4-row form with the preloaded step (11008x4096's, 32000x4096's) */
+QN_I8_KERNEL_A(qn_gemv_q8_i2usg, 2, 8, 2, QN_NO_ATTR, 1)
+QN_I8_KERNEL_A(qn_gemv_q8_ipg, 4, QN_S_U, 1, QN_NO_ATTR, 1)
+/* q8 one row a warp, the whole row one step (QUANTA_OPENCL_GEMVS_R1=1, clgemv23, off; 8192 < K <= 11264: U = 22 pieces a
+ * lane): 4096x11008's _i2us walks 3 steps of 8 pieces a lane a block (8, 8, 5.5) on ~2 blocks a group, 6 round trips of
+ * 64 KB an SM; here one step of 22 (90 KB an SM in flight) a row, ~3.9 rows a warp: 4 round trips. The same pieces in
+ * the same order a lane as U = 8: the same bits. */
+QN_I8_KERNEL(qn_gemv_q8_r1s, 1, 22, 2)
+QN_I8_KERNEL_A(qn_gemv_q8_r1sg, 1, 22, 2, QN_NO_ATTR, 1)
+QN_I8_KERNEL_A(qn_gemv_q8_i2s16, 2, QN_G1_U, 2, QN_W16_ATTR, 0) /* QUANTA_OPENCL_GEMVS_W16=1, see qn_gemv_q4_i2s16 */
+/* The streaming q8 form with two steps in flight before x is quantized (QUANTA_OPENCL_GEMVS_P2=1, clgemv23, off until
+ * measured: _i2us2, _i2us's geometry). Why: H100 22:08 (verify_clgemv23, x quantized by a launch of its own, XG): _i2us
+ * without its prologue ran 22.0-23.2 us against 23.7-24.2 with it at 4096x11008, i.e. the group's x quantization costs
+ * ~1 us although the first step's loads are issued before it: the second step's loads leave only after it (in
+ * QN_I8_PBLOCK the next step is issued as a step's math begins), so the whole chain of round trips starts ~1 us late.
+ * Here block 0's first step (p0) and its second (or block 1's first, sp) are both issued before x is quantized; block
+ * 0 is walked before the loop from p0, then from sp as QN_I8_PBLOCK does. Two steps live is what the loop holds anyway
+ * (cur and sp). The same steps, sums and order: the same bits. */
+#define QN_I8_P2BLOCK0(R, U, NXT)                                                                              \
+    {                                                                                                          \
+        const long n0 = gb + ly * (R), S = (nv + (U) * QN_GPU_LX - 1) / ((U) * QN_GPU_LX);                     \
+        float sc[R], p[R];                                                                                     \
+        _Pragma("unroll") for (int r = 0; r < (R); r++) {                                                      \
+            qn_q8_m1_row(min(n0 + r, N - 1), W0 + wo0, ws0, W1 + wo1, ws1, W2 + wo2, ws2, N0, N1, K, &sc[r]);  \
+            p[r] = 0.0f;                                                                                       \
+        }                                                                                                      \
+        {                                                                                                      \
+            const long v0 = l;                                                                                 \
+            QN_IW_MATH(QN_I8_PIECE, R, U, p0)                                                                  \
+        }                                                                                                      \
+        for (long k = 1; k < S; k++) {                                                                         \
+            const long v0 = l + k * (U) * QN_GPU_LX;                                                           \
+            uint4 cur[U][R];                                                                                   \
+            _Pragma("unroll") for (int u = 0; u < (U); u++)                                                    \
+                _Pragma("unroll") for (int r = 0; r < (R); r++) cur[u][r] = sp[u][r];                          \
+            if (k + 1 < S) QN_I8_STEP_LD(gb, v0 + (U) * QN_GPU_LX, R, U)                                       \
+            else if (NXT) QN_I8_STEP_LD(QN_S_BLOCK(1, R), (long)l, R, U)                                       \
+            QN_IW_MATH(QN_I8_PIECE, R, U, cur)                                                                 \
+        }                                                                                                      \
+        QN_I8_STORE(0, R)                                                                                      \
+    }
+#define QN_I8P2_KERNEL(NAME, R, U)                                                                             \
+    QN_I8_HEAD(NAME, )                                                                                         \
+        uint4 p0[U][R], sp[U][R]; /* block 0's first step; its second (or block 1's first) */                  \
+        const long gb0_ = QN_S_BLOCK(0, R), S0_ = (nv + (U) * QN_GPU_LX - 1) / ((U) * QN_GPU_LX);              \
+        const int nxt0_ = 1 < iters && QN_S_BLOCK(1, R) < N;                                                   \
+        QN_I8_STEP_LDTO(p0, gb0_, (long)l, R, U)                                                               \
+        if (S0_ > 1) QN_I8_STEP_LDTO(sp, gb0_, (long)l + (U) * QN_GPU_LX, R, U)                                \
+        else if (nxt0_) QN_I8_STEP_LDTO(sp, QN_S_BLOCK(1, R), (long)l, R, U)                                   \
+        qn_i8_stage_x16(xq, xd, (local uint4 *)red, (const global float4 *)(xb_ + xo), nv, xl);                \
+        { /* block 0: always in the matrix (the host launches at most one group a block) */                   \
+            const long gb = gb0_;                                                                              \
+            QN_I8_P2BLOCK0(R, U, nxt0_)                                                                        \
+        }                                                                                                      \
+        for (int it = 1; it < iters; it++) {                                                                   \
+            const long gb = QN_S_BLOCK(it, R);                                                                 \
+            if (gb >= N) break; /* uniform over the group */                                                   \
+            const int nxt = it + 1 < iters && QN_S_BLOCK(it + 1, R) < N;                                       \
+            QN_I8_PBLOCK(it, R, U, nxt)                                                                        \
+        }                                                                                                      \
+    }
+QN_I8P2_KERNEL(qn_gemv_q8_i2us2, 2, 8)
 /* The register-lean streaming q8 form (QUANTA_OPENCL_GEMVS_Q8L=1, clgemv22, off until measured: q8 _i2ul, 2 rows a warp,
  * U = 8, as _i2us). Why: _i2us holds ~240 registers (clang's PTX through ptxas; its walk keeps two steps of 16 uint4 a
  * lane live: the one in flight and the one in use), one group of 8 warps an SM; q8 4096x11008 runs it at 0.67-0.68 of
@@ -1471,6 +1615,9 @@ QN_I8L_KERNEL(qn_gemv_q8_i2l, 2, QN_G1_U)
 /* and at U = 6 (QUANTA_OPENCL_GEMVS_Q8L=6: _i2l6, 12 uint4 a lane in flight): 132 registers in clang's PTX, 4 short of 2
  * groups an SM there; what NVIDIA's compiler makes of it decides (96 KB an SM in flight if it fits) */
 QN_I8L_KERNEL(qn_gemv_q8_i2l6, 2, 6)
+/* and one row a warp, the whole row one step (QUANTA_OPENCL_GEMVS_R1=2, clgemv23: _r1s's geometry in the ring walk: 22
+ * uint4 of step live a lane, not 44) */
+QN_I8L_KERNEL(qn_gemv_q8_r1l, 1, 22)
 
 /* ---- M = 1 with the norm before it (QUANTA_OPENCL_NORM_GEMV=1): add_norm / rms_norm_add_norm / rms_norm,
  * then the q8 GEMV(s) reading its normed row ----

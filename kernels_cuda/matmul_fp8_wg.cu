@@ -285,6 +285,10 @@ struct qn_f8_args {
     int stm;    /* fp817 (QUANTA_CUDA_FP8_STM): the TMA-store epilogue's box written by stmatrix (qn_f8t_store_tma) */
     int trace_last; /* fp817: the TMA forms' trace records each block's last tile instead of its first */
     int sk_lead;    /* fp820: the groups' owner piece starts this many stages longer (qn_f8_skg_lead; 0: equal pieces) */
+    /* fp823 (fp8_check trace4 only; y is garbage): the ping-pong forms' K loop (and the cooperative SS forms' with
+     * direct stores) with one side removed, to tell its two limits apart on the device: 1 no copies (the wgmma read whatever the stages hold: the tensor pipe + the shared
+     * memory reads alone), 2 no wgmma (each stage released as soon as it lands: the copies alone, the SM's feed) */
+    int diag;
 };
 
 #if QN_F8_HAVE
@@ -1115,11 +1119,17 @@ __global__ void __launch_bounds__(qn_f8t_cfg<CW, BN, EPI>::threads, qn_f8t_cfg<C
                   "fp822: both warpgroups' sums fit the stage ring");
     /* fp822: SS 128x256 in clusters of 2 along the weights (the token box's halves multicast, each block its own weight
      * rows: the producer's TOK 0 path was already SS-ready), a bench form for the long rows (fp8_pair kc2) */
-    static_assert(!SS || (CW == 2 && (CL == 1 || TOK || (CL == 2 && BN == 256))),
-                  "fp818's SS form: two-consumer tiles, alone, along the tokens, or (fp822) 128x256 in pairs along the weights");
-    static_assert(!PP || (SS && CW == 2 && BN == 128 && !SK && (CL == 1 || TOK)), "fp819's ping-pong: SS 128x128, no split");
+    static_assert(!SS || (CW == 2 && (CL == 1 || TOK || (CL == 2 && (BN == 256 || BN == 128)))),
+                  "fp818's SS form: two-consumer tiles, alone, along the tokens, or (fp822) 128x256 / (fp823) 128x128, "
+                  "cooperative or ping-pong, in pairs along the weights");
+    /* fp823: the ping-pong form also in pairs along the weights (TOK 0, CL 2: each block its own 128 weight rows, the
+     * 128-token box's halves multicast), the peer's 1x2 cluster; the producer's TOK 0 path serves it as it is */
+    static_assert(!PP || (SS && CW == 2 && BN == 128 && !SK && (CL == 1 || TOK || CL == 2)), "fp819's ping-pong: SS 128x128, no split");
     static_assert(!OE || (SS && !PP && EPI && CW == 2 && (!SK || SK == 2) && (CL == 1 || CL == 2) && !TOK && BN % 64 == 0),
                   "fp819's OE: SS, TMA store, no split but fp822's cluster groups");
+    /* fp823: where p.diag is honoured (fp8_check trace4): the ping-pong forms (1 and 2), and (1 only) the cooperative SS
+     * forms with direct stores (EPI 0: never the engine's 2-byte y, so the default's TMA-store kernels carry no test of it) */
+    constexpr bool DIAG = PP || (!EPI && SS && !SK && !OE);
     extern __shared__ __align__(128) uint8_t qn_f8_smem[];
     __shared__ __align__(8) uint64_t full_bar[S], empty_bar[S];
     /* the same offset in every block of a cluster (same kernel, same static layout): multicast lands alike */
@@ -1173,7 +1183,7 @@ __global__ void __launch_bounds__(qn_f8t_cfg<CW, BN, EPI>::threads, qn_f8t_cfg<C
 
     if (wg == 0) { /* ---------------- producer: one thread issues two TMA copies per stage */
         if (CW == 2) qn_setmaxnreg_dec<40>();
-        if (tid == 0)
+        if (tid == 0 && !(DIAG && p.diag == 1)) /* fp823's diag 1: no copies */
             qn_f8t_produce<S, Cfg::stage, BM, BN, CL, TOK, decltype(seg_of), SS>(nseg, seg_of, base, full_bar, empty_bar,
                                                                                 &wmap, &xmap, rank);
         if (CL > 1) qn_cluster_sync(); /* no copy of this block still landing elsewhere when it leaves */
@@ -1214,13 +1224,19 @@ __global__ void __launch_bounds__(qn_f8t_cfg<CW, BN, EPI>::threads, qn_f8t_cfg<C
                 for (int j = 0; j < BN / 8; j++) acc[h][j][0] = acc[h][j][1] = acc[h][j][2] = acc[h][j][3] = 0.0f;
             if (k > 0) qn_named_sync(8 + cw, 256); /* the turn: the other warpgroup has issued tile k - 1 */
             if (tr && k == kpp) {
-                qn_mbar_wait(qn_smem_u32(&full_bar[(int)(g0 % S)]), (uint32_t)((g0 / S) & 1));
+                if (p.diag != 1) qn_mbar_wait(qn_smem_u32(&full_bar[(int)(g0 % S)]), (uint32_t)((g0 / S) & 1));
                 qn_f8_stamp(tr, 1);
             }
             for (int64_t i = 0; i < nk; i++) {
                 const int64_t gi = g0 + i;
                 const int s = (int)(gi % S);
-                qn_mbar_wait(qn_smem_u32(&full_bar[s]), (uint32_t)((gi / S) & 1));
+                if (p.diag != 1) qn_mbar_wait(qn_smem_u32(&full_bar[s]), (uint32_t)((gi / S) & 1));
+                if (p.diag == 2) { /* fp823: the copies alone: the stage goes back as soon as it has landed */
+                    __syncwarp();
+                    if (gi + S < total) qn_f8_release<CL>(qn_smem_u32(&empty_bar[s]), lane);
+                    if (i + 1 == nk && k + 1 < nseg) qn_named_arrive(8 + (cw ^ 1), 256);
+                    continue;
+                }
                 const uint32_t a = qn_smem_u32(a_of(s)), b = qn_smem_u32(b_of(s));
                 qn_wg_fence();
 #pragma unroll
@@ -1245,7 +1261,8 @@ __global__ void __launch_bounds__(qn_f8t_cfg<CW, BN, EPI>::threads, qn_f8t_cfg<C
             qn_wg_keep(acc[1]);
             if (tr && k == kpp) qn_f8_stamp(tr, 2);
             __syncwarp();
-            if (g0 + nk - 1 + S < total) qn_f8_release<CL>(qn_smem_u32(&empty_bar[(int)((g0 + nk - 1) % S)]), lane);
+            if (g0 + nk - 1 + S < total && p.diag != 2)
+                qn_f8_release<CL>(qn_smem_u32(&empty_bar[(int)((g0 + nk - 1) % S)]), lane);
             if (!(TOK && m0 >= p.M)) { /* else a token tile padding the last cluster row */
 #pragma unroll
                 for (int h = 0; h < 2; h++) {
@@ -1314,7 +1331,9 @@ __global__ void __launch_bounds__(qn_f8t_cfg<CW, BN, EPI>::threads, qn_f8t_cfg<C
     auto step = [&](int64_t i, uint32_t (&a)[2][2][4], uint32_t (&a_prev)[2][2][4], bool fl = false) {
         const int64_t gi = g0 + i;
         const int s = (int)(gi % S);
-        qn_mbar_wait(qn_smem_u32(&full_bar[s]), (uint32_t)((gi / S) & 1));
+        /* fp823 (trace4): diag 1, no copies (no wait). No diag 2 here: a path that skips the wgmma made ptxas serialize
+         * them (C7515) in these kernels on every call; the ping-pong forms' no-wgmma pass measures the copies alone */
+        if (!(DIAG && p.diag == 1)) qn_mbar_wait(qn_smem_u32(&full_bar[s]), (uint32_t)((gi / S) & 1));
         if (SS) qn_f8t_stage_mma_ss<BN>(acc, qn_smem_u32(a_of(s)) + cw * 8192, qn_smem_u32(b_of(s)));
         else qn_f8t_stage_mma<BN>(acc, a, a_of(s) + (cw * 4 + w4) * 2048 + lane * 32, qn_smem_u32(b_of(s)));
         if constexpr (OE != 0) /* fp819: one chunk of the last tile's outputs stored while this stage's wgmma run */
@@ -1339,7 +1358,7 @@ __global__ void __launch_bounds__(qn_f8t_cfg<CW, BN, EPI>::threads, qn_f8t_cfg<C
 #pragma unroll
         for (int j = 0; j < BN / 8; j++) acc[j][0] = acc[j][1] = acc[j][2] = acc[j][3] = 0.0f;
         if (tr && k == ktr) {
-            qn_mbar_wait(qn_smem_u32(&full_bar[(int)(g0 % S)]), (uint32_t)((g0 / S) & 1));
+            if (!(DIAG && p.diag == 1)) qn_mbar_wait(qn_smem_u32(&full_bar[(int)(g0 % S)]), (uint32_t)((g0 / S) & 1));
             qn_f8_stamp(tr, 1);
         }
         int64_t i = 0;
@@ -1612,7 +1631,10 @@ static int qn_f8t_launch(const qn_f8_args &a0, int sms, cudaStream_t s) {
         if (n <= 0) return (int)cudaErrorInvalidConfiguration;
         resident = n;
     }
-    const int64_t sm = sms > 0 ? sms : 132, fit = CL > 1 ? resident : (int64_t)resident * sm;
+    /* fp823: clusters also capped at sms / CL (at least one), so that a check's few SMs put many tiles through one pair
+     * (the ping-pong turns of a cluster form); on the device's own SM count this is the resident clusters as before */
+    const int64_t sm = sms > 0 ? sms : 132,
+                  fit = CL > 1 ? (resident < sm / CL ? resident : sm / CL > 0 ? sm / CL : 1) : (int64_t)resident * sm;
     qn_f8_args a = a0;
     int64_t gx = (a.Np / 16 + Cfg::BM / 16 - 1) / (Cfg::BM / 16);
     if (TOK) { /* units: weight tiles x clusters of CL token tiles */
@@ -1951,7 +1973,9 @@ QN_F8_ENV_SWITCH(qn_f8_env_ss, "QUANTA_CUDA_FP8_SS", '1', QN_F8_SS_DEFAULT)
 #ifndef QN_F8_PP_DEFAULT
 #define QN_F8_PP_DEFAULT 0
 #endif
-QN_F8_ENV_SWITCH(qn_f8_env_pp, "QUANTA_CUDA_FP8_PP", '2', QN_F8_PP_DEFAULT)
+/* fp823: 3 / 4: as 1 / 2 with the ping-pong blocks in pairs along the weights, the token box's halves multicast
+ * (qn_k_fp8_tma PP with CL 2, TOK 0: the peer's 128x128 tile in a 1x2 cluster; bit-identical to 1 / 2). */
+QN_F8_ENV_SWITCH(qn_f8_env_pp, "QUANTA_CUDA_FP8_PP", '4', QN_F8_PP_DEFAULT)
 
 /* QUANTA_CUDA_FP8_OE (fp819): 1: the SS form (implied: the K-major copy is made at prepare time under OE=1 too) with
  * its epilogue split (qn_k_fp8_tma OE: outputs scaled and rounded into registers at a tile's end, their shared and TMA
@@ -2168,8 +2192,16 @@ static int qn_f8_gemm(const qn_cuda_weight *w, const void *buf, int64_t M, int y
     const bool ss = ((persist & 2048) || (sk & 64) || qn_f8_env_ss() || oe_asked || km) && w->codes_k != NULL;
     /* fp819: the ping-pong form, forced by the call (persist | 4096: persist 4 with cluster 1, or 6 with cluster 2 along
      * the tokens) or where qn_f8_pp_pick takes it (sk | 128, or QUANTA_CUDA_FP8_PP), on the K-major copy only */
-    const bool pp_force = (persist & 4096) || qn_f8_env_pp() == 2, pp_route = (sk & 128) || qn_f8_env_pp() == 1;
+    const bool pp_force = (persist & 4096) || qn_f8_env_pp() == 2 || qn_f8_env_pp() == 4,
+               pp_route = (sk & (128 | 8192)) || qn_f8_env_pp() == 1 || qn_f8_env_pp() == 3;
     const bool pp_w = w->codes_k != NULL;
+    /* fp823: persist | 32768 / 65536: the ping-pong forms' K loop (and the cooperative SS forms' with direct stores:
+     * persist 3) without copies / without wgmma (fp8_check trace4) */
+    const int diag = (persist & 32768) ? 1 : (persist & 65536) ? 2 : 0;
+    /* fp823: the ping-pong form in pairs along the weights, the token box's halves multicast (persist 4 | 4096, cluster
+     * 2; ppt), where the route asks for it (QUANTA_CUDA_FP8_PP=3 / 4: PP 1 / 2's choice of calls in this form; sk | 8192:
+     * PP=3's route per call, fp8_pair ppr) */
+    const bool pp_tok = cluster == 2 || qn_f8_env_pp() >= 3 || (sk & 8192);
     persist &= 255, sk &= 15;
     /* TMA forms: no split; clusters of 1 or 2 along the weights, 2 or 4 along the tokens (5, 6) */
     if (persist >= 3 && (splits != 1 || (persist <= 4 ? cluster == 4 : cluster == 1) || persist > 6))
@@ -2192,6 +2224,7 @@ static int qn_f8_gemm(const qn_cuda_weight *w, const void *buf, int64_t M, int y
     a.yd = y_dtype, a.y = y, a.trace = trace, a.units = 0, a.gxc = 0, a.scale_pf = scale_pf;
     a.dp_units = 0, a.skw = skw, a.skf = skf, a.sk_sp = sk >= 3, a.sk_red = sk >= 5, a.stm = stm, a.trace_last = tlast;
     a.sk_lead = lead_asked ? lead_asked : lead3 ? QN_F8_LEAD_STAGES : QN_F8_SKG_LEAD;
+    a.diag = diag;
     cudaStream_t s = (cudaStream_t)stream;
     /* fp818: where the SS form runs (its own 128x128 cost in the pick): 0ts / 0t alone, and (ss_tw) a 128x128 tile in
      * clusters of 2 along the tokens (2tws: TW's route, or the form asked for) */
@@ -2201,6 +2234,7 @@ static int qn_f8_gemm(const qn_cuda_weight *w, const void *buf, int64_t M, int y
     /* fp820: a form only the tiled codes serve (the non-TMA forms, clusters along the weights, 64x64, 2tws off 128x128)
      * is "not this form" for K-major-only codes: -1, and the engine runs the GEMV kernel's K-major form instead */
     if (km && !(persist >= 3 && ((persist <= 4 && cluster == 1 && t != 4) || (persist == 4 && cluster == 2 && t == 1) ||
+                                 (persist == 4 && cluster == 2 && (tile == 2 || (pp_force && tile == 0))) ||
                                  (persist == 6 && cluster == 2 && (t == 2 || (pp_force && (tile == 0 || tile == 2)))))))
         return -1;
     /* fp820: OE for K-major-only codes where every block has >= QN_F8_KM_OE_MIN_PER_SM tiles (t's, one block per SM) */
@@ -2208,10 +2242,12 @@ static int qn_f8_gemm(const qn_cuda_weight *w, const void *buf, int64_t M, int y
     if (persist >= 3) { /* 4, 6: the TMA store epilogue where y allows it (2-byte, rows 16-byte multiples, aligned) */
         const bool epi = (persist == 4 || persist == 6) && y_dtype != QN_DT_F32 && w->N % 8 == 0 && ((uintptr_t)y & 15u) == 0;
         /* fp819's ping-pong consumers (128x128 tiles, SS): forced, or picked in place of 0ts / the groups */
-        if (pp_w && ((pp_force && (tile == 0 || tile == 2) && ((persist == 4 && cluster == 1) || (persist == 6 && cluster == 2))) ||
+        if (pp_w && ((pp_force && (tile == 0 || tile == 2) && (persist == 4 || (persist == 6 && cluster == 2))) ||
                      (!pp_force && pp_route && persist == 4 && cluster == 1 && tile == 0 && qn_f8_pp_pick(w->N, M, sms)))) {
-            if (cluster == 2)
+            if (persist == 6)
                 return epi ? qn_f8t_launch<2, 128, 2, 1, 1, 0, 1, 1>(a, sms, s) : qn_f8t_launch<2, 128, 2, 0, 1, 0, 1, 1>(a, sms, s);
+            if (pp_tok) /* fp823: pairs along the weights, the tokens multicast */
+                return epi ? qn_f8t_launch<2, 128, 2, 1, 0, 0, 1, 1>(a, sms, s) : qn_f8t_launch<2, 128, 2, 0, 0, 0, 1, 1>(a, sms, s);
             return epi ? qn_f8t_launch<2, 128, 1, 1, 0, 0, 1, 1>(a, sms, s) : qn_f8t_launch<2, 128, 1, 0, 0, 0, 1, 1>(a, sms, s);
         }
         /* fp817's TW: a picked 128x128 tile as 2tws (clusters of 2 along the tokens, the weight rows multicast: the
@@ -2249,6 +2285,10 @@ static int qn_f8_gemm(const qn_cuda_weight *w, const void *buf, int64_t M, int y
             if (cluster == 4) return epi ? qn_f8t_launch_tile<4, 1, 1>(t, a, sms, s) : qn_f8t_launch_tile<4, 0, 1>(t, a, sms, s);
             return epi ? qn_f8t_launch_tile<2, 1, 1>(t, a, sms, s) : qn_f8t_launch_tile<2, 0, 1>(t, a, sms, s);
         }
+        /* fp823: SS 128x128 (cooperative) in pairs along the weights, the token box's halves multicast (c128t, a bench form:
+         * the ping-pong pair's cooperative twin; bit-identical to SS 128x128) */
+        if (ss && (persist == 3 || persist == 4) && cluster == 2 && tile == 2)
+            return epi ? qn_f8t_launch<2, 128, 2, 1, 0, 0, 1>(a, sms, s) : qn_f8t_launch<2, 128, 2, 0, 0, 0, 1>(a, sms, s);
         if (ss && persist == 4 && cluster == 2 && t == 1) { /* fp822: SS 128x256 in pairs along the weights (tokens multicast) */
             if (!epi) return qn_f8t_launch<2, 256, 2, 0, 0, 0, 1>(a, sms, s);
             return oe ? qn_f8t_launch<2, 256, 2, 1, 0, 0, 1, 0, 1>(a, sms, s) : qn_f8t_launch<2, 256, 2, 1, 0, 0, 1>(a, sms, s);

@@ -47,7 +47,8 @@ int qn_cuda_fp8_gemm_cl(const qn_cuda_weight *w, const void *buf, int64_t M, int
  * sk | 32: with QUANTA_CUDA_FP8_TW's route (a picked 128x128 tile in clusters of 2 along the tokens, no groups);
  * sk | 64 (fp818): both wgmma operands from shared memory where w->codes_k is set (QUANTA_CUDA_FP8_SS's form; with
  * TW's route too: its 128x128 in clusters of 2 along the tokens, SS); sk | 128 (fp819): the ping-pong form where
- * qn_cuda_fp8_pp_taken says so and w->codes_k is set (QUANTA_CUDA_FP8_PP's route), else as without it. */
+ * qn_cuda_fp8_pp_taken says so and w->codes_k is set (QUANTA_CUDA_FP8_PP's route), else as without it; sk | 8192 (fp823):
+ * the same route with the ping-pong blocks in pairs along the weights, the tokens multicast (QUANTA_CUDA_FP8_PP=3's). */
 size_t qn_cuda_fp8_sk_bytes(int sms);
 /* Whether sk 1 takes stream-K for this shape (tile picked, sms SMs): what fp8_check prints beside the times. */
 int qn_cuda_fp8_sk_taken(int64_t N, int64_t M, int64_t Kp, int sms);

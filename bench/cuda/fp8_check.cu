@@ -2,7 +2,7 @@
  * fp8_check.cu — the FP8 x FP8 GEMM of kernels_cuda/matmul_fp8_wg.cu (mmq8) against a host reference of exactly
  * its arithmetic, then timed against cuBLASLt FP8 and cuBLAS bf16 on LLaMA-7B/13B linear shapes.
  *
- *   fp8_check [check|time|time2|time3|time5|trace|trace3|quant|tma|all|sanitize|one] [csv | M N K [sk [tile]]]     (FP8_SEED=<n> repeats a run; the seed is printed either
+ *   fp8_check [check|time|time2|time3|time5|trace|trace3|trace4|quant|tma|all|sanitize|one] [csv | M N K [sk [tile]]]     (FP8_SEED=<n> repeats a run; the seed is printed either
  *   way; sanitize: three small check cases, for compute-sanitizer)
  *
  * check: random e4m3 weight codes (every finite code) with per-row scales, laid out with cuda_kernels.h's
@@ -29,6 +29,8 @@
  *   FP8 (fast accumulation) on bench/NOTES.md's FP8 table shapes; csv for fp8_peers.py as for time.
  * tma (fp813): kernels_cuda/tma.cuh's loads (2d swizzled, 3d, multicast) and store against the host's bytes.
  * trace3 (fp813): the TMA form's per-block timestamps of its first tile (clocks per 64 of K, epilogue).
+ * trace4 (fp823): the ping-pong 128x128 tile alone / in pairs multicasting the weights / the tokens, each whole, without
+ * copies and without wgmma (which side of its K loop limits it), beside the default's 128x256.
  * time3 (fp813): the default (2p) against the TMA form (0t, 2t) and cuBLASLt on LLaMA-7B/13B shapes, M 256..4096.
  *   check also compares the TMA form (token-major codes, clusters 1 and 2) bit for bit with the form of the run.
  * time5 (fp815): the default (0ts) with the tile picked, fp815's stream-K (always, and where its model picks it),
@@ -339,16 +341,21 @@ static int check_case(const ccase &c) {
      * tiles in flight at once where K is short) and on 3, in clusters of 2 along the tokens (ppw), and the route that
      * takes it by its pick (sk 4 | 128: on these small shapes it keeps sk 4's route). Bits against the SS 128x128
      * tile (ss_runs[3]): must be equal (the same products added in the same order), a difference fails the case */
+    /* fp823: + the ping-pong form in clusters of 2 along the weights (ppt: persist 4 | 4096 with cluster 2, each block
+     * its own weight rows, the token box's halves multicast) on 132 SMs and on 3 (one pair: every tile of the case
+     * through it, the turns and the pair's stage ring across tiles), bit for bit against SS 128x128 likewise; and SS
+     * 128x128 itself (cooperative) in those pairs (c128t: persist 4 | 2048, cluster 2, tile 128x128) on 132 / 3 */
     /* fp819: + the SS form with the split epilogue (persist | 8192, OE: stores of a tile under the next one's K loop):
      * 128x256 on 132 and 3 SMs, 128x128 on 1, 128x192 on 3, the picked tile on 132, and the route sk 4 | 256 on 3
      * SMs; the first five bit for bit against SS 128x128 (must be equal) */
-    constexpr int NSS0 = 12, NPP = 5, NSS = NSS0 + NPP + 6; /* [11]: 2tws 128x128 (TW's route) in SS */
+    constexpr int NSS0 = 12, NPP = 9, NSS = NSS0 + NPP + 6; /* [11]: 2tws 128x128 (TW's route) in SS */
     static const int ss_runs[NSS][5] = {/* tile (-1: the case's), persist or 0 (split), sk, SMs, cluster */
                                         {-1, 4, 0, 132, 1}, {-1, 3, 0, 132, 1}, {1, 4, 0, 132, 1}, {2, 4, 0, 132, 1},
                                         {3, 4, 0, 132, 1}, {5, 4, 0, 132, 1}, {0, 0, 3, 132, 1}, {0, 0, 3, 3, 1},
                                         {0, 0, 5, 132, 1}, {0, 0, 5, 5, 1}, {0, 0, 2, 3, 1}, {2, 6, 0, 132, 2},
                                         {2, 4 | 4096, 0, 132, 1}, {2, 4 | 4096, 0, 1, 1}, {2, 4 | 4096, 0, 3, 1},
-                                        {2, 6 | 4096, 0, 132, 2}, {0, 0, 4 | 128, 132, 1},
+                                        {2, 6 | 4096, 0, 132, 2}, {2, 4 | 4096, 0, 132, 2}, {2, 4 | 4096, 0, 3, 2},
+                                        {2, 4, 0, 132, 2}, {2, 4, 0, 3, 2}, {0, 0, 4 | 128, 132, 1},
                                         {1, 4 | 8192, 0, 132, 1}, {1, 4 | 8192, 0, 3, 1}, {2, 4 | 8192, 0, 1, 1},
                                         {5, 4 | 8192, 0, 3, 1}, {0, 4 | 8192, 0, 132, 1}, {0, 0, 4 | 256, 3, 1}};
     constexpr int NK_ = 2 + NSK + NSS;
@@ -608,7 +615,7 @@ static int check_case(const ccase &c) {
         for (int ci = 0; ci < NSS0; ci++) printf("%s%lld", ci ? " / " : " ", (long long)k_diff[2 + NSK + ci]);
         printf("; from the register form with the same tile (0ts / 0t) in %lld / %lld\n", ss_same[0], ss_same[1]);
         printf("check M=%lld N=%lld K=%lld y=%s tile=%d: ping-pong (fp819: pp 128x128 SS on 132 / 1 / 3 SMs, ppw in clusters "
-               "of 2 along the tokens; the route sk 4|128)",
+               "of 2 along the tokens; fp823: ppt in clusters of 2 along the weights on 132 / 3, c128t (cooperative) in them on 132 / 3; the route sk 4|128)",
                (long long)M, (long long)N, (long long)K, dtn(c.yd), c.tile);
         for (int ci = NSS0; ci < NSS0 + NPP; ci++) printf("%s%lld", ci > NSS0 ? " / " : " ", (long long)k_ref_bad[2 + NSK + ci]);
         printf(" of %lld wrong against the reference; bits differ from SS 128x128 in %lld (must be 0), from the run's form in",
@@ -653,6 +660,7 @@ static int check_case(const ccase &c) {
 static int g_reps = 5; /* best of g_reps x 20 calls; FP8_CHECK_REPS (verify_fp815.sh: 3, its time budget; verify_fp816.sh times by fp8_pair.py) */
 static int g_pp = 0; /* fp819: FP8_CHECK_PP=1: trace3 = 0ts, then the ping-pong form (first tile, clusters of 2, last
                         * tile), 0ts with STM, 0ts SS with OE; one = the ping-pong form (persist 4 | 2048 | 4096, 128x128) */
+static int g_pp_cl = 1; /* fp823: FP8_CHECK_PP=3: one = the ping-pong form in clusters of 2 along the weights (ppt) */
 static int g_ss = 0; /* fp818: FP8_CHECK_SS=1: time5's, trace3's and one's launches in the SS form (persist | 2048, sk | 64) */
 static int g_sk_mode = 3; /* time5's and trace3's "sk" column: FP8_CHECK_SK (2: fp815's stream-K, 3: fp816's groups, 5: fp817's shared reduction) */
 template <typename F> static double time_us(F f) {
@@ -1344,6 +1352,51 @@ static int time_t5(const char *csv) {
     return err ? 1 : 0;
 }
 
+/* One traced launch of run(tr) after 3 untraced ones: the launch's time and the means over the blocks that recorded
+ * (time to the first stage, the K loop in us and in SM clocks per 64 of K, the clock it implies, the epilogue).
+ * fp823: one definition for trace3 and trace4. */
+struct t3_stats {
+    double launch_us, first_us, kloop_us, clk64, ghz, epi_us;
+    int64_t rec;
+};
+template <typename F>
+static int t3_measure(F run, int64_t N, int64_t M, int64_t K, int cl, int sms, t3_stats &st) {
+    int err = 0;
+    int64_t g[3];
+    qn_cuda_fp8_grid(N, M, 0, 1, cl, sms, g);
+    const int64_t nb = g[0] * g[1] * g[2] + 2 * sms; /* >= the persistent grid (at most one block per tile) */
+    unsigned long long *dt;
+    CK(cudaMalloc(&dt, (size_t)nb * QN_CUDA_FP8_TRACE * 8));
+    CK(cudaMemset(dt, 0, (size_t)nb * QN_CUDA_FP8_TRACE * 8));
+    for (int w = 0; w < 3; w++) err |= run(NULL);
+    cudaEvent_t a, b;
+    CK(cudaEventCreate(&a));
+    CK(cudaEventCreate(&b));
+    CK(cudaEventRecord(a));
+    err |= run(dt);
+    CK(cudaEventRecord(b));
+    CK(cudaEventSynchronize(b));
+    float ms = 0;
+    CK(cudaEventElapsedTime(&ms, a, b));
+    cudaEventDestroy(a), cudaEventDestroy(b);
+    std::vector<unsigned long long> h((size_t)nb * QN_CUDA_FP8_TRACE);
+    CK(cudaMemcpy(h.data(), dt, h.size() * 8, cudaMemcpyDeviceToHost));
+    cudaFree(dt);
+    double first = 0, steps = 0, csteps = 0, epi = 0;
+    int64_t rec = 0;
+    for (int64_t i = 0; i < nb; i++) {
+        const unsigned long long *r = &h[(size_t)i * QN_CUDA_FP8_TRACE];
+        if (!r[1] || !r[4]) continue;
+        rec++;
+        first += (double)(r[2] - r[1]), steps += (double)(r[3] - r[2]), epi += (double)(r[4] - r[3]);
+        csteps += (double)(r[7] - r[6]);
+    }
+    const double n = rec > 0 ? (double)rec : 1.0, k64 = (double)(K / 64);
+    st.launch_us = ms * 1e3, st.first_us = first / n * 1e-3, st.kloop_us = steps / n * 1e-3, st.clk64 = csteps / n / k64;
+    st.ghz = steps > 0 ? csteps / steps : 0.0, st.epi_us = epi / n * 1e-3, st.rec = rec;
+    return err;
+}
+
 /* trace3 (fp813): the TMA form's per-block record of its first tile (one launch per shape and cluster size): time
  * to the first stage, the K loop in SM clocks per 64 of K (fp8pp11's ~960 for 2p against the tensor cores' 512 for
  * 128x256), the epilogue (direct stores), and the launch's span. */
@@ -1385,36 +1438,10 @@ static int trace_t3() {
                 return ci == 1 && !g_pp ? qn_cuda_fp8_gemm_sk(&dw.w, ta.buf, M, QN_DT_BF16, ta.y, 0, g_sk_mode | (g_ss ? 64 : 0), skw, skf, tr, sms, NULL)
                                : qn_cuda_fp8_gemm_cl(&dw.w, ta.buf, M, QN_DT_BF16, ta.y, tile, 1, NULL, cl, form, tr, sms, NULL);
             };
-            int64_t g[3];
-            qn_cuda_fp8_grid(N, M, 0, 1, cl, sms, g);
-            const int64_t nb = g[0] * g[1] * g[2] + 2 * sms; /* >= the persistent grid (at most one block per tile) */
-            unsigned long long *dt;
-            CK(cudaMalloc(&dt, (size_t)nb * QN_CUDA_FP8_TRACE * 8));
-            CK(cudaMemset(dt, 0, (size_t)nb * QN_CUDA_FP8_TRACE * 8));
-            for (int w = 0; w < 3; w++) err |= run(NULL);
-            cudaEvent_t a, b;
-            CK(cudaEventCreate(&a));
-            CK(cudaEventCreate(&b));
-            CK(cudaEventRecord(a));
-            err |= run(dt);
-            CK(cudaEventRecord(b));
-            CK(cudaEventSynchronize(b));
-            float ms = 0;
-            CK(cudaEventElapsedTime(&ms, a, b));
-            cudaEventDestroy(a), cudaEventDestroy(b);
-            std::vector<unsigned long long> h((size_t)nb * QN_CUDA_FP8_TRACE);
-            CK(cudaMemcpy(h.data(), dt, h.size() * 8, cudaMemcpyDeviceToHost));
-            cudaFree(dt);
-            double first = 0, steps = 0, csteps = 0, epi = 0;
-            int64_t rec = 0;
-            for (int64_t i = 0; i < nb; i++) {
-                const unsigned long long *r = &h[(size_t)i * QN_CUDA_FP8_TRACE];
-                if (!r[1] || !r[4]) continue;
-                rec++;
-                first += (double)(r[2] - r[1]), steps += (double)(r[3] - r[2]), epi += (double)(r[4] - r[3]);
-                csteps += (double)(r[7] - r[6]);
-            }
-            const double n = rec > 0 ? (double)rec : 1.0, k64 = (double)(K / 64);
+            t3_stats st;
+            err |= t3_measure(run, N, M, K, cl, sms, st);
+            const double ms = st.launch_us * 1e-3;
+            const int64_t rec = st.rec;
             printf("trace3 M=%lld N=%lld K=%lld TMA form%s, cluster %d%s: %lld blocks recorded; launch %.1f us; %s tile per "
                    "block: first stage %.2f us, K loop %.1f us (%.0f clocks per 64 of K, %.2f GHz), epilogue %.2f us\n",
                    (long long)M, (long long)N, (long long)K,
@@ -1431,13 +1458,72 @@ static int trace_t3() {
                    : ci == 2 ? " + TMA store, 128x192 (tensor floor 384 clocks per 64 of K)"
                              : " + TMA store (0ts, tile picked; first stage = from the block's entry)",
                    cl, g_ss && !(g_pp && ci > 0) ? ", SS (fp818)" : "", (long long)rec, ms * 1e3, ci == 3 ? "last" : "first",
-                   first / n * 1e-3,
-                   steps / n * 1e-3, csteps / n / k64, steps > 0 ? csteps / steps : 0.0, epi / n * 1e-3);
+                   st.first_us, st.kloop_us, st.clk64, st.ghz, st.epi_us);
         }
         tact_free(ta), cudaFree(dw.codes), cudaFree(dw.sw);
     }
     cudaFree(skw), cudaFree(skf);
     if (err) printf("trace3: launches failed (%d)\n", err);
+    return err ? 1 : 0;
+}
+
+/* trace4 (fp823): the long rows' question — why the ping-pong 128x128 tile runs at ~380 clocks per 64 of K (fp819; floor
+ * 256) where cuBLASLt's 128x128 tile in 1x2 clusters runs at ~95% of the tensor rate (fp822's ncu). Per row, the
+ * ping-pong form alone (pp), in pairs along the tokens (ppw: the weights multicast) and along the weights (ppt: the
+ * tokens multicast), each whole and with one side of its K loop removed (persist | 32768: no copies, the wgmma on
+ * whatever the stages hold = the tensor pipe and its shared-memory reads alone; | 65536: no wgmma, each stage released
+ * as it lands = the copies alone, the SM's feed), warpgroup 0's first tile, and whole with its last tile (| 1024: late in
+ * the launch, the clock under load; "first stage" is then from the block's entry); then the default's 128x256 (SS + OE)
+ * and the cooperative 128x128 (SS) alone and in pairs multicasting either operand, whole (warpgroup 0's 64 rows).
+ * y is garbage in the cut forms (timing only). */
+static int trace_t4() {
+    static const int64_t shapes[][3] = {{4096, 11008, 4096}, {4096, 13824, 5120}, {2048, 11008, 4096}, {2048, 5120, 5120}};
+    int sms = 132;
+    cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, 0);
+    int err = 0;
+    /* fp823 round 2 (after call 2: the ping-pong tile's wgmma alone ran at 408 clocks, its copies alone at 267): the
+     * cooperative SS tiles with direct stores (persist 3: the forms that honour diag 1 outside the ping-pong) whole and
+     * without copies — whether two warpgroups' n128 wgmma reach the floor without copies; the 128x256 tile likewise */
+    static const struct {
+        const char *name;
+        int cl, persist, tile, nd; /* nd: 4 = whole / no copies / no wgmma / whole on the last tile; 2: the first two; 1 */
+    } forms[] = {{"pp", 1, 4 | 2048 | 4096, 2, 4}, {"ppw", 2, 6 | 2048 | 4096, 2, 4}, {"ppt", 2, 4 | 2048 | 4096, 2, 4},
+                 {"km256 (default's 128x256 SS + OE)", 1, 4 | 2048 | 8192, 1, 1},
+                 {"s128 (cooperative 128x128 SS)", 1, 4 | 2048, 2, 1},
+                 {"sw128 (s128, pairs multicasting the weights)", 2, 6 | 2048, 2, 1},
+                 {"c128t (s128, pairs multicasting the tokens)", 2, 4 | 2048, 2, 1},
+                 {"s128d (s128, direct stores)", 1, 3 | 2048, 2, 2},
+                 {"c128td (c128t, direct stores)", 2, 3 | 2048, 2, 2},
+                 {"s256d (128x256 SS, direct stores)", 1, 3 | 2048, 1, 2}};
+    constexpr int NF = (int)(sizeof forms / sizeof forms[0]);
+    static const struct {
+        const char *name;
+        int bits;
+    } diags[] = {{"whole", 0}, {"no copies", 32768}, {"no wgmma", 65536}, {"whole, last tile", 1024}};
+    for (auto &sh : shapes) {
+        const int64_t M = sh[0], N = sh[1], K = sh[2];
+        std::vector<uint8_t> wq;
+        dweight dw = timing_weight(N, K, wq);
+        tact ta = timing_x(M, N, K);
+        err |= qn_cuda_fp8_quantize_x_tm(QN_DT_BF16, ta.x, M, K, K, ta.buf, 1, NULL);
+        for (int fi = 0; fi < NF; fi++)
+            for (int di = 0; di < forms[fi].nd; di++) {
+                const int cl = forms[fi].cl, persist = forms[fi].persist | diags[di].bits, tile = forms[fi].tile;
+                auto run = [&](unsigned long long *tr) {
+                    return qn_cuda_fp8_gemm_cl(&dw.w, ta.buf, M, QN_DT_BF16, ta.y, tile, 1, NULL, cl, persist, tr, sms, NULL);
+                };
+                t3_stats st;
+                const int e = t3_measure(run, N, M, K, cl, sms, st);
+                err |= e;
+                printf("trace4 M=%lld N=%lld K=%lld %s %s: launch %.1f us; %lld blocks; traced tile: first stage %.2f us, "
+                       "K loop %.1f us (%.0f clocks per 64 of K, %.2f GHz; floor %d), epilogue %.2f us%s\n",
+                       (long long)M, (long long)N, (long long)K, forms[fi].name, diags[di].name, st.launch_us,
+                       (long long)st.rec, st.first_us, st.kloop_us, st.clk64, st.ghz, forms[fi].tile == 1 ? 512 : 256, st.epi_us,
+                       e ? " (launch failed)" : "");
+            }
+        tact_free(ta), cudaFree(dw.codes), cudaFree(dw.sw);
+    }
+    if (err) printf("trace4: launches failed (%d)\n", err);
     return err ? 1 : 0;
 }
 
@@ -1478,12 +1564,13 @@ static int run_one(int argc, char **argv) {
     for (int i = 0; i < 4; i++) {
         err |= qn_cuda_fp8_quantize_x_tm(QN_DT_BF16, ta.x, M, K, K, ta.buf, 1, NULL);
         err |= sk ? qn_cuda_fp8_gemm_sk(&dw.w, ta.buf, M, QN_DT_BF16, ta.y, tile, sk | (g_ss ? 64 : 0), skw, skf, NULL, sms, NULL)
-                  : qn_cuda_fp8_gemm_cl(&dw.w, ta.buf, M, QN_DT_BF16, ta.y, g_pp ? 2 : tile, 1, NULL, 1,
+                  : qn_cuda_fp8_gemm_cl(&dw.w, ta.buf, M, QN_DT_BF16, ta.y, g_pp ? 2 : tile, 1, NULL, g_pp_cl,
                                         4 | (g_ss || g_pp ? 2048 : 0) | (g_pp ? 4096 : 0), NULL, sms, NULL);
     }
     CK(cudaDeviceSynchronize());
     printf("one M=%lld N=%lld K=%lld sk=%d tile=%d%s: %s\n", (long long)M, (long long)N, (long long)K, sk, tile,
-           g_pp ? " ping-pong (fp819)" : g_ss ? " SS (fp818)" : "", err ? "launch failed" : "ran");
+           g_pp ? (g_pp_cl == 2 ? " ping-pong in pairs along the weights (fp823, ppt)" : " ping-pong (fp819)") : g_ss ? " SS (fp818)" : "",
+           err ? "launch failed" : "ran");
     tact_free(ta), cudaFree(dw.codes), cudaFree(dw.sw), cudaFree(skw), cudaFree(skf);
     return err ? 1 : 0;
 }
@@ -1612,7 +1699,10 @@ int main(int argc, char **argv) {
     if (getenv("FP8_CHECK_REPS") && atoi(getenv("FP8_CHECK_REPS")) > 0) g_reps = atoi(getenv("FP8_CHECK_REPS"));
     if (getenv("FP8_CHECK_SK")) g_sk_mode = atoi(getenv("FP8_CHECK_SK"));
     if (getenv("FP8_CHECK_SS")) g_ss = atoi(getenv("FP8_CHECK_SS")) == 1;
-    if (getenv("FP8_CHECK_PP")) g_pp = atoi(getenv("FP8_CHECK_PP")) == 1;
+    if (getenv("FP8_CHECK_PP")) {
+        const int v = atoi(getenv("FP8_CHECK_PP"));
+        g_pp = v == 1 || v == 3, g_pp_cl = v == 3 ? 2 : 1;
+    }
     const char *env = getenv("FP8_SEED");
     const uint64_t seed = env ? strtoull(env, NULL, 10)
                               : (uint64_t)std::chrono::high_resolution_clock::now().time_since_epoch().count();
@@ -1657,6 +1747,7 @@ int main(int argc, char **argv) {
     if (!strcmp(mode, "tma")) rc |= tma_test();
     if (!strcmp(mode, "quant")) rc |= time_quant();
     if (!strcmp(mode, "trace3")) rc |= trace_t3();
+    if (!strcmp(mode, "trace4")) rc |= trace_t4();
     if (!strcmp(mode, "time3")) rc |= time_t3(argc > 2 ? argv[2] : NULL);
     if (!strcmp(mode, "time5")) rc |= time_t5(argc > 2 ? argv[2] : NULL);
     if (!strcmp(mode, "one")) rc |= run_one(argc, argv);

@@ -1,4 +1,4 @@
-# fp8_conform_cases.sh — sourced by the FP8 device checks (bench/cuda/verify_fp8*.sh: verify_fp822.sh): fp8_cases Q sets ALL to
+# fp8_conform_cases.sh — sourced by the FP8 device checks (bench/cuda/verify_fp8*.sh: verify_fp823.sh): fp8_cases Q sets ALL to
 # `--case` arguments for `Q conform`: every e4m3 matmul case of the suite plus shapes that select each tile and the
 # split-K routes (partial tiles, M past the quantizer's one-read bound, K = 4096 with few tiles), and (fp820) the decode
 # GEMV's (M = 1, 7, and 33 with K split: the kernel that reads QUANTA_CUDA_FP8_KM's K-major codes below M = 64).

@@ -22,7 +22,10 @@ sk6w = sk4 / sk6 with QUANTA_CUDA_FP8_TW=1 (a picked 128x128 as w128, no groups 
 (QUANTA_CUDA_FP8_SS=1's form), ss0 = dflt in that form, s128 / s256 / s192 = it with 128x128 / 128x256 / 128x192
 forced, t256 = dflt (register form) with 128x256 forced, sw128 = w128 in the SS form (the peer's 128x128 1x2 cluster,
 both operands from shared memory); fp819: pp = the ping-pong form forced (128x128 tiles, one per consumer warpgroup, SS;
-persist 4 | 2048 | 4096), ppw = it in clusters of 2 along the tokens (the weights multicast), pps = sk4's route with
+persist 4 | 2048 | 4096), ppw = it in clusters of 2 along the tokens (the weights multicast), ppt (fp823) = it in
+clusters of 2 along the weights (the tokens multicast: persist 4 | 2048 | 4096, cluster 2), c128t (fp823) = s128 in
+those pairs (cooperative), ppr (fp823) = km's route with ppt where the ping-pong pick takes the row
+(QUANTA_CUDA_FP8_PP=3's route: sk 4 | 8192 on K-major codes), pps = sk4's route with
 the ping-pong form where its pick takes it (sk 4 | 128: QUANTA_CUDA_FP8_PP=1's route), oe = ss0 with the split
 epilogue (a tile's stores under the next tile's K loop; persist 4 | 2048 | 8192), oes = ss with it (sk 4 | 64 | 256:
 QUANTA_CUDA_FP8_OE=1's route); fp820: km = the engine's route on a weight with K-major codes only (QUANTA_CUDA_FP8_KM=1:
@@ -174,6 +177,7 @@ def main():
                  "s256": gemm(1, 1, 4 | 2048), "s192": gemm(5, 1, 4 | 2048), "t256": gemm(1),
                  "sw128": gemm(2, 2, 6 | 2048),
                  "pp": gemm(2, 1, 4 | 2048 | 4096), "ppw": gemm(2, 2, 6 | 2048 | 4096), "pps": sk(4 | 128, 0),
+                 "ppt": gemm(2, 2, 4 | 2048 | 4096), "c128t": gemm(2, 2, 4 | 2048), "ppr": sk(4 | 8192, 0, qwk),
                  "oe": gemm(0, 1, 4 | 2048 | 8192), "oes": sk(4 | 64 | 256, 0),
                  "km": sk(4, 0, qwk), "kmn": sk(4 | 512, 0, qwk), "km0": sk(0, 0, qwk), "km2": sk(2, 0, qwk),
                  "km5": sk(5, 0, qwk), "km128": gemm(2, 1, 4, qwk), "km192": gemm(5, 1, 4, qwk),

@@ -1,6 +1,6 @@
 #!/bin/bash
-# verify_mmq23.sh — device checks of mmq23 (issue 14 item 1, bench/NOTES.md section 6, mmq23), round 2 (the session's
-# call 3). Round 1 (call 2, 21:59): QUANTA_CUDA_GGML_PAIRX (the 128- / 256-token picks as cluster pairs multicasting the
+# verify_mmq23.sh — device checks of mmq23 (issue 14 item 1, bench/NOTES.md section 6, mmq23), round 2 (written for
+# session 23's call 3, which was refused: not run yet, for the next session's first call). Round 1 (call 2, 21:59): QUANTA_CUDA_GGML_PAIRX (the 128- / 256-token picks as cluster pairs multicasting the
 # activation steps) the same bits but 1-5% slower: off; yet one instance on 128 blocks ran each step 11-20% slower than
 # on 32 or 64 — what is shared? GROUP=4's rows and conformance passed, its perplexity / pp512 not run (no model files).
 # Steps, deciding first:

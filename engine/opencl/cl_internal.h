@@ -105,6 +105,19 @@ typedef enum qn_cl_kernel_id {
     QK_GEMV_Q8_I2UL, /* clgemv22: q8's register-lean streaming forms (QUANTA_OPENCL_GEMVS_Q8L=1 / =4) */
     QK_GEMV_Q8_I2L,
     QK_GEMV_Q8_I2L6,
+    QK_GEMV_Q4_ISG, /* clgemv23: the streaming forms reading x quantized once for all groups (QUANTA_OPENCL_GEMVS_XG=1) */
+    QK_GEMV_Q4_I2SG,
+    QK_GEMV_Q8_I2USG,
+    QK_GEMV_Q8_IPG,
+    QK_I4_QUANT_XG, /* and the launches that quantize it */
+    QK_I8_QUANT_XG,
+    QK_GEMV_Q4_R1S, /* clgemv23: one row a warp, the whole row one step (QUANTA_OPENCL_GEMVS_R1=1), and with XG */
+    QK_GEMV_Q4_R1SG,
+    QK_GEMV_Q8_R1S,
+    QK_GEMV_Q8_R1SG,
+    QK_GEMV_Q4_R1L, /* and in the lean ring walk (QUANTA_OPENCL_GEMVS_R1=2) */
+    QK_GEMV_Q8_R1L,
+    QK_GEMV_Q8_I2US2, /* clgemv23: _i2us with two steps in flight before x is quantized (QUANTA_OPENCL_GEMVS_P2=1) */
     QK_COUNT
 } qn_cl_kernel_id;
 

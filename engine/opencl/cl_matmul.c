@@ -359,8 +359,27 @@ typedef struct gemvs_geo {
     cl_int iters, xl, rw;
     int w16; /* the 16-warp streaming forms (QUANTA_OPENCL_GEMVS_W16=1): q4 / q8 _i2s16 */
     int lean; /* the register-lean streaming forms (QUANTA_OPENCL_GEMVS_Q4L=1: q4 _il / _i2l; GEMVS_Q8L=1: q8 _i2ul) */
+    int xg;   /* x quantized once for all groups, a launch before (QUANTA_OPENCL_GEMVS_XG=1): q4 _isg / _i2sg, q8 _i2usg / _ipg */
+    int p2;   /* q8 _i2us with two steps in flight before x is quantized (QUANTA_OPENCL_GEMVS_P2=1): _i2us2 */
+    int r1;   /* one row a warp, the whole row one step (QUANTA_OPENCL_GEMVS_R1=1): q4 / q8 _r1s (_r1sg with xg); 2: _r1l */
 } gemvs_geo;
 static int gemvs_shape(const qn_cl *s, const mm_args *m, size_t rows, int glu, int xk, gemvs_geo *o);
+
+/* QUANTA_OPENCL_GEMVS_XG=1 (clgemv23): x (f32 at xm + xo, K columns) quantized once for all the GEMV's groups into sc
+ * (kernels_cl/gemv_gpu.cl qn_i4_quant_xg: 72 bytes a 32-column chunk, q4; qn_i8_quant_xg: 36 bytes a 16-column piece,
+ * q8; the layout the groups stage into local memory), an item a chunk, enqueued before the GEMV on the same in-order
+ * queue: no host round trip. The caller frees sc after the GEMV's launch (the queue keeps it alive). */
+static quanta_status quant_x_once(qn_cl *s, int q4, cl_mem xm, cl_ulong xo, int64_t K, qn_cl_scratch *sc) {
+    const cl_long n = q4 ? K / 32 : K / 16;
+    quanta_status st = qn_cl_scratch_alloc(s, (size_t)n * (q4 ? 72 : 36), "opencl matmul: x quantized once", sc);
+    if (st != QUANTA_OK) return st;
+    const cl_ulong zero = 0;
+    const qn_cl_kernel_id id = q4 ? QK_I4_QUANT_XG : QK_I8_QUANT_XG;
+    qn_cl_arg a[] = {QA(xm), QA(xo), QA(sc->mem), QA(zero), QA(n)};
+    st = qn_cl_set_args(s, id, a, 5);
+    size_t l = 64, g = ((size_t)n + 63) / 64 * 64;
+    return st != QUANTA_OK ? st : qn_cl_launch(s, id, q4 ? "matmul (gemv q4 xg)" : "matmul (gemv q8 xg)", 1, &g, &l);
+}
 
 static quanta_status run_gemv_gpu(qn_cl *s, const mm_args *m, qn_cl_kernel_id id) {
     const size_t sets = id == QK_GEMV_Q4_GPU ? gemv1_sets(s, m) : 0;
@@ -375,23 +394,35 @@ static quanta_status run_gemv_gpu(qn_cl *s, const mm_args *m, qn_cl_kernel_id id
         static const char *const iname[2][3] = {{"matmul (gemv q4 i)", "matmul (gemv q4 ip)", "matmul (gemv q4 is)"},
                                                 {"matmul (gemv q4 i2)", "matmul (gemv q4 i2p)", "matmul (gemv q4 i2s)"}};
         const int i2 = sv.rw == 2, ipf = sv.xl & 32 ? 2 : (sv.xl & 16) != 0;
+        const int xg = m->xsplit == 2 && sv.xg;
         const qn_cl_kernel_id kid = m->xsplit != 2 ? QK_GEMV_Q4_S
                                     : sv.w16       ? QK_GEMV_Q4_I2S16
                                     : sv.lean      ? (i2 ? QK_GEMV_Q4_I2L : QK_GEMV_Q4_IL)
+                                    : sv.r1 == 2   ? QK_GEMV_Q4_R1L
+                                    : sv.r1        ? (xg ? QK_GEMV_Q4_R1SG : QK_GEMV_Q4_R1S)
+                                    : xg           ? (i2 ? QK_GEMV_Q4_I2SG : QK_GEMV_Q4_ISG)
                                                    : ik[i2][ipf];
+        mm_args mx = *m; /* XG: the kernel's x is the planes quant_x_once left in xq */
+        qn_cl_scratch xq = {0};
+        quanta_status st = xg ? quant_x_once(s, 1, m->xp, m->xpo, m->K, &xq) : QUANTA_OK;
+        if (xg) mx.xp = xq.mem, mx.xpo = 0;
         qn_cl_arg a[24];
-        int k = mm_kernel_args(m, 1, 1, a);
+        int k = mm_kernel_args(&mx, 1, 1, a);
         a[k++] = QA(sv.iters);
         a[k++] = QA(sv.xl);
         a[k++] = QA(sv.rw);
         a[k++] = QA_LOCAL(sv.lbytes);
-        quanta_status st = qn_cl_set_args(s, kid, a, k);
-        if (st != QUANTA_OK) return st;
+        if (st == QUANTA_OK) st = qn_cl_set_args(s, kid, a, k);
         const char *name = m->xsplit != 2 ? "matmul (gemv q4 s)"
                            : sv.w16       ? "matmul (gemv q4 i2s16)"
                            : sv.lean      ? (i2 ? "matmul (gemv q4 i2l)" : "matmul (gemv q4 il)")
+                           : sv.r1 == 2   ? "matmul (gemv q4 r1l)"
+                           : sv.r1        ? (xg ? "matmul (gemv q4 r1sg)" : "matmul (gemv q4 r1s)")
+                           : xg           ? (i2 ? "matmul (gemv q4 i2sg)" : "matmul (gemv q4 isg)")
                                           : iname[i2][ipf];
-        return qn_cl_launch(s, kid, name, 2, sv.g, sv.l);
+        if (st == QUANTA_OK) st = qn_cl_launch(s, kid, name, 2, sv.g, sv.l);
+        qn_cl_scratch_free(s, &xq);
+        return st;
     }
     if (sets) { /* qn_gemv_q4_m1: 2 rows a warp, the same arguments */
         size_t l[2] = {GEMV_GPU_LX, sets}, rows_per_group = 2 * sets;
@@ -487,7 +518,7 @@ static int gemvs_shape(const qn_cl *s, const mm_args *m, size_t rows, int glu, i
     const char *q8e = q8i_mode(); /* auto takes RW=auto's forms unless GEMVS_RW says otherwise */
     const int autorw = (re ? !strcmp(re, "auto") : xk == 2 || (q8e && !strcmp(q8e, "auto"))) && (xk == 2 || xk == 3);
     o->rw = autorw ? (m->K <= 4096 && rows >= 4 * 8 * cu ? 4 : 2) : re ? (!strcmp(re, "2") ? 2 : 4) : xk == 2 ? 2 : 4;
-    const size_t per = glu ? (size_t)o->rw / 2 : (size_t)o->rw;
+    size_t per = glu ? (size_t)o->rw / 2 : (size_t)o->rw;
     const int fixed = se && atoi(se) >= 1 && atoi(se) <= 8;
     size_t sets = fixed ? (size_t)atoi(se) : 8;
     while (sets > 1 && sets * GEMV_GPU_LX > s->dev.max_wg) sets /= 2;
@@ -554,12 +585,46 @@ static int gemvs_shape(const qn_cl *s, const mm_args *m, size_t rows, int glu, i
     if (xk == 3 && (o->xl & 32) && (o->xl & 8) && o->rw == 2 && !o->w16 && !glu && l8 &&
         (!strcmp(l8, "1") || !strcmp(l8, "4") || !strcmp(l8, "6")))
         o->lean = !strcmp(l8, "4") ? 2 : !strcmp(l8, "6") ? 3 : 1;
-    const qn_cl_kernel_id sk = xk == 2 ? (o->lean ? (o->rw == 2 ? QK_GEMV_Q4_I2L : QK_GEMV_Q4_IL)
+    /* XG=1 (clgemv23, off until measured): x quantized once for all groups by a launch before the GEMV (quant_x_once),
+     * the kernel reading its planes from global memory (L2-resident: 2.25 bytes a column) with no prologue before its
+     * walk: q4's streaming forms (_isg / _i2sg), q8's streaming 2-row U=8 form (_i2usg) and its 4-row preloaded form
+     * (_ipg). The same planes (one definition of the quantization, qn_i4_put / qn_i8_put): the same bits. */
+    const char *xge = getenv("QUANTA_OPENCL_GEMVS_XG");
+    o->xg = xge && !strcmp(xge, "1") && !glu && !o->w16 && !o->lean && (o->xl & 1) &&
+            ((xk == 2 && (o->xl & 32)) ||
+             (xk == 3 && ((o->xl & 32) ? o->rw == 2 && (o->xl & 8) : o->rw == 4 && (o->xl & 16))));
+    /* R1=1 (clgemv23, off until measured): the 2-row streaming forms (q4 _i2s, q8 _i2us) at 8192 < K <= 11264 become one
+     * row a warp with the whole row a lane's one step (_r1s: q4 U = 11, q8 U = 22; the same bits), with or without XG;
+     * R1=2 the same geometry in the lean ring walk (_r1l: one step live; x staged in the group, so without XG; q4's
+     * 32-bit offsets as Q4L's) */
+    const char *r1e = getenv("QUANTA_OPENCL_GEMVS_R1");
+    o->r1 = r1e && (!strcmp(r1e, "1") || !strcmp(r1e, "2")) && !glu && !o->w16 && !o->lean && (o->xl & 32) &&
+                    o->rw == 2 && m->K > 8192 && m->K <= 11264 && (xk == 2 || (xk == 3 && (o->xl & 8)))
+                ? atoi(r1e)
+                : 0;
+    if (o->r1 == 2 && xk == 2 &&
+        ((uint64_t)m->wd.q4_zeros_offset + (uint64_t)m->N * (uint64_t)m->wd.q4_zero_row_bytes > UINT32_MAX ||
+         (uint64_t)m->wd.scales_offset > UINT32_MAX))
+        o->r1 = 1;
+    if (o->r1) o->rw = 1, per = 1;
+    if (o->r1 == 2) o->xg = 0;
+    /* P2=1 (clgemv23, off until measured): q8's 2-row U=8 streaming form with block 0's first two steps issued before x
+     * is quantized (kernels_cl/gemv_gpu.cl qn_gemv_q8_i2us2; the same bits as _i2us) */
+    const char *p2e = getenv("QUANTA_OPENCL_GEMVS_P2");
+    o->p2 = p2e && !strcmp(p2e, "1") && xk == 3 && !glu && !o->w16 && !o->lean && !o->xg && !o->r1 && (o->xl & 32) &&
+            (o->xl & 8) && o->rw == 2;
+    const qn_cl_kernel_id sk = o->r1 == 2 ? (xk == 2 ? QK_GEMV_Q4_R1L : QK_GEMV_Q8_R1L)
+                               : o->r1    ? (xk == 2 ? (o->xg ? QK_GEMV_Q4_R1SG : QK_GEMV_Q4_R1S)
+                                                     : (o->xg ? QK_GEMV_Q8_R1SG : QK_GEMV_Q8_R1S))
+                               : xk == 2 ? (o->lean ? (o->rw == 2 ? QK_GEMV_Q4_I2L : QK_GEMV_Q4_IL)
+                                          : o->xg ? (o->rw == 2 ? QK_GEMV_Q4_I2SG : QK_GEMV_Q4_ISG)
                                                   : (o->rw == 2 ? QK_GEMV_Q4_I2S : QK_GEMV_Q4_IS))
                                        : (o->rw == 4    ? QK_GEMV_Q8_IS
                                           : o->lean == 2 ? QK_GEMV_Q8_I2L
                                           : o->lean == 3 ? QK_GEMV_Q8_I2L6
                                           : o->lean      ? QK_GEMV_Q8_I2UL
+                                          : o->xg        ? QK_GEMV_Q8_I2USG
+                                          : o->p2        ? QK_GEMV_Q8_I2US2
                                                          : QK_GEMV_Q8_I2US);
     const size_t gpc = o->w16 ? (ge && atoi(ge) >= 1 && atoi(ge) <= 64 ? (size_t)atoi(ge) : 1)
                        : ge && atoi(ge) >= 1 && atoi(ge) <= 64 ? (size_t)atoi(ge)
@@ -570,7 +635,7 @@ static int gemvs_shape(const qn_cl *s, const mm_args *m, size_t rows, int glu, i
     o->l[0] = GEMV_GPU_LX, o->l[1] = sets;
     o->g[0] = GEMV_GPU_LX, o->g[1] = groups * sets;
     o->iters = (cl_int)((blocks + groups - 1) / groups);
-    o->lbytes = sets * red + (o->xl & 1 ? xb : 0);
+    o->lbytes = sets * red + (o->xl & 1 && !o->xg ? xb : 0);
     return 1;
 }
 
@@ -603,24 +668,32 @@ static quanta_status run_gemv_q8_gpu(qn_cl *s, const mm_args *m, const qn_node *
     const cl_int rnone = 0; /* no residual: the r and s arguments unused */
     const int q8i = q8_int(s, m, nt);
     if (gemvs_shape(s, m, nt, 0, q8i ? 3 : 0, &sv)) { /* qn_gemv_q8_s (rw rows a warp) or qn_gemv_q8_i */
+        const int xg = q8i && sv.xg;
         const qn_cl_kernel_id kid = !q8i          ? QK_GEMV_Q8_S
                                     : sv.w16      ? QK_GEMV_Q8_I2S16
                                     : sv.lean == 2 ? QK_GEMV_Q8_I2L
                                     : sv.lean == 3 ? QK_GEMV_Q8_I2L6
                                     : sv.lean     ? QK_GEMV_Q8_I2UL
+                                    : sv.r1 == 2  ? QK_GEMV_Q8_R1L
+                                    : sv.r1       ? (xg ? QK_GEMV_Q8_R1SG : QK_GEMV_Q8_R1S)
+                                    : xg          ? (sv.rw == 4 ? QK_GEMV_Q8_IPG : QK_GEMV_Q8_I2USG)
+                                    : sv.p2       ? QK_GEMV_Q8_I2US2
                                     : sv.xl & 32  ? (sv.rw == 4 ? QK_GEMV_Q8_IS : QK_GEMV_Q8_I2US)
                                     : sv.rw == 4  ? (sv.xl & 16 ? QK_GEMV_Q8_IP : QK_GEMV_Q8_I)
                                     : sv.xl & 16  ? QK_GEMV_Q8_I2UP
                                     : sv.xl & 8   ? QK_GEMV_Q8_I2U
                                                   : QK_GEMV_Q8_I2;
+        qn_cl_scratch xq = {0}; /* XG: the kernel's x is the planes quant_x_once left in xq */
+        quanta_status st = xg ? quant_x_once(s, 0, m->x, m->xo, m->K, &xq) : QUANTA_OK;
+        cl_mem kx = xg ? xq.mem : m->x;
+        const cl_ulong kxo = xg ? 0 : m->xo;
         qn_cl_arg a[] = {QA(t.wm[0]), QA(t.wo[0]), QA(t.ws[0]), QA(t.wm[1]), QA(t.wo[1]), QA(t.ws[1]), QA(t.wm[2]),
-                         QA(t.wo[2]), QA(t.ws[2]), QA(m->x), QA(m->xo), QA(t.ym[0]), QA(t.yo[0]), QA(t.ym[1]),
+                         QA(t.wo[2]), QA(t.ws[2]), QA(kx), QA(kxo), QA(t.ym[0]), QA(t.yo[0]), QA(t.ym[1]),
                          QA(t.yo[1]), QA(t.ym[2]), QA(t.yo[2]), QA(m->ydt), QA(t.nn[0]), QA(t.nn[1]), QA(t.nn[2]),
                          QA(m->K), QA(sv.iters), QA(sv.xl), QA(sv.rw), QA(m->x), QA(m->xo), QA(m->x), QA(m->xo),
                          QA(rnone), QA_LOCAL(sv.lbytes)};
-        quanta_status st = qn_cl_set_args(s, kid, a, (int)(sizeof a / sizeof a[0]));
-        if (st != QUANTA_OK) return st;
-        static const char *const names[12][2] = {{"matmul (gemv q8 s)", "matmul_multi (gemv q8 s)"},
+        if (st == QUANTA_OK) st = qn_cl_set_args(s, kid, a, (int)(sizeof a / sizeof a[0]));
+        static const char *const names[18][2] = {{"matmul (gemv q8 s)", "matmul_multi (gemv q8 s)"},
                                                 {"matmul (gemv q8 i)", "matmul_multi (gemv q8 i)"},
                                                 {"matmul (gemv q8 i2)", "matmul_multi (gemv q8 i2)"},
                                                 {"matmul (gemv q8 i2u)", "matmul_multi (gemv q8 i2u)"},
@@ -631,7 +704,13 @@ static quanta_status run_gemv_q8_gpu(qn_cl *s, const mm_args *m, const qn_node *
                                                 {"matmul (gemv q8 i2s16)", "matmul_multi (gemv q8 i2s16)"},
                                                 {"matmul (gemv q8 i2ul)", "matmul_multi (gemv q8 i2ul)"},
                                                 {"matmul (gemv q8 i2l)", "matmul_multi (gemv q8 i2l)"},
-                                                {"matmul (gemv q8 i2l6)", "matmul_multi (gemv q8 i2l6)"}};
+                                                {"matmul (gemv q8 i2l6)", "matmul_multi (gemv q8 i2l6)"},
+                                                {"matmul (gemv q8 i2usg)", "matmul_multi (gemv q8 i2usg)"},
+                                                {"matmul (gemv q8 ipg)", "matmul_multi (gemv q8 ipg)"},
+                                                {"matmul (gemv q8 r1s)", "matmul_multi (gemv q8 r1s)"},
+                                                {"matmul (gemv q8 r1sg)", "matmul_multi (gemv q8 r1sg)"},
+                                                {"matmul (gemv q8 r1l)", "matmul_multi (gemv q8 r1l)"},
+                                                {"matmul (gemv q8 i2us2)", "matmul_multi (gemv q8 i2us2)"}};
         const int ni = kid == QK_GEMV_Q8_S    ? 0
                        : kid == QK_GEMV_Q8_I   ? 1
                        : kid == QK_GEMV_Q8_I2  ? 2
@@ -643,9 +722,17 @@ static quanta_status run_gemv_q8_gpu(qn_cl *s, const mm_args *m, const qn_node *
                        : kid == QK_GEMV_Q8_I2S16 ? 8
                        : kid == QK_GEMV_Q8_I2UL ? 9
                        : kid == QK_GEMV_Q8_I2L  ? 10
-                                                : 11;
+                       : kid == QK_GEMV_Q8_I2L6 ? 11
+                       : kid == QK_GEMV_Q8_I2USG ? 12
+                       : kid == QK_GEMV_Q8_IPG ? 13
+                       : kid == QK_GEMV_Q8_R1S ? 14
+                       : kid == QK_GEMV_Q8_R1SG ? 15
+                       : kid == QK_GEMV_Q8_R1L ? 16
+                                                : 17;
         const char *name = names[ni][multi != NULL];
-        return qn_cl_launch(s, kid, name, 2, sv.g, sv.l);
+        if (st == QUANTA_OK) st = qn_cl_launch(s, kid, name, 2, sv.g, sv.l);
+        qn_cl_scratch_free(s, &xq);
+        return st;
     }
     if (sets) { /* qn_gemv_q8_m1: 2 rows a warp */
         size_t l[2] = {GEMV_GPU_LX, sets}, rows_per_group = 2 * sets;

@@ -66,6 +66,11 @@ static const char *const kernel_names[QK_COUNT] = {
     [QK_GEMV_Q4_I2S16] = "qn_gemv_q4_i2s16", [QK_GEMV_Q8_I2S16] = "qn_gemv_q8_i2s16",
     [QK_GEMV_Q4_IL] = "qn_gemv_q4_il", [QK_GEMV_Q4_I2L] = "qn_gemv_q4_i2l", [QK_GEMV_Q8_I2UL] = "qn_gemv_q8_i2ul",
     [QK_GEMV_Q8_I2L] = "qn_gemv_q8_i2l", [QK_GEMV_Q8_I2L6] = "qn_gemv_q8_i2l6",
+    [QK_GEMV_Q4_ISG] = "qn_gemv_q4_isg", [QK_GEMV_Q4_I2SG] = "qn_gemv_q4_i2sg", [QK_GEMV_Q8_I2USG] = "qn_gemv_q8_i2usg",
+    [QK_GEMV_Q8_IPG] = "qn_gemv_q8_ipg", [QK_I4_QUANT_XG] = "qn_i4_quant_xg", [QK_I8_QUANT_XG] = "qn_i8_quant_xg",
+    [QK_GEMV_Q4_R1S] = "qn_gemv_q4_r1s", [QK_GEMV_Q4_R1SG] = "qn_gemv_q4_r1sg", [QK_GEMV_Q8_R1S] = "qn_gemv_q8_r1s",
+    [QK_GEMV_Q8_R1SG] = "qn_gemv_q8_r1sg", [QK_GEMV_Q4_R1L] = "qn_gemv_q4_r1l", [QK_GEMV_Q8_R1L] = "qn_gemv_q8_r1l",
+    [QK_GEMV_Q8_I2US2] = "qn_gemv_q8_i2us2",
 };
 
 const char *qn_cl_kernel_name(qn_cl_kernel_id id) { return kernel_names[id]; }

@@ -42,6 +42,19 @@ static void *dev_alloc(size_t bytes) {
     return d;
 }
 
+/* nblk ggml blocks of bb bytes on the device: random codes, each block's f16 scale 2^-7 (so sums stay finite) */
+static void *dev_random_blocks(qt_rng *rng, size_t nblk, int bb) {
+    const size_t wb = nblk * (size_t)bb;
+    unsigned char *h = malloc(wb);
+    ck_assert_ptr_nonnull(h);
+    for (size_t b = 0; b < wb; b++) h[b] = (unsigned char)(qt_next(rng) >> 56);
+    for (size_t b = 0; b < nblk; b++) h[b * bb] = 0x00, h[b * bb + 1] = 0x20; /* f16 2^-7 */
+    void *d = dev_alloc(wb);
+    CU(cudaMemcpy(d, h, wb, cudaMemcpyHostToDevice));
+    free(h);
+    return d;
+}
+
 /* The number of bytes that differ between two device buffers. */
 static size_t dev_differ(const void *a, const void *b, size_t n) {
     unsigned char *ha = malloc(n ? n : 1), *hb = malloc(n ? n : 1);
@@ -222,15 +235,7 @@ START_TEST(group_same) {
     void *y[5][3] = {{NULL}}; /* [mode][weight] */
     size_t yb[3] = {0, 0, 0};
     for (int i = 0; i < n; i++) {
-        const size_t wb = (size_t)N[i] * (size_t)(K / 32) * (size_t)bb;
-        unsigned char *h = malloc(wb);
-        ck_assert_ptr_nonnull(h);
-        for (size_t b = 0; b < wb; b++) h[b] = (unsigned char)(qt_next(&rng) >> 56);
-        for (size_t b = 0; b < wb / (size_t)bb; b++) h[b * bb] = 0x00, h[b * bb + 1] = 0x20; /* f16 2^-7 */
-        void *d = dev_alloc(wb);
-        CU(cudaMemcpy(d, h, wb, cudaMemcpyHostToDevice));
-        free(h);
-        w[i] = d;
+        w[i] = dev_random_blocks(&rng, (size_t)N[i] * (size_t)(K / 32), bb);
         yb[i] = (size_t)(M * N[i]) * 4;
         for (int m = 0; m < 5; m++) y[m][i] = dev_alloc(yb[i]);
     }
@@ -289,14 +294,8 @@ START_TEST(pairx_same) {
     const int64_t M = pairx_shapes[sh].M, N = pairx_shapes[sh].N, K = pairx_shapes[sh].K;
     const int wdt = q8 ? QN_DT_GGML_Q8_0 : QN_DT_GGML_Q4_0, bb = q8 ? 34 : 18;
     qt_rng rng = qt_rng_make(qt_seed() ^ (0x6a23 + (uint64_t)_i)); /* the run's printed seed */
-    const size_t wb = (size_t)N * (size_t)(K / 32) * (size_t)bb, yb = (size_t)(M * N) * 4;
-    unsigned char *h = malloc(wb);
-    ck_assert_ptr_nonnull(h);
-    for (size_t b = 0; b < wb; b++) h[b] = (unsigned char)(qt_next(&rng) >> 56);
-    for (size_t b = 0; b < wb / (size_t)bb; b++) h[b * bb] = 0x00, h[b * bb + 1] = 0x20; /* f16 2^-7 */
-    void *w = dev_alloc(wb);
-    CU(cudaMemcpy(w, h, wb, cudaMemcpyHostToDevice));
-    free(h);
+    const size_t yb = (size_t)(M * N) * 4;
+    void *w = dev_random_blocks(&rng, (size_t)N * (size_t)(K / 32), bb);
     float *x = dev_random(&rng, (size_t)(M * K), -1.0f, 1.0f);
     const size_t sn = qn_cuda_ggml_mmq_scratch(M, N, K), xpn = qn_cuda_ggml_mmq_xprep_bytes(M, K);
     void *scr = dev_alloc(sn), *xp = dev_alloc(xpn), *y[3];

@@ -25,7 +25,7 @@
 #include "qt_tensor.h"
 #include "test_util.h"
 
-#define NSET 11
+#define NSET 17
 
 /* y = x·W^T on backend `name` with the env settings in set (NULL-terminated name=value pairs), into y */
 static void run(const char *name, const char *const *set, const char *events, quanta_graph *g, quanta_tensor *xt,
@@ -102,7 +102,9 @@ static void check(quanta_dtype dt, int64_t N, int64_t K, int group, uint64_t sal
      * _is / _i2s, q8 _is / _i2us, clgemv20), _is with x quantized in one trip (GEMVS_XB=2, clgemv21: with 96 items, K =
      * 11008 is rounds of 3, 3, 2 q8 pieces and 2, 2 q4 chunks an item, some past the end into the spare slot); the
      * 16-warp streaming forms (GEMVS_W16=1: q4 / q8 _i2s16, clgemv21); q4's register-lean streaming forms (GEMVS_Q4L=1:
-     * _il / _i2l, clgemv22) and q8's (GEMVS_Q8L=1 / 4 / 6: _i2ul / _i2l / _i2l6, clgemv22) */
+     * _il / _i2l, clgemv22) and q8's (GEMVS_Q8L=1 / 4 / 6: _i2ul / _i2l / _i2l6, clgemv22); x quantized once for all groups
+     * by a launch of its own (GEMVS_XG=1, clgemv23: q4 _isg / _i2sg, q8 _i2usg / _ipg); one row a warp, the whole row one
+     * step (GEMVS_R1=1, clgemv23: q4 / q8 _r1s, with XG _r1sg, R1=2 the lean walk _r1l; K = 11008 only) */
     static const char *const sets[2][NSET][15] = {
         {{"QUANTA_OPENCL_GEMVS_RW", "4", "QUANTA_OPENCL_GEMVS_PF", "0", NULL},
          {"QUANTA_OPENCL_GEMVS_RW", "2", "QUANTA_OPENCL_GEMVS_PF", "0", NULL},
@@ -123,7 +125,18 @@ static void check(quanta_dtype dt, int64_t N, int64_t K, int group, uint64_t sal
           * each block's first step loaded during the block before's last; _i2l with the host's groups) */
          {"QUANTA_OPENCL_GEMVS_RW", "4", "QUANTA_OPENCL_GEMVS_Q4L", "1", "QUANTA_OPENCL_GEMVS_SETS", "3",
           "QUANTA_OPENCL_GEMVS_GPC", "1", NULL},
-         {"QUANTA_OPENCL_GEMVS_RW", "2", "QUANTA_OPENCL_GEMVS_Q4L", "1", NULL}},
+         {"QUANTA_OPENCL_GEMVS_RW", "2", "QUANTA_OPENCL_GEMVS_Q4L", "1", NULL},
+         /* x quantized once for all groups by a launch before (GEMVS_XG=1, clgemv23: _isg with 3 warps a group walking
+          * several blocks, _i2sg with the host's groups), the planes read from global memory */
+         {"QUANTA_OPENCL_GEMVS_RW", "4", "QUANTA_OPENCL_GEMVS_XG", "1", "QUANTA_OPENCL_GEMVS_SETS", "3",
+          "QUANTA_OPENCL_GEMVS_GPC", "1", NULL},
+         {"QUANTA_OPENCL_GEMVS_RW", "2", "QUANTA_OPENCL_GEMVS_XG", "1", NULL},
+         /* one row a warp, the whole row one step (GEMVS_R1=1, clgemv23; 8192 < K <= 11264 only): 3 warps a group
+          * walking several rows, and with XG, the host's groups */
+         {"QUANTA_OPENCL_GEMVS_RW", "2", "QUANTA_OPENCL_GEMVS_R1", "1", "QUANTA_OPENCL_GEMVS_SETS", "3",
+          "QUANTA_OPENCL_GEMVS_GPC", "1", NULL},
+         {"QUANTA_OPENCL_GEMVS_RW", "2", "QUANTA_OPENCL_GEMVS_R1", "1", "QUANTA_OPENCL_GEMVS_XG", "1", NULL},
+         {"QUANTA_OPENCL_GEMVS_RW", "2", "QUANTA_OPENCL_GEMVS_R1", "2", NULL}}, /* and in the lean ring walk (_r1l) */
         {{"QUANTA_OPENCL_Q8I", "1", NULL},
          {"QUANTA_OPENCL_Q8I", "1", "QUANTA_OPENCL_GEMVS_RW", "2", "QUANTA_OPENCL_GEMVS_SETS", "3",
           "QUANTA_OPENCL_GEMVS_GPC", "1", "QUANTA_OPENCL_GEMVS_XB", "1", NULL},
@@ -151,14 +164,32 @@ static void check(quanta_dtype dt, int64_t N, int64_t K, int group, uint64_t sal
          {"QUANTA_OPENCL_Q8I", "1", "QUANTA_OPENCL_GEMVS_RW", "2", "QUANTA_OPENCL_GEMVS_U", "8", "QUANTA_OPENCL_GEMVS_PF",
           "2", "QUANTA_OPENCL_GEMVS_Q8L", "4", NULL},
          {"QUANTA_OPENCL_Q8I", "1", "QUANTA_OPENCL_GEMVS_RW", "2", "QUANTA_OPENCL_GEMVS_U", "8", "QUANTA_OPENCL_GEMVS_PF",
-          "2", "QUANTA_OPENCL_GEMVS_Q8L", "6", "QUANTA_OPENCL_GEMVS_SETS", "3", "QUANTA_OPENCL_GEMVS_GPC", "1", NULL}}};
+          "2", "QUANTA_OPENCL_GEMVS_Q8L", "6", "QUANTA_OPENCL_GEMVS_SETS", "3", "QUANTA_OPENCL_GEMVS_GPC", "1", NULL},
+         /* x quantized once for all groups (GEMVS_XG=1, clgemv23): the streaming 2-row U=8 form (_i2usg), 3 warps a
+          * group walking several blocks, and the 4-row preloaded form (_ipg), the host's groups */
+         {"QUANTA_OPENCL_Q8I", "1", "QUANTA_OPENCL_GEMVS_RW", "2", "QUANTA_OPENCL_GEMVS_U", "8", "QUANTA_OPENCL_GEMVS_PF",
+          "2", "QUANTA_OPENCL_GEMVS_XG", "1", "QUANTA_OPENCL_GEMVS_SETS", "3", "QUANTA_OPENCL_GEMVS_GPC", "1", NULL},
+         {"QUANTA_OPENCL_Q8I", "1", "QUANTA_OPENCL_GEMVS_PF", "1", "QUANTA_OPENCL_GEMVS_XG", "1", NULL},
+         /* _i2us with block 0's first two steps issued before x is quantized (GEMVS_P2=1: _i2us2, clgemv23), 3 warps a
+          * group walking several blocks */
+         {"QUANTA_OPENCL_Q8I", "1", "QUANTA_OPENCL_GEMVS_RW", "2", "QUANTA_OPENCL_GEMVS_U", "8", "QUANTA_OPENCL_GEMVS_PF",
+          "2", "QUANTA_OPENCL_GEMVS_P2", "1", "QUANTA_OPENCL_GEMVS_SETS", "3", "QUANTA_OPENCL_GEMVS_GPC", "1", NULL},
+         /* one row a warp, the whole row one step (GEMVS_R1=1: _r1s, 3 warps a group; with XG: _r1sg), K = 11008 only */
+         {"QUANTA_OPENCL_Q8I", "1", "QUANTA_OPENCL_GEMVS_RW", "2", "QUANTA_OPENCL_GEMVS_U", "8", "QUANTA_OPENCL_GEMVS_PF",
+          "2", "QUANTA_OPENCL_GEMVS_R1", "1", "QUANTA_OPENCL_GEMVS_SETS", "3", "QUANTA_OPENCL_GEMVS_GPC", "1", NULL},
+         {"QUANTA_OPENCL_Q8I", "1", "QUANTA_OPENCL_GEMVS_RW", "2", "QUANTA_OPENCL_GEMVS_U", "8", "QUANTA_OPENCL_GEMVS_PF",
+          "2", "QUANTA_OPENCL_GEMVS_R1", "1", "QUANTA_OPENCL_GEMVS_XG", "1", NULL},
+         {"QUANTA_OPENCL_Q8I", "1", "QUANTA_OPENCL_GEMVS_RW", "2", "QUANTA_OPENCL_GEMVS_U", "8", "QUANTA_OPENCL_GEMVS_PF",
+          "2", "QUANTA_OPENCL_GEMVS_R1", "2", "QUANTA_OPENCL_GEMVS_SETS", "3", "QUANTA_OPENCL_GEMVS_GPC", "1", NULL}}};
     static const char *const knames[2][NSET] = {
         {"gemv q4 i)", "gemv q4 i2)", "gemv q4 ip)", "gemv q4 i2p)", "gemv q4 i", "gemv q4 is)", "gemv q4 i2s)", "gemv q4 i2s16)",
-         "gemv q4 il)", "gemv q4 i2l)"},
+         "gemv q4 il)", "gemv q4 i2l)", "gemv q4 isg)", "gemv q4 i2sg)", "gemv q4 r1s)", "gemv q4 r1sg)", "gemv q4 r1l)"},
         {"gemv q8 i)", "gemv q8 i2)", "gemv q8 ip)", "gemv q8 is)", "gemv q8 i2u)", "gemv q8 i2up)", "gemv q8 i2us)",
-         "gemv q8 i2s16)", "gemv q8 i2ul)", "gemv q8 i2l)", "gemv q8 i2l6)"}};
+         "gemv q8 i2s16)", "gemv q8 i2ul)", "gemv q8 i2l)", "gemv q8 i2l6)", "gemv q8 i2usg)", "gemv q8 ipg)", "gemv q8 i2us2)", "gemv q8 r1s)", "gemv q8 r1sg)", "gemv q8 r1l)"}};
     const int q8 = dt == QUANTA_Q8;
-    const int nset = q8 ? (K >= 4096 ? 11 : 4) : 10; /* U=8 (and so its PF forms, W16's and Q8L's q8 routes) only at K >= 4096 */
+    /* U=8 (and so its PF forms, W16's, Q8L's and XG's q8 routes) only at K >= 4096, R1 only at 8192 < K <= 11264 */
+    const int r1 = K > 8192 && K <= 11264 ? 3 : 0;
+    const int nset = q8 ? (K >= 4096 ? 14 + r1 : 4) : 12 + r1;
     const char *const *kname = knames[q8];
     for (int v = 0; v < nset; v++) {
         char events[128];
