@@ -1411,15 +1411,18 @@ kernel void qn_i8_quant_xg(const global uchar *xb_, ulong xo, global uchar *qb, 
             _Pragma("unroll") for (int u = 0; u < (U); u++) DST[u][r] = pr[min((V0) + u * QN_GPU_LX, nv - 1)]; \
         }                                                                                                      \
     }
-/* PF == 2: block IT, its first step in sp, as QN_I4_PBLOCK (each step's math after the next step's loads) */
-#define QN_I8_PBLOCK(IT, R, U, NXT)                                                                            \
-    {                                                                                                          \
+/* a q8 streaming block's start: its first row n0, its step count S, each row's scale sc and zeroed sums p */
+#define QN_I8_BLOCK_HEAD(R, U)                                                                                 \
         const long n0 = gb + ly * (R), S = (nv + (U) * QN_GPU_LX - 1) / ((U) * QN_GPU_LX);                     \
         float sc[R], p[R];                                                                                     \
         _Pragma("unroll") for (int r = 0; r < (R); r++) {                                                      \
             qn_q8_m1_row(min(n0 + r, N - 1), W0 + wo0, ws0, W1 + wo1, ws1, W2 + wo2, ws2, N0, N1, K, &sc[r]);  \
             p[r] = 0.0f;                                                                                       \
-        }                                                                                                      \
+        }
+/* PF == 2: block IT, its first step in sp, as QN_I4_PBLOCK (each step's math after the next step's loads) */
+#define QN_I8_PBLOCK(IT, R, U, NXT)                                                                            \
+    {                                                                                                          \
+        QN_I8_BLOCK_HEAD(R, U)                                                                                 \
         for (long k = 0; k < S; k++) {                                                                         \
             const long v0 = l + k * (U) * QN_GPU_LX;                                                           \
             uint4 cur[U][R];                                                                                   \
@@ -1520,12 +1523,7 @@ QN_I8_KERNEL_A(qn_gemv_q8_i2s16, 2, QN_G1_U, 2, QN_W16_ATTR, 0) /* QUANTA_OPENCL
  * (cur and sp). The same steps, sums and order: the same bits. */
 #define QN_I8_P2BLOCK0(R, U, NXT)                                                                              \
     {                                                                                                          \
-        const long n0 = gb + ly * (R), S = (nv + (U) * QN_GPU_LX - 1) / ((U) * QN_GPU_LX);                     \
-        float sc[R], p[R];                                                                                     \
-        _Pragma("unroll") for (int r = 0; r < (R); r++) {                                                      \
-            qn_q8_m1_row(min(n0 + r, N - 1), W0 + wo0, ws0, W1 + wo1, ws1, W2 + wo2, ws2, N0, N1, K, &sc[r]);  \
-            p[r] = 0.0f;                                                                                       \
-        }                                                                                                      \
+        QN_I8_BLOCK_HEAD(R, U)                                                                                 \
         {                                                                                                      \
             const long v0 = l;                                                                                 \
             QN_IW_MATH(QN_I8_PIECE, R, U, p0)                                                                  \
