@@ -70,6 +70,11 @@
  * once per block (q8_0 128x128 step: 24.7 -> 16.7 KB of L2 reads a block; q4_0 20.6 -> 12.6). A B slot is refilled
  * once both blocks' consumers have released it (bempty takes 16 arrivals, lane r of each warp arriving on block r's).
  * The same copies land in the same places: the same bits. */
+/* V bit 1024 (mmq24, QUANTA_CUDA_GGML_TLIN): with 8 (the EPI instances; not grouped, not PAIRX), each A slot (128 rows x
+ * 256 of K: 18.4 KB Q4_0, 34.8 KB Q8_0) comes from the weight's tile-linear copy (p.wt, qn_cuda_ggml_tlin_pack) as one
+ * linear bulk copy instead of the 2-D TMA box's 128 row pieces of 144 / 272 bytes at the row stride. The copy holds
+ * the slot's bytes in the order the box lands them (rows densely at the box's pitch, rows past N zero): the same
+ * shared memory, the same bits. */
 template <int DT, int NB, int CPS = 1, int V = 0> struct qn_rsi_cfg {
     static constexpr int bb = qn_ggml_block_bytes(DT);
     static constexpr int arow = (QN_RSI_KA / 32) * bb; /* 144 / 272 bytes: rows 4 banks apart */
@@ -89,6 +94,8 @@ template <int DT, int NB, int CPS = 1, int V = 0> struct qn_rsi_cfg {
                   "cluster pair: a warpgroup's sums fit the rings; EPI instances only");
     static_assert(!(V & 512) || ((V & 8) && (V & (4 | 16 | 64 | 128 | 256)) == 0 && CPS == 1 && MR == 1 && NB % 16 == 0),
                   "PAIRX: the EPI instances, unsplit, one block an SM");
+    static_assert(!(V & 1024) || ((V & 8) && (V & (4 | 256 | 512)) == 0 && CPS == 1 && MR == 1),
+                  "TLIN: the EPI instances, 128-row tiles, not grouped or paired");
     static_assert(a_bytes % 1024 == 0 && b_bytes % 1024 == 0, "slots on 1024-byte boundaries");
     static_assert(arow % 16 == 0 && arow / 2 <= 256, "a TMA box row: a multiple of 16 bytes, at most 256 elements");
 };
@@ -212,6 +219,7 @@ __device__ __forceinline__ void qn_rsi_body(const CUtensorMap *amap, const qn_gm
      * no first-fill order, no trigger, its loop then exit — beside the EPI consumers and epilogue */
     constexpr bool PL0 = (V & 64) != 0;
     constexpr bool MC = (V & 512) != 0; /* mmq23 (QUANTA_CUDA_GGML_PAIRX): the activation steps multicast over a pair */
+    constexpr bool TL = (V & 1024) != 0; /* mmq24 (QUANTA_CUDA_GGML_TLIN): A slots from the tile-linear copy */
     static_assert(!(PL || PL0) || EPI, "PLOOP: EPI instances");
     static_assert(!EPI || (CPS == 1 && (V & 4) == 0 && DIAG == 0), "EPI: the table's picks only");
     static_assert(MR == 1 || (DIAG != 3 && CPS == 1), "256-row tiles: no SS diagnostic, one block an SM");
@@ -251,10 +259,16 @@ __device__ __forceinline__ void qn_rsi_body(const CUtensorMap *amap, const qn_gm
             return;
         }
         qn_mbar_arrive_expect_tx(afull(slot), Cfg::a_bytes);
+        if constexpr (TL) { /* mmq24: tile nt's K slot ka0 + ka, a_bytes in one piece */
+            qn_bulk_copy(sbase + Cfg::a_off + slot * Cfg::a_bytes,
+                         p.wt + ((size_t)nt * (size_t)KA + (size_t)(ka0 + ka)) * (size_t)Cfg::a_bytes, Cfg::a_bytes,
+                         afull(slot));
+        } else {
 #pragma unroll
-        for (int r = 0; r < MR; r++) /* boxes of 128 rows */
-            qn_tma_load_2d(sbase + Cfg::a_off + slot * Cfg::a_bytes + r * QN_RSI_BN * Cfg::arow, amap, afull(slot),
-                           (int32_t)((ka0 + ka) * (Cfg::arow / 2)), row0 + r * QN_RSI_BN);
+            for (int r = 0; r < MR; r++) /* boxes of 128 rows */
+                qn_tma_load_2d(sbase + Cfg::a_off + slot * Cfg::a_bytes + r * QN_RSI_BN * Cfg::arow, amap, afull(slot),
+                               (int32_t)((ka0 + ka) * (Cfg::arow / 2)), row0 + r * QN_RSI_BN);
+        }
     };
     const uint32_t crank = MC ? qn_cluster_rank() : 0u; /* MC: which half of each step this block copies */
     auto load_b = [&](int slot, int64_t i) { /* B slot: the slab of step 4 ka0 + i */
@@ -817,6 +831,18 @@ static int qn_rsi_pairx() {
     }
     return qn_cuda_ggml_mmq_pairx;
 }
+/* QUANTA_CUDA_GGML_TLIN (mmq24; off; the same bits): 1, where the caller passes the weight's tile-linear copy (a.wt),
+ * the default's 128-token pick with PLOOP's producer, its 256-token pick and its 64-token cluster pair (SPLITCL=2)
+ * copy each A slot from that copy in one linear bulk copy (cfg V bit 1024); other picks as before. -1 (the start):
+ * read at the first call. */
+int qn_cuda_ggml_mmq_tlin = -1;
+static bool qn_rsi_tlin() {
+    if (qn_cuda_ggml_mmq_tlin < 0) {
+        const char *e = getenv("QUANTA_CUDA_GGML_TLIN");
+        qn_cuda_ggml_mmq_tlin = e && !strcmp(e, "1");
+    }
+    return qn_cuda_ggml_mmq_tlin == 1;
+}
 /* Two steps per commit group on the 128-token tile of the auto pick (as =16's table; rsi128x128 forces one step). */
 #define QN_RSI_G2_DEFAULT 1
 /* =16's shape table: 256 tokens where those tiles (rows weight tiles of 128) cover about 3/4 of the SMs, else 128, else
@@ -917,6 +943,17 @@ template <int DT> static int qn_rsi_go(const qn_gmmq_args &a0, int x_dtype, cons
      * read back through L2, no reduce launch. The same sums in the same order: the same bits. */
     const int plv = qn_rsi_ploop(); /* mmq21: the EPI instances with the producer loop split (cfg V bit 32) */
     const bool pl = plv == 1 || (plv >= 3 && nb == 128) || (plv == 4 && nb == 64);
+    /* mmq24 (QUANTA_CUDA_GGML_TLIN=1): the default's three forms with their A slots from the tile-linear copy (not
+     * with PAIRX, SPLITCL other than 2, PLOOP other than its default's form of each pick) */
+    if (a.wt && ft == 0 && (a.epi & 1) && plv != 2 && qn_rsi_pairx() == 0 && qn_rsi_tlin()) {
+        if (nb == 128 && sp == 1 && pl) return qn_rsi_launch<DT, 128, 4, 0, 1, 8 | 32 | 1024>(m, a, s, 1, part);
+        if (nb == 256 && !pl) return qn_rsi_launch<DT, 256, 2, 0, 1, 8 | 1024>(m, a, s, 1, part);
+        if (nb == 64 && sp == 2 && !pl && qn_rsi_splitcl() && qn_cuda_ggml_mmq_splitcl == 2) {
+            const int e = qn_rsi_launch<DT, 64, 4, 0, 1, 8 | 16 | 1024>(m, a, s, 2, part);
+            if (e != (int)cudaErrorInvalidClusterSize && e != (int)cudaErrorLaunchOutOfResources) return e;
+            (void)cudaGetLastError(); /* no pair fits: the default's fallback below */
+        }
+    }
     if (nb == 64 && sp == 2 && (a.epi & 1) && qn_rsi_splitcl()) {
         int e;
         if (qn_cuda_ggml_mmq_splitcl == 3) /* as 2, every warpgroup of the pair storing half the tokens */

@@ -60,6 +60,8 @@
  * mmq23: "gemmpx" / "gemmpx2" / "gemmpx0" (the GEMM alone with QUANTA_CUDA_GGML_PAIRX=1 / 2 / 0: the 128-token pick,
  * and with 2 the 256-token one, as cluster pairs along the weight rows multicasting the activation steps; the same
  * bits, so maxdiff 0 against the default).
+ * mmq24: "gemmtl" (the GEMM alone with QUANTA_CUDA_GGML_TLIN=1, the weight's tile-linear copy made once per shape and
+ * passed: each A slot one linear bulk copy; the same bits, maxdiff 0), "gemmtl0" (the copy passed, TLIN=0).
  */
 #include <cuda_runtime.h>
 
@@ -506,6 +508,12 @@ int main(int argc, char **argv) {
             uint8_t *w;
             CK(cudaMalloc(&w, wbytes));
             CK(cudaMemcpy(w, hw.data(), wbytes, cudaMemcpyHostToDevice));
+            void *wt = nullptr; /* mmq24: the tile-linear copy, where a gemmtl row asks for it and the format has one */
+            if ((in_list(extra, "gemmtl") || in_list(extra, "gemmtl0")) && qn_cuda_ggml_tlin_bytes(f.dt, N, K)) {
+                CK(cudaMalloc(&wt, qn_cuda_ggml_tlin_bytes(f.dt, N, K)));
+                CK((cudaError_t)qn_cuda_ggml_tlin_pack(f.dt, w, N, K, wt, st));
+                CK(cudaStreamSynchronize(st));
+            }
             for (int64_t M : Ms) {
                 std::vector<float> hx((size_t)(M * K));
                 for (auto &v : hx) v = (float)((int)(next32() % 2001) - 1000) / 1000.0f;
@@ -531,14 +539,16 @@ int main(int argc, char **argv) {
                 const size_t xpn = qn_cuda_ggml_mmq_xprep_bytes(M, K);
                 CK(cudaMalloc(&xpb, xpn));
                 int xmode = 0, xhave = 0; /* 1: the prep into xpb every call ("x256"); 2: the one kept there ("xkept") */
+                const void *wt_cur = nullptr; /* mmq24: the weight's tile-linear copy passed to the GEMM ("gemmtl") */
                 auto run = [&](int kernel, int tile, float *y) {
                     qn_cuda_ggml_mmq_kernel = kernel, qn_cuda_ggml_mmq_tile = tile;
                     if (xmode) {
                         if (xmode == 1) xhave = 0;
-                        CK((cudaError_t)qn_cuda_ggml_mmq_x(f.dt, w, N, K, xd, x, M, yd, y, scr, sn, xpb, xpn, &xhave, sms,
-                                                          st));
+                        CK((cudaError_t)qn_cuda_ggml_mmq_xt(f.dt, w, N, K, xd, x, M, yd, y, scr, sn, xpb, xpn, &xhave,
+                                                           sms, st, wt_cur));
                     } else {
-                        CK((cudaError_t)qn_cuda_ggml_mmq(f.dt, w, N, K, xd, x, M, yd, y, scr, sn, sms, st));
+                        CK((cudaError_t)qn_cuda_ggml_mmq_xt(f.dt, w, N, K, xd, x, M, yd, y, scr, sn, nullptr, 0, nullptr,
+                                                           sms, st, wt_cur));
                     }
                 };
                 auto time_ms = [&](int kernel, int tile, float *y) { /* per call */
@@ -662,6 +672,14 @@ int main(int argc, char **argv) {
                     row(name, time_ms(knew, 0, yn));
                     qn_cuda_ggml_mmq_pairx = was, qn_cuda_ggml_mmq_noprep = 0;
                 }
+                for (int tv = 0; tv <= 1; tv++) { /* mmq24: the GEMM alone with QUANTA_CUDA_GGML_TLIN=1 and the copy */
+                    const char *name = tv ? "gemmtl" : "gemmtl0"; /* gemmtl0: the copy passed, TLIN=0 (the default) */
+                    if (!in_list(extra, name) || !wt) continue;
+                    const int was = qn_cuda_ggml_mmq_tlin;
+                    qn_cuda_ggml_mmq_tlin = tv, qn_cuda_ggml_mmq_noprep = 1, wt_cur = wt;
+                    row(name, time_ms(knew, 0, yn));
+                    qn_cuda_ggml_mmq_tlin = was, qn_cuda_ggml_mmq_noprep = 0, wt_cur = nullptr;
+                }
                 if (in_list(extra, "gemm2")) { /* the default GEMM alone again: drift between the rows above */
                     qn_cuda_ggml_mmq_noprep = 1;
                     row("gemm2", time_ms(knew, 0, yn));
@@ -716,6 +734,7 @@ int main(int argc, char **argv) {
                 cudaFree(x), cudaFree(yn), cudaFree(yo), cudaFree(scr), cudaFree(xpb);
             }
             cudaFree(w);
+            if (wt) cudaFree(wt);
         }
     }
     if (csv) fclose(csv);
