@@ -311,6 +311,14 @@ extern int qn_cuda_ggml_mmq_pairx;
  * linear bulk copy instead of a 2-D TMA box of 128 row pieces (the same bytes land: the same bits), on the default's
  * 128-token (PLOOP), 256-token and 64-token cluster-pair picks; -1 (the start): from QUANTA_CUDA_GGML_TLIN (0 / 1). */
 extern int qn_cuda_ggml_mmq_tlin;
+/* =17 (mmq24, a diagnostic for benchmarks; the same bits): not null, the default's 128-token pick (PLOOP's producer)
+ * and its 64-token cluster pair run as instances that write per block QN_CUDA_GGML_MMQ_TRACE words here (block b = x +
+ * gx (y + gy z) of the grid): SM id (its 64-wide K steps in the high 32 bits), then %globaltimer (ns) at entry, when A slot 0 had landed, after the last wgmma,
+ * after the stores, then the same four points in the SM's clock64. qn_cuda_ggml_mmq_trace128 = 1 with it: the
+ * 128-token tile, unsplit, whatever the table picks (one tile on 32 / 64 / 96 / 128 blocks). */
+#define QN_CUDA_GGML_MMQ_TRACE 9
+extern unsigned long long *qn_cuda_ggml_mmq_trace;
+extern int qn_cuda_ggml_mmq_trace128;
 /* mmq24: bytes of W[N,K]'s tile-linear copy (Q4_0 / Q8_0, K a multiple of 256; else 0): per tile of 128 rows and
  * 256 of K, the rows' bytes of that slice one after another, rows past N zero. */
 size_t qn_cuda_ggml_tlin_bytes(int w_dtype, int64_t N, int64_t K);

@@ -330,7 +330,7 @@ static int qn_gmmq_run(int w_dtype, const void *w, int64_t N, int64_t K, int x_d
     a.rb = (size_t)(K / qn_ggml_block_elems(w_dtype)) * (size_t)qn_ggml_block_bytes(w_dtype);
     a.N = N, a.K = K, a.M = M, a.Kp = Kp;
     a.xh = xh, a.xscale = xscale, a.yd = y_dtype, a.y = y, a.xnb = 0, a.epi = 0; /* epi: =17 sets its own */
-    a.wt = (const uint8_t *)wt;
+    a.wt = (const uint8_t *)wt, a.trace = nullptr;
     const int kernel = qn_gmmq_route(M, N, K);
     if ((kernel == 16 || kernel == 17) && M > 64) { /* own activation prep (tiled, swizzled); -1: not this shape */
         uint8_t *part = (uint8_t *)xscale + qn_gmmq_align((size_t)M * 4); /* no dq for 16 / 17 */
@@ -419,7 +419,7 @@ extern "C" int qn_cuda_ggml_mmq_multi_t(int mode, int w_dtype, int n, const void
             a.xh = (const __half *)xp, a.xnb = QN_XSLAB_NB;
             a.xscale = (const float *)((const uint8_t *)xp + qn_gmmq_xh_bytes(M, Kp));
             a.yd = y_dtype, a.y = y[i], a.epi = 0;
-            a.wt = nullptr; /* a grouped launch reads the weights through their tensor maps */
+            a.wt = nullptr, a.trace = nullptr; /* a grouped launch reads the weights through their tensor maps */
             uint8_t *part = (uint8_t *)scratch + qn_gmmq_xh_bytes(M, Kp) + qn_gmmq_align((size_t)M * 4);
             const size_t used = (size_t)(part - (uint8_t *)scratch);
             const int had = *have;

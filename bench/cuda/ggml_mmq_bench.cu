@@ -62,9 +62,14 @@
  * bits, so maxdiff 0 against the default).
  * mmq24: "gemmtl" (the GEMM alone with QUANTA_CUDA_GGML_TLIN=1, the weight's tile-linear copy made once per shape and
  * passed: each A slot one linear bulk copy; the same bits, maxdiff 0), "gemmtl0" (the copy passed, TLIN=0).
+ * mmq24: "trace" / "tracetl" / "trace128": one traced launch of the default's form (cuda_kernels.h,
+ * qn_cuda_ggml_mmq_trace; with TLIN's copy; the 128-token tile unsplit on any grid), one summary line: the blocks' first
+ * entry to last end, entry and end spreads, per block the wait for A slot 0, the K loop (us, clocks a step, GHz), the
+ * epilogue.
  */
 #include <cuda_runtime.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
@@ -679,6 +684,60 @@ int main(int argc, char **argv) {
                     qn_cuda_ggml_mmq_tlin = tv, qn_cuda_ggml_mmq_noprep = 1, wt_cur = wt;
                     row(name, time_ms(knew, 0, yn));
                     qn_cuda_ggml_mmq_tlin = was, qn_cuda_ggml_mmq_noprep = 0, wt_cur = nullptr;
+                }
+                /* mmq24: "trace" / "tracetl" (TLIN=1, the copy) / "trace128" (the 128-token tile unsplit whatever the
+                 * table picks): one launch of the default's form (the kept prep, xkept) with the per-block trace
+                 * (cuda_kernels.h, QN_CUDA_GGML_MMQ_TRACE) after 3 untraced ones, summarized in one line */
+                for (int tv = 0; tv < 3; tv++) {
+                    const char *name = tv == 0 ? "trace" : tv == 1 ? "tracetl" : "trace128";
+                    if (!in_list(extra, name) || (tv == 1 && !wt)) continue;
+                    const size_t nrec = (size_t)((N + 127) / 128) * (size_t)((M + 63) / 64) * 4;
+                    unsigned long long *dt;
+                    CK(cudaMalloc(&dt, nrec * QN_CUDA_GGML_MMQ_TRACE * 8));
+                    CK(cudaMemset(dt, 0, nrec * QN_CUDA_GGML_MMQ_TRACE * 8));
+                    const int wtl = qn_cuda_ggml_mmq_tlin;
+                    qn_cuda_ggml_mmq_tlin = tv == 1 ? 1 : 0, wt_cur = tv == 1 ? wt : nullptr, xmode = 2;
+                    qn_cuda_ggml_mmq_trace128 = tv == 2;
+                    for (int r = 0; r < 3; r++) run(knew, 0, yn);
+                    qn_cuda_ggml_mmq_trace = dt;
+                    CK(cudaEventRecord(e0, st));
+                    run(knew, 0, yn);
+                    CK(cudaEventRecord(e1, st));
+                    CK(cudaEventSynchronize(e1));
+                    qn_cuda_ggml_mmq_trace = nullptr, qn_cuda_ggml_mmq_trace128 = 0;
+                    qn_cuda_ggml_mmq_tlin = wtl, wt_cur = nullptr, xmode = 0;
+                    float ms = 0;
+                    CK(cudaEventElapsedTime(&ms, e0, e1));
+                    std::vector<unsigned long long> h(nrec * QN_CUDA_GGML_MMQ_TRACE);
+                    CK(cudaMemcpy(h.data(), dt, h.size() * 8, cudaMemcpyDeviceToHost));
+                    cudaFree(dt);
+                    unsigned long long t0 = ~0ull, t0max = 0, t3min = ~0ull, t3 = 0;
+                    double first = 0, steps = 0, csteps = 0, epi = 0, nst = 0, ctot = 0;
+                    std::vector<double> ks, kc; /* per block: K loop us, clocks per step */
+                    int64_t rec = 0;
+                    for (size_t i = 0; i < nrec; i++) {
+                        const unsigned long long *r = &h[i * QN_CUDA_GGML_MMQ_TRACE];
+                        if (!r[1] || !r[4]) continue; /* not a block of this grid */
+                        rec++;
+                        t0 = std::min(t0, r[1]), t0max = std::max(t0max, r[1]);
+                        t3 = std::max(t3, r[4]), t3min = std::min(t3min, r[4]);
+                        first += (double)(r[2] - r[1]), steps += (double)(r[3] - r[2]), epi += (double)(r[4] - r[3]);
+                        const double bst = (double)(r[0] >> 32) > 0 ? (double)(r[0] >> 32) : 1.0; /* its steps */
+                        csteps += (double)(r[7] - r[6]) / bst, nst += bst, ctot += (double)(r[7] - r[6]);
+                        ks.push_back((double)(r[3] - r[2]) * 1e-3), kc.push_back((double)(r[7] - r[6]) / bst);
+                    }
+                    std::sort(ks.begin(), ks.end()), std::sort(kc.begin(), kc.end());
+                    const double n = rec > 0 ? (double)rec : 1.0;
+                    printf("%-5s %4lld %6lld %6lld %s: %lld blocks; launch %.1f us, span %.1f us; entries within %.2f us, ends "
+                           "within %.2f us; per block: first %.2f us, K loop %.1f us of %.0f steps (min %.1f, median %.1f, "
+                           "max %.1f; %.0f clocks a step, median %.0f, max %.0f; %.2f GHz), epi %.2f us\n",
+                           f.name, (long long)M, (long long)N, (long long)K, name, (long long)rec, ms * 1e3,
+                           rec ? (double)(t3 - t0) * 1e-3 : 0.0, rec ? (double)(t0max - t0) * 1e-3 : 0.0,
+                           rec ? (double)(t3 - t3min) * 1e-3 : 0.0, first / n * 1e-3, steps / n * 1e-3, nst / n,
+                           rec ? ks.front() : 0.0, rec ? ks[ks.size() / 2] : 0.0, rec ? ks.back() : 0.0, csteps / n,
+                           rec ? kc[kc.size() / 2] : 0.0, rec ? kc.back() : 0.0,
+                           steps > 0 ? ctot / steps : 0.0, epi / n * 1e-3);
+                    fflush(stdout);
                 }
                 if (in_list(extra, "gemm2")) { /* the default GEMM alone again: drift between the rows above */
                     qn_cuda_ggml_mmq_noprep = 1;

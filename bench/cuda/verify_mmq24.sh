@@ -8,7 +8,9 @@
 #   2. cuBLAS bf16 on those shapes (the ratios of this call);
 #   3. conformance with TLIN=1 (the engine: the copy made at prepare_weight, passed by run_matmul_ggml) on one small
 #      shape of each pick that takes it (128 tokens, the k/v cluster pair with M and N tails, 256 tokens);
-#   4. pass b of the unmet rows (512x4096², k/v);
+#   4. pass b of the unmet rows (512x4096², k/v); the per-block trace (a diagnostic: SM id, globaltimer and clock64 at
+#      entry / first slot landed / last wgmma / stores done) of the default's forms in pass a (trace, tracetl) and of
+#      the 128-token tile on 32 / 64 / 96 / 128 blocks (trace128): the fixed part's pieces and each SM's clock;
 #   5. perplexity (7B Q4_0, 2 windows) with TLIN=1 against the default's (the same bits: the same line), then when time
 #      is left pp512 -r 5 default / TLIN=1 on the 7B Q8_0 file.
 # About 50 s with /tmp/qbuild and prebuild_mmq24.sh's bench; later steps skipped when late. Everything under $OUT/mmq24/
@@ -53,7 +55,7 @@ rows() { # label M shapes [extra env]
 }
 
 # 1. pass a: every row of the rule
-ROWS_S=16 rows a 512 4096x4096,1024x4096,4096x14336,14336x4096
+EXTRA=gemm,gemmtl,gemm2,trace,tracetl ROWS_S=17 rows a 512 4096x4096,1024x4096,4096x14336,14336x4096
 ROWS_S=6 rows a2048 2048 4096x4096
 pack
 
@@ -73,6 +75,11 @@ pack
 
 # 4. pass b of the unmet rows
 ROWS_S=7 rows b 512 4096x4096,1024x4096
+pack
+
+# 4b. the per-block trace of the 128-token tile on 32 / 64 / 96 / 128 blocks of the same 64 steps (each block's SM clock
+# over its K loop, its clocks a step, the wait for its first slot, its epilogue): which side slows with every SM busy
+EXTRA=trace128 ROWS_S=6 rows blocks 512 1024x4096,2048x4096,3072x4096,4096x4096
 pack
 
 # 5. perplexity TLIN=1 = default; pp512 when time is left
@@ -115,6 +122,7 @@ pack
   echo "== mmq24 summary =="
   echo "conformance (TLIN=1), gemm* rows maxdiff 0, perplexity TLIN=1 = default: $RS (conform verdict: $VERDICT)"
   echo "rows a / a2048 / b: the GEMM alone, gemm (default), gemmtl (TLIN=1: the weight slot by one linear bulk copy), gemm2:"
+  grep -h " trace" $D/mmq_a.txt $D/mmq_blocks.txt 2>/dev/null
   for c in a a2048 b; do
     f=$D/mmq_$c.csv
     [ -s $f ] && python3 bench/cuda/mmq_peers.py table $f $(ls $D/peers_a.csv 2>/dev/null) 2>/dev/null
