@@ -687,7 +687,7 @@ int main(int argc, char **argv) {
                 }
                 /* mmq24: "trace" / "tracetl" (TLIN=1, the copy) / "trace128" (the 128-token tile unsplit whatever the
                  * table picks): one launch of the default's form (the kept prep, xkept) with the per-block trace
-                 * (cuda_kernels.h, QN_CUDA_GGML_MMQ_TRACE) after 3 untraced ones, summarized in one line */
+                 * (cuda_kernels.h, QN_CUDA_GGML_MMQ_TRACE) after 3 of the same, summarized in one line */
                 for (int tv = 0; tv < 3; tv++) {
                     const char *name = tv == 0 ? "trace" : tv == 1 ? "tracetl" : "trace128";
                     if (!in_list(extra, name) || (tv == 1 && !wt)) continue;
@@ -697,9 +697,9 @@ int main(int argc, char **argv) {
                     CK(cudaMemset(dt, 0, nrec * QN_CUDA_GGML_MMQ_TRACE * 8));
                     const int wtl = qn_cuda_ggml_mmq_tlin;
                     qn_cuda_ggml_mmq_tlin = tv == 1 ? 1 : 0, wt_cur = tv == 1 ? wt : nullptr, xmode = 2;
-                    qn_cuda_ggml_mmq_trace128 = tv == 2;
+                    qn_cuda_ggml_mmq_trace128 = tv == 2, qn_cuda_ggml_mmq_trace = dt; /* the same instance warmed up */
                     for (int r = 0; r < 3; r++) run(knew, 0, yn);
-                    qn_cuda_ggml_mmq_trace = dt;
+                    CK(cudaMemsetAsync(dt, 0, nrec * QN_CUDA_GGML_MMQ_TRACE * 8, st));
                     CK(cudaEventRecord(e0, st));
                     run(knew, 0, yn);
                     CK(cudaEventRecord(e1, st));
