@@ -95,11 +95,15 @@ QN_INL float qn_inv_rms16(const global float *v, size_t D, float eps) {
     return rsqrt(s2 / (float)D + eps);
 }
 
-kernel void qn_rms_norm(const global uchar *x, ulong xo, int xdt, const global uchar *r, ulong ro, int rdt, int hasr,
-                        const global uchar *w, ulong wo, int wdt, int hasw, int plus_one, const global uchar *p,
-                        ulong po, int pdt, int hasp, global uchar *y, ulong yo, int ydt, ulong D, float eps,
-                        const global uchar *w2, ulong w2o, int w2dt, int hasw2, int has2, global uchar *y2, ulong y2o,
-                        int norm1, local float *red) {
+/* qn_rms_norm's body, one definition for it and for qn_rms_norm_xq (gemv_gpu.cl: the same row, then its int8 form) */
+#define QN_RMS_NORM_PARAMS                                                                                     \
+    const global uchar *x, ulong xo, int xdt, const global uchar *r, ulong ro, int rdt, int hasr,              \
+        const global uchar *w, ulong wo, int wdt, int hasw, int plus_one, const global uchar *p, ulong po,     \
+        int pdt, int hasp, global uchar *y, ulong yo, int ydt, ulong D, float eps, const global uchar *w2,     \
+        ulong w2o, int w2dt, int hasw2, int has2, global uchar *y2, ulong y2o, int norm1, local float *red
+#define QN_RMS_NORM_ARGS x, xo, xdt, r, ro, rdt, hasr, w, wo, wdt, hasw, plus_one, p, po, pdt, hasp, y, yo, ydt, D, eps, \
+                         w2, w2o, w2dt, hasw2, has2, y2, y2o, norm1, red
+QN_INL void qn_rms_norm_row(QN_RMS_NORM_PARAMS) {
     size_t row = get_group_id(0), l = get_local_id(0), ls = get_local_size(0);
     size_t base = row * D;
     const float one = plus_one ? 1.0f : 0.0f;
@@ -181,6 +185,39 @@ kernel void qn_rms_norm(const global uchar *x, ulong xo, int xdt, const global u
             if (plus_one) g += 1.0f;
         }
         qn_st(y2 + y2o, ydt, base + d, qn_ld(y + yo, ydt, base + d) * inv * g);
+    }
+}
+
+kernel void qn_rms_norm(QN_RMS_NORM_PARAMS) { qn_rms_norm_row(QN_RMS_NORM_ARGS); }
+
+/* QUANTA_OPENCL_XQ_NORM=1 (clgemv24, off until measured): a decode step's one-row norm (qn_rms_norm's body, one
+ * definition) that also leaves its normed row's int8 form at qb + qo, in the layout the XG forms read: q4's 32-column
+ * chunks (q4 1: qn_i4_put_g, as qn_i4_quant_xg) or q8's 16-column pieces (q4 0: qn_i8_put_g, as qn_i8_quant_xg). Why:
+ * each GEMV reading the row quantized it again in its prologue (every group, before its first step's math), and a
+ * launch to do it once costs ~5 us (clgemv23); here no launch is added. The row quantized is the one the GEMVs read (y2
+ * with has2, else y), loaded back after the group's own stores and a barrier: the same floats the prologue would
+ * load, the same arithmetic, the same planes and bits. One group: one row (M = 1). */
+kernel void qn_rms_norm_xq(QN_RMS_NORM_PARAMS, global uchar *qb, ulong qo, int q4) {
+    qn_rms_norm_row(QN_RMS_NORM_ARGS);
+    barrier(CLK_GLOBAL_MEM_FENCE); /* the row's stores, made by other items, visible to each */
+    const global float4 *x4 = (const global float4 *)(has2 ? y2 + y2o : y + yo);
+    const long l = (long)get_local_id(0), ls = (long)get_local_size(0);
+    global uint4 *xq = (global uint4 *)(qb + qo);
+    if (q4) {
+        const long nc = (long)D / 32;
+        global float *xd = (global float *)(xq + 4 * nc);
+        for (long i = l; i < nc; i += ls) {
+            float4 a[8];
+            QN_I_LOAD8(a, i)
+            qn_i4_put_g(xq, xd, (global int *)(xd + nc), nc, a, i);
+        }
+    } else {
+        const long np = (long)D / 16;
+        for (long i = l; i < np; i += ls) {
+            float4 a[4];
+            QN_I_LOAD4(a, i)
+            qn_i8_put_g(xq, (global float *)(xq + 2 * np), np, a, i);
+        }
     }
 }
 

@@ -14,6 +14,16 @@
  * plans that refuses q/k/v after the norm (the memory plan puts k where the norm's input was: that input is dead
  * once the norm ran apart), so what fuses is the norm before the gated MLP (LLaMA's second add_norm of a layer,
  * Gemma 3's post-attention norm pair) and the last norm before the output GEMV.
+ *
+ * QUANTA_OPENCL_XQ_NORM=1 (clgemv24, off until measured): a held norm that launches apart because the GEMV after it
+ * reads its normed row without fusing (q4's GEMVs; q8's q/k/v where the fusion is refused) launches as qn_rms_norm_xq
+ * instead, which also leaves the row's int8 form in the backend's buffer (xq_mem) in the layout that GEMV's int8 path
+ * reads (q4's 32-column chunks or q8's 16-column pieces: gemv_gpu.cl, the same quantization code), where that GEMV
+ * would take an XG form (qn_cl_matmul_xq_form); that GEMV and the ones right after it reading the same row (q4's q, k
+ * and v are three launches, gate and up two) take their XG forms reading the buffer, with no prologue and no launch to
+ * quantize x. The same planes, the same bits. The form is valid from the norm's launch through the GEMVs that read its
+ * row and write elsewhere (qn_cl_xq_note before each node); anything else ends it, as do writes, frees, captures and
+ * replays (qn_cl_xq_drop).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -76,6 +86,65 @@ static int holdable(const qn_cl *s, const qn_node *n, norm_parts *p) {
     return !overlap(p->s, p->y);
 }
 
+static int xq_norm_on(void) {
+    const char *e = getenv("QUANTA_OPENCL_XQ_NORM");
+    return e && !strcmp(e, "1");
+}
+
+/* The int8 form's buffer: 2.25 bytes a column (q4: 72 a 32-column chunk, q8: 36 a 16-column piece) for rows of up to
+ * XQ_MAX_K; made on first use, kept (a recording's kernels hold it) until close. */
+#define XQ_MAX_K 16384
+#define XQ_BYTES ((size_t)XQ_MAX_K / 32 * 72)
+static cl_mem xq_buffer(qn_cl *s) {
+    if (s->xq_mem) return s->xq_mem;
+    if (qn_mem_reserve(s->stats, XQ_BYTES, "opencl: the int8 form of a norm's row") != QUANTA_OK) {
+        qn_error_clear();
+        return NULL;
+    }
+    cl_int err;
+    cl_mem m = clCreateBuffer(s->ctx, CL_MEM_READ_WRITE, XQ_BYTES, NULL, &err);
+    if (err != CL_SUCCESS) {
+        qn_mem_release(s->stats, XQ_BYTES);
+        return NULL;
+    }
+    return s->xq_mem = m;
+}
+
+void qn_cl_xq_drop(qn_cl *s) { s->xq_valid = 0; }
+
+/* Whether node (a GEMV) reads the row at (mem, off, K floats) as its x and writes none of it. */
+static int reads_row(const qn_node *node, cl_mem mem, cl_ulong off, int64_t K) {
+    if (node->op != QN_OP_MATMUL && node->op != QN_OP_MATMUL_MULTI) return 0;
+    const qn_tensor *x = node->src[0];
+    if (qn_cl_mem(x) != mem || x->mem.offset != off || qn_cl_elems(x) != (size_t)K) return 0;
+    const qn_tensor *res[3] = {node->dst, node->extra_dst[0], node->extra_dst[1]};
+    for (int i = 0; i < 3; i++)
+        if (overlap(res[i], x)) return 0;
+    return 1;
+}
+
+void qn_cl_xq_note(qn_cl *s, const qn_node *node) {
+    if (s->xq_valid && !reads_row(node, s->xq_src, s->xq_off, s->xq_K)) s->xq_valid = 0;
+}
+
+/* The held norm's launch before node: with the int8 form (qn_rms_norm_xq) where node is a GEMV that reads the normed
+ * row and would take it (XQ_NORM=1), else as it is (qn_cl_norm_flush). */
+static quanta_status xq_flush(qn_cl *s, const qn_node *node) {
+    norm_parts p;
+    int f;
+    cl_mem qb;
+    if (!s->norm_pend || !xq_norm_on() || !parts_of(&s->norm_node, &p)) return qn_cl_norm_flush(s);
+    const int64_t D = p.a->desc.dims[p.a->desc.ndim - 1];
+    if (D > XQ_MAX_K || !reads_row(node, qn_cl_mem(p.y), p.y->mem.offset, D) || !(f = qn_cl_matmul_xq_form(s, node)) ||
+        !(qb = xq_buffer(s)))
+        return qn_cl_norm_flush(s);
+    s->norm_pend = 0;
+    const quanta_status st = qn_cl_norm_run_xq(s, &s->norm_node, qb, f == 1);
+    if (st != QUANTA_OK) return st;
+    s->xq_valid = 1, s->xq_q4 = f == 1, s->xq_src = qn_cl_mem(p.y), s->xq_off = p.y->mem.offset, s->xq_K = D;
+    return QUANTA_OK;
+}
+
 quanta_status qn_cl_norm_flush(qn_cl *s) {
     if (s->mm_pend) { /* the held GEMV (never both held: see qn_cl_norm_gemv_step) */
         s->mm_pend = 0;
@@ -121,6 +190,12 @@ static quanta_status residual_fused(qn_cl *s, const qn_node *node, qn_node *norm
  * recording's kernels hold it) until close. */
 #define NG_COPY_FLOATS 16384
 void qn_cl_norm_gemv_close(qn_cl *s) {
+    if (s->xq_mem) {
+        clReleaseMemObject(s->xq_mem);
+        qn_mem_release(s->stats, XQ_BYTES);
+        s->xq_mem = NULL;
+        s->xq_valid = 0;
+    }
     if (!s->ng_copy.mem.handle) return;
     clReleaseMemObject(qn_cl_mem(&s->ng_copy));
     qn_mem_release(s->stats, NG_COPY_FLOATS * sizeof(float));
@@ -232,7 +307,7 @@ quanta_status qn_cl_norm_gemv_step(qn_cl *s, const qn_node *node, int *done) {
             *done = 1;
             return st;
         }
-        const quanta_status fl = qn_cl_norm_flush(s);
+        const quanta_status fl = xq_flush(s, node); /* apart, with the int8 form where node takes it */
         if (fl != QUANTA_OK) return fl;
     }
     if (!norm_gemv_on(s)) return QUANTA_OK;
