@@ -1,0 +1,147 @@
+#!/bin/bash
+# verify_clgemv24.sh — issue 12's GEMV target on NVIDIA's OpenCL, x's int8 form made by the norm before the GEMVs
+# (helper clgemv24; bench/NOTES.md section 1 "clgemv24"). The switch, off:
+#   XQ = QUANTA_OPENCL_XQ_NORM=1: a held one-row norm that launches apart before a GEMV reading its row (q4's GEMVs:
+#        q, k, v are three launches, gate and up two, the logits one; q8's int8 GEMVs where the fusion is refused)
+#        launches as qn_rms_norm_xq, which also leaves the row's int8 form; those GEMVs take their XG forms reading it
+#        (no prologue, no launch of their own). The same bits (test_opencl_xq_norm).
+# Where it acts: the OpenCL default loads every file's weights as q8 (--quant auto), and no q8 GEMV of the three files
+# reads a norm's row through the int8 path (7B q/k/v: 6144x4096 = 25 M weights, below Q8I=auto's 2^25: the float m1
+# kernel; gate/up and the logits: the norm fused into the float GEMV; down: the residual-fused float GEMV; Gemma: K =
+# 640), so there the switch is a no-op (checked: the control runs list no "norm + x int8" launch). It acts on q4
+# weights: the 7B q4_0 file with --quant q4 (every GEMV q4's int8 kernel), which is what the deciding rows run.
+# At most VERIFY_S (55) s, everything in $OUT/clgemv24/, packed as $OUT/clgemv24.tgz. In this order, deciding first,
+# each skipped when the budget is short:
+#  1. test_opencl_xq_norm on NVIDIA's OpenCL (prebuild_clgemv24.sh builds it): bit-equality, NaN-filled memory, kernels
+#  2. the 7B q4_0 file with --quant q4: greedy text (generate -n 32) default vs XQ, events on (labels; the norm's
+#     device time with and without the int8 write, the GEMVs' with and without their prologue)
+#  3. decode tg128 (bench model -p 0 -n 128 -r 3) on that file and setting: xq, def, xqb, defb (two passes)
+#  4. kernel rows: the defaults at 4096x11008 / 11008x4096 / 32000x4096 (q4, q8; the 256 MiB and same-size copies),
+#     then each shape with x pre-quantized (GEMVS_XG=1: the XG form the model now runs; its x launch's events apart:
+#     the GEMV alone's GB/s = gemvk's x (t_x + t_gemv) / t_gemv)
+#  5. controls, the default weights (q8) on the three files: def vs XQ once each, events on both (no x int8 launch)
+set -u
+cd "$(dirname "$0")/../.." || exit 1
+. bench/common/verifylib.sh clgemv24 ${VERIFY_S:-55}
+. bench/opencl/cl_setup.sh
+say "gpu: $(nvidia-smi --query-gpu=name --format=csv,noheader 2>&1 | head -1); tree: $(git log --oneline -1 2>/dev/null | head -c 80)"
+[ $CL_OK = 1 ] || { pack; exit 0; }
+XQ="QUANTA_OPENCL_XQ_NORM=1"
+FD=${E2E_FILES:-/tmp/e2e/files}
+F4=$FD/mistral7b-q4_0.gguf F8=$FD/mistral7b-q8_0.gguf FG=$FD/gemma3-270m-q4_k_m.gguf
+if [ ! -f $F4 ]; then cl_files_wait; F4=$L1; say "no $FD/mistral7b-q4_0.gguf: the 1B-shaped $L1 with --quant q4 instead"; fi
+TAB="" TG=""
+
+# 1. the unit test on NVIDIA (deciding: the same bits)
+P24=/tmp/prebuild/clgemv24
+cl_wait_for $P24/build.rc 48
+T=/tmp/qbuild-cl24/tests/opencl/test_opencl_xq_norm
+if [ -x $T ] && [ $(left) -gt 20 ]; then
+  ( cd $D && CK_FORK=no KEEPEV=1 timeout 14 $T > $D/test_xq_norm.txt 2>&1 ); rc=$?
+  say "test_opencl_xq_norm rc=$rc: $(grep -E '^[0-9]+%' $D/test_xq_norm.txt | tail -1)"
+  grep -E ':F:|:E:|rror' $D/test_xq_norm.txt | head -4 | tee -a $D/summary.txt
+  for f in $D/test_opencl_xq_norm_events_*; do [ -f $f ] && say "  $(basename $f): $(grep -oE '^(norm \+ x int8 \(q[48]\)|add_norm|matmul(_multi)? \(gemv q[48] [a-z0-9]+\))' $f | sort -u | tr '\n' ' ')"; done
+  [ $rc = 0 ] || VERDICT=FAIL
+else
+  say "test_opencl_xq_norm not run: $(cat $P24/build.rc 2>/dev/null || echo 'not built'); $(tail -2 $P24/build.log 2>/dev/null | tr '\n' ' ' | head -c 200)"
+  VERDICT=incomplete
+fi
+pack
+
+# 2. greedy text and events, 7B q4_0 with q4 weights
+gen() { # LABEL ENV...
+  local label=$1; shift
+  [ $(left) -gt 14 ] || { say "gen $label skipped (time)"; VERDICT=incomplete; return; }
+  rm -f $D/ev_gen_$label.txt
+  env "$@" QUANTA_OPENCL_EVENTS=$D/ev_gen_$label.txt timeout 14 $Q generate -m $F4 --backend opencl --quant q4 -n 32 \
+    --quiet > $D/gen_$label.txt 2> $D/gen_$label.err
+  say "gen $label ($*) rc=$?: $(md5sum < $D/gen_$label.txt | head -c 12) $(head -c 60 $D/gen_$label.txt | tr '\n' ' ')"
+  grep -E '^(rms_norm|add_norm|norm \+ x int8|matmul(_multi)? \(gemv q[48] [a-z0-9]+\)) ' $D/ev_gen_$label.txt 2>/dev/null |
+    sed -E 's/ {2,}/|/' | awk -F'|' '{ split($2, f, " +"); printf "  ev %s: %s calls, %s us a call\n", $1, f[1], f[3] }' | tee -a $D/summary.txt
+  pack
+}
+gen def
+gen xq $XQ
+if [ -s $D/gen_def.txt ] && [ -s $D/gen_xq.txt ]; then
+  if cmp -s $D/gen_def.txt $D/gen_xq.txt; then say "greedy text: the same (32 tokens)"; else say "greedy text: DIFFERS"; VERDICT=FAIL; fi
+fi
+
+# 3. decode tg128, two passes interleaved
+tgo() { # LABEL FILE QUANT ENV...
+  local label=$1 f=$2 qt=$3; shift 3
+  [ $(left) -gt 13 ] || { say "tg $label skipped (time)"; return; }
+  env "$@" timeout 13 $Q bench model -m $f -p 0 -n 128 -r 3 --backend opencl --quant $qt --json > $D/tg_$label.json 2> $D/tg_$label.err
+  local rc=$? v=$(grep -o '"tg_tps": [0-9.]*' $D/tg_$label.json | grep -o '[0-9.]*$')
+  local sd=$(grep -o '"tg_tps_sd": [0-9.]*' $D/tg_$label.json | grep -o '[0-9.]*$')
+  say "tg $label ($(basename $f) --quant $qt $*) rc=$rc: ${v:-?} ± ${sd:-?} tok/s"
+  TG="$TG\n| $label | $(basename $f) $qt | $* | ${v:-?} | ${sd:-?} |"
+  pack
+}
+tgo xq $F4 q4 $XQ
+tgo def $F4 q4
+tgo xqb $F4 q4 $XQ
+tgo defb $F4 q4
+
+# 4. kernel rows
+ck_kib() { # DTYPE SHAPE
+  case "$1/$2" in q8/32000x4096) echo 64063 ;; q8/4096x11008 | q8/11008x4096) echo 22016 ;;
+    q4/32000x4096) echo 34500 ;; q4/4096x11008 | q4/11008x4096) echo 11872 ;; *) echo 0 ;; esac
+}
+evus() { grep -F "($2)" $1 2>/dev/null | head -1 | awk '{ print $(NF-1) }'; } # EVFILE LABEL: us a call
+krows() { # LABEL SHAPES DTYPES SECONDS ENV...: the kernel rows, events on
+  local label=$1 shapes=$2 dts=$3 sec=$4; shift 4
+  [ $(left) -gt $((sec + 1)) ] || { say "kernel rows $label skipped (time)"; return; }
+  rm -f $D/ev_$label.txt
+  env "$@" QUANTA_OPENCL_EVENTS=$D/ev_$label.txt QUANTA_BENCH_ROWS=copy,gemvs QUANTA_BENCH_GEMV=$shapes \
+    QUANTA_BENCH_GEMV_DTYPES=$dts timeout $sec $Q bench --backend opencl --no-ref --min-seconds 0.01 \
+    > $D/k_$label.txt 2> $D/k_$label.err
+  local rc=$?
+  say "kernel rows $label ($*) rc=$rc: $(grep -oE '^matmul[a-z_]* \(gemv q[48] [a-z0-9]+\)' $D/ev_$label.txt 2>/dev/null | sort -u | tr '\n' ' ')"
+  grep -E '^copy +copy \(dev, KiB\)' $D/k_$label.txt | sed -E 's/.* ([0-9.]+) GB\/s.* ([0-9]+) KiB read.*/\2 \1/' >> $D/copy_kib.txt
+  grep -E '^copy +copy \(dev, KiB\)' $D/k_$label.txt | sed -E 's/^copy +//' | cut -c1-110 | tee -a $D/summary.txt
+  local lines
+  lines=$(grep -E '^gemvk' $D/k_$label.txt | awk '{print $2, $3, $5, $10}')
+  [ -n "$lines" ] || lines=$(grep -E '^  gemvk' $D/k_$label.err | sed -E 's/^  gemvk ([a-z0-9]+) 1x([0-9x]+): ([0-9.]+) GB\/s, ([0-9.]+) of.*/\1 1x\2 \3 \4/')
+  while read -r dt shape gbs ratio; do
+    [ -n "${gbs:-}" ] || continue
+    local sh=${shape#1x} kib same alone="" k
+    kib=$(ck_kib $dt $sh)
+    same=$(awk -v k=$kib -v g=$gbs '$1 == k { c = $2 } END { if (c > 0) printf "%.2f", g / c; else print "?" }' $D/copy_kib.txt 2>/dev/null)
+    if [ "$label" != base ]; then # the XG run of one shape: the GEMV alone, without its x launch
+      case "$dt/$sh" in q4/4096x11008) k="gemv q4 i2sg" ;; q4/*) k="gemv q4 isg" ;; q8/4096x11008) k="gemv q8 i2usg" ;; *) k="gemv q8 ipg" ;; esac
+      local tx tg
+      tx=$(evus $D/ev_$label.txt "gemv $dt xg") tg=$(evus $D/ev_$label.txt "$k")
+      alone=$(awk -v g=$gbs -v x=${tx:-0} -v t=${tg:-0} -v c=$(awk -v k=$kib '$1 == k { c = $2 } END { print c + 0 }' $D/copy_kib.txt) \
+        'BEGIN { if (t > 0) { a = g * (x + t) / t; printf "%.0f GB/s alone (%s us, x launch %s us)%s", a, t, x, c > 0 ? sprintf(" = %.2f of the same-size copy", a / c) : "" } }')
+    fi
+    say "  $dt $sh: $gbs GB/s = $ratio of the 256 MiB copy, $same of the same-size copy${alone:+; GEMV $alone}"
+    TAB="$TAB\n| $label | $dt $sh | $gbs | $ratio | $same | ${alone:--} | $* |"
+  done <<< "$lines"
+  grep -E '\(gemv q[48] [a-z0-9]+\)' $D/ev_$label.txt 2>/dev/null | awk '{printf "  ev %s %s %s: %s us a call (%s calls)\n", $1, $3, $4, $(NF-1), $(NF-3)}' | tee -a $D/summary.txt
+  pack
+}
+krows base "4096x11008,11008x4096,32000x4096" q4,q8 7 QUANTA_BENCH_COPY_KIB=11872,34500,22016,64063
+for sh in 4096x11008 11008x4096 32000x4096; do krows xg_$sh $sh q4,q8 4 QUANTA_OPENCL_GEMVS_XG=1; done
+
+# 5. controls: the default weights (q8) on the three files, events on both runs (the switch must launch nothing new)
+ctl() { # LABEL FILE ENV...
+  local label=$1 f=$2; shift 2
+  [ -f $f ] || { say "control $label: no $f"; return; }
+  [ $(left) -gt 10 ] || { say "control $label skipped (time)"; return; }
+  rm -f $D/ev_ctl_$label.txt
+  env "$@" QUANTA_OPENCL_EVENTS=$D/ev_ctl_$label.txt timeout 10 $Q bench model -m $f -p 0 -n 128 -r 3 --backend opencl --json \
+    > $D/tg_ctl_$label.json 2> $D/tg_ctl_$label.err
+  local rc=$? v=$(grep -o '"tg_tps": [0-9.]*' $D/tg_ctl_$label.json | grep -o '[0-9.]*$')
+  say "control $label ($(basename $f), weights q8, $*) rc=$rc: ${v:-?} tok/s (events on); x int8 launches: $(grep -c 'norm + x int8' $D/ev_ctl_$label.txt 2>/dev/null)"
+  TG="$TG\n| ctl_$label | $(basename $f) auto | $* (events on) | ${v:-?} | - |"
+  pack
+}
+ctl q8_def $F8
+ctl q8_xq $F8 $XQ
+ctl g_def $FG
+ctl g_xq $FG $XQ
+
+printf "\n| decode run (tg128, -r 3) | file, weights | switches | tok/s | sd |\n|---|---|---|---|---|$TG\n" | tee -a $D/summary.txt
+printf "\n| kernel run | format shape | GB/s (gemvk) | of 256 MiB copy | of same-size copy | GEMV alone | switches |\n|---|---|---|---|---|---|---|$TAB\n" | tee -a $D/summary.txt
+say "flip rule inputs: test rc (1), text same (2), tg xq/xqb vs def/defb (3); done; VERDICT $VERDICT"
+pack
