@@ -22,10 +22,8 @@ kernel void qn_unary(const global uchar *x, ulong xo, int xdt, global uchar *y, 
  * dtype dt. f32 silu and tanh GELU take one straight-line path (z chosen by select, one exp):
  * PoCL then vectorises the work-group loop; a switch around the exp kept it scalar, 15 µs
  * for Gemma's 2048 on 2 cores against 3.5. */
-kernel void qn_glu(const global uchar *g, ulong go, const global uchar *u, ulong uo, global uchar *y, ulong yo,
-                   int dt, ulong n, int op) {
-    size_t i = get_global_id(0);
-    if (i >= n) return;
+QN_INL void qn_glu_at(const global uchar *g, ulong go, const global uchar *u, ulong uo, global uchar *y, ulong yo,
+                      int dt, int op, size_t i) {
     if (dt == QN_DT_F32 && op != QN_UNARY_GELU) {
         const float v = ((const global float *)(g + go))[i];
         const float z = op == QN_UNARY_SILU ? v : qn_gelu_tanh_z(v);
@@ -33,6 +31,42 @@ kernel void qn_glu(const global uchar *g, ulong go, const global uchar *u, ulong
         return;
     }
     qn_st(y + yo, dt, i, qn_act(qn_ld(g + go, dt, i), op, 0.0f) * qn_ld(u + uo, dt, i));
+}
+kernel void qn_glu(const global uchar *g, ulong go, const global uchar *u, ulong uo, global uchar *y, ulong yo,
+                   int dt, ulong n, int op) {
+    size_t i = get_global_id(0);
+    if (i >= n) return;
+    qn_glu_at(g, go, u, uo, y, yo, dt, op, i);
+}
+/* qn_glu that also leaves y's int8 form (QUANTA_OPENCL_XQ_NORM=1, clgemv24; f32, one row of n, n a multiple of 32 for q4
+ * or 16 for q8, groups a multiple of 32 items: a chunk never straddles two groups): each group's elements as qn_glu
+ * makes them (qn_glu_at, one definition), a barrier, then its first items quantize the group's chunks (q4) or pieces
+ * (q8) from the stored values into qb + qo by qn_i4_put_g / qn_i8_put_g, as qn_rms_norm_xq does the norm's row: the
+ * same floats and code as the GEMV's own prologue, the same bits. No cross-group dependency. */
+kernel void qn_glu_xq(const global uchar *g, ulong go, const global uchar *u, ulong uo, global uchar *y, ulong yo,
+                      int dt, ulong n, int op, global uchar *qb, ulong qo, int q4) {
+    const size_t i = get_global_id(0);
+    if (i < n) qn_glu_at(g, go, u, uo, y, yo, dt, op, i);
+    barrier(CLK_GLOBAL_MEM_FENCE); /* the group's stores visible to each of its items */
+    const long per = q4 ? 32 : 16, ls = (long)get_local_size(0), l = (long)get_local_id(0);
+    if (l >= ls / per) return;
+    const long c = (long)get_group_id(0) * (ls / per) + l;
+    const global float4 *x4 = (const global float4 *)(y + yo);
+    global uint4 *xq = (global uint4 *)(qb + qo);
+    if (q4) {
+        const long nc = (long)n / 32;
+        if (c >= nc) return;
+        global float *xd = (global float *)(xq + 4 * nc);
+        float4 a[8];
+        QN_I_LOAD8(a, c)
+        qn_i4_put_g(xq, xd, (global int *)(xd + nc), nc, a, c);
+    } else {
+        const long np = (long)n / 16;
+        if (c >= np) return;
+        float4 a[4];
+        QN_I_LOAD4(a, c)
+        qn_i8_put_g(xq, (global float *)(xq + 2 * np), np, a, c);
+    }
 }
 
 /* op 0: add, 1: mul. b has n elements or nb (one row) broadcast over a's rows. */

@@ -119,6 +119,7 @@ typedef enum qn_cl_kernel_id {
     QK_GEMV_Q8_R1L,
     QK_GEMV_Q8_I2US2, /* clgemv23: _i2us with two steps in flight before x is quantized (QUANTA_OPENCL_GEMVS_P2=1) */
     QK_RMS_NORM_XQ, /* clgemv24: a one-row norm that also leaves the row's int8 form (QUANTA_OPENCL_XQ_NORM=1) */
+    QK_GLU_XQ,      /* and a one-row glu */
     QK_COUNT
 } qn_cl_kernel_id;
 
@@ -212,6 +213,8 @@ typedef struct qn_cl {
     void **stage;         /* those copies, freed once the queue is known drained */
     int nstage, stage_cap;
     size_t stage_bytes;
+    int glu_pend;         /* a one-row glu held for the GEMV that reads it (QUANTA_OPENCL_XQ_NORM=1, cl_norm_gemv.c) */
+    qn_node glu_node;
     int norm_pend;        /* a norm node held for the GEMV that reads it (cl_norm_gemv.c): norm_node */
     qn_node norm_node;
     int mm_pend;          /* a q8 GEMV held for the add_norm after it (cl_norm_gemv.c): mm_node */
@@ -382,6 +385,8 @@ void qn_cl_xq_drop(qn_cl *s);
 /* cl_ops.c: the norm node (rms_norm, add_norm, rms_norm_add_norm; one row, GPU class) through qn_rms_norm_xq, its normed
  * row's int8 form into qb (offset 0; q4's chunks if q4, else q8's pieces). */
 quanta_status qn_cl_norm_run_xq(qn_cl *s, const qn_node *node, cl_mem qb, int q4);
+/* cl_ops.c: a glu node (f32, one row) through qn_glu, or qn_glu_xq (qb not NULL) leaving its result's int8 form in qb. */
+quanta_status qn_cl_glu_run_xq(qn_cl *s, const qn_node *node, cl_mem qb, int q4);
 /* cl_matmul.c: the int8 layout (1 q4's, 2 q8's) in which the GEMV node would read its x pre-quantized (the XG forms),
  * or 0 where it would not (another kernel, M > 1, a shape the XG forms do not take). */
 int qn_cl_matmul_xq_form(qn_cl *s, const qn_node *node);

@@ -23,7 +23,9 @@
  * and v are three launches, gate and up two) take their XG forms reading the buffer, with no prologue and no launch to
  * quantize x. The same planes, the same bits. The form is valid from the norm's launch through the GEMVs that read its
  * row and write elsewhere (qn_cl_xq_note before each node); anything else ends it, as do writes, frees, captures and
- * replays (qn_cl_xq_drop).
+ * replays (qn_cl_xq_drop). Likewise a one-row glu (q4's gate and up stay apart: the glu feeds down): held, then
+ * launched as qn_glu_xq where the next node is a GEMV reading its result that takes the int8 form (each group
+ * quantizes its own chunks: no cross-group dependency).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -127,6 +129,34 @@ void qn_cl_xq_note(qn_cl *s, const qn_node *node) {
     if (s->xq_valid && !reads_row(node, s->xq_src, s->xq_off, s->xq_K)) s->xq_valid = 0;
 }
 
+/* A glu to hold for the GEMV after it (XQ_NORM=1): one f32 row, its result 16-byte aligned, at most XQ_MAX_K wide. */
+static int glu_holdable(const qn_cl *s, const qn_node *n) {
+    if (n->op != QN_OP_GLU || !s->gpu_class || !xq_norm_on()) return 0;
+    const qn_tensor *y = n->dst;
+    const int64_t K = y->desc.dims[y->desc.ndim - 1];
+    return f32(n->src[0]) && f32(n->src[1]) && f32(y) && qn_cl_elems(y) == (size_t)K && K <= XQ_MAX_K && K % 16 == 0 &&
+           y->mem.offset % 16 == 0;
+}
+
+/* The held glu's launch before node: with the int8 form (qn_glu_xq) where node is a GEMV that reads its result and would
+ * take it, else as it is. */
+static quanta_status glu_flush(qn_cl *s, const qn_node *node) {
+    if (!s->glu_pend) return QUANTA_OK;
+    s->glu_pend = 0;
+    const qn_tensor *y = s->glu_node.dst;
+    const int64_t K = y->desc.dims[y->desc.ndim - 1];
+    int f = 0;
+    cl_mem qb = NULL;
+    if (node && reads_row(node, qn_cl_mem(y), y->mem.offset, K) && (f = qn_cl_matmul_xq_form(s, node)) &&
+        K % (f == 1 ? 32 : 16) == 0 && (qb = xq_buffer(s))) {
+        const quanta_status st = qn_cl_glu_run_xq(s, &s->glu_node, qb, f == 1);
+        if (st != QUANTA_OK) return st;
+        s->xq_valid = 1, s->xq_q4 = f == 1, s->xq_src = qn_cl_mem(y), s->xq_off = y->mem.offset, s->xq_K = K;
+        return QUANTA_OK;
+    }
+    return qn_cl_ops_run(s, &s->glu_node);
+}
+
 /* The held norm's launch before node: with the int8 form (qn_rms_norm_xq) where node is a GEMV that reads the normed
  * row and would take it (XQ_NORM=1), else as it is (qn_cl_norm_flush). */
 static quanta_status xq_flush(qn_cl *s, const qn_node *node) {
@@ -146,6 +176,7 @@ static quanta_status xq_flush(qn_cl *s, const qn_node *node) {
 }
 
 quanta_status qn_cl_norm_flush(qn_cl *s) {
+    if (s->glu_pend) return glu_flush(s, NULL); /* never held with the others (qn_cl_norm_gemv_step) */
     if (s->mm_pend) { /* the held GEMV (never both held: see qn_cl_norm_gemv_step) */
         s->mm_pend = 0;
         return qn_cl_matmul_run(s, &s->mm_node);
@@ -282,6 +313,10 @@ static quanta_status fused(qn_cl *s, const qn_node *node) {
 quanta_status qn_cl_norm_gemv_step(qn_cl *s, const qn_node *node, int *done) {
     *done = 0;
     norm_parts p;
+    if (s->glu_pend) { /* apart, with the int8 form where node takes it */
+        const quanta_status st = glu_flush(s, node);
+        if (st != QUANTA_OK) return st;
+    }
     if (s->mm_pend) {
         qn_node norm;
         quanta_status st = residual_fused(s, node, &norm);
@@ -309,6 +344,12 @@ quanta_status qn_cl_norm_gemv_step(qn_cl *s, const qn_node *node, int *done) {
         }
         const quanta_status fl = xq_flush(s, node); /* apart, with the int8 form where node takes it */
         if (fl != QUANTA_OK) return fl;
+    }
+    if (glu_holdable(s, node)) { /* XQ_NORM=1: for the GEMV after it (nothing else is held here) */
+        s->glu_node = *node;
+        s->glu_pend = 1;
+        *done = 1;
+        return QUANTA_OK;
     }
     if (!norm_gemv_on(s)) return QUANTA_OK;
     if (mm_holdable(s, node)) {

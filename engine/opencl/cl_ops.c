@@ -41,18 +41,28 @@ static quanta_status run_binary(qn_cl *s, const qn_node *node, int op) {
     return st != QUANTA_OK ? st : qn_cl_launch(s, QK_BINARY, "binary", 1, &g, &l);
 }
 
-/* act(gate) * up in one pass (qn_glu): the activation's op code as the unary kernel's. */
-static quanta_status run_glu(qn_cl *s, const qn_node *node) {
+/* act(gate) * up in one pass (qn_glu): the activation's op code as the unary kernel's. qb: NULL, or (QUANTA_OPENCL_XQ_NORM=1,
+ * cl_norm_gemv.c) qn_glu_xq, which also leaves the result's int8 form in qb (q4's chunks if q4, else q8's pieces) */
+quanta_status qn_cl_glu_run_xq(qn_cl *s, const qn_node *node, cl_mem qb, int q4) {
     const qn_tensor *g = src(node, 0), *u = src(node, 1), *y = node->dst;
     cl_mem gm = qn_cl_mem(g), um = qn_cl_mem(u), ym = qn_cl_mem(y);
     cl_ulong go = g->mem.offset, uo = u->mem.offset, yo = y->mem.offset, n = qn_cl_elems(g);
     cl_int d = g->desc.dtype;
     cl_int op = qn_cl_glu_op(node->params.glu_act);
+    size_t gs = (size_t)n, l = EW_LWS;
+    if (qb) { /* the same items and groups (EW_LWS: a multiple of 32, so no chunk straddles two groups) */
+        if (d != QUANTA_F32 || yo % 16 || n % (q4 ? 32 : 16) || l % 32)
+            return qn_error_set(QUANTA_ERR_STATE, "opencl glu: no int8 form for this row");
+        const cl_ulong zero = 0;
+        qn_cl_arg a[] = {QA(gm), QA(go), QA(um), QA(uo), QA(ym), QA(yo), QA(d), QA(n), QA(op), QA(qb), QA(zero), QA(q4)};
+        quanta_status st = qn_cl_set_args(s, QK_GLU_XQ, a, 12);
+        return st != QUANTA_OK ? st : qn_cl_launch(s, QK_GLU_XQ, q4 ? "glu + x int8 (q4)" : "glu + x int8 (q8)", 1, &gs, &l);
+    }
     qn_cl_arg a[] = {QA(gm), QA(go), QA(um), QA(uo), QA(ym), QA(yo), QA(d), QA(n), QA(op)};
     quanta_status st = qn_cl_set_args(s, QK_GLU, a, 9);
-    size_t gs = (size_t)n, l = EW_LWS;
     return st != QUANTA_OK ? st : qn_cl_launch(s, QK_GLU, "glu", 1, &gs, &l);
 }
+static quanta_status run_glu(qn_cl *s, const qn_node *node) { return qn_cl_glu_run_xq(s, node, NULL, 0); }
 
 /* CPUs: one work-item per row (PoCL runs a group's items as a loop; the local-memory tree's
  * barriers cost more than the row). GPUs: up to 256 items a row; QUANTA_OPENCL_ROW_LWS=N (a power

@@ -76,7 +76,7 @@ quanta_status qn_cl_capture_end(void *self, int ok, void **recording) {
     qn_cl_rec *r = s->rec;
     /* a held norm (cl_norm_gemv.c) is the capture's last launch; a failed capture runs again op by op */
     if (r && ok && qn_cl_norm_flush(s) != QUANTA_OK) ok = 0;
-    s->norm_pend = s->mm_pend = 0;
+    s->norm_pend = s->mm_pend = s->glu_pend = 0;
     qn_cl_xq_drop(s); /* the int8 form (cl_norm_gemv.c) is the capture's */
     s->rec = NULL; /* scratch freed from here on is released at once again */
     if (recording) *recording = NULL;

@@ -9,7 +9,8 @@
  * q4 weights (group 32, D = 1024, the 7B's K = 4096 shrunk): every matmul is q4's int8 GEMV (qn_gemv_q4_i's
  * streaming forms); the plan makes add_norms of the first two norms and keeps the last one plain: each is held
  * (cl_norm_gemv.c), then launched with the int8 form for the GEMVs after it (q, k, v: three launches reading one form;
- * gate, up: two; the logits: one). q8 weights with QUANTA_OPENCL_Q8I=1 GEMVS_RW=auto (q8's int8 forms at these
+ * gate, up: two; the logits: one), and the glu is held too and launched with its result's int8 form for down
+ * (qn_glu_xq). q8 weights with QUANTA_OPENCL_Q8I=1 GEMVS_RW=auto (q8's int8 forms at these
  * sizes) and QUANTA_OPENCL_GEMV1=0 (the norm not fused into the GEMV): q, k, v one matmul_multi, q8's pieces.
  * Every result (the norms' own, the GEMVs', the later ops') must equal, bit for bit, the same plan with the switch off
  * (each GEMV quantizing x itself), on a first execute and on a replay (where the executor records); each run on its
@@ -187,8 +188,9 @@ static void check(quanta_dtype dt) {
     }
     const char *norm = dt == QUANTA_Q4 ? "norm + x int8 (q4)" : "norm + x int8 (q8)";
     ck_assert_msg(qt_file_has(ev[1], norm), "the norm with the int8 form is not in %s", ev[1]);
-    ck_assert_msg(!qt_file_has(ev[0], "norm + x int8"), "the norm with the int8 form ran with the switch off (%s)", ev[0]);
+    ck_assert_msg(!qt_file_has(ev[0], "x int8"), "a launch with the int8 form ran with the switch off (%s)", ev[0]);
     if (dt == QUANTA_Q4) { /* q, v and o: 2 rows a warp; the logits and gate/up: RW=auto's picks (either form) */
+        ck_assert_msg(qt_file_has(ev[1], "glu + x int8 (q4)"), "the glu with the int8 form is not in %s", ev[1]);
         ck_assert_msg(qt_file_has(ev[1], "(gemv q4 i2sg)") || qt_file_has(ev[1], "(gemv q4 isg)"),
                       "no q4 XG GEMV in %s", ev[1]);
         ck_assert_msg(!qt_file_has(ev[1], "(gemv q4 xg)"), "x quantized by a launch of its own in %s", ev[1]);
