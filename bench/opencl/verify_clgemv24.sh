@@ -4,7 +4,8 @@
 #   XQ = QUANTA_OPENCL_XQ_NORM=1: a held one-row norm that launches apart before a GEMV reading its row (q4's GEMVs:
 #        q, k, v are three launches, gate and up two, the logits one; q8's int8 GEMVs where the fusion is refused)
 #        launches as qn_rms_norm_xq, which also leaves the row's int8 form; those GEMVs take their XG forms reading it
-#        (no prologue, no launch of their own). The same bits (test_opencl_xq_norm).
+#        (no prologue, no launch of their own); likewise the glu before down (q4 weights), as qn_glu_xq. The same bits
+#        (test_opencl_xq_norm).
 # Where it acts: the OpenCL default loads every file's weights as q8 (--quant auto), and no q8 GEMV of the three files
 # reads a norm's row through the int8 path (7B q/k/v: 6144x4096 = 25 M weights, below Q8I=auto's 2^25: the float m1
 # kernel; gate/up and the logits: the norm fused into the float GEMV; down: the residual-fused float GEMV; Gemma: K =
@@ -40,7 +41,7 @@ if [ -x $T ] && [ $(left) -gt 20 ]; then
   ( cd $D && CK_FORK=no KEEPEV=1 timeout 14 $T > $D/test_xq_norm.txt 2>&1 ); rc=$?
   say "test_opencl_xq_norm rc=$rc: $(grep -E '^[0-9]+%' $D/test_xq_norm.txt | tail -1)"
   grep -E ':F:|:E:|rror' $D/test_xq_norm.txt | head -4 | tee -a $D/summary.txt
-  for f in $D/test_opencl_xq_norm_events_*; do [ -f $f ] && say "  $(basename $f): $(grep -oE '^(norm \+ x int8 \(q[48]\)|add_norm|matmul(_multi)? \(gemv q[48] [a-z0-9]+\))' $f | sort -u | tr '\n' ' ')"; done
+  for f in $D/test_opencl_xq_norm_events_*; do [ -f $f ] && say "  $(basename $f): $(grep -oE '^((norm|glu) \+ x int8 \(q[48]\)|add_norm|matmul(_multi)? \(gemv q[48] [a-z0-9]+\))' $f | sort -u | tr '\n' ' ')"; done
   [ $rc = 0 ] || VERDICT=FAIL
 else
   say "test_opencl_xq_norm not run: $(cat $P24/build.rc 2>/dev/null || echo 'not built'); $(tail -2 $P24/build.log 2>/dev/null | tr '\n' ' ' | head -c 200)"
@@ -56,7 +57,7 @@ gen() { # LABEL ENV...
   env "$@" QUANTA_OPENCL_EVENTS=$D/ev_gen_$label.txt timeout 14 $Q generate -m $F4 --backend opencl --quant q4 -n 32 \
     --quiet > $D/gen_$label.txt 2> $D/gen_$label.err
   say "gen $label ($*) rc=$?: $(md5sum < $D/gen_$label.txt | head -c 12) $(head -c 60 $D/gen_$label.txt | tr '\n' ' ')"
-  grep -E '^(rms_norm|add_norm|norm \+ x int8|matmul(_multi)? \(gemv q[48] [a-z0-9]+\)) ' $D/ev_gen_$label.txt 2>/dev/null |
+  grep -E '^(rms_norm|add_norm|glu|(norm|glu) \+ x int8 \(q[48]\)|matmul(_multi)? \(gemv q[48] [a-z0-9]+\)) ' $D/ev_gen_$label.txt 2>/dev/null |
     sed -E 's/ {2,}/|/' | awk -F'|' '{ split($2, f, " +"); printf "  ev %s: %s calls, %s us a call\n", $1, f[1], f[3] }' | tee -a $D/summary.txt
   pack
 }
@@ -132,7 +133,7 @@ ctl() { # LABEL FILE ENV...
   env "$@" QUANTA_OPENCL_EVENTS=$D/ev_ctl_$label.txt timeout 10 $Q bench model -m $f -p 0 -n 128 -r 3 --backend opencl --json \
     > $D/tg_ctl_$label.json 2> $D/tg_ctl_$label.err
   local rc=$? v=$(grep -o '"tg_tps": [0-9.]*' $D/tg_ctl_$label.json | grep -o '[0-9.]*$')
-  say "control $label ($(basename $f), weights q8, $*) rc=$rc: ${v:-?} tok/s (events on); x int8 launches: $(grep -c 'norm + x int8' $D/ev_ctl_$label.txt 2>/dev/null)"
+  say "control $label ($(basename $f), weights q8, $*) rc=$rc: ${v:-?} tok/s (events on); x int8 launches: $(grep -c ' + x int8' $D/ev_ctl_$label.txt 2>/dev/null)"
   TG="$TG\n| ctl_$label | $(basename $f) auto | $* (events on) | ${v:-?} | - |"
   pack
 }
