@@ -568,6 +568,7 @@ static quanta_status ocl_synchronize(void *self) {
     cl_int flag[4] = {0, 0, 0, 0};
     quanta_status fl = qn_cl_norm_flush(s); /* a held norm (cl_norm_gemv.c) */
     if (fl != QUANTA_OK) return fl;
+    qn_cl_xq_drop(s); /* the int8 form (cl_norm_gemv.c) ends with the step that made it */
     /* the queue is in order: the blocking read returns after every kernel before it (a clFinish
      * first was one more driver round trip per decode step) */
     cl_int err = clEnqueueReadBuffer(s->queue, s->err_flag, CL_TRUE, 0, sizeof flag, flag, 0, NULL, NULL);
