@@ -17,9 +17,9 @@
 #  2. the 7B q4_0 file with --quant q4: greedy text (generate -n 32) default vs XQ, events on (labels; the norm's
 #     device time with and without the int8 write, the GEMVs' with and without their prologue)
 #  3. decode tg128 (bench model -p 0 -n 128 -r 3) on that file and setting: xq, def, xqb, defb (two passes)
-#  4. kernel rows: the defaults at 4096x11008 / 11008x4096 / 32000x4096 (q4, q8; the 256 MiB and same-size copies),
-#     then each shape with x pre-quantized (GEMVS_XG=1: the XG form the model now runs; its x launch's events apart:
-#     the GEMV alone's GB/s = gemvk's x (t_x + t_gemv) / t_gemv)
+#  4. kernel rows: 4096x11008 / 11008x4096 / 32000x4096 (q4, q8; the 256 MiB and same-size copies) with x pre-quantized
+#     (GEMVS_XG=1: the XG form the model now runs; its x launch's events apart: the GEMV alone's GB/s = gemvk's x
+#     (t_x + t_gemv) / t_gemv), each shape a run of its own (the defaults: clgemv23's call 2)
 #  5. controls, the default weights (q8) on the three files: def vs XQ once each, events on both (no x int8 launch)
 set -u
 cd "$(dirname "$0")/../.." || exit 1
@@ -108,21 +108,24 @@ krows() { # LABEL SHAPES DTYPES SECONDS ENV...: the kernel rows, events on
     local sh=${shape#1x} kib same alone="" k
     kib=$(ck_kib $dt $sh)
     same=$(awk -v k=$kib -v g=$gbs '$1 == k { c = $2 } END { if (c > 0) printf "%.2f", g / c; else print "?" }' $D/copy_kib.txt 2>/dev/null)
-    if [ "$label" != base ]; then # the XG run of one shape: the GEMV alone, without its x launch
-      case "$dt/$sh" in q4/4096x11008) k="gemv q4 i2sg" ;; q4/*) k="gemv q4 isg" ;; q8/4096x11008) k="gemv q8 i2usg" ;; *) k="gemv q8 ipg" ;; esac
-      local tx tg
-      tx=$(evus $D/ev_$label.txt "gemv $dt xg") tg=$(evus $D/ev_$label.txt "$k")
-      alone=$(awk -v g=$gbs -v x=${tx:-0} -v t=${tg:-0} -v c=$(awk -v k=$kib '$1 == k { c = $2 } END { print c + 0 }' $D/copy_kib.txt) \
-        'BEGIN { if (t > 0) { a = g * (x + t) / t; printf "%.0f GB/s alone (%s us, x launch %s us)%s", a, t, x, c > 0 ? sprintf(" = %.2f of the same-size copy", a / c) : "" } }')
-    fi
+    # the XG run of one shape: the GEMV alone, without its x launch
+    case "$dt/$sh" in q4/4096x11008) k="gemv q4 i2sg" ;; q4/*) k="gemv q4 isg" ;; q8/4096x11008) k="gemv q8 i2usg" ;; *) k="gemv q8 ipg" ;; esac
+    local tx tg
+    tx=$(evus $D/ev_$label.txt "gemv $dt xg") tg=$(evus $D/ev_$label.txt "$k")
+    alone=$(awk -v g=$gbs -v x=${tx:-0} -v t=${tg:-0} -v c=$(awk -v k=$kib '$1 == k { c = $2 } END { print c + 0 }' $D/copy_kib.txt) \
+      'BEGIN { if (t > 0) { a = g * (x + t) / t; printf "%.0f GB/s alone (%s us, x launch %s us)%s", a, t, x, (c > 0 ? sprintf(" = %.2f of the same-size copy", a / c) : "") } }')
     say "  $dt $sh: $gbs GB/s = $ratio of the 256 MiB copy, $same of the same-size copy${alone:+; GEMV $alone}"
     TAB="$TAB\n| $label | $dt $sh | $gbs | $ratio | $same | ${alone:--} | $* |"
   done <<< "$lines"
-  grep -E '\(gemv q[48] [a-z0-9]+\)' $D/ev_$label.txt 2>/dev/null | awk '{printf "  ev %s %s %s: %s us a call (%s calls)\n", $1, $3, $4, $(NF-1), $(NF-3)}' | tee -a $D/summary.txt
+  grep -E '\(gemv q[48] [a-z0-9]+\)' $D/ev_$label.txt 2>/dev/null | sed -E 's/ {2,}/|/' |
+    awk -F'|' '{ split($2, f, " +"); printf "  ev %s: %s us a call (%s calls)\n", $1, f[3], f[1] }' | tee -a $D/summary.txt
   pack
 }
-krows base "4096x11008,11008x4096,32000x4096" q4,q8 7 QUANTA_BENCH_COPY_KIB=11872,34500,22016,64063
-for sh in 4096x11008 11008x4096 32000x4096; do krows xg_$sh $sh q4,q8 4 QUANTA_OPENCL_GEMVS_XG=1; done
+# (no default rows here: clgemv23's call 2 has them; each shape alone so that its kernels' events are its own, with the
+# same-size copies of its q4 and q8 bytes)
+krows xg_4096x11008 4096x11008 q4,q8 4 QUANTA_OPENCL_GEMVS_XG=1 QUANTA_BENCH_COPY_KIB=11872,22016
+krows xg_11008x4096 11008x4096 q4,q8 4 QUANTA_OPENCL_GEMVS_XG=1
+krows xg_32000x4096 32000x4096 q4,q8 4 QUANTA_OPENCL_GEMVS_XG=1 QUANTA_BENCH_COPY_KIB=34500,64063
 
 # 5. controls: the default weights (q8) on the three files, events on both runs (the switch must launch nothing new)
 ctl() { # LABEL FILE ENV...
