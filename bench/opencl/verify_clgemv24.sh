@@ -20,7 +20,8 @@
 #  4. kernel rows: 4096x11008 / 11008x4096 / 32000x4096 (q4, q8; the 256 MiB and same-size copies) with x pre-quantized
 #     (GEMVS_XG=1: the XG form the model now runs; its x launch's events apart: the GEMV alone's GB/s = gemvk's x
 #     (t_x + t_gemv) / t_gemv), each shape a run of its own (the defaults: clgemv23's call 2)
-#  5. controls, the default weights (q8) on the three files: def vs XQ once each, events on both (no x int8 launch)
+#  5. q8 7B with q/k/v on q8's int8 forms (Q8I=2 RW=auto), with and without XQ, against the default (one pass)
+#  6. controls, the default weights (q8) on the three files: def vs XQ once each, events on both (no x int8 launch)
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 . bench/common/verifylib.sh clgemv24 ${VERIFY_S:-55}
@@ -127,7 +128,14 @@ krows xg_4096x11008 4096x11008 q4,q8 4 QUANTA_OPENCL_GEMVS_XG=1 QUANTA_BENCH_COP
 krows xg_11008x4096 11008x4096 q4,q8 4 QUANTA_OPENCL_GEMVS_XG=1
 krows xg_32000x4096 32000x4096 q4,q8 4 QUANTA_OPENCL_GEMVS_XG=1 QUANTA_BENCH_COPY_KIB=34500,64063
 
-# 5. controls: the default weights (q8) on the three files, events on both runs (the switch must launch nothing new)
+# 5. the default weights (q8) on the 7B q8_0 file with q/k/v (and o) moved to q8's int8 forms (Q8I=2 with RW=auto: auto's
+#    forms without its 2^25-weight floor; other bits than the default: the text is compared), with and without XQ (q/k/v
+#    then _ipg reading the norm's int8 form): a lever for the default decode, for the next round; one pass
+tgo q8def $F8 auto
+tgo q8i2xq $F8 auto QUANTA_OPENCL_Q8I=2 QUANTA_OPENCL_GEMVS_RW=auto $XQ
+tgo q8i2 $F8 auto QUANTA_OPENCL_Q8I=2 QUANTA_OPENCL_GEMVS_RW=auto
+
+# 6. controls: the default weights (q8) on the three files, events on both runs (the switch must launch nothing new)
 ctl() { # LABEL FILE ENV...
   local label=$1 f=$2; shift 2
   [ -f $f ] || { say "control $label: no $f"; return; }
