@@ -20,7 +20,8 @@
 #  4. kernel rows: 4096x11008 / 11008x4096 / 32000x4096 (q4, q8; the 256 MiB and same-size copies) with x pre-quantized
 #     (GEMVS_XG=1: the XG form the model now runs; its x launch's events apart: the GEMV alone's GB/s = gemvk's x
 #     (t_x + t_gemv) / t_gemv), each shape a run of its own (the defaults: clgemv23's call 2)
-#  5. q8 7B with q/k/v on q8's int8 forms (Q8I=2 RW=auto), with and without XQ, against the default (one pass)
+#  5. q8 7B with its GEMVs on q8's int8 forms (Q8I=2 RW=auto) under XQ_NORM=2, and with the norms apart (NORM_GEMV=0),
+#     against the default (one pass)
 #  6. controls, the default weights (q8) on the three files: def vs XQ once each, events on both (no x int8 launch)
 set -u
 cd "$(dirname "$0")/../.." || exit 1
@@ -128,12 +129,15 @@ krows xg_4096x11008 4096x11008 q4,q8 4 QUANTA_OPENCL_GEMVS_XG=1 QUANTA_BENCH_COP
 krows xg_11008x4096 11008x4096 q4,q8 4 QUANTA_OPENCL_GEMVS_XG=1
 krows xg_32000x4096 32000x4096 q4,q8 4 QUANTA_OPENCL_GEMVS_XG=1 QUANTA_BENCH_COPY_KIB=34500,64063
 
-# 5. the default weights (q8) on the 7B q8_0 file with q/k/v (and o) moved to q8's int8 forms (Q8I=2 with RW=auto: auto's
-#    forms without its 2^25-weight floor; other bits than the default: the text is compared), with and without XQ (q/k/v
-#    then _ipg reading the norm's int8 form): a lever for the default decode, for the next round; one pass
+# 5. the default weights (q8) on the 7B q8_0 file with its GEMVs on q8's int8 forms (Q8I=2 with RW=auto: auto's forms
+#    without its 2^25-weight floor) in place of the float fusions (XQ_NORM=2: q/k/v and the logits read the norm's int8
+#    form, down is not fused with the residual), against the default and against the same int8 GEMVs with every norm
+#    apart and no int8 form (NORM_GEMV=0: =2's bits, each GEMV quantizing x itself); other bits than the default: a
+#    lever for the default decode, for the next round; one pass
+I2="QUANTA_OPENCL_Q8I=2 QUANTA_OPENCL_GEMVS_RW=auto"
 tgo q8def $F8 auto
-tgo q8i2xq $F8 auto QUANTA_OPENCL_Q8I=2 QUANTA_OPENCL_GEMVS_RW=auto $XQ
-tgo q8i2 $F8 auto QUANTA_OPENCL_Q8I=2 QUANTA_OPENCL_GEMVS_RW=auto
+tgo q8x2 $F8 auto $I2 QUANTA_OPENCL_XQ_NORM=2
+tgo q8ng0 $F8 auto $I2 QUANTA_OPENCL_NORM_GEMV=0
 
 # 6. controls: the default weights (q8) on the three files, events on both runs (the switch must launch nothing new)
 ctl() { # LABEL FILE ENV...

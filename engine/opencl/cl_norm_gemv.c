@@ -25,7 +25,11 @@
  * row and write elsewhere (qn_cl_xq_note before each node); anything else ends it, as do writes, frees, captures and
  * replays (qn_cl_xq_drop). Likewise a one-row glu (q4's gate and up stay apart: the glu feeds down): held, then
  * launched as qn_glu_xq where the next node is a GEMV reading its result that takes the int8 form (each group
- * quantizes its own chunks: no cross-group dependency).
+ * quantizes its own chunks: no cross-group dependency). QUANTA_OPENCL_XQ_NORM=2 (off; other bits than the default) also
+ * takes this path in place of the norm's fusion into a q8 GEMV (qn_gemv_q8_m1n: float products) where that GEMV alone
+ * would take an int8 form (Q8I's domain: the logits of a 7B; q/k/v too under Q8I=2 with GEMVS_RW=auto), and does not
+ * hold such a GEMV for the residual's fusion (qn_gemv_q8_m1r, float) either: those GEMVs keep their int8 products, the
+ * bits of QUANTA_OPENCL_NORM_GEMV=0.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -88,9 +92,10 @@ static int holdable(const qn_cl *s, const qn_node *n, norm_parts *p) {
     return !overlap(p->s, p->y);
 }
 
+/* 1 (XQ_NORM=1), 2 (=2: also in place of the norm's fusion into a q8 GEMV that alone takes an int8 form), else 0 */
 static int xq_norm_on(void) {
     const char *e = getenv("QUANTA_OPENCL_XQ_NORM");
-    return e && !strcmp(e, "1");
+    return !e ? 0 : !strcmp(e, "1") ? 1 : !strcmp(e, "2") ? 2 : 0;
 }
 
 /* The int8 form's buffer: 2.25 bytes a column (q4: 72 a 32-column chunk, q8: 36 a 16-column piece) for rows of up to
@@ -127,6 +132,14 @@ static int reads_row(const qn_node *node, cl_mem mem, cl_ulong off, int64_t K) {
 
 void qn_cl_xq_note(qn_cl *s, const qn_node *node) {
     if (s->xq_valid && !reads_row(node, s->xq_src, s->xq_off, s->xq_K)) s->xq_valid = 0;
+}
+
+/* Whether node is a GEMV reading the held norm's row that would take its int8 form (xq_flush would launch qn_rms_norm_xq). */
+static int xq_takes(qn_cl *s, const qn_node *node) {
+    norm_parts p;
+    if (!s->norm_pend || !parts_of(&s->norm_node, &p)) return 0;
+    const int64_t D = p.a->desc.dims[p.a->desc.ndim - 1];
+    return D <= XQ_MAX_K && reads_row(node, qn_cl_mem(p.y), p.y->mem.offset, D) && qn_cl_matmul_xq_form(s, node);
 }
 
 /* A glu to hold for the GEMV after it (XQ_NORM=1): one f32 row, its result 16-byte aligned, at most XQ_MAX_K wide. */
@@ -278,9 +291,11 @@ static quanta_status copy_fused(qn_cl *s, const qn_node *node, qn_node *norm) {
     return QUANTA_OK;
 }
 
-/* A GEMV to hold for an add_norm after it: matmul, q8, M = 1 (its own checks come at the launch). */
-static int mm_holdable(const qn_cl *s, const qn_node *n) {
+/* A GEMV to hold for an add_norm after it: matmul, q8, M = 1 (its own checks come at the launch); not under XQ_NORM=2
+ * where it alone takes an int8 form (the residual's fusion is a float GEMV). */
+static int mm_holdable(qn_cl *s, const qn_node *n) {
     if (n->op != QN_OP_MATMUL || !s->gpu_class || n->src[1]->desc.dtype != QUANTA_Q8) return 0;
+    if (xq_norm_on() == 2 && qn_cl_matmul_xq_form(s, n)) return 0;
     const qn_tensor *x = n->src[0];
     return x->desc.dtype == QUANTA_F32 && qn_cl_elems(x) == (size_t)n->src[1]->desc.dims[1];
 }
@@ -335,8 +350,10 @@ quanta_status qn_cl_norm_gemv_step(qn_cl *s, const qn_node *node, int *done) {
         st = qn_cl_norm_flush(s);
         if (st != QUANTA_OK) return st;
     }
+    /* XQ_NORM=2 (off): where node alone would take an int8 XG form, the norm launches apart with the int8 form for it
+     * rather than fusing into the float GEMV (other bits than the default: the int8 products) */
     if (s->norm_pend) {
-        const quanta_status st = fused(s, node);
+        const quanta_status st = xq_norm_on() == 2 && xq_takes(s, node) ? QUANTA_ERR_UNSUPPORTED : fused(s, node);
         if (st != QUANTA_ERR_UNSUPPORTED) {
             s->norm_pend = 0;
             *done = 1;

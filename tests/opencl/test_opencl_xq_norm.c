@@ -11,7 +11,9 @@
  * (cl_norm_gemv.c), then launched with the int8 form for the GEMVs after it (q, k, v: three launches reading one form;
  * gate, up: two; the logits: one), and the glu is held too and launched with its result's int8 form for down
  * (qn_glu_xq). q8 weights with QUANTA_OPENCL_Q8I=1 GEMVS_RW=auto (q8's int8 forms at these
- * sizes) and QUANTA_OPENCL_GEMV1=0 (the norm not fused into the GEMV): q, k, v one matmul_multi, q8's pieces.
+ * sizes) and QUANTA_OPENCL_GEMV1=0 (the norm not fused into the GEMV): q, k, v one matmul_multi, q8's pieces; and
+ * QUANTA_OPENCL_XQ_NORM=2 with the fusion on (the int8 form in place of the norm's fusion into the float GEMV: q/k/v
+ * and the logits), against QUANTA_OPENCL_NORM_GEMV=0 (every norm apart, each GEMV int8 quantizing x itself).
  * Every result (the norms' own, the GEMVs', the later ops') must equal, bit for bit, the same plan with the switch off
  * (each GEMV quantizing x itself), on a first execute and on a replay (where the executor records); each run on its
  * own backend, its device results filled with NaN before the first execute, and each result within 1e-3 relative
@@ -144,9 +146,10 @@ static quanta_backend *open_cl(const char *events) {
     return be;
 }
 
-static void check(quanta_dtype dt) {
+/* The switch off (XQ_NORM unset, or NORM_GEMV=0 against mode 2) against XQ_NORM=mode. */
+static void check(quanta_dtype dt, int mode) {
     const uint64_t seed = 24 + (uint64_t)dt;
-    printf("test_opencl_xq_norm: %s, seed %llu\n", dt == QUANTA_Q4 ? "q4" : "q8", (unsigned long long)seed);
+    printf("test_opencl_xq_norm: %s, XQ_NORM=%d, seed %llu\n", dt == QUANTA_Q4 ? "q4" : "q8", mode, (unsigned long long)seed);
     qt_rng r = qt_rng_make(seed);
     void *keep[16];
     int nkeep = 0;
@@ -159,10 +162,12 @@ static void check(quanta_dtype dt) {
             for (int j = 0; j < s.nout; j++) ck_assert_ptr_nonnull(res[v][rep][j] = malloc(s.n[j] * sizeof(float)));
     char ev[2][128];
     for (int v = 0; v < 2; v++) {
-        snprintf(ev[v], sizeof ev[v], "test_opencl_xq_norm_events_%s_%d.txt", dt == QUANTA_Q4 ? "q4" : "q8", v);
+        snprintf(ev[v], sizeof ev[v], "test_opencl_xq_norm_events_%s%d_%d.txt", dt == QUANTA_Q4 ? "q4" : "q8", mode, v);
         remove(ev[v]);
-        if (v) setenv("QUANTA_OPENCL_XQ_NORM", "1", 1);
+        if (v) setenv("QUANTA_OPENCL_XQ_NORM", mode == 2 ? "2" : "1", 1);
         else unsetenv("QUANTA_OPENCL_XQ_NORM");
+        if (!v && mode == 2) setenv("QUANTA_OPENCL_NORM_GEMV", "0", 1); /* =2's bits: every norm apart, each GEMV int8 */
+        else unsetenv("QUANTA_OPENCL_NORM_GEMV");
         quanta_backend *be = open_cl(ev[v]);
         run(be, &s, res[v]);
         quanta_backend_close(be); /* writes the events table */
@@ -178,8 +183,8 @@ static void check(quanta_dtype dt) {
         for (size_t i = 0; i < s.n[j]; i++) big = fmax(big, fabs(res[2][0][j][i]));
         for (int rep = 0; rep < 2; rep++) {
             ck_assert_msg(!memcmp(res[0][rep][j], res[1][rep][j], s.n[j] * sizeof(float)),
-                          "%s, output %d, run %d: XQ_NORM=1 differs from the GEMVs quantizing x themselves",
-                          dt == QUANTA_Q4 ? "q4" : "q8", j, rep);
+                          "%s, output %d, run %d: XQ_NORM=%d differs from the GEMVs quantizing x themselves",
+                          dt == QUANTA_Q4 ? "q4" : "q8", j, rep, mode);
             for (size_t i = 0; i < s.n[j]; i++)
                 QT_CHECK(fabs(res[1][rep][j][i] - res[2][0][j][i]) <= 1e-3 * big + 1e-6,
                          "output %d[%zu], run %d: opencl %g, ref %g", j, i, rep, (double)res[1][rep][j][i],
@@ -200,6 +205,9 @@ static void check(quanta_dtype dt) {
                       "no q8 XG q/k/v GEMV in %s", ev[1]);
         ck_assert_msg(!qt_file_has(ev[1], "(gemv q8 xg)"), "x quantized by a launch of its own in %s", ev[1]);
         ck_assert_msg(!qt_file_has(ev[0], "pg)") && !qt_file_has(ev[0], "usg)"), "an XG GEMV ran with the switch off (%s)", ev[0]);
+        if (mode == 2) /* q/k/v and the logits: the int8 form in place of the norm's fusion (GEMV1 on) */
+            ck_assert_msg(!qt_file_has(ev[1], "norm + matmul_multi") && !qt_file_has(ev[1], "norm + matmul (gemv"),
+                          "a norm fused into a GEMV that takes the int8 form under XQ_NORM=2 (%s)", ev[1]);
     }
     if (!getenv("KEEPEV"))
         for (int v = 0; v < 2; v++) remove(ev[v]);
@@ -210,17 +218,18 @@ static void check(quanta_dtype dt) {
     quanta_graph_destroy(s.g);
 }
 
-START_TEST(test_xq_norm_q4) { check(QUANTA_Q4); }
+START_TEST(test_xq_norm_q4) { check(QUANTA_Q4, 1); }
 END_TEST
 
 START_TEST(test_xq_norm_q8) {
     setenv("QUANTA_OPENCL_Q8I", "1", 1);
     setenv("QUANTA_OPENCL_GEMVS_RW", "auto", 1);
     setenv("QUANTA_OPENCL_GEMV1", "0", 1);
-    check(QUANTA_Q8);
+    check(QUANTA_Q8, 1);
+    unsetenv("QUANTA_OPENCL_GEMV1");
+    check(QUANTA_Q8, 2); /* in place of the norm's fusion (float products): against every norm apart */
     unsetenv("QUANTA_OPENCL_Q8I");
     unsetenv("QUANTA_OPENCL_GEMVS_RW");
-    unsetenv("QUANTA_OPENCL_GEMV1");
 }
 END_TEST
 
