@@ -7,9 +7,8 @@
 #        (no prologue, no launch of their own); likewise the glu before down (q4 weights), as qn_glu_xq. The same bits
 #        (test_opencl_xq_norm).
 # Where it acts: the OpenCL default loads every file's weights as q8 (--quant auto), and no q8 GEMV of the three files
-# reads a norm's row through the int8 path (7B q/k/v: 6144x4096 = 25 M weights, below Q8I=auto's 2^25: the float m1
-# kernel; gate/up and the logits: the norm fused into the float GEMV; down: the residual-fused float GEMV; Gemma: K =
-# 640), so there the switch is a no-op (checked: the control runs list no "norm + x int8" launch). It acts on q4
+# reads a norm's row through the int8 path (q/k/v, gate/up and the logits: the norm fused into a float GEMV; down: the
+# residual-fused float GEMV; Gemma: K = 640), so there the switch is a no-op (checked: the control runs list no "norm + x int8" launch). It acts on q4
 # weights: the 7B q4_0 file with --quant q4 (every GEMV q4's int8 kernel), which is what the deciding rows run.
 # At most VERIFY_S (55) s, everything in $OUT/clgemv24/, packed as $OUT/clgemv24.tgz. In this order, deciding first,
 # each skipped when the budget is short:
