@@ -62,7 +62,11 @@ gen() { # LABEL ENV...
     sed -E 's/ {2,}/|/' | awk -F'|' '{ split($2, f, " +"); printf "  ev %s: %s calls, %s us a call\n", $1, f[1], f[3] }' | tee -a $D/summary.txt
   pack
 }
+GT0=$(el)
 gen def
+if [ ! -s $D/gen_def.txt ] && [ "$F4" != "$L1" ]; then # the 7B file did not run in time: the 1B-shaped file from here on
+  cl_files_wait; F4=$L1; say "gen def failed after $(( $(el) - GT0 )) s: $L1 (1B-shaped) with --quant q4 from here on"; gen def
+fi
 gen xq $XQ
 if [ -s $D/gen_def.txt ] && [ -s $D/gen_xq.txt ]; then
   if cmp -s $D/gen_def.txt $D/gen_xq.txt; then say "greedy text: the same (32 tokens)"; else say "greedy text: DIFFERS"; VERDICT=FAIL; fi

@@ -13,7 +13,9 @@
  * either: a group's outputs may be stored before another group has read the norm's inputs. In the models' decode
  * plans that refuses q/k/v after the norm (the memory plan puts k where the norm's input was: that input is dead
  * once the norm ran apart), so what fuses is the norm before the gated MLP (LLaMA's second add_norm of a layer,
- * Gemma 3's post-attention norm pair) and the last norm before the output GEMV.
+ * Gemma 3's post-attention norm pair) and the last norm before the output GEMV. (Since the GEMV before an add_norm
+ * stores the residual sum itself, residual_fused below, the norm left reads that sum, and LLaMA's q/k/v fuse too: 48
+ * `norm + matmul_multi` launches in 3 decode steps of a 16-layer file on PoCL, clgemv24.)
  *
  * QUANTA_OPENCL_XQ_NORM=1 (clgemv24, off until measured): a held norm that launches apart because the GEMV after it
  * reads its normed row without fusing (q4's GEMVs; q8's q/k/v where the fusion is refused) launches as qn_rms_norm_xq
