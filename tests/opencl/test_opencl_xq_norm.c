@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cl_graph_set.h"
 #include "cl_test.h"
 #include "qt_check.h"
 #include "qt_plan_run.h"
@@ -37,15 +38,6 @@
 #define F 512
 #define NK 256
 #define NO 800
-#define MAXOUT 16
-
-typedef struct graph_set {
-    quanta_graph *g;
-    int nin, nout;
-    qt_in in[4];
-    quanta_tensor *out[MAXOUT];
-    size_t n[MAXOUT];
-} graph_set;
 
 static quanta_tensor *weight(quanta_graph *g, const char *name, qt_rng *r, quanta_dtype dt, int64_t N, int64_t K,
                              void **keep) {
@@ -64,24 +56,7 @@ static quanta_tensor *weight(quanta_graph *g, const char *name, qt_rng *r, quant
     return t;
 }
 
-static quanta_tensor *vec(quanta_graph *g, const char *name, qt_rng *r, int64_t n, void **keep) {
-    quanta_tensor_desc d = qt_desc(QUANTA_F32, 1, n, 0, 0, 0);
-    float *v = malloc((size_t)n * sizeof *v);
-    ck_assert_ptr_nonnull(v);
-    for (int64_t i = 0; i < n; i++) v[i] = 1.0f + qt_normal(r, 0.3f);
-    *keep = v;
-    quanta_tensor *t;
-    ck_assert_int_eq(quanta_graph_constant(g, name, &d, v, (size_t)n * sizeof *v, &t), QUANTA_OK);
-    return t;
-}
-
-static void add_out(graph_set *s, quanta_tensor *t, size_t n) {
-    ck_assert_int_eq(quanta_graph_output(s->g, t), QUANTA_OK);
-    s->out[s->nout] = t;
-    s->n[s->nout++] = n;
-}
-
-static void make(graph_set *s, quanta_dtype dt, qt_rng *r, void **keep, int *nkeep, float *in0, float *in1) {
+static void make(qt_graph_set *s, quanta_dtype dt, qt_rng *r, void **keep, int *nkeep, float *in0, float *in1) {
     memset(s, 0, sizeof *s);
     ck_assert_int_eq(quanta_graph_create(&s->g), QUANTA_OK);
     quanta_tensor_desc dx = qt_desc(QUANTA_F32, 2, 1, D, 0, 0);
@@ -95,8 +70,8 @@ static void make(graph_set *s, quanta_dtype dt, qt_rng *r, void **keep, int *nke
     s->in[0] = (qt_in){a, in0, D * sizeof(float)};
     s->in[1] = (qt_in){b, in1, D * sizeof(float)};
     s->nin = 2;
-    quanta_tensor *w1 = vec(s->g, "w1", r, D, &keep[(*nkeep)++]), *w2 = vec(s->g, "w2", r, D, &keep[(*nkeep)++]);
-    quanta_tensor *w3 = vec(s->g, "w3", r, D, &keep[(*nkeep)++]);
+    quanta_tensor *w1 = qt_gs_vec(s->g, "w1", r, D, 1.0f, &keep[(*nkeep)++]), *w2 = qt_gs_vec(s->g, "w2", r, D, 1.0f, &keep[(*nkeep)++]);
+    quanta_tensor *w3 = qt_gs_vec(s->g, "w3", r, D, 1.0f, &keep[(*nkeep)++]);
     quanta_tensor *wq = weight(s->g, "wq", r, dt, D, D, &keep[(*nkeep)++]), *wo = weight(s->g, "wo", r, dt, D, D, &keep[(*nkeep)++]);
     quanta_tensor *wk = weight(s->g, "wk", r, dt, NK, D, &keep[(*nkeep)++]), *wv = weight(s->g, "wv", r, dt, NK, D, &keep[(*nkeep)++]);
     quanta_tensor *wg = weight(s->g, "wg", r, dt, F, D, &keep[(*nkeep)++]), *wu = weight(s->g, "wu", r, dt, F, D, &keep[(*nkeep)++]);
@@ -119,20 +94,7 @@ static void make(graph_set *s, quanta_dtype dt, qt_rng *r, void **keep, int *nke
     ck_assert_int_eq(quanta_matmul(s->g, z, wout, &lg), QUANTA_OK);
     quanta_tensor *outs[] = {sum, y1, q, k, v, o, s2, y2, gt, up, h, dn, s3, z, lg};
     const size_t ns[] = {D, D, D, NK, NK, D, D, D, F, F, F, D, D, D, NO};
-    for (size_t i = 0; i < sizeof outs / sizeof outs[0]; i++) add_out(s, outs[i], ns[i]);
-}
-
-/* Runs s's plan on be twice (an execute, then a replay where the executor records); res[run][out]. Not guarded
- * (qt_plan_guard): its poison writes and checks between ops would launch every held norm apart. */
-static void run(quanta_backend *be, graph_set *s, float *res[2][MAXOUT]) {
-    quanta_plan *plan;
-    ck_assert_msg(quanta_plan_create(s->g, be, &plan) == QUANTA_OK, "%s", quanta_last_error());
-    for (int rep = 0; rep < 2; rep++) {
-        qt_out o[MAXOUT];
-        for (int j = 0; j < s->nout; j++) o[j] = (qt_out){s->out[j], res[rep][j], s->n[j]};
-        qt_plan_run(plan, s->nin, s->in, s->nout, o);
-    }
-    quanta_plan_destroy(plan);
+    for (size_t i = 0; i < sizeof outs / sizeof outs[0]; i++) qt_gs_out(s, outs[i], ns[i]);
 }
 
 /* A fresh backend (its own device memory), new allocations filled with 0xFF (QUANTA_OPENCL_ALLOC_FILL): a result a
@@ -154,9 +116,9 @@ static void check(quanta_dtype dt, int mode) {
     void *keep[16];
     int nkeep = 0;
     float in0[D], in1[D];
-    graph_set s;
+    qt_graph_set s;
     make(&s, dt, &r, keep, &nkeep, in0, in1);
-    float *res[3][2][MAXOUT]; /* off, on, ref */
+    float *res[3][2][QT_GS_MAXOUT]; /* off, on, ref */
     for (int v = 0; v < 3; v++)
         for (int rep = 0; rep < 2; rep++)
             for (int j = 0; j < s.nout; j++) ck_assert_ptr_nonnull(res[v][rep][j] = malloc(s.n[j] * sizeof(float)));
@@ -169,14 +131,14 @@ static void check(quanta_dtype dt, int mode) {
         if (!v && mode == 2) setenv("QUANTA_OPENCL_NORM_GEMV", "0", 1); /* =2's bits: every norm apart, each GEMV int8 */
         else unsetenv("QUANTA_OPENCL_NORM_GEMV");
         quanta_backend *be = open_cl(ev[v]);
-        run(be, &s, res[v]);
+        qt_gs_run(be, &s, res[v]);
         quanta_backend_close(be); /* writes the events table */
         unsetenv("QUANTA_OPENCL_ALLOC_FILL");
     }
     unsetenv("QUANTA_OPENCL_XQ_NORM");
     quanta_backend *be;
     ck_assert_int_eq(quanta_backend_open("ref", &be), QUANTA_OK);
-    run(be, &s, res[2]);
+    qt_gs_run(be, &s, res[2]);
     quanta_backend_close(be);
     for (int j = 0; j < s.nout; j++) {
         double big = 0;
