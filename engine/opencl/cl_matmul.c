@@ -1213,11 +1213,18 @@ static int q4_xsplit(const qn_cl *s, const mm_args *m, const qn_node *node) {
     if ((e && !strcmp(e, "0")) || !s->gpu_class || node->op != QN_OP_MATMUL || m->M != 1 || m->wd.dtype != QUANTA_Q4 ||
         node->src[0]->desc.dtype != QUANTA_F32 || m->xo % 16)
         return 0;
-    if (gemv_gpu_kernel(s, m) != QK_GEMV_Q4_GPU || (size_t)m->K * 4 + 2 * 4 * 33 * 4 > s->dev.local_mem) return 0;
     /* qn_gemv_q4_i (x quantized in the group, integer dot products) unless QUANTA_OPENCL_Q4I=0 (H100 06:40, same run:
      * 0.26 / 0.44 / 0.45 of the copy kernel at 4096x4096, 11008x4096, 4096x11008 against the float kernel's 0.22–0.26 /
      * 0.31–0.32 / 0.33–0.34; conformance 12 / 0 on NVIDIA's OpenCL; bench/NOTES.md section 1, lead18) */
-    return ie && !strcmp(ie, "0") ? 1 : 2;
+    const int i8 = !(ie && !strcmp(ie, "0"));
+    /* x's room in local memory: the float split (K floats) for both, unless QUANTA_OPENCL_Q4I_K=1 (clgemv24, off until
+     * measured): the int8 kernel by its own planes (72 bytes a 32-column chunk: 2.25 a column, not 4), so that rows of
+     * K > ~12000 (a 7B's down at K = 14336 on NVIDIA's 48 KiB) take it instead of qn_x_prep's launch and the float m1
+     * kernel (other bits than the default) */
+    const char *ke = getenv("QUANTA_OPENCL_Q4I_K");
+    const size_t red = 2 * 4 * 33 * 4, xb = i8 && ke && !strcmp(ke, "1") ? (size_t)m->K / 32 * 72 : (size_t)m->K * 4;
+    if (gemv_gpu_kernel(s, m) != QK_GEMV_Q4_GPU || xb + red > s->dev.local_mem) return 0;
+    return i8 ? 2 : 1;
 }
 
 /* QUANTA_OPENCL_XQ_NORM=1 (clgemv24): whether the backend's int8 form (s->xq_mem, left by the norm before: cl_norm_gemv.c)
