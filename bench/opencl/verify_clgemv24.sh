@@ -15,14 +15,14 @@
 #  1. test_opencl_xq_norm on NVIDIA's OpenCL (prebuild_clgemv24.sh builds it): bit-equality, NaN-filled memory, kernels
 #  2. the 7B q4_0 file with --quant q4: greedy text (generate -n 32) default vs XQ, events on (labels; the norm's
 #     device time with and without the int8 write, the GEMVs' with and without their prologue)
-#  3. decode tg128 (bench model -p 0 -n 128 -r 3) on that file and setting: xq, def, xqb, defb (two passes)
+#  3. decode tg128 (bench model -p 0 -n 128 -r 3) on that file and setting: xq, def, xqb, defb (two passes); then
+#     3b. q4's int8 kernel at K = 14336 (Q4I_K=1: the 7B's down), conformance on NVIDIA, tg with and without XQ
 #  4. kernel rows: 4096x11008 / 11008x4096 / 32000x4096 (q4, q8; the 256 MiB and same-size copies) with x pre-quantized
 #     (GEMVS_XG=1: the XG form the model now runs; its x launch's events apart: the GEMV alone's GB/s = gemvk's x
 #     (t_x + t_gemv) / t_gemv), each shape a run of its own (the defaults: clgemv23's call 2)
 #  5. q8 7B with its GEMVs on q8's int8 forms (Q8I=2 RW=auto) under XQ_NORM=2, and with the norms apart (NORM_GEMV=0),
 #     against the default (one pass)
-#  6. q4's int8 kernel at K = 14336 (Q4I_K=1: the 7B's down), conformance on NVIDIA, decode with and without XQ
-#  7. controls, the default weights (q8) on the three files: def vs XQ once each, events on both (no x int8 launch)
+#  6. controls, the default weights (q8) on the three files: def vs XQ once each, events on both (no x int8 launch)
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 . bench/common/verifylib.sh clgemv24 ${VERIFY_S:-55}
@@ -89,6 +89,19 @@ tgo def $F4 q4
 tgo xqb $F4 q4 $XQ
 tgo defb $F4 q4
 
+# 3b. q4's int8 kernel at K = 14336 (QUANTA_OPENCL_Q4I_K=1: x's room counted as its int8 planes, 2.25 bytes a column, not
+#    as floats: the 7B's down, otherwise qn_x_prep's launch and the float m1 kernel on NVIDIA's 48 KiB), then with XQ (the
+#    glu's int8 form read by down's _i2sg): conformance on NVIDIA (events), decode on the 7B q4_0 file with --quant q4
+if [ $(left) -gt 6 ]; then
+  rm -f $D/ev_conf_q4k.txt
+  QUANTA_OPENCL_Q4I_K=1 QUANTA_OPENCL_EVENTS=$D/ev_conf_q4k.txt timeout 5 $Q conform --backend opencl \
+    --case "matmul:m=1,n=4096,k=14336,w=q4,g=32,x=f32" --case "matmul:m=1,n=67,k=16384,w=q4,g=64,x=f32" > $D/conform_q4k.txt 2>&1
+  rc=$?; say "conform q4 K = 14336 / 16384 (Q4I_K=1) rc=$rc $(grep -E '^total' $D/conform_q4k.txt) [$(grep -oE '^matmul \(gemv q4 [a-z0-9]+\)' $D/ev_conf_q4k.txt 2>/dev/null | sort -u | tr '\n' ' ')]"
+  [ $rc = 0 ] || VERDICT=FAIL
+fi
+tgo q4k $F4 q4 QUANTA_OPENCL_Q4I_K=1
+tgo q4kxq $F4 q4 QUANTA_OPENCL_Q4I_K=1 $XQ
+
 # 4. kernel rows
 ck_kib() { # DTYPE SHAPE
   case "$1/$2" in q8/32000x4096) echo 64063 ;; q8/4096x11008 | q8/11008x4096) echo 22016 ;;
@@ -143,20 +156,7 @@ tgo q8def $F8 auto
 tgo q8x2 $F8 auto $I2 QUANTA_OPENCL_XQ_NORM=2
 tgo q8ng0 $F8 auto $I2 QUANTA_OPENCL_NORM_GEMV=0
 
-# 6. q4's int8 kernel at K = 14336 (QUANTA_OPENCL_Q4I_K=1: x's room counted as its int8 planes, 2.25 bytes a column, not
-#    as floats: the 7B's down, otherwise qn_x_prep's launch and the float m1 kernel on NVIDIA's 48 KiB), then with XQ (the
-#    glu's int8 form read by down's _i2sg): conformance on NVIDIA (events), decode on the 7B q4_0 file with --quant q4
-if [ $(left) -gt 6 ]; then
-  rm -f $D/ev_conf_q4k.txt
-  QUANTA_OPENCL_Q4I_K=1 QUANTA_OPENCL_EVENTS=$D/ev_conf_q4k.txt timeout 5 $Q conform --backend opencl \
-    --case "matmul:m=1,n=4096,k=14336,w=q4,g=32,x=f32" --case "matmul:m=1,n=67,k=16384,w=q4,g=64,x=f32" > $D/conform_q4k.txt 2>&1
-  rc=$?; say "conform q4 K = 14336 / 16384 (Q4I_K=1) rc=$rc $(grep -E '^total' $D/conform_q4k.txt) [$(grep -oE '^matmul \(gemv q4 [a-z0-9]+\)' $D/ev_conf_q4k.txt 2>/dev/null | sort -u | tr '\n' ' ')]"
-  [ $rc = 0 ] || VERDICT=FAIL
-fi
-tgo q4k $F4 q4 QUANTA_OPENCL_Q4I_K=1
-tgo q4kxq $F4 q4 QUANTA_OPENCL_Q4I_K=1 $XQ
-
-# 7. controls: the default weights (q8) on the three files, events on both runs (the switch must launch nothing new)
+# 6. controls: the default weights (q8) on the three files, events on both runs (the switch must launch nothing new)
 ctl() { # LABEL FILE ENV...
   local label=$1 f=$2; shift 2
   [ -f $f ] || { say "control $label: no $f"; return; }
