@@ -176,5 +176,12 @@ ctl g_xq $FG $XQ
 
 printf "\n| decode run (tg128, -r 3) | file, weights | switches | tok/s | sd |\n|---|---|---|---|---|$TG\n" | tee -a $D/summary.txt
 printf "\n| kernel run | format shape | GB/s (gemvk) | of 256 MiB copy | of same-size copy | GEMV alone | switches |\n|---|---|---|---|---|---|---|$TAB\n" | tee -a $D/summary.txt
+tv() { grep -o '"tg_tps": [0-9.]*' $D/tg_$1.json 2>/dev/null | grep -o '[0-9.]*$'; }
+say "flip rule (3), XQ_NORM=1: $(awk -v a="$(tv xq)" -v b="$(tv xqb)" -v c="$(tv def)" -v d="$(tv defb)" 'BEGIN {
+  if (a == "" || b == "" || c == "" || d == "") { print "incomplete"; exit } m = c + 0 > d + 0 ? c + 0 : d + 0
+  print (a + 0 > m && b + 0 > m ? "met" : "not met") " (xq " a ", xqb " b " against max(def " c ", defb " d "))" }')"
+say "flip rule, Q4I_K=1: $(awk -v a="$(tv q4k)" -v c="$(tv def)" -v d="$(tv defb)" 'BEGIN {
+  if (a == "" || c == "" || d == "") { print "incomplete"; exit } m = c + 0 > d + 0 ? c + 0 : d + 0; sp = c - d; if (sp < 0) sp = -sp
+  print (a + 0 > m + sp ? "met" : a + 0 > m ? "above, within the spread" : "not met") " (q4k " a " against max(def, defb) " m " + spread " sp ")" }')"
 say "flip rule inputs: test rc (1), text same (2), tg xq/xqb vs def/defb (3); done; VERDICT $VERDICT"
 pack
