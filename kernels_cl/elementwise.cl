@@ -22,10 +22,8 @@ kernel void qn_unary(const global uchar *x, ulong xo, int xdt, global uchar *y, 
  * dtype dt. f32 silu and tanh GELU take one straight-line path (z chosen by select, one exp):
  * PoCL then vectorises the work-group loop; a switch around the exp kept it scalar, 15 µs
  * for Gemma's 2048 on 2 cores against 3.5. */
-kernel void qn_glu(const global uchar *g, ulong go, const global uchar *u, ulong uo, global uchar *y, ulong yo,
-                   int dt, ulong n, int op) {
-    size_t i = get_global_id(0);
-    if (i >= n) return;
+QN_INL void qn_glu_at(const global uchar *g, ulong go, const global uchar *u, ulong uo, global uchar *y, ulong yo,
+                      int dt, int op, size_t i) {
     if (dt == QN_DT_F32 && op != QN_UNARY_GELU) {
         const float v = ((const global float *)(g + go))[i];
         const float z = op == QN_UNARY_SILU ? v : qn_gelu_tanh_z(v);
@@ -33,6 +31,42 @@ kernel void qn_glu(const global uchar *g, ulong go, const global uchar *u, ulong
         return;
     }
     qn_st(y + yo, dt, i, qn_act(qn_ld(g + go, dt, i), op, 0.0f) * qn_ld(u + uo, dt, i));
+}
+kernel void qn_glu(const global uchar *g, ulong go, const global uchar *u, ulong uo, global uchar *y, ulong yo,
+                   int dt, ulong n, int op) {
+    size_t i = get_global_id(0);
+    if (i >= n) return;
+    qn_glu_at(g, go, u, uo, y, yo, dt, op, i);
+}
+/* qn_glu that also leaves y's int8 form (QUANTA_OPENCL_XQ_NORM=1, clgemv24; f32, one row of n, n a multiple of 32 for q4
+ * or 16 for q8, groups a multiple of 32 items: a chunk never straddles two groups): each group's elements as qn_glu
+ * makes them (qn_glu_at, one definition), a barrier, then its first items quantize the group's chunks (q4) or pieces
+ * (q8) from the stored values into qb + qo by qn_i4_put_g / qn_i8_put_g, as qn_rms_norm_xq does the norm's row: the
+ * same floats and code as the GEMV's own prologue, the same bits. No cross-group dependency. */
+kernel void qn_glu_xq(const global uchar *g, ulong go, const global uchar *u, ulong uo, global uchar *y, ulong yo,
+                      int dt, ulong n, int op, global uchar *qb, ulong qo, int q4) {
+    const size_t i = get_global_id(0);
+    if (i < n) qn_glu_at(g, go, u, uo, y, yo, dt, op, i);
+    barrier(CLK_GLOBAL_MEM_FENCE); /* the group's stores visible to each of its items */
+    const long per = q4 ? 32 : 16, ls = (long)get_local_size(0), l = (long)get_local_id(0);
+    if (l >= ls / per) return;
+    const long c = (long)get_group_id(0) * (ls / per) + l;
+    const global float4 *x4 = (const global float4 *)(y + yo);
+    global uint4 *xq = (global uint4 *)(qb + qo);
+    if (q4) {
+        const long nc = (long)n / 32;
+        if (c >= nc) return;
+        global float *xd = (global float *)(xq + 4 * nc);
+        float4 a[8];
+        QN_I_LOAD8(a, c)
+        qn_i4_put_g(xq, xd, (global int *)(xd + nc), nc, a, c);
+    } else {
+        const long np = (long)n / 16;
+        if (c >= np) return;
+        float4 a[4];
+        QN_I_LOAD4(a, c)
+        qn_i8_put_g(xq, (global float *)(xq + 2 * np), np, a, c);
+    }
 }
 
 /* op 0: add, 1: mul. b has n elements or nb (one row) broadcast over a's rows. */
@@ -95,11 +129,15 @@ QN_INL float qn_inv_rms16(const global float *v, size_t D, float eps) {
     return rsqrt(s2 / (float)D + eps);
 }
 
-kernel void qn_rms_norm(const global uchar *x, ulong xo, int xdt, const global uchar *r, ulong ro, int rdt, int hasr,
-                        const global uchar *w, ulong wo, int wdt, int hasw, int plus_one, const global uchar *p,
-                        ulong po, int pdt, int hasp, global uchar *y, ulong yo, int ydt, ulong D, float eps,
-                        const global uchar *w2, ulong w2o, int w2dt, int hasw2, int has2, global uchar *y2, ulong y2o,
-                        int norm1, local float *red) {
+/* qn_rms_norm's body, one definition for it and for qn_rms_norm_xq (gemv_gpu.cl: the same row, then its int8 form) */
+#define QN_RMS_NORM_PARAMS                                                                                     \
+    const global uchar *x, ulong xo, int xdt, const global uchar *r, ulong ro, int rdt, int hasr,              \
+        const global uchar *w, ulong wo, int wdt, int hasw, int plus_one, const global uchar *p, ulong po,     \
+        int pdt, int hasp, global uchar *y, ulong yo, int ydt, ulong D, float eps, const global uchar *w2,     \
+        ulong w2o, int w2dt, int hasw2, int has2, global uchar *y2, ulong y2o, int norm1, local float *red
+#define QN_RMS_NORM_ARGS x, xo, xdt, r, ro, rdt, hasr, w, wo, wdt, hasw, plus_one, p, po, pdt, hasp, y, yo, ydt, D, eps, \
+                         w2, w2o, w2dt, hasw2, has2, y2, y2o, norm1, red
+QN_INL void qn_rms_norm_row(QN_RMS_NORM_PARAMS) {
     size_t row = get_group_id(0), l = get_local_id(0), ls = get_local_size(0);
     size_t base = row * D;
     const float one = plus_one ? 1.0f : 0.0f;
@@ -181,6 +219,39 @@ kernel void qn_rms_norm(const global uchar *x, ulong xo, int xdt, const global u
             if (plus_one) g += 1.0f;
         }
         qn_st(y2 + y2o, ydt, base + d, qn_ld(y + yo, ydt, base + d) * inv * g);
+    }
+}
+
+kernel void qn_rms_norm(QN_RMS_NORM_PARAMS) { qn_rms_norm_row(QN_RMS_NORM_ARGS); }
+
+/* QUANTA_OPENCL_XQ_NORM=1 (clgemv24, off until measured): a decode step's one-row norm (qn_rms_norm's body, one
+ * definition) that also leaves its normed row's int8 form at qb + qo, in the layout the XG forms read: q4's 32-column
+ * chunks (q4 1: qn_i4_put_g, as qn_i4_quant_xg) or q8's 16-column pieces (q4 0: qn_i8_put_g, as qn_i8_quant_xg). Why:
+ * each GEMV reading the row quantized it again in its prologue (every group, before its first step's math), and a
+ * launch to do it once costs ~5 us (clgemv23); here no launch is added. The row quantized is the one the GEMVs read (y2
+ * with has2, else y), loaded back after the group's own stores and a barrier: the same floats the prologue would
+ * load, the same arithmetic, the same planes and bits. One group: one row (M = 1). */
+kernel void qn_rms_norm_xq(QN_RMS_NORM_PARAMS, global uchar *qb, ulong qo, int q4) {
+    qn_rms_norm_row(QN_RMS_NORM_ARGS);
+    barrier(CLK_GLOBAL_MEM_FENCE); /* the row's stores, made by other items, visible to each */
+    const global float4 *x4 = (const global float4 *)(has2 ? y2 + y2o : y + yo);
+    const long l = (long)get_local_id(0), ls = (long)get_local_size(0);
+    global uint4 *xq = (global uint4 *)(qb + qo);
+    if (q4) {
+        const long nc = (long)D / 32;
+        global float *xd = (global float *)(xq + 4 * nc);
+        for (long i = l; i < nc; i += ls) {
+            float4 a[8];
+            QN_I_LOAD8(a, i)
+            qn_i4_put_g(xq, xd, (global int *)(xd + nc), nc, a, i);
+        }
+    } else {
+        const long np = (long)D / 16;
+        for (long i = l; i < np; i += ls) {
+            float4 a[4];
+            QN_I_LOAD4(a, i)
+            qn_i8_put_g(xq, (global float *)(xq + 2 * np), np, a, i);
+        }
     }
 }
 

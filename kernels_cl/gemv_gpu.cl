@@ -834,15 +834,6 @@ QN_INL int qn_dp4a(uint a, uint b, int c) { /* Σ u8(a_i)·s8(b_i) + c */
 /* the 4 words' dot products of codes C with x plane X, from acc */
 #define QN_DP4A_4(C, X, acc) qn_dp4a((C).w, (X).w, qn_dp4a((C).z, (X).z, qn_dp4a((C).y, (X).y, qn_dp4a((C).x, (X).x, (acc)))))
 
-/* max |x| over a's n float4s (the int8 planes' scale) */
-QN_INL float qn_i_amax(const float4 *a, int n) {
-    float am = 0.0f;
-    _Pragma("unroll") for (int j = 0; j < n; j++) {
-        const float4 b = fabs(a[j]);
-        am = fmax(am, fmax(fmax(b.x, b.y), fmax(b.z, b.w)));
-    }
-    return am;
-}
 /* The int stagers' loop over the group's pieces (nb of them, an item each, T items), LOAD(a, i) the piece's float4s
  * into a, PUT(a, i) its quantized planes into local memory. With xb (QN_S_XL_BATCH: QUANTA_OPENCL_GEMVS_XB=1,
  * clgemv19) an item loads QN_I_XB pieces (i, i + T, ..., clamped to the last: valid loads, their stores skipped)
@@ -869,9 +860,6 @@ QN_INL float qn_i_amax(const float4 *a, int n) {
         }                                                                                                      \
         barrier(CLK_LOCAL_MEM_FENCE);                                                                          \
     }
-#define QN_I_LOAD(NF, a, i) _Pragma("unroll") for (int j = 0; j < (NF); j++) (a)[j] = x4[(i) * (NF) + j];
-#define QN_I_LOAD8(a, i) QN_I_LOAD(8, a, i)
-#define QN_I_LOAD4(a, i) QN_I_LOAD(4, a, i)
 /* QN_S_F_X1 (QUANTA_OPENCL_GEMVS_XB=2, clgemv21; the streaming forms only): an item loads all of its pieces of x, up to
  * NMAX (q8 3, q4 2: K <= 12288 / 16384 at 256 items) in a round, before it quantizes any, and nothing between those
  * loads and their stores branches. Why: the plain loop waits one L2 round trip a trip (at K = 11008 q8's 688 pieces
@@ -900,33 +888,8 @@ QN_INL float qn_i_amax(const float4 *a, int n) {
         }                                                                                                      \
         barrier(CLK_LOCAL_MEM_FENCE);                                                                          \
     }
-/* chunk i (its 8 float4s in a) into xq (4 planes of nc uint4: h even, h odd, q even, q odd columns), xd (d) and xs
- * (Σ 256·h + q); one definition for both places the planes live: the group's local memory (qn_i4_put) and, where x is
- * quantized once for all groups (QUANTA_OPENCL_GEMVS_XG=1, clgemv23), global memory (qn_i4_put_g): the same bits */
-#define QN_I4_PUT_DEF(NAME, AS)                                                                                \
-    QN_INL void NAME(AS uint4 *xq, AS float *xd, AS int *xs, long nc, const float4 *a, long i) {               \
-        const float am = qn_i_amax(a, 8), inv = am > 0.0f ? 127.0f / am : 0.0f;                                \
-        uint he[4] = {0u, 0u, 0u, 0u}, ho[4] = {0u, 0u, 0u, 0u}, qe[4] = {0u, 0u, 0u, 0u}, qo[4] = {0u, 0u, 0u, 0u};\
-        int sx = 0;                                                                                            \
-        _Pragma("unroll") for (int j = 0; j < 8; j++) { /* columns 4j..4j+3: even ones 2j, 2j + 1 of the even half */\
-            const float4 sa = a[j] * inv, ra = rint(sa);                                                       \
-            const int4 h = convert_int4(ra), q = convert_int4(clamp(rint((sa - ra) * 256.0f), -127.0f, 127.0f));\
-            sx += 256 * (h.x + h.y + h.z + h.w) + (q.x + q.y + q.z + q.w);                                     \
-            const int sh = 16 * (j & 1);                                                                       \
-            he[j >> 1] |= (uint)((h.x & 255) | (h.z & 255) << 8) << sh;                                        \
-            ho[j >> 1] |= (uint)((h.y & 255) | (h.w & 255) << 8) << sh;                                        \
-            qe[j >> 1] |= (uint)((q.x & 255) | (q.z & 255) << 8) << sh;                                        \
-            qo[j >> 1] |= (uint)((q.y & 255) | (q.w & 255) << 8) << sh;                                        \
-        }                                                                                                      \
-        xq[i] = (uint4)(he[0], he[1], he[2], he[3]);                                                           \
-        xq[nc + i] = (uint4)(ho[0], ho[1], ho[2], ho[3]);                                                      \
-        xq[2 * nc + i] = (uint4)(qe[0], qe[1], qe[2], qe[3]);                                                  \
-        xq[3 * nc + i] = (uint4)(qo[0], qo[1], qo[2], qo[3]);                                                  \
-        xd[i] = am / (127.0f * 256.0f);                                                                        \
-        xs[i] = sx;                                                                                            \
-    }
-QN_I4_PUT_DEF(qn_i4_put, local)
-QN_I4_PUT_DEF(qn_i4_put_g, global)
+/* qn_i4_put / qn_i4_put_g (chunk i of x into the int8 planes): common.cl, one definition for the GEMVs' stagers,
+ * qn_i4_quant_xg and qn_rms_norm_xq (elementwise.cl) */
 /* x's nc chunks into xq, xd and xs (qn_i4_put), an item a chunk (xl & QN_S_XL_BATCH: QN_I_XB at once; QN_S_F_X1: all of
  * an item's at once, chunks past the end into the spare slot sp: chunk 0 of planes 1 apart, 4 uint4, a float and an
  * int, 16-byte aligned);
@@ -1312,24 +1275,7 @@ QN_INL int qn_dp4a_ss(uint a, uint b, int c) { /* Σ s8(a_i)·s8(b_i) + c */
 #endif
 #define QN_DP4A_SS_4(C, X, acc) qn_dp4a_ss((C).w, (X).w, qn_dp4a_ss((C).z, (X).z, qn_dp4a_ss((C).y, (X).y, qn_dp4a_ss((C).x, (X).x, (acc)))))
 
-/* piece i of 16 columns (its 4 float4s in a) into xq (2 planes of np uint4: h, q; byte k of word j: column 4j + k)
- * and xd (d); local (qn_i8_put) or global (qn_i8_put_g, QUANTA_OPENCL_GEMVS_XG=1) planes, one definition */
-#define QN_I8_PUT_DEF(NAME, AS)                                                                                \
-    QN_INL void NAME(AS uint4 *xq, AS float *xd, long np, const float4 *a, long i) {                           \
-        const float am = qn_i_amax(a, 4), inv = am > 0.0f ? 127.0f / am : 0.0f;                                \
-        uint h[4], q[4];                                                                                       \
-        _Pragma("unroll") for (int j = 0; j < 4; j++) {                                                        \
-            const float4 sa = a[j] * inv, ra = rint(sa);                                                       \
-            const int4 hh = convert_int4(ra), qq = convert_int4(clamp(rint((sa - ra) * 256.0f), -127.0f, 127.0f));\
-            h[j] = (uint)(hh.x & 255) | (uint)(hh.y & 255) << 8 | (uint)(hh.z & 255) << 16 | (uint)(hh.w & 255) << 24;\
-            q[j] = (uint)(qq.x & 255) | (uint)(qq.y & 255) << 8 | (uint)(qq.z & 255) << 16 | (uint)(qq.w & 255) << 24;\
-        }                                                                                                      \
-        xq[i] = (uint4)(h[0], h[1], h[2], h[3]);                                                               \
-        xq[np + i] = (uint4)(q[0], q[1], q[2], q[3]);                                                          \
-        xd[i] = am / (127.0f * 256.0f);                                                                        \
-    }
-QN_I8_PUT_DEF(qn_i8_put, local)
-QN_I8_PUT_DEF(qn_i8_put_g, global)
+/* qn_i8_put / qn_i8_put_g (piece i of x into the int8 planes): common.cl, one definition (as qn_i4_put) */
 /* x's np pieces into xq and xd (qn_i8_put), an item a piece (xl & QN_S_XL_BATCH: QN_I_XB at once; QN_S_F_X1: all of an
  * item's at once, pieces past the end into the spare slot sp: piece 0 of planes 1 apart, 2 uint4 and a float); returns
  * after the barrier */

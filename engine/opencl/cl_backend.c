@@ -375,8 +375,10 @@ static quanta_status ocl_alloc(void *self, size_t bytes, void **handle) {
     if (!m) m = arena_buffer(s, bytes);
     if (!m) m = clCreateBuffer(s->ctx, CL_MEM_READ_WRITE, bytes, NULL, &err);
     if (err != CL_SUCCESS) return qn_cl_error(err, "alloc (clCreateBuffer)");
-    const cl_uchar zero = 0;
-    err = clEnqueueFillBuffer(s->queue, m, &zero, 1, 0, bytes, 0, NULL, NULL);
+    /* zero, or QUANTA_OPENCL_ALLOC_FILL=n's byte (a test's poison: a result a kernel leaves unwritten reads NaN at 255) */
+    const char *fe = getenv("QUANTA_OPENCL_ALLOC_FILL");
+    const cl_uchar fill = fe ? (cl_uchar)atoi(fe) : 0;
+    err = clEnqueueFillBuffer(s->queue, m, &fill, 1, 0, bytes, 0, NULL, NULL);
     if (err != CL_SUCCESS) {
         clReleaseMemObject(m);
         return qn_cl_error(err, "alloc (clEnqueueFillBuffer)");
@@ -389,6 +391,7 @@ static quanta_status ocl_alloc(void *self, size_t bytes, void **handle) {
 static void ocl_free(void *self, void *handle) {
     qn_cl *s = self;
     if (s && qn_cl_norm_flush(s) != QUANTA_OK) qn_error_clear(); /* a held norm may use the buffer (cl_norm_gemv.c) */
+    if (s) qn_cl_xq_drop(s); /* the int8 form's row may be this buffer (cl_norm_gemv.c) */
     if (handle) clReleaseMemObject((cl_mem)handle);
 }
 
@@ -399,6 +402,7 @@ static quanta_status ocl_write(void *self, qn_mem dst, const void *src, size_t b
         return qn_error_set(QUANTA_ERR_INVALID_ARGUMENT, "opencl write: %s is NULL", src ? "dst" : "src");
     quanta_status fl = qn_cl_norm_flush(s); /* a held norm (cl_norm_gemv.c) before anything else queued */
     if (fl != QUANTA_OK) return fl;
+    qn_cl_xq_drop(s); /* the write may change the int8 form's row (cl_norm_gemv.c) */
     if (s->async_write && bytes <= STAGE_MAX) {
         if (s->stage_bytes + bytes > STAGE_CAP || s->nstage == s->stage_cap) {
             if (s->stage_bytes + bytes > STAGE_CAP || s->stage_cap >= 4096) {
@@ -512,6 +516,7 @@ static quanta_status ocl_run(void *self, const qn_node *node) {
     quanta_status st = qn_backend_check_node(&qn_opencl_backend, s, node);
     if (st != QUANTA_OK) return st;
     int done;
+    qn_cl_xq_note(s, node); /* the int8 form of a norm's row (cl_norm_gemv.c) ends unless node reads that row */
     st = qn_cl_norm_gemv_step(s, node, &done); /* a norm held for the GEMV after it (cl_norm_gemv.c) */
     if (st != QUANTA_OK || done) return st;
     switch (node->op) {
@@ -563,6 +568,7 @@ static quanta_status ocl_synchronize(void *self) {
     cl_int flag[4] = {0, 0, 0, 0};
     quanta_status fl = qn_cl_norm_flush(s); /* a held norm (cl_norm_gemv.c) */
     if (fl != QUANTA_OK) return fl;
+    qn_cl_xq_drop(s); /* the int8 form (cl_norm_gemv.c) ends with the step that made it */
     /* the queue is in order: the blocking read returns after every kernel before it (a clFinish
      * first was one more driver round trip per decode step) */
     cl_int err = clEnqueueReadBuffer(s->queue, s->err_flag, CL_TRUE, 0, sizeof flag, flag, 0, NULL, NULL);

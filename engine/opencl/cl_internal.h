@@ -118,6 +118,8 @@ typedef enum qn_cl_kernel_id {
     QK_GEMV_Q4_R1L, /* and in the lean ring walk (QUANTA_OPENCL_GEMVS_R1=2) */
     QK_GEMV_Q8_R1L,
     QK_GEMV_Q8_I2US2, /* clgemv23: _i2us with two steps in flight before x is quantized (QUANTA_OPENCL_GEMVS_P2=1) */
+    QK_RMS_NORM_XQ, /* clgemv24: a one-row norm that also leaves the row's int8 form (QUANTA_OPENCL_XQ_NORM=1) */
+    QK_GLU_XQ,      /* and a one-row glu */
     QK_COUNT
 } qn_cl_kernel_id;
 
@@ -211,11 +213,19 @@ typedef struct qn_cl {
     void **stage;         /* those copies, freed once the queue is known drained */
     int nstage, stage_cap;
     size_t stage_bytes;
+    int glu_pend;         /* a one-row glu held for the GEMV that reads it (QUANTA_OPENCL_XQ_NORM=1, cl_norm_gemv.c) */
+    qn_node glu_node;
     int norm_pend;        /* a norm node held for the GEMV that reads it (cl_norm_gemv.c): norm_node */
     qn_node norm_node;
     int mm_pend;          /* a q8 GEMV held for the add_norm after it (cl_norm_gemv.c): mm_node */
     qn_node mm_node;
     qn_tensor ng_copy;    /* cl_norm_gemv.c's own copy of a GEMV's result (its mem.handle NULL until made) */
+    cl_mem xq_mem;        /* QUANTA_OPENCL_XQ_NORM=1 (cl_norm_gemv.c): the int8 form of a norm's row, made on first use */
+    int xq_valid;         /* xq_mem holds the int8 form (q4's layout if xq_q4, else q8's) of the K floats at xq_src + */
+    int xq_q4;            /* xq_off, written by the norm launched last, read by the GEMVs after it */
+    cl_mem xq_src;
+    cl_ulong xq_off;
+    int64_t xq_K;
     int rec_nargs[QK_COUNT];
     qn_cl_arg_copy rec_args[QK_COUNT][QN_CL_MAX_ARGS];
 } qn_cl;
@@ -367,6 +377,19 @@ typedef struct qn_cl_norm_args {
 quanta_status qn_cl_norm_gemv_step(qn_cl *s, const qn_node *node, int *done);
 /* The held norm's own launch (before any other queue work: read, write, synchronize, capture end, replay). */
 quanta_status qn_cl_norm_flush(qn_cl *s);
+/* QUANTA_OPENCL_XQ_NORM=1 (cl_norm_gemv.c, clgemv24): ocl_run's check before each node (the int8 form stays valid only
+ * through the GEMVs that read its row and write elsewhere), and the int8 form's end at any other queue work that may
+ * write device memory or start or end a recording (write, free, capture begin / end, replay). */
+void qn_cl_xq_note(qn_cl *s, const qn_node *node);
+void qn_cl_xq_drop(qn_cl *s);
+/* cl_ops.c: the norm node (rms_norm, add_norm, rms_norm_add_norm; one row, GPU class) through qn_rms_norm_xq, its normed
+ * row's int8 form into qb (offset 0; q4's chunks if q4, else q8's pieces). */
+quanta_status qn_cl_norm_run_xq(qn_cl *s, const qn_node *node, cl_mem qb, int q4);
+/* cl_ops.c: a glu node (f32, one row) through qn_glu, or qn_glu_xq (qb not NULL) leaving its result's int8 form in qb. */
+quanta_status qn_cl_glu_run_xq(qn_cl *s, const qn_node *node, cl_mem qb, int q4);
+/* cl_matmul.c: the int8 layout (1 q4's, 2 q8's) in which the GEMV node would read its x pre-quantized (the XG forms),
+ * or 0 where it would not (another kernel, M > 1, a shape the XG forms do not take). */
+int qn_cl_matmul_xq_form(qn_cl *s, const qn_node *node);
 /* Frees cl_norm_gemv.c's own buffer (close). */
 void qn_cl_norm_gemv_close(qn_cl *s);
 /* cl_matmul.c: mm (matmul / matmul_multi / matmul_glu, q8, M = 1) through qn_gemv_q8_m1n(_glu) with x the

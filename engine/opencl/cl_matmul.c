@@ -95,6 +95,8 @@ typedef struct mm_args {
     cl_ulong xpo;
     int xsplit;     /* q4 at M = 1 (q4_xsplit): x left raw, split by qn_gemv_q4_s as it stages it (1) or quantized
                        by qn_gemv_q4_i (2) */
+    int xq;         /* x's int8 form is in s->xq_mem, in this GEMV's layout (QUANTA_OPENCL_XQ_NORM=1, cl_norm_gemv.c):
+                       the XG forms read it there, no launch to quantize it */
     cl_int ydt;
     cl_int m32;     /* M as the GEMV kernels' int argument */
     int64_t M, N, K;
@@ -402,10 +404,10 @@ static quanta_status run_gemv_gpu(qn_cl *s, const mm_args *m, qn_cl_kernel_id id
                                     : sv.r1        ? (xg ? QK_GEMV_Q4_R1SG : QK_GEMV_Q4_R1S)
                                     : xg           ? (i2 ? QK_GEMV_Q4_I2SG : QK_GEMV_Q4_ISG)
                                                    : ik[i2][ipf];
-        mm_args mx = *m; /* XG: the kernel's x is the planes quant_x_once left in xq */
+        mm_args mx = *m; /* XG: the kernel's x is the planes quant_x_once left in xq, or the norm before (m->xq) */
         qn_cl_scratch xq = {0};
-        quanta_status st = xg ? quant_x_once(s, 1, m->xp, m->xpo, m->K, &xq) : QUANTA_OK;
-        if (xg) mx.xp = xq.mem, mx.xpo = 0;
+        quanta_status st = xg && !m->xq ? quant_x_once(s, 1, m->xp, m->xpo, m->K, &xq) : QUANTA_OK;
+        if (xg) mx.xp = m->xq ? s->xq_mem : xq.mem, mx.xpo = 0;
         qn_cl_arg a[24];
         int k = mm_kernel_args(&mx, 1, 1, a);
         a[k++] = QA(sv.iters);
@@ -590,7 +592,7 @@ static int gemvs_shape(const qn_cl *s, const mm_args *m, size_t rows, int glu, i
      * walk: q4's streaming forms (_isg / _i2sg), q8's streaming 2-row U=8 form (_i2usg) and its 4-row preloaded form
      * (_ipg). The same planes (one definition of the quantization, qn_i4_put / qn_i8_put): the same bits. */
     const char *xge = getenv("QUANTA_OPENCL_GEMVS_XG");
-    o->xg = xge && !strcmp(xge, "1") && !glu && !o->w16 && !o->lean && (o->xl & 1) &&
+    o->xg = ((xge && !strcmp(xge, "1")) || m->xq) && !glu && !o->w16 && !o->lean && (o->xl & 1) &&
             ((xk == 2 && (o->xl & 32)) ||
              (xk == 3 && ((o->xl & 32) ? o->rw == 2 && (o->xl & 8) : o->rw == 4 && (o->xl & 16))));
     /* R1=1 (clgemv23, off until measured): the 2-row streaming forms (q4 _i2s, q8 _i2us) at 8192 < K <= 11264 become one
@@ -683,9 +685,9 @@ static quanta_status run_gemv_q8_gpu(qn_cl *s, const mm_args *m, const qn_node *
                                     : sv.xl & 16  ? QK_GEMV_Q8_I2UP
                                     : sv.xl & 8   ? QK_GEMV_Q8_I2U
                                                   : QK_GEMV_Q8_I2;
-        qn_cl_scratch xq = {0}; /* XG: the kernel's x is the planes quant_x_once left in xq */
-        quanta_status st = xg ? quant_x_once(s, 0, m->x, m->xo, m->K, &xq) : QUANTA_OK;
-        cl_mem kx = xg ? xq.mem : m->x;
+        qn_cl_scratch xq = {0}; /* XG: the kernel's x is the planes quant_x_once left in xq, or the norm before (m->xq) */
+        quanta_status st = xg && !m->xq ? quant_x_once(s, 0, m->x, m->xo, m->K, &xq) : QUANTA_OK;
+        cl_mem kx = xg ? (m->xq ? s->xq_mem : xq.mem) : m->x;
         const cl_ulong kxo = xg ? 0 : m->xo;
         qn_cl_arg a[] = {QA(t.wm[0]), QA(t.wo[0]), QA(t.ws[0]), QA(t.wm[1]), QA(t.wo[1]), QA(t.ws[1]), QA(t.wm[2]),
                          QA(t.wo[2]), QA(t.ws[2]), QA(kx), QA(kxo), QA(t.ym[0]), QA(t.yo[0]), QA(t.ym[1]),
@@ -1211,11 +1213,64 @@ static int q4_xsplit(const qn_cl *s, const mm_args *m, const qn_node *node) {
     if ((e && !strcmp(e, "0")) || !s->gpu_class || node->op != QN_OP_MATMUL || m->M != 1 || m->wd.dtype != QUANTA_Q4 ||
         node->src[0]->desc.dtype != QUANTA_F32 || m->xo % 16)
         return 0;
-    if (gemv_gpu_kernel(s, m) != QK_GEMV_Q4_GPU || (size_t)m->K * 4 + 2 * 4 * 33 * 4 > s->dev.local_mem) return 0;
     /* qn_gemv_q4_i (x quantized in the group, integer dot products) unless QUANTA_OPENCL_Q4I=0 (H100 06:40, same run:
      * 0.26 / 0.44 / 0.45 of the copy kernel at 4096x4096, 11008x4096, 4096x11008 against the float kernel's 0.22–0.26 /
      * 0.31–0.32 / 0.33–0.34; conformance 12 / 0 on NVIDIA's OpenCL; bench/NOTES.md section 1, lead18) */
-    return ie && !strcmp(ie, "0") ? 1 : 2;
+    const int i8 = !(ie && !strcmp(ie, "0"));
+    /* x's room in local memory: the float split (K floats) for both, unless QUANTA_OPENCL_Q4I_K=1 (clgemv24, off until
+     * measured): the int8 kernel by its own planes (72 bytes a 32-column chunk: 2.25 a column, not 4), so that rows of
+     * K > ~12000 (a 7B's down at K = 14336 on NVIDIA's 48 KiB) take it instead of qn_x_prep's launch and the float m1
+     * kernel (other bits than the default) */
+    const char *ke = getenv("QUANTA_OPENCL_Q4I_K");
+    const size_t red = 2 * 4 * 33 * 4, xb = i8 && ke && !strcmp(ke, "1") ? (size_t)m->K / 32 * 72 : (size_t)m->K * 4;
+    if (gemv_gpu_kernel(s, m) != QK_GEMV_Q4_GPU || xb + red > s->dev.local_mem) return 0;
+    return i8 ? 2 : 1;
+}
+
+/* QUANTA_OPENCL_XQ_NORM=1 (clgemv24): whether the backend's int8 form (s->xq_mem, left by the norm before: cl_norm_gemv.c)
+ * is of this GEMV's x (its f32 row itself, not a converted copy) in the layout its int8 path reads (q4's chunks for q4 at
+ * M = 1 through qn_gemv_q4_i, q8's pieces for q8's int8 GEMV) */
+static int xq_here(const qn_cl *s, const mm_args *m, const qn_node *node) {
+    const qn_tensor *x = node->src[0];
+    if (!s->xq_valid || m->M != 1 || x->desc.dtype != QUANTA_F32 || m->x != s->xq_src || m->xo != s->xq_off ||
+        qn_cl_mem(x) != s->xq_src || x->mem.offset != s->xq_off || m->K != s->xq_K ||
+        (node->op != QN_OP_MATMUL && node->op != QN_OP_MATMUL_MULTI))
+        return 0;
+    return s->xq_q4 ? m->wd.dtype == QUANTA_Q4 && m->xsplit == 2 : m->wd.dtype == QUANTA_Q8;
+}
+
+int qn_cl_matmul_xq_form(qn_cl *s, const qn_node *node) {
+    const qn_tensor *x = node->src[0], *w = node->src[1];
+    if ((node->op != QN_OP_MATMUL && node->op != QN_OP_MATMUL_MULTI) || !s->gpu_class || x->desc.dtype != QUANTA_F32)
+        return 0;
+    mm_args m;
+    memset(&m, 0, sizeof m);
+    m.w = w;
+    if (qn_cl_weight_layout(w, "matmul", &m.wd) != QUANTA_OK) {
+        qn_error_clear();
+        return 0;
+    }
+    m.wm = qn_cl_mem(w), m.wo = w->mem.offset, m.N = m.wd.rows, m.K = m.wd.cols;
+    if (m.K <= 0 || m.N <= 0 || x->desc.dims[x->desc.ndim - 1] != m.K || qn_cl_elems(x) != (size_t)m.K) return 0;
+    m.M = 1, m.m32 = 1;
+    m.x = m.xp = qn_cl_mem(x), m.xo = m.xpo = x->mem.offset;
+    m.xq = 1;
+    gemvs_geo sv;
+    if (m.wd.dtype == QUANTA_Q4) {
+        m.xsplit = q4_xsplit(s, &m, node);
+        return m.xsplit == 2 && gemv_gpu_kernel(s, &m) == QK_GEMV_Q4_GPU && gemvs_shape(s, &m, (size_t)m.N, 0, 2, &sv) &&
+                       sv.xg
+                   ? 1
+                   : 0;
+    }
+    if (m.wd.dtype != QUANTA_Q8 || gemv_i8_fits(s, &m) || gemv_q8_i8_fits(s, &m) ||
+        gemv_gpu_kernel(s, &m) != QK_GEMV_Q8_GPU)
+        return 0;
+    if (node->op == QN_OP_MATMUL_MULTI && !multi_supported(s, node, 1, (size_t)m.K)) return 0;
+    const i8_targets t = i8_targets_of(&m, node->op == QN_OP_MATMUL_MULTI ? node : NULL);
+    if (m.xo % 16 || t.wo[0] % 16 || t.wo[1] % 16 || t.wo[2] % 16 || m.K % 16) return 0;
+    const size_t nt = (size_t)(t.nn[0] + t.nn[1] + t.nn[2]);
+    return q8_int(s, &m, nt) && gemvs_shape(s, &m, nt, 0, 3, &sv) && sv.xg ? 2 : 0;
 }
 
 quanta_status qn_cl_matmul_run(qn_cl *s, const qn_node *node) {
@@ -1274,6 +1329,7 @@ quanta_status qn_cl_matmul_run(qn_cl *s, const qn_node *node) {
     m.y = qn_cl_mem(y);
     m.yo = y->mem.offset;
     m.ydt = y->desc.dtype;
+    m.xq = xq_here(s, &m, node);
     if ((node->op == QN_OP_MATMUL_GLU || node->op == QN_OP_MATMUL_MULTI) && m.M > GEMV_MAX_M) {
         st = run_gemm_multi(s, &m, node);
     } else if (node->op == QN_OP_MATMUL_GLU) {

@@ -13,7 +13,25 @@
  * either: a group's outputs may be stored before another group has read the norm's inputs. In the models' decode
  * plans that refuses q/k/v after the norm (the memory plan puts k where the norm's input was: that input is dead
  * once the norm ran apart), so what fuses is the norm before the gated MLP (LLaMA's second add_norm of a layer,
- * Gemma 3's post-attention norm pair) and the last norm before the output GEMV.
+ * Gemma 3's post-attention norm pair) and the last norm before the output GEMV. (Since the GEMV before an add_norm
+ * stores the residual sum itself, residual_fused below, the norm left reads that sum, and LLaMA's q/k/v fuse too: 48
+ * `norm + matmul_multi` launches in 3 decode steps of a 16-layer file on PoCL, clgemv24.)
+ *
+ * QUANTA_OPENCL_XQ_NORM=1 (clgemv24, off until measured): a held norm that launches apart because the GEMV after it
+ * reads its normed row without fusing (q4's GEMVs; q8's q/k/v where the fusion is refused) launches as qn_rms_norm_xq
+ * instead, which also leaves the row's int8 form in the backend's buffer (xq_mem) in the layout that GEMV's int8 path
+ * reads (q4's 32-column chunks or q8's 16-column pieces: gemv_gpu.cl, the same quantization code), where that GEMV
+ * would take an XG form (qn_cl_matmul_xq_form); that GEMV and the ones right after it reading the same row (q4's q, k
+ * and v are three launches, gate and up two) take their XG forms reading the buffer, with no prologue and no launch to
+ * quantize x. The same planes, the same bits. The form is valid from the norm's launch through the GEMVs that read its
+ * row and write elsewhere (qn_cl_xq_note before each node); anything else ends it, as do writes, frees, captures and
+ * replays (qn_cl_xq_drop). Likewise a one-row glu (q4's gate and up stay apart: the glu feeds down): held, then
+ * launched as qn_glu_xq where the next node is a GEMV reading its result that takes the int8 form (each group
+ * quantizes its own chunks: no cross-group dependency). QUANTA_OPENCL_XQ_NORM=2 (off; other bits than the default) also
+ * takes this path in place of the norm's fusion into a q8 GEMV (qn_gemv_q8_m1n: float products) where that GEMV alone
+ * would take an int8 form (Q8I's domain: the logits of a 7B; q/k/v too under Q8I=2 with GEMVS_RW=auto), and does not
+ * hold such a GEMV for the residual's fusion (qn_gemv_q8_m1r, float) either: those GEMVs keep their int8 products, the
+ * bits of QUANTA_OPENCL_NORM_GEMV=0.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -76,7 +94,104 @@ static int holdable(const qn_cl *s, const qn_node *n, norm_parts *p) {
     return !overlap(p->s, p->y);
 }
 
+/* 1 (XQ_NORM=1), 2 (=2: also in place of the norm's fusion into a q8 GEMV that alone takes an int8 form), else 0 */
+static int xq_norm_on(void) {
+    const char *e = getenv("QUANTA_OPENCL_XQ_NORM");
+    return !e ? 0 : !strcmp(e, "1") ? 1 : !strcmp(e, "2") ? 2 : 0;
+}
+
+/* The int8 form's buffer: 2.25 bytes a column (q4: 72 a 32-column chunk, q8: 36 a 16-column piece) for rows of up to
+ * XQ_MAX_K; made on first use, kept (a recording's kernels hold it) until close. */
+#define XQ_MAX_K 16384
+#define XQ_BYTES ((size_t)XQ_MAX_K / 32 * 72)
+static cl_mem xq_buffer(qn_cl *s) {
+    if (s->xq_mem) return s->xq_mem;
+    if (qn_mem_reserve(s->stats, XQ_BYTES, "opencl: the int8 form of a norm's row") != QUANTA_OK) {
+        qn_error_clear();
+        return NULL;
+    }
+    cl_int err;
+    cl_mem m = clCreateBuffer(s->ctx, CL_MEM_READ_WRITE, XQ_BYTES, NULL, &err);
+    if (err != CL_SUCCESS) {
+        qn_mem_release(s->stats, XQ_BYTES);
+        return NULL;
+    }
+    return s->xq_mem = m;
+}
+
+void qn_cl_xq_drop(qn_cl *s) { s->xq_valid = 0; }
+
+/* Whether node (a GEMV) reads the row at (mem, off, K floats) as its x and writes none of it. */
+static int reads_row(const qn_node *node, cl_mem mem, cl_ulong off, int64_t K) {
+    if (node->op != QN_OP_MATMUL && node->op != QN_OP_MATMUL_MULTI) return 0;
+    const qn_tensor *x = node->src[0];
+    if (qn_cl_mem(x) != mem || x->mem.offset != off || qn_cl_elems(x) != (size_t)K) return 0;
+    const qn_tensor *res[3] = {node->dst, node->extra_dst[0], node->extra_dst[1]};
+    for (int i = 0; i < 3; i++)
+        if (overlap(res[i], x)) return 0;
+    return 1;
+}
+
+void qn_cl_xq_note(qn_cl *s, const qn_node *node) {
+    if (s->xq_valid && !reads_row(node, s->xq_src, s->xq_off, s->xq_K)) s->xq_valid = 0;
+}
+
+/* Whether node is a GEMV reading the held norm's row that would take its int8 form (xq_flush would launch qn_rms_norm_xq). */
+static int xq_takes(qn_cl *s, const qn_node *node) {
+    norm_parts p;
+    if (!s->norm_pend || !parts_of(&s->norm_node, &p)) return 0;
+    const int64_t D = p.a->desc.dims[p.a->desc.ndim - 1];
+    return D <= XQ_MAX_K && reads_row(node, qn_cl_mem(p.y), p.y->mem.offset, D) && qn_cl_matmul_xq_form(s, node);
+}
+
+/* A glu to hold for the GEMV after it (XQ_NORM=1): one f32 row, its result 16-byte aligned, at most XQ_MAX_K wide. */
+static int glu_holdable(const qn_cl *s, const qn_node *n) {
+    if (n->op != QN_OP_GLU || !s->gpu_class || !xq_norm_on()) return 0;
+    const qn_tensor *y = n->dst;
+    const int64_t K = y->desc.dims[y->desc.ndim - 1];
+    return f32(n->src[0]) && f32(n->src[1]) && f32(y) && qn_cl_elems(y) == (size_t)K && K <= XQ_MAX_K && K % 16 == 0 &&
+           y->mem.offset % 16 == 0;
+}
+
+/* The held glu's launch before node: with the int8 form (qn_glu_xq) where node is a GEMV that reads its result and would
+ * take it, else as it is. */
+static quanta_status glu_flush(qn_cl *s, const qn_node *node) {
+    if (!s->glu_pend) return QUANTA_OK;
+    s->glu_pend = 0;
+    const qn_tensor *y = s->glu_node.dst;
+    const int64_t K = y->desc.dims[y->desc.ndim - 1];
+    int f = 0;
+    cl_mem qb = NULL;
+    if (node && reads_row(node, qn_cl_mem(y), y->mem.offset, K) && (f = qn_cl_matmul_xq_form(s, node)) &&
+        K % (f == 1 ? 32 : 16) == 0 && (qb = xq_buffer(s))) {
+        const quanta_status st = qn_cl_glu_run_xq(s, &s->glu_node, qb, f == 1);
+        if (st != QUANTA_OK) return st;
+        s->xq_valid = 1, s->xq_q4 = f == 1, s->xq_src = qn_cl_mem(y), s->xq_off = y->mem.offset, s->xq_K = K;
+        return QUANTA_OK;
+    }
+    return qn_cl_ops_run(s, &s->glu_node);
+}
+
+/* The held norm's launch before node: with the int8 form (qn_rms_norm_xq) where node is a GEMV that reads the normed
+ * row and would take it (XQ_NORM=1), else as it is (qn_cl_norm_flush). */
+static quanta_status xq_flush(qn_cl *s, const qn_node *node) {
+    norm_parts p;
+    int f;
+    cl_mem qb;
+    if (!s->norm_pend || !xq_norm_on() || !parts_of(&s->norm_node, &p)) return qn_cl_norm_flush(s);
+    const int64_t D = p.a->desc.dims[p.a->desc.ndim - 1];
+    if (D > XQ_MAX_K || !reads_row(node, qn_cl_mem(p.y), p.y->mem.offset, D) || !(f = qn_cl_matmul_xq_form(s, node)) ||
+        !(qb = xq_buffer(s)))
+        return qn_cl_norm_flush(s);
+    s->norm_pend = 0;
+    const quanta_status st = qn_cl_norm_run_xq(s, &s->norm_node, qb, f == 1);
+    if (st != QUANTA_OK) return st;
+    s->xq_valid = 1, s->xq_q4 = f == 1, s->xq_src = qn_cl_mem(p.y), s->xq_off = p.y->mem.offset, s->xq_K = D;
+    return QUANTA_OK;
+}
+
 quanta_status qn_cl_norm_flush(qn_cl *s) {
+    if (s->glu_pend) return glu_flush(s, NULL); /* never held with the others (qn_cl_norm_gemv_step) */
     if (s->mm_pend) { /* the held GEMV (never both held: see qn_cl_norm_gemv_step) */
         s->mm_pend = 0;
         return qn_cl_matmul_run(s, &s->mm_node);
@@ -121,6 +236,12 @@ static quanta_status residual_fused(qn_cl *s, const qn_node *node, qn_node *norm
  * recording's kernels hold it) until close. */
 #define NG_COPY_FLOATS 16384
 void qn_cl_norm_gemv_close(qn_cl *s) {
+    if (s->xq_mem) {
+        clReleaseMemObject(s->xq_mem);
+        qn_mem_release(s->stats, XQ_BYTES);
+        s->xq_mem = NULL;
+        s->xq_valid = 0;
+    }
     if (!s->ng_copy.mem.handle) return;
     clReleaseMemObject(qn_cl_mem(&s->ng_copy));
     qn_mem_release(s->stats, NG_COPY_FLOATS * sizeof(float));
@@ -172,9 +293,11 @@ static quanta_status copy_fused(qn_cl *s, const qn_node *node, qn_node *norm) {
     return QUANTA_OK;
 }
 
-/* A GEMV to hold for an add_norm after it: matmul, q8, M = 1 (its own checks come at the launch). */
-static int mm_holdable(const qn_cl *s, const qn_node *n) {
+/* A GEMV to hold for an add_norm after it: matmul, q8, M = 1 (its own checks come at the launch); not under XQ_NORM=2
+ * where it alone takes an int8 form (the residual's fusion is a float GEMV). */
+static int mm_holdable(qn_cl *s, const qn_node *n) {
     if (n->op != QN_OP_MATMUL || !s->gpu_class || n->src[1]->desc.dtype != QUANTA_Q8) return 0;
+    if (xq_norm_on() == 2 && qn_cl_matmul_xq_form(s, n)) return 0;
     const qn_tensor *x = n->src[0];
     return x->desc.dtype == QUANTA_F32 && qn_cl_elems(x) == (size_t)n->src[1]->desc.dims[1];
 }
@@ -207,6 +330,10 @@ static quanta_status fused(qn_cl *s, const qn_node *node) {
 quanta_status qn_cl_norm_gemv_step(qn_cl *s, const qn_node *node, int *done) {
     *done = 0;
     norm_parts p;
+    if (s->glu_pend) { /* apart, with the int8 form where node takes it */
+        const quanta_status st = glu_flush(s, node);
+        if (st != QUANTA_OK) return st;
+    }
     if (s->mm_pend) {
         qn_node norm;
         quanta_status st = residual_fused(s, node, &norm);
@@ -225,15 +352,23 @@ quanta_status qn_cl_norm_gemv_step(qn_cl *s, const qn_node *node, int *done) {
         st = qn_cl_norm_flush(s);
         if (st != QUANTA_OK) return st;
     }
+    /* XQ_NORM=2 (off): where node alone would take an int8 XG form, the norm launches apart with the int8 form for it
+     * rather than fusing into the float GEMV (other bits than the default: the int8 products) */
     if (s->norm_pend) {
-        const quanta_status st = fused(s, node);
+        const quanta_status st = xq_norm_on() == 2 && xq_takes(s, node) ? QUANTA_ERR_UNSUPPORTED : fused(s, node);
         if (st != QUANTA_ERR_UNSUPPORTED) {
             s->norm_pend = 0;
             *done = 1;
             return st;
         }
-        const quanta_status fl = qn_cl_norm_flush(s);
+        const quanta_status fl = xq_flush(s, node); /* apart, with the int8 form where node takes it */
         if (fl != QUANTA_OK) return fl;
+    }
+    if (glu_holdable(s, node)) { /* XQ_NORM=1: for the GEMV after it (nothing else is held here) */
+        s->glu_node = *node;
+        s->glu_pend = 1;
+        *done = 1;
+        return QUANTA_OK;
     }
     if (!norm_gemv_on(s)) return QUANTA_OK;
     if (mm_holdable(s, node)) {

@@ -41,18 +41,28 @@ static quanta_status run_binary(qn_cl *s, const qn_node *node, int op) {
     return st != QUANTA_OK ? st : qn_cl_launch(s, QK_BINARY, "binary", 1, &g, &l);
 }
 
-/* act(gate) * up in one pass (qn_glu): the activation's op code as the unary kernel's. */
-static quanta_status run_glu(qn_cl *s, const qn_node *node) {
+/* act(gate) * up in one pass (qn_glu): the activation's op code as the unary kernel's. qb: NULL, or (QUANTA_OPENCL_XQ_NORM=1,
+ * cl_norm_gemv.c) qn_glu_xq, which also leaves the result's int8 form in qb (q4's chunks if q4, else q8's pieces) */
+quanta_status qn_cl_glu_run_xq(qn_cl *s, const qn_node *node, cl_mem qb, int q4) {
     const qn_tensor *g = src(node, 0), *u = src(node, 1), *y = node->dst;
     cl_mem gm = qn_cl_mem(g), um = qn_cl_mem(u), ym = qn_cl_mem(y);
     cl_ulong go = g->mem.offset, uo = u->mem.offset, yo = y->mem.offset, n = qn_cl_elems(g);
     cl_int d = g->desc.dtype;
     cl_int op = qn_cl_glu_op(node->params.glu_act);
+    size_t gs = (size_t)n, l = EW_LWS;
+    if (qb) { /* the same items and groups (EW_LWS: a multiple of 32, so no chunk straddles two groups) */
+        if (d != QUANTA_F32 || yo % 16 || n % (q4 ? 32 : 16) || l % 32)
+            return qn_error_set(QUANTA_ERR_STATE, "opencl glu: no int8 form for this row");
+        const cl_ulong zero = 0;
+        qn_cl_arg a[] = {QA(gm), QA(go), QA(um), QA(uo), QA(ym), QA(yo), QA(d), QA(n), QA(op), QA(qb), QA(zero), QA(q4)};
+        quanta_status st = qn_cl_set_args(s, QK_GLU_XQ, a, 12);
+        return st != QUANTA_OK ? st : qn_cl_launch(s, QK_GLU_XQ, q4 ? "glu + x int8 (q4)" : "glu + x int8 (q8)", 1, &gs, &l);
+    }
     qn_cl_arg a[] = {QA(gm), QA(go), QA(um), QA(uo), QA(ym), QA(yo), QA(d), QA(n), QA(op)};
     quanta_status st = qn_cl_set_args(s, QK_GLU, a, 9);
-    size_t gs = (size_t)n, l = EW_LWS;
     return st != QUANTA_OK ? st : qn_cl_launch(s, QK_GLU, "glu", 1, &gs, &l);
 }
+static quanta_status run_glu(qn_cl *s, const qn_node *node) { return qn_cl_glu_run_xq(s, node, NULL, 0); }
 
 /* CPUs: one work-item per row (PoCL runs a group's items as a loop; the local-memory tree's
  * barriers cost more than the row). GPUs: up to 256 items a row; QUANTA_OPENCL_ROW_LWS=N (a power
@@ -66,7 +76,9 @@ static size_t row_lws(qn_cl *s, int64_t D) {
     return l;
 }
 
-static quanta_status run_rows(qn_cl *s, const qn_node *node) {
+/* qb: NULL, or (a one-row norm on the GPU class, QUANTA_OPENCL_XQ_NORM=1, cl_norm_gemv.c) where qn_rms_norm_xq also
+ * leaves the normed row's int8 form (q4: q4's chunks, else q8's pieces) */
+static quanta_status run_rows_xq(qn_cl *s, const qn_node *node, cl_mem qb, cl_int q4) {
     const qn_tensor *x = src(node, 0), *y = node->dst;
     cl_mem xm = qn_cl_mem(x), ym = qn_cl_mem(y);
     cl_ulong xo = x->mem.offset, yo = y->mem.offset, D = (cl_ulong)x->desc.dims[x->desc.ndim - 1];
@@ -110,10 +122,29 @@ static quanta_status run_rows(qn_cl *s, const qn_node *node) {
     /* the GPU class's one-pass form, the row in registers (16 elements an item at most), where
      * QUANTA_OPENCL_NORM_REG=1 (off until measured on a GPU) */
     const char *e = getenv("QUANTA_OPENCL_NORM_REG");
+    if (qb) { /* the same arguments, then the int8 form's buffer (offset 0) and layout */
+        if (rows != 1 || s->cpu_rows || l < 32) return qn_error_set(QUANTA_ERR_STATE, "opencl norm: int8 form of one row only");
+        const cl_ulong zero = 0;
+        qn_cl_arg b[sizeof a / sizeof a[0] + 3];
+        const int na = (int)(sizeof a / sizeof a[0]) - 1; /* the local buffer last */
+        memcpy(b, a, (size_t)na * sizeof *b);
+        b[na] = a[na], b[na + 1] = QA(qb), b[na + 2] = QA(zero), b[na + 3] = QA(q4);
+        st = qn_cl_set_args(s, QK_RMS_NORM_XQ, b, na + 4);
+        return st != QUANTA_OK ? st
+                               : qn_cl_launch(s, QK_RMS_NORM_XQ, q4 ? "norm + x int8 (q4)" : "norm + x int8 (q8)", 1, &g, &l);
+    }
     const qn_cl_kernel_id id =
         s->gpu_class && e && !strcmp(e, "1") && D <= 16 * (cl_ulong)l ? QK_RMS_NORM_REG : QK_RMS_NORM;
     st = qn_cl_set_args(s, id, a, (int)(sizeof a / sizeof a[0]));
     return st != QUANTA_OK ? st : qn_cl_launch(s, id, qn_op_name(node->op), 1, &g, &l);
+}
+static quanta_status run_rows(qn_cl *s, const qn_node *node) { return run_rows_xq(s, node, NULL, 0); }
+
+quanta_status qn_cl_norm_run_xq(qn_cl *s, const qn_node *node, cl_mem qb, int q4) {
+    switch (node->op) {
+    case QN_OP_RMS_NORM: case QN_OP_ADD_NORM: case QN_OP_RMS_NORM_ADD_NORM: return run_rows_xq(s, node, qb, q4);
+    default: return qn_error_set(QUANTA_ERR_STATE, "opencl norm: no int8 form for %s", qn_op_name(node->op));
+    }
 }
 
 /* The frequency table for (base, rot) (cl_internal.h), made on first use: doubles where the

@@ -70,7 +70,7 @@ static const char *const kernel_names[QK_COUNT] = {
     [QK_GEMV_Q8_IPG] = "qn_gemv_q8_ipg", [QK_I4_QUANT_XG] = "qn_i4_quant_xg", [QK_I8_QUANT_XG] = "qn_i8_quant_xg",
     [QK_GEMV_Q4_R1S] = "qn_gemv_q4_r1s", [QK_GEMV_Q4_R1SG] = "qn_gemv_q4_r1sg", [QK_GEMV_Q8_R1S] = "qn_gemv_q8_r1s",
     [QK_GEMV_Q8_R1SG] = "qn_gemv_q8_r1sg", [QK_GEMV_Q4_R1L] = "qn_gemv_q4_r1l", [QK_GEMV_Q8_R1L] = "qn_gemv_q8_r1l",
-    [QK_GEMV_Q8_I2US2] = "qn_gemv_q8_i2us2",
+    [QK_GEMV_Q8_I2US2] = "qn_gemv_q8_i2us2", [QK_RMS_NORM_XQ] = "qn_rms_norm_xq", [QK_GLU_XQ] = "qn_glu_xq",
 };
 
 const char *qn_cl_kernel_name(qn_cl_kernel_id id) { return kernel_names[id]; }

@@ -62,6 +62,7 @@ quanta_status qn_cl_capture_begin(void *self) {
     qn_cl *s = self;
     if (s->rec) return qn_error_set(QUANTA_ERR_STATE, "opencl capture_begin: a capture is already open");
     quanta_status fl = qn_cl_norm_flush(s); /* a held norm (cl_norm_gemv.c) is not the capture's */
+    qn_cl_xq_drop(s); /* nor the int8 form it left */
     if (fl != QUANTA_OK) return fl;
     s->rec = calloc(1, sizeof *s->rec);
     if (!s->rec) return qn_error_set(QUANTA_ERR_OUT_OF_MEMORY, "opencl capture_begin: out of host memory");
@@ -75,7 +76,8 @@ quanta_status qn_cl_capture_end(void *self, int ok, void **recording) {
     qn_cl_rec *r = s->rec;
     /* a held norm (cl_norm_gemv.c) is the capture's last launch; a failed capture runs again op by op */
     if (r && ok && qn_cl_norm_flush(s) != QUANTA_OK) ok = 0;
-    s->norm_pend = s->mm_pend = 0;
+    s->norm_pend = s->mm_pend = s->glu_pend = 0;
+    qn_cl_xq_drop(s); /* the int8 form (cl_norm_gemv.c) is the capture's */
     s->rec = NULL; /* scratch freed from here on is released at once again */
     if (recording) *recording = NULL;
     if (!r) return qn_error_set(QUANTA_ERR_STATE, "opencl capture_end: no capture is open");
@@ -91,6 +93,7 @@ quanta_status qn_cl_replay(void *self, void *recording, int *valid) {
     qn_cl *s = self;
     const qn_cl_rec *r = recording;
     quanta_status fl = qn_cl_norm_flush(s); /* a held norm (cl_norm_gemv.c) runs before the replay's kernels */
+    qn_cl_xq_drop(s); /* the replay rewrites the int8 form's buffer (cl_norm_gemv.c) */
     if (fl != QUANTA_OK) return fl;
     /* cl_mem handles never move, but the kernels were chosen by the tuning table: a table
      * changed since (`quanta tune` times one plan under each candidate) invalidates the

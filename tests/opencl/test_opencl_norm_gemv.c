@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cl_graph_set.h"
 #include "cl_test.h"
 #include "qt_check.h"
 #include "qt_plan_run.h"
@@ -31,15 +32,6 @@
 #define F 768
 #define NK 128
 #define NO 1000
-#define MAXOUT 16
-
-typedef struct graph_set {
-    quanta_graph *g;
-    int nin, nout;
-    qt_in in[4];
-    quanta_tensor *out[MAXOUT];
-    size_t n[MAXOUT];
-} graph_set;
 
 static void *q8_weight(qt_rng *r, int64_t N, int64_t K) {
     unsigned char *w = malloc((size_t)(N * K + 4 * N));
@@ -60,25 +52,8 @@ static quanta_tensor *weight(quanta_graph *g, const char *name, qt_rng *r, int64
     return t;
 }
 
-static quanta_tensor *vec(quanta_graph *g, const char *name, qt_rng *r, int64_t n, float mean, void **keep) {
-    quanta_tensor_desc d = qt_desc(QUANTA_F32, 1, n, 0, 0, 0);
-    float *v = malloc((size_t)n * sizeof *v);
-    ck_assert_ptr_nonnull(v);
-    for (int64_t i = 0; i < n; i++) v[i] = mean + qt_normal(r, 0.3f);
-    *keep = v;
-    quanta_tensor *t;
-    ck_assert_int_eq(quanta_graph_constant(g, name, &d, v, (size_t)n * sizeof *v, &t), QUANTA_OK);
-    return t;
-}
-
-static void add_out(graph_set *s, quanta_tensor *t, size_t n) {
-    ck_assert_int_eq(quanta_graph_output(s->g, t), QUANTA_OK);
-    s->out[s->nout] = t;
-    s->n[s->nout++] = n;
-}
-
 /* The LLaMA-shaped graph (gemma 0) or the Gemma-shaped one; keep: the host buffers to free. */
-static void make(graph_set *s, int gemma, qt_rng *r, void **keep, int *nkeep, float *in0, float *in1) {
+static void make(qt_graph_set *s, int gemma, qt_rng *r, void **keep, int *nkeep, float *in0, float *in1) {
     memset(s, 0, sizeof *s);
     ck_assert_int_eq(quanta_graph_create(&s->g), QUANTA_OK);
     quanta_tensor_desc dx = qt_desc(QUANTA_F32, 2, 1, D, 0, 0);
@@ -90,18 +65,18 @@ static void make(graph_set *s, int gemma, qt_rng *r, void **keep, int *nkeep, fl
     s->in[0] = (qt_in){a, in0, D * sizeof(float)};
     s->in[1] = (qt_in){b, in1, D * sizeof(float)};
     s->nin = 2;
-    quanta_tensor *w1 = vec(s->g, "w1", r, D, gemma ? 0.0f : 1.0f, &keep[(*nkeep)++]), *w2 = vec(s->g, "w2", r, D, gemma ? 0.0f : 1.0f, &keep[(*nkeep)++]);
+    quanta_tensor *w1 = qt_gs_vec(s->g, "w1", r, D, gemma ? 0.0f : 1.0f, &keep[(*nkeep)++]), *w2 = qt_gs_vec(s->g, "w2", r, D, gemma ? 0.0f : 1.0f, &keep[(*nkeep)++]);
     quanta_tensor *wg = weight(s->g, "wg", r, F, D, &keep[(*nkeep)++]), *wu = weight(s->g, "wu", r, F, D, &keep[(*nkeep)++]);
     quanta_tensor *gt, *up;
     if (gemma) { /* xd = a·Wd^T, s = b + rms_norm(xd)·(1 + w1), y = rms_norm(s)·(1 + w2) */
         quanta_tensor *p, *xd, *wd = weight(s->g, "wd", r, D, D, &keep[(*nkeep)++]);
         ck_assert_int_eq(quanta_matmul(s->g, a, wd, &xd), QUANTA_OK);
-        add_out(s, xd, D);
+        qt_gs_out(s, xd, D);
         ck_assert_int_eq(quanta_rms_norm(s->g, xd, w1, 1e-6f, 1, &p), QUANTA_OK);
         ck_assert_int_eq(quanta_add(s->g, b, p, &sum), QUANTA_OK);
         ck_assert_int_eq(quanta_rms_norm(s->g, sum, w2, 1e-6f, 1, &y), QUANTA_OK);
-        add_out(s, sum, D);
-        add_out(s, y, D);
+        qt_gs_out(s, sum, D);
+        qt_gs_out(s, y, D);
     } else { /* s = a + b, y = rms_norm(s)·w1 -> q, k, v; o = q·Wo^T, s2 = s + o, y2 = rms_norm(s2)·w2 */
         quanta_tensor *q, *k, *v, *o, *s2, *y1;
         ck_assert_int_eq(quanta_add(s->g, a, b, &sum), QUANTA_OK);
@@ -114,47 +89,32 @@ static void make(graph_set *s, int gemma, qt_rng *r, void **keep, int *nkeep, fl
         ck_assert_int_eq(quanta_matmul(s->g, q, wo, &o), QUANTA_OK);
         ck_assert_int_eq(quanta_add(s->g, sum, o, &s2), QUANTA_OK);
         ck_assert_int_eq(quanta_rms_norm(s->g, s2, w2, 1e-5f, 0, &y), QUANTA_OK);
-        add_out(s, sum, D);
-        add_out(s, y1, D);
-        add_out(s, q, D);
-        add_out(s, k, NK);
-        add_out(s, v, NK);
-        add_out(s, o, D);
-        add_out(s, s2, D);
-        add_out(s, y, D);
+        qt_gs_out(s, sum, D);
+        qt_gs_out(s, y1, D);
+        qt_gs_out(s, q, D);
+        qt_gs_out(s, k, NK);
+        qt_gs_out(s, v, NK);
+        qt_gs_out(s, o, D);
+        qt_gs_out(s, s2, D);
+        qt_gs_out(s, y, D);
     }
     ck_assert_int_eq(quanta_matmul(s->g, y, wg, &gt), QUANTA_OK);
     ck_assert_int_eq(quanta_matmul(s->g, y, wu, &up), QUANTA_OK);
     ck_assert_int_eq(quanta_glu(s->g, gt, up, QUANTA_GLU_SILU, &h), QUANTA_OK);
-    add_out(s, h, F);
+    qt_gs_out(s, h, F);
     if (!gemma) { /* dn = h·Wd^T, s3 = s2 + dn, z = rms_norm(s3)·w3 -> logits */
-        quanta_tensor *w3 = vec(s->g, "w3", r, D, 1.0f, &keep[(*nkeep)++]), *wd = weight(s->g, "wd", r, D, F, &keep[(*nkeep)++]);
+        quanta_tensor *w3 = qt_gs_vec(s->g, "w3", r, D, 1.0f, &keep[(*nkeep)++]), *wd = weight(s->g, "wd", r, D, F, &keep[(*nkeep)++]);
         quanta_tensor *wout = weight(s->g, "wout", r, NO, D, &keep[(*nkeep)++]);
         quanta_tensor *dn, *s3, *z, *lg;
         ck_assert_int_eq(quanta_matmul(s->g, h, wd, &dn), QUANTA_OK);
         ck_assert_int_eq(quanta_add(s->g, s->out[6], dn, &s3), QUANTA_OK); /* s2 */
         ck_assert_int_eq(quanta_rms_norm(s->g, s3, w3, 1e-5f, 0, &z), QUANTA_OK);
         ck_assert_int_eq(quanta_matmul(s->g, z, wout, &lg), QUANTA_OK);
-        add_out(s, dn, D);
-        add_out(s, s3, D);
-        add_out(s, z, D);
-        add_out(s, lg, NO);
+        qt_gs_out(s, dn, D);
+        qt_gs_out(s, s3, D);
+        qt_gs_out(s, z, D);
+        qt_gs_out(s, lg, NO);
     }
-}
-
-/* Runs s's plan on be twice (an execute, then another: a replay where the executor records); res[run][out]. */
-static void run(quanta_backend *be, graph_set *s, float *res[2][MAXOUT]) {
-    /* not guarded (qt_plan_guard): its poison writes and checks between ops would launch every held norm apart.
-     * Each setting runs on its own backend (fresh device memory), so a result the fused kernels left unwritten
-     * cannot hold the other run's values; host buffers are poisoned by qt_plan_run */
-    quanta_plan *plan;
-    ck_assert_msg(quanta_plan_create(s->g, be, &plan) == QUANTA_OK, "%s", quanta_last_error());
-    for (int rep = 0; rep < 2; rep++) {
-        qt_out o[MAXOUT];
-        for (int j = 0; j < s->nout; j++) o[j] = (qt_out){s->out[j], res[rep][j], s->n[j]};
-        qt_plan_run(plan, s->nin, s->in, s->nout, o);
-    }
-    quanta_plan_destroy(plan);
 }
 
 static quanta_backend *open_cl(const char *events) {
@@ -171,9 +131,9 @@ static void check_graph(int gemma) {
     void *keep[16];
     int nkeep = 0;
     float in0[D], in1[D];
-    graph_set s;
+    qt_graph_set s;
     make(&s, gemma, &r, keep, &nkeep, in0, in1);
-    float *res[4][2][MAXOUT]; /* off, on, ref, on with QUANTA_OPENCL_NG_STEP=2 (the tail as one step) */
+    float *res[4][2][QT_GS_MAXOUT]; /* off, on, ref, on with QUANTA_OPENCL_NG_STEP=2 (the tail as one step) */
     for (int v = 0; v < 4; v++)
         for (int rep = 0; rep < 2; rep++)
             for (int j = 0; j < s.nout; j++) ck_assert_ptr_nonnull(res[v][rep][j] = malloc(s.n[j] * sizeof(float)));
@@ -182,20 +142,20 @@ static void check_graph(int gemma) {
     remove(events);
     setenv("QUANTA_OPENCL_NORM_GEMV", "0", 1);
     quanta_backend *be = open_cl(NULL);
-    run(be, &s, res[0]);
+    qt_gs_run(be, &s, res[0]);
     quanta_backend_close(be);
     setenv("QUANTA_OPENCL_NORM_GEMV", "1", 1);
     be = open_cl(events);
-    run(be, &s, res[1]);
+    qt_gs_run(be, &s, res[1]);
     quanta_backend_close(be); /* writes the events table */
     setenv("QUANTA_OPENCL_NG_STEP", "2", 1);
     be = open_cl(NULL);
-    run(be, &s, res[3]);
+    qt_gs_run(be, &s, res[3]);
     quanta_backend_close(be);
     unsetenv("QUANTA_OPENCL_NG_STEP");
     unsetenv("QUANTA_OPENCL_NORM_GEMV");
     ck_assert_int_eq(quanta_backend_open("ref", &be), QUANTA_OK);
-    run(be, &s, res[2]);
+    qt_gs_run(be, &s, res[2]);
     quanta_backend_close(be);
     for (int j = 0; j < s.nout; j++) {
         double big = 0;
