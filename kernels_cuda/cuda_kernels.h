@@ -311,6 +311,10 @@ extern int qn_cuda_ggml_mmq_pairx;
  * linear bulk copy instead of a 2-D TMA box of 128 row pieces (the same bytes land: the same bits), on the default's
  * 128-token (PLOOP), 256-token and 64-token cluster-pair picks; -1 (the start): from QUANTA_CUDA_GGML_TLIN (0 / 1). */
 extern int qn_cuda_ggml_mmq_tlin;
+/* =17 (mmq24): 1 stores the default's unsplit picks' outputs through shared memory, 16-byte chunks of y's rows (the
+ * same values; where N x y's element size is a multiple of 16 and y 16-byte aligned); -1 (the start): from
+ * QUANTA_CUDA_GGML_STS (0 / 1). */
+extern int qn_cuda_ggml_mmq_sts;
 /* =17 (mmq24, a diagnostic for benchmarks; the same bits): not null, the default's 128-token pick (PLOOP's producer)
  * and its 64-token cluster pair run as instances that write per block QN_CUDA_GGML_MMQ_TRACE words here (block b = x +
  * gx (y + gy z) of the grid): SM id (its 64-wide K steps in the high 32 bits), then %globaltimer (ns) at entry, when A slot 0 had landed, after the last wgmma,

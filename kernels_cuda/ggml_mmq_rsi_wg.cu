@@ -80,6 +80,12 @@
  * first thread for the end) writes QN_CUDA_GGML_MMQ_TRACE words for its block into p.trace (block b = x + gx (y + gy
  * z)): SM id, then %globaltimer (ns) at entry, when A slot 0 had landed, after the last wgmma, after the stores; then
  * the same four points in the SM's clock64 — where a call's fixed part goes, and each SM's clock over its K loop. */
+/* V bit 8192 (mmq24, QUANTA_CUDA_GGML_STS; the same bits): with 8 and unsplit (the 128- and 256-token picks), the
+ * epilogue staged through shared memory: each thread writes its scaled, converted outputs (qn_gmmq_store_t's values:
+ * acc x xscale[m] rounded once, then y's type) into the free rings as the tile's token rows (pitch 128 + 16 / size
+ * elements: conflict-free), then the consumers store whole 16-byte chunks of those rows, a warp 512 contiguous bytes
+ * (f32) a store — 4 full lines an instruction instead of 4 sectors in 4 lines. The trace (H100 2026-12-08 01:07): the
+ * 128-token epilogue takes ~2.2-2.4 us whether 32 or 128 blocks store (2 or 8 MB): a per-block cost, not L2's. */
 template <int DT, int NB, int CPS = 1, int V = 0> struct qn_rsi_cfg {
     static constexpr int bb = qn_ggml_block_bytes(DT);
     static constexpr int arow = (QN_RSI_KA / 32) * bb; /* 144 / 272 bytes: rows 4 banks apart */
@@ -101,6 +107,9 @@ template <int DT, int NB, int CPS = 1, int V = 0> struct qn_rsi_cfg {
                   "PAIRX: the EPI instances, unsplit, one block an SM");
     static_assert(!(V & 4096) || ((V & 8) && (V & (4 | 128 | 256 | 512)) == 0 && CPS == 1 && MR == 1),
                   "trace: the EPI instances, 128-row tiles, not grouped, paired or split by tokens");
+    static_assert(!(V & 8192) || ((V & 8) && (V & (4 | 16 | 256 | 512)) == 0 && CPS == 1 && MR == 1 &&
+                                  NB * (128 + 4) * 4 <= bar_off),
+                  "STS: the EPI instances, unsplit, 128-row tiles; the staged tile fits the rings");
     static_assert(!(V & 1024) || ((V & 8) && (V & (4 | 256 | 512)) == 0 && CPS == 1 && MR == 1),
                   "TLIN: the EPI instances, 128-row tiles, not grouped or paired");
     static_assert(a_bytes % 1024 == 0 && b_bytes % 1024 == 0, "slots on 1024-byte boundaries");
@@ -202,6 +211,55 @@ __device__ __forceinline__ void qn_rsi_block(const uint8_t *row0, const qn_rsi_l
 
 #endif
 
+#if QN_RSI_HAVE
+/* mmq24 (V bit 8192): the EPI epilogue staged. acc: the thread's sums (rows n0 + rw + g + 8 hh, tokens m0 + 8 j + 2 t +
+ * c); st: the rings' shared memory, free after the K loop once both consumer warpgroups are past their last wgmma (the
+ * first named barrier). Values as qn_gmmq_store_t's (the same bits); rows of y from n0, 128 of them (fewer at N's end). */
+template <typename Y, int NB>
+__device__ __forceinline__ void qn_rsi_store_staged(const qn_gmmq_args &p, const float (&acc)[NB / 8][4], uint8_t *st,
+                                                    int64_t n0, int64_t m0, int rw, int g, int t, int tid) {
+    constexpr int NT = NB / 8, JC = NT < 8 ? NT : 8, ES = (int)sizeof(Y), P = 128 + 16 / ES; /* pitch, elements */
+    constexpr int CH = 128 * ES / 16; /* 16-byte chunks a token row */
+    Y *sy = reinterpret_cast<Y *>(st);
+#pragma unroll
+    for (int j0 = 0; j0 < NT; j0 += JC) { /* JC token groups' scales at a time, as qn_gmmq_store_t (registers) */
+        float xs[JC][2];
+#pragma unroll
+        for (int j = 0; j < JC; j++)
+#pragma unroll
+            for (int c = 0; c < 2; c++) {
+                const int64_t m = m0 + 8 * (j0 + j) + 2 * t + c;
+                xs[j][c] = m < p.M ? __ldg(p.xscale + m) : 0.0f;
+            }
+        /* the first scales issued before the barrier: their latency under the other warpgroup's tail */
+        if (j0 == 0) asm volatile("bar.sync 1, 256;\n" ::: "memory"); /* both warpgroups' wgmma done with the rings */
+#pragma unroll
+        for (int j = 0; j < JC; j++)
+#pragma unroll
+            for (int hh = 0; hh < 2; hh++)
+#pragma unroll
+                for (int c = 0; c < 2; c++)
+                    sy[(8 * (j0 + j) + 2 * t + c) * P + rw + g + 8 * hh] =
+                        qn_gmmq_cvt<Y>(acc[j0 + j][2 * hh + c] * xs[j][c]);
+    }
+    asm volatile("bar.sync 1, 256;\n" ::: "memory"); /* the tile staged */
+    const int64_t N = p.N, nrow = N - n0 < 128 ? N - n0 : 128; /* this tile's rows of y */
+    for (int i = tid; i < NB * CH; i += 256) {
+        const int ml = i / CH, q = i % CH;
+        const int64_t m = m0 + ml;
+        if (m >= p.M) continue;
+        const int e0 = q * (16 / ES); /* the chunk's first row of the tile */
+        const uint8_t *src = st + ((size_t)ml * P + e0) * ES;
+        Y *dst = (Y *)p.y + m * N + n0 + e0;
+        if (e0 + 16 / ES <= nrow) {
+            *reinterpret_cast<uint4 *>(dst) = *reinterpret_cast<const uint4 *>(src);
+        } else { /* N's end inside the chunk: element by element */
+            for (int e = 0; e < 16 / ES && e0 + e < nrow; e++) dst[e] = reinterpret_cast<const Y *>(src)[e];
+        }
+    }
+}
+#endif
+
 /* U: blocks per commit group (2: a step, 4: two); DIAG: 0, or the diagnostic forms above (mmq16's: 3, SS wgmma, A
  * from the slab, no decode; 4, the full consumers but no copies past the rings' first fill: the consumers' own rate);
  * CPS: blocks per SM (cfg); V: cfg's variant bits. */
@@ -236,6 +294,7 @@ __device__ __forceinline__ void qn_rsi_body(const CUtensorMap *amap, const qn_gm
     constexpr bool MC = (V & 512) != 0; /* mmq23 (QUANTA_CUDA_GGML_PAIRX): the activation steps multicast over a pair */
     constexpr bool TL = (V & 1024) != 0; /* mmq24 (QUANTA_CUDA_GGML_TLIN): A slots from the tile-linear copy */
     constexpr bool TR = (V & 4096) != 0; /* mmq24: the per-block trace (a diagnostic; the same bits) */
+    constexpr bool STS = (V & 8192) != 0; /* mmq24 (QUANTA_CUDA_GGML_STS): the epilogue staged in shared memory */
     static_assert(!(PL || PL0) || EPI, "PLOOP: EPI instances");
     static_assert(!EPI || (CPS == 1 && (V & 4) == 0 && DIAG == 0), "EPI: the table's picks only");
     static_assert(MR == 1 || (DIAG != 3 && CPS == 1), "256-row tiles: no SS diagnostic, one block an SM");
@@ -667,11 +726,17 @@ __device__ __forceinline__ void qn_rsi_body(const CUtensorMap *amap, const qn_gm
     /* mmq20 (QUANTA_CUDA_GGML_EPI): the kernel after this one (the split's reduce; with 2, whatever follows) may launch
      * now: its griddepcontrol.wait still waits for this grid to finish and its stores to be visible */
     if (EPI && ((p.epi & 2) || gridDim.z > 1)) qn_pdl_launch();
+    if constexpr (STS) { /* mmq24: the tile's rows through shared memory, then 16-byte chunks of them */
+        if (p.yd == QN_DT_F32) qn_rsi_store_staged<float, NB>(p, acc[0], sm, nt * Cfg::BN, mt * NB, rw, g, t, tid);
+        else if (p.yd == QN_DT_F16) qn_rsi_store_staged<__half, NB>(p, acc[0], sm, nt * Cfg::BN, mt * NB, rw, g, t, tid);
+        else qn_rsi_store_staged<__nv_bfloat16, NB>(p, acc[0], sm, nt * Cfg::BN, mt * NB, rw, g, t, tid);
+    } else {
 #pragma unroll
-    for (int r = 0; r < MR; r++) {
-        float (&acc1)[1][NB / 8][4] = *reinterpret_cast<float (*)[1][NB / 8][4]>(&acc[r]);
-        if constexpr (EPI) qn_gmmq_store_h<1, NB / 8>(q, acc1, nt * Cfg::BN + rw + 64 * r, mt * NB, g, t);
-        else qn_gmmq_store<1, NB / 8>(q, acc1, nt * Cfg::BN + rw + 64 * r, mt * NB, g, t);
+        for (int r = 0; r < MR; r++) {
+            float (&acc1)[1][NB / 8][4] = *reinterpret_cast<float (*)[1][NB / 8][4]>(&acc[r]);
+            if constexpr (EPI) qn_gmmq_store_h<1, NB / 8>(q, acc1, nt * Cfg::BN + rw + 64 * r, mt * NB, g, t);
+            else qn_gmmq_store<1, NB / 8>(q, acc1, nt * Cfg::BN + rw + 64 * r, mt * NB, g, t);
+        }
     }
     if (TR && trec && tid == 0) qn_rsi_stamp(trec, 3);
     if constexpr (MC) qn_rsi_cluster_wait();
@@ -870,11 +935,22 @@ static int qn_rsi_pairx() {
  * read at the first call. */
 int qn_cuda_ggml_mmq_tlin = -1;
 unsigned long long *qn_cuda_ggml_mmq_trace = nullptr; /* mmq24: see cuda_kernels.h */
+/* QUANTA_CUDA_GGML_STS (mmq24; off; the same bits): 1, the default's unsplit picks (128 tokens with PLOOP's producer,
+ * 256 tokens) store y through shared memory (cfg V bit 8192) where y's rows are whole 16-byte chunks (N x its size a
+ * multiple of 16, y 16-byte aligned). -1 (the start): read at the first call. */
+int qn_cuda_ggml_mmq_sts = -1;
+static bool qn_rsi_sts() {
+    if (qn_cuda_ggml_mmq_sts < 0) {
+        const char *e = getenv("QUANTA_CUDA_GGML_STS");
+        qn_cuda_ggml_mmq_sts = e && !strcmp(e, "1");
+    }
+    return qn_cuda_ggml_mmq_sts == 1;
+}
 int qn_cuda_ggml_mmq_trace128 = 0;
 static bool qn_rsi_tlin() {
     if (qn_cuda_ggml_mmq_tlin < 0) {
-        const char *e = getenv("QUANTA_CUDA_GGML_TLIN");
-        qn_cuda_ggml_mmq_tlin = e && !strcmp(e, "1");
+        const char *e = getenv("QUANTA_CUDA_GGML_TLIN"); /* 2: the engine makes Q8_0 weights' copies alone */
+        qn_cuda_ggml_mmq_tlin = e && (!strcmp(e, "1") || !strcmp(e, "2"));
     }
     return qn_cuda_ggml_mmq_tlin == 1;
 }
@@ -983,21 +1059,34 @@ template <int DT> static int qn_rsi_go(const qn_gmmq_args &a0, int x_dtype, cons
     const bool pl = plv == 1 || (plv >= 3 && nb == 128) || (plv == 4 && nb == 64);
     /* mmq24 (QUANTA_CUDA_GGML_TLIN=1): the default's three forms with their A slots from the tile-linear copy (not
      * with PAIRX, SPLITCL other than 2, PLOOP other than its default's form of each pick) */
+    /* mmq24 (QUANTA_CUDA_GGML_STS=1): the unsplit picks' epilogue staged in shared memory, where y's rows are whole
+     * 16-byte chunks */
+    const int yes = a.yd == QN_DT_F32 ? 4 : 2;
+    const bool sts = ft == 0 && (a.epi & 1) && sp == 1 && plv != 2 && qn_rsi_pairx() == 0 && qn_rsi_sts() &&
+                     (a.N * yes) % 16 == 0 && ((uintptr_t)a.y & 15) == 0;
     /* mmq24's trace (a diagnostic): the same two default forms, with TLIN's copy where that is on, as trace instances */
     if (qn_cuda_ggml_mmq_trace && ft == 0 && (a.epi & 1) && plv != 2 && qn_rsi_pairx() == 0) {
         a.trace = qn_cuda_ggml_mmq_trace;
         const bool tl = a.wt && qn_rsi_tlin();
-        if (nb == 128 && sp == 1 && pl)
+        if (nb == 128 && sp == 1 && pl) {
+            if (sts)
+                return tl ? qn_rsi_launch<DT, 128, 4, 0, 1, 8 | 32 | 1024 | 4096 | 8192>(m, a, s, 1, part)
+                          : qn_rsi_launch<DT, 128, 4, 0, 1, 8 | 32 | 4096 | 8192>(m, a, s, 1, part);
             return tl ? qn_rsi_launch<DT, 128, 4, 0, 1, 8 | 32 | 1024 | 4096>(m, a, s, 1, part)
                       : qn_rsi_launch<DT, 128, 4, 0, 1, 8 | 32 | 4096>(m, a, s, 1, part);
+        }
         if (nb == 64 && sp == 2 && !pl && qn_rsi_splitcl() && qn_cuda_ggml_mmq_splitcl == 2)
             return tl ? qn_rsi_launch<DT, 64, 4, 0, 1, 8 | 16 | 1024 | 4096>(m, a, s, 2, part)
                       : qn_rsi_launch<DT, 64, 4, 0, 1, 8 | 16 | 4096>(m, a, s, 2, part);
         a.trace = nullptr; /* any other pick: untraced */
     }
     if (a.wt && ft == 0 && (a.epi & 1) && plv != 2 && qn_rsi_pairx() == 0 && qn_rsi_tlin()) {
-        if (nb == 128 && sp == 1 && pl) return qn_rsi_launch<DT, 128, 4, 0, 1, 8 | 32 | 1024>(m, a, s, 1, part);
-        if (nb == 256 && !pl) return qn_rsi_launch<DT, 256, 2, 0, 1, 8 | 1024>(m, a, s, 1, part);
+        if (nb == 128 && sp == 1 && pl)
+            return sts ? qn_rsi_launch<DT, 128, 4, 0, 1, 8 | 32 | 1024 | 8192>(m, a, s, 1, part)
+                       : qn_rsi_launch<DT, 128, 4, 0, 1, 8 | 32 | 1024>(m, a, s, 1, part);
+        if (nb == 256 && !pl)
+            return sts ? qn_rsi_launch<DT, 256, 2, 0, 1, 8 | 1024 | 8192>(m, a, s, 1, part)
+                       : qn_rsi_launch<DT, 256, 2, 0, 1, 8 | 1024>(m, a, s, 1, part);
         if (nb == 64 && sp == 2 && !pl && qn_rsi_splitcl() && qn_cuda_ggml_mmq_splitcl == 2) {
             const int e = qn_rsi_launch<DT, 64, 4, 0, 1, 8 | 16 | 1024>(m, a, s, 2, part);
             if (e != (int)cudaErrorInvalidClusterSize && e != (int)cudaErrorLaunchOutOfResources) return e;
@@ -1027,6 +1116,10 @@ template <int DT> static int qn_rsi_go(const qn_gmmq_args &a0, int x_dtype, cons
                                 : qn_rsi_launch<DT, 256, 2, 0, 1, 8 | 512>(m, a, s, 1, part);
         if (e != (int)cudaErrorInvalidClusterSize && e != (int)cudaErrorLaunchOutOfResources) return e;
         (void)cudaGetLastError(); /* no pair fits (a partitioned GPU): the default's launch */
+    }
+    if (sts && QN_RSI_G2_DEFAULT) { /* mmq24: the default's unsplit picks with the staged epilogue */
+        if (nb == 128 && pl) return qn_rsi_launch<DT, 128, 4, 0, 1, 8 | 32 | 8192>(m, a, s, 1, part);
+        if (nb == 256 && !pl) return qn_rsi_launch<DT, 256, 2, 0, 1, 8 | 8192>(m, a, s, 1, part);
     }
     auto epi_go = [&](auto vc) { /* mmq20: the same picks with the EPI epilogue (V bit 8) */
         constexpr int VE = decltype(vc)::value;

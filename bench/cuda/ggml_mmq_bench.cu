@@ -62,7 +62,8 @@
  * bits, so maxdiff 0 against the default).
  * mmq24: "gemmtl" (the GEMM alone with QUANTA_CUDA_GGML_TLIN=1, the weight's tile-linear copy made once per shape and
  * passed: each A slot one linear bulk copy; the same bits, maxdiff 0), "gemmtl0" (the copy passed, TLIN=0).
- * mmq24: "trace" / "tracetl" / "trace128": one traced launch of the default's form (cuda_kernels.h,
+ * mmq24: "gemmsts" / "gemmtlsts" (QUANTA_CUDA_GGML_STS=1: the staged epilogue; with TLIN's copy).
+ * mmq24: "trace" / "tracetl" / "trace128" / "tracests" / "tracetlsts": one traced launch of the default's form (cuda_kernels.h,
  * qn_cuda_ggml_mmq_trace; with TLIN's copy; the 128-token tile unsplit on any grid), one summary line: the blocks' first
  * entry to last end, entry and end spreads, per block the wait for A slot 0, the K loop (us, clocks a step, GHz), the
  * epilogue.
@@ -514,7 +515,9 @@ int main(int argc, char **argv) {
             CK(cudaMalloc(&w, wbytes));
             CK(cudaMemcpy(w, hw.data(), wbytes, cudaMemcpyHostToDevice));
             void *wt = nullptr; /* mmq24: the tile-linear copy, where a gemmtl row asks for it and the format has one */
-            if ((in_list(extra, "gemmtl") || in_list(extra, "gemmtl0")) && qn_cuda_ggml_tlin_bytes(f.dt, N, K)) {
+            if ((in_list(extra, "gemmtl") || in_list(extra, "gemmtl0") || in_list(extra, "gemmtlsts") ||
+                 in_list(extra, "tracetl") || in_list(extra, "tracetlsts")) &&
+                qn_cuda_ggml_tlin_bytes(f.dt, N, K)) {
                 CK(cudaMalloc(&wt, qn_cuda_ggml_tlin_bytes(f.dt, N, K)));
                 CK((cudaError_t)qn_cuda_ggml_tlin_pack(f.dt, w, N, K, wt, st));
                 CK(cudaStreamSynchronize(st));
@@ -677,26 +680,34 @@ int main(int argc, char **argv) {
                     row(name, time_ms(knew, 0, yn));
                     qn_cuda_ggml_mmq_pairx = was, qn_cuda_ggml_mmq_noprep = 0;
                 }
-                for (int tv = 0; tv <= 1; tv++) { /* mmq24: the GEMM alone with QUANTA_CUDA_GGML_TLIN=1 and the copy */
-                    const char *name = tv ? "gemmtl" : "gemmtl0"; /* gemmtl0: the copy passed, TLIN=0 (the default) */
-                    if (!in_list(extra, name) || !wt) continue;
-                    const int was = qn_cuda_ggml_mmq_tlin;
-                    qn_cuda_ggml_mmq_tlin = tv, qn_cuda_ggml_mmq_noprep = 1, wt_cur = wt;
+                for (int tv = 0; tv <= 3; tv++) { /* mmq24: the GEMM alone with QUANTA_CUDA_GGML_TLIN=1 and the copy */
+                    /* gemmtl0: the copy passed, TLIN=0 (the default); gemmsts: STS=1 (no copy); gemmtlsts: both */
+                    const char *name = tv == 1 ? "gemmtl" : tv == 0 ? "gemmtl0" : tv == 2 ? "gemmsts" : "gemmtlsts";
+                    if (!in_list(extra, name) || (tv != 2 && !wt)) continue;
+                    const int was = qn_cuda_ggml_mmq_tlin, wsts = qn_cuda_ggml_mmq_sts;
+                    qn_cuda_ggml_mmq_tlin = tv == 1 || tv == 3, qn_cuda_ggml_mmq_sts = tv >= 2;
+                    qn_cuda_ggml_mmq_noprep = 1, wt_cur = tv == 2 ? nullptr : wt;
                     row(name, time_ms(knew, 0, yn));
-                    qn_cuda_ggml_mmq_tlin = was, qn_cuda_ggml_mmq_noprep = 0, wt_cur = nullptr;
+                    qn_cuda_ggml_mmq_tlin = was, qn_cuda_ggml_mmq_sts = wsts, qn_cuda_ggml_mmq_noprep = 0, wt_cur = nullptr;
                 }
                 /* mmq24: "trace" / "tracetl" (TLIN=1, the copy) / "trace128" (the 128-token tile unsplit whatever the
                  * table picks): one launch of the default's form (the kept prep, xkept) with the per-block trace
                  * (cuda_kernels.h, QN_CUDA_GGML_MMQ_TRACE) after 3 of the same, summarized in one line */
-                for (int tv = 0; tv < 3; tv++) {
-                    const char *name = tv == 0 ? "trace" : tv == 1 ? "tracetl" : "trace128";
-                    if (!in_list(extra, name) || (tv == 1 && !wt)) continue;
+                for (int tv = 0; tv < 5; tv++) { /* tracests / tracetlsts: with QUANTA_CUDA_GGML_STS=1 */
+                    const char *name = tv == 0   ? "trace"
+                                       : tv == 1 ? "tracetl"
+                                       : tv == 2 ? "trace128"
+                                       : tv == 3 ? "tracests"
+                                                 : "tracetlsts";
+                    if (!in_list(extra, name) || ((tv == 1 || tv == 4) && !wt)) continue;
+                    const int wsts = qn_cuda_ggml_mmq_sts;
+                    qn_cuda_ggml_mmq_sts = tv >= 3;
                     const size_t nrec = (size_t)((N + 127) / 128) * (size_t)((M + 63) / 64) * 4;
                     unsigned long long *dt;
                     CK(cudaMalloc(&dt, nrec * QN_CUDA_GGML_MMQ_TRACE * 8));
                     CK(cudaMemset(dt, 0, nrec * QN_CUDA_GGML_MMQ_TRACE * 8));
                     const int wtl = qn_cuda_ggml_mmq_tlin;
-                    qn_cuda_ggml_mmq_tlin = tv == 1 ? 1 : 0, wt_cur = tv == 1 ? wt : nullptr, xmode = 2;
+                    qn_cuda_ggml_mmq_tlin = tv == 1 || tv == 4 ? 1 : 0, wt_cur = tv == 1 || tv == 4 ? wt : nullptr, xmode = 2;
                     qn_cuda_ggml_mmq_trace128 = tv == 2, qn_cuda_ggml_mmq_trace = dt; /* the same instance warmed up */
                     for (int r = 0; r < 3; r++) run(knew, 0, yn);
                     CK(cudaMemsetAsync(dt, 0, nrec * QN_CUDA_GGML_MMQ_TRACE * 8, st));
@@ -705,7 +716,7 @@ int main(int argc, char **argv) {
                     CK(cudaEventRecord(e1, st));
                     CK(cudaEventSynchronize(e1));
                     qn_cuda_ggml_mmq_trace = nullptr, qn_cuda_ggml_mmq_trace128 = 0;
-                    qn_cuda_ggml_mmq_tlin = wtl, wt_cur = nullptr, xmode = 0;
+                    qn_cuda_ggml_mmq_tlin = wtl, qn_cuda_ggml_mmq_sts = wsts, wt_cur = nullptr, xmode = 0;
                     float ms = 0;
                     CK(cudaEventElapsedTime(&ms, e0, e1));
                     std::vector<unsigned long long> h(nrec * QN_CUDA_GGML_MMQ_TRACE);

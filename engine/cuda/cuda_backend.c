@@ -366,7 +366,19 @@ QN_CUDA_SWITCH_FN(fp8_wgmma_on, qn_cuda_switch_on, "QUANTA_CUDA_FP8_WGMMA")
  * the sm_90a GEMM (=17) copies each weight slot in one linear bulk copy; the GGUF bytes stay where they are for every
  * other reader. aux is a qn_cuda_prepared whose dev is that copy and whose w is zero (fmt QN_CW_GGML_TLIN): the ggml
  * routes test the dtype before aux, so only run_matmul_ggml / the grouped matmul read it. Off: nothing made. */
-QN_CUDA_SWITCH_FN(ggml_tlin_on, qn_cuda_switch_opt_in, "QUANTA_CUDA_GGML_TLIN")
+/* =2 (mmq24, after the H100 call of 01:07: unmeasured as such): Q8_0 weights only — the call's rows put TLIN's gain with
+ * Q8_0 (512x4096² -1 to -3.4%, k/v -11%, the rest -1.6 to +0.4%) and its one loss with Q4_0's 128-token pick (+1.1 /
+ * +1.8%); 1x more device bytes for the Q8_0 weights alone. */
+static int ggml_tlin_mode(void) {
+    static atomic_int mode = -1;
+    int v = atomic_load_explicit(&mode, memory_order_relaxed);
+    if (v < 0) {
+        const char *e = getenv("QUANTA_CUDA_GGML_TLIN");
+        v = e && !strcmp(e, "1") ? 1 : e && !strcmp(e, "2") ? 2 : 0;
+        atomic_store_explicit(&mode, v, memory_order_relaxed);
+    }
+    return v;
+}
 
 static quanta_status prepare_ggml_tlin(qn_cuda_state *s, const qn_tensor *w, void **aux) {
     int major = 0;
@@ -400,7 +412,8 @@ static quanta_status prepare_ggml_tlin(qn_cuda_state *s, const qn_tensor *w, voi
 static quanta_status cuda_prepare_weight(void *self, const qn_tensor *w, void **aux) {
     qn_cuda_state *s = self;
     *aux = NULL;
-    if (w->desc.ndim == 2 && (w->desc.dtype == QUANTA_GGML_Q4_0 || w->desc.dtype == QUANTA_GGML_Q8_0) && ggml_tlin_on())
+    const int tlin = w->desc.ndim == 2 ? ggml_tlin_mode() : 0;
+    if ((w->desc.dtype == QUANTA_GGML_Q8_0 && tlin) || (w->desc.dtype == QUANTA_GGML_Q4_0 && tlin == 1))
         return prepare_ggml_tlin(s, w, aux);
     if (w->desc.ndim != 2 || qn_cuda_weight_format(w->desc.dtype) < 0) return QUANTA_OK; /* used as is */
     uint8_t *host = malloc(w->bytes ? w->bytes : 1);

@@ -12,8 +12,9 @@
  *     weight: modes 1, 3 and 4 bit for bit, mode 2 within the sums' rounding (group_same).
  *   - mmq23: the GEMM with QUANTA_CUDA_GGML_PAIRX=1 / 2 (the 128- / and 256-token picks as cluster pairs multicasting
  *     the activation steps) against =0 bit for bit (pairx_same; case "pairx", CK_RUN_CASE=pairx runs it alone).
- *   - mmq24: the GEMM with QUANTA_CUDA_GGML_TLIN=1 and the weight's tile-linear copy (each A slot one linear bulk copy)
- *     against the default bit for bit, and the copy's bytes against the weight's (tlin_same; case "tlin").
+ *   - mmq24: the GEMM with QUANTA_CUDA_GGML_TLIN=1 and the weight's tile-linear copy (each A slot one linear bulk copy),
+ *     with QUANTA_CUDA_GGML_STS=1 (the staged epilogue), and both, against the default bit for bit, and the copy's bytes
+ *     against the weight's (tlin_same; case "tlin").
  * Inputs random (printed seed), outputs poisoned before each run. Exits 77 (skip) without a CUDA device.
  */
 #include <cuda_runtime_api.h>
@@ -328,8 +329,10 @@ START_TEST(pairx_same) {
 }
 END_TEST
 
-/* mmq24: qn_cuda_ggml_mmq_xt with qn_cuda_ggml_mmq_tlin = 1 and the weight's tile-linear copy against the default (no
- * copy), every output byte: the slot's bytes land in shared memory as the 2-D box lands them, so the same sums. Shapes
+/* mmq24: qn_cuda_ggml_mmq_xt with qn_cuda_ggml_mmq_tlin = 1 and the weight's tile-linear copy, with qn_cuda_ggml_mmq_sts
+ * = 1, and both, against the default (no copy), every output byte: the slot's bytes land in shared memory as the 2-D
+ * box lands them, and the staged epilogue stores the same values, so the same outputs (N = 4000: a last tile of 32
+ * rows; M tails: rows past M not stored). Shapes
  * of the default's three picks that take it — 128 tokens unsplit (512 x 4096 x 4096; an N and M tail; one A slot; one
  * wave with K > 8192), the k/v cluster pair (512 x 1024 x 4096; 520 x 1000 x 2048: M and N tails), 256 tokens (an M
  * tail; M = 2048) — and one it does not (600 x 3968 x 1024: equal trivially). The copy itself is checked on the host:
@@ -368,19 +371,19 @@ START_TEST(tlin_same) {
                   q8 ? "q8_0" : "q4_0", bad);
     float *x = dev_random(&rng, (size_t)(M * K), -1.0f, 1.0f);
     const size_t sn = qn_cuda_ggml_mmq_scratch(M, N, K), xpn = qn_cuda_ggml_mmq_xprep_bytes(M, K);
-    void *scr = dev_alloc(sn), *xp = dev_alloc(xpn), *y[2];
-    const int was = qn_cuda_ggml_mmq_tlin;
-    for (int tl = 0; tl < 2; tl++) {
-        y[tl] = dev_alloc(yb);
-        CU(cudaMemset(y[tl], 0xFF, yb)); /* NaN: an output left unwritten shows */
-        qn_cuda_ggml_mmq_tlin = tl;
+    void *scr = dev_alloc(sn), *xp = dev_alloc(xpn), *y[4];
+    const int was = qn_cuda_ggml_mmq_tlin, wsts = qn_cuda_ggml_mmq_sts;
+    for (int v = 0; v < 4; v++) { /* bit 0: TLIN with the copy; bit 1: STS (the staged epilogue) */
+        y[v] = dev_alloc(yb);
+        CU(cudaMemset(y[v], 0xFF, yb)); /* NaN: an output left unwritten shows */
+        qn_cuda_ggml_mmq_tlin = v & 1, qn_cuda_ggml_mmq_sts = v >> 1;
         int have = 0; /* a fresh prep each run */
-        const int e = qn_cuda_ggml_mmq_xt(wdt, w, N, K, QN_DT_F32, x, M, QN_DT_F32, y[tl], scr, sn, xp, xpn, &have, 132,
-                                          NULL, tl ? wt : NULL);
+        const int e = qn_cuda_ggml_mmq_xt(wdt, w, N, K, QN_DT_F32, x, M, QN_DT_F32, y[v], scr, sn, xp, xpn, &have, 132,
+                                          NULL, (v & 1) ? wt : NULL);
         CU(cudaDeviceSynchronize());
         ck_assert_int_eq(e, 0);
     }
-    qn_cuda_ggml_mmq_tlin = was;
+    qn_cuda_ggml_mmq_tlin = was, qn_cuda_ggml_mmq_sts = wsts;
     float *t = malloc(yb); /* the default's outputs all written (NaN-free), then TLIN's byte for byte */
     ck_assert_ptr_nonnull(t);
     CU(cudaMemcpy(t, y[0], yb, cudaMemcpyDeviceToHost));
@@ -389,9 +392,11 @@ START_TEST(tlin_same) {
     free(t);
     ck_assert_msg(nan == 0, "tlin %lldx%lldx%lld %s: %zu outputs of the default unwritten", (long long)M, (long long)N,
                   (long long)K, q8 ? "q8_0" : "q4_0", nan);
-    ck_assert_msg(dev_differ(y[1], y[0], yb) == 0, "tlin %lldx%lldx%lld %s: TLIN=1 differs from the default",
-                  (long long)M, (long long)N, (long long)K, q8 ? "q8_0" : "q4_0");
-    cudaFree(w), cudaFree(wt), cudaFree(x), cudaFree(scr), cudaFree(xp), cudaFree(y[0]), cudaFree(y[1]);
+    for (int v = 1; v < 4; v++)
+        ck_assert_msg(dev_differ(y[v], y[0], yb) == 0, "tlin %lldx%lldx%lld %s: TLIN=%d STS=%d differs from the default",
+                      (long long)M, (long long)N, (long long)K, q8 ? "q8_0" : "q4_0", v & 1, v >> 1);
+    cudaFree(w), cudaFree(wt), cudaFree(x), cudaFree(scr), cudaFree(xp);
+    for (int v = 0; v < 4; v++) cudaFree(y[v]);
 }
 END_TEST
 
