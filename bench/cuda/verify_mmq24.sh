@@ -82,8 +82,7 @@ pack
 ROWS_S=8 rows b 512 4096x4096,1024x4096
 pack
 
-
-# 5. perplexity TLIN=1 = default; pp512 when time is left
+# 5. perplexity STS=1 TLIN=2 = default (Q8_0), STS=1 = the recorded default (Q4_0); pp512 when time is left
 ppl() { # label file [VAR=value...]
   local label=$1 f=$2; shift 2
   [ -f $F/$f.gguf ] && [ $(left) -gt 9 ] || { say "perplexity $label skipped (no $F/$f.gguf or time)"; return 0; }
