@@ -9,9 +9,9 @@
  * q4 weights (group 32, D = 1024, the 7B's K = 4096 shrunk): every matmul is q4's int8 GEMV (qn_gemv_q4_i's
  * streaming forms); the plan makes add_norms of the first two norms and keeps the last one plain: each is held
  * (cl_norm_gemv.c), then launched with the int8 form for the GEMVs after it (q, k, v: three launches reading one form;
- * gate, up: two; the logits: one), and the glu is held too and launched with its result's int8 form for down
- * (qn_glu_xq). q8 weights with QUANTA_OPENCL_Q8I=1 GEMVS_RW=auto (q8's int8 forms at these
- * sizes) and QUANTA_OPENCL_GEMV1=0 (the norm not fused into the GEMV): q, k, v one matmul_multi, q8's pieces; and
+ * gate, up: two; the logits: one; 2 or 4 rows a warp as the device's compute units make RW=auto pick), and the glu is held too and launched with its result's int8 form for down
+ * (qn_glu_xq). q8 weights with QUANTA_OPENCL_Q8I=1 GEMVS_PF=1 (q8's int8 forms at these
+ * sizes, _ip on any device) and QUANTA_OPENCL_GEMV1=0 (the norm not fused into the GEMV): q, k, v one matmul_multi, q8's pieces; and
  * QUANTA_OPENCL_XQ_NORM=2 with the fusion on (the int8 form in place of the norm's fusion into the float GEMV: q/k/v
  * and the logits), against QUANTA_OPENCL_NORM_GEMV=0 (every norm apart, each GEMV int8 quantizing x itself).
  * Every result (the norms' own, the GEMVs', the later ops') must equal, bit for bit, the same plan with the switch off
@@ -184,14 +184,16 @@ START_TEST(test_xq_norm_q4) { check(QUANTA_Q4, 1); }
 END_TEST
 
 START_TEST(test_xq_norm_q8) {
+    /* q8's int8 forms at these sizes, 4 rows a warp with the first step preloaded (_ip, which has an XG form) on any
+     * device: RW=auto would pick 2 rows a warp below 4 · 8 rows a compute unit (NVIDIA's 132: _i2, no XG form) */
     setenv("QUANTA_OPENCL_Q8I", "1", 1);
-    setenv("QUANTA_OPENCL_GEMVS_RW", "auto", 1);
+    setenv("QUANTA_OPENCL_GEMVS_PF", "1", 1);
     setenv("QUANTA_OPENCL_GEMV1", "0", 1);
     check(QUANTA_Q8, 1);
     unsetenv("QUANTA_OPENCL_GEMV1");
     check(QUANTA_Q8, 2); /* in place of the norm's fusion (float products): against every norm apart */
     unsetenv("QUANTA_OPENCL_Q8I");
-    unsetenv("QUANTA_OPENCL_GEMVS_RW");
+    unsetenv("QUANTA_OPENCL_GEMVS_PF");
 }
 END_TEST
 
