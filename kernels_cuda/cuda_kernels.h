@@ -307,6 +307,33 @@ extern int qn_cuda_ggml_mmq_ploop;
  * multicast each activation step (half the slab's L2 reads; the same bits), 2 the 256-token picks too; -1 (the start):
  * from QUANTA_CUDA_GGML_PAIRX (0..2). */
 extern int qn_cuda_ggml_mmq_pairx;
+/* =17 (mmq24): 1 copies each A slot (128 weight rows x 256 of K) from the weight's tile-linear copy (wt below) by one
+ * linear bulk copy instead of a 2-D TMA box of 128 row pieces (the same bytes land: the same bits), on the default's
+ * 128-token (PLOOP), 256-token and 64-token cluster-pair picks; -1 (the start): from QUANTA_CUDA_GGML_TLIN (0 / 1). */
+extern int qn_cuda_ggml_mmq_tlin;
+/* =17 (mmq24, a diagnostic for benchmarks; the same bits): not null, the default's 128-token pick (PLOOP's producer)
+ * and its 64-token cluster pair run as instances that write per block QN_CUDA_GGML_MMQ_TRACE words here (block b = x +
+ * gx (y + gy z) of the grid): SM id (its 64-wide K steps in the high 32 bits), then %globaltimer (ns) at entry, when A slot 0 had landed, after the last wgmma,
+ * after the stores, then the same four points in the SM's clock64. qn_cuda_ggml_mmq_trace128 = 1 with it: the
+ * 128-token tile, unsplit, whatever the table picks (one tile on 32 / 64 / 96 / 128 blocks). */
+#define QN_CUDA_GGML_MMQ_TRACE 9
+extern unsigned long long *qn_cuda_ggml_mmq_trace;
+extern int qn_cuda_ggml_mmq_trace128;
+/* mmq24: bytes of W[N,K]'s tile-linear copy (Q4_0 / Q8_0, K a multiple of 256; else 0): per tile of 128 rows and
+ * 256 of K, the rows' bytes of that slice one after another, rows past N zero. */
+size_t qn_cuda_ggml_tlin_bytes(int w_dtype, int64_t N, int64_t K);
+/* mmq24: writes that copy of w into wt (16-byte aligned, qn_cuda_ggml_tlin_bytes bytes) on stream. */
+int qn_cuda_ggml_tlin_pack(int w_dtype, const void *w, int64_t N, int64_t K, void *wt, void *stream);
+/* qn_cuda_ggml_mmq_x with w's tile-linear copy wt (null: none), read where qn_cuda_ggml_mmq_tlin is on. */
+int qn_cuda_ggml_mmq_xt(int w_dtype, const void *w, int64_t N, int64_t K, int x_dtype, const void *x, int64_t M,
+                        int y_dtype, void *y, void *scratch, size_t scratch_bytes, void *xp, size_t xp_bytes, int *xhave,
+                        int sms, void *stream, const void *wt);
+/* qn_cuda_ggml_mmq_multi with each weight's tile-linear copy (wt null, or wt[i] null: none): the weights run one by
+ * one take theirs as qn_cuda_ggml_mmq_xt does; a grouped grid reads the weights themselves. */
+int qn_cuda_ggml_mmq_multi_t(int mode, int w_dtype, int n, const void *const *w, const int64_t *N, int64_t K,
+                             int x_dtype, const void *x, int64_t M, int y_dtype, void *const *y, void *scratch,
+                             size_t scratch_bytes, void *xp, size_t xp_bytes, int *xhave, int sms, void *stream,
+                             const void *const *wt);
 /* out[T,K] = rows ids[t] of the [V,K] table (bad ids set *err_flag to 1, rows left unwritten). */
 int qn_cuda_ggml_get_rows(int w_dtype, const void *w, int64_t V, int64_t K, const int32_t *ids, int64_t T,
                           int out_dtype, void *out, int *err_flag, void *stream);

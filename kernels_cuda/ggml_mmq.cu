@@ -311,7 +311,7 @@ extern "C" void qn_cuda_ggml_mmq_xprep_split(void *xp, int64_t M, int64_t K, voi
  * qn_cuda_ggml_mmq_x). */
 static int qn_gmmq_run(int w_dtype, const void *w, int64_t N, int64_t K, int x_dtype, const void *x, int64_t M,
                        int y_dtype, void *y, void *scratch, size_t scratch_bytes, void *xp, size_t xp_bytes, int *xhave,
-                       int sms, void *stream) {
+                       int sms, void *stream, const void *wt) {
     int dummy = 0;
     int *have = xhave ? xhave : &dummy, had = *have;
     *have = 0; /* what xp holds after this call: nothing, unless =17 keeps its prep there below */
@@ -330,6 +330,7 @@ static int qn_gmmq_run(int w_dtype, const void *w, int64_t N, int64_t K, int x_d
     a.rb = (size_t)(K / qn_ggml_block_elems(w_dtype)) * (size_t)qn_ggml_block_bytes(w_dtype);
     a.N = N, a.K = K, a.M = M, a.Kp = Kp;
     a.xh = xh, a.xscale = xscale, a.yd = y_dtype, a.y = y, a.xnb = 0, a.epi = 0; /* epi: =17 sets its own */
+    a.wt = (const uint8_t *)wt, a.trace = nullptr;
     const int kernel = qn_gmmq_route(M, N, K);
     if ((kernel == 16 || kernel == 17) && M > 64) { /* own activation prep (tiled, swizzled); -1: not this shape */
         uint8_t *part = (uint8_t *)xscale + qn_gmmq_align((size_t)M * 4); /* no dq for 16 / 17 */
@@ -376,7 +377,7 @@ extern "C" int qn_cuda_ggml_mmq(int w_dtype, const void *w, int64_t N, int64_t K
                                 int64_t M, int y_dtype, void *y, void *scratch, size_t scratch_bytes, int sms,
                                 void *stream) {
     return qn_gmmq_run(w_dtype, w, N, K, x_dtype, x, M, y_dtype, y, scratch, scratch_bytes, nullptr, 0, nullptr, sms,
-                       stream);
+                       stream, nullptr);
 }
 
 extern "C" size_t qn_cuda_ggml_mmq_multi_scratch(int n, const int64_t *N, int64_t M, int64_t K) {
@@ -391,10 +392,10 @@ extern "C" size_t qn_cuda_ggml_mmq_multi_scratch(int n, const int64_t *N, int64_
 /* mmq22: see cuda_kernels.h (mode 4: as 1 where one weight alone makes less than a wave of blocks: qn_rsi_go_grp). A
  * group runs only where each of its weights would take =17 with the kept prep (the same
  * route as qn_gmmq_run's); anything else, and any group qn_gmmq_rsi_run_grp declines, one call each. */
-extern "C" int qn_cuda_ggml_mmq_multi(int mode, int w_dtype, int n, const void *const *w, const int64_t *N, int64_t K,
-                                      int x_dtype, const void *x, int64_t M, int y_dtype, void *const *y, void *scratch,
-                                      size_t scratch_bytes, void *xp, size_t xp_bytes, int *xhave, int sms,
-                                      void *stream) {
+extern "C" int qn_cuda_ggml_mmq_multi_t(int mode, int w_dtype, int n, const void *const *w, const int64_t *N,
+                                        int64_t K, int x_dtype, const void *x, int64_t M, int y_dtype, void *const *y,
+                                        void *scratch, size_t scratch_bytes, void *xp, size_t xp_bytes, int *xhave,
+                                        int sms, void *stream, const void *const *wt) {
     int dummy = 0;
     int *have = xhave ? xhave : &dummy;
     if (n < 1 || n > 3 || !w || !N || !y) return (int)cudaErrorInvalidValue;
@@ -418,6 +419,7 @@ extern "C" int qn_cuda_ggml_mmq_multi(int mode, int w_dtype, int n, const void *
             a.xh = (const __half *)xp, a.xnb = QN_XSLAB_NB;
             a.xscale = (const float *)((const uint8_t *)xp + qn_gmmq_xh_bytes(M, Kp));
             a.yd = y_dtype, a.y = y[i], a.epi = 0;
+            a.wt = nullptr, a.trace = nullptr; /* a grouped launch reads the weights through their tensor maps */
             uint8_t *part = (uint8_t *)scratch + qn_gmmq_xh_bytes(M, Kp) + qn_gmmq_align((size_t)M * 4);
             const size_t used = (size_t)(part - (uint8_t *)scratch);
             const int had = *have;
@@ -436,16 +438,64 @@ extern "C" int qn_cuda_ggml_mmq_multi(int mode, int w_dtype, int n, const void *
             j = i + 1;
         }
         const int e = qn_gmmq_run(w_dtype, w[i], N[i], K, x_dtype, x, M, y_dtype, y[i], scratch, scratch_bytes, xp,
-                                  xp_bytes, have, sms, stream);
+                                  xp_bytes, have, sms, stream, wt ? wt[i] : nullptr);
         if (e) return e;
         i = j;
     }
     return 0;
 }
 
+extern "C" int qn_cuda_ggml_mmq_multi(int mode, int w_dtype, int n, const void *const *w, const int64_t *N, int64_t K,
+                                      int x_dtype, const void *x, int64_t M, int y_dtype, void *const *y, void *scratch,
+                                      size_t scratch_bytes, void *xp, size_t xp_bytes, int *xhave, int sms,
+                                      void *stream) {
+    return qn_cuda_ggml_mmq_multi_t(mode, w_dtype, n, w, N, K, x_dtype, x, M, y_dtype, y, scratch, scratch_bytes, xp,
+                                    xp_bytes, xhave, sms, stream, nullptr);
+}
+
 extern "C" int qn_cuda_ggml_mmq_x(int w_dtype, const void *w, int64_t N, int64_t K, int x_dtype, const void *x,
                                   int64_t M, int y_dtype, void *y, void *scratch, size_t scratch_bytes, void *xp,
                                   size_t xp_bytes, int *xhave, int sms, void *stream) {
     return qn_gmmq_run(w_dtype, w, N, K, x_dtype, x, M, y_dtype, y, scratch, scratch_bytes, xp, xp_bytes, xhave, sms,
-                       stream);
+                       stream, nullptr);
+}
+
+extern "C" int qn_cuda_ggml_mmq_xt(int w_dtype, const void *w, int64_t N, int64_t K, int x_dtype, const void *x,
+                                   int64_t M, int y_dtype, void *y, void *scratch, size_t scratch_bytes, void *xp,
+                                   size_t xp_bytes, int *xhave, int sms, void *stream, const void *wt) {
+    return qn_gmmq_run(w_dtype, w, N, K, x_dtype, x, M, y_dtype, y, scratch, scratch_bytes, xp, xp_bytes, xhave, sms,
+                       stream, wt);
+}
+
+/* mmq24 (QUANTA_CUDA_GGML_TLIN): the tile-linear copy of a Q4_0 / Q8_0 weight that =17's kernels copy an A slot from
+ * with one linear bulk copy (kernels_cuda/ggml_mmq_rsi_wg.cu): for each tile of 128 rows and each 256 of K, the 128
+ * rows' bytes of that K slice one after another (row r at r x (K slice's bytes)), rows past N zero — exactly the bytes
+ * the slot's 2-D TMA box lands in shared memory (its rows densely at the box's row pitch, out-of-range rows zero). */
+#define QN_TLIN_ROWS 128
+#define QN_TLIN_KA 256
+extern "C" size_t qn_cuda_ggml_tlin_bytes(int w_dtype, int64_t N, int64_t K) {
+    if ((w_dtype != QN_DT_GGML_Q4_0 && w_dtype != QN_DT_GGML_Q8_0) || N <= 0 || K <= 0 || K % QN_TLIN_KA) return 0;
+    const size_t rb = (size_t)(K / 32) * (size_t)qn_ggml_block_bytes(w_dtype);
+    return (size_t)((N + QN_TLIN_ROWS - 1) / QN_TLIN_ROWS) * QN_TLIN_ROWS * rb;
+}
+
+/* one 32-bit word a thread (rows and slices are multiples of 4 bytes: 144 / 272 bytes a slice row) */
+__global__ void qn_k_ggml_tlin_pack(const uint32_t *w, int64_t N, int64_t rw, int64_t sw, int64_t KA, uint32_t *wt,
+                                    int64_t words) {
+    for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < words; i += (int64_t)gridDim.x * blockDim.x) {
+        const int64_t slot = i / (QN_TLIN_ROWS * sw), in = i % (QN_TLIN_ROWS * sw);
+        const int64_t r = in / sw, c = in % sw, nt = slot / KA, ka = slot % KA, n = nt * QN_TLIN_ROWS + r;
+        wt[i] = n < N ? w[n * rw + ka * sw + c] : 0u;
+    }
+}
+
+extern "C" int qn_cuda_ggml_tlin_pack(int w_dtype, const void *w, int64_t N, int64_t K, void *wt, void *stream) {
+    const size_t bytes = qn_cuda_ggml_tlin_bytes(w_dtype, N, K);
+    if (!bytes || ((uintptr_t)w & 3) || ((uintptr_t)wt & 15)) return (int)cudaErrorInvalidValue;
+    const int64_t rb = K / 32 * qn_ggml_block_bytes(w_dtype), sb = QN_TLIN_KA / 32 * qn_ggml_block_bytes(w_dtype);
+    const int64_t words = (int64_t)(bytes / 4);
+    const int64_t blocks = (words + 255) / 256 < 4096 ? (words + 255) / 256 : 4096;
+    qn_k_ggml_tlin_pack<<<(unsigned)blocks, 256, 0, (cudaStream_t)stream>>>((const uint32_t *)w, N, rb / 4, sb / 4,
+                                                                           K / QN_TLIN_KA, (uint32_t *)wt, words);
+    return qn_cu_launch_status();
 }

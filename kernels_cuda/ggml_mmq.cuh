@@ -30,6 +30,8 @@ struct qn_gmmq_args {
     int epi; /* =17 (mmq20, QUANTA_CUDA_GGML_EPI, ggml_mmq_rsi_wg.cu): 0 as before; bit 1 its kernels with the
               * qn_gmmq_store_h epilogue, a split's reduce launched early; 2 every grid lets its dependents launch at
               * its epilogue; 4 the first copies in the consumers' order; 8 (host only) the default's rule */
+    const uint8_t *wt; /* mmq24 (QUANTA_CUDA_GGML_TLIN): w's tile-linear copy (qn_cuda_ggml_tlin_pack), or null */
+    unsigned long long *trace; /* mmq24: the trace instances' records (qn_cuda_ggml_mmq_trace), or null */
 };
 
 /* 4-byte asynchronous copy of n (0..4) bytes, the rest of the word zero-filled. */

@@ -70,6 +70,16 @@
  * once per block (q8_0 128x128 step: 24.7 -> 16.7 KB of L2 reads a block; q4_0 20.6 -> 12.6). A B slot is refilled
  * once both blocks' consumers have released it (bempty takes 16 arrivals, lane r of each warp arriving on block r's).
  * The same copies land in the same places: the same bits. */
+/* V bit 1024 (mmq24, QUANTA_CUDA_GGML_TLIN): with 8 (the EPI instances; not grouped, not PAIRX), each A slot (128 rows x
+ * 256 of K: 18.4 KB Q4_0, 34.8 KB Q8_0) comes from the weight's tile-linear copy (p.wt, qn_cuda_ggml_tlin_pack) as one
+ * linear bulk copy instead of the 2-D TMA box's 128 row pieces of 144 / 272 bytes at the row stride. The copy holds
+ * the slot's bytes in the order the box lands them (rows densely at the box's pitch, rows past N zero): the same
+ * shared memory, the same bits. */
+/* V bit 4096 (mmq24, a diagnostic of the same bits: the bench's "trace" rows): with 8 (the default's 128-token pick with
+ * PLOOP's producer, its 64-token cluster pair; with 1024 or not), consumer thread 0 (the pair's storing warpgroup's
+ * first thread for the end) writes QN_CUDA_GGML_MMQ_TRACE words for its block into p.trace (block b = x + gx (y + gy
+ * z)): SM id, then %globaltimer (ns) at entry, when A slot 0 had landed, after the last wgmma, after the stores; then
+ * the same four points in the SM's clock64 — where a call's fixed part goes, and each SM's clock over its K loop. */
 template <int DT, int NB, int CPS = 1, int V = 0> struct qn_rsi_cfg {
     static constexpr int bb = qn_ggml_block_bytes(DT);
     static constexpr int arow = (QN_RSI_KA / 32) * bb; /* 144 / 272 bytes: rows 4 banks apart */
@@ -89,6 +99,10 @@ template <int DT, int NB, int CPS = 1, int V = 0> struct qn_rsi_cfg {
                   "cluster pair: a warpgroup's sums fit the rings; EPI instances only");
     static_assert(!(V & 512) || ((V & 8) && (V & (4 | 16 | 64 | 128 | 256)) == 0 && CPS == 1 && MR == 1 && NB % 16 == 0),
                   "PAIRX: the EPI instances, unsplit, one block an SM");
+    static_assert(!(V & 4096) || ((V & 8) && (V & (4 | 128 | 256 | 512)) == 0 && CPS == 1 && MR == 1),
+                  "trace: the EPI instances, 128-row tiles, not grouped, paired or split by tokens");
+    static_assert(!(V & 1024) || ((V & 8) && (V & (4 | 256 | 512)) == 0 && CPS == 1 && MR == 1),
+                  "TLIN: the EPI instances, 128-row tiles, not grouped or paired");
     static_assert(a_bytes % 1024 == 0 && b_bytes % 1024 == 0, "slots on 1024-byte boundaries");
     static_assert(arow % 16 == 0 && arow / 2 <= 256, "a TMA box row: a multiple of 16 bytes, at most 256 elements");
 };
@@ -107,6 +121,14 @@ template <int NB> __device__ __forceinline__ void qn_rsi_ss_mma(float (&d)[NB / 
     if constexpr (NB == 64) qn_wg_mma16_ss_n64<0>(d, ad, bd, 1);
     else if constexpr (NB == 128) qn_wg_mma16_ss_n128<0>(d, ad, bd, 1);
     else qn_wg_mma16_ss_n256(d, ad, bd);
+}
+
+/* point k (0-3) of a trace record (V bit 4096): globaltimer in word 1 + k, clock64 in word 5 + k (as fp8's qn_f8_stamp) */
+__device__ __forceinline__ void qn_rsi_stamp(unsigned long long *tr, int k) {
+    unsigned long long g;
+    asm volatile("mov.u64 %0, %%globaltimer;\n" : "=l"(g)::"memory");
+    tr[1 + k] = g;
+    tr[5 + k] = (unsigned long long)clock64();
 }
 
 /* The cluster barrier with release / acquire (qn_cluster_sync is relaxed): orders the sums' shared-memory stores before
@@ -212,6 +234,8 @@ __device__ __forceinline__ void qn_rsi_body(const CUtensorMap *amap, const qn_gm
      * no first-fill order, no trigger, its loop then exit — beside the EPI consumers and epilogue */
     constexpr bool PL0 = (V & 64) != 0;
     constexpr bool MC = (V & 512) != 0; /* mmq23 (QUANTA_CUDA_GGML_PAIRX): the activation steps multicast over a pair */
+    constexpr bool TL = (V & 1024) != 0; /* mmq24 (QUANTA_CUDA_GGML_TLIN): A slots from the tile-linear copy */
+    constexpr bool TR = (V & 4096) != 0; /* mmq24: the per-block trace (a diagnostic; the same bits) */
     static_assert(!(PL || PL0) || EPI, "PLOOP: EPI instances");
     static_assert(!EPI || (CPS == 1 && (V & 4) == 0 && DIAG == 0), "EPI: the table's picks only");
     static_assert(MR == 1 || (DIAG != 3 && CPS == 1), "256-row tiles: no SS diagnostic, one block an SM");
@@ -229,6 +253,14 @@ __device__ __forceinline__ void qn_rsi_body(const CUtensorMap *amap, const qn_gm
     auto bfull = [&](int s) { return bars + 8u * (uint32_t)(2 * SA + s); };
     auto bempty = [&](int s) { return bars + 8u * (uint32_t)(2 * SA + SB + s); };
     const int tid = threadIdx.x;
+    unsigned long long *trec = nullptr; /* TR: this block's record */
+    if constexpr (TR) {
+        if (p.trace) {
+            trec = p.trace + (size_t)QN_CUDA_GGML_MMQ_TRACE *
+                                 (blockIdx.x + (size_t)gridDim.x * (blockIdx.y + (size_t)gridDim.y * blockIdx.z));
+            if (tid == 0) qn_rsi_stamp(trec, 0);
+        }
+    }
     const int64_t KT = p.Kp / QN_GMMQ_BK;
     const int64_t KA = KT / 4, ka0 = KA * blockIdx.z / gridDim.z, nka = KA * (blockIdx.z + 1) / gridDim.z - ka0;
     int64_t nt, mt;
@@ -251,10 +283,16 @@ __device__ __forceinline__ void qn_rsi_body(const CUtensorMap *amap, const qn_gm
             return;
         }
         qn_mbar_arrive_expect_tx(afull(slot), Cfg::a_bytes);
+        if constexpr (TL) { /* mmq24: tile nt's K slot ka0 + ka, a_bytes in one piece */
+            qn_bulk_copy(sbase + Cfg::a_off + slot * Cfg::a_bytes,
+                         p.wt + ((size_t)nt * (size_t)KA + (size_t)(ka0 + ka)) * (size_t)Cfg::a_bytes, Cfg::a_bytes,
+                         afull(slot));
+        } else {
 #pragma unroll
-        for (int r = 0; r < MR; r++) /* boxes of 128 rows */
-            qn_tma_load_2d(sbase + Cfg::a_off + slot * Cfg::a_bytes + r * QN_RSI_BN * Cfg::arow, amap, afull(slot),
-                           (int32_t)((ka0 + ka) * (Cfg::arow / 2)), row0 + r * QN_RSI_BN);
+            for (int r = 0; r < MR; r++) /* boxes of 128 rows */
+                qn_tma_load_2d(sbase + Cfg::a_off + slot * Cfg::a_bytes + r * QN_RSI_BN * Cfg::arow, amap, afull(slot),
+                               (int32_t)((ka0 + ka) * (Cfg::arow / 2)), row0 + r * QN_RSI_BN);
+        }
     };
     const uint32_t crank = MC ? qn_cluster_rank() : 0u; /* MC: which half of each step this block copies */
     auto load_b = [&](int slot, int64_t i) { /* B slot: the slab of step 4 ka0 + i */
@@ -411,6 +449,12 @@ __device__ __forceinline__ void qn_rsi_body(const CUtensorMap *amap, const qn_gm
         }
     };
     qn_mbar_wait(afull(0), 0u);
+    if (TR && trec && tid == 0) { /* word 0: the SM, and the block's 64-wide steps in the high half */
+        unsigned sm;
+        asm volatile("mov.u32 %0, %%smid;\n" : "=r"(sm));
+        trec[0] = sm | (unsigned long long)(4 * nka) << 32;
+        qn_rsi_stamp(trec, 1);
+    }
     decode(std::integral_constant<int, 0>(), std::integral_constant<int, 0>(), 0);
     int64_t ka = 0;
     do { /* at least once (K >= 256): a loop that may run zero times makes ptxas serialize the wgmma */
@@ -496,6 +540,7 @@ __device__ __forceinline__ void qn_rsi_body(const CUtensorMap *amap, const qn_gm
     } while (++ka < nka);
     if (DIAG != 2) qn_wg_wait<0>();
     keep_all();
+    if (TR && trec && tid == 0) qn_rsi_stamp(trec, 2);
     /* MC: this thread's remote arrivals are done (release); it waits for its peer's at the end, after its stores */
     if constexpr (MC) qn_rsi_cluster_arrive();
     if (DIAG == 2) acc[0][0][0] += __uint_as_float(sink & 0x007FFFFFu); /* a subnormal: the decode stays */
@@ -574,6 +619,7 @@ __device__ __forceinline__ void qn_rsi_body(const CUtensorMap *amap, const qn_gm
         if (owner) {
             float (&acc1)[1][NT][4] = *reinterpret_cast<float (*)[1][NT][4]>(&acc[0]);
             qn_gmmq_store_h<1, NT, true>(p, acc1, nt * Cfg::BN + rw, mt * NB, g, t);
+            if (TR && trec && tid == 128 * rank) qn_rsi_stamp(trec, 3);
         }
         qn_rsi_cluster_wait(); /* no block leaves while its peer may still read its sums */
         return;
@@ -627,6 +673,7 @@ __device__ __forceinline__ void qn_rsi_body(const CUtensorMap *amap, const qn_gm
         if constexpr (EPI) qn_gmmq_store_h<1, NB / 8>(q, acc1, nt * Cfg::BN + rw + 64 * r, mt * NB, g, t);
         else qn_gmmq_store<1, NB / 8>(q, acc1, nt * Cfg::BN + rw + 64 * r, mt * NB, g, t);
     }
+    if (TR && trec && tid == 0) qn_rsi_stamp(trec, 3);
     if constexpr (MC) qn_rsi_cluster_wait();
 }
 #endif
@@ -817,6 +864,20 @@ static int qn_rsi_pairx() {
     }
     return qn_cuda_ggml_mmq_pairx;
 }
+/* QUANTA_CUDA_GGML_TLIN (mmq24; off; the same bits): 1, where the caller passes the weight's tile-linear copy (a.wt),
+ * the default's 128-token pick with PLOOP's producer, its 256-token pick and its 64-token cluster pair (SPLITCL=2)
+ * copy each A slot from that copy in one linear bulk copy (cfg V bit 1024); other picks as before. -1 (the start):
+ * read at the first call. */
+int qn_cuda_ggml_mmq_tlin = -1;
+unsigned long long *qn_cuda_ggml_mmq_trace = nullptr; /* mmq24: see cuda_kernels.h */
+int qn_cuda_ggml_mmq_trace128 = 0;
+static bool qn_rsi_tlin() {
+    if (qn_cuda_ggml_mmq_tlin < 0) {
+        const char *e = getenv("QUANTA_CUDA_GGML_TLIN");
+        qn_cuda_ggml_mmq_tlin = e && !strcmp(e, "1");
+    }
+    return qn_cuda_ggml_mmq_tlin == 1;
+}
 /* Two steps per commit group on the 128-token tile of the auto pick (as =16's table; rsi128x128 forces one step). */
 #define QN_RSI_G2_DEFAULT 1
 /* =16's shape table: 256 tokens where those tiles (rows weight tiles of 128) cover about 3/4 of the SMs, else 128, else
@@ -853,6 +914,8 @@ template <int DT> static int qn_rsi_go(const qn_gmmq_args &a0, int x_dtype, cons
     if (ft == 40) nb = 128;
     if (ft == 42) nb = 256;
     if (ft == 43 || ft == 44) nb = 128; /* mmq23's diagnostics: the 128-token tile on any grid */
+    const bool tr128 = ft == 0 && qn_cuda_ggml_mmq_trace && qn_cuda_ggml_mmq_trace128 == 1; /* mmq24's trace rows */
+    if (tr128) nb = 128;
     if (ft >= 31 && ft <= 34) nb = 256;
     /* mmq20 (QUANTA_CUDA_GGML_SPLIT128=1): where the table takes 64-token tiles with K split (the k/v shapes at M = 512)
      * and 128-token tiles split by the same rule still make ~128 blocks, take those (two steps a group, rsisplit128's
@@ -874,6 +937,7 @@ template <int DT> static int qn_rsi_go(const qn_gmmq_args &a0, int x_dtype, cons
     }
     int sp = (QN_RSI_SPLIT_DEFAULT && ft == 0) || ft == 29 || ft == 36 ? qn_gmmq_rs_splits_rule(a.M, a.N, a.K, nb) : 1;
     if (sp > 1 && (nb > 128 || !part || part_bytes < (size_t)sp * (size_t)a.M * (size_t)a.N * 4)) sp = 1;
+    if (tr128) sp = 1;
     a.epi = qn_rsi_epi_rule(a.epi, rows * ((a.M + nb - 1) / nb) * sp, a.K, sms, nb, s128);
     switch (ft) {
     case 24: return qn_rsi_launch<DT, 128, 2, 0>(m, a, s, 1, part);
@@ -917,6 +981,29 @@ template <int DT> static int qn_rsi_go(const qn_gmmq_args &a0, int x_dtype, cons
      * read back through L2, no reduce launch. The same sums in the same order: the same bits. */
     const int plv = qn_rsi_ploop(); /* mmq21: the EPI instances with the producer loop split (cfg V bit 32) */
     const bool pl = plv == 1 || (plv >= 3 && nb == 128) || (plv == 4 && nb == 64);
+    /* mmq24 (QUANTA_CUDA_GGML_TLIN=1): the default's three forms with their A slots from the tile-linear copy (not
+     * with PAIRX, SPLITCL other than 2, PLOOP other than its default's form of each pick) */
+    /* mmq24's trace (a diagnostic): the same two default forms, with TLIN's copy where that is on, as trace instances */
+    if (qn_cuda_ggml_mmq_trace && ft == 0 && (a.epi & 1) && plv != 2 && qn_rsi_pairx() == 0) {
+        a.trace = qn_cuda_ggml_mmq_trace;
+        const bool tl = a.wt && qn_rsi_tlin();
+        if (nb == 128 && sp == 1 && pl)
+            return tl ? qn_rsi_launch<DT, 128, 4, 0, 1, 8 | 32 | 1024 | 4096>(m, a, s, 1, part)
+                      : qn_rsi_launch<DT, 128, 4, 0, 1, 8 | 32 | 4096>(m, a, s, 1, part);
+        if (nb == 64 && sp == 2 && !pl && qn_rsi_splitcl() && qn_cuda_ggml_mmq_splitcl == 2)
+            return tl ? qn_rsi_launch<DT, 64, 4, 0, 1, 8 | 16 | 1024 | 4096>(m, a, s, 2, part)
+                      : qn_rsi_launch<DT, 64, 4, 0, 1, 8 | 16 | 4096>(m, a, s, 2, part);
+        a.trace = nullptr; /* any other pick: untraced */
+    }
+    if (a.wt && ft == 0 && (a.epi & 1) && plv != 2 && qn_rsi_pairx() == 0 && qn_rsi_tlin()) {
+        if (nb == 128 && sp == 1 && pl) return qn_rsi_launch<DT, 128, 4, 0, 1, 8 | 32 | 1024>(m, a, s, 1, part);
+        if (nb == 256 && !pl) return qn_rsi_launch<DT, 256, 2, 0, 1, 8 | 1024>(m, a, s, 1, part);
+        if (nb == 64 && sp == 2 && !pl && qn_rsi_splitcl() && qn_cuda_ggml_mmq_splitcl == 2) {
+            const int e = qn_rsi_launch<DT, 64, 4, 0, 1, 8 | 16 | 1024>(m, a, s, 2, part);
+            if (e != (int)cudaErrorInvalidClusterSize && e != (int)cudaErrorLaunchOutOfResources) return e;
+            (void)cudaGetLastError(); /* no pair fits: the default's fallback below */
+        }
+    }
     if (nb == 64 && sp == 2 && (a.epi & 1) && qn_rsi_splitcl()) {
         int e;
         if (qn_cuda_ggml_mmq_splitcl == 3) /* as 2, every warpgroup of the pair storing half the tokens */

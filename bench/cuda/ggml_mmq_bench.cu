@@ -60,9 +60,16 @@
  * mmq23: "gemmpx" / "gemmpx2" / "gemmpx0" (the GEMM alone with QUANTA_CUDA_GGML_PAIRX=1 / 2 / 0: the 128-token pick,
  * and with 2 the 256-token one, as cluster pairs along the weight rows multicasting the activation steps; the same
  * bits, so maxdiff 0 against the default).
+ * mmq24: "gemmtl" (the GEMM alone with QUANTA_CUDA_GGML_TLIN=1, the weight's tile-linear copy made once per shape and
+ * passed: each A slot one linear bulk copy; the same bits, maxdiff 0), "gemmtl0" (the copy passed, TLIN=0).
+ * mmq24: "trace" / "tracetl" / "trace128": one traced launch of the default's form (cuda_kernels.h,
+ * qn_cuda_ggml_mmq_trace; with TLIN's copy; the 128-token tile unsplit on any grid), one summary line: the blocks' first
+ * entry to last end, entry and end spreads, per block the wait for A slot 0, the K loop (us, clocks a step, GHz), the
+ * epilogue.
  */
 #include <cuda_runtime.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
@@ -506,6 +513,12 @@ int main(int argc, char **argv) {
             uint8_t *w;
             CK(cudaMalloc(&w, wbytes));
             CK(cudaMemcpy(w, hw.data(), wbytes, cudaMemcpyHostToDevice));
+            void *wt = nullptr; /* mmq24: the tile-linear copy, where a gemmtl row asks for it and the format has one */
+            if ((in_list(extra, "gemmtl") || in_list(extra, "gemmtl0")) && qn_cuda_ggml_tlin_bytes(f.dt, N, K)) {
+                CK(cudaMalloc(&wt, qn_cuda_ggml_tlin_bytes(f.dt, N, K)));
+                CK((cudaError_t)qn_cuda_ggml_tlin_pack(f.dt, w, N, K, wt, st));
+                CK(cudaStreamSynchronize(st));
+            }
             for (int64_t M : Ms) {
                 std::vector<float> hx((size_t)(M * K));
                 for (auto &v : hx) v = (float)((int)(next32() % 2001) - 1000) / 1000.0f;
@@ -531,14 +544,16 @@ int main(int argc, char **argv) {
                 const size_t xpn = qn_cuda_ggml_mmq_xprep_bytes(M, K);
                 CK(cudaMalloc(&xpb, xpn));
                 int xmode = 0, xhave = 0; /* 1: the prep into xpb every call ("x256"); 2: the one kept there ("xkept") */
+                const void *wt_cur = nullptr; /* mmq24: the weight's tile-linear copy passed to the GEMM ("gemmtl") */
                 auto run = [&](int kernel, int tile, float *y) {
                     qn_cuda_ggml_mmq_kernel = kernel, qn_cuda_ggml_mmq_tile = tile;
                     if (xmode) {
                         if (xmode == 1) xhave = 0;
-                        CK((cudaError_t)qn_cuda_ggml_mmq_x(f.dt, w, N, K, xd, x, M, yd, y, scr, sn, xpb, xpn, &xhave, sms,
-                                                          st));
+                        CK((cudaError_t)qn_cuda_ggml_mmq_xt(f.dt, w, N, K, xd, x, M, yd, y, scr, sn, xpb, xpn, &xhave,
+                                                           sms, st, wt_cur));
                     } else {
-                        CK((cudaError_t)qn_cuda_ggml_mmq(f.dt, w, N, K, xd, x, M, yd, y, scr, sn, sms, st));
+                        CK((cudaError_t)qn_cuda_ggml_mmq_xt(f.dt, w, N, K, xd, x, M, yd, y, scr, sn, nullptr, 0, nullptr,
+                                                           sms, st, wt_cur));
                     }
                 };
                 auto time_ms = [&](int kernel, int tile, float *y) { /* per call */
@@ -662,6 +677,68 @@ int main(int argc, char **argv) {
                     row(name, time_ms(knew, 0, yn));
                     qn_cuda_ggml_mmq_pairx = was, qn_cuda_ggml_mmq_noprep = 0;
                 }
+                for (int tv = 0; tv <= 1; tv++) { /* mmq24: the GEMM alone with QUANTA_CUDA_GGML_TLIN=1 and the copy */
+                    const char *name = tv ? "gemmtl" : "gemmtl0"; /* gemmtl0: the copy passed, TLIN=0 (the default) */
+                    if (!in_list(extra, name) || !wt) continue;
+                    const int was = qn_cuda_ggml_mmq_tlin;
+                    qn_cuda_ggml_mmq_tlin = tv, qn_cuda_ggml_mmq_noprep = 1, wt_cur = wt;
+                    row(name, time_ms(knew, 0, yn));
+                    qn_cuda_ggml_mmq_tlin = was, qn_cuda_ggml_mmq_noprep = 0, wt_cur = nullptr;
+                }
+                /* mmq24: "trace" / "tracetl" (TLIN=1, the copy) / "trace128" (the 128-token tile unsplit whatever the
+                 * table picks): one launch of the default's form (the kept prep, xkept) with the per-block trace
+                 * (cuda_kernels.h, QN_CUDA_GGML_MMQ_TRACE) after 3 of the same, summarized in one line */
+                for (int tv = 0; tv < 3; tv++) {
+                    const char *name = tv == 0 ? "trace" : tv == 1 ? "tracetl" : "trace128";
+                    if (!in_list(extra, name) || (tv == 1 && !wt)) continue;
+                    const size_t nrec = (size_t)((N + 127) / 128) * (size_t)((M + 63) / 64) * 4;
+                    unsigned long long *dt;
+                    CK(cudaMalloc(&dt, nrec * QN_CUDA_GGML_MMQ_TRACE * 8));
+                    CK(cudaMemset(dt, 0, nrec * QN_CUDA_GGML_MMQ_TRACE * 8));
+                    const int wtl = qn_cuda_ggml_mmq_tlin;
+                    qn_cuda_ggml_mmq_tlin = tv == 1 ? 1 : 0, wt_cur = tv == 1 ? wt : nullptr, xmode = 2;
+                    qn_cuda_ggml_mmq_trace128 = tv == 2, qn_cuda_ggml_mmq_trace = dt; /* the same instance warmed up */
+                    for (int r = 0; r < 3; r++) run(knew, 0, yn);
+                    CK(cudaMemsetAsync(dt, 0, nrec * QN_CUDA_GGML_MMQ_TRACE * 8, st));
+                    CK(cudaEventRecord(e0, st));
+                    run(knew, 0, yn);
+                    CK(cudaEventRecord(e1, st));
+                    CK(cudaEventSynchronize(e1));
+                    qn_cuda_ggml_mmq_trace = nullptr, qn_cuda_ggml_mmq_trace128 = 0;
+                    qn_cuda_ggml_mmq_tlin = wtl, wt_cur = nullptr, xmode = 0;
+                    float ms = 0;
+                    CK(cudaEventElapsedTime(&ms, e0, e1));
+                    std::vector<unsigned long long> h(nrec * QN_CUDA_GGML_MMQ_TRACE);
+                    CK(cudaMemcpy(h.data(), dt, h.size() * 8, cudaMemcpyDeviceToHost));
+                    cudaFree(dt);
+                    unsigned long long t0 = ~0ull, t0max = 0, t3min = ~0ull, t3 = 0;
+                    double first = 0, steps = 0, csteps = 0, epi = 0, nst = 0, ctot = 0;
+                    std::vector<double> ks, kc; /* per block: K loop us, clocks per step */
+                    int64_t rec = 0;
+                    for (size_t i = 0; i < nrec; i++) {
+                        const unsigned long long *r = &h[i * QN_CUDA_GGML_MMQ_TRACE];
+                        if (!r[1] || !r[4]) continue; /* not a block of this grid */
+                        rec++;
+                        t0 = std::min(t0, r[1]), t0max = std::max(t0max, r[1]);
+                        t3 = std::max(t3, r[4]), t3min = std::min(t3min, r[4]);
+                        first += (double)(r[2] - r[1]), steps += (double)(r[3] - r[2]), epi += (double)(r[4] - r[3]);
+                        const double bst = (double)(r[0] >> 32) > 0 ? (double)(r[0] >> 32) : 1.0; /* its steps */
+                        csteps += (double)(r[7] - r[6]) / bst, nst += bst, ctot += (double)(r[7] - r[6]);
+                        ks.push_back((double)(r[3] - r[2]) * 1e-3), kc.push_back((double)(r[7] - r[6]) / bst);
+                    }
+                    std::sort(ks.begin(), ks.end()), std::sort(kc.begin(), kc.end());
+                    const double n = rec > 0 ? (double)rec : 1.0;
+                    printf("%-5s %4lld %6lld %6lld %s: %lld blocks; launch %.1f us, span %.1f us; entries within %.2f us, ends "
+                           "within %.2f us; per block: first %.2f us, K loop %.1f us of %.0f steps (min %.1f, median %.1f, "
+                           "max %.1f; %.0f clocks a step, median %.0f, max %.0f; %.2f GHz), epi %.2f us\n",
+                           f.name, (long long)M, (long long)N, (long long)K, name, (long long)rec, ms * 1e3,
+                           rec ? (double)(t3 - t0) * 1e-3 : 0.0, rec ? (double)(t0max - t0) * 1e-3 : 0.0,
+                           rec ? (double)(t3 - t3min) * 1e-3 : 0.0, first / n * 1e-3, steps / n * 1e-3, nst / n,
+                           rec ? ks.front() : 0.0, rec ? ks[ks.size() / 2] : 0.0, rec ? ks.back() : 0.0, csteps / n,
+                           rec ? kc[kc.size() / 2] : 0.0, rec ? kc.back() : 0.0,
+                           steps > 0 ? ctot / steps : 0.0, epi / n * 1e-3);
+                    fflush(stdout);
+                }
                 if (in_list(extra, "gemm2")) { /* the default GEMM alone again: drift between the rows above */
                     qn_cuda_ggml_mmq_noprep = 1;
                     row("gemm2", time_ms(knew, 0, yn));
@@ -716,6 +793,7 @@ int main(int argc, char **argv) {
                 cudaFree(x), cudaFree(yn), cudaFree(yo), cudaFree(scr), cudaFree(xpb);
             }
             cudaFree(w);
+            if (wt) cudaFree(wt);
         }
     }
     if (csv) fclose(csv);

@@ -361,9 +361,47 @@ QN_CUDA_SWITCH_FN(fp8_oe_on, qn_cuda_switch_opt_in, "QUANTA_CUDA_FP8_OE")
 QN_CUDA_SWITCH_FN(fp8_km_on, qn_cuda_switch_on, "QUANTA_CUDA_FP8_KM")
 QN_CUDA_SWITCH_FN(fp8_wgmma_on, qn_cuda_switch_on, "QUANTA_CUDA_FP8_WGMMA")
 
+/* QUANTA_CUDA_GGML_TLIN=1 (mmq24, off): Q4_0 / Q8_0 weights (K a multiple of 256) get a second, tile-linear copy on a
+ * compute capability 9.0 device (kernels_cuda/ggml_mmq.cu qn_cuda_ggml_tlin_pack: 1x more device bytes), from which
+ * the sm_90a GEMM (=17) copies each weight slot in one linear bulk copy; the GGUF bytes stay where they are for every
+ * other reader. aux is a qn_cuda_prepared whose dev is that copy and whose w is zero (fmt QN_CW_GGML_TLIN): the ggml
+ * routes test the dtype before aux, so only run_matmul_ggml / the grouped matmul read it. Off: nothing made. */
+QN_CUDA_SWITCH_FN(ggml_tlin_on, qn_cuda_switch_opt_in, "QUANTA_CUDA_GGML_TLIN")
+
+static quanta_status prepare_ggml_tlin(qn_cuda_state *s, const qn_tensor *w, void **aux) {
+    int major = 0;
+    if (cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, s->device) != cudaSuccess || major != 9)
+        return QUANTA_OK;
+    const size_t bytes = qn_cuda_ggml_tlin_bytes((int)w->desc.dtype, w->desc.dims[0], w->desc.dims[1]);
+    if (!bytes || ((uintptr_t)qn_cuda_ptr(w) & 3u)) return QUANTA_OK;
+    qn_cuda_prepared *pw = calloc(1, sizeof *pw);
+    if (!pw) return qn_error_set(QUANTA_ERR_OUT_OF_MEMORY, "cuda prepare_weight: no memory for the descriptor");
+    quanta_status st = qn_mem_reserve(s->stats, bytes, "cuda prepare_weight (tile-linear ggml copy)");
+    if (st != QUANTA_OK) {
+        free(pw);
+        return st;
+    }
+    int e = (int)cudaMalloc(&pw->dev, bytes);
+    if (!e) e = qn_cuda_ggml_tlin_pack((int)w->desc.dtype, qn_cuda_ptr(w), w->desc.dims[0], w->desc.dims[1], pw->dev,
+                                       s->stream);
+    if (!e) e = (int)cudaStreamSynchronize(s->stream);
+    if (e) {
+        if (pw->dev) cudaFree(pw->dev);
+        qn_mem_unreserve(s->stats, bytes);
+        free(pw);
+        return qn_cuda_error((cudaError_t)e, "prepare_weight: the tile-linear ggml copy");
+    }
+    pw->bytes = bytes;
+    pw->w.fmt = QN_CW_GGML_TLIN;
+    *aux = pw;
+    return QUANTA_OK;
+}
+
 static quanta_status cuda_prepare_weight(void *self, const qn_tensor *w, void **aux) {
     qn_cuda_state *s = self;
     *aux = NULL;
+    if (w->desc.ndim == 2 && (w->desc.dtype == QUANTA_GGML_Q4_0 || w->desc.dtype == QUANTA_GGML_Q8_0) && ggml_tlin_on())
+        return prepare_ggml_tlin(s, w, aux);
     if (w->desc.ndim != 2 || qn_cuda_weight_format(w->desc.dtype) < 0) return QUANTA_OK; /* used as is */
     uint8_t *host = malloc(w->bytes ? w->bytes : 1);
     if (!host) return qn_error_set(QUANTA_ERR_OUT_OF_MEMORY, "cuda prepare_weight: %zu host bytes", w->bytes);

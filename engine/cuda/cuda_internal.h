@@ -83,6 +83,9 @@ typedef struct qn_cuda_prepared {
     void *dev;
     size_t bytes;
 } qn_cuda_prepared;
+/* mmq24: w.fmt of a ggml weight's prepared form, whose dev is its tile-linear copy (QUANTA_CUDA_GGML_TLIN; not a
+ * QN_CW_* format: the ggml routes read only dev) */
+#define QN_CW_GGML_TLIN 0x7f
 
 /* The host-side repacked form (engine/cuda/cuda_repack.c). */
 typedef struct qn_cuda_packed {

@@ -159,6 +159,12 @@ QN_CUDA_SWITCH_FN(norm_slab_on, qn_cuda_switch_on, "QUANTA_CUDA_GGML_NORM_SLAB")
 
 static bool norm_slab_wanted(void) { return ggml_xkeep_wanted() && norm_slab_on(); }
 
+/* mmq24 (QUANTA_CUDA_GGML_TLIN=1): the ggml weight's tile-linear copy made at prepare time (cuda_backend.c), or NULL */
+static const void *ggml_tlin_copy(const qn_tensor *w) {
+    const qn_cuda_prepared *pw = w ? w->aux : NULL;
+    return pw && pw->w.fmt == QN_CW_GGML_TLIN ? pw->dev : NULL;
+}
+
 /* ggml weights: the GEMV for M <= QN_CUDA_GGML_GEMV_MAX_M (run_gemv_ggml), else the tensor-core
  * kernel that decodes the blocks per tile (or, switched off, the weight dequantized into tiled f16
  * in scratch for qn_cuda_matmul_q). */
@@ -181,8 +187,8 @@ static quanta_status run_matmul_ggml(qn_cuda_state *s, const qn_node *node, int6
         void *mq = NULL;
         if ((st = qn_cuda_mq(s, qn_cuda_ggml_mmq_xprep_bytes(M, K), &mq))) return st;
         int have = s->mq_src == xp && s->mq_M == M && s->mq_K == K && s->mq_dtype == xd ? s->mq_have : 0;
-        e = qn_cuda_ggml_mmq_x(wd, qn_cuda_ptr(w), N, K, xd, xp, M, yd, qn_cuda_ptr(y), scratch, s->scratch_bytes, mq,
-                               s->mq_bytes, &have, s->sms, s->stream);
+        e = qn_cuda_ggml_mmq_xt(wd, qn_cuda_ptr(w), N, K, xd, xp, M, yd, qn_cuda_ptr(y), scratch, s->scratch_bytes, mq,
+                                s->mq_bytes, &have, s->sms, s->stream, ggml_tlin_copy(w));
         s->mq_src = have && !e ? xp : NULL, s->mq_M = M, s->mq_K = K, s->mq_dtype = xd, s->mq_have = have;
         if (have && !e) s->mq_perm = have; /* the order the next norm writes its slab in (mmq18) */
         gemv_result_written(s, xp, (size_t)M * (size_t)K * qn_dtype_elem_size(x->desc.dtype), qn_cuda_ptr(y),
@@ -592,8 +598,11 @@ static quanta_status run_matmul_multi_mmq(qn_cuda_state *s, const qn_node *node,
     if (st == QUANTA_OK) st = qn_cuda_mq(s, qn_cuda_ggml_mmq_xprep_bytes(M, K), &mq);
     if (st) return st;
     int have = s->mq_src == xp && s->mq_M == M && s->mq_K == K && s->mq_dtype == xd ? s->mq_have : 0;
-    const int e = qn_cuda_ggml_mmq_multi(ggml_group_mode(), wd, nw, w, N, K, xd, xp, M, yd, y, scratch, s->scratch_bytes,
-                                         mq, s->mq_bytes, &have, s->sms, s->stream);
+    const void *wt[3] = {NULL, NULL, NULL}; /* mmq24: each weight's tile-linear copy, where made */
+    for (int i = 1, j = 0; i < node->nsrc && i <= 3 && j < nw; i++) /* as multi_weights */
+        if (src_at(node, i)) wt[j++] = ggml_tlin_copy(src_at(node, i));
+    const int e = qn_cuda_ggml_mmq_multi_t(ggml_group_mode(), wd, nw, w, N, K, xd, xp, M, yd, y, scratch,
+                                           s->scratch_bytes, mq, s->mq_bytes, &have, s->sms, s->stream, wt);
     s->mq_src = have && !e ? xp : NULL, s->mq_M = M, s->mq_K = K, s->mq_dtype = xd, s->mq_have = have;
     if (have && !e) s->mq_perm = have; /* as run_matmul_ggml */
     const size_t es = qn_dtype_elem_size(node->dst->desc.dtype);

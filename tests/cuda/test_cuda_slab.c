@@ -12,6 +12,8 @@
  *     weight: modes 1, 3 and 4 bit for bit, mode 2 within the sums' rounding (group_same).
  *   - mmq23: the GEMM with QUANTA_CUDA_GGML_PAIRX=1 / 2 (the 128- / and 256-token picks as cluster pairs multicasting
  *     the activation steps) against =0 bit for bit (pairx_same; case "pairx", CK_RUN_CASE=pairx runs it alone).
+ *   - mmq24: the GEMM with QUANTA_CUDA_GGML_TLIN=1 and the weight's tile-linear copy (each A slot one linear bulk copy)
+ *     against the default bit for bit, and the copy's bytes against the weight's (tlin_same; case "tlin").
  * Inputs random (printed seed), outputs poisoned before each run. Exits 77 (skip) without a CUDA device.
  */
 #include <cuda_runtime_api.h>
@@ -326,6 +328,73 @@ START_TEST(pairx_same) {
 }
 END_TEST
 
+/* mmq24: qn_cuda_ggml_mmq_xt with qn_cuda_ggml_mmq_tlin = 1 and the weight's tile-linear copy against the default (no
+ * copy), every output byte: the slot's bytes land in shared memory as the 2-D box lands them, so the same sums. Shapes
+ * of the default's three picks that take it — 128 tokens unsplit (512 x 4096 x 4096; an N and M tail; one A slot; one
+ * wave with K > 8192), the k/v cluster pair (512 x 1024 x 4096; 520 x 1000 x 2048: M and N tails), 256 tokens (an M
+ * tail; M = 2048) — and one it does not (600 x 3968 x 1024: equal trivially). The copy itself is checked on the host:
+ * each slot row the weight row's bytes of that K slice, rows past N zero. */
+static const struct { int64_t M, N, K; } tlin_shapes[] = {
+    {512, 4096, 4096}, {700, 4000, 2048}, {600, 4096, 256},  {512, 4096, 14336}, {512, 1024, 4096},
+    {520, 1000, 2048}, {300, 14336, 1024}, {2048, 4096, 1024}, {600, 3968, 1024}};
+#define N_TLIN ((int)(sizeof tlin_shapes / sizeof *tlin_shapes))
+
+START_TEST(tlin_same) {
+    const int sh = _i / 2, q8 = _i & 1;
+    const int64_t M = tlin_shapes[sh].M, N = tlin_shapes[sh].N, K = tlin_shapes[sh].K;
+    const int wdt = q8 ? QN_DT_GGML_Q8_0 : QN_DT_GGML_Q4_0, bb = q8 ? 34 : 18;
+    qt_rng rng = qt_rng_make(qt_seed() ^ (0x7124 + (uint64_t)_i)); /* the run's printed seed */
+    const size_t yb = (size_t)(M * N) * 4, rb = (size_t)(K / 32) * (size_t)bb, wb = rb * (size_t)N;
+    void *w = dev_random_blocks(&rng, (size_t)N * (size_t)(K / 32), bb);
+    const size_t tb = qn_cuda_ggml_tlin_bytes(wdt, N, K);
+    ck_assert_uint_eq(tb, (size_t)((N + 127) / 128 * 128) * rb);
+    void *wt = dev_alloc(tb);
+    CU(cudaMemset(wt, 0xA5, tb)); /* every byte must be written */
+    ck_assert_int_eq(qn_cuda_ggml_tlin_pack(wdt, w, N, K, wt, NULL), 0);
+    CU(cudaDeviceSynchronize());
+    unsigned char *hw = malloc(wb), *ht = malloc(tb);
+    ck_assert(hw && ht);
+    CU(cudaMemcpy(hw, w, wb, cudaMemcpyDeviceToHost));
+    CU(cudaMemcpy(ht, wt, tb, cudaMemcpyDeviceToHost));
+    const size_t sl = (size_t)8 * (size_t)bb, KA = (size_t)(K / 256); /* a slot row: 8 blocks */
+    size_t bad = 0;
+    for (size_t i = 0; i < tb; i++) {
+        const size_t slot = i / (128 * sl), in = i % (128 * sl), r = in / sl, c = in % sl;
+        const size_t n = slot / KA * 128 + r, ka = slot % KA;
+        bad += ht[i] != (n < (size_t)N ? hw[n * rb + ka * sl + c] : 0);
+    }
+    free(hw), free(ht);
+    ck_assert_msg(bad == 0, "tlin %lldx%lld %s: %zu bytes of the copy wrong", (long long)N, (long long)K,
+                  q8 ? "q8_0" : "q4_0", bad);
+    float *x = dev_random(&rng, (size_t)(M * K), -1.0f, 1.0f);
+    const size_t sn = qn_cuda_ggml_mmq_scratch(M, N, K), xpn = qn_cuda_ggml_mmq_xprep_bytes(M, K);
+    void *scr = dev_alloc(sn), *xp = dev_alloc(xpn), *y[2];
+    const int was = qn_cuda_ggml_mmq_tlin;
+    for (int tl = 0; tl < 2; tl++) {
+        y[tl] = dev_alloc(yb);
+        CU(cudaMemset(y[tl], 0xFF, yb)); /* NaN: an output left unwritten shows */
+        qn_cuda_ggml_mmq_tlin = tl;
+        int have = 0; /* a fresh prep each run */
+        const int e = qn_cuda_ggml_mmq_xt(wdt, w, N, K, QN_DT_F32, x, M, QN_DT_F32, y[tl], scr, sn, xp, xpn, &have, 132,
+                                          NULL, tl ? wt : NULL);
+        CU(cudaDeviceSynchronize());
+        ck_assert_int_eq(e, 0);
+    }
+    qn_cuda_ggml_mmq_tlin = was;
+    float *t = malloc(yb); /* the default's outputs all written (NaN-free), then TLIN's byte for byte */
+    ck_assert_ptr_nonnull(t);
+    CU(cudaMemcpy(t, y[0], yb, cudaMemcpyDeviceToHost));
+    size_t nan = 0;
+    for (size_t j = 0; j < yb / 4; j++) nan += t[j] != t[j];
+    free(t);
+    ck_assert_msg(nan == 0, "tlin %lldx%lldx%lld %s: %zu outputs of the default unwritten", (long long)M, (long long)N,
+                  (long long)K, q8 ? "q8_0" : "q4_0", nan);
+    ck_assert_msg(dev_differ(y[1], y[0], yb) == 0, "tlin %lldx%lldx%lld %s: TLIN=1 differs from the default",
+                  (long long)M, (long long)N, (long long)K, q8 ? "q8_0" : "q4_0");
+    cudaFree(w), cudaFree(wt), cudaFree(x), cudaFree(scr), cudaFree(xp), cudaFree(y[0]), cudaFree(y[1]);
+}
+END_TEST
+
 int main(void) {
     int n = 0;
     if (cudaGetDeviceCount(&n) != cudaSuccess || n < 1) {
@@ -347,5 +416,9 @@ int main(void) {
     tcase_set_timeout(tp, 240);
     tcase_add_loop_test(tp, pairx_same, 0, 2 * N_PAIRX);
     suite_add_tcase(s, tp);
+    TCase *tt = tcase_create("tlin");
+    tcase_set_timeout(tt, 240);
+    tcase_add_loop_test(tt, tlin_same, 0, 2 * N_TLIN);
+    suite_add_tcase(s, tt);
     return qt_run_suite(s);
 }
