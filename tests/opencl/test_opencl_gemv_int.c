@@ -234,14 +234,6 @@ START_TEST(test_q8i) {
 END_TEST
 
 int main(void) {
-    const int rc = qt_cl_gpu_class_probe();
-    if (rc) return rc;
-    Suite *su = suite_create("opencl_gemv_int");
-    TCase *tc = tcase_create("gemv_int");
-    tcase_set_timeout(tc, 600);
-    tcase_add_test(tc, test_q4i_4096);
-    tcase_add_test(tc, test_q4i_tail);
-    tcase_add_test(tc, test_q8i);
-    suite_add_tcase(su, tc);
-    return qt_run_suite(su);
+    const TTest *const tests[] = {test_q4i_4096, test_q4i_tail, test_q8i};
+    return qt_cl_gpu_main("opencl_gemv_int", tests, (int)(sizeof tests / sizeof tests[0]));
 }

@@ -195,13 +195,6 @@ START_TEST(test_norm_gemv_gemma) { check_graph(1); }
 END_TEST
 
 int main(void) {
-    const int rc = qt_cl_gpu_class_probe();
-    if (rc) return rc;
-    Suite *su = suite_create("opencl_norm_gemv");
-    TCase *tc = tcase_create("norm_gemv");
-    tcase_set_timeout(tc, 600);
-    tcase_add_test(tc, test_norm_gemv_llama);
-    tcase_add_test(tc, test_norm_gemv_gemma);
-    suite_add_tcase(su, tc);
-    return qt_run_suite(su);
+    const TTest *const tests[] = {test_norm_gemv_llama, test_norm_gemv_gemma};
+    return qt_cl_gpu_main("opencl_norm_gemv", tests, (int)(sizeof tests / sizeof tests[0]));
 }

@@ -198,13 +198,6 @@ START_TEST(test_xq_norm_q8) {
 END_TEST
 
 int main(void) {
-    const int rc = qt_cl_gpu_class_probe();
-    if (rc) return rc;
-    Suite *su = suite_create("opencl_xq_norm");
-    TCase *tc = tcase_create("xq_norm");
-    tcase_set_timeout(tc, 600);
-    tcase_add_test(tc, test_xq_norm_q4);
-    tcase_add_test(tc, test_xq_norm_q8);
-    suite_add_tcase(su, tc);
-    return qt_run_suite(su);
+    const TTest *const tests[] = {test_xq_norm_q4, test_xq_norm_q8};
+    return qt_cl_gpu_main("opencl_xq_norm", tests, (int)(sizeof tests / sizeof tests[0]));
 }
