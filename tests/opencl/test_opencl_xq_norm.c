@@ -136,23 +136,10 @@ static void check(quanta_dtype dt, int mode) {
         unsetenv("QUANTA_OPENCL_ALLOC_FILL");
     }
     unsetenv("QUANTA_OPENCL_XQ_NORM");
-    quanta_backend *be;
-    ck_assert_int_eq(quanta_backend_open("ref", &be), QUANTA_OK);
-    qt_gs_run(be, &s, res[2]);
-    quanta_backend_close(be);
-    for (int j = 0; j < s.nout; j++) {
-        double big = 0;
-        for (size_t i = 0; i < s.n[j]; i++) big = fmax(big, fabs(res[2][0][j][i]));
-        for (int rep = 0; rep < 2; rep++) {
-            ck_assert_msg(!memcmp(res[0][rep][j], res[1][rep][j], s.n[j] * sizeof(float)),
-                          "%s, output %d, run %d: XQ_NORM=%d differs from the GEMVs quantizing x themselves",
-                          dt == QUANTA_Q4 ? "q4" : "q8", j, rep, mode);
-            for (size_t i = 0; i < s.n[j]; i++)
-                QT_CHECK(fabs(res[1][rep][j][i] - res[2][0][j][i]) <= 1e-3 * big + 1e-6,
-                         "output %d[%zu], run %d: opencl %g, ref %g", j, i, rep, (double)res[1][rep][j][i],
-                         (double)res[2][0][j][i]);
-        }
-    }
+    char what[96];
+    snprintf(what, sizeof what, "%s, XQ_NORM=%d against the GEMVs quantizing x themselves", dt == QUANTA_Q4 ? "q4" : "q8", mode);
+    qt_gs_same(&s, res[0], res[1], what);
+    qt_gs_near_ref(&s, res[2], res[1], what);
     const char *norm = dt == QUANTA_Q4 ? "norm + x int8 (q4)" : "norm + x int8 (q8)";
     ck_assert_msg(qt_file_has(ev[1], norm), "the norm with the int8 form is not in %s", ev[1]);
     ck_assert_msg(!qt_file_has(ev[0], "x int8"), "a launch with the int8 form ran with the switch off (%s)", ev[0]);
