@@ -10,13 +10,13 @@
 # reads a norm's row through the int8 path (q/k/v, gate/up and the logits: the norm fused into a float GEMV; down: the
 # residual-fused float GEMV; Gemma: K = 640), so there the switch is a no-op (checked: the control runs list no "norm + x int8" launch). It acts on q4
 # weights: the 7B q4_0 file with --quant q4 (every GEMV q4's int8 kernel), which is what the deciding rows run.
-# At most VERIFY_S (55) s, everything in $OUT/clgemv24/, packed as $OUT/clgemv24.tgz. In this order, deciding first,
+# At most VERIFY_S (50) s, everything in $OUT/clgemv24/, packed as $OUT/clgemv24.tgz. In this order, deciding first,
 # each skipped when the budget is short:
 #  1. test_opencl_xq_norm on NVIDIA's OpenCL (prebuild_clgemv24.sh builds it): bit-equality, NaN-filled memory, kernels
-#  2. the 7B q4_0 file with --quant q4: greedy text (generate -n 32) default vs XQ, events on (labels; the norm's
-#     device time with and without the int8 write, the GEMVs' with and without their prologue)
-#  3. decode tg128 (bench model -p 0 -n 128 -r 3) on that file and setting: xq, def, xqb, defb (two passes); then
-#     3b. q4's int8 kernel at K = 14336 (Q4I_K=1: the 7B's down), conformance on NVIDIA, tg with and without XQ
+#  2. (call 1 ran it first: the greedy text the same; now 3c) 
+#  3. decode tg128 (bench model -p 0 -n 128 -r 3) of the 7B q4_0 file with --quant q4: def, xq, xqb, defb (ABBA); then
+#     3b. q4's int8 kernel at K = 14336 (Q4I_K=1: the 7B's down), conformance on NVIDIA, tg with and without XQ;
+#     3c. greedy text default vs XQ with events (the norm's device time with and without the int8 write, the GEMVs')
 #  4. kernel rows: 4096x11008 / 11008x4096 / 32000x4096 (q4, q8; the 256 MiB and same-size copies) with x pre-quantized
 #     (GEMVS_XG=1: the XG form the model now runs; its x launch's events apart: the GEMV alone's GB/s = gemvk's x
 #     (t_x + t_gemv) / t_gemv), each shape a run of its own (the defaults: clgemv23's call 2)
@@ -25,7 +25,7 @@
 #  6. controls, the default weights (q8) on the three files: def vs XQ once each, events on both (no x int8 launch)
 set -u
 cd "$(dirname "$0")/../.." || exit 1
-. bench/common/verifylib.sh clgemv24 ${VERIFY_S:-55}
+. bench/common/verifylib.sh clgemv24 ${VERIFY_S:-50}
 . bench/opencl/cl_setup.sh
 say "gpu: $(nvidia-smi --query-gpu=name --format=csv,noheader 2>&1 | head -1); tree: $(git log --oneline -1 2>/dev/null | head -c 80)"
 [ $CL_OK = 1 ] || { pack; exit 0; }
@@ -51,7 +51,36 @@ else
 fi
 pack
 
-# 2. greedy text and events, 7B q4_0 with q4 weights
+# 3. decode tg128, two passes interleaved
+tgo() { # LABEL FILE QUANT ENV...
+  local label=$1 f=$2 qt=$3; shift 3
+  [ $(left) -gt 13 ] || { say "tg $label skipped (time)"; return; }
+  env "$@" timeout 13 $Q bench model -m $f -p 0 -n 128 -r 3 --backend opencl --quant $qt --json > $D/tg_$label.json 2> $D/tg_$label.err
+  local rc=$? v=$(grep -o '"tg_tps": [0-9.]*' $D/tg_$label.json | grep -o '[0-9.]*$')
+  local sd=$(grep -o '"tg_tps_sd": [0-9.]*' $D/tg_$label.json | grep -o '[0-9.]*$')
+  say "tg $label ($(basename $f) --quant $qt $*) rc=$rc: ${v:-?} ± ${sd:-?} tok/s"
+  TG="$TG\n| $label | $(basename $f) $qt | $* | ${v:-?} | ${sd:-?} |"
+  pack
+}
+tgo def $F4 q4 # ABBA: a drift through the call (call 1: xq 167.4 then xqb 180.9) cancels in the pairs
+tgo xq $F4 q4 $XQ
+tgo xqb $F4 q4 $XQ
+tgo defb $F4 q4
+
+# 3b. q4's int8 kernel at K = 14336 (QUANTA_OPENCL_Q4I_K=1: x's room counted as its int8 planes, 2.25 bytes a column, not
+#    as floats: the 7B's down, otherwise qn_x_prep's launch and the float m1 kernel on NVIDIA's 48 KiB), then with XQ (the
+#    glu's int8 form read by down's _i2sg): conformance on NVIDIA (events), decode on the 7B q4_0 file with --quant q4
+if [ $(left) -gt 6 ]; then
+  rm -f $D/ev_conf_q4k.txt
+  QUANTA_OPENCL_Q4I_K=1 QUANTA_OPENCL_EVENTS=$D/ev_conf_q4k.txt timeout 5 $Q conform --backend opencl \
+    --case "matmul:m=1,n=4096,k=14336,w=q4,g=32,x=f32" --case "matmul:m=1,n=67,k=16384,w=q4,g=64,x=f32" > $D/conform_q4k.txt 2>&1
+  rc=$?; say "conform q4 K = 14336 / 16384 (Q4I_K=1) rc=$rc $(grep -E '^total' $D/conform_q4k.txt) [$(grep -oE '^matmul \(gemv q4 [a-z0-9]+\)' $D/ev_conf_q4k.txt 2>/dev/null | sort -u | tr '\n' ' ')]"
+  [ $rc = 0 ] || VERDICT=FAIL
+fi
+tgo q4k $F4 q4 QUANTA_OPENCL_Q4I_K=1
+tgo q4kxq $F4 q4 QUANTA_OPENCL_Q4I_K=1 $XQ
+
+# 3c. greedy text and events, 7B q4_0 with q4 weights (call 1: the same text; here after the deciding rows)
 gen() { # LABEL ENV...
   local label=$1; shift
   [ $(left) -gt 14 ] || { say "gen $label skipped (time)"; VERDICT=incomplete; return; }
@@ -72,35 +101,6 @@ gen xq $XQ
 if [ -s $D/gen_def.txt ] && [ -s $D/gen_xq.txt ]; then
   if cmp -s $D/gen_def.txt $D/gen_xq.txt; then say "greedy text: the same (32 tokens)"; else say "greedy text: DIFFERS"; VERDICT=FAIL; fi
 fi
-
-# 3. decode tg128, two passes interleaved
-tgo() { # LABEL FILE QUANT ENV...
-  local label=$1 f=$2 qt=$3; shift 3
-  [ $(left) -gt 13 ] || { say "tg $label skipped (time)"; return; }
-  env "$@" timeout 13 $Q bench model -m $f -p 0 -n 128 -r 3 --backend opencl --quant $qt --json > $D/tg_$label.json 2> $D/tg_$label.err
-  local rc=$? v=$(grep -o '"tg_tps": [0-9.]*' $D/tg_$label.json | grep -o '[0-9.]*$')
-  local sd=$(grep -o '"tg_tps_sd": [0-9.]*' $D/tg_$label.json | grep -o '[0-9.]*$')
-  say "tg $label ($(basename $f) --quant $qt $*) rc=$rc: ${v:-?} ± ${sd:-?} tok/s"
-  TG="$TG\n| $label | $(basename $f) $qt | $* | ${v:-?} | ${sd:-?} |"
-  pack
-}
-tgo xq $F4 q4 $XQ
-tgo def $F4 q4
-tgo xqb $F4 q4 $XQ
-tgo defb $F4 q4
-
-# 3b. q4's int8 kernel at K = 14336 (QUANTA_OPENCL_Q4I_K=1: x's room counted as its int8 planes, 2.25 bytes a column, not
-#    as floats: the 7B's down, otherwise qn_x_prep's launch and the float m1 kernel on NVIDIA's 48 KiB), then with XQ (the
-#    glu's int8 form read by down's _i2sg): conformance on NVIDIA (events), decode on the 7B q4_0 file with --quant q4
-if [ $(left) -gt 6 ]; then
-  rm -f $D/ev_conf_q4k.txt
-  QUANTA_OPENCL_Q4I_K=1 QUANTA_OPENCL_EVENTS=$D/ev_conf_q4k.txt timeout 5 $Q conform --backend opencl \
-    --case "matmul:m=1,n=4096,k=14336,w=q4,g=32,x=f32" --case "matmul:m=1,n=67,k=16384,w=q4,g=64,x=f32" > $D/conform_q4k.txt 2>&1
-  rc=$?; say "conform q4 K = 14336 / 16384 (Q4I_K=1) rc=$rc $(grep -E '^total' $D/conform_q4k.txt) [$(grep -oE '^matmul \(gemv q4 [a-z0-9]+\)' $D/ev_conf_q4k.txt 2>/dev/null | sort -u | tr '\n' ' ')]"
-  [ $rc = 0 ] || VERDICT=FAIL
-fi
-tgo q4k $F4 q4 QUANTA_OPENCL_Q4I_K=1
-tgo q4kxq $F4 q4 QUANTA_OPENCL_Q4I_K=1 $XQ
 
 # 4. kernel rows
 ck_kib() { # DTYPE SHAPE

@@ -537,20 +537,21 @@ static quanta_status run_add_norm(qn_cuda_state *s, const qn_node *node) {
  * timings). */
 QN_CUDA_SWITCH_FN(multi_wanted, qn_cuda_switch_on, "QUANTA_CUDA_MULTI")
 
-/* mmq22: QUANTA_CUDA_GGML_GROUP (off, 0): past the GEMV's range of M, 1 claims matmul_multi (a layer's q / k / v, and
+/* mmq22: QUANTA_CUDA_GGML_GROUP (default 4 since the H100 call of 2026-12-08 01:07: k + v 1.49x / 1.48x of separate
+ * launches at M = 512, perplexity equal, pp512 7B Q4_0 / Q8_0 26.1k / 23.5k against 25.9k / 22.9k; 0 leaves them apart): past the GEMV's range of M, 1 claims matmul_multi (a layer's q / k / v, and
  * gate / up where no matmul_glu took them) for the tensor-core route, which runs the weights of one N as one grid with
  * the K split each would take alone (the same bits as the separate matmuls: k and v, gate and up) and the rest one by
  * one (qn_cuda_ggml_mmq_multi's mode 1); 3 the same with each one's tile too (mode 3); 2 all of a node's weights as one
  * grid with the table's pick for their tiles together (mode 2: q, k and v in one launch; k and v's tiles then not split
  * in K: other sums); 4 as 1 where one weight alone makes less than a wave of blocks (k / v), the rest one by one (after
- * the H100 call of 19:06: gate / up grouped 1-3% slower at M = 512; 4 unmeasured). -1: read at the first call; a value
+ * the H100 call of 19:06: gate / up grouped 1-3% slower at M = 512). -1: read at the first call; unset is 4, a value
  * other than 1 .. 4 is 0. */
 static int ggml_group_mode(void) {
     static atomic_int mode = -1;
     int v = atomic_load_explicit(&mode, memory_order_relaxed);
     if (v < 0) {
         const char *e = getenv("QUANTA_CUDA_GGML_GROUP");
-        v = e && (!strcmp(e, "1") || !strcmp(e, "2") || !strcmp(e, "3") || !strcmp(e, "4")) ? e[0] - '0' : 0;
+        v = !e ? 4 : (!strcmp(e, "1") || !strcmp(e, "2") || !strcmp(e, "3") || !strcmp(e, "4")) ? e[0] - '0' : 0;
         atomic_store_explicit(&mode, v, memory_order_relaxed);
     }
     return v;

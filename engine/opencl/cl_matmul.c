@@ -610,10 +610,11 @@ static int gemvs_shape(const qn_cl *s, const mm_args *m, size_t rows, int glu, i
         o->r1 = 1;
     if (o->r1) o->rw = 1, per = 1;
     if (o->r1 == 2) o->xg = 0;
-    /* P2=1 (clgemv23, off until measured): q8's 2-row U=8 streaming form with block 0's first two steps issued before x
-     * is quantized (kernels_cl/gemv_gpu.cl qn_gemv_q8_i2us2; the same bits as _i2us) */
+    /* P2 (clgemv23; on since the H100 call of 2026-12-08 01:07, where it was 1.5% faster at q8 4096x11008 in three
+     * passes; =0 restores _i2us): q8's 2-row U=8 streaming form with block 0's first two steps issued before x is
+     * quantized (kernels_cl/gemv_gpu.cl qn_gemv_q8_i2us2; the same bits as _i2us) */
     const char *p2e = getenv("QUANTA_OPENCL_GEMVS_P2");
-    o->p2 = p2e && !strcmp(p2e, "1") && xk == 3 && !glu && !o->w16 && !o->lean && !o->xg && !o->r1 && (o->xl & 32) &&
+    o->p2 = !(p2e && !strcmp(p2e, "0")) && xk == 3 && !glu && !o->w16 && !o->lean && !o->xg && !o->r1 && (o->xl & 32) &&
             (o->xl & 8) && o->rw == 2;
     const qn_cl_kernel_id sk = o->r1 == 2 ? (xk == 2 ? QK_GEMV_Q4_R1L : QK_GEMV_Q8_R1L)
                                : o->r1    ? (xk == 2 ? (o->xg ? QK_GEMV_Q4_R1SG : QK_GEMV_Q4_R1S)

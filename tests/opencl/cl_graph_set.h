@@ -7,8 +7,11 @@
 #define QUANTA_CL_GRAPH_SET_H
 
 #include <check.h>
+#include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
+#include "qt_check.h"
 #include "qt_plan_run.h"
 #include "qt_tensor.h"
 #include "quanta.h"
@@ -56,6 +59,33 @@ static inline void qt_gs_run(quanta_backend *be, qt_graph_set *s, float *res[2][
         qt_plan_run(plan, s->nin, s->in, s->nout, o);
     }
     quanta_plan_destroy(plan);
+}
+
+/* got (both runs of s's plan) bit for bit equal to want; what names the pair in the message. */
+static inline void qt_gs_same(const qt_graph_set *s, float *want[2][QT_GS_MAXOUT], float *got[2][QT_GS_MAXOUT],
+                              const char *what) {
+    for (int j = 0; j < s->nout; j++)
+        for (int rep = 0; rep < 2; rep++)
+            ck_assert_msg(!memcmp(want[rep][j], got[rep][j], s->n[j] * sizeof(float)), "%s: output %d, run %d differs",
+                          what, j, rep);
+}
+
+/* s's plan on the reference backend into ref, then got (both runs) within 1e-3 of each output's largest reference
+ * magnitude (+ 1e-6) of ref's first run: so that a bit-equal pair of OpenCL settings is not of two wrong results. */
+static inline void qt_gs_near_ref(qt_graph_set *s, float *ref[2][QT_GS_MAXOUT], float *got[2][QT_GS_MAXOUT],
+                                  const char *what) {
+    quanta_backend *be;
+    ck_assert_int_eq(quanta_backend_open("ref", &be), QUANTA_OK);
+    qt_gs_run(be, s, ref);
+    quanta_backend_close(be);
+    for (int j = 0; j < s->nout; j++) {
+        double big = 0;
+        for (size_t i = 0; i < s->n[j]; i++) big = fmax(big, fabs(ref[0][j][i]));
+        for (int rep = 0; rep < 2; rep++)
+            for (size_t i = 0; i < s->n[j]; i++)
+                QT_CHECK(fabs(got[rep][j][i] - ref[0][j][i]) <= 1e-3 * big + 1e-6, "%s, output %d[%zu], run %d: opencl %g, ref %g",
+                         what, j, i, rep, (double)got[rep][j][i], (double)ref[0][j][i]);
+    }
 }
 
 #endif

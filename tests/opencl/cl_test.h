@@ -4,11 +4,13 @@
 #ifndef QUANTA_CL_TEST_H
 #define QUANTA_CL_TEST_H
 
+#include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "quanta.h"
+#include "test_util.h"
 
 /* Opens "opencl" into *be. Returns 0, or the exit status main should return: 77 (SKIP) when
  * no OpenCL device is present, 1 on any other failure (message printed). */
@@ -45,6 +47,19 @@ static inline int qt_cl_gpu_class_probe(void) {
     if (rc) return rc;
     quanta_backend_close(probe);
     return 0;
+}
+
+/* main() of a GPU-class test program: the probe, then one suite and test case (named name) of the n tests, each with
+ * 600 s (a cold OpenCL build takes minutes on PoCL). */
+static inline int qt_cl_gpu_main(const char *name, const TTest *const *tests, int n) {
+    const int rc = qt_cl_gpu_class_probe();
+    if (rc) return rc;
+    Suite *su = suite_create(name);
+    TCase *tc = tcase_create(name);
+    tcase_set_timeout(tc, 600);
+    for (int i = 0; i < n; i++) tcase_add_test(tc, tests[i]);
+    suite_add_tcase(su, tc);
+    return qt_run_suite(su);
 }
 
 #endif

@@ -105,7 +105,7 @@ static void check(quanta_dtype dt, int64_t N, int64_t K, int group, uint64_t sal
      * _il / _i2l, clgemv22) and q8's (GEMVS_Q8L=1 / 4 / 6: _i2ul / _i2l / _i2l6, clgemv22); x quantized once for all groups
      * by a launch of its own (GEMVS_XG=1, clgemv23: q4 _isg / _i2sg, q8 _i2usg / _ipg); one row a warp, the whole row one
      * step (GEMVS_R1=1, clgemv23: q4 / q8 _r1s, with XG _r1sg, R1=2 the lean walk _r1l; K = 11008 only) */
-    static const char *const sets[2][NSET][15] = {
+    static const char *const sets[2][NSET][17] = {
         {{"QUANTA_OPENCL_GEMVS_RW", "4", "QUANTA_OPENCL_GEMVS_PF", "0", NULL},
          {"QUANTA_OPENCL_GEMVS_RW", "2", "QUANTA_OPENCL_GEMVS_PF", "0", NULL},
          {"QUANTA_OPENCL_GEMVS_RW", "4", "QUANTA_OPENCL_GEMVS_PF", "1", "QUANTA_OPENCL_GEMVS_SETS", "3",
@@ -153,7 +153,8 @@ static void check(quanta_dtype dt, int64_t N, int64_t K, int group, uint64_t sal
          /* and its streaming form (_i2us, GEMVS_PF=2, clgemv20), x staged the older way (XB=0: q8's streaming forms
           * quantize x in one trip by default since lead21, which the default setting covers) */
          {"QUANTA_OPENCL_Q8I", "1", "QUANTA_OPENCL_GEMVS_RW", "2", "QUANTA_OPENCL_GEMVS_U", "8", "QUANTA_OPENCL_GEMVS_PF",
-          "2", "QUANTA_OPENCL_GEMVS_SETS", "3", "QUANTA_OPENCL_GEMVS_GPC", "1", "QUANTA_OPENCL_GEMVS_XB", "0", NULL},
+          "2", "QUANTA_OPENCL_GEMVS_SETS", "3", "QUANTA_OPENCL_GEMVS_GPC", "1", "QUANTA_OPENCL_GEMVS_XB", "0",
+          "QUANTA_OPENCL_GEMVS_P2", "0", NULL}, /* P2=0: _i2us itself, not the default's _i2us2 */
          /* the 16-warp streaming form (_i2s16: GEMVS_W16=1, clgemv21; U = 4), the host's groups (1 a compute unit) */
          {"QUANTA_OPENCL_Q8I", "1", "QUANTA_OPENCL_GEMVS_RW", "2", "QUANTA_OPENCL_GEMVS_U", "8", "QUANTA_OPENCL_GEMVS_PF",
           "2", "QUANTA_OPENCL_GEMVS_W16", "1", NULL},
@@ -233,14 +234,6 @@ START_TEST(test_q8i) {
 END_TEST
 
 int main(void) {
-    const int rc = qt_cl_gpu_class_probe();
-    if (rc) return rc;
-    Suite *su = suite_create("opencl_gemv_int");
-    TCase *tc = tcase_create("gemv_int");
-    tcase_set_timeout(tc, 600);
-    tcase_add_test(tc, test_q4i_4096);
-    tcase_add_test(tc, test_q4i_tail);
-    tcase_add_test(tc, test_q8i);
-    suite_add_tcase(su, tc);
-    return qt_run_suite(su);
+    const TTest *const tests[] = {test_q4i_4096, test_q4i_tail, test_q8i};
+    return qt_cl_gpu_main("opencl_gemv_int", tests, (int)(sizeof tests / sizeof tests[0]));
 }

@@ -154,25 +154,11 @@ static void check_graph(int gemma) {
     quanta_backend_close(be);
     unsetenv("QUANTA_OPENCL_NG_STEP");
     unsetenv("QUANTA_OPENCL_NORM_GEMV");
-    ck_assert_int_eq(quanta_backend_open("ref", &be), QUANTA_OK);
-    qt_gs_run(be, &s, res[2]);
-    quanta_backend_close(be);
-    for (int j = 0; j < s.nout; j++) {
-        double big = 0;
-        for (size_t i = 0; i < s.n[j]; i++) big = fmax(big, fabs(res[2][0][j][i]));
-        for (int rep = 0; rep < 2; rep++) {
-            ck_assert_msg(!memcmp(res[0][rep][j], res[1][rep][j], s.n[j] * sizeof(float)),
-                          "%s graph, output %d, run %d: NORM_GEMV=1 differs from the norm launched apart",
-                          gemma ? "gemma" : "llama", j, rep);
-            ck_assert_msg(!memcmp(res[0][rep][j], res[3][rep][j], s.n[j] * sizeof(float)),
-                          "%s graph, output %d, run %d: NORM_GEMV=1 NG_STEP=2 differs from the norm launched apart",
-                          gemma ? "gemma" : "llama", j, rep);
-            for (size_t i = 0; i < s.n[j]; i++)
-                QT_CHECK(fabs(res[1][rep][j][i] - res[2][0][j][i]) <= 1e-3 * big + 1e-6,
-                         "%s graph, output %d[%zu], run %d: opencl %g, ref %g", gemma ? "gemma" : "llama", j, i, rep,
-                         (double)res[1][rep][j][i], (double)res[2][0][j][i]);
-        }
-    }
+    qt_gs_same(&s, res[0], res[1], gemma ? "gemma graph, NORM_GEMV=1 against the norms apart"
+                                         : "llama graph, NORM_GEMV=1 against the norms apart");
+    qt_gs_same(&s, res[0], res[3], gemma ? "gemma graph, NORM_GEMV=1 NG_STEP=2 against the norms apart"
+                                         : "llama graph, NORM_GEMV=1 NG_STEP=2 against the norms apart");
+    qt_gs_near_ref(&s, res[2], res[1], gemma ? "gemma graph" : "llama graph");
     ck_assert_msg(qt_file_has(events, "norm + matmul_glu"), "the fused glu launch is not in %s", events);
     if (gemma) ck_assert_msg(qt_file_has(events, "matmul + copy"), "the GEMV with the copy is not in %s", events);
     if (!gemma) {
@@ -195,13 +181,6 @@ START_TEST(test_norm_gemv_gemma) { check_graph(1); }
 END_TEST
 
 int main(void) {
-    const int rc = qt_cl_gpu_class_probe();
-    if (rc) return rc;
-    Suite *su = suite_create("opencl_norm_gemv");
-    TCase *tc = tcase_create("norm_gemv");
-    tcase_set_timeout(tc, 600);
-    tcase_add_test(tc, test_norm_gemv_llama);
-    tcase_add_test(tc, test_norm_gemv_gemma);
-    suite_add_tcase(su, tc);
-    return qt_run_suite(su);
+    const TTest *const tests[] = {test_norm_gemv_llama, test_norm_gemv_gemma};
+    return qt_cl_gpu_main("opencl_norm_gemv", tests, (int)(sizeof tests / sizeof tests[0]));
 }
