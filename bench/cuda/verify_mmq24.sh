@@ -59,8 +59,14 @@ rows() { # label M shapes [extra env]
   grep -q gemmtl $D/mmq_$label.txt || say "kernel rows $label: no gemmtl row (cut, or the bench has no TLIN)"
 }
 
-# 1. pass a: every row of the rule
+# 1. pass a: every row of the rule; the driver's clock event reasons sampled meanwhile (round 1's trace: the SM clock
+# over a K loop 1.61-1.80 GHz while nvidia-smi's clocks.sm read 1980: does the driver report a slowdown reason?)
+nvidia-smi --query-gpu=timestamp,clocks.sm,power.draw,clocks_throttle_reasons.active --format=csv,noheader -lms 10 \
+  > $D/clock_a.csv 2>&1 &
+SMI=$!
 EXTRA=gemm,gemmtl,gemmsts,gemmtlsts,gemm2,trace,tracests,tracetlsts ROWS_S=18 rows a 512 4096x4096,1024x4096,4096x14336,14336x4096
+kill $SMI 2>/dev/null; wait $SMI 2>/dev/null
+say "clock event reasons while rows a ran ($(wc -l < $D/clock_a.csv) samples; value: count): $(awk -F', ' '{n[$4]++} END {for (r in n) printf "%s: %d; ", r, n[r]}' $D/clock_a.csv)"
 ROWS_S=7 rows a2048 2048 4096x4096
 pack
 
