@@ -1,6 +1,6 @@
 #!/bin/bash
 # prebuild_mmq24.sh — bench/cuda/ggml_mmq_bench.cu (the gemm, gemmtl and gemm2 rows of verify_mmq24.sh) compiled with
-# nvcc from the sources (no meson build needed), prebuild_mmq23.sh's objects and flags (ggml_mmq, ggml_mmq_frag,
+# nvcc from the sources (no meson build needed), the objects and flags of the retired prebuild_mmq23.sh (ggml_mmq, ggml_mmq_frag,
 # elementwise: sm_90; the wgmma ones: sm_90a only, as kernels_cuda/meson.build builds them), at most 4 nvcc at a time (J=),
 # slowest first (ggml_mmq_rsi_wg.cu: ~160 s of one core of the 2-core host, ~3x faster on the device host's). Binary
 # and logs under /tmp/prebuild/mmq24/ (P= overrides).
