@@ -70,6 +70,17 @@ static size_t dev_differ(const void *a, const void *b, size_t n) {
     return d;
 }
 
+/* The NaNs among a device buffer's floats: an output poisoned with 0xFF bytes and left unwritten reads NaN. */
+static size_t dev_nans(const void *d, size_t bytes) {
+    float *t = malloc(bytes ? bytes : 1);
+    ck_assert_ptr_nonnull(t);
+    CU(cudaMemcpy(t, d, bytes, cudaMemcpyDeviceToHost));
+    size_t nan = 0;
+    for (size_t j = 0; j < bytes / sizeof *t; j++) nan += t[j] != t[j];
+    free(t);
+    return nan;
+}
+
 /* The slab's tiles and its rows' scales: bytes of each. */
 static void slab_parts(void *buf, int64_t M, int64_t K, size_t *tiles, size_t *scales) {
     void *xt = NULL;
@@ -314,12 +325,7 @@ START_TEST(pairx_same) {
         ck_assert_int_eq(e, 0);
     }
     qn_cuda_ggml_mmq_pairx = was;
-    float *t = malloc(yb); /* the default's outputs all written (NaN-free), then PAIRX's byte for byte */
-    ck_assert_ptr_nonnull(t);
-    CU(cudaMemcpy(t, y[0], yb, cudaMemcpyDeviceToHost));
-    size_t nan = 0;
-    for (size_t j = 0; j < yb / 4; j++) nan += t[j] != t[j];
-    free(t);
+    const size_t nan = dev_nans(y[0], yb); /* the default's outputs all written, then PAIRX's byte for byte */
     ck_assert_msg(nan == 0, "pairx %lldx%lldx%lld %s: %zu outputs of the default unwritten", (long long)M, (long long)N,
                   (long long)K, q8 ? "q8_0" : "q4_0", nan);
     for (int px = 1; px < 3; px++)
@@ -384,12 +390,7 @@ START_TEST(tlin_same) {
         ck_assert_int_eq(e, 0);
     }
     qn_cuda_ggml_mmq_tlin = was, qn_cuda_ggml_mmq_sts = wsts;
-    float *t = malloc(yb); /* the default's outputs all written (NaN-free), then TLIN's byte for byte */
-    ck_assert_ptr_nonnull(t);
-    CU(cudaMemcpy(t, y[0], yb, cudaMemcpyDeviceToHost));
-    size_t nan = 0;
-    for (size_t j = 0; j < yb / 4; j++) nan += t[j] != t[j];
-    free(t);
+    const size_t nan = dev_nans(y[0], yb); /* the default's outputs all written, then TLIN's byte for byte */
     ck_assert_msg(nan == 0, "tlin %lldx%lldx%lld %s: %zu outputs of the default unwritten", (long long)M, (long long)N,
                   (long long)K, q8 ? "q8_0" : "q4_0", nan);
     for (int v = 1; v < 4; v++)
