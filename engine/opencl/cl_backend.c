@@ -236,6 +236,7 @@ static void ocl_close(void *self) {
 static void choose_kernels(qn_cl *s) {
     const char *e;
     s->gpu_class = qn_cl_gpu_class(&s->dev);
+    qn_cl_norm_gemv_switches(s);
     /* CPUs (PoCL) run a work-group's items as a loop: barrier-free one-row-per-item kernels
      * suit them; GPUs get local-memory tiles and wide reductions. */
     s->cpu_rows = !s->gpu_class;

@@ -196,6 +196,8 @@ typedef struct qn_cl {
     int force_path;      /* M > 8: -1 = the tuning table's, else a qn_cl_gemm_path (QUANTA_OPENCL_GEMM) */
     int force_gemv_lws, force_gemv_rows; /* 0, or QUANTA_OPENCL_GEMV_LWS / _ROWS */
     int gpu_class;       /* kernels chosen as for a GPU (QUANTA_OPENCL_CLASS=gpu|cpu overrides the device type) */
+    int norm_gemv;       /* one-row norms held for the GEMV that reads them (QUANTA_OPENCL_NORM_GEMV, cl_norm_gemv.c) */
+    int xq_norm;         /* QUANTA_OPENCL_XQ_NORM: 0, 1 or 2 (cl_norm_gemv.c) */
     qn_cl_tune tune;
     const char *program_origin; /* "cache", "spir-v" or "source": how the program was made */
     int vnni;            /* the program was built with QN_X86_VNNI (vpdpbusd by inline assembly) */
@@ -373,6 +375,8 @@ typedef struct qn_cl_norm_args {
     cl_float eps;
     int64_t D;
 } qn_cl_norm_args;
+/* Reads QUANTA_OPENCL_NORM_GEMV and QUANTA_OPENCL_XQ_NORM into s (once, at open; after s->gpu_class is set). */
+void qn_cl_norm_gemv_switches(qn_cl *s);
 /* ocl_run's hook: runs node (a fused pair, or the held norm first), or holds a norm node; *done says it did. */
 quanta_status qn_cl_norm_gemv_step(qn_cl *s, const qn_node *node, int *done);
 /* The held norm's own launch (before any other queue work: read, write, synchronize, capture end, replay). */

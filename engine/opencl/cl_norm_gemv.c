@@ -41,10 +41,7 @@
 /* On for the GPU class since the H100 call of 2026-12-06 20:05 (1B tg128 652 -> 780 tok/s, Gemma 481 -> 566, the
  * same greedy text; bench/NOTES.md section 1 cldec14, clgemv15); QUANTA_OPENCL_NORM_GEMV=0 launches the norms apart,
  * =1 holds them on any class. */
-static int norm_gemv_on(const qn_cl *s) {
-    const char *e = getenv("QUANTA_OPENCL_NORM_GEMV");
-    return e ? !strcmp(e, "1") : s->gpu_class;
-}
+static int norm_gemv_on(const qn_cl *s) { return s->norm_gemv; }
 
 static int f32(const qn_tensor *t) { return !t || t->desc.dtype == QUANTA_F32; }
 
@@ -95,9 +92,14 @@ static int holdable(const qn_cl *s, const qn_node *n, norm_parts *p) {
 }
 
 /* 1 (XQ_NORM=1), 2 (=2: also in place of the norm's fusion into a q8 GEMV that alone takes an int8 form), else 0 */
-static int xq_norm_on(void) {
-    const char *e = getenv("QUANTA_OPENCL_XQ_NORM");
-    return !e ? 0 : !strcmp(e, "1") ? 1 : !strcmp(e, "2") ? 2 : 0;
+static int xq_norm_on(const qn_cl *s) { return s->xq_norm; }
+
+/* The two switches, read once when the backend opens (not per node of a decode step). */
+void qn_cl_norm_gemv_switches(qn_cl *s) {
+    const char *e = getenv("QUANTA_OPENCL_NORM_GEMV");
+    s->norm_gemv = e ? !strcmp(e, "1") : s->gpu_class;
+    e = getenv("QUANTA_OPENCL_XQ_NORM");
+    s->xq_norm = !e ? 0 : !strcmp(e, "1") ? 1 : !strcmp(e, "2") ? 2 : 0;
 }
 
 /* The int8 form's buffer: 2.25 bytes a column (q4: 72 a 32-column chunk, q8: 36 a 16-column piece) for rows of up to
@@ -146,7 +148,7 @@ static int xq_takes(qn_cl *s, const qn_node *node) {
 
 /* A glu to hold for the GEMV after it (XQ_NORM=1): one f32 row, its result 16-byte aligned, at most XQ_MAX_K wide. */
 static int glu_holdable(const qn_cl *s, const qn_node *n) {
-    if (n->op != QN_OP_GLU || !s->gpu_class || !xq_norm_on()) return 0;
+    if (n->op != QN_OP_GLU || !s->gpu_class || !xq_norm_on(s)) return 0;
     const qn_tensor *y = n->dst;
     const int64_t K = y->desc.dims[y->desc.ndim - 1];
     return f32(n->src[0]) && f32(n->src[1]) && f32(y) && qn_cl_elems(y) == (size_t)K && K <= XQ_MAX_K && K % 16 == 0 &&
@@ -178,7 +180,7 @@ static quanta_status xq_flush(qn_cl *s, const qn_node *node) {
     norm_parts p;
     int f;
     cl_mem qb;
-    if (!s->norm_pend || !xq_norm_on() || !parts_of(&s->norm_node, &p)) return qn_cl_norm_flush(s);
+    if (!s->norm_pend || !xq_norm_on(s) || !parts_of(&s->norm_node, &p)) return qn_cl_norm_flush(s);
     const int64_t D = p.a->desc.dims[p.a->desc.ndim - 1];
     if (D > XQ_MAX_K || !reads_row(node, qn_cl_mem(p.y), p.y->mem.offset, D) || !(f = qn_cl_matmul_xq_form(s, node)) ||
         !(qb = xq_buffer(s)))
@@ -297,7 +299,7 @@ static quanta_status copy_fused(qn_cl *s, const qn_node *node, qn_node *norm) {
  * where it alone takes an int8 form (the residual's fusion is a float GEMV). */
 static int mm_holdable(qn_cl *s, const qn_node *n) {
     if (n->op != QN_OP_MATMUL || !s->gpu_class || n->src[1]->desc.dtype != QUANTA_Q8) return 0;
-    if (xq_norm_on() == 2 && qn_cl_matmul_xq_form(s, n)) return 0;
+    if (xq_norm_on(s) == 2 && qn_cl_matmul_xq_form(s, n)) return 0;
     const qn_tensor *x = n->src[0];
     return x->desc.dtype == QUANTA_F32 && qn_cl_elems(x) == (size_t)n->src[1]->desc.dims[1];
 }
@@ -355,7 +357,7 @@ quanta_status qn_cl_norm_gemv_step(qn_cl *s, const qn_node *node, int *done) {
     /* XQ_NORM=2 (off): where node alone would take an int8 XG form, the norm launches apart with the int8 form for it
      * rather than fusing into the float GEMV (other bits than the default: the int8 products) */
     if (s->norm_pend) {
-        const quanta_status st = xq_norm_on() == 2 && xq_takes(s, node) ? QUANTA_ERR_UNSUPPORTED : fused(s, node);
+        const quanta_status st = xq_norm_on(s) == 2 && xq_takes(s, node) ? QUANTA_ERR_UNSUPPORTED : fused(s, node);
         if (st != QUANTA_ERR_UNSUPPORTED) {
             s->norm_pend = 0;
             *done = 1;
